@@ -1,0 +1,71 @@
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "base/clock.h"
+#include "base/secret_bytes.h"
+#include "base/status_macros.h"
+#include "gtest/gtest.h"
+
+namespace sallyport::base {
+namespace {
+
+absl::StatusOr<int> Half(int x) {
+  if (x % 2 != 0) return absl::InvalidArgumentError("odd");
+  return x / 2;
+}
+
+absl::StatusOr<int> Quarter(int x) {
+  ASSIGN_OR_RETURN(int h, Half(x));
+  ASSIGN_OR_RETURN(h, Half(h));
+  return h;
+}
+
+absl::Status CheckEven(int x) {
+  RETURN_IF_ERROR(Half(x).status());
+  return absl::OkStatus();
+}
+
+TEST(StatusMacrosTest, PropagatesErrorsAndValues) {
+  EXPECT_EQ(*Quarter(12), 3);
+  EXPECT_EQ(Quarter(6).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(CheckEven(4).ok());
+  EXPECT_EQ(CheckEven(5).message(), "odd");
+}
+
+TEST(SecretBytesTest, CopyMoveAppendAndCompare) {
+  SecretBytes a = SecretBytes::FromString("hunter2");
+  SecretBytes b = a;
+  EXPECT_TRUE(a.Equals(b));
+  b.Append(absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>("!"), 1));
+  EXPECT_EQ(b.view(), "hunter2!");
+  EXPECT_FALSE(a.Equals(b));
+  SecretBytes c = std::move(b);
+  EXPECT_EQ(c.view(), "hunter2!");
+  EXPECT_TRUE(
+      b.empty());  // NOLINT(bugprone-use-after-move): moved-from is empty
+  c.Clear();
+  EXPECT_TRUE(c.empty());
+}
+
+TEST(SecretBytesTest, ConstantTimeEqualsHandlesLengths) {
+  const uint8_t x[] = {1, 2, 3};
+  const uint8_t y[] = {1, 2, 4};
+  EXPECT_TRUE(ConstantTimeEquals(x, x));
+  EXPECT_FALSE(ConstantTimeEquals(x, y));
+  EXPECT_FALSE(ConstantTimeEquals(absl::MakeConstSpan(x, 2), x));
+  EXPECT_TRUE(ConstantTimeEquals({}, {}));
+}
+
+TEST(ClockTest, FakeClockMovesOnlyWhenTold) {
+  FakeClock clock(absl::FromUnixSeconds(100));
+  EXPECT_EQ(clock.Now(), absl::FromUnixSeconds(100));
+  clock.Advance(absl::Seconds(5));
+  EXPECT_EQ(clock.Now(), absl::FromUnixSeconds(105));
+  clock.Set(absl::FromUnixSeconds(7));
+  EXPECT_EQ(absl::ToUnixSeconds(clock.Now()), 7);
+  EXPECT_GT(Clock::Real()->Now(), absl::FromUnixSeconds(1700000000));
+}
+
+}  // namespace
+}  // namespace sallyport::base
