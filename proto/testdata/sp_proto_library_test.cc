@@ -40,7 +40,8 @@ TEST(SpProtoLibraryTest, GrpcRoundTripOverLoopback) {
   EchoService service;
   int port = 0;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   ASSERT_NE(server, nullptr);
@@ -62,7 +63,8 @@ TEST(SpProtoLibraryTest, GrpcRoundTripOverLoopback) {
   EXPECT_EQ(resp.greeting().count(), 42u);
 
   grpc::ClientContext ctx2;
-  ctx2.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  ctx2.set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::seconds(10));
   st = stub->Say(&ctx2, EchoRequest(), &resp);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(st.error_message(), "empty greeting");
