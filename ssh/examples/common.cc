@@ -1,0 +1,93 @@
+#include "ssh/examples/common.h"
+
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "ssh/wire/reader.h"
+#include <fstream>
+#include <sstream>
+
+namespace sallyport::ssh::examples {
+
+std::string ReadTextFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void Log(std::string_view line) {
+  std::cerr << program_invocation_short_name << ": " << line << std::endl;
+}
+
+std::string SafeText(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 256)) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f) {
+      out.push_back(c);
+    } else {
+      absl::StrAppend(&out, "\\x", absl::Hex(u, absl::kZeroPad2));
+    }
+  }
+  return out;
+}
+
+std::string DescribeAlgorithms(const transport::Transport& t) {
+  const auto& a = t.algorithms();
+  std::string mac = a.mac_c2s.empty() ? "<implicit>" : a.mac_c2s;
+  return absl::StrCat("kex=", a.kex, " hostkey=", a.host_key, " cipher=", a.cipher_c2s,
+                      " mac=", mac, " strict-kex=", t.strict_kex() ? "yes" : "no",
+                      " peer=", SafeText(t.peer_version()));
+}
+
+void ServerTuning::AddFlags(CLI::App& app) {
+  app.add_option("--ciphers", ciphers, "comma-separated cipher preference");
+  app.add_option("--kex", kex, "comma-separated key exchange preference");
+  app.add_option("--macs", macs, "comma-separated MAC preference");
+  app.add_option("--rekey-bytes", rekey_bytes, "rekey after this many bytes");
+  app.add_option("--rekey-seconds", rekey_seconds, "rekey after this many seconds");
+  app.add_option("--login-grace-seconds", login_grace_seconds,
+                 "disconnect clients not authenticated within this time");
+}
+
+absl::Status ServerTuning::Apply(transport::TransportOptions& options) const {
+  auto split = [](const std::string& s) {
+    std::vector<std::string> out;
+    for (absl::string_view p : absl::StrSplit(s, ',', absl::SkipEmpty())) out.emplace_back(p);
+    return out;
+  };
+  if (!ciphers.empty()) options.ciphers = split(ciphers);
+  if (!kex.empty()) options.kex_algorithms = split(kex);
+  if (!macs.empty()) options.macs = split(macs);
+  if (rekey_bytes > 0) options.rekey_bytes = rekey_bytes;
+  if (rekey_seconds > 0) options.rekey_interval = absl::Seconds(rekey_seconds);
+  if (login_grace_seconds > 0) options.login_grace_time = absl::Seconds(login_grace_seconds);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<uint8_t>> LoadCertificateBlob(
+    const std::string& path, const std::optional<crypto::PublicKey>& key) {
+  std::string text = ReadTextFile(path);
+  if (text.empty()) return absl::NotFoundError("cannot read certificate file");
+  std::vector<std::string> fields =
+      absl::StrSplit(absl::StripAsciiWhitespace(text), ' ', absl::SkipEmpty());
+  if (fields.size() < 2 || !std::string_view(fields[0]).ends_with("-cert-v01@openssh.com")) {
+    return absl::InvalidArgumentError("not an OpenSSH certificate line");
+  }
+  auto blob = crypto::Base64Decode(fields[1]);
+  if (!blob.ok()) return blob.status();
+  wire::Reader r(*blob);
+  auto type = r.ReadStringView(128);
+  if (!type.ok() || *type != fields[0]) {
+    return absl::InvalidArgumentError("certificate type does not match its blob");
+  }
+  (void)key;
+  return *blob;
+}
+
+}  // namespace sallyport::ssh::examples

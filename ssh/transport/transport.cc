@@ -1,0 +1,790 @@
+#include "ssh/transport/transport.h"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "base/status_macros.h"
+#include "ssh/crypto/cipher.h"
+#include "ssh/wire/writer.h"
+
+namespace sallyport::ssh::transport {
+
+struct Transport::KexState {
+  absl::Time started;
+  std::vector<uint8_t> our_kexinit;
+  std::vector<uint8_t> peer_kexinit;
+  bool kexinit_received = false;
+  bool ignore_next_kex_packet = false;
+  Algorithms algorithms;
+  std::unique_ptr<crypto::KeyAgreement> ephemeral;
+  bool ecdh_done = false;
+  bool newkeys_sent = false;
+  bool newkeys_received = false;
+  std::unique_ptr<crypto::PacketCipher> next_out;
+  std::unique_ptr<crypto::PacketCipher> next_in;
+};
+
+namespace {
+
+bool Contains(const std::vector<std::string>& list, std::string_view name) {
+  return std::find(list.begin(), list.end(), name) != list.end();
+}
+
+// Printable text for logs and errors from peer-controlled strings.
+std::string Sanitize(std::string_view s, size_t max = 200) {
+  std::string out;
+  for (char c : s.substr(0, max)) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f && c != '\\') {
+      out.push_back(c);
+    } else {
+      absl::StrAppend(&out, "\\x", absl::Hex(u, absl::kZeroPad2));
+    }
+  }
+  if (s.size() > max) out += "...";
+  return out;
+}
+
+std::string PhaseName(Phase p) {
+  switch (p) {
+    case Phase::kInitialKex: return "initial key exchange";
+    case Phase::kService: return "service request";
+    case Phase::kUserauth: return "user authentication";
+    case Phase::kAuthenticated: return "authenticated";
+  }
+  return "?";
+}
+
+absl::StatusOr<crypto::KeyAgreement::Curve> CurveFor(std::string_view kex) {
+  if (kex == "curve25519-sha256" || kex == "curve25519-sha256@libssh.org") {
+    return crypto::KeyAgreement::Curve::kX25519;
+  }
+  if (kex == "ecdh-sha2-nistp256") return crypto::KeyAgreement::Curve::kP256;
+  return absl::FailedPreconditionError(absl::StrCat("unsupported kex ", std::string(kex)));
+}
+
+}  // namespace
+
+bool PeerMessageAllowed(Role role, Phase phase, uint8_t type) {
+  const bool connection = type >= kMsgConnectionFirst && type <= kMsgConnectionLast;
+  if (role == Role::kServer) {
+    switch (phase) {
+      case Phase::kInitialKex: return false;
+      case Phase::kService: return type == kMsgServiceRequest;
+      case Phase::kUserauth: return type == kMsgUserauthRequest;
+      case Phase::kAuthenticated: return connection;
+    }
+  } else {
+    switch (phase) {
+      case Phase::kInitialKex: return false;
+      case Phase::kService: return type == kMsgServiceAccept;
+      case Phase::kUserauth:
+        return type == kMsgUserauthFailure || type == kMsgUserauthSuccess ||
+               type == kMsgUserauthBanner || type == kMsgUserauthPkOk;
+      case Phase::kAuthenticated: return connection;
+    }
+  }
+  return false;
+}
+
+absl::StatusOr<std::unique_ptr<Transport>> Transport::Create(TransportOptions options) {
+  if (options.role == Role::kServer && options.host_keys.empty()) {
+    return absl::InvalidArgumentError("a server needs at least one host key");
+  }
+  if (options.role == Role::kClient && options.host_key_policy == nullptr) {
+    return absl::InvalidArgumentError("a client needs a host key policy");
+  }
+  if (options.rekey_packets > (uint64_t{1} << 31)) options.rekey_packets = uint64_t{1} << 31;
+  if (options.kex_algorithms.empty()) options.kex_algorithms = SupportedKexAlgorithms();
+  if (options.ciphers.empty()) options.ciphers = crypto::SupportedCiphers();
+  if (options.macs.empty()) options.macs = crypto::SupportedMacs();
+  for (const auto& c : options.ciphers) {
+    if (c == "none" && options.fuzzing_allow_none_cipher) continue;
+    if (!crypto::LookupCipher(c).ok() || c == "none") {
+      return absl::InvalidArgumentError(absl::StrCat("unsupported cipher ", c));
+    }
+  }
+  for (const auto& k : options.kex_algorithms) {
+    if (!Contains(SupportedKexAlgorithms(), k)) {
+      return absl::InvalidArgumentError(absl::StrCat("unsupported kex ", k));
+    }
+  }
+  std::unique_ptr<Transport> t(new Transport(std::move(options)));
+  RETURN_IF_ERROR(t->Start());
+  return t;
+}
+
+Transport::Transport(TransportOptions options)
+    : options_(std::move(options)),
+      clock_(options_.clock != nullptr ? options_.clock : base::Clock::Real()),
+      version_reader_(/*allow_pre_banner=*/options_.role == Role::kClient) {}
+
+Transport::~Transport() = default;
+
+absl::Status Transport::Start() {
+  start_time_ = clock_->Now();
+  last_kex_time_ = start_time_;
+  our_version_ = absl::StrCat("SSH-2.0-", options_.software_version);
+  if (our_version_.size() > kMaxVersionLineLength - 2) {
+    return absl::InvalidArgumentError("software version too long");
+  }
+  std::string line = our_version_ + "\r\n";
+  out_.insert(out_.end(), line.begin(), line.end());
+  // Our KEXINIT goes out right behind the version line (RFC 4253 §7.1).
+  return SendKexInit();
+}
+
+// ---------------------------------------------------------------- input
+
+void Transport::Feed(wire::Bytes data) {
+  if (closed_) return;
+  auto dst = PrepareInput(data.size());
+  std::memcpy(dst.data(), data.data(), data.size());
+  CommitInput(data.size());
+}
+
+absl::Span<uint8_t> Transport::PrepareInput(size_t n) {
+  if (in_start_ == in_.size()) {
+    in_.clear();
+    in_start_ = 0;
+  } else if (in_start_ > 0) {
+    in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(in_start_));
+    in_start_ = 0;
+  }
+  size_t old = in_.size();
+  in_.resize(old + n);
+  prepared_ = n;
+  return absl::MakeSpan(in_.data() + old, n);
+}
+
+void Transport::CommitInput(size_t n) {
+  n = std::min(n, prepared_);
+  in_.resize(in_.size() - (prepared_ - n));
+  prepared_ = 0;
+  total_bytes_in_ += n;
+}
+
+std::optional<wire::Bytes> Transport::Next() {
+  while (!closed_) {
+    if (!version_reader_.done()) {
+      auto used = version_reader_.Feed(
+          absl::MakeConstSpan(in_.data() + in_start_, in_.size() - in_start_));
+      if (!used.ok()) {
+        Fail(DisconnectReason::kProtocolVersionNotSupported, used.status());
+        return std::nullopt;
+      }
+      in_start_ += *used;
+      if (!version_reader_.done()) return std::nullopt;
+      peer_version_ = version_reader_.version();
+      continue;
+    }
+    auto decoded = decoder_.Decode(absl::MakeSpan(in_.data() + in_start_, in_.size() - in_start_));
+    if (!decoded.ok()) {
+      Fail(DisconnectReason::kMacError, decoded.status());
+      return std::nullopt;
+    }
+    if (!decoded->has_value()) return std::nullopt;
+    const PacketDecoder::Packet packet = **decoded;
+    in_start_ += packet.consumed;
+    bytes_in_since_kex_ += packet.consumed;
+    ++packets_in_since_kex_;
+    last_seq_ = packet.sequence_number;
+    if (phase_ == Phase::kInitialKex && decoder_.wrapped()) {
+      Fail(DisconnectReason::kProtocolError,
+           absl::InvalidArgumentError("sequence number wrapped during the initial key exchange"));
+      return std::nullopt;
+    }
+    const uint8_t type = packet.payload[0];
+    if (!first_packet_seen_) {
+      first_packet_seen_ = true;
+      first_packet_was_kexinit_ = type == kMsgKexInit;
+    }
+    bool consumed = false;
+    absl::Status s = HandleTransportMessage(type, packet.payload, &consumed);
+    if (!s.ok()) {
+      Fail(s.code() == absl::StatusCode::kUnauthenticated ? DisconnectReason::kHostKeyNotVerifiable
+           : s.code() == absl::StatusCode::kFailedPrecondition
+               ? DisconnectReason::kKeyExchangeFailed
+               : DisconnectReason::kProtocolError,
+           s);
+      return std::nullopt;
+    }
+    if (!consumed) {
+      if ((kex_ != nullptr) && kex_->kexinit_received && !kex_->newkeys_received) {
+        Fail(DisconnectReason::kProtocolError,
+             absl::InvalidArgumentError(absl::StrCat("unexpected ", MessageName(type),
+                                                     " during key exchange")));
+        return std::nullopt;
+      }
+      if (options_.role == Role::kServer && phase_ == Phase::kAuthenticated &&
+          type == kMsgUserauthRequest) {
+        continue;  // RFC 4252 §5.1: requests after success are ignored
+      }
+      if (!PeerMessageAllowed(options_.role, phase_, type)) {
+        if (phase_ == Phase::kAuthenticated && type > kMsgConnectionLast) {
+          SendUnimplemented();
+          continue;
+        }
+        Fail(DisconnectReason::kProtocolError,
+             absl::InvalidArgumentError(absl::StrCat("unexpected ", MessageName(type), " during ",
+                                                     PhaseName(phase_))));
+        return std::nullopt;
+      }
+      if (options_.role == Role::kClient) {
+        if (type == kMsgServiceAccept) phase_ = Phase::kUserauth;
+        if (type == kMsgUserauthSuccess) phase_ = Phase::kAuthenticated;
+      }
+    }
+    if (absl::Status v = MaybeRekeyForVolume(); !v.ok()) {
+      Fail(DisconnectReason::kProtocolError, v);
+      return std::nullopt;
+    }
+    if (!consumed) return packet.payload;
+  }
+  return std::nullopt;
+}
+
+absl::Status Transport::HandleTransportMessage(uint8_t type, wire::Bytes payload,
+                                               bool* consumed) {
+  const bool is_kex_message = type == kMsgKexInit || type == kMsgNewKeys ||
+                              (type >= kMsgKexEcdhInit && type <= 49);
+  if (phase_ == Phase::kInitialKex && !is_kex_message) {
+    // Strict kex: nothing but kex messages until the first NEWKEYS (once we
+    // know strictness, i.e. after the peer's KEXINIT; anything before that
+    // KEXINIT is caught by the packet-0 rule in OnKexInit).
+    if (strict_kex_) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("strict kex: unexpected ", MessageName(type), " during key exchange"));
+    }
+    if (type == kMsgDisconnect || type == kMsgIgnore || type == kMsgDebug ||
+        type == kMsgUnimplemented) {
+      // fall through to the generic handling below
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unexpected ", MessageName(type), " during key exchange"));
+    }
+  }
+  *consumed = true;
+  switch (type) {
+    case kMsgDisconnect: {
+      auto d = DisconnectMsg::Parse(payload);
+      closed_ = true;
+      close_status_ = absl::UnavailableError(
+          d.ok() ? absl::StrCat("peer disconnected (reason ", d->reason, "): ",
+                                Sanitize(d->description))
+                 : std::string("peer disconnected"));
+      return absl::OkStatus();
+    }
+    case kMsgIgnore:
+    case kMsgDebug:
+    case kMsgUnimplemented:
+      return absl::OkStatus();
+    case kMsgExtInfo:
+      return OnExtInfo(payload);
+    case kMsgKexInit:
+      return OnKexInit(payload);
+    case kMsgNewKeys:
+      return OnNewKeys();
+    case kMsgKexEcdhInit:
+      if (options_.role == Role::kServer) return OnEcdhInit(payload);
+      break;
+    case kMsgKexEcdhReply:
+      if (options_.role == Role::kClient) return OnEcdhReply(payload);
+      break;
+    case kMsgPing:
+      // OpenSSH PROTOCOL §1.9; never answered before auth or during kex
+      // (CVE-2025-26466).
+      if (phase_ == Phase::kAuthenticated && !(kex_ != nullptr)) {
+        wire::Reader r(payload.subspan(1));
+        auto data = r.ReadString(1024);
+        if (data.ok()) {
+          wire::Writer w;
+          w.Byte(kMsgPong).String(*data);
+          SendPacket(w.data());
+        }
+      }
+      return absl::OkStatus();
+    case kMsgPong:
+      return absl::OkStatus();
+    default:
+      break;
+  }
+  if (type >= kMsgKexEcdhInit && type <= 49) {
+    if ((kex_ != nullptr) && kex_->ignore_next_kex_packet && kex_->kexinit_received) {
+      kex_->ignore_next_kex_packet = false;
+      return absl::OkStatus();
+    }
+    return absl::InvalidArgumentError(absl::StrCat("unexpected ", MessageName(type)));
+  }
+  if ((type >= 8 && type <= 19) || (type >= 22 && type <= 29)) {
+    if (phase_ == Phase::kAuthenticated) {
+      SendUnimplemented();
+      return absl::OkStatus();
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("unexpected ", MessageName(type), " before authentication"));
+  }
+  *consumed = false;
+  return absl::OkStatus();
+}
+
+absl::Status Transport::OnKexInit(wire::Bytes payload) {
+  if ((kex_ != nullptr) && kex_->kexinit_received) {
+    return absl::InvalidArgumentError("second KEXINIT during a key exchange");
+  }
+  ASSIGN_OR_RETURN(KexInitMsg peer, KexInitMsg::Parse(payload));
+  const bool initial = phase_ == Phase::kInitialKex;
+  if (!initial) {
+    if (phase_ != Phase::kAuthenticated) {
+      return absl::InvalidArgumentError("key re-exchange before authentication");
+    }
+    if (!(kex_ != nullptr)) {
+      ++peer_rekeys_;
+      RETURN_IF_ERROR(SendKexInit());
+    }
+  }
+  kex_->peer_kexinit.assign(payload.begin(), payload.end());
+  kex_->kexinit_received = true;
+
+  const bool client = options_.role == Role::kClient;
+  if (initial) {
+    strict_kex_ = Contains(peer.kex_algorithms, client ? kStrictKexServer : kStrictKexClient);
+    if (strict_kex_ && !first_packet_was_kexinit_) {
+      return absl::InvalidArgumentError("strict kex: KEXINIT was not the first packet");
+    }
+    peer_ext_info_ = Contains(peer.kex_algorithms, client ? kExtInfoServer : kExtInfoClient);
+  }
+  ASSIGN_OR_RETURN(KexInitMsg ours, KexInitMsg::Parse(kex_->our_kexinit));
+  ASSIGN_OR_RETURN(kex_->algorithms, client ? Negotiate(ours, peer) : Negotiate(peer, ours));
+  if (peer.first_kex_packet_follows) {
+    const bool right_guess =
+        !peer.kex_algorithms.empty() && peer.kex_algorithms[0] == kex_->algorithms.kex &&
+        !peer.server_host_key_algorithms.empty() &&
+        peer.server_host_key_algorithms[0] == kex_->algorithms.host_key;
+    kex_->ignore_next_kex_packet = !right_guess;
+  }
+  if (client) {
+    ASSIGN_OR_RETURN(auto curve, CurveFor(kex_->algorithms.kex));
+    ASSIGN_OR_RETURN(kex_->ephemeral, crypto::KeyAgreement::Generate(curve));
+    wire::Writer w;
+    w.Byte(kMsgKexEcdhInit).String(kex_->ephemeral->public_value());
+    SendPacket(w.data());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Transport::OnEcdhInit(wire::Bytes payload) {
+  if (!(kex_ != nullptr) || !kex_->kexinit_received || kex_->ecdh_done) {
+    return absl::InvalidArgumentError("unexpected KEX_ECDH_INIT");
+  }
+  if (kex_->ignore_next_kex_packet) {
+    kex_->ignore_next_kex_packet = false;
+    return absl::OkStatus();
+  }
+  wire::Reader r(payload.subspan(1));
+  ASSIGN_OR_RETURN(wire::Bytes q_c, r.ReadString(256));
+  RETURN_IF_ERROR(r.ExpectEnd());
+
+  const Algorithms& algs = kex_->algorithms;
+  ASSIGN_OR_RETURN(auto curve, CurveFor(algs.kex));
+  ASSIGN_OR_RETURN(auto ephemeral, crypto::KeyAgreement::Generate(curve));
+  auto shared = ephemeral->Compute(q_c);
+  if (!shared.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("key agreement failed: ", shared.status().message()));
+  }
+  const ServerHostKey* host_key = nullptr;
+  for (const auto& hk : options_.host_keys) {
+    if (Contains(hk.Algorithms(), algs.host_key)) {
+      host_key = &hk;
+      break;
+    }
+  }
+  if (host_key == nullptr) return absl::InternalError("negotiated a host key we do not have");
+  const bool cert = algs.host_key.find("-cert-v01@openssh.com") != std::string::npos;
+  const std::vector<uint8_t>& k_s = cert ? host_key->certificate : host_key->key.public_key().Blob();
+
+  const std::vector<uint8_t> h =
+      ExchangeHash(KexHash(algs.kex), peer_version_, our_version_, kex_->peer_kexinit,
+                   kex_->our_kexinit, k_s, q_c, ephemeral->public_value(), *shared);
+  ASSIGN_OR_RETURN(std::vector<uint8_t> signature, host_key->key.Sign(h));
+  if (session_id_.empty()) session_id_ = h;
+
+  wire::Writer w;
+  w.Byte(kMsgKexEcdhReply).String(k_s).String(ephemeral->public_value()).String(signature);
+  SendPacket(w.data());
+  kex_->ecdh_done = true;
+  RETURN_IF_ERROR(InstallKeys(*shared, h));
+  return SendNewKeysAndSwitch();
+}
+
+absl::Status Transport::OnEcdhReply(wire::Bytes payload) {
+  if (!(kex_ != nullptr) || !kex_->kexinit_received || kex_->ecdh_done || !kex_->ephemeral) {
+    return absl::InvalidArgumentError("unexpected KEX_ECDH_REPLY");
+  }
+  if (kex_->ignore_next_kex_packet) {
+    kex_->ignore_next_kex_packet = false;
+    return absl::OkStatus();
+  }
+  wire::Reader r(payload.subspan(1));
+  ASSIGN_OR_RETURN(wire::Bytes k_s, r.ReadString(16 * 1024));
+  ASSIGN_OR_RETURN(wire::Bytes q_s, r.ReadString(256));
+  ASSIGN_OR_RETURN(wire::Bytes signature, r.ReadString(4096));
+  RETURN_IF_ERROR(r.ExpectEnd());
+
+  const Algorithms& algs = kex_->algorithms;
+  auto host_key = options_.host_key_policy->Check(algs.host_key, k_s);
+  if (!host_key.ok()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("host key refused: ", host_key.status().message()));
+  }
+  if (!server_host_key_blob_.empty() &&
+      !std::equal(k_s.begin(), k_s.end(), server_host_key_blob_.begin(),
+                  server_host_key_blob_.end())) {
+    return absl::UnauthenticatedError("server host key changed during key re-exchange");
+  }
+  auto shared = kex_->ephemeral->Compute(q_s);
+  if (!shared.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("key agreement failed: ", shared.status().message()));
+  }
+  const std::vector<uint8_t> h =
+      ExchangeHash(KexHash(algs.kex), our_version_, peer_version_, kex_->our_kexinit,
+                   kex_->peer_kexinit, k_s, kex_->ephemeral->public_value(), q_s, *shared);
+  absl::Status verified =
+      host_key->Verify(h, signature, SignatureAlgorithmForHostKey(algs.host_key));
+  if (!verified.ok()) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("server's signature over the exchange hash is invalid: ",
+                     verified.message()));
+  }
+  if (session_id_.empty()) session_id_ = h;
+  if (!server_host_key_.has_value()) {
+    server_host_key_ = *host_key;
+    server_host_key_blob_.assign(k_s.begin(), k_s.end());
+  }
+  kex_->ecdh_done = true;
+  kex_->ephemeral.reset();
+  RETURN_IF_ERROR(InstallKeys(*shared, h));
+  return SendNewKeysAndSwitch();
+}
+
+absl::Status Transport::InstallKeys(const base::SecretBytes& shared,
+                                    const std::vector<uint8_t>& h) {
+  const Algorithms& algs = kex_->algorithms;
+  const crypto::HashAlgorithm hash = KexHash(algs.kex);
+  struct Direction {
+    const std::string* cipher;
+    const std::string* mac;
+    char iv, key, mac_key;
+  };
+  const Direction c2s{&algs.cipher_c2s, &algs.mac_c2s, 'A', 'C', 'E'};
+  const Direction s2c{&algs.cipher_s2c, &algs.mac_s2c, 'B', 'D', 'F'};
+  const bool client = options_.role == Role::kClient;
+  for (const Direction* d : {&c2s, &s2c}) {
+    ASSIGN_OR_RETURN(crypto::CipherSpec spec, crypto::LookupCipher(*d->cipher));
+    size_t mac_len = 0;
+    if (!d->mac->empty()) {
+      ASSIGN_OR_RETURN(mac_len, crypto::LookupMacKeyLength(*d->mac));
+    }
+    base::SecretBytes iv = DeriveKey(hash, shared, h, d->iv, session_id_, spec.iv_length);
+    base::SecretBytes key = DeriveKey(hash, shared, h, d->key, session_id_, spec.key_length);
+    base::SecretBytes mac = DeriveKey(hash, shared, h, d->mac_key, session_id_, mac_len);
+    const bool outgoing = (d == &c2s) == client;
+    ASSIGN_OR_RETURN(auto cipher, crypto::CreatePacketCipher(*d->cipher, *d->mac, key.span(),
+                                                            iv.span(), mac.span(), outgoing));
+    (outgoing ? kex_->next_out : kex_->next_in) = std::move(cipher);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Transport::SendNewKeysAndSwitch() {
+  const uint8_t newkeys = kMsgNewKeys;
+  SendPacket(absl::MakeConstSpan(&newkeys, 1));
+  encoder_.SetCipher(std::move(kex_->next_out));
+  if (strict_kex_) encoder_.ResetSequenceNumber();
+  kex_->newkeys_sent = true;
+  bytes_out_since_kex_ = 0;
+  packets_out_since_kex_ = 0;
+  // RFC 8308 §2.4: EXT_INFO right after the server's first NEWKEYS.
+  if (options_.role == Role::kServer && kex_count_ == 0 && peer_ext_info_) {
+    wire::Writer algs;
+    ExtInfoMsg ext;
+    std::string list;
+    for (const auto& a : options_.server_sig_algs) {
+      if (a == "ssh-rsa") continue;  // never advertise SHA-1 signatures
+      if (!list.empty()) list += ",";
+      list += a;
+    }
+    ext.extensions.emplace_back("server-sig-algs", list);
+    SendPacket(ext.Serialize());
+  }
+  if (kex_->newkeys_received) {
+    ++kex_count_;
+    last_kex_time_ = clock_->Now();
+    algorithms_ = kex_->algorithms;
+    kex_.reset();
+    if (phase_ == Phase::kInitialKex) phase_ = Phase::kService;
+  }
+  FlushQueue();
+  return absl::OkStatus();
+}
+
+absl::Status Transport::OnNewKeys() {
+  if (!(kex_ != nullptr) || !kex_->ecdh_done || kex_->newkeys_received) {
+    return absl::InvalidArgumentError("unexpected NEWKEYS");
+  }
+  if (kex_->next_in == nullptr) return absl::InternalError("no keys for NEWKEYS");
+  decoder_.SetCipher(std::move(kex_->next_in));
+  if (strict_kex_) decoder_.ResetSequenceNumber();
+  kex_->newkeys_received = true;
+  bytes_in_since_kex_ = 0;
+  packets_in_since_kex_ = 0;
+  if (kex_->newkeys_sent) {
+    ++kex_count_;
+    last_kex_time_ = clock_->Now();
+    algorithms_ = kex_->algorithms;
+    kex_.reset();
+    if (phase_ == Phase::kInitialKex) phase_ = Phase::kService;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Transport::OnExtInfo(wire::Bytes payload) {
+  const bool client = options_.role == Role::kClient;
+  if (phase_ != Phase::kService && phase_ != Phase::kUserauth) {
+    return absl::InvalidArgumentError("EXT_INFO outside the authentication phase");
+  }
+  // We always offer ext-info in our first KEXINIT; at most 1 from a client
+  // and 2 from a server (RFC 8308 §2.4).
+  if (ext_info_received_ >= (client ? 2 : 1)) {
+    return absl::InvalidArgumentError("too many EXT_INFO messages");
+  }
+  ++ext_info_received_;
+  ASSIGN_OR_RETURN(ExtInfoMsg msg, ExtInfoMsg::Parse(payload));
+  if (client) {
+    for (const auto& [name, value] : msg.extensions) {
+      if (name != "server-sig-algs") continue;
+      peer_sig_algs_.clear();
+      for (absl::string_view a : absl::StrSplit(value, ',', absl::SkipEmpty())) {
+        if (peer_sig_algs_.size() >= 128) break;
+        peer_sig_algs_.emplace_back(a);
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------- output
+
+absl::Status Transport::SendKexInit() {
+  KexInitMsg m;
+  if (RAND_bytes(m.cookie.data(), static_cast<int>(m.cookie.size())) != 1) {
+    return absl::InternalError("RAND_bytes failed");
+  }
+  const bool client = options_.role == Role::kClient;
+  m.kex_algorithms = options_.kex_algorithms;
+  if (phase_ == Phase::kInitialKex) {
+    // Feature flags only in the first KEXINIT (strict kex is stripped from
+    // re-exchange proposals).
+    m.kex_algorithms.push_back(client ? kExtInfoClient : kExtInfoServer);
+    m.kex_algorithms.push_back(client ? kStrictKexClient : kStrictKexServer);
+  }
+  if (client) {
+    m.server_host_key_algorithms = options_.host_key_policy->Algorithms();
+  } else {
+    for (const auto& hk : options_.host_keys) {
+      for (auto& a : hk.Algorithms()) {
+        if (!Contains(m.server_host_key_algorithms, a)) m.server_host_key_algorithms.push_back(a);
+      }
+    }
+  }
+  m.encryption_c2s = m.encryption_s2c = options_.ciphers;
+  m.mac_c2s = m.mac_s2c = options_.macs;
+  m.compression_c2s = m.compression_s2c = {"none"};
+  KexState state;
+  state.started = clock_->Now();
+  state.our_kexinit = m.Serialize();
+  kex_ = std::make_unique<KexState>(std::move(state));
+  SendPacket(kex_->our_kexinit);
+  return absl::OkStatus();
+}
+
+void Transport::SendPacket(wire::Bytes payload) {
+  if (out_start_ == out_.size()) {
+    out_.clear();
+    out_start_ = 0;
+  } else if (out_start_ > (64u << 10) && out_start_ > out_.size() / 2) {
+    out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(out_start_));
+    out_start_ = 0;
+  }
+  const size_t before = out_.size();
+  encoder_.Encode(payload, &out_);
+  const size_t n = out_.size() - before;
+  bytes_out_since_kex_ += n;
+  total_bytes_out_ += n;
+  ++packets_out_since_kex_;
+}
+
+absl::Status Transport::Send(wire::Bytes payload) {
+  if (closed_) return absl::FailedPreconditionError("transport is closed");
+  if (payload.empty()) return absl::InvalidArgumentError("empty message");
+  if (payload.size() > kMaxOutgoingPayload) return absl::InvalidArgumentError("message too large");
+  NoteSent(payload);
+  if ((kex_ != nullptr) && !kex_->newkeys_sent) {
+    if (queued_bytes_ + payload.size() > options_.max_queued_bytes) {
+      return absl::ResourceExhaustedError("too much data queued during key exchange");
+    }
+    queued_.emplace_back(payload.begin(), payload.end());
+    queued_bytes_ += payload.size();
+    return absl::OkStatus();
+  }
+  SendPacket(payload);
+  absl::Status s = MaybeRekeyForVolume();
+  if (!s.ok()) Fail(DisconnectReason::kProtocolError, s);
+  return absl::OkStatus();
+}
+
+void Transport::NoteSent(wire::Bytes payload) {
+  if (options_.role != Role::kServer) return;
+  if (payload[0] == kMsgServiceAccept && phase_ == Phase::kService) phase_ = Phase::kUserauth;
+  if (payload[0] == kMsgUserauthSuccess && phase_ == Phase::kUserauth) {
+    phase_ = Phase::kAuthenticated;
+  }
+}
+
+void Transport::FlushQueue() {
+  while (!queued_.empty() && !closed_) {
+    SendPacket(queued_.front());
+    queued_bytes_ -= queued_.front().size();
+    queued_.pop_front();
+  }
+}
+
+absl::Status Transport::MaybeRekeyForVolume() {
+  if ((kex_ != nullptr) || phase_ == Phase::kInitialKex) return absl::OkStatus();
+  const bool over = bytes_out_since_kex_ >= options_.rekey_bytes ||
+                    bytes_in_since_kex_ >= options_.rekey_bytes ||
+                    packets_out_since_kex_ >= options_.rekey_packets ||
+                    packets_in_since_kex_ >= options_.rekey_packets;
+  if (!over) return absl::OkStatus();
+  if (phase_ != Phase::kAuthenticated) {
+    return absl::ResourceExhaustedError("rekey limit reached before authentication");
+  }
+  ++our_rekeys_;
+  return SendKexInit();
+}
+
+wire::Bytes Transport::PendingOutput() const {
+  return absl::MakeConstSpan(out_.data() + out_start_, out_.size() - out_start_);
+}
+
+void Transport::Consume(size_t n) {
+  out_start_ += std::min(n, out_.size() - out_start_);
+  if (out_start_ == out_.size()) {
+    out_.clear();
+    out_start_ = 0;
+  }
+}
+
+void Transport::TakeOutput(std::vector<uint8_t>* buffer) {
+  buffer->clear();
+  if (out_start_ == 0) {
+    std::swap(*buffer, out_);
+  } else {
+    buffer->assign(out_.begin() + static_cast<std::ptrdiff_t>(out_start_), out_.end());
+    out_.clear();
+    out_start_ = 0;
+  }
+}
+
+size_t Transport::BufferedOutputBytes() const {
+  return (out_.size() - out_start_) + queued_bytes_;
+}
+
+// ---------------------------------------------------------------- time
+
+absl::Time Transport::NextDeadline() const {
+  if (closed_) return absl::InfiniteFuture();
+  absl::Time t = absl::InfiniteFuture();
+  if (phase_ != Phase::kAuthenticated) t = std::min(t, start_time_ + options_.login_grace_time);
+  if ((kex_ != nullptr) && phase_ == Phase::kAuthenticated) {
+    t = std::min(t, kex_->started + options_.kex_timeout);
+  }
+  if (!(kex_ != nullptr) && phase_ == Phase::kAuthenticated) {
+    t = std::min(t, last_kex_time_ + options_.rekey_interval);
+  }
+  return t;
+}
+
+void Transport::OnTimer() {
+  if (closed_) return;
+  const absl::Time now = clock_->Now();
+  if (phase_ != Phase::kAuthenticated && now >= start_time_ + options_.login_grace_time) {
+    Fail(DisconnectReason::kProtocolError,
+         absl::DeadlineExceededError(absl::StrCat(
+             "login grace time (", absl::FormatDuration(options_.login_grace_time),
+             ") exceeded during ", PhaseName(phase_))));
+    return;
+  }
+  if (phase_ != Phase::kAuthenticated) return;
+  if ((kex_ != nullptr)) {
+    if (now >= kex_->started + options_.kex_timeout) {
+      Fail(DisconnectReason::kKeyExchangeFailed,
+           absl::DeadlineExceededError("key re-exchange did not finish in time"));
+    }
+    return;
+  }
+  if (now >= last_kex_time_ + options_.rekey_interval) {
+    ++our_rekeys_;
+    absl::Status s = SendKexInit();
+    if (!s.ok()) Fail(DisconnectReason::kKeyExchangeFailed, s);
+  }
+}
+
+// ---------------------------------------------------------------- control
+
+absl::Status Transport::StartRekey() {
+  if (closed_) return absl::FailedPreconditionError("transport is closed");
+  if (phase_ != Phase::kAuthenticated) {
+    return absl::FailedPreconditionError("no key re-exchange before authentication");
+  }
+  if ((kex_ != nullptr)) return absl::OkStatus();
+  ++our_rekeys_;
+  return SendKexInit();
+}
+
+void Transport::SendUnimplemented() {
+  wire::Writer w;
+  w.Byte(kMsgUnimplemented).Uint32(last_seq_);
+  SendPacket(w.data());
+}
+
+void Transport::Disconnect(DisconnectReason reason, std::string_view description) {
+  if (closed_) return;
+  DisconnectMsg d;
+  d.reason = static_cast<uint32_t>(reason);
+  d.description = std::string(description);
+  if (version_reader_.done() || options_.role == Role::kServer) SendPacket(d.Serialize());
+  closed_ = true;
+  close_status_ = absl::CancelledError(absl::StrCat("disconnected: ", std::string(description)));
+}
+
+void Transport::Fail(DisconnectReason reason, absl::Status status) {
+  if (closed_) return;
+  // No binary DISCONNECT to a peer that never spoke SSH.
+  if (version_reader_.done()) {
+    DisconnectMsg d;
+    d.reason = static_cast<uint32_t>(reason);
+    d.description = std::string(status.message().substr(0, 200));
+    SendPacket(d.Serialize());
+  }
+  closed_ = true;
+  close_status_ = std::move(status);
+}
+
+}  // namespace sallyport::ssh::transport

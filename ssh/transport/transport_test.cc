@@ -1,0 +1,445 @@
+// Two transports in memory: handshake, algorithms, rekeying, and the rules
+// a hostile peer must not get past (strict kex, tampering, phases).
+#include "ssh/transport/transport.h"
+
+#include <string>
+#include <tuple>
+
+#include "gtest/gtest.h"
+#include "ssh/transport/test_peers.h"
+#include "ssh/wire/writer.h"
+
+namespace sallyport::ssh::transport {
+namespace {
+
+std::vector<uint8_t> Msg(std::initializer_list<int> bytes) {
+  std::vector<uint8_t> v;
+  for (int b : bytes) v.push_back(static_cast<uint8_t>(b));
+  return v;
+}
+
+// A connection-layer message carrying a counter, for ordering checks.
+std::vector<uint8_t> DataMsg(uint32_t n, size_t size) {
+  wire::Writer w;
+  w.Byte(94).Uint32(n);
+  std::string body(size, static_cast<char>('a' + n % 26));
+  w.String(body);
+  return w.Take();
+}
+
+class HandshakeTest : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
+
+TEST_P(HandshakeTest, CompletesWithEachCipherAndKex) {
+  const auto& [cipher, kex] = GetParam();
+  auto peers = TestPeers::Create([&](TransportOptions& c, TransportOptions&) {
+    c.ciphers = {cipher};
+    c.kex_algorithms = {kex};
+  });
+  peers->Pump();
+  ASSERT_FALSE(peers->client->closed()) << peers->client->close_status();
+  ASSERT_FALSE(peers->server->closed()) << peers->server->close_status();
+  EXPECT_TRUE(peers->client->handshake_done());
+  EXPECT_TRUE(peers->server->handshake_done());
+  EXPECT_EQ(peers->client->algorithms().cipher_c2s, cipher);
+  EXPECT_EQ(peers->server->algorithms().cipher_s2c, cipher);
+  EXPECT_EQ(peers->client->algorithms().kex, kex);
+  EXPECT_EQ(peers->client->algorithms().host_key, "ssh-ed25519");
+  EXPECT_TRUE(peers->client->strict_kex());
+  EXPECT_TRUE(peers->server->strict_kex());
+  EXPECT_EQ(peers->client->session_id(), peers->server->session_id());
+  EXPECT_EQ(peers->client->session_id().size(), 32u);
+  // EXT_INFO reached the client and never offers SHA-1 RSA.
+  const auto& algs = peers->client->server_sig_algs();
+  EXPECT_NE(std::find(algs.begin(), algs.end(), "ssh-ed25519"), algs.end());
+  EXPECT_EQ(std::find(algs.begin(), algs.end(), "ssh-rsa"), algs.end());
+
+  // An encrypted service request goes through.
+  wire::Writer req;
+  req.Byte(kMsgServiceRequest).String("ssh-userauth");
+  ASSERT_TRUE(peers->client->Send(req.data()).ok());
+  peers->Pump();
+  ASSERT_EQ(peers->server_received.size(), 1u);
+  EXPECT_EQ(peers->server_received[0], req.data());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllCombinations, HandshakeTest,
+    ::testing::Combine(::testing::Values("chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com",
+                                         "aes128-gcm@openssh.com", "aes256-ctr", "aes128-ctr"),
+                       ::testing::Values("curve25519-sha256", "curve25519-sha256@libssh.org",
+                                         "ecdh-sha2-nistp256")));
+
+TEST(TransportTest, EtmMacsNegotiate) {
+  for (std::string mac : {"hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com"}) {
+    auto peers = TestPeers::Create([&](TransportOptions& c, TransportOptions&) {
+      c.ciphers = {"aes128-ctr"};
+      c.macs = {mac};
+    });
+    peers->Pump();
+    peers->Authenticate();
+    ASSERT_FALSE(peers->server->closed()) << peers->server->close_status();
+    EXPECT_EQ(peers->server->algorithms().mac_c2s, mac);
+    EXPECT_EQ(peers->server->phase(), Phase::kAuthenticated);
+  }
+}
+
+TEST(TransportTest, HandshakesRepeatedlyWithFreshKeys) {
+  // The mpint encoding of K fails on a fraction of secrets if it is wrong:
+  // many handshakes catch it.
+  for (int i = 0; i < 300; ++i) {
+    auto peers = TestPeers::Create([&](TransportOptions& c, TransportOptions&) {
+      c.kex_algorithms = {i % 2 ? "curve25519-sha256" : "ecdh-sha2-nistp256"};
+    });
+    peers->Pump();
+    peers->Authenticate();
+    ASSERT_EQ(peers->server->phase(), Phase::kAuthenticated)
+        << i << ": " << peers->server->close_status() << peers->client->close_status();
+  }
+}
+
+TEST(TransportTest, NoCommonCipherFailsClearly) {
+  auto peers = TestPeers::Create([](TransportOptions& c, TransportOptions& s) {
+    c.ciphers = {"aes128-ctr"};
+    s.ciphers = {"chacha20-poly1305@openssh.com"};
+  });
+  peers->Pump();
+  EXPECT_TRUE(peers->server->closed());
+  EXPECT_NE(peers->server->close_status().message().find("cipher"), std::string::npos)
+      << peers->server->close_status();
+}
+
+TEST(TransportTest, UnpinnedHostKeyIsRefused) {
+  auto other = crypto::PrivateKey::GenerateEd25519();
+  ASSERT_TRUE(other.ok());
+  auto peers = TestPeers::Create([&](TransportOptions& c, TransportOptions&) {
+    c.host_key_policy = std::make_shared<PinnedHostKeyPolicy>(
+        std::vector<crypto::PublicKey>{other->public_key()});
+  });
+  peers->Pump();
+  EXPECT_TRUE(peers->client->closed());
+  EXPECT_EQ(peers->client->close_status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_FALSE(peers->client->handshake_done());
+}
+
+TEST(TransportTest, RekeysStartedByEachSideKeepEveryByteInOrder) {
+  auto peers = TestPeers::Create([](TransportOptions& c, TransportOptions& s) {
+    c.rekey_bytes = 256 << 10;  // the client rekeys by volume
+    s.rekey_bytes = 64 << 20;   // the server only when told to
+  });
+  peers->Pump();
+  peers->Authenticate();
+  ASSERT_EQ(peers->client->phase(), Phase::kAuthenticated);
+  peers->client_received.clear();
+  peers->server_received.clear();
+  constexpr uint32_t kMessages = 400;
+  for (uint32_t i = 0; i < kMessages; ++i) {
+    ASSERT_TRUE(peers->client->Send(DataMsg(i, 10000 + i)).ok());
+    ASSERT_TRUE(peers->server->Send(DataMsg(i, 9000 + i)).ok());
+    if (i == 100) {
+      ASSERT_TRUE(peers->client->StartRekey().ok());
+    }
+    if (i == 200 || i == 300) {
+      ASSERT_TRUE(peers->server->StartRekey().ok());
+    }
+    if (i % 7 == 0) peers->Pump();
+  }
+  peers->Pump();
+  ASSERT_FALSE(peers->client->closed()) << peers->client->close_status();
+  ASSERT_FALSE(peers->server->closed()) << peers->server->close_status();
+  ASSERT_EQ(peers->server_received.size(), kMessages);
+  ASSERT_EQ(peers->client_received.size(), kMessages);
+  for (uint32_t i = 0; i < kMessages; ++i) {
+    EXPECT_EQ(peers->server_received[i], DataMsg(i, 10000 + i)) << i;
+    EXPECT_EQ(peers->client_received[i], DataMsg(i, 9000 + i)) << i;
+  }
+  // ~4 MB each way with 200-256 KiB limits: many rekeys, started by both.
+  EXPECT_GE(peers->client->our_initiated_rekeys(), 2);
+  EXPECT_GE(peers->server->our_initiated_rekeys(), 2);
+  EXPECT_GE(peers->client->peer_initiated_rekeys(), 2);
+  EXPECT_GE(peers->server->peer_initiated_rekeys(), 2);
+  EXPECT_EQ(peers->client->kex_count(), peers->server->kex_count());
+  EXPECT_GE(peers->client->kex_count(), 5);
+}
+
+TEST(TransportTest, RekeyByTime) {
+  auto peers = TestPeers::Create([](TransportOptions& c, TransportOptions&) {
+    c.rekey_interval = absl::Minutes(10);
+  });
+  peers->Pump();
+  peers->Authenticate();
+  EXPECT_EQ(peers->client->kex_count(), 1);
+  EXPECT_EQ(peers->client->NextDeadline(), peers->clock->Now() + absl::Minutes(10));
+  peers->clock->Advance(absl::Minutes(11));
+  peers->client->OnTimer();
+  peers->Pump();
+  EXPECT_EQ(peers->client->kex_count(), 2);
+  EXPECT_EQ(peers->server->kex_count(), 2);
+  EXPECT_FALSE(peers->client->closed());
+}
+
+TEST(TransportTest, PeerRekeyBeforeAuthenticationDisconnects) {
+  auto peers = TestPeers::Create();
+  peers->Pump();
+  // Only possible for a misbehaving client: force a KEXINIT through Send.
+  KexInitMsg m;
+  m.kex_algorithms = {"curve25519-sha256"};
+  m.server_host_key_algorithms = {"ssh-ed25519"};
+  m.encryption_c2s = m.encryption_s2c = {"aes128-gcm@openssh.com"};
+  m.compression_c2s = m.compression_s2c = {"none"};
+  ASSERT_TRUE(peers->client->Send(m.Serialize()).ok());
+  peers->Pump();
+  EXPECT_TRUE(peers->server->closed());
+  EXPECT_NE(peers->server->close_status().message().find("before authentication"),
+            std::string::npos);
+}
+
+TEST(TransportTest, RekeyVolumeLimitBeforeAuthenticationDisconnects) {
+  auto peers = TestPeers::Create([](TransportOptions&, TransportOptions& s) {
+    s.rekey_bytes = 4096;
+  });
+  peers->Pump();
+  wire::Writer req;
+  req.Byte(kMsgServiceRequest).String(std::string(6000, 'x'));
+  ASSERT_TRUE(peers->client->Send(req.data()).ok());
+  peers->Pump();
+  EXPECT_TRUE(peers->server->closed());
+  EXPECT_EQ(peers->server->close_status().code(), absl::StatusCode::kResourceExhausted);
+}
+
+// ---- strict kex (Terrapin, CVE-2023-48795)
+
+// Splits the client's first flight into its version line and its packets.
+std::vector<uint8_t> PlainPacket(std::vector<uint8_t> payload) {
+  PacketEncoder enc;
+  std::vector<uint8_t> out;
+  enc.Encode(payload, &out);
+  return out;
+}
+
+TEST(StrictKexTest, IgnoreBeforeKexInitDisconnects) {
+  auto peers = TestPeers::Create();
+  // Insert an IGNORE between the client's version line and its KEXINIT.
+  bool first = true;
+  peers->tamper = [&](bool to_server, std::vector<uint8_t>& bytes) {
+    if (!to_server || !first) return;
+    first = false;
+    auto eol = std::find(bytes.begin(), bytes.end(), '\n');
+    ASSERT_NE(eol, bytes.end());
+    auto ignore = PlainPacket(Msg({kMsgIgnore, 0, 0, 0, 0}));
+    bytes.insert(eol + 1, ignore.begin(), ignore.end());
+  };
+  peers->Pump();
+  EXPECT_TRUE(peers->server->closed());
+  EXPECT_NE(peers->server->close_status().message().find("KEXINIT was not the first packet"),
+            std::string::npos)
+      << peers->server->close_status();
+}
+
+TEST(StrictKexTest, UnexpectedMessageDuringInitialKexDisconnects) {
+  for (uint8_t type : {kMsgIgnore, kMsgDebug, kMsgUnimplemented, kMsgServiceRequest,
+                       kMsgUserauthRequest, uint8_t{80}, uint8_t{94}}) {
+    auto peers = TestPeers::Create();
+    bool first = true;
+    peers->tamper = [&](bool to_server, std::vector<uint8_t>& bytes) {
+      if (!to_server || !first) return;
+      first = false;
+      // Append the message right after the client's KEXINIT.
+      auto extra = PlainPacket(Msg({type, 0, 0, 0, 0}));
+      bytes.insert(bytes.end(), extra.begin(), extra.end());
+    };
+    peers->Pump();
+    EXPECT_TRUE(peers->server->closed()) << int(type);
+    EXPECT_FALSE(peers->server->handshake_done());
+  }
+}
+
+TEST(StrictKexTest, SequenceNumbersResetAtEveryNewKeys) {
+  auto peers = TestPeers::Create();
+  peers->Pump();
+  peers->Authenticate();
+  // Without the reset, the sequence numbers after the handshake would be
+  // > 3; with it they count only packets since NEWKEYS.
+  const uint32_t after_auth = peers->server->last_received_sequence_number();
+  EXPECT_LT(after_auth, 4u);
+  ASSERT_TRUE(peers->client->StartRekey().ok());
+  peers->Pump();
+  ASSERT_EQ(peers->client->kex_count(), 2);
+  ASSERT_TRUE(peers->client->Send(DataMsg(1, 10)).ok());
+  peers->Pump();
+  EXPECT_EQ(peers->server->last_received_sequence_number(), 0u);
+}
+
+// ---- tampering
+
+TEST(TamperTest, FlippedBitAfterKexIsRefusedForEachCipher) {
+  for (std::string cipher : {"chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com",
+                             "aes128-gcm@openssh.com", "aes256-ctr"}) {
+    for (size_t offset : {0, 3, 4, 5, 20, 60}) {
+      auto peers = TestPeers::Create([&](TransportOptions& c, TransportOptions&) {
+        c.ciphers = {cipher};
+      });
+      peers->Pump();
+      ASSERT_TRUE(peers->server->handshake_done());
+      ASSERT_TRUE(peers->client->Send(DataMsg(7, 64)).ok());
+      peers->tamper = [&](bool to_server, std::vector<uint8_t>& bytes) {
+        if (to_server && offset < bytes.size()) bytes[offset] ^= 0x01;
+      };
+      peers->Pump();
+      EXPECT_TRUE(peers->server->closed()) << cipher << " offset " << offset;
+      EXPECT_TRUE(peers->server_received.empty()) << cipher << " offset " << offset;
+    }
+  }
+}
+
+TEST(TamperTest, HandshakeTimeoutCutsOffSilentClient) {
+  auto peers = TestPeers::Create([](TransportOptions&, TransportOptions& s) {
+    s.login_grace_time = absl::Seconds(30);
+  });
+  // The client never sends anything.
+  EXPECT_EQ(peers->server->NextDeadline(), peers->clock->Now() + absl::Seconds(30));
+  peers->clock->Advance(absl::Seconds(29));
+  peers->server->OnTimer();
+  EXPECT_FALSE(peers->server->closed());
+  peers->clock->Advance(absl::Seconds(1));
+  peers->server->OnTimer();
+  EXPECT_TRUE(peers->server->closed());
+  EXPECT_EQ(peers->server->close_status().code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST(TamperTest, GraceTimeCoversAuthenticationToo) {
+  auto peers = TestPeers::Create([](TransportOptions&, TransportOptions& s) {
+    s.login_grace_time = absl::Seconds(30);
+  });
+  peers->Pump();
+  ASSERT_TRUE(peers->server->handshake_done());
+  peers->clock->Advance(absl::Seconds(31));
+  peers->server->OnTimer();
+  EXPECT_TRUE(peers->server->closed());
+}
+
+// ---- the per-phase message table
+
+TEST(DispatchTest, TableForEveryMessageNumber) {
+  for (int t = 0; t < 256; ++t) {
+    const uint8_t type = static_cast<uint8_t>(t);
+    const bool conn = t >= 80 && t <= 127;
+    EXPECT_FALSE(PeerMessageAllowed(Role::kServer, Phase::kInitialKex, type)) << t;
+    EXPECT_FALSE(PeerMessageAllowed(Role::kClient, Phase::kInitialKex, type)) << t;
+    EXPECT_EQ(PeerMessageAllowed(Role::kServer, Phase::kService, type), t == 5) << t;
+    EXPECT_EQ(PeerMessageAllowed(Role::kClient, Phase::kService, type), t == 6) << t;
+    EXPECT_EQ(PeerMessageAllowed(Role::kServer, Phase::kUserauth, type), t == 50) << t;
+    EXPECT_EQ(PeerMessageAllowed(Role::kClient, Phase::kUserauth, type),
+              t == 51 || t == 52 || t == 53 || t == 60)
+        << t;
+    EXPECT_EQ(PeerMessageAllowed(Role::kServer, Phase::kAuthenticated, type), conn) << t;
+    EXPECT_EQ(PeerMessageAllowed(Role::kClient, Phase::kAuthenticated, type), conn) << t;
+  }
+}
+
+// Every message number a client can send before authentication: only the
+// expected ones reach the layer above; anything else that is not a generic
+// transport message disconnects.
+TEST(DispatchTest, ServerBeforeAuthenticationForEveryMessageNumber) {
+  for (int t = 1; t < 256; ++t) {
+    if (t == kMsgKexInit) continue;  // covered by PeerRekeyBeforeAuthentication
+    for (Phase phase : {Phase::kService, Phase::kUserauth}) {
+      auto peers = TestPeers::Create();
+      peers->Pump();
+      if (phase == Phase::kUserauth) {
+        wire::Writer req;
+        req.Byte(kMsgServiceRequest).String("ssh-userauth");
+        ASSERT_TRUE(peers->client->Send(req.data()).ok());
+        peers->Pump();
+        wire::Writer acc;
+        acc.Byte(kMsgServiceAccept).String("ssh-userauth");
+        ASSERT_TRUE(peers->server->Send(acc.data()).ok());
+        peers->Pump();
+        peers->server_received.clear();
+      }
+      ASSERT_EQ(peers->server->phase(), phase);
+      wire::Writer w;
+      w.Byte(static_cast<uint8_t>(t)).Uint32(0).Uint32(0);
+      ASSERT_TRUE(peers->client->Send(w.data()).ok());
+      peers->Pump();
+      // PING/PONG are dropped unanswered before authentication.
+      const bool generic = t == kMsgIgnore || t == kMsgDebug || t == kMsgUnimplemented ||
+                           t == kMsgPing || t == kMsgPong;
+      const bool expected = PeerMessageAllowed(Role::kServer, phase, static_cast<uint8_t>(t));
+      if (t == kMsgDisconnect) {
+        EXPECT_TRUE(peers->server->closed());
+      } else if (generic) {
+        EXPECT_FALSE(peers->server->closed()) << t;
+        EXPECT_TRUE(peers->server_received.empty()) << t;
+      } else if (expected) {
+        EXPECT_FALSE(peers->server->closed()) << t;
+        EXPECT_EQ(peers->server_received.size(), 1u) << t;
+      } else {
+        EXPECT_TRUE(peers->server->closed()) << "message " << t << " in phase "
+                                             << static_cast<int>(phase);
+        EXPECT_TRUE(peers->server_received.empty()) << t;
+      }
+    }
+  }
+}
+
+TEST(DispatchTest, ClientSendingUserauthSuccessIsDisconnected) {
+  auto peers = TestPeers::Create();
+  peers->Pump();
+  peers->Authenticate();  // the server sent SUCCESS; now the client does
+  ASSERT_EQ(peers->server->phase(), Phase::kAuthenticated);
+  ASSERT_TRUE(peers->client->Send(Msg({kMsgUserauthSuccess})).ok());
+  peers->Pump();
+  EXPECT_TRUE(peers->server->closed());
+}
+
+TEST(DispatchTest, UnknownMessageAfterAuthGetsUnimplemented) {
+  auto peers = TestPeers::Create();
+  peers->Pump();
+  peers->Authenticate();
+  peers->server_received.clear();
+  ASSERT_TRUE(peers->client->Send(Msg({200, 1, 2, 3})).ok());
+  peers->Pump();
+  EXPECT_FALSE(peers->server->closed());
+  EXPECT_TRUE(peers->server_received.empty());
+  ASSERT_TRUE(peers->client->Send(DataMsg(1, 5)).ok());
+  peers->Pump();
+  EXPECT_EQ(peers->server_received.size(), 1u);
+}
+
+TEST(DispatchTest, PingAnsweredOnlyAfterAuthentication) {
+  auto peers = TestPeers::Create();
+  peers->Pump();
+  wire::Writer ping;
+  ping.Byte(kMsgPing).String("x");
+  const uint64_t before = peers->server->bytes_sent();
+  ASSERT_TRUE(peers->client->Send(ping.data()).ok());
+  peers->Pump();
+  EXPECT_FALSE(peers->server->closed());
+  EXPECT_EQ(peers->server->bytes_sent(), before);  // no PONG pre-auth
+  peers->Authenticate();
+  const uint64_t after_auth = peers->server->bytes_sent();
+  ASSERT_TRUE(peers->client->Send(ping.data()).ok());
+  peers->Pump();
+  EXPECT_GT(peers->server->bytes_sent(), after_auth);  // PONG
+}
+
+TEST(TransportTest, KexQueueIsBounded) {
+  auto peers = TestPeers::Create([](TransportOptions& c, TransportOptions&) {
+    c.max_queued_bytes = 100000;
+  });
+  peers->Pump();
+  peers->Authenticate();
+  ASSERT_TRUE(peers->client->StartRekey().ok());
+  // The server has not answered: the client queues, up to the limit.
+  absl::Status s;
+  int sent = 0;
+  while ((s = peers->client->Send(DataMsg(sent, 10000))).ok()) ++sent;
+  EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_LE(peers->client->BufferedOutputBytes(), 100000u + 1000u);
+  EXPECT_GE(sent, 5);
+  peers->Pump();
+  EXPECT_EQ(peers->client->kex_count(), 2);
+}
+
+}  // namespace
+}  // namespace sallyport::ssh::transport
