@@ -103,7 +103,9 @@ absl::StatusOr<std::unique_ptr<Transport>> Transport::Create(TransportOptions op
   if (options.ciphers.empty()) options.ciphers = crypto::SupportedCiphers();
   if (options.macs.empty()) options.macs = crypto::SupportedMacs();
   for (const auto& c : options.ciphers) {
+#ifdef SALLYPORT_FUZZING_NULL_CIPHER
     if (c == "none" && options.fuzzing_allow_none_cipher) continue;
+#endif
     if (!crypto::LookupCipher(c).ok() || c == "none") {
       return absl::InvalidArgumentError(absl::StrCat("unsupported cipher ", c));
     }
@@ -495,6 +497,12 @@ absl::Status Transport::InstallKeys(const base::SecretBytes& shared,
     base::SecretBytes key = DeriveKey(hash, shared, h, d->key, session_id_, spec.key_length);
     base::SecretBytes mac = DeriveKey(hash, shared, h, d->mac_key, session_id_, mac_len);
     const bool outgoing = (d == &c2s) == client;
+#ifdef SALLYPORT_FUZZING_NULL_CIPHER
+    if (*d->cipher == "none" && options_.fuzzing_allow_none_cipher) {
+      (outgoing ? kex_->next_out : kex_->next_in) = crypto::CreateNoneCipher();
+      continue;
+    }
+#endif
     ASSIGN_OR_RETURN(auto cipher, crypto::CreatePacketCipher(*d->cipher, *d->mac, key.span(),
                                                             iv.span(), mac.span(), outgoing));
     (outgoing ? kex_->next_out : kex_->next_in) = std::move(cipher);
