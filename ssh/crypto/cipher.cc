@@ -455,6 +455,9 @@ class CtrEtmCipher final : public PacketCipher {
         ctx_(std::move(ctx)),
         hmac_(std::move(hmac)) {}
 
+  // Re-initialising with a NULL key keeps the key schedule. OpenSSL 3.0
+  // copies the keyed inner digest context for that, which allocates inside
+  // OpenSSL (newer releases copy in place); our code allocates nothing.
   bool ComputeMac(uint32_t seq, absl::Span<const uint8_t> packet,
                   uint8_t* out) {
     uint8_t seq_bytes[4];

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/types/span.h"
+#include "base/openssl_handles.h"
 #include "gtest/gtest.h"
 #include "ssh/crypto/cipher.h"
 #include "ssh/crypto/cipher_test_util.h"
@@ -46,6 +47,23 @@ Bytes Poly1305(absl::Span<const uint8_t> key, absl::Span<const uint8_t> data) {
   return tag;
 }
 
+// `n` bytes of keystream of a stream cipher (mode) under OpenSSL.
+Bytes Keystream(const char* evp_name, absl::Span<const uint8_t> key,
+                absl::Span<const uint8_t> iv, size_t n) {
+  base::EvpCipherPtr cipher(EVP_CIPHER_fetch(nullptr, evp_name, nullptr));
+  base::EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
+  Bytes out(n, 0);
+  int len = 0;
+  EXPECT_EQ(EVP_EncryptInit_ex2(ctx.get(), cipher.get(), key.data(), iv.data(),
+                                nullptr),
+            1);
+  EXPECT_EQ(EVP_EncryptUpdate(ctx.get(), out.data(), &len, out.data(),
+                              static_cast<int>(n)),
+            1);
+  EXPECT_EQ(static_cast<size_t>(len), n);
+  return out;
+}
+
 // ChaCha20 keystream under OpenSSL's IV layout: LE64 block counter || nonce.
 Bytes ChaChaStream(absl::Span<const uint8_t> key, uint64_t counter,
                    uint64_t nonce, size_t n) {
@@ -53,17 +71,7 @@ Bytes ChaChaStream(absl::Span<const uint8_t> key, uint64_t counter,
   for (int i = 0; i < 8; ++i) iv[i] = static_cast<uint8_t>(counter >> (8 * i));
   for (int i = 0; i < 8; ++i)
     iv[8 + i] = static_cast<uint8_t>(nonce >> (56 - 8 * i));
-  EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, "ChaCha20", nullptr);
-  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
-  Bytes out(n, 0);
-  int len = 0;
-  EXPECT_EQ(EVP_EncryptInit_ex2(ctx, cipher, key.data(), iv, nullptr), 1);
-  EXPECT_EQ(
-      EVP_EncryptUpdate(ctx, out.data(), &len, out.data(), static_cast<int>(n)),
-      1);
-  EVP_CIPHER_CTX_free(ctx);
-  EVP_CIPHER_free(cipher);
-  return out;
+  return Keystream("ChaCha20", key, iv, n);
 }
 
 // A 32-byte body: padding_length, 27 bytes of payload, 4 bytes of padding.
@@ -154,12 +162,14 @@ struct GcmOut {
 GcmOut ReferenceGcm(const char* evp_name, absl::Span<const uint8_t> key,
                     absl::Span<const uint8_t> iv, absl::Span<const uint8_t> aad,
                     absl::Span<const uint8_t> plaintext) {
-  EVP_CIPHER* cipher = EVP_CIPHER_fetch(nullptr, evp_name, nullptr);
-  EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+  base::EvpCipherPtr cipher(EVP_CIPHER_fetch(nullptr, evp_name, nullptr));
+  base::EvpCipherCtxPtr ctx_handle(EVP_CIPHER_CTX_new());
+  EVP_CIPHER_CTX* ctx = ctx_handle.get();
   GcmOut out{Bytes(plaintext.size()), Bytes(16)};
   int len = 0;
-  EXPECT_EQ(EVP_EncryptInit_ex2(ctx, cipher, key.data(), iv.data(), nullptr),
-            1);
+  EXPECT_EQ(
+      EVP_EncryptInit_ex2(ctx, cipher.get(), key.data(), iv.data(), nullptr),
+      1);
   EXPECT_EQ(EVP_EncryptUpdate(ctx, nullptr, &len, aad.data(), aad.size()), 1);
   EXPECT_EQ(EVP_EncryptUpdate(ctx, out.ciphertext.data(), &len,
                               plaintext.data(), plaintext.size()),
@@ -167,8 +177,6 @@ GcmOut ReferenceGcm(const char* evp_name, absl::Span<const uint8_t> key,
   EXPECT_EQ(EVP_EncryptFinal_ex(ctx, out.ciphertext.data() + len, &len), 1);
   EXPECT_EQ(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, out.tag.data()),
             1);
-  EVP_CIPHER_CTX_free(ctx);
-  EVP_CIPHER_free(cipher);
   return out;
 }
 
@@ -238,21 +246,8 @@ TEST_P(CtrEtmTest, MatchesStepByStepConstruction) {
   // One AES-CTR keystream runs across both bodies.
   const Bytes bodies = Concat(absl::MakeSpan(a.clear).subspan(4),
                               absl::MakeSpan(b.clear).subspan(4));
-  Bytes stream(bodies.size(), 0);
-  {
-    EVP_CIPHER* cipher = EVP_CIPHER_fetch(
-        nullptr, aes256 ? "AES-256-CTR" : "AES-128-CTR", nullptr);
-    EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
-    int len = 0;
-    ASSERT_EQ(EVP_EncryptInit_ex2(ctx, cipher, keys.key.data(), keys.iv.data(),
-                                  nullptr),
-              1);
-    ASSERT_EQ(EVP_EncryptUpdate(ctx, stream.data(), &len, stream.data(),
-                                stream.size()),
-              1);
-    EVP_CIPHER_CTX_free(ctx);
-    EVP_CIPHER_free(cipher);
-  }
+  const Bytes stream = Keystream(aes256 ? "AES-256-CTR" : "AES-128-CTR",
+                                 keys.key, keys.iv, bodies.size());
   const Bytes encrypted = Xor(bodies, stream);
   const size_t a_body = a.size - 4;
 

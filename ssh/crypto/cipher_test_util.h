@@ -21,8 +21,6 @@ namespace sallyport::ssh::crypto {
 
 using Bytes = std::vector<uint8_t>;
 
-// ----------------------------------------------------------------- helpers
-
 inline Bytes Hex(std::string_view hex) {
   auto nibble = [](char c) -> uint8_t {
     if (c >= '0' && c <= '9') return c - '0';
@@ -155,9 +153,6 @@ inline std::string SuiteName(const testing::TestParamInfo<Suite>& info) {
   return name;
 }
 
-inline bool IsGcm(const Suite& s) {
-  return std::string_view(s.cipher).find("gcm") != std::string_view::npos;
-}
 inline bool IsChaCha(const Suite& s) {
   return std::string_view(s.cipher).find("chacha") != std::string_view::npos;
 }

@@ -58,7 +58,8 @@ std::vector<uint8_t> Sha512(Bytes data) {
 }
 
 Hasher::Hasher(HashAlgorithm alg) : ctx_(EVP_MD_CTX_new()) {
-  if (ctx_ == nullptr || EVP_DigestInit_ex2(ctx_.get(), Md(alg), nullptr) != 1) {
+  if (ctx_ == nullptr ||
+      EVP_DigestInit_ex2(ctx_.get(), Md(alg), nullptr) != 1) {
     Fatal("EVP_DigestInit_ex2");
   }
 }
@@ -74,7 +75,8 @@ Hasher& Hasher::Update(Bytes data) {
 
 std::vector<uint8_t> Hasher::Finish() {
   if (ctx_ == nullptr) Fatal("Hasher::Finish called twice");
-  std::vector<uint8_t> out(static_cast<size_t>(EVP_MD_CTX_get_size(ctx_.get())));
+  std::vector<uint8_t> out(
+      static_cast<size_t>(EVP_MD_CTX_get_size(ctx_.get())));
   unsigned int len = 0;
   if (EVP_DigestFinal_ex(ctx_.get(), out.data(), &len) != 1 ||
       len != out.size()) {

@@ -96,8 +96,8 @@ absl::StatusOr<std::unique_ptr<KeyAgreement>> KeyAgreement::Generate(
                       ? EVP_PKEY_Q_keygen(nullptr, nullptr, "X25519")
                       : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
   if (raw == nullptr) {
-    return absl::InternalError(absl::StrCat("ephemeral key generation: ",
-                                            base::OpenSslErrorString()));
+    return absl::InternalError(
+        absl::StrCat("ephemeral key generation: ", base::OpenSslErrorString()));
   }
   base::EvpPkeyPtr key(raw);
   ASSIGN_OR_RETURN(std::vector<uint8_t> pub, OurPublicValue(curve, key.get()));
@@ -113,14 +113,14 @@ absl::StatusOr<base::SecretBytes> KeyAgreement::Compute(
   } else {
     ASSIGN_OR_RETURN(peer, PeerP256(peer_public));
   }
-  base::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key_.get(), nullptr));
+  base::EvpPkeyCtxPtr ctx(
+      EVP_PKEY_CTX_new_from_pkey(nullptr, key_.get(), nullptr));
   if (ctx == nullptr || EVP_PKEY_derive_init(ctx.get()) != 1 ||
       EVP_PKEY_derive_set_peer(ctx.get(), peer.get()) != 1) {
     return Refused("peer public value refused for key agreement");
   }
   size_t len = 0;
-  if (EVP_PKEY_derive(ctx.get(), nullptr, &len) != 1 || len == 0 ||
-      len > 64) {
+  if (EVP_PKEY_derive(ctx.get(), nullptr, &len) != 1 || len == 0 || len > 64) {
     return Refused("key agreement failed");
   }
   base::SecretBytes secret(len);

@@ -68,7 +68,8 @@ absl::StatusOr<size_t> DecodeBase64Core(std::string_view text,
   for (char c : text) {
     if (skip_newlines && (c == '\n' || c == '\r')) continue;
     if (c == '=') {
-      if (++padding > 2) return absl::InvalidArgumentError("bad base64 padding");
+      if (++padding > 2)
+        return absl::InvalidArgumentError("bad base64 padding");
       continue;
     }
     if (padding > 0) {
@@ -116,12 +117,11 @@ int BitLength(Bytes magnitude) {
 
 absl::StatusOr<base::EvpPkeyPtr> Ed25519PublicKey(Bytes pk) {
   if (pk.size() != kEd25519PublicSize) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("ssh-ed25519 public key is ", pk.size(),
-                     " bytes, expected 32"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ssh-ed25519 public key is ", pk.size(), " bytes, expected 32"));
   }
-  base::EvpPkeyPtr pkey(EVP_PKEY_new_raw_public_key(
-      EVP_PKEY_ED25519, nullptr, pk.data(), pk.size()));
+  base::EvpPkeyPtr pkey(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
+                                                    pk.data(), pk.size()));
   if (pkey == nullptr) {
     keys_internal::ClearOpenSslErrors();
     return absl::InvalidArgumentError("bad ssh-ed25519 public key");
@@ -130,8 +130,10 @@ absl::StatusOr<base::EvpPkeyPtr> Ed25519PublicKey(Bytes pk) {
 }
 
 absl::StatusOr<base::EvpPkeyPtr> RsaPublicKey(Bytes e, Bytes n) {
-  base::BignumPtr bn_e(BN_bin2bn(e.data(), static_cast<int>(e.size()), nullptr));
-  base::BignumPtr bn_n(BN_bin2bn(n.data(), static_cast<int>(n.size()), nullptr));
+  base::BignumPtr bn_e(
+      BN_bin2bn(e.data(), static_cast<int>(e.size()), nullptr));
+  base::BignumPtr bn_n(
+      BN_bin2bn(n.data(), static_cast<int>(n.size()), nullptr));
   base::OsslParamBldPtr bld(OSSL_PARAM_BLD_new());
   if (bn_e == nullptr || bn_n == nullptr || bld == nullptr ||
       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) !=
@@ -238,9 +240,9 @@ absl::StatusOr<base::EvpPkeyPtr> P256PublicKeyFromPoint(Bytes point) {
   OSSL_PARAM params[] = {
       OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
                                        const_cast<char*>(kP256GroupName), 0),
-      OSSL_PARAM_construct_octet_string(
-          OSSL_PKEY_PARAM_PUB_KEY, const_cast<uint8_t*>(point.data()),
-          point.size()),
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+                                        const_cast<uint8_t*>(point.data()),
+                                        point.size()),
       OSSL_PARAM_construct_end()};
   base::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
   EVP_PKEY* raw = nullptr;
@@ -377,9 +379,8 @@ absl::StatusOr<PublicKey> PublicKey::FromBlob(Bytes blob) {
     if (!end.ok()) return Annotate(end, "ssh-rsa key");
     const int bits = BitLength(*n);
     if (bits < kMinRsaBits) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("RSA key of ", bits, " bits is below the minimum of ",
-                       kMinRsaBits));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "RSA key of ", bits, " bits is below the minimum of ", kMinRsaBits));
     }
     if ((n->back() & 1) == 0) {
       return absl::InvalidArgumentError("RSA modulus is even");
@@ -395,8 +396,8 @@ absl::StatusOr<PublicKey> PublicKey::FromBlob(Bytes blob) {
   }
 
   if (keys_internal::IsCertificateTypeName(name)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "certificate, not a plain key (type ", Str(name), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("certificate, not a plain key (type ", Str(name), ")"));
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unknown public key type \"", Str(name), "\""));
@@ -424,26 +425,24 @@ absl::StatusOr<PublicKey> PublicKey::FromAuthorizedKeysLine(
   while (data_begin < line.size() && is_space(line[data_begin])) ++data_begin;
   size_t data_end = data_begin;
   while (data_end < line.size() && !is_space(line[data_end])) ++data_end;
-  const std::string_view data =
-      line.substr(data_begin, data_end - data_begin);
+  const std::string_view data = line.substr(data_begin, data_end - data_begin);
 
   if (keys_internal::IsCertificateTypeName(type)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "certificate, not a plain key (type ", Str(type), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("certificate, not a plain key (type ", Str(type), ")"));
   }
   if (type != kEd25519Name && type != kEcdsaP256Name && type != kRsaName) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "unknown public key type \"", Str(type.substr(0, kMaxNameLength)),
-        "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown public key type \"",
+                     Str(type.substr(0, kMaxNameLength)), "\""));
   }
   if (data.empty()) return absl::InvalidArgumentError("missing key data");
   auto blob = Base64Decode(data);
   if (!blob.ok()) return Annotate(blob.status(), "public key data");
   ASSIGN_OR_RETURN(PublicKey key, FromBlob(*blob));
   if (key.TypeName() != type) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("key line says ", Str(type), " but the key is ",
-                     Str(key.TypeName())));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "key line says ", Str(type), " but the key is ", Str(key.TypeName())));
   }
   return key;
 }
@@ -515,9 +514,8 @@ absl::Status PublicKey::Verify(Bytes data, Bytes signature_blob,
     case KeyType::kEd25519: {
       if (alg != kEd25519Name) return wrong_alg();
       if (sig.size() != kEd25519SignatureSize) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("ssh-ed25519 signature is ", sig.size(),
-                         " bytes, expected 64"));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "ssh-ed25519 signature is ", sig.size(), " bytes, expected 64"));
       }
       return VerifyWithPkey(pkey_.get(), nullptr, false, sig, data);
     }
@@ -541,9 +539,9 @@ absl::Status PublicKey::Verify(Bytes data, Bytes signature_blob,
       }
       const size_t k = static_cast<size_t>(modulus_bytes);
       if (sig.empty() || sig.size() > k) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "RSA signature of ", sig.size(), " bytes for a ", k,
-            "-byte modulus"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("RSA signature of ", sig.size(), " bytes for a ", k,
+                         "-byte modulus"));
       }
       // OpenSSH may send a signature shorter than the modulus (leading zero
       // bytes dropped); PKCS#1 verification wants exactly k bytes.

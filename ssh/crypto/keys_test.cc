@@ -91,17 +91,16 @@ std::vector<uint8_t> OpenSslSign(EVP_PKEY* pkey, const char* md,
                                  wire::Bytes data) {
   base::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
-  EXPECT_EQ(EVP_DigestSignInit_ex(ctx.get(), &pctx, md, nullptr, nullptr,
-                                  pkey, nullptr),
+  EXPECT_EQ(EVP_DigestSignInit_ex(ctx.get(), &pctx, md, nullptr, nullptr, pkey,
+                                  nullptr),
             1);
   if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA) {
     EXPECT_EQ(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING), 1);
   }
   std::vector<uint8_t> sig(static_cast<size_t>(EVP_PKEY_get_size(pkey)));
   size_t len = sig.size();
-  EXPECT_EQ(EVP_DigestSign(ctx.get(), sig.data(), &len, data.data(),
-                           data.size()),
-            1);
+  EXPECT_EQ(
+      EVP_DigestSign(ctx.get(), sig.data(), &len, data.data(), data.size()), 1);
   sig.resize(len);
   return sig;
 }
@@ -217,10 +216,9 @@ class KeysTest : public ::testing::Test {
     KeyPair k;
     k.private_path = File(name);
     k.public_path = k.private_path + ".pub";
-    std::vector<std::string> argv = {"ssh-keygen", "-q",  "-t",
-                                     type,         "-N",  "",
-                                     "-C",         name,  "-f",
-                                     k.private_path};
+    std::vector<std::string> argv = {
+        "ssh-keygen", "-q", "-t", type, "-N",
+        "",           "-C", name, "-f", k.private_path};
     if (!bits.empty()) {
       argv.push_back("-b");
       argv.push_back(bits);
@@ -244,15 +242,20 @@ class KeysTest : public ::testing::Test {
 
 TEST(Base64Test, Rfc4648Vectors) {
   const std::pair<std::string, std::string> kVectors[] = {
-      {"", ""},         {"f", "Zg=="},     {"fo", "Zm8="},
-      {"foo", "Zm9v"},  {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+      {"", ""},
+      {"f", "Zg=="},
+      {"fo", "Zm8="},
+      {"foo", "Zm9v"},
+      {"foob", "Zm9vYg=="},
+      {"fooba", "Zm9vYmE="},
       {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, encoded] : kVectors) {
     EXPECT_EQ(Base64Encode(ToBytes(plain)), encoded);
     auto d = Base64Decode(encoded);
     ASSERT_TRUE(d.ok()) << encoded << ": " << d.status();
     EXPECT_EQ(*d, ToBytes(plain));
-    std::string unpadded(absl::StripSuffix(absl::StripSuffix(encoded, "="), "="));
+    std::string unpadded(
+        absl::StripSuffix(absl::StripSuffix(encoded, "="), "="));
     auto u = Base64Decode(unpadded);
     ASSERT_TRUE(u.ok()) << unpadded << ": " << u.status();
     EXPECT_EQ(*u, ToBytes(plain));
@@ -265,15 +268,18 @@ TEST(Base64Test, Rfc4648Vectors) {
 TEST(Base64Test, RefusesMalformedInput) {
   for (const std::string& bad : std::vector<std::string>{
            "Zg=", "Z", "Zm9vY", "Zg===", "Zh==", "Zm9=", "Zg==Zg==", "Zm 9v",
-           "Zm9v\n", "Zm-v", "Zm_v", "=Zm9", "Zm9v=",
-           std::string("Zm\0v", 4)}) {
+           "Zm9v\n", "Zm-v", "Zm_v", "=Zm9",
+           "Zm9v=", std::string("Zm\0v", 4)}) {
     auto d = Base64Decode(bad);
     EXPECT_FALSE(d.ok()) << "accepted \"" << bad << "\"";
-    if (!d.ok()) EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument);
+    if (!d.ok()) {
+      EXPECT_EQ(d.status().code(), absl::StatusCode::kInvalidArgument);
+    }
   }
 }
 
-// ---------------------------------------------------- public keys vs ssh-keygen
+// ---------------------------------------------------- public keys vs
+// ssh-keygen
 
 struct KeygenCase {
   const char* type;
@@ -316,9 +322,7 @@ TEST_P(PublicKeyInteropTest, MatchesSshKeygen) {
   EXPECT_EQ(trailing.status().code(), absl::StatusCode::kInvalidArgument);
   // Every truncation is refused.
   for (size_t n = 0; n < blob.size(); ++n) {
-    EXPECT_FALSE(
-        PublicKey::FromBlob(wire::Bytes(blob.data(), n)).ok())
-        << n;
+    EXPECT_FALSE(PublicKey::FromBlob(wire::Bytes(blob.data(), n)).ok()) << n;
   }
 }
 
@@ -379,7 +383,8 @@ TEST_F(KeysTest, RefusesRsaUnder2048Bits) {
 
 TEST_F(KeysTest, RefusesBadRsaExponentsAndModuli) {
   KeyPair kp = Keygen("rsa", "rsa", "2048");
-  wire::Reader r(BlobOfLine(kp.public_line));
+  const std::vector<uint8_t> blob = BlobOfLine(kp.public_line);
+  wire::Reader r(blob);
   ASSERT_TRUE(r.ReadString().ok());
   auto e = *r.ReadMpint();
   auto n = *r.ReadMpint();
@@ -426,7 +431,8 @@ class EcdsaBlobTest : public KeysTest {
   void SetUp() override {
     KeysTest::SetUp();
     KeyPair kp = Keygen("ec", "ecdsa", "256");
-    wire::Reader r(BlobOfLine(kp.public_line));
+    const std::vector<uint8_t> blob = BlobOfLine(kp.public_line);
+    wire::Reader r(blob);
     ASSERT_TRUE(r.ReadString().ok());
     ASSERT_TRUE(r.ReadString().ok());
     auto q = *r.ReadString();
@@ -557,7 +563,8 @@ TEST_F(KeysTest, ParsesPkcs8AndTraditionalPem) {
               0u)
         << text.substr(0, 40);
     PrivateKey key = ParseFile(kp.private_path);
-    EXPECT_EQ(key.public_key(), *PublicKey::FromAuthorizedKeysLine(kp.public_line));
+    EXPECT_EQ(key.public_key(),
+              *PublicKey::FromAuthorizedKeysLine(kp.public_line));
   }
   // Ed25519: ssh-keygen 9.x silently keeps the OpenSSH format for -m PKCS8,
   // which must parse too; a real PKCS#8 Ed25519 key comes from openssl.
@@ -570,9 +577,9 @@ TEST_F(KeysTest, ParsesPkcs8AndTraditionalPem) {
 
   const std::string pem = File("openssl_ed25519.pem");
   const std::string der = File("openssl_ed25519.pub.der");
-  ASSERT_TRUE(RunCommandOk({"openssl", "genpkey", "-algorithm", "ed25519",
-                            "-out", pem})
-                  .ok());
+  ASSERT_TRUE(
+      RunCommandOk({"openssl", "genpkey", "-algorithm", "ed25519", "-out", pem})
+          .ok());
   ASSERT_TRUE(RunCommandOk({"openssl", "pkey", "-in", pem, "-pubout",
                             "-outform", "DER", "-out", der})
                   .ok());
@@ -593,23 +600,29 @@ TEST_F(KeysTest, ParsesPkcs8AndTraditionalPem) {
 
 TEST_F(KeysTest, WrittenKeysAreReadBySshKeygen) {
   for (bool ed : {true, false}) {
-    auto key = ed ? PrivateKey::GenerateEd25519() : PrivateKey::GenerateEcdsaP256();
+    auto key =
+        ed ? PrivateKey::GenerateEd25519() : PrivateKey::GenerateEcdsaP256();
     ASSERT_TRUE(key.ok()) << key.status();
     const std::string path = File(ed ? "ours_ed" : "ours_ec");
     // An existing, world-readable file is truncated and tightened.
-    ASSERT_TRUE(::sallyport::testing::WriteFile(path, "old contents", 0644).ok());
+    ASSERT_TRUE(
+        ::sallyport::testing::WriteFile(path, "old contents", 0644).ok());
     ASSERT_TRUE(key->WriteFile(path, "sallyport test").ok());
     struct stat st;
     ASSERT_EQ(stat(path.c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 07777, 0600u);
     auto y = RunCommandOk({"ssh-keygen", "-y", "-f", path});
     ASSERT_TRUE(y.ok()) << y.status();
-    EXPECT_EQ(TypeAndData(Trim(y->out)), key->public_key().ToAuthorizedKeysLine());
+    EXPECT_EQ(TypeAndData(Trim(y->out)),
+              key->public_key().ToAuthorizedKeysLine());
     // ssh-keygen can sign with it, so it read the private half too.
-    ASSERT_TRUE(::sallyport::testing::WriteFile(File("msg"), "m").ok());
-    EXPECT_TRUE(RunCommandOk({"ssh-keygen", "-Y", "sign", "-f", path,
-                              "-n", "file", File("msg")})
+    const std::string msg = File(ed ? "msg_ed" : "msg_ec");
+    ASSERT_TRUE(::sallyport::testing::WriteFile(msg, "m").ok());
+    EXPECT_TRUE(RunCommandOk(
+                    {"ssh-keygen", "-Y", "sign", "-f", path, "-n", "file", msg})
                     .ok());
+    EXPECT_NE(ReadFileOrEmpty(msg + ".sig").find("BEGIN SSH SIGNATURE"),
+              std::string::npos);
     // And we read it back.
     PrivateKey back = ParseFile(path);
     EXPECT_EQ(back.public_key(), key->public_key());
@@ -635,7 +648,8 @@ TEST_F(KeysTest, OpenSshFormatHasSshKeygenLayout) {
   std::vector<std::string> a = absl::StrSplit(theirs, '\n');
   std::vector<std::string> b = absl::StrSplit(*ours, '\n');
   ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].size(), b[i].size()) << i;
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_EQ(a[i].size(), b[i].size()) << i;
   EXPECT_EQ(a.front(), b.front());
   EXPECT_EQ(a[a.size() - 2], b[b.size() - 2]);
   // Same content apart from the random check ints.
@@ -659,14 +673,14 @@ TEST_F(KeysTest, LoadFileErrors) {
 
 TEST_F(KeysTest, RefusesEncryptedKeys) {
   KeyPair kp = Keygen("plain", "ed25519");
-  ASSERT_TRUE(RunCommandOk({"ssh-keygen", "-q", "-t", "ed25519", "-N",
-                            "secret", "-f", File("enc")})
+  ASSERT_TRUE(RunCommandOk({"ssh-keygen", "-q", "-t", "ed25519", "-N", "secret",
+                            "-f", File("enc")})
                   .ok());
   auto enc = PrivateKey::LoadFile(File("enc"));
   ExpectRefused(enc.status(), "encrypted openssh key");
-  EXPECT_NE(enc.status().message().find(
-                "encrypted private keys are not supported"),
-            std::string::npos)
+  EXPECT_NE(
+      enc.status().message().find("encrypted private keys are not supported"),
+      std::string::npos)
       << enc.status();
 
   // Encrypted traditional PEM (Proc-Type header) from ssh-keygen.
@@ -679,10 +693,10 @@ TEST_F(KeysTest, RefusesEncryptedKeys) {
   EXPECT_NE(pem.status().message().find("encrypted"), std::string::npos);
 
   // Encrypted PKCS#8 from openssl.
-  ASSERT_TRUE(RunCommandOk({"openssl", "genpkey", "-algorithm", "ed25519",
-                            "-aes256", "-pass", "pass:secret", "-out",
-                            File("enc8")})
-                  .ok());
+  ASSERT_TRUE(
+      RunCommandOk({"openssl", "genpkey", "-algorithm", "ed25519", "-aes256",
+                    "-pass", "pass:secret", "-out", File("enc8")})
+          .ok());
   auto p8 = PrivateKey::LoadFile(File("enc8"));
   ExpectRefused(p8.status(), "encrypted PKCS#8");
   EXPECT_NE(p8.status().message().find("encrypted"), std::string::npos);
@@ -723,7 +737,9 @@ class OpenSshFileTest : public KeysTest {
     KeyFile k = DecodeKeyFile(ReadFileOrEmpty(kp.private_path));
     auto again = PrivateKey::Parse(EncodeKeyFile(k));
     EXPECT_TRUE(again.ok()) << again.status();
-    if (again.ok()) EXPECT_EQ(again->public_key(), *pub_);
+    if (again.ok()) {
+      EXPECT_EQ(again->public_key(), *pub_);
+    }
     return k;
   }
   void ExpectFileRefused(const KeyFile& k, std::string_view what) {
@@ -821,9 +837,8 @@ TEST_F(OpenSshFileTest, RefusesStructuralDamage) {
 
   std::string text = EncodeKeyFile(k);
   ExpectRefused(PrivateKey::Parse(text + "junk").status(), "data after END");
-  ExpectRefused(
-      PrivateKey::Parse(text.substr(0, text.size() - 10)).status(),
-      "no END line");
+  ExpectRefused(PrivateKey::Parse(text.substr(0, text.size() - 10)).status(),
+                "no END line");
   std::string spaced = text;
   spaced.insert(spaced.find('\n') + 5, " ");
   ExpectRefused(PrivateKey::Parse(spaced).status(), "space in the body");
@@ -884,17 +899,17 @@ TEST_F(KeysTest, SignAndVerifyEd25519AndEcdsa) {
   auto ec_sig = *ec->Sign(data);
   ExpectRefused(ec->public_key().Verify(data, ed_sig), "Ed25519 sig on ECDSA");
   ExpectRefused(ed->public_key().Verify(data, ec_sig), "ECDSA sig on Ed25519");
-  ExpectRefused(
-      ec->public_key().Verify(data, SigBlob("ssh-ed25519", SplitSig(ec_sig).sig)),
-      "ECDSA sig labelled ssh-ed25519 on ECDSA");
+  ExpectRefused(ec->public_key().Verify(
+                    data, SigBlob("ssh-ed25519", SplitSig(ec_sig).sig)),
+                "ECDSA sig labelled ssh-ed25519 on ECDSA");
   ExpectRefused(ed->public_key().Verify(
                     data, SigBlob("rsa-sha2-256", SplitSig(ed_sig).sig)),
                 "rsa-sha2-256 on Ed25519");
-  ExpectRefused(ed->public_key().Verify(
-                    data, SigBlob("ssh-ed25519", wire::Bytes(
-                                                     SplitSig(ed_sig).sig.data(),
-                                                     63))),
-                "63-byte Ed25519 signature");
+  ExpectRefused(
+      ed->public_key().Verify(
+          data,
+          SigBlob("ssh-ed25519", wire::Bytes(SplitSig(ed_sig).sig.data(), 63))),
+      "63-byte Ed25519 signature");
 }
 
 TEST_F(KeysTest, RefusesMalformedEcdsaSignatureScalars) {
@@ -902,7 +917,8 @@ TEST_F(KeysTest, RefusesMalformedEcdsaSignatureScalars) {
   ASSERT_TRUE(ec.ok());
   const std::vector<uint8_t> data = ToBytes("d");
   auto sig = *ec->Sign(data);
-  wire::Reader inner(SplitSig(sig).sig);
+  const std::vector<uint8_t> inner_blob = SplitSig(sig).sig;
+  wire::Reader inner(inner_blob);
   auto r = *inner.ReadMpint();
   auto s = *inner.ReadMpint();
   std::vector<uint8_t> rv(r.begin(), r.end()), sv(s.begin(), s.end());
@@ -943,9 +959,9 @@ TEST_F(KeysTest, RefusesMalformedEcdsaSignatureScalars) {
     w.Mpint(rv).Mpint(sv).Byte(0);
     inner_long = w.Take();
   }
-  ExpectRefused(ec->public_key().Verify(
-                    data, SigBlob("ecdsa-sha2-nistp256", inner_long)),
-                "trailing byte in ECDSA signature");
+  ExpectRefused(
+      ec->public_key().Verify(data, SigBlob("ecdsa-sha2-nistp256", inner_long)),
+      "trailing byte in ECDSA signature");
 }
 
 TEST_F(KeysTest, VerifiesRsaSha2SignaturesAndRefusesSha1) {
@@ -967,8 +983,9 @@ TEST_F(KeysTest, VerifiesRsaSha2SignaturesAndRefusesSha1) {
   EXPECT_TRUE(pub->Verify(data, SigBlob("rsa-sha2-512", s512)).ok());
   EXPECT_TRUE(
       pub->Verify(data, SigBlob("rsa-sha2-512", s512), "rsa-sha2-512").ok());
-  ExpectRefused(pub->Verify(data, SigBlob("rsa-sha2-256", s256), "rsa-sha2-512"),
-                "rsa-sha2-256 where rsa-sha2-512 required");
+  ExpectRefused(
+      pub->Verify(data, SigBlob("rsa-sha2-256", s256), "rsa-sha2-512"),
+      "rsa-sha2-256 where rsa-sha2-512 required");
   // Labels that do not match the hash.
   EXPECT_EQ(pub->Verify(data, SigBlob("rsa-sha2-512", s256)).code(),
             absl::StatusCode::kUnauthenticated);
@@ -1025,14 +1042,17 @@ TEST_F(KeysTest, VerifiesSignaturesFromSshKeygenKeys) {
   ASSERT_TRUE(RunCommandOk({"ssh-keygen", "-q", "-p", "-m", "PKCS8", "-N", "",
                             "-f", kp.private_path})
                   .ok());
-  base::EvpPkeyPtr theirs = LoadPemWithOpenSsl(ReadFileOrEmpty(kp.private_path));
+  base::EvpPkeyPtr theirs =
+      LoadPemWithOpenSsl(ReadFileOrEmpty(kp.private_path));
   ASSERT_NE(theirs, nullptr);
   // Convert (mpint r, mpint s) to DER by hand and verify with OpenSSL.
-  wire::Reader inner(SplitSig(*sig).sig);
+  const std::vector<uint8_t> inner_blob = SplitSig(*sig).sig;
+  wire::Reader inner(inner_blob);
   auto r = *inner.ReadMpint();
   auto s = *inner.ReadMpint();
   base::EcdsaSigPtr es(ECDSA_SIG_new());
-  ECDSA_SIG_set0(es.get(), BN_bin2bn(r.data(), static_cast<int>(r.size()), nullptr),
+  ECDSA_SIG_set0(es.get(),
+                 BN_bin2bn(r.data(), static_cast<int>(r.size()), nullptr),
                  BN_bin2bn(s.data(), static_cast<int>(s.size()), nullptr));
   unsigned char* der = nullptr;
   int der_len = i2d_ECDSA_SIG(es.get(), &der);

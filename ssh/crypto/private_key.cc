@@ -57,15 +57,15 @@ constexpr size_t kOpenSshLineLength = 70;
 constexpr size_t kMaxKeyTextSize = 1 << 20;
 
 absl::Status EncryptedKeyError() {
-  return absl::InvalidArgumentError(
-      "encrypted private keys are not supported");
+  return absl::InvalidArgumentError("encrypted private keys are not supported");
 }
 absl::Status RsaPrivateKeyError() {
   return absl::InvalidArgumentError(
       "RSA private keys are not used for signing");
 }
 absl::Status MismatchError() {
-  return absl::InvalidArgumentError("private key does not match its public key");
+  return absl::InvalidArgumentError(
+      "private key does not match its public key");
 }
 
 // A byte vector that is wiped when it goes away. Capacity is reserved up
@@ -75,7 +75,8 @@ class WipedBuffer {
  public:
   explicit WipedBuffer(size_t capacity) { bytes_.reserve(capacity); }
   ~WipedBuffer() {
-    if (bytes_.capacity() > 0) OPENSSL_cleanse(bytes_.data(), bytes_.capacity());
+    if (bytes_.capacity() > 0)
+      OPENSSL_cleanse(bytes_.data(), bytes_.capacity());
   }
   WipedBuffer(const WipedBuffer&) = delete;
   WipedBuffer& operator=(const WipedBuffer&) = delete;
@@ -87,9 +88,8 @@ class WipedBuffer {
 };
 
 std::string_view TrimLeadingWhitespace(std::string_view s) {
-  while (!s.empty() &&
-         (s.front() == ' ' || s.front() == '\t' || s.front() == '\n' ||
-          s.front() == '\r')) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' ||
+                        s.front() == '\n' || s.front() == '\r')) {
     s.remove_prefix(1);
   }
   return s;
@@ -127,8 +127,8 @@ absl::StatusOr<std::vector<uint8_t>> P256Point(EVP_PKEY* pkey) {
   if (EVP_PKEY_set_utf8_string_param(
           pkey, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
           OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) != 1) {
-    return absl::InternalError(absl::StrCat("setting EC point format: ",
-                                            base::OpenSslErrorString()));
+    return absl::InternalError(
+        absl::StrCat("setting EC point format: ", base::OpenSslErrorString()));
   }
   std::vector<uint8_t> q(kP256PointSize);
   size_t len = 0;
@@ -177,8 +177,8 @@ absl::Status CheckKeyPair(EVP_PKEY* pkey) {
 }
 
 absl::StatusOr<base::EvpPkeyPtr> Ed25519FromSeed(Bytes seed) {
-  base::EvpPkeyPtr pkey(EVP_PKEY_new_raw_private_key(
-      EVP_PKEY_ED25519, nullptr, seed.data(), seed.size()));
+  base::EvpPkeyPtr pkey(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr,
+                                                     seed.data(), seed.size()));
   if (pkey == nullptr) {
     ClearOpenSslErrors();
     return absl::InvalidArgumentError("bad Ed25519 private key");
@@ -195,8 +195,8 @@ absl::StatusOr<base::EvpPkeyPtr> P256FromParts(Bytes q, Bytes d) {
                                       kP256GroupName, 0) != 1 ||
       OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY,
                                        q.data(), q.size()) != 1 ||
-      OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY,
-                             bn_d.get()) != 1) {
+      OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, bn_d.get()) !=
+          1) {
     return absl::InternalError(
         absl::StrCat("building EC parameters: ", base::OpenSslErrorString()));
   }
@@ -205,8 +205,7 @@ absl::StatusOr<base::EvpPkeyPtr> P256FromParts(Bytes q, Bytes d) {
   EVP_PKEY* raw = nullptr;
   if (params == nullptr || ctx == nullptr ||
       EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
-      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_KEYPAIR, params.get()) !=
-          1) {
+      EVP_PKEY_fromdata(ctx.get(), &raw, EVP_PKEY_KEYPAIR, params.get()) != 1) {
     ClearOpenSslErrors();
     return absl::InvalidArgumentError("bad ECDSA private key");
   }
@@ -249,7 +248,8 @@ absl::StatusOr<base::EvpPkeyPtr> ParsePrivateFields(wire::Reader& r,
         !std::equal(q.begin(), q.end(), pub_field.begin(), pub_field.end())) {
       return MismatchError();
     }
-    if (d.empty()) return absl::InvalidArgumentError("ECDSA private key is zero");
+    if (d.empty())
+      return absl::InvalidArgumentError("ECDSA private key is zero");
     return P256FromParts(q, d);
   }
   return RsaPrivateKeyError();
@@ -328,11 +328,10 @@ absl::StatusOr<base::EvpPkeyPtr> ParseOpenSshText(std::string_view text) {
   if (!AllWhitespace(text.substr(end + kOpenSshEnd.size()))) {
     return absl::InvalidArgumentError("data after the OpenSSH private key");
   }
-  auto decoded =
-      keys_internal::Base64DecodeSecret(text.substr(0, end), true);
+  auto decoded = keys_internal::Base64DecodeSecret(text.substr(0, end), true);
   if (!decoded.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "OpenSSH private key body: ", decoded.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("OpenSSH private key body: ", decoded.status().message()));
   }
   return ParseOpenSshKeyV1(decoded->span());
 }
@@ -581,9 +580,9 @@ absl::Status PrivateKey::WriteFile(const std::string& path,
   ASSIGN_OR_RETURN(std::string text, ToOpenSshFormat(comment));
   absl::Status status;
   // O_NOFOLLOW: never write a private key through a symlink.
-  const int fd = open(path.c_str(),
-                      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                      0600);
+  const int fd =
+      open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+           0600);
   if (fd < 0) {
     status = absl::ErrnoToStatus(errno, absl::StrCat("creating ", path));
   } else {
