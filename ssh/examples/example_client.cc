@@ -52,28 +52,6 @@ class ClientHandler : public net::MessageHandler {
   }
 };
 
-absl::StatusOr<std::vector<crypto::PublicKey>> LoadPublicKeys(const std::string& path) {
-  std::string text = ReadTextFile(path);
-  if (text.empty()) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::vector<crypto::PublicKey> keys;
-  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipWhitespace())) {
-    line = absl::StripAsciiWhitespace(line);
-    if (line.empty() || line[0] == '#') continue;
-    // known_hosts style lines may start with a host pattern: skip it.
-    std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
-    size_t start = 0;
-    if (f.size() >= 3 && !absl::StartsWith(f[0], "ssh-") && !absl::StartsWith(f[0], "ecdsa-")) {
-      start = 1;
-    }
-    std::string rest(line.substr(f[start].data() - line.data()));
-    auto key = crypto::PublicKey::FromAuthorizedKeysLine(rest);
-    if (!key.ok()) return key.status();
-    keys.push_back(*key);
-  }
-  if (keys.empty()) return absl::InvalidArgumentError(absl::StrCat("no keys in ", path));
-  return keys;
-}
-
 int Main(int argc, char** argv) {
   CLI::App app{"Sallyport example SSH client"};
   std::string connect, known_host_key, host_ca, host_name;

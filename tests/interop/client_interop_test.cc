@@ -17,7 +17,9 @@ namespace {
 RunResult Client(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {RunfilePath("ssh/examples/example_client")};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto r = RunCommand(argv, RunOptions{.timeout = absl::Seconds(30)});
+  RunOptions options;
+  options.timeout = absl::Seconds(30);
+  auto r = RunCommand(argv, options);
   EXPECT_TRUE(r.ok()) << r.status();
   return r.ok() ? *r : RunResult{};
 }

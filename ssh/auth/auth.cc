@@ -1,0 +1,284 @@
+#include "ssh/auth/auth.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "ssh/transport/kex.h"
+#include "ssh/transport/messages.h"
+#include "ssh/wire/writer.h"
+
+namespace sallyport::ssh::auth {
+namespace {
+
+using transport::DisconnectReason;
+
+// The key blob type a user-auth algorithm name requires.
+std::string BlobTypeFor(std::string_view algorithm) {
+  if (algorithm == "rsa-sha2-256" || algorithm == "rsa-sha2-512") return "ssh-rsa";
+  if (algorithm == "rsa-sha2-256-cert-v01@openssh.com" ||
+      algorithm == "rsa-sha2-512-cert-v01@openssh.com") {
+    return "ssh-rsa-cert-v01@openssh.com";
+  }
+  return std::string(algorithm);
+}
+
+bool IsCertAlgorithm(std::string_view algorithm) {
+  return algorithm.ends_with("-cert-v01@openssh.com");
+}
+
+}  // namespace
+
+const std::vector<std::string>& UserKeyAlgorithms() {
+  static const auto* const kAlgs = new std::vector<std::string>{
+      "ssh-ed25519-cert-v01@openssh.com", "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+      "rsa-sha2-512-cert-v01@openssh.com", "rsa-sha2-256-cert-v01@openssh.com",
+      "ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512", "rsa-sha2-256"};
+  return *kAlgs;
+}
+
+std::vector<uint8_t> SignedData(Bytes session_id, std::string_view user,
+                                std::string_view service, std::string_view algorithm,
+                                Bytes blob) {
+  wire::Writer w;
+  w.String(session_id).Byte(transport::kMsgUserauthRequest).String(user).String(service)
+      .String("publickey").Bool(true).String(algorithm).String(blob);
+  return w.Take();
+}
+
+// ------------------------------------------------------------ server
+
+ServerAuth::ServerAuth(transport::Transport& transport, ServerAuthOptions options)
+    : transport_(transport), options_(std::move(options)) {
+  if (!options_.principal_for_user) {
+    options_.principal_for_user = [](std::string_view user) { return std::string(user); };
+  }
+  if (options_.clock == nullptr) options_.clock = base::Clock::Real();
+}
+
+absl::Status ServerAuth::Disconnect(DisconnectReason reason, absl::Status status) {
+  transport_.Disconnect(reason, std::string(status.message().substr(0, 200)));
+  return status;
+}
+
+absl::Status ServerAuth::Handle(Bytes payload) {
+  if (payload.empty()) return absl::InvalidArgumentError("empty message");
+  if (payload[0] == transport::kMsgServiceRequest) {
+    auto service = transport::ParseServiceMsg(transport::kMsgServiceRequest, payload);
+    if (!service.ok()) return Disconnect(DisconnectReason::kProtocolError, service.status());
+    if (*service != "ssh-userauth" || service_accepted_) {
+      return Disconnect(DisconnectReason::kServiceNotAvailable,
+                        absl::FailedPreconditionError("service not available"));
+    }
+    service_accepted_ = true;
+    return transport_.Send(
+        transport::SerializeServiceMsg(transport::kMsgServiceAccept, "ssh-userauth"));
+  }
+  if (payload[0] == transport::kMsgUserauthRequest && service_accepted_ && !authenticated()) {
+    absl::Status s = HandleRequest(payload);
+    if (!s.ok() && !transport_.closed()) {
+      return Disconnect(DisconnectReason::kProtocolError, s);
+    }
+    return s;
+  }
+  return Disconnect(DisconnectReason::kProtocolError,
+                    absl::InvalidArgumentError("unexpected message during authentication"));
+}
+
+absl::Status ServerAuth::Failure(bool partial) {
+  if (!partial && ++failures_ >= options_.max_attempts) {
+    return Disconnect(DisconnectReason::kNoMoreAuthMethodsAvailable,
+                      absl::PermissionDeniedError("too many authentication failures"));
+  }
+  wire::Writer w;
+  w.Byte(transport::kMsgUserauthFailure).NameList({"publickey"}).Bool(partial);
+  return transport_.Send(w.data());
+}
+
+absl::StatusOr<AuthAttempt> ServerAuth::BuildAttempt(std::string_view user,
+                                                     std::string_view algorithm, Bytes blob,
+                                                     std::string* refusal) {
+  wire::Reader r(blob);
+  ASSIGN_OR_RETURN(std::string_view blob_type, r.ReadStringView(128));
+  if (blob_type != BlobTypeFor(algorithm)) {
+    return absl::InvalidArgumentError("key algorithm does not match the key blob");
+  }
+  if (!IsCertAlgorithm(algorithm)) {
+    ASSIGN_OR_RETURN(crypto::PublicKey key, crypto::PublicKey::FromBlob(blob));
+    return AuthAttempt{std::string(user), std::string(algorithm), key, std::nullopt,
+                       std::nullopt, false};
+  }
+  ASSIGN_OR_RETURN(cert::Certificate certificate, cert::Certificate::Parse(blob));
+  cert::VerifyOptions v;
+  v.trusted_cas = options_.trusted_user_cas;
+  v.expected_type = cert::CertType::kUser;
+  v.principal = options_.principal_for_user(user);
+  v.now = options_.clock->Now();
+  v.source_address = options_.peer_address;
+  v.revocation_check = options_.revocation_check;
+  auto permissions = cert::VerifyCertificate(certificate, v);
+  if (!permissions.ok()) {
+    *refusal = std::string(permissions.status().message());
+    return permissions.status();
+  }
+  crypto::PublicKey key = certificate.key;
+  return AuthAttempt{std::string(user), std::string(algorithm), key, std::move(certificate),
+                     *permissions, false};
+}
+
+absl::Status ServerAuth::HandleRequest(Bytes payload) {
+  wire::Reader r(payload.subspan(1));
+  ASSIGN_OR_RETURN(std::string_view user, r.ReadCString(256));
+  ASSIGN_OR_RETURN(std::string_view service, r.ReadCString(256));
+  ASSIGN_OR_RETURN(std::string_view method, r.ReadCString(64));
+  // RFC 4252 §5: no change of user or service during authentication.
+  if (user_.has_value() && (*user_ != user || *service_ != service)) {
+    return Disconnect(DisconnectReason::kProtocolError,
+                      absl::PermissionDeniedError("change of user or service not allowed"));
+  }
+  user_ = std::string(user);
+  service_ = std::string(service);
+  if (service != "ssh-connection") {
+    return Disconnect(DisconnectReason::kServiceNotAvailable,
+                      absl::FailedPreconditionError("unknown service"));
+  }
+  if (method == "none") {
+    RETURN_IF_ERROR(r.ExpectEnd());
+    wire::Writer w;
+    w.Byte(transport::kMsgUserauthFailure).NameList({"publickey"}).Bool(false);
+    return transport_.Send(w.data());  // not counted: it is how clients ask for methods
+  }
+  if (method != "publickey") {
+    if (options_.log) options_.log(nullptr, false, "unsupported method");
+    return Failure();
+  }
+  ASSIGN_OR_RETURN(bool has_signature, r.ReadBool());
+  ASSIGN_OR_RETURN(std::string_view algorithm, r.ReadCString(128));
+  ASSIGN_OR_RETURN(Bytes blob, r.ReadString(16 * 1024));
+  std::optional<Bytes> signature;
+  if (has_signature) {
+    ASSIGN_OR_RETURN(signature, r.ReadString(4096));
+  }
+  RETURN_IF_ERROR(r.ExpectEnd());
+
+  const auto& algs = UserKeyAlgorithms();
+  if (std::find(algs.begin(), algs.end(), algorithm) == algs.end()) {
+    if (options_.log) options_.log(nullptr, false, absl::StrCat("algorithm not accepted"));
+    return Failure();
+  }
+  std::vector<uint8_t> blob_copy(blob.begin(), blob.end());
+  if (has_signature && used_keys_.count(blob_copy)) {
+    if (options_.log) options_.log(nullptr, false, "key already tried on this connection");
+    return Failure();
+  }
+  std::string refusal;
+  auto attempt = BuildAttempt(user, algorithm, blob, &refusal);
+  if (!attempt.ok()) {
+    if (options_.log) {
+      options_.log(nullptr, false,
+                   refusal.empty() ? std::string(attempt.status().message()) : refusal);
+    }
+    if (has_signature) used_keys_.insert(blob_copy);
+    return Failure();
+  }
+  if (!has_signature) {
+    AuthDecision d = options_.policy->Decide(*attempt);
+    if (d.result == AuthResult::kReject) {
+      if (options_.log) options_.log(&*attempt, false, d.reason);
+      return Failure();
+    }
+    wire::Writer w;
+    w.Byte(transport::kMsgUserauthPkOk).String(algorithm).String(blob);
+    return transport_.Send(w.data());
+  }
+  used_keys_.insert(blob_copy);
+  // The signature is checked with the key from this very request, and the
+  // policy is asked about that same key (Go CVE-2024-45337 class).
+  const std::vector<uint8_t> data =
+      SignedData(transport_.session_id(), user, service, algorithm, blob);
+  const std::string sig_alg = transport::SignatureAlgorithmForHostKey(algorithm);
+  absl::Status verified = sig_alg.empty()
+                              ? absl::UnauthenticatedError("no signature algorithm")
+                              : attempt->key.Verify(data, *signature, sig_alg);
+  if (!verified.ok()) {
+    if (options_.log) options_.log(&*attempt, false, "signature did not verify");
+    return Failure();
+  }
+  attempt->signed_request = true;
+  AuthDecision d = options_.policy->Decide(*attempt);
+  switch (d.result) {
+    case AuthResult::kReject:
+      if (options_.log) options_.log(&*attempt, false, d.reason);
+      return Failure();
+    case AuthResult::kPartial:
+      if (options_.log) options_.log(&*attempt, true, "partial success");
+      partial_ = *attempt;
+      return Failure(/*partial=*/true);
+    case AuthResult::kAccept:
+      break;
+  }
+  if (options_.log) options_.log(&*attempt, true, d.reason);
+  identity_ = std::move(*attempt);
+  const uint8_t success = transport::kMsgUserauthSuccess;
+  return transport_.Send(absl::MakeConstSpan(&success, 1));
+}
+
+// ------------------------------------------------------------ client
+
+ClientAuth::ClientAuth(transport::Transport& transport, ClientAuthOptions options)
+    : transport_(transport), options_(std::move(options)) {}
+
+absl::Status ClientAuth::Start() {
+  return transport_.Send(
+      transport::SerializeServiceMsg(transport::kMsgServiceRequest, "ssh-userauth"));
+}
+
+absl::Status ClientAuth::TryNext() {
+  if (next_ >= options_.identities.size()) {
+    transport_.Disconnect(DisconnectReason::kNoMoreAuthMethodsAvailable, "no more keys");
+    return absl::UnauthenticatedError("Permission denied (publickey)");
+  }
+  const ClientIdentity& id = options_.identities[next_++];
+  std::string algorithm;
+  std::vector<uint8_t> blob;
+  if (!id.certificate.empty()) {
+    wire::Reader r(id.certificate);
+    ASSIGN_OR_RETURN(std::string_view type, r.ReadStringView(128));
+    algorithm = std::string(type);
+    blob = id.certificate;
+  } else {
+    algorithm = std::string(id.key.public_key().TypeName());
+    blob = id.key.public_key().Blob();
+  }
+  const std::vector<uint8_t> data =
+      SignedData(transport_.session_id(), options_.user, options_.service, algorithm, blob);
+  ASSIGN_OR_RETURN(std::vector<uint8_t> signature, id.key.Sign(data));
+  wire::Writer w;
+  w.Byte(transport::kMsgUserauthRequest).String(options_.user).String(options_.service)
+      .String("publickey").Bool(true).String(algorithm).String(blob).String(signature);
+  return transport_.Send(w.data());
+}
+
+absl::Status ClientAuth::Handle(Bytes payload) {
+  if (payload.empty()) return absl::InvalidArgumentError("empty message");
+  switch (payload[0]) {
+    case transport::kMsgServiceAccept:
+      return TryNext();
+    case transport::kMsgUserauthFailure:
+      return TryNext();
+    case transport::kMsgUserauthSuccess:
+      authenticated_ = true;
+      return absl::OkStatus();
+    case transport::kMsgUserauthBanner: {
+      wire::Reader r(payload.subspan(1));
+      auto text = r.ReadStringView(64 * 1024);
+      if (text.ok()) banner_ += std::string(*text);
+      return absl::OkStatus();
+    }
+    default:
+      transport_.Disconnect(DisconnectReason::kProtocolError, "unexpected message");
+      return absl::InvalidArgumentError("unexpected message during authentication");
+  }
+}
+
+}  // namespace sallyport::ssh::auth

@@ -1,0 +1,146 @@
+// User authentication (RFC 4252, RFC 8308 server-sig-algs), both roles,
+// method "publickey" with plain keys and OpenSSH certificates. I/O-free: it
+// takes the messages Transport::Next() hands up and answers through
+// Transport::Send. The library verifies signatures and certificates; the
+// application decides through AuthPolicy.
+#ifndef SALLYPORT_SSH_AUTH_AUTH_H_
+#define SALLYPORT_SSH_AUTH_AUTH_H_
+
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "base/clock.h"
+#include "ssh/cert/certificate.h"
+#include "ssh/cert/verify.h"
+#include "ssh/crypto/keys.h"
+#include "ssh/transport/transport.h"
+
+namespace sallyport::ssh::auth {
+
+using wire::Bytes;
+
+// What the application is asked about: a user and a key the client offers
+// (query) or has proven it holds (signed request). For certificates, `key`
+// is the certified key and the certificate has already passed
+// cert::VerifyCertificate for this user.
+struct AuthAttempt {
+  std::string user;
+  std::string algorithm;
+  crypto::PublicKey key;
+  std::optional<cert::Certificate> certificate;
+  std::optional<cert::CertificatePermissions> permissions;
+  bool signed_request = false;  // false: a query, nothing proven yet
+};
+
+enum class AuthResult { kAccept, kReject, kPartial };
+struct AuthDecision {
+  AuthResult result = AuthResult::kReject;
+  std::string reason;  // for the log; never sent to the client
+};
+
+class AuthPolicy {
+ public:
+  virtual ~AuthPolicy() = default;
+  // Called for queries and, after the signature verified, for signed
+  // requests with the same key that signed. Accept on a query only means
+  // "this key would do" (PK_OK).
+  virtual AuthDecision Decide(const AuthAttempt& attempt) = 0;
+};
+
+struct ServerAuthOptions {
+  AuthPolicy* policy = nullptr;  // required
+  // User CA keys; empty means certificates are refused.
+  std::vector<crypto::PublicKey> trusted_user_cas;
+  // The principal a certificate must list for a login user (default: the
+  // user name itself).
+  std::function<std::string(std::string_view user)> principal_for_user;
+  const base::Clock* clock = nullptr;  // null: real clock
+  // The real TCP peer address, for certificates' source-address.
+  std::optional<std::string> peer_address;
+  cert::RevocationCheck revocation_check;
+  int max_attempts = 6;
+  // Called for every refusal and acceptance, for logs and audit events.
+  std::function<void(const AuthAttempt*, bool accepted, std::string_view reason)> log;
+};
+
+class ServerAuth {
+ public:
+  ServerAuth(transport::Transport& transport, ServerAuthOptions options);
+
+  // Handles SERVICE_REQUEST and USERAUTH_REQUEST. Errors (malformed
+  // request, change of user or service, too many failures) disconnect the
+  // transport and are returned.
+  absl::Status Handle(Bytes payload);
+
+  bool authenticated() const { return identity_.has_value(); }
+  // Who authenticated, with the key that signed.
+  const std::optional<AuthAttempt>& identity() const { return identity_; }
+  int failures() const { return failures_; }
+
+ private:
+  absl::Status HandleRequest(Bytes payload);
+  absl::Status Failure(bool partial = false);
+  absl::Status Disconnect(transport::DisconnectReason reason, absl::Status status);
+  absl::StatusOr<AuthAttempt> BuildAttempt(std::string_view user, std::string_view algorithm,
+                                           Bytes blob, std::string* refusal);
+
+  transport::Transport& transport_;
+  ServerAuthOptions options_;
+  bool service_accepted_ = false;
+  std::optional<std::string> user_;
+  std::optional<std::string> service_;
+  std::set<std::vector<uint8_t>> used_keys_;
+  int failures_ = 0;
+  std::optional<AuthAttempt> partial_;
+  std::optional<AuthAttempt> identity_;
+};
+
+struct ClientIdentity {
+  crypto::PrivateKey key;
+  // An OpenSSH certificate for the key (wire blob), or empty.
+  std::vector<uint8_t> certificate;
+};
+
+struct ClientAuthOptions {
+  std::string user;
+  std::vector<ClientIdentity> identities;
+  std::string service = "ssh-connection";
+};
+
+class ClientAuth {
+ public:
+  ClientAuth(transport::Transport& transport, ClientAuthOptions options);
+  // Sends SERVICE_REQUEST; call once the key exchange is done.
+  absl::Status Start();
+  // Handles SERVICE_ACCEPT, USERAUTH_FAILURE/SUCCESS/BANNER/PK_OK. When
+  // every identity has failed, returns kUnauthenticated "Permission denied
+  // (methods)" (and disconnects).
+  absl::Status Handle(Bytes payload);
+  bool authenticated() const { return authenticated_; }
+  const std::string& banner() const { return banner_; }
+
+ private:
+  absl::Status TryNext();
+  transport::Transport& transport_;
+  ClientAuthOptions options_;
+  size_t next_ = 0;
+  bool authenticated_ = false;
+  std::string banner_;
+};
+
+// The data a publickey signature covers (RFC 4252 §7).
+std::vector<uint8_t> SignedData(Bytes session_id, std::string_view user,
+                                std::string_view service, std::string_view algorithm,
+                                Bytes blob);
+
+// Public key algorithms we accept for user authentication.
+const std::vector<std::string>& UserKeyAlgorithms();
+
+}  // namespace sallyport::ssh::auth
+
+#endif  // SALLYPORT_SSH_AUTH_AUTH_H_

@@ -1,0 +1,285 @@
+// Two connection layers over two in-memory transports.
+#include "ssh/connection/connection.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+#include "ssh/transport/test_peers.h"
+#include "ssh/wire/writer.h"
+
+namespace sallyport::ssh::connection {
+namespace {
+
+using transport::TestPeers;
+
+struct Recorder : ConnectionHandler {
+  Connection* conn = nullptr;
+  bool auto_accept = true;
+  bool auto_consume = true;
+  std::vector<std::string> events;
+  std::map<uint32_t, std::string> data;
+  std::map<uint32_t, std::string> stderr_data;
+  int window_available = 0;
+
+  void OnChannelOpen(uint32_t id, std::string_view type, Bytes) override {
+    events.push_back("open " + std::string(type));
+    if (auto_accept) (void)conn->AcceptChannel(id);
+  }
+  void OnChannelOpenResult(uint32_t id, const absl::Status& s) override {
+    events.push_back("open-result " + std::to_string(id) + " " + (s.ok() ? "ok" : "refused"));
+  }
+  void OnData(uint32_t id, uint32_t stream, Bytes d) override {
+    (stream == 0 ? data : stderr_data)[id].append(wire::AsStringView(d));
+    if (auto_consume) conn->Consume(id, d.size());
+  }
+  void OnEof(uint32_t id) override { events.push_back("eof " + std::to_string(id)); }
+  void OnClose(uint32_t id) override { events.push_back("close " + std::to_string(id)); }
+  void OnChannelRequest(uint32_t id, std::string_view type, bool want_reply, Bytes d) override {
+    events.push_back("request " + std::string(type) + " " + std::string(wire::AsStringView(d)));
+    if (want_reply) (void)conn->ReplyRequest(id, type == "exec");
+  }
+  void OnChannelRequestReply(uint32_t, bool ok) override {
+    events.push_back(std::string("reply ") + (ok ? "success" : "failure"));
+  }
+  void OnGlobalRequestReply(bool ok, Bytes) override {
+    events.push_back(std::string("global-reply ") + (ok ? "success" : "failure"));
+  }
+  void OnWindowAvailable(uint32_t) override { ++window_available; }
+};
+
+class ConnectionTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Build({}, {}); }
+
+  void Build(ConnectionOptions client_options, ConnectionOptions server_options) {
+    peers_ = TestPeers::Create();
+    peers_->Pump();
+    peers_->Authenticate();
+    ASSERT_EQ(peers_->server->phase(), transport::Phase::kAuthenticated);
+    client_ = std::make_unique<Connection>(*peers_->client, client_rec_, client_options);
+    server_ = std::make_unique<Connection>(*peers_->server, server_rec_, server_options);
+    client_rec_.conn = client_.get();
+    server_rec_.conn = server_.get();
+  }
+
+  // Moves bytes and dispatches connection messages until quiet.
+  void Pump() {
+    for (int i = 0; i < 100; ++i) {
+      peers_->Pump();
+      bool any = !peers_->client_received.empty() || !peers_->server_received.empty();
+      for (auto& m : std::exchange(peers_->server_received, {})) (void)server_->Handle(m);
+      for (auto& m : std::exchange(peers_->client_received, {})) (void)client_->Handle(m);
+      if (!any) break;
+    }
+  }
+
+  uint32_t OpenSession() {
+    auto id = client_->OpenChannel("session");
+    EXPECT_TRUE(id.ok());
+    Pump();
+    return *id;
+  }
+
+  std::unique_ptr<TestPeers> peers_;
+  Recorder client_rec_, server_rec_;
+  std::unique_ptr<Connection> client_, server_;
+};
+
+TEST_F(ConnectionTest, SessionLifecycleDataAndRequests) {
+  uint32_t id = OpenSession();
+  EXPECT_EQ(server_rec_.events, std::vector<std::string>{"open session"});
+  EXPECT_EQ(client_rec_.events.back(), "open-result 0 ok");
+  ASSERT_TRUE(client_->SendRequest(id, "exec", true, SerializeStringRequest("uname")).ok());
+  Pump();
+  EXPECT_EQ(client_rec_.events.back(), "reply success");
+  ASSERT_TRUE(client_->SendData(id, wire::AsBytes("to server")).ok());
+  ASSERT_TRUE(server_->SendData(0, wire::AsBytes("out")).ok());
+  ASSERT_TRUE(server_->SendData(0, wire::AsBytes("err"), kExtendedDataStderr).ok());
+  Pump();
+  EXPECT_EQ(server_rec_.data[0], "to server");
+  EXPECT_EQ(client_rec_.data[id], "out");
+  EXPECT_EQ(client_rec_.stderr_data[id], "err");
+  // Server: exit-status, EOF, CLOSE; the client answers CLOSE.
+  ASSERT_TRUE(server_->SendRequest(0, "exit-status", false, SerializeExitStatus(42)).ok());
+  ASSERT_TRUE(server_->SendEof(0).ok());
+  ASSERT_TRUE(server_->Close(0).ok());
+  Pump();
+  EXPECT_EQ(client_rec_.events[client_rec_.events.size() - 3], "request exit-status " +
+                                                                 std::string("\0\0\0*", 4));
+  EXPECT_EQ(client_rec_.events[client_rec_.events.size() - 2], "eof 0");
+  EXPECT_EQ(client_rec_.events.back(), "close 0");
+  EXPECT_EQ(server_rec_.events.back(), "close 0");
+  EXPECT_EQ(client_->channel_count(), 0u);
+  EXPECT_EQ(server_->channel_count(), 0u);
+  EXPECT_FALSE(peers_->server->closed());
+}
+
+TEST_F(ConnectionTest, CloseBeforeEofAndSimultaneousClose) {
+  uint32_t a = OpenSession();
+  uint32_t b = OpenSession();
+  ASSERT_TRUE(client_->Close(a).ok());  // close without EOF
+  Pump();
+  EXPECT_FALSE(client_->HasChannel(a));
+  EXPECT_FALSE(server_->HasChannel(0));
+  ASSERT_TRUE(client_->Close(b).ok());
+  ASSERT_TRUE(server_->Close(1).ok());  // both at once
+  Pump();
+  EXPECT_EQ(client_->channel_count(), 0u);
+  EXPECT_EQ(server_->channel_count(), 0u);
+  EXPECT_FALSE(peers_->server->closed());
+  EXPECT_FALSE(peers_->client->closed());
+}
+
+TEST_F(ConnectionTest, RefusedOpen) {
+  server_rec_.auto_accept = false;
+  uint32_t id = OpenSession();
+  ASSERT_TRUE(server_->RejectChannel(0, OpenFailure::kAdministrativelyProhibited, "no").ok());
+  Pump();
+  EXPECT_EQ(client_rec_.events.back(), "open-result " + std::to_string(id) + " refused");
+  EXPECT_FALSE(client_->HasChannel(id));
+}
+
+TEST_F(ConnectionTest, SlowReaderStopsTheWriterAtTheWindow) {
+  server_rec_.auto_consume = false;
+  uint32_t id = OpenSession();
+  std::string chunk(100000, 'x');
+  size_t accepted = 0;
+  for (int i = 0; i < 100; ++i) {
+    auto n = client_->SendData(id, wire::AsBytes(chunk));
+    ASSERT_TRUE(n.ok());
+    accepted += *n;
+    Pump();
+  }
+  // Exactly one window's worth went out; nothing else is buffered anywhere.
+  EXPECT_EQ(accepted, 2u << 20);
+  EXPECT_EQ(server_->Unconsumed(0), 2u << 20);
+  EXPECT_EQ(client_->SendWindow(id), 0u);
+  EXPECT_LT(peers_->client->BufferedOutputBytes(), 1000u);
+  // The reader consumes half: the window reopens and the writer is told.
+  server_->Consume(0, 1 << 20);
+  Pump();
+  EXPECT_GE(client_rec_.window_available, 1);
+  EXPECT_EQ(client_->SendWindow(id), 1u << 20);
+}
+
+TEST_F(ConnectionTest, PeerIgnoringTheWindowIsDisconnected) {
+  ConnectionOptions small;
+  small.initial_window = 1000;
+  Build({}, small);
+  uint32_t id = OpenSession();
+  (void)id;
+  // A misbehaving client writes CHANNEL_DATA past the window directly.
+  wire::Writer w;
+  w.Byte(kMsgChannelData).Uint32(0).String(std::string(1500, 'y'));
+  ASSERT_TRUE(peers_->client->Send(w.data()).ok());
+  Pump();
+  EXPECT_TRUE(peers_->server->closed());
+  EXPECT_NE(peers_->server->close_status().message().find("beyond its window"), std::string::npos)
+      << peers_->server->close_status();
+}
+
+TEST_F(ConnectionTest, WindowAdjustOverflowIsDisconnected) {
+  OpenSession();
+  wire::Writer w;
+  w.Byte(kMsgChannelWindowAdjust).Uint32(0).Uint32(0xffffffffu);
+  ASSERT_TRUE(peers_->client->Send(w.data()).ok());
+  Pump();
+  EXPECT_TRUE(peers_->server->closed());
+}
+
+TEST_F(ConnectionTest, UnknownChannelIdIsDisconnected) {
+  for (uint8_t type : {kMsgChannelData, kMsgChannelEof, kMsgChannelClose, kMsgChannelRequest,
+                       kMsgChannelWindowAdjust}) {
+    Build({}, {});
+    wire::Writer w;
+    w.Byte(type).Uint32(77).String("x");
+    ASSERT_TRUE(peers_->client->Send(w.data()).ok());
+    Pump();
+    EXPECT_TRUE(peers_->server->closed()) << int(type);
+  }
+}
+
+TEST_F(ConnectionTest, DataAfterEofIsDroppedAndDoubleCloseIsAnError) {
+  uint32_t id = OpenSession();
+  ASSERT_TRUE(client_->SendEof(id).ok());
+  Pump();
+  wire::Writer w;
+  w.Byte(kMsgChannelData).Uint32(0).String("late");
+  ASSERT_TRUE(peers_->client->Send(w.data()).ok());
+  Pump();
+  EXPECT_EQ(server_rec_.data[0], "");
+  EXPECT_FALSE(peers_->server->closed());
+  ASSERT_TRUE(client_->Close(id).ok());
+  Pump();
+  wire::Writer again;
+  again.Byte(kMsgChannelClose).Uint32(0);
+  ASSERT_TRUE(peers_->client->Send(again.data()).ok());
+  Pump();
+  EXPECT_TRUE(peers_->server->closed());  // the channel no longer exists
+}
+
+TEST_F(ConnectionTest, ChannelCapAndManyChannels) {
+  ConnectionOptions few;
+  few.max_channels = 8;
+  Build({}, few);
+  std::vector<uint32_t> ids;
+  for (int i = 0; i < 10; ++i) ids.push_back(*client_->OpenChannel("session"));
+  Pump();
+  int ok = 0, refused = 0;
+  for (const auto& e : client_rec_.events) {
+    if (e.ends_with(" ok")) ++ok;
+    if (e.ends_with(" refused")) ++refused;
+  }
+  EXPECT_EQ(ok, 8);
+  EXPECT_EQ(refused, 2);
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(client_->SendData(ids[i], wire::AsBytes(std::string(50000, 'a' + i))).ok());
+  }
+  Pump();
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(server_rec_.data[i], std::string(50000, 'a' + i));
+}
+
+TEST_F(ConnectionTest, GlobalRequests) {
+  ASSERT_TRUE(client_->SendGlobalRequest("keepalive@openssh.com", true).ok());
+  ASSERT_TRUE(client_->SendGlobalRequest("tcpip-forward", true,
+                                         wire::AsBytes(std::string("\0\0\0\0\0\0\0\x50", 8)))
+                  .ok());
+  Pump();
+  EXPECT_EQ(client_rec_.events,
+            (std::vector<std::string>{"global-reply failure", "global-reply failure"}));
+  EXPECT_FALSE(peers_->server->closed());
+  // A reply nobody asked for is a protocol error.
+  const uint8_t stray = kMsgRequestSuccess;
+  ASSERT_TRUE(peers_->server->Send(absl::MakeConstSpan(&stray, 1)).ok());
+  Pump();
+  EXPECT_TRUE(peers_->client->closed());
+}
+
+TEST_F(ConnectionTest, KeepaliveChannelRequestIsAnswered) {
+  uint32_t id = OpenSession();
+  ASSERT_TRUE(client_->SendRequest(id, "keepalive@openssh.com", true).ok());
+  Pump();
+  EXPECT_EQ(client_rec_.events.back(), "reply failure");
+}
+
+TEST(RequestMessagesTest, RoundTripsAndRefusals) {
+  PtyRequest p{"xterm-256color", 120, 40, 0, 0, std::string("\x81\0\0\x96\0\0", 6)};
+  auto p2 = PtyRequest::Parse(p.Serialize());
+  ASSERT_TRUE(p2.ok());
+  EXPECT_EQ(p2->term, "xterm-256color");
+  EXPECT_EQ(p2->rows, 40u);
+  auto bad = p.Serialize();
+  bad.push_back(0);
+  EXPECT_FALSE(PtyRequest::Parse(bad).ok());
+  DirectTcpip d{"127.0.0.1", 8080, "10.0.0.1", 5555};
+  EXPECT_EQ(DirectTcpip::Parse(d.Serialize())->port, 8080u);
+  d.port = 70000;
+  EXPECT_FALSE(DirectTcpip::Parse(d.Serialize()).ok());
+  EXPECT_FALSE(ParseStringRequest(SerializeStringRequest(std::string("a\0b", 3))).ok());
+  EXPECT_EQ(*ParseExitStatus(SerializeExitStatus(7)), 7u);
+  ExitSignal s{"TERM", false, "killed", ""};
+  EXPECT_EQ(ExitSignal::Parse(s.Serialize())->signal, "TERM");
+}
+
+}  // namespace
+}  // namespace sallyport::ssh::connection
