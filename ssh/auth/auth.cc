@@ -15,7 +15,8 @@ using transport::DisconnectReason;
 
 // The key blob type a user-auth algorithm name requires.
 std::string BlobTypeFor(std::string_view algorithm) {
-  if (algorithm == "rsa-sha2-256" || algorithm == "rsa-sha2-512") return "ssh-rsa";
+  if (algorithm == "rsa-sha2-256" || algorithm == "rsa-sha2-512")
+    return "ssh-rsa";
   if (algorithm == "rsa-sha2-256-cert-v01@openssh.com" ||
       algorithm == "rsa-sha2-512-cert-v01@openssh.com") {
     return "ssh-rsa-cert-v01@openssh.com";
@@ -30,65 +31,86 @@ bool IsCertAlgorithm(std::string_view algorithm) {
 }  // namespace
 
 const std::vector<std::string>& UserKeyAlgorithms() {
-  static const auto* const kAlgs = new std::vector<std::string>{
-      "ssh-ed25519-cert-v01@openssh.com", "ecdsa-sha2-nistp256-cert-v01@openssh.com",
-      "rsa-sha2-512-cert-v01@openssh.com", "rsa-sha2-256-cert-v01@openssh.com",
-      "ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512", "rsa-sha2-256"};
+  static const auto* const kAlgs =
+      new std::vector<std::string>{"ssh-ed25519-cert-v01@openssh.com",
+                                   "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+                                   "rsa-sha2-512-cert-v01@openssh.com",
+                                   "rsa-sha2-256-cert-v01@openssh.com",
+                                   "ssh-ed25519",
+                                   "ecdsa-sha2-nistp256",
+                                   "rsa-sha2-512",
+                                   "rsa-sha2-256"};
   return *kAlgs;
 }
 
 std::vector<uint8_t> SignedData(Bytes session_id, std::string_view user,
-                                std::string_view service, std::string_view algorithm,
-                                Bytes blob) {
+                                std::string_view service,
+                                std::string_view algorithm, Bytes blob) {
   wire::Writer w;
-  w.String(session_id).Byte(transport::kMsgUserauthRequest).String(user).String(service)
-      .String("publickey").Bool(true).String(algorithm).String(blob);
+  w.String(session_id)
+      .Byte(transport::kMsgUserauthRequest)
+      .String(user)
+      .String(service)
+      .String("publickey")
+      .Bool(true)
+      .String(algorithm)
+      .String(blob);
   return w.Take();
 }
 
 // ------------------------------------------------------------ server
 
-ServerAuth::ServerAuth(transport::Transport& transport, ServerAuthOptions options)
+ServerAuth::ServerAuth(transport::Transport& transport,
+                       ServerAuthOptions options)
     : transport_(transport), options_(std::move(options)) {
   if (!options_.principal_for_user) {
-    options_.principal_for_user = [](std::string_view user) { return std::string(user); };
+    options_.principal_for_user = [](std::string_view user) {
+      return std::string(user);
+    };
   }
   if (options_.clock == nullptr) options_.clock = base::Clock::Real();
 }
 
-absl::Status ServerAuth::Disconnect(DisconnectReason reason, absl::Status status) {
-  transport_.Disconnect(reason, std::string(status.message().substr(0, 200)));
+absl::Status ServerAuth::Disconnect(DisconnectReason reason,
+                                    absl::Status status) {
+  transport_.Disconnect(reason, std::string(status.message().substr(0, 200)),
+                        status);
   return status;
 }
 
 absl::Status ServerAuth::Handle(Bytes payload) {
   if (payload.empty()) return absl::InvalidArgumentError("empty message");
   if (payload[0] == transport::kMsgServiceRequest) {
-    auto service = transport::ParseServiceMsg(transport::kMsgServiceRequest, payload);
-    if (!service.ok()) return Disconnect(DisconnectReason::kProtocolError, service.status());
+    auto service =
+        transport::ParseServiceMsg(transport::kMsgServiceRequest, payload);
+    if (!service.ok())
+      return Disconnect(DisconnectReason::kProtocolError, service.status());
     if (*service != "ssh-userauth" || service_accepted_) {
       return Disconnect(DisconnectReason::kServiceNotAvailable,
                         absl::FailedPreconditionError("service not available"));
     }
     service_accepted_ = true;
-    return transport_.Send(
-        transport::SerializeServiceMsg(transport::kMsgServiceAccept, "ssh-userauth"));
+    return transport_.Send(transport::SerializeServiceMsg(
+        transport::kMsgServiceAccept, "ssh-userauth"));
   }
-  if (payload[0] == transport::kMsgUserauthRequest && service_accepted_ && !authenticated()) {
+  if (payload[0] == transport::kMsgUserauthRequest && service_accepted_ &&
+      !authenticated()) {
     absl::Status s = HandleRequest(payload);
     if (!s.ok() && !transport_.closed()) {
       return Disconnect(DisconnectReason::kProtocolError, s);
     }
     return s;
   }
-  return Disconnect(DisconnectReason::kProtocolError,
-                    absl::InvalidArgumentError("unexpected message during authentication"));
+  return Disconnect(
+      DisconnectReason::kProtocolError,
+      absl::InvalidArgumentError("unexpected message during authentication"));
 }
 
 absl::Status ServerAuth::Failure(bool partial) {
   if (!partial && ++failures_ >= options_.max_attempts) {
-    return Disconnect(DisconnectReason::kNoMoreAuthMethodsAvailable,
-                      absl::PermissionDeniedError("too many authentication failures"));
+    return Disconnect(
+        DisconnectReason::kNoMoreAuthMethodsAvailable,
+        absl::PermissionDeniedError("too many authentication failures"));
   }
   wire::Writer w;
   w.Byte(transport::kMsgUserauthFailure).NameList({"publickey"}).Bool(partial);
@@ -96,19 +118,22 @@ absl::Status ServerAuth::Failure(bool partial) {
 }
 
 absl::StatusOr<AuthAttempt> ServerAuth::BuildAttempt(std::string_view user,
-                                                     std::string_view algorithm, Bytes blob,
+                                                     std::string_view algorithm,
+                                                     Bytes blob,
                                                      std::string* refusal) {
   wire::Reader r(blob);
   ASSIGN_OR_RETURN(std::string_view blob_type, r.ReadStringView(128));
   if (blob_type != BlobTypeFor(algorithm)) {
-    return absl::InvalidArgumentError("key algorithm does not match the key blob");
+    return absl::InvalidArgumentError(
+        "key algorithm does not match the key blob");
   }
   if (!IsCertAlgorithm(algorithm)) {
     ASSIGN_OR_RETURN(crypto::PublicKey key, crypto::PublicKey::FromBlob(blob));
-    return AuthAttempt{std::string(user), std::string(algorithm), key, std::nullopt,
-                       std::nullopt, false};
+    return AuthAttempt{std::string(user), std::string(algorithm), key,
+                       std::nullopt,      std::nullopt,           false};
   }
-  ASSIGN_OR_RETURN(cert::Certificate certificate, cert::Certificate::Parse(blob));
+  ASSIGN_OR_RETURN(cert::Certificate certificate,
+                   cert::Certificate::Parse(blob));
   cert::VerifyOptions v;
   v.trusted_cas = options_.trusted_user_cas;
   v.expected_type = cert::CertType::kUser;
@@ -122,8 +147,8 @@ absl::StatusOr<AuthAttempt> ServerAuth::BuildAttempt(std::string_view user,
     return permissions.status();
   }
   crypto::PublicKey key = certificate.key;
-  return AuthAttempt{std::string(user), std::string(algorithm), key, std::move(certificate),
-                     *permissions, false};
+  return AuthAttempt{std::string(user),      std::string(algorithm), key,
+                     std::move(certificate), *permissions,           false};
 }
 
 absl::Status ServerAuth::HandleRequest(Bytes payload) {
@@ -133,8 +158,9 @@ absl::Status ServerAuth::HandleRequest(Bytes payload) {
   ASSIGN_OR_RETURN(std::string_view method, r.ReadCString(64));
   // RFC 4252 §5: no change of user or service during authentication.
   if (user_.has_value() && (*user_ != user || *service_ != service)) {
-    return Disconnect(DisconnectReason::kProtocolError,
-                      absl::PermissionDeniedError("change of user or service not allowed"));
+    return Disconnect(
+        DisconnectReason::kProtocolError,
+        absl::PermissionDeniedError("change of user or service not allowed"));
   }
   user_ = std::string(user);
   service_ = std::string(service);
@@ -146,7 +172,8 @@ absl::Status ServerAuth::HandleRequest(Bytes payload) {
     RETURN_IF_ERROR(r.ExpectEnd());
     wire::Writer w;
     w.Byte(transport::kMsgUserauthFailure).NameList({"publickey"}).Bool(false);
-    return transport_.Send(w.data());  // not counted: it is how clients ask for methods
+    return transport_.Send(
+        w.data());  // not counted: it is how clients ask for methods
   }
   if (method != "publickey") {
     if (options_.log) options_.log(nullptr, false, "unsupported method");
@@ -163,20 +190,23 @@ absl::Status ServerAuth::HandleRequest(Bytes payload) {
 
   const auto& algs = UserKeyAlgorithms();
   if (std::find(algs.begin(), algs.end(), algorithm) == algs.end()) {
-    if (options_.log) options_.log(nullptr, false, absl::StrCat("algorithm not accepted"));
+    if (options_.log)
+      options_.log(nullptr, false, absl::StrCat("algorithm not accepted"));
     return Failure();
   }
   std::vector<uint8_t> blob_copy(blob.begin(), blob.end());
   if (has_signature && used_keys_.count(blob_copy)) {
-    if (options_.log) options_.log(nullptr, false, "key already tried on this connection");
+    if (options_.log)
+      options_.log(nullptr, false, "key already tried on this connection");
     return Failure();
   }
   std::string refusal;
   auto attempt = BuildAttempt(user, algorithm, blob, &refusal);
   if (!attempt.ok()) {
     if (options_.log) {
-      options_.log(nullptr, false,
-                   refusal.empty() ? std::string(attempt.status().message()) : refusal);
+      options_.log(
+          nullptr, false,
+          refusal.empty() ? std::string(attempt.status().message()) : refusal);
     }
     if (has_signature) used_keys_.insert(blob_copy);
     return Failure();
@@ -196,12 +226,14 @@ absl::Status ServerAuth::HandleRequest(Bytes payload) {
   // policy is asked about that same key (Go CVE-2024-45337 class).
   const std::vector<uint8_t> data =
       SignedData(transport_.session_id(), user, service, algorithm, blob);
-  const std::string sig_alg = transport::SignatureAlgorithmForHostKey(algorithm);
-  absl::Status verified = sig_alg.empty()
-                              ? absl::UnauthenticatedError("no signature algorithm")
-                              : attempt->key.Verify(data, *signature, sig_alg);
+  const std::string sig_alg =
+      transport::SignatureAlgorithmForHostKey(algorithm);
+  absl::Status verified =
+      sig_alg.empty() ? absl::UnauthenticatedError("no signature algorithm")
+                      : attempt->key.Verify(data, *signature, sig_alg);
   if (!verified.ok()) {
-    if (options_.log) options_.log(&*attempt, false, "signature did not verify");
+    if (options_.log)
+      options_.log(&*attempt, false, "signature did not verify");
     return Failure();
   }
   attempt->signed_request = true;
@@ -225,17 +257,19 @@ absl::Status ServerAuth::HandleRequest(Bytes payload) {
 
 // ------------------------------------------------------------ client
 
-ClientAuth::ClientAuth(transport::Transport& transport, ClientAuthOptions options)
+ClientAuth::ClientAuth(transport::Transport& transport,
+                       ClientAuthOptions options)
     : transport_(transport), options_(std::move(options)) {}
 
 absl::Status ClientAuth::Start() {
-  return transport_.Send(
-      transport::SerializeServiceMsg(transport::kMsgServiceRequest, "ssh-userauth"));
+  return transport_.Send(transport::SerializeServiceMsg(
+      transport::kMsgServiceRequest, "ssh-userauth"));
 }
 
 absl::Status ClientAuth::TryNext() {
   if (next_ >= options_.identities.size()) {
-    transport_.Disconnect(DisconnectReason::kNoMoreAuthMethodsAvailable, "no more keys");
+    transport_.Disconnect(DisconnectReason::kNoMoreAuthMethodsAvailable,
+                          "no more keys");
     return absl::UnauthenticatedError("Permission denied (publickey)");
   }
   const ClientIdentity& id = options_.identities[next_++];
@@ -251,11 +285,18 @@ absl::Status ClientAuth::TryNext() {
     blob = id.key.public_key().Blob();
   }
   const std::vector<uint8_t> data =
-      SignedData(transport_.session_id(), options_.user, options_.service, algorithm, blob);
+      SignedData(transport_.session_id(), options_.user, options_.service,
+                 algorithm, blob);
   ASSIGN_OR_RETURN(std::vector<uint8_t> signature, id.key.Sign(data));
   wire::Writer w;
-  w.Byte(transport::kMsgUserauthRequest).String(options_.user).String(options_.service)
-      .String("publickey").Bool(true).String(algorithm).String(blob).String(signature);
+  w.Byte(transport::kMsgUserauthRequest)
+      .String(options_.user)
+      .String(options_.service)
+      .String("publickey")
+      .Bool(true)
+      .String(algorithm)
+      .String(blob)
+      .String(signature);
   return transport_.Send(w.data());
 }
 
@@ -276,8 +317,10 @@ absl::Status ClientAuth::Handle(Bytes payload) {
       return absl::OkStatus();
     }
     default:
-      transport_.Disconnect(DisconnectReason::kProtocolError, "unexpected message");
-      return absl::InvalidArgumentError("unexpected message during authentication");
+      transport_.Disconnect(DisconnectReason::kProtocolError,
+                            "unexpected message");
+      return absl::InvalidArgumentError(
+          "unexpected message during authentication");
   }
 }
 

@@ -65,7 +65,9 @@ struct ServerAuthOptions {
   cert::RevocationCheck revocation_check;
   int max_attempts = 6;
   // Called for every refusal and acceptance, for logs and audit events.
-  std::function<void(const AuthAttempt*, bool accepted, std::string_view reason)> log;
+  std::function<void(const AuthAttempt*, bool accepted,
+                     std::string_view reason)>
+      log;
 };
 
 class ServerAuth {
@@ -85,8 +87,10 @@ class ServerAuth {
  private:
   absl::Status HandleRequest(Bytes payload);
   absl::Status Failure(bool partial = false);
-  absl::Status Disconnect(transport::DisconnectReason reason, absl::Status status);
-  absl::StatusOr<AuthAttempt> BuildAttempt(std::string_view user, std::string_view algorithm,
+  absl::Status Disconnect(transport::DisconnectReason reason,
+                          absl::Status status);
+  absl::StatusOr<AuthAttempt> BuildAttempt(std::string_view user,
+                                           std::string_view algorithm,
                                            Bytes blob, std::string* refusal);
 
   transport::Transport& transport_;
@@ -135,8 +139,8 @@ class ClientAuth {
 
 // The data a publickey signature covers (RFC 4252 §7).
 std::vector<uint8_t> SignedData(Bytes session_id, std::string_view user,
-                                std::string_view service, std::string_view algorithm,
-                                Bytes blob);
+                                std::string_view service,
+                                std::string_view algorithm, Bytes blob);
 
 // Public key algorithms we accept for user authentication.
 const std::vector<std::string>& UserKeyAlgorithms();

@@ -10,27 +10,31 @@ namespace sallyport::ssh::connection {
 namespace {
 
 absl::Status Malformed(std::string_view what) {
-  return absl::InvalidArgumentError(absl::StrCat("malformed ", std::string(what)));
+  return absl::InvalidArgumentError(
+      absl::StrCat("malformed ", std::string(what)));
 }
 
 }  // namespace
 
-Connection::Connection(transport::Transport& transport, ConnectionHandler& handler,
-                       ConnectionOptions options)
+Connection::Connection(transport::Transport& transport,
+                       ConnectionHandler& handler, ConnectionOptions options)
     : transport_(transport), handler_(handler), options_(options) {}
 
 absl::Status Connection::Fail(absl::Status status) {
   transport_.Disconnect(transport::DisconnectReason::kProtocolError,
-                        std::string(status.message().substr(0, 200)));
+                        std::string(status.message().substr(0, 200)), status);
   return status;
 }
 
-absl::Status Connection::Send(const std::vector<uint8_t>& msg) { return transport_.Send(msg); }
+absl::Status Connection::Send(const std::vector<uint8_t>& msg) {
+  return transport_.Send(msg);
+}
 
 absl::StatusOr<Connection::Channel*> Connection::Find(uint32_t id) {
   auto it = channels_.find(id);
   if (it == channels_.end()) {
-    return absl::InvalidArgumentError(absl::StrCat("message for unknown channel ", id));
+    return absl::InvalidArgumentError(
+        absl::StrCat("message for unknown channel ", id));
   }
   return &it->second;
 }
@@ -66,10 +70,12 @@ absl::Status Connection::Handle(Bytes payload) {
       auto ch = Find(*id);
       if (!ch.ok()) return Fail(ch.status());
       Channel& c = **ch;
-      const bool confirming = *type == kMsgChannelOpenConfirmation || *type == kMsgChannelOpenFailure;
-      if (confirming != (c.state == State::kOpening) || c.state == State::kPendingAccept) {
-        return Fail(absl::InvalidArgumentError(
-            absl::StrCat("message ", *type, " for channel ", *id, " in the wrong state")));
+      const bool confirming = *type == kMsgChannelOpenConfirmation ||
+                              *type == kMsgChannelOpenFailure;
+      if (confirming != (c.state == State::kOpening) ||
+          c.state == State::kPendingAccept) {
+        return Fail(absl::InvalidArgumentError(absl::StrCat(
+            "message ", *type, " for channel ", *id, " in the wrong state")));
       }
       switch (*type) {
         case kMsgChannelOpenConfirmation: {
@@ -79,7 +85,8 @@ absl::Status Connection::Handle(Bytes payload) {
           if (!remote.ok() || !window.ok() || !max_packet.ok()) {
             return Fail(Malformed("CHANNEL_OPEN_CONFIRMATION"));
           }
-          if (*max_packet == 0) return Fail(absl::InvalidArgumentError("maximum packet size 0"));
+          if (*max_packet == 0)
+            return Fail(absl::InvalidArgumentError("maximum packet size 0"));
           c.remote_id = *remote;
           c.remote_window = *window;
           c.remote_max_packet = *max_packet;
@@ -90,17 +97,21 @@ absl::Status Connection::Handle(Bytes payload) {
         case kMsgChannelOpenFailure: {
           auto reason = r.ReadUint32();
           auto desc = r.ReadStringView(1024);
-          if (!reason.ok() || !desc.ok()) return Fail(Malformed("CHANNEL_OPEN_FAILURE"));
-          std::string message = absl::StrCat("channel open refused (reason ", *reason, ")");
+          if (!reason.ok() || !desc.ok())
+            return Fail(Malformed("CHANNEL_OPEN_FAILURE"));
+          std::string message =
+              absl::StrCat("channel open refused (reason ", *reason, ")");
           channels_.erase(*id);
           handler_.OnChannelOpenResult(*id, absl::UnavailableError(message));
           return absl::OkStatus();
         }
         case kMsgChannelWindowAdjust: {
           auto n = r.ReadUint32();
-          if (!n.ok() || !r.ExpectEnd().ok()) return Fail(Malformed("WINDOW_ADJUST"));
+          if (!n.ok() || !r.ExpectEnd().ok())
+            return Fail(Malformed("WINDOW_ADJUST"));
           if (c.remote_window + *n > 0xffffffffull) {
-            return Fail(absl::InvalidArgumentError("window adjust overflows 2^32"));
+            return Fail(
+                absl::InvalidArgumentError("window adjust overflows 2^32"));
           }
           const bool was_closed = c.remote_window == 0;
           c.remote_window += *n;
@@ -122,8 +133,8 @@ absl::Status Connection::Handle(Bytes payload) {
           }
           if (data->size() > c.local_window) {
             return Fail(absl::InvalidArgumentError(
-                absl::StrCat("peer sent ", data->size(), " bytes on channel ", *id,
-                             " beyond its window of ", c.local_window)));
+                absl::StrCat("peer sent ", data->size(), " bytes on channel ",
+                             *id, " beyond its window of ", c.local_window)));
           }
           c.local_window -= static_cast<uint32_t>(data->size());
           if (c.eof_received || c.close_sent) {
@@ -157,11 +168,13 @@ absl::Status Connection::Handle(Bytes payload) {
         case kMsgChannelRequest: {
           auto name = r.ReadCString(256);
           auto want_reply = r.ReadBool();
-          if (!name.ok() || !want_reply.ok()) return Fail(Malformed("CHANNEL_REQUEST"));
+          if (!name.ok() || !want_reply.ok())
+            return Fail(Malformed("CHANNEL_REQUEST"));
           if (c.close_sent) break;
           if (*want_reply) {
             if (c.peer_requests_pending >= 64) {
-              return Fail(absl::ResourceExhaustedError("too many unanswered channel requests"));
+              return Fail(absl::ResourceExhaustedError(
+                  "too many unanswered channel requests"));
             }
             ++c.peer_requests_pending;
           }
@@ -174,9 +187,11 @@ absl::Status Connection::Handle(Bytes payload) {
         }
         case kMsgChannelSuccess:
         case kMsgChannelFailure:
-          if (!r.ExpectEnd().ok()) return Fail(Malformed("channel request reply"));
+          if (!r.ExpectEnd().ok())
+            return Fail(Malformed("channel request reply"));
           if (c.our_requests_pending == 0) {
-            return Fail(absl::InvalidArgumentError("unexpected channel request reply"));
+            return Fail(
+                absl::InvalidArgumentError("unexpected channel request reply"));
           }
           --c.our_requests_pending;
           handler_.OnChannelRequestReply(*id, *type == kMsgChannelSuccess);
@@ -199,11 +214,15 @@ absl::Status Connection::HandleOpen(wire::Reader& r) {
   }
   auto refuse = [&](OpenFailure reason, std::string_view why) {
     wire::Writer w;
-    w.Byte(kMsgChannelOpenFailure).Uint32(*sender).Uint32(static_cast<uint32_t>(reason))
-        .String(why).String("");
+    w.Byte(kMsgChannelOpenFailure)
+        .Uint32(*sender)
+        .Uint32(static_cast<uint32_t>(reason))
+        .String(why)
+        .String("");
     return Send(w.data());
   };
-  if (*max_packet == 0) return absl::InvalidArgumentError("maximum packet size 0");
+  if (*max_packet == 0)
+    return absl::InvalidArgumentError("maximum packet size 0");
   if (channels_.size() >= options_.max_channels) {
     return refuse(OpenFailure::kResourceShortage, "too many channels");
   }
@@ -226,13 +245,15 @@ absl::Status Connection::HandleGlobalRequest(wire::Reader& r) {
   auto want_reply = r.ReadBool();
   if (!name.ok() || !want_reply.ok()) return Malformed("GLOBAL_REQUEST");
   bool ok = false;
-  if (*name != "keepalive@openssh.com") ok = handler_.OnGlobalRequest(*name, r.Rest());
+  if (*name != "keepalive@openssh.com")
+    ok = handler_.OnGlobalRequest(*name, r.Rest());
   if (!*want_reply) return absl::OkStatus();
   const uint8_t reply = ok ? kMsgRequestSuccess : kMsgRequestFailure;
   return transport_.Send(absl::MakeConstSpan(&reply, 1));
 }
 
-absl::StatusOr<uint32_t> Connection::OpenChannel(std::string_view type, Bytes extra) {
+absl::StatusOr<uint32_t> Connection::OpenChannel(std::string_view type,
+                                                 Bytes extra) {
   if (channels_.size() >= options_.max_channels) {
     return absl::ResourceExhaustedError("too many channels");
   }
@@ -243,8 +264,12 @@ absl::StatusOr<uint32_t> Connection::OpenChannel(std::string_view type, Bytes ex
   c.type = std::string(type);
   c.local_window = options_.initial_window;
   wire::Writer w;
-  w.Byte(kMsgChannelOpen).String(type).Uint32(id).Uint32(options_.initial_window)
-      .Uint32(options_.max_packet).Raw(extra);
+  w.Byte(kMsgChannelOpen)
+      .String(type)
+      .Uint32(id)
+      .Uint32(options_.initial_window)
+      .Uint32(options_.max_packet)
+      .Raw(extra);
   RETURN_IF_ERROR(Send(w.data()));
   channels_.emplace(id, std::move(c));
   return id;
@@ -252,34 +277,44 @@ absl::StatusOr<uint32_t> Connection::OpenChannel(std::string_view type, Bytes ex
 
 absl::Status Connection::AcceptChannel(uint32_t id) {
   ASSIGN_OR_RETURN(Channel * c, Find(id));
-  if (c->state != State::kPendingAccept) return absl::FailedPreconditionError("not pending");
+  if (c->state != State::kPendingAccept)
+    return absl::FailedPreconditionError("not pending");
   c->state = State::kOpen;
   wire::Writer w;
-  w.Byte(kMsgChannelOpenConfirmation).Uint32(c->remote_id).Uint32(id)
-      .Uint32(options_.initial_window).Uint32(options_.max_packet);
+  w.Byte(kMsgChannelOpenConfirmation)
+      .Uint32(c->remote_id)
+      .Uint32(id)
+      .Uint32(options_.initial_window)
+      .Uint32(options_.max_packet);
   return Send(w.data());
 }
 
 absl::Status Connection::RejectChannel(uint32_t id, OpenFailure reason,
                                        std::string_view description) {
   ASSIGN_OR_RETURN(Channel * c, Find(id));
-  if (c->state != State::kPendingAccept) return absl::FailedPreconditionError("not pending");
+  if (c->state != State::kPendingAccept)
+    return absl::FailedPreconditionError("not pending");
   wire::Writer w;
-  w.Byte(kMsgChannelOpenFailure).Uint32(c->remote_id).Uint32(static_cast<uint32_t>(reason))
-      .String(description).String("");
+  w.Byte(kMsgChannelOpenFailure)
+      .Uint32(c->remote_id)
+      .Uint32(static_cast<uint32_t>(reason))
+      .String(description)
+      .String("");
   channels_.erase(id);
   return Send(w.data());
 }
 
-absl::StatusOr<size_t> Connection::SendData(uint32_t id, Bytes data, uint32_t stream) {
+absl::StatusOr<size_t> Connection::SendData(uint32_t id, Bytes data,
+                                            uint32_t stream) {
   ASSIGN_OR_RETURN(Channel * c, Find(id));
   if (c->state != State::kOpen || c->eof_sent || c->close_sent) {
-    return absl::FailedPreconditionError(absl::StrCat("channel ", id, " is not open for data"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("channel ", id, " is not open for data"));
   }
   size_t taken = 0;
   while (taken < data.size() && c->remote_window > 0) {
-    size_t n = std::min<size_t>({data.size() - taken, c->remote_window, c->remote_max_packet,
-                                 options_.max_packet});
+    size_t n = std::min<size_t>({data.size() - taken, c->remote_window,
+                                 c->remote_max_packet, options_.max_packet});
     scratch_.clear();
     wire::Writer w(&scratch_);
     if (stream == 0) {
@@ -298,7 +333,8 @@ absl::StatusOr<size_t> Connection::SendData(uint32_t id, Bytes data, uint32_t st
 uint32_t Connection::SendWindow(uint32_t id) const {
   auto it = channels_.find(id);
   if (it == channels_.end() || it->second.state != State::kOpen) return 0;
-  return static_cast<uint32_t>(std::min<uint64_t>(it->second.remote_window, 0xffffffffu));
+  return static_cast<uint32_t>(
+      std::min<uint64_t>(it->second.remote_window, 0xffffffffu));
 }
 
 uint32_t Connection::ReceiveWindow(uint32_t id) const {
@@ -313,7 +349,8 @@ uint64_t Connection::Unconsumed(uint32_t id) const {
 
 absl::Status Connection::SendEof(uint32_t id) {
   ASSIGN_OR_RETURN(Channel * c, Find(id));
-  if (c->state != State::kOpen) return absl::FailedPreconditionError("channel not open");
+  if (c->state != State::kOpen)
+    return absl::FailedPreconditionError("channel not open");
   if (c->eof_sent || c->close_sent) return absl::OkStatus();
   c->eof_sent = true;
   wire::Writer w;
@@ -324,10 +361,12 @@ absl::Status Connection::SendEof(uint32_t id) {
 absl::Status Connection::Close(uint32_t id) {
   ASSIGN_OR_RETURN(Channel * c, Find(id));
   if (c->state == State::kPendingAccept) {
-    return RejectChannel(id, OpenFailure::kAdministrativelyProhibited, "closed");
+    return RejectChannel(id, OpenFailure::kAdministrativelyProhibited,
+                         "closed");
   }
   if (c->state == State::kOpening || c->close_sent) {
-    c->close_sent = true;  // CLOSE after the confirmation arrives is not possible: wait
+    c->close_sent =
+        true;  // CLOSE after the confirmation arrives is not possible: wait
     return absl::OkStatus();
   }
   c->close_sent = true;
@@ -336,29 +375,36 @@ absl::Status Connection::Close(uint32_t id) {
   return Send(w.data());
 }
 
-absl::Status Connection::SendRequest(uint32_t id, std::string_view type, bool want_reply,
-                                     Bytes data) {
+absl::Status Connection::SendRequest(uint32_t id, std::string_view type,
+                                     bool want_reply, Bytes data) {
   ASSIGN_OR_RETURN(Channel * c, Find(id));
   if (c->state != State::kOpen || c->close_sent) {
     return absl::FailedPreconditionError("channel not open");
   }
   if (want_reply) ++c->our_requests_pending;
   wire::Writer w;
-  w.Byte(kMsgChannelRequest).Uint32(c->remote_id).String(type).Bool(want_reply).Raw(data);
+  w.Byte(kMsgChannelRequest)
+      .Uint32(c->remote_id)
+      .String(type)
+      .Bool(want_reply)
+      .Raw(data);
   return Send(w.data());
 }
 
 absl::Status Connection::ReplyRequest(uint32_t id, bool success) {
   ASSIGN_OR_RETURN(Channel * c, Find(id));
-  if (c->peer_requests_pending == 0) return absl::FailedPreconditionError("no request to answer");
+  if (c->peer_requests_pending == 0)
+    return absl::FailedPreconditionError("no request to answer");
   --c->peer_requests_pending;
   if (c->close_sent) return absl::OkStatus();
   wire::Writer w;
-  w.Byte(success ? kMsgChannelSuccess : kMsgChannelFailure).Uint32(c->remote_id);
+  w.Byte(success ? kMsgChannelSuccess : kMsgChannelFailure)
+      .Uint32(c->remote_id);
   return Send(w.data());
 }
 
-absl::Status Connection::SendGlobalRequest(std::string_view name, bool want_reply, Bytes data) {
+absl::Status Connection::SendGlobalRequest(std::string_view name,
+                                           bool want_reply, Bytes data) {
   if (want_reply) ++global_requests_pending_;
   wire::Writer w;
   w.Byte(kMsgGlobalRequest).String(name).Bool(want_reply).Raw(data);
@@ -373,7 +419,8 @@ void Connection::Consume(uint32_t id, size_t n) {
   c.unconsumed -= n;
   c.to_adjust += n;
   // Re-advertise in half-window steps so the peer never waits on us.
-  if (c.to_adjust >= options_.initial_window / 2 && !c.close_sent && c.state == State::kOpen) {
+  if (c.to_adjust >= options_.initial_window / 2 && !c.close_sent &&
+      c.state == State::kOpen) {
     const uint32_t add = static_cast<uint32_t>(
         std::min<uint64_t>(c.to_adjust, 0xffffffffull - c.local_window));
     c.to_adjust -= add;

@@ -37,7 +37,8 @@ class ConnectionHandler {
   virtual ~ConnectionHandler() = default;
   // The peer asks for a channel, given local id `id`. Answer with
   // Connection::AcceptChannel / RejectChannel, now or later.
-  virtual void OnChannelOpen(uint32_t id, std::string_view type, Bytes extra) = 0;
+  virtual void OnChannelOpen(uint32_t id, std::string_view type,
+                             Bytes extra) = 0;
   // Our OpenChannel(id) was confirmed (OK) or refused (the error says why;
   // the channel no longer exists).
   virtual void OnChannelOpenResult(uint32_t, const absl::Status&) {}
@@ -48,8 +49,8 @@ class ConnectionHandler {
   // The channel is closed in both directions and forgotten after this.
   virtual void OnClose(uint32_t) {}
   // A channel request; if want_reply, answer with ReplyRequest (in order).
-  virtual void OnChannelRequest(uint32_t id, std::string_view type, bool want_reply,
-                                Bytes data) = 0;
+  virtual void OnChannelRequest(uint32_t id, std::string_view type,
+                                bool want_reply, Bytes data) = 0;
   virtual void OnChannelRequestReply(uint32_t, bool) {}
   // A global request other than keepalive@openssh.com; return true to
   // grant it (only consulted when the peer wants a reply; tcpip-forward is
@@ -74,7 +75,8 @@ class Connection {
   // arrives in OnChannelOpenResult. kResourceExhausted over max_channels.
   absl::StatusOr<uint32_t> OpenChannel(std::string_view type, Bytes extra = {});
   absl::Status AcceptChannel(uint32_t id);
-  absl::Status RejectChannel(uint32_t id, OpenFailure reason, std::string_view description);
+  absl::Status RejectChannel(uint32_t id, OpenFailure reason,
+                             std::string_view description);
 
   // Sends as much of `data` as the peer's window allows, in packets of at
   // most its maximum packet size; returns the number of bytes taken (0
@@ -84,10 +86,12 @@ class Connection {
   uint32_t SendWindow(uint32_t id) const;
   absl::Status SendEof(uint32_t id);
   absl::Status Close(uint32_t id);
-  absl::Status SendRequest(uint32_t id, std::string_view type, bool want_reply, Bytes data = {});
+  absl::Status SendRequest(uint32_t id, std::string_view type, bool want_reply,
+                           Bytes data = {});
   // Answers the oldest unanswered want_reply request on `id`.
   absl::Status ReplyRequest(uint32_t id, bool success);
-  absl::Status SendGlobalRequest(std::string_view name, bool want_reply, Bytes data = {});
+  absl::Status SendGlobalRequest(std::string_view name, bool want_reply,
+                                 Bytes data = {});
   // The handler is done with n bytes received on `id`.
   void Consume(uint32_t id, size_t n);
 
@@ -106,9 +110,9 @@ class Connection {
     uint32_t remote_id = 0;
     uint64_t remote_window = 0;
     uint32_t remote_max_packet = 0;
-    uint32_t local_window = 0;    // what the peer may still send
-    uint64_t unconsumed = 0;      // received, not yet consumed
-    uint64_t to_adjust = 0;       // consumed, not yet re-advertised
+    uint32_t local_window = 0;  // what the peer may still send
+    uint64_t unconsumed = 0;    // received, not yet consumed
+    uint64_t to_adjust = 0;     // consumed, not yet re-advertised
     bool eof_sent = false, eof_received = false;
     bool close_sent = false;
     uint32_t peer_requests_pending = 0;  // want_reply requests we owe answers

@@ -26,23 +26,31 @@ struct Recorder : ConnectionHandler {
     if (auto_accept) (void)conn->AcceptChannel(id);
   }
   void OnChannelOpenResult(uint32_t id, const absl::Status& s) override {
-    events.push_back("open-result " + std::to_string(id) + " " + (s.ok() ? "ok" : "refused"));
+    events.push_back("open-result " + std::to_string(id) + " " +
+                     (s.ok() ? "ok" : "refused"));
   }
   void OnData(uint32_t id, uint32_t stream, Bytes d) override {
     (stream == 0 ? data : stderr_data)[id].append(wire::AsStringView(d));
     if (auto_consume) conn->Consume(id, d.size());
   }
-  void OnEof(uint32_t id) override { events.push_back("eof " + std::to_string(id)); }
-  void OnClose(uint32_t id) override { events.push_back("close " + std::to_string(id)); }
-  void OnChannelRequest(uint32_t id, std::string_view type, bool want_reply, Bytes d) override {
-    events.push_back("request " + std::string(type) + " " + std::string(wire::AsStringView(d)));
+  void OnEof(uint32_t id) override {
+    events.push_back("eof " + std::to_string(id));
+  }
+  void OnClose(uint32_t id) override {
+    events.push_back("close " + std::to_string(id));
+  }
+  void OnChannelRequest(uint32_t id, std::string_view type, bool want_reply,
+                        Bytes d) override {
+    events.push_back("request " + std::string(type) + " " +
+                     std::string(wire::AsStringView(d)));
     if (want_reply) (void)conn->ReplyRequest(id, type == "exec");
   }
   void OnChannelRequestReply(uint32_t, bool ok) override {
     events.push_back(std::string("reply ") + (ok ? "success" : "failure"));
   }
   void OnGlobalRequestReply(bool ok, Bytes) override {
-    events.push_back(std::string("global-reply ") + (ok ? "success" : "failure"));
+    events.push_back(std::string("global-reply ") +
+                     (ok ? "success" : "failure"));
   }
   void OnWindowAvailable(uint32_t) override { ++window_available; }
 };
@@ -51,13 +59,16 @@ class ConnectionTest : public ::testing::Test {
  protected:
   void SetUp() override { Build({}, {}); }
 
-  void Build(ConnectionOptions client_options, ConnectionOptions server_options) {
+  void Build(ConnectionOptions client_options,
+             ConnectionOptions server_options) {
     peers_ = TestPeers::Create();
     peers_->Pump();
     peers_->Authenticate();
     ASSERT_EQ(peers_->server->phase(), transport::Phase::kAuthenticated);
-    client_ = std::make_unique<Connection>(*peers_->client, client_rec_, client_options);
-    server_ = std::make_unique<Connection>(*peers_->server, server_rec_, server_options);
+    client_ = std::make_unique<Connection>(*peers_->client, client_rec_,
+                                           client_options);
+    server_ = std::make_unique<Connection>(*peers_->server, server_rec_,
+                                           server_options);
     client_rec_.conn = client_.get();
     server_rec_.conn = server_.get();
   }
@@ -66,9 +77,12 @@ class ConnectionTest : public ::testing::Test {
   void Pump() {
     for (int i = 0; i < 100; ++i) {
       peers_->Pump();
-      bool any = !peers_->client_received.empty() || !peers_->server_received.empty();
-      for (auto& m : std::exchange(peers_->server_received, {})) (void)server_->Handle(m);
-      for (auto& m : std::exchange(peers_->client_received, {})) (void)client_->Handle(m);
+      bool any =
+          !peers_->client_received.empty() || !peers_->server_received.empty();
+      for (auto& m : std::exchange(peers_->server_received, {}))
+        (void)server_->Handle(m);
+      for (auto& m : std::exchange(peers_->client_received, {}))
+        (void)client_->Handle(m);
       if (!any) break;
     }
   }
@@ -89,23 +103,28 @@ TEST_F(ConnectionTest, SessionLifecycleDataAndRequests) {
   uint32_t id = OpenSession();
   EXPECT_EQ(server_rec_.events, std::vector<std::string>{"open session"});
   EXPECT_EQ(client_rec_.events.back(), "open-result 0 ok");
-  ASSERT_TRUE(client_->SendRequest(id, "exec", true, SerializeStringRequest("uname")).ok());
+  ASSERT_TRUE(
+      client_->SendRequest(id, "exec", true, SerializeStringRequest("uname"))
+          .ok());
   Pump();
   EXPECT_EQ(client_rec_.events.back(), "reply success");
   ASSERT_TRUE(client_->SendData(id, wire::AsBytes("to server")).ok());
   ASSERT_TRUE(server_->SendData(0, wire::AsBytes("out")).ok());
-  ASSERT_TRUE(server_->SendData(0, wire::AsBytes("err"), kExtendedDataStderr).ok());
+  ASSERT_TRUE(
+      server_->SendData(0, wire::AsBytes("err"), kExtendedDataStderr).ok());
   Pump();
   EXPECT_EQ(server_rec_.data[0], "to server");
   EXPECT_EQ(client_rec_.data[id], "out");
   EXPECT_EQ(client_rec_.stderr_data[id], "err");
   // Server: exit-status, EOF, CLOSE; the client answers CLOSE.
-  ASSERT_TRUE(server_->SendRequest(0, "exit-status", false, SerializeExitStatus(42)).ok());
+  ASSERT_TRUE(
+      server_->SendRequest(0, "exit-status", false, SerializeExitStatus(42))
+          .ok());
   ASSERT_TRUE(server_->SendEof(0).ok());
   ASSERT_TRUE(server_->Close(0).ok());
   Pump();
-  EXPECT_EQ(client_rec_.events[client_rec_.events.size() - 3], "request exit-status " +
-                                                                 std::string("\0\0\0*", 4));
+  EXPECT_EQ(client_rec_.events[client_rec_.events.size() - 3],
+            "request exit-status " + std::string("\0\0\0*", 4));
   EXPECT_EQ(client_rec_.events[client_rec_.events.size() - 2], "eof 0");
   EXPECT_EQ(client_rec_.events.back(), "close 0");
   EXPECT_EQ(server_rec_.events.back(), "close 0");
@@ -133,9 +152,12 @@ TEST_F(ConnectionTest, CloseBeforeEofAndSimultaneousClose) {
 TEST_F(ConnectionTest, RefusedOpen) {
   server_rec_.auto_accept = false;
   uint32_t id = OpenSession();
-  ASSERT_TRUE(server_->RejectChannel(0, OpenFailure::kAdministrativelyProhibited, "no").ok());
+  ASSERT_TRUE(
+      server_->RejectChannel(0, OpenFailure::kAdministrativelyProhibited, "no")
+          .ok());
   Pump();
-  EXPECT_EQ(client_rec_.events.back(), "open-result " + std::to_string(id) + " refused");
+  EXPECT_EQ(client_rec_.events.back(),
+            "open-result " + std::to_string(id) + " refused");
   EXPECT_FALSE(client_->HasChannel(id));
 }
 
@@ -174,7 +196,8 @@ TEST_F(ConnectionTest, PeerIgnoringTheWindowIsDisconnected) {
   ASSERT_TRUE(peers_->client->Send(w.data()).ok());
   Pump();
   EXPECT_TRUE(peers_->server->closed());
-  EXPECT_NE(peers_->server->close_status().message().find("beyond its window"), std::string::npos)
+  EXPECT_NE(peers_->server->close_status().message().find("beyond its window"),
+            std::string::npos)
       << peers_->server->close_status();
 }
 
@@ -188,8 +211,8 @@ TEST_F(ConnectionTest, WindowAdjustOverflowIsDisconnected) {
 }
 
 TEST_F(ConnectionTest, UnknownChannelIdIsDisconnected) {
-  for (uint8_t type : {kMsgChannelData, kMsgChannelEof, kMsgChannelClose, kMsgChannelRequest,
-                       kMsgChannelWindowAdjust}) {
+  for (uint8_t type : {kMsgChannelData, kMsgChannelEof, kMsgChannelClose,
+                       kMsgChannelRequest, kMsgChannelWindowAdjust}) {
     Build({}, {});
     wire::Writer w;
     w.Byte(type).Uint32(77).String("x");
@@ -233,20 +256,26 @@ TEST_F(ConnectionTest, ChannelCapAndManyChannels) {
   EXPECT_EQ(ok, 8);
   EXPECT_EQ(refused, 2);
   for (int i = 0; i < 8; ++i) {
-    ASSERT_TRUE(client_->SendData(ids[i], wire::AsBytes(std::string(50000, 'a' + i))).ok());
+    ASSERT_TRUE(
+        client_->SendData(ids[i], wire::AsBytes(std::string(50000, 'a' + i)))
+            .ok());
   }
   Pump();
-  for (int i = 0; i < 8; ++i) EXPECT_EQ(server_rec_.data[i], std::string(50000, 'a' + i));
+  for (int i = 0; i < 8; ++i)
+    EXPECT_EQ(server_rec_.data[i], std::string(50000, 'a' + i));
 }
 
 TEST_F(ConnectionTest, GlobalRequests) {
   ASSERT_TRUE(client_->SendGlobalRequest("keepalive@openssh.com", true).ok());
-  ASSERT_TRUE(client_->SendGlobalRequest("tcpip-forward", true,
-                                         wire::AsBytes(std::string("\0\0\0\0\0\0\0\x50", 8)))
+  ASSERT_TRUE(client_
+                  ->SendGlobalRequest(
+                      "tcpip-forward", true,
+                      wire::AsBytes(std::string("\0\0\0\0\0\0\0\x50", 8)))
                   .ok());
   Pump();
   EXPECT_EQ(client_rec_.events,
-            (std::vector<std::string>{"global-reply failure", "global-reply failure"}));
+            (std::vector<std::string>{"global-reply failure",
+                                      "global-reply failure"}));
   EXPECT_FALSE(peers_->server->closed());
   // A reply nobody asked for is a protocol error.
   const uint8_t stray = kMsgRequestSuccess;
@@ -263,7 +292,8 @@ TEST_F(ConnectionTest, KeepaliveChannelRequestIsAnswered) {
 }
 
 TEST(RequestMessagesTest, RoundTripsAndRefusals) {
-  PtyRequest p{"xterm-256color", 120, 40, 0, 0, std::string("\x81\0\0\x96\0\0", 6)};
+  PtyRequest p{
+      "xterm-256color", 120, 40, 0, 0, std::string("\x81\0\0\x96\0\0", 6)};
   auto p2 = PtyRequest::Parse(p.Serialize());
   ASSERT_TRUE(p2.ok());
   EXPECT_EQ(p2->term, "xterm-256color");
@@ -275,7 +305,8 @@ TEST(RequestMessagesTest, RoundTripsAndRefusals) {
   EXPECT_EQ(DirectTcpip::Parse(d.Serialize())->port, 8080u);
   d.port = 70000;
   EXPECT_FALSE(DirectTcpip::Parse(d.Serialize()).ok());
-  EXPECT_FALSE(ParseStringRequest(SerializeStringRequest(std::string("a\0b", 3))).ok());
+  EXPECT_FALSE(
+      ParseStringRequest(SerializeStringRequest(std::string("a\0b", 3))).ok());
   EXPECT_EQ(*ParseExitStatus(SerializeExitStatus(7)), 7u);
   ExitSignal s{"TERM", false, "killed", ""};
   EXPECT_EQ(ExitSignal::Parse(s.Serialize())->signal, "TERM");

@@ -22,7 +22,12 @@ absl::StatusOr<PtyRequest> PtyRequest::Parse(Bytes data) {
 
 std::vector<uint8_t> PtyRequest::Serialize() const {
   wire::Writer w;
-  w.String(term).Uint32(columns).Uint32(rows).Uint32(width_px).Uint32(height_px).String(modes);
+  w.String(term)
+      .Uint32(columns)
+      .Uint32(rows)
+      .Uint32(width_px)
+      .Uint32(height_px)
+      .String(modes);
   return w.Take();
 }
 
@@ -98,11 +103,15 @@ absl::StatusOr<DirectTcpip> DirectTcpip::Parse(Bytes data) {
 
 std::vector<uint8_t> DirectTcpip::Serialize() const {
   wire::Writer w;
-  w.String(host).Uint32(port).String(originator_address).Uint32(originator_port);
+  w.String(host)
+      .Uint32(port)
+      .String(originator_address)
+      .Uint32(originator_port);
   return w.Take();
 }
 
-absl::StatusOr<std::string> ParseStringRequest(Bytes data, uint32_t max_length) {
+absl::StatusOr<std::string> ParseStringRequest(Bytes data,
+                                               uint32_t max_length) {
   wire::Reader r(data);
   ASSIGN_OR_RETURN(std::string_view s, r.ReadCString(max_length));
   RETURN_IF_ERROR(r.ExpectEnd());

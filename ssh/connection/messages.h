@@ -84,7 +84,8 @@ struct DirectTcpip {
 
 // Request data that is one string: exec (command), subsystem (name),
 // signal (name). NUL bytes refused.
-absl::StatusOr<std::string> ParseStringRequest(Bytes data, uint32_t max_length = 64 * 1024);
+absl::StatusOr<std::string> ParseStringRequest(Bytes data,
+                                               uint32_t max_length = 64 * 1024);
 std::vector<uint8_t> SerializeStringRequest(std::string_view s);
 // exit-status: one uint32.
 absl::StatusOr<uint32_t> ParseExitStatus(Bytes data);

@@ -33,14 +33,15 @@ class HostKeyPolicy {
   // negotiated algorithm. Returns the public key whose signature over the
   // exchange hash must then verify, or kUnauthenticated/kPermissionDenied
   // with the reason to refuse the server.
-  virtual absl::StatusOr<crypto::PublicKey> Check(std::string_view algorithm,
-                                                  wire::Bytes host_key_blob) = 0;
+  virtual absl::StatusOr<crypto::PublicKey> Check(
+      std::string_view algorithm, wire::Bytes host_key_blob) = 0;
 };
 
 // Trusts exactly the given plain keys (refuses certificates and any other key).
 class PinnedHostKeyPolicy : public HostKeyPolicy {
  public:
-  explicit PinnedHostKeyPolicy(std::vector<crypto::PublicKey> keys) : keys_(std::move(keys)) {}
+  explicit PinnedHostKeyPolicy(std::vector<crypto::PublicKey> keys)
+      : keys_(std::move(keys)) {}
   std::vector<std::string> Algorithms() const override;
   absl::StatusOr<crypto::PublicKey> Check(std::string_view algorithm,
                                           wire::Bytes host_key_blob) override;

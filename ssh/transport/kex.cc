@@ -33,8 +33,9 @@ void AppendMpint(const base::SecretBytes& secret, base::SecretBytes* out) {
   size_t len = secret.size() - skip;
   bool pad = len > 0 && (secret[skip] & 0x80) != 0;
   uint32_t total = static_cast<uint32_t>(len + (pad ? 1 : 0));
-  uint8_t header[5] = {static_cast<uint8_t>(total >> 24), static_cast<uint8_t>(total >> 16),
-                       static_cast<uint8_t>(total >> 8), static_cast<uint8_t>(total), 0};
+  uint8_t header[5] = {
+      static_cast<uint8_t>(total >> 24), static_cast<uint8_t>(total >> 16),
+      static_cast<uint8_t>(total >> 8), static_cast<uint8_t>(total), 0};
   out->Append(absl::MakeConstSpan(header, pad ? 5 : 4));
   out->Append(secret.span().subspan(skip));
 }
@@ -43,33 +44,39 @@ void AppendMpint(const base::SecretBytes& secret, base::SecretBytes* out) {
 
 const std::vector<std::string>& SupportedKexAlgorithms() {
   static const auto* const kAlgs = new std::vector<std::string>{
-      "curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256"};
+      "curve25519-sha256", "curve25519-sha256@libssh.org",
+      "ecdh-sha2-nistp256"};
   return *kAlgs;
 }
 
 bool IsPseudoKexAlgorithm(std::string_view name) {
-  return name == kExtInfoClient || name == kExtInfoServer || name == kStrictKexClient ||
-         name == kStrictKexServer || name.starts_with("kex-strict-") || name.starts_with("ext-info-");
+  return name == kExtInfoClient || name == kExtInfoServer ||
+         name == kStrictKexClient || name == kStrictKexServer ||
+         name.starts_with("kex-strict-") || name.starts_with("ext-info-");
 }
 
-absl::StatusOr<Algorithms> Negotiate(const KexInitMsg& client, const KexInitMsg& server) {
+absl::StatusOr<Algorithms> Negotiate(const KexInitMsg& client,
+                                     const KexInitMsg& server) {
   Algorithms a;
   auto kex = Pick(client.kex_algorithms, server.kex_algorithms, "key exchange");
   if (!kex.ok()) return kex.status();
   a.kex = *kex;
-  auto host = Pick(client.server_host_key_algorithms, server.server_host_key_algorithms,
-                   "host key");
+  auto host = Pick(client.server_host_key_algorithms,
+                   server.server_host_key_algorithms, "host key");
   if (!host.ok()) return host.status();
   a.host_key = *host;
-  auto c2s = Pick(client.encryption_c2s, server.encryption_c2s, "client-to-server cipher");
+  auto c2s = Pick(client.encryption_c2s, server.encryption_c2s,
+                  "client-to-server cipher");
   if (!c2s.ok()) return c2s.status();
   a.cipher_c2s = *c2s;
-  auto s2c = Pick(client.encryption_s2c, server.encryption_s2c, "server-to-client cipher");
+  auto s2c = Pick(client.encryption_s2c, server.encryption_s2c,
+                  "server-to-client cipher");
   if (!s2c.ok()) return s2c.status();
   a.cipher_s2c = *s2c;
   for (auto [cipher, mac_out, mac_client, mac_server] :
        {std::tuple{&a.cipher_c2s, &a.mac_c2s, &client.mac_c2s, &server.mac_c2s},
-        std::tuple{&a.cipher_s2c, &a.mac_s2c, &client.mac_s2c, &server.mac_s2c}}) {
+        std::tuple{&a.cipher_s2c, &a.mac_s2c, &client.mac_s2c,
+                   &server.mac_s2c}}) {
     auto spec = crypto::LookupCipher(*cipher);
     if (!spec.ok()) {
       return absl::FailedPreconditionError(
@@ -80,12 +87,14 @@ absl::StatusOr<Algorithms> Negotiate(const KexInitMsg& client, const KexInitMsg&
     if (!mac.ok()) return mac.status();
     *mac_out = *mac;
   }
-  for (auto [c, s] : {std::pair{&client.compression_c2s, &server.compression_c2s},
-                      std::pair{&client.compression_s2c, &server.compression_s2c}}) {
+  for (auto [c, s] :
+       {std::pair{&client.compression_c2s, &server.compression_c2s},
+        std::pair{&client.compression_s2c, &server.compression_s2c}}) {
     auto comp = Pick(*c, *s, "compression");
     if (!comp.ok()) return comp.status();
     if (*comp != "none") {
-      return absl::FailedPreconditionError(absl::StrCat("unsupported compression ", *comp));
+      return absl::FailedPreconditionError(
+          absl::StrCat("unsupported compression ", *comp));
     }
   }
   return a;
@@ -96,27 +105,37 @@ std::string SignatureAlgorithmForHostKey(std::string_view alg) {
   constexpr std::string_view kCertSuffix = "-cert-v01@openssh.com";
   if (base.ends_with(kCertSuffix)) {
     base.remove_suffix(kCertSuffix.size());
-    if (base == "ssh-ed25519" || base == "ecdsa-sha2-nistp256" || base == "rsa-sha2-256" ||
-        base == "rsa-sha2-512") {
+    if (base == "ssh-ed25519" || base == "ecdsa-sha2-nistp256" ||
+        base == "rsa-sha2-256" || base == "rsa-sha2-512") {
       return std::string(base);
     }
     return "";
   }
-  if (base == "ssh-ed25519" || base == "ecdsa-sha2-nistp256" || base == "rsa-sha2-256" ||
-      base == "rsa-sha2-512") {
+  if (base == "ssh-ed25519" || base == "ecdsa-sha2-nistp256" ||
+      base == "rsa-sha2-256" || base == "rsa-sha2-512") {
     return std::string(base);
   }
   return "";
 }
 
-crypto::HashAlgorithm KexHash(std::string_view) { return crypto::HashAlgorithm::kSha256; }
+crypto::HashAlgorithm KexHash(std::string_view) {
+  return crypto::HashAlgorithm::kSha256;
+}
 
-std::vector<uint8_t> ExchangeHash(crypto::HashAlgorithm hash, std::string_view v_c,
-                                  std::string_view v_s, wire::Bytes i_c, wire::Bytes i_s,
-                                  wire::Bytes k_s, wire::Bytes q_c, wire::Bytes q_s,
+std::vector<uint8_t> ExchangeHash(crypto::HashAlgorithm hash,
+                                  std::string_view v_c, std::string_view v_s,
+                                  wire::Bytes i_c, wire::Bytes i_s,
+                                  wire::Bytes k_s, wire::Bytes q_c,
+                                  wire::Bytes q_s,
                                   const base::SecretBytes& shared_secret) {
   wire::Writer w;
-  w.String(v_c).String(v_s).String(i_c).String(i_s).String(k_s).String(q_c).String(q_s);
+  w.String(v_c)
+      .String(v_s)
+      .String(i_c)
+      .String(i_s)
+      .String(k_s)
+      .String(q_c)
+      .String(q_s);
   base::SecretBytes k;
   AppendMpint(shared_secret, &k);
   crypto::Hasher hasher(hash);
@@ -125,7 +144,8 @@ std::vector<uint8_t> ExchangeHash(crypto::HashAlgorithm hash, std::string_view v
   return hasher.Finish();
 }
 
-base::SecretBytes DeriveKey(crypto::HashAlgorithm hash, const base::SecretBytes& shared_secret,
+base::SecretBytes DeriveKey(crypto::HashAlgorithm hash,
+                            const base::SecretBytes& shared_secret,
                             wire::Bytes h, char letter, wire::Bytes session_id,
                             size_t length) {
   base::SecretBytes k;
@@ -134,7 +154,10 @@ base::SecretBytes DeriveKey(crypto::HashAlgorithm hash, const base::SecretBytes&
   {
     crypto::Hasher hasher(hash);
     const uint8_t l = static_cast<uint8_t>(letter);
-    hasher.Update(k.span()).Update(h).Update(absl::MakeConstSpan(&l, 1)).Update(session_id);
+    hasher.Update(k.span())
+        .Update(h)
+        .Update(absl::MakeConstSpan(&l, 1))
+        .Update(session_id);
     std::vector<uint8_t> k1 = hasher.Finish();
     out.Append(k1);
     OPENSSL_cleanse(k1.data(), k1.size());

@@ -36,7 +36,8 @@ struct Algorithms {
 // RFC 4253 §7.1: for each list the first client algorithm the server also
 // lists. kFailedPrecondition naming the list when nothing matches.
 // `supported_ciphers` restricts ciphers to what our side can build.
-absl::StatusOr<Algorithms> Negotiate(const KexInitMsg& client, const KexInitMsg& server);
+absl::StatusOr<Algorithms> Negotiate(const KexInitMsg& client,
+                                     const KexInitMsg& server);
 
 // The signature algorithm that goes with a negotiated host key algorithm
 // ("ssh-ed25519-cert-v01@openssh.com" → "ssh-ed25519",
@@ -49,14 +50,17 @@ crypto::HashAlgorithm KexHash(std::string_view kex);
 // H = HASH(string V_C, string V_S, string I_C, string I_S, string K_S,
 //          string Q_C, string Q_S, mpint K); `shared_secret` is K as
 // unsigned big-endian bytes.
-std::vector<uint8_t> ExchangeHash(crypto::HashAlgorithm hash, std::string_view v_c,
-                                  std::string_view v_s, wire::Bytes i_c, wire::Bytes i_s,
-                                  wire::Bytes k_s, wire::Bytes q_c, wire::Bytes q_s,
+std::vector<uint8_t> ExchangeHash(crypto::HashAlgorithm hash,
+                                  std::string_view v_c, std::string_view v_s,
+                                  wire::Bytes i_c, wire::Bytes i_s,
+                                  wire::Bytes k_s, wire::Bytes q_c,
+                                  wire::Bytes q_s,
                                   const base::SecretBytes& shared_secret);
 
 // RFC 4253 §7.2: HASH(K || H || letter || session_id), extended with
 // HASH(K || H || K1 || ...) to `length` bytes. K is mpint-encoded here.
-base::SecretBytes DeriveKey(crypto::HashAlgorithm hash, const base::SecretBytes& shared_secret,
+base::SecretBytes DeriveKey(crypto::HashAlgorithm hash,
+                            const base::SecretBytes& shared_secret,
                             wire::Bytes h, char letter, wire::Bytes session_id,
                             size_t length);
 

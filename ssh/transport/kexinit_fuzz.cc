@@ -14,11 +14,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!msg.ok()) return 0;
   // Round trip: a parsed KEXINIT re-serialises to exactly the same bytes.
   std::vector<uint8_t> again = msg->Serialize();
-  if (again.size() != size || !std::equal(again.begin(), again.end(), data)) abort();
+  if (again.size() != size || !std::equal(again.begin(), again.end(), data))
+    abort();
   KexInitMsg ours;
   ours.kex_algorithms = SupportedKexAlgorithms();
   ours.server_host_key_algorithms = {"ssh-ed25519"};
-  ours.encryption_c2s = ours.encryption_s2c = sallyport::ssh::crypto::SupportedCiphers();
+  ours.encryption_c2s = ours.encryption_s2c =
+      sallyport::ssh::crypto::SupportedCiphers();
   ours.mac_c2s = ours.mac_s2c = sallyport::ssh::crypto::SupportedMacs();
   ours.compression_c2s = ours.compression_s2c = {"none"};
   for (bool we_are_client : {false, true}) {

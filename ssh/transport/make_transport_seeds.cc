@@ -19,13 +19,15 @@ int main(int argc, char** argv) {
   int n = 0;
   for (std::string cipher : {"none", "aes128-gcm@openssh.com"}) {
     std::vector<uint8_t> recorded = {static_cast<uint8_t>(n * 16)};
-    auto peers = TestPeers::Create([&](TransportOptions& c, TransportOptions& s) {
-      c.fuzzing_allow_none_cipher = s.fuzzing_allow_none_cipher = true;
-      c.ciphers = {cipher};
-      s.ciphers = {"none", "aes128-gcm@openssh.com"};
-    });
+    auto peers =
+        TestPeers::Create([&](TransportOptions& c, TransportOptions& s) {
+          c.fuzzing_allow_none_cipher = s.fuzzing_allow_none_cipher = true;
+          c.ciphers = {cipher};
+          s.ciphers = {"none", "aes128-gcm@openssh.com"};
+        });
     peers->tamper = [&](bool to_server, std::vector<uint8_t>& bytes) {
-      if (to_server) recorded.insert(recorded.end(), bytes.begin(), bytes.end());
+      if (to_server)
+        recorded.insert(recorded.end(), bytes.begin(), bytes.end());
     };
     peers->Pump();
     peers->Authenticate();
@@ -34,14 +36,16 @@ int main(int argc, char** argv) {
     (void)peers->client->Send(w.data());
     (void)peers->client->StartRekey();
     peers->Pump();
-    if (peers->server->phase() != Phase::kAuthenticated || peers->server->kex_count() != 2 ||
-        peers->server_received.empty()) {
+    if (peers->server->phase() != Phase::kAuthenticated ||
+        peers->server->kex_count() != 2 || peers->server_received.empty()) {
       std::cerr << "seed session did not complete\n";
       return 1;
     }
-    std::cerr << cipher << ": " << recorded.size() << " bytes, server kex count "
-              << peers->server->kex_count() << "\n";
-    std::ofstream(std::string(argv[1]) + "/session_" + std::to_string(n++), std::ios::binary)
+    std::cerr << cipher << ": " << recorded.size()
+              << " bytes, server kex count " << peers->server->kex_count()
+              << "\n";
+    std::ofstream(std::string(argv[1]) + "/session_" + std::to_string(n++),
+                  std::ios::binary)
         .write(reinterpret_cast<const char*>(recorded.data()),
                static_cast<std::streamsize>(recorded.size()));
   }

@@ -103,8 +103,10 @@ struct ExtInfoMsg {
 };
 
 // RFC 4253 §10: SERVICE_REQUEST and SERVICE_ACCEPT carry one name.
-absl::StatusOr<std::string> ParseServiceMsg(uint8_t expected_type, Bytes payload);
-std::vector<uint8_t> SerializeServiceMsg(uint8_t type, std::string_view service);
+absl::StatusOr<std::string> ParseServiceMsg(uint8_t expected_type,
+                                            Bytes payload);
+std::vector<uint8_t> SerializeServiceMsg(uint8_t type,
+                                         std::string_view service);
 
 }  // namespace sallyport::ssh::transport
 

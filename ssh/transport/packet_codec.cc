@@ -9,9 +9,11 @@
 
 namespace sallyport::ssh::transport {
 
-void PacketEncoder::Encode(absl::Span<const uint8_t> payload, std::vector<uint8_t>* out) {
+void PacketEncoder::Encode(absl::Span<const uint8_t> payload,
+                           std::vector<uint8_t>* out) {
   const size_t block = std::max<size_t>(8, cipher_->block_size());
-  const size_t aligned_part = 1 + payload.size() + (cipher_->aligns_length_field() ? 4 : 0);
+  const size_t aligned_part =
+      1 + payload.size() + (cipher_->aligns_length_field() ? 4 : 0);
   size_t padding = block - (aligned_part % block);
   if (padding < 4) padding += block;
   const size_t packet_length = 1 + payload.size() + padding;
@@ -30,7 +32,8 @@ void PacketEncoder::Encode(absl::Span<const uint8_t> payload, std::vector<uint8_
   if (RAND_bytes(p + 5 + payload.size(), static_cast<int>(padding)) != 1) {
     std::memset(p + 5 + payload.size(), 0, padding);
   }
-  cipher_->Seal(seq_, absl::MakeSpan(p, 4 + packet_length), p + 4 + packet_length);
+  cipher_->Seal(seq_, absl::MakeSpan(p, 4 + packet_length),
+                p + 4 + packet_length);
   if (++seq_ == 0) wrapped_ = true;
 }
 
@@ -40,13 +43,14 @@ absl::StatusOr<std::optional<PacketDecoder::Packet>> PacketDecoder::Decode(
     if (buffer.size() < 4) return std::nullopt;
     const uint32_t length = cipher_->DecryptLength(seq_, buffer.data());
     if (length < 5 || length > kMaxPacketLength) {
-      return absl::InvalidArgumentError(absl::StrCat("bad packet length ", length));
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad packet length ", length));
     }
     const size_t block = std::max<size_t>(8, cipher_->block_size());
     const size_t aligned = length + (cipher_->aligns_length_field() ? 4 : 0);
     if (aligned % block != 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("packet length ", length, " is not a multiple of the block size"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "packet length ", length, " is not a multiple of the block size"));
     }
     pending_length_ = length;
   }
@@ -54,18 +58,22 @@ absl::StatusOr<std::optional<PacketDecoder::Packet>> PacketDecoder::Decode(
   const size_t tag = cipher_->tag_length();
   const size_t total = 4 + size_t{length} + tag;
   if (buffer.size() < total) return std::nullopt;
-  if (!cipher_->Open(seq_, buffer.subspan(0, 4 + length), buffer.data() + 4 + length)) {
-    return absl::InvalidArgumentError("message authentication failed (corrupted MAC or tag)");
+  if (!cipher_->Open(seq_, buffer.subspan(0, 4 + length),
+                     buffer.data() + 4 + length)) {
+    return absl::InvalidArgumentError(
+        "message authentication failed (corrupted MAC or tag)");
   }
   pending_length_.reset();
   const uint8_t padding = buffer[4];
-  if (padding < 4) return absl::InvalidArgumentError("padding shorter than 4 bytes");
+  if (padding < 4)
+    return absl::InvalidArgumentError("padding shorter than 4 bytes");
   if (size_t{padding} + 1 >= length) {
     return absl::InvalidArgumentError("padding longer than the packet");
   }
   const size_t payload_length = length - 1 - padding;
   Packet packet{buffer.subspan(5, payload_length), total, seq_};
-  if (packet.payload[0] == 0) return absl::InvalidArgumentError("message type 0");
+  if (packet.payload[0] == 0)
+    return absl::InvalidArgumentError("message type 0");
   if (++seq_ == 0) wrapped_ = true;
   return packet;
 }

@@ -30,7 +30,9 @@ class PacketEncoder {
   // Appends one sealed packet carrying `payload` to `out`.
   void Encode(absl::Span<const uint8_t> payload, std::vector<uint8_t>* out);
   // New keys take effect for the next packet (after sending NEWKEYS).
-  void SetCipher(std::unique_ptr<crypto::PacketCipher> cipher) { cipher_ = std::move(cipher); }
+  void SetCipher(std::unique_ptr<crypto::PacketCipher> cipher) {
+    cipher_ = std::move(cipher);
+  }
   // Strict kex: the sequence number restarts at 0 after NEWKEYS.
   void ResetSequenceNumber() { seq_ = 0; }
 

@@ -8,13 +8,15 @@ namespace sallyport::ssh::transport {
 namespace {
 
 std::vector<uint8_t> Header(uint32_t length, uint8_t padding) {
-  return {static_cast<uint8_t>(length >> 24), static_cast<uint8_t>(length >> 16),
-          static_cast<uint8_t>(length >> 8), static_cast<uint8_t>(length), padding};
+  return {static_cast<uint8_t>(length >> 24),
+          static_cast<uint8_t>(length >> 16), static_cast<uint8_t>(length >> 8),
+          static_cast<uint8_t>(length), padding};
 }
 
 std::unique_ptr<crypto::PacketCipher> Gcm(bool encrypt) {
   std::vector<uint8_t> key(16, 7), iv(12, 9);
-  auto c = crypto::CreatePacketCipher("aes128-gcm@openssh.com", "", key, iv, {}, encrypt);
+  auto c = crypto::CreatePacketCipher("aes128-gcm@openssh.com", "", key, iv, {},
+                                      encrypt);
   EXPECT_TRUE(c.ok());
   return std::move(*c);
 }
@@ -51,7 +53,8 @@ TEST(PacketCodecTest, PartialInputWaits) {
   enc.Encode(std::vector<uint8_t>{94, 1, 2, 3}, &wire);
   PacketDecoder dec;
   for (size_t n = 0; n < wire.size(); ++n) {
-    std::vector<uint8_t> part(wire.begin(), wire.begin() + static_cast<long>(n));
+    std::vector<uint8_t> part(wire.begin(),
+                              wire.begin() + static_cast<long>(n));
     auto p = dec.Decode(absl::MakeSpan(part));
     ASSERT_TRUE(p.ok());
     EXPECT_FALSE(p->has_value());

@@ -7,7 +7,8 @@
 namespace sallyport::ssh::transport {
 
 std::unique_ptr<TestPeers> TestPeers::Create(
-    const std::function<void(TransportOptions&, TransportOptions&)>& customize) {
+    const std::function<void(TransportOptions&, TransportOptions&)>&
+        customize) {
   auto peers = std::make_unique<TestPeers>();
   auto host = crypto::PrivateKey::GenerateEd25519();
   if (!host.ok()) abort();
@@ -44,7 +45,8 @@ int TestPeers::Pump(int max_rounds) {
         to.Feed(chunk);
         moved = true;
       }
-      while (auto msg = to.Next()) received.emplace_back(msg->begin(), msg->end());
+      while (auto msg = to.Next())
+        received.emplace_back(msg->begin(), msg->end());
     }
     if (!moved) break;
   }

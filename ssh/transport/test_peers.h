@@ -26,8 +26,8 @@ struct TestPeers {
   // Creates a pair with a fresh Ed25519 host key (pinned by the client).
   // `customize` may change either side's options first.
   static std::unique_ptr<TestPeers> Create(
-      const std::function<void(TransportOptions& client, TransportOptions& server)>& customize =
-          nullptr);
+      const std::function<void(TransportOptions& client,
+                               TransportOptions& server)>& customize = nullptr);
 
   // Moves bytes both ways until neither side has anything to say, or either
   // closes. Returns the number of rounds.

@@ -51,10 +51,14 @@ std::string Sanitize(std::string_view s, size_t max = 200) {
 
 std::string PhaseName(Phase p) {
   switch (p) {
-    case Phase::kInitialKex: return "initial key exchange";
-    case Phase::kService: return "service request";
-    case Phase::kUserauth: return "user authentication";
-    case Phase::kAuthenticated: return "authenticated";
+    case Phase::kInitialKex:
+      return "initial key exchange";
+    case Phase::kService:
+      return "service request";
+    case Phase::kUserauth:
+      return "user authentication";
+    case Phase::kAuthenticated:
+      return "authenticated";
   }
   return "?";
 }
@@ -64,42 +68,54 @@ absl::StatusOr<crypto::KeyAgreement::Curve> CurveFor(std::string_view kex) {
     return crypto::KeyAgreement::Curve::kX25519;
   }
   if (kex == "ecdh-sha2-nistp256") return crypto::KeyAgreement::Curve::kP256;
-  return absl::FailedPreconditionError(absl::StrCat("unsupported kex ", std::string(kex)));
+  return absl::FailedPreconditionError(
+      absl::StrCat("unsupported kex ", std::string(kex)));
 }
 
 }  // namespace
 
 bool PeerMessageAllowed(Role role, Phase phase, uint8_t type) {
-  const bool connection = type >= kMsgConnectionFirst && type <= kMsgConnectionLast;
+  const bool connection =
+      type >= kMsgConnectionFirst && type <= kMsgConnectionLast;
   if (role == Role::kServer) {
     switch (phase) {
-      case Phase::kInitialKex: return false;
-      case Phase::kService: return type == kMsgServiceRequest;
-      case Phase::kUserauth: return type == kMsgUserauthRequest;
-      case Phase::kAuthenticated: return connection;
+      case Phase::kInitialKex:
+        return false;
+      case Phase::kService:
+        return type == kMsgServiceRequest;
+      case Phase::kUserauth:
+        return type == kMsgUserauthRequest;
+      case Phase::kAuthenticated:
+        return connection;
     }
   } else {
     switch (phase) {
-      case Phase::kInitialKex: return false;
-      case Phase::kService: return type == kMsgServiceAccept;
+      case Phase::kInitialKex:
+        return false;
+      case Phase::kService:
+        return type == kMsgServiceAccept;
       case Phase::kUserauth:
         return type == kMsgUserauthFailure || type == kMsgUserauthSuccess ||
                type == kMsgUserauthBanner || type == kMsgUserauthPkOk;
-      case Phase::kAuthenticated: return connection;
+      case Phase::kAuthenticated:
+        return connection;
     }
   }
   return false;
 }
 
-absl::StatusOr<std::unique_ptr<Transport>> Transport::Create(TransportOptions options) {
+absl::StatusOr<std::unique_ptr<Transport>> Transport::Create(
+    TransportOptions options) {
   if (options.role == Role::kServer && options.host_keys.empty()) {
     return absl::InvalidArgumentError("a server needs at least one host key");
   }
   if (options.role == Role::kClient && options.host_key_policy == nullptr) {
     return absl::InvalidArgumentError("a client needs a host key policy");
   }
-  if (options.rekey_packets > (uint64_t{1} << 31)) options.rekey_packets = uint64_t{1} << 31;
-  if (options.kex_algorithms.empty()) options.kex_algorithms = SupportedKexAlgorithms();
+  if (options.rekey_packets > (uint64_t{1} << 31))
+    options.rekey_packets = uint64_t{1} << 31;
+  if (options.kex_algorithms.empty())
+    options.kex_algorithms = SupportedKexAlgorithms();
   if (options.ciphers.empty()) options.ciphers = crypto::SupportedCiphers();
   if (options.macs.empty()) options.macs = crypto::SupportedMacs();
   for (const auto& c : options.ciphers) {
@@ -154,7 +170,8 @@ absl::Span<uint8_t> Transport::PrepareInput(size_t n) {
     in_.clear();
     in_start_ = 0;
   } else if (in_start_ > 0) {
-    in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(in_start_));
+    in_.erase(in_.begin(),
+              in_.begin() + static_cast<std::ptrdiff_t>(in_start_));
     in_start_ = 0;
   }
   size_t old = in_.size();
@@ -184,7 +201,8 @@ std::optional<wire::Bytes> Transport::Next() {
       peer_version_ = version_reader_.version();
       continue;
     }
-    auto decoded = decoder_.Decode(absl::MakeSpan(in_.data() + in_start_, in_.size() - in_start_));
+    auto decoded = decoder_.Decode(
+        absl::MakeSpan(in_.data() + in_start_, in_.size() - in_start_));
     if (!decoded.ok()) {
       Fail(DisconnectReason::kMacError, decoded.status());
       return std::nullopt;
@@ -197,7 +215,8 @@ std::optional<wire::Bytes> Transport::Next() {
     last_seq_ = packet.sequence_number;
     if (phase_ == Phase::kInitialKex && decoder_.wrapped()) {
       Fail(DisconnectReason::kProtocolError,
-           absl::InvalidArgumentError("sequence number wrapped during the initial key exchange"));
+           absl::InvalidArgumentError(
+               "sequence number wrapped during the initial key exchange"));
       return std::nullopt;
     }
     const uint8_t type = packet.payload[0];
@@ -208,7 +227,8 @@ std::optional<wire::Bytes> Transport::Next() {
     bool consumed = false;
     absl::Status s = HandleTransportMessage(type, packet.payload, &consumed);
     if (!s.ok()) {
-      Fail(s.code() == absl::StatusCode::kUnauthenticated ? DisconnectReason::kHostKeyNotVerifiable
+      Fail(s.code() == absl::StatusCode::kUnauthenticated
+               ? DisconnectReason::kHostKeyNotVerifiable
            : s.code() == absl::StatusCode::kFailedPrecondition
                ? DisconnectReason::kKeyExchangeFailed
                : DisconnectReason::kProtocolError,
@@ -216,10 +236,11 @@ std::optional<wire::Bytes> Transport::Next() {
       return std::nullopt;
     }
     if (!consumed) {
-      if ((kex_ != nullptr) && kex_->kexinit_received && !kex_->newkeys_received) {
+      if ((kex_ != nullptr) && kex_->kexinit_received &&
+          !kex_->newkeys_received) {
         Fail(DisconnectReason::kProtocolError,
-             absl::InvalidArgumentError(absl::StrCat("unexpected ", MessageName(type),
-                                                     " during key exchange")));
+             absl::InvalidArgumentError(absl::StrCat(
+                 "unexpected ", MessageName(type), " during key exchange")));
         return std::nullopt;
       }
       if (options_.role == Role::kServer && phase_ == Phase::kAuthenticated &&
@@ -232,8 +253,9 @@ std::optional<wire::Bytes> Transport::Next() {
           continue;
         }
         Fail(DisconnectReason::kProtocolError,
-             absl::InvalidArgumentError(absl::StrCat("unexpected ", MessageName(type), " during ",
-                                                     PhaseName(phase_))));
+             absl::InvalidArgumentError(
+                 absl::StrCat("unexpected ", MessageName(type), " during ",
+                              PhaseName(phase_))));
         return std::nullopt;
       }
       if (options_.role == Role::kClient) {
@@ -250,7 +272,8 @@ std::optional<wire::Bytes> Transport::Next() {
   return std::nullopt;
 }
 
-absl::Status Transport::HandleTransportMessage(uint8_t type, wire::Bytes payload,
+absl::Status Transport::HandleTransportMessage(uint8_t type,
+                                               wire::Bytes payload,
                                                bool* consumed) {
   const bool is_kex_message = type == kMsgKexInit || type == kMsgNewKeys ||
                               (type >= kMsgKexEcdhInit && type <= 49);
@@ -259,15 +282,16 @@ absl::Status Transport::HandleTransportMessage(uint8_t type, wire::Bytes payload
     // know strictness, i.e. after the peer's KEXINIT; anything before that
     // KEXINIT is caught by the packet-0 rule in OnKexInit).
     if (strict_kex_) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("strict kex: unexpected ", MessageName(type), " during key exchange"));
+      return absl::InvalidArgumentError(absl::StrCat("strict kex: unexpected ",
+                                                     MessageName(type),
+                                                     " during key exchange"));
     }
     if (type == kMsgDisconnect || type == kMsgIgnore || type == kMsgDebug ||
         type == kMsgUnimplemented) {
       // fall through to the generic handling below
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unexpected ", MessageName(type), " during key exchange"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unexpected ", MessageName(type), " during key exchange"));
     }
   }
   *consumed = true;
@@ -276,8 +300,8 @@ absl::Status Transport::HandleTransportMessage(uint8_t type, wire::Bytes payload
       auto d = DisconnectMsg::Parse(payload);
       closed_ = true;
       close_status_ = absl::UnavailableError(
-          d.ok() ? absl::StrCat("peer disconnected (reason ", d->reason, "): ",
-                                Sanitize(d->description))
+          d.ok() ? absl::StrCat("peer disconnected (reason ", d->reason,
+                                "): ", Sanitize(d->description))
                  : std::string("peer disconnected"));
       return absl::OkStatus();
     }
@@ -316,19 +340,21 @@ absl::Status Transport::HandleTransportMessage(uint8_t type, wire::Bytes payload
       break;
   }
   if (type >= kMsgKexEcdhInit && type <= 49) {
-    if ((kex_ != nullptr) && kex_->ignore_next_kex_packet && kex_->kexinit_received) {
+    if ((kex_ != nullptr) && kex_->ignore_next_kex_packet &&
+        kex_->kexinit_received) {
       kex_->ignore_next_kex_packet = false;
       return absl::OkStatus();
     }
-    return absl::InvalidArgumentError(absl::StrCat("unexpected ", MessageName(type)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("unexpected ", MessageName(type)));
   }
   if ((type >= 8 && type <= 19) || (type >= 22 && type <= 29)) {
     if (phase_ == Phase::kAuthenticated) {
       SendUnimplemented();
       return absl::OkStatus();
     }
-    return absl::InvalidArgumentError(
-        absl::StrCat("unexpected ", MessageName(type), " before authentication"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unexpected ", MessageName(type), " before authentication"));
   }
   *consumed = false;
   return absl::OkStatus();
@@ -342,7 +368,8 @@ absl::Status Transport::OnKexInit(wire::Bytes payload) {
   const bool initial = phase_ == Phase::kInitialKex;
   if (!initial) {
     if (phase_ != Phase::kAuthenticated) {
-      return absl::InvalidArgumentError("key re-exchange before authentication");
+      return absl::InvalidArgumentError(
+          "key re-exchange before authentication");
     }
     if (!(kex_ != nullptr)) {
       ++peer_rekeys_;
@@ -354,17 +381,22 @@ absl::Status Transport::OnKexInit(wire::Bytes payload) {
 
   const bool client = options_.role == Role::kClient;
   if (initial) {
-    strict_kex_ = Contains(peer.kex_algorithms, client ? kStrictKexServer : kStrictKexClient);
+    strict_kex_ = Contains(peer.kex_algorithms,
+                           client ? kStrictKexServer : kStrictKexClient);
     if (strict_kex_ && !first_packet_was_kexinit_) {
-      return absl::InvalidArgumentError("strict kex: KEXINIT was not the first packet");
+      return absl::InvalidArgumentError(
+          "strict kex: KEXINIT was not the first packet");
     }
-    peer_ext_info_ = Contains(peer.kex_algorithms, client ? kExtInfoServer : kExtInfoClient);
+    peer_ext_info_ =
+        Contains(peer.kex_algorithms, client ? kExtInfoServer : kExtInfoClient);
   }
   ASSIGN_OR_RETURN(KexInitMsg ours, KexInitMsg::Parse(kex_->our_kexinit));
-  ASSIGN_OR_RETURN(kex_->algorithms, client ? Negotiate(ours, peer) : Negotiate(peer, ours));
+  ASSIGN_OR_RETURN(kex_->algorithms,
+                   client ? Negotiate(ours, peer) : Negotiate(peer, ours));
   if (peer.first_kex_packet_follows) {
     const bool right_guess =
-        !peer.kex_algorithms.empty() && peer.kex_algorithms[0] == kex_->algorithms.kex &&
+        !peer.kex_algorithms.empty() &&
+        peer.kex_algorithms[0] == kex_->algorithms.kex &&
         !peer.server_host_key_algorithms.empty() &&
         peer.server_host_key_algorithms[0] == kex_->algorithms.host_key;
     kex_->ignore_next_kex_packet = !right_guess;
@@ -406,18 +438,24 @@ absl::Status Transport::OnEcdhInit(wire::Bytes payload) {
       break;
     }
   }
-  if (host_key == nullptr) return absl::InternalError("negotiated a host key we do not have");
-  const bool cert = algs.host_key.find("-cert-v01@openssh.com") != std::string::npos;
-  const std::vector<uint8_t>& k_s = cert ? host_key->certificate : host_key->key.public_key().Blob();
+  if (host_key == nullptr)
+    return absl::InternalError("negotiated a host key we do not have");
+  const bool cert =
+      algs.host_key.find("-cert-v01@openssh.com") != std::string::npos;
+  const std::vector<uint8_t>& k_s =
+      cert ? host_key->certificate : host_key->key.public_key().Blob();
 
-  const std::vector<uint8_t> h =
-      ExchangeHash(KexHash(algs.kex), peer_version_, our_version_, kex_->peer_kexinit,
-                   kex_->our_kexinit, k_s, q_c, ephemeral->public_value(), *shared);
+  const std::vector<uint8_t> h = ExchangeHash(
+      KexHash(algs.kex), peer_version_, our_version_, kex_->peer_kexinit,
+      kex_->our_kexinit, k_s, q_c, ephemeral->public_value(), *shared);
   ASSIGN_OR_RETURN(std::vector<uint8_t> signature, host_key->key.Sign(h));
   if (session_id_.empty()) session_id_ = h;
 
   wire::Writer w;
-  w.Byte(kMsgKexEcdhReply).String(k_s).String(ephemeral->public_value()).String(signature);
+  w.Byte(kMsgKexEcdhReply)
+      .String(k_s)
+      .String(ephemeral->public_value())
+      .String(signature);
   SendPacket(w.data());
   kex_->ecdh_done = true;
   RETURN_IF_ERROR(InstallKeys(*shared, h));
@@ -425,7 +463,8 @@ absl::Status Transport::OnEcdhInit(wire::Bytes payload) {
 }
 
 absl::Status Transport::OnEcdhReply(wire::Bytes payload) {
-  if (!(kex_ != nullptr) || !kex_->kexinit_received || kex_->ecdh_done || !kex_->ephemeral) {
+  if (!(kex_ != nullptr) || !kex_->kexinit_received || kex_->ecdh_done ||
+      !kex_->ephemeral) {
     return absl::InvalidArgumentError("unexpected KEX_ECDH_REPLY");
   }
   if (kex_->ignore_next_kex_packet) {
@@ -447,18 +486,19 @@ absl::Status Transport::OnEcdhReply(wire::Bytes payload) {
   if (!server_host_key_blob_.empty() &&
       !std::equal(k_s.begin(), k_s.end(), server_host_key_blob_.begin(),
                   server_host_key_blob_.end())) {
-    return absl::UnauthenticatedError("server host key changed during key re-exchange");
+    return absl::UnauthenticatedError(
+        "server host key changed during key re-exchange");
   }
   auto shared = kex_->ephemeral->Compute(q_s);
   if (!shared.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("key agreement failed: ", shared.status().message()));
   }
-  const std::vector<uint8_t> h =
-      ExchangeHash(KexHash(algs.kex), our_version_, peer_version_, kex_->our_kexinit,
-                   kex_->peer_kexinit, k_s, kex_->ephemeral->public_value(), q_s, *shared);
-  absl::Status verified =
-      host_key->Verify(h, signature, SignatureAlgorithmForHostKey(algs.host_key));
+  const std::vector<uint8_t> h = ExchangeHash(
+      KexHash(algs.kex), our_version_, peer_version_, kex_->our_kexinit,
+      kex_->peer_kexinit, k_s, kex_->ephemeral->public_value(), q_s, *shared);
+  absl::Status verified = host_key->Verify(
+      h, signature, SignatureAlgorithmForHostKey(algs.host_key));
   if (!verified.ok()) {
     return absl::UnauthenticatedError(
         absl::StrCat("server's signature over the exchange hash is invalid: ",
@@ -493,9 +533,12 @@ absl::Status Transport::InstallKeys(const base::SecretBytes& shared,
     if (!d->mac->empty()) {
       ASSIGN_OR_RETURN(mac_len, crypto::LookupMacKeyLength(*d->mac));
     }
-    base::SecretBytes iv = DeriveKey(hash, shared, h, d->iv, session_id_, spec.iv_length);
-    base::SecretBytes key = DeriveKey(hash, shared, h, d->key, session_id_, spec.key_length);
-    base::SecretBytes mac = DeriveKey(hash, shared, h, d->mac_key, session_id_, mac_len);
+    base::SecretBytes iv =
+        DeriveKey(hash, shared, h, d->iv, session_id_, spec.iv_length);
+    base::SecretBytes key =
+        DeriveKey(hash, shared, h, d->key, session_id_, spec.key_length);
+    base::SecretBytes mac =
+        DeriveKey(hash, shared, h, d->mac_key, session_id_, mac_len);
     const bool outgoing = (d == &c2s) == client;
 #ifdef SALLYPORT_FUZZING_NULL_CIPHER
     if (*d->cipher == "none" && options_.fuzzing_allow_none_cipher) {
@@ -503,8 +546,9 @@ absl::Status Transport::InstallKeys(const base::SecretBytes& shared,
       continue;
     }
 #endif
-    ASSIGN_OR_RETURN(auto cipher, crypto::CreatePacketCipher(*d->cipher, *d->mac, key.span(),
-                                                            iv.span(), mac.span(), outgoing));
+    ASSIGN_OR_RETURN(auto cipher, crypto::CreatePacketCipher(
+                                      *d->cipher, *d->mac, key.span(),
+                                      iv.span(), mac.span(), outgoing));
     (outgoing ? kex_->next_out : kex_->next_in) = std::move(cipher);
   }
   return absl::OkStatus();
@@ -546,7 +590,8 @@ absl::Status Transport::OnNewKeys() {
   if (!(kex_ != nullptr) || !kex_->ecdh_done || kex_->newkeys_received) {
     return absl::InvalidArgumentError("unexpected NEWKEYS");
   }
-  if (kex_->next_in == nullptr) return absl::InternalError("no keys for NEWKEYS");
+  if (kex_->next_in == nullptr)
+    return absl::InternalError("no keys for NEWKEYS");
   decoder_.SetCipher(std::move(kex_->next_in));
   if (strict_kex_) decoder_.ResetSequenceNumber();
   kex_->newkeys_received = true;
@@ -565,7 +610,8 @@ absl::Status Transport::OnNewKeys() {
 absl::Status Transport::OnExtInfo(wire::Bytes payload) {
   const bool client = options_.role == Role::kClient;
   if (phase_ != Phase::kService && phase_ != Phase::kUserauth) {
-    return absl::InvalidArgumentError("EXT_INFO outside the authentication phase");
+    return absl::InvalidArgumentError(
+        "EXT_INFO outside the authentication phase");
   }
   // We always offer ext-info in our first KEXINIT; at most 1 from a client
   // and 2 from a server (RFC 8308 §2.4).
@@ -578,7 +624,8 @@ absl::Status Transport::OnExtInfo(wire::Bytes payload) {
     for (const auto& [name, value] : msg.extensions) {
       if (name != "server-sig-algs") continue;
       peer_sig_algs_.clear();
-      for (absl::string_view a : absl::StrSplit(value, ',', absl::SkipEmpty())) {
+      for (absl::string_view a :
+           absl::StrSplit(value, ',', absl::SkipEmpty())) {
         if (peer_sig_algs_.size() >= 128) break;
         peer_sig_algs_.emplace_back(a);
       }
@@ -607,7 +654,8 @@ absl::Status Transport::SendKexInit() {
   } else {
     for (const auto& hk : options_.host_keys) {
       for (auto& a : hk.Algorithms()) {
-        if (!Contains(m.server_host_key_algorithms, a)) m.server_host_key_algorithms.push_back(a);
+        if (!Contains(m.server_host_key_algorithms, a))
+          m.server_host_key_algorithms.push_back(a);
       }
     }
   }
@@ -627,7 +675,8 @@ void Transport::SendPacket(wire::Bytes payload) {
     out_.clear();
     out_start_ = 0;
   } else if (out_start_ > (64u << 10) && out_start_ > out_.size() / 2) {
-    out_.erase(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(out_start_));
+    out_.erase(out_.begin(),
+               out_.begin() + static_cast<std::ptrdiff_t>(out_start_));
     out_start_ = 0;
   }
   const size_t before = out_.size();
@@ -641,11 +690,13 @@ void Transport::SendPacket(wire::Bytes payload) {
 absl::Status Transport::Send(wire::Bytes payload) {
   if (closed_) return absl::FailedPreconditionError("transport is closed");
   if (payload.empty()) return absl::InvalidArgumentError("empty message");
-  if (payload.size() > kMaxOutgoingPayload) return absl::InvalidArgumentError("message too large");
+  if (payload.size() > kMaxOutgoingPayload)
+    return absl::InvalidArgumentError("message too large");
   NoteSent(payload);
   if ((kex_ != nullptr) && !kex_->newkeys_sent) {
     if (queued_bytes_ + payload.size() > options_.max_queued_bytes) {
-      return absl::ResourceExhaustedError("too much data queued during key exchange");
+      return absl::ResourceExhaustedError(
+          "too much data queued during key exchange");
     }
     queued_.emplace_back(payload.begin(), payload.end());
     queued_bytes_ += payload.size();
@@ -659,7 +710,8 @@ absl::Status Transport::Send(wire::Bytes payload) {
 
 void Transport::NoteSent(wire::Bytes payload) {
   if (options_.role != Role::kServer) return;
-  if (payload[0] == kMsgServiceAccept && phase_ == Phase::kService) phase_ = Phase::kUserauth;
+  if (payload[0] == kMsgServiceAccept && phase_ == Phase::kService)
+    phase_ = Phase::kUserauth;
   if (payload[0] == kMsgUserauthSuccess && phase_ == Phase::kUserauth) {
     phase_ = Phase::kAuthenticated;
   }
@@ -674,21 +726,24 @@ void Transport::FlushQueue() {
 }
 
 absl::Status Transport::MaybeRekeyForVolume() {
-  if ((kex_ != nullptr) || phase_ == Phase::kInitialKex) return absl::OkStatus();
+  if ((kex_ != nullptr) || phase_ == Phase::kInitialKex)
+    return absl::OkStatus();
   const bool over = bytes_out_since_kex_ >= options_.rekey_bytes ||
                     bytes_in_since_kex_ >= options_.rekey_bytes ||
                     packets_out_since_kex_ >= options_.rekey_packets ||
                     packets_in_since_kex_ >= options_.rekey_packets;
   if (!over) return absl::OkStatus();
   if (phase_ != Phase::kAuthenticated) {
-    return absl::ResourceExhaustedError("rekey limit reached before authentication");
+    return absl::ResourceExhaustedError(
+        "rekey limit reached before authentication");
   }
   ++our_rekeys_;
   return SendKexInit();
 }
 
 wire::Bytes Transport::PendingOutput() const {
-  return absl::MakeConstSpan(out_.data() + out_start_, out_.size() - out_start_);
+  return absl::MakeConstSpan(out_.data() + out_start_,
+                             out_.size() - out_start_);
 }
 
 void Transport::Consume(size_t n) {
@@ -704,7 +759,8 @@ void Transport::TakeOutput(std::vector<uint8_t>* buffer) {
   if (out_start_ == 0) {
     std::swap(*buffer, out_);
   } else {
-    buffer->assign(out_.begin() + static_cast<std::ptrdiff_t>(out_start_), out_.end());
+    buffer->assign(out_.begin() + static_cast<std::ptrdiff_t>(out_start_),
+                   out_.end());
     out_.clear();
     out_start_ = 0;
   }
@@ -719,7 +775,8 @@ size_t Transport::BufferedOutputBytes() const {
 absl::Time Transport::NextDeadline() const {
   if (closed_) return absl::InfiniteFuture();
   absl::Time t = absl::InfiniteFuture();
-  if (phase_ != Phase::kAuthenticated) t = std::min(t, start_time_ + options_.login_grace_time);
+  if (phase_ != Phase::kAuthenticated)
+    t = std::min(t, start_time_ + options_.login_grace_time);
   if ((kex_ != nullptr) && phase_ == Phase::kAuthenticated) {
     t = std::min(t, kex_->started + options_.kex_timeout);
   }
@@ -732,18 +789,21 @@ absl::Time Transport::NextDeadline() const {
 void Transport::OnTimer() {
   if (closed_) return;
   const absl::Time now = clock_->Now();
-  if (phase_ != Phase::kAuthenticated && now >= start_time_ + options_.login_grace_time) {
+  if (phase_ != Phase::kAuthenticated &&
+      now >= start_time_ + options_.login_grace_time) {
     Fail(DisconnectReason::kProtocolError,
-         absl::DeadlineExceededError(absl::StrCat(
-             "login grace time (", absl::FormatDuration(options_.login_grace_time),
-             ") exceeded during ", PhaseName(phase_))));
+         absl::DeadlineExceededError(
+             absl::StrCat("login grace time (",
+                          absl::FormatDuration(options_.login_grace_time),
+                          ") exceeded during ", PhaseName(phase_))));
     return;
   }
   if (phase_ != Phase::kAuthenticated) return;
   if ((kex_ != nullptr)) {
     if (now >= kex_->started + options_.kex_timeout) {
       Fail(DisconnectReason::kKeyExchangeFailed,
-           absl::DeadlineExceededError("key re-exchange did not finish in time"));
+           absl::DeadlineExceededError(
+               "key re-exchange did not finish in time"));
     }
     return;
   }
@@ -759,7 +819,8 @@ void Transport::OnTimer() {
 absl::Status Transport::StartRekey() {
   if (closed_) return absl::FailedPreconditionError("transport is closed");
   if (phase_ != Phase::kAuthenticated) {
-    return absl::FailedPreconditionError("no key re-exchange before authentication");
+    return absl::FailedPreconditionError(
+        "no key re-exchange before authentication");
   }
   if ((kex_ != nullptr)) return absl::OkStatus();
   ++our_rekeys_;
@@ -772,14 +833,18 @@ void Transport::SendUnimplemented() {
   SendPacket(w.data());
 }
 
-void Transport::Disconnect(DisconnectReason reason, std::string_view description) {
+void Transport::Disconnect(DisconnectReason reason,
+                           std::string_view description, absl::Status why) {
   if (closed_) return;
   DisconnectMsg d;
   d.reason = static_cast<uint32_t>(reason);
   d.description = std::string(description);
-  if (version_reader_.done() || options_.role == Role::kServer) SendPacket(d.Serialize());
+  if (version_reader_.done() || options_.role == Role::kServer)
+    SendPacket(d.Serialize());
   closed_ = true;
-  close_status_ = absl::CancelledError(absl::StrCat("disconnected: ", std::string(description)));
+  close_status_ = why.ok() ? absl::CancelledError(absl::StrCat(
+                                 "disconnected: ", std::string(description)))
+                           : std::move(why);
 }
 
 void Transport::Fail(DisconnectReason reason, absl::Status status) {

@@ -54,8 +54,8 @@ struct TransportOptions {
   // Client role: required.
   std::shared_ptr<HostKeyPolicy> host_key_policy;
   // Server role: the algorithms listed in EXT_INFO server-sig-algs.
-  std::vector<std::string> server_sig_algs = {"ssh-ed25519", "ecdsa-sha2-nistp256",
-                                              "rsa-sha2-512", "rsa-sha2-256"};
+  std::vector<std::string> server_sig_algs = {
+      "ssh-ed25519", "ecdsa-sha2-nistp256", "rsa-sha2-512", "rsa-sha2-256"};
 
   // Rekey after this many bytes in either direction or this much time
   // since the last key exchange, whichever comes first (only once
@@ -93,7 +93,8 @@ bool PeerMessageAllowed(Role role, Phase phase, uint8_t type);
 
 class Transport {
  public:
-  static absl::StatusOr<std::unique_ptr<Transport>> Create(TransportOptions options);
+  static absl::StatusOr<std::unique_ptr<Transport>> Create(
+      TransportOptions options);
   ~Transport();
 
   // ---- input
@@ -132,8 +133,10 @@ class Transport {
   // ---- control
   // Starts a key re-exchange (only after authentication).
   absl::Status StartRekey();
-  // Sends DISCONNECT and closes.
-  void Disconnect(DisconnectReason reason, std::string_view description);
+  // Sends DISCONNECT and closes. close_status() becomes `why` when given
+  // (so the layers above can record their reason), kCancelled otherwise.
+  void Disconnect(DisconnectReason reason, std::string_view description,
+                  absl::Status why = absl::OkStatus());
   // Answers an unknown message (RFC 4253 §11.4) with UNIMPLEMENTED for the
   // packet most recently returned by Next().
   void SendUnimplemented();
@@ -157,12 +160,18 @@ class Transport {
   int peer_initiated_rekeys() const { return peer_rekeys_; }
   int our_initiated_rekeys() const { return our_rekeys_; }
   // Client: server-sig-algs from the server's EXT_INFO (empty if none).
-  const std::vector<std::string>& server_sig_algs() const { return peer_sig_algs_; }
+  const std::vector<std::string>& server_sig_algs() const {
+    return peer_sig_algs_;
+  }
   // Server: whether the client asked for EXT_INFO.
   bool peer_wants_ext_info() const { return peer_ext_info_; }
   // Client: the host key the server proved it holds (after the first kex).
-  const std::optional<crypto::PublicKey>& server_host_key() const { return server_host_key_; }
-  const std::vector<uint8_t>& server_host_key_blob() const { return server_host_key_blob_; }
+  const std::optional<crypto::PublicKey>& server_host_key() const {
+    return server_host_key_;
+  }
+  const std::vector<uint8_t>& server_host_key_blob() const {
+    return server_host_key_blob_;
+  }
   uint32_t last_received_sequence_number() const { return last_seq_; }
 
   // Counters (for tests and metrics).
@@ -178,7 +187,8 @@ class Transport {
   // Input processing.
   void ProcessInput();
   // Handles a transport-level message; returns true if it was consumed.
-  absl::Status HandleTransportMessage(uint8_t type, wire::Bytes payload, bool* consumed);
+  absl::Status HandleTransportMessage(uint8_t type, wire::Bytes payload,
+                                      bool* consumed);
   absl::Status OnKexInit(wire::Bytes payload);
   absl::Status OnEcdhInit(wire::Bytes payload);
   absl::Status OnEcdhReply(wire::Bytes payload);

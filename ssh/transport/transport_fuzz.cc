@@ -18,7 +18,8 @@ using namespace sallyport::ssh::transport;
 namespace {
 
 const crypto::PrivateKey& HostKey() {
-  static const auto* key = new crypto::PrivateKey(*crypto::PrivateKey::GenerateEd25519());
+  static const auto* key =
+      new crypto::PrivateKey(*crypto::PrivateKey::GenerateEd25519());
   return *key;
 }
 
@@ -43,7 +44,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     while (auto msg = server.Next()) {
       // A minimal service layer so inputs can walk through the phases.
       if ((*msg)[0] == kMsgServiceRequest) {
-        (void)server.Send(SerializeServiceMsg(kMsgServiceAccept, "ssh-userauth"));
+        (void)server.Send(
+            SerializeServiceMsg(kMsgServiceAccept, "ssh-userauth"));
       } else if ((*msg)[0] == kMsgUserauthRequest) {
         const uint8_t success = kMsgUserauthSuccess;
         (void)server.Send(absl::MakeConstSpan(&success, 1));

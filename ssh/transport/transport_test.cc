@@ -27,7 +27,8 @@ std::vector<uint8_t> DataMsg(uint32_t n, size_t size) {
   return w.Take();
 }
 
-class HandshakeTest : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
+class HandshakeTest
+    : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
 
 TEST_P(HandshakeTest, CompletesWithEachCipherAndKex) {
   const auto& [cipher, kex] = GetParam();
@@ -64,13 +65,17 @@ TEST_P(HandshakeTest, CompletesWithEachCipherAndKex) {
 
 INSTANTIATE_TEST_SUITE_P(
     AllCombinations, HandshakeTest,
-    ::testing::Combine(::testing::Values("chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com",
-                                         "aes128-gcm@openssh.com", "aes256-ctr", "aes128-ctr"),
-                       ::testing::Values("curve25519-sha256", "curve25519-sha256@libssh.org",
+    ::testing::Combine(::testing::Values("chacha20-poly1305@openssh.com",
+                                         "aes256-gcm@openssh.com",
+                                         "aes128-gcm@openssh.com", "aes256-ctr",
+                                         "aes128-ctr"),
+                       ::testing::Values("curve25519-sha256",
+                                         "curve25519-sha256@libssh.org",
                                          "ecdh-sha2-nistp256")));
 
 TEST(TransportTest, EtmMacsNegotiate) {
-  for (std::string mac : {"hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com"}) {
+  for (std::string mac :
+       {"hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com"}) {
     auto peers = TestPeers::Create([&](TransportOptions& c, TransportOptions&) {
       c.ciphers = {"aes128-ctr"};
       c.macs = {mac};
@@ -93,7 +98,8 @@ TEST(TransportTest, HandshakesRepeatedlyWithFreshKeys) {
     peers->Pump();
     peers->Authenticate();
     ASSERT_EQ(peers->server->phase(), Phase::kAuthenticated)
-        << i << ": " << peers->server->close_status() << peers->client->close_status();
+        << i << ": " << peers->server->close_status()
+        << peers->client->close_status();
   }
 }
 
@@ -104,7 +110,8 @@ TEST(TransportTest, NoCommonCipherFailsClearly) {
   });
   peers->Pump();
   EXPECT_TRUE(peers->server->closed());
-  EXPECT_NE(peers->server->close_status().message().find("cipher"), std::string::npos)
+  EXPECT_NE(peers->server->close_status().message().find("cipher"),
+            std::string::npos)
       << peers->server->close_status();
 }
 
@@ -117,7 +124,8 @@ TEST(TransportTest, UnpinnedHostKeyIsRefused) {
   });
   peers->Pump();
   EXPECT_TRUE(peers->client->closed());
-  EXPECT_EQ(peers->client->close_status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(peers->client->close_status().code(),
+            absl::StatusCode::kUnauthenticated);
   EXPECT_FALSE(peers->client->handshake_done());
 }
 
@@ -168,7 +176,8 @@ TEST(TransportTest, RekeyByTime) {
   peers->Pump();
   peers->Authenticate();
   EXPECT_EQ(peers->client->kex_count(), 1);
-  EXPECT_EQ(peers->client->NextDeadline(), peers->clock->Now() + absl::Minutes(10));
+  EXPECT_EQ(peers->client->NextDeadline(),
+            peers->clock->Now() + absl::Minutes(10));
   peers->clock->Advance(absl::Minutes(11));
   peers->client->OnTimer();
   peers->Pump();
@@ -189,21 +198,22 @@ TEST(TransportTest, PeerRekeyBeforeAuthenticationDisconnects) {
   ASSERT_TRUE(peers->client->Send(m.Serialize()).ok());
   peers->Pump();
   EXPECT_TRUE(peers->server->closed());
-  EXPECT_NE(peers->server->close_status().message().find("before authentication"),
-            std::string::npos);
+  EXPECT_NE(
+      peers->server->close_status().message().find("before authentication"),
+      std::string::npos);
 }
 
 TEST(TransportTest, RekeyVolumeLimitBeforeAuthenticationDisconnects) {
-  auto peers = TestPeers::Create([](TransportOptions&, TransportOptions& s) {
-    s.rekey_bytes = 4096;
-  });
+  auto peers = TestPeers::Create(
+      [](TransportOptions&, TransportOptions& s) { s.rekey_bytes = 4096; });
   peers->Pump();
   wire::Writer req;
   req.Byte(kMsgServiceRequest).String(std::string(6000, 'x'));
   ASSERT_TRUE(peers->client->Send(req.data()).ok());
   peers->Pump();
   EXPECT_TRUE(peers->server->closed());
-  EXPECT_EQ(peers->server->close_status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(peers->server->close_status().code(),
+            absl::StatusCode::kResourceExhausted);
 }
 
 // ---- strict kex (Terrapin, CVE-2023-48795)
@@ -230,14 +240,16 @@ TEST(StrictKexTest, IgnoreBeforeKexInitDisconnects) {
   };
   peers->Pump();
   EXPECT_TRUE(peers->server->closed());
-  EXPECT_NE(peers->server->close_status().message().find("KEXINIT was not the first packet"),
+  EXPECT_NE(peers->server->close_status().message().find(
+                "KEXINIT was not the first packet"),
             std::string::npos)
       << peers->server->close_status();
 }
 
 TEST(StrictKexTest, UnexpectedMessageDuringInitialKexDisconnects) {
-  for (uint8_t type : {kMsgIgnore, kMsgDebug, kMsgUnimplemented, kMsgServiceRequest,
-                       kMsgUserauthRequest, uint8_t{80}, uint8_t{94}}) {
+  for (uint8_t type :
+       {kMsgIgnore, kMsgDebug, kMsgUnimplemented, kMsgServiceRequest,
+        kMsgUserauthRequest, uint8_t{80}, uint8_t{94}}) {
     auto peers = TestPeers::Create();
     bool first = true;
     peers->tamper = [&](bool to_server, std::vector<uint8_t>& bytes) {
@@ -272,12 +284,14 @@ TEST(StrictKexTest, SequenceNumbersResetAtEveryNewKeys) {
 // ---- tampering
 
 TEST(TamperTest, FlippedBitAfterKexIsRefusedForEachCipher) {
-  for (std::string cipher : {"chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com",
-                             "aes128-gcm@openssh.com", "aes256-ctr"}) {
+  for (std::string cipher :
+       {"chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com",
+        "aes128-gcm@openssh.com", "aes256-ctr"}) {
     for (size_t offset : {0, 3, 4, 5, 20, 60}) {
-      auto peers = TestPeers::Create([&](TransportOptions& c, TransportOptions&) {
-        c.ciphers = {cipher};
-      });
+      auto peers =
+          TestPeers::Create([&](TransportOptions& c, TransportOptions&) {
+            c.ciphers = {cipher};
+          });
       peers->Pump();
       ASSERT_TRUE(peers->server->handshake_done());
       ASSERT_TRUE(peers->client->Send(DataMsg(7, 64)).ok());
@@ -286,7 +300,8 @@ TEST(TamperTest, FlippedBitAfterKexIsRefusedForEachCipher) {
       };
       peers->Pump();
       EXPECT_TRUE(peers->server->closed()) << cipher << " offset " << offset;
-      EXPECT_TRUE(peers->server_received.empty()) << cipher << " offset " << offset;
+      EXPECT_TRUE(peers->server_received.empty())
+          << cipher << " offset " << offset;
     }
   }
 }
@@ -296,14 +311,16 @@ TEST(TamperTest, HandshakeTimeoutCutsOffSilentClient) {
     s.login_grace_time = absl::Seconds(30);
   });
   // The client never sends anything.
-  EXPECT_EQ(peers->server->NextDeadline(), peers->clock->Now() + absl::Seconds(30));
+  EXPECT_EQ(peers->server->NextDeadline(),
+            peers->clock->Now() + absl::Seconds(30));
   peers->clock->Advance(absl::Seconds(29));
   peers->server->OnTimer();
   EXPECT_FALSE(peers->server->closed());
   peers->clock->Advance(absl::Seconds(1));
   peers->server->OnTimer();
   EXPECT_TRUE(peers->server->closed());
-  EXPECT_EQ(peers->server->close_status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(peers->server->close_status().code(),
+            absl::StatusCode::kDeadlineExceeded);
 }
 
 TEST(TamperTest, GraceTimeCoversAuthenticationToo) {
@@ -323,16 +340,26 @@ TEST(DispatchTest, TableForEveryMessageNumber) {
   for (int t = 0; t < 256; ++t) {
     const uint8_t type = static_cast<uint8_t>(t);
     const bool conn = t >= 80 && t <= 127;
-    EXPECT_FALSE(PeerMessageAllowed(Role::kServer, Phase::kInitialKex, type)) << t;
-    EXPECT_FALSE(PeerMessageAllowed(Role::kClient, Phase::kInitialKex, type)) << t;
-    EXPECT_EQ(PeerMessageAllowed(Role::kServer, Phase::kService, type), t == 5) << t;
-    EXPECT_EQ(PeerMessageAllowed(Role::kClient, Phase::kService, type), t == 6) << t;
-    EXPECT_EQ(PeerMessageAllowed(Role::kServer, Phase::kUserauth, type), t == 50) << t;
+    EXPECT_FALSE(PeerMessageAllowed(Role::kServer, Phase::kInitialKex, type))
+        << t;
+    EXPECT_FALSE(PeerMessageAllowed(Role::kClient, Phase::kInitialKex, type))
+        << t;
+    EXPECT_EQ(PeerMessageAllowed(Role::kServer, Phase::kService, type), t == 5)
+        << t;
+    EXPECT_EQ(PeerMessageAllowed(Role::kClient, Phase::kService, type), t == 6)
+        << t;
+    EXPECT_EQ(PeerMessageAllowed(Role::kServer, Phase::kUserauth, type),
+              t == 50)
+        << t;
     EXPECT_EQ(PeerMessageAllowed(Role::kClient, Phase::kUserauth, type),
               t == 51 || t == 52 || t == 53 || t == 60)
         << t;
-    EXPECT_EQ(PeerMessageAllowed(Role::kServer, Phase::kAuthenticated, type), conn) << t;
-    EXPECT_EQ(PeerMessageAllowed(Role::kClient, Phase::kAuthenticated, type), conn) << t;
+    EXPECT_EQ(PeerMessageAllowed(Role::kServer, Phase::kAuthenticated, type),
+              conn)
+        << t;
+    EXPECT_EQ(PeerMessageAllowed(Role::kClient, Phase::kAuthenticated, type),
+              conn)
+        << t;
   }
 }
 
@@ -362,9 +389,11 @@ TEST(DispatchTest, ServerBeforeAuthenticationForEveryMessageNumber) {
       ASSERT_TRUE(peers->client->Send(w.data()).ok());
       peers->Pump();
       // PING/PONG are dropped unanswered before authentication.
-      const bool generic = t == kMsgIgnore || t == kMsgDebug || t == kMsgUnimplemented ||
-                           t == kMsgPing || t == kMsgPong;
-      const bool expected = PeerMessageAllowed(Role::kServer, phase, static_cast<uint8_t>(t));
+      const bool generic = t == kMsgIgnore || t == kMsgDebug ||
+                           t == kMsgUnimplemented || t == kMsgPing ||
+                           t == kMsgPong;
+      const bool expected =
+          PeerMessageAllowed(Role::kServer, phase, static_cast<uint8_t>(t));
       if (t == kMsgDisconnect) {
         EXPECT_TRUE(peers->server->closed());
       } else if (generic) {
@@ -374,8 +403,8 @@ TEST(DispatchTest, ServerBeforeAuthenticationForEveryMessageNumber) {
         EXPECT_FALSE(peers->server->closed()) << t;
         EXPECT_EQ(peers->server_received.size(), 1u) << t;
       } else {
-        EXPECT_TRUE(peers->server->closed()) << "message " << t << " in phase "
-                                             << static_cast<int>(phase);
+        EXPECT_TRUE(peers->server->closed())
+            << "message " << t << " in phase " << static_cast<int>(phase);
         EXPECT_TRUE(peers->server_received.empty()) << t;
       }
     }

@@ -22,7 +22,8 @@ inline constexpr size_t kMaxPreBannerBytes = 64 * 1024;
 // may send other lines first) refuses anything before "SSH-".
 class VersionReader {
  public:
-  explicit VersionReader(bool allow_pre_banner) : allow_pre_banner_(allow_pre_banner) {}
+  explicit VersionReader(bool allow_pre_banner)
+      : allow_pre_banner_(allow_pre_banner) {}
 
   // Consumes bytes from `data` up to and including the version line's LF.
   // Returns the number of bytes consumed; once done() the rest belongs to

@@ -1,0 +1,344 @@
+// Server and client authentication over two in-memory transports.
+#include "ssh/auth/auth.h"
+
+#include <set>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "ssh/cert/sign.h"
+#include "ssh/transport/messages.h"
+#include "ssh/transport/test_peers.h"
+#include "ssh/wire/writer.h"
+
+namespace sallyport::ssh::auth {
+namespace {
+
+using transport::TestPeers;
+
+// Accepts a fixed set of keys for a fixed user, and records every call.
+struct KeySetPolicy : AuthPolicy {
+  std::string user = "alice";
+  std::vector<crypto::PublicKey> keys;
+  bool accept_certificates = true;
+  std::vector<std::pair<std::string, bool>> calls;  // (fingerprint, signed)
+
+  AuthDecision Decide(const AuthAttempt& a) override {
+    calls.emplace_back(a.key.FingerprintSha256(), a.signed_request);
+    if (a.user != user) return {AuthResult::kReject, "unknown user"};
+    if (a.certificate.has_value()) {
+      return {accept_certificates ? AuthResult::kAccept : AuthResult::kReject, "cert"};
+    }
+    for (const auto& k : keys) {
+      if (k == a.key) return {AuthResult::kAccept, "key"};
+    }
+    return {AuthResult::kReject, "key not authorized"};
+  }
+};
+
+class AuthTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    key_a_ = *crypto::PrivateKey::GenerateEd25519();
+    key_b_ = *crypto::PrivateKey::GenerateEcdsaP256();
+    ca_ = *crypto::PrivateKey::GenerateEd25519();
+    policy_.keys = {key_a_->public_key()};
+    peers_ = TestPeers::Create();
+    peers_->Pump();
+    ASSERT_TRUE(peers_->server->handshake_done());
+  }
+
+  void MakeServer(int max_attempts = 6) {
+    ServerAuthOptions o;
+    o.policy = &policy_;
+    o.trusted_user_cas = {ca_->public_key()};
+    o.clock = peers_->clock.get();
+    o.peer_address = "127.0.0.1";
+    o.max_attempts = max_attempts;
+    server_ = std::make_unique<ServerAuth>(*peers_->server, o);
+  }
+
+  // Routes messages to the auth layers until quiet; returns the client's
+  // last Handle error (OK if none).
+  absl::Status Pump() {
+    absl::Status last;
+    for (int i = 0; i < 50; ++i) {
+      peers_->Pump();
+      bool any = !peers_->server_received.empty() || !peers_->client_received.empty();
+      for (auto& m : std::exchange(peers_->server_received, {})) (void)server_->Handle(m);
+      for (auto& m : std::exchange(peers_->client_received, {})) {
+        client_messages_.push_back(m[0]);
+        if (client_) {
+          absl::Status s = client_->Handle(m);
+          if (!s.ok()) last = s;
+        }
+      }
+      if (!any) break;
+    }
+    return last;
+  }
+
+  // Client side without ClientAuth: service request, then raw requests.
+  void AcceptService() {
+    ASSERT_TRUE(peers_->client
+                    ->Send(transport::SerializeServiceMsg(transport::kMsgServiceRequest,
+                                                          "ssh-userauth"))
+                    .ok());
+    (void)Pump();
+  }
+
+  std::vector<uint8_t> SignedRequest(const crypto::PrivateKey& signer, std::string_view alg,
+                                     const std::vector<uint8_t>& blob,
+                                     std::string_view user = "alice",
+                                     std::vector<uint8_t> session_id = {}) {
+    if (session_id.empty()) session_id = peers_->client->session_id();
+    auto sig = signer.Sign(SignedData(session_id, user, "ssh-connection", alg, blob));
+    wire::Writer w;
+    w.Byte(transport::kMsgUserauthRequest).String(user).String("ssh-connection")
+        .String("publickey").Bool(true).String(alg).String(blob).String(*sig);
+    return w.Take();
+  }
+
+  std::vector<uint8_t> UserCert(const crypto::PublicKey& key, std::vector<std::string> principals,
+                                absl::Duration valid_for = absl::Hours(1),
+                                cert::CertType type = cert::CertType::kUser,
+                                const crypto::PrivateKey* ca = nullptr) {
+    cert::CertificateRequest req;
+    req.public_key = key;
+    req.serial = 7;
+    req.type = type;
+    req.key_id = "alice@test";
+    req.principals = std::move(principals);
+    const int64_t now = absl::ToUnixSeconds(peers_->clock->Now());
+    req.valid_after = static_cast<uint64_t>(now - 60);
+    req.valid_before = static_cast<uint64_t>(now + absl::ToInt64Seconds(valid_for));
+    auto c = cert::SignCertificate(req, ca != nullptr ? *ca : *ca_);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c->blob;
+  }
+
+  std::optional<crypto::PrivateKey> key_a_, key_b_, ca_;
+  KeySetPolicy policy_;
+  std::unique_ptr<TestPeers> peers_;
+  std::unique_ptr<ServerAuth> server_;
+  std::unique_ptr<ClientAuth> client_;
+  std::vector<uint8_t> client_messages_;
+};
+
+TEST_F(AuthTest, ClientLogsInWithPlainKey) {
+  MakeServer();
+  client_ = std::make_unique<ClientAuth>(*peers_->client,
+                                         ClientAuthOptions{"alice", {{*key_a_, {}}}});
+  ASSERT_TRUE(client_->Start().ok());
+  ASSERT_TRUE(Pump().ok());
+  EXPECT_TRUE(client_->authenticated());
+  ASSERT_TRUE(server_->authenticated());
+  EXPECT_EQ(server_->identity()->key, key_a_->public_key());
+  EXPECT_EQ(server_->identity()->user, "alice");
+  EXPECT_EQ(peers_->server->phase(), transport::Phase::kAuthenticated);
+  EXPECT_EQ(peers_->client->phase(), transport::Phase::kAuthenticated);
+}
+
+TEST_F(AuthTest, FallsBackToTheNextIdentity) {
+  MakeServer();
+  client_ = std::make_unique<ClientAuth>(
+      *peers_->client, ClientAuthOptions{"alice", {{*key_b_, {}}, {*key_a_, {}}}});
+  ASSERT_TRUE(client_->Start().ok());
+  ASSERT_TRUE(Pump().ok());
+  EXPECT_TRUE(client_->authenticated());
+  EXPECT_EQ(server_->failures(), 1);
+  EXPECT_EQ(server_->identity()->key, key_a_->public_key());
+}
+
+TEST_F(AuthTest, EveryKeyFailingIsPermissionDenied) {
+  MakeServer();
+  client_ = std::make_unique<ClientAuth>(*peers_->client,
+                                         ClientAuthOptions{"alice", {{*key_b_, {}}}});
+  ASSERT_TRUE(client_->Start().ok());
+  absl::Status s = Pump();
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_NE(s.message().find("Permission denied"), std::string::npos);
+  EXPECT_FALSE(server_->authenticated());
+}
+
+// Go x/crypto CVE-2024-45337 class: the decision must be for the key that
+// signed. Key A signs a request that names key B (which the policy would
+// accept): refused, and the policy is never asked to accept B as signed.
+TEST_F(AuthTest, SignatureByAnotherKeyThanTheOneNamedIsRefused) {
+  policy_.keys = {key_b_->public_key()};
+  MakeServer();
+  AcceptService();
+  auto req = SignedRequest(*key_a_, "ecdsa-sha2-nistp256", key_b_->public_key().Blob());
+  ASSERT_TRUE(peers_->client->Send(req).ok());
+  (void)Pump();
+  EXPECT_FALSE(server_->authenticated());
+  EXPECT_EQ(client_messages_.back(), transport::kMsgUserauthFailure);
+  for (const auto& [fp, was_signed] : policy_.calls) {
+    EXPECT_FALSE(was_signed && fp == key_b_->public_key().FingerprintSha256());
+  }
+}
+
+TEST_F(AuthTest, SignatureIsBoundToTheSession) {
+  MakeServer();
+  AcceptService();
+  std::vector<uint8_t> other_session(32, 0x42);
+  auto req = SignedRequest(*key_a_, "ssh-ed25519", key_a_->public_key().Blob(), "alice",
+                           other_session);
+  ASSERT_TRUE(peers_->client->Send(req).ok());
+  (void)Pump();
+  EXPECT_FALSE(server_->authenticated());
+  EXPECT_TRUE(policy_.calls.empty());  // nothing to decide: the signature failed
+}
+
+TEST_F(AuthTest, QueryGetsPkOkButDoesNotAuthenticate) {
+  MakeServer();
+  AcceptService();
+  wire::Writer w;
+  w.Byte(transport::kMsgUserauthRequest).String("alice").String("ssh-connection")
+      .String("publickey").Bool(false).String("ssh-ed25519").String(key_a_->public_key().Blob());
+  ASSERT_TRUE(peers_->client->Send(w.data()).ok());
+  (void)Pump();
+  EXPECT_EQ(client_messages_.back(), transport::kMsgUserauthPkOk);
+  EXPECT_FALSE(server_->authenticated());
+  EXPECT_EQ(peers_->server->phase(), transport::Phase::kUserauth);
+}
+
+TEST_F(AuthTest, TooManyFailuresDisconnect) {
+  MakeServer(/*max_attempts=*/3);
+  AcceptService();
+  for (int i = 0; i < 3; ++i) {
+    auto k = *crypto::PrivateKey::GenerateEd25519();
+    ASSERT_TRUE(peers_->client->Send(SignedRequest(k, "ssh-ed25519", k.public_key().Blob())).ok());
+    (void)Pump();
+    EXPECT_EQ(peers_->server->closed(), i == 2) << i;
+  }
+  EXPECT_EQ(peers_->server->close_status().code(), absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(AuthTest, ChangeOfUserDisconnects) {
+  MakeServer();
+  AcceptService();
+  ASSERT_TRUE(peers_->client
+                  ->Send(SignedRequest(*key_b_, "ecdsa-sha2-nistp256",
+                                       key_b_->public_key().Blob(), "alice"))
+                  .ok());
+  (void)Pump();
+  ASSERT_FALSE(peers_->server->closed());
+  ASSERT_TRUE(peers_->client
+                  ->Send(SignedRequest(*key_a_, "ssh-ed25519", key_a_->public_key().Blob(),
+                                       "root"))
+                  .ok());
+  (void)Pump();
+  EXPECT_TRUE(peers_->server->closed());
+  EXPECT_FALSE(server_->authenticated());
+}
+
+TEST_F(AuthTest, AKeyIsTriedOnlyOnce) {
+  MakeServer();
+  AcceptService();
+  policy_.keys = {};
+  auto req = SignedRequest(*key_a_, "ssh-ed25519", key_a_->public_key().Blob());
+  ASSERT_TRUE(peers_->client->Send(req).ok());
+  (void)Pump();
+  policy_.keys = {key_a_->public_key()};  // would now accept...
+  ASSERT_TRUE(peers_->client->Send(req).ok());
+  (void)Pump();
+  EXPECT_FALSE(server_->authenticated());  // ...but the key was already used
+  EXPECT_EQ(policy_.calls.size(), 1u);
+  EXPECT_EQ(server_->failures(), 2);
+}
+
+TEST_F(AuthTest, NoneListsMethodsAndIsNotCounted) {
+  MakeServer();
+  AcceptService();
+  wire::Writer w;
+  w.Byte(transport::kMsgUserauthRequest).String("alice").String("ssh-connection").String("none");
+  ASSERT_TRUE(peers_->client->Send(w.data()).ok());
+  (void)Pump();
+  EXPECT_EQ(client_messages_.back(), transport::kMsgUserauthFailure);
+  EXPECT_EQ(server_->failures(), 0);
+}
+
+TEST_F(AuthTest, AlgorithmMustMatchTheBlobAndShaOneRsaIsRefused) {
+  MakeServer();
+  AcceptService();
+  for (std::string alg : {"ecdsa-sha2-nistp256", "ssh-rsa", "rsa-sha2-256"}) {
+    ASSERT_TRUE(
+        peers_->client->Send(SignedRequest(*key_a_, alg, key_a_->public_key().Blob())).ok());
+    (void)Pump();
+    EXPECT_FALSE(server_->authenticated()) << alg;
+  }
+  EXPECT_TRUE(policy_.calls.empty());
+}
+
+TEST_F(AuthTest, CertificateForThePrincipalIsAccepted) {
+  MakeServer();
+  policy_.keys = {};
+  auto blob = UserCert(key_a_->public_key(), {"alice"});
+  client_ = std::make_unique<ClientAuth>(*peers_->client,
+                                         ClientAuthOptions{"alice", {{*key_a_, blob}}});
+  ASSERT_TRUE(client_->Start().ok());
+  ASSERT_TRUE(Pump().ok());
+  ASSERT_TRUE(server_->authenticated());
+  ASSERT_TRUE(server_->identity()->certificate.has_value());
+  EXPECT_EQ(server_->identity()->certificate->key_id, "alice@test");
+  EXPECT_EQ(server_->identity()->key, key_a_->public_key());
+}
+
+TEST_F(AuthTest, CertificateRefusals) {
+  struct Case {
+    std::string name;
+    std::function<std::vector<uint8_t>()> make;
+  };
+  auto other_ca = *crypto::PrivateKey::GenerateEd25519();
+  std::vector<Case> cases = {
+      {"wrong principal", [&] { return UserCert(key_a_->public_key(), {"bob"}); }},
+      {"untrusted CA",
+       [&] {
+         return UserCert(key_a_->public_key(), {"alice"}, absl::Hours(1), cert::CertType::kUser,
+                         &other_ca);
+       }},
+      {"host certificate",
+       [&] {
+         return UserCert(key_a_->public_key(), {"alice"}, absl::Hours(1), cert::CertType::kHost);
+       }},
+  };
+  for (const auto& c : cases) {
+    SetUp();
+    MakeServer();
+    auto blob = c.make();
+    client_ = std::make_unique<ClientAuth>(*peers_->client,
+                                           ClientAuthOptions{"alice", {{*key_a_, blob}}});
+    ASSERT_TRUE(client_->Start().ok());
+    EXPECT_EQ(Pump().code(), absl::StatusCode::kUnauthenticated) << c.name;
+    EXPECT_FALSE(server_->authenticated()) << c.name;
+    EXPECT_TRUE(policy_.calls.empty()) << c.name;  // never reaches the policy
+  }
+}
+
+TEST_F(AuthTest, ExpiredCertificateIsRefused) {
+  MakeServer();
+  auto blob = UserCert(key_a_->public_key(), {"alice"}, absl::Minutes(5));
+  peers_->clock->Advance(absl::Minutes(6));
+  client_ = std::make_unique<ClientAuth>(*peers_->client,
+                                         ClientAuthOptions{"alice", {{*key_a_, blob}}});
+  ASSERT_TRUE(client_->Start().ok());
+  EXPECT_EQ(Pump().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_FALSE(server_->authenticated());
+}
+
+TEST_F(AuthTest, ConnectionMessagesBeforeAuthDisconnect) {
+  for (uint8_t type : {transport::kMsgUserauthSuccess, uint8_t{80}, uint8_t{90}, uint8_t{94}}) {
+    SetUp();
+    MakeServer();
+    AcceptService();
+    wire::Writer w;
+    w.Byte(type).String("session").Uint32(0).Uint32(1000).Uint32(1000);
+    ASSERT_TRUE(peers_->client->Send(w.data()).ok());
+    (void)Pump();
+    EXPECT_TRUE(peers_->server->closed()) << int(type);
+    EXPECT_FALSE(server_->authenticated());
+  }
+}
+
+}  // namespace
+}  // namespace sallyport::ssh::auth
