@@ -12,10 +12,16 @@ using namespace sallyport::ssh::transport;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto msg = KexInitMsg::Parse(absl::MakeConstSpan(data, size));
   if (!msg.ok()) return 0;
-  // Round trip: a parsed KEXINIT re-serialises to exactly the same bytes.
-  std::vector<uint8_t> again = msg->Serialize();
-  if (again.size() != size || !std::equal(again.begin(), again.end(), data))
+  // Round trip: the canonical form (booleans as 0/1) is stable. The input
+  // itself may differ (RFC 4251: any non-zero boolean is TRUE); the
+  // exchange hash always uses the peer's raw bytes.
+  std::vector<uint8_t> canonical = msg->Serialize();
+  auto reparsed = KexInitMsg::Parse(canonical);
+  if (!reparsed.ok() || reparsed->Serialize() != canonical) abort();
+  if (reparsed->kex_algorithms != msg->kex_algorithms ||
+      reparsed->first_kex_packet_follows != msg->first_kex_packet_follows) {
     abort();
+  }
   KexInitMsg ours;
   ours.kex_algorithms = SupportedKexAlgorithms();
   ours.server_host_key_algorithms = {"ssh-ed25519"};
