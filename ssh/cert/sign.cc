@@ -1,0 +1,186 @@
+#include "ssh/cert/sign.h"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "ssh/cert/source_address.h"
+#include "ssh/wire/reader.h"
+#include "ssh/wire/writer.h"
+
+namespace sallyport::ssh::cert {
+namespace {
+
+constexpr size_t kNonceLength = 32;
+constexpr size_t kMaxKeyIdLength = 1024;
+
+std::string Str(std::string_view s) { return std::string(s); }
+
+absl::Status Bad(std::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("certificate request: ", Str(why)));
+}
+
+bool HasControl(std::string_view s, bool allow_tab = false) {
+  for (unsigned char c : s) {
+    if (allow_tab && c == '\t') continue;
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+bool IsPermitFlag(std::string_view name) {
+  return name == kPermitPty || name == kPermitPortForwarding ||
+         name == kPermitAgentForwarding || name == kPermitX11Forwarding ||
+         name == kPermitUserRc;
+}
+
+absl::Status CheckNames(const std::vector<CertOption>& options,
+                        std::string_view what) {
+  std::set<std::string> seen;
+  for (const CertOption& o : options) {
+    if (o.name.empty() || HasControl(o.name)) {
+      return Bad(absl::StrCat(Str(what), " with an empty or unprintable name"));
+    }
+    if (!seen.insert(o.name).second) {
+      return Bad(absl::StrCat(Str(what), " \"", o.name, "\" given twice"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckCriticalOption(const CertOption& o) {
+  if (o.name == kForceCommand) {
+    auto command = o.Value();
+    if (!command.ok() || command->empty() ||
+        HasControl(*command, /*allow_tab=*/true)) {
+      return Bad("force-command needs a command without control characters");
+    }
+  } else if (o.name == kSourceAddress) {
+    auto list = o.Value();
+    if (!list.ok()) return Bad("source-address needs a value");
+    auto parsed = ParseSourceAddressList(*list);
+    if (!parsed.ok()) return Bad(std::string(parsed.status().message()));
+  } else if (o.name == kVerifyRequired) {
+    if (!o.data.empty()) return Bad("verify-required is a flag");
+  } else {
+    return Bad(absl::StrCat("unknown critical option \"", o.name, "\""));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckExtension(const CertOption& o) {
+  if (IsPermitFlag(o.name)) {
+    if (!o.data.empty()) return Bad(absl::StrCat(o.name, " is a flag"));
+    return absl::OkStatus();
+  }
+  if (o.data.empty()) return absl::OkStatus();
+  wire::Reader r(o.data);
+  if (!r.ReadString().ok() || !r.ExpectEnd().ok()) {
+    return Bad(absl::StrCat("extension \"", o.name,
+                            "\" data is not exactly one string"));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<CertOption> Sorted(std::vector<CertOption> options) {
+  std::sort(
+      options.begin(), options.end(),
+      [](const CertOption& a, const CertOption& b) { return a.name < b.name; });
+  return options;
+}
+
+}  // namespace
+
+absl::Status CertificateRequest::Validate() const {
+  if (!public_key.has_value()) return Bad("no public key");
+  if (type != CertType::kUser && type != CertType::kHost) {
+    return Bad("type must be user or host");
+  }
+  if (key_id.empty() || key_id.size() > kMaxKeyIdLength || HasControl(key_id)) {
+    return Bad("key id must be 1..1024 printable bytes");
+  }
+  if (principals.empty()) return Bad("no principals");
+  if (principals.size() > kMaxPrincipals) {
+    return Bad(absl::StrCat("more than ", kMaxPrincipals, " principals"));
+  }
+  std::set<std::string> seen;
+  for (const std::string& p : principals) {
+    if (p.empty() || HasControl(p) || p.find(',') != std::string::npos) {
+      return Bad("principals must be non-empty, printable and without ','");
+    }
+    if (!seen.insert(p).second) {
+      return Bad(absl::StrCat("principal \"", p, "\" given twice"));
+    }
+  }
+  if (valid_after >= valid_before) {
+    return Bad("valid_after must be before valid_before");
+  }
+  if (absl::Status s = CheckNames(critical_options, "critical option");
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CheckNames(extensions, "extension"); !s.ok()) return s;
+  if (type == CertType::kHost && !critical_options.empty()) {
+    return Bad("host certificates cannot have critical options");
+  }
+  for (const CertOption& o : critical_options) {
+    if (absl::Status s = CheckCriticalOption(o); !s.ok()) return s;
+  }
+  for (const CertOption& o : extensions) {
+    if (absl::Status s = CheckExtension(o); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Certificate> SignCertificate(const CertificateRequest& request,
+                                            const crypto::PrivateKey& ca) {
+  if (absl::Status s = request.Validate(); !s.ok()) return s;
+
+  Certificate cert(*request.public_key);
+  cert.type_name =
+      std::string(CertTypeForPlainKeyType(request.public_key->TypeName()));
+  if (cert.type_name.empty()) return absl::InternalError("unknown key type");
+  cert.nonce.resize(kNonceLength);
+  if (RAND_bytes(cert.nonce.data(), static_cast<int>(cert.nonce.size())) != 1) {
+    return absl::InternalError("RAND_bytes failed");
+  }
+  cert.serial = request.serial;
+  cert.type = request.type;
+  cert.key_id = request.key_id;
+  cert.principals = request.principals;
+  cert.valid_after = request.valid_after;
+  cert.valid_before = request.valid_before;
+  cert.critical_options = Sorted(request.critical_options);
+  cert.extensions = Sorted(request.extensions);
+  cert.signature_key_blob = ca.public_key().Blob();
+
+  std::vector<uint8_t> blob = cert.EncodeToBeSigned();
+  auto signature = ca.Sign(blob);
+  if (!signature.ok()) {
+    return absl::InternalError(absl::StrCat("signing the certificate failed: ",
+                                            signature.status().message()));
+  }
+  wire::Writer w(&blob);
+  w.String(*signature);
+
+  // Never hand out something we would not accept ourselves.
+  auto parsed = Certificate::Parse(blob);
+  if (!parsed.ok()) {
+    return absl::InternalError(absl::StrCat(
+        "issued certificate does not parse: ", parsed.status().message()));
+  }
+  absl::Status verified = ca.public_key().Verify(
+      parsed->SignedData(), parsed->signature, ca.SignatureAlgorithm());
+  if (!verified.ok()) {
+    return absl::InternalError("issued certificate signature does not verify");
+  }
+  return parsed;
+}
+
+}  // namespace sallyport::ssh::cert
