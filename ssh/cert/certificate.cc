@@ -320,20 +320,10 @@ absl::StatusOr<Certificate> Certificate::Parse(Bytes blob) {
 }
 
 absl::StatusOr<Certificate> Certificate::FromLine(std::string_view line) {
-  auto is_space = [](char c) {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-  };
-  while (!line.empty() && is_space(line.back())) line.remove_suffix(1);
-  while (!line.empty() && is_space(line.front())) line.remove_prefix(1);
-  if (line.empty()) return Invalid("empty certificate line");
-  size_t type_end = 0;
-  while (type_end < line.size() && !is_space(line[type_end])) ++type_end;
-  const std::string_view type = line.substr(0, type_end);
-  size_t data_begin = type_end;
-  while (data_begin < line.size() && is_space(line[data_begin])) ++data_begin;
-  size_t data_end = data_begin;
-  while (data_end < line.size() && !is_space(line[data_end])) ++data_end;
-  const std::string_view data = line.substr(data_begin, data_end - data_begin);
+  auto fields = crypto::SplitKeyLine(line);
+  if (!fields.ok()) return Invalid("certificate line", fields.status());
+  const std::string_view type = fields->type;
+  const std::string_view data = fields->data;
   if (PlainKeyTypeForCertType(type).empty()) {
     return Invalid(absl::StrCat(
         "line does not start with a supported certificate type: \"", Esc(type),

@@ -403,29 +403,39 @@ absl::StatusOr<PublicKey> PublicKey::FromBlob(Bytes blob) {
       absl::StrCat("unknown public key type \"", Str(name), "\""));
 }
 
-absl::StatusOr<PublicKey> PublicKey::FromAuthorizedKeysLine(
-    std::string_view line) {
+absl::StatusOr<KeyLine> SplitKeyLine(std::string_view line) {
   auto is_space = [](char c) { return c == ' ' || c == '\t'; };
   while (!line.empty() && (is_space(line.back()) || line.back() == '\n' ||
                            line.back() == '\r')) {
     line.remove_suffix(1);
   }
   while (!line.empty() && is_space(line.front())) line.remove_prefix(1);
-  if (line.empty()) return absl::InvalidArgumentError("empty public key line");
+  if (line.empty()) return absl::InvalidArgumentError("empty key line");
   for (char c : line) {
     if (c == '\0' || c == '\n' || c == '\r') {
-      return absl::InvalidArgumentError(
-          "public key line contains a line break or NUL");
+      return absl::InvalidArgumentError("key line contains a line break or NUL");
     }
   }
+  KeyLine out;
   size_t type_end = 0;
   while (type_end < line.size() && !is_space(line[type_end])) ++type_end;
-  const std::string_view type = line.substr(0, type_end);
+  out.type = line.substr(0, type_end);
   size_t data_begin = type_end;
   while (data_begin < line.size() && is_space(line[data_begin])) ++data_begin;
   size_t data_end = data_begin;
   while (data_end < line.size() && !is_space(line[data_end])) ++data_end;
-  const std::string_view data = line.substr(data_begin, data_end - data_begin);
+  out.data = line.substr(data_begin, data_end - data_begin);
+  size_t comment_begin = data_end;
+  while (comment_begin < line.size() && is_space(line[comment_begin])) ++comment_begin;
+  out.comment = line.substr(comment_begin);
+  return out;
+}
+
+absl::StatusOr<PublicKey> PublicKey::FromAuthorizedKeysLine(
+    std::string_view line) {
+  ASSIGN_OR_RETURN(KeyLine fields, SplitKeyLine(line));
+  const std::string_view type = fields.type;
+  const std::string_view data = fields.data;
 
   if (keys_internal::IsCertificateTypeName(type)) {
     return absl::InvalidArgumentError(

@@ -38,7 +38,8 @@ class PublicKey {
   static absl::StatusOr<PublicKey> FromBlob(Bytes blob);
   // Parses "type base64 [comment]" (an authorized_keys or .pub line without
   // options). The type name must match the blob's.
-  static absl::StatusOr<PublicKey> FromAuthorizedKeysLine(std::string_view line);
+  static absl::StatusOr<PublicKey> FromAuthorizedKeysLine(
+      std::string_view line);
 
   KeyType type() const { return type_; }
   // "ssh-ed25519", "ecdsa-sha2-nistp256" or "ssh-rsa".
@@ -70,7 +71,8 @@ class PublicKey {
 
  private:
   friend class PrivateKey;
-  PublicKey(KeyType type, std::vector<uint8_t> blob, std::shared_ptr<EVP_PKEY> pkey)
+  PublicKey(KeyType type, std::vector<uint8_t> blob,
+            std::shared_ptr<EVP_PKEY> pkey)
       : type_(type), blob_(std::move(blob)), pkey_(std::move(pkey)) {}
   KeyType type_;
   std::vector<uint8_t> blob_;
@@ -101,9 +103,11 @@ class PrivateKey {
   std::string_view SignatureAlgorithm() const;
 
   // openssh-key-v1 text (unencrypted), which `ssh` and `ssh-keygen` read.
-  absl::StatusOr<std::string> ToOpenSshFormat(std::string_view comment = "") const;
+  absl::StatusOr<std::string> ToOpenSshFormat(
+      std::string_view comment = "") const;
   // Writes ToOpenSshFormat to `path` with mode 0600 (created or truncated).
-  absl::Status WriteFile(const std::string& path, std::string_view comment = "") const;
+  absl::Status WriteFile(const std::string& path,
+                         std::string_view comment = "") const;
 
   EVP_PKEY* pkey() const { return pkey_.get(); }
 
@@ -113,6 +117,17 @@ class PrivateKey {
   PublicKey public_key_;
   std::shared_ptr<EVP_PKEY> pkey_;
 };
+
+// The fields of a "type base64 [comment]" line (.pub and -cert.pub files,
+// authorized_keys lines without options). Surrounding spaces, tabs and a
+// trailing CR/LF are trimmed; `data` may be empty (callers refuse that).
+// kInvalidArgument for an empty line or one with NUL, CR or LF inside.
+struct KeyLine {
+  std::string_view type;
+  std::string_view data;
+  std::string_view comment;
+};
+absl::StatusOr<KeyLine> SplitKeyLine(std::string_view line);
 
 // Base64 (standard alphabet, with padding) used by key files.
 std::string Base64Encode(Bytes data);
