@@ -1,0 +1,348 @@
+// Typed records kept by the Store (DESIGN.md §8). Plain structs: the Store
+// fills in the fields documented as "set by the store" and ignores whatever
+// the caller put there.
+//
+// Text fields are UTF-8 without NUL bytes: both backends refuse anything else
+// with kInvalidArgument (PostgreSQL cannot store NUL in text, and silently
+// truncating a name at a NUL would be worse than refusing it). Binary fields
+// (TOTP secrets, session chunk data) take any bytes.
+//
+// Times are stored with microsecond precision; absl::InfiniteFuture() and
+// absl::InfinitePast() round-trip.
+#ifndef SALLYPORT_STORAGE_RECORDS_H_
+#define SALLYPORT_STORAGE_RECORDS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "base/secret_bytes.h"
+
+namespace sallyport::storage {
+
+// Limits enforced by Validate() (bytes of UTF-8).
+inline constexpr size_t kMaxNameBytes = 256;     // names, ids, logins, keys
+inline constexpr size_t kMaxTextBytes = 8192;    // descriptions, reasons, keys
+inline constexpr size_t kMaxListEntries = 1024;  // logins, principals, labels
+inline constexpr size_t kMaxPayloadBytes = 1 << 20;  // audit payload JSON
+inline constexpr size_t kMaxChunkBytes = 1 << 20;    // one session chunk
+// Join tokens shorter than this are refused: they must be unguessable.
+inline constexpr size_t kMinJoinTokenBytes = 16;
+
+// kInvalidArgument naming `field` unless `value` is valid UTF-8 without NUL
+// bytes, at most `max_bytes` long (and not empty when `required`).
+absl::Status ValidateText(std::string_view field, std::string_view value,
+                          size_t max_bytes, bool required);
+
+// ---------------------------------------------------------------- users
+
+struct User {
+  std::string name;  // unique key, 1..kMaxNameBytes
+  std::string display_name;
+  bool disabled = false;
+  absl::Time created_at;  // set by the store
+  absl::Time updated_at;  // set by the store
+
+  absl::Status Validate() const;
+  bool operator==(const User&) const = default;
+};
+
+// Every user has exactly one Credentials record, created (empty) with the
+// user and deleted with it.
+struct Credentials {
+  std::string user;
+  std::string password_hash;      // encoded hash (PHC string); empty = none
+  base::SecretBytes totp_secret;  // raw TOTP key; empty = no TOTP
+  // Consecutive failures since the last success or the last lockout.
+  int failed_attempts = 0;
+  std::optional<absl::Time> last_failure_at;
+  std::optional<absl::Time> locked_until;
+  absl::Time updated_at;  // set by the store
+};
+
+struct LockoutPolicy {
+  int max_failures = 5;  // this many consecutive failures lock the account
+  absl::Duration lockout = absl::Minutes(15);
+
+  absl::Status Validate() const;
+};
+
+struct LoginFailureResult {
+  // Consecutive failures after counting this one; 0 when it caused a lockout
+  // (the count starts again when the lockout ends).
+  int failed_attempts = 0;
+  // Set while the account is locked (by this failure or an earlier one).
+  std::optional<absl::Time> locked_until;
+  // True when this failure is the one that locked the account.
+  bool locked_now = false;
+};
+
+// ---------------------------------------------------------------- RBAC (§6)
+
+enum class ChannelKind { kShell, kExec, kSftp, kPortForward, kAgentForward };
+enum class RecordMode { kAlways, kNever };
+
+// "shell", "exec", "sftp", "port-forward", "agent-forward".
+std::string_view ChannelKindName(ChannelKind kind);
+std::optional<ChannelKind> ParseChannelKind(std::string_view name);
+// "always", "never".
+std::string_view RecordModeName(RecordMode mode);
+std::optional<RecordMode> ParseRecordMode(std::string_view name);
+
+// Matches a host when every label matches (key=value) and, if name_globs is
+// not empty, the host name matches one of the globs. Interpretation is the
+// policy's job; the store only keeps the fields.
+struct HostSelector {
+  std::map<std::string, std::string> labels;
+  std::vector<std::string> name_globs;
+
+  bool operator==(const HostSelector&) const = default;
+};
+
+// A deny rule wins over every allow. An empty list means "any".
+struct DenyRule {
+  std::vector<std::string> logins;
+  std::vector<HostSelector> hosts;
+  std::vector<ChannelKind> channels;
+
+  bool operator==(const DenyRule&) const = default;
+};
+
+struct Role {
+  std::string name;  // unique key
+  std::string description;
+  std::vector<std::string> logins;  // principals this role may log in as
+  std::vector<HostSelector> hosts;  // hosts this role may reach
+  std::vector<ChannelKind> channels;
+  absl::Duration max_ttl = absl::Hours(8);  // > 0
+  RecordMode record = RecordMode::kAlways;
+  std::vector<DenyRule> deny;
+  absl::Time created_at;  // set by the store
+  absl::Time updated_at;  // set by the store
+
+  absl::Status Validate() const;
+  bool operator==(const Role&) const = default;
+};
+
+struct RoleBinding {
+  std::string user;
+  std::string role;
+  absl::Time created_at;  // set by the store
+
+  bool operator==(const RoleBinding&) const = default;
+};
+
+// ---------------------------------------------------------------- hosts
+
+enum class HostTrust {
+  kPinnedKey,  // host_key is the only key accepted
+  kHostCa,     // any host certificate from our host CA naming the host
+};
+std::string_view HostTrustName(HostTrust trust);  // "pinned-key", "host-ca"
+std::optional<HostTrust> ParseHostTrust(std::string_view name);
+
+struct Host {
+  std::string name;     // unique key
+  std::string address;  // DNS name or IP literal
+  uint16_t port = 22;   // 1..65535
+  std::map<std::string, std::string> labels;
+  HostTrust trust = HostTrust::kHostCa;
+  // OpenSSH public key ("ssh-ed25519 AAAA..."); required for kPinnedKey.
+  std::string host_key;
+  absl::Time created_at;  // set by the store
+  absl::Time updated_at;  // set by the store
+
+  absl::Status Validate() const;
+  bool operator==(const Host&) const = default;
+};
+
+// ---------------------------------------------------------------- certificates
+
+enum class CertificatePurpose { kLogin, kSession, kHost };
+// "login", "session", "host".
+std::string_view CertificatePurposeName(CertificatePurpose purpose);
+std::optional<CertificatePurpose> ParseCertificatePurpose(
+    std::string_view name);
+
+// Serials are 1..INT64_MAX (PostgreSQL has no unsigned 64-bit type).
+inline constexpr uint64_t kMaxSerial = 0x7fffffffffffffffULL;
+
+struct IssuedCertificate {
+  uint64_t serial = 0;  // from Store::AllocateSerial, unique
+  std::string key_id;
+  std::string user;  // empty for host certificates
+  std::vector<std::string> principals;
+  absl::Time valid_after;
+  absl::Time valid_before;
+  std::string public_key_fingerprint;  // "SHA256:..." of the certified key
+  std::string ca_key_fingerprint;      // the signing CA key
+  CertificatePurpose purpose = CertificatePurpose::kLogin;
+  absl::Time issued_at;  // set by the store
+
+  absl::Status Validate() const;
+  bool operator==(const IssuedCertificate&) const = default;
+};
+
+struct CertificateFilter {
+  std::optional<std::string> user;
+  std::optional<CertificatePurpose> purpose;
+  // Only certificates with valid_after <= valid_at < valid_before.
+  std::optional<absl::Time> valid_at;
+  uint64_t after_serial = 0;  // paging: serials greater than this
+  int limit = 1000;           // 1..10000
+};
+
+// Exactly one of serial and key_fingerprint is set.
+struct Revocation {
+  int64_t id = 0;  // set by the store: increasing, for incremental sync
+  std::optional<uint64_t> serial;
+  std::optional<std::string> key_fingerprint;
+  std::string reason;
+  std::string revoked_by;
+  absl::Time revoked_at;  // set by the store
+
+  absl::Status Validate() const;
+  bool operator==(const Revocation&) const = default;
+};
+
+// ---------------------------------------------------------------- audit (§9)
+
+// prev_hash of the first event: 64 '0' characters.
+inline constexpr std::string_view kAuditGenesisHash =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+struct AuditEventInput {
+  std::string type;          // stable event code, e.g. "cert.issued"
+  std::string actor;         // who did it ("alice", "gateway:gw1", ...)
+  std::string payload_json;  // opaque to the store; hashed byte for byte
+
+  absl::Status Validate() const;
+};
+
+struct AuditEvent {
+  uint64_t seq = 0;  // 1, 2, 3, ... without gaps
+  absl::Time time;   // the store's clock at append
+  std::string type;
+  std::string actor;
+  std::string payload_json;
+  std::string prev_hash;  // hash of event seq-1 (kAuditGenesisHash for 1)
+  std::string hash;       // lowercase hex SHA-256, see audit_hash.h
+
+  bool operator==(const AuditEvent&) const = default;
+};
+
+struct AuditHead {
+  uint64_t seq = 0;                                   // 0 when the log is empty
+  std::string hash = std::string(kAuditGenesisHash);  // hash of event `seq`
+};
+
+// ---------------------------------------------------------------- sessions
+
+enum class SessionStatus { kActive, kEnded, kFailed };
+// "active", "ended", "failed".
+std::string_view SessionStatusName(SessionStatus status);
+std::optional<SessionStatus> ParseSessionStatus(std::string_view name);
+
+struct Session {
+  std::string id;  // unique key chosen by the gateway
+  std::string user;
+  std::string login;
+  std::string host;
+  absl::Time started_at;
+  std::optional<absl::Time> ended_at;
+  int64_t bytes_in = 0;   // client → host
+  int64_t bytes_out = 0;  // host → client
+  SessionStatus status = SessionStatus::kActive;
+
+  absl::Status Validate() const;
+  bool operator==(const Session&) const = default;
+};
+
+struct SessionEnd {
+  absl::Time ended_at;
+  SessionStatus status = SessionStatus::kEnded;  // kEnded or kFailed
+  int64_t bytes_in = 0;
+  int64_t bytes_out = 0;
+};
+
+struct SessionFilter {
+  std::optional<std::string> user;
+  std::optional<std::string> host;
+  std::optional<std::string> login;
+  std::optional<absl::Time> started_after;   // inclusive
+  std::optional<absl::Time> started_before;  // exclusive
+  int limit = 100;                           // 1..10000, newest first
+};
+
+enum class ChunkStream { kOutput, kInput, kError };
+// "output", "input", "error".
+std::string_view ChunkStreamName(ChunkStream stream);
+std::optional<ChunkStream> ParseChunkStream(std::string_view name);
+
+// `seq` numbers the chunks of one session across all its channels (the
+// recorder's order), so paging by seq replays the session in order.
+struct SessionChunk {
+  std::string session_id;
+  uint64_t seq = 0;  // 1..INT64_MAX, unique within the session
+  uint32_t channel = 0;
+  absl::Duration offset;  // since the session started, >= 0
+  ChunkStream stream = ChunkStream::kOutput;
+  std::string data;  // raw bytes, at most kMaxChunkBytes
+
+  absl::Status Validate() const;
+  bool operator==(const SessionChunk&) const = default;
+};
+
+// ---------------------------------------------------------------- join tokens
+
+struct NewJoinToken {
+  base::SecretBytes token;  // the secret; only its SHA-256 is stored
+  std::string purpose;      // e.g. "gateway"
+  std::string created_by;
+  absl::Time expires_at;
+
+  absl::Status Validate() const;
+};
+
+struct JoinToken {
+  std::string token_hash;  // lowercase hex SHA-256 of the secret
+  std::string purpose;
+  std::string created_by;
+  absl::Time created_at;  // set by the store
+  absl::Time expires_at;
+  std::optional<absl::Time> used_at;
+
+  bool operator==(const JoinToken&) const = default;
+};
+
+// ---------------------------------------------------------------- CA keys
+
+enum class CaKeyPurpose { kUser, kHost };
+enum class CaKeyState { kActive, kRetired };
+std::string_view CaKeyPurposeName(CaKeyPurpose purpose);  // "user", "host"
+std::optional<CaKeyPurpose> ParseCaKeyPurpose(std::string_view name);
+std::string_view CaKeyStateName(CaKeyState state);  // "active", "retired"
+std::optional<CaKeyState> ParseCaKeyState(std::string_view name);
+
+// Public parts only: private keys never enter the store.
+struct CaKey {
+  std::string fingerprint;  // unique key, "SHA256:..."
+  CaKeyPurpose purpose = CaKeyPurpose::kUser;
+  std::string public_key;  // OpenSSH public key line
+  CaKeyState state = CaKeyState::kActive;
+  absl::Time created_at;                 // set by the store
+  std::optional<absl::Time> retired_at;  // set by the store
+
+  absl::Status Validate() const;
+  bool operator==(const CaKey&) const = default;
+};
+
+}  // namespace sallyport::storage
+
+#endif  // SALLYPORT_STORAGE_RECORDS_H_

@@ -1,0 +1,53 @@
+// Column codecs: times and the JSON text columns.
+#include "storage/sql/codec.h"
+
+#include "gtest/gtest.h"
+
+namespace sallyport::storage::sql {
+namespace {
+
+TEST(CodecTest, TimesRoundTripIncludingInfinities) {
+  const absl::Time t = absl::FromUnixMicros(1700000000123456);
+  EXPECT_EQ(MicrosToTime(TimeToMicros(t)), t);
+  EXPECT_EQ(MicrosToTime(TimeToMicros(absl::InfiniteFuture())),
+            absl::InfiniteFuture());
+  EXPECT_EQ(MicrosToTime(TimeToMicros(absl::InfinitePast())),
+            absl::InfinitePast());
+  EXPECT_EQ(TruncateToMicros(t + absl::Nanoseconds(999)), t);
+}
+
+TEST(CodecTest, RoleSpecRoundTripsAndIsReadableJson) {
+  Role role;
+  role.logins = {"ubuntu", "it's \"quoted\""};
+  HostSelector s;
+  s.labels = {{"env", "prod"}};
+  s.name_globs = {"web*"};
+  role.hosts = {s};
+  role.channels = {ChannelKind::kShell, ChannelKind::kAgentForward};
+  role.deny = {DenyRule{{"root"}, {}, {ChannelKind::kExec}}};
+  auto json = EncodeRoleSpec(role);
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_NE(json->find("\"name_globs\""), std::string::npos) << *json;
+  EXPECT_NE(json->find("\"agent-forward\""), std::string::npos) << *json;
+  Role back;
+  ASSERT_TRUE(DecodeRoleSpec(*json, back).ok());
+  EXPECT_EQ(back.logins, role.logins);
+  EXPECT_EQ(back.hosts, role.hosts);
+  EXPECT_EQ(back.channels, role.channels);
+  EXPECT_EQ(back.deny, role.deny);
+}
+
+TEST(CodecTest, MalformedStoredJsonIsDataLoss) {
+  Role r;
+  EXPECT_EQ(DecodeRoleSpec("{not json", r).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeRoleSpec(R"({"channels":["teleport"]})", r).code(),
+            absl::StatusCode::kDataLoss);
+  EXPECT_EQ(DecodeStringList("[1,2]").status().code(),
+            absl::StatusCode::kDataLoss);
+  auto list = DecodeStringList(R"({"values":["a","b"]})");
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(*list, (std::vector<std::string>{"a", "b"}));
+}
+
+}  // namespace
+}  // namespace sallyport::storage::sql

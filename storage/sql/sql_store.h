@@ -1,0 +1,136 @@
+// SqlStore implements every Store operation once, over the Database seam, so
+// SqliteStore and PostgresStore run the same statements and behave the same.
+// The few dialect differences are explicit Statement pairs.
+#ifndef SALLYPORT_STORAGE_SQL_SQL_STORE_H_
+#define SALLYPORT_STORAGE_SQL_SQL_STORE_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "base/clock.h"
+#include "storage/sql/database.h"
+#include "storage/store.h"
+
+namespace sallyport::storage::sql {
+
+class SqlStore : public Store {
+ public:
+  int SchemaVersion() const override { return schema_version_; }
+
+  absl::StatusOr<User> CreateUser(const User& user) override;
+  absl::StatusOr<User> GetUser(std::string_view name) override;
+  absl::StatusOr<std::vector<User>> ListUsers() override;
+  absl::StatusOr<User> UpdateUser(const User& user) override;
+  absl::Status DeleteUser(std::string_view name) override;
+
+  absl::StatusOr<Credentials> GetCredentials(std::string_view user) override;
+  absl::Status SetPasswordHash(std::string_view user,
+                               std::string_view password_hash) override;
+  absl::Status SetTotpSecret(std::string_view user,
+                             const base::SecretBytes& secret) override;
+  absl::StatusOr<LoginFailureResult> RecordLoginFailure(
+      std::string_view user, const LockoutPolicy& policy) override;
+  absl::Status RecordLoginSuccess(std::string_view user) override;
+  absl::Status UnlockUser(std::string_view user) override;
+
+  absl::StatusOr<Role> CreateRole(const Role& role) override;
+  absl::StatusOr<Role> GetRole(std::string_view name) override;
+  absl::StatusOr<std::vector<Role>> ListRoles() override;
+  absl::StatusOr<Role> UpdateRole(const Role& role) override;
+  absl::Status DeleteRole(std::string_view name) override;
+  absl::StatusOr<RoleBinding> BindRole(std::string_view user,
+                                       std::string_view role) override;
+  absl::Status UnbindRole(std::string_view user,
+                          std::string_view role) override;
+  absl::StatusOr<std::vector<RoleBinding>> ListRoleBindings(
+      std::optional<std::string_view> user) override;
+  absl::StatusOr<std::vector<Role>> ListRolesForUser(
+      std::string_view user) override;
+
+  absl::StatusOr<Host> CreateHost(const Host& host) override;
+  absl::StatusOr<Host> GetHost(std::string_view name) override;
+  absl::StatusOr<std::vector<Host>> ListHosts() override;
+  absl::StatusOr<Host> UpdateHost(const Host& host) override;
+  absl::Status DeleteHost(std::string_view name) override;
+
+  absl::StatusOr<uint64_t> AllocateSerial() override;
+  absl::StatusOr<IssuedCertificate> RecordCertificate(
+      const IssuedCertificate& cert) override;
+  absl::StatusOr<IssuedCertificate> GetCertificate(uint64_t serial) override;
+  absl::StatusOr<std::vector<IssuedCertificate>> ListCertificates(
+      const CertificateFilter& filter) override;
+
+  absl::StatusOr<Revocation> Revoke(const Revocation& revocation) override;
+  absl::StatusOr<std::vector<Revocation>> ListRevocations(
+      int64_t after_id) override;
+  absl::StatusOr<bool> IsRevoked(uint64_t serial,
+                                 std::string_view key_fingerprint) override;
+
+  absl::StatusOr<AuditEvent> AppendAuditEvent(
+      const AuditEventInput& event) override;
+  absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(uint64_t after_seq,
+                                                          int limit) override;
+  absl::StatusOr<AuditHead> GetAuditHead() override;
+
+  absl::StatusOr<Session> CreateSession(const Session& session) override;
+  absl::StatusOr<Session> EndSession(std::string_view id,
+                                     const SessionEnd& end) override;
+  absl::StatusOr<Session> GetSession(std::string_view id) override;
+  absl::StatusOr<std::vector<Session>> ListSessions(
+      const SessionFilter& filter) override;
+  absl::Status AppendSessionChunks(
+      const std::vector<SessionChunk>& chunks) override;
+  absl::StatusOr<std::vector<SessionChunk>> ListSessionChunks(
+      std::string_view session_id, uint64_t after_seq, int limit) override;
+
+  absl::StatusOr<JoinToken> CreateJoinToken(const NewJoinToken& token) override;
+  absl::StatusOr<JoinToken> ConsumeJoinToken(
+      const base::SecretBytes& token) override;
+
+  absl::StatusOr<CaKey> AddCaKey(const CaKey& key) override;
+  absl::StatusOr<CaKey> RotateCaKey(const CaKey& new_key) override;
+  absl::StatusOr<CaKey> RetireCaKey(std::string_view fingerprint) override;
+  absl::StatusOr<std::vector<CaKey>> ListCaKeys(
+      std::optional<CaKeyPurpose> purpose) override;
+
+ protected:
+  // `db` has been migrated to `schema_version`. `clock` must outlive this.
+  SqlStore(std::unique_ptr<Database> db, base::Clock* clock,
+           int schema_version);
+
+  Database& db() { return *db_; }
+
+ private:
+  // The clock's now, truncated to what the store keeps.
+  absl::Time Now() const;
+  absl::Status Transact(TxMode mode, absl::FunctionRef<absl::Status(Tx&)> fn) {
+    return db_->Transact(mode, fn);
+  }
+  absl::StatusOr<CaKey> InsertCaKey(Tx& tx, const CaKey& key);
+
+  std::unique_ptr<Database> db_;
+  base::Clock* clock_;
+  int schema_version_;
+};
+
+// Helpers shared by the sql_store_*.cc files.
+
+// 'name' with non-printable bytes escaped, for error messages and logs.
+std::string Quote(std::string_view name);
+// Adds `what` (e.g. "user 'bob'") to a failed status: kAlreadyExists becomes
+// "<what> already exists"; other codes keep their message with a prefix.
+absl::Status Describe(absl::Status status, std::string_view what);
+// kInvalidArgument unless 1 <= limit <= 10000.
+absl::Status ValidateLimit(int limit);
+// kNotFound "<what> not found".
+absl::Status NotFound(std::string_view what);
+
+}  // namespace sallyport::storage::sql
+
+#endif  // SALLYPORT_STORAGE_SQL_SQL_STORE_H_

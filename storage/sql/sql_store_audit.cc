@@ -1,0 +1,432 @@
+// SqlStore: the audit hash chain, sessions, session chunks and join tokens.
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "storage/audit_hash.h"
+#include "storage/sql/codec.h"
+#include "storage/sql/sql_store.h"
+
+namespace sallyport::storage::sql {
+namespace {
+
+// Bumping the head row takes its lock: appenders queue here, each one sees
+// the seq and hash its predecessor committed (READ COMMITTED re-reads the
+// locked row), so the chain has no gaps and no forks.
+constexpr Statement kBumpAuditHead(
+    "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash");
+constexpr Statement kSetAuditHeadHash(
+    "UPDATE audit_head SET hash = $2 WHERE id = 1 AND seq = $1");
+constexpr Statement kSelectAuditHead(
+    "SELECT seq, hash FROM audit_head WHERE id = 1");
+constexpr Statement kInsertAuditEvent(
+    "INSERT INTO audit_events (seq, time_us, type, actor, payload, prev_hash, "
+    "hash) VALUES ($1, $2, $3, $4, $5, $6, $7)");
+constexpr Statement kListAuditEvents(
+    "SELECT seq, time_us, type, actor, payload, prev_hash, hash "
+    "FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2");
+
+#define SP_SESSION_COLUMNS                                             \
+  "id, user_name, login, host, started_at_us, ended_at_us, bytes_in, " \
+  "bytes_out, status"
+constexpr Statement kInsertSession("INSERT INTO sessions (" SP_SESSION_COLUMNS
+                                   ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+                                   "$9)");
+constexpr Statement kEndSession(
+    "UPDATE sessions SET ended_at_us = $2, status = $3, bytes_in = $4, "
+    "bytes_out = $5 WHERE id = $1 AND status = 'active' "
+    "RETURNING " SP_SESSION_COLUMNS);
+constexpr Statement kSelectSession("SELECT " SP_SESSION_COLUMNS
+                                   " FROM sessions WHERE id = $1");
+// Ties on the start time are broken by id, byte-wise in both dialects.
+#define SP_SESSION_FILTER                                         \
+  "SELECT " SP_SESSION_COLUMNS                                    \
+  " FROM sessions WHERE ($1 IS NULL OR user_name = $1)"           \
+  " AND ($2 IS NULL OR host = $2) AND ($3 IS NULL OR login = $3)" \
+  " AND ($4 IS NULL OR started_at_us >= $4)"                      \
+  " AND ($5 IS NULL OR started_at_us < $5)"
+constexpr Statement kListSessions(
+    SP_SESSION_FILTER " ORDER BY started_at_us DESC, id DESC LIMIT $6",
+    SP_SESSION_FILTER
+    " ORDER BY started_at_us DESC, id COLLATE \"C\" DESC LIMIT $6");
+#undef SP_SESSION_FILTER
+#undef SP_SESSION_COLUMNS
+constexpr Statement kSessionExists("SELECT 1 FROM sessions WHERE id = $1");
+constexpr Statement kInsertChunk(
+    "INSERT INTO session_chunks (session_id, seq, channel, offset_us, stream, "
+    "data) VALUES ($1, $2, $3, $4, $5, $6) "
+    "ON CONFLICT (session_id, seq) DO NOTHING");
+constexpr Statement kListChunks(
+    "SELECT session_id, seq, channel, offset_us, stream, data "
+    "FROM session_chunks WHERE session_id = $1 AND seq > $2 "
+    "ORDER BY seq LIMIT $3");
+
+#define SP_TOKEN_COLUMNS \
+  "token_hash, purpose, created_by, created_at_us, expires_at_us, used_at_us"
+constexpr Statement kInsertToken("INSERT INTO join_tokens (" SP_TOKEN_COLUMNS
+                                 ") VALUES ($1, $2, $3, $4, $5, NULL)");
+// One conditional UPDATE: the row lock makes exactly one consumer match.
+constexpr Statement kConsumeToken(
+    "UPDATE join_tokens SET used_at_us = $2 WHERE token_hash = $1 "
+    "AND used_at_us IS NULL AND expires_at_us > $2 "
+    "RETURNING " SP_TOKEN_COLUMNS);
+constexpr Statement kSelectToken("SELECT " SP_TOKEN_COLUMNS
+                                 " FROM join_tokens WHERE token_hash = $1");
+#undef SP_TOKEN_COLUMNS
+
+AuditEvent AuditEventFromRow(const Row& r) {
+  AuditEvent e;
+  e.seq = static_cast<uint64_t>(r[0].AsInt());
+  e.time = TimeValue(r[1]);
+  e.type = r[2].AsBytes();
+  e.actor = r[3].AsBytes();
+  e.payload_json = r[4].AsBytes();
+  e.prev_hash = r[5].AsBytes();
+  e.hash = r[6].AsBytes();
+  return e;
+}
+
+absl::StatusOr<Session> SessionFromRow(const Row& r) {
+  Session s;
+  s.id = r[0].AsBytes();
+  s.user = r[1].AsBytes();
+  s.login = r[2].AsBytes();
+  s.host = r[3].AsBytes();
+  s.started_at = TimeValue(r[4]);
+  s.ended_at = OptTimeValue(r[5]);
+  s.bytes_in = r[6].AsInt();
+  s.bytes_out = r[7].AsInt();
+  std::optional<SessionStatus> status = ParseSessionStatus(r[8].AsBytes());
+  if (!status) return absl::DataLossError("stored session has a bad status");
+  s.status = *status;
+  return s;
+}
+
+absl::StatusOr<SessionChunk> ChunkFromRow(const Row& r) {
+  SessionChunk c;
+  c.session_id = r[0].AsBytes();
+  c.seq = static_cast<uint64_t>(r[1].AsInt());
+  c.channel = static_cast<uint32_t>(r[2].AsInt());
+  c.offset = absl::Microseconds(r[3].AsInt());
+  std::optional<ChunkStream> stream = ParseChunkStream(r[4].AsBytes());
+  if (!stream) return absl::DataLossError("stored chunk has a bad stream");
+  c.stream = *stream;
+  c.data = r[5].AsBytes();
+  return c;
+}
+
+JoinToken TokenFromRow(const Row& r) {
+  JoinToken t;
+  t.token_hash = r[0].AsBytes();
+  t.purpose = r[1].AsBytes();
+  t.created_by = r[2].AsBytes();
+  t.created_at = TimeValue(r[3]);
+  t.expires_at = TimeValue(r[4]);
+  t.used_at = OptTimeValue(r[5]);
+  return t;
+}
+
+std::string SessionWhat(std::string_view id) {
+  return absl::StrCat("session ", Quote(id));
+}
+
+}  // namespace
+
+// ------------------------------------------------------------ audit
+
+absl::StatusOr<AuditEvent> SqlStore::AppendAuditEvent(
+    const AuditEventInput& in) {
+  RETURN_IF_ERROR(in.Validate());
+  AuditEvent event;
+  absl::Status s =
+      Transact(TxMode::kReadCommitted, [&](Tx& tx) -> absl::Status {
+        ASSIGN_OR_RETURN(std::vector<Row> head, tx.Query(kBumpAuditHead, {}));
+        if (head.empty())
+          return absl::DataLossError("the audit head is missing");
+        event = AuditEvent();
+        event.seq = static_cast<uint64_t>(head[0][0].AsInt());
+        event.prev_hash = head[0][1].AsBytes();
+        // Read the clock under the head lock so times follow seq order within
+        // one clock.
+        event.time = Now();
+        event.type = in.type;
+        event.actor = in.actor;
+        event.payload_json = in.payload_json;
+        ASSIGN_OR_RETURN(event.hash, AuditEventHash(event));
+        RETURN_IF_ERROR(
+            tx.Exec(kInsertAuditEvent,
+                    {Param::Int(static_cast<int64_t>(event.seq)),
+                     TimeParam(event.time), Param::Text(event.type),
+                     Param::Text(event.actor), Param::Text(event.payload_json),
+                     Param::Text(event.prev_hash), Param::Text(event.hash)})
+                .status());
+        return tx
+            .Exec(kSetAuditHeadHash,
+                  {Param::Int(static_cast<int64_t>(event.seq)),
+                   Param::Text(event.hash)})
+            .status();
+      });
+  RETURN_IF_ERROR(Describe(s, "append audit event"));
+  return event;
+}
+
+absl::StatusOr<std::vector<AuditEvent>> SqlStore::ListAuditEvents(
+    uint64_t after_seq, int limit) {
+  RETURN_IF_ERROR(ValidateLimit(limit));
+  if (after_seq > kMaxSerial) return std::vector<AuditEvent>();
+  std::vector<Row> rows;
+  RETURN_IF_ERROR(Describe(
+      Transact(TxMode::kRead,
+               [&](Tx& tx) -> absl::Status {
+                 ASSIGN_OR_RETURN(
+                     rows,
+                     tx.Query(kListAuditEvents,
+                              {Param::Int(static_cast<int64_t>(after_seq)),
+                               Param::Int(limit)}));
+                 return absl::OkStatus();
+               }),
+      "list audit events"));
+  std::vector<AuditEvent> out;
+  out.reserve(rows.size());
+  for (const Row& r : rows) out.push_back(AuditEventFromRow(r));
+  return out;
+}
+
+absl::StatusOr<AuditHead> SqlStore::GetAuditHead() {
+  std::vector<Row> rows;
+  RETURN_IF_ERROR(Describe(Transact(TxMode::kRead,
+                                    [&](Tx& tx) -> absl::Status {
+                                      ASSIGN_OR_RETURN(
+                                          rows, tx.Query(kSelectAuditHead, {}));
+                                      return absl::OkStatus();
+                                    }),
+                           "read audit head"));
+  if (rows.empty()) return absl::DataLossError("the audit head is missing");
+  AuditHead head;
+  head.seq = static_cast<uint64_t>(rows[0][0].AsInt());
+  head.hash = rows[0][1].AsBytes();
+  return head;
+}
+
+// ------------------------------------------------------------ sessions
+
+absl::StatusOr<Session> SqlStore::CreateSession(const Session& in) {
+  RETURN_IF_ERROR(in.Validate());
+  Session s = in;
+  s.started_at = TruncateToMicros(s.started_at);
+  if (s.ended_at) s.ended_at = TruncateToMicros(*s.ended_at);
+  RETURN_IF_ERROR(Describe(
+      Transact(TxMode::kReadCommitted,
+               [&](Tx& tx) {
+                 return tx
+                     .Exec(kInsertSession,
+                           {Param::Text(s.id), Param::Text(s.user),
+                            Param::Text(s.login), Param::Text(s.host),
+                            TimeParam(s.started_at), OptTimeParam(s.ended_at),
+                            Param::Int(s.bytes_in), Param::Int(s.bytes_out),
+                            Param::Text(SessionStatusName(s.status))})
+                     .status();
+               }),
+      SessionWhat(s.id)));
+  return s;
+}
+
+absl::StatusOr<Session> SqlStore::EndSession(std::string_view id,
+                                             const SessionEnd& end) {
+  RETURN_IF_ERROR(ValidateText("session id", id, kMaxNameBytes, true));
+  if (end.status == SessionStatus::kActive) {
+    return absl::InvalidArgumentError("an ended session cannot be active");
+  }
+  if (end.bytes_in < 0 || end.bytes_out < 0) {
+    return absl::InvalidArgumentError("session byte counts must be >= 0");
+  }
+  std::vector<Row> rows;
+  bool exists = false;
+  RETURN_IF_ERROR(Describe(
+      Transact(TxMode::kReadCommitted,
+               [&](Tx& tx) -> absl::Status {
+                 ASSIGN_OR_RETURN(
+                     rows, tx.Query(kEndSession,
+                                    {Param::Text(id), TimeParam(end.ended_at),
+                                     Param::Text(SessionStatusName(end.status)),
+                                     Param::Int(end.bytes_in),
+                                     Param::Int(end.bytes_out)}));
+                 if (!rows.empty()) return absl::OkStatus();
+                 ASSIGN_OR_RETURN(std::vector<Row> existing,
+                                  tx.Query(kSessionExists, {Param::Text(id)}));
+                 exists = !existing.empty();
+                 return absl::OkStatus();
+               }),
+      SessionWhat(id)));
+  if (rows.empty()) {
+    if (!exists) return NotFound(SessionWhat(id));
+    return absl::FailedPreconditionError(
+        absl::StrCat(SessionWhat(id), " has already ended"));
+  }
+  return SessionFromRow(rows[0]);
+}
+
+absl::StatusOr<Session> SqlStore::GetSession(std::string_view id) {
+  RETURN_IF_ERROR(ValidateText("session id", id, kMaxNameBytes, true));
+  std::vector<Row> rows;
+  RETURN_IF_ERROR(Describe(Transact(TxMode::kRead,
+                                    [&](Tx& tx) -> absl::Status {
+                                      ASSIGN_OR_RETURN(
+                                          rows, tx.Query(kSelectSession,
+                                                         {Param::Text(id)}));
+                                      return absl::OkStatus();
+                                    }),
+                           SessionWhat(id)));
+  if (rows.empty()) return NotFound(SessionWhat(id));
+  return SessionFromRow(rows[0]);
+}
+
+absl::StatusOr<std::vector<Session>> SqlStore::ListSessions(
+    const SessionFilter& f) {
+  RETURN_IF_ERROR(ValidateLimit(f.limit));
+  for (const auto* field : {&f.user, &f.host, &f.login}) {
+    if (*field) {
+      RETURN_IF_ERROR(
+          ValidateText("session filter", **field, kMaxNameBytes, false));
+    }
+  }
+  std::vector<Row> rows;
+  RETURN_IF_ERROR(Describe(
+      Transact(TxMode::kRead,
+               [&](Tx& tx) -> absl::Status {
+                 ASSIGN_OR_RETURN(
+                     rows,
+                     tx.Query(kListSessions,
+                              {Param::OptText(f.user), Param::OptText(f.host),
+                               Param::OptText(f.login),
+                               OptTimeParam(f.started_after),
+                               OptTimeParam(f.started_before),
+                               Param::Int(f.limit)}));
+                 return absl::OkStatus();
+               }),
+      "list sessions"));
+  std::vector<Session> out;
+  for (const Row& r : rows) {
+    ASSIGN_OR_RETURN(Session s, SessionFromRow(r));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+absl::Status SqlStore::AppendSessionChunks(
+    const std::vector<SessionChunk>& chunks) {
+  std::set<std::string> sessions;
+  for (const SessionChunk& c : chunks) {
+    RETURN_IF_ERROR(c.Validate());
+    sessions.insert(c.session_id);
+  }
+  if (chunks.empty()) return absl::OkStatus();
+  // READ COMMITTED is enough: the foreign key keeps chunks attached to a
+  // session and ON CONFLICT makes re-shipping idempotent.
+  return Describe(
+      Transact(TxMode::kReadCommitted,
+               [&](Tx& tx) -> absl::Status {
+                 for (const std::string& id : sessions) {
+                   ASSIGN_OR_RETURN(
+                       std::vector<Row> rows,
+                       tx.Query(kSessionExists, {Param::Text(id)}));
+                   if (rows.empty()) return NotFound(SessionWhat(id));
+                 }
+                 for (const SessionChunk& c : chunks) {
+                   RETURN_IF_ERROR(
+                       tx.Exec(kInsertChunk,
+                               {Param::Text(c.session_id),
+                                Param::Int(static_cast<int64_t>(c.seq)),
+                                Param::Int(c.channel),
+                                Param::Int(absl::ToInt64Microseconds(c.offset)),
+                                Param::Text(ChunkStreamName(c.stream)),
+                                Param::Blob(c.data)})
+                           .status());
+                 }
+                 return absl::OkStatus();
+               }),
+      "append session chunks");
+}
+
+absl::StatusOr<std::vector<SessionChunk>> SqlStore::ListSessionChunks(
+    std::string_view session_id, uint64_t after_seq, int limit) {
+  RETURN_IF_ERROR(ValidateText("session id", session_id, kMaxNameBytes, true));
+  RETURN_IF_ERROR(ValidateLimit(limit));
+  if (after_seq > kMaxSerial) return std::vector<SessionChunk>();
+  std::vector<Row> rows;
+  RETURN_IF_ERROR(Describe(
+      Transact(TxMode::kRead,
+               [&](Tx& tx) -> absl::Status {
+                 ASSIGN_OR_RETURN(
+                     rows,
+                     tx.Query(kListChunks,
+                              {Param::Text(session_id),
+                               Param::Int(static_cast<int64_t>(after_seq)),
+                               Param::Int(limit)}));
+                 return absl::OkStatus();
+               }),
+      absl::StrCat("chunks of ", SessionWhat(session_id))));
+  std::vector<SessionChunk> out;
+  for (const Row& r : rows) {
+    ASSIGN_OR_RETURN(SessionChunk c, ChunkFromRow(r));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// ------------------------------------------------------------ join tokens
+
+absl::StatusOr<JoinToken> SqlStore::CreateJoinToken(const NewJoinToken& in) {
+  RETURN_IF_ERROR(in.Validate());
+  JoinToken t;
+  ASSIGN_OR_RETURN(t.token_hash, Sha256Hex(in.token.view()));
+  t.purpose = in.purpose;
+  t.created_by = in.created_by;
+  t.created_at = Now();
+  t.expires_at = TruncateToMicros(in.expires_at);
+  RETURN_IF_ERROR(Describe(
+      Transact(TxMode::kReadCommitted,
+               [&](Tx& tx) {
+                 return tx
+                     .Exec(kInsertToken,
+                           {Param::Text(t.token_hash), Param::Text(t.purpose),
+                            Param::Text(t.created_by), TimeParam(t.created_at),
+                            TimeParam(t.expires_at)})
+                     .status();
+               }),
+      "join token"));
+  return t;
+}
+
+absl::StatusOr<JoinToken> SqlStore::ConsumeJoinToken(
+    const base::SecretBytes& token) {
+  if (token.empty() || token.size() > kMaxTextBytes) {
+    return absl::NotFoundError("join token not found");
+  }
+  ASSIGN_OR_RETURN(std::string hash, Sha256Hex(token.view()));
+  const absl::Time now = Now();
+  std::vector<Row> rows, existing;
+  RETURN_IF_ERROR(Describe(
+      Transact(TxMode::kReadCommitted,
+               [&](Tx& tx) -> absl::Status {
+                 existing.clear();
+                 ASSIGN_OR_RETURN(
+                     rows, tx.Query(kConsumeToken,
+                                    {Param::Text(hash), TimeParam(now)}));
+                 if (!rows.empty()) return absl::OkStatus();
+                 ASSIGN_OR_RETURN(existing,
+                                  tx.Query(kSelectToken, {Param::Text(hash)}));
+                 return absl::OkStatus();
+               }),
+      "consume join token"));
+  if (!rows.empty()) return TokenFromRow(rows[0]);
+  if (existing.empty()) return absl::NotFoundError("join token not found");
+  const JoinToken t = TokenFromRow(existing[0]);
+  if (t.used_at) {
+    return absl::FailedPreconditionError("join token was already used");
+  }
+  return absl::FailedPreconditionError("join token has expired");
+}
+
+}  // namespace sallyport::storage::sql

@@ -1,0 +1,182 @@
+// Store: the persistent state of the CA, the audit log and the gateway's
+// session index (DESIGN.md §8). Implementations: SqliteStore
+// (//storage/sqlite) and PostgresStore (//storage/postgres); choose one with
+// OpenStore (//storage:open) near main. No SQL leaves //storage.
+//
+// Contract shared by every method and both backends (one test suite proves
+// it, storage/store_test_suite.h):
+// - Thread-safe; several processes or instances may share one database.
+// - Invalid input (see records.h: NUL bytes, bad UTF-8, limits, missing
+//   fields) → kInvalidArgument, before anything is written.
+// - Missing record → kNotFound; duplicate key → kAlreadyExists; an operation
+//   that conflicts with the current state → kFailedPrecondition.
+// - Database unreachable or busy beyond its timeout → kUnavailable
+//   (retryable); too much contention to finish → kAborted (retryable).
+// - Corrupt database → kDataLoss. Anything else → kInternal.
+// - Timestamps "set by the store" come from the Clock given at creation.
+#ifndef SALLYPORT_STORAGE_STORE_H_
+#define SALLYPORT_STORAGE_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "base/secret_bytes.h"
+#include "storage/records.h"
+
+namespace sallyport::storage {
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // The schema version of the open database (the latest this binary knows).
+  virtual int SchemaVersion() const = 0;
+
+  // ------------------------------------------------------------ users
+  // Creates the user and its (empty) credentials. kAlreadyExists.
+  virtual absl::StatusOr<User> CreateUser(const User& user) = 0;
+  // kNotFound.
+  virtual absl::StatusOr<User> GetUser(std::string_view name) = 0;
+  // All users by name.
+  virtual absl::StatusOr<std::vector<User>> ListUsers() = 0;
+  // Replaces display_name and disabled of user.name. kNotFound.
+  virtual absl::StatusOr<User> UpdateUser(const User& user) = 0;
+  // Deletes the user, its credentials and role bindings. kNotFound.
+  virtual absl::Status DeleteUser(std::string_view name) = 0;
+
+  // ------------------------------------------------------------ credentials
+  // kNotFound when the user does not exist.
+  virtual absl::StatusOr<Credentials> GetCredentials(std::string_view user) = 0;
+  // Replaces the password hash (empty removes it). kNotFound.
+  virtual absl::Status SetPasswordHash(std::string_view user,
+                                       std::string_view password_hash) = 0;
+  // Replaces the TOTP secret (empty removes it). kNotFound.
+  virtual absl::Status SetTotpSecret(std::string_view user,
+                                     const base::SecretBytes& secret) = 0;
+  // Atomically counts one failed login. When the count reaches
+  // policy.max_failures the account is locked until now + policy.lockout and
+  // the count restarts at 0. While locked, failures are not counted and the
+  // lock is not extended. kNotFound.
+  virtual absl::StatusOr<LoginFailureResult> RecordLoginFailure(
+      std::string_view user, const LockoutPolicy& policy) = 0;
+  // Resets the failure count (an active lock stays). kNotFound.
+  virtual absl::Status RecordLoginSuccess(std::string_view user) = 0;
+  // Clears the lock and the failure count (admin action). kNotFound.
+  virtual absl::Status UnlockUser(std::string_view user) = 0;
+
+  // ------------------------------------------------------------ roles
+  virtual absl::StatusOr<Role> CreateRole(const Role& role) = 0;
+  virtual absl::StatusOr<Role> GetRole(std::string_view name) = 0;
+  virtual absl::StatusOr<std::vector<Role>> ListRoles() = 0;
+  // Replaces every field but name and created_at. kNotFound.
+  virtual absl::StatusOr<Role> UpdateRole(const Role& role) = 0;
+  // Also removes the role's bindings. kNotFound.
+  virtual absl::Status DeleteRole(std::string_view name) = 0;
+
+  // kNotFound (naming the user or the role), kAlreadyExists.
+  virtual absl::StatusOr<RoleBinding> BindRole(std::string_view user,
+                                               std::string_view role) = 0;
+  // kNotFound when the binding does not exist.
+  virtual absl::Status UnbindRole(std::string_view user,
+                                  std::string_view role) = 0;
+  // Bindings of one user, or all when `user` is unset; by user, then role.
+  virtual absl::StatusOr<std::vector<RoleBinding>> ListRoleBindings(
+      std::optional<std::string_view> user) = 0;
+  // The roles bound to `user`, by name (empty for an unknown user).
+  virtual absl::StatusOr<std::vector<Role>> ListRolesForUser(
+      std::string_view user) = 0;
+
+  // ------------------------------------------------------------ hosts
+  virtual absl::StatusOr<Host> CreateHost(const Host& host) = 0;
+  virtual absl::StatusOr<Host> GetHost(std::string_view name) = 0;
+  virtual absl::StatusOr<std::vector<Host>> ListHosts() = 0;
+  // Replaces every field but name and created_at. kNotFound.
+  virtual absl::StatusOr<Host> UpdateHost(const Host& host) = 0;
+  virtual absl::Status DeleteHost(std::string_view name) = 0;
+
+  // ------------------------------------------------------------ certificates
+  // A new serial, unique across every store sharing the database, never
+  // reused (gaps are possible).
+  virtual absl::StatusOr<uint64_t> AllocateSerial() = 0;
+  // Records an issued certificate. kAlreadyExists for a known serial.
+  virtual absl::StatusOr<IssuedCertificate> RecordCertificate(
+      const IssuedCertificate& cert) = 0;
+  virtual absl::StatusOr<IssuedCertificate> GetCertificate(uint64_t serial) = 0;
+  // By serial, ascending.
+  virtual absl::StatusOr<std::vector<IssuedCertificate>> ListCertificates(
+      const CertificateFilter& filter) = 0;
+
+  // ------------------------------------------------------------ revocations
+  // kAlreadyExists when that serial or key is already revoked.
+  virtual absl::StatusOr<Revocation> Revoke(const Revocation& revocation) = 0;
+  // Revocations with id > after_id, by id (for incremental refresh).
+  virtual absl::StatusOr<std::vector<Revocation>> ListRevocations(
+      int64_t after_id) = 0;
+  // True when the serial or the key fingerprint is revoked.
+  virtual absl::StatusOr<bool> IsRevoked(uint64_t serial,
+                                         std::string_view key_fingerprint) = 0;
+
+  // ------------------------------------------------------------ audit
+  // Appends one event atomically: seq = head.seq + 1, prev_hash = head.hash,
+  // time = the clock's now, hash = AuditEventHash(...) (audit_hash.h).
+  // Events are never updated or deleted (the schema refuses it).
+  virtual absl::StatusOr<AuditEvent> AppendAuditEvent(
+      const AuditEventInput& event) = 0;
+  // Events with seq > after_seq, ascending, at most `limit` (1..10000).
+  virtual absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(
+      uint64_t after_seq, int limit) = 0;
+  virtual absl::StatusOr<AuditHead> GetAuditHead() = 0;
+
+  // ------------------------------------------------------------ sessions
+  // kAlreadyExists for a known id.
+  virtual absl::StatusOr<Session> CreateSession(const Session& session) = 0;
+  // Sets ended_at, status and byte counts of an active session. kNotFound;
+  // kFailedPrecondition when it has already ended.
+  virtual absl::StatusOr<Session> EndSession(std::string_view id,
+                                             const SessionEnd& end) = 0;
+  virtual absl::StatusOr<Session> GetSession(std::string_view id) = 0;
+  // Newest first.
+  virtual absl::StatusOr<std::vector<Session>> ListSessions(
+      const SessionFilter& filter) = 0;
+  // Stores chunks in one transaction. A chunk whose (session_id, seq) is
+  // already stored is skipped, so a spool can ship again after a failure.
+  // kNotFound when a session does not exist.
+  virtual absl::Status AppendSessionChunks(
+      const std::vector<SessionChunk>& chunks) = 0;
+  // Chunks of one session with seq > after_seq, ascending, at most `limit`
+  // (1..10000).
+  virtual absl::StatusOr<std::vector<SessionChunk>> ListSessionChunks(
+      std::string_view session_id, uint64_t after_seq, int limit) = 0;
+
+  // ------------------------------------------------------------ join tokens
+  // Stores SHA-256(token). kAlreadyExists for the same secret.
+  virtual absl::StatusOr<JoinToken> CreateJoinToken(
+      const NewJoinToken& token) = 0;
+  // Marks the token used, exactly once across all stores sharing the
+  // database. kNotFound for an unknown secret; kFailedPrecondition when it
+  // was already used or has expired.
+  virtual absl::StatusOr<JoinToken> ConsumeJoinToken(
+      const base::SecretBytes& token) = 0;
+
+  // ------------------------------------------------------------ CA keys
+  // kAlreadyExists for a known fingerprint, or when adding an active key
+  // while another key of the same purpose is active.
+  virtual absl::StatusOr<CaKey> AddCaKey(const CaKey& key) = 0;
+  // Atomically retires the active key of new_key.purpose (if any) and adds
+  // new_key as active.
+  virtual absl::StatusOr<CaKey> RotateCaKey(const CaKey& new_key) = 0;
+  // kNotFound; kFailedPrecondition when already retired.
+  virtual absl::StatusOr<CaKey> RetireCaKey(std::string_view fingerprint) = 0;
+  // All keys of the purpose (or all), oldest first.
+  virtual absl::StatusOr<std::vector<CaKey>> ListCaKeys(
+      std::optional<CaKeyPurpose> purpose) = 0;
+};
+
+}  // namespace sallyport::storage
+
+#endif  // SALLYPORT_STORAGE_STORE_H_

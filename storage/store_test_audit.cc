@@ -1,0 +1,284 @@
+// Store suite: audit chain, sessions and chunks, join tokens, schema version.
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "storage/audit_hash.h"
+#include "storage/store_test_suite.h"
+
+namespace sallyport::storage::testing {
+namespace {
+
+AuditEventInput Event(std::string type, std::string actor,
+                      std::string payload) {
+  return AuditEventInput{std::move(type), std::move(actor), std::move(payload)};
+}
+
+Session MakeSession(std::string id, std::string user, std::string host,
+                    absl::Time start) {
+  Session s;
+  s.id = std::move(id);
+  s.user = std::move(user);
+  s.login = "ubuntu";
+  s.host = std::move(host);
+  s.started_at = start;
+  return s;
+}
+
+base::SecretBytes Token(int i) {
+  return base::SecretBytes::FromString(absl::StrCat("join-token-secret-", i));
+}
+
+TEST_P(StoreTest, AuditAppendBuildsAHashChain) {
+  SP_ASSERT_OK_AND_ASSIGN(AuditHead empty, store_->GetAuditHead());
+  EXPECT_EQ(empty.seq, 0u);
+  EXPECT_EQ(empty.hash, kAuditGenesisHash);
+
+  SP_ASSERT_OK_AND_ASSIGN(
+      AuditEvent e1,
+      store_->AppendAuditEvent(Event("login.ok", "alice", R"({"ip":"::1"})")));
+  clock_.Advance(absl::Seconds(1));
+  SP_ASSERT_OK_AND_ASSIGN(
+      AuditEvent e2,
+      store_->AppendAuditEvent(Event("cert.issued", "ca", R"({"serial":1})")));
+  SP_ASSERT_OK_AND_ASSIGN(
+      AuditEvent e3, store_->AppendAuditEvent(Event("logout", "alice", "")));
+  EXPECT_EQ(e1.seq, 1u);
+  EXPECT_EQ(e2.seq, 2u);
+  EXPECT_EQ(e3.seq, 3u);
+  EXPECT_EQ(e1.prev_hash, kAuditGenesisHash);
+  EXPECT_EQ(e2.prev_hash, e1.hash);
+  EXPECT_EQ(e3.prev_hash, e2.hash);
+  EXPECT_EQ(e2.time, clock_.Now());
+  EXPECT_EQ(e1.hash.size(), 64u);
+
+  SP_ASSERT_OK_AND_ASSIGN(std::vector<AuditEvent> events,
+                          store_->ListAuditEvents(0, 100));
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0], e1);
+  EXPECT_EQ(events[1], e2);
+  EXPECT_EQ(events[2], e3);
+  SP_EXPECT_OK(VerifyAuditChain(AuditHead(), events));
+  SP_ASSERT_OK_AND_ASSIGN(AuditHead head, store_->GetAuditHead());
+  EXPECT_EQ(head.seq, 3u);
+  EXPECT_EQ(head.hash, e3.hash);
+
+  SP_ASSERT_OK_AND_ASSIGN(events, store_->ListAuditEvents(1, 1));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0], e2);
+
+  // Any edit breaks verification.
+  std::vector<AuditEvent> tampered = {e1, e2, e3};
+  tampered[1].payload_json = R"({"serial":2})";
+  EXPECT_EQ(VerifyAuditChain(AuditHead(), tampered).code(),
+            absl::StatusCode::kDataLoss);
+  tampered = {e1, e3};
+  EXPECT_EQ(VerifyAuditChain(AuditHead(), tampered).code(),
+            absl::StatusCode::kDataLoss);
+}
+
+// The documented canonical encoding (audit_hash.h), built here by hand.
+TEST_P(StoreTest, AuditHashIsSha256OfTheDocumentedEncoding) {
+  SP_ASSERT_OK_AND_ASSIGN(AuditEvent e,
+                          store_->AppendAuditEvent(Event("t", "actor", "{}")));
+  auto str = [](std::string_view s) {
+    std::string out;
+    const uint32_t n = static_cast<uint32_t>(s.size());
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      out.push_back(static_cast<char>((n >> shift) & 0xff));
+    }
+    return out + std::string(s);
+  };
+  auto u64 = [](uint64_t v) {
+    std::string out;
+    for (int shift = 56; shift >= 0; shift -= 8) {
+      out.push_back(static_cast<char>((v >> shift) & 0xff));
+    }
+    return out;
+  };
+  const std::string encoding =
+      str("sallyport.audit.v1") + u64(1) +
+      u64(static_cast<uint64_t>(absl::ToUnixMicros(clock_.Now()))) + str("t") +
+      str("actor") + str("{}") + str(kAuditGenesisHash);
+  EXPECT_EQ(AuditCanonicalEncoding(e.seq, e.time, e.type, e.actor,
+                                   e.payload_json, e.prev_hash),
+            encoding);
+  SP_ASSERT_OK_AND_ASSIGN(std::string expected, Sha256Hex(encoding));
+  EXPECT_EQ(e.hash, expected);
+}
+
+TEST_P(StoreTest, AuditEventsCannotBeChangedInTheDatabase) {
+  SP_ASSERT_OK_AND_ASSIGN(AuditEvent e,
+                          store_->AppendAuditEvent(Event("x", "alice", "{}")));
+  EXPECT_FALSE(
+      backend_->ExecRawSql("UPDATE audit_events SET actor = 'mallory'").ok());
+  EXPECT_FALSE(backend_->ExecRawSql("DELETE FROM audit_events").ok());
+  SP_ASSERT_OK_AND_ASSIGN(std::vector<AuditEvent> events,
+                          store_->ListAuditEvents(0, 10));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0], e);
+}
+
+TEST_P(StoreTest, AuditInputIsValidated) {
+  SP_EXPECT_CODE(store_->AppendAuditEvent(Event("", "a", "{}")),
+                 kInvalidArgument);
+  SP_EXPECT_CODE(store_->AppendAuditEvent(Event("t", "", "{}")),
+                 kInvalidArgument);
+  SP_EXPECT_CODE(store_->AppendAuditEvent(
+                     Event("t", "a", std::string(kMaxPayloadBytes + 1, 'x'))),
+                 kInvalidArgument);
+  SP_EXPECT_CODE(store_->ListAuditEvents(0, 0), kInvalidArgument);
+  // Nothing was appended by the refused calls.
+  SP_ASSERT_OK_AND_ASSIGN(AuditHead head, store_->GetAuditHead());
+  EXPECT_EQ(head.seq, 0u);
+}
+
+TEST_P(StoreTest, SessionLifecycleAndSearch) {
+  const absl::Time t0 = clock_.Now();
+  SP_ASSERT_OK_AND_ASSIGN(Session s1, store_->CreateSession(MakeSession(
+                                          "s1", "alice", "web01", t0)));
+  SP_ASSERT_OK(store_->CreateSession(
+      MakeSession("s2", "bob", "web01", t0 + absl::Minutes(1))));
+  SP_ASSERT_OK(store_->CreateSession(
+      MakeSession("s3", "alice", "db01", t0 + absl::Minutes(2))));
+  SP_EXPECT_CODE(store_->CreateSession(s1), kAlreadyExists);
+
+  SessionEnd end{t0 + absl::Minutes(10), SessionStatus::kEnded, 1234, 56789};
+  SP_ASSERT_OK_AND_ASSIGN(Session ended, store_->EndSession("s1", end));
+  EXPECT_EQ(ended.status, SessionStatus::kEnded);
+  EXPECT_EQ(ended.ended_at, end.ended_at);
+  EXPECT_EQ(ended.bytes_in, 1234);
+  EXPECT_EQ(ended.bytes_out, 56789);
+  SP_ASSERT_OK_AND_ASSIGN(Session got, store_->GetSession("s1"));
+  EXPECT_EQ(got, ended);
+  SP_EXPECT_CODE(store_->EndSession("s1", end), kFailedPrecondition);
+  SP_EXPECT_CODE(store_->EndSession("nope", end), kNotFound);
+  SP_EXPECT_CODE(store_->GetSession("nope"), kNotFound);
+  SessionEnd active_end = end;
+  active_end.status = SessionStatus::kActive;
+  SP_EXPECT_CODE(store_->EndSession("s2", active_end), kInvalidArgument);
+
+  SessionFilter all;
+  SP_ASSERT_OK_AND_ASSIGN(std::vector<Session> list, store_->ListSessions(all));
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[0].id, "s3");  // newest first
+  EXPECT_EQ(list[2].id, "s1");
+  SessionFilter alice;
+  alice.user = "alice";
+  SP_ASSERT_OK_AND_ASSIGN(list, store_->ListSessions(alice));
+  ASSERT_EQ(list.size(), 2u);
+  SessionFilter web;
+  web.host = "web01";
+  web.started_after = t0 + absl::Seconds(30);
+  SP_ASSERT_OK_AND_ASSIGN(list, store_->ListSessions(web));
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].id, "s2");
+  SessionFilter window;
+  window.started_before = t0 + absl::Minutes(1);
+  window.limit = 1;
+  SP_ASSERT_OK_AND_ASSIGN(list, store_->ListSessions(window));
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].id, "s1");
+}
+
+TEST_P(StoreTest, SessionChunksKeepBytesOrderAndSkipDuplicates) {
+  SP_ASSERT_OK(store_->CreateSession(
+      MakeSession("sess", "alice", "web01", clock_.Now())));
+  std::string every_byte;
+  for (int b = 0; b < 256; ++b) every_byte.push_back(static_cast<char>(b));
+  std::vector<SessionChunk> chunks;
+  for (uint64_t seq = 1; seq <= 5; ++seq) {
+    SessionChunk c;
+    c.session_id = "sess";
+    c.seq = seq;
+    c.channel = static_cast<uint32_t>(seq % 2);
+    c.offset = absl::Milliseconds(seq * 100) + absl::Microseconds(3);
+    c.stream = seq == 2 ? ChunkStream::kInput : ChunkStream::kOutput;
+    c.data = seq == 3 ? std::string() : every_byte + std::to_string(seq);
+    chunks.push_back(c);
+  }
+  chunks[4].channel = 0xffffffffu;
+  chunks[4].stream = ChunkStream::kError;
+  SP_ASSERT_OK(store_->AppendSessionChunks(chunks));
+  // Shipping again (e.g. from a spool after a failure) changes nothing.
+  SP_ASSERT_OK(store_->AppendSessionChunks({chunks[1], chunks[2]}));
+
+  SP_ASSERT_OK_AND_ASSIGN(std::vector<SessionChunk> got,
+                          store_->ListSessionChunks("sess", 0, 100));
+  ASSERT_EQ(got.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(got[i], chunks[i]) << i;
+  SP_ASSERT_OK_AND_ASSIGN(got, store_->ListSessionChunks("sess", 2, 2));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].seq, 3u);
+  EXPECT_EQ(got[1].seq, 4u);
+
+  SessionChunk orphan = chunks[0];
+  orphan.session_id = "missing";
+  SP_EXPECT_CODE(store_->AppendSessionChunks({orphan}), kNotFound);
+  SessionChunk huge = chunks[0];
+  huge.seq = 9;
+  huge.data.assign(kMaxChunkBytes + 1, 'x');
+  SP_EXPECT_CODE(store_->AppendSessionChunks({huge}), kInvalidArgument);
+}
+
+TEST_P(StoreTest, JoinTokensAreHashedAndSingleUse) {
+  NewJoinToken nt;
+  nt.token = Token(1);
+  nt.purpose = "gateway";
+  nt.created_by = "admin";
+  nt.expires_at = clock_.Now() + absl::Hours(1);
+  SP_ASSERT_OK_AND_ASSIGN(JoinToken created, store_->CreateJoinToken(nt));
+  SP_ASSERT_OK_AND_ASSIGN(std::string hash, Sha256Hex(Token(1).view()));
+  EXPECT_EQ(created.token_hash, hash);
+  EXPECT_FALSE(created.used_at.has_value());
+  SP_EXPECT_CODE(store_->CreateJoinToken(nt), kAlreadyExists);
+
+  clock_.Advance(absl::Minutes(5));
+  SP_ASSERT_OK_AND_ASSIGN(JoinToken used, store_->ConsumeJoinToken(Token(1)));
+  EXPECT_EQ(used.purpose, "gateway");
+  EXPECT_EQ(used.used_at, clock_.Now());
+  SP_EXPECT_CODE(store_->ConsumeJoinToken(Token(1)), kFailedPrecondition);
+  SP_EXPECT_CODE(store_->ConsumeJoinToken(Token(2)), kNotFound);
+
+  nt.token = Token(3);
+  nt.expires_at = clock_.Now() + absl::Minutes(1);
+  SP_ASSERT_OK(store_->CreateJoinToken(nt));
+  clock_.Advance(absl::Minutes(1));  // expires_at is exclusive
+  const absl::Status expired = store_->ConsumeJoinToken(Token(3)).status();
+  EXPECT_EQ(expired.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(expired.message().find("expired"), absl::string_view::npos);
+
+  nt.token = base::SecretBytes::FromString("short");
+  SP_EXPECT_CODE(store_->CreateJoinToken(nt), kInvalidArgument);
+}
+
+TEST_P(StoreTest, ReopeningKeepsDataAndSchema) {
+  SP_ASSERT_OK(store_->CreateUser(NamedUser("alice")));
+  SP_ASSERT_OK(store_->AppendAuditEvent(Event("t", "a", "{}")));
+  const int version = store_->SchemaVersion();
+  EXPECT_GE(version, 1);
+  store_.reset();
+  std::unique_ptr<Store> again = OpenAnother();
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->SchemaVersion(), version);
+  SP_EXPECT_OK(again->GetUser("alice"));
+  SP_ASSERT_OK_AND_ASSIGN(AuditEvent e,
+                          again->AppendAuditEvent(Event("t", "a", "{}")));
+  EXPECT_EQ(e.seq, 2u);
+}
+
+TEST_P(StoreTest, NewerSchemaVersionIsRefusedNamingBothVersions) {
+  const int known = store_->SchemaVersion();
+  SP_ASSERT_OK(backend_->ExecRawSql(
+      "INSERT INTO schema_migrations (version, name, applied_at_us) "
+      "VALUES (999, 'from_the_future', 0)"));
+  store_.reset();
+  auto reopened = backend_->Open(&clock_);
+  ASSERT_FALSE(reopened.ok());
+  EXPECT_EQ(reopened.status().code(), absl::StatusCode::kFailedPrecondition);
+  const std::string message(reopened.status().message());
+  EXPECT_NE(message.find("999"), std::string::npos) << message;
+  EXPECT_NE(message.find(absl::StrCat("version ", known)), std::string::npos)
+      << message;
+}
+
+}  // namespace
+}  // namespace sallyport::storage::testing

@@ -1,0 +1,251 @@
+// Store suite: hosts, certificates, serials, revocations, CA keys.
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "storage/store_test_suite.h"
+
+namespace sallyport::storage::testing {
+namespace {
+
+Host MakeHost(std::string name) {
+  Host h;
+  h.name = std::move(name);
+  h.address = "10.0.0.7";
+  h.port = 2022;
+  h.labels = {{"env", "prod"}, {"team", "web"}, {"empty", ""}};
+  h.trust = HostTrust::kPinnedKey;
+  h.host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOo web01";
+  return h;
+}
+
+IssuedCertificate MakeCert(uint64_t serial, std::string user,
+                           CertificatePurpose purpose, absl::Time after,
+                           absl::Duration ttl) {
+  IssuedCertificate c;
+  c.serial = serial;
+  c.key_id = user + "@laptop";
+  c.user = user;
+  c.principals = {user, "ubuntu"};
+  c.valid_after = after;
+  c.valid_before = after + ttl;
+  c.public_key_fingerprint = absl::StrCat("SHA256:key-of-", user);
+  c.ca_key_fingerprint = "SHA256:user-ca-1";
+  c.purpose = purpose;
+  return c;
+}
+
+TEST_P(StoreTest, HostsWithLabels) {
+  SP_ASSERT_OK_AND_ASSIGN(Host web, store_->CreateHost(MakeHost("web01")));
+  SP_ASSERT_OK_AND_ASSIGN(Host got, store_->GetHost("web01"));
+  EXPECT_EQ(got, web);
+  EXPECT_EQ(got.labels.at("env"), "prod");
+  EXPECT_EQ(got.labels.at("empty"), "");
+  SP_EXPECT_CODE(store_->CreateHost(MakeHost("web01")), kAlreadyExists);
+
+  Host ca = MakeHost("db01");
+  ca.trust = HostTrust::kHostCa;
+  ca.host_key.clear();
+  ca.labels.clear();
+  SP_ASSERT_OK(store_->CreateHost(ca));
+  SP_ASSERT_OK_AND_ASSIGN(std::vector<Host> hosts, store_->ListHosts());
+  ASSERT_EQ(hosts.size(), 2u);
+  EXPECT_EQ(hosts[0].name, "db01");
+  EXPECT_TRUE(hosts[0].labels.empty());
+  EXPECT_EQ(hosts[0].trust, HostTrust::kHostCa);
+  EXPECT_EQ(hosts[1], web);
+
+  clock_.Advance(absl::Minutes(1));
+  web.labels = {{"env", "staging"}};
+  web.port = 22;
+  SP_ASSERT_OK_AND_ASSIGN(Host updated, store_->UpdateHost(web));
+  EXPECT_EQ(updated.created_at, web.created_at);
+  EXPECT_EQ(updated.updated_at, clock_.Now());
+  SP_ASSERT_OK_AND_ASSIGN(got, store_->GetHost("web01"));
+  EXPECT_EQ(got, updated);
+  EXPECT_EQ(got.labels.size(), 1u);
+  SP_EXPECT_CODE(store_->UpdateHost(MakeHost("nope")), kNotFound);
+
+  Host pinned_without_key = MakeHost("x");
+  pinned_without_key.host_key.clear();
+  SP_EXPECT_CODE(store_->CreateHost(pinned_without_key), kInvalidArgument);
+  Host port0 = MakeHost("y");
+  port0.port = 0;
+  SP_EXPECT_CODE(store_->CreateHost(port0), kInvalidArgument);
+
+  SP_ASSERT_OK(store_->DeleteHost("web01"));
+  SP_EXPECT_CODE(store_->GetHost("web01"), kNotFound);
+  SP_EXPECT_CODE(store_->DeleteHost("web01"), kNotFound);
+}
+
+TEST_P(StoreTest, SerialsIncreaseAndCertificatesRoundTrip) {
+  SP_ASSERT_OK_AND_ASSIGN(uint64_t s1, store_->AllocateSerial());
+  SP_ASSERT_OK_AND_ASSIGN(uint64_t s2, store_->AllocateSerial());
+  EXPECT_GE(s1, 1u);
+  EXPECT_GT(s2, s1);
+
+  const absl::Time t0 = clock_.Now();
+  IssuedCertificate login =
+      MakeCert(s1, "alice", CertificatePurpose::kLogin, t0, absl::Hours(8));
+  SP_ASSERT_OK_AND_ASSIGN(IssuedCertificate rec,
+                          store_->RecordCertificate(login));
+  EXPECT_EQ(rec.issued_at, clock_.Now());
+  SP_ASSERT_OK_AND_ASSIGN(IssuedCertificate got, store_->GetCertificate(s1));
+  EXPECT_EQ(got, rec);
+  SP_EXPECT_CODE(store_->RecordCertificate(login), kAlreadyExists);
+  SP_EXPECT_CODE(store_->GetCertificate(s2), kNotFound);
+
+  // Forever certificates (OpenSSH valid_before = max) round-trip.
+  IssuedCertificate host = MakeCert(s2, "", CertificatePurpose::kHost,
+                                    absl::InfinitePast(), absl::ZeroDuration());
+  host.valid_before = absl::InfiniteFuture();
+  host.principals = {"web01", "web01.example.com"};
+  SP_ASSERT_OK(store_->RecordCertificate(host));
+  SP_ASSERT_OK_AND_ASSIGN(got, store_->GetCertificate(s2));
+  EXPECT_EQ(got.valid_after, absl::InfinitePast());
+  EXPECT_EQ(got.valid_before, absl::InfiniteFuture());
+  EXPECT_EQ(got.principals, host.principals);
+
+  IssuedCertificate bad = login;
+  bad.serial = 0;
+  SP_EXPECT_CODE(store_->RecordCertificate(bad), kInvalidArgument);
+  bad = login;
+  bad.serial = 99;
+  bad.principals.clear();
+  SP_EXPECT_CODE(store_->RecordCertificate(bad), kInvalidArgument);
+  bad = login;
+  bad.serial = 99;
+  bad.valid_before = bad.valid_after;
+  SP_EXPECT_CODE(store_->RecordCertificate(bad), kInvalidArgument);
+}
+
+TEST_P(StoreTest, ListCertificatesFiltersAndPages) {
+  const absl::Time t0 = clock_.Now();
+  std::vector<uint64_t> serials;
+  for (int i = 0; i < 6; ++i) {
+    SP_ASSERT_OK_AND_ASSIGN(uint64_t s, store_->AllocateSerial());
+    serials.push_back(s);
+    const std::string user = i % 2 == 0 ? "alice" : "bob";
+    const CertificatePurpose purpose =
+        i < 4 ? CertificatePurpose::kLogin : CertificatePurpose::kSession;
+    SP_ASSERT_OK(store_->RecordCertificate(
+        MakeCert(s, user, purpose, t0 + absl::Hours(i), absl::Hours(2))));
+  }
+  CertificateFilter f;
+  SP_ASSERT_OK_AND_ASSIGN(auto all, store_->ListCertificates(f));
+  ASSERT_EQ(all.size(), 6u);
+  for (size_t i = 0; i < 6; ++i) EXPECT_EQ(all[i].serial, serials[i]);
+
+  f.user = "alice";
+  SP_ASSERT_OK_AND_ASSIGN(auto alice, store_->ListCertificates(f));
+  EXPECT_EQ(alice.size(), 3u);
+  f.purpose = CertificatePurpose::kSession;
+  SP_ASSERT_OK_AND_ASSIGN(auto alice_sessions, store_->ListCertificates(f));
+  ASSERT_EQ(alice_sessions.size(), 1u);
+  EXPECT_EQ(alice_sessions[0].serial, serials[4]);
+
+  CertificateFilter at;
+  at.valid_at = t0 + absl::Hours(3) + absl::Minutes(30);  // certs 2 and 3
+  SP_ASSERT_OK_AND_ASSIGN(auto valid, store_->ListCertificates(at));
+  ASSERT_EQ(valid.size(), 2u);
+  EXPECT_EQ(valid[0].serial, serials[2]);
+  EXPECT_EQ(valid[1].serial, serials[3]);
+  at.valid_at = t0 + absl::Hours(3);  // valid_before is exclusive
+  SP_ASSERT_OK_AND_ASSIGN(valid, store_->ListCertificates(at));
+  ASSERT_EQ(valid.size(), 2u);
+  EXPECT_EQ(valid[0].serial, serials[2]);
+
+  CertificateFilter page;
+  page.limit = 4;
+  SP_ASSERT_OK_AND_ASSIGN(auto p1, store_->ListCertificates(page));
+  ASSERT_EQ(p1.size(), 4u);
+  page.after_serial = p1.back().serial;
+  SP_ASSERT_OK_AND_ASSIGN(auto p2, store_->ListCertificates(page));
+  ASSERT_EQ(p2.size(), 2u);
+  EXPECT_EQ(p2[0].serial, serials[4]);
+  page.limit = 0;
+  SP_EXPECT_CODE(store_->ListCertificates(page), kInvalidArgument);
+}
+
+TEST_P(StoreTest, Revocations) {
+  Revocation by_serial;
+  by_serial.serial = 42;
+  by_serial.reason = "laptop stolen";
+  by_serial.revoked_by = "admin";
+  SP_ASSERT_OK_AND_ASSIGN(Revocation r1, store_->Revoke(by_serial));
+  EXPECT_GT(r1.id, 0);
+  EXPECT_EQ(r1.revoked_at, clock_.Now());
+  Revocation by_key;
+  by_key.key_fingerprint = "SHA256:abcdef";
+  by_key.reason = "key leaked";
+  by_key.revoked_by = "admin";
+  SP_ASSERT_OK_AND_ASSIGN(Revocation r2, store_->Revoke(by_key));
+  EXPECT_GT(r2.id, r1.id);
+  SP_EXPECT_CODE(store_->Revoke(by_serial), kAlreadyExists);
+  SP_EXPECT_CODE(store_->Revoke(by_key), kAlreadyExists);
+
+  Revocation both = by_serial;
+  both.key_fingerprint = "SHA256:x";
+  SP_EXPECT_CODE(store_->Revoke(both), kInvalidArgument);
+  SP_EXPECT_CODE(store_->Revoke(Revocation()), kInvalidArgument);
+
+  SP_ASSERT_OK_AND_ASSIGN(auto all, store_->ListRevocations(0));
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0], r1);
+  EXPECT_EQ(all[1], r2);
+  SP_ASSERT_OK_AND_ASSIGN(auto newer, store_->ListRevocations(r1.id));
+  ASSERT_EQ(newer.size(), 1u);
+  EXPECT_EQ(newer[0], r2);
+
+  EXPECT_TRUE(*store_->IsRevoked(42, "SHA256:other"));
+  EXPECT_TRUE(*store_->IsRevoked(7, "SHA256:abcdef"));
+  EXPECT_FALSE(*store_->IsRevoked(7, "SHA256:other"));
+  EXPECT_FALSE(*store_->IsRevoked(7, ""));
+  EXPECT_FALSE(*store_->IsRevoked(0, ""));
+}
+
+TEST_P(StoreTest, CaKeyRotation) {
+  CaKey k1;
+  k1.fingerprint = "SHA256:ca-one";
+  k1.public_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA1 user-ca";
+  SP_ASSERT_OK_AND_ASSIGN(CaKey added, store_->AddCaKey(k1));
+  EXPECT_EQ(added.state, CaKeyState::kActive);
+  EXPECT_EQ(added.created_at, clock_.Now());
+  SP_EXPECT_CODE(store_->AddCaKey(k1), kAlreadyExists);
+
+  CaKey k2 = k1;
+  k2.fingerprint = "SHA256:ca-two";
+  // Only one active key per purpose.
+  const absl::Status two_active = store_->AddCaKey(k2).status();
+  EXPECT_EQ(two_active.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_NE(two_active.message().find("ca-one"), absl::string_view::npos);
+  CaKey host = k1;
+  host.fingerprint = "SHA256:host-ca";
+  host.purpose = CaKeyPurpose::kHost;
+  SP_ASSERT_OK(store_->AddCaKey(host));
+
+  clock_.Advance(absl::Hours(24));
+  SP_ASSERT_OK_AND_ASSIGN(CaKey rotated, store_->RotateCaKey(k2));
+  EXPECT_EQ(rotated.state, CaKeyState::kActive);
+  SP_ASSERT_OK_AND_ASSIGN(auto user_keys,
+                          store_->ListCaKeys(CaKeyPurpose::kUser));
+  ASSERT_EQ(user_keys.size(), 2u);
+  EXPECT_EQ(user_keys[0].fingerprint, "SHA256:ca-one");
+  EXPECT_EQ(user_keys[0].state, CaKeyState::kRetired);
+  EXPECT_EQ(user_keys[0].retired_at, clock_.Now());
+  EXPECT_EQ(user_keys[1], rotated);
+  // Rotating to a key that already exists changes nothing.
+  SP_EXPECT_CODE(store_->RotateCaKey(k1), kAlreadyExists);
+  SP_ASSERT_OK_AND_ASSIGN(user_keys, store_->ListCaKeys(CaKeyPurpose::kUser));
+  EXPECT_EQ(user_keys[1].state, CaKeyState::kActive);
+
+  SP_ASSERT_OK_AND_ASSIGN(CaKey retired, store_->RetireCaKey("SHA256:host-ca"));
+  EXPECT_EQ(retired.state, CaKeyState::kRetired);
+  SP_EXPECT_CODE(store_->RetireCaKey("SHA256:host-ca"), kFailedPrecondition);
+  SP_EXPECT_CODE(store_->RetireCaKey("SHA256:unknown"), kNotFound);
+  SP_ASSERT_OK_AND_ASSIGN(auto all, store_->ListCaKeys(std::nullopt));
+  EXPECT_EQ(all.size(), 3u);
+}
+
+}  // namespace
+}  // namespace sallyport::storage::testing
