@@ -1,0 +1,200 @@
+#include "ca/admin_convert.h"
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "ca/service_util.h"
+
+namespace sallyport::ca {
+namespace {
+
+namespace pb = admin::v1;
+
+void SelectorToProto(const storage::HostSelector& s, pb::HostSelector* out) {
+  for (const auto& [k, v] : s.labels) (*out->mutable_labels())[k] = v;
+  for (const std::string& g : s.name_globs) out->add_name_globs(g);
+}
+
+storage::HostSelector SelectorFromProto(const pb::HostSelector& s) {
+  storage::HostSelector out;
+  for (const auto& [k, v] : s.labels()) out.labels[k] = v;
+  out.name_globs.assign(s.name_globs().begin(), s.name_globs().end());
+  return out;
+}
+
+absl::StatusOr<std::vector<storage::ChannelKind>> ChannelsFromProto(
+    const google::protobuf::RepeatedPtrField<std::string>& names) {
+  std::vector<storage::ChannelKind> out;
+  for (const std::string& n : names) {
+    std::optional<storage::ChannelKind> kind = storage::ParseChannelKind(n);
+    if (!kind.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown channel kind '", n,
+          "' (shell, exec, sftp, port-forward, agent-forward)"));
+    }
+    out.push_back(*kind);
+  }
+  return out;
+}
+
+}  // namespace
+
+void UserToProto(const storage::User& user,
+                 const storage::Credentials* credentials, pb::User* out) {
+  out->set_name(user.name);
+  out->set_display_name(user.display_name);
+  out->set_disabled(user.disabled);
+  *out->mutable_created_at() = ToTimestamp(user.created_at);
+  *out->mutable_updated_at() = ToTimestamp(user.updated_at);
+  if (credentials != nullptr) {
+    out->set_has_password(!credentials->password_hash.empty());
+    out->set_has_totp(!credentials->totp_secret.empty());
+    out->set_failed_attempts(credentials->failed_attempts);
+    if (credentials->locked_until.has_value()) {
+      *out->mutable_locked_until() = ToTimestamp(*credentials->locked_until);
+    }
+  }
+}
+
+storage::User UserFromProto(const pb::User& user) {
+  storage::User out;
+  out.name = user.name();
+  out.display_name = user.display_name();
+  out.disabled = user.disabled();
+  return out;
+}
+
+void RoleToProto(const storage::Role& role, pb::Role* out) {
+  out->set_name(role.name);
+  out->set_description(role.description);
+  for (const std::string& l : role.logins) out->add_logins(l);
+  for (const auto& s : role.hosts) SelectorToProto(s, out->add_hosts());
+  for (auto c : role.channels) {
+    out->add_channels(std::string(storage::ChannelKindName(c)));
+  }
+  *out->mutable_max_ttl() = ToDurationProto(role.max_ttl);
+  out->set_record(std::string(storage::RecordModeName(role.record)));
+  for (const storage::DenyRule& d : role.deny) {
+    pb::DenyRule* rule = out->add_deny();
+    for (const std::string& l : d.logins) rule->add_logins(l);
+    for (const auto& s : d.hosts) SelectorToProto(s, rule->add_hosts());
+    for (auto c : d.channels) {
+      rule->add_channels(std::string(storage::ChannelKindName(c)));
+    }
+  }
+  *out->mutable_created_at() = ToTimestamp(role.created_at);
+  *out->mutable_updated_at() = ToTimestamp(role.updated_at);
+}
+
+absl::StatusOr<storage::Role> RoleFromProto(const pb::Role& role) {
+  storage::Role out;
+  out.name = role.name();
+  out.description = role.description();
+  out.logins.assign(role.logins().begin(), role.logins().end());
+  for (const auto& s : role.hosts()) out.hosts.push_back(SelectorFromProto(s));
+  ASSIGN_OR_RETURN(out.channels, ChannelsFromProto(role.channels()));
+  const absl::Duration ttl = FromDurationProto(role.max_ttl());
+  out.max_ttl = ttl == absl::ZeroDuration() ? absl::Hours(8) : ttl;
+  if (!role.record().empty()) {
+    std::optional<storage::RecordMode> mode =
+        storage::ParseRecordMode(role.record());
+    if (!mode.has_value()) {
+      return absl::InvalidArgumentError("record must be always or never");
+    }
+    out.record = *mode;
+  }
+  for (const pb::DenyRule& d : role.deny()) {
+    storage::DenyRule rule;
+    rule.logins.assign(d.logins().begin(), d.logins().end());
+    for (const auto& s : d.hosts()) rule.hosts.push_back(SelectorFromProto(s));
+    ASSIGN_OR_RETURN(rule.channels, ChannelsFromProto(d.channels()));
+    out.deny.push_back(std::move(rule));
+  }
+  return out;
+}
+
+void BindingToProto(const storage::RoleBinding& binding,
+                    pb::RoleBinding* out) {
+  out->set_user(binding.user);
+  out->set_role(binding.role);
+  *out->mutable_created_at() = ToTimestamp(binding.created_at);
+}
+
+void HostToProto(const storage::Host& host, pb::Host* out) {
+  out->set_name(host.name);
+  out->set_address(host.address);
+  out->set_port(host.port);
+  for (const auto& [k, v] : host.labels) (*out->mutable_labels())[k] = v;
+  out->set_trust(std::string(storage::HostTrustName(host.trust)));
+  out->set_host_key(host.host_key);
+  *out->mutable_created_at() = ToTimestamp(host.created_at);
+  *out->mutable_updated_at() = ToTimestamp(host.updated_at);
+}
+
+absl::StatusOr<storage::Host> HostFromProto(const pb::Host& host) {
+  storage::Host out;
+  out.name = host.name();
+  out.address = host.address();
+  if (host.port() > 65535) {
+    return absl::InvalidArgumentError("port must be 1..65535");
+  }
+  out.port = host.port() == 0 ? 22 : static_cast<uint16_t>(host.port());
+  for (const auto& [k, v] : host.labels()) out.labels[k] = v;
+  if (!host.trust().empty()) {
+    std::optional<storage::HostTrust> trust =
+        storage::ParseHostTrust(host.trust());
+    if (!trust.has_value()) {
+      return absl::InvalidArgumentError("trust must be host-ca or pinned-key");
+    }
+    out.trust = *trust;
+  }
+  out.host_key = host.host_key();
+  return out;
+}
+
+void CertificateToProto(const storage::IssuedCertificate& cert,
+                        pb::IssuedCertificate* out) {
+  out->set_serial(cert.serial);
+  out->set_key_id(cert.key_id);
+  out->set_user(cert.user);
+  for (const std::string& p : cert.principals) out->add_principals(p);
+  *out->mutable_valid_after() = ToTimestamp(cert.valid_after);
+  *out->mutable_valid_before() = ToTimestamp(cert.valid_before);
+  out->set_public_key_fingerprint(cert.public_key_fingerprint);
+  out->set_ca_key_fingerprint(cert.ca_key_fingerprint);
+  out->set_purpose(std::string(storage::CertificatePurposeName(cert.purpose)));
+  *out->mutable_issued_at() = ToTimestamp(cert.issued_at);
+}
+
+void RevocationToAdminProto(const storage::Revocation& r,
+                            pb::RevokedEntry* out) {
+  out->set_id(r.id);
+  if (r.serial.has_value()) out->set_serial(*r.serial);
+  if (r.key_fingerprint.has_value()) {
+    out->set_key_fingerprint(*r.key_fingerprint);
+  }
+  out->set_reason(r.reason);
+  out->set_revoked_by(r.revoked_by);
+  *out->mutable_revoked_at() = ToTimestamp(r.revoked_at);
+}
+
+void CaKeyToProto(const storage::CaKey& key, pb::CaKey* out) {
+  out->set_fingerprint(key.fingerprint);
+  out->set_purpose(std::string(storage::CaKeyPurposeName(key.purpose)));
+  out->set_public_key(key.public_key);
+  out->set_state(std::string(storage::CaKeyStateName(key.state)));
+  *out->mutable_created_at() = ToTimestamp(key.created_at);
+  if (key.retired_at.has_value()) {
+    *out->mutable_retired_at() = ToTimestamp(*key.retired_at);
+  }
+}
+
+absl::StatusOr<storage::CaKeyPurpose> CaKeyPurposeFromString(
+    std::string_view purpose) {
+  std::optional<storage::CaKeyPurpose> p = storage::ParseCaKeyPurpose(purpose);
+  if (!p.has_value()) {
+    return absl::InvalidArgumentError("purpose must be user or host");
+  }
+  return *p;
+}
+
+}  // namespace sallyport::ca

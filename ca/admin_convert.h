@@ -1,0 +1,39 @@
+// Conversions between the Store's records and admin.proto messages. The
+// From* functions check enum-like strings ("shell", "always", "host-ca",
+// ...) and return kInvalidArgument naming the field; the Store validates
+// the rest.
+#ifndef SALLYPORT_CA_ADMIN_CONVERT_H_
+#define SALLYPORT_CA_ADMIN_CONVERT_H_
+
+#include "absl/status/statusor.h"
+#include "proto/admin.pb.h"
+#include "storage/records.h"
+
+namespace sallyport::ca {
+
+void UserToProto(const storage::User& user,
+                 const storage::Credentials* credentials,
+                 admin::v1::User* out);
+storage::User UserFromProto(const admin::v1::User& user);
+
+void RoleToProto(const storage::Role& role, admin::v1::Role* out);
+absl::StatusOr<storage::Role> RoleFromProto(const admin::v1::Role& role);
+
+void BindingToProto(const storage::RoleBinding& binding,
+                    admin::v1::RoleBinding* out);
+
+void HostToProto(const storage::Host& host, admin::v1::Host* out);
+absl::StatusOr<storage::Host> HostFromProto(const admin::v1::Host& host);
+
+void CertificateToProto(const storage::IssuedCertificate& cert,
+                        admin::v1::IssuedCertificate* out);
+void RevocationToAdminProto(const storage::Revocation& r,
+                            admin::v1::RevokedEntry* out);
+void CaKeyToProto(const storage::CaKey& key, admin::v1::CaKey* out);
+
+absl::StatusOr<storage::CaKeyPurpose> CaKeyPurposeFromString(
+    std::string_view purpose);
+
+}  // namespace sallyport::ca
+
+#endif  // SALLYPORT_CA_ADMIN_CONVERT_H_

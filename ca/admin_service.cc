@@ -1,0 +1,484 @@
+#include "ca/admin_service.h"
+
+#include <openssl/rand.h>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "ca/admin_convert.h"
+#include "ca/totp.h"
+
+namespace sallyport::ca {
+namespace {
+
+namespace pb = admin::v1;
+using google::protobuf::Empty;
+
+constexpr size_t kMaxPasswordBytes = 1024;
+
+absl::StatusOr<std::string> HashPassword(const PasswordHasher& hasher,
+                                         const std::string& password) {
+  if (password.size() > kMaxPasswordBytes) {
+    return absl::InvalidArgumentError("password too long");
+  }
+  return hasher.Hash(base::SecretBytes::FromString(password));
+}
+
+}  // namespace
+
+grpc::Status AdminService::Run(
+    grpc::ServerContext* context, std::string_view method,
+    std::vector<AuditField> fields,
+    const std::function<absl::Status(const ClientIdentity&)>& body) {
+  absl::StatusOr<ClientIdentity> admin =
+      ctx_.peers->AuthenticateAdmin(*context, method);
+  if (!admin.ok()) return ToGrpc(admin.status());
+  absl::Status result = body(*admin);
+  fields.push_back(
+      {"code", std::string(absl::StatusCodeToString(result.code()))});
+  fields.push_back({"source", PeerAddress(context->peer())});
+  absl::Status audited = ctx_.audit->Record(
+      absl::StrCat("admin.", std::string(method)), admin->name, fields);
+  if (!audited.ok()) {
+    return ToGrpc(absl::UnavailableError(absl::StrCat(
+        "the audit log could not be written (the call ",
+        result.ok() ? "took effect" : "failed", ")")));
+  }
+  return ToGrpc(result);
+}
+
+// ------------------------------------------------------------------ users
+
+grpc::Status AdminService::CreateUser(grpc::ServerContext* context,
+                                      const pb::CreateUserRequest* request,
+                                      pb::User* response) {
+  return Run(context, "CreateUser", {{"user", request->user().name()}},
+             [&](const ClientIdentity&) -> absl::Status {
+               std::string hash;
+               if (!request->password().empty()) {
+                 ASSIGN_OR_RETURN(hash,
+                                  HashPassword(*ctx_.hasher, request->password()));
+               }
+               ASSIGN_OR_RETURN(storage::User user,
+                                ctx_.store->CreateUser(
+                                    UserFromProto(request->user())));
+               if (!hash.empty()) {
+                 RETURN_IF_ERROR(ctx_.store->SetPasswordHash(user.name, hash));
+               }
+               ASSIGN_OR_RETURN(storage::Credentials creds,
+                                ctx_.store->GetCredentials(user.name));
+               UserToProto(user, &creds, response);
+               return absl::OkStatus();
+             });
+}
+
+grpc::Status AdminService::GetUser(grpc::ServerContext* context,
+                                   const pb::GetUserRequest* request,
+                                   pb::User* response) {
+  return Run(context, "GetUser", {{"user", request->name()}},
+             [&](const ClientIdentity&) -> absl::Status {
+               ASSIGN_OR_RETURN(storage::User user,
+                                ctx_.store->GetUser(request->name()));
+               ASSIGN_OR_RETURN(storage::Credentials creds,
+                                ctx_.store->GetCredentials(user.name));
+               UserToProto(user, &creds, response);
+               return absl::OkStatus();
+             });
+}
+
+grpc::Status AdminService::ListUsers(grpc::ServerContext* context,
+                                     const pb::ListUsersRequest*,
+                                     pb::ListUsersResponse* response) {
+  return Run(context, "ListUsers", {},
+             [&](const ClientIdentity&) -> absl::Status {
+               ASSIGN_OR_RETURN(std::vector<storage::User> users,
+                                ctx_.store->ListUsers());
+               for (const storage::User& u : users) {
+                 absl::StatusOr<storage::Credentials> creds =
+                     ctx_.store->GetCredentials(u.name);
+                 UserToProto(u, creds.ok() ? &*creds : nullptr,
+                             response->add_users());
+               }
+               return absl::OkStatus();
+             });
+}
+
+grpc::Status AdminService::UpdateUser(grpc::ServerContext* context,
+                                      const pb::User* request,
+                                      pb::User* response) {
+  return Run(context, "UpdateUser",
+             {{"user", request->name()}, {"disabled", request->disabled()}},
+             [&](const ClientIdentity&) -> absl::Status {
+               ASSIGN_OR_RETURN(storage::User user,
+                                ctx_.store->UpdateUser(UserFromProto(*request)));
+               ASSIGN_OR_RETURN(storage::Credentials creds,
+                                ctx_.store->GetCredentials(user.name));
+               UserToProto(user, &creds, response);
+               return absl::OkStatus();
+             });
+}
+
+grpc::Status AdminService::DeleteUser(grpc::ServerContext* context,
+                                      const pb::DeleteUserRequest* request,
+                                      Empty*) {
+  return Run(context, "DeleteUser", {{"user", request->name()}},
+             [&](const ClientIdentity& admin) -> absl::Status {
+               if (admin.name == request->name()) {
+                 return absl::FailedPreconditionError(
+                     "an admin cannot delete themselves");
+               }
+               return ctx_.store->DeleteUser(request->name());
+             });
+}
+
+// ------------------------------------------------------------------ credentials
+
+grpc::Status AdminService::SetPassword(grpc::ServerContext* context,
+                                       const pb::SetPasswordRequest* request,
+                                       Empty*) {
+  return Run(context, "SetPassword", {{"user", request->user()}},
+             [&](const ClientIdentity&) -> absl::Status {
+               ASSIGN_OR_RETURN(std::string hash,
+                                HashPassword(*ctx_.hasher, request->password()));
+               return ctx_.store->SetPasswordHash(request->user(), hash);
+             });
+}
+
+grpc::Status AdminService::EnrollTotp(grpc::ServerContext* context,
+                                      const pb::EnrollTotpRequest* request,
+                                      pb::EnrollTotpResponse* response) {
+  return Run(context, "EnrollTotp", {{"user", request->user()}},
+             [&](const ClientIdentity&) -> absl::Status {
+               ASSIGN_OR_RETURN(base::SecretBytes secret, GenerateTotpSecret());
+               RETURN_IF_ERROR(
+                   ctx_.store->SetTotpSecret(request->user(), secret));
+               response->set_secret_base32(Base32Encode(secret.span()));
+               response->set_otpauth_uri(
+                   OtpauthUri("Sallyport", request->user(), secret));
+               return absl::OkStatus();
+             });
+}
+
+grpc::Status AdminService::RemoveTotp(grpc::ServerContext* context,
+                                      const pb::RemoveTotpRequest* request,
+                                      Empty*) {
+  return Run(context, "RemoveTotp", {{"user", request->user()}},
+             [&](const ClientIdentity&) -> absl::Status {
+               return ctx_.store->SetTotpSecret(request->user(),
+                                                base::SecretBytes());
+             });
+}
+
+grpc::Status AdminService::UnlockUser(grpc::ServerContext* context,
+                                      const pb::UnlockUserRequest* request,
+                                      Empty*) {
+  return Run(context, "UnlockUser", {{"user", request->user()}},
+             [&](const ClientIdentity&) -> absl::Status {
+               return ctx_.store->UnlockUser(request->user());
+             });
+}
+
+// ------------------------------------------------------------------ roles
+
+grpc::Status AdminService::CreateRole(grpc::ServerContext* context,
+                                      const pb::Role* request,
+                                      pb::Role* response) {
+  return Run(context, "CreateRole",
+             {{"role", request->name()},
+              {"logins", std::vector<std::string>(request->logins().begin(),
+                                                  request->logins().end())}},
+             [&](const ClientIdentity&) -> absl::Status {
+               ASSIGN_OR_RETURN(storage::Role role, RoleFromProto(*request));
+               ASSIGN_OR_RETURN(role, ctx_.store->CreateRole(role));
+               RoleToProto(role, response);
+               return absl::OkStatus();
+             });
+}
+
+grpc::Status AdminService::GetRole(grpc::ServerContext* context,
+                                   const pb::GetRoleRequest* request,
+                                   pb::Role* response) {
+  return Run(context, "GetRole", {{"role", request->name()}},
+             [&](const ClientIdentity&) -> absl::Status {
+               ASSIGN_OR_RETURN(storage::Role role,
+                                ctx_.store->GetRole(request->name()));
+               RoleToProto(role, response);
+               return absl::OkStatus();
+             });
+}
+
+grpc::Status AdminService::ListRoles(grpc::ServerContext* context,
+                                     const pb::ListRolesRequest*,
+                                     pb::ListRolesResponse* response) {
+  return Run(context, "ListRoles", {},
+             [&](const ClientIdentity&) -> absl::Status {
+               ASSIGN_OR_RETURN(std::vector<storage::Role> roles,
+                                ctx_.store->ListRoles());
+               for (const auto& r : roles) RoleToProto(r, response->add_roles());
+               return absl::OkStatus();
+             });
+}
+
+grpc::Status AdminService::UpdateRole(grpc::ServerContext* context,
+                                      const pb::Role* request,
+                                      pb::Role* response) {
+  return Run(context, "UpdateRole",
+             {{"role", request->name()},
+              {"logins", std::vector<std::string>(request->logins().begin(),
+                                                  request->logins().end())}},
+             [&](const ClientIdentity&) -> absl::Status {
+               ASSIGN_OR_RETURN(storage::Role role, RoleFromProto(*request));
+               ASSIGN_OR_RETURN(role, ctx_.store->UpdateRole(role));
+               RoleToProto(role, response);
+               return absl::OkStatus();
+             });
+}
+
+grpc::Status AdminService::DeleteRole(grpc::ServerContext* context,
+                                      const pb::DeleteRoleRequest* request,
+                                      Empty*) {
+  return Run(context, "DeleteRole", {{"role", request->name()}},
+             [&](const ClientIdentity&) -> absl::Status {
+               return ctx_.store->DeleteRole(request->name());
+             });
+}
+
+// ------------------------------------------------------------------ bindings
+
+grpc::Status AdminService::BindRole(grpc::ServerContext* context,
+                                    const pb::RoleBinding* request,
+                                    pb::RoleBinding* response) {
+  return Run(context, "BindRole",
+             {{"user", request->user()}, {"role", request->role()}},
+             [&](const ClientIdentity&) -> absl::Status {
+               ASSIGN_OR_RETURN(
+                   storage::RoleBinding b,
+                   ctx_.store->BindRole(request->user(), request->role()));
+               BindingToProto(b, response);
+               return absl::OkStatus();
+             });
+}
+
+grpc::Status AdminService::UnbindRole(grpc::ServerContext* context,
+                                      const pb::RoleBinding* request, Empty*) {
+  return Run(context, "UnbindRole",
+             {{"user", request->user()}, {"role", request->role()}},
+             [&](const ClientIdentity& admin) -> absl::Status {
+               if (admin.name == request->user() &&
+                   request->role() == kAdminRole) {
+                 return absl::FailedPreconditionError(
+                     "an admin cannot remove their own admin role");
+               }
+               return ctx_.store->UnbindRole(request->user(), request->role());
+             });
+}
+
+grpc::Status AdminService::ListRoleBindings(
+    grpc::ServerContext* context, const pb::ListRoleBindingsRequest* request,
+    pb::ListRoleBindingsResponse* response) {
+  return Run(context, "ListRoleBindings", {{"user", request->user()}},
+             [&](const ClientIdentity&) -> absl::Status {
+               std::optional<std::string_view> user;
+               if (!request->user().empty()) user = request->user();
+               ASSIGN_OR_RETURN(std::vector<storage::RoleBinding> list,
+                                ctx_.store->ListRoleBindings(user));
+               for (const auto& b : list) {
+                 BindingToProto(b, response->add_bindings());
+               }
+               return absl::OkStatus();
+             });
+}
+
+// ------------------------------------------------------------------ hosts
+
+grpc::Status AdminService::CreateHost(grpc::ServerContext* context,
+                                      const pb::Host* request,
+                                      pb::Host* response) {
+  return Run(context, "CreateHost",
+             {{"host", request->name()}, {"address", request->address()}},
+             [&](const ClientIdentity&) -> absl::Status {
+               ASSIGN_OR_RETURN(storage::Host host, HostFromProto(*request));
+               ASSIGN_OR_RETURN(host, ctx_.store->CreateHost(host));
+               HostToProto(host, response);
+               return absl::OkStatus();
+             });
+}
+
+grpc::Status AdminService::GetHost(grpc::ServerContext* context,
+                                   const pb::GetHostRequest* request,
+                                   pb::Host* response) {
+  return Run(context, "GetHost", {{"host", request->name()}},
+             [&](const ClientIdentity&) -> absl::Status {
+               ASSIGN_OR_RETURN(storage::Host host,
+                                ctx_.store->GetHost(request->name()));
+               HostToProto(host, response);
+               return absl::OkStatus();
+             });
+}
+
+grpc::Status AdminService::ListHosts(grpc::ServerContext* context,
+                                     const pb::ListHostsRequest*,
+                                     pb::ListHostsResponse* response) {
+  return Run(context, "ListHosts", {},
+             [&](const ClientIdentity&) -> absl::Status {
+               ASSIGN_OR_RETURN(std::vector<storage::Host> hosts,
+                                ctx_.store->ListHosts());
+               for (const auto& h : hosts) HostToProto(h, response->add_hosts());
+               return absl::OkStatus();
+             });
+}
+
+grpc::Status AdminService::UpdateHost(grpc::ServerContext* context,
+                                      const pb::Host* request,
+                                      pb::Host* response) {
+  return Run(context, "UpdateHost",
+             {{"host", request->name()}, {"address", request->address()}},
+             [&](const ClientIdentity&) -> absl::Status {
+               ASSIGN_OR_RETURN(storage::Host host, HostFromProto(*request));
+               ASSIGN_OR_RETURN(host, ctx_.store->UpdateHost(host));
+               HostToProto(host, response);
+               return absl::OkStatus();
+             });
+}
+
+grpc::Status AdminService::DeleteHost(grpc::ServerContext* context,
+                                      const pb::DeleteHostRequest* request,
+                                      Empty*) {
+  return Run(context, "DeleteHost", {{"host", request->name()}},
+             [&](const ClientIdentity&) -> absl::Status {
+               return ctx_.store->DeleteHost(request->name());
+             });
+}
+
+// ------------------------------------------------------------------ tokens
+
+grpc::Status AdminService::CreateJoinToken(
+    grpc::ServerContext* context, const pb::CreateJoinTokenRequest* request,
+    pb::CreateJoinTokenResponse* response) {
+  return Run(
+      context, "CreateJoinToken", {{"purpose", request->purpose()}},
+      [&](const ClientIdentity& admin) -> absl::Status {
+        absl::Duration ttl = FromDurationProto(request->ttl());
+        if (ttl == absl::ZeroDuration()) ttl = absl::Hours(1);
+        if (ttl < absl::ZeroDuration() || ttl > absl::Hours(24 * 7)) {
+          return absl::InvalidArgumentError("ttl must be in (0, 7 days]");
+        }
+        if (request->purpose().empty()) {
+          return absl::InvalidArgumentError("purpose is required");
+        }
+        std::string raw(32, '\0');
+        if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()),
+                       static_cast<int>(raw.size())) != 1) {
+          return absl::InternalError("RAND_bytes failed");
+        }
+        std::string token = absl::WebSafeBase64Escape(raw);
+        OPENSSL_cleanse(raw.data(), raw.size());
+        storage::NewJoinToken t;
+        t.token = base::SecretBytes::FromString(token);
+        t.purpose = request->purpose();
+        t.created_by = admin.name;
+        t.expires_at = ctx_.clock->Now() + ttl;
+        ASSIGN_OR_RETURN(storage::JoinToken stored,
+                         ctx_.store->CreateJoinToken(t));
+        response->set_token(token);
+        OPENSSL_cleanse(token.data(), token.size());
+        response->set_token_hash(stored.token_hash);
+        *response->mutable_expires_at() = ToTimestamp(stored.expires_at);
+        return absl::OkStatus();
+      });
+}
+
+// ------------------------------------------------------------------ certificates
+
+grpc::Status AdminService::ListCertificates(
+    grpc::ServerContext* context, const pb::ListCertificatesRequest* request,
+    pb::ListCertificatesResponse* response) {
+  return Run(
+      context, "ListCertificates", {{"user", request->user()}},
+      [&](const ClientIdentity&) -> absl::Status {
+        storage::CertificateFilter filter;
+        if (!request->user().empty()) filter.user = request->user();
+        if (!request->purpose().empty()) {
+          filter.purpose = storage::ParseCertificatePurpose(request->purpose());
+          if (!filter.purpose.has_value()) {
+            return absl::InvalidArgumentError(
+                "purpose must be login, session or host");
+          }
+        }
+        if (request->has_valid_at()) {
+          filter.valid_at = FromTimestamp(request->valid_at());
+        }
+        filter.after_serial = request->after_serial();
+        filter.limit = request->limit() == 0 ? 1000 : request->limit();
+        ASSIGN_OR_RETURN(std::vector<storage::IssuedCertificate> certs,
+                         ctx_.store->ListCertificates(filter));
+        for (const auto& c : certs) {
+          CertificateToProto(c, response->add_certificates());
+        }
+        return absl::OkStatus();
+      });
+}
+
+grpc::Status AdminService::Revoke(grpc::ServerContext* context,
+                                  const pb::RevokeRequest* request,
+                                  pb::RevokedEntry* response) {
+  std::vector<AuditField> fields = {{"reason", request->reason()}};
+  if (request->has_serial()) {
+    fields.push_back({"serial", static_cast<int64_t>(request->serial())});
+  } else {
+    fields.push_back({"key_fingerprint", request->key_fingerprint()});
+  }
+  return Run(context, "Revoke", fields,
+             [&](const ClientIdentity& admin) -> absl::Status {
+               storage::Revocation r;
+               if (request->has_serial()) {
+                 r.serial = request->serial();
+               } else if (request->has_key_fingerprint()) {
+                 r.key_fingerprint = request->key_fingerprint();
+               } else {
+                 return absl::InvalidArgumentError(
+                     "serial or key_fingerprint is required");
+               }
+               r.reason = request->reason();
+               r.revoked_by = admin.name;
+               ASSIGN_OR_RETURN(r, ctx_.store->Revoke(r));
+               ctx_.revocations->Notify();
+               RevocationToAdminProto(r, response);
+               return absl::OkStatus();
+             });
+}
+
+// ------------------------------------------------------------------ CA keys
+
+grpc::Status AdminService::ListCaKeys(grpc::ServerContext* context,
+                                      const pb::ListCaKeysRequest* request,
+                                      pb::ListCaKeysResponse* response) {
+  return Run(context, "ListCaKeys", {{"purpose", request->purpose()}},
+             [&](const ClientIdentity&) -> absl::Status {
+               std::optional<storage::CaKeyPurpose> purpose;
+               if (!request->purpose().empty()) {
+                 ASSIGN_OR_RETURN(purpose,
+                                  CaKeyPurposeFromString(request->purpose()));
+               }
+               ASSIGN_OR_RETURN(std::vector<storage::CaKey> keys,
+                                ctx_.store->ListCaKeys(purpose));
+               for (const auto& k : keys) CaKeyToProto(k, response->add_keys());
+               return absl::OkStatus();
+             });
+}
+
+grpc::Status AdminService::RotateCaKey(grpc::ServerContext* context,
+                                       const pb::RotateCaKeyRequest* request,
+                                       pb::CaKey* response) {
+  return Run(context, "RotateCaKey", {{"purpose", request->purpose()}},
+             [&](const ClientIdentity&) -> absl::Status {
+               ASSIGN_OR_RETURN(storage::CaKeyPurpose purpose,
+                                CaKeyPurposeFromString(request->purpose()));
+               ASSIGN_OR_RETURN(storage::CaKey key,
+                                ctx_.keyring->Rotate(purpose));
+               CaKeyToProto(key, response);
+               return absl::OkStatus();
+             });
+}
+
+}  // namespace sallyport::ca

@@ -1,0 +1,51 @@
+// sallyport-ca's settings: the YAML config file (proto/config.proto
+// CaConfig) with defaults applied, file paths resolved and values checked.
+#ifndef SALLYPORT_CA_CA_CONFIG_H_
+#define SALLYPORT_CA_CA_CONFIG_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "ca/cert_policy.h"
+#include "ca/password_hash.h"
+#include "proto/config.pb.h"
+#include "storage/records.h"
+
+namespace sallyport::ca {
+
+inline constexpr std::string_view kDefaultListen = "127.0.0.1:7443";
+
+struct CaSettings {
+  std::string listen = std::string(kDefaultListen);
+  std::string state_dir;
+  std::string store_url;
+  // Absolute paths.
+  std::string user_ca_key;
+  std::string host_ca_key;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string client_ca_cert;
+  std::string client_ca_key;
+  storage::LockoutPolicy lockout;
+  int max_failures_per_address = 20;
+  absl::Duration failure_delay = absl::Milliseconds(250);
+  ScryptParams scrypt;
+  UserCertificatePolicy user_certificates;
+  absl::Duration host_certificate_ttl = absl::Hours(720);
+  std::string log_level = "info";
+};
+
+// Applies defaults to `config` and checks it. Relative paths are resolved
+// against state_dir, which defaults to `config_dir`. kInvalidArgument naming
+// the field for missing or bad values.
+absl::StatusOr<CaSettings> SettingsFromConfig(const config::CaConfig& config,
+                                              std::string_view config_dir);
+
+// Reads and checks a config file (YamlFileToProto + SettingsFromConfig).
+absl::StatusOr<CaSettings> LoadCaSettings(const std::string& path);
+
+}  // namespace sallyport::ca
+
+#endif  // SALLYPORT_CA_CA_CONFIG_H_

@@ -1,0 +1,72 @@
+#include "ca/ca_config.h"
+
+#include "absl/strings/match.h"
+#include "ca/yaml_proto.h"
+#include "gtest/gtest.h"
+
+namespace sallyport::ca {
+namespace {
+
+absl::StatusOr<CaSettings> Parse(const std::string& yaml) {
+  config::CaConfig c;
+  absl::Status st = YamlToProto(yaml, "ca.yaml", &c);
+  if (!st.ok()) return st;
+  return SettingsFromConfig(c, "/etc/sp");
+}
+
+const char kMinimal[] = R"(
+store: sqlite:///var/lib/sallyport/ca.db
+keys: {user_ca: user_ca, host_ca: /abs/host_ca}
+tls: {cert: tls.crt, key: tls.key, client_ca_cert: client_ca.crt,
+      client_ca_key: client_ca.key}
+)";
+
+TEST(CaConfigTest, DefaultsAndPaths) {
+  auto s = Parse(kMinimal);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->listen, "127.0.0.1:7443");
+  EXPECT_EQ(s->state_dir, "/etc/sp");
+  EXPECT_EQ(s->user_ca_key, "/etc/sp/user_ca");
+  EXPECT_EQ(s->host_ca_key, "/abs/host_ca");
+  EXPECT_EQ(s->client_ca_key, "/etc/sp/client_ca.key");
+  EXPECT_EQ(s->lockout.max_failures, 5);
+  EXPECT_EQ(s->lockout.lockout, absl::Minutes(15));
+  EXPECT_EQ(s->failure_delay, absl::Milliseconds(250));
+  EXPECT_EQ(s->scrypt.log_n, 15);
+  EXPECT_EQ(s->user_certificates.max_ttl, absl::Hours(8));
+  EXPECT_EQ(s->user_certificates.backdate, absl::Minutes(1));
+}
+
+TEST(CaConfigTest, Overrides) {
+  auto s = Parse(std::string(kMinimal) + R"(
+state_dir: state
+listen: 127.0.0.1:1
+login: {max_failures: 2, lockout: 2s, scrypt_log_n: 10, failure_delay: 0s}
+certificates: {max_user_ttl: 1h, backdate: 30s}
+logging: {level: debug}
+)");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->state_dir, "/etc/sp/state");
+  EXPECT_EQ(s->user_ca_key, "/etc/sp/state/user_ca");
+  EXPECT_EQ(s->lockout.max_failures, 2);
+  EXPECT_EQ(s->lockout.lockout, absl::Seconds(2));
+  EXPECT_EQ(s->failure_delay, absl::ZeroDuration());
+  EXPECT_EQ(s->user_certificates.max_ttl, absl::Hours(1));
+}
+
+TEST(CaConfigTest, RefusesMissingAndBadValues) {
+  EXPECT_TRUE(absl::StrContains(Parse("listen: x\n").status().message(),
+                                "store is required"));
+  const char* bad[] = {
+      "login: {max_failures: -1}",   "login: {lockout: -5s}",
+      "login: {scrypt_log_n: 40}",   "certificates: {max_user_ttl: -1h}",
+      "logging: {level: verbose}",   "certificates: {backdate: 2h}",
+  };
+  for (const char* extra : bad) {
+    auto s = Parse(std::string(kMinimal) + extra + "\n");
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << extra;
+  }
+}
+
+}  // namespace
+}  // namespace sallyport::ca

@@ -1,0 +1,168 @@
+#include "ca/ca_keys.h"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+
+namespace sallyport::ca {
+namespace {
+
+using storage::CaKeyPurpose;
+
+absl::StatusOr<ssh::crypto::PrivateKey> LoadKey(const std::string& path) {
+  absl::StatusOr<ssh::crypto::PrivateKey> key =
+      ssh::crypto::PrivateKey::LoadFile(path);
+  if (!key.ok()) {
+    return absl::Status(
+        key.status().code() == absl::StatusCode::kInvalidArgument
+            ? absl::StatusCode::kInvalidArgument
+            : absl::StatusCode::kFailedPrecondition,
+        absl::StrCat("CA key ", path, ": ", key.status().message()));
+  }
+  return key;
+}
+
+}  // namespace
+
+absl::Status RegisterCaKey(storage::Store* store, CaKeyPurpose purpose,
+                           const ssh::crypto::PublicKey& key) {
+  const std::string fp = key.FingerprintSha256();
+  ASSIGN_OR_RETURN(std::vector<storage::CaKey> keys, store->ListCaKeys(purpose));
+  bool any_active = false;
+  for (const storage::CaKey& k : keys) {
+    if (k.fingerprint == fp) {
+      if (k.state == storage::CaKeyState::kRetired) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "the ", std::string(storage::CaKeyPurposeName(purpose)), " CA key ", fp,
+            " was retired; use the current key file"));
+      }
+      return absl::OkStatus();
+    }
+    if (k.state == storage::CaKeyState::kActive) any_active = true;
+  }
+  storage::CaKey record;
+  record.fingerprint = fp;
+  record.purpose = purpose;
+  record.public_key = key.ToAuthorizedKeysLine(
+      absl::StrCat("sallyport-", std::string(storage::CaKeyPurposeName(purpose)), "-ca"));
+  record.state = storage::CaKeyState::kActive;
+  absl::Status st = any_active ? store->RotateCaKey(record).status()
+                               : store->AddCaKey(record).status();
+  // Another instance registered the same key at the same moment.
+  if (st.code() == absl::StatusCode::kAlreadyExists) {
+    ASSIGN_OR_RETURN(keys, store->ListCaKeys(purpose));
+    for (const storage::CaKey& k : keys) {
+      if (k.fingerprint == fp && k.state == storage::CaKeyState::kActive) {
+        return absl::OkStatus();
+      }
+    }
+  }
+  return st;
+}
+
+absl::StatusOr<std::unique_ptr<CaKeyring>> CaKeyring::Create(Options options) {
+  if (options.store == nullptr || options.clock == nullptr) {
+    return absl::InvalidArgumentError("CaKeyring: store and clock required");
+  }
+  ASSIGN_OR_RETURN(ssh::crypto::PrivateKey user,
+                   LoadKey(options.user_key_path));
+  ASSIGN_OR_RETURN(ssh::crypto::PrivateKey host,
+                   LoadKey(options.host_key_path));
+  if (user.public_key() == host.public_key()) {
+    return absl::InvalidArgumentError(
+        "the user CA and host CA must be different keys");
+  }
+  RETURN_IF_ERROR(
+      RegisterCaKey(options.store, CaKeyPurpose::kUser, user.public_key()));
+  RETURN_IF_ERROR(
+      RegisterCaKey(options.store, CaKeyPurpose::kHost, host.public_key()));
+  return std::unique_ptr<CaKeyring>(new CaKeyring(
+      std::move(options),
+      std::make_shared<ssh::crypto::PrivateKey>(std::move(user)),
+      std::make_shared<ssh::crypto::PrivateKey>(std::move(host))));
+}
+
+std::shared_ptr<ssh::crypto::PrivateKey> CaKeyring::Active(CaKeyPurpose p) {
+  absl::MutexLock lock(&mu_);
+  return p == CaKeyPurpose::kUser ? user_ : host_;
+}
+
+ssh::crypto::PublicKey CaKeyring::ActivePublicKey(CaKeyPurpose purpose) {
+  return Active(purpose)->public_key();
+}
+
+absl::StatusOr<ssh::cert::Certificate> CaKeyring::Sign(
+    CaKeyPurpose purpose, const ssh::cert::CertificateRequest& request) {
+  std::shared_ptr<ssh::crypto::PrivateKey> key = Active(purpose);
+  return ssh::cert::SignCertificate(request, *key);
+}
+
+absl::StatusOr<std::vector<CaKeyring::TrustedKey>> CaKeyring::TrustedKeys(
+    CaKeyPurpose purpose) {
+  ASSIGN_OR_RETURN(std::vector<storage::CaKey> keys,
+                   options_.store->ListCaKeys(purpose));
+  const absl::Duration window = purpose == CaKeyPurpose::kUser
+                                    ? options_.user_trust_window
+                                    : options_.host_trust_window;
+  const absl::Time now = options_.clock->Now();
+  std::vector<TrustedKey> out;
+  // Our own active key always comes first, even if another instance has
+  // rotated the store's view since.
+  const ssh::crypto::PublicKey active = ActivePublicKey(purpose);
+  out.push_back({active.ToAuthorizedKeysLine(), active.FingerprintSha256(),
+                 true});
+  for (const storage::CaKey& k : keys) {
+    if (k.fingerprint == out.front().fingerprint) continue;
+    const bool trusted =
+        k.state == storage::CaKeyState::kActive ||
+        (k.retired_at.has_value() && *k.retired_at + window > now);
+    if (trusted) {
+      out.push_back({k.public_key, k.fingerprint,
+                     k.state == storage::CaKeyState::kActive});
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<storage::CaKey> CaKeyring::Rotate(CaKeyPurpose purpose) {
+  absl::MutexLock rotate(&rotate_mu_);
+  const std::string& path = purpose == CaKeyPurpose::kUser
+                                ? options_.user_key_path
+                                : options_.host_key_path;
+  ASSIGN_OR_RETURN(ssh::crypto::PrivateKey fresh,
+                   ssh::crypto::PrivateKey::GenerateEd25519());
+  const std::string comment =
+      absl::StrCat("sallyport-", std::string(storage::CaKeyPurposeName(purpose)), "-ca");
+  const std::string tmp = path + ".new";
+  RETURN_IF_ERROR(fresh.WriteFile(tmp, comment));
+  storage::CaKey record;
+  record.fingerprint = fresh.public_key().FingerprintSha256();
+  record.purpose = purpose;
+  record.public_key = fresh.public_key().ToAuthorizedKeysLine(comment);
+  record.state = storage::CaKeyState::kActive;
+  absl::StatusOr<storage::CaKey> stored = options_.store->RotateCaKey(record);
+  if (!stored.ok()) {
+    std::remove(tmp.c_str());
+    return stored.status();
+  }
+  const std::string retired = absl::StrCat(
+      path, ".", absl::ToUnixSeconds(options_.clock->Now()), ".retired");
+  std::error_code ec;
+  std::filesystem::rename(path, retired, ec);
+  if (!ec) std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    return absl::InternalError(absl::StrCat(
+        "rotated in the store, but replacing ", path, " failed: ",
+        ec.message(), " (the new key is in ", tmp, ")"));
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    auto key = std::make_shared<ssh::crypto::PrivateKey>(std::move(fresh));
+    (purpose == CaKeyPurpose::kUser ? user_ : host_) = std::move(key);
+  }
+  return stored;
+}
+
+}  // namespace sallyport::ca

@@ -1,0 +1,98 @@
+// CaKeyring: the CA's two signing keys (user CA and host CA, Ed25519, in
+// files of mode 0600; DESIGN.md §5) and their public history in the Store.
+//
+// At start each key file is registered in the Store: a key the Store does
+// not know becomes the active key of its purpose (retiring the previous
+// one); a key the Store has retired is refused. Rotation writes a new key
+// file, makes it active in the Store and keeps the old file as
+// "<path>.<unix-time>.retired". Retired public keys stay trusted until the
+// last certificate they can have signed has expired (retired_at + the
+// longest validity of that purpose).
+//
+// LIMITATION: with several CA instances on one database, a rotation on one
+// instance does not replace the key files of the others; copy the new key
+// file and restart them.
+#ifndef SALLYPORT_CA_CA_KEYS_H_
+#define SALLYPORT_CA_CA_KEYS_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "base/clock.h"
+#include "ssh/cert/certificate.h"
+#include "ssh/cert/sign.h"
+#include "ssh/crypto/keys.h"
+#include "storage/store.h"
+
+namespace sallyport::ca {
+
+class CaKeyring {
+ public:
+  struct Options {
+    std::string user_key_path;
+    std::string host_key_path;
+    storage::Store* store = nullptr;
+    base::Clock* clock = base::Clock::Real();
+    // How long a retired key stays trusted: the longest certificate
+    // validity of its purpose.
+    absl::Duration user_trust_window = absl::Hours(8);
+    absl::Duration host_trust_window = absl::Hours(720);
+  };
+
+  // Loads both key files (Ed25519 or ECDSA P-256) and registers them.
+  // kFailedPrecondition when a file cannot be read or holds a retired key;
+  // kInvalidArgument when it is not a private key; store errors pass
+  // through.
+  static absl::StatusOr<std::unique_ptr<CaKeyring>> Create(Options options);
+
+  // Signs `request` with the active key of `purpose`.
+  absl::StatusOr<ssh::cert::Certificate> Sign(
+      storage::CaKeyPurpose purpose,
+      const ssh::cert::CertificateRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
+
+  struct TrustedKey {
+    std::string public_key;   // OpenSSH line
+    std::string fingerprint;  // SHA256:...
+    bool active = false;
+  };
+  // The active key first, then retired keys still inside their trust window.
+  absl::StatusOr<std::vector<TrustedKey>> TrustedKeys(
+      storage::CaKeyPurpose purpose) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Replaces the signing key of `purpose` (see the file comment).
+  absl::StatusOr<storage::CaKey> Rotate(storage::CaKeyPurpose purpose)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The active key's public part.
+  ssh::crypto::PublicKey ActivePublicKey(storage::CaKeyPurpose purpose)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  CaKeyring(Options options, std::shared_ptr<ssh::crypto::PrivateKey> user,
+            std::shared_ptr<ssh::crypto::PrivateKey> host)
+      : options_(std::move(options)), user_(std::move(user)),
+        host_(std::move(host)) {}
+  std::shared_ptr<ssh::crypto::PrivateKey> Active(storage::CaKeyPurpose p)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  const Options options_;
+  absl::Mutex rotate_mu_;  // one rotation at a time
+  absl::Mutex mu_;
+  std::shared_ptr<ssh::crypto::PrivateKey> user_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<ssh::crypto::PrivateKey> host_ ABSL_GUARDED_BY(mu_);
+};
+
+// Registers `key` as the active key of `purpose` in `store` unless it is
+// already (see CaKeyring). Used by Create and by `sallyport-ca init`.
+absl::Status RegisterCaKey(storage::Store* store,
+                           storage::CaKeyPurpose purpose,
+                           const ssh::crypto::PublicKey& key);
+
+}  // namespace sallyport::ca
+
+#endif  // SALLYPORT_CA_CA_KEYS_H_

@@ -1,0 +1,228 @@
+#include "ca/ca_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "ca/tls_material.h"
+
+namespace sallyport::ca {
+namespace {
+
+constexpr size_t kMaxPasswordBytes = 1024;
+constexpr size_t kMaxOtpBytes = 16;
+constexpr size_t kMaxKeyLineBytes = 8192;
+
+absl::StatusOr<ssh::crypto::PublicKey> ParseSshKey(std::string_view line) {
+  if (line.empty() || line.size() > kMaxKeyLineBytes) {
+    return absl::InvalidArgumentError("ssh_public_key: missing or too long");
+  }
+  absl::StatusOr<ssh::crypto::PublicKey> key =
+      ssh::crypto::PublicKey::FromAuthorizedKeysLine(line);
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ssh_public_key: ", key.status().message()));
+  }
+  RETURN_IF_ERROR(CheckCertifiableKey(*key));
+  return key;
+}
+
+template <typename Response>
+void FillIssued(const ssh::cert::Certificate& cert, Response* out) {
+  out->set_ssh_certificate(cert.ToLine(cert.key_id));
+  out->set_serial(cert.serial);
+  for (const std::string& p : cert.principals) out->add_principals(p);
+  *out->mutable_valid_after() =
+      ToTimestamp(absl::FromUnixSeconds(static_cast<int64_t>(cert.valid_after)));
+  *out->mutable_valid_before() = ToTimestamp(
+      absl::FromUnixSeconds(static_cast<int64_t>(cert.valid_before)));
+}
+
+}  // namespace
+
+void RevocationToProto(const storage::Revocation& r, v1::Revocation* out) {
+  out->set_id(r.id);
+  if (r.serial.has_value()) out->set_serial(*r.serial);
+  if (r.key_fingerprint.has_value()) {
+    out->set_key_fingerprint(*r.key_fingerprint);
+  }
+  out->set_reason(r.reason);
+  out->set_revoked_by(r.revoked_by);
+  *out->mutable_revoked_at() = ToTimestamp(r.revoked_at);
+}
+
+absl::Status CaService::FillCaPublicKeys(v1::CaPublicKeys* out) {
+  for (auto purpose :
+       {storage::CaKeyPurpose::kUser, storage::CaKeyPurpose::kHost}) {
+    ASSIGN_OR_RETURN(std::vector<CaKeyring::TrustedKey> keys,
+                     ctx_.keyring->TrustedKeys(purpose));
+    for (const CaKeyring::TrustedKey& k : keys) {
+      v1::CaPublicKey* p = purpose == storage::CaKeyPurpose::kUser
+                               ? out->add_user_ca()
+                               : out->add_host_ca();
+      p->set_public_key(k.public_key);
+      p->set_fingerprint(k.fingerprint);
+      p->set_active(k.active);
+    }
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status CaService::Login(grpc::ServerContext* context,
+                              const v1::LoginRequest* request,
+                              v1::LoginResponse* response) {
+  // Shape checks first: they say nothing about which users exist.
+  if (request->user().empty() ||
+      request->user().size() > storage::kMaxNameBytes ||
+      request->password().size() > kMaxPasswordBytes ||
+      request->otp().size() > kMaxOtpBytes) {
+    return ToGrpc(absl::InvalidArgumentError(
+        "user is required; user, password and otp have length limits"));
+  }
+  absl::StatusOr<ssh::crypto::PublicKey> key =
+      ParseSshKey(request->ssh_public_key());
+  if (!key.ok()) return ToGrpc(key.status());
+  absl::StatusOr<base::EvpPkeyPtr> tls_key =
+      PublicKeyFromDer(request->tls_public_key_der());
+  if (!tls_key.ok()) {
+    return ToGrpc(absl::InvalidArgumentError(
+        absl::StrCat("tls_public_key_der: ", tls_key.status().message())));
+  }
+
+  LoginAttempt attempt;
+  attempt.user = request->user();
+  attempt.password = base::SecretBytes::FromString(request->password());
+  attempt.otp = request->otp();
+  attempt.source = PeerAddress(context->peer());
+  absl::StatusOr<storage::User> user = ctx_.login->Authenticate(attempt);
+  if (!user.ok()) return ToGrpc(user.status());
+
+  absl::StatusOr<IssuedUserCertificate> issued =
+      ctx_.issuer->IssueUserCertificate(user->name, *key, std::nullopt,
+                                        user->name, "login");
+  if (!issued.ok()) return ToGrpc(issued.status());
+  const ssh::cert::Certificate& cert = issued->certificate;
+  absl::StatusOr<std::string> client_pem = ctx_.client_ca->Issue(
+      ClientIdentity::Kind::kUser, user->name, cert.serial,
+      issued->decision.valid_after, issued->decision.valid_before,
+      request->tls_public_key_der());
+  if (!client_pem.ok()) return ToGrpc(client_pem.status());
+  absl::Status keys = FillCaPublicKeys(response->mutable_ca_public_keys());
+  if (!keys.ok()) return ToGrpc(keys);
+
+  FillIssued(cert, response);
+  response->set_tls_client_certificate_pem(*client_pem);
+  absl::Status audited = ctx_.audit->Record(
+      kEventLoginOk, user->name,
+      {{"user", user->name},
+       {"source", attempt.source},
+       {"serial", static_cast<int64_t>(cert.serial)}});
+  if (!audited.ok()) return ToGrpc(audited);
+  spdlog::info("login ok: user={} serial={} principals={} source={}",
+               user->name, cert.serial, cert.principals.size(),
+               attempt.source);
+  return grpc::Status::OK;
+}
+
+grpc::Status CaService::IssueUserCertificate(
+    grpc::ServerContext* context, const v1::IssueUserCertificateRequest* request,
+    v1::IssueUserCertificateResponse* response) {
+  absl::StatusOr<ClientIdentity> peer = ctx_.peers->Authenticate(*context);
+  if (!peer.ok()) return ToGrpc(peer.status());
+  if (peer->kind != ClientIdentity::Kind::kUser) {
+    return ToGrpc(absl::PermissionDeniedError("only users get user certificates"));
+  }
+  absl::StatusOr<ssh::crypto::PublicKey> key =
+      ParseSshKey(request->ssh_public_key());
+  if (!key.ok()) return ToGrpc(key.status());
+  absl::StatusOr<IssuedUserCertificate> issued =
+      ctx_.issuer->IssueUserCertificate(peer->name, *key, peer->not_after,
+                                        peer->name, "renew");
+  if (!issued.ok()) return ToGrpc(issued.status());
+  FillIssued(issued->certificate, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status CaService::GetCaPublicKeys(grpc::ServerContext* context,
+                                        const v1::GetCaPublicKeysRequest*,
+                                        v1::CaPublicKeys* response) {
+  absl::StatusOr<ClientIdentity> peer = ctx_.peers->Authenticate(*context);
+  if (!peer.ok()) return ToGrpc(peer.status());
+  return ToGrpc(FillCaPublicKeys(response));
+}
+
+grpc::Status CaService::ListRevocations(
+    grpc::ServerContext* context, const v1::ListRevocationsRequest* request,
+    v1::ListRevocationsResponse* response) {
+  absl::StatusOr<ClientIdentity> peer = ctx_.peers->Authenticate(*context);
+  if (!peer.ok()) return ToGrpc(peer.status());
+  const int limit = request->limit() == 0 ? 1000 : request->limit();
+  if (limit < 1 || limit > 10000 || request->after_id() < 0) {
+    return ToGrpc(absl::InvalidArgumentError("limit must be 1..10000"));
+  }
+  absl::StatusOr<std::vector<storage::Revocation>> list =
+      ctx_.store->ListRevocations(request->after_id());
+  if (!list.ok()) return ToGrpc(list.status());
+  for (size_t i = 0; i < list->size() && i < static_cast<size_t>(limit); ++i) {
+    RevocationToProto((*list)[i], response->add_revocations());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status CaService::WatchRevocations(
+    grpc::ServerContext* context, const v1::WatchRevocationsRequest* request,
+    grpc::ServerWriter<v1::Revocation>* writer) {
+  absl::StatusOr<ClientIdentity> peer = ctx_.peers->Authenticate(*context);
+  if (!peer.ok()) return ToGrpc(peer.status());
+  int64_t after = std::max<int64_t>(0, request->after_id());
+  uint64_t seen = ctx_.revocations->generation();
+  while (!context->IsCancelled()) {
+    absl::StatusOr<std::vector<storage::Revocation>> list =
+        ctx_.store->ListRevocations(after);
+    if (!list.ok()) return ToGrpc(list.status());
+    for (const storage::Revocation& r : *list) {
+      v1::Revocation out;
+      RevocationToProto(r, &out);
+      if (!writer->Write(out)) return grpc::Status::CANCELLED;
+      after = r.id;
+    }
+    if (!ctx_.revocations->Wait(&seen, ctx_.revocation_poll)) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "the CA is shutting down");
+    }
+  }
+  return grpc::Status::CANCELLED;
+}
+
+grpc::Status CaService::IssueHostCertificate(
+    grpc::ServerContext* context, const v1::IssueHostCertificateRequest* request,
+    v1::IssueHostCertificateResponse* response) {
+  absl::StatusOr<ClientIdentity> peer = ctx_.peers->Authenticate(*context);
+  if (!peer.ok()) return ToGrpc(peer.status());
+  std::string actor = peer->name;
+  if (peer->kind == ClientIdentity::Kind::kGateway) {
+    actor = absl::StrCat("gateway:", peer->name);
+  } else {
+    absl::StatusOr<bool> admin = ctx_.peers->IsAdmin(peer->name);
+    if (!admin.ok()) return ToGrpc(admin.status());
+    if (!*admin) {
+      (void)ctx_.audit->Record(kEventAccessDenied, peer->name,
+                               {{"method", "IssueHostCertificate"},
+                                {"host", request->host()}});
+      return ToGrpc(absl::PermissionDeniedError(
+          "host certificates are for gateways and admins"));
+    }
+  }
+  absl::StatusOr<ssh::crypto::PublicKey> key =
+      ParseSshKey(request->ssh_public_key());
+  if (!key.ok()) return ToGrpc(key.status());
+  absl::StatusOr<ssh::cert::Certificate> cert =
+      ctx_.issuer->IssueHostCertificate(request->host(), *key, actor);
+  if (!cert.ok()) return ToGrpc(cert.status());
+  FillIssued(*cert, response);
+  return grpc::Status::OK;
+}
+
+}  // namespace sallyport::ca

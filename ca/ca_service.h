@@ -1,0 +1,69 @@
+// The CertificateAuthority gRPC service (proto/ca.proto).
+#ifndef SALLYPORT_CA_CA_SERVICE_H_
+#define SALLYPORT_CA_CA_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "base/clock.h"
+#include "ca/audit_log.h"
+#include "ca/ca_keys.h"
+#include "ca/client_ca.h"
+#include "ca/issuer.h"
+#include "ca/login.h"
+#include "ca/revocation_feed.h"
+#include "ca/service_util.h"
+#include "proto/ca.grpc.pb.h"
+#include "storage/store.h"
+
+namespace sallyport::ca {
+
+// Everything the services share; owned by the server.
+struct CaContext {
+  storage::Store* store = nullptr;
+  base::Clock* clock = nullptr;
+  AuditLog* audit = nullptr;
+  CaKeyring* keyring = nullptr;
+  CertificateIssuer* issuer = nullptr;
+  LoginAuthenticator* login = nullptr;
+  const ClientCertificateAuthority* client_ca = nullptr;
+  const PasswordHasher* hasher = nullptr;
+  PeerAuthenticator* peers = nullptr;
+  RevocationFeed* revocations = nullptr;
+  // How often WatchRevocations polls the store for revocations made by
+  // other instances.
+  absl::Duration revocation_poll = absl::Seconds(1);
+};
+
+class CaService final : public v1::CertificateAuthority::Service {
+ public:
+  explicit CaService(CaContext ctx) : ctx_(ctx) {}
+
+  grpc::Status Login(grpc::ServerContext* context, const v1::LoginRequest* request,
+                     v1::LoginResponse* response) override;
+  grpc::Status IssueUserCertificate(
+      grpc::ServerContext* context, const v1::IssueUserCertificateRequest* request,
+      v1::IssueUserCertificateResponse* response) override;
+  grpc::Status GetCaPublicKeys(grpc::ServerContext* context,
+                               const v1::GetCaPublicKeysRequest* request,
+                               v1::CaPublicKeys* response) override;
+  grpc::Status ListRevocations(grpc::ServerContext* context,
+                               const v1::ListRevocationsRequest* request,
+                               v1::ListRevocationsResponse* response) override;
+  grpc::Status WatchRevocations(
+      grpc::ServerContext* context, const v1::WatchRevocationsRequest* request,
+      grpc::ServerWriter<v1::Revocation>* writer) override;
+  grpc::Status IssueHostCertificate(
+      grpc::ServerContext* context, const v1::IssueHostCertificateRequest* request,
+      v1::IssueHostCertificateResponse* response) override;
+
+ private:
+  absl::Status FillCaPublicKeys(v1::CaPublicKeys* out);
+  CaContext ctx_;
+};
+
+// Revocation record → proto.
+void RevocationToProto(const storage::Revocation& r, v1::Revocation* out);
+
+}  // namespace sallyport::ca
+
+#endif  // SALLYPORT_CA_CA_SERVICE_H_

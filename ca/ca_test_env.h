@@ -1,0 +1,96 @@
+// CaTestEnv: a real CA for tests, in process: `init` into a temporary
+// directory, a SQLite (or given) store, a FakeClock starting at the real
+// time, and the gRPC server over TLS on a free loopback port. Clients talk
+// to it through real TLS channels, with or without a client certificate.
+#ifndef SALLYPORT_CA_CA_TEST_ENV_H_
+#define SALLYPORT_CA_CA_TEST_ENV_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "base/clock.h"
+#include "ca/init.h"
+#include "ca/server.h"
+#include "proto/admin.grpc.pb.h"
+#include "proto/ca.grpc.pb.h"
+#include "ssh/crypto/keys.h"
+#include "storage/store.h"
+#include "tests/harness/temp_dir.h"
+
+namespace sallyport::ca {
+
+class CaTestEnv {
+ public:
+  struct Options {
+    storage::LockoutPolicy lockout;
+    int max_failures_per_address = 20;
+    absl::Duration failure_delay = absl::ZeroDuration();
+    absl::Duration max_user_ttl = absl::Hours(8);
+    // Empty: SQLite in the temporary directory.
+    std::string store_url;
+  };
+
+  static absl::StatusOr<std::unique_ptr<CaTestEnv>> Create(Options options);
+  static absl::StatusOr<std::unique_ptr<CaTestEnv>> Create() {
+    return Create(Options());
+  }
+  ~CaTestEnv();
+
+  base::FakeClock& clock() { return clock_; }
+  storage::Store& store() { return *store_; }
+  CaServer& server() { return *server_; }
+  const InitResult& init() const { return init_; }
+  const std::string& dir() const { return dir_.path(); }
+  std::string admin_password() const {
+    return std::string(init_.admin_password.view());
+  }
+  // Durations passed to the failure-delay sleeper (nothing really sleeps).
+  std::vector<absl::Duration> sleeps();
+
+  // A TLS channel that trusts the CA's certificate, without a client
+  // certificate.
+  std::shared_ptr<grpc::Channel> AnonymousChannel();
+  // The same with a client certificate and its key (PEM).
+  std::shared_ptr<grpc::Channel> ClientChannel(const std::string& key_pem,
+                                               const std::string& cert_pem);
+
+  struct LoginResult {
+    grpc::Status status;
+    v1::LoginResponse response;
+    std::string tls_key_pem;  // the key for response's client certificate
+    std::string ssh_public_key;
+    // A channel with the client certificate (when the login succeeded).
+    std::shared_ptr<grpc::Channel> channel;
+  };
+  // Logs in with a fresh Ed25519 SSH key and P-256 TLS key.
+  LoginResult Login(const std::string& user, const std::string& password,
+                    const std::string& otp = "");
+
+  // Creates a user with a password bound to `roles` (which must exist).
+  absl::Status AddUser(const std::string& name, const std::string& password,
+                       const std::vector<std::string>& roles);
+  // Creates a role with these logins, channels and max_ttl.
+  absl::Status AddRole(const std::string& name,
+                       const std::vector<std::string>& logins,
+                       absl::Duration max_ttl = absl::Hours(8));
+
+ private:
+  explicit CaTestEnv(sallyport::testing::TempDir dir)
+      : dir_(std::move(dir)), clock_(absl::Now()) {}
+  sallyport::testing::TempDir dir_;
+  base::FakeClock clock_;
+  std::unique_ptr<storage::Store> store_;
+  InitResult init_;
+  std::unique_ptr<CaServer> server_;
+  std::string tls_cert_pem_;
+  absl::Mutex mu_;
+  std::vector<absl::Duration> sleeps_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace sallyport::ca
+
+#endif  // SALLYPORT_CA_CA_TEST_ENV_H_

@@ -1,0 +1,133 @@
+#include "ca/issuer.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+
+namespace sallyport::ca {
+namespace {
+
+uint64_t UnixSeconds(absl::Time t) {
+  return static_cast<uint64_t>(std::max<int64_t>(0, absl::ToUnixSeconds(t)));
+}
+
+}  // namespace
+
+absl::Status CheckCertifiableKey(const ssh::crypto::PublicKey& key) {
+  if (key.type() != ssh::crypto::KeyType::kEd25519 &&
+      key.type() != ssh::crypto::KeyType::kEcdsaP256) {
+    return absl::InvalidArgumentError(
+        "only ssh-ed25519 and ecdsa-sha2-nistp256 keys are certified");
+  }
+  return absl::OkStatus();
+}
+
+void CertificateIssuer::AuditRefusal(std::string_view actor,
+                                     std::string_view subject,
+                                     const absl::Status& why) {
+  // Best effort: the refusal stands whether or not it could be logged.
+  (void)options_.audit->Record(
+      kEventCertRefused, actor,
+      {{"subject", std::string(subject)},
+       {"code", std::string(absl::StatusCodeToString(why.code()))},
+       {"reason", std::string(why.message())}});
+}
+
+absl::StatusOr<IssuedUserCertificate> CertificateIssuer::IssueUserCertificate(
+    std::string_view user_name, const ssh::crypto::PublicKey& key,
+    std::optional<absl::Time> not_after, std::string_view actor,
+    std::string_view via) {
+  RETURN_IF_ERROR(CheckCertifiableKey(key));
+  ASSIGN_OR_RETURN(storage::User user, options_.store->GetUser(user_name));
+  ASSIGN_OR_RETURN(std::vector<storage::Role> roles,
+                   options_.store->ListRolesForUser(user_name));
+  absl::StatusOr<UserCertificateTemplate> decision = DecideUserCertificate(
+      user, roles, options_.clock->Now(), options_.user_policy, not_after);
+  if (!decision.ok()) {
+    AuditRefusal(actor, user_name, decision.status());
+    return decision.status();
+  }
+  ASSIGN_OR_RETURN(bool revoked,
+                   options_.store->IsRevoked(0, key.FingerprintSha256()));
+  if (revoked) {
+    absl::Status st = absl::PermissionDeniedError("this key is revoked");
+    AuditRefusal(actor, user_name, st);
+    return st;
+  }
+  ssh::cert::CertificateRequest request;
+  request.public_key = key;
+  request.type = ssh::cert::CertType::kUser;
+  request.key_id = decision->key_id;
+  request.principals = decision->principals;
+  request.valid_after = UnixSeconds(decision->valid_after);
+  request.valid_before = UnixSeconds(decision->valid_before);
+  request.extensions = decision->extensions;
+  ASSIGN_OR_RETURN(
+      ssh::cert::Certificate cert,
+      SignAndRecord(storage::CaKeyPurpose::kUser, std::move(request),
+                    user_name, storage::CertificatePurpose::kLogin, actor,
+                    via));
+  return IssuedUserCertificate{std::move(cert), std::move(*decision)};
+}
+
+absl::StatusOr<ssh::cert::Certificate> CertificateIssuer::IssueHostCertificate(
+    std::string_view host_name, const ssh::crypto::PublicKey& key,
+    std::string_view actor) {
+  RETURN_IF_ERROR(CheckCertifiableKey(key));
+  ASSIGN_OR_RETURN(storage::Host host, options_.store->GetHost(host_name));
+  ASSIGN_OR_RETURN(bool revoked,
+                   options_.store->IsRevoked(0, key.FingerprintSha256()));
+  if (revoked) return absl::PermissionDeniedError("this key is revoked");
+  const absl::Time now = options_.clock->Now();
+  ssh::cert::CertificateRequest request;
+  request.public_key = key;
+  request.type = ssh::cert::CertType::kHost;
+  request.key_id = host.name;
+  request.principals.push_back(host.name);
+  if (host.address != host.name) request.principals.push_back(host.address);
+  request.valid_after = UnixSeconds(now - options_.user_policy.backdate);
+  request.valid_before = UnixSeconds(now + options_.host_ttl);
+  return SignAndRecord(storage::CaKeyPurpose::kHost, std::move(request), "",
+                       storage::CertificatePurpose::kHost, actor, "host");
+}
+
+absl::StatusOr<ssh::cert::Certificate> CertificateIssuer::SignAndRecord(
+    storage::CaKeyPurpose purpose, ssh::cert::CertificateRequest request,
+    std::string_view user, storage::CertificatePurpose record_purpose,
+    std::string_view actor, std::string_view via) {
+  ASSIGN_OR_RETURN(request.serial, options_.store->AllocateSerial());
+  ASSIGN_OR_RETURN(ssh::cert::Certificate cert,
+                   options_.keyring->Sign(purpose, request));
+  storage::IssuedCertificate record;
+  record.serial = cert.serial;
+  record.key_id = cert.key_id;
+  record.user = std::string(user);
+  record.principals = cert.principals;
+  record.valid_after = absl::FromUnixSeconds(
+      static_cast<int64_t>(cert.valid_after));
+  record.valid_before = absl::FromUnixSeconds(
+      static_cast<int64_t>(cert.valid_before));
+  record.public_key_fingerprint = cert.KeyFingerprint();
+  record.ca_key_fingerprint = cert.CaFingerprint();
+  record.purpose = record_purpose;
+  RETURN_IF_ERROR(options_.store->RecordCertificate(record).status());
+  std::vector<std::string> extensions;
+  for (const auto& e : cert.extensions) extensions.push_back(e.name);
+  RETURN_IF_ERROR(options_.audit->Record(
+      kEventCertIssued, actor,
+      {{"serial", static_cast<int64_t>(cert.serial)},
+       {"key_id", cert.key_id},
+       {"purpose",
+        std::string(storage::CertificatePurposeName(record_purpose))},
+       {"via", std::string(via)},
+       {"principals", cert.principals},
+       {"extensions", extensions},
+       {"valid_after", static_cast<int64_t>(cert.valid_after)},
+       {"valid_before", static_cast<int64_t>(cert.valid_before)},
+       {"key_fingerprint", record.public_key_fingerprint},
+       {"ca_fingerprint", record.ca_key_fingerprint}}));
+  return cert;
+}
+
+}  // namespace sallyport::ca

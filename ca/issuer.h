@@ -1,0 +1,76 @@
+// CertificateIssuer: every certificate the CA signs goes through here, so
+// each one is decided by the policy, gets a unique serial from the Store, is
+// recorded in the Store and is an audit event ("cert.issued"); refusals are
+// audit events too ("cert.refused"). If the record or the audit event cannot
+// be written, the certificate is not handed out (fail closed).
+#ifndef SALLYPORT_CA_ISSUER_H_
+#define SALLYPORT_CA_ISSUER_H_
+
+#include <optional>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "base/clock.h"
+#include "ca/audit_log.h"
+#include "ca/ca_keys.h"
+#include "ca/cert_policy.h"
+#include "ssh/cert/certificate.h"
+#include "ssh/crypto/keys.h"
+#include "storage/store.h"
+
+namespace sallyport::ca {
+
+struct IssuedUserCertificate {
+  ssh::cert::Certificate certificate;
+  UserCertificateTemplate decision;
+};
+
+// kInvalidArgument unless `key` is Ed25519 or ECDSA P-256 (the key types
+// the CA certifies).
+absl::Status CheckCertifiableKey(const ssh::crypto::PublicKey& key);
+
+class CertificateIssuer {
+ public:
+  struct Options {
+    storage::Store* store = nullptr;
+    CaKeyring* keyring = nullptr;
+    AuditLog* audit = nullptr;
+    base::Clock* clock = base::Clock::Real();
+    UserCertificatePolicy user_policy;
+    absl::Duration host_ttl = absl::Hours(720);
+  };
+  explicit CertificateIssuer(Options options) : options_(options) {}
+
+  // A login certificate for `user` (looked up again in the store, with its
+  // roles) and `key`, never valid after `not_after` when set. `actor` and
+  // `via` ("login", "renew") go into the audit event. Errors:
+  // kInvalidArgument for a key type we do not certify; kPermissionDenied
+  // when the policy refuses (disabled, no roles, no logins) or the key is
+  // revoked; kNotFound for an unknown user; store errors pass through.
+  absl::StatusOr<IssuedUserCertificate> IssueUserCertificate(
+      std::string_view user, const ssh::crypto::PublicKey& key,
+      std::optional<absl::Time> not_after, std::string_view actor,
+      std::string_view via);
+
+  // A host certificate for the inventory host `host`: principals are its
+  // name and address, validity host_ttl (backdated like user certificates),
+  // no options or extensions. kNotFound for a host not in the inventory.
+  absl::StatusOr<ssh::cert::Certificate> IssueHostCertificate(
+      std::string_view host, const ssh::crypto::PublicKey& key,
+      std::string_view actor);
+
+ private:
+  absl::StatusOr<ssh::cert::Certificate> SignAndRecord(
+      storage::CaKeyPurpose purpose, ssh::cert::CertificateRequest request,
+      std::string_view user, storage::CertificatePurpose record_purpose,
+      std::string_view actor, std::string_view via);
+  void AuditRefusal(std::string_view actor, std::string_view subject,
+                    const absl::Status& why);
+
+  const Options options_;
+};
+
+}  // namespace sallyport::ca
+
+#endif  // SALLYPORT_CA_ISSUER_H_

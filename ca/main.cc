@@ -1,0 +1,168 @@
+// sallyport-ca: the Sallyport certificate authority.
+//
+//   sallyport-ca init --state-dir DIR [--admin NAME]
+//                     [--admin-password-file FILE] [--store URL]
+//   sallyport-ca serve --config DIR/ca.yaml [--listen HOST:PORT]
+//
+// This is where the concrete store backend is chosen (storage::OpenStore).
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "base/clock.h"
+#include "base/secret_bytes.h"
+#include "ca/ca_config.h"
+#include "ca/init.h"
+#include "ca/server.h"
+#include "storage/open.h"
+
+namespace sallyport::ca {
+namespace {
+
+int Fail(const absl::Status& status) {
+  std::cerr << "sallyport-ca: " << status.message() << "\n";
+  return 1;
+}
+
+absl::StatusOr<base::SecretBytes> ReadPasswordFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::FailedPreconditionError("cannot read " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  size_t end = text.find_first_of("\r\n");
+  if (end == std::string::npos) end = text.size();
+  base::SecretBytes pw = base::SecretBytes::FromString(
+      std::string_view(text).substr(0, end));
+  OPENSSL_cleanse(text.data(), text.size());
+  if (pw.empty()) {
+    return absl::InvalidArgumentError(path + ": the first line is empty");
+  }
+  return pw;
+}
+
+int RunInit(const std::string& state_dir_arg, const std::string& admin,
+            const std::string& password_file, const std::string& store_arg,
+            const std::string& listen, int scrypt_log_n) {
+  const std::string state_dir =
+      std::filesystem::absolute(state_dir_arg).lexically_normal().string();
+  InitOptions options;
+  options.state_dir = state_dir;
+  options.admin = admin;
+  options.listen = listen;
+  options.scrypt.log_n = scrypt_log_n;
+  options.store_url = store_arg.empty() ? DefaultStoreUrl(state_dir) : store_arg;
+  if (!password_file.empty()) {
+    absl::StatusOr<base::SecretBytes> pw = ReadPasswordFile(password_file);
+    if (!pw.ok()) return Fail(pw.status());
+    options.admin_password = std::move(*pw);
+  }
+  if (absl::Status st = PrepareStateDir(state_dir); !st.ok()) return Fail(st);
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::OpenStore(options.store_url);
+  if (!store.ok()) return Fail(store.status());
+  absl::StatusOr<InitResult> result = InitializeCa(options, store->get());
+  if (!result.ok()) return Fail(result.status());
+  std::cout << "Initialised the Sallyport CA in " << state_dir << "\n"
+            << "  config file:     " << result->config_path << "\n"
+            << "  user CA:         " << result->user_ca_public_key << "\n"
+            << "  host CA:         " << result->host_ca_public_key << "\n"
+            << "  TLS fingerprint: " << result->tls_fingerprint << "\n"
+            << "  admin user:      " << result->admin << "\n";
+  if (result->password_generated) {
+    std::cout << "  admin password:  "
+              << std::string(result->admin_password.view()) << "\n"
+              << "The password is shown only this once.\n";
+  } else {
+    std::cout << "  admin password:  (from " << password_file << ")\n";
+  }
+  std::cout << "Start it with: sallyport-ca serve --config "
+            << result->config_path << "\n";
+  std::cout.flush();
+  return 0;
+}
+
+int RunServe(const std::string& config_path, const std::string& listen) {
+  // Block the stop signals in every thread (gRPC's included); one thread
+  // takes them with sigwait, so no work runs in a signal handler.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+
+  absl::StatusOr<CaSettings> settings = LoadCaSettings(config_path);
+  if (!settings.ok()) return Fail(settings.status());
+  spdlog::set_level(spdlog::level::from_str(settings->log_level));
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::OpenStore(settings->store_url);
+  if (!store.ok()) return Fail(store.status());
+  CaServer::Options options;
+  options.settings = *settings;
+  options.store = store->get();
+  options.listen = listen;
+  absl::StatusOr<std::unique_ptr<CaServer>> server =
+      CaServer::Start(std::move(options));
+  if (!server.ok()) return Fail(server.status());
+  spdlog::info("sallyport-ca listening on {}", (*server)->address());
+
+  CaServer* s = server->get();
+  std::thread stopper([&stop, s] {
+    int sig = 0;
+    sigwait(&stop, &sig);
+    spdlog::info("signal {}: shutting down", sig);
+    s->Shutdown(absl::Seconds(10));
+  });
+  s->Wait();
+  stopper.join();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace sallyport::ca
+
+int main(int argc, char** argv) {
+  CLI::App app{"sallyport-ca: the Sallyport SSH certificate authority"};
+  app.require_subcommand(1);
+
+  std::string state_dir, admin = "admin", password_file, store_url;
+  std::string init_listen(sallyport::ca::kDefaultListen);
+  int scrypt_log_n = 15;
+  CLI::App* init = app.add_subcommand(
+      "init", "create the CA keys, TLS material, store and first admin");
+  init->add_option("--state-dir", state_dir, "directory for the CA's files")
+      ->required();
+  init->add_option("--admin", admin, "name of the first admin (default admin)");
+  init->add_option("--admin-password-file", password_file,
+                   "read the admin password from the first line of FILE "
+                   "(default: generate one and print it once)");
+  init->add_option("--store", store_url,
+                   "store URL (default sqlite://STATE_DIR/ca.db; or "
+                   "postgresql://...)");
+  init->add_option("--listen", init_listen, "listen address for ca.yaml");
+  init->add_option("--scrypt-log-n", scrypt_log_n,
+                   "scrypt cost for password hashes (10..20, default 15)");
+
+  std::string config_path, listen;
+  CLI::App* serve = app.add_subcommand("serve", "run the gRPC server");
+  serve->add_option("--config", config_path, "config file (ca.yaml)")
+      ->required();
+  serve->add_option("--listen", listen,
+                    "HOST:PORT, overrides the config (default 127.0.0.1:7443)");
+
+  CLI11_PARSE(app, argc, argv);
+  if (init->parsed()) {
+    return sallyport::ca::RunInit(state_dir, admin, password_file, store_url,
+                                  init_listen, scrypt_log_n);
+  }
+  return sallyport::ca::RunServe(config_path, listen);
+}

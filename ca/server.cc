@@ -1,0 +1,125 @@
+#include "ca/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "base/secret_bytes.h"
+#include "base/status_macros.h"
+
+namespace sallyport::ca {
+namespace {
+
+absl::StatusOr<std::string> ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot read ", path));
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
+  if (options.store == nullptr || options.clock == nullptr) {
+    return absl::InvalidArgumentError("CaServer: store and clock required");
+  }
+  std::unique_ptr<CaServer> s(new CaServer());
+  s->options_ = std::move(options);
+  const CaSettings& cfg = s->options_.settings;
+  storage::Store* store = s->options_.store;
+  base::Clock* clock = s->options_.clock;
+
+  ASSIGN_OR_RETURN(s->hasher_, PasswordHasher::Create(cfg.scrypt));
+  s->audit_ = std::make_unique<AuditLog>(store);
+  ASSIGN_OR_RETURN(s->keyring_,
+                   CaKeyring::Create({.user_key_path = cfg.user_ca_key,
+                                      .host_key_path = cfg.host_ca_key,
+                                      .store = store,
+                                      .clock = clock,
+                                      .user_trust_window =
+                                          cfg.user_certificates.max_ttl,
+                                      .host_trust_window =
+                                          cfg.host_certificate_ttl}));
+  s->issuer_ = std::make_unique<CertificateIssuer>(CertificateIssuer::Options{
+      .store = store,
+      .keyring = s->keyring_.get(),
+      .audit = s->audit_.get(),
+      .clock = clock,
+      .user_policy = cfg.user_certificates,
+      .host_ttl = cfg.host_certificate_ttl});
+  LoginAuthenticator::Options login;
+  login.store = store;
+  login.hasher = s->hasher_.get();
+  login.audit = s->audit_.get();
+  login.clock = clock;
+  login.lockout = cfg.lockout;
+  login.max_failures_per_address = cfg.max_failures_per_address;
+  login.failure_delay = cfg.failure_delay;
+  login.sleep = s->options_.sleep;
+  s->login_ = std::make_unique<LoginAuthenticator>(std::move(login));
+  ASSIGN_OR_RETURN(s->client_ca_, ClientCertificateAuthority::Load(
+                                      cfg.client_ca_cert, cfg.client_ca_key));
+  s->peers_ = std::make_unique<PeerAuthenticator>(
+      s->client_ca_.get(), store, s->audit_.get(), clock);
+  s->revocations_ = std::make_unique<RevocationFeed>();
+
+  CaContext ctx;
+  ctx.store = store;
+  ctx.clock = clock;
+  ctx.audit = s->audit_.get();
+  ctx.keyring = s->keyring_.get();
+  ctx.issuer = s->issuer_.get();
+  ctx.login = s->login_.get();
+  ctx.client_ca = s->client_ca_.get();
+  ctx.hasher = s->hasher_.get();
+  ctx.peers = s->peers_.get();
+  ctx.revocations = s->revocations_.get();
+  ctx.revocation_poll = s->options_.revocation_poll;
+  s->ca_service_ = std::make_unique<CaService>(ctx);
+  s->admin_service_ = std::make_unique<AdminService>(ctx);
+
+  ASSIGN_OR_RETURN(std::string cert_pem, ReadText(cfg.tls_cert));
+  ASSIGN_OR_RETURN(std::string key_pem, ReadText(cfg.tls_key));
+  grpc::SslServerCredentialsOptions tls(
+      GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+  tls.pem_root_certs = s->client_ca_->ca_pem();
+  tls.pem_key_cert_pairs.push_back({key_pem, cert_pem});
+  OPENSSL_cleanse(key_pem.data(), key_pem.size());
+
+  const std::string listen =
+      s->options_.listen.empty() ? cfg.listen : s->options_.listen;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(listen, grpc::SslServerCredentials(tls), &s->port_);
+  builder.RegisterService(s->ca_service_.get());
+  builder.RegisterService(s->admin_service_.get());
+  builder.SetMaxReceiveMessageSize(1 << 20);
+  s->server_ = builder.BuildAndStart();
+  if (s->server_ == nullptr || s->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
+  }
+  const size_t colon = listen.rfind(':');
+  s->address_ = absl::StrCat(
+      colon == std::string::npos ? listen : listen.substr(0, colon), ":",
+      s->port_);
+  return s;
+}
+
+CaServer::~CaServer() { Shutdown(absl::Seconds(1)); }
+
+void CaServer::Shutdown(absl::Duration grace) {
+  if (server_ == nullptr || shut_down_.exchange(true)) return;
+  revocations_->Shutdown();
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  server_->Wait();
+}
+
+void CaServer::Wait() {
+  if (server_ != nullptr) server_->Wait();
+}
+
+}  // namespace sallyport::ca

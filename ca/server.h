@@ -1,0 +1,85 @@
+// CaServer: the sallyport-ca gRPC server (ca.proto + admin.proto services)
+// over TLS. Clients may present a client certificate from the internal TLS
+// CA (REQUEST_CLIENT_CERTIFICATE_AND_VERIFY): Login works without one; the
+// services check it for every other RPC.
+#ifndef SALLYPORT_CA_SERVER_H_
+#define SALLYPORT_CA_SERVER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "base/clock.h"
+#include "ca/admin_service.h"
+#include "ca/ca_config.h"
+#include "ca/ca_service.h"
+#include "storage/store.h"
+
+namespace sallyport::ca {
+
+class CaServer {
+ public:
+  struct Options {
+    CaSettings settings;
+    // Not owned; must outlive the server.
+    storage::Store* store = nullptr;
+    base::Clock* clock = base::Clock::Real();
+    // Overrides settings.listen when non-empty ("HOST:PORT", port 0 picks a
+    // free port).
+    std::string listen;
+    absl::Duration revocation_poll = absl::Seconds(1);
+    // How failed logins wait (tests replace it).
+    std::function<void(absl::Duration)> sleep = [](absl::Duration d) {
+      absl::SleepFor(d);
+    };
+  };
+
+  // Loads keys and TLS material, registers the CA keys in the store, binds
+  // and starts serving. kFailedPrecondition / kInvalidArgument naming the
+  // file for bad material; kUnavailable when the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<CaServer>> Start(Options options);
+  ~CaServer();
+
+  // "HOST:PORT" with the port actually bound.
+  const std::string& address() const { return address_; }
+  int port() const { return port_; }
+
+  // Stops accepting calls, ends revocation streams, and waits up to `grace`
+  // for running calls before cancelling them. Idempotent.
+  void Shutdown(absl::Duration grace = absl::Seconds(5));
+  // Blocks until the server has shut down.
+  void Wait();
+
+  // For tests: the login authenticator, the client CA and the hasher.
+  LoginAuthenticator& login() { return *login_; }
+  const PasswordHasher& hasher() const { return *hasher_; }
+  const ClientCertificateAuthority& client_ca() const { return *client_ca_; }
+
+ private:
+  CaServer() = default;
+
+  Options options_;
+  std::unique_ptr<PasswordHasher> hasher_;
+  std::unique_ptr<AuditLog> audit_;
+  std::unique_ptr<CaKeyring> keyring_;
+  std::unique_ptr<CertificateIssuer> issuer_;
+  std::unique_ptr<LoginAuthenticator> login_;
+  std::unique_ptr<ClientCertificateAuthority> client_ca_;
+  std::unique_ptr<PeerAuthenticator> peers_;
+  std::unique_ptr<RevocationFeed> revocations_;
+  std::unique_ptr<CaService> ca_service_;
+  std::unique_ptr<AdminService> admin_service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+  int port_ = 0;
+  std::atomic<bool> shut_down_{false};
+};
+
+}  // namespace sallyport::ca
+
+#endif  // SALLYPORT_CA_SERVER_H_

@@ -1,0 +1,352 @@
+// Mutual TLS on every RPC but Login, the admin role on the admin API, and
+// the admin operations themselves (audit events, revocation, rotation, host
+// certificates), over real gRPC/TLS against an in-process CA.
+#include <grpcpp/grpcpp.h>
+
+#include <filesystem>
+
+#include "absl/strings/match.h"
+#include "ca/ca_test_env.h"
+#include "ca/client_ca.h"
+#include "ca/tls_material.h"
+#include "gtest/gtest.h"
+#include "proto/admin.grpc.pb.h"
+#include "ssh/cert/certificate.h"
+
+namespace sallyport::ca {
+namespace {
+
+using grpc::StatusCode;
+namespace pb = admin::v1;
+
+std::unique_ptr<CaTestEnv> MakeEnv() {
+  auto env = CaTestEnv::Create();
+  EXPECT_TRUE(env.ok()) << env.status();
+  return env.ok() ? std::move(*env) : nullptr;
+}
+
+grpc::Status ListUsers(std::shared_ptr<grpc::Channel> channel,
+                       pb::ListUsersResponse* out = nullptr) {
+  pb::ListUsersResponse ignored;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  return pb::Admin::NewStub(channel)->ListUsers(&ctx, {},
+                                                out ? out : &ignored);
+}
+
+std::vector<storage::AuditEvent> Events(CaTestEnv& env, std::string_view type) {
+  std::vector<storage::AuditEvent> out;
+  auto all = env.store().ListAuditEvents(0, 10000);
+  EXPECT_TRUE(all.ok());
+  for (auto& e : *all) {
+    if (e.type == type) out.push_back(e);
+  }
+  return out;
+}
+
+// A client certificate issued by the CA's own client CA with any validity.
+struct ClientCert {
+  std::string key_pem, cert_pem;
+};
+ClientCert IssueClientCert(CaTestEnv& env, const std::string& user,
+                           uint64_t serial, absl::Time not_before,
+                           absl::Time not_after) {
+  auto ca = ClientCertificateAuthority::Load(env.dir() + "/state/client_ca.crt",
+                                             env.dir() + "/state/client_ca.key");
+  EXPECT_TRUE(ca.ok()) << ca.status();
+  auto key = GenerateTlsKey();
+  auto pem = (*ca)->Issue(ClientIdentity::Kind::kUser, user, serial,
+                          not_before, not_after, *PublicKeyToDer(key->get()));
+  EXPECT_TRUE(pem.ok()) << pem.status();
+  return {std::string(PrivateKeyToPem(key->get())->view()), *pem};
+}
+
+TEST(AdminAuthTest, WithoutClientCertificateIsRefused) {
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  grpc::Status st = ListUsers(env->AnonymousChannel());
+  EXPECT_EQ(st.error_code(), StatusCode::UNAUTHENTICATED) << st.error_message();
+  EXPECT_EQ(Events(*env, kEventAdminDenied).size(), 1u);
+  // The CA service's other RPCs too.
+  grpc::ClientContext ctx;
+  v1::CaPublicKeys keys;
+  EXPECT_EQ(v1::CertificateAuthority::NewStub(env->AnonymousChannel())
+                ->GetCaPublicKeys(&ctx, {}, &keys)
+                .error_code(),
+            StatusCode::UNAUTHENTICATED);
+}
+
+TEST(AdminAuthTest, ExpiredClientCertificateIsRefused) {
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  const absl::Time now = absl::Now();
+  // Expired in real time: the TLS handshake itself fails.
+  ClientCert old = IssueClientCert(*env, "admin", 99, now - absl::Hours(9),
+                                   now - absl::Hours(1));
+  grpc::Status st = ListUsers(env->ClientChannel(old.key_pem, old.cert_pem));
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.error_code(), StatusCode::PERMISSION_DENIED);
+
+  // Expired by the CA's clock (checked again by the CA after TLS).
+  auto admin = env->Login("admin", env->admin_password());
+  ASSERT_TRUE(admin.status.ok());
+  ASSERT_TRUE(ListUsers(admin.channel).ok());
+  env->clock().Advance(absl::Hours(8) + absl::Seconds(1));
+  st = ListUsers(admin.channel);
+  EXPECT_EQ(st.error_code(), StatusCode::UNAUTHENTICATED) << st.error_message();
+}
+
+TEST(AdminAuthTest, NonAdminUserIsRefused) {
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  ASSERT_TRUE(env->AddUser("bob", "bob-pw", {"login"}).ok());
+  auto bob = env->Login("bob", "bob-pw");
+  ASSERT_TRUE(bob.status.ok()) << bob.status.error_message();
+  grpc::Status st = ListUsers(bob.channel);
+  EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED);
+  auto denied = Events(*env, kEventAdminDenied);
+  ASSERT_EQ(denied.size(), 1u);
+  EXPECT_EQ(denied[0].actor, "bob");
+  EXPECT_TRUE(absl::StrContains(denied[0].payload_json, "ListUsers"));
+  // bob's certificate still works where no admin role is needed.
+  grpc::ClientContext ctx;
+  v1::CaPublicKeys keys;
+  EXPECT_TRUE(v1::CertificateAuthority::NewStub(bob.channel)
+                  ->GetCaPublicKeys(&ctx, {}, &keys)
+                  .ok());
+}
+
+TEST(AdminAuthTest, CertificateFromAnotherCaIsRefused) {
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  auto key = GenerateTlsKey();
+  CertificateSpec spec;
+  spec.common_name = "admin";
+  spec.organizational_unit = "user";
+  spec.serial = 5;
+  spec.not_before = absl::Now() - absl::Minutes(1);
+  spec.not_after = absl::Now() + absl::Hours(1);
+  spec.client = true;
+  auto self = IssueCertificate(spec, key->get(), nullptr, key->get());
+  ASSERT_TRUE(self.ok());
+  grpc::Status st =
+      ListUsers(env->ClientChannel(std::string(PrivateKeyToPem(key->get())->view()),
+                                   *CertificateToPem(self->get())));
+  EXPECT_FALSE(st.ok());
+}
+
+TEST(AdminAuthTest, RevokedOrDisabledOrDeletedUsersLoseAccess) {
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  ASSERT_TRUE(env->AddUser("bob", "bob-pw", {"login"}).ok());
+  auto admin = env->Login("admin", env->admin_password());
+  auto bob = env->Login("bob", "bob-pw");
+  ASSERT_TRUE(admin.status.ok() && bob.status.ok());
+  auto keys = [&](std::shared_ptr<grpc::Channel> ch) {
+    grpc::ClientContext ctx;
+    v1::CaPublicKeys out;
+    return v1::CertificateAuthority::NewStub(ch)->GetCaPublicKeys(&ctx, {},
+                                                                  &out);
+  };
+  ASSERT_TRUE(keys(bob.channel).ok());
+  pb::RevokeRequest revoke;
+  revoke.set_serial(bob.response.serial());
+  revoke.set_reason("laptop lost");
+  pb::RevokedEntry entry;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(pb::Admin::NewStub(admin.channel)->Revoke(&ctx, revoke, &entry).ok());
+  EXPECT_EQ(entry.revoked_by(), "admin");
+  EXPECT_EQ(keys(bob.channel).error_code(), StatusCode::UNAUTHENTICATED);
+
+  auto bob2 = env->Login("bob", "bob-pw");
+  ASSERT_TRUE(bob2.status.ok());
+  ASSERT_TRUE(keys(bob2.channel).ok());
+  storage::User disabled;
+  disabled.name = "bob";
+  disabled.disabled = true;
+  ASSERT_TRUE(env->store().UpdateUser(disabled).ok());
+  EXPECT_EQ(keys(bob2.channel).error_code(), StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(env->store().DeleteUser("bob").ok());
+  EXPECT_EQ(keys(bob2.channel).error_code(), StatusCode::UNAUTHENTICATED);
+}
+
+TEST(AdminServiceTest, ManagesUsersRolesAndBindingsAndAuditsEveryCall) {
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  auto admin = env->Login("admin", env->admin_password());
+  ASSERT_TRUE(admin.status.ok());
+  auto stub = pb::Admin::NewStub(admin.channel);
+
+  pb::Role role;
+  role.set_name("web");
+  role.add_logins("www");
+  role.add_channels("shell");
+  *role.mutable_max_ttl() = ToDurationProto(absl::Hours(1));
+  pb::Role created_role;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->CreateRole(&ctx, role, &created_role).ok());
+  }
+  EXPECT_EQ(created_role.record(), "always");
+  role.add_channels("teleport");
+  {
+    grpc::ClientContext ctx;
+    pb::Role out;
+    EXPECT_EQ(stub->CreateRole(&ctx, role, &out).error_code(),
+              StatusCode::INVALID_ARGUMENT);
+  }
+  pb::CreateUserRequest create;
+  create.mutable_user()->set_name("frank");
+  create.set_password("frank-pw");
+  pb::User frank;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->CreateUser(&ctx, create, &frank).ok());
+  }
+  EXPECT_TRUE(frank.has_password());
+  {
+    grpc::ClientContext ctx;
+    pb::RoleBinding binding, out;
+    binding.set_user("frank");
+    binding.set_role("web");
+    ASSERT_TRUE(stub->BindRole(&ctx, binding, &out).ok());
+  }
+  pb::ListUsersResponse users;
+  ASSERT_TRUE(ListUsers(admin.channel, &users).ok());
+  EXPECT_EQ(users.users_size(), 2);
+
+  auto frank_login = env->Login("frank", "frank-pw");
+  ASSERT_TRUE(frank_login.status.ok()) << frank_login.status.error_message();
+  auto cert =
+      ssh::cert::Certificate::FromLine(frank_login.response.ssh_certificate());
+  ASSERT_TRUE(cert.ok());
+  EXPECT_EQ(cert->principals, std::vector<std::string>{"www"});
+  EXPECT_EQ(cert->valid_before - cert->valid_after, 3600u + 60u);
+
+  for (const char* type : {"admin.CreateRole", "admin.CreateUser",
+                           "admin.BindRole", "admin.ListUsers"}) {
+    EXPECT_FALSE(Events(*env, type).empty()) << type;
+  }
+  auto create_events = Events(*env, "admin.CreateUser");
+  ASSERT_EQ(create_events.size(), 1u);
+  EXPECT_EQ(create_events[0].actor, "admin");
+  EXPECT_FALSE(absl::StrContains(create_events[0].payload_json, "frank-pw"));
+  // The failed CreateRole is recorded with its code.
+  auto role_events = Events(*env, "admin.CreateRole");
+  ASSERT_EQ(role_events.size(), 2u);
+  EXPECT_TRUE(absl::StrContains(role_events[1].payload_json,
+                                "INVALID_ARGUMENT"));
+}
+
+TEST(AdminServiceTest, RotateCaKeyKeepsTheOldKeyTrusted) {
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  auto admin = env->Login("admin", env->admin_password());
+  ASSERT_TRUE(admin.status.ok());
+  const std::string old_fp =
+      admin.response.ca_public_keys().user_ca(0).fingerprint();
+  pb::RotateCaKeyRequest req;
+  req.set_purpose("user");
+  pb::CaKey rotated;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(
+      pb::Admin::NewStub(admin.channel)->RotateCaKey(&ctx, req, &rotated).ok());
+  EXPECT_NE(rotated.fingerprint(), old_fp);
+  EXPECT_EQ(rotated.state(), "active");
+
+  auto again = env->Login("admin", env->admin_password());
+  ASSERT_TRUE(again.status.ok());
+  const auto& user_ca = again.response.ca_public_keys().user_ca();
+  ASSERT_EQ(user_ca.size(), 2);
+  EXPECT_EQ(user_ca[0].fingerprint(), rotated.fingerprint());
+  EXPECT_TRUE(user_ca[0].active());
+  EXPECT_EQ(user_ca[1].fingerprint(), old_fp);
+  EXPECT_FALSE(user_ca[1].active());
+  auto cert = ssh::cert::Certificate::FromLine(again.response.ssh_certificate());
+  ASSERT_TRUE(cert.ok());
+  EXPECT_EQ(cert->CaFingerprint(), rotated.fingerprint());
+  // A retired key file is kept beside the new one.
+  int retired = 0;
+  for (const auto& e :
+       std::filesystem::directory_iterator(env->dir() + "/state")) {
+    if (absl::EndsWith(e.path().string(), ".retired")) ++retired;
+  }
+  EXPECT_EQ(retired, 1);
+  // After the longest user certificate has expired, the old key goes.
+  env->clock().Advance(absl::Hours(8) + absl::Minutes(1));
+  auto later = env->Login("admin", env->admin_password());
+  ASSERT_TRUE(later.status.ok());
+  EXPECT_EQ(later.response.ca_public_keys().user_ca_size(), 1);
+}
+
+TEST(AdminServiceTest, WatchRevocationsStreamsNewRevocations) {
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  auto admin = env->Login("admin", env->admin_password());
+  ASSERT_TRUE(admin.status.ok());
+  grpc::ClientContext watch_ctx;
+  watch_ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  auto reader = v1::CertificateAuthority::NewStub(admin.channel)
+                    ->WatchRevocations(&watch_ctx, {});
+  pb::RevokeRequest revoke;
+  revoke.set_key_fingerprint("SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+  revoke.set_reason("test");
+  pb::RevokedEntry entry;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(
+      pb::Admin::NewStub(admin.channel)->Revoke(&ctx, revoke, &entry).ok());
+  v1::Revocation got;
+  ASSERT_TRUE(reader->Read(&got));
+  EXPECT_EQ(got.id(), entry.id());
+  EXPECT_EQ(got.key_fingerprint(), revoke.key_fingerprint());
+  watch_ctx.TryCancel();
+  while (reader->Read(&got)) {
+  }
+  reader->Finish();
+}
+
+TEST(AdminServiceTest, HostCertificatesForInventoryHostsOnly) {
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  ASSERT_TRUE(env->AddUser("bob", "bob-pw", {"login"}).ok());
+  auto admin = env->Login("admin", env->admin_password());
+  auto bob = env->Login("bob", "bob-pw");
+  ASSERT_TRUE(admin.status.ok() && bob.status.ok());
+  pb::Host host;
+  host.set_name("web01");
+  host.set_address("10.0.0.5");
+  pb::Host created;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(
+        pb::Admin::NewStub(admin.channel)->CreateHost(&ctx, host, &created).ok());
+  }
+  EXPECT_EQ(created.port(), 22u);
+  EXPECT_EQ(created.trust(), "host-ca");
+  auto key = ssh::crypto::PrivateKey::GenerateEd25519();
+  v1::IssueHostCertificateRequest req;
+  req.set_host("web01");
+  req.set_ssh_public_key(key->public_key().ToAuthorizedKeysLine());
+  auto issue = [&](std::shared_ptr<grpc::Channel> ch,
+                   v1::IssueHostCertificateResponse* out) {
+    grpc::ClientContext ctx;
+    return v1::CertificateAuthority::NewStub(ch)->IssueHostCertificate(
+        &ctx, req, out);
+  };
+  v1::IssueHostCertificateResponse resp;
+  ASSERT_TRUE(issue(admin.channel, &resp).ok());
+  auto cert = ssh::cert::Certificate::FromLine(resp.ssh_certificate());
+  ASSERT_TRUE(cert.ok());
+  EXPECT_EQ(cert->type, ssh::cert::CertType::kHost);
+  EXPECT_EQ(cert->principals,
+            (std::vector<std::string>{"web01", "10.0.0.5"}));
+  EXPECT_EQ(cert->CaFingerprint(),
+            admin.response.ca_public_keys().host_ca(0).fingerprint());
+  EXPECT_EQ(issue(bob.channel, &resp).error_code(),
+            StatusCode::PERMISSION_DENIED);
+  req.set_host("web02");
+  EXPECT_EQ(issue(admin.channel, &resp).error_code(), StatusCode::NOT_FOUND);
+}
+
+}  // namespace
+}  // namespace sallyport::ca

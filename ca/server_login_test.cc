@@ -1,0 +1,211 @@
+// Login over real gRPC/TLS against an in-process CA: certificates, the
+// identical answers for unknown users and wrong passwords, lockouts per user
+// and per address, and TOTP with replay protection.
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/match.h"
+#include "ca/ca_test_env.h"
+#include "ca/login.h"
+#include "ca/totp.h"
+#include "gtest/gtest.h"
+#include "proto/admin.grpc.pb.h"
+#include "ssh/cert/certificate.h"
+
+namespace sallyport::ca {
+namespace {
+
+using grpc::StatusCode;
+
+std::unique_ptr<CaTestEnv> MakeEnv(CaTestEnv::Options options = {}) {
+  auto env = CaTestEnv::Create(options);
+  EXPECT_TRUE(env.ok()) << env.status();
+  return env.ok() ? std::move(*env) : nullptr;
+}
+
+TEST(LoginTest, IssuesAnEightHourCertificateAndAClientCertificate) {
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  auto r = env->Login("admin", env->admin_password());
+  ASSERT_TRUE(r.status.ok()) << r.status.error_message();
+  auto cert = ssh::cert::Certificate::FromLine(r.response.ssh_certificate());
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  EXPECT_EQ(cert->key_id, "admin");
+  EXPECT_EQ(cert->type, ssh::cert::CertType::kUser);
+  EXPECT_EQ(cert->principals, std::vector<std::string>{"admin"});
+  EXPECT_EQ(cert->serial, r.response.serial());
+  EXPECT_EQ(cert->key.ToAuthorizedKeysLine(), r.ssh_public_key);
+  const int64_t now = absl::ToUnixSeconds(env->clock().Now());
+  EXPECT_EQ(static_cast<int64_t>(cert->valid_after), now - 60);
+  EXPECT_EQ(static_cast<int64_t>(cert->valid_before), now + 8 * 3600);
+  ASSERT_NE(cert->FindExtension(ssh::cert::kPermitPty), nullptr);
+  ASSERT_NE(cert->FindExtension(ssh::cert::kPermitPortForwarding), nullptr);
+  EXPECT_EQ(cert->FindExtension(ssh::cert::kPermitUserRc), nullptr);
+  EXPECT_EQ(cert->FindExtension(ssh::cert::kPermitX11Forwarding), nullptr);
+  EXPECT_EQ(cert->FindExtension(ssh::cert::kPermitAgentForwarding), nullptr);
+  // Signed by the user CA that init wrote and the response names.
+  ASSERT_EQ(r.response.ca_public_keys().user_ca_size(), 1);
+  EXPECT_TRUE(absl::StartsWith(env->init().user_ca_public_key,
+                               r.response.ca_public_keys().user_ca(0).public_key()));
+  EXPECT_EQ(cert->CaFingerprint(),
+            r.response.ca_public_keys().user_ca(0).fingerprint());
+  ASSERT_EQ(r.response.ca_public_keys().host_ca_size(), 1);
+
+  // The client certificate works for the other RPCs.
+  auto stub = v1::CertificateAuthority::NewStub(r.channel);
+  grpc::ClientContext ctx;
+  v1::CaPublicKeys keys;
+  grpc::Status st = stub->GetCaPublicKeys(&ctx, {}, &keys);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(keys.user_ca_size(), 1);
+}
+
+TEST(LoginTest, UnknownUserAndWrongPasswordAreIndistinguishable) {
+  CaTestEnv::Options options;
+  options.failure_delay = absl::Milliseconds(250);
+  auto env = MakeEnv(options);
+  ASSERT_NE(env, nullptr);
+  struct Attempt {
+    const char* what;
+    std::string user, password;
+  };
+  const std::vector<Attempt> attempts = {
+      {"wrong password", "admin", "wrong"},
+      {"unknown user", "nosuchuser", "wrong"},
+      {"empty password", "admin", ""},
+  };
+  std::optional<grpc::Status> first;
+  for (const Attempt& a : attempts) {
+    const int64_t derivations = env->server().hasher().verify_derivations();
+    const size_t sleeps = env->sleeps().size();
+    auto r = env->Login(a.user, a.password);
+    EXPECT_EQ(r.status.error_code(), StatusCode::UNAUTHENTICATED) << a.what;
+    EXPECT_EQ(r.status.error_message(), kBadCredentialsMessage) << a.what;
+    EXPECT_EQ(r.status.error_details(), "") << a.what;
+    // Same work (one scrypt) and the same minimum answer time.
+    EXPECT_EQ(env->server().hasher().verify_derivations(), derivations + 1)
+        << a.what;
+    auto s = env->sleeps();
+    ASSERT_EQ(s.size(), sleeps + 1) << a.what;
+    EXPECT_GT(s.back(), absl::ZeroDuration()) << a.what;
+    EXPECT_LE(s.back(), absl::Milliseconds(250)) << a.what;
+    if (!first) first = r.status;
+  }
+}
+
+TEST(LoginTest, LockoutAfterNFailuresThenUnlockAfterTheLockoutTime) {
+  CaTestEnv::Options options;
+  options.lockout = {.max_failures = 3, .lockout = absl::Minutes(15)};
+  auto env = MakeEnv(options);
+  ASSERT_NE(env, nullptr);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(env->Login("admin", "wrong").status.error_code(),
+              StatusCode::UNAUTHENTICATED);
+  }
+  // Locked: even the right password is refused.
+  auto locked = env->Login("admin", env->admin_password());
+  EXPECT_EQ(locked.status.error_code(), StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(locked.status.error_message(), kLockedMessage);
+  env->clock().Advance(absl::Minutes(14));
+  EXPECT_EQ(env->Login("admin", env->admin_password()).status.error_code(),
+            StatusCode::RESOURCE_EXHAUSTED);
+  env->clock().Advance(absl::Minutes(1) + absl::Seconds(1));
+  auto ok = env->Login("admin", env->admin_password());
+  EXPECT_TRUE(ok.status.ok()) << ok.status.error_message();
+
+  // Unknown names lock out the same way, with the same answer.
+  for (int i = 0; i < 3; ++i) env->Login("ghost", "wrong");
+  auto ghost = env->Login("ghost", "wrong");
+  EXPECT_EQ(ghost.status.error_code(), StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(ghost.status.error_message(), locked.status.error_message());
+}
+
+TEST(LoginTest, SourceAddressIsLockedAfterItsOwnLimit) {
+  CaTestEnv::Options options;
+  options.lockout = {.max_failures = 100, .lockout = absl::Minutes(15)};
+  options.max_failures_per_address = 4;
+  auto env = MakeEnv(options);
+  ASSERT_NE(env, nullptr);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(env->Login("user" + std::to_string(i), "x").status.error_code(),
+              StatusCode::UNAUTHENTICATED);
+  }
+  EXPECT_EQ(env->Login("admin", env->admin_password()).status.error_code(),
+            StatusCode::RESOURCE_EXHAUSTED);
+  env->clock().Advance(absl::Minutes(16));
+  EXPECT_TRUE(env->Login("admin", env->admin_password()).status.ok());
+}
+
+TEST(LoginTest, TotpRequiredThenAcceptedOnceAndReplayRefused) {
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  // Enrol through the admin API, as spctl will.
+  auto admin = env->Login("admin", env->admin_password());
+  ASSERT_TRUE(admin.status.ok());
+  ASSERT_TRUE(env->AddUser("dana", "dana-pw", {"login"}).ok());
+  auto stub = admin::v1::Admin::NewStub(admin.channel);
+  admin::v1::EnrollTotpRequest enroll;
+  enroll.set_user("dana");
+  admin::v1::EnrollTotpResponse enrolled;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub->EnrollTotp(&ctx, enroll, &enrolled).ok());
+  auto secret = Base32Decode(enrolled.secret_base32());
+  ASSERT_TRUE(secret.ok());
+  EXPECT_TRUE(absl::StartsWith(enrolled.otpauth_uri(),
+                               "otpauth://totp/Sallyport:dana?secret="));
+
+  auto no_code = env->Login("dana", "dana-pw");
+  EXPECT_EQ(no_code.status.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(no_code.status.error_message(), kOtpRequiredMessage);
+  // A wrong password never reveals that a code is needed.
+  EXPECT_EQ(env->Login("dana", "nope").status.error_code(),
+            StatusCode::UNAUTHENTICATED);
+
+  const std::string code = TotpCode(*secret, env->clock().Now());
+  auto ok = env->Login("dana", "dana-pw", code);
+  ASSERT_TRUE(ok.status.ok()) << ok.status.error_message();
+  auto replay = env->Login("dana", "dana-pw", code);
+  EXPECT_EQ(replay.status.error_code(), StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(replay.status.error_message(), kBadCredentialsMessage);
+
+  std::string wrong = code;
+  wrong[0] = wrong[0] == '9' ? '0' : wrong[0] + 1;
+  env->clock().Advance(absl::Seconds(30));
+  EXPECT_EQ(env->Login("dana", "dana-pw", wrong).status.error_code(),
+            StatusCode::UNAUTHENTICATED);
+  // The next step's code works (once).
+  const std::string next = TotpCode(*secret, env->clock().Now());
+  EXPECT_TRUE(env->Login("dana", "dana-pw", next).status.ok());
+  EXPECT_FALSE(env->Login("dana", "dana-pw", next).status.ok());
+}
+
+TEST(LoginTest, PreviousStepCodeIsAcceptedForClockSkew) {
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  ASSERT_TRUE(env->AddUser("erin", "erin-pw", {"login"}).ok());
+  auto secret = GenerateTotpSecret();
+  ASSERT_TRUE(secret.ok());
+  ASSERT_TRUE(env->store().SetTotpSecret("erin", *secret).ok());
+  const std::string old =
+      TotpCode(*secret, env->clock().Now() - absl::Seconds(30));
+  EXPECT_TRUE(env->Login("erin", "erin-pw", old).status.ok());
+  const std::string too_old =
+      TotpCode(*secret, env->clock().Now() - absl::Seconds(90));
+  EXPECT_FALSE(env->Login("erin", "erin-pw", too_old).status.ok());
+}
+
+TEST(LoginTest, MalformedRequestsAreInvalidArgument) {
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  auto stub = v1::CertificateAuthority::NewStub(env->AnonymousChannel());
+  v1::LoginRequest request;
+  request.set_user("admin");
+  request.set_password(env->admin_password());
+  request.set_ssh_public_key("ssh-ed25519 AAAA");
+  v1::LoginResponse response;
+  grpc::ClientContext ctx;
+  EXPECT_EQ(stub->Login(&ctx, request, &response).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace sallyport::ca

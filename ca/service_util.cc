@@ -1,0 +1,147 @@
+#include "ca/service_util.h"
+
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "base/status_macros.h"
+
+namespace sallyport::ca {
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  switch (status.code()) {
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kDataLoss:
+    case absl::StatusCode::kUnknown:
+      spdlog::error("internal error: {}", std::string(status.message()));
+      return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                          "internal error in the CA (see its log)");
+    default:
+      return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                          std::string(status.message()));
+  }
+}
+
+google::protobuf::Timestamp ToTimestamp(absl::Time t) {
+  google::protobuf::Timestamp out;
+  const int64_t micros = absl::ToUnixMicros(t);
+  out.set_seconds(micros / 1000000 - (micros % 1000000 < 0 ? 1 : 0));
+  int64_t rem = micros % 1000000;
+  if (rem < 0) rem += 1000000;
+  out.set_nanos(static_cast<int32_t>(rem * 1000));
+  return out;
+}
+
+absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+google::protobuf::Duration ToDurationProto(absl::Duration d) {
+  google::protobuf::Duration out;
+  const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
+  out.set_seconds(seconds);
+  out.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
+  return out;
+}
+
+absl::Duration FromDurationProto(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+std::string PeerAddress(std::string_view grpc_peer) {
+  absl::string_view p(grpc_peer.data(), grpc_peer.size());
+  if (absl::ConsumePrefix(&p, "ipv4:")) {
+    const size_t colon = p.rfind(':');
+    return std::string(colon == absl::string_view::npos ? p
+                                                        : p.substr(0, colon));
+  }
+  if (absl::ConsumePrefix(&p, "ipv6:")) {
+    if (absl::ConsumePrefix(&p, "[")) {
+      const size_t close = p.find(']');
+      if (close != absl::string_view::npos) {
+        return std::string(p.substr(0, close));
+      }
+    }
+    return std::string(p);
+  }
+  return std::string(p);
+}
+
+absl::StatusOr<ClientIdentity> PeerAuthenticator::Authenticate(
+    const grpc::ServerContext& ctx) {
+  std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
+  if (auth == nullptr) {
+    return absl::UnauthenticatedError("a client certificate is required");
+  }
+  std::vector<grpc::string_ref> pems = auth->FindPropertyValues("x509_pem_cert");
+  if (pems.size() != 1) {
+    return absl::UnauthenticatedError(
+        "a client certificate from `sp login` is required");
+  }
+  ASSIGN_OR_RETURN(
+      ClientIdentity id,
+      client_ca_->Verify(std::string_view(pems[0].data(), pems[0].size()),
+                         clock_->Now()));
+  absl::StatusOr<bool> revoked = store_->IsRevoked(id.serial, "");
+  if (!revoked.ok()) {
+    return absl::UnavailableError("cannot check revocation; refusing");
+  }
+  if (*revoked) {
+    return absl::UnauthenticatedError("the client certificate is revoked");
+  }
+  if (id.kind == ClientIdentity::Kind::kUser) {
+    absl::StatusOr<storage::User> user = store_->GetUser(id.name);
+    if (!user.ok()) {
+      if (user.status().code() == absl::StatusCode::kNotFound) {
+        return absl::UnauthenticatedError("the user no longer exists");
+      }
+      return absl::UnavailableError("the CA's store is unavailable");
+    }
+    if (user->disabled) {
+      return absl::PermissionDeniedError("the user is disabled");
+    }
+  }
+  return id;
+}
+
+absl::StatusOr<bool> PeerAuthenticator::IsAdmin(std::string_view user) {
+  ASSIGN_OR_RETURN(std::vector<storage::Role> roles,
+                   store_->ListRolesForUser(user));
+  for (const storage::Role& r : roles) {
+    if (r.name == kAdminRole) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<ClientIdentity> PeerAuthenticator::AuthenticateAdmin(
+    const grpc::ServerContext& ctx, std::string_view method) {
+  absl::StatusOr<ClientIdentity> id = Authenticate(ctx);
+  absl::Status refusal;
+  if (!id.ok()) {
+    refusal = id.status();
+  } else if (id->kind != ClientIdentity::Kind::kUser) {
+    refusal = absl::PermissionDeniedError("the admin API is for admin users");
+  } else {
+    absl::StatusOr<bool> admin = IsAdmin(id->name);
+    if (!admin.ok()) {
+      refusal = absl::UnavailableError("the CA's store is unavailable");
+    } else if (!*admin) {
+      refusal = absl::PermissionDeniedError(
+          absl::StrCat("user ", id->name, " does not have the admin role"));
+    }
+  }
+  if (!refusal.ok()) {
+    (void)audit_->Record(
+        kEventAdminDenied, id.ok() ? id->name : "-",
+        {{"method", std::string(method)},
+         {"source", PeerAddress(ctx.peer())},
+         {"code", std::string(absl::StatusCodeToString(refusal.code()))},
+         {"reason", std::string(refusal.message())}});
+    return refusal;
+  }
+  return id;
+}
+
+}  // namespace sallyport::ca

@@ -1,0 +1,70 @@
+// Small helpers shared by the CA's gRPC services: status conversion,
+// timestamps, the peer's address, peer authentication by client certificate.
+#ifndef SALLYPORT_CA_SERVICE_UTIL_H_
+#define SALLYPORT_CA_SERVICE_UTIL_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "base/clock.h"
+#include "ca/audit_log.h"
+#include "ca/client_ca.h"
+#include "google/protobuf/duration.pb.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "storage/store.h"
+
+namespace sallyport::ca {
+
+// The role that grants the admin API.
+inline constexpr std::string_view kAdminRole = "admin";
+
+// absl and gRPC codes are the same numbers. Internal details (kInternal,
+// kDataLoss, kUnknown) are logged and replaced by a generic message.
+grpc::Status ToGrpc(const absl::Status& status);
+
+google::protobuf::Timestamp ToTimestamp(absl::Time t);
+absl::Time FromTimestamp(const google::protobuf::Timestamp& t);
+google::protobuf::Duration ToDurationProto(absl::Duration d);
+absl::Duration FromDurationProto(const google::protobuf::Duration& d);
+
+// "ipv4:1.2.3.4:5678" → "1.2.3.4"; "ipv6:[::1]:5678" → "::1"; anything else
+// is returned as is.
+std::string PeerAddress(std::string_view grpc_peer);
+
+// Authenticates the caller of an RPC by its TLS client certificate.
+class PeerAuthenticator {
+ public:
+  PeerAuthenticator(const ClientCertificateAuthority* client_ca,
+                    storage::Store* store, AuditLog* audit, base::Clock* clock)
+      : client_ca_(client_ca), store_(store), audit_(audit), clock_(clock) {}
+
+  // The caller's identity: a client certificate from our TLS CA (checked
+  // again here with our clock), not expired, its serial not revoked, and
+  // for users, the user still exists and is not disabled.
+  // kUnauthenticated or kPermissionDenied otherwise; kUnavailable when the
+  // store cannot be asked (fail closed).
+  absl::StatusOr<ClientIdentity> Authenticate(const grpc::ServerContext& ctx);
+
+  // Authenticate, then require a user with the admin role. Refusals are
+  // audit events "admin.denied" naming `method`.
+  absl::StatusOr<ClientIdentity> AuthenticateAdmin(
+      const grpc::ServerContext& ctx, std::string_view method);
+
+  // True when `user` holds the admin role.
+  absl::StatusOr<bool> IsAdmin(std::string_view user);
+
+ private:
+  const ClientCertificateAuthority* client_ca_;
+  storage::Store* store_;
+  AuditLog* audit_;
+  base::Clock* clock_;
+};
+
+}  // namespace sallyport::ca
+
+#endif  // SALLYPORT_CA_SERVICE_UTIL_H_

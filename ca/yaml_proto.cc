@@ -1,0 +1,265 @@
+#include "ca/yaml_proto.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "base/status_macros.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/duration.pb.h"
+
+namespace sallyport::ca {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::Reflection;
+
+constexpr size_t kMaxFileBytes = 1 << 20;
+constexpr int kMaxDepth = 32;
+
+class Converter {
+ public:
+  explicit Converter(std::string_view source) : source_(source) {}
+
+  absl::Status Object(const YAML::Node& node, const std::string& path,
+                       google::protobuf::Message* msg, int depth) {
+    if (depth > kMaxDepth) return Error(node, path, "nested too deeply");
+    if (!node.IsMap()) {
+      return Error(node, path,
+                   absl::StrCat("expected a mapping for ",
+                                msg->GetDescriptor()->full_name()));
+    }
+    const Descriptor* desc = msg->GetDescriptor();
+    std::set<std::string> seen;
+    // Copies, not references: yaml-cpp's iterator hands out a temporary
+    // pair, so `const Node& k = it->first` would dangle (found by ASan).
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      const YAML::Node key = it->first;
+      if (!key.IsScalar()) return Error(key, path, "keys must be plain names");
+      const std::string name = key.Scalar();
+      const std::string key_path = path.empty() ? name : path + "." + name;
+      if (!seen.insert(name).second) {
+        return Error(key, key_path, "duplicate key");
+      }
+      const FieldDescriptor* field = desc->FindFieldByName(name);
+      if (field == nullptr) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(source_, ":", key.Mark().line + 1, ": unknown key '",
+                         name, "' in ", desc->full_name()));
+      }
+      const YAML::Node value = it->second;
+      if (value.IsNull()) continue;
+      RETURN_IF_ERROR(Field(value, key_path, msg, field, depth));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status Error(const YAML::Node& node, const std::string& path,
+                     std::string_view what) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(source_, ":", node.Mark().line + 1, ": ",
+                     path.empty() ? "" : absl::StrCat("'", path, "': "),
+                     std::string(what)));
+  }
+
+  absl::Status Field(const YAML::Node& value, const std::string& path,
+                     google::protobuf::Message* msg,
+                     const FieldDescriptor* field, int depth) {
+    if (field->is_map()) return Map(value, path, msg, field);
+    if (field->is_repeated()) {
+      if (!value.IsSequence()) return Error(value, path, "expected a list");
+      for (size_t i = 0; i < value.size(); ++i) {
+        const YAML::Node item = value[i];
+        RETURN_IF_ERROR(Single(item, absl::StrCat(path, "[", i, "]"), msg,
+                               field, depth));
+      }
+      return absl::OkStatus();
+    }
+    return Single(value, path, msg, field, depth);
+  }
+
+  absl::Status Map(const YAML::Node& value, const std::string& path,
+                   google::protobuf::Message* msg,
+                   const FieldDescriptor* field) {
+    if (!value.IsMap()) return Error(value, path, "expected a mapping");
+    const Descriptor* entry_desc = field->message_type();
+    const FieldDescriptor* key_field = entry_desc->map_key();
+    const FieldDescriptor* value_field = entry_desc->map_value();
+    if (key_field->cpp_type() != FieldDescriptor::CPPTYPE_STRING ||
+        value_field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      return Error(value, path, "unsupported map type");
+    }
+    std::set<std::string> seen;
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      const YAML::Node key_node = it->first;
+      const YAML::Node value_node = it->second;
+      if (!key_node.IsScalar()) return Error(key_node, path, "bad map key");
+      const std::string key = key_node.Scalar();
+      if (!seen.insert(key).second) {
+        return Error(key_node, path + "." + key, "duplicate key");
+      }
+      google::protobuf::Message* entry =
+          msg->GetReflection()->AddMessage(msg, field);
+      entry->GetReflection()->SetString(entry, key_field, key);
+      RETURN_IF_ERROR(
+          Single(value_node, path + "." + key, entry, value_field, 0));
+    }
+    return absl::OkStatus();
+  }
+
+  template <typename T>
+  absl::StatusOr<T> Integer(const YAML::Node& value, const std::string& path) {
+    T out;
+    if (!absl::SimpleAtoi(value.Scalar(), &out)) {
+      return Error(value, path, "expected an integer in range");
+    }
+    return out;
+  }
+
+  absl::Status Single(const YAML::Node& value, const std::string& path,
+                      google::protobuf::Message* msg,
+                      const FieldDescriptor* field, int depth) {
+    const Reflection* r = msg->GetReflection();
+    const bool rep = field->is_repeated();
+    if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      google::protobuf::Message* sub =
+          rep ? r->AddMessage(msg, field) : r->MutableMessage(msg, field);
+      if (field->message_type()->full_name() == "google.protobuf.Duration") {
+        return Duration(value, path, sub);
+      }
+      return Object(value, path, sub, depth + 1);
+    }
+    if (!value.IsScalar()) return Error(value, path, "expected a value");
+    const std::string& text = value.Scalar();
+    switch (field->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_STRING:
+        rep ? r->AddString(msg, field, text) : r->SetString(msg, field, text);
+        return absl::OkStatus();
+      case FieldDescriptor::CPPTYPE_BOOL: {
+        const std::string lower = absl::AsciiStrToLower(text);
+        if (lower != "true" && lower != "false") {
+          return Error(value, path, "expected true or false");
+        }
+        rep ? r->AddBool(msg, field, lower == "true")
+            : r->SetBool(msg, field, lower == "true");
+        return absl::OkStatus();
+      }
+      case FieldDescriptor::CPPTYPE_INT32: {
+        ASSIGN_OR_RETURN(int32_t v, Integer<int32_t>(value, path));
+        rep ? r->AddInt32(msg, field, v) : r->SetInt32(msg, field, v);
+        return absl::OkStatus();
+      }
+      case FieldDescriptor::CPPTYPE_INT64: {
+        ASSIGN_OR_RETURN(int64_t v, Integer<int64_t>(value, path));
+        rep ? r->AddInt64(msg, field, v) : r->SetInt64(msg, field, v);
+        return absl::OkStatus();
+      }
+      case FieldDescriptor::CPPTYPE_UINT32: {
+        ASSIGN_OR_RETURN(uint32_t v, Integer<uint32_t>(value, path));
+        rep ? r->AddUInt32(msg, field, v) : r->SetUInt32(msg, field, v);
+        return absl::OkStatus();
+      }
+      case FieldDescriptor::CPPTYPE_UINT64: {
+        ASSIGN_OR_RETURN(uint64_t v, Integer<uint64_t>(value, path));
+        rep ? r->AddUInt64(msg, field, v) : r->SetUInt64(msg, field, v);
+        return absl::OkStatus();
+      }
+      case FieldDescriptor::CPPTYPE_DOUBLE:
+      case FieldDescriptor::CPPTYPE_FLOAT: {
+        double v;
+        if (!absl::SimpleAtod(text, &v)) {
+          return Error(value, path, "expected a number");
+        }
+        if (field->cpp_type() == FieldDescriptor::CPPTYPE_FLOAT) {
+          rep ? r->AddFloat(msg, field, static_cast<float>(v))
+              : r->SetFloat(msg, field, static_cast<float>(v));
+        } else {
+          rep ? r->AddDouble(msg, field, v) : r->SetDouble(msg, field, v);
+        }
+        return absl::OkStatus();
+      }
+      case FieldDescriptor::CPPTYPE_ENUM: {
+        const auto* ev = field->enum_type()->FindValueByName(text);
+        if (ev == nullptr) {
+          return Error(value, path, absl::StrCat("unknown value '", text, "'"));
+        }
+        rep ? r->AddEnum(msg, field, ev) : r->SetEnum(msg, field, ev);
+        return absl::OkStatus();
+      }
+      case FieldDescriptor::CPPTYPE_MESSAGE:
+        break;
+    }
+    return Error(value, path, "unsupported field type");
+  }
+
+  absl::Status Duration(const YAML::Node& value, const std::string& path,
+                        google::protobuf::Message* out) {
+    absl::Duration d;
+    if (!value.IsScalar() || !absl::ParseDuration(value.Scalar(), &d) ||
+        d == absl::InfiniteDuration() || d == -absl::InfiniteDuration()) {
+      return Error(value, path,
+                   "expected a duration such as \"90s\", \"15m\" or \"8h\"");
+    }
+    auto* duration = static_cast<google::protobuf::Duration*>(out);
+    const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
+    duration->set_seconds(seconds);
+    duration->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
+    return absl::OkStatus();
+  }
+
+  std::string source_;
+};
+
+}  // namespace
+
+absl::Status YamlToProto(std::string_view yaml, std::string_view source,
+                         google::protobuf::Message* out) {
+  out->Clear();
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        std::string(source), ":", e.mark.line + 1, ": ", e.msg));
+  }
+  if (root.IsNull()) return absl::OkStatus();  // an empty file
+  Converter converter(source);
+  try {
+    return converter.Object(root, "", out, 0);
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        std::string(source), ":", e.mark.line + 1, ": ", e.msg));
+  }
+}
+
+absl::Status YamlFileToProto(const std::string& path,
+                             google::protobuf::Message* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int err = errno;
+    std::string msg = absl::StrCat("cannot read ", path, ": ", strerror(err));
+    if (err == EACCES) return absl::PermissionDeniedError(msg);
+    return absl::NotFoundError(msg);
+  }
+  std::string text(kMaxFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > kMaxFileBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": larger than 1 MiB"));
+  }
+  return YamlToProto(text, path, out);
+}
+
+}  // namespace sallyport::ca

@@ -1,0 +1,116 @@
+#include "ca/yaml_proto.h"
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+#include "proto/admin.pb.h"
+#include "proto/config.pb.h"
+
+namespace sallyport::ca {
+namespace {
+
+using config::CaConfig;
+
+TEST(YamlProtoTest, MapsKeysToFields) {
+  CaConfig c;
+  absl::Status st = YamlToProto(R"(
+listen: 127.0.0.1:9000
+store: sqlite:///tmp/x.db
+keys:
+  user_ca: user_ca
+login:
+  max_failures: 3
+  lockout: 1h30m
+  failure_delay: 0s
+)",
+                                "test.yaml", &c);
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(c.listen(), "127.0.0.1:9000");
+  EXPECT_EQ(c.keys().user_ca(), "user_ca");
+  EXPECT_EQ(c.login().max_failures(), 3);
+  EXPECT_EQ(c.login().lockout().seconds(), 5400);
+  EXPECT_TRUE(c.login().has_failure_delay());
+  EXPECT_EQ(c.login().failure_delay().seconds(), 0);
+}
+
+TEST(YamlProtoTest, UnknownKeyNamesKeyAndLine) {
+  CaConfig c;
+  absl::Status st = YamlToProto("listen: a\n\nkeys:\n  user_ca: x\n  usr_ca: y\n",
+                                "ca.yaml", &c);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(st.message(), "ca.yaml:5:")) << st;
+  EXPECT_TRUE(absl::StrContains(st.message(), "unknown key 'usr_ca'")) << st;
+}
+
+TEST(YamlProtoTest, RefusesWrongKindsDuplicatesAndBadValues) {
+  struct Case {
+    const char* yaml;
+    const char* expect;
+  };
+  const Case cases[] = {
+      {"listen: a\nlisten: b\n", "test.yaml:2: 'listen': duplicate key"},
+      {"keys: [a, b]\n", "test.yaml:1: 'keys': expected a mapping"},
+      {"login:\n  max_failures: lots\n", "test.yaml:2: 'login.max_failures'"},
+      {"login:\n  max_failures: 99999999999\n", "expected an integer"},
+      {"login:\n  lockout: 15 minutes\n", "expected a duration"},
+      {"listen: [a]\n", "'listen': expected a value"},
+      {"- a\n- b\n", "expected a mapping"},
+      {"listen: a\n  bad indent: [\n", "test.yaml:"},
+      {"logging: {level: info, level: warn}\n", "duplicate key"},
+  };
+  for (const Case& c : cases) {
+    CaConfig cfg;
+    absl::Status st = YamlToProto(c.yaml, "test.yaml", &cfg);
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << c.yaml;
+    EXPECT_TRUE(absl::StrContains(st.message(), c.expect))
+        << c.yaml << " → " << st;
+  }
+}
+
+TEST(YamlProtoTest, EmptyDocumentAndNullValuesLeaveDefaults) {
+  CaConfig c;
+  EXPECT_TRUE(YamlToProto("", "t", &c).ok());
+  EXPECT_TRUE(YamlToProto("listen:\nlogin:\n", "t", &c).ok());
+  EXPECT_EQ(c.listen(), "");
+  EXPECT_FALSE(c.has_login());
+}
+
+TEST(YamlProtoTest, MapsListsAndNestedMessages) {
+  admin::v1::Role role;
+  absl::Status st = YamlToProto(R"(
+name: web
+logins: [www, deploy]
+max_ttl: 90m
+hosts:
+  - labels: {env: prod, team: web}
+    name_globs: ["web*"]
+  - name_globs: [db01]
+)",
+                                "role.yaml", &role);
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(role.logins_size(), 2);
+  EXPECT_EQ(role.max_ttl().seconds(), 5400);
+  ASSERT_EQ(role.hosts_size(), 2);
+  EXPECT_EQ(role.hosts(0).labels().at("env"), "prod");
+  EXPECT_EQ(role.hosts(0).name_globs(0), "web*");
+  EXPECT_EQ(role.hosts(1).name_globs(0), "db01");
+
+  admin::v1::Host host;
+  EXPECT_TRUE(YamlToProto("name: h\nport: 2222\n", "h", &host).ok());
+  EXPECT_EQ(host.port(), 2222u);
+  EXPECT_FALSE(YamlToProto("port: -1\n", "h", &host).ok());
+  EXPECT_FALSE(YamlToProto("labels: {a: 1, a: 2}\n", "h", &host).ok());
+  EXPECT_FALSE(YamlToProto("labels: [a]\n", "h", &host).ok());
+  EXPECT_FALSE(YamlToProto("labels: {a: [1]}\n", "h", &host).ok());
+  st = YamlToProto("hosts:\n  - labels: {}\n    bogus: 1\n", "r", &role);
+  EXPECT_TRUE(absl::StrContains(st.message(), "r:3: unknown key 'bogus'"))
+      << st;
+}
+
+TEST(YamlProtoTest, MissingFileIsNotFound) {
+  CaConfig c;
+  EXPECT_EQ(YamlFileToProto("/nonexistent/ca.yaml", &c).code(),
+            absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace sallyport::ca

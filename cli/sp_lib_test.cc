@@ -1,0 +1,94 @@
+#include <sys/stat.h>
+
+#include <cstdlib>
+
+#include "absl/strings/match.h"
+#include "cli/sp_home.h"
+#include "cli/tls_pin.h"
+#include "gtest/gtest.h"
+
+namespace sallyport::cli {
+namespace {
+
+TEST(TlsPinTest, ParseHostPort) {
+  auto a = ParseHostPort("127.0.0.1:7443");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, 7443);
+  auto b = ParseHostPort("[::1]:9");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->host, "::1");
+  for (const char* bad : {"", "host", "host:", ":80", "host:0", "host:65536",
+                          "::1:80", "[::1]80", "host:8x"}) {
+    EXPECT_FALSE(ParseHostPort(bad).ok()) << bad;
+  }
+}
+
+TEST(TlsPinTest, FingerprintFormatsCompareByDigest) {
+  // SHA-256 of nothing, in the formats people paste.
+  const char* b64 = "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU";
+  const char* hex =
+      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+  const char* colons =
+      "E3:B0:C4:42:98:FC:1C:14:9A:FB:F4:C8:99:6F:B9:24:27:AE:41:E4:64:9B:93:"
+      "4C:A4:95:99:1B:78:52:B8:55";
+  EXPECT_TRUE(SameFingerprint(b64, hex));
+  EXPECT_TRUE(SameFingerprint(hex, colons));
+  EXPECT_TRUE(SameFingerprint(b64, "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU"));
+  EXPECT_FALSE(
+      SameFingerprint(b64, "SHA256:57DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU"));
+  EXPECT_FALSE(SameFingerprint(b64, "SHA256:short"));
+  EXPECT_FALSE(SameFingerprint("", ""));
+}
+
+TEST(TlsPinTest, ChangedCertificateWarningIsLoud) {
+  const std::string w =
+      ChangedCertificateWarning("ca:7443", "SHA256:old", "SHA256:new", "/p");
+  EXPECT_TRUE(absl::StrContains(w, "WARNING: SALLYPORT CA CERTIFICATE HAS CHANGED!"));
+  EXPECT_TRUE(absl::StrContains(w, "SOMETHING NASTY"));
+  EXPECT_TRUE(absl::StrContains(w, "SHA256:old"));
+  EXPECT_TRUE(absl::StrContains(w, "SHA256:new"));
+}
+
+TEST(TlsPinTest, UnreachableServerIsUnavailable) {
+  // Port 1 on loopback: nothing listens there.
+  auto r = FetchServerCertificate({"127.0.0.1", 1}, "x", absl::Seconds(5));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(SpHomeTest, StateRoundTripAndModes) {
+  char tmpl[] = "/tmp/sphomeXXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  SpHome home(std::string(tmpl) + "/home");
+  ASSERT_TRUE(home.Ensure().ok());
+  struct stat st;
+  ASSERT_EQ(stat(home.dir().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  auto empty = home.ReadState();
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->user.empty());
+  ASSERT_TRUE(home.WriteState({"127.0.0.1:7443", "alice"}).ok());
+  auto state = home.ReadState();
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->ca, "127.0.0.1:7443");
+  EXPECT_EQ(state->user, "alice");
+  ASSERT_TRUE(WriteFileAtomic(home.tls_key(), "secret", 0600).ok());
+  ASSERT_EQ(stat(home.tls_key().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_TRUE(RemoveFile(home.tls_key()).ok());
+  EXPECT_TRUE(RemoveFile(home.tls_key()).ok());
+  EXPECT_EQ(ReadFile(home.tls_key()).status().code(),
+            absl::StatusCode::kNotFound);
+  std::system(("rm -rf " + std::string(tmpl)).c_str());
+}
+
+TEST(SpHomeTest, UserNamesMustBeSafeFileNames) {
+  EXPECT_TRUE(CheckUserNameForFiles("alice.smith@corp").ok());
+  for (const char* bad : {"", "../x", ".hidden", "-rf", "a/b", "a b",
+                          "ca.pem\n"}) {
+    EXPECT_FALSE(CheckUserNameForFiles(bad).ok()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace sallyport::cli

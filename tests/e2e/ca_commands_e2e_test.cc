@@ -1,0 +1,105 @@
+// End to end: `sallyport-ca init` (file modes, refusing to overwrite, a
+// password from a file) and `serve` refusing bad config files with the line.
+#include <sys/stat.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/ca_e2e_util.h"
+#include "tests/harness/listening_process.h"
+#include "tests/harness/subprocess.h"
+#include "tests/harness/temp_dir.h"
+
+namespace sallyport::e2e {
+namespace {
+
+using sallyport::testing::ReadFileOrEmpty;
+using sallyport::testing::RunCommand;
+using sallyport::testing::RunfilePath;
+using sallyport::testing::TempDir;
+using sallyport::testing::WriteFile;
+
+int Mode(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return -1;
+  return static_cast<int>(st.st_mode & 0777);
+}
+
+TEST(CaCommandsE2eTest, InitWritesPrivateFilesAndRefusesToOverwrite) {
+  auto dir = TempDir::Create("cainit");
+  ASSERT_TRUE(dir.ok());
+  const std::string state = dir->File("state");
+  const std::string pw_file = dir->File("pw");
+  ASSERT_TRUE(WriteFile(pw_file, "correct horse battery\n", 0600).ok());
+  const std::string bin = RunfilePath("ca/sallyport-ca");
+  auto init = RunCommand({bin, "init", "--state-dir", state, "--admin", "ops",
+                          "--admin-password-file", pw_file});
+  ASSERT_TRUE(init.ok());
+  ASSERT_TRUE(init->ok()) << init->Describe();
+  EXPECT_TRUE(absl::StrContains(init->out, "admin user:      ops"));
+  EXPECT_TRUE(absl::StrContains(init->out, "(from " + pw_file + ")"));
+  EXPECT_FALSE(absl::StrContains(init->out, "correct horse"));
+  EXPECT_EQ(Mode(state), 0700);
+  for (const char* secret :
+       {"user_ca", "host_ca", "tls.key", "client_ca.key", "ca.db", "ca.yaml"}) {
+    EXPECT_EQ(Mode(state + "/" + secret), 0600) << secret;
+  }
+  EXPECT_TRUE(absl::StartsWith(ReadFileOrEmpty(state + "/user_ca"),
+                               "-----BEGIN OPENSSH PRIVATE KEY-----"));
+  const std::string user_ca_pub = ReadFileOrEmpty(state + "/user_ca.pub");
+  auto again = RunCommand({bin, "init", "--state-dir", state});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(again->err, "already holds a CA"))
+      << again->Describe();
+  EXPECT_EQ(ReadFileOrEmpty(state + "/user_ca.pub"), user_ca_pub);
+
+  // The password from the file works.
+  auto server = sallyport::testing::ListeningProcess::Start(
+      {bin, "serve", "--config", state + "/ca.yaml", "--listen",
+       "127.0.0.1:0"},
+      dir->File("serve.log"));
+  ASSERT_TRUE(server.ok()) << server.status();
+  const size_t at = init->out.find("SHA256:");
+  ASSERT_NE(at, std::string::npos);
+  const std::string fingerprint =
+      init->out.substr(at, init->out.find('\n', at) - at);
+  auto login = RunSp(dir->File("home"),
+                     {"login", "--ca",
+                      absl::StrCat("127.0.0.1:", (*server)->port()), "--user",
+                      "ops", "--password-stdin", "--ca-fingerprint",
+                      fingerprint},
+                     "correct horse battery\n");
+  ASSERT_TRUE(login.ok());
+  EXPECT_TRUE(login->ok()) << login->Describe();
+}
+
+TEST(CaCommandsE2eTest, ServeRefusesUnknownConfigKeysWithTheLine) {
+  auto dir = TempDir::Create("cacfg");
+  ASSERT_TRUE(dir.ok());
+  const std::string config = dir->File("ca.yaml");
+  ASSERT_TRUE(WriteFile(config,
+                        "store: \"sqlite:///nonexistent/ca.db\"\n"
+                        "login:\n"
+                        "  max_failures: 5\n"
+                        "  lockot: 15m\n")
+                  .ok());
+  auto serve =
+      RunCommand({RunfilePath("ca/sallyport-ca"), "serve", "--config", config});
+  ASSERT_TRUE(serve.ok());
+  EXPECT_EQ(serve->exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(
+      serve->err, absl::StrCat(config, ":4: unknown key 'lockot'")))
+      << serve->Describe();
+
+  ASSERT_TRUE(WriteFile(config, "listen: [1, 2]\n").ok());
+  serve =
+      RunCommand({RunfilePath("ca/sallyport-ca"), "serve", "--config", config});
+  ASSERT_TRUE(serve.ok());
+  EXPECT_EQ(serve->exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(serve->err, absl::StrCat(config, ":1:")))
+      << serve->Describe();
+}
+
+}  // namespace
+}  // namespace sallyport::e2e

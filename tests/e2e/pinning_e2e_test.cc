@@ -1,0 +1,114 @@
+// End to end: TLS fingerprint pinning and sp's error messages (wrong
+// password, locked account, CA unreachable, changed CA certificate).
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/ca_e2e_util.h"
+#include "tests/harness/net_util.h"
+#include "tests/harness/subprocess.h"
+#include "tests/harness/temp_dir.h"
+
+namespace sallyport::e2e {
+namespace {
+
+using sallyport::testing::TempDir;
+
+class PinningE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto ca = RunningCa::Start("alice");
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    ca_ = std::move(*ca);
+    auto home = TempDir::Create("sphome");
+    ASSERT_TRUE(home.ok());
+    home_ = std::make_unique<TempDir>(std::move(*home));
+  }
+
+  sallyport::testing::RunResult Sp(const std::vector<std::string>& args,
+                                   const std::string& stdin_data = "") {
+    auto r = RunSp(home_->File("sp"), args, stdin_data);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : sallyport::testing::RunResult();
+  }
+
+  sallyport::testing::RunResult Login(const RunningCa& ca,
+                                      const std::string& user,
+                                      const std::string& password,
+                                      const std::string& fingerprint) {
+    std::vector<std::string> args = {"login", "--ca", ca.address(), "--user",
+                                     user, "--password-stdin"};
+    if (!fingerprint.empty()) {
+      args.push_back("--ca-fingerprint");
+      args.push_back(fingerprint);
+    }
+    return Sp(args, password + "\n");
+  }
+
+  std::unique_ptr<RunningCa> ca_;
+  std::unique_ptr<TempDir> home_;
+};
+
+TEST_F(PinningE2eTest, SecondCaWithAnotherCertificateFailsWithTheWarning) {
+  auto first = Login(*ca_, "alice", ca_->password(), ca_->fingerprint());
+  ASSERT_TRUE(first.ok()) << first.Describe();
+
+  auto other = RunningCa::Start("alice");
+  ASSERT_TRUE(other.ok()) << other.status();
+  ASSERT_NE((*other)->fingerprint(), ca_->fingerprint());
+  // Even with the new CA's fingerprint given: the pin wins.
+  auto second = Login(**other, "alice", (*other)->password(),
+                      (*other)->fingerprint());
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(
+      second.err, "WARNING: SALLYPORT CA CERTIFICATE HAS CHANGED!"))
+      << second.Describe();
+  EXPECT_TRUE(absl::StrContains(second.err, (*other)->fingerprint()));
+  EXPECT_TRUE(absl::StrContains(second.err, ca_->fingerprint()));
+  // Nothing was sent: no login attempt reached the second CA.
+  EXPECT_FALSE(absl::StrContains((*other)->Log(), "login"));
+}
+
+TEST_F(PinningE2eTest, FirstContactNeedsAConfirmedFingerprint) {
+  // A wrong expected fingerprint.
+  auto wrong = Login(*ca_, "alice", ca_->password(),
+                     "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU");
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(wrong.err, "not the expected"))
+      << wrong.Describe();
+  // No fingerprint and no terminal to ask on.
+  auto unconfirmed = Login(*ca_, "alice", ca_->password(), "");
+  EXPECT_EQ(unconfirmed.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(unconfirmed.err, "--ca-fingerprint"))
+      << unconfirmed.Describe();
+  EXPECT_TRUE(absl::StrContains(unconfirmed.out, ca_->fingerprint()));
+  // Nothing was pinned by the failed attempts.
+  EXPECT_NE(access(home_->File("sp/ca.pem").c_str(), F_OK), 0);
+}
+
+TEST_F(PinningE2eTest, ClearErrorMessages) {
+  auto wrong = Login(*ca_, "alice", "not-the-password", ca_->fingerprint());
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_EQ(wrong.err,
+            "sp: login failed: wrong user name, password or one-time code\n");
+  auto unknown = Login(*ca_, "mallory", "not-the-password", "");
+  EXPECT_EQ(unknown.err, wrong.err);
+
+  // Five failures lock an account (the default policy); unknown names too.
+  for (int i = 0; i < 4; ++i) Login(*ca_, "mallory", "guess", "");
+  auto locked = Login(*ca_, "mallory", "guess", "");
+  EXPECT_EQ(locked.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(locked.err, "locked")) << locked.Describe();
+
+  auto port = sallyport::testing::FreeLoopbackPort();
+  ASSERT_TRUE(port.ok());
+  auto unreachable =
+      Sp({"login", "--ca", absl::StrCat("127.0.0.1:", *port), "--user",
+          "alice", "--password-stdin"},
+         "x\n");
+  EXPECT_EQ(unreachable.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(unreachable.err, "cannot reach the CA at"))
+      << unreachable.Describe();
+}
+
+}  // namespace
+}  // namespace sallyport::e2e
