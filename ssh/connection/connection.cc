@@ -315,15 +315,21 @@ absl::StatusOr<size_t> Connection::SendData(uint32_t id, Bytes data,
   while (taken < data.size() && c->remote_window > 0) {
     size_t n = std::min<size_t>({data.size() - taken, c->remote_window,
                                  c->remote_max_packet, options_.max_packet});
-    scratch_.clear();
-    wire::Writer w(&scratch_);
-    if (stream == 0) {
-      w.Byte(kMsgChannelData).Uint32(c->remote_id);
-    } else {
-      w.Byte(kMsgChannelExtendedData).Uint32(c->remote_id).Uint32(stream);
-    }
-    w.String(data.subspan(taken, n));
-    RETURN_IF_ERROR(transport_.Send(scratch_));
+    // The header is built here and the data goes to the transport as a
+    // second part: bulk data is copied once, into the packet.
+    uint8_t header[13];
+    size_t header_length = 0;
+    const auto put32 = [&](uint32_t v) {
+      for (int shift = 24; shift >= 0; shift -= 8)
+        header[header_length++] = static_cast<uint8_t>(v >> shift);
+    };
+    header[header_length++] =
+        stream == 0 ? kMsgChannelData : kMsgChannelExtendedData;
+    put32(c->remote_id);
+    if (stream != 0) put32(stream);
+    put32(static_cast<uint32_t>(n));
+    RETURN_IF_ERROR(
+        transport_.Send(Bytes(header, header_length), data.subspan(taken, n)));
     c->remote_window -= n;
     taken += n;
   }

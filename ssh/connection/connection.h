@@ -131,7 +131,6 @@ class Connection {
   std::map<uint32_t, Channel> channels_;
   uint32_t next_id_ = 0;
   uint32_t global_requests_pending_ = 0;
-  std::vector<uint8_t> scratch_;
 };
 
 }  // namespace sallyport::ssh::connection

@@ -133,6 +133,33 @@ TEST_F(ConnectionTest, SessionLifecycleDataAndRequests) {
   EXPECT_FALSE(peers_->server->closed());
 }
 
+TEST_F(ConnectionTest, LargeDataGoesOutInMaxPacketMessagesOnBothStreams) {
+  // SendData hands the transport the message header and the data as two
+  // parts; on the wire each message must still be exactly RFC 4254 §5.2.
+  uint32_t id = OpenSession();
+  std::string payload(70000, '\0');
+  for (size_t i = 0; i < payload.size(); ++i)
+    payload[i] = static_cast<char>('a' + i % 26);
+  auto taken =
+      server_->SendData(0, wire::AsBytes(payload), kExtendedDataStderr);
+  ASSERT_TRUE(taken.ok());
+  EXPECT_EQ(*taken, payload.size());
+  peers_->Pump();
+  ASSERT_EQ(peers_->client_received.size(), 3u);  // 32768 + 32768 + 4464
+  const std::vector<uint8_t>& first = peers_->client_received[0];
+  wire::Writer want;
+  want.Byte(kMsgChannelExtendedData)
+      .Uint32(id)
+      .Uint32(kExtendedDataStderr)
+      .String(wire::AsBytes(payload).subspan(0, 32768));
+  EXPECT_EQ(first, want.data());
+  Pump();
+  EXPECT_EQ(client_rec_.stderr_data[id], payload);
+  ASSERT_TRUE(server_->SendData(0, wire::AsBytes(payload)).ok());
+  Pump();
+  EXPECT_EQ(client_rec_.data[id], payload);
+}
+
 TEST_F(ConnectionTest, CloseBeforeEofAndSimultaneousClose) {
   uint32_t a = OpenSession();
   uint32_t b = OpenSession();

@@ -36,10 +36,10 @@ namespace sallyport::ssh::crypto {
 // Sizes a cipher (+ MAC) needs from key derivation (RFC 4253 §7.2).
 struct CipherSpec {
   std::string name;
-  size_t key_length = 0;      // encryption key bytes (64 for chacha20-poly1305)
-  size_t iv_length = 0;       // IV bytes (0 for chacha20-poly1305)
-  size_t block_size = 8;      // alignment unit for padding
-  bool aead = false;          // true: the MAC algorithm is ignored
+  size_t key_length = 0;  // encryption key bytes (64 for chacha20-poly1305)
+  size_t iv_length = 0;   // IV bytes (0 for chacha20-poly1305)
+  size_t block_size = 8;  // alignment unit for padding
+  bool aead = false;      // true: the MAC algorithm is ignored
 };
 
 // Specs for the names above; kNotFound for anything else (CBC, 3DES, ...).
@@ -80,7 +80,8 @@ class PacketCipher {
   // + encrypted body) and decrypts the body in place (the length bytes are
   // replaced by the clear length). Returns false, leaving nothing usable,
   // when the tag does not match.
-  virtual bool Open(uint32_t seq, absl::Span<uint8_t> packet, const uint8_t* tag) = 0;
+  virtual bool Open(uint32_t seq, absl::Span<uint8_t> packet,
+                    const uint8_t* tag) = 0;
 };
 
 // Creates a cipher for one direction. For AEAD ciphers `mac_name` and

@@ -29,7 +29,8 @@ class KeyAgreement {
   // Refuses (kInvalidArgument) a peer value of the wrong size, a P-256 point
   // that is compressed, off the curve or at infinity, and an all-zero
   // X25519 result.
-  absl::StatusOr<base::SecretBytes> Compute(absl::Span<const uint8_t> peer_public) const;
+  absl::StatusOr<base::SecretBytes> Compute(
+      absl::Span<const uint8_t> peer_public) const;
 
  private:
   KeyAgreement(Curve curve, base::EvpPkeyPtr key, std::vector<uint8_t> pub)

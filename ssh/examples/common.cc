@@ -1,14 +1,17 @@
 #include "ssh/examples/common.h"
 
+#include <signal.h>
+
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "ssh/cert/certificate.h"
 #include "ssh/wire/reader.h"
-#include <fstream>
-#include <sstream>
 
 namespace sallyport::ssh::examples {
 
@@ -40,9 +43,35 @@ std::string SafeText(std::string_view s) {
 std::string DescribeAlgorithms(const transport::Transport& t) {
   const auto& a = t.algorithms();
   std::string mac = a.mac_c2s.empty() ? "<implicit>" : a.mac_c2s;
-  return absl::StrCat("kex=", a.kex, " hostkey=", a.host_key, " cipher=", a.cipher_c2s,
-                      " mac=", mac, " strict-kex=", t.strict_kex() ? "yes" : "no",
+  return absl::StrCat("kex=", a.kex, " hostkey=", a.host_key,
+                      " cipher=", a.cipher_c2s, " mac=", mac,
+                      " strict-kex=", t.strict_kex() ? "yes" : "no",
                       " peer=", SafeText(t.peer_version()));
+}
+
+namespace {
+
+constexpr std::pair<const char*, int> kSignals[] = {
+    {"ABRT", SIGABRT}, {"ALRM", SIGALRM}, {"FPE", SIGFPE},   {"HUP", SIGHUP},
+    {"ILL", SIGILL},   {"INT", SIGINT},   {"KILL", SIGKILL}, {"PIPE", SIGPIPE},
+    {"QUIT", SIGQUIT}, {"SEGV", SIGSEGV}, {"TERM", SIGTERM}, {"USR1", SIGUSR1},
+    {"USR2", SIGUSR2},
+};
+
+}  // namespace
+
+int SignalNumber(std::string_view name) {
+  for (const auto& [n, sig] : kSignals) {
+    if (name == n) return sig;
+  }
+  return 0;
+}
+
+std::string SignalName(int signal_number) {
+  for (const auto& [n, sig] : kSignals) {
+    if (sig == signal_number) return n;
+  }
+  return "SIG@openssh.com";
 }
 
 void ServerTuning::AddFlags(CLI::App& app) {
@@ -50,7 +79,8 @@ void ServerTuning::AddFlags(CLI::App& app) {
   app.add_option("--kex", kex, "comma-separated key exchange preference");
   app.add_option("--macs", macs, "comma-separated MAC preference");
   app.add_option("--rekey-bytes", rekey_bytes, "rekey after this many bytes");
-  app.add_option("--rekey-seconds", rekey_seconds, "rekey after this many seconds");
+  app.add_option("--rekey-seconds", rekey_seconds,
+                 "rekey after this many seconds");
   app.add_option("--login-grace-seconds", login_grace_seconds,
                  "disconnect clients not authenticated within this time");
 }
@@ -58,7 +88,8 @@ void ServerTuning::AddFlags(CLI::App& app) {
 absl::Status ServerTuning::Apply(transport::TransportOptions& options) const {
   auto split = [](const std::string& s) {
     std::vector<std::string> out;
-    for (absl::string_view p : absl::StrSplit(s, ',', absl::SkipEmpty())) out.emplace_back(p);
+    for (absl::string_view p : absl::StrSplit(s, ',', absl::SkipEmpty()))
+      out.emplace_back(p);
     return out;
   };
   if (!ciphers.empty()) options.ciphers = split(ciphers);
@@ -66,7 +97,8 @@ absl::Status ServerTuning::Apply(transport::TransportOptions& options) const {
   if (!macs.empty()) options.macs = split(macs);
   if (rekey_bytes > 0) options.rekey_bytes = rekey_bytes;
   if (rekey_seconds > 0) options.rekey_interval = absl::Seconds(rekey_seconds);
-  if (login_grace_seconds > 0) options.login_grace_time = absl::Seconds(login_grace_seconds);
+  if (login_grace_seconds > 0)
+    options.login_grace_time = absl::Seconds(login_grace_seconds);
   return absl::OkStatus();
 }
 
@@ -76,7 +108,8 @@ absl::StatusOr<std::vector<uint8_t>> LoadCertificateBlob(
   if (text.empty()) return absl::NotFoundError("cannot read certificate file");
   std::vector<std::string> fields =
       absl::StrSplit(absl::StripAsciiWhitespace(text), ' ', absl::SkipEmpty());
-  if (fields.size() < 2 || !std::string_view(fields[0]).ends_with("-cert-v01@openssh.com")) {
+  if (fields.size() < 2 ||
+      !std::string_view(fields[0]).ends_with("-cert-v01@openssh.com")) {
     return absl::InvalidArgumentError("not an OpenSSH certificate line");
   }
   auto blob = crypto::Base64Decode(fields[1]);
@@ -84,9 +117,17 @@ absl::StatusOr<std::vector<uint8_t>> LoadCertificateBlob(
   wire::Reader r(*blob);
   auto type = r.ReadStringView(128);
   if (!type.ok() || *type != fields[0]) {
-    return absl::InvalidArgumentError("certificate type does not match its blob");
+    return absl::InvalidArgumentError(
+        "certificate type does not match its blob");
   }
-  (void)key;
+  if (key.has_value()) {
+    auto certificate = cert::Certificate::Parse(*blob);
+    if (!certificate.ok()) return certificate.status();
+    if (certificate->key != *key) {
+      return absl::InvalidArgumentError(
+          "the certificate is not for this private key");
+    }
+  }
   return *blob;
 }
 

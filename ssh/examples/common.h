@@ -34,10 +34,18 @@ struct ServerTuning {
   absl::Status Apply(transport::TransportOptions& options) const;
 };
 
+// RFC 4254 §6.10 signal names without "SIG" ("INT", "TERM", ...): the
+// number, or 0 for a name we do not know.
+int SignalNumber(std::string_view name);
+// The RFC 4254 name of a signal, or "SIG@openssh.com" (what OpenSSH sends
+// for signals without a standard name).
+std::string SignalName(int signal_number);
+
 // Reads a certificate file ("type base64 [comment]") and returns its blob.
 // If `key` is given, the certificate must certify that key.
 absl::StatusOr<std::vector<uint8_t>> LoadCertificateBlob(
-    const std::string& path, const std::optional<crypto::PublicKey>& key = std::nullopt);
+    const std::string& path,
+    const std::optional<crypto::PublicKey>& key = std::nullopt);
 
 }  // namespace sallyport::ssh::examples
 

@@ -1,11 +1,19 @@
 // example_client: an SSH client built on //ssh. It completes key exchange
-// with a server, verifies the host key (pinned, or certified by a host CA),
-// and requests the ssh-userauth service.
+// with a server and verifies the host key (pinned, or certified by a host
+// CA). Without --user it only requests the ssh-userauth service (exit
+// status 0 when accepted, 1 otherwise). With --user it logs in with
+// --identity (and --cert) and runs one command like `ssh host CMD`: our
+// stdin goes to the command, its stdout/stderr to ours, and the exit
+// status is the command's (128+N for a signal, 255 for errors).
 //
 //   example_client --connect 127.0.0.1:22 --known-host-key host.pub
 //   example_client --connect 127.0.0.1:22 --host-ca ca.pub [--host-name NAME]
+//   example_client --connect 127.0.0.1:22 --known-host-key host.pub
+//       --user alice --identity id_ed25519 [--cert id_ed25519-cert.pub]
+//       [--rekey-bytes N ...] -- CMD ARGS...
 //
-// Exit status 0 when the server accepted the service request.
+// At the end it prints "example_client: kex count N" to stderr.
+#include <fcntl.h>
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -16,10 +24,12 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "ssh/crypto/keys.h"
 #include "ssh/examples/common.h"
+#include "ssh/examples/exec_client.h"
 #include "ssh/examples/host_ca.h"
 #include "ssh/net/driver.h"
 #include "ssh/transport/host_key.h"
@@ -37,12 +47,14 @@ class ClientHandler : public net::MessageHandler {
 
   absl::Status OnHandshakeDone(Transport& t) override {
     Log(absl::StrCat("kex done: ", DescribeAlgorithms(t)));
-    return t.Send(transport::SerializeServiceMsg(transport::kMsgServiceRequest, "ssh-userauth"));
+    return t.Send(transport::SerializeServiceMsg(transport::kMsgServiceRequest,
+                                                 "ssh-userauth"));
   }
 
   absl::Status OnMessage(Transport& t, wire::Bytes payload) override {
     if (payload[0] == transport::kMsgServiceAccept) {
-      auto name = transport::ParseServiceMsg(transport::kMsgServiceAccept, payload);
+      auto name =
+          transport::ParseServiceMsg(transport::kMsgServiceAccept, payload);
       if (!name.ok()) return name.status();
       Log(absl::StrCat("SERVICE_ACCEPT ", SafeText(*name)));
       accepted = *name == "ssh-userauth";
@@ -52,17 +64,113 @@ class ClientHandler : public net::MessageHandler {
   }
 };
 
+// Restores the standard descriptors' flags (Asio makes them non-blocking,
+// which the shell that started us shares).
+class StdioFlags {
+ public:
+  StdioFlags() {
+    for (int fd = 0; fd < 3; ++fd) flags_[fd] = fcntl(fd, F_GETFL);
+  }
+  ~StdioFlags() {
+    for (int fd = 0; fd < 3; ++fd) {
+      if (flags_[fd] >= 0) fcntl(fd, F_SETFL, flags_[fd]);
+    }
+  }
+
+ private:
+  int flags_[3];
+};
+
+int RunCommandMode(const asio::ip::tcp::endpoint& endpoint,
+                   const std::string& address,
+                   const transport::TransportOptions& options,
+                   const std::string& user, const std::string& identity,
+                   const std::string& cert_path,
+                   const std::vector<std::string>& command) {
+  if (identity.empty() || command.empty()) {
+    std::cerr << "example_client: --user needs --identity and a command\n";
+    return 255;
+  }
+  auto key = crypto::PrivateKey::LoadFile(identity);
+  if (!key.ok()) {
+    std::cerr << "example_client: " << identity << ": "
+              << key.status().message() << "\n";
+    return 255;
+  }
+  auth::ClientAuthOptions auth_options;
+  auth_options.user = user;
+  auth::ClientIdentity id{*key, {}};
+  if (!cert_path.empty()) {
+    auto blob = LoadCertificateBlob(cert_path, key->public_key());
+    if (!blob.ok()) {
+      std::cerr << "example_client: " << cert_path << ": "
+                << blob.status().message() << "\n";
+      return 255;
+    }
+    id.certificate = *blob;
+  }
+  auth_options.identities.push_back(std::move(id));
+
+  StdioFlags restore_flags;
+  asio::io_context io(1);
+  auto client = std::make_shared<ExecClient>(
+      io.get_executor(), std::move(auth_options), absl::StrJoin(command, " "));
+  absl::Status result;
+  int kex_count = 0;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        asio::ip::tcp::socket socket(io);
+        auto [ec] = co_await socket.async_connect(
+            endpoint, asio::experimental::as_tuple(asio::use_awaitable));
+        if (ec) {
+          result = absl::UnavailableError(
+              absl::StrCat("connect to ", address, ": ", ec.message()));
+          client->CloseStreams();
+          co_return;
+        }
+        auto t = Transport::Create(options);
+        if (!t.ok()) {
+          result = t.status();
+          client->CloseStreams();
+          co_return;
+        }
+        net::TransportDriver driver(std::move(socket), std::move(*t));
+        client->Attach(driver);
+        result = co_await driver.Run(*client);
+        kex_count = driver.transport().kex_count();
+        client->CloseStreams();
+      },
+      asio::detached);
+  io.run();
+  const int code = client->ExitCode();
+  if (!client->error().ok()) {
+    std::cerr << "example_client: " << client->error().message() << "\n";
+  } else if (code == 255 && !result.ok()) {
+    std::cerr << "example_client: " << result.message() << "\n";
+  }
+  std::cerr << "example_client: kex count " << kex_count << "\n";
+  return code;
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{"Sallyport example SSH client"};
   std::string connect, known_host_key, host_ca, host_name;
+  std::string user, identity, cert;
+  std::vector<std::string> command;
   ServerTuning tuning;
   app.add_option("--connect", connect, "HOST:PORT of the server")->required();
   auto* pinned = app.add_option("--known-host-key", known_host_key,
                                 "file with the server's public host key(s)");
-  auto* ca = app.add_option("--host-ca", host_ca, "file with trusted host CA public key(s)");
+  auto* ca = app.add_option("--host-ca", host_ca,
+                            "file with trusted host CA public key(s)");
   app.add_option("--host-name", host_name,
                  "name the host certificate must list (default: the address)");
   pinned->excludes(ca);
+  app.add_option("--user", user, "log in as this user and run the command");
+  app.add_option("--identity", identity, "private key file for --user");
+  app.add_option("--cert", cert, "certificate for the identity (-cert.pub)");
+  app.add_option("command", command, "the command to run (after --)");
   tuning.AddFlags(app);
   try {
     app.parse(argc, argv);
@@ -87,7 +195,8 @@ int Main(int argc, char** argv) {
       std::cerr << "example_client: " << keys.status().message() << "\n";
       return 2;
     }
-    options.host_key_policy = std::make_shared<transport::PinnedHostKeyPolicy>(*keys);
+    options.host_key_policy =
+        std::make_shared<transport::PinnedHostKeyPolicy>(*keys);
   } else {
     if (host_name.empty()) host_name = endpoint->address().to_string();
     auto policy = MakeHostCaPolicy(host_ca, host_name);
@@ -102,6 +211,11 @@ int Main(int argc, char** argv) {
     return 2;
   }
 
+  if (!user.empty()) {
+    return RunCommandMode(*endpoint, connect, options, user, identity, cert,
+                          command);
+  }
+
   asio::io_context io;
   ClientHandler handler;
   absl::Status result;
@@ -112,7 +226,8 @@ int Main(int argc, char** argv) {
         auto [ec] = co_await socket.async_connect(
             *endpoint, asio::experimental::as_tuple(asio::use_awaitable));
         if (ec) {
-          result = absl::UnavailableError(absl::StrCat("connect to ", connect, ": ", ec.message()));
+          result = absl::UnavailableError(
+              absl::StrCat("connect to ", connect, ": ", ec.message()));
           co_return;
         }
         auto t = Transport::Create(options);
@@ -133,4 +248,6 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace sallyport::ssh::examples
 
-int main(int argc, char** argv) { return sallyport::ssh::examples::Main(argc, argv); }
+int main(int argc, char** argv) {
+  return sallyport::ssh::examples::Main(argc, argv);
+}

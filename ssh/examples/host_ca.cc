@@ -9,26 +9,34 @@
 
 namespace sallyport::ssh::examples {
 
-absl::StatusOr<std::vector<crypto::PublicKey>> LoadPublicKeys(const std::string& path) {
+absl::StatusOr<std::vector<crypto::PublicKey>> LoadPublicKeys(
+    const std::string& path) {
   std::string text = ReadTextFile(path);
-  if (text.empty()) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  if (text.empty())
+    return absl::NotFoundError(absl::StrCat("cannot read ", path));
   std::vector<crypto::PublicKey> keys;
-  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipWhitespace())) {
+  for (absl::string_view line :
+       absl::StrSplit(text, '\n', absl::SkipWhitespace())) {
     line = absl::StripAsciiWhitespace(line);
     if (line.empty() || line[0] == '#') continue;
-    std::vector<absl::string_view> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    std::vector<absl::string_view> f =
+        absl::StrSplit(line, ' ', absl::SkipEmpty());
     size_t start = 0;
-    if (f.size() >= 3 && !absl::StartsWith(f[0], "ssh-") && !absl::StartsWith(f[0], "ecdsa-")) {
+    if (f.size() >= 3 && !absl::StartsWith(f[0], "ssh-") &&
+        !absl::StartsWith(f[0], "ecdsa-")) {
       start = 1;  // a known_hosts host pattern
     }
-    std::string rest(line.substr(static_cast<size_t>(f[start].data() - line.data())));
+    std::string rest(
+        line.substr(static_cast<size_t>(f[start].data() - line.data())));
     auto key = crypto::PublicKey::FromAuthorizedKeysLine(rest);
     if (!key.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": ", key.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": ", key.status().message()));
     }
     keys.push_back(*key);
   }
-  if (keys.empty()) return absl::InvalidArgumentError(absl::StrCat("no keys in ", path));
+  if (keys.empty())
+    return absl::InvalidArgumentError(absl::StrCat("no keys in ", path));
   return keys;
 }
 

@@ -17,7 +17,8 @@ absl::StatusOr<std::shared_ptr<transport::HostKeyPolicy>> MakeHostCaPolicy(
 
 // Public keys from a file: authorized_keys / .pub lines, or known_hosts
 // lines with a leading host pattern.
-absl::StatusOr<std::vector<crypto::PublicKey>> LoadPublicKeys(const std::string& path);
+absl::StatusOr<std::vector<crypto::PublicKey>> LoadPublicKeys(
+    const std::string& path);
 
 }  // namespace sallyport::ssh::examples
 

@@ -2,8 +2,8 @@
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
-
 #include <chrono>
+#include <tuple>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -17,8 +17,9 @@ constexpr size_t kReadChunk = 256 * 1024;
 
 }  // namespace
 
-TransportDriver::TransportDriver(asio::ip::tcp::socket socket,
-                                 std::unique_ptr<transport::Transport> transport)
+TransportDriver::TransportDriver(
+    asio::ip::tcp::socket socket,
+    std::unique_ptr<transport::Transport> transport)
     : socket_(std::move(socket)),
       transport_(std::move(transport)),
       wake_(socket_.get_executor()),
@@ -42,7 +43,8 @@ void TransportDriver::Process(MessageHandler& handler) {
       handshake_reported_ = true;
       absl::Status s = handler.OnHandshakeDone(t);
       if (!s.ok()) {
-        t.Disconnect(transport::DisconnectReason::kByApplication, s.message().data());
+        t.Disconnect(transport::DisconnectReason::kByApplication,
+                     s.message().data());
         break;
       }
     }
@@ -62,16 +64,17 @@ asio::awaitable<void> TransportDriver::ReadLoop(MessageHandler& handler) {
   transport::Transport& t = *transport_;
   while (!t.closed() && !socket_failed_) {
     auto buf = t.PrepareInput(kReadChunk);
-    auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buf.data(), buf.size()),
-                                                    kUseTuple);
+    auto [ec, n] = co_await socket_.async_read_some(
+        asio::buffer(buf.data(), buf.size()), kUseTuple);
     t.CommitInput(n);
     if (n > 0) Process(handler);
     if (ec) {
       if (!t.closed()) {
         socket_failed_ = true;
         socket_status_ = absl::UnavailableError(
-            ec == asio::error::eof ? "connection closed by peer"
-                                   : absl::StrCat("read failed: ", ec.message()));
+            ec == asio::error::eof
+                ? "connection closed by peer"
+                : absl::StrCat("read failed: ", ec.message()));
       }
       break;
     }
@@ -90,15 +93,27 @@ asio::awaitable<void> TransportDriver::WriteLoop(MessageHandler& handler) {
       continue;
     }
     t.TakeOutput(&write_buffer_);
-    in_flight_ = write_buffer_.size();
-    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(write_buffer_), kUseTuple);
+    // One send per loop for the whole batch: asio::async_write would split
+    // it into 64 KiB sends, each a trip through the event loop.
+    size_t written = 0;
+    asio::error_code ec;
+    while (written < write_buffer_.size() && !ec) {
+      in_flight_ = write_buffer_.size() - written;
+      size_t n = 0;
+      std::tie(ec, n) = co_await socket_.async_write_some(
+          asio::buffer(write_buffer_.data() + written,
+                       write_buffer_.size() - written),
+          kUseTuple);
+      written += n;
+    }
     in_flight_ = 0;
     if (ec) {
       socket_failed_ = true;
-      if (!t.closed()) socket_status_ = absl::UnavailableError(absl::StrCat("write failed: ", ec.message()));
+      if (!t.closed())
+        socket_status_ = absl::UnavailableError(
+            absl::StrCat("write failed: ", ec.message()));
       break;
     }
-    (void)n;
     if (!t.closed()) handler.OnProgress(t);
   }
   // Done writing: stop the reader too.
@@ -133,19 +148,23 @@ asio::awaitable<absl::Status> TransportDriver::Run(MessageHandler& handler) {
 absl::StatusOr<asio::ip::tcp::endpoint> ParseEndpoint(std::string_view text) {
   size_t colon = text.rfind(':');
   if (colon == std::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("expected HOST:PORT, got ", std::string(text)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected HOST:PORT, got ", std::string(text)));
   }
   std::string host(text.substr(0, colon));
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
   int port = 0;
-  if (!absl::SimpleAtoi(std::string(text.substr(colon + 1)), &port) || port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("bad port in ", std::string(text)));
+  if (!absl::SimpleAtoi(std::string(text.substr(colon + 1)), &port) ||
+      port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad port in ", std::string(text)));
   }
   asio::error_code ec;
   auto addr = asio::ip::make_address(host, ec);
-  if (ec) return absl::InvalidArgumentError(absl::StrCat("bad IP address: ", host));
+  if (ec)
+    return absl::InvalidArgumentError(absl::StrCat("bad IP address: ", host));
   return asio::ip::tcp::endpoint(addr, static_cast<uint16_t>(port));
 }
 

@@ -5,7 +5,6 @@
 #define SALLYPORT_SSH_NET_DRIVER_H_
 
 #include <asio.hpp>
-
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -22,9 +21,12 @@ class MessageHandler {
  public:
   virtual ~MessageHandler() = default;
   // Once, when the first key exchange has completed in both directions.
-  virtual absl::Status OnHandshakeDone(transport::Transport&) { return absl::OkStatus(); }
+  virtual absl::Status OnHandshakeDone(transport::Transport&) {
+    return absl::OkStatus();
+  }
   // Each message for the layers above. An error disconnects.
-  virtual absl::Status OnMessage(transport::Transport& t, wire::Bytes payload) = 0;
+  virtual absl::Status OnMessage(transport::Transport& t,
+                                 wire::Bytes payload) = 0;
   // After each batch of input and each write completion: a chance to
   // produce more output (e.g. resume a paused data source).
   virtual void OnProgress(transport::Transport&) {}
@@ -33,7 +35,8 @@ class MessageHandler {
 class TransportDriver {
  public:
   // Takes the connected socket. TCP_NODELAY is set.
-  TransportDriver(asio::ip::tcp::socket socket, std::unique_ptr<transport::Transport> transport);
+  TransportDriver(asio::ip::tcp::socket socket,
+                  std::unique_ptr<transport::Transport> transport);
   TransportDriver(const TransportDriver&) = delete;
   TransportDriver& operator=(const TransportDriver&) = delete;
 

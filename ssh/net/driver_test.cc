@@ -36,16 +36,21 @@ class Peer : public MessageHandler {
 
   absl::Status OnHandshakeDone(Transport& t) override {
     if (!client_) return absl::OkStatus();
-    return t.Send(transport::SerializeServiceMsg(transport::kMsgServiceRequest, "ssh-userauth"));
+    return t.Send(transport::SerializeServiceMsg(transport::kMsgServiceRequest,
+                                                 "ssh-userauth"));
   }
 
   absl::Status OnMessage(Transport& t, wire::Bytes p) override {
     switch (p[0]) {
       case transport::kMsgServiceRequest:
-        return t.Send(transport::SerializeServiceMsg(transport::kMsgServiceAccept, "ssh-userauth"));
+        return t.Send(transport::SerializeServiceMsg(
+            transport::kMsgServiceAccept, "ssh-userauth"));
       case transport::kMsgServiceAccept: {
         wire::Writer w;
-        w.Byte(transport::kMsgUserauthRequest).String("u").String("ssh-connection").String("none");
+        w.Byte(transport::kMsgUserauthRequest)
+            .String("u")
+            .String("ssh-connection")
+            .String("none");
         return t.Send(w.data());
       }
       case transport::kMsgUserauthRequest: {
@@ -85,7 +90,8 @@ class Peer : public MessageHandler {
 
  private:
   void Produce(Transport& t) {
-    while (authenticated_ && sent_ < total_ && driver->OutputBacklog() < (1u << 20)) {
+    while (authenticated_ && sent_ < total_ &&
+           driver->OutputBacklog() < (1u << 20)) {
       if (!t.Send(DataMsg(sent_)).ok()) break;
       ++sent_;
     }
@@ -107,7 +113,8 @@ TEST(DriverTest, LoopbackRekeysStartedByEachSideLoseNothing) {
   ASSERT_TRUE(host.ok());
   constexpr uint32_t kMessages = 400;  // ~8.6 MB each way
   asio::io_context io;
-  asio::ip::tcp::acceptor acceptor(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  asio::ip::tcp::acceptor acceptor(
+      io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   const uint16_t port = acceptor.local_endpoint().port();
 
   Peer server_peer(false, kMessages), client_peer(true, kMessages);
@@ -118,38 +125,45 @@ TEST(DriverTest, LoopbackRekeysStartedByEachSideLoseNothing) {
     if (++finished == 2) io.stop();
   };
 
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
-    if (ec) co_return;
-    transport::TransportOptions o;
-    o.role = transport::Role::kServer;
-    o.host_keys.push_back(transport::ServerHostKey{*host, {}});
-    o.rekey_bytes = 1 << 20;
-    TransportDriver d(std::move(socket), *Transport::Create(o));
-    server_peer.driver = &d;
-    server_end = co_await d.Run(server_peer);
-    server_kex = d.transport().kex_count();
-    server_ours = d.transport().our_initiated_rekeys();
-    done();
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
+        if (ec) co_return;
+        transport::TransportOptions o;
+        o.role = transport::Role::kServer;
+        o.host_keys.push_back(transport::ServerHostKey{*host, {}});
+        o.rekey_bytes = 1 << 20;
+        TransportDriver d(std::move(socket), *Transport::Create(o));
+        server_peer.driver = &d;
+        server_end = co_await d.Run(server_peer);
+        server_kex = d.transport().kex_count();
+        server_ours = d.transport().our_initiated_rekeys();
+        done();
+      },
+      asio::detached);
 
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-    asio::ip::tcp::socket socket(io);
-    auto [ec] = co_await socket.async_connect(
-        asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), kUseTuple);
-    if (ec) co_return;
-    transport::TransportOptions o;
-    o.role = transport::Role::kClient;
-    o.host_key_policy = std::make_shared<transport::PinnedHostKeyPolicy>(
-        std::vector<crypto::PublicKey>{host->public_key()});
-    o.rekey_bytes = 700 << 10;
-    TransportDriver d(std::move(socket), *Transport::Create(o));
-    client_peer.driver = &d;
-    client_end = co_await d.Run(client_peer);
-    client_kex = d.transport().kex_count();
-    client_ours = d.transport().our_initiated_rekeys();
-    done();
-  }, asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        asio::ip::tcp::socket socket(io);
+        auto [ec] = co_await socket.async_connect(
+            asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
+            kUseTuple);
+        if (ec) co_return;
+        transport::TransportOptions o;
+        o.role = transport::Role::kClient;
+        o.host_key_policy = std::make_shared<transport::PinnedHostKeyPolicy>(
+            std::vector<crypto::PublicKey>{host->public_key()});
+        o.rekey_bytes = 700 << 10;
+        TransportDriver d(std::move(socket), *Transport::Create(o));
+        client_peer.driver = &d;
+        client_end = co_await d.Run(client_peer);
+        client_kex = d.transport().kex_count();
+        client_ours = d.transport().our_initiated_rekeys();
+        done();
+      },
+      asio::detached);
 
   io.run_for(std::chrono::seconds(120));
   EXPECT_EQ(finished, 2) << "did not finish within 120 s";
@@ -158,8 +172,10 @@ TEST(DriverTest, LoopbackRekeysStartedByEachSideLoseNothing) {
   EXPECT_EQ(server_peer.error, "");
   EXPECT_EQ(server_peer.received, kMessages);
   EXPECT_EQ(client_peer.received, kMessages);
-  EXPECT_EQ(client_end.code(), absl::StatusCode::kCancelled) << client_end;  // we said "done"
-  EXPECT_NE(server_end.message().find("peer disconnected"), std::string::npos) << server_end;
+  EXPECT_EQ(client_end.code(), absl::StatusCode::kCancelled)
+      << client_end;  // we said "done"
+  EXPECT_NE(server_end.message().find("peer disconnected"), std::string::npos)
+      << server_end;
   EXPECT_GE(client_ours, 2);
   EXPECT_GE(server_ours, 2);
   EXPECT_GE(client_kex, 5);

@@ -5,6 +5,7 @@
 #ifndef SALLYPORT_SSH_TRANSPORT_PACKET_CODEC_H_
 #define SALLYPORT_SSH_TRANSPORT_PACKET_CODEC_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -28,7 +29,13 @@ class PacketEncoder {
   PacketEncoder() : cipher_(crypto::CreateNoneCipher()) {}
 
   // Appends one sealed packet carrying `payload` to `out`.
-  void Encode(absl::Span<const uint8_t> payload, std::vector<uint8_t>* out);
+  void Encode(absl::Span<const uint8_t> payload, std::vector<uint8_t>* out) {
+    Encode(payload, {}, out);
+  }
+  // Appends one sealed packet whose payload is head ‖ tail (a message
+  // header and its data, without first copying them into one buffer).
+  void Encode(absl::Span<const uint8_t> head, absl::Span<const uint8_t> tail,
+              std::vector<uint8_t>* out);
   // New keys take effect for the next packet (after sending NEWKEYS).
   void SetCipher(std::unique_ptr<crypto::PacketCipher> cipher) {
     cipher_ = std::move(cipher);
@@ -42,9 +49,17 @@ class PacketEncoder {
   const crypto::PacketCipher& cipher() const { return *cipher_; }
 
  private:
+  // Padding is at most 255 bytes; no MAC or tag is longer than 64 bytes.
+  static constexpr size_t kMaxPadding = 255;
+  static constexpr size_t kMaxTag = 64;
+  void FillPadding(uint8_t* dst, size_t n);
+
   std::unique_ptr<crypto::PacketCipher> cipher_;
   uint32_t seq_ = 0;
   bool wrapped_ = false;
+  // Random bytes for padding, refilled from RAND_bytes when used up.
+  std::array<uint8_t, 4096> pool_{};
+  size_t pool_used_ = 4096;
 };
 
 class PacketDecoder {

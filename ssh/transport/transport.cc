@@ -166,23 +166,24 @@ void Transport::Feed(wire::Bytes data) {
 }
 
 absl::Span<uint8_t> Transport::PrepareInput(size_t n) {
-  if (in_start_ == in_.size()) {
-    in_.clear();
-    in_start_ = 0;
+  if (in_start_ == in_end_) {
+    in_start_ = in_end_ = 0;
   } else if (in_start_ > 0) {
-    in_.erase(in_.begin(),
-              in_.begin() + static_cast<std::ptrdiff_t>(in_start_));
+    std::memmove(in_.data(), in_.data() + in_start_, in_end_ - in_start_);
+    in_end_ -= in_start_;
     in_start_ = 0;
   }
-  size_t old = in_.size();
-  in_.resize(old + n);
+  // The buffer only grows (zero-filled once); resizing it for every read
+  // would zero-fill the whole read chunk each time, even for a 36-byte
+  // WINDOW_ADJUST.
+  if (in_.size() < in_end_ + n) in_.resize(in_end_ + n);
   prepared_ = n;
-  return absl::MakeSpan(in_.data() + old, n);
+  return absl::MakeSpan(in_.data() + in_end_, n);
 }
 
 void Transport::CommitInput(size_t n) {
   n = std::min(n, prepared_);
-  in_.resize(in_.size() - (prepared_ - n));
+  in_end_ += n;
   prepared_ = 0;
   total_bytes_in_ += n;
 }
@@ -191,7 +192,7 @@ std::optional<wire::Bytes> Transport::Next() {
   while (!closed_) {
     if (!version_reader_.done()) {
       auto used = version_reader_.Feed(
-          absl::MakeConstSpan(in_.data() + in_start_, in_.size() - in_start_));
+          absl::MakeConstSpan(in_.data() + in_start_, in_end_ - in_start_));
       if (!used.ok()) {
         Fail(DisconnectReason::kProtocolVersionNotSupported, used.status());
         return std::nullopt;
@@ -202,7 +203,7 @@ std::optional<wire::Bytes> Transport::Next() {
       continue;
     }
     auto decoded = decoder_.Decode(
-        absl::MakeSpan(in_.data() + in_start_, in_.size() - in_start_));
+        absl::MakeSpan(in_.data() + in_start_, in_end_ - in_start_));
     if (!decoded.ok()) {
       Fail(DisconnectReason::kMacError, decoded.status());
       return std::nullopt;
@@ -670,7 +671,7 @@ absl::Status Transport::SendKexInit() {
   return absl::OkStatus();
 }
 
-void Transport::SendPacket(wire::Bytes payload) {
+void Transport::SendPacket(wire::Bytes head, wire::Bytes tail) {
   if (out_start_ == out_.size()) {
     out_.clear();
     out_start_ = 0;
@@ -680,29 +681,35 @@ void Transport::SendPacket(wire::Bytes payload) {
     out_start_ = 0;
   }
   const size_t before = out_.size();
-  encoder_.Encode(payload, &out_);
+  encoder_.Encode(head, tail, &out_);
   const size_t n = out_.size() - before;
   bytes_out_since_kex_ += n;
   total_bytes_out_ += n;
   ++packets_out_since_kex_;
 }
 
-absl::Status Transport::Send(wire::Bytes payload) {
+absl::Status Transport::Send(wire::Bytes payload) { return Send(payload, {}); }
+
+absl::Status Transport::Send(wire::Bytes head, wire::Bytes tail) {
   if (closed_) return absl::FailedPreconditionError("transport is closed");
-  if (payload.empty()) return absl::InvalidArgumentError("empty message");
-  if (payload.size() > kMaxOutgoingPayload)
+  const size_t size = head.size() + tail.size();
+  if (size == 0) return absl::InvalidArgumentError("empty message");
+  if (size > kMaxOutgoingPayload)
     return absl::InvalidArgumentError("message too large");
-  NoteSent(payload);
+  NoteSent(head.empty() ? tail : head);
   if ((kex_ != nullptr) && !kex_->newkeys_sent) {
-    if (queued_bytes_ + payload.size() > options_.max_queued_bytes) {
+    if (queued_bytes_ + size > options_.max_queued_bytes) {
       return absl::ResourceExhaustedError(
           "too much data queued during key exchange");
     }
-    queued_.emplace_back(payload.begin(), payload.end());
-    queued_bytes_ += payload.size();
+    std::vector<uint8_t>& message = queued_.emplace_back();
+    message.reserve(size);
+    message.insert(message.end(), head.begin(), head.end());
+    message.insert(message.end(), tail.begin(), tail.end());
+    queued_bytes_ += size;
     return absl::OkStatus();
   }
-  SendPacket(payload);
+  SendPacket(head, tail);
   absl::Status s = MaybeRekeyForVolume();
   if (!s.ok()) Fail(DisconnectReason::kProtocolError, s);
   return absl::OkStatus();

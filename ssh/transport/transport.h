@@ -114,6 +114,9 @@ class Transport {
   // exchange runs. kFailedPrecondition when closed or before the first key
   // exchange completed; kResourceExhausted when the kex queue is full.
   absl::Status Send(wire::Bytes payload);
+  // The same for a message given in two parts, head ‖ tail (e.g. a
+  // CHANNEL_DATA header and the data), so bulk data is copied once.
+  absl::Status Send(wire::Bytes head, wire::Bytes tail);
   wire::Bytes PendingOutput() const;
   void Consume(size_t n);
   // Moves all pending output into `buffer` (replacing its contents) without
@@ -196,7 +199,8 @@ class Transport {
   absl::Status OnExtInfo(wire::Bytes payload);
 
   // Output.
-  void SendPacket(wire::Bytes payload);
+  void SendPacket(wire::Bytes payload) { SendPacket(payload, {}); }
+  void SendPacket(wire::Bytes head, wire::Bytes tail);
   absl::Status SendKexInit();
   absl::Status SendNewKeysAndSwitch();
   void FlushQueue();
@@ -213,8 +217,9 @@ class Transport {
   std::string peer_version_;
   VersionReader version_reader_;
 
-  std::vector<uint8_t> in_;
+  std::vector<uint8_t> in_;  // input is in_[in_start_, in_end_)
   size_t in_start_ = 0;
+  size_t in_end_ = 0;
   size_t prepared_ = 0;  // bytes added by PrepareInput, not yet committed
   std::vector<uint8_t> out_;
   size_t out_start_ = 0;

@@ -452,6 +452,66 @@ TEST(DispatchTest, PingAnsweredOnlyAfterAuthentication) {
   EXPECT_GT(peers->server->bytes_sent(), after_auth);  // PONG
 }
 
+TEST(TransportTest, TwoPartSendArrivesWholeAlsoWhenQueuedDuringKex) {
+  auto peers = TestPeers::Create();
+  peers->Pump();
+  peers->Authenticate();
+  peers->server_received.clear();
+  const std::vector<uint8_t> message = DataMsg(7, 20000);
+  const auto head = absl::MakeConstSpan(message).subspan(0, 9);
+  const auto tail = absl::MakeConstSpan(message).subspan(9);
+  ASSERT_TRUE(peers->client->Send(head, tail).ok());
+  // During a key exchange the message is queued (copied whole) and sent
+  // after NEWKEYS.
+  ASSERT_TRUE(peers->client->StartRekey().ok());
+  ASSERT_TRUE(peers->client->Send(head, tail).ok());
+  ASSERT_TRUE(peers->client->Send({}, message).ok());
+  EXPECT_EQ(peers->client->Send({}, {}).code(),
+            absl::StatusCode::kInvalidArgument);
+  peers->Pump();
+  ASSERT_FALSE(peers->client->closed()) << peers->client->close_status();
+  ASSERT_EQ(peers->server_received.size(), 3u);
+  for (const auto& m : peers->server_received) EXPECT_EQ(m, message);
+  EXPECT_EQ(peers->client->kex_count(), 2);
+}
+
+TEST(TransportTest, ZeroCopyInputWithShortReadsAndLeftovers) {
+  // The driver reads into PrepareInput(256 KiB) and commits what the socket
+  // gave; the input buffer is reused without being cleared. Deliver the
+  // handshake and data in odd-sized pieces (as short reads would) and
+  // check every message arrives intact.
+  auto peers = TestPeers::Create();
+  peers->Pump();
+  peers->Authenticate();
+  peers->server_received.clear();
+  std::vector<std::vector<uint8_t>> sent;
+  for (uint32_t i = 0; i < 50; ++i) {
+    sent.push_back(DataMsg(i, 1000 + 997 * i));
+    ASSERT_TRUE(peers->client->Send(sent.back()).ok());
+  }
+  std::vector<uint8_t> bytes(peers->client->PendingOutput().begin(),
+                             peers->client->PendingOutput().end());
+  peers->client->Consume(bytes.size());
+  std::vector<std::vector<uint8_t>> got;
+  size_t off = 0, step = 1;
+  while (off < bytes.size()) {
+    const size_t n = std::min(bytes.size() - off, step);
+    auto region = peers->server->PrepareInput(256 << 10);
+    ASSERT_GE(region.size(), n);
+    std::copy(bytes.begin() + static_cast<std::ptrdiff_t>(off),
+              bytes.begin() + static_cast<std::ptrdiff_t>(off + n),
+              region.begin());
+    peers->server->CommitInput(n);
+    off += n;
+    step = step * 3 % 40009 + 1;  // 1, 4, 13, ... up to ~40 KB
+    while (auto msg = peers->server->Next())
+      got.emplace_back(msg->begin(), msg->end());
+  }
+  ASSERT_FALSE(peers->server->closed()) << peers->server->close_status();
+  EXPECT_EQ(got, sent);
+  EXPECT_GT(peers->server->bytes_received(), bytes.size());
+}
+
 TEST(TransportTest, KexQueueIsBounded) {
   auto peers = TestPeers::Create([](TransportOptions& c, TransportOptions&) {
     c.max_queued_bytes = 100000;

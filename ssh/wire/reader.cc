@@ -6,8 +6,8 @@ namespace sallyport::ssh::wire {
 namespace {
 
 absl::Status Short(std::string_view what, size_t need, size_t have) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("truncated ", std::string(what), ": need ", need, " bytes, have ", have));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "truncated ", std::string(what), ": need ", need, " bytes, have ", have));
 }
 
 }  // namespace
@@ -26,8 +26,8 @@ absl::StatusOr<uint32_t> Reader::ReadUint32() {
   if (remaining() < 4) return Short("uint32", 4, remaining());
   const uint8_t* p = data_.data() + pos_;
   pos_ += 4;
-  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) |
-         uint32_t{p[3]};
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
+         (uint32_t{p[2]} << 8) | uint32_t{p[3]};
 }
 
 absl::StatusOr<uint64_t> Reader::ReadUint64() {
@@ -51,8 +51,8 @@ absl::StatusOr<Bytes> Reader::ReadString(uint32_t max_length) {
   uint32_t len = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
                  (uint32_t{p[2]} << 8) | uint32_t{p[3]};
   if (len > max_length) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("string of ", len, " bytes exceeds the limit of ", max_length));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "string of ", len, " bytes exceeds the limit of ", max_length));
   }
   // remaining() >= 4 here, so the subtraction cannot wrap.
   if (remaining() - 4 < len) return Short("string", len, remaining() - 4);
@@ -82,14 +82,16 @@ absl::StatusOr<std::string_view> Reader::ReadCString(uint32_t max_length) {
 
 absl::StatusOr<Bytes> Reader::ReadMpint(uint32_t max_bytes) {
   const size_t start = pos_;
-  // One extra byte allows the 0x00 that keeps a positive number's top bit clear.
+  // One extra byte allows the 0x00 that keeps a positive number's top bit
+  // clear.
   uint32_t cap = max_bytes >= UINT32_MAX - 1 ? UINT32_MAX : max_bytes + 1;
   auto s = ReadString(cap);
   if (!s.ok()) return s.status();
   Bytes v = *s;
   auto fail = [&](std::string_view why) {
     pos_ = start;
-    return absl::InvalidArgumentError(absl::StrCat("bad mpint: ", std::string(why)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad mpint: ", std::string(why)));
   };
   if (v.empty()) return v;
   if (v[0] & 0x80) return fail("negative");
@@ -101,13 +103,15 @@ absl::StatusOr<Bytes> Reader::ReadMpint(uint32_t max_bytes) {
   return v;
 }
 
-absl::StatusOr<std::vector<std::string>> Reader::ReadNameList(size_t max_entries) {
+absl::StatusOr<std::vector<std::string>> Reader::ReadNameList(
+    size_t max_entries) {
   const size_t start = pos_;
   auto s = ReadString(kMaxNameListLength);
   if (!s.ok()) return s.status();
   auto fail = [&](std::string_view why) {
     pos_ = start;
-    return absl::InvalidArgumentError(absl::StrCat("bad name-list: ", std::string(why)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad name-list: ", std::string(why)));
   };
   std::vector<std::string> names;
   if (s->empty()) return names;
@@ -115,8 +119,9 @@ absl::StatusOr<std::vector<std::string>> Reader::ReadNameList(size_t max_entries
   size_t begin = 0;
   while (true) {
     size_t comma = text.find(',', begin);
-    std::string_view name = text.substr(
-        begin, comma == std::string_view::npos ? std::string_view::npos : comma - begin);
+    std::string_view name = text.substr(begin, comma == std::string_view::npos
+                                                   ? std::string_view::npos
+                                                   : comma - begin);
     if (name.empty()) return fail("empty name");
     if (name.size() > kMaxNameLength) return fail("name too long");
     for (char c : name) {

@@ -19,17 +19,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     size_t before = r.remaining();
     bool ok = false;
     switch ((program + step) % 9) {
-      case 0: ok = r.ReadByte().ok(); break;
-      case 1: ok = r.ReadBool().ok(); break;
-      case 2: ok = r.ReadUint32().ok(); break;
-      case 3: ok = r.ReadUint64().ok(); break;
+      case 0:
+        ok = r.ReadByte().ok();
+        break;
+      case 1:
+        ok = r.ReadBool().ok();
+        break;
+      case 2:
+        ok = r.ReadUint32().ok();
+        break;
+      case 3:
+        ok = r.ReadUint64().ok();
+        break;
       case 4: {
         auto s = r.ReadString(1024);
         ok = s.ok();
         if (ok && s->size() > before) abort();
         break;
       }
-      case 5: ok = r.ReadCString(1024).ok(); break;
+      case 5:
+        ok = r.ReadCString(1024).ok();
+        break;
       case 6: {
         auto m = r.ReadMpint(64);
         ok = m.ok();
@@ -55,7 +65,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
         break;
       }
-      case 8: ok = r.ReadRaw(program % 7).ok(); break;
+      case 8:
+        ok = r.ReadRaw(program % 7).ok();
+        break;
     }
     if (!ok && r.remaining() != before) abort();  // failures consume nothing
     if (r.remaining() > before) abort();

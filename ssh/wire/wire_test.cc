@@ -17,8 +17,13 @@ std::vector<uint8_t> B(std::initializer_list<int> v) {
 
 TEST(WireTest, IntegersRoundTrip) {
   Writer w;
-  w.Byte(0xab).Bool(true).Bool(false).Uint32(0xdeadbeef).Uint64(0x0102030405060708ull);
-  EXPECT_EQ(w.data(), B({0xab, 1, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8}));
+  w.Byte(0xab)
+      .Bool(true)
+      .Bool(false)
+      .Uint32(0xdeadbeef)
+      .Uint64(0x0102030405060708ull);
+  EXPECT_EQ(w.data(),
+            B({0xab, 1, 0, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8}));
   Reader r(w.data());
   EXPECT_EQ(*r.ReadByte(), 0xab);
   EXPECT_TRUE(*r.ReadBool());
@@ -80,7 +85,8 @@ TEST(WireTest, MpintEncodingFollowsRfc4251Examples) {
   EXPECT_EQ(w.data(), B({0, 0, 0, 0}));
   Writer w2;
   w2.Mpint(B({0x09, 0xa3, 0x78, 0xf9, 0xb2, 0xe3, 0x32, 0xa7}));
-  EXPECT_EQ(w2.data(), B({0, 0, 0, 8, 0x09, 0xa3, 0x78, 0xf9, 0xb2, 0xe3, 0x32, 0xa7}));
+  EXPECT_EQ(w2.data(),
+            B({0, 0, 0, 8, 0x09, 0xa3, 0x78, 0xf9, 0xb2, 0xe3, 0x32, 0xa7}));
   Writer w3;
   w3.Mpint(B({0x80}));
   EXPECT_EQ(w3.data(), B({0, 0, 0, 2, 0x00, 0x80}));
@@ -120,9 +126,9 @@ TEST(WireTest, NameLists) {
   EXPECT_TRUE(r.ReadNameList()->empty());
   EXPECT_TRUE(r.ExpectEnd().ok());
 
-  for (std::string bad : {std::string(","), std::string("a,,b"), std::string("a,"),
-                          std::string("a b"), std::string("a\0b", 3),
-                          std::string("\x80")}) {
+  for (std::string bad :
+       {std::string(","), std::string("a,,b"), std::string("a,"),
+        std::string("a b"), std::string("a\0b", 3), std::string("\x80")}) {
     Writer wb;
     wb.String(bad);
     Reader rb(wb.data());

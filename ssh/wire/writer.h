@@ -33,7 +33,8 @@ class Writer {
   Writer& String(Bytes data);
   Writer& String(std::string_view data) { return String(AsBytes(data)); }
   // Writes a non-negative mpint from its unsigned big-endian magnitude:
-  // leading zero bytes are stripped and a 0x00 is added when the top bit is set.
+  // leading zero bytes are stripped and a 0x00 is added when the top bit is
+  // set.
   Writer& Mpint(Bytes magnitude);
   // Comma-joined names as one string.
   Writer& NameList(const std::vector<std::string>& names);
@@ -45,9 +46,7 @@ class Writer {
 
   const std::vector<uint8_t>& data() const { return *out_; }
   std::vector<uint8_t> Take() { return std::move(*out_); }
-  std::string TakeString() {
-    return std::string(out_->begin(), out_->end());
-  }
+  std::string TakeString() { return std::string(out_->begin(), out_->end()); }
   size_t size() const { return out_->size(); }
 
  private:

@@ -22,25 +22,28 @@ void RunOne(const std::vector<uint8_t>& input) {
   LLVMFuzzerTestOneInput(copy.empty() ? nullptr : copy.data(), copy.size());
 }
 
-std::vector<uint8_t> Mutate(const std::vector<uint8_t>& seed, std::mt19937_64& rng,
+std::vector<uint8_t> Mutate(const std::vector<uint8_t>& seed,
+                            std::mt19937_64& rng,
                             const std::vector<std::vector<uint8_t>>& all) {
   std::vector<uint8_t> out = seed;
   int edits = 1 + static_cast<int>(rng() % 4);
   for (int e = 0; e < edits; ++e) {
     switch (rng() % 7) {
       case 0:  // flip a bit
-        if (!out.empty()) out[rng() % out.size()] ^= static_cast<uint8_t>(1u << (rng() % 8));
+        if (!out.empty())
+          out[rng() % out.size()] ^= static_cast<uint8_t>(1u << (rng() % 8));
         break;
       case 1:  // truncate
         if (!out.empty()) out.resize(rng() % out.size());
         break;
       case 2:  // insert random bytes
-        {
-          size_t at = out.empty() ? 0 : rng() % (out.size() + 1);
-          size_t n = 1 + rng() % 16;
-          for (size_t i = 0; i < n; ++i) out.insert(out.begin() + static_cast<long>(at), static_cast<uint8_t>(rng()));
-        }
-        break;
+      {
+        size_t at = out.empty() ? 0 : rng() % (out.size() + 1);
+        size_t n = 1 + rng() % 16;
+        for (size_t i = 0; i < n; ++i)
+          out.insert(out.begin() + static_cast<long>(at),
+                     static_cast<uint8_t>(rng()));
+      } break;
       case 3:  // set a byte to an interesting value
         if (!out.empty()) {
           static const uint8_t kInteresting[] = {0x00, 0x01, 0x7f, 0x80, 0xff};
@@ -49,7 +52,9 @@ std::vector<uint8_t> Mutate(const std::vector<uint8_t>& seed, std::mt19937_64& r
         break;
       case 4:  // overwrite 4 bytes with an interesting length
         if (out.size() >= 4) {
-          static const uint32_t kLens[] = {0, 1, 4, 5, 0x7fffffff, 0x80000000, 0xffffffff, 35000, 262144, 262145};
+          static const uint32_t kLens[] = {
+              0,          1,          4,     5,      0x7fffffff,
+              0x80000000, 0xffffffff, 35000, 262144, 262145};
           uint32_t v = kLens[rng() % 10];
           size_t at = rng() % (out.size() - 3);
           out[at] = static_cast<uint8_t>(v >> 24);
@@ -64,15 +69,18 @@ std::vector<uint8_t> Mutate(const std::vector<uint8_t>& seed, std::mt19937_64& r
           size_t cut = out.empty() ? 0 : rng() % out.size();
           size_t from = other.empty() ? 0 : rng() % other.size();
           out.resize(cut);
-          out.insert(out.end(), other.begin() + static_cast<long>(from), other.end());
+          out.insert(out.end(), other.begin() + static_cast<long>(from),
+                     other.end());
         }
         break;
       case 6:  // duplicate a chunk
         if (out.size() > 2) {
           size_t a = rng() % out.size();
           size_t n = 1 + rng() % (out.size() - a);
-          std::vector<uint8_t> chunk(out.begin() + static_cast<long>(a), out.begin() + static_cast<long>(a + n));
-          out.insert(out.begin() + static_cast<long>(a), chunk.begin(), chunk.end());
+          std::vector<uint8_t> chunk(out.begin() + static_cast<long>(a),
+                                     out.begin() + static_cast<long>(a + n));
+          out.insert(out.begin() + static_cast<long>(a), chunk.begin(),
+                     chunk.end());
         }
         break;
     }
@@ -95,7 +103,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "cannot read seed %s\n", argv[i]);
       return 1;
     }
-    seeds.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    seeds.emplace_back(std::istreambuf_iterator<char>(in),
+                       std::istreambuf_iterator<char>());
   }
   std::mt19937_64 rng(0x5a11790c7);
   size_t runs = 0;

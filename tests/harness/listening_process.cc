@@ -14,12 +14,14 @@ std::string RunfilePath(const std::string& workspace_relative) {
   const char* srcdir = std::getenv("TEST_SRCDIR");
   const char* workspace = std::getenv("TEST_WORKSPACE");
   if (srcdir == nullptr) return workspace_relative;
-  return absl::StrCat(srcdir, "/", workspace != nullptr ? workspace : "sallyport", "/",
+  return absl::StrCat(srcdir, "/",
+                      workspace != nullptr ? workspace : "sallyport", "/",
                       workspace_relative);
 }
 
 absl::StatusOr<std::unique_ptr<ListeningProcess>> ListeningProcess::Start(
-    const std::vector<std::string>& argv, const std::string& log_path, absl::Duration timeout) {
+    const std::vector<std::string>& argv, const std::string& log_path,
+    absl::Duration timeout) {
   std::unique_ptr<ListeningProcess> p(new ListeningProcess());
   p->log_path_ = log_path;
   BackgroundProcess::Options options;
@@ -42,14 +44,15 @@ absl::StatusOr<std::unique_ptr<ListeningProcess>> ListeningProcess::Start(
     }
     absl::SleepFor(absl::Milliseconds(20));
   }
-  return absl::DeadlineExceededError(
-      absl::StrCat(argv[0], " did not print 'listening on' in time:\n", p->Log()));
+  return absl::DeadlineExceededError(absl::StrCat(
+      argv[0], " did not print 'listening on' in time:\n", p->Log()));
 }
 
 ListeningProcess::~ListeningProcess() {
   if (process_) process_->Stop();
   if (::testing::Test::HasFailure()) {
-    std::cerr << "--- log of " << log_path_ << " ---\n" << Log() << "--- end ---\n";
+    std::cerr << "--- log of " << log_path_ << " ---\n"
+              << Log() << "--- end ---\n";
   }
 }
 

@@ -25,25 +25,30 @@ RunResult Client(const std::vector<std::string>& args) {
 }
 
 void ExpectContains(const std::string& haystack, const std::string& needle) {
-  EXPECT_NE(haystack.find(needle), std::string::npos) << "missing: " << needle << "\nin:\n"
-                                                      << haystack;
+  EXPECT_NE(haystack.find(needle), std::string::npos)
+      << "missing: " << needle << "\nin:\n"
+      << haystack;
 }
 
 TEST(ClientInterop, EveryCipherAndKexAgainstRealSshd) {
   SshdFixture::Options options;
   options.config["Ciphers"] =
-      "chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,"
+      "chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh."
+      "com,aes256-ctr,"
       "aes128-ctr";
   auto sshd = SshdFixture::Start(options);
   ASSERT_TRUE(sshd.ok()) << sshd.status();
   const std::string port = std::to_string((*sshd)->port());
-  for (std::string cipher : {"chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com",
-                             "aes128-gcm@openssh.com", "aes256-ctr", "aes128-ctr"}) {
+  for (std::string cipher :
+       {"chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com",
+        "aes128-gcm@openssh.com", "aes256-ctr", "aes128-ctr"}) {
     for (std::string kex : {"curve25519-sha256", "curve25519-sha256@libssh.org",
                             "ecdh-sha2-nistp256"}) {
       SCOPED_TRACE(cipher + " / " + kex);
-      RunResult r = Client({"--connect", "127.0.0.1:" + port, "--known-host-key",
-                            (*sshd)->host_key_path() + ".pub", "--ciphers", cipher, "--kex", kex});
+      RunResult r =
+          Client({"--connect", "127.0.0.1:" + port, "--known-host-key",
+                  (*sshd)->host_key_path() + ".pub", "--ciphers", cipher,
+                  "--kex", kex});
       EXPECT_EQ(r.exit_code, 0) << r.Describe();
       ExpectContains(r.err, "SERVICE_ACCEPT ssh-userauth");
       ExpectContains(r.err, "kex=" + kex);
@@ -56,10 +61,12 @@ TEST(ClientInterop, EveryCipherAndKexAgainstRealSshd) {
 TEST(ClientInterop, EtmMacsAgainstRealSshd) {
   auto sshd = SshdFixture::Start();
   ASSERT_TRUE(sshd.ok()) << sshd.status();
-  for (std::string mac : {"hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com"}) {
-    RunResult r = Client({"--connect", absl::StrCat("127.0.0.1:", (*sshd)->port()),
-                          "--known-host-key", (*sshd)->host_key_path() + ".pub", "--ciphers",
-                          "aes128-ctr", "--macs", mac});
+  for (std::string mac :
+       {"hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com"}) {
+    RunResult r =
+        Client({"--connect", absl::StrCat("127.0.0.1:", (*sshd)->port()),
+                "--known-host-key", (*sshd)->host_key_path() + ".pub",
+                "--ciphers", "aes128-ctr", "--macs", mac});
     EXPECT_EQ(r.exit_code, 0) << r.Describe();
     ExpectContains(r.err, "mac=" + mac);
   }
@@ -72,8 +79,9 @@ TEST(ClientInterop, RefusesHostKeyThatIsNotPinned) {
   ASSERT_TRUE(dir.ok());
   auto other = GenerateKey(dir->path(), "other");
   ASSERT_TRUE(other.ok());
-  RunResult r = Client({"--connect", absl::StrCat("127.0.0.1:", (*sshd)->port()),
-                        "--known-host-key", other->public_path});
+  RunResult r =
+      Client({"--connect", absl::StrCat("127.0.0.1:", (*sshd)->port()),
+              "--known-host-key", other->public_path});
   EXPECT_EQ(r.exit_code, 1) << r.Describe();
   ExpectContains(r.err, "not the pinned key");
   EXPECT_EQ(r.err.find("SERVICE_ACCEPT"), std::string::npos);
@@ -90,8 +98,9 @@ TEST(ClientInterop, AcceptsHostCertificateFromTrustedCa) {
   // by a first start, then restart with HostCertificate.
   auto host = GenerateKey(dir->path(), "host");
   ASSERT_TRUE(host.ok());
-  auto cert = SignWithSshKeygen(ca->private_path, host->public_path, "sshd-host",
-                                "127.0.0.1,target.internal", "-5m:+1h", /*host=*/true);
+  auto cert =
+      SignWithSshKeygen(ca->private_path, host->public_path, "sshd-host",
+                        "127.0.0.1,target.internal", "-5m:+1h", /*host=*/true);
   ASSERT_TRUE(cert.ok()) << cert.status();
   SshdFixture::Options options;
   options.config["HostKey"] = host->private_path;
@@ -104,15 +113,17 @@ TEST(ClientInterop, AcceptsHostCertificateFromTrustedCa) {
   EXPECT_EQ(ok.exit_code, 0) << ok.Describe();
   ExpectContains(ok.err, "hostkey=ssh-ed25519-cert-v01@openssh.com");
 
-  RunResult named = Client({"--connect", addr, "--host-ca", ca->public_path, "--host-name",
-                            "target.internal"});
+  RunResult named = Client({"--connect", addr, "--host-ca", ca->public_path,
+                            "--host-name", "target.internal"});
   EXPECT_EQ(named.exit_code, 0) << named.Describe();
 
-  RunResult wrong_name = Client({"--connect", addr, "--host-ca", ca->public_path,
-                                 "--host-name", "other.internal"});
+  RunResult wrong_name =
+      Client({"--connect", addr, "--host-ca", ca->public_path, "--host-name",
+              "other.internal"});
   EXPECT_EQ(wrong_name.exit_code, 1) << wrong_name.Describe();
 
-  RunResult untrusted = Client({"--connect", addr, "--host-ca", wrong_ca->public_path});
+  RunResult untrusted =
+      Client({"--connect", addr, "--host-ca", wrong_ca->public_path});
   EXPECT_EQ(untrusted.exit_code, 1) << untrusted.Describe();
   ExpectContains(untrusted.err, "host key refused");
 }

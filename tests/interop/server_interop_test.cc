@@ -36,21 +36,22 @@ class ServerInterop : public ::testing::Test {
   }
 
   void StartServer(std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {RunfilePath("ssh/examples/example_server"), "--listen",
-                                     "127.0.0.1:0", "--host-key", host_.private_path};
+    std::vector<std::string> argv = {RunfilePath("ssh/examples/example_server"),
+                                     "--listen", "127.0.0.1:0", "--host-key",
+                                     host_.private_path};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto server = ListeningProcess::Start(argv, dir_->File("server.log"));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     ASSERT_TRUE(WriteFile(dir_->File("known_hosts"),
-                          absl::StrCat("[127.0.0.1]:", server_->port(), " ", host_.public_line,
-                                       "\n"))
+                          absl::StrCat("[127.0.0.1]:", server_->port(), " ",
+                                       host_.public_line, "\n"))
                     .ok());
   }
 
   RunResult Ssh(const std::vector<std::string>& options) {
-    std::vector<std::string> argv =
-        SshClientArgs(server_->port(), dir_->File("known_hosts"), user_.private_path);
+    std::vector<std::string> argv = SshClientArgs(
+        server_->port(), dir_->File("known_hosts"), user_.private_path);
     argv.insert(argv.begin() + 1, "-vvv");
     argv.insert(argv.end(), options.begin(), options.end());
     argv.push_back("tester@127.0.0.1");
@@ -71,16 +72,18 @@ void ExpectContains(const std::string& haystack, const std::string& needle) {
 
 TEST_F(ServerInterop, EveryCipherAndKexReachesUserAuthWithStrictKex) {
   StartServer();
-  const std::vector<std::string> ciphers = {"chacha20-poly1305@openssh.com",
-                                            "aes256-gcm@openssh.com", "aes128-gcm@openssh.com",
-                                            "aes256-ctr", "aes128-ctr"};
-  const std::vector<std::string> kexes = {"curve25519-sha256", "curve25519-sha256@libssh.org",
+  const std::vector<std::string> ciphers = {
+      "chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com",
+      "aes128-gcm@openssh.com", "aes256-ctr", "aes128-ctr"};
+  const std::vector<std::string> kexes = {"curve25519-sha256",
+                                          "curve25519-sha256@libssh.org",
                                           "ecdh-sha2-nistp256"};
   for (const auto& cipher : ciphers) {
     for (const auto& kex : kexes) {
       SCOPED_TRACE(cipher + " / " + kex);
       const bool etm = cipher.ends_with("-ctr");
-      std::vector<std::string> opts = {"-o", "Ciphers=" + cipher, "-o", "KexAlgorithms=" + kex};
+      std::vector<std::string> opts = {"-o", "Ciphers=" + cipher, "-o",
+                                       "KexAlgorithms=" + kex};
       if (etm) {
         opts.push_back("-o");
         opts.push_back("MACs=hmac-sha2-256-etm@openssh.com");
@@ -97,7 +100,8 @@ TEST_F(ServerInterop, EveryCipherAndKexReachesUserAuthWithStrictKex) {
       ExpectContains(r.err, "resetting read seqnr");
       ExpectContains(r.err, "SSH2_MSG_EXT_INFO received");
       ExpectContains(r.err, "server-sig-algs=<ssh-ed25519,");
-      EXPECT_EQ(r.err.find("ssh-rsa"), std::string::npos) << "server-sig-algs offers ssh-rsa";
+      EXPECT_EQ(r.err.find("ssh-rsa"), std::string::npos)
+          << "server-sig-algs offers ssh-rsa";
       ExpectContains(r.err, "SSH2_MSG_SERVICE_ACCEPT received");
       ExpectContains(r.err, "Permission denied (publickey)");
     }
@@ -107,7 +111,8 @@ TEST_F(ServerInterop, EveryCipherAndKexReachesUserAuthWithStrictKex) {
 
 TEST_F(ServerInterop, HmacSha512EtmWorks) {
   StartServer();
-  RunResult r = Ssh({"-o", "Ciphers=aes256-ctr", "-o", "MACs=hmac-sha2-512-etm@openssh.com"});
+  RunResult r = Ssh(
+      {"-o", "Ciphers=aes256-ctr", "-o", "MACs=hmac-sha2-512-etm@openssh.com"});
   ExpectContains(r.err, "MAC: hmac-sha2-512-etm@openssh.com");
   ExpectContains(r.err, "SSH2_MSG_SERVICE_ACCEPT received");
 }
@@ -119,23 +124,27 @@ TEST_F(ServerInterop, ManyHandshakes) {
     RunResult r = Ssh({"-o", i % 2 ? "KexAlgorithms=curve25519-sha256"
                                    : "KexAlgorithms=ecdh-sha2-nistp256"});
     ASSERT_NE(r.err.find("SSH2_MSG_SERVICE_ACCEPT received"), std::string::npos)
-        << "handshake " << i << "\n" << r.err;
+        << "handshake " << i << "\n"
+        << r.err;
   }
 }
 
 TEST_F(ServerInterop, HostCertificateTrustedThroughCertAuthority) {
   auto ca = GenerateKey(dir_->path(), "host_ca");
   ASSERT_TRUE(ca.ok());
-  auto cert = SignWithSshKeygen(ca->private_path, host_.public_path, "test-host", "127.0.0.1",
-                                "-5m:+1h", /*host=*/true);
+  auto cert =
+      SignWithSshKeygen(ca->private_path, host_.public_path, "test-host",
+                        "127.0.0.1", "-5m:+1h", /*host=*/true);
   ASSERT_TRUE(cert.ok()) << cert.status();
   StartServer({"--host-cert", *cert});
-  ASSERT_TRUE(WriteFile(dir_->File("known_hosts"),
-                        absl::StrCat("@cert-authority [127.0.0.1]:", server_->port(), " ",
-                                     ca->public_line, "\n"))
-                  .ok());
+  ASSERT_TRUE(
+      WriteFile(dir_->File("known_hosts"),
+                absl::StrCat("@cert-authority [127.0.0.1]:", server_->port(),
+                             " ", ca->public_line, "\n"))
+          .ok());
   RunResult r = Ssh({});
-  ExpectContains(r.err, "kex: host key algorithm: ssh-ed25519-cert-v01@openssh.com");
+  ExpectContains(r.err,
+                 "kex: host key algorithm: ssh-ed25519-cert-v01@openssh.com");
   ExpectContains(r.err, "Server host certificate:");
   ExpectContains(r.err, "SSH2_MSG_SERVICE_ACCEPT received");
 }
@@ -155,14 +164,17 @@ TEST_F(ServerInterop, SilentClientIsCutOffAtLoginGraceTime) {
   std::string got;
   char buf[4096];
   ssize_t n;
-  while ((n = read(fd, buf, sizeof(buf))) > 0) got.append(buf, static_cast<size_t>(n));
+  while ((n = read(fd, buf, sizeof(buf))) > 0)
+    got.append(buf, static_cast<size_t>(n));
   const absl::Duration took = absl::Now() - start;
   close(fd);
   EXPECT_EQ(n, 0) << "connection was not closed by the server";
   EXPECT_GE(took, absl::Milliseconds(1500));
   EXPECT_TRUE(got.starts_with("SSH-2.0-Sallyport")) << got;
   // The server logs after closing: give it a moment.
-  for (int i = 0; i < 100 && server_->Log().find("login grace time") == std::string::npos; ++i) {
+  for (int i = 0;
+       i < 100 && server_->Log().find("login grace time") == std::string::npos;
+       ++i) {
     absl::SleepFor(absl::Milliseconds(50));
   }
   ExpectContains(server_->Log(), "login grace time");
@@ -170,12 +182,15 @@ TEST_F(ServerInterop, SilentClientIsCutOffAtLoginGraceTime) {
 
 TEST_F(ServerInterop, GarbageInsteadOfVersionIsRefused) {
   StartServer();
-  auto r = RunCommand({"/bin/sh", "-c",
-                       absl::StrCat("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 10 "
-                                    "bash -c 'cat > /dev/tcp/127.0.0.1/",
-                                    server_->port(), "'; sleep 0.3")});
+  auto r = RunCommand(
+      {"/bin/sh", "-c",
+       absl::StrCat("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | timeout 10 "
+                    "bash -c 'cat > /dev/tcp/127.0.0.1/",
+                    server_->port(), "'; sleep 0.3")});
   ASSERT_TRUE(r.ok());
-  for (int i = 0; i < 100 && server_->Log().find("did not start with") == std::string::npos; ++i) {
+  for (int i = 0; i < 100 && server_->Log().find("did not start with") ==
+                                 std::string::npos;
+       ++i) {
     absl::SleepFor(absl::Milliseconds(50));
   }
   ExpectContains(server_->Log(), "did not start with an SSH version line");

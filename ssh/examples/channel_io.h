@@ -1,0 +1,202 @@
+// Moving bytes between an SSH channel and an Asio stream (a child's pipe or
+// pty, a TCP socket, the client's own stdin/stdout), with backpressure in
+// both directions:
+//   - ChannelReader reads from the stream only while the peer's window is
+//     open and the transport's output backlog is small, so a client that
+//     stops reading stops the data source;
+//   - ChannelWriter writes channel data to the stream asynchronously and
+//     gives the window back (Connection::Consume) only once the bytes were
+//     written, so a slow consumer stops the peer.
+// Everything runs on the connection's executor (one thread or strand).
+#ifndef SALLYPORT_SSH_EXAMPLES_CHANNEL_IO_H_
+#define SALLYPORT_SSH_EXAMPLES_CHANNEL_IO_H_
+
+#include <algorithm>
+#include <asio.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "ssh/connection/connection.h"
+#include "ssh/wire/reader.h"
+
+namespace sallyport::ssh::examples {
+
+// Producers pause while the transport holds more output than this.
+inline constexpr size_t kMaxOutputBacklog = 4 << 20;
+
+// What a pump needs from the channel it serves.
+class PumpOwner {
+ public:
+  virtual ~PumpOwner() = default;
+  // The connection while the channel exists in it, nullptr afterwards.
+  virtual connection::Connection* connection() = 0;
+  virtual uint32_t channel_id() const = 0;
+  // Whether the transport has room for more output.
+  virtual bool OutputRoom() const = 0;
+  // Output was queued outside the driver's callbacks: wake its writer.
+  virtual void Flush() = 0;
+  // A pump's read or write finished: pump again, check for completion.
+  virtual void OnPumpEvent() = 0;
+  // Keeps the owner (and so the pump and its stream) alive while an
+  // operation is pending.
+  virtual std::shared_ptr<PumpOwner> Self() = 0;
+};
+
+// Closes a stream for writing once everything was written: the write end
+// of a pipe is closed, a socket is shut down for sending.
+inline void CloseForWriting(asio::posix::stream_descriptor& s) {
+  asio::error_code ignored;
+  s.close(ignored);
+}
+inline void CloseForWriting(asio::ip::tcp::socket& s) {
+  asio::error_code ignored;
+  s.shutdown(asio::socket_base::shutdown_send, ignored);
+}
+
+// Stream → channel (data or extended data `data_stream`).
+template <typename Stream>
+class ChannelReader {
+ public:
+  ChannelReader(Stream* stream, uint32_t data_stream, size_t buffer_size)
+      : stream_(stream), data_stream_(data_stream), buffer_(buffer_size) {}
+
+  // Sends what is buffered, then starts a read sized to the peer's window
+  // if the window and the output backlog allow.
+  void Pump(PumpOwner& owner) {
+    connection::Connection* conn = owner.connection();
+    if (conn == nullptr) {
+      Abandon();
+      return;
+    }
+    const uint32_t id = owner.channel_id();
+    if (start_ < end_) {
+      auto taken = conn->SendData(
+          id, wire::Bytes(buffer_.data() + start_, end_ - start_),
+          data_stream_);
+      if (!taken.ok()) {
+        Abandon();
+        return;
+      }
+      if (*taken > 0) owner.Flush();
+      start_ += *taken;
+      if (start_ < end_) return;  // window closed: OnWindowAvailable resumes
+      start_ = end_ = 0;
+    }
+    if (eof_ || reading_ || !stream_->is_open()) return;
+    const size_t room = std::min<size_t>(buffer_.size(), conn->SendWindow(id));
+    if (room == 0 || !owner.OutputRoom()) return;
+    reading_ = true;
+    stream_->async_read_some(
+        asio::buffer(buffer_.data(), room),
+        [this, self = owner.Self()](const asio::error_code& ec, size_t n) {
+          reading_ = false;
+          start_ = 0;
+          end_ = n;
+          // EOF, or EIO from a pty whose other side was closed.
+          if (ec) eof_ = true;
+          self->OnPumpEvent();
+        });
+  }
+
+  // The stream reached EOF (or failed) and everything read was sent.
+  bool done() const { return eof_ && start_ == end_ && !reading_; }
+  bool reading() const { return reading_; }
+  // Treats the stream as finished and drops what is buffered (the channel
+  // is gone, or the stream will not be read any more).
+  void Abandon() {
+    eof_ = true;
+    start_ = end_ = 0;
+  }
+
+ private:
+  Stream* stream_;
+  uint32_t data_stream_;
+  std::vector<uint8_t> buffer_;
+  size_t start_ = 0, end_ = 0;  // read, not yet taken by the window
+  bool reading_ = false;
+  bool eof_ = false;
+};
+
+// Channel → stream.
+template <typename Stream>
+class ChannelWriter {
+ public:
+  explicit ChannelWriter(Stream* stream) : stream_(stream) {}
+
+  // Queues bytes received on the channel. They are Consume()d (window
+  // reopened) once written; if the stream failed they are dropped at once.
+  void Write(PumpOwner& owner, wire::Bytes data) {
+    if (failed_ || finish_) {
+      GiveBack(owner, data.size());
+      return;
+    }
+    pending_.insert(pending_.end(), data.begin(), data.end());
+    if (!writing_) StartWrite(owner);
+  }
+  // The peer sent EOF: close the stream for writing once drained.
+  void Finish(PumpOwner& owner) {
+    finish_ = true;
+    if (!writing_) StartWrite(owner);
+  }
+  bool idle() const { return !writing_ && pending_.empty(); }
+  bool failed() const { return failed_; }
+
+ private:
+  void GiveBack(PumpOwner& owner, size_t n) {
+    if (n == 0) return;
+    if (connection::Connection* c = owner.connection()) {
+      c->Consume(owner.channel_id(), n);
+      owner.Flush();
+    }
+  }
+
+  void StartWrite(PumpOwner& owner) {
+    if (pending_.empty()) {
+      if (finish_ && !closed_) {
+        closed_ = true;
+        CloseForWriting(*stream_);
+      }
+      return;
+    }
+    if (!stream_->is_open()) {
+      failed_ = true;
+      GiveBack(owner, pending_.size());
+      pending_.clear();
+      return;
+    }
+    active_.swap(pending_);
+    pending_.clear();
+    writing_ = true;
+    asio::async_write(
+        *stream_, asio::buffer(active_),
+        [this, self = owner.Self()](const asio::error_code& ec, size_t) {
+          writing_ = false;
+          size_t done = active_.size();
+          active_.clear();
+          if (ec) {
+            // EPIPE and friends: the reader is gone; drop the rest, as
+            // sshd does, so the peer is not stopped forever.
+            failed_ = true;
+            done += pending_.size();
+            pending_.clear();
+          }
+          GiveBack(*self, done);
+          if (!failed_) StartWrite(*self);
+          self->OnPumpEvent();
+        });
+  }
+
+  Stream* stream_;
+  std::vector<uint8_t> pending_;  // received, not yet being written
+  std::vector<uint8_t> active_;   // being written
+  bool writing_ = false;
+  bool finish_ = false;
+  bool closed_ = false;
+  bool failed_ = false;
+};
+
+}  // namespace sallyport::ssh::examples
+
+#endif  // SALLYPORT_SSH_EXAMPLES_CHANNEL_IO_H_
