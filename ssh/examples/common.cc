@@ -106,29 +106,13 @@ absl::StatusOr<std::vector<uint8_t>> LoadCertificateBlob(
     const std::string& path, const std::optional<crypto::PublicKey>& key) {
   std::string text = ReadTextFile(path);
   if (text.empty()) return absl::NotFoundError("cannot read certificate file");
-  std::vector<std::string> fields =
-      absl::StrSplit(absl::StripAsciiWhitespace(text), ' ', absl::SkipEmpty());
-  if (fields.size() < 2 ||
-      !std::string_view(fields[0]).ends_with("-cert-v01@openssh.com")) {
-    return absl::InvalidArgumentError("not an OpenSSH certificate line");
+  auto certificate = cert::Certificate::FromLine(
+      std::string(absl::StripAsciiWhitespace(text)));
+  if (!certificate.ok()) return certificate.status();
+  if (key.has_value() && certificate->key != *key) {
+    return absl::InvalidArgumentError("the certificate is not for this private key");
   }
-  auto blob = crypto::Base64Decode(fields[1]);
-  if (!blob.ok()) return blob.status();
-  wire::Reader r(*blob);
-  auto type = r.ReadStringView(128);
-  if (!type.ok() || *type != fields[0]) {
-    return absl::InvalidArgumentError(
-        "certificate type does not match its blob");
-  }
-  if (key.has_value()) {
-    auto certificate = cert::Certificate::Parse(*blob);
-    if (!certificate.ok()) return certificate.status();
-    if (certificate->key != *key) {
-      return absl::InvalidArgumentError(
-          "the certificate is not for this private key");
-    }
-  }
-  return *blob;
+  return certificate->blob;
 }
 
 }  // namespace sallyport::ssh::examples
