@@ -27,9 +27,9 @@ absl::StatusOr<std::vector<storage::ChannelKind>> ChannelsFromProto(
   for (const std::string& n : names) {
     std::optional<storage::ChannelKind> kind = storage::ParseChannelKind(n);
     if (!kind.has_value()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "unknown channel kind '", n,
-          "' (shell, exec, sftp, port-forward, agent-forward)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown channel kind '", n,
+                       "' (shell, exec, sftp, port-forward, agent-forward)"));
     }
     out.push_back(*kind);
   }
@@ -112,8 +112,7 @@ absl::StatusOr<storage::Role> RoleFromProto(const pb::Role& role) {
   return out;
 }
 
-void BindingToProto(const storage::RoleBinding& binding,
-                    pb::RoleBinding* out) {
+void BindingToProto(const storage::RoleBinding& binding, pb::RoleBinding* out) {
   out->set_user(binding.user);
   out->set_role(binding.role);
   *out->mutable_created_at() = ToTimestamp(binding.created_at);

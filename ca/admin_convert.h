@@ -12,8 +12,7 @@
 namespace sallyport::ca {
 
 void UserToProto(const storage::User& user,
-                 const storage::Credentials* credentials,
-                 admin::v1::User* out);
+                 const storage::Credentials* credentials, admin::v1::User* out);
 storage::User UserFromProto(const admin::v1::User& user);
 
 void RoleToProto(const storage::Role& role, admin::v1::Role* out);

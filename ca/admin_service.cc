@@ -40,9 +40,9 @@ grpc::Status AdminService::Run(
   absl::Status audited = ctx_.audit->Record(
       absl::StrCat("admin.", std::string(method)), admin->name, fields);
   if (!audited.ok()) {
-    return ToGrpc(absl::UnavailableError(absl::StrCat(
-        "the audit log could not be written (the call ",
-        result.ok() ? "took effect" : "failed", ")")));
+    return ToGrpc(absl::UnavailableError(
+        absl::StrCat("the audit log could not be written (the call ",
+                     result.ok() ? "took effect" : "failed", ")")));
   }
   return ToGrpc(result);
 }
@@ -56,12 +56,12 @@ grpc::Status AdminService::CreateUser(grpc::ServerContext* context,
              [&](const ClientIdentity&) -> absl::Status {
                std::string hash;
                if (!request->password().empty()) {
-                 ASSIGN_OR_RETURN(hash,
-                                  HashPassword(*ctx_.hasher, request->password()));
+                 ASSIGN_OR_RETURN(
+                     hash, HashPassword(*ctx_.hasher, request->password()));
                }
-               ASSIGN_OR_RETURN(storage::User user,
-                                ctx_.store->CreateUser(
-                                    UserFromProto(request->user())));
+               ASSIGN_OR_RETURN(
+                   storage::User user,
+                   ctx_.store->CreateUser(UserFromProto(request->user())));
                if (!hash.empty()) {
                  RETURN_IF_ERROR(ctx_.store->SetPasswordHash(user.name, hash));
                }
@@ -89,18 +89,17 @@ grpc::Status AdminService::GetUser(grpc::ServerContext* context,
 grpc::Status AdminService::ListUsers(grpc::ServerContext* context,
                                      const pb::ListUsersRequest*,
                                      pb::ListUsersResponse* response) {
-  return Run(context, "ListUsers", {},
-             [&](const ClientIdentity&) -> absl::Status {
-               ASSIGN_OR_RETURN(std::vector<storage::User> users,
-                                ctx_.store->ListUsers());
-               for (const storage::User& u : users) {
-                 absl::StatusOr<storage::Credentials> creds =
-                     ctx_.store->GetCredentials(u.name);
-                 UserToProto(u, creds.ok() ? &*creds : nullptr,
-                             response->add_users());
-               }
-               return absl::OkStatus();
-             });
+  return Run(
+      context, "ListUsers", {}, [&](const ClientIdentity&) -> absl::Status {
+        ASSIGN_OR_RETURN(std::vector<storage::User> users,
+                         ctx_.store->ListUsers());
+        for (const storage::User& u : users) {
+          absl::StatusOr<storage::Credentials> creds =
+              ctx_.store->GetCredentials(u.name);
+          UserToProto(u, creds.ok() ? &*creds : nullptr, response->add_users());
+        }
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminService::UpdateUser(grpc::ServerContext* context,
@@ -109,8 +108,9 @@ grpc::Status AdminService::UpdateUser(grpc::ServerContext* context,
   return Run(context, "UpdateUser",
              {{"user", request->name()}, {"disabled", request->disabled()}},
              [&](const ClientIdentity&) -> absl::Status {
-               ASSIGN_OR_RETURN(storage::User user,
-                                ctx_.store->UpdateUser(UserFromProto(*request)));
+               ASSIGN_OR_RETURN(
+                   storage::User user,
+                   ctx_.store->UpdateUser(UserFromProto(*request)));
                ASSIGN_OR_RETURN(storage::Credentials creds,
                                 ctx_.store->GetCredentials(user.name));
                UserToProto(user, &creds, response);
@@ -131,15 +131,17 @@ grpc::Status AdminService::DeleteUser(grpc::ServerContext* context,
              });
 }
 
-// ------------------------------------------------------------------ credentials
+// ------------------------------------------------------------------
+// credentials
 
 grpc::Status AdminService::SetPassword(grpc::ServerContext* context,
                                        const pb::SetPasswordRequest* request,
                                        Empty*) {
   return Run(context, "SetPassword", {{"user", request->user()}},
              [&](const ClientIdentity&) -> absl::Status {
-               ASSIGN_OR_RETURN(std::string hash,
-                                HashPassword(*ctx_.hasher, request->password()));
+               ASSIGN_OR_RETURN(
+                   std::string hash,
+                   HashPassword(*ctx_.hasher, request->password()));
                return ctx_.store->SetPasswordHash(request->user(), hash);
              });
 }
@@ -147,16 +149,16 @@ grpc::Status AdminService::SetPassword(grpc::ServerContext* context,
 grpc::Status AdminService::EnrollTotp(grpc::ServerContext* context,
                                       const pb::EnrollTotpRequest* request,
                                       pb::EnrollTotpResponse* response) {
-  return Run(context, "EnrollTotp", {{"user", request->user()}},
-             [&](const ClientIdentity&) -> absl::Status {
-               ASSIGN_OR_RETURN(base::SecretBytes secret, GenerateTotpSecret());
-               RETURN_IF_ERROR(
-                   ctx_.store->SetTotpSecret(request->user(), secret));
-               response->set_secret_base32(Base32Encode(secret.span()));
-               response->set_otpauth_uri(
-                   OtpauthUri("Sallyport", request->user(), secret));
-               return absl::OkStatus();
-             });
+  return Run(
+      context, "EnrollTotp", {{"user", request->user()}},
+      [&](const ClientIdentity&) -> absl::Status {
+        ASSIGN_OR_RETURN(base::SecretBytes secret, GenerateTotpSecret());
+        RETURN_IF_ERROR(ctx_.store->SetTotpSecret(request->user(), secret));
+        response->set_secret_base32(Base32Encode(secret.span()));
+        response->set_otpauth_uri(
+            OtpauthUri("Sallyport", request->user(), secret));
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminService::RemoveTotp(grpc::ServerContext* context,
@@ -214,7 +216,8 @@ grpc::Status AdminService::ListRoles(grpc::ServerContext* context,
              [&](const ClientIdentity&) -> absl::Status {
                ASSIGN_OR_RETURN(std::vector<storage::Role> roles,
                                 ctx_.store->ListRoles());
-               for (const auto& r : roles) RoleToProto(r, response->add_roles());
+               for (const auto& r : roles)
+                 RoleToProto(r, response->add_roles());
                return absl::OkStatus();
              });
 }
@@ -261,16 +264,16 @@ grpc::Status AdminService::BindRole(grpc::ServerContext* context,
 
 grpc::Status AdminService::UnbindRole(grpc::ServerContext* context,
                                       const pb::RoleBinding* request, Empty*) {
-  return Run(context, "UnbindRole",
-             {{"user", request->user()}, {"role", request->role()}},
-             [&](const ClientIdentity& admin) -> absl::Status {
-               if (admin.name == request->user() &&
-                   request->role() == kAdminRole) {
-                 return absl::FailedPreconditionError(
-                     "an admin cannot remove their own admin role");
-               }
-               return ctx_.store->UnbindRole(request->user(), request->role());
-             });
+  return Run(
+      context, "UnbindRole",
+      {{"user", request->user()}, {"role", request->role()}},
+      [&](const ClientIdentity& admin) -> absl::Status {
+        if (admin.name == request->user() && request->role() == kAdminRole) {
+          return absl::FailedPreconditionError(
+              "an admin cannot remove their own admin role");
+        }
+        return ctx_.store->UnbindRole(request->user(), request->role());
+      });
 }
 
 grpc::Status AdminService::ListRoleBindings(
@@ -323,7 +326,8 @@ grpc::Status AdminService::ListHosts(grpc::ServerContext* context,
              [&](const ClientIdentity&) -> absl::Status {
                ASSIGN_OR_RETURN(std::vector<storage::Host> hosts,
                                 ctx_.store->ListHosts());
-               for (const auto& h : hosts) HostToProto(h, response->add_hosts());
+               for (const auto& h : hosts)
+                 HostToProto(h, response->add_hosts());
                return absl::OkStatus();
              });
 }
@@ -388,35 +392,36 @@ grpc::Status AdminService::CreateJoinToken(
       });
 }
 
-// ------------------------------------------------------------------ certificates
+// ------------------------------------------------------------------
+// certificates
 
 grpc::Status AdminService::ListCertificates(
     grpc::ServerContext* context, const pb::ListCertificatesRequest* request,
     pb::ListCertificatesResponse* response) {
-  return Run(
-      context, "ListCertificates", {{"user", request->user()}},
-      [&](const ClientIdentity&) -> absl::Status {
-        storage::CertificateFilter filter;
-        if (!request->user().empty()) filter.user = request->user();
-        if (!request->purpose().empty()) {
-          filter.purpose = storage::ParseCertificatePurpose(request->purpose());
-          if (!filter.purpose.has_value()) {
-            return absl::InvalidArgumentError(
-                "purpose must be login, session or host");
-          }
-        }
-        if (request->has_valid_at()) {
-          filter.valid_at = FromTimestamp(request->valid_at());
-        }
-        filter.after_serial = request->after_serial();
-        filter.limit = request->limit() == 0 ? 1000 : request->limit();
-        ASSIGN_OR_RETURN(std::vector<storage::IssuedCertificate> certs,
-                         ctx_.store->ListCertificates(filter));
-        for (const auto& c : certs) {
-          CertificateToProto(c, response->add_certificates());
-        }
-        return absl::OkStatus();
-      });
+  return Run(context, "ListCertificates", {{"user", request->user()}},
+             [&](const ClientIdentity&) -> absl::Status {
+               storage::CertificateFilter filter;
+               if (!request->user().empty()) filter.user = request->user();
+               if (!request->purpose().empty()) {
+                 filter.purpose =
+                     storage::ParseCertificatePurpose(request->purpose());
+                 if (!filter.purpose.has_value()) {
+                   return absl::InvalidArgumentError(
+                       "purpose must be login, session or host");
+                 }
+               }
+               if (request->has_valid_at()) {
+                 filter.valid_at = FromTimestamp(request->valid_at());
+               }
+               filter.after_serial = request->after_serial();
+               filter.limit = request->limit() == 0 ? 1000 : request->limit();
+               ASSIGN_OR_RETURN(std::vector<storage::IssuedCertificate> certs,
+                                ctx_.store->ListCertificates(filter));
+               for (const auto& c : certs) {
+                 CertificateToProto(c, response->add_certificates());
+               }
+               return absl::OkStatus();
+             });
 }
 
 grpc::Status AdminService::Revoke(grpc::ServerContext* context,

@@ -24,67 +24,97 @@ class AdminService final : public admin::v1::Admin::Service {
   explicit AdminService(CaContext ctx) : ctx_(ctx) {}
 
   grpc::Status CreateUser(grpc::ServerContext* context,
-      const admin::v1::CreateUserRequest* request, admin::v1::User* response) override;
+                          const admin::v1::CreateUserRequest* request,
+                          admin::v1::User* response) override;
   grpc::Status GetUser(grpc::ServerContext* context,
-      const admin::v1::GetUserRequest* request, admin::v1::User* response) override;
+                       const admin::v1::GetUserRequest* request,
+                       admin::v1::User* response) override;
   grpc::Status ListUsers(grpc::ServerContext* context,
-      const admin::v1::ListUsersRequest* request, admin::v1::ListUsersResponse* response) override;
+                         const admin::v1::ListUsersRequest* request,
+                         admin::v1::ListUsersResponse* response) override;
   grpc::Status UpdateUser(grpc::ServerContext* context,
-      const admin::v1::User* request, admin::v1::User* response) override;
+                          const admin::v1::User* request,
+                          admin::v1::User* response) override;
   grpc::Status DeleteUser(grpc::ServerContext* context,
-      const admin::v1::DeleteUserRequest* request, google::protobuf::Empty* response) override;
+                          const admin::v1::DeleteUserRequest* request,
+                          google::protobuf::Empty* response) override;
   grpc::Status SetPassword(grpc::ServerContext* context,
-      const admin::v1::SetPasswordRequest* request, google::protobuf::Empty* response) override;
+                           const admin::v1::SetPasswordRequest* request,
+                           google::protobuf::Empty* response) override;
   grpc::Status EnrollTotp(grpc::ServerContext* context,
-      const admin::v1::EnrollTotpRequest* request, admin::v1::EnrollTotpResponse* response) override;
+                          const admin::v1::EnrollTotpRequest* request,
+                          admin::v1::EnrollTotpResponse* response) override;
   grpc::Status RemoveTotp(grpc::ServerContext* context,
-      const admin::v1::RemoveTotpRequest* request, google::protobuf::Empty* response) override;
+                          const admin::v1::RemoveTotpRequest* request,
+                          google::protobuf::Empty* response) override;
   grpc::Status UnlockUser(grpc::ServerContext* context,
-      const admin::v1::UnlockUserRequest* request, google::protobuf::Empty* response) override;
+                          const admin::v1::UnlockUserRequest* request,
+                          google::protobuf::Empty* response) override;
   grpc::Status CreateRole(grpc::ServerContext* context,
-      const admin::v1::Role* request, admin::v1::Role* response) override;
+                          const admin::v1::Role* request,
+                          admin::v1::Role* response) override;
   grpc::Status GetRole(grpc::ServerContext* context,
-      const admin::v1::GetRoleRequest* request, admin::v1::Role* response) override;
+                       const admin::v1::GetRoleRequest* request,
+                       admin::v1::Role* response) override;
   grpc::Status ListRoles(grpc::ServerContext* context,
-      const admin::v1::ListRolesRequest* request, admin::v1::ListRolesResponse* response) override;
+                         const admin::v1::ListRolesRequest* request,
+                         admin::v1::ListRolesResponse* response) override;
   grpc::Status UpdateRole(grpc::ServerContext* context,
-      const admin::v1::Role* request, admin::v1::Role* response) override;
+                          const admin::v1::Role* request,
+                          admin::v1::Role* response) override;
   grpc::Status DeleteRole(grpc::ServerContext* context,
-      const admin::v1::DeleteRoleRequest* request, google::protobuf::Empty* response) override;
+                          const admin::v1::DeleteRoleRequest* request,
+                          google::protobuf::Empty* response) override;
   grpc::Status BindRole(grpc::ServerContext* context,
-      const admin::v1::RoleBinding* request, admin::v1::RoleBinding* response) override;
+                        const admin::v1::RoleBinding* request,
+                        admin::v1::RoleBinding* response) override;
   grpc::Status UnbindRole(grpc::ServerContext* context,
-      const admin::v1::RoleBinding* request, google::protobuf::Empty* response) override;
-  grpc::Status ListRoleBindings(grpc::ServerContext* context,
-      const admin::v1::ListRoleBindingsRequest* request, admin::v1::ListRoleBindingsResponse* response) override;
+                          const admin::v1::RoleBinding* request,
+                          google::protobuf::Empty* response) override;
+  grpc::Status ListRoleBindings(
+      grpc::ServerContext* context,
+      const admin::v1::ListRoleBindingsRequest* request,
+      admin::v1::ListRoleBindingsResponse* response) override;
   grpc::Status CreateHost(grpc::ServerContext* context,
-      const admin::v1::Host* request, admin::v1::Host* response) override;
+                          const admin::v1::Host* request,
+                          admin::v1::Host* response) override;
   grpc::Status GetHost(grpc::ServerContext* context,
-      const admin::v1::GetHostRequest* request, admin::v1::Host* response) override;
+                       const admin::v1::GetHostRequest* request,
+                       admin::v1::Host* response) override;
   grpc::Status ListHosts(grpc::ServerContext* context,
-      const admin::v1::ListHostsRequest* request, admin::v1::ListHostsResponse* response) override;
+                         const admin::v1::ListHostsRequest* request,
+                         admin::v1::ListHostsResponse* response) override;
   grpc::Status UpdateHost(grpc::ServerContext* context,
-      const admin::v1::Host* request, admin::v1::Host* response) override;
+                          const admin::v1::Host* request,
+                          admin::v1::Host* response) override;
   grpc::Status DeleteHost(grpc::ServerContext* context,
-      const admin::v1::DeleteHostRequest* request, google::protobuf::Empty* response) override;
-  grpc::Status CreateJoinToken(grpc::ServerContext* context,
-      const admin::v1::CreateJoinTokenRequest* request, admin::v1::CreateJoinTokenResponse* response) override;
-  grpc::Status ListCertificates(grpc::ServerContext* context,
-      const admin::v1::ListCertificatesRequest* request, admin::v1::ListCertificatesResponse* response) override;
+                          const admin::v1::DeleteHostRequest* request,
+                          google::protobuf::Empty* response) override;
+  grpc::Status CreateJoinToken(
+      grpc::ServerContext* context,
+      const admin::v1::CreateJoinTokenRequest* request,
+      admin::v1::CreateJoinTokenResponse* response) override;
+  grpc::Status ListCertificates(
+      grpc::ServerContext* context,
+      const admin::v1::ListCertificatesRequest* request,
+      admin::v1::ListCertificatesResponse* response) override;
   grpc::Status Revoke(grpc::ServerContext* context,
-      const admin::v1::RevokeRequest* request, admin::v1::RevokedEntry* response) override;
+                      const admin::v1::RevokeRequest* request,
+                      admin::v1::RevokedEntry* response) override;
   grpc::Status ListCaKeys(grpc::ServerContext* context,
-      const admin::v1::ListCaKeysRequest* request, admin::v1::ListCaKeysResponse* response) override;
+                          const admin::v1::ListCaKeysRequest* request,
+                          admin::v1::ListCaKeysResponse* response) override;
   grpc::Status RotateCaKey(grpc::ServerContext* context,
-      const admin::v1::RotateCaKeyRequest* request, admin::v1::CaKey* response) override;
+                           const admin::v1::RotateCaKeyRequest* request,
+                           admin::v1::CaKey* response) override;
 
  private:
   // Authenticates an admin, runs `body` and records the audit event
   // "admin.<method>" with `fields` and the result code.
-  grpc::Status Run(grpc::ServerContext* context, std::string_view method,
-                   std::vector<AuditField> fields,
-                   const std::function<absl::Status(const ClientIdentity&)>&
-                       body);
+  grpc::Status Run(
+      grpc::ServerContext* context, std::string_view method,
+      std::vector<AuditField> fields,
+      const std::function<absl::Status(const ClientIdentity&)>& body);
 
   CaContext ctx_;
 };

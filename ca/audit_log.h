@@ -28,8 +28,8 @@ inline constexpr std::string_view kEventCaInitialised = "ca.initialised";
 // Admin calls are "admin." + the RPC method name, e.g. "admin.CreateUser".
 
 // One payload field: a string, an integer, a boolean or a list of strings.
-using AuditValue = std::variant<std::string, int64_t, bool,
-                                std::vector<std::string>>;
+using AuditValue =
+    std::variant<std::string, int64_t, bool, std::vector<std::string>>;
 using AuditField = std::pair<std::string, AuditValue>;
 
 // {"k":"v",...} in the order given, with JSON string escaping (control

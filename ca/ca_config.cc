@@ -70,7 +70,8 @@ absl::StatusOr<CaSettings> SettingsFromConfig(const config::CaConfig& config,
   }
   if (login.scrypt_log_n() != 0) s.scrypt.log_n = login.scrypt_log_n();
   if (s.lockout.max_failures < 1) {
-    return absl::InvalidArgumentError("config: login.max_failures must be >= 1");
+    return absl::InvalidArgumentError(
+        "config: login.max_failures must be >= 1");
   }
   if (s.max_failures_per_address < 1) {
     return absl::InvalidArgumentError(
@@ -94,7 +95,8 @@ absl::StatusOr<CaSettings> SettingsFromConfig(const config::CaConfig& config,
   if (certs.has_backdate()) {
     s.user_certificates.backdate = FromProto(certs.backdate());
   }
-  if (certs.has_host_ttl()) s.host_certificate_ttl = FromProto(certs.host_ttl());
+  if (certs.has_host_ttl())
+    s.host_certificate_ttl = FromProto(certs.host_ttl());
   RETURN_IF_ERROR(
       Positive("certificates.max_user_ttl", s.user_certificates.max_ttl));
   RETURN_IF_ERROR(Positive("certificates.host_ttl", s.host_certificate_ttl));
@@ -104,8 +106,8 @@ absl::StatusOr<CaSettings> SettingsFromConfig(const config::CaConfig& config,
         "config: certificates.backdate must be in [0s, 1h]");
   }
   if (!config.logging().level().empty()) s.log_level = config.logging().level();
-  if (s.log_level != "debug" && s.log_level != "info" && s.log_level != "warn" &&
-      s.log_level != "error") {
+  if (s.log_level != "debug" && s.log_level != "info" &&
+      s.log_level != "warn" && s.log_level != "error") {
     return absl::InvalidArgumentError(
         "config: logging.level must be debug, info, warn or error");
   }

@@ -58,9 +58,9 @@ TEST(CaConfigTest, RefusesMissingAndBadValues) {
   EXPECT_TRUE(absl::StrContains(Parse("listen: x\n").status().message(),
                                 "store is required"));
   const char* bad[] = {
-      "login: {max_failures: -1}",   "login: {lockout: -5s}",
-      "login: {scrypt_log_n: 40}",   "certificates: {max_user_ttl: -1h}",
-      "logging: {level: verbose}",   "certificates: {backdate: 2h}",
+      "login: {max_failures: -1}", "login: {lockout: -5s}",
+      "login: {scrypt_log_n: 40}", "certificates: {max_user_ttl: -1h}",
+      "logging: {level: verbose}", "certificates: {backdate: 2h}",
   };
   for (const char* extra : bad) {
     auto s = Parse(std::string(kMinimal) + extra + "\n");

@@ -29,14 +29,15 @@ absl::StatusOr<ssh::crypto::PrivateKey> LoadKey(const std::string& path) {
 absl::Status RegisterCaKey(storage::Store* store, CaKeyPurpose purpose,
                            const ssh::crypto::PublicKey& key) {
   const std::string fp = key.FingerprintSha256();
-  ASSIGN_OR_RETURN(std::vector<storage::CaKey> keys, store->ListCaKeys(purpose));
+  ASSIGN_OR_RETURN(std::vector<storage::CaKey> keys,
+                   store->ListCaKeys(purpose));
   bool any_active = false;
   for (const storage::CaKey& k : keys) {
     if (k.fingerprint == fp) {
       if (k.state == storage::CaKeyState::kRetired) {
         return absl::FailedPreconditionError(absl::StrCat(
-            "the ", std::string(storage::CaKeyPurposeName(purpose)), " CA key ", fp,
-            " was retired; use the current key file"));
+            "the ", std::string(storage::CaKeyPurposeName(purpose)), " CA key ",
+            fp, " was retired; use the current key file"));
       }
       return absl::OkStatus();
     }
@@ -45,8 +46,8 @@ absl::Status RegisterCaKey(storage::Store* store, CaKeyPurpose purpose,
   storage::CaKey record;
   record.fingerprint = fp;
   record.purpose = purpose;
-  record.public_key = key.ToAuthorizedKeysLine(
-      absl::StrCat("sallyport-", std::string(storage::CaKeyPurposeName(purpose)), "-ca"));
+  record.public_key = key.ToAuthorizedKeysLine(absl::StrCat(
+      "sallyport-", std::string(storage::CaKeyPurposeName(purpose)), "-ca"));
   record.state = storage::CaKeyState::kActive;
   absl::Status st = any_active ? store->RotateCaKey(record).status()
                                : store->AddCaKey(record).status();
@@ -111,8 +112,8 @@ absl::StatusOr<std::vector<CaKeyring::TrustedKey>> CaKeyring::TrustedKeys(
   // Our own active key always comes first, even if another instance has
   // rotated the store's view since.
   const ssh::crypto::PublicKey active = ActivePublicKey(purpose);
-  out.push_back({active.ToAuthorizedKeysLine(), active.FingerprintSha256(),
-                 true});
+  out.push_back(
+      {active.ToAuthorizedKeysLine(), active.FingerprintSha256(), true});
   for (const storage::CaKey& k : keys) {
     if (k.fingerprint == out.front().fingerprint) continue;
     const bool trusted =
@@ -133,8 +134,8 @@ absl::StatusOr<storage::CaKey> CaKeyring::Rotate(CaKeyPurpose purpose) {
                                 : options_.host_key_path;
   ASSIGN_OR_RETURN(ssh::crypto::PrivateKey fresh,
                    ssh::crypto::PrivateKey::GenerateEd25519());
-  const std::string comment =
-      absl::StrCat("sallyport-", std::string(storage::CaKeyPurposeName(purpose)), "-ca");
+  const std::string comment = absl::StrCat(
+      "sallyport-", std::string(storage::CaKeyPurposeName(purpose)), "-ca");
   const std::string tmp = path + ".new";
   RETURN_IF_ERROR(fresh.WriteFile(tmp, comment));
   storage::CaKey record;
@@ -154,8 +155,8 @@ absl::StatusOr<storage::CaKey> CaKeyring::Rotate(CaKeyPurpose purpose) {
   if (!ec) std::filesystem::rename(tmp, path, ec);
   if (ec) {
     return absl::InternalError(absl::StrCat(
-        "rotated in the store, but replacing ", path, " failed: ",
-        ec.message(), " (the new key is in ", tmp, ")"));
+        "rotated in the store, but replacing ", path, " failed: ", ec.message(),
+        " (the new key is in ", tmp, ")"));
   }
   {
     absl::MutexLock lock(&mu_);

@@ -75,7 +75,8 @@ class CaKeyring {
  private:
   CaKeyring(Options options, std::shared_ptr<ssh::crypto::PrivateKey> user,
             std::shared_ptr<ssh::crypto::PrivateKey> host)
-      : options_(std::move(options)), user_(std::move(user)),
+      : options_(std::move(options)),
+        user_(std::move(user)),
         host_(std::move(host)) {}
   std::shared_ptr<ssh::crypto::PrivateKey> Active(storage::CaKeyPurpose p)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -89,8 +90,7 @@ class CaKeyring {
 
 // Registers `key` as the active key of `purpose` in `store` unless it is
 // already (see CaKeyring). Used by Create and by `sallyport-ca init`.
-absl::Status RegisterCaKey(storage::Store* store,
-                           storage::CaKeyPurpose purpose,
+absl::Status RegisterCaKey(storage::Store* store, storage::CaKeyPurpose purpose,
                            const ssh::crypto::PublicKey& key);
 
 }  // namespace sallyport::ca

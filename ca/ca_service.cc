@@ -34,8 +34,8 @@ void FillIssued(const ssh::cert::Certificate& cert, Response* out) {
   out->set_ssh_certificate(cert.ToLine(cert.key_id));
   out->set_serial(cert.serial);
   for (const std::string& p : cert.principals) out->add_principals(p);
-  *out->mutable_valid_after() =
-      ToTimestamp(absl::FromUnixSeconds(static_cast<int64_t>(cert.valid_after)));
+  *out->mutable_valid_after() = ToTimestamp(
+      absl::FromUnixSeconds(static_cast<int64_t>(cert.valid_after)));
   *out->mutable_valid_before() = ToTimestamp(
       absl::FromUnixSeconds(static_cast<int64_t>(cert.valid_before)));
 }
@@ -114,25 +114,26 @@ grpc::Status CaService::Login(grpc::ServerContext* context,
 
   FillIssued(cert, response);
   response->set_tls_client_certificate_pem(*client_pem);
-  absl::Status audited = ctx_.audit->Record(
-      kEventLoginOk, user->name,
-      {{"user", user->name},
-       {"source", attempt.source},
-       {"serial", static_cast<int64_t>(cert.serial)}});
+  absl::Status audited =
+      ctx_.audit->Record(kEventLoginOk, user->name,
+                         {{"user", user->name},
+                          {"source", attempt.source},
+                          {"serial", static_cast<int64_t>(cert.serial)}});
   if (!audited.ok()) return ToGrpc(audited);
   spdlog::info("login ok: user={} serial={} principals={} source={}",
-               user->name, cert.serial, cert.principals.size(),
-               attempt.source);
+               user->name, cert.serial, cert.principals.size(), attempt.source);
   return grpc::Status::OK;
 }
 
 grpc::Status CaService::IssueUserCertificate(
-    grpc::ServerContext* context, const v1::IssueUserCertificateRequest* request,
+    grpc::ServerContext* context,
+    const v1::IssueUserCertificateRequest* request,
     v1::IssueUserCertificateResponse* response) {
   absl::StatusOr<ClientIdentity> peer = ctx_.peers->Authenticate(*context);
   if (!peer.ok()) return ToGrpc(peer.status());
   if (peer->kind != ClientIdentity::Kind::kUser) {
-    return ToGrpc(absl::PermissionDeniedError("only users get user certificates"));
+    return ToGrpc(
+        absl::PermissionDeniedError("only users get user certificates"));
   }
   absl::StatusOr<ssh::crypto::PublicKey> key =
       ParseSshKey(request->ssh_public_key());
@@ -197,7 +198,8 @@ grpc::Status CaService::WatchRevocations(
 }
 
 grpc::Status CaService::IssueHostCertificate(
-    grpc::ServerContext* context, const v1::IssueHostCertificateRequest* request,
+    grpc::ServerContext* context,
+    const v1::IssueHostCertificateRequest* request,
     v1::IssueHostCertificateResponse* response) {
   absl::StatusOr<ClientIdentity> peer = ctx_.peers->Authenticate(*context);
   if (!peer.ok()) return ToGrpc(peer.status());
@@ -208,9 +210,9 @@ grpc::Status CaService::IssueHostCertificate(
     absl::StatusOr<bool> admin = ctx_.peers->IsAdmin(peer->name);
     if (!admin.ok()) return ToGrpc(admin.status());
     if (!*admin) {
-      (void)ctx_.audit->Record(kEventAccessDenied, peer->name,
-                               {{"method", "IssueHostCertificate"},
-                                {"host", request->host()}});
+      (void)ctx_.audit->Record(
+          kEventAccessDenied, peer->name,
+          {{"method", "IssueHostCertificate"}, {"host", request->host()}});
       return ToGrpc(absl::PermissionDeniedError(
           "host certificates are for gateways and admins"));
     }

@@ -38,10 +38,12 @@ class CaService final : public v1::CertificateAuthority::Service {
  public:
   explicit CaService(CaContext ctx) : ctx_(ctx) {}
 
-  grpc::Status Login(grpc::ServerContext* context, const v1::LoginRequest* request,
+  grpc::Status Login(grpc::ServerContext* context,
+                     const v1::LoginRequest* request,
                      v1::LoginResponse* response) override;
   grpc::Status IssueUserCertificate(
-      grpc::ServerContext* context, const v1::IssueUserCertificateRequest* request,
+      grpc::ServerContext* context,
+      const v1::IssueUserCertificateRequest* request,
       v1::IssueUserCertificateResponse* response) override;
   grpc::Status GetCaPublicKeys(grpc::ServerContext* context,
                                const v1::GetCaPublicKeysRequest* request,
@@ -53,7 +55,8 @@ class CaService final : public v1::CertificateAuthority::Service {
       grpc::ServerContext* context, const v1::WatchRevocationsRequest* request,
       grpc::ServerWriter<v1::Revocation>* writer) override;
   grpc::Status IssueHostCertificate(
-      grpc::ServerContext* context, const v1::IssueHostCertificateRequest* request,
+      grpc::ServerContext* context,
+      const v1::IssueHostCertificateRequest* request,
       v1::IssueHostCertificateResponse* response) override;
 
  private:

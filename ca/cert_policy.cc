@@ -13,7 +13,8 @@ absl::StatusOr<UserCertificateTemplate> DecideUserCertificate(
     std::optional<absl::Time> not_after) {
   if (policy.max_ttl <= absl::ZeroDuration() ||
       policy.backdate < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("certificate policy: bad max_ttl/backdate");
+    return absl::InvalidArgumentError(
+        "certificate policy: bad max_ttl/backdate");
   }
   if (user.disabled) {
     return absl::PermissionDeniedError(

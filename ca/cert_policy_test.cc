@@ -49,11 +49,11 @@ TEST(CertPolicyTest, EightHoursBackdatedOneMinute) {
 }
 
 TEST(CertPolicyTest, ShortestRoleTtlWins) {
-  auto t = DecideUserCertificate(
-      Alice(),
-      {MakeRole("dev", {"alice"}, {}, absl::Hours(24)),
-       MakeRole("prod", {"deploy"}, {}, absl::Hours(1))},
-      kNow, {});
+  auto t =
+      DecideUserCertificate(Alice(),
+                            {MakeRole("dev", {"alice"}, {}, absl::Hours(24)),
+                             MakeRole("prod", {"deploy"}, {}, absl::Hours(1))},
+                            kNow, {});
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->valid_before, kNow + absl::Hours(1));
   // The configured cap applies even when every role allows more.
@@ -65,9 +65,8 @@ TEST(CertPolicyTest, ShortestRoleTtlWins) {
 }
 
 TEST(CertPolicyTest, NotAfterCapsValidity) {
-  auto t = DecideUserCertificate(
-      Alice(), {MakeRole("dev", {"alice"}, {})}, kNow, {},
-      kNow + absl::Minutes(30));
+  auto t = DecideUserCertificate(Alice(), {MakeRole("dev", {"alice"}, {})},
+                                 kNow, {}, kNow + absl::Minutes(30));
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->valid_before, kNow + absl::Minutes(30));
   auto expired = DecideUserCertificate(
@@ -82,8 +81,7 @@ TEST(CertPolicyTest, PrincipalsAreTheSortedUnionOfLogins) {
        MakeRole("admin", {}, {})},
       kNow, {});
   ASSERT_TRUE(t.ok());
-  EXPECT_EQ(t->principals,
-            (std::vector<std::string>{"alice", "db", "web"}));
+  EXPECT_EQ(t->principals, (std::vector<std::string>{"alice", "db", "web"}));
 }
 
 TEST(CertPolicyTest, ExtensionsFollowChannelKinds) {
@@ -123,11 +121,11 @@ TEST(CertPolicyTest, RefusesDisabledUsersAndUsersWithoutRolesOrLogins) {
             absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(DecideUserCertificate(Alice(), {}, kNow, {}).status().code(),
             absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(DecideUserCertificate(Alice(), {MakeRole("admin", {}, {})}, kNow,
-                                  {})
-                .status()
-                .code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      DecideUserCertificate(Alice(), {MakeRole("admin", {}, {})}, kNow, {})
+          .status()
+          .code(),
+      absl::StatusCode::kPermissionDenied);
 }
 
 TEST(CertPolicyTest, RefusesBadPolicy) {

@@ -39,8 +39,7 @@ class ClientCertificateAuthority {
   // kInvalidArgument for a bad key or name.
   absl::StatusOr<std::string> Issue(ClientIdentity::Kind kind,
                                     std::string_view name, uint64_t serial,
-                                    absl::Time not_before,
-                                    absl::Time not_after,
+                                    absl::Time not_before, absl::Time not_after,
                                     std::string_view tls_public_key_der) const;
 
   // Checks a peer certificate (PEM, as the TLS layer reports it): issued by

@@ -61,7 +61,8 @@ void FailureTracker::MakeRoom(absl::Time now) {
   // Still full: drop the oldest tenth by last failure.
   std::vector<std::pair<absl::Time, std::string>> by_age;
   by_age.reserve(entries_.size());
-  for (const auto& [key, e] : entries_) by_age.emplace_back(e.last_failure, key);
+  for (const auto& [key, e] : entries_)
+    by_age.emplace_back(e.last_failure, key);
   const size_t drop = std::max<size_t>(1, entries_.size() / 10);
   std::partial_sort(by_age.begin(), by_age.begin() + drop, by_age.end());
   for (size_t i = 0; i < drop; ++i) entries_.erase(by_age[i].second);

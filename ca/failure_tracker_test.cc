@@ -32,17 +32,15 @@ TEST(FailureTrackerTest, OldFailuresExpireAndResetForgets) {
 }
 
 TEST(FailureTrackerTest, MemoryIsBounded) {
-  FailureTracker t({.max_failures = 100,
-                    .lockout = absl::Minutes(15),
-                    .max_entries = 50});
+  FailureTracker t(
+      {.max_failures = 100, .lockout = absl::Minutes(15), .max_entries = 50});
   for (int i = 0; i < 1000; ++i) {
     t.RecordFailure("name" + std::to_string(i), kT0 + absl::Seconds(i));
     EXPECT_LE(t.size(), 50u);
   }
   // A locked key that is still locked survives the eviction of stale ones.
-  FailureTracker u({.max_failures = 1,
-                    .lockout = absl::Minutes(15),
-                    .max_entries = 10});
+  FailureTracker u(
+      {.max_failures = 1, .lockout = absl::Minutes(15), .max_entries = 10});
   u.RecordFailure("locked", kT0);
   for (int i = 0; i < 9; ++i) {
     u.RecordFailure("x" + std::to_string(i), kT0 - absl::Hours(1));

@@ -5,8 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "absl/strings/escaping.h"
@@ -104,8 +104,9 @@ absl::Status PrepareStateDir(const std::string& state_dir) {
   }
   for (const char* name : {"ca.yaml", "user_ca", "host_ca", "tls.key"}) {
     if (access(Path(state_dir, name).c_str(), F_OK) == 0) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          state_dir, " already holds a CA (", name, " exists); not touching it"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(state_dir, " already holds a CA (", name,
+                       " exists); not touching it"));
     }
   }
   return absl::OkStatus();
@@ -145,9 +146,9 @@ absl::StatusOr<InitResult> InitializeCa(const InitOptions& options,
   ASSIGN_OR_RETURN(std::string password_hash,
                    hasher->Hash(result.admin_password));
   if (store->GetUser(options.admin).ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the store already has a user ", options.admin,
-        " (is this database already initialised?)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the store already has a user ", options.admin,
+                     " (is this database already initialised?)"));
   }
 
   // SSH CA keys.
@@ -183,9 +184,9 @@ absl::StatusOr<InitResult> InitializeCa(const InitOptions& options,
     tls_spec.dns_names.push_back(host);
   }
   tls_spec.ip_addresses = {"127.0.0.1", "::1"};
-  ASSIGN_OR_RETURN(base::X509Ptr tls_cert,
-                   IssueCertificate(tls_spec, tls_key.get(), nullptr,
-                                    tls_key.get()));
+  ASSIGN_OR_RETURN(
+      base::X509Ptr tls_cert,
+      IssueCertificate(tls_spec, tls_key.get(), nullptr, tls_key.get()));
   RETURN_IF_ERROR(WriteKeyAndCert(dir, "tls", tls_key.get(), tls_cert.get()));
   ASSIGN_OR_RETURN(result.tls_fingerprint,
                    CertificateFingerprint(tls_cert.get()));
@@ -209,8 +210,7 @@ absl::StatusOr<InitResult> InitializeCa(const InitOptions& options,
     role.logins = logins;
     if (!logins.empty()) {
       role.channels = {storage::ChannelKind::kShell,
-                       storage::ChannelKind::kExec,
-                       storage::ChannelKind::kSftp,
+                       storage::ChannelKind::kExec, storage::ChannelKind::kSftp,
                        storage::ChannelKind::kPortForward};
     }
     absl::Status st = store->CreateRole(role).status();
@@ -238,27 +238,15 @@ absl::StatusOr<InitResult> InitializeCa(const InitOptions& options,
       "state_dir.\n",
       "listen: ", YamlQuote(options.listen), "\n",
       "state_dir: ", YamlQuote(dir), "\n",
-      "store: ", YamlQuote(options.store_url), "\n",
-      "keys:\n",
-      "  user_ca: user_ca\n",
-      "  host_ca: host_ca\n",
-      "tls:\n",
-      "  cert: tls.crt\n",
-      "  key: tls.key\n",
-      "  client_ca_cert: client_ca.crt\n",
-      "  client_ca_key: client_ca.key\n",
-      "login:\n",
-      "  max_failures: 5\n",
-      "  max_failures_per_address: 20\n",
-      "  lockout: 15m\n",
-      "  failure_delay: 250ms\n",
-      "  scrypt_log_n: ", options.scrypt.log_n, "\n",
-      "certificates:\n",
-      "  max_user_ttl: 8h\n",
-      "  backdate: 1m\n",
-      "  host_ttl: 720h\n",
-      "logging:\n",
-      "  level: info\n");
+      "store: ", YamlQuote(options.store_url), "\n", "keys:\n",
+      "  user_ca: user_ca\n", "  host_ca: host_ca\n", "tls:\n",
+      "  cert: tls.crt\n", "  key: tls.key\n",
+      "  client_ca_cert: client_ca.crt\n", "  client_ca_key: client_ca.key\n",
+      "login:\n", "  max_failures: 5\n", "  max_failures_per_address: 20\n",
+      "  lockout: 15m\n", "  failure_delay: 250ms\n",
+      "  scrypt_log_n: ", options.scrypt.log_n, "\n", "certificates:\n",
+      "  max_user_ttl: 8h\n", "  backdate: 1m\n", "  host_ttl: 720h\n",
+      "logging:\n", "  level: info\n");
   RETURN_IF_ERROR(WriteNew(result.config_path, yaml, 0600));
   return result;
 }

@@ -103,9 +103,9 @@ TEST(IssuanceTest, EveryIssuanceIsInTheStoreAndTheAuditLog) {
   auto issued = Events(*env, kEventCertIssued);
   ASSERT_EQ(issued.size(), 2u);
   EXPECT_EQ(issued[0].actor, "admin");
-  EXPECT_TRUE(absl::StrContains(
-      issued[0].payload_json,
-      absl::StrCat("\"serial\":", a.response.serial(), ",")));
+  EXPECT_TRUE(
+      absl::StrContains(issued[0].payload_json,
+                        absl::StrCat("\"serial\":", a.response.serial(), ",")));
   EXPECT_TRUE(absl::StrContains(issued[0].payload_json, "\"via\":\"login\""));
   EXPECT_EQ(Events(*env, kEventLoginOk).size(), 2u);
 }
@@ -121,11 +121,11 @@ TEST(IssuanceTest, RenewalNeverOutlivesTheClientCertificate) {
   req.set_ssh_public_key(key->public_key().ToAuthorizedKeysLine());
   v1::IssueUserCertificateResponse resp;
   grpc::ClientContext ctx;
-  grpc::Status st = v1::CertificateAuthority::NewStub(r.channel)
-                        ->IssueUserCertificate(&ctx, req, &resp);
+  grpc::Status st =
+      v1::CertificateAuthority::NewStub(r.channel)->IssueUserCertificate(
+          &ctx, req, &resp);
   ASSERT_TRUE(st.ok()) << st.error_message();
-  EXPECT_EQ(resp.valid_before().seconds(),
-            r.response.valid_before().seconds());
+  EXPECT_EQ(resp.valid_before().seconds(), r.response.valid_before().seconds());
   auto cert = ssh::cert::Certificate::FromLine(resp.ssh_certificate());
   ASSERT_TRUE(cert.ok());
   EXPECT_EQ(cert->type_name, ssh::cert::kEcdsaP256CertName);

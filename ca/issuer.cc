@@ -65,9 +65,8 @@ absl::StatusOr<IssuedUserCertificate> CertificateIssuer::IssueUserCertificate(
   request.extensions = decision->extensions;
   ASSIGN_OR_RETURN(
       ssh::cert::Certificate cert,
-      SignAndRecord(storage::CaKeyPurpose::kUser, std::move(request),
-                    user_name, storage::CertificatePurpose::kLogin, actor,
-                    via));
+      SignAndRecord(storage::CaKeyPurpose::kUser, std::move(request), user_name,
+                    storage::CertificatePurpose::kLogin, actor, via));
   return IssuedUserCertificate{std::move(cert), std::move(*decision)};
 }
 
@@ -104,10 +103,10 @@ absl::StatusOr<ssh::cert::Certificate> CertificateIssuer::SignAndRecord(
   record.key_id = cert.key_id;
   record.user = std::string(user);
   record.principals = cert.principals;
-  record.valid_after = absl::FromUnixSeconds(
-      static_cast<int64_t>(cert.valid_after));
-  record.valid_before = absl::FromUnixSeconds(
-      static_cast<int64_t>(cert.valid_before));
+  record.valid_after =
+      absl::FromUnixSeconds(static_cast<int64_t>(cert.valid_after));
+  record.valid_before =
+      absl::FromUnixSeconds(static_cast<int64_t>(cert.valid_before));
   record.public_key_fingerprint = cert.KeyFingerprint();
   record.ca_key_fingerprint = cert.CaFingerprint();
   record.purpose = record_purpose;

@@ -11,9 +11,9 @@ LoginAuthenticator::LoginAuthenticator(Options options)
       addresses_(FailureTracker::Policy{
           .max_failures = options_.max_failures_per_address,
           .lockout = options_.lockout.lockout}),
-      unknown_users_(FailureTracker::Policy{
-          .max_failures = options_.lockout.max_failures,
-          .lockout = options_.lockout.lockout}) {}
+      unknown_users_(
+          FailureTracker::Policy{.max_failures = options_.lockout.max_failures,
+                                 .lockout = options_.lockout.lockout}) {}
 
 absl::Status LoginAuthenticator::Refuse(const LoginAttempt& attempt,
                                         absl::Time started,
@@ -24,8 +24,7 @@ absl::Status LoginAuthenticator::Refuse(const LoginAttempt& attempt,
                                {{"user", attempt.user},
                                 {"source", attempt.source},
                                 {"reason", std::string(reason)}});
-  const absl::Duration left =
-      options_.failure_delay - (absl::Now() - started);
+  const absl::Duration left = options_.failure_delay - (absl::Now() - started);
   if (left > absl::ZeroDuration()) options_.sleep(left);
   return status;
 }
@@ -72,8 +71,8 @@ absl::StatusOr<storage::User> LoginAuthenticator::Authenticate(
 
   bool is_locked = addresses_.LockedUntil(attempt.source, now).has_value();
   if (known) {
-    is_locked = is_locked || (creds->locked_until.has_value() &&
-                              *creds->locked_until > now);
+    is_locked = is_locked ||
+                (creds->locked_until.has_value() && *creds->locked_until > now);
   } else {
     is_locked =
         is_locked || unknown_users_.LockedUntil(attempt.user, now).has_value();
@@ -88,8 +87,8 @@ absl::StatusOr<storage::User> LoginAuthenticator::Authenticate(
   if (is_locked) return Refuse(attempt, started, "locked", locked);
   if (!password_ok) {
     CountFailure(attempt, known);
-    return Refuse(attempt, started,
-                  known ? "bad-password" : "unknown-user", bad);
+    return Refuse(attempt, started, known ? "bad-password" : "unknown-user",
+                  bad);
   }
   if (!creds->totp_secret.empty()) {
     if (attempt.otp.empty()) {

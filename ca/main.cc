@@ -40,8 +40,8 @@ absl::StatusOr<base::SecretBytes> ReadPasswordFile(const std::string& path) {
   std::string text = ss.str();
   size_t end = text.find_first_of("\r\n");
   if (end == std::string::npos) end = text.size();
-  base::SecretBytes pw = base::SecretBytes::FromString(
-      std::string_view(text).substr(0, end));
+  base::SecretBytes pw =
+      base::SecretBytes::FromString(std::string_view(text).substr(0, end));
   OPENSSL_cleanse(text.data(), text.size());
   if (pw.empty()) {
     return absl::InvalidArgumentError(path + ": the first line is empty");
@@ -59,7 +59,8 @@ int RunInit(const std::string& state_dir_arg, const std::string& admin,
   options.admin = admin;
   options.listen = listen;
   options.scrypt.log_n = scrypt_log_n;
-  options.store_url = store_arg.empty() ? DefaultStoreUrl(state_dir) : store_arg;
+  options.store_url =
+      store_arg.empty() ? DefaultStoreUrl(state_dir) : store_arg;
   if (!password_file.empty()) {
     absl::StatusOr<base::SecretBytes> pw = ReadPasswordFile(password_file);
     if (!pw.ok()) return Fail(pw.status());

@@ -102,8 +102,7 @@ absl::Status ScryptParams::Validate() const {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ParsedPasswordHash> ParsePasswordHash(
-    std::string_view encoded) {
+absl::StatusOr<ParsedPasswordHash> ParsePasswordHash(std::string_view encoded) {
   const absl::Status bad =
       absl::InvalidArgumentError("malformed password hash");
   // "", "scrypt", "ln=..,r=..,p=..", salt, hash
@@ -128,7 +127,8 @@ absl::StatusOr<ParsedPasswordHash> ParsePasswordHash(
   if (owned[3].size() > kMaxPartBytes || owned[4].size() > kMaxPartBytes ||
       !absl::Base64Unescape(owned[3], &parsed.salt) ||
       !absl::Base64Unescape(owned[4], &parsed.hash) ||
-      parsed.salt.size() < kMinSaltBytes || parsed.hash.size() < kMinHashBytes) {
+      parsed.salt.size() < kMinSaltBytes ||
+      parsed.hash.size() < kMinHashBytes) {
     return bad;
   }
   return parsed;
@@ -162,10 +162,9 @@ bool PasswordHasher::VerifyParsed(const base::SecretBytes& password,
     return false;
   }
   return base::ConstantTimeEquals(
-      derived.span(),
-      absl::Span<const uint8_t>(
-          reinterpret_cast<const uint8_t*>(parsed.hash.data()),
-          parsed.hash.size()));
+      derived.span(), absl::Span<const uint8_t>(
+                          reinterpret_cast<const uint8_t*>(parsed.hash.data()),
+                          parsed.hash.size()));
 }
 
 bool PasswordHasher::Verify(const base::SecretBytes& password,

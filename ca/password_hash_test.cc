@@ -97,9 +97,10 @@ TEST(PasswordHashTest, ParseRefusesMalformedAndExpensiveHashes) {
   for (const char* s : bad) {
     EXPECT_FALSE(ParsePasswordHash(s).ok()) << s;
   }
-  EXPECT_TRUE(ParsePasswordHash(
-                  "$scrypt$ln=10,r=8,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA")
-                  .ok());
+  EXPECT_TRUE(
+      ParsePasswordHash(
+          "$scrypt$ln=10,r=8,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA")
+          .ok());
 }
 
 TEST(PasswordHashTest, CreateRefusesBadParameters) {

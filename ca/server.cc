@@ -36,22 +36,21 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
 
   ASSIGN_OR_RETURN(s->hasher_, PasswordHasher::Create(cfg.scrypt));
   s->audit_ = std::make_unique<AuditLog>(store);
-  ASSIGN_OR_RETURN(s->keyring_,
-                   CaKeyring::Create({.user_key_path = cfg.user_ca_key,
-                                      .host_key_path = cfg.host_ca_key,
-                                      .store = store,
-                                      .clock = clock,
-                                      .user_trust_window =
-                                          cfg.user_certificates.max_ttl,
-                                      .host_trust_window =
-                                          cfg.host_certificate_ttl}));
-  s->issuer_ = std::make_unique<CertificateIssuer>(CertificateIssuer::Options{
-      .store = store,
-      .keyring = s->keyring_.get(),
-      .audit = s->audit_.get(),
-      .clock = clock,
-      .user_policy = cfg.user_certificates,
-      .host_ttl = cfg.host_certificate_ttl});
+  ASSIGN_OR_RETURN(
+      s->keyring_,
+      CaKeyring::Create({.user_key_path = cfg.user_ca_key,
+                         .host_key_path = cfg.host_ca_key,
+                         .store = store,
+                         .clock = clock,
+                         .user_trust_window = cfg.user_certificates.max_ttl,
+                         .host_trust_window = cfg.host_certificate_ttl}));
+  s->issuer_ = std::make_unique<CertificateIssuer>(
+      CertificateIssuer::Options{.store = store,
+                                 .keyring = s->keyring_.get(),
+                                 .audit = s->audit_.get(),
+                                 .clock = clock,
+                                 .user_policy = cfg.user_certificates,
+                                 .host_ttl = cfg.host_certificate_ttl});
   LoginAuthenticator::Options login;
   login.store = store;
   login.hasher = s->hasher_.get();
@@ -64,8 +63,8 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
   s->login_ = std::make_unique<LoginAuthenticator>(std::move(login));
   ASSIGN_OR_RETURN(s->client_ca_, ClientCertificateAuthority::Load(
                                       cfg.client_ca_cert, cfg.client_ca_key));
-  s->peers_ = std::make_unique<PeerAuthenticator>(
-      s->client_ca_.get(), store, s->audit_.get(), clock);
+  s->peers_ = std::make_unique<PeerAuthenticator>(s->client_ca_.get(), store,
+                                                  s->audit_.get(), clock);
   s->revocations_ = std::make_unique<RevocationFeed>();
 
   CaContext ctx;

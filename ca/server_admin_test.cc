@@ -30,8 +30,7 @@ grpc::Status ListUsers(std::shared_ptr<grpc::Channel> channel,
   pb::ListUsersResponse ignored;
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
-  return pb::Admin::NewStub(channel)->ListUsers(&ctx, {},
-                                                out ? out : &ignored);
+  return pb::Admin::NewStub(channel)->ListUsers(&ctx, {}, out ? out : &ignored);
 }
 
 std::vector<storage::AuditEvent> Events(CaTestEnv& env, std::string_view type) {
@@ -51,12 +50,12 @@ struct ClientCert {
 ClientCert IssueClientCert(CaTestEnv& env, const std::string& user,
                            uint64_t serial, absl::Time not_before,
                            absl::Time not_after) {
-  auto ca = ClientCertificateAuthority::Load(env.dir() + "/state/client_ca.crt",
-                                             env.dir() + "/state/client_ca.key");
+  auto ca = ClientCertificateAuthority::Load(
+      env.dir() + "/state/client_ca.crt", env.dir() + "/state/client_ca.key");
   EXPECT_TRUE(ca.ok()) << ca.status();
   auto key = GenerateTlsKey();
-  auto pem = (*ca)->Issue(ClientIdentity::Kind::kUser, user, serial,
-                          not_before, not_after, *PublicKeyToDer(key->get()));
+  auto pem = (*ca)->Issue(ClientIdentity::Kind::kUser, user, serial, not_before,
+                          not_after, *PublicKeyToDer(key->get()));
   EXPECT_TRUE(pem.ok()) << pem.status();
   return {std::string(PrivateKeyToPem(key->get())->view()), *pem};
 }
@@ -129,9 +128,9 @@ TEST(AdminAuthTest, CertificateFromAnotherCaIsRefused) {
   spec.client = true;
   auto self = IssueCertificate(spec, key->get(), nullptr, key->get());
   ASSERT_TRUE(self.ok());
-  grpc::Status st =
-      ListUsers(env->ClientChannel(std::string(PrivateKeyToPem(key->get())->view()),
-                                   *CertificateToPem(self->get())));
+  grpc::Status st = ListUsers(
+      env->ClientChannel(std::string(PrivateKeyToPem(key->get())->view()),
+                         *CertificateToPem(self->get())));
   EXPECT_FALSE(st.ok());
 }
 
@@ -154,7 +153,8 @@ TEST(AdminAuthTest, RevokedOrDisabledOrDeletedUsersLoseAccess) {
   revoke.set_reason("laptop lost");
   pb::RevokedEntry entry;
   grpc::ClientContext ctx;
-  ASSERT_TRUE(pb::Admin::NewStub(admin.channel)->Revoke(&ctx, revoke, &entry).ok());
+  ASSERT_TRUE(
+      pb::Admin::NewStub(admin.channel)->Revoke(&ctx, revoke, &entry).ok());
   EXPECT_EQ(entry.revoked_by(), "admin");
   EXPECT_EQ(keys(bob.channel).error_code(), StatusCode::UNAUTHENTICATED);
 
@@ -234,8 +234,8 @@ TEST(AdminServiceTest, ManagesUsersRolesAndBindingsAndAuditsEveryCall) {
   // The failed CreateRole is recorded with its code.
   auto role_events = Events(*env, "admin.CreateRole");
   ASSERT_EQ(role_events.size(), 2u);
-  EXPECT_TRUE(absl::StrContains(role_events[1].payload_json,
-                                "INVALID_ARGUMENT"));
+  EXPECT_TRUE(
+      absl::StrContains(role_events[1].payload_json, "INVALID_ARGUMENT"));
 }
 
 TEST(AdminServiceTest, RotateCaKeyKeepsTheOldKeyTrusted) {
@@ -262,7 +262,8 @@ TEST(AdminServiceTest, RotateCaKeyKeepsTheOldKeyTrusted) {
   EXPECT_TRUE(user_ca[0].active());
   EXPECT_EQ(user_ca[1].fingerprint(), old_fp);
   EXPECT_FALSE(user_ca[1].active());
-  auto cert = ssh::cert::Certificate::FromLine(again.response.ssh_certificate());
+  auto cert =
+      ssh::cert::Certificate::FromLine(again.response.ssh_certificate());
   ASSERT_TRUE(cert.ok());
   EXPECT_EQ(cert->CaFingerprint(), rotated.fingerprint());
   // A retired key file is kept beside the new one.
@@ -289,7 +290,8 @@ TEST(AdminServiceTest, WatchRevocationsStreamsNewRevocations) {
   auto reader = v1::CertificateAuthority::NewStub(admin.channel)
                     ->WatchRevocations(&watch_ctx, {});
   pb::RevokeRequest revoke;
-  revoke.set_key_fingerprint("SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+  revoke.set_key_fingerprint(
+      "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
   revoke.set_reason("test");
   pb::RevokedEntry entry;
   grpc::ClientContext ctx;
@@ -318,8 +320,9 @@ TEST(AdminServiceTest, HostCertificatesForInventoryHostsOnly) {
   pb::Host created;
   {
     grpc::ClientContext ctx;
-    ASSERT_TRUE(
-        pb::Admin::NewStub(admin.channel)->CreateHost(&ctx, host, &created).ok());
+    ASSERT_TRUE(pb::Admin::NewStub(admin.channel)
+                    ->CreateHost(&ctx, host, &created)
+                    .ok());
   }
   EXPECT_EQ(created.port(), 22u);
   EXPECT_EQ(created.trust(), "host-ca");
@@ -338,8 +341,7 @@ TEST(AdminServiceTest, HostCertificatesForInventoryHostsOnly) {
   auto cert = ssh::cert::Certificate::FromLine(resp.ssh_certificate());
   ASSERT_TRUE(cert.ok());
   EXPECT_EQ(cert->type, ssh::cert::CertType::kHost);
-  EXPECT_EQ(cert->principals,
-            (std::vector<std::string>{"web01", "10.0.0.5"}));
+  EXPECT_EQ(cert->principals, (std::vector<std::string>{"web01", "10.0.0.5"}));
   EXPECT_EQ(cert->CaFingerprint(),
             admin.response.ca_public_keys().host_ca(0).fingerprint());
   EXPECT_EQ(issue(bob.channel, &resp).error_code(),

@@ -44,8 +44,9 @@ TEST(LoginTest, IssuesAnEightHourCertificateAndAClientCertificate) {
   EXPECT_EQ(cert->FindExtension(ssh::cert::kPermitAgentForwarding), nullptr);
   // Signed by the user CA that init wrote and the response names.
   ASSERT_EQ(r.response.ca_public_keys().user_ca_size(), 1);
-  EXPECT_TRUE(absl::StartsWith(env->init().user_ca_public_key,
-                               r.response.ca_public_keys().user_ca(0).public_key()));
+  EXPECT_TRUE(
+      absl::StartsWith(env->init().user_ca_public_key,
+                       r.response.ca_public_keys().user_ca(0).public_key()));
   EXPECT_EQ(cert->CaFingerprint(),
             r.response.ca_public_keys().user_ca(0).fingerprint());
   ASSERT_EQ(r.response.ca_public_keys().host_ca_size(), 1);

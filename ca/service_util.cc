@@ -75,7 +75,8 @@ absl::StatusOr<ClientIdentity> PeerAuthenticator::Authenticate(
   if (auth == nullptr) {
     return absl::UnauthenticatedError("a client certificate is required");
   }
-  std::vector<grpc::string_ref> pems = auth->FindPropertyValues("x509_pem_cert");
+  std::vector<grpc::string_ref> pems =
+      auth->FindPropertyValues("x509_pem_cert");
   if (pems.size() != 1) {
     return absl::UnauthenticatedError(
         "a client certificate from `sp login` is required");

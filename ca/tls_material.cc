@@ -91,7 +91,8 @@ absl::StatusOr<std::string> UniqueNameEntry(X509_NAME* name, int nid,
     return absl::InvalidArgumentError(
         absl::StrCat("certificate subject has several ", OBJ_nid2sn(nid)));
   }
-  ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
+  ASN1_STRING* data =
+      X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index));
   unsigned char* utf8 = nullptr;
   int len = ASN1_STRING_to_UTF8(&utf8, data);
   if (len < 0) return absl::InvalidArgumentError("bad certificate name");
@@ -194,8 +195,8 @@ absl::StatusOr<std::string> CertificateFingerprint(X509* cert) {
   if (X509_digest(cert, EVP_sha256(), digest, &len) != 1) {
     return OpenSslError("X509_digest");
   }
-  std::string b64 = absl::Base64Escape(
-      std::string(reinterpret_cast<char*>(digest), len));
+  std::string b64 =
+      absl::Base64Escape(std::string(reinterpret_cast<char*>(digest), len));
   while (!b64.empty() && b64.back() == '=') b64.pop_back();
   return absl::StrCat("SHA256:", b64);
 }
@@ -267,8 +268,8 @@ absl::StatusOr<base::X509Ptr> IssueCertificate(const CertificateSpec& spec,
   RETURN_IF_ERROR(
       AddExtension(cert.get(), &ctx, NID_subject_key_identifier, "hash"));
   if (issuer_cert != nullptr) {
-    RETURN_IF_ERROR(AddExtension(cert.get(), &ctx,
-                                 NID_authority_key_identifier, "keyid"));
+    RETURN_IF_ERROR(
+        AddExtension(cert.get(), &ctx, NID_authority_key_identifier, "keyid"));
   }
   const EVP_MD* md = IsEd25519(issuer_key) ? nullptr : EVP_sha256();
   if (X509_sign(cert.get(), issuer_key, md) <= 0) {

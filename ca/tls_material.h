@@ -53,9 +53,9 @@ struct CertificateSpec {
   uint64_t serial = 0;              // > 0
   absl::Time not_before;
   absl::Time not_after;
-  bool is_ca = false;      // basicConstraints CA:TRUE, keyCertSign
-  bool server = false;     // extendedKeyUsage serverAuth
-  bool client = false;     // extendedKeyUsage clientAuth
+  bool is_ca = false;                  // basicConstraints CA:TRUE, keyCertSign
+  bool server = false;                 // extendedKeyUsage serverAuth
+  bool client = false;                 // extendedKeyUsage clientAuth
   std::vector<std::string> dns_names;  // subjectAltName DNS entries
   std::vector<std::string> ip_addresses;  // subjectAltName IP entries
 };

@@ -62,9 +62,9 @@ TEST(TlsMaterialTest, ClientCertificateCarriesIdentityAndSerial) {
   EXPECT_EQ(info->not_after, spec.not_after);
 
   EXPECT_TRUE(VerifyIssuedBy(cert->get(), ca.cert.get(), kNow).ok());
-  EXPECT_EQ(VerifyIssuedBy(cert->get(), ca.cert.get(), kNow + absl::Hours(8))
-                .code(),
-            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(
+      VerifyIssuedBy(cert->get(), ca.cert.get(), kNow + absl::Hours(8)).code(),
+      absl::StatusCode::kUnauthenticated);
   Ca other = MakeCa();
   EXPECT_EQ(VerifyIssuedBy(cert->get(), other.cert.get(), kNow).code(),
             absl::StatusCode::kUnauthenticated);

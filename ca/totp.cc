@@ -61,8 +61,8 @@ std::vector<uint8_t> Hmac(const base::SecretBytes& key, uint64_t counter,
 
 }  // namespace
 
-std::string HotpCode(const base::SecretBytes& key, uint64_t counter,
-                     int digits, TotpAlgorithm algorithm) {
+std::string HotpCode(const base::SecretBytes& key, uint64_t counter, int digits,
+                     TotpAlgorithm algorithm) {
   if (digits < 6) digits = 6;
   if (digits > 8) digits = 8;
   std::vector<uint8_t> h = Hmac(key, counter, algorithm);
@@ -106,8 +106,7 @@ std::optional<uint64_t> VerifyTotp(const base::SecretBytes& key,
   for (int delta = -params.skew_steps; delta <= params.skew_steps; ++delta) {
     if (delta < 0 && current < static_cast<uint64_t>(-delta)) continue;
     const uint64_t step = current + delta;
-    std::string expected =
-        HotpCode(key, step, params.digits, params.algorithm);
+    std::string expected = HotpCode(key, step, params.digits, params.algorithm);
     const bool equal =
         expected.size() == code.size() &&
         base::ConstantTimeEquals(

@@ -22,7 +22,7 @@ enum class TotpAlgorithm { kSha1, kSha256, kSha512 };
 
 struct TotpParams {
   TotpAlgorithm algorithm = TotpAlgorithm::kSha1;
-  int digits = 6;                          // 6..8
+  int digits = 6;                           // 6..8
   absl::Duration step = absl::Seconds(30);  // > 0, whole seconds
   int skew_steps = 1;  // also accept this many steps before and after now
 };

@@ -96,8 +96,8 @@ TEST(TotpTest, Base32RoundTripAndRfc4648Vectors) {
 }
 
 TEST(TotpTest, OtpauthUri) {
-  const std::string uri = OtpauthUri("Sallyport", "alice smith",
-                                     SecretBytes::FromString("foobar"));
+  const std::string uri =
+      OtpauthUri("Sallyport", "alice smith", SecretBytes::FromString("foobar"));
   EXPECT_EQ(uri,
             "otpauth://totp/Sallyport:alice%20smith?secret=MZXW6YTBOI"
             "&issuer=Sallyport&algorithm=SHA1&digits=6&period=30");

@@ -32,7 +32,7 @@ class Converter {
   explicit Converter(std::string_view source) : source_(source) {}
 
   absl::Status Object(const YAML::Node& node, const std::string& path,
-                       google::protobuf::Message* msg, int depth) {
+                      google::protobuf::Message* msg, int depth) {
     if (depth > kMaxDepth) return Error(node, path, "nested too deeply");
     if (!node.IsMap()) {
       return Error(node, path,
@@ -67,10 +67,9 @@ class Converter {
  private:
   absl::Status Error(const YAML::Node& node, const std::string& path,
                      std::string_view what) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(source_, ":", node.Mark().line + 1, ": ",
-                     path.empty() ? "" : absl::StrCat("'", path, "': "),
-                     std::string(what)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        source_, ":", node.Mark().line + 1, ": ",
+        path.empty() ? "" : absl::StrCat("'", path, "': "), std::string(what)));
   }
 
   absl::Status Field(const YAML::Node& value, const std::string& path,
@@ -81,8 +80,8 @@ class Converter {
       if (!value.IsSequence()) return Error(value, path, "expected a list");
       for (size_t i = 0; i < value.size(); ++i) {
         const YAML::Node item = value[i];
-        RETURN_IF_ERROR(Single(item, absl::StrCat(path, "[", i, "]"), msg,
-                               field, depth));
+        RETURN_IF_ERROR(
+            Single(item, absl::StrCat(path, "[", i, "]"), msg, field, depth));
       }
       return absl::OkStatus();
     }
@@ -230,16 +229,16 @@ absl::Status YamlToProto(std::string_view yaml, std::string_view source,
   try {
     root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        std::string(source), ":", e.mark.line + 1, ": ", e.msg));
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(source), ":", e.mark.line + 1, ": ", e.msg));
   }
   if (root.IsNull()) return absl::OkStatus();  // an empty file
   Converter converter(source);
   try {
     return converter.Object(root, "", out, 0);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        std::string(source), ":", e.mark.line + 1, ": ", e.msg));
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(source), ":", e.mark.line + 1, ": ", e.msg));
   }
 }
 

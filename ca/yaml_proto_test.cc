@@ -34,8 +34,8 @@ login:
 
 TEST(YamlProtoTest, UnknownKeyNamesKeyAndLine) {
   CaConfig c;
-  absl::Status st = YamlToProto("listen: a\n\nkeys:\n  user_ca: x\n  usr_ca: y\n",
-                                "ca.yaml", &c);
+  absl::Status st = YamlToProto(
+      "listen: a\n\nkeys:\n  user_ca: x\n  usr_ca: y\n", "ca.yaml", &c);
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(absl::StrContains(st.message(), "ca.yaml:5:")) << st;
   EXPECT_TRUE(absl::StrContains(st.message(), "unknown key 'usr_ca'")) << st;

@@ -39,8 +39,8 @@ std::string HumanDuration(absl::Duration d) {
   if (d <= absl::ZeroDuration()) return "expired";
   const int64_t minutes = absl::ToInt64Minutes(d);
   if (minutes < 1) return "less than a minute";
-  return absl::StrCat(minutes / 60, "h", absl::Dec(minutes % 60, absl::kZeroPad2),
-                      "m");
+  return absl::StrCat(minutes / 60, "h",
+                      absl::Dec(minutes % 60, absl::kZeroPad2), "m");
 }
 
 std::string HumanTime(absl::Time t) {
@@ -182,7 +182,8 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   if (ca_text.empty()) return Error(err, "which CA? pass --ca HOST:PORT");
   if (user.empty()) return Error(err, "which user? pass --user NAME");
   absl::StatusOr<HostPort> ca = ParseHostPort(ca_text);
-  if (!ca.ok()) return Error(err, absl::StrCat("--ca: ", ca.status().message()));
+  if (!ca.ok())
+    return Error(err, absl::StrCat("--ca: ", ca.status().message()));
   if (absl::Status st = CheckUserNameForFiles(user); !st.ok()) {
     return Error(err, st.message());
   }
@@ -277,8 +278,7 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   const std::string ssh_config = absl::StrCat(
       "# Written by `sp login` (user ", user, ", CA ", ca_text, ").\n",
       "# Use it from ~/.ssh/config with:  Include ", home.ssh_config(), "\n",
-      "Host *\n",
-      "    IdentityFile ", QuoteForSshConfig(key_path), "\n",
+      "Host *\n", "    IdentityFile ", QuoteForSshConfig(key_path), "\n",
       "    CertificateFile ", QuoteForSshConfig(cert_path), "\n",
       "    UserKnownHostsFile ", QuoteForSshConfig(home.known_hosts()),
       " ~/.ssh/known_hosts\n");
@@ -300,8 +300,8 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   const absl::Time valid_before =
       absl::FromUnixSeconds(static_cast<int64_t>(cert->valid_before));
   const absl::Duration left = valid_before - absl::Now();
-  out << "Logged in as " << user << " (principals: "
-      << absl::StrJoin(cert->principals, ", ") << ")\n"
+  out << "Logged in as " << user
+      << " (principals: " << absl::StrJoin(cert->principals, ", ") << ")\n"
       << "Certificate valid until " << HumanTime(valid_before) << " ("
       << HumanDuration(left) << ")\n"
       << "Certificate: " << cert_path << "\n";
@@ -310,8 +310,8 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
       out << "Added the key and certificate to ssh-agent for "
           << HumanDuration(left) << "\n";
     } else {
-      err << "sp: warning: could not add the key to ssh-agent: "
-          << a.message() << "\n";
+      err << "sp: warning: could not add the key to ssh-agent: " << a.message()
+          << "\n";
     }
   }
   return 0;
@@ -331,8 +331,9 @@ int RunStatus(std::ostream& out, std::ostream& err) {
     out << "Not logged in (run `sp login`)\n";
     return 1;
   }
-  absl::StatusOr<ssh::cert::Certificate> cert = ssh::cert::Certificate::FromLine(
-      std::string(absl::StripTrailingAsciiWhitespace(*line)));
+  absl::StatusOr<ssh::cert::Certificate> cert =
+      ssh::cert::Certificate::FromLine(
+          std::string(absl::StripTrailingAsciiWhitespace(*line)));
   if (!cert.ok()) {
     return Error(err, absl::StrCat(home->certificate(state->user),
                                    ": unreadable certificate"));
@@ -381,8 +382,7 @@ int RunLogout(std::ostream& out, std::ostream& err) {
   if (absl::Status st = home->WriteState({state->ca, ""}); !st.ok()) {
     return Error(err, st.message());
   }
-  out << "Logged out " << state->user
-      << ": removed the key and certificate\n";
+  out << "Logged out " << state->user << ": removed the key and certificate\n";
   return 0;
 }
 

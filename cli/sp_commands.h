@@ -17,8 +17,7 @@ struct LoginOptions {
 
 // Each returns the process exit code (0 on success) and writes short,
 // clear messages to `err`.
-int RunLogin(const LoginOptions& options, std::ostream& out,
-             std::ostream& err);
+int RunLogin(const LoginOptions& options, std::ostream& out, std::ostream& err);
 int RunStatus(std::ostream& out, std::ostream& err);
 int RunLogout(std::ostream& out, std::ostream& err);
 

@@ -63,10 +63,9 @@ absl::StatusOr<SpState> SpHome::ReadState() const {
 }
 
 absl::Status SpHome::WriteState(const SpState& state) const {
-  return WriteFileAtomic(this->state(),
-                         absl::StrCat("ca=", state.ca, "\nuser=", state.user,
-                                      "\n"),
-                         0644);
+  return WriteFileAtomic(
+      this->state(), absl::StrCat("ca=", state.ca, "\nuser=", state.user, "\n"),
+      0644);
 }
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
@@ -123,8 +122,8 @@ absl::Status RemoveFile(const std::string& path) {
 }
 
 absl::Status CheckUserNameForFiles(std::string_view user) {
-  bool ok = !user.empty() && user.size() <= 64 && user[0] != '.' &&
-            user[0] != '-';
+  bool ok =
+      !user.empty() && user.size() <= 64 && user[0] != '.' && user[0] != '-';
   for (char c : user) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' &&
         c != '_' && c != '@' && c != '-') {

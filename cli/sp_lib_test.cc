@@ -34,9 +34,10 @@ TEST(TlsPinTest, FingerprintFormatsCompareByDigest) {
       "4C:A4:95:99:1B:78:52:B8:55";
   EXPECT_TRUE(SameFingerprint(b64, hex));
   EXPECT_TRUE(SameFingerprint(hex, colons));
-  EXPECT_TRUE(SameFingerprint(b64, "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU"));
-  EXPECT_FALSE(
-      SameFingerprint(b64, "SHA256:57DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU"));
+  EXPECT_TRUE(
+      SameFingerprint(b64, "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU"));
+  EXPECT_FALSE(SameFingerprint(
+      b64, "SHA256:57DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU"));
   EXPECT_FALSE(SameFingerprint(b64, "SHA256:short"));
   EXPECT_FALSE(SameFingerprint("", ""));
 }
@@ -44,7 +45,8 @@ TEST(TlsPinTest, FingerprintFormatsCompareByDigest) {
 TEST(TlsPinTest, ChangedCertificateWarningIsLoud) {
   const std::string w =
       ChangedCertificateWarning("ca:7443", "SHA256:old", "SHA256:new", "/p");
-  EXPECT_TRUE(absl::StrContains(w, "WARNING: SALLYPORT CA CERTIFICATE HAS CHANGED!"));
+  EXPECT_TRUE(
+      absl::StrContains(w, "WARNING: SALLYPORT CA CERTIFICATE HAS CHANGED!"));
   EXPECT_TRUE(absl::StrContains(w, "SOMETHING NASTY"));
   EXPECT_TRUE(absl::StrContains(w, "SHA256:old"));
   EXPECT_TRUE(absl::StrContains(w, "SHA256:new"));
@@ -84,8 +86,8 @@ TEST(SpHomeTest, StateRoundTripAndModes) {
 
 TEST(SpHomeTest, UserNamesMustBeSafeFileNames) {
   EXPECT_TRUE(CheckUserNameForFiles("alice.smith@corp").ok());
-  for (const char* bad : {"", "../x", ".hidden", "-rf", "a/b", "a b",
-                          "ca.pem\n"}) {
+  for (const char* bad :
+       {"", "../x", ".hidden", "-rf", "a/b", "a b", "ca.pem\n"}) {
     EXPECT_FALSE(CheckUserNameForFiles(bad).ok()) << bad;
   }
 }

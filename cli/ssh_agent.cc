@@ -21,7 +21,8 @@ bool AgentAvailable() {
 
 absl::Status RunQuietly(const std::vector<std::string>& argv) {
   std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  for (const std::string& a : argv)
+    args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -30,8 +31,7 @@ absl::Status RunQuietly(const std::vector<std::string>& argv) {
                                      fd == 0 ? O_RDONLY : O_WRONLY, 0);
   }
   pid_t pid;
-  int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(),
-                        environ);
+  int rc = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
     return absl::FailedPreconditionError(
@@ -48,10 +48,10 @@ absl::Status RunQuietly(const std::vector<std::string>& argv) {
 }
 
 absl::Status AgentAdd(const std::string& key_path, absl::Duration lifetime) {
-  int64_t seconds = absl::ToInt64Seconds(absl::Ceil(lifetime, absl::Seconds(1)));
+  int64_t seconds =
+      absl::ToInt64Seconds(absl::Ceil(lifetime, absl::Seconds(1)));
   if (seconds < 1) seconds = 1;
-  return RunQuietly(
-      {"ssh-add", "-q", "-t", std::to_string(seconds), key_path});
+  return RunQuietly({"ssh-add", "-q", "-t", std::to_string(seconds), key_path});
 }
 
 absl::Status AgentRemove(const std::string& key_path) {

@@ -10,14 +10,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
-#include <algorithm>
-
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/openssl_handles.h"
@@ -76,8 +75,9 @@ absl::StatusOr<int> Connect(const HostPort& address, absl::Time deadline) {
   }
   std::string last_error = "no address";
   for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    ai->ai_protocol);
+    int fd =
+        socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+               ai->ai_protocol);
     if (fd < 0) continue;
     if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
       absl::Status st = WaitFor(fd, POLLOUT, deadline);
@@ -113,8 +113,7 @@ absl::StatusOr<HostPort> ParseHostPort(std::string_view text) {
     port = text.substr(close + 2);
   } else {
     const size_t colon = text.rfind(':');
-    if (colon == std::string_view::npos ||
-        text.find(':') != colon) {
+    if (colon == std::string_view::npos || text.find(':') != colon) {
       return absl::InvalidArgumentError("expected HOST:PORT");
     }
     out.host = std::string(text.substr(0, colon));
@@ -124,7 +123,8 @@ absl::StatusOr<HostPort> ParseHostPort(std::string_view text) {
   if (out.host.empty() ||
       !absl::SimpleAtoi(absl::string_view(port.data(), port.size()), &p) ||
       p == 0 || p > 65535) {
-    return absl::InvalidArgumentError("expected HOST:PORT with a port 1..65535");
+    return absl::InvalidArgumentError(
+        "expected HOST:PORT with a port 1..65535");
   }
   out.port = static_cast<uint16_t>(p);
   return out;
@@ -189,7 +189,8 @@ absl::StatusOr<std::string> PemFingerprint(std::string_view pem) {
 }
 
 absl::StatusOr<std::vector<uint8_t>> ParseFingerprint(std::string_view text) {
-  std::string s(absl::StripAsciiWhitespace(absl::string_view(text.data(), text.size())));
+  std::string s(
+      absl::StripAsciiWhitespace(absl::string_view(text.data(), text.size())));
   std::string hex;
   for (char c : s) {
     if (c != ':') hex.push_back(c);

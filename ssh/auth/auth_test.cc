@@ -26,7 +26,8 @@ struct KeySetPolicy : AuthPolicy {
     calls.emplace_back(a.key.FingerprintSha256(), a.signed_request);
     if (a.user != user) return {AuthResult::kReject, "unknown user"};
     if (a.certificate.has_value()) {
-      return {accept_certificates ? AuthResult::kAccept : AuthResult::kReject, "cert"};
+      return {accept_certificates ? AuthResult::kAccept : AuthResult::kReject,
+              "cert"};
     }
     for (const auto& k : keys) {
       if (k == a.key) return {AuthResult::kAccept, "key"};
@@ -63,8 +64,10 @@ class AuthTest : public ::testing::Test {
     absl::Status last;
     for (int i = 0; i < 50; ++i) {
       peers_->Pump();
-      bool any = !peers_->server_received.empty() || !peers_->client_received.empty();
-      for (auto& m : std::exchange(peers_->server_received, {})) (void)server_->Handle(m);
+      bool any =
+          !peers_->server_received.empty() || !peers_->client_received.empty();
+      for (auto& m : std::exchange(peers_->server_received, {}))
+        (void)server_->Handle(m);
       for (auto& m : std::exchange(peers_->client_received, {})) {
         client_messages_.push_back(m[0]);
         if (client_) {
@@ -80,25 +83,34 @@ class AuthTest : public ::testing::Test {
   // Client side without ClientAuth: service request, then raw requests.
   void AcceptService() {
     ASSERT_TRUE(peers_->client
-                    ->Send(transport::SerializeServiceMsg(transport::kMsgServiceRequest,
-                                                          "ssh-userauth"))
+                    ->Send(transport::SerializeServiceMsg(
+                        transport::kMsgServiceRequest, "ssh-userauth"))
                     .ok());
     (void)Pump();
   }
 
-  std::vector<uint8_t> SignedRequest(const crypto::PrivateKey& signer, std::string_view alg,
+  std::vector<uint8_t> SignedRequest(const crypto::PrivateKey& signer,
+                                     std::string_view alg,
                                      const std::vector<uint8_t>& blob,
                                      std::string_view user = "alice",
                                      std::vector<uint8_t> session_id = {}) {
     if (session_id.empty()) session_id = peers_->client->session_id();
-    auto sig = signer.Sign(SignedData(session_id, user, "ssh-connection", alg, blob));
+    auto sig =
+        signer.Sign(SignedData(session_id, user, "ssh-connection", alg, blob));
     wire::Writer w;
-    w.Byte(transport::kMsgUserauthRequest).String(user).String("ssh-connection")
-        .String("publickey").Bool(true).String(alg).String(blob).String(*sig);
+    w.Byte(transport::kMsgUserauthRequest)
+        .String(user)
+        .String("ssh-connection")
+        .String("publickey")
+        .Bool(true)
+        .String(alg)
+        .String(blob)
+        .String(*sig);
     return w.Take();
   }
 
-  std::vector<uint8_t> UserCert(const crypto::PublicKey& key, std::vector<std::string> principals,
+  std::vector<uint8_t> UserCert(const crypto::PublicKey& key,
+                                std::vector<std::string> principals,
                                 absl::Duration valid_for = absl::Hours(1),
                                 cert::CertType type = cert::CertType::kUser,
                                 const crypto::PrivateKey* ca = nullptr) {
@@ -110,7 +122,8 @@ class AuthTest : public ::testing::Test {
     req.principals = std::move(principals);
     const int64_t now = absl::ToUnixSeconds(peers_->clock->Now());
     req.valid_after = static_cast<uint64_t>(now - 60);
-    req.valid_before = static_cast<uint64_t>(now + absl::ToInt64Seconds(valid_for));
+    req.valid_before =
+        static_cast<uint64_t>(now + absl::ToInt64Seconds(valid_for));
     auto c = cert::SignCertificate(req, ca != nullptr ? *ca : *ca_);
     EXPECT_TRUE(c.ok()) << c.status();
     return c->blob;
@@ -126,8 +139,8 @@ class AuthTest : public ::testing::Test {
 
 TEST_F(AuthTest, ClientLogsInWithPlainKey) {
   MakeServer();
-  client_ = std::make_unique<ClientAuth>(*peers_->client,
-                                         ClientAuthOptions{"alice", {{*key_a_, {}}}});
+  client_ = std::make_unique<ClientAuth>(
+      *peers_->client, ClientAuthOptions{"alice", {{*key_a_, {}}}});
   ASSERT_TRUE(client_->Start().ok());
   ASSERT_TRUE(Pump().ok());
   EXPECT_TRUE(client_->authenticated());
@@ -141,7 +154,8 @@ TEST_F(AuthTest, ClientLogsInWithPlainKey) {
 TEST_F(AuthTest, FallsBackToTheNextIdentity) {
   MakeServer();
   client_ = std::make_unique<ClientAuth>(
-      *peers_->client, ClientAuthOptions{"alice", {{*key_b_, {}}, {*key_a_, {}}}});
+      *peers_->client,
+      ClientAuthOptions{"alice", {{*key_b_, {}}, {*key_a_, {}}}});
   ASSERT_TRUE(client_->Start().ok());
   ASSERT_TRUE(Pump().ok());
   EXPECT_TRUE(client_->authenticated());
@@ -151,8 +165,8 @@ TEST_F(AuthTest, FallsBackToTheNextIdentity) {
 
 TEST_F(AuthTest, EveryKeyFailingIsPermissionDenied) {
   MakeServer();
-  client_ = std::make_unique<ClientAuth>(*peers_->client,
-                                         ClientAuthOptions{"alice", {{*key_b_, {}}}});
+  client_ = std::make_unique<ClientAuth>(
+      *peers_->client, ClientAuthOptions{"alice", {{*key_b_, {}}}});
   ASSERT_TRUE(client_->Start().ok());
   absl::Status s = Pump();
   EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
@@ -167,7 +181,8 @@ TEST_F(AuthTest, SignatureByAnotherKeyThanTheOneNamedIsRefused) {
   policy_.keys = {key_b_->public_key()};
   MakeServer();
   AcceptService();
-  auto req = SignedRequest(*key_a_, "ecdsa-sha2-nistp256", key_b_->public_key().Blob());
+  auto req = SignedRequest(*key_a_, "ecdsa-sha2-nistp256",
+                           key_b_->public_key().Blob());
   ASSERT_TRUE(peers_->client->Send(req).ok());
   (void)Pump();
   EXPECT_FALSE(server_->authenticated());
@@ -181,20 +196,26 @@ TEST_F(AuthTest, SignatureIsBoundToTheSession) {
   MakeServer();
   AcceptService();
   std::vector<uint8_t> other_session(32, 0x42);
-  auto req = SignedRequest(*key_a_, "ssh-ed25519", key_a_->public_key().Blob(), "alice",
-                           other_session);
+  auto req = SignedRequest(*key_a_, "ssh-ed25519", key_a_->public_key().Blob(),
+                           "alice", other_session);
   ASSERT_TRUE(peers_->client->Send(req).ok());
   (void)Pump();
   EXPECT_FALSE(server_->authenticated());
-  EXPECT_TRUE(policy_.calls.empty());  // nothing to decide: the signature failed
+  EXPECT_TRUE(
+      policy_.calls.empty());  // nothing to decide: the signature failed
 }
 
 TEST_F(AuthTest, QueryGetsPkOkButDoesNotAuthenticate) {
   MakeServer();
   AcceptService();
   wire::Writer w;
-  w.Byte(transport::kMsgUserauthRequest).String("alice").String("ssh-connection")
-      .String("publickey").Bool(false).String("ssh-ed25519").String(key_a_->public_key().Blob());
+  w.Byte(transport::kMsgUserauthRequest)
+      .String("alice")
+      .String("ssh-connection")
+      .String("publickey")
+      .Bool(false)
+      .String("ssh-ed25519")
+      .String(key_a_->public_key().Blob());
   ASSERT_TRUE(peers_->client->Send(w.data()).ok());
   (void)Pump();
   EXPECT_EQ(client_messages_.back(), transport::kMsgUserauthPkOk);
@@ -207,11 +228,15 @@ TEST_F(AuthTest, TooManyFailuresDisconnect) {
   AcceptService();
   for (int i = 0; i < 3; ++i) {
     auto k = *crypto::PrivateKey::GenerateEd25519();
-    ASSERT_TRUE(peers_->client->Send(SignedRequest(k, "ssh-ed25519", k.public_key().Blob())).ok());
+    ASSERT_TRUE(
+        peers_->client
+            ->Send(SignedRequest(k, "ssh-ed25519", k.public_key().Blob()))
+            .ok());
     (void)Pump();
     EXPECT_EQ(peers_->server->closed(), i == 2) << i;
   }
-  EXPECT_EQ(peers_->server->close_status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(peers_->server->close_status().code(),
+            absl::StatusCode::kPermissionDenied);
 }
 
 TEST_F(AuthTest, ChangeOfUserDisconnects) {
@@ -224,8 +249,8 @@ TEST_F(AuthTest, ChangeOfUserDisconnects) {
   (void)Pump();
   ASSERT_FALSE(peers_->server->closed());
   ASSERT_TRUE(peers_->client
-                  ->Send(SignedRequest(*key_a_, "ssh-ed25519", key_a_->public_key().Blob(),
-                                       "root"))
+                  ->Send(SignedRequest(*key_a_, "ssh-ed25519",
+                                       key_a_->public_key().Blob(), "root"))
                   .ok());
   (void)Pump();
   EXPECT_TRUE(peers_->server->closed());
@@ -251,7 +276,10 @@ TEST_F(AuthTest, NoneListsMethodsAndIsNotCounted) {
   MakeServer();
   AcceptService();
   wire::Writer w;
-  w.Byte(transport::kMsgUserauthRequest).String("alice").String("ssh-connection").String("none");
+  w.Byte(transport::kMsgUserauthRequest)
+      .String("alice")
+      .String("ssh-connection")
+      .String("none");
   ASSERT_TRUE(peers_->client->Send(w.data()).ok());
   (void)Pump();
   EXPECT_EQ(client_messages_.back(), transport::kMsgUserauthFailure);
@@ -263,7 +291,9 @@ TEST_F(AuthTest, AlgorithmMustMatchTheBlobAndShaOneRsaIsRefused) {
   AcceptService();
   for (std::string alg : {"ecdsa-sha2-nistp256", "ssh-rsa", "rsa-sha2-256"}) {
     ASSERT_TRUE(
-        peers_->client->Send(SignedRequest(*key_a_, alg, key_a_->public_key().Blob())).ok());
+        peers_->client
+            ->Send(SignedRequest(*key_a_, alg, key_a_->public_key().Blob()))
+            .ok());
     (void)Pump();
     EXPECT_FALSE(server_->authenticated()) << alg;
   }
@@ -274,8 +304,8 @@ TEST_F(AuthTest, CertificateForThePrincipalIsAccepted) {
   MakeServer();
   policy_.keys = {};
   auto blob = UserCert(key_a_->public_key(), {"alice"});
-  client_ = std::make_unique<ClientAuth>(*peers_->client,
-                                         ClientAuthOptions{"alice", {{*key_a_, blob}}});
+  client_ = std::make_unique<ClientAuth>(
+      *peers_->client, ClientAuthOptions{"alice", {{*key_a_, blob}}});
   ASSERT_TRUE(client_->Start().ok());
   ASSERT_TRUE(Pump().ok());
   ASSERT_TRUE(server_->authenticated());
@@ -291,23 +321,25 @@ TEST_F(AuthTest, CertificateRefusals) {
   };
   auto other_ca = *crypto::PrivateKey::GenerateEd25519();
   std::vector<Case> cases = {
-      {"wrong principal", [&] { return UserCert(key_a_->public_key(), {"bob"}); }},
+      {"wrong principal",
+       [&] { return UserCert(key_a_->public_key(), {"bob"}); }},
       {"untrusted CA",
        [&] {
-         return UserCert(key_a_->public_key(), {"alice"}, absl::Hours(1), cert::CertType::kUser,
-                         &other_ca);
+         return UserCert(key_a_->public_key(), {"alice"}, absl::Hours(1),
+                         cert::CertType::kUser, &other_ca);
        }},
       {"host certificate",
        [&] {
-         return UserCert(key_a_->public_key(), {"alice"}, absl::Hours(1), cert::CertType::kHost);
+         return UserCert(key_a_->public_key(), {"alice"}, absl::Hours(1),
+                         cert::CertType::kHost);
        }},
   };
   for (const auto& c : cases) {
     SetUp();
     MakeServer();
     auto blob = c.make();
-    client_ = std::make_unique<ClientAuth>(*peers_->client,
-                                           ClientAuthOptions{"alice", {{*key_a_, blob}}});
+    client_ = std::make_unique<ClientAuth>(
+        *peers_->client, ClientAuthOptions{"alice", {{*key_a_, blob}}});
     ASSERT_TRUE(client_->Start().ok());
     EXPECT_EQ(Pump().code(), absl::StatusCode::kUnauthenticated) << c.name;
     EXPECT_FALSE(server_->authenticated()) << c.name;
@@ -319,15 +351,16 @@ TEST_F(AuthTest, ExpiredCertificateIsRefused) {
   MakeServer();
   auto blob = UserCert(key_a_->public_key(), {"alice"}, absl::Minutes(5));
   peers_->clock->Advance(absl::Minutes(6));
-  client_ = std::make_unique<ClientAuth>(*peers_->client,
-                                         ClientAuthOptions{"alice", {{*key_a_, blob}}});
+  client_ = std::make_unique<ClientAuth>(
+      *peers_->client, ClientAuthOptions{"alice", {{*key_a_, blob}}});
   ASSERT_TRUE(client_->Start().ok());
   EXPECT_EQ(Pump().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_FALSE(server_->authenticated());
 }
 
 TEST_F(AuthTest, ConnectionMessagesBeforeAuthDisconnect) {
-  for (uint8_t type : {transport::kMsgUserauthSuccess, uint8_t{80}, uint8_t{90}, uint8_t{94}}) {
+  for (uint8_t type : {transport::kMsgUserauthSuccess, uint8_t{80}, uint8_t{90},
+                       uint8_t{94}}) {
     SetUp();
     MakeServer();
     AcceptService();

@@ -19,15 +19,19 @@ struct OneKeyPolicy : auth::AuthPolicy {
   crypto::PublicKey key;
   explicit OneKeyPolicy(crypto::PublicKey k) : key(std::move(k)) {}
   auth::AuthDecision Decide(const auth::AuthAttempt& a) override {
-    return {a.key == key ? auth::AuthResult::kAccept : auth::AuthResult::kReject, ""};
+    return {
+        a.key == key ? auth::AuthResult::kAccept : auth::AuthResult::kReject,
+        ""};
   }
 };
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const auto* accepted = new crypto::PrivateKey(*crypto::PrivateKey::GenerateEd25519());
-  static const auto* ca = new crypto::PrivateKey(*crypto::PrivateKey::GenerateEd25519());
+  static const auto* accepted =
+      new crypto::PrivateKey(*crypto::PrivateKey::GenerateEd25519());
+  static const auto* ca =
+      new crypto::PrivateKey(*crypto::PrivateKey::GenerateEd25519());
   auto peers = transport::TestPeers::Create();
   peers->Pump();
   OneKeyPolicy policy(accepted->public_key());
@@ -37,7 +41,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   o.clock = peers->clock.get();
   o.peer_address = "127.0.0.1";
   auth::ServerAuth server(*peers->server, o);
-  (void)server.Handle(transport::SerializeServiceMsg(transport::kMsgServiceRequest, "ssh-userauth"));
+  (void)server.Handle(transport::SerializeServiceMsg(
+      transport::kMsgServiceRequest, "ssh-userauth"));
   size_t off = 0;
   while (off < size && !peers->server->closed()) {
     size_t n = std::min<size_t>(data[off], size - off - 1);

@@ -17,15 +17,19 @@ struct AcceptAll : connection::ConnectionHandler {
   connection::Connection* conn = nullptr;
   int step = 0;
   void OnChannelOpen(uint32_t id, std::string_view, wire::Bytes) override {
-    if (++step % 3) (void)conn->AcceptChannel(id);
-    else (void)conn->RejectChannel(id, connection::OpenFailure::kConnectFailed, "no");
+    if (++step % 3)
+      (void)conn->AcceptChannel(id);
+    else
+      (void)conn->RejectChannel(id, connection::OpenFailure::kConnectFailed,
+                                "no");
   }
   void OnData(uint32_t id, uint32_t, wire::Bytes d) override {
     conn->Consume(id, d.size());
     (void)conn->SendData(id, d);
   }
   void OnEof(uint32_t id) override { (void)conn->SendEof(id); }
-  void OnChannelRequest(uint32_t id, std::string_view, bool want_reply, wire::Bytes) override {
+  void OnChannelRequest(uint32_t id, std::string_view, bool want_reply,
+                        wire::Bytes) override {
     if (want_reply) (void)conn->ReplyRequest(id, ++step % 2);
     if (step % 5 == 0) (void)conn->Close(id);
   }

@@ -413,7 +413,8 @@ absl::StatusOr<KeyLine> SplitKeyLine(std::string_view line) {
   if (line.empty()) return absl::InvalidArgumentError("empty key line");
   for (char c : line) {
     if (c == '\0' || c == '\n' || c == '\r') {
-      return absl::InvalidArgumentError("key line contains a line break or NUL");
+      return absl::InvalidArgumentError(
+          "key line contains a line break or NUL");
     }
   }
   KeyLine out;
@@ -426,7 +427,8 @@ absl::StatusOr<KeyLine> SplitKeyLine(std::string_view line) {
   while (data_end < line.size() && !is_space(line[data_end])) ++data_end;
   out.data = line.substr(data_begin, data_end - data_begin);
   size_t comment_begin = data_end;
-  while (comment_begin < line.size() && is_space(line[comment_begin])) ++comment_begin;
+  while (comment_begin < line.size() && is_space(line[comment_begin]))
+    ++comment_begin;
   out.comment = line.substr(comment_begin);
   return out;
 }

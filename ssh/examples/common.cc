@@ -110,7 +110,8 @@ absl::StatusOr<std::vector<uint8_t>> LoadCertificateBlob(
       std::string(absl::StripAsciiWhitespace(text)));
   if (!certificate.ok()) return certificate.status();
   if (key.has_value() && certificate->key != *key) {
-    return absl::InvalidArgumentError("the certificate is not for this private key");
+    return absl::InvalidArgumentError(
+        "the certificate is not for this private key");
   }
   return certificate->blob;
 }

@@ -21,9 +21,9 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "ca/ca_config.h"
 #include "ca/init.h"
@@ -155,8 +155,8 @@ int Run(const Flags& flags) {
 
   std::vector<Client> clients(static_cast<size_t>(flags.clients));
   for (Client& c : clients) {
-    auto anon = v1::CertificateAuthority::NewStub(
-        Channel(address, ca_pem, "", ""));
+    auto anon =
+        v1::CertificateAuthority::NewStub(Channel(address, ca_pem, "", ""));
     v1::LoginRequest req = MakeLogin("bench", password, &c.tls_key_pem);
     v1::LoginResponse resp;
     grpc::ClientContext ctx;

@@ -56,20 +56,18 @@ TEST(CaCommandsE2eTest, InitWritesPrivateFilesAndRefusesToOverwrite) {
 
   // The password from the file works.
   auto server = sallyport::testing::ListeningProcess::Start(
-      {bin, "serve", "--config", state + "/ca.yaml", "--listen",
-       "127.0.0.1:0"},
+      {bin, "serve", "--config", state + "/ca.yaml", "--listen", "127.0.0.1:0"},
       dir->File("serve.log"));
   ASSERT_TRUE(server.ok()) << server.status();
   const size_t at = init->out.find("SHA256:");
   ASSERT_NE(at, std::string::npos);
   const std::string fingerprint =
       init->out.substr(at, init->out.find('\n', at) - at);
-  auto login = RunSp(dir->File("home"),
-                     {"login", "--ca",
-                      absl::StrCat("127.0.0.1:", (*server)->port()), "--user",
-                      "ops", "--password-stdin", "--ca-fingerprint",
-                      fingerprint},
-                     "correct horse battery\n");
+  auto login = RunSp(
+      dir->File("home"),
+      {"login", "--ca", absl::StrCat("127.0.0.1:", (*server)->port()), "--user",
+       "ops", "--password-stdin", "--ca-fingerprint", fingerprint},
+      "correct horse battery\n");
   ASSERT_TRUE(login.ok());
   EXPECT_TRUE(login->ok()) << login->Describe();
 }

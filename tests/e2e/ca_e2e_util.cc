@@ -20,8 +20,8 @@ absl::StatusOr<std::unique_ptr<RunningCa>> RunningCa::Start(
   std::unique_ptr<RunningCa> ca(new RunningCa(std::move(*dir)));
   ca->state_dir_ = ca->dir_.File("state");
   const std::string bin = RunfilePath("ca/sallyport-ca");
-  std::vector<std::string> init = {bin, "init", "--state-dir", ca->state_dir_,
-                                   "--admin", admin};
+  std::vector<std::string> init = {
+      bin, "init", "--state-dir", ca->state_dir_, "--admin", admin};
   if (!store_url.empty()) {
     init.push_back("--store");
     init.push_back(store_url);

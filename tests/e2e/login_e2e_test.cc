@@ -66,9 +66,14 @@ class LoginE2eTest : public ::testing::TestWithParam<Backend> {
   sallyport::testing::RunResult Login(
       const std::vector<std::string>& extra = {},
       const std::map<std::string, std::string>& env = {}) {
-    std::vector<std::string> args = {"login", "--ca", ca_->address(),
-                                     "--user", user_, "--password-stdin",
-                                     "--ca-fingerprint", ca_->fingerprint()};
+    std::vector<std::string> args = {"login",
+                                     "--ca",
+                                     ca_->address(),
+                                     "--user",
+                                     user_,
+                                     "--password-stdin",
+                                     "--ca-fingerprint",
+                                     ca_->fingerprint()};
     args.insert(args.end(), extra.begin(), extra.end());
     auto r = RunSp(sphome(), args, ca_->password() + "\n", env);
     EXPECT_TRUE(r.ok()) << r.status();
@@ -105,8 +110,8 @@ TEST_P(LoginE2eTest, LoginThenSshWithTheCertificate) {
   EXPECT_TRUE(absl::StrContains(login.out, "Pinned the CA's certificate"));
 
   // known_hosts trusts the host CA; the ssh_config fragment uses the files.
-  const std::string host_ca = sallyport::testing::ReadFileOrEmpty(
-      ca_->state_dir() + "/host_ca.pub");
+  const std::string host_ca =
+      sallyport::testing::ReadFileOrEmpty(ca_->state_dir() + "/host_ca.pub");
   const std::string host_ca_key = host_ca.substr(0, host_ca.rfind(' '));
   EXPECT_TRUE(absl::StrContains(
       sallyport::testing::ReadFileOrEmpty(sphome() + "/known_hosts"),
@@ -216,7 +221,8 @@ TEST_P(LoginE2eTest, AgentGetsKeyAndCertificateAndLogoutRemovesThem) {
   EXPECT_TRUE(logout->ok()) << logout->Describe();
   list = RunCommand({"ssh-add", "-l"}, ro);
   ASSERT_TRUE(list.ok());
-  EXPECT_TRUE(absl::StrContains(list->out, "no identities")) << list->Describe();
+  EXPECT_TRUE(absl::StrContains(list->out, "no identities"))
+      << list->Describe();
   EXPECT_NE(access(key().c_str(), F_OK), 0);
   EXPECT_NE(access(cert().c_str(), F_OK), 0);
   auto status = RunSp(sphome(), {"status"});
@@ -243,8 +249,8 @@ TEST_P(LoginE2eTest, TotpWithAComputedCodeAndReplayRefused) {
   EXPECT_TRUE(ok.ok()) << ok.Describe();
   auto replay = Login({"--otp", code});
   EXPECT_EQ(replay.exit_code, 1);
-  EXPECT_TRUE(absl::StrContains(
-      replay.err, "wrong user name, password or one-time code"))
+  EXPECT_TRUE(absl::StrContains(replay.err,
+                                "wrong user name, password or one-time code"))
       << replay.Describe();
 }
 

@@ -35,8 +35,8 @@ class PinningE2eTest : public ::testing::Test {
                                       const std::string& user,
                                       const std::string& password,
                                       const std::string& fingerprint) {
-    std::vector<std::string> args = {"login", "--ca", ca.address(), "--user",
-                                     user, "--password-stdin"};
+    std::vector<std::string> args = {"login",  "--ca", ca.address(),
+                                     "--user", user,   "--password-stdin"};
     if (!fingerprint.empty()) {
       args.push_back("--ca-fingerprint");
       args.push_back(fingerprint);
@@ -56,8 +56,8 @@ TEST_F(PinningE2eTest, SecondCaWithAnotherCertificateFailsWithTheWarning) {
   ASSERT_TRUE(other.ok()) << other.status();
   ASSERT_NE((*other)->fingerprint(), ca_->fingerprint());
   // Even with the new CA's fingerprint given: the pin wins.
-  auto second = Login(**other, "alice", (*other)->password(),
-                      (*other)->fingerprint());
+  auto second =
+      Login(**other, "alice", (*other)->password(), (*other)->fingerprint());
   EXPECT_EQ(second.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(
       second.err, "WARNING: SALLYPORT CA CERTIFICATE HAS CHANGED!"))
@@ -101,10 +101,9 @@ TEST_F(PinningE2eTest, ClearErrorMessages) {
 
   auto port = sallyport::testing::FreeLoopbackPort();
   ASSERT_TRUE(port.ok());
-  auto unreachable =
-      Sp({"login", "--ca", absl::StrCat("127.0.0.1:", *port), "--user",
-          "alice", "--password-stdin"},
-         "x\n");
+  auto unreachable = Sp({"login", "--ca", absl::StrCat("127.0.0.1:", *port),
+                         "--user", "alice", "--password-stdin"},
+                        "x\n");
   EXPECT_EQ(unreachable.exit_code, 1);
   EXPECT_TRUE(absl::StrContains(unreachable.err, "cannot reach the CA at"))
       << unreachable.Describe();
