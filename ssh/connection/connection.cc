@@ -304,36 +304,74 @@ absl::Status Connection::RejectChannel(uint32_t id, OpenFailure reason,
   return Send(w.data());
 }
 
-absl::StatusOr<size_t> Connection::SendData(uint32_t id, Bytes data,
-                                            uint32_t stream) {
+namespace {
+
+// CHANNEL_DATA or CHANNEL_EXTENDED_DATA up to the data itself.
+size_t DataHeaderSize(uint32_t stream) { return stream == 0 ? 9 : 13; }
+
+void WriteDataHeader(uint8_t* out, uint32_t remote_id, uint32_t stream,
+                     size_t n) {
+  size_t at = 0;
+  const auto put32 = [&](uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8)
+      out[at++] = static_cast<uint8_t>(v >> shift);
+  };
+  out[at++] = stream == 0 ? kMsgChannelData : kMsgChannelExtendedData;
+  put32(remote_id);
+  if (stream != 0) put32(stream);
+  put32(static_cast<uint32_t>(n));
+}
+
+}  // namespace
+
+absl::StatusOr<Connection::Channel*> Connection::FindForData(uint32_t id) {
   ASSIGN_OR_RETURN(Channel * c, Find(id));
   if (c->state != State::kOpen || c->eof_sent || c->close_sent) {
     return absl::FailedPreconditionError(
         absl::StrCat("channel ", id, " is not open for data"));
   }
+  return c;
+}
+
+size_t Connection::MaxDataPerPacket(const Channel& c) const {
+  return std::min<size_t>({c.remote_max_packet, options_.max_packet,
+                           transport::kMaxOutgoingPayload - 13});
+}
+
+absl::StatusOr<size_t> Connection::SendData(uint32_t id, Bytes data,
+                                            uint32_t stream) {
+  ASSIGN_OR_RETURN(Channel * c, FindForData(id));
   size_t taken = 0;
   while (taken < data.size() && c->remote_window > 0) {
-    size_t n = std::min<size_t>({data.size() - taken, c->remote_window,
-                                 c->remote_max_packet, options_.max_packet});
+    size_t n = std::min<size_t>(
+        {data.size() - taken, c->remote_window, MaxDataPerPacket(*c)});
     // The header is built here and the data goes to the transport as a
     // second part: bulk data is copied once, into the packet.
     uint8_t header[13];
-    size_t header_length = 0;
-    const auto put32 = [&](uint32_t v) {
-      for (int shift = 24; shift >= 0; shift -= 8)
-        header[header_length++] = static_cast<uint8_t>(v >> shift);
-    };
-    header[header_length++] =
-        stream == 0 ? kMsgChannelData : kMsgChannelExtendedData;
-    put32(c->remote_id);
-    if (stream != 0) put32(stream);
-    put32(static_cast<uint32_t>(n));
-    RETURN_IF_ERROR(
-        transport_.Send(Bytes(header, header_length), data.subspan(taken, n)));
+    WriteDataHeader(header, c->remote_id, stream, n);
+    RETURN_IF_ERROR(transport_.Send(Bytes(header, DataHeaderSize(stream)),
+                                    data.subspan(taken, n)));
     c->remote_window -= n;
     taken += n;
   }
   return taken;
+}
+
+absl::StatusOr<size_t> Connection::SendDataInPlace(
+    uint32_t id, size_t max, uint32_t stream,
+    transport::Transport::FillFunction fill) {
+  ASSIGN_OR_RETURN(Channel * c, FindForData(id));
+  const size_t total = std::min<uint64_t>(max, c->remote_window);
+  if (total == 0) return 0;
+  const uint32_t remote_id = c->remote_id;
+  ASSIGN_OR_RETURN(size_t sent,
+                   transport_.SendInPlace(
+                       DataHeaderSize(stream), MaxDataPerPacket(*c), total,
+                       fill, [&](absl::Span<uint8_t> head, size_t n) {
+                         WriteDataHeader(head.data(), remote_id, stream, n);
+                       }));
+  c->remote_window -= sent;
+  return sent;
 }
 
 uint32_t Connection::SendWindow(uint32_t id) const {

@@ -82,6 +82,13 @@ class Connection {
   // most its maximum packet size; returns the number of bytes taken (0
   // when the window is closed: wait for OnWindowAvailable).
   absl::StatusOr<size_t> SendData(uint32_t id, Bytes data, uint32_t stream = 0);
+  // Zero-copy SendData: `fill` writes up to `max` bytes straight into the
+  // packets' data space (the spans it gets, in order, from the first byte
+  // on, as readv(2) does) and returns how many it wrote. At most the
+  // window is offered. Returns the bytes sent.
+  absl::StatusOr<size_t> SendDataInPlace(
+      uint32_t id, size_t max, uint32_t stream,
+      transport::Transport::FillFunction fill);
   // Bytes the peer's window allows right now.
   uint32_t SendWindow(uint32_t id) const;
   absl::Status SendEof(uint32_t id);
@@ -122,6 +129,10 @@ class Connection {
   absl::Status Fail(absl::Status status);
   absl::Status Send(const std::vector<uint8_t>& msg);
   absl::StatusOr<Channel*> Find(uint32_t id);
+  // A channel that may still carry data from us.
+  absl::StatusOr<Channel*> FindForData(uint32_t id);
+  // Largest data length of one CHANNEL_DATA to this channel.
+  size_t MaxDataPerPacket(const Channel& c) const;
   absl::Status HandleOpen(wire::Reader& r);
   absl::Status HandleGlobalRequest(wire::Reader& r);
 

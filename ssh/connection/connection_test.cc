@@ -160,6 +160,73 @@ TEST_F(ConnectionTest, LargeDataGoesOutInMaxPacketMessagesOnBothStreams) {
   EXPECT_EQ(client_rec_.data[id], payload);
 }
 
+TEST_F(ConnectionTest, InPlaceDataMatchesSendDataAndStopsAtTheWindow) {
+  // SendDataInPlace (data read straight into the packets) must put the same
+  // messages on the wire as SendData, and never offer more than the window.
+  client_rec_.auto_consume = false;
+  uint32_t id = OpenSession();
+  std::string payload(70000, '\0');
+  for (size_t i = 0; i < payload.size(); ++i)
+    payload[i] = static_cast<char>('a' + i % 26);
+  size_t offered = 0;
+  auto copy_in = [&](absl::Span<const absl::Span<uint8_t>> slots) -> size_t {
+    size_t n = 0;
+    for (auto slot : slots) {
+      EXPECT_LE(slot.size(), 32768u);
+      std::copy(payload.begin() + static_cast<std::ptrdiff_t>(n),
+                payload.begin() + static_cast<std::ptrdiff_t>(n + slot.size()),
+                slot.begin());
+      n += slot.size();
+    }
+    offered = n;
+    return n;
+  };
+  auto sent =
+      server_->SendDataInPlace(0, payload.size(), kExtendedDataStderr, copy_in);
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  EXPECT_EQ(*sent, payload.size());
+  peers_->Pump();
+  ASSERT_EQ(peers_->client_received.size(), 3u);  // 32768 + 32768 + 4464
+  wire::Writer want;
+  want.Byte(kMsgChannelExtendedData)
+      .Uint32(id)
+      .Uint32(kExtendedDataStderr)
+      .String(wire::AsBytes(payload).subspan(0, 32768));
+  EXPECT_EQ(peers_->client_received[0], want.data());
+  Pump();
+  EXPECT_EQ(client_rec_.stderr_data[id], payload);
+
+  // The window (2 MiB, 70000 used, nothing consumed) caps the offer.
+  const size_t window = server_->SendWindow(0);
+  EXPECT_EQ(window, (2u << 20) - payload.size());
+  auto zeros = [&](absl::Span<const absl::Span<uint8_t>> slots) -> size_t {
+    size_t n = 0;
+    for (auto slot : slots) {
+      std::fill(slot.begin(), slot.end(), 0);
+      n += slot.size();
+    }
+    offered = n;
+    return n;
+  };
+  sent = server_->SendDataInPlace(0, 4u << 20, 0, zeros);
+  ASSERT_TRUE(sent.ok());
+  EXPECT_EQ(offered, window);
+  EXPECT_EQ(*sent, window);
+  EXPECT_EQ(server_->SendWindow(0), 0u);
+  offered = 12345;
+  sent = server_->SendDataInPlace(0, 100, 0, zeros);
+  ASSERT_TRUE(sent.ok());
+  EXPECT_EQ(*sent, 0u);
+  EXPECT_EQ(offered, 12345u);  // not called with a closed window
+  Pump();
+  EXPECT_FALSE(peers_->client->closed()) << peers_->client->close_status();
+  EXPECT_EQ(client_rec_.data[id].size(), window);
+  // After EOF no more data is taken.
+  ASSERT_TRUE(server_->SendEof(0).ok());
+  EXPECT_EQ(server_->SendDataInPlace(0, 100, 0, zeros).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST_F(ConnectionTest, CloseBeforeEofAndSimultaneousClose) {
   uint32_t a = OpenSession();
   uint32_t b = OpenSession();

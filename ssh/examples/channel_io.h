@@ -11,13 +11,17 @@
 #ifndef SALLYPORT_SSH_EXAMPLES_CHANNEL_IO_H_
 #define SALLYPORT_SSH_EXAMPLES_CHANNEL_IO_H_
 
+#include <sys/uio.h>
+
 #include <algorithm>
 #include <asio.hpp>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "ssh/connection/connection.h"
 #include "ssh/wire/reader.h"
 
@@ -55,67 +59,95 @@ inline void CloseForWriting(asio::ip::tcp::socket& s) {
   s.shutdown(asio::socket_base::shutdown_send, ignored);
 }
 
-// Stream → channel (data or extended data `data_stream`).
+// Stream → channel (data or extended data `data_stream`). Reads go
+// straight into the transport's packet buffer (Connection::SendDataInPlace,
+// readv(2) into each packet's data space), where the bytes are encrypted:
+// the kernel's copy is the only one. A read is never larger than the
+// peer's window, so nothing is held back here.
 template <typename Stream>
 class ChannelReader {
  public:
-  ChannelReader(Stream* stream, uint32_t data_stream, size_t buffer_size)
-      : stream_(stream), data_stream_(data_stream), buffer_(buffer_size) {}
+  ChannelReader(Stream* stream, uint32_t data_stream, size_t max_read)
+      : stream_(stream), data_stream_(data_stream), max_read_(max_read) {}
 
-  // Sends what is buffered, then starts a read sized to the peer's window
-  // if the window and the output backlog allow.
+  // Reads once if the window and the output backlog allow; waits for the
+  // stream to become readable when it has nothing.
   void Pump(PumpOwner& owner) {
     connection::Connection* conn = owner.connection();
     if (conn == nullptr) {
       Abandon();
       return;
     }
+    if (eof_ || waiting_ || !stream_->is_open()) return;
     const uint32_t id = owner.channel_id();
-    if (start_ < end_) {
-      auto taken = conn->SendData(
-          id, wire::Bytes(buffer_.data() + start_, end_ - start_),
-          data_stream_);
-      if (!taken.ok()) {
-        Abandon();
-        return;
-      }
-      if (*taken > 0) owner.Flush();
-      start_ += *taken;
-      if (start_ < end_) return;  // window closed: OnWindowAvailable resumes
-      start_ = end_ = 0;
-    }
-    if (eof_ || reading_ || !stream_->is_open()) return;
-    const size_t room = std::min<size_t>(buffer_.size(), conn->SendWindow(id));
+    const size_t room = std::min<size_t>(max_read_, conn->SendWindow(id));
     if (room == 0 || !owner.OutputRoom()) return;
-    reading_ = true;
-    stream_->async_read_some(
-        asio::buffer(buffer_.data(), room),
-        [this, self = owner.Self()](const asio::error_code& ec, size_t n) {
-          reading_ = false;
-          start_ = 0;
-          end_ = n;
-          // EOF, or EIO from a pty whose other side was closed.
-          if (ec) eof_ = true;
-          self->OnPumpEvent();
-        });
+    switch (ReadOnce(*conn, id, room)) {
+      case Read::kData:
+        // The writer's progress (OnProgress) pumps again.
+        owner.Flush();
+        return;
+      case Read::kEnd:
+        eof_ = true;
+        return;
+      case Read::kWouldBlock:
+        break;
+    }
+    waiting_ = true;
+    stream_->async_wait(Stream::wait_read, [this, self = owner.Self()](
+                                               const asio::error_code& ec) {
+      waiting_ = false;
+      // Closed under us (operation_aborted) or unpollable: finished.
+      if (ec) eof_ = true;
+      self->OnPumpEvent();
+    });
   }
 
-  // The stream reached EOF (or failed) and everything read was sent.
-  bool done() const { return eof_ && start_ == end_ && !reading_; }
-  bool reading() const { return reading_; }
-  // Treats the stream as finished and drops what is buffered (the channel
-  // is gone, or the stream will not be read any more).
-  void Abandon() {
-    eof_ = true;
-    start_ = end_ = 0;
-  }
+  // The stream reached EOF (or failed) and no wait is pending.
+  bool done() const { return eof_ && !waiting_; }
+  // Treats the stream as finished (the channel is gone, or the stream will
+  // not be read any more).
+  void Abandon() { eof_ = true; }
 
  private:
+  enum class Read { kData, kEnd, kWouldBlock };
+  static constexpr size_t kMaxSlots = 64;
+
+  Read ReadOnce(connection::Connection& conn, uint32_t id, size_t room) {
+    asio::error_code ec;
+    if (!stream_->native_non_blocking()) stream_->native_non_blocking(true, ec);
+    if (ec) return Read::kEnd;
+    int error = 0;
+    bool end = false;
+    auto sent = conn.SendDataInPlace(
+        id, room, data_stream_,
+        [&](absl::Span<const absl::Span<uint8_t>> slots) -> size_t {
+          iovec iov[kMaxSlots];
+          const size_t count = std::min(slots.size(), kMaxSlots);
+          for (size_t i = 0; i < count; ++i) {
+            iov[i].iov_base = slots[i].data();
+            iov[i].iov_len = slots[i].size();
+          }
+          ssize_t n;
+          do {
+            n = ::readv(stream_->native_handle(), iov, static_cast<int>(count));
+          } while (n < 0 && errno == EINTR);
+          if (n < 0) error = errno;
+          if (n == 0) end = true;
+          return n > 0 ? static_cast<size_t>(n) : 0;
+        });
+    if (!sent.ok()) return Read::kEnd;  // the channel takes no more data
+    if (*sent > 0) return Read::kData;
+    if (!end && (error == EAGAIN || error == EWOULDBLOCK))
+      return Read::kWouldBlock;
+    // EOF, or EIO from a pty whose other side was closed.
+    return Read::kEnd;
+  }
+
   Stream* stream_;
   uint32_t data_stream_;
-  std::vector<uint8_t> buffer_;
-  size_t start_ = 0, end_ = 0;  // read, not yet taken by the window
-  bool reading_ = false;
+  size_t max_read_;
+  bool waiting_ = false;
   bool eof_ = false;
 };
 

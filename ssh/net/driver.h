@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "ssh/transport/transport.h"
+#include "ssh/wire/byte_buffer.h"
 
 namespace sallyport::ssh::net {
 
@@ -63,7 +64,7 @@ class TransportDriver {
   std::unique_ptr<transport::Transport> transport_;
   asio::steady_timer wake_;
   asio::steady_timer timer_;
-  std::vector<uint8_t> write_buffer_;
+  wire::ByteBuffer write_buffer_;
   size_t in_flight_ = 0;
   bool handshake_reported_ = false;
   bool socket_failed_ = false;

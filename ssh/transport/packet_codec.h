@@ -5,6 +5,7 @@
 #ifndef SALLYPORT_SSH_TRANSPORT_PACKET_CODEC_H_
 #define SALLYPORT_SSH_TRANSPORT_PACKET_CODEC_H_
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -26,16 +27,42 @@ inline constexpr size_t kMaxOutgoingPayload = 256 * 1024 - 1024;
 
 class PacketEncoder {
  public:
+  // Where the payload starts in a packet: after packet_length (4 bytes) and
+  // padding_length (1 byte).
+  static constexpr size_t kPayloadOffset = 5;
+
   PacketEncoder() : cipher_(crypto::CreateNoneCipher()) {}
 
-  // Appends one sealed packet carrying `payload` to `out`.
-  void Encode(absl::Span<const uint8_t> payload, std::vector<uint8_t>* out) {
+  // Appends one sealed packet carrying `payload` to `out` (a std::vector
+  // or a wire::ByteBuffer).
+  template <typename Buffer>
+  void Encode(absl::Span<const uint8_t> payload, Buffer* out) {
     Encode(payload, {}, out);
   }
   // Appends one sealed packet whose payload is head ‖ tail (a message
   // header and its data, without first copying them into one buffer).
+  template <typename Buffer>
   void Encode(absl::Span<const uint8_t> head, absl::Span<const uint8_t> tail,
-              std::vector<uint8_t>* out);
+              Buffer* out) {
+    const size_t payload_size = head.size() + tail.size();
+    const size_t start = out->size();
+    out->resize(start + SealedSize(payload_size));
+    uint8_t* p = out->data() + start;
+    std::copy(head.begin(), head.end(), p + kPayloadOffset);
+    std::copy(tail.begin(), tail.end(), p + kPayloadOffset + head.size());
+    SealInPlace(absl::MakeSpan(p, out->size() - start), payload_size);
+  }
+
+  // Bytes of the sealed packet for a payload of `payload_size` bytes
+  // (length fields, payload, padding, MAC or tag), with the current cipher.
+  size_t SealedSize(size_t payload_size) const;
+  // Seals a packet whose payload is already in place at
+  // packet[kPayloadOffset, kPayloadOffset + payload_size); `packet` is
+  // exactly SealedSize(payload_size) bytes. Writes the length fields, the
+  // random padding and the MAC or tag; encrypts in place. For callers that
+  // read data straight into a packet (no copy).
+  void SealInPlace(absl::Span<uint8_t> packet, size_t payload_size);
+
   // New keys take effect for the next packet (after sending NEWKEYS).
   void SetCipher(std::unique_ptr<crypto::PacketCipher> cipher) {
     cipher_ = std::move(cipher);
@@ -49,9 +76,6 @@ class PacketEncoder {
   const crypto::PacketCipher& cipher() const { return *cipher_; }
 
  private:
-  // Padding is at most 255 bytes; no MAC or tag is longer than 64 bytes.
-  static constexpr size_t kMaxPadding = 255;
-  static constexpr size_t kMaxTag = 64;
   void FillPadding(uint8_t* dst, size_t n);
 
   std::unique_ptr<crypto::PacketCipher> cipher_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
@@ -671,7 +672,7 @@ absl::Status Transport::SendKexInit() {
   return absl::OkStatus();
 }
 
-void Transport::SendPacket(wire::Bytes head, wire::Bytes tail) {
+void Transport::CompactOutput() {
   if (out_start_ == out_.size()) {
     out_.clear();
     out_start_ = 0;
@@ -680,12 +681,19 @@ void Transport::SendPacket(wire::Bytes head, wire::Bytes tail) {
                out_.begin() + static_cast<std::ptrdiff_t>(out_start_));
     out_start_ = 0;
   }
+}
+
+void Transport::CountSent(size_t bytes, size_t packets) {
+  bytes_out_since_kex_ += bytes;
+  total_bytes_out_ += bytes;
+  packets_out_since_kex_ += packets;
+}
+
+void Transport::SendPacket(wire::Bytes head, wire::Bytes tail) {
+  CompactOutput();
   const size_t before = out_.size();
   encoder_.Encode(head, tail, &out_);
-  const size_t n = out_.size() - before;
-  bytes_out_since_kex_ += n;
-  total_bytes_out_ += n;
-  ++packets_out_since_kex_;
+  CountSent(out_.size() - before, 1);
 }
 
 absl::Status Transport::Send(wire::Bytes payload) { return Send(payload, {}); }
@@ -712,6 +720,98 @@ absl::Status Transport::Send(wire::Bytes head, wire::Bytes tail) {
   SendPacket(head, tail);
   absl::Status s = MaybeRekeyForVolume();
   if (!s.ok()) Fail(DisconnectReason::kProtocolError, s);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<size_t> Transport::SendInPlace(size_t head_size,
+                                              size_t per_message, size_t total,
+                                              FillFunction fill,
+                                              HeadFunction write_head) {
+  if (closed_) return absl::FailedPreconditionError("transport is closed");
+  if (head_size == 0 || per_message == 0)
+    return absl::InvalidArgumentError("empty message");
+  if (head_size + per_message > kMaxOutgoingPayload)
+    return absl::InvalidArgumentError("message too large");
+  if (total == 0) return 0;
+  const size_t messages = (total + per_message - 1) / per_message;
+  if ((kex_ != nullptr) && !kex_->newkeys_sent) {
+    size_t sent = 0;
+    RETURN_IF_ERROR(
+        SendQueued(head_size, per_message, total, fill, write_head, &sent));
+    return sent;
+  }
+  // Every message but the last is full, so each packet's place is known
+  // before the data is: packet i starts at i * stride.
+  CompactOutput();
+  const size_t stride = encoder_.SealedSize(head_size + per_message);
+  const size_t base = out_.size();
+  out_.resize(base + messages * stride);
+  absl::InlinedVector<absl::Span<uint8_t>, 16> slots;
+  for (size_t i = 0; i < messages; ++i) {
+    const size_t n = std::min(per_message, total - i * per_message);
+    slots.push_back(absl::MakeSpan(out_.data() + base + i * stride +
+                                       PacketEncoder::kPayloadOffset +
+                                       head_size,
+                                   n));
+  }
+  const size_t filled = std::min(fill(slots), total);
+  if (filled == 0) {
+    out_.resize(base);
+    return 0;
+  }
+  const size_t used = (filled + per_message - 1) / per_message;
+  const size_t last_data = filled - (used - 1) * per_message;
+  const size_t end =
+      base + (used - 1) * stride + encoder_.SealedSize(head_size + last_data);
+  for (size_t i = 0; i < used; ++i) {
+    const size_t data = i + 1 < used ? per_message : last_data;
+    uint8_t* packet = out_.data() + base + i * stride;
+    const auto head =
+        absl::MakeSpan(packet + PacketEncoder::kPayloadOffset, head_size);
+    write_head(head, data);
+    if (i == 0) NoteSent(head);
+    encoder_.SealInPlace(
+        absl::MakeSpan(packet,
+                       i + 1 < used ? stride : end - (base + i * stride)),
+        head_size + data);
+  }
+  out_.resize(end);
+  CountSent(end - base, used);
+  absl::Status s = MaybeRekeyForVolume();
+  if (!s.ok()) Fail(DisconnectReason::kProtocolError, s);
+  return filled;
+}
+
+// SendInPlace during a key exchange: the data goes through one temporary
+// buffer and the messages into the kex queue.
+absl::Status Transport::SendQueued(size_t head_size, size_t per_message,
+                                   size_t total, FillFunction fill,
+                                   HeadFunction write_head, size_t* sent) {
+  const size_t room = options_.max_queued_bytes -
+                      std::min(options_.max_queued_bytes, queued_bytes_);
+  const size_t messages = (total + per_message - 1) / per_message;
+  if (room < total + messages * head_size) {
+    return absl::ResourceExhaustedError(
+        "too much data queued during key exchange");
+  }
+  std::vector<uint8_t> data(total);
+  absl::InlinedVector<absl::Span<uint8_t>, 16> slots;
+  for (size_t i = 0; i < messages; ++i) {
+    slots.push_back(
+        absl::MakeSpan(data.data() + i * per_message,
+                       std::min(per_message, total - i * per_message)));
+  }
+  const size_t filled = std::min(fill(slots), total);
+  for (size_t at = 0; at < filled; at += per_message) {
+    const size_t n = std::min(per_message, filled - at);
+    std::vector<uint8_t>& message = queued_.emplace_back(head_size + n);
+    write_head(absl::MakeSpan(message.data(), head_size), n);
+    std::copy(data.begin() + static_cast<std::ptrdiff_t>(at),
+              data.begin() + static_cast<std::ptrdiff_t>(at + n),
+              message.begin() + static_cast<std::ptrdiff_t>(head_size));
+    queued_bytes_ += message.size();
+  }
+  *sent = filled;
   return absl::OkStatus();
 }
 
@@ -761,7 +861,7 @@ void Transport::Consume(size_t n) {
   }
 }
 
-void Transport::TakeOutput(std::vector<uint8_t>* buffer) {
+void Transport::TakeOutput(wire::ByteBuffer* buffer) {
   buffer->clear();
   if (out_start_ == 0) {
     std::swap(*buffer, out_);

@@ -23,9 +23,11 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "base/clock.h"
 #include "base/secret_bytes.h"
 #include "ssh/crypto/key_agreement.h"
@@ -34,6 +36,7 @@
 #include "ssh/transport/messages.h"
 #include "ssh/transport/packet_codec.h"
 #include "ssh/transport/version.h"
+#include "ssh/wire/byte_buffer.h"
 
 namespace sallyport::ssh::transport {
 
@@ -117,13 +120,30 @@ class Transport {
   // The same for a message given in two parts, head ‖ tail (e.g. a
   // CHANNEL_DATA header and the data), so bulk data is copied once.
   absl::Status Send(wire::Bytes head, wire::Bytes tail);
+  // Zero-copy variant of Send for bulk data: up to `total` bytes in
+  // consecutive messages, each `head_size` header bytes followed by at most
+  // `per_message` data bytes. `fill` gets the data space of every message,
+  // in order, inside the sealed-packet buffer, writes data from the first
+  // byte on (as readv(2) does) and returns how many bytes it wrote;
+  // `write_head(head, data_size)` then writes each message's header. No
+  // byte is copied. Returns what `fill` wrote (0: nothing is sent). While a
+  // key exchange runs the messages are queued as Send queues them.
+  // Errors as for Send; kInvalidArgument when a message would exceed the
+  // largest payload.
+  using FillFunction =
+      absl::FunctionRef<size_t(absl::Span<const absl::Span<uint8_t>> slots)>;
+  using HeadFunction =
+      absl::FunctionRef<void(absl::Span<uint8_t> head, size_t data_size)>;
+  absl::StatusOr<size_t> SendInPlace(size_t head_size, size_t per_message,
+                                     size_t total, FillFunction fill,
+                                     HeadFunction write_head);
   wire::Bytes PendingOutput() const;
   void Consume(size_t n);
   // Moves all pending output into `buffer` (replacing its contents) without
   // copying when possible: the transport keeps `buffer`'s old storage for
   // its next output. For drivers that write asynchronously while the
   // transport keeps producing.
-  void TakeOutput(std::vector<uint8_t>* buffer);
+  void TakeOutput(wire::ByteBuffer* buffer);
   // Bytes written by Send and not yet consumed by the driver (output buffer
   // + kex queue): the layers above stop producing when this is large.
   size_t BufferedOutputBytes() const;
@@ -201,6 +221,12 @@ class Transport {
   // Output.
   void SendPacket(wire::Bytes payload) { SendPacket(payload, {}); }
   void SendPacket(wire::Bytes head, wire::Bytes tail);
+  // Drops consumed output before more is appended to out_.
+  void CompactOutput();
+  void CountSent(size_t bytes, size_t packets);
+  absl::Status SendQueued(size_t head_size, size_t per_message, size_t total,
+                          FillFunction fill, HeadFunction write_head,
+                          size_t* sent);
   absl::Status SendKexInit();
   absl::Status SendNewKeysAndSwitch();
   void FlushQueue();
@@ -220,8 +246,8 @@ class Transport {
   std::vector<uint8_t> in_;  // input is in_[in_start_, in_end_)
   size_t in_start_ = 0;
   size_t in_end_ = 0;
-  size_t prepared_ = 0;  // bytes added by PrepareInput, not yet committed
-  std::vector<uint8_t> out_;
+  size_t prepared_ = 0;   // bytes added by PrepareInput, not yet committed
+  wire::ByteBuffer out_;  // sealed packets; output is out_[out_start_, end)
   size_t out_start_ = 0;
   std::deque<std::vector<uint8_t>> queued_;
   size_t queued_bytes_ = 0;

@@ -475,6 +475,112 @@ TEST(TransportTest, TwoPartSendArrivesWholeAlsoWhenQueuedDuringKex) {
   EXPECT_EQ(peers->client->kex_count(), 2);
 }
 
+// What SendInPlace's fill sees and writes: the slot sizes, then `n` bytes
+// of a counting pattern from the first slot on.
+struct InPlaceFill {
+  size_t n;
+  std::vector<size_t> slot_sizes;
+  size_t operator()(absl::Span<const absl::Span<uint8_t>> slots) {
+    size_t left = n, value = 0;
+    for (auto slot : slots) {
+      slot_sizes.push_back(slot.size());
+      const size_t k = std::min(left, slot.size());
+      for (size_t i = 0; i < k; ++i)
+        slot[i] = static_cast<uint8_t>(value++ % 251);
+      left -= k;
+    }
+    return n - left;
+  }
+};
+
+// The messages SendInPlace with InPlaceFill{n} and 1000-byte messages must
+// produce: a 3-byte head {94, index, size / 256} and the pattern.
+std::vector<std::vector<uint8_t>> InPlaceMessages(size_t n) {
+  std::vector<std::vector<uint8_t>> out;
+  for (size_t at = 0; at < n; at += 1000) {
+    const size_t k = std::min<size_t>(1000, n - at);
+    std::vector<uint8_t> m = {94, static_cast<uint8_t>(at / 1000),
+                              static_cast<uint8_t>(k / 256)};
+    for (size_t i = 0; i < k; ++i)
+      m.push_back(static_cast<uint8_t>((at + i) % 251));
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+absl::StatusOr<size_t> SendInPlacePattern(Transport& t, size_t offered,
+                                          InPlaceFill& fill) {
+  size_t index = 0;
+  return t.SendInPlace(3, 1000, offered, std::ref(fill),
+                       [&](absl::Span<uint8_t> head, size_t data) {
+                         head[0] = 94;
+                         head[1] = static_cast<uint8_t>(index++);
+                         head[2] = static_cast<uint8_t>(data / 256);
+                       });
+}
+
+TEST(TransportTest, InPlaceSendFillsSlotsAndSendsOnlyWhatWasWritten) {
+  auto peers = TestPeers::Create();
+  peers->Pump();
+  peers->Authenticate();
+  peers->server_received.clear();
+  // 3,500 bytes offered: slots of 1000, 1000, 1000, 500; the source had
+  // only 2,345 (a short read): three messages, the last one short.
+  InPlaceFill fill{2345, {}};
+  auto sent = SendInPlacePattern(*peers->client, 3500, fill);
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  EXPECT_EQ(*sent, 2345u);
+  EXPECT_EQ(fill.slot_sizes, (std::vector<size_t>{1000, 1000, 1000, 500}));
+  // Nothing read: nothing sent, no stray bytes left in the output.
+  const size_t buffered = peers->client->BufferedOutputBytes();
+  InPlaceFill none{0, {}};
+  auto zero = SendInPlacePattern(*peers->client, 3500, none);
+  ASSERT_TRUE(zero.ok());
+  EXPECT_EQ(*zero, 0u);
+  EXPECT_EQ(peers->client->BufferedOutputBytes(), buffered);
+  peers->Pump();
+  ASSERT_FALSE(peers->server->closed()) << peers->server->close_status();
+  EXPECT_EQ(peers->server_received, InPlaceMessages(2345));
+
+  // During a key exchange the messages are queued and arrive after it.
+  peers->server_received.clear();
+  ASSERT_TRUE(peers->client->StartRekey().ok());
+  InPlaceFill during{3000, {}};
+  sent = SendInPlacePattern(*peers->client, 3000, during);
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  EXPECT_EQ(*sent, 3000u);
+  peers->Pump();
+  ASSERT_FALSE(peers->server->closed()) << peers->server->close_status();
+  EXPECT_EQ(peers->client->kex_count(), 2);
+  EXPECT_EQ(peers->server_received, InPlaceMessages(3000));
+
+  // A fill claiming more than it was offered is held to the offer.
+  peers->server_received.clear();
+  sent = peers->client->SendInPlace(
+      3, 1000, 1500,
+      [](absl::Span<const absl::Span<uint8_t>> slots) -> size_t {
+        for (auto slot : slots) std::fill(slot.begin(), slot.end(), 7);
+        return 99999;
+      },
+      [](absl::Span<uint8_t> head, size_t) { head[0] = 94; });
+  ASSERT_TRUE(sent.ok());
+  EXPECT_EQ(*sent, 1500u);
+  peers->Pump();
+  ASSERT_EQ(peers->server_received.size(), 2u);
+  EXPECT_EQ(peers->server_received[1].size(), 3u + 500u);
+
+  // Refusals: an empty header, a message over the largest payload.
+  auto noop = [](absl::Span<const absl::Span<uint8_t>>) -> size_t { return 0; };
+  auto nohead = [](absl::Span<uint8_t>, size_t) {};
+  EXPECT_EQ(
+      peers->client->SendInPlace(0, 1000, 10, noop, nohead).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(peers->client->SendInPlace(9, kMaxOutgoingPayload, 10, noop, nohead)
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(TransportTest, ZeroCopyInputWithShortReadsAndLeftovers) {
   // The driver reads into PrepareInput(256 KiB) and commits what the socket
   // gave; the input buffer is reused without being cleared. Deliver the
