@@ -343,8 +343,8 @@ int Main(int argc, char** argv) {
       "ssh pulling %d MiB from each server over loopback; best MB/s and "
       "least CPU of %d run(s)\n",
       bytes >> 20, runs);
-  std::cout << absl::StrFormat("%-31s %12s %12s %7s %14s %14s %15s\n",
-                               "cipher", "ours MB/s", "sshd MB/s", "ratio",
+  std::cout << absl::StrFormat("%-31s %12s %12s %7s %14s %14s %15s\n", "cipher",
+                               "ours MB/s", "sshd MB/s", "ratio",
                                "ours core-s/GB", "sshd core-s/GB",
                                "floor core-s/GB");
   for (const std::string& cipher : ciphers) {
@@ -358,9 +358,9 @@ int Main(int argc, char** argv) {
         const bool first = !best[t].ok;
         best[t].ok = true;
         best[t].mb_per_s = std::max(best[t].mb_per_s, r.mb_per_s);
-        best[t].server_cpu_s = first ? r.server_cpu_s
-                                     : std::min(best[t].server_cpu_s,
-                                                r.server_cpu_s);
+        best[t].server_cpu_s =
+            first ? r.server_cpu_s
+                  : std::min(best[t].server_cpu_s, r.server_cpu_s);
       }
       const double f = FloorCoreSecondsPerGb(cipher, bytes);
       if (f >= 0 && (floor < 0 || f < floor)) floor = f;
