@@ -11,7 +11,9 @@
 #ifndef SALLYPORT_SSH_EXAMPLES_CHANNEL_IO_H_
 #define SALLYPORT_SSH_EXAMPLES_CHANNEL_IO_H_
 
+#include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <asio.hpp>
@@ -164,6 +166,18 @@ class ChannelWriter {
       GiveBack(owner, data.size());
       return;
     }
+    if (!writing_ && pending_.empty() && stream_->is_open()) {
+      // Nothing queued: write straight from the transport's buffer and keep
+      // only what the stream does not take now.
+      const size_t n = WriteNow(data);
+      if (failed_) {
+        GiveBack(owner, data.size());
+        return;
+      }
+      GiveBack(owner, n);
+      data = data.subspan(n);
+      if (data.empty()) return;
+    }
     pending_.insert(pending_.end(), data.begin(), data.end());
     if (!writing_) StartWrite(owner);
   }
@@ -176,6 +190,27 @@ class ChannelWriter {
   bool failed() const { return failed_; }
 
  private:
+  // One non-blocking write; the bytes taken (0 when the stream is full).
+  // A failed stream (EPIPE and friends) sets failed_.
+  size_t WriteNow(wire::Bytes data) {
+    asio::error_code ec;
+    if (!stream_->native_non_blocking()) stream_->native_non_blocking(true, ec);
+    if (ec) return 0;  // the asynchronous path reports it
+    ssize_t n;
+    do {
+      n = WriteSome(*stream_, data);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0) return static_cast<size_t>(n);
+    if (errno != EAGAIN && errno != EWOULDBLOCK) failed_ = true;
+    return 0;
+  }
+  static ssize_t WriteSome(asio::posix::stream_descriptor& s, wire::Bytes d) {
+    return ::write(s.native_handle(), d.data(), d.size());
+  }
+  static ssize_t WriteSome(asio::ip::tcp::socket& s, wire::Bytes d) {
+    return ::send(s.native_handle(), d.data(), d.size(), MSG_NOSIGNAL);
+  }
+
   void GiveBack(PumpOwner& owner, size_t n) {
     if (n == 0) return;
     if (connection::Connection* c = owner.connection()) {

@@ -36,7 +36,8 @@ struct Transport::KexState {
 
 namespace internal {
 
-inline bool Contains(const std::vector<std::string>& list, std::string_view name) {
+inline bool Contains(const std::vector<std::string>& list,
+                     std::string_view name) {
   return std::find(list.begin(), list.end(), name) != list.end();
 }
 
@@ -69,7 +70,8 @@ inline std::string PhaseName(Phase p) {
   return "?";
 }
 
-inline absl::StatusOr<crypto::KeyAgreement::Curve> CurveFor(std::string_view kex) {
+inline absl::StatusOr<crypto::KeyAgreement::Curve> CurveFor(
+    std::string_view kex) {
   if (kex == "curve25519-sha256" || kex == "curve25519-sha256@libssh.org") {
     return crypto::KeyAgreement::Curve::kX25519;
   }
