@@ -22,14 +22,21 @@ std::unique_ptr<crypto::PacketCipher> Gcm(bool encrypt) {
   return std::move(*c);
 }
 
-TEST(PacketCodecTest, RoundTripPlainAndEncrypted) {
-  for (bool encrypted : {false, true}) {
-    PacketEncoder enc;
-    PacketDecoder dec;
+// An encoder and a decoder that agree: the "none" cipher or aes128-gcm.
+struct Codecs {
+  explicit Codecs(bool encrypted) {
     if (encrypted) {
       enc.SetCipher(Gcm(true));
       dec.SetCipher(Gcm(false));
     }
+  }
+  PacketEncoder enc;
+  PacketDecoder dec;
+};
+
+TEST(PacketCodecTest, RoundTripPlainAndEncrypted) {
+  for (bool encrypted : {false, true}) {
+    auto [enc, dec] = Codecs(encrypted);
     std::vector<uint8_t> wire;
     for (size_t size : {1, 2, 15, 16, 100, 32768, 35000}) {
       std::vector<uint8_t> payload(size, static_cast<uint8_t>(size));
@@ -51,10 +58,7 @@ TEST(PacketCodecTest, RoundTripPlainAndEncrypted) {
 TEST(PacketCodecTest, TwoPartPayloadEqualsOnePart) {
   // Encode(head, tail) is what bulk channel data uses (no copy into one
   // buffer first); the receiver must see exactly head ‖ tail.
-  PacketEncoder enc;
-  PacketDecoder dec;
-  enc.SetCipher(Gcm(true));
-  dec.SetCipher(Gcm(false));
+  auto [enc, dec] = Codecs(/*encrypted=*/true);
   const std::vector<uint8_t> head = {94, 0, 0, 0, 7, 0, 0, 0x80, 0};
   std::vector<uint8_t> tail(32768);
   for (size_t i = 0; i < tail.size(); ++i) tail[i] = static_cast<uint8_t>(i);
@@ -79,12 +83,7 @@ TEST(PacketCodecTest, SealInPlaceMatchesEncode) {
   // the copying Encode does, for every payload size around the block
   // boundaries, with and without a cipher.
   for (bool encrypted : {false, true}) {
-    PacketEncoder enc;
-    PacketDecoder dec;
-    if (encrypted) {
-      enc.SetCipher(Gcm(true));
-      dec.SetCipher(Gcm(false));
-    }
+    auto [enc, dec] = Codecs(encrypted);
     for (size_t size = 1; size < 70; ++size) {
       std::vector<uint8_t> payload(size);
       for (size_t i = 0; i < size; ++i) payload[i] = static_cast<uint8_t>(i);
