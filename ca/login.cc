@@ -104,16 +104,19 @@ absl::StatusOr<storage::User> LoginAuthenticator::Authenticate(
       CountFailure(attempt, true);
       return Refuse(attempt, started, "bad-otp", bad);
     }
-    bool replayed;
-    {
-      absl::MutexLock lock(&totp_mu_);
-      auto it = last_totp_step_.find(attempt.user);
-      replayed = it != last_totp_step_.end() && *step <= it->second;
-      if (!replayed) last_totp_step_[attempt.user] = *step;
+    // Claimed in the Store, so a restarted CA or another instance on the
+    // same database refuses the code too.
+    absl::StatusOr<bool> claimed =
+        options_.store->ClaimTotpStep(attempt.user, *step);
+    if (!claimed.ok() &&
+        claimed.status().code() != absl::StatusCode::kNotFound) {
+      return absl::UnavailableError("the CA's store is unavailable");
     }
-    if (replayed) {
+    if (!claimed.ok() || !*claimed) {
+      // A replay, or the user was deleted since it was read.
       CountFailure(attempt, true);
-      return Refuse(attempt, started, "otp-replayed", bad);
+      return Refuse(attempt, started,
+                    claimed.ok() ? "otp-replayed" : "unknown-user", bad);
     }
   }
   // A success clears the user's count (not the address's: one good account

@@ -11,23 +11,21 @@
 // - a TOTP user who sent no code but the right password gets
 //   kFailedPrecondition "one-time code required" (not counted as a failure);
 // - a TOTP code is accepted once: a step at or before the last accepted one
-//   is refused.
+//   is refused. The last accepted step is claimed atomically in the Store,
+//   so this holds across restarts and across CA instances sharing it.
 //
-// LIMITATION: the last accepted TOTP step and the per-address and
-// unknown-name counters are in memory (the Store has no fields for them):
-// several CA instances do not share them and a restart forgets them.
+// LIMITATION: the per-address and unknown-name counters are in memory (the
+// Store has no fields for them): several CA instances do not share them and
+// a restart forgets them.
 #ifndef SALLYPORT_CA_LOGIN_H_
 #define SALLYPORT_CA_LOGIN_H_
 
-#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "base/secret_bytes.h"
@@ -80,8 +78,7 @@ class LoginAuthenticator {
   // kResourceExhausted (kLockedMessage), kFailedPrecondition
   // (kOtpRequiredMessage), kUnavailable when the store cannot be reached.
   // Every refusal is an audit event "login.failed" with the reason.
-  absl::StatusOr<storage::User> Authenticate(const LoginAttempt& attempt)
-      ABSL_LOCKS_EXCLUDED(totp_mu_);
+  absl::StatusOr<storage::User> Authenticate(const LoginAttempt& attempt);
 
  private:
   absl::Status Refuse(const LoginAttempt& attempt, absl::Time started,
@@ -91,9 +88,6 @@ class LoginAuthenticator {
   Options options_;
   FailureTracker addresses_;
   FailureTracker unknown_users_;
-  absl::Mutex totp_mu_;
-  absl::flat_hash_map<std::string, uint64_t> last_totp_step_
-      ABSL_GUARDED_BY(totp_mu_);
 };
 
 }  // namespace sallyport::ca

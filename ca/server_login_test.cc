@@ -1,9 +1,13 @@
 // Login over real gRPC/TLS against an in-process CA: certificates, the
 // identical answers for unknown users and wrong passwords, lockouts per user
-// and per address, and TOTP with replay protection.
+// and per address, and TOTP with replay protection (also across
+// authenticators on one store).
 #include <grpcpp/grpcpp.h>
 
+#include <vector>
+
 #include "absl/strings/match.h"
+#include "ca/audit_log.h"
 #include "ca/ca_test_env.h"
 #include "ca/login.h"
 #include "ca/totp.h"
@@ -177,6 +181,61 @@ TEST(LoginTest, TotpRequiredThenAcceptedOnceAndReplayRefused) {
   const std::string next = TotpCode(*secret, env->clock().Now());
   EXPECT_TRUE(env->Login("dana", "dana-pw", next).status.ok());
   EXPECT_FALSE(env->Login("dana", "dana-pw", next).status.ok());
+}
+
+// The last accepted step lives in the Store, not in the authenticator: a
+// new LoginAuthenticator over the same store (the CA after a restart, or a
+// second CA instance) refuses a code the first one accepted, exactly like a
+// wrong code.
+TEST(LoginTest, AcceptedCodeIsRefusedByANewAuthenticatorOnTheSameStore) {
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  ASSERT_TRUE(env->AddUser("fay", "fay-pw", {"login"}).ok());
+  auto secret = GenerateTotpSecret();
+  ASSERT_TRUE(secret.ok());
+  ASSERT_TRUE(env->store().SetTotpSecret("fay", *secret).ok());
+  const std::string code = TotpCode(*secret, env->clock().Now());
+  auto first = env->Login("fay", "fay-pw", code);
+  ASSERT_TRUE(first.status.ok()) << first.status.error_message();
+
+  AuditLog audit(&env->store());
+  std::vector<absl::Duration> sleeps;
+  LoginAuthenticator::Options options;
+  options.store = &env->store();
+  options.hasher = &env->server().hasher();
+  options.audit = &audit;
+  options.clock = &env->clock();
+  options.failure_delay = absl::Seconds(10);  // recorded, never slept
+  options.sleep = [&sleeps](absl::Duration d) { sleeps.push_back(d); };
+  LoginAuthenticator second(options);
+  LoginAttempt attempt{"fay", base::SecretBytes::FromString("fay-pw"), code,
+                       "192.0.2.7"};
+  absl::StatusOr<storage::User> replay = second.Authenticate(attempt);
+  EXPECT_EQ(replay.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(std::string(replay.status().message()), kBadCredentialsMessage);
+  // Delayed, counted and audited as a replay.
+  ASSERT_EQ(sleeps.size(), 1u);
+  EXPECT_GT(sleeps[0], absl::ZeroDuration());
+  auto creds = env->store().GetCredentials("fay");
+  ASSERT_TRUE(creds.ok()) << creds.status();
+  EXPECT_EQ(creds->failed_attempts, 1);
+  auto head = env->store().GetAuditHead();
+  ASSERT_TRUE(head.ok()) << head.status();
+  auto last = env->store().ListAuditEvents(head->seq - 1, 1);
+  ASSERT_TRUE(last.ok()) << last.status();
+  ASSERT_EQ(last->size(), 1u);
+  EXPECT_EQ((*last)[0].type, kEventLoginFailed);
+  EXPECT_TRUE(
+      absl::StrContains((*last)[0].payload_json, R"("reason":"otp-replayed")"))
+      << (*last)[0].payload_json;
+
+  // The next step's code works once, whichever instance sees it first.
+  env->clock().Advance(absl::Seconds(30));
+  attempt.otp = TotpCode(*secret, env->clock().Now());
+  auto accepted = second.Authenticate(attempt);
+  EXPECT_TRUE(accepted.ok()) << accepted.status();
+  EXPECT_EQ(env->Login("fay", "fay-pw", attempt.otp).status.error_code(),
+            StatusCode::UNAUTHENTICATED);
 }
 
 TEST(LoginTest, PreviousStepCodeIsAcceptedForClockSkew) {

@@ -55,9 +55,18 @@ class Store {
   // Replaces the password hash (empty removes it). kNotFound.
   virtual absl::Status SetPasswordHash(std::string_view user,
                                        std::string_view password_hash) = 0;
-  // Replaces the TOTP secret (empty removes it). kNotFound.
+  // Replaces the TOTP secret (empty removes it) and forgets the last
+  // accepted TOTP step, so any step of the new secret can be claimed.
+  // kNotFound.
   virtual absl::Status SetTotpSecret(std::string_view user,
                                      const base::SecretBytes& secret) = 0;
+  // Atomically records `step` as the user's last accepted TOTP step if it is
+  // later than the stored one (or none is stored): true when claimed, false
+  // when `step` is at or before it (a replay). Of several stores claiming
+  // the same step at once, exactly one gets true. kNotFound for an unknown
+  // user; kInvalidArgument when `step` > INT64_MAX.
+  virtual absl::StatusOr<bool> ClaimTotpStep(std::string_view user,
+                                             uint64_t step) = 0;
   // Atomically counts one failed login. When the count reaches
   // policy.max_failures the account is locked until now + policy.lockout and
   // the count restarts at 0. While locked, failures are not counted and the

@@ -1,7 +1,12 @@
 // Store suite: audit chain, sessions and chunks, join tokens, schema version.
+#include <memory>
+#include <string>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "storage/audit_hash.h"
+#include "storage/migrations/migrations.h"
 #include "storage/store_test_suite.h"
 
 namespace sallyport::storage::testing {
@@ -278,6 +283,60 @@ TEST_P(StoreTest, NewerSchemaVersionIsRefusedNamingBothVersions) {
   EXPECT_NE(message.find("999"), std::string::npos) << message;
   EXPECT_NE(message.find(absl::StrCat("version ", known)), std::string::npos)
       << message;
+}
+
+TEST_P(StoreTest, UpgradesADatabaseFromEveryOlderSchemaVersion) {
+  const absl::Span<const migrations::Migration> all = backend_->Migrations();
+  ASSERT_FALSE(all.empty());
+  const int latest = all.back().version;
+  EXPECT_EQ(store_->SchemaVersion(), latest);
+  const std::string secret = "12345678901234567890";
+  for (int version = 1; version < latest; ++version) {
+    SCOPED_TRACE(absl::StrCat("from version ", version));
+    store_.reset();
+    SP_ASSERT_OK(backend_->SetUp());  // a new, empty database
+    // The database as a Sallyport at `version` left it. The version table
+    // has columns both dialects take; Migrate creates it only when missing.
+    std::string script =
+        "CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, "
+        "name TEXT NOT NULL, applied_at_us BIGINT NOT NULL);\n";
+    for (const migrations::Migration& m : all.subspan(0, version)) {
+      absl::StrAppend(&script, m.sql,
+                      "\n;\nINSERT INTO schema_migrations (version, name, "
+                      "applied_at_us) VALUES (",
+                      m.version, ", '", m.name, "', 0);\n");
+    }
+    // A user enrolled in TOTP, written with the version 1 columns only.
+    absl::StrAppend(
+        &script,
+        "INSERT INTO users (name, display_name, disabled, created_at_us, "
+        "updated_at_us) VALUES ('alice', 'Alice', FALSE, 0, 0);\n"
+        "INSERT INTO credentials (user_name, password_hash, totp_secret, "
+        "failed_attempts, updated_at_us) VALUES ('alice', 'hash', ",
+        backend_->BlobLiteral(secret), ", 0, 0);\n");
+    SP_ASSERT_OK(backend_->ExecRawSql(script));
+
+    std::unique_ptr<Store> upgraded = OpenAnother();
+    ASSERT_NE(upgraded, nullptr);
+    EXPECT_EQ(upgraded->SchemaVersion(), latest);
+    SP_ASSERT_OK_AND_ASSIGN(User alice, upgraded->GetUser("alice"));
+    EXPECT_EQ(alice.display_name, "Alice");
+    SP_ASSERT_OK_AND_ASSIGN(Credentials c, upgraded->GetCredentials("alice"));
+    EXPECT_EQ(c.password_hash, "hash");
+    EXPECT_EQ(c.totp_secret.view(), secret);
+    // No TOTP step was recorded before the upgrade: the first is claimed.
+    SP_ASSERT_OK_AND_ASSIGN(bool claimed, upgraded->ClaimTotpStep("alice", 7));
+    EXPECT_TRUE(claimed);
+    SP_ASSERT_OK_AND_ASSIGN(claimed, upgraded->ClaimTotpStep("alice", 7));
+    EXPECT_FALSE(claimed);
+    upgraded.reset();
+    // Opened again, there is nothing left to apply and the data stays.
+    std::unique_ptr<Store> again = OpenAnother();
+    ASSERT_NE(again, nullptr);
+    EXPECT_EQ(again->SchemaVersion(), latest);
+    SP_ASSERT_OK_AND_ASSIGN(claimed, again->ClaimTotpStep("alice", 7));
+    EXPECT_FALSE(claimed);
+  }
 }
 
 }  // namespace

@@ -1,4 +1,8 @@
-// Store suite: users, credentials, login lockout, roles and bindings.
+// Store suite: users, credentials, login lockout, TOTP replay protection,
+// roles and bindings.
+#include <atomic>
+#include <cstdint>
+#include <limits>
 #include <thread>
 #include <vector>
 
@@ -203,6 +207,113 @@ TEST_P(StoreTest, ConcurrentFailuresLockExactlyOnce) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(locks.load(), 1);
+}
+
+TEST_P(StoreTest, TotpStepIsClaimedOnlyWhenLaterThanTheLastOne) {
+  SP_ASSERT_OK(store_->CreateUser(MakeUser("alice")));
+  SP_ASSERT_OK(store_->CreateUser(MakeUser("bob")));
+  SP_ASSERT_OK_AND_ASSIGN(bool claimed, store_->ClaimTotpStep("alice", 5));
+  EXPECT_TRUE(claimed);
+  SP_ASSERT_OK_AND_ASSIGN(claimed, store_->ClaimTotpStep("alice", 5));
+  EXPECT_FALSE(claimed);
+  SP_ASSERT_OK_AND_ASSIGN(claimed, store_->ClaimTotpStep("alice", 4));
+  EXPECT_FALSE(claimed);
+  SP_ASSERT_OK_AND_ASSIGN(claimed, store_->ClaimTotpStep("alice", 6));
+  EXPECT_TRUE(claimed);
+  // Per user.
+  SP_ASSERT_OK_AND_ASSIGN(claimed, store_->ClaimTotpStep("bob", 5));
+  EXPECT_TRUE(claimed);
+  // Another store on the database (a second CA instance, or this one after
+  // a restart) sees the claims.
+  std::unique_ptr<Store> other = OpenAnother();
+  ASSERT_NE(other, nullptr);
+  SP_ASSERT_OK_AND_ASSIGN(claimed, other->ClaimTotpStep("alice", 6));
+  EXPECT_FALSE(claimed);
+  SP_ASSERT_OK_AND_ASSIGN(claimed, other->ClaimTotpStep("alice", 7));
+  EXPECT_TRUE(claimed);
+  SP_ASSERT_OK_AND_ASSIGN(claimed, store_->ClaimTotpStep("alice", 7));
+  EXPECT_FALSE(claimed);
+
+  // A new secret, or none, forgets the last step.
+  SP_ASSERT_OK(store_->SetTotpSecret(
+      "alice", base::SecretBytes::FromString("12345678901234567890")));
+  SP_ASSERT_OK_AND_ASSIGN(claimed, store_->ClaimTotpStep("alice", 5));
+  EXPECT_TRUE(claimed);
+  SP_ASSERT_OK(store_->SetTotpSecret("alice", base::SecretBytes()));
+  SP_ASSERT_OK_AND_ASSIGN(claimed, store_->ClaimTotpStep("alice", 1));
+  EXPECT_TRUE(claimed);
+  // Other credential changes do not.
+  SP_ASSERT_OK(store_->SetPasswordHash("alice", "h"));
+  SP_ASSERT_OK(store_->RecordLoginSuccess("alice"));
+  SP_ASSERT_OK(store_->UnlockUser("alice"));
+  SP_ASSERT_OK_AND_ASSIGN(claimed, store_->ClaimTotpStep("alice", 1));
+  EXPECT_FALSE(claimed);
+
+  // The whole int64 range is stored; larger steps are refused.
+  constexpr uint64_t kMax = std::numeric_limits<int64_t>::max();
+  SP_ASSERT_OK_AND_ASSIGN(claimed, store_->ClaimTotpStep("bob", kMax));
+  EXPECT_TRUE(claimed);
+  SP_ASSERT_OK_AND_ASSIGN(claimed, store_->ClaimTotpStep("bob", kMax));
+  EXPECT_FALSE(claimed);
+  SP_EXPECT_CODE(store_->ClaimTotpStep("bob", kMax + 1), kInvalidArgument);
+  SP_EXPECT_CODE(
+      store_->ClaimTotpStep("bob", std::numeric_limits<uint64_t>::max()),
+      kInvalidArgument);
+
+  SP_EXPECT_CODE(store_->ClaimTotpStep("nobody", 5), kNotFound);
+  SP_EXPECT_CODE(store_->ClaimTotpStep("", 5), kInvalidArgument);
+  SP_ASSERT_OK(store_->DeleteUser("bob"));
+  SP_EXPECT_CODE(store_->ClaimTotpStep("bob", 5), kNotFound);
+}
+
+// Two CA instances checking the same one-time code at once: one accepts it.
+TEST_P(StoreTest, ConcurrentClaimsOfOneTotpStepHaveExactlyOneWinner) {
+  constexpr int kThreads = 8;
+  SP_ASSERT_OK(store_->CreateUser(MakeUser("alice")));
+  std::unique_ptr<Store> other = OpenAnother();
+  ASSERT_NE(other, nullptr);
+  for (uint64_t step = 1; step <= 10; ++step) {
+    std::atomic<bool> go{false};
+    std::atomic<int> wins{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      Store* s = t % 2 == 0 ? store_.get() : other.get();
+      threads.emplace_back([s, step, &go, &wins] {
+        while (!go) std::this_thread::yield();
+        absl::StatusOr<bool> claimed = s->ClaimTotpStep("alice", step);
+        if (!claimed.ok()) {
+          ADD_FAILURE() << claimed.status();
+        } else if (*claimed) {
+          ++wins;
+        }
+      });
+    }
+    go = true;
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(wins.load(), 1) << "step " << step;
+  }
+}
+
+// The same across processes, each with its own store.
+TEST_P(StoreTest, TotpStepIsClaimedOnceAcrossProcesses) {
+  SP_ASSERT_OK(store_->CreateUser(MakeUser("alice")));
+  StoreBackend* backend = backend_.get();
+  base::FakeClock* clock = &clock_;
+  auto results = RunInChildProcesses(4, [backend, clock](int) {
+    auto store = backend->Open(clock);
+    if (!store.ok()) return std::string("E");
+    absl::StatusOr<bool> claimed = (*store)->ClaimTotpStep("alice", 42);
+    return std::string(!claimed.ok() ? "E" : *claimed ? "W" : "L");
+  });
+  SP_ASSERT_OK(results);
+  int wins = 0;
+  for (const std::string& r : *results) {
+    EXPECT_NE(r, "E");
+    wins += r == "W";
+  }
+  EXPECT_EQ(wins, 1);
+  SP_ASSERT_OK_AND_ASSIGN(bool claimed, store_->ClaimTotpStep("alice", 42));
+  EXPECT_FALSE(claimed);
 }
 
 TEST_P(StoreTest, RoleRoundTripsEveryRbacField) {

@@ -16,8 +16,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "base/clock.h"
 #include "gtest/gtest.h"
+#include "storage/migrations/migrations.h"
 #include "storage/store.h"
 
 namespace sallyport::storage::testing {
@@ -34,6 +36,11 @@ class StoreBackend {
   virtual absl::StatusOr<std::unique_ptr<Store>> Open(base::Clock* clock) = 0;
   // Runs SQL on this test's database without the Store (tamper tests).
   virtual absl::Status ExecRawSql(const std::string& sql) = 0;
+  // The embedded migrations of this backend's SQL dialect (upgrade tests
+  // build an older schema with them).
+  virtual absl::Span<const migrations::Migration> Migrations() const = 0;
+  // `bytes` as a blob literal of this backend's SQL dialect.
+  virtual std::string BlobLiteral(const std::string& bytes) const = 0;
 };
 
 struct BackendParam {

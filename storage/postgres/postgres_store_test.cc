@@ -10,9 +10,11 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "storage/audit_hash.h"
+#include "storage/migrations/migrations.h"
 #include "storage/open.h"
 #include "storage/store_test_suite.h"
 #include "tests/harness/postgres_fixture.h"
@@ -135,6 +137,12 @@ class PostgresBackend : public StoreBackend {
   }
   absl::Status ExecRawSql(const std::string& sql) override {
     return Exec(UriFor(db_), sql);
+  }
+  absl::Span<const migrations::Migration> Migrations() const override {
+    return migrations::PostgresMigrations();
+  }
+  std::string BlobLiteral(const std::string& bytes) const override {
+    return absl::StrCat("'\\x", absl::BytesToHexString(bytes), "'::bytea");
   }
 
  private:

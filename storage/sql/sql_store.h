@@ -34,6 +34,8 @@ class SqlStore : public Store {
                                std::string_view password_hash) override;
   absl::Status SetTotpSecret(std::string_view user,
                              const base::SecretBytes& secret) override;
+  absl::StatusOr<bool> ClaimTotpStep(std::string_view user,
+                                     uint64_t step) override;
   absl::StatusOr<LoginFailureResult> RecordLoginFailure(
       std::string_view user, const LockoutPolicy& policy) override;
   absl::Status RecordLoginSuccess(std::string_view user) override;

@@ -1,5 +1,7 @@
 // SqlStore: users, credentials, roles and role bindings.
 #include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <tuple>
 #include <utility>
 
@@ -38,9 +40,15 @@ constexpr Statement kSelectCredentials(
 constexpr Statement kSetPasswordHash(
     "UPDATE credentials SET password_hash = $2, updated_at_us = $3 "
     "WHERE user_name = $1");
+// A new (or no) secret: the last accepted step belonged to the old one.
 constexpr Statement kSetTotpSecret(
-    "UPDATE credentials SET totp_secret = $2, updated_at_us = $3 "
-    "WHERE user_name = $1");
+    "UPDATE credentials SET totp_secret = $2, last_totp_step = NULL, "
+    "updated_at_us = $3 WHERE user_name = $1");
+// Changes the row only for a step later than the stored one: the affected
+// row count says whether this caller claimed it.
+constexpr Statement kClaimTotpStep(
+    "UPDATE credentials SET last_totp_step = $2, updated_at_us = $3 "
+    "WHERE user_name = $1 AND (last_totp_step IS NULL OR last_totp_step < $2)");
 // A no-op UPDATE: takes the row lock (PostgreSQL) and reads the current row.
 constexpr Statement kLockCredentials(
     "UPDATE credentials SET failed_attempts = failed_attempts "
@@ -315,6 +323,40 @@ absl::Status SqlStore::SetTotpSecret(std::string_view user,
                                  user);
                            }),
                   UserWhat(user));
+}
+
+absl::StatusOr<bool> SqlStore::ClaimTotpStep(std::string_view user,
+                                             uint64_t step) {
+  RETURN_IF_ERROR(ValidateText("user name", user, kMaxNameBytes, true));
+  if (step > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("TOTP step ", step, " is out of range"));
+  }
+  const absl::Time now = Now();
+  bool claimed = false;
+  // kReadCommitted: the conditional UPDATE locks the row and (PostgreSQL)
+  // re-checks its condition against the step a concurrent claim committed,
+  // so of several claims of one step exactly one changes the row.
+  absl::Status s =
+      Transact(TxMode::kReadCommitted, [&](Tx& tx) -> absl::Status {
+        claimed = false;
+        ASSIGN_OR_RETURN(
+            int64_t n,
+            tx.Exec(kClaimTotpStep,
+                    {Param::Text(user), Param::Int(static_cast<int64_t>(step)),
+                     TimeParam(now)}));
+        if (n > 0) {
+          claimed = true;
+          return absl::OkStatus();
+        }
+        // Not claimed: a replay, or no such user.
+        ASSIGN_OR_RETURN(std::vector<Row> rows,
+                         tx.Query(kUserExists, {Param::Text(user)}));
+        if (rows.empty()) return NotFound(UserWhat(user));
+        return absl::OkStatus();
+      });
+  RETURN_IF_ERROR(Describe(s, UserWhat(user)));
+  return claimed;
 }
 
 absl::StatusOr<LoginFailureResult> SqlStore::RecordLoginFailure(

@@ -8,7 +8,9 @@
 
 #include <filesystem>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "storage/migrations/migrations.h"
 #include "storage/store_test_suite.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
@@ -47,10 +49,12 @@ class SqliteBackend : public StoreBackend {
     if (!store.ok()) return store.status();
     return std::unique_ptr<Store>(std::move(*store));
   }
+  // Creates the file when missing (upgrade tests build an old database).
   absl::Status ExecRawSql(const std::string& sql) override {
     sqlite3* db = nullptr;
     int rc =
-        sqlite3_open_v2(path().c_str(), &db, SQLITE_OPEN_READWRITE, nullptr);
+        sqlite3_open_v2(path().c_str(), &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
     char* err = nullptr;
     if (rc == SQLITE_OK)
       rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
@@ -60,6 +64,12 @@ class SqliteBackend : public StoreBackend {
     sqlite3_free(err);
     sqlite3_close(db);
     return s;
+  }
+  absl::Span<const migrations::Migration> Migrations() const override {
+    return migrations::SqliteMigrations();
+  }
+  std::string BlobLiteral(const std::string& bytes) const override {
+    return absl::StrCat("X'", absl::BytesToHexString(bytes), "'");
   }
   std::string path() const { return dir_->File("sallyport.db"); }
 
