@@ -4,9 +4,6 @@
 #ifndef SALLYPORT_SSH_CRYPTO_KEYS_TEST_UTIL_H_
 #define SALLYPORT_SSH_CRYPTO_KEYS_TEST_UTIL_H_
 
-#include "ssh/crypto/keys.h"
-
-
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
@@ -24,12 +21,12 @@
 #include "absl/strings/strip.h"
 #include "base/openssl_handles.h"
 #include "gtest/gtest.h"
+#include "ssh/crypto/keys.h"
 #include "ssh/wire/reader.h"
 #include "ssh/wire/writer.h"
 #include "tests/harness/sshd_fixture.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
-
 
 namespace sallyport::ssh::crypto {
 
@@ -92,7 +89,7 @@ inline base::EvpPkeyPtr LoadPemWithOpenSsl(const std::string& text) {
 }
 
 inline std::vector<uint8_t> OpenSslSign(EVP_PKEY* pkey, const char* md,
-                                 wire::Bytes data) {
+                                        wire::Bytes data) {
   base::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   EVP_PKEY_CTX* pctx = nullptr;
   EXPECT_EQ(EVP_DigestSignInit_ex(ctx.get(), &pctx, md, nullptr, nullptr, pkey,
@@ -110,7 +107,8 @@ inline std::vector<uint8_t> OpenSslSign(EVP_PKEY* pkey, const char* md,
 }
 
 // `ssh-keygen -l -f pub` → {bits, "SHA256:..."}.
-inline std::pair<int, std::string> SshKeygenFingerprint(const std::string& pub) {
+inline std::pair<int, std::string> SshKeygenFingerprint(
+    const std::string& pub) {
   auto r = RunCommandOk({"ssh-keygen", "-l", "-f", pub});
   EXPECT_TRUE(r.ok()) << r.status();
   if (!r.ok()) return {0, ""};
@@ -144,7 +142,8 @@ struct KeyFile {
   std::vector<uint8_t> trailing;
 };
 
-inline constexpr std::string_view kBegin = "-----BEGIN OPENSSH PRIVATE KEY-----";
+inline constexpr std::string_view kBegin =
+    "-----BEGIN OPENSSH PRIVATE KEY-----";
 inline constexpr std::string_view kEnd = "-----END OPENSSH PRIVATE KEY-----";
 
 inline KeyFile DecodeKeyFile(const std::string& text) {

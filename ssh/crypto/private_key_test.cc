@@ -1,8 +1,7 @@
 // Private key files both ways against the machine's real ssh-keygen (and
 // the openssl tool for PKCS#8/PEM), and every private key refusal.
-#include "ssh/crypto/keys.h"
-
 #include "gtest/gtest.h"
+#include "ssh/crypto/keys.h"
 #include "ssh/crypto/keys_test_util.h"
 
 namespace sallyport::ssh::crypto {

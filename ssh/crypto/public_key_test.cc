@@ -1,8 +1,7 @@
 // Public keys against the machine's real ssh-keygen: base64, fingerprints,
 // sizes, blobs and authorized_keys lines, and every blob refusal in keys.h.
-#include "ssh/crypto/keys.h"
-
 #include "gtest/gtest.h"
+#include "ssh/crypto/keys.h"
 #include "ssh/crypto/keys_test_util.h"
 
 namespace sallyport::ssh::crypto {

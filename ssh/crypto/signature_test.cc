@@ -1,8 +1,7 @@
 // Signatures: ours verified by OpenSSL and ssh-keygen, theirs verified by
 // us, and the refusals (malformed scalars, SHA-1 RSA).
-#include "ssh/crypto/keys.h"
-
 #include "gtest/gtest.h"
+#include "ssh/crypto/keys.h"
 #include "ssh/crypto/keys_test_util.h"
 
 namespace sallyport::ssh::crypto {
