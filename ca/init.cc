@@ -65,10 +65,8 @@ absl::StatusOr<std::string> WriteSshCaKey(const std::string& dir,
                    ssh::crypto::PrivateKey::GenerateEd25519());
   std::string comment = absl::StrCat("sallyport-", std::string(name));
   std::replace(comment.begin(), comment.end(), '_', '-');
-  ASSIGN_OR_RETURN(std::string text, key.ToOpenSshFormat(comment));
-  absl::Status st = WriteNew(Path(dir, name), text, 0600);
-  OPENSSL_cleanse(text.data(), text.size());
-  RETURN_IF_ERROR(st);
+  ASSIGN_OR_RETURN(base::SecretBytes text, key.ToOpenSshFormat(comment));
+  RETURN_IF_ERROR(WriteNew(Path(dir, name), text.view(), 0600));
   const std::string pub = key.public_key().ToAuthorizedKeysLine(comment);
   RETURN_IF_ERROR(WriteNew(Path(dir, absl::StrCat(std::string(name), ".pub")),
                            pub + "\n", 0644));

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "base/openssl_handles.h"
+#include "base/secret_bytes.h"
 #include "ssh/crypto/hash.h"
 
 namespace sallyport::ssh::crypto {
@@ -102,8 +103,9 @@ class PrivateKey {
   // The signature algorithm name Sign uses.
   std::string_view SignatureAlgorithm() const;
 
-  // openssh-key-v1 text (unencrypted), which `ssh` and `ssh-keygen` read.
-  absl::StatusOr<std::string> ToOpenSshFormat(
+  // openssh-key-v1 text (unencrypted), which `ssh` and `ssh-keygen` read;
+  // wiped when the result goes away.
+  absl::StatusOr<base::SecretBytes> ToOpenSshFormat(
       std::string_view comment = "") const;
   // Writes ToOpenSshFormat to `path` with mode 0600 (created or truncated).
   absl::Status WriteFile(const std::string& path,

@@ -535,7 +535,7 @@ std::string_view PrivateKey::SignatureAlgorithm() const {
   return type() == KeyType::kEd25519 ? kEd25519Name : kEcdsaP256Name;
 }
 
-absl::StatusOr<std::string> PrivateKey::ToOpenSshFormat(
+absl::StatusOr<base::SecretBytes> PrivateKey::ToOpenSshFormat(
     std::string_view comment) const {
   if (comment.size() > wire::kMaxStringLength) {
     return absl::InvalidArgumentError("key comment too long");
@@ -572,12 +572,14 @@ absl::StatusOr<std::string> PrivateKey::ToOpenSshFormat(
   keys_internal::AppendBase64(file.span(), kOpenSshLineLength, &out);
   out.push_back('\n');
   out.append(kOpenSshEnd).push_back('\n');
-  return out;
+  base::SecretBytes text = base::SecretBytes::FromString(out);
+  OPENSSL_cleanse(out.data(), out.size());
+  return text;
 }
 
 absl::Status PrivateKey::WriteFile(const std::string& path,
                                    std::string_view comment) const {
-  ASSIGN_OR_RETURN(std::string text, ToOpenSshFormat(comment));
+  ASSIGN_OR_RETURN(base::SecretBytes text, ToOpenSshFormat(comment));
   absl::Status status;
   // O_NOFOLLOW: never write a private key through a symlink.
   const int fd =
@@ -607,7 +609,6 @@ absl::Status PrivateKey::WriteFile(const std::string& path,
       status = absl::ErrnoToStatus(errno, absl::StrCat("closing ", path));
     }
   }
-  OPENSSL_cleanse(text.data(), text.size());
   return status;
 }
 

@@ -37,7 +37,7 @@ void CheckPrivateKey(const PrivateKey& key) {
   CheckPublicKey(key.public_key());
   auto text = key.ToOpenSshFormat("fuzz");
   Check(text.ok());
-  auto again = PrivateKey::Parse(*text);
+  auto again = PrivateKey::Parse(text->view());
   Check(again.ok() && again->public_key() == key.public_key());
   static const uint8_t kData[] = {'f', 'u', 'z', 'z'};
   auto sig = key.Sign(kData);
