@@ -111,7 +111,9 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
 CaServer::~CaServer() { Shutdown(absl::Seconds(1)); }
 
 void CaServer::Shutdown(absl::Duration grace) {
-  if (server_ == nullptr || shut_down_.exchange(true)) return;
+  absl::MutexLock lock(&shutdown_mu_);
+  if (server_ == nullptr || shut_down_) return;
+  shut_down_ = true;
   revocations_->Shutdown();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();

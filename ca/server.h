@@ -7,12 +7,13 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "ca/admin_service.h"
@@ -50,8 +51,11 @@ class CaServer {
   int port() const { return port_; }
 
   // Stops accepting calls, ends revocation streams, and waits up to `grace`
-  // for running calls before cancelling them. Idempotent.
-  void Shutdown(absl::Duration grace = absl::Seconds(5));
+  // for running calls before cancelling them; returns once every handler has
+  // returned. Idempotent and safe to call from several threads at once: a
+  // concurrent caller waits for the shutdown in progress to finish.
+  void Shutdown(absl::Duration grace = absl::Seconds(5))
+      ABSL_LOCKS_EXCLUDED(shutdown_mu_);
   // Blocks until the server has shut down.
   void Wait();
 
@@ -77,7 +81,10 @@ class CaServer {
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   int port_ = 0;
-  std::atomic<bool> shut_down_{false};
+  // Held for the whole of Shutdown, so that no caller (the destructor
+  // included) returns while another thread is still stopping the server.
+  absl::Mutex shutdown_mu_;
+  bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
 };
 
 }  // namespace sallyport::ca
