@@ -90,21 +90,32 @@ std::string AuditPayloadJson(const std::vector<AuditField>& fields) {
   return out;
 }
 
-absl::Status AuditLog::Record(std::string_view type, std::string_view actor,
-                              const std::vector<AuditField>& fields) {
+storage::AuditEventInput AuditLog::Event(
+    std::string_view type, std::string_view actor,
+    const std::vector<AuditField>& fields) {
   storage::AuditEventInput event;
   event.type = std::string(type);
-  // The actor is a name we looked up or a peer identity; an empty actor
-  // (e.g. a login with an empty user name) is recorded as "-".
   event.actor = actor.empty() ? "-" : std::string(actor);
   event.payload_json = AuditPayloadJson(fields);
-  absl::Status st = store_->AppendAuditEvent(event).status();
-  if (st.code() == absl::StatusCode::kInvalidArgument) {
-    // An actor the store refuses (bad UTF-8, too long): keep the event.
-    event.actor = "(invalid)";
-    st = store_->AppendAuditEvent(event).status();
+  if (!event.Validate().ok()) {
+    // Replaced only if the actor is what the store would refuse.
+    storage::AuditEventInput replaced = event;
+    replaced.actor = "(invalid)";
+    if (replaced.Validate().ok()) return replaced;
   }
-  return st;
+  return event;
+}
+
+absl::Status AuditLog::Record(std::string_view type, std::string_view actor,
+                              const std::vector<AuditField>& fields) {
+  return store_->AppendAuditEvent(Event(type, actor, fields)).status();
+}
+
+absl::Status AuditLog::RecordCertificate(
+    const storage::IssuedCertificate& cert, std::string_view type,
+    std::string_view actor, const std::vector<AuditField>& fields) {
+  return store_->RecordCertificateWithAudit(cert, Event(type, actor, fields))
+      .status();
 }
 
 }  // namespace sallyport::ca

@@ -45,6 +45,18 @@ class AuditLog {
   // fail closed return them; others log them).
   absl::Status Record(std::string_view type, std::string_view actor,
                       const std::vector<AuditField>& fields);
+  // Records an issued certificate and its audit event in one transaction
+  // (both or neither).
+  absl::Status RecordCertificate(const storage::IssuedCertificate& cert,
+                                 std::string_view type, std::string_view actor,
+                                 const std::vector<AuditField>& fields);
+
+  // The event as appended: an empty actor (e.g. a login with an empty user
+  // name) becomes "-", one the store refuses (bad UTF-8, too long)
+  // "(invalid)", so the event is kept.
+  static storage::AuditEventInput Event(std::string_view type,
+                                        std::string_view actor,
+                                        const std::vector<AuditField>& fields);
 
  private:
   storage::Store* store_;

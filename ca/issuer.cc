@@ -110,11 +110,11 @@ absl::StatusOr<ssh::cert::Certificate> CertificateIssuer::SignAndRecord(
   record.public_key_fingerprint = cert.KeyFingerprint();
   record.ca_key_fingerprint = cert.CaFingerprint();
   record.purpose = record_purpose;
-  RETURN_IF_ERROR(options_.store->RecordCertificate(record).status());
   std::vector<std::string> extensions;
   for (const auto& e : cert.extensions) extensions.push_back(e.name);
-  RETURN_IF_ERROR(options_.audit->Record(
-      kEventCertIssued, actor,
+  // One transaction: no certificate is recorded without its audit event.
+  RETURN_IF_ERROR(options_.audit->RecordCertificate(
+      record, kEventCertIssued, actor,
       {{"serial", static_cast<int64_t>(cert.serial)},
        {"key_id", cert.key_id},
        {"purpose",

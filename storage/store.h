@@ -115,6 +115,11 @@ class Store {
   // Records an issued certificate. kAlreadyExists for a known serial.
   virtual absl::StatusOr<IssuedCertificate> RecordCertificate(
       const IssuedCertificate& cert) = 0;
+  // RecordCertificate and AppendAuditEvent(event) in one transaction: both
+  // or neither, so no issued certificate is recorded without its audit
+  // event. Errors as for the two.
+  virtual absl::StatusOr<IssuedCertificate> RecordCertificateWithAudit(
+      const IssuedCertificate& cert, const AuditEventInput& event) = 0;
   virtual absl::StatusOr<IssuedCertificate> GetCertificate(uint64_t serial) = 0;
   // By serial, ascending.
   virtual absl::StatusOr<std::vector<IssuedCertificate>> ListCertificates(

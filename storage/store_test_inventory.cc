@@ -119,6 +119,42 @@ TEST_P(StoreTest, SerialsIncreaseAndCertificatesRoundTrip) {
   SP_EXPECT_CODE(store_->RecordCertificate(bad), kInvalidArgument);
 }
 
+TEST_P(StoreTest, CertificateAndItsAuditEventAreRecordedTogether) {
+  const absl::Time t0 = clock_.Now();
+  SP_ASSERT_OK_AND_ASSIGN(uint64_t s1, store_->AllocateSerial());
+  SP_ASSERT_OK_AND_ASSIGN(uint64_t s2, store_->AllocateSerial());
+  IssuedCertificate cert =
+      MakeCert(s1, "alice", CertificatePurpose::kLogin, t0, absl::Hours(8));
+  AuditEventInput issued{"cert.issued", "alice", R"({"serial":1})"};
+  SP_ASSERT_OK_AND_ASSIGN(AuditHead before, store_->GetAuditHead());
+  SP_ASSERT_OK_AND_ASSIGN(IssuedCertificate rec,
+                          store_->RecordCertificateWithAudit(cert, issued));
+  SP_ASSERT_OK_AND_ASSIGN(IssuedCertificate got, store_->GetCertificate(s1));
+  EXPECT_EQ(got, rec);
+  SP_ASSERT_OK_AND_ASSIGN(AuditHead after, store_->GetAuditHead());
+  ASSERT_EQ(after.seq, before.seq + 1);
+  SP_ASSERT_OK_AND_ASSIGN(auto events, store_->ListAuditEvents(before.seq, 10));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, "cert.issued");
+  EXPECT_EQ(events[0].payload_json, issued.payload_json);
+
+  // The certificate cannot be recorded (a known serial): the event, appended
+  // first in the same transaction, is rolled back.
+  SP_EXPECT_CODE(store_->RecordCertificateWithAudit(cert, issued),
+                 kAlreadyExists);
+  SP_ASSERT_OK_AND_ASSIGN(AuditHead unchanged, store_->GetAuditHead());
+  EXPECT_EQ(unchanged.seq, after.seq);
+  EXPECT_EQ(unchanged.hash, after.hash);
+  // The event cannot be appended: no certificate either.
+  cert.serial = s2;
+  SP_EXPECT_CODE(store_->RecordCertificateWithAudit(
+                     cert, AuditEventInput{"", "alice", "{}"}),
+                 kInvalidArgument);
+  SP_EXPECT_CODE(store_->GetCertificate(s2), kNotFound);
+  SP_ASSERT_OK_AND_ASSIGN(unchanged, store_->GetAuditHead());
+  EXPECT_EQ(unchanged.seq, after.seq);
+}
+
 TEST_P(StoreTest, ListCertificatesFiltersAndPages) {
   const absl::Time t0 = clock_.Now();
   std::vector<uint64_t> serials;

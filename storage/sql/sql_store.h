@@ -74,6 +74,8 @@ class SqlStore : public Store {
   absl::StatusOr<bool> IsRevoked(uint64_t serial,
                                  std::string_view key_fingerprint) override;
 
+  absl::StatusOr<IssuedCertificate> RecordCertificateWithAudit(
+      const IssuedCertificate& cert, const AuditEventInput& event) override;
   absl::StatusOr<AuditEvent> AppendAuditEvent(
       const AuditEventInput& event) override;
   absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(uint64_t after_seq,
@@ -115,6 +117,13 @@ class SqlStore : public Store {
     return db_->Transact(mode, fn);
   }
   absl::StatusOr<CaKey> InsertCaKey(Tx& tx, const CaKey& key);
+  // `cert` validated and with its times set (PrepareCertificate).
+  absl::StatusOr<IssuedCertificate> PrepareCertificate(
+      const IssuedCertificate& in);
+  absl::Status InsertCertificate(Tx& tx, const IssuedCertificate& cert);
+  // `in` validated. Appends under the audit head's row lock.
+  absl::StatusOr<AuditEvent> AppendAuditEventInTx(Tx& tx,
+                                                  const AuditEventInput& in);
 
   std::unique_ptr<Database> db_;
   base::Clock* clock_;

@@ -135,37 +135,42 @@ std::string SessionWhat(std::string_view id) {
 
 // ------------------------------------------------------------ audit
 
+absl::StatusOr<AuditEvent> SqlStore::AppendAuditEventInTx(
+    Tx& tx, const AuditEventInput& in) {
+  ASSIGN_OR_RETURN(std::vector<Row> head, tx.Query(kBumpAuditHead, {}));
+  if (head.empty()) return absl::DataLossError("the audit head is missing");
+  AuditEvent event;
+  event.seq = static_cast<uint64_t>(head[0][0].AsInt());
+  event.prev_hash = head[0][1].AsBytes();
+  // Read the clock under the head lock so times follow seq order within one
+  // clock.
+  event.time = Now();
+  event.type = in.type;
+  event.actor = in.actor;
+  event.payload_json = in.payload_json;
+  ASSIGN_OR_RETURN(event.hash, AuditEventHash(event));
+  RETURN_IF_ERROR(
+      tx.Exec(kInsertAuditEvent,
+              {Param::Int(static_cast<int64_t>(event.seq)),
+               TimeParam(event.time), Param::Text(event.type),
+               Param::Text(event.actor), Param::Text(event.payload_json),
+               Param::Text(event.prev_hash), Param::Text(event.hash)})
+          .status());
+  RETURN_IF_ERROR(
+      tx.Exec(kSetAuditHeadHash, {Param::Int(static_cast<int64_t>(event.seq)),
+                                  Param::Text(event.hash)})
+          .status());
+  return event;
+}
+
 absl::StatusOr<AuditEvent> SqlStore::AppendAuditEvent(
     const AuditEventInput& in) {
   RETURN_IF_ERROR(in.Validate());
   AuditEvent event;
   absl::Status s =
       Transact(TxMode::kReadCommitted, [&](Tx& tx) -> absl::Status {
-        ASSIGN_OR_RETURN(std::vector<Row> head, tx.Query(kBumpAuditHead, {}));
-        if (head.empty())
-          return absl::DataLossError("the audit head is missing");
-        event = AuditEvent();
-        event.seq = static_cast<uint64_t>(head[0][0].AsInt());
-        event.prev_hash = head[0][1].AsBytes();
-        // Read the clock under the head lock so times follow seq order within
-        // one clock.
-        event.time = Now();
-        event.type = in.type;
-        event.actor = in.actor;
-        event.payload_json = in.payload_json;
-        ASSIGN_OR_RETURN(event.hash, AuditEventHash(event));
-        RETURN_IF_ERROR(
-            tx.Exec(kInsertAuditEvent,
-                    {Param::Int(static_cast<int64_t>(event.seq)),
-                     TimeParam(event.time), Param::Text(event.type),
-                     Param::Text(event.actor), Param::Text(event.payload_json),
-                     Param::Text(event.prev_hash), Param::Text(event.hash)})
-                .status());
-        return tx
-            .Exec(kSetAuditHeadHash,
-                  {Param::Int(static_cast<int64_t>(event.seq)),
-                   Param::Text(event.hash)})
-            .status();
+        ASSIGN_OR_RETURN(event, AppendAuditEventInTx(tx, in));
+        return absl::OkStatus();
       });
   RETURN_IF_ERROR(Describe(s, "append audit event"));
   return event;

@@ -305,28 +305,52 @@ absl::StatusOr<uint64_t> SqlStore::AllocateSerial() {
   return static_cast<uint64_t>(serial);
 }
 
-absl::StatusOr<IssuedCertificate> SqlStore::RecordCertificate(
+absl::StatusOr<IssuedCertificate> SqlStore::PrepareCertificate(
     const IssuedCertificate& in) {
   RETURN_IF_ERROR(in.Validate());
   IssuedCertificate cert = in;
   cert.valid_after = TruncateToMicros(cert.valid_after);
   cert.valid_before = TruncateToMicros(cert.valid_before);
   cert.issued_at = Now();
+  return cert;
+}
+
+absl::Status SqlStore::InsertCertificate(Tx& tx,
+                                         const IssuedCertificate& cert) {
   ASSIGN_OR_RETURN(std::string principals, EncodeStringList(cert.principals));
+  return tx
+      .Exec(kInsertCertificate,
+            {SerialParam(cert.serial), Param::Text(cert.key_id),
+             Param::Text(cert.user), Param::Text(principals),
+             TimeParam(cert.valid_after), TimeParam(cert.valid_before),
+             Param::Text(cert.public_key_fingerprint),
+             Param::Text(cert.ca_key_fingerprint),
+             Param::Text(CertificatePurposeName(cert.purpose)),
+             TimeParam(cert.issued_at)})
+      .status();
+}
+
+absl::StatusOr<IssuedCertificate> SqlStore::RecordCertificate(
+    const IssuedCertificate& in) {
+  ASSIGN_OR_RETURN(IssuedCertificate cert, PrepareCertificate(in));
+  RETURN_IF_ERROR(
+      Describe(Transact(TxMode::kReadCommitted,
+                        [&](Tx& tx) { return InsertCertificate(tx, cert); }),
+               absl::StrCat("certificate serial ", cert.serial)));
+  return cert;
+}
+
+absl::StatusOr<IssuedCertificate> SqlStore::RecordCertificateWithAudit(
+    const IssuedCertificate& in, const AuditEventInput& event) {
+  ASSIGN_OR_RETURN(IssuedCertificate cert, PrepareCertificate(in));
+  RETURN_IF_ERROR(event.Validate());
   RETURN_IF_ERROR(Describe(
       Transact(TxMode::kReadCommitted,
-               [&](Tx& tx) {
-                 return tx
-                     .Exec(kInsertCertificate,
-                           {SerialParam(cert.serial), Param::Text(cert.key_id),
-                            Param::Text(cert.user), Param::Text(principals),
-                            TimeParam(cert.valid_after),
-                            TimeParam(cert.valid_before),
-                            Param::Text(cert.public_key_fingerprint),
-                            Param::Text(cert.ca_key_fingerprint),
-                            Param::Text(CertificatePurposeName(cert.purpose)),
-                            TimeParam(cert.issued_at)})
-                     .status();
+               [&](Tx& tx) -> absl::Status {
+                 // The event first: a certificate that cannot be recorded
+                 // (e.g. a known serial) then also rolls the event back.
+                 RETURN_IF_ERROR(AppendAuditEventInTx(tx, event).status());
+                 return InsertCertificate(tx, cert);
                }),
       absl::StrCat("certificate serial ", cert.serial)));
   return cert;
