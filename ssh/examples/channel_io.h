@@ -61,6 +61,15 @@ inline void CloseForWriting(asio::ip::tcp::socket& s) {
   s.shutdown(asio::socket_base::shutdown_send, ignored);
 }
 
+// Puts the descriptor in non-blocking mode for our own readv/write calls
+// (Asio's operations would set it too). False if that failed.
+template <typename Stream>
+bool MakeNonBlocking(Stream& s) {
+  asio::error_code ec;
+  if (!s.native_non_blocking()) s.native_non_blocking(true, ec);
+  return !ec;
+}
+
 // Stream → channel (data or extended data `data_stream`). Reads go
 // straight into the transport's packet buffer (Connection::SendDataInPlace,
 // readv(2) into each packet's data space), where the bytes are encrypted:
@@ -116,9 +125,7 @@ class ChannelReader {
   static constexpr size_t kMaxSlots = 64;
 
   Read ReadOnce(connection::Connection& conn, uint32_t id, size_t room) {
-    asio::error_code ec;
-    if (!stream_->native_non_blocking()) stream_->native_non_blocking(true, ec);
-    if (ec) return Read::kEnd;
+    if (!MakeNonBlocking(*stream_)) return Read::kEnd;
     int error = 0;
     bool end = false;
     auto sent = conn.SendDataInPlace(
@@ -193,9 +200,8 @@ class ChannelWriter {
   // One non-blocking write; the bytes taken (0 when the stream is full).
   // A failed stream (EPIPE and friends) sets failed_.
   size_t WriteNow(wire::Bytes data) {
-    asio::error_code ec;
-    if (!stream_->native_non_blocking()) stream_->native_non_blocking(true, ec);
-    if (ec) return 0;  // the asynchronous path reports it
+    if (!MakeNonBlocking(*stream_))
+      return 0;  // the asynchronous path reports it
     ssize_t n;
     do {
       n = WriteSome(*stream_, data);

@@ -359,6 +359,24 @@ absl::Status Transport::Send(wire::Bytes head, wire::Bytes tail) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// The data spans of `total` bytes cut into messages of at most
+// `per_message`: span i starts at first + i * stride.
+absl::InlinedVector<absl::Span<uint8_t>, 16> DataSlots(uint8_t* first,
+                                                       size_t stride,
+                                                       size_t per_message,
+                                                       size_t total) {
+  absl::InlinedVector<absl::Span<uint8_t>, 16> slots;
+  for (size_t at = 0, i = 0; at < total; at += per_message, ++i) {
+    slots.push_back(
+        absl::MakeSpan(first + i * stride, std::min(per_message, total - at)));
+  }
+  return slots;
+}
+
+}  // namespace
+
 absl::StatusOr<size_t> Transport::SendInPlace(size_t head_size,
                                               size_t per_message, size_t total,
                                               FillFunction fill,
@@ -369,60 +387,48 @@ absl::StatusOr<size_t> Transport::SendInPlace(size_t head_size,
   if (head_size + per_message > kMaxOutgoingPayload)
     return absl::InvalidArgumentError("message too large");
   if (total == 0) return 0;
-  const size_t messages = (total + per_message - 1) / per_message;
   if ((kex_ != nullptr) && !kex_->newkeys_sent) {
-    size_t sent = 0;
-    RETURN_IF_ERROR(
-        SendQueued(head_size, per_message, total, fill, write_head, &sent));
-    return sent;
+    return SendQueued(head_size, per_message, total, fill, write_head);
   }
   // Every message but the last is full, so each packet's place is known
   // before the data is: packet i starts at i * stride.
   CompactOutput();
   const size_t stride = encoder_.SealedSize(head_size + per_message);
   const size_t base = out_.size();
+  const size_t messages = (total + per_message - 1) / per_message;
   out_.resize(base + messages * stride);
-  absl::InlinedVector<absl::Span<uint8_t>, 16> slots;
-  for (size_t i = 0; i < messages; ++i) {
-    const size_t n = std::min(per_message, total - i * per_message);
-    slots.push_back(absl::MakeSpan(out_.data() + base + i * stride +
-                                       PacketEncoder::kPayloadOffset +
-                                       head_size,
-                                   n));
-  }
-  const size_t filled = std::min(fill(slots), total);
-  if (filled == 0) {
-    out_.resize(base);
-    return 0;
-  }
-  const size_t used = (filled + per_message - 1) / per_message;
-  const size_t last_data = filled - (used - 1) * per_message;
-  const size_t end =
-      base + (used - 1) * stride + encoder_.SealedSize(head_size + last_data);
-  for (size_t i = 0; i < used; ++i) {
-    const size_t data = i + 1 < used ? per_message : last_data;
+  const size_t filled =
+      std::min(fill(DataSlots(out_.data() + base +
+                                  PacketEncoder::kPayloadOffset + head_size,
+                              stride, per_message, total)),
+               total);
+  size_t end = base;
+  for (size_t at = 0, i = 0; at < filled; at += per_message, ++i) {
+    const size_t data = std::min(per_message, filled - at);
     uint8_t* packet = out_.data() + base + i * stride;
     const auto head =
         absl::MakeSpan(packet + PacketEncoder::kPayloadOffset, head_size);
     write_head(head, data);
     if (i == 0) NoteSent(head);
-    encoder_.SealInPlace(
-        absl::MakeSpan(packet,
-                       i + 1 < used ? stride : end - (base + i * stride)),
-        head_size + data);
+    const size_t size = encoder_.SealedSize(head_size + data);
+    encoder_.SealInPlace(absl::MakeSpan(packet, size), head_size + data);
+    end = base + i * stride + size;
   }
-  out_.resize(end);
-  CountSent(end - base, used);
+  out_.resize(end);  // drops the slots `fill` did not reach
+  if (filled == 0) return 0;
+  CountSent(end - base, (filled + per_message - 1) / per_message);
   absl::Status s = MaybeRekeyForVolume();
   if (!s.ok()) Fail(DisconnectReason::kProtocolError, s);
   return filled;
 }
 
 // SendInPlace during a key exchange: the data goes through one temporary
-// buffer and the messages into the kex queue.
-absl::Status Transport::SendQueued(size_t head_size, size_t per_message,
-                                   size_t total, FillFunction fill,
-                                   HeadFunction write_head, size_t* sent) {
+// buffer, and each message into the kex queue through Send. The room is
+// checked before anything is read: what `fill` read cannot be put back.
+absl::StatusOr<size_t> Transport::SendQueued(size_t head_size,
+                                             size_t per_message, size_t total,
+                                             FillFunction fill,
+                                             HeadFunction write_head) {
   const size_t room = options_.max_queued_bytes -
                       std::min(options_.max_queued_bytes, queued_bytes_);
   const size_t messages = (total + per_message - 1) / per_message;
@@ -431,24 +437,15 @@ absl::Status Transport::SendQueued(size_t head_size, size_t per_message,
         "too much data queued during key exchange");
   }
   std::vector<uint8_t> data(total);
-  absl::InlinedVector<absl::Span<uint8_t>, 16> slots;
-  for (size_t i = 0; i < messages; ++i) {
-    slots.push_back(
-        absl::MakeSpan(data.data() + i * per_message,
-                       std::min(per_message, total - i * per_message)));
-  }
-  const size_t filled = std::min(fill(slots), total);
+  const size_t filled = std::min(
+      fill(DataSlots(data.data(), per_message, per_message, total)), total);
+  std::vector<uint8_t> head(head_size);
   for (size_t at = 0; at < filled; at += per_message) {
     const size_t n = std::min(per_message, filled - at);
-    std::vector<uint8_t>& message = queued_.emplace_back(head_size + n);
-    write_head(absl::MakeSpan(message.data(), head_size), n);
-    std::copy(data.begin() + static_cast<std::ptrdiff_t>(at),
-              data.begin() + static_cast<std::ptrdiff_t>(at + n),
-              message.begin() + static_cast<std::ptrdiff_t>(head_size));
-    queued_bytes_ += message.size();
+    write_head(absl::MakeSpan(head), n);
+    RETURN_IF_ERROR(Send(head, absl::MakeConstSpan(data).subspan(at, n)));
   }
-  *sent = filled;
-  return absl::OkStatus();
+  return filled;
 }
 
 void Transport::NoteSent(wire::Bytes payload) {

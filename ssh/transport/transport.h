@@ -224,9 +224,9 @@ class Transport {
   // Drops consumed output before more is appended to out_.
   void CompactOutput();
   void CountSent(size_t bytes, size_t packets);
-  absl::Status SendQueued(size_t head_size, size_t per_message, size_t total,
-                          FillFunction fill, HeadFunction write_head,
-                          size_t* sent);
+  absl::StatusOr<size_t> SendQueued(size_t head_size, size_t per_message,
+                                    size_t total, FillFunction fill,
+                                    HeadFunction write_head);
   absl::Status SendKexInit();
   absl::Status SendNewKeysAndSwitch();
   void FlushQueue();
