@@ -306,8 +306,12 @@ absl::Status Connection::RejectChannel(uint32_t id, OpenFailure reason,
 
 namespace {
 
-// CHANNEL_DATA or CHANNEL_EXTENDED_DATA up to the data itself.
-size_t DataHeaderSize(uint32_t stream) { return stream == 0 ? 9 : 13; }
+// CHANNEL_DATA or CHANNEL_EXTENDED_DATA up to the data itself: type, id,
+// [data type code,] length.
+constexpr size_t kMaxDataHeaderSize = 13;
+size_t DataHeaderSize(uint32_t stream) {
+  return stream == 0 ? 9 : kMaxDataHeaderSize;
+}
 
 void WriteDataHeader(uint8_t* out, uint32_t remote_id, uint32_t stream,
                      size_t n) {
@@ -334,8 +338,9 @@ absl::StatusOr<Connection::Channel*> Connection::FindForData(uint32_t id) {
 }
 
 size_t Connection::MaxDataPerPacket(const Channel& c) const {
-  return std::min<size_t>({c.remote_max_packet, options_.max_packet,
-                           transport::kMaxOutgoingPayload - 13});
+  return std::min<size_t>(
+      {c.remote_max_packet, options_.max_packet,
+       transport::kMaxOutgoingPayload - kMaxDataHeaderSize});
 }
 
 absl::StatusOr<size_t> Connection::SendData(uint32_t id, Bytes data,
@@ -347,7 +352,7 @@ absl::StatusOr<size_t> Connection::SendData(uint32_t id, Bytes data,
         {data.size() - taken, c->remote_window, MaxDataPerPacket(*c)});
     // The header is built here and the data goes to the transport as a
     // second part: bulk data is copied once, into the packet.
-    uint8_t header[13];
+    uint8_t header[kMaxDataHeaderSize];
     WriteDataHeader(header, c->remote_id, stream, n);
     RETURN_IF_ERROR(transport_.Send(Bytes(header, DataHeaderSize(stream)),
                                     data.subspan(taken, n)));
