@@ -19,6 +19,7 @@
 #include "absl/types/span.h"
 #include "base/clock.h"
 #include "gtest/gtest.h"
+#include "storage/issuance_options.h"
 #include "storage/migrations/migrations.h"
 #include "storage/store.h"
 
@@ -34,6 +35,9 @@ class StoreBackend {
   // Opens a new, independent Store on this test's database (like a second
   // CA instance). May be called in a forked child process.
   virtual absl::StatusOr<std::unique_ptr<Store>> Open(base::Clock* clock) = 0;
+  // Open with non-default serial blocks / group commit.
+  virtual absl::StatusOr<std::unique_ptr<Store>> OpenWithIssuance(
+      base::Clock* clock, const IssuanceOptions& issuance) = 0;
   // Runs SQL on this test's database without the Store (tamper tests).
   virtual absl::Status ExecRawSql(const std::string& sql) = 0;
   // The embedded migrations of this backend's SQL dialect (upgrade tests

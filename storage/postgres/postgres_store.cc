@@ -130,6 +130,10 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Create(
   if (options.clock == nullptr) {
     return absl::InvalidArgumentError("PostgreSQL store: clock is null");
   }
+  if (absl::Status st = options.issuance.Validate(); !st.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("PostgreSQL store: ", st.message()));
+  }
   ASSIGN_OR_RETURN(
       std::unique_ptr<PgConnection> first,
       PgConnection::Connect(options.conninfo, options.connect_timeout));
@@ -139,8 +143,8 @@ absl::StatusOr<std::unique_ptr<PostgresStore>> PostgresStore::Create(
   ASSIGN_OR_RETURN(int version,
                    sql::Migrate(*db, migrations::PostgresMigrations(),
                                 description, options.clock));
-  return std::unique_ptr<PostgresStore>(
-      new PostgresStore(std::move(db), options.clock, version));
+  return std::unique_ptr<PostgresStore>(new PostgresStore(
+      std::move(db), options.clock, version, options.issuance));
 }
 
 }  // namespace sallyport::storage::postgres

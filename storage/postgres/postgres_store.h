@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "storage/issuance_options.h"
 #include "storage/sql/sql_store.h"
 
 namespace sallyport::storage::postgres {
@@ -38,6 +39,8 @@ class PostgresStore final : public sql::SqlStore {
     // Attempts for a transaction that keeps hitting serialization failures
     // or deadlocks before it fails with kAborted.
     int max_attempts = 30;
+    // Serial blocks and group commit (storage/issuance_options.h).
+    IssuanceOptions issuance;
   };
 
   // Connects (kUnavailable when the server cannot be reached, naming it but

@@ -112,13 +112,14 @@ std::string UriFor(const std::string& db) {
                       "/", db);
 }
 
-absl::StatusOr<std::unique_ptr<PostgresStore>> OpenStore(const std::string& db,
-                                                         base::Clock* clock,
-                                                         int pool_size = 8) {
+absl::StatusOr<std::unique_ptr<PostgresStore>> OpenStore(
+    const std::string& db, base::Clock* clock, int pool_size = 8,
+    const IssuanceOptions& issuance = {}) {
   PostgresStore::Options options;
   options.conninfo = UriFor(db);
   options.clock = clock;
   options.pool_size = pool_size;
+  options.issuance = issuance;
   return PostgresStore::Create(options);
 }
 
@@ -131,7 +132,11 @@ class PostgresBackend : public StoreBackend {
     return absl::OkStatus();
   }
   absl::StatusOr<std::unique_ptr<Store>> Open(base::Clock* clock) override {
-    auto store = OpenStore(db_, clock);
+    return OpenWithIssuance(clock, IssuanceOptions());
+  }
+  absl::StatusOr<std::unique_ptr<Store>> OpenWithIssuance(
+      base::Clock* clock, const IssuanceOptions& issuance) override {
+    auto store = OpenStore(db_, clock, 8, issuance);
     if (!store.ok()) return store.status();
     return std::unique_ptr<Store>(std::move(*store));
   }

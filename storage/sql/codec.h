@@ -26,6 +26,10 @@ inline absl::Time TruncateToMicros(absl::Time t) {
 }
 
 Param TimeParam(absl::Time t);
+// Serials are 1..kMaxSerial, so they fit a signed 64-bit column.
+inline Param SerialParam(uint64_t serial) {
+  return Param::Int(static_cast<int64_t>(serial));
+}
 Param OptTimeParam(const std::optional<absl::Time>& t);
 absl::Time TimeValue(const Value& v);
 std::optional<absl::Time> OptTimeValue(const Value& v);

@@ -4,6 +4,7 @@
 #ifndef SALLYPORT_STORAGE_SQL_SQL_STORE_H_
 #define SALLYPORT_STORAGE_SQL_SQL_STORE_H_
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,9 +13,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "storage/issuance_options.h"
 #include "storage/sql/database.h"
+#include "storage/sql/group_commit.h"
 #include "storage/store.h"
 
 namespace sallyport::storage::sql {
@@ -97,6 +101,11 @@ class SqlStore : public Store {
   absl::StatusOr<JoinToken> ConsumeJoinToken(
       const base::SecretBytes& token) override;
 
+  // How RecordCertificateWithAudit calls were batched so far.
+  GroupCommitStats CertificateCommitStats() const {
+    return certificate_commit_.stats();
+  }
+
   absl::StatusOr<CaKey> AddCaKey(const CaKey& key) override;
   absl::StatusOr<CaKey> RotateCaKey(const CaKey& new_key) override;
   absl::StatusOr<CaKey> RetireCaKey(std::string_view fingerprint) override;
@@ -105,8 +114,9 @@ class SqlStore : public Store {
 
  protected:
   // `db` has been migrated to `schema_version`. `clock` must outlive this.
-  SqlStore(std::unique_ptr<Database> db, base::Clock* clock,
-           int schema_version);
+  // `issuance` is valid (IssuanceOptions::Validate).
+  SqlStore(std::unique_ptr<Database> db, base::Clock* clock, int schema_version,
+           const IssuanceOptions& issuance);
 
   Database& db() { return *db_; }
 
@@ -125,9 +135,21 @@ class SqlStore : public Store {
   absl::StatusOr<AuditEvent> AppendAuditEventInTx(Tx& tx,
                                                   const AuditEventInput& in);
 
+  // One certificate and its audit event, queued for group commit.
+  struct CertificateWrite {
+    const IssuedCertificate* cert;
+    const AuditEventInput* event;
+  };
+  absl::Status CommitCertificates(absl::Span<CertificateWrite* const> batch);
+
   std::unique_ptr<Database> db_;
   base::Clock* clock_;
   int schema_version_;
+  const int serial_block_;
+  absl::Mutex serial_mu_;
+  // Serials taken from the database and not handed out yet, ascending.
+  std::deque<uint64_t> serials_ ABSL_GUARDED_BY(serial_mu_);
+  GroupCommit<CertificateWrite> certificate_commit_;
 };
 
 // Helpers shared by the sql_store_*.cc files.

@@ -178,8 +178,13 @@ absl::Status NotFound(std::string_view what) {
 }
 
 SqlStore::SqlStore(std::unique_ptr<Database> db, base::Clock* clock,
-                   int schema_version)
-    : db_(std::move(db)), clock_(clock), schema_version_(schema_version) {}
+                   int schema_version, const IssuanceOptions& issuance)
+    : db_(std::move(db)),
+      clock_(clock),
+      schema_version_(schema_version),
+      serial_block_(issuance.serial_block),
+      certificate_commit_(issuance.group_commit_max_batch,
+                          issuance.group_commit_max_wait) {}
 
 absl::Time SqlStore::Now() const { return TruncateToMicros(clock_->Now()); }
 

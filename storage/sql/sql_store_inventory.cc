@@ -33,18 +33,9 @@ constexpr Statement kListLabels(
 constexpr Statement kDeleteLabels(
     "DELETE FROM host_labels WHERE host_name = $1");
 
-// The one dialect difference for serials: a counter row updated under the
-// database write lock (SQLite) or a sequence (PostgreSQL).
-constexpr Statement kAllocateSerial(
-    "UPDATE serial_counter SET next = next + 1 WHERE id = 1 "
-    "RETURNING next - 1",
-    "SELECT nextval('certificate_serials')");
 #define SP_CERT_COLUMNS                                                      \
   "serial, key_id, user_name, principals, valid_after_us, valid_before_us, " \
   "public_key_fingerprint, ca_key_fingerprint, purpose, issued_at_us"
-constexpr Statement kInsertCertificate(
-    "INSERT INTO certificates (" SP_CERT_COLUMNS
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
 constexpr Statement kSelectCertificate("SELECT " SP_CERT_COLUMNS
                                        " FROM certificates WHERE serial = $1");
 constexpr Statement kListCertificates(
@@ -117,10 +108,6 @@ absl::Status InsertLabels(Tx& tx, const Host& host) {
             .status());
   }
   return absl::OkStatus();
-}
-
-Param SerialParam(uint64_t serial) {
-  return Param::Int(static_cast<int64_t>(serial));
 }
 
 absl::StatusOr<IssuedCertificate> CertificateFromRow(const Row& r) {
@@ -284,77 +271,6 @@ absl::Status SqlStore::DeleteHost(std::string_view name) {
 }
 
 // ------------------------------------------------------------ certificates
-
-absl::StatusOr<uint64_t> SqlStore::AllocateSerial() {
-  int64_t serial = 0;
-  RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kReadCommitted,
-               [&](Tx& tx) -> absl::Status {
-                 ASSIGN_OR_RETURN(std::vector<Row> rows,
-                                  tx.Query(kAllocateSerial, {}));
-                 if (rows.empty()) {
-                   return absl::DataLossError("the serial counter is missing");
-                 }
-                 serial = rows[0][0].AsInt();
-                 return absl::OkStatus();
-               }),
-      "allocate certificate serial"));
-  if (serial <= 0) {
-    return absl::DataLossError("allocate certificate serial: bad counter");
-  }
-  return static_cast<uint64_t>(serial);
-}
-
-absl::StatusOr<IssuedCertificate> SqlStore::PrepareCertificate(
-    const IssuedCertificate& in) {
-  RETURN_IF_ERROR(in.Validate());
-  IssuedCertificate cert = in;
-  cert.valid_after = TruncateToMicros(cert.valid_after);
-  cert.valid_before = TruncateToMicros(cert.valid_before);
-  cert.issued_at = Now();
-  return cert;
-}
-
-absl::Status SqlStore::InsertCertificate(Tx& tx,
-                                         const IssuedCertificate& cert) {
-  ASSIGN_OR_RETURN(std::string principals, EncodeStringList(cert.principals));
-  return tx
-      .Exec(kInsertCertificate,
-            {SerialParam(cert.serial), Param::Text(cert.key_id),
-             Param::Text(cert.user), Param::Text(principals),
-             TimeParam(cert.valid_after), TimeParam(cert.valid_before),
-             Param::Text(cert.public_key_fingerprint),
-             Param::Text(cert.ca_key_fingerprint),
-             Param::Text(CertificatePurposeName(cert.purpose)),
-             TimeParam(cert.issued_at)})
-      .status();
-}
-
-absl::StatusOr<IssuedCertificate> SqlStore::RecordCertificate(
-    const IssuedCertificate& in) {
-  ASSIGN_OR_RETURN(IssuedCertificate cert, PrepareCertificate(in));
-  RETURN_IF_ERROR(
-      Describe(Transact(TxMode::kReadCommitted,
-                        [&](Tx& tx) { return InsertCertificate(tx, cert); }),
-               absl::StrCat("certificate serial ", cert.serial)));
-  return cert;
-}
-
-absl::StatusOr<IssuedCertificate> SqlStore::RecordCertificateWithAudit(
-    const IssuedCertificate& in, const AuditEventInput& event) {
-  ASSIGN_OR_RETURN(IssuedCertificate cert, PrepareCertificate(in));
-  RETURN_IF_ERROR(event.Validate());
-  RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kReadCommitted,
-               [&](Tx& tx) -> absl::Status {
-                 // The event first: a certificate that cannot be recorded
-                 // (e.g. a known serial) then also rolls the event back.
-                 RETURN_IF_ERROR(AppendAuditEventInTx(tx, event).status());
-                 return InsertCertificate(tx, cert);
-               }),
-      absl::StrCat("certificate serial ", cert.serial)));
-  return cert;
-}
 
 absl::StatusOr<IssuedCertificate> SqlStore::GetCertificate(uint64_t serial) {
   const std::string what = absl::StrCat("certificate serial ", serial);

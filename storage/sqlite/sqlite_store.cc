@@ -108,6 +108,10 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Create(
   if (options.clock == nullptr) {
     return absl::InvalidArgumentError("SQLite store: clock is null");
   }
+  if (absl::Status st = options.issuance.Validate(); !st.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("SQLite store: ", st.message()));
+  }
   RETURN_IF_ERROR(CreateDatabaseFile(options.path));
 
   SqliteConnection::Options conn_options{options.path, options.busy_timeout,
@@ -132,7 +136,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Create(
                                 absl::StrCat("SQLite database ", options.path),
                                 options.clock));
   return std::unique_ptr<SqliteStore>(
-      new SqliteStore(std::move(db), options.clock, version));
+      new SqliteStore(std::move(db), options.clock, version, options.issuance));
 }
 
 }  // namespace sallyport::storage::sqlite

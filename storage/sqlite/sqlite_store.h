@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "storage/issuance_options.h"
 #include "storage/sql/sql_store.h"
 
 namespace sallyport::storage::sqlite {
@@ -32,6 +33,8 @@ class SqliteStore final : public sql::SqlStore {
     // log and certificate serials must survive a power cut). NORMAL is
     // faster in WAL mode but may lose the last commits on power loss.
     bool synchronous_full = true;
+    // Serial blocks and group commit (storage/issuance_options.h).
+    IssuanceOptions issuance;
   };
 
   // Creates or opens the file, switches it to WAL and applies the

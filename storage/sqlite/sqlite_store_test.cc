@@ -42,9 +42,14 @@ class SqliteBackend : public StoreBackend {
     return absl::OkStatus();
   }
   absl::StatusOr<std::unique_ptr<Store>> Open(base::Clock* clock) override {
+    return OpenWithIssuance(clock, IssuanceOptions());
+  }
+  absl::StatusOr<std::unique_ptr<Store>> OpenWithIssuance(
+      base::Clock* clock, const IssuanceOptions& issuance) override {
     SqliteStore::Options options;
     options.path = path();
     options.clock = clock;
+    options.issuance = issuance;
     auto store = SqliteStore::Create(options);
     if (!store.ok()) return store.status();
     return std::unique_ptr<Store>(std::move(*store));

@@ -1,0 +1,216 @@
+// The issuance path at scale (issue 11): serial blocks and group commit of
+// certificate records with their audit events, on every backend.
+#include <atomic>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "storage/audit_hash.h"
+#include "storage/store_test_suite.h"
+
+namespace sallyport::storage::testing {
+namespace {
+
+IssuedCertificate CertFor(uint64_t serial, int thread) {
+  IssuedCertificate c;
+  c.serial = serial;
+  c.user = absl::StrCat("user", thread);
+  c.key_id = absl::StrCat(c.user, "@", serial);
+  c.principals = {c.user};
+  c.valid_after = absl::FromUnixSeconds(1700000000);
+  c.valid_before = c.valid_after + absl::Hours(8);
+  c.public_key_fingerprint = absl::StrCat("SHA256:key-", serial);
+  c.ca_key_fingerprint = "SHA256:user-ca";
+  c.purpose = CertificatePurpose::kLogin;
+  return c;
+}
+
+AuditEventInput IssuedEvent(uint64_t serial) {
+  return AuditEventInput{"cert.issued", "ca",
+                         absl::StrCat(R"({"serial":)", serial, "}")};
+}
+
+std::vector<AuditEvent> AllEvents(Store& store) {
+  std::vector<AuditEvent> all;
+  while (true) {
+    auto page = store.ListAuditEvents(all.empty() ? 0 : all.back().seq, 1000);
+    if (!page.ok() || page->empty()) return all;
+    all.insert(all.end(), page->begin(), page->end());
+  }
+}
+
+// Many threads issue at once (so the store batches them): every
+// certificate and its event is on disk, seen by a second store instance,
+// serials are unique, and the audit chain verifies with one event per
+// certificate.
+TEST_P(StoreTest, ConcurrentIssuancesAreAllDurable) {
+  constexpr int kThreads = 16, kEach = 40;
+  std::vector<std::vector<uint64_t>> serials(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto serial = store_->AllocateSerial();
+        if (!serial.ok()) {
+          ADD_FAILURE() << serial.status();
+          return;
+        }
+        auto rec = store_->RecordCertificateWithAudit(CertFor(*serial, t),
+                                                      IssuedEvent(*serial));
+        if (!rec.ok()) {
+          ADD_FAILURE() << rec.status();
+          return;
+        }
+        serials[t].push_back(*serial);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<uint64_t> unique;
+  for (const auto& v : serials) unique.insert(v.begin(), v.end());
+  ASSERT_EQ(unique.size(), static_cast<size_t>(kThreads * kEach));
+
+  std::unique_ptr<Store> other = OpenAnother();
+  ASSERT_NE(other, nullptr);
+  for (uint64_t s : unique) {
+    SP_ASSERT_OK_AND_ASSIGN(IssuedCertificate got, other->GetCertificate(s));
+    EXPECT_EQ(got.key_id, absl::StrCat(got.user, "@", s));
+  }
+  std::vector<AuditEvent> events = AllEvents(*other);
+  ASSERT_EQ(events.size(), unique.size());
+  SP_EXPECT_OK(VerifyAuditChain(AuditHead(), events));
+  std::set<std::string> payloads;
+  for (const AuditEvent& e : events) payloads.insert(e.payload_json);
+  for (uint64_t s : unique) {
+    EXPECT_TRUE(payloads.count(absl::StrCat(R"({"serial":)", s, "}")));
+  }
+}
+
+// Two store instances (two CA processes) take serials from the same
+// database in interleaved blocks: never the same serial twice.
+TEST_P(StoreTest, SerialBlocksOfTwoStoresNeverOverlap) {
+  std::unique_ptr<Store> other = OpenAnother();
+  ASSERT_NE(other, nullptr);
+  SP_ASSERT_OK_AND_ASSIGN(uint64_t a, store_->AllocateSerial());
+  SP_ASSERT_OK_AND_ASSIGN(uint64_t b, other->AllocateSerial());
+  // The first store holds a whole block: the second starts after it.
+  EXPECT_GE(b, a + 256);
+  std::set<uint64_t> seen = {a, b};
+  for (int i = 0; i < 600; ++i) {
+    SP_ASSERT_OK_AND_ASSIGN(uint64_t x, store_->AllocateSerial());
+    SP_ASSERT_OK_AND_ASSIGN(uint64_t y, other->AllocateSerial());
+    EXPECT_TRUE(seen.insert(x).second) << x;
+    EXPECT_TRUE(seen.insert(y).second) << y;
+  }
+}
+
+// A batch formed on purpose (max_batch 4, a long max_wait: the leader waits
+// for all four) in which one certificate reuses a recorded serial: the
+// transaction fails and every caller in the batch gets the error; nothing
+// of the batch is recorded and the audit chain is as before.
+TEST_P(StoreTest, FailingBatchFailsEveryCallerInIt) {
+  IssuanceOptions issuance;
+  issuance.group_commit_max_batch = 4;
+  issuance.group_commit_max_wait = absl::Seconds(10);
+  SP_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store,
+                          backend_->OpenWithIssuance(&clock_, issuance));
+  SP_ASSERT_OK_AND_ASSIGN(uint64_t taken, store->AllocateSerial());
+  // Recorded alone, before the batch: no other caller is waiting.
+  IssuanceOptions single = issuance;
+  single.group_commit_max_batch = 1;
+  SP_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> first,
+                          backend_->OpenWithIssuance(&clock_, single));
+  SP_ASSERT_OK(
+      first->RecordCertificateWithAudit(CertFor(taken, 0), IssuedEvent(taken)));
+  SP_ASSERT_OK_AND_ASSIGN(AuditHead before, store->GetAuditHead());
+
+  std::vector<uint64_t> serials = {taken};  // thread 0 reuses it
+  for (int i = 1; i < 4; ++i) {
+    SP_ASSERT_OK_AND_ASSIGN(uint64_t s, store->AllocateSerial());
+    serials.push_back(s);
+  }
+  std::vector<absl::Status> results(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      results[t] = store
+                       ->RecordCertificateWithAudit(CertFor(serials[t], t),
+                                                    IssuedEvent(serials[t]))
+                       .status();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int t = 0; t < 4; ++t) {
+    EXPECT_EQ(results[t].code(), absl::StatusCode::kAlreadyExists)
+        << t << ": " << results[t];
+    EXPECT_TRUE(absl::StrContains(
+        results[t].message(),
+        "none of the 4 certificates committed together was recorded"))
+        << results[t];
+  }
+  for (int t = 1; t < 4; ++t) {
+    SP_EXPECT_CODE(store->GetCertificate(serials[t]), kNotFound);
+  }
+  SP_ASSERT_OK_AND_ASSIGN(AuditHead after, store->GetAuditHead());
+  EXPECT_EQ(after.seq, before.seq);
+  EXPECT_EQ(after.hash, before.hash);
+  SP_EXPECT_OK(VerifyAuditChain(AuditHead(), AllEvents(*store)));
+  // The store goes on: the next certificate is recorded.
+  SP_ASSERT_OK_AND_ASSIGN(uint64_t next, store->AllocateSerial());
+  IssuanceOptions fast;
+  SP_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> again,
+                          backend_->OpenWithIssuance(&clock_, fast));
+  SP_EXPECT_OK(
+      again->RecordCertificateWithAudit(CertFor(next, 1), IssuedEvent(next)));
+}
+
+// At the batch limit: a full batch commits at once, without waiting out
+// max_wait (8 callers, batches of 4, a 10 s wait that would show).
+TEST_P(StoreTest, FullBatchCommitsWithoutWaiting) {
+  IssuanceOptions issuance;
+  issuance.group_commit_max_batch = 4;
+  issuance.group_commit_max_wait = absl::Seconds(10);
+  SP_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> store,
+                          backend_->OpenWithIssuance(&clock_, issuance));
+  std::vector<uint64_t> serials;
+  for (int i = 0; i < 8; ++i) {
+    SP_ASSERT_OK_AND_ASSIGN(uint64_t s, store->AllocateSerial());
+    serials.push_back(s);
+  }
+  const absl::Time start = absl::Now();
+  std::vector<absl::Status> results(8);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      results[t] = store
+                       ->RecordCertificateWithAudit(CertFor(serials[t], t),
+                                                    IssuedEvent(serials[t]))
+                       .status();
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const absl::Status& s : results) EXPECT_TRUE(s.ok()) << s;
+  EXPECT_LT(absl::Now() - start, absl::Seconds(9))
+      << "a full batch waited for max_wait";
+  SP_ASSERT_OK_AND_ASSIGN(AuditHead head, store->GetAuditHead());
+  EXPECT_EQ(head.seq, 8u);
+}
+
+TEST_P(StoreTest, IssuanceOptionsOutOfRangeAreRefused) {
+  for (auto bad : std::vector<IssuanceOptions>{
+           {0, 256, absl::ZeroDuration()},
+           {kMaxSerialBlock + 1, 256, absl::ZeroDuration()},
+           {256, 0, absl::ZeroDuration()},
+           {256, kMaxGroupCommitBatch + 1, absl::ZeroDuration()},
+           {256, 256, -absl::Milliseconds(1)},
+           {256, 256, kMaxGroupCommitWait + absl::Milliseconds(1)}}) {
+    SP_EXPECT_CODE(backend_->OpenWithIssuance(&clock_, bad), kInvalidArgument);
+  }
+}
+
+}  // namespace
+}  // namespace sallyport::storage::testing
