@@ -29,7 +29,8 @@ absl::StatusOr<std::vector<storage::ChannelKind>> ChannelsFromProto(
     if (!kind.has_value()) {
       return absl::InvalidArgumentError(
           absl::StrCat("unknown channel kind '", n,
-                       "' (shell, exec, sftp, port-forward, agent-forward)"));
+                       "' (shell, exec, sftp, port-forward, agent-forward, "
+                       "proxyjump-passthrough)"));
     }
     out.push_back(*kind);
   }

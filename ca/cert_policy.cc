@@ -43,6 +43,7 @@ absl::StatusOr<UserCertificateTemplate> DecideUserCertificate(
           agent_forward = true;
           break;
         case storage::ChannelKind::kSftp:
+        case storage::ChannelKind::kProxyJumpPassthrough:
           break;
       }
     }

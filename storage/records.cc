@@ -66,12 +66,14 @@ std::string_view EnumName(
   return "unknown";
 }
 
-constexpr std::array<std::pair<ChannelKind, std::string_view>, 5>
-    kChannelKinds = {{{ChannelKind::kShell, "shell"},
-                      {ChannelKind::kExec, "exec"},
-                      {ChannelKind::kSftp, "sftp"},
-                      {ChannelKind::kPortForward, "port-forward"},
-                      {ChannelKind::kAgentForward, "agent-forward"}}};
+constexpr std::array<std::pair<ChannelKind, std::string_view>, 6>
+    kChannelKinds = {
+        {{ChannelKind::kShell, "shell"},
+         {ChannelKind::kExec, "exec"},
+         {ChannelKind::kSftp, "sftp"},
+         {ChannelKind::kPortForward, "port-forward"},
+         {ChannelKind::kAgentForward, "agent-forward"},
+         {ChannelKind::kProxyJumpPassthrough, "proxyjump-passthrough"}}};
 constexpr std::array<std::pair<RecordMode, std::string_view>, 2> kRecordModes =
     {{{RecordMode::kAlways, "always"}, {RecordMode::kNever, "never"}}};
 constexpr std::array<std::pair<HostTrust, std::string_view>, 2> kHostTrusts = {

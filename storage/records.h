@@ -85,10 +85,19 @@ struct LoginFailureResult {
 
 // ---------------------------------------------------------------- RBAC (§6)
 
-enum class ChannelKind { kShell, kExec, kSftp, kPortForward, kAgentForward };
+// kProxyJumpPassthrough: `ssh -J` relayed without recording (DESIGN.md §7).
+enum class ChannelKind {
+  kShell,
+  kExec,
+  kSftp,
+  kPortForward,
+  kAgentForward,
+  kProxyJumpPassthrough,
+};
 enum class RecordMode { kAlways, kNever };
 
-// "shell", "exec", "sftp", "port-forward", "agent-forward".
+// "shell", "exec", "sftp", "port-forward", "agent-forward",
+// "proxyjump-passthrough".
 std::string_view ChannelKindName(ChannelKind kind);
 std::optional<ChannelKind> ParseChannelKind(std::string_view name);
 // "always", "never".

@@ -29,10 +29,13 @@ TEST(RecordsTest, ValidateTextRefusesNulBadUtf8AndLength) {
 TEST(RecordsTest, EnumNamesRoundTrip) {
   for (ChannelKind k :
        {ChannelKind::kShell, ChannelKind::kExec, ChannelKind::kSftp,
-        ChannelKind::kPortForward, ChannelKind::kAgentForward}) {
+        ChannelKind::kPortForward, ChannelKind::kAgentForward,
+        ChannelKind::kProxyJumpPassthrough}) {
     EXPECT_EQ(ParseChannelKind(ChannelKindName(k)), k);
   }
   EXPECT_EQ(ChannelKindName(ChannelKind::kPortForward), "port-forward");
+  EXPECT_EQ(ChannelKindName(ChannelKind::kProxyJumpPassthrough),
+            "proxyjump-passthrough");
   EXPECT_FALSE(ParseChannelKind("Shell").has_value());
   EXPECT_EQ(ParseRecordMode("never"), RecordMode::kNever);
   EXPECT_EQ(ParseHostTrust("host-ca"), HostTrust::kHostCa);

@@ -1,0 +1,59 @@
+// Name checks and host matching for the RBAC engine (DESIGN.md §6). Pure
+// functions: no store, no clock.
+#ifndef SALLYPORT_CA_RBAC_NAMES_H_
+#define SALLYPORT_CA_RBAC_NAMES_H_
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "storage/records.h"
+
+namespace sallyport::ca::rbac {
+
+// RFC 1123 / RFC 1035 limits.
+inline constexpr size_t kMaxHostNameBytes = 253;
+inline constexpr size_t kMaxHostLabelBytes = 63;
+// Longest login (certificate principal) the engine accepts.
+inline constexpr size_t kMaxLoginBytes = 256;
+// EscapeForReason shows at most this many bytes of its input.
+inline constexpr size_t kMaxEchoBytes = 64;
+
+// OK when `name` is a host name in RFC 1123 syntax: 1..253 bytes, labels of
+// 1..63 letters, digits and '-' separated by single '.', no label starting
+// or ending with '-', no trailing '.'. Otherwise kInvalidArgument whose
+// message says which rule failed and shows the name only through
+// EscapeForReason, so it is safe to print, log or put in a shell.
+absl::Status ValidateHostName(std::string_view name);
+
+// OK when `login` is 1..kMaxLoginBytes of letters, digits, '.', '_' and '-'
+// and does not start with '-' (so no tool can take it for an option).
+// kInvalidArgument otherwise (message safe as above).
+absl::Status ValidateLogin(std::string_view login);
+
+// OK when `host` is a host name (ValidateHostName) or an IPv4 / IPv6
+// literal, and `port` is 1..65535. kInvalidArgument otherwise.
+absl::Status ValidateForwardDestination(std::string_view host, uint32_t port);
+
+// `s` in double quotes with every byte other than ASCII letters, digits,
+// '.', '-' and '_' written as \xNN, cut to kMaxEchoBytes input bytes
+// ("..." and the full length follow when cut). Never contains a control
+// character, a space, a quote of its own, '$', ';', '(' or '`'.
+std::string EscapeForReason(std::string_view s);
+
+// Shell-style glob over host names: '*' matches any run of bytes (also
+// empty), '?' exactly one byte, every other byte itself, ASCII letters
+// without regard to case (host names are case-insensitive). Linear in
+// |pattern| * |name| at worst.
+bool GlobMatch(std::string_view pattern, std::string_view name);
+
+// True when every label of `selector` is on `host` with the same value and,
+// if the selector has name globs, `host.name` matches at least one of them.
+// A selector with no labels and no globs matches every host.
+bool SelectorMatches(const storage::HostSelector& selector,
+                     const storage::Host& host);
+
+}  // namespace sallyport::ca::rbac
+
+#endif  // SALLYPORT_CA_RBAC_NAMES_H_
