@@ -1,9 +1,12 @@
 #include "ca/enrollment.h"
 
+#include <arpa/inet.h>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "base/secret_bytes.h"
 #include "base/status_macros.h"
+#include "ca/rbac/names.h"
 
 namespace sallyport::ca {
 namespace {
@@ -45,42 +48,45 @@ absl::StatusOr<storage::JoinToken> ConsumeJoinTokenOfKind(
   }
   if (consumed->purpose != kind) {
     return refuse(absl::PermissionDeniedError(
-        absl::StrCat("this join token is for a ", consumed->purpose,
-                     ", not a ", std::string(kind),
-                     " (the token is now used up)")));
+        absl::StrCat("this join token is for a ", consumed->purpose, ", not a ",
+                     std::string(kind), " (the token is now used up)")));
   }
   return consumed;
 }
 
-absl::Status ValidateGatewayName(std::string_view name) {
-  if (name.empty() || name.size() > 64 ||
+absl::Status ValidateSimpleName(std::string_view field, std::string_view name,
+                                size_t max_bytes) {
+  if (name.empty() || name.size() > max_bytes ||
       !absl::ascii_isalnum(static_cast<unsigned char>(name[0]))) {
     return absl::InvalidArgumentError(
-        "gateway name: 1..64 characters of [A-Za-z0-9._-], starting with a "
-        "letter or digit");
+        absl::StrCat(std::string(field), ": 1..", max_bytes,
+                     " characters of [A-Za-z0-9._-], starting with a letter "
+                     "or digit"));
   }
   for (char c : name) {
     if (!IsNameChar(c)) {
-      return absl::InvalidArgumentError(
-          "gateway name: only [A-Za-z0-9._-] are allowed");
+      return absl::InvalidArgumentError(absl::StrCat(
+          std::string(field), ": only [A-Za-z0-9._-] are allowed"));
     }
   }
   return absl::OkStatus();
 }
 
+absl::Status ValidateGatewayName(std::string_view name) {
+  return ValidateSimpleName("gateway name", name, 64);
+}
+
 absl::Status ValidateHostPrincipal(std::string_view name) {
-  if (name.empty() || name.size() > 253 || name[0] == '-' || name[0] == '.') {
-    return absl::InvalidArgumentError(
-        "host name: 1..253 characters, not starting with '-' or '.'");
+  if (rbac::ValidateHostName(name).ok()) return absl::OkStatus();
+  // An IP literal (no zone ids, no brackets).
+  const std::string text(name);
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, text.c_str(), buf) == 1 ||
+      inet_pton(AF_INET6, text.c_str(), buf) == 1) {
+    return absl::OkStatus();
   }
-  for (char c : name) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' &&
-        c != '-' && c != ':') {
-      return absl::InvalidArgumentError(
-          "host name: only letters, digits, '.', '-' and ':' are allowed");
-    }
-  }
-  return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "not a host name or IP address: ", rbac::EscapeForReason(name)));
 }
 
 absl::StatusOr<storage::Host> RecordEnrolledHost(
@@ -102,9 +108,9 @@ absl::StatusOr<storage::Host> RecordEnrolledHost(
     return existing.status();
   }
   if (address.empty()) {
-    return absl::NotFoundError(absl::StrCat(
-        "host ", std::string(name),
-        " is not in the inventory; give its address to enrol it"));
+    return absl::NotFoundError(
+        absl::StrCat("host ", std::string(name),
+                     " is not in the inventory; give its address to enrol it"));
   }
   storage::Host host;
   host.name = std::string(name);

@@ -38,13 +38,18 @@ absl::StatusOr<storage::JoinToken> ConsumeJoinTokenOfKind(
     storage::Store& store, AuditLog& audit, std::string_view token,
     std::string_view kind, std::string_view subject, std::string_view source);
 
+// 1..max_bytes of [A-Za-z0-9._-], starting with a letter or digit (gateway
+// names, session ids). kInvalidArgument naming `field` otherwise.
+absl::Status ValidateSimpleName(std::string_view field, std::string_view name,
+                                size_t max_bytes);
+
 // A gateway name: 1..64 bytes of [A-Za-z0-9._-], starting with a letter or
 // digit. kInvalidArgument otherwise.
 absl::Status ValidateGatewayName(std::string_view name);
 
-// A name a host certificate may carry: an RFC 1123 host name or an IP
-// literal (1..253 bytes of [A-Za-z0-9.:-], not starting with '-' or '.').
-// kInvalidArgument otherwise.
+// A name a host certificate may carry: an RFC 1123 host name (as the RBAC
+// engine validates them) or an IPv4/IPv6 literal. kInvalidArgument
+// otherwise.
 absl::Status ValidateHostPrincipal(std::string_view name);
 
 // The inventory after a host enrolled `key`: creates host `name` (address

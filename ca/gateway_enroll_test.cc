@@ -64,8 +64,8 @@ TEST_P(GatewayEnrollTest, EnrolmentGivesAClientCertificateAndAHostCertificate) {
       g.response.host_certificate().ssh_certificate());
   ASSERT_TRUE(cert.ok()) << cert.status();
   EXPECT_EQ(cert->type, ssh::cert::CertType::kHost);
-  EXPECT_EQ(cert->principals, (std::vector<std::string>{
-                                  "gw1", "gw1.example.com", "192.0.2.10"}));
+  EXPECT_EQ(cert->principals,
+            (std::vector<std::string>{"gw1", "gw1.example.com", "192.0.2.10"}));
   EXPECT_EQ(cert->key.ToAuthorizedKeysLine(), g.host_public_key);
   // Signed by the host CA: it verifies for each of its names.
   auto host_ca = ssh::crypto::PublicKey::FromAuthorizedKeysLine(
@@ -216,9 +216,9 @@ TEST_P(GatewayEnrollTest, AGatewayCannotCallTheAdminApiOrLogIn) {
   issue.set_ssh_public_key(g.host_public_key);
   grpc::ClientContext ctx2;
   v1::IssueUserCertificateResponse issue_response;
-  EXPECT_EQ(ca->IssueUserCertificate(&ctx2, issue, &issue_response)
-                .error_code(),
-            StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(
+      ca->IssueUserCertificate(&ctx2, issue, &issue_response).error_code(),
+      StatusCode::PERMISSION_DENIED);
   // Nor may it mint 30-day host certificates.
   v1::IssueHostCertificateRequest host;
   host.set_host("web01");
@@ -239,9 +239,9 @@ TEST_P(GatewayEnrollTest, AUserCertificateCannotCallGatewayRpcs) {
   renew.set_tls_public_key_der(*PublicKeyToDer(tls_key->get()));
   grpc::ClientContext ctx;
   gw::RenewGatewayIdentityResponse renew_response;
-  EXPECT_EQ(stub->RenewGatewayIdentity(&ctx, renew, &renew_response)
-                .error_code(),
-            StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(
+      stub->RenewGatewayIdentity(&ctx, renew, &renew_response).error_code(),
+      StatusCode::PERMISSION_DENIED);
 
   storage::Host web;
   web.name = "web01";
@@ -254,10 +254,9 @@ TEST_P(GatewayEnrollTest, AUserCertificateCannotCallGatewayRpcs) {
   target.set_ssh_public_key(key->public_key().ToAuthorizedKeysLine());
   grpc::ClientContext ctx2;
   gw::IssueHostCertificateForTargetResponse target_response;
-  EXPECT_EQ(
-      stub->IssueHostCertificateForTarget(&ctx2, target, &target_response)
-          .error_code(),
-      StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(stub->IssueHostCertificateForTarget(&ctx2, target, &target_response)
+                .error_code(),
+            StatusCode::PERMISSION_DENIED);
   // Without any client certificate: unauthenticated.
   grpc::ClientContext ctx3;
   EXPECT_EQ(gw::Gateway::NewStub(env_->AnonymousChannel())
@@ -267,16 +266,15 @@ TEST_P(GatewayEnrollTest, AUserCertificateCannotCallGatewayRpcs) {
   // The same request from a gateway works: 1 h, name and address.
   EnrolledGateway g = EnrollOrDie(*env_, "gw1");
   grpc::ClientContext ctx4;
-  grpc::Status st = gw::Gateway::NewStub(g.channel)
-                        ->IssueHostCertificateForTarget(&ctx4, target,
-                                                        &target_response);
+  grpc::Status st =
+      gw::Gateway::NewStub(g.channel)->IssueHostCertificateForTarget(
+          &ctx4, target, &target_response);
   ASSERT_TRUE(st.ok()) << st.error_message();
   auto cert = ssh::cert::Certificate::FromLine(
       target_response.certificate().ssh_certificate());
   ASSERT_TRUE(cert.ok());
   EXPECT_EQ(cert->type, ssh::cert::CertType::kHost);
-  EXPECT_EQ(cert->principals,
-            (std::vector<std::string>{"web01", "10.0.0.5"}));
+  EXPECT_EQ(cert->principals, (std::vector<std::string>{"web01", "10.0.0.5"}));
   EXPECT_EQ(static_cast<int64_t>(cert->valid_before),
             absl::ToUnixSeconds(env_->clock().Now()) + 3600);
   target.set_host("db99");
@@ -307,8 +305,7 @@ TEST_P(GatewayEnrollTest, HostEnrolmentWithAHostToken) {
   }
   auto cert = ssh::cert::Certificate::FromLine(response.ssh_certificate());
   ASSERT_TRUE(cert.ok());
-  EXPECT_EQ(cert->principals,
-            (std::vector<std::string>{"web01", "10.0.0.5"}));
+  EXPECT_EQ(cert->principals, (std::vector<std::string>{"web01", "10.0.0.5"}));
   EXPECT_EQ(static_cast<int64_t>(cert->valid_before),
             absl::ToUnixSeconds(env_->clock().Now()) + 30 * 24 * 3600);
   auto host = env_->store().GetHost("web01");

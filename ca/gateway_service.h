@@ -46,12 +46,27 @@ class GatewayService final : public gateway::v1::Gateway::Service {
       grpc::ServerContext* context,
       const gateway::v1::RenewGatewayIdentityRequest* request,
       gateway::v1::RenewGatewayIdentityResponse* response) override;
+  // AuthorizeChannel and IssueSessionCertificate live in gateway_authz.cc.
+  grpc::Status AuthorizeChannel(
+      grpc::ServerContext* context,
+      const gateway::v1::AuthorizeChannelRequest* request,
+      gateway::v1::AuthorizeChannelResponse* response) override;
+  grpc::Status IssueSessionCertificate(
+      grpc::ServerContext* context,
+      const gateway::v1::IssueSessionCertificateRequest* request,
+      gateway::v1::IssueSessionCertificateResponse* response) override;
   grpc::Status IssueHostCertificateForTarget(
       grpc::ServerContext* context,
       const gateway::v1::IssueHostCertificateForTargetRequest* request,
       gateway::v1::IssueHostCertificateForTargetResponse* response) override;
 
  private:
+  // The user certificate checked again and the user's permissions for
+  // (login, host), as both RPCs need them.
+  struct Checked;
+  absl::StatusOr<Checked> Check(std::string_view user_certificate,
+                                std::string_view login, std::string_view host);
+
   // A client certificate for gateway `name` and `tls_public_key_der` with a
   // serial from the store.
   absl::StatusOr<std::string> IssueIdentity(std::string_view name,

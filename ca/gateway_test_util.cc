@@ -68,8 +68,8 @@ EnrolledGateway Enroll(CaTestEnv& env, const std::string& token,
   grpc::ClientContext ctx;
   out.status = stub->EnrollGateway(&ctx, request, &out.response);
   if (out.status.ok()) {
-    out.channel = env.ClientChannel(
-        out.tls_key_pem, out.response.tls_client_certificate_pem());
+    out.channel = env.ClientChannel(out.tls_key_pem,
+                                    out.response.tls_client_certificate_pem());
   }
   return out;
 }

@@ -14,8 +14,9 @@ bool IsEchoSafe(unsigned char c) {
 }
 
 absl::Status BadHost(std::string_view name, std::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "host name ", EscapeForReason(name), " is not valid: ", std::string(why)));
+  return absl::InvalidArgumentError(
+      absl::StrCat("host name ", EscapeForReason(name),
+                   " is not valid: ", std::string(why)));
 }
 
 bool IsIpLiteral(std::string_view s) {
@@ -51,9 +52,9 @@ std::string EscapeForReason(std::string_view s) {
 absl::Status ValidateHostName(std::string_view name) {
   if (name.empty()) return BadHost(name, "it is empty");
   if (name.size() > kMaxHostNameBytes) {
-    return BadHost(name, absl::StrCat("it is ", name.size(),
-                                      " bytes long, at most ",
-                                      kMaxHostNameBytes, " are allowed"));
+    return BadHost(name,
+                   absl::StrCat("it is ", name.size(), " bytes long, at most ",
+                                kMaxHostNameBytes, " are allowed"));
   }
   size_t start = 0;
   while (true) {
@@ -61,8 +62,9 @@ absl::Status ValidateHostName(std::string_view name) {
     if (end == std::string_view::npos) end = name.size();
     const std::string_view label = name.substr(start, end - start);
     if (label.empty()) {
-      return BadHost(name, "it has an empty label (a leading, trailing or "
-                           "doubled '.')");
+      return BadHost(name,
+                     "it has an empty label (a leading, trailing or "
+                     "doubled '.')");
     }
     if (label.size() > kMaxHostLabelBytes) {
       return BadHost(name, absl::StrCat("a label is longer than ",
@@ -70,8 +72,7 @@ absl::Status ValidateHostName(std::string_view name) {
     }
     for (char c : label) {
       if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-') {
-        return BadHost(name,
-                       "only letters, digits, '-' and '.' are allowed");
+        return BadHost(name, "only letters, digits, '-' and '.' are allowed");
       }
     }
     if (label.front() == '-' || label.back() == '-') {
@@ -85,9 +86,8 @@ absl::Status ValidateHostName(std::string_view name) {
 
 absl::Status ValidateLogin(std::string_view login) {
   const auto bad = [&](std::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("login ", EscapeForReason(login),
-                     " is not valid: ", std::string(why)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "login ", EscapeForReason(login), " is not valid: ", std::string(why)));
   };
   if (login.empty()) return bad("it is empty");
   if (login.size() > kMaxLoginBytes) {
@@ -125,10 +125,9 @@ bool GlobMatch(std::string_view pattern, std::string_view name) {
   while (n < name.size()) {
     if (p < pattern.size() &&
         (pattern[p] == '?' ||
-         (pattern[p] != '*' && absl::ascii_tolower(static_cast<unsigned char>(
-                                   pattern[p])) ==
-                                   absl::ascii_tolower(
-                                       static_cast<unsigned char>(name[n]))))) {
+         (pattern[p] != '*' &&
+          absl::ascii_tolower(static_cast<unsigned char>(pattern[p])) ==
+              absl::ascii_tolower(static_cast<unsigned char>(name[n]))))) {
       ++p;
       ++n;
     } else if (p < pattern.size() && pattern[p] == '*') {

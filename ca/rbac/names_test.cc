@@ -78,8 +78,8 @@ TEST(ValidateHostNameTest, LimitsAreInclusive) {
   EXPECT_TRUE(ValidateHostName(std::string(63, 'a')).ok());
   EXPECT_FALSE(ValidateHostName(std::string(64, 'a')).ok());
   const std::string l63(63, 'a');
-  const std::string n253 = l63 + "." + l63 + "." + l63 + "." +
-                           std::string(61, 'a');
+  const std::string n253 =
+      l63 + "." + l63 + "." + l63 + "." + std::string(61, 'a');
   ASSERT_EQ(n253.size(), 253u);
   EXPECT_TRUE(ValidateHostName(n253).ok());
   EXPECT_FALSE(ValidateHostName(n253 + "a").ok());

@@ -17,8 +17,8 @@ using storage::Role;
 using storage::User;
 
 constexpr std::array<ChannelKind, 6> kAllKinds = {
-    ChannelKind::kShell,       ChannelKind::kExec,
-    ChannelKind::kSftp,        ChannelKind::kPortForward,
+    ChannelKind::kShell,        ChannelKind::kExec,
+    ChannelKind::kSftp,         ChannelKind::kPortForward,
     ChannelKind::kAgentForward, ChannelKind::kProxyJumpPassthrough};
 
 constexpr std::array<std::pair<Reason, std::string_view>, 11> kReasonNames = {{
@@ -156,12 +156,12 @@ Decision Evaluate(const std::vector<Role>& roles, std::string_view login,
     for (size_t i = 0; i < role.deny.size(); ++i) {
       if (DenyRuleMatches(role.deny[i], login, host, kind)) {
         std::string rule = absl::StrCat("deny[", i, "]");
-        return Deny(Reason::kDeniedByRule,
-                    absl::StrCat("role ", Q(role.name), " denies ",
-                                 KindName(kind), " as ", Q(login), " on ",
-                                 Q(host.name), " (", rule,
-                                 "); deny rules win over every allow"),
-                    role.name, rule);
+        return Deny(
+            Reason::kDeniedByRule,
+            absl::StrCat("role ", Q(role.name), " denies ", KindName(kind),
+                         " as ", Q(login), " on ", Q(host.name), " (", rule,
+                         "); deny rules win over every allow"),
+            role.name, rule);
       }
     }
   }
@@ -186,13 +186,13 @@ Decision Evaluate(const std::vector<Role>& roles, std::string_view login,
   if (with_login.empty()) {
     std::sort(logins_there.begin(), logins_there.end());
     for (std::string& l : logins_there) l = Q(l);
-    return Deny(Reason::kLoginNotAllowed,
-                absl::StrCat("your roles that select host ", Q(host.name), " (",
-                             RoleNames(selecting), ") do not allow login ",
-                             Q(login), "; logins allowed there: ",
-                             logins_there.empty()
-                                 ? std::string("none")
-                                 : absl::StrJoin(logins_there, ", ")));
+    return Deny(
+        Reason::kLoginNotAllowed,
+        absl::StrCat("your roles that select host ", Q(host.name), " (",
+                     RoleNames(selecting), ") do not allow login ", Q(login),
+                     "; logins allowed there: ",
+                     logins_there.empty() ? std::string("none")
+                                          : absl::StrJoin(logins_there, ", ")));
   }
   std::vector<const Role*> with_kind;
   std::vector<std::string> kinds_there;
@@ -208,13 +208,13 @@ Decision Evaluate(const std::vector<Role>& roles, std::string_view login,
     if (HasKind(role->channels, kind)) with_kind.push_back(role);
   }
   if (with_kind.empty()) {
-    return Deny(Reason::kKindNotAllowed,
-                absl::StrCat("your roles do not allow ", KindName(kind),
-                             " channels as ", Q(login), " on ", Q(host.name),
-                             " (", RoleNames(with_login), "); allowed there: ",
-                             kinds_there.empty()
-                                 ? std::string("none")
-                                 : absl::StrJoin(kinds_there, ", ")));
+    return Deny(
+        Reason::kKindNotAllowed,
+        absl::StrCat("your roles do not allow ", KindName(kind),
+                     " channels as ", Q(login), " on ", Q(host.name), " (",
+                     RoleNames(with_login), "); allowed there: ",
+                     kinds_there.empty() ? std::string("none")
+                                         : absl::StrJoin(kinds_there, ", ")));
   }
   const Role& decider = *with_kind.front();
   Decision d;
@@ -222,9 +222,9 @@ Decision Evaluate(const std::vector<Role>& roles, std::string_view login,
   d.code = Reason::kAllowed;
   d.role = decider.name;
   d.rule = absl::StrCat("hosts[", MatchingSelector(decider.hosts, host), "]");
-  d.reason = absl::StrCat("role ", Q(decider.name), " allows ", KindName(kind),
-                          " as ", Q(login), " on ", Q(host.name), " (", d.rule,
-                          ")");
+  d.reason =
+      absl::StrCat("role ", Q(decider.name), " allows ", KindName(kind), " as ",
+                   Q(login), " on ", Q(host.name), " (", d.rule, ")");
   d.record = RecordMode::kNever;
   for (const Role* role : with_kind) {
     if (role->record == RecordMode::kAlways) d.record = RecordMode::kAlways;
@@ -269,25 +269,25 @@ Permissions PermissionsForKnownHost(const std::vector<Role>& roles,
   }
   if (p.kinds.empty()) {
     Decision first = refusals.front();
-    const bool same = std::all_of(
-        refusals.begin(), refusals.end(),
-        [&](const Decision& d) { return d.code == first.code; });
+    const bool same =
+        std::all_of(refusals.begin(), refusals.end(),
+                    [&](const Decision& d) { return d.code == first.code; });
     if (same && first.code != Reason::kKindNotAllowed &&
         first.code != Reason::kDeniedByRule) {
       return Refused(std::move(first));
     }
-    const bool one_rule = std::all_of(
-        refusals.begin(), refusals.end(), [&](const Decision& d) {
+    const bool one_rule =
+        std::all_of(refusals.begin(), refusals.end(), [&](const Decision& d) {
           return d.code == Reason::kDeniedByRule && d.role == first.role &&
                  d.rule == first.rule;
         });
     if (one_rule) {
-      return Refused(Deny(
-          Reason::kDeniedByRule,
-          absl::StrCat("role ", Q(first.role), " denies every channel as ",
-                       Q(login), " on ", Q(host.name), " (", first.rule,
-                       "); deny rules win over every allow"),
-          first.role, first.rule));
+      return Refused(
+          Deny(Reason::kDeniedByRule,
+               absl::StrCat("role ", Q(first.role), " denies every channel as ",
+                            Q(login), " on ", Q(host.name), " (", first.rule,
+                            "); deny rules win over every allow"),
+               first.role, first.rule));
     }
     return Refused(Deny(Reason::kKindNotAllowed,
                         absl::StrCat("your roles allow no channel kind as ",
@@ -295,12 +295,11 @@ Permissions PermissionsForKnownHost(const std::vector<Role>& roles,
   }
   p.decision.allowed = true;
   p.decision.code = Reason::kAllowed;
-  p.decision.reason =
-      absl::StrCat("roles allow ", Q(login), " on ", Q(host.name), ": ",
-                   absl::StrJoin(p.kinds, ", ", [](std::string* out,
-                                                    ChannelKind k) {
-                     out->append(storage::ChannelKindName(k));
-                   }));
+  p.decision.reason = absl::StrCat(
+      "roles allow ", Q(login), " on ", Q(host.name), ": ",
+      absl::StrJoin(p.kinds, ", ", [](std::string* out, ChannelKind k) {
+        out->append(storage::ChannelKindName(k));
+      }));
   p.record = RecordMode::kNever;
   p.max_ttl = absl::InfiniteDuration();
   for (const Role& role : roles) {
@@ -320,8 +319,7 @@ Permissions PermissionsForKnownHost(const std::vector<Role>& roles,
         ssh::cert::CertOption::Flag(ssh::cert::kPermitPortForwarding));
   }
   if (has(ChannelKind::kShell) || has(ChannelKind::kExec)) {
-    p.extensions.push_back(
-        ssh::cert::CertOption::Flag(ssh::cert::kPermitPty));
+    p.extensions.push_back(ssh::cert::CertOption::Flag(ssh::cert::kPermitPty));
   }
   return p;
 }
@@ -371,9 +369,11 @@ Permissions EffectivePermissions(const User& user,
   return PermissionsForKnownHost(roles, login, *host);
 }
 
-absl::StatusOr<Permissions> EffectivePermissions(
-    const User& user, const std::vector<Role>& roles, std::string_view login,
-    std::string_view host_name, HostLookup lookup) {
+absl::StatusOr<Permissions> EffectivePermissions(const User& user,
+                                                 const std::vector<Role>& roles,
+                                                 std::string_view login,
+                                                 std::string_view host_name,
+                                                 HostLookup lookup) {
   if (auto d = CheckNames(login, host_name)) return Refused(*d);
   if (auto d = CheckUser(user, roles)) return Refused(*d);
   absl::StatusOr<std::optional<Host>> host = lookup(host_name);

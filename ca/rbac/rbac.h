@@ -97,8 +97,9 @@ Decision Decide(const storage::User& user,
 
 // Looks up an inventory host by name: the record, nullopt when there is
 // none, or an error (which Decide passes through).
-using HostLookup = absl::FunctionRef<
-    absl::StatusOr<std::optional<storage::Host>>(std::string_view name)>;
+using HostLookup =
+    absl::FunctionRef<absl::StatusOr<std::optional<storage::Host>>(
+        std::string_view name)>;
 
 // As above, calling `lookup` only after request.host passed
 // ValidateHostName (and only when steps 1-2 pass). Errors come only from

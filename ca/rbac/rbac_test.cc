@@ -40,9 +40,9 @@ TEST(EffectivePermissionsTest, UnionOfAllowingRolesMinusDenies) {
 }
 
 TEST(EffectivePermissionsTest, AgentForwardingExtension) {
-  Permissions p = EffectivePermissions(UserNamed("bob"), Roles({"ops"}),
-                                       "ubuntu", "bastion-1",
-                                       HostNamed("bastion-1"));
+  Permissions p =
+      EffectivePermissions(UserNamed("bob"), Roles({"ops"}), "ubuntu",
+                           "bastion-1", HostNamed("bastion-1"));
   ASSERT_TRUE(p.decision.allowed);
   EXPECT_EQ(Names(p.extensions),
             (std::vector<std::string>{"permit-agent-forwarding",
@@ -62,9 +62,9 @@ TEST(EffectivePermissionsTest, SftpOnlyGetsNoExtension) {
 TEST(EffectivePermissionsTest, RecordAndTtlFromContributingRoles) {
   // web-dev (never, 4 h) and web-rec (always, 8 h) both allow ubuntu on
   // web02: recording wins, the shorter TTL wins.
-  Permissions p = EffectivePermissions(UserNamed("ivan"),
-                                       Roles({"web-dev", "web-rec"}), "ubuntu",
-                                       "web02", HostNamed("web02"));
+  Permissions p =
+      EffectivePermissions(UserNamed("ivan"), Roles({"web-dev", "web-rec"}),
+                           "ubuntu", "web02", HostNamed("web02"));
   ASSERT_TRUE(p.decision.allowed);
   EXPECT_EQ(p.record, RecordMode::kAlways);
   EXPECT_EQ(p.max_ttl, absl::Hours(4));
@@ -75,18 +75,18 @@ TEST(EffectivePermissionsTest, RecordAndTtlFromContributingRoles) {
   EXPECT_EQ(dev.record, RecordMode::kNever);
   // A role that does not contribute (web-prod: does not select web02) does
   // not shorten the TTL.
-  Permissions mixed = EffectivePermissions(
-      UserNamed("alice"), Roles({"web-dev", "web-prod"}), "deploy", "web02",
-      HostNamed("web02"));
+  Permissions mixed =
+      EffectivePermissions(UserNamed("alice"), Roles({"web-dev", "web-prod"}),
+                           "deploy", "web02", HostNamed("web02"));
   EXPECT_EQ(mixed.max_ttl, absl::Hours(4));
 }
 
 TEST(EffectivePermissionsTest, RefusalsSayWhy) {
-  EXPECT_EQ(EffectivePermissions(UserNamed("alice"),
-                                 Roles({"web-dev", "web-prod"}), "ubuntu",
-                                 "web01", HostNamed("web01"))
-                .decision.code,
-            Reason::kLoginNotAllowed);
+  EXPECT_EQ(
+      EffectivePermissions(UserNamed("alice"), Roles({"web-dev", "web-prod"}),
+                           "ubuntu", "web01", HostNamed("web01"))
+          .decision.code,
+      Reason::kLoginNotAllowed);
   EXPECT_EQ(EffectivePermissions(UserNamed("alice"), Roles({"web-dev"}),
                                  "ubuntu", "db01", HostNamed("db01"))
                 .decision.code,
@@ -100,8 +100,8 @@ TEST(EffectivePermissionsTest, RefusalsSayWhy) {
                 .decision.code,
             Reason::kInvalidHostName);
   // root on prod: deny[0] of ops takes every kind.
-  Permissions p = EffectivePermissions(UserNamed("bob"), Roles({"ops"}),
-                                       "root", "web01", HostNamed("web01"));
+  Permissions p = EffectivePermissions(UserNamed("bob"), Roles({"ops"}), "root",
+                                       "web01", HostNamed("web01"));
   EXPECT_FALSE(p.decision.allowed);
   EXPECT_EQ(p.decision.code, Reason::kDeniedByRule);
   EXPECT_EQ(p.decision.reason,
@@ -111,17 +111,20 @@ TEST(EffectivePermissionsTest, RefusalsSayWhy) {
   EXPECT_TRUE(p.kinds.empty());
   EXPECT_TRUE(p.extensions.empty());
   // No kinds at all.
-  Permissions none = EffectivePermissions(UserNamed("gina"), Roles({"auditor"}),
-                                          "ubuntu", "web02", HostNamed("web02"));
+  Permissions none =
+      EffectivePermissions(UserNamed("gina"), Roles({"auditor"}), "ubuntu",
+                           "web02", HostNamed("web02"));
   EXPECT_EQ(none.decision.code, Reason::kKindNotAllowed);
   EXPECT_EQ(none.decision.reason,
             "your roles allow no channel kind as \"ubuntu\" on \"web02\"");
 }
 
 TEST(EffectivePermissionsTest, AgreesWithDecideForEveryKind) {
-  const std::vector<std::string> users_roles[] = {
-      {"dba", "ops"}, {"web-dev", "web-prod"}, {"ops", "freeze"},
-      {"web-dev", "web-rec"}, {"auditor"}};
+  const std::vector<std::string> users_roles[] = {{"dba", "ops"},
+                                                  {"web-dev", "web-prod"},
+                                                  {"ops", "freeze"},
+                                                  {"web-dev", "web-rec"},
+                                                  {"auditor"}};
   for (const auto& role_names : users_roles) {
     for (const auto& [name, host] : testing::Inventory()) {
       for (std::string login : {"ubuntu", "root", "deploy", "postgres"}) {
@@ -138,8 +141,8 @@ TEST(EffectivePermissionsTest, AgreesWithDecideForEveryKind) {
           Decision d = Decide(UserNamed("u"), Roles(role_names), req, host);
           const bool listed =
               std::find(p.kinds.begin(), p.kinds.end(), k) != p.kinds.end();
-          EXPECT_EQ(d.allowed, listed) << login << "@" << name << " "
-                                       << storage::ChannelKindName(k);
+          EXPECT_EQ(d.allowed, listed)
+              << login << "@" << name << " " << storage::ChannelKindName(k);
         }
       }
     }

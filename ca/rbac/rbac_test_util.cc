@@ -52,33 +52,33 @@ const std::map<std::string, Role>& AllRoles() {
   static const auto* roles = [] {
     auto* m = new std::map<std::string, Role>;
     const std::vector<ChannelKind> every = {
-        ChannelKind::kShell,       ChannelKind::kExec,
-        ChannelKind::kSftp,        ChannelKind::kPortForward,
+        ChannelKind::kShell,        ChannelKind::kExec,
+        ChannelKind::kSftp,         ChannelKind::kPortForward,
         ChannelKind::kAgentForward, ChannelKind::kProxyJumpPassthrough};
     std::vector<Role> list = {
         MakeRole("web-dev", {"ubuntu", "deploy"},
                  {Labels({{"team", "web"}, {"env", "staging"}})},
                  {ChannelKind::kShell, ChannelKind::kExec, ChannelKind::kSftp},
                  RecordMode::kNever),
-        MakeRole("web-prod", {"deploy"},
-                 {[] {
+        MakeRole("web-prod", {"deploy"}, {[] {
                    HostSelector s = Labels({{"env", "prod"}});
                    s.name_globs = {"web*"};
                    return s;
                  }()},
                  {ChannelKind::kExec}),
-        MakeRole("ops", {"root", "ubuntu"},
-                 {Globs({"*.lab", "bastion-?"}), Labels({{"env", "prod"}})},
-                 every, RecordMode::kAlways,
-                 {DenyRule{{"root"}, {Labels({{"env", "prod"}})}, {}},
-                  DenyRule{{}, {Globs({"db*"})}, {ChannelKind::kAgentForward}}}),
+        MakeRole(
+            "ops", {"root", "ubuntu"},
+            {Globs({"*.lab", "bastion-?"}), Labels({{"env", "prod"}})}, every,
+            RecordMode::kAlways,
+            {DenyRule{{"root"}, {Labels({{"env", "prod"}})}, {}},
+             DenyRule{{}, {Globs({"db*"})}, {ChannelKind::kAgentForward}}}),
         MakeRole("dba", {"postgres"}, {Labels({{"team", "db"}})},
                  {ChannelKind::kShell, ChannelKind::kPortForward}),
         MakeRole("no-hosts", {"ubuntu"}, {}, {ChannelKind::kShell}),
         MakeRole("auditor", {"ubuntu"}, {HostSelector{}}, {}),
-        MakeRole("freeze", {}, {}, {}, RecordMode::kAlways,
-                 {DenyRule{{}, {Labels({{"env", "prod"}})},
-                           {ChannelKind::kShell}}}),
+        MakeRole(
+            "freeze", {}, {}, {}, RecordMode::kAlways,
+            {DenyRule{{}, {Labels({{"env", "prod"}})}, {ChannelKind::kShell}}}),
         MakeRole("web-rec", {"ubuntu"}, {Globs({"web0?"})},
                  {ChannelKind::kShell}, RecordMode::kAlways),
     };
@@ -95,12 +95,12 @@ const std::map<std::string, Role>& AllRoles() {
 const std::map<std::string, Host>& Inventory() {
   static const auto* hosts = [] {
     auto* m = new std::map<std::string, Host>;
-    for (Host h : {MakeHost("web01", {{"env", "prod"}, {"team", "web"}}),
-                   MakeHost("web02", {{"env", "staging"}, {"team", "web"}}),
-                   MakeHost("db01", {{"env", "prod"}, {"team", "db"}}),
-                   MakeHost("bastion-1", {}),
-                   MakeHost("build.lab", {{"env", "lab"}}),
-                   MakeHost("Web03", {{"env", "prod"}, {"team", "web"}})}) {
+    for (Host h :
+         {MakeHost("web01", {{"env", "prod"}, {"team", "web"}}),
+          MakeHost("web02", {{"env", "staging"}, {"team", "web"}}),
+          MakeHost("db01", {{"env", "prod"}, {"team", "db"}}),
+          MakeHost("bastion-1", {}), MakeHost("build.lab", {{"env", "lab"}}),
+          MakeHost("Web03", {{"env", "prod"}, {"team", "web"}})}) {
       m->emplace(h.name, h);
     }
     return m;
