@@ -69,15 +69,15 @@ absl::StatusOr<GatewayService::Checked> GatewayService::Check(
                                       user_certificate, login, *ctx_.keyring,
                                       *ctx_.store, ctx_.clock->Now()));
   if (!out.presented.refusal.ok()) return out;
-  absl::StatusOr<storage::User> user =
-      ctx_.store->GetUser(out.presented.user);
+  absl::StatusOr<storage::User> user = ctx_.store->GetUser(out.presented.user);
   if (user.status().code() == absl::StatusCode::kNotFound) {
-    out.presented.refusal = absl::PermissionDeniedError(absl::StrCat(
-        "user ", rbac::EscapeForReason(out.presented.user),
-        " no longer exists"));
+    out.presented.refusal = absl::PermissionDeniedError(
+        absl::StrCat("user ", rbac::EscapeForReason(out.presented.user),
+                     " no longer exists"));
     return out;
   }
-  if (!user.ok()) return absl::UnavailableError("the CA's store is unavailable");
+  if (!user.ok())
+    return absl::UnavailableError("the CA's store is unavailable");
   out.user = *std::move(user);
   ASSIGN_OR_RETURN(out.roles, ctx_.store->ListRolesForUser(out.user->name));
   if (rbac::ValidateHostName(host).ok()) {
@@ -109,8 +109,8 @@ grpc::Status GatewayService::AuthorizeChannel(
     if (!dest.ok()) return ToGrpc(dest.status());
     access.destination = *std::move(dest);
   } else if (!request->destination().empty()) {
-    return ToGrpc(absl::InvalidArgumentError(
-        "destination is only for port-forward"));
+    return ToGrpc(
+        absl::InvalidArgumentError("destination is only for port-forward"));
   }
   absl::StatusOr<Checked> checked =
       Check(request->user_certificate(), request->login(), request->host());
@@ -128,8 +128,8 @@ grpc::Status GatewayService::AuthorizeChannel(
     code = checked->presented.revoked ? "certificate-revoked"
                                       : "certificate-refused";
   } else {
-    rbac::Decision d = rbac::Decide(*checked->user, checked->roles, access,
-                                    checked->host);
+    rbac::Decision d =
+        rbac::Decide(*checked->user, checked->roles, access, checked->host);
     response->set_allowed(d.allowed);
     response->set_reason(d.reason);
     response->set_role(d.role);
@@ -151,8 +151,8 @@ grpc::Status GatewayService::AuthorizeChannel(
   if (!response->allowed()) {
     // Fail closed: a refusal that cannot be audited is still a refusal, but
     // the gateway learns the CA could not record it.
-    absl::Status audited = ctx_.audit->Record(
-        kEventAccessDenied, GatewayActor(peer->name), fields);
+    absl::Status audited = ctx_.audit->Record(kEventAccessDenied,
+                                              GatewayActor(peer->name), fields);
     if (!audited.ok()) return ToGrpc(audited);
   }
   spdlog::info("authorize: gateway={} user={} login={} host={} kind={} {}",
@@ -198,9 +198,9 @@ grpc::Status GatewayService::IssueSessionCertificate(
       Check(request->user_certificate(), request->login(), request->host());
   if (!checked.ok()) return ToGrpc(checked.status());
   if (!checked->presented.refusal.ok()) {
-    return refuse(checked->presented.user,
-                  absl::PermissionDeniedError(
-                      checked->presented.refusal.message()));
+    return refuse(
+        checked->presented.user,
+        absl::PermissionDeniedError(checked->presented.refusal.message()));
   }
   // RBAC again, just before signing.
   rbac::Permissions perms = rbac::EffectivePermissions(
@@ -230,10 +230,11 @@ grpc::Status GatewayService::IssueSessionCertificate(
   FillIssued(*cert, response->mutable_certificate());
   HostToProto(*checked->host, response->mutable_host());
   response->set_record(std::string(storage::RecordModeName(perms.record)));
-  spdlog::info("session certificate: gateway={} user={} session={} login={} "
-               "host={} serial={}",
-               peer->name, rbac::EscapeForReason(spec.user), spec.session_id,
-               spec.login, spec.host, cert->serial);
+  spdlog::info(
+      "session certificate: gateway={} user={} session={} login={} "
+      "host={} serial={}",
+      peer->name, rbac::EscapeForReason(spec.user), spec.session_id, spec.login,
+      spec.host, cert->serial);
   return grpc::Status::OK;
 }
 

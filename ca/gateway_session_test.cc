@@ -74,8 +74,7 @@ class GatewaySessionTest : public ::testing::TestWithParam<Backend> {
                    storage::ChannelKind::kPortForward};
     ASSERT_TRUE(env_->store().CreateRole(db).ok());
     ASSERT_TRUE(env_->AddUser("alice", "alice-pw", {"ops", "db"}).ok());
-    for (const auto& [name, port] :
-         std::vector<std::pair<std::string, int>>{
+    for (const auto& [name, port] : std::vector<std::pair<std::string, int>>{
              {"web01", sshd_->port()}, {"db01", 22}, {"app01", 22}}) {
       storage::Host h;
       h.name = name;
@@ -106,8 +105,8 @@ class GatewaySessionTest : public ::testing::TestWithParam<Backend> {
     request.set_host(host);
     request.set_ephemeral_public_key(ephemeral_.public_line);
     grpc::ClientContext ctx;
-    return gw::Gateway::NewStub(channel)->IssueSessionCertificate(
-        &ctx, request, response);
+    return gw::Gateway::NewStub(channel)->IssueSessionCertificate(&ctx, request,
+                                                                  response);
   }
 
   gw::AuthorizeChannelResponse Authorize(const std::string& login,
@@ -133,7 +132,8 @@ class GatewaySessionTest : public ::testing::TestWithParam<Backend> {
     EXPECT_TRUE(all.ok());
     int n = 0;
     for (const auto& e : *all) {
-      n += e.type == type && absl::StrContains(e.payload_json, std::string(containing));
+      n += e.type == type &&
+           absl::StrContains(e.payload_json, std::string(containing));
     }
     return n;
   }
@@ -142,9 +142,9 @@ class GatewaySessionTest : public ::testing::TestWithParam<Backend> {
   // optionally bound to `bind`; runs `echo ok`.
   testing::RunResult Ssh(const std::string& cert_path,
                          const std::string& bind = "") {
-    std::vector<std::string> args = testing::SshClientArgs(
-        sshd_->port(), sshd_->known_hosts_path(), ephemeral_.private_path,
-        cert_path);
+    std::vector<std::string> args =
+        testing::SshClientArgs(sshd_->port(), sshd_->known_hosts_path(),
+                               ephemeral_.private_path, cert_path);
     if (!bind.empty()) {
       args.push_back("-b");
       args.push_back(bind);
@@ -171,8 +171,8 @@ TEST_P(GatewaySessionTest, SessionCertificateWorksOnlyFromTheEgressAddress) {
   grpc::Status st = IssueSession(gateway_.channel, login_, "web01", &response);
   ASSERT_TRUE(st.ok()) << st.error_message();
   const std::string cert_path = dir_->File("ephemeral-cert.pub");
-  ASSERT_TRUE(testing::WriteFile(cert_path,
-                                 response.certificate().ssh_certificate() + "\n")
+  ASSERT_TRUE(testing::WriteFile(
+                  cert_path, response.certificate().ssh_certificate() + "\n")
                   .ok());
   auto shown = RunCommandOk({"ssh-keygen", "-L", "-f", cert_path});
   ASSERT_TRUE(shown.ok()) << shown.status();
@@ -247,9 +247,9 @@ TEST_P(GatewaySessionTest, RefusalsAreDeniedAndAudited) {
 
 TEST_P(GatewaySessionTest, AUserCertificateCannotGetSessionCertificates) {
   gw::IssueSessionCertificateResponse response;
-  EXPECT_EQ(IssueSession(alice_.channel, login_, "web01", &response)
-                .error_code(),
-            StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(
+      IssueSession(alice_.channel, login_, "web01", &response).error_code(),
+      StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(IssueSession(env_->AnonymousChannel(), login_, "web01", &response)
                 .error_code(),
             StatusCode::UNAUTHENTICATED);
@@ -264,9 +264,8 @@ TEST_P(GatewaySessionTest, NoEgressAddressesNoSessionCertificates) {
   ASSERT_TRUE(env.ok());
   EnrolledGateway g = EnrollOrDie(**env, "gw1");
   gw::IssueSessionCertificateResponse response;
-  EXPECT_EQ(
-      IssueSession(g.channel, login_, "web01", &response).error_code(),
-      StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(IssueSession(g.channel, login_, "web01", &response).error_code(),
+            StatusCode::FAILED_PRECONDITION);
 }
 
 TEST_P(GatewaySessionTest, AuthorizeChannelDecidesWithRbac) {
@@ -298,9 +297,8 @@ TEST_P(GatewaySessionTest, AuthorizeChannelDecidesWithRbac) {
   // A certificate from another CA is refused by the CA itself.
   auto other = testing::GenerateKey(dir_->path(), "other_ca");
   ASSERT_TRUE(other.ok());
-  auto forged = testing::SignWithSshKeygen(other->private_path,
-                                           ephemeral_.public_path, "alice",
-                                           login_);
+  auto forged = testing::SignWithSshKeygen(
+      other->private_path, ephemeral_.public_path, "alice", login_);
   ASSERT_TRUE(forged.ok()) << forged.status();
   gw::AuthorizeChannelRequest request;
   request.set_user_certificate(testing::ReadFileOrEmpty(*forged));
