@@ -47,8 +47,7 @@ class HostCertSshTest : public ::testing::TestWithParam<Backend> {
     std::shared_ptr<grpc::Channel> channel;
     if (token) {
       std::string secret;
-      EXPECT_TRUE(
-          CreateJoinToken(*env_, "host", absl::Hours(1), &secret).ok());
+      EXPECT_TRUE(CreateJoinToken(*env_, "host", absl::Hours(1), &secret).ok());
       request.set_join_token(secret);
       channel = env_->AnonymousChannel();
     } else {
@@ -56,8 +55,9 @@ class HostCertSshTest : public ::testing::TestWithParam<Backend> {
     }
     grpc::ClientContext ctx;
     v1::IssueHostCertificateResponse response;
-    grpc::Status st = v1::CertificateAuthority::NewStub(channel)
-                          ->IssueHostCertificate(&ctx, request, &response);
+    grpc::Status st =
+        v1::CertificateAuthority::NewStub(channel)->IssueHostCertificate(
+            &ctx, request, &response);
     EXPECT_TRUE(st.ok()) << st.error_message();
     EXPECT_TRUE(testing::WriteFile(key->private_path + "-cert.pub",
                                    response.ssh_certificate() + "\n")
@@ -79,13 +79,14 @@ class HostCertSshTest : public ::testing::TestWithParam<Backend> {
     return std::move(*sshd);
   }
 
-  // Stock ssh to web01 (HostKeyAlias) at 127.0.0.1:port, StrictHostKeyChecking=yes.
+  // Stock ssh to web01 (HostKeyAlias) at 127.0.0.1:port,
+  // StrictHostKeyChecking=yes.
   testing::RunResult SshToWeb01(uint16_t port) {
     std::vector<std::string> args =
         testing::SshClientArgs(port, known_hosts_, client_.private_path);
-    args.insert(args.end(), {"-o", "HostKeyAlias=web01",
-                             testing::CurrentUserName() + "@127.0.0.1",
-                             "echo ok"});
+    args.insert(args.end(),
+                {"-o", "HostKeyAlias=web01",
+                 testing::CurrentUserName() + "@127.0.0.1", "echo ok"});
     auto r = testing::RunCommand(args);
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : testing::RunResult();
