@@ -207,7 +207,9 @@ TEST_P(GatewaySessionTest, SessionCertificateWorksOnlyFromTheEgressAddress) {
   EXPECT_EQ(ok.out, "ok\n");
   testing::RunResult elsewhere = Ssh(cert_path, "127.0.0.2");
   EXPECT_NE(elsewhere.exit_code, 0) << elsewhere.Describe();
-  EXPECT_TRUE(absl::StrContains(sshd_->Log(), "127.0.0.2")) << sshd_->Log();
+  EXPECT_TRUE(absl::StrContains(
+      sshd_->Log(), "not from a permitted source address (127.0.0.2)"))
+      << sshd_->Log();
 }
 
 TEST_P(GatewaySessionTest, RefusalsAreDeniedAndAudited) {
@@ -243,6 +245,28 @@ TEST_P(GatewaySessionTest, RefusalsAreDeniedAndAudited) {
   gw::AuthorizeChannelResponse a = Authorize(login_, "web01", "shell");
   EXPECT_FALSE(a.allowed());
   EXPECT_TRUE(a.certificate_revoked());
+}
+
+TEST_P(GatewaySessionTest, ExpiredCertificatesAndDisabledUsersAreRefused) {
+  gw::IssueSessionCertificateResponse response;
+  storage::User alice;
+  alice.name = "alice";
+  alice.disabled = true;
+  ASSERT_TRUE(env_->store().UpdateUser(alice).ok());
+  grpc::Status st = IssueSession(gateway_.channel, login_, "web01", &response);
+  EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "disabled"))
+      << st.error_message();
+  alice.disabled = false;
+  ASSERT_TRUE(env_->store().UpdateUser(alice).ok());
+  ASSERT_TRUE(IssueSession(gateway_.channel, login_, "web01", &response).ok());
+  // alice's login certificate is valid for 8 h.
+  env_->clock().Advance(absl::Hours(8) + absl::Seconds(1));
+  st = IssueSession(gateway_.channel, login_, "web01", &response);
+  EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED);
+  gw::AuthorizeChannelResponse a = Authorize(login_, "web01", "shell");
+  EXPECT_FALSE(a.allowed());
+  EXPECT_FALSE(a.certificate_revoked());
 }
 
 TEST_P(GatewaySessionTest, AUserCertificateCannotGetSessionCertificates) {
