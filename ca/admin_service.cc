@@ -367,8 +367,10 @@ grpc::Status AdminService::CreateJoinToken(
         if (ttl < absl::ZeroDuration() || ttl > absl::Hours(24 * 7)) {
           return absl::InvalidArgumentError("ttl must be in (0, 7 days]");
         }
-        if (request->purpose().empty()) {
-          return absl::InvalidArgumentError("purpose is required");
+        if (request->purpose() != kJoinTokenGateway &&
+            request->purpose() != kJoinTokenHost) {
+          return absl::InvalidArgumentError(
+              "purpose must be \"gateway\" or \"host\"");
         }
         std::string raw(32, '\0');
         if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()),

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "ca/yaml_proto.h"
+#include "ssh/cert/source_address.h"
 
 namespace sallyport::ca {
 namespace {
@@ -110,6 +111,14 @@ absl::StatusOr<CaSettings> SettingsFromConfig(const config::CaConfig& config,
       s.log_level != "warn" && s.log_level != "error") {
     return absl::InvalidArgumentError(
         "config: logging.level must be debug, info, warn or error");
+  }
+  for (const std::string& a : config.gateway().egress_addresses()) {
+    if (a.empty() || !ssh::cert::ParseSourceAddressList(a).ok() ||
+        a.find(',') != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "config: gateway.egress_addresses: not an address or CIDR: ", a));
+    }
+    s.gateway_egress_addresses.push_back(a);
   }
   return s;
 }

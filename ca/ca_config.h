@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -35,6 +36,8 @@ struct CaSettings {
   UserCertificatePolicy user_certificates;
   absl::Duration host_certificate_ttl = absl::Hours(720);
   std::string log_level = "info";
+  // gateway.egress_addresses, checked as a source-address list.
+  std::vector<std::string> gateway_egress_addresses;
 };
 
 // Applies defaults to `config` and checks it. Relative paths are resolved

@@ -37,6 +37,26 @@ TEST(CaConfigTest, DefaultsAndPaths) {
   EXPECT_EQ(s->user_certificates.backdate, absl::Minutes(1));
 }
 
+TEST(CaConfigTest, GatewayEgressAddresses) {
+  auto none = Parse(kMinimal);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->gateway_egress_addresses.empty());
+  auto s = Parse(std::string(kMinimal) +
+                 "gateway: {egress_addresses: [10.0.0.2/32, '2001:db8::7']}\n");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->gateway_egress_addresses,
+            (std::vector<std::string>{"10.0.0.2/32", "2001:db8::7"}));
+  for (const char* bad : {"gw.example.com", "10.0.0.1/8", "'10.0.0.1,10.0.0.2'",
+                          "''", "10.0.0.300"}) {
+    auto r = Parse(std::string(kMinimal) + "gateway: {egress_addresses: [" +
+                   bad + "]}\n");
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_TRUE(
+        absl::StrContains(r.status().message(), "gateway.egress_addresses"))
+        << bad;
+  }
+}
+
 TEST(CaConfigTest, Overrides) {
   auto s = Parse(std::string(kMinimal) + R"(
 state_dir: state

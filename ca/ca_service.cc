@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "ca/enrollment.h"
 #include "ca/tls_material.h"
 
 namespace sallyport::ca {
@@ -13,32 +14,6 @@ namespace {
 
 constexpr size_t kMaxPasswordBytes = 1024;
 constexpr size_t kMaxOtpBytes = 16;
-constexpr size_t kMaxKeyLineBytes = 8192;
-
-absl::StatusOr<ssh::crypto::PublicKey> ParseSshKey(std::string_view line) {
-  if (line.empty() || line.size() > kMaxKeyLineBytes) {
-    return absl::InvalidArgumentError("ssh_public_key: missing or too long");
-  }
-  absl::StatusOr<ssh::crypto::PublicKey> key =
-      ssh::crypto::PublicKey::FromAuthorizedKeysLine(line);
-  if (!key.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("ssh_public_key: ", key.status().message()));
-  }
-  RETURN_IF_ERROR(CheckCertifiableKey(*key));
-  return key;
-}
-
-template <typename Response>
-void FillIssued(const ssh::cert::Certificate& cert, Response* out) {
-  out->set_ssh_certificate(cert.ToLine(cert.key_id));
-  out->set_serial(cert.serial);
-  for (const std::string& p : cert.principals) out->add_principals(p);
-  *out->mutable_valid_after() = ToTimestamp(
-      absl::FromUnixSeconds(static_cast<int64_t>(cert.valid_after)));
-  *out->mutable_valid_before() = ToTimestamp(
-      absl::FromUnixSeconds(static_cast<int64_t>(cert.valid_before)));
-}
 
 }  // namespace
 
@@ -73,6 +48,16 @@ absl::Status CaService::FillCaPublicKeys(v1::CaPublicKeys* out) {
 grpc::Status CaService::Login(grpc::ServerContext* context,
                               const v1::LoginRequest* request,
                               v1::LoginResponse* response) {
+  // A gateway identity is not a user: it never logs in, whatever password it
+  // knows.
+  if (ctx_.peers->PresentedKind(*context) == ClientIdentity::Kind::kGateway) {
+    (void)ctx_.audit->Record(kEventAccessDenied, request->user(),
+                             {{"method", "Login"},
+                              {"source", PeerAddress(context->peer())},
+                              {"reason", "a gateway identity cannot log in"}});
+    return ToGrpc(
+        absl::PermissionDeniedError("a gateway identity cannot log in"));
+  }
   // Shape checks first: they say nothing about which users exist.
   if (request->user().empty() ||
       request->user().size() > storage::kMaxNameBytes ||
@@ -201,28 +186,37 @@ grpc::Status CaService::IssueHostCertificate(
     grpc::ServerContext* context,
     const v1::IssueHostCertificateRequest* request,
     v1::IssueHostCertificateResponse* response) {
-  absl::StatusOr<ClientIdentity> peer = ctx_.peers->Authenticate(*context);
-  if (!peer.ok()) return ToGrpc(peer.status());
-  std::string actor = peer->name;
-  if (peer->kind == ClientIdentity::Kind::kGateway) {
-    actor = absl::StrCat("gateway:", peer->name);
+  const std::string source = PeerAddress(context->peer());
+  std::string actor;
+  if (!request->join_token().empty()) {
+    absl::StatusOr<storage::JoinToken> token = ConsumeJoinTokenOfKind(
+        *ctx_.store, *ctx_.audit, request->join_token(), kJoinTokenHost,
+        absl::StrCat("host:", request->host()), source);
+    if (!token.ok()) return ToGrpc(token.status());
+    actor = absl::StrCat("host:", request->host());
   } else {
-    absl::StatusOr<bool> admin = ctx_.peers->IsAdmin(peer->name);
-    if (!admin.ok()) return ToGrpc(admin.status());
-    if (!*admin) {
-      (void)ctx_.audit->Record(
-          kEventAccessDenied, peer->name,
-          {{"method", "IssueHostCertificate"}, {"host", request->host()}});
-      return ToGrpc(absl::PermissionDeniedError(
-          "host certificates are for gateways and admins"));
-    }
+    absl::StatusOr<ClientIdentity> peer =
+        ctx_.peers->AuthenticateAdmin(*context, "IssueHostCertificate");
+    if (!peer.ok()) return ToGrpc(peer.status());
+    actor = peer->name;
   }
+  absl::Status name = ValidateHostPrincipal(request->host());
+  if (!name.ok()) return ToGrpc(name);
   absl::StatusOr<ssh::crypto::PublicKey> key =
       ParseSshKey(request->ssh_public_key());
   if (!key.ok()) return ToGrpc(key.status());
+  absl::StatusOr<storage::Host> host = RecordEnrolledHost(
+      *ctx_.store, request->host(), request->address(), request->port(), *key);
+  if (!host.ok()) return ToGrpc(host.status());
   absl::StatusOr<ssh::cert::Certificate> cert =
-      ctx_.issuer->IssueHostCertificate(request->host(), *key, actor);
+      ctx_.issuer->IssueHostCertificate(host->name, *key, actor);
   if (!cert.ok()) return ToGrpc(cert.status());
+  (void)ctx_.audit->Record(kEventHostEnrolled, actor,
+                           {{"host", host->name},
+                            {"address", host->address},
+                            {"source", source},
+                            {"serial", static_cast<int64_t>(cert->serial)},
+                            {"key_fingerprint", key->FingerprintSha256()}});
   FillIssued(*cert, response);
   return grpc::Status::OK;
 }

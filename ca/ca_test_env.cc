@@ -43,6 +43,7 @@ absl::StatusOr<std::unique_ptr<CaTestEnv>> CaTestEnv::Create(Options options) {
   settings.max_failures_per_address = options.max_failures_per_address;
   settings.failure_delay = options.failure_delay;
   settings.user_certificates.max_ttl = options.max_user_ttl;
+  settings.gateway_egress_addresses = options.gateway_egress_addresses;
   CaServer::Options server;
   server.settings = settings;
   server.store = env->store_.get();

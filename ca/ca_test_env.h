@@ -32,6 +32,8 @@ class CaTestEnv {
     absl::Duration max_user_ttl = absl::Hours(8);
     // Empty: SQLite in the temporary directory.
     std::string store_url;
+    // gateway.egress_addresses (source-address of session certificates).
+    std::vector<std::string> gateway_egress_addresses = {"127.0.0.1/32"};
   };
 
   static absl::StatusOr<std::unique_ptr<CaTestEnv>> Create(Options options);

@@ -244,7 +244,10 @@ absl::StatusOr<InitResult> InitializeCa(const InitOptions& options,
       "  lockout: 15m\n", "  failure_delay: 250ms\n",
       "  scrypt_log_n: ", options.scrypt.log_n, "\n", "certificates:\n",
       "  max_user_ttl: 8h\n", "  backdate: 1m\n", "  host_ttl: 720h\n",
-      "logging:\n", "  level: info\n");
+      "logging:\n", "  level: info\n",
+      "# Where gateways connect to hosts from (source-address of session\n",
+      "# certificates); without it the CA issues no session certificates.\n",
+      "# gateway:\n", "#   egress_addresses: [10.0.0.2/32]\n");
   RETURN_IF_ERROR(WriteNew(result.config_path, yaml, 0600));
   return result;
 }

@@ -72,9 +72,25 @@ absl::StatusOr<IssuedUserCertificate> CertificateIssuer::IssueUserCertificate(
 
 absl::StatusOr<ssh::cert::Certificate> CertificateIssuer::IssueHostCertificate(
     std::string_view host_name, const ssh::crypto::PublicKey& key,
-    std::string_view actor) {
-  RETURN_IF_ERROR(CheckCertifiableKey(key));
+    std::string_view actor, std::optional<absl::Duration> ttl,
+    std::string_view via) {
   ASSIGN_OR_RETURN(storage::Host host, options_.store->GetHost(host_name));
+  std::vector<std::string> principals = {host.name};
+  if (host.address != host.name) principals.push_back(host.address);
+  return IssueHostCertificateForNames(std::move(principals), host.name, key,
+                                      ttl.value_or(options_.host_ttl), actor,
+                                      via);
+}
+
+absl::StatusOr<ssh::cert::Certificate>
+CertificateIssuer::IssueHostCertificateForNames(
+    std::vector<std::string> principals, std::string_view key_id,
+    const ssh::crypto::PublicKey& key, absl::Duration ttl,
+    std::string_view actor, std::string_view via) {
+  RETURN_IF_ERROR(CheckCertifiableKey(key));
+  if (principals.empty()) {
+    return absl::InvalidArgumentError("a host certificate needs a principal");
+  }
   ASSIGN_OR_RETURN(bool revoked,
                    options_.store->IsRevoked(0, key.FingerprintSha256()));
   if (revoked) return absl::PermissionDeniedError("this key is revoked");
@@ -82,19 +98,50 @@ absl::StatusOr<ssh::cert::Certificate> CertificateIssuer::IssueHostCertificate(
   ssh::cert::CertificateRequest request;
   request.public_key = key;
   request.type = ssh::cert::CertType::kHost;
-  request.key_id = host.name;
-  request.principals.push_back(host.name);
-  if (host.address != host.name) request.principals.push_back(host.address);
+  request.key_id = std::string(key_id);
+  request.principals = std::move(principals);
   request.valid_after = UnixSeconds(now - options_.user_policy.backdate);
-  request.valid_before = UnixSeconds(now + options_.host_ttl);
+  request.valid_before = UnixSeconds(now + ttl);
   return SignAndRecord(storage::CaKeyPurpose::kHost, std::move(request), "",
-                       storage::CertificatePurpose::kHost, actor, "host");
+                       storage::CertificatePurpose::kHost, actor, via);
+}
+
+absl::StatusOr<ssh::cert::Certificate>
+CertificateIssuer::IssueSessionCertificate(const SessionCertificateSpec& spec,
+                                           const ssh::crypto::PublicKey& key,
+                                           std::string_view actor) {
+  RETURN_IF_ERROR(CheckCertifiableKey(key));
+  ASSIGN_OR_RETURN(bool revoked,
+                   options_.store->IsRevoked(0, key.FingerprintSha256()));
+  if (revoked) {
+    absl::Status st = absl::PermissionDeniedError("this key is revoked");
+    AuditRefusal(actor, spec.user, st);
+    return st;
+  }
+  const absl::Time now = options_.clock->Now();
+  ssh::cert::CertificateRequest request;
+  request.public_key = key;
+  request.type = ssh::cert::CertType::kUser;
+  request.key_id = absl::StrCat(spec.user, "@", spec.session_id);
+  request.principals = {spec.login};
+  request.valid_after = UnixSeconds(now - kSessionBackdate);
+  request.valid_before = UnixSeconds(now + kSessionTtl);
+  request.critical_options = {ssh::cert::CertOption::WithValue(
+      ssh::cert::kSourceAddress, spec.source_address)};
+  request.extensions = spec.extensions;
+  return SignAndRecord(storage::CaKeyPurpose::kUser, std::move(request),
+                       spec.user, storage::CertificatePurpose::kSession, actor,
+                       "session",
+                       {{"session_id", spec.session_id},
+                        {"host", spec.host},
+                        {"source_address", spec.source_address}});
 }
 
 absl::StatusOr<ssh::cert::Certificate> CertificateIssuer::SignAndRecord(
     storage::CaKeyPurpose purpose, ssh::cert::CertificateRequest request,
     std::string_view user, storage::CertificatePurpose record_purpose,
-    std::string_view actor, std::string_view via) {
+    std::string_view actor, std::string_view via,
+    std::vector<AuditField> extra_fields) {
   ASSIGN_OR_RETURN(request.serial, options_.store->AllocateSerial());
   ASSIGN_OR_RETURN(ssh::cert::Certificate cert,
                    options_.keyring->Sign(purpose, request));
@@ -112,20 +159,21 @@ absl::StatusOr<ssh::cert::Certificate> CertificateIssuer::SignAndRecord(
   record.purpose = record_purpose;
   std::vector<std::string> extensions;
   for (const auto& e : cert.extensions) extensions.push_back(e.name);
+  std::vector<AuditField> fields = {
+      {"serial", static_cast<int64_t>(cert.serial)},
+      {"key_id", cert.key_id},
+      {"purpose", std::string(storage::CertificatePurposeName(record_purpose))},
+      {"via", std::string(via)},
+      {"principals", cert.principals},
+      {"extensions", extensions},
+      {"valid_after", static_cast<int64_t>(cert.valid_after)},
+      {"valid_before", static_cast<int64_t>(cert.valid_before)},
+      {"key_fingerprint", record.public_key_fingerprint},
+      {"ca_fingerprint", record.ca_key_fingerprint}};
+  for (AuditField& f : extra_fields) fields.push_back(std::move(f));
   // One transaction: no certificate is recorded without its audit event.
-  RETURN_IF_ERROR(options_.audit->RecordCertificate(
-      record, kEventCertIssued, actor,
-      {{"serial", static_cast<int64_t>(cert.serial)},
-       {"key_id", cert.key_id},
-       {"purpose",
-        std::string(storage::CertificatePurposeName(record_purpose))},
-       {"via", std::string(via)},
-       {"principals", cert.principals},
-       {"extensions", extensions},
-       {"valid_after", static_cast<int64_t>(cert.valid_after)},
-       {"valid_before", static_cast<int64_t>(cert.valid_before)},
-       {"key_fingerprint", record.public_key_fingerprint},
-       {"ca_fingerprint", record.ca_key_fingerprint}}));
+  RETURN_IF_ERROR(options_.audit->RecordCertificate(record, kEventCertIssued,
+                                                    actor, fields));
   return cert;
 }
 

@@ -7,7 +7,9 @@
 #define SALLYPORT_CA_ISSUER_H_
 
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -54,17 +56,51 @@ class CertificateIssuer {
       std::string_view via);
 
   // A host certificate for the inventory host `host`: principals are its
-  // name and address, validity host_ttl (backdated like user certificates),
-  // no options or extensions. kNotFound for a host not in the inventory.
+  // name and address, validity `ttl` (host_ttl when unset; backdated like
+  // user certificates), no options or extensions. `via` goes into the audit
+  // event. kNotFound for a host not in the inventory.
   absl::StatusOr<ssh::cert::Certificate> IssueHostCertificate(
       std::string_view host, const ssh::crypto::PublicKey& key,
+      std::string_view actor, std::optional<absl::Duration> ttl = std::nullopt,
+      std::string_view via = "host");
+
+  // A host certificate for explicit `principals` (a gateway's own names),
+  // key id `key_id`, valid `ttl`. kInvalidArgument without principals.
+  absl::StatusOr<ssh::cert::Certificate> IssueHostCertificateForNames(
+      std::vector<std::string> principals, std::string_view key_id,
+      const ssh::crypto::PublicKey& key, absl::Duration ttl,
+      std::string_view actor, std::string_view via);
+
+  // What a session certificate says; the caller (the gateway service) has
+  // verified the user's certificate and decided RBAC.
+  struct SessionCertificateSpec {
+    std::string user;
+    std::string session_id;
+    std::string login;  // the only principal
+    std::string host;   // for the record and the audit event
+    // Flags, sorted by name.
+    std::vector<ssh::cert::CertOption> extensions;
+    // The source-address critical option (comma-separated CIDR list).
+    std::string source_address;
+  };
+  // Validity and backdate of session certificates.
+  static constexpr absl::Duration kSessionTtl = absl::Minutes(2);
+  static constexpr absl::Duration kSessionBackdate = absl::Seconds(30);
+
+  // A session certificate for `key` (DESIGN.md §5): key id
+  // "<user>@<session_id>", valid now - 30 s .. now + 2 min, recorded as
+  // purpose "session" with its audit event in one transaction.
+  // kPermissionDenied when `key` is revoked.
+  absl::StatusOr<ssh::cert::Certificate> IssueSessionCertificate(
+      const SessionCertificateSpec& spec, const ssh::crypto::PublicKey& key,
       std::string_view actor);
 
  private:
   absl::StatusOr<ssh::cert::Certificate> SignAndRecord(
       storage::CaKeyPurpose purpose, ssh::cert::CertificateRequest request,
       std::string_view user, storage::CertificatePurpose record_purpose,
-      std::string_view actor, std::string_view via);
+      std::string_view actor, std::string_view via,
+      std::vector<AuditField> extra_fields = {});
   void AuditRefusal(std::string_view actor, std::string_view subject,
                     const absl::Status& why);
 

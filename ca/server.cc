@@ -81,6 +81,10 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
   ctx.revocation_poll = s->options_.revocation_poll;
   s->ca_service_ = std::make_unique<CaService>(ctx);
   s->admin_service_ = std::make_unique<AdminService>(ctx);
+  GatewayService::Settings gateway;
+  gateway.egress_addresses = cfg.gateway_egress_addresses;
+  gateway.host_certificate_ttl = cfg.host_certificate_ttl;
+  s->gateway_service_ = std::make_unique<GatewayService>(ctx, gateway);
 
   ASSIGN_OR_RETURN(std::string cert_pem, ReadText(cfg.tls_cert));
   ASSIGN_OR_RETURN(std::string key_pem, ReadText(cfg.tls_key));
@@ -96,6 +100,7 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
   builder.AddListeningPort(listen, grpc::SslServerCredentials(tls), &s->port_);
   builder.RegisterService(s->ca_service_.get());
   builder.RegisterService(s->admin_service_.get());
+  builder.RegisterService(s->gateway_service_.get());
   builder.SetMaxReceiveMessageSize(1 << 20);
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {

@@ -19,6 +19,7 @@
 #include "ca/admin_service.h"
 #include "ca/ca_config.h"
 #include "ca/ca_service.h"
+#include "ca/gateway_service.h"
 #include "storage/store.h"
 
 namespace sallyport::ca {
@@ -78,6 +79,7 @@ class CaServer {
   std::unique_ptr<RevocationFeed> revocations_;
   std::unique_ptr<CaService> ca_service_;
   std::unique_ptr<AdminService> admin_service_;
+  std::unique_ptr<GatewayService> gateway_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   int port_ = 0;

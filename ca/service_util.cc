@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "base/status_macros.h"
+#include "ca/issuer.h"
 
 namespace sallyport::ca {
 
@@ -48,6 +49,23 @@ google::protobuf::Duration ToDurationProto(absl::Duration d) {
 
 absl::Duration FromDurationProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+absl::StatusOr<ssh::crypto::PublicKey> ParseSshKey(std::string_view line,
+                                                   std::string_view field) {
+  constexpr size_t kMaxKeyLineBytes = 8192;
+  if (line.empty() || line.size() > kMaxKeyLineBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(field), ": missing or too long"));
+  }
+  absl::StatusOr<ssh::crypto::PublicKey> key =
+      ssh::crypto::PublicKey::FromAuthorizedKeysLine(line);
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(field), ": ", key.status().message()));
+  }
+  RETURN_IF_ERROR(CheckCertifiableKey(*key));
+  return key;
 }
 
 std::string PeerAddress(std::string_view grpc_peer) {
@@ -116,6 +134,20 @@ absl::StatusOr<bool> PeerAuthenticator::IsAdmin(std::string_view user) {
   return false;
 }
 
+void PeerAuthenticator::AuditRefusal(std::string_view event,
+                                     const grpc::ServerContext& ctx,
+                                     std::string_view actor,
+                                     std::string_view method,
+                                     const absl::Status& refusal) {
+  // Best effort: the refusal stands whether or not it could be logged.
+  (void)audit_->Record(
+      event, actor,
+      {{"method", std::string(method)},
+       {"source", PeerAddress(ctx.peer())},
+       {"code", std::string(absl::StatusCodeToString(refusal.code()))},
+       {"reason", std::string(refusal.message())}});
+}
+
 absl::StatusOr<ClientIdentity> PeerAuthenticator::AuthenticateAdmin(
     const grpc::ServerContext& ctx, std::string_view method) {
   absl::StatusOr<ClientIdentity> id = Authenticate(ctx);
@@ -134,15 +166,42 @@ absl::StatusOr<ClientIdentity> PeerAuthenticator::AuthenticateAdmin(
     }
   }
   if (!refusal.ok()) {
-    (void)audit_->Record(
-        kEventAdminDenied, id.ok() ? id->name : "-",
-        {{"method", std::string(method)},
-         {"source", PeerAddress(ctx.peer())},
-         {"code", std::string(absl::StatusCodeToString(refusal.code()))},
-         {"reason", std::string(refusal.message())}});
+    AuditRefusal(kEventAdminDenied, ctx, id.ok() ? id->name : "-", method,
+                 refusal);
     return refusal;
   }
   return id;
+}
+
+absl::StatusOr<ClientIdentity> PeerAuthenticator::AuthenticateGateway(
+    const grpc::ServerContext& ctx, std::string_view method) {
+  absl::StatusOr<ClientIdentity> id = Authenticate(ctx);
+  absl::Status refusal;
+  if (!id.ok()) {
+    refusal = id.status();
+  } else if (id->kind != ClientIdentity::Kind::kGateway) {
+    refusal = absl::PermissionDeniedError(
+        "the gateway API needs a gateway identity, not a user's");
+  }
+  if (!refusal.ok()) {
+    AuditRefusal(kEventAccessDenied, ctx, id.ok() ? id->name : "-", method,
+                 refusal);
+    return refusal;
+  }
+  return id;
+}
+
+std::optional<ClientIdentity::Kind> PeerAuthenticator::PresentedKind(
+    const grpc::ServerContext& ctx) {
+  std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
+  if (auth == nullptr) return std::nullopt;
+  std::vector<grpc::string_ref> pems =
+      auth->FindPropertyValues("x509_pem_cert");
+  if (pems.size() != 1) return std::nullopt;
+  absl::StatusOr<ClientIdentity> id = client_ca_->Verify(
+      std::string_view(pems[0].data(), pems[0].size()), clock_->Now());
+  if (!id.ok()) return std::nullopt;
+  return id->kind;
 }
 
 }  // namespace sallyport::ca

@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,12 +17,18 @@
 #include "ca/client_ca.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "ssh/cert/certificate.h"
+#include "ssh/crypto/keys.h"
 #include "storage/store.h"
 
 namespace sallyport::ca {
 
 // The role that grants the admin API.
 inline constexpr std::string_view kAdminRole = "admin";
+
+// Join token kinds (CreateJoinToken's purpose).
+inline constexpr std::string_view kJoinTokenGateway = "gateway";
+inline constexpr std::string_view kJoinTokenHost = "host";
 
 // absl and gRPC codes are the same numbers. Internal details (kInternal,
 // kDataLoss, kUnknown) are logged and replaced by a generic message.
@@ -35,6 +42,24 @@ absl::Duration FromDurationProto(const google::protobuf::Duration& d);
 // "ipv4:1.2.3.4:5678" → "1.2.3.4"; "ipv6:[::1]:5678" → "::1"; anything else
 // is returned as is.
 std::string PeerAddress(std::string_view grpc_peer);
+
+// An authorized_keys line from a request, of a type the CA certifies
+// (Ed25519, ECDSA P-256). kInvalidArgument naming `field` otherwise.
+absl::StatusOr<ssh::crypto::PublicKey> ParseSshKey(
+    std::string_view line, std::string_view field = "ssh_public_key");
+
+// Copies an issued certificate into a response message with the fields
+// ssh_certificate, serial, principals, valid_after and valid_before.
+template <typename Response>
+void FillIssued(const ssh::cert::Certificate& cert, Response* out) {
+  out->set_ssh_certificate(cert.ToLine(cert.key_id));
+  out->set_serial(cert.serial);
+  for (const std::string& p : cert.principals) out->add_principals(p);
+  *out->mutable_valid_after() = ToTimestamp(
+      absl::FromUnixSeconds(static_cast<int64_t>(cert.valid_after)));
+  *out->mutable_valid_before() = ToTimestamp(
+      absl::FromUnixSeconds(static_cast<int64_t>(cert.valid_before)));
+}
 
 // Authenticates the caller of an RPC by its TLS client certificate.
 class PeerAuthenticator {
@@ -55,10 +80,27 @@ class PeerAuthenticator {
   absl::StatusOr<ClientIdentity> AuthenticateAdmin(
       const grpc::ServerContext& ctx, std::string_view method);
 
+  // Authenticate, then require a gateway identity (OU "gateway"): a
+  // user's certificate is kPermissionDenied. Refusals are audit events
+  // "authz.denied" naming `method`.
+  absl::StatusOr<ClientIdentity> AuthenticateGateway(
+      const grpc::ServerContext& ctx, std::string_view method);
+
+  // The kind of client certificate the caller presented, when it presented
+  // one that our TLS CA issued and that is valid now; nullopt otherwise.
+  // For RPCs that do not need a client certificate but must refuse some
+  // identities (a gateway calling Login).
+  std::optional<ClientIdentity::Kind> PresentedKind(
+      const grpc::ServerContext& ctx);
+
   // True when `user` holds the admin role.
   absl::StatusOr<bool> IsAdmin(std::string_view user);
 
  private:
+  void AuditRefusal(std::string_view event, const grpc::ServerContext& ctx,
+                    std::string_view actor, std::string_view method,
+                    const absl::Status& refusal);
+
   const ClientCertificateAuthority* client_ca_;
   storage::Store* store_;
   AuditLog* audit_;

@@ -1,0 +1,124 @@
+#include "ca/enrollment.h"
+
+#include <arpa/inet.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "base/secret_bytes.h"
+#include "base/status_macros.h"
+#include "ca/rbac/names.h"
+
+namespace sallyport::ca {
+namespace {
+
+bool IsNameChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+         c == '_' || c == '-';
+}
+
+}  // namespace
+
+absl::StatusOr<storage::JoinToken> ConsumeJoinTokenOfKind(
+    storage::Store& store, AuditLog& audit, std::string_view token,
+    std::string_view kind, std::string_view subject, std::string_view source) {
+  auto refuse = [&](absl::Status why) {
+    (void)audit.Record(
+        kEventEnrollRefused, subject,
+        {{"kind", std::string(kind)},
+         {"source", std::string(source)},
+         {"code", std::string(absl::StatusCodeToString(why.code()))},
+         {"reason", std::string(why.message())}});
+    return why;
+  };
+  if (token.empty() || token.size() > kMaxJoinTokenBytes) {
+    return refuse(absl::UnauthenticatedError(
+        "the join token is unknown, already used or expired"));
+  }
+  absl::StatusOr<storage::JoinToken> consumed =
+      store.ConsumeJoinToken(base::SecretBytes::FromString(token));
+  if (!consumed.ok()) {
+    const absl::StatusCode code = consumed.status().code();
+    if (code == absl::StatusCode::kNotFound ||
+        code == absl::StatusCode::kFailedPrecondition ||
+        code == absl::StatusCode::kInvalidArgument) {
+      return refuse(absl::UnauthenticatedError(
+          "the join token is unknown, already used or expired"));
+    }
+    return refuse(absl::UnavailableError("the CA's store is unavailable"));
+  }
+  if (consumed->purpose != kind) {
+    return refuse(absl::PermissionDeniedError(
+        absl::StrCat("this join token is for a ", consumed->purpose, ", not a ",
+                     std::string(kind), " (the token is now used up)")));
+  }
+  return consumed;
+}
+
+absl::Status ValidateSimpleName(std::string_view field, std::string_view name,
+                                size_t max_bytes) {
+  if (name.empty() || name.size() > max_bytes ||
+      !absl::ascii_isalnum(static_cast<unsigned char>(name[0]))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(field), ": 1..", max_bytes,
+                     " characters of [A-Za-z0-9._-], starting with a letter "
+                     "or digit"));
+  }
+  for (char c : name) {
+    if (!IsNameChar(c)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          std::string(field), ": only [A-Za-z0-9._-] are allowed"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateGatewayName(std::string_view name) {
+  return ValidateSimpleName("gateway name", name, 64);
+}
+
+absl::Status ValidateHostPrincipal(std::string_view name) {
+  if (rbac::ValidateHostName(name).ok()) return absl::OkStatus();
+  // An IP literal (no zone ids, no brackets).
+  const std::string text(name);
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, text.c_str(), buf) == 1 ||
+      inet_pton(AF_INET6, text.c_str(), buf) == 1) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "not a host name or IP address: ", rbac::EscapeForReason(name)));
+}
+
+absl::StatusOr<storage::Host> RecordEnrolledHost(
+    storage::Store& store, std::string_view name, std::string_view address,
+    uint32_t port, const ssh::crypto::PublicKey& key) {
+  if (port > 65535) {
+    return absl::InvalidArgumentError("port must be 1..65535");
+  }
+  if (!address.empty()) RETURN_IF_ERROR(ValidateHostPrincipal(address));
+  absl::StatusOr<storage::Host> existing = store.GetHost(name);
+  if (existing.ok()) {
+    storage::Host host = *existing;
+    host.host_key = key.ToAuthorizedKeysLine();
+    if (!address.empty()) host.address = std::string(address);
+    if (port != 0) host.port = static_cast<uint16_t>(port);
+    return store.UpdateHost(host);
+  }
+  if (existing.status().code() != absl::StatusCode::kNotFound) {
+    return existing.status();
+  }
+  if (address.empty()) {
+    return absl::NotFoundError(
+        absl::StrCat("host ", std::string(name),
+                     " is not in the inventory; give its address to enrol it"));
+  }
+  storage::Host host;
+  host.name = std::string(name);
+  host.address = std::string(address);
+  host.port = port == 0 ? 22 : static_cast<uint16_t>(port);
+  host.trust = storage::HostTrust::kHostCa;
+  host.host_key = key.ToAuthorizedKeysLine();
+  return store.CreateHost(host);
+}
+
+}  // namespace sallyport::ca

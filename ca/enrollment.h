@@ -1,0 +1,65 @@
+// Enrolment with one-time join tokens (DESIGN.md §5 "Gateway identity",
+// issue 11 "Host enrolment"): consuming a token of the right kind, checking
+// the names a gateway or host enrols with, and recording an enrolled host's
+// key in the inventory.
+#ifndef SALLYPORT_CA_ENROLLMENT_H_
+#define SALLYPORT_CA_ENROLLMENT_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "ca/audit_log.h"
+#include "ssh/crypto/keys.h"
+#include "storage/store.h"
+
+namespace sallyport::ca {
+
+// Audit events of enrolment.
+inline constexpr std::string_view kEventGatewayEnrolled = "gateway.enrolled";
+inline constexpr std::string_view kEventGatewayRenewed = "gateway.renewed";
+inline constexpr std::string_view kEventEnrollRefused = "enroll.refused";
+inline constexpr std::string_view kEventHostEnrolled = "host.enrolled";
+
+// A join token secret is URL-safe base64 of 32 bytes (43 characters); this
+// bounds what we hash from a request.
+inline constexpr size_t kMaxJoinTokenBytes = 128;
+
+// Consumes `token` (store.ConsumeJoinToken, exactly once across stores)
+// and requires its kind to be `kind` ("gateway" or "host"). An unknown,
+// used or expired token is kUnauthenticated with one message for all three;
+// a token of another kind is kPermissionDenied (it is consumed all the
+// same: a token shown to the wrong endpoint is spent). kUnavailable when
+// the store cannot be asked. Refusals are "enroll.refused" audit events
+// naming `subject` and `source` (never the secret).
+absl::StatusOr<storage::JoinToken> ConsumeJoinTokenOfKind(
+    storage::Store& store, AuditLog& audit, std::string_view token,
+    std::string_view kind, std::string_view subject, std::string_view source);
+
+// 1..max_bytes of [A-Za-z0-9._-], starting with a letter or digit (gateway
+// names, session ids). kInvalidArgument naming `field` otherwise.
+absl::Status ValidateSimpleName(std::string_view field, std::string_view name,
+                                size_t max_bytes);
+
+// A gateway name: 1..64 bytes of [A-Za-z0-9._-], starting with a letter or
+// digit. kInvalidArgument otherwise.
+absl::Status ValidateGatewayName(std::string_view name);
+
+// A name a host certificate may carry: an RFC 1123 host name (as the RBAC
+// engine validates them) or an IPv4/IPv6 literal. kInvalidArgument
+// otherwise.
+absl::Status ValidateHostPrincipal(std::string_view name);
+
+// The inventory after a host enrolled `key`: creates host `name` (address
+// required: kNotFound without it, port 22 when 0, trust host-ca) or updates
+// the existing record's host key (and address/port when given). Returns the
+// record.
+absl::StatusOr<storage::Host> RecordEnrolledHost(
+    storage::Store& store, std::string_view name, std::string_view address,
+    uint32_t port, const ssh::crypto::PublicKey& key);
+
+}  // namespace sallyport::ca
+
+#endif  // SALLYPORT_CA_ENROLLMENT_H_

@@ -1,0 +1,241 @@
+// GatewayService::AuthorizeChannel and IssueSessionCertificate: the CA
+// verifies the user certificate the gateway forwards and decides with the
+// RBAC engine (//ca/rbac) before answering or signing.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <optional>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/status_macros.h"
+#include "ca/enrollment.h"
+#include "ca/gateway_service.h"
+#include "ca/presented_cert.h"
+#include "ca/rbac/names.h"
+#include "ca/rbac/rbac.h"
+
+namespace sallyport::ca {
+namespace {
+
+namespace pb = ::sallyport::gateway::v1;
+
+// "HOST:PORT" or "[V6]:PORT".
+absl::StatusOr<rbac::ForwardDestination> ParseDestination(
+    std::string_view text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return absl::InvalidArgumentError("destination must be HOST:PORT");
+  }
+  std::string_view host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  uint32_t port = 0;
+  if (!absl::SimpleAtoi(std::string(text.substr(colon + 1)), &port)) {
+    return absl::InvalidArgumentError("destination must be HOST:PORT");
+  }
+  RETURN_IF_ERROR(rbac::ValidateForwardDestination(host, port));
+  return rbac::ForwardDestination{std::string(host), port};
+}
+
+void HostToProto(const storage::Host& host, pb::HostRecord* out) {
+  out->set_name(host.name);
+  out->set_address(host.address);
+  out->set_port(host.port);
+  out->set_trust(std::string(storage::HostTrustName(host.trust)));
+  out->set_host_key(host.host_key);
+}
+
+std::string GatewayActor(std::string_view name) {
+  return absl::StrCat("gateway:", std::string(name));
+}
+
+}  // namespace
+
+struct GatewayService::Checked {
+  PresentedUserCertificate presented;
+  std::optional<storage::User> user;  // set when the user exists
+  std::vector<storage::Role> roles;
+  std::optional<storage::Host> host;  // set when the host is known
+};
+
+absl::StatusOr<GatewayService::Checked> GatewayService::Check(
+    std::string_view user_certificate, std::string_view login,
+    std::string_view host) {
+  Checked out;
+  ASSIGN_OR_RETURN(out.presented, VerifyPresentedUserCertificate(
+                                      user_certificate, login, *ctx_.keyring,
+                                      *ctx_.store, ctx_.clock->Now()));
+  if (!out.presented.refusal.ok()) return out;
+  absl::StatusOr<storage::User> user = ctx_.store->GetUser(out.presented.user);
+  if (user.status().code() == absl::StatusCode::kNotFound) {
+    out.presented.refusal = absl::PermissionDeniedError(
+        absl::StrCat("user ", rbac::EscapeForReason(out.presented.user),
+                     " no longer exists"));
+    return out;
+  }
+  if (!user.ok())
+    return absl::UnavailableError("the CA's store is unavailable");
+  out.user = *std::move(user);
+  ASSIGN_OR_RETURN(out.roles, ctx_.store->ListRolesForUser(out.user->name));
+  if (rbac::ValidateHostName(host).ok()) {
+    ASSIGN_OR_RETURN(out.host, rbac::FindHost(*ctx_.store, host));
+  }
+  return out;
+}
+
+grpc::Status GatewayService::AuthorizeChannel(
+    grpc::ServerContext* context, const pb::AuthorizeChannelRequest* request,
+    pb::AuthorizeChannelResponse* response) {
+  absl::StatusOr<ClientIdentity> peer =
+      ctx_.peers->AuthenticateGateway(*context, "AuthorizeChannel");
+  if (!peer.ok()) return ToGrpc(peer.status());
+  std::optional<storage::ChannelKind> kind =
+      storage::ParseChannelKind(request->kind());
+  if (!kind.has_value()) {
+    return ToGrpc(absl::InvalidArgumentError(
+        "kind must be shell, exec, sftp, port-forward, agent-forward or "
+        "proxyjump-passthrough"));
+  }
+  rbac::AccessRequest access;
+  access.login = request->login();
+  access.host = request->host();
+  access.kind = *kind;
+  if (*kind == storage::ChannelKind::kPortForward) {
+    absl::StatusOr<rbac::ForwardDestination> dest =
+        ParseDestination(request->destination());
+    if (!dest.ok()) return ToGrpc(dest.status());
+    access.destination = *std::move(dest);
+  } else if (!request->destination().empty()) {
+    return ToGrpc(
+        absl::InvalidArgumentError("destination is only for port-forward"));
+  }
+  absl::StatusOr<Checked> checked =
+      Check(request->user_certificate(), request->login(), request->host());
+  if (!checked.ok()) return ToGrpc(checked.status());
+
+  std::string code;
+  response->set_user(checked->presented.user);
+  response->set_certificate_revoked(checked->presented.revoked);
+  if (checked->host.has_value()) {
+    HostToProto(*checked->host, response->mutable_host());
+  }
+  if (!checked->presented.refusal.ok()) {
+    response->set_allowed(false);
+    response->set_reason(std::string(checked->presented.refusal.message()));
+    code = checked->presented.revoked ? "certificate-revoked"
+                                      : "certificate-refused";
+  } else {
+    rbac::Decision d =
+        rbac::Decide(*checked->user, checked->roles, access, checked->host);
+    response->set_allowed(d.allowed);
+    response->set_reason(d.reason);
+    response->set_role(d.role);
+    response->set_rule(d.rule);
+    response->set_record(std::string(storage::RecordModeName(d.record)));
+    code = std::string(rbac::ReasonName(d.code));
+  }
+  const std::vector<AuditField> fields = {
+      {"gateway", peer->name},
+      {"user", checked->presented.user},
+      {"login", request->login()},
+      {"host", request->host()},
+      {"kind", request->kind()},
+      {"destination", request->destination()},
+      {"code", code},
+      {"role", response->role()},
+      {"rule", response->rule()},
+      {"reason", response->reason()}};
+  if (!response->allowed()) {
+    // Fail closed: a refusal that cannot be audited is still a refusal, but
+    // the gateway learns the CA could not record it.
+    absl::Status audited = ctx_.audit->Record(kEventAccessDenied,
+                                              GatewayActor(peer->name), fields);
+    if (!audited.ok()) return ToGrpc(audited);
+  }
+  spdlog::info("authorize: gateway={} user={} login={} host={} kind={} {}",
+               peer->name, rbac::EscapeForReason(checked->presented.user),
+               rbac::EscapeForReason(request->login()),
+               rbac::EscapeForReason(request->host()), request->kind(), code);
+  return grpc::Status::OK;
+}
+
+grpc::Status GatewayService::IssueSessionCertificate(
+    grpc::ServerContext* context,
+    const pb::IssueSessionCertificateRequest* request,
+    pb::IssueSessionCertificateResponse* response) {
+  absl::StatusOr<ClientIdentity> peer =
+      ctx_.peers->AuthenticateGateway(*context, "IssueSessionCertificate");
+  if (!peer.ok()) return ToGrpc(peer.status());
+  absl::Status valid =
+      ValidateSimpleName("session_id", request->session_id(), 64);
+  if (!valid.ok()) return ToGrpc(valid);
+  absl::StatusOr<ssh::crypto::PublicKey> key =
+      ParseSshKey(request->ephemeral_public_key(), "ephemeral_public_key");
+  if (!key.ok()) return ToGrpc(key.status());
+  if (settings_.egress_addresses.empty()) {
+    return ToGrpc(absl::FailedPreconditionError(
+        "the CA has no gateway.egress_addresses configured, so it issues no "
+        "session certificates"));
+  }
+  const std::string actor = GatewayActor(peer->name);
+  auto refuse = [&](std::string_view user, absl::Status why) {
+    (void)ctx_.audit->Record(
+        kEventCertRefused, actor,
+        {{"subject", std::string(user)},
+         {"purpose", "session"},
+         {"session_id", request->session_id()},
+         {"login", request->login()},
+         {"host", request->host()},
+         {"code", std::string(absl::StatusCodeToString(why.code()))},
+         {"reason", std::string(why.message())}});
+    return ToGrpc(why);
+  };
+
+  absl::StatusOr<Checked> checked =
+      Check(request->user_certificate(), request->login(), request->host());
+  if (!checked.ok()) return ToGrpc(checked.status());
+  if (!checked->presented.refusal.ok()) {
+    return refuse(
+        checked->presented.user,
+        absl::PermissionDeniedError(checked->presented.refusal.message()));
+  }
+  // RBAC again, just before signing.
+  rbac::Permissions perms = rbac::EffectivePermissions(
+      *checked->user, checked->roles, request->login(), request->host(),
+      checked->host);
+  if (!perms.decision.allowed) {
+    return refuse(checked->user->name,
+                  absl::PermissionDeniedError(perms.decision.reason));
+  }
+  // Extensions: what the user's certificate grants AND what RBAC allows.
+  CertificateIssuer::SessionCertificateSpec spec;
+  spec.user = checked->user->name;
+  spec.session_id = request->session_id();
+  spec.login = request->login();
+  spec.host = request->host();
+  spec.source_address = absl::StrJoin(settings_.egress_addresses, ",");
+  const ssh::cert::Certificate& user_cert = *checked->presented.certificate;
+  for (const ssh::cert::CertOption& e : perms.extensions) {
+    const ssh::cert::CertOption* granted = user_cert.FindExtension(e.name);
+    if (granted != nullptr && granted->data.empty()) {
+      spec.extensions.push_back(e);
+    }
+  }
+  absl::StatusOr<ssh::cert::Certificate> cert =
+      ctx_.issuer->IssueSessionCertificate(spec, *key, actor);
+  if (!cert.ok()) return ToGrpc(cert.status());
+  FillIssued(*cert, response->mutable_certificate());
+  HostToProto(*checked->host, response->mutable_host());
+  response->set_record(std::string(storage::RecordModeName(perms.record)));
+  spdlog::info(
+      "session certificate: gateway={} user={} session={} login={} "
+      "host={} serial={}",
+      peer->name, rbac::EscapeForReason(spec.user), spec.session_id, spec.login,
+      spec.host, cert->serial);
+  return grpc::Status::OK;
+}
+
+}  // namespace sallyport::ca

@@ -1,0 +1,380 @@
+// Gateway enrolment and identity separation (issue 11 "Gateway identity",
+// "Host enrolment"): one-time join tokens of a kind, the gateway's client
+// and host certificates, and which identity may call what. Every test runs
+// on SQLite and on a real PostgreSQL server.
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/match.h"
+#include "ca/audit_log.h"
+#include "ca/enrollment.h"
+#include "ca/gateway_test_util.h"
+#include "ca/tls_material.h"
+#include "gtest/gtest.h"
+#include "proto/admin.grpc.pb.h"
+#include "ssh/cert/certificate.h"
+#include "ssh/cert/verify.h"
+
+namespace sallyport::ca {
+namespace {
+
+using grpc::StatusCode;
+namespace gw = gateway::v1;
+
+class GatewayEnrollTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    auto env = StartCa(GetParam(), &pg_);
+    ASSERT_TRUE(env.ok()) << env.status();
+    env_ = std::move(*env);
+  }
+  std::string Token(const std::string& purpose,
+                    absl::Duration ttl = absl::Hours(1)) {
+    std::string token;
+    grpc::Status st = CreateJoinToken(*env_, purpose, ttl, &token);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return token;
+  }
+  int CountEvents(std::string_view type) {
+    auto all = env_->store().ListAuditEvents(0, 10000);
+    EXPECT_TRUE(all.ok());
+    int n = 0;
+    for (const auto& e : *all) n += e.type == type;
+    return n;
+  }
+  std::unique_ptr<testing::PostgresFixture> pg_;
+  std::unique_ptr<CaTestEnv> env_;
+};
+
+grpc::Status ListUsers(const std::shared_ptr<grpc::Channel>& channel) {
+  auto stub = admin::v1::Admin::NewStub(channel);
+  grpc::ClientContext ctx;
+  admin::v1::ListUsersResponse response;
+  return stub->ListUsers(&ctx, admin::v1::ListUsersRequest(), &response);
+}
+
+TEST_P(GatewayEnrollTest, EnrolmentGivesAClientCertificateAndAHostCertificate) {
+  std::string token = Token("gateway");
+  EnrolledGateway g =
+      Enroll(*env_, token, "gw1", {"gw1.example.com", "192.0.2.10"});
+  ASSERT_TRUE(g.status.ok()) << g.status.error_message();
+  const int64_t now = absl::ToUnixSeconds(env_->clock().Now());
+  EXPECT_EQ(g.response.tls_valid_before().seconds(), now + 7 * 24 * 3600);
+
+  auto cert = ssh::cert::Certificate::FromLine(
+      g.response.host_certificate().ssh_certificate());
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  EXPECT_EQ(cert->type, ssh::cert::CertType::kHost);
+  EXPECT_EQ(cert->principals,
+            (std::vector<std::string>{"gw1", "gw1.example.com", "192.0.2.10"}));
+  EXPECT_EQ(cert->key.ToAuthorizedKeysLine(), g.host_public_key);
+  // Signed by the host CA: it verifies for each of its names.
+  auto host_ca = ssh::crypto::PublicKey::FromAuthorizedKeysLine(
+      env_->init().host_ca_public_key);
+  ASSERT_TRUE(host_ca.ok());
+  ssh::cert::VerifyOptions verify;
+  verify.trusted_cas = {*host_ca};
+  verify.expected_type = ssh::cert::CertType::kHost;
+  verify.principal = "gw1.example.com";
+  verify.now = env_->clock().Now();
+  EXPECT_TRUE(ssh::cert::VerifyCertificate(*cert, verify).ok());
+  ASSERT_EQ(g.response.host_ca_public_keys_size(), 1);
+  EXPECT_TRUE(absl::StartsWith(env_->init().host_ca_public_key,
+                               g.response.host_ca_public_keys(0)));
+  EXPECT_EQ(CountEvents(kEventGatewayEnrolled), 1);
+
+  // The client certificate is a gateway identity: GetCaPublicKeys,
+  // WatchRevocations and renewal work with it.
+  auto ca = v1::CertificateAuthority::NewStub(g.channel);
+  {
+    grpc::ClientContext ctx;
+    v1::CaPublicKeys keys;
+    grpc::Status st =
+        ca->GetCaPublicKeys(&ctx, v1::GetCaPublicKeysRequest(), &keys);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    EXPECT_EQ(keys.host_ca_size(), 1);
+  }
+  {
+    storage::Revocation r;
+    r.serial = 4242;
+    r.reason = "test";
+    r.revoked_by = "admin";
+    ASSERT_TRUE(env_->store().Revoke(r).ok());
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    auto stream = ca->WatchRevocations(&ctx, v1::WatchRevocationsRequest());
+    v1::Revocation got;
+    ASSERT_TRUE(stream->Read(&got));
+    EXPECT_EQ(got.serial(), 4242u);
+    ctx.TryCancel();
+  }
+  {
+    auto tls_key = GenerateTlsKey();
+    ASSERT_TRUE(tls_key.ok());
+    gw::RenewGatewayIdentityRequest request;
+    request.set_tls_public_key_der(*PublicKeyToDer(tls_key->get()));
+    env_->clock().Advance(absl::Hours(24 * 6));
+    grpc::ClientContext ctx;
+    gw::RenewGatewayIdentityResponse response;
+    grpc::Status st = gw::Gateway::NewStub(g.channel)->RenewGatewayIdentity(
+        &ctx, request, &response);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    EXPECT_EQ(response.tls_valid_before().seconds(),
+              absl::ToUnixSeconds(env_->clock().Now()) + 7 * 24 * 3600);
+    // After the first identity has expired the CA refuses it, and the
+    // renewed one is a valid gateway identity. (The fake clock runs ahead
+    // of the TLS layer's real clock, so the renewed certificate is checked
+    // with the CA's own verifier rather than through a handshake.)
+    env_->clock().Advance(absl::Hours(24 * 2));
+    auto id = env_->server().client_ca().Verify(
+        response.tls_client_certificate_pem(), env_->clock().Now());
+    ASSERT_TRUE(id.ok()) << id.status();
+    EXPECT_EQ(id->kind, ClientIdentity::Kind::kGateway);
+    EXPECT_EQ(id->name, "gw1");
+    v1::CaPublicKeys keys;
+    grpc::ClientContext ctx3;
+    EXPECT_EQ(ca->GetCaPublicKeys(&ctx3, v1::GetCaPublicKeysRequest(), &keys)
+                  .error_code(),
+              StatusCode::UNAUTHENTICATED);
+  }
+}
+
+TEST_P(GatewayEnrollTest, ATokenUsedTwiceIsRefused) {
+  std::string token = Token("gateway");
+  ASSERT_TRUE(Enroll(*env_, token, "gw1").status.ok());
+  EnrolledGateway again = Enroll(*env_, token, "gw2");
+  EXPECT_EQ(again.status.error_code(), StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(CountEvents(kEventEnrollRefused), 1);
+}
+
+TEST_P(GatewayEnrollTest, AnExpiredTokenIsRefused) {
+  std::string token = Token("gateway", absl::Minutes(10));
+  std::string fresh = Token("gateway", absl::Minutes(12));
+  env_->clock().Advance(absl::Minutes(11));
+  EXPECT_EQ(Enroll(*env_, token, "gw1").status.error_code(),
+            StatusCode::UNAUTHENTICATED);
+  // One that is still valid works: the refusal is about the expiry.
+  EXPECT_TRUE(Enroll(*env_, fresh, "gw1").status.ok());
+}
+
+TEST_P(GatewayEnrollTest, AnUnknownTokenIsRefused) {
+  EXPECT_EQ(Enroll(*env_, "not-a-token", "gw1").status.error_code(),
+            StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Enroll(*env_, "", "gw1").status.error_code(),
+            StatusCode::UNAUTHENTICATED);
+}
+
+TEST_P(GatewayEnrollTest, AHostTokenCannotEnrolAGateway) {
+  std::string token = Token("host");
+  EnrolledGateway g = Enroll(*env_, token, "gw1");
+  EXPECT_EQ(g.status.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(absl::StrContains(g.status.error_message(), "for a host"));
+}
+
+TEST_P(GatewayEnrollTest, CreateJoinTokenTakesOnlyGatewayOrHost) {
+  std::string token;
+  EXPECT_EQ(
+      CreateJoinToken(*env_, "admin", absl::Hours(1), &token).error_code(),
+      StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(CreateJoinToken(*env_, "", absl::Hours(1), &token).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(CreateJoinToken(*env_, "host", absl::Hours(1), &token).ok());
+}
+
+TEST_P(GatewayEnrollTest, BadNamesAreRefusedWithoutSpendingTheToken) {
+  std::string token = Token("gateway");
+  EXPECT_EQ(Enroll(*env_, token, "gw;id").status.error_code(),
+            StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Enroll(*env_, token, "gw1", {"a\nb"}).status.error_code(),
+            StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Enroll(*env_, token, "gw1", std::vector<std::string>(17, "x"))
+                .status.error_code(),
+            StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Enroll(*env_, token, "gw1",
+                     std::vector<std::string>(16, "gw1.example.com"))
+                  .status.ok());
+}
+
+TEST_P(GatewayEnrollTest, AGatewayCannotCallTheAdminApiOrLogIn) {
+  // Named like the admin user: the kind decides, not the name.
+  std::string token = Token("gateway");
+  EnrolledGateway g = Enroll(*env_, token, env_->init().admin);
+  ASSERT_TRUE(g.status.ok()) << g.status.error_message();
+  EXPECT_EQ(ListUsers(g.channel).error_code(), StatusCode::PERMISSION_DENIED);
+
+  auto ca = v1::CertificateAuthority::NewStub(g.channel);
+  v1::LoginRequest login;
+  login.set_user(env_->init().admin);
+  login.set_password(env_->admin_password());
+  login.set_ssh_public_key(g.host_public_key);
+  grpc::ClientContext ctx;
+  v1::LoginResponse login_response;
+  grpc::Status st = ca->Login(&ctx, login, &login_response);
+  EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED)
+      << st.error_message();
+
+  v1::IssueUserCertificateRequest issue;
+  issue.set_ssh_public_key(g.host_public_key);
+  grpc::ClientContext ctx2;
+  v1::IssueUserCertificateResponse issue_response;
+  EXPECT_EQ(
+      ca->IssueUserCertificate(&ctx2, issue, &issue_response).error_code(),
+      StatusCode::PERMISSION_DENIED);
+  // Nor may it mint 30-day host certificates.
+  v1::IssueHostCertificateRequest host;
+  host.set_host("web01");
+  host.set_address("10.0.0.5");
+  host.set_ssh_public_key(g.host_public_key);
+  grpc::ClientContext ctx3;
+  v1::IssueHostCertificateResponse host_response;
+  EXPECT_EQ(ca->IssueHostCertificate(&ctx3, host, &host_response).error_code(),
+            StatusCode::PERMISSION_DENIED);
+}
+
+TEST_P(GatewayEnrollTest, AUserCertificateCannotCallGatewayRpcs) {
+  auto admin = AdminChannel(*env_);
+  auto stub = gw::Gateway::NewStub(admin);
+  auto tls_key = GenerateTlsKey();
+  ASSERT_TRUE(tls_key.ok());
+  gw::RenewGatewayIdentityRequest renew;
+  renew.set_tls_public_key_der(*PublicKeyToDer(tls_key->get()));
+  grpc::ClientContext ctx;
+  gw::RenewGatewayIdentityResponse renew_response;
+  EXPECT_EQ(
+      stub->RenewGatewayIdentity(&ctx, renew, &renew_response).error_code(),
+      StatusCode::PERMISSION_DENIED);
+
+  storage::Host web;
+  web.name = "web01";
+  web.address = "10.0.0.5";
+  ASSERT_TRUE(env_->store().CreateHost(web).ok());
+  gw::IssueHostCertificateForTargetRequest target;
+  target.set_host("web01");
+  auto key = ssh::crypto::PrivateKey::GenerateEd25519();
+  ASSERT_TRUE(key.ok());
+  target.set_ssh_public_key(key->public_key().ToAuthorizedKeysLine());
+  grpc::ClientContext ctx2;
+  gw::IssueHostCertificateForTargetResponse target_response;
+  EXPECT_EQ(stub->IssueHostCertificateForTarget(&ctx2, target, &target_response)
+                .error_code(),
+            StatusCode::PERMISSION_DENIED);
+  // Without any client certificate: unauthenticated.
+  grpc::ClientContext ctx3;
+  EXPECT_EQ(gw::Gateway::NewStub(env_->AnonymousChannel())
+                ->IssueHostCertificateForTarget(&ctx3, target, &target_response)
+                .error_code(),
+            StatusCode::UNAUTHENTICATED);
+  // The same request from a gateway works: 1 h, name and address.
+  EnrolledGateway g = EnrollOrDie(*env_, "gw1");
+  grpc::ClientContext ctx4;
+  grpc::Status st =
+      gw::Gateway::NewStub(g.channel)->IssueHostCertificateForTarget(
+          &ctx4, target, &target_response);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  auto cert = ssh::cert::Certificate::FromLine(
+      target_response.certificate().ssh_certificate());
+  ASSERT_TRUE(cert.ok());
+  EXPECT_EQ(cert->type, ssh::cert::CertType::kHost);
+  EXPECT_EQ(cert->principals, (std::vector<std::string>{"web01", "10.0.0.5"}));
+  EXPECT_EQ(static_cast<int64_t>(cert->valid_before),
+            absl::ToUnixSeconds(env_->clock().Now()) + 3600);
+  target.set_host("db99");
+  grpc::ClientContext ctx5;
+  EXPECT_EQ(gw::Gateway::NewStub(g.channel)
+                ->IssueHostCertificateForTarget(&ctx5, target, &target_response)
+                .error_code(),
+            StatusCode::NOT_FOUND);
+}
+
+TEST_P(GatewayEnrollTest, HostEnrolmentWithAHostToken) {
+  auto key = ssh::crypto::PrivateKey::GenerateEd25519();
+  ASSERT_TRUE(key.ok());
+  const std::string pub = key->public_key().ToAuthorizedKeysLine();
+  std::string token = Token("host");
+  auto ca = v1::CertificateAuthority::NewStub(env_->AnonymousChannel());
+  v1::IssueHostCertificateRequest request;
+  request.set_host("web01");
+  request.set_address("10.0.0.5");
+  request.set_port(2222);
+  request.set_ssh_public_key(pub);
+  request.set_join_token(token);
+  v1::IssueHostCertificateResponse response;
+  {
+    grpc::ClientContext ctx;
+    grpc::Status st = ca->IssueHostCertificate(&ctx, request, &response);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  auto cert = ssh::cert::Certificate::FromLine(response.ssh_certificate());
+  ASSERT_TRUE(cert.ok());
+  EXPECT_EQ(cert->principals, (std::vector<std::string>{"web01", "10.0.0.5"}));
+  EXPECT_EQ(static_cast<int64_t>(cert->valid_before),
+            absl::ToUnixSeconds(env_->clock().Now()) + 30 * 24 * 3600);
+  auto host = env_->store().GetHost("web01");
+  ASSERT_TRUE(host.ok());
+  EXPECT_EQ(host->address, "10.0.0.5");
+  EXPECT_EQ(host->port, 2222);
+  EXPECT_EQ(host->host_key, pub);
+  EXPECT_EQ(CountEvents(kEventHostEnrolled), 1);
+
+  // The token is spent.
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(ca->IssueHostCertificate(&ctx, request, &response).error_code(),
+              StatusCode::UNAUTHENTICATED);
+  }
+  // A gateway token does not enrol a host.
+  request.set_join_token(Token("gateway"));
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(ca->IssueHostCertificate(&ctx, request, &response).error_code(),
+              StatusCode::PERMISSION_DENIED);
+  }
+  // No token, no client certificate: refused.
+  request.set_join_token("");
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(ca->IssueHostCertificate(&ctx, request, &response).error_code(),
+              StatusCode::UNAUTHENTICATED);
+  }
+  // An admin re-enrols the host with a new key: the inventory follows.
+  auto key2 = ssh::crypto::PrivateKey::GenerateEd25519();
+  ASSERT_TRUE(key2.ok());
+  request.set_ssh_public_key(key2->public_key().ToAuthorizedKeysLine());
+  request.set_address("");
+  request.set_port(0);
+  {
+    grpc::ClientContext ctx;
+    grpc::Status st = v1::CertificateAuthority::NewStub(AdminChannel(*env_))
+                          ->IssueHostCertificate(&ctx, request, &response);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  host = env_->store().GetHost("web01");
+  ASSERT_TRUE(host.ok());
+  EXPECT_EQ(host->host_key, key2->public_key().ToAuthorizedKeysLine());
+  EXPECT_EQ(host->address, "10.0.0.5");
+  EXPECT_EQ(host->port, 2222);
+}
+
+TEST_P(GatewayEnrollTest, ANewHostNeedsAnAddress) {
+  auto key = ssh::crypto::PrivateKey::GenerateEd25519();
+  ASSERT_TRUE(key.ok());
+  v1::IssueHostCertificateRequest request;
+  request.set_host("web02");
+  request.set_ssh_public_key(key->public_key().ToAuthorizedKeysLine());
+  request.set_join_token(Token("host"));
+  grpc::ClientContext ctx;
+  v1::IssueHostCertificateResponse response;
+  EXPECT_EQ(v1::CertificateAuthority::NewStub(env_->AnonymousChannel())
+                ->IssueHostCertificate(&ctx, request, &response)
+                .error_code(),
+            StatusCode::NOT_FOUND);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, GatewayEnrollTest,
+                         ::testing::Values(Backend::kSqlite,
+                                           Backend::kPostgres),
+                         [](const auto& info) {
+                           return BackendName(info.param);
+                         });
+
+}  // namespace
+}  // namespace sallyport::ca

@@ -1,0 +1,160 @@
+#include "ca/gateway_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/status_macros.h"
+#include "ca/enrollment.h"
+#include "ca/tls_material.h"
+
+namespace sallyport::ca {
+namespace {
+
+namespace pb = ::sallyport::gateway::v1;
+
+// The actor of audit events caused by a gateway.
+std::string GatewayActor(std::string_view name) {
+  return absl::StrCat("gateway:", std::string(name));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> GatewayService::IssueIdentity(
+    std::string_view name, std::string_view tls_public_key_der,
+    absl::Time* not_after) {
+  absl::StatusOr<base::EvpPkeyPtr> tls_key =
+      PublicKeyFromDer(tls_public_key_der);
+  if (!tls_key.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("tls_public_key_der: ", tls_key.status().message()));
+  }
+  ASSIGN_OR_RETURN(uint64_t serial, ctx_.store->AllocateSerial());
+  const absl::Time now = ctx_.clock->Now();
+  *not_after = now + settings_.identity_ttl;
+  return ctx_.client_ca->Issue(ClientIdentity::Kind::kGateway, name, serial,
+                               now - settings_.backdate, *not_after,
+                               tls_public_key_der);
+}
+
+grpc::Status GatewayService::EnrollGateway(
+    grpc::ServerContext* context, const pb::EnrollGatewayRequest* request,
+    pb::EnrollGatewayResponse* response) {
+  const std::string source = PeerAddress(context->peer());
+  // The request's shape first, so that a typo does not spend the token.
+  absl::Status valid = ValidateGatewayName(request->name());
+  if (!valid.ok()) return ToGrpc(valid);
+  if (request->principals_size() > kMaxExtraPrincipals) {
+    return ToGrpc(absl::InvalidArgumentError(
+        absl::StrCat("at most ", kMaxExtraPrincipals, " principals")));
+  }
+  std::vector<std::string> principals = {request->name()};
+  for (const std::string& p : request->principals()) {
+    absl::Status ok = ValidateHostPrincipal(p);
+    if (!ok.ok()) return ToGrpc(ok);
+    if (std::find(principals.begin(), principals.end(), p) ==
+        principals.end()) {
+      principals.push_back(p);
+    }
+  }
+  absl::StatusOr<ssh::crypto::PublicKey> host_key =
+      ParseSshKey(request->ssh_host_public_key(), "ssh_host_public_key");
+  if (!host_key.ok()) return ToGrpc(host_key.status());
+  if (!PublicKeyFromDer(request->tls_public_key_der()).ok()) {
+    return ToGrpc(absl::InvalidArgumentError(
+        "tls_public_key_der: not a P-256 or Ed25519 public key"));
+  }
+  absl::StatusOr<storage::JoinToken> token = ConsumeJoinTokenOfKind(
+      *ctx_.store, *ctx_.audit, request->token(), kJoinTokenGateway,
+      GatewayActor(request->name()), source);
+  if (!token.ok()) return ToGrpc(token.status());
+
+  const std::string actor = GatewayActor(request->name());
+  absl::Time not_after;
+  absl::StatusOr<std::string> pem =
+      IssueIdentity(request->name(), request->tls_public_key_der(), &not_after);
+  if (!pem.ok()) return ToGrpc(pem.status());
+  absl::StatusOr<ssh::cert::Certificate> host_cert =
+      ctx_.issuer->IssueHostCertificateForNames(
+          principals, request->name(), *host_key,
+          settings_.host_certificate_ttl, actor, "enroll-gateway");
+  if (!host_cert.ok()) return ToGrpc(host_cert.status());
+
+  for (auto purpose :
+       {storage::CaKeyPurpose::kUser, storage::CaKeyPurpose::kHost}) {
+    absl::StatusOr<std::vector<CaKeyring::TrustedKey>> keys =
+        ctx_.keyring->TrustedKeys(purpose);
+    if (!keys.ok()) return ToGrpc(keys.status());
+    for (const CaKeyring::TrustedKey& k : *keys) {
+      if (purpose == storage::CaKeyPurpose::kUser) {
+        response->add_user_ca_public_keys(k.public_key);
+      } else {
+        response->add_host_ca_public_keys(k.public_key);
+      }
+    }
+  }
+  // Fail closed: an enrolment that cannot be audited hands nothing out.
+  absl::Status audited = ctx_.audit->Record(
+      kEventGatewayEnrolled, actor,
+      {{"gateway", request->name()},
+       {"source", source},
+       {"token_hash", token->token_hash},
+       {"principals", principals},
+       {"host_certificate_serial", static_cast<int64_t>(host_cert->serial)},
+       {"tls_valid_before", absl::FormatTime(not_after)}});
+  if (!audited.ok()) return ToGrpc(audited);
+  response->set_tls_client_certificate_pem(*pem);
+  *response->mutable_tls_valid_before() = ToTimestamp(not_after);
+  FillIssued(*host_cert, response->mutable_host_certificate());
+  spdlog::info("gateway enrolled: name={} principals={} source={}",
+               request->name(), absl::StrJoin(principals, ","), source);
+  return grpc::Status::OK;
+}
+
+grpc::Status GatewayService::RenewGatewayIdentity(
+    grpc::ServerContext* context,
+    const pb::RenewGatewayIdentityRequest* request,
+    pb::RenewGatewayIdentityResponse* response) {
+  absl::StatusOr<ClientIdentity> peer =
+      ctx_.peers->AuthenticateGateway(*context, "RenewGatewayIdentity");
+  if (!peer.ok()) return ToGrpc(peer.status());
+  absl::Time not_after;
+  absl::StatusOr<std::string> pem =
+      IssueIdentity(peer->name, request->tls_public_key_der(), &not_after);
+  if (!pem.ok()) return ToGrpc(pem.status());
+  absl::Status audited = ctx_.audit->Record(
+      kEventGatewayRenewed, GatewayActor(peer->name),
+      {{"gateway", peer->name},
+       {"source", PeerAddress(context->peer())},
+       {"previous_serial", static_cast<int64_t>(peer->serial)},
+       {"tls_valid_before", absl::FormatTime(not_after)}});
+  if (!audited.ok()) return ToGrpc(audited);
+  response->set_tls_client_certificate_pem(*pem);
+  *response->mutable_tls_valid_before() = ToTimestamp(not_after);
+  return grpc::Status::OK;
+}
+
+grpc::Status GatewayService::IssueHostCertificateForTarget(
+    grpc::ServerContext* context,
+    const pb::IssueHostCertificateForTargetRequest* request,
+    pb::IssueHostCertificateForTargetResponse* response) {
+  absl::StatusOr<ClientIdentity> peer = ctx_.peers->AuthenticateGateway(
+      *context, "IssueHostCertificateForTarget");
+  if (!peer.ok()) return ToGrpc(peer.status());
+  absl::Status name = ValidateHostPrincipal(request->host());
+  if (!name.ok()) return ToGrpc(name);
+  absl::StatusOr<ssh::crypto::PublicKey> key =
+      ParseSshKey(request->ssh_public_key());
+  if (!key.ok()) return ToGrpc(key.status());
+  absl::StatusOr<ssh::cert::Certificate> cert =
+      ctx_.issuer->IssueHostCertificate(
+          request->host(), *key, GatewayActor(peer->name),
+          settings_.target_certificate_ttl, "proxyjump-target");
+  if (!cert.ok()) return ToGrpc(cert.status());
+  FillIssued(*cert, response->mutable_certificate());
+  return grpc::Status::OK;
+}
+
+}  // namespace sallyport::ca

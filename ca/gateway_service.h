@@ -1,0 +1,82 @@
+// The Gateway gRPC service (proto/gateway.proto): gateway enrolment with a
+// one-time join token, renewal of the gateway's mTLS identity, and what a
+// gateway asks the CA for each connection (RBAC decisions, session
+// certificates, host certificates for ProxyJump targets). Every RPC but
+// EnrollGateway requires a gateway identity (OU "gateway").
+#ifndef SALLYPORT_CA_GATEWAY_SERVICE_H_
+#define SALLYPORT_CA_GATEWAY_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "ca/ca_service.h"
+#include "proto/gateway.grpc.pb.h"
+
+namespace sallyport::ca {
+
+class GatewayService final : public gateway::v1::Gateway::Service {
+ public:
+  struct Settings {
+    // source-address of session certificates (config
+    // gateway.egress_addresses); empty: no session certificates.
+    std::vector<std::string> egress_addresses;
+    // Validity of a gateway's client certificate.
+    absl::Duration identity_ttl = absl::Hours(24 * 7);
+    // Validity of a gateway's own host certificate (enrolment).
+    absl::Duration host_certificate_ttl = absl::Hours(720);
+    // Validity of host certificates for ProxyJump targets.
+    absl::Duration target_certificate_ttl = absl::Hours(1);
+    // Backdate of client certificates, for clock skew.
+    absl::Duration backdate = absl::Minutes(1);
+  };
+  // The most names a gateway enrols with besides its own.
+  static constexpr int kMaxExtraPrincipals = 16;
+
+  GatewayService(CaContext ctx, Settings settings)
+      : ctx_(ctx), settings_(std::move(settings)) {}
+
+  grpc::Status EnrollGateway(
+      grpc::ServerContext* context,
+      const gateway::v1::EnrollGatewayRequest* request,
+      gateway::v1::EnrollGatewayResponse* response) override;
+  grpc::Status RenewGatewayIdentity(
+      grpc::ServerContext* context,
+      const gateway::v1::RenewGatewayIdentityRequest* request,
+      gateway::v1::RenewGatewayIdentityResponse* response) override;
+  // AuthorizeChannel and IssueSessionCertificate live in gateway_authz.cc.
+  grpc::Status AuthorizeChannel(
+      grpc::ServerContext* context,
+      const gateway::v1::AuthorizeChannelRequest* request,
+      gateway::v1::AuthorizeChannelResponse* response) override;
+  grpc::Status IssueSessionCertificate(
+      grpc::ServerContext* context,
+      const gateway::v1::IssueSessionCertificateRequest* request,
+      gateway::v1::IssueSessionCertificateResponse* response) override;
+  grpc::Status IssueHostCertificateForTarget(
+      grpc::ServerContext* context,
+      const gateway::v1::IssueHostCertificateForTargetRequest* request,
+      gateway::v1::IssueHostCertificateForTargetResponse* response) override;
+
+ private:
+  // The user certificate checked again and the user's permissions for
+  // (login, host), as both RPCs need them.
+  struct Checked;
+  absl::StatusOr<Checked> Check(std::string_view user_certificate,
+                                std::string_view login, std::string_view host);
+
+  // A client certificate for gateway `name` and `tls_public_key_der` with a
+  // serial from the store.
+  absl::StatusOr<std::string> IssueIdentity(std::string_view name,
+                                            std::string_view tls_public_key_der,
+                                            absl::Time* not_after);
+
+  CaContext ctx_;
+  const Settings settings_;
+};
+
+}  // namespace sallyport::ca
+
+#endif  // SALLYPORT_CA_GATEWAY_SERVICE_H_

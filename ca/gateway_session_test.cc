@@ -1,0 +1,354 @@
+// AuthorizeChannel and IssueSessionCertificate (issue 11 "Gateway RPCs",
+// "Session certificate"): the CA re-verifies the user certificate and asks
+// the RBAC engine; session certificates are checked with `ssh-keygen -L`
+// and used against the real sshd, from the egress address and from
+// another. On SQLite and on a real PostgreSQL server.
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "ca/audit_log.h"
+#include "ca/gateway_test_util.h"
+#include "gtest/gtest.h"
+#include "proto/admin.grpc.pb.h"
+#include "ssh/cert/certificate.h"
+#include "tests/harness/sshd_fixture.h"
+#include "tests/harness/subprocess.h"
+#include "tests/harness/temp_dir.h"
+
+namespace sallyport::ca {
+namespace {
+
+using grpc::StatusCode;
+using testing::RunCommand;
+using testing::RunCommandOk;
+namespace gw = gateway::v1;
+
+// Seconds between "Valid: from A to B" in `ssh-keygen -L` output (both in
+// the same local time zone), or -1.
+int64_t KeygenValiditySeconds(const std::string& text) {
+  const size_t at = text.find("Valid: from ");
+  if (at == std::string::npos) return -1;
+  std::vector<std::string> words =
+      absl::StrSplit(text.substr(at, 80), ' ', absl::SkipEmpty());
+  if (words.size() < 5 || words[3] != "to") return -1;
+  absl::Time from, to;
+  std::string err;
+  const std::string end = words[4].substr(0, 19);
+  if (!absl::ParseTime("%Y-%m-%dT%H:%M:%S", words[2], &from, &err) ||
+      !absl::ParseTime("%Y-%m-%dT%H:%M:%S", end, &to, &err)) {
+    return -1;
+  }
+  return absl::ToInt64Seconds(to - from);
+}
+
+class GatewaySessionTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    auto env = StartCa(GetParam(), &pg_);
+    ASSERT_TRUE(env.ok()) << env.status();
+    env_ = std::move(*env);
+    login_ = testing::CurrentUserName();
+    testing::SshdFixture::Options sshd_options;
+    sshd_options.config = {{"TrustedUserCAKeys", "%DIR%/user_ca.pub"}};
+    auto sshd = testing::SshdFixture::Start(sshd_options);
+    ASSERT_TRUE(sshd.ok()) << sshd.status();
+    sshd_ = std::move(*sshd);
+    ASSERT_TRUE(testing::WriteFile(sshd_->dir() + "/user_ca.pub",
+                                   env_->init().user_ca_public_key + "\n")
+                    .ok());
+
+    storage::Role ops;
+    ops.name = "ops";
+    ops.logins = {login_, "deploy"};
+    ops.hosts = {storage::HostSelector{.labels = {}, .name_globs = {"web*"}}};
+    ops.channels = {storage::ChannelKind::kShell, storage::ChannelKind::kExec,
+                    storage::ChannelKind::kAgentForward};
+    ASSERT_TRUE(env_->store().CreateRole(ops).ok());
+    storage::Role db;
+    db.name = "db";
+    db.logins = {"dbadmin"};
+    db.hosts = {storage::HostSelector{.labels = {}, .name_globs = {"db*"}}};
+    db.channels = {storage::ChannelKind::kShell,
+                   storage::ChannelKind::kPortForward};
+    ASSERT_TRUE(env_->store().CreateRole(db).ok());
+    ASSERT_TRUE(env_->AddUser("alice", "alice-pw", {"ops", "db"}).ok());
+    for (const auto& [name, port] : std::vector<std::pair<std::string, int>>{
+             {"web01", sshd_->port()}, {"db01", 22}, {"app01", 22}}) {
+      storage::Host h;
+      h.name = name;
+      h.address = "127.0.0.1";
+      h.port = static_cast<uint16_t>(port);
+      ASSERT_TRUE(env_->store().CreateHost(h).ok());
+    }
+    alice_ = env_->Login("alice", "alice-pw");
+    ASSERT_TRUE(alice_.status.ok()) << alice_.status.error_message();
+    gateway_ = EnrollOrDie(*env_, "gw1");
+    ASSERT_NE(gateway_.channel, nullptr);
+    auto dir = testing::TempDir::Create("session");
+    ASSERT_TRUE(dir.ok());
+    dir_ = std::make_unique<testing::TempDir>(std::move(*dir));
+    auto key = testing::GenerateKey(dir_->path(), "ephemeral");
+    ASSERT_TRUE(key.ok()) << key.status();
+    ephemeral_ = *key;
+  }
+
+  grpc::Status IssueSession(const std::shared_ptr<grpc::Channel>& channel,
+                            const std::string& login, const std::string& host,
+                            gw::IssueSessionCertificateResponse* response,
+                            const std::string& session_id = "s-1234") {
+    gw::IssueSessionCertificateRequest request;
+    request.set_user_certificate(alice_.response.ssh_certificate());
+    request.set_session_id(session_id);
+    request.set_login(login);
+    request.set_host(host);
+    request.set_ephemeral_public_key(ephemeral_.public_line);
+    grpc::ClientContext ctx;
+    return gw::Gateway::NewStub(channel)->IssueSessionCertificate(&ctx, request,
+                                                                  response);
+  }
+
+  gw::AuthorizeChannelResponse Authorize(const std::string& login,
+                                         const std::string& host,
+                                         const std::string& kind,
+                                         const std::string& destination = "") {
+    gw::AuthorizeChannelRequest request;
+    request.set_user_certificate(alice_.response.ssh_certificate());
+    request.set_login(login);
+    request.set_host(host);
+    request.set_kind(kind);
+    request.set_destination(destination);
+    grpc::ClientContext ctx;
+    gw::AuthorizeChannelResponse response;
+    grpc::Status st = gw::Gateway::NewStub(gateway_.channel)
+                          ->AuthorizeChannel(&ctx, request, &response);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return response;
+  }
+
+  int CountEvents(std::string_view type, std::string_view containing = "") {
+    auto all = env_->store().ListAuditEvents(0, 10000);
+    EXPECT_TRUE(all.ok());
+    int n = 0;
+    for (const auto& e : *all) {
+      n += e.type == type &&
+           absl::StrContains(e.payload_json, std::string(containing));
+    }
+    return n;
+  }
+
+  // ssh to the fixture's sshd with the ephemeral key and `cert_path`,
+  // optionally bound to `bind`; runs `echo ok`.
+  testing::RunResult Ssh(const std::string& cert_path,
+                         const std::string& bind = "") {
+    std::vector<std::string> args =
+        testing::SshClientArgs(sshd_->port(), sshd_->known_hosts_path(),
+                               ephemeral_.private_path, cert_path);
+    if (!bind.empty()) {
+      args.push_back("-b");
+      args.push_back(bind);
+    }
+    args.push_back(login_ + "@127.0.0.1");
+    args.push_back("echo ok");
+    auto r = RunCommand(args);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : testing::RunResult();
+  }
+
+  std::unique_ptr<testing::PostgresFixture> pg_;
+  std::unique_ptr<CaTestEnv> env_;
+  std::unique_ptr<testing::SshdFixture> sshd_;
+  std::unique_ptr<testing::TempDir> dir_;
+  std::string login_;
+  CaTestEnv::LoginResult alice_;
+  EnrolledGateway gateway_;
+  testing::KeyPair ephemeral_;
+};
+
+TEST_P(GatewaySessionTest, SessionCertificateWorksOnlyFromTheEgressAddress) {
+  gw::IssueSessionCertificateResponse response;
+  grpc::Status st = IssueSession(gateway_.channel, login_, "web01", &response);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  const std::string cert_path = dir_->File("ephemeral-cert.pub");
+  ASSERT_TRUE(testing::WriteFile(
+                  cert_path, response.certificate().ssh_certificate() + "\n")
+                  .ok());
+  auto shown = RunCommandOk({"ssh-keygen", "-L", "-f", cert_path});
+  ASSERT_TRUE(shown.ok()) << shown.status();
+  const std::string& text = shown->out;
+  EXPECT_TRUE(absl::StrContains(text, "Key ID: \"alice@s-1234\"")) << text;
+  EXPECT_TRUE(absl::StrContains(
+      text, absl::StrCat("Principals: \n                ", login_,
+                         "\n        Critical Options:")))
+      << text;
+  EXPECT_TRUE(absl::StrContains(text, "source-address 127.0.0.1/32")) << text;
+  EXPECT_EQ(KeygenValiditySeconds(text), 150) << text;
+  // Extensions: alice's login certificate has pty, agent and port
+  // forwarding (from both roles); RBAC for web01 (role ops) allows pty and
+  // agent forwarding only.
+  EXPECT_TRUE(absl::StrContains(text, "permit-pty")) << text;
+  EXPECT_TRUE(absl::StrContains(text, "permit-agent-forwarding")) << text;
+  EXPECT_FALSE(absl::StrContains(text, "permit-port-forwarding")) << text;
+  EXPECT_EQ(response.host().name(), "web01");
+  EXPECT_EQ(response.host().port(), sshd_->port());
+  EXPECT_EQ(response.record(), "always");
+
+  // Recorded as a session certificate with its audit event.
+  auto stored = env_->store().GetCertificate(response.certificate().serial());
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->purpose, storage::CertificatePurpose::kSession);
+  EXPECT_EQ(stored->key_id, "alice@s-1234");
+  EXPECT_EQ(CountEvents(kEventCertIssued, "\"session_id\":\"s-1234\""), 1);
+
+  // The real sshd accepts it from 127.0.0.1 and refuses it from 127.0.0.2.
+  testing::RunResult ok = Ssh(cert_path);
+  EXPECT_EQ(ok.exit_code, 0) << ok.Describe() << sshd_->Log();
+  EXPECT_EQ(ok.out, "ok\n");
+  testing::RunResult elsewhere = Ssh(cert_path, "127.0.0.2");
+  EXPECT_NE(elsewhere.exit_code, 0) << elsewhere.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      sshd_->Log(), "not from a permitted source address (127.0.0.2)"))
+      << sshd_->Log();
+}
+
+TEST_P(GatewaySessionTest, RefusalsAreDeniedAndAudited) {
+  gw::IssueSessionCertificateResponse response;
+  // A login alice's roles do not grant on web01 (her certificate has it,
+  // from the db role).
+  grpc::Status st =
+      IssueSession(gateway_.channel, "dbadmin", "web01", &response);
+  EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "dbadmin"))
+      << st.error_message();
+  EXPECT_EQ(CountEvents(kEventCertRefused, "\"login\":\"dbadmin\""), 1);
+  // A host no role selects.
+  st = IssueSession(gateway_.channel, login_, "app01", &response);
+  EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(CountEvents(kEventCertRefused, "\"host\":\"app01\""), 1);
+  // A login her certificate does not carry.
+  st = IssueSession(gateway_.channel, "nobody", "web01", &response);
+  EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(CountEvents(kEventCertRefused, "\"login\":\"nobody\""), 1);
+  // Before revocation it works; after, it is refused.
+  ASSERT_TRUE(IssueSession(gateway_.channel, login_, "web01", &response).ok());
+  storage::Revocation r;
+  r.serial = alice_.response.serial();
+  r.reason = "lost laptop";
+  r.revoked_by = "admin";
+  ASSERT_TRUE(env_->store().Revoke(r).ok());
+  st = IssueSession(gateway_.channel, login_, "web01", &response, "s-2");
+  EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "revoked"))
+      << st.error_message();
+  EXPECT_EQ(CountEvents(kEventCertRefused, "\"session_id\":\"s-2\""), 1);
+  gw::AuthorizeChannelResponse a = Authorize(login_, "web01", "shell");
+  EXPECT_FALSE(a.allowed());
+  EXPECT_TRUE(a.certificate_revoked());
+}
+
+TEST_P(GatewaySessionTest, ExpiredCertificatesAndDisabledUsersAreRefused) {
+  gw::IssueSessionCertificateResponse response;
+  storage::User alice;
+  alice.name = "alice";
+  alice.disabled = true;
+  ASSERT_TRUE(env_->store().UpdateUser(alice).ok());
+  grpc::Status st = IssueSession(gateway_.channel, login_, "web01", &response);
+  EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "disabled"))
+      << st.error_message();
+  alice.disabled = false;
+  ASSERT_TRUE(env_->store().UpdateUser(alice).ok());
+  ASSERT_TRUE(IssueSession(gateway_.channel, login_, "web01", &response).ok());
+  // alice's login certificate is valid for 8 h.
+  env_->clock().Advance(absl::Hours(8) + absl::Seconds(1));
+  st = IssueSession(gateway_.channel, login_, "web01", &response);
+  EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED);
+  gw::AuthorizeChannelResponse a = Authorize(login_, "web01", "shell");
+  EXPECT_FALSE(a.allowed());
+  EXPECT_FALSE(a.certificate_revoked());
+}
+
+TEST_P(GatewaySessionTest, AUserCertificateCannotGetSessionCertificates) {
+  gw::IssueSessionCertificateResponse response;
+  EXPECT_EQ(
+      IssueSession(alice_.channel, login_, "web01", &response).error_code(),
+      StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(IssueSession(env_->AnonymousChannel(), login_, "web01", &response)
+                .error_code(),
+            StatusCode::UNAUTHENTICATED);
+  EXPECT_GE(CountEvents(kEventAccessDenied, "IssueSessionCertificate"), 1);
+}
+
+TEST_P(GatewaySessionTest, NoEgressAddressesNoSessionCertificates) {
+  std::unique_ptr<testing::PostgresFixture> pg;
+  CaTestEnv::Options options;
+  options.gateway_egress_addresses.clear();
+  auto env = CaTestEnv::Create(options);
+  ASSERT_TRUE(env.ok());
+  EnrolledGateway g = EnrollOrDie(**env, "gw1");
+  gw::IssueSessionCertificateResponse response;
+  EXPECT_EQ(IssueSession(g.channel, login_, "web01", &response).error_code(),
+            StatusCode::FAILED_PRECONDITION);
+}
+
+TEST_P(GatewaySessionTest, AuthorizeChannelDecidesWithRbac) {
+  gw::AuthorizeChannelResponse a = Authorize(login_, "web01", "shell");
+  EXPECT_TRUE(a.allowed()) << a.reason();
+  EXPECT_EQ(a.role(), "ops");
+  EXPECT_EQ(a.user(), "alice");
+  EXPECT_EQ(a.record(), "always");
+  EXPECT_FALSE(a.certificate_revoked());
+  EXPECT_EQ(a.host().address(), "127.0.0.1");
+  EXPECT_EQ(a.host().port(), sshd_->port());
+  EXPECT_EQ(a.host().trust(), "host-ca");
+
+  a = Authorize(login_, "web01", "sftp");
+  EXPECT_FALSE(a.allowed());
+  EXPECT_TRUE(absl::StrContains(a.reason(), "sftp")) << a.reason();
+  a = Authorize("dbadmin", "db01", "port-forward", "10.0.0.1:5432");
+  EXPECT_TRUE(a.allowed()) << a.reason();
+  a = Authorize(login_, "app01", "shell");
+  EXPECT_FALSE(a.allowed());
+  a = Authorize(login_, "nosuch", "shell");
+  EXPECT_FALSE(a.allowed());
+  a = Authorize(login_, "web01;id", "shell");
+  EXPECT_FALSE(a.allowed());
+  // Each refusal is an audit event.
+  EXPECT_EQ(CountEvents(kEventAccessDenied, "\"method\""), 0);
+  EXPECT_EQ(CountEvents(kEventAccessDenied, "\"kind\""), 4);
+
+  // A certificate from another CA is refused by the CA itself.
+  auto other = testing::GenerateKey(dir_->path(), "other_ca");
+  ASSERT_TRUE(other.ok());
+  auto forged = testing::SignWithSshKeygen(
+      other->private_path, ephemeral_.public_path, "alice", login_);
+  ASSERT_TRUE(forged.ok()) << forged.status();
+  gw::AuthorizeChannelRequest request;
+  request.set_user_certificate(testing::ReadFileOrEmpty(*forged));
+  request.set_login(login_);
+  request.set_host("web01");
+  request.set_kind("shell");
+  grpc::ClientContext ctx;
+  gw::AuthorizeChannelResponse response;
+  ASSERT_TRUE(gw::Gateway::NewStub(gateway_.channel)
+                  ->AuthorizeChannel(&ctx, request, &response)
+                  .ok());
+  EXPECT_FALSE(response.allowed());
+  // And a user certificate is no gateway identity.
+  grpc::ClientContext ctx2;
+  EXPECT_EQ(gw::Gateway::NewStub(alice_.channel)
+                ->AuthorizeChannel(&ctx2, request, &response)
+                .error_code(),
+            StatusCode::PERMISSION_DENIED);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, GatewaySessionTest,
+                         ::testing::Values(Backend::kSqlite,
+                                           Backend::kPostgres),
+                         [](const auto& info) {
+                           return BackendName(info.param);
+                         });
+
+}  // namespace
+}  // namespace sallyport::ca
