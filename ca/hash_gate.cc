@@ -25,8 +25,8 @@ HashGate::Slot HashGate::Acquire() {
   }
   if (waiting_ >= limits_.max_waiters) return Slot(nullptr);
   ++waiting_;
-  const bool got = mu_.AwaitWithTimeout(absl::Condition(&SlotFree, this),
-                                        limits_.max_wait);
+  const bool got =
+      mu_.AwaitWithTimeout(absl::Condition(&SlotFree, this), limits_.max_wait);
   --waiting_;
   if (!got) return Slot(nullptr);
   ++busy_;

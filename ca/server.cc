@@ -145,6 +145,9 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES,
                              kStreamWindowBytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, kMaxMetadataBytes);
+  // Small reads, so the quota is checked often while a message arrives.
+  builder.AddChannelArgument(GRPC_ARG_TCP_MAX_READ_CHUNK_SIZE,
+                             kMaxReadChunkBytes);
   grpc::ResourceQuota quota("sallyport-ca");
   quota.Resize(kResourceQuotaBytes);
   quota.SetMaxThreads(kMaxThreads);

@@ -54,7 +54,8 @@ class CaServer {
   static constexpr int kMaxConcurrentStreamsPerConnection = 16;
   static constexpr int kStreamWindowBytes = 64 << 10;
   static constexpr int kMaxMetadataBytes = 16 << 10;
-  static constexpr size_t kResourceQuotaBytes = 64 << 20;
+  static constexpr int kMaxReadChunkBytes = 64 << 10;
+  static constexpr size_t kResourceQuotaBytes = 4 << 20;
   static constexpr int kMaxThreads = 128;
 
   // Loads keys and TLS material, registers the CA keys in the store, binds

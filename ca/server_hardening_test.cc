@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <thread>
 #include <vector>
 
@@ -109,9 +110,8 @@ TEST(HardeningTest, LocalUnlockAndAdminUnlockEndPairLocks) {
 
   ASSERT_TRUE(env->AddUser("bob", "bob-pw", {"login"}).ok());
   for (int i = 0; i < 3; ++i) env->Login("bob", "x", "", "127.0.0.2");
-  ASSERT_EQ(
-      env->Login("bob", "bob-pw", "", "127.0.0.2").status.error_code(),
-      StatusCode::RESOURCE_EXHAUSTED);
+  ASSERT_EQ(env->Login("bob", "bob-pw", "", "127.0.0.2").status.error_code(),
+            StatusCode::RESOURCE_EXHAUSTED);
   env->clock().Advance(absl::Seconds(1));
   auto stub = admin::v1::Admin::NewStub(admin.channel);
   admin::v1::UnlockUserRequest unlock;
@@ -180,6 +180,33 @@ absl::StatusOr<grpc::Status> GetCaPublicKeys(
   return stub->GetCaPublicKeys(&ctx, {}, &keys);
 }
 
+// The memory quota that stops oversized messages (tests/e2e
+// ca_hardening_e2e_test) leaves room for many ordinary clients at once.
+TEST(HardeningTest, ManyConcurrentClientsFitTheResourceQuota) {
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  auto admin = env->Login("admin", env->admin_password());
+  ASSERT_TRUE(admin.status.ok());
+  constexpr int kClients = 64;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < kClients; ++i) {
+    threads.emplace_back([&] {
+      auto channel = env->ClientChannel(
+          admin.tls_key_pem, admin.response.tls_client_certificate_pem());
+      auto stub = v1::CertificateAuthority::NewStub(channel);
+      for (int k = 0; k < 10; ++k) {
+        grpc::ClientContext ctx;
+        ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+        v1::CaPublicKeys keys;
+        if (!stub->GetCaPublicKeys(&ctx, {}, &keys).ok()) failures++;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+}
+
 // After carol was deleted and a new carol created, the old carol's client
 // certificate used to work again.
 TEST(HardeningTest, ClientCertificateIsBoundToTheUserNotTheName) {
@@ -224,9 +251,9 @@ TEST(HardeningTest, ClientCertificateIsBoundToTheUserNotTheName) {
 TEST(HardeningTest, InvalidUtf8UserNameIsInvalidArgumentWithAReason) {
   auto env = MakeEnv();
   ASSERT_NE(env, nullptr);
-  for (const std::string& user : {std::string("ad\xffmin"),
-                                 std::string("\xc0\xaf"),
-                                 std::string("a\0b", 3)}) {
+  for (const std::string& user :
+       {std::string("ad\xffmin"), std::string("\xc0\xaf"),
+        std::string("a\0b", 3)}) {
     auto r = env->Login(user, "x");
     EXPECT_EQ(r.status.error_code(), StatusCode::INVALID_ARGUMENT);
     EXPECT_TRUE(absl::StrContains(r.status.error_message(), "user"))
@@ -246,8 +273,8 @@ TEST(HardeningTest, HealthServiceAnswersServing) {
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
   grpc::Slice empty_request("");
   grpc::ByteBuffer request(&empty_request, 1);  // HealthCheckRequest{}
-  auto call = stub.PrepareUnaryCall(&ctx, "/grpc.health.v1.Health/Check",
-                                    request, &cq);
+  auto call =
+      stub.PrepareUnaryCall(&ctx, "/grpc.health.v1.Health/Check", request, &cq);
   call->StartCall();
   grpc::ByteBuffer response;
   grpc::Status status;
@@ -290,8 +317,8 @@ TEST(HardeningTest, SecondCaOnTheSamePortFailsToStart) {
   auto second = CaServer::Start(ServerOptions(*env, env->server().address()));
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_TRUE(absl::StrContains(second.status().message(),
-                                env->server().address()));
+  EXPECT_TRUE(
+      absl::StrContains(second.status().message(), env->server().address()));
   EXPECT_TRUE(absl::StrContains(second.status().message(), "using the port"))
       << second.status();
   // The first one still answers.
@@ -337,17 +364,17 @@ TEST(HardeningTest, EveryLoginAndLockoutIsOneLogLineWithoutSecrets) {
   env->Login("admin", "hunter2-secret");
   env->Login("admin", "hunter2-secret");
   env->Login("admin", "hunter2-secret");
-  ASSERT_TRUE(env->Login("admin", env->admin_password(), "", "127.0.0.3")
-                  .status.ok());
+  ASSERT_TRUE(
+      env->Login("admin", env->admin_password(), "", "127.0.0.3").status.ok());
   const std::vector<std::string> lines = env->log_lines();
-  EXPECT_TRUE(LogHas(*env, {"event=login.failed", "outcome=failure",
-                            "user=\"admin\"", "source=\"127.0.0.1\"",
-                            "reason=\"bad-password\""}));
-  EXPECT_TRUE(LogHas(*env, {"event=login.locked", "outcome=failure",
-                            "until=\""}));
+  EXPECT_TRUE(
+      LogHas(*env, {"event=login.failed", "outcome=failure", "user=\"admin\"",
+                    "source=\"127.0.0.1\"", "reason=\"bad-password\""}));
+  EXPECT_TRUE(
+      LogHas(*env, {"event=login.locked", "outcome=failure", "until=\""}));
   EXPECT_TRUE(LogHas(*env, {"event=login.failed", "reason=\"locked\""}));
-  EXPECT_TRUE(LogHas(*env, {"event=login.ok", "outcome=success",
-                            "source=\"127.0.0.3\""}));
+  EXPECT_TRUE(LogHas(
+      *env, {"event=login.ok", "outcome=success", "source=\"127.0.0.3\""}));
   for (const std::string& line : lines) {
     EXPECT_FALSE(absl::StrContains(line, "hunter2")) << line;
     EXPECT_FALSE(absl::StrContains(line, env->admin_password())) << line;
