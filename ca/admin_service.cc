@@ -26,6 +26,34 @@ absl::StatusOr<std::string> HashPassword(const PasswordHasher& hasher,
 
 }  // namespace
 
+absl::Status AdminService::RevokeUserCertificates(std::string_view user,
+                                                  std::string_view by) {
+  storage::CertificateFilter filter;
+  filter.user = std::string(user);
+  filter.valid_at = ctx_.clock->Now();
+  bool revoked = false;
+  for (;;) {
+    ASSIGN_OR_RETURN(std::vector<storage::IssuedCertificate> certs,
+                     ctx_.store->ListCertificates(filter));
+    for (const storage::IssuedCertificate& c : certs) {
+      storage::Revocation r;
+      r.serial = c.serial;
+      r.reason = "user deleted";
+      r.revoked_by = std::string(by);
+      absl::StatusOr<storage::Revocation> done = ctx_.store->Revoke(r);
+      if (!done.ok() &&
+          done.status().code() != absl::StatusCode::kAlreadyExists) {
+        return done.status();
+      }
+      revoked = true;
+      filter.after_serial = c.serial;
+    }
+    if (certs.size() < static_cast<size_t>(filter.limit)) break;
+  }
+  if (revoked) ctx_.revocations->Notify();
+  return absl::OkStatus();
+}
+
 grpc::Status AdminService::Run(
     grpc::ServerContext* context, std::string_view method,
     std::vector<AuditField> fields,
@@ -121,14 +149,19 @@ grpc::Status AdminService::UpdateUser(grpc::ServerContext* context,
 grpc::Status AdminService::DeleteUser(grpc::ServerContext* context,
                                       const pb::DeleteUserRequest* request,
                                       Empty*) {
-  return Run(context, "DeleteUser", {{"user", request->name()}},
-             [&](const ClientIdentity& admin) -> absl::Status {
-               if (admin.name == request->name()) {
-                 return absl::FailedPreconditionError(
-                     "an admin cannot delete themselves");
-               }
-               return ctx_.store->DeleteUser(request->name());
-             });
+  return Run(
+      context, "DeleteUser", {{"user", request->name()}},
+      [&](const ClientIdentity& admin) -> absl::Status {
+        if (admin.name == request->name()) {
+          return absl::FailedPreconditionError(
+              "an admin cannot delete themselves");
+        }
+        // Revoked first: a later user of the same name must not
+        // inherit them (PeerAuthenticator also checks the issue time
+        // against the user's creation).
+        RETURN_IF_ERROR(RevokeUserCertificates(request->name(), admin.name));
+        return ctx_.store->DeleteUser(request->name());
+      });
 }
 
 // ------------------------------------------------------------------

@@ -115,6 +115,9 @@ class AdminService final : public admin::v1::Admin::Service {
       grpc::ServerContext* context, std::string_view method,
       std::vector<AuditField> fields,
       const std::function<absl::Status(const ClientIdentity&)>& body);
+  // Revokes every certificate of `user` still valid (a deleted user's).
+  absl::Status RevokeUserCertificates(std::string_view user,
+                                      std::string_view by);
 
   CaContext ctx_;
 };

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 
 namespace sallyport::ca {
 namespace {
@@ -90,6 +91,47 @@ std::string AuditPayloadJson(const std::vector<AuditField>& fields) {
   return out;
 }
 
+std::string EventLine(LogFormat format, absl::Time time, std::string_view type,
+                      std::string_view actor,
+                      const std::vector<AuditField>& fields) {
+  bool failed = type.ends_with(".failed") || type.ends_with(".denied") ||
+                type.ends_with(".refused") || type.ends_with(".locked");
+  for (const auto& [name, value] : fields) {
+    const auto* code = std::get_if<std::string>(&value);
+    if (name == "code" && code != nullptr && *code != "OK") failed = true;
+  }
+  std::vector<AuditField> all = {
+      {"time",
+       absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", time, absl::UTCTimeZone())},
+      {"event", std::string(type)},
+      {"outcome", failed ? "failure" : "success"},
+      {"actor", actor.empty() ? "-" : std::string(actor)}};
+  all.insert(all.end(), fields.begin(), fields.end());
+  if (format == LogFormat::kJson) return AuditPayloadJson(all);
+  std::string out;
+  for (size_t i = 0; i < all.size(); ++i) {
+    const auto* text = std::get_if<std::string>(&all[i].second);
+    if (i > 0) out.push_back(' ');
+    if (i < 3) {  // time, event, outcome: never need quoting
+      if (i > 0) absl::StrAppend(&out, all[i].first, "=");
+      out.append(*text);
+      continue;
+    }
+    // key=<the JSON value>, so quotes and control characters are escaped
+    // (the keys are the CA's own identifiers).
+    const std::string one = AuditPayloadJson({{"", all[i].second}});
+    absl::StrAppend(&out, all[i].first, "=", one.substr(4, one.size() - 5));
+  }
+  return out;
+}
+
+void AuditLog::WriteLine(std::string_view type, std::string_view actor,
+                         const std::vector<AuditField>& fields) {
+  if (write_line_) {
+    write_line_(EventLine(line_format_, absl::Now(), type, actor, fields));
+  }
+}
+
 storage::AuditEventInput AuditLog::Event(
     std::string_view type, std::string_view actor,
     const std::vector<AuditField>& fields) {
@@ -108,12 +150,14 @@ storage::AuditEventInput AuditLog::Event(
 
 absl::Status AuditLog::Record(std::string_view type, std::string_view actor,
                               const std::vector<AuditField>& fields) {
+  WriteLine(type, actor, fields);
   return store_->AppendAuditEvent(Event(type, actor, fields)).status();
 }
 
 absl::Status AuditLog::RecordCertificate(
     const storage::IssuedCertificate& cert, std::string_view type,
     std::string_view actor, const std::vector<AuditField>& fields) {
+  WriteLine(type, actor, fields);
   return store_->RecordCertificateWithAudit(cert, Event(type, actor, fields))
       .status();
 }

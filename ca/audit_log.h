@@ -5,6 +5,7 @@
 #define SALLYPORT_CA_AUDIT_LOG_H_
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <string_view>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "storage/store.h"
 
 namespace sallyport::ca {
@@ -20,6 +22,10 @@ namespace sallyport::ca {
 // Stable event codes.
 inline constexpr std::string_view kEventLoginOk = "login.ok";
 inline constexpr std::string_view kEventLoginFailed = "login.failed";
+// A (user, source) pair reached its failure limit and is locked.
+inline constexpr std::string_view kEventLoginLocked = "login.locked";
+// `sallyport-ca unlock USER` on the CA host.
+inline constexpr std::string_view kEventUserUnlocked = "user.unlocked";
 inline constexpr std::string_view kEventCertIssued = "cert.issued";
 inline constexpr std::string_view kEventCertRefused = "cert.refused";
 inline constexpr std::string_view kEventAdminDenied = "admin.denied";
@@ -37,9 +43,29 @@ using AuditField = std::pair<std::string, AuditValue>;
 // payload is always valid JSON).
 std::string AuditPayloadJson(const std::vector<AuditField>& fields);
 
+// The one log line (no newline) written for each audit event, besides the
+// event itself: the UTC time, the event type, the outcome ("success" or
+// "failure", from the type or the "code" field), the actor, then the
+// payload fields (which never hold secrets). kText:
+//   2026-11-30T05:30:00.123456Z event=login.failed outcome=failure
+//   actor="admin" user="admin" source="127.0.0.1" reason="bad-password"
+// kJson: the same as one JSON object {"time":...,"event":...,...}.
+enum class LogFormat { kText, kJson };
+std::string EventLine(LogFormat format, absl::Time time, std::string_view type,
+                      std::string_view actor,
+                      const std::vector<AuditField>& fields);
+
 class AuditLog {
  public:
   explicit AuditLog(storage::Store* store) : store_(store) {}
+
+  // Also writes EventLine(format, ...) with `write` for every event
+  // recorded from now on (set before the server starts).
+  void SetLineLog(LogFormat format,
+                  std::function<void(std::string_view)> write) {
+    line_format_ = format;
+    write_line_ = std::move(write);
+  }
 
   // Appends one event. The store's errors pass through (callers that must
   // fail closed return them; others log them).
@@ -59,7 +85,12 @@ class AuditLog {
                                         const std::vector<AuditField>& fields);
 
  private:
+  void WriteLine(std::string_view type, std::string_view actor,
+                 const std::vector<AuditField>& fields);
+
   storage::Store* store_;
+  LogFormat line_format_ = LogFormat::kText;
+  std::function<void(std::string_view)> write_line_;
 };
 
 }  // namespace sallyport::ca

@@ -38,7 +38,15 @@ struct CaSettings {
   std::string log_level = "info";
   // gateway.egress_addresses, checked as a source-address list.
   std::vector<std::string> gateway_egress_addresses;
+  std::string log_format = "text";  // or "json"
 };
+
+// Checks a listen address: HOST:PORT (HOST a name, an IPv4 address or an
+// IPv6 address in brackets) with the port in 1..65535, or 0..65535 when
+// `allow_port_zero` (tests: "pick a free port"). kInvalidArgument naming
+// `what` ("listen", "--listen") and the problem.
+absl::Status ValidateListen(std::string_view what, std::string_view listen,
+                            bool allow_port_zero = false);
 
 // Applies defaults to `config` and checks it. Relative paths are resolved
 // against state_dir, which defaults to `config_dir`. kInvalidArgument naming

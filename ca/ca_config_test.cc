@@ -78,14 +78,44 @@ TEST(CaConfigTest, RefusesMissingAndBadValues) {
   EXPECT_TRUE(absl::StrContains(Parse("listen: x\n").status().message(),
                                 "store is required"));
   const char* bad[] = {
-      "login: {max_failures: -1}", "login: {lockout: -5s}",
-      "login: {scrypt_log_n: 40}", "certificates: {max_user_ttl: -1h}",
-      "logging: {level: verbose}", "certificates: {backdate: 2h}",
+      "login: {max_failures: -1}",  "login: {lockout: -5s}",
+      "login: {scrypt_log_n: 40}",  "certificates: {max_user_ttl: -1h}",
+      "logging: {level: verbose}",  "certificates: {backdate: 2h}",
+      "logging: {log_format: xml}",
   };
   for (const char* extra : bad) {
     auto s = Parse(std::string(kMinimal) + extra + "\n");
     EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << extra;
   }
+}
+
+// `:99999` used to wrap to another port (99999 mod 65536).
+TEST(CaConfigTest, ListenMustBeHostAndAPortIn1To65535) {
+  for (const char* bad :
+       {":99999", "127.0.0.1:99999", "127.0.0.1:65536", "127.0.0.1:0",
+        "127.0.0.1:-1", "127.0.0.1:", ":7443", "127.0.0.1", "::1:7443",
+        "[::1]7443", "127.0.0.1:74x3", "127.0.0.1:000443000", "a b:1"}) {
+    auto s = Parse(std::string(kMinimal) + "listen: \"" + bad + "\"\n");
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_TRUE(absl::StrContains(s.status().message(), "not HOST:PORT"))
+        << bad << ": " << s.status();
+  }
+  for (const char* good : {"127.0.0.1:1", "127.0.0.1:65535", "[::1]:7443",
+                           "ca.example:7443", "0.0.0.0:7443"}) {
+    auto s = Parse(std::string(kMinimal) + "listen: \"" + good + "\"\n");
+    EXPECT_TRUE(s.ok()) << good << ": " << s.status();
+  }
+  EXPECT_TRUE(ValidateListen("--listen", "127.0.0.1:0", true).ok());
+  EXPECT_FALSE(ValidateListen("--listen", "127.0.0.1:0").ok());
+}
+
+TEST(CaConfigTest, LogFormat) {
+  auto s = Parse(kMinimal);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->log_format, "text");
+  s = Parse(std::string(kMinimal) + "logging: {log_format: json}\n");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->log_format, "json");
 }
 
 }  // namespace

@@ -66,6 +66,11 @@ grpc::Status CaService::Login(grpc::ServerContext* context,
     return ToGrpc(absl::InvalidArgumentError(
         "user is required; user, password and otp have length limits"));
   }
+  if (absl::Status name = storage::ValidateText("user", request->user(),
+                                                storage::kMaxNameBytes, true);
+      !name.ok()) {
+    return ToGrpc(name);
+  }
   absl::StatusOr<ssh::crypto::PublicKey> key =
       ParseSshKey(request->ssh_public_key());
   if (!key.ok()) return ToGrpc(key.status());
@@ -105,8 +110,6 @@ grpc::Status CaService::Login(grpc::ServerContext* context,
                           {"source", attempt.source},
                           {"serial", static_cast<int64_t>(cert.serial)}});
   if (!audited.ok()) return ToGrpc(audited);
-  spdlog::info("login ok: user={} serial={} principals={} source={}",
-               user->name, cert.serial, cert.principals.size(), attempt.source);
   return grpc::Status::OK;
 }
 

@@ -55,6 +55,12 @@ absl::StatusOr<std::unique_ptr<CaTestEnv>> CaTestEnv::Create(Options options) {
     absl::MutexLock lock(&raw->mu_);
     raw->sleeps_.push_back(d);
   };
+  server.hash_limits = options.hash_limits;
+  server.settings.log_format = options.log_format;
+  server.write_log_line = [raw](std::string_view line) {
+    absl::MutexLock lock(&raw->mu_);
+    raw->log_lines_.emplace_back(line);
+  };
   ASSIGN_OR_RETURN(env->server_, CaServer::Start(std::move(server)));
   env->tls_cert_pem_ = ReadAll(settings.tls_cert);
   return env;
@@ -63,6 +69,10 @@ absl::StatusOr<std::unique_ptr<CaTestEnv>> CaTestEnv::Create(Options options) {
 CaTestEnv::~CaTestEnv() {
   if (server_ != nullptr) server_->Shutdown(absl::Seconds(1));
   server_.reset();
+  {
+    absl::MutexLock lock(&mu_);
+    relays_.clear();
+  }
   store_.reset();
 }
 
@@ -71,12 +81,29 @@ std::vector<absl::Duration> CaTestEnv::sleeps() {
   return sleeps_;
 }
 
+std::vector<std::string> CaTestEnv::log_lines() {
+  absl::MutexLock lock(&mu_);
+  return log_lines_;
+}
+
 std::shared_ptr<grpc::Channel> CaTestEnv::AnonymousChannel() {
   return ClientChannel("", "");
 }
 
 std::shared_ptr<grpc::Channel> CaTestEnv::ClientChannel(
-    const std::string& key_pem, const std::string& cert_pem) {
+    const std::string& key_pem, const std::string& cert_pem,
+    const std::string& source) {
+  std::string target = server_->address();
+  if (!source.empty()) {
+    absl::MutexLock lock(&mu_);
+    std::unique_ptr<SourceRelay>& relay = relays_[source];
+    if (relay == nullptr) {
+      absl::StatusOr<std::unique_ptr<SourceRelay>> started =
+          SourceRelay::Start(source, server_->port());
+      if (started.ok()) relay = std::move(*started);
+    }
+    if (relay != nullptr) target = relay->address();
+  }
   grpc::SslCredentialsOptions tls;
   tls.pem_root_certs = tls_cert_pem_;
   tls.pem_private_key = key_pem;
@@ -85,13 +112,13 @@ std::shared_ptr<grpc::Channel> CaTestEnv::ClientChannel(
   args.SetSslTargetNameOverride(std::string(kServerTlsName));
   // A new connection per channel: each test's identity is its own.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  return grpc::CreateCustomChannel(server_->address(),
-                                   grpc::SslCredentials(tls), args);
+  return grpc::CreateCustomChannel(target, grpc::SslCredentials(tls), args);
 }
 
 CaTestEnv::LoginResult CaTestEnv::Login(const std::string& user,
                                         const std::string& password,
-                                        const std::string& otp) {
+                                        const std::string& otp,
+                                        const std::string& source) {
   LoginResult result;
   auto ssh_key = ssh::crypto::PrivateKey::GenerateEd25519();
   auto tls_key = GenerateTlsKey();
@@ -107,7 +134,7 @@ CaTestEnv::LoginResult CaTestEnv::Login(const std::string& user,
   request.set_otp(otp);
   request.set_ssh_public_key(result.ssh_public_key);
   request.set_tls_public_key_der(*PublicKeyToDer(tls_key->get()));
-  auto stub = v1::CertificateAuthority::NewStub(AnonymousChannel());
+  auto stub = v1::CertificateAuthority::NewStub(ClientChannel("", "", source));
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
   result.status = stub->Login(&ctx, request, &result.response);

@@ -7,6 +7,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "base/clock.h"
 #include "ca/init.h"
 #include "ca/server.h"
+#include "ca/source_relay.h"
 #include "proto/admin.grpc.pb.h"
 #include "proto/ca.grpc.pb.h"
 #include "ssh/crypto/keys.h"
@@ -34,6 +36,8 @@ class CaTestEnv {
     std::string store_url;
     // gateway.egress_addresses (source-address of session certificates).
     std::vector<std::string> gateway_egress_addresses = {"127.0.0.1/32"};
+    HashGate::Limits hash_limits;
+    std::string log_format = "text";
   };
 
   static absl::StatusOr<std::unique_ptr<CaTestEnv>> Create(Options options);
@@ -52,13 +56,18 @@ class CaTestEnv {
   }
   // Durations passed to the failure-delay sleeper (nothing really sleeps).
   std::vector<absl::Duration> sleeps();
+  // The one-line event log the server wrote (CaServer::Options).
+  std::vector<std::string> log_lines();
 
   // A TLS channel that trusts the CA's certificate, without a client
   // certificate.
   std::shared_ptr<grpc::Channel> AnonymousChannel();
-  // The same with a client certificate and its key (PEM).
+  // The same with a client certificate and its key (PEM). With `source`
+  // (e.g. "127.0.0.2") the connection goes through a SourceRelay, so the
+  // CA sees that peer address.
   std::shared_ptr<grpc::Channel> ClientChannel(const std::string& key_pem,
-                                               const std::string& cert_pem);
+                                               const std::string& cert_pem,
+                                               const std::string& source = "");
 
   struct LoginResult {
     grpc::Status status;
@@ -70,7 +79,8 @@ class CaTestEnv {
   };
   // Logs in with a fresh Ed25519 SSH key and P-256 TLS key.
   LoginResult Login(const std::string& user, const std::string& password,
-                    const std::string& otp = "");
+                    const std::string& otp = "",
+                    const std::string& source = "");
 
   // Creates a user with a password bound to `roles` (which must exist).
   absl::Status AddUser(const std::string& name, const std::string& password,
@@ -91,6 +101,9 @@ class CaTestEnv {
   std::string tls_cert_pem_;
   absl::Mutex mu_;
   std::vector<absl::Duration> sleeps_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> log_lines_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::unique_ptr<SourceRelay>> relays_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace sallyport::ca

@@ -37,6 +37,16 @@ bool FailureTracker::RecordFailure(std::string_view key, absl::Time now) {
   return false;
 }
 
+int FailureTracker::Failures(std::string_view key, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(std::string(key));
+  if (it == entries_.end() ||
+      now - it->second.last_failure >= policy_.lockout) {
+    return 0;
+  }
+  return it->second.failures;
+}
+
 void FailureTracker::Reset(std::string_view key) {
   absl::MutexLock lock(&mu_);
   entries_.erase(std::string(key));

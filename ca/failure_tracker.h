@@ -43,10 +43,14 @@ class FailureTracker {
   // locked, failures are not counted and the lock is not extended.
   bool RecordFailure(std::string_view key, absl::Time now)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Failures counted for `key` (0 once its last failure is older than
+  // policy.lockout, and while it is locked).
+  int Failures(std::string_view key, absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
   // Forgets the key (after a success, or an admin unlock).
   void Reset(std::string_view key) ABSL_LOCKS_EXCLUDED(mu_);
 
   size_t size() ABSL_LOCKS_EXCLUDED(mu_);
+  const Policy& policy() const { return policy_; }
 
  private:
   struct Entry {

@@ -252,4 +252,11 @@ absl::StatusOr<InitResult> InitializeCa(const InitOptions& options,
   return result;
 }
 
+absl::Status UnlockUserLocally(storage::Store* store, std::string_view user) {
+  RETURN_IF_ERROR(store->UnlockUser(user));
+  return AuditLog(store).Record(
+      kEventUserUnlocked, "local",
+      {{"user", std::string(user)}, {"via", "sallyport-ca unlock"}});
+}
+
 }  // namespace sallyport::ca

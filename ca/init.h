@@ -55,6 +55,13 @@ absl::Status PrepareStateDir(const std::string& state_dir);
 absl::StatusOr<InitResult> InitializeCa(const InitOptions& options,
                                         storage::Store* store);
 
+// `sallyport-ca unlock USER` on the CA host (no network): clears the user's
+// failure count and ends every lockout of the user, at every source,
+// including those a running CA keeps in memory (it sees
+// credentials.unlocked_at), and records the audit event "user.unlocked".
+// kNotFound for an unknown user.
+absl::Status UnlockUserLocally(storage::Store* store, std::string_view user);
+
 }  // namespace sallyport::ca
 
 #endif  // SALLYPORT_CA_INIT_H_

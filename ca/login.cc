@@ -1,19 +1,39 @@
 #include "ca/login.h"
 
+#include <algorithm>
+#include <limits>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "storage/records.h"
 
 namespace sallyport::ca {
+namespace {
+
+constexpr int kNeverLocks = std::numeric_limits<int>::max();
+
+std::string PairKey(const LoginAttempt& attempt) {
+  return absl::StrCat(attempt.source, "\n", attempt.user);
+}
+
+absl::Duration ThrottleFor(int failures, int limit, absl::Duration base,
+                           absl::Duration max) {
+  if (failures < limit) return absl::ZeroDuration();
+  const int doublings = std::min(failures - limit, 30);
+  return std::min(max, base * (int64_t{1} << doublings));
+}
+
+}  // namespace
 
 LoginAuthenticator::LoginAuthenticator(Options options)
     : options_(std::move(options)),
-      addresses_(FailureTracker::Policy{
-          .max_failures = options_.max_failures_per_address,
-          .lockout = options_.lockout.lockout}),
-      unknown_users_(
+      pairs_(
           FailureTracker::Policy{.max_failures = options_.lockout.max_failures,
-                                 .lockout = options_.lockout.lockout}) {}
+                                 .lockout = options_.lockout.lockout}),
+      sources_(FailureTracker::Policy{.max_failures = kNeverLocks,
+                                      .lockout = options_.lockout.lockout}),
+      users_(FailureTracker::Policy{.max_failures = kNeverLocks,
+                                    .lockout = options_.lockout.lockout}) {}
 
 absl::Status LoginAuthenticator::Refuse(const LoginAttempt& attempt,
                                         absl::Time started,
@@ -29,17 +49,52 @@ absl::Status LoginAuthenticator::Refuse(const LoginAttempt& attempt,
   return status;
 }
 
+absl::Duration LoginAuthenticator::Throttle(std::string_view user,
+                                            std::string_view source) {
+  const absl::Time now = options_.clock->Now();
+  return std::max(
+      ThrottleFor(users_.Failures(user, now), options_.lockout.max_failures,
+                  options_.throttle_base, options_.max_throttle),
+      ThrottleFor(sources_.Failures(source, now),
+                  options_.max_failures_per_address, options_.throttle_base,
+                  options_.max_throttle));
+}
+
 void LoginAuthenticator::CountFailure(const LoginAttempt& attempt,
                                       bool known_user) {
   const absl::Time now = options_.clock->Now();
-  addresses_.RecordFailure(attempt.source, now);
-  if (known_user) {
-    // Best effort: a store error must not turn a refusal into something
-    // the client could tell apart.
-    (void)options_.store->RecordLoginFailure(attempt.user, options_.lockout);
-  } else if (attempt.user.size() <= storage::kMaxNameBytes) {
-    unknown_users_.RecordFailure(attempt.user, now);
+  sources_.RecordFailure(attempt.source, now);
+  users_.RecordFailure(attempt.user, now);
+  if (pairs_.RecordFailure(PairKey(attempt), now)) {
+    (void)options_.audit->Record(
+        kEventLoginLocked, attempt.user,
+        {{"user", attempt.user},
+         {"source", attempt.source},
+         {"until",
+          absl::FormatTime(absl::RFC3339_sec, now + options_.lockout.lockout,
+                           absl::UTCTimeZone())}});
   }
+  if (known_user) {
+    // Counted for the admin's view only (the Store never locks here). Best
+    // effort: a store error must not turn a refusal into something the
+    // client could tell apart.
+    (void)options_.store->RecordLoginFailure(
+        attempt.user,
+        {.max_failures = kNeverLocks, .lockout = options_.lockout.lockout});
+  }
+}
+
+std::optional<absl::Time> LoginAuthenticator::PairLockedUntil(
+    const LoginAttempt& attempt, const storage::Credentials* creds,
+    absl::Time now) {
+  const std::string key = PairKey(attempt);
+  std::optional<absl::Time> until = pairs_.LockedUntil(key, now);
+  if (until.has_value() && creds != nullptr && creds->unlocked_at.has_value() &&
+      *creds->unlocked_at >= *until - pairs_.policy().lockout) {
+    pairs_.Reset(key);
+    return std::nullopt;
+  }
+  return until;
 }
 
 absl::StatusOr<storage::User> LoginAuthenticator::Authenticate(
@@ -48,8 +103,6 @@ absl::StatusOr<storage::User> LoginAuthenticator::Authenticate(
   const absl::Time now = options_.clock->Now();
   const absl::Status bad =
       absl::UnauthenticatedError(std::string(kBadCredentialsMessage));
-  const absl::Status locked =
-      absl::ResourceExhaustedError(std::string(kLockedMessage));
 
   std::optional<storage::User> user;
   std::optional<storage::Credentials> creds;
@@ -69,22 +122,38 @@ absl::StatusOr<storage::User> LoginAuthenticator::Authenticate(
   }
   const bool known = user.has_value();
 
-  bool is_locked = addresses_.LockedUntil(attempt.source, now).has_value();
-  if (known) {
-    is_locked = is_locked ||
-                (creds->locked_until.has_value() && *creds->locked_until > now);
-  } else {
-    is_locked =
-        is_locked || unknown_users_.LockedUntil(attempt.user, now).has_value();
+  // A locked pair costs no hash: unknown names lock the same way, so this
+  // says nothing about which names exist.
+  if (std::optional<absl::Time> until =
+          PairLockedUntil(attempt, known ? &*creds : nullptr, now)) {
+    return Refuse(
+        attempt, started, "locked",
+        absl::ResourceExhaustedError(absl::StrCat(
+            std::string(kLockedMessage),
+            absl::FormatTime(absl::RFC3339_sec, *until, absl::UTCTimeZone()))));
   }
+  const absl::Duration throttle = Throttle(attempt.user, attempt.source);
+  if (throttle > absl::ZeroDuration()) options_.sleep(throttle);
 
-  // Always exactly one scrypt, whatever happens next.
-  const bool password_ok = options_.hasher->Verify(
-      attempt.password,
-      known ? std::optional<std::string_view>(creds->password_hash)
-            : std::nullopt);
-
-  if (is_locked) return Refuse(attempt, started, "locked", locked);
+  bool password_ok = false;
+  {
+    std::optional<HashGate::Slot> slot;
+    if (options_.hash_gate != nullptr) {
+      slot.emplace(options_.hash_gate->Acquire());
+      if (!slot->ok()) {
+        (void)options_.audit->Record(kEventLoginFailed, attempt.user,
+                                     {{"user", attempt.user},
+                                      {"source", attempt.source},
+                                      {"reason", "busy"}});
+        return absl::ResourceExhaustedError(std::string(kBusyMessage));
+      }
+    }
+    // Exactly one scrypt, whatever happens next.
+    password_ok = options_.hasher->Verify(
+        attempt.password,
+        known ? std::optional<std::string_view>(creds->password_hash)
+              : std::nullopt);
+  }
   if (!password_ok) {
     CountFailure(attempt, known);
     return Refuse(attempt, started, known ? "bad-password" : "unknown-user",
@@ -119,8 +188,10 @@ absl::StatusOr<storage::User> LoginAuthenticator::Authenticate(
                     claimed.ok() ? "otp-replayed" : "unknown-user", bad);
     }
   }
-  // A success clears the user's count (not the address's: one good account
-  // must not reset the count of guesses against others).
+  // A success clears this pair's count only: not the source's (one good
+  // account must not reset the count of guesses against others) nor the
+  // user's at other sources.
+  pairs_.Reset(PairKey(attempt));
   (void)options_.store->RecordLoginSuccess(attempt.user);
   return *user;
 }

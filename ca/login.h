@@ -4,23 +4,29 @@
 //   replayed one-time codes all get kUnauthenticated with the same message,
 //   after the same work (one scrypt) and no earlier than failure_delay after
 //   the request started;
-// - failures are counted per user (in the Store for real users, in memory
-//   for unknown names, so both lock out the same way) and per source
-//   address (in memory); a locked user or address gets kResourceExhausted
-//   even with the right password, after the same work and delay;
+// - a source can only lock a user out at that source: failures are counted
+//   per (user, source address), and lockout.max_failures of them lock that
+//   pair (kResourceExhausted naming when the lock ends, without hashing).
+//   Across all sources a user, and a source across all users, only ever get
+//   an increasing delay (throttle), never a lock a stranger could trigger.
+//   Unknown names are counted exactly like real ones. An unlock (admin
+//   UnlockUser or `sallyport-ca unlock` on the CA host) ends the pair locks
+//   that began before it, through credentials.unlocked_at in the Store;
+// - password hashing goes through a HashGate: when it is full the answer is
+//   kResourceExhausted (kBusyMessage) at once;
 // - a TOTP user who sent no code but the right password gets
 //   kFailedPrecondition "one-time code required" (not counted as a failure);
 // - a TOTP code is accepted once: a step at or before the last accepted one
 //   is refused. The last accepted step is claimed atomically in the Store,
 //   so this holds across restarts and across CA instances sharing it.
 //
-// LIMITATION: the per-address and unknown-name counters are in memory (the
-// Store has no fields for them): several CA instances do not share them and
-// a restart forgets them.
+// LIMITATION: the pair, source and per-name counters are in memory: several
+// CA instances do not share them and a restart forgets them.
 #ifndef SALLYPORT_CA_LOGIN_H_
 #define SALLYPORT_CA_LOGIN_H_
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -31,6 +37,7 @@
 #include "base/secret_bytes.h"
 #include "ca/audit_log.h"
 #include "ca/failure_tracker.h"
+#include "ca/hash_gate.h"
 #include "ca/password_hash.h"
 #include "ca/totp.h"
 #include "storage/store.h"
@@ -39,8 +46,12 @@ namespace sallyport::ca {
 
 inline constexpr std::string_view kBadCredentialsMessage =
     "invalid user name, password or one-time code";
+// Followed by the end of the lock, e.g. "2026-11-30T05:45:00Z".
 inline constexpr std::string_view kLockedMessage =
-    "too many failed logins; try again later";
+    "too many failed logins for this user from this address; try again "
+    "after ";
+inline constexpr std::string_view kBusyMessage =
+    "the CA is busy checking other logins; try again in a few seconds";
 inline constexpr std::string_view kOtpRequiredMessage =
     "one-time code required";
 
@@ -58,14 +69,23 @@ class LoginAuthenticator {
     const PasswordHasher* hasher = nullptr;
     AuditLog* audit = nullptr;
     base::Clock* clock = base::Clock::Real();  // lockouts and TOTP
+    // Failures of one user from one source that lock that pair, and for how
+    // long; also the user's failures (all sources) before its throttle.
     storage::LockoutPolicy lockout;
-    // Failures from one source address before it is locked (it is shared
-    // by every user behind a NAT, so higher than the per-user limit).
+    // Failures from one source (all users) before its attempts are
+    // throttled (it is shared by every user behind a NAT).
     int max_failures_per_address = 20;
     // Failed logins are answered no earlier than this after they started.
     absl::Duration failure_delay = absl::Milliseconds(250);
+    // The throttle: an attempt for a user, or from a source, that is over
+    // its limit by n failures first waits throttle_base * 2^n, at most
+    // max_throttle.
+    absl::Duration throttle_base = absl::Milliseconds(250);
+    absl::Duration max_throttle = absl::Seconds(8);
+    // Bounds concurrent hashing; not owned; nullptr: unbounded.
+    HashGate* hash_gate = nullptr;
     TotpParams totp;
-    // How to wait for the failure delay (tests replace it).
+    // How to wait for the failure delay and the throttle (tests replace it).
     std::function<void(absl::Duration)> sleep = [](absl::Duration d) {
       absl::SleepFor(d);
     };
@@ -75,19 +95,29 @@ class LoginAuthenticator {
 
   // The authenticated user (which may be disabled: the certificate policy
   // refuses those). Errors: kUnauthenticated (kBadCredentialsMessage),
-  // kResourceExhausted (kLockedMessage), kFailedPrecondition
-  // (kOtpRequiredMessage), kUnavailable when the store cannot be reached.
-  // Every refusal is an audit event "login.failed" with the reason.
+  // kResourceExhausted (kLockedMessage + time, or kBusyMessage),
+  // kFailedPrecondition (kOtpRequiredMessage), kUnavailable when the store
+  // cannot be reached. Every refusal is an audit event "login.failed" with
+  // the reason; a new pair lock is also "login.locked".
   absl::StatusOr<storage::User> Authenticate(const LoginAttempt& attempt);
+
+  // The throttle an attempt for `user` from `source` would wait now.
+  absl::Duration Throttle(std::string_view user, std::string_view source);
 
  private:
   absl::Status Refuse(const LoginAttempt& attempt, absl::Time started,
                       std::string_view reason, absl::Status status);
   void CountFailure(const LoginAttempt& attempt, bool known_user);
+  // The end of the lock of the attempt's (user, source), unless an unlock
+  // recorded in `creds` ended it.
+  std::optional<absl::Time> PairLockedUntil(const LoginAttempt& attempt,
+                                            const storage::Credentials* creds,
+                                            absl::Time now);
 
   Options options_;
-  FailureTracker addresses_;
-  FailureTracker unknown_users_;
+  FailureTracker pairs_;    // "source\nuser": locks
+  FailureTracker sources_;  // throttles only
+  FailureTracker users_;    // throttles only
 };
 
 }  // namespace sallyport::ca

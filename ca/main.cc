@@ -3,6 +3,11 @@
 //   sallyport-ca init --state-dir DIR [--admin NAME]
 //                     [--admin-password-file FILE] [--store URL]
 //   sallyport-ca serve --config DIR/ca.yaml [--listen HOST:PORT]
+//   sallyport-ca unlock USER --config DIR/ca.yaml
+//
+// serve: SIGTERM / SIGINT stop the server; SIGHUP re-reads the config and
+// applies logging.level (other changes need a restart, and the log says
+// so); a config that no longer loads is logged and the old one kept.
 //
 // This is where the concrete store backend is chosen (storage::OpenStore).
 #include <signal.h>
@@ -54,6 +59,9 @@ int RunInit(const std::string& state_dir_arg, const std::string& admin,
             const std::string& listen, int scrypt_log_n) {
   const std::string state_dir =
       std::filesystem::absolute(state_dir_arg).lexically_normal().string();
+  if (absl::Status st = ValidateListen("--listen", listen); !st.ok()) {
+    return Fail(st);
+  }
   InitOptions options;
   options.state_dir = state_dir;
   options.admin = admin;
@@ -91,14 +99,40 @@ int RunInit(const std::string& state_dir_arg, const std::string& admin,
   return 0;
 }
 
+// Takes the stop and reload signals with sigwait (they are blocked in every
+// thread, gRPC's included), so no work runs in a signal handler. Returns
+// once the server has been told to stop.
+void HandleSignals(const sigset_t& signals, const std::string& config_path,
+                   CaServer* server) {
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig != SIGHUP) {
+      spdlog::info("signal {}: shutting down", sig);
+      server->Shutdown(absl::Seconds(10));
+      return;
+    }
+    absl::StatusOr<CaSettings> reloaded = LoadCaSettings(config_path);
+    if (!reloaded.ok()) {
+      spdlog::error("SIGHUP: {} not reloaded, keeping the running config: {}",
+                    config_path, std::string(reloaded.status().message()));
+      continue;
+    }
+    spdlog::set_level(spdlog::level::from_str(reloaded->log_level));
+    spdlog::warn(
+        "SIGHUP: reloaded {}: logging.level={} applied; other changes take "
+        "effect at the next restart",
+        config_path, reloaded->log_level);
+  }
+}
+
 int RunServe(const std::string& config_path, const std::string& listen) {
-  // Block the stop signals in every thread (gRPC's included); one thread
-  // takes them with sigwait, so no work runs in a signal handler.
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   absl::StatusOr<CaSettings> settings = LoadCaSettings(config_path);
   if (!settings.ok()) return Fail(settings.status());
@@ -116,15 +150,24 @@ int RunServe(const std::string& config_path, const std::string& listen) {
   spdlog::info("sallyport-ca listening on {}", (*server)->address());
 
   CaServer* s = server->get();
-  std::thread stopper([&stop, s] {
-    int sig = 0;
-    sigwait(&stop, &sig);
-    spdlog::info("signal {}: shutting down", sig);
-    s->Shutdown(absl::Seconds(10));
-  });
+  std::thread signal_thread(
+      [&signals, &config_path, s] { HandleSignals(signals, config_path, s); });
   s->Wait();
-  stopper.join();
+  signal_thread.join();
   spdlog::info("stopped");
+  return 0;
+}
+
+int RunUnlock(const std::string& config_path, const std::string& user) {
+  absl::StatusOr<CaSettings> settings = LoadCaSettings(config_path);
+  if (!settings.ok()) return Fail(settings.status());
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::OpenStore(settings->store_url);
+  if (!store.ok()) return Fail(store.status());
+  if (absl::Status st = UnlockUserLocally(store->get(), user); !st.ok()) {
+    return Fail(st);
+  }
+  std::cout << "unlocked " << user << " (every source)\n";
   return 0;
 }
 
@@ -158,12 +201,26 @@ int main(int argc, char** argv) {
   serve->add_option("--config", config_path, "config file (ca.yaml)")
       ->required();
   serve->add_option("--listen", listen,
-                    "HOST:PORT, overrides the config (default 127.0.0.1:7443)");
+                    "HOST:PORT with a port in 1..65535, overrides the config "
+                    "(default 127.0.0.1:7443; port 0 picks a free port and "
+                    "logs it)");
+
+  std::string unlock_user, unlock_config;
+  CLI::App* unlock = app.add_subcommand(
+      "unlock",
+      "on the CA host: end every lockout of USER (no network; works with "
+      "the CA running)");
+  unlock->add_option("USER", unlock_user, "the user to unlock")->required();
+  unlock->add_option("--config", unlock_config, "config file (ca.yaml)")
+      ->required();
 
   CLI11_PARSE(app, argc, argv);
   if (init->parsed()) {
     return sallyport::ca::RunInit(state_dir, admin, password_file, store_url,
                                   init_listen, scrypt_log_n);
+  }
+  if (unlock->parsed()) {
+    return sallyport::ca::RunUnlock(unlock_config, unlock_user);
   }
   return sallyport::ca::RunServe(config_path, listen);
 }

@@ -1,11 +1,14 @@
 #include "ca/server.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "base/secret_bytes.h"
 #include "base/status_macros.h"
 
@@ -22,6 +25,28 @@ absl::StatusOr<std::string> ReadText(const std::string& path) {
   return ss.str();
 }
 
+// Private keys must not be readable by group or others (sshd refuses such
+// keys the same way).
+absl::Status CheckPrivateFile(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat("cannot read ", path));
+  }
+  if ((st.st_mode & 077) != 0) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%s is accessible by group or others (mode %04o): a private key must "
+        "be mode 0600 (chmod 600 %s)",
+        path, st.st_mode & 07777, path));
+  }
+  return absl::OkStatus();
+}
+
+void WriteStderrLine(std::string_view line) {
+  std::string out = absl::StrCat(std::string(line), "\n");
+  // One write per line, so lines of concurrent calls do not interleave.
+  (void)!write(STDERR_FILENO, out.data(), out.size());
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
@@ -34,8 +59,22 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
   storage::Store* store = s->options_.store;
   base::Clock* clock = s->options_.clock;
 
+  const std::string listen =
+      s->options_.listen.empty() ? cfg.listen : s->options_.listen;
+  RETURN_IF_ERROR(
+      ValidateListen("listen", listen,
+                     /*allow_port_zero=*/!s->options_.listen.empty()));
+  for (const std::string* key :
+       {&cfg.user_ca_key, &cfg.host_ca_key, &cfg.tls_key, &cfg.client_ca_key}) {
+    RETURN_IF_ERROR(CheckPrivateFile(*key));
+  }
   ASSIGN_OR_RETURN(s->hasher_, PasswordHasher::Create(cfg.scrypt));
+  s->hash_gate_ = std::make_unique<HashGate>(s->options_.hash_limits);
   s->audit_ = std::make_unique<AuditLog>(store);
+  s->audit_->SetLineLog(
+      cfg.log_format == "json" ? LogFormat::kJson : LogFormat::kText,
+      s->options_.write_log_line ? s->options_.write_log_line
+                                 : WriteStderrLine);
   ASSIGN_OR_RETURN(
       s->keyring_,
       CaKeyring::Create({.user_key_path = cfg.user_ca_key,
@@ -60,6 +99,7 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
   login.max_failures_per_address = cfg.max_failures_per_address;
   login.failure_delay = cfg.failure_delay;
   login.sleep = s->options_.sleep;
+  login.hash_gate = s->hash_gate_.get();
   s->login_ = std::make_unique<LoginAuthenticator>(std::move(login));
   ASSIGN_OR_RETURN(s->client_ca_, ClientCertificateAuthority::Load(
                                       cfg.client_ca_cert, cfg.client_ca_key));
@@ -94,17 +134,35 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
   tls.pem_key_cert_pairs.push_back({key_pem, cert_pem});
   OPENSSL_cleanse(key_pem.data(), key_pem.size());
 
-  const std::string listen =
-      s->options_.listen.empty() ? cfg.listen : s->options_.listen;
+  grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen, grpc::SslServerCredentials(tls), &s->port_);
   builder.RegisterService(s->ca_service_.get());
   builder.RegisterService(s->admin_service_.get());
   builder.RegisterService(s->gateway_service_.get());
-  builder.SetMaxReceiveMessageSize(1 << 20);
+  // Without this gRPC sets SO_REUSEPORT and a second CA on the same port
+  // would start and take half of the connections.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             kMaxConcurrentStreamsPerConnection);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES,
+                             kStreamWindowBytes);
+  builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, kMaxMetadataBytes);
+  // Small reads, so the quota is checked often while a message arrives.
+  builder.AddChannelArgument(GRPC_ARG_TCP_MAX_READ_CHUNK_SIZE,
+                             kMaxReadChunkBytes);
+  grpc::ResourceQuota quota("sallyport-ca");
+  quota.Resize(kResourceQuotaBytes);
+  quota.SetMaxThreads(kMaxThreads);
+  builder.SetResourceQuota(quota);
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", listen,
+        " (is another process, perhaps another sallyport-ca, using the "
+        "port?)"));
   }
   const size_t colon = listen.rfind(':');
   s->address_ = absl::StrCat(

@@ -20,6 +20,7 @@
 #include "ca/ca_config.h"
 #include "ca/ca_service.h"
 #include "ca/gateway_service.h"
+#include "ca/hash_gate.h"
 #include "storage/store.h"
 
 namespace sallyport::ca {
@@ -39,11 +40,32 @@ class CaServer {
     std::function<void(absl::Duration)> sleep = [](absl::Duration d) {
       absl::SleepFor(d);
     };
+    // Concurrent password hashing (default: one per core).
+    HashGate::Limits hash_limits;
+    // Where the one-line log of every login, lockout and admin call goes
+    // (settings.log_format); default: standard error, one write per line.
+    std::function<void(std::string_view)> write_log_line;
   };
 
+  // What a peer can make the server hold (DESIGN.md: every queue a peer can
+  // grow has a named limit). Memory is bounded overall by the resource
+  // quota and per call by the message size; HTTP/2 flow control keeps an
+  // oversized message from being read faster than it is refused.
+  static constexpr int kMaxReceiveMessageBytes = 1 << 20;
+  static constexpr int kMaxConcurrentStreamsPerConnection = 16;
+  static constexpr int kStreamWindowBytes = 64 << 10;
+  static constexpr int kMaxMetadataBytes = 16 << 10;
+  static constexpr int kMaxReadChunkBytes = 64 << 10;
+  static constexpr size_t kResourceQuotaBytes = 4 << 20;
+  static constexpr int kMaxThreads = 128;
+
   // Loads keys and TLS material, registers the CA keys in the store, binds
-  // and starts serving. kFailedPrecondition / kInvalidArgument naming the
-  // file for bad material; kUnavailable when the address cannot be bound.
+  // and starts serving (with grpc.health.v1.Health answering SERVING).
+  // kFailedPrecondition / kInvalidArgument naming the file for bad material
+  // or a private key file that group or others may read (like sshd);
+  // kInvalidArgument for a listen address that is not HOST:PORT;
+  // kUnavailable when the address cannot be bound, e.g. the port is in use
+  // (SO_REUSEPORT is off, so a second CA cannot share it).
   static absl::StatusOr<std::unique_ptr<CaServer>> Start(Options options);
   ~CaServer();
 
@@ -64,12 +86,14 @@ class CaServer {
   LoginAuthenticator& login() { return *login_; }
   const PasswordHasher& hasher() const { return *hasher_; }
   const ClientCertificateAuthority& client_ca() const { return *client_ca_; }
+  HashGate& hash_gate() { return *hash_gate_; }
 
  private:
   CaServer() = default;
 
   Options options_;
   std::unique_ptr<PasswordHasher> hasher_;
+  std::unique_ptr<HashGate> hash_gate_;
   std::unique_ptr<AuditLog> audit_;
   std::unique_ptr<CaKeyring> keyring_;
   std::unique_ptr<CertificateIssuer> issuer_;

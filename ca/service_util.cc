@@ -121,6 +121,19 @@ absl::StatusOr<ClientIdentity> PeerAuthenticator::Authenticate(
     if (user->disabled) {
       return absl::PermissionDeniedError("the user is disabled");
     }
+    // Bound to this user, not just the name: issued to it, and not before
+    // it was created (a deleted and recreated name does not inherit the
+    // old user's certificates).
+    absl::StatusOr<storage::IssuedCertificate> issued =
+        store_->GetCertificate(id.serial);
+    if (!issued.ok() && issued.status().code() != absl::StatusCode::kNotFound) {
+      return absl::UnavailableError("the CA's store is unavailable");
+    }
+    if (!issued.ok() || issued->user != id.name ||
+        issued->issued_at < user->created_at) {
+      return absl::UnauthenticatedError(
+          "the client certificate was issued to another user of that name");
+    }
   }
   return id;
 }

@@ -64,6 +64,8 @@ struct Credentials {
   std::optional<absl::Time> last_failure_at;
   std::optional<absl::Time> locked_until;
   absl::Time updated_at;  // set by the store
+  // The last UnlockUser (set by the store); unset when never unlocked.
+  std::optional<absl::Time> unlocked_at;
 };
 
 struct LockoutPolicy {

@@ -160,10 +160,15 @@ TEST_P(StoreTest, FailedLoginsLockTheAccountAtTheThreshold) {
   }
   SP_ASSERT_OK_AND_ASSIGN(c, store_->GetCredentials("alice"));
   ASSERT_TRUE(c.locked_until.has_value());
+  EXPECT_FALSE(c.unlocked_at.has_value());
+  const absl::Time unlock_time = clock_.Now();
   SP_ASSERT_OK(store_->UnlockUser("alice"));
   SP_ASSERT_OK_AND_ASSIGN(c, store_->GetCredentials("alice"));
   EXPECT_FALSE(c.locked_until.has_value());
   EXPECT_EQ(c.failed_attempts, 0);
+  // The unlock is recorded, so lockouts kept outside the store can end.
+  ASSERT_TRUE(c.unlocked_at.has_value());
+  EXPECT_EQ(*c.unlocked_at, unlock_time);
 
   SP_EXPECT_CODE(store_->RecordLoginFailure("nobody", policy), kNotFound);
   SP_EXPECT_CODE(

@@ -35,8 +35,8 @@ constexpr Statement kUserExists("SELECT 1 FROM users WHERE name = $1");
 
 constexpr Statement kSelectCredentials(
     "SELECT user_name, password_hash, totp_secret, failed_attempts, "
-    "last_failure_at_us, locked_until_us, updated_at_us FROM credentials "
-    "WHERE user_name = $1");
+    "last_failure_at_us, locked_until_us, updated_at_us, unlocked_at_us "
+    "FROM credentials WHERE user_name = $1");
 constexpr Statement kSetPasswordHash(
     "UPDATE credentials SET password_hash = $2, updated_at_us = $3 "
     "WHERE user_name = $1");
@@ -61,7 +61,7 @@ constexpr Statement kResetFailures(
     "WHERE user_name = $1");
 constexpr Statement kUnlock(
     "UPDATE credentials SET failed_attempts = 0, locked_until_us = NULL, "
-    "updated_at_us = $2 WHERE user_name = $1");
+    "updated_at_us = $2, unlocked_at_us = $2 WHERE user_name = $1");
 
 #define SP_ROLE_COLUMNS \
   "name, description, spec, max_ttl_us, record, created_at_us, updated_at_us"
@@ -292,6 +292,7 @@ absl::StatusOr<Credentials> SqlStore::GetCredentials(std::string_view user) {
   c.last_failure_at = OptTimeValue(r[4]);
   c.locked_until = OptTimeValue(r[5]);
   c.updated_at = TimeValue(r[6]);
+  c.unlocked_at = OptTimeValue(r[7]);
   return c;
 }
 

@@ -36,6 +36,10 @@ class RunningCa {
   std::string Log() const { return server_ ? server_->Log() : ""; }
   // Sends SIGTERM and waits; returns the wait status.
   int Stop();
+  // The `serve` process (e.g. to signal it or read /proc/PID).
+  sallyport::testing::BackgroundProcess& process() {
+    return server_->process();
+  }
 
  private:
   RunningCa(sallyport::testing::TempDir dir) : dir_(std::move(dir)) {}
