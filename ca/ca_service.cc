@@ -190,6 +190,12 @@ grpc::Status CaService::IssueHostCertificate(
     const v1::IssueHostCertificateRequest* request,
     v1::IssueHostCertificateResponse* response) {
   const std::string source = PeerAddress(context->peer());
+  // The request's shape first, so that a typo does not spend a join token.
+  absl::Status name = ValidateHostPrincipal(request->host());
+  if (!name.ok()) return ToGrpc(name);
+  absl::StatusOr<ssh::crypto::PublicKey> key =
+      ParseSshKey(request->ssh_public_key());
+  if (!key.ok()) return ToGrpc(key.status());
   std::string actor;
   if (!request->join_token().empty()) {
     absl::StatusOr<storage::JoinToken> token = ConsumeJoinTokenOfKind(
@@ -203,11 +209,6 @@ grpc::Status CaService::IssueHostCertificate(
     if (!peer.ok()) return ToGrpc(peer.status());
     actor = peer->name;
   }
-  absl::Status name = ValidateHostPrincipal(request->host());
-  if (!name.ok()) return ToGrpc(name);
-  absl::StatusOr<ssh::crypto::PublicKey> key =
-      ParseSshKey(request->ssh_public_key());
-  if (!key.ok()) return ToGrpc(key.status());
   absl::StatusOr<storage::Host> host = RecordEnrolledHost(
       *ctx_.store, request->host(), request->address(), request->port(), *key);
   if (!host.ok()) return ToGrpc(host.status());

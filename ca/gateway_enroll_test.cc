@@ -299,6 +299,14 @@ TEST_P(GatewayEnrollTest, HostEnrolmentWithAHostToken) {
   request.set_join_token(token);
   v1::IssueHostCertificateResponse response;
   {
+    // A bad name is refused without spending the token.
+    request.set_host("web01;id");
+    grpc::ClientContext ctx;
+    EXPECT_EQ(ca->IssueHostCertificate(&ctx, request, &response).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+    request.set_host("web01");
+  }
+  {
     grpc::ClientContext ctx;
     grpc::Status st = ca->IssueHostCertificate(&ctx, request, &response);
     ASSERT_TRUE(st.ok()) << st.error_message();
