@@ -36,14 +36,15 @@ absl::StatusOr<uint64_t> SqlStore::AllocateSerial() {
   absl::MutexLock lock(&serial_mu_);
   if (serials_.empty()) {
     std::vector<Row> rows;
-    RETURN_IF_ERROR(Describe(
-        Transact(TxMode::kReadCommitted,
-                 [&](Tx& tx) -> absl::Status {
-                   ASSIGN_OR_RETURN(rows, tx.Query(kAllocateSerialBlock,
-                                                   {Param::Int(serial_block_)}));
-                   return absl::OkStatus();
-                 }),
-        "allocate certificate serials"));
+    RETURN_IF_ERROR(
+        Describe(Transact(TxMode::kReadCommitted,
+                          [&](Tx& tx) -> absl::Status {
+                            ASSIGN_OR_RETURN(
+                                rows, tx.Query(kAllocateSerialBlock,
+                                               {Param::Int(serial_block_)}));
+                            return absl::OkStatus();
+                          }),
+                 "allocate certificate serials"));
     std::vector<int64_t> block;
     if (db().dialect() == Dialect::kSqlite) {
       const int64_t first = rows.empty() ? 0 : rows[0][0].AsInt();
