@@ -20,9 +20,9 @@ constexpr int kEta1 = 2;
 constexpr int kEta2 = 2;
 constexpr int kDu = 10;
 constexpr int kDv = 4;
-constexpr size_t kPolyBytes = 384;                     // ByteEncode12
-constexpr size_t kPkeKeyBytes = kK * kPolyBytes;       // 1152
-constexpr size_t kU = 32 * kDu * kK;                   // 960
+constexpr size_t kPolyBytes = 384;                // ByteEncode12
+constexpr size_t kPkeKeyBytes = kK * kPolyBytes;  // 1152
+constexpr size_t kU = 32 * kDu * kK;              // 960
 constexpr size_t kPrfEta1Bytes = 64 * kEta1;
 constexpr size_t kPrfEta2Bytes = 64 * kEta2;
 static_assert(kEncapsulationKeySize == kPkeKeyBytes + 32);
@@ -42,8 +42,8 @@ using PolyVec = std::array<Poly, kK>;
 using Matrix = std::array<PolyVec, kK>;  // a_hat[i][j]
 
 absl::Status Refused(const char* what, size_t got, size_t want) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("ML-KEM-768 ", what, " is ", got, " bytes, expected ", want));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "ML-KEM-768 ", what, " is ", got, " bytes, expected ", want));
 }
 
 // PRF_eta(s, b) = SHAKE256(s || b, 64*eta) then SamplePolyCBD_eta.

@@ -76,8 +76,8 @@ TEST(MlKemPolyTest, ByteEncodeDecodeRoundTrip) {
   for (int d = 1; d <= 12; ++d) {
     internal::Poly f;
     for (int i = 0; i < internal::kN; ++i) {
-      f[i] = static_cast<uint16_t>((i * 977 + d) % (d == 12 ? internal::kQ
-                                                             : (1u << d)));
+      f[i] = static_cast<uint16_t>((i * 977 + d) %
+                                   (d == 12 ? internal::kQ : (1u << d)));
     }
     std::vector<uint8_t> bytes(32 * d);
     internal::ByteEncode(d, f, bytes.data());
@@ -203,7 +203,8 @@ TEST(MlKem768Test, RefusesDecapsulationKeyFailingItsHashCheck) {
   ASSERT_TRUE(enc.ok());
   // Changing the embedded ek, or the embedded hash, fails the check;
   // changing z does not (it is not covered by the hash).
-  for (size_t offset : {size_t{1152}, size_t{2335}, size_t{2336}, size_t{2367}}) {
+  for (size_t offset :
+       {size_t{1152}, size_t{2335}, size_t{2336}, size_t{2367}}) {
     std::vector<uint8_t> dk(kp->decapsulation_key.span().begin(),
                             kp->decapsulation_key.span().end());
     dk[offset] ^= 0x01;
