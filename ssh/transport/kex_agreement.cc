@@ -14,8 +14,7 @@ namespace {
 namespace mlkem = crypto::mlkem768;
 
 constexpr size_t kX25519Size = 32;
-static_assert(kMaxKexClientValue ==
-              mlkem::kEncapsulationKeySize + kX25519Size);
+static_assert(kMaxKexClientValue == mlkem::kEncapsulationKeySize + kX25519Size);
 static_assert(kMaxKexServerValue == mlkem::kCiphertextSize + kX25519Size);
 
 absl::StatusOr<crypto::KeyAgreement::Curve> CurveFor(std::string_view kex) {
@@ -87,15 +86,13 @@ absl::StatusOr<base::SecretBytes> KexAgreement::ClientFinish(
     return EncodeMpintK(*shared);
   }
   if (server_value.size() != kMaxKexServerValue) {
-    return WrongLength("server reply", server_value.size(),
-                       kMaxKexServerValue);
+    return WrongLength("server reply", server_value.size(), kMaxKexServerValue);
   }
   auto mlkem_ss =
       mlkem::Decapsulate(mlkem_->decapsulation_key.span(),
                          server_value.subspan(0, mlkem::kCiphertextSize));
   if (!mlkem_ss.ok()) return mlkem_ss.status();
-  auto x25519_ss =
-      ecdh_->Compute(server_value.subspan(mlkem::kCiphertextSize));
+  auto x25519_ss = ecdh_->Compute(server_value.subspan(mlkem::kCiphertextSize));
   if (!x25519_ss.ok()) return x25519_ss.status();
   return HybridK(*mlkem_ss, *x25519_ss);
 }
@@ -116,8 +113,8 @@ absl::StatusOr<KexAgreement::ServerResult> KexAgreement::ServerRespond(
     result.encoded_k = EncodeMpintK(*shared);
     return result;
   }
-  auto enc = mlkem::Encapsulate(
-      client_value.subspan(0, mlkem::kEncapsulationKeySize));
+  auto enc =
+      mlkem::Encapsulate(client_value.subspan(0, mlkem::kEncapsulationKeySize));
   if (!enc.ok()) return enc.status();
   auto x25519_ss =
       ecdh->Compute(client_value.subspan(mlkem::kEncapsulationKeySize));

@@ -45,7 +45,8 @@ class KexAgreement {
 
   // Client: the encoded K from the server's Q_S / S_REPLY. Refuses
   // (kInvalidArgument) a value of the wrong length or a failed agreement.
-  absl::StatusOr<base::SecretBytes> ClientFinish(wire::Bytes server_value) const;
+  absl::StatusOr<base::SecretBytes> ClientFinish(
+      wire::Bytes server_value) const;
 
   struct ServerResult {
     std::vector<uint8_t> server_value;  // Q_S / S_REPLY
