@@ -169,10 +169,10 @@ std::unique_ptr<TestPeers> TamperedHandshake(
   bool found = false;
   peers->tamper = [&](bool dir, std::vector<uint8_t>& bytes) {
     if (dir != to_server || found) return;
-    RewritePacket(bytes, to_server ? kMsgKexEcdhInit : kMsgKexEcdhReply,
-                  to_server ? RewriteClientValue(edit)
-                            : RewriteServerValue(edit),
-                  &found);
+    RewritePacket(
+        bytes, to_server ? kMsgKexEcdhInit : kMsgKexEcdhReply,
+        to_server ? RewriteClientValue(edit) : RewriteServerValue(edit),
+        &found);
   };
   peers->Pump();
   EXPECT_TRUE(found);
@@ -192,7 +192,8 @@ TEST(HybridKexTest, ServerRefusesClientInitOfWrongLength) {
       if (delta > 0) v.push_back(0);
       if (delta < 0) v.resize(v.size() + delta);
     });
-    ExpectClosedWith(*peers->server, delta == 1 ? "exceeds the limit of 1216" : "expected 1216");
+    ExpectClosedWith(*peers->server, delta == 1 ? "exceeds the limit of 1216"
+                                                : "expected 1216");
   }
 }
 
@@ -218,7 +219,8 @@ TEST(HybridKexTest, ClientRefusesServerReplyOfWrongLength) {
       if (delta > 0) v.push_back(0);
       if (delta < 0) v.resize(v.size() + delta);
     });
-    ExpectClosedWith(*peers->client, delta == 1 ? "exceeds the limit of 1120" : "expected 1120");
+    ExpectClosedWith(*peers->client, delta == 1 ? "exceeds the limit of 1120"
+                                                : "expected 1120");
   }
 }
 
