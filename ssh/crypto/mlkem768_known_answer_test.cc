@@ -42,8 +42,8 @@ std::string Hex(absl::Span<const uint8_t> b) {
 // Seeds derived from a label with SHAKE256, so each vector is different.
 std::vector<uint8_t> SeedFor(const std::string& label, size_t n) {
   std::vector<uint8_t> out(n);
-  Shake256({absl::MakeConstSpan(
-               reinterpret_cast<const uint8_t*>(label.data()), label.size())},
+  Shake256({absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(label.data()),
+                                label.size())},
            out.data(), n);
   return out;
 }
@@ -79,9 +79,7 @@ class MlKemKnownAnswerTest : public ::testing::Test {
   }
 
   std::string In(const std::string& name) { return dir_->inside + "/" + name; }
-  std::string Out(const std::string& name) {
-    return dir_->outside.File(name);
-  }
+  std::string Out(const std::string& name) { return dir_->outside.File(name); }
   std::string Openssl(std::vector<std::string> args) {
     args.insert(args.begin(), "openssl");
     auto r = root_->RunOk(args);
@@ -94,10 +92,10 @@ class MlKemKnownAnswerTest : public ::testing::Test {
       const std::vector<uint8_t>& d, const std::vector<uint8_t>& z) {
     Openssl({"genpkey", "-algorithm", "ML-KEM-768", "-pkeyopt",
              "hexseed:" + Hex(d) + Hex(z), "-out", In("key.pem")});
-    Openssl({"pkey", "-in", In("key.pem"), "-pubout", "-outform", "DER",
-             "-out", In("pub.der")});
-    std::string text = Openssl({"pkey", "-in", In("key.pem"), "-text",
-                                "-noout"});
+    Openssl({"pkey", "-in", In("key.pem"), "-pubout", "-outform", "DER", "-out",
+             In("pub.der")});
+    std::string text =
+        Openssl({"pkey", "-in", In("key.pem"), "-text", "-noout"});
     return {TextField(text, "ek"), TextField(text, "dk")};
   }
 
@@ -124,13 +122,14 @@ TEST_F(MlKemKnownAnswerTest, KeyGenMatchesOpensslForFixedSeeds) {
 }
 
 TEST_F(MlKemKnownAnswerTest, EncapsMatchesOpensslForFixedMessages) {
-  auto [ek, dk] = OpensslKeyGen(SeedFor("encaps/d", 32), SeedFor("encaps/z", 32));
+  auto [ek, dk] =
+      OpensslKeyGen(SeedFor("encaps/d", 32), SeedFor("encaps/z", 32));
   ASSERT_EQ(ek.size(), kEncapsulationKeySize);
   for (std::string label : {"m-1", "m-2", "m-3"}) {
     auto m = SeedFor(label, 32);
-    Openssl({"pkeyutl", "-encap", "-pubin", "-inkey", In("pub.der"),
-             "-keyform", "DER", "-pkeyopt", "hexikme:" + Hex(m), "-out",
-             In("ct.bin"), "-secret", In("ss.bin")});
+    Openssl({"pkeyutl", "-encap", "-pubin", "-inkey", In("pub.der"), "-keyform",
+             "DER", "-pkeyopt", "hexikme:" + Hex(m), "-out", In("ct.bin"),
+             "-secret", In("ss.bin")});
     auto ct = ToBytes(ReadFileOrEmpty(Out("ct.bin")));
     auto ss = ToBytes(ReadFileOrEmpty(Out("ss.bin")));
     ASSERT_EQ(ct.size(), kCiphertextSize);
@@ -150,9 +149,8 @@ TEST_F(MlKemKnownAnswerTest, DecapsOfOpensslCiphertextsAndImplicitRejection) {
   ASSERT_TRUE(ours.ok());
   for (int round = 0; round < 3; ++round) {
     // OpenSSL encapsulates with its own randomness.
-    Openssl({"pkeyutl", "-encap", "-pubin", "-inkey", In("pub.der"),
-             "-keyform", "DER", "-out", In("ct.bin"), "-secret",
-             In("ss.bin")});
+    Openssl({"pkeyutl", "-encap", "-pubin", "-inkey", In("pub.der"), "-keyform",
+             "DER", "-out", In("ct.bin"), "-secret", In("ss.bin")});
     auto ct = ToBytes(ReadFileOrEmpty(Out("ct.bin")));
     auto ss = ToBytes(ReadFileOrEmpty(Out("ss.bin")));
     ASSERT_EQ(ct.size(), kCiphertextSize);
@@ -195,8 +193,7 @@ TEST_F(MlKemKnownAnswerTest, MalformedEncapsulationKeysAreRefusedLikeOpenssl) {
       bad[byte + 1] = static_cast<uint8_t>(value1);
     }
     auto ours = Encapsulate(bad);
-    EXPECT_EQ(ours.status().code(), absl::StatusCode::kInvalidArgument)
-        << byte;
+    EXPECT_EQ(ours.status().code(), absl::StatusCode::kInvalidArgument) << byte;
     std::string bad_der = der.substr(0, key_at) + ToString(bad);
     ASSERT_TRUE(WriteFile(Out("bad.der"), bad_der).ok());
     auto theirs = root_->Run({"openssl", "pkeyutl", "-encap", "-pubin",
@@ -210,7 +207,8 @@ TEST_F(MlKemKnownAnswerTest, MalformedEncapsulationKeysAreRefusedLikeOpenssl) {
   EXPECT_FALSE(Encapsulate(short_ek).ok());
   std::vector<uint8_t> long_dk = dk;
   long_dk.push_back(0);
-  EXPECT_FALSE(Decapsulate(long_dk, std::vector<uint8_t>(kCiphertextSize)).ok());
+  EXPECT_FALSE(
+      Decapsulate(long_dk, std::vector<uint8_t>(kCiphertextSize)).ok());
   EXPECT_FALSE(Decapsulate(dk, std::vector<uint8_t>(kCiphertextSize + 1)).ok());
   EXPECT_TRUE(Decapsulate(dk, std::vector<uint8_t>(kCiphertextSize)).ok());
 }
