@@ -43,8 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!q_s.ok() || !r.ExpectEnd().ok()) return 0;
       auto k = client->ClientFinish(*q_s);
       if (!k.ok()) return 0;
-      if (q_s->size() != transport::kMaxKexServerValue ||
-          k->size() != 4 + 32) {
+      if (q_s->size() != transport::kMaxKexServerValue || k->size() != 4 + 32) {
         abort();
       }
       return 0;
@@ -52,16 +51,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 2: {
       auto enc = crypto::mlkem768::Encapsulate(rest);
       if (!enc.ok()) return 0;
-      auto back = crypto::mlkem768::Decapsulate(
-          keys->decapsulation_key.span(), enc->ciphertext);
+      auto back = crypto::mlkem768::Decapsulate(keys->decapsulation_key.span(),
+                                                enc->ciphertext);
       // Against our own fixed key the secrets differ, but Decaps of a
       // well-formed ciphertext never fails.
       if (!back.ok() || enc->ciphertext.size() != 1088) abort();
       return 0;
     }
     default: {
-      auto k = crypto::mlkem768::Decapsulate(keys->decapsulation_key.span(),
-                                             rest);
+      auto k =
+          crypto::mlkem768::Decapsulate(keys->decapsulation_key.span(), rest);
       if (k.ok() != (rest.size() == crypto::mlkem768::kCiphertextSize)) {
         abort();
       }

@@ -83,20 +83,19 @@ TEST_F(PqKexInterop, OpenSsh10Moves100MiBWithMatchingSha256) {
   // Upload: the server hashes what it received on stdin.
   RunOptions run;
   run.timeout = absl::Seconds(300);
-  auto up = root_->Run(
-      {"/bin/sh", "-c",
-       ShellJoin(TrixieSsh({Destination(), "sha256sum"})) + " < " +
-           ShellQuote(InRoot("blob"))},
-      run);
+  auto up = root_->Run({"/bin/sh", "-c",
+                        ShellJoin(TrixieSsh({Destination(), "sha256sum"})) +
+                            " < " + ShellQuote(InRoot("blob"))},
+                       run);
   ASSERT_TRUE(up.ok()) << up.status();
   EXPECT_EQ(up->exit_code, 0) << up->Describe();
   EXPECT_EQ(up->out.substr(0, 64), want);
   // Download: the server sends the file back (it lives on the same disk).
   auto down = root_->Run(
       {"/bin/sh", "-c",
-       ShellJoin(TrixieSsh({Destination(),
-                            "cat " + ShellQuote(dir_in_root_->outside.File(
-                                         "blob"))})) +
+       ShellJoin(TrixieSsh(
+           {Destination(),
+            "cat " + ShellQuote(dir_in_root_->outside.File("blob"))})) +
            " | sha256sum"},
       run);
   ASSERT_TRUE(down.ok()) << down.status();
@@ -114,9 +113,9 @@ TEST_F(PqKexInterop, ThreeHundredOpenSsh10HandshakesWithoutFailure) {
                            "i=$((i+1)); done";
   RunOptions run;
   run.timeout = absl::Seconds(600);
-  auto r = root_->Run({"/bin/sh", "-c",
-                       "for w in 1 2 3 4; do (" + loop + ") & done; wait"},
-                      run);
+  auto r = root_->Run(
+      {"/bin/sh", "-c", "for w in 1 2 3 4; do (" + loop + ") & done; wait"},
+      run);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit_code, 0) << r->Describe();
   size_t ok = 0;
