@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "ssh/crypto/cipher.h"
+#include "ssh/transport/kex_agreement.h"
 #include "ssh/wire/writer.h"
 
 namespace sallyport::ssh::transport {
@@ -26,25 +27,11 @@ absl::StatusOr<std::string> Pick(const std::vector<std::string>& client,
       absl::StrCat("no matching ", std::string(what), " algorithm"));
 }
 
-// Writes an mpint from an unsigned big-endian secret into a secret buffer.
-void AppendMpint(const base::SecretBytes& secret, base::SecretBytes* out) {
-  size_t skip = 0;
-  while (skip < secret.size() && secret[skip] == 0) ++skip;
-  size_t len = secret.size() - skip;
-  bool pad = len > 0 && (secret[skip] & 0x80) != 0;
-  uint32_t total = static_cast<uint32_t>(len + (pad ? 1 : 0));
-  uint8_t header[5] = {
-      static_cast<uint8_t>(total >> 24), static_cast<uint8_t>(total >> 16),
-      static_cast<uint8_t>(total >> 8), static_cast<uint8_t>(total), 0};
-  out->Append(absl::MakeConstSpan(header, pad ? 5 : 4));
-  out->Append(secret.span().subspan(skip));
-}
-
 }  // namespace
 
 const std::vector<std::string>& SupportedKexAlgorithms() {
   static const auto* const kAlgs = new std::vector<std::string>{
-      "curve25519-sha256", "curve25519-sha256@libssh.org",
+      kMlKem768X25519, "curve25519-sha256", "curve25519-sha256@libssh.org",
       "ecdh-sha2-nistp256"};
   return *kAlgs;
 }
@@ -127,7 +114,7 @@ std::vector<uint8_t> ExchangeHash(crypto::HashAlgorithm hash,
                                   wire::Bytes i_c, wire::Bytes i_s,
                                   wire::Bytes k_s, wire::Bytes q_c,
                                   wire::Bytes q_s,
-                                  const base::SecretBytes& shared_secret) {
+                                  const base::SecretBytes& encoded_k) {
   wire::Writer w;
   w.String(v_c)
       .String(v_s)
@@ -136,20 +123,17 @@ std::vector<uint8_t> ExchangeHash(crypto::HashAlgorithm hash,
       .String(k_s)
       .String(q_c)
       .String(q_s);
-  base::SecretBytes k;
-  AppendMpint(shared_secret, &k);
   crypto::Hasher hasher(hash);
   hasher.Update(w.data());
-  hasher.Update(k.span());
+  hasher.Update(encoded_k.span());
   return hasher.Finish();
 }
 
 base::SecretBytes DeriveKey(crypto::HashAlgorithm hash,
-                            const base::SecretBytes& shared_secret,
-                            wire::Bytes h, char letter, wire::Bytes session_id,
+                            const base::SecretBytes& encoded_k, wire::Bytes h,
+                            char letter, wire::Bytes session_id,
                             size_t length) {
-  base::SecretBytes k;
-  AppendMpint(shared_secret, &k);
+  const base::SecretBytes& k = encoded_k;
   base::SecretBytes out;
   {
     crypto::Hasher hasher(hash);

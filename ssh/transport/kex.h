@@ -1,5 +1,6 @@
-// Algorithm negotiation (RFC 4253 §7.1), the exchange hash for ECDH and
-// curve25519 (RFC 5656 §4, RFC 8731 §3) and key derivation (RFC 4253 §7.2).
+// Algorithm negotiation (RFC 4253 §7.1), the exchange hash for ECDH,
+// curve25519 and mlkem768x25519 (RFC 5656 §4, RFC 8731 §3,
+// draft-ietf-sshm-mlkem-hybrid-kex) and key derivation (RFC 4253 §7.2).
 #ifndef SALLYPORT_SSH_TRANSPORT_KEX_H_
 #define SALLYPORT_SSH_TRANSPORT_KEX_H_
 
@@ -48,21 +49,22 @@ std::string SignatureAlgorithmForHostKey(std::string_view host_key_algorithm);
 crypto::HashAlgorithm KexHash(std::string_view kex);
 
 // H = HASH(string V_C, string V_S, string I_C, string I_S, string K_S,
-//          string Q_C, string Q_S, mpint K); `shared_secret` is K as
-// unsigned big-endian bytes.
+//          string Q_C, string Q_S, K); `encoded_k` is K as the kex method
+// encodes it (an mpint for ECDH and curve25519, a string for
+// mlkem768x25519-sha256; see KexAgreement).
 std::vector<uint8_t> ExchangeHash(crypto::HashAlgorithm hash,
                                   std::string_view v_c, std::string_view v_s,
                                   wire::Bytes i_c, wire::Bytes i_s,
                                   wire::Bytes k_s, wire::Bytes q_c,
                                   wire::Bytes q_s,
-                                  const base::SecretBytes& shared_secret);
+                                  const base::SecretBytes& encoded_k);
 
 // RFC 4253 §7.2: HASH(K || H || letter || session_id), extended with
-// HASH(K || H || K1 || ...) to `length` bytes. K is mpint-encoded here.
+// HASH(K || H || K1 || ...) to `length` bytes, K encoded as in
+// ExchangeHash.
 base::SecretBytes DeriveKey(crypto::HashAlgorithm hash,
-                            const base::SecretBytes& shared_secret,
-                            wire::Bytes h, char letter, wire::Bytes session_id,
-                            size_t length);
+                            const base::SecretBytes& encoded_k, wire::Bytes h,
+                            char letter, wire::Bytes session_id, size_t length);
 
 }  // namespace sallyport::ssh::transport
 

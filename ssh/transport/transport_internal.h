@@ -13,8 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "ssh/crypto/cipher.h"
-#include "ssh/crypto/key_agreement.h"
 #include "ssh/transport/kex.h"
+#include "ssh/transport/kex_agreement.h"
 #include "ssh/transport/transport.h"
 
 namespace sallyport::ssh::transport {
@@ -26,7 +26,7 @@ struct Transport::KexState {
   bool kexinit_received = false;
   bool ignore_next_kex_packet = false;
   Algorithms algorithms;
-  std::unique_ptr<crypto::KeyAgreement> ephemeral;
+  std::unique_ptr<KexAgreement> ephemeral;
   bool ecdh_done = false;
   bool newkeys_sent = false;
   bool newkeys_received = false;
@@ -68,16 +68,6 @@ inline std::string PhaseName(Phase p) {
       return "authenticated";
   }
   return "?";
-}
-
-inline absl::StatusOr<crypto::KeyAgreement::Curve> CurveFor(
-    std::string_view kex) {
-  if (kex == "curve25519-sha256" || kex == "curve25519-sha256@libssh.org") {
-    return crypto::KeyAgreement::Curve::kX25519;
-  }
-  if (kex == "ecdh-sha2-nistp256") return crypto::KeyAgreement::Curve::kP256;
-  return absl::FailedPreconditionError(
-      absl::StrCat("unsupported kex ", std::string(kex)));
 }
 
 }  // namespace internal

@@ -1,5 +1,6 @@
-// Key exchange (RFC 4253 §7–8, RFC 5656, RFC 8731, strict kex from
-// OpenSSH's PROTOCOL): KEXINIT, ECDH, NEWKEYS, EXT_INFO, and switching keys.
+// Key exchange (RFC 4253 §7–8, RFC 5656, RFC 8731,
+// draft-ietf-sshm-mlkem-hybrid-kex, strict kex from OpenSSH's PROTOCOL):
+// KEXINIT, ECDH / hybrid, NEWKEYS, EXT_INFO, and switching keys.
 // The rest of the transport is in transport.cc.
 #include <openssl/rand.h>
 
@@ -17,7 +18,6 @@
 namespace sallyport::ssh::transport {
 
 using internal::Contains;
-using internal::CurveFor;
 using internal::PhaseName;
 using internal::Sanitize;
 
@@ -63,10 +63,10 @@ absl::Status Transport::OnKexInit(wire::Bytes payload) {
     kex_->ignore_next_kex_packet = !right_guess;
   }
   if (client) {
-    ASSIGN_OR_RETURN(auto curve, CurveFor(kex_->algorithms.kex));
-    ASSIGN_OR_RETURN(kex_->ephemeral, crypto::KeyAgreement::Generate(curve));
+    ASSIGN_OR_RETURN(kex_->ephemeral,
+                     KexAgreement::StartClient(kex_->algorithms.kex));
     wire::Writer w;
-    w.Byte(kMsgKexEcdhInit).String(kex_->ephemeral->public_value());
+    w.Byte(kMsgKexEcdhInit).String(kex_->ephemeral->client_value());
     SendPacket(w.data());
   }
   return absl::OkStatus();
@@ -81,13 +81,11 @@ absl::Status Transport::OnEcdhInit(wire::Bytes payload) {
     return absl::OkStatus();
   }
   wire::Reader r(payload.subspan(1));
-  ASSIGN_OR_RETURN(wire::Bytes q_c, r.ReadString(256));
+  ASSIGN_OR_RETURN(wire::Bytes q_c, r.ReadString(kMaxKexClientValue));
   RETURN_IF_ERROR(r.ExpectEnd());
 
   const Algorithms& algs = kex_->algorithms;
-  ASSIGN_OR_RETURN(auto curve, CurveFor(algs.kex));
-  ASSIGN_OR_RETURN(auto ephemeral, crypto::KeyAgreement::Generate(curve));
-  auto shared = ephemeral->Compute(q_c);
+  auto shared = KexAgreement::ServerRespond(algs.kex, q_c);
   if (!shared.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("key agreement failed: ", shared.status().message()));
@@ -108,18 +106,18 @@ absl::Status Transport::OnEcdhInit(wire::Bytes payload) {
 
   const std::vector<uint8_t> h = ExchangeHash(
       KexHash(algs.kex), peer_version_, our_version_, kex_->peer_kexinit,
-      kex_->our_kexinit, k_s, q_c, ephemeral->public_value(), *shared);
+      kex_->our_kexinit, k_s, q_c, shared->server_value, shared->encoded_k);
   ASSIGN_OR_RETURN(std::vector<uint8_t> signature, host_key->key.Sign(h));
   if (session_id_.empty()) session_id_ = h;
 
   wire::Writer w;
   w.Byte(kMsgKexEcdhReply)
       .String(k_s)
-      .String(ephemeral->public_value())
+      .String(shared->server_value)
       .String(signature);
   SendPacket(w.data());
   kex_->ecdh_done = true;
-  RETURN_IF_ERROR(InstallKeys(*shared, h));
+  RETURN_IF_ERROR(InstallKeys(shared->encoded_k, h));
   return SendNewKeysAndSwitch();
 }
 
@@ -134,7 +132,7 @@ absl::Status Transport::OnEcdhReply(wire::Bytes payload) {
   }
   wire::Reader r(payload.subspan(1));
   ASSIGN_OR_RETURN(wire::Bytes k_s, r.ReadString(16 * 1024));
-  ASSIGN_OR_RETURN(wire::Bytes q_s, r.ReadString(256));
+  ASSIGN_OR_RETURN(wire::Bytes q_s, r.ReadString(kMaxKexServerValue));
   ASSIGN_OR_RETURN(wire::Bytes signature, r.ReadString(4096));
   RETURN_IF_ERROR(r.ExpectEnd());
 
@@ -150,14 +148,14 @@ absl::Status Transport::OnEcdhReply(wire::Bytes payload) {
     return absl::UnauthenticatedError(
         "server host key changed during key re-exchange");
   }
-  auto shared = kex_->ephemeral->Compute(q_s);
+  auto shared = kex_->ephemeral->ClientFinish(q_s);
   if (!shared.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("key agreement failed: ", shared.status().message()));
   }
   const std::vector<uint8_t> h = ExchangeHash(
       KexHash(algs.kex), our_version_, peer_version_, kex_->our_kexinit,
-      kex_->peer_kexinit, k_s, kex_->ephemeral->public_value(), q_s, *shared);
+      kex_->peer_kexinit, k_s, kex_->ephemeral->client_value(), q_s, *shared);
   absl::Status verified = host_key->Verify(
       h, signature, SignatureAlgorithmForHostKey(algs.host_key));
   if (!verified.ok()) {
@@ -176,6 +174,7 @@ absl::Status Transport::OnEcdhReply(wire::Bytes payload) {
   return SendNewKeysAndSwitch();
 }
 
+// `shared` is K encoded as the kex method puts it in the exchange hash.
 absl::Status Transport::InstallKeys(const base::SecretBytes& shared,
                                     const std::vector<uint8_t>& h) {
   const Algorithms& algs = kex_->algorithms;
