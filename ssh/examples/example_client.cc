@@ -27,6 +27,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "base/safe_text.h"
+#include "ssh/cert/certificate_file.h"
+#include "ssh/crypto/key_files.h"
 #include "ssh/crypto/keys.h"
 #include "ssh/examples/common.h"
 #include "ssh/examples/exec_client.h"
@@ -56,7 +59,7 @@ class ClientHandler : public net::MessageHandler {
       auto name =
           transport::ParseServiceMsg(transport::kMsgServiceAccept, payload);
       if (!name.ok()) return name.status();
-      Log(absl::StrCat("SERVICE_ACCEPT ", SafeText(*name)));
+      Log(absl::StrCat("SERVICE_ACCEPT ", base::SafeText(*name)));
       accepted = *name == "ssh-userauth";
       t.Disconnect(transport::DisconnectReason::kByApplication, "done");
     }
@@ -101,13 +104,13 @@ int RunCommandMode(const asio::ip::tcp::endpoint& endpoint,
   auth_options.user = user;
   auth::ClientIdentity id{*key, {}};
   if (!cert_path.empty()) {
-    auto blob = LoadCertificateBlob(cert_path, key->public_key());
+    auto blob = cert::LoadCertificate(cert_path, key->public_key());
     if (!blob.ok()) {
       std::cerr << "example_client: " << cert_path << ": "
                 << blob.status().message() << "\n";
       return 255;
     }
-    id.certificate = *blob;
+    id.certificate = blob->blob;
   }
   auth_options.identities.push_back(std::move(id));
 
@@ -190,7 +193,7 @@ int Main(int argc, char** argv) {
   transport::TransportOptions options;
   options.role = transport::Role::kClient;
   if (!known_host_key.empty()) {
-    auto keys = LoadPublicKeys(known_host_key);
+    auto keys = crypto::LoadPublicKeys(known_host_key);
     if (!keys.ok()) {
       std::cerr << "example_client: " << keys.status().message() << "\n";
       return 2;

@@ -25,6 +25,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "ssh/cert/certificate_file.h"
+#include "ssh/crypto/key_files.h"
 #include "ssh/crypto/keys.h"
 #include "ssh/examples/child_reaper.h"
 #include "ssh/examples/common.h"
@@ -34,30 +36,6 @@
 
 namespace sallyport::ssh::examples {
 namespace {
-
-// authorized_keys lines without options ("type base64 [comment]").
-absl::StatusOr<std::vector<crypto::PublicKey>> LoadAuthorizedKeys(
-    const std::string& path) {
-  if (access(path.c_str(), R_OK) != 0)
-    return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::string text = ReadTextFile(path);
-  std::vector<crypto::PublicKey> keys;
-  int line_number = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    ++line_number;
-    line = absl::StripAsciiWhitespace(line);
-    if (line.empty() || line[0] == '#') continue;
-    auto key = crypto::PublicKey::FromAuthorizedKeysLine(
-        std::string_view(line.data(), line.size()));
-    if (!key.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ":", line_number, ": ", key.status().message(),
-                       " (key options are not supported)"));
-    }
-    keys.push_back(*key);
-  }
-  return keys;
-}
 
 asio::awaitable<void> AcceptLoop(asio::ip::tcp::acceptor& acceptor,
                                  const ServerConfig& config,
@@ -110,13 +88,13 @@ int Main(int argc, char** argv) {
   options.role = transport::Role::kServer;
   transport::ServerHostKey host_key{*key, {}};
   if (!host_cert_path.empty()) {
-    auto cert = LoadCertificateBlob(host_cert_path, key->public_key());
+    auto cert = cert::LoadCertificate(host_cert_path, key->public_key());
     if (!cert.ok()) {
       std::cerr << "example_server: " << host_cert_path << ": "
                 << cert.status().message() << "\n";
       return 1;
     }
-    host_key.certificate = *cert;
+    host_key.certificate = cert->blob;
   }
   options.host_keys.push_back(std::move(host_key));
   if (absl::Status s = tuning.Apply(options); !s.ok()) {
@@ -124,7 +102,9 @@ int Main(int argc, char** argv) {
     return 2;
   }
   if (!authorized_keys_path.empty()) {
-    auto keys = LoadAuthorizedKeys(authorized_keys_path);
+    auto keys = crypto::LoadPublicKeys(authorized_keys_path,
+                                       crypto::KeyFileFormat::kAuthorizedKeys,
+                                       /*require_one=*/false);
     if (!keys.ok()) {
       std::cerr << "example_server: " << keys.status().message() << "\n";
       return 2;
@@ -132,7 +112,7 @@ int Main(int argc, char** argv) {
     config.authorized_keys = *keys;
   }
   if (!user_ca_path.empty()) {
-    auto cas = LoadPublicKeys(user_ca_path);
+    auto cas = crypto::LoadPublicKeys(user_ca_path);
     if (!cas.ok()) {
       std::cerr << "example_server: " << cas.status().message() << "\n";
       return 2;

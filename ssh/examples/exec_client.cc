@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "base/safe_text.h"
 #include "ssh/connection/messages.h"
 #include "ssh/examples/common.h"
 #include "ssh/transport/messages.h"
@@ -140,9 +141,9 @@ void ExecClient::OnChannelRequest(uint32_t id, std::string_view type,
   } else if (type == "exit-signal") {
     auto signal = connection::ExitSignal::Parse(data);
     if (signal.ok()) {
-      const int number = SignalNumber(signal->signal);
+      const int number = connection::SignalNumber(signal->signal);
       Log(absl::StrCat("remote command killed by signal ",
-                       SafeText(signal->signal),
+                       base::SafeText(signal->signal),
                        signal->core_dumped ? " (core dumped)" : ""));
       // Like a shell reports a child killed by a signal.
       exit_code_ = number > 0 ? 128 + number : 255;

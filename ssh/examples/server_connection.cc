@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/safe_text.h"
 #include "ssh/connection/messages.h"
 #include "ssh/examples/common.h"
 #include "ssh/examples/tcp_forward.h"
@@ -12,11 +13,12 @@ namespace sallyport::ssh::examples {
 namespace {
 
 std::string Describe(const auth::AuthAttempt& a) {
-  std::string s = absl::StrCat("user ", SafeText(a.user), " key ",
+  std::string s = absl::StrCat("user ", base::SafeText(a.user), " key ",
                                a.key.FingerprintSha256());
   if (a.certificate.has_value()) {
-    absl::StrAppend(&s, " certificate id \"", SafeText(a.certificate->key_id),
-                    "\" serial ", a.certificate->serial, " CA ",
+    absl::StrAppend(&s, " certificate id \"",
+                    base::SafeText(a.certificate->key_id), "\" serial ",
+                    a.certificate->serial, " CA ",
                     a.certificate->CaFingerprint());
   }
   return s;
@@ -55,7 +57,7 @@ asio::awaitable<void> ServerConnection::Serve(asio::ip::tcp::socket socket,
     Log(absl::StrCat("auth from ", peer, ": ",
                      accepted ? "accepted " : "refused ",
                      attempt != nullptr ? Describe(*attempt) : "request", ": ",
-                     SafeText(reason)));
+                     base::SafeText(reason)));
   };
   self.auth_ =
       std::make_unique<auth::ServerAuth>(transport, std::move(auth_options));
@@ -140,7 +142,7 @@ void ServerConnection::OnChannelOpen(uint32_t id, std::string_view type,
     OpenDirectTcpip(id, extra);
     return;
   }
-  Log(absl::StrCat("channel type ", SafeText(type), " refused"));
+  Log(absl::StrCat("channel type ", base::SafeText(type), " refused"));
   (void)connection_->RejectChannel(
       id, connection::OpenFailure::kUnknownChannelType, "unknown channel type");
 }
