@@ -244,7 +244,6 @@ absl::Status ServerAuth::HandleRequest(Bytes payload) {
       return Failure();
     case AuthResult::kPartial:
       if (options_.log) options_.log(&*attempt, true, "partial success");
-      partial_ = *attempt;
       return Failure(/*partial=*/true);
     case AuthResult::kAccept:
       break;
@@ -312,8 +311,11 @@ absl::Status ClientAuth::Handle(Bytes payload) {
       return absl::OkStatus();
     case transport::kMsgUserauthBanner: {
       wire::Reader r(payload.subspan(1));
-      auto text = r.ReadStringView(64 * 1024);
-      if (text.ok()) banner_ += std::string(*text);
+      auto text = r.ReadStringView(transport::kMaxOutgoingPayload);
+      if (text.ok() && banner_.size() < options_.max_banner_bytes) {
+        banner_.append(
+            text->substr(0, options_.max_banner_bytes - banner_.size()));
+      }
       return absl::OkStatus();
     }
     default:

@@ -100,7 +100,6 @@ class ServerAuth {
   std::optional<std::string> service_;
   std::set<std::vector<uint8_t>> used_keys_;
   int failures_ = 0;
-  std::optional<AuthAttempt> partial_;
   std::optional<AuthAttempt> identity_;
 };
 
@@ -114,6 +113,9 @@ struct ClientAuthOptions {
   std::string user;
   std::vector<ClientIdentity> identities;
   std::string service = "ssh-connection";
+  // USERAUTH_BANNER text kept, in total; the peer's text beyond it is
+  // dropped (a server may send any number of banners).
+  size_t max_banner_bytes = 64 * 1024;
 };
 
 class ClientAuth {

@@ -358,6 +358,34 @@ TEST_F(AuthTest, ExpiredCertificateIsRefused) {
   EXPECT_FALSE(server_->authenticated());
 }
 
+TEST_F(AuthTest, ClientKeepsAtMostMaxBannerBytesOfBanners) {
+  // A server sending banner after banner must not grow the client.
+  ClientAuthOptions o{"alice", {{*key_a_, {}}}};
+  o.max_banner_bytes = 10000;
+  client_ = std::make_unique<ClientAuth>(*peers_->client, o);
+  ASSERT_TRUE(client_->Start().ok());
+  peers_->Pump();
+  ASSERT_TRUE(peers_->server
+                  ->Send(transport::SerializeServiceMsg(
+                      transport::kMsgServiceAccept, "ssh-userauth"))
+                  .ok());
+  std::string expected;
+  for (int i = 0; i < 40; ++i) {
+    const std::string text(3000, static_cast<char>('a' + i % 26));
+    if (expected.size() < o.max_banner_bytes)
+      expected += text.substr(0, o.max_banner_bytes - expected.size());
+    wire::Writer w;
+    w.Byte(transport::kMsgUserauthBanner).String(text).String("");
+    ASSERT_TRUE(peers_->server->Send(w.data()).ok());
+    peers_->Pump();
+    for (auto& m : std::exchange(peers_->client_received, {}))
+      ASSERT_TRUE(client_->Handle(m).ok());
+  }
+  EXPECT_EQ(client_->banner().size(), o.max_banner_bytes);
+  EXPECT_EQ(client_->banner(), expected);
+  EXPECT_FALSE(peers_->client->closed());
+}
+
 TEST_F(AuthTest, ConnectionMessagesBeforeAuthDisconnect) {
   for (uint8_t type : {transport::kMsgUserauthSuccess, uint8_t{80}, uint8_t{90},
                        uint8_t{94}}) {
