@@ -355,7 +355,12 @@ absl::Status Transport::Send(wire::Bytes head, wire::Bytes tail) {
   }
   SendPacket(head, tail);
   absl::Status s = MaybeRekeyForVolume();
-  if (!s.ok()) Fail(DisconnectReason::kProtocolError, s);
+  if (!s.ok()) {
+    // The message went out, but the connection is over: say so, so the
+    // caller stops producing.
+    Fail(DisconnectReason::kProtocolError, s);
+    return s;
+  }
   return absl::OkStatus();
 }
 
@@ -418,7 +423,10 @@ absl::StatusOr<size_t> Transport::SendInPlace(size_t head_size,
   if (filled == 0) return 0;
   CountSent(end - base, (filled + per_message - 1) / per_message);
   absl::Status s = MaybeRekeyForVolume();
-  if (!s.ok()) Fail(DisconnectReason::kProtocolError, s);
+  if (!s.ok()) {
+    Fail(DisconnectReason::kProtocolError, s);
+    return s;
+  }
   return filled;
 }
 
