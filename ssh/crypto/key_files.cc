@@ -16,8 +16,9 @@ bool LooksLikeKeyType(absl::string_view field) {
 
 }  // namespace
 
-absl::StatusOr<std::vector<PublicKey>> ParsePublicKeys(
-    std::string_view text, std::string_view source, KeyFileFormat format) {
+absl::StatusOr<std::vector<PublicKey>> ParsePublicKeys(std::string_view text,
+                                                       std::string_view source,
+                                                       KeyFileFormat format) {
   std::vector<PublicKey> keys;
   int line_number = 0;
   for (absl::string_view line :
@@ -35,9 +36,9 @@ absl::StatusOr<std::vector<PublicKey>> ParsePublicKeys(
     auto key = PublicKey::FromAuthorizedKeysLine(
         std::string_view(line.data(), line.size()));
     if (!key.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(std::string(source), ":", line_number, ": ", key.status().message(),
-                       " (key options are not supported)"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          std::string(source), ":", line_number, ": ", key.status().message(),
+          " (key options are not supported)"));
     }
     keys.push_back(*std::move(key));
   }
