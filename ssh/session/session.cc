@@ -23,8 +23,7 @@ bool IsConnectionMessage(uint8_t type) { return type >= 80 && type <= 127; }
 
 // ---- SessionHandler defaults
 
-void SessionHandler::OnChannelOpen(Channel channel, std::string_view,
-                                   Bytes) {
+void SessionHandler::OnChannelOpen(Channel channel, std::string_view, Bytes) {
   (void)channel.Reject(connection::OpenFailure::kUnknownChannelType,
                        "unknown channel type");
 }
@@ -100,8 +99,7 @@ class Session::Router : public connection::ConnectionHandler {
  public:
   explicit Router(Session& s) : s_(s) {}
 
-  void OnChannelOpen(uint32_t id, std::string_view type,
-                     Bytes extra) override {
+  void OnChannelOpen(uint32_t id, std::string_view type, Bytes extra) override {
     ChannelState& state = s_.channels_[id];
     state.open_deadline = s_.clock_->Now() + s_.options_.open_timeout;
     s_.handler_.OnChannelOpen(Channel(&s_, id), type, extra);
@@ -155,8 +153,8 @@ class Session::Router : public connection::ConnectionHandler {
     s_.handler_.OnChannelRequest(Channel(&s_, id), type, want_reply, data);
   }
   void OnChannelRequestReply(uint32_t id, bool success) override {
-    if (!TimedOut(id)) s_.handler_.OnChannelRequestReply(Channel(&s_, id),
-                                                         success);
+    if (!TimedOut(id))
+      s_.handler_.OnChannelRequestReply(Channel(&s_, id), success);
   }
   bool OnGlobalRequest(std::string_view name, Bytes data) override {
     return s_.handler_.OnGlobalRequest(name, data);
@@ -198,10 +196,11 @@ Session::~Session() = default;
 
 absl::Status Session::Init() {
   options_.transport.clock = clock_;
-  ASSIGN_OR_RETURN(transport_, transport::Transport::Create(options_.transport));
+  ASSIGN_OR_RETURN(transport_,
+                   transport::Transport::Create(options_.transport));
   router_ = std::make_unique<Router>(*this);
-  connection_ = std::make_unique<connection::Connection>(
-      *transport_, *router_, options_.connection);
+  connection_ = std::make_unique<connection::Connection>(*transport_, *router_,
+                                                         options_.connection);
   last_input_ = clock_->Now();
   return absl::OkStatus();
 }
@@ -259,12 +258,11 @@ absl::Time Session::NextDeadline() const {
   absl::Time t = transport_->NextDeadline();
   if (end_at_.has_value()) t = std::min(t, *end_at_);
   for (const auto& [id, state] : channels_) {
-    if (state.open_deadline.has_value())
-      t = std::min(t, *state.open_deadline);
+    if (state.open_deadline.has_value()) t = std::min(t, *state.open_deadline);
   }
   if (authenticated_ && options_.alive_interval > absl::ZeroDuration()) {
-    t = std::min(t, last_input_ + options_.alive_interval *
-                                      (alive_unanswered_ + 1));
+    t = std::min(
+        t, last_input_ + options_.alive_interval * (alive_unanswered_ + 1));
   }
   return t;
 }
@@ -331,8 +329,8 @@ absl::StatusOr<Channel> Session::OpenChannel(std::string_view type,
   return Channel(this, id);
 }
 
-absl::Status Session::SendGlobalRequest(std::string_view name,
-                                        bool want_reply, Bytes data) {
+absl::Status Session::SendGlobalRequest(std::string_view name, bool want_reply,
+                                        Bytes data) {
   if (!authenticated_ || closed())
     return absl::FailedPreconditionError("not authenticated");
   RETURN_IF_ERROR(connection_->SendGlobalRequest(name, want_reply, data));

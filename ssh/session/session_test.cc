@@ -69,8 +69,8 @@ struct Pair {
   std::unique_ptr<ClientSession> client;
   Link link;
 
-  explicit Pair(const std::function<void(ServerSessionOptions&)>& customize =
-                    nullptr) {
+  explicit Pair(
+      const std::function<void(ServerSessionOptions&)>& customize = nullptr) {
     ServerSessionOptions so = setup.ServerOptions();
     if (customize) customize(so);
     server = *ServerSession::Create(std::move(so), server_app);
@@ -103,15 +103,16 @@ TEST(SessionTest, AuthenticatesAndCarriesChannelDataBothWays) {
   p.Run();
   ASSERT_EQ(p.client_app.open_results.size(), 1u);
   EXPECT_TRUE(p.client_app.open_results[0].ok());
-  ASSERT_TRUE(channel->SendRequest("exec", true,
-                                   connection::SerializeStringRequest("x"))
-                  .ok());
+  ASSERT_TRUE(
+      channel
+          ->SendRequest("exec", true, connection::SerializeStringRequest("x"))
+          .ok());
   ASSERT_TRUE(channel->SendRequest("refuse-me", true).ok());
   const std::string hello = "hello through the session";
   ASSERT_TRUE(
-      channel->Send(absl::MakeConstSpan(
-                        reinterpret_cast<const uint8_t*>(hello.data()),
-                        hello.size()))
+      channel
+          ->Send(absl::MakeConstSpan(
+              reinterpret_cast<const uint8_t*>(hello.data()), hello.size()))
           .ok());
   p.Run();
   EXPECT_EQ(p.server_app.requests,
@@ -176,8 +177,7 @@ TEST(SessionTest, AsyncAuthDecisionThatNeverArrivesHitsLoginGrace) {
   p.setup.policy.defer = true;
   p.Run();
   ASSERT_TRUE(p.server->dispatch_paused());
-  EXPECT_LE(p.server->NextDeadline(),
-            p.setup.clock->Now() + absl::Seconds(10));
+  EXPECT_LE(p.server->NextDeadline(), p.setup.clock->Now() + absl::Seconds(10));
   p.Advance(absl::Seconds(9));
   EXPECT_FALSE(p.server->closed());
   p.Advance(absl::Seconds(2));

@@ -123,8 +123,9 @@ ServerSessionOptions PairSetup::ServerOptions() {
 ClientSessionOptions PairSetup::ClientOptions(const std::string& user) {
   ClientSessionOptions o;
   o.transport.clock = clock.get();
-  o.transport.host_key_policy = std::make_shared<transport::PinnedHostKeyPolicy>(
-      std::vector<crypto::PublicKey>{host_key.public_key()});
+  o.transport.host_key_policy =
+      std::make_shared<transport::PinnedHostKeyPolicy>(
+          std::vector<crypto::PublicKey>{host_key.public_key()});
   o.auth.user = user;
   o.auth.identities.push_back(auth::ClientIdentity{user_key, {}});
   return o;

@@ -68,8 +68,8 @@ class OneKeyPolicy : public auth::AuthPolicy {
  public:
   explicit OneKeyPolicy(crypto::PublicKey key) : key_(std::move(key)) {}
   auth::AuthDecision Decide(const auth::AuthAttempt& attempt) override;
-  bool defer = false;       // answer kPending to signed requests
-  int pending_asked = 0;    // kPending answers given
+  bool defer = false;     // answer kPending to signed requests
+  int pending_asked = 0;  // kPending answers given
   auth::AuthDecision Verdict(const auth::AuthAttempt& attempt) const;
 
  private:
