@@ -273,13 +273,12 @@ class FourPeersTest : public ::testing::Test {
   }
 
   void Run(int max_rounds = 100000) {
-    Settle({&user_link, &host_link}, max_rounds,
-           [this] { target_app.Pump(); });
+    Settle({&user_link, &host_link}, max_rounds, [this] { target_app.Pump(); });
   }
   void Advance(absl::Duration d) {
     outer.clock->Advance(d);
-    for (Session* s : std::initializer_list<Session*>{
-             client.get(), front.get(), back.get(), target.get()})
+    for (Session* s : std::initializer_list<Session*>{client.get(), front.get(),
+                                                      back.get(), target.get()})
       s->OnTimer();
     Run();
   }
@@ -397,8 +396,8 @@ TEST_F(FourPeersTest, ClientThatNeverReadsWhileTheTargetFloods) {
   ASSERT_FALSE(target_app.channels.empty())
       << client_app.channels[c.id()].out.size() << " "
       << client_app.channels[c.id()].events.size() << " "
-      << front->close_status() << back->close_status()
-      << target->close_status() << " peak " << peak;
+      << front->close_status() << back->close_status() << target->close_status()
+      << " peak " << peak;
   EXPECT_LT(target_app.channels.begin()->second.flooded, kFlood);
   EXPECT_LE(peak, 2 * kWindow + (256 << 10)) << peak;
   EXPECT_GT(peak, kWindow / 2);  // the flood did reach the middle
@@ -444,9 +443,8 @@ TEST_F(FourPeersTest, RekeyOnEachSideWhileDataFlows) {
     if (i == 5 || i == 12) {
       // The flood is still going when each side rekeys.
       ASSERT_LT(client_app.channels[c.id()].out.size(), kFlood);
-      ASSERT_TRUE((i == 5 ? front->transport() : back->transport())
-                      .StartRekey()
-                      .ok());
+      ASSERT_TRUE(
+          (i == 5 ? front->transport() : back->transport()).StartRekey().ok());
     }
     std::vector<uint8_t> d = Pattern(20000, i);
     auto took = e.Send(d);
