@@ -514,6 +514,17 @@ void Transport::TakeOutput(wire::ByteBuffer* buffer) {
   }
 }
 
+void Transport::ShrinkBuffers() {
+  if (in_start_ == in_end_ && prepared_ == 0) {
+    std::vector<uint8_t>().swap(in_);
+    in_start_ = in_end_ = 0;
+  }
+  if (out_start_ == out_.size()) {
+    wire::ByteBuffer().swap(out_);
+    out_start_ = 0;
+  }
+}
+
 size_t Transport::BufferedOutputBytes() const {
   return (out_.size() - out_start_) + queued_bytes_;
 }
