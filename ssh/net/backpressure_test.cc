@@ -57,8 +57,8 @@ class FloodClient : public MessageHandler {
   int echo_replies = 0;
 
   absl::Status OnHandshakeDone(Transport& t) override {
-    return t.Send(transport::SerializeServiceMsg(
-        transport::kMsgServiceRequest, "ssh-userauth"));
+    return t.Send(transport::SerializeServiceMsg(transport::kMsgServiceRequest,
+                                                 "ssh-userauth"));
   }
   absl::Status OnMessage(Transport& t, wire::Bytes p) override {
     if (p[0] == transport::kMsgServiceAccept) {
@@ -193,8 +193,7 @@ TEST(BackpressureTest, PingFloodFromAPeerThatDoesNotReadStopsTheReader) {
   // Once the client reads again, the server drains, reads on, and answers
   // the message sent after the flood (input pause + resume on both sides).
   EXPECT_EQ(r.echo_replies, 1);
-  EXPECT_NE(r.server_end.message().find("peer disconnected"),
-            std::string::npos)
+  EXPECT_NE(r.server_end.message().find("peer disconnected"), std::string::npos)
       << r.server_end;
 }
 
@@ -251,8 +250,8 @@ class EchoClient : public MessageHandler {
   TransportDriver* driver = nullptr;
   int replies = 0;
   absl::Status OnHandshakeDone(Transport& t) override {
-    return t.Send(transport::SerializeServiceMsg(
-        transport::kMsgServiceRequest, "ssh-userauth"));
+    return t.Send(transport::SerializeServiceMsg(transport::kMsgServiceRequest,
+                                                 "ssh-userauth"));
   }
   absl::Status OnMessage(Transport& t, wire::Bytes p) override {
     if (p[0] == transport::kMsgServiceAccept) return t.Send(NoneAuthMsg());
@@ -311,9 +310,9 @@ TEST(BackpressureTest, DispatchPauseStopsReadingAfterASmallBound) {
   EXPECT_EQ(finished, 2);
   ASSERT_TRUE(server_handler.paused_once);
   EXPECT_GT(server_handler.received_at_resume, 0u);
-  EXPECT_LE(server_handler.received_at_resume -
-                server_handler.received_at_pause,
-            options.paused_input_limit);
+  EXPECT_LE(
+      server_handler.received_at_resume - server_handler.received_at_pause,
+      options.paused_input_limit);
   EXPECT_EQ(server_handler.echoes, kCount);
   EXPECT_EQ(client_handler.replies, kCount);
 }
@@ -324,8 +323,8 @@ class IdleClient : public MessageHandler {
  public:
   std::function<void()> on_login;
   absl::Status OnHandshakeDone(Transport& t) override {
-    return t.Send(transport::SerializeServiceMsg(
-        transport::kMsgServiceRequest, "ssh-userauth"));
+    return t.Send(transport::SerializeServiceMsg(transport::kMsgServiceRequest,
+                                                 "ssh-userauth"));
   }
   absl::Status OnMessage(Transport& t, wire::Bytes p) override {
     if (p[0] == transport::kMsgServiceAccept) return t.Send(NoneAuthMsg());
@@ -367,8 +366,7 @@ TEST(BackpressureTest, DeadlineEndsTheConnectionWithItsReason) {
   EXPECT_EQ(finished, 2);
   EXPECT_EQ(server_end.code(), absl::StatusCode::kDeadlineExceeded)
       << server_end;
-  EXPECT_NE(client_end.message().find("certificate expired"),
-            std::string::npos)
+  EXPECT_NE(client_end.message().find("certificate expired"), std::string::npos)
       << client_end;
 }
 

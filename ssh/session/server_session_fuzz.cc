@@ -144,8 +144,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     server.Consume(server.PendingOutput().size());
     if (server.pending_auth() != nullptr && (off / chunk) % 3 == 0) {
       auth::AuthDecision d;
-      d.result = (off & 1) ? auth::AuthResult::kAccept
-                           : auth::AuthResult::kReject;
+      d.result =
+          (off & 1) ? auth::AuthResult::kAccept : auth::AuthResult::kReject;
       (void)server.CompleteAuth(d);
       server.Process();
     }

@@ -196,8 +196,9 @@ Session::~Session() = default;
 
 absl::Status Session::Init() {
   options_.transport.clock = clock_;
-  ASSIGN_OR_RETURN(transport_,
+  ASSIGN_OR_RETURN(owned_transport_,
                    transport::Transport::Create(options_.transport));
+  transport_ = owned_transport_.get();
   router_ = std::make_unique<Router>(*this);
   connection_ = std::make_unique<connection::Connection>(*transport_, *router_,
                                                          options_.connection);
@@ -205,27 +206,35 @@ absl::Status Session::Init() {
   return absl::OkStatus();
 }
 
+void Session::NoteHandshakeDone() {
+  if (handshake_reported_ || closed() || !transport_->handshake_done()) return;
+  handshake_reported_ = true;
+  if (OnHandshake().ok()) handler_.OnHandshakeDone(*this);
+}
+
 void Session::Process() {
   const uint64_t received = transport_->bytes_received();
   while (!closed() && !dispatch_paused()) {
-    if (transport_->handshake_done() && !handshake_reported_) {
-      handshake_reported_ = true;
-      if (absl::Status s = OnHandshake(); !s.ok()) break;
-      handler_.OnHandshakeDone(*this);
-    }
+    NoteHandshakeDone();
     std::optional<Bytes> msg = transport_->Next();
     if (!msg.has_value()) break;
     if (absl::Status s = Dispatch(*msg); !s.ok()) break;
   }
-  if (transport_->handshake_done() && !handshake_reported_ && !closed()) {
-    handshake_reported_ = true;
-    if (OnHandshake().ok()) handler_.OnHandshakeDone(*this);
-  }
+  NoteHandshakeDone();
   if (transport_->bytes_received() != received) {
     last_input_ = clock_->Now();
     alive_unanswered_ = 0;
   }
   CheckEnded();
+}
+
+absl::Status Session::HandleMessage(Bytes payload) {
+  NoteHandshakeDone();
+  last_input_ = clock_->Now();
+  alive_unanswered_ = 0;
+  absl::Status s = Dispatch(payload);
+  CheckEnded();
+  return s;
 }
 
 absl::Status Session::Dispatch(Bytes payload) {

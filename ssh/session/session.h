@@ -168,6 +168,15 @@ class Session {
   // A server waits for an asynchronous auth decision: stop reading.
   virtual bool dispatch_paused() const { return false; }
 
+  // For a driver that takes the messages out of the transport itself (the
+  // ssh/net TransportDriver and its MessageHandler): one message the
+  // transport's Next() returned. Process() is this in a loop. An error
+  // means the session disconnected.
+  absl::Status HandleMessage(Bytes payload);
+  // The same driver reports the first completed key exchange here (Process
+  // notices it by itself).
+  void NoteHandshakeDone();
+
   // ---- output
   Bytes PendingOutput() const { return transport_->PendingOutput(); }
   void Consume(size_t n) { transport_->Consume(n); }
@@ -212,6 +221,12 @@ class Session {
   bool authenticated() const { return authenticated_; }
   transport::Transport& transport() { return *transport_; }
   const transport::Transport& transport() const { return *transport_; }
+  // Hands the transport's ownership to a driver that must own it (ssh/net
+  // TransportDriver); the session keeps using it, so the driver must
+  // outlive the session's use of it. Once only; null afterwards.
+  std::unique_ptr<transport::Transport> ReleaseTransport() {
+    return std::move(owned_transport_);
+  }
   // Null before authentication.
   connection::Connection* connection() { return connection_.get(); }
   // Keepalive probes sent and not yet answered.
@@ -231,7 +246,8 @@ class Session {
   SessionOptions options_;
   SessionHandler& handler_;
   const base::Clock* clock_;
-  std::unique_ptr<transport::Transport> transport_;
+  std::unique_ptr<transport::Transport> owned_transport_;
+  transport::Transport* transport_ = nullptr;
 
  private:
   friend class Channel;
