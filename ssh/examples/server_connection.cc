@@ -24,9 +24,9 @@ std::string Describe(const auth::AuthAttempt& a) {
 
 }  // namespace
 
-asio::awaitable<void> ServerConnection::Serve(asio::ip::tcp::socket socket,
-                                              const ServerConfig& config,
-                                              ChildReaper& reaper) {
+asio::awaitable<void> ServerConnection::Serve(
+    asio::ip::tcp::socket socket, const ServerConfig& config,
+    ChildReaper& reaper, std::shared_ptr<net::PreAuthSlot> slot) {
   ServerConnection self(config, reaper, socket.get_executor());
   asio::error_code ec;
   auto remote = socket.remote_endpoint(ec);
@@ -44,6 +44,8 @@ asio::awaitable<void> ServerConnection::Serve(asio::ip::tcp::socket socket,
   transport::Transport& transport = **t;
   self.driver_ =
       std::make_unique<net::TransportDriver>(std::move(socket), std::move(*t));
+  self.slot_ = std::move(slot);
+  self.slot_->Attach(self.driver_.get());
 
   auth::ServerAuthOptions auth_options;
   auth_options.policy = &self;
@@ -62,6 +64,7 @@ asio::awaitable<void> ServerConnection::Serve(asio::ip::tcp::socket socket,
   self.connection_ = std::make_unique<connection::Connection>(transport, self);
 
   absl::Status end = co_await self.driver_->Run(self);
+  self.slot_->Attach(nullptr);
   self.ShutdownChannels();
   Log(absl::StrCat("connection from ", self.peer_, " ended: ", end.ToString(),
                    " (kex count ", transport.kex_count(), ")"));
@@ -98,6 +101,7 @@ absl::Status ServerConnection::OnMessage(transport::Transport&,
       login->ssh_connection = ssh_connection_;
       login->permissions = auth_->identity()->permissions;
       login_ = std::move(login);
+      slot_->Authenticated();
     }
     return s;
   }
@@ -111,7 +115,7 @@ void ServerConnection::OnProgress(transport::Transport&) {
 }
 
 bool ServerConnection::OutputRoom() const {
-  return driver_->OutputBacklog() < kMaxOutputBacklog;
+  return driver_->OutputBacklog() < net::kMaxOutputBacklog;
 }
 
 Channel* ServerConnection::Find(uint32_t id) {

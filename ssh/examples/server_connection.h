@@ -17,6 +17,7 @@
 #include "ssh/examples/child_reaper.h"
 #include "ssh/examples/session.h"
 #include "ssh/net/driver.h"
+#include "ssh/net/listener.h"
 #include "ssh/transport/transport.h"
 
 namespace sallyport::ssh::examples {
@@ -42,9 +43,12 @@ class ServerConnection : public net::MessageHandler,
  public:
   // Serves one accepted client until the connection ends, then logs how it
   // ended ("connection from HOST:PORT ended: STATUS (kex count N)").
+  // `slot` (from the Listener) ends the connection at the login grace
+  // deadline and is told when the user authenticated.
   static asio::awaitable<void> Serve(asio::ip::tcp::socket socket,
                                      const ServerConfig& config,
-                                     ChildReaper& reaper);
+                                     ChildReaper& reaper,
+                                     std::shared_ptr<net::PreAuthSlot> slot);
 
   ServerConnection(const ServerConfig& config, ChildReaper& reaper,
                    asio::any_io_executor executor);
@@ -84,6 +88,7 @@ class ServerConnection : public net::MessageHandler,
   asio::any_io_executor executor_;
   std::string peer_;  // "HOST:PORT"
   std::string ssh_connection_;
+  std::shared_ptr<net::PreAuthSlot> slot_;
   std::unique_ptr<net::TransportDriver> driver_;
   std::unique_ptr<auth::ServerAuth> auth_;
   std::unique_ptr<connection::Connection> connection_;

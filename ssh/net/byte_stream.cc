@@ -14,14 +14,15 @@ constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 // ---------------------------------------------------------------- TCP
 
-TcpStream::TcpStream(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {
+TcpStream::TcpStream(asio::ip::tcp::socket socket)
+    : socket_(std::move(socket)) {
   asio::error_code ec;
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
 }
 
 asio::awaitable<asio::error_code> TcpStream::WaitReadable() {
-  auto [ec] = co_await socket_.async_wait(asio::socket_base::wait_read,
-                                          kUseTuple);
+  auto [ec] =
+      co_await socket_.async_wait(asio::socket_base::wait_read, kUseTuple);
   co_return ec;
 }
 
@@ -78,7 +79,9 @@ struct PipeStream::Direction {
 PipeStream::PipeStream(asio::any_io_executor executor,
                        std::shared_ptr<Direction> in,
                        std::shared_ptr<Direction> out)
-    : executor_(std::move(executor)), in_(std::move(in)), out_(std::move(out)) {}
+    : executor_(std::move(executor)),
+      in_(std::move(in)),
+      out_(std::move(out)) {}
 
 PipeStream::~PipeStream() { Close(); }
 

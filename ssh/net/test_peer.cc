@@ -48,12 +48,11 @@ std::unique_ptr<transport::Transport> ClientTransport() {
   return *transport::Transport::Create(o);
 }
 
-absl::Status MinimalServer::OnMessage(transport::Transport& t,
-                                      wire::Bytes p) {
+absl::Status MinimalServer::OnMessage(transport::Transport& t, wire::Bytes p) {
   switch (p[0]) {
     case transport::kMsgServiceRequest:
-      return t.Send(transport::SerializeServiceMsg(
-          transport::kMsgServiceAccept, "ssh-userauth"));
+      return t.Send(transport::SerializeServiceMsg(transport::kMsgServiceAccept,
+                                                   "ssh-userauth"));
     case transport::kMsgUserauthRequest: {
       ++auth_requests;
       if (accept_auth_) {

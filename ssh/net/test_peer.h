@@ -42,8 +42,7 @@ std::unique_ptr<transport::Transport> ClientTransport();
 class MinimalServer : public MessageHandler {
  public:
   explicit MinimalServer(bool accept_auth) : accept_auth_(accept_auth) {}
-  absl::Status OnMessage(transport::Transport& t,
-                         wire::Bytes payload) override;
+  absl::Status OnMessage(transport::Transport& t, wire::Bytes payload) override;
   int echoes = 0;
   int auth_requests = 0;
 
