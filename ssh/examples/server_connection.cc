@@ -195,7 +195,8 @@ void ServerConnection::OnClose(uint32_t id) {
 }
 
 void ServerConnection::OnChannelRequest(uint32_t id, std::string_view type,
-                                        bool want_reply, wire::Bytes data) {
+                                        bool want_reply, wire::Bytes data,
+                                        connection::RequestId) {
   if (Channel* c = Find(id)) {
     c->OnRequest(type, want_reply, data);
   } else if (want_reply) {

@@ -62,7 +62,7 @@ class ServerConnection : public net::MessageHandler,
   void OnEof(uint32_t id) override;
   void OnClose(uint32_t id) override;
   void OnChannelRequest(uint32_t id, std::string_view type, bool want_reply,
-                        wire::Bytes data) override;
+                        wire::Bytes data, connection::RequestId) override;
   void OnWindowAvailable(uint32_t id) override;
 
   // auth::AuthPolicy
