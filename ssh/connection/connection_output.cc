@@ -91,9 +91,8 @@ absl::StatusOr<size_t> Connection::QueueData(uint32_t id, Bytes data,
     absl::Status s = SendNow(*c, data, stream, &taken);
     if (!s.ok() && !TransportFull(s)) return s;
   }
-  const size_t room =
-      options_.max_queued_bytes -
-      std::min(options_.max_queued_bytes, c->queued_bytes);
+  const size_t room = options_.max_queued_bytes -
+                      std::min(options_.max_queued_bytes, c->queued_bytes);
   const size_t n = std::min(room, data.size() - taken);
   if (n == 0) return taken;
   Bytes rest = data.subspan(taken, n);
@@ -181,7 +180,8 @@ absl::Status Connection::FlushChannel(uint32_t id, Channel& c) {
       break;
     }
     wire::Writer eof;
-    if (o.kind == Output::Kind::kEof) eof.Byte(kMsgChannelEof).Uint32(c.remote_id);
+    if (o.kind == Output::Kind::kEof)
+      eof.Byte(kMsgChannelEof).Uint32(c.remote_id);
     status = Send(o.kind == Output::Kind::kEof ? eof.data() : o.bytes);
     if (!status.ok()) break;
     c.queued_bytes -= o.kind == Output::Kind::kRequest ? o.bytes.size() : 0;

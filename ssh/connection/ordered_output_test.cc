@@ -45,13 +45,11 @@ TEST_F(OrderedOutputTest, EofAndCloseGoOutAfterTheQueuedDataAndRequests) {
   ASSERT_TRUE(taken.ok()) << taken.status();
   EXPECT_EQ(*taken, out.size());  // 1000 sent at once, 4000 queued
   EXPECT_EQ(client_->QueuedBytes(id_), 4000u);
-  ASSERT_TRUE(client_
-                  ->QueueData(id_, wire::AsBytes(err), kExtendedDataStderr)
-                  .ok());
-  ASSERT_TRUE(client_
-                  ->SendRequest(id_, "exit-status", false,
-                                SerializeExitStatus(3))
-                  .ok());
+  ASSERT_TRUE(
+      client_->QueueData(id_, wire::AsBytes(err), kExtendedDataStderr).ok());
+  ASSERT_TRUE(
+      client_->SendRequest(id_, "exit-status", false, SerializeExitStatus(3))
+          .ok());
   ASSERT_TRUE(client_->SendEof(id_).ok());
   ASSERT_TRUE(client_->Close(id_).ok());
   // Nothing may overtake the queue: no data past it, no request, no EOF.
@@ -67,11 +65,11 @@ TEST_F(OrderedOutputTest, EofAndCloseGoOutAfterTheQueuedDataAndRequests) {
   EXPECT_EQ(server_rec_.data[0], out);
   EXPECT_EQ(server_rec_.stderr_data[0], err);
   EXPECT_EQ(client_rec_.queued_sent, 4000u + err.size());
-  EXPECT_EQ(server_rec_.events,
-            (std::vector<std::string>{
-                "open session",
-                "request exit-status " + std::string("\0\0\0\3", 4), "eof 0",
-                "close 0"}));
+  EXPECT_EQ(
+      server_rec_.events,
+      (std::vector<std::string>{
+          "open session", "request exit-status " + std::string("\0\0\0\3", 4),
+          "eof 0", "close 0"}));
   EXPECT_FALSE(client_->HasChannel(id_));
   EXPECT_FALSE(peers_->server->closed()) << peers_->server->close_status();
 }
@@ -86,8 +84,9 @@ TEST_F(OrderedOutputTest, QueueTakesAtMostMaxQueuedBytes) {
   EXPECT_EQ(client_->QueueRoom(id_), 0u);
   // Full: nothing more, and requests are refused rather than queued.
   EXPECT_EQ(*client_->QueueData(id_, wire::AsBytes("more")), 0u);
-  EXPECT_EQ(client_->SendRequest(id_, "window-change", false,
-                                 WindowChange{80, 24, 0, 0}.Serialize())
+  EXPECT_EQ(client_
+                ->SendRequest(id_, "window-change", false,
+                              WindowChange{80, 24, 0, 0}.Serialize())
                 .code(),
             absl::StatusCode::kResourceExhausted);
   // The zero-copy and direct paths do not overtake the queue.
@@ -110,8 +109,7 @@ TEST_F(OrderedOutputTest, QueueTakesAtMostMaxQueuedBytes) {
   auto copy = [&](absl::Span<const absl::Span<uint8_t>> slots) -> size_t {
     size_t n = 0;
     for (auto slot : slots) {
-      std::copy(rest.begin() + n, rest.begin() + n + slot.size(),
-                slot.begin());
+      std::copy(rest.begin() + n, rest.begin() + n + slot.size(), slot.begin());
       n += slot.size();
     }
     return n;
@@ -157,8 +155,11 @@ TEST_F(ConnectionTest, OpenFailureKeepsReasonAndDescription) {
   peers_->Pump();
   peers_->server_received.clear();  // the server never sees it
   wire::Writer w;
-  w.Byte(kMsgChannelOpenFailure).Uint32(*third).Uint32(77).String("y").String(
-      "");
+  w.Byte(kMsgChannelOpenFailure)
+      .Uint32(*third)
+      .Uint32(77)
+      .String("y")
+      .String("");
   ASSERT_TRUE(peers_->server->Send(w.data()).ok());
   Pump();
   EXPECT_EQ(static_cast<uint32_t>(client_rec_.last_open_result.reason), 77u);

@@ -49,13 +49,13 @@ TEST_F(ConnectionTest, ChannelRepliesGoOutInRequestOrder) {
 TEST_F(ConnectionTest, GlobalRepliesGoOutInRequestOrderKeepalivesToo) {
   server_rec_.global_answer = std::nullopt;  // answer later
   const std::string port_zero("\0\0\0\0\0\0\0\0", 8);
-  ASSERT_TRUE(client_
-                  ->SendGlobalRequest("tcpip-forward", true,
-                                      wire::AsBytes(port_zero))
-                  .ok());
+  ASSERT_TRUE(
+      client_
+          ->SendGlobalRequest("tcpip-forward", true, wire::AsBytes(port_zero))
+          .ok());
   ASSERT_TRUE(client_->SendGlobalRequest("keepalive@openssh.com", true).ok());
-  ASSERT_TRUE(client_->SendGlobalRequest("no-more-sessions@openssh.com", true)
-                  .ok());
+  ASSERT_TRUE(
+      client_->SendGlobalRequest("no-more-sessions@openssh.com", true).ok());
   Pump();
   ASSERT_EQ(server_rec_.global_requests.size(), 2u);
   // The keepalive (answered by the layer) waits for the tcpip-forward.
@@ -71,10 +71,10 @@ TEST_F(ConnectionTest, GlobalRepliesGoOutInRequestOrderKeepalivesToo) {
                                        wire::AsBytes(bound))
                   .ok());
   Pump();
-  EXPECT_EQ(client_rec_.events,
-            (std::vector<std::string>{"global-reply success",
-                                      "global-reply failure",
-                                      "global-reply success"}));
+  EXPECT_EQ(
+      client_rec_.events,
+      (std::vector<std::string>{"global-reply success", "global-reply failure",
+                                "global-reply success"}));
   EXPECT_FALSE(peers_->client->closed()) << peers_->client->close_status();
 }
 
