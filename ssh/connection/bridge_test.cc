@@ -124,8 +124,7 @@ TEST(BridgeTest, TargetThatStopsReadingStopsTheUserWithABoundedBuffer) {
   size_t sent = 0;
   uint64_t max_held = 0;
   for (int round = 0; round < 256; ++round) {
-    auto n =
-        user.SendData(user_id, wire::AsBytes(StreamChunk(sent, kChunk)));
+    auto n = user.SendData(user_id, wire::AsBytes(StreamChunk(sent, kChunk)));
     ASSERT_TRUE(n.ok());
     sent += *n;
     Dispatch(*user_peers, user, bastion_in);
@@ -149,8 +148,7 @@ TEST(BridgeTest, TargetThatStopsReadingStopsTheUserWithABoundedBuffer) {
   target_handler.reading = true;
   target.Consume(0, target.Unconsumed(0));
   for (int round = 0; round < 64; ++round) {
-    auto n =
-        user.SendData(user_id, wire::AsBytes(StreamChunk(sent, kChunk)));
+    auto n = user.SendData(user_id, wire::AsBytes(StreamChunk(sent, kChunk)));
     ASSERT_TRUE(n.ok());
     sent += *n;
     Dispatch(*user_peers, user, bastion_in);

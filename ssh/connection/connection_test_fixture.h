@@ -3,6 +3,7 @@
 #ifndef SALLYPORT_SSH_CONNECTION_CONNECTION_TEST_FIXTURE_H_
 #define SALLYPORT_SSH_CONNECTION_CONNECTION_TEST_FIXTURE_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -81,9 +82,11 @@ class ConnectionTest : public ::testing::Test {
  protected:
   void SetUp() override { Build({}, {}); }
 
-  void Build(ConnectionOptions client_options,
-             ConnectionOptions server_options) {
-    peers_ = TestPeers::Create();
+  void Build(ConnectionOptions client_options, ConnectionOptions server_options,
+             const std::function<void(transport::TransportOptions& client,
+                                      transport::TransportOptions& server)>&
+                 customize = nullptr) {
+    peers_ = TestPeers::Create(customize);
     peers_->Pump();
     peers_->Authenticate();
     ASSERT_EQ(peers_->server->phase(), transport::Phase::kAuthenticated);

@@ -134,6 +134,41 @@ TEST_F(OrderedOutputTest, PeerCloseDropsWhatIsStillQueued) {
   EXPECT_FALSE(peers_->client->closed()) << peers_->client->close_status();
 }
 
+TEST_F(ConnectionTest, QueueKeepsOrderThroughARekeyAndAFullTransport) {
+  // The client's transport holds at most 20,000 bytes while a key exchange
+  // runs; what it refuses waits in the channel's queue until Flush().
+  Build({}, {},
+        [](transport::TransportOptions& c, transport::TransportOptions&) {
+          c.max_queued_bytes = 20000;
+        });
+  uint32_t id = OpenSession();
+  ASSERT_TRUE(peers_->client->StartRekey().ok());
+  std::string data(100000, '\0');
+  for (size_t i = 0; i < data.size(); ++i)
+    data[i] = static_cast<char>('A' + (i / 7) % 26);
+  auto taken = client_->QueueData(id, wire::AsBytes(data));
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  EXPECT_EQ(*taken, data.size());
+  EXPECT_GT(client_->QueuedBytes(id), 50000u);  // most of it refused for now
+  ASSERT_TRUE(
+      client_->SendRequest(id, "exit-status", false, SerializeExitStatus(0))
+          .ok());
+  ASSERT_TRUE(client_->SendEof(id).ok());
+  Pump();
+  EXPECT_EQ(peers_->client->kex_count(), 2);
+  EXPECT_LT(server_rec_.data[0].size(), data.size());
+  // The kex is over: the rest goes out, then the request, then EOF.
+  ASSERT_TRUE(client_->Flush().ok());
+  Pump();
+  EXPECT_EQ(client_->QueuedBytes(id), 0u);
+  EXPECT_EQ(server_rec_.data[0], data);
+  EXPECT_EQ(server_rec_.events,
+            (std::vector<std::string>{
+                "open session",
+                "request exit-status " + std::string("\0\0\0\0", 4), "eof 0"}));
+  EXPECT_FALSE(peers_->server->closed()) << peers_->server->close_status();
+}
+
 TEST_F(ConnectionTest, OpenFailureKeepsReasonAndDescription) {
   server_rec_.auto_accept = false;
   auto id = client_->OpenChannel("direct-tcpip");
