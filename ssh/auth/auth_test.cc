@@ -83,6 +83,17 @@ class AuthTest : public ::testing::Test {
     return last;
   }
 
+  // ClientAuth logs in with key A; the policy leaves its decision pending.
+  void StartLoginWithPendingDecision() {
+    policy_.pend = true;
+    MakeServer();
+    client_ = std::make_unique<ClientAuth>(
+        *peers_->client, ClientAuthOptions{"alice", {{*key_a_, {}}}});
+    ASSERT_TRUE(client_->Start().ok());
+    ASSERT_TRUE(Pump().ok());
+    ASSERT_TRUE(server_->pending());
+  }
+
   // Client side without ClientAuth: service request, then raw requests.
   void AcceptService() {
     ASSERT_TRUE(peers_->client
@@ -392,14 +403,8 @@ TEST_F(AuthTest, ClientKeepsAtMostMaxBannerBytesOfBanners) {
 // ---- asynchronous decisions
 
 TEST_F(AuthTest, PendingDecisionThenAccept) {
-  policy_.pend = true;
-  MakeServer();
-  client_ = std::make_unique<ClientAuth>(
-      *peers_->client, ClientAuthOptions{"alice", {{*key_a_, {}}}});
-  ASSERT_TRUE(client_->Start().ok());
-  ASSERT_TRUE(Pump().ok());
+  StartLoginWithPendingDecision();
   // Asked once, about the key that signed; no answer on the wire yet.
-  ASSERT_TRUE(server_->pending());
   ASSERT_NE(server_->pending_attempt(), nullptr);
   EXPECT_EQ(server_->pending_attempt()->key, key_a_->public_key());
   EXPECT_TRUE(server_->pending_attempt()->signed_request);
@@ -422,13 +427,7 @@ TEST_F(AuthTest, PendingDecisionThenAccept) {
 }
 
 TEST_F(AuthTest, PendingDecisionThenReject) {
-  policy_.pend = true;
-  MakeServer();
-  client_ = std::make_unique<ClientAuth>(
-      *peers_->client, ClientAuthOptions{"alice", {{*key_a_, {}}}});
-  ASSERT_TRUE(client_->Start().ok());
-  ASSERT_TRUE(Pump().ok());
-  ASSERT_TRUE(server_->pending());
+  StartLoginWithPendingDecision();
   EXPECT_EQ(server_->Complete({AuthResult::kPending, ""}).code(),
             absl::StatusCode::kInvalidArgument);
   ASSERT_TRUE(server_->pending());

@@ -101,10 +101,11 @@ void ExecClient::OnChannelOpen(uint32_t id, std::string_view, wire::Bytes) {
       id, connection::OpenFailure::kAdministrativelyProhibited, "not accepted");
 }
 
-void ExecClient::OnChannelOpenResult(uint32_t, const absl::Status& status) {
-  if (!status.ok()) {
+void ExecClient::OnChannelOpenResult(uint32_t,
+                                     const connection::OpenResult& result) {
+  if (!result.ok()) {
     Fail(absl::UnavailableError(
-        absl::StrCat("session channel refused: ", status.message())));
+        absl::StrCat("session channel refused: ", result.status.message())));
     return;
   }
   channel_open_ = true;
@@ -134,7 +135,8 @@ void ExecClient::OnData(uint32_t, uint32_t stream, wire::Bytes data) {
 }
 
 void ExecClient::OnChannelRequest(uint32_t id, std::string_view type,
-                                  bool want_reply, wire::Bytes data) {
+                                  bool want_reply, wire::Bytes data,
+                                  connection::RequestId) {
   if (type == "exit-status") {
     auto status = connection::ParseExitStatus(data);
     if (status.ok()) exit_code_ = static_cast<int>(*status & 0xff);

@@ -47,11 +47,12 @@ class ExecClient : public net::MessageHandler,
   // connection::ConnectionHandler
   void OnChannelOpen(uint32_t id, std::string_view type,
                      wire::Bytes extra) override;
-  void OnChannelOpenResult(uint32_t id, const absl::Status& status) override;
+  void OnChannelOpenResult(uint32_t id,
+                           const connection::OpenResult& result) override;
   void OnData(uint32_t id, uint32_t stream, wire::Bytes data) override;
   void OnClose(uint32_t id) override;
   void OnChannelRequest(uint32_t id, std::string_view type, bool want_reply,
-                        wire::Bytes data) override;
+                        wire::Bytes data, connection::RequestId) override;
   void OnChannelRequestReply(uint32_t id, bool success) override;
   void OnWindowAvailable(uint32_t) override { Pump(); }
 

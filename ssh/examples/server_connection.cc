@@ -194,11 +194,12 @@ void ServerConnection::OnClose(session::Channel channel) {
 
 void ServerConnection::OnChannelRequest(session::Channel channel,
                                         std::string_view type, bool want_reply,
-                                        wire::Bytes data) {
+                                        wire::Bytes data,
+                                        connection::RequestId request) {
   if (Channel* c = Find(channel.id())) {
     c->OnRequest(type, want_reply, data);
   } else if (want_reply) {
-    (void)channel.Reply(false);
+    (void)channel.Reply(request, false);
   }
 }
 

@@ -64,7 +64,8 @@ class ServerConnection : public session::SessionHandler,
   void OnEof(session::Channel channel) override;
   void OnClose(session::Channel channel) override;
   void OnChannelRequest(session::Channel channel, std::string_view type,
-                        bool want_reply, wire::Bytes data) override;
+                        bool want_reply, wire::Bytes data,
+                        connection::RequestId request) override;
   void OnWindowAvailable(session::Channel channel) override;
 
   // auth::AuthPolicy

@@ -19,8 +19,9 @@ namespace sallyport::ssh::net {
 
 class SessionMessageHandler : public MessageHandler {
  public:
-  // `on_progress` runs after each batch of input and each write completion
-  // (resume paused data sources there).
+  // After each batch of input and each write completion the session's
+  // queued channel output is flushed, then `on_progress` runs (resume
+  // paused data sources there).
   SessionMessageHandler(session::Session& session, TransportDriver& driver,
                         std::function<void()> on_progress = nullptr)
       : session_(session),
@@ -41,6 +42,9 @@ class SessionMessageHandler : public MessageHandler {
     return session_.HandleMessage(payload);
   }
   void OnProgress(transport::Transport&) override {
+    // Channel output queued while the transport refused it (key exchange)
+    // or the window was shut goes out first.
+    session_.FlushOutput();
     if (on_progress_) on_progress_();
   }
   bool DispatchPaused() override { return session_.dispatch_paused(); }

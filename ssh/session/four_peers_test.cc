@@ -75,15 +75,15 @@ struct Bridge : SessionHandler {
     couples[{front, c.id()}] = k;
     couples[{back, b->id()}] = k;
   }
-  void OnChannelOpenResult(Channel c, const absl::Status& s) override {
+  void OnChannelOpenResult(Channel c,
+                           const connection::OpenResult& s) override {
     auto k = Find(c);
     if (k == nullptr) return;
     if (s.ok()) {
       (void)k->front.Accept();
       return;
     }
-    (void)k->front.Reject(connection::OpenFailure::kConnectFailed,
-                          std::string(s.message()));
+    (void)k->front.Reject(s.reason, s.description);
     couples.erase({front, k->front.id()});
     couples.erase({back, k->back.id()});
   }
@@ -114,7 +114,7 @@ struct Bridge : SessionHandler {
     }
   }
   void OnChannelRequest(Channel c, std::string_view type, bool want_reply,
-                        Bytes data) override {
+                        Bytes data, connection::RequestId) override {
     auto k = Find(c);
     if (k == nullptr) {
       if (want_reply) (void)c.Reply(false);
@@ -160,7 +160,7 @@ struct Target : SessionHandler {
     (void)c.Accept();
   }
   void OnChannelRequest(Channel c, std::string_view type, bool want_reply,
-                        Bytes data) override {
+                        Bytes data, connection::RequestId) override {
     Ch& ch = channels[c.id()];
     if (type == "exec") ch.command = *connection::ParseStringRequest(data);
     if (want_reply) (void)c.Reply(type != "no");
@@ -222,8 +222,9 @@ struct Client : SessionHandler {
   std::vector<bool> replies;
   bool consume = true;
 
-  void OnChannelOpenResult(Channel c, const absl::Status& s) override {
-    open_results[c.id()] = s;
+  void OnChannelOpenResult(Channel c,
+                           const connection::OpenResult& s) override {
+    open_results[c.id()] = s.status;
   }
   void OnData(Channel c, uint32_t stream, Bytes data) override {
     Ch& ch = channels[c.id()];
@@ -238,7 +239,7 @@ struct Client : SessionHandler {
     channels[c.id()].closed = true;
   }
   void OnChannelRequest(Channel c, std::string_view type, bool want_reply,
-                        Bytes data) override {
+                        Bytes data, connection::RequestId) override {
     std::string e(type);
     if (type == "exit-status")
       e += " " + std::to_string(*connection::ParseExitStatus(data));

@@ -62,11 +62,14 @@ struct App : SessionHandler {
   }
   void OnEof(Channel c) override { (void)c.SendEof(); }
   void OnChannelRequest(Channel c, std::string_view type, bool want_reply,
-                        Bytes) override {
+                        Bytes, connection::RequestId) override {
     if (type == "exit") (void)c.Close();
     if (want_reply) (void)c.Reply(type != "no");
   }
-  bool OnGlobalRequest(std::string_view, Bytes) override { return true; }
+  std::optional<bool> OnGlobalRequest(std::string_view, bool, Bytes,
+                                      connection::RequestId) override {
+    return true;
+  }
 };
 
 struct NoopClient : SessionHandler {

@@ -29,8 +29,9 @@ void SessionHandler::OnChannelOpen(Channel channel, std::string_view, Bytes) {
 }
 
 void SessionHandler::OnChannelRequest(Channel channel, std::string_view,
-                                      bool want_reply, Bytes) {
-  if (want_reply) (void)channel.Reply(false);
+                                      bool want_reply, Bytes,
+                                      connection::RequestId request) {
+  if (want_reply) (void)channel.Reply(request, false);
 }
 
 // ---- Channel
@@ -63,8 +64,21 @@ absl::StatusOr<size_t> Channel::Send(Bytes data, uint32_t stream) {
   return session_->connection_->SendData(id_, data, stream);
 }
 
+absl::StatusOr<size_t> Channel::Queue(Bytes data, uint32_t stream) {
+  if (!valid()) return NoChannel();
+  return session_->connection_->QueueData(id_, data, stream);
+}
+
 uint32_t Channel::SendWindow() const {
   return valid() ? session_->connection_->SendWindow(id_) : 0;
+}
+
+size_t Channel::QueuedBytes() const {
+  return valid() ? session_->connection_->QueuedBytes(id_) : 0;
+}
+
+size_t Channel::QueueRoom() const {
+  return valid() ? session_->connection_->QueueRoom(id_) : 0;
 }
 
 absl::Status Channel::SendEof() {
@@ -81,6 +95,11 @@ absl::Status Channel::SendRequest(std::string_view type, bool want_reply,
                                   Bytes data) {
   if (!valid()) return NoChannel();
   return session_->connection_->SendRequest(id_, type, want_reply, data);
+}
+
+absl::Status Channel::Reply(connection::RequestId request, bool success) {
+  if (!valid()) return NoChannel();
+  return session_->connection_->ReplyRequest(id_, request, success);
 }
 
 absl::Status Channel::Reply(bool success) {
@@ -104,11 +123,12 @@ class Session::Router : public connection::ConnectionHandler {
     state.open_deadline = s_.clock_->Now() + s_.options_.open_timeout;
     s_.handler_.OnChannelOpen(Channel(&s_, id), type, extra);
   }
-  void OnChannelOpenResult(uint32_t id, const absl::Status& status) override {
+  void OnChannelOpenResult(uint32_t id,
+                           const connection::OpenResult& result) override {
     auto it = s_.channels_.find(id);
     if (it != s_.channels_.end() && it->second.timed_out) {
       // Reported failed already; the late answer only closes it.
-      if (status.ok()) {
+      if (result.ok()) {
         (void)s_.connection_->Close(id);
       } else {
         s_.channels_.erase(it);
@@ -116,8 +136,8 @@ class Session::Router : public connection::ConnectionHandler {
       return;
     }
     if (it != s_.channels_.end()) it->second.open_deadline.reset();
-    if (!status.ok()) s_.channels_.erase(id);
-    s_.handler_.OnChannelOpenResult(Channel(&s_, id), status);
+    if (!result.ok()) s_.channels_.erase(id);
+    s_.handler_.OnChannelOpenResult(Channel(&s_, id), result);
   }
   void OnData(uint32_t id, uint32_t stream, Bytes data) override {
     auto it = s_.channels_.find(id);
@@ -136,28 +156,31 @@ class Session::Router : public connection::ConnectionHandler {
     if (!timed_out) s_.handler_.OnClose(Channel(&s_, id));
   }
   void OnChannelRequest(uint32_t id, std::string_view type, bool want_reply,
-                        Bytes data) override {
+                        Bytes data, connection::RequestId request) override {
     if (TimedOut(id)) {
-      if (want_reply) (void)s_.connection_->ReplyRequest(id, false);
+      if (want_reply) (void)s_.connection_->ReplyRequest(id, request, false);
       return;
     }
     if (type == "env") {
       ChannelState& state = s_.channels_[id];
       if (state.env_requests >= s_.options_.max_env_requests ||
           data.size() > s_.options_.max_env_request_bytes) {
-        if (want_reply) (void)s_.connection_->ReplyRequest(id, false);
+        if (want_reply) (void)s_.connection_->ReplyRequest(id, request, false);
         return;
       }
       ++state.env_requests;
     }
-    s_.handler_.OnChannelRequest(Channel(&s_, id), type, want_reply, data);
+    s_.handler_.OnChannelRequest(Channel(&s_, id), type, want_reply, data,
+                                 request);
   }
   void OnChannelRequestReply(uint32_t id, bool success) override {
     if (!TimedOut(id))
       s_.handler_.OnChannelRequestReply(Channel(&s_, id), success);
   }
-  bool OnGlobalRequest(std::string_view name, Bytes data) override {
-    return s_.handler_.OnGlobalRequest(name, data);
+  std::optional<bool> OnGlobalRequest(std::string_view name, bool want_reply,
+                                      Bytes data,
+                                      connection::RequestId request) override {
+    return s_.handler_.OnGlobalRequest(name, want_reply, data, request);
   }
   void OnGlobalRequestReply(bool success, Bytes data) override {
     bool probe = false;
@@ -174,6 +197,9 @@ class Session::Router : public connection::ConnectionHandler {
   }
   void OnWindowAvailable(uint32_t id) override {
     if (!TimedOut(id)) s_.handler_.OnWindowAvailable(Channel(&s_, id));
+  }
+  void OnQueuedDataSent(uint32_t id, size_t n) override {
+    if (!TimedOut(id)) s_.handler_.OnQueuedDataSent(Channel(&s_, id), n);
   }
 
  private:
@@ -221,10 +247,17 @@ void Session::Process() {
     if (absl::Status s = Dispatch(*msg); !s.ok()) break;
   }
   NoteHandshakeDone();
+  FlushOutput();
   if (transport_->bytes_received() != received) {
     last_input_ = clock_->Now();
     alive_unanswered_ = 0;
   }
+  CheckEnded();
+}
+
+void Session::FlushOutput() {
+  if (connection_ == nullptr || !authenticated_ || closed()) return;
+  (void)connection_->Flush();  // an error has disconnected: CheckEnded
   CheckEnded();
 }
 
@@ -288,6 +321,7 @@ void Session::OnTimer() {
   }
   transport_->OnTimer();
   if (!closed()) CheckTimeouts(now);
+  FlushOutput();
   CheckEnded();
 }
 
@@ -316,9 +350,12 @@ void Session::CheckTimeouts(absl::Time now) {
     state.open_deadline.reset();
     if (state.opened_by_us) {
       state.timed_out = true;
-      handler_.OnChannelOpenResult(
-          Channel(this, id),
-          absl::DeadlineExceededError("the peer did not answer the open"));
+      connection::OpenResult result;
+      result.status =
+          absl::DeadlineExceededError("the peer did not answer the open");
+      result.reason = connection::OpenFailure::kConnectFailed;
+      result.description = "open timed out";
+      handler_.OnChannelOpenResult(Channel(this, id), result);
     } else {
       channels_.erase(id);
       (void)connection_->RejectChannel(
@@ -345,6 +382,13 @@ absl::Status Session::SendGlobalRequest(std::string_view name, bool want_reply,
   RETURN_IF_ERROR(connection_->SendGlobalRequest(name, want_reply, data));
   if (want_reply) global_replies_.push_back(false);
   return absl::OkStatus();
+}
+
+absl::Status Session::ReplyGlobalRequest(connection::RequestId request,
+                                         bool success, Bytes data) {
+  if (!authenticated_ || closed())
+    return absl::FailedPreconditionError("not authenticated");
+  return connection_->ReplyGlobalRequest(request, success, data);
 }
 
 void Session::Disconnect(std::string_view description) {

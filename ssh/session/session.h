@@ -56,13 +56,25 @@ class Channel {
   absl::Status Reject(connection::OpenFailure reason,
                       std::string_view description);
   // As Connection::SendData: takes what the peer's window allows, returns
-  // how much (0: wait for OnWindowAvailable).
+  // how much (0: wait for OnWindowAvailable; also 0 while queued output
+  // waits).
   absl::StatusOr<size_t> Send(Bytes data, uint32_t stream = 0);
+  // As Connection::QueueData: sends what the window allows and queues the
+  // rest, up to ConnectionOptions::max_queued_bytes on the channel; returns
+  // the bytes taken (0 when the queue is full: wait for OnQueuedDataSent).
+  // Queued data, requests, EOF and CLOSE go out in the order called.
+  absl::StatusOr<size_t> Queue(Bytes data, uint32_t stream = 0);
   uint32_t SendWindow() const;
+  // Bytes in the channel's outbound queue, and how many more Queue takes.
+  size_t QueuedBytes() const;
+  size_t QueueRoom() const;
   absl::Status SendEof();
   absl::Status Close();
   absl::Status SendRequest(std::string_view type, bool want_reply,
                            Bytes data = {});
+  // Answers the peer's want_reply request `request` (from
+  // OnChannelRequest), now or later; replies go out in the peer's order.
+  absl::Status Reply(connection::RequestId request, bool success);
   // Answers the oldest unanswered want_reply request of the peer.
   absl::Status Reply(bool success);
   // The application is done with n bytes it was handed in OnData.
@@ -98,9 +110,10 @@ class SessionHandler {
   // rejects it.
   virtual void OnChannelOpen(Channel channel, std::string_view type,
                              Bytes extra);
-  // Our OpenChannel was confirmed (OK) or refused/timed out (the error
-  // says why; the channel is gone).
-  virtual void OnChannelOpenResult(Channel, const absl::Status&) {}
+  // Our OpenChannel was confirmed (OK) or refused/timed out (the status
+  // says why, with the peer's reason code and description when it refused;
+  // the channel is gone).
+  virtual void OnChannelOpenResult(Channel, const connection::OpenResult&) {}
   // Data on stream 0 or 1 (stderr). Call Consume(n) once done with it (the
   // span is valid only during the call): unconsumed bytes hold the
   // peer's window shut.
@@ -108,17 +121,28 @@ class SessionHandler {
   virtual void OnEof(Channel) {}
   // The channel is closed in both directions and forgotten after this.
   virtual void OnClose(Channel) {}
-  // A channel request; if want_reply, answer with Reply() (in order). The
-  // default refuses it. "env" requests beyond the session's limits are
-  // refused before they reach here.
+  // A channel request; if want_reply, answer with Reply(request, ok), now
+  // or later (`request` is connection::kNoReply otherwise). The default
+  // refuses it. "env" requests beyond the session's limits are refused
+  // before they reach here.
   virtual void OnChannelRequest(Channel channel, std::string_view type,
-                                bool want_reply, Bytes data);
+                                bool want_reply, Bytes data,
+                                connection::RequestId request);
   virtual void OnChannelRequestReply(Channel, bool /*success*/) {}
-  // The peer's window for the channel opened: Send may take more.
+  // The peer's window for the channel opened (queued output flushed as
+  // far as it allows): Send may take more.
   virtual void OnWindowAvailable(Channel) {}
+  // n bytes queued by Channel::Queue went on the wire.
+  virtual void OnQueuedDataSent(Channel, size_t /*n*/) {}
 
   // ---- global requests (keepalive@openssh.com is answered by the layer)
-  virtual bool OnGlobalRequest(std::string_view /*name*/, Bytes /*data*/) {
+  // Return true/false to answer now, or nullopt to answer later with
+  // Session::ReplyGlobalRequest(request, ...) (only when want_reply).
+  // Refused by default.
+  virtual std::optional<bool> OnGlobalRequest(std::string_view /*name*/,
+                                              bool /*want_reply*/,
+                                              Bytes /*data*/,
+                                              connection::RequestId) {
     return false;
   }
   virtual void OnGlobalRequestReply(bool /*success*/, Bytes /*data*/) {}
@@ -165,6 +189,12 @@ class Session {
   // Dispatches the messages buffered in the transport, until none is left,
   // dispatch pauses or the session ends.
   void Process();
+  // Sends the channels' queued output as far as the windows and the
+  // transport allow. Process() and OnTimer() do it themselves; a driver
+  // using HandleMessage() calls it after each batch of input and when the
+  // transport took its output (the transport refuses channel output while
+  // its key-exchange queue is full).
+  void FlushOutput();
   // A server waits for an asynchronous auth decision: stop reading.
   virtual bool dispatch_paused() const { return false; }
 
@@ -204,6 +234,10 @@ class Session {
   Channel channel(uint32_t id) { return Channel(this, id); }
   absl::Status SendGlobalRequest(std::string_view name, bool want_reply,
                                  Bytes data = {});
+  // Answers a global request OnGlobalRequest left open (nullopt); `data`
+  // is the REQUEST_SUCCESS payload. Replies go out in the peer's order.
+  absl::Status ReplyGlobalRequest(connection::RequestId request, bool success,
+                                  Bytes data = {});
 
   // ---- ending
   // Sends DISCONNECT (by application) with `description` and ends.

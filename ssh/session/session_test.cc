@@ -44,8 +44,8 @@ struct App : SessionHandler {
       (void)c.Reject(connection::OpenFailure::kUnknownChannelType, "no");
     }
   }
-  void OnChannelOpenResult(Channel, const absl::Status& s) override {
-    open_results.push_back(s);
+  void OnChannelOpenResult(Channel, const connection::OpenResult& s) override {
+    open_results.push_back(s.status);
   }
   void OnData(Channel c, uint32_t, Bytes d) override {
     data[c.id()].append(d.begin(), d.end());
@@ -53,7 +53,7 @@ struct App : SessionHandler {
     c.Consume(d.size());
   }
   void OnChannelRequest(Channel c, std::string_view type, bool want_reply,
-                        Bytes) override {
+                        Bytes, connection::RequestId) override {
     requests.emplace_back(type);
     if (want_reply) (void)c.Reply(type != "refuse-me");
   }
