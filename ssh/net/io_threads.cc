@@ -6,7 +6,8 @@ namespace sallyport::ssh::net {
 
 IoThreads::IoThreads(int threads) {
   if (threads <= 0)
-    threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    threads =
+        std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   for (int i = 0; i < threads; ++i)
     contexts_.push_back(std::make_unique<asio::io_context>(1));
 }
@@ -35,9 +36,8 @@ absl::StatusOr<std::unique_ptr<ServerRuntime>> ServerRuntime::Listen(
   auto budget = std::make_shared<PreAuthBudget>();
   options.reuse_port = threads.size() > 1 || options.reuse_port;
   for (int i = 0; i < threads.size(); ++i) {
-    auto listener =
-        Listener::Create(threads.context(i).get_executor(), endpoint, options,
-                         budget, handler);
+    auto listener = Listener::Create(threads.context(i).get_executor(),
+                                     endpoint, options, budget, handler);
     if (!listener.ok()) return listener.status();
     if (i == 0) endpoint = (*listener)->local_endpoint();
     runtime->listeners_.push_back(std::move(*listener));

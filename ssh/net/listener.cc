@@ -108,9 +108,9 @@ absl::StatusOr<std::unique_ptr<Listener>> Listener::Create(
                      endpoint.port(), ": ", ec.message()));
   }
   if (budget == nullptr) budget = std::make_shared<PreAuthBudget>();
-  return std::unique_ptr<Listener>(new Listener(
-      std::move(acceptor), std::move(options), std::move(budget),
-      std::move(handler)));
+  return std::unique_ptr<Listener>(
+      new Listener(std::move(acceptor), std::move(options), std::move(budget),
+                   std::move(handler)));
 }
 
 Listener::Listener(asio::ip::tcp::acceptor acceptor, ListenerOptions options,
@@ -197,8 +197,8 @@ asio::awaitable<void> Listener::AcceptLoop(std::shared_ptr<bool> alive) {
             "dropping connection: ", budget_->unauthenticated(),
             " unauthenticated connections (max startups ",
             options_.max_startups.start, ":", options_.max_startups.rate, ":",
-            options_.max_startups.full, ", cap ",
-            options_.max_unauthenticated, ")",
+            options_.max_startups.full, ", cap ", options_.max_unauthenticated,
+            ")",
             drops_suppressed_ > 0
                 ? absl::StrCat("; ", drops_suppressed_,
                                " more dropped since the last report")
@@ -232,8 +232,7 @@ asio::awaitable<void> Listener::AcceptLoop(std::shared_ptr<bool> alive) {
 asio::awaitable<absl::StatusOr<asio::ip::tcp::socket>> Dial(
     asio::any_io_executor executor, std::string host, uint16_t port,
     absl::Duration timeout) {
-  const auto deadline =
-      std::chrono::steady_clock::now() + ToChrono(timeout);
+  const auto deadline = std::chrono::steady_clock::now() + ToChrono(timeout);
   // The resolver's completion may come after we gave up: everything it
   // touches is shared with it.
   struct Resolve {
@@ -275,13 +274,13 @@ asio::awaitable<absl::StatusOr<asio::ip::tcp::socket>> Dial(
   };
   auto connect = std::make_shared<Connect>(executor);
   connect->timer.expires_at(deadline);
-  connect->timer.async_wait([c = connect.get(), keep = connect](
-                                const asio::error_code& ec) {
-    if (ec || c->finished) return;
-    c->timed_out = true;
-    asio::error_code ignored;
-    c->socket.close(ignored);
-  });
+  connect->timer.async_wait(
+      [c = connect.get(), keep = connect](const asio::error_code& ec) {
+        if (ec || c->finished) return;
+        c->timed_out = true;
+        asio::error_code ignored;
+        c->socket.close(ignored);
+      });
   auto [ec, endpoint] = co_await asio::async_connect(
       connect->socket, resolve->results, kUseTuple);
   connect->finished = true;

@@ -23,8 +23,7 @@ namespace sallyport::ssh::net {
 namespace {
 
 constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
-const asio::ip::tcp::endpoint kLoopback(asio::ip::make_address("127.0.0.1"),
-                                        0);
+const asio::ip::tcp::endpoint kLoopback(asio::ip::make_address("127.0.0.1"), 0);
 
 // Holds every admitted connection's slot until the test releases them.
 struct Held {
@@ -95,9 +94,8 @@ TEST(ListenerTest, FullMaxStartupsDropsUntilOneAuthenticates) {
   Held held;
   ListenerOptions o;
   o.max_startups = *MaxStartups::Parse("3");
-  auto listener =
-      Listener::Create(io.get_executor(), kLoopback, o, nullptr,
-                       HoldingHandler(&held));
+  auto listener = Listener::Create(io.get_executor(), kLoopback, o, nullptr,
+                                   HoldingHandler(&held));
   ASSERT_TRUE(listener.ok());
   (*listener)->Start();
   auto clients = ConnectClients(io, (*listener)->local_endpoint(), 5);
@@ -124,9 +122,8 @@ TEST(ListenerTest, CapOnUnauthenticatedConnections) {
   ListenerOptions o;
   o.max_startups = *MaxStartups::Parse("100:30:200");
   o.max_unauthenticated = 2;
-  auto listener =
-      Listener::Create(io.get_executor(), kLoopback, o, nullptr,
-                       HoldingHandler(&held));
+  auto listener = Listener::Create(io.get_executor(), kLoopback, o, nullptr,
+                                   HoldingHandler(&held));
   ASSERT_TRUE(listener.ok());
   (*listener)->Start();
   auto clients = ConnectClients(io, (*listener)->local_endpoint(), 4);
@@ -142,9 +139,8 @@ TEST(ListenerTest, RandomEarlyDropBetweenStartAndFull) {
   ListenerOptions o;
   o.max_startups = *MaxStartups::Parse("1:50:100000");
   o.seed = 42;
-  auto listener =
-      Listener::Create(io.get_executor(), kLoopback, o, nullptr,
-                       HoldingHandler(&held));
+  auto listener = Listener::Create(io.get_executor(), kLoopback, o, nullptr,
+                                   HoldingHandler(&held));
   ASSERT_TRUE(listener.ok());
   (*listener)->Start();
   auto first = ConnectClients(io, (*listener)->local_endpoint(), 1);
@@ -153,7 +149,7 @@ TEST(ListenerTest, RandomEarlyDropBetweenStartAndFull) {
   auto clients = ConnectClients(io, (*listener)->local_endpoint(), 200);
   RunFor(io, 500);
   EXPECT_EQ((*listener)->accepted() + (*listener)->dropped(), 201u);
-  EXPECT_GT((*listener)->dropped(), 60u);   // ~50 %
+  EXPECT_GT((*listener)->dropped(), 60u);  // ~50 %
   EXPECT_LT((*listener)->dropped(), 140u);
 }
 
@@ -234,8 +230,7 @@ TEST(DialTest, ResolvesLocalhostAndConnects) {
   asio::io_context io;
   asio::ip::tcp::acceptor acceptor(io, kLoopback);
   const uint16_t port = acceptor.local_endpoint().port();
-  absl::StatusOr<asio::ip::tcp::socket> dialed =
-      absl::UnknownError("not run");
+  absl::StatusOr<asio::ip::tcp::socket> dialed = absl::UnknownError("not run");
   Spawn(
       io.get_executor(),
       [&]() -> asio::awaitable<void> {
@@ -265,8 +260,7 @@ TEST(DialTest, TimesOutAgainstAFullBacklog) {
     // Not asio's connect: it would wait for the handshake.
     (void)::connect(fill.back().native_handle(), to.data(), to.size());
   }
-  absl::StatusOr<asio::ip::tcp::socket> dialed =
-      absl::UnknownError("not run");
+  absl::StatusOr<asio::ip::tcp::socket> dialed = absl::UnknownError("not run");
   absl::Time start = absl::Now(), end;
   Spawn(
       io.get_executor(),
@@ -289,8 +283,7 @@ TEST(DialTest, RefusedPortIsUnavailable) {
     asio::ip::tcp::acceptor a(io, kLoopback);
     port = a.local_endpoint().port();
   }
-  absl::StatusOr<asio::ip::tcp::socket> dialed =
-      absl::UnknownError("not run");
+  absl::StatusOr<asio::ip::tcp::socket> dialed = absl::UnknownError("not run");
   Spawn(
       io.get_executor(),
       [&]() -> asio::awaitable<void> {

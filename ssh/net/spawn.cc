@@ -83,11 +83,11 @@ void Spawn(const asio::any_io_executor& executor, asio::awaitable<void> task,
 
 void Spawn(const asio::any_io_executor& executor,
            asio::awaitable<absl::Status> task, std::string name) {
-  asio::co_spawn(executor, std::move(task),
-                 [name = std::move(name)](std::exception_ptr e,
-                                          absl::Status status) {
-                   spawn_internal::DoneWithStatus(name, std::move(e), status);
-                 });
+  asio::co_spawn(
+      executor, std::move(task),
+      [name = std::move(name)](std::exception_ptr e, absl::Status status) {
+        spawn_internal::DoneWithStatus(name, std::move(e), status);
+      });
 }
 
 }  // namespace sallyport::ssh::net

@@ -8,11 +8,11 @@
 #define SALLYPORT_SSH_NET_SPAWN_H_
 
 #include <asio.hpp>
+#include <exception>
 #include <functional>
 #include <string>
 #include <string_view>
 #include <type_traits>
-#include <exception>
 
 #include "absl/status/status.h"
 
@@ -40,7 +40,7 @@ void DoneWithStatus(const std::string& name, std::exception_ptr e,
 // coroutine): the function object is kept alive while the coroutine runs,
 // so its captures stay valid.
 template <typename F>
-  requires std::is_invocable_v<F&>
+requires std::is_invocable_v<F&>
 void Spawn(const asio::any_io_executor& executor, F&& f, std::string name) {
   using Result = typename std::invoke_result_t<F&>::value_type;
   if constexpr (std::is_void_v<Result>) {
@@ -49,12 +49,11 @@ void Spawn(const asio::any_io_executor& executor, F&& f, std::string name) {
                      spawn_internal::Done(name, std::move(e));
                    });
   } else {
-    asio::co_spawn(executor, std::forward<F>(f),
-                   [name = std::move(name)](std::exception_ptr e,
-                                            absl::Status status) {
-                     spawn_internal::DoneWithStatus(name, std::move(e),
-                                                    status);
-                   });
+    asio::co_spawn(
+        executor, std::forward<F>(f),
+        [name = std::move(name)](std::exception_ptr e, absl::Status status) {
+          spawn_internal::DoneWithStatus(name, std::move(e), status);
+        });
   }
 }
 
