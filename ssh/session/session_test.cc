@@ -1,10 +1,12 @@
 // ServerSession + ClientSession in memory: authentication (also decided
-// later), channels, the session's limits (env requests, open timeout,
-// keepalive liveness, login grace) and EndAt.
+// later), channels, deferred replies and queued output, the session's
+// limits (env requests, open timeout, keepalive liveness, login grace) and
+// EndAt.
 #include "ssh/session/session.h"
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -27,6 +29,11 @@ struct App : SessionHandler {
   std::vector<std::string> requests;
   std::vector<absl::Status> open_results;
   std::vector<bool> request_replies;
+  std::vector<Channel> accepted;
+  std::map<uint32_t, int> eofs;
+  // Channel data received when each request / the EOF arrived.
+  std::vector<size_t> data_at_request;
+  std::map<uint32_t, size_t> data_at_eof;
   bool accept_opens = true;
   bool echo = false;
 
@@ -40,6 +47,7 @@ struct App : SessionHandler {
     if (!accept_opens) return;  // never answers
     if (type == "session") {
       (void)c.Accept();
+      accepted.push_back(c);
     } else {
       (void)c.Reject(connection::OpenFailure::kUnknownChannelType, "no");
     }
@@ -55,10 +63,15 @@ struct App : SessionHandler {
   void OnChannelRequest(Channel c, std::string_view type, bool want_reply,
                         Bytes, connection::RequestId) override {
     requests.emplace_back(type);
+    data_at_request.push_back(data[c.id()].size());
     if (want_reply) (void)c.Reply(type != "refuse-me");
   }
   void OnChannelRequestReply(Channel, bool ok) override {
     request_replies.push_back(ok);
+  }
+  void OnEof(Channel c) override {
+    ++eofs[c.id()];
+    data_at_eof[c.id()] = data[c.id()].size();
   }
 };
 
@@ -225,6 +238,101 @@ TEST(SessionTest, EnvRequestsAreCappedPerChannel) {
   ASSERT_TRUE(second->SendRequest("env", true, env(100)).ok());
   p.Run();
   EXPECT_TRUE(p.client_app.request_replies.back());
+}
+
+TEST(SessionTest, DeferredRepliesKeepOrderAroundTheSessionsOwnRefusals) {
+  // The application answers "later" requests only after the refused "env"
+  // behind them: the session's refusal must answer the env request, not
+  // the oldest unanswered one.
+  struct Deferring : App {
+    std::vector<std::pair<Channel, connection::RequestId>> held;
+    void OnChannelRequest(Channel c, std::string_view type, bool want_reply,
+                          Bytes, connection::RequestId request) override {
+      requests.emplace_back(type);
+      if (type == "later") {
+        held.emplace_back(c, request);
+      } else if (want_reply) {
+        (void)c.Reply(request, true);
+      }
+    }
+  };
+  PairSetup setup;
+  Deferring server_app;
+  App client_app;
+  ServerSessionOptions so = setup.ServerOptions();
+  so.max_env_request_bytes = 64;
+  auto server = *ServerSession::Create(std::move(so), server_app);
+  auto client = *ClientSession::Create(setup.ClientOptions(), client_app);
+  Link link{client.get(), server.get()};
+  Settle({&link});
+  auto channel = client->OpenChannel("session");
+  ASSERT_TRUE(channel.ok());
+  Settle({&link});
+  connection::EnvRequest big;
+  big.name = "LC_BIG";
+  big.value = std::string(200, 'v');
+  ASSERT_TRUE(channel->SendRequest("later", true).ok());
+  ASSERT_TRUE(channel->SendRequest("env", true, big.Serialize()).ok());
+  ASSERT_TRUE(channel->SendRequest("now", true).ok());
+  ASSERT_TRUE(channel->SendRequest("later", true).ok());
+  Settle({&link});
+  // Nothing goes back before the first request is answered.
+  EXPECT_TRUE(client_app.request_replies.empty());
+  ASSERT_EQ(server_app.held.size(), 2u);
+  // Answered out of order: the second first.
+  ASSERT_TRUE(
+      server_app.held[1].first.Reply(server_app.held[1].second, false).ok());
+  Settle({&link});
+  EXPECT_TRUE(client_app.request_replies.empty());
+  ASSERT_TRUE(
+      server_app.held[0].first.Reply(server_app.held[0].second, true).ok());
+  Settle({&link});
+  EXPECT_EQ(server_app.requests,
+            (std::vector<std::string>{"later", "now", "later"}));
+  EXPECT_EQ(client_app.request_replies,
+            (std::vector<bool>{true, false, true, false}));
+  EXPECT_FALSE(server->closed()) << server->close_status();
+}
+
+TEST(SessionTest, QueuedOutputFlowsAfterARekeyWithoutAnExplicitFlush) {
+  // The server's transport holds at most 20,000 bytes during a key
+  // exchange; the rest waits in the channel's queue, and the session
+  // flushes it once the exchange is over. Data, exit-status and EOF keep
+  // their order.
+  Pair p([](ServerSessionOptions& o) { o.transport.max_queued_bytes = 20000; });
+  p.Run();
+  auto channel = p.client->OpenChannel("session");
+  ASSERT_TRUE(channel.ok());
+  p.Run();
+  ASSERT_EQ(p.server_app.accepted.size(), 1u);
+  Channel at_server = p.server_app.accepted[0];
+  ASSERT_TRUE(at_server.valid());
+  ASSERT_TRUE(p.server->transport().StartRekey().ok());
+  std::string data(100000, '\0');
+  for (size_t i = 0; i < data.size(); ++i)
+    data[i] = static_cast<char>('a' + (i / 5) % 26);
+  auto taken = at_server.Queue(absl::MakeConstSpan(
+      reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+  ASSERT_TRUE(taken.ok()) << taken.status();
+  EXPECT_EQ(*taken, data.size());
+  EXPECT_GT(at_server.QueuedBytes(), 50000u);
+  ASSERT_TRUE(
+      at_server
+          .SendRequest("exit-status", false, connection::SerializeExitStatus(3))
+          .ok());
+  ASSERT_TRUE(at_server.SendEof().ok());
+  p.Run();
+  EXPECT_GE(p.server->transport().kex_count(), 2);
+  EXPECT_EQ(at_server.QueuedBytes(), 0u);
+  const std::string& got = p.client_app.data[channel->id()];
+  EXPECT_TRUE(got == data) << got.size() << " bytes of " << data.size();
+  // In order: all the data, then exit-status, then EOF.
+  ASSERT_FALSE(p.client_app.requests.empty());
+  EXPECT_EQ(p.client_app.requests.back(), "exit-status");
+  EXPECT_EQ(p.client_app.data_at_request.back(), data.size());
+  EXPECT_EQ(p.client_app.eofs[channel->id()], 1);
+  EXPECT_EQ(p.client_app.data_at_eof[channel->id()], data.size());
+  EXPECT_FALSE(p.server->closed()) << p.server->close_status();
 }
 
 TEST(SessionTest, UnansweredOpenIsRejectedAfterTheOpenTimeout) {
