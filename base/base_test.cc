@@ -1,8 +1,11 @@
+#include <cstdio>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "base/files.h"
+#include "base/safe_text.h"
 #include "base/secret_bytes.h"
 #include "base/status_macros.h"
 #include "gtest/gtest.h"
@@ -65,6 +68,40 @@ TEST(ClockTest, FakeClockMovesOnlyWhenTold) {
   clock.Set(absl::FromUnixSeconds(7));
   EXPECT_EQ(absl::ToUnixSeconds(clock.Now()), 7);
   EXPECT_GT(Clock::Real()->Now(), absl::FromUnixSeconds(1700000000));
+}
+
+TEST(SafeTextTest, EscapesControlBytesAndBackslash) {
+  EXPECT_EQ(SafeText("plain text"), "plain text");
+  EXPECT_EQ(SafeText("a\nb\x1b[31m"), "a\\x0ab\\x1b[31m");
+  // A backslash is escaped too, so "\\x0a" in a log line always means a
+  // newline byte, never a peer that typed the four characters.
+  EXPECT_EQ(SafeText("\\x0a"), "\\x5cx0a");
+  EXPECT_EQ(SafeText(std::string_view("\0\xff", 2)), "\\x00\\xff");
+}
+
+TEST(SafeTextTest, CutsLongText) {
+  std::string s(300, 'a');
+  EXPECT_EQ(SafeText(s), std::string(kSafeTextDefaultMax, 'a') + "...");
+  EXPECT_EQ(SafeText(s, 3), "aaa...");
+  EXPECT_EQ(SafeText("abc", 3), "abc");
+}
+
+TEST(ReadTextFileTest, ReadsAndRefuses) {
+  const std::string dir = ::testing::TempDir();
+  const std::string path = dir + "/read_text_file_test.txt";
+  FILE* f = fopen(path.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fputs("hello\n", f);
+  fclose(f);
+  auto text = ReadTextFile(path);
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_EQ(*text, "hello\n");
+  EXPECT_EQ(ReadTextFile(path, 3).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReadTextFile(dir).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ReadTextFile(dir + "/no-such-file").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -80,6 +80,19 @@ absl::Status ServerAuth::Disconnect(DisconnectReason reason,
 
 absl::Status ServerAuth::Handle(Bytes payload) {
   if (payload.empty()) return absl::InvalidArgumentError("empty message");
+  if (pending_.has_value()) {
+    // Not processed until the pending decision is complete.
+    if (deferred_.size() >= options_.max_deferred_messages ||
+        deferred_bytes_ + payload.size() > options_.max_deferred_bytes) {
+      return Disconnect(DisconnectReason::kProtocolError,
+                        absl::ResourceExhaustedError(
+                            "too many messages while authentication is "
+                            "pending"));
+    }
+    deferred_.emplace_back(payload.begin(), payload.end());
+    deferred_bytes_ += payload.size();
+    return absl::OkStatus();
+  }
   if (payload[0] == transport::kMsgServiceRequest) {
     auto service =
         transport::ParseServiceMsg(transport::kMsgServiceRequest, payload);
@@ -211,16 +224,7 @@ absl::Status ServerAuth::HandleRequest(Bytes payload) {
     if (has_signature) used_keys_.insert(blob_copy);
     return Failure();
   }
-  if (!has_signature) {
-    AuthDecision d = options_.policy->Decide(*attempt);
-    if (d.result == AuthResult::kReject) {
-      if (options_.log) options_.log(&*attempt, false, d.reason);
-      return Failure();
-    }
-    wire::Writer w;
-    w.Byte(transport::kMsgUserauthPkOk).String(algorithm).String(blob);
-    return transport_.Send(w.data());
-  }
+  if (!has_signature) return Decide(std::move(*attempt), blob);
   used_keys_.insert(blob_copy);
   // The signature is checked with the key from this very request, and the
   // policy is asked about that same key (Go CVE-2024-45337 class).
@@ -237,22 +241,67 @@ absl::Status ServerAuth::HandleRequest(Bytes payload) {
     return Failure();
   }
   attempt->signed_request = true;
-  AuthDecision d = options_.policy->Decide(*attempt);
+  return Decide(std::move(*attempt), blob);
+}
+
+absl::Status ServerAuth::Decide(AuthAttempt attempt, Bytes blob) {
+  AuthDecision d = options_.policy->Decide(attempt);
+  if (d.result == AuthResult::kPending) {
+    pending_ = Pending{std::move(attempt), {blob.begin(), blob.end()}};
+    return absl::OkStatus();
+  }
+  return Apply(std::move(attempt), blob, d);
+}
+
+absl::Status ServerAuth::Apply(AuthAttempt attempt, Bytes blob,
+                               const AuthDecision& d) {
+  if (!attempt.signed_request) {
+    if (d.result == AuthResult::kReject) {
+      if (options_.log) options_.log(&attempt, false, d.reason);
+      return Failure();
+    }
+    wire::Writer w;
+    w.Byte(transport::kMsgUserauthPkOk).String(attempt.algorithm).String(blob);
+    return transport_.Send(w.data());
+  }
   switch (d.result) {
     case AuthResult::kReject:
-      if (options_.log) options_.log(&*attempt, false, d.reason);
+    case AuthResult::kPending:  // not a decision: refused
+      if (options_.log) options_.log(&attempt, false, d.reason);
       return Failure();
     case AuthResult::kPartial:
-      if (options_.log) options_.log(&*attempt, true, "partial success");
-      partial_ = *attempt;
+      if (options_.log) options_.log(&attempt, true, "partial success");
       return Failure(/*partial=*/true);
     case AuthResult::kAccept:
       break;
   }
-  if (options_.log) options_.log(&*attempt, true, d.reason);
-  identity_ = std::move(*attempt);
+  if (options_.log) options_.log(&attempt, true, d.reason);
+  identity_ = std::move(attempt);
   const uint8_t success = transport::kMsgUserauthSuccess;
   return transport_.Send(absl::MakeConstSpan(&success, 1));
+}
+
+absl::Status ServerAuth::Complete(AuthDecision decision) {
+  if (!pending_.has_value())
+    return absl::FailedPreconditionError("no authentication decision pending");
+  if (decision.result == AuthResult::kPending)
+    return absl::InvalidArgumentError("Complete needs a decision");
+  Pending p = std::move(*pending_);
+  pending_.reset();
+  absl::Status s = Apply(std::move(p.attempt), p.blob, decision);
+  if (!s.ok()) {
+    if (!transport_.closed())
+      return Disconnect(DisconnectReason::kProtocolError, s);
+    return s;
+  }
+  // The messages that arrived meanwhile, in order, until one is pending.
+  while (!deferred_.empty() && !pending_.has_value() && !transport_.closed()) {
+    std::vector<uint8_t> next = std::move(deferred_.front());
+    deferred_.erase(deferred_.begin());
+    deferred_bytes_ -= next.size();
+    RETURN_IF_ERROR(Handle(next));
+  }
+  return absl::OkStatus();
 }
 
 // ------------------------------------------------------------ client
@@ -312,8 +361,11 @@ absl::Status ClientAuth::Handle(Bytes payload) {
       return absl::OkStatus();
     case transport::kMsgUserauthBanner: {
       wire::Reader r(payload.subspan(1));
-      auto text = r.ReadStringView(64 * 1024);
-      if (text.ok()) banner_ += std::string(*text);
+      auto text = r.ReadStringView(transport::kMaxOutgoingPayload);
+      if (text.ok() && banner_.size() < options_.max_banner_bytes) {
+        banner_.append(
+            text->substr(0, options_.max_banner_bytes - banner_.size()));
+      }
       return absl::OkStatus();
     }
     default:

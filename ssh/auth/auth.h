@@ -37,7 +37,9 @@ struct AuthAttempt {
   bool signed_request = false;  // false: a query, nothing proven yet
 };
 
-enum class AuthResult { kAccept, kReject, kPartial };
+// kPending: the policy decides later (e.g. after asking a remote service)
+// and the application hands the decision to ServerAuth::Complete.
+enum class AuthResult { kAccept, kReject, kPartial, kPending };
 struct AuthDecision {
   AuthResult result = AuthResult::kReject;
   std::string reason;  // for the log; never sent to the client
@@ -48,7 +50,8 @@ class AuthPolicy {
   virtual ~AuthPolicy() = default;
   // Called for queries and, after the signature verified, for signed
   // requests with the same key that signed. Accept on a query only means
-  // "this key would do" (PK_OK).
+  // "this key would do" (PK_OK). May answer kPending: see
+  // ServerAuth::Complete.
   virtual AuthDecision Decide(const AuthAttempt& attempt) = 0;
 };
 
@@ -64,6 +67,12 @@ struct ServerAuthOptions {
   std::optional<std::string> peer_address;
   cert::RevocationCheck revocation_check;
   int max_attempts = 6;
+  // Messages handed to Handle() while a decision is pending are kept (in
+  // order) and processed after Complete(); beyond either limit the
+  // connection is refused. A driver that checks pending() before reading
+  // the next message never needs this.
+  size_t max_deferred_messages = 8;
+  size_t max_deferred_bytes = 64 * 1024;
   // Called for every refusal and acceptance, for logs and audit events.
   std::function<void(const AuthAttempt*, bool accepted,
                      std::string_view reason)>
@@ -79,6 +88,21 @@ class ServerAuth {
   // transport and are returned.
   absl::Status Handle(Bytes payload);
 
+  // A decision is pending (the policy answered kPending): the caller should
+  // stop handing messages to Handle() until Complete() (messages handed in
+  // meanwhile are deferred, not processed; see max_deferred_messages).
+  bool pending() const { return pending_.has_value(); }
+  // The attempt the pending decision is about (null when none is pending).
+  const AuthAttempt* pending_attempt() const {
+    return pending_.has_value() ? &pending_->attempt : nullptr;
+  }
+  // Completes the pending decision as if Decide had returned `decision`
+  // (which must not be kPending): sends PK_OK / SUCCESS / FAILURE, then
+  // processes the deferred messages in order (stopping if one of them is
+  // pending again). kFailedPrecondition when nothing is pending. Errors
+  // disconnect the transport, as Handle's do.
+  absl::Status Complete(AuthDecision decision);
+
   bool authenticated() const { return identity_.has_value(); }
   // Who authenticated, with the key that signed.
   const std::optional<AuthAttempt>& identity() const { return identity_; }
@@ -92,6 +116,16 @@ class ServerAuth {
   absl::StatusOr<AuthAttempt> BuildAttempt(std::string_view user,
                                            std::string_view algorithm,
                                            Bytes blob, std::string* refusal);
+  // Asks the policy about `attempt` (blob: its key blob, for PK_OK) and
+  // answers, or records the pending decision.
+  absl::Status Decide(AuthAttempt attempt, Bytes blob);
+  absl::Status Apply(AuthAttempt attempt, Bytes blob,
+                     const AuthDecision& decision);
+
+  struct Pending {
+    AuthAttempt attempt;
+    std::vector<uint8_t> blob;
+  };
 
   transport::Transport& transport_;
   ServerAuthOptions options_;
@@ -100,7 +134,9 @@ class ServerAuth {
   std::optional<std::string> service_;
   std::set<std::vector<uint8_t>> used_keys_;
   int failures_ = 0;
-  std::optional<AuthAttempt> partial_;
+  std::optional<Pending> pending_;
+  std::vector<std::vector<uint8_t>> deferred_;
+  size_t deferred_bytes_ = 0;
   std::optional<AuthAttempt> identity_;
 };
 
@@ -114,6 +150,9 @@ struct ClientAuthOptions {
   std::string user;
   std::vector<ClientIdentity> identities;
   std::string service = "ssh-connection";
+  // USERAUTH_BANNER text kept, in total; the peer's text beyond it is
+  // dropped (a server may send any number of banners).
+  size_t max_banner_bytes = 64 * 1024;
 };
 
 class ClientAuth {

@@ -20,10 +20,12 @@ struct KeySetPolicy : AuthPolicy {
   std::string user = "alice";
   std::vector<crypto::PublicKey> keys;
   bool accept_certificates = true;
+  bool pend = false;  // answer kPending to everything
   std::vector<std::pair<std::string, bool>> calls;  // (fingerprint, signed)
 
   AuthDecision Decide(const AuthAttempt& a) override {
     calls.emplace_back(a.key.FingerprintSha256(), a.signed_request);
+    if (pend) return {AuthResult::kPending, "asking"};
     if (a.user != user) return {AuthResult::kReject, "unknown user"};
     if (a.certificate.has_value()) {
       return {accept_certificates ? AuthResult::kAccept : AuthResult::kReject,
@@ -48,8 +50,9 @@ class AuthTest : public ::testing::Test {
     ASSERT_TRUE(peers_->server->handshake_done());
   }
 
-  void MakeServer(int max_attempts = 6) {
+  void MakeServer(int max_attempts = 6, size_t max_deferred_messages = 8) {
     ServerAuthOptions o;
+    o.max_deferred_messages = max_deferred_messages;
     o.policy = &policy_;
     o.trusted_user_cas = {ca_->public_key()};
     o.clock = peers_->clock.get();
@@ -78,6 +81,17 @@ class AuthTest : public ::testing::Test {
       if (!any) break;
     }
     return last;
+  }
+
+  // ClientAuth logs in with key A; the policy leaves its decision pending.
+  void StartLoginWithPendingDecision() {
+    policy_.pend = true;
+    MakeServer();
+    client_ = std::make_unique<ClientAuth>(
+        *peers_->client, ClientAuthOptions{"alice", {{*key_a_, {}}}});
+    ASSERT_TRUE(client_->Start().ok());
+    ASSERT_TRUE(Pump().ok());
+    ASSERT_TRUE(server_->pending());
   }
 
   // Client side without ClientAuth: service request, then raw requests.
@@ -356,6 +370,149 @@ TEST_F(AuthTest, ExpiredCertificateIsRefused) {
   ASSERT_TRUE(client_->Start().ok());
   EXPECT_EQ(Pump().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_FALSE(server_->authenticated());
+}
+
+TEST_F(AuthTest, ClientKeepsAtMostMaxBannerBytesOfBanners) {
+  // A server sending banner after banner must not grow the client.
+  ClientAuthOptions o{"alice", {{*key_a_, {}}}};
+  o.max_banner_bytes = 10000;
+  client_ = std::make_unique<ClientAuth>(*peers_->client, o);
+  ASSERT_TRUE(client_->Start().ok());
+  peers_->Pump();
+  ASSERT_TRUE(peers_->server
+                  ->Send(transport::SerializeServiceMsg(
+                      transport::kMsgServiceAccept, "ssh-userauth"))
+                  .ok());
+  std::string expected;
+  for (int i = 0; i < 40; ++i) {
+    const std::string text(3000, static_cast<char>('a' + i % 26));
+    if (expected.size() < o.max_banner_bytes)
+      expected += text.substr(0, o.max_banner_bytes - expected.size());
+    wire::Writer w;
+    w.Byte(transport::kMsgUserauthBanner).String(text).String("");
+    ASSERT_TRUE(peers_->server->Send(w.data()).ok());
+    peers_->Pump();
+    for (auto& m : std::exchange(peers_->client_received, {}))
+      ASSERT_TRUE(client_->Handle(m).ok());
+  }
+  EXPECT_EQ(client_->banner().size(), o.max_banner_bytes);
+  EXPECT_EQ(client_->banner(), expected);
+  EXPECT_FALSE(peers_->client->closed());
+}
+
+// ---- asynchronous decisions
+
+TEST_F(AuthTest, PendingDecisionThenAccept) {
+  StartLoginWithPendingDecision();
+  // Asked once, about the key that signed; no answer on the wire yet.
+  ASSERT_NE(server_->pending_attempt(), nullptr);
+  EXPECT_EQ(server_->pending_attempt()->key, key_a_->public_key());
+  EXPECT_TRUE(server_->pending_attempt()->signed_request);
+  EXPECT_EQ(policy_.calls.size(), 1u);
+  EXPECT_EQ(client_messages_,
+            std::vector<uint8_t>{transport::kMsgServiceAccept});
+  EXPECT_FALSE(server_->authenticated());
+  EXPECT_EQ(peers_->server->phase(), transport::Phase::kUserauth);
+
+  ASSERT_TRUE(server_->Complete({AuthResult::kAccept, "ca said yes"}).ok());
+  EXPECT_FALSE(server_->pending());
+  ASSERT_TRUE(Pump().ok());
+  EXPECT_TRUE(client_->authenticated());
+  ASSERT_TRUE(server_->authenticated());
+  EXPECT_EQ(server_->identity()->key, key_a_->public_key());
+  EXPECT_EQ(peers_->server->phase(), transport::Phase::kAuthenticated);
+  // Nothing left to complete.
+  EXPECT_EQ(server_->Complete({AuthResult::kAccept, ""}).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(AuthTest, PendingDecisionThenReject) {
+  StartLoginWithPendingDecision();
+  EXPECT_EQ(server_->Complete({AuthResult::kPending, ""}).code(),
+            absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(server_->pending());
+  ASSERT_TRUE(server_->Complete({AuthResult::kReject, "ca said no"}).ok());
+  EXPECT_EQ(Pump().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(client_messages_.back(), transport::kMsgUserauthFailure);
+  EXPECT_FALSE(server_->authenticated());
+  EXPECT_FALSE(client_->authenticated());
+  EXPECT_EQ(server_->failures(), 1);
+}
+
+TEST_F(AuthTest, MessagesWhilePendingWaitForTheDecision) {
+  policy_.pend = true;
+  MakeServer();
+  AcceptService();
+  ASSERT_TRUE(peers_->client
+                  ->Send(SignedRequest(*key_a_, "ssh-ed25519",
+                                       key_a_->public_key().Blob()))
+                  .ok());
+  // A query for key B right behind it: not looked at while A is pending.
+  wire::Writer query;
+  query.Byte(transport::kMsgUserauthRequest)
+      .String("alice")
+      .String("ssh-connection")
+      .String("publickey")
+      .Bool(false)
+      .String("ecdsa-sha2-nistp256")
+      .String(key_b_->public_key().Blob());
+  ASSERT_TRUE(peers_->client->Send(query.data()).ok());
+  (void)Pump();
+  ASSERT_TRUE(server_->pending());
+  EXPECT_EQ(policy_.calls.size(), 1u);
+  EXPECT_EQ(client_messages_,
+            std::vector<uint8_t>{transport::kMsgServiceAccept});
+  // Rejecting A answers A, then processes the query, which is pending too.
+  ASSERT_TRUE(server_->Complete({AuthResult::kReject, "no"}).ok());
+  ASSERT_TRUE(server_->pending());
+  ASSERT_EQ(policy_.calls.size(), 2u);
+  EXPECT_EQ(policy_.calls[1],
+            std::make_pair(key_b_->public_key().FingerprintSha256(), false));
+  (void)Pump();
+  EXPECT_EQ(client_messages_,
+            (std::vector<uint8_t>{transport::kMsgServiceAccept,
+                                  transport::kMsgUserauthFailure}));
+  ASSERT_TRUE(server_->Complete({AuthResult::kAccept, "would do"}).ok());
+  (void)Pump();
+  EXPECT_EQ(client_messages_.back(), transport::kMsgUserauthPkOk);
+  EXPECT_FALSE(server_->pending());
+  EXPECT_FALSE(server_->authenticated());
+  EXPECT_FALSE(peers_->server->closed());
+}
+
+TEST_F(AuthTest, DeferredMessagesWhilePendingAreCapped) {
+  // max_deferred_messages = 3: three messages behind a pending decision
+  // are kept, the fourth ends the connection.
+  for (int extra : {3, 4}) {
+    SetUp();
+    policy_.pend = true;
+    MakeServer(/*max_attempts=*/6, /*max_deferred_messages=*/3);
+    AcceptService();
+    ASSERT_TRUE(peers_->client
+                    ->Send(SignedRequest(*key_a_, "ssh-ed25519",
+                                         key_a_->public_key().Blob()))
+                    .ok());
+    for (int i = 0; i < extra; ++i) {
+      wire::Writer none;
+      none.Byte(transport::kMsgUserauthRequest)
+          .String("alice")
+          .String("ssh-connection")
+          .String("none");
+      ASSERT_TRUE(peers_->client->Send(none.data()).ok());
+    }
+    (void)Pump();
+    EXPECT_EQ(peers_->server->closed(), extra == 4) << extra;
+    if (extra == 3) {
+      ASSERT_TRUE(server_->Complete({AuthResult::kReject, "no"}).ok());
+      (void)Pump();
+      // One FAILURE for the signed request and one per "none".
+      EXPECT_EQ(client_messages_.size(), 1u + 1u + 3u);
+      EXPECT_FALSE(peers_->server->closed());
+    } else {
+      EXPECT_EQ(peers_->server->close_status().code(),
+                absl::StatusCode::kResourceExhausted);
+    }
+  }
 }
 
 TEST_F(AuthTest, ConnectionMessagesBeforeAuthDisconnect) {

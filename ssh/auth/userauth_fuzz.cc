@@ -1,8 +1,9 @@
 // Fuzz target: userauth requests. Each input is split into messages (a
 // length byte, then that many bytes, prefixed with USERAUTH_REQUEST) and
 // handed to a ServerAuth past the service request, whose policy accepts one
-// fixed key. Nothing may crash, and authentication must never succeed: the
-// fuzzer cannot sign with the accepted key.
+// fixed key (every third decision asynchronously). Nothing may crash, and
+// authentication must never succeed: the fuzzer cannot sign with the accepted
+// key.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -17,8 +18,11 @@ namespace {
 
 struct OneKeyPolicy : auth::AuthPolicy {
   crypto::PublicKey key;
+  int calls = 0;
   explicit OneKeyPolicy(crypto::PublicKey k) : key(std::move(k)) {}
   auth::AuthDecision Decide(const auth::AuthAttempt& a) override {
+    // Every third decision arrives later (ServerAuth::Complete).
+    if (++calls % 3 == 0) return {auth::AuthResult::kPending, ""};
     return {
         a.key == key ? auth::AuthResult::kAccept : auth::AuthResult::kReject,
         ""};
@@ -50,6 +54,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     msg.insert(msg.end(), data + off + 1, data + off + 1 + n);
     off += 1 + n;
     (void)server.Handle(msg);
+    // A pending decision is completed (as a rejection: the fuzzer cannot
+    // sign with the accepted key) after a message or two arrived behind it.
+    if (server.pending() && n % 2 == 0) {
+      const bool signed_by_accepted =
+          server.pending_attempt()->signed_request &&
+          server.pending_attempt()->key == policy.key;
+      (void)server.Complete({signed_by_accepted ? auth::AuthResult::kAccept
+                                                : auth::AuthResult::kReject,
+                             ""});
+    }
     if (server.authenticated()) abort();
   }
   return 0;

@@ -12,8 +12,8 @@
 #include "base/clock.h"
 #include "ssh/cert/certificate.h"
 #include "ssh/cert/verify.h"
+#include "ssh/crypto/host_key_policy.h"
 #include "ssh/crypto/keys.h"
-#include "ssh/transport/host_key.h"
 #include "ssh/wire/reader.h"
 
 namespace sallyport::ssh::cert {
@@ -21,7 +21,7 @@ namespace sallyport::ssh::cert {
 // Accepts a server only if it presents a host certificate, signed by one of
 // the trusted host CAs, listing the expected host name, valid now, with no
 // critical options and not revoked. Plain host keys are never accepted.
-class HostCertificatePolicy : public transport::HostKeyPolicy {
+class HostCertificatePolicy : public crypto::HostKeyPolicy {
  public:
   struct Options {
     // Host CA public keys (compared by full key blob).

@@ -23,16 +23,47 @@ struct AcceptAll : connection::ConnectionHandler {
       (void)conn->RejectChannel(id, connection::OpenFailure::kConnectFailed,
                                 "no");
   }
-  void OnData(uint32_t id, uint32_t, wire::Bytes d) override {
+  void OnData(uint32_t id, uint32_t stream, wire::Bytes d) override {
     conn->Consume(id, d.size());
-    (void)conn->SendData(id, d);
+    // Echo through the ordered queue (stderr) or directly (stdout).
+    if (stream != 0) {
+      (void)conn->QueueData(id, d, stream);
+    } else {
+      (void)conn->SendData(id, d);
+    }
   }
   void OnEof(uint32_t id) override { (void)conn->SendEof(id); }
   void OnChannelRequest(uint32_t id, std::string_view, bool want_reply,
-                        wire::Bytes) override {
-    if (want_reply) (void)conn->ReplyRequest(id, ++step % 2);
+                        wire::Bytes, connection::RequestId request) override {
+    // Some requests are answered at once, some later (by the next one),
+    // out of order.
+    if (want_reply) {
+      if (++step % 3 == 0) {
+        later.emplace_back(id, request);
+      } else {
+        (void)conn->ReplyRequest(id, request, step % 2);
+      }
+    }
+    if (step % 4 == 0) {
+      for (auto it = later.rbegin(); it != later.rend(); ++it)
+        (void)conn->ReplyRequest(it->first, it->second, true);
+      later.clear();
+    }
     if (step % 5 == 0) (void)conn->Close(id);
   }
+  std::optional<bool> OnGlobalRequest(std::string_view, bool, wire::Bytes,
+                                      connection::RequestId request) override {
+    if (++step % 2) return step % 3 == 0;
+    global_later.push_back(request);
+    if (global_later.size() >= 3) {
+      for (auto it = global_later.rbegin(); it != global_later.rend(); ++it)
+        (void)conn->ReplyGlobalRequest(*it, false);
+      global_later.clear();
+    }
+    return std::nullopt;
+  }
+  std::vector<std::pair<uint32_t, connection::RequestId>> later;
+  std::vector<connection::RequestId> global_later;
 };
 
 }  // namespace
@@ -46,6 +77,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.initial_window = 4096;
   options.max_packet = 1024;
   options.max_channels = 4;
+  options.max_queued_bytes = 8192;
+  options.max_pending_requests = 8;
   connection::Connection conn(*peers->server, handler, options);
   handler.conn = &conn;
   size_t off = 0;
@@ -60,6 +93,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     off += 1 + n;
     (void)conn.Handle(msg);
     if (conn.channel_count() > options.max_channels) abort();
+    for (uint32_t id = 0; id < 16; ++id) {
+      if (conn.QueuedBytes(id) > options.max_queued_bytes) abort();
+    }
     peers->server->Consume(peers->server->PendingOutput().size());
   }
   return 0;

@@ -5,16 +5,33 @@
 // reports to a ConnectionHandler synchronously, handing data up as spans
 // into the transport's buffer (no copy).
 //
-// Flow control: the peer may send at most our window; the handler calls
-// Consume(id, n) once it has disposed of n bytes, which reopens the window
-// (WINDOW_ADJUST in half-window steps). A handler that stops consuming
-// stops the peer: nothing is buffered here. SendData takes only what the
-// peer's window allows and says how much it took.
+// Flow control, inbound: the peer may send at most our window; the handler
+// calls Consume(id, n) once it has disposed of n bytes, which reopens the
+// window (WINDOW_ADJUST in half-window steps). A handler that stops
+// consuming stops the peer: nothing is buffered here.
+//
+// Outbound, each channel has an ordered queue: QueueData, SendRequest,
+// SendEof and Close go on the wire strictly in the order called, data as
+// the peer's window opens (EOF after the data queued before it, CLOSE
+// after EOF). QueueData takes at most max_queued_bytes beyond what the
+// window allows and says how much it took, so a bridge Consume()s on the
+// other connection only what was taken. SendData and SendDataInPlace
+// bypass the queue (zero-copy, window only) and take nothing while the
+// queue holds anything.
+//
+// Requests from the peer that want a reply are answered at any time, by
+// RequestId, and the replies go out in the peer's request order (a reply
+// given early waits for the earlier ones), including the ones this layer
+// gives itself (keepalive@openssh.com). At most max_pending_requests
+// unanswered per channel and for global requests; beyond, the peer is
+// disconnected.
 #ifndef SALLYPORT_SSH_CONNECTION_CONNECTION_H_
 #define SALLYPORT_SSH_CONNECTION_CONNECTION_H_
 
 #include <cstdint>
+#include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +47,27 @@ struct ConnectionOptions {
   uint32_t initial_window = 2 << 20;  // DESIGN.md §4
   uint32_t max_packet = 32 << 10;     // largest data chunk we accept
   size_t max_channels = 64;           // per connection
+  // Per channel: bytes (data and requests) held in the outbound queue while
+  // the peer's window is closed. One default window, so a bridge can hand
+  // over everything the other side's peer may send.
+  size_t max_queued_bytes = 2 << 20;
+  // Unanswered want_reply requests from the peer, per channel and for
+  // global requests; one more disconnects.
+  size_t max_pending_requests = 64;
+};
+
+// Identifies a want_reply request from the peer, for the reply.
+using RequestId = uint64_t;
+// Passed for requests that want no reply.
+inline constexpr RequestId kNoReply = ~RequestId{0};
+
+// The outcome of our OpenChannel. On refusal, the peer's reason code and
+// description, unchanged (a bridge forwards them with RejectChannel).
+struct OpenResult {
+  absl::Status status;  // OK, or kUnavailable with reason and description
+  OpenFailure reason{};
+  std::string description;
+  bool ok() const { return status.ok(); }
 };
 
 class ConnectionHandler {
@@ -39,26 +77,38 @@ class ConnectionHandler {
   // Connection::AcceptChannel / RejectChannel, now or later.
   virtual void OnChannelOpen(uint32_t id, std::string_view type,
                              Bytes extra) = 0;
-  // Our OpenChannel(id) was confirmed (OK) or refused (the error says why;
-  // the channel no longer exists).
-  virtual void OnChannelOpenResult(uint32_t, const absl::Status&) {}
+  // Our OpenChannel(id) was confirmed (OK) or refused (the channel no
+  // longer exists). Not called for a channel Close()d while opening that
+  // is then confirmed: it is closed at once and ends with OnClose.
+  virtual void OnChannelOpenResult(uint32_t, const OpenResult&) {}
   // Data on stream 0 (data) or 1 (stderr). Call Consume(id, n) when done
   // with it; the span is valid only during the call.
   virtual void OnData(uint32_t id, uint32_t stream, Bytes data) = 0;
   virtual void OnEof(uint32_t) {}
   // The channel is closed in both directions and forgotten after this.
   virtual void OnClose(uint32_t) {}
-  // A channel request; if want_reply, answer with ReplyRequest (in order).
+  // A channel request. If want_reply, answer with ReplyRequest(id,
+  // request, ok), now or later (`request` is kNoReply otherwise).
   virtual void OnChannelRequest(uint32_t id, std::string_view type,
-                                bool want_reply, Bytes data) = 0;
+                                bool want_reply, Bytes data,
+                                RequestId request) = 0;
   virtual void OnChannelRequestReply(uint32_t, bool) {}
-  // A global request other than keepalive@openssh.com; return true to
-  // grant it (only consulted when the peer wants a reply; tcpip-forward is
-  // refused unless this grants it).
-  virtual bool OnGlobalRequest(std::string_view, Bytes) { return false; }
+  // A global request other than keepalive@openssh.com. Return true/false
+  // to answer now, or nullopt to answer later with ReplyGlobalRequest(
+  // request, ...) (only when want_reply; otherwise the answer is ignored).
+  // Refused by default (tcpip-forward included).
+  virtual std::optional<bool> OnGlobalRequest(std::string_view /*name*/,
+                                              bool /*want_reply*/,
+                                              Bytes /*data*/,
+                                              RequestId /*request*/) {
+    return false;
+  }
   virtual void OnGlobalRequestReply(bool, Bytes) {}
-  // The peer enlarged its window for `id`: SendData may take more.
+  // The peer enlarged its window for `id` (queued output has been flushed
+  // as far as it allows): SendData may take more.
   virtual void OnWindowAvailable(uint32_t) {}
+  // n bytes of data queued by QueueData went on the wire.
+  virtual void OnQueuedDataSent(uint32_t, size_t) {}
 };
 
 class Connection {
@@ -78,27 +128,56 @@ class Connection {
   absl::Status RejectChannel(uint32_t id, OpenFailure reason,
                              std::string_view description);
 
+  // Sends what the peer's window allows now and queues the rest, up to
+  // max_queued_bytes queued on the channel; returns the bytes taken (sent
+  // or queued; 0 when the queue is full: wait for OnQueuedDataSent /
+  // OnWindowAvailable). Queued data goes out before anything queued after
+  // it.
+  absl::StatusOr<size_t> QueueData(uint32_t id, Bytes data,
+                                   uint32_t stream = 0);
   // Sends as much of `data` as the peer's window allows, in packets of at
   // most its maximum packet size; returns the number of bytes taken (0
-  // when the window is closed: wait for OnWindowAvailable).
+  // when the window is closed or the queue is not empty: wait for
+  // OnWindowAvailable).
   absl::StatusOr<size_t> SendData(uint32_t id, Bytes data, uint32_t stream = 0);
   // Zero-copy SendData: `fill` writes up to `max` bytes straight into the
   // packets' data space (the spans it gets, in order, from the first byte
   // on, as readv(2) does) and returns how many it wrote. At most the
-  // window is offered. Returns the bytes sent.
+  // window is offered; nothing while the queue holds anything. Returns the
+  // bytes sent.
   absl::StatusOr<size_t> SendDataInPlace(
       uint32_t id, size_t max, uint32_t stream,
       transport::Transport::FillFunction fill);
   // Bytes the peer's window allows right now.
   uint32_t SendWindow(uint32_t id) const;
+  // Bytes (data and requests) in the channel's outbound queue, and how many
+  // more QueueData would take.
+  size_t QueuedBytes(uint32_t id) const;
+  size_t QueueRoom(uint32_t id) const;
+  // EOF and CLOSE go out after everything queued before them. Close of a
+  // channel we are still opening sends CLOSE once the peer confirms it.
   absl::Status SendEof(uint32_t id);
   absl::Status Close(uint32_t id);
+  // Queued behind data like the rest (kResourceExhausted when the queue is
+  // full).
   absl::Status SendRequest(uint32_t id, std::string_view type, bool want_reply,
                            Bytes data = {});
+  // Answers the peer's want_reply request `request` on `id`. The reply goes
+  // out once every earlier request on the channel is answered.
+  absl::Status ReplyRequest(uint32_t id, RequestId request, bool success);
   // Answers the oldest unanswered want_reply request on `id`.
   absl::Status ReplyRequest(uint32_t id, bool success);
+  // Answers a global request (OnGlobalRequest returned nullopt); `data` is
+  // the REQUEST_SUCCESS payload (e.g. the port bound for tcpip-forward).
+  // In the peer's order, like channel replies.
+  absl::Status ReplyGlobalRequest(RequestId request, bool success,
+                                  Bytes data = {});
   absl::Status SendGlobalRequest(std::string_view name, bool want_reply,
                                  Bytes data = {});
+  // Sends queued output as far as the windows allow. Connection flushes by
+  // itself when a window opens; call this after the transport refused
+  // output (e.g. its key-exchange queue was full) once it takes more.
+  absl::Status Flush();
   // The handler is done with n bytes received on `id`.
   void Consume(uint32_t id, size_t n);
 
@@ -111,6 +190,23 @@ class Connection {
 
  private:
   enum class State { kOpening, kPendingAccept, kOpen };
+  // One entry of a channel's outbound queue.
+  struct Output {
+    enum class Kind { kData, kRequest, kEof, kClose } kind;
+    uint32_t stream = 0;         // kData
+    std::vector<uint8_t> bytes;  // kData: the data; kRequest: the message
+    size_t sent = 0;             // kData: bytes of it already sent
+  };
+  // The peer's want_reply requests, oldest first, with our answers so far.
+  struct Replies {
+    struct Entry {
+      RequestId id;
+      std::optional<bool> answer;
+      std::vector<uint8_t> data;  // global REQUEST_SUCCESS payload
+    };
+    std::deque<Entry> entries;
+    RequestId next_id = 0;
+  };
   struct Channel {
     State state;
     std::string type;
@@ -120,10 +216,14 @@ class Connection {
     uint32_t local_window = 0;  // what the peer may still send
     uint64_t unconsumed = 0;    // received, not yet consumed
     uint64_t to_adjust = 0;     // consumed, not yet re-advertised
-    bool eof_sent = false, eof_received = false;
-    bool close_sent = false;
-    uint32_t peer_requests_pending = 0;  // want_reply requests we owe answers
-    uint32_t our_requests_pending = 0;   // our want_reply requests
+    bool eof_sent = false;      // asked for (queued or on the wire)
+    bool eof_received = false;
+    bool close_requested = false;  // Close() called (queued or on the wire)
+    bool close_sent = false;       // CLOSE on the wire
+    std::deque<Output> out;
+    size_t queued_bytes = 0;
+    Replies replies;
+    uint32_t our_requests_pending = 0;  // our want_reply requests
   };
 
   absl::Status Fail(absl::Status status);
@@ -134,14 +234,31 @@ class Connection {
   // Largest data length of one CHANNEL_DATA to this channel.
   size_t MaxDataPerPacket(const Channel& c) const;
   absl::Status HandleOpen(wire::Reader& r);
+  absl::Status HandleChannelMessage(uint8_t type, wire::Reader& r);
   absl::Status HandleGlobalRequest(wire::Reader& r);
+  absl::Status HandleChannelRequest(uint32_t id, Channel& c, wire::Reader& r);
+  // Sends data now, as far as the window allows; `sent` says how much
+  // went out, also on error.
+  absl::Status SendNow(Channel& c, Bytes data, uint32_t stream, size_t* sent);
+  bool TransportFull(const absl::Status& status) const;
+  absl::Status SendClose(Channel& c);
+  // Sends the channel's queued output as far as its window allows.
+  absl::Status FlushChannel(uint32_t id, Channel& c);
+  // A new entry for a want_reply request (kResourceExhausted at the cap).
+  absl::StatusOr<RequestId> AddPending(Replies& replies);
+  absl::Status Answer(Replies& replies, RequestId request, bool success,
+                      Bytes data);
+  // Sends the answered replies at the front, in order (channel: `c`;
+  // global: null).
+  absl::Status SendReplies(Replies& replies, Channel* c);
 
   transport::Transport& transport_;
   ConnectionHandler& handler_;
   ConnectionOptions options_;
   std::map<uint32_t, Channel> channels_;
   uint32_t next_id_ = 0;
-  uint32_t global_requests_pending_ = 0;
+  uint32_t global_requests_pending_ = 0;  // our want_reply global requests
+  Replies global_replies_;
 };
 
 }  // namespace sallyport::ssh::connection

@@ -1,5 +1,9 @@
 #include "ssh/connection/messages.h"
 
+#include <signal.h>
+
+#include <utility>
+
 #include "base/status_macros.h"
 #include "ssh/wire/writer.h"
 
@@ -135,6 +139,31 @@ std::vector<uint8_t> SerializeExitStatus(uint32_t status) {
   wire::Writer w;
   w.Uint32(status);
   return w.Take();
+}
+
+namespace {
+
+constexpr std::pair<std::string_view, int> kSignals[] = {
+    {"ABRT", SIGABRT}, {"ALRM", SIGALRM}, {"FPE", SIGFPE},   {"HUP", SIGHUP},
+    {"ILL", SIGILL},   {"INT", SIGINT},   {"KILL", SIGKILL}, {"PIPE", SIGPIPE},
+    {"QUIT", SIGQUIT}, {"SEGV", SIGSEGV}, {"TERM", SIGTERM}, {"USR1", SIGUSR1},
+    {"USR2", SIGUSR2},
+};
+
+}  // namespace
+
+int SignalNumber(std::string_view name) {
+  for (const auto& [n, sig] : kSignals) {
+    if (name == n) return sig;
+  }
+  return 0;
+}
+
+std::string SignalName(int signal_number) {
+  for (const auto& [n, sig] : kSignals) {
+    if (sig == signal_number) return std::string(n);
+  }
+  return "SIG@openssh.com";
 }
 
 }  // namespace sallyport::ssh::connection

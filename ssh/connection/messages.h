@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -81,6 +82,13 @@ struct DirectTcpip {
   static absl::StatusOr<DirectTcpip> Parse(Bytes data);
   std::vector<uint8_t> Serialize() const;
 };
+
+// RFC 4254 §6.10 signal names without "SIG" ("INT", "TERM", ...): the
+// local signal number, or 0 for a name we do not know.
+int SignalNumber(std::string_view name);
+// The RFC 4254 name of a local signal number, or "SIG@openssh.com" (what
+// OpenSSH sends for signals without a standard name).
+std::string SignalName(int signal_number);
 
 // Request data that is one string: exec (command), subsystem (name),
 // signal (name). NUL bytes refused.

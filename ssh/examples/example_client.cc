@@ -27,11 +27,15 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "base/safe_text.h"
+#include "ssh/cert/certificate_file.h"
+#include "ssh/crypto/key_files.h"
 #include "ssh/crypto/keys.h"
 #include "ssh/examples/common.h"
 #include "ssh/examples/exec_client.h"
 #include "ssh/examples/host_ca.h"
 #include "ssh/net/driver.h"
+#include "ssh/net/spawn.h"
 #include "ssh/transport/host_key.h"
 #include "ssh/transport/messages.h"
 #include "ssh/transport/transport.h"
@@ -56,7 +60,7 @@ class ClientHandler : public net::MessageHandler {
       auto name =
           transport::ParseServiceMsg(transport::kMsgServiceAccept, payload);
       if (!name.ok()) return name.status();
-      Log(absl::StrCat("SERVICE_ACCEPT ", SafeText(*name)));
+      Log(absl::StrCat("SERVICE_ACCEPT ", base::SafeText(*name)));
       accepted = *name == "ssh-userauth";
       t.Disconnect(transport::DisconnectReason::kByApplication, "done");
     }
@@ -101,13 +105,13 @@ int RunCommandMode(const asio::ip::tcp::endpoint& endpoint,
   auth_options.user = user;
   auth::ClientIdentity id{*key, {}};
   if (!cert_path.empty()) {
-    auto blob = LoadCertificateBlob(cert_path, key->public_key());
+    auto blob = cert::LoadCertificate(cert_path, key->public_key());
     if (!blob.ok()) {
       std::cerr << "example_client: " << cert_path << ": "
                 << blob.status().message() << "\n";
       return 255;
     }
-    id.certificate = *blob;
+    id.certificate = blob->blob;
   }
   auth_options.identities.push_back(std::move(id));
 
@@ -117,8 +121,8 @@ int RunCommandMode(const asio::ip::tcp::endpoint& endpoint,
       io.get_executor(), std::move(auth_options), absl::StrJoin(command, " "));
   absl::Status result;
   int kex_count = 0;
-  asio::co_spawn(
-      io,
+  net::Spawn(
+      io.get_executor(),
       [&]() -> asio::awaitable<void> {
         asio::ip::tcp::socket socket(io);
         auto [ec] = co_await socket.async_connect(
@@ -141,7 +145,7 @@ int RunCommandMode(const asio::ip::tcp::endpoint& endpoint,
         kex_count = driver.transport().kex_count();
         client->CloseStreams();
       },
-      asio::detached);
+      "example_client");
   io.run();
   const int code = client->ExitCode();
   if (!client->error().ok()) {
@@ -190,7 +194,7 @@ int Main(int argc, char** argv) {
   transport::TransportOptions options;
   options.role = transport::Role::kClient;
   if (!known_host_key.empty()) {
-    auto keys = LoadPublicKeys(known_host_key);
+    auto keys = crypto::LoadPublicKeys(known_host_key);
     if (!keys.ok()) {
       std::cerr << "example_client: " << keys.status().message() << "\n";
       return 2;
@@ -219,8 +223,8 @@ int Main(int argc, char** argv) {
   asio::io_context io;
   ClientHandler handler;
   absl::Status result;
-  asio::co_spawn(
-      io,
+  net::Spawn(
+      io.get_executor(),
       [&]() -> asio::awaitable<void> {
         asio::ip::tcp::socket socket(io);
         auto [ec] = co_await socket.async_connect(
@@ -238,7 +242,7 @@ int Main(int argc, char** argv) {
         net::TransportDriver driver(std::move(socket), std::move(*t));
         result = co_await driver.Run(handler);
       },
-      asio::detached);
+      "example_client");
   io.run();
   if (handler.accepted) return 0;
   std::cerr << "example_client: " << result.message() << "\n";

@@ -25,56 +25,18 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "ssh/cert/certificate_file.h"
+#include "ssh/crypto/key_files.h"
 #include "ssh/crypto/keys.h"
 #include "ssh/examples/child_reaper.h"
 #include "ssh/examples/common.h"
 #include "ssh/examples/host_ca.h"
 #include "ssh/examples/server_connection.h"
 #include "ssh/net/driver.h"
+#include "ssh/net/listener.h"
 
 namespace sallyport::ssh::examples {
 namespace {
-
-// authorized_keys lines without options ("type base64 [comment]").
-absl::StatusOr<std::vector<crypto::PublicKey>> LoadAuthorizedKeys(
-    const std::string& path) {
-  if (access(path.c_str(), R_OK) != 0)
-    return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::string text = ReadTextFile(path);
-  std::vector<crypto::PublicKey> keys;
-  int line_number = 0;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    ++line_number;
-    line = absl::StripAsciiWhitespace(line);
-    if (line.empty() || line[0] == '#') continue;
-    auto key = crypto::PublicKey::FromAuthorizedKeysLine(
-        std::string_view(line.data(), line.size()));
-    if (!key.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ":", line_number, ": ", key.status().message(),
-                       " (key options are not supported)"));
-    }
-    keys.push_back(*key);
-  }
-  return keys;
-}
-
-asio::awaitable<void> AcceptLoop(asio::ip::tcp::acceptor& acceptor,
-                                 const ServerConfig& config,
-                                 ChildReaper& reaper) {
-  const auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
-  while (true) {
-    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
-    if (ec) {
-      if (ec == asio::error::operation_aborted) co_return;
-      Log(absl::StrCat("accept failed: ", ec.message()));
-      continue;
-    }
-    asio::co_spawn(acceptor.get_executor(),
-                   ServerConnection::Serve(std::move(socket), config, reaper),
-                   asio::detached);
-  }
-}
 
 int Main(int argc, char** argv) {
   CLI::App app{"Sallyport example SSH server"};
@@ -91,6 +53,13 @@ int Main(int argc, char** argv) {
                  "public keys allowed to log in (authorized_keys format)");
   app.add_option("--user-ca", user_ca_path,
                  "CA public keys whose user certificates are trusted");
+  std::string max_startups = "10:30:100";
+  int max_unauthenticated = 1000;
+  app.add_option("--max-startups", max_startups,
+                 "START:RATE:FULL random early drop of unauthenticated "
+                 "connections, as sshd's MaxStartups");
+  app.add_option("--max-unauthenticated", max_unauthenticated,
+                 "cap on unauthenticated connections");
   tuning.AddFlags(app);
   try {
     app.parse(argc, argv);
@@ -110,13 +79,13 @@ int Main(int argc, char** argv) {
   options.role = transport::Role::kServer;
   transport::ServerHostKey host_key{*key, {}};
   if (!host_cert_path.empty()) {
-    auto cert = LoadCertificateBlob(host_cert_path, key->public_key());
+    auto cert = cert::LoadCertificate(host_cert_path, key->public_key());
     if (!cert.ok()) {
       std::cerr << "example_server: " << host_cert_path << ": "
                 << cert.status().message() << "\n";
       return 1;
     }
-    host_key.certificate = *cert;
+    host_key.certificate = cert->blob;
   }
   options.host_keys.push_back(std::move(host_key));
   if (absl::Status s = tuning.Apply(options); !s.ok()) {
@@ -124,7 +93,9 @@ int Main(int argc, char** argv) {
     return 2;
   }
   if (!authorized_keys_path.empty()) {
-    auto keys = LoadAuthorizedKeys(authorized_keys_path);
+    auto keys = crypto::LoadPublicKeys(authorized_keys_path,
+                                       crypto::KeyFileFormat::kAuthorizedKeys,
+                                       /*require_one=*/false);
     if (!keys.ok()) {
       std::cerr << "example_server: " << keys.status().message() << "\n";
       return 2;
@@ -132,7 +103,7 @@ int Main(int argc, char** argv) {
     config.authorized_keys = *keys;
   }
   if (!user_ca_path.empty()) {
-    auto cas = LoadPublicKeys(user_ca_path);
+    auto cas = crypto::LoadPublicKeys(user_ca_path);
     if (!cas.ok()) {
       std::cerr << "example_server: " << cas.status().message() << "\n";
       return 2;
@@ -152,32 +123,39 @@ int Main(int argc, char** argv) {
     std::cerr << "example_server: " << endpoint.status().message() << "\n";
     return 2;
   }
+  net::ListenerOptions listener_options;
+  auto startups = net::MaxStartups::Parse(max_startups);
+  if (!startups.ok()) {
+    std::cerr << "example_server: " << startups.status().message() << "\n";
+    return 2;
+  }
+  listener_options.max_startups = *startups;
+  listener_options.max_unauthenticated = max_unauthenticated;
+  listener_options.login_grace_time = options.login_grace_time;
 
   asio::io_context io(1);
   ChildReaper reaper(io);  // before any child is forked
-  asio::ip::tcp::acceptor acceptor(io);
-  asio::error_code ec;
-  acceptor.open(endpoint->protocol(), ec);
-  if (!ec)
-    acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor.bind(*endpoint, ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    std::cerr << "example_server: cannot listen on " << listen << ": "
-              << ec.message() << "\n";
+  auto listener = net::Listener::Create(
+      io.get_executor(), *endpoint, listener_options, nullptr,
+      [&config, &reaper](asio::ip::tcp::socket socket,
+                         std::shared_ptr<net::PreAuthSlot> slot) {
+        return ServerConnection::Serve(std::move(socket), config, reaper,
+                                       std::move(slot));
+      });
+  if (!listener.ok()) {
+    std::cerr << "example_server: " << listener.status().message() << "\n";
     return 1;
   }
-  auto local = acceptor.local_endpoint();
+  auto local = (*listener)->local_endpoint();
   std::cout << "listening on " << local.address().to_string() << ":"
             << local.port() << std::endl;
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const asio::error_code&, int) {
-    asio::error_code ignored;
-    acceptor.close(ignored);
+    (*listener)->Close();
     reaper.SignalAll(SIGHUP);
     io.stop();
   });
-  asio::co_spawn(io, AcceptLoop(acceptor, config, reaper), asio::detached);
+  (*listener)->Start();
   io.run();
   return 0;
 }

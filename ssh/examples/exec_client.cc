@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "base/safe_text.h"
 #include "ssh/connection/messages.h"
 #include "ssh/examples/common.h"
 #include "ssh/transport/messages.h"
@@ -100,10 +101,11 @@ void ExecClient::OnChannelOpen(uint32_t id, std::string_view, wire::Bytes) {
       id, connection::OpenFailure::kAdministrativelyProhibited, "not accepted");
 }
 
-void ExecClient::OnChannelOpenResult(uint32_t, const absl::Status& status) {
-  if (!status.ok()) {
+void ExecClient::OnChannelOpenResult(uint32_t,
+                                     const connection::OpenResult& result) {
+  if (!result.ok()) {
     Fail(absl::UnavailableError(
-        absl::StrCat("session channel refused: ", status.message())));
+        absl::StrCat("session channel refused: ", result.status.message())));
     return;
   }
   channel_open_ = true;
@@ -133,16 +135,17 @@ void ExecClient::OnData(uint32_t, uint32_t stream, wire::Bytes data) {
 }
 
 void ExecClient::OnChannelRequest(uint32_t id, std::string_view type,
-                                  bool want_reply, wire::Bytes data) {
+                                  bool want_reply, wire::Bytes data,
+                                  connection::RequestId) {
   if (type == "exit-status") {
     auto status = connection::ParseExitStatus(data);
     if (status.ok()) exit_code_ = static_cast<int>(*status & 0xff);
   } else if (type == "exit-signal") {
     auto signal = connection::ExitSignal::Parse(data);
     if (signal.ok()) {
-      const int number = SignalNumber(signal->signal);
+      const int number = connection::SignalNumber(signal->signal);
       Log(absl::StrCat("remote command killed by signal ",
-                       SafeText(signal->signal),
+                       base::SafeText(signal->signal),
                        signal->core_dumped ? " (core dumped)" : ""));
       // Like a shell reports a child killed by a signal.
       exit_code_ = number > 0 ? 128 + number : 255;
@@ -164,7 +167,7 @@ connection::Connection* ExecClient::connection() {
 }
 
 bool ExecClient::OutputRoom() const {
-  return driver_->OutputBacklog() < kMaxOutputBacklog;
+  return driver_->OutputBacklog() < net::kMaxOutputBacklog;
 }
 
 void ExecClient::Pump() {

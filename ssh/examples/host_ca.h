@@ -15,11 +15,6 @@ namespace sallyport::ssh::examples {
 absl::StatusOr<std::shared_ptr<transport::HostKeyPolicy>> MakeHostCaPolicy(
     const std::string& ca_file, const std::string& host_name);
 
-// Public keys from a file: authorized_keys / .pub lines, or known_hosts
-// lines with a leading host pattern.
-absl::StatusOr<std::vector<crypto::PublicKey>> LoadPublicKeys(
-    const std::string& path);
-
 }  // namespace sallyport::ssh::examples
 
 #endif  // SALLYPORT_SSH_EXAMPLES_HOST_CA_H_

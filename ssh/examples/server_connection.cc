@@ -3,20 +3,23 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/safe_text.h"
 #include "ssh/connection/messages.h"
 #include "ssh/examples/common.h"
 #include "ssh/examples/tcp_forward.h"
+#include "ssh/net/session_handler.h"
 #include "ssh/transport/messages.h"
 
 namespace sallyport::ssh::examples {
 namespace {
 
 std::string Describe(const auth::AuthAttempt& a) {
-  std::string s = absl::StrCat("user ", SafeText(a.user), " key ",
+  std::string s = absl::StrCat("user ", base::SafeText(a.user), " key ",
                                a.key.FingerprintSha256());
   if (a.certificate.has_value()) {
-    absl::StrAppend(&s, " certificate id \"", SafeText(a.certificate->key_id),
-                    "\" serial ", a.certificate->serial, " CA ",
+    absl::StrAppend(&s, " certificate id \"",
+                    base::SafeText(a.certificate->key_id), "\" serial ",
+                    a.certificate->serial, " CA ",
                     a.certificate->CaFingerprint());
   }
   return s;
@@ -24,9 +27,9 @@ std::string Describe(const auth::AuthAttempt& a) {
 
 }  // namespace
 
-asio::awaitable<void> ServerConnection::Serve(asio::ip::tcp::socket socket,
-                                              const ServerConfig& config,
-                                              ChildReaper& reaper) {
+asio::awaitable<void> ServerConnection::Serve(
+    asio::ip::tcp::socket socket, const ServerConfig& config,
+    ChildReaper& reaper, std::shared_ptr<net::PreAuthSlot> slot) {
   ServerConnection self(config, reaper, socket.get_executor());
   asio::error_code ec;
   auto remote = socket.remote_endpoint(ec);
@@ -36,35 +39,37 @@ asio::awaitable<void> ServerConnection::Serve(asio::ip::tcp::socket socket,
       absl::StrCat(remote.address().to_string(), " ", remote.port(), " ",
                    local.address().to_string(), " ", local.port());
 
-  auto t = transport::Transport::Create(config.transport);
-  if (!t.ok()) {
-    Log(absl::StrCat("cannot create transport: ", t.status().ToString()));
-    co_return;
-  }
-  transport::Transport& transport = **t;
-  self.driver_ =
-      std::make_unique<net::TransportDriver>(std::move(socket), std::move(*t));
-
-  auth::ServerAuthOptions auth_options;
-  auth_options.policy = &self;
-  auth_options.trusted_user_cas = config.user_cas;
-  auth_options.peer_address = remote.address().to_string();
-  auth_options.log = [peer = self.peer_](const auth::AuthAttempt* attempt,
+  session::ServerSessionOptions options;
+  options.transport = config.transport;
+  options.auth.policy = &self;
+  options.auth.trusted_user_cas = config.user_cas;
+  options.auth.peer_address = remote.address().to_string();
+  options.auth.log = [peer = self.peer_](const auth::AuthAttempt* attempt,
                                          bool accepted,
                                          std::string_view reason) {
     Log(absl::StrCat("auth from ", peer, ": ",
                      accepted ? "accepted " : "refused ",
                      attempt != nullptr ? Describe(*attempt) : "request", ": ",
-                     SafeText(reason)));
+                     base::SafeText(reason)));
   };
-  self.auth_ =
-      std::make_unique<auth::ServerAuth>(transport, std::move(auth_options));
-  self.connection_ = std::make_unique<connection::Connection>(transport, self);
-
-  absl::Status end = co_await self.driver_->Run(self);
+  auto session = session::ServerSession::Create(std::move(options), self);
+  if (!session.ok()) {
+    Log(absl::StrCat("cannot create session: ", session.status().ToString()));
+    co_return;
+  }
+  self.session_ = std::move(*session);
+  self.driver_ = std::make_unique<net::TransportDriver>(
+      std::move(socket), self.session_->ReleaseTransport());
+  self.slot_ = std::move(slot);
+  self.slot_->Attach(self.driver_.get());
+  net::SessionMessageHandler handler(*self.session_, *self.driver_,
+                                     [&self] { self.PumpAll(); });
+  absl::Status end = co_await self.driver_->Run(handler);
+  self.slot_->Attach(nullptr);
   self.ShutdownChannels();
   Log(absl::StrCat("connection from ", self.peer_, " ended: ", end.ToString(),
-                   " (kex count ", transport.kex_count(), ")"));
+                   " (kex count ", self.session_->transport().kex_count(),
+                   ")"));
 }
 
 ServerConnection::ServerConnection(const ServerConfig& config,
@@ -80,38 +85,28 @@ void ServerConnection::ShutdownChannels() {
   for (auto& [id, channel] : channels) channel->Shutdown();
 }
 
-absl::Status ServerConnection::OnHandshakeDone(transport::Transport& t) {
-  Log(absl::StrCat("kex done: ", DescribeAlgorithms(t)));
-  return absl::OkStatus();
+void ServerConnection::OnHandshakeDone(session::Session& s) {
+  Log(absl::StrCat("kex done: ", DescribeAlgorithms(s.transport())));
 }
 
-absl::Status ServerConnection::OnMessage(transport::Transport&,
-                                         wire::Bytes payload) {
-  const uint8_t type = payload[0];
-  if (type == transport::kMsgServiceRequest || (type >= 50 && type <= 79)) {
-    absl::Status s = auth_->Handle(payload);
-    if (auth_->authenticated() && login_ == nullptr) {
-      auto login = std::make_shared<LoginInfo>();
-      login->user = config_.login_user;
-      login->home = config_.home;
-      login->shell = config_.shell;
-      login->ssh_connection = ssh_connection_;
-      login->permissions = auth_->identity()->permissions;
-      login_ = std::move(login);
-    }
-    return s;
-  }
-  if (type >= 80 && type <= 127) return connection_->Handle(payload);
-  return absl::OkStatus();
+void ServerConnection::OnAuthenticated(session::Session&) {
+  auto login = std::make_shared<LoginInfo>();
+  login->user = config_.login_user;
+  login->home = config_.home;
+  login->shell = config_.shell;
+  login->ssh_connection = ssh_connection_;
+  login->permissions = session_->identity()->permissions;
+  login_ = std::move(login);
+  slot_->Authenticated();
 }
 
-void ServerConnection::OnProgress(transport::Transport&) {
+void ServerConnection::PumpAll() {
   // Output drained or input processed: paused readers may go on.
   for (auto& [id, channel] : channels_) channel->Pump();
 }
 
 bool ServerConnection::OutputRoom() const {
-  return driver_->OutputBacklog() < kMaxOutputBacklog;
+  return driver_->OutputBacklog() < net::kMaxOutputBacklog;
 }
 
 Channel* ServerConnection::Find(uint32_t id) {
@@ -121,35 +116,37 @@ Channel* ServerConnection::Find(uint32_t id) {
 
 void ServerConnection::Forget(uint32_t id) { channels_.erase(id); }
 
-void ServerConnection::OnChannelOpen(uint32_t id, std::string_view type,
-                                     wire::Bytes extra) {
+void ServerConnection::OnChannelOpen(session::Channel channel,
+                                     std::string_view type, wire::Bytes extra) {
+  const uint32_t id = channel.id();
   if (login_ == nullptr) {  // the transport allows no channel before auth
-    (void)connection_->RejectChannel(
-        id, connection::OpenFailure::kAdministrativelyProhibited,
-        "not authenticated");
+    (void)channel.Reject(connection::OpenFailure::kAdministrativelyProhibited,
+                         "not authenticated");
     return;
   }
   if (type == "session") {
     auto session =
         std::make_shared<Session>(executor_, this, id, reaper_, login_);
     channels_[id] = std::move(session);
-    (void)connection_->AcceptChannel(id);
+    (void)channel.Accept();
     return;
   }
   if (type == "direct-tcpip") {
-    OpenDirectTcpip(id, extra);
+    OpenDirectTcpip(channel, extra);
     return;
   }
-  Log(absl::StrCat("channel type ", SafeText(type), " refused"));
-  (void)connection_->RejectChannel(
-      id, connection::OpenFailure::kUnknownChannelType, "unknown channel type");
+  Log(absl::StrCat("channel type ", base::SafeText(type), " refused"));
+  (void)channel.Reject(connection::OpenFailure::kUnknownChannelType,
+                       "unknown channel type");
 }
 
-void ServerConnection::OpenDirectTcpip(uint32_t id, wire::Bytes extra) {
+void ServerConnection::OpenDirectTcpip(session::Channel channel,
+                                       wire::Bytes extra) {
+  const uint32_t id = channel.id();
   const auto refuse = [&](std::string_view why) {
     Log(absl::StrCat("direct-tcpip refused: ", std::string(why)));
-    (void)connection_->RejectChannel(
-        id, connection::OpenFailure::kAdministrativelyProhibited, why);
+    (void)channel.Reject(connection::OpenFailure::kAdministrativelyProhibited,
+                         why);
   };
   if (login_->permissions.has_value() &&
       !login_->permissions->permit_port_forwarding) {
@@ -174,37 +171,40 @@ void ServerConnection::OpenDirectTcpip(uint32_t id, wire::Bytes extra) {
   forward->Connect(*destination);
 }
 
-void ServerConnection::OnData(uint32_t id, uint32_t stream, wire::Bytes data) {
-  if (Channel* c = Find(id)) {
+void ServerConnection::OnData(session::Channel channel, uint32_t stream,
+                              wire::Bytes data) {
+  if (Channel* c = Find(channel.id())) {
     c->OnData(stream, data);
   } else {
-    connection_->Consume(id, data.size());
+    channel.Consume(data.size());
   }
 }
 
-void ServerConnection::OnEof(uint32_t id) {
-  if (Channel* c = Find(id)) c->OnEof();
+void ServerConnection::OnEof(session::Channel channel) {
+  if (Channel* c = Find(channel.id())) c->OnEof();
 }
 
-void ServerConnection::OnClose(uint32_t id) {
-  auto it = channels_.find(id);
+void ServerConnection::OnClose(session::Channel channel) {
+  auto it = channels_.find(channel.id());
   if (it == channels_.end()) return;
-  std::shared_ptr<Channel> channel = std::move(it->second);
+  std::shared_ptr<Channel> gone = std::move(it->second);
   channels_.erase(it);
-  channel->Shutdown();
+  gone->Shutdown();
 }
 
-void ServerConnection::OnChannelRequest(uint32_t id, std::string_view type,
-                                        bool want_reply, wire::Bytes data) {
-  if (Channel* c = Find(id)) {
+void ServerConnection::OnChannelRequest(session::Channel channel,
+                                        std::string_view type, bool want_reply,
+                                        wire::Bytes data,
+                                        connection::RequestId request) {
+  if (Channel* c = Find(channel.id())) {
     c->OnRequest(type, want_reply, data);
   } else if (want_reply) {
-    (void)connection_->ReplyRequest(id, false);
+    (void)channel.Reply(request, false);
   }
 }
 
-void ServerConnection::OnWindowAvailable(uint32_t id) {
-  if (Channel* c = Find(id)) c->Pump();
+void ServerConnection::OnWindowAvailable(session::Channel channel) {
+  if (Channel* c = Find(channel.id())) c->Pump();
 }
 
 auth::AuthDecision ServerConnection::Decide(const auth::AuthAttempt& attempt) {

@@ -1,6 +1,6 @@
-// One client connection of example_server: transport (through the Asio
-// driver), user authentication against authorized keys and trusted user
-// CAs, and the connection protocol with session and direct-tcpip channels.
+// One client connection of example_server: a session::ServerSession on the
+// Asio driver, authenticating against authorized keys and trusted user CAs,
+// with session and direct-tcpip channels.
 #ifndef SALLYPORT_SSH_EXAMPLES_SERVER_CONNECTION_H_
 #define SALLYPORT_SSH_EXAMPLES_SERVER_CONNECTION_H_
 
@@ -17,6 +17,8 @@
 #include "ssh/examples/child_reaper.h"
 #include "ssh/examples/session.h"
 #include "ssh/net/driver.h"
+#include "ssh/net/listener.h"
+#include "ssh/session/session.h"
 #include "ssh/transport/transport.h"
 
 namespace sallyport::ssh::examples {
@@ -35,48 +37,52 @@ struct ServerConfig {
   std::string shell;
 };
 
-class ServerConnection : public net::MessageHandler,
-                         public connection::ConnectionHandler,
+class ServerConnection : public session::SessionHandler,
                          public auth::AuthPolicy,
                          public ChannelHost {
  public:
   // Serves one accepted client until the connection ends, then logs how it
   // ended ("connection from HOST:PORT ended: STATUS (kex count N)").
+  // `slot` (from the Listener) ends the connection at the login grace
+  // deadline and is told when the user authenticated.
   static asio::awaitable<void> Serve(asio::ip::tcp::socket socket,
                                      const ServerConfig& config,
-                                     ChildReaper& reaper);
+                                     ChildReaper& reaper,
+                                     std::shared_ptr<net::PreAuthSlot> slot);
 
   ServerConnection(const ServerConfig& config, ChildReaper& reaper,
                    asio::any_io_executor executor);
   ~ServerConnection() override;
 
-  // net::MessageHandler
-  absl::Status OnHandshakeDone(transport::Transport& t) override;
-  absl::Status OnMessage(transport::Transport& t, wire::Bytes payload) override;
-  void OnProgress(transport::Transport& t) override;
-
-  // connection::ConnectionHandler
-  void OnChannelOpen(uint32_t id, std::string_view type,
+  // session::SessionHandler
+  void OnHandshakeDone(session::Session& s) override;
+  void OnAuthenticated(session::Session& s) override;
+  void OnChannelOpen(session::Channel channel, std::string_view type,
                      wire::Bytes extra) override;
-  void OnData(uint32_t id, uint32_t stream, wire::Bytes data) override;
-  void OnEof(uint32_t id) override;
-  void OnClose(uint32_t id) override;
-  void OnChannelRequest(uint32_t id, std::string_view type, bool want_reply,
-                        wire::Bytes data) override;
-  void OnWindowAvailable(uint32_t id) override;
+  void OnData(session::Channel channel, uint32_t stream,
+              wire::Bytes data) override;
+  void OnEof(session::Channel channel) override;
+  void OnClose(session::Channel channel) override;
+  void OnChannelRequest(session::Channel channel, std::string_view type,
+                        bool want_reply, wire::Bytes data,
+                        connection::RequestId request) override;
+  void OnWindowAvailable(session::Channel channel) override;
 
   // auth::AuthPolicy
   auth::AuthDecision Decide(const auth::AuthAttempt& attempt) override;
 
   // ChannelHost
-  connection::Connection& connection() override { return *connection_; }
+  connection::Connection& connection() override {
+    return *session_->connection();
+  }
   bool OutputRoom() const override;
   void Flush() override { driver_->Wake(); }
   void Forget(uint32_t id) override;
 
  private:
-  void OpenDirectTcpip(uint32_t id, wire::Bytes extra);
+  void OpenDirectTcpip(session::Channel channel, wire::Bytes extra);
   void ShutdownChannels();
+  void PumpAll();
   Channel* Find(uint32_t id);
 
   const ServerConfig& config_;
@@ -84,9 +90,10 @@ class ServerConnection : public net::MessageHandler,
   asio::any_io_executor executor_;
   std::string peer_;  // "HOST:PORT"
   std::string ssh_connection_;
+  std::shared_ptr<net::PreAuthSlot> slot_;
+  // The driver owns the transport the session uses: destroyed after it.
   std::unique_ptr<net::TransportDriver> driver_;
-  std::unique_ptr<auth::ServerAuth> auth_;
-  std::unique_ptr<connection::Connection> connection_;
+  std::unique_ptr<session::ServerSession> session_;
   std::shared_ptr<const LoginInfo> login_;
   std::map<uint32_t, std::shared_ptr<Channel>> channels_;
 };

@@ -10,6 +10,8 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "base/safe_text.h"
+#include "ssh/connection/messages.h"
 #include "ssh/examples/common.h"
 
 namespace sallyport::ssh::examples {
@@ -136,7 +138,7 @@ void Session::OnRequest(std::string_view type, bool want_reply,
     Reply(want_reply, s.ok());
   } else if (type == "signal") {
     auto name = connection::ParseStringRequest(data, 64);
-    const int sig = name.ok() ? SignalNumber(*name) : 0;
+    const int sig = name.ok() ? connection::SignalNumber(*name) : 0;
     const bool ok = sig != 0 && pid_ > 0 && !child_exited_;
     if (ok) kill(pid_, sig);
     Reply(want_reply, ok);
@@ -159,7 +161,7 @@ absl::Status Session::Start(std::string_view kind, const std::string& command) {
   } else if (kind == "subsystem") {
     if (command != "sftp") {
       return absl::NotFoundError(
-          absl::StrCat("unknown subsystem ", SafeText(command)));
+          absl::StrCat("unknown subsystem ", base::SafeText(command)));
     }
     path = kSftpServer;
     argv = {"sftp-server"};
@@ -313,7 +315,7 @@ void Session::MaybeFinish() {
   finished_ = true;
   if (WIFSIGNALED(wait_status_)) {
     connection::ExitSignal signal;
-    signal.signal = SignalName(WTERMSIG(wait_status_));
+    signal.signal = connection::SignalName(WTERMSIG(wait_status_));
     signal.core_dumped = WCOREDUMP(wait_status_);
     (void)conn->SendRequest(id_, "exit-signal", false, signal.Serialize());
   } else {

@@ -1,6 +1,7 @@
 #include "ssh/examples/tcp_forward.h"
 
 #include "absl/strings/str_cat.h"
+#include "base/safe_text.h"
 #include "ssh/examples/common.h"
 
 namespace sallyport::ssh::examples {
@@ -22,8 +23,8 @@ absl::StatusOr<asio::ip::tcp::endpoint> LoopbackDestination(
     asio::error_code ec;
     address = asio::ip::make_address(request.host, ec);
     if (ec) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("not a loopback address: ", SafeText(request.host)));
+      return absl::PermissionDeniedError(absl::StrCat(
+          "not a loopback address: ", base::SafeText(request.host)));
     }
   }
   const bool loopback =
@@ -31,7 +32,7 @@ absl::StatusOr<asio::ip::tcp::endpoint> LoopbackDestination(
                       : address.to_v6() == asio::ip::address_v6::loopback();
   if (!loopback) {
     return absl::PermissionDeniedError(absl::StrCat(
-        "destination is not on loopback: ", SafeText(request.host)));
+        "destination is not on loopback: ", base::SafeText(request.host)));
   }
   return asio::ip::tcp::endpoint(address, static_cast<uint16_t>(request.port));
 }

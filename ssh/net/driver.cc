@@ -1,5 +1,6 @@
 #include "ssh/net/driver.h"
 
+#include <algorithm>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <chrono>
@@ -13,38 +14,137 @@ namespace sallyport::ssh::net {
 namespace {
 
 constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
-constexpr size_t kReadChunk = 256 * 1024;
+// Reads and writes above this size leave buffers worth releasing later.
+constexpr size_t kLargeIo = 16 << 10;
+
+void Signal(asio::steady_timer& t) {
+  t.cancel();
+  t.expires_at(asio::steady_timer::time_point::max());
+}
 
 }  // namespace
 
 TransportDriver::TransportDriver(
-    asio::ip::tcp::socket socket,
-    std::unique_ptr<transport::Transport> transport)
-    : socket_(std::move(socket)),
+    std::unique_ptr<ByteStream> stream,
+    std::unique_ptr<transport::Transport> transport, DriverOptions options)
+    : options_(options),
+      stream_(std::move(stream)),
       transport_(std::move(transport)),
-      wake_(socket_.get_executor()),
-      timer_(socket_.get_executor()) {
-  asio::error_code ec;
-  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+      alive_(std::make_shared<bool>(true)),
+      wake_(stream_->executor()),
+      read_gate_(stream_->executor()),
+      timer_(stream_->executor()) {
+  options_.low_watermark =
+      std::min(options_.low_watermark, options_.high_watermark);
+  options_.max_read = std::max(options_.max_read, kMinRead);
   wake_.expires_at(asio::steady_timer::time_point::max());
+  read_gate_.expires_at(asio::steady_timer::time_point::max());
 }
 
-void TransportDriver::Wake() { wake_.cancel(); }
+TransportDriver::TransportDriver(
+    asio::ip::tcp::socket socket,
+    std::unique_ptr<transport::Transport> transport, DriverOptions options)
+    : TransportDriver(std::make_unique<TcpStream>(std::move(socket)),
+                      std::move(transport), options) {}
+
+TransportDriver::~TransportDriver() { *alive_ = false; }
 
 size_t TransportDriver::OutputBacklog() const {
   return in_flight_ + transport_->BufferedOutputBytes();
 }
 
-void TransportDriver::Process(MessageHandler& handler) {
+size_t TransportDriver::BufferedBytes() const {
+  return OutputBacklog() + transport_->BufferedInputBytes();
+}
+
+void TransportDriver::Wake() { NoteState(); }
+
+void TransportDriver::PauseInput() { input_paused_ = true; }
+
+void TransportDriver::ResumeInput() {
+  input_paused_ = false;
+  Signal(read_gate_);
+}
+
+void TransportDriver::ResumeDispatch() {
+  if (finished_ || handler_ == nullptr) return;
+  asio::post(stream_->executor(), [this, alive = alive_] {
+    if (*alive && !finished_ && handler_ != nullptr) Process();
+  });
+}
+
+void TransportDriver::SetDeadline(absl::Time when, std::string reason) {
+  deadline_ = when;
+  deadline_reason_ = std::move(reason);
+  NoteState();
+}
+
+void TransportDriver::Abort() {
+  if (finished_) return;
+  if (stream_status_.ok() && !transport_->closed())
+    stream_status_ = absl::AbortedError("connection aborted");
+  Finish();
+}
+
+void TransportDriver::Finish() {
+  if (finished_) return;
+  finished_ = true;
+  stream_->Close();
+  Signal(wake_);
+  Signal(read_gate_);
+  timer_.cancel();
+}
+
+// Called after anything that may have changed the output, the transport's
+// state or a deadline: wakes the writer, updates the read gate, notes the
+// peak and re-arms the timer if something is due earlier.
+void TransportDriver::NoteState() {
+  peak_buffered_ = std::max(peak_buffered_, BufferedBytes());
+  if (transport_->closed() && !close_noticed_) {
+    close_noticed_ = true;
+    hard_close_at_ = absl::Now() + options_.close_flush_timeout;
+    Signal(read_gate_);
+  }
+  UpdateBacklog();
+  Signal(wake_);
+  if (NextWake() < armed_) timer_.cancel();
+}
+
+void TransportDriver::UpdateBacklog() {
+  const size_t backlog = OutputBacklog();
+  if (backlog >= options_.high_watermark) {
+    blocked_by_backlog_ = true;
+  } else if (blocked_by_backlog_ && backlog < options_.low_watermark) {
+    blocked_by_backlog_ = false;
+    Signal(read_gate_);
+  }
+}
+
+void TransportDriver::ScheduleShrink() {
+  shrink_at_ = absl::Now() + options_.shrink_delay;
+}
+
+absl::Time TransportDriver::NextWake() const {
+  absl::Time t = std::min({deadline_, hard_close_at_, shrink_at_});
+  if (!transport_->closed()) t = std::min(t, transport_->NextDeadline());
+  return t;
+}
+
+void TransportDriver::Process() {
+  if (processing_ || handler_ == nullptr) return;  // not re-entrant
+  processing_ = true;
+  MessageHandler& handler = *handler_;
   transport::Transport& t = *transport_;
   while (!t.closed()) {
+    UpdateBacklog();
+    if (blocked_by_backlog_ || handler.DispatchPaused()) break;
     auto msg = t.Next();
     if (!handshake_reported_ && t.handshake_done()) {
       handshake_reported_ = true;
       absl::Status s = handler.OnHandshakeDone(t);
       if (!s.ok()) {
         t.Disconnect(transport::DisconnectReason::kByApplication,
-                     s.message().data());
+                     std::string(s.message().substr(0, 200)));
         break;
       }
     }
@@ -57,21 +157,67 @@ void TransportDriver::Process(MessageHandler& handler) {
     }
   }
   if (!t.closed()) handler.OnProgress(t);
-  Wake();
+  processing_ = false;
+  NoteState();
+  if (ReadAllowed()) Signal(read_gate_);
 }
 
-asio::awaitable<void> TransportDriver::ReadLoop(MessageHandler& handler) {
+bool TransportDriver::ReadAllowed() {
+  UpdateBacklog();
+  if (finished_ || transport_->closed()) return false;
+  if (input_paused_ || blocked_by_backlog_) return false;
+  if (handler_ != nullptr && handler_->DispatchPaused() &&
+      transport_->BufferedInputBytes() >= options_.paused_input_limit)
+    return false;
+  return true;
+}
+
+size_t TransportDriver::ReadSize(size_t available) {
+  size_t n = std::clamp(available, kMinRead, options_.max_read);
+  // Replies to one read must not overshoot the high watermark by much.
+  const size_t backlog = OutputBacklog();
+  const size_t room =
+      options_.high_watermark > backlog ? options_.high_watermark - backlog : 0;
+  n = std::min(n, std::max(room, kMinRead));
+  if (handler_ != nullptr && handler_->DispatchPaused()) {
+    const size_t buffered = transport_->BufferedInputBytes();
+    n = std::min(n, options_.paused_input_limit > buffered
+                        ? options_.paused_input_limit - buffered
+                        : size_t{1});
+  }
+  return n;
+}
+
+asio::awaitable<void> TransportDriver::ReadLoop() {
   transport::Transport& t = *transport_;
-  while (!t.closed() && !socket_failed_) {
-    auto buf = t.PrepareInput(kReadChunk);
-    auto [ec, n] = co_await socket_.async_read_some(
-        asio::buffer(buf.data(), buf.size()), kUseTuple);
+  while (!finished_ && !t.closed()) {
+    if (!ReadAllowed()) {
+      co_await read_gate_.async_wait(kUseTuple);
+      continue;
+    }
+    // No buffer is held while waiting for input.
+    size_t available = stream_->Available();
+    if (available == 0) {
+      asio::error_code ec = co_await stream_->WaitReadable();
+      if (finished_ || t.closed()) break;
+      if (ec) {
+        stream_status_ =
+            absl::UnavailableError(absl::StrCat("read failed: ", ec.message()));
+        break;
+      }
+      if (!ReadAllowed()) continue;  // paused meanwhile: leave it unread
+      available = stream_->Available();
+    }
+    const size_t want = ReadSize(available);
+    auto buf = t.PrepareInput(want);
+    auto [ec, n] = co_await stream_->ReadSome(buf);
+    if (finished_) break;  // the transport may be gone with the driver
     t.CommitInput(n);
-    if (n > 0) Process(handler);
+    if (n >= kLargeIo) ScheduleShrink();
+    if (n > 0) Process();
     if (ec) {
       if (!t.closed()) {
-        socket_failed_ = true;
-        socket_status_ = absl::UnavailableError(
+        stream_status_ = absl::UnavailableError(
             ec == asio::error::eof
                 ? "connection closed by peer"
                 : absl::StrCat("read failed: ", ec.message()));
@@ -79,69 +225,93 @@ asio::awaitable<void> TransportDriver::ReadLoop(MessageHandler& handler) {
       break;
     }
   }
-  Wake();
-  timer_.cancel();
+  // A lost connection ends the writer too; a closed transport lets the
+  // writer flush its DISCONNECT first.
+  if (!t.closed()) Finish();
+  NoteState();
 }
 
-asio::awaitable<void> TransportDriver::WriteLoop(MessageHandler& handler) {
+asio::awaitable<void> TransportDriver::WriteLoop() {
   transport::Transport& t = *transport_;
-  while (!socket_failed_) {
+  while (!finished_) {
     if (t.PendingOutput().empty()) {
       if (t.closed()) break;
-      wake_.expires_at(asio::steady_timer::time_point::max());
       co_await wake_.async_wait(kUseTuple);
       continue;
     }
     t.TakeOutput(&write_buffer_);
-    // One send per loop for the whole batch: asio::async_write would split
-    // it into 64 KiB sends, each a trip through the event loop.
+    // One send per loop for the whole batch: a generic async_write would
+    // split it into 64 KiB sends, each a trip through the event loop.
     size_t written = 0;
     asio::error_code ec;
-    while (written < write_buffer_.size() && !ec) {
+    while (written < write_buffer_.size() && !ec && !finished_) {
       in_flight_ = write_buffer_.size() - written;
       size_t n = 0;
-      std::tie(ec, n) = co_await socket_.async_write_some(
-          asio::buffer(write_buffer_.data() + written,
-                       write_buffer_.size() - written),
-          kUseTuple);
+      std::tie(ec, n) = co_await stream_->WriteSome(
+          absl::MakeConstSpan(write_buffer_).subspan(written));
       written += n;
     }
     in_flight_ = 0;
+    if (finished_) break;
     if (ec) {
-      socket_failed_ = true;
       if (!t.closed())
-        socket_status_ = absl::UnavailableError(
+        stream_status_ = absl::UnavailableError(
             absl::StrCat("write failed: ", ec.message()));
       break;
     }
-    if (!t.closed()) handler.OnProgress(t);
+    if (write_buffer_.size() >= kLargeIo) ScheduleShrink();
+    write_buffer_.clear();
+    Process();
   }
-  // Done writing: stop the reader too.
-  asio::error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-  socket_.close(ignored);
-  timer_.cancel();
+  Finish();
 }
 
 asio::awaitable<void> TransportDriver::TimerLoop() {
   transport::Transport& t = *transport_;
-  while (!t.closed() && !socket_failed_) {
-    absl::Duration wait = t.NextDeadline() - absl::Now();
-    wait = std::clamp(wait, absl::Milliseconds(1), absl::Seconds(1));
-    timer_.expires_after(absl::ToChronoMilliseconds(wait));
+  while (!finished_) {
+    armed_ = NextWake();
+    if (armed_ == absl::InfiniteFuture()) {
+      timer_.expires_at(asio::steady_timer::time_point::max());
+    } else {
+      const absl::Duration wait =
+          std::max(armed_ - absl::Now(), absl::ZeroDuration());
+      // Rounded up, so the timer never fires just before the deadline.
+      timer_.expires_after(std::chrono::microseconds(
+          absl::ToInt64Microseconds(wait + absl::Microseconds(999))));
+    }
     co_await timer_.async_wait(kUseTuple);
-    if (t.closed() || socket_failed_) break;
+    armed_ = absl::InfiniteFuture();
+    if (finished_) break;
+    ++timer_wakeups_;
+    const absl::Time now = absl::Now();
+    if (now >= hard_close_at_) {
+      Finish();  // the last write is stuck: give up on it
+      break;
+    }
+    if (now >= deadline_) {
+      deadline_ = absl::InfiniteFuture();
+      t.Disconnect(transport::DisconnectReason::kByApplication,
+                   deadline_reason_,
+                   absl::DeadlineExceededError(deadline_reason_));
+    }
+    if (now >= shrink_at_) {
+      shrink_at_ = absl::InfiniteFuture();
+      t.ShrinkBuffers();
+      if (in_flight_ == 0) wire::ByteBuffer().swap(write_buffer_);
+    }
     t.OnTimer();
-    Wake();
+    NoteState();
   }
 }
 
 asio::awaitable<absl::Status> TransportDriver::Run(MessageHandler& handler) {
   using namespace asio::experimental::awaitable_operators;
-  Wake();  // the version line and KEXINIT are already queued
-  co_await (ReadLoop(handler) && WriteLoop(handler) && TimerLoop());
+  handler_ = &handler;
+  NoteState();  // the version line and KEXINIT are already queued
+  co_await (ReadLoop() && WriteLoop() && TimerLoop());
+  handler_ = nullptr;
   if (transport_->closed()) co_return transport_->close_status();
-  if (!socket_status_.ok()) co_return socket_status_;
+  if (!stream_status_.ok()) co_return stream_status_;
   co_return absl::UnavailableError("connection closed");
 }
 

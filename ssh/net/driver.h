@@ -1,23 +1,40 @@
-// Drives a transport::Transport over a TCP socket with standalone Asio and
-// C++20 coroutines: a reader, a writer and a timer coroutine on one strand.
-// The only part of //ssh that includes Asio.
+// Drives a transport::Transport over a ByteStream (a TCP socket, an
+// in-memory pipe, an SSH channel) with standalone Asio and C++20
+// coroutines: a reader, a writer and a timer coroutine on the stream's
+// executor. Only ssh/net includes Asio.
+//
+// Backpressure: the driver stops reading (and dispatching) while the output
+// backlog (the transport's buffered output + bytes handed to the stream and
+// not yet written) is at or above DriverOptions::high_watermark, whatever
+// produced it (data, PONGs, auth failures a peer provokes and never reads),
+// and resumes below low_watermark. Reads are sized so that replies to one
+// read cannot overshoot high_watermark by more than kMinRead bytes of input's
+// worth. The application can also pause input (PauseInput) and message
+// dispatch (MessageHandler::DispatchPaused).
+//
+// Idle connections hold no input buffer: the driver waits for the stream to
+// become readable before it sizes a buffer, and releases large buffers
+// after a burst (one timer wake-up, DriverOptions::shrink_delay, later).
+// The timer otherwise sleeps until the transport's next deadline.
 #ifndef SALLYPORT_SSH_NET_DRIVER_H_
 #define SALLYPORT_SSH_NET_DRIVER_H_
 
 #include <asio.hpp>
 #include <cstddef>
-#include <functional>
 #include <memory>
-#include <vector>
+#include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "ssh/net/byte_stream.h"
 #include "ssh/transport/transport.h"
 #include "ssh/wire/byte_buffer.h"
 
 namespace sallyport::ssh::net {
 
 // What runs on top of the transport (service/auth/connection layers, or an
-// example's minimal logic).
+// example's minimal logic). Every callback runs on the driver's executor.
 class MessageHandler {
  public:
   virtual ~MessageHandler() = default;
@@ -31,44 +48,143 @@ class MessageHandler {
   // After each batch of input and each write completion: a chance to
   // produce more output (e.g. resume a paused data source).
   virtual void OnProgress(transport::Transport&) {}
+  // Checked before each message is taken from the transport: while true,
+  // no message (not even a transport-level one) is processed, and the
+  // driver stops reading once DriverOptions::paused_input_limit bytes are
+  // buffered. For asynchronous decisions (auth); call
+  // TransportDriver::ResumeDispatch() once it returns false again.
+  virtual bool DispatchPaused() { return false; }
+};
+
+struct DriverOptions {
+  // Stop reading at or above this output backlog; resume below the low
+  // watermark. Keep high_watermark above what data producers allow
+  // themselves (TransportDriver::OutputRoom: below low_watermark) plus one
+  // producer read, so two of our drivers streaming at each other never both
+  // stop reading.
+  size_t high_watermark = 8 << 20;
+  size_t low_watermark = 4 << 20;
+  // Largest single read from the stream.
+  size_t max_read = 256 << 10;
+  // While dispatch is paused: unprocessed input the driver may buffer.
+  size_t paused_input_limit = 32 << 10;
+  // Once the transport has closed (DISCONNECT queued, login grace or a
+  // deadline expired), the stream is closed after this long even if the
+  // last write is stuck because the peer does not read.
+  absl::Duration close_flush_timeout = absl::Seconds(2);
+  // Buffers above a few KiB are released this long after the last large
+  // read or write.
+  absl::Duration shrink_delay = absl::Seconds(1);
 };
 
 class TransportDriver {
  public:
-  // Takes the connected socket. TCP_NODELAY is set.
+  // Reads are never smaller than this (unless dispatch is paused).
+  static constexpr size_t kMinRead = 4096;
+
+  TransportDriver(std::unique_ptr<ByteStream> stream,
+                  std::unique_ptr<transport::Transport> transport,
+                  DriverOptions options = {});
+  // Over a connected TCP socket (TCP_NODELAY is set).
   TransportDriver(asio::ip::tcp::socket socket,
-                  std::unique_ptr<transport::Transport> transport);
+                  std::unique_ptr<transport::Transport> transport,
+                  DriverOptions options = {});
+  ~TransportDriver();
   TransportDriver(const TransportDriver&) = delete;
   TransportDriver& operator=(const TransportDriver&) = delete;
 
   // Runs until the transport closes and its last output (a DISCONNECT) is
-  // flushed, or the socket fails. Returns why the connection ended (the
-  // transport's close status; kUnavailable for a lost connection).
+  // flushed (or close_flush_timeout passed), or the stream fails. Returns
+  // why the connection ended (the transport's close status; kUnavailable
+  // for a lost connection). Call once.
   asio::awaitable<absl::Status> Run(MessageHandler& handler);
 
   transport::Transport& transport() { return *transport_; }
-  asio::ip::tcp::socket& socket() { return socket_; }
-  // Call after Send() from outside the handler callbacks (on the same
-  // strand) so the writer picks the output up.
+  const transport::Transport& transport() const { return *transport_; }
+  ByteStream& stream() { return *stream_; }
+  asio::any_io_executor executor() { return stream_->executor(); }
+
+  // Call after Send() (or Disconnect()) from outside the handler callbacks,
+  // on the executor, so the writer picks the output up.
   void Wake();
-  // Bytes handed to the socket and not yet written + the transport's buffer.
+
+  // Bytes handed to the stream and not yet written + the transport's
+  // buffered output.
   size_t OutputBacklog() const;
+  // Whether data producers may add output: backlog below low_watermark.
+  bool OutputRoom() const { return OutputBacklog() < options_.low_watermark; }
+  // Output backlog + received bytes not yet processed: what this connection
+  // holds in user space besides the layers above.
+  size_t BufferedBytes() const;
+  // The largest BufferedBytes() seen (for tests and metrics).
+  size_t peak_buffered_bytes() const { return peak_buffered_; }
+  // Bytes allocated for buffers (transport + the driver's write buffer).
+  size_t BufferCapacity() const {
+    return transport_->BufferCapacity() + write_buffer_.capacity();
+  }
+  // How often the timer coroutine woke up (for tests: idle connections
+  // must not wake periodically).
+  uint64_t timer_wakeups() const { return timer_wakeups_; }
+  // Whether reading is stopped because of the output backlog.
+  bool blocked_by_backlog() const { return blocked_by_backlog_; }
+
+  // Application-controlled input pause (e.g. one side of a bridge stops
+  // the other): no read is started while paused. Buffered input is still
+  // dispatched. On the executor.
+  void PauseInput();
+  void ResumeInput();
+  bool input_paused() const { return input_paused_; }
+
+  // Processes buffered input again after MessageHandler::DispatchPaused()
+  // turned false, and resumes reading. On the executor; may be called from
+  // inside a handler callback (the work is posted).
+  void ResumeDispatch();
+
+  // At `when` the transport is disconnected (kByApplication, `reason`;
+  // Run returns kDeadlineExceeded) and the stream closed after at most
+  // close_flush_timeout. InfiniteFuture cancels. On the executor.
+  void SetDeadline(absl::Time when, std::string reason);
+
+  // Closes the stream now without flushing (Run returns soon).
+  void Abort();
 
  private:
-  asio::awaitable<void> ReadLoop(MessageHandler& handler);
-  asio::awaitable<void> WriteLoop(MessageHandler& handler);
+  asio::awaitable<void> ReadLoop();
+  asio::awaitable<void> WriteLoop();
   asio::awaitable<void> TimerLoop();
-  void Process(MessageHandler& handler);
+  void Process();
+  bool ReadAllowed();
+  size_t ReadSize(size_t available);
+  void UpdateBacklog();
+  void NoteState();
+  void Finish();
+  void ScheduleShrink();
+  absl::Time NextWake() const;
 
-  asio::ip::tcp::socket socket_;
+  DriverOptions options_;
+  std::unique_ptr<ByteStream> stream_;
   std::unique_ptr<transport::Transport> transport_;
-  asio::steady_timer wake_;
-  asio::steady_timer timer_;
+  MessageHandler* handler_ = nullptr;
+  std::shared_ptr<bool> alive_;
+  asio::steady_timer wake_;       // the writer waits for output
+  asio::steady_timer read_gate_;  // the reader waits to be allowed to read
+  asio::steady_timer timer_;      // deadlines
+  absl::Time armed_ = absl::InfiniteFuture();
+  absl::Time deadline_ = absl::InfiniteFuture();
+  std::string deadline_reason_;
+  absl::Time hard_close_at_ = absl::InfiniteFuture();
+  absl::Time shrink_at_ = absl::InfiniteFuture();
   wire::ByteBuffer write_buffer_;
   size_t in_flight_ = 0;
+  size_t peak_buffered_ = 0;
+  uint64_t timer_wakeups_ = 0;
   bool handshake_reported_ = false;
-  bool socket_failed_ = false;
-  absl::Status socket_status_;
+  bool processing_ = false;
+  bool input_paused_ = false;
+  bool blocked_by_backlog_ = false;
+  bool close_noticed_ = false;
+  bool finished_ = false;
+  absl::Status stream_status_;
 };
 
 // Parses "HOST:PORT" ("127.0.0.1:2222", "[::1]:2222").

@@ -8,6 +8,7 @@
 
 #include "gtest/gtest.h"
 #include "ssh/crypto/keys.h"
+#include "ssh/net/spawn.h"
 #include "ssh/transport/messages.h"
 #include "ssh/wire/reader.h"
 #include "ssh/wire/writer.h"
@@ -16,7 +17,6 @@ namespace sallyport::ssh::net {
 namespace {
 
 using transport::Transport;
-constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 std::vector<uint8_t> DataMsg(uint32_t n) {
   wire::Writer w;
@@ -108,14 +108,14 @@ class Peer : public MessageHandler {
   bool authenticated_ = false;
 };
 
-TEST(DriverTest, LoopbackRekeysStartedByEachSideLoseNothing) {
+// Runs the two peers over `server_stream`/`client_stream` (on `io`) and
+// checks that every message arrived after several rekeys.
+void RunRekeyingPair(asio::io_context& io,
+                     std::unique_ptr<ByteStream> server_stream,
+                     std::unique_ptr<ByteStream> client_stream) {
   auto host = crypto::PrivateKey::GenerateEd25519();
   ASSERT_TRUE(host.ok());
   constexpr uint32_t kMessages = 400;  // ~8.6 MB each way
-  asio::io_context io;
-  asio::ip::tcp::acceptor acceptor(
-      io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  const uint16_t port = acceptor.local_endpoint().port();
 
   Peer server_peer(false, kMessages), client_peer(true, kMessages);
   int server_kex = 0, client_kex = 0, server_ours = 0, client_ours = 0;
@@ -125,45 +125,38 @@ TEST(DriverTest, LoopbackRekeysStartedByEachSideLoseNothing) {
     if (++finished == 2) io.stop();
   };
 
-  asio::co_spawn(
-      io,
+  Spawn(
+      io.get_executor(),
       [&]() -> asio::awaitable<void> {
-        auto [ec, socket] = co_await acceptor.async_accept(kUseTuple);
-        if (ec) co_return;
         transport::TransportOptions o;
         o.role = transport::Role::kServer;
         o.host_keys.push_back(transport::ServerHostKey{*host, {}});
         o.rekey_bytes = 1 << 20;
-        TransportDriver d(std::move(socket), *Transport::Create(o));
+        TransportDriver d(std::move(server_stream), *Transport::Create(o));
         server_peer.driver = &d;
         server_end = co_await d.Run(server_peer);
         server_kex = d.transport().kex_count();
         server_ours = d.transport().our_initiated_rekeys();
         done();
       },
-      asio::detached);
+      "peer");
 
-  asio::co_spawn(
-      io,
+  Spawn(
+      io.get_executor(),
       [&]() -> asio::awaitable<void> {
-        asio::ip::tcp::socket socket(io);
-        auto [ec] = co_await socket.async_connect(
-            asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
-            kUseTuple);
-        if (ec) co_return;
         transport::TransportOptions o;
         o.role = transport::Role::kClient;
         o.host_key_policy = std::make_shared<transport::PinnedHostKeyPolicy>(
             std::vector<crypto::PublicKey>{host->public_key()});
         o.rekey_bytes = 700 << 10;
-        TransportDriver d(std::move(socket), *Transport::Create(o));
+        TransportDriver d(std::move(client_stream), *Transport::Create(o));
         client_peer.driver = &d;
         client_end = co_await d.Run(client_peer);
         client_kex = d.transport().kex_count();
         client_ours = d.transport().our_initiated_rekeys();
         done();
       },
-      asio::detached);
+      "peer");
 
   io.run_for(std::chrono::seconds(120));
   EXPECT_EQ(finished, 2) << "did not finish within 120 s";
@@ -180,6 +173,23 @@ TEST(DriverTest, LoopbackRekeysStartedByEachSideLoseNothing) {
   EXPECT_GE(server_ours, 2);
   EXPECT_GE(client_kex, 5);
   EXPECT_EQ(client_kex, server_kex);
+}
+
+TEST(DriverTest, LoopbackRekeysStartedByEachSideLoseNothing) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(
+      io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  asio::ip::tcp::socket client(io), server(io);
+  client.connect(acceptor.local_endpoint());
+  acceptor.accept(server);
+  RunRekeyingPair(io, std::make_unique<TcpStream>(std::move(server)),
+                  std::make_unique<TcpStream>(std::move(client)));
+}
+
+TEST(DriverTest, InMemoryPipeRekeysLoseNothing) {
+  asio::io_context io;
+  auto [a, b] = MakePipePair(io.get_executor());
+  RunRekeyingPair(io, std::move(a), std::move(b));
 }
 
 TEST(DriverTest, ParseEndpoint) {

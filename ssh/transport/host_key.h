@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "ssh/crypto/host_key_policy.h"
 #include "ssh/crypto/keys.h"
 #include "ssh/wire/reader.h"
 
@@ -22,20 +23,11 @@ struct ServerHostKey {
   std::vector<std::string> Algorithms() const;
 };
 
-// The client's decision about a server's host key. Implementations: pinned
-// keys (below), host-CA certificates (//ssh/cert:HostCertificatePolicy).
-class HostKeyPolicy {
- public:
-  virtual ~HostKeyPolicy() = default;
-  // Host key algorithms to offer, in preference order.
-  virtual std::vector<std::string> Algorithms() const = 0;
-  // Decides on the server's host key blob (plain key or certificate) for the
-  // negotiated algorithm. Returns the public key whose signature over the
-  // exchange hash must then verify, or kUnauthenticated/kPermissionDenied
-  // with the reason to refuse the server.
-  virtual absl::StatusOr<crypto::PublicKey> Check(
-      std::string_view algorithm, wire::Bytes host_key_blob) = 0;
-};
+// The client's decision about a server's host key (the interface lives in
+// //ssh/crypto so that //ssh/cert can implement it without depending on
+// the transport). Implementations: pinned keys (below), host-CA
+// certificates (//ssh/cert:HostCertificatePolicy).
+using crypto::HostKeyPolicy;
 
 // Trusts exactly the given plain keys (refuses certificates and any other key).
 class PinnedHostKeyPolicy : public HostKeyPolicy {

@@ -355,7 +355,12 @@ absl::Status Transport::Send(wire::Bytes head, wire::Bytes tail) {
   }
   SendPacket(head, tail);
   absl::Status s = MaybeRekeyForVolume();
-  if (!s.ok()) Fail(DisconnectReason::kProtocolError, s);
+  if (!s.ok()) {
+    // The message went out, but the connection is over: say so, so the
+    // caller stops producing.
+    Fail(DisconnectReason::kProtocolError, s);
+    return s;
+  }
   return absl::OkStatus();
 }
 
@@ -418,7 +423,10 @@ absl::StatusOr<size_t> Transport::SendInPlace(size_t head_size,
   if (filled == 0) return 0;
   CountSent(end - base, (filled + per_message - 1) / per_message);
   absl::Status s = MaybeRekeyForVolume();
-  if (!s.ok()) Fail(DisconnectReason::kProtocolError, s);
+  if (!s.ok()) {
+    Fail(DisconnectReason::kProtocolError, s);
+    return s;
+  }
   return filled;
 }
 
@@ -502,6 +510,17 @@ void Transport::TakeOutput(wire::ByteBuffer* buffer) {
     buffer->assign(out_.begin() + static_cast<std::ptrdiff_t>(out_start_),
                    out_.end());
     out_.clear();
+    out_start_ = 0;
+  }
+}
+
+void Transport::ShrinkBuffers() {
+  if (in_start_ == in_end_ && prepared_ == 0) {
+    std::vector<uint8_t>().swap(in_);
+    in_start_ = in_end_ = 0;
+  }
+  if (out_start_ == out_.size()) {
+    wire::ByteBuffer().swap(out_);
     out_start_ = 0;
   }
 }

@@ -106,6 +106,9 @@ class Transport {
   // how many were filled.
   absl::Span<uint8_t> PrepareInput(size_t n);
   void CommitInput(size_t n);
+  // Received bytes not yet processed by Next() (a driver that pauses
+  // dispatch stops reading once this is large).
+  size_t BufferedInputBytes() const { return in_end_ - in_start_; }
 
   // The next message (payload starting with its message number) for the
   // layers above, or nullopt when more bytes are needed or the transport is
@@ -147,6 +150,12 @@ class Transport {
   // Bytes written by Send and not yet consumed by the driver (output buffer
   // + kex queue): the layers above stop producing when this is large.
   size_t BufferedOutputBytes() const;
+  // Releases the input and output buffers' memory when they hold nothing
+  // (for idle connections after a burst); a no-op otherwise. The next
+  // PrepareInput/Send allocates again.
+  void ShrinkBuffers();
+  // Bytes allocated for the input and output buffers (for tests, metrics).
+  size_t BufferCapacity() const { return in_.capacity() + out_.capacity(); }
 
   // ---- time
   // When OnTimer() must next be called (InfiniteFuture when nothing waits).

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "base/safe_text.h"
 #include "ssh/crypto/cipher.h"
 #include "ssh/transport/kex.h"
 #include "ssh/transport/kex_agreement.h"
@@ -43,17 +44,7 @@ inline bool Contains(const std::vector<std::string>& list,
 
 // Printable text for logs and errors from peer-controlled strings.
 inline std::string Sanitize(std::string_view s, size_t max = 200) {
-  std::string out;
-  for (char c : s.substr(0, max)) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7f && c != '\\') {
-      out.push_back(c);
-    } else {
-      absl::StrAppend(&out, "\\x", absl::Hex(u, absl::kZeroPad2));
-    }
-  }
-  if (s.size() > max) out += "...";
-  return out;
+  return base::SafeText(s, max);
 }
 
 inline std::string PhaseName(Phase p) {

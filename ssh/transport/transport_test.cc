@@ -216,6 +216,43 @@ TEST(TransportTest, RekeyVolumeLimitBeforeAuthenticationDisconnects) {
             absl::StatusCode::kResourceExhausted);
 }
 
+TEST(TransportTest, SendThatFailsTheConnectionReturnsTheError) {
+  // Our own output reaching the rekey limit before authentication ends the
+  // connection; Send (and SendInPlace) must say so, not return OK.
+  for (bool in_place : {false, true}) {
+    auto peers = TestPeers::Create(
+        [](TransportOptions&, TransportOptions& s) { s.rekey_bytes = 4096; });
+    peers->Pump();
+    ASSERT_TRUE(peers->server->handshake_done());
+    absl::Status s;
+    if (in_place) {
+      s = peers->server
+              ->SendInPlace(
+                  1, 1000, 6000,
+                  [](absl::Span<const absl::Span<uint8_t>> slots) -> size_t {
+                    size_t n = 0;
+                    for (auto slot : slots) {
+                      std::fill(slot.begin(), slot.end(), 0);
+                      n += slot.size();
+                    }
+                    return n;
+                  },
+                  [](absl::Span<uint8_t> head, size_t) {
+                    head[0] = kMsgIgnore;
+                  })
+              .status();
+    } else {
+      wire::Writer ignore;
+      ignore.Byte(kMsgIgnore).String(std::string(6000, 'x'));
+      s = peers->server->Send(ignore.data());
+    }
+    EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << in_place;
+    EXPECT_TRUE(peers->server->closed());
+    EXPECT_EQ(peers->server->Send(std::vector<uint8_t>{kMsgIgnore}).code(),
+              absl::StatusCode::kFailedPrecondition);
+  }
+}
+
 // ---- strict kex (Terrapin, CVE-2023-48795)
 
 // Splits the client's first flight into its version line and its packets.

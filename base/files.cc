@@ -1,0 +1,48 @@
+#include "base/files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace sallyport::base {
+
+absl::StatusOr<std::string> ReadTextFile(const std::string& path,
+                                         size_t max_size) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("opening ", path));
+  std::string contents;
+  absl::Status status;
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    status = absl::ErrnoToStatus(errno, absl::StrCat("stat ", path));
+  } else if (!S_ISREG(st.st_mode)) {
+    status = absl::InvalidArgumentError(
+        absl::StrCat(path, " is not a regular file"));
+  } else {
+    char buffer[16 << 10];
+    while (true) {
+      const ssize_t n = read(fd, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        status = absl::ErrnoToStatus(errno, absl::StrCat("reading ", path));
+        break;
+      }
+      if (n == 0) break;
+      if (contents.size() + static_cast<size_t>(n) > max_size) {
+        status = absl::InvalidArgumentError(
+            absl::StrCat(path, " is larger than ", max_size, " bytes"));
+        break;
+      }
+      contents.append(buffer, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  if (!status.ok()) return status;
+  return contents;
+}
+
+}  // namespace sallyport::base

@@ -1,0 +1,23 @@
+// Reading small text files (keys, certificates, authorized_keys) in one
+// place.
+#ifndef SALLYPORT_BASE_FILES_H_
+#define SALLYPORT_BASE_FILES_H_
+
+#include <cstddef>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace sallyport::base {
+
+inline constexpr size_t kMaxTextFileSize = 4 << 20;
+
+// The whole contents of the regular file at `path`. kNotFound / errno
+// codes when it cannot be opened or read; kInvalidArgument when it is not a
+// regular file or is larger than `max_size`.
+absl::StatusOr<std::string> ReadTextFile(const std::string& path,
+                                         size_t max_size = kMaxTextFileSize);
+
+}  // namespace sallyport::base
+
+#endif  // SALLYPORT_BASE_FILES_H_

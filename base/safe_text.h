@@ -1,0 +1,20 @@
+// Peer- or user-supplied text made printable for a log line or an error
+// message: printable ASCII stays, everything else (and the backslash, so the
+// escape cannot be forged) becomes "\xNN". At most `max` input bytes are
+// shown; "..." marks a cut.
+#ifndef SALLYPORT_BASE_SAFE_TEXT_H_
+#define SALLYPORT_BASE_SAFE_TEXT_H_
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace sallyport::base {
+
+inline constexpr size_t kSafeTextDefaultMax = 256;
+
+std::string SafeText(std::string_view s, size_t max = kSafeTextDefaultMax);
+
+}  // namespace sallyport::base
+
+#endif  // SALLYPORT_BASE_SAFE_TEXT_H_
