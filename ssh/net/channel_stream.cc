@@ -1,7 +1,7 @@
 #include "ssh/net/channel_stream.h"
 
-#include <asio/experimental/as_tuple.hpp>
 #include <algorithm>
+#include <asio/experimental/as_tuple.hpp>
 #include <cstring>
 
 namespace sallyport::ssh::net {

@@ -60,9 +60,9 @@ class ChannelPort {
 
   asio::any_io_executor executor_;
   session::Channel channel_;
-  bool attached_ = true;   // the channel may be used
-  bool eof_in_ = false;    // the peer sent EOF (or the channel is gone)
-  bool closed_ = false;    // Close() was called
+  bool attached_ = true;  // the channel may be used
+  bool eof_in_ = false;   // the peer sent EOF (or the channel is gone)
+  bool closed_ = false;   // Close() was called
   std::vector<uint8_t> in_;
   size_t in_read_ = 0;  // bytes of in_ already read
   size_t peak_held_ = 0;

@@ -32,8 +32,10 @@ using session::Session;
 using session::SessionHandler;
 using wire::Bytes;
 
-constexpr uint64_t kTotal = 50ull << 20;
 constexpr size_t kChunk = 64 << 10;
+// The inner server's receive window: larger than the outer one, so it is
+// the outer channel that stops the inner sender.
+constexpr uint32_t kInnerWindow = 32 << 20;
 // Replies to one read may overshoot the driver's high watermark by this.
 constexpr size_t kSlack = 256 << 10;
 
@@ -108,10 +110,12 @@ class InnerServer : public SessionHandler {
   crypto::Hasher hasher{crypto::HashAlgorithm::kSha256};
   uint64_t received = 0;
   std::vector<uint8_t> digest;
+  std::function<void()> on_session;  // after accepting the session channel
 
   void OnChannelOpen(Channel ch, std::string_view type, Bytes) override {
     if (type == "session") {
       EXPECT_TRUE(ch.Accept().ok());
+      if (on_session) on_session();
     } else {
       (void)ch.Reject(connection::OpenFailure::kUnknownChannelType, "no");
     }
@@ -131,11 +135,13 @@ class InnerServer : public SessionHandler {
   }
 };
 
-// The inner client: sends kTotal pseudo-random bytes (hashing them) on a
+// The inner client: sends `total` pseudo-random bytes (hashing them) on a
 // session channel as the window and its driver's output room allow, then
 // EOF; reads the server's digest; disconnects once the channel closed.
 class InnerClient : public SessionHandler {
  public:
+  explicit InnerClient(uint64_t total) : total(total) {}
+  const uint64_t total;
   Node* node = nullptr;
   Channel channel;
   crypto::Hasher hasher{crypto::HashAlgorithm::kSha256};
@@ -165,10 +171,10 @@ class InnerClient : public SessionHandler {
 
   void Pump() {
     if (!channel.valid() || eof_sent_ || node == nullptr) return;
-    while (sent < kTotal && node->driver->OutputRoom()) {
+    while (sent < total && node->driver->OutputRoom()) {
       if (offset_ == chunk_.size()) Refill();
       Bytes piece = Bytes(chunk_).subspan(offset_);
-      if (piece.size() > kTotal - sent) piece = piece.first(kTotal - sent);
+      if (piece.size() > total - sent) piece = piece.first(total - sent);
       absl::StatusOr<size_t> n = channel.Send(piece);
       ASSERT_TRUE(n.ok()) << n.status();
       if (*n == 0) return;  // OnWindowAvailable
@@ -176,7 +182,7 @@ class InnerClient : public SessionHandler {
       offset_ += *n;
       sent += *n;
     }
-    if (sent == kTotal) {
+    if (sent == total) {
       eof_sent_ = true;
       digest = hasher.Finish();
       EXPECT_TRUE(channel.SendEof().ok());
@@ -191,7 +197,8 @@ class InnerClient : public SessionHandler {
       state_ ^= state_ << 25;
       state_ ^= state_ >> 27;
       const uint64_t v = state_ * 0x2545F4914F6CDD1Dull;
-      for (int b = 0; b < 8; ++b) chunk_[i + b] = static_cast<uint8_t>(v >> (8 * b));
+      for (int b = 0; b < 8; ++b)
+        chunk_[i + b] = static_cast<uint8_t>(v >> (8 * b));
     }
     offset_ = 0;
   }
@@ -213,17 +220,19 @@ session::ClientSessionOptions ClientOptions(session::testing::PairSetup& keys) {
   return o;
 }
 
-TEST(NestedTest, SshInsideDirectTcpipPasses50MiBWithMatchingSha256) {
+// Runs the nested pair until the inner client sent `total` bytes and got
+// the digest back, and checks digests and memory bounds. With a non-zero
+// `pause`, the inner server stops reading for that long once its session
+// channel is open, while the inner client keeps sending.
+void RunNested(uint64_t total, absl::Duration pause) {
   asio::io_context io;
   session::testing::PairSetup outer_keys, inner_keys;
-  OuterHandler outer_server_app, outer_client_app;
   InnerServer inner_server_app;
-  InnerClient inner_client_app;
+  InnerClient inner_client_app(total);
   // Declared after the handlers (sessions refer to them); the inner nodes
   // after the outer ones, so they go first (their streams use the outer
   // channels).
-  std::unique_ptr<Node> outer_server, outer_client, inner_server,
-      inner_client;
+  std::unique_ptr<Node> outer_server, outer_client, inner_server, inner_client;
   const uint32_t outer_window =
       ServerOptions(outer_keys).connection.initial_window;
 
@@ -251,11 +260,12 @@ TEST(NestedTest, SshInsideDirectTcpipPasses50MiBWithMatchingSha256) {
     ASSERT_TRUE(ch.Accept().ok());
     auto [stream, port] = ChannelStream::Create(io.get_executor(), ch);
     outer_server_handler.port = port;
-    auto s = session::ServerSession::Create(ServerOptions(inner_keys),
-                                            inner_server_app);
+    session::ServerSessionOptions o = ServerOptions(inner_keys);
+    o.connection.initial_window = kInnerWindow;
+    auto s = session::ServerSession::Create(std::move(o), inner_server_app);
     ASSERT_TRUE(s.ok()) << s.status();
-    inner_server = StartNode(io, std::move(stream), std::move(*s), nullptr,
-                             nullptr);
+    inner_server =
+        StartNode(io, std::move(stream), std::move(*s), nullptr, nullptr);
   };
 
   // Outer client: opens the direct-tcpip channel once logged in and runs
@@ -278,8 +288,7 @@ TEST(NestedTest, SshInsideDirectTcpipPasses50MiBWithMatchingSha256) {
                                             inner_client_app);
     ASSERT_TRUE(s.ok()) << s.status();
     inner_client = StartNode(
-        io, std::move(stream), std::move(*s),
-        [&] { inner_client_app.Pump(); },
+        io, std::move(stream), std::move(*s), [&] { inner_client_app.Pump(); },
         [&](Node&) {
           outer_client->session->Disconnect("inner connection done");
           outer_client->driver->Wake();
@@ -287,21 +296,52 @@ TEST(NestedTest, SshInsideDirectTcpipPasses50MiBWithMatchingSha256) {
     inner_client_app.node = inner_client.get();
   };
 
+  // While the inner server does not read, the inner client keeps sending
+  // until the outer window is full: the outer server's end holds at most
+  // one window, all of it still unconsumed in the outer connection.
+  asio::steady_timer pause_timer(io);
+  bool paused_checked = false;
+  inner_server_app.on_session = [&] {
+    if (pause <= absl::ZeroDuration()) return;
+    inner_server->driver->PauseInput();
+    pause_timer.expires_after(absl::ToChronoNanoseconds(pause));
+    pause_timer.async_wait([&](const asio::error_code& ec) {
+      if (ec) return;
+      const ChannelPort& port = *outer_server_handler.port;
+      EXPECT_GT(port.held_bytes(), 0u);
+      EXPECT_LE(port.held_bytes(), outer_window);
+      EXPECT_EQ(
+          outer_server->session->connection()->Unconsumed(port.channel().id()),
+          port.held_bytes());
+      // The sender stalled before the inner window: what it sent is held
+      // in bounded places (the outer window, socket buffers, the inner
+      // client's driver below its watermark).
+      EXPECT_LT(inner_client_app.sent, kInnerWindow);
+      std::printf(
+          "paused inner server: %zu bytes held in the outer channel, "
+          "%llu sent\n",
+          port.held_bytes(),
+          static_cast<unsigned long long>(inner_client_app.sent));
+      paused_checked = true;
+      inner_server->driver->ResumeInput();
+    });
+  };
+
   {
     auto s = session::ServerSession::Create(ServerOptions(outer_keys),
                                             outer_server_handler);
     ASSERT_TRUE(s.ok()) << s.status();
-    outer_server = StartNode(
-        io, std::make_unique<TcpStream>(std::move(server_socket)),
-        std::move(*s), nullptr, nullptr);
+    outer_server =
+        StartNode(io, std::make_unique<TcpStream>(std::move(server_socket)),
+                  std::move(*s), nullptr, nullptr);
   }
   {
     auto s = session::ClientSession::Create(ClientOptions(outer_keys),
                                             outer_client_handler);
     ASSERT_TRUE(s.ok()) << s.status();
-    outer_client = StartNode(
-        io, std::make_unique<TcpStream>(std::move(client_socket)),
-        std::move(*s), nullptr, nullptr);
+    outer_client =
+        StartNode(io, std::make_unique<TcpStream>(std::move(client_socket)),
+                  std::move(*s), nullptr, nullptr);
   }
 
   // Generous bound (ASan): abort everything if the run hangs.
@@ -337,10 +377,11 @@ TEST(NestedTest, SshInsideDirectTcpipPasses50MiBWithMatchingSha256) {
 
   ASSERT_FALSE(timed_out) << "sent " << inner_client_app.sent << ", received "
                           << inner_server_app.received;
+  EXPECT_EQ(paused_checked, pause > absl::ZeroDuration());
   ASSERT_NE(inner_client, nullptr);
   ASSERT_NE(inner_server, nullptr);
-  EXPECT_EQ(inner_client_app.sent, kTotal);
-  EXPECT_EQ(inner_server_app.received, kTotal);
+  EXPECT_EQ(inner_client_app.sent, total);
+  EXPECT_EQ(inner_server_app.received, total);
   ASSERT_EQ(inner_client_app.digest.size(), 32u);
   EXPECT_EQ(inner_server_app.digest, inner_client_app.digest);
   EXPECT_EQ(inner_client_app.server_digest, inner_client_app.digest);
@@ -361,13 +402,25 @@ TEST(NestedTest, SshInsideDirectTcpipPasses50MiBWithMatchingSha256) {
     EXPECT_LE(n->driver->peak_buffered_bytes(), bound);
   }
 
-  const double seconds =
-      absl::ToDoubleSeconds(inner_client_app.finished - inner_client_app.started);
-  std::printf("nested: %llu MiB in %.2f s (%.1f MiB/s); peak held in the outer "
-              "channel %zu bytes (window %u)\n",
-              static_cast<unsigned long long>(kTotal >> 20), seconds,
-              (kTotal >> 20) / seconds,
-              outer_server_handler.port->peak_held_bytes(), outer_window);
+  const double seconds = absl::ToDoubleSeconds(inner_client_app.finished -
+                                               inner_client_app.started);
+  std::printf(
+      "nested: %llu MiB in %.2f s (%.1f MiB/s); peak held in the outer "
+      "channel %zu bytes (window %u)\n",
+      static_cast<unsigned long long>(total >> 20), seconds,
+      static_cast<double>(total >> 20) / seconds,
+      outer_server_handler.port->peak_held_bytes(), outer_window);
+}
+
+TEST(NestedTest, SshInsideDirectTcpipPasses50MiBWithMatchingSha256) {
+  RunNested(50ull << 20, absl::ZeroDuration());
+}
+
+// The outer channel is the inner connection's backpressure: a reader that
+// stops stops the sender, and the bytes held stay under one window (fails
+// if the stream Consume()d data before the inner driver read it).
+TEST(NestedTest, InnerReaderThatStopsStopsTheSenderWithinOneWindow) {
+  RunNested(64ull << 20, absl::Seconds(2));
 }
 
 }  // namespace
