@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "ssh/connection/connection.h"
-#include "ssh/examples/channel_io.h"
+#include "ssh/net/channel_io.h"
 #include "ssh/wire/reader.h"
 
 namespace sallyport::ssh::examples {
@@ -28,7 +28,8 @@ class ChannelHost {
   virtual void Forget(uint32_t id) = 0;
 };
 
-class Channel : public PumpOwner, public std::enable_shared_from_this<Channel> {
+class Channel : public net::PumpOwner,
+                public std::enable_shared_from_this<Channel> {
  public:
   Channel(ChannelHost* host, uint32_t id) : host_(host), id_(id) {}
 
@@ -46,7 +47,7 @@ class Channel : public PumpOwner, public std::enable_shared_from_this<Channel> {
   // host_ == nullptr.
   virtual void Shutdown() { host_ = nullptr; }
 
-  // PumpOwner
+  // net::PumpOwner
   connection::Connection* connection() override {
     if (host_ == nullptr || !host_->connection().HasChannel(id_))
       return nullptr;
@@ -59,7 +60,7 @@ class Channel : public PumpOwner, public std::enable_shared_from_this<Channel> {
   void Flush() override {
     if (host_ != nullptr) host_->Flush();
   }
-  std::shared_ptr<PumpOwner> Self() override { return shared_from_this(); }
+  std::shared_ptr<net::PumpOwner> Self() override { return shared_from_this(); }
 
  protected:
   // Replies to a want_reply request (no-op without a connection).

@@ -35,6 +35,7 @@
 #include "ssh/examples/exec_client.h"
 #include "ssh/examples/host_ca.h"
 #include "ssh/net/driver.h"
+#include "ssh/net/spawn.h"
 #include "ssh/transport/host_key.h"
 #include "ssh/transport/messages.h"
 #include "ssh/transport/transport.h"
@@ -120,8 +121,8 @@ int RunCommandMode(const asio::ip::tcp::endpoint& endpoint,
       io.get_executor(), std::move(auth_options), absl::StrJoin(command, " "));
   absl::Status result;
   int kex_count = 0;
-  asio::co_spawn(
-      io,
+  net::Spawn(
+      io.get_executor(),
       [&]() -> asio::awaitable<void> {
         asio::ip::tcp::socket socket(io);
         auto [ec] = co_await socket.async_connect(
@@ -144,7 +145,7 @@ int RunCommandMode(const asio::ip::tcp::endpoint& endpoint,
         kex_count = driver.transport().kex_count();
         client->CloseStreams();
       },
-      asio::detached);
+      "example_client");
   io.run();
   const int code = client->ExitCode();
   if (!client->error().ok()) {
@@ -222,8 +223,8 @@ int Main(int argc, char** argv) {
   asio::io_context io;
   ClientHandler handler;
   absl::Status result;
-  asio::co_spawn(
-      io,
+  net::Spawn(
+      io.get_executor(),
       [&]() -> asio::awaitable<void> {
         asio::ip::tcp::socket socket(io);
         auto [ec] = co_await socket.async_connect(
@@ -241,7 +242,7 @@ int Main(int argc, char** argv) {
         net::TransportDriver driver(std::move(socket), std::move(*t));
         result = co_await driver.Run(handler);
       },
-      asio::detached);
+      "example_client");
   io.run();
   if (handler.accepted) return 0;
   std::cerr << "example_client: " << result.message() << "\n";

@@ -33,26 +33,10 @@
 #include "ssh/examples/host_ca.h"
 #include "ssh/examples/server_connection.h"
 #include "ssh/net/driver.h"
+#include "ssh/net/listener.h"
 
 namespace sallyport::ssh::examples {
 namespace {
-
-asio::awaitable<void> AcceptLoop(asio::ip::tcp::acceptor& acceptor,
-                                 const ServerConfig& config,
-                                 ChildReaper& reaper) {
-  const auto use_tuple = asio::experimental::as_tuple(asio::use_awaitable);
-  while (true) {
-    auto [ec, socket] = co_await acceptor.async_accept(use_tuple);
-    if (ec) {
-      if (ec == asio::error::operation_aborted) co_return;
-      Log(absl::StrCat("accept failed: ", ec.message()));
-      continue;
-    }
-    asio::co_spawn(acceptor.get_executor(),
-                   ServerConnection::Serve(std::move(socket), config, reaper),
-                   asio::detached);
-  }
-}
 
 int Main(int argc, char** argv) {
   CLI::App app{"Sallyport example SSH server"};
@@ -69,6 +53,13 @@ int Main(int argc, char** argv) {
                  "public keys allowed to log in (authorized_keys format)");
   app.add_option("--user-ca", user_ca_path,
                  "CA public keys whose user certificates are trusted");
+  std::string max_startups = "10:30:100";
+  int max_unauthenticated = 1000;
+  app.add_option("--max-startups", max_startups,
+                 "START:RATE:FULL random early drop of unauthenticated "
+                 "connections, as sshd's MaxStartups");
+  app.add_option("--max-unauthenticated", max_unauthenticated,
+                 "cap on unauthenticated connections");
   tuning.AddFlags(app);
   try {
     app.parse(argc, argv);
@@ -132,32 +123,39 @@ int Main(int argc, char** argv) {
     std::cerr << "example_server: " << endpoint.status().message() << "\n";
     return 2;
   }
+  net::ListenerOptions listener_options;
+  auto startups = net::MaxStartups::Parse(max_startups);
+  if (!startups.ok()) {
+    std::cerr << "example_server: " << startups.status().message() << "\n";
+    return 2;
+  }
+  listener_options.max_startups = *startups;
+  listener_options.max_unauthenticated = max_unauthenticated;
+  listener_options.login_grace_time = options.login_grace_time;
 
   asio::io_context io(1);
   ChildReaper reaper(io);  // before any child is forked
-  asio::ip::tcp::acceptor acceptor(io);
-  asio::error_code ec;
-  acceptor.open(endpoint->protocol(), ec);
-  if (!ec)
-    acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor.bind(*endpoint, ec);
-  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    std::cerr << "example_server: cannot listen on " << listen << ": "
-              << ec.message() << "\n";
+  auto listener = net::Listener::Create(
+      io.get_executor(), *endpoint, listener_options, nullptr,
+      [&config, &reaper](asio::ip::tcp::socket socket,
+                         std::shared_ptr<net::PreAuthSlot> slot) {
+        return ServerConnection::Serve(std::move(socket), config, reaper,
+                                       std::move(slot));
+      });
+  if (!listener.ok()) {
+    std::cerr << "example_server: " << listener.status().message() << "\n";
     return 1;
   }
-  auto local = acceptor.local_endpoint();
+  auto local = (*listener)->local_endpoint();
   std::cout << "listening on " << local.address().to_string() << ":"
             << local.port() << std::endl;
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const asio::error_code&, int) {
-    asio::error_code ignored;
-    acceptor.close(ignored);
+    (*listener)->Close();
     reaper.SignalAll(SIGHUP);
     io.stop();
   });
-  asio::co_spawn(io, AcceptLoop(acceptor, config, reaper), asio::detached);
+  (*listener)->Start();
   io.run();
   return 0;
 }

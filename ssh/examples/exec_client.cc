@@ -165,7 +165,7 @@ connection::Connection* ExecClient::connection() {
 }
 
 bool ExecClient::OutputRoom() const {
-  return driver_->OutputBacklog() < kMaxOutputBacklog;
+  return driver_->OutputBacklog() < net::kMaxOutputBacklog;
 }
 
 void ExecClient::Pump() {

@@ -13,7 +13,7 @@
 #include "absl/status/status.h"
 #include "ssh/auth/auth.h"
 #include "ssh/connection/connection.h"
-#include "ssh/examples/channel_io.h"
+#include "ssh/net/channel_io.h"
 #include "ssh/net/driver.h"
 #include "ssh/transport/transport.h"
 
@@ -21,7 +21,7 @@ namespace sallyport::ssh::examples {
 
 class ExecClient : public net::MessageHandler,
                    public connection::ConnectionHandler,
-                   public PumpOwner,
+                   public net::PumpOwner,
                    public std::enable_shared_from_this<ExecClient> {
  public:
   ExecClient(asio::any_io_executor executor, auth::ClientAuthOptions auth,
@@ -55,13 +55,13 @@ class ExecClient : public net::MessageHandler,
   void OnChannelRequestReply(uint32_t id, bool success) override;
   void OnWindowAvailable(uint32_t) override { Pump(); }
 
-  // PumpOwner
+  // net::PumpOwner
   connection::Connection* connection() override;
   uint32_t channel_id() const override { return channel_; }
   bool OutputRoom() const override;
   void Flush() override { driver_->Wake(); }
   void OnPumpEvent() override { Pump(); }
-  std::shared_ptr<PumpOwner> Self() override { return shared_from_this(); }
+  std::shared_ptr<net::PumpOwner> Self() override { return shared_from_this(); }
 
  private:
   using Descriptor = asio::posix::stream_descriptor;
@@ -86,8 +86,8 @@ class ExecClient : public net::MessageHandler,
   absl::Status error_;
 
   Descriptor stdin_, stdout_, stderr_;
-  ChannelReader<Descriptor> in_;
-  ChannelWriter<Descriptor> out_, err_;
+  net::ChannelReader<Descriptor> in_;
+  net::ChannelWriter<Descriptor> out_, err_;
 };
 
 }  // namespace sallyport::ssh::examples

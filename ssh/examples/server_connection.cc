@@ -27,9 +27,9 @@ std::string Describe(const auth::AuthAttempt& a) {
 
 }  // namespace
 
-asio::awaitable<void> ServerConnection::Serve(asio::ip::tcp::socket socket,
-                                              const ServerConfig& config,
-                                              ChildReaper& reaper) {
+asio::awaitable<void> ServerConnection::Serve(
+    asio::ip::tcp::socket socket, const ServerConfig& config,
+    ChildReaper& reaper, std::shared_ptr<net::PreAuthSlot> slot) {
   ServerConnection self(config, reaper, socket.get_executor());
   asio::error_code ec;
   auto remote = socket.remote_endpoint(ec);
@@ -60,9 +60,12 @@ asio::awaitable<void> ServerConnection::Serve(asio::ip::tcp::socket socket,
   self.session_ = std::move(*session);
   self.driver_ = std::make_unique<net::TransportDriver>(
       std::move(socket), self.session_->ReleaseTransport());
+  self.slot_ = std::move(slot);
+  self.slot_->Attach(self.driver_.get());
   net::SessionMessageHandler handler(*self.session_, *self.driver_,
                                      [&self] { self.PumpAll(); });
   absl::Status end = co_await self.driver_->Run(handler);
+  self.slot_->Attach(nullptr);
   self.ShutdownChannels();
   Log(absl::StrCat("connection from ", self.peer_, " ended: ", end.ToString(),
                    " (kex count ", self.session_->transport().kex_count(),
@@ -94,6 +97,7 @@ void ServerConnection::OnAuthenticated(session::Session&) {
   login->ssh_connection = ssh_connection_;
   login->permissions = session_->identity()->permissions;
   login_ = std::move(login);
+  slot_->Authenticated();
 }
 
 void ServerConnection::PumpAll() {
@@ -102,7 +106,7 @@ void ServerConnection::PumpAll() {
 }
 
 bool ServerConnection::OutputRoom() const {
-  return driver_->OutputBacklog() < kMaxOutputBacklog;
+  return driver_->OutputBacklog() < net::kMaxOutputBacklog;
 }
 
 Channel* ServerConnection::Find(uint32_t id) {

@@ -17,6 +17,7 @@
 #include "ssh/examples/child_reaper.h"
 #include "ssh/examples/session.h"
 #include "ssh/net/driver.h"
+#include "ssh/net/listener.h"
 #include "ssh/session/session.h"
 #include "ssh/transport/transport.h"
 
@@ -42,9 +43,12 @@ class ServerConnection : public session::SessionHandler,
  public:
   // Serves one accepted client until the connection ends, then logs how it
   // ended ("connection from HOST:PORT ended: STATUS (kex count N)").
+  // `slot` (from the Listener) ends the connection at the login grace
+  // deadline and is told when the user authenticated.
   static asio::awaitable<void> Serve(asio::ip::tcp::socket socket,
                                      const ServerConfig& config,
-                                     ChildReaper& reaper);
+                                     ChildReaper& reaper,
+                                     std::shared_ptr<net::PreAuthSlot> slot);
 
   ServerConnection(const ServerConfig& config, ChildReaper& reaper,
                    asio::any_io_executor executor);
@@ -85,6 +89,7 @@ class ServerConnection : public session::SessionHandler,
   asio::any_io_executor executor_;
   std::string peer_;  // "HOST:PORT"
   std::string ssh_connection_;
+  std::shared_ptr<net::PreAuthSlot> slot_;
   // The driver owns the transport the session uses: destroyed after it.
   std::unique_ptr<net::TransportDriver> driver_;
   std::unique_ptr<session::ServerSession> session_;

@@ -18,8 +18,8 @@
 #include "ssh/cert/verify.h"
 #include "ssh/connection/messages.h"
 #include "ssh/examples/channel.h"
-#include "ssh/examples/channel_io.h"
 #include "ssh/examples/child_reaper.h"
+#include "ssh/net/channel_io.h"
 
 namespace sallyport::ssh::examples {
 
@@ -76,8 +76,8 @@ class Session : public Channel {
   int pty_master_ = -1;  // the fd stdout_ reads from when there is a pty
 
   Descriptor stdin_, stdout_, stderr_;
-  ChannelWriter<Descriptor> in_;
-  ChannelReader<Descriptor> out_, err_;
+  net::ChannelWriter<Descriptor> in_;
+  net::ChannelReader<Descriptor> out_, err_;
 };
 
 }  // namespace sallyport::ssh::examples

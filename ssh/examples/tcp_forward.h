@@ -9,7 +9,7 @@
 #include "absl/status/statusor.h"
 #include "ssh/connection/messages.h"
 #include "ssh/examples/channel.h"
-#include "ssh/examples/channel_io.h"
+#include "ssh/net/channel_io.h"
 
 namespace sallyport::ssh::examples {
 
@@ -38,8 +38,8 @@ class TcpForward : public Channel {
   void MaybeClose();
 
   Socket socket_;
-  ChannelReader<Socket> reader_;
-  ChannelWriter<Socket> writer_;
+  net::ChannelReader<Socket> reader_;
+  net::ChannelWriter<Socket> writer_;
   bool connected_ = false;
   bool peer_eof_ = false;
   bool eof_sent_ = false;

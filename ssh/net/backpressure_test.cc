@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "ssh/net/driver.h"
+#include "ssh/net/spawn.h"
 #include "ssh/net/test_peer.h"
 #include "ssh/transport/messages.h"
 #include "ssh/wire/writer.h"
@@ -133,24 +134,24 @@ FloodResult RunFlood(bool authenticate,
   auto done = [&] {
     if (++r.finished == 2) io.stop();
   };
-  asio::co_spawn(
-      io,
+  Spawn(
+      io.get_executor(),
       [&]() -> asio::awaitable<void> {
         r.server_end = co_await server.Run(server_handler);
         r.server_lifetime = absl::Now() - start;
         if (!resume) client.Abort();
         done();
       },
-      asio::detached);
-  asio::co_spawn(
-      io,
+      "peer");
+  Spawn(
+      io.get_executor(),
       [&]() -> asio::awaitable<void> {
         (void)co_await client.Run(client_handler);
         done();
       },
-      asio::detached);
-  asio::co_spawn(
-      io,
+      "peer");
+  Spawn(
+      io.get_executor(),
       [&]() -> asio::awaitable<void> {
         asio::steady_timer timer(io);
         uint64_t last = 0;
@@ -174,7 +175,7 @@ FloodResult RunFlood(bool authenticate,
           client.Wake();
         }
       },
-      asio::detached);
+      "peer");
   io.run_for(std::chrono::seconds(60));
   r.sent = client_handler.sent;
   r.server_peak = server.peak_buffered_bytes();
@@ -199,7 +200,7 @@ TEST(BackpressureTest, PingFloodFromAPeerThatDoesNotReadStopsTheReader) {
 
 TEST(BackpressureTest, NoneAuthFloodInLoginGraceIsBoundedAndEndsOnTime) {
   constexpr uint64_t kLimit = 8 << 20;
-  const absl::Duration grace = absl::Seconds(2);
+  const absl::Duration grace = absl::Seconds(6);
   FloodResult r = RunFlood(false, NoneAuthMsg, kLimit, grace, false);
   EXPECT_EQ(r.finished, 2);
   EXPECT_TRUE(r.stalled) << "the server read all " << r.sent << " bytes";
@@ -292,20 +293,20 @@ TEST(BackpressureTest, DispatchPauseStopsReadingAfterASmallBound) {
   EchoClient client_handler(kCount);
   client_handler.driver = &client;
   int finished = 0;
-  asio::co_spawn(
-      io,
+  Spawn(
+      io.get_executor(),
       [&]() -> asio::awaitable<void> {
         (void)co_await server.Run(server_handler);
         if (++finished == 2) io.stop();
       },
-      asio::detached);
-  asio::co_spawn(
-      io,
+      "peer");
+  Spawn(
+      io.get_executor(),
       [&]() -> asio::awaitable<void> {
         (void)co_await client.Run(client_handler);
         if (++finished == 2) io.stop();
       },
-      asio::detached);
+      "peer");
   io.run_for(std::chrono::seconds(60));
   EXPECT_EQ(finished, 2);
   ASSERT_TRUE(server_handler.paused_once);
@@ -348,20 +349,20 @@ TEST(BackpressureTest, DeadlineEndsTheConnectionWithItsReason) {
   };
   absl::Status server_end, client_end;
   int finished = 0;
-  asio::co_spawn(
-      io,
+  Spawn(
+      io.get_executor(),
       [&]() -> asio::awaitable<void> {
         server_end = co_await server.Run(server_handler);
         if (++finished == 2) io.stop();
       },
-      asio::detached);
-  asio::co_spawn(
-      io,
+      "peer");
+  Spawn(
+      io.get_executor(),
       [&]() -> asio::awaitable<void> {
         client_end = co_await client.Run(client_handler);
         if (++finished == 2) io.stop();
       },
-      asio::detached);
+      "peer");
   io.run_for(std::chrono::seconds(20));
   EXPECT_EQ(finished, 2);
   EXPECT_EQ(server_end.code(), absl::StatusCode::kDeadlineExceeded)
@@ -388,20 +389,20 @@ TEST(BackpressureTest, IdleConnectionReleasesBuffersAndDoesNotWakeUp) {
       (void)client.transport().Send(EchoMsg(16 << 10));
     client.Wake();
   };
-  asio::co_spawn(
-      io,
+  Spawn(
+      io.get_executor(),
       [&]() -> asio::awaitable<void> {
         (void)co_await server.Run(server_handler);
       },
-      asio::detached);
-  asio::co_spawn(
-      io,
+      "peer");
+  Spawn(
+      io.get_executor(),
       [&]() -> asio::awaitable<void> {
         (void)co_await client.Run(client_handler);
       },
-      asio::detached);
-  asio::co_spawn(
-      io,
+      "peer");
+  Spawn(
+      io.get_executor(),
       [&]() -> asio::awaitable<void> {
         asio::steady_timer timer(io);
         while (client_handler.replies < 64) {
@@ -418,7 +419,7 @@ TEST(BackpressureTest, IdleConnectionReleasesBuffersAndDoesNotWakeUp) {
         wakeups_after = server.timer_wakeups();
         io.stop();
       },
-      asio::detached);
+      "peer");
   io.run_for(std::chrono::seconds(30));
   EXPECT_GE(capacity_after_burst, size_t{16} << 10);
   EXPECT_EQ(capacity_idle, 0u);

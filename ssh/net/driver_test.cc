@@ -8,6 +8,7 @@
 
 #include "gtest/gtest.h"
 #include "ssh/crypto/keys.h"
+#include "ssh/net/spawn.h"
 #include "ssh/transport/messages.h"
 #include "ssh/wire/reader.h"
 #include "ssh/wire/writer.h"
@@ -124,8 +125,8 @@ void RunRekeyingPair(asio::io_context& io,
     if (++finished == 2) io.stop();
   };
 
-  asio::co_spawn(
-      io,
+  Spawn(
+      io.get_executor(),
       [&]() -> asio::awaitable<void> {
         transport::TransportOptions o;
         o.role = transport::Role::kServer;
@@ -138,10 +139,10 @@ void RunRekeyingPair(asio::io_context& io,
         server_ours = d.transport().our_initiated_rekeys();
         done();
       },
-      asio::detached);
+      "peer");
 
-  asio::co_spawn(
-      io,
+  Spawn(
+      io.get_executor(),
       [&]() -> asio::awaitable<void> {
         transport::TransportOptions o;
         o.role = transport::Role::kClient;
@@ -155,7 +156,7 @@ void RunRekeyingPair(asio::io_context& io,
         client_ours = d.transport().our_initiated_rekeys();
         done();
       },
-      asio::detached);
+      "peer");
 
   io.run_for(std::chrono::seconds(120));
   EXPECT_EQ(finished, 2) << "did not finish within 120 s";

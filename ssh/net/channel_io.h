@@ -8,8 +8,8 @@
 //     gives the window back (Connection::Consume) only once the bytes were
 //     written, so a slow consumer stops the peer.
 // Everything runs on the connection's executor (one thread or strand).
-#ifndef SALLYPORT_SSH_EXAMPLES_CHANNEL_IO_H_
-#define SALLYPORT_SSH_EXAMPLES_CHANNEL_IO_H_
+#ifndef SALLYPORT_SSH_NET_CHANNEL_IO_H_
+#define SALLYPORT_SSH_NET_CHANNEL_IO_H_
 
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -27,7 +27,7 @@
 #include "ssh/connection/connection.h"
 #include "ssh/wire/reader.h"
 
-namespace sallyport::ssh::examples {
+namespace sallyport::ssh::net {
 
 // Producers pause while the transport holds more output than this.
 inline constexpr size_t kMaxOutputBacklog = 4 << 20;
@@ -270,6 +270,6 @@ class ChannelWriter {
   bool failed_ = false;
 };
 
-}  // namespace sallyport::ssh::examples
+}  // namespace sallyport::ssh::net
 
-#endif  // SALLYPORT_SSH_EXAMPLES_CHANNEL_IO_H_
+#endif  // SALLYPORT_SSH_NET_CHANNEL_IO_H_
