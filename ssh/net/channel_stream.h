@@ -1,0 +1,101 @@
+// One channel of a session (e.g. a "direct-tcpip" channel) as a ByteStream,
+// so a second TransportDriver can run an SSH connection inside it (an inner
+// ServerSession terminating `ssh -J`, or an inner ClientSession).
+//
+// Reads come from the channel's data: bytes the channel delivered are held
+// here only until the inner driver reads them, and the channel is
+// Consume()d only by what was read, so the outer window is the inner
+// connection's backpressure (at most one receive window is held here).
+// Writes go into the channel as far as the peer's window allows and
+// complete once it took at least one byte (they wait for the window
+// otherwise). Channel EOF reads as end of stream; ShutdownSend() sends EOF
+// and Close() sends CLOSE.
+//
+// The session's SessionHandler forwards the channel's events to the
+// ChannelPort (OnData, OnEof, OnWindowAvailable, OnClose) and calls
+// Detach() when the session ends; the stream never touches the channel
+// after either. Everything runs on the session's executor.
+#ifndef SALLYPORT_SSH_NET_CHANNEL_STREAM_H_
+#define SALLYPORT_SSH_NET_CHANNEL_STREAM_H_
+
+#include <asio.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "ssh/net/byte_stream.h"
+#include "ssh/session/session.h"
+
+namespace sallyport::ssh::net {
+
+// The state shared by a ChannelStream and the session handler that feeds
+// it.
+class ChannelPort {
+ public:
+  ChannelPort(asio::any_io_executor executor, session::Channel channel);
+
+  // ---- forwarded from the SessionHandler (for this channel only)
+  // Stream 0 data is held until read; stream 1 (stderr) is consumed and
+  // dropped (an SSH connection uses stream 0 only).
+  void OnData(uint32_t stream, wire::Bytes data);
+  void OnEof();
+  void OnWindowAvailable();
+  // The channel is gone (OnClose): reads end after the held data.
+  void OnClose() { Detach(); }
+  // The session ended or is going away: never touch the channel again.
+  void Detach();
+
+  // Bytes received and not yet read (never above the channel's receive
+  // window), and the most seen.
+  size_t held_bytes() const { return in_.size() - in_read_; }
+  size_t peak_held_bytes() const { return peak_held_; }
+  const session::Channel& channel() const { return channel_; }
+
+ private:
+  friend class ChannelStream;
+  void Signal(asio::steady_timer& t);
+  void WakeSession();
+
+  asio::any_io_executor executor_;
+  session::Channel channel_;
+  bool attached_ = true;  // the channel may be used
+  bool eof_in_ = false;   // the peer sent EOF (or the channel is gone)
+  bool closed_ = false;   // Close() was called
+  std::vector<uint8_t> in_;
+  size_t in_read_ = 0;  // bytes of in_ already read
+  size_t peak_held_ = 0;
+  asio::steady_timer readable_;  // cancelled when input or EOF arrives
+  asio::steady_timer writable_;  // cancelled when the window opens
+};
+
+class ChannelStream : public ByteStream {
+ public:
+  // `channel` must be open (accepted or confirmed); the returned port gets
+  // its events.
+  static std::pair<std::unique_ptr<ChannelStream>, std::shared_ptr<ChannelPort>>
+  Create(asio::any_io_executor executor, session::Channel channel);
+
+  explicit ChannelStream(std::shared_ptr<ChannelPort> port)
+      : port_(std::move(port)) {}
+  ~ChannelStream() override { Close(); }
+
+  asio::any_io_executor executor() override { return port_->executor_; }
+  asio::awaitable<asio::error_code> WaitReadable() override;
+  size_t Available() override { return port_->held_bytes(); }
+  asio::awaitable<IoResult> ReadSome(absl::Span<uint8_t> buffer) override;
+  asio::awaitable<IoResult> WriteSome(absl::Span<const uint8_t> data) override;
+  // Sends CLOSE (after what was written); pending operations fail.
+  void Close() override;
+  // Sends EOF: the peer reads end of stream after what was written.
+  void ShutdownSend();
+
+ private:
+  std::shared_ptr<ChannelPort> port_;
+  bool eof_sent_ = false;
+};
+
+}  // namespace sallyport::ssh::net
+
+#endif  // SALLYPORT_SSH_NET_CHANNEL_STREAM_H_
