@@ -153,8 +153,9 @@ class InnerClient : public SessionHandler {
   void OnAuthenticated(Session& s) override {
     EXPECT_TRUE(s.OpenChannel("session").ok());
   }
-  void OnChannelOpenResult(Channel ch, const absl::Status& st) override {
-    ASSERT_TRUE(st.ok()) << st;
+  void OnChannelOpenResult(Channel ch,
+                           const connection::OpenResult& r) override {
+    ASSERT_TRUE(r.ok()) << r.status;
     channel = ch;
     started = absl::Now();
     Pump();
@@ -276,8 +277,9 @@ void RunNested(uint64_t total, absl::Duration pause) {
       connection::DirectTcpip target{"inner.example", 22, "127.0.0.1", 50000};
       EXPECT_TRUE(s.OpenChannel("direct-tcpip", target.Serialize()).ok());
     }
-    void OnChannelOpenResult(Channel ch, const absl::Status& st) override {
-      ASSERT_TRUE(st.ok()) << st;
+    void OnChannelOpenResult(Channel ch,
+                             const connection::OpenResult& r) override {
+      ASSERT_TRUE(r.ok()) << r.status;
       on_open(ch);
     }
   } outer_client_handler;
