@@ -23,8 +23,8 @@ int main() {
   for (int modified = 0; modified < 2; ++modified) {
     std::vector<uint8_t> ct = enc->ciphertext;
     if (modified) ct[5] ^= 1;
-    VALGRIND_MAKE_MEM_UNDEFINED(dk.data(), 1152);              // dk_pke
-    VALGRIND_MAKE_MEM_UNDEFINED(dk.data() + 2400 - 32, 32);    // z
+    VALGRIND_MAKE_MEM_UNDEFINED(dk.data(), 1152);            // dk_pke
+    VALGRIND_MAKE_MEM_UNDEFINED(dk.data() + 2400 - 32, 32);  // z
     auto k = Decapsulate(dk, ct);
     VALGRIND_MAKE_MEM_DEFINED(dk.data(), dk.size());
     if (!k.ok()) return 1;

@@ -63,13 +63,13 @@ TEST(CaHardeningE2eTest, UnlockCommandWorksLocally) {
   auto ca = RunningCa::Start("admin");
   ASSERT_TRUE(ca.ok()) << ca.status();
   const std::string bin = RunfilePath("ca/sallyport-ca");
-  auto ok = RunCommand(
-      {bin, "unlock", "admin", "--config", (*ca)->config_path()});
+  auto ok =
+      RunCommand({bin, "unlock", "admin", "--config", (*ca)->config_path()});
   ASSERT_TRUE(ok.ok()) << ok.status();
   EXPECT_EQ(ok->exit_code, 0) << ok->out << ok->err;
   EXPECT_TRUE(absl::StrContains(ok->out, "unlocked admin")) << ok->out;
-  auto unknown = RunCommand(
-      {bin, "unlock", "nobody", "--config", (*ca)->config_path()});
+  auto unknown =
+      RunCommand({bin, "unlock", "nobody", "--config", (*ca)->config_path()});
   ASSERT_TRUE(unknown.ok());
   EXPECT_NE(unknown->exit_code, 0);
   EXPECT_TRUE(absl::StrContains(unknown->err, "nobody")) << unknown->err;
@@ -112,8 +112,8 @@ TEST(CaHardeningE2eTest, HundredMebibyteLoginCostsAtMostEightMebibytes) {
   grpc::ChannelArguments args;
   args.SetSslTargetNameOverride(std::string(ca::kServerTlsName));
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto channel = grpc::CreateCustomChannel(
-      (*ca)->address(), grpc::SslCredentials(tls), args);
+  auto channel = grpc::CreateCustomChannel((*ca)->address(),
+                                           grpc::SslCredentials(tls), args);
   auto stub = ca::v1::CertificateAuthority::NewStub(channel);
 
   // Warm up the connection path with a small (refused) call first.
@@ -149,11 +149,12 @@ TEST(CaHardeningE2eTest, HundredMebibyteLoginCostsAtMostEightMebibytes) {
     }
   }
   const int64_t after = StatusBytes(pid, "VmHWM");
-  std::printf("CA peak RSS before %lld KiB, after two 100 MiB Logins "
-              "%lld KiB (growth %lld KiB; bound 8192 KiB)\n",
-              static_cast<long long>(before / 1024),
-              static_cast<long long>(after / 1024),
-              static_cast<long long>((after - before) / 1024));
+  std::printf(
+      "CA peak RSS before %lld KiB, after two 100 MiB Logins "
+      "%lld KiB (growth %lld KiB; bound 8192 KiB)\n",
+      static_cast<long long>(before / 1024),
+      static_cast<long long>(after / 1024),
+      static_cast<long long>((after - before) / 1024));
   EXPECT_LE(after - before, int64_t{8} << 20);
   // Still serving: a small call gets its real answer.
   ca::v1::LoginRequest small;
