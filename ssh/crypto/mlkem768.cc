@@ -23,8 +23,8 @@ constexpr int kDv = 4;
 constexpr size_t kPolyBytes = 384;                // ByteEncode12
 constexpr size_t kPkeKeyBytes = kK * kPolyBytes;  // 1152
 constexpr size_t kU = 32 * kDu * kK;              // 960
-constexpr size_t kPrfEta1Bytes = 64 * kEta1;
-constexpr size_t kPrfEta2Bytes = 64 * kEta2;
+// PRF output for the larger eta (both are 2 for ML-KEM-768).
+constexpr size_t kPrfMaxBytes = 64 * (kEta1 > kEta2 ? kEta1 : kEta2);
 static_assert(kEncapsulationKeySize == kPkeKeyBytes + 32);
 static_assert(kDecapsulationKeySize == 2 * kPkeKeyBytes + 96);
 static_assert(kCiphertextSize == kU + 32 * kDv);
@@ -48,7 +48,7 @@ absl::Status Refused(const char* what, size_t got, size_t want) {
 
 // PRF_eta(s, b) = SHAKE256(s || b, 64*eta) then SamplePolyCBD_eta.
 Poly SampleCbd(int eta, Span seed, uint8_t counter) {
-  Wiped<std::array<uint8_t, 64 * 3>> prf;
+  Wiped<std::array<uint8_t, kPrfMaxBytes>> prf;
   const uint8_t b[1] = {counter};
   Shake256({seed, b}, prf.v.data(), 64 * eta);
   return mlkem_internal::SamplePolyCbd(eta, Span(prf.v.data(), 64 * eta));
