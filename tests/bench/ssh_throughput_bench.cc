@@ -21,7 +21,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -43,6 +42,7 @@
 #include "absl/time/clock.h"
 #include "ssh/crypto/cipher.h"
 #include "ssh/transport/packet_codec.h"
+#include "tests/bench/process_cpu.h"
 #include "tests/harness/listening_process.h"
 #include "tests/harness/sshd_fixture.h"
 #include "tests/harness/subprocess.h"
@@ -50,29 +50,6 @@
 
 namespace sallyport::testing {
 namespace {
-
-// utime + stime + cutime + cstime of `pid`, in seconds.
-double ProcessTreeCpuSeconds(pid_t pid) {
-  std::string stat = ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/stat"));
-  size_t paren = stat.rfind(')');
-  if (paren == std::string::npos) return -1;
-  std::vector<std::string> f =
-      absl::StrSplit(stat.substr(paren + 2), ' ', absl::SkipEmpty());
-  // Fields after "(comm)": state is field 3, utime field 14 → index 11.
-  double total = 0;
-  for (int i = 11; i <= 14 && i < static_cast<int>(f.size()); ++i) {
-    int64_t ticks = 0;
-    if (absl::SimpleAtoi(f[i], &ticks)) total += static_cast<double>(ticks);
-  }
-  return total / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-// Whether `pid` still has children (sshd's per-connection processes).
-bool HasChildren(pid_t pid) {
-  std::string children =
-      ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/task/", pid, "/children"));
-  return !absl::StripAsciiWhitespace(children).empty();
-}
 
 // Seconds from one "0m1.234s" field of the `times` builtin.
 double ParseTimesField(absl::string_view s) {
@@ -100,13 +77,6 @@ double ParseTimes(const std::string& err) {
     fields += 2;
   }
   return fields == 4 ? total : 0;
-}
-
-double ThreadCpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_THREAD, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
 // The floor (see the top of the file): CPU seconds per GB of the minimal
@@ -255,10 +225,7 @@ Result Pull(const Target& target, const std::string& identity,
     return result;
   }
   // Wait until the per-connection processes are gone and reaped.
-  for (int i = 0; i < 200 && HasChildren(target.server_pid); ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  absl::SleepFor(absl::Milliseconds(50));
+  WaitForNoChildren(target.server_pid);
   const double command_cpu = ParseTimes(r->err);
   result.server_cpu_s =
       ProcessTreeCpuSeconds(target.server_pid) - cpu_before - command_cpu;
