@@ -6,17 +6,23 @@
 // ML-KEM) still connects, with curve25519-sha256.
 //
 // trixie ships OpenSSH 10.0, which has no WarnWeakCrypto option and no
-// post-quantum warning yet (10.1 added them); the warning's condition is
-// exactly "the negotiated kex is not post-quantum", which is asserted here
-// from the debug log, and the test also checks no such warning is printed.
+// post-quantum warning yet (10.1 added them): the warning is checked with
+// the `ssh` of trixie-backports (10.1 or later, tests/interop/
+// pq_backports_ssh.h) — none against example_server with
+// `-o WarnWeakCrypto=yes`, and the warning when the server is limited to
+// curve25519 (so the check can fail).
+#include <unistd.h>
+
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/trixie_root.h"
 #include "tests/interop/example_server_fixture.h"
+#include "tests/interop/pq_backports_ssh.h"
 
 namespace sallyport::testing {
 namespace {
@@ -36,10 +42,44 @@ class PqKexInterop : public ExampleServerTest {
     ASSERT_TRUE(WriteFile(dir_in_root_->outside.File("id"),
                           ReadFileOrEmpty(user_.private_path), 0600)
                     .ok());
-    StartServer();
+    StartServerInRoot();
+  }
+
+  // Starts example_server and copies its known_hosts line into the root.
+  // A restart stops the running server first and starts a fresh log (the
+  // port is read from the log's first "listening on" line).
+  void StartServerInRoot(const std::vector<std::string>& extra = {}) {
+    if (server_) {
+      server_.reset();
+      unlink(dir_->File("server.log").c_str());
+    }
+    StartServer(extra);
     ASSERT_TRUE(WriteFile(dir_in_root_->outside.File("known_hosts"),
                           ReadFileOrEmpty(dir_->File("known_hosts")))
                     .ok());
+  }
+
+  // The backports ssh (10.1 or later) running `echo ok` on example_server
+  // with -o WarnWeakCrypto=yes.
+  absl::StatusOr<RunResult> BackportsSshEchoOk() {
+    auto ssh = BackportsSsh(*root_);
+    if (!ssh.ok()) return ssh.status();
+    auto version = root_->RunOk({*ssh, "-V"});
+    if (!version.ok()) return version.status();
+    // "OpenSSH_10.3p1 ...": at least 10.1.
+    const size_t at = version->err.find("OpenSSH_");
+    int major = 0, minor = 0;
+    if (at == std::string::npos ||
+        !absl::SimpleAtoi(version->err.substr(at + 8, 2), &major) ||
+        !absl::SimpleAtoi(version->err.substr(at + 11, 1), &minor) ||
+        major * 100 + minor < 1001) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("backports ssh is not 10.1+: ", version->err));
+    }
+    std::vector<std::string> argv =
+        TrixieSsh({"-v", "-o", "WarnWeakCrypto=yes", Destination(), "echo ok"});
+    argv[0] = *ssh;
+    return root_->Run(argv);
   }
 
   std::string InRoot(const std::string& name) const {
@@ -125,6 +165,28 @@ TEST_F(PqKexInterop, ThreeHundredOpenSsh10HandshakesWithoutFailure) {
   }
   EXPECT_EQ(ok, 300u) << r->out << r->err;
   EXPECT_EQ(r->out.find("failed"), std::string::npos) << r->out << r->err;
+}
+
+TEST_F(PqKexInterop, OpenSsh10WithWarnWeakCryptoPrintsNoPostQuantumWarning) {
+  auto r = BackportsSshEchoOk();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->Describe();
+  EXPECT_EQ(r->out, "ok\n");
+  ExpectContains(r->err, "kex: algorithm: mlkem768x25519-sha256");
+  EXPECT_EQ(r->err.find("post-quantum"), std::string::npos) << r->err;
+  EXPECT_EQ(r->err.find("WARNING"), std::string::npos) << r->err;
+}
+
+TEST_F(PqKexInterop, OpenSsh10WarnsWhenTheServerOffersNoPostQuantumKex) {
+  // The same ssh and check as above against a server limited to
+  // curve25519: the warning appears, so its absence above means something.
+  StartServerInRoot({"--kex", "curve25519-sha256"});
+  auto r = BackportsSshEchoOk();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->Describe();
+  EXPECT_EQ(r->out, "ok\n");
+  ExpectContains(r->err, "kex: algorithm: curve25519-sha256");
+  ExpectContains(r->err, "post-quantum");
 }
 
 TEST_F(PqKexInterop, Debian12SshWithoutMlKemStillConnectsWithCurve25519) {
