@@ -101,6 +101,7 @@ void Primitives(int n) {
       "  server side of mlkem768x25519 adds Encaps = %.3f ms "
       "(goal <= %.1f ms)\n\n",
       n, keygen, encaps, decaps, x25519, encaps / 1000, kGoalMs);
+  std::cout.flush();
 }
 
 struct HandshakeResult {
@@ -267,6 +268,7 @@ int Main(int argc, char** argv) {
   std::cout << absl::StrFormat(
       "  ML-KEM adds %.3f ms of server CPU per handshake (goal <= %.1f ms)\n\n",
       (in[1].server_cpu_us - in[0].server_cpu_us) / 1000, kGoalMs);
+  std::cout.flush();
   if (connections == 0) return 0;
 
   // Whole connections: example_server, OpenSSH 10 sshd, both clients.
