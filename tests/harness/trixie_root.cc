@@ -54,17 +54,11 @@ RunOptions WithPath(RunOptions options) {
 
 }  // namespace
 
-absl::StatusOr<TrixieRoot> TrixieRoot::Get() {
-  if (geteuid() != 0) {
-    return absl::FailedPreconditionError(
-        "the trixie root needs root (debootstrap and chroot)");
-  }
-  absl::StatusOr<std::string> cache = CacheDir();
-  if (!cache.ok()) return cache.status();
-  const std::string root = *cache + "/trixie-root";
-  if (Exists(root + kMarker)) return TrixieRoot(root);
-
-  const std::string lock_path = *cache + "/trixie-root.lock";
+absl::Status BuildDirectoryOnce(
+    const std::string& target, const std::string& marker,
+    const std::string& lock_path, const std::string& work_parent,
+    absl::FunctionRef<absl::Status(const TempDir& work)> build) {
+  if (Exists(target + marker)) return absl::OkStatus();
   int lock = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock < 0 || flock(lock, LOCK_EX) != 0) {
     if (lock >= 0) close(lock);
@@ -75,35 +69,57 @@ absl::StatusOr<TrixieRoot> TrixieRoot::Get() {
     int fd;
     ~Unlock() { close(fd); }
   } unlock{lock};
-  if (Exists(root + kMarker)) return TrixieRoot(root);  // built meanwhile
+  if (Exists(target + marker)) return absl::OkStatus();  // built meanwhile
 
-  auto work = TempDir::Create("trixie-root.tmp", *cache);
+  auto work = TempDir::Create("build.tmp", work_parent);
   if (!work.ok()) return work.status();
-  const std::string fresh = work->File("root");
-  RunOptions opts = WithPath({});
-  opts.timeout = absl::Minutes(30);
-  auto built = RunCommandOk({"/usr/sbin/debootstrap", "--variant=minbase",
-                             "--include=openssh-client,openssh-server,openssl",
-                             "trixie", fresh, kMirror},
-                            opts);
-  if (!built.ok()) {
-    return absl::UnavailableError(absl::StrCat(
-        "debootstrap of Debian trixie failed: ", built.status().message()));
+  if (absl::Status built = build(*work); !built.ok()) return built;
+  const std::string fresh = work->File("new");
+  if (absl::Status marked = WriteFile(fresh + marker, "finished\n");
+      !marked.ok()) {
+    return marked;
   }
-  absl::Status marked = WriteFile(fresh + kMarker, "built by debootstrap\n");
-  if (!marked.ok()) return marked;
-  if (Exists(root)) {
-    // An unfinished root from an older run (no marker): move it aside into
-    // the work dir, which is deleted below.
-    if (rename(root.c_str(), work->File("stale").c_str()) != 0) {
+  if (Exists(target)) {
+    // Unfinished, from an interrupted run (no marker): move it into the
+    // work dir, which is deleted below.
+    if (rename(target.c_str(), work->File("stale").c_str()) != 0) {
       return absl::InternalError(
-          absl::StrCat("rename ", root, ": ", std::strerror(errno)));
+          absl::StrCat("rename ", target, ": ", std::strerror(errno)));
     }
   }
-  if (rename(fresh.c_str(), root.c_str()) != 0) {
+  if (rename(fresh.c_str(), target.c_str()) != 0) {
     return absl::InternalError(
-        absl::StrCat("rename to ", root, ": ", std::strerror(errno)));
+        absl::StrCat("rename to ", target, ": ", std::strerror(errno)));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TrixieRoot> TrixieRoot::Get() {
+  if (geteuid() != 0) {
+    return absl::FailedPreconditionError(
+        "the trixie root needs root (debootstrap and chroot)");
+  }
+  absl::StatusOr<std::string> cache = CacheDir();
+  if (!cache.ok()) return cache.status();
+  const std::string root = *cache + "/trixie-root";
+  absl::Status ready = BuildDirectoryOnce(
+      root, kMarker, *cache + "/trixie-root.lock", *cache,
+      [](const TempDir& work) -> absl::Status {
+        RunOptions opts = WithPath({});
+        opts.timeout = absl::Minutes(30);
+        auto built =
+            RunCommandOk({"/usr/sbin/debootstrap", "--variant=minbase",
+                          "--include=openssh-client,openssh-server,openssl",
+                          "trixie", work.File("new"), kMirror},
+                         opts);
+        if (!built.ok()) {
+          return absl::UnavailableError(
+              absl::StrCat("debootstrap of Debian trixie failed: ",
+                           built.status().message()));
+        }
+        return absl::OkStatus();
+      });
+  if (!ready.ok()) return ready;
   return TrixieRoot(root);
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
@@ -45,6 +46,20 @@ class TrixieRoot {
   explicit TrixieRoot(std::string path) : path_(std::move(path)) {}
   std::string path_;
 };
+
+// A directory made once and cached (the trixie root, things added to it):
+// `target` is finished when `target + marker` exists, and then this returns
+// at once. Otherwise, holding an exclusive flock on `lock_path` (concurrent
+// callers wait, then find it finished), `build(work)` makes the new
+// directory at `work + "/new"`, where `work` is a fresh TempDir under
+// `work_parent` (same file system as `target`); the marker is written into
+// it and it is renamed to `target`, after moving aside an unfinished
+// `target` left by an interrupted run. Errors come from `build` or the
+// file system.
+absl::Status BuildDirectoryOnce(
+    const std::string& target, const std::string& marker,
+    const std::string& lock_path, const std::string& work_parent,
+    absl::FunctionRef<absl::Status(const TempDir& work)> build);
 
 }  // namespace sallyport::testing
 
