@@ -56,23 +56,6 @@ absl::Status DurationIn(std::string_view key, absl::Duration d,
   return absl::OkStatus();
 }
 
-// The CA's rule for gateway names (proto/gateway.proto
-// EnrollGatewayRequest.name).
-absl::Status CheckName(std::string_view name) {
-  bool ok = !name.empty() && name.size() <= 64 &&
-            absl::ascii_isalnum(static_cast<unsigned char>(name[0]));
-  for (char c : name) {
-    ok = ok && (absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-                c == '.' || c == '_' || c == '-');
-  }
-  if (!ok) {
-    return Bad("name",
-               "must be 1..64 characters of [A-Za-z0-9._-] starting with a "
-               "letter or digit");
-  }
-  return absl::OkStatus();
-}
-
 absl::Status CheckFile(std::string_view key, const std::string& path,
                        bool private_key) {
   struct stat st;
@@ -98,6 +81,21 @@ absl::Status CheckFile(std::string_view key, const std::string& path,
 }
 
 }  // namespace
+
+absl::Status ValidateGatewayName(std::string_view name) {
+  bool ok = !name.empty() && name.size() <= 64 &&
+            absl::ascii_isalnum(static_cast<unsigned char>(name[0]));
+  for (char c : name) {
+    ok = ok && (absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                c == '.' || c == '_' || c == '-');
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        "a gateway name is 1..64 characters of [A-Za-z0-9._-] starting with "
+        "a letter or digit");
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<MaxStartups> ParseMaxStartups(std::string_view text) {
   const std::vector<std::string> parts =
@@ -233,7 +231,11 @@ absl::StatusOr<GatewaySettings> SettingsFromConfig(
     s.egress_addresses.push_back(a);
   }
 
-  if (!config.name().empty()) RETURN_IF_ERROR(CheckName(config.name()));
+  if (!config.name().empty()) {
+    if (absl::Status st = ValidateGatewayName(config.name()); !st.ok()) {
+      return Bad("name", absl::StrCat("is invalid: ", st.message()));
+    }
+  }
   s.name = config.name();
 
   const config::GatewayFiles& files = config.files();

@@ -50,6 +50,11 @@ struct MaxStartups {
 // numbers only. kInvalidArgument saying what is wrong.
 absl::StatusOr<MaxStartups> ParseMaxStartups(std::string_view text);
 
+// The CA's rule for gateway names (proto/gateway.proto
+// EnrollGatewayRequest.name): 1..64 bytes of [A-Za-z0-9._-] starting with a
+// letter or digit. kInvalidArgument saying so.
+absl::Status ValidateGatewayName(std::string_view name);
+
 struct GatewayLimitSettings {
   MaxStartups max_startups;
   absl::Duration login_grace = absl::Seconds(30);

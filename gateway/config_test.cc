@@ -234,10 +234,10 @@ INSTANTIATE_TEST_SUITE_P(
                 "config: egress_addresses[1] \"gw.example\""},
         Refusal{"egress_addresses: [\"10.0.0.1/8\"]\n",
                 "config: egress_addresses[0]"},
-        Refusal{"name: \"-gw\"\n", "config: name must be"},
-        Refusal{"name: \"gw 1\"\n", "config: name must be"},
+        Refusal{"name: \"-gw\"\n", "config: name is invalid"},
+        Refusal{"name: \"gw 1\"\n", "config: name is invalid"},
         Refusal{absl::StrCat("name: ", std::string(65, 'g'), "\n"),
-                "config: name must be"},
+                "config: name is invalid"},
         Refusal{"drain_timeout: -1s\n", "config: drain_timeout"},
         Refusal{"revocation_grace: 0s\n", "config: revocation_grace"}));
 
