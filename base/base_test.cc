@@ -4,6 +4,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "base/event_line.h"
 #include "base/files.h"
 #include "base/safe_text.h"
 #include "base/secret_bytes.h"
@@ -84,6 +85,39 @@ TEST(SafeTextTest, CutsLongText) {
   EXPECT_EQ(SafeText(s), std::string(kSafeTextDefaultMax, 'a') + "...");
   EXPECT_EQ(SafeText(s, 3), "aaa...");
   EXPECT_EQ(SafeText("abc", 3), "abc");
+}
+
+TEST(Utf8Test, ValidAndInvalidSequences) {
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("plain \xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91"));
+  for (const char* bad : {"\xff", "\xc3", "\xc0\xaf", "\xe0\x80\xaf",
+                          "\xed\xa0\x80", "\xf4\x90\x80\x80", "a\x80"}) {
+    EXPECT_FALSE(IsValidUtf8(bad)) << SafeText(bad);
+  }
+}
+
+TEST(EventLineTest, TextAndJsonEscapeEveryValue) {
+  const absl::Time t = absl::FromUnixMicros(1796016600123456);
+  const std::vector<LogField> fields = {
+      {"user", std::string("al\nice\" x=1\x01\xff")},
+      {"n", int64_t{-3}},
+      {"ok", true},
+      {"list", std::vector<std::string>{"a", "b\"c"}}};
+  EXPECT_EQ(
+      FormatEventLine(LogFormat::kText, t, "conn.open", "success", fields),
+      "2026-11-30T05:30:00.123456Z event=conn.open outcome=success "
+      "user=\"al\\u000aice\\\" x=1\\u0001\xef\xbf\xbd\" n=-3 ok=true "
+      "list=[\"a\",\"b\\\"c\"]");
+  EXPECT_EQ(FormatEventLine(LogFormat::kJson, t, "conn.open", "failure",
+                            {{"n", int64_t{1}}}),
+            "{\"time\":\"2026-11-30T05:30:00.123456Z\",\"event\":"
+            "\"conn.open\",\"outcome\":\"failure\",\"n\":1}");
+  // An event name from input cannot add a field either.
+  EXPECT_EQ(FormatEventLine(LogFormat::kText, t, "a b\n", "success", {}),
+            "2026-11-30T05:30:00.123456Z event=\"a b\\u000a\" outcome=success");
+  EXPECT_EQ(ParseLogFormat("json").value(), LogFormat::kJson);
+  EXPECT_EQ(ParseLogFormat("text").value(), LogFormat::kText);
+  EXPECT_FALSE(ParseLogFormat("JSON").ok());
 }
 
 TEST(ReadTextFileTest, ReadsAndRefuses) {

@@ -15,6 +15,12 @@ inline constexpr size_t kSafeTextDefaultMax = 256;
 
 std::string SafeText(std::string_view s, size_t max = kSafeTextDefaultMax);
 
+// The length (1..4) of the valid UTF-8 sequence starting at s[i] (i <
+// s.size()), or 0 when none starts there (overlong forms, surrogates and
+// code points above U+10FFFF are invalid).
+size_t Utf8SequenceLength(std::string_view s, size_t i);
+bool IsValidUtf8(std::string_view s);
+
 }  // namespace sallyport::base
 
 #endif  // SALLYPORT_BASE_SAFE_TEXT_H_

@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "base/event_line.h"
 #include "storage/store.h"
 
 namespace sallyport::ca {
@@ -33,10 +34,10 @@ inline constexpr std::string_view kEventAccessDenied = "authz.denied";
 inline constexpr std::string_view kEventCaInitialised = "ca.initialised";
 // Admin calls are "admin." + the RPC method name, e.g. "admin.CreateUser".
 
-// One payload field: a string, an integer, a boolean or a list of strings.
-using AuditValue =
-    std::variant<std::string, int64_t, bool, std::vector<std::string>>;
-using AuditField = std::pair<std::string, AuditValue>;
+// One payload field: a string, an integer, a boolean or a list of strings
+// (the shared log line's field type, //base:event_line).
+using AuditValue = base::LogValue;
+using AuditField = base::LogField;
 
 // {"k":"v",...} in the order given, with JSON string escaping (control
 // characters as \u00XX; invalid UTF-8 bytes replaced by U+FFFD, so the
@@ -44,13 +45,14 @@ using AuditField = std::pair<std::string, AuditValue>;
 std::string AuditPayloadJson(const std::vector<AuditField>& fields);
 
 // The one log line (no newline) written for each audit event, besides the
-// event itself: the UTC time, the event type, the outcome ("success" or
-// "failure", from the type or the "code" field), the actor, then the
-// payload fields (which never hold secrets). kText:
+// event itself (base::FormatEventLine): the UTC time, the event type, the
+// outcome
+// ("success" or "failure", from the type or the "code" field), the actor,
+// then the payload fields (which never hold secrets). kText:
 //   2026-11-30T05:30:00.123456Z event=login.failed outcome=failure
 //   actor="admin" user="admin" source="127.0.0.1" reason="bad-password"
 // kJson: the same as one JSON object {"time":...,"event":...,...}.
-enum class LogFormat { kText, kJson };
+using base::LogFormat;
 std::string EventLine(LogFormat format, absl::Time time, std::string_view type,
                       std::string_view actor,
                       const std::vector<AuditField>& fields);

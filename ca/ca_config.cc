@@ -39,43 +39,6 @@ absl::Status Positive(std::string_view field, absl::Duration d) {
 
 }  // namespace
 
-absl::Status ValidateListen(std::string_view what, std::string_view listen,
-                            bool allow_port_zero) {
-  auto bad = [&](std::string_view why) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(std::string(what), ": \"", std::string(listen),
-                     "\" is not HOST:PORT (", std::string(why), ")"));
-  };
-  const size_t colon = listen.rfind(':');
-  if (colon == std::string_view::npos) return bad("no port");
-  std::string_view host = listen.substr(0, colon);
-  const std::string_view port = listen.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  } else if (host.find(':') != std::string_view::npos) {
-    return bad("an IPv6 address needs brackets: [::1]:7443");
-  }
-  if (host.empty()) return bad("no host; use 0.0.0.0 or [::] for all");
-  for (char c : host) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' &&
-        c != '-' && c != ':' && c != '_') {
-      return bad("bad character in the host");
-    }
-  }
-  int value = 0;
-  if (port.empty() || port.size() > 5) return bad("the port must be 1..65535");
-  for (char c : port) {
-    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) {
-      return bad("the port must be 1..65535");
-    }
-    value = value * 10 + (c - '0');
-  }
-  if (value > 65535 || (value == 0 && !allow_port_zero)) {
-    return bad("the port must be 1..65535");
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<CaSettings> SettingsFromConfig(const config::CaConfig& config,
                                               std::string_view config_dir) {
   CaSettings s;

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/host_port.h"
 #include "ca/cert_policy.h"
 #include "ca/password_hash.h"
 #include "proto/config.pb.h"
@@ -41,12 +42,9 @@ struct CaSettings {
   std::string log_format = "text";  // or "json"
 };
 
-// Checks a listen address: HOST:PORT (HOST a name, an IPv4 address or an
-// IPv6 address in brackets) with the port in 1..65535, or 0..65535 when
-// `allow_port_zero` (tests: "pick a free port"). kInvalidArgument naming
-// `what` ("listen", "--listen") and the problem.
-absl::Status ValidateListen(std::string_view what, std::string_view listen,
-                            bool allow_port_zero = false);
+// Checks a listen address (moved to //base:host_port, shared with the
+// gateway).
+using base::ValidateListen;
 
 // Applies defaults to `config` and checks it. Relative paths are resolved
 // against state_dir, which defaults to `config_dir`. kInvalidArgument naming

@@ -1,37 +1,14 @@
-// Reading YAML config files into protobuf messages (DESIGN.md §10): keys are
-// field names, mappings are messages, sequences are repeated fields. Strict:
-// an unknown key, a duplicate key, a value of the wrong kind or out of range
-// is an error naming the key path and its line, e.g.
-//   "ca.yaml:7: unknown key 'lisen' in sallyport.config.CaConfig"
-//
-// Supported field types: string, bool (true/false), int32/int64/uint32/
-// uint64 (decimal), double, enums (by value name), nested messages,
-// map<string, scalar>, repeated of all of these, and
-// google.protobuf.Duration written as an absl duration string ("90s", "8h",
-// "1h30m"). An empty value ("key:") leaves the field unset.
-//
-// yaml-cpp reports parse errors with exceptions; they are caught here and
-// returned as kInvalidArgument, so no exception leaves this library.
+// The YAML→proto mapper moved to //base:yaml_proto so that the gateway can
+// read its config with it too; the CA keeps using it by these names.
 #ifndef SALLYPORT_CA_YAML_PROTO_H_
 #define SALLYPORT_CA_YAML_PROTO_H_
 
-#include <string>
-#include <string_view>
-
-#include "absl/status/status.h"
-#include "google/protobuf/message.h"
+#include "base/yaml_proto.h"
 
 namespace sallyport::ca {
 
-// Parses `yaml` into `out` (cleared first). `source` names the input in
-// error messages (usually the file path). kInvalidArgument on any error.
-absl::Status YamlToProto(std::string_view yaml, std::string_view source,
-                         google::protobuf::Message* out);
-
-// Reads `path` and parses it. kNotFound / kPermissionDenied when it cannot
-// be read; kInvalidArgument for its contents. Files over 1 MiB are refused.
-absl::Status YamlFileToProto(const std::string& path,
-                             google::protobuf::Message* out);
+using base::YamlFileToProto;
+using base::YamlToProto;
 
 }  // namespace sallyport::ca
 

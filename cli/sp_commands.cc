@@ -47,32 +47,6 @@ std::string HumanTime(absl::Time t) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", t, absl::LocalTimeZone());
 }
 
-struct TlsKey {
-  std::string der;  // SubjectPublicKeyInfo
-  base::SecretBytes pem;
-};
-
-absl::StatusOr<TlsKey> GenerateTlsKey() {
-  base::EvpPkeyPtr key(EVP_EC_gen("P-256"));
-  if (key == nullptr) return absl::InternalError("cannot generate a TLS key");
-  TlsKey out;
-  unsigned char* der = nullptr;
-  const int len = i2d_PUBKEY(key.get(), &der);
-  if (len <= 0) return absl::InternalError("i2d_PUBKEY failed");
-  out.der.assign(reinterpret_cast<char*>(der), static_cast<size_t>(len));
-  OPENSSL_free(der);
-  base::BioPtr bio(BIO_new(BIO_s_secmem()));
-  if (PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0,
-                               nullptr, nullptr) != 1) {
-    return absl::InternalError("cannot encode the TLS key");
-  }
-  char* data = nullptr;
-  const long pem_len = BIO_get_mem_data(bio.get(), &data);
-  out.pem = base::SecretBytes(absl::Span<const uint8_t>(
-      reinterpret_cast<const uint8_t*>(data), static_cast<size_t>(pem_len)));
-  return out;
-}
-
 // Checks the CA's certificate against the pin (or pins it on first
 // contact). Returns the pinned PEM, or an exit code after printing why.
 absl::StatusOr<std::string> TrustCa(const SpHome& home, const HostPort& ca,
@@ -220,7 +194,7 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
       return Error(err, st.message());
     }
   }
-  absl::StatusOr<TlsKey> tls_key = GenerateTlsKey();
+  absl::StatusOr<base::TlsClientKey> tls_key = base::GenerateTlsClientKey();
   if (!tls_key.ok()) return Error(err, tls_key.status().message());
 
   grpc::SslCredentialsOptions tls;
@@ -239,7 +213,7 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   request.set_password(std::string(password->view()));
   request.set_otp(options.otp);
   request.set_ssh_public_key(key->public_key().ToAuthorizedKeysLine());
-  request.set_tls_public_key_der(tls_key->der);
+  request.set_tls_public_key_der(tls_key->public_der);
   v1::LoginResponse response;
   grpc::Status st;
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -285,7 +259,7 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   for (const auto& [path, data, mode] :
        std::vector<std::tuple<std::string, std::string, int>>{
            {cert_path, response.ssh_certificate() + "\n", 0644},
-           {home.tls_key(), std::string(tls_key->pem.view()), 0600},
+           {home.tls_key(), std::string(tls_key->private_pem.view()), 0600},
            {home.tls_cert(), response.tls_client_certificate_pem(), 0644},
            {home.known_hosts(), known_hosts, 0644},
            {home.ssh_config(), ssh_config, 0644}}) {

@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/files.h"
 
 namespace sallyport::cli {
 
@@ -55,9 +56,8 @@ class SpHome {
 
 // Reads a whole file. kNotFound when it does not exist.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
-// Writes `data` to `path` atomically (temporary file + rename) with `mode`.
-absl::Status WriteFileAtomic(const std::string& path, std::string_view data,
-                             int mode);
+// Writes a file atomically (moved to //base:files).
+using base::WriteFileAtomic;
 // Removes a file; a missing file is not an error.
 absl::Status RemoveFile(const std::string& path);
 

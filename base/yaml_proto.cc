@@ -1,4 +1,4 @@
-#include "ca/yaml_proto.h"
+#include "base/yaml_proto.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -8,16 +8,18 @@
 #include <limits>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "base/safe_text.h"
 #include "base/status_macros.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/duration.pb.h"
 
-namespace sallyport::ca {
+namespace sallyport::base {
 namespace {
 
 using google::protobuf::Descriptor;
@@ -55,7 +57,7 @@ class Converter {
       if (field == nullptr) {
         return absl::InvalidArgumentError(
             absl::StrCat(source_, ":", key.Mark().line + 1, ": unknown key '",
-                         name, "' in ", desc->full_name()));
+                         SafeText(name, 64), "' in ", desc->full_name()));
       }
       const YAML::Node value = it->second;
       if (value.IsNull()) continue;
@@ -105,6 +107,7 @@ class Converter {
       const YAML::Node value_node = it->second;
       if (!key_node.IsScalar()) return Error(key_node, path, "bad map key");
       const std::string key = key_node.Scalar();
+      if (!IsValidUtf8(key)) return Error(key_node, path, "bad map key");
       if (!seen.insert(key).second) {
         return Error(key_node, path + "." + key, "duplicate key");
       }
@@ -143,6 +146,12 @@ class Converter {
     const std::string& text = value.Scalar();
     switch (field->cpp_type()) {
       case FieldDescriptor::CPPTYPE_STRING:
+        // A proto string holds UTF-8 (protobuf refuses anything else on the
+        // wire); bytes fields take any value.
+        if (field->type() == FieldDescriptor::TYPE_STRING &&
+            !IsValidUtf8(text)) {
+          return Error(value, path, "not valid UTF-8");
+        }
         rep ? r->AddString(msg, field, text) : r->SetString(msg, field, text);
         return absl::OkStatus();
       case FieldDescriptor::CPPTYPE_BOOL: {
@@ -261,4 +270,115 @@ absl::Status YamlFileToProto(const std::string& path,
   return YamlToProto(text, path, out);
 }
 
-}  // namespace sallyport::ca
+namespace {
+
+void EmitMessage(YAML::Emitter& out, const google::protobuf::Message& msg);
+
+void EmitValue(YAML::Emitter& out, const google::protobuf::Message& msg,
+               const FieldDescriptor* field, int index) {
+  const Reflection* r = msg.GetReflection();
+  const bool rep = field->is_repeated();
+  switch (field->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING: {
+      const std::string v = rep ? r->GetRepeatedString(msg, field, index)
+                                : r->GetString(msg, field);
+      out << YAML::DoubleQuoted << v;
+      return;
+    }
+    case FieldDescriptor::CPPTYPE_BOOL:
+      out << ((rep ? r->GetRepeatedBool(msg, field, index)
+                   : r->GetBool(msg, field))
+                  ? "true"
+                  : "false");
+      return;
+    case FieldDescriptor::CPPTYPE_INT32:
+      out << absl::StrCat(rep ? r->GetRepeatedInt32(msg, field, index)
+                              : r->GetInt32(msg, field));
+      return;
+    case FieldDescriptor::CPPTYPE_INT64:
+      out << absl::StrCat(rep ? r->GetRepeatedInt64(msg, field, index)
+                              : r->GetInt64(msg, field));
+      return;
+    case FieldDescriptor::CPPTYPE_UINT32:
+      out << absl::StrCat(rep ? r->GetRepeatedUInt32(msg, field, index)
+                              : r->GetUInt32(msg, field));
+      return;
+    case FieldDescriptor::CPPTYPE_UINT64:
+      out << absl::StrCat(rep ? r->GetRepeatedUInt64(msg, field, index)
+                              : r->GetUInt64(msg, field));
+      return;
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      out << absl::StrCat(rep ? r->GetRepeatedDouble(msg, field, index)
+                              : r->GetDouble(msg, field));
+      return;
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      out << absl::StrCat(rep ? r->GetRepeatedFloat(msg, field, index)
+                              : r->GetFloat(msg, field));
+      return;
+    case FieldDescriptor::CPPTYPE_ENUM:
+      out << (rep ? r->GetRepeatedEnum(msg, field, index)
+                  : r->GetEnum(msg, field))
+                 ->name();
+      return;
+    case FieldDescriptor::CPPTYPE_MESSAGE: {
+      const google::protobuf::Message& sub =
+          rep ? r->GetRepeatedMessage(msg, field, index)
+              : r->GetMessage(msg, field);
+      if (field->message_type()->full_name() == "google.protobuf.Duration") {
+        const auto& d = static_cast<const google::protobuf::Duration&>(sub);
+        out << absl::FormatDuration(absl::Seconds(d.seconds()) +
+                                    absl::Nanoseconds(d.nanos()));
+        return;
+      }
+      EmitMessage(out, sub);
+      return;
+    }
+  }
+}
+
+void EmitMessage(YAML::Emitter& out, const google::protobuf::Message& msg) {
+  const Reflection* r = msg.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(msg, &fields);
+  out << YAML::BeginMap;
+  for (const FieldDescriptor* field : fields) {
+    out << YAML::Key << field->name() << YAML::Value;
+    if (field->is_map()) {
+      const FieldDescriptor* key = field->message_type()->map_key();
+      const FieldDescriptor* value = field->message_type()->map_value();
+      out << YAML::BeginMap;
+      for (int i = 0; i < r->FieldSize(msg, field); ++i) {
+        const google::protobuf::Message& entry =
+            r->GetRepeatedMessage(msg, field, i);
+        out << YAML::Key << YAML::DoubleQuoted
+            << entry.GetReflection()->GetString(entry, key) << YAML::Value;
+        EmitValue(out, entry, value, -1);
+      }
+      out << YAML::EndMap;
+    } else if (field->is_repeated()) {
+      out << YAML::BeginSeq;
+      for (int i = 0; i < r->FieldSize(msg, field); ++i) {
+        EmitValue(out, msg, field, i);
+      }
+      out << YAML::EndSeq;
+    } else {
+      EmitValue(out, msg, field, -1);
+    }
+  }
+  out << YAML::EndMap;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ProtoToYaml(const google::protobuf::Message& msg) {
+  YAML::Emitter out;
+  out.SetOutputCharset(YAML::EscapeNonAscii);
+  EmitMessage(out, msg);
+  if (!out.good()) {
+    return absl::InternalError(
+        absl::StrCat("cannot write YAML: ", out.GetLastError()));
+  }
+  return absl::StrCat(out.c_str(), "\n");
+}
+
+}  // namespace sallyport::base

@@ -1,0 +1,103 @@
+#include "base/event_line.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "base/safe_text.h"
+
+namespace sallyport::base {
+namespace {
+
+void AppendJsonString(std::string* out, std::string_view s) {
+  out->push_back('"');
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(static_cast<char>(c));
+      ++i;
+    } else if (c < 0x20 || c == 0x7f) {
+      absl::StrAppend(out, absl::StrFormat("\\u%04x", c));
+      ++i;
+    } else {
+      const size_t len = Utf8SequenceLength(s, i);
+      if (len == 0) {
+        out->append("\xef\xbf\xbd");
+        ++i;
+      } else {
+        out->append(s.substr(i, len));
+        i += len;
+      }
+    }
+  }
+  out->push_back('"');
+}
+
+void AppendJsonValue(std::string* out, const LogValue& value) {
+  if (const auto* s = std::get_if<std::string>(&value)) {
+    AppendJsonString(out, *s);
+  } else if (const auto* i = std::get_if<int64_t>(&value)) {
+    absl::StrAppend(out, *i);
+  } else if (const auto* b = std::get_if<bool>(&value)) {
+    out->append(*b ? "true" : "false");
+  } else if (const auto* list = std::get_if<std::vector<std::string>>(&value)) {
+    out->push_back('[');
+    for (size_t k = 0; k < list->size(); ++k) {
+      if (k > 0) out->push_back(',');
+      AppendJsonString(out, (*list)[k]);
+    }
+    out->push_back(']');
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<LogFormat> ParseLogFormat(std::string_view text) {
+  if (text == "text") return LogFormat::kText;
+  if (text == "json") return LogFormat::kJson;
+  return absl::InvalidArgumentError("the log format is text or json");
+}
+
+std::string JsonObject(const std::vector<LogField>& fields) {
+  std::string out = "{";
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    AppendJsonString(&out, fields[i].first);
+    out.push_back(':');
+    AppendJsonValue(&out, fields[i].second);
+  }
+  out.push_back('}');
+  return out;
+}
+
+std::string FormatEventLine(LogFormat format, absl::Time time,
+                            std::string_view event, std::string_view outcome,
+                            const std::vector<LogField>& fields) {
+  const std::string when =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", time, absl::UTCTimeZone());
+  if (format == LogFormat::kJson) {
+    std::vector<LogField> all = {{"time", when},
+                                 {"event", std::string(event)},
+                                 {"outcome", std::string(outcome)}};
+    all.insert(all.end(), fields.begin(), fields.end());
+    return JsonObject(all);
+  }
+  // The time, event and outcome are the program's own words; the event is
+  // escaped all the same in case a caller builds it from input.
+  std::string out = when;
+  out.append(" event=");
+  std::string quoted;
+  AppendJsonString(&quoted, event);
+  out.append(quoted.size() == event.size() + 2 &&
+                     event.find(' ') == std::string_view::npos
+                 ? event
+                 : std::string_view(quoted));
+  out.append(" outcome=");
+  out.append(outcome);
+  for (const auto& [name, value] : fields) {
+    absl::StrAppend(&out, " ", name, "=");
+    AppendJsonValue(&out, value);
+  }
+  return out;
+}
+
+}  // namespace sallyport::base

@@ -1,0 +1,50 @@
+// One structured log line per event, shared by the daemons (DESIGN.md §10:
+// "structured logs, text or JSON, UTC, one line per event, never a
+// secret"): the CA's audit event lines and the gateway's connection, auth
+// and channel lines look the same.
+//
+//   kText: 2026-11-30T05:30:00.123456Z event=login.failed outcome=failure
+//          actor="admin" source="127.0.0.1" reason="bad-password"
+//   kJson: {"time":"2026-11-30T05:30:00.123456Z","event":"login.failed",
+//           "outcome":"failure","actor":"admin",...}
+//
+// Values are escaped as JSON strings in both formats (control characters
+// as \u00XX, invalid UTF-8 replaced by U+FFFD), so nothing a peer sends
+// can start a new line or forge a field. Field names are the program's own
+// identifiers. Callers never pass secrets.
+#ifndef SALLYPORT_BASE_EVENT_LINE_H_
+#define SALLYPORT_BASE_EVENT_LINE_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace sallyport::base {
+
+enum class LogFormat { kText, kJson };
+// "text" or "json". kInvalidArgument otherwise.
+absl::StatusOr<LogFormat> ParseLogFormat(std::string_view text);
+
+// One field: a string, an integer, a boolean or a list of strings.
+using LogValue =
+    std::variant<std::string, int64_t, bool, std::vector<std::string>>;
+using LogField = std::pair<std::string, LogValue>;
+
+// {"k":"v",...} in the order given, always valid JSON.
+std::string JsonObject(const std::vector<LogField>& fields);
+
+// The line (no newline): the UTC time with microseconds, `event`, `outcome`
+// ("success"/"failure"), then `fields` in order.
+std::string FormatEventLine(LogFormat format, absl::Time time,
+                            std::string_view event, std::string_view outcome,
+                            const std::vector<LogField>& fields);
+
+}  // namespace sallyport::base
+
+#endif  // SALLYPORT_BASE_EVENT_LINE_H_

@@ -1,0 +1,47 @@
+// Reading YAML config files into protobuf messages (DESIGN.md §10): keys are
+// field names, mappings are messages, sequences are repeated fields. Strict:
+// an unknown key, a duplicate key, a value of the wrong kind or out of range
+// is an error naming the key path and its line, e.g.
+//   "ca.yaml:7: unknown key 'lisen' in sallyport.config.CaConfig"
+//
+// Supported field types: string, bool (true/false), int32/int64/uint32/
+// uint64 (decimal), double, enums (by value name), nested messages,
+// map<string, scalar>, repeated of all of these, and
+// google.protobuf.Duration written as an absl duration string ("90s", "8h",
+// "1h30m"). An empty value ("key:") leaves the field unset.
+//
+// yaml-cpp reports parse errors with exceptions; they are caught here and
+// returned as kInvalidArgument, so no exception leaves this library.
+#ifndef SALLYPORT_BASE_YAML_PROTO_H_
+#define SALLYPORT_BASE_YAML_PROTO_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "google/protobuf/message.h"
+
+namespace sallyport::base {
+
+// Parses `yaml` into `out` (cleared first). `source` names the input in
+// error messages (usually the file path). kInvalidArgument on any error.
+absl::Status YamlToProto(std::string_view yaml, std::string_view source,
+                         google::protobuf::Message* out);
+
+// Reads `path` and parses it. kNotFound / kPermissionDenied when it cannot
+// be read; kInvalidArgument for its contents. Files over 1 MiB are refused.
+absl::Status YamlFileToProto(const std::string& path,
+                             google::protobuf::Message* out);
+
+// The inverse, for files a program writes (`sallyport-gateway enroll`):
+// the fields of `msg` that are set (proto3 scalars that are not their
+// default, messages that are present, non-empty lists), in field-number
+// order, strings double-quoted and escaped, durations as "90s", "1h30m".
+// YamlToProto reads the result back to an equal message. kInternal if the
+// emitter fails.
+absl::StatusOr<std::string> ProtoToYaml(const google::protobuf::Message& msg);
+
+}  // namespace sallyport::base
+
+#endif  // SALLYPORT_BASE_YAML_PROTO_H_

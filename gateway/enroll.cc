@@ -1,0 +1,313 @@
+#include "gateway/enroll.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/files.h"
+#include "base/host_port.h"
+#include "base/openssl_handles.h"
+#include "base/safe_text.h"
+#include "base/status_macros.h"
+#include "base/tls_pin.h"
+#include "proto/gateway.grpc.pb.h"
+#include "ssh/cert/certificate.h"
+#include "ssh/crypto/keys.h"
+
+namespace sallyport::gateway {
+namespace {
+
+namespace v1 = ::sallyport::gateway::v1;
+
+absl::Status FromGrpc(const grpc::Status& st) {
+  return absl::Status(static_cast<absl::StatusCode>(st.error_code()),
+                      st.error_message());
+}
+
+absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+// Whether the first certificate in `pem` certifies the key whose DER
+// SubjectPublicKeyInfo is `public_der`.
+bool CertificateIsForKey(std::string_view pem, std::string_view public_der) {
+  base::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  base::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (cert == nullptr) {
+    ERR_clear_error();
+    return false;
+  }
+  unsigned char* der = nullptr;
+  const int len = i2d_PUBKEY(X509_get0_pubkey(cert.get()), &der);
+  if (len <= 0) return false;
+  const bool same = std::string_view(reinterpret_cast<char*>(der),
+                                     static_cast<size_t>(len)) == public_der;
+  OPENSSL_free(der);
+  return same;
+}
+
+std::string DefaultName() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) return "";
+  std::string name(host);
+  return name.substr(0, name.find('.'));
+}
+
+std::string StatePath(const std::string& dir, std::string_view file) {
+  return (std::filesystem::path(dir) / std::string(file)).string();
+}
+
+absl::Status PrepareStateDir(const std::string& dir, bool force) {
+  const std::string config = StatePath(dir, kConfigFileName);
+  for (std::string_view file :
+       {kConfigFileName, kDefaultHostKeyFile, kDefaultTlsKeyFile}) {
+    if (access(StatePath(dir, file).c_str(), F_OK) == 0 && !force) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          dir, " already holds a gateway identity (", std::string(file),
+          "); pass --force to enrol again and replace it"));
+    }
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create ", dir, ": ", ec.message()));
+  }
+  if (chmod(dir.c_str(), 0700) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot make ", dir, " mode 0700: ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<EnrollResult> Enroll(const EnrollOptions& options) {
+  // Checks that need no network.
+  absl::StatusOr<base::HostPort> ca = base::ParseHostPort(options.ca);
+  if (!ca.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--ca: \"", base::SafeText(options.ca), "\": ", ca.status().message()));
+  }
+  if (!base::ParseFingerprint(options.ca_fingerprint).ok()) {
+    return absl::InvalidArgumentError(
+        "--ca-fingerprint: expected SHA256:<base64> or 64 hex digits (the "
+        "fingerprint `sallyport-ca init` printed)");
+  }
+  if (options.token.empty()) {
+    return absl::InvalidArgumentError("--token: a join token is required");
+  }
+  if (options.state_dir.empty()) {
+    return absl::InvalidArgumentError("--state-dir is required");
+  }
+  const std::string state_dir =
+      std::filesystem::absolute(options.state_dir).lexically_normal().string();
+  const std::string name = options.name.empty() ? DefaultName() : options.name;
+
+  // The config this enrolment will write, checked before anything else
+  // happens (it also checks the name).
+  config::GatewayConfig config;
+  config.set_listen(std::string(kDefaultListen));
+  config.set_ca(options.ca);
+  config.set_ca_fingerprint(options.ca_fingerprint);
+  config.set_metrics_listen(std::string(kDefaultMetricsListen));
+  config.set_log_format("text");
+  config.set_name(name);
+  config::GatewayLimits* limits = config.mutable_limits();
+  const GatewayLimitSettings defaults;
+  limits->set_max_startups(absl::StrCat(defaults.max_startups.start, ":",
+                                        defaults.max_startups.rate, ":",
+                                        defaults.max_startups.full));
+  limits->mutable_login_grace()->set_seconds(
+      absl::ToInt64Seconds(defaults.login_grace));
+  limits->set_max_auth_tries(defaults.max_auth_tries);
+  limits->set_max_channels_per_connection(defaults.max_channels_per_connection);
+  limits->set_max_sessions_per_user(defaults.max_sessions_per_user);
+  limits->mutable_idle_timeout()->set_seconds(0);
+  config::GatewayFiles* files = config.mutable_files();
+  files->set_host_key(std::string(kDefaultHostKeyFile));
+  files->set_host_certificate(std::string(kDefaultHostCertificateFile));
+  files->set_tls_key(std::string(kDefaultTlsKeyFile));
+  files->set_tls_certificate(std::string(kDefaultTlsCertificateFile));
+  files->set_ca_certificate(std::string(kDefaultCaCertificateFile));
+  config.mutable_drain_timeout()->set_seconds(30);
+  config.mutable_revocation_grace()->set_seconds(60);
+  if (absl::Status st = ValidateGatewayName(name); !st.ok()) {
+    return absl::InvalidArgumentError(
+        options.name.empty()
+            ? absl::StrCat("--name is required: this machine's host name \"",
+                           base::SafeText(name),
+                           "\" is not a valid gateway name")
+            : absl::StrCat("--name: ", st.message()));
+  }
+  RETURN_IF_ERROR(SettingsFromConfig(config, state_dir).status());
+  RETURN_IF_ERROR(PrepareStateDir(state_dir, options.force));
+
+  // The CA must present the certificate the operator vouched for.
+  absl::StatusOr<base::ServerCertificate> presented =
+      base::FetchServerCertificate(*ca, kCaTlsName, options.timeout);
+  if (!presented.ok()) {
+    return absl::Status(presented.status().code(),
+                        absl::StrCat("cannot reach the CA at ", options.ca,
+                                     ": ", presented.status().message()));
+  }
+  if (!base::SameFingerprint(presented->fingerprint, options.ca_fingerprint)) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "the CA at ", options.ca,
+        " presented a TLS certificate with fingerprint ",
+        presented->fingerprint, ", not the expected ", options.ca_fingerprint,
+        "; enrolment refused (nothing was sent)"));
+  }
+
+  ASSIGN_OR_RETURN(ssh::crypto::PrivateKey host_key,
+                   ssh::crypto::PrivateKey::GenerateEd25519());
+  ASSIGN_OR_RETURN(base::TlsClientKey tls_key, base::GenerateTlsClientKey());
+
+  v1::EnrollGatewayRequest request;
+  request.set_token(options.token);
+  request.set_name(name);
+  request.set_tls_public_key_der(tls_key.public_der);
+  request.set_ssh_host_public_key(host_key.public_key().ToAuthorizedKeysLine());
+  for (const std::string& p : options.principals) request.add_principals(p);
+
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = presented->pem;
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride(kCaTlsName);
+  auto channel = grpc::CreateCustomChannel(base::FormatHostPort(*ca),
+                                           grpc::SslCredentials(tls), args);
+  v1::EnrollGatewayResponse response;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + options.timeout));
+  grpc::Status st =
+      v1::Gateway::NewStub(channel)->EnrollGateway(&ctx, request, &response);
+  OPENSSL_cleanse(request.mutable_token()->data(), request.token().size());
+  if (!st.ok()) {
+    switch (st.error_code()) {
+      case grpc::StatusCode::UNAUTHENTICATED:
+      case grpc::StatusCode::PERMISSION_DENIED:
+        return absl::UnauthenticatedError(absl::StrCat(
+            "join token refused: ", base::SafeText(st.error_message()),
+            " (ask an admin for a new token of kind \"gateway\")"));
+      case grpc::StatusCode::UNAVAILABLE:
+      case grpc::StatusCode::DEADLINE_EXCEEDED:
+        return absl::Status(
+            static_cast<absl::StatusCode>(st.error_code()),
+            absl::StrCat("cannot reach the CA at ", options.ca, ": ",
+                         base::SafeText(st.error_message())));
+      default:
+        return absl::Status(static_cast<absl::StatusCode>(st.error_code()),
+                            absl::StrCat("enrolment refused by the CA: ",
+                                         base::SafeText(st.error_message())));
+    }
+  }
+
+  // The answer must certify the keys we sent.
+  absl::StatusOr<ssh::cert::Certificate> host_cert =
+      ssh::cert::Certificate::FromLine(
+          response.host_certificate().ssh_certificate());
+  if (!host_cert.ok() || host_cert->type != ssh::cert::CertType::kHost ||
+      host_cert->key != host_key.public_key()) {
+    return absl::InvalidArgumentError(
+        "the CA returned a host certificate that is not for our host key");
+  }
+  if (!CertificateIsForKey(response.tls_client_certificate_pem(),
+                           tls_key.public_der)) {
+    return absl::InvalidArgumentError(
+        "the CA returned a client certificate that is not for our TLS key");
+  }
+
+  // Keys first, gateway.yaml last: a config on disk means a whole identity.
+  RETURN_IF_ERROR(host_key.WriteFile(StatePath(state_dir, kDefaultHostKeyFile),
+                                     absl::StrCat(name, "@sallyport-gateway")));
+  RETURN_IF_ERROR(
+      base::WriteFileAtomic(StatePath(state_dir, kDefaultTlsKeyFile),
+                            tls_key.private_pem.view(), 0600));
+  RETURN_IF_ERROR(base::WriteFileAtomic(
+      StatePath(state_dir, kDefaultCaCertificateFile), presented->pem, 0644));
+  RETURN_IF_ERROR(
+      base::WriteFileAtomic(StatePath(state_dir, kDefaultTlsCertificateFile),
+                            response.tls_client_certificate_pem(), 0644));
+  RETURN_IF_ERROR(base::WriteFileAtomic(
+      StatePath(state_dir, kDefaultHostCertificateFile),
+      absl::StrCat(response.host_certificate().ssh_certificate(), "\n"), 0644));
+  EnrollResult result;
+  result.config_path = StatePath(state_dir, kConfigFileName);
+  RETURN_IF_ERROR(WriteGeneratedConfig(result.config_path, config));
+  result.name = name;
+  result.host_principals = host_cert->principals;
+  result.tls_valid_before = FromTimestamp(response.tls_valid_before());
+  result.host_certificate_valid_before =
+      host_cert->valid_before > static_cast<uint64_t>(INT64_MAX)
+          ? absl::InfiniteFuture()
+          : absl::FromUnixSeconds(
+                static_cast<int64_t>(host_cert->valid_before));
+  return result;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenCaChannel(
+    const GatewaySettings& settings) {
+  ASSIGN_OR_RETURN(base::HostPort ca, base::ParseHostPort(settings.ca));
+  grpc::SslCredentialsOptions tls;
+  ASSIGN_OR_RETURN(tls.pem_root_certs,
+                   base::ReadTextFile(settings.files.ca_certificate));
+  ASSIGN_OR_RETURN(tls.pem_private_key,
+                   base::ReadTextFile(settings.files.tls_key));
+  ASSIGN_OR_RETURN(tls.pem_cert_chain,
+                   base::ReadTextFile(settings.files.tls_certificate));
+  // The pinned certificate must still be the one the config names.
+  absl::StatusOr<std::string> fp = base::PemFingerprint(tls.pem_root_certs);
+  if (!fp.ok() || !base::SameFingerprint(*fp, settings.ca_fingerprint)) {
+    OPENSSL_cleanse(tls.pem_private_key.data(), tls.pem_private_key.size());
+    return absl::FailedPreconditionError(
+        absl::StrCat(settings.files.ca_certificate,
+                     " is not the CA certificate with the configured "
+                     "ca_fingerprint ",
+                     settings.ca_fingerprint));
+  }
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride(kCaTlsName);
+  auto channel = grpc::CreateCustomChannel(base::FormatHostPort(ca),
+                                           grpc::SslCredentials(tls), args);
+  OPENSSL_cleanse(tls.pem_private_key.data(), tls.pem_private_key.size());
+  return channel;
+}
+
+absl::StatusOr<absl::Time> RenewIdentity(
+    const GatewaySettings& settings,
+    const std::shared_ptr<grpc::Channel>& channel, absl::Duration timeout) {
+  ASSIGN_OR_RETURN(std::string key_pem,
+                   base::ReadTextFile(settings.files.tls_key));
+  absl::StatusOr<std::string> der = base::PublicDerOfPrivatePem(key_pem);
+  OPENSSL_cleanse(key_pem.data(), key_pem.size());
+  if (!der.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(settings.files.tls_key, ": ", der.status().message()));
+  }
+  v1::RenewGatewayIdentityRequest request;
+  request.set_tls_public_key_der(*der);
+  v1::RenewGatewayIdentityResponse response;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  grpc::Status st = v1::Gateway::NewStub(channel)->RenewGatewayIdentity(
+      &ctx, request, &response);
+  if (!st.ok()) return FromGrpc(st);
+  if (!CertificateIsForKey(response.tls_client_certificate_pem(), *der)) {
+    return absl::InvalidArgumentError(
+        "the CA returned a client certificate that is not for our TLS key");
+  }
+  RETURN_IF_ERROR(base::WriteFileAtomic(settings.files.tls_certificate,
+                                        response.tls_client_certificate_pem(),
+                                        0644));
+  return FromTimestamp(response.tls_valid_before());
+}
+
+}  // namespace sallyport::gateway

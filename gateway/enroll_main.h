@@ -1,0 +1,31 @@
+// `sallyport-gateway enroll` (issue 12):
+//   sallyport-gateway enroll --ca HOST:PORT --ca-fingerprint SHA256:...
+//       --token TOKEN --state-dir DIR [--name NAME] [--principal NAME]...
+//       [--force]
+// gateway/main.cc adds it to its CLI11 app with AddEnrollCommand and runs
+// it with RunEnrollCommand when it was parsed; RunEnroll is the same as a
+// whole program (//gateway:sallyport-gateway-enroll).
+#ifndef SALLYPORT_GATEWAY_ENROLL_MAIN_H_
+#define SALLYPORT_GATEWAY_ENROLL_MAIN_H_
+
+#include <CLI/CLI.hpp>
+#include <ostream>
+
+#include "gateway/enroll.h"
+
+namespace sallyport::gateway {
+
+// Adds the "enroll" subcommand to `app`, filling `*options` when parsed.
+CLI::App* AddEnrollCommand(CLI::App& app, EnrollOptions* options);
+
+// Enrols and prints the outcome; the exit code (0 ok, 1 refused or
+// failed: the reason on `err`, never the token).
+int RunEnrollCommand(const EnrollOptions& options, std::ostream& out,
+                     std::ostream& err);
+
+// `argv` = {program, "enroll", flags...}.
+int RunEnroll(int argc, char** argv);
+
+}  // namespace sallyport::gateway
+
+#endif  // SALLYPORT_GATEWAY_ENROLL_MAIN_H_

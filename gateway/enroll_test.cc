@@ -1,0 +1,310 @@
+// `sallyport-gateway enroll` and identity renewal against a real CA (the
+// in-process CaTestEnv over real TLS on loopback): the files and their
+// modes, the host certificate as the real `ssh-keygen -L` reads it, the
+// mTLS identity used for a real RPC, and each refusal.
+#include "gateway/enroll.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "base/files.h"
+#include "ca/ca_test_env.h"
+#include "ca/gateway_test_util.h"
+#include "gateway/enroll_main.h"
+#include "gtest/gtest.h"
+#include "proto/ca.grpc.pb.h"
+#include "ssh/cert/certificate.h"
+#include "tests/harness/subprocess.h"
+#include "tests/harness/temp_dir.h"
+
+namespace sallyport::gateway {
+namespace {
+
+using sallyport::testing::RunCommandOk;
+using sallyport::testing::TempDir;
+
+int Mode(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return -1;
+  return static_cast<int>(st.st_mode & 07777);
+}
+
+bool Exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
+
+class EnrollTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto env = ca::CaTestEnv::Create();
+    ASSERT_TRUE(env.ok()) << env.status();
+    env_ = std::move(*env);
+    auto dir = TempDir::Create("gwenroll");
+    ASSERT_TRUE(dir.ok());
+    dir_ = std::make_unique<TempDir>(std::move(*dir));
+  }
+
+  std::string Token() {
+    std::string token;
+    grpc::Status st =
+        ca::CreateJoinToken(*env_, "gateway", absl::Hours(1), &token);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return token;
+  }
+
+  EnrollOptions Options(const std::string& token, const std::string& sub) {
+    EnrollOptions o;
+    o.ca = env_->server().address();
+    o.ca_fingerprint = env_->init().tls_fingerprint;
+    o.token = token;
+    o.state_dir = dir_->File(sub);
+    o.name = "gw1";
+    o.principals = {"gw1.example.com", "127.0.0.1"};
+    o.timeout = absl::Seconds(20);
+    return o;
+  }
+
+  // GetCaPublicKeys with the gateway's identity from its config.
+  grpc::Status CallWithIdentity(const std::string& config_path) {
+    absl::StatusOr<GatewaySettings> s = LoadGatewayConfig(config_path);
+    EXPECT_TRUE(s.ok()) << s.status();
+    if (!s.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, "config");
+    auto channel = OpenCaChannel(*s);
+    EXPECT_TRUE(channel.ok()) << channel.status();
+    if (!channel.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, "ch");
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+    ca::v1::CaPublicKeys keys;
+    return ca::v1::CertificateAuthority::NewStub(*channel)->GetCaPublicKeys(
+        &ctx, ca::v1::GetCaPublicKeysRequest(), &keys);
+  }
+
+  std::unique_ptr<ca::CaTestEnv> env_;
+  std::unique_ptr<TempDir> dir_;
+};
+
+TEST_F(EnrollTest, EnrolmentWritesAWorkingIdentity) {
+  EnrollOptions o = Options(Token(), "state");
+  absl::StatusOr<EnrollResult> r = Enroll(o);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const std::string state = o.state_dir;
+  EXPECT_EQ(r->config_path, state + "/gateway.yaml");
+  EXPECT_EQ(r->name, "gw1");
+  EXPECT_EQ(r->host_principals,
+            (std::vector<std::string>{"gw1", "gw1.example.com", "127.0.0.1"}));
+  EXPECT_GT(r->tls_valid_before, absl::Now() + absl::Hours(24));
+
+  EXPECT_EQ(Mode(state), 0700);
+  EXPECT_EQ(Mode(state + "/ssh_host_ed25519_key"), 0600);
+  EXPECT_EQ(Mode(state + "/gateway_tls.key"), 0600);
+  EXPECT_EQ(Mode(state + "/gateway.yaml"), 0600);
+  for (const char* pub :
+       {"ssh_host_ed25519_key-cert.pub", "gateway_tls.crt", "ca.pem"}) {
+    EXPECT_EQ(Mode(state + "/" + pub), 0644) << pub;
+  }
+
+  // The config loads with every file in place and names the CA.
+  absl::StatusOr<GatewaySettings> s = LoadGatewayConfig(r->config_path);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->ca, env_->server().address());
+  EXPECT_EQ(s->ca_fingerprint, env_->init().tls_fingerprint);
+  EXPECT_EQ(s->name, "gw1");
+  EXPECT_EQ(s->listen, "127.0.0.1:2222");
+  EXPECT_EQ(s->metrics_listen, "127.0.0.1:9102");
+  EXPECT_EQ(s->state_dir, state);
+
+  // The host certificate as OpenSSH reads it.
+  auto listing = RunCommandOk(
+      {"ssh-keygen", "-L", "-f", state + "/ssh_host_ed25519_key-cert.pub"});
+  ASSERT_TRUE(listing.ok()) << listing.status();
+  EXPECT_TRUE(absl::StrContains(listing->out, "host certificate"))
+      << listing->out;
+  std::vector<std::string> principals;
+  bool in_principals = false;
+  for (absl::string_view line : absl::StrSplit(listing->out, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (absl::StartsWith(line, "Principals:")) {
+      in_principals = true;
+    } else if (in_principals && absl::StrContains(line, ":")) {
+      // The next field ("Critical Options:") ends the list; IP principals
+      // hold dots only.
+      if (absl::EndsWith(line, ":") || absl::StrContains(line, ": ")) {
+        in_principals = false;
+      } else {
+        principals.emplace_back(line);
+      }
+    } else if (in_principals && !line.empty()) {
+      principals.emplace_back(line);
+    }
+  }
+  EXPECT_EQ(principals,
+            (std::vector<std::string>{"gw1", "gw1.example.com", "127.0.0.1"}))
+      << listing->out;
+  // Signed by the CA's host CA.
+  auto host_ca_fp = RunCommandOk(
+      {"sh", "-c", "echo \"$0\" | ssh-keygen -l -f - | cut -d' ' -f2",
+       env_->init().host_ca_public_key});
+  ASSERT_TRUE(host_ca_fp.ok()) << host_ca_fp.status();
+  EXPECT_TRUE(absl::StrContains(
+      listing->out, std::string(absl::StripAsciiWhitespace(host_ca_fp->out))))
+      << listing->out;
+
+  // The host key file is an OpenSSH key for the certified public key.
+  auto pub =
+      RunCommandOk({"ssh-keygen", "-y", "-f", state + "/ssh_host_ed25519_key"});
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  auto cert_text = base::ReadTextFile(state + "/ssh_host_ed25519_key-cert.pub");
+  ASSERT_TRUE(cert_text.ok());
+  auto cert = ssh::cert::Certificate::FromLine(*cert_text);
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  EXPECT_TRUE(absl::StartsWith(pub->out, cert->key.ToAuthorizedKeysLine()))
+      << pub->out;
+
+  // The client certificate is a gateway identity the CA accepts.
+  grpc::Status st = CallWithIdentity(r->config_path);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+}
+
+TEST_F(EnrollTest, AReusedTokenIsRefused) {
+  const std::string token = Token();
+  ASSERT_TRUE(Enroll(Options(token, "first")).ok());
+  EnrollOptions again = Options(token, "second");
+  again.name = "gw2";
+  absl::StatusOr<EnrollResult> r = Enroll(again);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(absl::StartsWith(r.status().message(), "join token refused: "))
+      << r.status();
+  EXPECT_FALSE(absl::StrContains(r.status().message(), token));
+  EXPECT_FALSE(Exists(again.state_dir + "/gateway.yaml"));
+  EXPECT_FALSE(Exists(again.state_dir + "/ssh_host_ed25519_key"));
+  EXPECT_FALSE(Exists(again.state_dir + "/gateway_tls.key"));
+}
+
+TEST_F(EnrollTest, AnUnknownTokenIsRefused) {
+  absl::StatusOr<EnrollResult> r =
+      Enroll(Options("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "s"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(absl::StartsWith(r.status().message(), "join token refused: "))
+      << r.status();
+}
+
+TEST_F(EnrollTest, AWrongFingerprintIsRefusedBeforeTheTokenIsSent) {
+  const std::string token = Token();
+  EnrollOptions o = Options(token, "s");
+  o.ca_fingerprint = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+  absl::StatusOr<EnrollResult> r = Enroll(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied);
+  // Both fingerprints are named.
+  EXPECT_TRUE(absl::StrContains(r.status().message(), o.ca_fingerprint))
+      << r.status();
+  EXPECT_TRUE(
+      absl::StrContains(r.status().message(), env_->init().tls_fingerprint))
+      << r.status();
+  EXPECT_FALSE(Exists(o.state_dir + "/gateway.yaml"));
+  // The token was never shown to the CA, so it still works.
+  EXPECT_TRUE(Enroll(Options(token, "s")).ok());
+}
+
+TEST_F(EnrollTest, AnEnrolledStateDirIsKeptUnlessForced) {
+  EnrollOptions o = Options(Token(), "s");
+  ASSERT_TRUE(Enroll(o).ok());
+  auto first_cert = base::ReadTextFile(o.state_dir + "/gateway_tls.crt");
+  ASSERT_TRUE(first_cert.ok());
+  EnrollOptions again = Options(Token(), "s");
+  absl::StatusOr<EnrollResult> r = Enroll(again);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_TRUE(absl::StrContains(r.status().message(), "--force"));
+  EXPECT_EQ(*base::ReadTextFile(o.state_dir + "/gateway_tls.crt"), *first_cert);
+  again.force = true;
+  r = Enroll(again);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NE(*base::ReadTextFile(o.state_dir + "/gateway_tls.crt"), *first_cert);
+  EXPECT_TRUE(CallWithIdentity(r->config_path).ok());
+}
+
+TEST_F(EnrollTest, BadOptionsAreRefusedBeforeAnyNetwork) {
+  struct Case {
+    std::function<void(EnrollOptions&)> change;
+    std::string expected;
+  };
+  for (const Case& c : std::vector<Case>{
+           {[](EnrollOptions& o) { o.ca = "nohost"; }, "--ca:"},
+           {[](EnrollOptions& o) { o.ca_fingerprint = "SHA256:short"; },
+            "--ca-fingerprint"},
+           {[](EnrollOptions& o) { o.token = ""; }, "--token"},
+           {[](EnrollOptions& o) { o.name = "bad name"; }, "--name"},
+           {[](EnrollOptions& o) { o.state_dir = ""; }, "--state-dir"}}) {
+    EnrollOptions o = Options("t", "s");
+    c.change(o);
+    absl::StatusOr<EnrollResult> r = Enroll(o);
+    ASSERT_FALSE(r.ok()) << c.expected;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(absl::StrContains(r.status().message(), c.expected))
+        << r.status();
+  }
+  EXPECT_FALSE(Exists(dir_->File("s")));
+}
+
+TEST_F(EnrollTest, TheCommandPrintsTheOutcome) {
+  std::ostringstream out, err;
+  EXPECT_EQ(RunEnrollCommand(Options(Token(), "s"), out, err), 0) << err.str();
+  EXPECT_TRUE(absl::StrContains(out.str(), "Enrolled gateway gw1"));
+  EXPECT_TRUE(absl::StrContains(out.str(), "sallyport-gateway serve --config"));
+  std::ostringstream out2, err2;
+  EnrollOptions bad = Options("secret-token-value", "t");
+  EXPECT_EQ(RunEnrollCommand(bad, out2, err2), 1);
+  EXPECT_TRUE(absl::StrContains(err2.str(), "join token refused"))
+      << err2.str();
+  EXPECT_FALSE(absl::StrContains(err2.str(), "secret-token-value"));
+}
+
+TEST_F(EnrollTest, RenewIdentityReplacesTheCertificate) {
+  absl::StatusOr<EnrollResult> r = Enroll(Options(Token(), "s"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  absl::StatusOr<GatewaySettings> s = LoadGatewayConfig(r->config_path);
+  ASSERT_TRUE(s.ok());
+  auto before = base::ReadTextFile(s->files.tls_certificate);
+  auto key_before = base::ReadTextFile(s->files.tls_key);
+  ASSERT_TRUE(before.ok() && key_before.ok());
+  auto channel = OpenCaChannel(*s);
+  ASSERT_TRUE(channel.ok()) << channel.status();
+  absl::StatusOr<absl::Time> until = RenewIdentity(*s, *channel);
+  ASSERT_TRUE(until.ok()) << until.status();
+  EXPECT_GE(*until, r->tls_valid_before);
+  auto after = base::ReadTextFile(s->files.tls_certificate);
+  ASSERT_TRUE(after.ok());
+  EXPECT_NE(*after, *before);  // a new serial
+  EXPECT_EQ(*base::ReadTextFile(s->files.tls_key), *key_before);
+  EXPECT_EQ(Mode(s->files.tls_certificate), 0644);
+  EXPECT_FALSE(Exists(s->files.tls_certificate + ".tmp"));
+  // The renewed certificate authenticates.
+  EXPECT_TRUE(CallWithIdentity(r->config_path).ok());
+  // A user's identity cannot renew a gateway certificate.
+  ca::CaTestEnv::LoginResult user =
+      env_->Login(env_->init().admin, env_->admin_password());
+  ASSERT_TRUE(user.status.ok());
+  absl::StatusOr<absl::Time> refused = RenewIdentity(*s, user.channel);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied)
+      << refused.status();
+  EXPECT_EQ(*base::ReadTextFile(s->files.tls_certificate), *after);
+}
+
+TEST_F(EnrollTest, OpenCaChannelRefusesASwappedCaCertificate) {
+  absl::StatusOr<EnrollResult> r = Enroll(Options(Token(), "s"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  absl::StatusOr<GatewaySettings> s = LoadGatewayConfig(r->config_path);
+  ASSERT_TRUE(s.ok());
+  s->ca_fingerprint = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+  auto channel = OpenCaChannel(*s);
+  ASSERT_FALSE(channel.ok());
+  EXPECT_TRUE(absl::StrContains(channel.status().message(), "ca.pem"));
+}
+
+}  // namespace
+}  // namespace sallyport::gateway

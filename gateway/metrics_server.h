@@ -1,0 +1,63 @@
+// GET /metrics and GET /healthz over HTTP/1.1 on `metrics_listen` (issue 12
+// "Operations"). One request per connection (answered with
+// "Connection: close"), on its own I/O thread so a scrape never runs on a
+// session's thread. Bounded: the request head (kMaxMetricsRequestBytes),
+// concurrent connections (kMaxMetricsConnections: more are closed at
+// once), and the time a connection may take (request_timeout). Anything
+// but GET on the two paths is 404 or 405; a malformed request is 400.
+#ifndef SALLYPORT_GATEWAY_METRICS_SERVER_H_
+#define SALLYPORT_GATEWAY_METRICS_SERVER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "gateway/metrics.h"
+
+namespace sallyport::gateway {
+
+// The request line and headers together (431 beyond it).
+inline constexpr size_t kMaxMetricsRequestBytes = 8 * 1024;
+inline constexpr int kMaxMetricsConnections = 16;
+
+struct MetricsServerOptions {
+  // HOST:PORT; port 0 picks a free port (see port()).
+  std::string listen;
+  size_t max_request_bytes = kMaxMetricsRequestBytes;
+  int max_connections = kMaxMetricsConnections;
+  // From accept to the last byte of the answer.
+  absl::Duration request_timeout = absl::Seconds(10);
+  // OK: /healthz answers 200 "ok". Otherwise 503 with the status message.
+  // Called on the server's thread; it must be thread-safe and quick.
+  std::function<absl::Status()> health;
+};
+
+class MetricsServer {
+ public:
+  // Binds and starts serving `registry` (which must outlive the server).
+  // kInvalidArgument for a bad address, kUnavailable when it cannot bind.
+  static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
+      MetricsServerOptions options, const MetricsRegistry* registry);
+  // Stops: closes the listener and every connection, joins the thread.
+  ~MetricsServer();
+  MetricsServer(const MetricsServer&) = delete;
+  MetricsServer& operator=(const MetricsServer&) = delete;
+
+  uint16_t port() const;
+  // Connections being served now (for tests and the limit).
+  int active_connections() const;
+
+ private:
+  struct State;
+  explicit MetricsServer(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace sallyport::gateway
+
+#endif  // SALLYPORT_GATEWAY_METRICS_SERVER_H_
