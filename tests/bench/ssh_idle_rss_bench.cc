@@ -40,6 +40,7 @@
 #include "ssh/net/spawn.h"
 #include "ssh/session/session.h"
 #include "ssh/transport/host_key.h"
+#include "tests/bench/ssh_bench_setup.h"
 #include "tests/harness/listening_process.h"
 #include "tests/harness/sshd_fixture.h"
 #include "tests/harness/subprocess.h"
@@ -296,16 +297,13 @@ int Main(int argc, char** argv) {
 
   auto dir = TempDir::Create("idlerss");
   if (!dir.ok()) return 1;
-  auto user = GenerateKey(dir->path(), "user_key");
-  auto host = GenerateKey(dir->path(), "host_key");
-  if (!user.ok() || !host.ok()) {
-    std::cerr << "ssh-keygen failed\n";
+  auto keys = MakeBenchKeys(*dir);
+  if (!keys.ok()) {
+    std::cerr << keys.status() << "\n";
     return 1;
   }
-  if (!WriteFile(dir->File("authorized_keys"), user->public_line + "\n").ok())
-    return 1;
-  auto user_key = ssh::crypto::PrivateKey::LoadFile(user->private_path);
-  auto host_keys = ssh::crypto::LoadPublicKeys(host->public_path);
+  auto user_key = ssh::crypto::PrivateKey::LoadFile(keys->user.private_path);
+  auto host_keys = ssh::crypto::LoadPublicKeys(keys->host.public_path);
   if (!user_key.ok() || !host_keys.ok()) {
     std::cerr << "cannot load the keys\n";
     return 1;
@@ -313,12 +311,8 @@ int Main(int argc, char** argv) {
   Setup setup{*user_key, (*host_keys)[0], CurrentUserName()};
 
   const std::string cap = absl::StrCat(n + 100);
-  auto ours = ListeningProcess::Start(
-      {RunfilePath("ssh/examples/example_server"), "--listen", "127.0.0.1:0",
-       "--host-key", host->private_path, "--authorized-keys",
-       dir->File("authorized_keys"), "--max-startups", cap,
-       "--max-unauthenticated", cap},
-      dir->File("server.log"));
+  auto ours = StartExampleServer(
+      *dir, *keys, {"--max-startups", cap, "--max-unauthenticated", cap});
   if (!ours.ok()) {
     std::cerr << ours.status() << "\n";
     return 1;
@@ -362,22 +356,12 @@ int Main(int argc, char** argv) {
     options.config["LogLevel"] = "ERROR";
     options.config["MaxStartups"] = absl::StrCat(m + 10);
     options.config["MaxSessions"] = "10";
-    auto sshd = SshdFixture::Start(options);
+    auto sshd = StartBenchSshd(options, *keys);
     if (!sshd.ok()) {
       std::cerr << sshd.status() << "\n";
       return 1;
     }
-    if (!WriteFile((*sshd)->authorized_keys_path(), user->public_line + "\n")
-             .ok())
-      return 1;
-    int sshd_pid = 0;
-    if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(
-                              ReadFileOrEmpty((*sshd)->dir() + "/sshd.pid")),
-                          &sshd_pid)) {
-      std::cerr << "no sshd.pid\n";
-      return 1;
-    }
-    auto sshd_host = ssh::crypto::ParsePublicKeys((*sshd)->host_public_key(),
+    auto sshd_host = ssh::crypto::ParsePublicKeys(sshd->sshd->host_public_key(),
                                                   "sshd host key");
     if (!sshd_host.ok() || sshd_host->empty()) {
       std::cerr << "sshd host key: " << sshd_host.status() << "\n";
@@ -385,12 +369,12 @@ int Main(int argc, char** argv) {
     }
     Setup sshd_setup{*user_key, (*sshd_host)[0], CurrentUserName()};
     auto sshd_clients =
-        Connect(io, sshd_setup, (*sshd)->port(), m, std::min(m, 10));
+        Connect(io, sshd_setup, sshd->sshd->port(), m, std::min(m, 10));
     Idle(io, absl::Seconds(2));
     int sshd_idle = 0;
     for (const auto& c : sshd_clients) sshd_idle += c->ready && !c->ended;
     int64_t rss = 0, pss = 0;
-    const std::vector<pid_t> procs = SshdConnectionProcesses(sshd_pid);
+    const std::vector<pid_t> procs = SshdConnectionProcesses(sshd->pid);
     for (pid_t p : procs) {
       rss += std::max<int64_t>(0, RssKiB(p));
       pss += std::max<int64_t>(0, PssKiB(p));
