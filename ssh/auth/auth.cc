@@ -317,9 +317,11 @@ absl::Status ClientAuth::Start() {
 
 absl::Status ClientAuth::TryNext() {
   if (next_ >= options_.identities.size()) {
+    absl::Status denied =
+        absl::UnauthenticatedError("Permission denied (publickey)");
     transport_.Disconnect(DisconnectReason::kNoMoreAuthMethodsAvailable,
-                          "no more keys");
-    return absl::UnauthenticatedError("Permission denied (publickey)");
+                          "no more keys", denied);
+    return denied;
   }
   const ClientIdentity& id = options_.identities[next_++];
   std::string algorithm;
@@ -352,8 +354,18 @@ absl::Status ClientAuth::TryNext() {
 absl::Status ClientAuth::Handle(Bytes payload) {
   if (payload.empty()) return absl::InvalidArgumentError("empty message");
   switch (payload[0]) {
-    case transport::kMsgServiceAccept:
+    case transport::kMsgServiceAccept: {
+      // RFC 4253 §10: the name must be the service we asked for, once.
+      auto name =
+          transport::ParseServiceMsg(transport::kMsgServiceAccept, payload);
+      if (!name.ok() || *name != "ssh-userauth" || service_accepted_) {
+        transport_.Disconnect(DisconnectReason::kProtocolError,
+                              "unexpected SERVICE_ACCEPT");
+        return absl::InvalidArgumentError("unexpected SERVICE_ACCEPT");
+      }
+      service_accepted_ = true;
       return TryNext();
+    }
     case transport::kMsgUserauthFailure:
       return TryNext();
     case transport::kMsgUserauthSuccess:

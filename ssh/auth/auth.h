@@ -165,6 +165,9 @@ class ClientAuth {
   // (methods)" (and disconnects).
   absl::Status Handle(Bytes payload);
   bool authenticated() const { return authenticated_; }
+  // The server accepted the ssh-userauth service (SERVICE_ACCEPT naming
+  // it; any other name, or a second one, disconnects).
+  bool service_accepted() const { return service_accepted_; }
   const std::string& banner() const { return banner_; }
 
  private:
@@ -173,6 +176,7 @@ class ClientAuth {
   ClientAuthOptions options_;
   size_t next_ = 0;
   bool authenticated_ = false;
+  bool service_accepted_ = false;
   std::string banner_;
 };
 

@@ -400,6 +400,33 @@ TEST_F(AuthTest, ClientKeepsAtMostMaxBannerBytesOfBanners) {
   EXPECT_FALSE(peers_->client->closed());
 }
 
+TEST_F(AuthTest, ClientRefusesASessionAcceptForAnotherService) {
+  client_ = std::make_unique<ClientAuth>(
+      *peers_->client, ClientAuthOptions{"alice", {{*key_a_, {}}}});
+  ASSERT_TRUE(client_->Start().ok());
+  EXPECT_EQ(client_
+                ->Handle(transport::SerializeServiceMsg(
+                    transport::kMsgServiceAccept, "ssh-connection"))
+                .code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(client_->service_accepted());
+  EXPECT_TRUE(peers_->client->closed());
+}
+
+TEST_F(AuthTest, ClientWithNoKeysLeftEndsUnauthenticated) {
+  client_ = std::make_unique<ClientAuth>(*peers_->client,
+                                         ClientAuthOptions{"alice", {}});
+  ASSERT_TRUE(client_->Start().ok());
+  EXPECT_EQ(client_
+                ->Handle(transport::SerializeServiceMsg(
+                    transport::kMsgServiceAccept, "ssh-userauth"))
+                .code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(client_->service_accepted());
+  EXPECT_EQ(peers_->client->close_status().code(),
+            absl::StatusCode::kUnauthenticated);
+}
+
 // ---- asynchronous decisions
 
 TEST_F(AuthTest, PendingDecisionThenAccept) {

@@ -114,7 +114,7 @@ absl::Status Connection::HandleChannelMessage(uint8_t type, wire::Reader& r) {
       result.status = absl::UnavailableError(
           absl::StrCat("channel open refused (reason ", *reason, ")",
                        desc->empty() ? "" : ": ", result.description));
-      channels_.erase(*id);
+      Erase(*id);
       handler_.OnChannelOpenResult(*id, result);
       return absl::OkStatus();
     }
@@ -168,7 +168,7 @@ absl::Status Connection::HandleChannelMessage(uint8_t type, wire::Reader& r) {
       if (!r.ExpectEnd().ok()) return Malformed("CLOSE");
       // The peer is gone: what we still had queued is dropped.
       if (!c.close_sent) RETURN_IF_ERROR(SendClose(c));
-      channels_.erase(*id);
+      Erase(*id);
       handler_.OnClose(*id);
       return absl::OkStatus();
     case kMsgChannelRequest:
@@ -301,7 +301,7 @@ absl::Status Connection::HandleOpen(wire::Reader& r) {
   }
   if (*max_packet == 0)
     return absl::InvalidArgumentError("maximum packet size 0");
-  if (channels_.size() >= options_.max_channels) {
+  if (CountedChannels() >= options_.max_channels) {
     wire::Writer w;
     w.Byte(kMsgChannelOpenFailure)
         .Uint32(*sender)
@@ -326,7 +326,7 @@ absl::Status Connection::HandleOpen(wire::Reader& r) {
 
 absl::StatusOr<uint32_t> Connection::OpenChannel(std::string_view type,
                                                  Bytes extra) {
-  if (channels_.size() >= options_.max_channels) {
+  if (CountedChannels() >= options_.max_channels) {
     return absl::ResourceExhaustedError("too many channels");
   }
   uint32_t id = next_id_++;
@@ -345,6 +345,25 @@ absl::StatusOr<uint32_t> Connection::OpenChannel(std::string_view type,
   RETURN_IF_ERROR(Send(w.data()));
   channels_.emplace(id, std::move(c));
   return id;
+}
+
+absl::Status Connection::AbandonOpen(uint32_t id) {
+  ASSIGN_OR_RETURN(Channel * c, Find(id));
+  if (c->state != State::kOpening || c->abandoned)
+    return absl::FailedPreconditionError("not an open of ours in progress");
+  if (abandoned_ >= options_.max_channels)
+    return absl::ResourceExhaustedError("too many abandoned channel opens");
+  c->abandoned = true;
+  c->close_requested = true;  // CLOSE once confirmed
+  ++abandoned_;
+  return absl::OkStatus();
+}
+
+void Connection::Erase(uint32_t id) {
+  auto it = channels_.find(id);
+  if (it == channels_.end()) return;
+  if (it->second.abandoned) --abandoned_;
+  channels_.erase(it);
 }
 
 absl::Status Connection::AcceptChannel(uint32_t id) {
@@ -372,7 +391,7 @@ absl::Status Connection::RejectChannel(uint32_t id, OpenFailure reason,
       .Uint32(static_cast<uint32_t>(reason))
       .String(description.substr(0, 1024))
       .String("");
-  channels_.erase(id);
+  Erase(id);
   return Send(w.data());
 }
 

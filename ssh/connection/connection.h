@@ -124,6 +124,16 @@ class Connection {
   // Opens a channel of `type` with type-specific `extra` data; the result
   // arrives in OnChannelOpenResult. kResourceExhausted over max_channels.
   absl::StatusOr<uint32_t> OpenChannel(std::string_view type, Bytes extra = {});
+  // Gives up on our open `id` that the peer has not answered yet (an open
+  // timeout): it stops counting against max_channels; a late confirmation
+  // is answered with CLOSE (OnClose follows the peer's CLOSE, no
+  // OnChannelOpenResult), a late refusal forgets it (OnChannelOpenResult
+  // as usual). At most max_channels channels are abandoned at a time:
+  // beyond that kResourceExhausted and the channel keeps counting.
+  // kFailedPrecondition unless the channel is one of ours still opening.
+  absl::Status AbandonOpen(uint32_t id);
+  // Channels given up by AbandonOpen and not yet forgotten.
+  size_t abandoned_count() const { return abandoned_; }
   absl::Status AcceptChannel(uint32_t id);
   absl::Status RejectChannel(uint32_t id, OpenFailure reason,
                              std::string_view description);
@@ -220,6 +230,7 @@ class Connection {
     bool eof_received = false;
     bool close_requested = false;  // Close() called (queued or on the wire)
     bool close_sent = false;       // CLOSE on the wire
+    bool abandoned = false;        // AbandonOpen: not counted
     std::deque<Output> out;
     size_t queued_bytes = 0;
     Replies replies;
@@ -229,6 +240,9 @@ class Connection {
   absl::Status Fail(absl::Status status);
   absl::Status Send(const std::vector<uint8_t>& msg);
   absl::StatusOr<Channel*> Find(uint32_t id);
+  void Erase(uint32_t id);
+  // Channels counted against max_channels.
+  size_t CountedChannels() const { return channels_.size() - abandoned_; }
   // A channel that may still carry data from us.
   absl::StatusOr<Channel*> FindForData(uint32_t id);
   // Largest data length of one CHANNEL_DATA to this channel.
@@ -256,6 +270,7 @@ class Connection {
   ConnectionHandler& handler_;
   ConnectionOptions options_;
   std::map<uint32_t, Channel> channels_;
+  size_t abandoned_ = 0;  // channels_ entries with abandoned set
   uint32_t next_id_ = 0;
   uint32_t global_requests_pending_ = 0;  // our want_reply global requests
   Replies global_replies_;

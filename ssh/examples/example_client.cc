@@ -18,7 +18,7 @@
 
 #include <CLI/CLI.hpp>
 #include <asio.hpp>
-#include <asio/experimental/as_tuple.hpp>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -35,36 +35,25 @@
 #include "ssh/examples/exec_client.h"
 #include "ssh/examples/host_ca.h"
 #include "ssh/net/driver.h"
+#include "ssh/net/listener.h"
+#include "ssh/net/session_driver.h"
 #include "ssh/net/spawn.h"
+#include "ssh/session/session.h"
 #include "ssh/transport/host_key.h"
-#include "ssh/transport/messages.h"
 #include "ssh/transport/transport.h"
 
 namespace sallyport::ssh::examples {
 namespace {
 
-using transport::Transport;
-
-class ClientHandler : public net::MessageHandler {
+// Service probe (no --user): the session ends after SERVICE_ACCEPT since
+// it has no key to offer.
+class ProbeHandler : public session::SessionHandler {
  public:
-  bool accepted = false;
-
-  absl::Status OnHandshakeDone(Transport& t) override {
-    Log(absl::StrCat("kex done: ", DescribeAlgorithms(t)));
-    return t.Send(transport::SerializeServiceMsg(transport::kMsgServiceRequest,
-                                                 "ssh-userauth"));
+  void OnHandshakeDone(session::Session& s) override {
+    Log(absl::StrCat("kex done: ", DescribeAlgorithms(s.transport())));
   }
-
-  absl::Status OnMessage(Transport& t, wire::Bytes payload) override {
-    if (payload[0] == transport::kMsgServiceAccept) {
-      auto name =
-          transport::ParseServiceMsg(transport::kMsgServiceAccept, payload);
-      if (!name.ok()) return name.status();
-      Log(absl::StrCat("SERVICE_ACCEPT ", base::SafeText(*name)));
-      accepted = *name == "ssh-userauth";
-      t.Disconnect(transport::DisconnectReason::kByApplication, "done");
-    }
-    return absl::OkStatus();
+  void OnData(session::Channel channel, uint32_t, wire::Bytes data) override {
+    channel.Consume(data.size());
   }
 };
 
@@ -85,6 +74,54 @@ class StdioFlags {
   int flags_[3];
 };
 
+struct RunResult {
+  absl::Status status;  // how the connection ended
+  int kex_count = 0;
+  bool service_accepted = false;
+};
+
+// Connects and runs a ClientSession with `handler` on `io` to its end.
+// `attach` sees the driver before it runs.
+RunResult RunSession(asio::io_context& io,
+                     const asio::ip::tcp::endpoint& endpoint,
+                     const std::string& address,
+                     session::ClientSessionOptions options,
+                     session::SessionHandler& handler,
+                     const std::function<void(net::SessionDriver&)>& attach) {
+  RunResult result;
+  net::Spawn(
+      io.get_executor(),
+      [&]() -> asio::awaitable<void> {
+        auto socket = co_await net::Dial(io.get_executor(),
+                                         endpoint.address().to_string(),
+                                         endpoint.port(), absl::Seconds(30));
+        if (!socket.ok()) {
+          result.status = absl::UnavailableError(absl::StrCat(
+              "connect to ", address, ": ", socket.status().message()));
+          co_return;
+        }
+        auto session = session::ClientSession::Create(options, handler);
+        if (!session.ok()) {
+          result.status = session.status();
+          co_return;
+        }
+        session::ClientSession& client = **session;
+        auto driver =
+            net::SessionDriver::Create(std::move(*socket), std::move(*session));
+        if (!driver.ok()) {
+          result.status = driver.status();
+          co_return;
+        }
+        if (attach) attach(**driver);
+        result.status = co_await (*driver)->Run();
+        result.kex_count = client.transport().kex_count();
+        result.service_accepted = client.service_accepted();
+      },
+      "example_client");
+  io.run();
+  return result;
+}
+
 int RunCommandMode(const asio::ip::tcp::endpoint& endpoint,
                    const std::string& address,
                    const transport::TransportOptions& options,
@@ -101,8 +138,9 @@ int RunCommandMode(const asio::ip::tcp::endpoint& endpoint,
               << key.status().message() << "\n";
     return 255;
   }
-  auth::ClientAuthOptions auth_options;
-  auth_options.user = user;
+  session::ClientSessionOptions session_options;
+  session_options.transport = options;
+  session_options.auth.user = user;
   auth::ClientIdentity id{*key, {}};
   if (!cert_path.empty()) {
     auto blob = cert::LoadCertificate(cert_path, key->public_key());
@@ -113,47 +151,26 @@ int RunCommandMode(const asio::ip::tcp::endpoint& endpoint,
     }
     id.certificate = blob->blob;
   }
-  auth_options.identities.push_back(std::move(id));
+  session_options.auth.identities.push_back(std::move(id));
 
   StdioFlags restore_flags;
   asio::io_context io(1);
-  auto client = std::make_shared<ExecClient>(
-      io.get_executor(), std::move(auth_options), absl::StrJoin(command, " "));
-  absl::Status result;
-  int kex_count = 0;
-  net::Spawn(
-      io.get_executor(),
-      [&]() -> asio::awaitable<void> {
-        asio::ip::tcp::socket socket(io);
-        auto [ec] = co_await socket.async_connect(
-            endpoint, asio::experimental::as_tuple(asio::use_awaitable));
-        if (ec) {
-          result = absl::UnavailableError(
-              absl::StrCat("connect to ", address, ": ", ec.message()));
-          client->CloseStreams();
-          co_return;
-        }
-        auto t = Transport::Create(options);
-        if (!t.ok()) {
-          result = t.status();
-          client->CloseStreams();
-          co_return;
-        }
-        net::TransportDriver driver(std::move(socket), std::move(*t));
-        client->Attach(driver);
-        result = co_await driver.Run(*client);
-        kex_count = driver.transport().kex_count();
-        client->CloseStreams();
-      },
-      "example_client");
-  io.run();
+  auto client = std::make_shared<ExecClient>(io.get_executor(),
+                                             absl::StrJoin(command, " "));
+  RunResult result =
+      RunSession(io, endpoint, address, std::move(session_options), *client,
+                 [&](net::SessionDriver& driver) {
+                   client->Attach(driver);
+                   driver.set_on_progress([c = client.get()] { c->Pump(); });
+                 });
+  client->CloseStreams();
   const int code = client->ExitCode();
   if (!client->error().ok()) {
     std::cerr << "example_client: " << client->error().message() << "\n";
-  } else if (code == 255 && !result.ok()) {
-    std::cerr << "example_client: " << result.message() << "\n";
+  } else if (code == 255 && !result.status.ok()) {
+    std::cerr << "example_client: " << result.status.message() << "\n";
   }
-  std::cerr << "example_client: kex count " << kex_count << "\n";
+  std::cerr << "example_client: kex count " << result.kex_count << "\n";
   return code;
 }
 
@@ -220,32 +237,17 @@ int Main(int argc, char** argv) {
                           command);
   }
 
-  asio::io_context io;
-  ClientHandler handler;
-  absl::Status result;
-  net::Spawn(
-      io.get_executor(),
-      [&]() -> asio::awaitable<void> {
-        asio::ip::tcp::socket socket(io);
-        auto [ec] = co_await socket.async_connect(
-            *endpoint, asio::experimental::as_tuple(asio::use_awaitable));
-        if (ec) {
-          result = absl::UnavailableError(
-              absl::StrCat("connect to ", connect, ": ", ec.message()));
-          co_return;
-        }
-        auto t = Transport::Create(options);
-        if (!t.ok()) {
-          result = t.status();
-          co_return;
-        }
-        net::TransportDriver driver(std::move(socket), std::move(*t));
-        result = co_await driver.Run(handler);
-      },
-      "example_client");
-  io.run();
-  if (handler.accepted) return 0;
-  std::cerr << "example_client: " << result.message() << "\n";
+  session::ClientSessionOptions probe_options;
+  probe_options.transport = options;
+  ProbeHandler probe;
+  asio::io_context io(1);
+  RunResult result = RunSession(io, *endpoint, connect,
+                                std::move(probe_options), probe, nullptr);
+  if (result.service_accepted) {
+    Log("SERVICE_ACCEPT ssh-userauth");
+    return 0;
+  }
+  std::cerr << "example_client: " << result.status.message() << "\n";
   return 1;
 }
 

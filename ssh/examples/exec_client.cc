@@ -7,7 +7,6 @@
 #include "base/safe_text.h"
 #include "ssh/connection/messages.h"
 #include "ssh/examples/common.h"
-#include "ssh/transport/messages.h"
 
 namespace sallyport::ssh::examples {
 namespace {
@@ -26,10 +25,8 @@ void AssignDup(asio::posix::stream_descriptor& d, int fd) {
 
 }  // namespace
 
-ExecClient::ExecClient(asio::any_io_executor executor,
-                       auth::ClientAuthOptions auth, std::string command)
+ExecClient::ExecClient(asio::any_io_executor executor, std::string command)
     : command_(std::move(command)),
-      auth_options_(std::move(auth)),
       stdin_(executor),
       stdout_(executor),
       stderr_(executor),
@@ -42,13 +39,7 @@ ExecClient::ExecClient(asio::any_io_executor executor,
   if (!stdin_.is_open()) in_.Abandon();  // no stdin: EOF at once
 }
 
-void ExecClient::Attach(net::TransportDriver& driver) {
-  driver_ = &driver;
-  auth_ = std::make_unique<auth::ClientAuth>(driver.transport(),
-                                             std::move(auth_options_));
-  connection_ =
-      std::make_unique<connection::Connection>(driver.transport(), *this);
-}
+void ExecClient::Attach(net::SessionDriver& driver) { driver_ = &driver; }
 
 void ExecClient::CloseStreams() {
   asio::error_code ignored;
@@ -64,44 +55,30 @@ int ExecClient::ExitCode() const {
 
 void ExecClient::Fail(absl::Status status) {
   if (error_.ok()) error_ = std::move(status);
-  driver_->transport().Disconnect(transport::DisconnectReason::kByApplication,
-                                  std::string(error_.message().substr(0, 100)));
-  driver_->Wake();
+  driver_->session().Disconnect(std::string(error_.message().substr(0, 100)));
 }
 
-absl::Status ExecClient::OnHandshakeDone(transport::Transport& t) {
-  Log(absl::StrCat("kex done: ", DescribeAlgorithms(t)));
-  return auth_->Start();
+void ExecClient::OnHandshakeDone(session::Session& s) {
+  Log(absl::StrCat("kex done: ", DescribeAlgorithms(s.transport())));
 }
 
-absl::Status ExecClient::OnMessage(transport::Transport&, wire::Bytes payload) {
-  const uint8_t type = payload[0];
-  if (type == transport::kMsgServiceAccept || (type >= 50 && type <= 79)) {
-    absl::Status s = auth_->Handle(payload);
-    if (!s.ok()) {
-      if (error_.ok()) error_ = s;
-      return s;
-    }
-    if (auth_->authenticated() && !channel_requested_) {
-      Log("authenticated");
-      channel_requested_ = true;
-      auto id = connection_->OpenChannel("session");
-      if (!id.ok()) return id.status();
-      channel_ = *id;
-    }
-    return absl::OkStatus();
+void ExecClient::OnAuthenticated(session::Session& s) {
+  Log("authenticated");
+  auto channel = s.OpenChannel("session");
+  if (!channel.ok()) {
+    Fail(channel.status());
+    return;
   }
-  if (type >= 80 && type <= 127) return connection_->Handle(payload);
-  return absl::OkStatus();
+  channel_ = *channel;
 }
 
-void ExecClient::OnChannelOpen(uint32_t id, std::string_view, wire::Bytes) {
-  // A client accepts no channels from the server (no forwarding asked for).
-  (void)connection_->RejectChannel(
-      id, connection::OpenFailure::kAdministrativelyProhibited, "not accepted");
+void ExecClient::OnEnd(session::Session&, const absl::Status& why) {
+  // Authentication refused, connection lost before the command finished.
+  if (!finished_ && !exit_code_.has_value() && error_.ok() && !why.ok())
+    error_ = why;
 }
 
-void ExecClient::OnChannelOpenResult(uint32_t,
+void ExecClient::OnChannelOpenResult(session::Channel channel,
                                      const connection::OpenResult& result) {
   if (!result.ok()) {
     Fail(absl::UnavailableError(
@@ -110,12 +87,12 @@ void ExecClient::OnChannelOpenResult(uint32_t,
   }
   channel_open_ = true;
   absl::Status s =
-      connection_->SendRequest(channel_, "exec", /*want_reply=*/true,
-                               connection::SerializeStringRequest(command_));
+      channel.SendRequest("exec", /*want_reply=*/true,
+                          connection::SerializeStringRequest(command_));
   if (!s.ok()) Fail(s);
 }
 
-void ExecClient::OnChannelRequestReply(uint32_t, bool success) {
+void ExecClient::OnChannelRequestReply(session::Channel, bool success) {
   if (!success) {
     Fail(absl::FailedPreconditionError("exec request refused by the server"));
     return;
@@ -124,19 +101,21 @@ void ExecClient::OnChannelRequestReply(uint32_t, bool success) {
   Pump();
 }
 
-void ExecClient::OnData(uint32_t, uint32_t stream, wire::Bytes data) {
+void ExecClient::OnData(session::Channel channel, uint32_t stream,
+                        wire::Bytes data) {
   if (stream == 0) {
     out_.Write(*this, data);
   } else if (stream == connection::kExtendedDataStderr) {
     err_.Write(*this, data);
   } else {
-    connection_->Consume(channel_, data.size());
+    channel.Consume(data.size());
   }
 }
 
-void ExecClient::OnChannelRequest(uint32_t id, std::string_view type,
-                                  bool want_reply, wire::Bytes data,
-                                  connection::RequestId) {
+void ExecClient::OnChannelRequest(session::Channel channel,
+                                  std::string_view type, bool want_reply,
+                                  wire::Bytes data,
+                                  connection::RequestId request) {
   if (type == "exit-status") {
     auto status = connection::ParseExitStatus(data);
     if (status.ok()) exit_code_ = static_cast<int>(*status & 0xff);
@@ -151,10 +130,10 @@ void ExecClient::OnChannelRequest(uint32_t id, std::string_view type,
       exit_code_ = number > 0 ? 128 + number : 255;
     }
   }
-  if (want_reply) (void)connection_->ReplyRequest(id, false);
+  if (want_reply) (void)channel.Reply(request, false);
 }
 
-void ExecClient::OnClose(uint32_t) {
+void ExecClient::OnClose(session::Channel) {
   channel_closed_ = true;
   channel_open_ = false;
   in_.Abandon();
@@ -162,12 +141,12 @@ void ExecClient::OnClose(uint32_t) {
 }
 
 connection::Connection* ExecClient::connection() {
-  if (!channel_open_ || !connection_->HasChannel(channel_)) return nullptr;
-  return connection_.get();
+  if (!channel_open_ || !channel_.valid()) return nullptr;
+  return driver_->session().connection();
 }
 
 bool ExecClient::OutputRoom() const {
-  return driver_->OutputBacklog() < net::kMaxOutputBacklog;
+  return driver_->driver().OutputBacklog() < net::kMaxOutputBacklog;
 }
 
 void ExecClient::Pump() {
@@ -175,7 +154,7 @@ void ExecClient::Pump() {
     in_.Pump(*this);
     if (in_.done() && !eof_sent_) {
       eof_sent_ = true;
-      (void)connection_->SendEof(channel_);
+      (void)channel_.SendEof();
       Flush();
     }
   }
@@ -186,9 +165,7 @@ void ExecClient::MaybeFinish() {
   if (finished_ || !channel_closed_ || !out_.idle() || !err_.idle()) return;
   finished_ = true;
   // Everything the command wrote has reached our stdout/stderr.
-  driver_->transport().Disconnect(transport::DisconnectReason::kByApplication,
-                                  "session finished");
-  driver_->Wake();
+  driver_->session().Disconnect("session finished");
   CloseStreams();
 }
 

@@ -1,7 +1,7 @@
-// example_client's command mode: authenticate with a key (and optional
-// certificate), open a session channel, exec one command, stream our stdin
-// to it (EOF on stdin → channel EOF) and its stdout/stderr to ours, and
-// remember its exit status.
+// example_client's command mode, on a session::ClientSession: once
+// authenticated, open a session channel, exec one command, stream our
+// stdin to it (EOF on stdin → channel EOF) and its stdout/stderr to ours,
+// and remember its exit status.
 #ifndef SALLYPORT_SSH_EXAMPLES_EXEC_CLIENT_H_
 #define SALLYPORT_SSH_EXAMPLES_EXEC_CLIENT_H_
 
@@ -11,25 +11,22 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "ssh/auth/auth.h"
 #include "ssh/connection/connection.h"
 #include "ssh/net/channel_io.h"
-#include "ssh/net/driver.h"
-#include "ssh/transport/transport.h"
+#include "ssh/net/session_driver.h"
+#include "ssh/session/session.h"
 
 namespace sallyport::ssh::examples {
 
-class ExecClient : public net::MessageHandler,
-                   public connection::ConnectionHandler,
+class ExecClient : public session::SessionHandler,
                    public net::PumpOwner,
                    public std::enable_shared_from_this<ExecClient> {
  public:
-  ExecClient(asio::any_io_executor executor, auth::ClientAuthOptions auth,
-             std::string command);
+  ExecClient(asio::any_io_executor executor, std::string command);
 
-  // Connects the handler to the transport (owned by `driver`); call before
-  // driver.Run(*this).
-  void Attach(net::TransportDriver& driver);
+  // The driver running the ClientSession whose handler this is; call
+  // before driver.Run().
+  void Attach(net::SessionDriver& driver);
   // After Run: stops the stdin/stdout/stderr streams.
   void CloseStreams();
 
@@ -39,45 +36,42 @@ class ExecClient : public net::MessageHandler,
   // Why the session failed, if it did.
   const absl::Status& error() const { return error_; }
 
-  // net::MessageHandler
-  absl::Status OnHandshakeDone(transport::Transport& t) override;
-  absl::Status OnMessage(transport::Transport& t, wire::Bytes payload) override;
-  void OnProgress(transport::Transport&) override { Pump(); }
-
-  // connection::ConnectionHandler
-  void OnChannelOpen(uint32_t id, std::string_view type,
-                     wire::Bytes extra) override;
-  void OnChannelOpenResult(uint32_t id,
+  // session::SessionHandler
+  void OnHandshakeDone(session::Session& s) override;
+  void OnAuthenticated(session::Session& s) override;
+  void OnEnd(session::Session&, const absl::Status& why) override;
+  void OnChannelOpenResult(session::Channel channel,
                            const connection::OpenResult& result) override;
-  void OnData(uint32_t id, uint32_t stream, wire::Bytes data) override;
-  void OnClose(uint32_t id) override;
-  void OnChannelRequest(uint32_t id, std::string_view type, bool want_reply,
-                        wire::Bytes data, connection::RequestId) override;
-  void OnChannelRequestReply(uint32_t id, bool success) override;
-  void OnWindowAvailable(uint32_t) override { Pump(); }
+  void OnData(session::Channel channel, uint32_t stream,
+              wire::Bytes data) override;
+  void OnClose(session::Channel channel) override;
+  void OnChannelRequest(session::Channel channel, std::string_view type,
+                        bool want_reply, wire::Bytes data,
+                        connection::RequestId request) override;
+  void OnChannelRequestReply(session::Channel, bool success) override;
+  void OnWindowAvailable(session::Channel) override { Pump(); }
 
   // net::PumpOwner
   connection::Connection* connection() override;
-  uint32_t channel_id() const override { return channel_; }
+  uint32_t channel_id() const override { return channel_.id(); }
   bool OutputRoom() const override;
-  void Flush() override { driver_->Wake(); }
+  void Flush() override { driver_->driver().Wake(); }
   void OnPumpEvent() override { Pump(); }
   std::shared_ptr<net::PumpOwner> Self() override { return shared_from_this(); }
 
+  // After each batch of input and write completion (the driver's
+  // on_progress).
+  void Pump();
+
  private:
   using Descriptor = asio::posix::stream_descriptor;
-  void Pump();
   void Fail(absl::Status status);
   void MaybeFinish();
 
   std::string command_;
-  net::TransportDriver* driver_ = nullptr;
-  auth::ClientAuthOptions auth_options_;
-  std::unique_ptr<auth::ClientAuth> auth_;
-  std::unique_ptr<connection::Connection> connection_;
+  net::SessionDriver* driver_ = nullptr;
 
-  uint32_t channel_ = 0;
-  bool channel_requested_ = false;
+  session::Channel channel_;
   bool channel_open_ = false;
   bool exec_accepted_ = false;
   bool eof_sent_ = false;

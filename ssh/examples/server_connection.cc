@@ -7,7 +7,6 @@
 #include "ssh/connection/messages.h"
 #include "ssh/examples/common.h"
 #include "ssh/examples/tcp_forward.h"
-#include "ssh/net/session_handler.h"
 #include "ssh/transport/messages.h"
 
 namespace sallyport::ssh::examples {
@@ -57,15 +56,19 @@ asio::awaitable<void> ServerConnection::Serve(
     Log(absl::StrCat("cannot create session: ", session.status().ToString()));
     co_return;
   }
-  self.session_ = std::move(*session);
-  self.driver_ = std::make_unique<net::TransportDriver>(
-      std::move(socket), self.session_->ReleaseTransport());
-  self.slot_ = std::move(slot);
-  self.slot_->Attach(self.driver_.get());
-  net::SessionMessageHandler handler(*self.session_, *self.driver_,
-                                     [&self] { self.PumpAll(); });
-  absl::Status end = co_await self.driver_->Run(handler);
-  self.slot_->Attach(nullptr);
+  self.session_ = session->get();
+  auto driver =
+      net::SessionDriver::Create(std::move(socket), std::move(*session));
+  if (!driver.ok()) {
+    Log(absl::StrCat("cannot drive session: ", driver.status().ToString()));
+    co_return;
+  }
+  self.driver_ = std::move(*driver);
+  // Ends the connection at the login grace deadline unless the user
+  // authenticates first.
+  self.driver_->AttachPreAuthSlot(std::move(slot));
+  self.driver_->set_on_progress([&self] { self.PumpAll(); });
+  absl::Status end = co_await self.driver_->Run();
   self.ShutdownChannels();
   Log(absl::StrCat("connection from ", self.peer_, " ended: ", end.ToString(),
                    " (kex count ", self.session_->transport().kex_count(),
@@ -97,7 +100,6 @@ void ServerConnection::OnAuthenticated(session::Session&) {
   login->ssh_connection = ssh_connection_;
   login->permissions = session_->identity()->permissions;
   login_ = std::move(login);
-  slot_->Authenticated();
 }
 
 void ServerConnection::PumpAll() {
@@ -106,7 +108,7 @@ void ServerConnection::PumpAll() {
 }
 
 bool ServerConnection::OutputRoom() const {
-  return driver_->OutputBacklog() < net::kMaxOutputBacklog;
+  return driver_->driver().OutputBacklog() < net::kMaxOutputBacklog;
 }
 
 Channel* ServerConnection::Find(uint32_t id) {

@@ -18,6 +18,7 @@
 #include "ssh/examples/session.h"
 #include "ssh/net/driver.h"
 #include "ssh/net/listener.h"
+#include "ssh/net/session_driver.h"
 #include "ssh/session/session.h"
 #include "ssh/transport/transport.h"
 
@@ -76,7 +77,7 @@ class ServerConnection : public session::SessionHandler,
     return *session_->connection();
   }
   bool OutputRoom() const override;
-  void Flush() override { driver_->Wake(); }
+  void Flush() override { driver_->driver().Wake(); }
   void Forget(uint32_t id) override;
 
  private:
@@ -90,10 +91,9 @@ class ServerConnection : public session::SessionHandler,
   asio::any_io_executor executor_;
   std::string peer_;  // "HOST:PORT"
   std::string ssh_connection_;
-  std::shared_ptr<net::PreAuthSlot> slot_;
-  // The driver owns the transport the session uses: destroyed after it.
-  std::unique_ptr<net::TransportDriver> driver_;
-  std::unique_ptr<session::ServerSession> session_;
+  // The driver owns the session (session_ points into it).
+  std::unique_ptr<net::SessionDriver> driver_;
+  session::ServerSession* session_ = nullptr;
   std::shared_ptr<const LoginInfo> login_;
   std::map<uint32_t, std::shared_ptr<Channel>> channels_;
 };

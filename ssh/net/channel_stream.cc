@@ -59,6 +59,8 @@ void ChannelPort::OnEof() {
 
 void ChannelPort::OnWindowAvailable() { Signal(writable_); }
 
+void ChannelPort::OnQueuedDataSent() { Signal(writable_); }
+
 void ChannelPort::Detach() {
   attached_ = false;
   eof_in_ = true;
@@ -114,7 +116,9 @@ asio::awaitable<IoResult> ChannelStream::WriteSome(
     if (p->closed_) co_return IoResult{asio::error::operation_aborted, 0};
     if (!p->attached_ || eof_sent_)
       co_return IoResult{asio::error::broken_pipe, 0};
-    absl::StatusOr<size_t> n = p->channel_.Send(data);
+    // Through the channel's ordered queue: after anything queued before,
+    // ahead of a later EOF/CLOSE; up to the queue's room beyond the window.
+    absl::StatusOr<size_t> n = p->channel_.Queue(data);
     if (!n.ok()) co_return IoResult{asio::error::broken_pipe, 0};
     if (*n > 0) {
       p->WakeSession();

@@ -6,13 +6,16 @@
 // here only until the inner driver reads them, and the channel is
 // Consume()d only by what was read, so the outer window is the inner
 // connection's backpressure (at most one receive window is held here).
-// Writes go into the channel as far as the peer's window allows and
-// complete once it took at least one byte (they wait for the window
-// otherwise). Channel EOF reads as end of stream; ShutdownSend() sends EOF
-// and Close() sends CLOSE.
+// Writes go into the channel's ordered output queue (Channel::Queue: sent
+// as the peer's window allows, the rest queued up to
+// ConnectionOptions::max_queued_bytes) and complete once it took at least
+// one byte (they wait for room otherwise). Channel EOF reads as end of
+// stream; ShutdownSend() sends EOF and Close() sends CLOSE, both after
+// what was written.
 //
 // The session's SessionHandler forwards the channel's events to the
-// ChannelPort (OnData, OnEof, OnWindowAvailable, OnClose) and calls
+// ChannelPort (OnData, OnEof, OnWindowAvailable, OnQueuedDataSent,
+// OnClose) and calls
 // Detach() when the session ends; the stream never touches the channel
 // after either. Everything runs on the session's executor.
 #ifndef SALLYPORT_SSH_NET_CHANNEL_STREAM_H_
@@ -42,6 +45,8 @@ class ChannelPort {
   void OnData(uint32_t stream, wire::Bytes data);
   void OnEof();
   void OnWindowAvailable();
+  // Queued bytes went on the wire: the queue has room again.
+  void OnQueuedDataSent();
   // The channel is gone (OnClose): reads end after the held data.
   void OnClose() { Detach(); }
   // The session ended or is going away: never touch the channel again.
@@ -67,7 +72,7 @@ class ChannelPort {
   size_t in_read_ = 0;  // bytes of in_ already read
   size_t peak_held_ = 0;
   asio::steady_timer readable_;  // cancelled when input or EOF arrives
-  asio::steady_timer writable_;  // cancelled when the window opens
+  asio::steady_timer writable_;  // cancelled when the queue has room
 };
 
 class ChannelStream : public ByteStream {

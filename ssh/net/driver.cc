@@ -126,7 +126,10 @@ void TransportDriver::ScheduleShrink() {
 
 absl::Time TransportDriver::NextWake() const {
   absl::Time t = std::min({deadline_, hard_close_at_, shrink_at_});
-  if (!transport_->closed()) t = std::min(t, transport_->NextDeadline());
+  if (!transport_->closed()) {
+    t = std::min(t, handler_ != nullptr ? handler_->NextDeadline(*transport_)
+                                        : transport_->NextDeadline());
+  }
   return t;
 }
 
@@ -299,7 +302,11 @@ asio::awaitable<void> TransportDriver::TimerLoop() {
       t.ShrinkBuffers();
       if (in_flight_ == 0) wire::ByteBuffer().swap(write_buffer_);
     }
-    t.OnTimer();
+    if (handler_ != nullptr) {
+      handler_->OnTimer(t);
+    } else {
+      t.OnTimer();
+    }
     NoteState();
   }
 }

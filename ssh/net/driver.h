@@ -15,7 +15,8 @@
 // Idle connections hold no input buffer: the driver waits for the stream to
 // become readable before it sizes a buffer, and releases large buffers
 // after a burst (one timer wake-up, DriverOptions::shrink_delay, later).
-// The timer otherwise sleeps until the transport's next deadline.
+// The timer otherwise sleeps until the next deadline of the transport and
+// the handler (MessageHandler::NextDeadline).
 #ifndef SALLYPORT_SSH_NET_DRIVER_H_
 #define SALLYPORT_SSH_NET_DRIVER_H_
 
@@ -54,6 +55,16 @@ class MessageHandler {
   // buffered. For asynchronous decisions (auth); call
   // TransportDriver::ResumeDispatch() once it returns false again.
   virtual bool DispatchPaused() { return false; }
+  // Time: when OnTimer must next run (the transport's deadlines and any of
+  // the layers above; InfiniteFuture when nothing waits), and the timer
+  // callback itself, which must call the transport's OnTimer (directly or
+  // through the layer above, e.g. Session::OnTimer). The driver asks again
+  // after every callback and after Wake(), so a new earlier deadline (e.g.
+  // Session::EndAt) re-arms the timer.
+  virtual absl::Time NextDeadline(const transport::Transport& t) {
+    return t.NextDeadline();
+  }
+  virtual void OnTimer(transport::Transport& t) { t.OnTimer(); }
 };
 
 struct DriverOptions {

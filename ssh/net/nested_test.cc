@@ -95,6 +95,9 @@ class OuterHandler : public SessionHandler {
   void OnWindowAvailable(Channel ch) override {
     if (Ours(ch)) port->OnWindowAvailable();
   }
+  void OnQueuedDataSent(Channel ch, size_t) override {
+    if (Ours(ch)) port->OnQueuedDataSent();
+  }
   void OnEnd(Session&, const absl::Status&) override {
     if (port) port->Detach();
   }

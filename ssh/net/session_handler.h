@@ -1,12 +1,15 @@
 // Runs a session::Session (ServerSession/ClientSession) on a
 // TransportDriver: the driver owns the transport (Session::ReleaseTransport)
 // and hands each message to the session, pauses dispatch while the session
-// waits for an asynchronous auth decision, and resumes when the session
-// wakes it.
+// waits for an asynchronous auth decision, resumes when the session wakes
+// it, and runs the session's timers (Session::NextDeadline/OnTimer: open
+// timeouts, keepalive liveness, EndAt, and the transport's login grace,
+// rekey and kex timeout) from its timer.
 //
-// Not yet driven from here: the session's own timers (open timeout,
-// keepalive probes); EndAt is mapped to TransportDriver::SetDeadline by the
-// caller.
+// SessionDriver (session_driver.h) puts these together with the right
+// lifetimes, the Listener's login grace and OnEnd on a lost connection;
+// use this class directly only when you own the pieces yourself (the
+// driver must outlive the session).
 #ifndef SALLYPORT_SSH_NET_SESSION_HANDLER_H_
 #define SALLYPORT_SSH_NET_SESSION_HANDLER_H_
 
@@ -48,6 +51,10 @@ class SessionMessageHandler : public MessageHandler {
     if (on_progress_) on_progress_();
   }
   bool DispatchPaused() override { return session_.dispatch_paused(); }
+  absl::Time NextDeadline(const transport::Transport&) override {
+    return session_.NextDeadline();
+  }
+  void OnTimer(transport::Transport&) override { session_.OnTimer(); }
 
  private:
   session::Session& session_;

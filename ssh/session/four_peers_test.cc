@@ -3,6 +3,7 @@
 // //ssh/connection over in-memory links. The bridge in the middle forwards
 // channel by channel and Consume()s on one side only what the other side
 // took, so nothing it buffers outgrows a window.
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,7 +19,6 @@ namespace sallyport::ssh::session {
 namespace {
 
 using testing::Link;
-using testing::OrderedOut;
 using testing::PairSetup;
 using testing::Pattern;
 using testing::Settle;
@@ -32,32 +32,37 @@ Bytes AsBytes(const std::string& s) {
 }
 
 // The middle: front is the server session the client logs in to, back the
-// client session to the target.
+// client session to the target. Everything goes through the channels'
+// ordered queues (Channel::Queue, SendRequest, SendEof, Close): data a
+// channel brings is queued on its partner and Consume()d only once it
+// went on the wire (at once, or later in OnQueuedDataSent), so the window
+// of the source holds everything still queued and the queue (one window)
+// always has room for what the source's peer may send.
 struct Bridge : SessionHandler {
   Session* front = nullptr;
   Session* back = nullptr;
   struct Couple {
     Channel front, back;
-    OrderedOut to_front, to_back;
     bool front_closed = false, back_closed = false;
   };
   std::map<std::pair<Session*, uint32_t>, std::shared_ptr<Couple>> couples;
+  // Bytes a partner's queue did not take (must stay 0, see above).
+  size_t refused = 0;
 
   std::shared_ptr<Couple> Find(Channel c) {
     auto it = couples.find({c.session(), c.id()});
     return it == couples.end() ? nullptr : it->second;
   }
   bool IsFront(Channel c) const { return c.session() == front; }
-  // The queue toward the other side of `c`, and that side's channel.
-  std::pair<OrderedOut*, Channel> Other(Couple& k, Channel c) {
-    return IsFront(c) ? std::make_pair(&k.to_back, k.back)
-                      : std::make_pair(&k.to_front, k.front);
+  // The other side of `c`.
+  Channel Other(const Couple& k, Channel c) const {
+    return IsFront(c) ? k.back : k.front;
   }
   size_t buffered() const {
     size_t n = 0;
     for (const auto& [key, k] : couples) {
       if (key.first == front)
-        n += k->to_front.buffered_bytes() + k->to_back.buffered_bytes();
+        n += k->front.QueuedBytes() + k->back.QueuedBytes();
     }
     return n;
   }
@@ -90,48 +95,44 @@ struct Bridge : SessionHandler {
   void OnData(Channel c, uint32_t stream, Bytes data) override {
     auto k = Find(c);
     if (k == nullptr) return c.Consume(data.size());
-    auto [out, to] = Other(*k, c);
-    out->Data(stream, data, [c](size_t n) mutable { c.Consume(n); });
-    out->Flush(to);
+    Channel to = Other(*k, c);
+    const size_t before = to.QueuedBytes();
+    auto taken = to.Queue(data, stream);
+    if (!taken.ok()) return c.Consume(data.size());  // the partner is gone
+    refused += data.size() - *taken;
+    // What went out at once is done with; the rest once it leaves the
+    // queue.
+    c.Consume(*taken - (to.QueuedBytes() - before));
+  }
+  void OnQueuedDataSent(Channel to, size_t n) override {
+    if (auto k = Find(to)) Other(*k, to).Consume(n);
   }
   void OnEof(Channel c) override {
-    if (auto k = Find(c)) {
-      auto [out, to] = Other(*k, c);
-      out->Eof();
-      out->Flush(to);
-    }
+    if (auto k = Find(c)) (void)Other(*k, c).SendEof();
   }
   void OnClose(Channel c) override {
     auto k = Find(c);
     if (k == nullptr) return;
     (IsFront(c) ? k->front_closed : k->back_closed) = true;
-    auto [out, to] = Other(*k, c);
-    out->Close();
-    out->Flush(to);
+    (void)Other(*k, c).Close();
     if (k->front_closed && k->back_closed) {
       couples.erase({front, k->front.id()});
       couples.erase({back, k->back.id()});
     }
   }
   void OnChannelRequest(Channel c, std::string_view type, bool want_reply,
-                        Bytes data, connection::RequestId) override {
+                        Bytes data, connection::RequestId request) override {
     auto k = Find(c);
     if (k == nullptr) {
-      if (want_reply) (void)c.Reply(false);
+      if (want_reply) (void)c.Reply(request, false);
       return;
     }
-    auto [out, to] = Other(*k, c);
-    out->Request(std::string(type), want_reply,
-                 std::vector<uint8_t>(data.begin(), data.end()));
-    out->Flush(to);
+    (void)Other(*k, c).SendRequest(type, want_reply, data);
   }
   void OnChannelRequestReply(Channel c, bool ok) override {
     // The answer to a request forwarded from the other side: replies go
     // back in the order the requests came.
-    if (auto k = Find(c)) (void)(IsFront(c) ? k->back : k->front).Reply(ok);
-  }
-  void OnWindowAvailable(Channel c) override {
-    if (auto k = Find(c)) (IsFront(c) ? k->to_front : k->to_back).Flush(c);
+    if (auto k = Find(c)) (void)Other(*k, c).Reply(ok);
   }
 };
 
@@ -141,13 +142,14 @@ struct Bridge : SessionHandler {
 //   flood   `flood_bytes` of Pattern(_, 1) on stdout, then EOF and CLOSE
 //   sink    never consumes what it gets
 // Requests "yes"/"no" are answered true/false. "black-hole" opens are never
-// answered.
+// answered. Output goes through the channel's ordered queue.
 struct Target : SessionHandler {
   size_t flood_bytes = 0;
+  // How much of the flood may be produced so far (a test paces it).
+  size_t flood_allowed = SIZE_MAX;
   struct Ch {
     Channel channel;
     std::string command;
-    OrderedOut out;
     size_t flooded = 0;
     std::string received;
   };
@@ -171,41 +173,40 @@ struct Target : SessionHandler {
     if (ch.command == "sink") return;  // never consumed
     ch.received += Str(data);
     if (ch.command == "echo") {
-      ch.out.Data(0, data, [c](size_t n) mutable { c.Consume(n); });
-      ch.out.Data(1, data);
-      ch.out.Flush(c);
-    } else {
-      c.Consume(data.size());
+      // Small test data: the queue takes all of it.
+      EXPECT_EQ(*c.Queue(data, 0), data.size());
+      EXPECT_EQ(*c.Queue(data, 1), data.size());
     }
+    c.Consume(data.size());
   }
   void OnEof(Channel c) override {
     Ch& ch = channels[c.id()];
     if (ch.command != "echo") return;
-    ch.out.Request("exit-status", false, connection::SerializeExitStatus(7));
-    ch.out.Eof();
-    ch.out.Close();
-    ch.out.Flush(c);
+    (void)c.SendRequest("exit-status", false,
+                        connection::SerializeExitStatus(7));
+    (void)c.SendEof();
+    (void)c.Close();
   }
   void OnClose(Channel c) override { channels.erase(c.id()); }
-  void OnWindowAvailable(Channel c) override {
-    auto it = channels.find(c.id());
-    if (it != channels.end()) it->second.out.Flush(c);
-    Pump();
-  }
+  void OnWindowAvailable(Channel) override { Pump(); }
+  void OnQueuedDataSent(Channel, size_t) override { Pump(); }
   // Produces flood data, at most a little ahead of what the window takes.
   void Pump() {
     for (auto& [id, ch] : channels) {
-      if (ch.command != "flood") continue;
-      while (ch.flooded < flood_bytes && ch.out.buffered_bytes() < 256 << 10) {
-        size_t n = std::min(flood.size(), flood_bytes - ch.flooded);
-        ch.out.Data(0, absl::MakeConstSpan(flood.data(), n));
-        ch.flooded += n;
-        if (ch.flooded == flood_bytes) {
-          ch.out.Eof();
-          ch.out.Close();
-        }
+      if (ch.command != "flood" || ch.flooded == flood_bytes) continue;
+      const size_t limit = std::min(flood_bytes, flood_allowed);
+      while (ch.flooded < limit && ch.channel.QueuedBytes() < 256 << 10) {
+        const size_t at = ch.flooded % flood.size();
+        const size_t n = std::min(flood.size() - at, limit - ch.flooded);
+        auto taken =
+            ch.channel.Queue(absl::MakeConstSpan(flood).subspan(at, n));
+        if (!taken.ok() || *taken == 0) break;
+        ch.flooded += *taken;
       }
-      ch.out.Flush(ch.channel);
+      if (ch.flooded == flood_bytes) {
+        (void)ch.channel.SendEof();
+        (void)ch.channel.Close();
+      }
     }
   }
 };
@@ -402,6 +403,7 @@ TEST_F(FourPeersTest, ClientThatNeverReadsWhileTheTargetFloods) {
   EXPECT_LT(target_app.channels.begin()->second.flooded, kFlood);
   EXPECT_LE(peak, 2 * kWindow + (256 << 10)) << peak;
   EXPECT_GT(peak, kWindow / 2);  // the flood did reach the middle
+  EXPECT_EQ(bridge.refused, 0u);
   // Once the client reads, every byte arrives, in order.
   user_link.client_reads = true;
   Run();
@@ -415,21 +417,22 @@ TEST_F(FourPeersTest, ClientThatNeverReadsWhileTheTargetFloods) {
 
 TEST_F(FourPeersTest, TargetThatNeverReadsWhileTheClientFloods) {
   Channel c = Exec("sink");
-  OrderedOut flood;
   std::vector<uint8_t> chunk = Pattern(64 << 10, 2);
   size_t queued = 0, peak = 0;
   for (int i = 0; i < 200; ++i) {
-    while (flood.buffered_bytes() < (256 << 10)) {
-      flood.Data(0, chunk);
-      queued += chunk.size();
+    while (c.QueuedBytes() < (256 << 10)) {
+      auto taken = c.Queue(chunk);
+      ASSERT_TRUE(taken.ok());
+      if (*taken == 0) break;
+      queued += *taken;
     }
-    flood.Flush(c);
     Run(50);
     peak = std::max(peak, MiddleBuffered());
   }
-  EXPECT_LT(queued - flood.buffered_bytes(), 3 * kWindow);  // client stopped
+  EXPECT_LT(queued - c.QueuedBytes(), 3 * kWindow);  // client stopped
   EXPECT_LE(peak, 2 * kWindow + (256 << 10)) << peak;
   EXPECT_GT(peak, kWindow / 2);
+  EXPECT_EQ(bridge.refused, 0u);
 }
 
 TEST_F(FourPeersTest, RekeyOnEachSideWhileDataFlows) {
@@ -437,6 +440,7 @@ TEST_F(FourPeersTest, RekeyOnEachSideWhileDataFlows) {
   Channel c = Exec("flood");
   Channel e = Exec("echo");
   target_app.flood_bytes = kFlood;  // starts on the next Run
+  target_app.flood_allowed = 0;     // paced: 512 KiB more per round
   const int front_kex = front->transport().kex_count();
   const int back_kex = back->transport().kex_count();
   std::string sent;
@@ -451,8 +455,10 @@ TEST_F(FourPeersTest, RekeyOnEachSideWhileDataFlows) {
     auto took = e.Send(d);
     ASSERT_TRUE(took.ok());
     sent += Str(absl::MakeConstSpan(d).first(*took));
+    target_app.flood_allowed += 512 << 10;
     Run(2);
   }
+  target_app.flood_allowed = SIZE_MAX;
   Run();
   EXPECT_GT(front->transport().kex_count(), front_kex);
   EXPECT_GT(back->transport().kex_count(), back_kex);

@@ -310,7 +310,10 @@ absl::Time Session::NextDeadline() const {
 }
 
 void Session::OnTimer() {
-  if (closed()) return;
+  if (closed()) {
+    CheckEnded();  // closed by the driver (a deadline of its own)
+    return;
+  }
   const absl::Time now = clock_->Now();
   if (end_at_.has_value() && now >= *end_at_) {
     transport_->Disconnect(transport::DisconnectReason::kByApplication,
@@ -322,6 +325,15 @@ void Session::OnTimer() {
   transport_->OnTimer();
   if (!closed()) CheckTimeouts(now);
   FlushOutput();
+  CheckEnded();
+}
+
+void Session::NoteDriverEnded(const absl::Status& why) {
+  if (!closed()) {
+    transport_->Disconnect(
+        transport::DisconnectReason::kConnectionLost, "connection lost",
+        why.ok() ? absl::UnavailableError("connection closed") : why);
+  }
   CheckEnded();
 }
 
@@ -350,6 +362,9 @@ void Session::CheckTimeouts(absl::Time now) {
     state.open_deadline.reset();
     if (state.opened_by_us) {
       state.timed_out = true;
+      // Its place among max_channels is free again (unless too many opens
+      // are abandoned already: then it keeps counting until answered).
+      (void)connection_->AbandonOpen(id);
       connection::OpenResult result;
       result.status =
           absl::DeadlineExceededError("the peer did not answer the open");
@@ -372,6 +387,9 @@ absl::StatusOr<Channel> Session::OpenChannel(std::string_view type,
   ChannelState& state = channels_[id];
   state.opened_by_us = true;
   state.open_deadline = clock_->Now() + options_.open_timeout;
+  // The OPEN and a new deadline: the driver may be asleep (the caller is
+  // often another session's callback, e.g. a bridge).
+  Wake();
   return Channel(this, id);
 }
 

@@ -155,7 +155,8 @@ struct SessionOptions {
   // A channel the peer opened and the application neither accepted nor
   // rejected within this time is rejected (kConnectFailed); one we opened
   // and the peer neither confirmed nor refused is reported failed
-  // (kDeadlineExceeded) and closed once the peer answers.
+  // (kDeadlineExceeded), stops counting against max_channels
+  // (Connection::AbandonOpen) and is closed once the peer answers.
   absl::Duration open_timeout = absl::Seconds(30);
 
   // "env" requests per channel (OpenSSH keeps at most ~128 variables) and
@@ -215,8 +216,16 @@ class Session {
   }
 
   // ---- time
+  // When OnTimer() must next run: the transport's deadlines (login grace,
+  // rekey, kex timeout), EndAt, open timeouts and keepalive probes.
   absl::Time NextDeadline() const;
   void OnTimer();
+  // For a driver whose connection ended (stream lost, or the driver closed
+  // the transport itself, e.g. at a deadline of its own): closes the
+  // transport if it is still open (why: the driver's status; nothing more
+  // is written) and reports OnEnd if it has not been reported yet. Safe to
+  // call more than once.
+  void NoteDriverEnded(const absl::Status& why);
 
   // The driver's hook: called (on the session's strand) when dispatch may
   // go on after a pause, or when output was produced outside Process() and
@@ -229,7 +238,9 @@ class Session {
 
   // ---- channels (after authentication)
   // kFailedPrecondition before authentication; as Connection::OpenChannel
-  // otherwise. The result arrives in OnChannelOpenResult.
+  // otherwise. The result arrives in OnChannelOpenResult. Wakes the driver
+  // (the open's deadline is new), so it may be called from anywhere on the
+  // session's strand.
   absl::StatusOr<Channel> OpenChannel(std::string_view type, Bytes extra = {});
   Channel channel(uint32_t id) { return Channel(this, id); }
   absl::Status SendGlobalRequest(std::string_view name, bool want_reply,
@@ -356,6 +367,9 @@ class ClientSession : public Session {
 
   // The server's USERAUTH_BANNER text (capped), if any.
   const std::string& banner() const { return auth_->banner(); }
+  // The server accepted the ssh-userauth service. With no identities the
+  // session ends right after (kUnauthenticated): a probe of the server.
+  bool service_accepted() const { return auth_->service_accepted(); }
 
  private:
   ClientSession(ClientSessionOptions options, SessionHandler& handler);

@@ -83,11 +83,15 @@ struct Pair {
   Link link;
 
   explicit Pair(
-      const std::function<void(ServerSessionOptions&)>& customize = nullptr) {
+      const std::function<void(ServerSessionOptions&)>& customize = nullptr,
+      const std::function<void(ClientSessionOptions&)>& customize_client =
+          nullptr) {
     ServerSessionOptions so = setup.ServerOptions();
     if (customize) customize(so);
     server = *ServerSession::Create(std::move(so), server_app);
-    client = *ClientSession::Create(setup.ClientOptions(), client_app);
+    ClientSessionOptions co = setup.ClientOptions();
+    if (customize_client) customize_client(co);
+    client = *ClientSession::Create(std::move(co), client_app);
     link.client = client.get();
     link.server = server.get();
   }
@@ -347,6 +351,52 @@ TEST(SessionTest, UnansweredOpenIsRejectedAfterTheOpenTimeout) {
   ASSERT_EQ(p.client_app.open_results.size(), 1u);
   EXPECT_FALSE(p.client_app.open_results[0].ok());
   EXPECT_EQ(p.server->connection()->channel_count(), 0u);
+}
+
+TEST(SessionTest, OurTimedOutOpensFreeTheirPlacesUpToTheAbandonedCap) {
+  constexpr size_t kMax = 2;
+  Pair p([](ServerSessionOptions& o) { o.open_timeout = absl::Hours(1); },
+         [](ClientSessionOptions& o) {
+           o.open_timeout = absl::Seconds(5);
+           o.connection.max_channels = kMax;
+         });
+  p.server_app.accept_opens = false;  // the server never answers
+  p.Run();
+  for (size_t i = 0; i < kMax; ++i)
+    ASSERT_TRUE(p.client->OpenChannel("session").ok());
+  p.Run();
+  // At the limit.
+  EXPECT_EQ(p.client->OpenChannel("session").status().code(),
+            absl::StatusCode::kResourceExhausted);
+  p.Advance(absl::Seconds(6));
+  ASSERT_EQ(p.client_app.open_results.size(), kMax);
+  EXPECT_EQ(p.client->connection()->abandoned_count(), kMax);
+  // Their places are free: kMax more opens, which time out as well; the
+  // abandoned cap (max_channels) is reached, so these keep counting.
+  for (size_t i = 0; i < kMax; ++i)
+    ASSERT_TRUE(p.client->OpenChannel("session").ok()) << i;
+  p.Run();
+  p.Advance(absl::Seconds(6));
+  ASSERT_EQ(p.client_app.open_results.size(), 2 * kMax);
+  for (const absl::Status& s : p.client_app.open_results)
+    EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded) << s;
+  EXPECT_EQ(p.client->connection()->abandoned_count(), kMax);
+  EXPECT_EQ(p.client->OpenChannel("session").status().code(),
+            absl::StatusCode::kResourceExhausted);
+  // The server answers late (accepts all): each is closed at once, the
+  // application hears nothing more, and every place is free again.
+  p.server_app.accept_opens = true;
+  for (uint32_t id = 0; id < 2 * kMax; ++id) {
+    if (p.server->connection()->HasChannel(id)) {
+      ASSERT_TRUE(p.server->channel(id).Accept().ok()) << id;
+    }
+  }
+  p.Run();
+  EXPECT_EQ(p.client_app.open_results.size(), 2 * kMax);
+  EXPECT_EQ(p.client->connection()->channel_count(), 0u);
+  EXPECT_EQ(p.client->connection()->abandoned_count(), 0u);
+  for (size_t i = 0; i < kMax; ++i)
+    EXPECT_TRUE(p.client->OpenChannel("session").ok()) << i;
 }
 
 TEST(SessionTest, EndAtDisconnectsSayingWhy) {

@@ -40,56 +40,6 @@ int Settle(const std::vector<Link*>& links, int max_rounds,
   return rounds;
 }
 
-void OrderedOut::Data(uint32_t stream, Bytes data,
-                      std::function<void(size_t)> sent) {
-  Item item(Item::kData);
-  item.stream = stream;
-  item.data.assign(data.begin(), data.end());
-  item.sent = std::move(sent);
-  bytes_ += data.size();
-  items_.push_back(std::move(item));
-}
-
-void OrderedOut::Request(std::string type, bool want_reply,
-                         std::vector<uint8_t> data) {
-  Item item(Item::kRequest);
-  item.type = std::move(type);
-  item.want_reply = want_reply;
-  item.data = std::move(data);
-  items_.push_back(std::move(item));
-}
-
-void OrderedOut::Eof() { items_.push_back(Item(Item::kEof)); }
-void OrderedOut::Close() { items_.push_back(Item(Item::kClose)); }
-
-void OrderedOut::Flush(Channel channel) {
-  while (!items_.empty() && channel.valid()) {
-    Item& item = items_.front();
-    switch (item.kind) {
-      case Item::kData: {
-        Bytes rest = absl::MakeConstSpan(item.data).subspan(item.offset);
-        auto took = channel.Send(rest, item.stream);
-        if (!took.ok() || *took == 0) return;
-        item.offset += *took;
-        bytes_ -= *took;
-        if (item.sent) item.sent(*took);
-        if (item.offset < item.data.size()) return;
-        break;
-      }
-      case Item::kRequest:
-        (void)channel.SendRequest(item.type, item.want_reply, item.data);
-        break;
-      case Item::kEof:
-        (void)channel.SendEof();
-        break;
-      case Item::kClose:
-        (void)channel.Close();
-        break;
-    }
-    items_.pop_front();
-  }
-}
-
 auth::AuthDecision OneKeyPolicy::Verdict(
     const auth::AuthAttempt& attempt) const {
   auth::AuthDecision d;

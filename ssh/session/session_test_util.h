@@ -1,12 +1,10 @@
 // Test helpers for sessions in memory: a Link moving bytes between two
-// sessions (each direction can stop reading), an ordered per-channel output
-// queue for handlers that forward or produce more than a window, and a
-// server/client pair factory.
+// sessions (each direction can stop reading) and a server/client pair
+// factory.
 #ifndef SALLYPORT_SSH_SESSION_SESSION_TEST_UTIL_H_
 #define SALLYPORT_SSH_SESSION_SESSION_TEST_UTIL_H_
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,36 +30,6 @@ struct Link {
 // moves, at most `max_rounds` rounds. Returns the rounds used.
 int Settle(const std::vector<Link*>& links, int max_rounds = 10000,
            const std::function<void()>& between = nullptr);
-
-// Output for one channel, in order: data (stream 0/1), requests, EOF, CLOSE;
-// flushed as the peer's window opens. Each item may carry a callback run
-// once it is sent (a bridge Consume()s its source there).
-class OrderedOut {
- public:
-  void Data(uint32_t stream, Bytes data, std::function<void(size_t)> sent = {});
-  void Request(std::string type, bool want_reply, std::vector<uint8_t> data);
-  void Eof();
-  void Close();
-  // Sends what the window allows, in order.
-  void Flush(Channel channel);
-  size_t buffered_bytes() const { return bytes_; }
-  bool empty() const { return items_.empty(); }
-
- private:
-  struct Item {
-    enum Kind { kData, kRequest, kEof, kClose };
-    explicit Item(Kind k) : kind(k) {}
-    Kind kind;
-    uint32_t stream = 0;
-    std::vector<uint8_t> data;
-    size_t offset = 0;
-    std::string type;
-    bool want_reply = false;
-    std::function<void(size_t)> sent;
-  };
-  std::deque<Item> items_;
-  size_t bytes_ = 0;
-};
 
 // A policy accepting one key, optionally deciding later (kPending).
 class OneKeyPolicy : public auth::AuthPolicy {

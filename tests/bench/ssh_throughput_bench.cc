@@ -43,6 +43,7 @@
 #include "ssh/crypto/cipher.h"
 #include "ssh/transport/packet_codec.h"
 #include "tests/bench/process_cpu.h"
+#include "tests/bench/ssh_bench_setup.h"
 #include "tests/harness/listening_process.h"
 #include "tests/harness/sshd_fixture.h"
 #include "tests/harness/subprocess.h"
@@ -257,39 +258,26 @@ int Main(int argc, char** argv) {
 
   auto dir = TempDir::Create("sshbench");
   if (!dir.ok()) return 1;
-  auto user = GenerateKey(dir->path(), "user_key");
-  auto host = GenerateKey(dir->path(), "host_key");
-  if (!user.ok() || !host.ok()) {
-    std::cerr << "ssh-keygen failed\n";
+  auto keys = MakeBenchKeys(*dir);
+  if (!keys.ok()) {
+    std::cerr << keys.status() << "\n";
     return 1;
   }
-  if (!WriteFile(dir->File("authorized_keys"), user->public_line + "\n").ok())
-    return 1;
+  const KeyPair* user = &keys->user;
+  const KeyPair* host = &keys->host;
 
   // sshd as the harness runs it, with logging that does not cost per packet.
   SshdFixture::Options options;
   options.config["Ciphers"] = absl::StrJoin(ciphers, ",");
   options.config["LogLevel"] = "ERROR";
-  auto sshd = SshdFixture::Start(options);
+  auto sshd = StartBenchSshd(options, *keys);
   if (!sshd.ok()) {
     std::cerr << sshd.status() << "\n";
     return 1;
   }
-  if (!WriteFile((*sshd)->authorized_keys_path(), user->public_line + "\n")
-           .ok())
-    return 1;
-  std::string sshd_pid_text = ReadFileOrEmpty((*sshd)->dir() + "/sshd.pid");
-  int sshd_pid = 0;
-  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(sshd_pid_text), &sshd_pid)) {
-    std::cerr << "no sshd.pid\n";
-    return 1;
-  }
+  const pid_t sshd_pid = sshd->pid;
 
-  auto ours = ListeningProcess::Start(
-      {RunfilePath("ssh/examples/example_server"), "--listen", "127.0.0.1:0",
-       "--host-key", host->private_path, "--authorized-keys",
-       dir->File("authorized_keys")},
-      dir->File("server.log"));
+  auto ours = StartExampleServer(*dir, *keys);
   if (!ours.ok()) {
     std::cerr << ours.status() << "\n";
     return 1;
@@ -303,8 +291,7 @@ int Main(int argc, char** argv) {
   const Target targets[] = {
       {"example_server", (*ours)->port(), dir->File("known_hosts"),
        (*ours)->process().pid()},
-      {"sshd", (*sshd)->port(), (*sshd)->known_hosts_path(),
-       static_cast<pid_t>(sshd_pid)},
+      {"sshd", sshd->sshd->port(), sshd->sshd->known_hosts_path(), sshd_pid},
   };
   std::cout << absl::StrFormat(
       "ssh pulling %d MiB from each server over loopback; best MB/s and "
