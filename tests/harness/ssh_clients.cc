@@ -19,7 +19,7 @@ absl::Status Need(const char* path, const char* package) {
 
 }  // namespace
 
-std::string_view SshClientName(SshClientKind kind) {
+std::string SshClientName(SshClientKind kind) {
   switch (kind) {
     case SshClientKind::kPlink:
       return "plink";

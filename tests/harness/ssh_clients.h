@@ -22,7 +22,7 @@ namespace sallyport::testing {
 
 enum class SshClientKind { kPlink, kParamiko, kAsyncssh };
 // "plink" (files: pscp), "paramiko", "asyncssh".
-std::string_view SshClientName(SshClientKind kind);
+std::string SshClientName(SshClientKind kind);
 inline constexpr SshClientKind kAllSshClients[] = {
     SshClientKind::kPlink, SshClientKind::kParamiko, SshClientKind::kAsyncssh};
 
