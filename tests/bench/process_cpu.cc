@@ -1,0 +1,53 @@
+#include "tests/bench/process_cpu.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "tests/harness/subprocess.h"
+
+namespace sallyport::testing {
+
+double ProcessTreeCpuSeconds(pid_t pid) {
+  std::string stat = ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/stat"));
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return -1;
+  std::vector<std::string> f =
+      absl::StrSplit(stat.substr(paren + 2), ' ', absl::SkipEmpty());
+  // Fields after "(comm)": state is field 3, utime field 14 → index 11.
+  double total = 0;
+  for (int i = 11; i <= 14 && i < static_cast<int>(f.size()); ++i) {
+    int64_t ticks = 0;
+    if (absl::SimpleAtoi(f[i], &ticks)) total += static_cast<double>(ticks);
+  }
+  return total / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+bool HasChildren(pid_t pid) {
+  std::string children =
+      ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/task/", pid, "/children"));
+  return !absl::StripAsciiWhitespace(children).empty();
+}
+
+void WaitForNoChildren(pid_t pid) {
+  for (int i = 0; i < 200 && HasChildren(pid); ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  absl::SleepFor(absl::Milliseconds(50));
+}
+
+double ThreadCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_THREAD, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+}  // namespace sallyport::testing

@@ -1,0 +1,27 @@
+// CPU time of a server's process tree, for benchmarks that charge a server
+// for what its per-connection processes spent.
+#ifndef SALLYPORT_TESTS_BENCH_PROCESS_CPU_H_
+#define SALLYPORT_TESTS_BENCH_PROCESS_CPU_H_
+
+#include <sys/types.h>
+
+namespace sallyport::testing {
+
+// utime + stime + cutime + cstime of `pid` from /proc, in seconds: its own
+// time and that of the children it has reaped. Negative if unreadable.
+double ProcessTreeCpuSeconds(pid_t pid);
+
+// Whether `pid` still has children (e.g. sshd's per-connection processes,
+// whose time lands in cutime/cstime only once reaped).
+bool HasChildren(pid_t pid);
+
+// Waits (up to ~2 s) until `pid` has no children, so a following
+// ProcessTreeCpuSeconds includes them.
+void WaitForNoChildren(pid_t pid);
+
+// This thread's user + system CPU time, in seconds.
+double ThreadCpuSeconds();
+
+}  // namespace sallyport::testing
+
+#endif  // SALLYPORT_TESTS_BENCH_PROCESS_CPU_H_
