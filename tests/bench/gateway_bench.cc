@@ -94,8 +94,8 @@ void Pull(const Path& path, uint64_t bytes, PathResult* out) {
   const absl::Time start = absl::Now();
   RunOptions run;
   run.timeout = absl::Minutes(20);
-  absl::StatusOr<RunResult> r = RunCommand(
-      {"/bin/sh", "-c", ShellLine(argv) + " > /dev/null"}, run);
+  absl::StatusOr<RunResult> r =
+      RunCommand({"/bin/sh", "-c", ShellLine(argv) + " > /dev/null"}, run);
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   if (!r.ok() || !r->ok()) {
     std::cerr << path.name << ": pull failed: "
@@ -106,9 +106,9 @@ void Pull(const Path& path, uint64_t bytes, PathResult* out) {
   out->mb_per_s = static_cast<double>(bytes) / seconds / 1e6;
   if (path.middle != 0) {
     WaitForNoChildren(path.middle);
-    out->middle_core_s_per_gb = (ProcessTreeCpuSeconds(path.middle) -
-                                 cpu_before) /
-                                (static_cast<double>(bytes) / 1e9);
+    out->middle_core_s_per_gb =
+        (ProcessTreeCpuSeconds(path.middle) - cpu_before) /
+        (static_cast<double>(bytes) / 1e9);
   }
 }
 
@@ -280,10 +280,9 @@ int Main(int argc, char** argv) {
   const double direct_mbs = results[0].mb_per_s;
   const double term_mbs = results[2].mb_per_s;
   const double direct_ms = results[0].connect_ms;
-  std::cout << absl::StrFormat("%-20s %9s %9s %9s %11s %9s %15s %15s\n",
-                               "path", "MB/s", "/direct", "/termin.",
-                               "connect ms", "+ms", "middle core-s/GB",
-                               "middle ms/sess");
+  std::cout << absl::StrFormat("%-20s %9s %9s %9s %11s %9s %15s %15s\n", "path",
+                               "MB/s", "/direct", "/termin.", "connect ms",
+                               "+ms", "middle core-s/GB", "middle ms/sess");
   for (size_t i = 0; i < paths.size(); ++i) {
     const PathResult& r = results[i];
     std::cout << absl::StrFormat(
@@ -295,7 +294,8 @@ int Main(int argc, char** argv) {
         r.connected && results[0].connected
             ? Fixed(r.connect_ms - direct_ms, 1, -1e9)
             : "-",
-        Fixed(r.middle_core_s_per_gb, 3), Fixed(r.middle_cpu_ms_per_session, 2));
+        Fixed(r.middle_core_s_per_gb, 3),
+        Fixed(r.middle_cpu_ms_per_session, 2));
   }
 
   // Idle sessions.
@@ -318,13 +318,13 @@ int Main(int argc, char** argv) {
     const pid_t gw = fx.gateway_process()->pid();
     to.port = fx.gateway_port();
     to.user = login + "+web01";
-    absl::StatusOr<RunResult> pub = RunCommand(
-        {"ssh-keygen", "-y", "-f",
-         fx.gateway_state_dir() + "/ssh_host_ed25519_key"});
+    absl::StatusOr<RunResult> pub =
+        RunCommand({"ssh-keygen", "-y", "-f",
+                    fx.gateway_state_dir() + "/ssh_host_ed25519_key"});
     to.host_public_key =
         pub.ok() ? std::string(absl::StripAsciiWhitespace(pub->out)) : "";
-    const double rss = IdleGrowthPerSession(
-        to, idle, tmp->path(), [gw] { return RssBytes(gw); });
+    const double rss = IdleGrowthPerSession(to, idle, tmp->path(),
+                                            [gw] { return RssBytes(gw); });
     std::cout << absl::StrFormat(
         "idle sessions: %d through the gateway: %s KiB gateway RSS per idle "
         "proxied session\n",
