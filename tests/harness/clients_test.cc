@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/harness/bastion_fixture.h"
+#include "tests/harness/preauth_clients.h"
 #include "tests/harness/ssh_clients.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
@@ -24,7 +25,11 @@ namespace {
 class ClientsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto f = BastionFixture::Start();
+    BastionFixture::Options options = BastionFixture::DefaultOptions();
+    // Pre-auth clients stay until the test closes them, however slow the
+    // machine is.
+    options.sshd_config["LoginGraceTime"] = "0";
+    auto f = BastionFixture::Start(options);
     ASSERT_TRUE(f.ok()) << f.status();
     fixture_ = f->release();
     auto c = SshClients::Create();
@@ -190,6 +195,49 @@ TEST_F(ClientsTest, ClientsAuthenticateOnlyWithTheCertificate) {
     EXPECT_NE(exec->exit_code, 0) << exec->Describe();
     EXPECT_FALSE(absl::StrContains(exec->out, "must-not-run"));
   }
+}
+
+// The load tools of issue 12, against sshd: legitimate sessions and fresh
+// handshakes get through while pre-auth clients hold connections (fewer
+// than sshd's MaxStartups start of 100, so sshd drops none of them).
+TEST_F(ClientsTest, SessionsPassWhilePreauthClientsHoldTheBanner) {
+  const SshEndpoint to = AliceToWeb01();
+  auto silent = PreauthClients::Open("127.0.0.1", to.port, 20,
+                                     PreauthClients::Mode::kSilent);
+  ASSERT_TRUE(silent.ok()) << silent.status();
+  auto partial = PreauthClients::Open("127.0.0.1", to.port, 20,
+                                      PreauthClients::Mode::kPartialBanner);
+  ASSERT_TRUE(partial.ok()) << partial.status();
+
+  auto load = clients_->ConcurrentSessions(to, 20, "head -c 1048576 /dev/zero",
+                                           1048576);
+  ASSERT_TRUE(load.ok()) << load.status();
+  EXPECT_EQ(load->exit_code, 0) << load->Describe();
+  EXPECT_TRUE(absl::StartsWith(
+      load->out, "sessions 20 ok 20 failed 0 bytes 20971520 seconds"))
+      << load->out;
+  for (int i = 0; i < 3; ++i) {
+    auto ssh = fixture_->SshArgs("alice");
+    ASSERT_TRUE(ssh.ok());
+    ssh->insert(ssh->end(), {"web01", "true"});
+    RunOptions ro;
+    ro.timeout = absl::Minutes(3);  // a loaded machine, not a refusal
+    auto r = RunCommand(*ssh, ro);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->exit_code, 0) << r->Describe();
+  }
+  EXPECT_EQ((*silent)->StillOpen(), 20);
+  EXPECT_EQ((*partial)->StillOpen(), 20);
+}
+
+// The load checker fails when the bytes are not what was expected.
+TEST_F(ClientsTest, ConcurrentSessionsReportShortOutputAsFailure) {
+  auto load = clients_->ConcurrentSessions(AliceToWeb01(), 2,
+                                           "head -c 1000 /dev/zero", 1001);
+  ASSERT_TRUE(load.ok()) << load.status();
+  EXPECT_EQ(load->exit_code, 1) << load->Describe();
+  EXPECT_TRUE(absl::StartsWith(load->out, "sessions 2 ok 0 failed 2 bytes 0"))
+      << load->out;
 }
 
 }  // namespace

@@ -158,4 +158,25 @@ absl::StatusOr<RunResult> SshClients::Get(SshClientKind kind,
   return Python(kind, to, {"get", remote, local});
 }
 
+absl::StatusOr<RunResult> SshClients::ConcurrentSessions(
+    const SshEndpoint& to, int count, const std::string& command,
+    int64_t expect_bytes, int parallel) {
+  RunOptions ro = Options();
+  ro.timeout = absl::Minutes(10);
+  return RunCommand(
+      {kPython,          "-W",
+       "ignore",         RunfilePath("tests/harness/clients/load_sessions.py"),
+       "--host",         to.host,
+       "--port",         std::to_string(to.port),
+       "--user",         to.user,
+       "--key",          to.key,
+       "--cert",         to.certificate,
+       "--host-key",     to.host_public_key,
+       "--count",        std::to_string(count),
+       "--command",      command,
+       "--expect-bytes", std::to_string(expect_bytes),
+       "--parallel",     std::to_string(parallel)},
+      ro);
+}
+
 }  // namespace sallyport::testing

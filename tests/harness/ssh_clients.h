@@ -60,6 +60,15 @@ class SshClients {
   absl::StatusOr<RunResult> Get(SshClientKind kind, const SshEndpoint& to,
                                 const std::string& remote,
                                 const std::string& local);
+  // `count` sessions at once (AsyncSSH, clients/load_sessions.py), each its
+  // own connection running `command`; succeeds (exit 0) only when every
+  // session exits 0 with exactly `expect_bytes` of output. The output's
+  // first line: "sessions N ok M failed F bytes X seconds S". `parallel`
+  // caps how many connect at a time (0: all).
+  absl::StatusOr<RunResult> ConcurrentSessions(const SshEndpoint& to, int count,
+                                               const std::string& command,
+                                               int64_t expect_bytes,
+                                               int parallel = 0);
   // pscp with an explicit protocol: "-scp" or "-sftp"; `from`/`to` use
   // pscp's syntax with "HOST:" for the remote side ("127.0.0.1:/tmp/x").
   absl::StatusOr<RunResult> Pscp(const SshEndpoint& endpoint,
