@@ -24,24 +24,23 @@ absl::StatusOr<std::unique_ptr<PreauthClients>> PreauthClients::Open(
     return absl::InvalidArgumentError("not an IPv4 address: " + host);
   }
   std::unique_ptr<PreauthClients> c(new PreauthClients());
-  const std::string greeting =
-      mode == Mode::kPartialBanner ? "SSH-2.0-"
-      : mode == Mode::kBannerOnly  ? "SSH-2.0-preauth-holder\r\n"
+  const std::string greeting = mode == Mode::kPartialBanner ? "SSH-2.0-"
+                               : mode == Mode::kBannerOnly
+                                   ? "SSH-2.0-preauth-holder\r\n"
                                    : "";
   for (int i = 0; i < count; ++i) {
     const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return absl::InternalError(strerror(errno));
     c->fds_.push_back(fd);
     if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      return absl::UnavailableError(
-          absl::StrCat("connect ", i, " to ", host, ":", port, ": ",
-                       strerror(errno)));
+      return absl::UnavailableError(absl::StrCat(
+          "connect ", i, " to ", host, ":", port, ": ", strerror(errno)));
     }
     if (!greeting.empty() &&
         send(fd, greeting.data(), greeting.size(), MSG_NOSIGNAL) !=
             static_cast<ssize_t>(greeting.size())) {
-      return absl::UnavailableError(absl::StrCat("send ", i, ": ",
-                                                 strerror(errno)));
+      return absl::UnavailableError(
+          absl::StrCat("send ", i, ": ", strerror(errno)));
     }
   }
   return c;

@@ -28,8 +28,9 @@ absl::StatusOr<std::unique_ptr<TmuxSession>> TmuxSession::Start(
   absl::StatusOr<TempDir> dir = TempDir::Create("tmux");
   if (!dir.ok()) return dir.status();
   std::unique_ptr<TmuxSession> s(new TmuxSession(std::move(*dir)));
-  // remain-on-exit before the pane exists, so a quick command's exit status
-  // is still there to read; no status line, so the screen is the pane.
+  // remain-on-exit before the pane exists, so the last screen of a quick
+  // command is still there to read; no status line, so the screen is the
+  // pane.
   if (absl::Status st = WriteFile(s->dir_.File("tmux.conf"),
                                   "set -g remain-on-exit on\n"
                                   "set -g status off\n"
@@ -47,7 +48,11 @@ absl::StatusOr<std::unique_ptr<TmuxSession>> TmuxSession::Start(
     args.push_back("-e");
     args.push_back(absl::StrCat(k, "=", v));
   }
-  args.push_back("--");
+  // The command's exit status goes to a file: tmux 3.3 sometimes leaves
+  // an exited pane process unreaped (pane_dead_status stays empty), so the
+  // status is not read from tmux.
+  args.insert(args.end(), {"--", "/bin/sh", "-c", "\"$@\"; echo $? > \"$0\"",
+                           s->dir_.File("exit_status")});
   args.insert(args.end(), argv.begin(), argv.end());
   absl::StatusOr<std::string> r = s->Tmux(args);
   if (!r.ok()) return r.status();
@@ -117,21 +122,19 @@ absl::Status TmuxSession::Resize(int width, int height) {
 absl::StatusOr<int> TmuxSession::WaitForExit(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   for (;;) {
-    absl::StatusOr<std::string> out =
-        Tmux({"display-message", "-p", "-t", kTarget,
-              "#{pane_dead} #{pane_dead_status}"});
-    if (!out.ok()) return out.status();
-    std::vector<std::string> parts =
-        absl::StrSplit(absl::StripAsciiWhitespace(*out), ' ');
+    const std::string text = ReadFileOrEmpty(dir_.File("exit_status"));
     int status = 0;
-    if (parts.size() == 2 && parts[0] == "1" &&
-        absl::SimpleAtoi(parts[1], &status)) {
+    if (absl::EndsWith(text, "\n") &&
+        absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &status)) {
       return status;
     }
     if (absl::Now() >= deadline) break;
     absl::SleepFor(absl::Milliseconds(50));
   }
-  return absl::DeadlineExceededError("the command in tmux is still running");
+  absl::StatusOr<std::string> screen = Screen();
+  return absl::DeadlineExceededError(
+      absl::StrCat("the command in tmux is still running; screen:\n",
+                   screen.ok() ? *screen : screen.status().ToString()));
 }
 
 }  // namespace sallyport::testing

@@ -1,7 +1,8 @@
 // TmuxSession: a real terminal for tests. A private tmux server (its own
 // socket in a temp dir, no user config) runs one command in one pane of a
 // fixed size; the test types into it, reads the screen, resizes it and
-// reads the command's exit status once it ends (remain-on-exit).
+// reads the command's exit status once it ends (remain-on-exit keeps the
+// last screen; a /bin/sh wrapper writes the status).
 #ifndef SALLYPORT_TESTS_HARNESS_TMUX_SESSION_H_
 #define SALLYPORT_TESTS_HARNESS_TMUX_SESSION_H_
 
