@@ -265,7 +265,9 @@ int Main(int argc, char** argv) {
     paths.push_back(
         {"gateway recorded", with({"-l", login + "+web01", "gateway"}), gw});
     paths.push_back(
-        {"gateway passthrough", with({"-J", "gateway", "web01"}), gw});
+        {"gateway passthrough",
+         // The inner connection names the inventory host, not 127.0.0.1.
+         with({"-J", "gateway", "-o", "HostName=web01", "web01"}), gw});
   }
 
   std::cout << absl::StrFormat(

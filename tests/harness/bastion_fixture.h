@@ -129,8 +129,13 @@ class BastionFixture {
   // known_hosts for clients: `@cert-authority * <host CA>` and the pinned
   // targets' keys (by name and by [127.0.0.1]:port).
   std::string client_known_hosts() const { return dir_.File("known_hosts"); }
-  // `ssh -F <user's ssh_config>` (with -o BatchMode=yes), to which the
-  // caller appends a host alias ("web01", "gateway") and a command.
+  // `ssh -F <user's ssh_config>` (the config sets BatchMode, the user's key
+  // and certificate, User = target_login() and StrictHostKeyChecking with
+  // client_known_hosts()), to which the caller appends options, a host
+  // alias ("web01", "gateway"; `-l LOGIN+web01 gateway` for a recorded
+  // session) and a command. Through the gateway as ProxyJump, add
+  // `-J gateway -o HostName=web01 web01`, so the direct-tcpip request names
+  // the inventory host (web01:its port) rather than 127.0.0.1.
   absl::StatusOr<std::vector<std::string>> SshArgs(
       const std::string& user) const;
 
