@@ -1,0 +1,344 @@
+// The gateway benchmark of issue 12 and its OpenSSH baselines, on a real
+// deployment from BastionFixture (real CA, `sp login` certificates, sshd
+// targets with host certificates), all over loopback with aes128-gcm:
+//
+//   direct               ssh web01 CMD
+//   openssh -J           ssh -J bastion web01 CMD   (ProxyJump via a 2nd sshd)
+//   openssh terminating  ssh bastion "ssh web01 CMD" (a bastion sshd that
+//                        runs ssh to the target: two full SSH legs)
+//   gateway recorded     ssh -l LOGIN+web01 gateway CMD      (--gateway=BIN)
+//   gateway passthrough  ssh -J gateway web01 CMD            (--gateway=BIN)
+//
+// Per path: MB/s pulling --bytes (`head -c N /dev/zero` on the target, to
+// /dev/null here), the ratio to direct and to the terminating bastion, and
+// --connects sequential `ssh ... true` (ms per connection). "middle" is the
+// box in between: the bastion sshd's process tree (its reaped per-connection
+// children and, for the terminating path, the inner ssh) or the gateway
+// process (/proc/PID/stat utime+stime): its core-s per GB and CPU ms per
+// session. Idle sessions: --idle AsyncSSH sessions (one connection + one
+// `cat` channel each) held open straight to sshd (Pss of its process tree
+// per session) and, with --gateway, through the gateway (gateway RSS and
+// Pss per idle proxied session).
+//
+//   bazel run --config=opt //tests/bench:gateway_bench --
+//       [--bytes=2147483648] [--connects=200] [--idle=1000]
+//       [--gateway=/abs/path/sallyport-gateway] [--gateway-arg=ARG]...
+//
+// Goals (issue 12): recorded ≥ 1.5× terminating, ≤ 0.8 gateway core-s/GB,
+// ≤ 2 ms gateway CPU per session, ≤ 128 KiB per idle proxied session,
+// connect ≤ 5 ms slower than direct. A benchmark: it asserts nothing.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "tests/bench/proc_memory.h"
+#include "tests/bench/process_cpu.h"
+#include "tests/harness/bastion_fixture.h"
+#include "tests/harness/listening_process.h"
+#include "tests/harness/ssh_clients.h"
+#include "tests/harness/subprocess.h"
+#include "tests/harness/temp_dir.h"
+
+namespace sallyport::testing {
+namespace {
+
+constexpr char kCipher[] = "aes128-gcm@openssh.com";
+constexpr char kUser[] = "olivia";  // role ops: passthrough allowed too
+
+std::string ShellQuote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+std::string ShellLine(const std::vector<std::string>& argv) {
+  std::vector<std::string> quoted;
+  for (const auto& a : argv) quoted.push_back(ShellQuote(a));
+  return absl::StrJoin(quoted, " ");
+}
+
+struct Path {
+  std::string name;
+  // The whole ssh command line that runs `command` on the target.
+  std::function<std::vector<std::string>(const std::string&)> argv;
+  // The middle box whose CPU is reported (0: none) and whether its reaped
+  // children count (sshd).
+  pid_t middle = 0;
+};
+
+struct PathResult {
+  double mb_per_s = 0;
+  double middle_core_s_per_gb = -1;
+  double connect_ms = 0;
+  double middle_cpu_ms_per_session = -1;
+  bool pulled = false;
+  bool connected = false;
+};
+
+void Pull(const Path& path, uint64_t bytes, PathResult* out) {
+  const std::vector<std::string> argv =
+      path.argv(absl::StrCat("head -c ", bytes, " /dev/zero"));
+  const double cpu_before =
+      path.middle != 0 ? ProcessTreeCpuSeconds(path.middle) : 0;
+  const absl::Time start = absl::Now();
+  RunOptions run;
+  run.timeout = absl::Minutes(20);
+  absl::StatusOr<RunResult> r =
+      RunCommand({"/bin/sh", "-c", ShellLine(argv) + " > /dev/null"}, run);
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  if (!r.ok() || !r->ok()) {
+    std::cerr << path.name << ": pull failed: "
+              << (r.ok() ? r->Describe() : r.status().ToString()) << "\n";
+    return;
+  }
+  out->pulled = true;
+  out->mb_per_s = static_cast<double>(bytes) / seconds / 1e6;
+  if (path.middle != 0) {
+    WaitForNoChildren(path.middle);
+    out->middle_core_s_per_gb =
+        (ProcessTreeCpuSeconds(path.middle) - cpu_before) /
+        (static_cast<double>(bytes) / 1e9);
+  }
+}
+
+void Connects(const Path& path, int n, PathResult* out) {
+  const std::vector<std::string> argv = path.argv("true");
+  const double cpu_before =
+      path.middle != 0 ? ProcessTreeCpuSeconds(path.middle) : 0;
+  std::vector<double> ms;
+  for (int i = 0; i < n; ++i) {
+    const absl::Time start = absl::Now();
+    absl::StatusOr<RunResult> r = RunCommand(argv);
+    if (!r.ok() || !r->ok()) {
+      std::cerr << path.name << ": connect " << i << " failed: "
+                << (r.ok() ? r->Describe() : r.status().ToString()) << "\n";
+      return;
+    }
+    ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
+  }
+  if (ms.empty()) return;
+  std::sort(ms.begin(), ms.end());
+  out->connected = true;
+  out->connect_ms = ms[ms.size() / 2];
+  if (path.middle != 0) {
+    WaitForNoChildren(path.middle);
+    out->middle_cpu_ms_per_session =
+        (ProcessTreeCpuSeconds(path.middle) - cpu_before) * 1000.0 / n;
+  }
+}
+
+// Holds `count` idle sessions (tests/harness/clients/idle_sessions.py) to
+// `to` and returns the growth of `measure()` (bytes) per session, or a
+// negative number when they could not all be opened.
+double IdleGrowthPerSession(const SshEndpoint& to, int count,
+                            const std::string& dir,
+                            const std::function<int64_t()>& measure) {
+  const std::string release = absl::StrCat(dir, "/release-", to.port);
+  const std::string log = absl::StrCat(dir, "/idle-", to.port, ".log");
+  const int64_t before = measure();
+  BackgroundProcess::Options po;
+  po.log_path = log;
+  absl::StatusOr<std::unique_ptr<BackgroundProcess>> idle =
+      BackgroundProcess::Start(
+          {"/usr/bin/python3", "-W", "ignore",
+           RunfilePath("tests/harness/clients/idle_sessions.py"), "--port",
+           std::to_string(to.port), "--user", to.user, "--key", to.key,
+           "--cert", to.certificate, "--host-key", to.host_public_key,
+           "--count", std::to_string(count), "--until-file", release},
+          po);
+  if (!idle.ok()) return -1;
+  const absl::Time deadline = absl::Now() + absl::Minutes(10);
+  while (absl::Now() < deadline &&
+         ReadFileOrEmpty(log).find("ready") == std::string::npos &&
+         ReadFileOrEmpty(log).find("failed") == std::string::npos) {
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  double per_session = -1;
+  if (ReadFileOrEmpty(log).find("ready") != std::string::npos) {
+    absl::SleepFor(absl::Seconds(2));  // let the last ones settle
+    per_session = static_cast<double>(measure() - before) / count;
+  } else {
+    std::cerr << "idle sessions to port " << to.port
+              << " failed: " << ReadFileOrEmpty(log) << "\n";
+  }
+  (void)WriteFile(release, "");
+  (*idle)->Stop();
+  return per_session;
+}
+
+// sshd's listener (the fixture runs it with -D, so the pid file is its own).
+pid_t SshdPid(const SshdFixture& sshd) {
+  int pid = 0;
+  (void)absl::SimpleAtoi(
+      absl::StripAsciiWhitespace(ReadFileOrEmpty(sshd.dir() + "/sshd.pid")),
+      &pid);
+  return pid;
+}
+
+std::string Fixed(double v, int digits, double missing_below = -0.5) {
+  return v < missing_below ? "-" : absl::StrFormat("%.*f", digits, v);
+}
+
+int Main(int argc, char** argv) {
+  uint64_t bytes = uint64_t{2} << 30;
+  int connects = 200;
+  int idle = 1000;
+  std::string gateway;
+  std::vector<std::string> gateway_args;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view a = argv[i];
+    if (absl::ConsumePrefix(&a, "--bytes=")) {
+      (void)absl::SimpleAtoi(a, &bytes);
+    } else if (absl::ConsumePrefix(&a, "--connects=")) {
+      (void)absl::SimpleAtoi(a, &connects);
+    } else if (absl::ConsumePrefix(&a, "--idle=")) {
+      (void)absl::SimpleAtoi(a, &idle);
+    } else if (absl::ConsumePrefix(&a, "--gateway=")) {
+      gateway = std::string(a);
+    } else if (absl::ConsumePrefix(&a, "--gateway-arg=")) {
+      gateway_args.emplace_back(a);
+    } else {
+      std::cerr << "usage: gateway_bench [--bytes=N] [--connects=N] "
+                   "[--idle=N] [--gateway=BINARY] [--gateway-arg=ARG]...\n";
+      return 2;
+    }
+  }
+
+  BastionFixture::Options options = BastionFixture::DefaultOptions();
+  options.targets.push_back({"bastion", {{"env", "infra"}}, "host-ca"});
+  options.sshd_config["Ciphers"] = kCipher;
+  options.sshd_config["LogLevel"] = "ERROR";
+  absl::StatusOr<std::unique_ptr<BastionFixture>> f =
+      BastionFixture::Start(options);
+  if (!f.ok()) {
+    std::cerr << "fixture: " << f.status() << "\n";
+    return 1;
+  }
+  BastionFixture& fx = **f;
+  absl::StatusOr<TempDir> tmp = TempDir::Create("gwbench");
+  if (!tmp.ok()) return 1;
+  if (!gateway.empty()) {
+    if (absl::Status st = fx.StartGateway(gateway, gateway_args); !st.ok()) {
+      std::cerr << "gateway: " << st << "\n";
+      return 1;
+    }
+  }
+  const BastionFixture::User* user = *fx.user(kUser);
+  const std::vector<std::string> ssh = {"ssh", "-F", user->ssh_config, "-c",
+                                        kCipher};
+  const pid_t bastion = SshdPid(*fx.target("bastion")->sshd);
+  const std::string login = fx.target_login();
+
+  auto with = [&ssh](std::vector<std::string> middle) {
+    return [ssh, middle](const std::string& command) {
+      std::vector<std::string> v = ssh;
+      v.insert(v.end(), middle.begin(), middle.end());
+      v.push_back(command);
+      return v;
+    };
+  };
+  std::vector<Path> paths = {
+      {"direct", with({"web01"}), 0},
+      {"openssh -J", with({"-J", "bastion", "web01"}), bastion},
+      {"openssh terminating",
+       [ssh](const std::string& command) {
+         std::vector<std::string> v = ssh;
+         v.push_back("bastion");
+         v.push_back(ShellLine(ssh) + " web01 " + ShellQuote(command));
+         return v;
+       },
+       bastion},
+  };
+  if (!gateway.empty()) {
+    const pid_t gw = fx.gateway_process()->pid();
+    paths.push_back(
+        {"gateway recorded", with({"-l", login + "+web01", "gateway"}), gw});
+    paths.push_back(
+        {"gateway passthrough",
+         // The inner connection names the inventory host, not 127.0.0.1.
+         with({"-J", "gateway", "-o", "HostName=web01", "web01"}), gw});
+  }
+
+  std::cout << absl::StrFormat(
+      "gateway_bench: %s, pulling %d MiB per path, median of %d sequential "
+      "connects; user %s, login %s\n",
+      kCipher, bytes >> 20, connects, kUser, login);
+  std::vector<PathResult> results(paths.size());
+  for (size_t i = 0; i < paths.size(); ++i) {
+    Pull(paths[i], bytes, &results[i]);
+    Connects(paths[i], connects, &results[i]);
+  }
+  const double direct_mbs = results[0].mb_per_s;
+  const double term_mbs = results[2].mb_per_s;
+  const double direct_ms = results[0].connect_ms;
+  std::cout << absl::StrFormat("%-20s %9s %9s %9s %11s %9s %15s %15s\n", "path",
+                               "MB/s", "/direct", "/termin.", "connect ms",
+                               "+ms", "middle core-s/GB", "middle ms/sess");
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const PathResult& r = results[i];
+    std::cout << absl::StrFormat(
+        "%-20s %9s %9s %9s %11s %9s %15s %15s\n", paths[i].name,
+        r.pulled ? Fixed(r.mb_per_s, 1) : "failed",
+        r.pulled && direct_mbs > 0 ? Fixed(r.mb_per_s / direct_mbs, 2) : "-",
+        r.pulled && term_mbs > 0 ? Fixed(r.mb_per_s / term_mbs, 2) : "-",
+        r.connected ? Fixed(r.connect_ms, 1) : "failed",
+        r.connected && results[0].connected
+            ? Fixed(r.connect_ms - direct_ms, 1, -1e9)
+            : "-",
+        Fixed(r.middle_core_s_per_gb, 3),
+        Fixed(r.middle_cpu_ms_per_session, 2));
+  }
+
+  // Idle sessions.
+  SshEndpoint to;
+  to.user = login;
+  to.key = user->key;
+  to.certificate = user->certificate;
+  BastionFixture::Target* web01 = fx.target("web01");
+  to.port = web01->sshd->port();
+  to.host_public_key = web01->host_key.public_line;
+  const pid_t web01_sshd = SshdPid(*web01->sshd);
+  const double sshd_pss = IdleGrowthPerSession(
+      to, idle, tmp->path(),
+      [web01_sshd] { return ProcessTreePssBytes(web01_sshd); });
+  std::cout << absl::StrFormat(
+      "idle sessions: %d straight to sshd: %s KiB Pss per session (sshd "
+      "process tree)\n",
+      idle, Fixed(sshd_pss / 1024, 1));
+  if (!gateway.empty()) {
+    const pid_t gw = fx.gateway_process()->pid();
+    to.port = fx.gateway_port();
+    to.user = login + "+web01";
+    absl::StatusOr<RunResult> pub =
+        RunCommand({"ssh-keygen", "-y", "-f",
+                    fx.gateway_state_dir() + "/ssh_host_ed25519_key"});
+    to.host_public_key =
+        pub.ok() ? std::string(absl::StripAsciiWhitespace(pub->out)) : "";
+    const double rss = IdleGrowthPerSession(to, idle, tmp->path(),
+                                            [gw] { return RssBytes(gw); });
+    std::cout << absl::StrFormat(
+        "idle sessions: %d through the gateway: %s KiB gateway RSS per idle "
+        "proxied session\n",
+        idle, Fixed(rss / 1024, 1));
+  }
+  std::cout << "goals (issue 12): recorded >= 1.5x terminating; <= 0.8 "
+               "gateway core-s/GB; <= 2 ms gateway CPU per session; <= 128 "
+               "KiB per idle proxied session; connect <= +5 ms vs direct\n";
+  return 0;
+}
+
+}  // namespace
+}  // namespace sallyport::testing
+
+int main(int argc, char** argv) { return sallyport::testing::Main(argc, argv); }

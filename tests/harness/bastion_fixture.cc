@@ -1,0 +1,505 @@
+#include "tests/harness/bastion_fixture.h"
+
+#include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <iostream>
+#include <regex>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "ca/tls_material.h"
+#include "gtest/gtest.h"
+#include "tests/harness/net_util.h"
+
+namespace sallyport::testing {
+namespace {
+
+constexpr char kAdmin[] = "admin";
+
+absl::Status FromGrpc(const std::string& what, const grpc::Status& st) {
+  if (st.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(st.error_code()),
+                      absl::StrCat(what, ": ", st.error_message()));
+}
+
+std::unique_ptr<grpc::ClientContext> Context() {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  return ctx;
+}
+
+// Not secret material of any real system: unique per fixture so that a
+// test cannot pass with some other fixture's password.
+absl::StatusOr<std::string> RandomPassword(const std::string& user) {
+  std::ifstream in("/dev/urandom", std::ios::binary);
+  unsigned char bytes[12];
+  if (!in.read(reinterpret_cast<char*>(bytes), sizeof(bytes))) {
+    return absl::InternalError("cannot read /dev/urandom");
+  }
+  std::string out = user + "-pw-";
+  static const char kHex[] = "0123456789abcdef";
+  for (unsigned char b : bytes) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  return out;
+}
+
+admin::v1::HostSelector Selector(const std::string& key,
+                                 const std::string& value) {
+  admin::v1::HostSelector s;
+  (*s.mutable_labels())[key] = value;
+  return s;
+}
+
+admin::v1::Role MakeRole(const std::string& name,
+                         const std::vector<std::string>& logins,
+                         const std::vector<admin::v1::HostSelector>& hosts,
+                         const std::vector<std::string>& channels) {
+  admin::v1::Role role;
+  role.set_name(name);
+  role.set_description("bastion fixture role " + name);
+  for (const auto& l : logins) role.add_logins(l);
+  for (const auto& h : hosts) *role.add_hosts() = h;
+  for (const auto& c : channels) role.add_channels(c);
+  return role;
+}
+
+std::string Trimmed(const std::string& s) {
+  return std::string(absl::StripAsciiWhitespace(s));
+}
+
+}  // namespace
+
+BastionFixture::Options BastionFixture::DefaultOptions() {
+  const std::string login = CurrentUserName();
+  Options o;
+  o.roles.push_back(MakeRole("dev", {login}, {Selector("env", "dev")},
+                             {"shell", "exec", "sftp"}));
+  o.roles.push_back(MakeRole("ops", {login},
+                             {Selector("env", "dev"), Selector("env", "prod")},
+                             {"shell", "exec", "sftp", "port-forward",
+                              "agent-forward", "proxyjump-passthrough"}));
+  admin::v1::Role readonly = MakeRole(
+      "prod-readonly", {login}, {Selector("env", "prod")}, {"shell", "exec"});
+  admin::v1::DenyRule* deny = readonly.add_deny();
+  *deny->add_hosts() = Selector("env", "prod");
+  for (const char* kind : {"sftp", "port-forward", "proxyjump-passthrough"}) {
+    deny->add_channels(kind);
+  }
+  o.roles.push_back(readonly);
+  o.roles.push_back(MakeRole("guest", {"guest"}, {Selector("env", "dev")},
+                             {"shell", "exec"}));
+  for (const auto& [name, roles] :
+       std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"alice", {"dev"}},
+           {"olivia", {"ops"}},
+           {"rita", {"ops", "prod-readonly"}},
+           {"bob", {"guest"}}}) {
+    BastionUserSpec u;
+    u.name = name;
+    u.roles = roles;
+    o.users.push_back(u);
+  }
+  o.targets = {{"web01", {{"env", "dev"}}, "host-ca"},
+               {"web02", {{"env", "prod"}}, "pinned-key"}};
+  return o;
+}
+
+absl::StatusOr<std::unique_ptr<BastionFixture>> BastionFixture::Start(
+    Options options) {
+  absl::StatusOr<TempDir> dir = TempDir::Create("bastion");
+  if (!dir.ok()) return dir.status();
+  chmod(dir->path().c_str(), 0755);
+  std::unique_ptr<BastionFixture> f(new BastionFixture(std::move(*dir)));
+  if (absl::Status st = f->StartCa(options); !st.ok()) return st;
+  if (absl::Status st = f->ConnectAdmin(); !st.ok()) return st;
+  if (absl::Status st = f->CreatePolicy(options); !st.ok()) return st;
+  for (const BastionTargetSpec& spec : options.targets) {
+    if (absl::Status st = f->StartTarget(spec, options); !st.ok()) return st;
+  }
+  for (const BastionUserSpec& spec : options.users) {
+    if (!spec.log_in) continue;
+    if (absl::Status st = f->Login(spec.name); !st.ok()) return st;
+  }
+  if (absl::Status st = f->WriteClientFiles(); !st.ok()) return st;
+  return f;
+}
+
+BastionFixture::~BastionFixture() {
+  StopGateway();
+  if (::testing::Test::HasFailure() && !GatewayLog().empty()) {
+    std::cerr << "--- gateway log ---\n" << GatewayLog() << "--- end ---\n";
+  }
+}
+
+absl::Status BastionFixture::StartCa(const Options& options) {
+  ca_state_dir_ = dir_.File("ca");
+  const std::string bin = RunfilePath("ca/sallyport-ca");
+  absl::StatusOr<std::string> password = RandomPassword(kAdmin);
+  if (!password.ok()) return password.status();
+  const std::string pw_file = dir_.File("admin.pw");
+  if (absl::Status st = WriteFile(pw_file, *password + "\n", 0600); !st.ok()) {
+    return st;
+  }
+  // scrypt 2^10: logins in tests take milliseconds, not 100 ms each.
+  absl::StatusOr<RunResult> init = RunCommandOk(
+      {bin, "init", "--state-dir", ca_state_dir_, "--admin", kAdmin,
+       "--admin-password-file", pw_file, "--scrypt-log-n", "10"});
+  if (!init.ok()) return init.status();
+  static const std::regex kFingerprint(R"(TLS fingerprint:\s+(SHA256:\S+))");
+  std::smatch m;
+  if (!std::regex_search(init->out, m, kFingerprint)) {
+    return absl::InternalError("no TLS fingerprint in: " + init->out);
+  }
+  ca_fingerprint_ = m[1].str();
+  {
+    std::ofstream yaml(ca_state_dir_ + "/ca.yaml", std::ios::app);
+    yaml << "gateway:\n  egress_addresses: ["
+         << absl::StrJoin(options.egress_addresses, ", ",
+                          [](std::string* out, const std::string& a) {
+                            absl::StrAppend(out, "\"", a, "\"");
+                          })
+         << "]\n";
+    if (!yaml.good()) return absl::InternalError("cannot append to ca.yaml");
+  }
+  user_ca_line_ = Trimmed(ReadFileOrEmpty(ca_state_dir_ + "/user_ca.pub"));
+  host_ca_line_ = Trimmed(ReadFileOrEmpty(ca_state_dir_ + "/host_ca.pub"));
+  if (user_ca_line_.empty() || host_ca_line_.empty()) {
+    return absl::InternalError("init wrote no user_ca.pub/host_ca.pub");
+  }
+  if (absl::Status st =
+          WriteFile(dir_.File("user_ca.pub"), user_ca_line_ + "\n", 0644);
+      !st.ok()) {
+    return st;
+  }
+  absl::StatusOr<std::unique_ptr<ListeningProcess>> server =
+      ListeningProcess::Start(
+          {bin, "serve", "--config", ca_state_dir_ + "/ca.yaml", "--listen",
+           "127.0.0.1:0"},
+          dir_.File("ca.log"));
+  if (!server.ok()) return server.status();
+  ca_ = std::move(*server);
+  users_[kAdmin].name = kAdmin;
+  users_[kAdmin].password = *password;
+  return Login(kAdmin);
+}
+
+std::string BastionFixture::ca_address() const {
+  return absl::StrCat("127.0.0.1:", ca_->port());
+}
+
+std::string BastionFixture::target_login() const { return CurrentUserName(); }
+
+absl::Status BastionFixture::Login(const std::string& name) {
+  auto it = users_.find(name);
+  if (it == users_.end()) {
+    return absl::NotFoundError("no fixture user " + name);
+  }
+  User& u = it->second;
+  u.home = dir_.File("home-" + name);
+  RunOptions ro;
+  ro.stdin_data = u.password + "\n";
+  ro.env["SALLYPORT_HOME"] = u.home;
+  ro.env["SSH_AUTH_SOCK"] = "";
+  // setsid: no controlling terminal, so a prompt fails instead of waiting.
+  absl::StatusOr<RunResult> r = RunCommandOk(
+      {"setsid", "-w", RunfilePath("cli/sp"), "login", "--ca", ca_address(),
+       "--user", name, "--password-stdin", "--ca-fingerprint", ca_fingerprint_},
+      ro);
+  if (!r.ok()) return r.status();
+  u.key = u.home + "/" + name;
+  u.certificate = u.key + "-cert.pub";
+  if (ReadFileOrEmpty(u.certificate).empty()) {
+    return absl::InternalError("sp login wrote no certificate for " + name);
+  }
+  u.ssh_config = dir_.File("ssh_config-" + name);
+  return WriteUserSshConfig(u);
+}
+
+absl::Status BastionFixture::ConnectAdmin() {
+  const User& a = users_[kAdmin];
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = ReadFileOrEmpty(a.home + "/ca.pem");
+  tls.pem_private_key = ReadFileOrEmpty(a.home + "/tls.key");
+  tls.pem_cert_chain = ReadFileOrEmpty(a.home + "/tls.crt");
+  if (tls.pem_root_certs.empty() || tls.pem_private_key.empty() ||
+      tls.pem_cert_chain.empty()) {
+    return absl::InternalError("sp login left no TLS material in " + a.home);
+  }
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride(std::string(ca::kServerTlsName));
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateCustomChannel(ca_address(), grpc::SslCredentials(tls), args);
+  admin_stub_ = admin::v1::Admin::NewStub(channel);
+  ca_stub_ = ca::v1::CertificateAuthority::NewStub(channel);
+  admin_channel_ = channel;
+  return absl::OkStatus();
+}
+
+absl::Status BastionFixture::CreatePolicy(const Options& options) {
+  for (const admin::v1::Role& role : options.roles) {
+    admin::v1::Role out;
+    if (absl::Status st =
+            FromGrpc("CreateRole " + role.name(),
+                     admin().CreateRole(Context().get(), role, &out));
+        !st.ok()) {
+      return st;
+    }
+  }
+  for (const BastionUserSpec& spec : options.users) {
+    absl::StatusOr<std::string> password = RandomPassword(spec.name);
+    if (!password.ok()) return password.status();
+    admin::v1::CreateUserRequest req;
+    req.mutable_user()->set_name(spec.name);
+    req.mutable_user()->set_display_name("fixture user " + spec.name);
+    req.set_password(*password);
+    admin::v1::User created;
+    if (absl::Status st =
+            FromGrpc("CreateUser " + spec.name,
+                     admin().CreateUser(Context().get(), req, &created));
+        !st.ok()) {
+      return st;
+    }
+    for (const std::string& role : spec.roles) {
+      admin::v1::RoleBinding binding, bound;
+      binding.set_user(spec.name);
+      binding.set_role(role);
+      if (absl::Status st =
+              FromGrpc("BindRole " + spec.name + " " + role,
+                       admin().BindRole(Context().get(), binding, &bound));
+          !st.ok()) {
+        return st;
+      }
+    }
+    users_[spec.name].name = spec.name;
+    users_[spec.name].password = *password;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BastionFixture::StartTarget(const BastionTargetSpec& spec,
+                                         const Options& options) {
+  auto t = std::make_unique<Target>();
+  t->spec = spec;
+  const std::string tdir = dir_.File("target-" + spec.name);
+  if (mkdir(tdir.c_str(), 0755) != 0) {
+    return absl::InternalError("cannot create " + tdir);
+  }
+  absl::StatusOr<KeyPair> key = GenerateKey(tdir, "host_key");
+  if (!key.ok()) return key.status();
+  t->host_key = *key;
+  SshdFixture::Options so;
+  so.config = options.sshd_config;
+  so.config["HostKey"] = t->host_key.private_path;
+  so.config["TrustedUserCAKeys"] = dir_.File("user_ca.pub");
+  if (spec.trust == "host-ca") {
+    // Creates the inventory record (port 22 for now, fixed below).
+    ca::v1::IssueHostCertificateRequest req;
+    req.set_host(spec.name);
+    req.set_ssh_public_key(t->host_key.public_line);
+    req.set_address("127.0.0.1");
+    ca::v1::IssueHostCertificateResponse resp;
+    if (absl::Status st = FromGrpc(
+            "IssueHostCertificate " + spec.name,
+            ca_as_admin().IssueHostCertificate(Context().get(), req, &resp));
+        !st.ok()) {
+      return st;
+    }
+    t->host_certificate = t->host_key.private_path + "-cert.pub";
+    if (absl::Status st =
+            WriteFile(t->host_certificate, resp.ssh_certificate() + "\n");
+        !st.ok()) {
+      return st;
+    }
+    so.config["HostCertificate"] = t->host_certificate;
+  }
+  absl::StatusOr<std::unique_ptr<SshdFixture>> sshd = SshdFixture::Start(so);
+  if (!sshd.ok()) return sshd.status();
+  t->sshd = std::move(*sshd);
+
+  admin::v1::Host host;
+  host.set_name(spec.name);
+  host.set_address("127.0.0.1");
+  host.set_port(t->sshd->port());
+  for (const auto& [k, v] : spec.labels) (*host.mutable_labels())[k] = v;
+  host.set_trust(spec.trust);
+  host.set_host_key(t->host_key.public_line);
+  admin::v1::Host stored;
+  grpc::Status st = spec.trust == "host-ca"
+                        ? admin().UpdateHost(Context().get(), host, &stored)
+                        : admin().CreateHost(Context().get(), host, &stored);
+  if (absl::Status s = FromGrpc("inventory host " + spec.name, st); !s.ok()) {
+    return s;
+  }
+  targets_.push_back(std::move(t));
+  return absl::OkStatus();
+}
+
+BastionFixture::Target* BastionFixture::target(const std::string& name) {
+  for (auto& t : targets_) {
+    if (t->spec.name == name) return t.get();
+  }
+  return nullptr;
+}
+
+absl::StatusOr<const BastionFixture::User*> BastionFixture::user(
+    const std::string& name) const {
+  auto it = users_.find(name);
+  if (it == users_.end()) {
+    return absl::NotFoundError("no fixture user " + name);
+  }
+  return &it->second;
+}
+
+absl::Status BastionFixture::WriteClientFiles() {
+  std::string known_hosts =
+      absl::StrCat("@cert-authority * ", host_ca_line_, "\n");
+  for (const auto& t : targets_) {
+    if (t->spec.trust != "pinned-key") continue;
+    absl::StrAppend(&known_hosts, t->spec.name,
+                    ",[127.0.0.1]:", t->sshd->port(), " ",
+                    t->host_key.public_line, "\n");
+  }
+  if (absl::Status st = WriteFile(client_known_hosts(), known_hosts);
+      !st.ok()) {
+    return st;
+  }
+  for (const auto& [name, u] : users_) {
+    if (u.ssh_config.empty()) continue;
+    if (absl::Status st = WriteUserSshConfig(u); !st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BastionFixture::WriteUserSshConfig(const User& u) {
+  std::string text =
+      absl::StrCat("# Written by BastionFixture for ", u.name, ".\n");
+  for (const auto& t : targets_) {
+    absl::StrAppend(&text, "Host ", t->spec.name, "\n  HostName 127.0.0.1\n",
+                    "  Port ", t->sshd->port(), "\n  HostKeyAlias ",
+                    t->spec.name, "\n");
+  }
+  if (gateway_port_ != 0) {
+    absl::StrAppend(&text, "Host gateway\n  HostName 127.0.0.1\n  Port ",
+                    gateway_port_, "\n");
+  }
+  absl::StrAppend(
+      &text, "Host *\n  User ", target_login(), "\n  IdentityFile ", u.key,
+      "\n  CertificateFile ", u.certificate,
+      "\n  IdentitiesOnly yes\n  IdentityAgent none\n", "  UserKnownHostsFile ",
+      client_known_hosts(),
+      "\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n",
+      "  BatchMode yes\n  ConnectTimeout 20\n  LogLevel ERROR\n");
+  return WriteFile(u.ssh_config, text);
+}
+
+absl::StatusOr<std::vector<std::string>> BastionFixture::SshArgs(
+    const std::string& name) const {
+  absl::StatusOr<const User*> u = user(name);
+  if (!u.ok()) return u.status();
+  if ((*u)->ssh_config.empty()) {
+    return absl::FailedPreconditionError(name + " is not logged in");
+  }
+  return std::vector<std::string>{"ssh", "-F", (*u)->ssh_config};
+}
+
+absl::StatusOr<std::string> BastionFixture::CreateJoinToken(
+    const std::string& purpose) {
+  admin::v1::CreateJoinTokenRequest req;
+  req.set_purpose(purpose);
+  admin::v1::CreateJoinTokenResponse resp;
+  if (absl::Status st =
+          FromGrpc("CreateJoinToken",
+                   admin().CreateJoinToken(Context().get(), req, &resp));
+      !st.ok()) {
+    return st;
+  }
+  return resp.token();
+}
+
+namespace {
+
+// Replaces the top-level `key:` line of a YAML file (or appends one).
+absl::Status SetYamlKey(const std::string& path, const std::string& key,
+                        const std::string& value) {
+  std::string text = ReadFileOrEmpty(path);
+  if (text.empty()) return absl::NotFoundError(path + " is missing or empty");
+  std::vector<std::string> lines = absl::StrSplit(text, '\n');
+  bool replaced = false;
+  for (std::string& line : lines) {
+    if (absl::StartsWith(line, key + ":")) {
+      line = absl::StrCat(key, ": \"", value, "\"");
+      replaced = true;
+    }
+  }
+  text = absl::StrJoin(lines, "\n");
+  if (!replaced) absl::StrAppend(&text, "\n", key, ": \"", value, "\"\n");
+  return WriteFile(path, text, 0600);
+}
+
+}  // namespace
+
+absl::Status BastionFixture::StartGateway(
+    const std::string& binary, const std::vector<std::string>& extra) {
+  if (gateway_) return absl::FailedPreconditionError("gateway already runs");
+  absl::StatusOr<std::string> token = CreateJoinToken("gateway");
+  if (!token.ok()) return token.status();
+  const std::string state = gateway_state_dir();
+  absl::StatusOr<RunResult> enroll = RunCommandOk(
+      {binary, "enroll", "--ca", ca_address(), "--ca-fingerprint",
+       ca_fingerprint_, "--token", *token, "--state-dir", state, "--name",
+       "sallyport-gw", "--principal", "127.0.0.1", "--principal", "localhost"});
+  if (!enroll.ok()) return enroll.status();
+  const std::string config = state + "/gateway.yaml";
+  absl::Status last = absl::OkStatus();
+  // A port can be taken between our probe and the gateway's bind.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    absl::StatusOr<uint16_t> metrics = FreeLoopbackPort();
+    absl::StatusOr<uint16_t> port = FreeLoopbackPort();
+    if (!metrics.ok()) return metrics.status();
+    if (!port.ok()) return port.status();
+    if (absl::Status st = SetYamlKey(config, "metrics_listen",
+                                     absl::StrCat("127.0.0.1:", *metrics));
+        !st.ok()) {
+      return st;
+    }
+    std::vector<std::string> argv = {
+        binary, "serve",    "--config",
+        config, "--listen", absl::StrCat("127.0.0.1:", *port)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    BackgroundProcess::Options po;
+    po.log_path = dir_.File("gateway.log");
+    absl::StatusOr<std::unique_ptr<BackgroundProcess>> proc =
+        BackgroundProcess::Start(argv, po);
+    if (!proc.ok()) return proc.status();
+    gateway_ = std::move(*proc);
+    last = WaitForTcpListener("127.0.0.1", *port, absl::Seconds(20));
+    if (last.ok() && gateway_->Running()) {
+      gateway_port_ = *port;
+      gateway_metrics_port_ = *metrics;
+      return WriteClientFiles();
+    }
+    gateway_.reset();
+    if (GatewayLog().find("in use") == std::string::npos) break;
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "the gateway did not start: ", last.message(), "\n", GatewayLog()));
+}
+
+int BastionFixture::StopGateway() {
+  if (!gateway_) return 0;
+  const int status = gateway_->Stop();
+  gateway_.reset();
+  gateway_port_ = 0;
+  return status;
+}
+
+}  // namespace sallyport::testing

@@ -1,0 +1,190 @@
+// BastionFixture: a whole Sallyport deployment minus the gateway, made of
+// real parts, for the gateway's end-to-end tests and benchmarks:
+//  - a real `sallyport-ca` (SQLite in its own state dir, a free loopback
+//    port, `gateway.egress_addresses` set so it issues session
+//    certificates);
+//  - users with passwords, roles, bindings and inventory hosts, created
+//    through the real admin API (mutual TLS as the admin that `init`
+//    created);
+//  - a real `sp login` per user (own SALLYPORT_HOME: key + 8 h
+//    certificate + known_hosts);
+//  - real sshd targets (SshdFixture) with host certificates from our host
+//    CA (CertificateAuthority.IssueHostCertificate as admin) or a pinned
+//    key, `TrustedUserCAKeys` = our user CA, registered in the inventory;
+//  - per user an ssh_config for stock `ssh -F` (targets by name, and the
+//    gateway once StartGateway ran) and a known_hosts with
+//    `@cert-authority * <host CA>` plus the pinned keys.
+// StartGateway runs the documented `sallyport-gateway enroll` and `serve`
+// commands.
+#ifndef SALLYPORT_TESTS_HARNESS_BASTION_FIXTURE_H_
+#define SALLYPORT_TESTS_HARNESS_BASTION_FIXTURE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proto/admin.grpc.pb.h"
+#include "proto/ca.grpc.pb.h"
+#include "tests/harness/listening_process.h"
+#include "tests/harness/sshd_fixture.h"
+#include "tests/harness/subprocess.h"
+#include "tests/harness/temp_dir.h"
+
+namespace sallyport::testing {
+
+struct BastionUserSpec {
+  std::string name;
+  std::vector<std::string> roles;
+  // Run `sp login` for the user at Start.
+  bool log_in = true;
+};
+
+struct BastionTargetSpec {
+  // Inventory name (also the ssh_config Host alias).
+  std::string name;
+  std::map<std::string, std::string> labels;
+  // "host-ca": the sshd presents a host certificate from our host CA;
+  // "pinned-key": no certificate, the inventory holds its public key.
+  std::string trust = "host-ca";
+};
+
+class BastionFixture {
+ public:
+  struct Options {
+    std::vector<admin::v1::Role> roles;
+    std::vector<BastionUserSpec> users;
+    std::vector<BastionTargetSpec> targets;
+    // CA config gateway.egress_addresses.
+    std::vector<std::string> egress_addresses = {"127.0.0.1"};
+    // Extra sshd_config options for every target (e.g. "Ciphers").
+    std::map<std::string, std::string> sshd_config;
+  };
+
+  // The default deployment (L = CurrentUserName(), root in the test runs):
+  //  roles  dev:           logins [L], env=dev,  shell exec sftp
+  //         ops:           logins [L], env=dev and env=prod, every kind
+  //                        (incl. port-forward, agent-forward,
+  //                        proxyjump-passthrough)
+  //         prod-readonly: logins [L], env=prod, shell exec; deny sftp,
+  //                        port-forward, proxyjump-passthrough on env=prod
+  //                        (a deny rule that beats ops' allow)
+  //         guest:         logins [guest], env=dev, shell exec
+  //  users  alice [dev], olivia [ops], rita [ops, prod-readonly],
+  //         bob [guest] (no certificate principal L); `admin` (from init,
+  //         roles admin + login) is always logged in too
+  //  hosts  web01 env=dev host-ca; web02 env=prod pinned-key
+  static Options DefaultOptions();
+
+  // Starts everything; on failure the error carries the failing step and
+  // the logs.
+  static absl::StatusOr<std::unique_ptr<BastionFixture>> Start(
+      Options options = DefaultOptions());
+  ~BastionFixture();
+
+  // ------------------------------------------------------------ CA
+  std::string ca_address() const;
+  const std::string& ca_fingerprint() const { return ca_fingerprint_; }
+  const std::string& ca_state_dir() const { return ca_state_dir_; }
+  // OpenSSH public key lines of the active user and host CA keys.
+  const std::string& user_ca_public_key() const { return user_ca_line_; }
+  const std::string& host_ca_public_key() const { return host_ca_line_; }
+  std::string CaLog() const { return ca_ ? ca_->Log() : ""; }
+  BackgroundProcess& ca_process() { return ca_->process(); }
+  // Stubs on the admin's mutual-TLS channel.
+  admin::v1::Admin::Stub& admin() { return *admin_stub_; }
+  ca::v1::CertificateAuthority::Stub& ca_as_admin() { return *ca_stub_; }
+  // A one-time join token ("gateway" or "host").
+  absl::StatusOr<std::string> CreateJoinToken(
+      const std::string& purpose = "gateway");
+
+  // ------------------------------------------------------------ users
+  struct User {
+    std::string name;
+    std::string password;
+    std::string home;         // SALLYPORT_HOME
+    std::string key;          // private key written by `sp login`
+    std::string certificate;  // key + "-cert.pub"
+    // Written by the fixture: `ssh -F ssh_config web01 CMD` works.
+    std::string ssh_config;
+  };
+  // kNotFound for a name that was not in Options::users (or "admin").
+  absl::StatusOr<const User*> user(const std::string& name) const;
+  // Runs `sp login` again for the user (a fresh certificate).
+  absl::Status Login(const std::string& name);
+  // The login on the targets: CurrentUserName().
+  std::string target_login() const;
+
+  // ------------------------------------------------------------ targets
+  struct Target {
+    BastionTargetSpec spec;
+    KeyPair host_key;
+    std::string host_certificate;  // empty for pinned-key targets
+    std::unique_ptr<SshdFixture> sshd;
+  };
+  // nullptr for an unknown name.
+  Target* target(const std::string& name);
+  // known_hosts for clients: `@cert-authority * <host CA>` and the pinned
+  // targets' keys (by name and by [127.0.0.1]:port).
+  std::string client_known_hosts() const { return dir_.File("known_hosts"); }
+  // `ssh -F <user's ssh_config>` (the config sets BatchMode, the user's key
+  // and certificate, User = target_login() and StrictHostKeyChecking with
+  // client_known_hosts()), to which the caller appends options, a host
+  // alias ("web01", "gateway"; `-l LOGIN+web01 gateway` for a recorded
+  // session) and a command. Through the gateway as ProxyJump, add
+  // `-J gateway -o HostName=web01 web01`, so the direct-tcpip request names
+  // the inventory host (web01:its port) rather than 127.0.0.1.
+  absl::StatusOr<std::vector<std::string>> SshArgs(
+      const std::string& user) const;
+
+  // ------------------------------------------------------------ gateway
+  // Runs `BINARY enroll --ca ADDR --ca-fingerprint FP --token T --state-dir
+  // DIR --name sallyport-gw --principal 127.0.0.1 --principal localhost`,
+  // sets metrics_listen in DIR/gateway.yaml to a free port, starts `BINARY
+  // serve --config DIR/gateway.yaml --listen 127.0.0.1:PORT` and waits for
+  // the port; then adds `Host gateway` (127.0.0.1, that port) to every
+  // user's ssh_config.
+  absl::Status StartGateway(
+      const std::string& binary,
+      const std::vector<std::string>& extra_serve_args = {});
+  uint16_t gateway_port() const { return gateway_port_; }
+  uint16_t gateway_metrics_port() const { return gateway_metrics_port_; }
+  std::string gateway_state_dir() const { return dir_.File("gateway"); }
+  BackgroundProcess* gateway_process() { return gateway_.get(); }
+  std::string GatewayLog() const {
+    return ReadFileOrEmpty(dir_.File("gateway.log"));
+  }
+  // SIGTERM and wait; returns the wait status (0 when not running).
+  int StopGateway();
+
+ private:
+  explicit BastionFixture(TempDir dir) : dir_(std::move(dir)) {}
+  absl::Status StartCa(const Options& options);
+  absl::Status ConnectAdmin();
+  absl::Status CreatePolicy(const Options& options);
+  absl::Status StartTarget(const BastionTargetSpec& spec,
+                           const Options& options);
+  absl::Status WriteClientFiles();
+  absl::Status WriteUserSshConfig(const User& user);
+
+  TempDir dir_;
+  std::string ca_state_dir_;
+  std::string ca_fingerprint_;
+  std::string user_ca_line_;
+  std::string host_ca_line_;
+  std::unique_ptr<ListeningProcess> ca_;
+  std::shared_ptr<void> admin_channel_;  // grpc::Channel, kept alive
+  std::unique_ptr<admin::v1::Admin::Stub> admin_stub_;
+  std::unique_ptr<ca::v1::CertificateAuthority::Stub> ca_stub_;
+  std::map<std::string, User> users_;
+  std::vector<std::unique_ptr<Target>> targets_;
+  std::unique_ptr<BackgroundProcess> gateway_;
+  uint16_t gateway_port_ = 0;
+  uint16_t gateway_metrics_port_ = 0;
+};
+
+}  // namespace sallyport::testing
+
+#endif  // SALLYPORT_TESTS_HARNESS_BASTION_FIXTURE_H_
