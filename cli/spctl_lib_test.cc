@@ -20,13 +20,11 @@ TEST(KrlTest, HeaderSectionsSortedAndDeduplicated) {
   c.comment = "x";
   absl::StatusOr<std::string> krl = BuildKrl(c);
   ASSERT_TRUE(krl.ok()) << krl.status();
-  const std::string expected_header = std::string("SSHKRL\n\0", 8) +
-                                      std::string("\0\0\0\1", 4) +
-                                      std::string("\0\0\0\0\0\0\0\7", 8) +
-                                      std::string("\0\0\0\0\0\0\0\x64", 8) +
-                                      std::string(8, '\0') +
-                                      std::string("\0\0\0\0", 4) +
-                                      std::string("\0\0\0\1x", 5);
+  const std::string expected_header =
+      std::string("SSHKRL\n\0", 8) + std::string("\0\0\0\1", 4) +
+      std::string("\0\0\0\0\0\0\0\7", 8) +
+      std::string("\0\0\0\0\0\0\0\x64", 8) + std::string(8, '\0') +
+      std::string("\0\0\0\0", 4) + std::string("\0\0\0\1x", 5);
   ASSERT_TRUE(absl::StartsWith(*krl, expected_header));
   const std::string section = krl->substr(expected_header.size());
   // type 1, length 32, ca_key "\1\2\3", reserved "", 0x20, length 16, 3, 9.
@@ -50,7 +48,8 @@ TEST(KrlTest, RefusesOverTheLimitAndSerialsWithoutCa) {
 }
 
 TEST(KrlTest, ParsesSha256Fingerprints) {
-  auto fp = ParseSha256Fingerprint("SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU");
+  auto fp = ParseSha256Fingerprint(
+      "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU");
   ASSERT_TRUE(fp.ok());
   EXPECT_EQ((*fp)[0], 0xe3);  // SHA-256 of the empty string
   EXPECT_FALSE(ParseSha256Fingerprint("MD5:aa").ok());

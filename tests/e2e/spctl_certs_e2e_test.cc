@@ -47,12 +47,14 @@ class SpctlCertsTest : public ::testing::Test {
     }
   }
   void TearDown() override {
-    if (HasFailure() && env_) std::cerr << "--- CA log ---\n" << env_->ca().Log();
+    if (HasFailure() && env_)
+      std::cerr << "--- CA log ---\n" << env_->ca().Log();
   }
   uint64_t Serial(const std::string& user) {
     auto r = RunCommandOk({"ssh-keygen", "-L", "-f", env_->CertPath(user)});
     std::smatch m;
-    if (!r.ok() || !std::regex_search(r->out, m, std::regex(R"(Serial: (\d+))"))) {
+    if (!r.ok() ||
+        !std::regex_search(r->out, m, std::regex(R"(Serial: (\d+))"))) {
       return 0;
     }
     return std::stoull(m[1].str());
@@ -60,8 +62,9 @@ class SpctlCertsTest : public ::testing::Test {
   std::string SigningCa(const std::string& user) {
     auto r = RunCommandOk({"ssh-keygen", "-L", "-f", env_->CertPath(user)});
     std::smatch m;
-    if (!r.ok() || !std::regex_search(r->out, m,
-                                      std::regex(R"(Signing CA: \S+ (SHA256:\S+))"))) {
+    if (!r.ok() ||
+        !std::regex_search(r->out, m,
+                           std::regex(R"(Signing CA: \S+ (SHA256:\S+))"))) {
       return "";
     }
     return m[1].str();
@@ -119,7 +122,8 @@ TEST_F(SpctlCertsTest, RevokeUserKrlAndSshd) {
   EXPECT_EQ(env_->Spctl({"users", "ls"}, "bob").exit_code, 4);
 
   auto ls = env_->Spctl({"certs", "ls", "--user", "bob", "--active"});
-  EXPECT_TRUE(absl::StrContains(ls.out, absl::StrCat("\n", bob, " "))) << ls.out;
+  EXPECT_TRUE(absl::StrContains(ls.out, absl::StrCat("\n", bob, " ")))
+      << ls.out;
   auto show = env_->Spctl({"certs", "show", std::to_string(bob)});
   EXPECT_TRUE(absl::StrContains(show.out, "Key ID:       bob")) << show.out;
   EXPECT_EQ(env_->Spctl({"certs", "show", "999999"}).exit_code, 3);
@@ -164,17 +168,21 @@ TEST_F(SpctlCertsTest, RevokeUserKrlAndSshd) {
   EXPECT_TRUE(absl::StrContains((*sshd)->Log(), "revoked")) << (*sshd)->Log();
 
   // Revoking carol's key (by fingerprint) and a serial.
-  auto fp = RunCommandOk({"ssh-keygen", "-l", "-f", env_->KeyPath("carol") + ".pub"});
+  auto fp =
+      RunCommandOk({"ssh-keygen", "-l", "-f", env_->KeyPath("carol") + ".pub"});
   ASSERT_TRUE(fp.ok());
   std::smatch m;
   ASSERT_TRUE(std::regex_search(fp->out, m, std::regex(R"((SHA256:\S+))")));
-  EXPECT_EQ(env_->Spctl({"certs", "revoke", "--key", "SHA256:nonsense"}).exit_code, 2);
+  EXPECT_EQ(
+      env_->Spctl({"certs", "revoke", "--key", "SHA256:nonsense"}).exit_code,
+      2);
   EXPECT_TRUE(env_->Spctl({"certs", "revoke", "--key", m[1].str()}).ok());
   ASSERT_TRUE(env_->Spctl({"krl", "export", "-o", krl}).ok());
   q = RunCommand({"ssh-keygen", "-Q", "-f", krl, env_->CertPath("carol")});
   ASSERT_TRUE(q.ok());
   EXPECT_TRUE(absl::StrContains(q->out, "(carol): REVOKED")) << q->Describe();
-  auto again = env_->Spctl({"certs", "revoke", "--serial", std::to_string(carol)});
+  auto again =
+      env_->Spctl({"certs", "revoke", "--serial", std::to_string(carol)});
   EXPECT_TRUE(again.ok()) << again.Describe();
   EXPECT_EQ(env_->Spctl({"certs", "revoke"}).exit_code, 2);
 }
@@ -196,8 +204,11 @@ TEST_F(SpctlCertsTest, RotateSignsWithTheNewKeyAndOldCertificatesStayTrusted) {
   EXPECT_EQ(retired, before);
   EXPECT_NE(active, before);
   status = env_->Spctl({"ca", "status"});
-  EXPECT_TRUE(std::regex_search(status.out, std::regex("user\\s+retired\\s+" +
-                                                       std::regex_replace(before, std::regex(R"([+/])"), ".")))) << status.out;
+  EXPECT_TRUE(std::regex_search(
+      status.out,
+      std::regex("user\\s+retired\\s+" +
+                 std::regex_replace(before, std::regex(R"([+/])"), "."))))
+      << status.out;
 
   // carol logs in again: signed by the new key; bob keeps the old one.
   ASSERT_TRUE(env_->Login("carol", kPassword).ok());
@@ -221,19 +232,22 @@ TEST_F(SpctlCertsTest, HostsAndTokens) {
                          "novalue"})
                 .exit_code,
             2);
-  auto label = env_->Spctl({"hosts", "label", "web01", "team=a", "--remove", "env"});
+  auto label =
+      env_->Spctl({"hosts", "label", "web01", "team=a", "--remove", "env"});
   ASSERT_TRUE(label.ok()) << label.Describe();
   auto show = env_->Spctl({"hosts", "show", "web01"});
   EXPECT_TRUE(absl::StrContains(show.out, "Labels:   team=a")) << show.out;
   EXPECT_TRUE(absl::StrContains(show.out, "Port:     2200")) << show.out;
   auto ls = env_->Spctl({"hosts", "ls"});
-  EXPECT_TRUE(std::regex_search(ls.out, std::regex(R"(\nweb01\s+127\.0\.0\.1\s+2200)")))
+  EXPECT_TRUE(
+      std::regex_search(ls.out, std::regex(R"(\nweb01\s+127\.0\.0\.1\s+2200)")))
       << ls.out;
 
   // hosts sign: a host certificate ssh-keygen reads, to stdout and -o.
   auto key = sallyport::testing::GenerateKey(env_->Path(""), "hostkey");
   ASSERT_TRUE(key.ok()) << key.status();
-  auto sign = env_->Spctl({"hosts", "sign", "web01", "--public-key", key->public_path});
+  auto sign =
+      env_->Spctl({"hosts", "sign", "web01", "--public-key", key->public_path});
   ASSERT_TRUE(sign.ok()) << sign.Describe();
   EXPECT_TRUE(absl::StartsWith(sign.out, "ssh-ed25519-cert-v01@openssh.com "))
       << sign.out;
@@ -250,11 +264,14 @@ TEST_F(SpctlCertsTest, HostsAndTokens) {
   EXPECT_EQ(env_->Spctl({"hosts", "show", "web01"}).exit_code, 3);
 
   // tokens create prints only the token; json the whole record.
-  auto token = env_->Spctl({"tokens", "create", "--kind", "host", "--ttl", "2h"});
+  auto token =
+      env_->Spctl({"tokens", "create", "--kind", "host", "--ttl", "2h"});
   ASSERT_TRUE(token.ok()) << token.Describe();
-  EXPECT_TRUE(std::regex_match(token.out, std::regex(R"([A-Za-z0-9_-]{43}=?\n)")))
+  EXPECT_TRUE(
+      std::regex_match(token.out, std::regex(R"([A-Za-z0-9_-]{43}=?\n)")))
       << token.out;
-  auto json = env_->Spctl({"tokens", "create", "--kind", "gateway", "--output", "json"});
+  auto json = env_->Spctl(
+      {"tokens", "create", "--kind", "gateway", "--output", "json"});
   EXPECT_TRUE(IsJson(json.out)) << json.out;
   EXPECT_TRUE(absl::StrContains(json.out, "\"token_hash\"")) << json.out;
   EXPECT_EQ(env_->Spctl({"tokens", "create", "--kind", "laptop"}).exit_code, 2);
@@ -304,7 +321,8 @@ TEST_F(SpctlCertsTest, NonAdminIsRefusedByEveryAdminVerb) {
   };
   for (const auto& verb : verbs) {
     auto r = env_->Spctl(verb, "bob");
-    EXPECT_EQ(r.exit_code, 4) << absl::StrJoin(verb, " ") << ": " << r.Describe();
+    EXPECT_EQ(r.exit_code, 4)
+        << absl::StrJoin(verb, " ") << ": " << r.Describe();
     EXPECT_TRUE(absl::StrContains(r.err, "permission denied"))
         << absl::StrJoin(verb, " ") << ": " << r.err;
   }

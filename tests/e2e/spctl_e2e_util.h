@@ -26,7 +26,9 @@ class SpctlEnv {
   RunningCa& ca() { return *ca_; }
   const std::string& admin() const { return admin_; }
   // $SALLYPORT_HOME of `who` ("admin" is the admin's).
-  std::string Home(const std::string& who) const { return dir_.File("home-" + who); }
+  std::string Home(const std::string& who) const {
+    return dir_.File("home-" + who);
+  }
   // Writes `contents` to a file in the test's directory; returns its path.
   std::string WriteFile(const std::string& name, const std::string& contents);
   std::string Path(const std::string& name) const { return dir_.File(name); }

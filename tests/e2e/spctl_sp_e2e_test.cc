@@ -39,7 +39,8 @@ class SpFixesTest : public ::testing::Test {
     ASSERT_TRUE(r.ok()) << r.Describe();
   }
   void TearDown() override {
-    if (HasFailure() && env_) std::cerr << "--- CA log ---\n" << env_->ca().Log();
+    if (HasFailure() && env_)
+      std::cerr << "--- CA log ---\n" << env_->ca().Log();
   }
   std::unique_ptr<SpctlEnv> env_;
 };
@@ -77,10 +78,12 @@ TEST_F(SpFixesTest, FourLoginsAndALogoutLeaveNothingInTheAgent) {
 
   auto status = env_->Sp("dana", {"status"}, "", env);
   EXPECT_TRUE(status.ok()) << status.Describe();
-  for (const char* field : {"Certificate: ", "Key ID:      dana", "Principals:  ",
-                            "Extensions:  permit-", "Valid from:  ",
-                            "Valid until: ", "Time left:   ", "In agent:    yes"}) {
-    EXPECT_TRUE(absl::StrContains(status.out, field)) << field << "\n" << status.out;
+  for (const char* field :
+       {"Certificate: ", "Key ID:      dana",
+        "Principals:  ", "Extensions:  permit-", "Valid from:  ",
+        "Valid until: ", "Time left:   ", "In agent:    yes"}) {
+    EXPECT_TRUE(absl::StrContains(status.out, field)) << field << "\n"
+                                                      << status.out;
   }
   auto json = env_->Sp("dana", {"status", "--output", "json"}, "", env);
   EXPECT_TRUE(IsJson(json.out)) << json.out;
@@ -92,8 +95,8 @@ TEST_F(SpFixesTest, FourLoginsAndALogoutLeaveNothingInTheAgent) {
   ASSERT_TRUE(list.ok());
   EXPECT_FALSE(absl::StrContains(list->out, "CERT")) << list->out;
   EXPECT_FALSE(absl::StrContains(list->out, "dana@sallyport")) << list->out;
-  EXPECT_TRUE(absl::StrContains(list->out, "(ED25519)")) << "own key kept: "
-                                                          << list->out;
+  EXPECT_TRUE(absl::StrContains(list->out, "(ED25519)"))
+      << "own key kept: " << list->out;
 
   // The CA and the user are remembered after the logout.
   auto again = env_->Sp("dana", {"login", "--password-stdin"},
@@ -107,9 +110,11 @@ TEST_F(SpFixesTest, IncludeChangesNothingForOtherHosts) {
   EXPECT_FALSE(absl::StrContains(ReadFileOrEmpty(fragment), "Host *"));
   const std::string known_hosts =
       ReadFileOrEmpty(env_->Home("dana") + "/known_hosts");
-  EXPECT_FALSE(absl::StrContains(known_hosts, "@cert-authority *")) << known_hosts;
+  EXPECT_FALSE(absl::StrContains(known_hosts, "@cert-authority *"))
+      << known_hosts;
 
-  const std::string with = env_->WriteFile("with.conf", "Include " + fragment + "\n");
+  const std::string with =
+      env_->WriteFile("with.conf", "Include " + fragment + "\n");
   const std::string without = env_->WriteFile("without.conf", "\n");
   auto a = RunCommand({"ssh", "-G", "-F", with, "github.com"});
   auto b = RunCommand({"ssh", "-G", "-F", without, "github.com"});

@@ -31,7 +31,8 @@ class SpctlUsersTest : public ::testing::Test {
     pwfile_ = env_->WriteFile("pw", std::string(kPassword) + "\n");
   }
   void TearDown() override {
-    if (HasFailure() && env_) std::cerr << "--- CA log ---\n" << env_->ca().Log();
+    if (HasFailure() && env_)
+      std::cerr << "--- CA log ---\n" << env_->ca().Log();
   }
   // The principals of `user`'s certificate as ssh-keygen -L prints them.
   std::string Principals(const std::string& user) {
@@ -79,11 +80,16 @@ TEST_F(SpctlUsersTest, AddedUserBoundToRoleLogsInWithTheRolesPrincipals) {
 
   // users ls / show / bindings ls see it; JSON parses.
   auto ls = env_->Spctl({"users", "ls"});
-  EXPECT_TRUE(std::regex_search(ls.out, std::regex(R"(\nbob\s+active\s+dev\s)")))
+  EXPECT_TRUE(
+      std::regex_search(ls.out, std::regex(R"(\nbob\s+active\s+dev\s)")))
       << ls.out;
-  for (const auto& verb : std::vector<std::vector<std::string>>{
-           {"users", "ls"}, {"roles", "ls"}, {"bindings", "ls"},
-           {"hosts", "ls"}, {"certs", "ls"}, {"ca", "status"}}) {
+  for (const auto& verb :
+       std::vector<std::vector<std::string>>{{"users", "ls"},
+                                             {"roles", "ls"},
+                                             {"bindings", "ls"},
+                                             {"hosts", "ls"},
+                                             {"certs", "ls"},
+                                             {"ca", "status"}}) {
     std::vector<std::string> args = verb;
     args.push_back("--output");
     args.push_back("json");
@@ -103,10 +109,11 @@ TEST_F(SpctlUsersTest, AddedUserBoundToRoleLogsInWithTheRolesPrincipals) {
                                 "Display name:    Bob B"));
 
   // A role edit in $EDITOR changes the next certificate.
-  auto dry_edit = env_->Spctl({"roles", "edit", "dev", "--dry-run"},
-                              "admin", {{"EDITOR", "sed -i s/deploy/ops/"}});
+  auto dry_edit = env_->Spctl({"roles", "edit", "dev", "--dry-run"}, "admin",
+                              {{"EDITOR", "sed -i s/deploy/ops/"}});
   EXPECT_TRUE(dry_edit.ok()) << dry_edit.Describe();
-  EXPECT_TRUE(absl::StrContains(dry_edit.out, "-  - \"deploy\"")) << dry_edit.out;
+  EXPECT_TRUE(absl::StrContains(dry_edit.out, "-  - \"deploy\""))
+      << dry_edit.out;
   EXPECT_TRUE(absl::StrContains(dry_edit.out, "+  - \"ops\"")) << dry_edit.out;
   ASSERT_TRUE(env_->Login("bob", kPassword).ok());
   EXPECT_EQ(Principals("bob"), "deploy,ubuntu");  // dry run: unchanged
@@ -195,12 +202,14 @@ TEST_F(SpctlUsersTest, BadInputGetsClearErrors) {
       "bad.yaml", "name: x\nlogins: [a]\nlogns: [b]\nchannels: [shell]\n");
   auto r = env_->Spctl({"roles", "create", "-f", bad});
   EXPECT_EQ(r.exit_code, 1) << r.Describe();
-  EXPECT_TRUE(absl::StrContains(r.err, bad + ":3: unknown key 'logns'")) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, bad + ":3: unknown key 'logns'"))
+      << r.err;
   const std::string broken =
       env_->WriteFile("broken.yaml", "name: x\nlogins: [a\n");
   r = env_->Spctl({"roles", "create", "-f", broken});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_TRUE(std::regex_search(r.err, std::regex(broken + R"(:\d+)"))) << r.err;
+  EXPECT_TRUE(std::regex_search(r.err, std::regex(broken + R"(:\d+)")))
+      << r.err;
 
   // Usage errors: exit 2 with the list of commands.
   auto usage = env_->Spctl({"frobnicate"});
