@@ -1,7 +1,6 @@
 // AdminService::CheckAccess (`spctl access check`) and
 // RevokeUserCertificates (`spctl certs revoke --user`): the RBAC engine and
 // bulk revocation behind the admin API.
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "ca/admin_service.h"
@@ -9,30 +8,7 @@
 #include "ca/rbac/rbac.h"
 
 namespace sallyport::ca {
-namespace {
-
 namespace pb = admin::v1;
-
-// "HOST:PORT" or "[V6]:PORT", as Gateway.AuthorizeChannel takes it.
-absl::StatusOr<rbac::ForwardDestination> ParseCheckDestination(
-    std::string_view text) {
-  const size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) {
-    return absl::InvalidArgumentError("destination must be HOST:PORT");
-  }
-  std::string_view host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  uint32_t port = 0;
-  if (!absl::SimpleAtoi(std::string(text.substr(colon + 1)), &port)) {
-    return absl::InvalidArgumentError("destination must be HOST:PORT");
-  }
-  RETURN_IF_ERROR(rbac::ValidateForwardDestination(host, port));
-  return rbac::ForwardDestination{std::string(host), port};
-}
-
-}  // namespace
 
 grpc::Status AdminService::RevokeUserCertificates(
     grpc::ServerContext* context,
@@ -78,8 +54,8 @@ grpc::Status AdminService::CheckAccess(grpc::ServerContext* context,
         access.host = request->host();
         access.kind = *kind;
         if (*kind == storage::ChannelKind::kPortForward) {
-          ASSIGN_OR_RETURN(access.destination,
-                           ParseCheckDestination(request->destination()));
+          ASSIGN_OR_RETURN(access.destination, rbac::ParseForwardDestination(
+                                                   request->destination()));
         } else if (!request->destination().empty()) {
           return absl::InvalidArgumentError(
               "destination is only for port-forward");

@@ -7,8 +7,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "ca/tls_material.h"
 #include "google/protobuf/util/json_util.h"
@@ -23,8 +23,6 @@ namespace sallyport::e2e {
 namespace {
 
 using sallyport::testing::ReadFileOrEmpty;
-
-constexpr char kPassword[] = "correct horse battery";
 
 constexpr char kDev[] = R"(name: dev
 logins: [ubuntu, deploy]
@@ -58,23 +56,26 @@ std::shared_ptr<grpc::Channel> Channel(const std::string& address,
   return grpc::CreateCustomChannel(address, grpc::SslCredentials(tls), args);
 }
 
-TEST(SpctlAccessTest, AgreesWithAuthorizeChannelOnTwentyCases) {
-  auto env_or = SpctlEnv::Start();
-  ASSERT_TRUE(env_or.ok()) << env_or.status();
-  SpctlEnv& env = **env_or;
+class SpctlAccessTest : public SpctlTestBase {};
+
+TEST_F(SpctlAccessTest, AgreesWithAuthorizeChannelOnTwentyCases) {
+  SpctlEnv& env = *env_;
   for (const auto& [name, text] :
-       std::vector<std::pair<std::string, std::string>>{{"dev", kDev}, {"ops", kOps}}) {
-    auto r = env.Spctl({"roles", "create", "-f", env.WriteFile(name + ".yaml", text)});
+       std::vector<std::pair<std::string, std::string>>{{"dev", kDev},
+                                                        {"ops", kOps}}) {
+    auto r = env.Spctl(
+        {"roles", "create", "-f", env.WriteFile(name + ".yaml", text)});
     ASSERT_TRUE(r.ok()) << r.Describe();
   }
-  for (const auto& [host, labels] : std::vector<std::pair<std::string, std::string>>{
+  for (const auto& [host, labels] :
+       std::vector<std::pair<std::string, std::string>>{
            {"web01", "env=dev"}, {"api01", "env=dev"}, {"db01", "env=prod"}}) {
-    auto r = env.Spctl({"hosts", "add", host, "--address", "127.0.0.1", "--label", labels});
+    auto r = env.Spctl(
+        {"hosts", "add", host, "--address", "127.0.0.1", "--label", labels});
     ASSERT_TRUE(r.ok()) << r.Describe();
   }
-  const std::string pw = env.WriteFile("pw", std::string(kPassword) + "\n");
-  ASSERT_TRUE(env.Spctl({"users", "add", "erin", "--password-file", pw, "--role",
-                         "dev", "--role", "ops"})
+  ASSERT_TRUE(env.Spctl({"users", "add", "erin", "--password-file", pwfile_,
+                         "--role", "dev", "--role", "ops"})
                   .ok());
   auto login = env.Login("erin", kPassword);
   ASSERT_TRUE(login.ok()) << login.Describe();
@@ -95,7 +96,8 @@ TEST(SpctlAccessTest, AgreesWithAuthorizeChannelOnTwentyCases) {
   enroll.set_ssh_host_public_key(host_key->public_line);
   gateway::v1::EnrollGatewayResponse enrolled;
   {
-    auto stub = gateway::v1::Gateway::NewStub(Channel(env.ca().address(), ca_pem));
+    auto stub =
+        gateway::v1::Gateway::NewStub(Channel(env.ca().address(), ca_pem));
     grpc::ClientContext ctx;
     grpc::Status st = stub->EnrollGateway(&ctx, enroll, &enrolled);
     ASSERT_TRUE(st.ok()) << st.error_message();
@@ -141,7 +143,8 @@ TEST(SpctlAccessTest, AgreesWithAuthorizeChannelOnTwentyCases) {
     grpc::Status st = gateway->AuthorizeChannel(&ctx, req, &ca_says);
     ASSERT_TRUE(st.ok()) << what << ": " << st.error_message();
 
-    std::vector<std::string> args = {"access", "check", "erin", c.login, c.host, c.kind};
+    std::vector<std::string> args = {"access", "check", "erin",
+                                     c.login,  c.host,  c.kind};
     if (!c.destination.empty()) {
       args.push_back("--destination");
       args.push_back(c.destination);
@@ -149,12 +152,15 @@ TEST(SpctlAccessTest, AgreesWithAuthorizeChannelOnTwentyCases) {
     args.push_back("--output");
     args.push_back("json");
     auto r = env.Spctl(args);
-    EXPECT_EQ(r.exit_code, ca_says.allowed() ? 0 : 4) << what << ": " << r.Describe();
+    EXPECT_EQ(r.exit_code, ca_says.allowed() ? 0 : 4)
+        << what << ": " << r.Describe();
     admin::v1::CheckAccessResponse spctl_says;
-    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &spctl_says).ok())
+    ASSERT_TRUE(
+        google::protobuf::util::JsonStringToMessage(r.out, &spctl_says).ok())
         << r.out;
     EXPECT_EQ(spctl_says.allowed(), ca_says.allowed())
-        << what << ": spctl " << spctl_says.reason() << " / CA " << ca_says.reason();
+        << what << ": spctl " << spctl_says.reason() << " / CA "
+        << ca_says.reason();
     if (!ca_says.role().empty()) {
       EXPECT_EQ(spctl_says.role(), ca_says.role()) << what;
       EXPECT_EQ(spctl_says.rule(), ca_says.rule()) << what;
@@ -167,7 +173,8 @@ TEST(SpctlAccessTest, AgreesWithAuthorizeChannelOnTwentyCases) {
   EXPECT_GE(by_role, 10);
 
   // The human form names the deciding role and rule.
-  auto human = env.Spctl({"access", "check", "erin", "deploy", "api01", "exec"});
+  auto human =
+      env.Spctl({"access", "check", "erin", "deploy", "api01", "exec"});
   EXPECT_EQ(human.exit_code, 4);
   EXPECT_TRUE(absl::StrContains(human.out, "Decided by role dev, rule deny[0]"))
       << human.out;

@@ -29,26 +29,15 @@ using sallyport::testing::RunCommandOk;
 using sallyport::testing::SshClientArgs;
 using sallyport::testing::SshdFixture;
 
-constexpr char kPassword[] = "correct horse battery";
-
-class SpctlCertsTest : public ::testing::Test {
+class SpctlCertsTest : public SpctlTestBase {
  protected:
   void SetUp() override {
-    auto env = SpctlEnv::Start();
-    ASSERT_TRUE(env.ok()) << env.status();
-    env_ = std::move(*env);
-    pwfile_ = env_->WriteFile("pw", std::string(kPassword) + "\n");
+    SpctlTestBase::SetUp();
     // bob and carol may log in as the test's user (the "login" role).
     for (const char* u : {"bob", "carol"}) {
-      auto r = env_->Spctl(
-          {"users", "add", u, "--password-file", pwfile_, "--role", "login"});
-      ASSERT_TRUE(r.ok()) << r.Describe();
+      AddUser(u, "login");
       ASSERT_TRUE(env_->Login(u, kPassword).ok());
     }
-  }
-  void TearDown() override {
-    if (HasFailure() && env_)
-      std::cerr << "--- CA log ---\n" << env_->ca().Log();
   }
   uint64_t Serial(const std::string& user) {
     auto r = RunCommandOk({"ssh-keygen", "-L", "-f", env_->CertPath(user)});
@@ -86,9 +75,6 @@ class SpctlCertsTest : public ::testing::Test {
         << r.out;
     return keys;
   }
-
-  std::unique_ptr<SpctlEnv> env_;
-  std::string pwfile_;
 };
 
 TEST_F(SpctlCertsTest, RevokeUserKrlAndSshd) {

@@ -1,5 +1,7 @@
 #include "tests/e2e/spctl_e2e_util.h"
 
+#include <iostream>
+
 #include "absl/strings/str_cat.h"
 #include "tests/harness/listening_process.h"
 #include "tests/harness/sshd_fixture.h"
@@ -78,6 +80,23 @@ bool IsJson(const std::string& text) {
   absl::StatusOr<RunResult> r = RunCommand(
       {"python3", "-c", "import json,sys; json.load(sys.stdin)"}, options);
   return r.ok() && r->ok();
+}
+
+void SpctlTestBase::SetUp() {
+  auto env = SpctlEnv::Start();
+  ASSERT_TRUE(env.ok()) << env.status();
+  env_ = std::move(*env);
+  pwfile_ = env_->WriteFile("pw", std::string(kPassword) + "\n");
+}
+
+void SpctlTestBase::TearDown() {
+  if (HasFailure() && env_) std::cerr << "--- CA log ---\n" << env_->ca().Log();
+}
+
+void SpctlTestBase::AddUser(const std::string& user, const std::string& role) {
+  auto r = env_->Spctl(
+      {"users", "add", user, "--password-file", pwfile_, "--role", role});
+  ASSERT_TRUE(r.ok()) << r.Describe();
 }
 
 }  // namespace sallyport::e2e

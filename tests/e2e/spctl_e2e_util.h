@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "gtest/gtest.h"
 #include "tests/e2e/ca_e2e_util.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
@@ -58,6 +59,20 @@ class SpctlEnv {
   sallyport::testing::TempDir dir_;
   std::unique_ptr<RunningCa> ca_;
   std::string admin_;
+};
+
+// A test with a fresh SpctlEnv and a password file (kPassword) for the
+// users it adds; prints the CA's log when the test failed.
+class SpctlTestBase : public ::testing::Test {
+ protected:
+  static constexpr char kPassword[] = "correct horse battery";
+  void SetUp() override;
+  void TearDown() override;
+  // `spctl users add USER --password-file ... --role ROLE`, asserting success.
+  void AddUser(const std::string& user, const std::string& role);
+
+  std::unique_ptr<SpctlEnv> env_;
+  std::string pwfile_;
 };
 
 // True when `text` parses as JSON (python3's json module, a real parser).

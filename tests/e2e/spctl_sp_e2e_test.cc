@@ -25,24 +25,12 @@ using sallyport::testing::ReadFileOrEmpty;
 using sallyport::testing::RunCommand;
 using sallyport::testing::RunOptions;
 
-constexpr char kPassword[] = "correct horse battery";
-
-class SpFixesTest : public ::testing::Test {
+class SpFixesTest : public SpctlTestBase {
  protected:
   void SetUp() override {
-    auto env = SpctlEnv::Start();
-    ASSERT_TRUE(env.ok()) << env.status();
-    env_ = std::move(*env);
-    const std::string pw = env_->WriteFile("pw", std::string(kPassword) + "\n");
-    auto r = env_->Spctl(
-        {"users", "add", "dana", "--password-file", pw, "--role", "login"});
-    ASSERT_TRUE(r.ok()) << r.Describe();
+    SpctlTestBase::SetUp();
+    AddUser("dana", "login");
   }
-  void TearDown() override {
-    if (HasFailure() && env_)
-      std::cerr << "--- CA log ---\n" << env_->ca().Log();
-  }
-  std::unique_ptr<SpctlEnv> env_;
 };
 
 TEST_F(SpFixesTest, FourLoginsAndALogoutLeaveNothingInTheAgent) {

@@ -20,20 +20,8 @@ namespace {
 
 using sallyport::testing::RunCommandOk;
 
-constexpr char kPassword[] = "correct horse battery";
-
-class SpctlUsersTest : public ::testing::Test {
+class SpctlUsersTest : public SpctlTestBase {
  protected:
-  void SetUp() override {
-    auto env = SpctlEnv::Start();
-    ASSERT_TRUE(env.ok()) << env.status();
-    env_ = std::move(*env);
-    pwfile_ = env_->WriteFile("pw", std::string(kPassword) + "\n");
-  }
-  void TearDown() override {
-    if (HasFailure() && env_)
-      std::cerr << "--- CA log ---\n" << env_->ca().Log();
-  }
   // The principals of `user`'s certificate as ssh-keygen -L prints them.
   std::string Principals(const std::string& user) {
     auto r = RunCommandOk({"ssh-keygen", "-L", "-f", env_->CertPath(user)});
@@ -45,9 +33,6 @@ class SpctlUsersTest : public ::testing::Test {
         absl::StrSplit(m[1].str(), absl::ByAnyChar(" \n"), absl::SkipEmpty());
     return absl::StrJoin(names, ",");
   }
-
-  std::unique_ptr<SpctlEnv> env_;
-  std::string pwfile_;
 };
 
 constexpr char kDevRole[] = R"(name: dev
