@@ -26,8 +26,9 @@ absl::StatusOr<std::string> HashPassword(const PasswordHasher& hasher,
 
 }  // namespace
 
-absl::Status AdminService::RevokeUserCertificates(std::string_view user,
-                                                  std::string_view by) {
+absl::StatusOr<std::vector<uint64_t>> AdminService::RevokeAllOfUser(
+    std::string_view user, std::string_view reason, std::string_view by) {
+  std::vector<uint64_t> serials;
   storage::CertificateFilter filter;
   filter.user = std::string(user);
   filter.valid_at = ctx_.clock->Now();
@@ -38,11 +39,12 @@ absl::Status AdminService::RevokeUserCertificates(std::string_view user,
     for (const storage::IssuedCertificate& c : certs) {
       storage::Revocation r;
       r.serial = c.serial;
-      r.reason = "user deleted";
+      r.reason = std::string(reason);
       r.revoked_by = std::string(by);
       absl::StatusOr<storage::Revocation> done = ctx_.store->Revoke(r);
-      if (!done.ok() &&
-          done.status().code() != absl::StatusCode::kAlreadyExists) {
+      if (done.ok()) {
+        serials.push_back(c.serial);
+      } else if (done.status().code() != absl::StatusCode::kAlreadyExists) {
         return done.status();
       }
       revoked = true;
@@ -51,7 +53,7 @@ absl::Status AdminService::RevokeUserCertificates(std::string_view user,
     if (certs.size() < static_cast<size_t>(filter.limit)) break;
   }
   if (revoked) ctx_.revocations->Notify();
-  return absl::OkStatus();
+  return serials;
 }
 
 grpc::Status AdminService::Run(
@@ -149,19 +151,20 @@ grpc::Status AdminService::UpdateUser(grpc::ServerContext* context,
 grpc::Status AdminService::DeleteUser(grpc::ServerContext* context,
                                       const pb::DeleteUserRequest* request,
                                       Empty*) {
-  return Run(
-      context, "DeleteUser", {{"user", request->name()}},
-      [&](const ClientIdentity& admin) -> absl::Status {
-        if (admin.name == request->name()) {
-          return absl::FailedPreconditionError(
-              "an admin cannot delete themselves");
-        }
-        // Revoked first: a later user of the same name must not
-        // inherit them (PeerAuthenticator also checks the issue time
-        // against the user's creation).
-        RETURN_IF_ERROR(RevokeUserCertificates(request->name(), admin.name));
-        return ctx_.store->DeleteUser(request->name());
-      });
+  return Run(context, "DeleteUser", {{"user", request->name()}},
+             [&](const ClientIdentity& admin) -> absl::Status {
+               if (admin.name == request->name()) {
+                 return absl::FailedPreconditionError(
+                     "an admin cannot delete themselves");
+               }
+               // Revoked first: a later user of the same name must not
+               // inherit them (PeerAuthenticator also checks the issue time
+               // against the user's creation).
+               RETURN_IF_ERROR(
+                   RevokeAllOfUser(request->name(), "user deleted", admin.name)
+                       .status());
+               return ctx_.store->DeleteUser(request->name());
+             });
 }
 
 // ------------------------------------------------------------------

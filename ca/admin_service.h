@@ -101,6 +101,13 @@ class AdminService final : public admin::v1::Admin::Service {
   grpc::Status Revoke(grpc::ServerContext* context,
                       const admin::v1::RevokeRequest* request,
                       admin::v1::RevokedEntry* response) override;
+  grpc::Status RevokeUserCertificates(
+      grpc::ServerContext* context,
+      const admin::v1::RevokeUserCertificatesRequest* request,
+      admin::v1::RevokeUserCertificatesResponse* response) override;
+  grpc::Status CheckAccess(grpc::ServerContext* context,
+                           const admin::v1::CheckAccessRequest* request,
+                           admin::v1::CheckAccessResponse* response) override;
   grpc::Status ListCaKeys(grpc::ServerContext* context,
                           const admin::v1::ListCaKeysRequest* request,
                           admin::v1::ListCaKeysResponse* response) override;
@@ -115,9 +122,11 @@ class AdminService final : public admin::v1::Admin::Service {
       grpc::ServerContext* context, std::string_view method,
       std::vector<AuditField> fields,
       const std::function<absl::Status(const ClientIdentity&)>& body);
-  // Revokes every certificate of `user` still valid (a deleted user's).
-  absl::Status RevokeUserCertificates(std::string_view user,
-                                      std::string_view by);
+  // Revokes every certificate of `user` still valid (a deleted user's, or
+  // on `spctl certs revoke --user`) and returns the serials revoked now.
+  absl::StatusOr<std::vector<uint64_t>> RevokeAllOfUser(std::string_view user,
+                                                        std::string_view reason,
+                                                        std::string_view by);
 
   CaContext ctx_;
 };

@@ -21,25 +21,6 @@ namespace {
 
 namespace pb = ::sallyport::gateway::v1;
 
-// "HOST:PORT" or "[V6]:PORT".
-absl::StatusOr<rbac::ForwardDestination> ParseDestination(
-    std::string_view text) {
-  const size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) {
-    return absl::InvalidArgumentError("destination must be HOST:PORT");
-  }
-  std::string_view host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  uint32_t port = 0;
-  if (!absl::SimpleAtoi(std::string(text.substr(colon + 1)), &port)) {
-    return absl::InvalidArgumentError("destination must be HOST:PORT");
-  }
-  RETURN_IF_ERROR(rbac::ValidateForwardDestination(host, port));
-  return rbac::ForwardDestination{std::string(host), port};
-}
-
 void HostToProto(const storage::Host& host, pb::HostRecord* out) {
   out->set_name(host.name);
   out->set_address(host.address);
@@ -105,7 +86,7 @@ grpc::Status GatewayService::AuthorizeChannel(
   access.kind = *kind;
   if (*kind == storage::ChannelKind::kPortForward) {
     absl::StatusOr<rbac::ForwardDestination> dest =
-        ParseDestination(request->destination());
+        rbac::ParseForwardDestination(request->destination());
     if (!dest.ok()) return ToGrpc(dest.status());
     access.destination = *std::move(dest);
   } else if (!request->destination().empty()) {

@@ -1,5 +1,6 @@
 #include "cli/sp_commands.h"
 
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -8,11 +9,15 @@
 #include <ostream>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "base/openssl_handles.h"
 #include "base/secret_bytes.h"
+#include "cli/ca_client.h"
+#include "cli/exit_codes.h"
 #include "cli/sp_home.h"
 #include "cli/ssh_agent.h"
 #include "cli/terminal.h"
@@ -25,10 +30,6 @@ namespace sallyport::cli {
 namespace {
 
 namespace v1 = ::sallyport::ca::v1;
-
-// The DNS name in the CA's certificate (ca/tls_material.h kServerTlsName):
-// the certificate itself is pinned, so the name is only a formality.
-constexpr char kCaTlsName[] = "sallyport-ca";
 
 int Error(std::ostream& err, absl::string_view message) {
   err << "sp: " << message << "\n";
@@ -94,14 +95,17 @@ absl::StatusOr<std::string> TrustCa(const SpHome& home, const HostPort& ca,
         << " presents a TLS certificate with fingerprint\n    "
         << presented->fingerprint << "\n";
     out.flush();
-    absl::StatusOr<std::string> answer =
-        PromptLine("Are you sure you want to trust it (yes/no)? ");
+    absl::StatusOr<bool> answer = AskYesNo(
+        [] {
+          return PromptLine("Are you sure you want to trust it (yes/no)? ");
+        },
+        out);
     if (!answer.ok()) {
       err << "sp: cannot ask you to confirm the CA's fingerprint (no "
              "terminal); pass --ca-fingerprint\n";
       return answer.status();
     }
-    if (absl::AsciiStrToLower(absl::StripAsciiWhitespace(*answer)) != "yes") {
+    if (!*answer) {
       err << "sp: the CA's certificate was not trusted; login cancelled\n";
       return absl::CancelledError("not trusted");
     }
@@ -121,8 +125,10 @@ std::string LoginErrorMessage(const grpc::Status& st,
     case grpc::StatusCode::UNAUTHENTICATED:
       return "login failed: wrong user name, password or one-time code";
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return "the account is locked after too many failed logins; try again "
-             "later";
+      return absl::StrCat(
+          "the account is locked after too many failed logins; try again "
+          "later or ask an admin (`spctl users unlock`) (",
+          st.error_message(), ")");
     case grpc::StatusCode::PERMISSION_DENIED:
       return absl::StrCat("the CA refused to issue a certificate: ",
                           st.error_message());
@@ -135,11 +141,111 @@ std::string LoginErrorMessage(const grpc::Status& st,
   }
 }
 
-std::string QuoteForSshConfig(const std::string& path) {
-  return absl::StrCat("\"", path, "\"");
+int LoginExitCode(const grpc::Status& st) {
+  switch (st.error_code()) {
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return kExitWrongPassword;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return kExitLocked;
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return kExitUnreachable;
+    default:
+      return kExitError;
+  }
+}
+
+// Removes the Sallyport identities of `user` from the agent: certificates
+// signed by any of `user_ca_keys` and the keys they certify, so old logins
+// leave nothing behind. Returns how many were removed.
+int CleanAgent(const SpHome& home, const std::string& user,
+               const std::vector<std::string>& user_ca_keys,
+               std::ostream& err) {
+  if (!AgentAvailable()) return 0;
+  absl::StatusOr<std::vector<std::string>> lines = AgentList();
+  if (!lines.ok()) {
+    err << "sp: warning: " << lines.status().message() << "\n";
+    return 0;
+  }
+  int removed = 0;
+  for (const std::string& line :
+       SallyportAgentLines(*lines, user, user_ca_keys)) {
+    if (AgentRemoveLine(line, home.Path("agent-remove.pub")).ok()) ++removed;
+  }
+  return removed;
+}
+
+std::vector<std::string> StoredUserCaKeys(const SpHome& home) {
+  std::vector<std::string> keys;
+  absl::StatusOr<std::string> text = ReadFile(home.user_ca());
+  if (!text.ok()) return keys;
+  for (absl::string_view line :
+       absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
+    if (!absl::StartsWith(line, "#")) keys.emplace_back(line);
+  }
+  return keys;
+}
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      absl::StrAppend(&out, "\\u00", absl::Hex(c, absl::kZeroPad2));
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+std::string JsonList(const std::vector<std::string>& items) {
+  std::vector<std::string> quoted;
+  for (const std::string& i : items) quoted.push_back(JsonString(i));
+  return absl::StrCat("[", absl::StrJoin(quoted, ", "), "]");
 }
 
 }  // namespace
+
+std::optional<bool> ParseYesNo(std::string_view answer) {
+  const std::string a = absl::AsciiStrToLower(absl::StripAsciiWhitespace(
+      absl::string_view(answer.data(), answer.size())));
+  if (a == "y" || a == "yes") return true;
+  if (a == "n" || a == "no") return false;
+  return std::nullopt;
+}
+
+absl::StatusOr<bool> AskYesNo(
+    const std::function<absl::StatusOr<std::string>()>& ask,
+    std::ostream& out) {
+  for (int i = 0; i < 5; ++i) {
+    absl::StatusOr<std::string> answer = ask();
+    if (!answer.ok()) return answer.status();
+    if (std::optional<bool> yes = ParseYesNo(*answer)) return *yes;
+    out << "Please type 'yes' or 'no'.\n";
+    out.flush();
+  }
+  return false;
+}
+
+std::optional<std::string> CertAuthorityPattern(std::string_view ca_host) {
+  const std::string host(ca_host);
+  in6_addr addr6;
+  in_addr addr4;
+  if (inet_pton(AF_INET, host.c_str(), &addr4) == 1 ||
+      inet_pton(AF_INET6, host.c_str(), &addr6) == 1) {
+    return std::nullopt;
+  }
+  const size_t dot = host.find('.');
+  if (dot == std::string::npos || dot + 1 >= host.size() ||
+      host.find('.', dot + 1) == std::string::npos) {
+    // "ca" or "ca.local": no domain narrower than a top-level one.
+    return std::nullopt;
+  }
+  return absl::StrCat("*.", host.substr(dot + 1));
+}
 
 int RunLogin(const LoginOptions& options, std::ostream& out,
              std::ostream& err) {
@@ -153,18 +259,32 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   if (!state.ok()) return Error(err, state.status().message());
   const std::string ca_text = !options.ca.empty() ? options.ca : state->ca;
   const std::string user = !options.user.empty() ? options.user : state->user;
-  if (ca_text.empty()) return Error(err, "which CA? pass --ca HOST:PORT");
+  if (ca_text.empty()) return Error(err, "which CA? pass --ca HOST[:PORT]");
   if (user.empty()) return Error(err, "which user? pass --user NAME");
-  absl::StatusOr<HostPort> ca = ParseHostPort(ca_text);
+  absl::StatusOr<HostPort> ca = ParseCaAddress(ca_text);
   if (!ca.ok())
     return Error(err, absl::StrCat("--ca: ", ca.status().message()));
   if (absl::Status st = CheckUserNameForFiles(user); !st.ok()) {
     return Error(err, st.message());
   }
+  // Remembered now, so a failed first login does not make the user type
+  // them again.
+  if (absl::Status w = home.WriteState({ca_text, user}); !w.ok()) {
+    return Error(err, w.message());
+  }
 
   absl::StatusOr<std::string> ca_pem =
       TrustCa(home, *ca, ca_text, options.ca_fingerprint, out, err);
-  if (!ca_pem.ok()) return 1;
+  if (!ca_pem.ok()) {
+    switch (ca_pem.status().code()) {
+      case absl::StatusCode::kUnavailable:
+        return kExitUnreachable;
+      case absl::StatusCode::kPermissionDenied:
+        return kExitPinMismatch;
+      default:
+        return kExitError;
+    }
+  }
 
   // Password: from stdin for scripts, else from the terminal.
   absl::StatusOr<base::SecretBytes> password =
@@ -176,38 +296,16 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
                                    password.status().message()));
   }
 
-  // The SSH key stays on this machine; only its public half is sent.
+  // A fresh key pair for every login (like `tsh login`); it stays on this
+  // machine, only its public half is sent.
   const std::string key_path = home.key(user);
   absl::StatusOr<ssh::crypto::PrivateKey> key =
-      ssh::crypto::PrivateKey::LoadFile(key_path);
-  if (!key.ok()) {
-    key = ssh::crypto::PrivateKey::GenerateEd25519();
-    if (!key.ok()) return Error(err, key.status().message());
-    const std::string comment = absl::StrCat(user, "@sallyport");
-    if (absl::Status st = key->WriteFile(key_path, comment); !st.ok()) {
-      return Error(err, st.message());
-    }
-    if (absl::Status st = WriteFileAtomic(
-            home.public_key(user),
-            key->public_key().ToAuthorizedKeysLine(comment) + "\n", 0644);
-        !st.ok()) {
-      return Error(err, st.message());
-    }
-  }
+      ssh::crypto::PrivateKey::GenerateEd25519();
+  if (!key.ok()) return Error(err, key.status().message());
   absl::StatusOr<base::TlsClientKey> tls_key = base::GenerateTlsClientKey();
   if (!tls_key.ok()) return Error(err, tls_key.status().message());
 
-  grpc::SslCredentialsOptions tls;
-  tls.pem_root_certs = *ca_pem;
-  grpc::ChannelArguments args;
-  args.SetSslTargetNameOverride(kCaTlsName);
-  auto channel = grpc::CreateCustomChannel(
-      ca->host.find(':') != std::string::npos
-          ? absl::StrCat("[", ca->host, "]:", ca->port)
-          : absl::StrCat(ca->host, ":", ca->port),
-      grpc::SslCredentials(tls), args);
-  auto stub = v1::CertificateAuthority::NewStub(channel);
-
+  auto stub = v1::CertificateAuthority::NewStub(CaChannel(*ca, *ca_pem));
   v1::LoginRequest request;
   request.set_user(user);
   request.set_password(std::string(password->view()));
@@ -234,41 +332,68 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
     std::string& pw = *request.mutable_password();
     OPENSSL_cleanse(pw.data(), pw.size());
   }
-  if (!st.ok()) return Error(err, LoginErrorMessage(st, ca_text));
+  if (!st.ok()) {
+    Error(err, LoginErrorMessage(st, ca_text));
+    return LoginExitCode(st);
+  }
 
   absl::StatusOr<ssh::cert::Certificate> cert =
       ssh::cert::Certificate::FromLine(response.ssh_certificate());
   if (!cert.ok() || cert->key != key->public_key()) {
     return Error(err, "the CA returned a certificate for another key");
   }
+  // The old key and every certificate of earlier logins leave the agent.
+  std::vector<std::string> user_cas = StoredUserCaKeys(home);
+  for (const auto& k : response.ca_public_keys().user_ca()) {
+    user_cas.push_back(k.public_key());
+  }
+  CleanAgent(home, user, user_cas, err);
+
+  const std::string comment = absl::StrCat(user, "@sallyport");
+  (void)RemoveFile(key_path);
+  if (absl::Status w = key->WriteFile(key_path, comment); !w.ok()) {
+    return Error(err, w.message());
+  }
   const std::string cert_path = home.certificate(user);
   std::string known_hosts =
       "# Written by `sp login`: hosts with a certificate from the Sallyport "
       "host CA.\n";
+  const std::optional<std::string> pattern = CertAuthorityPattern(ca->host);
   for (const auto& host_ca : response.ca_public_keys().host_ca()) {
-    absl::StrAppend(&known_hosts, "@cert-authority * ", host_ca.public_key(),
-                    "\n");
+    if (pattern.has_value()) {
+      absl::StrAppend(&known_hosts, "@cert-authority ", *pattern, " ",
+                      host_ca.public_key(), "\n");
+    } else {
+      absl::StrAppend(&known_hosts,
+                      "# host CA (no host pattern yet; `sp "
+                      "config` adds one): ",
+                      host_ca.public_key(), "\n");
+    }
   }
+  std::string user_ca_file = "# Written by `sp login`: the user CA keys.\n";
+  for (const auto& k : response.ca_public_keys().user_ca()) {
+    absl::StrAppend(&user_ca_file, k.public_key(), "\n");
+  }
+  // Never a `Host *` block: it would send this key and these known_hosts to
+  // every host the user reaches, Sallyport or not.
   const std::string ssh_config = absl::StrCat(
       "# Written by `sp login` (user ", user, ", CA ", ca_text, ").\n",
       "# Use it from ~/.ssh/config with:  Include ", home.ssh_config(), "\n",
-      "Host *\n", "    IdentityFile ", QuoteForSshConfig(key_path), "\n",
-      "    CertificateFile ", QuoteForSshConfig(cert_path), "\n",
-      "    UserKnownHostsFile ", QuoteForSshConfig(home.known_hosts()),
-      " ~/.ssh/known_hosts\n");
+      "# Key: ", key_path, "\n# Certificate: ", cert_path, "\n",
+      "# Host blocks for the gateway and its hosts come from `sp config`.\n");
   for (const auto& [path, data, mode] :
        std::vector<std::tuple<std::string, std::string, int>>{
+           {home.public_key(user),
+            key->public_key().ToAuthorizedKeysLine(comment) + "\n", 0644},
            {cert_path, response.ssh_certificate() + "\n", 0644},
            {home.tls_key(), std::string(tls_key->private_pem.view()), 0600},
            {home.tls_cert(), response.tls_client_certificate_pem(), 0644},
            {home.known_hosts(), known_hosts, 0644},
+           {home.user_ca(), user_ca_file, 0644},
            {home.ssh_config(), ssh_config, 0644}}) {
     if (absl::Status w = WriteFileAtomic(path, data, mode); !w.ok()) {
       return Error(err, w.message());
     }
-  }
-  if (absl::Status w = home.WriteState({ca_text, user}); !w.ok()) {
-    return Error(err, w.message());
   }
 
   const absl::Time valid_before =
@@ -291,42 +416,84 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   return 0;
 }
 
-int RunStatus(std::ostream& out, std::ostream& err) {
+int RunStatus(bool json, std::ostream& out, std::ostream& err) {
   absl::StatusOr<SpHome> home = SpHome::FromEnvironment();
   if (!home.ok()) return Error(err, home.status().message());
   absl::StatusOr<SpState> state = home->ReadState();
   if (!state.ok()) return Error(err, state.status().message());
-  if (state->user.empty()) {
-    out << "Not logged in (run `sp login`)\n";
-    return 1;
-  }
-  absl::StatusOr<std::string> line = ReadFile(home->certificate(state->user));
+  absl::StatusOr<std::string> line =
+      state->user.empty() ? absl::NotFoundError("")
+                          : ReadFile(home->certificate(state->user));
   if (!line.ok()) {
-    out << "Not logged in (run `sp login`)\n";
+    if (json) {
+      out << "{\"logged_in\": false}\n";
+    } else {
+      out << "Not logged in (run `sp login`)\n";
+    }
     return 1;
   }
+  const std::string cert_line(absl::StripTrailingAsciiWhitespace(*line));
   absl::StatusOr<ssh::cert::Certificate> cert =
-      ssh::cert::Certificate::FromLine(
-          std::string(absl::StripTrailingAsciiWhitespace(*line)));
+      ssh::cert::Certificate::FromLine(cert_line);
   if (!cert.ok()) {
     return Error(err, absl::StrCat(home->certificate(state->user),
                                    ": unreadable certificate"));
   }
+  const absl::Time valid_after =
+      absl::FromUnixSeconds(static_cast<int64_t>(cert->valid_after));
   const absl::Time valid_before =
       absl::FromUnixSeconds(static_cast<int64_t>(cert->valid_before));
   const absl::Duration left = valid_before - absl::Now();
-  std::string ca_line = state->ca;
+  std::string ca_fp;
   absl::StatusOr<std::string> pem = ReadFile(home->ca_pem());
   if (pem.ok()) {
     absl::StatusOr<std::string> fp = PemFingerprint(*pem);
-    if (fp.ok()) absl::StrAppend(&ca_line, " (TLS ", *fp, ")");
+    if (fp.ok()) ca_fp = *fp;
   }
-  out << "User:        " << state->user << "\n"
-      << "Principals:  " << absl::StrJoin(cert->principals, ", ") << "\n"
-      << "Valid until: " << HumanTime(valid_before) << "\n"
-      << "Time left:   " << HumanDuration(left) << "\n"
-      << "Serial:      " << cert->serial << "\n"
-      << "CA:          " << ca_line << "\n";
+  std::vector<std::string> extensions;
+  for (const auto& e : cert->extensions) extensions.push_back(e.name);
+  // The agent holds it when it lists the same certificate blob.
+  bool in_agent = false;
+  if (AgentAvailable()) {
+    std::vector<std::string> ours = absl::StrSplit(cert_line, ' ');
+    absl::StatusOr<std::vector<std::string>> lines = AgentList();
+    if (lines.ok() && ours.size() >= 2) {
+      for (const std::string& l : *lines) {
+        std::vector<std::string> f = absl::StrSplit(l, ' ');
+        in_agent = in_agent || (f.size() >= 2 && f[1] == ours[1]);
+      }
+    }
+  }
+  const std::string cert_path = home->certificate(state->user);
+  if (json) {
+    out << "{\"logged_in\": true, \"user\": " << JsonString(state->user)
+        << ", \"certificate\": " << JsonString(cert_path)
+        << ", \"key_id\": " << JsonString(cert->key_id)
+        << ", \"serial\": " << cert->serial
+        << ", \"principals\": " << JsonList(cert->principals)
+        << ", \"extensions\": " << JsonList(extensions)
+        << ", \"valid_after\": " << JsonString(absl::FormatTime(valid_after))
+        << ", \"valid_before\": " << JsonString(absl::FormatTime(valid_before))
+        << ", \"seconds_left\": "
+        << std::max<int64_t>(0, absl::ToInt64Seconds(left))
+        << ", \"in_agent\": " << (in_agent ? "true" : "false")
+        << ", \"ca\": " << JsonString(state->ca)
+        << ", \"ca_fingerprint\": " << JsonString(ca_fp) << "}\n";
+  } else {
+    out << "User:        " << state->user << "\n"
+        << "Certificate: " << cert_path << "\n"
+        << "Key ID:      " << cert->key_id << "\n"
+        << "Principals:  " << absl::StrJoin(cert->principals, ", ") << "\n"
+        << "Extensions:  " << absl::StrJoin(extensions, ", ") << "\n"
+        << "Valid from:  " << HumanTime(valid_after) << "\n"
+        << "Valid until: " << HumanTime(valid_before) << "\n"
+        << "Time left:   " << HumanDuration(left) << "\n"
+        << "Serial:      " << cert->serial << "\n"
+        << "In agent:    "
+        << (AgentAvailable() ? (in_agent ? "yes" : "no") : "no agent") << "\n"
+        << "CA:          " << state->ca
+        << (ca_fp.empty() ? "" : absl::StrCat(" (TLS ", ca_fp, ")")) << "\n";
+  }
   return left > absl::ZeroDuration() ? 0 : 1;
 }
 
@@ -335,17 +502,14 @@ int RunLogout(std::ostream& out, std::ostream& err) {
   if (!home.ok()) return Error(err, home.status().message());
   absl::StatusOr<SpState> state = home->ReadState();
   if (!state.ok()) return Error(err, state.status().message());
-  if (state->user.empty()) {
+  const std::string key_path = home->key(state->user);
+  if (state->user.empty() ||
+      (!ReadFile(key_path).ok() && !ReadFile(home->tls_key()).ok())) {
     out << "Not logged in\n";
     return 0;
   }
-  const std::string key_path = home->key(state->user);
-  if (AgentAvailable()) {
-    // Needs the .pub and -cert.pub files, so before deleting them.
-    if (!AgentRemove(key_path).ok()) {
-      err << "sp: note: the key was not in ssh-agent\n";
-    }
-  }
+  // Every certificate of every earlier login, and their keys.
+  int removed = CleanAgent(*home, state->user, StoredUserCaKeys(*home), err);
   for (const std::string& path :
        {key_path, home->public_key(state->user), home->certificate(state->user),
         home->tls_key(), home->tls_cert()}) {
@@ -353,10 +517,10 @@ int RunLogout(std::ostream& out, std::ostream& err) {
       return Error(err, st.message());
     }
   }
-  if (absl::Status st = home->WriteState({state->ca, ""}); !st.ok()) {
-    return Error(err, st.message());
-  }
-  out << "Logged out " << state->user << ": removed the key and certificate\n";
+  // The CA and the user stay remembered for the next `sp login`.
+  out << "Logged out " << state->user << ": removed the key and certificate";
+  if (removed > 0) out << " (and " << removed << " identities from ssh-agent)";
+  out << "\n";
   return 0;
 }
 

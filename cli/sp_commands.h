@@ -2,24 +2,44 @@
 #ifndef SALLYPORT_CLI_SP_COMMANDS_H_
 #define SALLYPORT_CLI_SP_COMMANDS_H_
 
+#include <functional>
 #include <iosfwd>
+#include <optional>
 #include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
 
 namespace sallyport::cli {
 
 struct LoginOptions {
-  std::string ca;    // HOST:PORT; defaults to the CA of the last login
+  std::string ca;    // HOST[:PORT] (port 7443); defaults to the last CA
   std::string user;  // defaults to the user of the last login
   bool password_stdin = false;
   std::string otp;             // a TOTP code for scripts
   std::string ca_fingerprint;  // trust this CA certificate on first contact
 };
 
-// Each returns the process exit code (0 on success) and writes short,
-// clear messages to `err`.
+// Each returns the process exit code (cli/exit_codes.h) and writes short,
+// clear messages to `err`. RunLogin: 0, 1, 5 wrong password, 6 locked,
+// 7 CA unreachable, 8 the CA's certificate does not match the pin.
 int RunLogin(const LoginOptions& options, std::ostream& out, std::ostream& err);
-int RunStatus(std::ostream& out, std::ostream& err);
+// `json`: one JSON object instead of the human lines.
+int RunStatus(bool json, std::ostream& out, std::ostream& err);
 int RunLogout(std::ostream& out, std::ostream& err);
+
+// "y"/"yes" → true, "n"/"no" → false (any case, surrounding blanks
+// ignored); nullopt for anything else.
+std::optional<bool> ParseYesNo(std::string_view answer);
+// Asks with `ask` until the answer is yes or no (at most 5 times); an
+// error from `ask` (no terminal, end of input) is returned.
+absl::StatusOr<bool> AskYesNo(
+    const std::function<absl::StatusOr<std::string>()>& ask, std::ostream& out);
+
+// The host pattern for the @cert-authority line of a CA at `ca_host`:
+// "*.example.com" for "ca.example.com"; nullopt for an IP address or a
+// one-label name (never "*": the host CA must not vouch for every host).
+std::optional<std::string> CertAuthorityPattern(std::string_view ca_host);
 
 }  // namespace sallyport::cli
 

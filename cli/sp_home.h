@@ -6,6 +6,7 @@
 //   NAME-cert.pub    the user certificate from the CA
 //   tls.key, tls.crt the TLS client key (0600) and certificate for the CA
 //   known_hosts      @cert-authority lines for the host CA
+//   user_ca.pub      the user CA keys of the last login
 //   ssh_config       a fragment to Include from ~/.ssh/config
 #ifndef SALLYPORT_CLI_SP_HOME_H_
 #define SALLYPORT_CLI_SP_HOME_H_
@@ -21,7 +22,7 @@ namespace sallyport::cli {
 
 struct SpState {
   std::string ca;    // HOST:PORT of the CA
-  std::string user;  // the user logged in (empty after logout)
+  std::string user;  // the user of the last login (kept after logout)
 };
 
 class SpHome {
@@ -44,6 +45,9 @@ class SpHome {
   std::string tls_key() const { return Path("tls.key"); }
   std::string tls_cert() const { return Path("tls.crt"); }
   std::string known_hosts() const { return Path("known_hosts"); }
+  // The user CA keys of the last login (to find our certificates in the
+  // agent at the next login or logout).
+  std::string user_ca() const { return Path("user_ca.pub"); }
   std::string ssh_config() const { return Path("ssh_config"); }
 
   // Missing file → empty state.

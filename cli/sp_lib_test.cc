@@ -1,8 +1,11 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <sstream>
 
 #include "absl/strings/match.h"
+#include "cli/ca_client.h"
+#include "cli/sp_commands.h"
 #include "cli/sp_home.h"
 #include "cli/tls_pin.h"
 #include "gtest/gtest.h"
@@ -90,6 +93,55 @@ TEST(SpHomeTest, UserNamesMustBeSafeFileNames) {
        {"", "../x", ".hidden", "-rf", "a/b", "a b", "ca.pem\n"}) {
     EXPECT_FALSE(CheckUserNameForFiles(bad).ok()) << bad;
   }
+}
+
+TEST(SpFixesTest, CaAddressDefaultsToPort7443) {
+  auto a = ParseCaAddress("ca.example.com");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->host, "ca.example.com");
+  EXPECT_EQ(a->port, 7443);
+  auto b = ParseCaAddress("ca.example.com:9443");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->port, 9443);
+  auto c = ParseCaAddress("[::1]");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->host, "::1");
+  EXPECT_EQ(c->port, 7443);
+  EXPECT_FALSE(ParseCaAddress("::1").ok());
+  EXPECT_FALSE(ParseCaAddress("host:0").ok());
+}
+
+TEST(SpFixesTest, TrustPromptTakesYNAndAsksAgain) {
+  EXPECT_EQ(ParseYesNo("y"), true);
+  EXPECT_EQ(ParseYesNo(" YES "), true);
+  EXPECT_EQ(ParseYesNo("n"), false);
+  EXPECT_EQ(ParseYesNo("No"), false);
+  EXPECT_EQ(ParseYesNo("yep"), std::nullopt);
+  EXPECT_EQ(ParseYesNo(""), std::nullopt);
+  std::vector<std::string> answers = {"maybe", "", "y"};
+  size_t asked = 0;
+  std::ostringstream out;
+  auto yes = AskYesNo(
+      [&]() -> absl::StatusOr<std::string> { return answers[asked++]; }, out);
+  ASSERT_TRUE(yes.ok());
+  EXPECT_TRUE(*yes);
+  EXPECT_EQ(asked, 3u);
+  answers = {"no"};
+  asked = 0;
+  EXPECT_EQ(
+      *AskYesNo(
+          [&]() -> absl::StatusOr<std::string> { return answers[asked++]; },
+          out),
+      false);
+}
+
+TEST(SpFixesTest, CertAuthorityPatternIsNeverAStar) {
+  EXPECT_EQ(CertAuthorityPattern("ca.corp.example.com"), "*.corp.example.com");
+  EXPECT_EQ(CertAuthorityPattern("ca.example.com"), "*.example.com");
+  EXPECT_EQ(CertAuthorityPattern("ca.local"), std::nullopt);
+  EXPECT_EQ(CertAuthorityPattern("ca"), std::nullopt);
+  EXPECT_EQ(CertAuthorityPattern("127.0.0.1"), std::nullopt);
+  EXPECT_EQ(CertAuthorityPattern("::1"), std::nullopt);
 }
 
 }  // namespace

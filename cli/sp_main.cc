@@ -1,8 +1,8 @@
-// sp: the engineer's Sallyport CLI.
+// sp: the engineer's Sallyport CLI (`sp --help`).
 //
-//   sp login --ca HOST:PORT --user NAME [--password-stdin] [--otp CODE]
-//            [--ca-fingerprint SHA256:...]
-//   sp status
+//   sp login [--ca HOST[:PORT]] [--user NAME] [--password-stdin]
+//            [--otp CODE] [--ca-fingerprint SHA256:...]
+//   sp status [--output json]
 //   sp logout
 //
 // Files live under $SALLYPORT_HOME (default ~/.sallyport); see
@@ -10,16 +10,29 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "cli/cli_app.h"
+#include "cli/exit_codes.h"
 #include "cli/sp_commands.h"
 
 int main(int argc, char** argv) {
+  using namespace sallyport::cli;
   CLI::App app{"sp: log in to Sallyport and get an SSH certificate"};
+  app.name("sp");
   app.require_subcommand(1);
-  sallyport::cli::LoginOptions login;
+  app.set_version_flag("--version", std::string("sp ") + kVersion);
+  app.footer(
+      "Environment:\n"
+      "  SALLYPORT_HOME  where sp keeps your key, certificate and the CA pin "
+      "(default ~/.sallyport)\n"
+      "Exit codes: 0 ok, 1 error, 2 usage, 5 wrong user/password/code, 6 "
+      "account locked, 7 CA unreachable, 8 CA certificate does not match the "
+      "pin");
+  LoginOptions login;
   CLI::App* login_cmd = app.add_subcommand(
       "login", "prove who you are to the CA and get a certificate");
-  login_cmd->add_option("--ca", login.ca,
-                        "the CA, HOST:PORT (default: the last one)");
+  login_cmd->add_option(
+      "--ca", login.ca,
+      "the CA, HOST or HOST:PORT (port 7443; default: the last one)");
   login_cmd->add_option("--user", login.user,
                         "your user name (default: the last one)");
   login_cmd->add_flag("--password-stdin", login.password_stdin,
@@ -30,17 +43,17 @@ int main(int argc, char** argv) {
       "trust the CA's TLS certificate if it has this SHA256 fingerprint");
   CLI::App* status_cmd =
       app.add_subcommand("status", "show the current certificate");
-  CLI::App* logout_cmd =
-      app.add_subcommand("logout", "remove the key and certificate");
-  CLI11_PARSE(app, argc, argv);
-  if (login_cmd->parsed()) {
-    return sallyport::cli::RunLogin(login, std::cout, std::cerr);
-  }
+  std::string format = "text";
+  status_cmd->add_option("--output", format, "text (default) or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  CLI::App* logout_cmd = app.add_subcommand(
+      "logout", "remove the key and certificates (also from ssh-agent)");
+  if (std::optional<int> rc = ParseCommandLine(app, argc, argv)) return *rc;
+  if (login_cmd->parsed()) return RunLogin(login, std::cout, std::cerr);
   if (status_cmd->parsed()) {
-    return sallyport::cli::RunStatus(std::cout, std::cerr);
+    return RunStatus(format == "json", std::cout, std::cerr);
   }
-  if (logout_cmd->parsed()) {
-    return sallyport::cli::RunLogout(std::cout, std::cerr);
-  }
-  return 2;
+  if (logout_cmd->parsed()) return RunLogout(std::cout, std::cerr);
+  std::cerr << CommandList(app);
+  return kExitUsage;
 }

@@ -12,6 +12,8 @@ PACKAGES=(
   libssl-dev libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libsqlite3-dev sqlite3 libpq-dev libgtest-dev libgmock-dev libbenchmark-dev
   libasio-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
+  # QR codes for `spctl users totp-enroll`
+  libqrencode-dev
   # real components used by the tests and the demo
   openssh-server openssh-client openssh-sftp-server rsync postgresql tmux procps
   # other SSH clients of the gateway's interop tests (PuTTY plink/pscp/puttygen, paramiko, AsyncSSH)

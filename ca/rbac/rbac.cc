@@ -4,6 +4,7 @@
 #include <array>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -379,6 +380,25 @@ absl::StatusOr<Permissions> EffectivePermissions(const User& user,
   absl::StatusOr<std::optional<Host>> host = lookup(host_name);
   if (!host.ok()) return host.status();
   return EffectivePermissions(user, roles, login, host_name, *host);
+}
+
+absl::StatusOr<ForwardDestination> ParseForwardDestination(
+    std::string_view text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return absl::InvalidArgumentError("destination must be HOST:PORT");
+  }
+  std::string_view host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  uint32_t port = 0;
+  if (!absl::SimpleAtoi(std::string(text.substr(colon + 1)), &port)) {
+    return absl::InvalidArgumentError("destination must be HOST:PORT");
+  }
+  absl::Status valid = ValidateForwardDestination(host, port);
+  if (!valid.ok()) return valid;
+  return ForwardDestination{std::string(host), port};
 }
 
 }  // namespace sallyport::ca::rbac

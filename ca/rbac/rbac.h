@@ -61,6 +61,12 @@ struct ForwardDestination {
   uint32_t port = 0;  // 1..65535
 };
 
+// "HOST:PORT" or "[V6]:PORT" (as the gateway's AuthorizeChannel and
+// `spctl access check` take it), checked by ValidateForwardDestination.
+// kInvalidArgument otherwise.
+absl::StatusOr<ForwardDestination> ParseForwardDestination(
+    std::string_view text);
+
 struct AccessRequest {
   std::string login;  // the account on the target host
   std::string host;   // the inventory name the user asked for

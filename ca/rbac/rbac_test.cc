@@ -173,5 +173,19 @@ TEST(ReasonNameTest, StableCodes) {
   EXPECT_EQ(ReasonName(Reason::kNoRoleSelectsHost), "no-role-selects-host");
 }
 
+TEST(ParseForwardDestinationTest, HostPortAndBracketedV6) {
+  auto a = ParseForwardDestination("db.internal:5432");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->host, "db.internal");
+  EXPECT_EQ(a->port, 5432u);
+  auto b = ParseForwardDestination("[::1]:22");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->host, "::1");
+  for (const char* bad : {"", "host", ":22", "host:", "host:0", "host:65536",
+                          "host:2x", "a;b:22", "[::1]22"}) {
+    EXPECT_FALSE(ParseForwardDestination(bad).ok()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace sallyport::ca::rbac

@@ -58,7 +58,7 @@ TEST_F(PinningE2eTest, SecondCaWithAnotherCertificateFailsWithTheWarning) {
   // Even with the new CA's fingerprint given: the pin wins.
   auto second =
       Login(**other, "alice", (*other)->password(), (*other)->fingerprint());
-  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_EQ(second.exit_code, 8);  // pin mismatch
   EXPECT_TRUE(absl::StrContains(
       second.err, "WARNING: SALLYPORT CA CERTIFICATE HAS CHANGED!"))
       << second.Describe();
@@ -72,7 +72,7 @@ TEST_F(PinningE2eTest, FirstContactNeedsAConfirmedFingerprint) {
   // A wrong expected fingerprint.
   auto wrong = Login(*ca_, "alice", ca_->password(),
                      "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU");
-  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_EQ(wrong.exit_code, 8);  // pin mismatch
   EXPECT_TRUE(absl::StrContains(wrong.err, "not the expected"))
       << wrong.Describe();
   // No fingerprint and no terminal to ask on.
@@ -87,7 +87,7 @@ TEST_F(PinningE2eTest, FirstContactNeedsAConfirmedFingerprint) {
 
 TEST_F(PinningE2eTest, ClearErrorMessages) {
   auto wrong = Login(*ca_, "alice", "not-the-password", ca_->fingerprint());
-  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_EQ(wrong.exit_code, 5);  // wrong password
   EXPECT_EQ(wrong.err,
             "sp: login failed: wrong user name, password or one-time code\n");
   auto unknown = Login(*ca_, "mallory", "not-the-password", "");
@@ -96,7 +96,7 @@ TEST_F(PinningE2eTest, ClearErrorMessages) {
   // Five failures lock an account (the default policy); unknown names too.
   for (int i = 0; i < 4; ++i) Login(*ca_, "mallory", "guess", "");
   auto locked = Login(*ca_, "mallory", "guess", "");
-  EXPECT_EQ(locked.exit_code, 1);
+  EXPECT_EQ(locked.exit_code, 6);  // locked
   EXPECT_TRUE(absl::StrContains(locked.err, "locked")) << locked.Describe();
 
   auto port = sallyport::testing::FreeLoopbackPort();
@@ -104,7 +104,7 @@ TEST_F(PinningE2eTest, ClearErrorMessages) {
   auto unreachable = Sp({"login", "--ca", absl::StrCat("127.0.0.1:", *port),
                          "--user", "alice", "--password-stdin"},
                         "x\n");
-  EXPECT_EQ(unreachable.exit_code, 1);
+  EXPECT_EQ(unreachable.exit_code, 7);  // unreachable
   EXPECT_TRUE(absl::StrContains(unreachable.err, "cannot reach the CA at"))
       << unreachable.Describe();
 }

@@ -1,0 +1,51 @@
+// One way for `sp` and `spctl` to reach the CA (DESIGN.md §5 "gRPC
+// security"): TLS pinned to the certificate `sp login` saved in
+// $SALLYPORT_HOME/ca.pem and, after login, mutual TLS with the login's
+// client certificate (tls.key, tls.crt).
+#ifndef SALLYPORT_CLI_CA_CLIENT_H_
+#define SALLYPORT_CLI_CA_CLIENT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "cli/sp_home.h"
+#include "cli/tls_pin.h"
+
+namespace sallyport::cli {
+
+// The DNS name in the CA's certificate (ca/tls_material.h kServerTlsName):
+// the certificate itself is pinned, so the name is only a formality.
+inline constexpr char kCaTlsName[] = "sallyport-ca";
+// The CA's default gRPC port (DESIGN.md §2).
+inline constexpr uint16_t kDefaultCaPort = 7443;
+
+// "HOST:PORT" or "[V6]:PORT" for gRPC.
+std::string GrpcTarget(const HostPort& ca);
+
+// "HOST", "HOST:PORT", "[V6]" or "[V6]:PORT"; the port defaults to 7443.
+absl::StatusOr<HostPort> ParseCaAddress(std::string_view text);
+
+// A channel that trusts only `ca_pem` and, when `client_key_pem` is not
+// empty, presents the client certificate.
+std::shared_ptr<grpc::Channel> CaChannel(
+    const HostPort& ca, const std::string& ca_pem,
+    const std::string& client_key_pem = "",
+    const std::string& client_cert_pem = "");
+
+// The logged-in state of $SALLYPORT_HOME and an mTLS channel with it.
+struct LoggedIn {
+  std::string ca_text;  // as remembered ("HOST:PORT")
+  std::string user;
+  std::shared_ptr<grpc::Channel> channel;
+};
+// kFailedPrecondition "not logged in: run `sp login` first" when there is no
+// login (no user, no client certificate, or no pin); kInvalidArgument for
+// a bad remembered address.
+absl::StatusOr<LoggedIn> OpenLoggedIn(const SpHome& home);
+
+}  // namespace sallyport::cli
+
+#endif  // SALLYPORT_CLI_CA_CLIENT_H_

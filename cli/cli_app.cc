@@ -1,0 +1,89 @@
+#include "cli/cli_app.h"
+
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cli/exit_codes.h"
+
+namespace sallyport::cli {
+namespace {
+
+void ListInto(const CLI::App& app, const std::string& prefix,
+              std::string* out) {
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    const std::string name = absl::StrCat(prefix, sub->get_name());
+    absl::StrAppend(out, "  ", name);
+    if (name.size() < 28) out->append(28 - name.size(), ' ');
+    absl::StrAppend(out, " ", sub->get_description(), "\n");
+    ListInto(*sub, name + " ", out);
+  }
+}
+
+std::vector<std::string> Words(const CLI::App& app) {
+  std::vector<std::string> words;
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    words.push_back(sub->get_name());
+  }
+  for (const CLI::Option* opt : app.get_options({})) {
+    for (const std::string& l : opt->get_lnames()) words.push_back("--" + l);
+  }
+  return words;
+}
+
+// One case arm per command path ("users", "users add", ...).
+void CaseArms(const CLI::App& app, const std::string& path, std::string* out) {
+  absl::StrAppend(out, "    \"", path, "\") words=\"",
+                  absl::StrJoin(Words(app), " "), "\" ;;\n");
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    CaseArms(*sub,
+             path.empty() ? sub->get_name() : path + " " + sub->get_name(),
+             out);
+  }
+}
+
+}  // namespace
+
+std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv) {
+  // CLI11 reports through exceptions; they stop here.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    app.exit(e);
+    std::cerr << CommandList(app);
+    return kExitUsage;
+  }
+  return std::nullopt;
+}
+
+std::string CommandList(const CLI::App& app) {
+  std::string out = absl::StrCat("Commands (", app.get_name(),
+                                 " COMMAND --help for more):\n");
+  ListInto(app, "", &out);
+  return out;
+}
+
+std::string CompletionScript(const CLI::App& app, const std::string& shell) {
+  const std::string name = app.get_name();
+  std::string fn = "_" + name + "_complete";
+  std::string out;
+  if (shell == "zsh") {
+    out = "autoload -U +X bashcompinit && bashcompinit\n";
+  }
+  absl::StrAppend(&out, fn, "() {\n", "  local cur path=\"\" words=\"\" w i\n",
+                  "  cur=\"${COMP_WORDS[COMP_CWORD]}\"\n",
+                  "  for ((i = 1; i < COMP_CWORD; i++)); do\n",
+                  "    w=\"${COMP_WORDS[i]}\"\n",
+                  "    case \"$w\" in -*) continue ;; esac\n",
+                  "    if [[ -z \"$path\" ]]; then path=\"$w\"; else "
+                  "path=\"$path $w\"; fi\n",
+                  "  done\n", "  case \"$path\" in\n");
+  CaseArms(app, "", &out);
+  absl::StrAppend(&out, "    *) words=\"\" ;;\n", "  esac\n",
+                  "  COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n", "}\n",
+                  "complete -F ", fn, " ", name, "\n");
+  return out;
+}
+
+}  // namespace sallyport::cli

@@ -1,0 +1,26 @@
+// Command-line plumbing shared by sp and spctl: parsing with the list of
+// commands on a usage error (exit 2) and shell completion scripts generated
+// from the CLI11 command tree.
+#ifndef SALLYPORT_CLI_CLI_APP_H_
+#define SALLYPORT_CLI_CLI_APP_H_
+
+#include <CLI/CLI.hpp>
+#include <optional>
+#include <string>
+
+namespace sallyport::cli {
+
+// Parses; nullopt when the program should go on. Otherwise the exit code:
+// 0 after --help / --version, 2 after a usage error (the error and the
+// list of commands are printed to stderr).
+std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv);
+
+// "Commands:" and one line per subcommand (with its subcommands).
+std::string CommandList(const CLI::App& app);
+
+// A bash or zsh completion script for `app` (zsh through bashcompinit).
+std::string CompletionScript(const CLI::App& app, const std::string& shell);
+
+}  // namespace sallyport::cli
+
+#endif  // SALLYPORT_CLI_CLI_APP_H_

@@ -1,0 +1,100 @@
+// spctl: the admin CLI (DESIGN.md §1-§2, issue 15). Every verb calls the
+// CA's Admin service over mutual TLS with the login of `sp login` (same
+// $SALLYPORT_HOME, same CA pin); see cli/ca_client.h.
+//
+// Each spctl_*.cc file adds one group of verbs to the CLI11 app. A parsed
+// verb leaves its work in an Action that main runs after parsing.
+#ifndef SALLYPORT_CLI_SPCTL_H_
+#define SALLYPORT_CLI_SPCTL_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "cli/exit_codes.h"
+#include "cli/output.h"
+#include "proto/admin.grpc.pb.h"
+#include "proto/ca.grpc.pb.h"
+
+namespace sallyport::cli {
+
+class Spctl {
+ public:
+  Spctl(std::ostream& out, std::ostream& err) : out_(out), err_(err) {}
+
+  std::ostream& out() { return out_; }
+  std::ostream& err() { return err_; }
+  OutputFormat format() const { return format_; }
+  void set_format(OutputFormat f) { format_ = f; }
+  bool table() const { return format_ == OutputFormat::kTable; }
+
+  // The stubs, connected on first use; nullptr after printing why (e.g.
+  // "not logged in: run `sp login` first").
+  admin::v1::Admin::Stub* Admin();
+  ca::v1::CertificateAuthority::Stub* Ca();
+  // A context with a 30 s deadline.
+  static std::unique_ptr<grpc::ClientContext> Context();
+
+  // Prints "spctl: <what>: <why>" with advice for the code and returns the
+  // exit code: NOT_FOUND 3, PERMISSION_DENIED 4, everything else 1.
+  int Fail(const grpc::Status& status, absl::string_view what);
+  // Prints "spctl: <message>" and returns `code`.
+  int Error(absl::string_view message, int code = kExitError);
+  // Prints `message` as JSON/YAML for --output json|yaml; false for tables.
+  bool Structured(const google::protobuf::Message& message);
+
+ private:
+  bool Connect();
+
+  std::ostream& out_;
+  std::ostream& err_;
+  OutputFormat format_ = OutputFormat::kTable;
+  bool tried_ = false;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<admin::v1::Admin::Stub> admin_;
+  std::unique_ptr<ca::v1::CertificateAuthority::Stub> ca_;
+};
+
+using Action = std::function<int()>;
+
+// Registers `sub`'s action: when CLI11 parses `sub`, *action becomes `run`.
+void OnRun(CLI::App* sub, Action* action, Action run);
+
+void AddUserCommands(CLI::App& app, Spctl& ctl, Action* action);
+void AddRoleCommands(CLI::App& app, Spctl& ctl, Action* action);
+void AddHostCommands(CLI::App& app, Spctl& ctl, Action* action);
+void AddCertCommands(CLI::App& app, Spctl& ctl, Action* action);
+
+// Calls `method` on `stub` (nullptr: not connected, already explained).
+// nullopt on success, else the exit code after Spctl::Fail.
+template <typename Stub, typename Req, typename Resp>
+std::optional<int> Call(Spctl& ctl, Stub* stub,
+                        grpc::Status (Stub::*method)(grpc::ClientContext*,
+                                                     const Req&, Resp*),
+                        const Req& request, Resp* response,
+                        absl::string_view what) {
+  if (stub == nullptr) return kExitError;
+  std::unique_ptr<grpc::ClientContext> ctx = Spctl::Context();
+  grpc::Status st = (stub->*method)(ctx.get(), request, response);
+  if (!st.ok()) return ctl.Fail(st, what);
+  return std::nullopt;
+}
+
+// Helpers shared by the verb files.
+std::string FormatTime(const google::protobuf::Timestamp& t);
+// A secret from the first line of FILE ("-" = stdin), newline dropped.
+absl::StatusOr<std::string> ReadFirstLine(const std::string& path);
+// Parses "90s", "8h", "1h30m". kInvalidArgument.
+absl::StatusOr<absl::Duration> ParseDurationFlag(std::string_view text);
+
+}  // namespace sallyport::cli
+
+#endif  // SALLYPORT_CLI_SPCTL_H_

@@ -1,0 +1,380 @@
+// spctl certs ls|show|revoke, krl export, ca status|rotate, access check.
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "cli/krl.h"
+#include "cli/sp_home.h"
+#include "cli/spctl.h"
+#include "ssh/crypto/keys.h"
+
+namespace sallyport::cli {
+namespace {
+
+namespace pb = admin::v1;
+using Stub = pb::Admin::Stub;
+using CaStub = ca::v1::CertificateAuthority::Stub;
+
+struct CertArgs {
+  std::string user;
+  bool active = false;
+  std::string purpose;
+  uint64_t serial = 0;
+  std::string key;
+  std::string reason;
+  std::string output_file;
+  std::string login;
+  std::string host;
+  std::string kind;
+  std::string destination;
+};
+
+// Every revocation, paged.
+std::optional<int> AllRevocations(Spctl& ctl,
+                                  std::vector<ca::v1::Revocation>* out) {
+  int64_t after = 0;
+  for (;;) {
+    ca::v1::ListRevocationsRequest req;
+    req.set_after_id(after);
+    req.set_limit(10000);
+    ca::v1::ListRevocationsResponse resp;
+    if (auto rc = Call(ctl, ctl.Ca(), &CaStub::ListRevocations, req, &resp,
+                       "list revocations")) {
+      return rc;
+    }
+    for (const auto& r : resp.revocations()) {
+      if (out->size() >= kMaxKrlEntries) {
+        return ctl.Error("more revocations than one KRL holds");
+      }
+      out->push_back(r);
+      after = r.id();
+    }
+    if (resp.revocations_size() < 10000) return std::nullopt;
+  }
+}
+
+int List(Spctl& ctl, const CertArgs& a) {
+  pb::ListCertificatesResponse all;
+  uint64_t after = 0;
+  for (;;) {
+    pb::ListCertificatesRequest req;
+    req.set_user(a.user);
+    req.set_purpose(a.purpose);
+    if (a.active)
+      req.mutable_valid_at()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+    req.set_after_serial(after);
+    req.set_limit(1000);
+    pb::ListCertificatesResponse resp;
+    if (auto rc = Call(ctl, ctl.Admin(), &Stub::ListCertificates, req, &resp,
+                       "certs ls")) {
+      return *rc;
+    }
+    for (const auto& c : resp.certificates()) {
+      *all.add_certificates() = c;
+      after = c.serial();
+    }
+    if (resp.certificates_size() < 1000 || all.certificates_size() >= 100000)
+      break;
+  }
+  std::vector<ca::v1::Revocation> revs;
+  if (auto rc = AllRevocations(ctl, &revs)) return *rc;
+  std::set<uint64_t> revoked;
+  std::set<std::string> revoked_keys;
+  for (const auto& r : revs) {
+    if (r.has_serial()) revoked.insert(r.serial());
+    if (r.has_key_fingerprint()) revoked_keys.insert(r.key_fingerprint());
+  }
+  if (a.active) {
+    // --active: valid now and not revoked.
+    pb::ListCertificatesResponse kept;
+    for (const auto& c : all.certificates()) {
+      if (!revoked.count(c.serial()) &&
+          !revoked_keys.count(c.public_key_fingerprint())) {
+        *kept.add_certificates() = c;
+      }
+    }
+    all = kept;
+  }
+  if (ctl.Structured(all)) return kExitOk;
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& c : all.certificates()) {
+    const bool rev = revoked.count(c.serial()) ||
+                     revoked_keys.count(c.public_key_fingerprint());
+    rows.push_back({std::to_string(c.serial()), c.purpose(), c.key_id(),
+                    absl::StrJoin(c.principals(), ","),
+                    FormatTime(c.valid_before()), rev ? "revoked" : "-"});
+  }
+  PrintTable(ctl.out(),
+             {"SERIAL", "PURPOSE", "KEY ID", "PRINCIPALS", "VALID UNTIL (UTC)",
+              "REVOKED"},
+             rows);
+  return kExitOk;
+}
+
+int Show(Spctl& ctl, uint64_t serial) {
+  pb::ListCertificatesRequest req;
+  req.set_after_serial(serial - 1);
+  req.set_limit(1);
+  pb::ListCertificatesResponse resp;
+  if (serial == 0) return ctl.Error("serials start at 1", kExitUsage);
+  if (auto rc = Call(ctl, ctl.Admin(), &Stub::ListCertificates, req, &resp,
+                     "certs show")) {
+    return *rc;
+  }
+  if (resp.certificates_size() != 1 ||
+      resp.certificates(0).serial() != serial) {
+    return ctl.Error(
+        absl::StrCat("there is no certificate with serial ", serial),
+        kExitNotFound);
+  }
+  const pb::IssuedCertificate& c = resp.certificates(0);
+  if (ctl.Structured(c)) return kExitOk;
+  ctl.out() << "Serial:       " << c.serial() << "\n"
+            << "Purpose:      " << c.purpose() << "\n"
+            << "Key ID:       " << c.key_id() << "\n"
+            << "User:         " << (c.user().empty() ? "-" : c.user()) << "\n"
+            << "Principals:   " << absl::StrJoin(c.principals(), ", ") << "\n"
+            << "Valid after:  " << FormatTime(c.valid_after()) << " UTC\n"
+            << "Valid before: " << FormatTime(c.valid_before()) << " UTC\n"
+            << "Key:          " << c.public_key_fingerprint() << "\n"
+            << "CA key:       " << c.ca_key_fingerprint() << "\n"
+            << "Issued:       " << FormatTime(c.issued_at()) << " UTC\n";
+  return kExitOk;
+}
+
+int Revoke(Spctl& ctl, const CertArgs& a, bool by_serial) {
+  const int targets =
+      (by_serial ? 1 : 0) + (a.key.empty() ? 0 : 1) + (a.user.empty() ? 0 : 1);
+  if (targets != 1) {
+    return ctl.Error(
+        "pass exactly one of --serial N, --key FINGERPRINT, --user NAME",
+        kExitUsage);
+  }
+  if (!a.user.empty()) {
+    pb::RevokeUserCertificatesRequest req;
+    req.set_user(a.user);
+    req.set_reason(a.reason);
+    pb::RevokeUserCertificatesResponse resp;
+    if (auto rc = Call(ctl, ctl.Admin(), &Stub::RevokeUserCertificates, req,
+                       &resp, absl::StrCat("certs revoke --user ", a.user))) {
+      return *rc;
+    }
+    if (!ctl.Structured(resp)) {
+      ctl.out() << "Revoked " << resp.serials_size() << " certificate(s) of "
+                << a.user;
+      if (resp.serials_size() > 0) {
+        ctl.out() << " (serials " << absl::StrJoin(resp.serials(), ", ") << ")";
+      }
+      ctl.out() << "\n";
+    }
+    return kExitOk;
+  }
+  pb::RevokeRequest req;
+  if (by_serial) {
+    req.set_serial(a.serial);
+  } else {
+    if (!ParseSha256Fingerprint(a.key).ok()) {
+      return ctl.Error(
+          "--key: a key fingerprint is SHA256:<base64> (as "
+          "`ssh-keygen -l` prints it)",
+          kExitUsage);
+    }
+    req.set_key_fingerprint(a.key);
+  }
+  req.set_reason(a.reason);
+  pb::RevokedEntry resp;
+  if (auto rc =
+          Call(ctl, ctl.Admin(), &Stub::Revoke, req, &resp, "certs revoke")) {
+    return *rc;
+  }
+  if (!ctl.Structured(resp)) {
+    ctl.out() << "Revoked "
+              << (by_serial ? absl::StrCat("serial ", a.serial)
+                            : absl::StrCat("key ", a.key))
+              << "\n";
+  }
+  return kExitOk;
+}
+
+int ListKeys(Spctl& ctl, pb::ListCaKeysResponse* keys) {
+  if (auto rc = Call(ctl, ctl.Admin(), &Stub::ListCaKeys,
+                     pb::ListCaKeysRequest(), keys, "list CA keys")) {
+    return *rc;
+  }
+  return kExitOk;
+}
+
+int ExportKrl(Spctl& ctl, const CertArgs& a) {
+  pb::ListCaKeysResponse keys;
+  if (int rc = ListKeys(ctl, &keys); rc != kExitOk) return rc;
+  KrlContents krl;
+  for (const pb::CaKey& k : keys.keys()) {
+    absl::StatusOr<ssh::crypto::PublicKey> key =
+        ssh::crypto::PublicKey::FromAuthorizedKeysLine(k.public_key());
+    if (!key.ok()) {
+      return ctl.Error(absl::StrCat("CA key ", k.fingerprint(), ": ",
+                                    key.status().message()));
+    }
+    krl.ca_keys.push_back(key->Blob());
+  }
+  std::vector<ca::v1::Revocation> revs;
+  if (auto rc = AllRevocations(ctl, &revs)) return *rc;
+  for (const auto& r : revs) {
+    if (r.has_serial()) krl.serials.push_back(r.serial());
+    if (r.has_key_fingerprint()) {
+      absl::StatusOr<std::array<uint8_t, 32>> h =
+          ParseSha256Fingerprint(r.key_fingerprint());
+      if (!h.ok()) {
+        return ctl.Error(
+            absl::StrCat("revocation ", r.id(), ": ", h.status().message()));
+      }
+      krl.key_sha256.push_back(*h);
+    }
+    krl.version =
+        std::max<uint64_t>(krl.version, static_cast<uint64_t>(r.id()));
+  }
+  krl.generated = absl::Now();
+  krl.comment = "Sallyport revocations (spctl krl export)";
+  absl::StatusOr<std::string> bytes = BuildKrl(krl);
+  if (!bytes.ok()) return ctl.Error(bytes.status().message());
+  if (absl::Status st = WriteFileAtomic(a.output_file, *bytes, 0644);
+      !st.ok()) {
+    return ctl.Error(st.message());
+  }
+  ctl.out() << "Wrote " << a.output_file << ": " << krl.serials.size()
+            << " revoked serial(s), " << krl.key_sha256.size()
+            << " revoked key(s), " << krl.ca_keys.size() << " CA key(s)\n";
+  return kExitOk;
+}
+
+int CaStatus(Spctl& ctl) {
+  pb::ListCaKeysResponse keys;
+  if (int rc = ListKeys(ctl, &keys); rc != kExitOk) return rc;
+  if (ctl.Structured(keys)) return kExitOk;
+  std::vector<std::vector<std::string>> rows;
+  for (const pb::CaKey& k : keys.keys()) {
+    rows.push_back({k.purpose(), k.state(), k.fingerprint(),
+                    FormatTime(k.created_at()), FormatTime(k.retired_at())});
+  }
+  PrintTable(
+      ctl.out(),
+      {"PURPOSE", "STATE", "FINGERPRINT", "CREATED (UTC)", "RETIRED (UTC)"},
+      rows);
+  ctl.out() << "Retired keys stay trusted until their last certificate "
+               "expires.\n";
+  return kExitOk;
+}
+
+int Rotate(Spctl& ctl, const std::string& purpose) {
+  pb::RotateCaKeyRequest req;
+  req.set_purpose(purpose);
+  pb::CaKey key;
+  if (auto rc = Call(ctl, ctl.Admin(), &Stub::RotateCaKey, req, &key,
+                     absl::StrCat("ca rotate --purpose ", purpose))) {
+    return *rc;
+  }
+  if (!ctl.Structured(key)) {
+    ctl.out()
+        << "New " << purpose << " CA key " << key.fingerprint() << "\n"
+        << key.public_key() << "\n"
+        << "The old key stays trusted until its last certificate expires; "
+           "add the new key to TrustedUserCAKeys / known_hosts now.\n";
+  }
+  return kExitOk;
+}
+
+int Check(Spctl& ctl, const CertArgs& a) {
+  pb::CheckAccessRequest req;
+  req.set_user(a.user);
+  req.set_login(a.login);
+  req.set_host(a.host);
+  req.set_kind(a.kind);
+  req.set_destination(a.destination);
+  pb::CheckAccessResponse resp;
+  if (auto rc = Call(ctl, ctl.Admin(), &Stub::CheckAccess, req, &resp,
+                     "access check")) {
+    return *rc;
+  }
+  if (!ctl.Structured(resp)) {
+    ctl.out() << (resp.allowed() ? "ALLOW" : "DENY") << ": " << resp.reason()
+              << "\n";
+    if (!resp.role().empty()) {
+      ctl.out() << "Decided by role " << resp.role();
+      if (!resp.rule().empty()) ctl.out() << ", rule " << resp.rule();
+      ctl.out() << "\n";
+    }
+    ctl.out() << "Code: " << resp.code() << "\n";
+    if (resp.allowed()) ctl.out() << "Recording: " << resp.record() << "\n";
+  }
+  return resp.allowed() ? kExitOk : kExitDenied;
+}
+
+}  // namespace
+
+void AddCertCommands(CLI::App& app, Spctl& ctl, Action* action) {
+  auto a = std::make_shared<CertArgs>();
+  Spctl* c = &ctl;
+  CLI::App* certs =
+      app.add_subcommand("certs", "issued certificates and revocation");
+  certs->require_subcommand(1);
+  CLI::App* ls = certs->add_subcommand("ls", "list issued certificates");
+  ls->add_option("--user", a->user, "only this user's");
+  ls->add_flag("--active", a->active, "only valid now and not revoked");
+  ls->add_option("--purpose", a->purpose, "login, session or host")
+      ->check(CLI::IsMember({"login", "session", "host"}));
+  OnRun(ls, action, [c, a] { return List(*c, *a); });
+  CLI::App* show = certs->add_subcommand("show", "show one certificate");
+  show->add_option("SERIAL", a->serial, "the serial")->required();
+  OnRun(show, action, [c, a] { return Show(*c, a->serial); });
+  CLI::App* revoke = certs->add_subcommand(
+      "revoke", "revoke a serial, a key, or every certificate of a user");
+  CLI::Option* serial = revoke->add_option("--serial", a->serial, "a serial");
+  revoke->add_option("--key", a->key, "a key fingerprint SHA256:...");
+  revoke->add_option("--user", a->user,
+                     "every unexpired certificate of this user (ends their "
+                     "gateway sessions)");
+  revoke->add_option("--reason", a->reason, "why (kept in the audit log)");
+  OnRun(revoke, action,
+        [c, a, serial] { return Revoke(*c, *a, serial->count() > 0); });
+
+  CLI::App* krl = app.add_subcommand("krl", "OpenSSH key revocation lists");
+  krl->require_subcommand(1);
+  CLI::App* exp = krl->add_subcommand(
+      "export",
+      "write a KRL of every revoked serial and key (RevokedKeys in "
+      "sshd_config)");
+  exp->add_option("-o,--out", a->output_file, "the KRL file")->required();
+  OnRun(exp, action, [c, a] { return ExportKrl(*c, *a); });
+
+  CLI::App* cacmd = app.add_subcommand("ca", "the CA's signing keys");
+  cacmd->require_subcommand(1);
+  OnRun(cacmd->add_subcommand("status", "list CA keys, active and retired"),
+        action, [c] { return CaStatus(*c); });
+  CLI::App* rotate = cacmd->add_subcommand(
+      "rotate",
+      "make a new signing key; the old one stays trusted until its "
+      "certificates expire");
+  a->purpose = "";
+  auto purpose = std::make_shared<std::string>("user");
+  rotate->add_option("--purpose", *purpose, "user (default) or host")
+      ->check(CLI::IsMember({"user", "host"}));
+  OnRun(rotate, action, [c, purpose] { return Rotate(*c, *purpose); });
+
+  CLI::App* access = app.add_subcommand("access", "explain RBAC decisions");
+  access->require_subcommand(1);
+  CLI::App* check = access->add_subcommand(
+      "check", "would USER get LOGIN on HOST for KIND? exit 0 allow, 4 deny");
+  check->add_option("USER", a->user, "the user")->required();
+  check->add_option("LOGIN", a->login, "the login on the host")->required();
+  check->add_option("HOST", a->host, "the inventory host")->required();
+  check->add_option("KIND", a->kind,
+                    "shell (default), exec, sftp, port-forward, agent-forward, "
+                    "proxyjump-passthrough");
+  check->add_option("--destination", a->destination,
+                    "HOST:PORT for port-forward");
+  OnRun(check, action, [c, a] { return Check(*c, *a); });
+}
+
+}  // namespace sallyport::cli

@@ -1,0 +1,116 @@
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "cli/ca_client.h"
+#include "cli/sp_home.h"
+#include "cli/spctl.h"
+
+namespace sallyport::cli {
+
+bool Spctl::Connect() {
+  if (tried_) return channel_ != nullptr;
+  tried_ = true;
+  absl::StatusOr<SpHome> home = SpHome::FromEnvironment();
+  if (!home.ok()) {
+    Error(home.status().message());
+    return false;
+  }
+  absl::StatusOr<LoggedIn> in = OpenLoggedIn(*home);
+  if (!in.ok()) {
+    Error(in.status().message());
+    return false;
+  }
+  channel_ = in->channel;
+  admin_ = admin::v1::Admin::NewStub(channel_);
+  ca_ = ca::v1::CertificateAuthority::NewStub(channel_);
+  return true;
+}
+
+admin::v1::Admin::Stub* Spctl::Admin() {
+  return Connect() ? admin_.get() : nullptr;
+}
+
+ca::v1::CertificateAuthority::Stub* Spctl::Ca() {
+  return Connect() ? ca_.get() : nullptr;
+}
+
+std::unique_ptr<grpc::ClientContext> Spctl::Context() {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  return ctx;
+}
+
+int Spctl::Fail(const grpc::Status& status, absl::string_view what) {
+  err_ << "spctl: " << what << ": " << status.error_message() << "\n";
+  switch (status.error_code()) {
+    case grpc::StatusCode::NOT_FOUND:
+      return kExitNotFound;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      err_ << "spctl: permission denied: spctl needs the login of a user "
+              "with the admin role (run `sp login` as an admin)\n";
+      return kExitDenied;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      err_ << "spctl: the CA did not accept your login certificate (expired "
+              "or revoked?): run `sp login` again\n";
+      return kExitError;
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      err_ << "spctl: cannot reach the CA; is it running?\n";
+      return kExitError;
+    default:
+      return kExitError;
+  }
+}
+
+int Spctl::Error(absl::string_view message, int code) {
+  err_ << "spctl: " << message << "\n";
+  return code;
+}
+
+bool Spctl::Structured(const google::protobuf::Message& message) {
+  return PrintStructured(format_, message, out_);
+}
+
+void OnRun(CLI::App* sub, Action* action, Action run) {
+  sub->callback([action, run = std::move(run)] { *action = run; });
+}
+
+std::string FormatTime(const google::protobuf::Timestamp& t) {
+  if (t.seconds() == 0 && t.nanos() == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S",
+                          absl::FromUnixSeconds(t.seconds()),
+                          absl::UTCTimeZone());
+}
+
+absl::StatusOr<std::string> ReadFirstLine(const std::string& path) {
+  std::string line;
+  if (path == "-") {
+    std::getline(std::cin, line);
+  } else {
+    std::ifstream in(path);
+    if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+    std::getline(in, line);
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": empty first line"));
+  }
+  return line;
+}
+
+absl::StatusOr<absl::Duration> ParseDurationFlag(std::string_view text) {
+  absl::Duration d;
+  if (!absl::ParseDuration(std::string(text), &d) ||
+      d <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad duration \"", std::string(text),
+                     "\": write e.g. 90s, 30m, 8h or 1h30m"));
+  }
+  return d;
+}
+
+}  // namespace sallyport::cli

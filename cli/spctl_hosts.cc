@@ -1,0 +1,267 @@
+// spctl hosts add|ls|show|label|rm|sign and spctl tokens create.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "cli/sp_home.h"
+#include "cli/spctl.h"
+
+namespace sallyport::cli {
+namespace {
+
+namespace pb = admin::v1;
+using Stub = pb::Admin::Stub;
+using google::protobuf::Empty;
+
+struct HostArgs {
+  std::string name;
+  std::string address;
+  uint32_t port = 0;
+  std::vector<std::string> labels;
+  std::vector<std::string> remove_labels;
+  std::string trust;
+  std::string host_key_file;
+  std::string public_key_file;
+  std::string output_file;
+  std::string kind;
+  std::string ttl;
+};
+
+std::string Labels(const google::protobuf::Map<std::string, std::string>& m) {
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : m) parts.push_back(absl::StrCat(k, "=", v));
+  std::sort(parts.begin(), parts.end());
+  return absl::StrJoin(parts, ",");
+}
+
+// KEY=VALUE pairs into `host`. kInvalidArgument naming the bad one.
+absl::Status ApplyLabels(const std::vector<std::string>& labels,
+                         pb::Host* host) {
+  for (const std::string& l : labels) {
+    std::pair<std::string, std::string> kv =
+        absl::StrSplit(l, absl::MaxSplits('=', 1));
+    if (kv.first.empty() || l.find('=') == std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--label ", l, ": write KEY=VALUE"));
+    }
+    (*host->mutable_labels())[kv.first] = kv.second;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ReadKeyLine(const std::string& path) {
+  absl::StatusOr<std::string> text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  return std::string(absl::StripAsciiWhitespace(*text));
+}
+
+int Add(Spctl& ctl, const HostArgs& a) {
+  pb::Host host;
+  host.set_name(a.name);
+  host.set_address(a.address);
+  host.set_port(a.port);
+  host.set_trust(a.trust);
+  if (absl::Status st = ApplyLabels(a.labels, &host); !st.ok()) {
+    return ctl.Error(st.message(), kExitUsage);
+  }
+  if (!a.host_key_file.empty()) {
+    absl::StatusOr<std::string> key = ReadKeyLine(a.host_key_file);
+    if (!key.ok()) return ctl.Error(key.status().message());
+    host.set_host_key(*key);
+  }
+  pb::Host out;
+  if (auto rc = Call(ctl, ctl.Admin(), &Stub::CreateHost, host, &out,
+                     absl::StrCat("hosts add ", a.name))) {
+    return *rc;
+  }
+  if (!ctl.Structured(out)) ctl.out() << "Added host " << out.name() << "\n";
+  return kExitOk;
+}
+
+int List(Spctl& ctl) {
+  pb::ListHostsResponse resp;
+  if (auto rc = Call(ctl, ctl.Admin(), &Stub::ListHosts, pb::ListHostsRequest(),
+                     &resp, "hosts ls")) {
+    return *rc;
+  }
+  if (ctl.Structured(resp)) return kExitOk;
+  std::vector<std::vector<std::string>> rows;
+  for (const pb::Host& h : resp.hosts()) {
+    rows.push_back(
+        {h.name(), h.address(), std::to_string(h.port() == 0 ? 22 : h.port()),
+         h.trust().empty() ? "host-ca" : h.trust(), Labels(h.labels())});
+  }
+  PrintTable(ctl.out(), {"NAME", "ADDRESS", "PORT", "TRUST", "LABELS"}, rows);
+  return kExitOk;
+}
+
+int GetHost(Spctl& ctl, const std::string& name, pb::Host* host) {
+  pb::GetHostRequest req;
+  req.set_name(name);
+  if (auto rc = Call(ctl, ctl.Admin(), &Stub::GetHost, req, host,
+                     absl::StrCat("host ", name))) {
+    return *rc;
+  }
+  return kExitOk;
+}
+
+int Show(Spctl& ctl, const std::string& name) {
+  pb::Host h;
+  if (int rc = GetHost(ctl, name, &h); rc != kExitOk) return rc;
+  if (ctl.Structured(h)) return kExitOk;
+  ctl.out() << "Name:     " << h.name() << "\n"
+            << "Address:  " << h.address() << "\n"
+            << "Port:     " << (h.port() == 0 ? 22 : h.port()) << "\n"
+            << "Trust:    " << (h.trust().empty() ? "host-ca" : h.trust())
+            << "\n"
+            << "Labels:   " << Labels(h.labels()) << "\n"
+            << "Host key: " << (h.host_key().empty() ? "-" : h.host_key())
+            << "\n"
+            << "Created:  " << FormatTime(h.created_at()) << " UTC\n";
+  return kExitOk;
+}
+
+int Label(Spctl& ctl, const HostArgs& a) {
+  pb::Host h;
+  if (int rc = GetHost(ctl, a.name, &h); rc != kExitOk) return rc;
+  if (absl::Status st = ApplyLabels(a.labels, &h); !st.ok()) {
+    return ctl.Error(st.message(), kExitUsage);
+  }
+  for (const std::string& k : a.remove_labels) h.mutable_labels()->erase(k);
+  h.clear_created_at();
+  h.clear_updated_at();
+  pb::Host out;
+  if (auto rc = Call(ctl, ctl.Admin(), &Stub::UpdateHost, h, &out,
+                     absl::StrCat("hosts label ", a.name))) {
+    return *rc;
+  }
+  if (!ctl.Structured(out)) {
+    ctl.out() << "Labels of " << a.name << ": " << Labels(out.labels()) << "\n";
+  }
+  return kExitOk;
+}
+
+int Sign(Spctl& ctl, const HostArgs& a) {
+  absl::StatusOr<std::string> key = ReadKeyLine(a.public_key_file);
+  if (!key.ok()) return ctl.Error(key.status().message());
+  ca::v1::IssueHostCertificateRequest req;
+  req.set_host(a.name);
+  req.set_ssh_public_key(*key);
+  req.set_address(a.address);
+  req.set_port(a.port);
+  ca::v1::IssueHostCertificateResponse resp;
+  if (auto rc = Call(ctl, ctl.Ca(),
+                     &ca::v1::CertificateAuthority::Stub::IssueHostCertificate,
+                     req, &resp, absl::StrCat("hosts sign ", a.name))) {
+    return *rc;
+  }
+  if (a.output_file.empty()) {
+    if (!ctl.Structured(resp)) ctl.out() << resp.ssh_certificate() << "\n";
+    return kExitOk;
+  }
+  if (absl::Status st =
+          WriteFileAtomic(a.output_file, resp.ssh_certificate() + "\n", 0644);
+      !st.ok()) {
+    return ctl.Error(st.message());
+  }
+  if (!ctl.Structured(resp)) {
+    ctl.err() << "Wrote the host certificate (serial " << resp.serial()
+              << ") to " << a.output_file << "\n";
+  }
+  return kExitOk;
+}
+
+int CreateToken(Spctl& ctl, const HostArgs& a) {
+  pb::CreateJoinTokenRequest req;
+  if (a.kind != "gateway" && a.kind != "host") {
+    return ctl.Error("--kind must be gateway or host", kExitUsage);
+  }
+  req.set_purpose(a.kind);
+  if (!a.ttl.empty()) {
+    absl::StatusOr<absl::Duration> ttl = ParseDurationFlag(a.ttl);
+    if (!ttl.ok()) return ctl.Error(ttl.status().message(), kExitUsage);
+    req.mutable_ttl()->set_seconds(absl::ToInt64Seconds(*ttl));
+  }
+  pb::CreateJoinTokenResponse resp;
+  if (auto rc = Call(ctl, ctl.Admin(), &Stub::CreateJoinToken, req, &resp,
+                     "tokens create")) {
+    return *rc;
+  }
+  if (!ctl.Structured(resp)) ctl.out() << resp.token() << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddHostCommands(CLI::App& app, Spctl& ctl, Action* action) {
+  auto a = std::make_shared<HostArgs>();
+  Spctl* c = &ctl;
+  CLI::App* hosts = app.add_subcommand("hosts", "the host inventory");
+  hosts->require_subcommand(1);
+
+  CLI::App* add = hosts->add_subcommand("add", "add a host");
+  add->add_option("NAME", a->name, "the host's inventory name")->required();
+  add->add_option("--address", a->address, "DNS name or IP address")
+      ->required();
+  add->add_option("--port", a->port, "SSH port (default 22)");
+  add->add_option("--label", a->labels, "KEY=VALUE (repeatable)");
+  add->add_option("--trust", a->trust, "host-ca (default) or pinned-key")
+      ->check(CLI::IsMember({"host-ca", "pinned-key"}));
+  add->add_option("--host-key", a->host_key_file,
+                  "FILE with the host's public key (for pinned-key)");
+  OnRun(add, action, [c, a] { return Add(*c, *a); });
+
+  OnRun(hosts->add_subcommand("ls", "list hosts"), action,
+        [c] { return List(*c); });
+  CLI::App* show = hosts->add_subcommand("show", "show a host");
+  show->add_option("NAME", a->name, "the host")->required();
+  OnRun(show, action, [c, a] { return Show(*c, a->name); });
+
+  CLI::App* label = hosts->add_subcommand("label", "set or remove labels");
+  label->add_option("NAME", a->name, "the host")->required();
+  label->add_option("LABELS", a->labels, "KEY=VALUE ...");
+  label->add_option("--remove", a->remove_labels, "remove this label key");
+  OnRun(label, action, [c, a] { return Label(*c, *a); });
+
+  CLI::App* rm = hosts->add_subcommand("rm", "remove a host");
+  rm->add_option("NAME", a->name, "the host")->required();
+  OnRun(rm, action, [c, a] {
+    pb::DeleteHostRequest req;
+    req.set_name(a->name);
+    Empty resp;
+    if (auto rc = Call(*c, c->Admin(), &Stub::DeleteHost, req, &resp,
+                       absl::StrCat("hosts rm ", a->name))) {
+      return *rc;
+    }
+    c->out() << "Removed host " << a->name << "\n";
+    return kExitOk;
+  });
+
+  CLI::App* sign = hosts->add_subcommand(
+      "sign", "sign a host certificate for the host's key (to stdout or -o)");
+  sign->add_option("NAME", a->name, "the host")->required();
+  sign->add_option("--public-key", a->public_key_file,
+                   "FILE with the host's public key")
+      ->required();
+  sign->add_option("-o,--out", a->output_file, "write the certificate here");
+  sign->add_option(
+      "--address", a->address,
+      "the host's address (needed when it is not in the inventory)");
+  OnRun(sign, action, [c, a] { return Sign(*c, *a); });
+
+  CLI::App* tokens = app.add_subcommand("tokens", "one-time join tokens");
+  tokens->require_subcommand(1);
+  CLI::App* create = tokens->add_subcommand(
+      "create",
+      "make a join token; prints only the token (the record with "
+      "--output json)");
+  create->add_option("--kind", a->kind, "gateway or host")->required();
+  create->add_option("--ttl", a->ttl,
+                     "how long it may be used (default 1h, "
+                     "at most 168h)");
+  OnRun(create, action, [c, a] { return CreateToken(*c, *a); });
+}
+
+}  // namespace sallyport::cli

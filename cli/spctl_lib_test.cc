@@ -1,0 +1,81 @@
+// Unit tests of spctl's pure parts: the KRL writer, YAML output that the
+// role reader takes back, and the --dry-run diff. The KRL is checked
+// against the real ssh-keygen in tests/e2e/spctl_certs_e2e_test.
+#include "absl/strings/match.h"
+#include "base/yaml_proto.h"
+#include "cli/krl.h"
+#include "cli/output.h"
+#include "gtest/gtest.h"
+#include "proto/admin.pb.h"
+
+namespace sallyport::cli {
+namespace {
+
+TEST(KrlTest, HeaderSectionsSortedAndDeduplicated) {
+  KrlContents c;
+  c.ca_keys = {{1, 2, 3}};
+  c.serials = {9, 3, 9};
+  c.version = 7;
+  c.generated = absl::FromUnixSeconds(100);
+  c.comment = "x";
+  absl::StatusOr<std::string> krl = BuildKrl(c);
+  ASSERT_TRUE(krl.ok()) << krl.status();
+  const std::string expected_header =
+      std::string("SSHKRL\n\0", 8) + std::string("\0\0\0\1", 4) +
+      std::string("\0\0\0\0\0\0\0\7", 8) +
+      std::string("\0\0\0\0\0\0\0\x64", 8) + std::string(8, '\0') +
+      std::string("\0\0\0\0", 4) + std::string("\0\0\0\1x", 5);
+  ASSERT_TRUE(absl::StartsWith(*krl, expected_header));
+  const std::string section = krl->substr(expected_header.size());
+  // type 1, length 32, ca_key "\1\2\3", reserved "", 0x20, length 16, 3, 9.
+  const std::string expected_section =
+      std::string("\1\0\0\0\x20", 5) + std::string("\0\0\0\3\1\2\3", 7) +
+      std::string(4, '\0') + std::string("\x20\0\0\0\x10", 5) +
+      std::string("\0\0\0\0\0\0\0\3", 8) + std::string("\0\0\0\0\0\0\0\x9", 8);
+  EXPECT_EQ(section, expected_section);
+}
+
+TEST(KrlTest, RefusesOverTheLimitAndSerialsWithoutCa) {
+  KrlContents c;
+  c.ca_keys = {{1}};
+  c.serials = {1, 2, 3};
+  EXPECT_TRUE(BuildKrl(c, 3).ok());
+  c.key_sha256.push_back({});
+  EXPECT_EQ(BuildKrl(c, 3).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(BuildKrl(c, 4).ok());
+  c.ca_keys.clear();
+  EXPECT_FALSE(BuildKrl(c).ok());
+}
+
+TEST(KrlTest, ParsesSha256Fingerprints) {
+  auto fp = ParseSha256Fingerprint(
+      "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU");
+  ASSERT_TRUE(fp.ok());
+  EXPECT_EQ((*fp)[0], 0xe3);  // SHA-256 of the empty string
+  EXPECT_FALSE(ParseSha256Fingerprint("MD5:aa").ok());
+  EXPECT_FALSE(ParseSha256Fingerprint("SHA256:short").ok());
+}
+
+TEST(OutputTest, RoleYamlRoundTripsThroughTheRoleReader) {
+  admin::v1::Role role;
+  role.set_name("dev");
+  role.add_logins("ubuntu");
+  (*role.add_hosts()->mutable_labels())["env"] = "dev";
+  role.add_hosts()->add_name_globs("web*");
+  role.mutable_max_ttl()->set_seconds(4 * 3600);
+  role.add_deny()->add_logins("root");
+  const std::string yaml = ProtoToYaml(role);
+  EXPECT_TRUE(absl::StrContains(yaml, "max_ttl: 4h")) << yaml;
+  admin::v1::Role back;
+  ASSERT_TRUE(base::YamlToProto(yaml, "test", &back).ok()) << yaml;
+  EXPECT_EQ(back.SerializeAsString(), role.SerializeAsString());
+}
+
+TEST(OutputTest, LineDiff) {
+  EXPECT_EQ(LineDiff("a\nb\nc\n", "a\nb\nc\n"), "");
+  EXPECT_EQ(LineDiff("a\nb\nc\n", "a\nx\nc\n"), " a\n-b\n+x\n c\n");
+  EXPECT_EQ(LineDiff("", "a\n"), "+a\n");
+}
+
+}  // namespace
+}  // namespace sallyport::cli

@@ -1,0 +1,53 @@
+// spctl: the admin's Sallyport CLI (`spctl --help`). Log in first with
+// `sp login` as a user holding the admin role; spctl uses that login
+// ($SALLYPORT_HOME, default ~/.sallyport).
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "cli/cli_app.h"
+#include "cli/spctl.h"
+
+int main(int argc, char** argv) {
+  using namespace sallyport::cli;
+  CLI::App app{
+      "spctl: administer Sallyport (users, roles, hosts, certificates)"};
+  app.name("spctl");
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("spctl ") + kVersion);
+  app.footer(
+      "Environment:\n"
+      "  SALLYPORT_HOME  where `sp login` keeps the login spctl uses (default "
+      "~/.sallyport)\n"
+      "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 denied (not an "
+      "admin, or `access check` said deny)");
+  std::string format = "table";
+  // Accepted before or after the verb (`spctl users ls --output json`).
+  app.fallthrough();
+  app.add_option("--output", format, "table (default), json or yaml")
+      ->check(CLI::IsMember({"table", "json", "yaml"}));
+
+  Spctl ctl(std::cout, std::cerr);
+  Action action;
+  AddUserCommands(app, ctl, &action);
+  AddRoleCommands(app, ctl, &action);
+  AddHostCommands(app, ctl, &action);
+  AddCertCommands(app, ctl, &action);
+  CLI::App* completion =
+      app.add_subcommand("completion", "print a shell completion script");
+  std::string shell;
+  completion->add_option("SHELL", shell, "bash or zsh")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh"}));
+  OnRun(completion, &action, [&] {
+    std::cout << CompletionScript(app, shell);
+    return kExitOk;
+  });
+
+  if (std::optional<int> rc = ParseCommandLine(app, argc, argv)) return *rc;
+  ctl.set_format(*ParseOutputFormat(format));
+  if (!action) {
+    std::cerr << CommandList(app);
+    return kExitUsage;
+  }
+  return action();
+}

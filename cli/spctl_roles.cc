@@ -1,0 +1,325 @@
+// spctl roles create|edit|ls|show|rm (YAML files with the field names of
+// Role in proto/admin.proto) and spctl bindings add|rm|ls.
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <variant>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/yaml_proto.h"
+#include "cli/sp_home.h"
+#include "cli/spctl.h"
+
+extern char** environ;
+
+namespace sallyport::cli {
+namespace {
+
+namespace pb = admin::v1;
+using Stub = pb::Admin::Stub;
+using google::protobuf::Empty;
+
+struct RoleArgs {
+  std::string name;
+  std::string file;
+  bool dry_run = false;
+  std::string user;
+  std::string role;
+};
+
+// The role as the admin writes it: no output-only fields.
+std::string EditableYaml(pb::Role role) {
+  role.clear_created_at();
+  role.clear_updated_at();
+  return ProtoToYaml(role);
+}
+
+std::string Selectors(
+    const google::protobuf::RepeatedPtrField<pb::HostSelector>& hosts) {
+  std::vector<std::string> parts;
+  for (const pb::HostSelector& h : hosts) {
+    std::vector<std::string> terms;
+    std::vector<std::pair<std::string, std::string>> labels(h.labels().begin(),
+                                                            h.labels().end());
+    std::sort(labels.begin(), labels.end());
+    for (const auto& [k, v] : labels) terms.push_back(absl::StrCat(k, "=", v));
+    for (const std::string& g : h.name_globs()) terms.push_back(g);
+    parts.push_back(terms.empty() ? "(none)" : absl::StrJoin(terms, "+"));
+  }
+  return absl::StrJoin(parts, " ");
+}
+
+// Reads a role file; kInvalidArgument messages carry "FILE:LINE: ...".
+absl::StatusOr<pb::Role> LoadRole(const std::string& path) {
+  pb::Role role;
+  absl::Status st = base::YamlFileToProto(path, &role);
+  if (!st.ok()) return st;
+  if (role.name().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": the role needs a name"));
+  }
+  return role;
+}
+
+// nullopt when the role does not exist, an exit code on other errors.
+std::variant<std::optional<pb::Role>, int> Current(Spctl& ctl,
+                                                   const std::string& name) {
+  if (ctl.Admin() == nullptr) return kExitError;
+  pb::GetRoleRequest req;
+  req.set_name(name);
+  pb::Role role;
+  std::unique_ptr<grpc::ClientContext> ctx = Spctl::Context();
+  grpc::Status st = ctl.Admin()->GetRole(ctx.get(), req, &role);
+  if (st.error_code() == grpc::StatusCode::NOT_FOUND) {
+    return std::optional<pb::Role>();
+  }
+  if (!st.ok()) return ctl.Fail(st, absl::StrCat("role ", name));
+  return std::optional<pb::Role>(role);
+}
+
+int Create(Spctl& ctl, const RoleArgs& a) {
+  absl::StatusOr<pb::Role> role = LoadRole(a.file);
+  if (!role.ok()) return ctl.Error(role.status().message());
+  if (a.dry_run) {
+    auto cur = Current(ctl, role->name());
+    if (auto* rc = std::get_if<int>(&cur)) return *rc;
+    const auto& old = std::get<std::optional<pb::Role>>(cur);
+    ctl.out() << LineDiff(old ? EditableYaml(*old) : "", EditableYaml(*role));
+    return kExitOk;
+  }
+  pb::Role out;
+  if (auto rc = Call(ctl, ctl.Admin(), &Stub::CreateRole, *role, &out,
+                     absl::StrCat("roles create ", role->name()))) {
+    return *rc;
+  }
+  if (!ctl.Structured(out)) ctl.out() << "Created role " << out.name() << "\n";
+  return kExitOk;
+}
+
+// Runs $EDITOR (or vi) on `path` through the shell, so EDITOR may hold
+// arguments ("code -w").
+absl::Status RunEditor(const std::string& path) {
+  const char* editor = std::getenv("VISUAL");
+  if (editor == nullptr || editor[0] == '\0') editor = std::getenv("EDITOR");
+  if (editor == nullptr || editor[0] == '\0') editor = "vi";
+  const std::string script = absl::StrCat(editor, " \"$1\"");
+  std::vector<std::string> argv = {"/bin/sh", "-c", script, "sh", path};
+  std::vector<char*> args;
+  for (std::string& s : argv) args.push_back(s.data());
+  args.push_back(nullptr);
+  pid_t pid;
+  if (int rc =
+          posix_spawn(&pid, "/bin/sh", nullptr, nullptr, args.data(), environ);
+      rc != 0) {
+    return absl::FailedPreconditionError("cannot start the editor");
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the editor (", editor, ") failed; nothing changed"));
+  }
+  return absl::OkStatus();
+}
+
+int Edit(Spctl& ctl, const RoleArgs& a) {
+  auto cur = Current(ctl, a.name);
+  if (auto* rc = std::get_if<int>(&cur)) return *rc;
+  const auto& old = std::get<std::optional<pb::Role>>(cur);
+  if (!old)
+    return ctl.Error(absl::StrCat("there is no role ", a.name), kExitNotFound);
+  const std::string before = EditableYaml(*old);
+  std::string path = a.file;
+  std::string temp;
+  if (path.empty()) {
+    char dir[] = "/tmp/spctl-role-XXXXXX";
+    if (mkdtemp(dir) == nullptr)
+      return ctl.Error("cannot make a temporary directory");
+    temp = dir;
+    path = absl::StrCat(temp, "/", a.name, ".yaml");
+    if (absl::Status st = WriteFileAtomic(path, before, 0600); !st.ok()) {
+      return ctl.Error(st.message());
+    }
+    if (absl::Status st = RunEditor(path); !st.ok()) {
+      (void)RemoveFile(path);
+      rmdir(temp.c_str());
+      return ctl.Error(st.message());
+    }
+  }
+  absl::StatusOr<pb::Role> role = LoadRole(path);
+  if (!temp.empty()) {
+    (void)RemoveFile(path);
+    rmdir(temp.c_str());
+  }
+  if (!role.ok()) return ctl.Error(role.status().message());
+  if (role->name() != a.name) {
+    return ctl.Error(absl::StrCat("the file names role ", role->name(),
+                                  ", not ", a.name,
+                                  " (renaming is not supported)"));
+  }
+  const std::string after = EditableYaml(*role);
+  if (a.dry_run) {
+    ctl.out() << LineDiff(before, after);
+    return kExitOk;
+  }
+  if (before == after) {
+    ctl.out() << "No changes to role " << a.name << "\n";
+    return kExitOk;
+  }
+  pb::Role out;
+  if (auto rc = Call(ctl, ctl.Admin(), &Stub::UpdateRole, *role, &out,
+                     absl::StrCat("roles edit ", a.name))) {
+    return *rc;
+  }
+  if (!ctl.Structured(out)) ctl.out() << "Updated role " << a.name << "\n";
+  return kExitOk;
+}
+
+int List(Spctl& ctl) {
+  pb::ListRolesResponse resp;
+  if (auto rc = Call(ctl, ctl.Admin(), &Stub::ListRoles, pb::ListRolesRequest(),
+                     &resp, "roles ls")) {
+    return *rc;
+  }
+  if (ctl.Structured(resp)) return kExitOk;
+  std::vector<std::vector<std::string>> rows;
+  for (const pb::Role& r : resp.roles()) {
+    const absl::Duration ttl = absl::Seconds(r.max_ttl().seconds());
+    rows.push_back({r.name(), absl::StrJoin(r.logins(), ","),
+                    Selectors(r.hosts()), absl::StrJoin(r.channels(), ","),
+                    ttl == absl::ZeroDuration() ? "8h (default)"
+                                                : absl::FormatDuration(ttl),
+                    r.record().empty() ? "always" : r.record(),
+                    std::to_string(r.deny_size())});
+  }
+  PrintTable(ctl.out(),
+             {"NAME", "LOGINS", "HOSTS", "CHANNELS", "MAX TTL", "RECORD",
+              "DENY RULES"},
+             rows);
+  return kExitOk;
+}
+
+int Show(Spctl& ctl, const std::string& name) {
+  pb::GetRoleRequest req;
+  req.set_name(name);
+  pb::Role role;
+  if (auto rc = Call(ctl, ctl.Admin(), &Stub::GetRole, req, &role,
+                     absl::StrCat("role ", name))) {
+    return *rc;
+  }
+  if (!ctl.Structured(role)) ctl.out() << ProtoToYaml(role);
+  return kExitOk;
+}
+
+int Remove(Spctl& ctl, const std::string& name) {
+  pb::DeleteRoleRequest req;
+  req.set_name(name);
+  Empty resp;
+  if (auto rc = Call(ctl, ctl.Admin(), &Stub::DeleteRole, req, &resp,
+                     absl::StrCat("roles rm ", name))) {
+    return *rc;
+  }
+  ctl.out() << "Deleted role " << name << " and its bindings\n";
+  return kExitOk;
+}
+
+int Bind(Spctl& ctl, const RoleArgs& a, bool add) {
+  pb::RoleBinding b;
+  b.set_user(a.user);
+  b.set_role(a.role);
+  if (add) {
+    pb::RoleBinding out;
+    if (auto rc = Call(ctl, ctl.Admin(), &Stub::BindRole, b, &out,
+                       absl::StrCat("bindings add ", a.user, " ", a.role))) {
+      return *rc;
+    }
+    if (!ctl.Structured(out)) {
+      ctl.out() << "Bound role " << a.role << " to " << a.user << "\n";
+    }
+    return kExitOk;
+  }
+  Empty out;
+  if (auto rc = Call(ctl, ctl.Admin(), &Stub::UnbindRole, b, &out,
+                     absl::StrCat("bindings rm ", a.user, " ", a.role))) {
+    return *rc;
+  }
+  ctl.out() << "Removed role " << a.role << " from " << a.user << "\n";
+  return kExitOk;
+}
+
+int ListBindings(Spctl& ctl, const std::string& user) {
+  pb::ListRoleBindingsRequest req;
+  req.set_user(user);
+  pb::ListRoleBindingsResponse resp;
+  if (auto rc = Call(ctl, ctl.Admin(), &Stub::ListRoleBindings, req, &resp,
+                     "bindings ls")) {
+    return *rc;
+  }
+  if (ctl.Structured(resp)) return kExitOk;
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& b : resp.bindings()) {
+    rows.push_back({b.user(), b.role(), FormatTime(b.created_at())});
+  }
+  PrintTable(ctl.out(), {"USER", "ROLE", "SINCE (UTC)"}, rows);
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddRoleCommands(CLI::App& app, Spctl& ctl, Action* action) {
+  auto a = std::make_shared<RoleArgs>();
+  Spctl* c = &ctl;
+  CLI::App* roles = app.add_subcommand("roles", "manage roles (YAML files)");
+  roles->require_subcommand(1);
+
+  CLI::App* create =
+      roles->add_subcommand("create", "create a role from a YAML file");
+  create
+      ->add_option("-f,--file", a->file,
+                   "the role (YAML, fields of Role in "
+                   "proto/admin.proto)")
+      ->required();
+  create->add_flag("--dry-run", a->dry_run, "print the diff, change nothing");
+  OnRun(create, action, [c, a] { return Create(*c, *a); });
+
+  CLI::App* edit = roles->add_subcommand(
+      "edit", "edit a role in $EDITOR (or replace it with -f FILE)");
+  edit->add_option("NAME", a->name, "the role")->required();
+  edit->add_option("-f,--file", a->file,
+                   "the new role (YAML) instead of $EDITOR");
+  edit->add_flag("--dry-run", a->dry_run, "print the diff, change nothing");
+  OnRun(edit, action, [c, a] { return Edit(*c, *a); });
+
+  OnRun(roles->add_subcommand("ls", "list roles"), action,
+        [c] { return List(*c); });
+  CLI::App* show = roles->add_subcommand("show", "print a role as YAML");
+  show->add_option("NAME", a->name, "the role")->required();
+  OnRun(show, action, [c, a] { return Show(*c, a->name); });
+  CLI::App* rm = roles->add_subcommand("rm", "delete a role and its bindings");
+  rm->add_option("NAME", a->name, "the role")->required();
+  OnRun(rm, action, [c, a] { return Remove(*c, a->name); });
+
+  CLI::App* bindings =
+      app.add_subcommand("bindings", "which users hold which roles");
+  bindings->require_subcommand(1);
+  CLI::App* badd = bindings->add_subcommand("add", "give USER the role ROLE");
+  badd->add_option("USER", a->user, "the user")->required();
+  badd->add_option("ROLE", a->role, "the role")->required();
+  OnRun(badd, action, [c, a] { return Bind(*c, *a, true); });
+  CLI::App* brm =
+      bindings->add_subcommand("rm", "take the role ROLE from USER");
+  brm->add_option("USER", a->user, "the user")->required();
+  brm->add_option("ROLE", a->role, "the role")->required();
+  OnRun(brm, action, [c, a] { return Bind(*c, *a, false); });
+  CLI::App* bls = bindings->add_subcommand("ls", "list bindings");
+  bls->add_option("--user", a->user, "only this user's");
+  OnRun(bls, action, [c, a] { return ListBindings(*c, a->user); });
+}
+
+}  // namespace sallyport::cli

@@ -1,0 +1,324 @@
+// spctl users ...: add, ls, show, edit, disable, enable, rm,
+// reset-password, unlock, totp-enroll, totp-remove.
+#include <openssl/rand.h>
+
+#include <map>
+#include <ostream>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cli/qr_terminal.h"
+#include "cli/spctl.h"
+
+namespace sallyport::cli {
+namespace {
+
+namespace pb = admin::v1;
+using Stub = pb::Admin::Stub;
+using google::protobuf::Empty;
+
+struct UserArgs {
+  std::string name;
+  std::string display_name;
+  std::string password_file;
+  std::vector<std::string> roles;
+  bool disabled = false;
+};
+
+std::string UserState(const pb::User& u) {
+  if (u.disabled()) return "disabled";
+  if (u.has_locked_until() && u.locked_until().seconds() > time(nullptr)) {
+    return absl::StrCat("locked until ", FormatTime(u.locked_until()), " UTC");
+  }
+  return "active";
+}
+
+// user → roles, from one ListRoleBindings call.
+std::map<std::string, std::vector<std::string>> RolesByUser(
+    Spctl& ctl, const std::string& user) {
+  std::map<std::string, std::vector<std::string>> out;
+  pb::ListRoleBindingsRequest req;
+  req.set_user(user);
+  pb::ListRoleBindingsResponse resp;
+  std::unique_ptr<grpc::ClientContext> ctx = Spctl::Context();
+  if (ctl.Admin() != nullptr &&
+      ctl.Admin()->ListRoleBindings(ctx.get(), req, &resp).ok()) {
+    for (const auto& b : resp.bindings()) out[b.user()].push_back(b.role());
+  }
+  return out;
+}
+
+int GetUser(Spctl& ctl, const std::string& name, pb::User* user) {
+  pb::GetUserRequest req;
+  req.set_name(name);
+  if (auto rc = Call(ctl, ctl.Admin(), &Stub::GetUser, req, user,
+                     absl::StrCat("user ", name))) {
+    return *rc;
+  }
+  return kExitOk;
+}
+
+int UpdateUser(Spctl& ctl, const pb::User& user, std::string_view done) {
+  pb::User resp;
+  if (auto rc = Call(ctl, ctl.Admin(), &Stub::UpdateUser, user, &resp,
+                     absl::StrCat("user ", user.name()))) {
+    return *rc;
+  }
+  if (!ctl.Structured(resp)) ctl.out() << done << "\n";
+  return kExitOk;
+}
+
+// 18 random bytes as URL-safe base64: 24 characters.
+std::string RandomPassword() {
+  std::string raw(18, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()),
+                 static_cast<int>(raw.size())) != 1) {
+    return "";
+  }
+  std::string out = absl::WebSafeBase64Escape(raw);
+  OPENSSL_cleanse(raw.data(), raw.size());
+  return out;
+}
+
+int Add(Spctl& ctl, const UserArgs& a) {
+  pb::CreateUserRequest req;
+  req.mutable_user()->set_name(a.name);
+  req.mutable_user()->set_display_name(a.display_name);
+  req.mutable_user()->set_disabled(a.disabled);
+  if (!a.password_file.empty()) {
+    absl::StatusOr<std::string> pw = ReadFirstLine(a.password_file);
+    if (!pw.ok()) return ctl.Error(pw.status().message());
+    req.set_password(*pw);
+    OPENSSL_cleanse(pw->data(), pw->size());
+  }
+  pb::User user;
+  std::optional<int> rc = Call(ctl, ctl.Admin(), &Stub::CreateUser, req, &user,
+                               absl::StrCat("users add ", a.name));
+  OPENSSL_cleanse(req.mutable_password()->data(), req.password().size());
+  if (rc) return *rc;
+  for (const std::string& role : a.roles) {
+    pb::RoleBinding b;
+    b.set_user(a.name);
+    b.set_role(role);
+    pb::RoleBinding out;
+    if (auto rc2 = Call(ctl, ctl.Admin(), &Stub::BindRole, b, &out,
+                        absl::StrCat("users add ", a.name, ": role ", role))) {
+      return *rc2;
+    }
+  }
+  if (!ctl.Structured(user)) {
+    ctl.out() << "Created user " << a.name;
+    if (!a.roles.empty())
+      ctl.out() << " with roles " << absl::StrJoin(a.roles, ", ");
+    ctl.out() << "\n";
+    if (a.password_file.empty()) {
+      ctl.out() << "No password yet: set one with `spctl users reset-password "
+                << a.name << "`\n";
+    }
+  }
+  return kExitOk;
+}
+
+int List(Spctl& ctl) {
+  pb::ListUsersResponse resp;
+  if (auto rc = Call(ctl, ctl.Admin(), &Stub::ListUsers, pb::ListUsersRequest(),
+                     &resp, "users ls")) {
+    return *rc;
+  }
+  if (ctl.Structured(resp)) return kExitOk;
+  auto roles = RolesByUser(ctl, "");
+  std::vector<std::vector<std::string>> rows;
+  for (const pb::User& u : resp.users()) {
+    rows.push_back({u.name(), UserState(u), absl::StrJoin(roles[u.name()], ","),
+                    u.has_password() ? "yes" : "no",
+                    u.has_totp() ? "yes" : "no", u.display_name()});
+  }
+  PrintTable(ctl.out(),
+             {"NAME", "STATE", "ROLES", "PASSWORD", "TOTP", "DISPLAY NAME"},
+             rows);
+  return kExitOk;
+}
+
+int Show(Spctl& ctl, const std::string& name) {
+  pb::User u;
+  if (int rc = GetUser(ctl, name, &u); rc != kExitOk) return rc;
+  if (ctl.Structured(u)) return kExitOk;
+  auto roles = RolesByUser(ctl, name);
+  ctl.out() << "Name:            " << u.name() << "\n"
+            << "Display name:    " << u.display_name() << "\n"
+            << "State:           " << UserState(u) << "\n"
+            << "Roles:           " << absl::StrJoin(roles[name], ", ") << "\n"
+            << "Password:        " << (u.has_password() ? "set" : "not set")
+            << "\n"
+            << "TOTP:            "
+            << (u.has_totp() ? "enrolled" : "not enrolled") << "\n"
+            << "Failed attempts: " << u.failed_attempts() << "\n"
+            << "Created:         " << FormatTime(u.created_at()) << " UTC\n";
+  return kExitOk;
+}
+
+int SetDisabled(Spctl& ctl, const std::string& name, bool disabled) {
+  pb::User u;
+  if (int rc = GetUser(ctl, name, &u); rc != kExitOk) return rc;
+  u.set_disabled(disabled);
+  return UpdateUser(
+      ctl, u, absl::StrCat(disabled ? "Disabled" : "Enabled", " user ", name));
+}
+
+int Edit(Spctl& ctl, const UserArgs& a, bool display_name_given) {
+  pb::User u;
+  if (int rc = GetUser(ctl, a.name, &u); rc != kExitOk) return rc;
+  if (!display_name_given) {
+    return ctl.Error("nothing to change: pass --display-name TEXT", kExitUsage);
+  }
+  u.set_display_name(a.display_name);
+  return UpdateUser(ctl, u, absl::StrCat("Updated user ", a.name));
+}
+
+int ResetPassword(Spctl& ctl, const UserArgs& a) {
+  pb::SetPasswordRequest req;
+  req.set_user(a.name);
+  const bool generated = a.password_file.empty();
+  if (generated) {
+    req.set_password(RandomPassword());
+    if (req.password().empty())
+      return ctl.Error("cannot make a random password");
+  } else {
+    absl::StatusOr<std::string> pw = ReadFirstLine(a.password_file);
+    if (!pw.ok()) return ctl.Error(pw.status().message());
+    req.set_password(*pw);
+    OPENSSL_cleanse(pw->data(), pw->size());
+  }
+  Empty resp;
+  std::optional<int> rc = Call(ctl, ctl.Admin(), &Stub::SetPassword, req, &resp,
+                               absl::StrCat("users reset-password ", a.name));
+  if (!rc) {
+    if (generated) {
+      ctl.out() << "New password for " << a.name << ": " << req.password()
+                << "\n";
+    } else {
+      ctl.out() << "Set a new password for " << a.name << "\n";
+    }
+  }
+  OPENSSL_cleanse(req.mutable_password()->data(), req.password().size());
+  return rc.value_or(kExitOk);
+}
+
+template <typename Req>
+int Simple(Spctl& ctl,
+           grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&,
+                                        Empty*),
+           const Req& req, const std::string& what, const std::string& done) {
+  Empty resp;
+  if (auto rc = Call(ctl, ctl.Admin(), method, req, &resp, what)) return *rc;
+  ctl.out() << done << "\n";
+  return kExitOk;
+}
+
+int TotpEnroll(Spctl& ctl, const std::string& name) {
+  pb::EnrollTotpRequest req;
+  req.set_user(name);
+  pb::EnrollTotpResponse resp;
+  if (auto rc = Call(ctl, ctl.Admin(), &Stub::EnrollTotp, req, &resp,
+                     absl::StrCat("users totp-enroll ", name))) {
+    return *rc;
+  }
+  if (ctl.Structured(resp)) return kExitOk;
+  ctl.out() << "TOTP enrolled for " << name
+            << ". Give the user this URI (or the QR code) for an "
+               "authenticator app:\n"
+            << resp.otpauth_uri() << "\n";
+  absl::StatusOr<std::string> qr = TerminalQrCode(resp.otpauth_uri());
+  if (qr.ok()) {
+    ctl.out() << *qr;
+  } else {
+    ctl.err() << "spctl: note: no QR code: " << qr.status().message() << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddUserCommands(CLI::App& app, Spctl& ctl, Action* action) {
+  CLI::App* users = app.add_subcommand("users", "manage users");
+  users->require_subcommand(1);
+  auto a = std::make_shared<UserArgs>();
+  Spctl* c = &ctl;
+
+  CLI::App* add = users->add_subcommand("add", "create a user");
+  add->add_option("NAME", a->name, "the user name")->required();
+  add->add_option("--password-file", a->password_file,
+                  "read the initial password from the first line of FILE "
+                  "(- for stdin)");
+  add->add_option("--role", a->roles, "bind this role (repeatable)");
+  add->add_option("--display-name", a->display_name, "free text");
+  add->add_flag("--disabled", a->disabled, "create the user disabled");
+  OnRun(add, action, [c, a] { return Add(*c, *a); });
+
+  OnRun(users->add_subcommand("ls", "list users"), action,
+        [c] { return List(*c); });
+
+  auto one = [&](const char* verb, const char* help,
+                 std::function<int(Spctl&, const std::string&)> run) {
+    CLI::App* sub = users->add_subcommand(verb, help);
+    sub->add_option("NAME", a->name, "the user name")->required();
+    OnRun(sub, action, [c, a, run] { return run(*c, a->name); });
+    return sub;
+  };
+  one("show", "show a user", Show);
+  one("disable", "forbid logins (certificates stay valid until revoked)",
+      [](Spctl& ctl, const std::string& n) {
+        return SetDisabled(ctl, n, true);
+      });
+  one("enable", "allow logins again", [](Spctl& ctl, const std::string& n) {
+    return SetDisabled(ctl, n, false);
+  });
+  one("rm",
+      "delete a user, their bindings and credentials; revoke their "
+      "certificates",
+      [](Spctl& ctl, const std::string& n) {
+        pb::DeleteUserRequest req;
+        req.set_name(n);
+        return Simple(ctl, &Stub::DeleteUser, req, absl::StrCat("users rm ", n),
+                      absl::StrCat("Deleted user ", n));
+      });
+  one("unlock", "end a lockout after failed logins",
+      [](Spctl& ctl, const std::string& n) {
+        pb::UnlockUserRequest req;
+        req.set_user(n);
+        return Simple(ctl, &Stub::UnlockUser, req,
+                      absl::StrCat("users unlock ", n),
+                      absl::StrCat("Unlocked user ", n));
+      });
+  one("totp-enroll",
+      "make a new TOTP secret; prints the otpauth:// URI and "
+      "a QR code",
+      TotpEnroll);
+  one("totp-remove", "remove the user's TOTP secret",
+      [](Spctl& ctl, const std::string& n) {
+        pb::RemoveTotpRequest req;
+        req.set_user(n);
+        return Simple(ctl, &Stub::RemoveTotp, req,
+                      absl::StrCat("users totp-remove ", n),
+                      absl::StrCat("Removed the TOTP secret of ", n));
+      });
+
+  CLI::App* edit =
+      users->add_subcommand("edit", "change a user's display name");
+  edit->add_option("NAME", a->name, "the user name")->required();
+  CLI::Option* dn =
+      edit->add_option("--display-name", a->display_name, "free text");
+  OnRun(edit, action, [c, a, dn] { return Edit(*c, *a, dn->count() > 0); });
+
+  CLI::App* reset = users->add_subcommand(
+      "reset-password",
+      "set a new password (random and printed unless --password-file)");
+  reset->add_option("NAME", a->name, "the user name")->required();
+  reset->add_option("--password-file", a->password_file,
+                    "read the password from the first line of FILE (- for "
+                    "stdin)");
+  OnRun(reset, action, [c, a] { return ResetPassword(*c, *a); });
+}
+
+}  // namespace sallyport::cli

@@ -1,0 +1,184 @@
+// `spctl access check` agrees with the CA's Gateway.AuthorizeChannel (what
+// the gateway asks before every channel) on a table of 20 cases, against
+// the real CA process (issue 15 "Done when"): same allow/deny and, when a
+// role decided, the same role and rule. The gateway identity is enrolled
+// with a join token from `spctl tokens create --kind gateway`.
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "ca/tls_material.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "proto/admin.pb.h"
+#include "proto/gateway.grpc.pb.h"
+#include "tests/e2e/spctl_e2e_util.h"
+#include "tests/harness/sshd_fixture.h"
+#include "tests/harness/subprocess.h"
+
+namespace sallyport::e2e {
+namespace {
+
+using sallyport::testing::ReadFileOrEmpty;
+
+constexpr char kDev[] = R"(name: dev
+logins: [ubuntu, deploy]
+hosts: [{labels: {env: dev}}]
+channels: [shell, exec, sftp]
+deny:
+  - logins: [deploy]
+    hosts: [{name_globs: ["api*"]}]
+    channels: [exec]
+)";
+constexpr char kOps[] = R"(name: ops
+logins: [ubuntu, admin]
+hosts: [{labels: {env: prod}}]
+channels: [shell, port-forward]
+)";
+
+struct Case {
+  std::string login, host, kind, destination;
+};
+
+std::shared_ptr<grpc::Channel> Channel(const std::string& address,
+                                       const std::string& ca_pem,
+                                       const std::string& key = "",
+                                       const std::string& cert = "") {
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = ca_pem;
+  tls.pem_private_key = key;
+  tls.pem_cert_chain = cert;
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("sallyport-ca");
+  return grpc::CreateCustomChannel(address, grpc::SslCredentials(tls), args);
+}
+
+class SpctlAccessTest : public SpctlTestBase {};
+
+TEST_F(SpctlAccessTest, AgreesWithAuthorizeChannelOnTwentyCases) {
+  SpctlEnv& env = *env_;
+  for (const auto& [name, text] :
+       std::vector<std::pair<std::string, std::string>>{{"dev", kDev},
+                                                        {"ops", kOps}}) {
+    auto r = env.Spctl(
+        {"roles", "create", "-f", env.WriteFile(name + ".yaml", text)});
+    ASSERT_TRUE(r.ok()) << r.Describe();
+  }
+  for (const auto& [host, labels] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"web01", "env=dev"}, {"api01", "env=dev"}, {"db01", "env=prod"}}) {
+    auto r = env.Spctl(
+        {"hosts", "add", host, "--address", "127.0.0.1", "--label", labels});
+    ASSERT_TRUE(r.ok()) << r.Describe();
+  }
+  ASSERT_TRUE(env.Spctl({"users", "add", "erin", "--password-file", pwfile_,
+                         "--role", "dev", "--role", "ops"})
+                  .ok());
+  auto login = env.Login("erin", kPassword);
+  ASSERT_TRUE(login.ok()) << login.Describe();
+  const std::string user_cert = ReadFileOrEmpty(env.CertPath("erin"));
+
+  // Enrol a gateway with a token from spctl.
+  auto token = env.Spctl({"tokens", "create", "--kind", "gateway"});
+  ASSERT_TRUE(token.ok()) << token.Describe();
+  const std::string ca_pem = ReadFileOrEmpty(env.Home("admin") + "/ca.pem");
+  auto tls_key = ca::GenerateTlsKey();
+  ASSERT_TRUE(tls_key.ok());
+  auto host_key = sallyport::testing::GenerateKey(env.Path(""), "gw_host");
+  ASSERT_TRUE(host_key.ok());
+  gateway::v1::EnrollGatewayRequest enroll;
+  enroll.set_token(std::string(absl::StripTrailingAsciiWhitespace(token.out)));
+  enroll.set_name("gw1");
+  enroll.set_tls_public_key_der(*ca::PublicKeyToDer(tls_key->get()));
+  enroll.set_ssh_host_public_key(host_key->public_line);
+  gateway::v1::EnrollGatewayResponse enrolled;
+  {
+    auto stub =
+        gateway::v1::Gateway::NewStub(Channel(env.ca().address(), ca_pem));
+    grpc::ClientContext ctx;
+    grpc::Status st = stub->EnrollGateway(&ctx, enroll, &enrolled);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  auto gateway = gateway::v1::Gateway::NewStub(
+      Channel(env.ca().address(), ca_pem,
+              std::string(ca::PrivateKeyToPem(tls_key->get())->view()),
+              enrolled.tls_client_certificate_pem()));
+
+  const std::vector<Case> cases = {
+      {"ubuntu", "web01", "shell", ""},
+      {"ubuntu", "web01", "exec", ""},
+      {"ubuntu", "web01", "sftp", ""},
+      {"ubuntu", "web01", "port-forward", "10.0.0.1:80"},
+      {"deploy", "api01", "exec", ""},
+      {"deploy", "api01", "shell", ""},
+      {"ubuntu", "db01", "shell", ""},
+      {"ubuntu", "db01", "exec", ""},
+      {"admin", "db01", "port-forward", "localhost:5432"},
+      {"admin", "web01", "shell", ""},
+      {"ubuntu", "nohost", "shell", ""},
+      {"ubuntu", "bad;host", "shell", ""},
+      {"root", "web01", "shell", ""},
+      {"deploy", "db01", "shell", ""},
+      {"ubuntu", "api01", "agent-forward", ""},
+      {"admin", "db01", "shell", ""},
+      {"deploy", "web01", "sftp", ""},
+      {"ubuntu", "web01", "proxyjump-passthrough", ""},
+      {"admin", "db01", "exec", ""},
+      {"deploy", "api01", "sftp", ""},
+  };
+  int allowed = 0, by_role = 0;
+  for (const Case& c : cases) {
+    const std::string what = absl::StrCat(c.login, "@", c.host, " ", c.kind);
+    gateway::v1::AuthorizeChannelRequest req;
+    req.set_user_certificate(user_cert);
+    req.set_login(c.login);
+    req.set_host(c.host);
+    req.set_kind(c.kind);
+    req.set_destination(c.destination);
+    gateway::v1::AuthorizeChannelResponse ca_says;
+    grpc::ClientContext ctx;
+    grpc::Status st = gateway->AuthorizeChannel(&ctx, req, &ca_says);
+    ASSERT_TRUE(st.ok()) << what << ": " << st.error_message();
+
+    std::vector<std::string> args = {"access", "check", "erin",
+                                     c.login,  c.host,  c.kind};
+    if (!c.destination.empty()) {
+      args.push_back("--destination");
+      args.push_back(c.destination);
+    }
+    args.push_back("--output");
+    args.push_back("json");
+    auto r = env.Spctl(args);
+    EXPECT_EQ(r.exit_code, ca_says.allowed() ? 0 : 4)
+        << what << ": " << r.Describe();
+    admin::v1::CheckAccessResponse spctl_says;
+    ASSERT_TRUE(
+        google::protobuf::util::JsonStringToMessage(r.out, &spctl_says).ok())
+        << r.out;
+    EXPECT_EQ(spctl_says.allowed(), ca_says.allowed())
+        << what << ": spctl " << spctl_says.reason() << " / CA "
+        << ca_says.reason();
+    if (!ca_says.role().empty()) {
+      EXPECT_EQ(spctl_says.role(), ca_says.role()) << what;
+      EXPECT_EQ(spctl_says.rule(), ca_says.rule()) << what;
+      ++by_role;
+    }
+    allowed += ca_says.allowed() ? 1 : 0;
+  }
+  // The table covers both answers and role-decided refusals.
+  EXPECT_EQ(allowed, 9);
+  EXPECT_GE(by_role, 10);
+
+  // The human form names the deciding role and rule.
+  auto human =
+      env.Spctl({"access", "check", "erin", "deploy", "api01", "exec"});
+  EXPECT_EQ(human.exit_code, 4);
+  EXPECT_TRUE(absl::StrContains(human.out, "Decided by role dev, rule deny[0]"))
+      << human.out;
+}
+
+}  // namespace
+}  // namespace sallyport::e2e

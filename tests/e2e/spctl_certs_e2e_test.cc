@@ -1,0 +1,320 @@
+// spctl hosts / tokens / certs / krl / ca against the real CA and the real
+// OpenSSH tools (issue 15 "Done when"): `certs revoke --user` makes the CA
+// refuse the user's certificate and shows in WatchRevocations; the KRL from
+// `krl export` is read by `ssh-keygen -Q` and by sshd's RevokedKeys; `ca
+// rotate` signs new certificates with the new key while sshd, trusting
+// both, still takes an old one; a non-admin is refused by every admin verb.
+#include <grpcpp/grpcpp.h>
+
+#include <regex>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "proto/admin.pb.h"
+#include "proto/ca.grpc.pb.h"
+#include "tests/e2e/spctl_e2e_util.h"
+#include "tests/harness/sshd_fixture.h"
+#include "tests/harness/subprocess.h"
+
+namespace sallyport::e2e {
+namespace {
+
+using sallyport::testing::ReadFileOrEmpty;
+using sallyport::testing::RunCommand;
+using sallyport::testing::RunCommandOk;
+using sallyport::testing::SshClientArgs;
+using sallyport::testing::SshdFixture;
+
+class SpctlCertsTest : public SpctlTestBase {
+ protected:
+  void SetUp() override {
+    SpctlTestBase::SetUp();
+    // bob and carol may log in as the test's user (the "login" role).
+    for (const char* u : {"bob", "carol"}) {
+      AddUser(u, "login");
+      ASSERT_TRUE(env_->Login(u, kPassword).ok());
+    }
+  }
+  uint64_t Serial(const std::string& user) {
+    auto r = RunCommandOk({"ssh-keygen", "-L", "-f", env_->CertPath(user)});
+    std::smatch m;
+    if (!r.ok() ||
+        !std::regex_search(r->out, m, std::regex(R"(Serial: (\d+))"))) {
+      return 0;
+    }
+    return std::stoull(m[1].str());
+  }
+  std::string SigningCa(const std::string& user) {
+    auto r = RunCommandOk({"ssh-keygen", "-L", "-f", env_->CertPath(user)});
+    std::smatch m;
+    if (!r.ok() ||
+        !std::regex_search(r->out, m,
+                           std::regex(R"(Signing CA: \S+ (SHA256:\S+))"))) {
+      return "";
+    }
+    return m[1].str();
+  }
+  // Runs `echo ok` over ssh as the test's user with `user`'s certificate.
+  bool SshWorks(SshdFixture& sshd, const std::string& user) {
+    auto args = SshClientArgs(sshd.port(), sshd.known_hosts_path(),
+                              env_->KeyPath(user), env_->CertPath(user));
+    args.push_back(env_->admin() + "@127.0.0.1");
+    args.push_back("echo sallyport-ok");
+    auto r = RunCommand(args);
+    return r.ok() && r->ok() && r->out == "sallyport-ok\n";
+  }
+  admin::v1::ListCaKeysResponse CaKeys() {
+    admin::v1::ListCaKeysResponse keys;
+    auto r = env_->Spctl({"ca", "status", "--output", "json"});
+    EXPECT_TRUE(r.ok()) << r.Describe();
+    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &keys).ok())
+        << r.out;
+    return keys;
+  }
+};
+
+TEST_F(SpctlCertsTest, RevokeUserKrlAndSshd) {
+  const uint64_t bob = Serial("bob");
+  const uint64_t carol = Serial("carol");
+  ASSERT_NE(bob, 0u);
+
+  // A watcher on the revocation stream (the gateway's view), as the admin.
+  const std::string home = env_->Home("admin");
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = ReadFileOrEmpty(home + "/ca.pem");
+  tls.pem_private_key = ReadFileOrEmpty(home + "/tls.key");
+  tls.pem_cert_chain = ReadFileOrEmpty(home + "/tls.crt");
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("sallyport-ca");
+  auto channel = grpc::CreateCustomChannel(env_->ca().address(),
+                                           grpc::SslCredentials(tls), args);
+  auto stub = ca::v1::CertificateAuthority::NewStub(channel);
+
+  // Before: bob's certificate works with sshd and the CA (as a non-admin
+  // he is refused for lack of the role, not for his certificate).
+  SshdFixture::Options options;
+  options.config["TrustedUserCAKeys"] = env_->ca().user_ca_pub();
+  const std::string krl = env_->Path("revoked.krl");
+  options.config["RevokedKeys"] = krl;
+  auto empty = env_->Spctl({"krl", "export", "-o", krl});
+  ASSERT_TRUE(empty.ok()) << empty.Describe();
+  auto sshd = SshdFixture::Start(options);
+  ASSERT_TRUE(sshd.ok()) << sshd.status();
+  EXPECT_TRUE(SshWorks(**sshd, "bob"));
+  EXPECT_EQ(env_->Spctl({"users", "ls"}, "bob").exit_code, 4);
+
+  auto ls = env_->Spctl({"certs", "ls", "--user", "bob", "--active"});
+  EXPECT_TRUE(absl::StrContains(ls.out, absl::StrCat("\n", bob, " ")))
+      << ls.out;
+  auto show = env_->Spctl({"certs", "show", std::to_string(bob)});
+  EXPECT_TRUE(absl::StrContains(show.out, "Key ID:       bob")) << show.out;
+  EXPECT_EQ(env_->Spctl({"certs", "show", "999999"}).exit_code, 3);
+
+  auto revoke = env_->Spctl({"certs", "revoke", "--user", "bob"});
+  ASSERT_TRUE(revoke.ok()) << revoke.Describe();
+  EXPECT_TRUE(absl::StrContains(revoke.out, absl::StrCat("serials ", bob)))
+      << revoke.out;
+
+  // The CA refuses bob's certificate now (UNAUTHENTICATED, not "no role").
+  auto refused = env_->Spctl({"users", "ls"}, "bob");
+  EXPECT_EQ(refused.exit_code, 1) << refused.Describe();
+  EXPECT_TRUE(absl::StrContains(refused.err, "did not accept your login"))
+      << refused.err;
+  // ... and the stream carries the serial.
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    ca::v1::WatchRevocationsRequest req;
+    auto reader = stub->WatchRevocations(&ctx, req);
+    ca::v1::Revocation rev;
+    bool seen = false;
+    while (!seen && reader->Read(&rev)) seen = rev.serial() == bob;
+    EXPECT_TRUE(seen);
+    ctx.TryCancel();
+  }
+  auto active = env_->Spctl({"certs", "ls", "--user", "bob", "--active"});
+  EXPECT_FALSE(absl::StrContains(active.out, absl::StrCat("\n", bob, " ")))
+      << active.out;
+
+  // The KRL: ssh-keygen -Q says revoked for bob, ok for carol.
+  auto exported = env_->Spctl({"krl", "export", "-o", krl});
+  ASSERT_TRUE(exported.ok()) << exported.Describe();
+  auto q = RunCommand({"ssh-keygen", "-Q", "-f", krl, env_->CertPath("bob"),
+                       env_->CertPath("carol")});
+  ASSERT_TRUE(q.ok());
+  EXPECT_TRUE(absl::StrContains(q->out, "(bob): REVOKED")) << q->Describe();
+  EXPECT_TRUE(absl::StrContains(q->out, "(carol): ok")) << q->Describe();
+  // The real sshd with RevokedKeys refuses bob and lets carol in.
+  EXPECT_FALSE(SshWorks(**sshd, "bob"));
+  EXPECT_TRUE(SshWorks(**sshd, "carol"));
+  EXPECT_TRUE(absl::StrContains((*sshd)->Log(), "revoked")) << (*sshd)->Log();
+
+  // Revoking carol's key (by fingerprint) and a serial.
+  auto fp =
+      RunCommandOk({"ssh-keygen", "-l", "-f", env_->KeyPath("carol") + ".pub"});
+  ASSERT_TRUE(fp.ok());
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(fp->out, m, std::regex(R"((SHA256:\S+))")));
+  EXPECT_EQ(
+      env_->Spctl({"certs", "revoke", "--key", "SHA256:nonsense"}).exit_code,
+      2);
+  EXPECT_TRUE(env_->Spctl({"certs", "revoke", "--key", m[1].str()}).ok());
+  ASSERT_TRUE(env_->Spctl({"krl", "export", "-o", krl}).ok());
+  q = RunCommand({"ssh-keygen", "-Q", "-f", krl, env_->CertPath("carol")});
+  ASSERT_TRUE(q.ok());
+  EXPECT_TRUE(absl::StrContains(q->out, "(carol): REVOKED")) << q->Describe();
+  auto again =
+      env_->Spctl({"certs", "revoke", "--serial", std::to_string(carol)});
+  EXPECT_TRUE(again.ok()) << again.Describe();
+  EXPECT_EQ(env_->Spctl({"certs", "revoke"}).exit_code, 2);
+}
+
+TEST_F(SpctlCertsTest, RotateSignsWithTheNewKeyAndOldCertificatesStayTrusted) {
+  const std::string before = SigningCa("bob");
+  auto status = env_->Spctl({"ca", "status"});
+  EXPECT_TRUE(absl::StrContains(status.out, before)) << status.out;
+
+  auto rotate = env_->Spctl({"ca", "rotate"});
+  ASSERT_TRUE(rotate.ok()) << rotate.Describe();
+  admin::v1::ListCaKeysResponse keys = CaKeys();
+  std::string bundle, active, retired;
+  for (const auto& k : keys.keys()) {
+    if (k.purpose() != "user") continue;
+    absl::StrAppend(&bundle, k.public_key(), "\n");
+    (k.state() == "active" ? active : retired) = k.fingerprint();
+  }
+  EXPECT_EQ(retired, before);
+  EXPECT_NE(active, before);
+  status = env_->Spctl({"ca", "status"});
+  EXPECT_TRUE(std::regex_search(
+      status.out,
+      std::regex("user\\s+retired\\s+" +
+                 std::regex_replace(before, std::regex(R"([+/])"), "."))))
+      << status.out;
+
+  // carol logs in again: signed by the new key; bob keeps the old one.
+  ASSERT_TRUE(env_->Login("carol", kPassword).ok());
+  EXPECT_EQ(SigningCa("carol"), active);
+  EXPECT_EQ(SigningCa("bob"), before);
+
+  // sshd trusting the bundle (both keys) takes both certificates.
+  SshdFixture::Options options;
+  options.config["TrustedUserCAKeys"] = env_->WriteFile("bundle.pub", bundle);
+  auto sshd = SshdFixture::Start(options);
+  ASSERT_TRUE(sshd.ok()) << sshd.status();
+  EXPECT_TRUE(SshWorks(**sshd, "bob"));
+  EXPECT_TRUE(SshWorks(**sshd, "carol"));
+}
+
+TEST_F(SpctlCertsTest, HostsAndTokens) {
+  auto add = env_->Spctl({"hosts", "add", "web01", "--address", "127.0.0.1",
+                          "--port", "2200", "--label", "env=dev"});
+  ASSERT_TRUE(add.ok()) << add.Describe();
+  EXPECT_EQ(env_->Spctl({"hosts", "add", "web02", "--address", "a", "--label",
+                         "novalue"})
+                .exit_code,
+            2);
+  auto label =
+      env_->Spctl({"hosts", "label", "web01", "team=a", "--remove", "env"});
+  ASSERT_TRUE(label.ok()) << label.Describe();
+  auto show = env_->Spctl({"hosts", "show", "web01"});
+  EXPECT_TRUE(absl::StrContains(show.out, "Labels:   team=a")) << show.out;
+  EXPECT_TRUE(absl::StrContains(show.out, "Port:     2200")) << show.out;
+  auto ls = env_->Spctl({"hosts", "ls"});
+  EXPECT_TRUE(
+      std::regex_search(ls.out, std::regex(R"(\nweb01\s+127\.0\.0\.1\s+2200)")))
+      << ls.out;
+
+  // hosts sign: a host certificate ssh-keygen reads, to stdout and -o.
+  auto key = sallyport::testing::GenerateKey(env_->Path(""), "hostkey");
+  ASSERT_TRUE(key.ok()) << key.status();
+  auto sign =
+      env_->Spctl({"hosts", "sign", "web01", "--public-key", key->public_path});
+  ASSERT_TRUE(sign.ok()) << sign.Describe();
+  EXPECT_TRUE(absl::StartsWith(sign.out, "ssh-ed25519-cert-v01@openssh.com "))
+      << sign.out;
+  const std::string cert = env_->Path("hostkey-cert.pub");
+  ASSERT_TRUE(env_->Spctl({"hosts", "sign", "web01", "--public-key",
+                           key->public_path, "-o", cert})
+                  .ok());
+  auto l = RunCommandOk({"ssh-keygen", "-L", "-f", cert});
+  ASSERT_TRUE(l.ok()) << l.status();
+  EXPECT_TRUE(absl::StrContains(l->out, "host certificate")) << l->out;
+  EXPECT_TRUE(absl::StrContains(l->out, "Key ID: \"web01\"")) << l->out;
+
+  EXPECT_TRUE(env_->Spctl({"hosts", "rm", "web01"}).ok());
+  EXPECT_EQ(env_->Spctl({"hosts", "show", "web01"}).exit_code, 3);
+
+  // tokens create prints only the token; json the whole record.
+  auto token =
+      env_->Spctl({"tokens", "create", "--kind", "host", "--ttl", "2h"});
+  ASSERT_TRUE(token.ok()) << token.Describe();
+  EXPECT_TRUE(
+      std::regex_match(token.out, std::regex(R"([A-Za-z0-9_-]{43}=?\n)")))
+      << token.out;
+  auto json = env_->Spctl(
+      {"tokens", "create", "--kind", "gateway", "--output", "json"});
+  EXPECT_TRUE(IsJson(json.out)) << json.out;
+  EXPECT_TRUE(absl::StrContains(json.out, "\"token_hash\"")) << json.out;
+  EXPECT_EQ(env_->Spctl({"tokens", "create", "--kind", "laptop"}).exit_code, 2);
+  EXPECT_EQ(env_->Spctl({"tokens", "create", "--kind", "host", "--ttl", "soon"})
+                .exit_code,
+            2);
+}
+
+TEST_F(SpctlCertsTest, NonAdminIsRefusedByEveryAdminVerb) {
+  const std::string role = env_->WriteFile("r.yaml", "name: r\nlogins: [x]\n");
+  const std::string key = env_->KeyPath("bob") + ".pub";
+  const std::vector<std::vector<std::string>> verbs = {
+      {"users", "add", "mallory"},
+      {"users", "ls"},
+      {"users", "show", "carol"},
+      {"users", "edit", "carol", "--display-name", "x"},
+      {"users", "disable", "carol"},
+      {"users", "enable", "carol"},
+      {"users", "rm", "carol"},
+      {"users", "reset-password", "carol"},
+      {"users", "unlock", "carol"},
+      {"users", "totp-enroll", "carol"},
+      {"users", "totp-remove", "carol"},
+      {"roles", "create", "-f", role},
+      {"roles", "edit", "login", "-f", role},
+      {"roles", "ls"},
+      {"roles", "show", "login"},
+      {"roles", "rm", "login"},
+      {"bindings", "add", "bob", "admin"},
+      {"bindings", "rm", "carol", "login"},
+      {"bindings", "ls"},
+      {"hosts", "add", "h1", "--address", "127.0.0.1"},
+      {"hosts", "ls"},
+      {"hosts", "show", "h1"},
+      {"hosts", "label", "h1", "a=b"},
+      {"hosts", "rm", "h1"},
+      {"hosts", "sign", "h1", "--public-key", key, "--address", "127.0.0.1"},
+      {"tokens", "create", "--kind", "host"},
+      {"certs", "ls"},
+      {"certs", "show", "1"},
+      {"certs", "revoke", "--serial", "1"},
+      {"certs", "revoke", "--user", "carol"},
+      {"krl", "export", "-o", env_->Path("bob.krl")},
+      {"ca", "status"},
+      {"ca", "rotate"},
+      {"access", "check", "carol", "x", "h1"},
+  };
+  for (const auto& verb : verbs) {
+    auto r = env_->Spctl(verb, "bob");
+    EXPECT_EQ(r.exit_code, 4)
+        << absl::StrJoin(verb, " ") << ": " << r.Describe();
+    EXPECT_TRUE(absl::StrContains(r.err, "permission denied"))
+        << absl::StrJoin(verb, " ") << ": " << r.err;
+  }
+  // Nothing changed.
+  EXPECT_TRUE(env_->Login("carol", kPassword).ok());
+}
+
+}  // namespace
+}  // namespace sallyport::e2e

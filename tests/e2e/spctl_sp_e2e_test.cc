@@ -1,0 +1,134 @@
+// The `sp` fixes of issue 15, each tried as a new user would, against the
+// real CA, the real ssh-agent and the real ssh: four logins and a logout
+// leave no Sallyport certificate in the agent; a fresh key per login; the
+// include changes nothing for other hosts (`ssh -G github.com`); no
+// `@cert-authority *`; the CA and user are remembered after a logout and
+// after a failed first login; --version, unknown commands, SALLYPORT_HOME
+// in --help; `sp status` fields and JSON. The distinct exit codes are in
+// pinning_e2e_test and login_e2e_test.
+#include <unistd.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/spctl_e2e_util.h"
+#include "tests/harness/sshd_fixture.h"
+#include "tests/harness/subprocess.h"
+#include "tests/harness/temp_dir.h"
+
+namespace sallyport::e2e {
+namespace {
+
+using sallyport::testing::BackgroundProcess;
+using sallyport::testing::ReadFileOrEmpty;
+using sallyport::testing::RunCommand;
+using sallyport::testing::RunOptions;
+
+class SpFixesTest : public SpctlTestBase {
+ protected:
+  void SetUp() override {
+    SpctlTestBase::SetUp();
+    AddUser("dana", "login");
+  }
+};
+
+TEST_F(SpFixesTest, FourLoginsAndALogoutLeaveNothingInTheAgent) {
+  const std::string sock = env_->Path("agent.sock");
+  BackgroundProcess::Options po;
+  po.log_path = env_->Path("agent.log");
+  auto agent = BackgroundProcess::Start({"ssh-agent", "-D", "-a", sock}, po);
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  for (int i = 0; i < 100 && access(sock.c_str(), F_OK) != 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  const std::map<std::string, std::string> env = {{"SSH_AUTH_SOCK", sock}};
+  RunOptions ro;
+  ro.env = env;
+  // Something of the user's own stays in the agent throughout.
+  auto own = sallyport::testing::GenerateKey(env_->Path(""), "own");
+  ASSERT_TRUE(own.ok());
+  ASSERT_TRUE(RunCommand({"ssh-add", own->private_path}, ro).ok());
+
+  std::vector<std::string> keys;
+  for (int i = 0; i < 4; ++i) {
+    auto login = env_->Login("dana", kPassword, {}, env);
+    ASSERT_TRUE(login.ok()) << login.Describe();
+    keys.push_back(ReadFileOrEmpty(env_->KeyPath("dana") + ".pub"));
+    auto list = RunCommand({"ssh-add", "-l"}, ro);
+    ASSERT_TRUE(list.ok());
+    // One key + its certificate + the user's own key, never more.
+    EXPECT_EQ(std::count(list->out.begin(), list->out.end(), '\n'), 3)
+        << list->out;
+  }
+  // A fresh key pair per login.
+  for (size_t i = 1; i < keys.size(); ++i) EXPECT_NE(keys[i], keys[i - 1]);
+
+  auto status = env_->Sp("dana", {"status"}, "", env);
+  EXPECT_TRUE(status.ok()) << status.Describe();
+  for (const char* field :
+       {"Certificate: ", "Key ID:      dana",
+        "Principals:  ", "Extensions:  permit-", "Valid from:  ",
+        "Valid until: ", "Time left:   ", "In agent:    yes"}) {
+    EXPECT_TRUE(absl::StrContains(status.out, field)) << field << "\n"
+                                                      << status.out;
+  }
+  auto json = env_->Sp("dana", {"status", "--output", "json"}, "", env);
+  EXPECT_TRUE(IsJson(json.out)) << json.out;
+  EXPECT_TRUE(absl::StrContains(json.out, "\"in_agent\": true")) << json.out;
+
+  auto logout = env_->Sp("dana", {"logout"}, "", env);
+  ASSERT_TRUE(logout.ok()) << logout.Describe();
+  auto list = RunCommand({"ssh-add", "-l"}, ro);
+  ASSERT_TRUE(list.ok());
+  EXPECT_FALSE(absl::StrContains(list->out, "CERT")) << list->out;
+  EXPECT_FALSE(absl::StrContains(list->out, "dana@sallyport")) << list->out;
+  EXPECT_TRUE(absl::StrContains(list->out, "(ED25519)"))
+      << "own key kept: " << list->out;
+
+  // The CA and the user are remembered after the logout.
+  auto again = env_->Sp("dana", {"login", "--password-stdin"},
+                        std::string(kPassword) + "\n");
+  EXPECT_TRUE(again.ok()) << again.Describe();
+}
+
+TEST_F(SpFixesTest, IncludeChangesNothingForOtherHosts) {
+  ASSERT_TRUE(env_->Login("dana", kPassword).ok());
+  const std::string fragment = env_->Home("dana") + "/ssh_config";
+  EXPECT_FALSE(absl::StrContains(ReadFileOrEmpty(fragment), "Host *"));
+  const std::string known_hosts =
+      ReadFileOrEmpty(env_->Home("dana") + "/known_hosts");
+  EXPECT_FALSE(absl::StrContains(known_hosts, "@cert-authority *"))
+      << known_hosts;
+
+  const std::string with =
+      env_->WriteFile("with.conf", "Include " + fragment + "\n");
+  const std::string without = env_->WriteFile("without.conf", "\n");
+  auto a = RunCommand({"ssh", "-G", "-F", with, "github.com"});
+  auto b = RunCommand({"ssh", "-G", "-F", without, "github.com"});
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(a->ok()) << a->Describe();
+  EXPECT_EQ(a->out, b->out);
+}
+
+TEST_F(SpFixesTest, RemembersAfterAFailedFirstLoginAndCommandLineBasics) {
+  auto wrong = env_->Login("dana", "not-it");
+  EXPECT_EQ(wrong.exit_code, 5) << wrong.Describe();
+  // No --ca, no --user: both remembered from the failed attempt.
+  auto ok = env_->Sp("dana", {"login", "--password-stdin"},
+                     std::string(kPassword) + "\n");
+  EXPECT_TRUE(ok.ok()) << ok.Describe();
+
+  auto version = env_->Sp("dana", {"--version"});
+  EXPECT_TRUE(version.ok());
+  EXPECT_TRUE(absl::StartsWith(version.out, "sp ")) << version.out;
+  auto unknown = env_->Sp("dana", {"frobnicate"});
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.Describe();
+  EXPECT_TRUE(absl::StrContains(unknown.err, "login")) << unknown.err;
+  EXPECT_TRUE(absl::StrContains(unknown.err, "logout")) << unknown.err;
+  auto help = env_->Sp("dana", {"--help"});
+  EXPECT_TRUE(absl::StrContains(help.out, "SALLYPORT_HOME")) << help.out;
+}
+
+}  // namespace
+}  // namespace sallyport::e2e

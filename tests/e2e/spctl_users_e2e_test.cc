@@ -1,0 +1,232 @@
+// spctl users / roles / bindings against the real CA (issue 15 "Done
+// when"): a user added and bound to a role logs in and gets the role's
+// principals; a disabled user cannot log in; unlock ends a lockout; a role
+// edit changes the next certificate; bad input gets clear errors; list
+// verbs print JSON a JSON parser accepts.
+#include <regex>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "ca/totp.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/spctl_e2e_util.h"
+#include "tests/harness/subprocess.h"
+
+namespace sallyport::e2e {
+namespace {
+
+using sallyport::testing::RunCommandOk;
+
+class SpctlUsersTest : public SpctlTestBase {
+ protected:
+  // The principals of `user`'s certificate as ssh-keygen -L prints them.
+  std::string Principals(const std::string& user) {
+    auto r = RunCommandOk({"ssh-keygen", "-L", "-f", env_->CertPath(user)});
+    if (!r.ok()) return "";
+    std::smatch m;
+    static const std::regex kPrincipals(R"(Principals: \n((?:\s+\S+\n)+))");
+    if (!std::regex_search(r->out, m, kPrincipals)) return "";
+    std::vector<std::string> names =
+        absl::StrSplit(m[1].str(), absl::ByAnyChar(" \n"), absl::SkipEmpty());
+    return absl::StrJoin(names, ",");
+  }
+};
+
+constexpr char kDevRole[] = R"(name: dev
+description: developers
+logins: [ubuntu, deploy]
+hosts:
+  - labels: {env: dev}
+  - name_globs: ["web*"]
+channels: [shell, exec]
+max_ttl: 4h
+)";
+
+TEST_F(SpctlUsersTest, AddedUserBoundToRoleLogsInWithTheRolesPrincipals) {
+  const std::string role = env_->WriteFile("dev.yaml", kDevRole);
+  auto dry = env_->Spctl({"roles", "create", "-f", role, "--dry-run"});
+  EXPECT_TRUE(dry.ok()) << dry.Describe();
+  EXPECT_TRUE(absl::StrContains(dry.out, "+name: \"dev\"")) << dry.out;
+  // --dry-run changed nothing.
+  EXPECT_EQ(env_->Spctl({"roles", "show", "dev"}).exit_code, 3);
+
+  auto created = env_->Spctl({"roles", "create", "-f", role});
+  ASSERT_TRUE(created.ok()) << created.Describe();
+  auto add = env_->Spctl(
+      {"users", "add", "bob", "--password-file", pwfile_, "--role", "dev"});
+  ASSERT_TRUE(add.ok()) << add.Describe();
+
+  auto login = env_->Login("bob", kPassword);
+  ASSERT_TRUE(login.ok()) << login.Describe();
+  EXPECT_EQ(Principals("bob"), "deploy,ubuntu");
+
+  // users ls / show / bindings ls see it; JSON parses.
+  auto ls = env_->Spctl({"users", "ls"});
+  EXPECT_TRUE(
+      std::regex_search(ls.out, std::regex(R"(\nbob\s+active\s+dev\s)")))
+      << ls.out;
+  for (const auto& verb :
+       std::vector<std::vector<std::string>>{{"users", "ls"},
+                                             {"roles", "ls"},
+                                             {"bindings", "ls"},
+                                             {"hosts", "ls"},
+                                             {"certs", "ls"},
+                                             {"ca", "status"}}) {
+    std::vector<std::string> args = verb;
+    args.push_back("--output");
+    args.push_back("json");
+    auto r = env_->Spctl(args);
+    EXPECT_TRUE(r.ok()) << r.Describe();
+    EXPECT_TRUE(IsJson(r.out)) << absl::StrJoin(verb, " ") << ":\n" << r.out;
+    EXPECT_FALSE(IsJson(r.out + "}"));  // the parser does refuse junk
+  }
+  auto yaml = env_->Spctl({"users", "show", "bob", "--output", "yaml"});
+  EXPECT_TRUE(absl::StrContains(yaml.out, "name: \"bob\"")) << yaml.out;
+  auto bindings = env_->Spctl({"bindings", "ls", "--user", "bob"});
+  EXPECT_TRUE(std::regex_search(bindings.out, std::regex(R"(\nbob\s+dev\s)")))
+      << bindings.out;
+  auto edit = env_->Spctl({"users", "edit", "bob", "--display-name", "Bob B"});
+  EXPECT_TRUE(edit.ok()) << edit.Describe();
+  EXPECT_TRUE(absl::StrContains(env_->Spctl({"users", "show", "bob"}).out,
+                                "Display name:    Bob B"));
+
+  // A role edit in $EDITOR changes the next certificate.
+  auto dry_edit = env_->Spctl({"roles", "edit", "dev", "--dry-run"}, "admin",
+                              {{"EDITOR", "sed -i s/deploy/ops/"}});
+  EXPECT_TRUE(dry_edit.ok()) << dry_edit.Describe();
+  EXPECT_TRUE(absl::StrContains(dry_edit.out, "-  - \"deploy\""))
+      << dry_edit.out;
+  EXPECT_TRUE(absl::StrContains(dry_edit.out, "+  - \"ops\"")) << dry_edit.out;
+  ASSERT_TRUE(env_->Login("bob", kPassword).ok());
+  EXPECT_EQ(Principals("bob"), "deploy,ubuntu");  // dry run: unchanged
+  auto edited = env_->Spctl({"roles", "edit", "dev"}, "admin",
+                            {{"EDITOR", "sed -i s/deploy/ops/"}});
+  ASSERT_TRUE(edited.ok()) << edited.Describe();
+  ASSERT_TRUE(env_->Login("bob", kPassword).ok());
+  EXPECT_EQ(Principals("bob"), "ops,ubuntu");
+
+  // Unbinding the role leaves bob with no logins: login refused.
+  ASSERT_TRUE(env_->Spctl({"bindings", "rm", "bob", "dev"}).ok());
+  EXPECT_FALSE(env_->Login("bob", kPassword).ok());
+  ASSERT_TRUE(env_->Spctl({"bindings", "add", "bob", "dev"}).ok());
+  EXPECT_TRUE(env_->Login("bob", kPassword).ok());
+
+  // rm: the role, then the user.
+  EXPECT_TRUE(env_->Spctl({"roles", "rm", "dev"}).ok());
+  EXPECT_EQ(env_->Spctl({"roles", "show", "dev"}).exit_code, 3);
+  EXPECT_TRUE(env_->Spctl({"users", "rm", "bob"}).ok());
+  auto gone = env_->Spctl({"users", "show", "bob"});
+  EXPECT_EQ(gone.exit_code, 3) << gone.Describe();
+  EXPECT_TRUE(absl::StrContains(gone.err, "not found")) << gone.err;
+}
+
+TEST_F(SpctlUsersTest, DisableEnableUnlockResetPasswordAndTotp) {
+  ASSERT_TRUE(env_->Spctl({"users", "add", "carol", "--password-file", pwfile_,
+                           "--role", "login"})
+                  .ok());
+  ASSERT_TRUE(env_->Login("carol", kPassword).ok());
+
+  // Disabled: refused. Enabled: back.
+  ASSERT_TRUE(env_->Spctl({"users", "disable", "carol"}).ok());
+  auto disabled = env_->Login("carol", kPassword);
+  EXPECT_FALSE(disabled.ok()) << disabled.Describe();
+  EXPECT_TRUE(absl::StrContains(env_->Spctl({"users", "ls"}).out, "disabled"));
+  ASSERT_TRUE(env_->Spctl({"users", "enable", "carol"}).ok());
+  EXPECT_TRUE(env_->Login("carol", kPassword).ok());
+
+  // Five wrong passwords lock carol; unlock ends the lockout.
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(env_->Login("carol", "wrong").ok());
+  auto locked = env_->Login("carol", kPassword);
+  EXPECT_FALSE(locked.ok()) << locked.Describe();
+  EXPECT_TRUE(absl::StrContains(locked.err, "locked")) << locked.Describe();
+  auto unlock = env_->Spctl({"users", "unlock", "carol"});
+  ASSERT_TRUE(unlock.ok()) << unlock.Describe();
+  EXPECT_TRUE(env_->Login("carol", kPassword).ok());
+
+  // reset-password without a file prints a random password that works.
+  auto reset = env_->Spctl({"users", "reset-password", "carol"});
+  ASSERT_TRUE(reset.ok()) << reset.Describe();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(reset.out, m,
+                                std::regex(R"(New password for carol: (\S+))")))
+      << reset.out;
+  const std::string fresh = m[1].str();
+  EXPECT_FALSE(env_->Login("carol", kPassword).ok());
+  EXPECT_TRUE(env_->Login("carol", fresh).ok());
+
+  // TOTP: the URI's secret makes codes the CA accepts; remove drops it.
+  auto totp = env_->Spctl({"users", "totp-enroll", "carol"});
+  ASSERT_TRUE(totp.ok()) << totp.Describe();
+  ASSERT_TRUE(std::regex_search(
+      totp.out, m, std::regex(R"(otpauth://totp/\S*secret=([A-Z2-7]+))")))
+      << totp.out;
+  EXPECT_TRUE(absl::StrContains(totp.out, "\u2588")) << "no QR code";
+  auto secret = ca::Base32Decode(m[1].str());
+  ASSERT_TRUE(secret.ok()) << secret.status();
+  EXPECT_FALSE(env_->Login("carol", fresh).ok());  // code required now
+  const std::string code = ca::TotpCode(*secret, absl::Now());
+  auto with_code = env_->Login("carol", fresh, {"--otp", code});
+  EXPECT_TRUE(with_code.ok()) << with_code.Describe();
+  ASSERT_TRUE(env_->Spctl({"users", "totp-remove", "carol"}).ok());
+  EXPECT_TRUE(env_->Login("carol", fresh).ok());
+}
+
+TEST_F(SpctlUsersTest, BadInputGetsClearErrors) {
+  // Unknown user: exit 3 and the name.
+  auto unknown = env_->Spctl({"users", "show", "nobody"});
+  EXPECT_EQ(unknown.exit_code, 3) << unknown.Describe();
+  EXPECT_TRUE(absl::StrContains(unknown.err, "nobody")) << unknown.err;
+  auto bind = env_->Spctl({"bindings", "add", "nobody", "login"});
+  EXPECT_EQ(bind.exit_code, 3) << bind.Describe();
+
+  // Bad YAML: file name and line number of the bad key.
+  const std::string bad = env_->WriteFile(
+      "bad.yaml", "name: x\nlogins: [a]\nlogns: [b]\nchannels: [shell]\n");
+  auto r = env_->Spctl({"roles", "create", "-f", bad});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(r.err, bad + ":3: unknown key 'logns'"))
+      << r.err;
+  const std::string broken =
+      env_->WriteFile("broken.yaml", "name: x\nlogins: [a\n");
+  r = env_->Spctl({"roles", "create", "-f", broken});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(std::regex_search(r.err, std::regex(broken + R"(:\d+)")))
+      << r.err;
+
+  // Usage errors: exit 2 with the list of commands.
+  auto usage = env_->Spctl({"frobnicate"});
+  EXPECT_EQ(usage.exit_code, 2) << usage.Describe();
+  EXPECT_TRUE(absl::StrContains(usage.err, "users add")) << usage.err;
+  EXPECT_EQ(env_->Spctl({"users", "add"}).exit_code, 2);
+
+  auto version = env_->Spctl({"--version"});
+  EXPECT_TRUE(version.ok());
+  EXPECT_TRUE(absl::StartsWith(version.out, "spctl ")) << version.out;
+  auto help = env_->Spctl({"--help"});
+  EXPECT_TRUE(absl::StrContains(help.out, "SALLYPORT_HOME")) << help.out;
+
+  // completion bash is valid bash.
+  auto completion = env_->Spctl({"completion", "bash"});
+  ASSERT_TRUE(completion.ok()) << completion.Describe();
+  const std::string script = env_->WriteFile("spctl.bash", completion.out);
+  auto syntax = sallyport::testing::RunCommand({"bash", "-n", script});
+  ASSERT_TRUE(syntax.ok());
+  EXPECT_TRUE(syntax->ok()) << syntax->Describe();
+  EXPECT_TRUE(absl::StrContains(completion.out, "\"users\") words=\"add ls"))
+      << completion.out;
+  auto zsh = env_->Spctl({"completion", "zsh"});
+  EXPECT_TRUE(zsh.ok());
+  EXPECT_TRUE(absl::StrContains(zsh.out, "bashcompinit"));
+}
+
+TEST_F(SpctlUsersTest, WithoutLoginSpctlSaysRunSpLogin) {
+  auto r = env_->Spctl({"users", "ls"}, "nobody-logged-in");
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(r.err, "run `sp login` first")) << r.err;
+}
+
+}  // namespace
+}  // namespace sallyport::e2e
