@@ -139,9 +139,7 @@ absl::StatusOr<MaxStartups> ParseMaxStartups(std::string_view text) {
 absl::StatusOr<GatewaySettings> SettingsFromConfig(
     const config::GatewayConfig& config, std::string_view config_dir) {
   GatewaySettings s;
-  const std::string dir = std::filesystem::absolute(std::string(config_dir))
-                              .lexically_normal()
-                              .string();
+  const std::string dir = AbsolutePath(config_dir);
   s.state_dir =
       config.state_dir().empty() ? dir : Resolve(dir, config.state_dir());
 
@@ -276,11 +274,18 @@ absl::Status CheckFiles(const GatewaySettings& settings) {
   return absl::OkStatus();
 }
 
+std::string AbsolutePath(std::string_view path) {
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::absolute(std::string(path), ec);
+  if (ec) p = std::string(path);
+  return p.lexically_normal().string();
+}
+
 absl::StatusOr<GatewaySettings> LoadGatewaySettings(const std::string& path) {
   config::GatewayConfig config;
   RETURN_IF_ERROR(base::YamlFileToProto(path, &config));
   return SettingsFromConfig(
-      config, std::filesystem::absolute(path).parent_path().string());
+      config, std::filesystem::path(AbsolutePath(path)).parent_path().string());
 }
 
 absl::StatusOr<GatewaySettings> LoadGatewayConfig(const std::string& path) {
@@ -292,8 +297,9 @@ absl::StatusOr<GatewaySettings> LoadGatewayConfig(const std::string& path) {
 absl::Status WriteGeneratedConfig(const std::string& path,
                                   const config::GatewayConfig& config) {
   RETURN_IF_ERROR(
-      SettingsFromConfig(config,
-                         std::filesystem::absolute(path).parent_path().string())
+      SettingsFromConfig(
+          config,
+          std::filesystem::path(AbsolutePath(path)).parent_path().string())
           .status());
   ASSIGN_OR_RETURN(std::string yaml, base::ProtoToYaml(config));
   const std::string text = absl::StrCat(

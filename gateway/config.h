@@ -106,6 +106,10 @@ absl::StatusOr<GatewaySettings> SettingsFromConfig(
 // / kInvalidArgument naming the config key and the path.
 absl::Status CheckFiles(const GatewaySettings& settings);
 
+// `path` made absolute (against the working directory) and normalised,
+// without exceptions: a path that cannot be made absolute stays as it is.
+std::string AbsolutePath(std::string_view path);
+
 // Reads `path` (YamlFileToProto: unknown keys, wrong types, duplicates
 // refused with the line), then SettingsFromConfig and CheckFiles.
 absl::StatusOr<GatewaySettings> LoadGatewayConfig(const std::string& path);

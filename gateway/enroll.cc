@@ -108,8 +108,7 @@ absl::StatusOr<EnrollResult> Enroll(const EnrollOptions& options) {
   if (options.state_dir.empty()) {
     return absl::InvalidArgumentError("--state-dir is required");
   }
-  const std::string state_dir =
-      std::filesystem::absolute(options.state_dir).lexically_normal().string();
+  const std::string state_dir = AbsolutePath(options.state_dir);
   const std::string name = options.name.empty() ? DefaultName() : options.name;
 
   // The config this enrolment will write, checked before anything else
