@@ -30,8 +30,8 @@ class PinVerifier : public grpc::experimental::ExternalCertificateVerifier {
               std::function<void(grpc::Status)>,
               grpc::Status* sync_status) override {
     const grpc::string_ref pem = request->peer_cert();
-    absl::StatusOr<std::string> got = CertificatePemFingerprint(
-        std::string_view(pem.data(), pem.size()));
+    absl::StatusOr<std::string> got =
+        CertificatePemFingerprint(std::string_view(pem.data(), pem.size()));
     if (!got.ok() || *got != fingerprint_) {
       *sync_status = grpc::Status(
           grpc::StatusCode::UNAUTHENTICATED,
@@ -43,7 +43,8 @@ class PinVerifier : public grpc::experimental::ExternalCertificateVerifier {
     }
     return true;
   }
-  void Cancel(grpc::experimental::TlsCustomVerificationCheckRequest*) override {}
+  void Cancel(grpc::experimental::TlsCustomVerificationCheckRequest*) override {
+  }
 
  private:
   std::string fingerprint_;
@@ -75,9 +76,9 @@ absl::StatusOr<std::string> CertificatePemFingerprint(std::string_view pem) {
   unsigned char* der = nullptr;
   const int len = i2d_X509(cert.get(), &der);
   if (len <= 0) return absl::InvalidArgumentError("certificate DER failed");
-  std::vector<uint8_t> digest = ssh::crypto::Hash(
-      ssh::crypto::HashAlgorithm::kSha256,
-      absl::MakeConstSpan(der, static_cast<size_t>(len)));
+  std::vector<uint8_t> digest =
+      ssh::crypto::Hash(ssh::crypto::HashAlgorithm::kSha256,
+                        absl::MakeConstSpan(der, static_cast<size_t>(len)));
   OPENSSL_free(der);
   std::string b64 = ssh::crypto::Base64Encode(digest);
   while (!b64.empty() && b64.back() == '=') b64.pop_back();
@@ -95,8 +96,9 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCaChannel(
        {&options.tls_key_path, &options.tls_certificate_path}) {
     absl::StatusOr<std::string> text = base::ReadTextFile(*path);
     if (!text.ok()) {
-      return absl::NotFoundError(absl::StrCat(
-          "cannot read ", base::SafeText(*path), ": ", text.status().message()));
+      return absl::NotFoundError(absl::StrCat("cannot read ",
+                                              base::SafeText(*path), ": ",
+                                              text.status().message()));
     }
   }
   grpc::experimental::TlsChannelCredentialsOptions tls;
@@ -236,7 +238,8 @@ absl::Status CaClient::CatchUp() {
     cav1::ListRevocationsResponse response;
     const absl::Time start = absl::Now();
     grpc::Status st = ca_stub_->ListRevocations(&ctx, request, &response);
-    if (options_.on_rpc) options_.on_rpc("ListRevocations", absl::Now() - start);
+    if (options_.on_rpc)
+      options_.on_rpc("ListRevocations", absl::Now() - start);
     if (!st.ok()) return FromGrpc(st);
     absl::MutexLock lock(&mu_);
     for (const cav1::Revocation& r : response.revocations()) AddRevocation(r);
@@ -357,7 +360,8 @@ void CaClient::Call(std::string_view rpc, asio::any_io_executor executor,
   start(&state->ctx, &state->response,
         [this, state, executor, done = std::move(done),
          name = std::move(name)](grpc::Status st) mutable {
-          if (options_.on_rpc) options_.on_rpc(name, absl::Now() - state->started);
+          if (options_.on_rpc)
+            options_.on_rpc(name, absl::Now() - state->started);
           absl::StatusOr<Response> result =
               st.ok() ? absl::StatusOr<Response>(std::move(state->response))
                       : absl::StatusOr<Response>(FromGrpc(st));

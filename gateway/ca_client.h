@@ -82,8 +82,7 @@ class CaClient {
     size_t max_revocations = 1'000'000;
     const base::Clock* clock = nullptr;  // null: the real clock
     // Called (on a CaClient thread) with each RPC's name and latency.
-    std::function<void(std::string_view rpc, absl::Duration latency)>
-        on_rpc;
+    std::function<void(std::string_view rpc, absl::Duration latency)> on_rpc;
     std::function<void(std::string_view line)> log;
   };
 
@@ -114,8 +113,8 @@ class CaClient {
   size_t revocation_count() const;
   int stream_connects() const;
 
-  using AuthorizeDone =
-      std::function<void(absl::StatusOr<gateway::v1::AuthorizeChannelResponse>)>;
+  using AuthorizeDone = std::function<void(
+      absl::StatusOr<gateway::v1::AuthorizeChannelResponse>)>;
   using IssueDone = std::function<void(
       absl::StatusOr<gateway::v1::IssueSessionCertificateResponse>)>;
   // Asynchronous calls: `done` runs on `executor` (never inline). The
@@ -132,7 +131,8 @@ class CaClient {
   void WatchLoop();
   void RefreshLoop();
   absl::Status CatchUp();
-  void AddRevocation(const cav1::Revocation& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AddRevocation(const cav1::Revocation& r)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkDown() ABSL_LOCKS_EXCLUDED(mu_);
   void Log(std::string_view line);
   absl::Time Now() const { return clock_->Now(); }

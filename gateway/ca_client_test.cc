@@ -11,8 +11,8 @@
 #include "base/clock.h"
 #include "base/files.h"
 #include "ca/gateway_test_util.h"
-#include "ssh/cert/certificate.h"
 #include "gtest/gtest.h"
+#include "ssh/cert/certificate.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
 
@@ -54,13 +54,13 @@ class CaClientTest : public ::testing::Test {
     channel_options_.address = env_->server().address();
     channel_options_.tls_key_path = dir_->File("gateway_tls.key");
     channel_options_.tls_certificate_path = dir_->File("gateway_tls.crt");
-    ASSERT_TRUE(testing::WriteFile(channel_options_.tls_key_path,
-                                   gateway_.tls_key_pem)
-                    .ok());
-    ASSERT_TRUE(testing::WriteFile(
-                    channel_options_.tls_certificate_path,
-                    gateway_.response.tls_client_certificate_pem())
-                    .ok());
+    ASSERT_TRUE(
+        testing::WriteFile(channel_options_.tls_key_path, gateway_.tls_key_pem)
+            .ok());
+    ASSERT_TRUE(
+        testing::WriteFile(channel_options_.tls_certificate_path,
+                           gateway_.response.tls_client_certificate_pem())
+            .ok());
     auto pem = base::ReadTextFile(env_->dir() + "/state/tls.crt");
     ASSERT_TRUE(pem.ok()) << pem.status();
     auto fp = CertificatePemFingerprint(*pem);
@@ -68,8 +68,9 @@ class CaClientTest : public ::testing::Test {
     channel_options_.fingerprint = *fp;
   }
 
-  std::unique_ptr<CaClient> MakeClient(const base::Clock* clock = nullptr,
-                                       absl::Duration grace = absl::Seconds(60)) {
+  std::unique_ptr<CaClient> MakeClient(
+      const base::Clock* clock = nullptr,
+      absl::Duration grace = absl::Seconds(60)) {
     auto channel = MakeCaChannel(channel_options_);
     EXPECT_TRUE(channel.ok()) << channel.status();
     if (!channel.ok()) return nullptr;
@@ -165,7 +166,8 @@ TEST_F(CaClientTest, RevocationsArriveOnTheStream) {
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(WaitFor([&] { return client->stream_connects() > 0; }));
   const uint64_t serial = alice_.response.serial();
-  auto cert = ssh::cert::Certificate::FromLine(alice_.response.ssh_certificate());
+  auto cert =
+      ssh::cert::Certificate::FromLine(alice_.response.ssh_certificate());
   ASSERT_TRUE(cert.ok());
   EXPECT_TRUE(client->CheckNotRevoked(serial, cert->KeyFingerprint()).ok());
 

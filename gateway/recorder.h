@@ -48,8 +48,7 @@ class ChannelTap {
  public:
   virtual ~ChannelTap() = default;
   // Channel data; `stream` 0 is data, 1 is stderr (extended data).
-  virtual absl::Status Data(absl::Time at, Direction direction,
-                            uint32_t stream,
+  virtual absl::Status Data(absl::Time at, Direction direction, uint32_t stream,
                             absl::Span<const uint8_t> bytes) = 0;
   // A channel request the gateway forwarded ("pty-req", "shell", "exec",
   // "subsystem", "env", "signal", "break", "exit-status", ...) with a

@@ -8,8 +8,9 @@ namespace sallyport::gateway {
 namespace {
 
 absl::Status BadHost(std::string_view host, std::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "invalid host name \"", base::SafeText(host, 64), "\": ", std::string(why)));
+  return absl::InvalidArgumentError(absl::StrCat("invalid host name \"",
+                                                 base::SafeText(host, 64),
+                                                 "\": ", std::string(why)));
 }
 
 }  // namespace
@@ -17,8 +18,8 @@ absl::Status BadHost(std::string_view host, std::string_view why) {
 absl::Status ValidateHostName(std::string_view host) {
   if (host.empty()) return BadHost(host, "empty");
   if (host.size() > kMaxHostNameBytes) {
-    return BadHost(host, absl::StrCat("longer than ", kMaxHostNameBytes,
-                                      " bytes"));
+    return BadHost(host,
+                   absl::StrCat("longer than ", kMaxHostNameBytes, " bytes"));
   }
   for (size_t start = 0; start <= host.size();) {
     size_t dot = host.find('.', start);
@@ -44,8 +45,9 @@ absl::Status ValidateHostName(std::string_view host) {
 
 absl::Status ValidateLogin(std::string_view login) {
   auto bad = [&](std::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "invalid login \"", base::SafeText(login, 64), "\": ", std::string(why)));
+    return absl::InvalidArgumentError(absl::StrCat("invalid login \"",
+                                                   base::SafeText(login, 64),
+                                                   "\": ", std::string(why)));
   };
   if (login.empty()) return bad("empty");
   if (login.size() > kMaxLoginBytes) {

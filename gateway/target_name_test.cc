@@ -21,12 +21,19 @@ TEST(TargetNameTest, ParsesLoginPlusHost) {
 }
 
 TEST(TargetNameTest, RefusesShellMetacharactersAndControlBytes) {
-  for (const std::string& bad : std::vector<std::string>{
-           "root+a;id", "root+$(x)", "root+web01\nid", std::string("root+a\0b", 8),
-        "root+a%00", "root+`id`", "root+a b", "root+a/b", "a;id+web01",
-        "$(x)+web01", "root+web01;", "root+", "+web01", "root", "a+b+c",
-        "root+-web", "root+web-", "root+a..b", "root+web01.", "-x+web01",
-        "1root+web01", "root+[::1]", "root+we_b"}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"root+a;id",      "root+$(x)",
+                                "root+web01\nid", std::string("root+a\0b", 8),
+                                "root+a%00",      "root+`id`",
+                                "root+a b",       "root+a/b",
+                                "a;id+web01",     "$(x)+web01",
+                                "root+web01;",    "root+",
+                                "+web01",         "root",
+                                "a+b+c",          "root+-web",
+                                "root+web-",      "root+a..b",
+                                "root+web01.",    "-x+web01",
+                                "1root+web01",    "root+[::1]",
+                                "root+we_b"}) {
     auto t = ParseTarget(bad);
     EXPECT_FALSE(t.ok()) << bad;
     EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
@@ -40,8 +47,8 @@ TEST(TargetNameTest, RefusesShellMetacharactersAndControlBytes) {
 TEST(TargetNameTest, LengthLimits) {
   // 253 bytes: four labels of 63 plus dots, minus one byte.
   std::string label63(kMaxLabelBytes, 'a');
-  std::string host = label63 + "." + label63 + "." + label63 + "." +
-                     std::string(61, 'b');
+  std::string host =
+      label63 + "." + label63 + "." + label63 + "." + std::string(61, 'b');
   ASSERT_EQ(host.size(), kMaxHostNameBytes);
   EXPECT_TRUE(ValidateHostName(host).ok());
   EXPECT_FALSE(ValidateHostName(host + "c").ok());
