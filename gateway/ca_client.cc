@@ -277,8 +277,17 @@ void CaClient::WatchLoop() {
           ca_stub_->WatchRevocations(&ctx, request);
       cav1::Revocation r;
       while (reader->Read(&r)) {
-        absl::MutexLock lock(&mu_);
-        AddRevocation(r);
+        {
+          absl::MutexLock lock(&mu_);
+          AddRevocation(r);
+        }
+        if (options_.on_revocation) {
+          if (r.target_case() == cav1::Revocation::kSerial) {
+            options_.on_revocation(r.serial(), "");
+          } else {
+            options_.on_revocation(0, r.key_fingerprint());
+          }
+        }
       }
       st = FromGrpc(reader->Finish());
       absl::MutexLock lock(&mu_);

@@ -84,6 +84,10 @@ class CaClient {
     // Called (on a CaClient thread) with each RPC's name and latency.
     std::function<void(std::string_view rpc, absl::Duration latency)> on_rpc;
     std::function<void(std::string_view line)> log;
+    // Called (on a CaClient thread) for each revocation that arrives on
+    // the stream: a serial (key_fingerprint empty) or a key fingerprint.
+    std::function<void(uint64_t serial, const std::string& key_fingerprint)>
+        on_revocation;
   };
 
   // Starts the background threads after one synchronous attempt at the CA

@@ -53,6 +53,13 @@ class GatewayConnection
   // Ends the connection at `when` with `reason` (on the executor).
   void EndAt(absl::Time when, const std::string& reason);
   asio::any_io_executor executor() { return executor_; }
+  // Whether the user authenticated with a certificate of this serial
+  // (non-zero) or for a key of this fingerprint (non-empty).
+  bool UsesCertificate(uint64_t serial,
+                       const std::string& key_fingerprint) const {
+    return (serial != 0 && serial == cert_serial_) ||
+           (!key_fingerprint.empty() && key_fingerprint == key_fingerprint_);
+  }
 
   // ---- downstream (ServerSession) events
   void OnAuthenticated(ssh::session::Session&) override;
@@ -176,6 +183,8 @@ class GatewayConnection
   Target target_;
   std::string user_;  // key id of the user's certificate
   std::string user_certificate_line_;
+  uint64_t cert_serial_ = 0;
+  std::string key_fingerprint_;
   std::optional<ssh::cert::CertificatePermissions> permissions_;
   bool user_counted_ = false;
   std::optional<ssh::crypto::PrivateKey> ephemeral_;

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -16,13 +17,13 @@
 #include "gateway/ca_client.h"
 #include "gateway/recorder.h"
 #include "gateway/serve.h"
+#include "gtest/gtest.h"
 #include "ssh/cert/certificate_file.h"
 #include "ssh/cert/host_cert_policy.h"
 #include "ssh/crypto/keys.h"
 #include "ssh/net/driver.h"
 #include "ssh/net/session_handler.h"
 #include "ssh/session/session.h"
-#include "gtest/gtest.h"
 #include "tests/harness/sshd_fixture.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
@@ -49,9 +50,9 @@ class GatewayTest : public ::testing::Test {
     // CA, trusting our user CA.
     auto host_key = testing::GenerateKey(dir_->path(), "web01_host");
     ASSERT_TRUE(host_key.ok()) << host_key.status();
-    auto host_cert = testing::SignWithSshKeygen(
-        state + "/host_ca", host_key->public_path, "web01", "web01",
-        "-5m:+1h", /*host=*/true);
+    auto host_cert =
+        testing::SignWithSshKeygen(state + "/host_ca", host_key->public_path,
+                                   "web01", "web01", "-5m:+1h", /*host=*/true);
     ASSERT_TRUE(host_cert.ok()) << host_cert.status();
     ASSERT_TRUE(testing::WriteFile(dir_->File("user_ca.pub"),
                                    env_->init().user_ca_public_key + "\n")
@@ -89,15 +90,22 @@ class GatewayTest : public ::testing::Test {
     ASSERT_TRUE(env_->store().CreateHost(web02).ok());
 
     // The user: key + certificate from Login, as `sp login` leaves them.
+    // With cert_lifetime_ set, the CA's clock is moved so that the 8-hour
+    // certificate ends that long from now.
+    const absl::Time now = absl::Now();
+    if (cert_lifetime_ > absl::ZeroDuration()) {
+      env_->clock().Set(now - absl::Hours(8) + cert_lifetime_);
+    }
     auto alice = env_->Login("alice", "alice-pw");
+    env_->clock().Set(now);
     ASSERT_TRUE(alice.status.ok()) << alice.status.error_message();
     key_path_ = dir_->File("alice");
     ASSERT_TRUE(
         testing::WriteFile(key_path_, alice.ssh_private_key, 0600).ok());
     cert_path_ = dir_->File("alice-cert.pub");
-    ASSERT_TRUE(testing::WriteFile(cert_path_,
-                                   alice.response.ssh_certificate() + "\n")
-                    .ok());
+    ASSERT_TRUE(
+        testing::WriteFile(cert_path_, alice.response.ssh_certificate() + "\n")
+            .ok());
     known_hosts_ = dir_->File("known_hosts");
     ASSERT_TRUE(testing::WriteFile(known_hosts_,
                                    "@cert-authority * " +
@@ -165,9 +173,9 @@ class GatewayTest : public ::testing::Test {
   RunResult Ssh(const std::string& user, const std::string& command,
                 const std::vector<std::string>& extra = {},
                 bool with_certificate = true) {
-    std::vector<std::string> args = testing::SshClientArgs(
-        server_->local_endpoint().port(), known_hosts_, key_path_,
-        with_certificate ? cert_path_ : "");
+    std::vector<std::string> args =
+        testing::SshClientArgs(server_->local_endpoint().port(), known_hosts_,
+                               key_path_, with_certificate ? cert_path_ : "");
     args.insert(args.end(), extra.begin(), extra.end());
     args.push_back("-l");
     args.push_back(user);
@@ -232,6 +240,7 @@ class GatewayTest : public ::testing::Test {
     return out;
   }
 
+  absl::Duration cert_lifetime_ = absl::ZeroDuration();
   std::unique_ptr<testing::PostgresFixture> pg_;
   std::unique_ptr<ca::CaTestEnv> env_;
   std::unique_ptr<testing::TempDir> dir_;
@@ -258,8 +267,8 @@ TEST_F(GatewayTest, ExecReturnsTheOutputAndTheExitCodeAndIsRecorded) {
   for (const auto& e : recorder_.events()) {
     saw_exec |= e.kind == "request" && e.bytes == "exec" &&
                 e.summary == "hostname; echo oops >&2; exit 3";
-    saw_exit |= e.kind == "request" && e.bytes == "exit-status" &&
-                e.summary == "3";
+    saw_exit |=
+        e.kind == "request" && e.bytes == "exit-status" && e.summary == "3";
   }
   EXPECT_TRUE(saw_exec);
   EXPECT_TRUE(saw_exit);
@@ -355,11 +364,60 @@ TEST_F(GatewayTest, OnlyTheSftpSubsystemIsAllowed) {
 }
 
 TEST_F(GatewayTest, PortForwardingNeedsTheCertificatesPermission) {
-  RunResult r =
-      Ssh(login_ + "+web01", "", {"-W", absl::StrCat("127.0.0.1:", sshd_->port())});
+  RunResult r = Ssh(login_ + "+web01", "",
+                    {"-W", absl::StrCat("127.0.0.1:", sshd_->port())});
   EXPECT_NE(r.exit_code, 0) << r.Describe();
   EXPECT_TRUE(absl::StrContains(r.err, "port forwarding is not permitted"))
       << r.err;
+}
+
+TEST_F(GatewayTest, RevokingTheCertificateEndsTheSession) {
+  RunResult r;
+  std::thread client(
+      [&] { r = Ssh(login_ + "+web01", "echo started; sleep 40; echo late"); });
+  // Once the command runs, revoke alice's certificate.
+  const absl::Time limit = absl::Now() + absl::Seconds(30);
+  while (!absl::StrContains(recorder_.DataFor("web01", Direction::kOutput),
+                            "started") &&
+         absl::Now() < limit) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  auto cert = ssh::cert::LoadCertificate(cert_path_);
+  ASSERT_TRUE(cert.ok());
+  storage::Revocation rev;
+  rev.serial = cert->serial;
+  rev.reason = "lost laptop";
+  rev.revoked_by = "admin";
+  const absl::Time revoked = absl::Now();
+  ASSERT_TRUE(env_->store().Revoke(rev).ok());
+  client.join();
+  EXPECT_LT(absl::Now() - revoked, absl::Seconds(20));
+  EXPECT_NE(r.exit_code, 0) << r.Describe();
+  EXPECT_FALSE(absl::StrContains(r.out, "late")) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(r.err, "revoked")) << r.err;
+  // And a new connection is refused.
+  RunResult again = Ssh(login_ + "+web01", "true");
+  EXPECT_EQ(again.exit_code, 255) << again.Describe();
+  EXPECT_TRUE(absl::StrContains(again.err, "revoked")) << again.err;
+}
+
+class ShortCertificateTest : public GatewayTest {
+ protected:
+  void SetUp() override {
+    cert_lifetime_ = absl::Seconds(8);
+    GatewayTest::SetUp();
+  }
+};
+
+TEST_F(ShortCertificateTest, TheSessionEndsAtValidBeforeAndSaysSo) {
+  const absl::Time start = absl::Now();
+  RunResult r = Ssh(login_ + "+web01", "echo started; sleep 40; echo late");
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_NE(r.exit_code, 0) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(r.out, "started")) << r.Describe();
+  EXPECT_FALSE(absl::StrContains(r.out, "late")) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(r.err, "certificate expired")) << r.err;
+  EXPECT_LT(took, absl::Seconds(30));
 }
 
 }  // namespace

@@ -78,6 +78,19 @@ void Proxy::EndAll(absl::Time when, std::string reason) {
   }
 }
 
+void Proxy::EndRevoked(uint64_t serial, const std::string& key_fingerprint) {
+  absl::MutexLock lock(&mu_);
+  for (GatewayConnection* c : connections_) {
+    std::weak_ptr<GatewayConnection> weak = c->weak_from_this();
+    asio::post(c->executor(), [weak, serial, key_fingerprint] {
+      auto self = weak.lock();
+      if (self != nullptr && self->UsesCertificate(serial, key_fingerprint)) {
+        self->EndAt(absl::Now(), "your Sallyport certificate was revoked");
+      }
+    });
+  }
+}
+
 asio::awaitable<void> Proxy::Serve(
     asio::ip::tcp::socket socket, std::shared_ptr<ssh::net::PreAuthSlot> slot) {
   total_.fetch_add(1);

@@ -52,8 +52,8 @@ struct ProxyLimits {
 };
 
 struct ProxyOptions {
-  CaClient* ca = nullptr;          // required; outlives the Proxy
-  Recorder* recorder = nullptr;    // required
+  CaClient* ca = nullptr;        // required; outlives the Proxy
+  Recorder* recorder = nullptr;  // required
   // The gateway's host key(s), with the host certificate from our CA.
   std::vector<ssh::transport::ServerHostKey> host_keys;
   ProxyLimits limits;
@@ -75,6 +75,9 @@ class Proxy {
   // Ends every connection at `when` (now or later) with `reason`; each
   // connection sees it on its own executor.
   void EndAll(absl::Time when, std::string reason);
+  // Ends at once every connection whose user certificate has this serial
+  // (non-zero) or key fingerprint (non-empty). Thread-safe.
+  void EndRevoked(uint64_t serial, const std::string& key_fingerprint);
   size_t active_connections() const;
   uint64_t total_connections() const { return total_.load(); }
 

@@ -37,7 +37,8 @@ absl::StatusOr<config::GatewayConfig> LoadGatewayConfig(
     const std::string& path) {
   config::GatewayConfig c;
   if (absl::Status st = ca::YamlFileToProto(path, &c); !st.ok()) return st;
-  if (c.ca().empty()) return absl::InvalidArgumentError(path + ": ca is required");
+  if (c.ca().empty())
+    return absl::InvalidArgumentError(path + ": ca is required");
   if (c.ca_fingerprint().empty())
     return absl::InvalidArgumentError(path + ": ca_fingerprint is required");
   if (c.listen().empty()) c.set_listen("127.0.0.1:2222");
@@ -85,9 +86,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   absl::StatusOr<ssh::crypto::PrivateKey> host_key =
       ssh::crypto::PrivateKey::LoadFile(c.files().host_key());
   if (!host_key.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("host key ", c.files().host_key(), ": ",
-                     host_key.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "host key ", c.files().host_key(), ": ", host_key.status().message()));
   }
   ssh::transport::ServerHostKey server_key{*host_key, {}};
   if (!c.files().host_certificate().empty() &&
@@ -104,8 +104,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   absl::StatusOr<ssh::net::MaxStartups> max_startups =
       ssh::net::MaxStartups::Parse(c.limits().max_startups());
   if (!max_startups.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "limits.max_startups: ", max_startups.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("limits.max_startups: ", max_startups.status().message()));
   }
   absl::StatusOr<asio::ip::tcp::endpoint> endpoint =
       ssh::net::ParseEndpoint(c.listen());
@@ -127,6 +127,13 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   ca_options.revocation_grace = FromProto(c.revocation_grace());
   ca_options.clock = s->options_.clock;
   ca_options.log = log;
+  // Revocations end the connections that use the certificate; the proxy
+  // exists only after the CA client, hence the indirection.
+  ca_options.on_revocation = [sink = s->revocation_sink_](
+                                 uint64_t serial, const std::string& fp) {
+    absl::MutexLock lock(&sink->mu);
+    if (sink->proxy != nullptr) sink->proxy->EndRevoked(serial, fp);
+  };
   absl::StatusOr<std::unique_ptr<CaClient>> ca =
       CaClient::Create(std::move(ca_options));
   if (!ca.ok()) return ca.status();
@@ -147,6 +154,10 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   proxy_options.clock = s->options_.clock;
   proxy_options.log = log;
   s->proxy_ = std::make_unique<Proxy>(std::move(proxy_options));
+  {
+    absl::MutexLock lock(&s->revocation_sink_->mu);
+    s->revocation_sink_->proxy = s->proxy_.get();
+  }
 
   s->threads_ = std::make_unique<ssh::net::IoThreads>(c.threads());
   s->threads_->Start();
@@ -166,8 +177,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   if (!runtime.ok()) return runtime.status();
   s->runtime_ = std::move(*runtime);
   const auto ep = s->runtime_->local_endpoint();
-  s->Log(absl::StrCat("listening on ", ep.address().to_string(), ":",
-                      ep.port(), " threads=", s->threads_->size()));
+  s->Log(absl::StrCat("listening on ", ep.address().to_string(), ":", ep.port(),
+                      " threads=", s->threads_->size()));
   return s;
 }
 
@@ -175,6 +186,10 @@ GatewayServer::~GatewayServer() {
   if (runtime_ != nullptr) runtime_->Close();
   runtime_.reset();
   if (threads_ != nullptr) threads_->Stop();
+  {
+    absl::MutexLock lock(&revocation_sink_->mu);
+    revocation_sink_->proxy = nullptr;
+  }
   // In-flight CA calls post to the (stopped, still existing) io_contexts.
   ca_.reset();
   // Destroys the connections' coroutines, which use the proxy.

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gateway/ca_client.h"
 #include "gateway/proxy.h"
@@ -56,8 +57,15 @@ class GatewayServer {
   GatewayServer() = default;
   void Log(std::string_view line) const;
 
+  struct RevocationSink {
+    absl::Mutex mu;
+    Proxy* proxy ABSL_GUARDED_BY(mu) = nullptr;
+  };
+
   Options options_;
   NullRecorder null_recorder_;
+  std::shared_ptr<RevocationSink> revocation_sink_ =
+      std::make_shared<RevocationSink>();
   std::unique_ptr<ssh::net::IoThreads> threads_;
   std::unique_ptr<CaClient> ca_;
   std::unique_ptr<Proxy> proxy_;
