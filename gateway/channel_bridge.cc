@@ -56,8 +56,7 @@ void GatewayConnection::OnChannelOpen(Channel ch, std::string_view type,
   if (absl::Status st =
           proxy_.options().ca->CheckNotRevoked(cert_serial_, key_fingerprint_);
       !st.ok()) {
-    refuse(OpenFailure::kAdministrativelyProhibited,
-           std::string(st.message()));
+    refuse(OpenFailure::kAdministrativelyProhibited, std::string(st.message()));
     return;
   }
   if (bridges_.size() >= proxy_.options().limits.max_channels_per_connection) {
@@ -144,8 +143,8 @@ void GatewayConnection::OpenUpstreamChannel(Bridge& b) {
 void GatewayConnection::RejectDown(Bridge& b, OpenFailure reason,
                                    const std::string& description) {
   Log(absl::StrCat("event=channel.refused ", Describe(), " type=", b.type,
-                   " destination=\"", Safe(b.info.destination),
-                   "\" reason=\"", Safe(description), "\""));
+                   " destination=\"", Safe(b.info.destination), "\" reason=\"",
+                   Safe(description), "\""));
   (void)b.down.Reject(reason, description);
   WakeDown();
   if (b.tap != nullptr) b.tap->Close(Now());
@@ -168,8 +167,8 @@ void GatewayConnection::OnUpstreamOpenResult(
   b->up_open = true;
   if (down_ended_) return;
   (void)b->down.Accept();
-  Log(absl::StrCat("event=channel.open ", Describe(), " channel=",
-                   b->down.id(), " type=", b->type, " destination=\"",
+  Log(absl::StrCat("event=channel.open ", Describe(), " channel=", b->down.id(),
+                   " type=", b->type, " destination=\"",
                    Safe(b->info.destination), "\""));
   WakeDown();
 }
@@ -204,21 +203,20 @@ void GatewayConnection::Authorize(
         if (!r.ok()) {
           // Fail closed; not cached, so a later try may succeed.
           answer.set_allowed(false);
-          answer.set_reason(
-              absl::StrCat("the Sallyport CA could not decide (",
-                           Safe(r.status().message()), ")"));
+          answer.set_reason(absl::StrCat("the Sallyport CA could not decide (",
+                                         Safe(r.status().message()), ")"));
         } else {
           answer = std::move(*r);
           if (!answer.allowed() && !answer.role().empty()) {
             answer.set_reason(absl::StrCat("denied by role '",
-                                           Safe(answer.role()), "': ",
-                                           Safe(answer.reason())));
+                                           Safe(answer.role()),
+                                           "': ", Safe(answer.reason())));
           }
           self->authz_cache_[key] = answer;
         }
-        self->Log(absl::StrCat("event=authz ", self->Describe(), " kind=",
-                               kind, " allowed=", answer.allowed(),
-                               " reason=\"", Safe(answer.reason()), "\""));
+        self->Log(absl::StrCat("event=authz ", self->Describe(), " kind=", kind,
+                               " allowed=", answer.allowed(), " reason=\"",
+                               Safe(answer.reason()), "\""));
         done(*br, answer);
       });
 }
@@ -336,17 +334,16 @@ void GatewayConnection::StartCommand(Bridge& b, PendingRequest r,
   if (permissions_->force_command.has_value()) {
     // force-command replaces shell, exec and subsystem.
     r.type = "exec";
-    r.data = ssh::connection::SerializeStringRequest(
-        *permissions_->force_command);
+    r.data =
+        ssh::connection::SerializeStringRequest(*permissions_->force_command);
     summary = *permissions_->force_command;
   } else if (r.type != "shell") {
     auto s = ssh::connection::ParseStringRequest(r.data);
     if (s.ok()) summary = *s;
   }
   b.started = true;
-  Log(absl::StrCat("event=channel.start ", Describe(), " channel=",
-                   b.down.id(), " kind=", kind, " command=\"", Safe(summary),
-                   "\""));
+  Log(absl::StrCat("event=channel.start ", Describe(), " channel=", b.down.id(),
+                   " kind=", kind, " command=\"", Safe(summary), "\""));
   if (!b.tap->Request(Now(), Direction::kInput, r.type, summary).ok()) {
     CloseBridge(b, "recording failed");
     return;
@@ -370,9 +367,9 @@ void GatewayConnection::Forward(Bridge& b, PendingRequest r) {
 
 void GatewayConnection::Refuse(Bridge& b, const PendingRequest& r,
                                const std::string& why, bool tell_user) {
-  Log(absl::StrCat("event=request.refused ", Describe(), " channel=",
-                   b.down.id(), " type=\"", Safe(r.type), "\" reason=\"",
-                   Safe(why), "\""));
+  Log(absl::StrCat("event=request.refused ", Describe(),
+                   " channel=", b.down.id(), " type=\"", Safe(r.type),
+                   "\" reason=\"", Safe(why), "\""));
   if (tell_user) {
     const std::string line = absl::StrCat("sallyport: ", why, "\r\n");
     (void)b.down.Queue(ssh::wire::AsBytes(line), 1);
@@ -382,8 +379,8 @@ void GatewayConnection::Refuse(Bridge& b, const PendingRequest& r,
 }
 
 void GatewayConnection::CloseBridge(Bridge& b, const std::string& why) {
-  Log(absl::StrCat("event=channel.abort ", Describe(), " channel=",
-                   b.down.id(), " reason=\"", Safe(why), "\""));
+  Log(absl::StrCat("event=channel.abort ", Describe(), " channel=", b.down.id(),
+                   " reason=\"", Safe(why), "\""));
   const std::string line = absl::StrCat("sallyport: ", why, "\r\n");
   (void)b.down.Queue(ssh::wire::AsBytes(line), 1);
   (void)b.down.Close();
@@ -394,8 +391,8 @@ void GatewayConnection::CloseBridge(Bridge& b, const std::string& why) {
 
 void GatewayConnection::MaybeForget(Bridge& b) {
   if (!b.down_closed || (b.up_open && !b.up_closed)) return;
-  Log(absl::StrCat("event=channel.close ", Describe(), " channel=",
-                   b.down.id()));
+  Log(absl::StrCat("event=channel.close ", Describe(),
+                   " channel=", b.down.id()));
   if (b.tap != nullptr) b.tap->Close(Now());
   if (b.up_open) by_up_.erase(b.up.id());
   bridges_.erase(b.down.id());
@@ -439,8 +436,7 @@ void GatewayConnection::ForwardInput(Bridge& b, uint32_t stream, Bytes data) {
 
 void GatewayConnection::FlushHeld(Bridge& b) {
   while (!b.held.empty() && !b.busy && b.requests.empty()) {
-    std::pair<uint32_t, std::vector<uint8_t>> piece =
-        std::move(b.held.front());
+    std::pair<uint32_t, std::vector<uint8_t>> piece = std::move(b.held.front());
     b.held.pop_front();
     if (!b.up.valid() || b.up_closed) {
       b.down.Consume(piece.second.size());
@@ -538,8 +534,8 @@ void GatewayConnection::OnUpstreamRequest(Channel ch, std::string_view type,
                                           bool want_reply, Bytes data,
                                           ssh::connection::RequestId request) {
   Bridge* b = FindUp(ch.id());
-  const bool passes =
-      type == "exit-status" || type == "exit-signal" || type == "eow@openssh.com";
+  const bool passes = type == "exit-status" || type == "exit-signal" ||
+                      type == "eow@openssh.com";
   if (b == nullptr || down_ended_ || !passes) {
     if (want_reply) (void)ch.Reply(request, false);
     WakeUp();

@@ -40,13 +40,14 @@ class GatewayConnection::Upstream : public ssh::session::SessionHandler {
                            const ssh::connection::OpenResult& r) override {
     c_.OnUpstreamOpenResult(ch, r);
   }
-  void OnData(ssh::session::Channel ch, uint32_t stream, ssh::wire::Bytes data) override {
+  void OnData(ssh::session::Channel ch, uint32_t stream,
+              ssh::wire::Bytes data) override {
     c_.OnUpstreamData(ch, stream, data);
   }
   void OnEof(ssh::session::Channel ch) override { c_.OnUpstreamEof(ch); }
   void OnClose(ssh::session::Channel ch) override { c_.OnUpstreamClose(ch); }
-  void OnChannelRequest(ssh::session::Channel ch, std::string_view type, bool want_reply,
-                        ssh::wire::Bytes data,
+  void OnChannelRequest(ssh::session::Channel ch, std::string_view type,
+                        bool want_reply, ssh::wire::Bytes data,
                         ssh::connection::RequestId request) override {
     c_.OnUpstreamRequest(ch, type, want_reply, data, request);
   }
