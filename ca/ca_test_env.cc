@@ -127,6 +127,7 @@ CaTestEnv::LoginResult CaTestEnv::Login(const std::string& user,
     return result;
   }
   result.ssh_public_key = ssh_key->public_key().ToAuthorizedKeysLine();
+  result.ssh_private_key = std::string(ssh_key->ToOpenSshFormat()->view());
   result.tls_key_pem = std::string(PrivateKeyToPem(tls_key->get())->view());
   v1::LoginRequest request;
   request.set_user(user);

@@ -74,6 +74,8 @@ class CaTestEnv {
     v1::LoginResponse response;
     std::string tls_key_pem;  // the key for response's client certificate
     std::string ssh_public_key;
+    // Its private half (openssh-key-v1), for tests that hand it to `ssh`.
+    std::string ssh_private_key;
     // A channel with the client certificate (when the login succeeded).
     std::shared_ptr<grpc::Channel> channel;
   };

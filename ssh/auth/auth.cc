@@ -281,6 +281,15 @@ absl::Status ServerAuth::Apply(AuthAttempt attempt, Bytes blob,
   return transport_.Send(absl::MakeConstSpan(&success, 1));
 }
 
+absl::Status ServerAuth::SendBanner(std::string_view text) {
+  if (identity_.has_value() || transport_.closed()) {
+    return absl::FailedPreconditionError("banner after authentication");
+  }
+  wire::Writer w;
+  w.Byte(transport::kMsgUserauthBanner).String(text).String("");
+  return transport_.Send(w.data());
+}
+
 absl::Status ServerAuth::Complete(AuthDecision decision) {
   if (!pending_.has_value())
     return absl::FailedPreconditionError("no authentication decision pending");

@@ -103,6 +103,11 @@ class ServerAuth {
   // disconnect the transport, as Handle's do.
   absl::Status Complete(AuthDecision decision);
 
+  // Sends USERAUTH_BANNER with `text` (RFC 4252 §5.4), e.g. from the
+  // policy just before it refuses, so the client shows why. Only before
+  // authentication succeeded (kFailedPrecondition afterwards).
+  absl::Status SendBanner(std::string_view text);
+
   bool authenticated() const { return identity_.has_value(); }
   // Who authenticated, with the key that signed.
   const std::optional<AuthAttempt>& identity() const { return identity_; }

@@ -1,6 +1,7 @@
 // Server and client authentication over two in-memory transports.
 #include "ssh/auth/auth.h"
 
+#include <algorithm>
 #include <set>
 #include <string>
 
@@ -186,6 +187,39 @@ TEST_F(AuthTest, EveryKeyFailingIsPermissionDenied) {
   EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated);
   EXPECT_NE(s.message().find("Permission denied"), std::string::npos);
   EXPECT_FALSE(server_->authenticated());
+}
+
+TEST_F(AuthTest, ABannerSentBeforeARefusalReachesTheClientFirst) {
+  policy_.pend = true;
+  MakeServer();
+  client_ = std::make_unique<ClientAuth>(
+      *peers_->client, ClientAuthOptions{"alice", {{*key_b_, {}}}});
+  ASSERT_TRUE(client_->Start().ok());
+  ASSERT_TRUE(Pump().ok());
+  ASSERT_TRUE(server_->pending());
+  const std::string text = "log in with `sp login` first\r\n";
+  ASSERT_TRUE(server_->SendBanner(text).ok());
+  ASSERT_TRUE(server_->Complete({AuthResult::kReject, "plain key"}).ok());
+  EXPECT_EQ(Pump().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(client_->banner(), text);
+  auto banner = std::find(client_messages_.begin(), client_messages_.end(),
+                          transport::kMsgUserauthBanner);
+  auto failure = std::find(client_messages_.begin(), client_messages_.end(),
+                           transport::kMsgUserauthFailure);
+  ASSERT_NE(banner, client_messages_.end());
+  ASSERT_NE(failure, client_messages_.end());
+  EXPECT_LT(banner, failure);
+}
+
+TEST_F(AuthTest, NoBannerAfterAuthentication) {
+  MakeServer();
+  client_ = std::make_unique<ClientAuth>(
+      *peers_->client, ClientAuthOptions{"alice", {{*key_a_, {}}}});
+  ASSERT_TRUE(client_->Start().ok());
+  ASSERT_TRUE(Pump().ok());
+  ASSERT_TRUE(server_->authenticated());
+  EXPECT_EQ(server_->SendBanner("late").code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 // Go x/crypto CVE-2024-45337 class: the decision must be for the key that

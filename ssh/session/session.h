@@ -338,6 +338,11 @@ class ServerSession : public Session {
   // auth::ServerAuth::Complete), resumes dispatch and wakes the driver.
   // kFailedPrecondition when nothing is pending or the session ended.
   absl::Status CompleteAuth(auth::AuthDecision decision);
+  // Sends a USERAUTH_BANNER (before authentication only; see
+  // auth::ServerAuth::SendBanner), e.g. why a decision is a refusal.
+  absl::Status SendAuthBanner(std::string_view text) {
+    return auth_->SendBanner(text);
+  }
   // The attempt waiting for a decision (null when none).
   const auth::AuthAttempt* pending_auth() const {
     return auth_->pending_attempt();

@@ -1,0 +1,416 @@
+#include "gateway/ca_client.h"
+
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/files.h"
+#include "base/openssl_handles.h"
+#include "base/safe_text.h"
+#include "ssh/crypto/hash.h"
+
+namespace sallyport::gateway {
+namespace {
+
+namespace gw = gateway::v1;
+
+// Accepts the CA only if its leaf certificate has the pinned fingerprint.
+class PinVerifier : public grpc::experimental::ExternalCertificateVerifier {
+ public:
+  explicit PinVerifier(std::string fingerprint)
+      : fingerprint_(std::move(fingerprint)) {}
+  bool Verify(grpc::experimental::TlsCustomVerificationCheckRequest* request,
+              std::function<void(grpc::Status)>,
+              grpc::Status* sync_status) override {
+    const grpc::string_ref pem = request->peer_cert();
+    absl::StatusOr<std::string> got =
+        CertificatePemFingerprint(std::string_view(pem.data(), pem.size()));
+    if (!got.ok() || *got != fingerprint_) {
+      *sync_status = grpc::Status(
+          grpc::StatusCode::UNAUTHENTICATED,
+          absl::StrCat("the CA's TLS certificate ",
+                       got.ok() ? *got : std::string("(unreadable)"),
+                       " does not match the pinned ", fingerprint_));
+    } else {
+      *sync_status = grpc::Status::OK;
+    }
+    return true;
+  }
+  void Cancel(grpc::experimental::TlsCustomVerificationCheckRequest*) override {
+  }
+
+ private:
+  std::string fingerprint_;
+};
+
+// Fingerprints are compared as text; accept "SHA256:" + 43 base64 chars.
+bool WellFormedFingerprint(std::string_view f) {
+  if (f.size() != 7 + 43 || f.substr(0, 7) != "SHA256:") return false;
+  return std::all_of(f.begin() + 7, f.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+           (c >= '0' && c <= '9') || c == '+' || c == '/';
+  });
+}
+
+}  // namespace
+
+absl::Status FromGrpc(const grpc::Status& status) {
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      status.error_message());
+}
+
+absl::StatusOr<std::string> CertificatePemFingerprint(std::string_view pem) {
+  base::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  base::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (cert == nullptr) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("not a PEM certificate");
+  }
+  unsigned char* der = nullptr;
+  const int len = i2d_X509(cert.get(), &der);
+  if (len <= 0) return absl::InvalidArgumentError("certificate DER failed");
+  std::vector<uint8_t> digest =
+      ssh::crypto::Hash(ssh::crypto::HashAlgorithm::kSha256,
+                        absl::MakeConstSpan(der, static_cast<size_t>(len)));
+  OPENSSL_free(der);
+  std::string b64 = ssh::crypto::Base64Encode(digest);
+  while (!b64.empty() && b64.back() == '=') b64.pop_back();
+  return absl::StrCat("SHA256:", b64);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCaChannel(
+    const CaChannelOptions& options) {
+  if (!WellFormedFingerprint(options.fingerprint)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ca_fingerprint \"", base::SafeText(options.fingerprint, 80),
+        "\" is not SHA256:<43 base64 characters>"));
+  }
+  for (const std::string* path :
+       {&options.tls_key_path, &options.tls_certificate_path}) {
+    absl::StatusOr<std::string> text = base::ReadTextFile(*path);
+    if (!text.ok()) {
+      return absl::NotFoundError(absl::StrCat("cannot read ",
+                                              base::SafeText(*path), ": ",
+                                              text.status().message()));
+    }
+  }
+  grpc::experimental::TlsChannelCredentialsOptions tls;
+  tls.set_certificate_provider(
+      std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+          options.tls_key_path, options.tls_certificate_path,
+          /*refresh_interval_sec=*/60));
+  tls.watch_identity_key_cert_pairs();
+  tls.set_verify_server_certs(false);
+  tls.set_check_call_host(false);
+  tls.set_certificate_verifier(
+      grpc::experimental::ExternalCertificateVerifier::Create<PinVerifier>(
+          options.fingerprint));
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("sallyport-ca");
+  return grpc::CreateCustomChannel(
+      options.address, grpc::experimental::TlsCredentials(tls), args);
+}
+
+CaClient::CaClient(Options options)
+    : options_(std::move(options)),
+      clock_(options_.clock != nullptr ? options_.clock : base::Clock::Real()),
+      ca_stub_(cav1::CertificateAuthority::NewStub(options_.channel)),
+      gateway_stub_(gw::Gateway::NewStub(options_.channel)) {
+  down_since_ = clock_->Now();
+}
+
+absl::StatusOr<std::unique_ptr<CaClient>> CaClient::Create(Options options) {
+  if (options.channel == nullptr) {
+    return absl::InvalidArgumentError("CaClient needs a channel");
+  }
+  std::unique_ptr<CaClient> c(new CaClient(std::move(options)));
+  if (absl::Status st = c->RefreshKeys(); !st.ok()) {
+    c->Log(absl::StrCat("ca: cannot fetch the CA keys yet: ", st.ToString()));
+  }
+  c->watch_thread_ = std::thread([p = c.get()] { p->WatchLoop(); });
+  c->refresh_thread_ = std::thread([p = c.get()] { p->RefreshLoop(); });
+  return c;
+}
+
+CaClient::~CaClient() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    if (stream_context_ != nullptr) stream_context_->TryCancel();
+    for (grpc::ClientContext* ctx : in_flight_) ctx->TryCancel();
+  }
+  if (watch_thread_.joinable()) watch_thread_.join();
+  if (refresh_thread_.joinable()) refresh_thread_.join();
+  // Callbacks of cancelled calls still run: wait until they are all done.
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](std::set<grpc::ClientContext*>* s) { return s->empty(); },
+      &in_flight_));
+}
+
+void CaClient::Log(std::string_view line) {
+  if (options_.log) options_.log(line);
+}
+
+std::vector<ssh::crypto::PublicKey> CaClient::user_ca_keys() const {
+  absl::MutexLock lock(&mu_);
+  return user_cas_;
+}
+
+std::vector<ssh::crypto::PublicKey> CaClient::host_ca_keys() const {
+  absl::MutexLock lock(&mu_);
+  return host_cas_;
+}
+
+absl::Status CaClient::RefreshKeys() {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_deadline));
+  cav1::CaPublicKeys keys;
+  const absl::Time start = absl::Now();
+  grpc::Status st =
+      ca_stub_->GetCaPublicKeys(&ctx, cav1::GetCaPublicKeysRequest(), &keys);
+  if (options_.on_rpc) options_.on_rpc("GetCaPublicKeys", absl::Now() - start);
+  if (!st.ok()) return FromGrpc(st);
+  auto parse = [](const auto& list) {
+    std::vector<ssh::crypto::PublicKey> out;
+    for (const cav1::CaPublicKey& k : list) {
+      auto key = ssh::crypto::PublicKey::FromAuthorizedKeysLine(k.public_key());
+      if (key.ok()) out.push_back(*key);
+    }
+    return out;
+  };
+  std::vector<ssh::crypto::PublicKey> user = parse(keys.user_ca());
+  std::vector<ssh::crypto::PublicKey> host = parse(keys.host_ca());
+  if (user.empty()) return absl::InternalError("the CA sent no user CA key");
+  absl::MutexLock lock(&mu_);
+  user_cas_ = std::move(user);
+  host_cas_ = std::move(host);
+  return absl::OkStatus();
+}
+
+void CaClient::RefreshLoop() {
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    // Until the first success, retry at the reconnect pace.
+    const absl::Duration wait =
+        user_cas_.empty() ? options_.reconnect_max : options_.keys_refresh;
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), wait);
+    if (stopping_) break;
+    mu_.Unlock();
+    absl::Status st = RefreshKeys();
+    if (!st.ok()) Log(absl::StrCat("ca: key refresh failed: ", st.ToString()));
+    mu_.Lock();
+  }
+}
+
+void CaClient::AddRevocation(const cav1::Revocation& r) {
+  last_revocation_id_ = std::max(last_revocation_id_, r.id());
+  if (revoked_serials_.size() + revoked_keys_.size() >=
+      options_.max_revocations) {
+    overflow_ = true;
+    return;
+  }
+  if (r.target_case() == cav1::Revocation::kSerial) {
+    revoked_serials_.insert(r.serial());
+  } else if (r.target_case() == cav1::Revocation::kKeyFingerprint) {
+    revoked_keys_.insert(r.key_fingerprint());
+  }
+}
+
+absl::Status CaClient::CatchUp() {
+  for (;;) {
+    cav1::ListRevocationsRequest request;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return absl::CancelledError("stopping");
+      request.set_after_id(last_revocation_id_);
+    }
+    request.set_limit(10000);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_deadline));
+    cav1::ListRevocationsResponse response;
+    const absl::Time start = absl::Now();
+    grpc::Status st = ca_stub_->ListRevocations(&ctx, request, &response);
+    if (options_.on_rpc)
+      options_.on_rpc("ListRevocations", absl::Now() - start);
+    if (!st.ok()) return FromGrpc(st);
+    absl::MutexLock lock(&mu_);
+    for (const cav1::Revocation& r : response.revocations()) AddRevocation(r);
+    if (response.revocations_size() < request.limit()) return absl::OkStatus();
+  }
+}
+
+void CaClient::MarkDown() {
+  absl::MutexLock lock(&mu_);
+  if (!down_since_.has_value()) down_since_ = Now();
+}
+
+void CaClient::WatchLoop() {
+  absl::Duration backoff = options_.reconnect_initial;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    absl::Status st = CatchUp();
+    if (st.ok()) {
+      grpc::ClientContext ctx;
+      cav1::WatchRevocationsRequest request;
+      {
+        absl::MutexLock lock(&mu_);
+        if (stopping_) return;
+        request.set_after_id(last_revocation_id_);
+        stream_context_ = &ctx;
+        // Caught up: the list is current again.
+        down_since_.reset();
+        ++stream_connects_;
+      }
+      backoff = options_.reconnect_initial;
+      std::unique_ptr<grpc::ClientReader<cav1::Revocation>> reader =
+          ca_stub_->WatchRevocations(&ctx, request);
+      cav1::Revocation r;
+      while (reader->Read(&r)) {
+        {
+          absl::MutexLock lock(&mu_);
+          AddRevocation(r);
+        }
+        if (options_.on_revocation) {
+          if (r.target_case() == cav1::Revocation::kSerial) {
+            options_.on_revocation(r.serial(), "");
+          } else {
+            options_.on_revocation(0, r.key_fingerprint());
+          }
+        }
+      }
+      st = FromGrpc(reader->Finish());
+      absl::MutexLock lock(&mu_);
+      stream_context_ = nullptr;
+    }
+    MarkDown();
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    Log(absl::StrCat("ca: revocation stream down (", st.ToString(),
+                     "); retrying in ", absl::FormatDuration(backoff)));
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
+    backoff = std::min(backoff * 2, options_.reconnect_max);
+  }
+}
+
+bool CaClient::revocations_current() const {
+  absl::MutexLock lock(&mu_);
+  if (overflow_) return false;
+  return !down_since_.has_value() ||
+         Now() - *down_since_ <= options_.revocation_grace;
+}
+
+absl::Status CaClient::CheckNotRevoked(uint64_t serial,
+                                       std::string_view key_fingerprint) const {
+  if (!revocations_current()) {
+    return absl::UnavailableError(
+        "the revocation list is not current (the CA has been unreachable "
+        "longer than revocation_grace)");
+  }
+  absl::MutexLock lock(&mu_);
+  if (revoked_serials_.contains(serial)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("certificate serial ", serial, " is revoked"));
+  }
+  if (revoked_keys_.find(key_fingerprint) != revoked_keys_.end()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "key ", base::SafeText(key_fingerprint, 64), " is revoked"));
+  }
+  return absl::OkStatus();
+}
+
+size_t CaClient::revocation_count() const {
+  absl::MutexLock lock(&mu_);
+  return revoked_serials_.size() + revoked_keys_.size();
+}
+
+int CaClient::stream_connects() const {
+  absl::MutexLock lock(&mu_);
+  return stream_connects_;
+}
+
+template <typename Response, typename Start>
+void CaClient::Call(std::string_view rpc, asio::any_io_executor executor,
+                    std::function<void(absl::StatusOr<Response>)> done,
+                    Start start) {
+  struct State {
+    grpc::ClientContext ctx;
+    Response response;
+    absl::Time started;
+  };
+  auto state = std::make_shared<State>();
+  state->ctx.set_deadline(
+      absl::ToChronoTime(absl::Now() + options_.rpc_deadline));
+  state->started = absl::Now();
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) {
+      asio::post(executor, [done = std::move(done)] {
+        done(absl::UnavailableError("the gateway is stopping"));
+      });
+      return;
+    }
+    in_flight_.insert(&state->ctx);
+  }
+  std::string name(rpc);
+  start(&state->ctx, &state->response,
+        [this, state, executor, done = std::move(done),
+         name = std::move(name)](grpc::Status st) mutable {
+          if (options_.on_rpc)
+            options_.on_rpc(name, absl::Now() - state->started);
+          absl::StatusOr<Response> result =
+              st.ok() ? absl::StatusOr<Response>(std::move(state->response))
+                      : absl::StatusOr<Response>(FromGrpc(st));
+          asio::post(executor, [done = std::move(done),
+                                result = std::move(result)]() mutable {
+            done(std::move(result));
+          });
+          absl::MutexLock lock(&mu_);
+          in_flight_.erase(&state->ctx);
+        });
+}
+
+void CaClient::AuthorizeChannel(gw::AuthorizeChannelRequest request,
+                                asio::any_io_executor executor,
+                                AuthorizeDone done) {
+  auto req = std::make_shared<gw::AuthorizeChannelRequest>(std::move(request));
+  Call<gw::AuthorizeChannelResponse>(
+      "AuthorizeChannel", std::move(executor), std::move(done),
+      [this, req](grpc::ClientContext* ctx, gw::AuthorizeChannelResponse* resp,
+                  std::function<void(grpc::Status)> cb) {
+        gateway_stub_->async()->AuthorizeChannel(
+            ctx, req.get(), resp,
+            [req, cb = std::move(cb)](grpc::Status st) { cb(std::move(st)); });
+      });
+}
+
+void CaClient::IssueSessionCertificate(
+    gw::IssueSessionCertificateRequest request, asio::any_io_executor executor,
+    IssueDone done) {
+  auto req =
+      std::make_shared<gw::IssueSessionCertificateRequest>(std::move(request));
+  Call<gw::IssueSessionCertificateResponse>(
+      "IssueSessionCertificate", std::move(executor), std::move(done),
+      [this, req](grpc::ClientContext* ctx,
+                  gw::IssueSessionCertificateResponse* resp,
+                  std::function<void(grpc::Status)> cb) {
+        gateway_stub_->async()->IssueSessionCertificate(
+            ctx, req.get(), resp,
+            [req, cb = std::move(cb)](grpc::Status st) { cb(std::move(st)); });
+      });
+}
+
+}  // namespace sallyport::gateway

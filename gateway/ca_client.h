@@ -1,0 +1,172 @@
+// The gateway's client of the CA (DESIGN.md §5): mutual TLS with the
+// gateway's enrolled identity, the CA's TLS certificate pinned by
+// fingerprint. Per-session calls (AuthorizeChannel,
+// IssueSessionCertificate) use gRPC's callback API and complete on the
+// executor the caller gives, so no I/O thread ever blocks. Two background
+// threads of its own (never I/O threads) keep the user/host CA keys fresh
+// (GetCaPublicKeys) and the revocation set current (ListRevocations to
+// catch up, then the WatchRevocations stream, reconnecting with backoff).
+//
+// Revocation fails closed: once the stream has been down longer than
+// `revocation_grace`, CheckNotRevoked refuses everything.
+#ifndef SALLYPORT_GATEWAY_CA_CLIENT_H_
+#define SALLYPORT_GATEWAY_CA_CLIENT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <asio.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "base/clock.h"
+#include "proto/ca.grpc.pb.h"
+#include "proto/gateway.grpc.pb.h"
+#include "ssh/crypto/keys.h"
+
+namespace sallyport::gateway {
+
+namespace cav1 = ::sallyport::ca::v1;
+
+// Where the CA is and who we are.
+struct CaChannelOptions {
+  std::string address;      // HOST:PORT
+  std::string fingerprint;  // "SHA256:..." of the CA's TLS certificate
+  // The gateway's TLS key and mTLS certificate (PEM files, re-read when
+  // they change, so a renewed certificate is picked up).
+  std::string tls_key_path;
+  std::string tls_certificate_path;
+};
+
+// A TLS channel to the CA that presents the gateway's certificate and
+// accepts the server only if its certificate has the pinned fingerprint
+// (no other verification: the pin is the trust). kInvalidArgument for a
+// malformed fingerprint, kNotFound when the key or certificate file is
+// missing.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCaChannel(
+    const CaChannelOptions& options);
+
+// "SHA256:" + unpadded base64 of SHA-256 over the DER of the first
+// certificate in `pem`. kInvalidArgument when it does not parse.
+absl::StatusOr<std::string> CertificatePemFingerprint(std::string_view pem);
+
+// gRPC status → absl status (same codes, same message).
+absl::Status FromGrpc(const grpc::Status& status);
+
+class CaClient {
+ public:
+  struct Options {
+    std::shared_ptr<grpc::Channel> channel;  // required
+    // Deadline of every unary call.
+    absl::Duration rpc_deadline = absl::Seconds(10);
+    // How often the CA keys are fetched again.
+    absl::Duration keys_refresh = absl::Minutes(5);
+    // How long the revocation stream may be down before CheckNotRevoked
+    // fails closed.
+    absl::Duration revocation_grace = absl::Seconds(60);
+    // Reconnect backoff of the revocation stream.
+    absl::Duration reconnect_initial = absl::Milliseconds(500);
+    absl::Duration reconnect_max = absl::Seconds(10);
+    // Revocations kept in memory; beyond it the set is considered not
+    // current (fail closed) until the gateway restarts.
+    size_t max_revocations = 1'000'000;
+    const base::Clock* clock = nullptr;  // null: the real clock
+    // Called (on a CaClient thread) with each RPC's name and latency.
+    std::function<void(std::string_view rpc, absl::Duration latency)> on_rpc;
+    std::function<void(std::string_view line)> log;
+    // Called (on a CaClient thread) for each revocation that arrives on
+    // the stream: a serial (key_fingerprint empty) or a key fingerprint.
+    std::function<void(uint64_t serial, const std::string& key_fingerprint)>
+        on_revocation;
+  };
+
+  // Starts the background threads after one synchronous attempt at the CA
+  // keys and the revocation list (so a gateway that can reach the CA
+  // serves at once). Never fails because the CA is down: calls then fail
+  // with kUnavailable and revocation checks fail closed after the grace.
+  static absl::StatusOr<std::unique_ptr<CaClient>> Create(Options options);
+  // Cancels the stream and every call in flight and waits for them: the
+  // executors given to the calls may be destroyed afterwards.
+  ~CaClient();
+
+  // The user CA keys (to trust user certificates) and host CA keys (to
+  // trust internal hosts), as last fetched; empty before the first fetch.
+  std::vector<ssh::crypto::PublicKey> user_ca_keys() const;
+  std::vector<ssh::crypto::PublicKey> host_ca_keys() const;
+  // Fetches the keys now (blocking; not on an I/O thread).
+  absl::Status RefreshKeys();
+
+  // kPermissionDenied when the serial or the key fingerprint is revoked;
+  // kUnavailable when the revocation list is not current (the stream has
+  // been down longer than revocation_grace, or it was never loaded).
+  absl::Status CheckNotRevoked(uint64_t serial,
+                               std::string_view key_fingerprint) const;
+  // Whether the revocation list is current (see CheckNotRevoked).
+  bool revocations_current() const;
+  // Revocations held, and the times the stream connected (for tests).
+  size_t revocation_count() const;
+  int stream_connects() const;
+
+  using AuthorizeDone = std::function<void(
+      absl::StatusOr<gateway::v1::AuthorizeChannelResponse>)>;
+  using IssueDone = std::function<void(
+      absl::StatusOr<gateway::v1::IssueSessionCertificateResponse>)>;
+  // Asynchronous calls: `done` runs on `executor` (never inline). The
+  // caller makes sure whatever `done` touches is still alive (e.g. with a
+  // weak_ptr), or that the CaClient is destroyed first.
+  void AuthorizeChannel(gateway::v1::AuthorizeChannelRequest request,
+                        asio::any_io_executor executor, AuthorizeDone done);
+  void IssueSessionCertificate(
+      gateway::v1::IssueSessionCertificateRequest request,
+      asio::any_io_executor executor, IssueDone done);
+
+ private:
+  explicit CaClient(Options options);
+  void WatchLoop();
+  void RefreshLoop();
+  absl::Status CatchUp();
+  void AddRevocation(const cav1::Revocation& r)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MarkDown() ABSL_LOCKS_EXCLUDED(mu_);
+  void Log(std::string_view line);
+  absl::Time Now() const { return clock_->Now(); }
+  template <typename Response, typename Start>
+  void Call(std::string_view rpc, asio::any_io_executor executor,
+            std::function<void(absl::StatusOr<Response>)> done, Start start);
+
+  Options options_;
+  const base::Clock* clock_;
+  std::unique_ptr<cav1::CertificateAuthority::Stub> ca_stub_;
+  std::unique_ptr<gateway::v1::Gateway::Stub> gateway_stub_;
+
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<ssh::crypto::PublicKey> user_cas_ ABSL_GUARDED_BY(mu_);
+  std::vector<ssh::crypto::PublicKey> host_cas_ ABSL_GUARDED_BY(mu_);
+  std::set<uint64_t> revoked_serials_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string, std::less<>> revoked_keys_ ABSL_GUARDED_BY(mu_);
+  int64_t last_revocation_id_ ABSL_GUARDED_BY(mu_) = 0;
+  bool overflow_ ABSL_GUARDED_BY(mu_) = false;
+  // Unset while the stream is up; when it went down (or we started).
+  std::optional<absl::Time> down_since_ ABSL_GUARDED_BY(mu_);
+  int stream_connects_ ABSL_GUARDED_BY(mu_) = 0;
+  grpc::ClientContext* stream_context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::set<grpc::ClientContext*> in_flight_ ABSL_GUARDED_BY(mu_);
+
+  std::thread watch_thread_;
+  std::thread refresh_thread_;
+};
+
+}  // namespace sallyport::gateway
+
+#endif  // SALLYPORT_GATEWAY_CA_CLIENT_H_

@@ -1,0 +1,216 @@
+// CaClient against a real in-process CA (ca/gateway_test_util): the pinned
+// mTLS channel, the cached CA keys, asynchronous calls completing on the
+// caller's executor, the revocation set fed by the stream, and failing
+// closed once the CA has been gone longer than revocation_grace.
+#include "gateway/ca_client.h"
+
+#include <asio.hpp>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "base/clock.h"
+#include "base/files.h"
+#include "ca/gateway_test_util.h"
+#include "gtest/gtest.h"
+#include "ssh/cert/certificate.h"
+#include "tests/harness/subprocess.h"
+#include "tests/harness/temp_dir.h"
+
+namespace sallyport::gateway {
+namespace {
+
+namespace gw = gateway::v1;
+
+// Polls `pred` for up to `limit`.
+template <typename Pred>
+bool WaitFor(Pred pred, absl::Duration limit = absl::Seconds(20)) {
+  const absl::Time end = absl::Now() + limit;
+  while (absl::Now() < end) {
+    if (pred()) return true;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return pred();
+}
+
+class CaClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto env = ca::StartCa(ca::Backend::kSqlite, &pg_);
+    ASSERT_TRUE(env.ok()) << env.status();
+    env_ = std::move(*env);
+    storage::Role ops;
+    ops.name = "ops";
+    ops.logins = {"root"};
+    ops.hosts = {storage::HostSelector{.labels = {}, .name_globs = {"web*"}}};
+    ops.channels = {storage::ChannelKind::kShell};
+    ASSERT_TRUE(env_->store().CreateRole(ops).ok());
+    ASSERT_TRUE(env_->AddUser("alice", "alice-pw", {"ops"}).ok());
+    alice_ = env_->Login("alice", "alice-pw");
+    ASSERT_TRUE(alice_.status.ok()) << alice_.status.error_message();
+    gateway_ = ca::EnrollOrDie(*env_, "gw1");
+    auto dir = testing::TempDir::Create("gwca");
+    ASSERT_TRUE(dir.ok());
+    dir_ = std::make_unique<testing::TempDir>(std::move(*dir));
+    channel_options_.address = env_->server().address();
+    channel_options_.tls_key_path = dir_->File("gateway_tls.key");
+    channel_options_.tls_certificate_path = dir_->File("gateway_tls.crt");
+    ASSERT_TRUE(
+        testing::WriteFile(channel_options_.tls_key_path, gateway_.tls_key_pem)
+            .ok());
+    ASSERT_TRUE(
+        testing::WriteFile(channel_options_.tls_certificate_path,
+                           gateway_.response.tls_client_certificate_pem())
+            .ok());
+    auto pem = base::ReadTextFile(env_->dir() + "/state/tls.crt");
+    ASSERT_TRUE(pem.ok()) << pem.status();
+    auto fp = CertificatePemFingerprint(*pem);
+    ASSERT_TRUE(fp.ok()) << fp.status();
+    channel_options_.fingerprint = *fp;
+  }
+
+  std::unique_ptr<CaClient> MakeClient(
+      const base::Clock* clock = nullptr,
+      absl::Duration grace = absl::Seconds(60)) {
+    auto channel = MakeCaChannel(channel_options_);
+    EXPECT_TRUE(channel.ok()) << channel.status();
+    if (!channel.ok()) return nullptr;
+    CaClient::Options o;
+    o.channel = *channel;
+    o.clock = clock;
+    o.revocation_grace = grace;
+    o.reconnect_initial = absl::Milliseconds(50);
+    o.reconnect_max = absl::Milliseconds(200);
+    auto c = CaClient::Create(std::move(o));
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+
+  // Runs an AuthorizeChannel call to completion on a private io_context;
+  // checks that the completion ran on that io_context's thread.
+  absl::StatusOr<gw::AuthorizeChannelResponse> Authorize(
+      CaClient& client, const std::string& login, const std::string& host,
+      const std::string& kind) {
+    asio::io_context io;
+    auto guard = asio::make_work_guard(io);
+    absl::StatusOr<gw::AuthorizeChannelResponse> result =
+        absl::UnknownError("not called");
+    gw::AuthorizeChannelRequest request;
+    request.set_user_certificate(alice_.response.ssh_certificate());
+    request.set_login(login);
+    request.set_host(host);
+    request.set_kind(kind);
+    bool on_executor = false;
+    client.AuthorizeChannel(
+        request, io.get_executor(),
+        [&](absl::StatusOr<gw::AuthorizeChannelResponse> r) {
+          on_executor = io.get_executor().running_in_this_thread();
+          result = std::move(r);
+          guard.reset();
+        });
+    io.run_for(std::chrono::seconds(30));
+    EXPECT_TRUE(on_executor);
+    return result;
+  }
+
+  std::unique_ptr<testing::PostgresFixture> pg_;
+  std::unique_ptr<ca::CaTestEnv> env_;
+  ca::CaTestEnv::LoginResult alice_;
+  ca::EnrolledGateway gateway_;
+  std::unique_ptr<testing::TempDir> dir_;
+  CaChannelOptions channel_options_;
+};
+
+TEST_F(CaClientTest, FetchesKeysAndAuthorizesOnTheCallersExecutor) {
+  storage::Host h;
+  h.name = "web01";
+  h.address = "127.0.0.1";
+  h.port = 22;
+  ASSERT_TRUE(env_->store().CreateHost(h).ok());
+  std::unique_ptr<CaClient> client = MakeClient();
+  ASSERT_NE(client, nullptr);
+  auto user_cas = client->user_ca_keys();
+  ASSERT_EQ(user_cas.size(), 1u);
+  EXPECT_EQ(user_cas[0].ToAuthorizedKeysLine(),
+            ssh::crypto::PublicKey::FromAuthorizedKeysLine(
+                env_->init().user_ca_public_key)
+                ->ToAuthorizedKeysLine());
+  EXPECT_FALSE(client->host_ca_keys().empty());
+
+  auto r = Authorize(*client, "root", "web01", "shell");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->allowed()) << r->reason();
+  EXPECT_EQ(r->host().name(), "web01");
+  EXPECT_EQ(r->user(), "alice");
+  r = Authorize(*client, "root", "nowhere", "shell");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(r->allowed());
+}
+
+TEST_F(CaClientTest, AWrongPinRefusesTheCa) {
+  channel_options_.fingerprint =
+      "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+  std::unique_ptr<CaClient> client = MakeClient();
+  ASSERT_NE(client, nullptr);
+  EXPECT_TRUE(client->user_ca_keys().empty());
+  auto r = Authorize(*client, "root", "web01", "shell");
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_EQ(client->stream_connects(), 0);
+  // A malformed pin is refused before any connection.
+  channel_options_.fingerprint = "SHA256:short";
+  EXPECT_EQ(MakeCaChannel(channel_options_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(CaClientTest, RevocationsArriveOnTheStream) {
+  std::unique_ptr<CaClient> client = MakeClient();
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return client->stream_connects() > 0; }));
+  const uint64_t serial = alice_.response.serial();
+  auto cert =
+      ssh::cert::Certificate::FromLine(alice_.response.ssh_certificate());
+  ASSERT_TRUE(cert.ok());
+  EXPECT_TRUE(client->CheckNotRevoked(serial, cert->KeyFingerprint()).ok());
+
+  storage::Revocation r;
+  r.serial = serial;
+  r.reason = "lost laptop";
+  r.revoked_by = "admin";
+  ASSERT_TRUE(env_->store().Revoke(r).ok());
+  EXPECT_TRUE(WaitFor([&] {
+    return client->CheckNotRevoked(serial, "SHA256:x").code() ==
+           absl::StatusCode::kPermissionDenied;
+  }));
+  storage::Revocation k;
+  k.key_fingerprint = "SHA256:revokedkeyrevokedkeyrevokedkeyrevokedkeyre";
+  k.reason = "key leaked";
+  k.revoked_by = "admin";
+  ASSERT_TRUE(env_->store().Revoke(k).ok());
+  EXPECT_TRUE(WaitFor([&] {
+    return client->CheckNotRevoked(1, *k.key_fingerprint).code() ==
+           absl::StatusCode::kPermissionDenied;
+  }));
+  EXPECT_TRUE(client->CheckNotRevoked(2, "SHA256:other").ok());
+}
+
+TEST_F(CaClientTest, FailsClosedOnceTheStreamIsDownLongerThanTheGrace) {
+  base::FakeClock clock(absl::Now());
+  std::unique_ptr<CaClient> client = MakeClient(&clock, absl::Seconds(60));
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return client->stream_connects() > 0; }));
+  EXPECT_TRUE(client->revocations_current());
+  env_.reset();  // the CA goes away
+  // Within the grace the list still counts as current...
+  clock.Advance(absl::Seconds(59));
+  EXPECT_TRUE(client->CheckNotRevoked(7, "SHA256:x").ok());
+  // ...beyond it, every check fails closed (once the client noticed).
+  clock.Advance(absl::Seconds(2));
+  EXPECT_TRUE(WaitFor([&] {
+    clock.Advance(absl::Seconds(61));
+    return !client->revocations_current();
+  }));
+  EXPECT_EQ(client->CheckNotRevoked(7, "SHA256:x").code(),
+            absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace sallyport::gateway

@@ -1,0 +1,580 @@
+// GatewayConnection's channels (see gateway_connection.h): opening with
+// the recorder's tap and RBAC, the ordered request relay, and data both
+// ways with the windows as the only buffers.
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gateway/connection_internal.h"
+#include "gateway/gateway_connection.h"
+#include "ssh/connection/messages.h"
+#include "ssh/wire/reader.h"
+
+namespace sallyport::gateway {
+
+namespace gw = gateway::v1;
+using connection_internal::Safe;
+using ssh::connection::OpenFailure;
+using ssh::session::Channel;
+using ssh::wire::Bytes;
+
+namespace {
+
+bool EnvAllowed(std::string_view name) {
+  return name == "LANG" || absl::StartsWith(std::string(name), "LC_");
+}
+
+}  // namespace
+
+// ------------------------------------------------------------ channels
+
+GatewayConnection::Bridge* GatewayConnection::FindDown(uint32_t id) {
+  auto it = bridges_.find(id);
+  return it == bridges_.end() ? nullptr : it->second.get();
+}
+
+GatewayConnection::Bridge* GatewayConnection::FindUp(uint32_t id) {
+  auto it = by_up_.find(id);
+  return it == by_up_.end() ? nullptr : it->second;
+}
+
+void GatewayConnection::OnChannelOpen(Channel ch, std::string_view type,
+                                      Bytes extra) {
+  const std::string kind(type);
+  auto refuse = [&](OpenFailure reason, const std::string& why) {
+    Log(absl::StrCat("event=channel.refused ", Describe(), " type=\"",
+                     Safe(kind), "\" reason=\"", why, "\""));
+    (void)ch.Reject(reason, why);
+  };
+  if (upstream_error_.has_value()) {
+    refuse(OpenFailure::kConnectFailed, *upstream_error_);
+    return;
+  }
+  // Revoked since login, or the revocation list is no longer current:
+  // no new channel (the connection itself is ended on revocation).
+  if (absl::Status st =
+          proxy_.options().ca->CheckNotRevoked(cert_serial_, key_fingerprint_);
+      !st.ok()) {
+    refuse(OpenFailure::kAdministrativelyProhibited, std::string(st.message()));
+    return;
+  }
+  if (bridges_.size() >= proxy_.options().limits.max_channels_per_connection) {
+    refuse(OpenFailure::kResourceShortage,
+           "too many channels on this connection");
+    return;
+  }
+  if (kind != "session" && kind != "direct-tcpip") {
+    refuse(OpenFailure::kAdministrativelyProhibited,
+           absl::StrCat("channel type \"", Safe(kind),
+                        "\" is not allowed through Sallyport"));
+    return;
+  }
+  auto b = std::make_unique<Bridge>();
+  b->serial = next_serial_++;
+  b->down = ch;
+  b->type = kind;
+  b->open_extra.assign(extra.begin(), extra.end());
+  b->info.session_id = session_id_;
+  b->info.user = user_;
+  b->info.login = target_.login;
+  b->info.host = target_.host;
+  b->info.channel_id = ch.id();
+  b->info.type = kind;
+  Bridge& bridge = *b;
+  if (kind == "direct-tcpip") {
+    auto dest = ssh::connection::DirectTcpip::Parse(extra);
+    if (!dest.ok()) {
+      refuse(OpenFailure::kConnectFailed, "malformed direct-tcpip request");
+      return;
+    }
+    bridge.info.destination = absl::StrCat(dest->host, ":", dest->port);
+    if (!permissions_.has_value() || !permissions_->permit_port_forwarding) {
+      refuse(OpenFailure::kAdministrativelyProhibited,
+             "port forwarding is not permitted by your certificate");
+      return;
+    }
+    bridges_[ch.id()] = std::move(b);
+    Authorize(bridge, "port-forward", bridge.info.destination,
+              [this](Bridge& br, const gw::AuthorizeChannelResponse& a) {
+                if (!a.allowed()) {
+                  RejectDown(br, OpenFailure::kAdministrativelyProhibited,
+                             a.reason());
+                  return;
+                }
+                AttachTapAndOpen(br);
+              });
+    return;
+  }
+  bridges_[ch.id()] = std::move(b);
+  AttachTapAndOpen(bridge);
+}
+
+void GatewayConnection::AttachTapAndOpen(Bridge& b) {
+  absl::StatusOr<std::unique_ptr<ChannelTap>> tap =
+      proxy_.options().recorder->Attach(b.info);
+  if (!tap.ok()) {
+    RejectDown(b, OpenFailure::kResourceShortage,
+               absl::StrCat("the session cannot be recorded: ",
+                            Safe(tap.status().message())));
+    return;
+  }
+  b.tap = std::move(*tap);
+  if (upstream_ready_) {
+    OpenUpstreamChannel(b);
+  } else {
+    waiting_for_upstream_.push_back(b.serial);
+  }
+}
+
+void GatewayConnection::OpenUpstreamChannel(Bridge& b) {
+  absl::StatusOr<Channel> up =
+      upstream_->session->OpenChannel(b.type, b.open_extra);
+  if (!up.ok()) {
+    RejectDown(b, OpenFailure::kResourceShortage,
+               absl::StrCat("cannot open a channel to ", target_.host));
+    return;
+  }
+  b.up = *up;
+  by_up_[up->id()] = &b;
+  WakeUp();
+}
+
+void GatewayConnection::RejectDown(Bridge& b, OpenFailure reason,
+                                   const std::string& description) {
+  Log(absl::StrCat("event=channel.refused ", Describe(), " type=", b.type,
+                   " destination=\"", Safe(b.info.destination), "\" reason=\"",
+                   Safe(description), "\""));
+  (void)b.down.Reject(reason, description);
+  WakeDown();
+  if (b.tap != nullptr) b.tap->Close(Now());
+  if (b.up.valid() && b.up.session() != nullptr) by_up_.erase(b.up.id());
+  bridges_.erase(b.down.id());  // b is gone
+}
+
+void GatewayConnection::OnUpstreamOpenResult(
+    Channel ch, const ssh::connection::OpenResult& r) {
+  Bridge* b = FindUp(ch.id());
+  if (b == nullptr) return;
+  if (!r.ok()) {
+    by_up_.erase(ch.id());
+    b->up = Channel();
+    RejectDown(*b, r.reason,
+               r.description.empty() ? std::string("refused by the host")
+                                     : r.description);
+    return;
+  }
+  b->up_open = true;
+  if (down_ended_) return;
+  (void)b->down.Accept();
+  Log(absl::StrCat("event=channel.open ", Describe(), " channel=", b->down.id(),
+                   " type=", b->type, " destination=\"",
+                   Safe(b->info.destination), "\""));
+  WakeDown();
+}
+
+void GatewayConnection::Authorize(
+    Bridge& b, const std::string& kind, const std::string& destination,
+    std::function<void(Bridge&, const gw::AuthorizeChannelResponse&)> done) {
+  const std::string key = absl::StrCat(kind, "\n", destination);
+  auto cached = authz_cache_.find(key);
+  if (cached != authz_cache_.end()) {
+    done(b, cached->second);
+    return;
+  }
+  gw::AuthorizeChannelRequest request;
+  request.set_user_certificate(user_certificate_line_);
+  request.set_login(target_.login);
+  request.set_host(target_.host);
+  request.set_kind(kind);
+  request.set_destination(destination);
+  std::weak_ptr<GatewayConnection> weak = weak_from_this();
+  const uint32_t id = b.down.id();
+  const uint64_t serial = b.serial;
+  proxy_.options().ca->AuthorizeChannel(
+      std::move(request), executor_,
+      [weak, id, serial, key, kind,
+       done = std::move(done)](absl::StatusOr<gw::AuthorizeChannelResponse> r) {
+        auto self = weak.lock();
+        if (self == nullptr || self->down_ended_) return;
+        Bridge* br = self->FindDown(id);
+        if (br == nullptr || br->serial != serial) return;
+        gw::AuthorizeChannelResponse answer;
+        if (!r.ok()) {
+          // Fail closed; not cached, so a later try may succeed.
+          answer.set_allowed(false);
+          answer.set_reason(absl::StrCat("the Sallyport CA could not decide (",
+                                         Safe(r.status().message()), ")"));
+        } else {
+          answer = std::move(*r);
+          if (!answer.allowed() && !answer.role().empty()) {
+            answer.set_reason(absl::StrCat("denied by role '",
+                                           Safe(answer.role()),
+                                           "': ", Safe(answer.reason())));
+          }
+          self->authz_cache_[key] = answer;
+        }
+        self->Log(absl::StrCat("event=authz ", self->Describe(), " kind=", kind,
+                               " allowed=", answer.allowed(), " reason=\"",
+                               Safe(answer.reason()), "\""));
+        done(*br, answer);
+      });
+}
+
+void GatewayConnection::OnChannelRequest(Channel ch, std::string_view type,
+                                         bool want_reply, Bytes data,
+                                         ssh::connection::RequestId request) {
+  Bridge* b = FindDown(ch.id());
+  if (b == nullptr || !b->up_open) {
+    if (want_reply) (void)ch.Reply(request, false);
+    return;
+  }
+  if (b->requests.size() >= proxy_.options().limits.max_queued_requests) {
+    CloseBridge(*b, "too many queued channel requests");
+    return;
+  }
+  PendingRequest r;
+  r.type = std::string(type);
+  r.want_reply = want_reply;
+  r.data.assign(data.begin(), data.end());
+  r.id = request;
+  b->requests.push_back(std::move(r));
+  ProcessRequests(*b);
+}
+
+void GatewayConnection::ProcessRequests(Bridge& b) {
+  ProcessRequestQueue(b);
+  if (FindDown(b.down.id()) == &b) FlushHeld(b);
+}
+
+void GatewayConnection::ProcessRequestQueue(Bridge& b) {
+  while (!b.requests.empty() && !b.busy) {
+    PendingRequest r = std::move(b.requests.front());
+    b.requests.pop_front();
+    const std::string& t = r.type;
+    if (b.type != "session") {
+      Refuse(b, r, "requests on forwarded ports", false);
+    } else if (t == "pty-req") {
+      if (!permissions_->permit_pty) {
+        Refuse(b, r, "your certificate does not permit a pty", true);
+        continue;
+      }
+      auto pty = ssh::connection::PtyRequest::Parse(r.data);
+      if (!pty.ok()) {
+        Refuse(b, r, "malformed pty-req", false);
+        continue;
+      }
+      if (!b.tap->WindowChange(Now(), pty->columns, pty->rows).ok()) {
+        CloseBridge(b, "recording failed");
+        return;
+      }
+      Forward(b, std::move(r));
+    } else if (t == "env") {
+      auto env = ssh::connection::EnvRequest::Parse(r.data);
+      if (!env.ok() || !EnvAllowed(env->name)) {
+        Refuse(b, r, "only LANG and LC_* are passed", false);
+        continue;
+      }
+      Forward(b, std::move(r));
+    } else if (t == "window-change") {
+      auto wc = ssh::connection::WindowChange::Parse(r.data);
+      if (!wc.ok()) {
+        Refuse(b, r, "malformed window-change", false);
+        continue;
+      }
+      if (!b.tap->WindowChange(Now(), wc->columns, wc->rows).ok()) {
+        CloseBridge(b, "recording failed");
+        return;
+      }
+      Forward(b, std::move(r));
+    } else if (t == "signal" || t == "break") {
+      Forward(b, std::move(r));
+    } else if (t == "shell" || t == "exec" || t == "subsystem") {
+      if (b.started) {
+        Refuse(b, r, "a command already runs on this channel", false);
+        continue;
+      }
+      std::string kind = t;
+      if (t == "subsystem") {
+        auto name = ssh::connection::ParseStringRequest(r.data, 256);
+        if (!name.ok() || *name != "sftp") {
+          Refuse(b, r,
+                 absl::StrCat("subsystem \"",
+                              Safe(name.ok() ? *name : std::string("?")),
+                              "\" is not allowed (only sftp)"),
+                 true);
+          continue;
+        }
+        kind = "sftp";
+      }
+      b.busy = true;
+      auto shared = std::make_shared<PendingRequest>(std::move(r));
+      Authorize(b, kind, "",
+                [this, shared, kind](Bridge& br,
+                                     const gw::AuthorizeChannelResponse& a) {
+                  br.busy = false;
+                  if (!a.allowed()) {
+                    Refuse(br, *shared, a.reason(), true);
+                  } else {
+                    StartCommand(br, std::move(*shared), kind);
+                  }
+                  if (FindDown(br.down.id()) == &br) ProcessRequests(br);
+                });
+      return;
+    } else {
+      // x11-req, auth-agent-req@openssh.com, anything else.
+      Refuse(b, r, absl::StrCat("\"", Safe(t), "\" is not allowed"), false);
+    }
+  }
+}
+
+void GatewayConnection::StartCommand(Bridge& b, PendingRequest r,
+                                     const std::string& kind) {
+  std::string summary;
+  if (permissions_->force_command.has_value()) {
+    // force-command replaces shell, exec and subsystem.
+    r.type = "exec";
+    r.data =
+        ssh::connection::SerializeStringRequest(*permissions_->force_command);
+    summary = *permissions_->force_command;
+  } else if (r.type != "shell") {
+    auto s = ssh::connection::ParseStringRequest(r.data);
+    if (s.ok()) summary = *s;
+  }
+  b.started = true;
+  Log(absl::StrCat("event=channel.start ", Describe(), " channel=", b.down.id(),
+                   " kind=", kind, " command=\"", Safe(summary), "\""));
+  if (!b.tap->Request(Now(), Direction::kInput, r.type, summary).ok()) {
+    CloseBridge(b, "recording failed");
+    return;
+  }
+  Forward(b, std::move(r));
+}
+
+void GatewayConnection::Forward(Bridge& b, PendingRequest r) {
+  if (!b.up.valid()) {
+    Refuse(b, r, "the host channel is gone", false);
+    return;
+  }
+  absl::Status st = b.up.SendRequest(r.type, r.want_reply, r.data);
+  if (!st.ok()) {
+    Refuse(b, r, "cannot forward", false);
+    return;
+  }
+  if (r.want_reply) b.forwarded.push_back(r.id);
+  WakeUp();
+}
+
+void GatewayConnection::Refuse(Bridge& b, const PendingRequest& r,
+                               const std::string& why, bool tell_user) {
+  Log(absl::StrCat("event=request.refused ", Describe(),
+                   " channel=", b.down.id(), " type=\"", Safe(r.type),
+                   "\" reason=\"", Safe(why), "\""));
+  if (tell_user) {
+    const std::string line = absl::StrCat("sallyport: ", why, "\r\n");
+    (void)b.down.Queue(ssh::wire::AsBytes(line), 1);
+  }
+  if (r.want_reply) (void)b.down.Reply(r.id, false);
+  WakeDown();
+}
+
+void GatewayConnection::CloseBridge(Bridge& b, const std::string& why) {
+  Log(absl::StrCat("event=channel.abort ", Describe(), " channel=", b.down.id(),
+                   " reason=\"", Safe(why), "\""));
+  const std::string line = absl::StrCat("sallyport: ", why, "\r\n");
+  (void)b.down.Queue(ssh::wire::AsBytes(line), 1);
+  (void)b.down.Close();
+  if (b.up.valid()) (void)b.up.Close();
+  WakeDown();
+  WakeUp();
+}
+
+void GatewayConnection::MaybeForget(Bridge& b) {
+  if (!b.down_closed || (b.up_open && !b.up_closed)) return;
+  Log(absl::StrCat("event=channel.close ", Describe(),
+                   " channel=", b.down.id()));
+  if (b.tap != nullptr) b.tap->Close(Now());
+  if (b.up_open) by_up_.erase(b.up.id());
+  bridges_.erase(b.down.id());
+}
+
+// ------------------------------------------------------------ data
+
+void GatewayConnection::OnData(Channel ch, uint32_t stream, Bytes data) {
+  Bridge* b = FindDown(ch.id());
+  if (b == nullptr || !b->up.valid() || b->up_closed) {
+    ch.Consume(data.size());
+    return;
+  }
+  if (b->busy || !b->requests.empty() || !b->held.empty()) {
+    b->held.emplace_back(stream,
+                         std::vector<uint8_t>(data.begin(), data.end()));
+    return;
+  }
+  ForwardInput(*b, stream, data);
+}
+
+void GatewayConnection::ForwardInput(Bridge& b, uint32_t stream, Bytes data) {
+  Channel ch = b.down;
+  if (!b.tap->Data(Now(), Direction::kInput, stream, data).ok()) {
+    ch.Consume(data.size());
+    CloseBridge(b, "recording failed");
+    return;
+  }
+  const size_t before = b.up.QueuedBytes();
+  absl::StatusOr<size_t> taken = b.up.Queue(data, stream);
+  if (!taken.ok() || *taken < data.size()) {
+    ch.Consume(data.size());
+    CloseBridge(b, "the host side is not keeping up");
+    return;
+  }
+  // What went out at once is done with; the rest when it leaves the queue.
+  ch.Consume(*taken - (b.up.QueuedBytes() - before));
+  WakeUp();
+  WakeDown();
+}
+
+void GatewayConnection::FlushHeld(Bridge& b) {
+  while (!b.held.empty() && !b.busy && b.requests.empty()) {
+    std::pair<uint32_t, std::vector<uint8_t>> piece = std::move(b.held.front());
+    b.held.pop_front();
+    if (!b.up.valid() || b.up_closed) {
+      b.down.Consume(piece.second.size());
+      continue;
+    }
+    ForwardInput(b, piece.first, piece.second);
+  }
+  if (b.held.empty() && b.eof_held && b.up.valid()) {
+    b.eof_held = false;
+    (void)b.up.SendEof();
+    WakeUp();
+  }
+}
+
+void GatewayConnection::OnQueuedDataSent(Channel ch, size_t n) {
+  // Downstream queue drained: the host may send that much more.
+  Bridge* b = FindDown(ch.id());
+  if (b == nullptr || !b->up.valid()) return;
+  b->up.Consume(n);
+  WakeUp();
+}
+
+void GatewayConnection::OnUpstreamData(Channel ch, uint32_t stream,
+                                       Bytes data) {
+  Bridge* b = FindUp(ch.id());
+  if (b == nullptr || down_ended_ || b->down_closed) {
+    ch.Consume(data.size());
+    return;
+  }
+  if (!b->tap->Data(Now(), Direction::kOutput, stream, data).ok()) {
+    ch.Consume(data.size());
+    CloseBridge(*b, "recording failed");
+    return;
+  }
+  const size_t before = b->down.QueuedBytes();
+  absl::StatusOr<size_t> taken = b->down.Queue(data, stream);
+  if (!taken.ok() || *taken < data.size()) {
+    ch.Consume(data.size());
+    CloseBridge(*b, "the user side is not keeping up");
+    return;
+  }
+  ch.Consume(*taken - (b->down.QueuedBytes() - before));
+  WakeDown();
+  WakeUp();
+}
+
+void GatewayConnection::OnUpstreamQueuedDataSent(Channel ch, size_t n) {
+  Bridge* b = FindUp(ch.id());
+  if (b == nullptr || down_ended_) return;
+  b->down.Consume(n);
+  WakeDown();
+}
+
+void GatewayConnection::OnEof(Channel ch) {
+  Bridge* b = FindDown(ch.id());
+  if (b == nullptr || !b->up.valid()) return;
+  if (b->busy || !b->requests.empty() || !b->held.empty()) {
+    b->eof_held = true;
+    return;
+  }
+  (void)b->up.SendEof();
+  WakeUp();
+}
+
+void GatewayConnection::OnUpstreamEof(Channel ch) {
+  Bridge* b = FindUp(ch.id());
+  if (b == nullptr || down_ended_) return;
+  (void)b->down.SendEof();
+  WakeDown();
+}
+
+void GatewayConnection::OnClose(Channel ch) {
+  Bridge* b = FindDown(ch.id());
+  if (b == nullptr) return;
+  b->down_closed = true;
+  if (b->up.valid() && !b->up_closed) {
+    (void)b->up.Close();
+    WakeUp();
+  }
+  MaybeForget(*b);
+}
+
+void GatewayConnection::OnUpstreamClose(Channel ch) {
+  Bridge* b = FindUp(ch.id());
+  if (b == nullptr) return;
+  b->up_closed = true;
+  if (!down_ended_ && !b->down_closed) {
+    (void)b->down.Close();
+    WakeDown();
+  }
+  MaybeForget(*b);
+}
+
+void GatewayConnection::OnUpstreamRequest(Channel ch, std::string_view type,
+                                          bool want_reply, Bytes data,
+                                          ssh::connection::RequestId request) {
+  Bridge* b = FindUp(ch.id());
+  const bool passes = type == "exit-status" || type == "exit-signal" ||
+                      type == "eow@openssh.com";
+  if (b == nullptr || down_ended_ || !passes) {
+    if (want_reply) (void)ch.Reply(request, false);
+    WakeUp();
+    return;
+  }
+  std::string summary;
+  if (type == "exit-status") {
+    auto code = ssh::connection::ParseExitStatus(data);
+    if (code.ok()) summary = absl::StrCat(*code);
+  } else if (type == "exit-signal") {
+    auto sig = ssh::connection::ExitSignal::Parse(data);
+    if (sig.ok()) summary = sig->signal;
+  }
+  if (!b->tap->Request(Now(), Direction::kOutput, type, summary).ok()) {
+    CloseBridge(*b, "recording failed");
+    return;
+  }
+  (void)b->down.SendRequest(type, false, data);
+  if (want_reply) (void)ch.Reply(request, true);
+  WakeDown();
+  WakeUp();
+}
+
+void GatewayConnection::OnUpstreamReply(Channel ch, bool success) {
+  Bridge* b = FindUp(ch.id());
+  if (b == nullptr || b->forwarded.empty() || down_ended_) return;
+  const ssh::connection::RequestId id = b->forwarded.front();
+  b->forwarded.pop_front();
+  (void)b->down.Reply(id, success);
+  WakeDown();
+}
+
+std::optional<bool> GatewayConnection::OnGlobalRequest(
+    std::string_view name, bool, Bytes, ssh::connection::RequestId) {
+  if (name != "no-more-sessions@openssh.com") {
+    Log(absl::StrCat("event=request.refused ", Describe(), " global=\"",
+                     Safe(name), "\""));
+  }
+  return false;
+}
+
+}  // namespace sallyport::gateway

@@ -1,0 +1,72 @@
+// Private to //gateway:proxy: the pieces gateway_connection.cc (auth,
+// upstream) and channel_bridge.cc (channels, requests, data) share.
+#ifndef SALLYPORT_GATEWAY_CONNECTION_INTERNAL_H_
+#define SALLYPORT_GATEWAY_CONNECTION_INTERNAL_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "base/safe_text.h"
+#include "gateway/gateway_connection.h"
+#include "ssh/net/driver.h"
+#include "ssh/net/session_handler.h"
+#include "ssh/session/session.h"
+
+namespace sallyport::gateway {
+namespace connection_internal {
+
+// Peer or CA text for a log line or a message to the user.
+inline std::string Safe(std::string_view s) { return base::SafeText(s, 128); }
+inline std::string Safe(absl::string_view s) {
+  return base::SafeText(std::string_view(s.data(), s.size()), 128);
+}
+inline std::string Safe(const std::string& s) { return base::SafeText(s, 128); }
+
+}  // namespace connection_internal
+
+// The upstream connection: our ClientSession to the host, on the same
+// executor; events go to the GatewayConnection.
+class GatewayConnection::Upstream : public ssh::session::SessionHandler {
+ public:
+  explicit Upstream(GatewayConnection& c) : c_(c) {}
+  void OnAuthenticated(ssh::session::Session&) override { c_.UpstreamReady(); }
+  void OnEnd(ssh::session::Session&, const absl::Status& why) override {
+    end_status = why;
+  }
+  void OnChannelOpenResult(ssh::session::Channel ch,
+                           const ssh::connection::OpenResult& r) override {
+    c_.OnUpstreamOpenResult(ch, r);
+  }
+  void OnData(ssh::session::Channel ch, uint32_t stream,
+              ssh::wire::Bytes data) override {
+    c_.OnUpstreamData(ch, stream, data);
+  }
+  void OnEof(ssh::session::Channel ch) override { c_.OnUpstreamEof(ch); }
+  void OnClose(ssh::session::Channel ch) override { c_.OnUpstreamClose(ch); }
+  void OnChannelRequest(ssh::session::Channel ch, std::string_view type,
+                        bool want_reply, ssh::wire::Bytes data,
+                        ssh::connection::RequestId request) override {
+    c_.OnUpstreamRequest(ch, type, want_reply, data, request);
+  }
+  void OnChannelRequestReply(ssh::session::Channel ch, bool success) override {
+    c_.OnUpstreamReply(ch, success);
+  }
+  void OnQueuedDataSent(ssh::session::Channel ch, size_t n) override {
+    c_.OnUpstreamQueuedDataSent(ch, n);
+  }
+
+  GatewayConnection& c_;
+  // Destroyed in reverse: handler, session, then the driver.
+  std::unique_ptr<ssh::net::TransportDriver> driver;
+  std::unique_ptr<ssh::session::ClientSession> session;
+  std::unique_ptr<ssh::net::SessionMessageHandler> handler;
+  absl::Status end_status;
+  bool done = false;
+};
+
+}  // namespace sallyport::gateway
+
+#endif  // SALLYPORT_GATEWAY_CONNECTION_INTERNAL_H_

@@ -1,0 +1,407 @@
+#include "gateway/gateway_connection.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "base/safe_text.h"
+#include "gateway/connection_internal.h"
+#include "ssh/cert/host_cert_policy.h"
+#include "ssh/connection/messages.h"
+#include "ssh/net/spawn.h"
+#include "ssh/wire/reader.h"
+
+// GCC 12 at -O1 (the ASan config) reports a false
+// -Wmismatched-new-delete for the frames of Asio coroutines.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace sallyport::gateway {
+
+namespace gw = gateway::v1;
+using connection_internal::Safe;
+using ssh::connection::OpenFailure;
+using ssh::session::Channel;
+using ssh::wire::Bytes;
+
+namespace {
+
+constexpr char kCertificatesOnly[] =
+    "Sallyport accepts OpenSSH certificates only: log in with `sp login` "
+    "first.\r\n";
+
+// What the user sees when the CA refuses the session.
+std::string RefusalBanner(const absl::Status& st, const Target& t) {
+  switch (st.code()) {
+    case absl::StatusCode::kNotFound:
+      return absl::StrCat("sallyport: host \"", Safe(t.host),
+                          "\" is not in the inventory.\r\n");
+    case absl::StatusCode::kPermissionDenied:
+      return absl::StrCat("sallyport: access to ", Safe(t.login), "@",
+                          Safe(t.host), " denied: ", Safe(st.message()),
+                          "\r\n");
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+      return "sallyport: the Sallyport CA is unreachable, so no session can "
+             "be authorized right now; try again later.\r\n";
+    default:
+      return absl::StrCat(
+          "sallyport: the session was refused: ", Safe(st.message()), "\r\n");
+  }
+}
+
+}  // namespace
+
+GatewayConnection::GatewayConnection(
+    Proxy& proxy, asio::ip::tcp::socket socket,
+    std::shared_ptr<ssh::net::PreAuthSlot> slot)
+    : proxy_(proxy),
+      executor_(socket.get_executor()),
+      slot_(std::move(slot)),
+      socket_(std::move(socket)) {
+  asio::error_code ec;
+  auto ep = socket_->remote_endpoint(ec);
+  if (!ec) peer_ = ep.address().to_string();
+  session_id_ = proxy_.NewSessionId();
+}
+
+GatewayConnection::~GatewayConnection() {
+  *alive_ = false;
+  if (user_counted_) proxy_.ReleaseUser(user_);
+}
+
+void GatewayConnection::Log(const std::string& line) const {
+  proxy_.Log(absl::StrCat("session=", session_id_, " ", line));
+}
+
+std::string GatewayConnection::Describe() const {
+  return absl::StrCat("user=\"", Safe(user_), "\" login=", target_.login,
+                      " host=", target_.host);
+}
+
+void GatewayConnection::WakeDown() {
+  if (down_driver_ != nullptr && !down_ended_) down_driver_->Wake();
+}
+
+void GatewayConnection::WakeUp() {
+  if (upstream_ != nullptr && upstream_->driver != nullptr && !upstream_->done)
+    upstream_->driver->Wake();
+}
+
+void GatewayConnection::EndAt(absl::Time when, const std::string& reason) {
+  // The certificate's expiry stays in force when it comes first.
+  if (down_driver_ != nullptr && !down_ended_ && when < valid_before_)
+    down_driver_->SetDeadline(when, reason);
+}
+
+asio::awaitable<void> GatewayConnection::Run() {
+  auto self = shared_from_this();
+  const ProxyOptions& po = proxy_.options();
+  ssh::session::ServerSessionOptions o;
+  o.transport.clock = po.clock;
+  o.transport.host_keys = po.host_keys;
+  if (slot_ != nullptr)
+    o.transport.login_grace_time = slot_->deadline() - absl::Now();
+  o.max_env_requests = po.limits.max_env_requests;
+  o.max_env_request_bytes = po.limits.max_env_request_bytes;
+  o.connection.max_channels = po.limits.max_channels_per_connection;
+  o.auth.policy = this;
+  o.auth.clock = po.clock;
+  o.auth.trusted_user_cas = po.ca->user_ca_keys();
+  o.auth.max_attempts = po.limits.max_auth_tries;
+  if (!peer_.empty()) o.auth.peer_address = peer_;
+  o.auth.principal_for_user = [this](std::string_view user) -> std::string {
+    absl::StatusOr<Target> t = ParseTarget(user);
+    if (!t.ok()) {
+      target_error_ = std::string(t.status().message());
+      return "";  // never matches
+    }
+    target_error_.reset();
+    return t->login;
+  };
+  CaClient* ca = po.ca;
+  o.auth.revocation_check = [ca](const ssh::cert::Certificate& c) {
+    return ca->CheckNotRevoked(c.serial, c.KeyFingerprint());
+  };
+  o.auth.log = [this](const ssh::auth::AuthAttempt* a, bool accepted,
+                      std::string_view reason) {
+    if (accepted) return;
+    Log(absl::StrCat("event=auth.refused peer=", peer_, " reason=\"",
+                     Safe(reason), "\""));
+    // Refusals the library made before asking us (certificate checks):
+    // tell the user why, once per distinct reason.
+    if (a == nullptr && down_ != nullptr && banners_sent_ < 3) {
+      ++banners_sent_;
+      (void)down_->SendAuthBanner(
+          target_error_.has_value()
+              ? absl::StrCat("sallyport: ", *target_error_,
+                             "\r\nConnect as LOGIN+HOST (e.g. "
+                             "root+web01).\r\n")
+              : absl::StrCat("sallyport: certificate refused: ", Safe(reason),
+                             "\r\nRun `sp login` for a fresh certificate; "
+                             "connect as LOGIN+HOST (e.g. root+web01).\r\n"));
+    }
+  };
+  if (o.auth.trusted_user_cas.empty()) {
+    Log(absl::StrCat("event=conn.refused peer=", peer_,
+                     " reason=\"no user CA keys from the CA yet\""));
+    co_return;
+  }
+  absl::StatusOr<std::unique_ptr<ssh::session::ServerSession>> s =
+      ssh::session::ServerSession::Create(std::move(o), *this);
+  if (!s.ok()) {
+    Log(absl::StrCat("event=conn.error reason=\"", Safe(s.status().message()),
+                     "\""));
+    co_return;
+  }
+  down_ = std::move(*s);
+  down_driver_ = std::make_unique<ssh::net::TransportDriver>(
+      std::move(*socket_), down_->ReleaseTransport());
+  socket_.reset();
+  down_handler_ =
+      std::make_unique<ssh::net::SessionMessageHandler>(*down_, *down_driver_);
+  if (slot_ != nullptr) slot_->Attach(down_driver_.get());
+  proxy_.Register(this);
+  Log(absl::StrCat("event=conn.open peer=", peer_));
+  absl::Status why = co_await down_driver_->Run(*down_handler_);
+  down_ended_ = true;
+  if (slot_ != nullptr) slot_->Attach(nullptr);
+  proxy_.Unregister(this);
+  Log(absl::StrCat("event=conn.close ", Describe(), " reason=\"",
+                   Safe(why.ToString()), "\""));
+  // Take the upstream down with us.
+  if (upstream_ != nullptr && upstream_->driver != nullptr &&
+      !upstream_->done) {
+    upstream_->session->Disconnect("the user disconnected");
+    upstream_->driver->Wake();
+  }
+  for (auto& [id, b] : bridges_) {
+    if (b->tap != nullptr) b->tap->Close(Now());
+    b->tap.reset();
+  }
+}
+
+// ---------------------------------------------------------------- auth
+
+ssh::auth::AuthDecision GatewayConnection::Decide(
+    const ssh::auth::AuthAttempt& a) {
+  using ssh::auth::AuthResult;
+  absl::StatusOr<Target> t = ParseTarget(a.user);
+  if (!t.ok()) {
+    (void)down_->SendAuthBanner(
+        absl::StrCat("sallyport: ", t.status().message(),
+                     "\r\nConnect as LOGIN+HOST (e.g. root+web01).\r\n"));
+    return {AuthResult::kReject, std::string(t.status().message())};
+  }
+  if (!a.certificate.has_value()) {
+    if (!plain_key_banner_sent_) {
+      plain_key_banner_sent_ = true;
+      (void)down_->SendAuthBanner(kCertificatesOnly);
+    }
+    return {AuthResult::kReject, "plain key (certificates only)"};
+  }
+  if (!a.signed_request) return {AuthResult::kAccept, "certificate query"};
+  // The signed request: ask the CA (RBAC + the user's certificate again)
+  // for the session certificate of the ephemeral key.
+  target_ = *t;
+  user_ = a.certificate->key_id;
+  user_certificate_line_ = a.certificate->ToLine();
+  cert_serial_ = a.certificate->serial;
+  key_fingerprint_ = a.certificate->KeyFingerprint();
+  permissions_ = a.permissions;
+  valid_before_ = a.certificate->valid_before >= uint64_t{1} << 62
+                      ? absl::InfiniteFuture()
+                      : absl::FromUnixSeconds(
+                            static_cast<int64_t>(a.certificate->valid_before));
+  absl::StatusOr<ssh::crypto::PrivateKey> key =
+      ssh::crypto::PrivateKey::GenerateEd25519();
+  if (!key.ok()) return {AuthResult::kReject, "cannot generate a key"};
+  ephemeral_ = std::move(*key);
+  gw::IssueSessionCertificateRequest request;
+  request.set_user_certificate(user_certificate_line_);
+  request.set_session_id(session_id_);
+  request.set_login(target_.login);
+  request.set_host(target_.host);
+  request.set_ephemeral_public_key(
+      ephemeral_->public_key().ToAuthorizedKeysLine());
+  std::weak_ptr<GatewayConnection> weak = weak_from_this();
+  proxy_.options().ca->IssueSessionCertificate(
+      std::move(request), executor_,
+      [weak](absl::StatusOr<gw::IssueSessionCertificateResponse> r) {
+        if (auto self = weak.lock()) self->AuthDecided(std::move(r));
+      });
+  return {AuthResult::kPending, "asking the CA"};
+}
+
+void GatewayConnection::RefuseAuth(const std::string& log_reason,
+                                   const std::string& banner) {
+  if (down_ == nullptr || down_ended_ || down_->pending_auth() == nullptr)
+    return;
+  (void)down_->SendAuthBanner(banner);
+  (void)down_->CompleteAuth({ssh::auth::AuthResult::kReject, log_reason});
+}
+
+void GatewayConnection::AuthDecided(
+    absl::StatusOr<gw::IssueSessionCertificateResponse> r) {
+  if (down_ == nullptr || down_ended_ || down_->pending_auth() == nullptr)
+    return;
+  if (!r.ok()) {
+    Log(absl::StrCat("event=auth.denied peer=", peer_, " ", Describe(),
+                     " reason=\"", Safe(r.status().ToString()), "\""));
+    RefuseAuth(std::string(r.status().message()),
+               RefusalBanner(r.status(), target_));
+    return;
+  }
+  if (!proxy_.AcquireUser(user_)) {
+    Log(absl::StrCat("event=auth.denied peer=", peer_, " ", Describe(),
+                     " reason=max_sessions_per_user"));
+    RefuseAuth("max_sessions_per_user",
+               absl::StrCat("sallyport: you already have ",
+                            proxy_.options().limits.max_sessions_per_user,
+                            " sessions through this gateway.\r\n"));
+    return;
+  }
+  user_counted_ = true;
+  session_cert_ = std::move(*r);
+  (void)down_->CompleteAuth({ssh::auth::AuthResult::kAccept, "CA agreed"});
+}
+
+void GatewayConnection::OnAuthenticated(ssh::session::Session&) {
+  if (slot_ != nullptr) slot_->Authenticated();
+  Log(absl::StrCat("event=auth.ok peer=", peer_, " ", Describe(),
+                   " record=", session_cert_->record()));
+  if (valid_before_ != absl::InfiniteFuture()) {
+    down_driver_->SetDeadline(
+        valid_before_,
+        "your Sallyport certificate expired (valid_before reached); run "
+        "`sp login` and connect again");
+  }
+  StartUpstream();
+}
+
+void GatewayConnection::OnEnd(ssh::session::Session&, const absl::Status&) {}
+
+// ------------------------------------------------------------ upstream
+
+void GatewayConnection::StartUpstream() {
+  upstream_ = std::make_unique<Upstream>(*this);
+  auto self = shared_from_this();
+  ssh::net::Spawn(
+      executor_,
+      [self]() -> asio::awaitable<void> { co_await self->RunUpstream(); },
+      "gateway upstream");
+}
+
+asio::awaitable<void> GatewayConnection::RunUpstream() {
+  const gw::HostRecord& host = session_cert_->host();
+  const absl::Time started = absl::Now();
+  const std::string where = absl::StrCat(
+      Safe(host.name()), " (", Safe(host.address()), ":", host.port(), ")");
+  // Host key trust from the inventory: never trust on first use.
+  std::shared_ptr<ssh::transport::HostKeyPolicy> policy;
+  if (host.trust() == "host-ca") {
+    ssh::cert::HostCertificatePolicy::Options p;
+    p.trusted_cas = proxy_.options().ca->host_ca_keys();
+    p.host_name = host.name();
+    p.clock = proxy_.options().clock;
+    auto made = ssh::cert::HostCertificatePolicy::Create(std::move(p));
+    if (made.ok()) policy = std::move(*made);
+  } else if (host.trust() == "pinned-key" && !host.host_key().empty()) {
+    auto key = ssh::crypto::PublicKey::FromAuthorizedKeysLine(host.host_key());
+    if (key.ok()) {
+      policy = std::make_shared<ssh::transport::PinnedHostKeyPolicy>(
+          std::vector<ssh::crypto::PublicKey>{*key});
+    }
+  }
+  if (policy == nullptr) {
+    UpstreamFailed(absl::StrCat(
+        "host ", where, " has no usable host key trust (", Safe(host.trust()),
+        ") in the inventory; ask an administrator"));
+    co_return;
+  }
+  auto cert = ssh::cert::Certificate::FromLine(
+      session_cert_->certificate().ssh_certificate());
+  if (!cert.ok()) {
+    UpstreamFailed("the CA sent an unreadable session certificate");
+    co_return;
+  }
+  absl::StatusOr<asio::ip::tcp::socket> sock = co_await ssh::net::Dial(
+      executor_, host.address(), static_cast<uint16_t>(host.port()),
+      proxy_.options().limits.upstream_connect_timeout);
+  if (!sock.ok()) {
+    UpstreamFailed(absl::StrCat("cannot reach ", where, ": ",
+                                Safe(sock.status().message())));
+    co_return;
+  }
+  if (down_ended_) co_return;
+  ssh::session::ClientSessionOptions o;
+  o.transport.clock = proxy_.options().clock;
+  o.transport.host_key_policy = policy;
+  o.transport.login_grace_time =
+      proxy_.options().limits.upstream_connect_timeout;
+  o.auth.user = target_.login;
+  o.auth.identities.push_back(
+      ssh::auth::ClientIdentity{*ephemeral_, cert->blob});
+  auto session = ssh::session::ClientSession::Create(std::move(o), *upstream_);
+  if (!session.ok()) {
+    UpstreamFailed(Safe(session.status().message()));
+    co_return;
+  }
+  upstream_->session = std::move(*session);
+  upstream_->driver = std::make_unique<ssh::net::TransportDriver>(
+      std::move(*sock), upstream_->session->ReleaseTransport());
+  upstream_->handler = std::make_unique<ssh::net::SessionMessageHandler>(
+      *upstream_->session, *upstream_->driver);
+  Log(absl::StrCat(
+      "event=upstream.connect ", Describe(), " address=", Safe(host.address()),
+      ":", host.port(),
+      " tcp_ms=", absl::ToInt64Milliseconds(absl::Now() - started)));
+  absl::Status why = co_await upstream_->driver->Run(*upstream_->handler);
+  upstream_->done = true;
+  if (!upstream_ready_) {
+    UpstreamFailed(absl::StrCat("connection to ", where,
+                                " failed: ", Safe(why.message())));
+    co_return;
+  }
+  Log(absl::StrCat("event=upstream.close ", Describe(), " reason=\"",
+                   Safe(why.ToString()), "\""));
+  if (!down_ended_) {
+    down_->Disconnect(
+        absl::StrCat("the connection to ", Safe(host.name()), " ended"));
+    WakeDown();
+  }
+}
+
+void GatewayConnection::UpstreamReady() {
+  upstream_ready_ = true;
+  Log(absl::StrCat("event=upstream.ready ", Describe()));
+  std::vector<uint64_t> waiting = std::move(waiting_for_upstream_);
+  for (uint64_t serial : waiting) {
+    for (auto& [id, b] : bridges_) {
+      if (b->serial == serial) OpenUpstreamChannel(*b);
+    }
+  }
+  WakeUp();
+}
+
+void GatewayConnection::UpstreamFailed(const std::string& message) {
+  upstream_error_ = message;
+  Log(absl::StrCat("event=upstream.failed ", Describe(), " reason=\"", message,
+                   "\""));
+  if (down_ended_) return;
+  std::vector<uint64_t> waiting = std::move(waiting_for_upstream_);
+  for (uint64_t serial : waiting) {
+    for (auto& [id, b] : bridges_) {
+      if (b->serial == serial) {
+        RejectDown(*b, OpenFailure::kConnectFailed, message);
+        break;
+      }
+    }
+  }
+  down_->Disconnect(absl::StrCat("sallyport: ", message));
+  WakeDown();
+}
+
+}  // namespace sallyport::gateway

@@ -1,0 +1,108 @@
+#include "gateway/proxy.h"
+
+#include <random>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "gateway/gateway_connection.h"
+
+// GCC 12 at -O1 (the ASan config) reports a false
+// -Wmismatched-new-delete for the frames of Asio coroutines.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace sallyport::gateway {
+
+Proxy::Proxy(ProxyOptions options)
+    : options_(std::move(options)),
+      clock_(options_.clock != nullptr ? options_.clock : base::Clock::Real()) {
+  std::random_device rd;
+  id_salt_ = (uint64_t{rd()} << 32) ^ rd();
+}
+
+Proxy::~Proxy() = default;
+
+void Proxy::Log(std::string_view line) const {
+  if (options_.log) options_.log(line);
+}
+
+std::string Proxy::NewSessionId() {
+  return absl::StrFormat("s%016x%06x", id_salt_, next_id_.fetch_add(1));
+}
+
+bool Proxy::AcquireUser(const std::string& user) {
+  absl::MutexLock lock(&mu_);
+  int& n = per_user_[user];
+  if (n >= options_.limits.max_sessions_per_user) {
+    if (n == 0) per_user_.erase(user);
+    return false;
+  }
+  ++n;
+  return true;
+}
+
+void Proxy::ReleaseUser(const std::string& user) {
+  absl::MutexLock lock(&mu_);
+  auto it = per_user_.find(user);
+  if (it != per_user_.end() && --it->second <= 0) per_user_.erase(it);
+}
+
+void Proxy::Register(GatewayConnection* c) {
+  absl::Time at;
+  std::string reason;
+  {
+    absl::MutexLock lock(&mu_);
+    connections_.insert(c);
+    at = end_all_at_;
+    reason = end_all_reason_;
+  }
+  if (at != absl::InfiniteFuture()) c->EndAt(at, reason);
+}
+
+void Proxy::Unregister(GatewayConnection* c) {
+  absl::MutexLock lock(&mu_);
+  connections_.erase(c);
+}
+
+size_t Proxy::active_connections() const {
+  absl::MutexLock lock(&mu_);
+  return connections_.size();
+}
+
+void Proxy::EndAll(absl::Time when, std::string reason) {
+  absl::MutexLock lock(&mu_);
+  end_all_at_ = when;
+  end_all_reason_ = reason;
+  for (GatewayConnection* c : connections_) {
+    // Registered connections are alive until they unregister on their own
+    // executor, which runs this after any unregistering already queued.
+    std::weak_ptr<GatewayConnection> weak = c->weak_from_this();
+    asio::post(c->executor(), [weak, when, reason] {
+      if (auto self = weak.lock()) self->EndAt(when, reason);
+    });
+  }
+}
+
+void Proxy::EndRevoked(uint64_t serial, const std::string& key_fingerprint) {
+  absl::MutexLock lock(&mu_);
+  for (GatewayConnection* c : connections_) {
+    std::weak_ptr<GatewayConnection> weak = c->weak_from_this();
+    asio::post(c->executor(), [weak, serial, key_fingerprint] {
+      auto self = weak.lock();
+      if (self != nullptr && self->UsesCertificate(serial, key_fingerprint)) {
+        self->EndAt(absl::Now(), "your Sallyport certificate was revoked");
+      }
+    });
+  }
+}
+
+asio::awaitable<void> Proxy::Serve(
+    asio::ip::tcp::socket socket, std::shared_ptr<ssh::net::PreAuthSlot> slot) {
+  total_.fetch_add(1);
+  auto c = std::make_shared<GatewayConnection>(*this, std::move(socket),
+                                               std::move(slot));
+  co_await c->Run();
+}
+
+}  // namespace sallyport::gateway

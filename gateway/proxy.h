@@ -1,0 +1,115 @@
+// The gateway's SSH proxy (DESIGN.md §7 path 1, issue 12): Proxy is the
+// Listener's connection handler; each downstream connection becomes a
+// GatewayConnection (gateway/gateway_connection.h) that authenticates the
+// user's certificate, resolves LOGIN+HOST through the CA, connects to the
+// host with a session certificate for a fresh ephemeral key, and bridges
+// every channel under per-channel RBAC, through the Recorder.
+//
+// Threads: a connection's downstream, upstream and bridges run on the
+// executor of the socket the Listener accepted (one io_context per core);
+// the Proxy itself is shared by all threads (its methods are thread-safe).
+#ifndef SALLYPORT_GATEWAY_PROXY_H_
+#define SALLYPORT_GATEWAY_PROXY_H_
+
+#include <asio.hpp>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "base/clock.h"
+#include "gateway/ca_client.h"
+#include "gateway/recorder.h"
+#include "ssh/net/listener.h"
+#include "ssh/transport/host_key.h"
+
+namespace sallyport::gateway {
+
+class GatewayConnection;
+
+// GatewayLimits (proto/config.proto) in the proxy's terms, with the
+// defaults of the issue.
+struct ProxyLimits {
+  int max_auth_tries = 6;
+  size_t max_channels_per_connection = 64;
+  int max_sessions_per_user = 50;
+  absl::Duration idle_timeout = absl::ZeroDuration();  // off
+  // Connecting to a host (TCP, handshake, authentication).
+  absl::Duration upstream_connect_timeout = absl::Seconds(15);
+  // "env" requests per channel (only LANG and LC_* pass) and their size.
+  size_t max_env_requests = 32;
+  size_t max_env_request_bytes = 4096;
+  // Channel requests of one channel waiting behind an authorization.
+  size_t max_queued_requests = 64;
+};
+
+struct ProxyOptions {
+  CaClient* ca = nullptr;        // required; outlives the Proxy
+  Recorder* recorder = nullptr;  // required
+  // The gateway's host key(s), with the host certificate from our CA.
+  std::vector<ssh::transport::ServerHostKey> host_keys;
+  ProxyLimits limits;
+  const base::Clock* clock = nullptr;  // null: the real clock
+  // One line per event (connection, auth decision, channel open/close,
+  // refusal, upstream connect); peer text is always escaped.
+  std::function<void(std::string_view)> log;
+};
+
+class Proxy {
+ public:
+  explicit Proxy(ProxyOptions options);
+  ~Proxy();
+
+  // The Listener::Handler: runs one downstream connection to its end.
+  asio::awaitable<void> Serve(asio::ip::tcp::socket socket,
+                              std::shared_ptr<ssh::net::PreAuthSlot> slot);
+
+  // Ends every connection at `when` (now or later) with `reason`; each
+  // connection sees it on its own executor.
+  void EndAll(absl::Time when, std::string reason);
+  // Ends at once every connection whose user certificate has this serial
+  // (non-zero) or key fingerprint (non-empty). Thread-safe.
+  void EndRevoked(uint64_t serial, const std::string& key_fingerprint);
+  size_t active_connections() const;
+  uint64_t total_connections() const { return total_.load(); }
+
+  const ProxyOptions& options() const { return options_; }
+  const base::Clock& clock() const { return *clock_; }
+  void Log(std::string_view line) const;
+  // A fresh session id ([A-Za-z0-9._-], ≤ 64 bytes).
+  std::string NewSessionId();
+
+  // Per-user connection count (max_sessions_per_user): false when the
+  // user already has that many.
+  bool AcquireUser(const std::string& user);
+  void ReleaseUser(const std::string& user);
+
+ private:
+  friend class GatewayConnection;
+  void Register(GatewayConnection* c);
+  void Unregister(GatewayConnection* c);
+
+  ProxyOptions options_;
+  const base::Clock* clock_;
+  std::atomic<uint64_t> total_{0};
+  std::atomic<uint64_t> next_id_{0};
+  uint64_t id_salt_;
+  mutable absl::Mutex mu_;
+  std::set<GatewayConnection*> connections_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int> per_user_ ABSL_GUARDED_BY(mu_);
+  // EndAll before a connection registered still applies to it.
+  absl::Time end_all_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  std::string end_all_reason_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace sallyport::gateway
+
+#endif  // SALLYPORT_GATEWAY_PROXY_H_

@@ -1,0 +1,134 @@
+// The recording tap (issue 12 "Recording tap"): a Recorder sees every byte
+// of every channel in both directions, with timestamps, window changes and
+// channel metadata. //audit owns the real implementations (spool +
+// shipper); here are the interface, a NullRecorder and an InMemoryRecorder.
+//
+// Rules the proxy keeps: no channel opens before its tap is attached
+// (Attach succeeded); a tap call that fails ends the channel (fail closed).
+// Taps are called on the session's thread only.
+#ifndef SALLYPORT_GATEWAY_RECORDER_H_
+#define SALLYPORT_GATEWAY_RECORDER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+
+namespace sallyport::gateway {
+
+// What a channel is, for the recording's metadata.
+struct ChannelInfo {
+  std::string session_id;
+  std::string user;  // the key id of the user's certificate
+  std::string login;
+  std::string host;
+  uint32_t channel_id = 0;  // the downstream channel id
+  // "session" or "direct-tcpip".
+  std::string type;
+  // For direct-tcpip: "HOST:PORT".
+  std::string destination;
+};
+
+enum class Direction {
+  kInput,   // user → host (channel data the user sent)
+  kOutput,  // host → user
+};
+
+// One channel's tap. Every method returns an error to end the channel.
+class ChannelTap {
+ public:
+  virtual ~ChannelTap() = default;
+  // Channel data; `stream` 0 is data, 1 is stderr (extended data).
+  virtual absl::Status Data(absl::Time at, Direction direction, uint32_t stream,
+                            absl::Span<const uint8_t> bytes) = 0;
+  // A channel request the gateway forwarded ("pty-req", "shell", "exec",
+  // "subsystem", "env", "signal", "break", "exit-status", ...) with a
+  // printable summary (the command, the subsystem name, the exit code).
+  virtual absl::Status Request(absl::Time at, Direction direction,
+                               std::string_view type,
+                               std::string_view summary) = 0;
+  // The terminal size (pty-req and window-change).
+  virtual absl::Status WindowChange(absl::Time at, uint32_t columns,
+                                    uint32_t rows) = 0;
+  // The channel is gone (once; nothing is called afterwards).
+  virtual void Close(absl::Time at) = 0;
+};
+
+class Recorder {
+ public:
+  virtual ~Recorder() = default;
+  // A tap for a channel about to be opened; an error refuses the channel.
+  virtual absl::StatusOr<std::unique_ptr<ChannelTap>> Attach(
+      const ChannelInfo& info) = 0;
+};
+
+// Records nothing (benchmarks, `record: never`).
+class NullRecorder : public Recorder {
+ public:
+  absl::StatusOr<std::unique_ptr<ChannelTap>> Attach(
+      const ChannelInfo& info) override;
+};
+
+// Keeps everything in memory, for tests: thread-safe, bounded by
+// `max_bytes` of data over all channels. A Data call beyond it fails (so
+// the channel ends: the fail-closed path), as does every call after
+// FailAll().
+class InMemoryRecorder : public Recorder {
+ public:
+  static constexpr size_t kDefaultMaxBytes = 64 << 20;
+
+  struct Event {
+    absl::Time at;
+    uint32_t channel_id = 0;
+    // "data", "request", "window", "close".
+    std::string kind;
+    Direction direction = Direction::kOutput;
+    uint32_t stream = 0;
+    std::string bytes;  // data; the request type; ""
+    std::string summary;
+    uint32_t columns = 0, rows = 0;
+  };
+  struct Channel {
+    ChannelInfo info;
+    bool closed = false;
+  };
+
+  explicit InMemoryRecorder(size_t max_bytes = kDefaultMaxBytes)
+      : max_bytes_(max_bytes) {}
+
+  absl::StatusOr<std::unique_ptr<ChannelTap>> Attach(
+      const ChannelInfo& info) override;
+
+  // Makes every later Attach and tap call fail.
+  void FailAll();
+  std::vector<Channel> channels() const;
+  std::vector<Event> events() const;
+  // The concatenated data of channels of `host` in one direction/stream.
+  std::string DataFor(std::string_view host, Direction direction,
+                      uint32_t stream = 0) const;
+
+ private:
+  class Tap;
+  absl::Status Add(size_t channel_index, Event event);
+
+  const size_t max_bytes_;
+  mutable absl::Mutex mu_;
+  bool failing_ ABSL_GUARDED_BY(mu_) = false;
+  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<Channel> channels_ ABSL_GUARDED_BY(mu_);
+  std::vector<Event> events_ ABSL_GUARDED_BY(mu_);
+  std::vector<size_t> event_channel_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace sallyport::gateway
+
+#endif  // SALLYPORT_GATEWAY_RECORDER_H_
