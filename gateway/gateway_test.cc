@@ -142,7 +142,7 @@ class GatewayTest : public ::testing::Test {
                      "\n", "ca_fingerprint: ", *fp, "\n", "name: gw1\n",
                      "threads: 1\n", extra_yaml_);
     ASSERT_TRUE(testing::WriteFile(gw_dir + "/gateway.yaml", yaml).ok());
-    auto config = LoadGatewayConfig(gw_dir + "/gateway.yaml");
+    auto config = LoadServeConfig(gw_dir + "/gateway.yaml");
     ASSERT_TRUE(config.ok()) << config.status();
     GatewayServer::Options options;
     options.config = *config;

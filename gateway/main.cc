@@ -1,15 +1,25 @@
 // sallyport-gateway: the Sallyport SSH gateway (DESIGN.md §2, issue 12).
 //
+//   sallyport-gateway enroll --ca HOST:PORT --ca-fingerprint SHA256:...
+//       --token TOKEN --state-dir DIR [--name NAME] [--principal NAME]...
 //   sallyport-gateway serve --config DIR/gateway.yaml [--listen HOST:PORT]
 //
-// Each subcommand is a function in its own file (serve: gateway/serve.h).
+// Each subcommand is a function in its own file (enroll: gateway/enroll_main.h,
+// serve: gateway/serve.h).
 #include <CLI/CLI.hpp>
 
+#include <iostream>
+
+#include "gateway/enroll_main.h"
 #include "gateway/serve.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"sallyport-gateway: the Sallyport SSH gateway"};
   app.require_subcommand(1);
+
+  sallyport::gateway::EnrollOptions enroll_options;
+  CLI::App* enroll =
+      sallyport::gateway::AddEnrollCommand(app, &enroll_options);
 
   std::string config_path, listen;
   CLI::App* serve = app.add_subcommand(
@@ -20,6 +30,10 @@ int main(int argc, char** argv) {
                     "HOST:PORT, overrides the config's listen");
 
   CLI11_PARSE(app, argc, argv);
+  if (enroll->parsed()) {
+    return sallyport::gateway::RunEnrollCommand(enroll_options, std::cout,
+                                                std::cerr);
+  }
   if (serve->parsed()) return sallyport::gateway::RunServe(config_path, listen);
   return 2;
 }

@@ -9,7 +9,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/safe_text.h"
-#include "ca/yaml_proto.h"
+#include "base/yaml_proto.h"
+#include "gateway/config.h"
 #include "ssh/cert/certificate_file.h"
 #include "ssh/crypto/keys.h"
 #include "ssh/net/driver.h"
@@ -33,10 +34,17 @@ std::string Resolve(const std::string& dir, const std::string& path) {
 
 }  // namespace
 
-absl::StatusOr<config::GatewayConfig> LoadGatewayConfig(
+absl::StatusOr<config::GatewayConfig> LoadServeConfig(
     const std::string& path) {
   config::GatewayConfig c;
-  if (absl::Status st = ca::YamlFileToProto(path, &c); !st.ok()) return st;
+  if (absl::Status st = base::YamlFileToProto(path, &c); !st.ok()) return st;
+  // Every value checked, with errors naming the key (gateway/config.h).
+  if (absl::StatusOr<GatewaySettings> checked = SettingsFromConfig(
+          c, std::filesystem::absolute(path).parent_path().string());
+      !checked.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", checked.status().message()));
+  }
   if (c.ca().empty())
     return absl::InvalidArgumentError(path + ": ca is required");
   if (c.ca_fingerprint().empty())
@@ -222,7 +230,7 @@ int RunServe(const std::string& config_path, const std::string& listen) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  absl::StatusOr<config::GatewayConfig> config = LoadGatewayConfig(config_path);
+  absl::StatusOr<config::GatewayConfig> config = LoadServeConfig(config_path);
   if (!config.ok()) {
     std::fprintf(stderr, "sallyport-gateway: %s\n",
                  std::string(config.status().message()).c_str());
