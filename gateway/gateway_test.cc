@@ -24,6 +24,7 @@
 #include "ssh/net/driver.h"
 #include "ssh/net/session_handler.h"
 #include "ssh/session/session.h"
+#include "tests/harness/net_util.h"
 #include "tests/harness/sshd_fixture.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
@@ -137,10 +138,13 @@ class GatewayTest : public ::testing::Test {
     ASSERT_TRUE(pem.ok());
     auto fp = CertificatePemFingerprint(*pem);
     ASSERT_TRUE(fp.ok());
-    const std::string yaml =
-        absl::StrCat("listen: 127.0.0.1:0\n", "ca: ", env_->server().address(),
-                     "\n", "ca_fingerprint: ", *fp, "\n", "name: gw1\n",
-                     "threads: 1\n", extra_yaml_);
+    // A free port: the config's listen must name one (port 0 is refused).
+    absl::StatusOr<uint16_t> port = testing::FreeLoopbackPort();
+    ASSERT_TRUE(port.ok()) << port.status();
+    const std::string yaml = absl::StrCat(
+        "listen: 127.0.0.1:", *port, "\n", "ca: ", env_->server().address(),
+        "\n", "ca_fingerprint: ", *fp, "\n", "name: gw1\n", "threads: 1\n",
+        extra_yaml_);
     ASSERT_TRUE(testing::WriteFile(gw_dir + "/gateway.yaml", yaml).ok());
     auto config = LoadServeConfig(gw_dir + "/gateway.yaml");
     ASSERT_TRUE(config.ok()) << config.status();

@@ -7,7 +7,6 @@
 // Each subcommand is a function in its own file (enroll: gateway/enroll_main.h,
 // serve: gateway/serve.h).
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "gateway/enroll_main.h"
@@ -18,8 +17,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   sallyport::gateway::EnrollOptions enroll_options;
-  CLI::App* enroll =
-      sallyport::gateway::AddEnrollCommand(app, &enroll_options);
+  CLI::App* enroll = sallyport::gateway::AddEnrollCommand(app, &enroll_options);
 
   std::string config_path, listen;
   CLI::App* serve = app.add_subcommand(

@@ -34,8 +34,7 @@ std::string Resolve(const std::string& dir, const std::string& path) {
 
 }  // namespace
 
-absl::StatusOr<config::GatewayConfig> LoadServeConfig(
-    const std::string& path) {
+absl::StatusOr<config::GatewayConfig> LoadServeConfig(const std::string& path) {
   config::GatewayConfig c;
   if (absl::Status st = base::YamlFileToProto(path, &c); !st.ok()) return st;
   // Every value checked, with errors naming the key (gateway/config.h).

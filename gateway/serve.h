@@ -27,8 +27,7 @@ namespace sallyport::gateway {
 // file's directory, the `files` names, the limits' defaults, drain_timeout
 // 30 s, revocation_grace 60 s. Relative `files` paths are made relative to
 // state_dir.
-absl::StatusOr<config::GatewayConfig> LoadServeConfig(
-    const std::string& path);
+absl::StatusOr<config::GatewayConfig> LoadServeConfig(const std::string& path);
 
 class GatewayServer {
  public:
