@@ -163,54 +163,5 @@ TEST_F(BastionFixtureTest, JoinTokensAreIssued) {
   EXPECT_FALSE(fixture_->CreateJoinToken("printer").ok());
 }
 
-// StartGateway against a stand-in that records its command line
-// (testdata/standin_gateway.sh): the documented enroll and serve flags,
-// spelled as in issue 12, with a fresh join token; metrics_listen moved off
-// the fixed default; the users' ssh_config gains `Host gateway`.
-TEST_F(BastionFixtureTest, StartGatewayRunsTheDocumentedEnrollAndServe) {
-  const std::string binary =
-      RunfilePath("tests/harness/testdata/standin_gateway.sh");
-  ASSERT_TRUE(fixture_->StartGateway(binary, {"--extra"}).ok());
-  const std::string state = fixture_->gateway_state_dir();
-  const std::vector<std::string> enroll =
-      absl::StrSplit(ReadFileOrEmpty(state + "/enroll.args"), '\n');
-  ASSERT_GE(enroll.size(), 14u);
-  EXPECT_EQ(enroll[0], "--ca");
-  EXPECT_EQ(enroll[1], fixture_->ca_address());
-  EXPECT_EQ(enroll[2], "--ca-fingerprint");
-  EXPECT_EQ(enroll[3], fixture_->ca_fingerprint());
-  EXPECT_TRUE(absl::StartsWith(enroll[3], "SHA256:"));
-  EXPECT_EQ(enroll[4], "--token");
-  EXPECT_GE(enroll[5].size(), 40u);
-  EXPECT_EQ(enroll[6], "--state-dir");
-  EXPECT_EQ(enroll[7], state);
-  EXPECT_EQ(enroll[8], "--name");
-  EXPECT_EQ(enroll[10], "--principal");
-
-  EXPECT_EQ(
-      ReadFileOrEmpty(state + "/serve.args"),
-      absl::StrCat("--config\n", state, "/gateway.yaml\n--listen\n",
-                   "127.0.0.1:", fixture_->gateway_port(), "\n--extra\n"));
-  const std::string yaml = ReadFileOrEmpty(state + "/gateway.yaml");
-  EXPECT_TRUE(absl::StrContains(
-      yaml, absl::StrCat("metrics_listen: \"127.0.0.1:",
-                         fixture_->gateway_metrics_port(), "\"")))
-      << yaml;
-  EXPECT_FALSE(absl::StrContains(yaml, "9102")) << yaml;
-  EXPECT_TRUE(absl::StrContains(yaml, "listen: \"127.0.0.1:2222\"")) << yaml;
-  auto alice = fixture_->user("alice");
-  ASSERT_TRUE(alice.ok());
-  EXPECT_TRUE(absl::StrContains(
-      ReadFileOrEmpty((*alice)->ssh_config),
-      absl::StrCat("Host gateway\n  HostName 127.0.0.1\n  Port ",
-                   fixture_->gateway_port(), "\n")));
-  // A second gateway is refused; after StopGateway the port is closed.
-  EXPECT_FALSE(fixture_->StartGateway(binary).ok());
-  const uint16_t port = fixture_->gateway_port();
-  fixture_->StopGateway();
-  EXPECT_FALSE(
-      WaitForTcpListener("127.0.0.1", port, absl::Milliseconds(300)).ok());
-}
-
 }  // namespace
 }  // namespace sallyport::testing
