@@ -238,7 +238,9 @@ class GatewayTest : public ::testing::Test {
     asio::co_spawn(
         io,
         [&]() -> asio::awaitable<void> { out.end = co_await driver.Run(mh); },
-        [](std::exception_ptr) {});
+        [](std::exception_ptr e) {
+          if (e) ADD_FAILURE() << "the client driver coroutine threw";
+        });
     io.run_for(std::chrono::seconds(30));
     out.authenticated = handler.authenticated;
     out.banner = (*session)->banner();

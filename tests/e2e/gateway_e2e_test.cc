@@ -35,7 +35,8 @@ class GatewayE2eTest : public ::testing::Test {
   }
   void SetUp() override { ASSERT_NE(fixture_, nullptr); }
   void TearDown() override {
-    if (HasFailure()) std::fprintf(stderr, "%s", fixture_->GatewayLog().c_str());
+    if (HasFailure())
+      std::fprintf(stderr, "%s", fixture_->GatewayLog().c_str());
   }
 
   // `ssh -F <user's config> -l LOGIN+HOST gateway COMMAND`.
@@ -68,8 +69,8 @@ TEST_F(GatewayE2eTest, RecordedExecReturnsOutputAndExitCode) {
   EXPECT_EQ(r.out, std::string(host) + "\n") << r.Describe();
   // The target saw the gateway's session certificate, not alice's key.
   const std::string log = fixture_->target("web01")->sshd->Log();
-  EXPECT_TRUE(absl::StrContains(log, "Accepted publickey for " +
-                                         fixture_->target_login()))
+  EXPECT_TRUE(absl::StrContains(
+      log, "Accepted publickey for " + fixture_->target_login()))
       << log;
 }
 
@@ -78,11 +79,25 @@ TEST_F(GatewayE2eTest, APlainKeyIsRefusedWithTheSpLoginBanner) {
   ASSERT_TRUE(key.ok()) << key.status();
   // Stock ssh with only the plain key (no user config, so no certificate).
   const std::vector<std::string> args = {
-      "ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o",
-      "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o",
-      "IdentitiesOnly=yes", "-i", key->private_path, "-p",
-      absl::StrCat(fixture_->gateway_port()), "-l",
-      absl::StrCat(fixture_->target_login(), "+web01"), "127.0.0.1", "true"};
+      "ssh",
+      "-F",
+      "/dev/null",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "StrictHostKeyChecking=no",
+      "-o",
+      "UserKnownHostsFile=/dev/null",
+      "-o",
+      "IdentitiesOnly=yes",
+      "-i",
+      key->private_path,
+      "-p",
+      absl::StrCat(fixture_->gateway_port()),
+      "-l",
+      absl::StrCat(fixture_->target_login(), "+web01"),
+      "127.0.0.1",
+      "true"};
   auto r = RunCommand(args);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->exit_code, 255) << r->Describe();
