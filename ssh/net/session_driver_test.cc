@@ -8,6 +8,7 @@
 #include "ssh/net/session_driver.h"
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -331,6 +332,75 @@ TEST(SessionDriverTest, AnAsyncDecisionInTimeAuthenticatesAndFreesTheSlot) {
                   .ok());
   ASSERT_TRUE(p.Authenticated());
   EXPECT_EQ(budget->unauthenticated(), 0);
+  p.Finish();
+}
+
+// The decision arrives from a timer 200 ms after the policy answered
+// "pending" (as a CA answer over gRPC would), while the client keeps sending
+// IGNOREs: the server stays unauthenticated and open until then, reads what
+// the client sends meanwhile (dispatch waits), and completes afterwards.
+TEST(SessionDriverTest, AsyncDecision200msLaterByATimerWhileTheClientSends) {
+  Pair p;
+  p.keys.policy.defer = true;
+  p.Start();
+  ASSERT_TRUE(RunUntil(p.io, [&] {
+    return p.server_session != nullptr &&
+           p.server_session->pending_auth() != nullptr;
+  }));
+  const absl::Time pending_at = absl::Now();
+  const uint64_t received_at_pending =
+      p.server_session->transport().bytes_received();
+
+  // The client sends an IGNORE every 20 ms until it is authenticated.
+  int ignores_while_pending = 0;
+  asio::steady_timer client_timer(p.io);
+  std::function<void()> send_ignore = [&] {
+    if (p.client_app.authenticated || p.client.result.has_value()) return;
+    const uint8_t ignore[] = {transport::kMsgIgnore, 0, 0, 0, 0};
+    if (!p.server_app.authenticated &&
+        p.client.session().transport().Send(ignore).ok()) {
+      ++ignores_while_pending;
+    }
+    p.client.driver->driver().Wake();
+    client_timer.expires_after(std::chrono::milliseconds(20));
+    client_timer.async_wait([&](const asio::error_code& e) {
+      if (!e) send_ignore();
+    });
+  };
+  send_ignore();
+
+  // The decision, 200 ms later, from a timer on the same executor.
+  bool authenticated_before_decision = true;
+  bool closed_before_decision = true;
+  uint64_t received_at_decision = 0;
+  absl::Time decided_at;
+  asio::steady_timer decision(p.io);
+  decision.expires_after(std::chrono::milliseconds(200));
+  decision.async_wait([&](const asio::error_code& e) {
+    ASSERT_FALSE(e);
+    authenticated_before_decision = p.server_app.authenticated;
+    closed_before_decision = p.server_session->closed();
+    received_at_decision = p.server_session->transport().bytes_received();
+    decided_at = absl::Now();
+    ASSERT_TRUE(p.server_session
+                    ->CompleteAuth(p.keys.policy.Verdict(
+                        *p.server_session->pending_auth()))
+                    .ok());
+  });
+  ASSERT_TRUE(p.Authenticated());
+  client_timer.cancel();
+  EXPECT_FALSE(authenticated_before_decision);
+  EXPECT_FALSE(closed_before_decision);
+  EXPECT_GE(decided_at - pending_at, absl::Milliseconds(200));
+  EXPECT_GE(ignores_while_pending, 5);
+  // The server's driver went on reading what the client sent meanwhile (up
+  // to its paused-input limit), and the session still carries channels.
+  EXPECT_GT(received_at_decision, received_at_pending);
+  auto channel = p.client.session().OpenChannel("session");
+  ASSERT_TRUE(channel.ok()) << channel.status();
+  ASSERT_TRUE(
+      RunUntil(p.io, [&] { return !p.client_app.open_results.empty(); }));
+  EXPECT_TRUE(p.client_app.open_results[0].ok());
   p.Finish();
 }
 

@@ -1,6 +1,7 @@
 #include "ssh/transport/test_peers.h"
 
 #include <cstdlib>
+#include <string>
 
 #include "ssh/wire/writer.h"
 
@@ -68,6 +69,20 @@ void TestPeers::Authenticate() {
   const uint8_t success[] = {kMsgUserauthSuccess};
   (void)server->Send(success);
   Pump();
+}
+
+std::vector<uint8_t> MessageBytes(std::initializer_list<int> bytes) {
+  std::vector<uint8_t> v;
+  for (int b : bytes) v.push_back(static_cast<uint8_t>(b));
+  return v;
+}
+
+std::vector<uint8_t> CountedDataMessage(uint32_t n, size_t size) {
+  wire::Writer w;
+  w.Byte(94).Uint32(n);
+  std::string body(size, static_cast<char>('a' + n % 26));
+  w.String(body);
+  return w.Take();
 }
 
 }  // namespace sallyport::ssh::transport

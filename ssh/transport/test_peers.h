@@ -4,7 +4,10 @@
 #ifndef SALLYPORT_SSH_TRANSPORT_TEST_PEERS_H_
 #define SALLYPORT_SSH_TRANSPORT_TEST_PEERS_H_
 
+#include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <vector>
 
@@ -36,6 +39,13 @@ struct TestPeers {
   // USERAUTH_REQUEST/SUCCESS, so both are in Phase::kAuthenticated.
   void Authenticate();
 };
+
+// A message written byte by byte.
+std::vector<uint8_t> MessageBytes(std::initializer_list<int> bytes);
+
+// A connection-layer message (CHANNEL_DATA's number) carrying counter `n`
+// and `size` bytes of body, for ordering checks.
+std::vector<uint8_t> CountedDataMessage(uint32_t n, size_t size);
 
 }  // namespace sallyport::ssh::transport
 

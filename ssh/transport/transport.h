@@ -1,7 +1,8 @@
 // The SSH transport layer (RFC 4253) as an I/O-free state machine, for both
 // roles: version exchange, binary packet protocol, key exchange
-// (curve25519-sha256, ecdh-sha2-nistp256) with strict kex, EXT_INFO,
-// rekeying, and the per-phase table of which messages a peer may send.
+// (mlkem768x25519-sha256, curve25519-sha256, ecdh-sha2-nistp256) with strict
+// kex, EXT_INFO, rekeying, and the per-phase table of which messages a peer
+// may send.
 //
 // Bytes in:  Feed() (or PrepareInput()/CommitInput() to read straight into
 //            the transport's buffer).
