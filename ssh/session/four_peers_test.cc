@@ -141,6 +141,8 @@ struct Bridge : SessionHandler {
 //           EOF, CLOSE (after the last data)
 //   flood   `flood_bytes` of Pattern(_, 1) on stdout, then EOF and CLOSE
 //   sink    never consumes what it gets
+//   eof-first  "hello" on stdout and EOF at once; on the client's EOF:
+//           exit-status 3 and CLOSE
 // Requests "yes"/"no" are answered true/false. "black-hole" opens are never
 // answered. Output goes through the channel's ordered queue.
 struct Target : SessionHandler {
@@ -154,6 +156,8 @@ struct Target : SessionHandler {
     std::string received;
   };
   std::map<uint32_t, Ch> channels;
+  // What each channel had received when it closed.
+  std::map<uint32_t, std::string> received_at_close;
   std::vector<uint8_t> flood = Pattern(64 << 10, 1);
 
   void OnChannelOpen(Channel c, std::string_view type, Bytes) override {
@@ -166,6 +170,10 @@ struct Target : SessionHandler {
     Ch& ch = channels[c.id()];
     if (type == "exec") ch.command = *connection::ParseStringRequest(data);
     if (want_reply) (void)c.Reply(type != "no");
+    if (type == "exec" && ch.command == "eof-first") {
+      (void)c.Queue(AsBytes("hello"));
+      (void)c.SendEof();
+    }
     Pump();
   }
   void OnData(Channel c, uint32_t, Bytes data) override {
@@ -181,13 +189,22 @@ struct Target : SessionHandler {
   }
   void OnEof(Channel c) override {
     Ch& ch = channels[c.id()];
+    if (ch.command == "eof-first") {
+      (void)c.SendRequest("exit-status", false,
+                          connection::SerializeExitStatus(3));
+      (void)c.Close();
+      return;
+    }
     if (ch.command != "echo") return;
     (void)c.SendRequest("exit-status", false,
                         connection::SerializeExitStatus(7));
     (void)c.SendEof();
     (void)c.Close();
   }
-  void OnClose(Channel c) override { channels.erase(c.id()); }
+  void OnClose(Channel c) override {
+    received_at_close[c.id()] = channels[c.id()].received;
+    channels.erase(c.id());
+  }
   void OnWindowAvailable(Channel) override { Pump(); }
   void OnQueuedDataSent(Channel, size_t) override { Pump(); }
   // Produces flood data, at most a little ahead of what the window takes.
@@ -350,7 +367,39 @@ TEST_F(FourPeersTest, ClientClosesFirst) {
   Run();
   EXPECT_TRUE(client_app.channels[c.id()].closed);
   EXPECT_TRUE(target_app.channels.empty());  // the target saw CLOSE
+  // ... after the data sent before it.
+  ASSERT_EQ(target_app.received_at_close.size(), 1u);
+  EXPECT_EQ(target_app.received_at_close.begin()->second, "last words");
   EXPECT_TRUE(bridge.couples.empty());
+  EXPECT_EQ(back->connection()->channel_count(), 0u);
+}
+
+// The other order: the target sends EOF first and the client goes on
+// sending into the half-closed channel; the client's EOF comes later, and
+// the target answers it with exit-status and CLOSE.
+TEST_F(FourPeersTest, TargetEofFirstThenTheClientsDataAndEof) {
+  Channel c = Exec("eof-first");
+  Run();
+  const Client::Ch& ch = client_app.channels[c.id()];
+  EXPECT_EQ(ch.out, "hello");
+  EXPECT_EQ(ch.events, (std::vector<std::string>{"data", "eof"}));
+  EXPECT_FALSE(ch.closed);
+  std::string sent;
+  for (int i = 0; i < 4; ++i) {
+    std::vector<uint8_t> d = Pattern(5000, 40 + i);
+    auto took = c.Send(d);
+    ASSERT_TRUE(took.ok());
+    sent += Str(absl::MakeConstSpan(d).first(*took));
+    Run();
+  }
+  ASSERT_TRUE(c.SendEof().ok());
+  Run();
+  EXPECT_EQ(ch.events, (std::vector<std::string>{"data", "eof", "exit-status 3",
+                                                 "close"}));
+  ASSERT_EQ(target_app.received_at_close.size(), 1u);
+  EXPECT_EQ(target_app.received_at_close.begin()->second, sent);
+  EXPECT_TRUE(bridge.couples.empty());
+  EXPECT_EQ(front->connection()->channel_count(), 0u);
   EXPECT_EQ(back->connection()->channel_count(), 0u);
 }
 
