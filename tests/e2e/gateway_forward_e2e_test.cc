@@ -19,12 +19,8 @@
 // env=prod; rita [ops, prod-readonly] has ops' kinds, but prod-readonly's
 // deny rule refuses port-forward, agent-forward and proxyjump-passthrough
 // on env=prod (web02).
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -36,6 +32,7 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "tests/harness/bastion_fixture.h"
+#include "tests/harness/echo_server.h"
 #include "tests/harness/net_util.h"
 #include "tests/harness/sshd_fixture.h"
 #include "tests/harness/subprocess.h"
@@ -43,103 +40,6 @@
 
 namespace sallyport::testing {
 namespace {
-
-// A loopback TCP echo server on a free port: each connection gets back
-// what it sends, until it shuts down its side.
-class EchoServer {
- public:
-  EchoServer() {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = 0;
-    int one = 1;
-    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-        listen(fd_, 16) != 0) {
-      ADD_FAILURE() << "echo server: bind/listen failed";
-      return;
-    }
-    socklen_t len = sizeof(a);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~EchoServer() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-    close(fd_);
-  }
-  uint16_t port() const { return port_; }
-  int accepted() const { return accepted_; }
-
- private:
-  void Loop() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 100) <= 0) continue;
-      int c = accept(fd_, nullptr, nullptr);
-      if (c < 0) continue;
-      ++accepted_;
-      // One connection at a time is all the tests need.
-      char buf[4096];
-      while (!stop_) {
-        pollfd q{c, POLLIN, 0};
-        if (poll(&q, 1, 100) <= 0) continue;
-        ssize_t n = read(c, buf, sizeof(buf));
-        if (n <= 0) break;
-        if (write(c, buf, static_cast<size_t>(n)) != n) break;
-      }
-      close(c);
-    }
-  }
-
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> accepted_{0};
-  std::thread thread_;
-};
-
-// Connects to 127.0.0.1:port, sends `text`, shuts down writing and reads
-// until EOF (at most 20 s). Empty when the connection fails.
-std::string RoundTrip(uint16_t port, const std::string& text) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    close(fd);
-    return "";
-  }
-  (void)!write(fd, text.data(), text.size());
-  shutdown(fd, SHUT_WR);
-  std::string got;
-  const absl::Time limit = absl::Now() + absl::Seconds(20);
-  char buf[4096];
-  while (absl::Now() < limit) {
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, 200) <= 0) continue;
-    ssize_t n = read(fd, buf, sizeof(buf));
-    if (n <= 0) break;
-    got.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return got;
-}
-
-// Repeats RoundTrip until it echoes `text` or 30 s pass (the forward is
-// set up asynchronously).
-bool EchoesThrough(uint16_t port, const std::string& text) {
-  const absl::Time limit = absl::Now() + absl::Seconds(30);
-  while (absl::Now() < limit) {
-    if (RoundTrip(port, text) == text) return true;
-    absl::SleepFor(absl::Milliseconds(200));
-  }
-  return false;
-}
 
 class GatewayForwardE2eTest : public ::testing::Test {
  protected:
