@@ -42,6 +42,7 @@ GatewayConnection::Bridge* GatewayConnection::FindUp(uint32_t id) {
 void GatewayConnection::OnChannelOpen(Channel ch, std::string_view type,
                                       Bytes extra) {
   const std::string kind(type);
+  ForgetStale(ch.id());
   auto refuse = [&](OpenFailure reason, const std::string& why) {
     Log(absl::StrCat("event=channel.refused ", Describe(), " type=\"",
                      Safe(kind), "\" reason=\"", why, "\""));
@@ -59,7 +60,8 @@ void GatewayConnection::OnChannelOpen(Channel ch, std::string_view type,
     refuse(OpenFailure::kAdministrativelyProhibited, std::string(st.message()));
     return;
   }
-  if (bridges_.size() >= proxy_.options().limits.max_channels_per_connection) {
+  if (bridges_.size() + relays_.size() >=
+      proxy_.options().limits.max_channels_per_connection) {
     refuse(OpenFailure::kResourceShortage,
            "too many channels on this connection");
     return;
@@ -68,6 +70,16 @@ void GatewayConnection::OnChannelOpen(Channel ch, std::string_view type,
     refuse(OpenFailure::kAdministrativelyProhibited,
            absl::StrCat("channel type \"", Safe(kind),
                         "\" is not allowed through Sallyport"));
+    return;
+  }
+  if (mode_ == Mode::kJump) {
+    if (kind == "direct-tcpip") {
+      OpenJump(ch, extra);
+    } else {
+      refuse(OpenFailure::kAdministrativelyProhibited,
+             "this connection only carries ssh -J (ProxyJump); for a session "
+             "connect as LOGIN+HOST (e.g. root+web01)");
+    }
     return;
   }
   auto b = std::make_unique<Bridge>();
@@ -88,7 +100,8 @@ void GatewayConnection::OnChannelOpen(Channel ch, std::string_view type,
       refuse(OpenFailure::kConnectFailed, "malformed direct-tcpip request");
       return;
     }
-    bridge.info.destination = absl::StrCat(dest->host, ":", dest->port);
+    bridge.info.destination =
+        connection_internal::HostPort(dest->host, dest->port);
     if (!permissions_.has_value() || !permissions_->permit_port_forwarding) {
       refuse(OpenFailure::kAdministrativelyProhibited,
              "port forwarding is not permitted by your certificate");
@@ -167,6 +180,7 @@ void GatewayConnection::OnUpstreamOpenResult(
   b->up_open = true;
   if (down_ended_) return;
   (void)b->down.Accept();
+  if (b->type == "session") FlushNotices(*b);
   Log(absl::StrCat("event=channel.open ", Describe(), " channel=", b->down.id(),
                    " type=", b->type, " destination=\"",
                    Safe(b->info.destination), "\""));
@@ -176,29 +190,40 @@ void GatewayConnection::OnUpstreamOpenResult(
 void GatewayConnection::Authorize(
     Bridge& b, const std::string& kind, const std::string& destination,
     std::function<void(Bridge&, const gw::AuthorizeChannelResponse&)> done) {
-  const std::string key = absl::StrCat(kind, "\n", destination);
+  const uint32_t id = b.down.id();
+  const uint64_t serial = b.serial;
+  AuthorizeFor(kind, target_.host, destination,
+               [this, id, serial,
+                done = std::move(done)](const gw::AuthorizeChannelResponse& a) {
+                 Bridge* br = FindDown(id);
+                 if (br == nullptr || br->serial != serial) return;
+                 done(*br, a);
+               });
+}
+
+void GatewayConnection::AuthorizeFor(
+    const std::string& kind, const std::string& host,
+    const std::string& destination,
+    std::function<void(const gw::AuthorizeChannelResponse&)> done) {
+  const std::string key = absl::StrCat(kind, "\n", host, "\n", destination);
   auto cached = authz_cache_.find(key);
   if (cached != authz_cache_.end()) {
-    done(b, cached->second);
+    done(cached->second);
     return;
   }
   gw::AuthorizeChannelRequest request;
   request.set_user_certificate(user_certificate_line_);
   request.set_login(target_.login);
-  request.set_host(target_.host);
+  request.set_host(host);
   request.set_kind(kind);
   request.set_destination(destination);
   std::weak_ptr<GatewayConnection> weak = weak_from_this();
-  const uint32_t id = b.down.id();
-  const uint64_t serial = b.serial;
   proxy_.options().ca->AuthorizeChannel(
       std::move(request), executor_,
-      [weak, id, serial, key, kind,
+      [weak, key, kind, host,
        done = std::move(done)](absl::StatusOr<gw::AuthorizeChannelResponse> r) {
         auto self = weak.lock();
         if (self == nullptr || self->down_ended_) return;
-        Bridge* br = self->FindDown(id);
-        if (br == nullptr || br->serial != serial) return;
         gw::AuthorizeChannelResponse answer;
         if (!r.ok()) {
           // Fail closed; not cached, so a later try may succeed.
@@ -215,9 +240,10 @@ void GatewayConnection::Authorize(
           self->authz_cache_[key] = answer;
         }
         self->Log(absl::StrCat("event=authz ", self->Describe(), " kind=", kind,
+                               " to=", Safe(host),
                                " allowed=", answer.allowed(), " reason=\"",
                                Safe(answer.reason()), "\""));
-        done(*br, answer);
+        done(answer);
       });
 }
 
@@ -321,8 +347,10 @@ void GatewayConnection::ProcessRequestQueue(Bridge& b) {
                   if (FindDown(br.down.id()) == &br) ProcessRequests(br);
                 });
       return;
+    } else if (t == "auth-agent-req@openssh.com") {
+      if (RequestAgentForwarding(b, std::move(r))) return;
     } else {
-      // x11-req, auth-agent-req@openssh.com, anything else.
+      // x11-req, anything else.
       Refuse(b, r, absl::StrCat("\"", Safe(t), "\" is not allowed"), false);
     }
   }
@@ -401,6 +429,14 @@ void GatewayConnection::MaybeForget(Bridge& b) {
 // ------------------------------------------------------------ data
 
 void GatewayConnection::OnData(Channel ch, uint32_t stream, Bytes data) {
+  if (TcpRelay* relay = FindRelay(ch.id())) {
+    if (stream == 0) {
+      relay->OnData(data);
+    } else {
+      ch.Consume(data.size());
+    }
+    return;
+  }
   Bridge* b = FindDown(ch.id());
   if (b == nullptr || !b->up.valid() || b->up_closed) {
     ch.Consume(data.size());
@@ -491,6 +527,10 @@ void GatewayConnection::OnUpstreamQueuedDataSent(Channel ch, size_t n) {
 }
 
 void GatewayConnection::OnEof(Channel ch) {
+  if (TcpRelay* relay = FindRelay(ch.id())) {
+    relay->OnEof();
+    return;
+  }
   Bridge* b = FindDown(ch.id());
   if (b == nullptr || !b->up.valid()) return;
   if (b->busy || !b->requests.empty() || !b->held.empty()) {
@@ -509,6 +549,12 @@ void GatewayConnection::OnUpstreamEof(Channel ch) {
 }
 
 void GatewayConnection::OnClose(Channel ch) {
+  if (auto it = relays_.find(ch.id()); it != relays_.end()) {
+    std::shared_ptr<TcpRelay> relay = std::move(it->second);
+    relays_.erase(it);
+    relay->Shutdown("closed");
+    return;
+  }
   Bridge* b = FindDown(ch.id());
   if (b == nullptr) return;
   b->down_closed = true;
@@ -569,7 +615,12 @@ void GatewayConnection::OnUpstreamReply(Channel ch, bool success) {
 }
 
 std::optional<bool> GatewayConnection::OnGlobalRequest(
-    std::string_view name, bool, Bytes, ssh::connection::RequestId) {
+    std::string_view name, bool want_reply, Bytes data,
+    ssh::connection::RequestId request) {
+  if (name == "tcpip-forward" || name == "cancel-tcpip-forward") {
+    return OnRemoteForward(name == "cancel-tcpip-forward", want_reply, data,
+                           request);
+  }
   if (name != "no-more-sessions@openssh.com") {
     Log(absl::StrCat("event=request.refused ", Describe(), " global=\"",
                      Safe(name), "\""));

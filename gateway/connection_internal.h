@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "base/safe_text.h"
 #include "gateway/gateway_connection.h"
+#include "gateway/target_name.h"
 #include "ssh/net/driver.h"
 #include "ssh/net/session_handler.h"
 #include "ssh/session/session.h"
@@ -24,6 +25,19 @@ inline std::string Safe(absl::string_view s) {
   return base::SafeText(std::string_view(s.data(), s.size()), 128);
 }
 inline std::string Safe(const std::string& s) { return base::SafeText(s, 128); }
+
+// Notices kept for the user until a session channel opens.
+inline constexpr size_t kMaxNotices = 8;
+
+// "HOST:PORT", or "[HOST]:PORT" for an IPv6 literal (AuthorizeChannel's
+// destination form).
+std::string HostPort(std::string_view host, uint32_t port);
+
+// A user name without '+' that is a valid login: a jump-only connection
+// (`ssh -J LOGIN@gw ...`).
+inline bool IsJumpUser(std::string_view user) {
+  return user.find('+') == std::string_view::npos && ValidateLogin(user).ok();
+}
 
 }  // namespace connection_internal
 
@@ -56,6 +70,15 @@ class GatewayConnection::Upstream : public ssh::session::SessionHandler {
   }
   void OnQueuedDataSent(ssh::session::Channel ch, size_t n) override {
     c_.OnUpstreamQueuedDataSent(ch, n);
+  }
+  // The host opens forwarded-tcpip (-R) and auth-agent@openssh.com
+  // channels; anything else is refused there.
+  void OnChannelOpen(ssh::session::Channel ch, std::string_view type,
+                     ssh::wire::Bytes extra) override {
+    c_.OnUpstreamChannelOpen(ch, type, extra);
+  }
+  void OnGlobalRequestReply(bool success, ssh::wire::Bytes data) override {
+    c_.OnUpstreamGlobalReply(success, data);
   }
 
   GatewayConnection& c_;

@@ -21,6 +21,7 @@
 namespace sallyport::gateway {
 
 namespace gw = gateway::v1;
+using connection_internal::IsJumpUser;
 using connection_internal::Safe;
 using ssh::connection::OpenFailure;
 using ssh::session::Channel;
@@ -114,6 +115,10 @@ asio::awaitable<void> GatewayConnection::Run() {
   if (!peer_.empty()) o.auth.peer_address = peer_;
   o.auth.principal_for_user = [this](std::string_view user) -> std::string {
     absl::StatusOr<Target> t = ParseTarget(user);
+    if (!t.ok() && IsJumpUser(user)) {
+      target_error_.reset();
+      return std::string(user);  // a jump-only connection's login
+    }
     if (!t.ok()) {
       target_error_ = std::string(t.status().message());
       return "";  // never matches
@@ -160,8 +165,8 @@ asio::awaitable<void> GatewayConnection::Run() {
   down_driver_ = std::make_unique<ssh::net::TransportDriver>(
       std::move(*socket_), down_->ReleaseTransport());
   socket_.reset();
-  down_handler_ =
-      std::make_unique<ssh::net::SessionMessageHandler>(*down_, *down_driver_);
+  down_handler_ = std::make_unique<ssh::net::SessionMessageHandler>(
+      *down_, *down_driver_, [this] { PumpRelays(); });
   if (slot_ != nullptr) slot_->Attach(down_driver_.get());
   proxy_.Register(this);
   Log(absl::StrCat("event=conn.open peer=", peer_));
@@ -181,6 +186,7 @@ asio::awaitable<void> GatewayConnection::Run() {
     if (b->tap != nullptr) b->tap->Close(Now());
     b->tap.reset();
   }
+  EndRelays();
 }
 
 // ---------------------------------------------------------------- auth
@@ -189,6 +195,7 @@ ssh::auth::AuthDecision GatewayConnection::Decide(
     const ssh::auth::AuthAttempt& a) {
   using ssh::auth::AuthResult;
   absl::StatusOr<Target> t = ParseTarget(a.user);
+  if (!t.ok() && IsJumpUser(a.user)) return DecideJump(a);
   if (!t.ok()) {
     (void)down_->SendAuthBanner(
         absl::StrCat("sallyport: ", t.status().message(),
@@ -206,15 +213,7 @@ ssh::auth::AuthDecision GatewayConnection::Decide(
   // The signed request: ask the CA (RBAC + the user's certificate again)
   // for the session certificate of the ephemeral key.
   target_ = *t;
-  user_ = a.certificate->key_id;
-  user_certificate_line_ = a.certificate->ToLine();
-  cert_serial_ = a.certificate->serial;
-  key_fingerprint_ = a.certificate->KeyFingerprint();
-  permissions_ = a.permissions;
-  valid_before_ = a.certificate->valid_before >= uint64_t{1} << 62
-                      ? absl::InfiniteFuture()
-                      : absl::FromUnixSeconds(
-                            static_cast<int64_t>(a.certificate->valid_before));
+  NoteIdentity(a);
   absl::StatusOr<ssh::crypto::PrivateKey> key =
       ssh::crypto::PrivateKey::GenerateEd25519();
   if (!key.ok()) return {AuthResult::kReject, "cannot generate a key"};
@@ -270,15 +269,18 @@ void GatewayConnection::AuthDecided(
 
 void GatewayConnection::OnAuthenticated(ssh::session::Session&) {
   if (slot_ != nullptr) slot_->Authenticated();
-  Log(absl::StrCat("event=auth.ok peer=", peer_, " ", Describe(),
-                   " record=", session_cert_->record()));
+  Log(absl::StrCat("event=auth.ok peer=", peer_, " ", Describe(), " record=",
+                   mode_ == Mode::kJump ? std::string("jump-only")
+                                        : session_cert_->record()));
   if (valid_before_ != absl::InfiniteFuture()) {
     down_driver_->SetDeadline(
         valid_before_,
         "your Sallyport certificate expired (valid_before reached); run "
         "`sp login` and connect again");
   }
-  StartUpstream();
+  // A jump-only connection has no upstream of its own: each direct-tcpip
+  // is decided and relayed by itself (forward_connection.cc).
+  if (mode_ == Mode::kRecorded) StartUpstream();
 }
 
 void GatewayConnection::OnEnd(ssh::session::Session&, const absl::Status&) {}
@@ -383,6 +385,7 @@ void GatewayConnection::UpstreamReady() {
       if (b->serial == serial) OpenUpstreamChannel(*b);
     }
   }
+  for (auto& then : std::exchange(after_upstream_, {})) then(true);
   WakeUp();
 }
 
@@ -391,6 +394,7 @@ void GatewayConnection::UpstreamFailed(const std::string& message) {
   Log(absl::StrCat("event=upstream.failed ", Describe(), " reason=\"", message,
                    "\""));
   if (down_ended_) return;
+  for (auto& then : std::exchange(after_upstream_, {})) then(false);
   std::vector<uint64_t> waiting = std::move(waiting_for_upstream_);
   for (uint64_t serial : waiting) {
     for (auto& [id, b] : bridges_) {

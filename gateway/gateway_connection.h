@@ -14,6 +14,22 @@
 //     (cached per tuple for the connection); everything else is refused
 //     with a reason. Each bridged channel is tapped by the Recorder before
 //     it opens; a failing tap ends the channel.
+//   - forwarding (gateway/forward_connection.cc): `-R` (tcpip-forward,
+//     decided as "port-forward" with the listen address as destination,
+//     at most max_remote_forwards per connection) and agent forwarding
+//     ("agent-forward") are passed to the host when a role allows them;
+//     the host's forwarded-tcpip and auth-agent@openssh.com channels are
+//     bridged back to the user through the tap.
+//   - jump-only connections (`ssh -J gw LOGIN@HOST`): a user name without
+//     '+' is a login (it must be one of the certificate's principals, as
+//     for LOGIN+HOST); the certificate alone authenticates it (our user
+//     CA, valid, not revoked; the CA re-verifies it on every channel).
+//     Such a connection carries only direct-tcpip: to an inventory host's
+//     SSH port (or 22) it is a ProxyJump, relayed as passthrough when the
+//     role allows "proxyjump-passthrough" for (user, that login, host);
+//     to another port of an inventory host it is a port-forward decision
+//     (relayed from the gateway, through the tap). Hosts are resolved only
+//     by the CA's inventory.
 // Everything runs on the downstream socket's executor.
 #ifndef SALLYPORT_GATEWAY_GATEWAY_CONNECTION_H_
 #define SALLYPORT_GATEWAY_GATEWAY_CONNECTION_H_
@@ -21,13 +37,16 @@
 #include <asio.hpp>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "gateway/forward_relay.h"
 #include "gateway/proxy.h"
 #include "gateway/recorder.h"
 #include "gateway/target_name.h"
@@ -77,12 +96,19 @@ class GatewayConnection
   std::optional<bool> OnGlobalRequest(std::string_view name, bool want_reply,
                                       ssh::wire::Bytes data,
                                       ssh::connection::RequestId) override;
+  // Channels we open to the user (forwarded-tcpip, auth-agent).
+  void OnChannelOpenResult(ssh::session::Channel ch,
+                           const ssh::connection::OpenResult& r) override;
+  void OnWindowAvailable(ssh::session::Channel ch) override;
 
   // ---- AuthPolicy
   ssh::auth::AuthDecision Decide(const ssh::auth::AuthAttempt& a) override;
 
  private:
   class Upstream;
+  // How the user addressed the gateway: LOGIN+HOST (a recorded session
+  // with an upstream) or a plain login (jump-only: direct-tcpip only).
+  enum class Mode { kRecorded, kJump };
   struct PendingRequest {
     std::string type;
     bool want_reply = false;
@@ -94,7 +120,10 @@ class GatewayConnection
     uint64_t serial = 0;
     ssh::session::Channel down;
     ssh::session::Channel up;
-    std::string type;  // "session" or "direct-tcpip"
+    // "session" or "direct-tcpip"; opened by the host (reverse):
+    // "forwarded-tcpip" or "auth-agent@openssh.com".
+    std::string type;
+    bool reverse = false;  // the host opened it; we opened `down`
     std::vector<uint8_t> open_extra;
     ChannelInfo info;
     std::unique_ptr<ChannelTap> tap;
@@ -158,6 +187,47 @@ class GatewayConnection
   void OnUpstreamReply(ssh::session::Channel ch, bool success);
   void OnUpstreamQueuedDataSent(ssh::session::Channel ch, size_t n);
 
+  // ---- forwarding (gateway/forward_connection.cc)
+  ssh::auth::AuthDecision DecideJump(const ssh::auth::AuthAttempt& a);
+  void NoteIdentity(const ssh::auth::AuthAttempt& a);
+  void OpenJump(ssh::session::Channel ch, ssh::wire::Bytes extra);
+  void RejectOpen(ssh::session::Channel ch, ssh::connection::OpenFailure reason,
+                  const std::string& why);
+  // Relays the pending channel `ch` to address:port once connected:
+  // passthrough (events only) or a recorded port forward.
+  void StartRelay(ssh::session::Channel ch, const std::string& host,
+                  const std::string& destination, bool passthrough,
+                  std::string address, uint16_t port);
+  TcpRelay* FindRelay(uint32_t id);
+  // A new channel got `id`: whatever still waited on an old channel of
+  // that id (timed out before it was answered) is dropped.
+  void ForgetStale(uint32_t id);
+  void PumpRelays();
+  void EndRelays();
+  std::optional<bool> OnRemoteForward(bool cancel, bool want_reply,
+                                      ssh::wire::Bytes data,
+                                      ssh::connection::RequestId request);
+  void Notify(const std::string& line);
+  void FlushNotices(Bridge& b);
+  // True when it went asynchronous (the bridge is busy; the answer
+  // resumes the request queue).
+  bool RequestAgentForwarding(Bridge& b, PendingRequest r);
+  void OnUpstreamChannelOpen(ssh::session::Channel ch, std::string_view type,
+                             ssh::wire::Bytes extra);
+  void OpenReverse(ssh::session::Channel up, const std::string& type,
+                   ssh::wire::Bytes extra, const std::string& destination);
+  void OnUpstreamGlobalReply(bool success, ssh::wire::Bytes data);
+  // Runs `then(true)` once the upstream is ready (now if it is), or
+  // `then(false)` if it failed.
+  void WhenUpstream(std::function<void(bool ready)> then);
+  // AuthorizeChannel for (login, `host`, kind, destination) with the
+  // per-connection cache; `done` runs on the executor while the
+  // connection lives (or never).
+  void AuthorizeFor(
+      const std::string& kind, const std::string& host,
+      const std::string& destination,
+      std::function<void(const gateway::v1::AuthorizeChannelResponse&)> done);
+
   void WakeDown();
   void WakeUp();
   void Log(const std::string& line) const;
@@ -200,6 +270,24 @@ class GatewayConnection
   std::map<uint32_t, std::unique_ptr<Bridge>> bridges_;  // by down id
   std::map<uint32_t, Bridge*> by_up_;
   std::map<std::string, gateway::v1::AuthorizeChannelResponse> authz_cache_;
+
+  // Forwarding state (gateway/forward_connection.cc).
+  Mode mode_ = Mode::kRecorded;
+  std::map<uint32_t, std::shared_ptr<TcpRelay>> relays_;  // by down id
+  // direct-tcpip opens of a jump-only connection being decided (id →
+  // serial, so a reused id is never mistaken for the old one).
+  std::map<uint32_t, uint64_t> pending_jumps_;
+  // Remote forwards the host accepted (listen address, port), and those
+  // being decided or requested; together at most max_remote_forwards.
+  std::set<std::pair<std::string, uint32_t>> remote_forwards_;
+  size_t remote_forwards_pending_ = 0;
+  // Our want_reply global requests to the host, oldest first.
+  std::deque<std::function<void(bool, ssh::wire::Bytes)>> upstream_replies_;
+  std::vector<std::function<void(bool)>> after_upstream_;
+  bool agent_forwarding_ = false;
+  // Refusals the user could not be told yet (no channel open), written
+  // to the first session channel's stderr; at most kMaxNotices.
+  std::deque<std::string> notices_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -49,6 +49,8 @@ struct ProxyLimits {
   size_t max_env_request_bytes = 4096;
   // Channel requests of one channel waiting behind an authorization.
   size_t max_queued_requests = 64;
+  // `-R` forwards (tcpip-forward) per connection, accepted or pending.
+  size_t max_remote_forwards = 16;
 };
 
 struct ProxyOptions {
