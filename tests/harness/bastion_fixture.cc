@@ -494,6 +494,14 @@ absl::Status BastionFixture::StartGateway(
       "the gateway did not start: ", last.message(), "\n", GatewayLog()));
 }
 
+absl::StatusOr<std::string> BastionFixture::GatewayHostPublicKey() const {
+  absl::StatusOr<RunResult> r =
+      RunCommandOk({"ssh-keygen", "-y", "-f",
+                    gateway_state_dir() + "/ssh_host_ed25519_key"});
+  if (!r.ok()) return r.status();
+  return Trimmed(r->out);
+}
+
 int BastionFixture::StopGateway() {
   if (!gateway_) return 0;
   const int status = gateway_->Stop();

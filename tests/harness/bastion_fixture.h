@@ -153,6 +153,9 @@ class BastionFixture {
   uint16_t gateway_metrics_port() const { return gateway_metrics_port_; }
   std::string gateway_state_dir() const { return dir_.File("gateway"); }
   BackgroundProcess* gateway_process() { return gateway_.get(); }
+  // The gateway's SSH host public key (OpenSSH line, from the key `enroll`
+  // wrote), for clients that pin it instead of checking the certificate.
+  absl::StatusOr<std::string> GatewayHostPublicKey() const;
   std::string GatewayLog() const {
     return ReadFileOrEmpty(dir_.File("gateway.log"));
   }

@@ -8,7 +8,8 @@ checking the server's host key with a known_hosts file (which may hold
       (--known-hosts FILE | --host-key LINE) \
       exec CMD | put LOCAL REMOTE | get REMOTE LOCAL
 
-exec exits with the remote command's exit status; errors exit 255 with
+exec exits with the remote command's exit status (255 with "asyncssh:
+exit-signal NAME" on stderr when a signal ended it); errors exit 255 with
 "asyncssh: ..." on stderr.
 """
 import argparse
@@ -37,7 +38,15 @@ async def run(a):
                                     stdin=asyncssh.DEVNULL, encoding=None)
             sys.stdout.buffer.write(result.stdout or b"")
             sys.stderr.buffer.write(result.stderr or b"")
-            return result.exit_status if result.exit_status is not None else 255
+            if result.exit_signal:
+                # (name, core dumped, message, language): the command was
+                # ended by a signal, reported like this.
+                sys.stderr.write("asyncssh: exit-signal %s\n" %
+                                 result.exit_signal[0])
+                return 255
+            if result.exit_status is None or result.exit_status < 0:
+                return 255
+            return result.exit_status
         async with conn.start_sftp_client() as sftp:
             if a.op == "put":
                 await sftp.put(a.args[0], a.args[1])
