@@ -1,8 +1,5 @@
 #include "ca/admin_service.h"
 
-#include <openssl/rand.h>
-
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "ca/admin_convert.h"
@@ -388,46 +385,6 @@ grpc::Status AdminService::DeleteHost(grpc::ServerContext* context,
              [&](const ClientIdentity&) -> absl::Status {
                return ctx_.store->DeleteHost(request->name());
              });
-}
-
-// ------------------------------------------------------------------ tokens
-
-grpc::Status AdminService::CreateJoinToken(
-    grpc::ServerContext* context, const pb::CreateJoinTokenRequest* request,
-    pb::CreateJoinTokenResponse* response) {
-  return Run(
-      context, "CreateJoinToken", {{"purpose", request->purpose()}},
-      [&](const ClientIdentity& admin) -> absl::Status {
-        absl::Duration ttl = FromDurationProto(request->ttl());
-        if (ttl == absl::ZeroDuration()) ttl = absl::Hours(1);
-        if (ttl < absl::ZeroDuration() || ttl > absl::Hours(24 * 7)) {
-          return absl::InvalidArgumentError("ttl must be in (0, 7 days]");
-        }
-        if (request->purpose() != kJoinTokenGateway &&
-            request->purpose() != kJoinTokenHost) {
-          return absl::InvalidArgumentError(
-              "purpose must be \"gateway\" or \"host\"");
-        }
-        std::string raw(32, '\0');
-        if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()),
-                       static_cast<int>(raw.size())) != 1) {
-          return absl::InternalError("RAND_bytes failed");
-        }
-        std::string token = absl::WebSafeBase64Escape(raw);
-        OPENSSL_cleanse(raw.data(), raw.size());
-        storage::NewJoinToken t;
-        t.token = base::SecretBytes::FromString(token);
-        t.purpose = request->purpose();
-        t.created_by = admin.name;
-        t.expires_at = ctx_.clock->Now() + ttl;
-        ASSIGN_OR_RETURN(storage::JoinToken stored,
-                         ctx_.store->CreateJoinToken(t));
-        response->set_token(token);
-        OPENSSL_cleanse(token.data(), token.size());
-        response->set_token_hash(stored.token_hash);
-        *response->mutable_expires_at() = ToTimestamp(stored.expires_at);
-        return absl::OkStatus();
-      });
 }
 
 // ------------------------------------------------------------------

@@ -94,6 +94,13 @@ class AdminService final : public admin::v1::Admin::Service {
       grpc::ServerContext* context,
       const admin::v1::CreateJoinTokenRequest* request,
       admin::v1::CreateJoinTokenResponse* response) override;
+  grpc::Status ListJoinTokens(
+      grpc::ServerContext* context,
+      const admin::v1::ListJoinTokensRequest* request,
+      admin::v1::ListJoinTokensResponse* response) override;
+  grpc::Status RevokeJoinToken(grpc::ServerContext* context,
+                               const admin::v1::RevokeJoinTokenRequest* request,
+                               admin::v1::JoinToken* response) override;
   grpc::Status ListCertificates(
       grpc::ServerContext* context,
       const admin::v1::ListCertificatesRequest* request,

@@ -14,6 +14,8 @@ namespace {
 
 constexpr size_t kMaxPasswordBytes = 1024;
 constexpr size_t kMaxOtpBytes = 16;
+// The shortest certificate `sp login --ttl` may ask for.
+constexpr absl::Duration kMinLoginTtl = absl::Minutes(1);
 
 }  // namespace
 
@@ -81,6 +83,12 @@ grpc::Status CaService::Login(grpc::ServerContext* context,
         absl::StrCat("tls_public_key_der: ", tls_key.status().message())));
   }
 
+  const absl::Duration requested_ttl = FromDurationProto(request->ttl());
+  if (requested_ttl != absl::ZeroDuration() && requested_ttl < kMinLoginTtl) {
+    return ToGrpc(absl::InvalidArgumentError(
+        "ttl must be at least 1m (or unset for the longest the roles allow)"));
+  }
+
   LoginAttempt attempt;
   attempt.user = request->user();
   attempt.password = base::SecretBytes::FromString(request->password());
@@ -89,10 +97,19 @@ grpc::Status CaService::Login(grpc::ServerContext* context,
   absl::StatusOr<storage::User> user = ctx_.login->Authenticate(attempt);
   if (!user.ok()) return ToGrpc(user.status());
 
+  // `sp login --ttl`: the request's ttl as an upper bound (the policy takes
+  // the minimum with the roles' max_ttl).
+  const absl::Time issue_start = ctx_.clock->Now();
+  std::optional<absl::Time> ttl_bound;
+  if (requested_ttl > absl::ZeroDuration()) {
+    ttl_bound = issue_start + requested_ttl;
+  }
   absl::StatusOr<IssuedUserCertificate> issued =
-      ctx_.issuer->IssueUserCertificate(user->name, *key, std::nullopt,
-                                        user->name, "login");
+      ctx_.issuer->IssueUserCertificate(user->name, *key, ttl_bound, user->name,
+                                        "login");
   if (!issued.ok()) return ToGrpc(issued.status());
+  response->set_ttl_capped(ttl_bound.has_value() &&
+                           issued->decision.valid_before < *ttl_bound);
   const ssh::cert::Certificate& cert = issued->certificate;
   absl::StatusOr<std::string> client_pem = ctx_.client_ca->Issue(
       ClientIdentity::Kind::kUser, user->name, cert.serial,

@@ -32,7 +32,7 @@ absl::StatusOr<storage::JoinToken> ConsumeJoinTokenOfKind(
   };
   if (token.empty() || token.size() > kMaxJoinTokenBytes) {
     return refuse(absl::UnauthenticatedError(
-        "the join token is unknown, already used or expired"));
+        "the join token is unknown, already used, revoked or expired"));
   }
   absl::StatusOr<storage::JoinToken> consumed =
       store.ConsumeJoinToken(base::SecretBytes::FromString(token));
@@ -42,7 +42,7 @@ absl::StatusOr<storage::JoinToken> ConsumeJoinTokenOfKind(
         code == absl::StatusCode::kFailedPrecondition ||
         code == absl::StatusCode::kInvalidArgument) {
       return refuse(absl::UnauthenticatedError(
-          "the join token is unknown, already used or expired"));
+          "the join token is unknown, already used, revoked or expired"));
     }
     return refuse(absl::UnavailableError("the CA's store is unavailable"));
   }

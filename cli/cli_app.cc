@@ -86,4 +86,15 @@ std::string CompletionScript(const CLI::App& app, const std::string& shell) {
   return out;
 }
 
+absl::StatusOr<absl::Duration> ParseDurationFlag(std::string_view text) {
+  absl::Duration d;
+  if (!absl::ParseDuration(std::string(text), &d) ||
+      d <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad duration \"", std::string(text),
+                     "\": write e.g. 90s, 30m, 8h or 1h30m"));
+  }
+  return d;
+}
+
 }  // namespace sallyport::cli

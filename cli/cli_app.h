@@ -7,6 +7,10 @@
 #include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace sallyport::cli {
 
@@ -20,6 +24,10 @@ std::string CommandList(const CLI::App& app);
 
 // A bash or zsh completion script for `app` (zsh through bashcompinit).
 std::string CompletionScript(const CLI::App& app, const std::string& shell);
+
+// Parses a duration flag: "90s", "30m", "8h", "1h30m" (positive).
+// kInvalidArgument with an example otherwise.
+absl::StatusOr<absl::Duration> ParseDurationFlag(std::string_view text);
 
 }  // namespace sallyport::cli
 

@@ -17,6 +17,7 @@
 #include "base/openssl_handles.h"
 #include "base/secret_bytes.h"
 #include "cli/ca_client.h"
+#include "cli/cli_app.h"
 #include "cli/exit_codes.h"
 #include "cli/sp_home.h"
 #include "cli/ssh_agent.h"
@@ -252,6 +253,15 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   absl::StatusOr<SpHome> home_or = SpHome::FromEnvironment();
   if (!home_or.ok()) return Error(err, home_or.status().message());
   const SpHome& home = *home_or;
+  std::optional<absl::Duration> ttl;
+  if (!options.ttl.empty()) {
+    absl::StatusOr<absl::Duration> parsed = ParseDurationFlag(options.ttl);
+    if (!parsed.ok()) {
+      Error(err, absl::StrCat("--ttl: ", parsed.status().message()));
+      return kExitUsage;
+    }
+    ttl = *parsed;
+  }
   if (absl::Status st = home.Ensure(); !st.ok()) {
     return Error(err, st.message());
   }
@@ -312,6 +322,12 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   request.set_otp(options.otp);
   request.set_ssh_public_key(key->public_key().ToAuthorizedKeysLine());
   request.set_tls_public_key_der(tls_key->public_der);
+  if (ttl.has_value()) {
+    const int64_t seconds = absl::ToInt64Seconds(*ttl);
+    request.mutable_ttl()->set_seconds(seconds);
+    request.mutable_ttl()->set_nanos(static_cast<int32_t>(
+        absl::ToInt64Nanoseconds(*ttl - absl::Seconds(seconds))));
+  }
   v1::LoginResponse response;
   grpc::Status st;
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -404,6 +420,12 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
       << "Certificate valid until " << HumanTime(valid_before) << " ("
       << HumanDuration(left) << ")\n"
       << "Certificate: " << cert_path << "\n";
+  if (response.ttl_capped()) {
+    err << "sp: note: you asked for " << options.ttl
+        << " but your roles allow at most "
+        << HumanDuration(absl::Ceil(left, absl::Minutes(1)))
+        << " (their max_ttl): the CA capped the certificate\n";
+  }
   if (AgentAvailable()) {
     if (absl::Status a = AgentAdd(key_path, left); a.ok()) {
       out << "Added the key and certificate to ssh-agent for "

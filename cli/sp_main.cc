@@ -38,6 +38,9 @@ int main(int argc, char** argv) {
   login_cmd->add_flag("--password-stdin", login.password_stdin,
                       "read the password from the first line of stdin");
   login_cmd->add_option("--otp", login.otp, "the current one-time code");
+  login_cmd->add_option("--ttl", login.ttl,
+                        "a shorter certificate, e.g. 2h (the CA caps it at "
+                        "your roles' max_ttl)");
   login_cmd->add_option(
       "--ca-fingerprint", login.ca_fingerprint,
       "trust the CA's TLS certificate if it has this SHA256 fingerprint");

@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "cli/cli_app.h"
 #include "cli/exit_codes.h"
 #include "cli/output.h"
 #include "proto/admin.grpc.pb.h"
@@ -71,6 +72,7 @@ void OnRun(CLI::App* sub, Action* action, Action run);
 void AddUserCommands(CLI::App& app, Spctl& ctl, Action* action);
 void AddRoleCommands(CLI::App& app, Spctl& ctl, Action* action);
 void AddHostCommands(CLI::App& app, Spctl& ctl, Action* action);
+void AddTokenCommands(CLI::App& app, Spctl& ctl, Action* action);
 void AddCertCommands(CLI::App& app, Spctl& ctl, Action* action);
 
 // Calls `method` on `stub` (nullptr: not connected, already explained).
@@ -92,8 +94,6 @@ std::optional<int> Call(Spctl& ctl, Stub* stub,
 std::string FormatTime(const google::protobuf::Timestamp& t);
 // A secret from the first line of FILE ("-" = stdin), newline dropped.
 absl::StatusOr<std::string> ReadFirstLine(const std::string& path);
-// Parses "90s", "8h", "1h30m". kInvalidArgument.
-absl::StatusOr<absl::Duration> ParseDurationFlag(std::string_view text);
 
 }  // namespace sallyport::cli
 

@@ -1,4 +1,4 @@
-// spctl hosts add|ls|show|label|rm|sign and spctl tokens create.
+// spctl hosts add|ls|show|label|rm|sign.
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -25,8 +25,6 @@ struct HostArgs {
   std::string host_key_file;
   std::string public_key_file;
   std::string output_file;
-  std::string kind;
-  std::string ttl;
 };
 
 std::string Labels(const google::protobuf::Map<std::string, std::string>& m) {
@@ -173,26 +171,6 @@ int Sign(Spctl& ctl, const HostArgs& a) {
   return kExitOk;
 }
 
-int CreateToken(Spctl& ctl, const HostArgs& a) {
-  pb::CreateJoinTokenRequest req;
-  if (a.kind != "gateway" && a.kind != "host") {
-    return ctl.Error("--kind must be gateway or host", kExitUsage);
-  }
-  req.set_purpose(a.kind);
-  if (!a.ttl.empty()) {
-    absl::StatusOr<absl::Duration> ttl = ParseDurationFlag(a.ttl);
-    if (!ttl.ok()) return ctl.Error(ttl.status().message(), kExitUsage);
-    req.mutable_ttl()->set_seconds(absl::ToInt64Seconds(*ttl));
-  }
-  pb::CreateJoinTokenResponse resp;
-  if (auto rc = Call(ctl, ctl.Admin(), &Stub::CreateJoinToken, req, &resp,
-                     "tokens create")) {
-    return *rc;
-  }
-  if (!ctl.Structured(resp)) ctl.out() << resp.token() << "\n";
-  return kExitOk;
-}
-
 }  // namespace
 
 void AddHostCommands(CLI::App& app, Spctl& ctl, Action* action) {
@@ -250,18 +228,6 @@ void AddHostCommands(CLI::App& app, Spctl& ctl, Action* action) {
       "--address", a->address,
       "the host's address (needed when it is not in the inventory)");
   OnRun(sign, action, [c, a] { return Sign(*c, *a); });
-
-  CLI::App* tokens = app.add_subcommand("tokens", "one-time join tokens");
-  tokens->require_subcommand(1);
-  CLI::App* create = tokens->add_subcommand(
-      "create",
-      "make a join token; prints only the token (the record with "
-      "--output json)");
-  create->add_option("--kind", a->kind, "gateway or host")->required();
-  create->add_option("--ttl", a->ttl,
-                     "how long it may be used (default 1h, "
-                     "at most 168h)");
-  OnRun(create, action, [c, a] { return CreateToken(*c, *a); });
 }
 
 }  // namespace sallyport::cli

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   AddUserCommands(app, ctl, &action);
   AddRoleCommands(app, ctl, &action);
   AddHostCommands(app, ctl, &action);
+  AddTokenCommands(app, ctl, &action);
   AddCertCommands(app, ctl, &action);
   CLI::App* completion =
       app.add_subcommand("completion", "print a shell completion script");

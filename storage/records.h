@@ -322,14 +322,26 @@ struct NewJoinToken {
 };
 
 struct JoinToken {
+  // Set by the store: 1, 2, 3, ... in creation order. The public name of
+  // the token (listings, revocation); never derived from the secret.
+  int64_t id = 0;
   std::string token_hash;  // lowercase hex SHA-256 of the secret
   std::string purpose;
   std::string created_by;
   absl::Time created_at;  // set by the store
   absl::Time expires_at;
   std::optional<absl::Time> used_at;
+  std::optional<absl::Time> revoked_at;
 
   bool operator==(const JoinToken&) const = default;
+};
+
+struct JoinTokenFilter {
+  // Only tokens that can still enrol at `usable_at`: not used, not revoked,
+  // expires_at > usable_at.
+  std::optional<absl::Time> usable_at;
+  int64_t after_id = 0;  // paging: ids greater than this
+  int limit = 1000;      // 1..10000
 };
 
 // ---------------------------------------------------------------- CA keys

@@ -173,9 +173,16 @@ class Store {
       const NewJoinToken& token) = 0;
   // Marks the token used, exactly once across all stores sharing the
   // database. kNotFound for an unknown secret; kFailedPrecondition when it
-  // was already used or has expired.
+  // was already used, was revoked or has expired.
   virtual absl::StatusOr<JoinToken> ConsumeJoinToken(
       const base::SecretBytes& token) = 0;
+  // Tokens by id, ascending. kInvalidArgument for a limit outside 1..10000.
+  virtual absl::StatusOr<std::vector<JoinToken>> ListJoinTokens(
+      const JoinTokenFilter& filter) = 0;
+  // Revokes an unused token so it can never be consumed (atomic with
+  // ConsumeJoinToken: exactly one of them wins). kNotFound for an unknown
+  // id; kFailedPrecondition when it was already used or revoked.
+  virtual absl::StatusOr<JoinToken> RevokeJoinToken(int64_t id) = 0;
 
   // ------------------------------------------------------------ CA keys
   // kAlreadyExists for a known fingerprint, or when adding an active key

@@ -314,6 +314,13 @@ TEST_P(StoreTest, UpgradesADatabaseFromEveryOlderSchemaVersion) {
         "INSERT INTO credentials (user_name, password_hash, totp_secret, "
         "failed_attempts, updated_at_us) VALUES ('alice', 'hash', ",
         backend_->BlobLiteral(secret), ", 0, 0);\n");
+    // A join token from before tokens had ids (version 4).
+    if (version < 4) {
+      absl::StrAppend(&script,
+                      "INSERT INTO join_tokens (token_hash, purpose, "
+                      "created_by, created_at_us, expires_at_us) VALUES "
+                      "('old-hash', 'gateway', 'admin', 0, 0);\n");
+    }
     SP_ASSERT_OK(backend_->ExecRawSql(script));
 
     std::unique_ptr<Store> upgraded = OpenAnother();
@@ -329,6 +336,21 @@ TEST_P(StoreTest, UpgradesADatabaseFromEveryOlderSchemaVersion) {
     EXPECT_TRUE(claimed);
     SP_ASSERT_OK_AND_ASSIGN(claimed, upgraded->ClaimTotpStep("alice", 7));
     EXPECT_FALSE(claimed);
+    if (version < 4) {
+      // The old token got id 1; the next one id 2.
+      SP_ASSERT_OK_AND_ASSIGN(std::vector<JoinToken> tokens,
+                              upgraded->ListJoinTokens(JoinTokenFilter()));
+      ASSERT_EQ(tokens.size(), 1u);
+      EXPECT_EQ(tokens[0].id, 1);
+      EXPECT_EQ(tokens[0].token_hash, "old-hash");
+      NewJoinToken next;
+      next.token = Token(9);
+      next.purpose = "host";
+      next.expires_at = clock_.Now() + absl::Hours(1);
+      SP_ASSERT_OK_AND_ASSIGN(JoinToken created,
+                              upgraded->CreateJoinToken(next));
+      EXPECT_EQ(created.id, 2);
+    }
     upgraded.reset();
     // Opened again, there is nothing left to apply and the data stays.
     std::unique_ptr<Store> again = OpenAnother();

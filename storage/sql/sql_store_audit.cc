@@ -1,4 +1,4 @@
-// SqlStore: the audit hash chain, sessions, session chunks and join tokens.
+// SqlStore: the audit hash chain, sessions and session chunks.
 #include <set>
 #include <utility>
 
@@ -62,19 +62,6 @@ constexpr Statement kListChunks(
     "FROM session_chunks WHERE session_id = $1 AND seq > $2 "
     "ORDER BY seq LIMIT $3");
 
-#define SP_TOKEN_COLUMNS \
-  "token_hash, purpose, created_by, created_at_us, expires_at_us, used_at_us"
-constexpr Statement kInsertToken("INSERT INTO join_tokens (" SP_TOKEN_COLUMNS
-                                 ") VALUES ($1, $2, $3, $4, $5, NULL)");
-// One conditional UPDATE: the row lock makes exactly one consumer match.
-constexpr Statement kConsumeToken(
-    "UPDATE join_tokens SET used_at_us = $2 WHERE token_hash = $1 "
-    "AND used_at_us IS NULL AND expires_at_us > $2 "
-    "RETURNING " SP_TOKEN_COLUMNS);
-constexpr Statement kSelectToken("SELECT " SP_TOKEN_COLUMNS
-                                 " FROM join_tokens WHERE token_hash = $1");
-#undef SP_TOKEN_COLUMNS
-
 AuditEvent AuditEventFromRow(const Row& r) {
   AuditEvent e;
   e.seq = static_cast<uint64_t>(r[0].AsInt());
@@ -114,17 +101,6 @@ absl::StatusOr<SessionChunk> ChunkFromRow(const Row& r) {
   c.stream = *stream;
   c.data = r[5].AsBytes();
   return c;
-}
-
-JoinToken TokenFromRow(const Row& r) {
-  JoinToken t;
-  t.token_hash = r[0].AsBytes();
-  t.purpose = r[1].AsBytes();
-  t.created_by = r[2].AsBytes();
-  t.created_at = TimeValue(r[3]);
-  t.expires_at = TimeValue(r[4]);
-  t.used_at = OptTimeValue(r[5]);
-  return t;
 }
 
 std::string SessionWhat(std::string_view id) {
@@ -378,60 +354,6 @@ absl::StatusOr<std::vector<SessionChunk>> SqlStore::ListSessionChunks(
     out.push_back(std::move(c));
   }
   return out;
-}
-
-// ------------------------------------------------------------ join tokens
-
-absl::StatusOr<JoinToken> SqlStore::CreateJoinToken(const NewJoinToken& in) {
-  RETURN_IF_ERROR(in.Validate());
-  JoinToken t;
-  ASSIGN_OR_RETURN(t.token_hash, Sha256Hex(in.token.view()));
-  t.purpose = in.purpose;
-  t.created_by = in.created_by;
-  t.created_at = Now();
-  t.expires_at = TruncateToMicros(in.expires_at);
-  RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kReadCommitted,
-               [&](Tx& tx) {
-                 return tx
-                     .Exec(kInsertToken,
-                           {Param::Text(t.token_hash), Param::Text(t.purpose),
-                            Param::Text(t.created_by), TimeParam(t.created_at),
-                            TimeParam(t.expires_at)})
-                     .status();
-               }),
-      "join token"));
-  return t;
-}
-
-absl::StatusOr<JoinToken> SqlStore::ConsumeJoinToken(
-    const base::SecretBytes& token) {
-  if (token.empty() || token.size() > kMaxTextBytes) {
-    return absl::NotFoundError("join token not found");
-  }
-  ASSIGN_OR_RETURN(std::string hash, Sha256Hex(token.view()));
-  const absl::Time now = Now();
-  std::vector<Row> rows, existing;
-  RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kReadCommitted,
-               [&](Tx& tx) -> absl::Status {
-                 existing.clear();
-                 ASSIGN_OR_RETURN(
-                     rows, tx.Query(kConsumeToken,
-                                    {Param::Text(hash), TimeParam(now)}));
-                 if (!rows.empty()) return absl::OkStatus();
-                 ASSIGN_OR_RETURN(existing,
-                                  tx.Query(kSelectToken, {Param::Text(hash)}));
-                 return absl::OkStatus();
-               }),
-      "consume join token"));
-  if (!rows.empty()) return TokenFromRow(rows[0]);
-  if (existing.empty()) return absl::NotFoundError("join token not found");
-  const JoinToken t = TokenFromRow(existing[0]);
-  if (t.used_at) {
-    return absl::FailedPreconditionError("join token was already used");
-  }
-  return absl::FailedPreconditionError("join token has expired");
 }
 
 }  // namespace sallyport::storage::sql

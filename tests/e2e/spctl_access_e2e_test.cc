@@ -10,7 +10,6 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "ca/tls_material.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "proto/admin.pb.h"
@@ -43,19 +42,6 @@ struct Case {
   std::string login, host, kind, destination;
 };
 
-std::shared_ptr<grpc::Channel> Channel(const std::string& address,
-                                       const std::string& ca_pem,
-                                       const std::string& key = "",
-                                       const std::string& cert = "") {
-  grpc::SslCredentialsOptions tls;
-  tls.pem_root_certs = ca_pem;
-  tls.pem_private_key = key;
-  tls.pem_cert_chain = cert;
-  grpc::ChannelArguments args;
-  args.SetSslTargetNameOverride("sallyport-ca");
-  return grpc::CreateCustomChannel(address, grpc::SslCredentials(tls), args);
-}
-
 class SpctlAccessTest : public SpctlTestBase {};
 
 TEST_F(SpctlAccessTest, AgreesWithAuthorizeChannelOnTwentyCases) {
@@ -84,28 +70,10 @@ TEST_F(SpctlAccessTest, AgreesWithAuthorizeChannelOnTwentyCases) {
   // Enrol a gateway with a token from spctl.
   auto token = env.Spctl({"tokens", "create", "--kind", "gateway"});
   ASSERT_TRUE(token.ok()) << token.Describe();
-  const std::string ca_pem = ReadFileOrEmpty(env.Home("admin") + "/ca.pem");
-  auto tls_key = ca::GenerateTlsKey();
-  ASSERT_TRUE(tls_key.ok());
-  auto host_key = sallyport::testing::GenerateKey(env.Path(""), "gw_host");
-  ASSERT_TRUE(host_key.ok());
-  gateway::v1::EnrollGatewayRequest enroll;
-  enroll.set_token(std::string(absl::StripTrailingAsciiWhitespace(token.out)));
-  enroll.set_name("gw1");
-  enroll.set_tls_public_key_der(*ca::PublicKeyToDer(tls_key->get()));
-  enroll.set_ssh_host_public_key(host_key->public_line);
-  gateway::v1::EnrollGatewayResponse enrolled;
-  {
-    auto stub =
-        gateway::v1::Gateway::NewStub(Channel(env.ca().address(), ca_pem));
-    grpc::ClientContext ctx;
-    grpc::Status st = stub->EnrollGateway(&ctx, enroll, &enrolled);
-    ASSERT_TRUE(st.ok()) << st.error_message();
-  }
-  auto gateway = gateway::v1::Gateway::NewStub(
-      Channel(env.ca().address(), ca_pem,
-              std::string(ca::PrivateKeyToPem(tls_key->get())->view()),
-              enrolled.tls_client_certificate_pem()));
+  auto gateway_channel = env.EnrollGateway(
+      std::string(absl::StripTrailingAsciiWhitespace(token.out)), "gw1");
+  ASSERT_TRUE(gateway_channel.ok()) << gateway_channel.status();
+  auto gateway = gateway::v1::Gateway::NewStub(*gateway_channel);
 
   const std::vector<Case> cases = {
       {"ubuntu", "web01", "shell", ""},

@@ -296,6 +296,8 @@ TEST_F(SpctlCertsTest, NonAdminIsRefusedByEveryAdminVerb) {
       {"hosts", "rm", "h1"},
       {"hosts", "sign", "h1", "--public-key", key, "--address", "127.0.0.1"},
       {"tokens", "create", "--kind", "host"},
+      {"tokens", "ls"},
+      {"tokens", "revoke", "1"},
       {"certs", "ls"},
       {"certs", "show", "1"},
       {"certs", "revoke", "--serial", "1"},

@@ -3,6 +3,8 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
+#include "ca/tls_material.h"
+#include "proto/gateway.grpc.pb.h"
 #include "tests/harness/listening_process.h"
 #include "tests/harness/sshd_fixture.h"
 
@@ -72,6 +74,48 @@ RunResult SpctlEnv::Sp(const std::string& who,
                        const std::map<std::string, std::string>& env) {
   absl::StatusOr<RunResult> r = RunSp(Home(who), args, stdin_data, env);
   return r.ok() ? *r : RunResult();
+}
+
+std::shared_ptr<grpc::Channel> SpctlEnv::CaChannel(
+    const std::string& key_pem, const std::string& cert_pem) {
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs =
+      sallyport::testing::ReadFileOrEmpty(Home("admin") + "/ca.pem");
+  tls.pem_private_key = key_pem;
+  tls.pem_cert_chain = cert_pem;
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride("sallyport-ca");
+  return grpc::CreateCustomChannel(ca_->address(), grpc::SslCredentials(tls),
+                                   args);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> SpctlEnv::EnrollGateway(
+    const std::string& token, const std::string& name) {
+  absl::StatusOr<base::EvpPkeyPtr> tls_key = ca::GenerateTlsKey();
+  if (!tls_key.ok()) return tls_key.status();
+  absl::StatusOr<sallyport::testing::KeyPair> host_key =
+      sallyport::testing::GenerateKey(dir_.path(), name + "_host");
+  if (!host_key.ok()) return host_key.status();
+  absl::StatusOr<std::string> der = ca::PublicKeyToDer(tls_key->get());
+  if (!der.ok()) return der.status();
+  gateway::v1::EnrollGatewayRequest enroll;
+  enroll.set_token(token);
+  enroll.set_name(name);
+  enroll.set_tls_public_key_der(*der);
+  enroll.set_ssh_host_public_key(host_key->public_line);
+  gateway::v1::EnrollGatewayResponse enrolled;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  grpc::Status st = gateway::v1::Gateway::NewStub(CaChannel())
+                        ->EnrollGateway(&ctx, enroll, &enrolled);
+  if (!st.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(st.error_code()),
+                        st.error_message());
+  }
+  auto key_pem = ca::PrivateKeyToPem(tls_key->get());
+  if (!key_pem.ok()) return key_pem.status();
+  return CaChannel(std::string(key_pem->view()),
+                   enrolled.tls_client_certificate_pem());
 }
 
 bool IsJson(const std::string& text) {

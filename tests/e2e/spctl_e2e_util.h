@@ -4,6 +4,8 @@
 #ifndef SALLYPORT_TESTS_E2E_SPCTL_E2E_UTIL_H_
 #define SALLYPORT_TESTS_E2E_SPCTL_E2E_UTIL_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -53,6 +55,16 @@ class SpctlEnv {
   std::string KeyPath(const std::string& user) const {
     return Home(user) + "/" + user;
   }
+
+  // A TLS channel to the CA (its certificate as pinned by the admin's
+  // `sp login`), presenting `key_pem` + `cert_pem` when given (mutual TLS).
+  std::shared_ptr<grpc::Channel> CaChannel(const std::string& key_pem = "",
+                                           const std::string& cert_pem = "");
+  // Enrols a gateway named `name` with a join token through the real
+  // Gateway.EnrollGateway and returns a mutual-TLS channel with the
+  // gateway's identity, or the RPC's error.
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> EnrollGateway(
+      const std::string& token, const std::string& name);
 
  private:
   explicit SpctlEnv(sallyport::testing::TempDir dir) : dir_(std::move(dir)) {}

@@ -4,9 +4,13 @@
 // include changes nothing for other hosts (`ssh -G github.com`); no
 // `@cert-authority *`; the CA and user are remembered after a logout and
 // after a failed first login; --version, unknown commands, SALLYPORT_HOME
-// in --help; `sp status` fields and JSON. The distinct exit codes are in
+// in --help; `sp status` fields and JSON; `sp login --ttl` asks for a
+// shorter certificate, capped by the roles' max_ttl and the CA's 8 h (the
+// validity read back with `ssh-keygen -L`). The distinct exit codes are in
 // pinning_e2e_test and login_e2e_test.
 #include <unistd.h>
+
+#include <regex>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -31,7 +35,87 @@ class SpFixesTest : public SpctlTestBase {
     SpctlTestBase::SetUp();
     AddUser("dana", "login");
   }
+  // valid_before - valid_after of `user`'s certificate, as `ssh-keygen -L`
+  // prints it ("Valid: from 2026-11-30T10:00:00 to 2026-11-30T12:01:00").
+  absl::Duration CertificateSpan(const std::string& user) {
+    auto r = sallyport::testing::RunCommandOk(
+        {"ssh-keygen", "-L", "-f", env_->CertPath(user)});
+    EXPECT_TRUE(r.ok()) << r.status();
+    std::smatch m;
+    if (!r.ok() ||
+        !std::regex_search(r->out, m,
+                           std::regex(R"(Valid: from (\S+) to (\S+))"))) {
+      ADD_FAILURE() << (r.ok() ? r->out : "");
+      return absl::ZeroDuration();
+    }
+    absl::Time from, to;
+    std::string error;
+    EXPECT_TRUE(absl::ParseTime("%Y-%m-%dT%H:%M:%S", m[1].str(),
+                                absl::LocalTimeZone(), &from, &error))
+        << error;
+    EXPECT_TRUE(absl::ParseTime("%Y-%m-%dT%H:%M:%S", m[2].str(),
+                                absl::LocalTimeZone(), &to, &error))
+        << error;
+    return to - from;
+  }
 };
+
+// The span `ssh-keygen -L` shows for a certificate of `ttl`: the CA backdates
+// valid_after by one minute; a second is lost to truncation at most.
+void ExpectSpan(absl::Duration span, absl::Duration ttl) {
+  EXPECT_GE(span, ttl + absl::Minutes(1) - absl::Seconds(2)) << span;
+  EXPECT_LE(span, ttl + absl::Minutes(1)) << span;
+}
+
+TEST_F(SpFixesTest, LoginTtlAsksForAShorterCertificateCappedByTheRoles) {
+  ASSERT_TRUE(env_->Spctl({"roles", "create", "-f",
+                           env_->WriteFile("short.yaml",
+                                           "name: short\nlogins: [x]\n"
+                                           "max_ttl: 3h\n")})
+                  .ok());
+  ASSERT_TRUE(env_->Spctl({"roles", "create", "-f",
+                           env_->WriteFile("long.yaml",
+                                           "name: long\nlogins: [y]\n"
+                                           "max_ttl: 24h\n")})
+                  .ok());
+  AddUser("sam", "short");
+  AddUser("lee", "long");
+
+  // Shorter than the role allows: exactly what was asked, quietly.
+  auto two = env_->Login("sam", kPassword, {"--ttl", "2h"});
+  ASSERT_TRUE(two.ok()) << two.Describe();
+  ExpectSpan(CertificateSpan("sam"), absl::Hours(2));
+  EXPECT_FALSE(absl::StrContains(two.err, "capped")) << two.err;
+  // Also a non-round ttl.
+  ASSERT_TRUE(env_->Login("sam", kPassword, {"--ttl", "1h30m"}).ok());
+  ExpectSpan(CertificateSpan("sam"), absl::Minutes(90));
+
+  // Longer than the role's max_ttl: capped at 3h, and sp says so.
+  auto five = env_->Login("sam", kPassword, {"--ttl", "5h"});
+  ASSERT_TRUE(five.ok()) << five.Describe();
+  ExpectSpan(CertificateSpan("sam"), absl::Hours(3));
+  EXPECT_TRUE(absl::StrContains(five.err, "you asked for 5h")) << five.err;
+  EXPECT_TRUE(absl::StrContains(five.err, "at most 3h00m")) << five.err;
+  EXPECT_TRUE(absl::StrContains(five.err, "capped")) << five.err;
+  // Without --ttl: the role's max_ttl, as before.
+  ASSERT_TRUE(env_->Login("sam", kPassword).ok());
+  ExpectSpan(CertificateSpan("sam"), absl::Hours(3));
+
+  // A role that allows 24h is still capped by the CA's 8h.
+  auto twelve = env_->Login("lee", kPassword, {"--ttl", "12h"});
+  ASSERT_TRUE(twelve.ok()) << twelve.Describe();
+  ExpectSpan(CertificateSpan("lee"), absl::Hours(8));
+  EXPECT_TRUE(absl::StrContains(twelve.err, "at most 8h00m")) << twelve.err;
+
+  // Bad values: a usage error before asking the CA; under a minute is the
+  // CA's INVALID_ARGUMENT with the reason.
+  auto bad = env_->Login("sam", kPassword, {"--ttl", "soon"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.Describe();
+  EXPECT_TRUE(absl::StrContains(bad.err, "--ttl")) << bad.err;
+  auto tiny = env_->Login("sam", kPassword, {"--ttl", "30s"});
+  EXPECT_EQ(tiny.exit_code, 1) << tiny.Describe();
+  EXPECT_TRUE(absl::StrContains(tiny.err, "at least 1m")) << tiny.err;
+}
 
 TEST_F(SpFixesTest, FourLoginsAndALogoutLeaveNothingInTheAgent) {
   const std::string sock = env_->Path("agent.sock");

@@ -74,6 +74,7 @@ TEST_F(SpctlUsersTest, AddedUserBoundToRoleLogsInWithTheRolesPrincipals) {
                                              {"bindings", "ls"},
                                              {"hosts", "ls"},
                                              {"certs", "ls"},
+                                             {"tokens", "ls"},
                                              {"ca", "status"}}) {
     std::vector<std::string> args = verb;
     args.push_back("--output");
