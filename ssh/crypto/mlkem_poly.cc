@@ -55,11 +55,13 @@ static_assert((kInv128 * 128) % kQ == 1);
 // Barrett constant floor(2^32 / q).
 constexpr uint64_t kBarrett = (uint64_t{1} << 32) / kQ;
 
-// r in [0, 2q) to [0, q) with a mask, not a branch.
+// r in [0, 2q) to [0, q) with a mask, not a branch. Unsigned throughout:
+// signed arithmetic here would let a compiler or sanitizer (UBSan's overflow
+// checks) branch on the secret value.
 inline uint16_t CondSubQ(uint32_t r) {
-  int32_t t = static_cast<int32_t>(r) - static_cast<int32_t>(kQ);
-  t += (t >> 31) & static_cast<int32_t>(kQ);
-  return static_cast<uint16_t>(t);
+  const uint32_t t = r - kQ;             // wraps below zero when r < q
+  const uint32_t mask = 0u - (t >> 31);  // all ones when r < q (r < 2^31)
+  return static_cast<uint16_t>(t + (mask & kQ));
 }
 
 inline uint16_t MulMod(uint32_t a, uint32_t b) { return Reduce(a * b); }
