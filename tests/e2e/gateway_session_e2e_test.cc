@@ -6,6 +6,7 @@
 //  - stderr stays apart from stdout, both complete;
 //  - a command ended by a signal is reported as exit-signal (stock ssh and
 //    AsyncSSH, which names the signal);
+//  - keepalives from ssh and from the target are answered;
 //  - env: LANG and LC_* reach the target, other variables do not, even when
 //    the target would accept them;
 //  - two channels on one connection: a second command through an
@@ -35,6 +36,12 @@ class GatewaySessionE2eTest : public ::testing::Test {
     BastionFixture::Options options = BastionFixture::DefaultOptions();
     // The target would take SP_* too: only the gateway keeps it out.
     options.sshd_config["AcceptEnv"] = "LANG LC_* SP_*";
+    // The target probes the gateway's upstream client every second and
+    // drops it after 8 unanswered probes.
+    options.sshd_config["ClientAliveInterval"] = "1";
+    options.sshd_config["ClientAliveCountMax"] = "8";
+    // DEBUG2 logs each probe ("request keepalive@openssh.com").
+    options.sshd_config["LogLevel"] = "DEBUG2";
     auto env = GatewayE2eEnv::Start(options);
     ASSERT_TRUE(env.ok()) << env.status();
     env_ = env->release();
@@ -163,6 +170,23 @@ TEST_F(GatewaySessionE2eTest, OnlyLangAndLcVariablesReachTheTarget) {
   direct.insert(direct.end(), {"web01", print});
   const RunResult d = GatewayE2eEnv::Run(direct, run);
   EXPECT_EQ(d.out, "C.sp-lang|C.sp-time|must-not-pass\n") << d.Describe();
+}
+
+TEST_F(GatewaySessionE2eTest, KeepalivesAreAnsweredOnBothSides) {
+  // ssh probes the gateway every second and gives up after 8 unanswered
+  // probes; the target probes the gateway's upstream the same way. A
+  // quiet command that outlives both limits still ends normally.
+  const RunResult r =
+      AliceRuns("sleep 12; echo still-here",
+                {"-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=8"});
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(r.out, "still-here\n") << r.Describe();
+  // The target did probe...
+  const std::string log = env_->fixture().target("web01")->sshd->Log();
+  EXPECT_TRUE(absl::StrContains(log, "request keepalive@openssh.com"))
+      << log.substr(0, 4000);
+  // ...and never dropped the gateway for not answering.
+  EXPECT_FALSE(absl::StrContains(log, "Timeout, client not responding"));
 }
 
 TEST_F(GatewaySessionE2eTest, ControlMasterRunsASecondCommandOnOneConnection) {

@@ -59,6 +59,9 @@ RunOptions SshClients::Options() const {
   // PuTTY keeps its random seed and settings under $HOME/.putty.
   ro.env["HOME"] = dir_.path();
   ro.env["SSH_AUTH_SOCK"] = "";
+  // The scripts run from the source tree (runfiles are symlinks): no
+  // __pycache__ written next to them.
+  ro.env["PYTHONDONTWRITEBYTECODE"] = "1";
   ro.timeout = absl::Seconds(120);
   return ro;
 }
