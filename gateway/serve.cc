@@ -1,7 +1,9 @@
 #include "gateway/serve.h"
 
+#include <grpc/support/log.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <thread>
 #include <utility>
@@ -57,6 +59,23 @@ bool SameFiles(const GatewayFileSettings& a, const GatewayFileSettings& b) {
   return a.host_key == b.host_key && a.host_certificate == b.host_certificate &&
          a.tls_key == b.tls_key && a.tls_certificate == b.tls_certificate &&
          a.ca_certificate == b.ca_certificate;
+}
+
+// gRPC's own log lines, as the gateway's (so a JSON log stays JSON).
+std::atomic<GatewayOps*> grpc_log_ops{nullptr};
+
+void GrpcLog(gpr_log_func_args* args) {
+  GatewayOps* ops = grpc_log_ops.load();
+  if (ops == nullptr) {
+    std::fprintf(stderr, "grpc: %s %s\n",
+                 gpr_log_severity_string(args->severity),
+                 args->message != nullptr ? args->message : "");
+    return;
+  }
+  ops->Notice("grpc",
+              absl::StrCat(gpr_log_severity_string(args->severity), " ",
+                           args->message != nullptr ? args->message : ""),
+              args->severity != GPR_LOG_SEVERITY_ERROR);
 }
 
 }  // namespace
@@ -456,6 +475,8 @@ int RunServe(const std::string& config_path, const std::string& listen) {
                  std::string(server.status().message()).c_str());
     return 1;
   }
+  grpc_log_ops = &(*server)->ops();
+  gpr_set_log_function(GrpcLog);
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
@@ -475,6 +496,7 @@ int RunServe(const std::string& config_path, const std::string& listen) {
     break;
   }
   (*server)->Drain((*server)->settings().drain_timeout);
+  grpc_log_ops = nullptr;
   server->reset();
   return 0;
 }
