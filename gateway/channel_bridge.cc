@@ -46,6 +46,7 @@ void GatewayConnection::OnChannelOpen(Channel ch, std::string_view type,
   auto refuse = [&](OpenFailure reason, const std::string& why) {
     Log(absl::StrCat("event=channel.refused ", Describe(), " type=\"",
                      Safe(kind), "\" reason=\"", why, "\""));
+    ReportChannelRefused(kind, "", ch.id(), why);
     (void)ch.Reject(reason, why);
   };
   if (upstream_error_.has_value()) {
@@ -61,7 +62,7 @@ void GatewayConnection::OnChannelOpen(Channel ch, std::string_view type,
     return;
   }
   if (bridges_.size() + relays_.size() >=
-      proxy_.options().limits.max_channels_per_connection) {
+      limits_.max_channels_per_connection) {
     refuse(OpenFailure::kResourceShortage,
            "too many channels on this connection");
     return;
@@ -158,6 +159,7 @@ void GatewayConnection::RejectDown(Bridge& b, OpenFailure reason,
   Log(absl::StrCat("event=channel.refused ", Describe(), " type=", b.type,
                    " destination=\"", Safe(b.info.destination), "\" reason=\"",
                    Safe(description), "\""));
+  ReportChannelRefused(b.type, b.info.destination, b.down.id(), description);
   (void)b.down.Reject(reason, description);
   WakeDown();
   if (b.tap != nullptr) b.tap->Close(Now());
@@ -181,6 +183,8 @@ void GatewayConnection::OnUpstreamOpenResult(
   if (down_ended_) return;
   (void)b->down.Accept();
   if (b->type == "session") FlushNotices(*b);
+  b->reported_open = true;
+  observer().ChannelOpened(log_conn_, ChannelLog(*b));
   Log(absl::StrCat("event=channel.open ", Describe(), " channel=", b->down.id(),
                    " type=", b->type, " destination=\"",
                    Safe(b->info.destination), "\""));
@@ -398,6 +402,7 @@ void GatewayConnection::Refuse(Bridge& b, const PendingRequest& r,
   Log(absl::StrCat("event=request.refused ", Describe(),
                    " channel=", b.down.id(), " type=\"", Safe(r.type),
                    "\" reason=\"", Safe(why), "\""));
+  ReportChannelRefused(r.type, "", b.down.id(), why);
   if (tell_user) {
     const std::string line = absl::StrCat("sallyport: ", why, "\r\n");
     (void)b.down.Queue(ssh::wire::AsBytes(line), 1);
@@ -421,6 +426,7 @@ void GatewayConnection::MaybeForget(Bridge& b) {
   if (!b.down_closed || (b.up_open && !b.up_closed)) return;
   Log(absl::StrCat("event=channel.close ", Describe(),
                    " channel=", b.down.id()));
+  ReportChannelClosed(b);
   if (b.tap != nullptr) b.tap->Close(Now());
   if (b.up_open) by_up_.erase(b.up.id());
   bridges_.erase(b.down.id());
@@ -457,6 +463,7 @@ void GatewayConnection::ForwardInput(Bridge& b, uint32_t stream, Bytes data) {
     CloseBridge(b, "recording failed");
     return;
   }
+  NoteData(b, true, data.size());
   const size_t before = b.up.QueuedBytes();
   absl::StatusOr<size_t> taken = b.up.Queue(data, stream);
   if (!taken.ok() || *taken < data.size()) {
@@ -507,6 +514,7 @@ void GatewayConnection::OnUpstreamData(Channel ch, uint32_t stream,
     CloseBridge(*b, "recording failed");
     return;
   }
+  NoteData(*b, false, data.size());
   const size_t before = b->down.QueuedBytes();
   absl::StatusOr<size_t> taken = b->down.Queue(data, stream);
   if (!taken.ok() || *taken < data.size()) {

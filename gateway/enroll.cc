@@ -309,4 +309,36 @@ absl::StatusOr<absl::Time> RenewIdentity(
   return FromTimestamp(response.tls_valid_before());
 }
 
+namespace {
+absl::StatusOr<absl::Time> Asn1Time(const ASN1_TIME* t) {
+  struct tm tm = {};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) {
+    return absl::InvalidArgumentError("unreadable validity time");
+  }
+  return absl::FromUnixSeconds(timegm(&tm));
+}
+}  // namespace
+
+absl::StatusOr<CertificateLifetime> ReadTlsCertificateLifetime(
+    const std::string& path) {
+  ASSIGN_OR_RETURN(std::string pem, base::ReadTextFile(path));
+  base::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  base::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (cert == nullptr) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": not a PEM certificate"));
+  }
+  CertificateLifetime life;
+  absl::StatusOr<absl::Time> nb = Asn1Time(X509_get0_notBefore(cert.get()));
+  absl::StatusOr<absl::Time> na = Asn1Time(X509_get0_notAfter(cert.get()));
+  if (!nb.ok() || !na.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": unreadable certificate validity"));
+  }
+  life.not_before = *nb;
+  life.not_after = *na;
+  return life;
+}
+
 }  // namespace sallyport::gateway

@@ -88,6 +88,19 @@ absl::StatusOr<absl::Time> RenewIdentity(
     const std::shared_ptr<grpc::Channel>& channel,
     absl::Duration timeout = absl::Seconds(30));
 
+// The validity of the first certificate in a PEM file (the mTLS
+// certificate), for deciding when to renew. Errors name the path.
+struct CertificateLifetime {
+  absl::Time not_before;
+  absl::Time not_after;
+  // When `fraction` (0..1) of the lifetime has passed.
+  absl::Time At(double fraction) const {
+    return not_before + (not_after - not_before) * fraction;
+  }
+};
+absl::StatusOr<CertificateLifetime> ReadTlsCertificateLifetime(
+    const std::string& path);
+
 }  // namespace sallyport::gateway
 
 #endif  // SALLYPORT_GATEWAY_ENROLL_H_

@@ -61,11 +61,15 @@ GatewayConnection::GatewayConnection(
     : proxy_(proxy),
       executor_(socket.get_executor()),
       slot_(std::move(slot)),
-      socket_(std::move(socket)) {
+      socket_(std::move(socket)),
+      limits_(proxy.limits()) {
   asio::error_code ec;
   auto ep = socket_->remote_endpoint(ec);
   if (!ec) peer_ = ep.address().to_string();
   session_id_ = proxy_.NewSessionId();
+  log_conn_.id = proxy_.NewConnectionId();
+  log_conn_.session = session_id_;
+  if (!ec) log_conn_.peer = absl::StrCat(peer_, ":", ep.port());
 }
 
 GatewayConnection::~GatewayConnection() {
@@ -102,16 +106,16 @@ asio::awaitable<void> GatewayConnection::Run() {
   const ProxyOptions& po = proxy_.options();
   ssh::session::ServerSessionOptions o;
   o.transport.clock = po.clock;
-  o.transport.host_keys = po.host_keys;
+  o.transport.host_keys = proxy_.host_keys();
   if (slot_ != nullptr)
     o.transport.login_grace_time = slot_->deadline() - absl::Now();
-  o.max_env_requests = po.limits.max_env_requests;
-  o.max_env_request_bytes = po.limits.max_env_request_bytes;
-  o.connection.max_channels = po.limits.max_channels_per_connection;
+  o.max_env_requests = limits_.max_env_requests;
+  o.max_env_request_bytes = limits_.max_env_request_bytes;
+  o.connection.max_channels = limits_.max_channels_per_connection;
   o.auth.policy = this;
   o.auth.clock = po.clock;
   o.auth.trusted_user_cas = po.ca->user_ca_keys();
-  o.auth.max_attempts = po.limits.max_auth_tries;
+  o.auth.max_attempts = limits_.max_auth_tries;
   if (!peer_.empty()) o.auth.peer_address = peer_;
   o.auth.principal_for_user = [this](std::string_view user) -> std::string {
     absl::StatusOr<Target> t = ParseTarget(user);
@@ -135,6 +139,11 @@ asio::awaitable<void> GatewayConnection::Run() {
     if (accepted) return;
     Log(absl::StrCat("event=auth.refused peer=", peer_, " reason=\"",
                      Safe(reason), "\""));
+    if (ca_refusal_code_.empty()) {
+      ReportAuth(false, AuthFailureCode(reason));
+    } else {
+      ReportAuth(false, std::exchange(ca_refusal_code_, std::string()));
+    }
     // Refusals the library made before asking us (certificate checks):
     // tell the user why, once per distinct reason.
     if (a == nullptr && down_ != nullptr && banners_sent_ < 3) {
@@ -149,9 +158,11 @@ asio::awaitable<void> GatewayConnection::Run() {
                              "connect as LOGIN+HOST (e.g. root+web01).\r\n"));
     }
   };
+  observer().ConnectionOpened(log_conn_);
   if (o.auth.trusted_user_cas.empty()) {
     Log(absl::StrCat("event=conn.refused peer=", peer_,
                      " reason=\"no user CA keys from the CA yet\""));
+    ReportClosed(absl::UnavailableError("no user CA keys from the CA yet"));
     co_return;
   }
   absl::StatusOr<std::unique_ptr<ssh::session::ServerSession>> s =
@@ -159,6 +170,7 @@ asio::awaitable<void> GatewayConnection::Run() {
   if (!s.ok()) {
     Log(absl::StrCat("event=conn.error reason=\"", Safe(s.status().message()),
                      "\""));
+    ReportClosed(s.status());
     co_return;
   }
   down_ = std::move(*s);
@@ -185,8 +197,11 @@ asio::awaitable<void> GatewayConnection::Run() {
   for (auto& [id, b] : bridges_) {
     if (b->tap != nullptr) b->tap->Close(Now());
     b->tap.reset();
+    ReportChannelClosed(*b);
   }
   EndRelays();
+  if (idle_timer_ != nullptr) idle_timer_->cancel();
+  ReportClosed(why);
 }
 
 // ---------------------------------------------------------------- auth
@@ -247,6 +262,7 @@ void GatewayConnection::AuthDecided(
   if (down_ == nullptr || down_ended_ || down_->pending_auth() == nullptr)
     return;
   if (!r.ok()) {
+    ca_refusal_code_ = CaRefusalCode(r.status());
     Log(absl::StrCat("event=auth.denied peer=", peer_, " ", Describe(),
                      " reason=\"", Safe(r.status().ToString()), "\""));
     RefuseAuth(std::string(r.status().message()),
@@ -254,11 +270,13 @@ void GatewayConnection::AuthDecided(
     return;
   }
   if (!proxy_.AcquireUser(user_)) {
+    limit_refused_ = true;
+    ca_refusal_code_ = "max-sessions-per-user";
     Log(absl::StrCat("event=auth.denied peer=", peer_, " ", Describe(),
                      " reason=max_sessions_per_user"));
     RefuseAuth("max_sessions_per_user",
                absl::StrCat("sallyport: you already have ",
-                            proxy_.options().limits.max_sessions_per_user,
+                            proxy_.limits().max_sessions_per_user,
                             " sessions through this gateway.\r\n"));
     return;
   }
@@ -269,6 +287,9 @@ void GatewayConnection::AuthDecided(
 
 void GatewayConnection::OnAuthenticated(ssh::session::Session&) {
   if (slot_ != nullptr) slot_->Authenticated();
+  authenticated_ = true;
+  ReportAuth(true, "");
+  StartIdleWatch();
   Log(absl::StrCat("event=auth.ok peer=", peer_, " ", Describe(), " record=",
                    mode_ == Mode::kJump ? std::string("jump-only")
                                         : session_cert_->record()));
@@ -299,6 +320,7 @@ void GatewayConnection::StartUpstream() {
 asio::awaitable<void> GatewayConnection::RunUpstream() {
   const gw::HostRecord& host = session_cert_->host();
   const absl::Time started = absl::Now();
+  upstream_started_ = started;
   const std::string where = absl::StrCat(
       Safe(host.name()), " (", Safe(host.address()), ":", host.port(), ")");
   // Host key trust from the inventory: never trust on first use.
@@ -331,7 +353,7 @@ asio::awaitable<void> GatewayConnection::RunUpstream() {
   }
   absl::StatusOr<asio::ip::tcp::socket> sock = co_await ssh::net::Dial(
       executor_, host.address(), static_cast<uint16_t>(host.port()),
-      proxy_.options().limits.upstream_connect_timeout);
+      limits_.upstream_connect_timeout);
   if (!sock.ok()) {
     UpstreamFailed(absl::StrCat("cannot reach ", where, ": ",
                                 Safe(sock.status().message())));
@@ -341,8 +363,7 @@ asio::awaitable<void> GatewayConnection::RunUpstream() {
   ssh::session::ClientSessionOptions o;
   o.transport.clock = proxy_.options().clock;
   o.transport.host_key_policy = policy;
-  o.transport.login_grace_time =
-      proxy_.options().limits.upstream_connect_timeout;
+  o.transport.login_grace_time = limits_.upstream_connect_timeout;
   o.auth.user = target_.login;
   o.auth.identities.push_back(
       ssh::auth::ClientIdentity{*ephemeral_, cert->blob});
@@ -378,6 +399,7 @@ asio::awaitable<void> GatewayConnection::RunUpstream() {
 
 void GatewayConnection::UpstreamReady() {
   upstream_ready_ = true;
+  ReportUpstream(true, "");
   Log(absl::StrCat("event=upstream.ready ", Describe()));
   std::vector<uint64_t> waiting = std::move(waiting_for_upstream_);
   for (uint64_t serial : waiting) {
@@ -391,6 +413,7 @@ void GatewayConnection::UpstreamReady() {
 
 void GatewayConnection::UpstreamFailed(const std::string& message) {
   upstream_error_ = message;
+  ReportUpstream(false, message);
   Log(absl::StrCat("event=upstream.failed ", Describe(), " reason=\"", message,
                    "\""));
   if (down_ended_) return;

@@ -35,6 +35,7 @@
 #define SALLYPORT_GATEWAY_GATEWAY_CONNECTION_H_
 
 #include <asio.hpp>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -139,6 +140,10 @@ class GatewayConnection
     // yet, so the channel window bounds it.
     std::deque<std::pair<uint32_t, std::vector<uint8_t>>> held;
     bool eof_held = false;
+    // Operations (gwops): payload relayed, and whether ChannelOpened was
+    // reported (so ChannelClosed is reported once).
+    uint64_t bytes_in = 0, bytes_out = 0;
+    bool reported_open = false;
   };
 
   void AuthDecided(
@@ -289,6 +294,37 @@ class GatewayConnection
   // to the first session channel's stderr; at most kMaxNotices.
   std::deque<std::string> notices_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+  // ---- operations (gwops): the observer's view, limits, idle timeout
+  // (gateway/connection_ops.cc).
+  ProxyObserver& observer() { return proxy_.observer(); }
+  LogChannel ChannelLog(const Bridge& b) const;
+  void ReportAuth(bool allowed, std::string_view code);
+  static std::string CaRefusalCode(const absl::Status& st);
+  void ReportChannelRefused(std::string_view kind, const std::string& dest,
+                            uint32_t id, std::string_view reason);
+  void ReportChannelClosed(Bridge& b);
+  void ReportUpstream(bool ok, std::string_view reason);
+  void ReportClosed(const absl::Status& why);
+  // Payload relayed on `b`; resets the idle clock.
+  void NoteData(Bridge& b, bool client_to_target, size_t n);
+  void StartIdleWatch();
+  asio::awaitable<void> WatchIdle();
+
+  const ProxyLimits limits_;  // as they were when the connection came
+  LogConnection log_conn_;
+  absl::Time opened_at_ = absl::Now();
+  uint64_t bytes_in_ = 0, bytes_out_ = 0;
+  bool authenticated_ = false;
+  std::string auth_failure_;  // the last refusal code, if any
+  bool limit_refused_ = false;
+  // Set by AuthDecided for the refusal the auth library logs next.
+  std::string ca_refusal_code_;
+  absl::Time upstream_started_;
+  bool upstream_reported_ = false;
+  std::chrono::steady_clock::time_point last_data_ =
+      std::chrono::steady_clock::now();
+  std::unique_ptr<asio::steady_timer> idle_timer_;
 };
 
 }  // namespace sallyport::gateway

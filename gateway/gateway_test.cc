@@ -148,7 +148,7 @@ class GatewayTest : public ::testing::Test {
     const std::string yaml = absl::StrCat(
         "listen: 127.0.0.1:", *port, "\n", "ca: ", env_->server().address(),
         "\n", "ca_fingerprint: ", *fp, "\n", "name: gw1\n", "threads: 1\n",
-        extra_yaml_);
+        "metrics_listen: \"\"\n", extra_yaml_);
     ASSERT_TRUE(testing::WriteFile(gw_dir + "/gateway.yaml", yaml).ok());
     auto config = LoadServeConfig(gw_dir + "/gateway.yaml");
     ASSERT_TRUE(config.ok()) << config.status();

@@ -59,6 +59,7 @@ void GatewayLog::Write(std::string_view event, bool success,
       {"conn", static_cast<int64_t>(c.id)},
       {"peer", c.peer},
   };
+  if (!c.session.empty()) all.emplace_back("session", c.session);
   if (!c.user.empty()) all.emplace_back("user", c.user);
   all.insert(all.end(), std::make_move_iterator(fields.begin()),
              std::make_move_iterator(fields.end()));

@@ -39,8 +39,9 @@ inline constexpr size_t kMaxLogValueBytes = 256;
 // Who a line is about: the downstream connection and, once known, the user.
 struct LogConnection {
   uint64_t id = 0;
-  std::string peer;  // "ip:port" of the client
-  std::string user;  // the certificate's key id, once authenticated
+  std::string peer;          // "ip:port" of the client
+  std::string user;          // the certificate's key id, once authenticated
+  std::string session = {};  // the session id (as in audit records)
 };
 
 struct LogAuthDecision {

@@ -16,7 +16,11 @@ namespace sallyport::gateway {
 
 Proxy::Proxy(ProxyOptions options)
     : options_(std::move(options)),
-      clock_(options_.clock != nullptr ? options_.clock : base::Clock::Real()) {
+      clock_(options_.clock != nullptr ? options_.clock : base::Clock::Real()),
+      observer_(options_.observer != nullptr ? options_.observer
+                                             : &null_observer_),
+      limits_(options_.limits),
+      host_keys_(options_.host_keys) {
   std::random_device rd;
   id_salt_ = (uint64_t{rd()} << 32) ^ rd();
 }
@@ -34,12 +38,32 @@ std::string Proxy::NewSessionId() {
 bool Proxy::AcquireUser(const std::string& user) {
   absl::MutexLock lock(&mu_);
   int& n = per_user_[user];
-  if (n >= options_.limits.max_sessions_per_user) {
+  if (n >= limits_.max_sessions_per_user) {
     if (n == 0) per_user_.erase(user);
     return false;
   }
   ++n;
   return true;
+}
+
+ProxyLimits Proxy::limits() const {
+  absl::MutexLock lock(&mu_);
+  return limits_;
+}
+
+void Proxy::SetLimits(const ProxyLimits& limits) {
+  absl::MutexLock lock(&mu_);
+  limits_ = limits;
+}
+
+std::vector<ssh::transport::ServerHostKey> Proxy::host_keys() const {
+  absl::MutexLock lock(&mu_);
+  return host_keys_;
+}
+
+void Proxy::SetHostKeys(std::vector<ssh::transport::ServerHostKey> keys) {
+  absl::MutexLock lock(&mu_);
+  host_keys_ = std::move(keys);
 }
 
 void Proxy::ReleaseUser(const std::string& user) {

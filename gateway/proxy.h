@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "gateway/ca_client.h"
+#include "gateway/observer.h"
 #include "gateway/recorder.h"
 #include "ssh/net/listener.h"
 #include "ssh/transport/host_key.h"
@@ -58,8 +59,12 @@ struct ProxyOptions {
   Recorder* recorder = nullptr;  // required
   // The gateway's host key(s), with the host certificate from our CA.
   std::vector<ssh::transport::ServerHostKey> host_keys;
+  // The initial limits; Proxy::SetLimits changes them for new connections
+  // (read them with Proxy::limits()).
   ProxyLimits limits;
   const base::Clock* clock = nullptr;  // null: the real clock
+  // Operations hooks (log lines, metrics); null: none. Outlives the Proxy.
+  ProxyObserver* observer = nullptr;
   // One line per event (connection, auth decision, channel open/close,
   // refusal, upstream connect); peer text is always escaped.
   std::function<void(std::string_view)> log;
@@ -84,10 +89,22 @@ class Proxy {
   uint64_t total_connections() const { return total_.load(); }
 
   const ProxyOptions& options() const { return options_; }
+  // The limits in force for new connections (SIGHUP may change them; a
+  // connection keeps the limits it started with, except
+  // max_sessions_per_user, which counts at each login).
+  ProxyLimits limits() const;
+  void SetLimits(const ProxyLimits& limits);
+  // The host key(s) offered to new connections (SIGHUP re-reads the host
+  // certificate).
+  std::vector<ssh::transport::ServerHostKey> host_keys() const;
+  void SetHostKeys(std::vector<ssh::transport::ServerHostKey> keys);
+  ProxyObserver& observer() { return *observer_; }
   const base::Clock& clock() const { return *clock_; }
   void Log(std::string_view line) const;
   // A fresh session id ([A-Za-z0-9._-], ≤ 64 bytes).
   std::string NewSessionId();
+  // A fresh connection number for log lines (1, 2, ...).
+  uint64_t NewConnectionId() { return next_conn_id_.fetch_add(1) + 1; }
 
   // Per-user connection count (max_sessions_per_user): false when the
   // user already has that many.
@@ -101,12 +118,17 @@ class Proxy {
 
   ProxyOptions options_;
   const base::Clock* clock_;
+  ProxyObserver null_observer_;
+  ProxyObserver* observer_;
   std::atomic<uint64_t> total_{0};
   std::atomic<uint64_t> next_id_{0};
+  std::atomic<uint64_t> next_conn_id_{0};
   uint64_t id_salt_;
   mutable absl::Mutex mu_;
   std::set<GatewayConnection*> connections_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> per_user_ ABSL_GUARDED_BY(mu_);
+  ProxyLimits limits_ ABSL_GUARDED_BY(mu_);
+  std::vector<ssh::transport::ServerHostKey> host_keys_ ABSL_GUARDED_BY(mu_);
   // EndAll before a connection registered still applies to it.
   absl::Time end_all_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   std::string end_all_reason_ ABSL_GUARDED_BY(mu_);

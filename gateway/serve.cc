@@ -1,16 +1,16 @@
 #include "gateway/serve.h"
 
+#include <grpc/support/log.h>
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
-#include <filesystem>
 #include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "base/safe_text.h"
-#include "base/yaml_proto.h"
-#include "gateway/config.h"
+#include "absl/strings/str_join.h"
+#include "gateway/enroll.h"
 #include "ssh/cert/certificate_file.h"
 #include "ssh/crypto/keys.h"
 #include "ssh/net/driver.h"
@@ -19,121 +19,157 @@
 namespace sallyport::gateway {
 namespace {
 
-absl::Duration FromProto(const google::protobuf::Duration& d) {
-  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+absl::StatusOr<ssh::transport::ServerHostKey> LoadHostKey(
+    const GatewayFileSettings& f) {
+  absl::StatusOr<ssh::crypto::PrivateKey> host_key =
+      ssh::crypto::PrivateKey::LoadFile(f.host_key);
+  if (!host_key.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "host key ", f.host_key, ": ", host_key.status().message()));
+  }
+  ssh::transport::ServerHostKey server_key{*host_key, {}};
+  if (!f.host_certificate.empty()) {
+    absl::StatusOr<ssh::cert::Certificate> cert =
+        ssh::cert::LoadCertificate(f.host_certificate, host_key->public_key());
+    if (cert.ok()) {
+      server_key.certificate = cert->blob;
+    } else if (cert.status().code() != absl::StatusCode::kNotFound) {
+      return absl::InvalidArgumentError(absl::StrCat("host certificate ",
+                                                     f.host_certificate, ": ",
+                                                     cert.status().message()));
+    }
+  }
+  return server_key;
 }
 
-void SetDefault(google::protobuf::Duration* d, bool has, int64_t seconds) {
-  if (!has) d->set_seconds(seconds);
+absl::StatusOr<ssh::net::MaxStartups> NetMaxStartups(const MaxStartups& m) {
+  return ssh::net::MaxStartups::Parse(
+      absl::StrCat(m.start, ":", m.rate, ":", m.full));
 }
 
-std::string Resolve(const std::string& dir, const std::string& path) {
-  if (path.empty() || path[0] == '/') return path;
-  return absl::StrCat(dir, "/", path);
+bool SameListenerLimits(const GatewayLimitSettings& a,
+                        const GatewayLimitSettings& b) {
+  return a.max_startups.start == b.max_startups.start &&
+         a.max_startups.rate == b.max_startups.rate &&
+         a.max_startups.full == b.max_startups.full &&
+         a.login_grace == b.login_grace;
+}
+
+bool SameFiles(const GatewayFileSettings& a, const GatewayFileSettings& b) {
+  return a.host_key == b.host_key && a.host_certificate == b.host_certificate &&
+         a.tls_key == b.tls_key && a.tls_certificate == b.tls_certificate &&
+         a.ca_certificate == b.ca_certificate;
+}
+
+// gRPC's own log lines, as the gateway's (so a JSON log stays JSON).
+std::atomic<GatewayOps*> grpc_log_ops{nullptr};
+
+void GrpcLog(gpr_log_func_args* args) {
+  GatewayOps* ops = grpc_log_ops.load();
+  if (ops == nullptr) {
+    std::fprintf(stderr, "grpc: %s %s\n",
+                 gpr_log_severity_string(args->severity),
+                 args->message != nullptr ? args->message : "");
+    return;
+  }
+  ops->Notice("grpc",
+              absl::StrCat(gpr_log_severity_string(args->severity), " ",
+                           args->message != nullptr ? args->message : ""),
+              args->severity != GPR_LOG_SEVERITY_ERROR);
 }
 
 }  // namespace
 
-absl::StatusOr<config::GatewayConfig> LoadServeConfig(const std::string& path) {
-  config::GatewayConfig c;
-  if (absl::Status st = base::YamlFileToProto(path, &c); !st.ok()) return st;
-  // Every value checked, with errors naming the key (gateway/config.h).
-  if (absl::StatusOr<GatewaySettings> checked = SettingsFromConfig(
-          c, std::filesystem::absolute(path).parent_path().string());
-      !checked.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": ", checked.status().message()));
-  }
-  if (c.ca().empty())
+absl::StatusOr<GatewaySettings> LoadServeConfig(const std::string& path) {
+  absl::StatusOr<GatewaySettings> s = LoadGatewaySettings(path);
+  if (!s.ok()) return s.status();
+  if (s->ca.empty())
     return absl::InvalidArgumentError(path + ": ca is required");
-  if (c.ca_fingerprint().empty())
+  if (s->ca_fingerprint.empty())
     return absl::InvalidArgumentError(path + ": ca_fingerprint is required");
-  if (c.listen().empty()) c.set_listen("127.0.0.1:2222");
-  if (c.state_dir().empty()) {
-    c.set_state_dir(std::filesystem::absolute(path).parent_path().string());
-  }
-  config::GatewayFiles* f = c.mutable_files();
-  if (f->host_key().empty()) f->set_host_key("ssh_host_ed25519_key");
-  if (f->host_certificate().empty())
-    f->set_host_certificate("ssh_host_ed25519_key-cert.pub");
-  if (f->tls_key().empty()) f->set_tls_key("gateway_tls.key");
-  if (f->tls_certificate().empty()) f->set_tls_certificate("gateway_tls.crt");
-  f->set_host_key(Resolve(c.state_dir(), f->host_key()));
-  f->set_host_certificate(Resolve(c.state_dir(), f->host_certificate()));
-  f->set_tls_key(Resolve(c.state_dir(), f->tls_key()));
-  f->set_tls_certificate(Resolve(c.state_dir(), f->tls_certificate()));
-  config::GatewayLimits* l = c.mutable_limits();
-  if (l->max_startups().empty()) l->set_max_startups("10:30:100");
-  SetDefault(l->mutable_login_grace(), l->has_login_grace(), 30);
-  if (l->max_auth_tries() == 0) l->set_max_auth_tries(6);
-  if (l->max_channels_per_connection() == 0)
-    l->set_max_channels_per_connection(64);
-  if (l->max_sessions_per_user() == 0) l->set_max_sessions_per_user(50);
-  SetDefault(c.mutable_drain_timeout(), c.has_drain_timeout(), 30);
-  SetDefault(c.mutable_revocation_grace(), c.has_revocation_grace(), 60);
-  return c;
+  return s;
 }
 
-void GatewayServer::Log(std::string_view line) const {
-  if (options_.log) {
-    options_.log(line);
-  } else {
-    std::fprintf(stderr, "sallyport-gateway: %.*s\n",
-                 static_cast<int>(line.size()), line.data());
+ProxyLimits ToProxyLimits(const GatewayLimitSettings& l) {
+  ProxyLimits p;
+  p.max_auth_tries = l.max_auth_tries;
+  p.max_channels_per_connection =
+      static_cast<size_t>(l.max_channels_per_connection);
+  p.max_sessions_per_user = l.max_sessions_per_user;
+  p.idle_timeout = l.idle_timeout;
+  return p;
+}
+
+void GatewayServer::Log(std::string_view line) {
+  ops_->Notice("gateway", line);
+}
+
+absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> GatewayServer::Listen(
+    const asio::ip::tcp::endpoint& endpoint, const GatewaySettings& s) {
+  absl::StatusOr<ssh::net::MaxStartups> max_startups =
+      NetMaxStartups(s.limits.max_startups);
+  if (!max_startups.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("limits.max_startups: ", max_startups.status().message()));
   }
+  ssh::net::ListenerOptions listener;
+  listener.max_startups = *max_startups;
+  listener.login_grace_time = s.limits.login_grace;
+  listener.reuse_port = true;
+  GatewayOps* ops = ops_.get();
+  listener.log = [ops](std::string_view line) {
+    ops->Notice("listener", line);
+  };
+  Proxy* proxy = proxy_.get();
+  return ssh::net::ServerRuntime::Listen(
+      *threads_, endpoint, listener,
+      [proxy](asio::ip::tcp::socket socket,
+              std::shared_ptr<ssh::net::PreAuthSlot> slot) {
+        return proxy->Serve(std::move(socket), std::move(slot));
+      });
 }
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     Options options) {
   std::unique_ptr<GatewayServer> s(new GatewayServer());
   s->options_ = std::move(options);
-  const config::GatewayConfig& c = s->options_.config;
-  auto log = [p = s.get()](std::string_view line) { p->Log(line); };
+  const GatewaySettings& c = s->options_.config;
+  s->ops_ = std::make_unique<GatewayOps>(c.log_format, s->options_.log,
+                                         s->options_.clock);
+  GatewayOps* ops = s->ops_.get();
 
-  absl::StatusOr<ssh::crypto::PrivateKey> host_key =
-      ssh::crypto::PrivateKey::LoadFile(c.files().host_key());
-  if (!host_key.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "host key ", c.files().host_key(), ": ", host_key.status().message()));
-  }
-  ssh::transport::ServerHostKey server_key{*host_key, {}};
-  if (!c.files().host_certificate().empty() &&
-      std::filesystem::exists(c.files().host_certificate())) {
-    absl::StatusOr<ssh::cert::Certificate> cert = ssh::cert::LoadCertificate(
-        c.files().host_certificate(), host_key->public_key());
-    if (!cert.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("host certificate ", c.files().host_certificate(), ": ",
-                       cert.status().message()));
-    }
-    server_key.certificate = cert->blob;
-  }
-  absl::StatusOr<ssh::net::MaxStartups> max_startups =
-      ssh::net::MaxStartups::Parse(c.limits().max_startups());
-  if (!max_startups.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("limits.max_startups: ", max_startups.status().message()));
-  }
+  absl::StatusOr<ssh::transport::ServerHostKey> server_key =
+      LoadHostKey(c.files);
+  if (!server_key.ok()) return server_key.status();
   absl::StatusOr<asio::ip::tcp::endpoint> endpoint =
-      ssh::net::ParseEndpoint(c.listen());
+      ssh::net::ParseEndpoint(c.listen);
   if (!endpoint.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("listen: ", endpoint.status().message()));
   }
+  if (absl::StatusOr<CertificateLifetime> life =
+          ReadTlsCertificateLifetime(c.files.tls_certificate);
+      life.ok()) {
+    s->tls_not_after_unix_ = absl::ToUnixSeconds(life->not_after);
+  }
 
   CaChannelOptions channel_options;
-  channel_options.address = c.ca();
-  channel_options.fingerprint = c.ca_fingerprint();
-  channel_options.tls_key_path = c.files().tls_key();
-  channel_options.tls_certificate_path = c.files().tls_certificate();
+  channel_options.address = c.ca;
+  channel_options.fingerprint = c.ca_fingerprint;
+  channel_options.tls_key_path = c.files.tls_key;
+  channel_options.tls_certificate_path = c.files.tls_certificate;
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
       MakeCaChannel(channel_options);
   if (!channel.ok()) return channel.status();
+  s->channel_ = *channel;
   CaClient::Options ca_options;
   ca_options.channel = *channel;
-  ca_options.revocation_grace = FromProto(c.revocation_grace());
+  ca_options.revocation_grace = c.revocation_grace;
   ca_options.clock = s->options_.clock;
-  ca_options.log = log;
+  ca_options.log = [ops](std::string_view line) { ops->Notice("ca", line); };
+  ca_options.on_rpc = [ops](std::string_view rpc, absl::Duration latency) {
+    ops->CaRpc(rpc, latency);
+  };
   // Revocations end the connections that use the certificate; the proxy
   // exists only after the CA client, hence the indirection.
   ca_options.on_revocation = [sink = s->revocation_sink_](
@@ -151,48 +187,73 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   proxy_options.recorder = s->options_.recorder != nullptr
                                ? s->options_.recorder
                                : &s->null_recorder_;
-  proxy_options.host_keys = {server_key};
-  proxy_options.limits.max_auth_tries = c.limits().max_auth_tries();
-  proxy_options.limits.max_channels_per_connection =
-      static_cast<size_t>(c.limits().max_channels_per_connection());
-  proxy_options.limits.max_sessions_per_user =
-      c.limits().max_sessions_per_user();
-  proxy_options.limits.idle_timeout = FromProto(c.limits().idle_timeout());
+  proxy_options.host_keys = {*server_key};
+  proxy_options.limits = ToProxyLimits(c.limits);
   proxy_options.clock = s->options_.clock;
-  proxy_options.log = log;
+  proxy_options.observer = ops;
+  proxy_options.log = [ops](std::string_view line) {
+    ops->Notice("detail", line);
+  };
   s->proxy_ = std::make_unique<Proxy>(std::move(proxy_options));
   {
     absl::MutexLock lock(&s->revocation_sink_->mu);
     s->revocation_sink_->proxy = s->proxy_.get();
   }
 
-  s->threads_ = std::make_unique<ssh::net::IoThreads>(c.threads());
+  s->threads_ = std::make_unique<ssh::net::IoThreads>(c.threads);
   s->threads_->Start();
-  ssh::net::ListenerOptions listener;
-  listener.max_startups = *max_startups;
-  listener.login_grace_time = FromProto(c.limits().login_grace());
-  listener.reuse_port = true;
-  listener.log = log;
-  Proxy* proxy = s->proxy_.get();
   absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> runtime =
-      ssh::net::ServerRuntime::Listen(
-          *s->threads_, *endpoint, listener,
-          [proxy](asio::ip::tcp::socket socket,
-                  std::shared_ptr<ssh::net::PreAuthSlot> slot) {
-            return proxy->Serve(std::move(socket), std::move(slot));
-          });
+      s->Listen(*endpoint, c);
   if (!runtime.ok()) return runtime.status();
-  s->runtime_ = std::move(*runtime);
-  const auto ep = s->runtime_->local_endpoint();
-  s->Log(absl::StrCat("listening on ", ep.address().to_string(), ":", ep.port(),
-                      " threads=", s->threads_->size()));
+  s->endpoint_ = (*runtime)->local_endpoint();
+  {
+    absl::MutexLock lock(&s->mu_);
+    s->runtime_ = std::move(*runtime);
+    s->settings_ = c;
+  }
+
+  if (!c.metrics_listen.empty()) {
+    MetricsServerOptions mo;
+    mo.listen = c.metrics_listen;
+    GatewayServer* self = s.get();
+    mo.health = [self] { return self->Health(); };
+    absl::StatusOr<std::unique_ptr<MetricsServer>> metrics =
+        MetricsServer::Start(std::move(mo), &ops->registry());
+    if (!metrics.ok()) {
+      return absl::Status(metrics.status().code(),
+                          absl::StrCat("metrics_listen ", c.metrics_listen,
+                                       ": ", metrics.status().message()));
+    }
+    s->metrics_ = std::move(*metrics);
+  }
+  s->renewal_thread_ = std::thread([p = s.get()] { p->RenewLoop(); });
+  s->Log(absl::StrCat(
+      "listening on ", s->endpoint_.address().to_string(), ":",
+      s->endpoint_.port(), " threads=", s->threads_->size(), " metrics=",
+      c.metrics_listen.empty()
+          ? std::string("off")
+          : absl::StrCat(
+                c.metrics_listen.substr(0, c.metrics_listen.rfind(':')), ":",
+                s->metrics_port())));
   return s;
 }
 
 GatewayServer::~GatewayServer() {
-  if (runtime_ != nullptr) runtime_->Close();
-  runtime_.reset();
+  stop_renewal_.Notify();
+  if (renewal_thread_.joinable()) renewal_thread_.join();
+  // /healthz calls Health(), which uses the runtime and the CA client.
+  metrics_.reset();
+  std::unique_ptr<ssh::net::ServerRuntime> runtime;
+  std::vector<std::unique_ptr<ssh::net::ServerRuntime>> retired;
+  {
+    absl::MutexLock lock(&mu_);
+    runtime = std::move(runtime_);
+    retired = std::move(retired_);
+  }
+  if (runtime != nullptr) runtime->Close();
+  runtime.reset();
   if (threads_ != nullptr) threads_->Stop();
+  retired.clear();
   {
     absl::MutexLock lock(&revocation_sink_->mu);
     revocation_sink_->proxy = nullptr;
@@ -205,11 +266,24 @@ GatewayServer::~GatewayServer() {
 }
 
 asio::ip::tcp::endpoint GatewayServer::local_endpoint() const {
-  return runtime_->local_endpoint();
+  return endpoint_;
+}
+
+uint16_t GatewayServer::metrics_port() const {
+  return metrics_ != nullptr ? metrics_->port() : 0;
+}
+
+GatewaySettings GatewayServer::settings() const {
+  absl::MutexLock lock(&mu_);
+  return settings_;
 }
 
 void GatewayServer::Drain(absl::Duration timeout) {
-  if (runtime_ != nullptr) runtime_->Close();
+  draining_ = true;
+  {
+    absl::MutexLock lock(&mu_);
+    if (runtime_ != nullptr) runtime_->Close();
+  }
   const absl::Time deadline = absl::Now() + timeout;
   Log(absl::StrCat("draining: ", proxy_->active_connections(),
                    " connections, up to ", absl::FormatDuration(timeout)));
@@ -219,6 +293,162 @@ void GatewayServer::Drain(absl::Duration timeout) {
          absl::Now() < deadline + absl::Seconds(5)) {
     absl::SleepFor(absl::Milliseconds(50));
   }
+  Log(absl::StrCat("drained: ", proxy_->active_connections(),
+                   " connections left"));
+}
+
+absl::Status GatewayServer::Health() const {
+  if (draining_) return absl::UnavailableError("draining (shutting down)");
+  {
+    absl::MutexLock lock(&mu_);
+    if (runtime_ == nullptr) return absl::UnavailableError("not listening");
+  }
+  if (ca_->user_ca_keys().empty()) {
+    return absl::UnavailableError("no user CA keys from the CA yet");
+  }
+  if (!ca_->revocations_current()) {
+    return absl::UnavailableError(
+        "revocation list not current: the CA's revocation stream has been "
+        "down longer than revocation_grace");
+  }
+  const int64_t not_after = tls_not_after_unix_.load();
+  if (not_after != 0 && absl::FromUnixSeconds(not_after) <= absl::Now()) {
+    return absl::UnavailableError(
+        "the gateway's mTLS certificate has expired: enrol again");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
+  const GatewaySettings old = settings();
+  // The host certificate (and key) first: a bad file changes nothing.
+  absl::StatusOr<ssh::transport::ServerHostKey> host_key =
+      LoadHostKey(old.files);
+  if (!host_key.ok()) {
+    Log(absl::StrCat("reload refused: ", host_key.status().message()));
+    return host_key.status();
+  }
+  std::vector<std::string> restart;
+  if (fresh.listen != old.listen) restart.push_back("listen");
+  if (fresh.ca != old.ca) restart.push_back("ca");
+  if (fresh.ca_fingerprint != old.ca_fingerprint)
+    restart.push_back("ca_fingerprint");
+  if (fresh.state_dir != old.state_dir) restart.push_back("state_dir");
+  if (!SameFiles(fresh.files, old.files)) restart.push_back("files");
+  if (fresh.threads != old.threads) restart.push_back("threads");
+  if (fresh.metrics_listen != old.metrics_listen)
+    restart.push_back("metrics_listen");
+  if (fresh.name != old.name) restart.push_back("name");
+  if (fresh.egress_addresses != old.egress_addresses)
+    restart.push_back("egress_addresses");
+  if (fresh.revocation_grace != old.revocation_grace)
+    restart.push_back("revocation_grace");
+  if (fresh.log_level != old.log_level) restart.push_back("log_level");
+
+  GatewaySettings applied = old;
+  applied.limits = fresh.limits;
+  // Listener limits: new listeners on the same port, then the old ones
+  // closed (SO_REUSEPORT, so no connection is refused in between).
+  if (!SameListenerLimits(fresh.limits, old.limits)) {
+    absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> runtime =
+        draining_ ? absl::FailedPreconditionError("draining")
+                  : Listen(endpoint_, applied);
+    if (!runtime.ok()) {
+      Log(absl::StrCat("reload: max_startups/login_grace not applied: ",
+                       runtime.status().message()));
+      applied.limits.max_startups = old.limits.max_startups;
+      applied.limits.login_grace = old.limits.login_grace;
+    } else {
+      std::unique_ptr<ssh::net::ServerRuntime> previous;
+      {
+        absl::MutexLock lock(&mu_);
+        previous = std::move(runtime_);
+        runtime_ = std::move(*runtime);
+      }
+      if (previous != nullptr) previous->Close();
+      absl::MutexLock lock(&mu_);
+      retired_.push_back(std::move(previous));
+    }
+  }
+  proxy_->SetLimits(ToProxyLimits(applied.limits));
+  proxy_->SetHostKeys({*host_key});
+  applied.log_format = fresh.log_format;
+  ops_->SetLogFormat(fresh.log_format);
+  applied.drain_timeout = fresh.drain_timeout;
+  {
+    absl::MutexLock lock(&mu_);
+    settings_ = applied;
+  }
+  const GatewayLimitSettings& l = applied.limits;
+  Log(absl::StrCat(
+      "reloaded: host key and certificate re-read; limits max_startups=",
+      l.max_startups.start, ":", l.max_startups.rate, ":", l.max_startups.full,
+      " login_grace=", absl::FormatDuration(l.login_grace),
+      " max_auth_tries=", l.max_auth_tries,
+      " max_channels_per_connection=", l.max_channels_per_connection,
+      " max_sessions_per_user=", l.max_sessions_per_user,
+      " idle_timeout=", absl::FormatDuration(l.idle_timeout), "; log_format=",
+      applied.log_format == base::LogFormat::kJson ? "json" : "text",
+      " drain_timeout=", absl::FormatDuration(applied.drain_timeout)));
+  if (!restart.empty()) {
+    Log(absl::StrCat("reload: changed but needs a restart to take effect: ",
+                     absl::StrJoin(restart, ", ")));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Time> GatewayServer::RenewIdentityNow() {
+  const GatewaySettings s = settings();
+  absl::StatusOr<absl::Time> renewed = RenewIdentity(s, channel_);
+  if (!renewed.ok()) {
+    Log(absl::StrCat("mTLS certificate renewal failed: ",
+                     renewed.status().message()));
+    return renewed.status();
+  }
+  tls_not_after_unix_ = absl::ToUnixSeconds(*renewed);
+  renewals_.fetch_add(1);
+  Log(absl::StrCat("mTLS certificate renewed, valid until ",
+                   absl::FormatTime(*renewed)));
+  return renewed;
+}
+
+void GatewayServer::CheckRenewal() {
+  const GatewaySettings s = settings();
+  const absl::Time now = absl::Now();
+  absl::StatusOr<CertificateLifetime> tls =
+      ReadTlsCertificateLifetime(s.files.tls_certificate);
+  if (!tls.ok()) {
+    Log(absl::StrCat("mTLS certificate: ", tls.status().message()));
+  } else if (now >= tls->At(options_.renew_fraction)) {
+    (void)RenewIdentityNow();
+  }
+  // The host certificate: no RPC renews it (see serve.h); say so in time.
+  absl::StatusOr<ssh::crypto::PrivateKey> key =
+      ssh::crypto::PrivateKey::LoadFile(s.files.host_key);
+  if (!key.ok()) return;
+  absl::StatusOr<ssh::cert::Certificate> host =
+      ssh::cert::LoadCertificate(s.files.host_certificate, key->public_key());
+  if (!host.ok() || host->valid_before >= uint64_t{1} << 62) return;
+  const absl::Time after =
+      absl::FromUnixSeconds(static_cast<int64_t>(host->valid_after));
+  const absl::Time before =
+      absl::FromUnixSeconds(static_cast<int64_t>(host->valid_before));
+  if (now >= after + (before - after) * options_.renew_fraction &&
+      now >= last_host_warning_ + absl::Hours(1)) {
+    last_host_warning_ = now;
+    Log(absl::StrCat("the host certificate expires at ",
+                     absl::FormatTime(before),
+                     " and the CA has no RPC to renew it: run "
+                     "`sallyport-gateway enroll --force` with a new join token "
+                     "and send SIGHUP"));
+  }
+}
+
+void GatewayServer::RenewLoop() {
+  do {
+    CheckRenewal();
+  } while (!stop_renewal_.WaitForNotificationWithTimeout(
+      options_.renew_check_interval));
 }
 
 int RunServe(const std::string& config_path, const std::string& listen) {
@@ -229,13 +459,13 @@ int RunServe(const std::string& config_path, const std::string& listen) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  absl::StatusOr<config::GatewayConfig> config = LoadServeConfig(config_path);
+  absl::StatusOr<GatewaySettings> config = LoadServeConfig(config_path);
   if (!config.ok()) {
     std::fprintf(stderr, "sallyport-gateway: %s\n",
                  std::string(config.status().message()).c_str());
     return 1;
   }
-  if (!listen.empty()) config->set_listen(listen);
+  if (!listen.empty()) config->listen = listen;
   GatewayServer::Options options;
   options.config = *config;
   absl::StatusOr<std::unique_ptr<GatewayServer>> server =
@@ -245,20 +475,28 @@ int RunServe(const std::string& config_path, const std::string& listen) {
                  std::string(server.status().message()).c_str());
     return 1;
   }
+  grpc_log_ops = &(*server)->ops();
+  gpr_set_log_function(GrpcLog);
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      // Certificates are re-read by the CA channel's file watcher; other
-      // changes need a restart.
-      std::fprintf(stderr,
-                   "sallyport-gateway: SIGHUP: certificates are reloaded "
-                   "automatically; other config changes need a restart\n");
+      absl::StatusOr<GatewaySettings> fresh = LoadServeConfig(config_path);
+      if (!fresh.ok()) {
+        (*server)->ops().Notice("gateway",
+                                absl::StrCat("SIGHUP: config not reloaded: ",
+                                             fresh.status().message()),
+                                false);
+        continue;
+      }
+      if (!listen.empty()) fresh->listen = listen;
+      (void)(*server)->Reload(*fresh);
       continue;
     }
     break;
   }
-  (*server)->Drain(FromProto(config->drain_timeout()));
+  (*server)->Drain((*server)->settings().drain_timeout);
+  grpc_log_ops = nullptr;
   server->reset();
   return 0;
 }

@@ -1,60 +1,114 @@
 // `sallyport-gateway serve`: the running gateway (issue 12). GatewayServer
 // loads the gateway's identity (SSH host key + host certificate, mTLS key
-// + certificate) from the config's files, connects to the CA (CaClient),
-// and listens with one io_context per core (ssh/net ServerRuntime), each
-// accepted connection served by the Proxy on its thread.
+// + certificate) from the settings' files, connects to the CA (CaClient),
+// and listens with one io_context per core (ssh/net ServerRuntime; the
+// `threads` setting, 0 = one per core), each accepted connection served by
+// the Proxy on its thread.
+//
+// Operations: every log line goes through GatewayOps (text or JSON per
+// log_format); /metrics and /healthz on metrics_listen (MetricsServer);
+// Reload (SIGHUP) applies what can change live; a renewal thread renews
+// the mTLS certificate (Gateway.RenewGatewayIdentity) once renew_fraction
+// of its life has passed. The CA channel re-reads the certificate file
+// (gRPC's file watcher), so the renewed identity is used without a new
+// channel. No RPC renews the gateway's host certificate (proto/
+// gateway.proto: only EnrollGateway issues it); the renewal thread logs a
+// warning once it is past renew_fraction of its life, and enrolling again
+// replaces it (SIGHUP picks the new file up).
 #ifndef SALLYPORT_GATEWAY_SERVE_H_
 #define SALLYPORT_GATEWAY_SERVE_H_
 
 #include <asio.hpp>
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "gateway/ca_client.h"
+#include "gateway/config.h"
+#include "gateway/metrics_server.h"
+#include "gateway/ops.h"
 #include "gateway/proxy.h"
 #include "gateway/recorder.h"
-#include "proto/config.pb.h"
 #include "ssh/net/io_threads.h"
 
 namespace sallyport::gateway {
 
-// Reads a gateway.yaml (unknown keys refused with the line number) and
-// fills in what is unset: listen 127.0.0.1:2222, threads 0, state_dir the
-// file's directory, the `files` names, the limits' defaults, drain_timeout
-// 30 s, revocation_grace 60 s. Relative `files` paths are made relative to
-// state_dir.
-absl::StatusOr<config::GatewayConfig> LoadServeConfig(const std::string& path);
+// LoadGatewaySettings (gateway/config.h) plus what serving needs: `ca` and
+// `ca_fingerprint` must be set. Errors start with `path`.
+absl::StatusOr<GatewaySettings> LoadServeConfig(const std::string& path);
+
+// The proxy's limits from the config's.
+ProxyLimits ToProxyLimits(const GatewayLimitSettings& limits);
 
 class GatewayServer {
  public:
   struct Options {
-    config::GatewayConfig config;
+    GatewaySettings config;
     // Null: a NullRecorder (the audit recorder lands with //audit).
     Recorder* recorder = nullptr;
-    std::function<void(std::string_view)> log;  // null: stderr
+    // Receives every log line (formatted per config.log_format); null:
+    // stderr.
+    std::function<void(std::string_view)> log;
     const base::Clock* clock = nullptr;
+    // The mTLS certificate is renewed once this fraction of its life has
+    // passed; checked every renew_check_interval.
+    double renew_fraction = 2.0 / 3.0;
+    absl::Duration renew_check_interval = absl::Minutes(1);
   };
   // kInvalidArgument / kNotFound for a bad config or unreadable identity
-  // files; the CA may be down (the CaClient retries).
+  // files, kUnavailable when a port cannot be bound; the CA may be down
+  // (the CaClient retries).
   static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(Options options);
   // Stops at once (ends every connection without draining).
   ~GatewayServer();
 
   asio::ip::tcp::endpoint local_endpoint() const;
+  // 0 when metrics_listen is empty.
+  uint16_t metrics_port() const;
+  int threads() const { return threads_->size(); }
   Proxy& proxy() { return *proxy_; }
   CaClient& ca() { return *ca_; }
+  GatewayOps& ops() { return *ops_; }
 
   // SIGTERM: stop accepting; let sessions go on for up to `timeout`, then
   // end them with "gateway shutting down" and wait (briefly) for them.
   void Drain(absl::Duration timeout);
 
+  // SIGHUP with freshly loaded settings: applies limits (new connections;
+  // max_startups and login_grace by replacing the listeners on the same
+  // port), log_format, drain_timeout, and re-reads the host key and
+  // certificate. Keys that cannot change live (listen, ca, ca_fingerprint,
+  // state_dir, files, threads, metrics_listen, name, egress_addresses,
+  // revocation_grace, log_level) are logged as needing a restart. Returns
+  // an error (and changes nothing) when the new host certificate cannot be
+  // read.
+  absl::Status Reload(const GatewaySettings& fresh);
+  GatewaySettings settings() const;
+
+  // /healthz: OK while serving (not draining), with the user CA keys
+  // fetched, the revocation list current (the CA's stream has not been
+  // down longer than revocation_grace) and the mTLS certificate unexpired.
+  absl::Status Health() const;
+
+  // Renews the mTLS certificate now (what the renewal thread does when it
+  // is due). Returns the new certificate's expiry.
+  absl::StatusOr<absl::Time> RenewIdentityNow();
+  int renewals() const { return renewals_.load(); }
+
  private:
   GatewayServer() = default;
-  void Log(std::string_view line) const;
+  void Log(std::string_view line);
+  absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> Listen(
+      const asio::ip::tcp::endpoint& endpoint, const GatewaySettings& s);
+  void RenewLoop();
+  void CheckRenewal();
 
   struct RevocationSink {
     absl::Mutex mu;
@@ -63,16 +117,35 @@ class GatewayServer {
 
   Options options_;
   NullRecorder null_recorder_;
+  std::unique_ptr<GatewayOps> ops_;
   std::shared_ptr<RevocationSink> revocation_sink_ =
       std::make_shared<RevocationSink>();
   std::unique_ptr<ssh::net::IoThreads> threads_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<CaClient> ca_;
   std::unique_ptr<Proxy> proxy_;
-  std::unique_ptr<ssh::net::ServerRuntime> runtime_;
+  std::unique_ptr<MetricsServer> metrics_;
+  std::atomic<bool> draining_{false};
+  std::atomic<int> renewals_{0};
+  std::atomic<int64_t> tls_not_after_unix_{0};
+
+  mutable absl::Mutex mu_;
+  GatewaySettings settings_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<ssh::net::ServerRuntime> runtime_ ABSL_GUARDED_BY(mu_);
+  // Listeners replaced by Reload: closed, kept until the I/O threads stop
+  // (their accept loops may still be unwinding).
+  std::vector<std::unique_ptr<ssh::net::ServerRuntime>> retired_
+      ABSL_GUARDED_BY(mu_);
+  asio::ip::tcp::endpoint endpoint_;
+
+  absl::Notification stop_renewal_;
+  absl::Time last_host_warning_ = absl::InfinitePast();  // renewal thread
+  std::thread renewal_thread_;
 };
 
-// The `serve` subcommand: runs until SIGTERM/SIGINT (drain) and returns the
-// exit code. `listen` (non-empty) overrides the config's listen.
+// The `serve` subcommand: runs until SIGTERM/SIGINT (drain), reloads on
+// SIGHUP, and returns the exit code. `listen` (non-empty) overrides the
+// config's listen.
 int RunServe(const std::string& config_path, const std::string& listen);
 
 }  // namespace sallyport::gateway

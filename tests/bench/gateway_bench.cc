@@ -229,7 +229,15 @@ int Main(int argc, char** argv) {
   absl::StatusOr<TempDir> tmp = TempDir::Create("gwbench");
   if (!tmp.ok()) return 1;
   if (!gateway.empty()) {
-    if (absl::Status st = fx.StartGateway(gateway, gateway_args); !st.ok()) {
+    // Every idle session belongs to one user and connects in a burst: the
+    // per-user and pre-auth limits must let all of them in.
+    const int sessions = std::max(idle, 1) + 100;
+    auto raise_limits = [sessions](config::GatewayConfig* c) {
+      c->mutable_limits()->set_max_sessions_per_user(sessions);
+      c->mutable_limits()->set_max_startups(absl::StrCat(sessions));
+    };
+    if (absl::Status st = fx.StartGateway(gateway, gateway_args, raise_limits);
+        !st.ok()) {
       std::cerr << "gateway: " << st << "\n";
       return 1;
     }

@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "base/yaml_proto.h"
 #include "ca/tls_material.h"
 #include "gtest/gtest.h"
 #include "tests/harness/net_util.h"
@@ -447,8 +448,20 @@ absl::Status SetYamlKey(const std::string& path, const std::string& key,
 
 }  // namespace
 
+absl::Status BastionFixture::EditGatewayConfig(
+    const std::function<void(config::GatewayConfig*)>& edit) {
+  const std::string path = gateway_state_dir() + "/gateway.yaml";
+  config::GatewayConfig c;
+  if (absl::Status st = base::YamlFileToProto(path, &c); !st.ok()) return st;
+  edit(&c);
+  absl::StatusOr<std::string> yaml = base::ProtoToYaml(c);
+  if (!yaml.ok()) return yaml.status();
+  return WriteFile(path, *yaml, 0600);
+}
+
 absl::Status BastionFixture::StartGateway(
-    const std::string& binary, const std::vector<std::string>& extra) {
+    const std::string& binary, const std::vector<std::string>& extra,
+    const std::function<void(config::GatewayConfig*)>& edit_config) {
   if (gateway_) return absl::FailedPreconditionError("gateway already runs");
   absl::StatusOr<std::string> token = CreateJoinToken("gateway");
   if (!token.ok()) return token.status();
@@ -459,6 +472,9 @@ absl::Status BastionFixture::StartGateway(
        "sallyport-gw", "--principal", "127.0.0.1", "--principal", "localhost"});
   if (!enroll.ok()) return enroll.status();
   const std::string config = state + "/gateway.yaml";
+  if (edit_config) {
+    if (absl::Status st = EditGatewayConfig(edit_config); !st.ok()) return st;
+  }
   absl::Status last = absl::OkStatus();
   // A port can be taken between our probe and the gateway's bind.
   for (int attempt = 0; attempt < 3; ++attempt) {

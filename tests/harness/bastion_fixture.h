@@ -20,6 +20,7 @@
 #define SALLYPORT_TESTS_HARNESS_BASTION_FIXTURE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -28,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "proto/admin.grpc.pb.h"
 #include "proto/ca.grpc.pb.h"
+#include "proto/config.pb.h"
 #include "tests/harness/listening_process.h"
 #include "tests/harness/sshd_fixture.h"
 #include "tests/harness/subprocess.h"
@@ -146,9 +148,16 @@ class BastionFixture {
   // serve --config DIR/gateway.yaml --listen 127.0.0.1:PORT` and waits for
   // the port; then adds `Host gateway` (127.0.0.1, that port) to every
   // user's ssh_config.
+  // `edit_config` (gwops), when set, changes DIR/gateway.yaml after enroll
+  // and before serve (e.g. nested `limits:` keys, log_format).
   absl::Status StartGateway(
       const std::string& binary,
-      const std::vector<std::string>& extra_serve_args = {});
+      const std::vector<std::string>& extra_serve_args = {},
+      const std::function<void(config::GatewayConfig*)>& edit_config = nullptr);
+  // Reads DIR/gateway.yaml, applies `edit` and writes it back (0600); for
+  // a SIGHUP reload, follow with gateway_process()->Signal(SIGHUP).
+  absl::Status EditGatewayConfig(
+      const std::function<void(config::GatewayConfig*)>& edit);
   uint16_t gateway_port() const { return gateway_port_; }
   uint16_t gateway_metrics_port() const { return gateway_metrics_port_; }
   std::string gateway_state_dir() const { return dir_.File("gateway"); }

@@ -1,0 +1,152 @@
+// GatewayConnection's operations side (gwops): what it reports to the
+// ProxyObserver (log lines and metrics) and the idle timeout
+// (limits.idle_timeout). The forwarding logic lives in
+// gateway_connection.cc and channel_bridge.cc.
+#include <asio/experimental/as_tuple.hpp>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "gateway/connection_internal.h"
+#include "gateway/gateway_connection.h"
+#include "ssh/net/spawn.h"
+
+// GCC 12 at -O1 (the ASan config) reports a false
+// -Wmismatched-new-delete for the frames of Asio coroutines.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace sallyport::gateway {
+
+std::string GatewayConnection::CaRefusalCode(const absl::Status& st) {
+  switch (st.code()) {
+    case absl::StatusCode::kNotFound:
+      return "not-in-inventory";
+    case absl::StatusCode::kPermissionDenied:
+      return "denied";
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+      return "ca-unavailable";
+    case absl::StatusCode::kUnauthenticated:
+      return "certificate";
+    default:
+      return "ca-error";
+  }
+}
+
+LogChannel GatewayConnection::ChannelLog(const Bridge& b) const {
+  LogChannel ch;
+  ch.id = b.down.id();
+  ch.kind = b.type;
+  ch.login = target_.login;
+  ch.host = target_.host;
+  ch.destination = b.info.destination;
+  return ch;
+}
+
+void GatewayConnection::ReportAuth(bool allowed, std::string_view code) {
+  if (!allowed) auth_failure_ = std::string(code);
+  log_conn_.user = user_;
+  LogAuthDecision d;
+  d.allowed = allowed;
+  d.login = target_.login;
+  d.host = target_.host;
+  d.method = "publickey";
+  d.key_id = user_;
+  d.serial = cert_serial_;
+  d.reason = std::string(code);
+  observer().AuthDecision(log_conn_, d);
+}
+
+void GatewayConnection::ReportChannelRefused(std::string_view kind,
+                                             const std::string& destination,
+                                             uint32_t id,
+                                             std::string_view reason) {
+  LogChannel ch;
+  ch.id = id;
+  ch.kind = std::string(kind);
+  ch.login = target_.login;
+  ch.host = target_.host;
+  ch.destination = destination;
+  observer().ChannelRefused(log_conn_, ch, reason);
+}
+
+void GatewayConnection::ReportChannelClosed(Bridge& b) {
+  if (!b.reported_open) return;
+  b.reported_open = false;
+  observer().ChannelClosed(log_conn_, ChannelLog(b), b.bytes_in, b.bytes_out);
+}
+
+void GatewayConnection::ReportUpstream(bool ok, std::string_view reason) {
+  if (upstream_reported_ || !session_cert_.has_value()) return;
+  upstream_reported_ = true;
+  const gateway::v1::HostRecord& host = session_cert_->host();
+  LogUpstream u;
+  u.host = host.name();
+  u.address = absl::StrCat(host.address(), ":", host.port());
+  u.login = target_.login;
+  u.ok = ok;
+  u.latency = absl::Now() - upstream_started_;
+  u.reason = std::string(reason);
+  observer().UpstreamConnect(log_conn_, u);
+}
+
+void GatewayConnection::ReportClosed(const absl::Status& why) {
+  std::string_view outcome = kOutcomeError;
+  if (authenticated_) {
+    outcome = kOutcomeOk;
+  } else if (limit_refused_) {
+    outcome = kOutcomeLimit;
+  } else if (!auth_failure_.empty()) {
+    outcome = kOutcomeAuthFailed;
+  } else if (why.code() == absl::StatusCode::kDeadlineExceeded) {
+    outcome = kOutcomeTimeout;
+  } else if (why.code() == absl::StatusCode::kUnavailable) {
+    outcome = kOutcomeRefused;
+  }
+  observer().ConnectionClosed(
+      log_conn_, outcome, absl::Now() - opened_at_, bytes_in_, bytes_out_,
+      why.ok() ? std::string_view()
+               : std::string_view(why.message().data(), why.message().size()));
+}
+
+void GatewayConnection::NoteData(Bridge& b, bool client_to_target, size_t n) {
+  (client_to_target ? b.bytes_in : b.bytes_out) += n;
+  (client_to_target ? bytes_in_ : bytes_out_) += n;
+  observer().Bytes(client_to_target, n);
+  if (idle_timer_ != nullptr) last_data_ = std::chrono::steady_clock::now();
+}
+
+void GatewayConnection::StartIdleWatch() {
+  if (limits_.idle_timeout <= absl::ZeroDuration()) return;
+  last_data_ = std::chrono::steady_clock::now();
+  idle_timer_ = std::make_unique<asio::steady_timer>(executor_);
+  auto self = shared_from_this();
+  ssh::net::Spawn(
+      executor_,
+      [self]() -> asio::awaitable<void> { co_await self->WatchIdle(); },
+      "gateway idle timeout");
+}
+
+asio::awaitable<void> GatewayConnection::WatchIdle() {
+  const auto idle = absl::ToChronoNanoseconds(limits_.idle_timeout);
+  while (!down_ended_) {
+    const auto due = last_data_ + idle;
+    if (std::chrono::steady_clock::now() >= due) {
+      const std::string reason = absl::StrCat(
+          "sallyport: no data for ", absl::FormatDuration(limits_.idle_timeout),
+          " (limits.idle_timeout): the idle session was ended");
+      Log(absl::StrCat("event=conn.idle ", Describe(), " idle_timeout=",
+                       absl::FormatDuration(limits_.idle_timeout)));
+      if (down_driver_ != nullptr)
+        down_driver_->SetDeadline(absl::Now(), reason);
+      co_return;
+    }
+    idle_timer_->expires_at(due);
+    auto [ec] = co_await idle_timer_->async_wait(
+        asio::experimental::as_tuple(asio::use_awaitable));
+    (void)ec;
+  }
+}
+
+}  // namespace sallyport::gateway

@@ -1,0 +1,27 @@
+#include "gateway/observer.h"
+
+namespace sallyport::gateway {
+namespace {
+bool Has(std::string_view r, std::string_view part) {
+  return r.find(part) != std::string_view::npos;
+}
+}  // namespace
+
+std::string_view AuthFailureCode(std::string_view r) {
+  // Most specific first; the texts come from ssh/auth, ssh/cert and
+  // gateway_connection.cc.
+  if (Has(r, "plain key")) return "plain-key";
+  if (Has(r, "LOGIN+HOST") || Has(r, "target")) return "bad-target";
+  if (Has(r, "revoked")) return "revoked";
+  if (Has(r, "not yet valid")) return "not-yet-valid";
+  if (Has(r, "expired")) return "expired";
+  if (Has(r, "principal")) return "principal";
+  if (Has(r, "trusted") || Has(r, "CA key")) return "untrusted-ca";
+  if (Has(r, "signature")) return "bad-signature";
+  if (Has(r, "max_sessions_per_user")) return "max-sessions-per-user";
+  if (Has(r, "max_auth_tries") || Has(r, "too many")) return "max-auth-tries";
+  if (Has(r, "method")) return "method";
+  return "other";
+}
+
+}  // namespace sallyport::gateway

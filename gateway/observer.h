@@ -1,0 +1,57 @@
+// Operations hooks of the proxy (issue 12 "Operations"): the proxy reports
+// each connection, authentication decision, channel and upstream connect,
+// and the bytes it relays, to a ProxyObserver; gateway/ops.h turns them
+// into log lines (GatewayLog) and metrics (GatewayMetrics). The arguments
+// are the log's own structs, so what is logged and what is counted agree.
+//
+// Calls come from the connections' I/O threads: an observer must be
+// thread-safe, quick and never block. Peer text in the arguments is raw;
+// the observer escapes it (GatewayLog does).
+#ifndef SALLYPORT_GATEWAY_OBSERVER_H_
+#define SALLYPORT_GATEWAY_OBSERVER_H_
+
+#include <cstdint>
+#include <string_view>
+
+#include "absl/time/time.h"
+#include "gateway/log.h"
+
+namespace sallyport::gateway {
+
+// Outcomes of a downstream connection (ConnectionClosed): "ok" exactly when
+// the user authenticated (a session existed), so sessions can be counted
+// from AuthDecision(allowed) and ConnectionClosed("ok").
+inline constexpr std::string_view kOutcomeOk = "ok";
+inline constexpr std::string_view kOutcomeAuthFailed = "auth-failed";
+inline constexpr std::string_view kOutcomeRefused = "refused";
+inline constexpr std::string_view kOutcomeError = "error";
+inline constexpr std::string_view kOutcomeTimeout = "timeout";
+inline constexpr std::string_view kOutcomeLimit = "limit";
+
+class ProxyObserver {
+ public:
+  virtual ~ProxyObserver() = default;
+  virtual void ConnectionOpened(const LogConnection&) {}
+  virtual void ConnectionClosed(const LogConnection&,
+                                std::string_view /*outcome*/, absl::Duration,
+                                uint64_t /*bytes_in*/, uint64_t /*bytes_out*/,
+                                std::string_view /*reason*/) {}
+  // The reason is a stable code (see AuthFailureCode) when refused.
+  virtual void AuthDecision(const LogConnection&, const LogAuthDecision&) {}
+  virtual void ChannelOpened(const LogConnection&, const LogChannel&) {}
+  virtual void ChannelRefused(const LogConnection&, const LogChannel&,
+                              std::string_view /*reason*/) {}
+  virtual void ChannelClosed(const LogConnection&, const LogChannel&,
+                             uint64_t /*bytes_in*/, uint64_t /*bytes_out*/) {}
+  virtual void UpstreamConnect(const LogConnection&, const LogUpstream&) {}
+  // Channel payload relayed (client_to_target: from the user to the host).
+  virtual void Bytes(bool /*client_to_target*/, uint64_t /*n*/) {}
+};
+
+// A stable, low-cardinality code for an authentication refusal reason (the
+// ssh/auth library's text or our own), for the auth_failures metric.
+std::string_view AuthFailureCode(std::string_view reason);
+
+}  // namespace sallyport::gateway
+
+#endif  // SALLYPORT_GATEWAY_OBSERVER_H_

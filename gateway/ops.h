@@ -1,0 +1,75 @@
+// The gateway's operations glue (issue 12 "Operations"): a ProxyObserver
+// that writes each event as a GatewayLog line and counts it in
+// GatewayMetrics. The log format can change at run time (SIGHUP).
+#ifndef SALLYPORT_GATEWAY_OPS_H_
+#define SALLYPORT_GATEWAY_OPS_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "base/clock.h"
+#include "base/event_line.h"
+#include "gateway/log.h"
+#include "gateway/metrics.h"
+#include "gateway/observer.h"
+
+namespace sallyport::gateway {
+
+class GatewayOps : public ProxyObserver {
+ public:
+  // `sink` null: stderr. The registry gets the gateway's families.
+  GatewayOps(base::LogFormat format, GatewayLog::Sink sink,
+             const base::Clock* clock = nullptr);
+
+  MetricsRegistry& registry() { return registry_; }
+  GatewayMetrics& metrics() { return metrics_; }
+  // Switches the log format (text/json) for the following lines.
+  void SetLogFormat(base::LogFormat format);
+  base::LogFormat log_format() const;
+
+  // A line about the gateway itself ("listening", "reload", a CA client or
+  // listener notice, or a free-form proxy detail), as event `event` with
+  // the text in a `message` field.
+  void Notice(std::string_view event, std::string_view message,
+              bool success = true);
+  // A CA RPC's latency (CaClient::Options::on_rpc).
+  void CaRpc(std::string_view rpc, absl::Duration latency);
+
+  // ---- ProxyObserver
+  void ConnectionOpened(const LogConnection& c) override;
+  void ConnectionClosed(const LogConnection& c, std::string_view outcome,
+                        absl::Duration d, uint64_t bytes_in, uint64_t bytes_out,
+                        std::string_view reason) override;
+  void AuthDecision(const LogConnection& c, const LogAuthDecision& d) override;
+  void ChannelOpened(const LogConnection& c, const LogChannel& ch) override;
+  void ChannelRefused(const LogConnection& c, const LogChannel& ch,
+                      std::string_view reason) override;
+  void ChannelClosed(const LogConnection& c, const LogChannel& ch,
+                     uint64_t bytes_in, uint64_t bytes_out) override;
+  void UpstreamConnect(const LogConnection& c, const LogUpstream& u) override;
+  void Bytes(bool client_to_target, uint64_t n) override;
+
+ private:
+  std::shared_ptr<GatewayLog> log() const;
+
+  const GatewayLog::Sink sink_;
+  const base::Clock* const clock_;
+  mutable absl::Mutex mu_;
+  std::shared_ptr<GatewayLog> log_ ABSL_GUARDED_BY(mu_);
+  base::LogFormat format_ ABSL_GUARDED_BY(mu_);
+  MetricsRegistry registry_;
+  GatewayMetrics metrics_{registry_};
+  // Hot-path series, looked up once.
+  Counter& bytes_in_;
+  Counter& bytes_out_;
+  Histogram& upstream_latency_;
+};
+
+}  // namespace sallyport::gateway
+
+#endif  // SALLYPORT_GATEWAY_OPS_H_

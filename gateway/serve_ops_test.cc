@@ -1,0 +1,216 @@
+// GatewayServer's operations in one process, against a real CA (SQLite):
+// /metrics and /healthz served on metrics_listen; Reload applies limits
+// and the log format, refuses an unreadable host certificate and names
+// what needs a restart; the renewal thread renews the mTLS certificate
+// once it is due (renew_fraction 0: at once) and the CA accepts the new one.
+#include <sys/stat.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "base/files.h"
+#include "ca/gateway_test_util.h"
+#include "gateway/ca_client.h"
+#include "gateway/enroll.h"
+#include "gateway/serve.h"
+#include "gtest/gtest.h"
+#include "tests/harness/net_util.h"
+#include "tests/harness/subprocess.h"
+#include "tests/harness/temp_dir.h"
+
+namespace sallyport::gateway {
+namespace {
+
+class ServeOpsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto env = ca::StartCa(ca::Backend::kSqlite, &pg_);
+    ASSERT_TRUE(env.ok()) << env.status();
+    env_ = std::move(*env);
+    auto dir = testing::TempDir::Create("gwops");
+    ASSERT_TRUE(dir.ok());
+    dir_ = std::make_unique<testing::TempDir>(std::move(*dir));
+    std::string token;
+    ASSERT_TRUE(
+        ca::CreateJoinToken(*env_, "gateway", absl::Hours(1), &token).ok());
+    ca::EnrolledGateway gw = ca::Enroll(*env_, token, "gw1", {"127.0.0.1"});
+    ASSERT_TRUE(gw.status.ok()) << gw.status.error_message();
+    gw_dir_ = dir_->File("gateway");
+    ASSERT_EQ(mkdir(gw_dir_.c_str(), 0700), 0);
+    ASSERT_TRUE(testing::WriteFile(gw_dir_ + "/ssh_host_ed25519_key",
+                                   gw.host_key_pem, 0600)
+                    .ok());
+    ASSERT_TRUE(testing::WriteFile(
+                    gw_dir_ + "/ssh_host_ed25519_key-cert.pub",
+                    gw.response.host_certificate().ssh_certificate() + "\n")
+                    .ok());
+    ASSERT_TRUE(
+        testing::WriteFile(gw_dir_ + "/gateway_tls.key", gw.tls_key_pem, 0600)
+            .ok());
+    ASSERT_TRUE(testing::WriteFile(gw_dir_ + "/gateway_tls.crt",
+                                   gw.response.tls_client_certificate_pem())
+                    .ok());
+    auto pem = base::ReadTextFile(env_->dir() + "/state/tls.crt");
+    ASSERT_TRUE(pem.ok());
+    auto fp = CertificatePemFingerprint(*pem);
+    ASSERT_TRUE(fp.ok());
+    absl::StatusOr<uint16_t> port = testing::FreeLoopbackPort();
+    absl::StatusOr<uint16_t> metrics = testing::FreeLoopbackPort();
+    ASSERT_TRUE(port.ok() && metrics.ok());
+    base_yaml_ = absl::StrCat(
+        "listen: 127.0.0.1:", *port, "\nca: ", env_->server().address(),
+        "\nca_fingerprint: ", *fp,
+        "\nname: gw1\nthreads: 1\nmetrics_listen: ", "127.0.0.1:", *metrics,
+        "\n");
+    metrics_port_ = *metrics;
+  }
+
+  void StartServer(const std::string& extra_yaml, double renew_fraction) {
+    ASSERT_TRUE(
+        testing::WriteFile(gw_dir_ + "/gateway.yaml", base_yaml_ + extra_yaml)
+            .ok());
+    auto config = LoadServeConfig(gw_dir_ + "/gateway.yaml");
+    ASSERT_TRUE(config.ok()) << config.status();
+    GatewayServer::Options options;
+    options.config = *config;
+    options.renew_fraction = renew_fraction;
+    options.renew_check_interval = absl::Milliseconds(200);
+    options.log = [this](std::string_view line) {
+      absl::MutexLock lock(&log_mu_);
+      log_.append(line.data(), line.size());
+      log_ += "\n";
+    };
+    auto server = GatewayServer::Start(std::move(options));
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+  }
+
+  std::string Log() {
+    absl::MutexLock lock(&log_mu_);
+    return log_;
+  }
+
+  // `curl`-free GET through bash's /dev/tcp.
+  std::string Get(const std::string& path) {
+    auto r = testing::RunCommand(
+        {"bash", "-c",
+         absl::StrCat("exec 3<>/dev/tcp/127.0.0.1/", metrics_port_,
+                      "; printf 'GET ", path,
+                      " HTTP/1.1\\r\\nHost: x\\r\\nConnection: "
+                      "close\\r\\n\\r\\n' >&3; cat <&3")});
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? r->out : "";
+  }
+
+  void TearDown() override {
+    server_.reset();
+    if (HasFailure()) std::fprintf(stderr, "gateway log:\n%s\n", Log().c_str());
+  }
+
+  std::unique_ptr<testing::PostgresFixture> pg_;
+  std::unique_ptr<ca::CaTestEnv> env_;
+  std::unique_ptr<testing::TempDir> dir_;
+  std::string gw_dir_, base_yaml_;
+  uint16_t metrics_port_ = 0;
+  absl::Mutex log_mu_;
+  std::string log_ ABSL_GUARDED_BY(log_mu_);
+  std::unique_ptr<GatewayServer> server_;
+};
+
+TEST_F(ServeOpsTest, MetricsAndHealthzAreServed) {
+  StartServer("", 2.0 / 3.0);
+  EXPECT_EQ(server_->metrics_port(), metrics_port_);
+  EXPECT_EQ(server_->threads(), 1);
+  EXPECT_TRUE(server_->Health().ok()) << server_->Health();
+  const std::string health = Get("/healthz");
+  EXPECT_TRUE(absl::StartsWith(health, "HTTP/1.1 200")) << health;
+  const std::string metrics = Get("/metrics");
+  EXPECT_TRUE(absl::StrContains(metrics, "sallyport_gateway_connections 0"))
+      << metrics;
+  // The start-up CA calls were timed.
+  EXPECT_TRUE(absl::StrContains(
+      metrics,
+      "sallyport_gateway_ca_rpc_seconds_count{method=\"GetCaPublicKeys\"}"))
+      << metrics;
+  // Draining: /healthz says 503 and why.
+  server_->Drain(absl::ZeroDuration());
+  EXPECT_FALSE(server_->Health().ok());
+  const std::string drained = Get("/healthz");
+  EXPECT_TRUE(absl::StartsWith(drained, "HTTP/1.1 503")) << drained;
+  EXPECT_TRUE(absl::StrContains(drained, "draining")) << drained;
+}
+
+TEST_F(ServeOpsTest, ReloadAppliesLimitsAndLogFormatAndNamesRestarts) {
+  StartServer("limits:\n  max_sessions_per_user: 5\n", 2.0 / 3.0);
+  EXPECT_EQ(server_->proxy().limits().max_sessions_per_user, 5);
+  ASSERT_TRUE(
+      testing::WriteFile(gw_dir_ + "/gateway.yaml",
+                         absl::StrCat(base_yaml_,
+                                      "log_format: json\nlimits:\n"
+                                      "  max_sessions_per_user: 2\n"
+                                      "  max_auth_tries: 3\n"
+                                      "  max_channels_per_connection: 4\n"
+                                      "  idle_timeout: 90s\n"
+                                      "  max_startups: \"5:50:20\"\n"
+                                      "  login_grace: 7s\n"
+                                      "revocation_grace: 10s\n"))
+          .ok());
+  auto fresh = LoadServeConfig(gw_dir_ + "/gateway.yaml");
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  const uint16_t port = server_->local_endpoint().port();
+  ASSERT_TRUE(server_->Reload(*fresh).ok());
+  const ProxyLimits l = server_->proxy().limits();
+  EXPECT_EQ(l.max_sessions_per_user, 2);
+  EXPECT_EQ(l.max_auth_tries, 3);
+  EXPECT_EQ(l.max_channels_per_connection, 4u);
+  EXPECT_EQ(l.idle_timeout, absl::Seconds(90));
+  EXPECT_EQ(server_->settings().limits.max_startups.full, 20);
+  EXPECT_EQ(server_->settings().limits.login_grace, absl::Seconds(7));
+  EXPECT_EQ(server_->ops().log_format(), base::LogFormat::kJson);
+  // The listeners were replaced on the same port.
+  EXPECT_EQ(server_->local_endpoint().port(), port);
+  EXPECT_TRUE(
+      testing::WaitForTcpListener("127.0.0.1", port, absl::Seconds(10)).ok());
+  EXPECT_TRUE(absl::StrContains(
+      Log(), "needs a restart to take effect: revocation_grace"))
+      << Log();
+  EXPECT_NE(server_->settings().revocation_grace, absl::Seconds(10));
+
+  // An unreadable host certificate: the reload is refused, nothing changes.
+  ASSERT_TRUE(testing::WriteFile(gw_dir_ + "/ssh_host_ed25519_key-cert.pub",
+                                 "garbage\n")
+                  .ok());
+  fresh->limits.max_sessions_per_user = 9;
+  EXPECT_FALSE(server_->Reload(*fresh).ok());
+  EXPECT_EQ(server_->proxy().limits().max_sessions_per_user, 2);
+}
+
+TEST_F(ServeOpsTest, TheMtlsCertificateIsRenewedWhenDue) {
+  auto before = ReadTlsCertificateLifetime(gw_dir_ + "/gateway_tls.crt");
+  ASSERT_TRUE(before.ok()) << before.status();
+  auto pem_before = base::ReadTextFile(gw_dir_ + "/gateway_tls.crt");
+  ASSERT_TRUE(pem_before.ok());
+  // Due at once: the renewal thread renews at start.
+  StartServer("", 0.0);
+  const absl::Time limit = absl::Now() + absl::Seconds(60);
+  while (server_->renewals() == 0 && absl::Now() < limit) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_GE(server_->renewals(), 1) << Log();
+  auto pem_after = base::ReadTextFile(gw_dir_ + "/gateway_tls.crt");
+  ASSERT_TRUE(pem_after.ok());
+  EXPECT_NE(*pem_after, *pem_before);
+  auto after = ReadTlsCertificateLifetime(gw_dir_ + "/gateway_tls.crt");
+  ASSERT_TRUE(after.ok());
+  EXPECT_GE(after->not_after, before->not_after);
+  EXPECT_TRUE(absl::StrContains(Log(), "mTLS certificate renewed")) << Log();
+  // The renewed identity works: a renewal over it is accepted.
+  EXPECT_TRUE(server_->RenewIdentityNow().ok()) << Log();
+  EXPECT_TRUE(server_->Health().ok()) << server_->Health();
+}
+
+}  // namespace
+}  // namespace sallyport::gateway
