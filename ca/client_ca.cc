@@ -71,6 +71,33 @@ absl::StatusOr<std::string> ClientCertificateAuthority::Issue(
 
 absl::StatusOr<ClientIdentity> ClientCertificateAuthority::Verify(
     std::string_view peer_pem, absl::Time now) const {
+  {
+    absl::MutexLock lock(&verified_mu_);
+    auto it =
+        verified_.find(absl::string_view(peer_pem.data(), peer_pem.size()));
+    if (it != verified_.end()) {
+      // The same check as VerifyIssuedBy's, on the remembered times.
+      if (now < it->second.not_before || now >= it->second.id.not_after) {
+        return absl::UnauthenticatedError("client certificate expired");
+      }
+      return it->second.id;
+    }
+  }
+  ASSIGN_OR_RETURN(Verified verified, VerifyUncached(peer_pem, now));
+  absl::MutexLock lock(&verified_mu_);
+  if (verified_.size() >= kMaxVerifiedCertificates) verified_.clear();
+  verified_.emplace(std::string(peer_pem), verified);
+  return verified.id;
+}
+
+size_t ClientCertificateAuthority::VerifiedCountForTest() const {
+  absl::MutexLock lock(&verified_mu_);
+  return verified_.size();
+}
+
+absl::StatusOr<ClientCertificateAuthority::Verified>
+ClientCertificateAuthority::VerifyUncached(std::string_view peer_pem,
+                                           absl::Time now) const {
   absl::StatusOr<base::X509Ptr> cert = CertificateFromPem(peer_pem);
   if (!cert.ok()) {
     return absl::UnauthenticatedError("unreadable client certificate");
@@ -78,7 +105,8 @@ absl::StatusOr<ClientIdentity> ClientCertificateAuthority::Verify(
   RETURN_IF_ERROR(VerifyIssuedBy(cert->get(), cert_.get(), now));
   absl::StatusOr<CertificateInfo> info = InspectCertificate(cert->get());
   if (!info.ok()) return absl::UnauthenticatedError(info.status().message());
-  ClientIdentity id;
+  Verified out;
+  ClientIdentity& id = out.id;
   if (info->organizational_unit == kIdentityUser) {
     id.kind = ClientIdentity::Kind::kUser;
   } else if (info->organizational_unit == kIdentityGateway) {
@@ -89,7 +117,8 @@ absl::StatusOr<ClientIdentity> ClientCertificateAuthority::Verify(
   id.name = info->common_name;
   id.serial = info->serial;
   id.not_after = info->not_after;
-  return id;
+  out.not_before = info->not_before;
+  return out;
 }
 
 }  // namespace sallyport::ca

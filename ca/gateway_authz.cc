@@ -46,9 +46,10 @@ absl::StatusOr<GatewayService::Checked> GatewayService::Check(
     std::string_view user_certificate, std::string_view login,
     std::string_view host) {
   Checked out;
-  ASSIGN_OR_RETURN(out.presented, VerifyPresentedUserCertificate(
-                                      user_certificate, login, *ctx_.keyring,
-                                      *ctx_.store, ctx_.clock->Now()));
+  ASSIGN_OR_RETURN(out.presented,
+                   VerifyPresentedUserCertificate(
+                       user_certificate, login, *ctx_.keyring, *ctx_.store,
+                       ctx_.clock->Now(), &verified_user_certificates_));
   if (!out.presented.refusal.ok()) return out;
   absl::StatusOr<storage::User> user = ctx_.store->GetUser(out.presented.user);
   if (user.status().code() == absl::StatusCode::kNotFound) {
@@ -211,7 +212,8 @@ grpc::Status GatewayService::IssueSessionCertificate(
   FillIssued(*cert, response->mutable_certificate());
   HostToProto(*checked->host, response->mutable_host());
   response->set_record(std::string(storage::RecordModeName(perms.record)));
-  spdlog::info(
+  // Debug only: every issuance is already an audit event and its log line.
+  spdlog::debug(
       "session certificate: gateway={} user={} session={} login={} "
       "host={} serial={}",
       peer->name, rbac::EscapeForReason(spec.user), spec.session_id, spec.login,

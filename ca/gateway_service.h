@@ -13,6 +13,7 @@
 
 #include "absl/time/time.h"
 #include "ca/ca_service.h"
+#include "ca/presented_cert.h"
 #include "proto/gateway.grpc.pb.h"
 
 namespace sallyport::ca {
@@ -75,6 +76,7 @@ class GatewayService final : public gateway::v1::Gateway::Service {
 
   CaContext ctx_;
   const Settings settings_;
+  VerifiedUserCertificates verified_user_certificates_;
 };
 
 }  // namespace sallyport::ca

@@ -247,6 +247,23 @@ TEST_P(GatewaySessionTest, RefusalsAreDeniedAndAudited) {
   EXPECT_TRUE(a.certificate_revoked());
 }
 
+// The CA remembers a user certificate that verified (per login and CA
+// keys): after a session certificate for one login, a login the user
+// certificate does not carry is still refused.
+TEST_P(GatewaySessionTest, RememberedCertificateIsCheckedPerLogin) {
+  gw::IssueSessionCertificateResponse response;
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(
+        IssueSession(gateway_.channel, login_, "web01", &response).ok());
+  }
+  grpc::Status st =
+      IssueSession(gateway_.channel, "nobody", "web01", &response, "s-3");
+  EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(CountEvents(kEventCertRefused, "\"login\":\"nobody\""), 1);
+  EXPECT_FALSE(Authorize("nobody", "web01", "shell").allowed());
+  EXPECT_TRUE(Authorize(login_, "web01", "shell").allowed());
+}
+
 TEST_P(GatewaySessionTest, ExpiredCertificatesAndDisabledUsersAreRefused) {
   gw::IssueSessionCertificateResponse response;
   storage::User alice;

@@ -8,8 +8,11 @@
 #include <string>
 #include <string_view>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "ca/ca_keys.h"
 #include "ssh/cert/certificate.h"
@@ -37,6 +40,28 @@ struct PresentedUserCertificate {
   ssh::cert::CertificatePermissions permissions;
 };
 
+// Certificates that verified, so that a gateway's repeated calls with one
+// user certificate (every channel and every session of a user) skip parsing
+// it and checking its signature. Keyed by everything the outcome depends on
+// but the time: the exact line, the login and the trusted CA keys; validity
+// and revocation are checked on every call. Thread-safe; at most
+// kMaxEntries (emptied when full).
+class VerifiedUserCertificates {
+ public:
+  static constexpr size_t kMaxEntries = 1024;
+  struct Entry {
+    ssh::cert::Certificate certificate;
+    ssh::cert::CertificatePermissions permissions;
+  };
+  std::optional<Entry> Find(const std::string& key) ABSL_LOCKS_EXCLUDED(mu_);
+  void Remember(std::string key, Entry entry) ABSL_LOCKS_EXCLUDED(mu_);
+  size_t size() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
+};
+
 // Parses `line` and checks it in OpenSSH's order: signed by one of our
 // trusted user CA keys (active or retired), type user, signature, validity
 // at `now`, `login` among its principals, critical options (a
@@ -44,10 +69,12 @@ struct PresentedUserCertificate {
 // business, not the CA's), then revocation of its serial and key. A
 // malformed line is kInvalidArgument (the only error besides kUnavailable
 // for a store or keyring failure); every other failure is reported in
-// `refusal`.
+// `refusal`. With `memory`, a certificate that verified before for the same
+// login and CA keys is not parsed or checked again but for its validity.
 absl::StatusOr<PresentedUserCertificate> VerifyPresentedUserCertificate(
     std::string_view line, std::string_view login, CaKeyring& keyring,
-    storage::Store& store, absl::Time now);
+    storage::Store& store, absl::Time now,
+    VerifiedUserCertificates* memory = nullptr);
 
 }  // namespace sallyport::ca
 

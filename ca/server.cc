@@ -157,6 +157,13 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
   quota.Resize(kResourceQuotaBytes);
   quota.SetMaxThreads(kMaxThreads);
   builder.SetResourceQuota(quota);
+  // Keep idle handler threads instead of ending every thread beyond two
+  // idle pollers: with calls that wait for a group commit, gRPC's default
+  // (at most 2 idle pollers) started and ended about one thread per call.
+  builder.SetSyncServerOption(
+      grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, kMinPollers);
+  builder.SetSyncServerOption(
+      grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, kMaxThreads);
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat(

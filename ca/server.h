@@ -58,6 +58,8 @@ class CaServer {
   static constexpr int kMaxReadChunkBytes = 64 << 10;
   static constexpr size_t kResourceQuotaBytes = 4 << 20;
   static constexpr int kMaxThreads = 128;
+  // Handler threads kept polling for calls when idle.
+  static constexpr int kMinPollers = 2;
 
   // Loads keys and TLS material, registers the CA keys in the store, binds
   // and starts serving (with grpc.health.v1.Health answering SERVING).

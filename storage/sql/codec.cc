@@ -4,7 +4,9 @@
 
 #include <limits>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "base/status_macros.h"
 #include "storage/sql/json_columns.pb.h"
 
@@ -107,7 +109,9 @@ absl::StatusOr<std::string> EncodeRoleSpec(const Role& role) {
   return ToJson(spec);
 }
 
-absl::Status DecodeRoleSpec(std::string_view json, Role& role) {
+namespace {
+
+absl::Status DecodeRoleSpecUncached(std::string_view json, Role& role) {
   RoleSpecJson spec;
   RETURN_IF_ERROR(FromJson(json, spec));
   role.logins.assign(spec.logins().begin(), spec.logins().end());
@@ -123,6 +127,52 @@ absl::Status DecodeRoleSpec(std::string_view json, Role& role) {
     role.deny.push_back(std::move(rule));
   }
   return absl::OkStatus();
+}
+
+// Decoded role specs by their JSON text (only the spec fields are set).
+struct RoleSpecMemory {
+  absl::Mutex mu;
+  absl::flat_hash_map<std::string, Role> decoded ABSL_GUARDED_BY(mu);
+};
+
+RoleSpecMemory& RoleSpecs() {
+  static RoleSpecMemory* memory = new RoleSpecMemory();
+  return *memory;
+}
+
+void CopySpec(const Role& from, Role& to) {
+  to.logins = from.logins;
+  to.hosts = from.hosts;
+  to.channels = from.channels;
+  to.deny = from.deny;
+}
+
+}  // namespace
+
+absl::Status DecodeRoleSpec(std::string_view json, Role& role) {
+  RoleSpecMemory& memory = RoleSpecs();
+  const absl::string_view key(json.data(), json.size());
+  {
+    absl::MutexLock lock(&memory.mu);
+    auto it = memory.decoded.find(key);
+    if (it != memory.decoded.end()) {
+      CopySpec(it->second, role);
+      return absl::OkStatus();
+    }
+  }
+  Role decoded;
+  RETURN_IF_ERROR(DecodeRoleSpecUncached(json, decoded));
+  CopySpec(decoded, role);
+  absl::MutexLock lock(&memory.mu);
+  if (memory.decoded.size() >= kMaxRememberedRoleSpecs) memory.decoded.clear();
+  memory.decoded.insert_or_assign(std::string(json), std::move(decoded));
+  return absl::OkStatus();
+}
+
+size_t RememberedRoleSpecsForTest() {
+  RoleSpecMemory& memory = RoleSpecs();
+  absl::MutexLock lock(&memory.mu);
+  return memory.decoded.size();
 }
 
 absl::StatusOr<std::string> EncodeStringList(

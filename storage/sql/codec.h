@@ -37,7 +37,14 @@ std::optional<absl::Time> OptTimeValue(const Value& v);
 // roles.spec: logins, hosts, channels and deny rules.
 absl::StatusOr<std::string> EncodeRoleSpec(const Role& role);
 // Fills those fields of `role`. kDataLoss when the text is not a spec.
+// Decoded specs are remembered by their text (the JSON parser was a tenth of
+// an issuance's CPU, as every issuance reads the user's roles): at most
+// kMaxRememberedRoleSpecs, emptied when full; text that fails to decode is
+// not remembered.
 absl::Status DecodeRoleSpec(std::string_view json, Role& role);
+inline constexpr size_t kMaxRememberedRoleSpecs = 256;
+// For tests: how many decoded specs are remembered.
+size_t RememberedRoleSpecsForTest();
 
 absl::StatusOr<std::string> EncodeStringList(
     const std::vector<std::string>& values);

@@ -1,6 +1,7 @@
 // Column codecs: times and the JSON text columns.
 #include "storage/sql/codec.h"
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace sallyport::storage::sql {
@@ -35,6 +36,32 @@ TEST(CodecTest, RoleSpecRoundTripsAndIsReadableJson) {
   EXPECT_EQ(back.hosts, role.hosts);
   EXPECT_EQ(back.channels, role.channels);
   EXPECT_EQ(back.deny, role.deny);
+}
+
+// At the limit of remembered specs: one more distinct spec than it holds,
+// twice over; each decodes to its own logins and the memory stays bounded.
+// Text that fails to decode fails every time.
+TEST(CodecTest, RememberedRoleSpecsAreBoundedAndExact) {
+  for (int round = 0; round < 2; ++round) {
+    for (size_t i = 0; i <= kMaxRememberedRoleSpecs; ++i) {
+      Role role;
+      role.logins = {absl::StrCat("login", i)};
+      role.channels = {ChannelKind::kShell};
+      auto json = EncodeRoleSpec(role);
+      ASSERT_TRUE(json.ok());
+      Role back;
+      back.logins = {"stale"};
+      ASSERT_TRUE(DecodeRoleSpec(*json, back).ok());
+      EXPECT_EQ(back.logins, role.logins);
+      EXPECT_EQ(back.channels, role.channels);
+      EXPECT_LE(RememberedRoleSpecsForTest(), kMaxRememberedRoleSpecs);
+    }
+  }
+  Role r;
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(DecodeRoleSpec(R"({"channels":["teleport"]})", r).code(),
+              absl::StatusCode::kDataLoss);
+  }
 }
 
 TEST(CodecTest, MalformedStoredJsonIsDataLoss) {
