@@ -58,10 +58,12 @@ absl::StatusOr<config::GatewayConfig> LoadServeConfig(const std::string& path) {
     f->set_host_certificate("ssh_host_ed25519_key-cert.pub");
   if (f->tls_key().empty()) f->set_tls_key("gateway_tls.key");
   if (f->tls_certificate().empty()) f->set_tls_certificate("gateway_tls.crt");
+  if (f->ca_certificate().empty()) f->set_ca_certificate("ca.pem");
   f->set_host_key(Resolve(c.state_dir(), f->host_key()));
   f->set_host_certificate(Resolve(c.state_dir(), f->host_certificate()));
   f->set_tls_key(Resolve(c.state_dir(), f->tls_key()));
   f->set_tls_certificate(Resolve(c.state_dir(), f->tls_certificate()));
+  f->set_ca_certificate(Resolve(c.state_dir(), f->ca_certificate()));
   config::GatewayLimits* l = c.mutable_limits();
   if (l->max_startups().empty()) l->set_max_startups("10:30:100");
   SetDefault(l->mutable_login_grace(), l->has_login_grace(), 30);
@@ -126,6 +128,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   channel_options.fingerprint = c.ca_fingerprint();
   channel_options.tls_key_path = c.files().tls_key();
   channel_options.tls_certificate_path = c.files().tls_certificate();
+  channel_options.ca_certificate_path = c.files().ca_certificate();
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
       MakeCaChannel(channel_options);
   if (!channel.ok()) return channel.status();

@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "base/yaml_proto.h"
 #include "ca/tls_material.h"
 #include "gtest/gtest.h"
 #include "tests/harness/net_util.h"
@@ -459,6 +460,17 @@ absl::Status BastionFixture::StartGateway(
        "sallyport-gw", "--principal", "127.0.0.1", "--principal", "localhost"});
   if (!enroll.ok()) return enroll.status();
   const std::string config = state + "/gateway.yaml";
+  // gwrefuse: the test's edits of the generated config.
+  if (!gateway_config_edits_.empty()) {
+    config::GatewayConfig c;
+    if (absl::Status st = base::YamlFileToProto(config, &c); !st.ok()) {
+      return st;
+    }
+    for (const auto& edit : gateway_config_edits_) edit(c);
+    absl::StatusOr<std::string> yaml = base::ProtoToYaml(c);
+    if (!yaml.ok()) return yaml.status();
+    if (absl::Status st = WriteFile(config, *yaml, 0600); !st.ok()) return st;
+  }
   absl::Status last = absl::OkStatus();
   // A port can be taken between our probe and the gateway's bind.
   for (int attempt = 0; attempt < 3; ++attempt) {

@@ -20,6 +20,7 @@
 #define SALLYPORT_TESTS_HARNESS_BASTION_FIXTURE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -28,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "proto/admin.grpc.pb.h"
 #include "proto/ca.grpc.pb.h"
+#include "proto/config.pb.h"
 #include "tests/harness/listening_process.h"
 #include "tests/harness/sshd_fixture.h"
 #include "tests/harness/subprocess.h"
@@ -159,6 +161,14 @@ class BastionFixture {
   // SIGTERM and wait; returns the wait status (0 when not running).
   int StopGateway();
 
+  // --- Added by gwrefuse (refusal and load tests) ---
+  // Changes StartGateway makes to the generated gateway.yaml between
+  // `enroll` and `serve` (limits, revocation_grace, ...), in call order.
+  void EditGatewayConfig(std::function<void(config::GatewayConfig&)> edit) {
+    gateway_config_edits_.push_back(std::move(edit));
+  }
+  // --- end gwrefuse ---
+
  private:
   explicit BastionFixture(TempDir dir) : dir_(std::move(dir)) {}
   absl::Status StartCa(const Options& options);
@@ -183,6 +193,8 @@ class BastionFixture {
   std::unique_ptr<BackgroundProcess> gateway_;
   uint16_t gateway_port_ = 0;
   uint16_t gateway_metrics_port_ = 0;
+  std::vector<std::function<void(config::GatewayConfig&)>>
+      gateway_config_edits_;  // gwrefuse
 };
 
 }  // namespace sallyport::testing
