@@ -10,8 +10,9 @@
 //    handshake stay below the cap, so no legitimate connection meets the
 //    random early drop; with the default 10:30:100 the squatters alone
 //    fill the pre-auth budget and logins are dropped, as sshd does.
-//  - login_grace 10m: the squatters are held for the whole test (then the
-//    test checks all 300 are still connected, i.e. held, not dropped).
+//  - login_grace 1h (the maximum): the squatters are held for the whole
+//    test (then the test checks all 300 are still connected, i.e. held,
+//    not dropped).
 //  - max_sessions_per_user 400: the 200 sessions belong to one user.
 #include <unistd.h>
 
@@ -39,6 +40,9 @@ constexpr int kSessions = 200;
 constexpr int64_t kBytesPerSession = 5 << 20;
 constexpr int kHandshakes = 1000;
 constexpr int kSquatters = 300;
+// Handshakes in flight at once while the 200 sessions connect (they all
+// stay open, and run their commands together once all are up).
+constexpr int kConnectParallel = 20;
 // Generous: the gateway idles at a few MiB; each session's channels hold
 // at most their SSH windows in flight.
 constexpr int64_t kRssBoundKiB = 1536 * 1024;
@@ -58,12 +62,16 @@ int64_t RssKiB(pid_t pid) {
 }
 
 TEST(GatewayLoadE2eTest, SessionsAndHandshakesSucceedWhileSquattersWait) {
-  auto f = BastionFixture::Start();
+  BastionFixture::Options options = BastionFixture::DefaultOptions();
+  // The target sshd must not drop the gateway's upstream connections
+  // (its own MaxStartups default is 10:30:100).
+  options.sshd_config["MaxStartups"] = "1000";
+  auto f = BastionFixture::Start(options);
   ASSERT_TRUE(f.ok()) << f.status();
   std::unique_ptr<BastionFixture> fixture = std::move(*f);
   fixture->EditGatewayConfig([](config::GatewayConfig& c) {
     c.mutable_limits()->set_max_startups("600");
-    c.mutable_limits()->mutable_login_grace()->set_seconds(600);
+    c.mutable_limits()->mutable_login_grace()->set_seconds(3600);
     c.mutable_limits()->set_max_sessions_per_user(400);
   });
   absl::Status st =
@@ -77,8 +85,6 @@ TEST(GatewayLoadE2eTest, SessionsAndHandshakesSucceedWhileSquattersWait) {
       RunCommandOk({"ssh-keygen", "-y", "-f",
                     fixture->gateway_state_dir() + "/ssh_host_ed25519_key"});
   ASSERT_TRUE(host_key.ok()) << host_key.status();
-  auto clients = SshClients::Create();
-  ASSERT_TRUE(clients.ok()) << clients.status();
   auto olivia = fixture->user("olivia");
   auto alice = fixture->user("alice");
   ASSERT_TRUE(olivia.ok() && alice.ok());
@@ -117,15 +123,37 @@ TEST(GatewayLoadE2eTest, SessionsAndHandshakesSucceedWhileSquattersWait) {
   absl::StatusOr<RunResult> sessions, handshakes;
   absl::Duration sessions_took, handshakes_took;
   std::thread sessions_thread([&] {
-    sessions = (*clients)->ConcurrentSessions(
-        sessions_to, kSessions,
-        absl::StrCat("head -c ", kBytesPerSession, " /dev/zero"),
-        kBytesPerSession);
+    RunOptions ro;
+    ro.timeout = absl::Minutes(10);
+    sessions =
+        RunCommand({"/usr/bin/python3",
+                    "-W",
+                    "ignore",
+                    RunfilePath("tests/e2e/gateway_load_sessions.py"),
+                    "--port",
+                    absl::StrCat(port),
+                    "--user",
+                    sessions_to.user,
+                    "--key",
+                    sessions_to.key,
+                    "--cert",
+                    sessions_to.certificate,
+                    "--host-key",
+                    sessions_to.host_public_key,
+                    "--count",
+                    absl::StrCat(kSessions),
+                    "--connect-parallel",
+                    absl::StrCat(kConnectParallel),
+                    "--command",
+                    absl::StrCat("head -c ", kBytesPerSession, " /dev/zero"),
+                    "--expect-bytes",
+                    absl::StrCat(kBytesPerSession)},
+                   ro);
     sessions_took = absl::Now() - start;
   });
   std::thread handshakes_thread([&] {
     RunOptions ro;
-    ro.timeout = absl::Minutes(8);
+    ro.timeout = absl::Minutes(10);
     handshakes = RunCommand(
         {"/usr/bin/python3", "-W", "ignore",
          RunfilePath("tests/e2e/gateway_load_handshakes.py"), "--port",
