@@ -3,52 +3,19 @@
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_certificate_verifier.h>
 #include <grpcpp/security/tls_credentials_options.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "base/files.h"
-#include "base/openssl_handles.h"
 #include "base/safe_text.h"
-#include "ssh/crypto/hash.h"
+#include "base/tls_pin.h"
 
 namespace sallyport::gateway {
 namespace {
 
 namespace gw = gateway::v1;
-
-// Accepts the CA only if its leaf certificate has the pinned fingerprint.
-class PinVerifier : public grpc::experimental::ExternalCertificateVerifier {
- public:
-  explicit PinVerifier(std::string fingerprint)
-      : fingerprint_(std::move(fingerprint)) {}
-  bool Verify(grpc::experimental::TlsCustomVerificationCheckRequest* request,
-              std::function<void(grpc::Status)>,
-              grpc::Status* sync_status) override {
-    const grpc::string_ref pem = request->peer_cert();
-    absl::StatusOr<std::string> got =
-        CertificatePemFingerprint(std::string_view(pem.data(), pem.size()));
-    if (!got.ok() || *got != fingerprint_) {
-      *sync_status = grpc::Status(
-          grpc::StatusCode::UNAUTHENTICATED,
-          absl::StrCat("the CA's TLS certificate ",
-                       got.ok() ? *got : std::string("(unreadable)"),
-                       " does not match the pinned ", fingerprint_));
-    } else {
-      *sync_status = grpc::Status::OK;
-    }
-    return true;
-  }
-  void Cancel(grpc::experimental::TlsCustomVerificationCheckRequest*) override {
-  }
-
- private:
-  std::string fingerprint_;
-};
 
 // Fingerprints are compared as text; accept "SHA256:" + 43 base64 chars.
 bool WellFormedFingerprint(std::string_view f) {
@@ -67,22 +34,7 @@ absl::Status FromGrpc(const grpc::Status& status) {
 }
 
 absl::StatusOr<std::string> CertificatePemFingerprint(std::string_view pem) {
-  base::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  base::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (cert == nullptr) {
-    ERR_clear_error();
-    return absl::InvalidArgumentError("not a PEM certificate");
-  }
-  unsigned char* der = nullptr;
-  const int len = i2d_X509(cert.get(), &der);
-  if (len <= 0) return absl::InvalidArgumentError("certificate DER failed");
-  std::vector<uint8_t> digest =
-      ssh::crypto::Hash(ssh::crypto::HashAlgorithm::kSha256,
-                        absl::MakeConstSpan(der, static_cast<size_t>(len)));
-  OPENSSL_free(der);
-  std::string b64 = ssh::crypto::Base64Encode(digest);
-  while (!b64.empty() && b64.back() == '=') b64.pop_back();
-  return absl::StrCat("SHA256:", b64);
+  return base::PemFingerprint(pem);
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCaChannel(
@@ -92,8 +44,13 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCaChannel(
         "ca_fingerprint \"", base::SafeText(options.fingerprint, 80),
         "\" is not SHA256:<43 base64 characters>"));
   }
+  if (options.ca_certificate_path.empty()) {
+    return absl::InvalidArgumentError(
+        "the CA's pinned TLS certificate (files.ca_certificate) is required");
+  }
   for (const std::string* path :
-       {&options.tls_key_path, &options.tls_certificate_path}) {
+       {&options.tls_key_path, &options.tls_certificate_path,
+        &options.ca_certificate_path}) {
     absl::StatusOr<std::string> text = base::ReadTextFile(*path);
     if (!text.ok()) {
       return absl::NotFoundError(absl::StrCat("cannot read ",
@@ -101,17 +58,39 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCaChannel(
                                               text.status().message()));
     }
   }
+  // The root the channel trusts is exactly the certificate enrolment
+  // pinned: it must still carry the configured fingerprint.
+  absl::StatusOr<std::string> pinned =
+      base::ReadTextFile(options.ca_certificate_path);
+  if (!pinned.ok()) return pinned.status();
+  absl::StatusOr<std::string> fp = base::PemFingerprint(*pinned);
+  if (!fp.ok() || !base::SameFingerprint(*fp, options.fingerprint)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        base::SafeText(options.ca_certificate_path),
+        " is not the CA certificate with the pinned fingerprint ",
+        options.fingerprint, " (it has ",
+        fp.ok() ? *fp : std::string("no readable certificate"), ")"));
+  }
+  // The identity (key + mTLS certificate) is re-read when it changes, so a
+  // renewed certificate is used. The root comes from the same provider;
+  // it lives in the gateway's own state dir next to the TLS key. A server
+  // is accepted only when OpenSSL verifies its chain to that root (the
+  // system's roots are not used once a provider supplies one) and its
+  // certificate names "sallyport-ca". No ExternalCertificateVerifier: with
+  // gRPC 1.51, ASan reported a double free inside libgrpc when such a
+  // verifier refused the handshake.
   grpc::experimental::TlsChannelCredentialsOptions tls;
   tls.set_certificate_provider(
       std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
           options.tls_key_path, options.tls_certificate_path,
+          options.ca_certificate_path,
           /*refresh_interval_sec=*/60));
   tls.watch_identity_key_cert_pairs();
-  tls.set_verify_server_certs(false);
+  tls.watch_root_certs();
+  tls.set_verify_server_certs(true);
   tls.set_check_call_host(false);
   tls.set_certificate_verifier(
-      grpc::experimental::ExternalCertificateVerifier::Create<PinVerifier>(
-          options.fingerprint));
+      std::make_shared<grpc::experimental::HostNameCertificateVerifier>());
   grpc::ChannelArguments args;
   args.SetSslTargetNameOverride("sallyport-ca");
   return grpc::CreateCustomChannel(
@@ -133,6 +112,10 @@ absl::StatusOr<std::unique_ptr<CaClient>> CaClient::Create(Options options) {
   std::unique_ptr<CaClient> c(new CaClient(std::move(options)));
   if (absl::Status st = c->RefreshKeys(); !st.ok()) {
     c->Log(absl::StrCat("ca: cannot fetch the CA keys yet: ", st.ToString()));
+  }
+  if (absl::Status st = c->CatchUp(); !st.ok()) {
+    c->Log(absl::StrCat("ca: cannot fetch the revocation list yet: ",
+                        st.ToString()));
   }
   c->watch_thread_ = std::thread([p = c.get()] { p->WatchLoop(); });
   c->refresh_thread_ = std::thread([p = c.get()] { p->RefreshLoop(); });
@@ -243,7 +226,10 @@ absl::Status CaClient::CatchUp() {
     if (!st.ok()) return FromGrpc(st);
     absl::MutexLock lock(&mu_);
     for (const cav1::Revocation& r : response.revocations()) AddRevocation(r);
-    if (response.revocations_size() < request.limit()) return absl::OkStatus();
+    if (response.revocations_size() < request.limit()) {
+      loaded_ = true;
+      return absl::OkStatus();
+    }
   }
 }
 
@@ -308,7 +294,8 @@ void CaClient::WatchLoop() {
 
 bool CaClient::revocations_current() const {
   absl::MutexLock lock(&mu_);
-  if (overflow_) return false;
+  // Never loaded (the CA has not answered since we started): not current.
+  if (overflow_ || !loaded_) return false;
   return !down_since_.has_value() ||
          Now() - *down_since_ <= options_.revocation_grace;
 }

@@ -46,13 +46,19 @@ struct CaChannelOptions {
   // they change, so a renewed certificate is picked up).
   std::string tls_key_path;
   std::string tls_certificate_path;
+  // The CA's TLS certificate as `enroll` pinned it (PEM, config
+  // files.ca_certificate, default STATE_DIR/ca.pem). It must have
+  // `fingerprint`, and it is the only root the channel trusts.
+  std::string ca_certificate_path;
 };
 
 // A TLS channel to the CA that presents the gateway's certificate and
-// accepts the server only if its certificate has the pinned fingerprint
-// (no other verification: the pin is the trust). kInvalidArgument for a
-// malformed fingerprint, kNotFound when the key or certificate file is
-// missing.
+// accepts the server only if its certificate chains to the pinned CA
+// certificate (the only root; the system's roots are never consulted) and
+// names "sallyport-ca". kInvalidArgument for a malformed fingerprint or a
+// missing ca_certificate_path, kNotFound when a file is missing,
+// kFailedPrecondition when the CA certificate on disk does not have the
+// pinned fingerprint.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCaChannel(
     const CaChannelOptions& options);
 
@@ -157,6 +163,8 @@ class CaClient {
   std::set<std::string, std::less<>> revoked_keys_ ABSL_GUARDED_BY(mu_);
   int64_t last_revocation_id_ ABSL_GUARDED_BY(mu_) = 0;
   bool overflow_ ABSL_GUARDED_BY(mu_) = false;
+  // The whole list was fetched at least once.
+  bool loaded_ ABSL_GUARDED_BY(mu_) = false;
   // Unset while the stream is up; when it went down (or we started).
   std::optional<absl::Time> down_since_ ABSL_GUARDED_BY(mu_);
   int stream_connects_ ABSL_GUARDED_BY(mu_) = 0;

@@ -66,6 +66,7 @@ class CaClientTest : public ::testing::Test {
     auto fp = CertificatePemFingerprint(*pem);
     ASSERT_TRUE(fp.ok()) << fp.status();
     channel_options_.fingerprint = *fp;
+    channel_options_.ca_certificate_path = env_->dir() + "/state/tls.crt";
   }
 
   std::unique_ptr<CaClient> MakeClient(
@@ -146,19 +147,52 @@ TEST_F(CaClientTest, FetchesKeysAndAuthorizesOnTheCallersExecutor) {
   EXPECT_FALSE(r->allowed());
 }
 
-TEST_F(CaClientTest, AWrongPinRefusesTheCa) {
+TEST_F(CaClientTest, APinnedCertificateWithAnotherFingerprintIsRefused) {
+  // The certificate on disk is the CA's, but the configured pin is not its
+  // fingerprint: no channel at all.
   channel_options_.fingerprint =
       "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+  auto channel = MakeCaChannel(channel_options_);
+  EXPECT_EQ(channel.status().code(), absl::StatusCode::kFailedPrecondition)
+      << channel.status();
+  EXPECT_TRUE(absl::StrContains(channel.status().message(), "pinned"))
+      << channel.status();
+  // A malformed pin is refused before any connection.
+  channel_options_.fingerprint = "SHA256:short";
+  EXPECT_EQ(MakeCaChannel(channel_options_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // So is a missing pinned certificate.
+  channel_options_.ca_certificate_path = "";
+  EXPECT_EQ(MakeCaChannel(channel_options_).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(CaClientTest, ACaPresentingAnotherCertificateIsRefused) {
+  // An impostor certificate like the CA's (same names, its own key) is
+  // pinned: the real CA's certificate does not chain to it, so the TLS
+  // handshake fails and nothing is fetched or authorized.
+  const std::string impostor = dir_->File("impostor.pem");
+  auto made = testing::RunCommand(
+      {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+       "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+       dir_->File("impostor.key"), "-out", impostor, "-days", "1", "-subj",
+       "/CN=sallyport-ca", "-addext",
+       "subjectAltName=DNS:sallyport-ca,DNS:localhost,IP:127.0.0.1"});
+  ASSERT_TRUE(made.ok() && made->exit_code == 0)
+      << (made.ok() ? made->Describe() : made.status().ToString());
+  auto pem = base::ReadTextFile(impostor);
+  ASSERT_TRUE(pem.ok()) << pem.status();
+  auto fp = CertificatePemFingerprint(*pem);
+  ASSERT_TRUE(fp.ok()) << fp.status();
+  channel_options_.ca_certificate_path = impostor;
+  channel_options_.fingerprint = *fp;
   std::unique_ptr<CaClient> client = MakeClient();
   ASSERT_NE(client, nullptr);
   EXPECT_TRUE(client->user_ca_keys().empty());
   auto r = Authorize(*client, "root", "web01", "shell");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
   EXPECT_EQ(client->stream_connects(), 0);
-  // A malformed pin is refused before any connection.
-  channel_options_.fingerprint = "SHA256:short";
-  EXPECT_EQ(MakeCaChannel(channel_options_).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(client->revocations_current());
 }
 
 TEST_F(CaClientTest, RevocationsArriveOnTheStream) {

@@ -10,6 +10,7 @@
 #include "gateway/gateway_connection.h"
 #include "ssh/connection/messages.h"
 #include "ssh/wire/reader.h"
+#include "ssh/wire/writer.h"
 
 namespace sallyport::gateway {
 
@@ -61,8 +62,7 @@ void GatewayConnection::OnChannelOpen(Channel ch, std::string_view type,
     refuse(OpenFailure::kAdministrativelyProhibited, std::string(st.message()));
     return;
   }
-  if (bridges_.size() + relays_.size() >=
-      limits_.max_channels_per_connection) {
+  if (bridges_.size() + relays_.size() >= limits_.max_channels_per_connection) {
     refuse(OpenFailure::kResourceShortage,
            "too many channels on this connection");
     return;
@@ -403,6 +403,27 @@ void GatewayConnection::Refuse(Bridge& b, const PendingRequest& r,
                    " channel=", b.down.id(), " type=\"", Safe(r.type),
                    "\" reason=\"", Safe(why), "\""));
   ReportChannelRefused(r.type, "", b.down.id(), why);
+  // gwrefuse: stock ssh exits at once (fatal) when the shell, exec or
+  // subsystem request of its session channel fails, before it writes the
+  // stderr data that came with the failure. So that the user sees why,
+  // such a refusal is answered like a command that prints the reason on
+  // stderr and exits 1; nothing reaches the host.
+  if (tell_user && r.want_reply && !b.started &&
+      (r.type == "shell" || r.type == "exec" || r.type == "subsystem")) {
+    b.started = true;
+    (void)b.down.Reply(r.id, true);
+    const std::string line = absl::StrCat("sallyport: ", why, "\r\n");
+    (void)b.down.Queue(ssh::wire::AsBytes(line), 1);
+    ssh::wire::Writer status;
+    status.Uint32(1);
+    (void)b.down.SendRequest("exit-status", false, status.data());
+    (void)b.down.SendEof();
+    (void)b.down.Close();
+    if (b.up.valid()) (void)b.up.Close();
+    WakeDown();
+    WakeUp();
+    return;
+  }
   if (tell_user) {
     const std::string line = absl::StrCat("sallyport: ", why, "\r\n");
     (void)b.down.Queue(ssh::wire::AsBytes(line), 1);

@@ -149,7 +149,9 @@ asio::awaitable<void> GatewayConnection::Run() {
     if (a == nullptr && down_ != nullptr && banners_sent_ < 3) {
       ++banners_sent_;
       (void)down_->SendAuthBanner(
-          target_error_.has_value()
+          no_ca_keys_
+              ? RefusalBanner(absl::UnavailableError("no CA keys"), Target())
+          : target_error_.has_value()
               ? absl::StrCat("sallyport: ", *target_error_,
                              "\r\nConnect as LOGIN+HOST (e.g. "
                              "root+web01).\r\n")
@@ -159,11 +161,14 @@ asio::awaitable<void> GatewayConnection::Run() {
     }
   };
   observer().ConnectionOpened(log_conn_);
+  // gwrefuse: the CA has not been reached since the gateway started (no
+  // user CA keys): every certificate is refused (nothing is trusted), and
+  // the user is told the CA is unreachable instead of seeing the
+  // connection drop.
   if (o.auth.trusted_user_cas.empty()) {
+    no_ca_keys_ = true;
     Log(absl::StrCat("event=conn.refused peer=", peer_,
                      " reason=\"no user CA keys from the CA yet\""));
-    ReportClosed(absl::UnavailableError("no user CA keys from the CA yet"));
-    co_return;
   }
   absl::StatusOr<std::unique_ptr<ssh::session::ServerSession>> s =
       ssh::session::ServerSession::Create(std::move(o), *this);

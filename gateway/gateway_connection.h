@@ -252,6 +252,8 @@ class GatewayConnection
   // Why the last user name was not LOGIN+HOST (for the refusal banner).
   std::optional<std::string> target_error_;
   bool plain_key_banner_sent_ = false;
+  // No user CA keys yet when the connection arrived (gwrefuse).
+  bool no_ca_keys_ = false;
 
   // Identity, once the CA agreed.
   std::string session_id_;

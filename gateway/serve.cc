@@ -158,6 +158,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   channel_options.fingerprint = c.ca_fingerprint;
   channel_options.tls_key_path = c.files.tls_key;
   channel_options.tls_certificate_path = c.files.tls_certificate;
+  channel_options.ca_certificate_path = c.files.ca_certificate;
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
       MakeCaChannel(channel_options);
   if (!channel.ok()) return channel.status();

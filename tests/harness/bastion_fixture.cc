@@ -475,6 +475,14 @@ absl::Status BastionFixture::StartGateway(
   if (edit_config) {
     if (absl::Status st = EditGatewayConfig(edit_config); !st.ok()) return st;
   }
+  // gwrefuse: the test's edits of the generated config (AddGatewayConfigEdit).
+  for (const auto& edit : gateway_config_edits_) {
+    if (absl::Status st =
+            EditGatewayConfig([&edit](config::GatewayConfig* c) { edit(*c); });
+        !st.ok()) {
+      return st;
+    }
+  }
   absl::Status last = absl::OkStatus();
   // A port can be taken between our probe and the gateway's bind.
   for (int attempt = 0; attempt < 3; ++attempt) {

@@ -171,6 +171,14 @@ class BastionFixture {
   // SIGTERM and wait; returns the wait status (0 when not running).
   int StopGateway();
 
+  // --- Added by gwrefuse (refusal and load tests) ---
+  // Changes StartGateway makes to the generated gateway.yaml between
+  // `enroll` and `serve` (limits, revocation_grace, ...), in call order.
+  void AddGatewayConfigEdit(std::function<void(config::GatewayConfig&)> edit) {
+    gateway_config_edits_.push_back(std::move(edit));
+  }
+  // --- end gwrefuse ---
+
  private:
   explicit BastionFixture(TempDir dir) : dir_(std::move(dir)) {}
   absl::Status StartCa(const Options& options);
@@ -195,6 +203,8 @@ class BastionFixture {
   std::unique_ptr<BackgroundProcess> gateway_;
   uint16_t gateway_port_ = 0;
   uint16_t gateway_metrics_port_ = 0;
+  std::vector<std::function<void(config::GatewayConfig&)>>
+      gateway_config_edits_;  // gwrefuse
 };
 
 }  // namespace sallyport::testing
