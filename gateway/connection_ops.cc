@@ -112,6 +112,10 @@ void GatewayConnection::ReportClosed(const absl::Status& why) {
 
 void GatewayConnection::NoteData(Bridge& b, bool client_to_target, size_t n) {
   (client_to_target ? b.bytes_in : b.bytes_out) += n;
+  NoteConnectionData(client_to_target, n);
+}
+
+void GatewayConnection::NoteConnectionData(bool client_to_target, size_t n) {
   (client_to_target ? bytes_in_ : bytes_out_) += n;
   observer().Bytes(client_to_target, n);
   if (idle_timer_ != nullptr) last_data_ = std::chrono::steady_clock::now();

@@ -245,6 +245,9 @@ void GatewayConnection::StartRelay(Channel ch, const std::string& host,
   o.record_data = !passthrough;
   o.clock = &proxy_.clock();
   o.wake = [this] { WakeDown(); };
+  o.on_bytes = [this](bool client_to_target, size_t n) {
+    NoteConnectionData(client_to_target, n);
+  };
   const absl::Time started = Now();
   o.on_end = [this, passthrough, event, what, started](TcpRelay& r,
                                                        const std::string& why) {

@@ -55,6 +55,7 @@ void TcpRelay::Pump() {
             return;
           }
           bytes_out_ += n;
+          if (options_.on_bytes) options_.on_bytes(false, n);
           if (options_.wake) options_.wake();
         }
         if (ec) {
@@ -91,6 +92,7 @@ void TcpRelay::OnData(ssh::wire::Bytes data) {
     return;
   }
   bytes_in_ += data.size();
+  if (options_.on_bytes) options_.on_bytes(true, data.size());
   if (!writing_ && pending_.empty()) {
     // Nothing queued: write straight from the transport's buffer and keep
     // only what the socket does not take now.

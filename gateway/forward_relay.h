@@ -46,6 +46,9 @@ class TcpRelay : public std::enable_shared_from_this<TcpRelay> {
     const base::Clock* clock = nullptr;  // required
     // Output was produced outside the driver's callbacks: wake it.
     std::function<void()> wake;
+    // Payload moved (client_to_target: user → destination): the
+    // connection's byte counters, metrics and idle clock.
+    std::function<void(bool client_to_target, size_t n)> on_bytes;
     // The relay finished (Shutdown, or a failure): once, before the tap
     // is closed (bytes_in() went user → destination, bytes_out()
     // destination → user).

@@ -310,6 +310,9 @@ class GatewayConnection
   void ReportClosed(const absl::Status& why);
   // Payload relayed on `b`; resets the idle clock.
   void NoteData(Bridge& b, bool client_to_target, size_t n);
+  // The same for a connection's relays (ssh -J passthrough, forwards
+  // relayed from the gateway): no Bridge.
+  void NoteConnectionData(bool client_to_target, size_t n);
   void StartIdleWatch();
   asio::awaitable<void> WatchIdle();
 

@@ -57,6 +57,8 @@ class ServeOpsTest : public ::testing::Test {
     ASSERT_TRUE(pem.ok());
     auto fp = CertificatePemFingerprint(*pem);
     ASSERT_TRUE(fp.ok());
+    // The CA certificate pinned at enrolment (files.ca_certificate).
+    ASSERT_TRUE(testing::WriteFile(gw_dir_ + "/ca.pem", *pem).ok());
     absl::StatusOr<uint16_t> port = testing::FreeLoopbackPort();
     absl::StatusOr<uint16_t> metrics = testing::FreeLoopbackPort();
     ASSERT_TRUE(port.ok() && metrics.ok());
