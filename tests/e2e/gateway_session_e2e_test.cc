@@ -229,7 +229,8 @@ TEST_F(GatewaySessionE2eTest, ControlMasterRunsASecondCommandOnOneConnection) {
       "-o", "ControlMaster=no", "-o",
       absl::StrCat("ControlPath=", env_->File("cm-%C"))};
   const RunResult second = AliceRuns("echo second $SSH_CONNECTION", client);
-  EXPECT_EQ(second.exit_code, 0) << second.Describe();
+  EXPECT_EQ(second.exit_code, 0)
+      << second.Describe() << env_->fixture().GatewayLog();
   // SSH_CONNECTION on the target is the gateway's upstream connection: the
   // same for both channels (one upstream per downstream connection).
   const std::string first_line = first.substr(0, first.find('\n'));
