@@ -2,12 +2,14 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <limits>
 #include <set>
 #include <sstream>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -18,6 +20,7 @@
 #include "base/status_macros.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/duration.pb.h"
+#include "google/protobuf/timestamp.pb.h"
 
 namespace sallyport::base {
 namespace {
@@ -330,6 +333,14 @@ void EmitValue(YAML::Emitter& out, const google::protobuf::Message& msg,
                                     absl::Nanoseconds(d.nanos()));
         return;
       }
+      if (field->message_type()->full_name() == "google.protobuf.Timestamp") {
+        const auto& t = static_cast<const google::protobuf::Timestamp&>(sub);
+        out << absl::FormatTime(
+            "%Y-%m-%dT%H:%M:%SZ",
+            absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos()),
+            absl::UTCTimeZone());
+        return;
+      }
       EmitMessage(out, sub);
       return;
     }
@@ -346,12 +357,19 @@ void EmitMessage(YAML::Emitter& out, const google::protobuf::Message& msg) {
     if (field->is_map()) {
       const FieldDescriptor* key = field->message_type()->map_key();
       const FieldDescriptor* value = field->message_type()->map_value();
-      out << YAML::BeginMap;
+      // Sorted by key so the output is stable (map order is not).
+      std::vector<std::pair<std::string, int>> entries;
       for (int i = 0; i < r->FieldSize(msg, field); ++i) {
         const google::protobuf::Message& entry =
             r->GetRepeatedMessage(msg, field, i);
-        out << YAML::Key << YAML::DoubleQuoted
-            << entry.GetReflection()->GetString(entry, key) << YAML::Value;
+        entries.emplace_back(entry.GetReflection()->GetString(entry, key), i);
+      }
+      std::sort(entries.begin(), entries.end());
+      out << YAML::BeginMap;
+      for (const auto& [name, i] : entries) {
+        const google::protobuf::Message& entry =
+            r->GetRepeatedMessage(msg, field, i);
+        out << YAML::Key << YAML::DoubleQuoted << name << YAML::Value;
         EmitValue(out, entry, value, -1);
       }
       out << YAML::EndMap;
