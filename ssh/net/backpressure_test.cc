@@ -118,13 +118,13 @@ DriverOptions SmallWatermarks() {
 // reads again and sends one kEcho, whose reply ends the connection.
 FloodResult RunFlood(bool authenticate,
                      std::function<std::vector<uint8_t>()> flood,
-                     uint64_t limit, absl::Duration login_grace, bool resume) {
+                     uint64_t limit, absl::Duration login_grace, bool resume,
+                     DriverOptions server_options = SmallWatermarks()) {
   asio::io_context io;
   auto [client_socket, server_socket] =
       testing::LoopbackPair(io, kSocketBuffer);
   TransportDriver server(std::move(server_socket),
-                         testing::ServerTransport(login_grace),
-                         SmallWatermarks());
+                         testing::ServerTransport(login_grace), server_options);
   TransportDriver client(std::move(client_socket), testing::ClientTransport());
   testing::MinimalServer server_handler(authenticate);
   FloodClient client_handler(authenticate, std::move(flood), limit);
@@ -200,12 +200,19 @@ TEST(BackpressureTest, PingFloodFromAPeerThatDoesNotReadStopsTheReader) {
 
 TEST(BackpressureTest, NoneAuthFloodInLoginGraceIsBoundedAndEndsOnTime) {
   constexpr uint64_t kLimit = 8 << 20;
-  const absl::Duration grace = absl::Seconds(6);
-  FloodResult r = RunFlood(false, NoneAuthMsg, kLimit, grace, false);
+  const absl::Duration grace = absl::Seconds(12);
+  // Each "none" request earns a short USERAUTH_FAILURE, so the server's
+  // output backlog fills slowly; a 128 KiB high watermark lets the flood stall
+  // well inside the grace even under ASan on a loaded machine (with 1 MiB it
+  // once ran out of grace after 1.3 MB sent).
+  DriverOptions options = SmallWatermarks();
+  options.high_watermark = 128 << 10;
+  options.low_watermark = 64 << 10;
+  FloodResult r = RunFlood(false, NoneAuthMsg, kLimit, grace, false, options);
   EXPECT_EQ(r.finished, 2);
   EXPECT_TRUE(r.stalled) << "the server read all " << r.sent << " bytes";
   EXPECT_LT(r.sent, kLimit);
-  EXPECT_LE(r.server_peak, SmallWatermarks().high_watermark + kSlack);
+  EXPECT_LE(r.server_peak, options.high_watermark + kSlack);
   // The server's writes are stuck (the client never reads), yet the login
   // grace ends the connection: the stream is closed after the flush timeout.
   EXPECT_TRUE(r.server_blocked_at_stall);
