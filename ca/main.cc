@@ -24,7 +24,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "base/clock.h"
+#include "base/notify.h"
 #include "base/secret_bytes.h"
+#include "base/version.h"
 #include "ca/ca_config.h"
 #include "ca/init.h"
 #include "ca/server.h"
@@ -110,13 +112,16 @@ void HandleSignals(const sigset_t& signals, const std::string& config_path,
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig != SIGHUP) {
       spdlog::info("signal {}: shutting down", sig);
+      base::NotifyStopping();
       server->Shutdown(absl::Seconds(10));
       return;
     }
+    base::NotifyReloading();
     absl::StatusOr<CaSettings> reloaded = LoadCaSettings(config_path);
     if (!reloaded.ok()) {
       spdlog::error("SIGHUP: {} not reloaded, keeping the running config: {}",
                     config_path, std::string(reloaded.status().message()));
+      base::NotifyReady("config not reloaded; running on the old one");
       continue;
     }
     spdlog::set_level(spdlog::level::from_str(reloaded->log_level));
@@ -124,6 +129,7 @@ void HandleSignals(const sigset_t& signals, const std::string& config_path,
         "SIGHUP: reloaded {}: logging.level={} applied; other changes take "
         "effect at the next restart",
         config_path, reloaded->log_level);
+    base::NotifyReady(absl::StrCat("listening on ", server->address()));
   }
 }
 
@@ -152,6 +158,7 @@ int RunServe(const std::string& config_path, const std::string& listen) {
       CaServer::Start(std::move(options));
   if (!server.ok()) return Fail(server.status());
   spdlog::info("sallyport-ca listening on {}", (*server)->address());
+  base::NotifyReady(absl::StrCat("listening on ", (*server)->address()));
 
   CaServer* s = server->get();
   std::thread signal_thread(
@@ -180,7 +187,10 @@ int RunUnlock(const std::string& config_path, const std::string& user) {
 
 int main(int argc, char** argv) {
   CLI::App app{"sallyport-ca: the Sallyport SSH certificate authority"};
+  app.name("sallyport-ca");
   app.require_subcommand(1);
+  app.set_version_flag(
+      "--version", std::string("sallyport-ca ") + sallyport::base::kVersion);
 
   std::string state_dir, admin = "admin", password_file, store_url;
   std::string init_listen(sallyport::ca::kDefaultListen);

@@ -14,6 +14,10 @@ PACKAGES=(
   libasio-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
   # QR codes for `spctl users totp-enroll`
   libqrencode-dev
+  # sd_notify (Type=notify units), `systemd-analyze verify` of the units
+  libsystemd-dev systemd
+  # packaging: man pages from --help, .deb building
+  help2man dpkg-dev
   # real components used by the tests and the demo
   openssh-server openssh-client openssh-sftp-server rsync postgresql tmux procps
   # other SSH clients of the gateway's interop tests (PuTTY plink/pscp/puttygen, paramiko, AsyncSSH)

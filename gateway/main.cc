@@ -9,12 +9,16 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "base/version.h"
 #include "gateway/enroll_main.h"
 #include "gateway/serve.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"sallyport-gateway: the Sallyport SSH gateway"};
+  app.name("sallyport-gateway");
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("sallyport-gateway ") +
+                                        sallyport::base::kVersion);
 
   sallyport::gateway::EnrollOptions enroll_options;
   CLI::App* enroll = sallyport::gateway::AddEnrollCommand(app, &enroll_options);

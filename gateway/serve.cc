@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/notify.h"
 #include "gateway/enroll.h"
 #include "ssh/cert/certificate_file.h"
 #include "ssh/crypto/keys.h"
@@ -478,24 +479,30 @@ int RunServe(const std::string& config_path, const std::string& listen) {
   }
   grpc_log_ops = &(*server)->ops();
   gpr_set_log_function(GrpcLog);
+  const std::string ready = absl::StrCat("listening on ", config->listen);
+  base::NotifyReady(ready);
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
+      base::NotifyReloading();
       absl::StatusOr<GatewaySettings> fresh = LoadServeConfig(config_path);
       if (!fresh.ok()) {
         (*server)->ops().Notice("gateway",
                                 absl::StrCat("SIGHUP: config not reloaded: ",
                                              fresh.status().message()),
                                 false);
+        base::NotifyReady("config not reloaded; running on the old one");
         continue;
       }
       if (!listen.empty()) fresh->listen = listen;
       (void)(*server)->Reload(*fresh);
+      base::NotifyReady(ready);
       continue;
     }
     break;
   }
+  base::NotifyStopping();
   (*server)->Drain((*server)->settings().drain_timeout);
   grpc_log_ops = nullptr;
   server->reset();
