@@ -59,9 +59,14 @@ grpc::Status CallListMyHosts(const LoggedIn& session,
   return stub->ListMyHosts(&ctx, v1::ListMyHostsRequest(), out);
 }
 
-std::string HomeSshConfig() {
+// $HOME/.ssh/config (the file --install edits).
+absl::StatusOr<std::string> HomeSshConfig() {
   const char* home = std::getenv("HOME");
-  return absl::StrCat(home == nullptr ? "" : home, "/.ssh/config");
+  if (home == nullptr || home[0] != '/') {
+    return absl::FailedPreconditionError(
+        "--install: HOME is not set to an absolute path");
+  }
+  return absl::StrCat(home, "/.ssh/config");
 }
 
 }  // namespace
@@ -128,7 +133,9 @@ int WriteSshConfig(const SpHome& home, bool install, std::ostream& out,
         << include << "\n";
     return 0;
   }
-  const std::string user_config = HomeSshConfig();
+  absl::StatusOr<std::string> user_config_or = HomeSshConfig();
+  if (!user_config_or.ok()) return Fail(err, user_config_or.status().message());
+  const std::string& user_config = *user_config_or;
   absl::StatusOr<bool> changed = InstallInclude(user_config, include);
   if (!changed.ok()) return Fail(err, changed.status().message());
   if (*changed) {
