@@ -1,11 +1,15 @@
 #include "ca/ca_config.h"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
 #include <filesystem>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "ca/rbac/names.h"
 #include "ca/yaml_proto.h"
 #include "ssh/cert/source_address.h"
 
@@ -37,7 +41,37 @@ absl::Status Positive(std::string_view field, absl::Duration d) {
   return absl::OkStatus();
 }
 
+bool IsIpLiteral(const std::string& host) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
 }  // namespace
+
+absl::StatusOr<base::HostPort> ParseGatewaySshAddress(std::string_view text) {
+  base::HostPort out;
+  const size_t colons = std::count(text.begin(), text.end(), ':');
+  if (!text.empty() && text.front() == '[' && text.back() == ']') {
+    out.host = std::string(text.substr(1, text.size() - 2));
+    out.port = kDefaultGatewaySshPort;
+  } else if (colons == 0 || (colons > 1 && text.front() != '[')) {
+    out.host = std::string(text);
+    out.port = kDefaultGatewaySshPort;
+  } else {
+    absl::StatusOr<base::HostPort> hp = base::ParseHostPort(text);
+    if (!hp.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "not HOST, HOST:PORT or [V6]:PORT: ", rbac::EscapeForReason(text)));
+    }
+    out = *hp;
+  }
+  if (!IsIpLiteral(out.host) && !rbac::ValidateHostName(out.host).ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "not a host name or IP address: ", rbac::EscapeForReason(out.host)));
+  }
+  return out;
+}
 
 absl::StatusOr<CaSettings> SettingsFromConfig(const config::CaConfig& config,
                                               std::string_view config_dir) {
@@ -121,6 +155,18 @@ absl::StatusOr<CaSettings> SettingsFromConfig(const config::CaConfig& config,
           "config: gateway.egress_addresses: not an address or CIDR: ", a));
     }
     s.gateway_egress_addresses.push_back(a);
+  }
+  if (config.gateway().ssh_addresses_size() > kMaxGatewaySshAddresses) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config: gateway.ssh_addresses: at most ", kMaxGatewaySshAddresses));
+  }
+  for (const std::string& a : config.gateway().ssh_addresses()) {
+    absl::StatusOr<base::HostPort> hp = ParseGatewaySshAddress(a);
+    if (!hp.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "config: gateway.ssh_addresses: ", hp.status().message()));
+    }
+    s.gateway_ssh_addresses.push_back(*hp);
   }
   if (!config.logging().log_format().empty()) {
     s.log_format = config.logging().log_format();

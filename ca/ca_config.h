@@ -18,6 +18,10 @@
 namespace sallyport::ca {
 
 inline constexpr std::string_view kDefaultListen = "127.0.0.1:7443";
+// The gateway's SSH port when gateway.ssh_addresses gives none.
+inline constexpr uint16_t kDefaultGatewaySshPort = 2222;
+// At most this many gateway.ssh_addresses.
+inline constexpr int kMaxGatewaySshAddresses = 16;
 
 struct CaSettings {
   std::string listen = std::string(kDefaultListen);
@@ -39,12 +43,21 @@ struct CaSettings {
   std::string log_level = "info";
   // gateway.egress_addresses, checked as a source-address list.
   std::vector<std::string> gateway_egress_addresses;
+  // gateway.ssh_addresses (ListMyHosts): where users reach the gateway,
+  // the port defaulted to kDefaultGatewaySshPort.
+  std::vector<base::HostPort> gateway_ssh_addresses;
   std::string log_format = "text";  // or "json"
 };
 
 // Checks a listen address (moved to //base:host_port, shared with the
 // gateway).
 using base::ValidateListen;
+
+// One gateway.ssh_addresses entry: "HOST", "HOST:PORT", "[V6]" or
+// "[V6]:PORT" (a bare IPv6 literal is taken whole), HOST an RFC 1123 name
+// or an IP literal; the port defaults to kDefaultGatewaySshPort.
+// kInvalidArgument otherwise.
+absl::StatusOr<base::HostPort> ParseGatewaySshAddress(std::string_view text);
 
 // Applies defaults to `config` and checks it. Relative paths are resolved
 // against state_dir, which defaults to `config_dir`. kInvalidArgument naming

@@ -1,6 +1,7 @@
 #include "ca/ca_config.h"
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "ca/yaml_proto.h"
 #include "gtest/gtest.h"
 
@@ -116,6 +117,37 @@ TEST(CaConfigTest, LogFormat) {
   s = Parse(std::string(kMinimal) + "logging: {log_format: json}\n");
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->log_format, "json");
+}
+
+TEST(CaConfigTest, GatewaySshAddresses) {
+  auto s = Parse(std::string(kMinimal) +
+                 "gateway: {ssh_addresses: [gw.example.com, "
+                 "\"10.0.0.5:22\", \"[::1]:2200\", \"::1\", \"[fe80::1]\"]}\n");
+  ASSERT_TRUE(s.ok()) << s.status();
+  ASSERT_EQ(s->gateway_ssh_addresses.size(), 5u);
+  EXPECT_EQ(s->gateway_ssh_addresses[0].host, "gw.example.com");
+  EXPECT_EQ(s->gateway_ssh_addresses[0].port, kDefaultGatewaySshPort);
+  EXPECT_EQ(s->gateway_ssh_addresses[1].host, "10.0.0.5");
+  EXPECT_EQ(s->gateway_ssh_addresses[1].port, 22);
+  EXPECT_EQ(s->gateway_ssh_addresses[2].host, "::1");
+  EXPECT_EQ(s->gateway_ssh_addresses[2].port, 2200);
+  EXPECT_EQ(s->gateway_ssh_addresses[3].host, "::1");
+  EXPECT_EQ(s->gateway_ssh_addresses[3].port, kDefaultGatewaySshPort);
+  EXPECT_EQ(s->gateway_ssh_addresses[4].host, "fe80::1");
+  // Names that could smuggle ssh_config syntax or patterns are refused.
+  for (const char* bad :
+       {"*", "gw *", "gw\\nHost *", "gw:0", "gw:x", "-oProxyCommand=x", "a..b",
+        "", "gw,other", "[::1]x", "!gw"}) {
+    EXPECT_FALSE(ParseGatewaySshAddress(bad).ok()) << bad;
+  }
+  std::string many = "gateway: {ssh_addresses: [";
+  for (int i = 0; i <= kMaxGatewaySshAddresses; ++i) {
+    absl::StrAppend(&many, i ? ", " : "", "gw", i);
+  }
+  auto too_many = Parse(std::string(kMinimal) + many + "]}\n");
+  EXPECT_EQ(too_many.status().code(), absl::StatusCode::kInvalidArgument);
+  many = many.substr(0, many.rfind(','));
+  EXPECT_TRUE(Parse(std::string(kMinimal) + many + "]}\n").ok());
 }
 
 }  // namespace

@@ -4,7 +4,10 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <vector>
+
 #include "base/clock.h"
+#include "base/host_port.h"
 #include "ca/audit_log.h"
 #include "ca/ca_keys.h"
 #include "ca/client_ca.h"
@@ -32,7 +35,25 @@ struct CaContext {
   // How often WatchRevocations polls the store for revocations made by
   // other instances.
   absl::Duration revocation_poll = absl::Seconds(1);
+  // Where users reach the gateway (CA config gateway.ssh_addresses), for
+  // ListMyHosts.
+  std::vector<base::HostPort> gateway_ssh_addresses;
 };
+
+// ListMyHosts lists at most this many hosts.
+inline constexpr size_t kMaxListedHosts = 10000;
+
+// An inventory host and the logins RBAC allows `user` there.
+struct ReachableHost {
+  storage::Host host;
+  std::vector<std::string> logins;  // sorted, at least one
+};
+// The hosts of `inventory` on which some login of `roles` is allowed at
+// least one channel kind (rbac::EffectivePermissions), by name, at most
+// kMaxListedHosts. A disabled user reaches none.
+absl::StatusOr<std::vector<ReachableHost>> ReachableHosts(
+    const storage::User& user, const std::vector<storage::Role>& roles,
+    const std::vector<storage::Host>& inventory);
 
 class CaService final : public v1::CertificateAuthority::Service {
  public:
@@ -58,6 +79,9 @@ class CaService final : public v1::CertificateAuthority::Service {
       grpc::ServerContext* context,
       const v1::IssueHostCertificateRequest* request,
       v1::IssueHostCertificateResponse* response) override;
+  grpc::Status ListMyHosts(grpc::ServerContext* context,
+                           const v1::ListMyHostsRequest* request,
+                           v1::ListMyHostsResponse* response) override;
 
  private:
   absl::Status FillCaPublicKeys(v1::CaPublicKeys* out);

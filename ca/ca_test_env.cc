@@ -44,6 +44,10 @@ absl::StatusOr<std::unique_ptr<CaTestEnv>> CaTestEnv::Create(Options options) {
   settings.failure_delay = options.failure_delay;
   settings.user_certificates.max_ttl = options.max_user_ttl;
   settings.gateway_egress_addresses = options.gateway_egress_addresses;
+  for (const std::string& a : options.gateway_ssh_addresses) {
+    ASSIGN_OR_RETURN(base::HostPort hp, ParseGatewaySshAddress(a));
+    settings.gateway_ssh_addresses.push_back(hp);
+  }
   CaServer::Options server;
   server.settings = settings;
   server.store = env->store_.get();

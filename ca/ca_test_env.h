@@ -36,6 +36,8 @@ class CaTestEnv {
     std::string store_url;
     // gateway.egress_addresses (source-address of session certificates).
     std::vector<std::string> gateway_egress_addresses = {"127.0.0.1/32"};
+    // gateway.ssh_addresses (ListMyHosts), as in the config file.
+    std::vector<std::string> gateway_ssh_addresses;
     HashGate::Limits hash_limits;
     std::string log_format = "text";
   };

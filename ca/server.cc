@@ -119,6 +119,7 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
   ctx.peers = s->peers_.get();
   ctx.revocations = s->revocations_.get();
   ctx.revocation_poll = s->options_.revocation_poll;
+  ctx.gateway_ssh_addresses = cfg.gateway_ssh_addresses;
   s->ca_service_ = std::make_unique<CaService>(ctx);
   s->admin_service_ = std::make_unique<AdminService>(ctx);
   GatewayService::Settings gateway;

@@ -435,6 +435,12 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
           << "\n";
     }
   }
+  // `sp config`: the Host blocks for the gateway and the user's hosts. The
+  // login stands when it fails (the fragment from above stays).
+  if (WriteSshConfig(home, /*install=*/false, out, err) != 0) {
+    err << "sp: warning: the ssh_config was not updated; run `sp config` "
+           "later\n";
+  }
   return 0;
 }
 

@@ -7,8 +7,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "cli/sp_home.h"
 
 namespace sallyport::cli {
 
@@ -30,6 +32,27 @@ int RunLogin(const LoginOptions& options, std::ostream& out, std::ostream& err);
 // `json`: one JSON object instead of the human lines.
 int RunStatus(bool json, std::ostream& out, std::ostream& err);
 int RunLogout(std::ostream& out, std::ostream& err);
+
+// `sp config [--install]` (cli/sp_hosts.cc): asks the CA which hosts the
+// user may reach (ListMyHosts) and writes $SALLYPORT_HOME/ssh_config and
+// known_hosts (cli/sp_config.h); prints the Include line for ~/.ssh/config
+// or, with `install`, adds it at the top of $HOME/.ssh/config.
+struct ConfigOptions {
+  bool install = false;
+};
+int RunConfig(const ConfigOptions& options, std::ostream& out,
+              std::ostream& err);
+// The same for a home that is logged in (`sp login` ends with it).
+int WriteSshConfig(const SpHome& home, bool install, std::ostream& out,
+                   std::ostream& err);
+// `sp ls [--output json]`: the reachable hosts as a table (NAME, ADDRESS,
+// LABELS, LOGINS) or the ListMyHosts answer as JSON.
+int RunLs(bool json, std::ostream& out, std::ostream& err);
+// `sp ssh [LOGIN@]HOST [CMD...]`: execs `ssh -F $SALLYPORT_HOME/ssh_config
+// -- [LOGIN@]HOST CMD...` (stock ssh; only hosts of that file). Returns
+// only when it could not (2 for a bad target, 1 otherwise).
+int RunSsh(const std::string& target, const std::vector<std::string>& command,
+           std::ostream& err);
 
 // "y"/"yes" → true, "n"/"no" → false (any case, surrounding blanks
 // ignored); nullopt for anything else.

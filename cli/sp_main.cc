@@ -4,6 +4,9 @@
 //            [--otp CODE] [--ca-fingerprint SHA256:...]
 //   sp status [--output json]
 //   sp logout
+//   sp config [--install]
+//   sp ls [--output json]
+//   sp ssh [LOGIN@]HOST [CMD...]
 //
 // Files live under $SALLYPORT_HOME (default ~/.sallyport); see
 // cli/sp_home.h.
@@ -51,7 +54,32 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"text", "json"}));
   CLI::App* logout_cmd = app.add_subcommand(
       "logout", "remove the key and certificates (also from ssh-agent)");
+  ConfigOptions config;
+  CLI::App* config_cmd = app.add_subcommand(
+      "config",
+      "write ~/.sallyport/ssh_config: Host blocks for the gateway and your "
+      "hosts (also done by login)");
+  config_cmd->add_flag("--install", config.install,
+                       "also add the Include line at the top of "
+                       "~/.ssh/config (once; the old file is kept as "
+                       "config.sallyport-backup)");
+  CLI::App* ls_cmd = app.add_subcommand(
+      "ls", "list the hosts you may reach (name, address, labels, logins)");
+  std::string ls_format = "text";
+  ls_cmd->add_option("--output", ls_format, "text (default) or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  CLI::App* ssh_cmd = app.add_subcommand(
+      "ssh", "run ssh to one of your hosts through the gateway");
+  std::string ssh_target;
+  ssh_cmd->add_option("target", ssh_target, "[LOGIN@]HOST")->required();
+  // Everything after HOST is the command, options included.
+  ssh_cmd->prefix_command();
   if (std::optional<int> rc = ParseCommandLine(app, argc, argv)) return *rc;
+  if (config_cmd->parsed()) return RunConfig(config, std::cout, std::cerr);
+  if (ls_cmd->parsed()) return RunLs(ls_format == "json", std::cout, std::cerr);
+  if (ssh_cmd->parsed()) {
+    return RunSsh(ssh_target, ssh_cmd->remaining(), std::cerr);
+  }
   if (login_cmd->parsed()) return RunLogin(login, std::cout, std::cerr);
   if (status_cmd->parsed()) {
     return RunStatus(format == "json", std::cout, std::cerr);

@@ -14,7 +14,8 @@ using sallyport::testing::TempDir;
 
 absl::StatusOr<std::unique_ptr<RunningCa>> RunningCa::Start(
     const std::string& admin, const std::string& store_url,
-    const std::vector<std::string>& extra_init_args) {
+    const std::vector<std::string>& extra_init_args,
+    const std::string& config_append) {
   absl::StatusOr<TempDir> dir = TempDir::Create("e2eca");
   if (!dir.ok()) return dir.status();
   std::unique_ptr<RunningCa> ca(new RunningCa(std::move(*dir)));
@@ -43,6 +44,11 @@ absl::StatusOr<std::unique_ptr<RunningCa>> RunningCa::Start(
       ca->store_url_.empty()) {
     return absl::InternalError(
         absl::StrCat("unexpected init output:\n", r->out, "\n", config));
+  }
+  if (!config_append.empty()) {
+    absl::Status w = sallyport::testing::WriteFile(
+        ca->config_path(), config + "\n" + config_append, 0600);
+    if (!w.ok()) return w;
   }
   absl::StatusOr<std::unique_ptr<ListeningProcess>> server =
       ListeningProcess::Start({bin, "serve", "--config", ca->config_path(),

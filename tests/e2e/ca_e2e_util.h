@@ -20,10 +20,12 @@ namespace sallyport::e2e {
 class RunningCa {
  public:
   // `store_url` empty: SQLite in the state directory. `admin` is the first
-  // admin's name.
+  // admin's name. `config_append` is added to ca.yaml before `serve`
+  // (e.g. "gateway:\n  ssh_addresses: [...]\n").
   static absl::StatusOr<std::unique_ptr<RunningCa>> Start(
       const std::string& admin, const std::string& store_url = "",
-      const std::vector<std::string>& extra_init_args = {});
+      const std::vector<std::string>& extra_init_args = {},
+      const std::string& config_append = "");
 
   const std::string& state_dir() const { return state_dir_; }
   std::string config_path() const { return state_dir_ + "/ca.yaml"; }

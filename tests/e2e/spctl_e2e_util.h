@@ -24,7 +24,9 @@ using sallyport::testing::RunResult;
 class SpctlEnv {
  public:
   // The admin is the user running the tests (so sshd accepts its logins).
-  static absl::StatusOr<std::unique_ptr<SpctlEnv>> Start();
+  // `ca_config_append`: see RunningCa::Start.
+  static absl::StatusOr<std::unique_ptr<SpctlEnv>> Start(
+      const std::string& ca_config_append = "");
 
   RunningCa& ca() { return *ca_; }
   const std::string& admin() const { return admin_; }
@@ -85,6 +87,8 @@ class SpctlTestBase : public ::testing::Test {
 
   std::unique_ptr<SpctlEnv> env_;
   std::string pwfile_;
+  // Set before SetUp: added to the CA's config (RunningCa::Start).
+  std::string ca_config_append_;
 };
 
 // True when `text` parses as JSON (python3's json module, a real parser).

@@ -1,0 +1,243 @@
+#include "cli/sp_config.h"
+
+#include <arpa/inet.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "base/files.h"
+#include "ca/rbac/names.h"
+#include "cli/sp_home.h"
+
+namespace sallyport::cli {
+namespace {
+
+namespace v1 = ::sallyport::ca::v1;
+namespace rbac = ::sallyport::ca::rbac;
+
+bool IsIpLiteral(const std::string& host) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
+// The name known_hosts looks up for HOST on PORT ("[HOST]:PORT" unless 22).
+std::string KnownHostsName(const std::string& host, uint32_t port) {
+  if (port == 22) return host;
+  return absl::StrCat("[", host, "]:", port);
+}
+
+// The lines every Sallyport Host block shares.
+std::string IdentityLines(const std::string& key, const std::string& cert,
+                          const std::string& known_hosts) {
+  return absl::StrCat("  CertificateFile ", cert, "\n  IdentityFile ", key,
+                      "\n  IdentitiesOnly yes\n  UserKnownHostsFile ",
+                      known_hosts, "\n");
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> QuoteConfigPath(std::string_view path) {
+  if (path.empty() || path[0] != '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not an absolute path: ", rbac::EscapeForReason(path)));
+  }
+  std::string out = "\"";
+  for (char c : path) {
+    if (c == '"' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a path in an ssh_config cannot hold a quote or a "
+                       "control character: ",
+                       rbac::EscapeForReason(path)));
+    }
+    out += c;
+    if (c == '%') out += '%';
+  }
+  return out + "\"";
+}
+
+std::string IncludeLine(std::string_view ssh_config_path) {
+  // Include takes no %-tokens: the path as it is, quoted (RenderSpConfig
+  // refused paths with a quote or a control character).
+  return absl::StrCat("Include \"", std::string(ssh_config_path), "\"");
+}
+
+absl::StatusOr<SpConfigFiles> RenderSpConfig(
+    const SpConfigInput& in, const v1::ListMyHostsResponse& list) {
+  absl::StatusOr<std::string> key = QuoteConfigPath(in.key);
+  if (!key.ok()) return key.status();
+  absl::StatusOr<std::string> cert = QuoteConfigPath(in.certificate);
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> known = QuoteConfigPath(in.known_hosts);
+  if (!known.ok()) return known.status();
+  const std::string identity = IdentityLines(*key, *cert, *known);
+
+  SpConfigFiles out;
+  std::vector<std::string> ca_names;  // for the @cert-authority lines
+  std::set<std::string> blocks;       // Host names written (first wins)
+  std::string body;
+
+  // The gateway: the jump hop's user must be a certificate principal.
+  std::string gateway_user;
+  for (const std::string& p : in.principals) {
+    if (rbac::ValidateLogin(p).ok()) {
+      gateway_user = p;
+      break;
+    }
+  }
+  std::string jump;
+  for (const v1::GatewayAddress& g : list.gateways()) {
+    if ((!IsIpLiteral(g.host()) && !rbac::ValidateHostName(g.host()).ok()) ||
+        g.port() == 0 || g.port() > 65535) {
+      out.skipped.push_back(
+          absl::StrCat("gateway ", rbac::EscapeForReason(g.host()),
+                       ": not a host name or IP address with a port 1..65535"));
+      continue;
+    }
+    const std::string host = absl::AsciiStrToLower(g.host());
+    ca_names.push_back(KnownHostsName(host, g.port()));
+    if (!blocks.insert(host).second) continue;
+    if (jump.empty()) {
+      jump = host.find(':') == std::string::npos ? host
+                                                 : absl::StrCat("[", host, "]");
+    }
+    absl::StrAppend(&body, "# The Sallyport gateway.\nHost ", host, "\n");
+    if (g.port() != 22) absl::StrAppend(&body, "  Port ", g.port(), "\n");
+    if (!gateway_user.empty()) {
+      absl::StrAppend(&body, "  User ", gateway_user, "\n");
+    }
+    absl::StrAppend(&body, identity, "\n");
+  }
+
+  if (!jump.empty()) {
+    for (const v1::MyHost& h : list.hosts()) {
+      if (!rbac::ValidateHostName(h.name()).ok()) {
+        out.skipped.push_back(absl::StrCat("host ",
+                                           rbac::EscapeForReason(h.name()),
+                                           ": not an RFC 1123 host name"));
+        continue;
+      }
+      const std::string name = absl::AsciiStrToLower(h.name());
+      if (!blocks.insert(name).second) {
+        out.skipped.push_back(absl::StrCat(
+            "host ", name, ": the same name as the gateway or another host"));
+        continue;
+      }
+      std::vector<std::string> logins;
+      for (const std::string& l : h.logins()) {
+        if (rbac::ValidateLogin(l).ok()) logins.push_back(l);
+      }
+      if (logins.empty()) continue;
+      ca_names.push_back(name);
+      absl::StrAppend(&body, "Host ", name, "\n  ProxyJump ", jump, "\n");
+      if (logins.size() == 1) {
+        absl::StrAppend(&body, "  User ", logins[0], "\n");
+      } else {
+        absl::StrAppend(&body, "  # logins: ", absl::StrJoin(logins, ", "),
+                        " (ssh LOGIN@", name, ")\n");
+      }
+      absl::StrAppend(&body, identity, "\n");
+      ++out.hosts;
+    }
+  } else if (list.hosts_size() > 0) {
+    out.skipped.push_back(
+        "every inventory host: the CA names no gateway address "
+        "(gateway.ssh_addresses in its config)");
+  }
+
+  out.ssh_config = absl::StrCat(
+      "# Written by `sp config` (user ", in.user, ", CA ", in.ca,
+      "); `sp login` and `sp config` rewrite it.\n",
+      "# Use it from ~/.ssh/config with (at the top):  ",
+      IncludeLine(in.ssh_config), "\n", "# Key: ", in.key,
+      "\n# Certificate: ", in.certificate, "\n",
+      "# Only the gateway and your inventory hosts are named here (no "
+      "catch-all block).\n\n",
+      body);
+
+  out.known_hosts =
+      "# Written by `sp config`: the Sallyport host CA, for the gateway and "
+      "the inventory hosts only.\n";
+  for (const std::string& ca_key : in.host_ca_keys) {
+    if (ca_names.empty()) {
+      absl::StrAppend(&out.known_hosts, "# host CA (no hosts yet): ", ca_key,
+                      "\n");
+      continue;
+    }
+    for (size_t i = 0; i < ca_names.size(); i += kNamesPerCertAuthorityLine) {
+      const size_t end =
+          std::min(ca_names.size(), i + kNamesPerCertAuthorityLine);
+      absl::StrAppend(
+          &out.known_hosts, "@cert-authority ",
+          absl::StrJoin(ca_names.begin() + i, ca_names.begin() + end, ","), " ",
+          ca_key, "\n");
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> ConfigHostNames(std::string_view ssh_config) {
+  std::vector<std::string> names;
+  for (absl::string_view line : absl::StrSplit(
+           absl::string_view(ssh_config.data(), ssh_config.size()), '\n')) {
+    if (absl::ConsumePrefix(&line, "Host ")) names.emplace_back(line);
+  }
+  return names;
+}
+
+absl::StatusOr<bool> InstallInclude(const std::string& path,
+                                    const std::string& include_line) {
+  absl::StatusOr<std::string> old = ReadFile(path);
+  if (!old.ok() && old.status().code() != absl::StatusCode::kNotFound) {
+    return old.status();
+  }
+  const std::string text = old.ok() ? *old : "";
+  std::vector<std::string> lines = absl::StrSplit(text, '\n');
+  if (!lines.empty() && lines.back().empty()) lines.pop_back();
+  for (const std::string& l : lines) {
+    absl::string_view t = absl::StripAsciiWhitespace(l);
+    if (t.empty() || absl::StartsWith(t, "#")) continue;
+    if (t == include_line) return false;  // already on top
+    break;
+  }
+  std::string updated = include_line + "\n";
+  for (const std::string& l : lines) {
+    if (absl::StripAsciiWhitespace(l) == include_line) continue;
+    absl::StrAppend(&updated, l, "\n");
+  }
+  if (old.ok()) {
+    struct stat st;
+    const int mode = stat(path.c_str(), &st) == 0 ? (st.st_mode & 0777) : 0600;
+    if (absl::Status b =
+            base::WriteFileAtomic(path + ".sallyport-backup", text, mode);
+        !b.ok()) {
+      return b;
+    }
+    if (absl::Status w = base::WriteFileAtomic(path, updated, mode); !w.ok()) {
+      return w;
+    }
+    return true;
+  }
+  const size_t slash = path.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    const std::string dir = path.substr(0, slash);
+    if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot create ", dir, ": ", strerror(errno)));
+    }
+  }
+  if (absl::Status w = base::WriteFileAtomic(path, updated, 0600); !w.ok()) {
+    return w;
+  }
+  return true;
+}
+
+}  // namespace sallyport::cli

@@ -1,0 +1,79 @@
+// `sp config` (issue 13): the ssh_config fragment and known_hosts that let
+// stock `ssh web01` go through the Sallyport gateway, written from the CA's
+// ListMyHosts answer, and `--install`, which adds the one Include line to
+// ~/.ssh/config.
+//
+// The fragment never has a `Host *` block and the known_hosts never an
+// `@cert-authority *` line: only the gateway's names and the inventory
+// names get the Sallyport identity, ProxyJump and host CA, so the user's
+// other SSH use is untouched. Every name from the CA is checked (RFC 1123
+// host names, IP literals for the gateway, plain logins) before it is
+// written, so a hostile name cannot add ssh_config directives or patterns.
+#ifndef SALLYPORT_CLI_SP_CONFIG_H_
+#define SALLYPORT_CLI_SP_CONFIG_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proto/ca.pb.h"
+
+namespace sallyport::cli {
+
+struct SpConfigInput {
+  std::string user;         // the Sallyport user (comments only)
+  std::string ca;           // the CA as remembered (comments only)
+  std::string key;          // private key path
+  std::string certificate;  // -cert.pub path
+  std::string known_hosts;  // the Sallyport known_hosts path
+  std::string ssh_config;   // where the fragment goes (for the Include hint)
+  // The login certificate's principals: the first is the gateway hop's
+  // user name (a jump-only connection's user must be a principal).
+  std::vector<std::string> principals;
+  // The host CA public keys ("ssh-ed25519 AAAA...").
+  std::vector<std::string> host_ca_keys;
+};
+
+struct SpConfigFiles {
+  std::string ssh_config;
+  std::string known_hosts;
+  // Names from the CA that were not written, each with the reason (safe
+  // to print).
+  std::vector<std::string> skipped;
+  size_t hosts = 0;  // inventory Host blocks written
+};
+
+// At most this many names on one @cert-authority line.
+inline constexpr size_t kNamesPerCertAuthorityLine = 32;
+
+// The two files. kInvalidArgument when a path cannot be written into an
+// ssh_config (a quote or a control character in it).
+absl::StatusOr<SpConfigFiles> RenderSpConfig(
+    const SpConfigInput& input,
+    const ::sallyport::ca::v1::ListMyHostsResponse& hosts);
+
+// A path as one ssh_config argument: in double quotes, '%' doubled (ssh
+// expands %-tokens in these paths). kInvalidArgument for '"', a control
+// character or a non-absolute path.
+absl::StatusOr<std::string> QuoteConfigPath(std::string_view path);
+
+// `Include "PATH"` (the line `sp config` prints and --install adds).
+std::string IncludeLine(std::string_view ssh_config_path);
+
+// Adds `include_line` at the top of the ssh config at `path` (created 0600
+// with its directory 0700 when missing). Idempotent: nothing changes when
+// the first non-blank, non-comment line already is `include_line`.
+// Otherwise the old file is copied to PATH.sallyport-backup first, the
+// line goes on top and other copies of it further down are removed (an
+// Include after a Host line would apply only to that Host). Returns true
+// when the file changed.
+absl::StatusOr<bool> InstallInclude(const std::string& path,
+                                    const std::string& include_line);
+
+// The Host names of a fragment RenderSpConfig wrote, in order.
+std::vector<std::string> ConfigHostNames(std::string_view ssh_config);
+
+}  // namespace sallyport::cli
+
+#endif  // SALLYPORT_CLI_SP_CONFIG_H_

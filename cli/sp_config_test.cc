@@ -1,0 +1,218 @@
+// sp config's files from a ListMyHosts answer: the Host blocks, the
+// @cert-authority lines, hostile names from the CA that must not reach
+// the file, paths that need quoting, and --install's idempotent edit of
+// ~/.ssh/config. The same files under the real `ssh -G` are in
+// tests/e2e/sp_config_e2e_test.
+#include "cli/sp_config.h"
+
+#include <sys/stat.h>
+
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "cli/sp_home.h"
+#include "gtest/gtest.h"
+
+namespace sallyport::cli {
+namespace {
+
+namespace v1 = ::sallyport::ca::v1;
+
+SpConfigInput Input() {
+  SpConfigInput in;
+  in.user = "alice";
+  in.ca = "127.0.0.1:7443";
+  in.key = "/h/.sallyport/alice";
+  in.certificate = "/h/.sallyport/alice-cert.pub";
+  in.known_hosts = "/h/.sallyport/known_hosts";
+  in.ssh_config = "/h/.sallyport/ssh_config";
+  in.principals = {"root", "deploy"};
+  in.host_ca_keys = {"ssh-ed25519 AAAAhostca"};
+  return in;
+}
+
+v1::MyHost* AddHost(v1::ListMyHostsResponse* r, const std::string& name,
+                    std::vector<std::string> logins) {
+  v1::MyHost* h = r->add_hosts();
+  h->set_name(name);
+  h->set_address("10.0.0.1");
+  h->set_port(22);
+  for (const std::string& l : logins) h->add_logins(l);
+  return h;
+}
+
+v1::ListMyHostsResponse Sample() {
+  v1::ListMyHostsResponse r;
+  v1::GatewayAddress* g = r.add_gateways();
+  g->set_host("gw.example.com");
+  g->set_port(2222);
+  AddHost(&r, "web01", {"root"});
+  AddHost(&r, "db01", {"deploy", "root"});
+  return r;
+}
+
+TEST(SpConfigTest, HostBlocksForTheGatewayAndEachHost) {
+  auto files = RenderSpConfig(Input(), Sample());
+  ASSERT_TRUE(files.ok()) << files.status();
+  EXPECT_EQ(files->hosts, 2u);
+  EXPECT_TRUE(files->skipped.empty());
+  const std::string& c = files->ssh_config;
+  EXPECT_EQ(ConfigHostNames(c),
+            (std::vector<std::string>{"gw.example.com", "web01", "db01"}));
+  const std::string identity =
+      "  CertificateFile \"/h/.sallyport/alice-cert.pub\"\n"
+      "  IdentityFile \"/h/.sallyport/alice\"\n"
+      "  IdentitiesOnly yes\n"
+      "  UserKnownHostsFile \"/h/.sallyport/known_hosts\"\n";
+  EXPECT_TRUE(absl::StrContains(
+      c, absl::StrCat("Host gw.example.com\n  Port 2222\n  User root\n",
+                      identity)))
+      << c;
+  EXPECT_TRUE(absl::StrContains(
+      c, absl::StrCat("Host web01\n  ProxyJump gw.example.com\n  User root\n",
+                      identity)))
+      << c;
+  // Two logins: no User line (ssh LOGIN@db01).
+  EXPECT_TRUE(absl::StrContains(
+      c, "Host db01\n  ProxyJump gw.example.com\n  # logins: deploy, root"))
+      << c;
+  EXPECT_FALSE(absl::StrContains(c, "Host *")) << c;
+  EXPECT_TRUE(absl::StrContains(c, "Include \"/h/.sallyport/ssh_config\""));
+  EXPECT_EQ(files->known_hosts,
+            "# Written by `sp config`: the Sallyport host CA, for the gateway "
+            "and the inventory hosts only.\n"
+            "@cert-authority [gw.example.com]:2222,web01,db01 ssh-ed25519 "
+            "AAAAhostca\n");
+}
+
+TEST(SpConfigTest, HostileNamesFromTheCaAreLeftOut) {
+  v1::ListMyHostsResponse r = Sample();
+  for (const char* bad :
+       {"*", "web 02", "web03\n  ProxyCommand sh -c evil", "web04\rx", "!x",
+        "web05,*", "-oProxyCommand=x", "we\"b06", "", "web07 *"}) {
+    AddHost(&r, bad, {"root"});
+  }
+  AddHost(&r, "web08", {"root\n  ProxyCommand evil", "ok-login"});
+  AddHost(&r, "web09", {"bad login"});
+  v1::GatewayAddress* g = r.add_gateways();
+  g->set_host("gw2 *");
+  g->set_port(22);
+  auto files = RenderSpConfig(Input(), r);
+  ASSERT_TRUE(files.ok()) << files.status();
+  const std::string& c = files->ssh_config;
+  EXPECT_EQ(
+      ConfigHostNames(c),
+      (std::vector<std::string>{"gw.example.com", "web01", "db01", "web08"}));
+  EXPECT_EQ(files->skipped.size(), 11u);
+  EXPECT_FALSE(absl::StrContains(c, "ProxyCommand")) << c;
+  EXPECT_FALSE(absl::StrContains(c, "*")) << c;
+  EXPECT_FALSE(absl::StrContains(files->known_hosts, "*"))
+      << files->known_hosts;
+  EXPECT_TRUE(absl::StrContains(c,
+                                "Host web08\n  ProxyJump gw.example.com\n"
+                                "  User ok-login\n"))
+      << c;
+  // Every line is a comment, blank, a Host line or an indented option.
+  for (absl::string_view line : absl::StrSplit(c, '\n')) {
+    EXPECT_TRUE(line.empty() || absl::StartsWith(line, "#") ||
+                absl::StartsWith(line, "Host ") || absl::StartsWith(line, "  "))
+        << line;
+  }
+}
+
+TEST(SpConfigTest, NoGatewayMeansNoHostBlocksAndNoCaNames) {
+  v1::ListMyHostsResponse r = Sample();
+  r.clear_gateways();
+  auto files = RenderSpConfig(Input(), r);
+  ASSERT_TRUE(files.ok());
+  EXPECT_TRUE(ConfigHostNames(files->ssh_config).empty());
+  EXPECT_EQ(files->hosts, 0u);
+  ASSERT_EQ(files->skipped.size(), 1u);
+  EXPECT_FALSE(absl::StrContains(files->known_hosts, "@cert-authority"));
+  // The host CA stays visible as a comment.
+  EXPECT_TRUE(absl::StrContains(files->known_hosts, "AAAAhostca"));
+}
+
+TEST(SpConfigTest, GatewayOnPort22AndIpv6AndManyHosts) {
+  v1::ListMyHostsResponse r;
+  v1::GatewayAddress* g = r.add_gateways();
+  g->set_host("::1");
+  g->set_port(22);
+  for (int i = 0; i < 40; ++i) AddHost(&r, absl::StrCat("h", i), {"root"});
+  auto files = RenderSpConfig(Input(), r);
+  ASSERT_TRUE(files.ok());
+  EXPECT_TRUE(
+      absl::StrContains(files->ssh_config, "Host h0\n  ProxyJump [::1]\n"));
+  EXPECT_FALSE(absl::StrContains(files->ssh_config, "Port"));
+  // 41 names: two @cert-authority lines of at most 32.
+  std::vector<std::string> lines =
+      absl::StrSplit(files->known_hosts, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_TRUE(absl::StartsWith(lines[1], "@cert-authority ::1,h0,"));
+  EXPECT_EQ(
+      std::vector<std::string>(
+          absl::StrSplit(
+              std::vector<std::string>(absl::StrSplit(lines[1], ' '))[1], ','))
+          .size(),
+      kNamesPerCertAuthorityLine);
+}
+
+TEST(SpConfigTest, PathsAreQuotedAndPercentsDoubled) {
+  EXPECT_EQ(*QuoteConfigPath("/a b/100%/k"), "\"/a b/100%%/k\"");
+  for (const char* bad : {"rel/k", "", "/a\"b", "/a\nb", "/a\tb"}) {
+    EXPECT_FALSE(QuoteConfigPath(bad).ok()) << bad;
+  }
+  SpConfigInput in = Input();
+  in.key = "/h/x\"\n  ProxyCommand evil/alice";
+  EXPECT_FALSE(RenderSpConfig(in, Sample()).ok());
+}
+
+TEST(SpConfigTest, InstallIsIdempotentKeepsABackupAndGoesOnTop) {
+  char tmpl[] = "/tmp/spcfgXXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string config = std::string(tmpl) + "/.ssh/config";
+  const std::string include = IncludeLine("/h/.sallyport/ssh_config");
+
+  // No ~/.ssh yet: created (0700) with the file (0600).
+  auto first = InstallInclude(config, include);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(*first);
+  EXPECT_EQ(*ReadFile(config), include + "\n");
+  struct stat st;
+  ASSERT_EQ(stat((std::string(tmpl) + "/.ssh").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  ASSERT_EQ(stat(config.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  // A user's own config, with the line once further down (inside a Host
+  // block, where it would apply only to that host).
+  const std::string own =
+      "# mine\nHost github.com\n  IdentityFile ~/.ssh/gh\n" + include +
+      "\nHost *\n  ServerAliveInterval 30\n";
+  ASSERT_TRUE(WriteFileAtomic(config, own, 0644).ok());
+  auto second = InstallInclude(config, include);
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(*second);
+  const std::string expected =
+      include +
+      "\n# mine\nHost github.com\n  IdentityFile ~/.ssh/gh\nHost *\n"
+      "  ServerAliveInterval 30\n";
+  EXPECT_EQ(*ReadFile(config), expected);
+  EXPECT_EQ(*ReadFile(config + ".sallyport-backup"), own);
+  ASSERT_EQ(stat(config.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644u);  // the user's mode is kept
+
+  // Twice more: nothing changes, the backup stays the user's original.
+  for (int i = 0; i < 2; ++i) {
+    auto again = InstallInclude(config, include);
+    ASSERT_TRUE(again.ok());
+    EXPECT_FALSE(*again);
+    EXPECT_EQ(*ReadFile(config), expected);
+    EXPECT_EQ(*ReadFile(config + ".sallyport-backup"), own);
+  }
+}
+
+}  // namespace
+}  // namespace sallyport::cli

@@ -1,0 +1,259 @@
+// `sp config`, `sp ls` and `sp ssh` (issue 13): the hosts the CA's
+// ListMyHosts names for the logged-in user, as an ssh_config fragment, a
+// table, or a stock `ssh` run with that fragment.
+#include <google/protobuf/util/json_util.h>
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <ostream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "ca/rbac/names.h"
+#include "cli/ca_client.h"
+#include "cli/exit_codes.h"
+#include "cli/sp_commands.h"
+#include "cli/sp_config.h"
+#include "cli/sp_home.h"
+#include "proto/ca.grpc.pb.h"
+#include "ssh/cert/certificate.h"
+
+namespace sallyport::cli {
+namespace {
+
+namespace v1 = ::sallyport::ca::v1;
+namespace rbac = ::sallyport::ca::rbac;
+
+int Fail(std::ostream& err, absl::string_view message) {
+  err << "sp: " << message << "\n";
+  return kExitError;
+}
+
+std::string RpcError(const grpc::Status& st, const std::string& ca) {
+  switch (st.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return absl::StrCat("cannot reach the CA at ", ca, " (",
+                          st.error_message(), ")");
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return absl::StrCat("the CA refused (", st.error_message(),
+                          "): run `sp login` again");
+    default:
+      return absl::StrCat("the CA answered: ", st.error_message());
+  }
+}
+
+grpc::Status CallListMyHosts(const LoggedIn& session,
+                             v1::ListMyHostsResponse* out) {
+  auto stub = v1::CertificateAuthority::NewStub(session.channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  return stub->ListMyHosts(&ctx, v1::ListMyHostsRequest(), out);
+}
+
+// $HOME/.ssh/config (the file --install edits).
+absl::StatusOr<std::string> HomeSshConfig() {
+  const char* home = std::getenv("HOME");
+  if (home == nullptr || home[0] != '/') {
+    return absl::FailedPreconditionError(
+        "--install: HOME is not set to an absolute path");
+  }
+  return absl::StrCat(home, "/.ssh/config");
+}
+
+}  // namespace
+
+int WriteSshConfig(const SpHome& home, bool install, std::ostream& out,
+                   std::ostream& err) {
+  absl::StatusOr<LoggedIn> session = OpenLoggedIn(home);
+  if (!session.ok()) return Fail(err, session.status().message());
+  absl::StatusOr<std::string> cert_line =
+      ReadFile(home.certificate(session->user));
+  if (!cert_line.ok()) {
+    return Fail(err, "not logged in: run `sp login` first");
+  }
+  absl::StatusOr<ssh::cert::Certificate> cert =
+      ssh::cert::Certificate::FromLine(
+          std::string(absl::StripTrailingAsciiWhitespace(*cert_line)));
+  if (!cert.ok()) {
+    return Fail(err, absl::StrCat(home.certificate(session->user),
+                                  ": unreadable certificate"));
+  }
+  v1::ListMyHostsResponse hosts;
+  grpc::Status st = CallListMyHosts(*session, &hosts);
+  if (!st.ok()) return Fail(err, RpcError(st, session->ca_text));
+  v1::CaPublicKeys keys;
+  {
+    auto stub = v1::CertificateAuthority::NewStub(session->channel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    st = stub->GetCaPublicKeys(&ctx, v1::GetCaPublicKeysRequest(), &keys);
+    if (!st.ok()) return Fail(err, RpcError(st, session->ca_text));
+  }
+  SpConfigInput input;
+  input.user = session->user;
+  input.ca = session->ca_text;
+  input.key = home.key(session->user);
+  input.certificate = home.certificate(session->user);
+  input.known_hosts = home.known_hosts();
+  input.ssh_config = home.ssh_config();
+  input.principals = cert->principals;
+  for (const v1::CaPublicKey& k : keys.host_ca()) {
+    input.host_ca_keys.push_back(k.public_key());
+  }
+  absl::StatusOr<SpConfigFiles> files = RenderSpConfig(input, hosts);
+  if (!files.ok()) return Fail(err, files.status().message());
+  for (const std::string& s : files->skipped) {
+    err << "sp: warning: left out " << s << "\n";
+  }
+  if (absl::Status w =
+          WriteFileAtomic(home.known_hosts(), files->known_hosts, 0644);
+      !w.ok()) {
+    return Fail(err, w.message());
+  }
+  if (absl::Status w =
+          WriteFileAtomic(home.ssh_config(), files->ssh_config, 0644);
+      !w.ok()) {
+    return Fail(err, w.message());
+  }
+  out << "Wrote " << home.ssh_config() << " (" << files->hosts
+      << (files->hosts == 1 ? " host" : " hosts") << " through the gateway)\n";
+  const std::string include = IncludeLine(home.ssh_config());
+  if (!install) {
+    out << "Add this line at the top of ~/.ssh/config (or run `sp config "
+           "--install`):\n    "
+        << include << "\n";
+    return 0;
+  }
+  absl::StatusOr<std::string> user_config_or = HomeSshConfig();
+  if (!user_config_or.ok()) return Fail(err, user_config_or.status().message());
+  const std::string& user_config = *user_config_or;
+  absl::StatusOr<bool> changed = InstallInclude(user_config, include);
+  if (!changed.ok()) return Fail(err, changed.status().message());
+  if (*changed) {
+    out << "Added `" << include << "` at the top of " << user_config
+        << " (the old file is " << user_config << ".sallyport-backup)\n";
+  } else {
+    out << user_config << " already includes it\n";
+  }
+  return 0;
+}
+
+int RunConfig(const ConfigOptions& options, std::ostream& out,
+              std::ostream& err) {
+  absl::StatusOr<SpHome> home = SpHome::FromEnvironment();
+  if (!home.ok()) return Fail(err, home.status().message());
+  return WriteSshConfig(*home, options.install, out, err);
+}
+
+int RunLs(bool json, std::ostream& out, std::ostream& err) {
+  absl::StatusOr<SpHome> home = SpHome::FromEnvironment();
+  if (!home.ok()) return Fail(err, home.status().message());
+  absl::StatusOr<LoggedIn> session = OpenLoggedIn(*home);
+  if (!session.ok()) return Fail(err, session.status().message());
+  v1::ListMyHostsResponse hosts;
+  grpc::Status st = CallListMyHosts(*session, &hosts);
+  if (!st.ok()) return Fail(err, RpcError(st, session->ca_text));
+  if (json) {
+    google::protobuf::util::JsonPrintOptions options;
+    options.preserve_proto_field_names = true;
+    options.always_print_primitive_fields = true;
+    std::string text;
+    if (!google::protobuf::util::MessageToJsonString(hosts, &text, options)
+             .ok()) {
+      return Fail(err, "cannot print the hosts as JSON");
+    }
+    out << text << "\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "ADDRESS", "LABELS", "LOGINS"}};
+  for (const v1::MyHost& h : hosts.hosts()) {
+    // Names from the CA are shown only through EscapeForReason when they
+    // are not plain, so a hostile name cannot drive the terminal.
+    auto shown = [](const std::string& s) {
+      return rbac::ValidateForwardDestination(s, 1).ok() ||
+                     rbac::ValidateLogin(s).ok()
+                 ? s
+                 : rbac::EscapeForReason(s);
+    };
+    std::map<std::string, std::string> labels(h.labels().begin(),
+                                              h.labels().end());
+    std::vector<std::string> label_text;
+    for (const auto& [k, v] : labels) {
+      label_text.push_back(absl::StrCat(shown(k), "=", shown(v)));
+    }
+    std::vector<std::string> logins;
+    for (const std::string& l : h.logins()) logins.push_back(shown(l));
+    rows.push_back(std::vector<std::string>{
+        shown(h.name()), absl::StrCat(shown(h.address()), ":", h.port()),
+        absl::StrJoin(label_text, ","), absl::StrJoin(logins, ",")});
+  }
+  std::vector<size_t> width(4, 0);
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size(); ++i)
+      width[i] = std::max(width[i], r[i].size());
+  }
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      absl::StrAppend(&line, r[i]);
+      if (i + 1 < r.size()) line.append(width[i] - r[i].size() + 2, ' ');
+    }
+    out << line << "\n";
+  }
+  if (hosts.hosts_size() == 0) {
+    out << "(no hosts: ask an admin for a role that selects some)\n";
+  }
+  return 0;
+}
+
+int RunSsh(const std::string& target, const std::vector<std::string>& command,
+           std::ostream& err) {
+  absl::StatusOr<SpHome> home = SpHome::FromEnvironment();
+  if (!home.ok()) return Fail(err, home.status().message());
+  const size_t at = target.rfind('@');
+  const std::string host =
+      at == std::string::npos ? target : target.substr(at + 1);
+  const std::string login = at == std::string::npos ? "" : target.substr(0, at);
+  if (!rbac::ValidateHostName(host).ok() ||
+      (at != std::string::npos && !rbac::ValidateLogin(login).ok())) {
+    err << "sp: expected [LOGIN@]HOST, got " << rbac::EscapeForReason(target)
+        << "\n";
+    return kExitUsage;
+  }
+  absl::StatusOr<std::string> config = ReadFile(home->ssh_config());
+  if (!config.ok()) {
+    return Fail(err, absl::StrCat(home->ssh_config(),
+                                  " is missing: run `sp login` first"));
+  }
+  bool known = false;
+  for (const std::string& name : ConfigHostNames(*config)) {
+    known = known || absl::AsciiStrToLower(name) == absl::AsciiStrToLower(host);
+  }
+  if (!known) {
+    return Fail(
+        err,
+        absl::StrCat(host, " is not among your hosts in ", home->ssh_config(),
+                     " (see `sp ls`; `sp config` refreshes the list)"));
+  }
+  std::vector<std::string> args = {"ssh", "-F", home->ssh_config(), "--",
+                                   target};
+  args.insert(args.end(), command.begin(), command.end());
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  err.flush();
+  execvp("ssh", argv.data());
+  return Fail(err, absl::StrCat("cannot run ssh: ", strerror(errno)));
+}
+
+}  // namespace sallyport::cli
