@@ -66,7 +66,8 @@ BastionFixture::Options ProxyJumpEnv::DefaultOptions() {
 }
 
 absl::StatusOr<std::unique_ptr<ProxyJumpEnv>> ProxyJumpEnv::Start(
-    BastionFixture::Options options) {
+    BastionFixture::Options options,
+    std::function<void(config::GatewayConfig*)> edit_config) {
   // No agent anywhere: recorded ProxyJump must not need one.
   unsetenv("SSH_AUTH_SOCK");
   absl::StatusOr<std::unique_ptr<BastionFixture>> fixture =
@@ -77,7 +78,7 @@ absl::StatusOr<std::unique_ptr<ProxyJumpEnv>> ProxyJumpEnv::Start(
   chmod(dir->path().c_str(), 0755);
   std::unique_ptr<ProxyJumpEnv> env(
       new ProxyJumpEnv(std::move(*fixture), std::move(*dir)));
-  if (absl::Status st = env->StartGateway(); !st.ok()) return st;
+  if (absl::Status st = env->StartGateway(edit_config); !st.ok()) return st;
   for (const char* user : {"alice", "frank", "olivia", "bob"}) {
     if (!env->fixture_->user(user).ok()) continue;
     if (absl::Status st = env->WriteHome(user); !st.ok()) return st;
@@ -102,7 +103,8 @@ uint16_t ProxyJumpEnv::gateway_port() const {
   return server_->local_endpoint().port();
 }
 
-absl::Status ProxyJumpEnv::StartGateway() {
+absl::Status ProxyJumpEnv::StartGateway(
+    const std::function<void(config::GatewayConfig*)>& edit_config) {
   absl::StatusOr<std::string> token = fixture_->CreateJoinToken("gateway");
   if (!token.ok()) return token.status();
   const std::string state = fixture_->gateway_state_dir();
@@ -121,6 +123,7 @@ absl::Status ProxyJumpEnv::StartGateway() {
               c->set_listen(absl::StrCat("127.0.0.1:", *port));
               c->set_metrics_listen("");
               c->set_threads(2);
+              if (edit_config) edit_config(c);
             });
         !st.ok()) {
       return st;

@@ -20,6 +20,7 @@
 #ifndef SALLYPORT_TESTS_E2E_GATEWAY_PROXYJUMP_ENV_H_
 #define SALLYPORT_TESTS_E2E_GATEWAY_PROXYJUMP_ENV_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,8 +38,11 @@ namespace sallyport::testing {
 class ProxyJumpEnv {
  public:
   static BastionFixture::Options DefaultOptions();
+  // `edit_config` (optional) changes the enrolled gateway.yaml before the
+  // gateway serves (e.g. limits).
   static absl::StatusOr<std::unique_ptr<ProxyJumpEnv>> Start(
-      BastionFixture::Options options = DefaultOptions());
+      BastionFixture::Options options = DefaultOptions(),
+      std::function<void(config::GatewayConfig*)> edit_config = nullptr);
   ~ProxyJumpEnv();
 
   BastionFixture& fixture() { return *fixture_; }
@@ -82,7 +86,8 @@ class ProxyJumpEnv {
  private:
   ProxyJumpEnv(std::unique_ptr<BastionFixture> fixture, TempDir dir)
       : fixture_(std::move(fixture)), dir_(std::move(dir)) {}
-  absl::Status StartGateway();
+  absl::Status StartGateway(
+      const std::function<void(config::GatewayConfig*)>& edit_config);
   absl::Status WriteHome(const std::string& user);
   std::string ConfigText(const std::string& user, const std::string& home,
                          const std::string& inner_key,

@@ -1,7 +1,7 @@
 // Recorded ProxyJump under load (issue 13): 50 stock `ssh web01` processes
 // at once (ProxyJump to the gateway, ControlMaster off), all through the
 // gateway's inner SSH server, all succeed, each recorded. Bounded: 50
-// sessions, 180 s per command.
+// sessions, 180 s per command; pre-auth limits raised for the burst.
 #include <stdlib.h>
 
 #include <memory>
@@ -22,7 +22,15 @@ using gateway::Direction;
 constexpr int kSessions = 50;
 
 TEST(ProxyJumpLoadTest, FiftyParallelSessionsAllSucceed) {
-  auto env = ProxyJumpEnv::Start();
+  // 50 handshakes at once on a loaded machine: the pre-auth limits
+  // (MaxStartups-style random early drop from 10, 30 s login grace) and
+  // the per-user limit (50) are sized for them, as an operator would.
+  auto env = ProxyJumpEnv::Start(
+      ProxyJumpEnv::DefaultOptions(), [](config::GatewayConfig* c) {
+        c->mutable_limits()->set_max_startups("200");
+        c->mutable_limits()->mutable_login_grace()->set_seconds(300);
+        c->mutable_limits()->set_max_sessions_per_user(200);
+      });
   ASSERT_TRUE(env.ok()) << env.status();
   ASSERT_EQ(getenv("SSH_AUTH_SOCK"), nullptr);
   std::vector<RunResult> results(kSessions);
