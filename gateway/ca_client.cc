@@ -400,4 +400,20 @@ void CaClient::IssueSessionCertificate(
       });
 }
 
+void CaClient::IssueHostCertificateForTarget(
+    gw::IssueHostCertificateForTargetRequest request,
+    asio::any_io_executor executor, HostCertificateDone done) {
+  auto req = std::make_shared<gw::IssueHostCertificateForTargetRequest>(
+      std::move(request));
+  Call<gw::IssueHostCertificateForTargetResponse>(
+      "IssueHostCertificateForTarget", std::move(executor), std::move(done),
+      [this, req](grpc::ClientContext* ctx,
+                  gw::IssueHostCertificateForTargetResponse* resp,
+                  std::function<void(grpc::Status)> cb) {
+        gateway_stub_->async()->IssueHostCertificateForTarget(
+            ctx, req.get(), resp,
+            [req, cb = std::move(cb)](grpc::Status st) { cb(std::move(st)); });
+      });
+}
+
 }  // namespace sallyport::gateway

@@ -135,6 +135,13 @@ class CaClient {
   void IssueSessionCertificate(
       gateway::v1::IssueSessionCertificateRequest request,
       asio::any_io_executor executor, IssueDone done);
+  // rpj (recorded ProxyJump): a host certificate for an inventory host's
+  // name, for the gateway's inner SSH server (gateway/jump_inner.cc).
+  using HostCertificateDone = std::function<void(
+      absl::StatusOr<gateway::v1::IssueHostCertificateForTargetResponse>)>;
+  void IssueHostCertificateForTarget(
+      gateway::v1::IssueHostCertificateForTargetRequest request,
+      asio::any_io_executor executor, HostCertificateDone done);
 
  private:
   explicit CaClient(Options options);

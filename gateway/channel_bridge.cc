@@ -62,7 +62,8 @@ void GatewayConnection::OnChannelOpen(Channel ch, std::string_view type,
     refuse(OpenFailure::kAdministrativelyProhibited, std::string(st.message()));
     return;
   }
-  if (bridges_.size() + relays_.size() >= limits_.max_channels_per_connection) {
+  if (bridges_.size() + relays_.size() + jump_ports_.size() >=
+      limits_.max_channels_per_connection) {
     refuse(OpenFailure::kResourceShortage,
            "too many channels on this connection");
     return;
@@ -456,6 +457,13 @@ void GatewayConnection::MaybeForget(Bridge& b) {
 // ------------------------------------------------------------ data
 
 void GatewayConnection::OnData(Channel ch, uint32_t stream, Bytes data) {
+  if (ssh::net::ChannelPort* port = FindJumpPort(ch.id())) {
+    // rpj: recorded ProxyJump (the inner connection counts the bytes;
+    // here only the idle clock).
+    last_data_ = std::chrono::steady_clock::now();
+    port->OnData(stream, data);
+    return;
+  }
   if (TcpRelay* relay = FindRelay(ch.id())) {
     if (stream == 0) {
       relay->OnData(data);
@@ -516,6 +524,11 @@ void GatewayConnection::FlushHeld(Bridge& b) {
 }
 
 void GatewayConnection::OnQueuedDataSent(Channel ch, size_t n) {
+  if (ssh::net::ChannelPort* port = FindJumpPort(ch.id())) {
+    last_data_ = std::chrono::steady_clock::now();  // rpj: ProxyJump
+    port->OnQueuedDataSent();
+    return;
+  }
   // Downstream queue drained: the host may send that much more.
   Bridge* b = FindDown(ch.id());
   if (b == nullptr || !b->up.valid()) return;
@@ -556,6 +569,10 @@ void GatewayConnection::OnUpstreamQueuedDataSent(Channel ch, size_t n) {
 }
 
 void GatewayConnection::OnEof(Channel ch) {
+  if (ssh::net::ChannelPort* port = FindJumpPort(ch.id())) {
+    port->OnEof();  // rpj: recorded ProxyJump
+    return;
+  }
   if (TcpRelay* relay = FindRelay(ch.id())) {
     relay->OnEof();
     return;
@@ -578,6 +595,11 @@ void GatewayConnection::OnUpstreamEof(Channel ch) {
 }
 
 void GatewayConnection::OnClose(Channel ch) {
+  if (auto it = jump_ports_.find(ch.id()); it != jump_ports_.end()) {
+    it->second->OnClose();  // rpj: recorded ProxyJump
+    jump_ports_.erase(it);
+    return;
+  }
   if (auto it = relays_.find(ch.id()); it != relays_.end()) {
     std::shared_ptr<TcpRelay> relay = std::move(it->second);
     relays_.erase(it);

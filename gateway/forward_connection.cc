@@ -67,12 +67,7 @@ std::string ListenDestination(const ForwardRequest& f) {
 
 // What a user is told when the jump is refused.
 std::string JumpRefusal(const gw::AuthorizeChannelResponse& a) {
-  // A role's deny rule (or another decided reason) speaks for itself.
-  if (!a.role().empty()) return a.reason();
-  return absl::StrCat(
-      "proxyjump: recorded ProxyJump is not available yet; ask for "
-      "proxyjump-passthrough (",
-      a.reason(), ")");
+  return a.reason();
 }
 
 }  // namespace
@@ -171,8 +166,15 @@ void GatewayConnection::OpenJump(Channel ch, Bytes extra) {
         if (port == record.port() || port == 22) {
           pending_jumps_.erase(id);
           if (!a.allowed()) {
-            RejectOpen(ch, OpenFailure::kAdministrativelyProhibited,
-                       JumpRefusal(a));
+            // rpj: the role does not pass this jump through: recorded
+            // ProxyJump (an inner session, gateway/jump_inner.cc), decided
+            // by RBAC like LOGIN+HOST once the user logs in to it.
+            if (a.certificate_revoked()) {
+              RejectOpen(ch, OpenFailure::kAdministrativelyProhibited,
+                         JumpRefusal(a));
+              return;
+            }
+            StartRecordedJump(ch, record);
             return;
           }
           StartRelay(ch, host, HostPort(host, port), /*passthrough=*/true,
@@ -310,6 +312,8 @@ void GatewayConnection::PumpRelays() {
 }
 
 void GatewayConnection::OnWindowAvailable(Channel ch) {
+  if (ssh::net::ChannelPort* port = FindJumpPort(ch.id()))
+    port->OnWindowAvailable();  // rpj: recorded ProxyJump
   if (TcpRelay* relay = FindRelay(ch.id())) relay->Pump();
 }
 

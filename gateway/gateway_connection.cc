@@ -29,6 +29,10 @@ using ssh::wire::Bytes;
 
 namespace {
 
+// How long the user has to authenticate an inner (recorded ProxyJump)
+// connection once its channel is open.
+constexpr absl::Duration kInnerLoginGrace = absl::Seconds(60);
+
 constexpr char kCertificatesOnly[] =
     "Sallyport accepts OpenSSH certificates only: log in with `sp login` "
     "first.\r\n";
@@ -72,6 +76,21 @@ GatewayConnection::GatewayConnection(
   if (!ec) log_conn_.peer = absl::StrCat(peer_, ":", ep.port());
 }
 
+GatewayConnection::GatewayConnection(
+    Proxy& proxy, std::unique_ptr<ssh::net::ByteStream> stream,
+    JumpOrigin origin)
+    : proxy_(proxy),
+      executor_(stream->executor()),
+      peer_(origin.peer),
+      stream_(std::move(stream)),
+      origin_(std::move(origin)),
+      limits_(proxy.limits()) {
+  session_id_ = proxy_.NewSessionId();
+  log_conn_.id = proxy_.NewConnectionId();
+  log_conn_.session = session_id_;
+  log_conn_.peer = absl::StrCat(peer_, " via ", origin_->outer_session);
+}
+
 GatewayConnection::~GatewayConnection() {
   *alive_ = false;
   if (user_counted_) proxy_.ReleaseUser(user_);
@@ -106,7 +125,13 @@ asio::awaitable<void> GatewayConnection::Run() {
   const ProxyOptions& po = proxy_.options();
   ssh::session::ServerSessionOptions o;
   o.transport.clock = po.clock;
-  o.transport.host_keys = proxy_.host_keys();
+  if (origin_.has_value()) {
+    // Inner (recorded ProxyJump): the host's name, certified by our CA.
+    o.transport.host_keys = {origin_->host_key};
+    o.transport.login_grace_time = kInnerLoginGrace;
+  } else {
+    o.transport.host_keys = proxy_.host_keys();
+  }
   if (slot_ != nullptr)
     o.transport.login_grace_time = slot_->deadline() - absl::Now();
   o.max_env_requests = limits_.max_env_requests;
@@ -118,6 +143,17 @@ asio::awaitable<void> GatewayConnection::Run() {
   o.auth.max_attempts = limits_.max_auth_tries;
   if (!peer_.empty()) o.auth.peer_address = peer_;
   o.auth.principal_for_user = [this](std::string_view user) -> std::string {
+    if (origin_.has_value()) {
+      // Inside a ProxyJump the user name is the login (root@web01).
+      if (IsJumpUser(user)) {
+        target_error_.reset();
+        return std::string(user);
+      }
+      target_error_ = absl::StrCat(
+          "through ProxyJump, log in as the login on ", Safe(origin_->host),
+          " (e.g. root@", Safe(origin_->host), "), not \"", Safe(user), "\"");
+      return "";
+    }
     absl::StatusOr<Target> t = ParseTarget(user);
     if (!t.ok() && IsJumpUser(user)) {
       target_error_.reset();
@@ -179,9 +215,14 @@ asio::awaitable<void> GatewayConnection::Run() {
     co_return;
   }
   down_ = std::move(*s);
-  down_driver_ = std::make_unique<ssh::net::TransportDriver>(
-      std::move(*socket_), down_->ReleaseTransport());
-  socket_.reset();
+  if (stream_ != nullptr) {
+    down_driver_ = std::make_unique<ssh::net::TransportDriver>(
+        std::move(stream_), down_->ReleaseTransport());
+  } else {
+    down_driver_ = std::make_unique<ssh::net::TransportDriver>(
+        std::move(*socket_), down_->ReleaseTransport());
+    socket_.reset();
+  }
   down_handler_ = std::make_unique<ssh::net::SessionMessageHandler>(
       *down_, *down_driver_, [this] { PumpRelays(); });
   if (slot_ != nullptr) slot_->Attach(down_driver_.get());
@@ -205,6 +246,7 @@ asio::awaitable<void> GatewayConnection::Run() {
     ReportChannelClosed(*b);
   }
   EndRelays();
+  EndJumpPorts();
   if (idle_timer_ != nullptr) idle_timer_->cancel();
   ReportClosed(why);
 }
@@ -214,6 +256,7 @@ asio::awaitable<void> GatewayConnection::Run() {
 ssh::auth::AuthDecision GatewayConnection::Decide(
     const ssh::auth::AuthAttempt& a) {
   using ssh::auth::AuthResult;
+  if (origin_.has_value()) return DecideInner(a);
   absl::StatusOr<Target> t = ParseTarget(a.user);
   if (!t.ok() && IsJumpUser(a.user)) return DecideJump(a);
   if (!t.ok()) {
@@ -222,6 +265,12 @@ ssh::auth::AuthDecision GatewayConnection::Decide(
                      "\r\nConnect as LOGIN+HOST (e.g. root+web01).\r\n"));
     return {AuthResult::kReject, std::string(t.status().message())};
   }
+  return DecideRecorded(a, *t);
+}
+
+ssh::auth::AuthDecision GatewayConnection::DecideRecorded(
+    const ssh::auth::AuthAttempt& a, const Target& t) {
+  using ssh::auth::AuthResult;
   if (!a.certificate.has_value()) {
     if (!plain_key_banner_sent_) {
       plain_key_banner_sent_ = true;
@@ -232,7 +281,7 @@ ssh::auth::AuthDecision GatewayConnection::Decide(
   if (!a.signed_request) return {AuthResult::kAccept, "certificate query"};
   // The signed request: ask the CA (RBAC + the user's certificate again)
   // for the session certificate of the ephemeral key.
-  target_ = *t;
+  target_ = t;
   NoteIdentity(a);
   absl::StatusOr<ssh::crypto::PrivateKey> key =
       ssh::crypto::PrivateKey::GenerateEd25519();
@@ -274,7 +323,9 @@ void GatewayConnection::AuthDecided(
                RefusalBanner(r.status(), target_));
     return;
   }
-  if (!proxy_.AcquireUser(user_)) {
+  // An inner connection (recorded ProxyJump) is counted by its jump
+  // connection already.
+  if (!origin_.has_value() && !proxy_.AcquireUser(user_)) {
     limit_refused_ = true;
     ca_refusal_code_ = "max-sessions-per-user";
     Log(absl::StrCat("event=auth.denied peer=", peer_, " ", Describe(),
@@ -285,7 +336,7 @@ void GatewayConnection::AuthDecided(
                             " sessions through this gateway.\r\n"));
     return;
   }
-  user_counted_ = true;
+  user_counted_ = !origin_.has_value();
   session_cert_ = std::move(*r);
   (void)down_->CompleteAuth({ssh::auth::AuthResult::kAccept, "CA agreed"});
 }

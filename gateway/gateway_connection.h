@@ -30,6 +30,15 @@
 //     to another port of an inventory host it is a port-forward decision
 //     (relayed from the gateway, through the tap). Hosts are resolved only
 //     by the CA's inventory.
+//   - recorded ProxyJump (issue 13, gateway/jump_inner.cc): a jump to an
+//     inventory host's SSH port that the role does not pass through
+//     (no "proxyjump-passthrough") is accepted and terminated by an inner
+//     GatewayConnection running over that channel (ssh/net ChannelStream):
+//     it presents the gateway's host key with a host certificate for the
+//     host from the CA (IssueHostCertificateForTarget, cached per host),
+//     takes the login as the user name, accepts only a certificate of the
+//     jump connection's identity (same key id, same user CA key), and then
+//     is a LOGIN+HOST recorded session in every respect.
 // Everything runs on the downstream socket's executor.
 #ifndef SALLYPORT_GATEWAY_GATEWAY_CONNECTION_H_
 #define SALLYPORT_GATEWAY_GATEWAY_CONNECTION_H_
@@ -52,11 +61,25 @@
 #include "gateway/recorder.h"
 #include "gateway/target_name.h"
 #include "proto/gateway.pb.h"
+#include "ssh/net/channel_stream.h"
 #include "ssh/net/driver.h"
 #include "ssh/net/session_handler.h"
 #include "ssh/session/session.h"
 
 namespace sallyport::gateway {
+
+// What an inner connection (recorded ProxyJump) takes from the jump-only
+// connection whose direct-tcpip channel carries it.
+struct JumpOrigin {
+  std::string host;  // the inventory name the jump went to
+  // The jump connection's user certificate: key id and signing CA key.
+  std::string user;
+  std::vector<uint8_t> ca_key_blob;
+  std::string peer;           // the user's address
+  std::string outer_session;  // the jump connection's session id (logs)
+  // The gateway's host key with the host certificate for `host`.
+  ssh::transport::ServerHostKey host_key;
+};
 
 class GatewayConnection
     : public std::enable_shared_from_this<GatewayConnection>,
@@ -65,6 +88,10 @@ class GatewayConnection
  public:
   GatewayConnection(Proxy& proxy, asio::ip::tcp::socket socket,
                     std::shared_ptr<ssh::net::PreAuthSlot> slot);
+  // An inner connection over `stream` (a jump channel of another
+  // connection on the same executor).
+  GatewayConnection(Proxy& proxy, std::unique_ptr<ssh::net::ByteStream> stream,
+                    JumpOrigin origin);
   ~GatewayConnection() override;
 
   // Runs the connection until the downstream side ended and the upstream
@@ -192,6 +219,23 @@ class GatewayConnection
   void OnUpstreamReply(ssh::session::Channel ch, bool success);
   void OnUpstreamQueuedDataSent(ssh::session::Channel ch, size_t n);
 
+  // The signed request of LOGIN+HOST (or of an inner connection): the
+  // CA's session certificate, asynchronously.
+  ssh::auth::AuthDecision DecideRecorded(const ssh::auth::AuthAttempt& a,
+                                         const Target& t);
+
+  // ---- recorded ProxyJump (gateway/jump_inner.cc)
+  // The outer (jump-only) side: a jump to `host` the role does not pass
+  // through becomes an inner recorded session on channel `ch`.
+  void StartRecordedJump(ssh::session::Channel ch, const gateway::v1::HostRecord& host);
+  void LaunchInner(ssh::session::Channel ch, const std::string& host,
+                   ssh::transport::ServerHostKey host_key);
+  ssh::net::ChannelPort* FindJumpPort(uint32_t id);
+  void EndJumpPorts();
+  // The inner side: the user name is the login; the certificate must be
+  // the jump connection's identity.
+  ssh::auth::AuthDecision DecideInner(const ssh::auth::AuthAttempt& a);
+
   // ---- forwarding (gateway/forward_connection.cc)
   ssh::auth::AuthDecision DecideJump(const ssh::auth::AuthAttempt& a);
   void NoteIdentity(const ssh::auth::AuthAttempt& a);
@@ -244,6 +288,12 @@ class GatewayConnection
   std::string peer_;
   std::shared_ptr<ssh::net::PreAuthSlot> slot_;
   std::optional<asio::ip::tcp::socket> socket_;
+  // Instead of socket_: the byte stream of an inner connection.
+  std::unique_ptr<ssh::net::ByteStream> stream_;
+  // Set for an inner connection (recorded ProxyJump).
+  std::optional<JumpOrigin> origin_;
+  // Jump channels carrying an inner connection (by down id).
+  std::map<uint32_t, std::shared_ptr<ssh::net::ChannelPort>> jump_ports_;
   std::unique_ptr<ssh::net::TransportDriver> down_driver_;
   std::unique_ptr<ssh::session::ServerSession> down_;
   std::unique_ptr<ssh::net::SessionMessageHandler> down_handler_;

@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "gateway/ca_client.h"
+#include "gateway/jump_host_certs.h"
 #include "gateway/observer.h"
 #include "gateway/recorder.h"
 #include "ssh/net/listener.h"
@@ -106,6 +107,9 @@ class Proxy {
   // A fresh connection number for log lines (1, 2, ...).
   uint64_t NewConnectionId() { return next_conn_id_.fetch_add(1) + 1; }
 
+  // Host certificates for inventory names (recorded ProxyJump).
+  TargetCertificateCache& target_certificates() { return target_certs_; }
+
   // Per-user connection count (max_sessions_per_user): false when the
   // user already has that many.
   bool AcquireUser(const std::string& user);
@@ -132,6 +136,7 @@ class Proxy {
   // EndAll before a connection registered still applies to it.
   absl::Time end_all_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   std::string end_all_reason_ ABSL_GUARDED_BY(mu_);
+  TargetCertificateCache target_certs_;
 };
 
 }  // namespace sallyport::gateway

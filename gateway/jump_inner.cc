@@ -1,0 +1,158 @@
+// GatewayConnection's recorded ProxyJump (issue 13, DESIGN.md §7 path 2;
+// see gateway_connection.h): the jump-only side starts an inner connection
+// over a direct-tcpip channel, and the inner side's authentication.
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "gateway/connection_internal.h"
+#include "gateway/gateway_connection.h"
+#include "ssh/cert/certificate.h"
+#include "ssh/net/spawn.h"
+
+// GCC 12 at -O1 (the ASan config) reports a false
+// -Wmismatched-new-delete for the frames of Asio coroutines.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace sallyport::gateway {
+
+namespace gw = gateway::v1;
+using connection_internal::Safe;
+using ssh::connection::OpenFailure;
+using ssh::session::Channel;
+
+// ------------------------------------------------ the jump-only side
+
+void GatewayConnection::StartRecordedJump(Channel ch,
+                                          const gw::HostRecord& host) {
+  const uint32_t id = ch.id();
+  const uint64_t serial = next_serial_++;
+  pending_jumps_[id] = serial;
+  std::vector<ssh::transport::ServerHostKey> keys = proxy_.host_keys();
+  if (keys.empty()) {
+    pending_jumps_.erase(id);
+    RejectOpen(ch, OpenFailure::kResourceShortage,
+               "the gateway has no host key for a recorded ProxyJump");
+    return;
+  }
+  // The gateway's first host key, certified for the host's name.
+  ssh::transport::ServerHostKey key{keys.front().key, {}};
+  const std::string name = host.name();
+  const std::string fingerprint = key.key.public_key().FingerprintSha256();
+  if (std::optional<std::vector<uint8_t>> cached =
+          proxy_.target_certificates().Get(name, fingerprint, Now())) {
+    key.certificate = std::move(*cached);
+    LaunchInner(ch, name, std::move(key));
+    return;
+  }
+  gw::IssueHostCertificateForTargetRequest request;
+  request.set_host(name);
+  request.set_ssh_public_key(key.key.public_key().ToAuthorizedKeysLine());
+  std::weak_ptr<GatewayConnection> weak = weak_from_this();
+  auto shared_key =
+      std::make_shared<ssh::transport::ServerHostKey>(std::move(key));
+  proxy_.options().ca->IssueHostCertificateForTarget(
+      std::move(request), executor_,
+      [weak, ch, id, serial, name, fingerprint, shared_key](
+          absl::StatusOr<gw::IssueHostCertificateForTargetResponse> r) {
+        auto self = weak.lock();
+        if (self == nullptr || self->down_ended_) return;
+        auto it = self->pending_jumps_.find(id);
+        if (it == self->pending_jumps_.end() || it->second != serial) return;
+        absl::StatusOr<ssh::cert::Certificate> cert =
+            r.ok() ? ssh::cert::Certificate::FromLine(
+                         r->certificate().ssh_certificate())
+                   : absl::StatusOr<ssh::cert::Certificate>(r.status());
+        if (!cert.ok() || cert->key != shared_key->key.public_key()) {
+          self->pending_jumps_.erase(id);
+          self->RejectOpen(
+              ch, OpenFailure::kConnectFailed,
+              absl::StrCat(
+                  "no host certificate for ", Safe(name),
+                  " from the Sallyport CA: ",
+                  Safe(cert.ok() ? std::string("wrong key")
+                                 : std::string(cert.status().message()))));
+          return;
+        }
+        const absl::Time valid_before =
+            cert->valid_before >= uint64_t{1} << 62
+                ? absl::InfiniteFuture()
+                : absl::FromUnixSeconds(
+                      static_cast<int64_t>(cert->valid_before));
+        self->proxy_.target_certificates().Put(name, fingerprint, cert->blob,
+                                               valid_before);
+        shared_key->certificate = cert->blob;
+        self->LaunchInner(ch, name, *shared_key);
+      });
+}
+
+void GatewayConnection::LaunchInner(Channel ch, const std::string& host,
+                                    ssh::transport::ServerHostKey host_key) {
+  const uint32_t id = ch.id();
+  pending_jumps_.erase(id);
+  if (down_ended_) return;
+  absl::StatusOr<ssh::cert::Certificate> outer =
+      ssh::cert::Certificate::FromLine(user_certificate_line_);
+  if (!outer.ok() || !ch.Accept().ok()) {
+    RejectOpen(ch, OpenFailure::kResourceShortage,
+               "the recorded ProxyJump could not start");
+    return;
+  }
+  auto [stream, port] = ssh::net::ChannelStream::Create(executor_, ch);
+  jump_ports_[id] = port;
+  JumpOrigin origin{host,  user_,       outer->signature_key_blob,
+                    peer_, session_id_, std::move(host_key)};
+  auto inner = std::make_shared<GatewayConnection>(proxy_, std::move(stream),
+                                                   std::move(origin));
+  Log(absl::StrCat("event=jump.record ", Describe(), " channel=", id,
+                   " to=", Safe(host), " inner_session=", inner->session_id_));
+  ssh::net::Spawn(
+      executor_, [inner]() -> asio::awaitable<void> { co_await inner->Run(); },
+      "gateway inner session");
+  WakeDown();
+}
+
+ssh::net::ChannelPort* GatewayConnection::FindJumpPort(uint32_t id) {
+  auto it = jump_ports_.find(id);
+  return it == jump_ports_.end() ? nullptr : it->second.get();
+}
+
+void GatewayConnection::EndJumpPorts() {
+  std::map<uint32_t, std::shared_ptr<ssh::net::ChannelPort>> ports =
+      std::move(jump_ports_);
+  jump_ports_.clear();
+  for (auto& [id, port] : ports) port->Detach();
+}
+
+// ---------------------------------------------------- the inner side
+
+ssh::auth::AuthDecision GatewayConnection::DecideInner(
+    const ssh::auth::AuthAttempt& a) {
+  using ssh::auth::AuthResult;
+  // The library checked the certificate (our user CA, validity, the login
+  // among its principals, not revoked). It must also be the identity that
+  // opened the jump: a different user inside the tunnel is refused.
+  if (a.certificate.has_value() &&
+      (a.certificate->key_id != origin_->user ||
+       a.certificate->signature_key_blob != origin_->ca_key_blob)) {
+    const std::string why =
+        absl::StrCat("the certificate inside the ProxyJump (key id \"",
+                     Safe(a.certificate->key_id),
+                     "\") is not the identity of the jump connection (\"",
+                     Safe(origin_->user), "\")");
+    Log(absl::StrCat("event=jump.identity_mismatch peer=", peer_,
+                     " outer_session=", origin_->outer_session,
+                     " host=", Safe(origin_->host), " login=", Safe(a.user),
+                     " reason=\"", why, "\""));
+    ca_refusal_code_ = "identity-mismatch";
+    if (banners_sent_ < 3) {
+      ++banners_sent_;
+      (void)down_->SendAuthBanner(absl::StrCat("sallyport: ", why, "\r\n"));
+    }
+    return {AuthResult::kReject, why};
+  }
+  return DecideRecorded(a, Target{a.user, origin_->host});
+}
+
+}  // namespace sallyport::gateway

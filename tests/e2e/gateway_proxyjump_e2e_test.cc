@@ -1,0 +1,188 @@
+// Recorded ProxyJump (issue 13) with stock OpenSSH and only the Host blocks
+// `sp config` writes (tests/e2e/gateway_proxyjump_env.h): `ssh web01 CMD`,
+// scp, sftp, rsync, git clone and a tmux pty session go through the
+// gateway's inner SSH server, are recorded (the InMemoryRecorder holds the
+// output), show no host-key prompt or warning (StrictHostKeyChecking=yes,
+// stderr empty) and use no agent (no SSH_AUTH_SOCK anywhere).
+#include <stdlib.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/gateway_proxyjump_env.h"
+#include "tests/harness/tmux_session.h"
+
+namespace sallyport::testing {
+namespace {
+
+using gateway::Direction;
+
+class ProxyJumpTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto env = ProxyJumpEnv::Start();
+    ASSERT_TRUE(env.ok()) << env.status();
+    env_ = env->release();
+  }
+  static void TearDownTestSuite() {
+    delete env_;
+    env_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_NE(env_, nullptr);
+    ASSERT_EQ(getenv("SSH_AUTH_SOCK"), nullptr);
+  }
+  // No agent forwarding was ever asked for.
+  static void ExpectNoAgentRequests() {
+    for (const auto& e : env_->recorder().events()) {
+      EXPECT_FALSE(e.kind == "request" &&
+                   absl::StrContains(e.bytes, "auth-agent"))
+          << e.bytes;
+    }
+  }
+  friend bool Recorded(Direction d, size_t before, const std::string& needle);
+
+ public:
+  static ProxyJumpEnv* env_;
+};
+ProxyJumpEnv* ProxyJumpTest::env_ = nullptr;
+
+TEST_F(ProxyJumpTest, SshWeb01IsRecordedWithNoPromptOrWarning) {
+  const size_t before =
+      env_->recorder().DataFor("web01", Direction::kOutput).size();
+  RunResult local = env_->Run("alice", {"hostname"});
+  ASSERT_TRUE(local.ok()) << local.Describe();
+  std::vector<std::string> argv = env_->Ssh("alice");
+  argv.insert(argv.end(), {"-o", "StrictHostKeyChecking=yes", "web01",
+                           "hostname; echo pj-marker-$((6*7))"});
+  RunResult r = env_->Run("alice", argv);
+  ASSERT_TRUE(r.ok()) << r.Describe() << env_->GatewayLog();
+  EXPECT_EQ(r.out, local.out + "pj-marker-42\n");
+  EXPECT_EQ(r.err, "") << "ssh printed a prompt or a warning";
+  // Recorded: the output is in the recording of a web01 channel of alice.
+  EXPECT_TRUE(absl::StrContains(
+      env_->recorder().DataFor("web01", Direction::kOutput).substr(before),
+      "pj-marker-42"));
+  bool found = false;
+  for (const auto& c : env_->recorder().channels()) {
+    if (c.info.host == "web01" && c.info.user == "alice" &&
+        c.info.login == env_->login() && c.info.type == "session") {
+      found = true;
+    }
+  }
+  EXPECT_TRUE(found);
+  EXPECT_TRUE(absl::StrContains(env_->GatewayLog(), "event=jump.record"));
+  ExpectNoAgentRequests();
+}
+
+// Whether the recording of web01 has `needle` in the given direction
+// after `before` bytes.
+bool Recorded(Direction d, size_t before, const std::string& needle) {
+  const std::string all = ProxyJumpTest::env_->recorder().DataFor("web01", d);
+  return all.size() >= before && absl::StrContains(all.substr(before), needle);
+}
+
+TEST_F(ProxyJumpTest, ScpSftpRsyncAndGitCloneGoThroughRecorded) {
+  const std::string login = env_->login();
+  const std::string cfg = env_->Config("alice");
+  // scp up and back.
+  const std::string src = env_->File("scp-src.txt");
+  ASSERT_TRUE(WriteFile(src, "scp-content-7c1f9\n").ok());
+  size_t before = env_->recorder().DataFor("web01", Direction::kInput).size();
+  RunResult r = env_->Run(
+      "alice", {"scp", "-F", cfg, src, "web01:" + env_->File("scp-dst.txt")});
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(ReadFileOrEmpty(env_->File("scp-dst.txt")), "scp-content-7c1f9\n");
+  EXPECT_TRUE(Recorded(Direction::kInput, before, "scp-content-7c1f9"));
+  r = env_->Run("alice",
+                {"scp", "-F", cfg, "web01:" + env_->File("scp-dst.txt"),
+                 env_->File("scp-back.txt")});
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  EXPECT_EQ(ReadFileOrEmpty(env_->File("scp-back.txt")), "scp-content-7c1f9\n");
+
+  // sftp in batch mode.
+  const std::string batch = env_->File("sftp-batch");
+  ASSERT_TRUE(WriteFile(batch, absl::StrCat("put ", src, " ",
+                                            env_->File("sftp-dst.txt"), "\nls ",
+                                            env_->File(""), "\n"))
+                  .ok());
+  before = env_->recorder().DataFor("web01", Direction::kOutput).size();
+  r = env_->Run("alice", {"sftp", "-F", cfg, "-b", batch, "web01"});
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  EXPECT_EQ(ReadFileOrEmpty(env_->File("sftp-dst.txt")), "scp-content-7c1f9\n");
+  EXPECT_TRUE(Recorded(Direction::kOutput, before, "sftp-dst.txt"));
+
+  // rsync of a small tree.
+  const std::string tree = env_->File("tree");
+  r = env_->Shell("alice", absl::StrCat("mkdir -p ", tree,
+                                        "/a/b && for i in 1 2 3 4 5; "
+                                        "do echo rsync-file-$i > ",
+                                        tree, "/a/b/f$i; done"));
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  r = env_->Run("alice", {"rsync", "-a", "-e", "ssh -F " + cfg, tree + "/",
+                          "web01:" + env_->File("tree-copy/")});
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  EXPECT_EQ(ReadFileOrEmpty(env_->File("tree-copy/a/b/f5")), "rsync-file-5\n");
+
+  // git clone of a repository on web01.
+  const std::string repo = env_->File("repo");
+  RunOptions git;
+  git.env["GIT_SSH_COMMAND"] = "ssh -F " + cfg;
+  git.env["GIT_CONFIG_NOSYSTEM"] = "1";
+  git.env["GIT_AUTHOR_NAME"] = git.env["GIT_COMMITTER_NAME"] = "pj";
+  git.env["GIT_AUTHOR_EMAIL"] = git.env["GIT_COMMITTER_EMAIL"] = "pj@test";
+  r = env_->Shell(
+      "alice",
+      absl::StrCat("set -e; git init -q -b main ", repo, "; cd ", repo,
+                   "; echo pj-readme > README; git add README; "
+                   "git commit -q -m pj-first-commit"),
+      git);
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  const std::string clone = env_->File("clone");
+  r = env_->Run("alice", {"git", "clone", "-q", "web01:" + repo, clone}, git);
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  EXPECT_EQ(ReadFileOrEmpty(clone + "/README"), "pj-readme\n");
+  ExpectNoAgentRequests();
+}
+
+TEST_F(ProxyJumpTest, PtySessionInTmuxIsRecordedWithWindowChanges) {
+  TmuxSession::Options o;
+  o.width = 120;
+  o.height = 40;
+  o.env["HOME"] = env_->Home("alice");
+  auto tmux = TmuxSession::Start(
+      {"ssh", "-F", env_->Config("alice"), "-tt", "web01"}, o);
+  ASSERT_TRUE(tmux.ok()) << tmux.status();
+  ASSERT_TRUE((*tmux)->TypeLine("echo pj-pty-$((3*3)); stty size").ok());
+  auto screen = (*tmux)->WaitForText("40 120", absl::Seconds(60));
+  ASSERT_TRUE(screen.ok()) << screen.status() << env_->GatewayLog();
+  ASSERT_TRUE((*tmux)->Resize(100, 30).ok());
+  // The shell sees the new size once the window-change went through.
+  ASSERT_TRUE((*tmux)->TypeLine("clear; stty size").ok());
+  screen = (*tmux)->WaitForText("30 100", absl::Seconds(60));
+  ASSERT_TRUE(screen.ok()) << screen.status();
+  ASSERT_TRUE((*tmux)->TypeLine("exit").ok());
+  auto status = (*tmux)->WaitForExit(absl::Seconds(60));
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(*status, 0);
+  EXPECT_TRUE(absl::StrContains(
+      env_->recorder().DataFor("web01", Direction::kOutput), "pj-pty-9"));
+  // pty-req's size is the first window event; the shell is a request.
+  bool initial = false, resized = false, shell = false;
+  for (const auto& e : env_->recorder().events()) {
+    if (e.kind == "window" && e.columns == 120 && e.rows == 40) initial = true;
+    if (e.kind == "window" && e.columns == 100 && e.rows == 30) resized = true;
+    if (e.kind == "request" && e.bytes == "shell") shell = true;
+  }
+  EXPECT_TRUE(shell);
+  EXPECT_TRUE(initial);
+  EXPECT_TRUE(resized);
+}
+
+}  // namespace
+}  // namespace sallyport::testing

@@ -1,0 +1,167 @@
+// Recorded ProxyJump (issue 13): what is refused, each case a test that
+// fails if its rule goes, plus multi-hop (`ssh -J gw,web01 db01`) allowed
+// and refused by RBAC, and passthrough kept for a role that chooses it.
+// Deployment: tests/e2e/gateway_proxyjump_env.h.
+#include <stdlib.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/gateway_proxyjump_env.h"
+#include "tests/harness/echo_server.h"
+
+namespace sallyport::testing {
+namespace {
+
+using gateway::Direction;
+
+class ProxyJumpRefusalTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto env = ProxyJumpEnv::Start();
+    ASSERT_TRUE(env.ok()) << env.status();
+    env_ = env->release();
+  }
+  static void TearDownTestSuite() {
+    delete env_;
+    env_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_NE(env_, nullptr);
+    ASSERT_EQ(getenv("SSH_AUTH_SOCK"), nullptr);
+  }
+  static RunResult Ssh(const std::string& user,
+                       const std::vector<std::string>& args,
+                       const std::string& config = "") {
+    std::vector<std::string> argv = {
+        "ssh", "-F", config.empty() ? env_->Config(user) : config};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return env_->Run(user, argv);
+  }
+  // Polls the in-process gateway's log for `text` (events may be logged
+  // just after the client exited).
+  static bool WaitForLog(const std::string& text) {
+    const absl::Time limit = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < limit) {
+      if (absl::StrContains(env_->GatewayLog(), text)) return true;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return false;
+  }
+  static ProxyJumpEnv* env_;
+};
+ProxyJumpEnv* ProxyJumpRefusalTest::env_ = nullptr;
+
+TEST_F(ProxyJumpRefusalTest, InnerCertificateOfAnotherUserIsRefused) {
+  // The jump to the gateway is alice's; inside it, bob's (valid, same CA,
+  // listing the login) certificate: refused, and logged.
+  absl::StatusOr<std::string> mixed = env_->MixedIdentityConfig("alice", "bob");
+  ASSERT_TRUE(mixed.ok()) << mixed.status();
+  RunResult r = Ssh("alice", {"web01", "echo should-not-run"}, *mixed);
+  EXPECT_EQ(r.exit_code, 255) << r.Describe();
+  EXPECT_FALSE(absl::StrContains(r.out, "should-not-run"));
+  EXPECT_TRUE(absl::StrContains(r.err, "is not the identity of the jump"))
+      << r.Describe();
+  EXPECT_TRUE(WaitForLog("event=jump.identity_mismatch")) << env_->GatewayLog();
+  // bob's own jump works: it is the mismatch that was refused.
+  r = Ssh("bob", {"web01", "echo bob-ok"});
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(r.out, "bob-ok\n");
+}
+
+TEST_F(ProxyJumpRefusalTest, InnerLoginNotAllowedOnTheHostIsRefused) {
+  // dbadmin is one of alice's principals (role dbonly, db* only), not a
+  // login any of her roles grants on web01.
+  RunResult r = Ssh("alice", {"dbadmin@web01", "echo should-not-run"});
+  EXPECT_EQ(r.exit_code, 255) << r.Describe();
+  EXPECT_FALSE(absl::StrContains(r.out, "should-not-run"));
+  EXPECT_TRUE(absl::StrContains(r.err, "access to dbadmin@web01 denied"))
+      << r.Describe();
+}
+
+TEST_F(ProxyJumpRefusalTest, AnotherPortIsAPortForwardDecision) {
+  EchoServer echo;
+  const std::string dest = absl::StrCat("web01:", echo.port());
+  RunOptions in;
+  in.stdin_data = "echo through a jump-only port forward\n";
+  // alice: no port-forward (and no permit-port-forwarding): refused,
+  // not treated as a jump.
+  std::vector<std::string> argv = {"ssh", "-F", env_->Config("alice"),
+                                   "-W",  dest, ProxyJumpEnv::kGatewayAlias};
+  RunResult r = env_->Run("alice", argv, in);
+  EXPECT_EQ(r.exit_code, 255) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(r.err, "port forwarding is not permitted"))
+      << r.Describe();
+  // frank's role has port-forward on web01: the bytes reach the port.
+  argv[2] = env_->Config("frank");
+  r = env_->Run("frank", argv, in);
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(r.out, in.stdin_data);
+}
+
+TEST_F(ProxyJumpRefusalTest, HostNotInTheInventoryIsRefused) {
+  RunResult r = Ssh("alice", {"nosuchhost", "echo should-not-run"});
+  EXPECT_EQ(r.exit_code, 255) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(r.err, "is not in the inventory"))
+      << r.Describe();
+}
+
+TEST_F(ProxyJumpRefusalTest, PassthroughOnlyForARoleWithProxyjumpPassthrough) {
+  // olivia's role has proxyjump-passthrough: relayed end to end, events
+  // only (no content in the recording).
+  size_t before = env_->recorder().DataFor("web01", Direction::kOutput).size();
+  RunResult r = Ssh("olivia", {"web01", "echo olivia-$((1+1))"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(r.out, "olivia-2\n");
+  EXPECT_TRUE(WaitForLog("event=jump.start")) << env_->GatewayLog();
+  EXPECT_FALSE(absl::StrContains(
+      env_->recorder().DataFor("web01", Direction::kOutput).substr(before),
+      "olivia-2"));
+  // alice's role does not: her jump is not passed through but recorded.
+  before = env_->recorder().DataFor("web01", Direction::kOutput).size();
+  r = Ssh("alice", {"web01", "echo alice-$((2+2))"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(r.out, "alice-4\n");
+  EXPECT_TRUE(absl::StrContains(
+      env_->recorder().DataFor("web01", Direction::kOutput).substr(before),
+      "alice-4"));
+  for (const auto& c : env_->recorder().channels()) {
+    if (c.info.user == "alice") {
+      EXPECT_NE(c.info.destination, "web01:22");
+    }
+  }
+}
+
+TEST_F(ProxyJumpRefusalTest, MultiHopIsAPortForwardInsideTheRecordedSession) {
+  BastionFixture::Target* db = env_->fixture().target("db01");
+  ASSERT_NE(db, nullptr);
+  const std::string hop = absl::StrCat("127.0.0.1:", db->sshd->port());
+  // frank's role allows port-forward on web01: `ssh -J gw,web01 db01`.
+  RunResult r =
+      Ssh("frank", {"-J", "gw,web01", "db01-via-web01", "echo db01-reached"});
+  EXPECT_EQ(r.exit_code, 0) << r.Describe() << env_->GatewayLog();
+  EXPECT_EQ(r.out, "db01-reached\n");
+  // The second hop is a recorded port-forward channel of frank's web01
+  // session (its bytes are db01's encrypted SSH).
+  bool forward = false;
+  for (const auto& c : env_->recorder().channels()) {
+    if (c.info.user == "frank" && c.info.host == "web01" &&
+        c.info.type == "direct-tcpip" && c.info.destination == hop) {
+      forward = true;
+    }
+  }
+  EXPECT_TRUE(forward);
+  // bob's certificate permits port forwarding (role fwddb, db* only), but
+  // no role of his allows port-forward on web01: refused with the reason.
+  r = Ssh("bob", {"-J", "gw,web01", "db01-via-web01", "echo should-not-run"});
+  EXPECT_EQ(r.exit_code, 255) << r.Describe();
+  EXPECT_FALSE(absl::StrContains(r.out, "should-not-run"));
+  EXPECT_TRUE(absl::StrContains(r.err, "port-forward")) << r.Describe();
+}
+
+}  // namespace
+}  // namespace sallyport::testing
