@@ -313,9 +313,10 @@ Try:
   SALLYPORT_HOME=$DIR/admin $SPCTL sessions ls
   SALLYPORT_HOME=$DIR/admin $SPCTL sessions play LAST
 
-The first jumps through the gateway with ProxyJump (today an unrecorded
-passthrough; recorded ProxyJump is coming, issue 13); the second is a
-recorded session through the gateway. \`spctl sessions\` is coming with the
-session recorder (issue 14).
+The first jumps through the gateway with ProxyJump (today a relayed
+passthrough; recorded ProxyJump is coming, issue 13). The second is a session
+the gateway terminates, authorizes per channel and bridges to web02 with a
+per-session certificate. Durable recordings and \`spctl sessions ls|play\`
+come with the session recorder (issue 14).
 Stop it: $REPO/deploy/quickstart.sh --dir $DIR --down   (--reset also deletes $DIR)
 EOF

@@ -104,31 +104,40 @@ void ExpectNotifyCycle(NotifySocket& sock, BackgroundProcess& proc,
       << ReadFileOrEmpty(log_path);
 }
 
-TEST(NotifyE2e, CaReadyReloadingStopping) {
-  absl::StatusOr<TempDir> dir = TempDir::Create("spnotify");
-  ASSERT_TRUE(dir.ok()) << dir.status();
-  const std::string ca = RunfilePath("ca/sallyport-ca");
-  ASSERT_TRUE(
-      WriteFile(dir->File("pw"), "notify-test-password-1\n", 0600).ok());
+// `sallyport-ca init` in DIR/ca (scrypt 2^10: fast logins).
+void InitCa(const TempDir& dir) {
+  ASSERT_TRUE(WriteFile(dir.File("pw"), "notify-test-password-1\n", 0600).ok());
   absl::StatusOr<RunResult> init = RunCommandOk(
-      {ca, "init", "--state-dir", dir->File("ca"), "--admin-password-file",
-       dir->File("pw"), "--scrypt-log-n", "10"});
+      {RunfilePath("ca/sallyport-ca"), "init", "--state-dir", dir.File("ca"),
+       "--admin-password-file", dir.File("pw"), "--scrypt-log-n", "10"});
   ASSERT_TRUE(init.ok()) << init.status();
+}
 
-  NotifySocket sock(dir->File("notify"));
+// Runs `BINARY serve --config CONFIG --listen 127.0.0.1:FREE` with
+// $NOTIFY_SOCKET set to a socket in `dir`, and checks the notify cycle.
+void ServeUnderNotifySocket(const TempDir& dir, const std::string& binary,
+                            const std::string& config) {
+  NotifySocket sock(dir.File("notify"));
   ASSERT_TRUE(sock.ok()) << strerror(errno);
   absl::StatusOr<uint16_t> port = FreeLoopbackPort();
   ASSERT_TRUE(port.ok());
   BackgroundProcess::Options o;
-  o.log_path = dir->File("ca.log");
+  o.log_path = dir.File("serve.log");
   o.env["NOTIFY_SOCKET"] = sock.path();
   absl::StatusOr<std::unique_ptr<BackgroundProcess>> proc =
-      BackgroundProcess::Start(
-          {ca, "serve", "--config", dir->File("ca/ca.yaml"), "--listen",
-           absl::StrCat("127.0.0.1:", *port)},
-          o);
+      BackgroundProcess::Start({binary, "serve", "--config", config, "--listen",
+                                absl::StrCat("127.0.0.1:", *port)},
+                               o);
   ASSERT_TRUE(proc.ok()) << proc.status();
   ExpectNotifyCycle(sock, **proc, o.log_path);
+}
+
+TEST(NotifyE2e, CaReadyReloadingStopping) {
+  absl::StatusOr<TempDir> dir = TempDir::Create("spnotify");
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  ASSERT_NO_FATAL_FAILURE(InitCa(*dir));
+  ServeUnderNotifySocket(*dir, RunfilePath("ca/sallyport-ca"),
+                         dir->File("ca/ca.yaml"));
 }
 
 TEST(NotifyE2e, GatewayReadyReloadingStopping) {
@@ -142,23 +151,9 @@ TEST(NotifyE2e, GatewayReadyReloadingStopping) {
   absl::Status st = (*f)->StartGateway(gw);
   ASSERT_TRUE(st.ok()) << st << "\n" << (*f)->GatewayLog();
   (void)(*f)->StopGateway();
-
   absl::StatusOr<TempDir> dir = TempDir::Create("spnotify");
   ASSERT_TRUE(dir.ok()) << dir.status();
-  NotifySocket sock(dir->File("notify"));
-  ASSERT_TRUE(sock.ok()) << strerror(errno);
-  absl::StatusOr<uint16_t> port = FreeLoopbackPort();
-  ASSERT_TRUE(port.ok());
-  BackgroundProcess::Options o;
-  o.log_path = dir->File("gateway.log");
-  o.env["NOTIFY_SOCKET"] = sock.path();
-  absl::StatusOr<std::unique_ptr<BackgroundProcess>> proc =
-      BackgroundProcess::Start(
-          {gw, "serve", "--config", (*f)->gateway_state_dir() + "/gateway.yaml",
-           "--listen", absl::StrCat("127.0.0.1:", *port)},
-          o);
-  ASSERT_TRUE(proc.ok()) << proc.status();
-  ExpectNotifyCycle(sock, **proc, o.log_path);
+  ServeUnderNotifySocket(*dir, gw, (*f)->gateway_state_dir() + "/gateway.yaml");
 }
 
 // Without $NOTIFY_SOCKET (not under systemd) nothing changes: `serve` runs
@@ -166,13 +161,8 @@ TEST(NotifyE2e, GatewayReadyReloadingStopping) {
 TEST(NotifyE2e, NoNotifySocketIsANoOp) {
   absl::StatusOr<TempDir> dir = TempDir::Create("spnotify");
   ASSERT_TRUE(dir.ok()) << dir.status();
+  ASSERT_NO_FATAL_FAILURE(InitCa(*dir));
   const std::string ca = RunfilePath("ca/sallyport-ca");
-  ASSERT_TRUE(
-      WriteFile(dir->File("pw"), "notify-test-password-1\n", 0600).ok());
-  ASSERT_TRUE(RunCommandOk({ca, "init", "--state-dir", dir->File("ca"),
-                            "--admin-password-file", dir->File("pw"),
-                            "--scrypt-log-n", "10"})
-                  .ok());
   absl::StatusOr<std::unique_ptr<ListeningProcess>> p =
       ListeningProcess::Start({ca, "serve", "--config", dir->File("ca/ca.yaml"),
                                "--listen", "127.0.0.1:0"},

@@ -2,7 +2,7 @@
 # deploy/quickstart.sh on the already-built tree (--bin-dir: no bootstrap, no
 # build), on free loopback ports:
 #  - it prints the demo password once and the four commands;
-#  - the recorded session it prints (ssh -p GW LOGIN+web02@127.0.0.1) runs a
+#  - the gateway session it prints (ssh -p GW LOGIN+web02@127.0.0.1) runs a
 #    command and works in a real terminal (tmux); `ssh web01` (ProxyJump,
 #    today a passthrough) runs a command on web01;
 #  - a second run is idempotent (same processes, no new password);
@@ -42,7 +42,7 @@ for cmd in "ssh -F $D/demo/ssh_config web01" \
 done
 
 SSH=(ssh -F "$D/demo/ssh_config" -o BatchMode=yes -o ConnectTimeout=60)
-# The recorded session through the gateway, as printed.
+# The session through the gateway (LOGIN+HOST), as printed.
 got="$(timeout 120 "${SSH[@]}" -p "$GW" "$L+web02@127.0.0.1" 'echo qs-$((6*7)) $SSH_CONNECTION')" \
   || fail "ssh $L+web02 through the gateway failed"
 [[ "$got" == "qs-42 127.0.0.1 "*" 127.0.0.1 $W2" ]] || fail "unexpected output from web02: $got"
