@@ -212,8 +212,10 @@ void GatewayConnection::Authorize(
 void GatewayConnection::AuthorizeFor(
     const std::string& kind, const std::string& host,
     const std::string& destination,
-    std::function<void(const gw::AuthorizeChannelResponse&)> done) {
-  const std::string key = absl::StrCat(kind, "\n", host, "\n", destination);
+    std::function<void(const gw::AuthorizeChannelResponse&)> done,
+    uint32_t jump_port) {
+  const std::string key =
+      absl::StrCat(kind, "\n", host, "\n", destination, "\n", jump_port);
   auto cached = authz_cache_.find(key);
   if (cached != authz_cache_.end()) {
     done(cached->second);
@@ -225,6 +227,7 @@ void GatewayConnection::AuthorizeFor(
   request.set_host(host);
   request.set_kind(kind);
   request.set_destination(destination);
+  request.set_jump_port(jump_port);
   std::weak_ptr<GatewayConnection> weak = weak_from_this();
   proxy_.options().ca->AuthorizeChannel(
       std::move(request), executor_,
@@ -247,10 +250,11 @@ void GatewayConnection::AuthorizeFor(
           }
           self->authz_cache_[key] = answer;
         }
-        self->Log(absl::StrCat("event=authz ", self->Describe(), " kind=", kind,
-                               " to=", Safe(host),
-                               " allowed=", answer.allowed(), " reason=\"",
-                               Safe(answer.reason()), "\""));
+        self->Log(
+            absl::StrCat("event=authz ", self->Describe(),
+                         " kind=", answer.kind().empty() ? kind : answer.kind(),
+                         " to=", Safe(host), " allowed=", answer.allowed(),
+                         " reason=\"", Safe(answer.reason()), "\""));
         done(answer);
       });
 }
