@@ -325,7 +325,10 @@ void GatewayConnection::ProcessRequestQueue(Bridge& b) {
         return;
       }
       Forward(b, std::move(r));
-    } else if (t == "signal" || t == "break") {
+    } else if (t == "signal" || t == "break" || t == "eow@openssh.com") {
+      // eow@openssh.com: the user's client can write no more of the
+      // command's output (`ssh gw cmd | head`); the host stops the command
+      // from writing.
       Forward(b, std::move(r));
     } else if (t == "shell" || t == "exec" || t == "subsystem") {
       if (b.started) {
@@ -668,7 +671,11 @@ std::optional<bool> GatewayConnection::OnGlobalRequest(
     return OnRemoteForward(name == "cancel-tcpip-forward", want_reply, data,
                            request);
   }
-  if (name != "no-more-sessions@openssh.com") {
+  // Answered as unsupported without a log line: OpenSSH's
+  // no-more-sessions, and the request PuTTY sends on every connection to
+  // learn whether the server is PuTTY's own.
+  if (name != "no-more-sessions@openssh.com" &&
+      name != "simple@putty.projects.tartarus.org") {
     Log(absl::StrCat("event=request.refused ", Describe(), " global=\"",
                      Safe(name), "\""));
   }

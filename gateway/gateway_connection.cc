@@ -29,6 +29,10 @@ using ssh::wire::Bytes;
 
 namespace {
 
+// "OpenSSH" first (that is what OpenSSH's compatibility table keys on for
+// eow@openssh.com), then who we are.
+constexpr char kGatewaySoftwareVersion[] = "OpenSSH_9.0 Sallyport_0.1";
+
 constexpr char kCertificatesOnly[] =
     "Sallyport accepts OpenSSH certificates only: log in with `sp login` "
     "first.\r\n";
@@ -107,6 +111,9 @@ asio::awaitable<void> GatewayConnection::Run() {
   ssh::session::ServerSessionOptions o;
   o.transport.clock = po.clock;
   o.transport.host_keys = proxy_.host_keys();
+  // OpenSSH sends eow@openssh.com (its output is closed, e.g. `ssh gw cmd |
+  // head`) only to servers whose version starts with "OpenSSH".
+  o.transport.software_version = kGatewaySoftwareVersion;
   if (slot_ != nullptr)
     o.transport.login_grace_time = slot_->deadline() - absl::Now();
   o.max_env_requests = limits_.max_env_requests;

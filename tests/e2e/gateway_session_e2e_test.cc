@@ -189,6 +189,26 @@ TEST_F(GatewaySessionE2eTest, KeepalivesAreAnsweredOnBothSides) {
   EXPECT_FALSE(absl::StrContains(log, "Timeout, client not responding"));
 }
 
+TEST_F(GatewaySessionE2eTest, AReaderThatStopsStopsTheCommand) {
+  // `ssh gw yes | head -1`: once head exits, ssh can write no more and
+  // sends eow@openssh.com (only to a server whose version says OpenSSH);
+  // the gateway passes it to the target, whose sshd closes the command's
+  // output, so `yes` ends and so does ssh. Without it `yes` would stream
+  // on until the timeout.
+  std::vector<std::string> argv = env_->Ssh("alice", "web01");
+  argv.push_back("yes");
+  std::string line;
+  for (const std::string& arg : argv)
+    absl::StrAppend(&line, ShellQuote(arg), " ");
+  RunOptions run;
+  run.timeout = absl::Seconds(150);
+  const RunResult r =
+      GatewayE2eEnv::Shell(absl::StrCat(line, "| head -1"), run);
+  EXPECT_FALSE(r.timed_out) << r.Describe() << env_->fixture().GatewayLog();
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(r.out, "y\n") << r.Describe();
+}
+
 TEST_F(GatewaySessionE2eTest, ControlMasterRunsASecondCommandOnOneConnection) {
   // %C: a short hash, so the socket path stays within sun_path.
   const std::vector<std::string> mux = {
