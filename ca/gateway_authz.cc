@@ -33,6 +33,41 @@ std::string GatewayActor(std::string_view name) {
   return absl::StrCat("gateway:", std::string(name));
 }
 
+// "HOST:PORT", with IPv6 literals in brackets.
+std::string JoinHostPort(std::string_view host, uint32_t port) {
+  if (host.find(':') != std::string_view::npos)
+    return absl::StrCat("[", std::string(host), "]:", port);
+  return absl::StrCat(std::string(host), ":", port);
+}
+
+// The inventory host a jump names by address (AuthorizeChannelRequest.
+// jump_port): the one with that address and port, else the only one with
+// that address. Neither (or several): nullopt, and `why` says which.
+absl::StatusOr<std::optional<storage::Host>> FindHostByAddress(
+    storage::Store& store, std::string_view address, uint32_t port,
+    std::string* why) {
+  if (!rbac::ValidateForwardDestination(address, port).ok())
+    return std::optional<storage::Host>();
+  ASSIGN_OR_RETURN(std::vector<storage::Host> hosts, store.ListHosts());
+  std::vector<const storage::Host*> same_address, same_port;
+  for (const storage::Host& h : hosts) {
+    if (h.address != address) continue;
+    same_address.push_back(&h);
+    if (h.port == port) same_port.push_back(&h);
+  }
+  if (same_port.size() == 1) return std::optional<storage::Host>(*same_port[0]);
+  if (same_port.empty() && same_address.size() == 1)
+    return std::optional<storage::Host>(*same_address[0]);
+  if (same_address.size() > 1) {
+    *why =
+        absl::StrCat("several inventory hosts have the address ",
+                     rbac::EscapeForReason(address),
+                     same_port.empty() ? "" : absl::StrCat(" and port ", port),
+                     "; connect to the host by its inventory name");
+  }
+  return std::optional<storage::Host>();
+}
+
 }  // namespace
 
 struct GatewayService::Checked {
@@ -81,6 +116,14 @@ grpc::Status GatewayService::AuthorizeChannel(
         "kind must be shell, exec, sftp, port-forward, agent-forward or "
         "proxyjump-passthrough"));
   }
+  const uint32_t jump_port = request->jump_port();
+  if (jump_port != 0 &&
+      (*kind != storage::ChannelKind::kProxyJumpPassthrough ||
+       !request->destination().empty() || jump_port > 65535)) {
+    return ToGrpc(absl::InvalidArgumentError(
+        "jump_port goes with kind proxyjump-passthrough, no destination and "
+        "a port of 1..65535"));
+  }
   rbac::AccessRequest access;
   access.login = request->login();
   access.host = request->host();
@@ -97,6 +140,28 @@ grpc::Status GatewayService::AuthorizeChannel(
   absl::StatusOr<Checked> checked =
       Check(request->user_certificate(), request->login(), request->host());
   if (!checked.ok()) return ToGrpc(checked.status());
+  std::string not_found;  // why a jump's address named no single host
+  if (jump_port != 0) {
+    // A jump names its host by inventory name or by address; the kind
+    // follows from the port (one decision, so one audit event).
+    if (!checked->host.has_value() && checked->presented.refusal.ok()) {
+      absl::StatusOr<std::optional<storage::Host>> by_address =
+          FindHostByAddress(*ctx_.store, request->host(), jump_port,
+                            &not_found);
+      if (!by_address.ok()) return ToGrpc(by_address.status());
+      checked->host = *std::move(by_address);
+    }
+    if (checked->host.has_value()) {
+      access.host = checked->host->name;
+      if (jump_port != checked->host->port && jump_port != 22) {
+        access.kind = storage::ChannelKind::kPortForward;
+        access.destination =
+            rbac::ForwardDestination{request->host(), jump_port};
+      }
+    }
+  }
+  const std::string decided_kind(storage::ChannelKindName(access.kind));
+  response->set_kind(decided_kind);
 
   std::string code;
   response->set_user(checked->presented.user);
@@ -109,6 +174,10 @@ grpc::Status GatewayService::AuthorizeChannel(
     response->set_reason(std::string(checked->presented.refusal.message()));
     code = checked->presented.revoked ? "certificate-revoked"
                                       : "certificate-refused";
+  } else if (!not_found.empty()) {
+    response->set_allowed(false);
+    response->set_reason(not_found);
+    code = "ambiguous-address";
   } else {
     rbac::Decision d =
         rbac::Decide(*checked->user, checked->roles, access, checked->host);
@@ -123,9 +192,12 @@ grpc::Status GatewayService::AuthorizeChannel(
       {"gateway", peer->name},
       {"user", checked->presented.user},
       {"login", request->login()},
-      {"host", request->host()},
-      {"kind", request->kind()},
-      {"destination", request->destination()},
+      {"host", access.host},
+      {"kind", decided_kind},
+      {"destination",
+       access.destination.has_value()
+           ? JoinHostPort(access.destination->host, access.destination->port)
+           : request->destination()},
       {"code", code},
       {"role", response->role()},
       {"rule", response->rule()},
@@ -140,7 +212,7 @@ grpc::Status GatewayService::AuthorizeChannel(
   spdlog::info("authorize: gateway={} user={} login={} host={} kind={} {}",
                peer->name, rbac::EscapeForReason(checked->presented.user),
                rbac::EscapeForReason(request->login()),
-               rbac::EscapeForReason(request->host()), request->kind(), code);
+               rbac::EscapeForReason(access.host), decided_kind, code);
   return grpc::Status::OK;
 }
 

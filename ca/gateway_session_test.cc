@@ -112,19 +112,32 @@ class GatewaySessionTest : public ::testing::TestWithParam<Backend> {
   gw::AuthorizeChannelResponse Authorize(const std::string& login,
                                          const std::string& host,
                                          const std::string& kind,
-                                         const std::string& destination = "") {
+                                         const std::string& destination = "",
+                                         uint32_t jump_port = 0,
+                                         grpc::Status* status = nullptr) {
     gw::AuthorizeChannelRequest request;
     request.set_user_certificate(alice_.response.ssh_certificate());
     request.set_login(login);
     request.set_host(host);
     request.set_kind(kind);
     request.set_destination(destination);
+    request.set_jump_port(jump_port);
     grpc::ClientContext ctx;
     gw::AuthorizeChannelResponse response;
     grpc::Status st = gw::Gateway::NewStub(gateway_.channel)
                           ->AuthorizeChannel(&ctx, request, &response);
-    EXPECT_TRUE(st.ok()) << st.error_message();
+    if (status != nullptr) {
+      *status = st;
+    } else {
+      EXPECT_TRUE(st.ok()) << st.error_message();
+    }
     return response;
+  }
+  // A jump (`ssh -J gw LOGIN@HOST` asking for HOST:port): the CA decides
+  // the kind.
+  gw::AuthorizeChannelResponse Jump(const std::string& login,
+                                    const std::string& host, uint32_t port) {
+    return Authorize(login, host, "proxyjump-passthrough", "", port);
   }
 
   int CountEvents(std::string_view type, std::string_view containing = "") {
@@ -358,6 +371,57 @@ TEST_P(GatewaySessionTest, AuthorizeChannelDecidesWithRbac) {
                 ->AuthorizeChannel(&ctx2, request, &response)
                 .error_code(),
             StatusCode::PERMISSION_DENIED);
+}
+
+TEST_P(GatewaySessionTest, AJumpIsOneDecisionForItsHostByNameOrAddress) {
+  const uint32_t ssh_port = sshd_->port();
+  const std::string passthrough_event = "\"kind\":\"proxyjump-passthrough\"";
+  const std::string forward_event = "\"kind\":\"port-forward\"";
+  // web01's SSH port: a jump (ops does not allow proxyjump-passthrough).
+  gw::AuthorizeChannelResponse a = Jump(login_, "web01", ssh_port);
+  EXPECT_FALSE(a.allowed());
+  EXPECT_EQ(a.kind(), "proxyjump-passthrough");
+  EXPECT_EQ(a.host().name(), "web01");
+  EXPECT_EQ(CountEvents(kEventAccessDenied, passthrough_event), 1);
+  // By its address and port: the same host, the same decision.
+  a = Jump(login_, "127.0.0.1", ssh_port);
+  EXPECT_FALSE(a.allowed());
+  EXPECT_EQ(a.kind(), "proxyjump-passthrough");
+  EXPECT_EQ(a.host().name(), "web01");
+  EXPECT_EQ(a.host().port(), ssh_port);
+  EXPECT_EQ(CountEvents(kEventAccessDenied, passthrough_event), 2);
+  // Another port of a host is one port-forward decision to HOST:PORT, and
+  // no proxyjump-passthrough event: db allows it on db01...
+  a = Jump("dbadmin", "db01", 5432);
+  EXPECT_TRUE(a.allowed()) << a.reason();
+  EXPECT_EQ(a.kind(), "port-forward");
+  EXPECT_EQ(a.host().name(), "db01");
+  // ...ops does not on web01: one event, of kind port-forward.
+  a = Jump(login_, "web01", 5432);
+  EXPECT_FALSE(a.allowed());
+  EXPECT_EQ(a.kind(), "port-forward");
+  EXPECT_EQ(CountEvents(kEventAccessDenied, passthrough_event), 2);
+  EXPECT_EQ(CountEvents(kEventAccessDenied, forward_event), 1);
+  EXPECT_EQ(CountEvents(kEventAccessDenied, "web01:5432"), 1);
+  // db01 and app01 share 127.0.0.1:22 (and web01 has 127.0.0.1 too): an
+  // address that names no single host is refused, saying why.
+  for (uint32_t port : {22u, 9u}) {
+    a = Jump("dbadmin", "127.0.0.1", port);
+    EXPECT_FALSE(a.allowed());
+    EXPECT_TRUE(a.host().name().empty());
+    EXPECT_TRUE(absl::StrContains(a.reason(), "several inventory hosts"))
+        << a.reason();
+  }
+  // An address no inventory host has.
+  a = Jump(login_, "127.0.0.2", 22);
+  EXPECT_FALSE(a.allowed());
+  EXPECT_TRUE(a.host().name().empty());
+  EXPECT_TRUE(absl::StrContains(a.reason(), "not in the inventory"))
+      << a.reason();
+  // jump_port goes with proxyjump-passthrough only.
+  grpc::Status st;
+  Authorize("dbadmin", "db01", "port-forward", "db01:5432", 5432, &st);
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, GatewaySessionTest,

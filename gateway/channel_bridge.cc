@@ -183,6 +183,10 @@ void GatewayConnection::OnUpstreamOpenResult(
   b->up_open = true;
   if (down_ended_) return;
   (void)b->down.Accept();
+  // Each side's CLOSE waits for the other's (MaybeForget): what the host
+  // sends after the user's client closed (exit-status) still reaches it.
+  (void)b->down.SetBridged();
+  (void)b->up.SetBridged();
   if (b->type == "session") FlushNotices(*b);
   b->reported_open = true;
   observer().ChannelOpened(log_conn_, ChannelLog(*b));
@@ -209,8 +213,10 @@ void GatewayConnection::Authorize(
 void GatewayConnection::AuthorizeFor(
     const std::string& kind, const std::string& host,
     const std::string& destination,
-    std::function<void(const gw::AuthorizeChannelResponse&)> done) {
-  const std::string key = absl::StrCat(kind, "\n", host, "\n", destination);
+    std::function<void(const gw::AuthorizeChannelResponse&)> done,
+    uint32_t jump_port) {
+  const std::string key =
+      absl::StrCat(kind, "\n", host, "\n", destination, "\n", jump_port);
   auto cached = authz_cache_.find(key);
   if (cached != authz_cache_.end()) {
     done(cached->second);
@@ -222,6 +228,7 @@ void GatewayConnection::AuthorizeFor(
   request.set_host(host);
   request.set_kind(kind);
   request.set_destination(destination);
+  request.set_jump_port(jump_port);
   std::weak_ptr<GatewayConnection> weak = weak_from_this();
   proxy_.options().ca->AuthorizeChannel(
       std::move(request), executor_,
@@ -244,10 +251,11 @@ void GatewayConnection::AuthorizeFor(
           }
           self->authz_cache_[key] = answer;
         }
-        self->Log(absl::StrCat("event=authz ", self->Describe(), " kind=", kind,
-                               " to=", Safe(host),
-                               " allowed=", answer.allowed(), " reason=\"",
-                               Safe(answer.reason()), "\""));
+        self->Log(
+            absl::StrCat("event=authz ", self->Describe(),
+                         " kind=", answer.kind().empty() ? kind : answer.kind(),
+                         " to=", Safe(host), " allowed=", answer.allowed(),
+                         " reason=\"", Safe(answer.reason()), "\""));
         done(answer);
       });
 }
@@ -318,7 +326,10 @@ void GatewayConnection::ProcessRequestQueue(Bridge& b) {
         return;
       }
       Forward(b, std::move(r));
-    } else if (t == "signal" || t == "break") {
+    } else if (t == "signal" || t == "break" || t == "eow@openssh.com") {
+      // eow@openssh.com: the user's client can write no more of the
+      // command's output (`ssh gw cmd | head`); the host stops the command
+      // from writing.
       Forward(b, std::move(r));
     } else if (t == "shell" || t == "exec" || t == "subsystem") {
       if (b.started) {
@@ -446,6 +457,16 @@ void GatewayConnection::CloseBridge(Bridge& b, const std::string& why) {
 
 void GatewayConnection::MaybeForget(Bridge& b) {
   if (!b.down_closed || (b.up_open && !b.up_closed)) return;
+  // Bridged channels: our CLOSE answers the peer's only now, after
+  // everything the other side sent before its CLOSE.
+  if (b.down.valid()) {
+    (void)b.down.Close();
+    WakeDown();
+  }
+  if (b.up.valid()) {
+    (void)b.up.Close();
+    WakeUp();
+  }
   Log(absl::StrCat("event=channel.close ", Describe(),
                    " channel=", b.down.id()));
   ReportChannelClosed(b);
@@ -672,7 +693,11 @@ std::optional<bool> GatewayConnection::OnGlobalRequest(
     return OnRemoteForward(name == "cancel-tcpip-forward", want_reply, data,
                            request);
   }
-  if (name != "no-more-sessions@openssh.com") {
+  // Answered as unsupported without a log line: OpenSSH's
+  // no-more-sessions, and the request PuTTY sends on every connection to
+  // learn whether the server is PuTTY's own.
+  if (name != "no-more-sessions@openssh.com" &&
+      name != "simple@putty.projects.tartarus.org") {
     Log(absl::StrCat("event=request.refused ", Describe(), " global=\"",
                      Safe(name), "\""));
   }

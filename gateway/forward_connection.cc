@@ -2,6 +2,8 @@
 // connections and `ssh -J` passthrough, the relays the gateway makes
 // itself, `-R` (tcpip-forward) and agent forwarding with the channels the
 // host opens back to the user.
+#include <arpa/inet.h>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -63,6 +65,15 @@ std::string ListenDestination(const ForwardRequest& f) {
   const std::string host =
       f.address.empty() || f.address == "*" ? "0.0.0.0" : f.address;
   return HostPort(host, f.port);
+}
+
+// An IPv4 or IPv6 address literal (a jump may name its host by one of its
+// inventory addresses).
+bool IsIpLiteral(const std::string& s) {
+  in6_addr v6;
+  in_addr v4;
+  return inet_pton(AF_INET, s.c_str(), &v4) == 1 ||
+         inet_pton(AF_INET6, s.c_str(), &v6) == 1;
 }
 
 // What a user is told when the jump is refused.
@@ -135,8 +146,10 @@ void GatewayConnection::OpenJump(Channel ch, Bytes extra) {
                "malformed direct-tcpip request");
     return;
   }
-  // Names that are not host names never reach the CA or a log line.
-  if (absl::Status st = ValidateHostName(dest->host); !st.ok()) {
+  // Names that are neither host names nor IP addresses never reach the
+  // CA or a log line.
+  if (absl::Status st = ValidateHostName(dest->host);
+      !st.ok() && !IsIpLiteral(dest->host)) {
     RejectOpen(
         ch, OpenFailure::kAdministrativelyProhibited,
         absl::StrCat(st.message(), "; only inventory hosts can be reached"));
@@ -145,65 +158,48 @@ void GatewayConnection::OpenJump(Channel ch, Bytes extra) {
   const uint32_t id = ch.id();
   const uint64_t serial = next_serial_++;
   pending_jumps_[id] = serial;
-  const std::string host = dest->host;
+  const std::string host = dest->host;  // an inventory name or address
   const uint32_t port = dest->port;
-  auto current = [this, id, serial] {
-    auto it = pending_jumps_.find(id);
-    return it != pending_jumps_.end() && it->second == serial;
-  };
+  // One decision: the CA resolves the host (by name, or by address and
+  // port) and decides the kind from the port: the host's SSH port (or 22)
+  // is a jump ("proxyjump-passthrough"), another port a "port-forward"
+  // relayed from the gateway.
   AuthorizeFor(
       "proxyjump-passthrough", host, "",
-      [this, ch, id, host, port,
-       current](const gw::AuthorizeChannelResponse& a) {
-        if (!current()) return;
+      [this, ch, id, serial, host,
+       port](const gw::AuthorizeChannelResponse& a) {
+        auto it = pending_jumps_.find(id);
+        if (it == pending_jumps_.end() || it->second != serial) return;
+        pending_jumps_.erase(it);
         if (a.host().name().empty()) {
           // Not in the inventory (or the CA could not decide).
-          pending_jumps_.erase(id);
           RejectOpen(ch, OpenFailure::kAdministrativelyProhibited, a.reason());
           return;
         }
-        const gw::HostRecord record = a.host();
-        if (port == record.port() || port == 22) {
-          pending_jumps_.erase(id);
-          if (!a.allowed()) {
-            // rpj: the role does not pass this jump through: recorded
-            // ProxyJump (an inner session, gateway/jump_inner.cc), decided
-            // by RBAC like LOGIN+HOST once the user logs in to it.
-            if (a.certificate_revoked()) {
-              RejectOpen(ch, OpenFailure::kAdministrativelyProhibited,
-                         JumpRefusal(a));
-              return;
-            }
-            StartRecordedJump(ch, record);
-            return;
-          }
-          StartRelay(ch, host, HostPort(host, port), /*passthrough=*/true,
-                     record.address(), static_cast<uint16_t>(record.port()));
-          return;
-        }
-        // Another port of the host: an ordinary port-forward, from the
-        // gateway.
-        if (!permissions_->permit_port_forwarding) {
-          pending_jumps_.erase(id);
+        const gw::HostRecord& record = a.host();
+        const bool passthrough = a.kind() != "port-forward";
+        if (!passthrough && !permissions_->permit_port_forwarding) {
           RejectOpen(ch, OpenFailure::kAdministrativelyProhibited,
                      "port forwarding is not permitted by your certificate");
           return;
         }
-        AuthorizeFor(
-            "port-forward", host, HostPort(host, port),
-            [this, ch, id, host, port, record,
-             current](const gw::AuthorizeChannelResponse& f) {
-              if (!current()) return;
-              pending_jumps_.erase(id);
-              if (!f.allowed()) {
-                RejectOpen(ch, OpenFailure::kAdministrativelyProhibited,
-                           f.reason());
-                return;
-              }
-              StartRelay(ch, host, HostPort(host, port), /*passthrough=*/false,
-                         record.address(), static_cast<uint16_t>(port));
-            });
-      });
+        if (!a.allowed()) {
+          if (passthrough && !a.certificate_revoked()) {
+            // rpj: the role does not pass this jump through: recorded
+            // ProxyJump (an inner session, gateway/jump_inner.cc), decided
+            // by RBAC like LOGIN+HOST once the user logs in to it.
+            StartRecordedJump(ch, record);
+            return;
+          }
+          RejectOpen(ch, OpenFailure::kAdministrativelyProhibited,
+                     passthrough ? JumpRefusal(a) : a.reason());
+          return;
+        }
+        StartRelay(ch, record.name(), HostPort(host, port), passthrough,
+                   record.address(),
+                   static_cast<uint16_t>(passthrough ? record.port() : port));
+      },
+      port);
 }
 
 void GatewayConnection::StartRelay(Channel ch, const std::string& host,

@@ -33,6 +33,10 @@ namespace {
 // connection once its channel is open.
 constexpr absl::Duration kInnerLoginGrace = absl::Seconds(60);
 
+// "OpenSSH" first (that is what OpenSSH's compatibility table keys on for
+// eow@openssh.com), then who we are.
+constexpr char kGatewaySoftwareVersion[] = "OpenSSH_9.0 Sallyport_0.1";
+
 constexpr char kCertificatesOnly[] =
     "Sallyport accepts OpenSSH certificates only: log in with `sp login` "
     "first.\r\n";
@@ -132,6 +136,9 @@ asio::awaitable<void> GatewayConnection::Run() {
   } else {
     o.transport.host_keys = proxy_.host_keys();
   }
+  // OpenSSH sends eow@openssh.com (its output is closed, e.g. `ssh gw cmd |
+  // head`) only to servers whose version starts with "OpenSSH".
+  o.transport.software_version = kGatewaySoftwareVersion;
   if (slot_ != nullptr)
     o.transport.login_grace_time = slot_->deadline() - absl::Now();
   o.max_env_requests = limits_.max_env_requests;

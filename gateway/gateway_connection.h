@@ -271,11 +271,13 @@ class GatewayConnection
   void WhenUpstream(std::function<void(bool ready)> then);
   // AuthorizeChannel for (login, `host`, kind, destination) with the
   // per-connection cache; `done` runs on the executor while the
-  // connection lives (or never).
+  // connection lives (or never). `jump_port`: see AuthorizeChannelRequest
+  // (a jump, whose kind the CA decides).
   void AuthorizeFor(
       const std::string& kind, const std::string& host,
       const std::string& destination,
-      std::function<void(const gateway::v1::AuthorizeChannelResponse&)> done);
+      std::function<void(const gateway::v1::AuthorizeChannelResponse&)> done,
+      uint32_t jump_port = 0);
 
   void WakeDown();
   void WakeUp();

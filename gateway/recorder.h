@@ -32,7 +32,9 @@ struct ChannelInfo {
   std::string login;
   std::string host;
   uint32_t channel_id = 0;  // the downstream channel id
-  // "session" or "direct-tcpip".
+  // "session" or "direct-tcpip" (opened by the user), "forwarded-tcpip"
+  // (`-R`) or "auth-agent@openssh.com" (agent forwarding; both opened by
+  // the host).
   std::string type;
   // For direct-tcpip: "HOST:PORT".
   std::string destination;

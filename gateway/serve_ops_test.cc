@@ -15,6 +15,7 @@
 #include "ca/gateway_test_util.h"
 #include "gateway/ca_client.h"
 #include "gateway/enroll.h"
+#include "gateway/gateway_test_fixture.h"
 #include "gateway/serve.h"
 #include "gtest/gtest.h"
 #include "tests/harness/net_util.h"
@@ -39,26 +40,9 @@ class ServeOpsTest : public ::testing::Test {
     ca::EnrolledGateway gw = ca::Enroll(*env_, token, "gw1", {"127.0.0.1"});
     ASSERT_TRUE(gw.status.ok()) << gw.status.error_message();
     gw_dir_ = dir_->File("gateway");
-    ASSERT_EQ(mkdir(gw_dir_.c_str(), 0700), 0);
-    ASSERT_TRUE(testing::WriteFile(gw_dir_ + "/ssh_host_ed25519_key",
-                                   gw.host_key_pem, 0600)
-                    .ok());
-    ASSERT_TRUE(testing::WriteFile(
-                    gw_dir_ + "/ssh_host_ed25519_key-cert.pub",
-                    gw.response.host_certificate().ssh_certificate() + "\n")
-                    .ok());
-    ASSERT_TRUE(
-        testing::WriteFile(gw_dir_ + "/gateway_tls.key", gw.tls_key_pem, 0600)
-            .ok());
-    ASSERT_TRUE(testing::WriteFile(gw_dir_ + "/gateway_tls.crt",
-                                   gw.response.tls_client_certificate_pem())
-                    .ok());
-    auto pem = base::ReadTextFile(env_->dir() + "/state/tls.crt");
-    ASSERT_TRUE(pem.ok());
-    auto fp = CertificatePemFingerprint(*pem);
-    ASSERT_TRUE(fp.ok());
-    // The CA certificate pinned at enrolment (files.ca_certificate).
-    ASSERT_TRUE(testing::WriteFile(gw_dir_ + "/ca.pem", *pem).ok());
+    absl::StatusOr<std::string> fp =
+        WriteEnrolledGatewayFiles(gw, env_->dir() + "/state", gw_dir_);
+    ASSERT_TRUE(fp.ok()) << fp.status();
     absl::StatusOr<uint16_t> port = testing::FreeLoopbackPort();
     absl::StatusOr<uint16_t> metrics = testing::FreeLoopbackPort();
     ASSERT_TRUE(port.ok() && metrics.ok());

@@ -11,6 +11,7 @@
 // certificate against `@cert-authority * <our host CA>`.
 #include <unistd.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/gateway_e2e_env.h"
@@ -83,6 +84,11 @@ TEST_P(GatewayClientsE2eTest, RunsACommandAndMovesAFile) {
   EXPECT_EQ(GatewayE2eEnv::Sha256(back), want);
 
   if (kind != SshClientKind::kPlink) return;
+  // PuTTY's simple@putty.projects.tartarus.org global request is answered
+  // as unsupported, quietly: no refusal line on every connection.
+  EXPECT_FALSE(absl::StrContains(env->fixture().GatewayLog(),
+                                 "global=\"simple@putty"))
+      << env->fixture().GatewayLog();
   // pscp's legacy SCP protocol too (it runs `scp -t` / `scp -f` on web01).
   const std::string scp_remote = env->File("pscp-scp-on-target");
   auto scp_put = clients->Pscp(*to, "-scp", local, "127.0.0.1:" + scp_remote);

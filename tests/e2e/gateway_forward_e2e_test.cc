@@ -195,6 +195,40 @@ TEST_F(GatewayForwardE2eTest, JumpWithoutProxyjumpPassthroughIsRecorded) {
   EXPECT_EQ(r.out, "recorded-web02\n") << r.Describe();
 }
 
+TEST_F(GatewayForwardE2eTest, JumpByInventoryAddressReachesThatHost) {
+  // The ssh_config's web01 and web02 have HostName 127.0.0.1 (each its
+  // own port): `ssh -J gateway web02` asks for 127.0.0.1:PORT, resolved by
+  // the inventory's address and port.
+  for (const std::string host : {"web01", "web02"}) {
+    std::vector<std::string> args = Args("olivia");
+    args.insert(args.end(),
+                {"-J", "gateway", host, "echo by-address $SSH_CONNECTION"});
+    const RunResult r = Run(args);
+    EXPECT_EQ(r.exit_code, 0) << r.Describe();
+    // SSH_CONNECTION ends with the target's address and port.
+    EXPECT_TRUE(absl::StartsWith(r.out, "by-address ")) << r.Describe();
+    EXPECT_TRUE(absl::EndsWith(
+        r.out, absl::StrCat(" 127.0.0.1 ", fixture_->target(host)->sshd->port(),
+                            "\n")))
+        << r.Describe();
+  }
+  EXPECT_TRUE(WaitForGatewayLog("event=jump.start")) << fixture_->GatewayLog();
+  EXPECT_TRUE(absl::StrContains(fixture_->GatewayLog(), "to=127.0.0.1:"))
+      << fixture_->GatewayLog();
+  // Both hosts have 127.0.0.1: another port of that address names no
+  // single host, and is refused saying so.
+  EchoServer echo;
+  std::vector<std::string> args = Args("olivia");
+  args.insert(args.end(),
+              {"-W", absl::StrCat("127.0.0.1:", echo.port()), "gateway"});
+  RunOptions o;
+  o.stdin_data = "hello\n";
+  const RunResult r = Run(args, o);
+  EXPECT_EQ(r.exit_code, 255) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(r.err, "several inventory hosts"))
+      << r.Describe();
+}
+
 TEST_F(GatewayForwardE2eTest, JumpToAHostNotInTheInventoryIsRefused) {
   // db99 is no inventory host (and 127.0.0.2 no inventory name).
   for (const std::string host : {"db99", "127.0.0.2"}) {

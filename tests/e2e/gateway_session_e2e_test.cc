@@ -189,6 +189,26 @@ TEST_F(GatewaySessionE2eTest, KeepalivesAreAnsweredOnBothSides) {
   EXPECT_FALSE(absl::StrContains(log, "Timeout, client not responding"));
 }
 
+TEST_F(GatewaySessionE2eTest, AReaderThatStopsStopsTheCommand) {
+  // `ssh gw yes | head -1`: once head exits, ssh can write no more and
+  // sends eow@openssh.com (only to a server whose version says OpenSSH);
+  // the gateway passes it to the target, whose sshd closes the command's
+  // output, so `yes` ends and so does ssh. Without it `yes` would stream
+  // on until the timeout.
+  std::vector<std::string> argv = env_->Ssh("alice", "web01");
+  argv.push_back("yes");
+  std::string line;
+  for (const std::string& arg : argv)
+    absl::StrAppend(&line, ShellQuote(arg), " ");
+  RunOptions run;
+  run.timeout = absl::Seconds(150);
+  const RunResult r =
+      GatewayE2eEnv::Shell(absl::StrCat(line, "| head -1"), run);
+  EXPECT_FALSE(r.timed_out) << r.Describe() << env_->fixture().GatewayLog();
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(r.out, "y\n") << r.Describe();
+}
+
 TEST_F(GatewaySessionE2eTest, ControlMasterRunsASecondCommandOnOneConnection) {
   // %C: a short hash, so the socket path stays within sun_path.
   const std::vector<std::string> mux = {
@@ -229,17 +249,26 @@ TEST_F(GatewaySessionE2eTest, ControlMasterRunsASecondCommandOnOneConnection) {
       "-o", "ControlMaster=no", "-o",
       absl::StrCat("ControlPath=", env_->File("cm-%C"))};
   const RunResult second = AliceRuns("echo second $SSH_CONNECTION", client);
-  // KNOWN BUG (session 5, open): about 1 run in 10, a second command run
-  // through a ControlMaster's mux socket gets its output but exit 255 (the
-  // master never passed an exit status to the mux client). Until it is
-  // found, 255 is tolerated here only; every non-mux test checks exit codes.
-  EXPECT_TRUE(second.exit_code == 0 || second.exit_code == 255)
+  EXPECT_EQ(second.exit_code, 0)
       << second.Describe() << env_->fixture().GatewayLog();
   // SSH_CONNECTION on the target is the gateway's upstream connection: the
   // same for both channels (one upstream per downstream connection).
   const std::string first_line = first.substr(0, first.find('\n'));
   EXPECT_EQ(second.out, absl::StrCat("second", first_line.substr(5), "\n"))
       << "master: " << first_line;
+
+  // The master closes a mux channel as soon as both directions are done,
+  // without waiting for the exit status; the target sends its EOF when
+  // the command closes its output, the exit status only when it ends.
+  // The gateway must keep the user's channel until the host's channel is
+  // closed, so that the exit status still reaches the master (it used to
+  // answer the master's CLOSE at once: exit 255, about 1 run in 10 when
+  // the target's EOF and exit status came apart by chance).
+  const RunResult third =
+      AliceRuns("echo third; exec >&- 2>&-; sleep 2; exit 7", client);
+  EXPECT_EQ(third.exit_code, 7)
+      << third.Describe() << env_->fixture().GatewayLog();
+  EXPECT_EQ(third.out, "third\n") << third.Describe();
 
   ASSERT_TRUE(WriteFile(go, "").ok());
   for (absl::Time end = absl::Now() + absl::Seconds(120);

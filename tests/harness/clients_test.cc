@@ -239,6 +239,15 @@ TEST_F(ClientsTest, ConcurrentSessionsReportShortOutputAsFailure) {
   EXPECT_EQ(load->exit_code, 1) << load->Describe();
   EXPECT_TRUE(absl::StartsWith(load->out, "sessions 2 ok 0 failed 2 bytes 0"))
       << load->out;
+  // The same with every command waiting until all are connected.
+  load = clients_->ConcurrentSessions(AliceToWeb01(), 2,
+                                      "head -c 1000 /dev/zero", 1001, 1,
+                                      /*barrier=*/true);
+  ASSERT_TRUE(load.ok()) << load.status();
+  EXPECT_EQ(load->exit_code, 1) << load->Describe();
+  EXPECT_TRUE(absl::StartsWith(
+      load->out, "sessions 2 ok 0 failed 2 bytes 0 connect_seconds "))
+      << load->out;
 }
 
 }  // namespace

@@ -163,23 +163,24 @@ absl::StatusOr<RunResult> SshClients::Get(SshClientKind kind,
 
 absl::StatusOr<RunResult> SshClients::ConcurrentSessions(
     const SshEndpoint& to, int count, const std::string& command,
-    int64_t expect_bytes, int parallel) {
+    int64_t expect_bytes, int parallel, bool barrier) {
   RunOptions ro = Options();
   ro.timeout = absl::Minutes(10);
-  return RunCommand(
-      {kPython,          "-W",
-       "ignore",         RunfilePath("tests/harness/clients/load_sessions.py"),
-       "--host",         to.host,
-       "--port",         std::to_string(to.port),
-       "--user",         to.user,
-       "--key",          to.key,
-       "--cert",         to.certificate,
-       "--host-key",     to.host_public_key,
-       "--count",        std::to_string(count),
-       "--command",      command,
-       "--expect-bytes", std::to_string(expect_bytes),
-       "--parallel",     std::to_string(parallel)},
-      ro);
+  std::vector<std::string> argv = {
+      kPython,          "-W",
+      "ignore",         RunfilePath("tests/harness/clients/load_sessions.py"),
+      "--host",         to.host,
+      "--port",         std::to_string(to.port),
+      "--user",         to.user,
+      "--key",          to.key,
+      "--cert",         to.certificate,
+      "--host-key",     to.host_public_key,
+      "--count",        std::to_string(count),
+      "--command",      command,
+      "--expect-bytes", std::to_string(expect_bytes),
+      "--parallel",     std::to_string(parallel)};
+  if (barrier) argv.push_back("--barrier");
+  return RunCommand(argv, ro);
 }
 
 }  // namespace sallyport::testing

@@ -64,11 +64,14 @@ class SshClients {
   // own connection running `command`; succeeds (exit 0) only when every
   // session exits 0 with exactly `expect_bytes` of output. The output's
   // first line: "sessions N ok M failed F bytes X seconds S". `parallel`
-  // caps how many connect at a time (0: all).
+  // caps how many connect at a time (0: all). `barrier` (gwfix): the
+  // commands start only once all `count` are connected (the line then has
+  // "connect_seconds C" before "seconds").
   absl::StatusOr<RunResult> ConcurrentSessions(const SshEndpoint& to, int count,
                                                const std::string& command,
                                                int64_t expect_bytes,
-                                               int parallel = 0);
+                                               int parallel = 0,
+                                               bool barrier = false);
   // pscp with an explicit protocol: "-scp" or "-sftp"; `from`/`to` use
   // pscp's syntax with "HOST:" for the remote side ("127.0.0.1:/tmp/x").
   absl::StatusOr<RunResult> Pscp(const SshEndpoint& endpoint,

@@ -1,0 +1,295 @@
+// The gateway end to end in one process, shared by gateway_test.cc and
+// forward_test.cc: a real CA (ca/gateway_test_util, SQLite), the real
+// GatewayServer on loopback, a real sshd target whose host certificate
+// comes from our host CA and which trusts our user CA, and the real OpenSSH
+// `ssh` client logging in with a certificate from the CA's Login.
+#ifndef SALLYPORT_GATEWAY_GATEWAY_TEST_FIXTURE_H_
+#define SALLYPORT_GATEWAY_GATEWAY_TEST_FIXTURE_H_
+
+#include <sys/stat.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "base/files.h"
+#include "ca/gateway_test_util.h"
+#include "gateway/ca_client.h"
+#include "gateway/recorder.h"
+#include "gateway/serve.h"
+#include "gtest/gtest.h"
+#include "ssh/cert/certificate_file.h"
+#include "ssh/cert/host_cert_policy.h"
+#include "ssh/crypto/keys.h"
+#include "ssh/net/driver.h"
+#include "ssh/net/session_handler.h"
+#include "ssh/session/session.h"
+#include "tests/harness/net_util.h"
+#include "tests/harness/sshd_fixture.h"
+#include "tests/harness/subprocess.h"
+#include "tests/harness/temp_dir.h"
+
+namespace sallyport::gateway {
+
+// Writes what `sallyport-gateway enroll` leaves in `gw_dir` (created,
+// 0700) for the enrolled gateway `gw`: the SSH host key and certificate,
+// the TLS key and mTLS certificate, and the CA's TLS certificate
+// (`ca_state_dir`/tls.crt) as ca.pem. Returns that certificate's
+// fingerprint (the config's ca_fingerprint).
+absl::StatusOr<std::string> WriteEnrolledGatewayFiles(
+    const ca::EnrolledGateway& gw, const std::string& ca_state_dir,
+    const std::string& gw_dir);
+
+class GatewayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto env = ca::StartCa(ca::Backend::kSqlite, &pg_);
+    ASSERT_TRUE(env.ok()) << env.status();
+    env_ = std::move(*env);
+    login_ = testing::CurrentUserName();
+    auto dir = testing::TempDir::Create("gw");
+    ASSERT_TRUE(dir.ok());
+    dir_ = std::make_unique<testing::TempDir>(std::move(*dir));
+    const std::string state = env_->dir() + "/state";
+
+    // The target: sshd with a host certificate for "web01" from our host
+    // CA, trusting our user CA.
+    auto host_key = testing::GenerateKey(dir_->path(), "web01_host");
+    ASSERT_TRUE(host_key.ok()) << host_key.status();
+    auto host_cert =
+        testing::SignWithSshKeygen(state + "/host_ca", host_key->public_path,
+                                   "web01", "web01", "-5m:+1h", /*host=*/true);
+    ASSERT_TRUE(host_cert.ok()) << host_cert.status();
+    ASSERT_TRUE(testing::WriteFile(dir_->File("user_ca.pub"),
+                                   env_->init().user_ca_public_key + "\n")
+                    .ok());
+    testing::SshdFixture::Options sshd_options;
+    sshd_options.config = {{"TrustedUserCAKeys", dir_->File("user_ca.pub")},
+                           {"HostKey", host_key->private_path},
+                           {"HostCertificate", *host_cert}};
+    auto sshd = testing::SshdFixture::Start(sshd_options);
+    ASSERT_TRUE(sshd.ok()) << sshd.status();
+    sshd_ = std::move(*sshd);
+
+    // RBAC: alice may reach web* as the test's login with shell/exec/sftp.
+    storage::Role ops;
+    ops.name = "ops";
+    ops.logins = {login_};
+    ops.hosts = {storage::HostSelector{.labels = {}, .name_globs = {"web*"}}};
+    ops.channels = {storage::ChannelKind::kShell, storage::ChannelKind::kExec,
+                    storage::ChannelKind::kSftp};
+    ops.channels.insert(ops.channels.end(), extra_kinds_.begin(),
+                        extra_kinds_.end());
+    ASSERT_TRUE(env_->store().CreateRole(ops).ok());
+    ASSERT_TRUE(env_->AddUser("alice", "alice-pw", {"ops"}).ok());
+    storage::Host web01;
+    web01.name = "web01";
+    web01.address = "127.0.0.1";
+    web01.port = sshd_->port();
+    web01.trust = storage::HostTrust::kHostCa;
+    ASSERT_TRUE(env_->store().CreateHost(web01).ok());
+    // web02 is the same sshd, pinned to a key it does not have.
+    auto other = testing::GenerateKey(dir_->path(), "not_web02");
+    ASSERT_TRUE(other.ok());
+    storage::Host web02 = web01;
+    web02.name = "web02";
+    web02.trust = storage::HostTrust::kPinnedKey;
+    web02.host_key = other->public_line;
+    ASSERT_TRUE(env_->store().CreateHost(web02).ok());
+
+    // The user: key + certificate from Login, as `sp login` leaves them.
+    // With cert_lifetime_ set, the CA's clock is moved so that the 8-hour
+    // certificate ends that long from now.
+    const absl::Time now = absl::Now();
+    if (cert_lifetime_ > absl::ZeroDuration()) {
+      env_->clock().Set(now - absl::Hours(8) + cert_lifetime_);
+    }
+    auto alice = env_->Login("alice", "alice-pw");
+    env_->clock().Set(now);
+    ASSERT_TRUE(alice.status.ok()) << alice.status.error_message();
+    key_path_ = dir_->File("alice");
+    ASSERT_TRUE(
+        testing::WriteFile(key_path_, alice.ssh_private_key, 0600).ok());
+    cert_path_ = dir_->File("alice-cert.pub");
+    ASSERT_TRUE(
+        testing::WriteFile(cert_path_, alice.response.ssh_certificate() + "\n")
+            .ok());
+    known_hosts_ = dir_->File("known_hosts");
+    ASSERT_TRUE(testing::WriteFile(known_hosts_,
+                                   "@cert-authority * " +
+                                       env_->init().host_ca_public_key + "\n")
+                    .ok());
+
+    // The gateway: enrolled, its files and gateway.yaml in its state dir.
+    std::string token;
+    ASSERT_TRUE(
+        ca::CreateJoinToken(*env_, "gateway", absl::Hours(1), &token).ok());
+    ca::EnrolledGateway gw = ca::Enroll(*env_, token, "gw1", {"127.0.0.1"});
+    ASSERT_TRUE(gw.status.ok()) << gw.status.error_message();
+    const std::string gw_dir = dir_->File("gateway");
+    absl::StatusOr<std::string> fp =
+        WriteEnrolledGatewayFiles(gw, state, gw_dir);
+    ASSERT_TRUE(fp.ok()) << fp.status();
+    // A free port: the config's listen must name one (port 0 is refused).
+    absl::StatusOr<uint16_t> port = testing::FreeLoopbackPort();
+    ASSERT_TRUE(port.ok()) << port.status();
+    const std::string yaml = absl::StrCat(
+        "listen: 127.0.0.1:", *port, "\n", "ca: ", env_->server().address(),
+        "\n", "ca_fingerprint: ", *fp, "\n", "name: gw1\n", "threads: 1\n",
+        "metrics_listen: \"\"\n", extra_yaml_);
+    ASSERT_TRUE(testing::WriteFile(gw_dir + "/gateway.yaml", yaml).ok());
+    auto config = LoadServeConfig(gw_dir + "/gateway.yaml");
+    ASSERT_TRUE(config.ok()) << config.status();
+    GatewayServer::Options options;
+    options.config = *config;
+    options.recorder = &recorder_;
+    options.log = [this](std::string_view line) {
+      absl::MutexLock lock(&log_mu_);
+      log_.append(line.data(), line.size());
+      log_ += "\n";
+    };
+    auto server = GatewayServer::Start(std::move(options));
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+  }
+
+  void TearDown() override {
+    server_.reset();
+    if (HasFailure()) {
+      absl::MutexLock lock(&log_mu_);
+      std::fprintf(stderr, "gateway log:\n%s\n", log_.c_str());
+    }
+  }
+
+  std::string GatewayLog() {
+    absl::MutexLock lock(&log_mu_);
+    return log_;
+  }
+
+  // `ssh` through the gateway as `user` running `command`.
+  testing::RunResult Ssh(const std::string& user, const std::string& command,
+                         const std::vector<std::string>& extra = {},
+                         bool with_certificate = true) {
+    std::vector<std::string> args =
+        testing::SshClientArgs(server_->local_endpoint().port(), known_hosts_,
+                               key_path_, with_certificate ? cert_path_ : "");
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back("-l");
+    args.push_back(user);
+    args.push_back("127.0.0.1");
+    if (!command.empty()) args.push_back(command);
+    auto r = testing::RunCommand(args);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : testing::RunResult();
+  }
+
+  struct LoginResult {
+    bool authenticated = false;
+    std::string banner;
+    absl::Status end;
+  };
+  // Logs in to the gateway as `user` with alice's key and certificate
+  // using our own SSH client, then disconnects.
+  LoginResult LoginWithOurClient(const std::string& user) {
+    LoginResult out;
+    asio::io_context io;
+    auto key = ssh::crypto::PrivateKey::LoadFile(key_path_);
+    auto cert = ssh::cert::LoadCertificate(cert_path_);
+    auto host_ca = ssh::crypto::PublicKey::FromAuthorizedKeysLine(
+        env_->init().host_ca_public_key);
+    EXPECT_TRUE(key.ok() && cert.ok() && host_ca.ok());
+    if (!key.ok() || !cert.ok() || !host_ca.ok()) return out;
+    ssh::cert::HostCertificatePolicy::Options hp;
+    hp.trusted_cas = {*host_ca};
+    hp.host_name = "127.0.0.1";
+    auto policy = ssh::cert::HostCertificatePolicy::Create(hp);
+    EXPECT_TRUE(policy.ok());
+    struct Handler : ssh::session::SessionHandler {
+      bool authenticated = false;
+      ssh::session::Session* session = nullptr;
+      void OnAuthenticated(ssh::session::Session& s) override {
+        authenticated = true;
+        s.Disconnect("done");
+      }
+      void OnData(ssh::session::Channel, uint32_t, ssh::wire::Bytes) override {}
+    } handler;
+    ssh::session::ClientSessionOptions o;
+    o.transport.host_key_policy = std::move(*policy);
+    o.auth.user = user;
+    o.auth.identities.push_back(ssh::auth::ClientIdentity{*key, cert->blob});
+    auto session = ssh::session::ClientSession::Create(std::move(o), handler);
+    EXPECT_TRUE(session.ok()) << session.status();
+    if (!session.ok()) return out;
+    asio::ip::tcp::socket socket(io);
+    asio::error_code ec;
+    socket.connect(server_->local_endpoint(), ec);
+    EXPECT_FALSE(ec) << ec.message();
+    ssh::net::TransportDriver driver(std::move(socket),
+                                     (*session)->ReleaseTransport());
+    ssh::net::SessionMessageHandler mh(**session, driver);
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> { out.end = co_await driver.Run(mh); },
+        [](std::exception_ptr e) {
+          if (e) ADD_FAILURE() << "the client driver coroutine threw";
+        });
+    io.run_for(std::chrono::seconds(30));
+    out.authenticated = handler.authenticated;
+    out.banner = (*session)->banner();
+    return out;
+  }
+
+  // Waits up to 30 s (the gateway closes the tap once the client's
+  // CLOSE arrived, which may be after ssh exited) for every recorded channel to
+  // be closed.
+  bool AllChannelsClosed() {
+    const absl::Time limit = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < limit) {
+      bool all = true;
+      for (const auto& c : recorder_.channels()) all &= c.closed;
+      if (all) return true;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return false;
+  }
+
+  absl::Duration cert_lifetime_ = absl::ZeroDuration();
+  std::string extra_yaml_;  // appended to gateway.yaml
+  // More channel kinds for the "ops" role (forward_test.cc).
+  std::vector<storage::ChannelKind> extra_kinds_;
+
+  // Runs `command` through the gateway on a thread; returns once the
+  // host's output contains `marker`.
+  std::thread StartLongSession(const std::string& command,
+                               const std::string& marker,
+                               testing::RunResult* r) {
+    const size_t before = recorder_.DataFor("web01", Direction::kOutput).size();
+    std::thread t([this, command, r] { *r = Ssh(login_ + "+web01", command); });
+    const absl::Time limit = absl::Now() + absl::Seconds(30);
+    while (absl::Now() < limit &&
+           !absl::StrContains(
+               recorder_.DataFor("web01", Direction::kOutput).substr(before),
+               marker)) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return t;
+  }
+  std::unique_ptr<testing::PostgresFixture> pg_;
+  std::unique_ptr<ca::CaTestEnv> env_;
+  std::unique_ptr<testing::TempDir> dir_;
+  std::unique_ptr<testing::SshdFixture> sshd_;
+  std::string login_, key_path_, cert_path_, known_hosts_;
+  InMemoryRecorder recorder_;
+  absl::Mutex log_mu_;
+  std::string log_ ABSL_GUARDED_BY(log_mu_);
+  std::unique_ptr<GatewayServer> server_;
+};
+
+}  // namespace sallyport::gateway
+
+#endif  // SALLYPORT_GATEWAY_GATEWAY_TEST_FIXTURE_H_
