@@ -182,6 +182,10 @@ void GatewayConnection::OnUpstreamOpenResult(
   b->up_open = true;
   if (down_ended_) return;
   (void)b->down.Accept();
+  // Each side's CLOSE waits for the other's (MaybeForget): what the host
+  // sends after the user's client closed (exit-status) still reaches it.
+  (void)b->down.SetBridged();
+  (void)b->up.SetBridged();
   if (b->type == "session") FlushNotices(*b);
   b->reported_open = true;
   observer().ChannelOpened(log_conn_, ChannelLog(*b));
@@ -445,6 +449,16 @@ void GatewayConnection::CloseBridge(Bridge& b, const std::string& why) {
 
 void GatewayConnection::MaybeForget(Bridge& b) {
   if (!b.down_closed || (b.up_open && !b.up_closed)) return;
+  // Bridged channels: our CLOSE answers the peer's only now, after
+  // everything the other side sent before its CLOSE.
+  if (b.down.valid()) {
+    (void)b.down.Close();
+    WakeDown();
+  }
+  if (b.up.valid()) {
+    (void)b.up.Close();
+    WakeUp();
+  }
   Log(absl::StrCat("event=channel.close ", Describe(),
                    " channel=", b.down.id()));
   ReportChannelClosed(b);

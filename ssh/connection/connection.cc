@@ -147,7 +147,7 @@ absl::Status Connection::HandleChannelMessage(uint8_t type, wire::Reader& r) {
                          " beyond its window of ", c.local_window));
       }
       c.local_window -= static_cast<uint32_t>(data->size());
-      if (c.eof_received || c.close_requested) {
+      if (c.eof_received || c.close_requested || c.close_received) {
         // RFC 4254 §5.3: nothing after EOF; and after our Close we no
         // longer care. Drop it but keep the window honest.
         c.to_adjust += data->size();
@@ -159,13 +159,16 @@ absl::Status Connection::HandleChannelMessage(uint8_t type, wire::Reader& r) {
     }
     case kMsgChannelEof:
       if (!r.ExpectEnd().ok()) return Malformed("EOF");
-      if (!c.eof_received) {
+      if (!c.eof_received && !c.close_received) {
         c.eof_received = true;
         handler_.OnEof(*id);
       }
       return absl::OkStatus();
     case kMsgChannelClose:
       if (!r.ExpectEnd().ok()) return Malformed("CLOSE");
+      if (c.close_received)
+        return absl::InvalidArgumentError("second CLOSE on a channel");
+      if (c.bridged && !c.close_sent) return HandleBridgedClose(*id, c);
       // The peer is gone: what we still had queued is dropped.
       if (!c.close_sent) RETURN_IF_ERROR(SendClose(c));
       Erase(*id);
@@ -194,8 +197,10 @@ absl::Status Connection::HandleChannelRequest(uint32_t id, Channel& c,
   if (*want_reply) {
     ASSIGN_OR_RETURN(request, AddPending(c.replies));
   }
-  // Keepalives, and anything after our Close, are refused here, in order.
-  if (*name == kKeepalive || c.close_requested) {
+  // Keepalives, and anything after our Close (unless bridged) or after the
+  // peer's CLOSE, are refused here, in order.
+  if (*name == kKeepalive || (c.close_requested && !c.bridged) ||
+      c.close_received) {
     if (!*want_reply) return absl::OkStatus();
     RETURN_IF_ERROR(Answer(c.replies, request, false, {}));
     return SendReplies(c.replies, &c);
@@ -414,7 +419,7 @@ void Connection::Consume(uint32_t id, size_t n) {
   c.to_adjust += n;
   // Re-advertise in half-window steps so the peer never waits on us.
   if (c.to_adjust >= options_.initial_window / 2 && !c.close_requested &&
-      c.state == State::kOpen) {
+      !c.close_received && c.state == State::kOpen) {
     const uint32_t add = static_cast<uint32_t>(
         std::min<uint64_t>(c.to_adjust, 0xffffffffull - c.local_window));
     c.to_adjust -= add;

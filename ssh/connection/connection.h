@@ -168,6 +168,19 @@ class Connection {
   // channel we are still opening sends CLOSE once the peer confirms it.
   absl::Status SendEof(uint32_t id);
   absl::Status Close(uint32_t id);
+  // For each of a bridge's two channels (the user's and the host's): the
+  // bridge, not this layer, decides when our CLOSE goes out, so that what
+  // the far side still sends after one side closed (the host's
+  // exit-status after the user's client closed a channel early, as
+  // OpenSSH's ControlMaster does for its mux sessions) gets through.
+  //   - The peer's CLOSE is reported by OnClose at once, but our CLOSE
+  //     waits for Close(id) (RFC 4254 §5.3 asks for it, not for it at
+  //     once). Until then the channel stays: requests and EOF may still be
+  //     sent, data no longer (queued data is dropped: the peer reads no
+  //     more). Close() sends our CLOSE after them and forgets the channel
+  //     without a second OnClose.
+  //   - Requests that arrive after our Close() are still reported.
+  absl::Status SetBridged(uint32_t id);
   // Queued behind data like the rest (kResourceExhausted when the queue is
   // full).
   absl::Status SendRequest(uint32_t id, std::string_view type, bool want_reply,
@@ -231,6 +244,8 @@ class Connection {
     bool close_requested = false;  // Close() called (queued or on the wire)
     bool close_sent = false;       // CLOSE on the wire
     bool abandoned = false;        // AbandonOpen: not counted
+    bool bridged = false;          // SetBridged
+    bool close_received = false;   // bridged: the peer's CLOSE, ours waits
     std::deque<Output> out;
     size_t queued_bytes = 0;
     Replies replies;
@@ -256,6 +271,10 @@ class Connection {
   absl::Status SendNow(Channel& c, Bytes data, uint32_t stream, size_t* sent);
   bool TransportFull(const absl::Status& status) const;
   absl::Status SendClose(Channel& c);
+  // A bridged channel whose CLOSE went out both ways is forgotten.
+  void EraseIfClosedBothWays(uint32_t id, const Channel& c);
+  // The peer's CLOSE on a bridged channel (see SetBridged).
+  absl::Status HandleBridgedClose(uint32_t id, Channel& c);
   // Sends the channel's queued output as far as its window allows.
   absl::Status FlushChannel(uint32_t id, Channel& c);
   // A new entry for a want_reply request (kResourceExhausted at the cap).

@@ -34,7 +34,8 @@ void WriteDataHeader(uint8_t* out, uint32_t remote_id, uint32_t stream,
 
 absl::StatusOr<Connection::Channel*> Connection::FindForData(uint32_t id) {
   ASSIGN_OR_RETURN(Channel * c, Find(id));
-  if (c->state != State::kOpen || c->eof_sent || c->close_requested) {
+  if (c->state != State::kOpen || c->eof_sent || c->close_requested ||
+      c->close_received) {
     return absl::FailedPreconditionError(
         absl::StrCat("channel ", id, " is not open for data"));
   }
@@ -143,7 +144,9 @@ size_t Connection::QueueRoom(uint32_t id) const {
   auto it = channels_.find(id);
   if (it == channels_.end()) return 0;
   const Channel& c = it->second;
-  if (c.state != State::kOpen || c.eof_sent || c.close_requested) return 0;
+  if (c.state != State::kOpen || c.eof_sent || c.close_requested ||
+      c.close_received)
+    return 0;
   return options_.max_queued_bytes -
          std::min(options_.max_queued_bytes, c.queued_bytes);
 }
@@ -188,7 +191,29 @@ absl::Status Connection::FlushChannel(uint32_t id, Channel& c) {
     c.out.pop_front();
   }
   if (data_sent > 0) handler_.OnQueuedDataSent(id, data_sent);
+  EraseIfClosedBothWays(id, c);  // c may be gone
   return TransportFull(status) ? absl::OkStatus() : status;
+}
+
+void Connection::EraseIfClosedBothWays(uint32_t id, const Channel& c) {
+  if (c.close_received && c.close_sent) Erase(id);
+}
+
+absl::Status Connection::HandleBridgedClose(uint32_t id, Channel& c) {
+  c.close_received = true;
+  // The peer reads no more data; requests, EOF and our CLOSE (if Close()
+  // was called already) still go out, in order.
+  for (auto it = c.out.begin(); it != c.out.end();) {
+    if (it->kind == Output::Kind::kData) {
+      c.queued_bytes -= it->bytes.size() - it->sent;
+      it = c.out.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  absl::Status status = FlushChannel(id, c);  // c may be gone
+  handler_.OnClose(id);
+  return status;
 }
 
 absl::Status Connection::Flush() {
@@ -232,7 +257,15 @@ absl::Status Connection::Close(uint32_t id) {
     c->out.push_back({Output::Kind::kClose, 0, {}, 0});
     return absl::OkStatus();
   }
-  return SendClose(*c);
+  absl::Status status = SendClose(*c);
+  EraseIfClosedBothWays(id, *c);
+  return status;
+}
+
+absl::Status Connection::SetBridged(uint32_t id) {
+  ASSIGN_OR_RETURN(Channel * c, Find(id));
+  c->bridged = true;
+  return absl::OkStatus();
 }
 
 absl::Status Connection::SendRequest(uint32_t id, std::string_view type,

@@ -91,6 +91,11 @@ absl::Status Channel::Close() {
   return session_->connection_->Close(id_);
 }
 
+absl::Status Channel::SetBridged() {
+  if (!valid()) return NoChannel();
+  return session_->connection_->SetBridged(id_);
+}
+
 absl::Status Channel::SendRequest(std::string_view type, bool want_reply,
                                   Bytes data) {
   if (!valid()) return NoChannel();

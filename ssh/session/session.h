@@ -70,6 +70,11 @@ class Channel {
   size_t QueueRoom() const;
   absl::Status SendEof();
   absl::Status Close();
+  // As Connection::SetBridged: for each channel of a bridge, our CLOSE
+  // waits for Close() after the peer's (OnClose reports the peer's; the
+  // channel stays valid() until Close()), and requests that arrive after
+  // our Close() still reach OnChannelRequest.
+  absl::Status SetBridged();
   absl::Status SendRequest(std::string_view type, bool want_reply,
                            Bytes data = {});
   // Answers the peer's want_reply request `request` (from

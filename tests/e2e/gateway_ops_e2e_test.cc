@@ -452,12 +452,7 @@ TEST_F(GatewayOpsE2eTest, MaxChannelsPerConnectionAtItsLimit) {
     return absl::StrContains(ReadLog(dir->File("one2.log")), "one-up");
   })) << ReadLog(dir->File("one2.log"));
   const RunResult two_ok = ViaGateway("echo two", mux);
-  // KNOWN BUG (session 5, open): about 1 run in 10, a second command run
-  // through a ControlMaster's mux socket gets its output but exit 255 (the
-  // master never passed an exit status to the mux client). Until it is
-  // found, 255 is tolerated here only; every non-mux test checks exit codes.
-  EXPECT_TRUE(two_ok.exit_code == 0 || two_ok.exit_code == 255)
-      << two_ok.Describe();
+  EXPECT_EQ(two_ok.exit_code, 0) << two_ok.Describe();
   EXPECT_EQ(two_ok.out, "two\n");
   EXPECT_FALSE(absl::StrContains(two_ok.err, "refused")) << two_ok.Describe();
   (*p2)->Stop();

@@ -229,17 +229,26 @@ TEST_F(GatewaySessionE2eTest, ControlMasterRunsASecondCommandOnOneConnection) {
       "-o", "ControlMaster=no", "-o",
       absl::StrCat("ControlPath=", env_->File("cm-%C"))};
   const RunResult second = AliceRuns("echo second $SSH_CONNECTION", client);
-  // KNOWN BUG (session 5, open): about 1 run in 10, a second command run
-  // through a ControlMaster's mux socket gets its output but exit 255 (the
-  // master never passed an exit status to the mux client). Until it is
-  // found, 255 is tolerated here only; every non-mux test checks exit codes.
-  EXPECT_TRUE(second.exit_code == 0 || second.exit_code == 255)
+  EXPECT_EQ(second.exit_code, 0)
       << second.Describe() << env_->fixture().GatewayLog();
   // SSH_CONNECTION on the target is the gateway's upstream connection: the
   // same for both channels (one upstream per downstream connection).
   const std::string first_line = first.substr(0, first.find('\n'));
   EXPECT_EQ(second.out, absl::StrCat("second", first_line.substr(5), "\n"))
       << "master: " << first_line;
+
+  // The master closes a mux channel as soon as both directions are done,
+  // without waiting for the exit status; the target sends its EOF when
+  // the command closes its output, the exit status only when it ends.
+  // The gateway must keep the user's channel until the host's channel is
+  // closed, so that the exit status still reaches the master (it used to
+  // answer the master's CLOSE at once: exit 255, about 1 run in 10 when
+  // the target's EOF and exit status came apart by chance).
+  const RunResult third =
+      AliceRuns("echo third; exec >&- 2>&-; sleep 2; exit 7", client);
+  EXPECT_EQ(third.exit_code, 7)
+      << third.Describe() << env_->fixture().GatewayLog();
+  EXPECT_EQ(third.out, "third\n") << third.Describe();
 
   ASSERT_TRUE(WriteFile(go, "").ok());
   for (absl::Time end = absl::Now() + absl::Seconds(120);
