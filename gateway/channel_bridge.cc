@@ -126,6 +126,7 @@ void GatewayConnection::OnChannelOpen(Channel ch, std::string_view type,
 }
 
 void GatewayConnection::AttachTapAndOpen(Bridge& b) {
+  b.info.wake = RecorderWake();
   absl::StatusOr<std::unique_ptr<ChannelTap>> tap =
       proxy_.options().recorder->Attach(b.info);
   if (!tap.ok()) {
@@ -457,6 +458,9 @@ void GatewayConnection::CloseBridge(Bridge& b, const std::string& why) {
 
 void GatewayConnection::MaybeForget(Bridge& b) {
   if (!b.down_closed || (b.up_open && !b.up_closed)) return;
+  // Record before forward: what waits for the recorder still goes out
+  // (an exit-status may follow the user's CLOSE, as below).
+  if (!b.gate_in.empty() || !b.gate_out.empty()) return;
   // Bridged channels: our CLOSE answers the peer's only now, after
   // everything the other side sent before its CLOSE.
   if (b.down.valid()) {
@@ -513,6 +517,19 @@ void GatewayConnection::ForwardInput(Bridge& b, uint32_t stream, Bytes data) {
     CloseBridge(b, "recording failed");
     return;
   }
+  if (MustWait(b, b.gate_in)) {
+    Hold(b, true, Bridge::Gated::kData, stream, "", data);
+    return;
+  }
+  SendInput(b, stream, data);
+}
+
+void GatewayConnection::SendInput(Bridge& b, uint32_t stream, Bytes data) {
+  Channel ch = b.down;
+  if (!b.up.valid() || b.up_closed) {
+    ch.Consume(data.size());
+    return;
+  }
   NoteData(b, true, data.size());
   const size_t before = b.up.QueuedBytes();
   absl::StatusOr<size_t> taken = b.up.Queue(data, stream);
@@ -539,6 +556,10 @@ void GatewayConnection::FlushHeld(Bridge& b) {
   }
   if (b.held.empty() && b.eof_held && b.up.valid()) {
     b.eof_held = false;
+    if (MustWait(b, b.gate_in)) {
+      Hold(b, true, Bridge::Gated::kEof, 0, "", {});
+      return;
+    }
     (void)b.up.SendEof();
     WakeUp();
   }
@@ -569,17 +590,131 @@ void GatewayConnection::OnUpstreamData(Channel ch, uint32_t stream,
     CloseBridge(*b, "recording failed");
     return;
   }
-  NoteData(*b, false, data.size());
-  const size_t before = b->down.QueuedBytes();
-  absl::StatusOr<size_t> taken = b->down.Queue(data, stream);
-  if (!taken.ok() || *taken < data.size()) {
-    ch.Consume(data.size());
-    CloseBridge(*b, "the user side is not keeping up");
+  if (MustWait(*b, b->gate_out)) {
+    Hold(*b, false, Bridge::Gated::kData, stream, "", data);
     return;
   }
-  ch.Consume(*taken - (b->down.QueuedBytes() - before));
+  SendOutput(*b, stream, data);
+}
+
+void GatewayConnection::SendOutput(Bridge& b, uint32_t stream, Bytes data) {
+  Channel ch = b.up;
+  if (down_ended_ || b.down_closed) {
+    ch.Consume(data.size());
+    return;
+  }
+  NoteData(b, false, data.size());
+  const size_t before = b.down.QueuedBytes();
+  absl::StatusOr<size_t> taken = b.down.Queue(data, stream);
+  if (!taken.ok() || *taken < data.size()) {
+    ch.Consume(data.size());
+    CloseBridge(b, "the user side is not keeping up");
+    return;
+  }
+  ch.Consume(*taken - (b.down.QueuedBytes() - before));
   WakeDown();
   WakeUp();
+}
+
+// ------------------------------------------------------------ record before
+// forward: a byte reaches the other side only once the spool has it.
+
+bool GatewayConnection::MustWait(const Bridge& b,
+                                 const std::deque<Bridge::Gated>& gate) const {
+  return !gate.empty() ||
+         (b.tap != nullptr && !b.tap->Recorded(b.tap->LastTicket()));
+}
+
+void GatewayConnection::Hold(Bridge& b, bool input, Bridge::Gated::Kind kind,
+                             uint32_t stream, std::string type, Bytes data) {
+  Bridge::Gated g;
+  g.kind = kind;
+  g.ticket = b.tap != nullptr ? b.tap->LastTicket() : 0;
+  g.stream = stream;
+  g.type = std::move(type);
+  g.data.assign(data.begin(), data.end());
+  (input ? b.gate_in : b.gate_out).push_back(std::move(g));
+}
+
+bool GatewayConnection::ReleaseGates(Bridge& b) {
+  for (bool input : {true, false}) {
+    std::deque<Bridge::Gated>& gate = input ? b.gate_in : b.gate_out;
+    while (!gate.empty() && b.tap != nullptr &&
+           b.tap->Recorded(gate.front().ticket)) {
+      Bridge::Gated g = std::move(gate.front());
+      gate.pop_front();
+      switch (g.kind) {
+        case Bridge::Gated::kData:
+          if (input) {
+            SendInput(b, g.stream, g.data);
+          } else {
+            SendOutput(b, g.stream, g.data);
+          }
+          break;
+        case Bridge::Gated::kEof:
+          if (input && b.up.valid() && !b.up_closed) {
+            (void)b.up.SendEof();
+            WakeUp();
+          } else if (!input && !down_ended_) {
+            (void)b.down.SendEof();
+            WakeDown();
+          }
+          break;
+        case Bridge::Gated::kRequest:
+          // Like OnUpstreamRequest: even after the user's CLOSE (our CLOSE
+          // answers it only in MaybeForget).
+          if (!down_ended_) {
+            (void)b.down.SendRequest(g.type, false, g.data);
+            WakeDown();
+          }
+          break;
+        case Bridge::Gated::kClose:
+          if (input && b.up.valid() && !b.up_closed) {
+            (void)b.up.Close();
+            WakeUp();
+          } else if (!input && !down_ended_ && !b.down_closed) {
+            (void)b.down.Close();
+            WakeDown();
+          }
+          break;
+      }
+    }
+  }
+  const uint32_t id = b.down.id();
+  MaybeForget(b);
+  return FindDown(id) != nullptr;
+}
+
+std::function<void()> GatewayConnection::RecorderWake() {
+  std::weak_ptr<GatewayConnection> weak = weak_from_this();
+  std::shared_ptr<std::atomic<bool>> posted = wake_posted_;
+  asio::any_io_executor ex = executor_;
+  return [weak, posted, ex] {
+    if (posted->exchange(true)) return;
+    asio::post(ex, [weak, posted] {
+      posted->store(false);
+      if (std::shared_ptr<GatewayConnection> self = weak.lock()) {
+        self->OnRecorderWake();
+      }
+    });
+  };
+}
+
+void GatewayConnection::OnRecorderWake() {
+  std::vector<uint32_t> ids;
+  for (const auto& [id, b] : bridges_) ids.push_back(id);
+  for (uint32_t id : ids) {
+    Bridge* b = FindDown(id);
+    if (b == nullptr || b->tap == nullptr) continue;
+    if (absl::Status health = b->tap->Health(); !health.ok()) {
+      // Strict recording: nothing may pass unrecorded. End the session
+      // with the reason (the user sees it).
+      EndAt(Now(), absl::StrCat("the session recording failed: ",
+                                Safe(health.message())));
+      return;
+    }
+    ReleaseGates(*b);
+  }
 }
 
 void GatewayConnection::OnUpstreamQueuedDataSent(Channel ch, size_t n) {
@@ -604,6 +739,10 @@ void GatewayConnection::OnEof(Channel ch) {
     b->eof_held = true;
     return;
   }
+  if (MustWait(*b, b->gate_in)) {
+    Hold(*b, true, Bridge::Gated::kEof, 0, "", {});
+    return;
+  }
   (void)b->up.SendEof();
   WakeUp();
 }
@@ -611,6 +750,10 @@ void GatewayConnection::OnEof(Channel ch) {
 void GatewayConnection::OnUpstreamEof(Channel ch) {
   Bridge* b = FindUp(ch.id());
   if (b == nullptr || down_ended_) return;
+  if (MustWait(*b, b->gate_out)) {
+    Hold(*b, false, Bridge::Gated::kEof, 0, "", {});
+    return;
+  }
   (void)b->down.SendEof();
   WakeDown();
 }
@@ -631,6 +774,10 @@ void GatewayConnection::OnClose(Channel ch) {
   if (b == nullptr) return;
   b->down_closed = true;
   if (b->up.valid() && !b->up_closed) {
+    if (MustWait(*b, b->gate_in)) {
+      Hold(*b, true, Bridge::Gated::kClose, 0, "", {});
+      return;
+    }
     (void)b->up.Close();
     WakeUp();
   }
@@ -642,6 +789,10 @@ void GatewayConnection::OnUpstreamClose(Channel ch) {
   if (b == nullptr) return;
   b->up_closed = true;
   if (!down_ended_ && !b->down_closed) {
+    if (MustWait(*b, b->gate_out)) {
+      Hold(*b, false, Bridge::Gated::kClose, 0, "", {});
+      return;
+    }
     (void)b->down.Close();
     WakeDown();
   }
@@ -671,7 +822,11 @@ void GatewayConnection::OnUpstreamRequest(Channel ch, std::string_view type,
     CloseBridge(*b, "recording failed");
     return;
   }
-  (void)b->down.SendRequest(type, false, data);
+  if (MustWait(*b, b->gate_out)) {
+    Hold(*b, false, Bridge::Gated::kRequest, 0, std::string(type), data);
+  } else {
+    (void)b->down.SendRequest(type, false, data);
+  }
   if (want_reply) (void)ch.Reply(request, true);
   WakeDown();
   WakeUp();

@@ -259,6 +259,27 @@ absl::StatusOr<GatewaySettings> SettingsFromConfig(
   }
   RETURN_IF_ERROR(DurationIn("revocation_grace", s.revocation_grace,
                              absl::Seconds(1), kMaxTimeout));
+
+  s.spool_dir = Resolve(
+      s.state_dir, config.spool_dir().empty() ? "spool" : config.spool_dir());
+  if (config.has_spool_fsync_interval()) {
+    s.spool_fsync_interval = FromProto(config.spool_fsync_interval());
+  }
+  RETURN_IF_ERROR(DurationIn("spool_fsync_interval", s.spool_fsync_interval,
+                             absl::Milliseconds(10), absl::Minutes(10)));
+  if (config.spool_max_bytes() != 0) {
+    s.spool_max_bytes = config.spool_max_bytes();
+  }
+  if (s.spool_max_bytes < (int64_t{1} << 20)) {
+    return Bad("spool_max_bytes", "must be at least 1048576 (1 MiB)");
+  }
+  if (config.record_exec_output_limit() != 0) {
+    s.record_exec_output_limit = config.record_exec_output_limit();
+  }
+  if (s.record_exec_output_limit < 0 ||
+      s.record_exec_output_limit > (int64_t{1} << 40)) {
+    return Bad("record_exec_output_limit", "must be in 0..1099511627776");
+  }
   return s;
 }
 

@@ -89,6 +89,11 @@ struct GatewaySettings {
   GatewayFileSettings files;
   absl::Duration drain_timeout = absl::Seconds(30);
   absl::Duration revocation_grace = absl::Seconds(60);
+  // Session recordings (issue 14).
+  std::string spool_dir;  // absolute; default STATE_DIR/spool
+  absl::Duration spool_fsync_interval = absl::Seconds(1);
+  int64_t spool_max_bytes = int64_t{10} << 30;
+  int64_t record_exec_output_limit = int64_t{16} << 20;
 };
 
 // Applies defaults to `config` and checks every value (HOST:PORT

@@ -396,5 +396,31 @@ TEST_F(GatewayConfigFilesTest, HostileStringsSurviveTheRoundTrip) {
   EXPECT_EQ(back.state_dir(), c.state_dir());
 }
 
+TEST(GatewayConfigTest, RecordingKeys) {
+  absl::StatusOr<GatewaySettings> d = Parse(Minimal());
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->spool_dir, "/etc/gw/spool");
+  EXPECT_EQ(d->spool_fsync_interval, absl::Seconds(1));
+  EXPECT_EQ(d->spool_max_bytes, int64_t{10} << 30);
+  EXPECT_EQ(d->record_exec_output_limit, int64_t{16} << 20);
+  absl::StatusOr<GatewaySettings> s =
+      Parse(absl::StrCat(Minimal(),
+                         "spool_dir: /var/spool/sp\n"
+                         "spool_fsync_interval: 250ms\n"
+                         "spool_max_bytes: 2097152\n"
+                         "record_exec_output_limit: 1024\n"));
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->spool_dir, "/var/spool/sp");
+  EXPECT_EQ(s->spool_fsync_interval, absl::Milliseconds(250));
+  EXPECT_EQ(s->spool_max_bytes, 2097152);
+  EXPECT_EQ(s->record_exec_output_limit, 1024);
+  for (const char* bad :
+       {"spool_fsync_interval: 1ms\n", "spool_fsync_interval: 1h\n",
+        "spool_max_bytes: 1000\n", "record_exec_output_limit: -1\n"}) {
+    absl::StatusOr<GatewaySettings> r = Parse(absl::StrCat(Minimal(), bad));
+    EXPECT_FALSE(r.ok()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace sallyport::gateway

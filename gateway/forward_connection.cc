@@ -546,6 +546,7 @@ void GatewayConnection::OpenReverse(Channel up, const std::string& type,
   b->info.channel_id = down->id();
   b->info.type = type;
   b->info.destination = destination;
+  b->info.wake = RecorderWake();  // rec (#14): record before forward
   absl::StatusOr<std::unique_ptr<ChannelTap>> tap =
       proxy_.options().recorder->Attach(b->info);
   if (tap.ok()) {

@@ -97,6 +97,14 @@ GatewayConnection::GatewayConnection(
 
 GatewayConnection::~GatewayConnection() {
   *alive_ = false;
+  // The recording: channels still open close now, then the session ends.
+  for (auto& [id, b] : bridges_) {
+    if (b->tap != nullptr) b->tap->Close(absl::Now());
+    b->tap.reset();
+  }
+  if (proxy_.options().recorder != nullptr) {
+    proxy_.options().recorder->EndSession(session_id_, "");
+  }
   if (user_counted_) proxy_.ReleaseUser(user_);
 }
 

@@ -44,6 +44,7 @@
 #define SALLYPORT_GATEWAY_GATEWAY_CONNECTION_H_
 
 #include <asio.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -171,6 +172,18 @@ class GatewayConnection
     // reported (so ChannelClosed is reported once).
     uint64_t bytes_in = 0, bytes_out = 0;
     bool reported_open = false;
+    // Record before forward (issue 14): what waits for the recorder, per
+    // direction and in order. An entry goes to the other side once the tap
+    // Recorded(ticket); entries behind a waiting one wait too. Data is not
+    // consumed while it waits, so the channel window bounds each gate.
+    struct Gated {
+      enum Kind { kData, kEof, kRequest, kClose } kind = kData;
+      uint64_t ticket = 0;
+      uint32_t stream = 0;
+      std::string type;           // kRequest
+      std::vector<uint8_t> data;  // kData bytes, kRequest payload
+    };
+    std::deque<Gated> gate_in, gate_out;
   };
 
   void AuthDecided(
@@ -199,6 +212,18 @@ class GatewayConnection
   void ForwardInput(Bridge& b, uint32_t stream, ssh::wire::Bytes data);
   void FlushHeld(Bridge& b);
   void MaybeForget(Bridge& b);
+  // Record before forward (channel_bridge.cc): whether `gate` must hold
+  // the next thing of its direction; queue it; send what was recorded.
+  bool MustWait(const Bridge& b, const std::deque<Bridge::Gated>& gate) const;
+  void Hold(Bridge& b, bool input, Bridge::Gated::Kind kind, uint32_t stream,
+            std::string type, ssh::wire::Bytes data);
+  // Returns false when the bridge is gone.
+  bool ReleaseGates(Bridge& b);
+  void SendInput(Bridge& b, uint32_t stream, ssh::wire::Bytes data);
+  void SendOutput(Bridge& b, uint32_t stream, ssh::wire::Bytes data);
+  // The taps' wake (ChannelInfo::wake): posts OnRecorderWake once.
+  std::function<void()> RecorderWake();
+  void OnRecorderWake();
   // AuthorizeChannel with the per-connection cache; `done` runs on the
   // executor with the bridge still alive (or never).
   void Authorize(
@@ -328,6 +353,9 @@ class GatewayConnection
   uint64_t next_serial_ = 1;
   std::map<uint32_t, std::unique_ptr<Bridge>> bridges_;  // by down id
   std::map<uint32_t, Bridge*> by_up_;
+  // A recorder wake is posted and not yet run (record before forward).
+  std::shared_ptr<std::atomic<bool>> wake_posted_ =
+      std::make_shared<std::atomic<bool>>(false);
   std::map<std::string, gateway::v1::AuthorizeChannelResponse> authz_cache_;
 
   // Forwarding state (gateway/forward_connection.cc).

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -38,6 +39,10 @@ struct ChannelInfo {
   std::string type;
   // For direct-tcpip: "HOST:PORT".
   std::string destination;
+  // Record before forward (issue 14): called from any thread when an
+  // asynchronous tap's Recorded() may have become true or its Health()
+  // failed; the connection posts a look at its channels to its executor.
+  std::function<void()> wake;
 };
 
 enum class Direction {
@@ -63,6 +68,20 @@ class ChannelTap {
                                     uint32_t rows) = 0;
   // The channel is gone (once; nothing is called afterwards).
   virtual void Close(absl::Time at) = 0;
+
+  // Record before forward (issue 14). An asynchronous tap queues what it
+  // is given and returns at once; the bridge hands data (and the EOF,
+  // requests and close behind it) to the other side only once
+  // Recorded(LastTicket() at the time) is true, and consumes the window
+  // then, so a slow disk pauses the channel. Synchronous taps (the
+  // defaults) have recorded everything when the call returns.
+  virtual uint64_t LastTicket() const { return 0; }
+  virtual bool Recorded(uint64_t ticket) const {
+    (void)ticket;
+    return true;
+  }
+  // An error once the recording failed (the session must end).
+  virtual absl::Status Health() const { return absl::OkStatus(); }
 };
 
 class Recorder {
@@ -71,6 +90,13 @@ class Recorder {
   // A tap for a channel about to be opened; an error refuses the channel.
   virtual absl::StatusOr<std::unique_ptr<ChannelTap>> Attach(
       const ChannelInfo& info) = 0;
+  // The connection of `session_id` ended (once, after its channels'
+  // Close); `why` is empty for a normal end.
+  virtual void EndSession(const std::string& session_id,
+                          const std::string& why) {
+    (void)session_id;
+    (void)why;
+  }
 };
 
 // Records nothing (benchmarks, `record: never`).

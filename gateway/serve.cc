@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "base/notify.h"
 #include "gateway/enroll.h"
+#include "gateway/spool_tap.h"
 #include "ssh/cert/certificate_file.h"
 #include "ssh/crypto/keys.h"
 #include "ssh/net/driver.h"
@@ -186,9 +187,32 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
 
   ProxyOptions proxy_options;
   proxy_options.ca = s->ca_.get();
-  proxy_options.recorder = s->options_.recorder != nullptr
-                               ? s->options_.recorder
-                               : &s->null_recorder_;
+  Recorder* recorder = s->options_.recorder;
+  if (recorder == nullptr) {
+    audit::RecorderOptions ro;
+    ro.spool_dir = c.spool_dir;
+    ro.gateway_id = c.name;
+    ro.fsync_interval = c.spool_fsync_interval;
+    ro.spool_max_bytes = c.spool_max_bytes;
+    absl::StatusOr<std::unique_ptr<audit::SpoolRecorder>> spool =
+        audit::SpoolRecorder::Start(ro);
+    if (spool.ok()) {
+      s->spool_recorder_ = std::move(*spool);
+      SpoolTapOptions to;
+      to.exec_output_limit = c.record_exec_output_limit;
+      s->spool_taps_ =
+          std::make_unique<SpoolTapRecorder>(*s->spool_recorder_, to);
+    } else {
+      // Fail closed: recorded sessions are refused with the reason.
+      ops->Notice("recording", absl::StrCat("the spool cannot be used: ",
+                                            spool.status().message()));
+      s->spool_taps_ = std::make_unique<RefusingRecorder>(
+          absl::StrCat("the recording spool cannot be used (",
+                       spool.status().message(), ")"));
+    }
+    recorder = s->spool_taps_.get();
+  }
+  proxy_options.recorder = recorder;
   proxy_options.host_keys = {*server_key};
   proxy_options.limits = ToProxyLimits(c.limits);
   proxy_options.clock = s->options_.clock;

@@ -30,6 +30,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "audit/recorder.h"
 #include "gateway/ca_client.h"
 #include "gateway/config.h"
 #include "gateway/metrics_server.h"
@@ -51,7 +52,8 @@ class GatewayServer {
  public:
   struct Options {
     GatewaySettings config;
-    // Null: a NullRecorder (the audit recorder lands with //audit).
+    // Null: recordings go to spool files under the config's spool_dir
+    // (gateway/spool_tap.h).
     Recorder* recorder = nullptr;
     // Receives every log line (formatted per config.log_format); null:
     // stderr.
@@ -117,6 +119,10 @@ class GatewayServer {
 
   Options options_;
   NullRecorder null_recorder_;
+  // rec (#14): the spool recorder (when Options::recorder is null); it
+  // outlives the I/O threads and the proxy (declared before them).
+  std::unique_ptr<audit::SpoolRecorder> spool_recorder_;
+  std::unique_ptr<Recorder> spool_taps_;
   std::unique_ptr<GatewayOps> ops_;
   std::shared_ptr<RevocationSink> revocation_sink_ =
       std::make_shared<RevocationSink>();

@@ -82,10 +82,24 @@ constexpr std::array<std::pair<CertificatePurpose, std::string_view>, 3>
     kCertificatePurposes = {{{CertificatePurpose::kLogin, "login"},
                              {CertificatePurpose::kSession, "session"},
                              {CertificatePurpose::kHost, "host"}}};
-constexpr std::array<std::pair<SessionStatus, std::string_view>, 3>
+constexpr std::array<std::pair<SessionStatus, std::string_view>, 4>
     kSessionStatuses = {{{SessionStatus::kActive, "active"},
                          {SessionStatus::kEnded, "ended"},
-                         {SessionStatus::kFailed, "failed"}}};
+                         {SessionStatus::kFailed, "failed"},
+                         {SessionStatus::kInterrupted, "interrupted"}}};
+constexpr std::array<std::pair<SessionRecordKind, std::string_view>, 7>
+    kSessionRecordKinds = {
+        {{SessionRecordKind::kData, "data"},
+         {SessionRecordKind::kRequest, "request"},
+         {SessionRecordKind::kWindowChange, "window_change"},
+         {SessionRecordKind::kChannelOpen, "channel_open"},
+         {SessionRecordKind::kChannelClose, "channel_close"},
+         {SessionRecordKind::kStreamSummary, "stream_summary"},
+         {SessionRecordKind::kSessionEnd, "session_end"}}};
+constexpr std::array<std::pair<RecordDirection, std::string_view>, 3>
+    kRecordDirections = {{{RecordDirection::kNone, "none"},
+                          {RecordDirection::kInput, "input"},
+                          {RecordDirection::kOutput, "output"}}};
 constexpr std::array<std::pair<ChunkStream, std::string_view>, 3>
     kChunkStreams = {{{ChunkStream::kOutput, "output"},
                       {ChunkStream::kInput, "input"},
@@ -214,6 +228,18 @@ std::string_view SessionStatusName(SessionStatus status) {
 std::optional<SessionStatus> ParseSessionStatus(std::string_view name) {
   return ParseEnum(kSessionStatuses, name);
 }
+std::string_view SessionRecordKindName(SessionRecordKind kind) {
+  return EnumName(kSessionRecordKinds, kind);
+}
+std::optional<SessionRecordKind> ParseSessionRecordKind(std::string_view name) {
+  return ParseEnum(kSessionRecordKinds, name);
+}
+std::string_view RecordDirectionName(RecordDirection direction) {
+  return EnumName(kRecordDirections, direction);
+}
+std::optional<RecordDirection> ParseRecordDirection(std::string_view name) {
+  return ParseEnum(kRecordDirections, name);
+}
 std::string_view ChunkStreamName(ChunkStream stream) {
   return EnumName(kChunkStreams, stream);
 }
@@ -338,6 +364,45 @@ absl::Status Session::Validate() const {
   }
   if (!ParseSessionStatus(SessionStatusName(status))) {
     return absl::InvalidArgumentError("session status: unknown value");
+  }
+  return ValidateText("session gateway id", gateway_id, kMaxNameBytes, false);
+}
+
+namespace {
+bool IsLowerHexHash(std::string_view hash) {
+  if (hash.size() != 64) return false;
+  for (char c : hash) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+}  // namespace
+
+absl::Status SessionRecord::Validate() const {
+  RETURN_IF_ERROR(ValidateName("session id", session_id));
+  RETURN_IF_ERROR(ValidateSerial("record seq", seq));
+  if (offset < absl::ZeroDuration() || offset == absl::InfiniteDuration()) {
+    return absl::InvalidArgumentError("record offset must be >= 0 and finite");
+  }
+  if (!ParseSessionRecordKind(SessionRecordKindName(kind))) {
+    return absl::InvalidArgumentError("record kind: unknown value");
+  }
+  if (!ParseRecordDirection(RecordDirectionName(direction))) {
+    return absl::InvalidArgumentError("record direction: unknown value");
+  }
+  if (stream > 0x7fffffffu) {
+    return absl::InvalidArgumentError("record stream out of range");
+  }
+  RETURN_IF_ERROR(ValidateText("record name", name, kMaxNameBytes, false));
+  RETURN_IF_ERROR(
+      ValidateText("record summary", summary, kMaxTextBytes, false));
+  if (data.size() > kMaxChunkBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("record data is longer than ", kMaxChunkBytes, " bytes"));
+  }
+  if (!IsLowerHexHash(hash)) {
+    return absl::InvalidArgumentError(
+        "record hash must be 64 lowercase hex characters");
   }
   return absl::OkStatus();
 }

@@ -255,8 +255,14 @@ struct AuditHead {
 
 // ---------------------------------------------------------------- sessions
 
-enum class SessionStatus { kActive, kEnded, kFailed };
-// "active", "ended", "failed".
+// The chain hash before a session's first record (64 hex zeros).
+inline constexpr std::string_view kRecordingGenesisHash =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+// kInterrupted: the gateway died before the session ended; its records
+// were shipped from the spool on the gateway's next start.
+enum class SessionStatus { kActive, kEnded, kFailed, kInterrupted };
+// "active", "ended", "failed", "interrupted".
 std::string_view SessionStatusName(SessionStatus status);
 std::optional<SessionStatus> ParseSessionStatus(std::string_view name);
 
@@ -270,6 +276,13 @@ struct Session {
   int64_t bytes_in = 0;   // client → host
   int64_t bytes_out = 0;  // host → client
   SessionStatus status = SessionStatus::kActive;
+  // The gateway that owns the session (its mTLS identity); only it may add
+  // records. Empty for sessions stored before schema version 5.
+  std::string gateway_id;
+  // Set by the store (AppendSessionRecords): the last record's seq (0 when
+  // there is none) and its chain hash (kRecordingGenesisHash when none).
+  uint64_t last_seq = 0;
+  std::string chain_head = std::string(kRecordingGenesisHash);
 
   absl::Status Validate() const;
   bool operator==(const Session&) const = default;
@@ -277,9 +290,14 @@ struct Session {
 
 struct SessionEnd {
   absl::Time ended_at;
-  SessionStatus status = SessionStatus::kEnded;  // kEnded or kFailed
+  // kEnded, kFailed or kInterrupted.
+  SessionStatus status = SessionStatus::kEnded;
   int64_t bytes_in = 0;
   int64_t bytes_out = 0;
+  // When set, the session ends only if exactly this many records are stored
+  // (kFailedPrecondition otherwise): the CA closes a recording only once
+  // every record the gateway spooled has arrived.
+  std::optional<uint64_t> expect_last_seq;
 };
 
 struct SessionFilter {
@@ -308,6 +326,48 @@ struct SessionChunk {
 
   absl::Status Validate() const;
   bool operator==(const SessionChunk&) const = default;
+};
+
+// One record of a session recording, as the Store keeps it: a flat row
+// whose fields mean what audit/recording_record.h says per kind (the Store
+// does not interpret them). `hash` is the record's SHA-256 chain hash
+// (lowercase hex), computed by //audit; the Store keeps the chain's head.
+enum class SessionRecordKind {
+  kData,
+  kRequest,
+  kWindowChange,
+  kChannelOpen,
+  kChannelClose,
+  kStreamSummary,
+  kSessionEnd,
+};
+// "data", "request", "window_change", "channel_open", "channel_close",
+// "stream_summary", "session_end".
+std::string_view SessionRecordKindName(SessionRecordKind kind);
+std::optional<SessionRecordKind> ParseSessionRecordKind(std::string_view name);
+
+enum class RecordDirection { kNone, kInput, kOutput };
+// "none", "input" (user -> host), "output" (host -> user).
+std::string_view RecordDirectionName(RecordDirection direction);
+std::optional<RecordDirection> ParseRecordDirection(std::string_view name);
+
+struct SessionRecord {
+  std::string session_id;
+  uint64_t seq = 0;  // 1..kMaxSerial, contiguous within the session
+  uint32_t channel = 0;
+  absl::Duration offset;  // since the session started, >= 0
+  SessionRecordKind kind = SessionRecordKind::kData;
+  RecordDirection direction = RecordDirection::kNone;
+  uint32_t stream = 0;  // SSH data type: 0 data, 1 stderr
+  std::string name;     // text, at most kMaxNameBytes
+  std::string summary;  // text, at most kMaxTextBytes
+  int64_t value1 = 0;
+  int64_t value2 = 0;
+  std::string data;  // raw bytes, at most kMaxChunkBytes
+  std::string hash;  // 64 lowercase hex characters
+
+  absl::Status Validate() const;
+  bool operator==(const SessionRecord&) const = default;
 };
 
 // ---------------------------------------------------------------- join tokens

@@ -166,6 +166,21 @@ class Store {
   // (1..10000).
   virtual absl::StatusOr<std::vector<SessionChunk>> ListSessionChunks(
       std::string_view session_id, uint64_t after_seq, int limit) = 0;
+  // Appends recording records of ONE session (kInvalidArgument for mixed
+  // sessions) in one transaction and moves the session's head (last_seq,
+  // chain_head) to the last one. Records whose seq is already stored are
+  // skipped when their hash equals the stored one (a spool re-shipped after
+  // a lost confirmation) and refused with kFailedPrecondition when it
+  // differs. The others must continue the stored seq without a gap
+  // (kFailedPrecondition). kNotFound for an unknown session;
+  // kFailedPrecondition when new records arrive for an ended session.
+  // Returns the session with its new head.
+  virtual absl::StatusOr<Session> AppendSessionRecords(
+      const std::vector<SessionRecord>& records) = 0;
+  // Records of one session with seq > after_seq, ascending, at most `limit`
+  // (1..10000).
+  virtual absl::StatusOr<std::vector<SessionRecord>> ListSessionRecords(
+      std::string_view session_id, uint64_t after_seq, int limit) = 0;
 
   // ------------------------------------------------------------ join tokens
   // Stores SHA-256(token). kAlreadyExists for the same secret.

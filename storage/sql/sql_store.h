@@ -96,6 +96,10 @@ class SqlStore : public Store {
       const std::vector<SessionChunk>& chunks) override;
   absl::StatusOr<std::vector<SessionChunk>> ListSessionChunks(
       std::string_view session_id, uint64_t after_seq, int limit) override;
+  absl::StatusOr<Session> AppendSessionRecords(
+      const std::vector<SessionRecord>& records) override;
+  absl::StatusOr<std::vector<SessionRecord>> ListSessionRecords(
+      std::string_view session_id, uint64_t after_seq, int limit) override;
 
   absl::StatusOr<JoinToken> CreateJoinToken(const NewJoinToken& token) override;
   absl::StatusOr<JoinToken> ConsumeJoinToken(

@@ -29,13 +29,15 @@ constexpr Statement kListAuditEvents(
 
 #define SP_SESSION_COLUMNS                                             \
   "id, user_name, login, host, started_at_us, ended_at_us, bytes_in, " \
-  "bytes_out, status"
-constexpr Statement kInsertSession("INSERT INTO sessions (" SP_SESSION_COLUMNS
-                                   ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
-                                   "$9)");
+  "bytes_out, status, gateway_id, last_seq, chain_head"
+constexpr Statement kInsertSession(
+    "INSERT INTO sessions (id, user_name, login, host, started_at_us, "
+    "ended_at_us, bytes_in, bytes_out, status, gateway_id) VALUES ($1, $2, "
+    "$3, $4, $5, $6, $7, $8, $9, $10)");
 constexpr Statement kEndSession(
     "UPDATE sessions SET ended_at_us = $2, status = $3, bytes_in = $4, "
     "bytes_out = $5 WHERE id = $1 AND status = 'active' "
+    "AND ($6 IS NULL OR last_seq = $6) "
     "RETURNING " SP_SESSION_COLUMNS);
 constexpr Statement kSelectSession("SELECT " SP_SESSION_COLUMNS
                                    " FROM sessions WHERE id = $1");
@@ -87,6 +89,9 @@ absl::StatusOr<Session> SessionFromRow(const Row& r) {
   std::optional<SessionStatus> status = ParseSessionStatus(r[8].AsBytes());
   if (!status) return absl::DataLossError("stored session has a bad status");
   s.status = *status;
+  s.gateway_id = r[9].AsBytes();
+  s.last_seq = static_cast<uint64_t>(r[10].AsInt());
+  s.chain_head = r[11].AsBytes();
   return s;
 }
 
@@ -195,6 +200,8 @@ absl::StatusOr<AuditHead> SqlStore::GetAuditHead() {
 absl::StatusOr<Session> SqlStore::CreateSession(const Session& in) {
   RETURN_IF_ERROR(in.Validate());
   Session s = in;
+  s.last_seq = 0;
+  s.chain_head = std::string(kRecordingGenesisHash);
   s.started_at = TruncateToMicros(s.started_at);
   if (s.ended_at) s.ended_at = TruncateToMicros(*s.ended_at);
   RETURN_IF_ERROR(Describe(
@@ -206,7 +213,8 @@ absl::StatusOr<Session> SqlStore::CreateSession(const Session& in) {
                             Param::Text(s.login), Param::Text(s.host),
                             TimeParam(s.started_at), OptTimeParam(s.ended_at),
                             Param::Int(s.bytes_in), Param::Int(s.bytes_out),
-                            Param::Text(SessionStatusName(s.status))})
+                            Param::Text(SessionStatusName(s.status)),
+                            Param::Text(s.gateway_id)})
                      .status();
                }),
       SessionWhat(s.id)));
@@ -222,8 +230,15 @@ absl::StatusOr<Session> SqlStore::EndSession(std::string_view id,
   if (end.bytes_in < 0 || end.bytes_out < 0) {
     return absl::InvalidArgumentError("session byte counts must be >= 0");
   }
+  if (end.expect_last_seq && *end.expect_last_seq > kMaxSerial) {
+    return absl::InvalidArgumentError("expected last seq out of range");
+  }
+  std::optional<int64_t> expect_last_seq;
+  if (end.expect_last_seq) {
+    expect_last_seq = static_cast<int64_t>(*end.expect_last_seq);
+  }
   std::vector<Row> rows;
-  bool exists = false;
+  std::optional<Session> existing_session;
   RETURN_IF_ERROR(Describe(
       Transact(TxMode::kReadCommitted,
                [&](Tx& tx) -> absl::Status {
@@ -232,18 +247,26 @@ absl::StatusOr<Session> SqlStore::EndSession(std::string_view id,
                                     {Param::Text(id), TimeParam(end.ended_at),
                                      Param::Text(SessionStatusName(end.status)),
                                      Param::Int(end.bytes_in),
-                                     Param::Int(end.bytes_out)}));
+                                     Param::Int(end.bytes_out),
+                                     Param::OptInt(expect_last_seq)}));
                  if (!rows.empty()) return absl::OkStatus();
                  ASSIGN_OR_RETURN(std::vector<Row> existing,
-                                  tx.Query(kSessionExists, {Param::Text(id)}));
-                 exists = !existing.empty();
+                                  tx.Query(kSelectSession, {Param::Text(id)}));
+                 if (existing.empty()) return absl::OkStatus();
+                 ASSIGN_OR_RETURN(existing_session,
+                                  SessionFromRow(existing[0]));
                  return absl::OkStatus();
                }),
       SessionWhat(id)));
   if (rows.empty()) {
-    if (!exists) return NotFound(SessionWhat(id));
-    return absl::FailedPreconditionError(
-        absl::StrCat(SessionWhat(id), " has already ended"));
+    if (!existing_session) return NotFound(SessionWhat(id));
+    if (existing_session->status != SessionStatus::kActive) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(SessionWhat(id), " has already ended"));
+    }
+    return absl::FailedPreconditionError(absl::StrCat(
+        SessionWhat(id), " holds ", existing_session->last_seq,
+        " records, not the ", end.expect_last_seq.value_or(0), " expected"));
   }
   return SessionFromRow(rows[0]);
 }

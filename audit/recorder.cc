@@ -1,0 +1,285 @@
+#include "audit/recorder.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
+
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+
+namespace sallyport::audit {
+namespace {
+
+size_t RecordBytes(const v1::RecordingRecord& r) {
+  // What the record costs in the queue: its payload plus a fixed overhead.
+  size_t n = 256;
+  if (r.has_data()) n += r.data().bytes().size();
+  if (r.has_request()) n += r.request().summary().size();
+  return n;
+}
+
+absl::StatusOr<int64_t> SpoolDirBytes(const std::string& dir) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot read ", dir, ": ", std::strerror(errno)));
+  }
+  int64_t total = 0;
+  while (dirent* e = ::readdir(d)) {
+    if (!std::string_view(e->d_name).ends_with(kSpoolSuffix)) continue;
+    struct stat st;
+    if (::stat(absl::StrCat(dir, "/", e->d_name).c_str(), &st) == 0) {
+      total += st.st_size;
+    }
+  }
+  ::closedir(d);
+  return total;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------ session
+
+int64_t SessionRecording::OffsetUs(absl::Time at) const {
+  const int64_t us = absl::ToUnixMicros(at) - start_us_;
+  return us < 0 ? 0 : us;
+}
+
+absl::StatusOr<uint64_t> SessionRecording::Append(v1::RecordingRecord record) {
+  uint64_t seq = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!status_.ok()) return status_;
+    if (ended_) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the recording of session ", session_id_, " ended"));
+    }
+    seq = queued_seq_ + 1;
+    record.set_session_id(session_id_);
+    record.set_seq(seq);
+    RETURN_IF_ERROR(ValidateRecord(record));
+    // Under mu_, so records reach the queue in seq order.
+    RETURN_IF_ERROR(recorder_.Enqueue(shared_from_this(), std::move(record)));
+    queued_seq_ = seq;
+  }
+  return seq;
+}
+
+uint64_t SessionRecording::last_queued() const {
+  absl::MutexLock lock(&mu_);
+  return queued_seq_;
+}
+
+absl::Status SessionRecording::status() const {
+  absl::MutexLock lock(&mu_);
+  return status_;
+}
+
+void SessionRecording::SetWaker(std::function<void()> waker) {
+  absl::MutexLock lock(&mu_);
+  waker_ = std::move(waker);
+}
+
+void SessionRecording::End(v1::SessionStatus status,
+                           const std::string& message) {
+  v1::RecordingRecord r;
+  r.set_offset_us(OffsetUs(absl::Now()));
+  r.mutable_session_end()->set_status(status);
+  r.mutable_session_end()->set_message(
+      message.size() > kMaxRecordSummaryBytes
+          ? message.substr(0, kMaxRecordSummaryBytes)
+          : message);
+  absl::MutexLock lock(&mu_);
+  if (ended_) return;
+  ended_ = true;
+  if (!status_.ok()) return;
+  r.set_session_id(session_id_);
+  r.set_seq(queued_seq_ + 1);
+  if (!ValidateRecord(r).ok()) {
+    r.mutable_session_end()->clear_message();
+  }
+  absl::Status queued = recorder_.Enqueue(shared_from_this(), std::move(r));
+  if (queued.ok()) {
+    ++queued_seq_;
+  } else {
+    status_ = queued;  // the writer closes the file without an end record
+  }
+}
+
+bool SessionRecording::closed() const { return closed_.load(); }
+
+// ------------------------------------------------------------ recorder
+
+absl::StatusOr<std::unique_ptr<SpoolRecorder>> SpoolRecorder::Start(
+    RecorderOptions options) {
+  if (options.spool_dir.empty()) {
+    return absl::InvalidArgumentError("spool_dir is empty");
+  }
+  if (::mkdir(options.spool_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot create ", options.spool_dir, ": ", std::strerror(errno)));
+  }
+  std::unique_ptr<SpoolRecorder> r(new SpoolRecorder(std::move(options)));
+  ASSIGN_OR_RETURN(int64_t bytes, SpoolDirBytes(r->options_.spool_dir));
+  r->spool_bytes_.store(bytes);
+  r->thread_ = std::thread([p = r.get()] { p->Run(); });
+  return r;
+}
+
+SpoolRecorder::~SpoolRecorder() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+size_t SpoolRecorder::queued_bytes() const {
+  absl::MutexLock lock(&mu_);
+  return queue_bytes_;
+}
+
+absl::StatusOr<std::shared_ptr<SessionRecording>> SpoolRecorder::OpenSession(
+    v1::RecordingSession meta, absl::Time started_at) {
+  if (spool_bytes_.load() > options_.spool_max_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the recording spool holds more than spool_max_bytes (",
+                     options_.spool_max_bytes,
+                     " bytes); new recorded sessions are refused"));
+  }
+  meta.set_gateway_id(options_.gateway_id);
+  meta.set_started_at_us(absl::ToUnixMicros(started_at));
+  meta.set_status(v1::SESSION_STATUS_ACTIVE);
+  ASSIGN_OR_RETURN(SpoolWriter writer,
+                   SpoolWriter::Create(options_.spool_dir, meta));
+  spool_bytes_.fetch_add(static_cast<int64_t>(writer.size()));
+  std::shared_ptr<SessionRecording> s(new SessionRecording(
+      *this, meta.session_id(), meta.started_at_us(), std::move(writer)));
+  absl::MutexLock lock(&mu_);
+  open_[s->session_id()] = s;
+  return s;
+}
+
+absl::Status SpoolRecorder::Enqueue(std::shared_ptr<SessionRecording> session,
+                                    v1::RecordingRecord record) {
+  const size_t bytes = RecordBytes(record);
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return absl::UnavailableError("the recorder is stopping");
+  if (queue_bytes_ + bytes > options_.max_queue_bytes) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the recorder's queue is full (", options_.max_queue_bytes, " bytes)"));
+  }
+  queue_bytes_ += bytes;
+  queue_.push_back(Item{std::move(session), std::move(record), bytes});
+  return absl::OkStatus();
+}
+
+void SpoolRecorder::Run() {
+  while (true) {
+    std::deque<Item> batch;
+    bool stop = false;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return !queue_.empty() || stopping_;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&ready),
+                           options_.fsync_interval / 4);
+      batch.swap(queue_);
+      stop = stopping_ && batch.empty();
+    }
+    if (!batch.empty()) WriteBatch(batch);
+    SyncDue(stop);
+    if (stop) break;
+  }
+}
+
+void SpoolRecorder::WriteBatch(std::deque<Item>& batch) {
+  std::vector<SessionRecording*> touched;
+  size_t freed = 0;
+  for (Item& item : batch) {
+    SessionRecording& s = *item.session;
+    freed += item.bytes;
+    if (s.buffer_.empty()) touched.push_back(&s);
+    v1::RecordingRecord& r = item.record;
+    // The chainer re-derives seq from its own count: equal to the queue's.
+    absl::Status st = s.chain_.Append(r);
+    if (st.ok()) st = SpoolWriter::EncodeFrame(r, s.buffer_);
+    if (!st.ok()) {
+      absl::MutexLock lock(&s.mu_);
+      if (s.status_.ok()) s.status_ = st;
+    }
+    if (r.has_session_end()) s.end_written_ = true;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    queue_bytes_ -= freed;
+  }
+  for (SessionRecording* s : touched) {
+    absl::Status st = s->status();
+    if (st.ok()) {
+      st = s->writer_.Write(s->buffer_);
+      if (st.ok()) {
+        spool_bytes_.fetch_add(static_cast<int64_t>(s->buffer_.size()));
+        s->dirty_ = true;
+        s->written_.store(s->chain_.last_seq(), std::memory_order_release);
+      } else {
+        absl::MutexLock lock(&s->mu_);
+        if (s->status_.ok()) {
+          s->status_ = absl::Status(
+              st.code(), absl::StrCat("the recording could not be written: ",
+                                      st.message()));
+        }
+      }
+    }
+    s->buffer_.clear();
+    std::function<void()> waker;
+    {
+      absl::MutexLock lock(&s->mu_);
+      waker = s->waker_;
+    }
+    if (waker) waker();
+  }
+}
+
+void SpoolRecorder::SyncDue(bool force) {
+  std::vector<std::shared_ptr<SessionRecording>> sessions;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, s] : open_) sessions.push_back(s);
+  }
+  const absl::Time now = absl::Now();
+  for (auto& s : sessions) {
+    const bool finish = s->end_written_ || force || !s->status().ok();
+    if (s->dirty_ &&
+        (finish || now - s->last_sync_ >= options_.fsync_interval)) {
+      absl::Status st = s->writer_.Sync();
+      s->dirty_ = false;
+      s->last_sync_ = now;
+      if (!st.ok()) {
+        absl::MutexLock lock(&s->mu_);
+        if (s->status_.ok()) s->status_ = st;
+      }
+    }
+    if (finish && (s->end_written_ || force || !s->status().ok())) {
+      bool ended = false;
+      {
+        absl::MutexLock lock(&s->mu_);
+        ended = s->ended_;
+      }
+      if (ended || force) {
+        (void)s->writer_.Close();
+        s->closed_.store(true);
+        absl::MutexLock lock(&mu_);
+        open_.erase(s->session_id());
+      }
+    }
+  }
+}
+
+}  // namespace sallyport::audit

@@ -1,0 +1,166 @@
+// The gateway's recorder (DESIGN.md §9, issue 14): one writer thread that
+// chains the records of every recorded session, appends them to each
+// session's spool file (audit/spool.h) with write(2), fsyncs every
+// `fsync_interval` and at the end, and tells the session when its records
+// are in the file, so the gateway forwards a byte only after the spool has
+// it (record before forward). The I/O threads never touch the disk: they
+// queue records and are woken when the writer is done with them.
+//
+// Memory: records wait in one queue bounded by `max_queue_bytes`
+// (kDefaultMaxQueueBytes); Append beyond it fails, which ends the channel
+// (fail closed). The gateway keeps the queue far below it on its own: it
+// consumes a channel's window only after the write, so at most a window per
+// channel direction is queued.
+#ifndef SALLYPORT_AUDIT_RECORDER_H_
+#define SALLYPORT_AUDIT_RECORDER_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "audit/recording_record.h"
+#include "audit/spool.h"
+#include "proto/audit.pb.h"
+
+namespace sallyport::audit {
+
+inline constexpr size_t kDefaultMaxQueueBytes = size_t{256} << 20;
+
+struct RecorderOptions {
+  std::string spool_dir;   // created (0700) when missing
+  std::string gateway_id;  // written into every session's metadata
+  absl::Duration fsync_interval = absl::Seconds(1);
+  // New sessions are refused while the spool files add up to more.
+  int64_t spool_max_bytes = int64_t{10} << 30;
+  size_t max_queue_bytes = kDefaultMaxQueueBytes;
+};
+
+class SpoolRecorder;
+
+// One recorded session. Thread-safe; Append/End come from the session's
+// executor, the waker is called on the writer thread. Must not outlive
+// its SpoolRecorder.
+class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
+ public:
+  const std::string& session_id() const { return session_id_; }
+  // Microseconds since the Unix epoch when the session started: offsets
+  // are relative to it.
+  int64_t start_us() const { return start_us_; }
+  int64_t OffsetUs(absl::Time at) const;
+
+  // Queues a record (its session id and seq are set here, its hash by the
+  // writer) and returns its seq. kResourceExhausted beyond the queue limit,
+  // kFailedPrecondition after End, the write error after one happened.
+  absl::StatusOr<uint64_t> Append(v1::RecordingRecord record);
+  // Whether records up to `seq` are in the spool file (write(2) returned).
+  bool Written(uint64_t seq) const {
+    return written_.load(std::memory_order_acquire) >= seq;
+  }
+  uint64_t last_queued() const;
+  // The first write error (the session must end), OK otherwise.
+  absl::Status status() const;
+  // Called (without locks held, on the writer thread) after Written()
+  // advanced or the recording failed.
+  void SetWaker(std::function<void()> waker);
+  // Appends the session_end record and closes the spool once it is written
+  // and fsync'd. Later Appends fail. Idempotent.
+  void End(v1::SessionStatus status, const std::string& message);
+  // Whether the spool file was closed after End (tests).
+  bool closed() const;
+
+ private:
+  friend class SpoolRecorder;
+  SessionRecording(SpoolRecorder& recorder, std::string session_id,
+                   int64_t start_us, SpoolWriter writer)
+      : recorder_(recorder),
+        session_id_(std::move(session_id)),
+        start_us_(start_us),
+        writer_(std::move(writer)),
+        chain_(session_id_) {}
+
+  SpoolRecorder& recorder_;
+  const std::string session_id_;
+  const int64_t start_us_;
+  std::atomic<uint64_t> written_{0};
+
+  mutable absl::Mutex mu_;
+  uint64_t queued_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> waker_ ABSL_GUARDED_BY(mu_);
+
+  // Writer thread only.
+  SpoolWriter writer_;
+  RecordChainer chain_;
+  std::string buffer_;
+  bool dirty_ = false;  // written since the last fsync
+  absl::Time last_sync_ = absl::InfinitePast();
+  bool end_written_ = false;
+  std::atomic<bool> closed_{false};
+};
+
+class SpoolRecorder {
+ public:
+  // Creates the spool directory when missing and starts the writer.
+  static absl::StatusOr<std::unique_ptr<SpoolRecorder>> Start(
+      RecorderOptions options);
+  // Writes what is queued, fsyncs and closes every spool, stops the writer.
+  ~SpoolRecorder();
+
+  // Creates the session's spool file (on the caller's thread: a failure
+  // refuses the session). `meta` needs session_id, user, login, host;
+  // gateway_id and started_at_us are filled in. kResourceExhausted while
+  // the spool is over spool_max_bytes; the spool's own errors otherwise
+  // (kPermissionDenied, kUnavailable, kResourceExhausted for ENOSPC).
+  absl::StatusOr<std::shared_ptr<SessionRecording>> OpenSession(
+      v1::RecordingSession meta, absl::Time started_at);
+
+  // Bytes in spool files (counted at Start and as the writer appends;
+  // ForgetSpoolBytes when the shipper deletes one).
+  int64_t spool_bytes() const { return spool_bytes_.load(); }
+  void ForgetSpoolBytes(int64_t n) { spool_bytes_.fetch_sub(n); }
+  size_t queued_bytes() const;
+  const RecorderOptions& options() const { return options_; }
+
+ private:
+  friend class SessionRecording;
+  struct Item {
+    std::shared_ptr<SessionRecording> session;
+    v1::RecordingRecord record;
+    size_t bytes = 0;
+  };
+  explicit SpoolRecorder(RecorderOptions options)
+      : options_(std::move(options)) {}
+  absl::Status Enqueue(std::shared_ptr<SessionRecording> session,
+                       v1::RecordingRecord record);
+  void Run();
+  // Writer: encode, write and wake; fsync what is due; close ended ones.
+  void WriteBatch(std::deque<Item>& batch);
+  void SyncDue(bool force);
+
+  const RecorderOptions options_;
+  std::atomic<int64_t> spool_bytes_{0};
+  mutable absl::Mutex mu_;
+  std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queue_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Sessions with a spool open (writer thread only after creation).
+  std::map<std::string, std::shared_ptr<SessionRecording>> open_
+      ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+}  // namespace sallyport::audit
+
+#endif  // SALLYPORT_AUDIT_RECORDER_H_

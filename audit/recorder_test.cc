@@ -1,0 +1,197 @@
+// The recorder's writer thread over real spool files: records reach the
+// file in order with their chain and wake the session, the end record
+// closes the spool, and the limits and failures are reported.
+#include "audit/recorder.h"
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+#include "tests/harness/temp_dir.h"
+
+namespace sallyport::audit {
+namespace {
+
+using sallyport::testing::TempDir;
+
+v1::RecordingSession Meta(const std::string& id) {
+  v1::RecordingSession s;
+  s.set_session_id(id);
+  s.set_user("alice");
+  s.set_login("ubuntu");
+  s.set_host("web01");
+  return s;
+}
+
+v1::RecordingRecord Data(const std::string& bytes) {
+  v1::RecordingRecord r;
+  r.mutable_data()->set_direction(v1::RECORD_DIRECTION_OUTPUT);
+  r.mutable_data()->set_bytes(bytes);
+  return r;
+}
+
+// Waits (up to 60 s) until `s` has written `seq` or failed.
+bool WaitWritten(SessionRecording& s, uint64_t seq) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline) {
+    if (s.Written(seq) || !s.status().ok()) return s.Written(seq);
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return false;
+}
+
+class RecorderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<TempDir> dir = TempDir::Create("rec-recorder");
+    ASSERT_TRUE(dir.ok());
+    dir_ = std::make_unique<TempDir>(*std::move(dir));
+    options_.spool_dir = dir_->path() + "/spool";
+    options_.gateway_id = "gw-1";
+    options_.fsync_interval = absl::Milliseconds(50);
+  }
+  std::unique_ptr<TempDir> dir_;
+  RecorderOptions options_;
+};
+
+TEST_F(RecorderTest, RecordsReachTheSpoolInOrderAndWakeTheSession) {
+  absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
+      SpoolRecorder::Start(options_);
+  ASSERT_TRUE(rec.ok()) << rec.status();
+  const absl::Time start = absl::FromUnixSeconds(1700000000);
+  absl::StatusOr<std::shared_ptr<SessionRecording>> s =
+      (*rec)->OpenSession(Meta("sess-a"), start);
+  ASSERT_TRUE(s.ok()) << s.status();
+  std::atomic<int> wakes{0};
+  (*s)->SetWaker([&] { wakes.fetch_add(1); });
+  std::string all;
+  uint64_t last = 0;
+  for (int i = 0; i < 300; ++i) {
+    const std::string piece(1000 + i, static_cast<char>('a' + i % 26));
+    all += piece;
+    absl::StatusOr<uint64_t> seq = (*s)->Append(Data(piece));
+    ASSERT_TRUE(seq.ok()) << seq.status();
+    EXPECT_EQ(*seq, last + 1);
+    last = *seq;
+  }
+  ASSERT_TRUE(WaitWritten(**s, last));
+  EXPECT_GT(wakes.load(), 0);
+  (*s)->End(v1::SESSION_STATUS_ENDED, "bye");
+  EXPECT_EQ((*s)->Append(Data("late")).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (!(*s)->closed() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_TRUE((*s)->closed());
+
+  absl::StatusOr<SpoolContents> c =
+      ReadSpool(SpoolPath(options_.spool_dir, "sess-a"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->session.gateway_id(), "gw-1");
+  EXPECT_EQ(c->session.started_at_us(), absl::ToUnixMicros(start));
+  ASSERT_EQ(c->records.size(), 301u);
+  std::string got;
+  for (size_t i = 0; i < 300; ++i) got += c->records[i].data().bytes();
+  EXPECT_EQ(got, all);
+  EXPECT_EQ(c->records.back().session_end().message(), "bye");
+  EXPECT_EQ(c->torn_bytes, 0u);
+  EXPECT_EQ((*rec)->spool_bytes(), static_cast<int64_t>(c->good_bytes));
+  EXPECT_EQ((*rec)->queued_bytes(), 0u);
+}
+
+TEST_F(RecorderTest, TheQueueLimitRefusesARecordThatDoesNotFit) {
+  options_.max_queue_bytes = 64 * 1024;
+  absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
+      SpoolRecorder::Start(options_);
+  ASSERT_TRUE(rec.ok());
+  auto s = (*rec)->OpenSession(Meta("sess-q"), absl::Now());
+  ASSERT_TRUE(s.ok());
+  // 256 bytes of overhead per record: this one is exactly at the limit.
+  EXPECT_TRUE((*s)->Append(Data(std::string(64 * 1024 - 256, 'x'))).ok());
+  ASSERT_TRUE(WaitWritten(**s, 1));
+  EXPECT_EQ(
+      (*s)->Append(Data(std::string(64 * 1024 - 255, 'x'))).status().code(),
+      absl::StatusCode::kResourceExhausted);
+}
+
+TEST_F(RecorderTest, NewSessionsAreRefusedAboveSpoolMaxBytes) {
+  options_.spool_max_bytes = 4096;
+  ASSERT_EQ(::mkdir(options_.spool_dir.c_str(), 0700), 0);
+  {
+    // A spool left from before (not yet shipped): 4097 bytes.
+    std::ofstream f(SpoolPath(options_.spool_dir, "old"), std::ios::binary);
+    f << std::string(4097, 'x');
+  }
+  absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
+      SpoolRecorder::Start(options_);
+  ASSERT_TRUE(rec.ok());
+  EXPECT_EQ((*rec)->spool_bytes(), 4097);
+  absl::StatusOr<std::shared_ptr<SessionRecording>> s =
+      (*rec)->OpenSession(Meta("sess-full"), absl::Now());
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(s.status().message().find("spool_max_bytes"), std::string::npos);
+  (*rec)->ForgetSpoolBytes(4097);  // shipped and deleted
+  EXPECT_TRUE((*rec)->OpenSession(Meta("sess-full"), absl::Now()).ok());
+}
+
+TEST_F(RecorderTest, AnUnusableSpoolDirectoryRefusesSessions) {
+  {
+    std::ofstream f(dir_->path() + "/file");
+    f << "x";
+  }
+  RecorderOptions bad = options_;
+  bad.spool_dir = dir_->path() + "/file/spool";
+  EXPECT_FALSE(SpoolRecorder::Start(bad).ok());
+  // The directory vanishes after the start.
+  absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
+      SpoolRecorder::Start(options_);
+  ASSERT_TRUE(rec.ok());
+  ASSERT_EQ(::rmdir(options_.spool_dir.c_str()), 0);
+  EXPECT_FALSE((*rec)->OpenSession(Meta("sess-x"), absl::Now()).ok());
+}
+
+TEST_F(RecorderTest, AWriteErrorFailsTheSessionAndWakesIt) {
+  absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
+      SpoolRecorder::Start(options_);
+  ASSERT_TRUE(rec.ok());
+  auto s = (*rec)->OpenSession(Meta("sess-w"), absl::Now());
+  ASSERT_TRUE(s.ok());
+  absl::Notification woke;
+  (*s)->SetWaker([&] {
+    if (!(*s)->status().ok() && !woke.HasBeenNotified()) woke.Notify();
+  });
+  // Files of this process may not grow past 64 KiB: write(2) fails with
+  // EFBIG (SIGXFSZ ignored), like a full disk would fail it.
+  struct rlimit old;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  ::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = old;
+  small.rlim_cur = 64 * 1024;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  for (int i = 0; i < 20 && (*s)->status().ok(); ++i) {
+    (void)(*s)->Append(Data(std::string(16 * 1024, 'y')));
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_TRUE(woke.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old), 0);
+  EXPECT_FALSE((*s)->status().ok());
+  EXPECT_NE((*s)->status().message().find("could not be written"),
+            std::string::npos)
+      << (*s)->status();
+  EXPECT_FALSE((*s)->Append(Data("more")).ok());
+  // What was written before the failure reads back (the torn tail aside).
+  absl::StatusOr<SpoolContents> c =
+      ReadSpool(SpoolPath(options_.spool_dir, "sess-w"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_GE(c->records.size(), 3u);
+}
+
+}  // namespace
+}  // namespace sallyport::audit

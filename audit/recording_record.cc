@@ -1,0 +1,406 @@
+#include "audit/recording_record.h"
+
+#include <openssl/evp.h>
+
+#include <array>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/safe_text.h"
+#include "base/status_macros.h"
+
+namespace sallyport::audit {
+namespace {
+
+constexpr std::string_view kDomain = "sallyport.recording.v1";
+
+void PutU32(std::string& out, uint32_t v) {
+  const char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
+                     static_cast<char>(v >> 8), static_cast<char>(v)};
+  out.append(b, 4);
+}
+void PutU64(std::string& out, uint64_t v) {
+  PutU32(out, static_cast<uint32_t>(v >> 32));
+  PutU32(out, static_cast<uint32_t>(v));
+}
+void PutStr(std::string& out, std::string_view s) {
+  PutU32(out, static_cast<uint32_t>(s.size()));
+  out.append(s);
+}
+
+// A bounds-checked reader over canonical bytes.
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool U32(uint32_t& v) {
+    if (in_.size() < 4) return false;
+    v = 0;
+    for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<uint8_t>(in_[i]);
+    in_.remove_prefix(4);
+    return true;
+  }
+  bool U64(uint64_t& v) {
+    uint32_t hi = 0, lo = 0;
+    if (!U32(hi) || !U32(lo)) return false;
+    v = (uint64_t{hi} << 32) | lo;
+    return true;
+  }
+  bool I64(int64_t& v) {
+    uint64_t u = 0;
+    if (!U64(u)) return false;
+    v = static_cast<int64_t>(u);
+    return true;
+  }
+  bool Str(std::string& s, size_t max) {
+    uint32_t n = 0;
+    if (!U32(n) || n > max || n > in_.size()) return false;
+    s.assign(in_.data(), n);
+    in_.remove_prefix(n);
+    return true;
+  }
+  bool empty() const { return in_.empty(); }
+
+ private:
+  std::string_view in_;
+};
+
+absl::Status CheckText(std::string_view field, std::string_view value,
+                       size_t max) {
+  if (value.size() > max) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "record ", std::string(field), " is longer than ", max, " bytes"));
+  }
+  if (!base::IsValidUtf8(value) || value.find('\0') != std::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "record ", std::string(field), " is not UTF-8 text without NUL"));
+  }
+  return absl::OkStatus();
+}
+
+constexpr std::array<std::pair<v1::SessionStatus, std::string_view>, 5>
+    kStatuses = {{{v1::SESSION_STATUS_UNSPECIFIED, "unspecified"},
+                  {v1::SESSION_STATUS_ACTIVE, "active"},
+                  {v1::SESSION_STATUS_ENDED, "ended"},
+                  {v1::SESSION_STATUS_FAILED, "failed"},
+                  {v1::SESSION_STATUS_INTERRUPTED, "interrupted"}}};
+constexpr std::array<std::pair<v1::RecordDirection, std::string_view>, 3>
+    kDirections = {{{v1::RECORD_DIRECTION_NONE, "none"},
+                    {v1::RECORD_DIRECTION_INPUT, "input"},
+                    {v1::RECORD_DIRECTION_OUTPUT, "output"}}};
+
+template <typename E, size_t N>
+bool ParseName(const std::array<std::pair<E, std::string_view>, N>& table,
+               std::string_view name, E& out) {
+  for (const auto& [v, text] : table) {
+    if (text == name) {
+      out = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string_view SessionStatusText(v1::SessionStatus status) {
+  for (const auto& [v, text] : kStatuses) {
+    if (v == status) return text;
+  }
+  return "unspecified";
+}
+
+std::string_view DirectionText(v1::RecordDirection direction) {
+  for (const auto& [v, text] : kDirections) {
+    if (v == direction) return text;
+  }
+  return "none";
+}
+
+RecordFields ToFields(const v1::RecordingRecord& r) {
+  RecordFields f;
+  f.session_id = r.session_id();
+  f.seq = r.seq();
+  f.channel_id = r.channel_id();
+  f.offset_us = r.offset_us();
+  f.hash = r.hash();
+  switch (r.kind_case()) {
+    case v1::RecordingRecord::kData:
+      f.kind = "data";
+      f.direction = DirectionText(r.data().direction());
+      f.stream = r.data().ssh_stream();
+      f.data = r.data().bytes();
+      break;
+    case v1::RecordingRecord::kRequest:
+      f.kind = "request";
+      f.direction = DirectionText(r.request().direction());
+      f.name = r.request().type();
+      f.summary = r.request().summary();
+      break;
+    case v1::RecordingRecord::kWindowChange:
+      f.kind = "window_change";
+      f.value1 = r.window_change().columns();
+      f.value2 = r.window_change().rows();
+      break;
+    case v1::RecordingRecord::kChannelOpen:
+      f.kind = "channel_open";
+      f.name = r.channel_open().type();
+      f.summary = r.channel_open().destination();
+      break;
+    case v1::RecordingRecord::kChannelClose:
+      f.kind = "channel_close";
+      f.value1 = static_cast<int64_t>(r.channel_close().bytes_input());
+      f.value2 = static_cast<int64_t>(r.channel_close().bytes_output());
+      break;
+    case v1::RecordingRecord::kStreamSummary:
+      f.kind = "stream_summary";
+      f.direction = DirectionText(r.stream_summary().direction());
+      f.stream = r.stream_summary().ssh_stream();
+      f.value1 = static_cast<int64_t>(r.stream_summary().total_bytes());
+      f.value2 = static_cast<int64_t>(r.stream_summary().recorded_bytes());
+      f.data = r.stream_summary().sha256();
+      break;
+    case v1::RecordingRecord::kSessionEnd:
+      f.kind = "session_end";
+      f.name = SessionStatusText(r.session_end().status());
+      f.summary = r.session_end().message();
+      break;
+    case v1::RecordingRecord::KIND_NOT_SET:
+      break;
+  }
+  return f;
+}
+
+absl::StatusOr<v1::RecordingRecord> FromFields(const RecordFields& f) {
+  v1::RecordingRecord r;
+  r.set_session_id(f.session_id);
+  r.set_seq(f.seq);
+  r.set_channel_id(f.channel_id);
+  r.set_offset_us(f.offset_us);
+  r.set_hash(f.hash);
+  v1::RecordDirection direction = v1::RECORD_DIRECTION_NONE;
+  if (!ParseName(kDirections, f.direction, direction)) {
+    return absl::InvalidArgumentError("record direction: unknown value");
+  }
+  const bool no_direction = direction == v1::RECORD_DIRECTION_NONE;
+  const bool no_values = f.value1 == 0 && f.value2 == 0;
+  auto unused = [&](bool ok, std::string_view what) -> absl::Status {
+    if (ok) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        absl::StrCat("a ", f.kind, " record has ", std::string(what)));
+  };
+  if (f.kind == "data") {
+    RETURN_IF_ERROR(unused(f.name.empty() && f.summary.empty() && no_values,
+                           "names or values"));
+    auto* d = r.mutable_data();
+    d->set_direction(direction);
+    d->set_ssh_stream(f.stream);
+    d->set_bytes(f.data);
+  } else if (f.kind == "request") {
+    RETURN_IF_ERROR(
+        unused(f.data.empty() && no_values && f.stream == 0, "data or values"));
+    auto* q = r.mutable_request();
+    q->set_direction(direction);
+    q->set_type(f.name);
+    q->set_summary(f.summary);
+  } else if (f.kind == "window_change") {
+    RETURN_IF_ERROR(unused(f.name.empty() && f.summary.empty() &&
+                               f.data.empty() && no_direction && f.stream == 0,
+                           "text or data"));
+    if (f.value1 < 0 || f.value1 > 0xffffffffLL || f.value2 < 0 ||
+        f.value2 > 0xffffffffLL) {
+      return absl::InvalidArgumentError("window size out of range");
+    }
+    r.mutable_window_change()->set_columns(static_cast<uint32_t>(f.value1));
+    r.mutable_window_change()->set_rows(static_cast<uint32_t>(f.value2));
+  } else if (f.kind == "channel_open") {
+    RETURN_IF_ERROR(
+        unused(f.data.empty() && no_values && no_direction && f.stream == 0,
+               "data or values"));
+    r.mutable_channel_open()->set_type(f.name);
+    r.mutable_channel_open()->set_destination(f.summary);
+  } else if (f.kind == "channel_close") {
+    RETURN_IF_ERROR(unused(f.name.empty() && f.summary.empty() &&
+                               f.data.empty() && no_direction && f.stream == 0,
+                           "text or data"));
+    if (f.value1 < 0 || f.value2 < 0) {
+      return absl::InvalidArgumentError("byte counts must be >= 0");
+    }
+    r.mutable_channel_close()->set_bytes_input(static_cast<uint64_t>(f.value1));
+    r.mutable_channel_close()->set_bytes_output(
+        static_cast<uint64_t>(f.value2));
+  } else if (f.kind == "stream_summary") {
+    RETURN_IF_ERROR(
+        unused(f.name.empty() && f.summary.empty(), "names or text"));
+    if (f.value1 < 0 || f.value2 < 0) {
+      return absl::InvalidArgumentError("byte counts must be >= 0");
+    }
+    auto* s = r.mutable_stream_summary();
+    s->set_direction(direction);
+    s->set_ssh_stream(f.stream);
+    s->set_total_bytes(static_cast<uint64_t>(f.value1));
+    s->set_recorded_bytes(static_cast<uint64_t>(f.value2));
+    s->set_sha256(f.data);
+  } else if (f.kind == "session_end") {
+    RETURN_IF_ERROR(
+        unused(f.data.empty() && no_values && no_direction && f.stream == 0,
+               "data or values"));
+    v1::SessionStatus status = v1::SESSION_STATUS_UNSPECIFIED;
+    if (!ParseName(kStatuses, f.name, status)) {
+      return absl::InvalidArgumentError("session end: unknown status");
+    }
+    r.mutable_session_end()->set_status(status);
+    r.mutable_session_end()->set_message(f.summary);
+  } else {
+    return absl::InvalidArgumentError("record kind: unknown value");
+  }
+  RETURN_IF_ERROR(ValidateRecord(r));
+  return r;
+}
+
+absl::Status ValidateRecord(const v1::RecordingRecord& r) {
+  if (r.kind_case() == v1::RecordingRecord::KIND_NOT_SET) {
+    return absl::InvalidArgumentError("record has no kind");
+  }
+  if (r.seq() == 0 || r.seq() > 0x7fffffffffffffffULL) {
+    return absl::InvalidArgumentError("record seq out of range");
+  }
+  if (r.offset_us() < 0) {
+    return absl::InvalidArgumentError("record offset must be >= 0");
+  }
+  RETURN_IF_ERROR(CheckText("session id", r.session_id(), kMaxRecordNameBytes));
+  if (r.session_id().empty()) {
+    return absl::InvalidArgumentError("record has no session id");
+  }
+  const RecordFields f = ToFields(r);
+  if (f.stream > 0x7fffffffu) {
+    return absl::InvalidArgumentError("record stream out of range");
+  }
+  RETURN_IF_ERROR(CheckText("name", f.name, kMaxRecordNameBytes));
+  RETURN_IF_ERROR(CheckText("summary", f.summary, kMaxRecordSummaryBytes));
+  if (f.data.size() > kMaxRecordDataBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "record data is longer than ", kMaxRecordDataBytes, " bytes"));
+  }
+  if (r.has_stream_summary() && r.stream_summary().sha256().size() != 32) {
+    return absl::InvalidArgumentError("stream summary sha256 is not 32 bytes");
+  }
+  if ((r.has_channel_close() &&
+       (r.channel_close().bytes_input() > 0x7fffffffffffffffULL ||
+        r.channel_close().bytes_output() > 0x7fffffffffffffffULL)) ||
+      (r.has_stream_summary() &&
+       (r.stream_summary().total_bytes() > 0x7fffffffffffffffULL ||
+        r.stream_summary().recorded_bytes() > 0x7fffffffffffffffULL))) {
+    return absl::InvalidArgumentError("record byte count out of range");
+  }
+  return absl::OkStatus();
+}
+
+void AppendCanonicalBytes(const RecordFields& f, std::string& out) {
+  PutStr(out, kDomain);
+  PutStr(out, f.session_id);
+  PutU64(out, f.seq);
+  PutU32(out, f.channel_id);
+  PutU64(out, static_cast<uint64_t>(f.offset_us));
+  PutStr(out, f.kind);
+  PutStr(out, f.direction);
+  PutU32(out, f.stream);
+  PutStr(out, f.name);
+  PutStr(out, f.summary);
+  PutU64(out, static_cast<uint64_t>(f.value1));
+  PutU64(out, static_cast<uint64_t>(f.value2));
+  PutStr(out, f.data);
+}
+
+absl::StatusOr<RecordFields> ParseCanonicalBytes(std::string_view bytes) {
+  if (bytes.size() > kMaxCanonicalRecordBytes) {
+    return absl::DataLossError("record is longer than the limit");
+  }
+  Reader r(bytes);
+  RecordFields f;
+  std::string domain;
+  uint64_t offset = 0, v1 = 0, v2 = 0;
+  if (!r.Str(domain, kDomain.size()) || domain != kDomain ||
+      !r.Str(f.session_id, kMaxRecordNameBytes) || !r.U64(f.seq) ||
+      !r.U32(f.channel_id) || !r.U64(offset) || !r.Str(f.kind, 64) ||
+      !r.Str(f.direction, 64) || !r.U32(f.stream) ||
+      !r.Str(f.name, kMaxRecordNameBytes) ||
+      !r.Str(f.summary, kMaxRecordSummaryBytes) || !r.U64(v1) || !r.U64(v2) ||
+      !r.Str(f.data, kMaxRecordDataBytes) || !r.empty()) {
+    return absl::DataLossError("malformed recording record");
+  }
+  f.offset_us = static_cast<int64_t>(offset);
+  f.value1 = static_cast<int64_t>(v1);
+  f.value2 = static_cast<int64_t>(v2);
+  return f;
+}
+
+absl::StatusOr<std::string> ChainHash(std::string_view prev_hash,
+                                      std::string_view canonical) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  base::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  if (ctx == nullptr ||
+      EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
+      EVP_DigestUpdate(ctx.get(), prev_hash.data(), prev_hash.size()) != 1 ||
+      EVP_DigestUpdate(ctx.get(), canonical.data(), canonical.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1) {
+    return absl::InternalError(
+        absl::StrCat("SHA-256 failed: ", base::OpenSslErrorString()));
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(len * 2);
+  for (unsigned int i = 0; i < len; ++i) {
+    hex.push_back(kHex[digest[i] >> 4]);
+    hex.push_back(kHex[digest[i] & 0xf]);
+  }
+  return hex;
+}
+
+absl::StatusOr<std::string> RecordHash(std::string_view prev_hash,
+                                       const v1::RecordingRecord& record) {
+  std::string canonical;
+  AppendCanonicalBytes(ToFields(record), canonical);
+  return ChainHash(prev_hash, canonical);
+}
+
+absl::Status RecordChainer::Append(v1::RecordingRecord& record) {
+  record.set_session_id(session_id_);
+  record.set_seq(last_seq_ + 1);
+  record.clear_hash();
+  RETURN_IF_ERROR(ValidateRecord(record));
+  ASSIGN_OR_RETURN(std::string hash, RecordHash(head_, record));
+  record.set_hash(hash);
+  ++last_seq_;
+  head_ = std::move(hash);
+  return absl::OkStatus();
+}
+
+StreamHasher::StreamHasher() { Start(); }
+
+void StreamHasher::Start() {
+  ctx_.reset(EVP_MD_CTX_new());
+  failed_ = ctx_ == nullptr ||
+            EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1;
+}
+
+void StreamHasher::Update(std::string_view bytes) {
+  if (failed_) return;
+  if (EVP_DigestUpdate(ctx_.get(), bytes.data(), bytes.size()) != 1) {
+    failed_ = true;
+  }
+}
+
+absl::StatusOr<std::string> StreamHasher::Finish() {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  const bool ok = !failed_ && EVP_DigestFinal_ex(ctx_.get(), digest, &len) == 1;
+  Start();
+  if (!ok) {
+    return absl::InternalError(
+        absl::StrCat("SHA-256 failed: ", base::OpenSslErrorString()));
+  }
+  return std::string(reinterpret_cast<const char*>(digest), len);
+}
+
+}  // namespace sallyport::audit

@@ -1,0 +1,137 @@
+// Session recording records (proto/audit.proto RecordingRecord): their
+// canonical bytes, the SHA-256 chain over them, and the flat form the Store
+// and the spool keep. Used by the gateway (recorder, spool), the CA (writer)
+// and the reader behind `spctl sessions`.
+//
+// Canonical bytes, version 1 (integers big-endian; str(x) = uint32 length,
+// then the bytes):
+//
+//   str("sallyport.recording.v1")
+//   str(session_id) uint64 seq  uint32 channel_id  int64 offset_us
+//   str(kind)       str(direction)  uint32 stream
+//   str(name)       str(summary)    int64 value1  int64 value2
+//   str(data)
+//
+// with the flat fields per kind (RecordFields below):
+//   data            direction, stream=ssh_stream, data=bytes
+//   request         direction, name=type, summary
+//   window_change   value1=columns, value2=rows
+//   channel_open    name=type, summary=destination
+//   channel_close   value1=bytes_input, value2=bytes_output
+//   stream_summary  direction, stream=ssh_stream, value1=total_bytes,
+//                   value2=recorded_bytes, data=sha256 (32 raw bytes)
+//   session_end     name=status ("ended", "failed", "interrupted"),
+//                   summary=message
+// Unused fields are empty/zero; kind and direction are the names
+// "data", "request", "window_change", "channel_open", "channel_close",
+// "stream_summary", "session_end" and "none", "input", "output".
+//
+//   hash(seq) = lowercase hex SHA-256(hash(seq-1) || canonical bytes)
+//   hash(0)   = kRecordingGenesis (64 '0' characters), hashed as text.
+#ifndef SALLYPORT_AUDIT_RECORDING_RECORD_H_
+#define SALLYPORT_AUDIT_RECORDING_RECORD_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "base/openssl_handles.h"
+#include "proto/audit.pb.h"
+
+namespace sallyport::audit {
+
+namespace v1 = ::sallyport::audit::v1;
+
+inline constexpr std::string_view kRecordingGenesis =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+// Limits every record obeys (the Store refuses more).
+inline constexpr size_t kMaxRecordDataBytes = 1 << 20;
+inline constexpr size_t kMaxRecordNameBytes = 256;
+inline constexpr size_t kMaxRecordSummaryBytes = 8192;
+// A canonical encoding is never longer than this.
+inline constexpr size_t kMaxCanonicalRecordBytes =
+    kMaxRecordDataBytes + kMaxRecordNameBytes + kMaxRecordSummaryBytes + 1024;
+
+// The flat form of a record (see the table above).
+struct RecordFields {
+  std::string session_id;
+  uint64_t seq = 0;
+  uint32_t channel_id = 0;
+  int64_t offset_us = 0;
+  std::string kind;
+  std::string direction = "none";
+  uint32_t stream = 0;
+  std::string name;
+  std::string summary;
+  int64_t value1 = 0;
+  int64_t value2 = 0;
+  std::string data;
+  std::string hash;
+
+  bool operator==(const RecordFields&) const = default;
+};
+
+// kInvalidArgument for a record without a kind, with a seq of 0, a negative
+// offset, fields over the limits, text that is not UTF-8 or holds a NUL, or
+// a stream summary whose sha256 is not 32 bytes.
+absl::Status ValidateRecord(const v1::RecordingRecord& record);
+
+RecordFields ToFields(const v1::RecordingRecord& record);
+// kInvalidArgument (naming the field) for fields no record produces.
+absl::StatusOr<v1::RecordingRecord> FromFields(const RecordFields& fields);
+
+// Appends the canonical bytes of `fields` to `out`.
+void AppendCanonicalBytes(const RecordFields& fields, std::string& out);
+// Parses canonical bytes (e.g. from a spool) back into fields (hash left
+// empty). kDataLoss for anything malformed, truncated or over the limits.
+absl::StatusOr<RecordFields> ParseCanonicalBytes(std::string_view bytes);
+
+// hex SHA-256(prev_hash || canonical). kInternal if OpenSSL fails.
+absl::StatusOr<std::string> ChainHash(std::string_view prev_hash,
+                                      std::string_view canonical);
+absl::StatusOr<std::string> RecordHash(std::string_view prev_hash,
+                                       const v1::RecordingRecord& record);
+
+// Numbers and chains the records of one session as they are made.
+class RecordChainer {
+ public:
+  explicit RecordChainer(std::string session_id, uint64_t last_seq = 0,
+                         std::string head = std::string(kRecordingGenesis))
+      : session_id_(std::move(session_id)),
+        last_seq_(last_seq),
+        head_(std::move(head)) {}
+  // Sets the record's session id, next seq and hash, after ValidateRecord.
+  absl::Status Append(v1::RecordingRecord& record);
+  uint64_t last_seq() const { return last_seq_; }
+  const std::string& head() const { return head_; }
+
+ private:
+  std::string session_id_;
+  uint64_t last_seq_;
+  std::string head_;
+};
+
+// SHA-256 over a stream fed in pieces (exec output summaries).
+class StreamHasher {
+ public:
+  StreamHasher();
+  void Update(std::string_view bytes);
+  // The raw 32-byte digest; the hasher starts over afterwards.
+  absl::StatusOr<std::string> Finish();
+
+ private:
+  void Start();
+  base::EvpMdCtxPtr ctx_;
+  bool failed_ = false;
+};
+
+std::string_view SessionStatusText(v1::SessionStatus status);
+std::string_view DirectionText(v1::RecordDirection direction);
+
+}  // namespace sallyport::audit
+
+#endif  // SALLYPORT_AUDIT_RECORDING_RECORD_H_

@@ -1,0 +1,146 @@
+#include "audit/recording_writer.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "audit/recording_record.h"
+#include "audit/recording_store.h"
+#include "base/status_macros.h"
+
+namespace sallyport::audit {
+namespace {
+
+std::optional<storage::SessionStatus> EndStatus(v1::SessionStatus s) {
+  switch (s) {
+    case v1::SESSION_STATUS_ENDED:
+      return storage::SessionStatus::kEnded;
+    case v1::SESSION_STATUS_FAILED:
+      return storage::SessionStatus::kFailed;
+    case v1::SESSION_STATUS_INTERRUPTED:
+      return storage::SessionStatus::kInterrupted;
+    default:
+      return std::nullopt;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<storage::Session> RecordingWriter::Owned(
+    const std::string& gateway_id, const std::string& session_id) {
+  ASSIGN_OR_RETURN(storage::Session s, store_.GetSession(session_id));
+  if (s.gateway_id != gateway_id) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("session ", session_id,
+                     " belongs to another gateway; a gateway writes only its "
+                     "own sessions"));
+  }
+  return s;
+}
+
+absl::StatusOr<v1::RecordingSession> RecordingWriter::Begin(
+    const std::string& gateway_id, const v1::RecordingSession& session) {
+  if (gateway_id.empty()) {
+    return absl::PermissionDeniedError("no gateway identity");
+  }
+  absl::StatusOr<storage::Session> existing =
+      store_.GetSession(session.session_id());
+  if (existing.ok()) {
+    ASSIGN_OR_RETURN(storage::Session s,
+                     Owned(gateway_id, session.session_id()));
+    return ToProtoSession(s);
+  }
+  if (!absl::IsNotFound(existing.status())) return existing.status();
+  storage::Session s;
+  s.id = session.session_id();
+  s.user = session.user();
+  s.login = session.login();
+  s.host = session.host();
+  s.gateway_id = gateway_id;
+  s.started_at = absl::FromUnixMicros(session.started_at_us());
+  absl::StatusOr<storage::Session> created = store_.CreateSession(s);
+  if (absl::IsAlreadyExists(created.status())) {
+    // Created concurrently: the same ownership check.
+    ASSIGN_OR_RETURN(created, Owned(gateway_id, session.session_id()));
+  }
+  RETURN_IF_ERROR(created.status());
+  return ToProtoSession(*created);
+}
+
+absl::StatusOr<v1::RecordingSession> RecordingWriter::Write(
+    const std::string& gateway_id, const std::string& session_id,
+    const std::vector<v1::RecordingRecord>& records) {
+  ASSIGN_OR_RETURN(storage::Session s, Owned(gateway_id, session_id));
+  uint64_t seq = s.last_seq;
+  std::string head = s.chain_head;
+  std::vector<storage::SessionRecord> batch, stored_again;
+  std::optional<v1::RecordingRecord> end;
+  auto flush = [&]() -> absl::Status {
+    if (batch.empty()) return absl::OkStatus();
+    absl::StatusOr<storage::Session> stored =
+        store_.AppendSessionRecords(batch);
+    batch.clear();
+    RETURN_IF_ERROR(stored.status());
+    s = *stored;
+    return absl::OkStatus();
+  };
+  for (const v1::RecordingRecord& r : records) {
+    if (r.session_id() != session_id) {
+      return absl::InvalidArgumentError(
+          "every record must belong to the uploaded session");
+    }
+    RETURN_IF_ERROR(ValidateRecord(r));
+    if (r.seq() <= s.last_seq) {
+      // Already stored (a re-shipped spool): the Store checks that it is
+      // the very same record.
+      ASSIGN_OR_RETURN(storage::SessionRecord row, ToStoreRecord(r));
+      stored_again.push_back(std::move(row));
+      if (stored_again.size() >= kWriterBatchRecords || r.seq() == s.last_seq) {
+        RETURN_IF_ERROR(store_.AppendSessionRecords(stored_again).status());
+        stored_again.clear();
+      }
+      continue;
+    }
+    if (!stored_again.empty()) {
+      RETURN_IF_ERROR(store_.AppendSessionRecords(stored_again).status());
+      stored_again.clear();
+    }
+    if (r.seq() != seq + 1) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("record ", r.seq(), " of session ", session_id,
+                       " does not follow record ", seq));
+    }
+    v1::RecordingRecord unhashed = r;
+    unhashed.clear_hash();
+    ASSIGN_OR_RETURN(std::string want, RecordHash(head, unhashed));
+    if (want != r.hash()) {
+      return absl::DataLossError(
+          absl::StrCat("record ", r.seq(), " of session ", session_id,
+                       " does not continue the recording's hash chain"));
+    }
+    ASSIGN_OR_RETURN(storage::SessionRecord row, ToStoreRecord(r));
+    batch.push_back(std::move(row));
+    seq = r.seq();
+    head = r.hash();
+    if (r.has_session_end()) end = r;
+    if (batch.size() >= kWriterBatchRecords) RETURN_IF_ERROR(flush());
+  }
+  if (!stored_again.empty()) {
+    RETURN_IF_ERROR(store_.AppendSessionRecords(stored_again).status());
+  }
+  RETURN_IF_ERROR(flush());
+  if (end && s.status == storage::SessionStatus::kActive) {
+    std::optional<storage::SessionStatus> status =
+        EndStatus(end->session_end().status());
+    if (!status) {
+      return absl::InvalidArgumentError("a session end needs a final status");
+    }
+    storage::SessionEnd e;
+    e.ended_at = s.started_at + absl::Microseconds(end->offset_us());
+    e.status = *status;
+    e.expect_last_seq = end->seq();
+    ASSIGN_OR_RETURN(s, store_.EndSession(session_id, e));
+  }
+  return ToProtoSession(s);
+}
+
+}  // namespace sallyport::audit

@@ -1,0 +1,54 @@
+// The CA side of recording uploads (issue 14, DESIGN.md §9): checks and
+// stores what a gateway's shipper sends. Only the CA writes the Store.
+//
+// Rules:
+//   - a session belongs to the gateway that first wrote it (its mTLS
+//     identity); another gateway writing it is refused (PERMISSION_DENIED;
+//     Teleport 18.7.6, JumpServer CVE-2023-43652);
+//   - every record's hash is recomputed from the stored chain head: a
+//     record that does not continue the chain is refused (DATA_LOSS), so
+//     the stored chain is always whole;
+//   - records already stored are skipped when identical (a re-shipped
+//     spool) and refused when different;
+//   - a session_end record ends the session with its status and real time
+//     (start + the record's offset), only once every record before it is
+//     stored.
+#ifndef SALLYPORT_AUDIT_RECORDING_WRITER_H_
+#define SALLYPORT_AUDIT_RECORDING_WRITER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "proto/audit.pb.h"
+#include "storage/store.h"
+
+namespace sallyport::audit {
+
+// Records stored per Store call (bounded transactions).
+inline constexpr size_t kWriterBatchRecords = 256;
+
+class RecordingWriter {
+ public:
+  explicit RecordingWriter(storage::Store& store) : store_(store) {}
+
+  // Creates the session for `gateway_id` when it is new (from `session`:
+  // id, user, login, host, started_at_us), or checks that it belongs to
+  // `gateway_id`. Returns the stored session.
+  absl::StatusOr<v1::RecordingSession> Begin(
+      const std::string& gateway_id, const v1::RecordingSession& session);
+  // Stores `records` (in seq order) of a session Begin accepted for
+  // `gateway_id`. Returns the session with its new head.
+  absl::StatusOr<v1::RecordingSession> Write(
+      const std::string& gateway_id, const std::string& session_id,
+      const std::vector<v1::RecordingRecord>& records);
+
+ private:
+  absl::StatusOr<storage::Session> Owned(const std::string& gateway_id,
+                                         const std::string& session_id);
+  storage::Store& store_;
+};
+
+}  // namespace sallyport::audit
+
+#endif  // SALLYPORT_AUDIT_RECORDING_WRITER_H_

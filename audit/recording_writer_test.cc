@@ -1,0 +1,129 @@
+// The CA-side recording writer over a real SQLite Store: a gateway's
+// upload is chain-checked and stored, ends the session with its real time,
+// can be re-shipped, and another gateway cannot write the session.
+#include "audit/recording_writer.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "audit/recording_reader.h"
+#include "audit/recording_record.h"
+#include "gtest/gtest.h"
+#include "storage/open.h"
+#include "tests/harness/temp_dir.h"
+
+namespace sallyport::audit {
+namespace {
+
+using sallyport::testing::TempDir;
+
+class RecordingWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<TempDir> dir = TempDir::Create("rec-writer");
+    ASSERT_TRUE(dir.ok());
+    dir_ = std::make_unique<TempDir>(*std::move(dir));
+    auto store = storage::OpenStore("sqlite://" + dir_->path() + "/s.db");
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    writer_ = std::make_unique<RecordingWriter>(*store_);
+    meta_.set_session_id("gw-a-1");
+    meta_.set_user("alice");
+    meta_.set_login("ubuntu");
+    meta_.set_host("web01");
+    meta_.set_started_at_us(1700000000000000);
+  }
+
+  // n data records then (when `end`) an interrupted end, chained.
+  std::vector<v1::RecordingRecord> Chain(int n, bool end) {
+    RecordChainer chain("gw-a-1");
+    std::vector<v1::RecordingRecord> out;
+    for (int i = 0; i < n + (end ? 1 : 0); ++i) {
+      v1::RecordingRecord r;
+      r.set_offset_us(1000 * (i + 1));
+      if (i < n) {
+        r.mutable_data()->set_direction(v1::RECORD_DIRECTION_OUTPUT);
+        r.mutable_data()->set_bytes(std::string(10, 'a' + i % 26));
+      } else {
+        r.mutable_session_end()->set_status(v1::SESSION_STATUS_INTERRUPTED);
+        r.mutable_session_end()->set_message("the gateway restarted");
+      }
+      EXPECT_TRUE(chain.Append(r).ok());
+      out.push_back(r);
+    }
+    return out;
+  }
+
+  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<RecordingWriter> writer_;
+  v1::RecordingSession meta_;
+};
+
+TEST_F(RecordingWriterTest, StoresAChainedUploadAndEndsTheSession) {
+  ASSERT_TRUE(writer_->Begin("gw-a", meta_).ok());
+  std::vector<v1::RecordingRecord> rs = Chain(600, true);
+  std::vector<v1::RecordingRecord> first(rs.begin(), rs.begin() + 300);
+  absl::StatusOr<v1::RecordingSession> s =
+      writer_->Write("gw-a", "gw-a-1", first);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->last_seq(), 300u);
+  EXPECT_EQ(s->status(), v1::SESSION_STATUS_ACTIVE);
+  // After a restart the shipper sends the whole spool again.
+  s = writer_->Write("gw-a", "gw-a-1", rs);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->last_seq(), 601u);
+  EXPECT_EQ(s->chain_head(), rs.back().hash());
+  EXPECT_EQ(s->status(), v1::SESSION_STATUS_INTERRUPTED);
+  EXPECT_EQ(s->ended_at_us(), meta_.started_at_us() + 601000);
+  EXPECT_EQ(s->gateway_id(), "gw-a");
+  absl::StatusOr<RecordingCheck> check = VerifyRecording(*store_, "gw-a-1");
+  ASSERT_TRUE(check.ok());
+  EXPECT_TRUE(check->intact) << check->problem;
+  // And again, once ended: nothing changes.
+  EXPECT_TRUE(writer_->Write("gw-a", "gw-a-1", rs).ok());
+}
+
+TEST_F(RecordingWriterTest, AGatewayCannotWriteAnotherGatewaysSession) {
+  ASSERT_TRUE(writer_->Begin("gw-a", meta_).ok());
+  std::vector<v1::RecordingRecord> rs = Chain(3, false);
+  EXPECT_EQ(writer_->Begin("gw-b", meta_).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(writer_->Write("gw-b", "gw-a-1", rs).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(writer_->Begin("", meta_).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  absl::StatusOr<storage::Session> s = store_->GetSession("gw-a-1");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->last_seq, 0u);
+  EXPECT_TRUE(writer_->Write("gw-a", "gw-a-1", rs).ok());
+}
+
+TEST_F(RecordingWriterTest, BrokenChainsAndGapsAreRefused) {
+  ASSERT_TRUE(writer_->Begin("gw-a", meta_).ok());
+  std::vector<v1::RecordingRecord> rs = Chain(5, false);
+  std::vector<v1::RecordingRecord> edited = rs;
+  edited[2].mutable_data()->set_bytes("changed!!!");
+  EXPECT_EQ(writer_->Write("gw-a", "gw-a-1", edited).status().code(),
+            absl::StatusCode::kDataLoss);
+  std::vector<v1::RecordingRecord> gap = {rs[0], rs[2]};
+  EXPECT_EQ(writer_->Write("gw-a", "gw-a-1", gap).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  std::vector<v1::RecordingRecord> foreign = rs;
+  foreign[0].set_session_id("other");
+  EXPECT_EQ(writer_->Write("gw-a", "gw-a-1", foreign).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // The refused uploads stored nothing; the good chain goes in whole.
+  absl::StatusOr<storage::Session> before = store_->GetSession("gw-a-1");
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before->last_seq, 0u);
+  absl::StatusOr<v1::RecordingSession> s = writer_->Write("gw-a", "gw-a-1", rs);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->last_seq(), 5u);
+  EXPECT_EQ(writer_->Write("gw-a", "missing", rs).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace sallyport::audit

@@ -1,0 +1,413 @@
+#include "audit/spool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+
+namespace sallyport::audit {
+namespace {
+
+constexpr size_t kCheckBytes = 32;
+constexpr size_t kFrameHeaderBytes = 5;
+
+absl::Status Errno(std::string_view what, std::string_view path, int err) {
+  const std::string message = absl::StrCat(
+      std::string(what), " ", std::string(path), ": ", std::strerror(err));
+  if (err == ENOSPC || err == EDQUOT) {
+    return absl::ResourceExhaustedError(message);
+  }
+  if (err == EACCES || err == EPERM || err == EROFS) {
+    return absl::PermissionDeniedError(message);
+  }
+  return absl::UnavailableError(message);
+}
+
+void PutFrameHeader(std::string& out, size_t payload, char type) {
+  const uint32_t n = static_cast<uint32_t>(payload);
+  const char b[5] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                     static_cast<char>(n >> 8), static_cast<char>(n), type};
+  out.append(b, 5);
+}
+
+absl::Status WriteAll(int fd, std::string_view bytes, const std::string& path) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno("cannot write", path, errno);
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SyncDir(std::string_view dir) {
+  const std::string d(dir);
+  const int fd = ::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno("cannot open", d, errno);
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return Errno("cannot fsync", d, err);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Sha256Raw(std::string_view data) {
+  StreamHasher h;
+  h.Update(data);
+  return h.Finish();
+}
+
+}  // namespace
+
+absl::Status ValidateSpoolSessionId(std::string_view id) {
+  if (id.empty() || id.size() > 128 || id[0] == '.') {
+    return absl::InvalidArgumentError(
+        "a spooled session id must be 1..128 characters, not starting with "
+        "'.'");
+  }
+  for (char c : id) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) {
+      return absl::InvalidArgumentError(
+          "a spooled session id may hold only [A-Za-z0-9._-]");
+    }
+  }
+  return absl::OkStatus();
+}
+
+std::string SpoolPath(std::string_view dir, std::string_view session_id) {
+  return absl::StrCat(std::string(dir), "/", std::string(session_id),
+                      std::string(kSpoolSuffix));
+}
+
+// ------------------------------------------------------------ writer
+
+absl::StatusOr<SpoolWriter> SpoolWriter::Create(
+    std::string_view dir, const v1::RecordingSession& session) {
+  RETURN_IF_ERROR(ValidateSpoolSessionId(session.session_id()));
+  std::string path = SpoolPath(dir, session.session_id());
+  const int fd = ::open(
+      path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) {
+      return absl::AlreadyExistsError(absl::StrCat(path, " already exists"));
+    }
+    return Errno("cannot create", path, errno);
+  }
+  SpoolWriter w(fd, std::move(path), 0);
+  std::string head(kSpoolMagic);
+  const std::string meta = session.SerializeAsString();
+  PutFrameHeader(head, meta.size(), 'M');
+  head += meta;
+  ASSIGN_OR_RETURN(std::string check, Sha256Raw(meta));
+  head += check;
+  absl::Status s = w.Write(head);
+  if (s.ok()) s = w.Sync();
+  if (s.ok()) s = SyncDir(dir);
+  if (!s.ok()) {
+    (void)w.Close();
+    ::unlink(w.path_.c_str());
+    return s;
+  }
+  return w;
+}
+
+SpoolWriter::SpoolWriter(SpoolWriter&& o) noexcept
+    : fd_(std::exchange(o.fd_, -1)),
+      path_(std::move(o.path_)),
+      size_(o.size_),
+      failed_(o.failed_) {}
+
+SpoolWriter& SpoolWriter::operator=(SpoolWriter&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(o.fd_, -1);
+    path_ = std::move(o.path_);
+    size_ = o.size_;
+    failed_ = o.failed_;
+  }
+  return *this;
+}
+
+SpoolWriter::~SpoolWriter() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+absl::Status SpoolWriter::EncodeFrame(const v1::RecordingRecord& record,
+                                      std::string& buffer) {
+  if (record.hash().size() != 64) {
+    return absl::InvalidArgumentError("the record has no chain hash");
+  }
+  for (char c : record.hash()) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return absl::InvalidArgumentError("the record's hash is not hex");
+    }
+  }
+  const std::string raw_hash = absl::HexStringToBytes(record.hash());
+  if (raw_hash.size() != kCheckBytes) {
+    return absl::InvalidArgumentError("the record's hash is not hex");
+  }
+  const size_t start = buffer.size();
+  PutFrameHeader(buffer, 0, 'R');
+  AppendCanonicalBytes(ToFields(record), buffer);
+  const size_t payload = buffer.size() - start - kFrameHeaderBytes;
+  if (payload > kMaxSpoolPayloadBytes) {
+    buffer.resize(start);
+    return absl::InvalidArgumentError("the record is too long to spool");
+  }
+  std::string header;
+  PutFrameHeader(header, payload, 'R');
+  buffer.replace(start, kFrameHeaderBytes, header);
+  buffer += raw_hash;
+  return absl::OkStatus();
+}
+
+absl::Status SpoolWriter::Write(std::string_view bytes) {
+  if (fd_ < 0 || failed_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path_, " is closed or failed earlier"));
+  }
+  absl::Status s = WriteAll(fd_, bytes, path_);
+  if (!s.ok()) {
+    failed_ = true;
+    return s;
+  }
+  size_ += bytes.size();
+  return absl::OkStatus();
+}
+
+absl::Status SpoolWriter::Sync() {
+  if (fd_ < 0) return absl::FailedPreconditionError("spool closed");
+  if (::fdatasync(fd_) != 0) {
+    failed_ = true;
+    return Errno("cannot fsync", path_, errno);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SpoolWriter::Close() {
+  if (fd_ < 0) return absl::OkStatus();
+  absl::Status s = failed_ ? absl::OkStatus() : Sync();
+  if (::close(fd_) != 0 && s.ok()) s = Errno("cannot close", path_, errno);
+  fd_ = -1;
+  return s;
+}
+
+// ------------------------------------------------------------ reader
+
+absl::StatusOr<SpoolReader> SpoolReader::Open(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return absl::NotFoundError(path + " not found");
+    return Errno("cannot open", path, errno);
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return Errno("cannot stat", path, err);
+  }
+  SpoolReader r(fd, path, static_cast<uint64_t>(st.st_size));
+  char magic[8];
+  ssize_t n;
+  do {
+    n = ::pread(fd, magic, sizeof magic, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n != static_cast<ssize_t>(sizeof magic) ||
+      std::string_view(magic, sizeof magic) != kSpoolMagic) {
+    return absl::DataLossError(absl::StrCat(path, " is not a spool file"));
+  }
+  r.good_ = kSpoolMagic.size();
+  uint8_t type = 0;
+  std::string payload, check;
+  ASSIGN_OR_RETURN(bool got, r.ReadFrame(type, payload, check));
+  if (!got || type != 'M' || !r.session_.ParseFromString(payload)) {
+    return absl::DataLossError(
+        absl::StrCat(path, ": the session metadata is missing or torn"));
+  }
+  ASSIGN_OR_RETURN(std::string want, Sha256Raw(payload));
+  if (want != check) {
+    return absl::DataLossError(
+        absl::StrCat(path, ": the session metadata is damaged"));
+  }
+  r.good_ += kFrameHeaderBytes + payload.size() + kCheckBytes;
+  return r;
+}
+
+SpoolReader::SpoolReader(SpoolReader&& o) noexcept
+    : fd_(std::exchange(o.fd_, -1)),
+      path_(std::move(o.path_)),
+      file_size_(o.file_size_),
+      good_(o.good_),
+      seq_(o.seq_),
+      head_(std::move(o.head_)),
+      session_(std::move(o.session_)) {}
+
+SpoolReader& SpoolReader::operator=(SpoolReader&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(o.fd_, -1);
+    path_ = std::move(o.path_);
+    file_size_ = o.file_size_;
+    good_ = o.good_;
+    seq_ = o.seq_;
+    head_ = std::move(o.head_);
+    session_ = std::move(o.session_);
+  }
+  return *this;
+}
+
+SpoolReader::~SpoolReader() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+// Reads the frame at good_. false: no complete, sane frame there (a tail
+// to look at); the caller decides whether it is torn.
+absl::StatusOr<bool> SpoolReader::ReadFrame(uint8_t& type, std::string& payload,
+                                            std::string& check) {
+  auto read_at = [&](uint64_t off, char* buf, size_t len) -> absl::Status {
+    size_t done = 0;
+    while (done < len) {
+      const ssize_t n =
+          ::pread(fd_, buf + done, len - done, static_cast<off_t>(off + done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return Errno("cannot read", path_, errno);
+      }
+      if (n == 0) return absl::OutOfRangeError("short");
+      done += static_cast<size_t>(n);
+    }
+    return absl::OkStatus();
+  };
+  insane_length_ = false;
+  if (file_size_ - good_ < kFrameHeaderBytes + kCheckBytes) return false;
+  char header[kFrameHeaderBytes];
+  RETURN_IF_ERROR(read_at(good_, header, kFrameHeaderBytes));
+  uint32_t len = 0;
+  for (int i = 0; i < 4; ++i)
+    len = (len << 8) | static_cast<uint8_t>(header[i]);
+  type = static_cast<uint8_t>(header[4]);
+  insane_length_ = len > kMaxSpoolPayloadBytes;
+  if (insane_length_ ||
+      file_size_ - good_ < kFrameHeaderBytes + len + kCheckBytes) {
+    return false;
+  }
+  payload.resize(len);
+  check.resize(kCheckBytes);
+  absl::Status s = read_at(good_ + kFrameHeaderBytes, payload.data(), len);
+  if (s.ok()) {
+    s = read_at(good_ + kFrameHeaderBytes + len, check.data(), kCheckBytes);
+  }
+  if (absl::IsOutOfRange(s)) return false;  // the file shrank under us
+  RETURN_IF_ERROR(s);
+  return true;
+}
+
+absl::StatusOr<std::optional<v1::RecordingRecord>> SpoolReader::Next() {
+  uint8_t type = 0;
+  std::string payload, check;
+  ASSIGN_OR_RETURN(bool got, ReadFrame(type, payload, check));
+  absl::StatusOr<v1::RecordingRecord> record = absl::DataLossError("bad frame");
+  bool good = false;
+  if (got && type == 'R') {
+    absl::StatusOr<RecordFields> fields = ParseCanonicalBytes(payload);
+    if (fields.ok() && fields->seq == seq_ + 1 &&
+        fields->session_id == session_.session_id()) {
+      absl::StatusOr<std::string> hash = ChainHash(head_, payload);
+      if (hash.ok() && absl::BytesToHexString(check) == *hash) {
+        fields->hash = *hash;
+        record = FromFields(*fields);
+        good = record.ok();
+      }
+    }
+  }
+  if (good) {
+    good_ += kFrameHeaderBytes + payload.size() + kCheckBytes;
+    seq_ = record->seq();
+    head_ = record->hash();
+    return std::optional<v1::RecordingRecord>(*std::move(record));
+  }
+  if (good_ == file_size_) return std::optional<v1::RecordingRecord>();
+  // A bad or short frame. It is a torn tail when nothing good can follow:
+  // the frame runs past the end of the file, ends exactly at it, or only
+  // zeros (blocks allocated but never written) follow.
+  if (!got && !insane_length_) return std::optional<v1::RecordingRecord>();
+  if (got &&
+      good_ + kFrameHeaderBytes + payload.size() + kCheckBytes == file_size_) {
+    return std::optional<v1::RecordingRecord>();
+  }
+  ASSIGN_OR_RETURN(bool zeros, OnlyZerosFrom(good_));
+  if (zeros) return std::optional<v1::RecordingRecord>();
+  return absl::DataLossError(
+      absl::StrCat(path_, ": damaged record after record ", seq_, " at byte ",
+                   good_, ", followed by more data (not a torn tail)"));
+}
+
+absl::StatusOr<bool> SpoolReader::OnlyZerosFrom(uint64_t offset) {
+  char buf[64 * 1024];
+  while (offset < file_size_) {
+    const size_t want = static_cast<size_t>(
+        std::min<uint64_t>(sizeof buf, file_size_ - offset));
+    const ssize_t n = ::pread(fd_, buf, want, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno("cannot read", path_, errno);
+    }
+    if (n == 0) break;
+    for (ssize_t i = 0; i < n; ++i) {
+      if (buf[i] != '\0') return false;
+    }
+    offset += static_cast<uint64_t>(n);
+  }
+  return true;
+}
+
+absl::StatusOr<SpoolContents> ReadSpool(const std::string& path) {
+  ASSIGN_OR_RETURN(SpoolReader r, SpoolReader::Open(path));
+  SpoolContents out;
+  out.session = r.session();
+  while (true) {
+    ASSIGN_OR_RETURN(std::optional<v1::RecordingRecord> next, r.Next());
+    if (!next) break;
+    out.records.push_back(*std::move(next));
+  }
+  out.good_bytes = r.good_bytes();
+  out.torn_bytes = r.torn_bytes();
+  out.head = r.head();
+  return out;
+}
+
+absl::StatusOr<uint64_t> RepairSpool(const std::string& path) {
+  uint64_t good = 0, torn = 0;
+  {
+    ASSIGN_OR_RETURN(SpoolReader r, SpoolReader::Open(path));
+    while (true) {
+      ASSIGN_OR_RETURN(std::optional<v1::RecordingRecord> next, r.Next());
+      if (!next) break;
+    }
+    good = r.good_bytes();
+    torn = r.torn_bytes();
+  }
+  if (torn == 0) return 0;
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return Errno("cannot open", path, errno);
+  absl::Status s;
+  if (::ftruncate(fd, static_cast<off_t>(good)) != 0 || ::fsync(fd) != 0) {
+    s = Errno("cannot truncate", path, errno);
+  }
+  ::close(fd);
+  RETURN_IF_ERROR(s);
+  return torn;
+}
+
+}  // namespace sallyport::audit

@@ -1,0 +1,142 @@
+// The recorder's per-session spool file (DESIGN.md §9): append-only,
+// under the gateway's spool_dir, holding the session's metadata and its
+// records with their chain hashes, so that what the gateway forwarded is on
+// disk even if the gateway is killed, and is shipped to the CA later.
+//
+// File layout (integers big-endian):
+//   "SPSPOOL1"                                     8 bytes of magic
+//   frame*                                         until the end of file
+// frame:
+//   uint32 payload_length  uint8 type  payload  check(32 bytes)
+//   type 'M' (first frame, once): payload = RecordingSession proto
+//            (session id, user, login, host, gateway id, start time);
+//            check = SHA-256(payload)
+//   type 'R': payload = the record's canonical bytes
+//            (audit/recording_record.h); check = the record's chain hash,
+//            raw, i.e. SHA-256(prev hash hex || payload)
+//
+// A gateway killed in the middle of a write leaves a torn last frame: a
+// reader finds it (short frame, or a check that does not match) and Repair
+// truncates exactly that tail, reporting how many bytes went. A bad frame
+// followed by good ones is not a torn tail: it is kDataLoss and nothing is
+// truncated.
+#ifndef SALLYPORT_AUDIT_SPOOL_H_
+#define SALLYPORT_AUDIT_SPOOL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "audit/recording_record.h"
+#include "proto/audit.pb.h"
+
+namespace sallyport::audit {
+
+inline constexpr std::string_view kSpoolMagic = "SPSPOOL1";
+inline constexpr std::string_view kSpoolSuffix = ".spool";
+// A frame's payload is never longer (a record's canonical bytes are
+// bounded by kMaxCanonicalRecordBytes; metadata by this too).
+inline constexpr size_t kMaxSpoolPayloadBytes = kMaxCanonicalRecordBytes;
+
+// Session ids become file names: 1..128 of [A-Za-z0-9._-], not starting
+// with '.'.
+absl::Status ValidateSpoolSessionId(std::string_view id);
+// dir/<id>.spool
+std::string SpoolPath(std::string_view dir, std::string_view session_id);
+
+// Appends frames to a new spool file. Not thread-safe: one writer thread.
+class SpoolWriter {
+ public:
+  // Creates dir/<id>.spool (it must not exist) and writes the magic and
+  // the metadata frame, fsync'd with the directory entry.
+  static absl::StatusOr<SpoolWriter> Create(
+      std::string_view dir, const v1::RecordingSession& session);
+  SpoolWriter(SpoolWriter&& other) noexcept;
+  SpoolWriter& operator=(SpoolWriter&& other) noexcept;
+  SpoolWriter(const SpoolWriter&) = delete;
+  SpoolWriter& operator=(const SpoolWriter&) = delete;
+  ~SpoolWriter();
+
+  // Appends a chained record's frame to `buffer` (nothing is written yet).
+  // `record.hash()` must be its chain hash.
+  static absl::Status EncodeFrame(const v1::RecordingRecord& record,
+                                  std::string& buffer);
+  // write(2)s the whole buffer (retrying short writes). On error the file
+  // may end in a torn frame; the writer refuses further writes.
+  absl::Status Write(std::string_view bytes);
+  absl::Status Sync();  // fsync(2)
+  // Sync, then close. Idempotent.
+  absl::Status Close();
+
+  const std::string& path() const { return path_; }
+  uint64_t size() const { return size_; }
+
+ private:
+  SpoolWriter(int fd, std::string path, uint64_t size)
+      : fd_(fd), path_(std::move(path)), size_(size) {}
+  int fd_ = -1;
+  std::string path_;
+  uint64_t size_ = 0;
+  bool failed_ = false;
+};
+
+// What a spool holds.
+struct SpoolContents {
+  v1::RecordingSession session;
+  std::vector<v1::RecordingRecord> records;  // chained, in order
+  uint64_t good_bytes = 0;  // the file up to the end of the last good frame
+  uint64_t torn_bytes = 0;  // bytes after it (a torn tail), 0 when clean
+  std::string head = std::string(kRecordingGenesis);
+};
+
+// Reads a spool in pieces (the shipper), checking the chain.
+class SpoolReader {
+ public:
+  static absl::StatusOr<SpoolReader> Open(const std::string& path);
+  SpoolReader(SpoolReader&& other) noexcept;
+  SpoolReader& operator=(SpoolReader&& other) noexcept;
+  SpoolReader(const SpoolReader&) = delete;
+  SpoolReader& operator=(const SpoolReader&) = delete;
+  ~SpoolReader();
+
+  const v1::RecordingSession& session() const { return session_; }
+  // The next record, or nullopt at the end of the good frames (see
+  // torn_bytes()). kDataLoss for a bad frame that is not the file's tail.
+  absl::StatusOr<std::optional<v1::RecordingRecord>> Next();
+  uint64_t good_bytes() const { return good_; }
+  // After Next returned nullopt: bytes of a torn tail, 0 when clean.
+  uint64_t torn_bytes() const { return file_size_ - good_; }
+  uint64_t last_seq() const { return seq_; }
+  const std::string& head() const { return head_; }
+
+ private:
+  SpoolReader(int fd, std::string path, uint64_t file_size)
+      : fd_(fd), path_(std::move(path)), file_size_(file_size) {}
+  absl::StatusOr<bool> ReadFrame(uint8_t& type, std::string& payload,
+                                 std::string& check);
+  absl::StatusOr<bool> OnlyZerosFrom(uint64_t offset);
+  int fd_ = -1;
+  bool insane_length_ = false;
+  std::string path_;
+  uint64_t file_size_ = 0;
+  uint64_t good_ = 0;  // offset after the last good frame
+  uint64_t seq_ = 0;
+  std::string head_ = std::string(kRecordingGenesis);
+  v1::RecordingSession session_;
+};
+
+// Reads the whole spool (tests, small spools).
+absl::StatusOr<SpoolContents> ReadSpool(const std::string& path);
+// Truncates a torn tail (only bytes after the last good frame) and fsyncs.
+// Returns the bytes removed (0 when the spool was clean). kDataLoss when
+// the damage is not at the tail (nothing is changed then).
+absl::StatusOr<uint64_t> RepairSpool(const std::string& path);
+
+}  // namespace sallyport::audit
+
+#endif  // SALLYPORT_AUDIT_SPOOL_H_

@@ -1,0 +1,192 @@
+// Spool files: written frames read back with their chain, a torn tail of
+// every length is found and repaired (only the tail), damage in the middle
+// is refused, and write errors surface.
+#include "audit/spool.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/harness/temp_dir.h"
+
+namespace sallyport::audit {
+namespace {
+
+using sallyport::testing::TempDir;
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void Spit(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+v1::RecordingSession Meta(const std::string& id) {
+  v1::RecordingSession s;
+  s.set_session_id(id);
+  s.set_user("alice");
+  s.set_login("ubuntu");
+  s.set_host("web01");
+  s.set_gateway_id("gw-1");
+  s.set_started_at_us(1700000000000000);
+  return s;
+}
+
+std::vector<v1::RecordingRecord> Records(const std::string& id, int n) {
+  RecordChainer chain(id);
+  std::vector<v1::RecordingRecord> out;
+  for (int i = 0; i < n; ++i) {
+    v1::RecordingRecord r;
+    r.set_channel_id(i % 2);
+    r.set_offset_us(i * 10);
+    if (i == 0) {
+      r.mutable_channel_open()->set_type("session");
+    } else {
+      r.mutable_data()->set_direction(v1::RECORD_DIRECTION_OUTPUT);
+      r.mutable_data()->set_bytes(std::string(100 + i, static_cast<char>(i)));
+    }
+    EXPECT_TRUE(chain.Append(r).ok());
+    out.push_back(r);
+  }
+  return out;
+}
+
+class SpoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<TempDir> dir = TempDir::Create("rec-spool");
+    ASSERT_TRUE(dir.ok());
+    dir_ = std::make_unique<TempDir>(*std::move(dir));
+  }
+  // Writes a spool with `n` records; returns its path.
+  std::string Write(const std::string& id, int n) {
+    absl::StatusOr<SpoolWriter> w = SpoolWriter::Create(dir_->path(), Meta(id));
+    EXPECT_TRUE(w.ok()) << w.status();
+    std::string buf;
+    for (const auto& r : Records(id, n)) {
+      EXPECT_TRUE(SpoolWriter::EncodeFrame(r, buf).ok());
+    }
+    EXPECT_TRUE(w->Write(buf).ok());
+    EXPECT_TRUE(w->Close().ok());
+    return w->path();
+  }
+  std::unique_ptr<TempDir> dir_;
+};
+
+TEST_F(SpoolTest, RecordsComeBackWithTheirChain) {
+  const std::string path = Write("s1", 20);
+  EXPECT_EQ(path, dir_->path() + "/s1.spool");
+  absl::StatusOr<SpoolContents> c = ReadSpool(path);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->session.user(), "alice");
+  EXPECT_EQ(c->session.gateway_id(), "gw-1");
+  const std::vector<v1::RecordingRecord> want = Records("s1", 20);
+  ASSERT_EQ(c->records.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(c->records[i].SerializeAsString(), want[i].SerializeAsString());
+  }
+  EXPECT_EQ(c->torn_bytes, 0u);
+  EXPECT_EQ(c->head, want.back().hash());
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(c->good_bytes, static_cast<uint64_t>(st.st_size));
+  // A second spool for the same session is refused.
+  EXPECT_EQ(SpoolWriter::Create(dir_->path(), Meta("s1")).status().code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(SpoolTest, EveryTornTailIsRepairedToTheLastWholeRecord) {
+  const std::string path = Write("s2", 5);
+  const std::string full = Slurp(path);
+  absl::StatusOr<SpoolContents> whole = ReadSpool(path);
+  ASSERT_TRUE(whole.ok());
+  // Frame ends: where each record's frame stops.
+  std::vector<size_t> ends;
+  {
+    std::string buf;
+    size_t header = full.size();
+    std::vector<v1::RecordingRecord> rs = Records("s2", 5);
+    for (const auto& r : rs) ASSERT_TRUE(SpoolWriter::EncodeFrame(r, buf).ok());
+    header -= buf.size();
+    size_t at = header;
+    std::string one;
+    for (const auto& r : rs) {
+      one.clear();
+      ASSERT_TRUE(SpoolWriter::EncodeFrame(r, one).ok());
+      at += one.size();
+      ends.push_back(at);
+    }
+  }
+  // Cut the last record at every length.
+  for (size_t cut = ends[3] + 1; cut < ends[4]; ++cut) {
+    SCOPED_TRACE(cut);
+    Spit(path, full.substr(0, cut));
+    absl::StatusOr<SpoolContents> c = ReadSpool(path);
+    ASSERT_TRUE(c.ok()) << c.status();
+    EXPECT_EQ(c->records.size(), 4u);
+    EXPECT_EQ(c->torn_bytes, cut - ends[3]);
+    absl::StatusOr<uint64_t> removed = RepairSpool(path);
+    ASSERT_TRUE(removed.ok()) << removed.status();
+    EXPECT_EQ(*removed, cut - ends[3]);
+    EXPECT_EQ(Slurp(path), full.substr(0, ends[3]));
+    EXPECT_EQ(*RepairSpool(path), 0u);  // clean now
+  }
+  // A complete last frame with a wrong hash (a torn page) and zeros after
+  // the last good frame are torn tails too.
+  std::string bad_last = full;
+  bad_last[bad_last.size() - 1] ^= 1;
+  Spit(path, bad_last);
+  EXPECT_EQ(*RepairSpool(path), full.size() - ends[3]);
+  Spit(path, full + std::string(4096, '\0'));
+  EXPECT_EQ(*RepairSpool(path), 4096u);
+  EXPECT_EQ(Slurp(path), full);
+}
+
+TEST_F(SpoolTest, DamageFollowedByRecordsIsNotRepaired) {
+  const std::string path = Write("s3", 5);
+  std::string damaged = Slurp(path);
+  damaged[damaged.size() / 2] ^= 0x40;  // inside a middle record
+  Spit(path, damaged);
+  EXPECT_EQ(ReadSpool(path).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(RepairSpool(path).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(Slurp(path), damaged);  // nothing truncated
+  // A huge length field in the middle is damage too, not a tail.
+  std::string huge = Slurp(path);
+  Spit(path, huge.substr(0, 8) + std::string("\xff\xff\xff\xff", 4) +
+                 huge.substr(12));
+  EXPECT_EQ(RepairSpool(path).status().code(), absl::StatusCode::kDataLoss);
+  // Not a spool at all.
+  Spit(path, "hello");
+  EXPECT_EQ(ReadSpool(path).status().code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(SpoolTest, SessionIdsMustBeFileNames) {
+  for (const char* bad : {"", ".hidden", "a/b", "..", "a b", "x\n"}) {
+    EXPECT_FALSE(ValidateSpoolSessionId(bad).ok()) << bad;
+    EXPECT_FALSE(SpoolWriter::Create(dir_->path(), Meta(bad)).ok()) << bad;
+  }
+  EXPECT_TRUE(ValidateSpoolSessionId("gw1-20261130-abc_9.x").ok());
+  EXPECT_FALSE(ValidateSpoolSessionId(std::string(129, 'a')).ok());
+}
+
+TEST_F(SpoolTest, AnUnusableDirectoryIsReported) {
+  // Tests run as root, which ignores mode bits: use a path under a file.
+  Spit(dir_->path() + "/file", "x");
+  EXPECT_FALSE(SpoolWriter::Create(dir_->path() + "/file", Meta("s4")).ok());
+  EXPECT_FALSE(SpoolWriter::Create(dir_->path() + "/missing", Meta("s4")).ok());
+}
+
+}  // namespace
+}  // namespace sallyport::audit

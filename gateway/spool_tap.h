@@ -1,0 +1,73 @@
+// The gateway's real Recorder (issue 14): taps that turn channel events
+// into recording records (audit/recording_record.h) for the session's spool
+// (audit/recorder.h). Data taps are asynchronous (record before forward):
+// LastTicket()/Recorded() tell the bridge when it may hand bytes on.
+//
+// What is recorded per channel:
+//   - every channel: channel_open (type, destination), requests (type and
+//     summary), window changes, channel_close with bytes each way;
+//   - pty sessions: output, stderr and input (record_input defaults to on
+//     for pty sessions, off otherwise);
+//   - exec without a pty: output and stderr up to record_exec_output_limit
+//     per stream, then only counted and hashed (a stream_summary record at
+//     close with the total and SHA-256 of the whole stream);
+//   - sftp subsystem and `scp -t/-f`, direct-tcpip and the other tunnels:
+//     byte counts only (stream_summary + channel_close).
+#ifndef SALLYPORT_GATEWAY_SPOOL_TAP_H_
+#define SALLYPORT_GATEWAY_SPOOL_TAP_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "audit/recorder.h"
+#include "gateway/recorder.h"
+
+namespace sallyport::gateway {
+
+struct SpoolTapOptions {
+  int64_t exec_output_limit = int64_t{16} << 20;
+};
+
+class SpoolTapRecorder : public Recorder {
+ public:
+  // `recorder` must outlive this and every tap.
+  SpoolTapRecorder(audit::SpoolRecorder& recorder, SpoolTapOptions options)
+      : recorder_(recorder), options_(options) {}
+
+  absl::StatusOr<std::unique_ptr<ChannelTap>> Attach(
+      const ChannelInfo& info) override;
+  void EndSession(const std::string& session_id,
+                  const std::string& why) override;
+
+  // The session's recording, if one is open (tests).
+  std::shared_ptr<audit::SessionRecording> Find(const std::string& id);
+
+ private:
+  class Tap;
+  audit::SpoolRecorder& recorder_;
+  const SpoolTapOptions options_;
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<audit::SessionRecording>> sessions_
+      ABSL_GUARDED_BY(mu_);
+};
+
+// Refuses every channel with `reason` (the spool could not be set up).
+class RefusingRecorder : public Recorder {
+ public:
+  explicit RefusingRecorder(std::string reason) : reason_(std::move(reason)) {}
+  absl::StatusOr<std::unique_ptr<ChannelTap>> Attach(
+      const ChannelInfo&) override {
+    return absl::UnavailableError(reason_);
+  }
+
+ private:
+  const std::string reason_;
+};
+
+}  // namespace sallyport::gateway
+
+#endif  // SALLYPORT_GATEWAY_SPOOL_TAP_H_

@@ -1,0 +1,199 @@
+// The spool taps: what each kind of channel puts into the recording (pty
+// sessions whole, exec output up to the limit then counted and hashed,
+// sftp/scp and tunnels counted), tickets that turn Recorded once written,
+// and the session's end.
+#include "gateway/spool_tap.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "audit/recording_record.h"
+#include "audit/spool.h"
+#include "gtest/gtest.h"
+#include "tests/harness/temp_dir.h"
+
+namespace sallyport::gateway {
+namespace {
+
+namespace v1 = ::sallyport::audit::v1;
+using sallyport::testing::TempDir;
+
+absl::Span<const uint8_t> Bytes(const std::string& s) {
+  return absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()),
+                                   s.size());
+}
+
+std::string Sha256(const std::string& s) {
+  audit::StreamHasher h;
+  h.Update(s);
+  return *h.Finish();
+}
+
+class SpoolTapTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<TempDir> dir = TempDir::Create("rec-tap");
+    ASSERT_TRUE(dir.ok());
+    dir_ = std::make_unique<TempDir>(*std::move(dir));
+    audit::RecorderOptions o;
+    o.spool_dir = dir_->path();
+    o.gateway_id = "gw-1";
+    o.fsync_interval = absl::Milliseconds(50);
+    absl::StatusOr<std::unique_ptr<audit::SpoolRecorder>> r =
+        audit::SpoolRecorder::Start(o);
+    ASSERT_TRUE(r.ok()) << r.status();
+    spool_ = *std::move(r);
+    SpoolTapOptions t;
+    t.exec_output_limit = 1000;
+    recorder_ = std::make_unique<SpoolTapRecorder>(*spool_, t);
+  }
+
+  ChannelInfo Info(uint32_t id, std::string type = "session") {
+    ChannelInfo i;
+    i.session_id = "sess-1";
+    i.user = "alice";
+    i.login = "ubuntu";
+    i.host = "web01";
+    i.channel_id = id;
+    i.type = std::move(type);
+    i.wake = [this] { wakes_.fetch_add(1); };
+    return i;
+  }
+
+  // Ends the session and reads its spool back once closed.
+  audit::SpoolContents Finish() {
+    std::shared_ptr<audit::SessionRecording> s = recorder_->Find("sess-1");
+    EXPECT_NE(s, nullptr);
+    recorder_->EndSession("sess-1", "");
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (s != nullptr && !s->closed() && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    absl::StatusOr<audit::SpoolContents> c =
+        audit::ReadSpool(audit::SpoolPath(dir_->path(), "sess-1"));
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? *c : audit::SpoolContents();
+  }
+
+  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<audit::SpoolRecorder> spool_;
+  std::unique_ptr<SpoolTapRecorder> recorder_;
+  std::atomic<int> wakes_{0};
+};
+
+TEST_F(SpoolTapTest, EachChannelKindIsRecordedAsTheIssueSays) {
+  const absl::Time t = absl::Now();
+  // 0: pty shell, everything kept (input too).
+  auto pty = recorder_->Attach(Info(0));
+  ASSERT_TRUE(pty.ok()) << pty.status();
+  ASSERT_TRUE((*pty)->Request(t, Direction::kInput, "pty-req", "xterm").ok());
+  ASSERT_TRUE((*pty)->WindowChange(t, 120, 40).ok());
+  ASSERT_TRUE((*pty)->Request(t, Direction::kInput, "shell", "").ok());
+  ASSERT_TRUE((*pty)->Data(t, Direction::kInput, 0, Bytes("ls\r")).ok());
+  ASSERT_TRUE((*pty)->Data(t, Direction::kOutput, 0, Bytes("a b c\r\n")).ok());
+  // 1: exec without pty: 2500 bytes of output with a limit of 1000.
+  auto exec = recorder_->Attach(Info(1));
+  ASSERT_TRUE(exec.ok());
+  ASSERT_TRUE(
+      (*exec)->Request(t, Direction::kInput, "exec", "cat /var/log/x").ok());
+  std::string out;
+  for (int i = 0; i < 5; ++i) {
+    const std::string piece(500, static_cast<char>('0' + i));
+    out += piece;
+    ASSERT_TRUE((*exec)->Data(t, Direction::kOutput, 0, Bytes(piece)).ok());
+  }
+  ASSERT_TRUE((*exec)->Data(t, Direction::kOutput, 1, Bytes("oops\n")).ok());
+  ASSERT_TRUE((*exec)->Request(t, Direction::kOutput, "exit-status", "0").ok());
+  // 2: sftp: counted only.
+  auto sftp = recorder_->Attach(Info(2));
+  ASSERT_TRUE(sftp.ok());
+  ASSERT_TRUE((*sftp)->Request(t, Direction::kInput, "subsystem", "sftp").ok());
+  ASSERT_TRUE((*sftp)->Data(t, Direction::kInput, 0, Bytes("put-data")).ok());
+  // 3: a tunnel: destination and counts.
+  ChannelInfo tunnel = Info(3, "direct-tcpip");
+  tunnel.destination = "db.internal:5432";
+  auto tcp = recorder_->Attach(tunnel);
+  ASSERT_TRUE(tcp.ok());
+  ASSERT_TRUE((*tcp)->Data(t, Direction::kOutput, 0, Bytes("secret")).ok());
+  // Tickets turn Recorded once the writer wrote them.
+  const uint64_t ticket = (*exec)->LastTicket();
+  EXPECT_GT(ticket, 0u);
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (!(*exec)->Recorded(ticket) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_TRUE((*exec)->Recorded(ticket));
+  EXPECT_GT(wakes_.load(), 0);
+  for (auto* tap : {&*pty, &*exec, &*sftp, &*tcp}) (*tap)->Close(absl::Now());
+
+  const audit::SpoolContents c = Finish();
+  EXPECT_EQ(c.session.user(), "alice");
+  std::map<uint32_t, std::string> output, input;
+  std::map<uint32_t, std::vector<v1::StreamSummaryRecord>> summaries;
+  std::map<uint32_t, v1::ChannelCloseRecord> closes;
+  std::map<uint32_t, v1::ChannelOpenRecord> opens;
+  for (const v1::RecordingRecord& r : c.records) {
+    if (r.has_data()) {
+      (r.data().direction() == v1::RECORD_DIRECTION_INPUT
+           ? input
+           : output)[r.channel_id()] += r.data().bytes();
+    }
+    if (r.has_stream_summary()) {
+      summaries[r.channel_id()].push_back(r.stream_summary());
+    }
+    if (r.has_channel_close()) closes[r.channel_id()] = r.channel_close();
+    if (r.has_channel_open()) opens[r.channel_id()] = r.channel_open();
+  }
+  ASSERT_TRUE(c.records.back().has_session_end());
+  EXPECT_EQ(c.records.back().session_end().status(), v1::SESSION_STATUS_ENDED);
+  // pty: whole, input included, no summaries.
+  EXPECT_EQ(input[0], "ls\r");
+  EXPECT_EQ(output[0], "a b c\r\n");
+  EXPECT_TRUE(summaries[0].empty());
+  // exec: the first 1000 bytes of stdout and all of stderr kept, then a
+  // summary of stdout with the hash of all 2500 bytes.
+  EXPECT_EQ(output[1], out.substr(0, 1000) + "oops\n");
+  ASSERT_EQ(summaries[1].size(), 1u);
+  EXPECT_EQ(summaries[1][0].total_bytes(), 2500u);
+  EXPECT_EQ(summaries[1][0].recorded_bytes(), 1000u);
+  EXPECT_EQ(summaries[1][0].sha256(), Sha256(out));
+  EXPECT_EQ(closes[1].bytes_output(), 2505u);
+  // sftp and the tunnel: nothing kept, counted and hashed.
+  EXPECT_EQ(input[2], "");
+  ASSERT_EQ(summaries[2].size(), 1u);
+  EXPECT_EQ(summaries[2][0].total_bytes(), 8u);
+  EXPECT_EQ(summaries[2][0].sha256(), Sha256("put-data"));
+  EXPECT_EQ(closes[2].bytes_input(), 8u);
+  EXPECT_EQ(output[3], "");
+  EXPECT_EQ(opens[3].destination(), "db.internal:5432");
+  EXPECT_EQ(closes[3].bytes_output(), 6u);
+}
+
+TEST_F(SpoolTapTest, AFailedRecordingFailsTheTapsAndNewChannels) {
+  auto tap = recorder_->Attach(Info(0));
+  ASSERT_TRUE(tap.ok());
+  EXPECT_TRUE((*tap)->Health().ok());
+  // Data over the recorder's queue limit cannot be queued: the tap fails
+  // (the bridge then closes the channel).
+  audit::RecorderOptions o;
+  o.spool_dir = dir_->path() + "/small";
+  o.max_queue_bytes = 1024;
+  auto small = audit::SpoolRecorder::Start(o);
+  ASSERT_TRUE(small.ok());
+  SpoolTapRecorder small_recorder(**small, SpoolTapOptions());
+  auto t2 = small_recorder.Attach(Info(7));
+  ASSERT_TRUE(t2.ok());
+  ASSERT_TRUE(
+      (*t2)->Request(absl::Now(), Direction::kInput, "pty-req", "").ok());
+  EXPECT_FALSE((*t2)
+                   ->Data(absl::Now(), Direction::kOutput, 0,
+                          Bytes(std::string(4096, 'x')))
+                   .ok());
+  (*t2)->Close(absl::Now());
+  small_recorder.EndSession("sess-1", "test over");
+  (*tap)->Close(absl::Now());
+}
+
+}  // namespace
+}  // namespace sallyport::gateway

@@ -1,0 +1,185 @@
+// SqlStore: session recordings (schema version 5) — records with their
+// chain hash, appended gap-free, and the session's chain head.
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "storage/sql/codec.h"
+#include "storage/sql/sql_store.h"
+
+namespace sallyport::storage::sql {
+namespace {
+
+// Taking the session row's lock first serialises appenders of one session
+// (PostgreSQL READ COMMITTED re-reads the locked row; SQLite has one writer).
+constexpr Statement kLockSessionHead(
+    "UPDATE sessions SET last_seq = last_seq WHERE id = $1 "
+    "RETURNING last_seq, chain_head, status");
+constexpr Statement kSetSessionHead(
+    "UPDATE sessions SET last_seq = $2, chain_head = $3 WHERE id = $1");
+constexpr Statement kStoredHashes(
+    "SELECT seq, hash FROM session_records WHERE session_id = $1 "
+    "AND seq >= $2 AND seq <= $3 ORDER BY seq");
+constexpr Statement kInsertRecord(
+    "INSERT INTO session_records (session_id, seq, channel, offset_us, kind, "
+    "direction, stream, name, summary, value1, value2, data, hash) VALUES "
+    "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)");
+constexpr Statement kListRecords(
+    "SELECT session_id, seq, channel, offset_us, kind, direction, stream, "
+    "name, summary, value1, value2, data, hash FROM session_records "
+    "WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3");
+
+absl::StatusOr<SessionRecord> RecordFromRow(const Row& r) {
+  SessionRecord rec;
+  rec.session_id = r[0].AsBytes();
+  rec.seq = static_cast<uint64_t>(r[1].AsInt());
+  rec.channel = static_cast<uint32_t>(r[2].AsInt());
+  rec.offset = absl::Microseconds(r[3].AsInt());
+  std::optional<SessionRecordKind> kind =
+      ParseSessionRecordKind(r[4].AsBytes());
+  if (!kind) return absl::DataLossError("stored record has a bad kind");
+  rec.kind = *kind;
+  std::optional<RecordDirection> direction =
+      ParseRecordDirection(r[5].AsBytes());
+  if (!direction) {
+    return absl::DataLossError("stored record has a bad direction");
+  }
+  rec.direction = *direction;
+  rec.stream = static_cast<uint32_t>(r[6].AsInt());
+  rec.name = r[7].AsBytes();
+  rec.summary = r[8].AsBytes();
+  rec.value1 = r[9].AsInt();
+  rec.value2 = r[10].AsInt();
+  rec.data = r[11].AsBytes();
+  rec.hash = r[12].AsBytes();
+  return rec;
+}
+
+std::string SessionWhat(std::string_view id) {
+  return absl::StrCat("session ", Quote(id));
+}
+
+}  // namespace
+
+absl::StatusOr<Session> SqlStore::AppendSessionRecords(
+    const std::vector<SessionRecord>& records) {
+  if (records.empty()) {
+    return absl::InvalidArgumentError("no records to append");
+  }
+  const std::string& id = records.front().session_id;
+  for (size_t i = 0; i < records.size(); ++i) {
+    RETURN_IF_ERROR(records[i].Validate());
+    if (records[i].session_id != id) {
+      return absl::InvalidArgumentError(
+          "records of one append must belong to one session");
+    }
+    if (i > 0 && records[i].seq != records[i - 1].seq + 1) {
+      return absl::InvalidArgumentError(
+          "records of one append must have consecutive seqs");
+    }
+  }
+  RETURN_IF_ERROR(Describe(
+      Transact(
+          TxMode::kReadCommitted,
+          [&](Tx& tx) -> absl::Status {
+            ASSIGN_OR_RETURN(std::vector<Row> head,
+                             tx.Query(kLockSessionHead, {Param::Text(id)}));
+            if (head.empty()) return NotFound(SessionWhat(id));
+            const uint64_t last_seq = static_cast<uint64_t>(head[0][0].AsInt());
+            const std::string status = head[0][2].AsBytes();
+            // Already stored: must be the very same records.
+            if (records.front().seq <= last_seq) {
+              const uint64_t upto = std::min(records.back().seq, last_seq);
+              ASSIGN_OR_RETURN(
+                  std::vector<Row> stored,
+                  tx.Query(
+                      kStoredHashes,
+                      {Param::Text(id),
+                       Param::Int(static_cast<int64_t>(records.front().seq)),
+                       Param::Int(static_cast<int64_t>(upto))}));
+              if (stored.size() != upto - records.front().seq + 1) {
+                return absl::DataLossError(absl::StrCat(
+                    SessionWhat(id), " is missing stored records below ",
+                    last_seq));
+              }
+              for (const Row& row : stored) {
+                const uint64_t seq = static_cast<uint64_t>(row[0].AsInt());
+                const SessionRecord& mine = records[seq - records.front().seq];
+                if (row[1].AsBytes() != mine.hash) {
+                  return absl::FailedPreconditionError(
+                      absl::StrCat("record ", seq, " of ", SessionWhat(id),
+                                   " differs from the stored one"));
+                }
+              }
+            }
+            if (records.back().seq <= last_seq) return absl::OkStatus();
+            const size_t first_new =
+                records.front().seq > last_seq
+                    ? 0
+                    : static_cast<size_t>(last_seq + 1 - records.front().seq);
+            if (records[first_new].seq != last_seq + 1) {
+              return absl::FailedPreconditionError(
+                  absl::StrCat(SessionWhat(id), " holds records up to ",
+                               last_seq, "; the next must be ", last_seq + 1,
+                               ", not ", records[first_new].seq));
+            }
+            if (status != "active") {
+              return absl::FailedPreconditionError(
+                  absl::StrCat(SessionWhat(id), " has ended; no new records"));
+            }
+            for (size_t i = first_new; i < records.size(); ++i) {
+              const SessionRecord& r = records[i];
+              RETURN_IF_ERROR(
+                  tx.Exec(kInsertRecord,
+                          {Param::Text(id),
+                           Param::Int(static_cast<int64_t>(r.seq)),
+                           Param::Int(r.channel),
+                           Param::Int(absl::ToInt64Microseconds(r.offset)),
+                           Param::Text(SessionRecordKindName(r.kind)),
+                           Param::Text(RecordDirectionName(r.direction)),
+                           Param::Int(r.stream), Param::Text(r.name),
+                           Param::Text(r.summary), Param::Int(r.value1),
+                           Param::Int(r.value2), Param::Blob(r.data),
+                           Param::Text(r.hash)})
+                      .status());
+            }
+            return tx
+                .Exec(kSetSessionHead,
+                      {Param::Text(id),
+                       Param::Int(static_cast<int64_t>(records.back().seq)),
+                       Param::Text(records.back().hash)})
+                .status();
+          }),
+      absl::StrCat("records of ", SessionWhat(id))));
+  return GetSession(id);
+}
+
+absl::StatusOr<std::vector<SessionRecord>> SqlStore::ListSessionRecords(
+    std::string_view session_id, uint64_t after_seq, int limit) {
+  RETURN_IF_ERROR(ValidateText("session id", session_id, kMaxNameBytes, true));
+  RETURN_IF_ERROR(ValidateLimit(limit));
+  if (after_seq > kMaxSerial) return std::vector<SessionRecord>();
+  std::vector<Row> rows;
+  RETURN_IF_ERROR(Describe(
+      Transact(TxMode::kRead,
+               [&](Tx& tx) -> absl::Status {
+                 ASSIGN_OR_RETURN(
+                     rows,
+                     tx.Query(kListRecords,
+                              {Param::Text(session_id),
+                               Param::Int(static_cast<int64_t>(after_seq)),
+                               Param::Int(limit)}));
+                 return absl::OkStatus();
+               }),
+      absl::StrCat("records of ", SessionWhat(session_id))));
+  std::vector<SessionRecord> out;
+  out.reserve(rows.size());
+  for (const Row& r : rows) {
+    ASSIGN_OR_RETURN(SessionRecord rec, RecordFromRow(r));
+    out.push_back(std::move(rec));
+  }
+  return out;
+}
+
+}  // namespace sallyport::storage::sql

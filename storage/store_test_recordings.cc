@@ -1,0 +1,230 @@
+// Store suite: session recordings (schema version 5) — every record kind
+// round-trips, the chain head follows the appends, re-shipping is
+// idempotent, gaps and altered re-shipments are refused, sessions end as
+// `interrupted`, and sessions stored before version 5 survive the upgrade.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "storage/migrations/migrations.h"
+#include "storage/store_test_suite.h"
+
+namespace sallyport::storage::testing {
+namespace {
+
+Session RecordedSession(std::string id, std::string gateway) {
+  Session s;
+  s.id = std::move(id);
+  s.user = "alice";
+  s.login = "ubuntu";
+  s.host = "web01";
+  s.started_at = absl::FromUnixMicros(1700000000123456);
+  s.gateway_id = std::move(gateway);
+  return s;
+}
+
+std::string FakeHash(uint64_t seq, char salt = 'a') {
+  std::string h(64, '0');
+  const std::string n = absl::StrCat(seq);
+  h.replace(64 - n.size(), n.size(), n);
+  h[0] = salt;
+  return h;
+}
+
+// One record of every kind, seq 1..7, with every field used.
+std::vector<SessionRecord> EveryKind(const std::string& session) {
+  std::string every_byte;
+  for (int b = 0; b < 256; ++b) every_byte.push_back(static_cast<char>(b));
+  std::vector<SessionRecord> out;
+  auto add = [&](SessionRecordKind kind) -> SessionRecord& {
+    SessionRecord r;
+    r.session_id = session;
+    r.seq = out.size() + 1;
+    r.channel = static_cast<uint32_t>(out.size() % 3);
+    r.offset = absl::Milliseconds(out.size() * 250) + absl::Microseconds(7);
+    r.kind = kind;
+    r.hash = FakeHash(r.seq);
+    out.push_back(r);
+    return out.back();
+  };
+  SessionRecord& open = add(SessionRecordKind::kChannelOpen);
+  open.name = "direct-tcpip";
+  open.summary = "db.internal:5432";
+  SessionRecord& req = add(SessionRecordKind::kRequest);
+  req.direction = RecordDirection::kInput;
+  req.name = "exec";
+  req.summary = "echo 'héllo' | wc -c";
+  SessionRecord& win = add(SessionRecordKind::kWindowChange);
+  win.value1 = 200;
+  win.value2 = 50;
+  SessionRecord& data = add(SessionRecordKind::kData);
+  data.direction = RecordDirection::kOutput;
+  data.stream = 1;
+  data.data = every_byte;
+  SessionRecord& sum = add(SessionRecordKind::kStreamSummary);
+  sum.direction = RecordDirection::kOutput;
+  sum.value1 = int64_t{20} << 30;
+  sum.value2 = int64_t{16} << 20;
+  sum.data = std::string(32, '\xab');
+  SessionRecord& close = add(SessionRecordKind::kChannelClose);
+  close.channel = 0xffffffffu;
+  close.value1 = 123;
+  close.value2 = 456789;
+  SessionRecord& end = add(SessionRecordKind::kSessionEnd);
+  end.name = "interrupted";
+  end.summary = "the gateway restarted";
+  end.value1 = -1;
+  return out;
+}
+
+TEST_P(StoreTest, RecordingRecordsOfEveryKindRoundTrip) {
+  SP_ASSERT_OK_AND_ASSIGN(Session created,
+                          store_->CreateSession(RecordedSession("r1", "gw-a")));
+  EXPECT_EQ(created.gateway_id, "gw-a");
+  EXPECT_EQ(created.last_seq, 0u);
+  EXPECT_EQ(created.chain_head, kRecordingGenesisHash);
+
+  const std::vector<SessionRecord> records = EveryKind("r1");
+  SP_ASSERT_OK_AND_ASSIGN(
+      Session head, store_->AppendSessionRecords({records[0], records[1]}));
+  EXPECT_EQ(head.last_seq, 2u);
+  EXPECT_EQ(head.chain_head, records[1].hash);
+  // Re-shipping 2..7 skips 2 (same hash) and stores the rest.
+  SP_ASSERT_OK_AND_ASSIGN(
+      head, store_->AppendSessionRecords(std::vector<SessionRecord>(
+                records.begin() + 1, records.end())));
+  EXPECT_EQ(head.last_seq, 7u);
+  EXPECT_EQ(head.chain_head, records[6].hash);
+
+  SP_ASSERT_OK_AND_ASSIGN(std::vector<SessionRecord> got,
+                          store_->ListSessionRecords("r1", 0, 100));
+  ASSERT_EQ(got.size(), records.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], records[i]) << i;
+  SP_ASSERT_OK_AND_ASSIGN(got, store_->ListSessionRecords("r1", 3, 2));
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].seq, 4u);
+  EXPECT_EQ(got[1].seq, 5u);
+  SP_ASSERT_OK_AND_ASSIGN(Session stored, store_->GetSession("r1"));
+  EXPECT_EQ(stored, head);
+}
+
+TEST_P(StoreTest, RecordingAppendsAreGapFreeAndNeverRewritten) {
+  SP_ASSERT_OK(store_->CreateSession(RecordedSession("r2", "gw-a")));
+  std::vector<SessionRecord> records = EveryKind("r2");
+  // A gap: 3 before 1..2.
+  SP_EXPECT_CODE(store_->AppendSessionRecords({records[2]}),
+                 kFailedPrecondition);
+  SP_ASSERT_OK(store_->AppendSessionRecords({records[0], records[1]}));
+  // Non-consecutive seqs within one append.
+  SP_EXPECT_CODE(store_->AppendSessionRecords({records[2], records[4]}),
+                 kInvalidArgument);
+  // A stored record shipped again with another hash (an edit) is refused
+  // and stores nothing of its batch.
+  SessionRecord edited = records[1];
+  edited.hash = FakeHash(2, 'b');
+  SP_EXPECT_CODE(store_->AppendSessionRecords({edited, records[2]}),
+                 kFailedPrecondition);
+  SP_ASSERT_OK_AND_ASSIGN(Session s, store_->GetSession("r2"));
+  EXPECT_EQ(s.last_seq, 2u);
+  // Mixed sessions, an unknown session, bad fields.
+  SP_ASSERT_OK(store_->CreateSession(RecordedSession("other", "gw-a")));
+  SessionRecord foreign = records[2];
+  foreign.session_id = "other";
+  SP_EXPECT_CODE(store_->AppendSessionRecords({records[2], foreign}),
+                 kInvalidArgument);
+  SessionRecord orphan = records[0];
+  orphan.session_id = "missing";
+  SP_EXPECT_CODE(store_->AppendSessionRecords({orphan}), kNotFound);
+  SessionRecord bad_hash = records[2];
+  bad_hash.hash = "ABC";
+  SP_EXPECT_CODE(store_->AppendSessionRecords({bad_hash}), kInvalidArgument);
+  SessionRecord huge = records[2];
+  huge.data.assign(kMaxChunkBytes + 1, 'x');
+  SP_EXPECT_CODE(store_->AppendSessionRecords({huge}), kInvalidArgument);
+  SP_EXPECT_CODE(store_->AppendSessionRecords({}), kInvalidArgument);
+  SP_EXPECT_CODE(store_->ListSessionRecords("r2", 0, 0), kInvalidArgument);
+  SP_ASSERT_OK_AND_ASSIGN(std::vector<SessionRecord> got,
+                          store_->ListSessionRecords("r2", 0, 100));
+  EXPECT_EQ(got.size(), 2u);
+}
+
+TEST_P(StoreTest, RecordedSessionEndsOnlyWithEveryRecordAndAsInterrupted) {
+  SP_ASSERT_OK(store_->CreateSession(RecordedSession("r3", "gw-b")));
+  const std::vector<SessionRecord> records = EveryKind("r3");
+  SP_ASSERT_OK(store_->AppendSessionRecords({records[0], records[1]}));
+  SessionEnd end;
+  end.ended_at = absl::FromUnixMicros(1700000100000001);
+  end.status = SessionStatus::kInterrupted;
+  end.bytes_in = 10;
+  end.bytes_out = 20;
+  end.expect_last_seq = 3;  // one record has not arrived
+  SP_EXPECT_CODE(store_->EndSession("r3", end), kFailedPrecondition);
+  SP_ASSERT_OK(store_->AppendSessionRecords({records[2]}));
+  SP_ASSERT_OK_AND_ASSIGN(Session ended, store_->EndSession("r3", end));
+  EXPECT_EQ(ended.status, SessionStatus::kInterrupted);
+  EXPECT_EQ(ended.ended_at, end.ended_at);
+  EXPECT_EQ(ended.last_seq, 3u);
+  EXPECT_EQ(ended.chain_head, records[2].hash);
+  EXPECT_EQ(ended.gateway_id, "gw-b");
+  // Ended: re-shipping stored records is fine, new ones are refused.
+  SP_ASSERT_OK(store_->AppendSessionRecords({records[1], records[2]}));
+  SP_EXPECT_CODE(store_->AppendSessionRecords({records[3]}),
+                 kFailedPrecondition);
+  SP_EXPECT_CODE(store_->EndSession("r3", end), kFailedPrecondition);
+
+  SessionFilter f;
+  SP_ASSERT_OK_AND_ASSIGN(std::vector<Session> list, store_->ListSessions(f));
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0], ended);
+}
+
+TEST_P(StoreTest, SessionsFromVersion4SurviveTheRecordingUpgrade) {
+  const absl::Span<const migrations::Migration> all = backend_->Migrations();
+  ASSERT_GE(all.size(), 5u);
+  store_.reset();
+  SP_ASSERT_OK(backend_->SetUp());
+  std::string script =
+      "CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, "
+      "name TEXT NOT NULL, applied_at_us BIGINT NOT NULL);\n";
+  for (const migrations::Migration& m : all.subspan(0, 4)) {
+    absl::StrAppend(&script, m.sql,
+                    "\n;\nINSERT INTO schema_migrations (version, name, "
+                    "applied_at_us) VALUES (",
+                    m.version, ", '", m.name, "', 0);\n");
+  }
+  absl::StrAppend(
+      &script,
+      "INSERT INTO sessions (id, user_name, login, host, started_at_us, "
+      "ended_at_us, bytes_in, bytes_out, status) VALUES ('old', 'alice', "
+      "'root', 'web01', 5, 9, 1, 2, 'failed');\n"
+      "INSERT INTO session_chunks (session_id, seq, channel, offset_us, "
+      "stream, data) VALUES ('old', 1, 0, 3, 'output', ",
+      backend_->BlobLiteral("out"), ");\n");
+  SP_ASSERT_OK(backend_->ExecRawSql(script));
+
+  std::unique_ptr<Store> upgraded = OpenAnother();
+  ASSERT_NE(upgraded, nullptr);
+  SP_ASSERT_OK_AND_ASSIGN(Session old, upgraded->GetSession("old"));
+  EXPECT_EQ(old.status, SessionStatus::kFailed);
+  EXPECT_EQ(old.login, "root");
+  EXPECT_EQ(old.ended_at, absl::FromUnixMicros(9));
+  EXPECT_EQ(old.gateway_id, "");
+  EXPECT_EQ(old.last_seq, 0u);
+  EXPECT_EQ(old.chain_head, kRecordingGenesisHash);
+  SP_ASSERT_OK_AND_ASSIGN(std::vector<SessionChunk> chunks,
+                          upgraded->ListSessionChunks("old", 0, 10));
+  ASSERT_EQ(chunks.size(), 1u);
+  EXPECT_EQ(chunks[0].data, "out");
+  // The new status and table work on the upgraded schema.
+  SP_ASSERT_OK(upgraded->CreateSession(RecordedSession("new", "gw")));
+  SP_ASSERT_OK(upgraded->AppendSessionRecords(EveryKind("new")));
+  SessionEnd end;
+  end.ended_at = absl::FromUnixMicros(1700000200000000);
+  end.status = SessionStatus::kInterrupted;
+  SP_ASSERT_OK(upgraded->EndSession("new", end));
+}
+
+}  // namespace
+}  // namespace sallyport::storage::testing

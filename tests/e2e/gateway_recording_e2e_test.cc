@@ -1,0 +1,190 @@
+// Session recordings with the real gateway binary, OpenSSH and sshd
+// (issue 14): what a session moved is in the gateway's spool, and a
+// gateway killed with SIGKILL in the middle of an exec stream has spooled
+// every byte the client received (record before forward).
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "audit/recording_record.h"
+#include "audit/spool.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/gateway_e2e_env.h"
+#include "tests/harness/subprocess.h"
+
+namespace sallyport::testing {
+namespace {
+
+namespace v1 = ::sallyport::audit::v1;
+
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out + "'";
+}
+
+std::string Sha256(const std::string& s) {
+  audit::StreamHasher h;
+  h.Update(s);
+  absl::StatusOr<std::string> d = h.Finish();
+  return d.ok() ? absl::BytesToHexString(*d) : "";
+}
+
+std::vector<std::string> SpoolFiles(const std::string& dir) {
+  std::vector<std::string> out;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      if (name.size() > 6 && name.substr(name.size() - 6) == ".spool") {
+        out.push_back(dir + "/" + name);
+      }
+    }
+    ::closedir(d);
+  }
+  return out;
+}
+
+// The spool holding an exec request for `command`, and that channel's
+// stdout.
+struct Found {
+  audit::SpoolContents contents;
+  std::string output;
+  bool ended = false;
+};
+std::optional<Found> FindRecording(const std::string& dir,
+                                   const std::string& command) {
+  for (const std::string& path : SpoolFiles(dir)) {
+    absl::StatusOr<audit::SpoolContents> c = audit::ReadSpool(path);
+    if (!c.ok()) continue;
+    std::optional<uint32_t> channel;
+    Found f;
+    for (const v1::RecordingRecord& r : c->records) {
+      if (r.has_request() && r.request().type() == "exec" &&
+          r.request().summary() == command) {
+        channel = r.channel_id();
+      }
+      if (channel && r.channel_id() == *channel && r.has_data() &&
+          r.data().direction() == v1::RECORD_DIRECTION_OUTPUT &&
+          r.data().ssh_stream() == 0) {
+        f.output += r.data().bytes();
+      }
+      if (r.has_session_end()) f.ended = true;
+    }
+    if (channel) {
+      f.contents = *std::move(c);
+      return f;
+    }
+  }
+  return std::nullopt;
+}
+
+class GatewayRecordingE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<GatewayE2eEnv>> env = GatewayE2eEnv::Start();
+    ASSERT_TRUE(env.ok()) << env.status();
+    env_ = *std::move(env);
+    spool_dir_ = env_->fixture().gateway_state_dir() + "/spool";
+  }
+  std::unique_ptr<GatewayE2eEnv> env_;
+  std::string spool_dir_;
+};
+
+TEST_F(GatewayRecordingE2eTest, AnExecSessionIsInTheSpoolWithItsEnd) {
+  const std::string command = "echo recorded-$((6*7)); echo on-stderr >&2";
+  std::vector<std::string> argv = env_->Ssh("alice", "web01");
+  argv.push_back(command);
+  RunResult r = GatewayE2eEnv::Run(argv);
+  ASSERT_EQ(r.exit_code, 0) << r.Describe() << env_->fixture().GatewayLog();
+  // The session ends (and its spool closes) when the connection is gone.
+  std::optional<Found> found;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline) {
+    found = FindRecording(spool_dir_, command);
+    if (found && found->ended) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(found.has_value()) << env_->fixture().GatewayLog();
+  EXPECT_TRUE(found->ended);
+  EXPECT_EQ(found->output, "recorded-42\n");
+  EXPECT_EQ(found->contents.session.user(), "alice");
+  EXPECT_EQ(found->contents.session.host(), "web01");
+  EXPECT_EQ(found->contents.session.gateway_id(), "sallyport-gw");
+  EXPECT_EQ(found->contents.torn_bytes, 0u);
+  bool stderr_seen = false, exit_seen = false;
+  for (const v1::RecordingRecord& rec : found->contents.records) {
+    if (rec.has_data() && rec.data().ssh_stream() == 1) {
+      stderr_seen = rec.data().bytes() == "on-stderr\n";
+    }
+    if (rec.has_request() && rec.request().type() == "exit-status") {
+      exit_seen = rec.request().summary() == "0";
+    }
+  }
+  EXPECT_TRUE(stderr_seen);
+  EXPECT_TRUE(exit_seen);
+}
+
+// Record before forward: kill -9 the gateway while an exec streams; the
+// spool (torn tail aside) holds at least every byte the client received.
+TEST_F(GatewayRecordingE2eTest, SigkilledGatewaySpooledEverythingTheClientGot) {
+  // About 12 MB (below record_exec_output_limit), paced over ~10 s.
+  const std::string command =
+      "i=0; while [ $i -lt 1500 ]; do seq $((i*1000)) $((i*1000+999)); "
+      "i=$((i+1)); sleep 0.005; done";
+  std::vector<std::string> argv = env_->Ssh("alice", "web01");
+  argv.push_back(command);
+  std::vector<std::string> quoted;
+  for (const std::string& a : argv) quoted.push_back(ShellQuote(a));
+  const std::string received = env_->File("received.txt");
+  BackgroundProcess::Options po;
+  po.log_path = env_->File("client.log");
+  absl::StatusOr<std::unique_ptr<BackgroundProcess>> client =
+      BackgroundProcess::Start(
+          {"bash", "-c",
+           absl::StrCat("exec ", absl::StrJoin(quoted, " "), " > ",
+                        ShellQuote(received))},
+          po);
+  ASSERT_TRUE(client.ok()) << client.status();
+  // Kill the gateway once the client has 1 MB.
+  const absl::Time deadline = absl::Now() + absl::Seconds(120);
+  struct stat st = {};
+  while (absl::Now() < deadline) {
+    if (::stat(received.c_str(), &st) == 0 && st.st_size > (1 << 20)) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_GT(st.st_size, 1 << 20) << ReadFileOrEmpty(po.log_path);
+  env_->fixture().gateway_process()->Signal(SIGKILL);
+  // The client sees the connection drop.
+  const absl::Time client_deadline = absl::Now() + absl::Seconds(60);
+  while ((*client)->Running() && absl::Now() < client_deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_FALSE((*client)->Running());
+  const std::string got = ReadFileOrEmpty(received);
+  ASSERT_GT(got.size(), 1u << 20);
+  ASSERT_LT(got.size(), 12u << 20) << "the stream finished before the kill";
+
+  std::optional<Found> found = FindRecording(spool_dir_, command);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_FALSE(found->ended);  // killed: no end record
+  ASSERT_GE(found->output.size(), got.size());
+  EXPECT_EQ(found->output.substr(0, got.size()), got)
+      << "the client received bytes the spool does not hold";
+  EXPECT_EQ(Sha256(found->output.substr(0, got.size())), Sha256(got));
+}
+
+}  // namespace
+}  // namespace sallyport::testing
