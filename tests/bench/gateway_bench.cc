@@ -390,6 +390,7 @@ int Main(int argc, char** argv) {
         Fixed(r.middle_idle_ms_per_s, 2), Fixed(r.middle_net_ms_per_session, 2),
         absl::StrCat(load_pull[i], " / ", load_conn[i]));
   }
+  std::cout << std::flush;  // the idle rows take minutes
   if (idle <= 0) return 0;
 
   // Idle sessions.
