@@ -100,10 +100,30 @@ absl::StatusOr<ssh::cert::Certificate> CaKeyring::Sign(
   return ssh::cert::SignCertificate(request, *key);
 }
 
-absl::StatusOr<std::vector<CaKeyring::TrustedKey>> CaKeyring::TrustedKeys(
+absl::StatusOr<std::vector<storage::CaKey>> CaKeyring::StoredKeys(
     CaKeyPurpose purpose) {
+  const absl::Time now = options_.clock->Now();
+  {
+    absl::MutexLock lock(&list_mu_);
+    const KeyList& list =
+        purpose == CaKeyPurpose::kUser ? user_list_ : host_list_;
+    // A clock that went back also refreshes.
+    if (now >= list.read_at && now < list.read_at + kKeyListTtl) {
+      return list.keys;
+    }
+  }
   ASSIGN_OR_RETURN(std::vector<storage::CaKey> keys,
                    options_.store->ListCaKeys(purpose));
+  absl::MutexLock lock(&list_mu_);
+  KeyList& list = purpose == CaKeyPurpose::kUser ? user_list_ : host_list_;
+  list.keys = keys;
+  list.read_at = now;
+  return keys;
+}
+
+absl::StatusOr<std::vector<CaKeyring::TrustedKey>> CaKeyring::TrustedKeys(
+    CaKeyPurpose purpose) {
+  ASSIGN_OR_RETURN(std::vector<storage::CaKey> keys, StoredKeys(purpose));
   const absl::Duration window = purpose == CaKeyPurpose::kUser
                                     ? options_.user_trust_window
                                     : options_.host_trust_window;
@@ -162,6 +182,11 @@ absl::StatusOr<storage::CaKey> CaKeyring::Rotate(CaKeyPurpose purpose) {
     absl::MutexLock lock(&mu_);
     auto key = std::make_shared<ssh::crypto::PrivateKey>(std::move(fresh));
     (purpose == CaKeyPurpose::kUser ? user_ : host_) = std::move(key);
+  }
+  {
+    absl::MutexLock lock(&list_mu_);
+    (purpose == CaKeyPurpose::kUser ? user_list_ : host_list_).read_at =
+        absl::InfinitePast();
   }
   return stored;
 }

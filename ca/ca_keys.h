@@ -61,8 +61,14 @@ class CaKeyring {
     bool active = false;
   };
   // The active key first, then retired keys still inside their trust window.
+  // The store's key list is read at most once per kKeyListTtl (every
+  // issuance asks): a key another instance rotated in is trusted here up to
+  // kKeyListTtl later, and a retired key stays trusted for hours anyway, so
+  // this never trusts a key longer than its window. Rotate here refreshes
+  // at once.
   absl::StatusOr<std::vector<TrustedKey>> TrustedKeys(
-      storage::CaKeyPurpose purpose) ABSL_LOCKS_EXCLUDED(mu_);
+      storage::CaKeyPurpose purpose) ABSL_LOCKS_EXCLUDED(mu_, list_mu_);
+  static constexpr absl::Duration kKeyListTtl = absl::Seconds(1);
 
   // Replaces the signing key of `purpose` (see the file comment).
   absl::StatusOr<storage::CaKey> Rotate(storage::CaKeyPurpose purpose)
@@ -86,6 +92,17 @@ class CaKeyring {
   absl::Mutex mu_;
   std::shared_ptr<ssh::crypto::PrivateKey> user_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<ssh::crypto::PrivateKey> host_ ABSL_GUARDED_BY(mu_);
+
+  // The store's key lists (ListCaKeys) per purpose and when they were read.
+  struct KeyList {
+    std::vector<storage::CaKey> keys;
+    absl::Time read_at = absl::InfinitePast();
+  };
+  absl::StatusOr<std::vector<storage::CaKey>> StoredKeys(
+      storage::CaKeyPurpose purpose) ABSL_LOCKS_EXCLUDED(list_mu_);
+  absl::Mutex list_mu_;
+  KeyList user_list_ ABSL_GUARDED_BY(list_mu_);
+  KeyList host_list_ ABSL_GUARDED_BY(list_mu_);
 };
 
 // Registers `key` as the active key of `purpose` in `store` unless it is

@@ -6,12 +6,14 @@
 #include <filesystem>
 
 #include "absl/strings/match.h"
+#include "ca/ca_keys.h"
 #include "ca/ca_test_env.h"
 #include "ca/client_ca.h"
 #include "ca/tls_material.h"
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
 #include "ssh/cert/certificate.h"
+#include "ssh/crypto/keys.h"
 
 namespace sallyport::ca {
 namespace {
@@ -278,6 +280,37 @@ TEST(AdminServiceTest, RotateCaKeyKeepsTheOldKeyTrusted) {
   auto later = env->Login("admin", env->admin_password());
   ASSERT_TRUE(later.status.ok());
   EXPECT_EQ(later.response.ca_public_keys().user_ca_size(), 1);
+}
+
+// Another CA instance on the same database rotates the user CA key: this
+// instance reads the store's key list at most once per kKeyListTtl, so the
+// new key is trusted here after that long (and never before its record
+// exists).
+TEST(AdminServiceTest, AnotherInstancesRotationIsTrustedAfterKeyListTtl) {
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  auto admin = env->Login("admin", env->admin_password());
+  ASSERT_TRUE(admin.status.ok());
+  ASSERT_EQ(admin.response.ca_public_keys().user_ca_size(), 1);
+  const std::string ours =
+      admin.response.ca_public_keys().user_ca(0).fingerprint();
+  auto fresh = ssh::crypto::PrivateKey::GenerateEd25519();
+  ASSERT_TRUE(fresh.ok());
+  storage::CaKey record;
+  record.fingerprint = fresh->public_key().FingerprintSha256();
+  record.purpose = storage::CaKeyPurpose::kUser;
+  record.public_key = fresh->public_key().ToAuthorizedKeysLine("other");
+  record.state = storage::CaKeyState::kActive;
+  ASSERT_TRUE(env->store().RotateCaKey(record).ok());
+
+  env->clock().Advance(CaKeyring::kKeyListTtl);
+  auto later = env->Login("admin", env->admin_password());
+  ASSERT_TRUE(later.status.ok());
+  const auto& user_ca = later.response.ca_public_keys().user_ca();
+  ASSERT_EQ(user_ca.size(), 2);
+  EXPECT_EQ(user_ca[0].fingerprint(), ours);  // our signing key first
+  EXPECT_EQ(user_ca[1].fingerprint(), record.fingerprint);
+  EXPECT_TRUE(user_ca[1].active());
 }
 
 TEST(AdminServiceTest, WatchRevocationsStreamsNewRevocations) {

@@ -90,6 +90,58 @@ TEST_P(StoreTest, ConcurrentIssuancesAreAllDurable) {
   }
 }
 
+// A batch advances the audit head once for all its events: batches of
+// certificate events (8 at most, waiting up to 1 s to fill) on one store
+// and single events appended by another store at the same time form one
+// gapless chain that verifies, with every event in it exactly once.
+TEST_P(StoreTest, BatchedAndSingleAuditAppendsFormOneChain) {
+  IssuanceOptions issuance;
+  issuance.group_commit_max_batch = 8;
+  issuance.group_commit_max_wait = absl::Seconds(1);
+  SP_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Store> issuing,
+                          backend_->OpenWithIssuance(&clock_, issuance));
+  std::unique_ptr<Store> other = OpenAnother();
+  ASSERT_NE(other, nullptr);
+  constexpr int kIssuers = 8, kEach = 6, kAppenders = 2;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kIssuers; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto serial = issuing->AllocateSerial();
+        if (!serial.ok()) {
+          ADD_FAILURE() << serial.status();
+          return;
+        }
+        auto rec = issuing->RecordCertificateWithAudit(CertFor(*serial, t),
+                                                       IssuedEvent(*serial));
+        if (!rec.ok()) ADD_FAILURE() << rec.status();
+      }
+    });
+  }
+  for (int t = 0; t < kAppenders; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto e = other->AppendAuditEvent(
+            AuditEventInput{"test.single", "tester",
+                            absl::StrCat(R"({"n":)", t * 100 + i, "}")});
+        if (!e.ok()) ADD_FAILURE() << e.status();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::vector<AuditEvent> events = AllEvents(*other);
+  ASSERT_EQ(events.size(),
+            static_cast<size_t>((kIssuers + kAppenders) * kEach));
+  for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].seq, i + 1);
+  SP_EXPECT_OK(VerifyAuditChain(AuditHead(), events));
+  SP_ASSERT_OK_AND_ASSIGN(AuditHead head, issuing->GetAuditHead());
+  EXPECT_EQ(head.seq, events.size());
+  EXPECT_EQ(head.hash, events.back().hash);
+  std::set<std::string> payloads;
+  for (const AuditEvent& e : events) payloads.insert(e.payload_json);
+  EXPECT_EQ(payloads.size(), events.size());
+}
+
 // Two store instances (two CA processes) take serials from the same
 // database in interleaved blocks: never the same serial twice.
 TEST_P(StoreTest, SerialBlocksOfTwoStoresNeverOverlap) {

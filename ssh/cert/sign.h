@@ -49,8 +49,9 @@ struct CertificateRequest {
 // nonce, the request's fields with options and extensions sorted by name,
 // an empty reserved field, signature_key = the CA's public blob and
 // signature = ca.Sign(the bytes up to and including the signature key).
-// The result is re-parsed and its signature re-verified before it is
-// returned. kInvalidArgument for a bad request; kInternal if signing fails.
+// Debug builds re-parse the result and re-verify its signature before
+// returning it (release builds do not: see sign.cc). kInvalidArgument for a bad
+// request; kInternal if signing fails.
 absl::StatusOr<Certificate> SignCertificate(const CertificateRequest& request,
                                             const crypto::PrivateKey& ca);
 

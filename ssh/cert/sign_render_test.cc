@@ -167,6 +167,53 @@ TEST_F(SignRenderTest, SignedFieldsAreSortedFreshAndVerify) {
   EXPECT_EQ(permissions->other_extensions.size(), 2u);
 }
 
+// SignCertificate fills the certificate it returns without parsing its
+// blob again (release builds): every field must be what Parse reads from
+// that blob, and the signature must verify, for both CA key types.
+TEST_F(SignRenderTest, ReturnedCertificateIsWhatItsBlobSays) {
+  auto ecdsa = crypto::PrivateKey::GenerateEcdsaP256();
+  ASSERT_TRUE(ecdsa.ok()) << ecdsa.status();
+  for (const crypto::PrivateKey* ca : {&*ca_, &*ecdsa}) {
+    SCOPED_TRACE(std::string(ca->SignatureAlgorithm()));
+    auto cert = SignCertificate(UserRequest(), *ca);
+    ASSERT_TRUE(cert.ok()) << cert.status();
+    auto parsed = Certificate::Parse(cert->blob);
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(cert->type_name, parsed->type_name);
+    EXPECT_EQ(cert->nonce, parsed->nonce);
+    EXPECT_EQ(cert->key, parsed->key);
+    EXPECT_EQ(cert->serial, parsed->serial);
+    EXPECT_EQ(cert->type, parsed->type);
+    EXPECT_EQ(cert->key_id, parsed->key_id);
+    EXPECT_EQ(cert->principals, parsed->principals);
+    EXPECT_EQ(cert->valid_after, parsed->valid_after);
+    EXPECT_EQ(cert->valid_before, parsed->valid_before);
+    EXPECT_EQ(cert->critical_options, parsed->critical_options);
+    EXPECT_EQ(cert->extensions, parsed->extensions);
+    EXPECT_EQ(cert->reserved, parsed->reserved);
+    EXPECT_EQ(cert->signature_key_blob, parsed->signature_key_blob);
+    ASSERT_TRUE(cert->signature_key.has_value());
+    ASSERT_TRUE(parsed->signature_key.has_value());
+    EXPECT_EQ(*cert->signature_key, *parsed->signature_key);
+    EXPECT_EQ(cert->signature_algorithm, parsed->signature_algorithm);
+    EXPECT_EQ(cert->signature, parsed->signature);
+    EXPECT_EQ(cert->signed_length, parsed->signed_length);
+    EXPECT_EQ(cert->blob, parsed->blob);
+    EXPECT_EQ(cert->Encode(), cert->blob);
+    EXPECT_TRUE(ca->public_key()
+                    .Verify(cert->SignedData(), cert->signature,
+                            ca->SignatureAlgorithm())
+                    .ok());
+    VerifyOptions options;
+    options.trusted_cas = {ca->public_key()};
+    options.principal = "alice";
+    options.now = absl::FromUnixSeconds(kAfter + 10);
+    options.source_address = "10.1.200.3";
+    auto permissions = VerifyCertificate(*cert, options);
+    EXPECT_TRUE(permissions.ok()) << permissions.status();
+  }
+}
+
 TEST_F(SignRenderTest, EcdsaCaAndHostCertificate) {
   auto ca = crypto::PrivateKey::GenerateEcdsaP256();
   ASSERT_TRUE(ca.ok()) << ca.status();

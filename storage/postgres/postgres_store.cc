@@ -26,6 +26,8 @@ const char* BeginFor(TxMode mode) {
       return "BEGIN ISOLATION LEVEL SERIALIZABLE";
     case TxMode::kReadCommitted:
       return "BEGIN ISOLATION LEVEL READ COMMITTED";
+    case TxMode::kReadOne:
+      break;  // no BEGIN (RunTx)
   }
   return "BEGIN";
 }
@@ -83,6 +85,12 @@ class PostgresDatabase final : public sql::Database {
   static absl::Status RunTx(PgConnection& conn, TxMode mode,
                             absl::FunctionRef<absl::Status(sql::Tx&)> fn,
                             bool& commit_sent) {
+    if (mode == TxMode::kReadOne) {
+      // One statement in autocommit mode: its own transaction, one round
+      // trip. Nothing to commit, so a lost connection is always retryable.
+      sql::OneStatementTx one(conn);
+      return fn(one);
+    }
     RETURN_IF_ERROR(conn.Command(BeginFor(mode)).status());
     absl::Status s = fn(conn);
     if (!s.ok()) {

@@ -141,6 +141,10 @@ class SqlStore : public Store {
   // `in` validated. Appends under the audit head's row lock.
   absl::StatusOr<AuditEvent> AppendAuditEventInTx(Tx& tx,
                                                   const AuditEventInput& in);
+  // Appends `in` in order (each validated) with one bump and one update of
+  // the audit head for all of them.
+  absl::StatusOr<std::vector<AuditEvent>> AppendAuditEventsInTx(
+      Tx& tx, absl::Span<const AuditEventInput* const> in);
 
   // One certificate and its audit event, queued for group commit.
   struct CertificateWrite {

@@ -14,8 +14,10 @@ namespace {
 // Bumping the head row takes its lock: appenders queue here, each one sees
 // the seq and hash its predecessor committed (READ COMMITTED re-reads the
 // locked row), so the chain has no gaps and no forks.
+// Advances the head by a whole batch ($1 events) at once and returns the
+// batch's last seq and the hash before it.
 constexpr Statement kBumpAuditHead(
-    "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash");
+    "UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash");
 constexpr Statement kSetAuditHeadHash(
     "UPDATE audit_head SET hash = $2 WHERE id = 1 AND seq = $1");
 constexpr Statement kSelectAuditHead(
@@ -118,30 +120,50 @@ std::string SessionWhat(std::string_view id) {
 
 absl::StatusOr<AuditEvent> SqlStore::AppendAuditEventInTx(
     Tx& tx, const AuditEventInput& in) {
-  ASSIGN_OR_RETURN(std::vector<Row> head, tx.Query(kBumpAuditHead, {}));
+  const AuditEventInput* one[] = {&in};
+  ASSIGN_OR_RETURN(std::vector<AuditEvent> events,
+                   AppendAuditEventsInTx(tx, one));
+  return std::move(events.front());
+}
+
+absl::StatusOr<std::vector<AuditEvent>> SqlStore::AppendAuditEventsInTx(
+    Tx& tx, absl::Span<const AuditEventInput* const> in) {
+  std::vector<AuditEvent> events;
+  if (in.empty()) return events;
+  const int64_t n = static_cast<int64_t>(in.size());
+  ASSIGN_OR_RETURN(std::vector<Row> head,
+                   tx.Query(kBumpAuditHead, {Param::Int(n)}));
   if (head.empty()) return absl::DataLossError("the audit head is missing");
-  AuditEvent event;
-  event.seq = static_cast<uint64_t>(head[0][0].AsInt());
-  event.prev_hash = head[0][1].AsBytes();
-  // Read the clock under the head lock so times follow seq order within one
-  // clock.
-  event.time = Now();
-  event.type = in.type;
-  event.actor = in.actor;
-  event.payload_json = in.payload_json;
-  ASSIGN_OR_RETURN(event.hash, AuditEventHash(event));
-  RETURN_IF_ERROR(
-      tx.Exec(kInsertAuditEvent,
-              {Param::Int(static_cast<int64_t>(event.seq)),
-               TimeParam(event.time), Param::Text(event.type),
-               Param::Text(event.actor), Param::Text(event.payload_json),
-               Param::Text(event.prev_hash), Param::Text(event.hash)})
-          .status());
-  RETURN_IF_ERROR(
-      tx.Exec(kSetAuditHeadHash, {Param::Int(static_cast<int64_t>(event.seq)),
-                                  Param::Text(event.hash)})
-          .status());
-  return event;
+  const int64_t last = head[0][0].AsInt();
+  if (last < n) return absl::DataLossError("the audit head is corrupt");
+  std::string prev_hash = head[0][1].AsBytes();
+  events.reserve(in.size());
+  for (int64_t i = 0; i < n; ++i) {
+    AuditEvent event;
+    event.seq = static_cast<uint64_t>(last - n + 1 + i);
+    event.prev_hash = std::move(prev_hash);
+    // Read the clock under the head lock so times follow seq order within
+    // one clock.
+    event.time = Now();
+    event.type = in[i]->type;
+    event.actor = in[i]->actor;
+    event.payload_json = in[i]->payload_json;
+    ASSIGN_OR_RETURN(event.hash, AuditEventHash(event));
+    RETURN_IF_ERROR(
+        tx.Exec(kInsertAuditEvent,
+                {Param::Int(static_cast<int64_t>(event.seq)),
+                 TimeParam(event.time), Param::Text(event.type),
+                 Param::Text(event.actor), Param::Text(event.payload_json),
+                 Param::Text(event.prev_hash), Param::Text(event.hash)})
+            .status());
+    prev_hash = event.hash;
+    events.push_back(std::move(event));
+  }
+  // One head update for the whole batch: its last event's hash.
+  RETURN_IF_ERROR(tx.Exec(kSetAuditHeadHash,
+                          {Param::Int(last), Param::Text(events.back().hash)})
+                      .status());
+  return events;
 }
 
 absl::StatusOr<AuditEvent> SqlStore::AppendAuditEvent(

@@ -213,7 +213,7 @@ absl::StatusOr<User> SqlStore::GetUser(std::string_view name) {
   RETURN_IF_ERROR(ValidateText("user name", name, kMaxNameBytes, true));
   std::vector<Row> rows;
   RETURN_IF_ERROR(
-      Describe(Transact(TxMode::kRead,
+      Describe(Transact(TxMode::kReadOne,
                         [&](Tx& tx) -> absl::Status {
                           ASSIGN_OR_RETURN(
                               rows, tx.Query(kSelectUser, {Param::Text(name)}));
@@ -274,7 +274,7 @@ absl::Status SqlStore::DeleteUser(std::string_view name) {
 absl::StatusOr<Credentials> SqlStore::GetCredentials(std::string_view user) {
   RETURN_IF_ERROR(ValidateText("user name", user, kMaxNameBytes, true));
   std::vector<Row> rows;
-  RETURN_IF_ERROR(Describe(Transact(TxMode::kRead,
+  RETURN_IF_ERROR(Describe(Transact(TxMode::kReadOne,
                                     [&](Tx& tx) -> absl::Status {
                                       ASSIGN_OR_RETURN(
                                           rows, tx.Query(kSelectCredentials,
@@ -595,7 +595,7 @@ absl::StatusOr<std::vector<Role>> SqlStore::ListRolesForUser(
     std::string_view user) {
   RETURN_IF_ERROR(ValidateText("user name", user, kMaxNameBytes, true));
   std::vector<Row> rows;
-  RETURN_IF_ERROR(Describe(Transact(TxMode::kRead,
+  RETURN_IF_ERROR(Describe(Transact(TxMode::kReadOne,
                                     [&](Tx& tx) -> absl::Status {
                                       ASSIGN_OR_RETURN(
                                           rows, tx.Query(kListRolesForUser,

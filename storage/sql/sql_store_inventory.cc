@@ -277,7 +277,7 @@ absl::StatusOr<IssuedCertificate> SqlStore::GetCertificate(uint64_t serial) {
   if (serial == 0 || serial > kMaxSerial) return NotFound(what);
   std::vector<Row> rows;
   RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kRead,
+      Transact(TxMode::kReadOne,
                [&](Tx& tx) -> absl::Status {
                  ASSIGN_OR_RETURN(
                      rows, tx.Query(kSelectCertificate, {SerialParam(serial)}));
@@ -385,7 +385,7 @@ absl::StatusOr<bool> SqlStore::IsRevoked(uint64_t serial,
   if (!key_fingerprint.empty()) fp = std::string(key_fingerprint);
   bool revoked = false;
   RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kRead,
+      Transact(TxMode::kReadOne,
                [&](Tx& tx) -> absl::Status {
                  ASSIGN_OR_RETURN(
                      std::vector<Row> rows,
@@ -487,7 +487,7 @@ absl::StatusOr<std::vector<CaKey>> SqlStore::ListCaKeys(
     std::optional<CaKeyPurpose> purpose) {
   std::vector<Row> rows;
   RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kRead,
+      Transact(TxMode::kReadOne,
                [&](Tx& tx) -> absl::Status {
                  if (purpose) {
                    ASSIGN_OR_RETURN(

@@ -124,11 +124,15 @@ absl::Status SqlStore::CommitCertificates(
   absl::Status s =
       Transact(TxMode::kReadCommitted, [&](Tx& tx) -> absl::Status {
         failed = nullptr;
+        // The batch's events with one audit-head update, then its
+        // certificates; one certificate that cannot be recorded (e.g. a
+        // known serial) rolls back the whole batch, events included.
+        std::vector<const AuditEventInput*> events;
+        events.reserve(batch.size());
+        for (const CertificateWrite* w : batch) events.push_back(w->event);
+        RETURN_IF_ERROR(AppendAuditEventsInTx(tx, events).status());
         for (const CertificateWrite* w : batch) {
           failed = w;
-          // The event first: a certificate that cannot be recorded (e.g. a
-          // known serial) then also rolls the event back.
-          RETURN_IF_ERROR(AppendAuditEventInTx(tx, *w->event).status());
           RETURN_IF_ERROR(InsertCertificate(tx, *w->cert));
         }
         failed = nullptr;

@@ -67,7 +67,9 @@ class SqliteDatabase final : public sql::Database {
   absl::Status Transact(TxMode mode,
                         absl::FunctionRef<absl::Status(sql::Tx&)> fn) override {
     std::optional<absl::MutexLock> write_lock;
-    if (mode != TxMode::kRead) write_lock.emplace(&write_mu_);
+    if (mode != TxMode::kRead && mode != TxMode::kReadOne) {
+      write_lock.emplace(&write_mu_);
+    }
     ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> conn, pool_.Acquire());
     absl::Status s = RunTx(*conn, mode, fn);
     pool_.Release(std::move(conn), /*reusable=*/true);
@@ -77,6 +79,11 @@ class SqliteDatabase final : public sql::Database {
  private:
   static absl::Status RunTx(SqliteConnection& conn, TxMode mode,
                             absl::FunctionRef<absl::Status(sql::Tx&)> fn) {
+    if (mode == TxMode::kReadOne) {
+      // One statement in autocommit mode: its own read transaction.
+      sql::OneStatementTx one(conn);
+      return fn(one);
+    }
     RETURN_IF_ERROR(
         conn.Exec(mode == TxMode::kRead ? kBeginRead : kBeginWrite, {})
             .status());

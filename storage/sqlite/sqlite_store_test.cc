@@ -11,6 +11,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "storage/migrations/migrations.h"
+#include "storage/sql/database.h"
+#include "storage/sqlite/sqlite_connection.h"
 #include "storage/store_test_suite.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
@@ -226,6 +228,32 @@ TEST_F(SqliteStoreFileTest, WriteLockHeldElsewhereIsUnavailable) {
   auto ok = (*store)->AppendAuditEvent({"t", "a", "{}"});
   ASSERT_TRUE(ok.ok()) << ok.status();
   EXPECT_EQ(ok->seq, 1u);
+}
+
+// kReadOne transactions run their one statement without BEGIN/COMMIT:
+// OneStatementTx passes the first statement to the real connection and
+// refuses a second one (and scripts) with kInternal.
+constexpr sql::Statement kSelectOne("SELECT 1");
+
+TEST_F(SqliteStoreFileTest, OneStatementTxRefusesASecondStatement) {
+  const std::string path = dir_->File("one.db");
+  ASSERT_TRUE(Open(path).ok());
+  auto conn = SqliteConnection::Open({path, absl::Seconds(5), true});
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  sql::OneStatementTx one(**conn);
+  auto rows = one.Query(kSelectOne, {});
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0][0].AsInt(), 1);
+  EXPECT_EQ(one.Query(kSelectOne, {}).status().code(),
+            absl::StatusCode::kInternal);
+  EXPECT_EQ(one.Exec(kSelectOne, {}).status().code(),
+            absl::StatusCode::kInternal);
+  EXPECT_EQ(one.ExecScript("SELECT 1;").code(), absl::StatusCode::kInternal);
+  sql::OneStatementTx other(**conn);
+  EXPECT_TRUE(other.Exec(kSelectOne, {}).ok());
+  EXPECT_EQ(other.Query(kSelectOne, {}).status().code(),
+            absl::StatusCode::kInternal);
 }
 
 }  // namespace
