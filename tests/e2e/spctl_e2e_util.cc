@@ -15,12 +15,13 @@ using sallyport::testing::RunfilePath;
 using sallyport::testing::RunOptions;
 using sallyport::testing::TempDir;
 
-absl::StatusOr<std::unique_ptr<SpctlEnv>> SpctlEnv::Start() {
+absl::StatusOr<std::unique_ptr<SpctlEnv>> SpctlEnv::Start(
+    const std::string& store_url) {
   absl::StatusOr<TempDir> dir = TempDir::Create("spctl");
   if (!dir.ok()) return dir.status();
   std::unique_ptr<SpctlEnv> env(new SpctlEnv(std::move(*dir)));
   env->admin_ = sallyport::testing::CurrentUserName();
-  absl::StatusOr<std::unique_ptr<RunningCa>> ca = RunningCa::Start(env->admin_);
+  absl::StatusOr<std::unique_ptr<RunningCa>> ca = RunningCa::Start(env->admin_, store_url);
   if (!ca.ok()) return ca.status();
   env->ca_ = std::move(*ca);
   RunResult login = env->Login(env->admin_, env->ca_->password());
@@ -127,7 +128,7 @@ bool IsJson(const std::string& text) {
 }
 
 void SpctlTestBase::SetUp() {
-  auto env = SpctlEnv::Start();
+  auto env = SpctlEnv::Start(store_url_);
   ASSERT_TRUE(env.ok()) << env.status();
   env_ = std::move(*env);
   pwfile_ = env_->WriteFile("pw", std::string(kPassword) + "\n");

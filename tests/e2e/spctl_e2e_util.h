@@ -24,7 +24,9 @@ using sallyport::testing::RunResult;
 class SpctlEnv {
  public:
   // The admin is the user running the tests (so sshd accepts its logins).
-  static absl::StatusOr<std::unique_ptr<SpctlEnv>> Start();
+  // `store_url` empty: SQLite in the CA's state directory.
+  static absl::StatusOr<std::unique_ptr<SpctlEnv>> Start(
+      const std::string& store_url = "");
 
   RunningCa& ca() { return *ca_; }
   const std::string& admin() const { return admin_; }
@@ -85,6 +87,8 @@ class SpctlTestBase : public ::testing::Test {
 
   std::unique_ptr<SpctlEnv> env_;
   std::string pwfile_;
+  // The CA's store for SetUp (empty: SQLite).
+  std::string store_url_;
 };
 
 // True when `text` parses as JSON (python3's json module, a real parser).
