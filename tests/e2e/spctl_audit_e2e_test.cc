@@ -11,6 +11,7 @@
 // CA-side record writer (audit/recording_store.h + RecordChainer), as the
 // shipper will; the E2E through the gateway's recorder is left for when
 // the recorder is wired into the gateway.
+#include <map>
 #include <regex>
 
 #include "absl/strings/match.h"
@@ -31,9 +32,11 @@ namespace {
 namespace av = audit::v1;
 using sallyport::testing::RunResult;
 
-RunResult RunTool(const std::vector<std::string>& args) {
-  absl::StatusOr<RunResult> r =
-      sallyport::testing::RunCommand(args, sallyport::testing::RunOptions());
+RunResult RunTool(const std::vector<std::string>& args,
+                  const std::map<std::string, std::string>& env = {}) {
+  sallyport::testing::RunOptions options;
+  options.env = env;
+  absl::StatusOr<RunResult> r = sallyport::testing::RunCommand(args, options);
   if (!r.ok()) {
     RunResult failed;
     failed.err = std::string(r.status().message());
@@ -152,6 +155,12 @@ class SpctlAuditTest : public SpctlTestBase {
     ASSERT_TRUE(r.ok()) << r.Describe();
   }
 
+  virtual std::string DropTriggers() {
+    return "DROP TRIGGER IF EXISTS audit_events_no_update;"
+           "DROP TRIGGER IF EXISTS audit_events_no_delete;";
+  }
+  virtual std::string Forged() { return "CAST('forged' AS BLOB)"; }
+
   void AddRoles() {
     for (const auto& [name, text] :
          std::vector<std::pair<std::string, std::string>>{
@@ -172,8 +181,7 @@ class SpctlAuditTest : public SpctlTestBase {
 
     // Edit event 3's payload (the triggers that refuse it are dropped first,
     // as someone with the database file could).
-    Sql("DROP TRIGGER IF EXISTS audit_events_no_update;"
-        "DROP TRIGGER IF EXISTS audit_events_no_delete;");
+    Sql(DropTriggers());
     Sql("UPDATE audit_events SET actor = 'mallory' WHERE seq = 3;");
     RunResult edited = env_->Spctl({"audit", "verify"});
     EXPECT_EQ(edited.exit_code, 1) << edited.Describe();
@@ -196,8 +204,8 @@ class SpctlAuditTest : public SpctlTestBase {
     EXPECT_TRUE(absl::StrContains(ok.out, "hash chain intact")) << ok.out;
 
     // Edit a chunk: the word the host printed.
-    Sql("UPDATE session_records SET data = CAST('forged' AS BLOB) "
-        "WHERE session_id = 's-tamper' AND seq = 6;");
+    Sql(absl::StrCat("UPDATE session_records SET data = ", Forged(),
+                     " WHERE session_id = 's-tamper' AND seq = 6;"));
     RunResult edited = env_->Spctl({"sessions", "verify", "s-tamper"});
     EXPECT_EQ(edited.exit_code, 1) << edited.Describe();
     EXPECT_TRUE(absl::StrContains(edited.out, "BROKEN at record 6"))
@@ -281,7 +289,12 @@ TEST_F(SpctlAuditTest, AsciicastExportPassesAsciinemaCatAndGrepFinds) {
   EXPECT_TRUE(
       absl::StartsWith(text, "{\"version\":2,\"width\":100,\"height\":30,"))
       << text;
-  RunResult cat = RunTool({"asciinema", "cat", cast});
+  // asciinema wants a config directory (Bazel's test environment has no
+  // $HOME).
+  // `asciinema cat` opens /dev/tty: run it on a pty made by script(1).
+  RunResult cat =
+      RunTool({"script", "-qec", "asciinema cat " + cast, "/dev/null"},
+              {{"ASCIINEMA_CONFIG_HOME", env_->Path("asciinema")}});
   ASSERT_TRUE(cat.ok()) << cat.Describe();
   EXPECT_TRUE(absl::StrContains(cat.out, "uname -a")) << cat.out;
   EXPECT_TRUE(absl::StrContains(cat.out, "zanzibar-kernel")) << cat.out;
@@ -390,6 +403,11 @@ class SpctlAuditPostgresTest : public SpctlAuditTest {
         {"psql", "-v", "ON_ERROR_STOP=1", pg_->ConnectionString(), "-c", sql});
     ASSERT_TRUE(r.ok()) << r.Describe();
   }
+  std::string DropTriggers() override {
+    return "DROP TRIGGER IF EXISTS audit_events_no_update ON audit_events;"
+           "DROP TRIGGER IF EXISTS audit_events_no_delete ON audit_events;";
+  }
+  std::string Forged() override { return "'forged'::bytea"; }
   std::unique_ptr<sallyport::testing::PostgresFixture> pg_;
 };
 
