@@ -1,99 +1,28 @@
-// The CA's audit events (DESIGN.md §9): stable event codes with a small JSON
-// payload, appended to the Store's hash-chained log. Secrets (passwords,
-// one-time codes, private keys, token secrets) never go into a payload.
+// The event log moved to //audit (audit/audit_log.h, audit/events.h); the
+// CA's code keeps using these names in namespace ca.
 #ifndef SALLYPORT_CA_AUDIT_LOG_H_
 #define SALLYPORT_CA_AUDIT_LOG_H_
 
-#include <cstdint>
-#include <functional>
-#include <initializer_list>
-#include <string>
-#include <string_view>
-#include <utility>
-#include <variant>
-#include <vector>
-
-#include "absl/status/status.h"
-#include "absl/time/time.h"
-#include "base/event_line.h"
-#include "storage/store.h"
+#include "audit/audit_log.h"
+#include "audit/events.h"
 
 namespace sallyport::ca {
 
-// Stable event codes.
-inline constexpr std::string_view kEventLoginOk = "login.ok";
-inline constexpr std::string_view kEventLoginFailed = "login.failed";
-// A (user, source) pair reached its failure limit and is locked.
-inline constexpr std::string_view kEventLoginLocked = "login.locked";
-// `sallyport-ca unlock USER` on the CA host.
-inline constexpr std::string_view kEventUserUnlocked = "user.unlocked";
-inline constexpr std::string_view kEventCertIssued = "cert.issued";
-inline constexpr std::string_view kEventCertRefused = "cert.refused";
-inline constexpr std::string_view kEventAdminDenied = "admin.denied";
-inline constexpr std::string_view kEventAccessDenied = "authz.denied";
-inline constexpr std::string_view kEventCaInitialised = "ca.initialised";
-// Admin calls are "admin." + the RPC method name, e.g. "admin.CreateUser".
-
-// One payload field: a string, an integer, a boolean or a list of strings
-// (the shared log line's field type, //base:event_line).
-using AuditValue = base::LogValue;
-using AuditField = base::LogField;
-
-// {"k":"v",...} in the order given, with JSON string escaping (control
-// characters as \u00XX; invalid UTF-8 bytes replaced by U+FFFD, so the
-// payload is always valid JSON).
-std::string AuditPayloadJson(const std::vector<AuditField>& fields);
-
-// The one log line (no newline) written for each audit event, besides the
-// event itself (base::FormatEventLine): the UTC time, the event type, the
-// outcome
-// ("success" or "failure", from the type or the "code" field), the actor,
-// then the payload fields (which never hold secrets). kText:
-//   2026-11-30T05:30:00.123456Z event=login.failed outcome=failure
-//   actor="admin" user="admin" source="127.0.0.1" reason="bad-password"
-// kJson: the same as one JSON object {"time":...,"event":...,...}.
-using base::LogFormat;
-std::string EventLine(LogFormat format, absl::Time time, std::string_view type,
-                      std::string_view actor,
-                      const std::vector<AuditField>& fields);
-
-class AuditLog {
- public:
-  explicit AuditLog(storage::Store* store) : store_(store) {}
-
-  // Also writes EventLine(format, ...) with `write` for every event
-  // recorded from now on (set before the server starts).
-  void SetLineLog(LogFormat format,
-                  std::function<void(std::string_view)> write) {
-    line_format_ = format;
-    write_line_ = std::move(write);
-  }
-
-  // Appends one event. The store's errors pass through (callers that must
-  // fail closed return them; others log them).
-  absl::Status Record(std::string_view type, std::string_view actor,
-                      const std::vector<AuditField>& fields);
-  // Records an issued certificate and its audit event in one transaction
-  // (both or neither).
-  absl::Status RecordCertificate(const storage::IssuedCertificate& cert,
-                                 std::string_view type, std::string_view actor,
-                                 const std::vector<AuditField>& fields);
-
-  // The event as appended: an empty actor (e.g. a login with an empty user
-  // name) becomes "-", one the store refuses (bad UTF-8, too long)
-  // "(invalid)", so the event is kept.
-  static storage::AuditEventInput Event(std::string_view type,
-                                        std::string_view actor,
-                                        const std::vector<AuditField>& fields);
-
- private:
-  void WriteLine(std::string_view type, std::string_view actor,
-                 const std::vector<AuditField>& fields);
-
-  storage::Store* store_;
-  LogFormat line_format_ = LogFormat::kText;
-  std::function<void(std::string_view)> write_line_;
-};
+using audit::AuditField;
+using audit::AuditLog;
+using audit::AuditPayloadJson;
+using audit::AuditValue;
+using audit::EventLine;
+using audit::kEventAccessDenied;
+using audit::kEventAdminDenied;
+using audit::kEventCaInitialised;
+using audit::kEventCertIssued;
+using audit::kEventCertRefused;
+using audit::kEventLoginFailed;
+using audit::kEventLoginLocked;
+using audit::kEventLoginOk;
+using audit::kEventUserUnlocked;
+using audit::LogFormat;
 
 }  // namespace sallyport::ca
 

@@ -122,6 +122,8 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
   ctx.gateway_ssh_addresses = cfg.gateway_ssh_addresses;
   s->ca_service_ = std::make_unique<CaService>(ctx);
   s->admin_service_ = std::make_unique<AdminService>(ctx);
+  s->audit_service_ = std::make_unique<AuditService>(ctx);
+  s->gateway_events_service_ = std::make_unique<GatewayEventsService>(ctx);
   GatewayService::Settings gateway;
   gateway.egress_addresses = cfg.gateway_egress_addresses;
   gateway.host_certificate_ttl = cfg.host_certificate_ttl;
@@ -140,6 +142,8 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
   builder.AddListeningPort(listen, grpc::SslServerCredentials(tls), &s->port_);
   builder.RegisterService(s->ca_service_.get());
   builder.RegisterService(s->admin_service_.get());
+  builder.RegisterService(s->audit_service_.get());
+  builder.RegisterService(s->gateway_events_service_.get());
   builder.RegisterService(s->gateway_service_.get());
   // Without this gRPC sets SO_REUSEPORT and a second CA on the same port
   // would start and take half of the connections.

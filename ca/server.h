@@ -17,6 +17,8 @@
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "ca/admin_service.h"
+#include "ca/audit_service.h"
+#include "ca/gateway_events_service.h"
 #include "ca/ca_config.h"
 #include "ca/ca_service.h"
 #include "ca/gateway_service.h"
@@ -105,6 +107,8 @@ class CaServer {
   std::unique_ptr<RevocationFeed> revocations_;
   std::unique_ptr<CaService> ca_service_;
   std::unique_ptr<AdminService> admin_service_;
+  std::unique_ptr<AuditService> audit_service_;
+  std::unique_ptr<GatewayEventsService> gateway_events_service_;
   std::unique_ptr<GatewayService> gateway_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;

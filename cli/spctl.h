@@ -41,6 +41,8 @@ class Spctl {
   // "not logged in: run `sp login` first").
   admin::v1::Admin::Stub* Admin();
   ca::v1::CertificateAuthority::Stub* Ca();
+  // The audit API (auditor or admin role).
+  admin::v1::Audit::Stub* Audit();
   // A context with a 30 s deadline.
   static std::unique_ptr<grpc::ClientContext> Context();
 
@@ -62,6 +64,7 @@ class Spctl {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<admin::v1::Admin::Stub> admin_;
   std::unique_ptr<ca::v1::CertificateAuthority::Stub> ca_;
+  std::unique_ptr<admin::v1::Audit::Stub> audit_;
 };
 
 using Action = std::function<int()>;
@@ -74,6 +77,8 @@ void AddRoleCommands(CLI::App& app, Spctl& ctl, Action* action);
 void AddHostCommands(CLI::App& app, Spctl& ctl, Action* action);
 void AddTokenCommands(CLI::App& app, Spctl& ctl, Action* action);
 void AddCertCommands(CLI::App& app, Spctl& ctl, Action* action);
+void AddAuditCommands(CLI::App& app, Spctl& ctl, Action* action);
+void AddSessionCommands(CLI::App& app, Spctl& ctl, Action* action);
 
 // Calls `method` on `stub` (nullptr: not connected, already explained).
 // nullopt on success, else the exit code after Spctl::Fail.

@@ -27,6 +27,7 @@ bool Spctl::Connect() {
   channel_ = in->channel;
   admin_ = admin::v1::Admin::NewStub(channel_);
   ca_ = ca::v1::CertificateAuthority::NewStub(channel_);
+  audit_ = admin::v1::Audit::NewStub(channel_);
   return true;
 }
 
@@ -36,6 +37,10 @@ admin::v1::Admin::Stub* Spctl::Admin() {
 
 ca::v1::CertificateAuthority::Stub* Spctl::Ca() {
   return Connect() ? ca_.get() : nullptr;
+}
+
+admin::v1::Audit::Stub* Spctl::Audit() {
+  return Connect() ? audit_.get() : nullptr;
 }
 
 std::unique_ptr<grpc::ClientContext> Spctl::Context() {
@@ -51,7 +56,8 @@ int Spctl::Fail(const grpc::Status& status, absl::string_view what) {
       return kExitNotFound;
     case grpc::StatusCode::PERMISSION_DENIED:
       err_ << "spctl: permission denied: spctl needs the login of a user "
-              "with the admin role (run `sp login` as an admin)\n";
+              "with the admin role (run `sp login` as an admin; `audit` and "
+              "`sessions` also accept the auditor role)\n";
       return kExitDenied;
     case grpc::StatusCode::UNAUTHENTICATED:
       err_ << "spctl: the CA did not accept your login certificate (expired "

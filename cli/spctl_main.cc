@@ -33,6 +33,8 @@ int main(int argc, char** argv) {
   AddHostCommands(app, ctl, &action);
   AddTokenCommands(app, ctl, &action);
   AddCertCommands(app, ctl, &action);
+  AddAuditCommands(app, ctl, &action);
+  AddSessionCommands(app, ctl, &action);
   CLI::App* completion =
       app.add_subcommand("completion", "print a shell completion script");
   std::string shell;

@@ -22,6 +22,8 @@ PACKAGES=(
   openssh-server openssh-client openssh-sftp-server rsync postgresql tmux procps
   # other SSH clients of the gateway's interop tests (PuTTY plink/pscp/puttygen, paramiko, AsyncSSH)
   putty-tools python3-paramiko python3-asyncssh
+  # `asciinema cat` checks spctl sessions export (asciicast v2)
+  asciinema
   # constant-time check of ML-KEM Decaps (memcheck with secrets undefined)
   valgrind
   # Debian 13 (trixie) test root with OpenSSH 10 and OpenSSL 3.5 (post-quantum kex peers)

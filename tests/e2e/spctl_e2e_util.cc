@@ -16,13 +16,13 @@ using sallyport::testing::RunOptions;
 using sallyport::testing::TempDir;
 
 absl::StatusOr<std::unique_ptr<SpctlEnv>> SpctlEnv::Start(
-    const std::string& ca_config_append) {
+    const std::string& store_url, const std::string& ca_config_append) {
   absl::StatusOr<TempDir> dir = TempDir::Create("spctl");
   if (!dir.ok()) return dir.status();
   std::unique_ptr<SpctlEnv> env(new SpctlEnv(std::move(*dir)));
   env->admin_ = sallyport::testing::CurrentUserName();
   absl::StatusOr<std::unique_ptr<RunningCa>> ca =
-      RunningCa::Start(env->admin_, "", {}, ca_config_append);
+      RunningCa::Start(env->admin_, store_url, {}, ca_config_append);
   if (!ca.ok()) return ca.status();
   env->ca_ = std::move(*ca);
   RunResult login = env->Login(env->admin_, env->ca_->password());
@@ -129,7 +129,7 @@ bool IsJson(const std::string& text) {
 }
 
 void SpctlTestBase::SetUp() {
-  auto env = SpctlEnv::Start(ca_config_append_);
+  auto env = SpctlEnv::Start(store_url_, ca_config_append_);
   ASSERT_TRUE(env.ok()) << env.status();
   env_ = std::move(*env);
   pwfile_ = env_->WriteFile("pw", std::string(kPassword) + "\n");

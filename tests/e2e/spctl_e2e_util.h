@@ -24,8 +24,10 @@ using sallyport::testing::RunResult;
 class SpctlEnv {
  public:
   // The admin is the user running the tests (so sshd accepts its logins).
+  // `store_url` empty: SQLite in the CA's state directory.
   // `ca_config_append`: see RunningCa::Start.
   static absl::StatusOr<std::unique_ptr<SpctlEnv>> Start(
+      const std::string& store_url = "",
       const std::string& ca_config_append = "");
 
   RunningCa& ca() { return *ca_; }
@@ -89,6 +91,8 @@ class SpctlTestBase : public ::testing::Test {
   std::string pwfile_;
   // Set before SetUp: added to the CA's config (RunningCa::Start).
   std::string ca_config_append_;
+  // The CA's store for SetUp (empty: SQLite).
+  std::string store_url_;
 };
 
 // True when `text` parses as JSON (python3's json module, a real parser).

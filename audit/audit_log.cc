@@ -1,11 +1,8 @@
-#include "ca/audit_log.h"
+#include "audit/audit_log.h"
 
 #include "absl/time/clock.h"
 
-namespace sallyport::ca {
-std::string AuditPayloadJson(const std::vector<AuditField>& fields) {
-  return base::JsonObject(fields);
-}
+namespace sallyport::audit {
 
 std::string EventLine(LogFormat format, absl::Time time, std::string_view type,
                       std::string_view actor,
@@ -60,4 +57,4 @@ absl::Status AuditLog::RecordCertificate(
       .status();
 }
 
-}  // namespace sallyport::ca
+}  // namespace sallyport::audit

@@ -1,0 +1,80 @@
+// The CA-side event log writer (DESIGN.md §9): events of the catalogue
+// (audit/events.h) with a small JSON payload, appended to the Store's
+// hash-chained log. Secrets (passwords, one-time codes, private keys, token
+// secrets) never go into a payload. Only the CA links this (it needs
+// //storage); the gateway uses //audit:events and sends its events to the
+// CA.
+#ifndef SALLYPORT_AUDIT_AUDIT_LOG_H_
+#define SALLYPORT_AUDIT_AUDIT_LOG_H_
+
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "audit/events.h"
+#include "base/event_line.h"
+#include "storage/store.h"
+
+namespace sallyport::audit {
+
+// The one log line (no newline) written for each audit event, besides the
+// event itself (base::FormatEventLine): the UTC time, the event type, the
+// outcome
+// ("success" or "failure", from the type or the "code" field), the actor,
+// then the payload fields (which never hold secrets). kText:
+//   2026-11-30T05:30:00.123456Z event=login.failed outcome=failure
+//   actor="admin" user="admin" source="127.0.0.1" reason="bad-password"
+// kJson: the same as one JSON object {"time":...,"event":...,...}.
+using base::LogFormat;
+std::string EventLine(LogFormat format, absl::Time time, std::string_view type,
+                      std::string_view actor,
+                      const std::vector<AuditField>& fields);
+
+class AuditLog {
+ public:
+  explicit AuditLog(storage::Store* store) : store_(store) {}
+
+  // Also writes EventLine(format, ...) with `write` for every event
+  // recorded from now on (set before the server starts).
+  void SetLineLog(LogFormat format,
+                  std::function<void(std::string_view)> write) {
+    line_format_ = format;
+    write_line_ = std::move(write);
+  }
+
+  // Appends one event. The store's errors pass through (callers that must
+  // fail closed return them; others log them).
+  absl::Status Record(std::string_view type, std::string_view actor,
+                      const std::vector<AuditField>& fields);
+  // Records an issued certificate and its audit event in one transaction
+  // (both or neither).
+  absl::Status RecordCertificate(const storage::IssuedCertificate& cert,
+                                 std::string_view type, std::string_view actor,
+                                 const std::vector<AuditField>& fields);
+
+  // The event as appended: an empty actor (e.g. a login with an empty user
+  // name) becomes "-", one the store refuses (bad UTF-8, too long)
+  // "(invalid)", so the event is kept.
+  static storage::AuditEventInput Event(std::string_view type,
+                                        std::string_view actor,
+                                        const std::vector<AuditField>& fields);
+
+ private:
+  void WriteLine(std::string_view type, std::string_view actor,
+                 const std::vector<AuditField>& fields);
+
+  storage::Store* store_;
+  LogFormat line_format_ = LogFormat::kText;
+  std::function<void(std::string_view)> write_line_;
+};
+
+}  // namespace sallyport::audit
+
+#endif  // SALLYPORT_AUDIT_AUDIT_LOG_H_

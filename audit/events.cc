@@ -1,0 +1,209 @@
+#include "audit/events.h"
+
+namespace sallyport::audit {
+namespace {
+
+using W = EventWriter;
+
+// Fields every gateway event carries (the CA sets "gateway" from the
+// caller's mTLS identity; "at" is the gateway's clock).
+#define SP_GW "gateway", "session_id", "at"
+
+const std::vector<EventSpec>& Catalogue() {
+  static const auto* catalogue = new std::vector<EventSpec>{
+      // ---- CA: logins and certificates
+      {kEventLoginOk,
+       W::kCa,
+       "a user logged in (password, TOTP)",
+       {"user", "source", "serial"}},
+      {kEventLoginFailed,
+       W::kCa,
+       "a login attempt failed",
+       {"user", "source", "reason"}},
+      {kEventLoginLocked,
+       W::kCa,
+       "a (user, source) pair reached its failure limit and is locked",
+       {"user", "source", "until"}},
+      {kEventUserUnlocked,
+       W::kCa,
+       "a locked user was unlocked on the CA host",
+       {"user", "via"}},
+      {kEventCertIssued,
+       W::kCa,
+       "a certificate was issued",
+       {"subject", "purpose", "serial"}},
+      {kEventCertRefused,
+       W::kCa,
+       "a certificate request was refused",
+       {"subject", "code", "reason"}},
+      {kEventAccessDenied,
+       W::kCa,
+       "an RBAC or identity refusal (a channel, a login kind)",
+       {"reason"}},
+      {kEventAdminDenied,
+       W::kCa,
+       "an admin call without the admin role",
+       {"method", "source", "code", "reason"}},
+      {kEventCaInitialised,
+       W::kCa,
+       "`sallyport-ca init` created the CA",
+       {"admin", "user_ca", "host_ca", "tls"}},
+      {kEventGatewayEnrolled,
+       W::kCa,
+       "a gateway enrolled with a join token",
+       {"gateway", "source", "principals"}},
+      {kEventGatewayRenewed,
+       W::kCa,
+       "a gateway renewed its mTLS identity",
+       {"gateway", "source", "previous_serial", "tls_valid_before"}},
+      {kEventEnrollRefused,
+       W::kCa,
+       "an enrolment was refused",
+       {"kind", "source", "code", "reason"}},
+      {kEventHostEnrolled,
+       W::kCa,
+       "a host enrolled and got a host certificate",
+       {"host", "address", "source", "serial", "key_fingerprint"}},
+      {kEventAdminRevoke,
+       W::kCa,
+       "revocation: a certificate serial or key was revoked",
+       {"code", "source"}},
+      {kEventAdminRevokeUser,
+       W::kCa,
+       "revocation: every certificate of a user was revoked",
+       {"code", "source"}},
+      {kAdminEventPrefix,
+       W::kCa,
+       "admin change: one event per admin RPC (admin.<Method>), with its "
+       "result code",
+       {"code", "source"},
+       /*prefix=*/true},
+      {kEventGatewayEventsRefused,
+       W::kCa,
+       "a gateway sent events the CA refused (another gateway's session, an "
+       "unknown code)",
+       {"gateway", "session_id", "reason"}},
+      {kEventAuditRead,
+       W::kCa,
+       "the audit log was listed, exported or verified (spctl audit)",
+       {"what", "source"}},
+      {kEventAuditDenied,
+       W::kCa,
+       "a read of the audit log or of recordings without the auditor or "
+       "admin role",
+       {"what", "source", "reason"}},
+      {kEventSessionRead,
+       W::kCa,
+       "sessions were listed, shown or verified (spctl sessions)",
+       {"what", "source"}},
+      {kEventSessionReplay,
+       W::kCa,
+       "replay: a recording was played back",
+       {"session_id", "source"}},
+      {kEventSessionExport,
+       W::kCa,
+       "a recording was exported (asciicast)",
+       {"session_id", "format", "source"}},
+      // ---- gateway
+      {kEventSessionStart,
+       W::kGateway,
+       "a user authenticated at the gateway (a session starts)",
+       {SP_GW, "user", "login", "host", "peer", "serial"}},
+      {kEventSessionRefused,
+       W::kGateway,
+       "a user's authentication at the gateway was refused",
+       {SP_GW, "peer", "login", "host", "reason"}},
+      {kEventSessionEnd,
+       W::kGateway,
+       "a session (connection) ended",
+       {SP_GW, "user", "outcome", "duration_ms", "bytes_in", "bytes_out"}},
+      {kEventChannelOpen,
+       W::kGateway,
+       "a channel was opened",
+       {SP_GW, "user", "channel", "kind", "login", "host"}},
+      {kEventChannelRefused,
+       W::kGateway,
+       "a channel was refused",
+       {SP_GW, "user", "channel", "kind", "login", "host", "reason"}},
+      {kEventChannelClose,
+       W::kGateway,
+       "a channel was closed",
+       {SP_GW, "user", "channel", "kind", "bytes_in", "bytes_out"}},
+      {kEventExecCommand,
+       W::kGateway,
+       "exec: the command line a user ran",
+       {SP_GW, "user", "channel", "host", "command"}},
+      {kEventPortForwardOpen,
+       W::kGateway,
+       "a port forward was opened",
+       {SP_GW, "user", "channel", "host", "destination"}},
+      {kEventPortForwardClose,
+       W::kGateway,
+       "a port forward was closed, with its bytes each way",
+       {SP_GW, "user", "channel", "destination", "bytes_in", "bytes_out"}},
+      {kEventProxyJump,
+       W::kGateway,
+       "an `ssh -J` jump through the gateway",
+       {SP_GW, "user", "channel", "host", "destination"}},
+      {kEventProxyJumpClose,
+       W::kGateway,
+       "an `ssh -J` jump ended",
+       {SP_GW, "user", "channel", "destination", "bytes_in", "bytes_out"}},
+      {kEventFileTransferStart,
+       W::kGateway,
+       "a file transfer started (sftp subsystem or scp -t/-f)",
+       {SP_GW, "user", "channel", "host", "protocol", "direction"}},
+      {kEventUpstreamFailed,
+       W::kGateway,
+       "the gateway could not connect to a target host",
+       {SP_GW, "host", "address", "reason"}},
+      {kEventRecordingStarted,
+       W::kGateway,
+       "a channel's recording started",
+       {SP_GW, "channel"}},
+      {kEventRecordingFailed,
+       W::kGateway,
+       "recording failed (spool unwritable or full); with the policy applied",
+       {SP_GW, "reason"}},
+      {kEventRecordingComplete,
+       W::kGateway,
+       "a session's recording was shipped to and confirmed by the CA",
+       {SP_GW}},
+      {kEventRecordingRepaired,
+       W::kGateway,
+       "a spool's torn tail (after a crash) was truncated",
+       {SP_GW, "reason"}},
+  };
+  return *catalogue;
+}
+
+#undef SP_GW
+
+}  // namespace
+
+absl::Span<const EventSpec> EventCatalogue() { return Catalogue(); }
+
+const EventSpec* FindEvent(std::string_view code) {
+  const EventSpec* family = nullptr;
+  for (const EventSpec& spec : Catalogue()) {
+    if (spec.prefix) {
+      if (code.size() > spec.code.size() && code.starts_with(spec.code)) {
+        family = &spec;
+      }
+    } else if (spec.code == code) {
+      return &spec;
+    }
+  }
+  return family;
+}
+
+bool IsGatewayEvent(std::string_view code) {
+  const EventSpec* spec = FindEvent(code);
+  return spec != nullptr && spec->writer == EventWriter::kGateway;
+}
+
+std::string AuditPayloadJson(const std::vector<AuditField>& fields) {
+  return base::JsonObject(fields);
+}
+
+}  // namespace sallyport::audit

@@ -1,0 +1,297 @@
+#include "ca/audit_service.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "audit/events.h"
+#include "audit/recording_reader.h"
+#include "audit/recording_store.h"
+#include "audit/terminal_text.h"
+#include "base/status_macros.h"
+#include "ca/service_util.h"
+
+namespace sallyport::ca {
+namespace {
+
+namespace pb = admin::v1;
+
+int Page(int32_t limit) {
+  if (limit <= 0) return AuditService::kDefaultPage;
+  return std::min<int>(limit, AuditService::kMaxPage);
+}
+
+void ToProto(const storage::AuditEvent& e, pb::AuditEvent* out) {
+  out->set_seq(e.seq);
+  *out->mutable_time() = ToTimestamp(e.time);
+  out->set_type(e.type);
+  out->set_actor(e.actor);
+  out->set_payload_json(e.payload_json);
+  out->set_prev_hash(e.prev_hash);
+  out->set_hash(e.hash);
+}
+
+void ToProto(const storage::Session& s, pb::SessionSummary* out) {
+  out->set_id(s.id);
+  out->set_user(s.user);
+  out->set_login(s.login);
+  out->set_host(s.host);
+  *out->mutable_started_at() = ToTimestamp(s.started_at);
+  if (s.ended_at) *out->mutable_ended_at() = ToTimestamp(*s.ended_at);
+  out->set_bytes_in(s.bytes_in);
+  out->set_bytes_out(s.bytes_out);
+  out->set_status(std::string(storage::SessionStatusName(s.status)));
+}
+
+// The purposes a caller may name (anything else is refused, so the audit
+// event says what happened).
+bool KnownPurpose(std::string_view p,
+                  std::initializer_list<std::string_view> allowed) {
+  return std::find(allowed.begin(), allowed.end(), p) != allowed.end();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> AuditService::AuthenticateAuditor(
+    const grpc::ServerContext& ctx, std::string_view what) {
+  absl::StatusOr<ClientIdentity> id = ctx_.peers->Authenticate(ctx);
+  absl::Status refusal;
+  if (!id.ok()) {
+    refusal = id.status();
+  } else if (id->kind != ClientIdentity::Kind::kUser) {
+    refusal = absl::PermissionDeniedError(
+        "the audit API needs a user's certificate, not a gateway's");
+  } else {
+    absl::StatusOr<std::vector<storage::Role>> roles =
+        ctx_.store->ListRolesForUser(id->name);
+    if (!roles.ok()) {
+      refusal = absl::UnavailableError("the CA's store is unavailable");
+    } else if (std::none_of(
+                   roles->begin(), roles->end(), [](const storage::Role& r) {
+                     return r.name == kAuditorRole || r.name == kAdminRole;
+                   })) {
+      refusal = absl::PermissionDeniedError(absl::StrCat(
+          "user ", id->name, " has neither the auditor nor the admin role"));
+    }
+  }
+  if (!refusal.ok()) {
+    (void)ctx_.audit->Record(
+        audit::kEventAuditDenied, id.ok() ? id->name : "-",
+        {{"what", std::string(what)},
+         {"source", PeerAddress(ctx.peer())},
+         {"code", std::string(absl::StatusCodeToString(refusal.code()))},
+         {"reason", std::string(refusal.message())}});
+    return refusal;
+  }
+  return id->name;
+}
+
+grpc::Status AuditService::ListAuditEvents(
+    grpc::ServerContext* context, const pb::ListAuditEventsRequest* request,
+    pb::ListAuditEventsResponse* response) {
+  const std::string& purpose = request->purpose();
+  if (!KnownPurpose(purpose, {"ls", "export", "verify"})) {
+    return ToGrpc(absl::InvalidArgumentError(
+        "purpose must be \"ls\", \"export\" or \"verify\""));
+  }
+  const std::string what = absl::StrCat("audit ", purpose);
+  absl::StatusOr<std::string> caller = AuthenticateAuditor(*context, what);
+  if (!caller.ok()) return ToGrpc(caller.status());
+  if (request->after_seq() == 0) {
+    std::vector<audit::AuditField> fields = {
+        {"what", what}, {"source", PeerAddress(context->peer())}};
+    if (request->has_since()) {
+      fields.push_back(
+          {"since", absl::FormatTime(FromTimestamp(request->since()))});
+    }
+    if (request->has_until()) {
+      fields.push_back(
+          {"until", absl::FormatTime(FromTimestamp(request->until()))});
+    }
+    absl::Status audited =
+        ctx_.audit->Record(audit::kEventAuditRead, *caller, fields);
+    if (!audited.ok()) {
+      return ToGrpc(
+          absl::UnavailableError("the audit log could not be written"));
+    }
+  }
+  // The head first: every event up to it is committed, so a verifier sees
+  // the chain up to the head (a later event may follow, never an earlier
+  // one be missing).
+  absl::StatusOr<storage::AuditHead> head = ctx_.store->GetAuditHead();
+  if (!head.ok()) return ToGrpc(head.status());
+  response->set_head_seq(head->seq);
+  response->set_head_hash(head->hash);
+  const int page = Page(request->limit());
+  absl::StatusOr<std::vector<storage::AuditEvent>> events =
+      ctx_.store->ListAuditEvents(request->after_seq(), page);
+  if (!events.ok()) return ToGrpc(events.status());
+  std::optional<absl::Time> since, until;
+  if (request->has_since()) since = FromTimestamp(request->since());
+  if (request->has_until()) until = FromTimestamp(request->until());
+  for (const storage::AuditEvent& e : *events) {
+    if (e.seq > head->seq) break;
+    if (since && e.time < *since) continue;
+    if (until && e.time >= *until) continue;
+    ToProto(e, response->add_events());
+  }
+  if (static_cast<int>(events->size()) == page &&
+      events->back().seq < head->seq) {
+    response->set_next_after_seq(events->back().seq);
+  }
+  return grpc::Status::OK;
+}
+
+absl::StatusOr<std::vector<std::string>> AuditService::Grep(
+    std::string_view session_id, std::string_view text) {
+  std::map<std::pair<uint32_t, std::string>, audit::TerminalText> streams;
+  std::set<std::string> matches;
+  int64_t scanned = 0;
+  uint64_t after = 0;
+  while (scanned < kMaxGrepBytesPerSession) {
+    ASSIGN_OR_RETURN(
+        std::vector<storage::SessionRecord> rows,
+        ctx_.store->ListSessionRecords(session_id, after, kDefaultPage));
+    if (rows.empty()) break;
+    for (const storage::SessionRecord& row : rows) {
+      after = row.seq;
+      absl::StatusOr<audit::v1::RecordingRecord> r =
+          audit::FromStoreRecord(row);
+      if (!r.ok()) continue;  // `sessions verify` names it
+      if (r->has_data()) {
+        scanned += static_cast<int64_t>(r->data().bytes().size());
+        const bool input =
+            r->data().direction() == audit::v1::RECORD_DIRECTION_INPUT;
+        streams[{r->channel_id(), input ? "input" : "output"}].Feed(
+            r->data().bytes());
+      } else if (r->has_request() &&
+                 (r->request().type() == "exec" ||
+                  r->request().type() == "subsystem") &&
+                 r->request().summary().find(text) != std::string::npos) {
+        matches.insert(absl::StrCat("command channel ", r->channel_id()));
+      }
+    }
+  }
+  for (const auto& [key, plain] : streams) {
+    if (plain.text().find(text) != std::string::npos) {
+      matches.insert(absl::StrCat(key.second, " channel ", key.first));
+    }
+  }
+  return std::vector<std::string>(matches.begin(), matches.end());
+}
+
+grpc::Status AuditService::ListSessions(grpc::ServerContext* context,
+                                        const pb::ListSessionsRequest* request,
+                                        pb::ListSessionsResponse* response) {
+  absl::StatusOr<std::string> caller =
+      AuthenticateAuditor(*context, "sessions ls");
+  if (!caller.ok()) return ToGrpc(caller.status());
+  std::vector<audit::AuditField> fields = {
+      {"what", "sessions ls"}, {"source", PeerAddress(context->peer())}};
+  storage::SessionFilter filter;
+  if (!request->user().empty()) {
+    filter.user = request->user();
+    fields.push_back({"user", request->user()});
+  }
+  if (!request->host().empty()) {
+    filter.host = request->host();
+    fields.push_back({"host", request->host()});
+  }
+  if (request->has_since())
+    filter.started_after = FromTimestamp(request->since());
+  if (request->has_until()) {
+    filter.started_before = FromTimestamp(request->until());
+  }
+  if (!request->grep().empty()) fields.push_back({"grep", request->grep()});
+  filter.limit = request->limit() <= 0
+                     ? 100
+                     : std::min<int>(request->limit(), kMaxSessions);
+  absl::Status audited =
+      ctx_.audit->Record(audit::kEventSessionRead, *caller, fields);
+  if (!audited.ok()) {
+    return ToGrpc(absl::UnavailableError("the audit log could not be written"));
+  }
+  absl::StatusOr<std::vector<storage::Session>> sessions =
+      ctx_.store->ListSessions(filter);
+  if (!sessions.ok()) return ToGrpc(sessions.status());
+  for (const storage::Session& s : *sessions) {
+    std::vector<std::string> matches;
+    if (!request->grep().empty()) {
+      absl::StatusOr<std::vector<std::string>> found =
+          Grep(s.id, request->grep());
+      if (!found.ok()) return ToGrpc(found.status());
+      if (found->empty()) continue;
+      matches = std::move(*found);
+    }
+    pb::SessionSummary* out = response->add_sessions();
+    ToProto(s, out);
+    for (std::string& m : matches) out->add_matches(std::move(m));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AuditService::ReadSession(grpc::ServerContext* context,
+                                       const pb::ReadSessionRequest* request,
+                                       pb::ReadSessionResponse* response) {
+  const std::string& purpose = request->purpose();
+  if (!KnownPurpose(purpose, {"show", "play", "export", "verify"})) {
+    return ToGrpc(absl::InvalidArgumentError(
+        "purpose must be \"show\", \"play\", \"export\" or \"verify\""));
+  }
+  absl::StatusOr<std::string> caller =
+      AuthenticateAuditor(*context, absl::StrCat("sessions ", purpose));
+  if (!caller.ok()) return ToGrpc(caller.status());
+  absl::StatusOr<storage::Session> session =
+      ctx_.store->GetSession(request->id());
+  if (!session.ok()) return ToGrpc(session.status());
+  if (request->after_seq() == 0) {
+    std::string_view type = purpose == "play"     ? audit::kEventSessionReplay
+                            : purpose == "export" ? audit::kEventSessionExport
+                                                  : audit::kEventSessionRead;
+    std::vector<audit::AuditField> fields = {
+        {"session_id", request->id()},
+        {"what", absl::StrCat("sessions ", purpose)},
+        {"source", PeerAddress(context->peer())}};
+    if (purpose == "export") fields.push_back({"format", request->format()});
+    absl::Status audited = ctx_.audit->Record(type, *caller, fields);
+    if (!audited.ok()) {
+      return ToGrpc(
+          absl::UnavailableError("the audit log could not be written"));
+    }
+  }
+  *response->mutable_session() = audit::ToProtoSession(*session);
+  if (request->after_seq() == 0) {
+    absl::StatusOr<audit::RecordingCheck> check =
+        audit::VerifyRecording(*ctx_.store, request->id());
+    if (!check.ok()) return ToGrpc(check.status());
+    response->set_intact(check->intact);
+    if (check->first_broken_seq) {
+      response->set_first_broken_seq(*check->first_broken_seq);
+    }
+    response->set_problem(check->problem);
+  }
+  const int page = Page(request->limit());
+  absl::StatusOr<std::vector<storage::SessionRecord>> rows =
+      ctx_.store->ListSessionRecords(request->id(), request->after_seq(), page);
+  if (!rows.ok()) return ToGrpc(rows.status());
+  for (const storage::SessionRecord& row : *rows) {
+    absl::StatusOr<audit::v1::RecordingRecord> r = audit::FromStoreRecord(row);
+    if (!r.ok()) {
+      // A row no record produces: pass what identifies it; the chain check
+      // (client and first page) names it.
+      audit::v1::RecordingRecord* bad = response->add_records();
+      bad->set_session_id(row.session_id);
+      bad->set_seq(row.seq);
+      continue;
+    }
+    *response->add_records() = std::move(*r);
+  }
+  if (static_cast<int>(rows->size()) == page) {
+    response->set_next_after_seq(rows->back().seq);
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace sallyport::ca

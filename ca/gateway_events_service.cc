@@ -1,0 +1,125 @@
+#include "ca/gateway_events_service.h"
+
+#include <set>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "audit/events.h"
+#include "base/status_macros.h"
+#include "ca/service_util.h"
+
+namespace sallyport::ca {
+namespace {
+
+namespace pb = gateway::v1;
+
+bool ValidFieldName(const std::string& name) {
+  if (name.empty() || name.size() > 32) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+      return false;
+    }
+  }
+  // Set by the CA (or from the event's own fields).
+  return name != "gateway" && name != "session_id" && name != "at";
+}
+
+absl::Status Check(const pb::GatewayEvent& e) {
+  if (!audit::IsGatewayEvent(e.type())) {
+    return absl::InvalidArgumentError(
+        "an event's type is not a gateway code of the catalogue");
+  }
+  RETURN_IF_ERROR(
+      storage::ValidateText("session_id", e.session_id(), 64, true));
+  RETURN_IF_ERROR(storage::ValidateText("user", e.user(), 256, false));
+  if (e.fields_size() > GatewayEventsService::kMaxFields) {
+    return absl::InvalidArgumentError("too many fields in an event");
+  }
+  std::set<std::string> names;
+  for (const pb::GatewayEventField& f : e.fields()) {
+    if (!ValidFieldName(f.name()) || !names.insert(f.name()).second) {
+      return absl::InvalidArgumentError(
+          "a field name is not [a-z0-9_]{1,32}, is reserved or repeats");
+    }
+    if (f.value_case() == pb::GatewayEventField::kText) {
+      RETURN_IF_ERROR(storage::ValidateText(
+          "field", f.text(), GatewayEventsService::kMaxTextBytes, false));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::Status GatewayEventsService::RecordGatewayEvents(
+    grpc::ServerContext* context, const pb::RecordGatewayEventsRequest* request,
+    pb::RecordGatewayEventsResponse* response) {
+  absl::StatusOr<ClientIdentity> peer =
+      ctx_.peers->AuthenticateGateway(*context, "RecordGatewayEvents");
+  if (!peer.ok()) return ToGrpc(peer.status());
+  if (request->events_size() > kMaxEvents) {
+    return ToGrpc(absl::InvalidArgumentError(
+        absl::StrCat("at most ", kMaxEvents, " events per request")));
+  }
+  for (const pb::GatewayEvent& e : request->events()) {
+    absl::Status bad = Check(e);
+    if (!bad.ok()) return ToGrpc(bad);
+  }
+  // Ownership first, for every session named, before anything is written.
+  std::set<std::string> sessions;
+  for (const pb::GatewayEvent& e : request->events()) {
+    sessions.insert(e.session_id());
+  }
+  for (const std::string& id : sessions) {
+    absl::StatusOr<storage::Session> s = ctx_.store->GetSession(id);
+    if (!s.ok() && s.status().code() == absl::StatusCode::kNotFound) continue;
+    if (!s.ok())
+      return ToGrpc(absl::UnavailableError("the store is unavailable"));
+    if (s->gateway_id != peer->name) {
+      const absl::Status refusal = absl::PermissionDeniedError(
+          absl::StrCat("session ", id, " belongs to another gateway"));
+      (void)ctx_.audit->Record(audit::kEventGatewayEventsRefused, peer->name,
+                               {{"gateway", peer->name},
+                                {"session_id", id},
+                                {"owner", s->gateway_id},
+                                {"source", PeerAddress(context->peer())},
+                                {"reason", std::string(refusal.message())}});
+      return ToGrpc(refusal);
+    }
+  }
+  for (const pb::GatewayEvent& e : request->events()) {
+    std::vector<audit::AuditField> fields = {
+        {"gateway", peer->name},
+        {"session_id", e.session_id()},
+        {"at", absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", FromTimestamp(e.at()),
+                                absl::UTCTimeZone())}};
+    if (!e.user().empty()) fields.push_back({"user", e.user()});
+    for (const pb::GatewayEventField& f : e.fields()) {
+      switch (f.value_case()) {
+        case pb::GatewayEventField::kText:
+          fields.push_back({f.name(), f.text()});
+          break;
+        case pb::GatewayEventField::kNumber:
+          fields.push_back({f.name(), f.number()});
+          break;
+        case pb::GatewayEventField::kFlag:
+          fields.push_back({f.name(), f.flag()});
+          break;
+        default:
+          fields.push_back({f.name(), ""});
+      }
+    }
+    absl::Status st = ctx_.audit->Record(
+        e.type(), e.user().empty() ? peer->name : e.user(), fields);
+    if (!st.ok()) {
+      return ToGrpc(
+          absl::UnavailableError("the audit log could not be written"));
+    }
+  }
+  absl::StatusOr<storage::AuditHead> head = ctx_.store->GetAuditHead();
+  if (head.ok()) response->set_last_seq(head->seq);
+  return grpc::Status::OK;
+}
+
+}  // namespace sallyport::ca

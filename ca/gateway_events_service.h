@@ -1,0 +1,39 @@
+// The GatewayEvents gRPC service (proto/gateway.proto): a gateway's audit
+// events, appended by the CA to the hash-chained log (DESIGN.md §9). The
+// caller must present a gateway's mTLS certificate; the CA sets the
+// event's "gateway" field from it. A gateway may only write events of its
+// own sessions: an event naming a session the Store records for another
+// gateway (sessions.gateway_id, set when the recording is shipped) refuses
+// the whole request.
+#ifndef SALLYPORT_CA_GATEWAY_EVENTS_SERVICE_H_
+#define SALLYPORT_CA_GATEWAY_EVENTS_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "ca/ca_service.h"
+#include "proto/gateway.grpc.pb.h"
+
+namespace sallyport::ca {
+
+class GatewayEventsService final : public gateway::v1::GatewayEvents::Service {
+ public:
+  // Request limits (the proto's): events per request, fields per event,
+  // bytes per text field.
+  static constexpr int kMaxEvents = 256;
+  static constexpr int kMaxFields = 64;
+  static constexpr size_t kMaxTextBytes = 16 << 10;
+
+  explicit GatewayEventsService(CaContext ctx) : ctx_(ctx) {}
+
+  grpc::Status RecordGatewayEvents(
+      grpc::ServerContext* context,
+      const gateway::v1::RecordGatewayEventsRequest* request,
+      gateway::v1::RecordGatewayEventsResponse* response) override;
+
+ private:
+  CaContext ctx_;
+};
+
+}  // namespace sallyport::ca
+
+#endif  // SALLYPORT_CA_GATEWAY_EVENTS_SERVICE_H_

@@ -1,0 +1,228 @@
+// spctl audit ls|export|verify: the CA's hash-chained event log (DESIGN.md
+// §9, docs/audit-events.md). Needs the auditor or admin role; every call is
+// itself an audit event. `verify` recomputes every hash here, on the
+// auditor's machine, and names the first broken link.
+#include <optional>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "base/event_line.h"
+#include "cli/spctl.h"
+#include "storage/audit_hash.h"
+
+namespace sallyport::cli {
+namespace {
+
+namespace pb = admin::v1;
+using Stub = pb::Audit::Stub;
+
+constexpr int kEventPage = 1000;
+
+struct AuditArgs {
+  std::string since;
+  std::string until;
+  bool json = false;
+};
+
+absl::StatusOr<std::optional<absl::Time>> ParseTimeArg(const std::string& flag,
+                                                       const std::string& v) {
+  if (v.empty()) return std::optional<absl::Time>();
+  absl::Time t;
+  std::string err;
+  if (absl::ParseTime(absl::RFC3339_full, v, &t, &err)) return t;
+  if (absl::ParseTime("%Y-%m-%d %H:%M:%S", v, absl::UTCTimeZone(), &t, &err) ||
+      absl::ParseTime("%Y-%m-%d", v, absl::UTCTimeZone(), &t, &err)) {
+    return t;
+  }
+  absl::StatusOr<absl::Duration> ago = ParseDurationFlag(v);
+  if (ago.ok()) return absl::Now() - *ago;
+  return absl::InvalidArgumentError(absl::StrCat(
+      flag,
+      ": want a time (2026-11-30T13:00:00Z, \"2026-11-30 13:00:00\" UTC) "
+      "or a duration before now (2h, 30m)"));
+}
+
+google::protobuf::Timestamp ToProtoTime(absl::Time t) {
+  google::protobuf::Timestamp ts;
+  const int64_t us = absl::ToUnixMicros(t);
+  ts.set_seconds(us >= 0 ? us / 1000000 : (us - 999999) / 1000000);
+  ts.set_nanos(static_cast<int32_t>((us - ts.seconds() * 1000000) * 1000));
+  return ts;
+}
+
+absl::Time FromProtoTime(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+std::string TimeText(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", FromProtoTime(t),
+                          absl::UTCTimeZone());
+}
+
+// One event as a JSON line (docs/audit-events.md "Schema"); the payload is
+// embedded as stored (it is always a JSON object).
+std::string EventJson(const pb::AuditEvent& e) {
+  std::string head = base::JsonObject({{"seq", static_cast<int64_t>(e.seq())},
+                                       {"time", TimeText(e.time())},
+                                       {"type", e.type()},
+                                       {"actor", e.actor()}});
+  std::string tail =
+      base::JsonObject({{"prev_hash", e.prev_hash()}, {"hash", e.hash()}});
+  head.pop_back();  // '}'
+  return absl::StrCat(
+      head, ",\"payload\":", e.payload_json().empty() ? "{}" : e.payload_json(),
+      ",", tail.substr(1));
+}
+
+// Calls ListAuditEvents page by page; `each` sees every event in order.
+// The last page's head is left in *head.
+std::optional<int> Walk(Spctl& ctl, const AuditArgs& a,
+                        const std::string& purpose,
+                        const std::function<void(const pb::AuditEvent&)>& each,
+                        pb::ListAuditEventsResponse* head) {
+  absl::StatusOr<std::optional<absl::Time>> since =
+      ParseTimeArg("--since", a.since);
+  if (!since.ok()) return ctl.Error(since.status().message(), kExitUsage);
+  absl::StatusOr<std::optional<absl::Time>> until =
+      ParseTimeArg("--until", a.until);
+  if (!until.ok()) return ctl.Error(until.status().message(), kExitUsage);
+  uint64_t after = 0;
+  for (;;) {
+    pb::ListAuditEventsRequest req;
+    req.set_after_seq(after);
+    req.set_limit(kEventPage);
+    req.set_purpose(std::string(purpose));
+    if (*since) *req.mutable_since() = ToProtoTime(**since);
+    if (*until) *req.mutable_until() = ToProtoTime(**until);
+    pb::ListAuditEventsResponse resp;
+    if (auto rc = Call(ctl, ctl.Audit(), &Stub::ListAuditEvents, req, &resp,
+                       absl::StrCat("audit ", purpose))) {
+      return rc;
+    }
+    for (const pb::AuditEvent& e : resp.events()) each(e);
+    head->set_head_seq(resp.head_seq());
+    head->set_head_hash(resp.head_hash());
+    if (resp.next_after_seq() == 0) break;
+    after = resp.next_after_seq();
+  }
+  return std::nullopt;
+}
+
+int List(Spctl& ctl, const AuditArgs& a, bool export_all) {
+  const bool json = a.json || export_all || !ctl.table();
+  if (!json) {
+    ctl.out() << "SEQ\tTIME\tTYPE\tACTOR\tPAYLOAD\n";
+  }
+  pb::ListAuditEventsResponse head;
+  std::optional<int> rc = Walk(
+      ctl, a, export_all ? "export" : "ls",
+      [&](const pb::AuditEvent& e) {
+        if (json) {
+          ctl.out() << EventJson(e) << "\n";
+        } else {
+          ctl.out() << e.seq() << "\t" << TimeText(e.time()) << "\t" << e.type()
+                    << "\t" << e.actor() << "\t" << e.payload_json() << "\n";
+        }
+      },
+      &head);
+  return rc ? *rc : kExitOk;
+}
+
+// Recomputes the chain from the first event; the first problem, naming the
+// event, or OK.
+class ChainChecker {
+ public:
+  void Add(const pb::AuditEvent& e) {
+    ++checked_;
+    if (!problem_.ok()) return;
+    storage::AuditEvent ev;
+    ev.seq = e.seq();
+    ev.time = FromProtoTime(e.time());
+    ev.type = e.type();
+    ev.actor = e.actor();
+    ev.payload_json = e.payload_json();
+    ev.prev_hash = e.prev_hash();
+    ev.hash = e.hash();
+    if (ev.seq != head_.seq + 1) {
+      problem_ = absl::DataLossError(absl::StrCat(
+          "event ", head_.seq + 1,
+          ev.seq > head_.seq + 1
+              ? absl::StrCat(" is missing (deleted?): the next event is ",
+                             ev.seq)
+              : absl::StrCat(" is out of order: found event ", ev.seq)));
+      return;
+    }
+    problem_ = storage::VerifyAuditChain(head_, {ev});
+    if (!problem_.ok()) {
+      problem_ = absl::DataLossError(absl::StrCat(
+          problem_.message(),
+          " (edited, or an event before it changed; the chain breaks at event ",
+          ev.seq, ")"));
+      return;
+    }
+    head_ = {ev.seq, ev.hash};
+  }
+  absl::Status Finish(uint64_t head_seq, const std::string& head_hash) {
+    if (!problem_.ok()) return problem_;
+    if (head_.seq < head_seq) {
+      return absl::DataLossError(absl::StrCat(
+          "event ", head_.seq + 1, " is missing (deleted?): the chain head is ",
+          head_seq, " but the log ends at event ", head_.seq));
+    }
+    if (head_.seq == head_seq && head_.hash != head_hash) {
+      return absl::DataLossError(absl::StrCat(
+          "the chain head's hash does not match event ", head_seq));
+    }
+    return absl::OkStatus();
+  }
+  uint64_t checked() const { return checked_; }
+  uint64_t last() const { return head_.seq; }
+
+ private:
+  storage::AuditHead head_{0, std::string(storage::kAuditGenesisHash)};
+  absl::Status problem_;
+  uint64_t checked_ = 0;
+};
+
+int Verify(Spctl& ctl) {
+  ChainChecker checker;
+  pb::ListAuditEventsResponse head;
+  std::optional<int> rc = Walk(
+      ctl, AuditArgs(), "verify",
+      [&](const pb::AuditEvent& e) { checker.Add(e); }, &head);
+  if (rc) return *rc;
+  absl::Status st = checker.Finish(head.head_seq(), head.head_hash());
+  if (!st.ok()) {
+    ctl.out() << "audit log: BROKEN: " << st.message() << "\n";
+    return kExitError;
+  }
+  ctl.out() << "audit log: OK, " << checker.checked()
+            << " events, chain intact up to event " << checker.last() << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddAuditCommands(CLI::App& app, Spctl& ctl, Action* action) {
+  CLI::App* audit = app.add_subcommand(
+      "audit", "the audit log (needs the auditor or admin role)");
+  audit->require_subcommand(1);
+  auto args = std::make_shared<AuditArgs>();
+  for (const char* verb : {"ls", "export"}) {
+    const bool is_export = std::string_view(verb) == "export";
+    CLI::App* sub = audit->add_subcommand(
+        verb, is_export ? "print events as JSON lines (docs/audit-events.md)"
+                        : "list events");
+    sub->add_option("--since", args->since,
+                    "from this time (RFC 3339, or a duration ago: 2h)");
+    sub->add_option("--until", args->until, "before this time");
+    sub->add_flag("--json", args->json, "one JSON object per line");
+    OnRun(sub, action,
+          [&ctl, args, is_export] { return List(ctl, *args, is_export); });
+  }
+  CLI::App* verify = audit->add_subcommand(
+      "verify", "walk the hash chain; name the first broken link");
+  OnRun(verify, action, [&ctl] { return Verify(ctl); });
+}
+
+}  // namespace sallyport::cli
