@@ -11,8 +11,10 @@ TEST(AsciicastTest, HeaderAndEvents) {
       "{\"version\":2,\"width\":80,\"height\":24,\"timestamp\":"
       "1700000000,\"title\":\"s1\"}\n");
   AsciicastWriter w;
+  // Control characters are written as JSON unicode escapes
+  // (base::JsonObject), which asciicast readers decode like any other.
   EXPECT_EQ(w.Event(absl::Milliseconds(1500), "o", "hi\r\n\x1b[0m"),
-            "[1.500000, \"o\", \"hi\\r\\n\\u001b[0m\"]\n");
+            "[1.500000, \"o\", \"hi\\u000d\\u000a\\u001b[0m\"]\n");
   EXPECT_EQ(w.Resize(absl::Seconds(2), 100, 30),
             "[2.000000, \"r\", \"100x30\"]\n");
 }
