@@ -252,7 +252,8 @@ class GatewayConnection
   // ---- recorded ProxyJump (gateway/jump_inner.cc)
   // The outer (jump-only) side: a jump to `host` the role does not pass
   // through becomes an inner recorded session on channel `ch`.
-  void StartRecordedJump(ssh::session::Channel ch, const gateway::v1::HostRecord& host);
+  void StartRecordedJump(ssh::session::Channel ch,
+                         const gateway::v1::HostRecord& host);
   void LaunchInner(ssh::session::Channel ch, const std::string& host,
                    ssh::transport::ServerHostKey host_key);
   ssh::net::ChannelPort* FindJumpPort(uint32_t id);

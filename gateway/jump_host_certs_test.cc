@@ -17,8 +17,8 @@ TEST(TargetCertificateCacheTest, HitUntilRenewMargin) {
   EXPECT_FALSE(cache.Get("web01", "SHA256:other", kNow).has_value());
   EXPECT_FALSE(cache.Get("web02", "SHA256:k", kNow).has_value());
   // Within renew_before of the expiry it is no longer handed out.
-  const absl::Time late = kNow + absl::Hours(1) -
-                          TargetCertificateCache::kDefaultRenewBefore;
+  const absl::Time late =
+      kNow + absl::Hours(1) - TargetCertificateCache::kDefaultRenewBefore;
   EXPECT_TRUE(cache.Get("web01", "SHA256:k", late - absl::Seconds(1)));
   EXPECT_FALSE(cache.Get("web01", "SHA256:k", late).has_value());
   EXPECT_EQ(cache.size(), 0u);

@@ -86,8 +86,8 @@ TEST_P(GatewayClientsE2eTest, RunsACommandAndMovesAFile) {
   if (kind != SshClientKind::kPlink) return;
   // PuTTY's simple@putty.projects.tartarus.org global request is answered
   // as unsupported, quietly: no refusal line on every connection.
-  EXPECT_FALSE(absl::StrContains(env->fixture().GatewayLog(),
-                                 "global=\"simple@putty"))
+  EXPECT_FALSE(
+      absl::StrContains(env->fixture().GatewayLog(), "global=\"simple@putty"))
       << env->fixture().GatewayLog();
   // pscp's legacy SCP protocol too (it runs `scp -t` / `scp -f` on web01).
   const std::string scp_remote = env->File("pscp-scp-on-target");
