@@ -60,6 +60,7 @@
 #include "gateway/forward_relay.h"
 #include "gateway/proxy.h"
 #include "gateway/recorder.h"
+#include "gateway/recording_gate.h"
 #include "gateway/target_name.h"
 #include "proto/gateway.pb.h"
 #include "ssh/net/channel_stream.h"
@@ -172,18 +173,8 @@ class GatewayConnection
     // reported (so ChannelClosed is reported once).
     uint64_t bytes_in = 0, bytes_out = 0;
     bool reported_open = false;
-    // Record before forward (issue 14): what waits for the recorder, per
-    // direction and in order. An entry goes to the other side once the tap
-    // Recorded(ticket); entries behind a waiting one wait too. Data is not
-    // consumed while it waits, so the channel window bounds each gate.
-    struct Gated {
-      enum Kind { kData, kEof, kRequest, kClose } kind = kData;
-      uint64_t ticket = 0;
-      uint32_t stream = 0;
-      std::string type;           // kRequest
-      std::vector<uint8_t> data;  // kData bytes, kRequest payload
-    };
-    std::deque<Gated> gate_in, gate_out;
+    // Record before forward (issue 14): what waits for the recorder.
+    RecordingGate gate;
   };
 
   void AuthDecided(
@@ -212,12 +203,8 @@ class GatewayConnection
   void ForwardInput(Bridge& b, uint32_t stream, ssh::wire::Bytes data);
   void FlushHeld(Bridge& b);
   void MaybeForget(Bridge& b);
-  // Record before forward (channel_bridge.cc): whether `gate` must hold
-  // the next thing of its direction; queue it; send what was recorded.
-  bool MustWait(const Bridge& b, const std::deque<Bridge::Gated>& gate) const;
-  void Hold(Bridge& b, bool input, Bridge::Gated::Kind kind, uint32_t stream,
-            std::string type, ssh::wire::Bytes data);
-  // Returns false when the bridge is gone.
+  // Record before forward (gateway/channel_recording.cc): sends what the
+  // gate released; false when the bridge is gone.
   bool ReleaseGates(Bridge& b);
   void SendInput(Bridge& b, uint32_t stream, ssh::wire::Bytes data);
   void SendOutput(Bridge& b, uint32_t stream, ssh::wire::Bytes data);

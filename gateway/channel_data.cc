@@ -1,0 +1,281 @@
+// GatewayConnection's channel data both ways (see gateway_connection.h):
+// data, EOF, CLOSE and the host's requests, with the windows as the only
+// buffers, each passing the recording gate (gateway/recording_gate.h).
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "gateway/connection_internal.h"
+#include "gateway/gateway_connection.h"
+#include "ssh/connection/messages.h"
+
+namespace sallyport::gateway {
+
+using connection_internal::Safe;
+using ssh::session::Channel;
+using ssh::wire::Bytes;
+using Side = RecordingGate::Side;
+using Item = RecordingGate::Item;
+
+// ------------------------------------------------------------ data
+
+void GatewayConnection::OnData(Channel ch, uint32_t stream, Bytes data) {
+  if (ssh::net::ChannelPort* port = FindJumpPort(ch.id())) {
+    // rpj: recorded ProxyJump (the inner connection counts the bytes;
+    // here only the idle clock).
+    last_data_ = std::chrono::steady_clock::now();
+    port->OnData(stream, data);
+    return;
+  }
+  if (TcpRelay* relay = FindRelay(ch.id())) {
+    if (stream == 0) {
+      relay->OnData(data);
+    } else {
+      ch.Consume(data.size());
+    }
+    return;
+  }
+  Bridge* b = FindDown(ch.id());
+  if (b == nullptr || !b->up.valid() || b->up_closed) {
+    ch.Consume(data.size());
+    return;
+  }
+  if (b->busy || !b->requests.empty() || !b->held.empty()) {
+    b->held.emplace_back(stream,
+                         std::vector<uint8_t>(data.begin(), data.end()));
+    return;
+  }
+  ForwardInput(*b, stream, data);
+}
+
+void GatewayConnection::ForwardInput(Bridge& b, uint32_t stream, Bytes data) {
+  Channel ch = b.down;
+  if (!b.tap->Data(Now(), Direction::kInput, stream, data).ok()) {
+    ch.Consume(data.size());
+    CloseBridge(b, "recording failed");
+    return;
+  }
+  if (b.gate.MustWait(Side::kInput, b.tap.get())) {
+    b.gate.Hold(Side::kInput, Item::kData, b.tap.get(), stream, "", data);
+    return;
+  }
+  SendInput(b, stream, data);
+}
+
+void GatewayConnection::SendInput(Bridge& b, uint32_t stream, Bytes data) {
+  Channel ch = b.down;
+  if (!b.up.valid() || b.up_closed) {
+    ch.Consume(data.size());
+    return;
+  }
+  NoteData(b, true, data.size());
+  const size_t before = b.up.QueuedBytes();
+  absl::StatusOr<size_t> taken = b.up.Queue(data, stream);
+  if (!taken.ok() || *taken < data.size()) {
+    ch.Consume(data.size());
+    CloseBridge(b, "the host side is not keeping up");
+    return;
+  }
+  // What went out at once is done with; the rest when it leaves the queue.
+  ch.Consume(*taken - (b.up.QueuedBytes() - before));
+  WakeUp();
+  WakeDown();
+}
+
+void GatewayConnection::FlushHeld(Bridge& b) {
+  while (!b.held.empty() && !b.busy && b.requests.empty()) {
+    std::pair<uint32_t, std::vector<uint8_t>> piece = std::move(b.held.front());
+    b.held.pop_front();
+    if (!b.up.valid() || b.up_closed) {
+      b.down.Consume(piece.second.size());
+      continue;
+    }
+    ForwardInput(b, piece.first, piece.second);
+  }
+  if (b.held.empty() && b.eof_held && b.up.valid()) {
+    b.eof_held = false;
+    if (b.gate.MustWait(Side::kInput, b.tap.get())) {
+      b.gate.Hold(Side::kInput, Item::kEof, b.tap.get(), 0, "", {});
+      return;
+    }
+    (void)b.up.SendEof();
+    WakeUp();
+  }
+}
+
+void GatewayConnection::OnQueuedDataSent(Channel ch, size_t n) {
+  if (ssh::net::ChannelPort* port = FindJumpPort(ch.id())) {
+    last_data_ = std::chrono::steady_clock::now();  // rpj: ProxyJump
+    port->OnQueuedDataSent();
+    return;
+  }
+  // Downstream queue drained: the host may send that much more.
+  Bridge* b = FindDown(ch.id());
+  if (b == nullptr || !b->up.valid()) return;
+  b->up.Consume(n);
+  WakeUp();
+}
+
+void GatewayConnection::OnUpstreamData(Channel ch, uint32_t stream,
+                                       Bytes data) {
+  Bridge* b = FindUp(ch.id());
+  if (b == nullptr || down_ended_ || b->down_closed) {
+    ch.Consume(data.size());
+    return;
+  }
+  if (!b->tap->Data(Now(), Direction::kOutput, stream, data).ok()) {
+    ch.Consume(data.size());
+    CloseBridge(*b, "recording failed");
+    return;
+  }
+  if (b->gate.MustWait(Side::kOutput, b->tap.get())) {
+    b->gate.Hold(Side::kOutput, Item::kData, b->tap.get(), stream, "", data);
+    return;
+  }
+  SendOutput(*b, stream, data);
+}
+
+void GatewayConnection::SendOutput(Bridge& b, uint32_t stream, Bytes data) {
+  Channel ch = b.up;
+  if (down_ended_ || b.down_closed) {
+    ch.Consume(data.size());
+    return;
+  }
+  NoteData(b, false, data.size());
+  const size_t before = b.down.QueuedBytes();
+  absl::StatusOr<size_t> taken = b.down.Queue(data, stream);
+  if (!taken.ok() || *taken < data.size()) {
+    ch.Consume(data.size());
+    CloseBridge(b, "the user side is not keeping up");
+    return;
+  }
+  ch.Consume(*taken - (b.down.QueuedBytes() - before));
+  WakeDown();
+  WakeUp();
+}
+
+void GatewayConnection::OnUpstreamQueuedDataSent(Channel ch, size_t n) {
+  Bridge* b = FindUp(ch.id());
+  if (b == nullptr || down_ended_) return;
+  b->down.Consume(n);
+  WakeDown();
+}
+
+void GatewayConnection::OnEof(Channel ch) {
+  if (ssh::net::ChannelPort* port = FindJumpPort(ch.id())) {
+    port->OnEof();  // rpj: recorded ProxyJump
+    return;
+  }
+  if (TcpRelay* relay = FindRelay(ch.id())) {
+    relay->OnEof();
+    return;
+  }
+  Bridge* b = FindDown(ch.id());
+  if (b == nullptr || !b->up.valid()) return;
+  if (b->busy || !b->requests.empty() || !b->held.empty()) {
+    b->eof_held = true;
+    return;
+  }
+  if (b->gate.MustWait(Side::kInput, b->tap.get())) {
+    b->gate.Hold(Side::kInput, Item::kEof, b->tap.get(), 0, "", {});
+    return;
+  }
+  (void)b->up.SendEof();
+  WakeUp();
+}
+
+void GatewayConnection::OnUpstreamEof(Channel ch) {
+  Bridge* b = FindUp(ch.id());
+  if (b == nullptr || down_ended_) return;
+  if (b->gate.MustWait(Side::kOutput, b->tap.get())) {
+    b->gate.Hold(Side::kOutput, Item::kEof, b->tap.get(), 0, "", {});
+    return;
+  }
+  (void)b->down.SendEof();
+  WakeDown();
+}
+
+void GatewayConnection::OnClose(Channel ch) {
+  if (auto it = jump_ports_.find(ch.id()); it != jump_ports_.end()) {
+    it->second->OnClose();  // rpj: recorded ProxyJump
+    jump_ports_.erase(it);
+    return;
+  }
+  if (auto it = relays_.find(ch.id()); it != relays_.end()) {
+    std::shared_ptr<TcpRelay> relay = std::move(it->second);
+    relays_.erase(it);
+    relay->Shutdown("closed");
+    return;
+  }
+  Bridge* b = FindDown(ch.id());
+  if (b == nullptr) return;
+  b->down_closed = true;
+  if (b->up.valid() && !b->up_closed) {
+    if (b->gate.MustWait(Side::kInput, b->tap.get())) {
+      b->gate.Hold(Side::kInput, Item::kClose, b->tap.get(), 0, "", {});
+      return;
+    }
+    (void)b->up.Close();
+    WakeUp();
+  }
+  MaybeForget(*b);
+}
+
+void GatewayConnection::OnUpstreamClose(Channel ch) {
+  Bridge* b = FindUp(ch.id());
+  if (b == nullptr) return;
+  b->up_closed = true;
+  if (!down_ended_ && !b->down_closed) {
+    if (b->gate.MustWait(Side::kOutput, b->tap.get())) {
+      b->gate.Hold(Side::kOutput, Item::kClose, b->tap.get(), 0, "", {});
+      return;
+    }
+    (void)b->down.Close();
+    WakeDown();
+  }
+  MaybeForget(*b);
+}
+
+void GatewayConnection::OnUpstreamRequest(Channel ch, std::string_view type,
+                                          bool want_reply, Bytes data,
+                                          ssh::connection::RequestId request) {
+  Bridge* b = FindUp(ch.id());
+  const bool passes = type == "exit-status" || type == "exit-signal" ||
+                      type == "eow@openssh.com";
+  if (b == nullptr || down_ended_ || !passes) {
+    if (want_reply) (void)ch.Reply(request, false);
+    WakeUp();
+    return;
+  }
+  std::string summary;
+  if (type == "exit-status") {
+    auto code = ssh::connection::ParseExitStatus(data);
+    if (code.ok()) summary = absl::StrCat(*code);
+  } else if (type == "exit-signal") {
+    auto sig = ssh::connection::ExitSignal::Parse(data);
+    if (sig.ok()) summary = sig->signal;
+  }
+  if (!b->tap->Request(Now(), Direction::kOutput, type, summary).ok()) {
+    CloseBridge(*b, "recording failed");
+    return;
+  }
+  if (b->gate.MustWait(Side::kOutput, b->tap.get())) {
+    b->gate.Hold(Side::kOutput, Item::kRequest, b->tap.get(), 0,
+                 std::string(type), data);
+  } else {
+    (void)b->down.SendRequest(type, false, data);
+  }
+  if (want_reply) (void)ch.Reply(request, true);
+  WakeDown();
+  WakeUp();
+}
+
+void GatewayConnection::OnUpstreamReply(Channel ch, bool success) {
+  Bridge* b = FindUp(ch.id());
+  if (b == nullptr || b->forwarded.empty() || down_ended_) return;
+  const ssh::connection::RequestId id = b->forwarded.front();
+  b->forwarded.pop_front();
+  (void)b->down.Reply(id, success);
+  WakeDown();
+}
+
+}  // namespace sallyport::gateway

@@ -1,0 +1,63 @@
+// Record before forward (issue 14), one bridged channel's state: what waits
+// for the recorder's acknowledgement, per direction and in order. An item
+// goes to the other side once the channel's tap Recorded(its ticket); items
+// behind a waiting one wait too. Data is not consumed while it waits, so
+// the channel window bounds each direction's queue (held_bytes()).
+//
+// The gate only keeps the order and the tickets; the bridge
+// (gateway/channel_recording.cc) sends what TakeRecorded() hands back.
+#ifndef SALLYPORT_GATEWAY_RECORDING_GATE_H_
+#define SALLYPORT_GATEWAY_RECORDING_GATE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/types/span.h"
+#include "gateway/recorder.h"
+
+namespace sallyport::gateway {
+
+class RecordingGate {
+ public:
+  enum class Side { kInput, kOutput };  // user → host, host → user
+  struct Item {
+    enum Kind { kData, kEof, kRequest, kClose } kind = kData;
+    uint64_t ticket = 0;
+    uint32_t stream = 0;
+    std::string type;           // kRequest
+    std::vector<uint8_t> data;  // kData bytes, kRequest payload
+  };
+
+  // Whether the next thing of `side` must wait: something of that side
+  // waits already, or `tap` (may be null: nothing to wait for) has not
+  // recorded its last ticket.
+  bool MustWait(Side side, const ChannelTap* tap) const;
+  // Queues the next thing of `side` behind the tap's last ticket.
+  void Hold(Side side, Item::Kind kind, const ChannelTap* tap, uint32_t stream,
+            std::string type, absl::Span<const uint8_t> data);
+  // The oldest item of `side` once `tap` recorded it (removed), else none.
+  std::optional<Item> TakeRecorded(Side side, const ChannelTap* tap);
+
+  bool empty() const { return input_.empty() && output_.empty(); }
+  // Bytes of data and request payloads waiting (both directions).
+  size_t held_bytes() const { return held_bytes_; }
+
+ private:
+  std::deque<Item>& queue(Side side) {
+    return side == Side::kInput ? input_ : output_;
+  }
+  const std::deque<Item>& queue(Side side) const {
+    return side == Side::kInput ? input_ : output_;
+  }
+
+  std::deque<Item> input_, output_;
+  size_t held_bytes_ = 0;
+};
+
+}  // namespace sallyport::gateway
+
+#endif  // SALLYPORT_GATEWAY_RECORDING_GATE_H_
