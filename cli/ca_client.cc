@@ -2,10 +2,8 @@
 
 #include <openssl/crypto.h>
 
-#include <algorithm>
-
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/address_list.h"
 
 namespace sallyport::cli {
 
@@ -16,35 +14,32 @@ std::string GrpcTarget(const HostPort& ca) {
 }
 
 absl::StatusOr<HostPort> ParseCaAddress(std::string_view text) {
-  const bool bracketed = !text.empty() && text[0] == '[';
-  const size_t colons = std::count(text.begin(), text.end(), ':');
-  const bool has_port =
-      bracketed ? text.find("]:") != std::string_view::npos : colons == 1;
-  if (!has_port && !(colons > 1 && !bracketed)) {
-    return ParseHostPort(absl::StrCat(std::string(text), ":", kDefaultCaPort));
+  if (text.find(',') != std::string_view::npos) {
+    return absl::InvalidArgumentError("expected one address");
   }
-  if (!bracketed && colons > 1) {
-    return absl::InvalidArgumentError(
-        "write an IPv6 address in brackets: [V6] or [V6]:PORT");
-  }
-  return ParseHostPort(text);
+  absl::StatusOr<std::vector<HostPort>> one = ParseCaAddresses(text);
+  if (!one.ok()) return one.status();
+  return (*one)[0];
 }
 
-std::shared_ptr<grpc::Channel> CaChannel(const HostPort& ca,
-                                         const std::string& ca_pem,
-                                         const std::string& client_key_pem,
-                                         const std::string& client_cert_pem) {
+absl::StatusOr<std::vector<HostPort>> ParseCaAddresses(std::string_view text) {
+  return base::ParseAddressList(text, kDefaultCaPort);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> CaChannel(
+    const std::vector<HostPort>& cas, const std::string& ca_pem,
+    const std::string& client_key_pem, const std::string& client_cert_pem) {
   grpc::SslCredentialsOptions tls;
   tls.pem_root_certs = ca_pem;
   tls.pem_private_key = client_key_pem;
   tls.pem_cert_chain = client_cert_pem;
   grpc::ChannelArguments args;
   args.SetSslTargetNameOverride(kCaTlsName);
-  return grpc::CreateCustomChannel(GrpcTarget(ca), grpc::SslCredentials(tls),
-                                   args);
+  return base::FailoverChannel(cas, grpc::SslCredentials(tls), args);
 }
 
-absl::StatusOr<LoggedIn> OpenLoggedIn(const SpHome& home) {
+absl::StatusOr<LoggedIn> OpenLoggedIn(const SpHome& home,
+                                      std::string_view ca_override) {
   static constexpr char kRunLogin[] = "not logged in: run `sp login` first";
   absl::StatusOr<SpState> state = home.ReadState();
   if (!state.ok()) return state.status();
@@ -57,13 +52,17 @@ absl::StatusOr<LoggedIn> OpenLoggedIn(const SpHome& home) {
   if (!pem.ok() || !key.ok() || !cert.ok()) {
     return absl::FailedPreconditionError(kRunLogin);
   }
-  absl::StatusOr<HostPort> ca = ParseCaAddress(state->ca);
-  if (!ca.ok()) return ca.status();
   LoggedIn out;
-  out.ca_text = state->ca;
+  out.ca_text = ca_override.empty() ? state->ca : std::string(ca_override);
+  absl::StatusOr<std::vector<HostPort>> cas = ParseCaAddresses(out.ca_text);
+  if (!cas.ok()) return cas.status();
+  out.cas = *std::move(cas);
   out.user = state->user;
-  out.channel = CaChannel(*ca, *pem, *key, *cert);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      CaChannel(out.cas, *pem, *key, *cert);
   OPENSSL_cleanse(key->data(), key->size());
+  if (!channel.ok()) return channel.status();
+  out.channel = *std::move(channel);
   return out;
 }
 

@@ -9,6 +9,8 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "cli/sp_home.h"
@@ -27,24 +29,32 @@ std::string GrpcTarget(const HostPort& ca);
 
 // "HOST", "HOST:PORT", "[V6]" or "[V6]:PORT"; the port defaults to 7443.
 absl::StatusOr<HostPort> ParseCaAddress(std::string_view text);
+// The CA instances of an HA setup: "ADDR,ADDR,..." (base/address_list.h),
+// each as ParseCaAddress; one address is a list of one.
+absl::StatusOr<std::vector<HostPort>> ParseCaAddresses(std::string_view text);
 
 // A channel that trusts only `ca_pem` and, when `client_key_pem` is not
-// empty, presents the client certificate.
-std::shared_ptr<grpc::Channel> CaChannel(
-    const HostPort& ca, const std::string& ca_pem,
+// empty, presents the client certificate. With several addresses it fails
+// over between them (base::FailoverChannel): the first that answers, in
+// order. kUnavailable when none of the names resolves.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> CaChannel(
+    const std::vector<HostPort>& cas, const std::string& ca_pem,
     const std::string& client_key_pem = "",
     const std::string& client_cert_pem = "");
 
 // The logged-in state of $SALLYPORT_HOME and an mTLS channel with it.
 struct LoggedIn {
-  std::string ca_text;  // as remembered ("HOST:PORT")
+  std::string ca_text;  // as remembered ("HOST:PORT" or a list)
+  std::vector<HostPort> cas;
   std::string user;
   std::shared_ptr<grpc::Channel> channel;
 };
 // kFailedPrecondition "not logged in: run `sp login` first" when there is no
 // login (no user, no client certificate, or no pin); kInvalidArgument for
-// a bad remembered address.
-absl::StatusOr<LoggedIn> OpenLoggedIn(const SpHome& home);
+// a bad remembered address. `ca_override` (spctl --ca), when not empty,
+// replaces the remembered CA addresses.
+absl::StatusOr<LoggedIn> OpenLoggedIn(const SpHome& home,
+                                      std::string_view ca_override = "");
 
 }  // namespace sallyport::cli
 

@@ -2,6 +2,8 @@
 #ifndef SALLYPORT_CLI_EXIT_CODES_H_
 #define SALLYPORT_CLI_EXIT_CODES_H_
 
+#include "base/version.h"
+
 namespace sallyport::cli {
 
 inline constexpr int kExitOk = 0;
@@ -18,7 +20,8 @@ inline constexpr int kExitLocked = 6;
 inline constexpr int kExitUnreachable = 7;
 inline constexpr int kExitPinMismatch = 8;
 
-inline constexpr char kVersion[] = "0.1.0";
+// The one release version (base/version.h), for `--version`.
+using ::sallyport::base::kVersion;
 
 }  // namespace sallyport::cli
 

@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "base/address_list.h"
 #include "base/openssl_handles.h"
 #include "base/secret_bytes.h"
 #include "cli/ca_client.h"
@@ -51,15 +52,30 @@ std::string HumanTime(absl::Time t) {
 
 // Checks the CA's certificate against the pin (or pins it on first
 // contact). Returns the pinned PEM, or an exit code after printing why.
-absl::StatusOr<std::string> TrustCa(const SpHome& home, const HostPort& ca,
+// With several CA addresses the first that answers presents it (the
+// instances of an HA setup share their TLS material).
+absl::StatusOr<std::string> TrustCa(const SpHome& home,
+                                    const std::vector<HostPort>& cas,
                                     const std::string& ca_text,
                                     const std::string& expected,
                                     std::ostream& out, std::ostream& err) {
   absl::StatusOr<ServerCertificate> presented =
-      FetchServerCertificate(ca, kCaTlsName);
+      absl::UnavailableError("no address");
+  std::vector<std::string> failures;
+  for (const HostPort& ca : cas) {
+    presented = FetchServerCertificate(ca, kCaTlsName);
+    if (presented.ok()) break;
+    failures.push_back(
+        absl::StrCat(GrpcTarget(ca), ": ", presented.status().message()));
+  }
   if (!presented.ok()) {
-    err << "sp: cannot reach the CA at " << ca_text << ": "
-        << presented.status().message() << "\n";
+    err << "sp: cannot reach the CA at " << ca_text;
+    if (cas.size() == 1) {
+      err << ": " << presented.status().message() << "\n";
+    } else {
+      err << " (tried every address):\n    "
+          << absl::StrJoin(failures, "\n    ") << "\n";
+    }
     return absl::UnavailableError("unreachable");
   }
   absl::StatusOr<std::string> pinned = ReadFile(home.ca_pem());
@@ -121,7 +137,7 @@ absl::StatusOr<std::string> TrustCa(const SpHome& home, const HostPort& ca,
 }
 
 std::string LoginErrorMessage(const grpc::Status& st,
-                              const std::string& ca_text) {
+                              const std::vector<HostPort>& cas) {
   switch (st.error_code()) {
     case grpc::StatusCode::UNAUTHENTICATED:
       return "login failed: wrong user name, password or one-time code";
@@ -135,8 +151,7 @@ std::string LoginErrorMessage(const grpc::Status& st,
                           st.error_message());
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return absl::StrCat("cannot reach the CA at ", ca_text, " (",
-                          st.error_message(), ")");
+      return base::UnreachableMessage("the CA", cas, st);
     default:
       return absl::StrCat("login failed: ", st.error_message());
   }
@@ -269,11 +284,12 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   if (!state.ok()) return Error(err, state.status().message());
   const std::string ca_text = !options.ca.empty() ? options.ca : state->ca;
   const std::string user = !options.user.empty() ? options.user : state->user;
-  if (ca_text.empty()) return Error(err, "which CA? pass --ca HOST[:PORT]");
+  if (ca_text.empty())
+    return Error(err, "which CA? pass --ca HOST[:PORT][,HOST[:PORT]...]");
   if (user.empty()) return Error(err, "which user? pass --user NAME");
-  absl::StatusOr<HostPort> ca = ParseCaAddress(ca_text);
-  if (!ca.ok())
-    return Error(err, absl::StrCat("--ca: ", ca.status().message()));
+  absl::StatusOr<std::vector<HostPort>> cas = ParseCaAddresses(ca_text);
+  if (!cas.ok())
+    return Error(err, absl::StrCat("--ca: ", cas.status().message()));
   if (absl::Status st = CheckUserNameForFiles(user); !st.ok()) {
     return Error(err, st.message());
   }
@@ -284,7 +300,7 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   }
 
   absl::StatusOr<std::string> ca_pem =
-      TrustCa(home, *ca, ca_text, options.ca_fingerprint, out, err);
+      TrustCa(home, *cas, ca_text, options.ca_fingerprint, out, err);
   if (!ca_pem.ok()) {
     switch (ca_pem.status().code()) {
       case absl::StatusCode::kUnavailable:
@@ -315,7 +331,14 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   absl::StatusOr<base::TlsClientKey> tls_key = base::GenerateTlsClientKey();
   if (!tls_key.ok()) return Error(err, tls_key.status().message());
 
-  auto stub = v1::CertificateAuthority::NewStub(CaChannel(*ca, *ca_pem));
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      CaChannel(*cas, *ca_pem);
+  if (!channel.ok()) {
+    Error(err, absl::StrCat("cannot reach the CA at ", ca_text, ": ",
+                            channel.status().message()));
+    return kExitUnreachable;
+  }
+  auto stub = v1::CertificateAuthority::NewStub(*channel);
   v1::LoginRequest request;
   request.set_user(user);
   request.set_password(std::string(password->view()));
@@ -349,7 +372,7 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
     OPENSSL_cleanse(pw.data(), pw.size());
   }
   if (!st.ok()) {
-    Error(err, LoginErrorMessage(st, ca_text));
+    Error(err, LoginErrorMessage(st, *cas));
     return LoginExitCode(st);
   }
 
@@ -374,7 +397,8 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   std::string known_hosts =
       "# Written by `sp login`: hosts with a certificate from the Sallyport "
       "host CA.\n";
-  const std::optional<std::string> pattern = CertAuthorityPattern(ca->host);
+  const std::optional<std::string> pattern =
+      CertAuthorityPattern((*cas)[0].host);
   for (const auto& host_ca : response.ca_public_keys().host_ca()) {
     if (pattern.has_value()) {
       absl::StrAppend(&known_hosts, "@cert-authority ", *pattern, " ",

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "base/address_list.h"
 #include "ca/rbac/names.h"
 #include "cli/ca_client.h"
 #include "cli/exit_codes.h"
@@ -36,12 +37,11 @@ int Fail(std::ostream& err, absl::string_view message) {
   return kExitError;
 }
 
-std::string RpcError(const grpc::Status& st, const std::string& ca) {
+std::string RpcError(const grpc::Status& st, const std::vector<HostPort>& cas) {
   switch (st.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return absl::StrCat("cannot reach the CA at ", ca, " (",
-                          st.error_message(), ")");
+      return base::UnreachableMessage("the CA", cas, st);
     case grpc::StatusCode::UNAUTHENTICATED:
     case grpc::StatusCode::PERMISSION_DENIED:
       return absl::StrCat("the CA refused (", st.error_message(),
@@ -89,14 +89,14 @@ int WriteSshConfig(const SpHome& home, bool install, std::ostream& out,
   }
   v1::ListMyHostsResponse hosts;
   grpc::Status st = CallListMyHosts(*session, &hosts);
-  if (!st.ok()) return Fail(err, RpcError(st, session->ca_text));
+  if (!st.ok()) return Fail(err, RpcError(st, session->cas));
   v1::CaPublicKeys keys;
   {
     auto stub = v1::CertificateAuthority::NewStub(session->channel);
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
     st = stub->GetCaPublicKeys(&ctx, v1::GetCaPublicKeysRequest(), &keys);
-    if (!st.ok()) return Fail(err, RpcError(st, session->ca_text));
+    if (!st.ok()) return Fail(err, RpcError(st, session->cas));
   }
   SpConfigInput input;
   input.user = session->user;
@@ -161,7 +161,7 @@ int RunLs(bool json, std::ostream& out, std::ostream& err) {
   if (!session.ok()) return Fail(err, session.status().message());
   v1::ListMyHostsResponse hosts;
   grpc::Status st = CallListMyHosts(*session, &hosts);
-  if (!st.ok()) return Fail(err, RpcError(st, session->ca_text));
+  if (!st.ok()) return Fail(err, RpcError(st, session->cas));
   if (json) {
     google::protobuf::util::JsonPrintOptions options;
     options.preserve_proto_field_names = true;

@@ -35,7 +35,9 @@ int main(int argc, char** argv) {
       "login", "prove who you are to the CA and get a certificate");
   login_cmd->add_option(
       "--ca", login.ca,
-      "the CA, HOST or HOST:PORT (port 7443; default: the last one)");
+      "the CA, HOST or HOST:PORT (port 7443; default: the last one); "
+      "several CA instances: HOST:PORT,HOST:PORT,... (tried in order, "
+      "remembered for later commands)");
   login_cmd->add_option("--user", login.user,
                         "your user name (default: the last one)");
   login_cmd->add_flag("--password-stdin", login.password_stdin,

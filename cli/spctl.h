@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "cli/ca_client.h"
 #include "cli/cli_app.h"
 #include "cli/exit_codes.h"
 #include "cli/output.h"
@@ -36,6 +37,8 @@ class Spctl {
   OutputFormat format() const { return format_; }
   void set_format(OutputFormat f) { format_ = f; }
   bool table() const { return format_ == OutputFormat::kTable; }
+  // `--ca LIST`: CA addresses instead of the ones `sp login` remembered.
+  void set_ca_override(std::string ca) { ca_override_ = std::move(ca); }
 
   // The stubs, connected on first use; nullptr after printing why (e.g.
   // "not logged in: run `sp login` first").
@@ -61,6 +64,8 @@ class Spctl {
   std::ostream& err_;
   OutputFormat format_ = OutputFormat::kTable;
   bool tried_ = false;
+  std::string ca_override_;
+  std::vector<HostPort> cas_;  // as connected (for messages)
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<admin::v1::Admin::Stub> admin_;
   std::unique_ptr<ca::v1::CertificateAuthority::Stub> ca_;

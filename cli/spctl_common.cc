@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/address_list.h"
 #include "cli/ca_client.h"
 #include "cli/sp_home.h"
 #include "cli/spctl.h"
@@ -19,12 +20,13 @@ bool Spctl::Connect() {
     Error(home.status().message());
     return false;
   }
-  absl::StatusOr<LoggedIn> in = OpenLoggedIn(*home);
+  absl::StatusOr<LoggedIn> in = OpenLoggedIn(*home, ca_override_);
   if (!in.ok()) {
     Error(in.status().message());
     return false;
   }
   channel_ = in->channel;
+  cas_ = in->cas;
   admin_ = admin::v1::Admin::NewStub(channel_);
   ca_ = ca::v1::CertificateAuthority::NewStub(channel_);
   audit_ = admin::v1::Audit::NewStub(channel_);
@@ -50,7 +52,8 @@ std::unique_ptr<grpc::ClientContext> Spctl::Context() {
 }
 
 int Spctl::Fail(const grpc::Status& status, absl::string_view what) {
-  err_ << "spctl: " << what << ": " << status.error_message() << "\n";
+  err_ << "spctl: " << what << ": "
+       << base::UnreachableMessage("the CA", cas_, status) << "\n";
   switch (status.error_code()) {
     case grpc::StatusCode::NOT_FOUND:
       return kExitNotFound;
@@ -65,7 +68,8 @@ int Spctl::Fail(const grpc::Status& status, absl::string_view what) {
       return kExitError;
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      err_ << "spctl: cannot reach the CA; is it running?\n";
+      err_ << "spctl: is the CA running? (several instances: pass them all, "
+              "--ca HOST:PORT,HOST:PORT)\n";
       return kExitError;
     default:
       return kExitError;

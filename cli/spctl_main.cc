@@ -26,6 +26,11 @@ int main(int argc, char** argv) {
   app.add_option("--output", format, "table (default), json or yaml")
       ->check(CLI::IsMember({"table", "json", "yaml"}));
 
+  std::string ca;
+  app.add_option("--ca", ca,
+                 "the CA's addresses, HOST[:PORT][,HOST[:PORT]...] tried in "
+                 "order (default: those of the last `sp login`)");
+
   Spctl ctl(std::cout, std::cerr);
   Action action;
   AddUserCommands(app, ctl, &action);
@@ -48,6 +53,7 @@ int main(int argc, char** argv) {
 
   if (std::optional<int> rc = ParseCommandLine(app, argc, argv)) return *rc;
   ctl.set_format(*ParseOutputFormat(format));
+  ctl.set_ca_override(ca);
   if (!action) {
     std::cerr << CommandList(app);
     return kExitUsage;

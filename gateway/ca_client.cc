@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/address_list.h"
 #include "base/files.h"
 #include "base/safe_text.h"
 #include "base/tls_pin.h"
@@ -93,8 +94,18 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCaChannel(
       std::make_shared<grpc::experimental::HostNameCertificateVerifier>());
   grpc::ChannelArguments args;
   args.SetSslTargetNameOverride("sallyport-ca");
-  return grpc::CreateCustomChannel(
-      options.address, grpc::experimental::TlsCredentials(tls), args);
+  // Several CA instances (HA): one channel that fails over between them,
+  // so AuthorizeChannel, IssueSessionCertificate, the key refresh and the
+  // revocation stream's reconnects all go to whichever instance answers.
+  absl::StatusOr<std::vector<base::HostPort>> cas =
+      base::ParseAddressList(options.address, /*default_port=*/0);
+  if (!cas.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ca \"", base::SafeText(options.address, 200),
+                     "\": ", cas.status().message()));
+  }
+  return base::FailoverChannel(*cas, grpc::experimental::TlsCredentials(tls),
+                               args);
 }
 
 CaClient::CaClient(Options options)

@@ -40,7 +40,9 @@ namespace cav1 = ::sallyport::ca::v1;
 
 // Where the CA is and who we are.
 struct CaChannelOptions {
-  std::string address;      // HOST:PORT
+  // HOST:PORT, or several (HA): HOST:PORT,HOST:PORT, tried in order
+  // (base/address_list.h).
+  std::string address;
   std::string fingerprint;  // "SHA256:..." of the CA's TLS certificate
   // The gateway's TLS key and mTLS certificate (PEM files, re-read when
   // they change, so a renewed certificate is picked up).

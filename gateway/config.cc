@@ -11,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/address_list.h"
 #include "base/files.h"
 #include "base/host_port.h"
 #include "base/status_macros.h"
@@ -147,7 +148,10 @@ absl::StatusOr<GatewaySettings> SettingsFromConfig(
   RETURN_IF_ERROR(base::ValidateListen("config: listen", s.listen));
 
   if (config.ca().empty()) return Bad("ca", "is required (HOST:PORT)");
-  if (absl::StatusOr<base::HostPort> ca = base::ParseHostPort(config.ca());
+  // One address, or the CA instances of an HA setup: HOST:PORT,HOST:PORT
+  // (tried in order, base/address_list.h).
+  if (absl::StatusOr<std::vector<base::HostPort>> ca =
+          base::ParseAddressList(config.ca(), /*default_port=*/0);
       !ca.ok()) {
     return Bad("ca",
                absl::StrCat("\"", config.ca(), "\": ", ca.status().message()));

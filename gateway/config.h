@@ -75,7 +75,7 @@ struct GatewayFileSettings {
 
 struct GatewaySettings {
   std::string listen = std::string(kDefaultListen);
-  std::string ca;              // HOST:PORT
+  std::string ca;              // HOST:PORT or HOST:PORT,HOST:PORT,...
   std::string ca_fingerprint;  // as written; it parses (base/tls_pin.h)
   std::string state_dir;       // absolute
   // Empty: no metrics endpoint.

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/address_list.h"
 #include "base/files.h"
 #include "base/host_port.h"
 #include "base/openssl_handles.h"
@@ -254,7 +255,8 @@ absl::StatusOr<EnrollResult> Enroll(const EnrollOptions& options) {
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenCaChannel(
     const GatewaySettings& settings) {
-  ASSIGN_OR_RETURN(base::HostPort ca, base::ParseHostPort(settings.ca));
+  ASSIGN_OR_RETURN(std::vector<base::HostPort> cas,
+                   base::ParseAddressList(settings.ca, /*default_port=*/0));
   grpc::SslCredentialsOptions tls;
   ASSIGN_OR_RETURN(tls.pem_root_certs,
                    base::ReadTextFile(settings.files.ca_certificate));
@@ -274,8 +276,8 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenCaChannel(
   }
   grpc::ChannelArguments args;
   args.SetSslTargetNameOverride(kCaTlsName);
-  auto channel = grpc::CreateCustomChannel(base::FormatHostPort(ca),
-                                           grpc::SslCredentials(tls), args);
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      base::FailoverChannel(cas, grpc::SslCredentials(tls), args);
   OPENSSL_cleanse(tls.pem_private_key.data(), tls.pem_private_key.size());
   return channel;
 }

@@ -80,7 +80,7 @@ absl::Status ServerAuth::Disconnect(DisconnectReason reason,
 
 absl::Status ServerAuth::Handle(Bytes payload) {
   if (payload.empty()) return absl::InvalidArgumentError("empty message");
-  if (pending_.has_value()) {
+  if (pending()) {
     // Not processed until the pending decision is complete.
     if (deferred_.size() >= options_.max_deferred_messages ||
         deferred_bytes_ + payload.size() > options_.max_deferred_bytes) {
@@ -133,7 +133,8 @@ absl::Status ServerAuth::Failure(bool partial) {
 absl::StatusOr<AuthAttempt> ServerAuth::BuildAttempt(std::string_view user,
                                                      std::string_view algorithm,
                                                      Bytes blob,
-                                                     std::string* refusal) {
+                                                     std::string* refusal,
+                                                     bool* unknown_ca) {
   wire::Reader r(blob);
   ASSIGN_OR_RETURN(std::string_view blob_type, r.ReadStringView(128));
   if (blob_type != BlobTypeFor(algorithm)) {
@@ -147,6 +148,17 @@ absl::StatusOr<AuthAttempt> ServerAuth::BuildAttempt(std::string_view user,
   }
   ASSIGN_OR_RETURN(cert::Certificate certificate,
                    cert::Certificate::Parse(blob));
+  if (options_.unknown_ca && !rechecking_ &&
+      certificate.signature_key.has_value() &&
+      std::none_of(options_.trusted_user_cas.begin(),
+                   options_.trusted_user_cas.end(),
+                   [&](const crypto::PublicKey& k) {
+                     return k == *certificate.signature_key;
+                   }) &&
+      options_.unknown_ca(*certificate.signature_key)) {
+    *unknown_ca = true;
+    return absl::UnavailableError("fetching the user CA keys again");
+  }
   cert::VerifyOptions v;
   v.trusted_cas = options_.trusted_user_cas;
   v.expected_type = cert::CertType::kUser;
@@ -214,7 +226,13 @@ absl::Status ServerAuth::HandleRequest(Bytes payload) {
     return Failure();
   }
   std::string refusal;
-  auto attempt = BuildAttempt(user, algorithm, blob, &refusal);
+  bool unknown_ca = false;
+  auto attempt = BuildAttempt(user, algorithm, blob, &refusal, &unknown_ca);
+  if (unknown_ca) {
+    // Handled again by Recheck; nothing counted or answered yet.
+    recheck_ = std::vector<uint8_t>(payload.begin(), payload.end());
+    return absl::OkStatus();
+  }
   if (!attempt.ok()) {
     if (options_.log) {
       options_.log(
@@ -303,8 +321,31 @@ absl::Status ServerAuth::Complete(AuthDecision decision) {
       return Disconnect(DisconnectReason::kProtocolError, s);
     return s;
   }
+  return HandleDeferred();
+}
+
+absl::Status ServerAuth::Recheck(
+    std::vector<crypto::PublicKey> trusted_user_cas) {
+  if (!recheck_.has_value())
+    return absl::FailedPreconditionError("no request waits for a re-check");
+  options_.trusted_user_cas = std::move(trusted_user_cas);
+  std::vector<uint8_t> request = std::move(*recheck_);
+  recheck_.reset();
+  rechecking_ = true;
+  absl::Status s = HandleRequest(request);
+  rechecking_ = false;
+  if (!s.ok()) {
+    if (!transport_.closed())
+      return Disconnect(DisconnectReason::kProtocolError, s);
+    return s;
+  }
+  if (pending()) return absl::OkStatus();  // the policy answered kPending
+  return HandleDeferred();
+}
+
+absl::Status ServerAuth::HandleDeferred() {
   // The messages that arrived meanwhile, in order, until one is pending.
-  while (!deferred_.empty() && !pending_.has_value() && !transport_.closed()) {
+  while (!deferred_.empty() && !pending() && !transport_.closed()) {
     std::vector<uint8_t> next = std::move(deferred_.front());
     deferred_.erase(deferred_.begin());
     deferred_bytes_ -= next.size();

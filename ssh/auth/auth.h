@@ -77,6 +77,14 @@ struct ServerAuthOptions {
   std::function<void(const AuthAttempt*, bool accepted,
                      std::string_view reason)>
       log;
+  // Called when a certificate is signed by a key that is not among
+  // trusted_user_cas (e.g. a CA key rotated in since the list was fetched).
+  // Returning true means the application fetches the user CA keys again
+  // and calls ServerAuth::Recheck with them: the request is then handled
+  // again (without asking this hook a second time). Meanwhile the request
+  // is pending like a kPending decision. Returning false (or no hook)
+  // refuses the certificate at once as "untrusted CA".
+  std::function<bool(const crypto::PublicKey& ca_key)> unknown_ca;
 };
 
 class ServerAuth {
@@ -91,7 +99,9 @@ class ServerAuth {
   // A decision is pending (the policy answered kPending): the caller should
   // stop handing messages to Handle() until Complete() (messages handed in
   // meanwhile are deferred, not processed; see max_deferred_messages).
-  bool pending() const { return pending_.has_value(); }
+  bool pending() const { return pending_.has_value() || recheck_.has_value(); }
+  // A request waits for Recheck (the unknown_ca hook answered true).
+  bool recheck_pending() const { return recheck_.has_value(); }
   // The attempt the pending decision is about (null when none is pending).
   const AuthAttempt* pending_attempt() const {
     return pending_.has_value() ? &pending_->attempt : nullptr;
@@ -102,6 +112,12 @@ class ServerAuth {
   // pending again). kFailedPrecondition when nothing is pending. Errors
   // disconnect the transport, as Handle's do.
   absl::Status Complete(AuthDecision decision);
+
+  // Handles the request that waits for the unknown_ca hook again, with
+  // `trusted_user_cas` as the user CA keys from now on, then the deferred
+  // messages (as Complete does). kFailedPrecondition when no request waits.
+  // Errors disconnect the transport, as Handle's do.
+  absl::Status Recheck(std::vector<crypto::PublicKey> trusted_user_cas);
 
   // Sends USERAUTH_BANNER with `text` (RFC 4252 §5.4), e.g. from the
   // policy just before it refuses, so the client shows why. Only before
@@ -118,9 +134,14 @@ class ServerAuth {
   absl::Status Failure(bool partial = false);
   absl::Status Disconnect(transport::DisconnectReason reason,
                           absl::Status status);
+  // *unknown_ca: the certificate's CA key is not trusted and the
+  // unknown_ca hook will fetch the keys again (nothing else is checked).
   absl::StatusOr<AuthAttempt> BuildAttempt(std::string_view user,
                                            std::string_view algorithm,
-                                           Bytes blob, std::string* refusal);
+                                           Bytes blob, std::string* refusal,
+                                           bool* unknown_ca);
+  // The messages deferred while pending, in order, until one is pending.
+  absl::Status HandleDeferred();
   // Asks the policy about `attempt` (blob: its key blob, for PK_OK) and
   // answers, or records the pending decision.
   absl::Status Decide(AuthAttempt attempt, Bytes blob);
@@ -140,6 +161,10 @@ class ServerAuth {
   std::set<std::vector<uint8_t>> used_keys_;
   int failures_ = 0;
   std::optional<Pending> pending_;
+  // The USERAUTH_REQUEST waiting for Recheck.
+  std::optional<std::vector<uint8_t>> recheck_;
+  // Set while Recheck handles it again: the hook is not asked twice.
+  bool rechecking_ = false;
   std::vector<std::vector<uint8_t>> deferred_;
   size_t deferred_bytes_ = 0;
   std::optional<AuthAttempt> identity_;

@@ -472,6 +472,16 @@ absl::Status ServerSession::CompleteAuth(auth::AuthDecision decision) {
   return s;
 }
 
+absl::Status ServerSession::RecheckAuth(
+    std::vector<crypto::PublicKey> trusted_user_cas) {
+  if (closed()) return absl::FailedPreconditionError("session ended");
+  absl::Status s = auth_->Recheck(std::move(trusted_user_cas));
+  AfterAuth();
+  CheckEnded();
+  Wake();
+  return s;
+}
+
 // ---- ClientSession
 
 ClientSession::ClientSession(ClientSessionOptions options,

@@ -343,6 +343,11 @@ class ServerSession : public Session {
   // auth::ServerAuth::Complete), resumes dispatch and wakes the driver.
   // kFailedPrecondition when nothing is pending or the session ended.
   absl::Status CompleteAuth(auth::AuthDecision decision);
+  // Handles the request that waits for the user CA keys again (the
+  // unknown_ca hook of ServerAuthOptions answered true) with
+  // `trusted_user_cas` (see auth::ServerAuth::Recheck), resumes dispatch
+  // and wakes the driver.
+  absl::Status RecheckAuth(std::vector<crypto::PublicKey> trusted_user_cas);
   // Sends a USERAUTH_BANNER (before authentication only; see
   // auth::ServerAuth::SendBanner), e.g. why a decision is a refusal.
   absl::Status SendAuthBanner(std::string_view text) {
