@@ -146,7 +146,7 @@ TEST_F(KeyRefetchTest, AnUnknownKeyFloodFetchesAtMostOncePerInterval) {
   const std::string text = ReadFileOrEmpty((*alice)->ssh_config);
   ASSERT_FALSE(text.empty());
   std::string config;
-  for (std::string_view line : absl::StrSplit(text, '\n')) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
     if (absl::StrContains(line, "IdentityFile")) {
       absl::StrAppend(&config, "  IdentityFile ", key, "\n");
     } else if (absl::StrContains(line, "CertificateFile")) {
