@@ -60,6 +60,11 @@ class GatewayService final : public gateway::v1::Gateway::Service {
       grpc::ServerContext* context,
       const gateway::v1::IssueHostCertificateForTargetRequest* request,
       gateway::v1::IssueHostCertificateForTargetResponse* response) override;
+  // gwrest: in gateway_enroll_renew.cc.
+  grpc::Status RenewGatewayHostCertificate(
+      grpc::ServerContext* context,
+      const gateway::v1::RenewGatewayHostCertificateRequest* request,
+      gateway::v1::RenewGatewayHostCertificateResponse* response) override;
 
  private:
   // The user certificate checked again and the user's permissions for

@@ -172,6 +172,10 @@ absl::Status CaClient::RefreshKeys() {
       ca_stub_->GetCaPublicKeys(&ctx, cav1::GetCaPublicKeysRequest(), &keys);
   if (options_.on_rpc) options_.on_rpc("GetCaPublicKeys", absl::Now() - start);
   if (!st.ok()) return FromGrpc(st);
+  return StoreKeys(keys);
+}
+
+absl::Status CaClient::StoreKeys(const cav1::CaPublicKeys& keys) {
   auto parse = [](const auto& list) {
     std::vector<ssh::crypto::PublicKey> out;
     for (const cav1::CaPublicKey& k : list) {
@@ -187,6 +191,72 @@ absl::Status CaClient::RefreshKeys() {
   user_cas_ = std::move(user);
   host_cas_ = std::move(host);
   return absl::OkStatus();
+}
+
+struct CaClient::EarlyFetch {
+  grpc::ClientContext ctx;
+  cav1::GetCaPublicKeysRequest request;
+  cav1::CaPublicKeys response;
+  absl::Time started;
+};
+
+void CaClient::RefreshUserCaKeysSoon(asio::any_io_executor executor,
+                                     UserCaKeysDone done) {
+  std::shared_ptr<EarlyFetch> fetch;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = Now();
+    const bool recent =
+        last_early_fetch_.has_value() &&
+        now - *last_early_fetch_ < options_.unknown_key_refresh_interval;
+    if (stopping_ || (early_fetch_ == nullptr && recent) ||
+        (early_fetch_ != nullptr &&
+         key_waiters_.size() >= options_.max_key_waiters)) {
+      asio::post(executor,
+                 [done = std::move(done), keys = user_cas_] { done(keys); });
+      return;
+    }
+    key_waiters_.emplace_back(executor, std::move(done));
+    if (early_fetch_ != nullptr) return;  // one fetch at a time
+    last_early_fetch_ = now;
+    ++early_key_fetches_;
+    fetch = std::make_shared<EarlyFetch>();
+    fetch->ctx.set_deadline(
+        absl::ToChronoTime(absl::Now() + options_.rpc_deadline));
+    fetch->started = absl::Now();
+    early_fetch_ = fetch;
+    in_flight_.insert(&fetch->ctx);
+  }
+  Log("ca: a certificate of an unknown CA key: fetching the CA keys again");
+  ca_stub_->async()->GetCaPublicKeys(
+      &fetch->ctx, &fetch->request, &fetch->response,
+      [this, fetch](grpc::Status st) {
+        if (options_.on_rpc)
+          options_.on_rpc("GetCaPublicKeys", absl::Now() - fetch->started);
+        absl::Status stored =
+            st.ok() ? StoreKeys(fetch->response) : FromGrpc(st);
+        if (!stored.ok()) {
+          Log(absl::StrCat("ca: early key fetch failed: ", stored.ToString()));
+        }
+        std::vector<std::pair<asio::any_io_executor, UserCaKeysDone>> waiters;
+        std::vector<ssh::crypto::PublicKey> keys;
+        {
+          absl::MutexLock lock(&mu_);
+          waiters.swap(key_waiters_);
+          keys = user_cas_;
+          early_fetch_.reset();
+        }
+        for (auto& [ex, done] : waiters) {
+          asio::post(ex, [done = std::move(done), keys] { done(keys); });
+        }
+        absl::MutexLock lock(&mu_);
+        in_flight_.erase(&fetch->ctx);
+      });
+}
+
+int CaClient::early_key_fetches() const {
+  absl::MutexLock lock(&mu_);
+  return early_key_fetches_;
 }
 
 void CaClient::RefreshLoop() {

@@ -22,6 +22,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -79,6 +80,12 @@ class CaClient {
     absl::Duration rpc_deadline = absl::Seconds(10);
     // How often the CA keys are fetched again.
     absl::Duration keys_refresh = absl::Minutes(5);
+    // gwrest: a certificate of an unknown CA key fetches the keys early
+    // (RefreshUserCaKeysSoon), at most once per this interval; callers
+    // waiting for one fetch are capped at max_key_waiters (beyond it they
+    // get the current keys at once).
+    absl::Duration unknown_key_refresh_interval = absl::Seconds(10);
+    size_t max_key_waiters = 4096;
     // How long the revocation stream may be down before CheckNotRevoked
     // fails closed.
     absl::Duration revocation_grace = absl::Seconds(60);
@@ -113,6 +120,17 @@ class CaClient {
   std::vector<ssh::crypto::PublicKey> host_ca_keys() const;
   // Fetches the keys now (blocking; not on an I/O thread).
   absl::Status RefreshKeys();
+  // gwrest: for a certificate whose CA key is not among user_ca_keys():
+  // fetches the CA keys again asynchronously, unless a fetch is already in
+  // flight (then `done` waits for it) or one started less than
+  // unknown_key_refresh_interval ago (then `done` gets the keys held now).
+  // `done` runs on `executor` (never inline) with the user CA keys.
+  using UserCaKeysDone =
+      std::function<void(std::vector<ssh::crypto::PublicKey>)>;
+  void RefreshUserCaKeysSoon(asio::any_io_executor executor,
+                             UserCaKeysDone done);
+  // Early fetches started by RefreshUserCaKeysSoon (for tests).
+  int early_key_fetches() const;
 
   // kPermissionDenied when the serial or the key fingerprint is revoked;
   // kUnavailable when the revocation list is not current (the stream has
@@ -154,6 +172,8 @@ class CaClient {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkDown() ABSL_LOCKS_EXCLUDED(mu_);
   void Log(std::string_view line);
+  // Parses and stores fetched keys (kInternal when there is no user key).
+  absl::Status StoreKeys(const cav1::CaPublicKeys& keys);
   absl::Time Now() const { return clock_->Now(); }
   template <typename Response, typename Start>
   void Call(std::string_view rpc, asio::any_io_executor executor,
@@ -179,6 +199,13 @@ class CaClient {
   int stream_connects_ ABSL_GUARDED_BY(mu_) = 0;
   grpc::ClientContext* stream_context_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::set<grpc::ClientContext*> in_flight_ ABSL_GUARDED_BY(mu_);
+  // gwrest: the early key fetch (RefreshUserCaKeysSoon).
+  struct EarlyFetch;
+  std::shared_ptr<EarlyFetch> early_fetch_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<asio::any_io_executor, UserCaKeysDone>> key_waiters_
+      ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Time> last_early_fetch_ ABSL_GUARDED_BY(mu_);
+  int early_key_fetches_ ABSL_GUARDED_BY(mu_) = 0;
 
   std::thread watch_thread_;
   std::thread refresh_thread_;

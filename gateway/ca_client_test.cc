@@ -5,6 +5,8 @@
 #include "gateway/ca_client.h"
 
 #include <asio.hpp>
+#include <atomic>
+#include <functional>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -71,7 +73,8 @@ class CaClientTest : public ::testing::Test {
 
   std::unique_ptr<CaClient> MakeClient(
       const base::Clock* clock = nullptr,
-      absl::Duration grace = absl::Seconds(60)) {
+      absl::Duration grace = absl::Seconds(60),
+      const std::function<void(CaClient::Options*)>& edit = nullptr) {
     auto channel = MakeCaChannel(channel_options_);
     EXPECT_TRUE(channel.ok()) << channel.status();
     if (!channel.ok()) return nullptr;
@@ -81,6 +84,7 @@ class CaClientTest : public ::testing::Test {
     o.revocation_grace = grace;
     o.reconnect_initial = absl::Milliseconds(50);
     o.reconnect_max = absl::Milliseconds(200);
+    if (edit) edit(&o);
     auto c = CaClient::Create(std::move(o));
     EXPECT_TRUE(c.ok()) << c.status();
     return c.ok() ? std::move(*c) : nullptr;
@@ -244,6 +248,62 @@ TEST_F(CaClientTest, FailsClosedOnceTheStreamIsDownLongerThanTheGrace) {
   }));
   EXPECT_EQ(client->CheckNotRevoked(7, "SHA256:x").code(),
             absl::StatusCode::kUnavailable);
+}
+
+// gwrest: a certificate of an unknown CA key fetches the keys early, at
+// most once per unknown_key_refresh_interval, however often it is asked;
+// the answers come on the caller's executor with the keys.
+TEST_F(CaClientTest, EarlyKeyFetchesAreRateLimited) {
+  std::atomic<int> fetches{0};
+  std::unique_ptr<CaClient> client =
+      MakeClient(nullptr, absl::Seconds(60), [&](CaClient::Options* o) {
+        o->unknown_key_refresh_interval = absl::Hours(1);
+        o->on_rpc = [&](std::string_view rpc, absl::Duration) {
+          if (rpc == "GetCaPublicKeys") ++fetches;
+        };
+      });
+  ASSERT_NE(client, nullptr);
+  const int at_start = fetches.load();  // Create's own fetch
+  // One after the other, each waiting for its answer: 50 asks, 1 fetch.
+  for (int i = 0; i < 50; ++i) {
+    asio::io_context io;
+    auto guard = asio::make_work_guard(io);
+    size_t keys = 0;
+    bool on_executor = false;
+    client->RefreshUserCaKeysSoon(
+        io.get_executor(), [&](std::vector<ssh::crypto::PublicKey> k) {
+          keys = k.size();
+          on_executor = io.get_executor().running_in_this_thread();
+          guard.reset();
+        });
+    io.run_for(std::chrono::seconds(30));
+    ASSERT_TRUE(on_executor) << i;
+    EXPECT_EQ(keys, 1u) << i;
+  }
+  EXPECT_EQ(client->early_key_fetches(), 1);
+  EXPECT_EQ(fetches.load() - at_start, 1);
+}
+
+TEST_F(CaClientTest, EarlyKeyFetchAgainOnceTheIntervalPassed) {
+  std::unique_ptr<CaClient> client =
+      MakeClient(nullptr, absl::Seconds(60), [](CaClient::Options* o) {
+        o->unknown_key_refresh_interval = absl::Milliseconds(300);
+      });
+  ASSERT_NE(client, nullptr);
+  auto ask = [&] {
+    asio::io_context io;
+    auto guard = asio::make_work_guard(io);
+    client->RefreshUserCaKeysSoon(
+        io.get_executor(),
+        [&](std::vector<ssh::crypto::PublicKey>) { guard.reset(); });
+    io.run_for(std::chrono::seconds(30));
+  };
+  ask();
+  ask();
+  EXPECT_EQ(client->early_key_fetches(), 1);
+  absl::SleepFor(absl::Milliseconds(400));
+  ask();
+  EXPECT_EQ(client->early_key_fetches(), 2);
 }
 
 }  // namespace

@@ -185,6 +185,21 @@ asio::awaitable<void> GatewayConnection::Run() {
   o.auth.revocation_check = [ca](const ssh::cert::Certificate& c) {
     return ca->CheckNotRevoked(c.serial, c.KeyFingerprint());
   };
+  // gwrest: a certificate of a CA key we do not hold yet (rotated in at
+  // the CA since the last fetch): fetch the keys again (rate-limited in
+  // CaClient) and handle the request again, off this thread's stack.
+  o.auth.unknown_ca = [this, ca](const ssh::crypto::PublicKey&) {
+    std::weak_ptr<GatewayConnection> weak = weak_from_this();
+    ca->RefreshUserCaKeysSoon(executor_,
+                              [weak](std::vector<ssh::crypto::PublicKey> keys) {
+                                auto self = weak.lock();
+                                if (self == nullptr || self->down_ == nullptr)
+                                  return;
+                                self->no_ca_keys_ = keys.empty();
+                                (void)self->down_->RecheckAuth(std::move(keys));
+                              });
+    return true;
+  };
   o.auth.log = [this](const ssh::auth::AuthAttempt* a, bool accepted,
                       std::string_view reason) {
     if (accepted) return;

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "base/notify.h"
 #include "gateway/enroll.h"
+#include "gateway/renew_host.h"
 #include "gateway/spool_tap.h"
 #include "ssh/cert/certificate_file.h"
 #include "ssh/crypto/keys.h"
@@ -448,31 +449,49 @@ void GatewayServer::CheckRenewal() {
   } else if (now >= tls->At(options_.renew_fraction)) {
     (void)RenewIdentityNow();
   }
-  // The host certificate: no RPC renews it (see serve.h); say so in time.
-  absl::StatusOr<ssh::crypto::PrivateKey> key =
-      ssh::crypto::PrivateKey::LoadFile(s.files.host_key);
-  if (!key.ok()) return;
-  absl::StatusOr<ssh::cert::Certificate> host =
-      ssh::cert::LoadCertificate(s.files.host_certificate, key->public_key());
-  if (!host.ok() || host->valid_before >= uint64_t{1} << 62) return;
-  const absl::Time after =
-      absl::FromUnixSeconds(static_cast<int64_t>(host->valid_after));
-  const absl::Time before =
-      absl::FromUnixSeconds(static_cast<int64_t>(host->valid_before));
-  if (now >= after + (before - after) * options_.renew_fraction &&
-      now >= last_host_warning_ + absl::Hours(1)) {
-    last_host_warning_ = now;
-    Log(absl::StrCat("the host certificate expires at ",
-                     absl::FormatTime(before),
-                     " and the CA has no RPC to renew it: run "
-                     "`sallyport-gateway enroll --force` with a new join token "
-                     "and send SIGHUP"));
+  // gwrest: the host certificate (Gateway.RenewGatewayHostCertificate),
+  // presented to new connections at once.
+  absl::StatusOr<ssh::cert::Certificate> host = ReadHostCertificate(s);
+  if (!host.ok()) {
+    Log(absl::StrCat("host certificate: ", host.status().message()));
+  } else if (now >=
+             HostCertificateRenewalTime(*host, options_.renew_fraction)) {
+    (void)RenewHostCertificateNow();
   }
+}
+
+absl::StatusOr<absl::Time> GatewayServer::RenewHostCertificateNow() {
+  const GatewaySettings s = settings();
+  absl::StatusOr<ssh::cert::Certificate> renewed =
+      RenewHostCertificate(s, channel_);
+  if (!renewed.ok()) {
+    Log(absl::StrCat("host certificate renewal failed: ",
+                     renewed.status().message()));
+    return renewed.status();
+  }
+  absl::StatusOr<ssh::transport::ServerHostKey> host_key = LoadHostKey(s.files);
+  if (!host_key.ok()) {
+    Log(absl::StrCat("host certificate renewed but not loaded: ",
+                     host_key.status().message()));
+    return host_key.status();
+  }
+  proxy_->SetHostKeys({*host_key});
+  host_renewals_.fetch_add(1);
+  const absl::Time until =
+      absl::FromUnixSeconds(static_cast<int64_t>(renewed->valid_before));
+  Log(absl::StrCat("host certificate renewed (serial ", renewed->serial,
+                   "), valid until ", absl::FormatTime(until)));
+  return until;
+}
+
+void GatewayServer::RenewIfDue() {
+  absl::MutexLock lock(&renew_mu_);
+  CheckRenewal();
 }
 
 void GatewayServer::RenewLoop() {
   do {
-    CheckRenewal();
+    RenewIfDue();
   } while (!stop_renewal_.WaitForNotificationWithTimeout(
       options_.renew_check_interval));
 }
@@ -520,6 +539,8 @@ int RunServe(const std::string& config_path, const std::string& listen) {
         continue;
       }
       if (!listen.empty()) fresh->listen = listen;
+      // Certificates that are due are renewed first, then re-read.
+      (*server)->RenewIfDue();
       (void)(*server)->Reload(*fresh);
       base::NotifyReady(ready);
       continue;

@@ -11,10 +11,11 @@
 // the mTLS certificate (Gateway.RenewGatewayIdentity) once renew_fraction
 // of its life has passed. The CA channel re-reads the certificate file
 // (gRPC's file watcher), so the renewed identity is used without a new
-// channel. No RPC renews the gateway's host certificate (proto/
-// gateway.proto: only EnrollGateway issues it); the renewal thread logs a
-// warning once it is past renew_fraction of its life, and enrolling again
-// replaces it (SIGHUP picks the new file up).
+// channel. The same thread renews the SSH host certificate
+// (Gateway.RenewGatewayHostCertificate) once renew_fraction of its life has
+// passed, writes it atomically into the state dir and presents it to new
+// connections; SIGHUP renews whichever certificate is due before it
+// re-reads the files.
 #ifndef SALLYPORT_GATEWAY_SERVE_H_
 #define SALLYPORT_GATEWAY_SERVE_H_
 
@@ -103,6 +104,12 @@ class GatewayServer {
   // is due). Returns the new certificate's expiry.
   absl::StatusOr<absl::Time> RenewIdentityNow();
   int renewals() const { return renewals_.load(); }
+  // gwrest: renews the host certificate now and presents it to new
+  // connections. Returns its expiry.
+  absl::StatusOr<absl::Time> RenewHostCertificateNow();
+  int host_renewals() const { return host_renewals_.load(); }
+  // Renews the mTLS and host certificates that are due (SIGHUP).
+  void RenewIfDue();
 
  private:
   GatewayServer() = default;
@@ -133,6 +140,7 @@ class GatewayServer {
   std::unique_ptr<MetricsServer> metrics_;
   std::atomic<bool> draining_{false};
   std::atomic<int> renewals_{0};
+  std::atomic<int> host_renewals_{0};
   std::atomic<int64_t> tls_not_after_unix_{0};
 
   mutable absl::Mutex mu_;
@@ -145,7 +153,8 @@ class GatewayServer {
   asio::ip::tcp::endpoint endpoint_;
 
   absl::Notification stop_renewal_;
-  absl::Time last_host_warning_ = absl::InfinitePast();  // renewal thread
+  // One renewal at a time (the renewal thread and SIGHUP).
+  absl::Mutex renew_mu_;
   std::thread renewal_thread_;
 };
 

@@ -16,6 +16,7 @@
 #include "gateway/ca_client.h"
 #include "gateway/enroll.h"
 #include "gateway/gateway_test_fixture.h"
+#include "gateway/renew_host.h"
 #include "gateway/serve.h"
 #include "gtest/gtest.h"
 #include "tests/harness/net_util.h"
@@ -196,6 +197,91 @@ TEST_F(ServeOpsTest, TheMtlsCertificateIsRenewedWhenDue) {
   // The renewed identity works: a renewal over it is accepted.
   EXPECT_TRUE(server_->RenewIdentityNow().ok()) << Log();
   EXPECT_TRUE(server_->Health().ok()) << server_->Health();
+}
+
+// gwrest: an expiring host certificate (600 of its 720 hours gone, past
+// renew_fraction 2/3) is renewed once by the renewal thread
+// (Gateway.RenewGatewayHostCertificate), written into the state dir, and
+// the next stock `ssh` with only `@cert-authority` for our host CA sees the
+// new certificate without a prompt.
+TEST_F(ServeOpsTest, AnExpiringHostCertificateIsRenewedAndPresented) {
+  ASSERT_TRUE(testing::WriteFile(gw_dir_ + "/gateway.yaml", base_yaml_).ok());
+  auto config = LoadServeConfig(gw_dir_ + "/gateway.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  auto enrolled = ReadHostCertificate(*config);
+  ASSERT_TRUE(enrolled.ok()) << enrolled.status();
+  // Re-signed by the CA's host key with `ssh-keygen`: serial 77.
+  const std::string pub = dir_->File("host_key.pub");
+  ASSERT_TRUE(
+      testing::WriteFile(pub, enrolled->key.ToAuthorizedKeysLine() + "\n")
+          .ok());
+  ASSERT_TRUE(testing::RunCommandOk({"ssh-keygen", "-q", "-s",
+                                     env_->dir() + "/state/host_ca", "-h", "-I",
+                                     "gw1", "-n", "gw1,127.0.0.1", "-z", "77",
+                                     "-V", "-600h:+120h", pub})
+                  .ok());
+  auto old_line = base::ReadTextFile(dir_->File("host_key-cert.pub"));
+  ASSERT_TRUE(old_line.ok());
+  ASSERT_TRUE(
+      testing::WriteFile(config->files.host_certificate, *old_line).ok());
+
+  StartServer("", 2.0 / 3.0);
+  const absl::Time limit = absl::Now() + absl::Seconds(60);
+  while (server_->host_renewals() == 0 && absl::Now() < limit) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_EQ(server_->host_renewals(), 1) << Log();
+  auto renewed = ReadHostCertificate(*config);
+  ASSERT_TRUE(renewed.ok()) << renewed.status();
+  EXPECT_NE(renewed->serial, 77u);
+  EXPECT_EQ(renewed->key, enrolled->key);
+  EXPECT_EQ(renewed->principals, enrolled->principals);
+  EXPECT_GT(renewed->valid_before, static_cast<uint64_t>(absl::ToUnixSeconds(
+                                       absl::Now() + absl::Hours(700))));
+  EXPECT_TRUE(absl::StrContains(Log(), "host certificate renewed")) << Log();
+  // Not due any more: a second second of checks renews nothing.
+  absl::SleepFor(absl::Seconds(1));
+  EXPECT_EQ(server_->host_renewals(), 1) << Log();
+
+  // Stock ssh trusting only our host CA: the new certificate, no prompt.
+  const std::string known_hosts = dir_->File("known_hosts");
+  ASSERT_TRUE(
+      testing::WriteFile(known_hosts,
+                         absl::StrCat("@cert-authority * ",
+                                      env_->init().host_ca_public_key, "\n"))
+          .ok());
+  auto r =
+      testing::RunCommand({"ssh",
+                           "-F",
+                           "/dev/null",
+                           "-v",
+                           "-o",
+                           "BatchMode=yes",
+                           "-o",
+                           "StrictHostKeyChecking=yes",
+                           "-o",
+                           "UserKnownHostsFile=" + known_hosts,
+                           "-o",
+                           "GlobalKnownHostsFile=/dev/null",
+                           "-o",
+                           "IdentitiesOnly=yes",
+                           "-o",
+                           "IdentityFile=/dev/null",
+                           "-o",
+                           "ConnectTimeout=30",
+                           "-p",
+                           std::to_string(server_->local_endpoint().port()),
+                           "nobody@127.0.0.1",
+                           "true"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(absl::StrContains(
+      r->err, absl::StrCat("serial ", renewed->serial, " ID \"gw1\"")))
+      << r->Describe();
+  EXPECT_FALSE(absl::StrContains(r->err, "serial 77 ")) << r->Describe();
+  EXPECT_FALSE(absl::StrContains(r->err, "Host key verification failed"))
+      << r->Describe();
+  // Past the host key check: refused only for want of a user certificate.
+  EXPECT_TRUE(absl::StrContains(r->err, "Permission denied")) << r->Describe();
 }
 
 }  // namespace

@@ -1,0 +1,74 @@
+// gwrest (issue 12): Gateway.RenewGatewayHostCertificate, the renewal of a
+// gateway's own SSH host certificate (proto/gateway.proto). The caller is
+// a gateway identity (mTLS); the current host certificate it sends proves
+// the principals it enrolled with: a host CA key of ours signed it for
+// the caller's name. The new certificate certifies the same key for the
+// same principals, recorded with its audit event by the issuer.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "ca/gateway_service.h"
+#include "ssh/cert/verify.h"
+
+namespace sallyport::ca {
+namespace {
+
+namespace pb = ::sallyport::gateway::v1;
+
+}  // namespace
+
+grpc::Status GatewayService::RenewGatewayHostCertificate(
+    grpc::ServerContext* context,
+    const pb::RenewGatewayHostCertificateRequest* request,
+    pb::RenewGatewayHostCertificateResponse* response) {
+  absl::StatusOr<ClientIdentity> peer =
+      ctx_.peers->AuthenticateGateway(*context, "RenewGatewayHostCertificate");
+  if (!peer.ok()) return ToGrpc(peer.status());
+  absl::StatusOr<ssh::cert::Certificate> current =
+      ssh::cert::Certificate::FromLine(request->host_certificate());
+  if (!current.ok()) {
+    return ToGrpc(absl::InvalidArgumentError(
+        absl::StrCat("host_certificate: ", current.status().message())));
+  }
+  absl::StatusOr<std::vector<CaKeyring::TrustedKey>> keys =
+      ctx_.keyring->TrustedKeys(storage::CaKeyPurpose::kHost);
+  if (!keys.ok()) return ToGrpc(keys.status());
+  ssh::cert::VerifyOptions v;
+  for (const CaKeyring::TrustedKey& k : *keys) {
+    absl::StatusOr<ssh::crypto::PublicKey> key =
+        ssh::crypto::PublicKey::FromAuthorizedKeysLine(k.public_key);
+    if (key.ok()) v.trusted_cas.push_back(*key);
+  }
+  v.expected_type = ssh::cert::CertType::kHost;
+  v.principal = peer->name;
+  // An expired certificate still proves what was enrolled (the caller's
+  // mTLS identity is what must be current).
+  v.now = absl::FromUnixSeconds(static_cast<int64_t>(
+      std::min<uint64_t>(current->valid_after, INT64_MAX)));
+  absl::StatusOr<ssh::cert::CertificatePermissions> verified =
+      ssh::cert::VerifyCertificate(*current, v);
+  if (!verified.ok() || current->principals.empty() ||
+      current->principals.front() != peer->name ||
+      current->key_id != peer->name) {
+    return ToGrpc(absl::PermissionDeniedError(absl::StrCat(
+        "host_certificate is not a host certificate of this CA for gateway ",
+        peer->name,
+        verified.ok() ? "" : absl::StrCat(": ", verified.status().message()))));
+  }
+  const std::string actor = absl::StrCat("gateway:", peer->name);
+  absl::StatusOr<ssh::cert::Certificate> renewed =
+      ctx_.issuer->IssueHostCertificateForNames(
+          current->principals, peer->name, current->key,
+          settings_.host_certificate_ttl, actor, "renew-gateway");
+  if (!renewed.ok()) return ToGrpc(renewed.status());
+  FillIssued(*renewed, response->mutable_host_certificate());
+  spdlog::info(
+      "gateway host certificate renewed: name={} principals={} serial={}",
+      peer->name, absl::StrJoin(renewed->principals, ","), renewed->serial);
+  return grpc::Status::OK;
+}
+
+}  // namespace sallyport::ca
