@@ -17,8 +17,10 @@
 #   4. two demo targets: real sshd's on loopback with host certificates from
 #      the Sallyport host CA and `TrustedUserCAKeys` = the user CA;
 #   5. enrols and starts sallyport-gateway;
-#   6. `sp login` as demo (DIR/demo) and an ssh_config for the demo
-#      (DIR/ssh_config, used with `ssh -F`; your ~/.ssh is not touched).
+#   6. `sp login` as demo (DIR/demo) and `sp config`, which writes the
+#      demo's ssh_config (DIR/demo/ssh_config: the gateway and one block per
+#      host the demo may reach, with ProxyJump through the gateway) and its
+#      known_hosts; used with `ssh -F`, your ~/.ssh is not touched.
 #
 # Options:
 #   --dir DIR            state directory (default ~/.sallyport-demo)
@@ -170,6 +172,10 @@ if [ ! -f "$DIR/ca/ca.yaml" ]; then
     --listen "127.0.0.1:$CA_PORT" > "$DIR/ca-init.txt"
   printf 'gateway:\n  egress_addresses: ["127.0.0.1"]\n' >> "$DIR/ca/ca.yaml"
 fi
+# Where users reach the gateway (`sp config` writes it into ssh_config).
+if ! grep -q '^  ssh_addresses:' "$DIR/ca/ca.yaml"; then
+  sed -i "/^  egress_addresses:/a\\  ssh_addresses: [\"127.0.0.1:$GW_PORT\"]" "$DIR/ca/ca.yaml"
+fi
 FP="$(sed -n 's/^ *TLS fingerprint: *//p' "$DIR/ca-init.txt")"
 [ -n "$FP" ] || die "no TLS fingerprint in $DIR/ca-init.txt"
 start_daemon ca "$CA_PORT" "$CA_BIN" serve --config "$DIR/ca/ca.yaml" \
@@ -198,10 +204,10 @@ fi
 if ! spctl roles show ops >/dev/null 2>&1; then
   cat > "$DIR/role-ops.yaml" <<EOF
 name: ops
-description: "operators: everything on dev and prod, but no port or agent forwarding on prod"
+description: "operators: everything on dev and prod, but no port or agent forwarding on prod; ProxyJump is recorded (no passthrough)"
 logins: [$LOGIN]
 hosts: [{labels: {env: dev}}, {labels: {env: prod}}]
-channels: [shell, exec, sftp, port-forward, agent-forward, proxyjump-passthrough]
+channels: [shell, exec, sftp, port-forward, agent-forward]
 deny:
   - hosts: [{labels: {env: prod}}]
     channels: [port-forward, agent-forward]
@@ -275,27 +281,11 @@ start_daemon gateway "$GW_PORT" "$GW_BIN" serve --config "$DIR/gateway/gateway.y
 
 # ------------------------------------------------------------ the demo user
 login demo "$DIR/demo.password"
-HOST_CA="$(cat "$DIR/ca/host_ca.pub")"
-printf '@cert-authority * %s\n' "$HOST_CA" > "$DIR/known_hosts"
-# `sp config` (issue 13) will write the Host blocks for you; until it lands
-# the demo writes its own ssh_config, used with `ssh -F` only.
-cat > "$DIR/ssh_config" <<EOF
-# The Sallyport demo (deploy/quickstart.sh). Use with: ssh -F $DIR/ssh_config
-Host sallyport
-  HostName 127.0.0.1
-  Port $GW_PORT
-Host web01 web02
-  ProxyJump sallyport
-Host *
-  User $LOGIN
-  IdentityFile $DIR/demo/demo
-  CertificateFile $DIR/demo/demo-cert.pub
-  IdentitiesOnly yes
-  IdentityAgent none
-  UserKnownHostsFile $DIR/known_hosts
-  GlobalKnownHostsFile /dev/null
-  StrictHostKeyChecking yes
-EOF
+# `sp config` (also run by `sp login`): DIR/demo/ssh_config + known_hosts.
+SALLYPORT_HOME="$DIR/demo" "$SP" config > "$DIR/demo.config.txt" 2>&1 \
+  || die "sp config failed: $(cat "$DIR/demo.config.txt")"
+grep -q '^Host web01$' "$DIR/demo/ssh_config" \
+  || die "sp config wrote no block for web01: $(cat "$DIR/demo.config.txt")"
 
 # ------------------------------------------------------------ done
 if [ -n "$NEW_DEMO_PASSWORD" ]; then
@@ -308,15 +298,16 @@ Sallyport is running on loopback (state in $DIR):
   logged in as demo (roles dev + ops), login on the targets: $LOGIN
 
 Try:
-  ssh -F $DIR/ssh_config web01
-  ssh -F $DIR/ssh_config -p $GW_PORT $LOGIN+web02@127.0.0.1
+  ssh -F $DIR/demo/ssh_config web01
+  ssh -F $DIR/demo/ssh_config -p $GW_PORT $LOGIN+web02@127.0.0.1
   SALLYPORT_HOME=$DIR/admin $SPCTL sessions ls
   SALLYPORT_HOME=$DIR/admin $SPCTL sessions play LAST
 
-The first jumps through the gateway with ProxyJump (today a relayed
-passthrough; recorded ProxyJump is coming, issue 13). The second is a session
-the gateway terminates, authorizes per channel and bridges to web02 with a
-per-session certificate. Durable recordings and \`spctl sessions ls|play\`
-come with the session recorder (issue 14).
+The first is stock ssh with the ssh_config \`sp config\` wrote: a ProxyJump
+through the gateway, which records the session. The second is a session the
+gateway terminates, authorizes per channel and bridges to web02 with a
+per-session certificate. Both are spooled on the gateway (DIR/gateway/spool);
+\`spctl sessions ls|play\` lists and replays them once the gateway ships its
+spool to the CA (issue 14's shipper, not built yet).
 Stop it: $REPO/deploy/quickstart.sh --dir $DIR --down   (--reset also deletes $DIR)
 EOF

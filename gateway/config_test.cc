@@ -62,6 +62,15 @@ TEST(GatewayConfigTest, DefaultsFillAMinimalConfig) {
   EXPECT_TRUE(s->egress_addresses.empty());
 }
 
+// ha16: several CA instances (HA), tried in order by the CA channel.
+TEST(GatewayConfigTest, CaTakesSeveralAddresses) {
+  absl::StatusOr<GatewaySettings> s =
+      Parse(absl::StrCat("ca: \"10.0.1.11:7443, 10.0.1.12:7443\"\n",
+                         "ca_fingerprint: ", kFingerprint, "\n"));
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->ca, "10.0.1.11:7443, 10.0.1.12:7443");
+}
+
 TEST(GatewayConfigTest, EveryKeyIsRead) {
   absl::StatusOr<GatewaySettings> s =
       Parse(absl::StrCat(Minimal(),
@@ -191,6 +200,16 @@ INSTANTIATE_TEST_SUITE_P(
         Refusal{
             absl::StrCat("ca: \"h:0\"\nca_fingerprint: ", kFingerprint, "\n"),
             "config: ca \"h:0\"", true},
+        // ha16: a list of CA instances, each with its port, no repeats.
+        Refusal{absl::StrCat("ca: \"127.0.0.1:7443,\"\nca_fingerprint: ",
+                             kFingerprint, "\n"),
+                "config: ca \"127.0.0.1:7443,\"", true},
+        Refusal{
+            absl::StrCat("ca: \"a:1,b\"\nca_fingerprint: ", kFingerprint, "\n"),
+            "config: ca \"a:1,b\"", true},
+        Refusal{absl::StrCat("ca: \"a:1,a:1\"\nca_fingerprint: ", kFingerprint,
+                             "\n"),
+                "listed twice", true},
         Refusal{"listen: 127.0.0.1\n", "config: listen"},
         Refusal{"listen: \"::1:22\"\n", "config: listen"},
         Refusal{"listen: 127.0.0.1:65536\n", "config: listen"},

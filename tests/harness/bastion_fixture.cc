@@ -10,9 +10,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "base/address_list.h"
 #include "base/yaml_proto.h"
 #include "ca/tls_material.h"
 #include "gtest/gtest.h"
@@ -135,6 +137,13 @@ absl::StatusOr<std::unique_ptr<BastionFixture>> BastionFixture::Start(
 
 BastionFixture::~BastionFixture() {
   StopGateway();
+  for (size_t i = 0; i < extra_gateways_.size(); ++i) {  // ha16
+    if (extra_gateways_[i].process) extra_gateways_[i].process->Stop();
+    if (::testing::Test::HasFailure()) {
+      std::cerr << "--- " << extra_gateways_[i].name << " log ---\n"
+                << ExtraGatewayLog(static_cast<int>(i)) << "--- end ---\n";
+    }
+  }
   if (::testing::Test::HasFailure() && !GatewayLog().empty()) {
     std::cerr << "--- gateway log ---\n" << GatewayLog() << "--- end ---\n";
   }
@@ -150,9 +159,20 @@ absl::Status BastionFixture::StartCa(const Options& options) {
     return st;
   }
   // scrypt 2^10: logins in tests take milliseconds, not 100 ms each.
-  absl::StatusOr<RunResult> init = RunCommandOk(
-      {bin, "init", "--state-dir", ca_state_dir_, "--admin", kAdmin,
-       "--admin-password-file", pw_file, "--scrypt-log-n", "10"});
+  std::vector<std::string> init_argv = {bin,
+                                        "init",
+                                        "--state-dir",
+                                        ca_state_dir_,
+                                        "--admin",
+                                        kAdmin,
+                                        "--admin-password-file",
+                                        pw_file,
+                                        "--scrypt-log-n",
+                                        "10"};
+  if (!options.store_url.empty()) {  // ha16
+    init_argv.insert(init_argv.end(), {"--store", options.store_url});
+  }
+  absl::StatusOr<RunResult> init = RunCommandOk(init_argv);
   if (!init.ok()) return init.status();
   static const std::regex kFingerprint(R"(TLS fingerprint:\s+(SHA256:\S+))");
   std::smatch m;
@@ -187,6 +207,7 @@ absl::Status BastionFixture::StartCa(const Options& options) {
           dir_.File("ca.log"));
   if (!server.ok()) return server.status();
   ca_ = std::move(*server);
+  if (absl::Status st = StartMoreCas(options, bin); !st.ok()) return st;
   users_[kAdmin].name = kAdmin;
   users_[kAdmin].password = *password;
   return Login(kAdmin);
@@ -211,7 +232,7 @@ absl::Status BastionFixture::Login(const std::string& name) {
   ro.env["SSH_AUTH_SOCK"] = "";
   // setsid: no controlling terminal, so a prompt fails instead of waiting.
   absl::StatusOr<RunResult> r = RunCommandOk(
-      {"setsid", "-w", RunfilePath("cli/sp"), "login", "--ca", ca_address(),
+      {"setsid", "-w", RunfilePath("cli/sp"), "login", "--ca", ca_addresses(),
        "--user", name, "--password-stdin", "--ca-fingerprint", ca_fingerprint_},
       ro);
   if (!r.ok()) return r.status();
@@ -237,8 +258,14 @@ absl::Status BastionFixture::ConnectAdmin() {
   grpc::ChannelArguments args;
   args.SetSslTargetNameOverride(std::string(ca::kServerTlsName));
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(ca_address(), grpc::SslCredentials(tls), args);
+  // ha16: every CA instance, failing over (base/address_list.h).
+  absl::StatusOr<std::vector<base::HostPort>> cas =
+      base::ParseAddressList(ca_addresses(), 0);
+  if (!cas.ok()) return cas.status();
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> failover =
+      base::FailoverChannel(*cas, grpc::SslCredentials(tls), args);
+  if (!failover.ok()) return failover.status();
+  std::shared_ptr<grpc::Channel> channel = *failover;
   admin_stub_ = admin::v1::Admin::NewStub(channel);
   ca_stub_ = ca::v1::CertificateAuthority::NewStub(channel);
   admin_channel_ = channel;
@@ -472,6 +499,11 @@ absl::Status BastionFixture::StartGateway(
        "sallyport-gw", "--principal", "127.0.0.1", "--principal", "localhost"});
   if (!enroll.ok()) return enroll.status();
   const std::string config = state + "/gateway.yaml";
+  if (!more_cas_.empty()) {  // ha16: every CA instance, failing over
+    if (absl::Status st = SetYamlKey(config, "ca", ca_addresses()); !st.ok()) {
+      return st;
+    }
+  }
   if (edit_config) {
     if (absl::Status st = EditGatewayConfig(edit_config); !st.ok()) return st;
   }
@@ -533,5 +565,107 @@ int BastionFixture::StopGateway() {
   gateway_port_ = 0;
   return status;
 }
+
+// --- ha16 (#16 HA): several CA instances, more gateways ---
+
+std::string BastionFixture::ca_addresses() const {
+  std::vector<std::string> all = {ca_address()};
+  for (const auto& ca : more_cas_) {
+    all.push_back(absl::StrCat("127.0.0.1:", ca->port()));
+  }
+  return absl::StrJoin(all, ",");
+}
+
+absl::Status BastionFixture::StartMoreCas(const Options& options,
+                                          const std::string& bin) {
+  if (options.ca_instances > 1 && options.store_url.empty()) {
+    return absl::InvalidArgumentError("several CA instances need store_url");
+  }
+  for (int i = 1; i < options.ca_instances; ++i) {
+    // An identical copy of the first instance's state dir: the same keys,
+    // TLS material and ca.yaml (whose paths are relative to it).
+    const std::string dir = dir_.File(absl::StrCat("ca-", i));
+    absl::StatusOr<RunResult> copy =
+        RunCommandOk({"cp", "-a", ca_state_dir_, dir});
+    if (!copy.ok()) return copy.status();
+    // ca.yaml names its own state dir: point the copy at the copy.
+    const std::string yaml = ReadFileOrEmpty(dir + "/ca.yaml");
+    if (yaml.empty()) return absl::InternalError("no ca.yaml in " + dir);
+    if (absl::Status st =
+            WriteFile(dir + "/ca.yaml",
+                      absl::StrReplaceAll(yaml, {{ca_state_dir_, dir}}), 0600);
+        !st.ok()) {
+      return st;
+    }
+    absl::StatusOr<std::unique_ptr<ListeningProcess>> server =
+        ListeningProcess::Start({bin, "serve", "--config", dir + "/ca.yaml",
+                                 "--listen", "127.0.0.1:0"},
+                                dir_.File(absl::StrCat("ca-", i, ".log")));
+    if (!server.ok()) return server.status();
+    more_cas_.push_back(std::move(*server));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> BastionFixture::StartExtraGateway(const std::string& binary,
+                                                      const std::string& name) {
+  absl::StatusOr<std::string> token = CreateJoinToken("gateway");
+  if (!token.ok()) return token.status();
+  ExtraGateway g;
+  g.name = name;
+  g.binary = binary;
+  const std::string state = dir_.File(name);
+  absl::StatusOr<RunResult> enroll = RunCommandOk(
+      {binary, "enroll", "--ca", ca_address(), "--ca-fingerprint",
+       ca_fingerprint_, "--token", *token, "--state-dir", state, "--name", name,
+       "--principal", "127.0.0.1", "--principal", "localhost"});
+  if (!enroll.ok()) return enroll.status();
+  const std::string config = state + "/gateway.yaml";
+  if (absl::Status st = SetYamlKey(config, "ca", ca_addresses()); !st.ok()) {
+    return st;
+  }
+  absl::StatusOr<uint16_t> port = FreeLoopbackPort();
+  absl::StatusOr<uint16_t> metrics = FreeLoopbackPort();
+  if (!port.ok()) return port.status();
+  if (!metrics.ok()) return metrics.status();
+  if (absl::Status st = SetYamlKey(config, "metrics_listen",
+                                   absl::StrCat("127.0.0.1:", *metrics));
+      !st.ok()) {
+    return st;
+  }
+  g.port = *port;
+  if (absl::Status st = ServeExtraGateway(g); !st.ok()) return st;
+  extra_gateways_.push_back(std::move(g));
+  return static_cast<int>(extra_gateways_.size() - 1);
+}
+
+absl::Status BastionFixture::ServeExtraGateway(ExtraGateway& g) {
+  BackgroundProcess::Options po;
+  po.log_path = dir_.File(g.name + ".log");
+  absl::StatusOr<std::unique_ptr<BackgroundProcess>> proc =
+      BackgroundProcess::Start(
+          {g.binary, "serve", "--config", dir_.File(g.name) + "/gateway.yaml",
+           "--listen", absl::StrCat("127.0.0.1:", g.port)},
+          po);
+  if (!proc.ok()) return proc.status();
+  g.process = std::move(*proc);
+  absl::Status up = WaitForTcpListener("127.0.0.1", g.port, absl::Seconds(60));
+  if (!up.ok() || !g.process->Running()) {
+    return absl::UnavailableError(
+        absl::StrCat(g.name, " did not start: ", up.message(), "\n",
+                     ReadFileOrEmpty(po.log_path)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BastionFixture::RestartExtraGateway(int i) {
+  ExtraGateway& g = extra_gateways_[i];
+  if (g.process && g.process->Running()) {
+    return absl::FailedPreconditionError(g.name + " still runs");
+  }
+  return ServeExtraGateway(g);
+}
+
+// --- end ha16 ---
 
 }  // namespace sallyport::testing

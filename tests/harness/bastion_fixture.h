@@ -63,6 +63,15 @@ class BastionFixture {
     std::vector<std::string> egress_addresses = {"127.0.0.1"};
     // Extra sshd_config options for every target (e.g. "Ciphers").
     std::map<std::string, std::string> sshd_config;
+    // --- ha16 (#16 HA) ---
+    // `sallyport-ca init --store` (a PostgreSQL URI); empty: SQLite in the
+    // CA's state dir.
+    std::string store_url;
+    // CA instances: the first is `init`ed, the others serve identical
+    // copies of its state dir (keys, TLS material, ca.yaml), all on the
+    // same store. More than one needs `store_url`.
+    int ca_instances = 1;
+    // --- end ha16 ---
   };
 
   // The default deployment (L = CurrentUserName(), root in the test runs):
@@ -87,7 +96,15 @@ class BastionFixture {
   ~BastionFixture();
 
   // ------------------------------------------------------------ CA
+  // The first CA instance (what `enroll` and single-CA tests use).
   std::string ca_address() const;
+  // ha16: every CA instance, "127.0.0.1:A,127.0.0.1:B" (what `sp login
+  // --ca` gets, so the users' logins fail over); ca_instance(i) is the
+  // i-th instance's process (0 = the first).
+  std::string ca_addresses() const;
+  ListeningProcess& ca_instance(int i) {
+    return i == 0 ? *ca_ : *more_cas_[i - 1];
+  }
   const std::string& ca_fingerprint() const { return ca_fingerprint_; }
   const std::string& ca_state_dir() const { return ca_state_dir_; }
   // OpenSSH public key lines of the active user and host CA keys.
@@ -179,6 +196,25 @@ class BastionFixture {
   }
   // --- end gwrefuse ---
 
+  // --- ha16 (#16 HA): more gateways beside the one StartGateway runs ---
+  // Enrolls `name` (own state dir NAME, `ca` = ca_addresses()) and serves
+  // it on a free port with `binary`; returns its index for the accessors.
+  absl::StatusOr<int> StartExtraGateway(const std::string& binary,
+                                        const std::string& name);
+  uint16_t extra_gateway_port(int i) const { return extra_gateways_[i].port; }
+  std::string extra_gateway_state_dir(int i) const {
+    return dir_.File(extra_gateways_[i].name);
+  }
+  BackgroundProcess& extra_gateway_process(int i) {
+    return *extra_gateways_[i].process;
+  }
+  std::string ExtraGatewayLog(int i) const {
+    return ReadFileOrEmpty(dir_.File(extra_gateways_[i].name + ".log"));
+  }
+  // Starts gateway i again (same config and port) after it stopped.
+  absl::Status RestartExtraGateway(int i);
+  // --- end ha16 ---
+
  private:
   explicit BastionFixture(TempDir dir) : dir_(std::move(dir)) {}
   absl::Status StartCa(const Options& options);
@@ -205,6 +241,17 @@ class BastionFixture {
   uint16_t gateway_metrics_port_ = 0;
   std::vector<std::function<void(config::GatewayConfig&)>>
       gateway_config_edits_;  // gwrefuse
+  // ha16
+  struct ExtraGateway {
+    std::string name;
+    std::string binary;
+    uint16_t port = 0;
+    std::unique_ptr<BackgroundProcess> process;
+  };
+  absl::Status StartMoreCas(const Options& options, const std::string& bin);
+  absl::Status ServeExtraGateway(ExtraGateway& g);
+  std::vector<std::unique_ptr<ListeningProcess>> more_cas_;
+  std::vector<ExtraGateway> extra_gateways_;
 };
 
 }  // namespace sallyport::testing
