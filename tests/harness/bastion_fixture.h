@@ -63,6 +63,9 @@ class BastionFixture {
     std::vector<std::string> egress_addresses = {"127.0.0.1"};
     // Extra sshd_config options for every target (e.g. "Ciphers").
     std::map<std::string, std::string> sshd_config;
+    // ship: the CA's store (`sallyport-ca init --store`); empty: SQLite in
+    // the CA's state dir.
+    std::string ca_store_url;
   };
 
   // The default deployment (L = CurrentUserName(), root in the test runs):
@@ -179,6 +182,19 @@ class BastionFixture {
   }
   // --- end gwrefuse ---
 
+  // --- Added by ship (#14 shipper tests) ---
+  // Runs `serve` again with the enrolled state and config (after the
+  // gateway was killed or stopped), on a fresh port; the users' ssh_config
+  // follow it. The log goes on in GatewayLog().
+  absl::Status RestartGateway(
+      const std::string& binary,
+      const std::vector<std::string>& extra_serve_args = {});
+  // Stops the CA (SIGTERM and wait) and starts it again on the same port
+  // (its log then goes to ca-N.log; CaLog() reads the current one).
+  int StopCa();
+  absl::Status RestartCa();
+  // --- end ship ---
+
  private:
   explicit BastionFixture(TempDir dir) : dir_(std::move(dir)) {}
   absl::Status StartCa(const Options& options);
@@ -187,6 +203,8 @@ class BastionFixture {
   absl::Status StartTarget(const BastionTargetSpec& spec,
                            const Options& options);
   absl::Status WriteClientFiles();
+  absl::Status ServeGateway(const std::string& binary,
+                            const std::vector<std::string>& extra);  // ship
   absl::Status WriteUserSshConfig(const User& user);
 
   TempDir dir_;
@@ -195,6 +213,8 @@ class BastionFixture {
   std::string user_ca_line_;
   std::string host_ca_line_;
   std::unique_ptr<ListeningProcess> ca_;
+  uint16_t ca_port_ = 0;                 // ship: kept across StopCa/RestartCa
+  int ca_restarts_ = 0;                  // ship
   std::shared_ptr<void> admin_channel_;  // grpc::Channel, kept alive
   std::unique_ptr<admin::v1::Admin::Stub> admin_stub_;
   std::unique_ptr<ca::v1::CertificateAuthority::Stub> ca_stub_;
