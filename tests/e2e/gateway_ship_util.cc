@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "audit/recording_reader.h"
 #include "audit/recording_record.h"
 #include "audit/recording_store.h"
 #include "storage/open.h"
@@ -60,6 +61,22 @@ std::optional<StoredRecording> FindStoredRecording(const std::string& store_url,
     return out;
   }
   return std::nullopt;
+}
+
+absl::Status VerifyStoredRecording(const std::string& store_url,
+                                   const std::string& session_id) {
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::OpenStore(store_url);
+  if (!store.ok()) return store.status();
+  absl::StatusOr<audit::RecordingCheck> check =
+      audit::VerifyRecording(**store, session_id);
+  if (!check.ok()) return check.status();
+  if (!check->intact) {
+    return absl::DataLossError(absl::StrCat("broken at ",
+                                            check->first_broken_seq.value_or(0),
+                                            ": ", check->problem));
+  }
+  return absl::OkStatus();
 }
 
 std::vector<std::string> SpoolFiles(const std::string& dir) {

@@ -33,6 +33,11 @@ struct StoredRecording {
 std::optional<StoredRecording> FindStoredRecording(const std::string& store_url,
                                                    const std::string& command);
 
+// Whether the stored recording's hash chain checks (audit::VerifyRecording,
+// what `spctl sessions verify` runs); the problem when it does not.
+absl::Status VerifyStoredRecording(const std::string& store_url,
+                                   const std::string& session_id);
+
 // Paths of the *.spool files in `dir`.
 std::vector<std::string> SpoolFiles(const std::string& dir);
 
