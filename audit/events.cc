@@ -83,6 +83,10 @@ const std::vector<EventSpec>& Catalogue() {
        "a gateway sent events the CA refused (another gateway's session, an "
        "unknown code)",
        {"gateway", "session_id", "reason"}},
+      {kEventRecordingRefused,
+       W::kCa,
+       "a gateway's recording upload was refused (another gateway's session)",
+       {"gateway", "session_id", "reason"}},
       {kEventAuditRead,
        W::kCa,
        "the audit log was listed, exported or verified (spctl audit)",

@@ -49,6 +49,9 @@ inline constexpr std::string_view kEventAdminRevokeUser =
 // A gateway's events refused by the CA (not its session, bad event).
 inline constexpr std::string_view kEventGatewayEventsRefused =
     "gateway.events.refused";
+// ship (#14): a gateway's recording upload refused by the CA (another
+// gateway's session).
+inline constexpr std::string_view kEventRecordingRefused = "recording.refused";
 // Reads of the audit log and of recordings (spctl audit / sessions): each
 // list, show, play, export and verify is itself an event.
 inline constexpr std::string_view kEventAuditRead = "audit.read";

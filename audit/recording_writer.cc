@@ -94,6 +94,9 @@ absl::StatusOr<v1::RecordingSession> RecordingWriter::Write(
       // the very same record.
       ASSIGN_OR_RETURN(storage::SessionRecord row, ToStoreRecord(r));
       stored_again.push_back(std::move(row));
+      // ship (#14): an end stored before the CA could end the session
+      // (it stopped in between) ends it when it is sent again.
+      if (r.has_session_end()) end = r;
       if (stored_again.size() >= kWriterBatchRecords || r.seq() == s.last_seq) {
         RETURN_IF_ERROR(store_.AppendSessionRecords(stored_again).status());
         stored_again.clear();

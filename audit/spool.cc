@@ -353,6 +353,13 @@ absl::StatusOr<std::optional<v1::RecordingRecord>> SpoolReader::Next() {
                    good_, ", followed by more data (not a torn tail)"));
 }
 
+absl::Status SpoolReader::Refresh() {
+  struct stat st;
+  if (::fstat(fd_, &st) != 0) return Errno("cannot stat", path_, errno);
+  file_size_ = std::max<uint64_t>(good_, static_cast<uint64_t>(st.st_size));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<bool> SpoolReader::OnlyZerosFrom(uint64_t offset) {
   char buf[64 * 1024];
   while (offset < file_size_) {

@@ -113,6 +113,9 @@ class SpoolReader {
   uint64_t torn_bytes() const { return file_size_ - good_; }
   uint64_t last_seq() const { return seq_; }
   const std::string& head() const { return head_; }
+  // ship (#14, additive): re-reads the file's size, so that Next sees the
+  // frames a live session appended since Open (the shipper's tail).
+  absl::Status Refresh();
 
  private:
   SpoolReader(int fd, std::string path, uint64_t file_size)

@@ -124,6 +124,7 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
   s->admin_service_ = std::make_unique<AdminService>(ctx);
   s->audit_service_ = std::make_unique<AuditService>(ctx);
   s->gateway_events_service_ = std::make_unique<GatewayEventsService>(ctx);
+  s->recording_service_ = std::make_unique<RecordingService>(ctx);
   GatewayService::Settings gateway;
   gateway.egress_addresses = cfg.gateway_egress_addresses;
   gateway.host_certificate_ttl = cfg.host_certificate_ttl;
@@ -144,6 +145,7 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
   builder.RegisterService(s->admin_service_.get());
   builder.RegisterService(s->audit_service_.get());
   builder.RegisterService(s->gateway_events_service_.get());
+  builder.RegisterService(s->recording_service_.get());
   builder.RegisterService(s->gateway_service_.get());
   // Without this gRPC sets SO_REUSEPORT and a second CA on the same port
   // would start and take half of the connections.

@@ -21,6 +21,7 @@
 #include "ca/ca_config.h"
 #include "ca/ca_service.h"
 #include "ca/gateway_events_service.h"
+#include "ca/recording_service.h"
 #include "ca/gateway_service.h"
 #include "ca/hash_gate.h"
 #include "storage/store.h"
@@ -109,6 +110,7 @@ class CaServer {
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<AuditService> audit_service_;
   std::unique_ptr<GatewayEventsService> gateway_events_service_;
+  std::unique_ptr<RecordingService> recording_service_;  // ship (#14)
   std::unique_ptr<GatewayService> gateway_service_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "base/notify.h"
 #include "gateway/enroll.h"
+#include "gateway/recording_uploader.h"
 #include "gateway/renew_host.h"
 #include "gateway/spool_tap.h"
 #include "ssh/cert/certificate_file.h"
@@ -203,6 +204,10 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       to.exec_output_limit = c.record_exec_output_limit;
       s->spool_taps_ =
           std::make_unique<SpoolTapRecorder>(*s->spool_recorder_, to);
+      // ship (#14): before any session opens, so the spools there now are
+      // the previous process's.
+      absl::Status shipping = s->StartShipper(c);
+      if (!shipping.ok()) return shipping;
     } else {
       // Fail closed: recorded sessions are refused with the reason.
       ops->Notice("recording", absl::StrCat("the spool cannot be used: ",
@@ -265,7 +270,59 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   return s;
 }
 
+absl::Status GatewayServer::StartShipper(const GatewaySettings& c) {
+  GatewayOps* ops = ops_.get();
+  uploader_ = std::make_unique<GrpcRecordingUploader>(channel_);
+  MetricsRegistry& registry = ops->registry();
+  Gauge& spool_bytes =
+      registry
+          .AddGauge("sallyport_gateway_spool_bytes",
+                    "Bytes in recording spool files (not yet deleted).")
+          .Get();
+  Gauge& backlog =
+      registry
+          .AddGauge("sallyport_gateway_ship_backlog_bytes",
+                    "Spooled bytes the CA has not confirmed yet.")
+          .Get();
+  Counter& errors =
+      registry
+          .AddCounter("sallyport_gateway_ship_errors_total",
+                    "Failed recording uploads and unreadable spool files.")
+          .Get();
+  Counter& shipped =
+      registry
+          .AddCounter("sallyport_gateway_shipped_sessions_total",
+                    "Spool files deleted after the CA confirmed them.")
+          .Get();
+  audit::ShipperOptions so;
+  so.spool_dir = c.spool_dir;
+  so.uploader = uploader_.get();
+  so.on_deleted = [rec = spool_recorder_.get()](int64_t n) {
+    rec->ForgetSpoolBytes(n);
+  };
+  so.log = [ops](std::string_view line) { ops->Notice("shipper", line); };
+  so.on_pass = [&spool_bytes, &backlog, &errors,
+                &shipped](const audit::ShipperStats& st) {
+    spool_bytes.Set(st.spool_bytes);
+    backlog.Set(st.backlog_bytes);
+    // The shipper's counts only grow.
+    errors.Inc(st.errors_total - errors.value());
+    shipped.Inc(st.shipped_sessions_total - shipped.value());
+  };
+  absl::StatusOr<std::unique_ptr<audit::Shipper>> shipper =
+      audit::Shipper::Start(std::move(so));
+  if (!shipper.ok()) {
+    return absl::Status(shipper.status().code(),
+                        absl::StrCat("spool_dir ", c.spool_dir, ": ",
+                                     shipper.status().message()));
+  }
+  shipper_ = std::move(*shipper);
+  return absl::OkStatus();
+}
+
 GatewayServer::~GatewayServer() {
+  // ship (#14): the shipper uses the CA channel and the spool recorder.
+  shipper_.reset();
   stop_renewal_.Notify();
   if (renewal_thread_.joinable()) renewal_thread_.join();
   // /healthz calls Health(), which uses the runtime and the CA client.

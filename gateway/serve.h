@@ -32,6 +32,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "audit/recorder.h"
+#include "audit/shipper.h"
 #include "gateway/ca_client.h"
 #include "gateway/config.h"
 #include "gateway/metrics_server.h"
@@ -78,6 +79,8 @@ class GatewayServer {
   int threads() const { return threads_->size(); }
   Proxy& proxy() { return *proxy_; }
   CaClient& ca() { return *ca_; }
+  // Null when recordings do not go to the spool (Options::recorder set).
+  audit::Shipper* shipper() { return shipper_.get(); }
   GatewayOps& ops() { return *ops_; }
 
   // SIGTERM: stop accepting; let sessions go on for up to `timeout`, then
@@ -117,6 +120,7 @@ class GatewayServer {
   absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> Listen(
       const asio::ip::tcp::endpoint& endpoint, const GatewaySettings& s);
   void RenewLoop();
+  absl::Status StartShipper(const GatewaySettings& c);
   void CheckRenewal();
 
   struct RevocationSink {
@@ -136,6 +140,10 @@ class GatewayServer {
   std::unique_ptr<ssh::net::IoThreads> threads_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<CaClient> ca_;
+  // ship (#14): uploads the spool to the CA (with the spool recorder only);
+  // stopped first in the destructor.
+  std::unique_ptr<audit::RecordingUploader> uploader_;
+  std::unique_ptr<audit::Shipper> shipper_;
   std::unique_ptr<Proxy> proxy_;
   std::unique_ptr<MetricsServer> metrics_;
   std::atomic<bool> draining_{false};

@@ -17,6 +17,7 @@
 #include "audit/spool.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/gateway_e2e_env.h"
+#include "tests/e2e/gateway_ship_util.h"
 #include "tests/harness/subprocess.h"
 
 namespace sallyport::testing {
@@ -41,20 +42,6 @@ std::string Sha256(const std::string& s) {
   h.Update(s);
   absl::StatusOr<std::string> d = h.Finish();
   return d.ok() ? absl::BytesToHexString(*d) : "";
-}
-
-std::vector<std::string> SpoolFiles(const std::string& dir) {
-  std::vector<std::string> out;
-  if (DIR* d = ::opendir(dir.c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      const std::string name = e->d_name;
-      if (name.size() > 6 && name.substr(name.size() - 6) == ".spool") {
-        out.push_back(dir + "/" + name);
-      }
-    }
-    ::closedir(d);
-  }
-  return out;
 }
 
 // The spool holding an exec request for `command`, and that channel's
@@ -103,29 +90,31 @@ class GatewayRecordingE2eTest : public ::testing::Test {
   std::string spool_dir_;
 };
 
-TEST_F(GatewayRecordingE2eTest, AnExecSessionIsInTheSpoolWithItsEnd) {
+// ship (#14): the spool is shipped to the CA and deleted once the CA has
+// it, so the finished session is looked for in the CA's Store.
+TEST_F(GatewayRecordingE2eTest, AnExecSessionIsRecordedWithItsEnd) {
   const std::string command = "echo recorded-$((6*7)); echo on-stderr >&2";
   std::vector<std::string> argv = env_->Ssh("alice", "web01");
   argv.push_back(command);
   RunResult r = GatewayE2eEnv::Run(argv);
   ASSERT_EQ(r.exit_code, 0) << r.Describe() << env_->fixture().GatewayLog();
-  // The session ends (and its spool closes) when the connection is gone.
-  std::optional<Found> found;
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  const std::string store_url =
+      "sqlite://" + env_->fixture().ca_state_dir() + "/ca.db";
+  std::optional<StoredRecording> found;
+  const absl::Time deadline = absl::Now() + absl::Seconds(90);
   while (absl::Now() < deadline) {
-    found = FindRecording(spool_dir_, command);
-    if (found && found->ended) break;
-    absl::SleepFor(absl::Milliseconds(100));
+    found = FindStoredRecording(store_url, command);
+    if (found && found->has_end) break;
+    absl::SleepFor(absl::Milliseconds(200));
   }
   ASSERT_TRUE(found.has_value()) << env_->fixture().GatewayLog();
-  EXPECT_TRUE(found->ended);
+  EXPECT_TRUE(found->has_end);
   EXPECT_EQ(found->output, "recorded-42\n");
-  EXPECT_EQ(found->contents.session.user(), "alice");
-  EXPECT_EQ(found->contents.session.host(), "web01");
-  EXPECT_EQ(found->contents.session.gateway_id(), "sallyport-gw");
-  EXPECT_EQ(found->contents.torn_bytes, 0u);
+  EXPECT_EQ(found->session.user, "alice");
+  EXPECT_EQ(found->session.host, "web01");
+  EXPECT_EQ(found->session.gateway_id, "sallyport-gw");
   bool stderr_seen = false, exit_seen = false;
-  for (const v1::RecordingRecord& rec : found->contents.records) {
+  for (const v1::RecordingRecord& rec : found->records) {
     if (rec.has_data() && rec.data().ssh_stream() == 1) {
       stderr_seen = rec.data().bytes() == "on-stderr\n";
     }

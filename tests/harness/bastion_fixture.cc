@@ -207,6 +207,7 @@ absl::Status BastionFixture::StartCa(const Options& options) {
           dir_.File("ca.log"));
   if (!server.ok()) return server.status();
   ca_ = std::move(*server);
+  ca_port_ = ca_->port();
   if (absl::Status st = StartMoreCas(options, bin); !st.ok()) return st;
   users_[kAdmin].name = kAdmin;
   users_[kAdmin].password = *password;
@@ -214,7 +215,29 @@ absl::Status BastionFixture::StartCa(const Options& options) {
 }
 
 std::string BastionFixture::ca_address() const {
-  return absl::StrCat("127.0.0.1:", ca_->port());
+  return absl::StrCat("127.0.0.1:", ca_port_);
+}
+
+// ship
+int BastionFixture::StopCa() {
+  if (!ca_ || !ca_->Running()) return 0;
+  return ca_->process().Stop();
+}
+
+// ship
+absl::Status BastionFixture::RestartCa() {
+  if (ca_ && ca_->Running()) {
+    return absl::FailedPreconditionError("the CA still runs");
+  }
+  const std::string bin = RunfilePath("ca/sallyport-ca");
+  absl::StatusOr<std::unique_ptr<ListeningProcess>> server =
+      ListeningProcess::Start(
+          {bin, "serve", "--config", ca_state_dir_ + "/ca.yaml", "--listen",
+           absl::StrCat("127.0.0.1:", ca_port_)},
+          dir_.File(absl::StrCat("ca-", ++ca_restarts_, ".log")));
+  if (!server.ok()) return server.status();
+  ca_ = std::move(*server);
+  return absl::OkStatus();
 }
 
 std::string BastionFixture::target_login() const { return CurrentUserName(); }
@@ -515,6 +538,13 @@ absl::Status BastionFixture::StartGateway(
       return st;
     }
   }
+  return ServeGateway(binary, extra);
+}
+
+// ship: `serve` with the enrolled state (StartGateway, RestartGateway).
+absl::Status BastionFixture::ServeGateway(
+    const std::string& binary, const std::vector<std::string>& extra) {
+  const std::string config = gateway_state_dir() + "/gateway.yaml";
   absl::Status last = absl::OkStatus();
   // A port can be taken between our probe and the gateway's bind.
   for (int attempt = 0; attempt < 3; ++attempt) {
@@ -556,6 +586,16 @@ absl::StatusOr<std::string> BastionFixture::GatewayHostPublicKey() const {
                     gateway_state_dir() + "/ssh_host_ed25519_key"});
   if (!r.ok()) return r.status();
   return Trimmed(r->out);
+}
+
+absl::Status BastionFixture::RestartGateway(
+    const std::string& binary,
+    const std::vector<std::string>& extra_serve_args) {
+  if (gateway_ && gateway_->Running()) {
+    return absl::FailedPreconditionError("the gateway still runs");
+  }
+  gateway_.reset();
+  return ServeGateway(binary, extra_serve_args);
 }
 
 int BastionFixture::StopGateway() {

@@ -214,6 +214,18 @@ class BastionFixture {
   // Starts gateway i again (same config and port) after it stopped.
   absl::Status RestartExtraGateway(int i);
   // --- end ha16 ---
+  // --- Added by ship (#14 shipper tests) ---
+  // Runs `serve` again with the enrolled state and config (after the
+  // gateway was killed or stopped), on a fresh port; the users' ssh_config
+  // follow it. The log goes on in GatewayLog().
+  absl::Status RestartGateway(
+      const std::string& binary,
+      const std::vector<std::string>& extra_serve_args = {});
+  // Stops the CA (SIGTERM and wait) and starts it again on the same port
+  // (its log then goes to ca-N.log; CaLog() reads the current one).
+  int StopCa();
+  absl::Status RestartCa();
+  // --- end ship ---
 
  private:
   explicit BastionFixture(TempDir dir) : dir_(std::move(dir)) {}
@@ -223,6 +235,8 @@ class BastionFixture {
   absl::Status StartTarget(const BastionTargetSpec& spec,
                            const Options& options);
   absl::Status WriteClientFiles();
+  absl::Status ServeGateway(const std::string& binary,
+                            const std::vector<std::string>& extra);  // ship
   absl::Status WriteUserSshConfig(const User& user);
 
   TempDir dir_;
@@ -231,6 +245,8 @@ class BastionFixture {
   std::string user_ca_line_;
   std::string host_ca_line_;
   std::unique_ptr<ListeningProcess> ca_;
+  uint16_t ca_port_ = 0;                 // ship: kept across StopCa/RestartCa
+  int ca_restarts_ = 0;                  // ship
   std::shared_ptr<void> admin_channel_;  // grpc::Channel, kept alive
   std::unique_ptr<admin::v1::Admin::Stub> admin_stub_;
   std::unique_ptr<ca::v1::CertificateAuthority::Stub> ca_stub_;

@@ -1,0 +1,446 @@
+#include "audit/shipper.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "audit/recording_record.h"
+#include "base/status_macros.h"
+
+namespace sallyport::audit {
+namespace {
+
+// The session ids of dir's spool files (a missing dir has none).
+absl::StatusOr<std::vector<std::string>> ListSpools(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return out;
+    return absl::UnavailableError(
+        absl::StrCat("cannot list ", dir, ": ", std::strerror(errno)));
+  }
+  while (dirent* e = ::readdir(d)) {
+    const std::string_view name = e->d_name;
+    if (name.size() <= kSpoolSuffix.size() ||
+        name.substr(name.size() - kSpoolSuffix.size()) != kSpoolSuffix) {
+      continue;
+    }
+    std::string id(name.substr(0, name.size() - kSpoolSuffix.size()));
+    if (ValidateSpoolSessionId(id).ok()) out.push_back(std::move(id));
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+int64_t FileSize(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return -1;
+  return static_cast<int64_t>(st.st_size);
+}
+
+absl::Status AppendFrame(const std::string& path, std::string_view frame) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+  }
+  absl::Status s;
+  while (!frame.empty() && s.ok()) {
+    const ssize_t n = ::write(fd, frame.data(), frame.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      s = absl::UnavailableError(
+          absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+      break;
+    }
+    frame.remove_prefix(static_cast<size_t>(n));
+  }
+  if (s.ok() && ::fsync(fd) != 0) {
+    s = absl::UnavailableError(
+        absl::StrCat("cannot fsync ", path, ": ", std::strerror(errno)));
+  }
+  ::close(fd);
+  return s;
+}
+
+// Errors that mean the CA (or its store) cannot be reached now, rather
+// than a refusal of this session (which waits alone: e.g. a record over
+// the CA's message limit, RESOURCE_EXHAUSTED, must not hold up the rest).
+bool Unreachable(const absl::Status& s) {
+  return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) ||
+         absl::IsCancelled(s) || absl::IsUnknown(s) || absl::IsInternal(s) ||
+         absl::IsAborted(s);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Shipper>> Shipper::Start(
+    ShipperOptions options) {
+  if (options.uploader == nullptr || options.spool_dir.empty()) {
+    return absl::InvalidArgumentError("the shipper needs an uploader and dir");
+  }
+  if (options.max_records_per_message == 0 || options.max_message_bytes == 0) {
+    return absl::InvalidArgumentError("the shipper's limits must be > 0");
+  }
+  if (!options.now) options.now = [] { return absl::Now(); };
+  std::unique_ptr<Shipper> s(new Shipper(std::move(options)));
+  ASSIGN_OR_RETURN(std::vector<std::string> ids,
+                   ListSpools(s->options_.spool_dir));
+  for (const std::string& id : ids) {
+    Spool& spool = s->spools_[id];
+    spool.path = SpoolPath(s->options_.spool_dir, id);
+    spool.orphan = true;
+  }
+  if (!ids.empty()) {
+    s->Log(absl::StrCat(ids.size(),
+                        " spool file(s) from before this start to ship"));
+  }
+  if (s->options_.thread) s->thread_ = std::thread([p = s.get()] { p->Run(); });
+  return s;
+}
+
+Shipper::~Shipper() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  options_.uploader->CancelAll();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Shipper::Log(std::string_view line) {
+  if (options_.log) options_.log(line);
+}
+
+void Shipper::Wake() {
+  absl::MutexLock lock(&mu_);
+  wake_ = true;
+}
+
+ShipperStats Shipper::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+std::optional<absl::Time> Shipper::NextAttempt(
+    const std::string& session_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = next_attempts_.find(session_id);
+  if (it == next_attempts_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Shipper::Run() {
+  while (true) {
+    (void)RunOnce();
+    absl::MutexLock lock(&mu_);
+    auto woken = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return stopping_ || wake_;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&woken), options_.scan_interval);
+    if (stopping_) return;
+    wake_ = false;
+  }
+}
+
+absl::Status Shipper::RunOnce() {
+  absl::MutexLock run(&run_mu_);
+  return Scan(options_.now());
+}
+
+absl::Status Shipper::Scan(absl::Time now) {
+  absl::Status first;
+  absl::StatusOr<std::vector<std::string>> ids = ListSpools(options_.spool_dir);
+  if (!ids.ok()) return ids.status();
+  std::map<std::string, Spool> kept;
+  for (const std::string& id : *ids) {
+    auto it = spools_.find(id);
+    if (it != spools_.end()) {
+      kept.emplace(id, std::move(it->second));
+    } else {
+      Spool& spool = kept[id];
+      spool.path = SpoolPath(options_.spool_dir, id);
+    }
+  }
+  spools_ = std::move(kept);
+  for (auto& [id, spool] : spools_) {
+    if (spool.unreadable || now < spool.next_attempt || now < ca_retry_at_) {
+      continue;
+    }
+    absl::Status s = Ship(id, spool);
+    if (!s.ok()) {
+      s = Failed(id, spool, s);
+      if (first.ok()) first = s;
+      if (Unreachable(s)) break;  // the others would wait for it too
+    } else {
+      spool.failures = 0;
+      spool.next_attempt = absl::InfinitePast();
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) break;
+    }
+  }
+  // Deleted spools are gone from the map; the rest count.
+  ShipperStats counts;
+  std::map<std::string, absl::Time> attempts;
+  for (auto& [id, spool] : spools_) {
+    if (spool.deleted) continue;
+    const int64_t size = FileSize(spool.path);
+    if (size < 0) continue;
+    counts.spool_bytes += size;
+    counts.backlog_bytes += std::max<int64_t>(
+        0, size - static_cast<int64_t>(spool.confirmed_bytes));
+    attempts[id] = spool.next_attempt;
+  }
+  std::erase_if(spools_, [](const auto& e) { return e.second.deleted; });
+  ShipperStats now_stats;
+  {
+    absl::MutexLock lock(&mu_);
+    stats_.spool_bytes = counts.spool_bytes;
+    stats_.backlog_bytes = counts.backlog_bytes;
+    next_attempts_ = std::move(attempts);
+    now_stats = stats_;
+  }
+  if (options_.on_pass) options_.on_pass(now_stats);
+  return first;
+}
+
+absl::Status Shipper::Failed(const std::string& id, Spool& spool,
+                             const absl::Status& status) {
+  // Start over from what the CA says next time.
+  spool.reader.reset();
+  spool.held.reset();
+  spool.ca_last_seq.reset();
+  ++spool.failures;
+  const absl::Duration wait = std::min(
+      options_.max_backoff,
+      options_.min_backoff *
+          static_cast<double>(uint64_t{1} << std::min(spool.failures - 1, 30)));
+  spool.next_attempt = options_.now() + wait;
+  if (Unreachable(status)) ca_retry_at_ = spool.next_attempt;
+  {
+    absl::MutexLock lock(&mu_);
+    ++stats_.errors_total;
+  }
+  Log(absl::StrCat("cannot ship session ", id, " (attempt ", spool.failures,
+                   ", next in ", absl::FormatDuration(wait),
+                   "): ", status.message()));
+  return status;
+}
+
+absl::StatusOr<std::optional<v1::RecordingRecord>> Shipper::ReadNext(
+    Spool& spool) {
+  absl::StatusOr<std::optional<v1::RecordingRecord>> next =
+      spool.reader->Next();
+  if (!next.ok()) {
+    // Damage that is not a torn tail: a live file may still be in the
+    // middle of a write (retried); a dead process's file stays as it is.
+    if (absl::IsDataLoss(next.status()) && spool.orphan) {
+      spool.unreadable = true;
+    }
+    return next.status();
+  }
+  std::optional<v1::RecordingRecord> r = *std::move(next);
+  if (!r) return r;
+  spool.last_offset_us = r->offset_us();
+  if (r->has_session_end()) spool.end_seq = r->seq();
+  return r;
+}
+
+absl::Status Shipper::OpenReader(Spool& spool, uint64_t skip_to) {
+  spool.reader.reset();
+  spool.held.reset();
+  spool.end_seq = 0;
+  spool.last_offset_us = 0;
+  absl::StatusOr<SpoolReader> r = SpoolReader::Open(spool.path);
+  if (!r.ok()) {
+    if (absl::IsDataLoss(r.status()) && spool.orphan) spool.unreadable = true;
+    return r.status();
+  }
+  spool.reader.emplace(*std::move(r));
+  spool.meta = spool.reader->session();
+  while (spool.reader->last_seq() < skip_to) {
+    ASSIGN_OR_RETURN(std::optional<v1::RecordingRecord> next, ReadNext(spool));
+    if (!next) {
+      if (spool.orphan || spool.end_seq != 0) {
+        return absl::DataLossError(
+            absl::StrCat(spool.path, " holds ", spool.reader->last_seq(),
+                         " records but the CA already stored ", skip_to));
+      }
+      // A live session: the records may not be visible yet.
+      RETURN_IF_ERROR(spool.reader->Refresh());
+      ASSIGN_OR_RETURN(next, ReadNext(spool));
+      if (!next) {
+        return absl::UnavailableError("the spool is behind the CA; later");
+      }
+    }
+  }
+  spool.confirmed_bytes = spool.reader->good_bytes();
+  return absl::OkStatus();
+}
+
+absl::Status Shipper::CloseInterrupted(Spool& spool) {
+  const uint64_t last = spool.reader->last_seq();
+  const std::string head = spool.reader->head();
+  const int64_t offset = spool.last_offset_us;
+  spool.reader.reset();
+  ASSIGN_OR_RETURN(uint64_t torn, RepairSpool(spool.path));
+  if (torn > 0) {
+    // recording.repaired (docs/audit-events.md) once events are sent.
+    Log(absl::StrCat("event=recording.repaired session=",
+                     spool.meta.session_id(), " torn_bytes=", torn,
+                     " reason=a torn last record after a crash was cut"));
+  }
+  v1::RecordingRecord end;
+  end.set_session_id(spool.meta.session_id());
+  end.set_seq(last + 1);
+  end.set_channel_id(0);
+  end.set_offset_us(offset);
+  end.mutable_session_end()->set_status(v1::SESSION_STATUS_INTERRUPTED);
+  end.mutable_session_end()->set_message(std::string(kInterruptedMessage));
+  RETURN_IF_ERROR(ValidateRecord(end));
+  ASSIGN_OR_RETURN(std::string hash, RecordHash(head, end));
+  end.set_hash(hash);
+  std::string frame;
+  RETURN_IF_ERROR(SpoolWriter::EncodeFrame(end, frame));
+  RETURN_IF_ERROR(AppendFrame(spool.path, frame));
+  {
+    absl::MutexLock lock(&mu_);
+    ++stats_.interrupted_total;
+  }
+  Log(absl::StrCat("session ", spool.meta.session_id(),
+                   " had no end in its spool (the gateway stopped): closed as "
+                   "interrupted after record ",
+                   last));
+  return OpenReader(spool, spool.ca_last_seq.value_or(0));
+}
+
+absl::Status Shipper::Ship(const std::string& id, Spool& spool) {
+  if (!spool.reader) RETURN_IF_ERROR(OpenReader(spool, 0));
+  if (spool.meta.session_id() != id) {
+    spool.unreadable = true;
+    return absl::DataLossError(
+        absl::StrCat(spool.path, " holds another session's metadata"));
+  }
+  if (!spool.ca_last_seq) {
+    // Where does the CA stand? (A first upload, or after an error.)
+    ASSIGN_OR_RETURN(
+        v1::RecordingSession at,
+        options_.uploader->Upload(
+            spool.meta,
+            [](std::vector<v1::RecordingRecord>&) -> absl::StatusOr<bool> {
+              return false;
+            }));
+    spool.ca_last_seq = at.last_seq();
+    spool.ca_status = at.status();
+    // The last stored record is sent again (accepted when identical): if
+    // it is the end and the CA stopped before it ended the session, the
+    // CA ends it now.
+    RETURN_IF_ERROR(
+        OpenReader(spool, at.last_seq() > 0 ? at.last_seq() - 1 : 0));
+  }
+  while (true) {
+    // The first message's records, read before a call is made: nothing to
+    // send means no call.
+    std::vector<v1::RecordingRecord> batch;
+    uint64_t call_bytes = 0;
+    bool refreshed = false;
+    auto fill =
+        [&](std::vector<v1::RecordingRecord>& out) -> absl::StatusOr<bool> {
+      size_t bytes = 0;
+      while (out.size() < options_.max_records_per_message &&
+             call_bytes < options_.max_bytes_per_call) {
+        std::optional<v1::RecordingRecord> r;
+        if (spool.held) {
+          r = std::move(spool.held);
+          spool.held.reset();
+        } else {
+          ASSIGN_OR_RETURN(r, ReadNext(spool));
+          if (!r && !refreshed) {
+            refreshed = true;
+            RETURN_IF_ERROR(spool.reader->Refresh());
+            ASSIGN_OR_RETURN(r, ReadNext(spool));
+          }
+        }
+        if (!r) break;
+        const size_t n = r->ByteSizeLong();
+        if (!out.empty() && bytes + n > options_.max_message_bytes) {
+          spool.held = std::move(r);
+          break;
+        }
+        bytes += n;
+        call_bytes += n;
+        out.push_back(*std::move(r));
+      }
+      return !out.empty();
+    };
+    ASSIGN_OR_RETURN(bool any, fill(batch));
+    if (any) {
+      uint64_t sent = batch.back().seq();
+      bool first = true;
+      ASSIGN_OR_RETURN(
+          v1::RecordingSession stored,
+          options_.uploader->Upload(spool.meta,
+                                    [&](std::vector<v1::RecordingRecord>& out)
+                                        -> absl::StatusOr<bool> {
+                                      if (first) {
+                                        first = false;
+                                        out = std::move(batch);
+                                        return true;
+                                      }
+                                      ASSIGN_OR_RETURN(bool more, fill(out));
+                                      if (more) sent = out.back().seq();
+                                      return more;
+                                    }));
+      if (stored.last_seq() != sent) {
+        return absl::UnavailableError(absl::StrCat(
+            "the CA confirmed record ", stored.last_seq(), " of ", sent));
+      }
+      spool.ca_last_seq = sent;
+      spool.ca_status = stored.status();
+      spool.confirmed_bytes = spool.reader->good_bytes();
+      if (call_bytes >= options_.max_bytes_per_call) continue;
+    }
+    if (spool.end_seq != 0 && spool.ca_last_seq == spool.end_seq) break;
+    if (spool.end_seq == 0 && spool.orphan && !spool.held) {
+      // Everything the dead process spooled is at the CA: close it.
+      RETURN_IF_ERROR(CloseInterrupted(spool));
+      continue;
+    }
+    return absl::OkStatus();  // live: more records later
+  }
+  // The CA has every record, the end included: the spool may go once the
+  // CA says the session has ended.
+  if (spool.ca_status == v1::SESSION_STATUS_ACTIVE ||
+      spool.ca_status == v1::SESSION_STATUS_UNSPECIFIED) {
+    return absl::UnavailableError(
+        "the CA has the session's end record but has not ended it yet");
+  }
+  const int64_t size = FileSize(spool.path);
+  spool.reader.reset();
+  if (::unlink(spool.path.c_str()) != 0 && errno != ENOENT) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot delete ", spool.path, ": ", std::strerror(errno)));
+  }
+  spool.deleted = true;
+  if (size > 0 && options_.on_deleted) options_.on_deleted(size);
+  {
+    absl::MutexLock lock(&mu_);
+    ++stats_.shipped_sessions_total;
+  }
+  Log(absl::StrCat("event=recording.complete session=", id,
+                   " records=", spool.end_seq, " spool deleted"));
+  return absl::OkStatus();
+}
+
+}  // namespace sallyport::audit

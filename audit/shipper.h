@@ -1,0 +1,185 @@
+// The gateway's recording shipper (DESIGN.md §9, issue 14): uploads the
+// spool files under spool_dir (audit/spool.h) to the CA and deletes a file
+// only after the CA confirmed every record of it, the session_end record
+// included.
+//
+//  - Scans spool_dir at Start and every scan_interval (and on Wake). A
+//    live session is tailed: its new records are shipped as they reach
+//    the file. A closed one (session_end in the file) is shipped to the
+//    end and deleted once the CA's last_seq is the end record's seq.
+//  - Spools that exist when the shipper starts belong to a gateway process
+//    that is gone (one gateway per spool_dir; the recorder opens sessions
+//    only after Start). One without a session_end was cut short by a crash
+//    or SIGKILL: its torn tail is truncated (RepairSpool, logged), a
+//    session_end record with status `interrupted` and the last record's
+//    time is appended to the spool (chained, fsync'd), and the whole is
+//    shipped like any closed session.
+//  - Resume: for every session it first asks the CA where it stands (an
+//    upload with no records returns last_seq) and sends only what follows;
+//    after an error it asks again. Records are idempotent by seq at the CA.
+//  - Failures: an upload that fails (CA unreachable, store down, a refusal)
+//    is retried with exponential backoff per session, from min_backoff up
+//    to max_backoff. Nothing is dropped: the spool file stays until the CA
+//    has it all, and spool_max_bytes keeps bounding the disk (the recorder
+//    refuses new recorded sessions while the spool is over it). A spool
+//    that cannot be read (damage that is not a torn tail) is logged and
+//    left alone; it does not block the others.
+//
+// Memory: at most one message of records (max_records_per_message,
+// max_message_bytes) per upload, one upload at a time; per spool file a
+// small state (its open reader).
+#ifndef SALLYPORT_AUDIT_SHIPPER_H_
+#define SALLYPORT_AUDIT_SHIPPER_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "audit/spool.h"
+#include "proto/audit.pb.h"
+
+namespace sallyport::audit {
+
+// Records per upload message (the CA refuses more:
+// ca/recording_service.h kMaxRecordsPerMessage).
+inline constexpr size_t kShipMaxRecordsPerMessage = 256;
+// Serialized records per message: below the CA's 1 MiB message limit with
+// room for the session metadata and framing. A message always carries at
+// least one record.
+inline constexpr size_t kShipMaxMessageBytes = size_t{768} << 10;
+// Record bytes per upload call; the call then ends, the CA's answer
+// confirms them, and the next call continues (bounded call time).
+inline constexpr uint64_t kShipMaxBytesPerCall = uint64_t{64} << 20;
+// The message of the session_end the shipper appends to a spool left
+// without one.
+inline constexpr std::string_view kInterruptedMessage =
+    "the gateway stopped before the session ended (recovered from the spool)";
+
+// Where a session's records go: the CA (gateway/recording_uploader.h) or,
+// in tests, a RecordingWriter over a Store.
+class RecordingUploader {
+ public:
+  // Fills `records` with the next message's records; false when there are
+  // no more (the call ends).
+  using NextBatch =
+      std::function<absl::StatusOr<bool>(std::vector<v1::RecordingRecord>&)>;
+  virtual ~RecordingUploader() = default;
+  // One upload of `session`'s records as `next` hands them out (none: a
+  // question where to resume). Returns the session as the CA stored it
+  // (last_seq: the last record durably stored).
+  virtual absl::StatusOr<v1::RecordingSession> Upload(
+      const v1::RecordingSession& session, const NextBatch& next) = 0;
+  // Makes a running Upload return soon (shutdown). Default: nothing.
+  virtual void CancelAll() {}
+};
+
+struct ShipperStats {
+  int64_t spool_bytes = 0;              // bytes in spool files at the last scan
+  int64_t backlog_bytes = 0;            // of them, not yet confirmed by the CA
+  uint64_t errors_total = 0;            // failed uploads and unreadable spools
+  uint64_t shipped_sessions_total = 0;  // spool files deleted after confirm
+  uint64_t interrupted_total = 0;       // spools closed as interrupted
+};
+
+struct ShipperOptions {
+  std::string spool_dir;
+  RecordingUploader* uploader = nullptr;  // required, outlives the shipper
+  absl::Duration scan_interval = absl::Seconds(1);
+  absl::Duration min_backoff = absl::Milliseconds(500);
+  absl::Duration max_backoff = absl::Seconds(30);
+  size_t max_records_per_message = kShipMaxRecordsPerMessage;
+  size_t max_message_bytes = kShipMaxMessageBytes;
+  uint64_t max_bytes_per_call = kShipMaxBytesPerCall;
+  // Called with a deleted spool file's size (SpoolRecorder::ForgetSpoolBytes).
+  std::function<void(int64_t)> on_deleted;
+  // One line per event worth an operator's attention (no secrets).
+  std::function<void(std::string_view)> log;
+  // Start a thread that ships every scan_interval; false: the caller calls
+  // RunOnce (tests).
+  bool thread = true;
+  // Called after every pass with the counts (metrics).
+  std::function<void(const ShipperStats&)> on_pass;
+  // The clock of the backoff (tests); null: absl::Now.
+  std::function<absl::Time()> now;
+};
+
+class Shipper {
+ public:
+  // Lists spool_dir (a missing one is fine): the spools there now are a
+  // previous process's. Starts the thread when options.thread.
+  static absl::StatusOr<std::unique_ptr<Shipper>> Start(ShipperOptions options);
+  // Stops the thread (cancelling a running upload). Spool files stay.
+  ~Shipper();
+
+  // One pass over spool_dir: ships what is due (sessions in backoff wait).
+  // Returns the first error of the pass (the pass goes on past it).
+  absl::Status RunOnce();
+  // Asks the thread for a pass now.
+  void Wake();
+  ShipperStats stats() const;
+  // When the session's next attempt is due (tests of the backoff);
+  // nullopt for a session the shipper does not track.
+  std::optional<absl::Time> NextAttempt(const std::string& session_id) const;
+
+ private:
+  struct Spool {
+    std::string path;
+    bool orphan = false;      // present at Start: its process is gone
+    bool unreadable = false;  // damage that is not a torn tail
+    bool repaired = false;
+    std::optional<SpoolReader> reader;
+    v1::RecordingSession meta;
+    // What the CA confirmed; unknown (nullopt) until asked, and after an
+    // error.
+    std::optional<uint64_t> ca_last_seq;
+    v1::SessionStatus ca_status = v1::SESSION_STATUS_UNSPECIFIED;
+    uint64_t confirmed_bytes = 0;  // spool bytes up to ca_last_seq
+    uint64_t end_seq = 0;          // seq of session_end once read, else 0
+    int64_t last_offset_us = 0;    // of the last record read
+    // A record read that did not fit the last message.
+    std::optional<v1::RecordingRecord> held;
+    bool deleted = false;
+    int failures = 0;
+    absl::Time next_attempt = absl::InfinitePast();
+  };
+  explicit Shipper(ShipperOptions options) : options_(std::move(options)) {}
+  void Run();
+  void Log(std::string_view line);
+  absl::Status Scan(absl::Time now);
+  absl::Status Ship(const std::string& id, Spool& spool);
+  absl::Status OpenReader(Spool& spool, uint64_t skip_to);
+  absl::StatusOr<std::optional<v1::RecordingRecord>> ReadNext(Spool& spool);
+  absl::Status CloseInterrupted(Spool& spool);
+  absl::Status Failed(const std::string& id, Spool& spool,
+                      const absl::Status& status);
+
+  ShipperOptions options_;
+  std::map<std::string, Spool> spools_;  // RunOnce only (one at a time)
+  absl::Mutex run_mu_;                   // serialises RunOnce
+  // While the CA is unreachable no session is tried before this.
+  absl::Time ca_retry_at_ = absl::InfinitePast();
+
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  ShipperStats stats_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, absl::Time> next_attempts_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+}  // namespace sallyport::audit
+
+#endif  // SALLYPORT_AUDIT_SHIPPER_H_

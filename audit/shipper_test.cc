@@ -1,0 +1,360 @@
+// The recording shipper (issue 14) against the CA-side RecordingWriter over
+// a real SQLite Store: a closed spool is shipped and deleted only after the
+// Store has every record; a live one is tailed; a spool left by a dead
+// process is repaired and closed as interrupted; uploads resume from what
+// the Store has; failures back off exponentially with a cap and keep the
+// file; an altered re-shipment is refused and the file kept; message
+// limits hold.
+#include "audit/shipper.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "audit/recording_record.h"
+#include "audit/recording_store.h"
+#include "audit/recording_writer.h"
+#include "audit/spool.h"
+#include "base/status_macros.h"
+#include "gtest/gtest.h"
+#include "storage/open.h"
+#include "tests/harness/temp_dir.h"
+
+namespace sallyport::audit {
+namespace {
+
+using sallyport::testing::TempDir;
+
+constexpr char kGateway[] = "gw-a";
+
+// The CA's side of an upload, in process: RecordingWriter over the Store.
+// `reachable = false` answers like a CA that cannot be reached.
+class WriterUploader : public RecordingUploader {
+ public:
+  explicit WriterUploader(storage::Store& store) : writer_(store) {}
+  absl::StatusOr<v1::RecordingSession> Upload(
+      const v1::RecordingSession& session, const NextBatch& next) override {
+    ++calls;
+    if (!reachable) return absl::UnavailableError("connection refused");
+    ASSIGN_OR_RETURN(v1::RecordingSession s, writer_.Begin(kGateway, session));
+    while (true) {
+      std::vector<v1::RecordingRecord> batch;
+      ASSIGN_OR_RETURN(bool more, next(batch));
+      if (!more) break;
+      max_batch = std::max(max_batch, batch.size());
+      size_t bytes = 0;
+      for (const auto& r : batch) bytes += r.ByteSizeLong();
+      max_batch_bytes = std::max(max_batch_bytes, bytes);
+      records_sent += batch.size();
+      ASSIGN_OR_RETURN(s, writer_.Write(kGateway, session.session_id(), batch));
+    }
+    return s;
+  }
+  bool reachable = true;
+  int calls = 0;
+  size_t records_sent = 0;
+  size_t max_batch = 0;
+  size_t max_batch_bytes = 0;
+
+ private:
+  RecordingWriter writer_;
+};
+
+class ShipperTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<TempDir> dir = TempDir::Create("shipper");
+    ASSERT_TRUE(dir.ok());
+    dir_ = std::make_unique<TempDir>(*std::move(dir));
+    spool_dir_ = dir_->File("spool");
+    ASSERT_EQ(::mkdir(spool_dir_.c_str(), 0700), 0);
+    auto store = storage::OpenStore("sqlite://" + dir_->path() + "/s.db");
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    uploader_ = std::make_unique<WriterUploader>(*store_);
+  }
+
+  v1::RecordingSession Meta(const std::string& id) {
+    v1::RecordingSession m;
+    m.set_session_id(id);
+    m.set_user("alice");
+    m.set_login("ubuntu");
+    m.set_host("web01");
+    m.set_gateway_id(kGateway);
+    m.set_started_at_us(1700000000000000);
+    return m;
+  }
+
+  // Appends n data records (and an end when `end`) to a spool.
+  void Append(SpoolWriter& w, RecordChainer& chain, int n, bool end,
+              char fill = 'a') {
+    std::string buffer;
+    for (int i = 0; i < n + (end ? 1 : 0); ++i) {
+      v1::RecordingRecord r;
+      r.set_offset_us(1000 * static_cast<int64_t>(chain.last_seq() + 1));
+      if (i < n) {
+        r.mutable_data()->set_direction(v1::RECORD_DIRECTION_OUTPUT);
+        r.mutable_data()->set_bytes(std::string(100, fill));
+      } else {
+        r.mutable_session_end()->set_status(v1::SESSION_STATUS_ENDED);
+      }
+      ASSERT_TRUE(chain.Append(r).ok());
+      ASSERT_TRUE(SpoolWriter::EncodeFrame(r, buffer).ok());
+    }
+    ASSERT_TRUE(w.Write(buffer).ok());
+  }
+
+  std::unique_ptr<Shipper> StartShipper(ShipperOptions o = {}) {
+    o.spool_dir = spool_dir_;
+    o.uploader = uploader_.get();
+    o.thread = false;
+    o.now = [this] { return now_; };
+    o.on_deleted = [this](int64_t n) { deleted_bytes_ += n; };
+    absl::StatusOr<std::unique_ptr<Shipper>> s = Shipper::Start(std::move(o));
+    EXPECT_TRUE(s.ok()) << s.status();
+    return s.ok() ? *std::move(s) : nullptr;
+  }
+
+  bool Exists(const std::string& id) {
+    return ::access(SpoolPath(spool_dir_, id).c_str(), F_OK) == 0;
+  }
+
+  std::unique_ptr<TempDir> dir_;
+  std::string spool_dir_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<WriterUploader> uploader_;
+  absl::Time now_ = absl::FromUnixSeconds(1800000000);
+  int64_t deleted_bytes_ = 0;
+};
+
+TEST_F(ShipperTest, ClosedSpoolIsShippedAndDeletedAfterConfirm) {
+  auto w = SpoolWriter::Create(spool_dir_, Meta("s1"));
+  ASSERT_TRUE(w.ok());
+  RecordChainer chain("s1");
+  Append(*w, chain, 5, true);
+  const int64_t size = static_cast<int64_t>(w->size());
+  ASSERT_TRUE(w->Close().ok());
+  auto shipper = StartShipper();
+  ASSERT_TRUE(shipper->RunOnce().ok());
+  auto s = store_->GetSession("s1");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->last_seq, 6u);
+  EXPECT_EQ(s->status, storage::SessionStatus::kEnded);
+  EXPECT_EQ(s->chain_head, chain.head());
+  EXPECT_EQ(s->gateway_id, kGateway);
+  EXPECT_FALSE(Exists("s1"));
+  EXPECT_EQ(deleted_bytes_, size);
+  EXPECT_EQ(shipper->stats().shipped_sessions_total, 1u);
+  EXPECT_EQ(shipper->stats().spool_bytes, 0);
+}
+
+TEST_F(ShipperTest, LiveSpoolIsTailedAndKeptUntilItsEndIsConfirmed) {
+  auto shipper = StartShipper();  // the spool is made after Start: live
+  auto w = SpoolWriter::Create(spool_dir_, Meta("live"));
+  ASSERT_TRUE(w.ok());
+  RecordChainer chain("live");
+  Append(*w, chain, 3, false);
+  ASSERT_TRUE(shipper->RunOnce().ok());
+  EXPECT_EQ(store_->GetSession("live")->last_seq, 3u);
+  EXPECT_EQ(store_->GetSession("live")->status,
+            storage::SessionStatus::kActive);
+  EXPECT_TRUE(Exists("live"));
+  EXPECT_EQ(shipper->stats().backlog_bytes, 0);
+  // Nothing new: no upload at all.
+  const int calls = uploader_->calls;
+  ASSERT_TRUE(shipper->RunOnce().ok());
+  EXPECT_EQ(uploader_->calls, calls);
+  Append(*w, chain, 2, false);
+  ASSERT_TRUE(shipper->RunOnce().ok());
+  EXPECT_EQ(store_->GetSession("live")->last_seq, 5u);
+  EXPECT_TRUE(Exists("live"));
+  Append(*w, chain, 1, true);
+  ASSERT_TRUE(w->Close().ok());
+  ASSERT_TRUE(shipper->RunOnce().ok());
+  EXPECT_EQ(store_->GetSession("live")->last_seq, 7u);
+  EXPECT_EQ(store_->GetSession("live")->status, storage::SessionStatus::kEnded);
+  EXPECT_FALSE(Exists("live"));
+  EXPECT_EQ(uploader_->records_sent, 7u);  // each record once
+}
+
+TEST_F(ShipperTest, DeadProcessSpoolIsRepairedAndClosedAsInterrupted) {
+  {
+    auto w = SpoolWriter::Create(spool_dir_, Meta("dead"));
+    ASSERT_TRUE(w.ok());
+    RecordChainer chain("dead");
+    Append(*w, chain, 4, false);
+    // A torn last frame: the header of a frame and a few bytes.
+    ASSERT_TRUE(w->Write(std::string("\x00\x00\x01\x00Rtorn", 9)).ok());
+    ASSERT_TRUE(w->Close().ok());
+  }
+  auto shipper = StartShipper();  // present at Start: its process is gone
+  ASSERT_TRUE(shipper->RunOnce().ok());
+  auto s = store_->GetSession("dead");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->last_seq, 5u);
+  EXPECT_EQ(s->status, storage::SessionStatus::kInterrupted);
+  // Its real end: the last record's time.
+  EXPECT_EQ(s->ended_at, absl::FromUnixMicros(1700000000000000 + 4000));
+  EXPECT_FALSE(Exists("dead"));
+  EXPECT_EQ(shipper->stats().interrupted_total, 1u);
+}
+
+TEST_F(ShipperTest, ResumesFromWhatTheCaAlreadyHas) {
+  auto w = SpoolWriter::Create(spool_dir_, Meta("res"));
+  ASSERT_TRUE(w.ok());
+  RecordChainer chain("res");
+  Append(*w, chain, 10, true);
+  ASSERT_TRUE(w->Close().ok());
+  // A previous shipper stored the first 6 records before it died.
+  auto contents = ReadSpool(SpoolPath(spool_dir_, "res"));
+  ASSERT_TRUE(contents.ok());
+  RecordingWriter writer(*store_);
+  ASSERT_TRUE(writer.Begin(kGateway, contents->session).ok());
+  std::vector<v1::RecordingRecord> first(contents->records.begin(),
+                                         contents->records.begin() + 6);
+  ASSERT_TRUE(writer.Write(kGateway, "res", first).ok());
+  auto shipper = StartShipper();
+  ASSERT_TRUE(shipper->RunOnce().ok());
+  // 7..11, and 6 once more (the CA's last one, accepted as identical).
+  EXPECT_EQ(uploader_->records_sent, 6u);
+  EXPECT_EQ(store_->GetSession("res")->last_seq, 11u);
+  EXPECT_FALSE(Exists("res"));
+}
+
+// The CA stored the end record but stopped before it ended the session:
+// the spool stays until the CA says the session ended, which it does when
+// the end is sent again.
+TEST_F(ShipperTest, SpoolStaysUntilTheCaHasEndedTheSession) {
+  auto w = SpoolWriter::Create(spool_dir_, Meta("half"));
+  ASSERT_TRUE(w.ok());
+  RecordChainer chain("half");
+  Append(*w, chain, 3, true);
+  ASSERT_TRUE(w->Close().ok());
+  auto contents = ReadSpool(SpoolPath(spool_dir_, "half"));
+  ASSERT_TRUE(contents.ok());
+  RecordingWriter writer(*store_);
+  ASSERT_TRUE(writer.Begin(kGateway, contents->session).ok());
+  std::vector<storage::SessionRecord> rows;
+  for (const auto& r : contents->records) {
+    auto row = ToStoreRecord(r);
+    ASSERT_TRUE(row.ok());
+    rows.push_back(*row);
+  }
+  ASSERT_TRUE(store_->AppendSessionRecords(rows).ok());
+  ASSERT_EQ(store_->GetSession("half")->status,
+            storage::SessionStatus::kActive);
+  auto shipper = StartShipper();
+  ASSERT_TRUE(shipper->RunOnce().ok());
+  EXPECT_EQ(store_->GetSession("half")->status, storage::SessionStatus::kEnded);
+  EXPECT_FALSE(Exists("half"));
+}
+
+TEST_F(ShipperTest, UnreachableCaBacksOffWithACapAndKeepsTheSpool) {
+  auto w = SpoolWriter::Create(spool_dir_, Meta("off"));
+  ASSERT_TRUE(w.ok());
+  RecordChainer chain("off");
+  Append(*w, chain, 3, true);
+  ASSERT_TRUE(w->Close().ok());
+  ShipperOptions o;
+  o.min_backoff = absl::Seconds(1);
+  o.max_backoff = absl::Seconds(8);
+  auto shipper = StartShipper(o);
+  uploader_->reachable = false;
+  const std::vector<absl::Duration> waits = {
+      absl::Seconds(1), absl::Seconds(2), absl::Seconds(4),
+      absl::Seconds(8), absl::Seconds(8), absl::Seconds(8)};
+  for (absl::Duration want : waits) {
+    EXPECT_FALSE(shipper->RunOnce().ok());
+    ASSERT_TRUE(shipper->NextAttempt("off").has_value());
+    EXPECT_EQ(*shipper->NextAttempt("off") - now_, want);
+    // Not due yet: no call.
+    const int calls = uploader_->calls;
+    now_ += want - absl::Milliseconds(1);
+    (void)shipper->RunOnce();
+    EXPECT_EQ(uploader_->calls, calls);
+    now_ += absl::Milliseconds(1);
+    EXPECT_TRUE(Exists("off"));
+  }
+  EXPECT_EQ(shipper->stats().errors_total, waits.size());
+  uploader_->reachable = true;
+  ASSERT_TRUE(shipper->RunOnce().ok());
+  EXPECT_EQ(store_->GetSession("off")->last_seq, 4u);
+  EXPECT_FALSE(Exists("off"));
+}
+
+TEST_F(ShipperTest, AlteredReshipmentIsRefusedAndTheSpoolKept) {
+  // The CA has records 1..3 of a session ...
+  {
+    RecordingWriter writer(*store_);
+    ASSERT_TRUE(writer.Begin(kGateway, Meta("alt")).ok());
+    RecordChainer chain("alt");
+    std::vector<v1::RecordingRecord> stored;
+    for (int i = 0; i < 3; ++i) {
+      v1::RecordingRecord r;
+      r.set_offset_us(1000 * (i + 1));
+      r.mutable_data()->set_bytes(std::string(100, 'a'));
+      ASSERT_TRUE(chain.Append(r).ok());
+      stored.push_back(r);
+    }
+    ASSERT_TRUE(writer.Write(kGateway, "alt", stored).ok());
+  }
+  // ... and the spool says something else for them (its own valid chain).
+  auto w = SpoolWriter::Create(spool_dir_, Meta("alt"));
+  ASSERT_TRUE(w.ok());
+  RecordChainer chain("alt");
+  Append(*w, chain, 5, true, 'x');
+  ASSERT_TRUE(w->Close().ok());
+  // Another session behind it (in name order) is not held up by it.
+  auto good = SpoolWriter::Create(spool_dir_, Meta("zz-good"));
+  ASSERT_TRUE(good.ok());
+  RecordChainer good_chain("zz-good");
+  Append(*good, good_chain, 2, true);
+  ASSERT_TRUE(good->Close().ok());
+  auto shipper = StartShipper();
+  EXPECT_FALSE(shipper->RunOnce().ok());
+  EXPECT_TRUE(Exists("alt"));
+  EXPECT_FALSE(Exists("zz-good"));
+  EXPECT_EQ(store_->GetSession("zz-good")->last_seq, 3u);
+  auto s = store_->GetSession("alt");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->last_seq, 3u);  // nothing of the altered spool was stored
+  EXPECT_EQ(s->status, storage::SessionStatus::kActive);
+}
+
+TEST_F(ShipperTest, MessagesStayWithinTheLimits) {
+  auto w = SpoolWriter::Create(spool_dir_, Meta("lim"));
+  ASSERT_TRUE(w.ok());
+  RecordChainer chain("lim");
+  Append(*w, chain, 600, true);
+  ASSERT_TRUE(w->Close().ok());
+  auto shipper = StartShipper();
+  ASSERT_TRUE(shipper->RunOnce().ok());
+  EXPECT_EQ(uploader_->max_batch, kShipMaxRecordsPerMessage);
+  EXPECT_EQ(store_->GetSession("lim")->last_seq, 601u);
+  EXPECT_FALSE(Exists("lim"));
+
+  // Bytes: 100-byte records, a 1 KiB message limit.
+  auto w2 = SpoolWriter::Create(spool_dir_, Meta("lim2"));
+  ASSERT_TRUE(w2.ok());
+  RecordChainer chain2("lim2");
+  Append(*w2, chain2, 50, true);
+  ASSERT_TRUE(w2->Close().ok());
+  uploader_->max_batch = uploader_->max_batch_bytes = 0;
+  const int calls = uploader_->calls;
+  ShipperOptions small;
+  small.max_message_bytes = 1024;
+  small.max_bytes_per_call = 2048;  // then the call ends: several calls
+  auto shipper2 = StartShipper(small);
+  ASSERT_TRUE(shipper2->RunOnce().ok());
+  EXPECT_LE(uploader_->max_batch_bytes, 1024u);
+  EXPECT_GT(uploader_->max_batch, 1u);
+  EXPECT_GT(uploader_->calls - calls, 3);
+  EXPECT_EQ(store_->GetSession("lim2")->last_seq, 51u);
+}
+
+}  // namespace
+}  // namespace sallyport::audit

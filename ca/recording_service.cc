@@ -1,0 +1,95 @@
+#include "ca/recording_service.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "audit/events.h"
+#include "audit/recording_writer.h"
+#include "ca/service_util.h"
+#include "storage/records.h"
+
+namespace sallyport::ca {
+namespace {
+
+namespace pb = gateway::v1;
+namespace av1 = ::sallyport::audit::v1;
+
+// The writer's refusals name the record and are safe to return; a DATA_LOSS
+// (a record that does not continue the chain, an altered re-shipment) is
+// the gateway's fault, not an internal error.
+grpc::Status Refusal(const absl::Status& status) {
+  if (status.code() == absl::StatusCode::kDataLoss) {
+    return grpc::Status(grpc::StatusCode::DATA_LOSS,
+                        std::string(status.message()));
+  }
+  return ToGrpc(status);
+}
+
+absl::Status CheckMessage(const pb::UploadRecordingRequest& m) {
+  if (m.records_size() > RecordingService::kMaxRecordsPerMessage) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("at most ", RecordingService::kMaxRecordsPerMessage,
+                     " records per message"));
+  }
+  if (m.ByteSizeLong() > RecordingService::kMaxMessageBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "at most ", RecordingService::kMaxMessageBytes, " bytes per message"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+grpc::Status RecordingService::UploadRecording(
+    grpc::ServerContext* context,
+    grpc::ServerReader<pb::UploadRecordingRequest>* reader,
+    pb::UploadRecordingResponse* response) {
+  absl::StatusOr<ClientIdentity> peer =
+      ctx_.peers->AuthenticateGateway(*context, "UploadRecording");
+  if (!peer.ok()) return ToGrpc(peer.status());
+  pb::UploadRecordingRequest m;
+  if (!reader->Read(&m)) {
+    return ToGrpc(absl::InvalidArgumentError("an upload needs its session"));
+  }
+  if (absl::Status bad = CheckMessage(m); !bad.ok()) return ToGrpc(bad);
+  if (!m.has_session()) {
+    return ToGrpc(absl::InvalidArgumentError(
+        "the first message of an upload must carry the session"));
+  }
+  const av1::RecordingSession meta = m.session();
+  if (absl::Status bad =
+          storage::ValidateText("session_id", meta.session_id(), 128, true);
+      !bad.ok()) {
+    return ToGrpc(bad);
+  }
+  audit::RecordingWriter writer(*ctx_.store);
+  auto refused = [&](const absl::Status& st) {
+    if (st.code() == absl::StatusCode::kPermissionDenied) {
+      (void)ctx_.audit->Record(audit::kEventRecordingRefused, peer->name,
+                               {{"gateway", peer->name},
+                                {"session_id", meta.session_id()},
+                                {"source", PeerAddress(context->peer())},
+                                {"reason", std::string(st.message())}});
+    }
+    return Refusal(st);
+  };
+  absl::StatusOr<av1::RecordingSession> stored = writer.Begin(peer->name, meta);
+  if (!stored.ok()) return refused(stored.status());
+  do {
+    if (absl::Status bad = CheckMessage(m); !bad.ok()) return ToGrpc(bad);
+    if (m.has_session() && m.session().session_id() != meta.session_id()) {
+      return ToGrpc(absl::InvalidArgumentError(
+          "one upload carries the records of one session"));
+    }
+    if (m.records_size() == 0) continue;
+    std::vector<av1::RecordingRecord> records(m.records().begin(),
+                                              m.records().end());
+    stored = writer.Write(peer->name, meta.session_id(), records);
+    if (!stored.ok()) return refused(stored.status());
+  } while (reader->Read(&m));
+  *response->mutable_session() = *stored;
+  return grpc::Status::OK;
+}
+
+}  // namespace sallyport::ca

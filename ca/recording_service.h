@@ -1,0 +1,44 @@
+// The GatewayRecordings gRPC service (proto/gateway.proto, issue 14): a
+// gateway's shipper streams a spooled session recording, and the CA stores
+// it through audit::RecordingWriter (it alone writes the Store). The caller
+// must present a gateway's mTLS certificate; a session recorded by another
+// gateway is refused and audited ("recording.refused").
+//
+// Every message is checked and stored before the next is read: memory per
+// call is one message (at most kMaxRecordsPerMessage records and
+// kMaxMessageBytes), and what was stored before an error stays stored, so
+// the shipper resumes from the `last_seq` a session-only call returns.
+#ifndef SALLYPORT_CA_RECORDING_SERVICE_H_
+#define SALLYPORT_CA_RECORDING_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstddef>
+
+#include "ca/ca_service.h"
+#include "proto/gateway.grpc.pb.h"
+
+namespace sallyport::ca {
+
+class RecordingService final : public gateway::v1::GatewayRecordings::Service {
+ public:
+  // Records per UploadRecordingRequest.
+  static constexpr int kMaxRecordsPerMessage = 256;
+  // Serialized bytes per UploadRecordingRequest (the server's receive limit,
+  // CaServer::kMaxReceiveMessageBytes, refuses larger ones before this).
+  static constexpr size_t kMaxMessageBytes = size_t{1} << 20;
+
+  explicit RecordingService(CaContext ctx) : ctx_(ctx) {}
+
+  grpc::Status UploadRecording(
+      grpc::ServerContext* context,
+      grpc::ServerReader<gateway::v1::UploadRecordingRequest>* reader,
+      gateway::v1::UploadRecordingResponse* response) override;
+
+ private:
+  CaContext ctx_;
+};
+
+}  // namespace sallyport::ca
+
+#endif  // SALLYPORT_CA_RECORDING_SERVICE_H_

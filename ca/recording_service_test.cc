@@ -1,0 +1,209 @@
+// GatewayRecordings.UploadRecording (issue 14) against a real in-process CA
+// over mTLS: a gateway uploads its session and learns where to resume; a
+// re-sent record is accepted when identical and refused when altered; a
+// user identity is refused; a gateway uploading another gateway's session
+// is refused and audited; the per-message limits hold at the limit.
+#include "ca/recording_service.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "audit/events.h"
+#include "audit/recording_record.h"
+#include "ca/ca_test_env.h"
+#include "ca/gateway_test_util.h"
+#include "gtest/gtest.h"
+#include "proto/gateway.grpc.pb.h"
+
+namespace sallyport::ca {
+namespace {
+
+namespace pb = gateway::v1;
+namespace av1 = ::sallyport::audit::v1;
+
+class RecordingServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto env = CaTestEnv::Create();
+    ASSERT_TRUE(env.ok()) << env.status();
+    env_ = *std::move(env);
+    gw_a_ = EnrollOrDie(*env_, "gw-a");
+    gw_b_ = EnrollOrDie(*env_, "gw-b");
+    ASSERT_TRUE(gw_a_.channel && gw_b_.channel);
+  }
+
+  static av1::RecordingSession Meta(const std::string& id) {
+    av1::RecordingSession m;
+    m.set_session_id(id);
+    m.set_user("alice");
+    m.set_login("ubuntu");
+    m.set_host("web01");
+    m.set_started_at_us(1700000000000000);
+    return m;
+  }
+
+  // n chained data records of `size` bytes, then an end when `end`.
+  static std::vector<av1::RecordingRecord> Chain(const std::string& id, int n,
+                                                 bool end, char fill = 'a',
+                                                 size_t size = 10) {
+    audit::RecordChainer chain(id);
+    std::vector<av1::RecordingRecord> out;
+    for (int i = 0; i < n + (end ? 1 : 0); ++i) {
+      av1::RecordingRecord r;
+      r.set_offset_us(1000 * (i + 1));
+      if (i < n) {
+        r.mutable_data()->set_direction(av1::RECORD_DIRECTION_OUTPUT);
+        r.mutable_data()->set_bytes(std::string(size, fill));
+      } else {
+        r.mutable_session_end()->set_status(av1::SESSION_STATUS_ENDED);
+      }
+      EXPECT_TRUE(chain.Append(r).ok());
+      out.push_back(r);
+    }
+    return out;
+  }
+
+  // One upload: the session, then `messages` (each a list of records).
+  static grpc::Status Upload(
+      const std::shared_ptr<grpc::Channel>& channel,
+      const av1::RecordingSession& meta,
+      const std::vector<std::vector<av1::RecordingRecord>>& messages,
+      pb::UploadRecordingResponse* response) {
+    auto stub = pb::GatewayRecordings::NewStub(channel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(60));
+    auto writer = stub->UploadRecording(&ctx, response);
+    pb::UploadRecordingRequest m;
+    *m.mutable_session() = meta;
+    if (messages.empty()) writer->Write(m);
+    for (const auto& records : messages) {
+      for (const auto& r : records) *m.add_records() = r;
+      if (!writer->Write(m)) break;
+      m.Clear();
+    }
+    writer->WritesDone();
+    return writer->Finish();
+  }
+
+  bool AuditHas(std::string_view type, std::string_view text) {
+    auto events = env_->store().ListAuditEvents(0, 10000);
+    if (!events.ok()) return false;
+    for (const auto& e : *events) {
+      if (e.type == type && e.payload_json.find(text) != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  std::unique_ptr<CaTestEnv> env_;
+  EnrolledGateway gw_a_, gw_b_;
+};
+
+TEST_F(RecordingServiceTest, UploadsAndAnswersWhereToResume) {
+  const auto records = Chain("s1", 5, true);
+  pb::UploadRecordingResponse r;
+  // A session-only call: nothing stored yet.
+  ASSERT_TRUE(Upload(gw_a_.channel, Meta("s1"), {}, &r).ok());
+  EXPECT_EQ(r.session().last_seq(), 0u);
+  std::vector<av1::RecordingRecord> first(records.begin(), records.begin() + 3);
+  ASSERT_TRUE(Upload(gw_a_.channel, Meta("s1"), {first}, &r).ok());
+  EXPECT_EQ(r.session().last_seq(), 3u);
+  ASSERT_TRUE(Upload(gw_a_.channel, Meta("s1"), {}, &r).ok());
+  EXPECT_EQ(r.session().last_seq(), 3u);
+  EXPECT_EQ(r.session().gateway_id(), "gw-a");
+  // Re-sending everything: 1..3 are identical, 4..6 new.
+  ASSERT_TRUE(Upload(gw_a_.channel, Meta("s1"), {records}, &r).ok());
+  EXPECT_EQ(r.session().last_seq(), 6u);
+  EXPECT_EQ(r.session().status(), av1::SESSION_STATUS_ENDED);
+  EXPECT_EQ(r.session().chain_head(), records.back().hash());
+}
+
+TEST_F(RecordingServiceTest, AlteredReshipmentAndGapsAreRefused) {
+  pb::UploadRecordingResponse r;
+  ASSERT_TRUE(
+      Upload(gw_a_.channel, Meta("s2"), {Chain("s2", 3, false)}, &r).ok());
+  // The same seqs with other bytes (a valid chain of its own).
+  grpc::Status altered =
+      Upload(gw_a_.channel, Meta("s2"), {Chain("s2", 4, false, 'x')}, &r);
+  EXPECT_FALSE(altered.ok());
+  auto s = env_->store().GetSession("s2");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->last_seq, 3u);
+  // A gap: record 5 after 3.
+  const auto more = Chain("s2", 5, false);
+  grpc::Status gap = Upload(gw_a_.channel, Meta("s2"), {{more[4]}}, &r);
+  EXPECT_EQ(gap.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << gap.error_message();
+}
+
+TEST_F(RecordingServiceTest, UserIdentityIsRefused) {
+  ASSERT_TRUE(env_->AddRole("dev", {"ubuntu"}).ok());
+  ASSERT_TRUE(env_->AddUser("alice", "pw-of-alice", {"dev"}).ok());
+  auto login = env_->Login("alice", "pw-of-alice");
+  ASSERT_TRUE(login.status.ok()) << login.status.error_message();
+  pb::UploadRecordingResponse r;
+  grpc::Status st =
+      Upload(login.channel, Meta("s3"), {Chain("s3", 1, false)}, &r);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(absl::IsNotFound(env_->store().GetSession("s3").status()));
+  // And without a client certificate.
+  st = Upload(env_->AnonymousChannel(), Meta("s3"), {}, &r);
+  EXPECT_FALSE(st.ok());
+}
+
+TEST_F(RecordingServiceTest, AnotherGatewaysSessionIsRefusedAndAudited) {
+  pb::UploadRecordingResponse r;
+  ASSERT_TRUE(
+      Upload(gw_a_.channel, Meta("owned"), {Chain("owned", 2, false)}, &r)
+          .ok());
+  EXPECT_FALSE(AuditHas(audit::kEventRecordingRefused, "owned"));
+  // gw-b asks where it stands, and tries to write.
+  grpc::Status ask = Upload(gw_b_.channel, Meta("owned"), {}, &r);
+  EXPECT_EQ(ask.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  grpc::Status write =
+      Upload(gw_b_.channel, Meta("owned"), {Chain("owned", 3, false)}, &r);
+  EXPECT_EQ(write.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(AuditHas(audit::kEventRecordingRefused, "owned"));
+  EXPECT_TRUE(AuditHas(audit::kEventRecordingRefused, "gw-b"));
+  EXPECT_EQ(env_->store().GetSession("owned")->last_seq, 2u);
+  EXPECT_EQ(env_->store().GetSession("owned")->gateway_id, "gw-a");
+}
+
+TEST_F(RecordingServiceTest, RecordsPerMessageAtTheLimit) {
+  const int n = RecordingService::kMaxRecordsPerMessage;
+  const auto records = Chain("lim", n + 1, false);
+  pb::UploadRecordingResponse r;
+  std::vector<av1::RecordingRecord> at(records.begin(), records.begin() + n);
+  ASSERT_TRUE(Upload(gw_a_.channel, Meta("lim"), {at}, &r).ok());
+  EXPECT_EQ(r.session().last_seq(), static_cast<uint64_t>(n));
+  // n + 1 in one message: refused, nothing of it stored.
+  const auto over_records = Chain("lim2", n + 1, false);
+  grpc::Status over = Upload(gw_a_.channel, Meta("lim2"), {over_records}, &r);
+  EXPECT_EQ(over.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << over.error_message();
+  auto s = env_->store().GetSession("lim2");
+  EXPECT_TRUE(!s.ok() || s->last_seq == 0);
+}
+
+TEST_F(RecordingServiceTest, MessageBytesAtTheLimit) {
+  // Records of 100 KiB: 9 fit in 1 MiB, 11 do not.
+  const auto records = Chain("big", 11, false, 'b', 100 << 10);
+  pb::UploadRecordingResponse r;
+  std::vector<av1::RecordingRecord> nine(records.begin(), records.begin() + 9);
+  ASSERT_TRUE(Upload(gw_a_.channel, Meta("big"), {nine}, &r).ok());
+  EXPECT_EQ(r.session().last_seq(), 9u);
+  const auto big2 = Chain("big2", 11, false, 'b', 100 << 10);
+  grpc::Status over = Upload(gw_a_.channel, Meta("big2"), {big2}, &r);
+  EXPECT_EQ(over.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << over.error_message();
+  auto s = env_->store().GetSession("big2");
+  EXPECT_TRUE(!s.ok() || s->last_seq == 0);
+}
+
+}  // namespace
+}  // namespace sallyport::ca

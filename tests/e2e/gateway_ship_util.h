@@ -1,0 +1,60 @@
+// What the shipper's end-to-end tests share (issue 14): the recordings the
+// real CA stored (read from its Store, as spctl does), the spool files the
+// real gateway left, and a streaming exec client whose received bytes are
+// compared with the recording.
+#ifndef SALLYPORT_TESTS_E2E_GATEWAY_SHIP_UTIL_H_
+#define SALLYPORT_TESTS_E2E_GATEWAY_SHIP_UTIL_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proto/audit.pb.h"
+#include "storage/store.h"
+#include "tests/e2e/gateway_e2e_env.h"
+#include "tests/harness/subprocess.h"
+
+namespace sallyport::testing {
+
+// A stored recording: the session and the stdout of the exec channel
+// whose command line was `command`.
+struct StoredRecording {
+  storage::Session session;
+  std::vector<audit::v1::RecordingRecord> records;
+  std::string output;
+  bool has_end = false;
+};
+
+// The recording of `command` in the store at `store_url`, read whole.
+// nullopt when no stored session holds an exec of `command`.
+std::optional<StoredRecording> FindStoredRecording(const std::string& store_url,
+                                                   const std::string& command);
+
+// Whether the stored recording's hash chain checks (audit::VerifyRecording,
+// what `spctl sessions verify` runs); the problem when it does not.
+absl::Status VerifyStoredRecording(const std::string& store_url,
+                                   const std::string& session_id);
+
+// Paths of the *.spool files in `dir`.
+std::vector<std::string> SpoolFiles(const std::string& dir);
+
+std::string Sha256Hex(const std::string& bytes);
+
+// `ssh ... COMMAND > received` in the background (bash -c).
+absl::StatusOr<std::unique_ptr<BackgroundProcess>> StartStreamingClient(
+    GatewayE2eEnv& env, const std::string& command,
+    const std::string& received);
+
+// Waits until `path` holds more than `bytes` (false at the deadline).
+bool WaitForFileSize(const std::string& path, int64_t bytes,
+                     absl::Duration timeout);
+
+// `spctl ARGS` as the fixture's admin.
+RunResult Spctl(BastionFixture& fixture, const std::vector<std::string>& args);
+
+}  // namespace sallyport::testing
+
+#endif  // SALLYPORT_TESTS_E2E_GATEWAY_SHIP_UTIL_H_
