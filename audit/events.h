@@ -4,7 +4,7 @@
 // checks that it does). Codes never change meaning; new ones are added.
 //
 // An event is stored as (seq, time, type = code, actor, payload JSON,
-// prev_hash, hash) in the Store's hash chain (storage/audit_hash.h). The
+// prev_hash, hash) in the Store's hash chain (audit/audit_hash.h). The
 // payload is a flat JSON object built from AuditFields; it never holds a
 // secret (password, one-time code, private key, token secret).
 //

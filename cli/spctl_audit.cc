@@ -6,9 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "audit/audit_hash.h"
 #include "base/event_line.h"
 #include "cli/spctl.h"
-#include "storage/audit_hash.h"
 
 namespace sallyport::cli {
 namespace {
@@ -135,7 +135,7 @@ class ChainChecker {
   void Add(const pb::AuditEvent& e) {
     ++checked_;
     if (!problem_.ok()) return;
-    storage::AuditEvent ev;
+    audit::AuditEvent ev;
     ev.seq = e.seq();
     ev.time = FromProtoTime(e.time());
     ev.type = e.type();
@@ -152,7 +152,7 @@ class ChainChecker {
               : absl::StrCat(" is out of order: found event ", ev.seq)));
       return;
     }
-    problem_ = storage::VerifyAuditChain(head_, {ev});
+    problem_ = audit::VerifyAuditChain(head_, {ev});
     if (!problem_.ok()) {
       problem_ = absl::DataLossError(absl::StrCat(
           problem_.message(),
@@ -179,7 +179,7 @@ class ChainChecker {
   uint64_t last() const { return head_.seq; }
 
  private:
-  storage::AuditHead head_{0, std::string(storage::kAuditGenesisHash)};
+  audit::AuditHead head_{0, std::string(audit::kAuditGenesisHash)};
   absl::Status problem_;
   uint64_t checked_ = 0;
 };

@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "audit/events.h"
 #include "gateway/connection_internal.h"
 #include "gateway/gateway_connection.h"
 #include "ssh/connection/messages.h"
@@ -136,6 +137,8 @@ void GatewayConnection::AttachTapAndOpen(Bridge& b) {
     return;
   }
   b.tap = std::move(*tap);
+  observer().AuditEvent(log_conn_, audit::kEventRecordingStarted,
+                        {{"channel", int64_t{b.down.id()}}, {"kind", b.type}});
   if (upstream_ready_) {
     OpenUpstreamChannel(b);
   } else {
@@ -393,6 +396,7 @@ void GatewayConnection::StartCommand(Bridge& b, PendingRequest r,
     CloseBridge(b, "recording failed");
     return;
   }
+  ReportCommand(b, r.type, kind, summary);
   Forward(b, std::move(r));
 }
 

@@ -5,7 +5,9 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "audit/events.h"
 #include "gateway/connection_internal.h"
 #include "gateway/gateway_connection.h"
 #include "ssh/net/spawn.h"
@@ -75,6 +77,38 @@ void GatewayConnection::ReportChannelClosed(Bridge& b) {
   if (!b.reported_open) return;
   b.reported_open = false;
   observer().ChannelClosed(log_conn_, ChannelLog(b), b.bytes_in, b.bytes_out);
+}
+
+void GatewayConnection::ReportCommand(const Bridge& b, std::string_view type,
+                                      std::string_view kind,
+                                      const std::string& command) {
+  const int64_t channel = b.down.id();
+  if (type == "exec") {
+    observer().AuditEvent(log_conn_, audit::kEventExecCommand,
+                          {{"channel", channel},
+                           {"host", target_.host},
+                           {"login", target_.login},
+                           {"command", command}});
+  }
+  // scp runs "scp [options] -t|-f PATH" on the host: -t receives (an
+  // upload), -f sends (a download).
+  std::string_view direction;
+  if (kind == "sftp") {
+    direction = "both";
+  } else if (type == "exec" &&
+             (command == "scp" || absl::StartsWith(command, "scp "))) {
+    if (absl::StrContains(command, " -t")) direction = "upload";
+    if (absl::StrContains(command, " -f")) direction = "download";
+  }
+  if (!direction.empty()) {
+    observer().AuditEvent(
+        log_conn_, audit::kEventFileTransferStart,
+        {{"channel", channel},
+         {"host", target_.host},
+         {"login", target_.login},
+         {"protocol", std::string(kind == "sftp" ? "sftp" : "scp")},
+         {"direction", std::string(direction)}});
+  }
 }
 
 void GatewayConnection::ReportUpstream(bool ok, std::string_view reason) {

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "audit/events.h"
 #include "gateway/connection_internal.h"
 #include "gateway/gateway_connection.h"
 #include "ssh/connection/messages.h"
@@ -247,8 +248,8 @@ void GatewayConnection::StartRelay(Channel ch, const std::string& host,
     NoteConnectionData(client_to_target, n);
   };
   const absl::Time started = Now();
-  o.on_end = [this, passthrough, event, what, started](TcpRelay& r,
-                                                       const std::string& why) {
+  o.on_end = [this, passthrough, event, what, started, destination](
+                 TcpRelay& r, const std::string& why) {
     const std::string bytes =
         absl::StrCat("bytes_in=", r.bytes_in(), " bytes_out=", r.bytes_out());
     if (passthrough && r.tap() != nullptr)
@@ -258,6 +259,15 @@ void GatewayConnection::StartRelay(Channel ch, const std::string& host,
         "event=", event, ".end ", what, " ", bytes,
         " duration_ms=", absl::ToInt64Milliseconds(Now() - started),
         " reason=\"", Safe(why), "\""));
+    observer().AuditEvent(
+        log_conn_,
+        passthrough ? audit::kEventProxyJumpClose
+                    : audit::kEventPortForwardClose,
+        {{"channel", int64_t{r.down().id()}},
+         {"destination", destination},
+         {"bytes_in", static_cast<int64_t>(r.bytes_in())},
+         {"bytes_out", static_cast<int64_t>(r.bytes_out())},
+         {"duration_ms", absl::ToInt64Milliseconds(Now() - started)}});
   };
   auto relay = std::make_shared<TcpRelay>(std::move(o));
   relays_[ch.id()] = relay;
@@ -265,7 +275,8 @@ void GatewayConnection::StartRelay(Channel ch, const std::string& host,
   const uint32_t id = ch.id();
   ssh::net::Spawn(
       executor_,
-      [self, relay, id, address, port, event, what]() -> asio::awaitable<void> {
+      [self, relay, id, address, port, event, what, passthrough, host,
+       destination]() -> asio::awaitable<void> {
         absl::StatusOr<asio::ip::tcp::socket> sock = co_await ssh::net::Dial(
             self->executor_, address, port,
             self->proxy_.options().limits.upstream_connect_timeout);
@@ -284,6 +295,13 @@ void GatewayConnection::StartRelay(Channel ch, const std::string& host,
           co_return;
         }
         self->Log(absl::StrCat("event=", event, ".start ", what));
+        self->observer().AuditEvent(
+            self->log_conn_,
+            passthrough ? audit::kEventProxyJump : audit::kEventPortForwardOpen,
+            {{"channel", int64_t{id}},
+             {"host", host},
+             {"destination", destination},
+             {"mode", std::string(passthrough ? "passthrough" : "forward")}});
         relay->Start(std::move(*sock));
       },
       "gateway relay");

@@ -374,6 +374,10 @@ class GatewayConnection
   void ReportChannelRefused(std::string_view kind, const std::string& dest,
                             uint32_t id, std::string_view reason);
   void ReportChannelClosed(Bridge& b);
+  // Audit events of a started command: exec.command for an exec, and
+  // filetransfer.start for sftp and scp -t/-f (gwev).
+  void ReportCommand(const Bridge& b, std::string_view type,
+                     std::string_view kind, const std::string& command);
   void ReportUpstream(bool ok, std::string_view reason);
   void ReportClosed(const absl::Status& why);
   // Payload relayed on `b`; resets the idle clock.

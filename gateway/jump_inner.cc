@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "audit/events.h"
 #include "gateway/connection_internal.h"
 #include "gateway/gateway_connection.h"
 #include "ssh/cert/certificate.h"
@@ -107,6 +108,12 @@ void GatewayConnection::LaunchInner(Channel ch, const std::string& host,
                                                    std::move(origin));
   Log(absl::StrCat("event=jump.record ", Describe(), " channel=", id,
                    " to=", Safe(host), " inner_session=", inner->session_id_));
+  observer().AuditEvent(log_conn_, audit::kEventProxyJump,
+                        {{"channel", int64_t{id}},
+                         {"host", host},
+                         {"destination", host},
+                         {"mode", std::string("recorded")},
+                         {"inner_session", inner->session_id_}});
   ssh::net::Spawn(
       executor_, [inner]() -> asio::awaitable<void> { co_await inner->Run(); },
       "gateway inner session");

@@ -12,8 +12,10 @@
 
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "absl/time/time.h"
+#include "base/event_line.h"
 #include "gateway/log.h"
 
 namespace sallyport::gateway {
@@ -46,6 +48,12 @@ class ProxyObserver {
   virtual void UpstreamConnect(const LogConnection&, const LogUpstream&) {}
   // Channel payload relayed (client_to_target: from the user to the host).
   virtual void Bytes(bool /*client_to_target*/, uint64_t /*n*/) {}
+  // An audit event (a gateway code of audit/events.h) that no hook above
+  // carries: exec command line, port forward and jump open/close, file
+  // transfer start, recording started. `fields` after the connection's;
+  // never a secret.
+  virtual void AuditEvent(const LogConnection&, std::string_view /*code*/,
+                          const std::vector<base::LogField>& /*fields*/) {}
 };
 
 // A stable, low-cardinality code for an authentication refusal reason (the

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "audit/events.h"
+
 namespace sallyport::gateway {
 
 namespace {
@@ -59,6 +61,24 @@ void GatewayOps::CaRpc(std::string_view rpc, absl::Duration latency) {
       .Observe(absl::ToDoubleSeconds(latency));
 }
 
+void GatewayOps::SetEventSender(EventSender* sender) {
+  sender_.store(sender, std::memory_order_release);
+}
+
+void GatewayOps::Send(const LogConnection& c, std::string_view code,
+                      const std::vector<base::LogField>& fields) {
+  EventSender* sender = sender_.load(std::memory_order_acquire);
+  if (sender == nullptr || c.session.empty()) return;
+  const absl::Time now = clock_ != nullptr ? clock_->Now() : absl::Now();
+  (void)sender->Enqueue(code, c.session, c.user, now, fields);
+}
+
+void GatewayOps::AuditEvent(const LogConnection& c, std::string_view code,
+                            const std::vector<base::LogField>& fields) {
+  log()->Event(code, true, c, fields);
+  Send(c, code, fields);
+}
+
 void GatewayOps::ConnectionOpened(const LogConnection& c) {
   metrics_.connections_accepted.Inc();
   metrics_.connections_current.Add(1);
@@ -73,6 +93,15 @@ void GatewayOps::ConnectionClosed(const LogConnection& c,
   metrics_.connections_closed.WithLabels({std::string(outcome)}).Inc();
   if (outcome == kOutcomeOk) metrics_.sessions_active.Add(-1);
   log()->ConnectionClosed(c, outcome, d, bytes_in, bytes_out, reason);
+  // A session existed only when the user authenticated ("ok").
+  if (outcome == kOutcomeOk) {
+    Send(c, audit::kEventSessionEnd,
+         {{"outcome", std::string(outcome)},
+          {"duration_ms", absl::ToInt64Milliseconds(d)},
+          {"bytes_in", static_cast<int64_t>(bytes_in)},
+          {"bytes_out", static_cast<int64_t>(bytes_out)},
+          {"reason", std::string(reason)}});
+  }
 }
 
 void GatewayOps::AuthDecision(const LogConnection& c,
@@ -83,29 +112,82 @@ void GatewayOps::AuthDecision(const LogConnection& c,
     metrics_.auth_failures.WithLabels({d.reason}).Inc();
   }
   log()->AuthDecision(c, d);
+  if (d.allowed) {
+    Send(c, audit::kEventSessionStart,
+         {{"login", d.login},
+          {"host", d.host},
+          {"peer", c.peer},
+          {"serial", static_cast<int64_t>(d.serial)},
+          {"ca_fingerprint", d.ca_fingerprint}});
+  } else {
+    Send(c, audit::kEventSessionRefused,
+         {{"peer", c.peer},
+          {"login", d.login},
+          {"host", d.host},
+          {"reason", d.reason}});
+  }
 }
 
 void GatewayOps::ChannelOpened(const LogConnection& c, const LogChannel& ch) {
   metrics_.channels_opened.WithLabels({KindLabel(ch.kind)}).Inc();
   metrics_.channels_open.Add(1);
   log()->ChannelOpened(c, ch);
+  if (ch.kind == "direct-tcpip") {
+    Send(c, audit::kEventPortForwardOpen,
+         {{"channel", int64_t{ch.id}},
+          {"host", ch.host},
+          {"login", ch.login},
+          {"destination", ch.destination}});
+  } else {
+    Send(c, audit::kEventChannelOpen,
+         {{"channel", int64_t{ch.id}},
+          {"kind", ch.kind},
+          {"login", ch.login},
+          {"host", ch.host}});
+  }
 }
 
 void GatewayOps::ChannelRefused(const LogConnection& c, const LogChannel& ch,
                                 std::string_view reason) {
   metrics_.channels_refused.WithLabels({KindLabel(ch.kind)}).Inc();
   log()->ChannelRefused(c, ch, reason);
+  std::vector<base::LogField> fields = {{"channel", int64_t{ch.id}},
+                                        {"kind", ch.kind},
+                                        {"login", ch.login},
+                                        {"host", ch.host},
+                                        {"reason", std::string(reason)}};
+  if (!ch.destination.empty())
+    fields.push_back({"destination", ch.destination});
+  Send(c, audit::kEventChannelRefused, fields);
 }
 
 void GatewayOps::ChannelClosed(const LogConnection& c, const LogChannel& ch,
                                uint64_t bytes_in, uint64_t bytes_out) {
   metrics_.channels_open.Add(-1);
   log()->ChannelClosed(c, ch, bytes_in, bytes_out);
+  const bool forward = ch.kind == "direct-tcpip";
+  std::vector<base::LogField> fields = {{"channel", int64_t{ch.id}}};
+  if (forward) {
+    fields.push_back({"destination", ch.destination});
+  } else {
+    fields.push_back({"kind", ch.kind});
+  }
+  fields.push_back({"bytes_in", static_cast<int64_t>(bytes_in)});
+  fields.push_back({"bytes_out", static_cast<int64_t>(bytes_out)});
+  Send(c, forward ? audit::kEventPortForwardClose : audit::kEventChannelClose,
+       fields);
 }
 
 void GatewayOps::UpstreamConnect(const LogConnection& c, const LogUpstream& u) {
   if (u.ok) upstream_latency_.Observe(absl::ToDoubleSeconds(u.latency));
   log()->UpstreamConnect(c, u);
+  if (!u.ok) {
+    Send(c, audit::kEventUpstreamFailed,
+         {{"host", u.host},
+          {"address", u.address},
+          {"login", u.login},
+          {"reason", u.reason}});
+  }
 }
 
 void GatewayOps::Bytes(bool client_to_target, uint64_t n) {

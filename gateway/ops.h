@@ -1,6 +1,10 @@
 // The gateway's operations glue (issue 12 "Operations"): a ProxyObserver
 // that writes each event as a GatewayLog line and counts it in
 // GatewayMetrics. The log format can change at run time (SIGHUP).
+// With an EventSender (issue 14), the audit events among them (session
+// start/refused/end, channel open/refused/close, port forwards, upstream
+// failures, AuditEvent) also go to the CA; the log line is written first
+// and stays the source of truth when the sender's queue is full.
 #ifndef SALLYPORT_GATEWAY_OPS_H_
 #define SALLYPORT_GATEWAY_OPS_H_
 
@@ -14,6 +18,7 @@
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "base/event_line.h"
+#include "gateway/event_sender.h"
 #include "gateway/log.h"
 #include "gateway/metrics.h"
 #include "gateway/observer.h"
@@ -39,6 +44,9 @@ class GatewayOps : public ProxyObserver {
               bool success = true);
   // A CA RPC's latency (CaClient::Options::on_rpc).
   void CaRpc(std::string_view rpc, absl::Duration latency);
+  // Audit events also go to `sender` (null: log lines only). The sender
+  // must outlive the calls (set it to null before destroying it).
+  void SetEventSender(EventSender* sender);
 
   // ---- ProxyObserver
   void ConnectionOpened(const LogConnection& c) override;
@@ -53,9 +61,15 @@ class GatewayOps : public ProxyObserver {
                      uint64_t bytes_in, uint64_t bytes_out) override;
   void UpstreamConnect(const LogConnection& c, const LogUpstream& u) override;
   void Bytes(bool client_to_target, uint64_t n) override;
+  void AuditEvent(const LogConnection& c, std::string_view code,
+                  const std::vector<base::LogField>& fields) override;
 
  private:
   std::shared_ptr<GatewayLog> log() const;
+  // Queues an audit event of the connection's session (no-op without a
+  // sender or a session).
+  void Send(const LogConnection& c, std::string_view code,
+            const std::vector<base::LogField>& fields);
 
   const GatewayLog::Sink sink_;
   const base::Clock* const clock_;
@@ -68,6 +82,7 @@ class GatewayOps : public ProxyObserver {
   Counter& bytes_in_;
   Counter& bytes_out_;
   Histogram& upstream_latency_;
+  std::atomic<EventSender*> sender_{nullptr};
 };
 
 }  // namespace sallyport::gateway

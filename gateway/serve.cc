@@ -23,6 +23,9 @@
 namespace sallyport::gateway {
 namespace {
 
+// Drain: how long the last audit events may take to reach the CA.
+constexpr absl::Duration kEventFlushTimeout = absl::Seconds(5);
+
 absl::StatusOr<ssh::transport::ServerHostKey> LoadHostKey(
     const GatewayFileSettings& f) {
   absl::StatusOr<ssh::crypto::PrivateKey> host_key =
@@ -167,6 +170,15 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       MakeCaChannel(channel_options);
   if (!channel.ok()) return channel.status();
   s->channel_ = *channel;
+  // gwev (#14): the gateway's audit events go to the CA over this channel.
+  EventSenderOptions event_options;
+  event_options.registry = &ops->registry();
+  event_options.log = [ops](std::string_view line) {
+    ops->Notice("audit.events", line);
+  };
+  s->event_sender_ = std::make_unique<EventSender>(
+      std::move(event_options), EventSender::GrpcSend(*channel));
+  ops->SetEventSender(s->event_sender_.get());
   CaClient::Options ca_options;
   ca_options.channel = *channel;
   ca_options.revocation_grace = c.revocation_grace;
@@ -347,6 +359,9 @@ GatewayServer::~GatewayServer() {
   // Destroys the connections' coroutines, which use the proxy.
   threads_.reset();
   proxy_.reset();
+  // Unsent events stay in the log lines (Drain flushed what it could).
+  if (ops_ != nullptr) ops_->SetEventSender(nullptr);
+  event_sender_.reset();
 }
 
 asio::ip::tcp::endpoint GatewayServer::local_endpoint() const {
@@ -379,6 +394,13 @@ void GatewayServer::Drain(absl::Duration timeout) {
   }
   Log(absl::StrCat("drained: ", proxy_->active_connections(),
                    " connections left"));
+  // The sessions' last events (session.end) go out before the exit.
+  if (event_sender_ != nullptr) {
+    absl::Status flushed =
+        event_sender_->Flush(absl::Now() + kEventFlushTimeout);
+    Log(flushed.ok() ? std::string("audit events sent")
+                     : absl::StrCat("audit events: ", flushed.message()));
+  }
 }
 
 absl::Status GatewayServer::Health() const {

@@ -35,6 +35,7 @@
 #include "audit/shipper.h"
 #include "gateway/ca_client.h"
 #include "gateway/config.h"
+#include "gateway/event_sender.h"
 #include "gateway/metrics_server.h"
 #include "gateway/ops.h"
 #include "gateway/proxy.h"
@@ -135,6 +136,8 @@ class GatewayServer {
   std::unique_ptr<audit::SpoolRecorder> spool_recorder_;
   std::unique_ptr<Recorder> spool_taps_;
   std::unique_ptr<GatewayOps> ops_;
+  // gwev (#14): audit events to the CA; outlives the proxy.
+  std::unique_ptr<EventSender> event_sender_;
   std::shared_ptr<RevocationSink> revocation_sink_ =
       std::make_shared<RevocationSink>();
   std::unique_ptr<ssh::net::IoThreads> threads_;

@@ -22,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "audit/audit_hash.h"
 #include "base/secret_bytes.h"
 
 namespace sallyport::storage {
@@ -224,9 +225,10 @@ struct Revocation {
 
 // ---------------------------------------------------------------- audit (§9)
 
-// prev_hash of the first event: 64 '0' characters.
-inline constexpr std::string_view kAuditGenesisHash =
-    "0000000000000000000000000000000000000000000000000000000000000000";
+// The chain's types (audit/audit_hash.h).
+using audit::AuditEvent;
+using audit::AuditHead;
+using audit::kAuditGenesisHash;
 
 struct AuditEventInput {
   std::string type;          // stable event code, e.g. "cert.issued"
@@ -234,23 +236,6 @@ struct AuditEventInput {
   std::string payload_json;  // opaque to the store; hashed byte for byte
 
   absl::Status Validate() const;
-};
-
-struct AuditEvent {
-  uint64_t seq = 0;  // 1, 2, 3, ... without gaps
-  absl::Time time;   // the store's clock at append
-  std::string type;
-  std::string actor;
-  std::string payload_json;
-  std::string prev_hash;  // hash of event seq-1 (kAuditGenesisHash for 1)
-  std::string hash;       // lowercase hex SHA-256, see audit_hash.h
-
-  bool operator==(const AuditEvent&) const = default;
-};
-
-struct AuditHead {
-  uint64_t seq = 0;                                   // 0 when the log is empty
-  std::string hash = std::string(kAuditGenesisHash);  // hash of event `seq`
 };
 
 // ---------------------------------------------------------------- sessions

@@ -1,11 +1,11 @@
-#include "storage/audit_hash.h"
+#include "audit/audit_hash.h"
 
 #include <openssl/evp.h>
 
 #include "absl/strings/str_cat.h"
 #include "base/openssl_handles.h"
 
-namespace sallyport::storage {
+namespace sallyport::audit {
 namespace {
 
 constexpr std::string_view kDomain = "sallyport.audit.v1";
@@ -99,4 +99,4 @@ absl::Status VerifyAuditChain(const AuditHead& before,
   return absl::OkStatus();
 }
 
-}  // namespace sallyport::storage
+}  // namespace sallyport::audit

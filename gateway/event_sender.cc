@@ -1,0 +1,288 @@
+#include "gateway/event_sender.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/safe_text.h"
+#include "proto/gateway.grpc.pb.h"
+
+namespace sallyport::gateway {
+namespace {
+
+namespace pb = gateway::v1;
+
+// Valid UTF-8 without NUL, at most `max` bytes (cut on a character
+// boundary); invalid bytes and NUL become U+FFFD.
+std::string CleanText(std::string_view s, size_t max) {
+  std::string out;
+  out.reserve(std::min(s.size(), max));
+  for (size_t i = 0; i < s.size();) {
+    size_t n = base::Utf8SequenceLength(s, i);
+    std::string_view piece =
+        (n == 0 || s[i] == '\0') ? "\xEF\xBF\xBD" : s.substr(i, n);
+    if (out.size() + piece.size() > max) break;
+    out.append(piece);
+    i += n == 0 ? 1 : n;
+  }
+  return out;
+}
+
+bool ValidName(std::string_view name) {
+  if (name.empty() || name.size() > 32) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) {
+      return false;
+    }
+  }
+  // Set by the CA from the caller and from the event itself.
+  return name != "gateway" && name != "session_id" && name != "at" &&
+         name != "user";
+}
+
+bool Permanent(const absl::Status& st) {
+  switch (st.code()) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kOutOfRange:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+EventSender::Send EventSender::GrpcSend(
+    std::shared_ptr<grpc::Channel> channel) {
+  std::shared_ptr<pb::GatewayEvents::Stub> stub =
+      pb::GatewayEvents::NewStub(std::move(channel));
+  return [stub](const pb::RecordGatewayEventsRequest& request,
+                absl::Duration timeout) -> absl::Status {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    pb::RecordGatewayEventsResponse response;
+    grpc::Status st = stub->RecordGatewayEvents(&ctx, request, &response);
+    if (st.ok()) return absl::OkStatus();
+    return absl::Status(static_cast<absl::StatusCode>(st.error_code()),
+                        st.error_message());
+  };
+}
+
+EventSender::EventSender(EventSenderOptions options, Send send)
+    : options_(std::move(options)), send_(std::move(send)) {
+  if (options_.registry != nullptr) {
+    MetricsRegistry& r = *options_.registry;
+    sent_metric_ = &r.AddCounter("sallyport_gateway_audit_events_sent_total",
+                                 "Audit events the CA accepted.")
+                        .Get();
+    dropped_metric_ =
+        &r.AddCounter("sallyport_gateway_audit_events_dropped_total",
+                      "Audit events dropped because the queue was full (the "
+                      "gateway log still has each).")
+             .Get();
+    rejected_metric_ =
+        &r.AddCounter("sallyport_gateway_audit_events_rejected_total",
+                      "Audit events the CA refused for good.")
+             .Get();
+    queued_metric_ = &r.AddGauge("sallyport_gateway_audit_events_queued",
+                                 "Audit events waiting to be sent to the CA.")
+                          .Get();
+  }
+  thread_ = std::thread([this] { Run(); });
+}
+
+EventSender::~EventSender() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void EventSender::Log(std::string_view line) {
+  if (options_.log) options_.log(line);
+}
+
+bool EventSender::Enqueue(std::string_view code, std::string_view session_id,
+                          std::string_view user, absl::Time at,
+                          const std::vector<base::LogField>& fields) {
+  pb::GatewayEvent e;
+  e.set_type(std::string(code));
+  e.set_session_id(CleanText(session_id, kMaxEventSessionIdBytes));
+  e.set_user(CleanText(user, 256));
+  e.mutable_at()->set_seconds(absl::ToUnixSeconds(at));
+  e.mutable_at()->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(
+      at - absl::FromUnixSeconds(absl::ToUnixSeconds(at)))));
+  std::set<std::string_view> seen;
+  for (const base::LogField& f : fields) {
+    if (e.fields_size() >= kMaxFieldsPerEvent) break;
+    if (!ValidName(f.first) || !seen.insert(f.first).second) continue;
+    pb::GatewayEventField* out = e.add_fields();
+    out->set_name(f.first);
+    if (const auto* s = std::get_if<std::string>(&f.second)) {
+      out->set_text(CleanText(*s, kMaxEventTextBytes));
+    } else if (const auto* n = std::get_if<int64_t>(&f.second)) {
+      out->set_number(*n);
+    } else if (const auto* b = std::get_if<bool>(&f.second)) {
+      out->set_flag(*b);
+    } else if (const auto* v =
+                   std::get_if<std::vector<std::string>>(&f.second)) {
+      out->set_text(CleanText(absl::StrJoin(*v, ","), kMaxEventTextBytes));
+    }
+  }
+  return Enqueue(std::move(e));
+}
+
+bool EventSender::Enqueue(pb::GatewayEvent event) {
+  if (event.session_id().empty()) return false;
+  uint64_t first_drop = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (queue_.size() >= options_.queue_limit) {
+      ++dropped_;
+      if (dropped_metric_ != nullptr) dropped_metric_->Inc();
+      if (++dropping_ == 1) first_drop = dropped_;
+    } else {
+      queue_.push_back(std::move(event));
+      ++queued_total_;
+      if (queued_metric_ != nullptr) queued_metric_->Add(1);
+      return true;
+    }
+  }
+  if (first_drop != 0) {
+    Log(absl::StrCat("the audit event queue is full (limit ",
+                     options_.queue_limit,
+                     "): new events are dropped until the CA takes them; "
+                     "each is still in this log; dropped so far: ",
+                     first_drop));
+  }
+  return false;
+}
+
+absl::Status EventSender::SendBatch(const std::vector<pb::GatewayEvent>& batch,
+                                    size_t* sent, size_t* rejected) {
+  pb::RecordGatewayEventsRequest request;
+  for (const pb::GatewayEvent& e : batch) *request.add_events() = e;
+  absl::Status st = send_(request, options_.rpc_timeout);
+  if (st.ok()) {
+    *sent += batch.size();
+    return st;
+  }
+  if (!Permanent(st)) return st;
+  if (batch.size() == 1) {
+    ++*rejected;
+    Log(absl::StrCat("the CA refused event ", base::SafeText(batch[0].type()),
+                     " of session ", base::SafeText(batch[0].session_id()),
+                     ": ", base::SafeText(std::string(st.message()))));
+    return absl::OkStatus();
+  }
+  // Find the event(s) the CA refuses; send the others.
+  for (const pb::GatewayEvent& e : batch) {
+    absl::Status one = SendBatch({e}, sent, rejected);
+    if (!one.ok()) return one;
+  }
+  return absl::OkStatus();
+}
+
+void EventSender::Run() {
+  absl::Duration backoff = options_.initial_backoff;
+  bool down = false;
+  for (;;) {
+    std::vector<pb::GatewayEvent> batch;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](EventSender* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+            return s->stop_ || !s->queue_.empty();
+          },
+          this));
+      if (stop_) return;
+      const size_t n = std::min<size_t>(queue_.size(), kMaxEventsPerRequest);
+      batch.assign(queue_.begin(), queue_.begin() + n);
+    }
+    size_t sent = 0, rejected = 0;
+    absl::Status st = SendBatch(batch, &sent, &rejected);
+    uint64_t dropped_summary = 0;
+    size_t left = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      const size_t done = sent + rejected;
+      queue_.erase(queue_.begin(), queue_.begin() + done);
+      done_total_ += done;
+      sent_ += sent;
+      rejected_ += rejected;
+      if (queued_metric_ != nullptr) queued_metric_->Add(-int64_t(done));
+      if (sent_metric_ != nullptr) sent_metric_->Inc(sent);
+      if (rejected_metric_ != nullptr) rejected_metric_->Inc(rejected);
+      if (done > 0 && dropping_ > 0 && queue_.size() < options_.queue_limit) {
+        dropped_summary = dropping_;
+        dropping_ = 0;
+      }
+      left = queue_.size();
+    }
+    if (dropped_summary != 0) {
+      Log(absl::StrCat(dropped_summary,
+                       " audit events were dropped while the queue was full "
+                       "(they are only in this log)"));
+    }
+    if (st.ok()) {
+      if (down) {
+        Log(absl::StrCat("the CA takes audit events again; queued: ", left));
+      }
+      down = false;
+      backoff = options_.initial_backoff;
+      continue;
+    }
+    if (!down) {
+      Log(absl::StrCat("cannot send audit events to the CA (",
+                       base::SafeText(std::string(st.message())), "); ", left,
+                       " queued, retrying with backoff"));
+    }
+    down = true;
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&stop_), backoff);
+    if (stop_) return;
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+absl::Status EventSender::Flush(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  const uint64_t target = queued_total_;
+  struct Arg {
+    EventSender* s;
+    uint64_t target;
+  } arg{this, target};
+  mu_.AwaitWithDeadline(absl::Condition(
+                            +[](Arg* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                              return a->s->done_total_ >= a->target;
+                            },
+                            &arg),
+                        deadline);
+  if (done_total_ >= target) return absl::OkStatus();
+  return absl::DeadlineExceededError(
+      absl::StrCat(target - done_total_, " audit events were not sent"));
+}
+
+size_t EventSender::queued() const {
+  absl::MutexLock lock(&mu_);
+  return queue_.size();
+}
+uint64_t EventSender::sent() const {
+  absl::MutexLock lock(&mu_);
+  return sent_;
+}
+uint64_t EventSender::dropped() const {
+  absl::MutexLock lock(&mu_);
+  return dropped_;
+}
+uint64_t EventSender::rejected() const {
+  absl::MutexLock lock(&mu_);
+  return rejected_;
+}
+
+}  // namespace sallyport::gateway

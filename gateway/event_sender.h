@@ -1,0 +1,127 @@
+// The gateway's audit event sender (issue 14 "Events", DESIGN.md §9): the
+// gateway's events (session start/end, channels, exec command lines, port
+// forwards, jumps, file transfers, recordings) go to the CA's
+// GatewayEvents.RecordGatewayEvents over the gateway's mTLS identity; only
+// the CA writes the hash-chained log.
+//
+// Events wait in a bounded in-memory queue (EventSenderOptions::queue_limit,
+// default kDefaultEventQueueLimit). One sender thread sends them in order,
+// in batches of at most kMaxEventsPerRequest, and retries with exponential
+// backoff while the CA is unreachable. When the queue is full a new event is
+// dropped: counted in sallyport_gateway_audit_events_dropped_total and said
+// in the gateway log (the event's own log line, written by GatewayOps before
+// it is queued, stays the source of truth). An event the CA refuses for
+// good (INVALID_ARGUMENT, PERMISSION_DENIED) is dropped alone, counted in
+// ..._rejected_total and logged; the rest of its batch is sent.
+//
+// Flush() sends what is queued (drain, SIGTERM); the destructor stops the
+// thread without sending.
+#ifndef SALLYPORT_GATEWAY_EVENT_SENDER_H_
+#define SALLYPORT_GATEWAY_EVENT_SENDER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "base/event_line.h"
+#include "gateway/metrics.h"
+#include "proto/gateway.pb.h"
+
+namespace sallyport::gateway {
+
+// Events held while the CA is unreachable; beyond, new events are dropped.
+inline constexpr size_t kDefaultEventQueueLimit = 10000;
+// The CA's request limits (ca/gateway_events_service.h).
+inline constexpr int kMaxEventsPerRequest = 256;
+inline constexpr int kMaxFieldsPerEvent = 64;
+inline constexpr size_t kMaxEventTextBytes = 16 << 10;
+inline constexpr size_t kMaxEventSessionIdBytes = 64;
+
+struct EventSenderOptions {
+  size_t queue_limit = kDefaultEventQueueLimit;
+  // Backoff after a failed send: doubles from `initial_backoff` up to
+  // `max_backoff`.
+  absl::Duration initial_backoff = absl::Milliseconds(250);
+  absl::Duration max_backoff = absl::Seconds(10);
+  absl::Duration rpc_timeout = absl::Seconds(30);
+  // Lines about the sender itself (drops, refusals, the CA coming back).
+  std::function<void(std::string_view line)> log;
+  // Registers the sender's metrics when set.
+  MetricsRegistry* registry = nullptr;
+};
+
+class EventSender {
+ public:
+  // Sends one request (the real one: GrpcSend).
+  using Send = std::function<absl::Status(
+      const gateway::v1::RecordGatewayEventsRequest&, absl::Duration timeout)>;
+  // GatewayEvents.RecordGatewayEvents on `channel` (the gateway's mTLS
+  // channel to the CA).
+  static Send GrpcSend(std::shared_ptr<grpc::Channel> channel);
+
+  EventSender(EventSenderOptions options, Send send);
+  ~EventSender();
+  EventSender(const EventSender&) = delete;
+  EventSender& operator=(const EventSender&) = delete;
+
+  // Builds an event of `code` for `session_id` (user may be empty) from log
+  // fields and queues it. Text is made valid UTF-8 without NUL and cut to
+  // kMaxEventTextBytes; fields beyond kMaxFieldsPerEvent and names the CA
+  // reserves are left out. False when dropped (queue full, no session).
+  bool Enqueue(std::string_view code, std::string_view session_id,
+               std::string_view user, absl::Time at,
+               const std::vector<base::LogField>& fields);
+  bool Enqueue(gateway::v1::GatewayEvent event);
+
+  // Waits until every event queued before the call was sent (or refused),
+  // or `deadline`. OK when they all went; DEADLINE_EXCEEDED otherwise.
+  absl::Status Flush(absl::Time deadline);
+
+  size_t queued() const;
+  uint64_t sent() const;
+  uint64_t dropped() const;
+  uint64_t rejected() const;
+
+ private:
+  void Run();
+  // Sends `batch`; on a permanent refusal of a batch, each event alone.
+  // Counts what finished from the front of `batch`; not OK when the CA
+  // could not be reached (the rest is retried).
+  absl::Status SendBatch(const std::vector<gateway::v1::GatewayEvent>& batch,
+                         size_t* sent, size_t* rejected);
+  void Log(std::string_view line);
+
+  const EventSenderOptions options_;
+  const Send send_;
+  mutable absl::Mutex mu_;
+  std::deque<gateway::v1::GatewayEvent> queue_ ABSL_GUARDED_BY(mu_);
+  // Events ever queued / ever finished (sent or refused), for Flush.
+  uint64_t queued_total_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t done_total_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t sent_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t rejected_ ABSL_GUARDED_BY(mu_) = 0;
+  // Drops since the queue was last below its limit (logged once per run).
+  uint64_t dropping_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  Counter* sent_metric_ = nullptr;
+  Counter* dropped_metric_ = nullptr;
+  Counter* rejected_metric_ = nullptr;
+  Gauge* queued_metric_ = nullptr;
+  std::thread thread_;
+};
+
+}  // namespace sallyport::gateway
+
+#endif  // SALLYPORT_GATEWAY_EVENT_SENDER_H_

@@ -1,0 +1,224 @@
+// EventSender against a real in-process CA (ca/gateway_test_util): events
+// reach the hash-chained log in order and in batches, an event the CA
+// refuses does not hold back the others, and the queue stops at its limit
+// (drops counted and logged) while the CA cannot be reached.
+#include "gateway/event_sender.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "audit/audit_hash.h"
+#include "ca/gateway_test_util.h"
+#include "gateway/metrics.h"
+#include "gtest/gtest.h"
+
+namespace sallyport::gateway {
+namespace {
+
+class EventSenderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto env = ca::StartCa(ca::Backend::kSqlite, &pg_);
+    ASSERT_TRUE(env.ok()) << env.status();
+    env_ = std::move(*env);
+    gateway_ = ca::EnrollOrDie(*env_, "gw1");
+    ASSERT_NE(gateway_.channel, nullptr);
+  }
+
+  EventSenderOptions Options() {
+    EventSenderOptions o;
+    o.initial_backoff = absl::Milliseconds(20);
+    o.max_backoff = absl::Milliseconds(200);
+    o.rpc_timeout = absl::Seconds(30);
+    o.registry = &registry_;
+    o.log = [this](std::string_view line) {
+      absl::MutexLock lock(&mu_);
+      lines_.emplace_back(line);
+    };
+    return o;
+  }
+
+  std::vector<storage::AuditEvent> Events(std::string_view type) {
+    std::vector<storage::AuditEvent> out;
+    auto all = env_->store().ListAuditEvents(0, 10000);
+    EXPECT_TRUE(all.ok()) << all.status();
+    if (!all.ok()) return out;
+    for (const storage::AuditEvent& e : *all) {
+      if (e.type == type) out.push_back(e);
+    }
+    return out;
+  }
+
+  void ExpectChainIntact() {
+    auto all = env_->store().ListAuditEvents(0, 10000);
+    ASSERT_TRUE(all.ok()) << all.status();
+    EXPECT_TRUE(audit::VerifyAuditChain(audit::AuditHead{}, *all).ok());
+  }
+
+  std::vector<std::string> Lines() {
+    absl::MutexLock lock(&mu_);
+    return lines_;
+  }
+
+  std::unique_ptr<testing::PostgresFixture> pg_;
+  std::unique_ptr<ca::CaTestEnv> env_;
+  ca::EnrolledGateway gateway_;
+  MetricsRegistry registry_;
+  absl::Mutex mu_;
+  std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_F(EventSenderTest, EventsReachTheChainInOrderAcrossBatches) {
+  EventSender sender(Options(), EventSender::GrpcSend(gateway_.channel));
+  // More than two requests' worth.
+  const int kEvents = 2 * kMaxEventsPerRequest + 10;
+  for (int i = 0; i < kEvents; ++i) {
+    ASSERT_TRUE(sender.Enqueue("exec.command", "s-1", "alice", absl::Now(),
+                               {{"channel", int64_t{0}},
+                                {"host", "web01"},
+                                {"command", absl::StrCat("echo ", i)}}));
+  }
+  ASSERT_TRUE(sender.Flush(absl::Now() + absl::Seconds(120)).ok());
+  EXPECT_EQ(sender.sent(), static_cast<uint64_t>(kEvents));
+  EXPECT_EQ(sender.queued(), 0u);
+  std::vector<storage::AuditEvent> got = Events("exec.command");
+  ASSERT_EQ(got.size(), static_cast<size_t>(kEvents));
+  for (int i = 0; i < kEvents; ++i) {
+    EXPECT_TRUE(absl::StrContains(got[i].payload_json,
+                                  absl::StrCat("\"command\":\"echo ", i, "\"")))
+        << got[i].payload_json;
+    EXPECT_TRUE(absl::StrContains(got[i].payload_json, "\"gateway\":\"gw1\""));
+    EXPECT_TRUE(
+        absl::StrContains(got[i].payload_json, "\"session_id\":\"s-1\""));
+    EXPECT_EQ(got[i].actor, "alice");
+  }
+  ExpectChainIntact();
+  std::string text;
+  text = registry_.Render();
+  EXPECT_TRUE(absl::StrContains(
+      text,
+      absl::StrCat("sallyport_gateway_audit_events_sent_total ", kEvents)))
+      << text;
+}
+
+// Hostile text (NUL, broken UTF-8, too long, a reserved or repeated field
+// name) is made acceptable instead of getting the whole batch refused.
+TEST_F(EventSenderTest, PeerTextIsCleanedForTheCa) {
+  EventSender sender(Options(), EventSender::GrpcSend(gateway_.channel));
+  std::string command = "cat \xff\xfe";
+  command.push_back('\0');
+  command += std::string(40000, 'x');
+  ASSERT_TRUE(sender.Enqueue("exec.command", "s-2", "alice", absl::Now(),
+                             {{"command", command},
+                              {"gateway", "forged"},
+                              {"command", "again"},
+                              {"Bad-Name", "x"}}));
+  ASSERT_TRUE(sender.Flush(absl::Now() + absl::Seconds(60)).ok());
+  EXPECT_EQ(sender.sent(), 1u);
+  EXPECT_EQ(sender.rejected(), 0u);
+  std::vector<storage::AuditEvent> got = Events("exec.command");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(got[0].payload_json, "\"gateway\":\"gw1\""));
+  EXPECT_FALSE(absl::StrContains(got[0].payload_json, "forged"));
+  EXPECT_FALSE(absl::StrContains(got[0].payload_json, "again"));
+  EXPECT_LE(got[0].payload_json.size(), kMaxEventTextBytes + 512);
+}
+
+// The CA refuses a whole request for one bad event; the sender drops that
+// one (counted, logged) and sends the others in order.
+TEST_F(EventSenderTest, ARefusedEventDoesNotHoldBackTheOthers) {
+  EventSender sender(Options(), EventSender::GrpcSend(gateway_.channel));
+  ASSERT_TRUE(sender.Enqueue("exec.command", "s-3", "alice", absl::Now(),
+                             {{"command", "first"}}));
+  // A CA code: the CA refuses it from a gateway.
+  ASSERT_TRUE(sender.Enqueue("cert.issued", "s-3", "alice", absl::Now(), {}));
+  ASSERT_TRUE(sender.Enqueue("exec.command", "s-3", "alice", absl::Now(),
+                             {{"command", "second"}}));
+  ASSERT_TRUE(sender.Flush(absl::Now() + absl::Seconds(60)).ok());
+  EXPECT_EQ(sender.sent(), 2u);
+  EXPECT_EQ(sender.rejected(), 1u);
+  std::vector<storage::AuditEvent> got = Events("exec.command");
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_TRUE(absl::StrContains(got[0].payload_json, "first"));
+  EXPECT_TRUE(absl::StrContains(got[1].payload_json, "second"));
+  EXPECT_TRUE(
+      Events("cert.issued").empty() ||
+      !absl::StrContains(Events("cert.issued").back().payload_json, "s-3"));
+  bool logged = false;
+  for (const std::string& l : Lines()) {
+    logged |= absl::StrContains(l, "the CA refused event");
+  }
+  EXPECT_TRUE(logged);
+}
+
+// While the CA cannot be reached the queue holds `queue_limit` events;
+// beyond, events are dropped, counted and said once in the log. When the
+// CA is reachable again the queued ones arrive.
+TEST_F(EventSenderTest, QueueStopsAtItsLimitWhileTheCaIsDown) {
+  constexpr size_t kLimit = 50;
+  EventSenderOptions o = Options();
+  o.queue_limit = kLimit;
+  o.rpc_timeout = absl::Seconds(2);
+  std::atomic<bool> ca_up{false};
+  EventSender::Send real = EventSender::GrpcSend(gateway_.channel);
+  // The CA "down" is a real unreachable address, not a fake reply.
+  auto dead =
+      grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials());
+  EventSender::Send unreachable = EventSender::GrpcSend(dead);
+  EventSender sender(o, [&](const gateway::v1::RecordGatewayEventsRequest& r,
+                            absl::Duration timeout) {
+    return ca_up.load() ? real(r, timeout) : unreachable(r, timeout);
+  });
+  for (size_t i = 0; i < kLimit + 20; ++i) {
+    const bool queued =
+        sender.Enqueue("exec.command", "s-4", "alice", absl::Now(),
+                       {{"command", absl::StrCat("cmd ", i)}});
+    EXPECT_EQ(queued, i < kLimit) << i;
+  }
+  EXPECT_EQ(sender.queued(), kLimit);
+  EXPECT_EQ(sender.dropped(), 20u);
+  EXPECT_FALSE(sender.Flush(absl::Now() + absl::Seconds(1)).ok());
+  std::string text;
+  text = registry_.Render();
+  EXPECT_TRUE(absl::StrContains(
+      text, "sallyport_gateway_audit_events_dropped_total 20"))
+      << text;
+  EXPECT_TRUE(absl::StrContains(
+      text, absl::StrCat("sallyport_gateway_audit_events_queued ", kLimit)))
+      << text;
+  int full_lines = 0;
+  for (const std::string& l : Lines()) {
+    if (absl::StrContains(l, "the audit event queue is full")) ++full_lines;
+  }
+  EXPECT_EQ(full_lines, 1);
+  EXPECT_TRUE(Events("exec.command").empty());
+
+  ca_up = true;
+  ASSERT_TRUE(sender.Flush(absl::Now() + absl::Seconds(120)).ok());
+  std::vector<storage::AuditEvent> got = Events("exec.command");
+  ASSERT_EQ(got.size(), kLimit);
+  EXPECT_TRUE(absl::StrContains(got.front().payload_json, "\"cmd 0\""));
+  EXPECT_TRUE(absl::StrContains(got.back().payload_json,
+                                absl::StrCat("\"cmd ", kLimit - 1, "\"")));
+  // The drop is summed up once the queue has room again.
+  bool summary = false;
+  for (const std::string& l : Lines()) {
+    summary |= absl::StrContains(l, "20 audit events were dropped");
+  }
+  EXPECT_TRUE(summary);
+  ExpectChainIntact();
+}
+
+TEST_F(EventSenderTest, DefaultLimitIsNamed) {
+  EXPECT_EQ(EventSenderOptions().queue_limit, kDefaultEventQueueLimit);
+  EXPECT_EQ(kDefaultEventQueueLimit, 10000u);
+}
+
+}  // namespace
+}  // namespace sallyport::gateway
