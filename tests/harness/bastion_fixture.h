@@ -63,6 +63,10 @@ class BastionFixture {
     std::vector<std::string> egress_addresses = {"127.0.0.1"};
     // Extra sshd_config options for every target (e.g. "Ciphers").
     std::map<std::string, std::string> sshd_config;
+    // pjump: CA config gateway.ssh_addresses = ["127.0.0.1:P"] with a port
+    // P picked at Start, on which StartGateway then listens: `sp login` /
+    // `sp config` write Host blocks that reach the real gateway.
+    bool advertise_gateway = false;
   };
 
   // The default deployment (L = CurrentUserName(), root in the test runs):
@@ -204,7 +208,8 @@ class BastionFixture {
   uint16_t gateway_port_ = 0;
   uint16_t gateway_metrics_port_ = 0;
   std::vector<std::function<void(config::GatewayConfig&)>>
-      gateway_config_edits_;  // gwrefuse
+      gateway_config_edits_;              // gwrefuse
+  uint16_t advertised_gateway_port_ = 0;  // pjump: advertise_gateway
 };
 
 }  // namespace sallyport::testing
