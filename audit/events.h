@@ -34,6 +34,9 @@ inline constexpr std::string_view kEventCertIssued = "cert.issued";
 inline constexpr std::string_view kEventCertRefused = "cert.refused";
 inline constexpr std::string_view kEventAdminDenied = "admin.denied";
 inline constexpr std::string_view kEventAccessDenied = "authz.denied";
+// A jump (`ssh -J`) the CA allowed, with how the gateway carries it
+// (mode "passthrough" or "record"); refused jumps are "authz.denied".
+inline constexpr std::string_view kEventJumpAllowed = "authz.jump";
 inline constexpr std::string_view kEventCaInitialised = "ca.initialised";
 inline constexpr std::string_view kEventGatewayEnrolled = "gateway.enrolled";
 inline constexpr std::string_view kEventGatewayRenewed = "gateway.renewed";

@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "base/status_macros.h"
 #include "ca/enrollment.h"
 #include "ca/gateway_service.h"
@@ -66,6 +67,34 @@ absl::StatusOr<std::optional<storage::Host>> FindHostByAddress(
                      "; connect to the host by its inventory name");
   }
   return std::optional<storage::Host>();
+}
+
+constexpr std::string_view kJumpPassthrough = "passthrough";
+constexpr std::string_view kJumpRecord = "record";
+
+// A jump no role passes through is still recorded when the user's roles
+// reach the host at all: some role selects it (only the kind, the outer
+// login or a deny rule refused the passthrough). The inner session is
+// decided by RBAC like LOGIN+HOST. Every other refusal (certificate, user,
+// no role selecting the host) refuses the jump itself.
+// A deny rule refuses the recorded jump too unless it names channel kinds
+// (then it is about passthrough, not about reaching the host).
+bool JumpCanBeRecorded(const rbac::Decision& d,
+                       const std::vector<storage::Role>& roles) {
+  if (d.code == rbac::Reason::kKindNotAllowed ||
+      d.code == rbac::Reason::kLoginNotAllowed)
+    return true;
+  if (d.code != rbac::Reason::kDeniedByRule) return false;
+  absl::string_view rule = d.rule;
+  size_t index = 0;
+  if (!absl::ConsumePrefix(&rule, "deny[") ||
+      !absl::ConsumeSuffix(&rule, "]") || !absl::SimpleAtoi(rule, &index))
+    return false;
+  for (const storage::Role& role : roles) {
+    if (role.name == d.role && index < role.deny.size())
+      return !role.deny[index].channels.empty();
+  }
+  return false;
 }
 
 }  // namespace
@@ -161,6 +190,8 @@ grpc::Status GatewayService::AuthorizeChannel(
     }
   }
   const std::string decided_kind(storage::ChannelKindName(access.kind));
+  const bool jump = jump_port != 0 && checked->host.has_value() &&
+                    access.kind == storage::ChannelKind::kProxyJumpPassthrough;
   response->set_kind(decided_kind);
 
   std::string code;
@@ -181,6 +212,21 @@ grpc::Status GatewayService::AuthorizeChannel(
   } else {
     rbac::Decision d =
         rbac::Decide(*checked->user, checked->roles, access, checked->host);
+    if (jump) {
+      // A jump some role passes through is relayed; one that no role passes
+      // through but some role's selector reaches is recorded (the inner
+      // session is then decided per login and channel); anything else is
+      // refused here, with the reason.
+      if (d.allowed) {
+        response->set_jump_mode(std::string(kJumpPassthrough));
+      } else if (JumpCanBeRecorded(d, checked->roles)) {
+        response->set_jump_mode(std::string(kJumpRecord));
+        d.allowed = true;
+        d.reason = absl::StrCat("the jump to ", access.host, " is recorded (",
+                                d.reason, ")");
+        d.code = rbac::Reason::kAllowed;
+      }
+    }
     response->set_allowed(d.allowed);
     response->set_reason(d.reason);
     response->set_role(d.role);
@@ -202,17 +248,31 @@ grpc::Status GatewayService::AuthorizeChannel(
       {"role", response->role()},
       {"rule", response->rule()},
       {"reason", response->reason()}};
-  if (!response->allowed()) {
+  if (jump && response->allowed()) {
+    // One event per jump decision, saying how the jump is carried.
+    absl::Status audited =
+        ctx_.audit->Record(audit::kEventJumpAllowed, GatewayActor(peer->name),
+                           {{"gateway", peer->name},
+                            {"user", checked->presented.user},
+                            {"login", request->login()},
+                            {"host", access.host},
+                            {"mode", response->jump_mode()},
+                            {"role", response->role()},
+                            {"rule", response->rule()}});
+    if (!audited.ok()) return ToGrpc(audited);
+  } else if (!response->allowed()) {
     // Fail closed: a refusal that cannot be audited is still a refusal, but
     // the gateway learns the CA could not record it.
     absl::Status audited = ctx_.audit->Record(kEventAccessDenied,
                                               GatewayActor(peer->name), fields);
     if (!audited.ok()) return ToGrpc(audited);
   }
-  spdlog::info("authorize: gateway={} user={} login={} host={} kind={} {}",
-               peer->name, rbac::EscapeForReason(checked->presented.user),
-               rbac::EscapeForReason(request->login()),
-               rbac::EscapeForReason(access.host), decided_kind, code);
+  spdlog::info(
+      "authorize: gateway={} user={} login={} host={} kind={} {}{}{}",
+      peer->name, rbac::EscapeForReason(checked->presented.user),
+      rbac::EscapeForReason(request->login()),
+      rbac::EscapeForReason(access.host), decided_kind, code,
+      response->jump_mode().empty() ? "" : " mode=", response->jump_mode());
   return grpc::Status::OK;
 }
 

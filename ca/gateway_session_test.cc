@@ -20,6 +20,7 @@
 namespace sallyport::ca {
 namespace {
 
+using audit::kEventJumpAllowed;
 using grpc::StatusCode;
 using testing::RunCommand;
 using testing::RunCommandOk;
@@ -377,19 +378,23 @@ TEST_P(GatewaySessionTest, AJumpIsOneDecisionForItsHostByNameOrAddress) {
   const uint32_t ssh_port = sshd_->port();
   const std::string passthrough_event = "\"kind\":\"proxyjump-passthrough\"";
   const std::string forward_event = "\"kind\":\"port-forward\"";
-  // web01's SSH port: a jump (ops does not allow proxyjump-passthrough).
+  // web01's SSH port: a jump (ops does not allow proxyjump-passthrough,
+  // so it is recorded).
   gw::AuthorizeChannelResponse a = Jump(login_, "web01", ssh_port);
-  EXPECT_FALSE(a.allowed());
+  EXPECT_TRUE(a.allowed()) << a.reason();
+  EXPECT_EQ(a.jump_mode(), "record");
   EXPECT_EQ(a.kind(), "proxyjump-passthrough");
   EXPECT_EQ(a.host().name(), "web01");
-  EXPECT_EQ(CountEvents(kEventAccessDenied, passthrough_event), 1);
+  EXPECT_EQ(CountEvents(kEventJumpAllowed, "\"mode\":\"record\""), 1);
   // By its address and port: the same host, the same decision.
   a = Jump(login_, "127.0.0.1", ssh_port);
-  EXPECT_FALSE(a.allowed());
+  EXPECT_TRUE(a.allowed()) << a.reason();
+  EXPECT_EQ(a.jump_mode(), "record");
   EXPECT_EQ(a.kind(), "proxyjump-passthrough");
   EXPECT_EQ(a.host().name(), "web01");
   EXPECT_EQ(a.host().port(), ssh_port);
-  EXPECT_EQ(CountEvents(kEventAccessDenied, passthrough_event), 2);
+  EXPECT_EQ(CountEvents(kEventJumpAllowed, "\"mode\":\"record\""), 2);
+  EXPECT_EQ(CountEvents(kEventAccessDenied, passthrough_event), 0);
   // Another port of a host is one port-forward decision to HOST:PORT, and
   // no proxyjump-passthrough event: db allows it on db01...
   a = Jump("dbadmin", "db01", 5432);
@@ -400,7 +405,8 @@ TEST_P(GatewaySessionTest, AJumpIsOneDecisionForItsHostByNameOrAddress) {
   a = Jump(login_, "web01", 5432);
   EXPECT_FALSE(a.allowed());
   EXPECT_EQ(a.kind(), "port-forward");
-  EXPECT_EQ(CountEvents(kEventAccessDenied, passthrough_event), 2);
+  EXPECT_TRUE(a.jump_mode().empty());
+  EXPECT_EQ(CountEvents(kEventAccessDenied, passthrough_event), 0);
   EXPECT_EQ(CountEvents(kEventAccessDenied, forward_event), 1);
   EXPECT_EQ(CountEvents(kEventAccessDenied, "web01:5432"), 1);
   // db01 and app01 share 127.0.0.1:22 (and web01 has 127.0.0.1 too): an
@@ -422,6 +428,66 @@ TEST_P(GatewaySessionTest, AJumpIsOneDecisionForItsHostByNameOrAddress) {
   grpc::Status st;
   Authorize("dbadmin", "db01", "port-forward", "db01:5432", 5432, &st);
   EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT);
+}
+
+// How a jump is carried is the CA's decision, with one accurate event:
+// passthrough when a role allows it, recorded when a role reaches the host
+// but none passes it through (never an authz.denied for that), refused
+// with the reason otherwise.
+TEST_P(GatewaySessionTest, AJumpIsPassedThroughRecordedOrRefusedOnce) {
+  const std::string passthrough_event = "\"kind\":\"proxyjump-passthrough\"";
+  // Recorded: ops reaches web01 without proxyjump-passthrough.
+  gw::AuthorizeChannelResponse a = Jump(login_, "web01", sshd_->port());
+  EXPECT_TRUE(a.allowed()) << a.reason();
+  EXPECT_EQ(a.jump_mode(), "record");
+  EXPECT_EQ(CountEvents(kEventJumpAllowed, "\"host\":\"web01\""), 1);
+  EXPECT_EQ(CountEvents(kEventAccessDenied), 0);
+  // Refused: no role selects app01 (the reason says so; no recorded jump).
+  a = Jump(login_, "app01", 22);
+  EXPECT_FALSE(a.allowed());
+  EXPECT_TRUE(a.jump_mode().empty());
+  EXPECT_TRUE(absl::StrContains(a.reason(), "app01")) << a.reason();
+  EXPECT_EQ(CountEvents(kEventAccessDenied, passthrough_event), 1);
+  EXPECT_EQ(
+      CountEvents(kEventAccessDenied, "\"code\":\"no-role-selects-host\""), 1);
+  EXPECT_EQ(CountEvents(kEventJumpAllowed, "app01"), 0);
+  // Passthrough: once db allows it on db01.
+  auto db = env_->store().GetRole("db");
+  ASSERT_TRUE(db.ok()) << db.status();
+  db->channels.push_back(storage::ChannelKind::kProxyJumpPassthrough);
+  ASSERT_TRUE(env_->store().UpdateRole(*db).ok());
+  a = Jump("dbadmin", "db01", 22);
+  EXPECT_TRUE(a.allowed()) << a.reason();
+  EXPECT_EQ(a.jump_mode(), "passthrough");
+  EXPECT_EQ(a.role(), "db");
+  EXPECT_EQ(CountEvents(kEventJumpAllowed, "\"mode\":\"passthrough\""), 1);
+  // A deny rule naming the passthrough kind leaves the jump recorded; one
+  // for every kind refuses it.
+  db->deny = {storage::DenyRule{
+      .logins = {},
+      .hosts = {storage::HostSelector{.labels = {}, .name_globs = {"db01"}}},
+      .channels = {storage::ChannelKind::kProxyJumpPassthrough}}};
+  ASSERT_TRUE(env_->store().UpdateRole(*db).ok());
+  a = Jump("dbadmin", "db01", 22);
+  EXPECT_TRUE(a.allowed()) << a.reason();
+  EXPECT_EQ(a.jump_mode(), "record");
+  db->deny[0].channels.clear();
+  ASSERT_TRUE(env_->store().UpdateRole(*db).ok());
+  a = Jump("dbadmin", "db01", 22);
+  EXPECT_FALSE(a.allowed());
+  EXPECT_TRUE(a.jump_mode().empty());
+  EXPECT_EQ(CountEvents(kEventAccessDenied, "\"code\":\"denied-by-rule\""), 1);
+  // A revoked certificate: refused, whatever the roles say.
+  storage::Revocation r;
+  r.serial = alice_.response.serial();
+  r.reason = "lost laptop";
+  r.revoked_by = "admin";
+  ASSERT_TRUE(env_->store().Revoke(r).ok());
+  a = Jump(login_, "web01", sshd_->port());
+  EXPECT_FALSE(a.allowed());
+  EXPECT_TRUE(a.certificate_revoked());
+  EXPECT_TRUE(a.jump_mode().empty());
+  EXPECT_EQ(CountEvents(kEventJumpAllowed, "\"host\":\"web01\""), 1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, GatewaySessionTest,

@@ -77,11 +77,6 @@ bool IsIpLiteral(const std::string& s) {
          inet_pton(AF_INET6, s.c_str(), &v6) == 1;
 }
 
-// What a user is told when the jump is refused.
-std::string JumpRefusal(const gw::AuthorizeChannelResponse& a) {
-  return a.reason();
-}
-
 }  // namespace
 
 // ------------------------------------------------------- authentication
@@ -163,8 +158,9 @@ void GatewayConnection::OpenJump(Channel ch, Bytes extra) {
   const uint32_t port = dest->port;
   // One decision: the CA resolves the host (by name, or by address and
   // port) and decides the kind from the port: the host's SSH port (or 22)
-  // is a jump ("proxyjump-passthrough"), another port a "port-forward"
-  // relayed from the gateway.
+  // is a jump ("proxyjump-passthrough", carried as the CA's jump_mode
+  // says: "passthrough" relayed, "record" terminated here), another port
+  // a "port-forward" relayed from the gateway.
   AuthorizeFor(
       "proxyjump-passthrough", host, "",
       [this, ch, id, serial, host,
@@ -185,15 +181,14 @@ void GatewayConnection::OpenJump(Channel ch, Bytes extra) {
           return;
         }
         if (!a.allowed()) {
-          if (passthrough && !a.certificate_revoked()) {
-            // rpj: the role does not pass this jump through: recorded
-            // ProxyJump (an inner session, gateway/jump_inner.cc), decided
-            // by RBAC like LOGIN+HOST once the user logs in to it.
-            StartRecordedJump(ch, record);
-            return;
-          }
-          RejectOpen(ch, OpenFailure::kAdministrativelyProhibited,
-                     passthrough ? JumpRefusal(a) : a.reason());
+          RejectOpen(ch, OpenFailure::kAdministrativelyProhibited, a.reason());
+          return;
+        }
+        if (passthrough && a.jump_mode() == "record") {
+          // The CA decided a recorded ProxyJump (no role passes it
+          // through): an inner session (gateway/jump_inner.cc), decided by
+          // RBAC like LOGIN+HOST once the user logs in to it.
+          StartRecordedJump(ch, record);
           return;
         }
         StartRelay(ch, record.name(), HostPort(host, port), passthrough,

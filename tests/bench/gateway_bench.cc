@@ -54,6 +54,7 @@
 #include "absl/time/clock.h"
 #include "tests/bench/proc_memory.h"
 #include "tests/bench/process_cpu.h"
+#include "tests/bench/ssh_bench_setup.h"
 #include "tests/harness/bastion_fixture.h"
 #include "tests/harness/listening_process.h"
 #include "tests/harness/ssh_clients.h"
@@ -65,110 +66,6 @@ namespace {
 
 constexpr char kCipher[] = "aes128-gcm@openssh.com";
 constexpr char kUser[] = "olivia";  // role ops: passthrough allowed too
-
-std::string ShellQuote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-std::string ShellLine(const std::vector<std::string>& argv) {
-  std::vector<std::string> quoted;
-  for (const auto& a : argv) quoted.push_back(ShellQuote(a));
-  return absl::StrJoin(quoted, " ");
-}
-
-struct Path {
-  std::string name;
-  // The whole ssh command line that runs `command` on the target.
-  std::function<std::vector<std::string>(const std::string&)> argv;
-  // The middle box whose CPU is reported (0: none) and whether its reaped
-  // children count (sshd).
-  pid_t middle = 0;
-};
-
-struct PathResult {
-  double mb_per_s = 0;
-  double middle_core_s_per_gb = -1;
-  double connect_ms = 0;
-  double middle_cpu_ms_per_session = -1;
-  // Idle CPU rate of the middle box, and the per-session CPU without it.
-  double middle_idle_ms_per_s = -1;
-  double middle_net_ms_per_session = -1;
-  bool pulled = false;
-  bool connected = false;
-};
-
-void Pull(const Path& path, uint64_t bytes, PathResult* out) {
-  const std::vector<std::string> argv =
-      path.argv(absl::StrCat("head -c ", bytes, " /dev/zero"));
-  const double cpu_before =
-      path.middle != 0 ? ProcessTreeCpuSeconds(path.middle) : 0;
-  const absl::Time start = absl::Now();
-  RunOptions run;
-  run.timeout = absl::Minutes(20);
-  absl::StatusOr<RunResult> r =
-      RunCommand({"/bin/sh", "-c", ShellLine(argv) + " > /dev/null"}, run);
-  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  if (!r.ok() || !r->ok()) {
-    std::cerr << path.name << ": pull failed: "
-              << (r.ok() ? r->Describe() : r.status().ToString()) << "\n";
-    return;
-  }
-  out->pulled = true;
-  out->mb_per_s = static_cast<double>(bytes) / seconds / 1e6;
-  if (path.middle != 0) {
-    WaitForNoChildren(path.middle);
-    out->middle_core_s_per_gb =
-        (ProcessTreeCpuSeconds(path.middle) - cpu_before) /
-        (static_cast<double>(bytes) / 1e9);
-  }
-}
-
-// The middle box's CPU while nothing goes through it (timers, the CA
-// client's threads), in ms per second: on a loaded machine a connection
-// takes seconds, so this is charged to every session too. Printed beside
-// the per-session figure, which is also shown net of it.
-double IdleCpuMsPerSecond(pid_t middle) {
-  if (middle == 0) return -1;
-  const double before = ProcessTreeCpuSeconds(middle);
-  const absl::Time start = absl::Now();
-  absl::SleepFor(absl::Seconds(10));
-  return (ProcessTreeCpuSeconds(middle) - before) * 1000.0 /
-         absl::ToDoubleSeconds(absl::Now() - start);
-}
-
-void Connects(const Path& path, int n, PathResult* out) {
-  const std::vector<std::string> argv = path.argv("true");
-  out->middle_idle_ms_per_s = IdleCpuMsPerSecond(path.middle);
-  const absl::Time loop_start = absl::Now();
-  const double cpu_before =
-      path.middle != 0 ? ProcessTreeCpuSeconds(path.middle) : 0;
-  std::vector<double> ms;
-  for (int i = 0; i < n; ++i) {
-    const absl::Time start = absl::Now();
-    absl::StatusOr<RunResult> r = RunCommand(argv);
-    if (!r.ok() || !r->ok()) {
-      std::cerr << path.name << ": connect " << i << " failed: "
-                << (r.ok() ? r->Describe() : r.status().ToString()) << "\n";
-      return;
-    }
-    ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
-  }
-  if (ms.empty()) return;
-  std::sort(ms.begin(), ms.end());
-  out->connected = true;
-  out->connect_ms = ms[ms.size() / 2];
-  if (path.middle != 0) {
-    WaitForNoChildren(path.middle);
-    const double cpu_ms =
-        (ProcessTreeCpuSeconds(path.middle) - cpu_before) * 1000.0;
-    out->middle_cpu_ms_per_session = cpu_ms / n;
-    const double idle_ms = std::max(out->middle_idle_ms_per_s, 0.0) *
-                           absl::ToDoubleSeconds(absl::Now() - loop_start);
-    out->middle_net_ms_per_session = std::max(cpu_ms - idle_ms, 0.0) / n;
-  }
-}
 
 // Holds `count` idle sessions (tests/harness/clients/idle_sessions.py) to
 // `to` and returns the growth of `measure()` (bytes) per session, or a
@@ -322,7 +219,7 @@ int Main(int argc, char** argv) {
        [ssh](const std::string& command) {
          std::vector<std::string> v = ssh;
          v.push_back("bastion");
-         v.push_back(ShellLine(ssh) + " web01 " + ShellQuote(command));
+         v.push_back(ShellLine(ssh) + " web01 " + ShellLine({command}));
          return v;
        },
        bastion},

@@ -10,16 +10,19 @@
 //                       proxyjump-passthrough)
 //
 // Per path: the median of --connects sequential `ssh ... true` (ms), MB/s
-// pulling --bytes (`head -c N /dev/zero` on the target, to /dev/null here)
-// for the two gateway paths, and the gateway's CPU (core-s per GB, ms per
-// connect). Goal: recorded ProxyJump within 10 % of LOGIN+HOST on connect
-// time and throughput. A benchmark: it prints and asserts nothing.
+// pulling --bytes (`head -c N /dev/zero` on the target, to /dev/null here),
+// the gateway's CPU (core-s per GB, ms per session, also net of its idle
+// rate) and the 1-minute load average when the row finished (on a shared
+// machine the CPU figures are the ones to trust). The paths take turns
+// (--rounds): each round runs every path's share of the connects, so a
+// change in the machine's load falls on all of them alike. Goal: recorded
+// ProxyJump within 10 % of LOGIN+HOST on connect time and throughput. A
+// benchmark: it prints and asserts nothing. Pull, Connects: ssh_bench_setup.
 //
 //   bazel run --config=opt //tests/bench:proxyjump_bench --
-//       --gateway=$PWD/bazel-bin/gateway/sallyport-gateway
-//       [--bytes=2147483648] [--connects=200]
+//       [--bytes=2147483648] [--connects=200] [--rounds=4]
+//       [--gateway=/abs/path/sallyport-gateway]
 #include <algorithm>
-#include <functional>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -27,10 +30,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
-#include "absl/time/clock.h"
-#include "tests/bench/process_cpu.h"
+#include "tests/bench/ssh_bench_setup.h"
 #include "tests/harness/bastion_fixture.h"
 #include "tests/harness/subprocess.h"
 
@@ -40,90 +41,48 @@ namespace {
 constexpr char kCipher[] = "aes128-gcm@openssh.com";
 constexpr char kUser[] = "alice";  // role dev: no proxyjump-passthrough
 
-struct Row {
-  std::string name;
-  std::vector<std::string> prefix;  // ssh ... up to the command
-  bool through_gateway = true;
-  double connect_ms = -1, connect_cpu_ms = -1;
-  double mb_per_s = -1, core_s_per_gb = -1;
-};
-
-std::string Quoted(const std::vector<std::string>& argv) {
-  std::vector<std::string> out;
-  for (const std::string& a : argv) {
-    std::string q = "'";
-    for (char c : a) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    out.push_back(q + "'");
-  }
-  return absl::StrJoin(out, " ");
-}
-
-void Connects(Row& row, int n, pid_t gateway) {
-  std::vector<std::string> argv = row.prefix;
-  argv.push_back("true");
-  const double cpu0 = row.through_gateway ? ProcessTreeCpuSeconds(gateway) : 0;
-  std::vector<double> ms;
-  for (int i = 0; i < n; ++i) {
-    const absl::Time start = absl::Now();
-    absl::StatusOr<RunResult> r = RunCommand(argv);
-    if (!r.ok() || !r->ok()) {
-      std::cerr << row.name << ": connect " << i << " failed: "
-                << (r.ok() ? r->Describe() : r.status().ToString()) << "\n";
-      return;
-    }
-    ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
-  }
-  std::sort(ms.begin(), ms.end());
-  row.connect_ms = ms[ms.size() / 2];
-  if (row.through_gateway) {
-    row.connect_cpu_ms = (ProcessTreeCpuSeconds(gateway) - cpu0) * 1000.0 / n;
-  }
-}
-
-void Pull(Row& row, uint64_t bytes, pid_t gateway) {
-  std::vector<std::string> argv = row.prefix;
-  argv.push_back(absl::StrCat("head -c ", bytes, " /dev/zero"));
-  const double cpu0 = ProcessTreeCpuSeconds(gateway);
-  const absl::Time start = absl::Now();
-  RunOptions run;
-  run.timeout = absl::Minutes(20);
-  absl::StatusOr<RunResult> r =
-      RunCommand({"/bin/sh", "-c", Quoted(argv) + " > /dev/null"}, run);
-  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  if (!r.ok() || !r->ok()) {
-    std::cerr << row.name << ": pull failed: "
-              << (r.ok() ? r->Describe() : r.status().ToString()) << "\n";
-    return;
-  }
-  row.mb_per_s = static_cast<double>(bytes) / seconds / 1e6;
-  row.core_s_per_gb = (ProcessTreeCpuSeconds(gateway) - cpu0) /
-                      (static_cast<double>(bytes) / 1e9);
-}
-
 std::string Num(double v, int digits) {
   return v < 0 ? std::string("-") : absl::StrFormat("%.*f", digits, v);
 }
 
+// The 1-minute load average.
+std::string LoadAverage() {
+  std::string s = ReadFileOrEmpty("/proc/loadavg");
+  return s.substr(0, s.find(' '));
+}
+
+// Accumulates the rounds of one path: connect times pooled for the median,
+// CPU summed.
+struct Totals {
+  std::vector<double> connect_ms;  // per-round medians, weighted by count
+  double cpu_ms = 0, net_cpu_ms = 0;
+  int sessions = 0;
+  bool failed = false;
+};
+
 int Main(int argc, char** argv) {
   uint64_t bytes = uint64_t{2} << 30;
   int connects = 200;
-  std::string gateway;
+  int rounds = 4;
+  std::string gateway = RunfilePath("gateway/sallyport-gateway");
   for (int i = 1; i < argc; ++i) {
     absl::string_view a = argv[i];
     if (absl::ConsumePrefix(&a, "--bytes=")) {
       (void)absl::SimpleAtoi(a, &bytes);
     } else if (absl::ConsumePrefix(&a, "--connects=")) {
       (void)absl::SimpleAtoi(a, &connects);
+    } else if (absl::ConsumePrefix(&a, "--rounds=")) {
+      (void)absl::SimpleAtoi(a, &rounds);
     } else if (absl::ConsumePrefix(&a, "--gateway=")) {
       gateway = std::string(a);
     } else {
-      std::cerr << "usage: proxyjump_bench --gateway=BINARY [--bytes=N] "
-                   "[--connects=N]\n";
+      std::cerr << "usage: proxyjump_bench [--bytes=N] [--connects=N] "
+                   "[--rounds=N] [--gateway=BINARY]\n";
       return 2;
     }
   }
-  if (gateway.empty() || connects < 1) {
-    std::cerr << "proxyjump_bench: --gateway=BINARY is required\n";
+  if (connects < 0 || rounds < 1) {
+    std::cerr << "proxyjump_bench: --connects >= 0, --rounds >= 1\n";
     return 2;
   }
   BastionFixture::Options options = BastionFixture::DefaultOptions();
@@ -145,45 +104,100 @@ int Main(int argc, char** argv) {
   const BastionFixture::User* user = *fx.user(kUser);
   const std::vector<std::string> ssh = {"ssh", "-F", user->ssh_config, "-c",
                                         kCipher};
-  auto with = [&ssh](std::vector<std::string> more) {
-    std::vector<std::string> v = ssh;
-    v.insert(v.end(), more.begin(), more.end());
-    return v;
+  auto path = [&ssh](std::string name, std::vector<std::string> target,
+                     pid_t middle) {
+    Path p;
+    p.name = std::move(name);
+    p.middle = middle;
+    p.argv = [ssh, target](const std::string& command) {
+      std::vector<std::string> v = ssh;
+      v.insert(v.end(), target.begin(), target.end());
+      v.push_back(command);
+      return v;
+    };
+    return p;
   };
-  std::vector<Row> rows = {
-      {"direct", with({"web01"}), false},
-      {"gateway LOGIN+HOST",
-       with({"-l", fx.target_login() + "+web01", "gateway"})},
+  const std::vector<Path> paths = {
+      path("direct", {"web01"}, 0),
+      path("gateway LOGIN+HOST",
+           {"-l", fx.target_login() + "+web01", "gateway"}, gw),
       // The inner connection names the inventory host, not 127.0.0.1.
-      {"recorded ProxyJump",
-       with({"-J", "gateway", "-o", "HostName=web01", "web01"})},
+      path("recorded ProxyJump",
+           {"-J", "gateway", "-o", "HostName=web01", "web01"}, gw),
   };
   std::cout << absl::StrFormat(
-      "proxyjump_bench: %s, user %s, median of %d sequential connects, "
-      "pulling %d MiB through the gateway paths\n",
-      kCipher, kUser, connects, bytes >> 20);
-  for (Row& row : rows) {
-    Connects(row, connects, gw);
-    if (row.through_gateway) Pull(row, bytes, gw);
+      "proxyjump_bench: %s, user %s, %d sequential connects per path in %d "
+      "alternating rounds, pulling %d MiB per path; load at start %s\n",
+      kCipher, kUser, connects, rounds, bytes >> 20, LoadAverage());
+
+  // Connects, in rounds that alternate the paths.
+  std::vector<Totals> totals(paths.size());
+  std::vector<std::string> connect_load(paths.size());
+  for (int round = 0; round < rounds && connects > 0; ++round) {
+    const int n = connects / rounds + (round < connects % rounds ? 1 : 0);
+    if (n == 0) continue;
+    for (size_t i = 0; i < paths.size(); ++i) {
+      PathResult r;
+      Connects(paths[i], n, &r);
+      if (!r.connected) {
+        totals[i].failed = true;
+        continue;
+      }
+      for (int k = 0; k < n; ++k) totals[i].connect_ms.push_back(r.connect_ms);
+      if (paths[i].middle != 0) {
+        totals[i].cpu_ms += r.middle_cpu_ms_per_session * n;
+        totals[i].net_cpu_ms += r.middle_net_ms_per_session * n;
+      }
+      totals[i].sessions += n;
+      connect_load[i] = LoadAverage();
+      std::cout << absl::StrFormat(
+                       "  round %d %-20s median %8.1f ms (n=%d, load %s)\n",
+                       round + 1, paths[i].name, r.connect_ms, n,
+                       connect_load[i])
+                << std::flush;
+    }
   }
-  std::cout << absl::StrFormat("%-20s %11s %14s %9s %12s\n", "path",
-                               "connect ms", "gw CPU ms/conn", "MB/s",
-                               "gw core-s/GB");
-  for (const Row& r : rows) {
-    std::cout << absl::StrFormat("%-20s %11s %14s %9s %12s\n", r.name,
-                                 Num(r.connect_ms, 1), Num(r.connect_cpu_ms, 2),
-                                 Num(r.mb_per_s, 1), Num(r.core_s_per_gb, 3));
+  // Bulk, one pull per path.
+  std::vector<PathResult> pulls(paths.size());
+  std::vector<std::string> pull_load(paths.size());
+  for (size_t i = 0; i < paths.size() && bytes > 0; ++i) {
+    Pull(paths[i], bytes, &pulls[i]);
+    pull_load[i] = LoadAverage();
+    std::cout << absl::StrFormat("  pull %-20s %8s MB/s (load %s)\n",
+                                 paths[i].name, Num(pulls[i].mb_per_s, 1),
+                                 pull_load[i])
+              << std::flush;
   }
-  const Row& login_host = rows[1];
-  const Row& jump = rows[2];
-  if (login_host.connect_ms > 0 && jump.connect_ms > 0) {
+
+  std::cout << absl::StrFormat("%-20s %11s %14s %14s %9s %12s %6s %6s\n",
+                               "path", "connect ms", "gw CPU ms/ses",
+                               "net of idle", "MB/s", "gw core-s/GB", "load-c",
+                               "load-p");
+  std::vector<double> medians(paths.size(), -1);
+  for (size_t i = 0; i < paths.size(); ++i) {
+    Totals& t = totals[i];
+    if (!t.failed && !t.connect_ms.empty()) {
+      std::sort(t.connect_ms.begin(), t.connect_ms.end());
+      medians[i] = t.connect_ms[t.connect_ms.size() / 2];
+    }
+    const bool middle = paths[i].middle != 0 && t.sessions > 0;
+    std::cout << absl::StrFormat(
+        "%-20s %11s %14s %14s %9s %12s %6s %6s\n", paths[i].name,
+        Num(medians[i], 1), Num(middle ? t.cpu_ms / t.sessions : -1, 2),
+        Num(middle ? t.net_cpu_ms / t.sessions : -1, 2),
+        Num(pulls[i].pulled ? pulls[i].mb_per_s : -1, 1),
+        Num(pulls[i].pulled ? pulls[i].middle_core_s_per_gb : -1, 3),
+        connect_load[i].empty() ? "-" : connect_load[i],
+        pull_load[i].empty() ? "-" : pull_load[i]);
+  }
+  if (medians[1] > 0 && medians[2] > 0) {
     std::cout << absl::StrFormat(
         "recorded ProxyJump / LOGIN+HOST: connect %.3f (goal <= 1.10)",
-        jump.connect_ms / login_host.connect_ms);
+        medians[2] / medians[1]);
   }
-  if (login_host.mb_per_s > 0 && jump.mb_per_s > 0) {
+  if (pulls[1].pulled && pulls[2].pulled) {
     std::cout << absl::StrFormat(", throughput %.3f (goal >= 0.90)",
-                                 jump.mb_per_s / login_host.mb_per_s);
+                                 pulls[2].mb_per_s / pulls[1].mb_per_s);
   }
   std::cout << "\n";
   return 0;

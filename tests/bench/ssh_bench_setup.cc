@@ -1,12 +1,34 @@
 #include "tests/bench/ssh_bench_setup.h"
 
+#include <algorithm>
+#include <iostream>
+
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "base/status_macros.h"
+#include "tests/bench/process_cpu.h"
 #include "tests/harness/subprocess.h"
 
 namespace sallyport::testing {
+namespace {
+
+std::string ShellQuote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+}  // namespace
+
+std::string ShellLine(const std::vector<std::string>& argv) {
+  std::vector<std::string> quoted;
+  for (const auto& a : argv) quoted.push_back(ShellQuote(a));
+  return absl::StrJoin(quoted, " ");
+}
 
 absl::StatusOr<BenchKeys> MakeBenchKeys(const TempDir& dir) {
   BenchKeys keys;
@@ -46,6 +68,77 @@ absl::StatusOr<BenchSshd> StartBenchSshd(const SshdFixture::Options& options,
   }
   result.pid = pid;
   return result;
+}
+
+void Pull(const Path& path, uint64_t bytes, PathResult* out) {
+  const std::vector<std::string> argv =
+      path.argv(absl::StrCat("head -c ", bytes, " /dev/zero"));
+  const double cpu_before =
+      path.middle != 0 ? ProcessTreeCpuSeconds(path.middle) : 0;
+  const absl::Time start = absl::Now();
+  RunOptions run;
+  run.timeout = absl::Minutes(20);
+  absl::StatusOr<RunResult> r =
+      RunCommand({"/bin/sh", "-c", ShellLine(argv) + " > /dev/null"}, run);
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  if (!r.ok() || !r->ok()) {
+    std::cerr << path.name << ": pull failed: "
+              << (r.ok() ? r->Describe() : r.status().ToString()) << "\n";
+    return;
+  }
+  out->pulled = true;
+  out->mb_per_s = static_cast<double>(bytes) / seconds / 1e6;
+  if (path.middle != 0) {
+    WaitForNoChildren(path.middle);
+    out->middle_core_s_per_gb =
+        (ProcessTreeCpuSeconds(path.middle) - cpu_before) /
+        (static_cast<double>(bytes) / 1e9);
+  }
+}
+
+// The middle box's CPU while nothing goes through it (timers, the CA
+// client's threads), in ms per second: on a loaded machine a connection
+// takes seconds, so this is charged to every session too. Printed beside
+// the per-session figure, which is also shown net of it.
+double IdleCpuMsPerSecond(pid_t middle) {
+  if (middle == 0) return -1;
+  const double before = ProcessTreeCpuSeconds(middle);
+  const absl::Time start = absl::Now();
+  absl::SleepFor(absl::Seconds(10));
+  return (ProcessTreeCpuSeconds(middle) - before) * 1000.0 /
+         absl::ToDoubleSeconds(absl::Now() - start);
+}
+
+void Connects(const Path& path, int n, PathResult* out) {
+  const std::vector<std::string> argv = path.argv("true");
+  out->middle_idle_ms_per_s = IdleCpuMsPerSecond(path.middle);
+  const absl::Time loop_start = absl::Now();
+  const double cpu_before =
+      path.middle != 0 ? ProcessTreeCpuSeconds(path.middle) : 0;
+  std::vector<double> ms;
+  for (int i = 0; i < n; ++i) {
+    const absl::Time start = absl::Now();
+    absl::StatusOr<RunResult> r = RunCommand(argv);
+    if (!r.ok() || !r->ok()) {
+      std::cerr << path.name << ": connect " << i << " failed: "
+                << (r.ok() ? r->Describe() : r.status().ToString()) << "\n";
+      return;
+    }
+    ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
+  }
+  if (ms.empty()) return;
+  std::sort(ms.begin(), ms.end());
+  out->connected = true;
+  out->connect_ms = ms[ms.size() / 2];
+  if (path.middle != 0) {
+    WaitForNoChildren(path.middle);
+    const double cpu_ms =
+        (ProcessTreeCpuSeconds(path.middle) - cpu_before) * 1000.0;
+    out->middle_cpu_ms_per_session = cpu_ms / n;
+    const double idle_ms = std::max(out->middle_idle_ms_per_s, 0.0) *
+                           absl::ToDoubleSeconds(absl::Now() - loop_start);
+    out->middle_net_ms_per_session = std::max(cpu_ms - idle_ms, 0.0) / n;
+  }
 }
 
 }  // namespace sallyport::testing

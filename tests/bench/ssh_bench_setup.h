@@ -1,11 +1,14 @@
-// What the ssh_* benches set up the same way: a user key allowed to log
-// in and a host key, example_server with them, and the harness's sshd
-// accepting the same user key (with its listener's pid, to measure it).
+// What the ssh_* and gateway benches share: what they set up the same way: a
+// user key allowed to log in and a host key, example_server with them, and the
+// harness's sshd accepting the same user key (with its listener's pid, to
+// measure it).
 #ifndef SALLYPORT_TESTS_BENCH_SSH_BENCH_SETUP_H_
 #define SALLYPORT_TESTS_BENCH_SSH_BENCH_SETUP_H_
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,6 +43,47 @@ struct BenchSshd {
 // The harness's sshd with `options`, accepting the user key.
 absl::StatusOr<BenchSshd> StartBenchSshd(const SshdFixture::Options& options,
                                          const BenchKeys& keys);
+
+// ---- Timing ssh command lines (gateway_bench, proxyjump_bench)
+
+// argv as one /bin/sh line, each word single-quoted.
+std::string ShellLine(const std::vector<std::string>& argv);
+
+// One way to reach the target.
+struct Path {
+  std::string name;
+  // The whole ssh command line that runs `command` on the target.
+  std::function<std::vector<std::string>(const std::string&)> argv;
+  // The middle box whose CPU is reported (0: none) and whether its reaped
+  // children count (sshd).
+  pid_t middle = 0;
+};
+
+// What Pull and Connects measured for a Path.
+struct PathResult {
+  double mb_per_s = 0;
+  double middle_core_s_per_gb = -1;
+  double connect_ms = 0;
+  double middle_cpu_ms_per_session = -1;
+  // Idle CPU rate of the middle box, and the per-session CPU without it.
+  double middle_idle_ms_per_s = -1;
+  double middle_net_ms_per_session = -1;
+  bool pulled = false;
+  bool connected = false;
+};
+
+// Runs `head -c BYTES /dev/zero` on the target through `path` (output to
+// /dev/null): MB/s, and the middle box's core-s per GB.
+void Pull(const Path& path, uint64_t bytes, PathResult* out);
+
+// The middle box's CPU while nothing goes through it (timers, the CA
+// client's threads), in ms per second over 10 s; -1 without a middle box.
+double IdleCpuMsPerSecond(pid_t middle);
+
+// `n` sequential `... true` through `path`: the median ms per connection,
+// the middle box's CPU ms per session (also net of its idle rate,
+// measured first).
+void Connects(const Path& path, int n, PathResult* out);
 
 }  // namespace sallyport::testing
 

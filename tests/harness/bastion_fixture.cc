@@ -121,6 +121,11 @@ absl::StatusOr<std::unique_ptr<BastionFixture>> BastionFixture::Start(
   if (!dir.ok()) return dir.status();
   chmod(dir->path().c_str(), 0755);
   std::unique_ptr<BastionFixture> f(new BastionFixture(std::move(*dir)));
+  if (options.advertise_gateway) {  // pjump
+    absl::StatusOr<uint16_t> port = FreeLoopbackPort();
+    if (!port.ok()) return port.status();
+    f->advertised_gateway_port_ = *port;
+  }
   if (absl::Status st = f->StartCa(options); !st.ok()) return st;
   if (absl::Status st = f->ConnectAdmin(); !st.ok()) return st;
   if (absl::Status st = f->CreatePolicy(options); !st.ok()) return st;
@@ -188,6 +193,10 @@ absl::Status BastionFixture::StartCa(const Options& options) {
                             absl::StrAppend(out, "\"", a, "\"");
                           })
          << "]\n";
+    if (advertised_gateway_port_ != 0) {  // pjump
+      yaml << "  ssh_addresses: [\"127.0.0.1:" << advertised_gateway_port_
+           << "\"]\n";
+    }
     if (!yaml.good()) return absl::InternalError("cannot append to ca.yaml");
   }
   user_ca_line_ = Trimmed(ReadFileOrEmpty(ca_state_dir_ + "/user_ca.pub"));
@@ -549,7 +558,10 @@ absl::Status BastionFixture::ServeGateway(
   // A port can be taken between our probe and the gateway's bind.
   for (int attempt = 0; attempt < 3; ++attempt) {
     absl::StatusOr<uint16_t> metrics = FreeLoopbackPort();
-    absl::StatusOr<uint16_t> port = FreeLoopbackPort();
+    absl::StatusOr<uint16_t> port =
+        advertised_gateway_port_ != 0
+            ? absl::StatusOr<uint16_t>(advertised_gateway_port_)
+            : FreeLoopbackPort();
     if (!metrics.ok()) return metrics.status();
     if (!port.ok()) return port.status();
     if (absl::Status st = SetYamlKey(config, "metrics_listen",

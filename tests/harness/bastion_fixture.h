@@ -72,6 +72,10 @@ class BastionFixture {
     // same store. More than one needs `store_url`.
     int ca_instances = 1;
     // --- end ha16 ---
+    // pjump: CA config gateway.ssh_addresses = ["127.0.0.1:P"] with a port
+    // P picked at Start, on which StartGateway then listens: `sp login` /
+    // `sp config` write Host blocks that reach the real gateway.
+    bool advertise_gateway = false;
   };
 
   // The default deployment (L = CurrentUserName(), root in the test runs):
@@ -268,6 +272,7 @@ class BastionFixture {
   absl::Status ServeExtraGateway(ExtraGateway& g);
   std::vector<std::unique_ptr<ListeningProcess>> more_cas_;
   std::vector<ExtraGateway> extra_gateways_;
+  uint16_t advertised_gateway_port_ = 0;  // pjump: advertise_gateway
 };
 
 }  // namespace sallyport::testing
