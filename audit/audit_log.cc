@@ -57,4 +57,18 @@ absl::Status AuditLog::RecordCertificate(
       .status();
 }
 
+void AuditLog::RecordCertificateAsync(const storage::IssuedCertificate& cert,
+                                      std::string_view type,
+                                      std::string_view actor,
+                                      const std::vector<AuditField>& fields,
+                                      std::function<void(absl::Status)> done) {
+  WriteLine(type, actor, fields);
+  store_->RecordCertificateWithAuditAsync(
+      cert, Event(type, actor, fields),
+      [done = std::move(done)](
+          absl::StatusOr<storage::IssuedCertificate> recorded) {
+        done(recorded.status());
+      });
+}
+
 }  // namespace sallyport::audit

@@ -58,6 +58,13 @@ class AuditLog {
   absl::Status RecordCertificate(const storage::IssuedCertificate& cert,
                                  std::string_view type, std::string_view actor,
                                  const std::vector<AuditField>& fields);
+  // RecordCertificate without parking the caller while the transaction
+  // commits: `done` gets the status once, on the store's commit thread or
+  // before this returns.
+  void RecordCertificateAsync(const storage::IssuedCertificate& cert,
+                              std::string_view type, std::string_view actor,
+                              const std::vector<AuditField>& fields,
+                              std::function<void(absl::Status)> done);
 
   // The event as appended: an empty actor (e.g. a login with an empty user
   // name) becomes "-", one the store refuses (bad UTF-8, too long)

@@ -130,25 +130,36 @@ grpc::Status CaService::Login(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status CaService::IssueUserCertificate(
-    grpc::ServerContext* context,
+grpc::ServerUnaryReactor* CaService::IssueUserCertificate(
+    grpc::CallbackServerContext* context,
     const v1::IssueUserCertificateRequest* request,
     v1::IssueUserCertificateResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::StatusOr<ClientIdentity> peer = ctx_.peers->Authenticate(*context);
-  if (!peer.ok()) return ToGrpc(peer.status());
+  if (!peer.ok()) {
+    reactor->Finish(ToGrpc(peer.status()));
+    return reactor;
+  }
   if (peer->kind != ClientIdentity::Kind::kUser) {
-    return ToGrpc(
-        absl::PermissionDeniedError("only users get user certificates"));
+    reactor->Finish(ToGrpc(
+        absl::PermissionDeniedError("only users get user certificates")));
+    return reactor;
   }
   absl::StatusOr<ssh::crypto::PublicKey> key =
       ParseSshKey(request->ssh_public_key());
-  if (!key.ok()) return ToGrpc(key.status());
-  absl::StatusOr<IssuedUserCertificate> issued =
-      ctx_.issuer->IssueUserCertificate(peer->name, *key, peer->not_after,
-                                        peer->name, "renew");
-  if (!issued.ok()) return ToGrpc(issued.status());
-  FillIssued(issued->certificate, response);
-  return grpc::Status::OK;
+  if (!key.ok()) {
+    reactor->Finish(ToGrpc(key.status()));
+    return reactor;
+  }
+  // Finished on the store's commit thread once the record is durable.
+  ctx_.issuer->IssueUserCertificateAsync(
+      peer->name, *key, peer->not_after, peer->name, "renew",
+      [reactor, response](absl::StatusOr<IssuedUserCertificate> issued) {
+        if (!issued.ok()) return reactor->Finish(ToGrpc(issued.status()));
+        FillIssued(issued->certificate, response);
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
 }
 
 grpc::Status CaService::GetCaPublicKeys(grpc::ServerContext* context,

@@ -55,15 +55,19 @@ absl::StatusOr<std::vector<ReachableHost>> ReachableHosts(
     const storage::User& user, const std::vector<storage::Role>& roles,
     const std::vector<storage::Host>& inventory);
 
-class CaService final : public v1::CertificateAuthority::Service {
+// IssueUserCertificate uses gRPC's callback API (as the gateway's
+// IssueSessionCertificate): no thread waits for its record to commit.
+class CaService final
+    : public v1::CertificateAuthority::WithCallbackMethod_IssueUserCertificate<
+          v1::CertificateAuthority::Service> {
  public:
   explicit CaService(CaContext ctx) : ctx_(ctx) {}
 
   grpc::Status Login(grpc::ServerContext* context,
                      const v1::LoginRequest* request,
                      v1::LoginResponse* response) override;
-  grpc::Status IssueUserCertificate(
-      grpc::ServerContext* context,
+  grpc::ServerUnaryReactor* IssueUserCertificate(
+      grpc::CallbackServerContext* context,
       const v1::IssueUserCertificateRequest* request,
       v1::IssueUserCertificateResponse* response) override;
   grpc::Status GetCaPublicKeys(grpc::ServerContext* context,

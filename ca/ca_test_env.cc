@@ -1,5 +1,6 @@
 #include "ca/ca_test_env.h"
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -20,6 +21,13 @@ std::string ReadAll(const std::string& path) {
 }
 
 }  // namespace
+
+std::unique_ptr<CaTestEnv> CaTestEnv::CreateOrNull() {
+  absl::StatusOr<std::unique_ptr<CaTestEnv>> env = Create();
+  if (env.ok()) return *std::move(env);
+  fprintf(stderr, "CaTestEnv::Create: %s\n", env.status().ToString().c_str());
+  return nullptr;
+}
 
 absl::StatusOr<std::unique_ptr<CaTestEnv>> CaTestEnv::Create(Options options) {
   ASSIGN_OR_RETURN(sallyport::testing::TempDir dir,

@@ -46,6 +46,9 @@ class CaTestEnv {
   static absl::StatusOr<std::unique_ptr<CaTestEnv>> Create() {
     return Create(Options());
   }
+  // Create() with the default options for tests that ASSERT_NE(env,
+  // nullptr): nullptr, with the reason on stderr, when it cannot start.
+  static std::unique_ptr<CaTestEnv> CreateOrNull();
   ~CaTestEnv();
 
   base::FakeClock& clock() { return clock_; }

@@ -276,12 +276,24 @@ grpc::Status GatewayService::AuthorizeChannel(
   return grpc::Status::OK;
 }
 
-grpc::Status GatewayService::IssueSessionCertificate(
-    grpc::ServerContext* context,
+grpc::ServerUnaryReactor* GatewayService::IssueSessionCertificate(
+    grpc::CallbackServerContext* context,
     const pb::IssueSessionCertificateRequest* request,
     pb::IssueSessionCertificateResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  grpc::Status refused =
+      StartSessionCertificate(*context, request, response, reactor);
+  if (!refused.ok()) reactor->Finish(refused);
+  return reactor;
+}
+
+grpc::Status GatewayService::StartSessionCertificate(
+    const grpc::ServerContextBase& context,
+    const pb::IssueSessionCertificateRequest* request,
+    pb::IssueSessionCertificateResponse* response,
+    grpc::ServerUnaryReactor* reactor) {
   absl::StatusOr<ClientIdentity> peer =
-      ctx_.peers->AuthenticateGateway(*context, "IssueSessionCertificate");
+      ctx_.peers->AuthenticateGateway(context, "IssueSessionCertificate");
   if (!peer.ok()) return ToGrpc(peer.status());
   absl::Status valid =
       ValidateSimpleName("session_id", request->session_id(), 64);
@@ -338,18 +350,25 @@ grpc::Status GatewayService::IssueSessionCertificate(
       spec.extensions.push_back(e);
     }
   }
-  absl::StatusOr<ssh::cert::Certificate> cert =
-      ctx_.issuer->IssueSessionCertificate(spec, *key, actor);
-  if (!cert.ok()) return ToGrpc(cert.status());
-  FillIssued(*cert, response->mutable_certificate());
-  HostToProto(*checked->host, response->mutable_host());
-  response->set_record(std::string(storage::RecordModeName(perms.record)));
-  // Debug only: every issuance is already an audit event and its log line.
-  spdlog::debug(
-      "session certificate: gateway={} user={} session={} login={} "
-      "host={} serial={}",
-      peer->name, rbac::EscapeForReason(spec.user), spec.session_id, spec.login,
-      spec.host, cert->serial);
+  // The record commits on the store's commit thread, which finishes the
+  // call; this thread is free for the next request meanwhile.
+  ctx_.issuer->IssueSessionCertificateAsync(
+      spec, *key, actor,
+      [response, reactor, host = *checked->host, record = perms.record,
+       gateway = peer->name,
+       spec](absl::StatusOr<ssh::cert::Certificate> cert) {
+        if (!cert.ok()) return reactor->Finish(ToGrpc(cert.status()));
+        FillIssued(*cert, response->mutable_certificate());
+        HostToProto(host, response->mutable_host());
+        response->set_record(std::string(storage::RecordModeName(record)));
+        // Debug only: every issuance is already an audit event.
+        spdlog::debug(
+            "session certificate: gateway={} user={} session={} login={} "
+            "host={} serial={}",
+            gateway, rbac::EscapeForReason(spec.user), spec.session_id,
+            spec.login, spec.host, cert->serial);
+        reactor->Finish(grpc::Status::OK);
+      });
   return grpc::Status::OK;
 }
 

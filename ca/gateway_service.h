@@ -18,7 +18,12 @@
 
 namespace sallyport::ca {
 
-class GatewayService final : public gateway::v1::Gateway::Service {
+// IssueSessionCertificate uses gRPC's callback API: its handler does not
+// wait for the certificate's record to commit (the store's commit thread
+// finishes the call), so no thread is parked per call in flight.
+class GatewayService final
+    : public gateway::v1::Gateway::WithCallbackMethod_IssueSessionCertificate<
+          gateway::v1::Gateway::Service> {
  public:
   struct Settings {
     // source-address of session certificates (config
@@ -52,8 +57,8 @@ class GatewayService final : public gateway::v1::Gateway::Service {
       grpc::ServerContext* context,
       const gateway::v1::AuthorizeChannelRequest* request,
       gateway::v1::AuthorizeChannelResponse* response) override;
-  grpc::Status IssueSessionCertificate(
-      grpc::ServerContext* context,
+  grpc::ServerUnaryReactor* IssueSessionCertificate(
+      grpc::CallbackServerContext* context,
       const gateway::v1::IssueSessionCertificateRequest* request,
       gateway::v1::IssueSessionCertificateResponse* response) override;
   grpc::Status IssueHostCertificateForTarget(
@@ -67,6 +72,13 @@ class GatewayService final : public gateway::v1::Gateway::Service {
       gateway::v1::RenewGatewayHostCertificateResponse* response) override;
 
  private:
+  // IssueSessionCertificate up to the signature; starts the record, whose
+  // end finishes `reactor`. A refusal is returned (the caller finishes).
+  grpc::Status StartSessionCertificate(
+      const grpc::ServerContextBase& context,
+      const gateway::v1::IssueSessionCertificateRequest* request,
+      gateway::v1::IssueSessionCertificateResponse* response,
+      grpc::ServerUnaryReactor* reactor);
   // The user certificate checked again and the user's permissions for
   // (login, host), as both RPCs need them.
   struct Checked;

@@ -1,6 +1,7 @@
 #include "ca/issuer.h"
 
 #include <algorithm>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -34,10 +35,11 @@ void CertificateIssuer::AuditRefusal(std::string_view actor,
        {"reason", std::string(why.message())}});
 }
 
-absl::StatusOr<IssuedUserCertificate> CertificateIssuer::IssueUserCertificate(
-    std::string_view user_name, const ssh::crypto::PublicKey& key,
-    std::optional<absl::Time> not_after, std::string_view actor,
-    std::string_view via) {
+absl::StatusOr<std::pair<CertificateIssuer::Signed, UserCertificateTemplate>>
+CertificateIssuer::SignUser(std::string_view user_name,
+                            const ssh::crypto::PublicKey& key,
+                            std::optional<absl::Time> not_after,
+                            std::string_view actor, std::string_view via) {
   RETURN_IF_ERROR(CheckCertifiableKey(key));
   ASSIGN_OR_RETURN(storage::User user, options_.store->GetUser(user_name));
   ASSIGN_OR_RETURN(std::vector<storage::Role> roles,
@@ -64,10 +66,34 @@ absl::StatusOr<IssuedUserCertificate> CertificateIssuer::IssueUserCertificate(
   request.valid_before = UnixSeconds(decision->valid_before);
   request.extensions = decision->extensions;
   ASSIGN_OR_RETURN(
-      ssh::cert::Certificate cert,
-      SignAndRecord(storage::CaKeyPurpose::kUser, std::move(request), user_name,
-                    storage::CertificatePurpose::kLogin, actor, via));
-  return IssuedUserCertificate{std::move(cert), std::move(*decision)};
+      Signed s,
+      Sign(storage::CaKeyPurpose::kUser, std::move(request), user_name,
+           storage::CertificatePurpose::kLogin, actor, via));
+  return std::make_pair(std::move(s), *std::move(decision));
+}
+
+absl::StatusOr<IssuedUserCertificate> CertificateIssuer::IssueUserCertificate(
+    std::string_view user_name, const ssh::crypto::PublicKey& key,
+    std::optional<absl::Time> not_after, std::string_view actor,
+    std::string_view via) {
+  ASSIGN_OR_RETURN(auto s, SignUser(user_name, key, not_after, actor, via));
+  ASSIGN_OR_RETURN(ssh::cert::Certificate cert, Record(std::move(s.first)));
+  return IssuedUserCertificate{std::move(cert), std::move(s.second)};
+}
+
+void CertificateIssuer::IssueUserCertificateAsync(
+    std::string_view user_name, const ssh::crypto::PublicKey& key,
+    std::optional<absl::Time> not_after, std::string_view actor,
+    std::string_view via, UserCertificateDone done) {
+  auto s = SignUser(user_name, key, not_after, actor, via);
+  if (!s.ok()) return done(s.status());
+  RecordAsync(
+      std::move(s->first),
+      [decision = std::move(s->second), done = std::move(done)](
+          absl::StatusOr<ssh::cert::Certificate> cert) mutable {
+        if (!cert.ok()) return done(cert.status());
+        done(IssuedUserCertificate{*std::move(cert), std::move(decision)});
+      });
 }
 
 absl::StatusOr<ssh::cert::Certificate> CertificateIssuer::IssueHostCertificate(
@@ -106,10 +132,9 @@ CertificateIssuer::IssueHostCertificateForNames(
                        storage::CertificatePurpose::kHost, actor, via);
 }
 
-absl::StatusOr<ssh::cert::Certificate>
-CertificateIssuer::IssueSessionCertificate(const SessionCertificateSpec& spec,
-                                           const ssh::crypto::PublicKey& key,
-                                           std::string_view actor) {
+absl::StatusOr<CertificateIssuer::Signed> CertificateIssuer::SignSession(
+    const SessionCertificateSpec& spec, const ssh::crypto::PublicKey& key,
+    std::string_view actor) {
   RETURN_IF_ERROR(CheckCertifiableKey(key));
   ASSIGN_OR_RETURN(bool revoked,
                    options_.store->IsRevoked(0, key.FingerprintSha256()));
@@ -129,12 +154,27 @@ CertificateIssuer::IssueSessionCertificate(const SessionCertificateSpec& spec,
   request.critical_options = {ssh::cert::CertOption::WithValue(
       ssh::cert::kSourceAddress, spec.source_address)};
   request.extensions = spec.extensions;
-  return SignAndRecord(storage::CaKeyPurpose::kUser, std::move(request),
-                       spec.user, storage::CertificatePurpose::kSession, actor,
-                       "session",
-                       {{"session_id", spec.session_id},
-                        {"host", spec.host},
-                        {"source_address", spec.source_address}});
+  return Sign(storage::CaKeyPurpose::kUser, std::move(request), spec.user,
+              storage::CertificatePurpose::kSession, actor, "session",
+              {{"session_id", spec.session_id},
+               {"host", spec.host},
+               {"source_address", spec.source_address}});
+}
+
+absl::StatusOr<ssh::cert::Certificate>
+CertificateIssuer::IssueSessionCertificate(const SessionCertificateSpec& spec,
+                                           const ssh::crypto::PublicKey& key,
+                                           std::string_view actor) {
+  ASSIGN_OR_RETURN(Signed s, SignSession(spec, key, actor));
+  return Record(std::move(s));
+}
+
+void CertificateIssuer::IssueSessionCertificateAsync(
+    const SessionCertificateSpec& spec, const ssh::crypto::PublicKey& key,
+    std::string_view actor, CertificateDone done) {
+  absl::StatusOr<Signed> s = SignSession(spec, key, actor);
+  if (!s.ok()) return done(s.status());
+  RecordAsync(*std::move(s), std::move(done));
 }
 
 absl::StatusOr<ssh::cert::Certificate> CertificateIssuer::SignAndRecord(
@@ -142,10 +182,40 @@ absl::StatusOr<ssh::cert::Certificate> CertificateIssuer::SignAndRecord(
     std::string_view user, storage::CertificatePurpose record_purpose,
     std::string_view actor, std::string_view via,
     std::vector<AuditField> extra_fields) {
+  ASSIGN_OR_RETURN(
+      Signed s, Sign(purpose, std::move(request), user, record_purpose, actor,
+                     via, std::move(extra_fields)));
+  return Record(std::move(s));
+}
+
+absl::StatusOr<ssh::cert::Certificate> CertificateIssuer::Record(Signed s) {
+  // One transaction: no certificate is recorded without its audit event.
+  RETURN_IF_ERROR(options_.audit->RecordCertificate(s.record, kEventCertIssued,
+                                                    s.actor, s.fields));
+  return std::move(s.cert);
+}
+
+void CertificateIssuer::RecordAsync(Signed s, CertificateDone done) {
+  auto cert = std::make_shared<ssh::cert::Certificate>(std::move(s.cert));
+  options_.audit->RecordCertificateAsync(
+      s.record, kEventCertIssued, s.actor, s.fields,
+      [cert, done = std::move(done)](absl::Status st) {
+        if (!st.ok()) return done(st);
+        done(std::move(*cert));
+      });
+}
+
+absl::StatusOr<CertificateIssuer::Signed> CertificateIssuer::Sign(
+    storage::CaKeyPurpose purpose, ssh::cert::CertificateRequest request,
+    std::string_view user, storage::CertificatePurpose record_purpose,
+    std::string_view actor, std::string_view via,
+    std::vector<AuditField> extra_fields) {
   ASSIGN_OR_RETURN(request.serial, options_.store->AllocateSerial());
-  ASSIGN_OR_RETURN(ssh::cert::Certificate cert,
+  ASSIGN_OR_RETURN(ssh::cert::Certificate signed_cert,
                    options_.keyring->Sign(purpose, request));
-  storage::IssuedCertificate record;
+  Signed s{std::move(signed_cert), {}, {}, std::string(actor)};
+  const ssh::cert::Certificate& cert = s.cert;
+  storage::IssuedCertificate& record = s.record;
   record.serial = cert.serial;
   record.key_id = cert.key_id;
   record.user = std::string(user);
@@ -159,7 +229,7 @@ absl::StatusOr<ssh::cert::Certificate> CertificateIssuer::SignAndRecord(
   record.purpose = record_purpose;
   std::vector<std::string> extensions;
   for (const auto& e : cert.extensions) extensions.push_back(e.name);
-  std::vector<AuditField> fields = {
+  s.fields = {
       {"serial", static_cast<int64_t>(cert.serial)},
       {"key_id", cert.key_id},
       {"purpose", std::string(storage::CertificatePurposeName(record_purpose))},
@@ -170,11 +240,8 @@ absl::StatusOr<ssh::cert::Certificate> CertificateIssuer::SignAndRecord(
       {"valid_before", static_cast<int64_t>(cert.valid_before)},
       {"key_fingerprint", record.public_key_fingerprint},
       {"ca_fingerprint", record.ca_key_fingerprint}};
-  for (AuditField& f : extra_fields) fields.push_back(std::move(f));
-  // One transaction: no certificate is recorded without its audit event.
-  RETURN_IF_ERROR(options_.audit->RecordCertificate(record, kEventCertIssued,
-                                                    actor, fields));
-  return cert;
+  for (AuditField& f : extra_fields) s.fields.push_back(std::move(f));
+  return s;
 }
 
 }  // namespace sallyport::ca

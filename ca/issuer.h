@@ -6,9 +6,11 @@
 #ifndef SALLYPORT_CA_ISSUER_H_
 #define SALLYPORT_CA_ISSUER_H_
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -54,6 +56,17 @@ class CertificateIssuer {
       std::string_view user, const ssh::crypto::PublicKey& key,
       std::optional<absl::Time> not_after, std::string_view actor,
       std::string_view via);
+  // The same without parking the caller while the record commits (the
+  // checks and the signature run on the caller's thread): `done` gets the
+  // result exactly once, on the store's commit thread or, for a refusal,
+  // before this returns.
+  using UserCertificateDone =
+      std::function<void(absl::StatusOr<IssuedUserCertificate>)>;
+  void IssueUserCertificateAsync(std::string_view user,
+                                 const ssh::crypto::PublicKey& key,
+                                 std::optional<absl::Time> not_after,
+                                 std::string_view actor, std::string_view via,
+                                 UserCertificateDone done);
 
   // A host certificate for the inventory host `host`: principals are its
   // name and address, validity `ttl` (host_ttl when unset; backdated like
@@ -94,13 +107,46 @@ class CertificateIssuer {
   absl::StatusOr<ssh::cert::Certificate> IssueSessionCertificate(
       const SessionCertificateSpec& spec, const ssh::crypto::PublicKey& key,
       std::string_view actor);
+  // The same without parking the caller while the record commits, like
+  // IssueUserCertificateAsync.
+  using CertificateDone =
+      std::function<void(absl::StatusOr<ssh::cert::Certificate>)>;
+  void IssueSessionCertificateAsync(const SessionCertificateSpec& spec,
+                                    const ssh::crypto::PublicKey& key,
+                                    std::string_view actor,
+                                    CertificateDone done);
 
  private:
+  // A signed certificate with its record and audit event, not yet stored.
+  struct Signed {
+    ssh::cert::Certificate cert;
+    storage::IssuedCertificate record;
+    std::vector<AuditField> fields;
+    std::string actor;
+  };
+  absl::StatusOr<Signed> Sign(storage::CaKeyPurpose purpose,
+                              ssh::cert::CertificateRequest request,
+                              std::string_view user,
+                              storage::CertificatePurpose record_purpose,
+                              std::string_view actor, std::string_view via,
+                              std::vector<AuditField> extra_fields = {});
+  // Records `s` with its audit event in one transaction (fail closed).
+  absl::StatusOr<ssh::cert::Certificate> Record(Signed s);
+  void RecordAsync(Signed s, CertificateDone done);
   absl::StatusOr<ssh::cert::Certificate> SignAndRecord(
       storage::CaKeyPurpose purpose, ssh::cert::CertificateRequest request,
       std::string_view user, storage::CertificatePurpose record_purpose,
       std::string_view actor, std::string_view via,
       std::vector<AuditField> extra_fields = {});
+  // The checks and the signed certificate of IssueUserCertificate.
+  absl::StatusOr<std::pair<Signed, UserCertificateTemplate>> SignUser(
+      std::string_view user, const ssh::crypto::PublicKey& key,
+      std::optional<absl::Time> not_after, std::string_view actor,
+      std::string_view via);
+  // The checks and the signed certificate of IssueSessionCertificate.
+  absl::StatusOr<Signed> SignSession(const SessionCertificateSpec& spec,
+                                     const ssh::crypto::PublicKey& key,
+                                     std::string_view actor);
   void AuditRefusal(std::string_view actor, std::string_view subject,
                     const absl::Status& why);
 

@@ -21,12 +21,6 @@ namespace {
 using grpc::StatusCode;
 namespace pb = admin::v1;
 
-std::unique_ptr<CaTestEnv> MakeEnv() {
-  auto env = CaTestEnv::Create();
-  EXPECT_TRUE(env.ok()) << env.status();
-  return env.ok() ? std::move(*env) : nullptr;
-}
-
 grpc::Status ListUsers(std::shared_ptr<grpc::Channel> channel,
                        pb::ListUsersResponse* out = nullptr) {
   pb::ListUsersResponse ignored;
@@ -63,7 +57,7 @@ ClientCert IssueClientCert(CaTestEnv& env, const std::string& user,
 }
 
 TEST(AdminAuthTest, WithoutClientCertificateIsRefused) {
-  auto env = MakeEnv();
+  auto env = CaTestEnv::CreateOrNull();
   ASSERT_NE(env, nullptr);
   grpc::Status st = ListUsers(env->AnonymousChannel());
   EXPECT_EQ(st.error_code(), StatusCode::UNAUTHENTICATED) << st.error_message();
@@ -78,7 +72,7 @@ TEST(AdminAuthTest, WithoutClientCertificateIsRefused) {
 }
 
 TEST(AdminAuthTest, ExpiredClientCertificateIsRefused) {
-  auto env = MakeEnv();
+  auto env = CaTestEnv::CreateOrNull();
   ASSERT_NE(env, nullptr);
   const absl::Time now = absl::Now();
   // Expired in real time: the TLS handshake itself fails.
@@ -98,7 +92,7 @@ TEST(AdminAuthTest, ExpiredClientCertificateIsRefused) {
 }
 
 TEST(AdminAuthTest, NonAdminUserIsRefused) {
-  auto env = MakeEnv();
+  auto env = CaTestEnv::CreateOrNull();
   ASSERT_NE(env, nullptr);
   ASSERT_TRUE(env->AddUser("bob", "bob-pw", {"login"}).ok());
   auto bob = env->Login("bob", "bob-pw");
@@ -118,7 +112,7 @@ TEST(AdminAuthTest, NonAdminUserIsRefused) {
 }
 
 TEST(AdminAuthTest, CertificateFromAnotherCaIsRefused) {
-  auto env = MakeEnv();
+  auto env = CaTestEnv::CreateOrNull();
   ASSERT_NE(env, nullptr);
   auto key = GenerateTlsKey();
   CertificateSpec spec;
@@ -137,7 +131,7 @@ TEST(AdminAuthTest, CertificateFromAnotherCaIsRefused) {
 }
 
 TEST(AdminAuthTest, RevokedOrDisabledOrDeletedUsersLoseAccess) {
-  auto env = MakeEnv();
+  auto env = CaTestEnv::CreateOrNull();
   ASSERT_NE(env, nullptr);
   ASSERT_TRUE(env->AddUser("bob", "bob-pw", {"login"}).ok());
   auto admin = env->Login("admin", env->admin_password());
@@ -173,7 +167,7 @@ TEST(AdminAuthTest, RevokedOrDisabledOrDeletedUsersLoseAccess) {
 }
 
 TEST(AdminServiceTest, ManagesUsersRolesAndBindingsAndAuditsEveryCall) {
-  auto env = MakeEnv();
+  auto env = CaTestEnv::CreateOrNull();
   ASSERT_NE(env, nullptr);
   auto admin = env->Login("admin", env->admin_password());
   ASSERT_TRUE(admin.status.ok());
@@ -241,7 +235,7 @@ TEST(AdminServiceTest, ManagesUsersRolesAndBindingsAndAuditsEveryCall) {
 }
 
 TEST(AdminServiceTest, RotateCaKeyKeepsTheOldKeyTrusted) {
-  auto env = MakeEnv();
+  auto env = CaTestEnv::CreateOrNull();
   ASSERT_NE(env, nullptr);
   auto admin = env->Login("admin", env->admin_password());
   ASSERT_TRUE(admin.status.ok());
@@ -287,7 +281,7 @@ TEST(AdminServiceTest, RotateCaKeyKeepsTheOldKeyTrusted) {
 // new key is trusted here after that long (and never before its record
 // exists).
 TEST(AdminServiceTest, AnotherInstancesRotationIsTrustedAfterKeyListTtl) {
-  auto env = MakeEnv();
+  auto env = CaTestEnv::CreateOrNull();
   ASSERT_NE(env, nullptr);
   auto admin = env->Login("admin", env->admin_password());
   ASSERT_TRUE(admin.status.ok());
@@ -314,7 +308,7 @@ TEST(AdminServiceTest, AnotherInstancesRotationIsTrustedAfterKeyListTtl) {
 }
 
 TEST(AdminServiceTest, WatchRevocationsStreamsNewRevocations) {
-  auto env = MakeEnv();
+  auto env = CaTestEnv::CreateOrNull();
   ASSERT_NE(env, nullptr);
   auto admin = env->Login("admin", env->admin_password());
   ASSERT_TRUE(admin.status.ok());
@@ -341,7 +335,7 @@ TEST(AdminServiceTest, WatchRevocationsStreamsNewRevocations) {
 }
 
 TEST(AdminServiceTest, HostCertificatesForInventoryHostsOnly) {
-  auto env = MakeEnv();
+  auto env = CaTestEnv::CreateOrNull();
   ASSERT_NE(env, nullptr);
   ASSERT_TRUE(env->AddUser("bob", "bob-pw", {"login"}).ok());
   auto admin = env->Login("admin", env->admin_password());

@@ -88,7 +88,7 @@ std::string PeerAddress(std::string_view grpc_peer) {
 }
 
 absl::StatusOr<ClientIdentity> PeerAuthenticator::Authenticate(
-    const grpc::ServerContext& ctx) {
+    const grpc::ServerContextBase& ctx) {
   std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
   if (auth == nullptr) {
     return absl::UnauthenticatedError("a client certificate is required");
@@ -148,7 +148,7 @@ absl::StatusOr<bool> PeerAuthenticator::IsAdmin(std::string_view user) {
 }
 
 void PeerAuthenticator::AuditRefusal(std::string_view event,
-                                     const grpc::ServerContext& ctx,
+                                     const grpc::ServerContextBase& ctx,
                                      std::string_view actor,
                                      std::string_view method,
                                      const absl::Status& refusal) {
@@ -162,7 +162,7 @@ void PeerAuthenticator::AuditRefusal(std::string_view event,
 }
 
 absl::StatusOr<ClientIdentity> PeerAuthenticator::AuthenticateAdmin(
-    const grpc::ServerContext& ctx, std::string_view method) {
+    const grpc::ServerContextBase& ctx, std::string_view method) {
   absl::StatusOr<ClientIdentity> id = Authenticate(ctx);
   absl::Status refusal;
   if (!id.ok()) {
@@ -187,7 +187,7 @@ absl::StatusOr<ClientIdentity> PeerAuthenticator::AuthenticateAdmin(
 }
 
 absl::StatusOr<ClientIdentity> PeerAuthenticator::AuthenticateGateway(
-    const grpc::ServerContext& ctx, std::string_view method) {
+    const grpc::ServerContextBase& ctx, std::string_view method) {
   absl::StatusOr<ClientIdentity> id = Authenticate(ctx);
   absl::Status refusal;
   if (!id.ok()) {
@@ -205,7 +205,7 @@ absl::StatusOr<ClientIdentity> PeerAuthenticator::AuthenticateGateway(
 }
 
 std::optional<ClientIdentity::Kind> PeerAuthenticator::PresentedKind(
-    const grpc::ServerContext& ctx) {
+    const grpc::ServerContextBase& ctx) {
   std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
   if (auth == nullptr) return std::nullopt;
   std::vector<grpc::string_ref> pems =

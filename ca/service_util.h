@@ -73,31 +73,32 @@ class PeerAuthenticator {
   // for users, the user still exists and is not disabled.
   // kUnauthenticated or kPermissionDenied otherwise; kUnavailable when the
   // store cannot be asked (fail closed).
-  absl::StatusOr<ClientIdentity> Authenticate(const grpc::ServerContext& ctx);
+  absl::StatusOr<ClientIdentity> Authenticate(
+      const grpc::ServerContextBase& ctx);
 
   // Authenticate, then require a user with the admin role. Refusals are
   // audit events "admin.denied" naming `method`.
   absl::StatusOr<ClientIdentity> AuthenticateAdmin(
-      const grpc::ServerContext& ctx, std::string_view method);
+      const grpc::ServerContextBase& ctx, std::string_view method);
 
   // Authenticate, then require a gateway identity (OU "gateway"): a
   // user's certificate is kPermissionDenied. Refusals are audit events
   // "authz.denied" naming `method`.
   absl::StatusOr<ClientIdentity> AuthenticateGateway(
-      const grpc::ServerContext& ctx, std::string_view method);
+      const grpc::ServerContextBase& ctx, std::string_view method);
 
   // The kind of client certificate the caller presented, when it presented
   // one that our TLS CA issued and that is valid now; nullopt otherwise.
   // For RPCs that do not need a client certificate but must refuse some
   // identities (a gateway calling Login).
   std::optional<ClientIdentity::Kind> PresentedKind(
-      const grpc::ServerContext& ctx);
+      const grpc::ServerContextBase& ctx);
 
   // True when `user` holds the admin role.
   absl::StatusOr<bool> IsAdmin(std::string_view user);
 
  private:
-  void AuditRefusal(std::string_view event, const grpc::ServerContext& ctx,
+  void AuditRefusal(std::string_view event, const grpc::ServerContextBase& ctx,
                     std::string_view actor, std::string_view method,
                     const absl::Status& refusal);
 

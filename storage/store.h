@@ -18,6 +18,7 @@
 #define SALLYPORT_STORAGE_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -120,6 +121,17 @@ class Store {
   // event. Errors as for the two.
   virtual absl::StatusOr<IssuedCertificate> RecordCertificateWithAudit(
       const IssuedCertificate& cert, const AuditEventInput& event) = 0;
+  // RecordCertificateWithAudit without parking the caller while the
+  // transaction commits: `done` gets its result exactly once, on another
+  // thread or before this returns. Arguments are copied. This default runs
+  // the blocking call.
+  using RecordedCertificate =
+      std::function<void(absl::StatusOr<IssuedCertificate>)>;
+  virtual void RecordCertificateWithAuditAsync(const IssuedCertificate& cert,
+                                               const AuditEventInput& event,
+                                               RecordedCertificate done) {
+    done(RecordCertificateWithAudit(cert, event));
+  }
   virtual absl::StatusOr<IssuedCertificate> GetCertificate(uint64_t serial) = 0;
   // By serial, ascending.
   virtual absl::StatusOr<std::vector<IssuedCertificate>> ListCertificates(

@@ -80,6 +80,11 @@ class SqlStore : public Store {
 
   absl::StatusOr<IssuedCertificate> RecordCertificateWithAudit(
       const IssuedCertificate& cert, const AuditEventInput& event) override;
+  // Queued for the same group commit; `done` runs on the thread that
+  // committed the batch.
+  void RecordCertificateWithAuditAsync(const IssuedCertificate& cert,
+                                       const AuditEventInput& event,
+                                       RecordedCertificate done) override;
   absl::StatusOr<AuditEvent> AppendAuditEvent(
       const AuditEventInput& event) override;
   absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(uint64_t after_seq,
@@ -153,6 +158,33 @@ class SqlStore : public Store {
   };
   absl::Status CommitCertificates(absl::Span<CertificateWrite* const> batch);
 
+  // One page of a session's rows (chunks, records): `query` takes $1 the
+  // session id, $2 after_seq, $3 limit and is run as one read statement;
+  // `what` ("chunks", "records") names them in errors. Validates the id
+  // and limit; a seq past any serial gives an empty page.
+  absl::StatusOr<std::vector<Row>> ListSessionRows(const Statement& query,
+                                                   std::string_view session_id,
+                                                   uint64_t after_seq,
+                                                   int limit,
+                                                   std::string_view what);
+  template <typename T>
+  absl::StatusOr<std::vector<T>> ListSessionPage(
+      const Statement& query, std::string_view session_id, uint64_t after_seq,
+      int limit, std::string_view what,
+      absl::StatusOr<T> (*parse_row)(const Row&)) {
+    absl::StatusOr<std::vector<Row>> rows =
+        ListSessionRows(query, session_id, after_seq, limit, what);
+    if (!rows.ok()) return rows.status();
+    std::vector<T> out;
+    out.reserve(rows->size());
+    for (const Row& r : *rows) {
+      absl::StatusOr<T> parsed = parse_row(r);
+      if (!parsed.ok()) return parsed.status();
+      out.push_back(*std::move(parsed));
+    }
+    return out;
+  }
+
   std::unique_ptr<Database> db_;
   base::Clock* clock_;
   int schema_version_;
@@ -167,6 +199,8 @@ class SqlStore : public Store {
 
 // 'name' with non-printable bytes escaped, for error messages and logs.
 std::string Quote(std::string_view name);
+// "session 'ID'".
+std::string SessionWhat(std::string_view id);
 // Adds `what` (e.g. "user 'bob'") to a failed status: kAlreadyExists becomes
 // "<what> already exists"; other codes keep their message with a prefix.
 absl::Status Describe(absl::Status status, std::string_view what);

@@ -110,10 +110,6 @@ absl::StatusOr<SessionChunk> ChunkFromRow(const Row& r) {
   return c;
 }
 
-std::string SessionWhat(std::string_view id) {
-  return absl::StrCat("session ", Quote(id));
-}
-
 }  // namespace
 
 // ------------------------------------------------------------ audit
@@ -377,28 +373,8 @@ absl::Status SqlStore::AppendSessionChunks(
 
 absl::StatusOr<std::vector<SessionChunk>> SqlStore::ListSessionChunks(
     std::string_view session_id, uint64_t after_seq, int limit) {
-  RETURN_IF_ERROR(ValidateText("session id", session_id, kMaxNameBytes, true));
-  RETURN_IF_ERROR(ValidateLimit(limit));
-  if (after_seq > kMaxSerial) return std::vector<SessionChunk>();
-  std::vector<Row> rows;
-  RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kRead,
-               [&](Tx& tx) -> absl::Status {
-                 ASSIGN_OR_RETURN(
-                     rows,
-                     tx.Query(kListChunks,
-                              {Param::Text(session_id),
-                               Param::Int(static_cast<int64_t>(after_seq)),
-                               Param::Int(limit)}));
-                 return absl::OkStatus();
-               }),
-      absl::StrCat("chunks of ", SessionWhat(session_id))));
-  std::vector<SessionChunk> out;
-  for (const Row& r : rows) {
-    ASSIGN_OR_RETURN(SessionChunk c, ChunkFromRow(r));
-    out.push_back(std::move(c));
-  }
-  return out;
+  return ListSessionPage<SessionChunk>(kListChunks, session_id, after_seq,
+                                       limit, "chunks", ChunkFromRow);
 }
 
 }  // namespace sallyport::storage::sql

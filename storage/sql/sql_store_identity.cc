@@ -5,7 +5,6 @@
 #include <tuple>
 #include <utility>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "storage/sql/codec.h"
@@ -146,37 +145,6 @@ absl::Status ExecOnUser(Tx& tx, const Statement& stmt,
 
 }  // namespace
 
-// ------------------------------------------------------------ shared helpers
-
-std::string Quote(std::string_view name) {
-  return absl::StrCat("'", absl::CEscape(std::string(name)), "'");
-}
-
-absl::Status Describe(absl::Status status, std::string_view what) {
-  if (status.ok()) return status;
-  const std::string message(status.message());
-  // Errors we made ourselves already name the record.
-  if (message.rfind(std::string(what), 0) == 0) return status;
-  if (status.code() == absl::StatusCode::kAlreadyExists) {
-    return absl::AlreadyExistsError(
-        absl::StrCat(std::string(what), " already exists"));
-  }
-  return absl::Status(status.code(),
-                      absl::StrCat(std::string(what), ": ", message));
-}
-
-absl::Status ValidateLimit(int limit) {
-  if (limit < 1 || limit > 10000) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("limit must be in 1..10000, got ", limit));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status NotFound(std::string_view what) {
-  return absl::NotFoundError(absl::StrCat(std::string(what), " not found"));
-}
-
 SqlStore::SqlStore(std::unique_ptr<Database> db, base::Clock* clock,
                    int schema_version, const IssuanceOptions& issuance)
     : db_(std::move(db)),
@@ -184,7 +152,10 @@ SqlStore::SqlStore(std::unique_ptr<Database> db, base::Clock* clock,
       schema_version_(schema_version),
       serial_block_(issuance.serial_block),
       certificate_commit_(issuance.group_commit_max_batch,
-                          issuance.group_commit_max_wait) {}
+                          issuance.group_commit_max_wait,
+                          [this](absl::Span<CertificateWrite* const> batch) {
+                            return CommitCertificates(batch);
+                          }) {}
 
 absl::Time SqlStore::Now() const { return TruncateToMicros(clock_->Now()); }
 

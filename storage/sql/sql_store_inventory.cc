@@ -19,6 +19,12 @@ constexpr Statement kInsertHost("INSERT INTO hosts (" SP_HOST_COLUMNS
 constexpr Statement kSelectHost("SELECT " SP_HOST_COLUMNS
                                 " FROM hosts WHERE name = $1");
 constexpr Statement kListHosts("SELECT " SP_HOST_COLUMNS " FROM hosts");
+// One statement for GetHost: the host's columns, then a label's key and
+// value (NULL for a host without labels), one row per label.
+constexpr Statement kSelectHostWithLabels(
+    "SELECT h.name, h.address, h.port, h.trust, h.host_key, h.created_at_us, "
+    "h.updated_at_us, l.key, l.value FROM hosts h LEFT JOIN host_labels l "
+    "ON l.host_name = h.name WHERE h.name = $1");
 constexpr Statement kUpdateHost(
     "UPDATE hosts SET address = $2, port = $3, trust = $4, host_key = $5, "
     "updated_at_us = $6 WHERE name = $1 RETURNING " SP_HOST_COLUMNS);
@@ -26,8 +32,6 @@ constexpr Statement kUpdateHost(
 constexpr Statement kDeleteHost("DELETE FROM hosts WHERE name = $1");
 constexpr Statement kInsertLabel(
     "INSERT INTO host_labels (host_name, key, value) VALUES ($1, $2, $3)");
-constexpr Statement kSelectLabels(
-    "SELECT host_name, key, value FROM host_labels WHERE host_name = $1");
 constexpr Statement kListLabels(
     "SELECT host_name, key, value FROM host_labels");
 constexpr Statement kDeleteLabels(
@@ -188,20 +192,20 @@ absl::StatusOr<Host> SqlStore::CreateHost(const Host& in) {
 
 absl::StatusOr<Host> SqlStore::GetHost(std::string_view name) {
   RETURN_IF_ERROR(ValidateText("host name", name, kMaxNameBytes, true));
-  std::vector<Row> rows, labels;
-  RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kRead,
-               [&](Tx& tx) -> absl::Status {
-                 ASSIGN_OR_RETURN(rows,
-                                  tx.Query(kSelectHost, {Param::Text(name)}));
-                 ASSIGN_OR_RETURN(labels,
-                                  tx.Query(kSelectLabels, {Param::Text(name)}));
-                 return absl::OkStatus();
-               }),
-      HostWhat(name)));
+  std::vector<Row> rows;
+  RETURN_IF_ERROR(Describe(Transact(TxMode::kReadOne,
+                                    [&](Tx& tx) -> absl::Status {
+                                      ASSIGN_OR_RETURN(
+                                          rows, tx.Query(kSelectHostWithLabels,
+                                                         {Param::Text(name)}));
+                                      return absl::OkStatus();
+                                    }),
+                           HostWhat(name)));
   if (rows.empty()) return NotFound(HostWhat(name));
   ASSIGN_OR_RETURN(Host host, HostFromRow(rows[0]));
-  for (const Row& l : labels) host.labels[l[1].AsBytes()] = l[2].AsBytes();
+  for (const Row& r : rows) {
+    if (!r[7].is_null()) host.labels[r[7].AsBytes()] = r[8].AsBytes();
+  }
   return host;
 }
 

@@ -2,6 +2,7 @@
 // issue thousands of certificates per second without giving up durability:
 // serials come from the database in blocks, and certificate records with
 // their audit events are written by group commit (group_commit.h).
+#include <memory>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -111,11 +112,33 @@ absl::StatusOr<IssuedCertificate> SqlStore::RecordCertificateWithAudit(
   ASSIGN_OR_RETURN(IssuedCertificate cert, PrepareCertificate(in));
   RETURN_IF_ERROR(event.Validate());
   CertificateWrite write{&cert, &event};
-  RETURN_IF_ERROR(certificate_commit_.Submit(
-      write, [this](absl::Span<CertificateWrite* const> batch) {
-        return CommitCertificates(batch);
-      }));
+  RETURN_IF_ERROR(certificate_commit_.Submit(write));
   return cert;
+}
+
+void SqlStore::RecordCertificateWithAuditAsync(const IssuedCertificate& in,
+                                               const AuditEventInput& event,
+                                               RecordedCertificate done) {
+  absl::StatusOr<IssuedCertificate> cert = PrepareCertificate(in);
+  if (!cert.ok()) return done(cert.status());
+  if (absl::Status st = event.Validate(); !st.ok()) return done(st);
+  // Owns the copies until the batch ends.
+  struct Pending {
+    IssuedCertificate cert;
+    AuditEventInput event;
+    CertificateWrite write;
+    RecordedCertificate done;
+  };
+  auto* p = new Pending{*std::move(cert), event, {}, std::move(done)};
+  p->write = {&p->cert, &p->event};
+  certificate_commit_.SubmitAsync(p->write, [p](absl::Status st) {
+    std::unique_ptr<Pending> owned(p);
+    if (st.ok()) {
+      owned->done(std::move(owned->cert));
+    } else {
+      owned->done(st);
+    }
+  });
 }
 
 absl::Status SqlStore::CommitCertificates(

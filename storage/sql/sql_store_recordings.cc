@@ -56,10 +56,6 @@ absl::StatusOr<SessionRecord> RecordFromRow(const Row& r) {
   return rec;
 }
 
-std::string SessionWhat(std::string_view id) {
-  return absl::StrCat("session ", Quote(id));
-}
-
 }  // namespace
 
 absl::StatusOr<Session> SqlStore::AppendSessionRecords(
@@ -157,29 +153,8 @@ absl::StatusOr<Session> SqlStore::AppendSessionRecords(
 
 absl::StatusOr<std::vector<SessionRecord>> SqlStore::ListSessionRecords(
     std::string_view session_id, uint64_t after_seq, int limit) {
-  RETURN_IF_ERROR(ValidateText("session id", session_id, kMaxNameBytes, true));
-  RETURN_IF_ERROR(ValidateLimit(limit));
-  if (after_seq > kMaxSerial) return std::vector<SessionRecord>();
-  std::vector<Row> rows;
-  RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kRead,
-               [&](Tx& tx) -> absl::Status {
-                 ASSIGN_OR_RETURN(
-                     rows,
-                     tx.Query(kListRecords,
-                              {Param::Text(session_id),
-                               Param::Int(static_cast<int64_t>(after_seq)),
-                               Param::Int(limit)}));
-                 return absl::OkStatus();
-               }),
-      absl::StrCat("records of ", SessionWhat(session_id))));
-  std::vector<SessionRecord> out;
-  out.reserve(rows.size());
-  for (const Row& r : rows) {
-    ASSIGN_OR_RETURN(SessionRecord rec, RecordFromRow(r));
-    out.push_back(std::move(rec));
-  }
-  return out;
+  return ListSessionPage<SessionRecord>(kListRecords, session_id, after_seq,
+                                        limit, "records", RecordFromRow);
 }
 
 }  // namespace sallyport::storage::sql

@@ -7,7 +7,10 @@
 //   bazel run --config=opt //tests/bench:ca_issuance_bench --
 //     [--clients=8,64] [--seconds=10] [--backend=sqlite,postgres]
 //     [--rpc=session,user] [--dir=/var/tmp] [--idle_calls=1000]
-//     [--scrypt_log_n=10] [--login]
+//     [--scrypt_log_n=10] [--login] [--ca_binary=PATH]
+//
+// --ca_binary runs another build of `sallyport-ca` (e.g. a copy of the
+// previous commit's), so old and new can be measured in turn in one run.
 //
 // RPCs:
 //   session  Gateway.IssueSessionCertificate with a gateway identity from
@@ -78,6 +81,7 @@ struct Flags {
   int scrypt_log_n = 10;
   bool login = false;
   int idle_calls = 1000;
+  std::string ca_binary;  // empty: this build's //ca:sallyport-ca
 };
 
 // One client: its own channel and identity.
@@ -283,8 +287,9 @@ int RunBackend(const Flags& flags, const std::string& backend) {
   auto settings = LoadCaSettings(init.config_path);
   if (!settings.ok()) return Fail("config", settings.status());
   auto ca = testing::ListeningProcess::Start(
-      {testing::RunfilePath("ca/sallyport-ca"), "serve", "--config",
-       init.config_path, "--listen", "127.0.0.1:0"},
+      {flags.ca_binary.empty() ? testing::RunfilePath("ca/sallyport-ca")
+                               : flags.ca_binary,
+       "serve", "--config", init.config_path, "--listen", "127.0.0.1:0"},
       dir->File("ca.log"), absl::Seconds(60));
   if (!ca.ok()) return Fail("sallyport-ca serve", ca.status());
   const pid_t ca_pid = (*ca)->process().pid();
@@ -387,8 +392,10 @@ int RunBackend(const Flags& flags, const std::string& backend) {
     return ok;
   };
 
-  printf("backend=%s: CA pid %d at %s, store %s\n", backend.c_str(), ca_pid,
-         address.c_str(), backend == "sqlite" ? url.c_str() : "postgres");
+  printf("backend=%s: CA pid %d at %s, store %s, binary %s\n", backend.c_str(),
+         ca_pid, address.c_str(),
+         backend == "sqlite" ? url.c_str() : "postgres",
+         flags.ca_binary.empty() ? "(this build)" : flags.ca_binary.c_str());
   for (const std::string& rpc : flags.rpcs) {
     if (!once(rpc)) {
       fprintf(stderr, "%s: the first call failed; CA log:\n%s\n", rpc.c_str(),
@@ -485,6 +492,8 @@ int main(int argc, char** argv) {
       ok = absl::SimpleAtoi(a, &flags.scrypt_log_n);
     } else if (absl::ConsumePrefix(&a, "--idle_calls=")) {
       ok = absl::SimpleAtoi(a, &flags.idle_calls) && flags.idle_calls >= 1;
+    } else if (absl::ConsumePrefix(&a, "--ca_binary=")) {
+      flags.ca_binary = std::string(a);
     } else if (absl::ConsumePrefix(&a, "--dir=")) {
       flags.dir = std::string(a);
     } else if (a == "--login") {
@@ -497,7 +506,7 @@ int main(int argc, char** argv) {
               "usage: ca_issuance_bench [--clients=8,64] [--seconds=10] "
               "[--backend=sqlite,postgres] [--rpc=session,user] "
               "[--dir=/var/tmp] [--idle_calls=1000] [--scrypt_log_n=10] "
-              "[--login]\n");
+              "[--login] [--ca_binary=PATH]\n");
       return 2;
     }
   }

@@ -1,0 +1,64 @@
+// Helpers shared by the sql_store_*.cc files (declared in sql_store.h).
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "storage/sql/sql_store.h"
+
+namespace sallyport::storage::sql {
+
+std::string Quote(std::string_view name) {
+  return absl::StrCat("'", absl::CEscape(std::string(name)), "'");
+}
+
+std::string SessionWhat(std::string_view id) {
+  return absl::StrCat("session ", Quote(id));
+}
+
+absl::Status Describe(absl::Status status, std::string_view what) {
+  if (status.ok()) return status;
+  const std::string message(status.message());
+  // Errors we made ourselves already name the record.
+  if (message.rfind(std::string(what), 0) == 0) return status;
+  if (status.code() == absl::StatusCode::kAlreadyExists) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(std::string(what), " already exists"));
+  }
+  return absl::Status(status.code(),
+                      absl::StrCat(std::string(what), ": ", message));
+}
+
+absl::Status ValidateLimit(int limit) {
+  if (limit < 1 || limit > 10000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit must be in 1..10000, got ", limit));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status NotFound(std::string_view what) {
+  return absl::NotFoundError(absl::StrCat(std::string(what), " not found"));
+}
+
+absl::StatusOr<std::vector<Row>> SqlStore::ListSessionRows(
+    const Statement& query, std::string_view session_id, uint64_t after_seq,
+    int limit, std::string_view what) {
+  RETURN_IF_ERROR(ValidateText("session id", session_id, kMaxNameBytes, true));
+  RETURN_IF_ERROR(ValidateLimit(limit));
+  std::vector<Row> rows;
+  if (after_seq > kMaxSerial) return rows;
+  RETURN_IF_ERROR(Describe(
+      Transact(TxMode::kReadOne,
+               [&](Tx& tx) -> absl::Status {
+                 ASSIGN_OR_RETURN(
+                     rows,
+                     tx.Query(query,
+                              {Param::Text(session_id),
+                               Param::Int(static_cast<int64_t>(after_seq)),
+                               Param::Int(limit)}));
+                 return absl::OkStatus();
+               }),
+      absl::StrCat(std::string(what), " of ", SessionWhat(session_id))));
+  return rows;
+}
+
+}  // namespace sallyport::storage::sql
