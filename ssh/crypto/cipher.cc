@@ -108,16 +108,49 @@ bool CryptInPlace(EVP_CIPHER_CTX* ctx, uint8_t* data, size_t len) {
   return true;
 }
 
+// Algorithms are fetched once per process and never freed (as in hash.cc):
+// a fetch by name costs a provider lookup under a lock, and every SSH
+// connection creates four of these. A failed fetch (no provider) stays
+// failed.
+const EVP_CIPHER* FetchCipher(const char* evp_name) {
+  static const EVP_CIPHER* const kChaCha =
+      EVP_CIPHER_fetch(nullptr, "ChaCha20", nullptr);
+  static const EVP_CIPHER* const kAes128Gcm =
+      EVP_CIPHER_fetch(nullptr, "AES-128-GCM", nullptr);
+  static const EVP_CIPHER* const kAes256Gcm =
+      EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
+  static const EVP_CIPHER* const kAes128Ctr =
+      EVP_CIPHER_fetch(nullptr, "AES-128-CTR", nullptr);
+  static const EVP_CIPHER* const kAes256Ctr =
+      EVP_CIPHER_fetch(nullptr, "AES-256-CTR", nullptr);
+  const std::string_view name(evp_name);
+  if (name == "ChaCha20") return kChaCha;
+  if (name == "AES-128-GCM") return kAes128Gcm;
+  if (name == "AES-256-GCM") return kAes256Gcm;
+  if (name == "AES-128-CTR") return kAes128Ctr;
+  if (name == "AES-256-CTR") return kAes256Ctr;
+  return nullptr;
+}
+
+const EVP_MAC* FetchMac(const char* mac_name) {
+  static const EVP_MAC* const kPoly1305 =
+      EVP_MAC_fetch(nullptr, "POLY1305", nullptr);
+  static const EVP_MAC* const kHmac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+  const std::string_view name(mac_name);
+  if (name == "POLY1305") return kPoly1305;
+  if (name == "HMAC") return kHmac;
+  return nullptr;
+}
+
 absl::StatusOr<base::EvpCipherCtxPtr> NewCipherCtx(const char* evp_name,
                                                    const uint8_t* key,
                                                    const uint8_t* iv,
                                                    bool encrypt) {
-  base::EvpCipherPtr cipher(EVP_CIPHER_fetch(nullptr, evp_name, nullptr));
+  const EVP_CIPHER* cipher = FetchCipher(evp_name);
   if (cipher == nullptr) return OpenSslError("EVP_CIPHER_fetch");
   base::EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
   if (ctx == nullptr) return OpenSslError("EVP_CIPHER_CTX_new");
-  // The context keeps its own reference to `cipher`.
-  if (EVP_CipherInit_ex2(ctx.get(), cipher.get(), key, iv, encrypt ? 1 : 0,
+  if (EVP_CipherInit_ex2(ctx.get(), cipher, key, iv, encrypt ? 1 : 0,
                          nullptr) != 1) {
     return OpenSslError("EVP_CipherInit_ex2");
   }
@@ -172,9 +205,9 @@ class ChaChaPolyCipher final : public PacketCipher {
     if (!main.ok()) return main.status();
     auto header = NewCipherCtx("ChaCha20", key.data() + 32, zero_iv, true);
     if (!header.ok()) return header.status();
-    base::EvpMacPtr mac(EVP_MAC_fetch(nullptr, "POLY1305", nullptr));
+    EVP_MAC* mac = const_cast<EVP_MAC*>(FetchMac("POLY1305"));
     if (mac == nullptr) return OpenSslError("EVP_MAC_fetch(POLY1305)");
-    base::EvpMacCtxPtr poly(EVP_MAC_CTX_new(mac.get()));
+    base::EvpMacCtxPtr poly(EVP_MAC_CTX_new(mac));
     if (poly == nullptr) return OpenSslError("EVP_MAC_CTX_new");
     return std::unique_ptr<PacketCipher>(new ChaChaPolyCipher(
         *std::move(main), *std::move(header), std::move(poly)));
@@ -392,9 +425,9 @@ class CtrEtmCipher final : public PacketCipher {
       absl::Span<const uint8_t> mac_key, bool encrypt) {
     auto ctx = NewCipherCtx(info.evp_name, key.data(), iv.data(), encrypt);
     if (!ctx.ok()) return ctx.status();
-    base::EvpMacPtr mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+    EVP_MAC* mac = const_cast<EVP_MAC*>(FetchMac("HMAC"));
     if (mac == nullptr) return OpenSslError("EVP_MAC_fetch(HMAC)");
-    base::EvpMacCtxPtr hmac(EVP_MAC_CTX_new(mac.get()));
+    base::EvpMacCtxPtr hmac(EVP_MAC_CTX_new(mac));
     if (hmac == nullptr) return OpenSslError("EVP_MAC_CTX_new");
     const OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,

@@ -26,7 +26,14 @@
 //       [--bytes=2147483648] [--connects=200] [--idle=1000]
 //       [--paths=direct,terminating,recorded,...] (substrings; default all)
 //       [--gateway=/abs/path/sallyport-gateway | --gateway=none]
-//       [--gateway-arg=ARG]...
+//       [--gateway-arg=ARG]... [--gateway-b=/abs/path/other-gateway]
+//       [--rounds=N]
+//
+// --gateway-b (an A/B run) starts a second gateway binary from the same
+// enrolled state (own port and metrics port) and adds its rows ("B ...")
+// right after each gateway row, so old and new binaries alternate under
+// the same load; --rounds repeats every row N times (rows printed per
+// round).
 //
 // The gateway is the one built with the bench (runfiles) unless --gateway
 // names another; --gateway=none leaves it out.
@@ -57,6 +64,7 @@
 #include "tests/bench/ssh_bench_setup.h"
 #include "tests/harness/bastion_fixture.h"
 #include "tests/harness/listening_process.h"
+#include "tests/harness/net_util.h"
 #include "tests/harness/ssh_clients.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
@@ -125,6 +133,46 @@ std::string LoadAverage() {
   return std::string(s.substr(0, s.find(' ')));
 }
 
+// Starts `binary serve` from the state the fixture's gateway enrolled (its
+// config copied with another metrics port) on a free port, for A/B runs.
+absl::StatusOr<std::unique_ptr<BackgroundProcess>> StartSecondGateway(
+    BastionFixture& fx, const std::string& binary,
+    const std::vector<std::string>& extra, const std::string& dir,
+    uint16_t* port) {
+  // Next to the original: its relative paths (state, files) stay valid.
+  const std::string config = fx.gateway_state_dir() + "/gateway-b.yaml";
+  absl::StatusOr<uint16_t> metrics = FreeLoopbackPort();
+  if (!metrics.ok()) return metrics.status();
+  std::string yaml;
+  for (absl::string_view line : absl::StrSplit(
+           ReadFileOrEmpty(fx.gateway_state_dir() + "/gateway.yaml"), '\n')) {
+    if (absl::StartsWith(line, "metrics_listen:")) {
+      absl::StrAppend(&yaml, "metrics_listen: \"127.0.0.1:", *metrics, "\"\n");
+    } else {
+      absl::StrAppend(&yaml, line, "\n");
+    }
+  }
+  if (absl::Status st = WriteFile(config, yaml, 0600); !st.ok()) return st;
+  absl::StatusOr<uint16_t> p = FreeLoopbackPort();
+  if (!p.ok()) return p.status();
+  std::vector<std::string> argv = {binary,     "serve",
+                                   "--config", config,
+                                   "--listen", absl::StrCat("127.0.0.1:", *p)};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  BackgroundProcess::Options po;
+  po.log_path = dir + "/gateway-b.log";
+  absl::StatusOr<std::unique_ptr<BackgroundProcess>> proc =
+      BackgroundProcess::Start(argv, po);
+  if (!proc.ok()) return proc.status();
+  if (absl::Status st = WaitForTcpListener("127.0.0.1", *p, absl::Seconds(60));
+      !st.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        st.message(), "\n", ReadFileOrEmpty(dir + "/gateway-b.log")));
+  }
+  *port = *p;
+  return proc;
+}
+
 int Main(int argc, char** argv) {
   uint64_t bytes = uint64_t{2} << 30;
   int connects = 200;
@@ -132,6 +180,8 @@ int Main(int argc, char** argv) {
   std::string gateway = RunfilePath("gateway/sallyport-gateway");
   std::vector<std::string> gateway_args;
   std::vector<std::string> only;  // --paths: substrings of path names
+  std::string gateway_b;          // --gateway-b: A/B comparison
+  int rounds = 1;
   for (int i = 1; i < argc; ++i) {
     absl::string_view a = argv[i];
     if (absl::ConsumePrefix(&a, "--bytes=")) {
@@ -144,12 +194,17 @@ int Main(int argc, char** argv) {
       gateway = std::string(a);
     } else if (absl::ConsumePrefix(&a, "--gateway-arg=")) {
       gateway_args.emplace_back(a);
+    } else if (absl::ConsumePrefix(&a, "--gateway-b=")) {
+      gateway_b = std::string(a);
+    } else if (absl::ConsumePrefix(&a, "--rounds=")) {
+      (void)absl::SimpleAtoi(a, &rounds);
     } else if (absl::ConsumePrefix(&a, "--paths=")) {
       only = absl::StrSplit(a, ',', absl::SkipEmpty());
     } else {
       std::cerr << "usage: gateway_bench [--bytes=N] [--connects=N] "
                    "[--idle=N] [--paths=A,B] [--gateway=BINARY|none] "
-                   "[--gateway-arg=ARG]...\n";
+                   "[--gateway-arg=ARG]... [--gateway-b=BINARY] "
+                   "[--rounds=N]\n";
       return 2;
     }
   }
@@ -224,14 +279,37 @@ int Main(int argc, char** argv) {
        },
        bastion},
   };
+  std::unique_ptr<BackgroundProcess> gw_b;
+  uint16_t port_b = 0;
+  if (!gateway.empty() && !gateway_b.empty()) {
+    absl::StatusOr<std::unique_ptr<BackgroundProcess>> b =
+        StartSecondGateway(fx, gateway_b, gateway_args, tmp->path(), &port_b);
+    if (!b.ok()) {
+      std::cerr << "gateway B: " << b.status() << "\n";
+      return 1;
+    }
+    gw_b = *std::move(b);
+  }
   if (!gateway.empty()) {
     const pid_t gw = fx.gateway_process()->pid();
+    const std::string gw_b_host = absl::StrCat("gateway:", port_b);
     paths.push_back(
         {"gateway recorded", with({"-l", login + "+web01", "gateway"}), gw});
+    if (gw_b) {
+      paths.push_back({"B gateway recorded",
+                       with({"-p", absl::StrCat(port_b), "-l", login + "+web01",
+                             "gateway"}),
+                       gw_b->pid()});
+    }
     paths.push_back(
         {"gateway passthrough",
          // The inner connection names the inventory host, not 127.0.0.1.
          with({"-J", "gateway", "-o", "HostName=web01", "web01"}), gw});
+    if (gw_b) {
+      paths.push_back({"B gateway passthrough",
+                       with({"-J", gw_b_host, "-o", "HostName=web01", "web01"}),
+                       gw_b->pid()});
+    }
   }
 
   if (!only.empty()) {
@@ -247,47 +325,52 @@ int Main(int argc, char** argv) {
       kCipher, bytes >> 20, connects, kUser, login,
       sysconf(_SC_NPROCESSORS_ONLN),
       gateway.empty() ? std::string("none") : gateway);
-  std::vector<PathResult> results(paths.size());
-  std::vector<std::string> load_pull(paths.size()), load_conn(paths.size());
-  for (size_t i = 0; i < paths.size(); ++i) {
-    if (bytes > 0) Pull(paths[i], bytes, &results[i]);
-    load_pull[i] = LoadAverage();
-    if (connects > 0) Connects(paths[i], connects, &results[i]);
-    load_conn[i] = LoadAverage();
-    std::cout << absl::StrFormat("  %s done (load %s / %s)\n", paths[i].name,
-                                 load_pull[i], load_conn[i])
-              << std::flush;
-  }
-  auto find = [&](absl::string_view name) -> const PathResult* {
+  for (int round = 0; round < std::max(rounds, 1); ++round) {
+    if (rounds > 1) std::cout << "round " << round + 1 << "\n";
+    std::vector<PathResult> results(paths.size());
+    std::vector<std::string> load_pull(paths.size()), load_conn(paths.size());
     for (size_t i = 0; i < paths.size(); ++i) {
-      if (paths[i].name == name) return &results[i];
+      if (bytes > 0) Pull(paths[i], bytes, &results[i]);
+      load_pull[i] = LoadAverage();
+      if (connects > 0) Connects(paths[i], connects, &results[i]);
+      load_conn[i] = LoadAverage();
+      std::cout << absl::StrFormat("  %s done (load %s / %s)\n", paths[i].name,
+                                   load_pull[i], load_conn[i])
+                << std::flush;
     }
-    return nullptr;
-  };
-  const PathResult* direct = find("direct");
-  const PathResult* term = find("openssh terminating");
-  const double direct_mbs = direct != nullptr ? direct->mb_per_s : 0;
-  const double term_mbs = term != nullptr ? term->mb_per_s : 0;
-  std::cout << absl::StrFormat(
-      "%-20s %9s %8s %8s %10s %8s %10s %10s %8s %10s %12s\n", "path", "MB/s",
-      "/direct", "/termin.", "connect ms", "+ms", "mid cs/GB", "mid ms/ses",
-      "idle/s", "net ms/ses", "load p / c");
-  for (size_t i = 0; i < paths.size(); ++i) {
-    const PathResult& r = results[i];
+    auto find = [&](absl::string_view name) -> const PathResult* {
+      for (size_t i = 0; i < paths.size(); ++i) {
+        if (paths[i].name == name) return &results[i];
+      }
+      return nullptr;
+    };
+    const PathResult* direct = find("direct");
+    const PathResult* term = find("openssh terminating");
+    const double direct_mbs = direct != nullptr ? direct->mb_per_s : 0;
+    const double term_mbs = term != nullptr ? term->mb_per_s : 0;
     std::cout << absl::StrFormat(
-        "%-20s %9s %8s %8s %10s %8s %10s %10s %8s %10s %12s\n", paths[i].name,
-        r.pulled ? Fixed(r.mb_per_s, 1) : "-",
-        r.pulled && direct_mbs > 0 ? Fixed(r.mb_per_s / direct_mbs, 2) : "-",
-        r.pulled && term_mbs > 0 ? Fixed(r.mb_per_s / term_mbs, 2) : "-",
-        r.connected ? Fixed(r.connect_ms, 1) : "-",
-        r.connected && direct != nullptr && direct->connected
-            ? Fixed(r.connect_ms - direct->connect_ms, 1, -1e9)
-            : "-",
-        Fixed(r.middle_core_s_per_gb, 3), Fixed(r.middle_cpu_ms_per_session, 2),
-        Fixed(r.middle_idle_ms_per_s, 2), Fixed(r.middle_net_ms_per_session, 2),
-        absl::StrCat(load_pull[i], " / ", load_conn[i]));
+        "%-20s %9s %8s %8s %10s %8s %10s %10s %8s %10s %12s\n", "path", "MB/s",
+        "/direct", "/termin.", "connect ms", "+ms", "mid cs/GB", "mid ms/ses",
+        "idle/s", "net ms/ses", "load p / c");
+    for (size_t i = 0; i < paths.size(); ++i) {
+      const PathResult& r = results[i];
+      std::cout << absl::StrFormat(
+          "%-20s %9s %8s %8s %10s %8s %10s %10s %8s %10s %12s\n", paths[i].name,
+          r.pulled ? Fixed(r.mb_per_s, 1) : "-",
+          r.pulled && direct_mbs > 0 ? Fixed(r.mb_per_s / direct_mbs, 2) : "-",
+          r.pulled && term_mbs > 0 ? Fixed(r.mb_per_s / term_mbs, 2) : "-",
+          r.connected ? Fixed(r.connect_ms, 1) : "-",
+          r.connected && direct != nullptr && direct->connected
+              ? Fixed(r.connect_ms - direct->connect_ms, 1, -1e9)
+              : "-",
+          Fixed(r.middle_core_s_per_gb, 3),
+          Fixed(r.middle_cpu_ms_per_session, 2),
+          Fixed(r.middle_idle_ms_per_s, 2),
+          Fixed(r.middle_net_ms_per_session, 2),
+          absl::StrCat(load_pull[i], " / ", load_conn[i]));
+    }
+    std::cout << std::flush;  // the idle rows take minutes
   }
-  std::cout << std::flush;  // the idle rows take minutes
   if (idle <= 0) return 0;
 
   // Idle sessions.
