@@ -20,7 +20,9 @@
 // per session) and through the gateway (gateway RSS and
 // Pss per idle proxied session). Every row prints the load average
 // (/proc/loadavg) seen when it finished: on a shared machine the CPU-time
-// figures are the ones to trust, wall time moves with the load.
+// figures are the ones to trust, wall time moves with the load. They come
+// in clock ticks (10 ms): with --connects=N the per-session figure moves in
+// steps of 10/N ms, so compare A/B rows with N well above 10.
 //
 //   bazel run --config=opt //tests/bench:gateway_bench --
 //       [--bytes=2147483648] [--connects=200] [--idle=1000]
