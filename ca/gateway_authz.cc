@@ -21,6 +21,15 @@ namespace {
 
 namespace pb = ::sallyport::gateway::v1;
 
+// recpol (issue 14): the recording policy a decision carries to the gateway
+// (AuthorizeChannelResponse and IssueSessionCertificateResponse).
+template <typename Response>
+void SetRecordingPolicy(const rbac::Decision& d, Response& response) {
+  response.set_record_mode(
+      std::string(storage::RecordFailureModeName(d.record_mode)));
+  if (d.record_input.has_value()) response.set_record_input(*d.record_input);
+}
+
 void HostToProto(const storage::Host& host, pb::HostRecord* out) {
   out->set_name(host.name);
   out->set_address(host.address);
@@ -186,6 +195,7 @@ grpc::Status GatewayService::AuthorizeChannel(
     response->set_role(d.role);
     response->set_rule(d.rule);
     response->set_record(std::string(storage::RecordModeName(d.record)));
+    SetRecordingPolicy(d, *response);  // recpol (issue 14)
     code = std::string(rbac::ReasonName(d.code));
   }
   const std::vector<AuditField> fields = {
@@ -284,6 +294,7 @@ grpc::Status GatewayService::IssueSessionCertificate(
   FillIssued(*cert, response->mutable_certificate());
   HostToProto(*checked->host, response->mutable_host());
   response->set_record(std::string(storage::RecordModeName(perms.record)));
+  SetRecordingPolicy(perms.decision, *response);  // recpol (issue 14)
   // Debug only: every issuance is already an audit event and its log line.
   spdlog::debug(
       "session certificate: gateway={} user={} session={} login={} "
