@@ -265,8 +265,8 @@ TEST_F(RecordingPolicyE2eTest, FullSpoolEndsStrictSessionsAndNotBestEffort) {
   absl::StatusOr<std::unique_ptr<BackgroundProcess>> best =
       BackgroundProcess::Start(
           {"sh", "-c",
-           absl::StrCat("exec ", SshLine("erin", best_cmd), " > ",
-                        ShellQuote(best_out), "; echo exit=$? >> ",
+           absl::StrCat(SshLine("erin", best_cmd), " > ", ShellQuote(best_out),
+                        "; echo exit=$? >> ",
                         ShellQuote(dir_->File("best.status")))},
           pb);
   ASSERT_TRUE(best.ok()) << best.status();
