@@ -172,7 +172,7 @@ const std::vector<EventSpec>& Catalogue() {
       {kEventRecordingFailed,
        W::kGateway,
        "recording failed (spool unwritable or full); with the policy applied",
-       {SP_GW, "reason"}},
+       {SP_GW, "channel", "record_mode", "outcome", "reason"}},
       {kEventRecordingComplete,
        W::kGateway,
        "a session's recording was shipped to and confirmed by the CA",

@@ -176,6 +176,9 @@ absl::Status SpoolRecorder::Enqueue(std::shared_ptr<SessionRecording> session,
   }
   queue_bytes_ += bytes;
   queue_.push_back(Item{std::move(session), std::move(record), bytes});
+  if (options_.backlog_changed) {
+    options_.backlog_changed(static_cast<int64_t>(queue_bytes_));
+  }
   return absl::OkStatus();
 }
 
@@ -219,6 +222,9 @@ void SpoolRecorder::WriteBatch(std::deque<Item>& batch) {
   {
     absl::MutexLock lock(&mu_);
     queue_bytes_ -= freed;
+    if (options_.backlog_changed) {
+      options_.backlog_changed(static_cast<int64_t>(queue_bytes_));
+    }
   }
   for (SessionRecording* s : touched) {
     absl::Status st = s->status();

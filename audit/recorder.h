@@ -44,6 +44,10 @@ struct RecorderOptions {
   // New sessions are refused while the spool files add up to more.
   int64_t spool_max_bytes = int64_t{10} << 30;
   size_t max_queue_bytes = kDefaultMaxQueueBytes;
+  // Called with the queue's bytes (the gateway's recorder_backlog_bytes
+  // gauge) each time they change, from the I/O threads and the writer;
+  // must be thread-safe and quick. Optional.
+  std::function<void(int64_t)> backlog_changed;
 };
 
 class SpoolRecorder;

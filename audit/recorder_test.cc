@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -103,6 +104,30 @@ TEST_F(RecorderTest, RecordsReachTheSpoolInOrderAndWakeTheSession) {
   EXPECT_EQ(c->records.back().session_end().message(), "bye");
   EXPECT_EQ(c->torn_bytes, 0u);
   EXPECT_EQ((*rec)->spool_bytes(), static_cast<int64_t>(c->good_bytes));
+  EXPECT_EQ((*rec)->queued_bytes(), 0u);
+}
+
+// recpol: the recorder_backlog_bytes gauge sees a queued record's bytes and
+// sees them go once the writer took them.
+TEST_F(RecorderTest, TheBacklogIsReportedAndDrains) {
+  auto backlog = std::make_shared<std::atomic<int64_t>>(0);
+  auto highest = std::make_shared<std::atomic<int64_t>>(0);
+  options_.backlog_changed = [backlog, highest](int64_t bytes) {
+    backlog->store(bytes);
+    int64_t h = highest->load();
+    while (bytes > h && !highest->compare_exchange_weak(h, bytes)) {
+    }
+  };
+  absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
+      SpoolRecorder::Start(options_);
+  ASSERT_TRUE(rec.ok());
+  auto s = (*rec)->OpenSession(Meta("sess-b"), absl::Now());
+  ASSERT_TRUE(s.ok());
+  absl::StatusOr<uint64_t> seq = (*s)->Append(Data(std::string(10000, 'x')));
+  ASSERT_TRUE(seq.ok());
+  EXPECT_GE(highest->load(), 10000);
+  ASSERT_TRUE(WaitWritten(**s, *seq));
+  EXPECT_EQ(backlog->load(), 0);
   EXPECT_EQ((*rec)->queued_bytes(), 0u);
 }
 

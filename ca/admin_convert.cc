@@ -74,6 +74,9 @@ void RoleToProto(const storage::Role& role, pb::Role* out) {
   }
   *out->mutable_max_ttl() = ToDurationProto(role.max_ttl);
   out->set_record(std::string(storage::RecordModeName(role.record)));
+  out->set_record_mode(
+      std::string(storage::RecordFailureModeName(role.record_mode)));
+  if (role.record_input.has_value()) out->set_record_input(*role.record_input);
   for (const storage::DenyRule& d : role.deny) {
     pb::DenyRule* rule = out->add_deny();
     for (const std::string& l : d.logins) rule->add_logins(l);
@@ -103,6 +106,16 @@ absl::StatusOr<storage::Role> RoleFromProto(const pb::Role& role) {
     }
     out.record = *mode;
   }
+  if (!role.record_mode().empty()) {
+    std::optional<storage::RecordFailureMode> mode =
+        storage::ParseRecordFailureMode(role.record_mode());
+    if (!mode.has_value()) {
+      return absl::InvalidArgumentError(
+          "record_mode must be strict or best_effort");
+    }
+    out.record_mode = *mode;
+  }
+  if (role.has_record_input()) out.record_input = role.record_input();
   for (const pb::DenyRule& d : role.deny()) {
     storage::DenyRule rule;
     rule.logins.assign(d.logins().begin(), d.logins().end());

@@ -22,6 +22,15 @@ namespace {
 
 namespace pb = ::sallyport::gateway::v1;
 
+// recpol (issue 14): the recording policy a decision carries to the gateway
+// (AuthorizeChannelResponse and IssueSessionCertificateResponse).
+template <typename Response>
+void SetRecordingPolicy(const rbac::Decision& d, Response& response) {
+  response.set_record_mode(
+      std::string(storage::RecordFailureModeName(d.record_mode)));
+  if (d.record_input.has_value()) response.set_record_input(*d.record_input);
+}
+
 void HostToProto(const storage::Host& host, pb::HostRecord* out) {
   out->set_name(host.name);
   out->set_address(host.address);
@@ -232,6 +241,7 @@ grpc::Status GatewayService::AuthorizeChannel(
     response->set_role(d.role);
     response->set_rule(d.rule);
     response->set_record(std::string(storage::RecordModeName(d.record)));
+    SetRecordingPolicy(d, *response);  // recpol (issue 14)
     code = std::string(rbac::ReasonName(d.code));
   }
   const std::vector<AuditField> fields = {
@@ -350,6 +360,7 @@ grpc::Status GatewayService::StartSessionCertificate(
       spec.extensions.push_back(e);
     }
   }
+  SetRecordingPolicy(perms.decision, *response);  // recpol (issue 14)
   // The record commits on the store's commit thread, which finishes the
   // call; this thread is free for the next request meanwhile.
   ctx_.issuer->IssueSessionCertificateAsync(

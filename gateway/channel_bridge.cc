@@ -127,18 +127,7 @@ void GatewayConnection::OnChannelOpen(Channel ch, std::string_view type,
 }
 
 void GatewayConnection::AttachTapAndOpen(Bridge& b) {
-  b.info.wake = RecorderWake();
-  absl::StatusOr<std::unique_ptr<ChannelTap>> tap =
-      proxy_.options().recorder->Attach(b.info);
-  if (!tap.ok()) {
-    RejectDown(b, OpenFailure::kResourceShortage,
-               absl::StrCat("the session cannot be recorded: ",
-                            Safe(tap.status().message())));
-    return;
-  }
-  b.tap = std::move(*tap);
-  observer().AuditEvent(log_conn_, audit::kEventRecordingStarted,
-                        {{"channel", int64_t{b.down.id()}}, {"kind", b.type}});
+  if (!AttachTap(b)) return;
   if (upstream_ready_) {
     OpenUpstreamChannel(b);
   } else {
@@ -307,8 +296,7 @@ void GatewayConnection::ProcessRequestQueue(Bridge& b) {
         Refuse(b, r, "malformed pty-req", false);
         continue;
       }
-      if (!b.tap->WindowChange(Now(), pty->columns, pty->rows).ok()) {
-        CloseBridge(b, "recording failed");
+      if (!TapOk(b, b.tap->WindowChange(Now(), pty->columns, pty->rows))) {
         return;
       }
       Forward(b, std::move(r));
@@ -325,8 +313,7 @@ void GatewayConnection::ProcessRequestQueue(Bridge& b) {
         Refuse(b, r, "malformed window-change", false);
         continue;
       }
-      if (!b.tap->WindowChange(Now(), wc->columns, wc->rows).ok()) {
-        CloseBridge(b, "recording failed");
+      if (!TapOk(b, b.tap->WindowChange(Now(), wc->columns, wc->rows))) {
         return;
       }
       Forward(b, std::move(r));
@@ -392,8 +379,7 @@ void GatewayConnection::StartCommand(Bridge& b, PendingRequest r,
   b.started = true;
   Log(absl::StrCat("event=channel.start ", Describe(), " channel=", b.down.id(),
                    " kind=", kind, " command=\"", Safe(summary), "\""));
-  if (!b.tap->Request(Now(), Direction::kInput, r.type, summary).ok()) {
-    CloseBridge(b, "recording failed");
+  if (!TapOk(b, b.tap->Request(Now(), Direction::kInput, r.type, summary))) {
     return;
   }
   ReportCommand(b, r.type, kind, summary);

@@ -49,9 +49,8 @@ void GatewayConnection::OnData(Channel ch, uint32_t stream, Bytes data) {
 
 void GatewayConnection::ForwardInput(Bridge& b, uint32_t stream, Bytes data) {
   Channel ch = b.down;
-  if (!b.tap->Data(Now(), Direction::kInput, stream, data).ok()) {
+  if (!TapOk(b, b.tap->Data(Now(), Direction::kInput, stream, data))) {
     ch.Consume(data.size());
-    CloseBridge(b, "recording failed");
     return;
   }
   if (b.gate.MustWait(Side::kInput, b.tap.get())) {
@@ -122,9 +121,8 @@ void GatewayConnection::OnUpstreamData(Channel ch, uint32_t stream,
     ch.Consume(data.size());
     return;
   }
-  if (!b->tap->Data(Now(), Direction::kOutput, stream, data).ok()) {
+  if (!TapOk(*b, b->tap->Data(Now(), Direction::kOutput, stream, data))) {
     ch.Consume(data.size());
-    CloseBridge(*b, "recording failed");
     return;
   }
   if (b->gate.MustWait(Side::kOutput, b->tap.get())) {
@@ -254,8 +252,7 @@ void GatewayConnection::OnUpstreamRequest(Channel ch, std::string_view type,
     auto sig = ssh::connection::ExitSignal::Parse(data);
     if (sig.ok()) summary = sig->signal;
   }
-  if (!b->tap->Request(Now(), Direction::kOutput, type, summary).ok()) {
-    CloseBridge(*b, "recording failed");
+  if (!TapOk(*b, b->tap->Request(Now(), Direction::kOutput, type, summary))) {
     return;
   }
   if (b->gate.MustWait(Side::kOutput, b->tap.get())) {

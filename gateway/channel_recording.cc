@@ -85,14 +85,101 @@ void GatewayConnection::OnRecorderWake() {
     Bridge* b = FindDown(id);
     if (b == nullptr || b->tap == nullptr) continue;
     if (absl::Status health = b->tap->Health(); !health.ok()) {
-      // Strict recording: nothing may pass unrecorded. End the session
-      // with the reason (the user sees it).
-      EndAt(Now(), absl::StrCat("the session recording failed: ",
-                                Safe(health.message())));
-      return;
+      if (record_best_effort_) {
+        GoUnrecorded(*b, health);
+      } else {
+        // Strict recording: nothing may pass unrecorded. End the session
+        // with the reason (the user sees it).
+        ReportRecordingFailed(*b, health, "session-ended");
+        EndAt(Now(), absl::StrCat("the session recording failed: ",
+                                  Safe(health.message())));
+        return;
+      }
     }
     ReleaseGates(*b);
   }
+}
+
+// ------------------------------------------------------------ policy
+
+namespace {
+
+// Best effort after the recorder failed: records nothing, has recorded
+// everything.
+class UnrecordedTap : public ChannelTap {
+ public:
+  absl::Status Data(absl::Time, Direction, uint32_t,
+                    absl::Span<const uint8_t>) override {
+    return absl::OkStatus();
+  }
+  absl::Status Request(absl::Time, Direction, std::string_view,
+                       std::string_view) override {
+    return absl::OkStatus();
+  }
+  absl::Status WindowChange(absl::Time, uint32_t, uint32_t) override {
+    return absl::OkStatus();
+  }
+  void Close(absl::Time) override {}
+};
+
+}  // namespace
+
+bool GatewayConnection::AttachTap(Bridge& b) {
+  b.info.wake = RecorderWake();
+  b.info.record_input = record_input_;
+  absl::StatusOr<std::unique_ptr<ChannelTap>> tap =
+      proxy_.options().recorder->Attach(b.info);
+  if (tap.ok()) {
+    b.tap = std::move(*tap);
+    observer().AuditEvent(
+        log_conn_, audit::kEventRecordingStarted,
+        {{"channel", int64_t{b.down.id()}}, {"kind", b.type}});
+    return true;
+  }
+  if (record_best_effort_) {
+    GoUnrecorded(b, tap.status());
+    return true;
+  }
+  ReportRecordingFailed(b, tap.status(), "channel-refused");
+  RejectDown(b, ssh::connection::OpenFailure::kResourceShortage,
+             absl::StrCat("the session cannot be recorded: ",
+                          Safe(tap.status().message())));
+  return false;
+}
+
+bool GatewayConnection::TapOk(Bridge& b, const absl::Status& st) {
+  if (st.ok()) return true;
+  if (record_best_effort_) {
+    GoUnrecorded(b, st);
+    return true;
+  }
+  ReportRecordingFailed(b, st, "session-ended");
+  const std::string why =
+      absl::StrCat("the session recording failed: ", Safe(st.message()));
+  CloseBridge(b, why);
+  EndAt(Now(), why);
+  return false;
+}
+
+void GatewayConnection::GoUnrecorded(Bridge& b, const absl::Status& why) {
+  ReportRecordingFailed(b, why, "unrecorded");
+  if (b.tap != nullptr) b.tap->Close(Now());
+  b.tap = std::make_unique<UnrecordedTap>();
+  // What waited for the old tap goes out on the next wake (in order).
+  if (!b.gate.empty()) RecorderWake()();
+}
+
+void GatewayConnection::ReportRecordingFailed(Bridge& b,
+                                              const absl::Status& why,
+                                              std::string_view outcome) {
+  const std::string mode = record_best_effort_ ? "best_effort" : "strict";
+  const std::string reason(why.message());
+  // The audit event's code (audit/events.h kEventRecordingFailed); the
+  // gateway event sender takes it from the observer.
+  Log(absl::StrCat("event=recording.failed ", Describe(),
+                   " channel=", b.down.id(), " record_mode=", mode, " outcome=",
+                   std::string(outcome), " reason=\"", Safe(reason), "\""));
+  observer().RecordingFailed(log_conn_, ChannelLog(b), mode, outcome, reason);
 }
 
 }  // namespace sallyport::gateway

@@ -368,6 +368,10 @@ void GatewayConnection::AuthDecided(
   }
   user_counted_ = !origin_.has_value();
   session_cert_ = std::move(*r);
+  record_best_effort_ = session_cert_->record_mode() == "best_effort";
+  if (session_cert_->has_record_input()) {
+    record_input_ = session_cert_->record_input();
+  }
   (void)down_->CompleteAuth({ssh::auth::AuthResult::kAccept, "CA agreed"});
 }
 

@@ -211,6 +211,18 @@ class GatewayConnection
   // The taps' wake (ChannelInfo::wake): posts OnRecorderWake once.
   std::function<void()> RecorderWake();
   void OnRecorderWake();
+  // Recording policy (issue 14, channel_recording.cc). AttachTap: the
+  // tap for `b`; when the recorder refuses, strict refuses the channel
+  // (false: `b` is gone) and best effort opens it unrecorded. TapOk: the
+  // result of a tap call; a failure ends the channel with the reason
+  // (strict: false, `b` is closing) or goes on unrecorded (best effort).
+  bool AttachTap(Bridge& b);
+  bool TapOk(Bridge& b, const absl::Status& st);
+  // Best effort: the tap is replaced by one that records nothing and
+  // what waited for the recorder is released (on the next wake).
+  void GoUnrecorded(Bridge& b, const absl::Status& why);
+  void ReportRecordingFailed(Bridge& b, const absl::Status& why,
+                             std::string_view outcome);
   // AuthorizeChannel with the per-connection cache; `done` runs on the
   // executor with the bridge still alive (or never).
   void Authorize(
@@ -345,6 +357,9 @@ class GatewayConnection
   std::shared_ptr<std::atomic<bool>> wake_posted_ =
       std::make_shared<std::atomic<bool>>(false);
   std::map<std::string, gateway::v1::AuthorizeChannelResponse> authz_cache_;
+  // The session's recording policy (IssueSessionCertificateResponse).
+  bool record_best_effort_ = false;
+  std::optional<bool> record_input_;
 
   // Forwarding state (gateway/forward_connection.cc).
   Mode mode_ = Mode::kRecorded;

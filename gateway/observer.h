@@ -46,6 +46,13 @@ class ProxyObserver {
   virtual void ChannelClosed(const LogConnection&, const LogChannel&,
                              uint64_t /*bytes_in*/, uint64_t /*bytes_out*/) {}
   virtual void UpstreamConnect(const LogConnection&, const LogUpstream&) {}
+  // recording.failed (issue 14): the recorder refused or failed a channel;
+  // record_mode "strict" or "best_effort"; outcome "channel-refused",
+  // "session-ended" or "unrecorded" (best effort: it goes on).
+  virtual void RecordingFailed(const LogConnection&, const LogChannel&,
+                               std::string_view /*record_mode*/,
+                               std::string_view /*outcome*/,
+                               std::string_view /*reason*/) {}
   // Channel payload relayed (client_to_target: from the user to the host).
   virtual void Bytes(bool /*client_to_target*/, uint64_t /*n*/) {}
   // An audit event (a gateway code of audit/events.h) that no hook above

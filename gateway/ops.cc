@@ -79,6 +79,17 @@ void GatewayOps::AuditEvent(const LogConnection& c, std::string_view code,
   Send(c, code, fields);
 }
 
+void GatewayOps::RecordingFailed(const LogConnection& c, const LogChannel& ch,
+                                 std::string_view record_mode,
+                                 std::string_view outcome,
+                                 std::string_view reason) {
+  Send(c, audit::kEventRecordingFailed,
+       {{"channel", int64_t{ch.id}},
+        {"record_mode", std::string(record_mode)},
+        {"outcome", std::string(outcome)},
+        {"reason", std::string(reason)}});
+}
+
 void GatewayOps::ConnectionOpened(const LogConnection& c) {
   metrics_.connections_accepted.Inc();
   metrics_.connections_current.Add(1);

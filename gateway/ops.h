@@ -63,6 +63,10 @@ class GatewayOps : public ProxyObserver {
   void Bytes(bool client_to_target, uint64_t n) override;
   void AuditEvent(const LogConnection& c, std::string_view code,
                   const std::vector<base::LogField>& fields) override;
+  // The connection already logged the line; this sends the event.
+  void RecordingFailed(const LogConnection& c, const LogChannel& ch,
+                       std::string_view record_mode, std::string_view outcome,
+                       std::string_view reason) override;
 
  private:
   std::shared_ptr<GatewayLog> log() const;

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,9 @@ struct ChannelInfo {
   // asynchronous tap's Recorded() may have become true or its Health()
   // failed; the connection posts a look at its channels to its executor.
   std::function<void()> wake;
+  // The role's record_input (issue 14): whether user input is recorded;
+  // unset: on for pty sessions, off otherwise.
+  std::optional<bool> record_input;
 };
 
 enum class Direction {

@@ -208,6 +208,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     ro.gateway_id = c.name;
     ro.fsync_interval = c.spool_fsync_interval;
     ro.spool_max_bytes = c.spool_max_bytes;
+    ro.backlog_changed = [gauge = &ops->metrics().recorder_backlog_bytes](
+                             int64_t bytes) { gauge->Set(bytes); };
     absl::StatusOr<std::unique_ptr<audit::SpoolRecorder>> spool =
         audit::SpoolRecorder::Start(ro);
     if (spool.ok()) {

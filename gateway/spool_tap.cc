@@ -49,6 +49,7 @@ class SpoolTapRecorder::Tap : public ChannelTap {
         options_(options) {
     // Tunnels carry no terminal: counted only.
     counts_only_ = info_.type != "session";
+    if (info_.record_input.has_value()) record_input_ = *info_.record_input;
   }
 
   absl::Status Open(absl::Time at) {
@@ -107,7 +108,8 @@ class SpoolTapRecorder::Tap : public ChannelTap {
                        std::string_view summary) override {
     if (type == "pty-req") {
       pty_ = true;
-      record_input_ = true;
+      // The default (no record_input in the role): input of pty sessions.
+      if (!info_.record_input.has_value()) record_input_ = true;
     }
     if (type == "subsystem" || (type == "exec" && IsScp(summary))) {
       counts_only_ = true;

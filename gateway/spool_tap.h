@@ -6,8 +6,8 @@
 // What is recorded per channel:
 //   - every channel: channel_open (type, destination), requests (type and
 //     summary), window changes, channel_close with bytes each way;
-//   - pty sessions: output, stderr and input (record_input defaults to on
-//     for pty sessions, off otherwise);
+//   - pty sessions: output, stderr and input (the role's record_input,
+//     ChannelInfo::record_input; unset: on for pty sessions, off otherwise);
 //   - exec without a pty: output and stderr up to record_exec_output_limit
 //     per stream, then only counted and hashed (a stream_summary record at
 //     close with the total and SHA-256 of the whole stream);

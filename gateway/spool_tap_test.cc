@@ -197,3 +197,44 @@ TEST_F(SpoolTapTest, AFailedRecordingFailsTheTapsAndNewChannels) {
 
 }  // namespace
 }  // namespace sallyport::gateway
+
+namespace sallyport::gateway {
+namespace {
+
+// recpol (issue 14): the role's record_input overrides the default (input
+// of pty sessions only): false keeps a pty session's input out, true keeps
+// an exec's in.
+TEST_F(SpoolTapTest, RecordInputFromTheRoleOverridesTheDefault) {
+  const absl::Time t = absl::Now();
+  ChannelInfo off = Info(0);
+  off.record_input = false;
+  auto pty = recorder_->Attach(off);
+  ASSERT_TRUE(pty.ok()) << pty.status();
+  ASSERT_TRUE((*pty)->Request(t, Direction::kInput, "pty-req", "xterm").ok());
+  ASSERT_TRUE((*pty)->Data(t, Direction::kInput, 0, Bytes("secret\r")).ok());
+  ASSERT_TRUE((*pty)->Data(t, Direction::kOutput, 0, Bytes("shown\r\n")).ok());
+  ChannelInfo on = Info(1);
+  on.record_input = true;
+  auto exec = recorder_->Attach(on);
+  ASSERT_TRUE(exec.ok());
+  ASSERT_TRUE((*exec)->Request(t, Direction::kInput, "exec", "cat").ok());
+  ASSERT_TRUE((*exec)->Data(t, Direction::kInput, 0, Bytes("typed\n")).ok());
+  (*pty)->Close(t);
+  (*exec)->Close(t);
+  audit::SpoolContents c = Finish();
+  std::string input0, input1, output0;
+  for (const v1::RecordingRecord& r : c.records) {
+    if (!r.has_data()) continue;
+    if (r.data().direction() == v1::RECORD_DIRECTION_INPUT) {
+      (r.channel_id() == 0 ? input0 : input1) += r.data().bytes();
+    } else if (r.channel_id() == 0) {
+      output0 += r.data().bytes();
+    }
+  }
+  EXPECT_EQ(input0, "");
+  EXPECT_EQ(output0, "shown\r\n");
+  EXPECT_EQ(input1, "typed\n");
+}
+
+}  // namespace
+}  // namespace sallyport::gateway

@@ -76,6 +76,9 @@ constexpr std::array<std::pair<ChannelKind, std::string_view>, 6>
          {ChannelKind::kProxyJumpPassthrough, "proxyjump-passthrough"}}};
 constexpr std::array<std::pair<RecordMode, std::string_view>, 2> kRecordModes =
     {{{RecordMode::kAlways, "always"}, {RecordMode::kNever, "never"}}};
+constexpr std::array<std::pair<RecordFailureMode, std::string_view>, 2>
+    kRecordFailureModes = {{{RecordFailureMode::kStrict, "strict"},
+                            {RecordFailureMode::kBestEffort, "best_effort"}}};
 constexpr std::array<std::pair<HostTrust, std::string_view>, 2> kHostTrusts = {
     {{HostTrust::kPinnedKey, "pinned-key"}, {HostTrust::kHostCa, "host-ca"}}};
 constexpr std::array<std::pair<CertificatePurpose, std::string_view>, 3>
@@ -208,6 +211,12 @@ std::string_view RecordModeName(RecordMode mode) {
 }
 std::optional<RecordMode> ParseRecordMode(std::string_view name) {
   return ParseEnum(kRecordModes, name);
+}
+std::string_view RecordFailureModeName(RecordFailureMode mode) {
+  return EnumName(kRecordFailureModes, mode);
+}
+std::optional<RecordFailureMode> ParseRecordFailureMode(std::string_view name) {
+  return ParseEnum(kRecordFailureModes, name);
 }
 std::string_view HostTrustName(HostTrust trust) {
   return EnumName(kHostTrusts, trust);

@@ -98,6 +98,10 @@ enum class ChannelKind {
   kProxyJumpPassthrough,
 };
 enum class RecordMode { kAlways, kNever };
+// What a recorder failure does to a recorded session (issue 14): kStrict
+// ends it (and refuses new ones while the spool cannot record); kBestEffort
+// lets it go on unrecorded with a recording.failed event.
+enum class RecordFailureMode { kStrict, kBestEffort };
 
 // "shell", "exec", "sftp", "port-forward", "agent-forward",
 // "proxyjump-passthrough".
@@ -106,6 +110,9 @@ std::optional<ChannelKind> ParseChannelKind(std::string_view name);
 // "always", "never".
 std::string_view RecordModeName(RecordMode mode);
 std::optional<RecordMode> ParseRecordMode(std::string_view name);
+// "strict", "best_effort".
+std::string_view RecordFailureModeName(RecordFailureMode mode);
+std::optional<RecordFailureMode> ParseRecordFailureMode(std::string_view name);
 
 // Matches a host when every label matches (key=value) and, if name_globs is
 // not empty, the host name matches one of the globs. Interpretation is the
@@ -135,6 +142,10 @@ struct Role {
   absl::Duration max_ttl = absl::Hours(8);  // > 0
   RecordMode record = RecordMode::kAlways;
   std::vector<DenyRule> deny;
+  // Recording policy (issue 14; kept in the role spec JSON).
+  RecordFailureMode record_mode = RecordFailureMode::kStrict;
+  // Whether user input is recorded; unset: on for pty sessions only.
+  std::optional<bool> record_input;
   absl::Time created_at;  // set by the store
   absl::Time updated_at;  // set by the store
 

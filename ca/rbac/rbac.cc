@@ -227,8 +227,10 @@ Decision Evaluate(const std::vector<Role>& roles, std::string_view login,
       absl::StrCat("role ", Q(decider.name), " allows ", KindName(kind), " as ",
                    Q(login), " on ", Q(host.name), " (", d.rule, ")");
   d.record = RecordMode::kNever;
+  d.record_mode = storage::RecordFailureMode::kBestEffort;
   for (const Role* role : with_kind) {
     if (role->record == RecordMode::kAlways) d.record = RecordMode::kAlways;
+    FoldRecordingPolicy(*role, d);
   }
   return d;
 }
@@ -302,10 +304,12 @@ Permissions PermissionsForKnownHost(const std::vector<Role>& roles,
         out->append(storage::ChannelKindName(k));
       }));
   p.record = RecordMode::kNever;
+  p.decision.record_mode = storage::RecordFailureMode::kBestEffort;
   p.max_ttl = absl::InfiniteDuration();
   for (const Role& role : roles) {
     if (!HasLogin(p.roles, role.name)) continue;
     if (role.record == RecordMode::kAlways) p.record = RecordMode::kAlways;
+    FoldRecordingPolicy(role, p.decision);
     p.max_ttl = std::min(p.max_ttl, role.max_ttl);
   }
   p.decision.record = p.record;
@@ -332,6 +336,15 @@ std::string_view ReasonName(Reason reason) {
     if (r == reason) return name;
   }
   return "unknown";
+}
+
+void FoldRecordingPolicy(const Role& role, Decision& d) {
+  if (role.record_mode == storage::RecordFailureMode::kStrict) {
+    d.record_mode = storage::RecordFailureMode::kStrict;
+  }
+  if (role.record_input.has_value() && !d.record_input.value_or(false)) {
+    d.record_input = role.record_input;
+  }
 }
 
 Decision Decide(const User& user, const std::vector<Role>& roles,

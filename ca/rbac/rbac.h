@@ -90,7 +90,17 @@ struct Decision {
   // When allowed: kNever only if every role that allows this request says
   // never (recording wins when roles disagree).
   storage::RecordMode record = storage::RecordMode::kAlways;
+  // When allowed, the recording policy (issue 14) of the roles that allow
+  // it: strict when any says strict; input recorded when any says true,
+  // not when the others that say anything say false; unset when none says
+  // (then the gateway records input of pty sessions only).
+  storage::RecordFailureMode record_mode = storage::RecordFailureMode::kStrict;
+  std::optional<bool> record_input;
 };
+
+// Adds `role`'s recording policy to `d` (as above); start from
+// kBestEffort and no record_input.
+void FoldRecordingPolicy(const storage::Role& role, Decision& d);
 
 // Decides `request` for `user` holding `roles` (the user's bound roles).
 // `host` is the inventory record named request.host, or nullopt when there
@@ -134,7 +144,8 @@ struct Permissions {
   // (port-forward), permit-pty (shell or exec). Never permit-user-rc or
   // permit-X11-forwarding.
   std::vector<ssh::cert::CertOption> extensions;
-  // kAlways unless every contributing role says never.
+  // kAlways unless every contributing role says never. The recording
+  // policy is decision.record_mode / record_input.
   storage::RecordMode record = storage::RecordMode::kAlways;
   // The shortest max_ttl of the contributing roles (zero when none).
   absl::Duration max_ttl = absl::ZeroDuration();

@@ -39,6 +39,42 @@ TEST(EffectivePermissionsTest, UnionOfAllowingRolesMinusDenies) {
   EXPECT_EQ(p.max_ttl, absl::Hours(8));
 }
 
+// recpol (issue 14): the recording policy of the contributing roles
+// reaches the decision: strict wins over best_effort, record_input true
+// over false, unset when no role says.
+TEST(EffectivePermissionsTest, RecordingPolicyFromContributingRoles) {
+  storage::Role dev = testing::RoleNamed("web-dev");
+  storage::Role rec = testing::RoleNamed("web-rec");
+  dev.record_mode = storage::RecordFailureMode::kBestEffort;
+  rec.record_mode = storage::RecordFailureMode::kBestEffort;
+  auto decide = [&] {
+    return EffectivePermissions(UserNamed("ivan"), {dev, rec}, "ubuntu",
+                                "web02", HostNamed("web02"));
+  };
+  Permissions p = decide();
+  ASSERT_TRUE(p.decision.allowed) << p.decision.reason;
+  EXPECT_EQ(p.decision.record_mode, storage::RecordFailureMode::kBestEffort);
+  EXPECT_FALSE(p.decision.record_input.has_value());
+  rec.record_mode = storage::RecordFailureMode::kStrict;
+  dev.record_input = false;
+  p = decide();
+  EXPECT_EQ(p.decision.record_mode, storage::RecordFailureMode::kStrict);
+  EXPECT_EQ(p.decision.record_input, std::optional<bool>(false));
+  rec.record_input = true;
+  p = decide();
+  EXPECT_EQ(p.decision.record_input, std::optional<bool>(true));
+  // Decide carries the same for one channel kind.
+  AccessRequest request;
+  request.login = "ubuntu";
+  request.host = "web02";
+  request.kind = ChannelKind::kShell;
+  Decision d =
+      Decide(UserNamed("ivan"), {dev, rec}, request, HostNamed("web02"));
+  ASSERT_TRUE(d.allowed) << d.reason;
+  EXPECT_EQ(d.record_mode, storage::RecordFailureMode::kStrict);
+  EXPECT_EQ(d.record_input, std::optional<bool>(true));
+}
+
 TEST(EffectivePermissionsTest, AgentForwardingExtension) {
   Permissions p =
       EffectivePermissions(UserNamed("bob"), Roles({"ops"}), "ubuntu",

@@ -106,6 +106,10 @@ absl::StatusOr<std::string> EncodeRoleSpec(const Role& role) {
       d->add_channels(std::string(ChannelKindName(k)));
     }
   }
+  if (role.record_mode != RecordFailureMode::kStrict) {
+    spec.set_record_mode(std::string(RecordFailureModeName(role.record_mode)));
+  }
+  if (role.record_input.has_value()) spec.set_record_input(*role.record_input);
   return ToJson(spec);
 }
 
@@ -126,6 +130,18 @@ absl::Status DecodeRoleSpecUncached(std::string_view json, Role& role) {
     ASSIGN_OR_RETURN(rule.channels, DecodeChannels(d.channels()));
     role.deny.push_back(std::move(rule));
   }
+  role.record_mode = RecordFailureMode::kStrict;
+  if (!spec.record_mode().empty()) {
+    std::optional<RecordFailureMode> mode =
+        ParseRecordFailureMode(spec.record_mode());
+    if (!mode) {
+      return absl::DataLossError("stored role has an unknown record_mode");
+    }
+    role.record_mode = *mode;
+  }
+  role.record_input = spec.has_record_input()
+                          ? std::optional<bool>(spec.record_input())
+                          : std::nullopt;
   return absl::OkStatus();
 }
 
@@ -145,6 +161,8 @@ void CopySpec(const Role& from, Role& to) {
   to.hosts = from.hosts;
   to.channels = from.channels;
   to.deny = from.deny;
+  to.record_mode = from.record_mode;
+  to.record_input = from.record_input;
 }
 
 }  // namespace

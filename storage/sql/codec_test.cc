@@ -36,6 +36,36 @@ TEST(CodecTest, RoleSpecRoundTripsAndIsReadableJson) {
   EXPECT_EQ(back.hosts, role.hosts);
   EXPECT_EQ(back.channels, role.channels);
   EXPECT_EQ(back.deny, role.deny);
+  EXPECT_EQ(back.record_mode, RecordFailureMode::kStrict);
+  EXPECT_FALSE(back.record_input.has_value());
+}
+
+// recpol (issue 14): the recording policy lives in the spec JSON; a spec
+// written before it existed reads as strict with the default input rule.
+TEST(CodecTest, RoleSpecKeepsTheRecordingPolicy) {
+  Role role;
+  role.logins = {"ubuntu"};
+  role.record_mode = RecordFailureMode::kBestEffort;
+  role.record_input = false;
+  auto json = EncodeRoleSpec(role);
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_NE(json->find("\"best_effort\""), std::string::npos) << *json;
+  Role back;
+  ASSERT_TRUE(DecodeRoleSpec(*json, back).ok());
+  EXPECT_EQ(back.record_mode, RecordFailureMode::kBestEffort);
+  EXPECT_EQ(back.record_input, std::optional<bool>(false));
+  role.record_mode = RecordFailureMode::kStrict;
+  role.record_input = true;
+  json = EncodeRoleSpec(role);
+  ASSERT_TRUE(json.ok());
+  ASSERT_TRUE(DecodeRoleSpec(*json, back).ok());
+  EXPECT_EQ(back.record_mode, RecordFailureMode::kStrict);
+  EXPECT_EQ(back.record_input, std::optional<bool>(true));
+  Role old;
+  ASSERT_TRUE(DecodeRoleSpec(R"({"logins":["x"]})", old).ok());
+  EXPECT_EQ(old.record_mode, RecordFailureMode::kStrict);
+  EXPECT_FALSE(old.record_input.has_value());
+  EXPECT_FALSE(DecodeRoleSpec(R"({"record_mode":"sometimes"})", old).ok());
 }
 
 // At the limit of remembered specs: one more distinct spec than it holds,
