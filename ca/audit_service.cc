@@ -276,7 +276,15 @@ grpc::Status AuditService::ReadSession(grpc::ServerContext* context,
   absl::StatusOr<std::vector<storage::SessionRecord>> rows =
       ctx_.store->ListSessionRecords(request->id(), request->after_seq(), page);
   if (!rows.ok()) return ToGrpc(rows.status());
+  // A page also ends once it holds kMaxReadSessionPageBytes of records
+  // (a record is at most 1 MiB), well under gRPC's 4 MiB default receive
+  // limit; the caller goes on from next_after_seq.
+  size_t page_bytes = 0;
   for (const storage::SessionRecord& row : *rows) {
+    if (page_bytes >= kMaxReadSessionPageBytes) {
+      response->set_next_after_seq(response->records().rbegin()->seq());
+      return grpc::Status::OK;
+    }
     absl::StatusOr<audit::v1::RecordingRecord> r = audit::FromStoreRecord(row);
     if (!r.ok()) {
       // A row no record produces: pass what identifies it; the chain check
@@ -286,6 +294,7 @@ grpc::Status AuditService::ReadSession(grpc::ServerContext* context,
       bad->set_seq(row.seq);
       continue;
     }
+    page_bytes += r->ByteSizeLong();
     *response->add_records() = std::move(*r);
   }
   if (static_cast<int>(rows->size()) == page) {

@@ -25,6 +25,8 @@ class AuditService final : public admin::v1::Audit::Service {
   // Largest page of events or chunks; the default page.
   static constexpr int kMaxPage = 5000;
   static constexpr int kDefaultPage = 1000;
+  // A ReadSession page ends once it holds this many bytes of records.
+  static constexpr size_t kMaxReadSessionPageBytes = size_t{2} << 20;
   // Sessions one ListSessions returns at most.
   static constexpr int kMaxSessions = 1000;
   // Bytes of recording one --grep scans per session at most (beyond it the

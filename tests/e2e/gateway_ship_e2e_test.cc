@@ -110,7 +110,8 @@ TEST_F(GatewayShipE2eTest, SigkilledGatewayShipsOnRestartAsInterrupted) {
   absl::StatusOr<std::unique_ptr<BackgroundProcess>> client =
       StartStreamingClient(*env_, command, received);
   ASSERT_TRUE(client.ok()) << client.status();
-  ASSERT_TRUE(WaitForFileSize(received, 1 << 20, absl::Seconds(120)))
+  // Past 5 MiB: a recording several ReadSession pages long.
+  ASSERT_TRUE(WaitForFileSize(received, 5 << 20, absl::Seconds(120)))
       << ReadFileOrEmpty(received + ".log") << Logs();
   env_->fixture().gateway_process()->Signal(SIGKILL);
   const absl::Time client_deadline = absl::Now() + absl::Seconds(60);
@@ -119,7 +120,7 @@ TEST_F(GatewayShipE2eTest, SigkilledGatewayShipsOnRestartAsInterrupted) {
   }
   EXPECT_FALSE((*client)->Running());
   const std::string got = ReadFileOrEmpty(received);
-  ASSERT_GT(got.size(), 1u << 20);
+  ASSERT_GT(got.size(), 5u << 20);
   ASSERT_LT(got.size(), 12u << 20) << "the stream finished before the kill";
   // The dead gateway left its spool without an end.
   ASSERT_FALSE(SpoolFiles(spool_dir_).empty());
@@ -141,11 +142,15 @@ TEST_F(GatewayShipE2eTest, SigkilledGatewayShipsOnRestartAsInterrupted) {
   EXPECT_EQ(Sha256Hex(found->output.substr(0, got.size())), Sha256Hex(got))
       << "the client received bytes the Store does not hold";
 
-  // The chain as `spctl sessions verify` checks it (spctl's ReadSession
-  // answers in one message, over gRPC's 4 MiB client limit for a
-  // recording of several MB).
+  // The chain checked in the Store, and by `spctl sessions verify`, which
+  // reads this several-MB recording in pages of at most
+  // AuditService::kMaxReadSessionPageBytes (under gRPC's 4 MiB limit).
   absl::Status intact = VerifyStoredRecording(store_url_, found->session.id);
   EXPECT_TRUE(intact.ok()) << intact;
+  ASSERT_GT(found->output.size(), size_t{4} << 20);
+  RunResult verify =
+      Spctl(env_->fixture(), {"sessions", "verify", found->session.id});
+  EXPECT_EQ(verify.exit_code, 0) << verify.Describe();
 }
 
 }  // namespace
