@@ -21,9 +21,9 @@
 #include "ca/ca_config.h"
 #include "ca/ca_service.h"
 #include "ca/gateway_events_service.h"
-#include "ca/recording_service.h"
 #include "ca/gateway_service.h"
 #include "ca/hash_gate.h"
+#include "ca/recording_service.h"
 #include "storage/store.h"
 
 namespace sallyport::ca {

@@ -293,20 +293,19 @@ absl::Status GatewayServer::StartShipper(const GatewaySettings& c) {
           .AddGauge("sallyport_gateway_spool_bytes",
                     "Bytes in recording spool files (not yet deleted).")
           .Get();
-  Gauge& backlog =
-      registry
-          .AddGauge("sallyport_gateway_ship_backlog_bytes",
-                    "Spooled bytes the CA has not confirmed yet.")
-          .Get();
+  Gauge& backlog = registry
+                       .AddGauge("sallyport_gateway_ship_backlog_bytes",
+                                 "Spooled bytes the CA has not confirmed yet.")
+                       .Get();
   Counter& errors =
       registry
           .AddCounter("sallyport_gateway_ship_errors_total",
-                    "Failed recording uploads and unreadable spool files.")
+                      "Failed recording uploads and unreadable spool files.")
           .Get();
   Counter& shipped =
       registry
           .AddCounter("sallyport_gateway_shipped_sessions_total",
-                    "Spool files deleted after the CA confirmed them.")
+                      "Spool files deleted after the CA confirmed them.")
           .Get();
   audit::ShipperOptions so;
   so.spool_dir = c.spool_dir;
