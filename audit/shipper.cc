@@ -19,22 +19,6 @@
 namespace sallyport::audit {
 namespace {
 
-// "ended", "failed", "interrupted" (the CA's status of a session).
-std::string StatusName(v1::SessionStatus status) {
-  switch (status) {
-    case v1::SESSION_STATUS_ENDED:
-      return "ended";
-    case v1::SESSION_STATUS_FAILED:
-      return "failed";
-    case v1::SESSION_STATUS_INTERRUPTED:
-      return "interrupted";
-    case v1::SESSION_STATUS_ACTIVE:
-      return "active";
-    default:
-      return "unspecified";
-  }
-}
-
 // The session ids of dir's spool files (a missing dir has none).
 absl::StatusOr<std::vector<std::string>> ListSpools(const std::string& dir) {
   std::vector<std::string> out;
@@ -468,7 +452,7 @@ absl::Status Shipper::Ship(const std::string& id, Spool& spool) {
                    id, " records=", spool.end_seq, " spool deleted"));
   Event(kEventRecordingComplete, spool.meta,
         {{"records", static_cast<int64_t>(spool.end_seq)},
-         {"status", StatusName(spool.ca_status)}});
+         {"status", std::string(SessionStatusText(spool.ca_status))}});
   return absl::OkStatus();
 }
 

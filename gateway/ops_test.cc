@@ -8,6 +8,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "gateway/event_sender.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -133,6 +135,36 @@ TEST_F(GatewayOpsTest, TheLogFormatSwitchesAtRunTime) {
   EXPECT_TRUE(absl::StrContains(lines[1], "message=\"two \\\"quoted\\\"\""))
       << lines[1];
   EXPECT_EQ(ops_.log_format(), base::LogFormat::kText);
+}
+
+// pol (issue 14): the shipper's events (no live connection) go to the CA
+// through the event sender with their session, user and fields.
+TEST_F(GatewayOpsTest, ASessionEventIsSentWithItsFields) {
+  absl::Mutex sent_mu;
+  std::vector<gateway::v1::GatewayEvent> sent;
+  EventSender sender(
+      EventSenderOptions(),
+      [&](const gateway::v1::RecordGatewayEventsRequest& r, absl::Duration) {
+        absl::MutexLock lock(&sent_mu);
+        for (const auto& e : r.events()) sent.push_back(e);
+        return absl::OkStatus();
+      });
+  ops_.SetEventSender(&sender);
+  ops_.SessionEvent(
+      "recording.complete", "s9", "bob",
+      {{"records", int64_t{12}}, {"status", std::string("ended")}});
+  ASSERT_TRUE(sender.Flush(absl::Now() + absl::Seconds(60)).ok());
+  ops_.SetEventSender(nullptr);
+  absl::MutexLock lock(&sent_mu);
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].type(), "recording.complete");
+  EXPECT_EQ(sent[0].session_id(), "s9");
+  EXPECT_EQ(sent[0].user(), "bob");
+  ASSERT_EQ(sent[0].fields_size(), 2);
+  EXPECT_EQ(sent[0].fields(0).name(), "records");
+  EXPECT_EQ(sent[0].fields(0).number(), 12);
+  EXPECT_EQ(sent[0].fields(1).name(), "status");
+  EXPECT_EQ(sent[0].fields(1).text(), "ended");
 }
 
 TEST(AuthFailureCodeTest, MapsRefusalTextsToStableCodes) {

@@ -24,6 +24,7 @@
 #include "audit/spool.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/gateway_e2e_env.h"
+#include "tests/e2e/gateway_ship_util.h"
 #include "tests/harness/bastion_fixture.h"
 #include "tests/harness/listening_process.h"
 #include "tests/harness/sshd_fixture.h"
@@ -137,6 +138,35 @@ class RecordingPolicyE2eTest : public ::testing::Test {
                                "-m", "--", "sh", "-c", script});
   }
 
+  // The records of the exec channel running `command`, summed up; found
+  // false when no exec of `command` is among them.
+  static Recorded Summarise(const std::vector<v1::RecordingRecord>& records,
+                            const std::string& command) {
+    std::optional<uint32_t> channel;
+    Recorded r;
+    for (const v1::RecordingRecord& rec : records) {
+      if (rec.has_request() && rec.request().type() == "exec" &&
+          rec.request().summary() == command) {
+        channel = rec.channel_id();
+      }
+      if (rec.has_session_end()) r.ended = true;
+      if (!channel || rec.channel_id() != *channel || !rec.has_data()) {
+        continue;
+      }
+      if (rec.data().direction() == v1::RECORD_DIRECTION_INPUT) {
+        r.input += rec.data().bytes();
+        ++r.input_records;
+      } else if (rec.data().ssh_stream() == 0) {
+        r.output += rec.data().bytes();
+      }
+    }
+    r.found = channel.has_value();
+    return r;
+  }
+
+  // The recording of `command`: from the gateway's spool while it is
+  // there, else from the CA's store (the shipper deletes a spool once the
+  // CA has all of it).
   Recorded Find(const std::string& command) {
     Recorded out;
     RunResult ls = GatewayE2eEnv::Shell(
@@ -149,34 +179,19 @@ class RecordingPolicyE2eTest : public ::testing::Test {
         out.read_error = c.status();
         continue;
       }
-      std::optional<uint32_t> channel;
-      Recorded r;
-      for (const v1::RecordingRecord& rec : c->records) {
-        if (rec.has_request() && rec.request().type() == "exec" &&
-            rec.request().summary() == command) {
-          channel = rec.channel_id();
-        }
-        if (rec.has_session_end()) r.ended = true;
-        if (!channel || rec.channel_id() != *channel || !rec.has_data()) {
-          continue;
-        }
-        if (rec.data().direction() == v1::RECORD_DIRECTION_INPUT) {
-          r.input += rec.data().bytes();
-          ++r.input_records;
-        } else if (rec.data().ssh_stream() == 0) {
-          r.output += rec.data().bytes();
-        }
-      }
-      if (channel) {
-        r.found = true;
+      Recorded r = Summarise(c->records, command);
+      if (r.found) {
         r.torn_bytes = c->torn_bytes;
         r.read_error = out.read_error;
         return r;
       }
     }
+    std::optional<StoredRecording> stored = FindStoredRecording(
+        absl::StrCat("sqlite://", fixture_->ca_state_dir(), "/ca.db"), command);
+    if (stored.has_value()) return Summarise(stored->records, command);
     return out;
   }
-  // Waits (60 s) for the session of `command` to end in the spool.
+  // Waits (60 s) for the session of `command` to end in its recording.
   Recorded FindEnded(const std::string& command) {
     Recorded r;
     const absl::Time deadline = absl::Now() + absl::Seconds(60);
