@@ -179,6 +179,15 @@ TEST_F(GatewayReplayE2eTest, RecordedPtySessionReplaysToTheSameScreen) {
   EXPECT_EQ(session->host, "web01");
   RunResult verify = Spctl(env_->fixture(), {"sessions", "verify", id});
   EXPECT_EQ(verify.exit_code, 0) << verify.Describe();
+  // One terminal channel, its exit status and the typed bytes counted.
+  RunResult show = Spctl(env_->fixture(), {"sessions", "show", id});
+  ASSERT_EQ(show.exit_code, 0) << show.Describe();
+  EXPECT_TRUE(absl::StrContains(show.out, "intact")) << show.out;
+  EXPECT_TRUE(absl::StrContains(show.out, "channel 0 (id ")) << show.out;
+  EXPECT_TRUE(absl::StrContains(show.out, "): session")) << show.out;
+  EXPECT_FALSE(absl::StrContains(show.out, "channel 1")) << show.out;
+  EXPECT_TRUE(absl::StrContains(show.out, " exit=0")) << show.out;
+  EXPECT_FALSE(absl::StrContains(show.out, "bytes_in=0 ")) << show.out;
 
   // The replay, in a pane of the final size. The pane stays alive after
   // spctl ends (tmux would scroll a dead pane's screen for its "Pane is
