@@ -297,9 +297,13 @@ int Play(Spctl& ctl, const SessionArgs& a) {
   // that do not support it ignore it).
   ctl.out() << "\x1b[8;" << c->rows << ";" << c->columns << "t";
   absl::Duration last = absl::ZeroDuration();
-  bool first = true;
+  bool first = true, sized = false;
   for (const av::RecordingRecord* r : c->records) {
-    if (!IsOutput(*r)) continue;
+    // The first window size is the one asked for above; later ones are
+    // resizes, asked for when they happened.
+    const bool resize = r->has_window_change() && sized;
+    if (r->has_window_change()) sized = true;
+    if (!IsOutput(*r) && !resize) continue;
     const absl::Duration at = absl::Microseconds(r->offset_us());
     if (!first) {
       absl::Duration wait = std::min(at - last, max_idle) / a.speed;
@@ -307,7 +311,12 @@ int Play(Spctl& ctl, const SessionArgs& a) {
     }
     first = false;
     last = at;
-    ctl.out() << r->data().bytes();
+    if (resize) {
+      ctl.out() << "\x1b[8;" << r->window_change().rows() << ";"
+                << r->window_change().columns() << "t";
+    } else {
+      ctl.out() << r->data().bytes();
+    }
     ctl.out().flush();
   }
   return kExitOk;
