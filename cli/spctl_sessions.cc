@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
@@ -74,9 +75,30 @@ struct Recording {
   std::string problem;
 };
 
-std::optional<int> Read(Spctl& ctl, const std::string& id,
-                        const std::string& purpose, const std::string& format,
-                        Recording* rec) {
+// `last` (any case) names the newest session the caller may see: the
+// first of `sessions ls`.
+constexpr absl::string_view kLastSession = "last";
+
+std::optional<int> ResolveLast(Spctl& ctl, const std::string& purpose,
+                               std::string* id) {
+  if (!absl::EqualsIgnoreCase(*id, kLastSession)) return std::nullopt;
+  pb::ListSessionsRequest req;
+  req.set_limit(1);
+  pb::ListSessionsResponse resp;
+  if (auto rc = Call(ctl, ctl.Audit(), &Stub::ListSessions, req, &resp,
+                     absl::StrCat("sessions ", purpose))) {
+    return rc;
+  }
+  if (resp.sessions().empty()) {
+    return ctl.Error("no recorded sessions yet", kExitNotFound);
+  }
+  *id = resp.sessions(0).id();
+  return std::nullopt;
+}
+
+std::optional<int> Read(Spctl& ctl, std::string id, const std::string& purpose,
+                        const std::string& format, Recording* rec) {
+  if (auto rc = ResolveLast(ctl, purpose, &id)) return rc;
   uint64_t after = 0;
   for (;;) {
     pb::ReadSessionRequest req;
@@ -291,8 +313,8 @@ int Play(Spctl& ctl, const SessionArgs& a) {
   std::vector<Channel> channels = Channels(rec);
   const Channel* c = PickChannel(channels, a.channel);
   if (c == nullptr) return ctl.Error("no such channel with recorded output");
-  ctl.err() << "spctl: playing " << a.id << " channel " << c->index << " ("
-            << c->columns << "x" << c->rows << ")\n";
+  ctl.err() << "spctl: playing " << rec.session.session_id() << " channel "
+            << c->index << " (" << c->columns << "x" << c->rows << ")\n";
   // Ask the terminal for the recorded size (xterm window op; terminals
   // that do not support it ignore it).
   ctl.out() << "\x1b[8;" << c->rows << ";" << c->columns << "t";
@@ -396,16 +418,18 @@ int Verify(Spctl& ctl, const SessionArgs& a) {
     why = rec.problem;
   }
   if (broken != 0) {
-    ctl.out() << "session " << a.id << ": BROKEN at record " << broken << ": "
-              << why << "\n";
+    ctl.out() << "session " << rec.session.session_id() << ": BROKEN at record "
+              << broken << ": " << why << "\n";
     return kExitError;
   }
-  ctl.out() << "session " << a.id << ": OK, " << rec.records.size()
-            << " records, hash chain intact\n";
+  ctl.out() << "session " << rec.session.session_id() << ": OK, "
+            << rec.records.size() << " records, hash chain intact\n";
   return kExitOk;
 }
 
 }  // namespace
+
+constexpr char kIdHelp[] = "session id, or `last` for the newest";
 
 void AddSessionCommands(CLI::App& app, Spctl& ctl, Action* action) {
   CLI::App* sessions = app.add_subcommand(
@@ -425,12 +449,12 @@ void AddSessionCommands(CLI::App& app, Spctl& ctl, Action* action) {
 
   CLI::App* show = sessions->add_subcommand(
       "show", "metadata, channels, bytes and recording of one session");
-  show->add_option("ID", a->id, "session id")->required();
+  show->add_option("ID", a->id, kIdHelp)->required();
   OnRun(show, action, [&ctl, a] { return Show(ctl, *a); });
 
   CLI::App* play = sessions->add_subcommand(
       "play", "replay a session in this terminal with its real timing");
-  play->add_option("ID", a->id, "session id")->required();
+  play->add_option("ID", a->id, kIdHelp)->required();
   play->add_option("--speed", a->speed, "playback speed (2 = twice as fast)");
   play->add_option("--max-idle", a->max_idle,
                    "cap pauses at this long (e.g. 2s)");
@@ -439,7 +463,7 @@ void AddSessionCommands(CLI::App& app, Spctl& ctl, Action* action) {
 
   CLI::App* exp = sessions->add_subcommand(
       "export", "export a session's terminal channels (asciicast v2)");
-  exp->add_option("ID", a->id, "session id")->required();
+  exp->add_option("ID", a->id, kIdHelp)->required();
   exp->add_option("--format", a->format, "asciicast");
   exp->add_option("--channel", a->channel, "only this channel");
   exp->add_option("--out", a->out,
@@ -449,7 +473,7 @@ void AddSessionCommands(CLI::App& app, Spctl& ctl, Action* action) {
 
   CLI::App* verify = sessions->add_subcommand(
       "verify", "check a session's recording is complete and unmodified");
-  verify->add_option("ID", a->id, "session id")->required();
+  verify->add_option("ID", a->id, kIdHelp)->required();
   OnRun(verify, action, [&ctl, a] { return Verify(ctl, *a); });
 }
 

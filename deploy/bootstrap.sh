@@ -20,6 +20,8 @@ PACKAGES=(
   help2man dpkg-dev
   # real components used by the tests and the demo
   openssh-server openssh-client openssh-sftp-server rsync postgresql tmux procps
+  # the `openssl` CLI (test certificates), `curl` (/metrics in the E2E tests)
+  openssl curl
   # other SSH clients of the gateway's interop tests (PuTTY plink/pscp/puttygen, paramiko, AsyncSSH)
   putty-tools python3-paramiko python3-asyncssh
   # `asciinema cat` checks spctl sessions export (asciicast v2)

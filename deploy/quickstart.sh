@@ -306,8 +306,8 @@ Try:
 The first is stock ssh with the ssh_config \`sp config\` wrote: a ProxyJump
 through the gateway, which records the session. The second is a session the
 gateway terminates, authorizes per channel and bridges to web02 with a
-per-session certificate. Both are spooled on the gateway (DIR/gateway/spool);
-\`spctl sessions ls|play\` lists and replays them once the gateway ships its
-spool to the CA (issue 14's shipper, not built yet).
+per-session certificate. Both are recorded on the gateway and shipped to the
+CA when they end (a few seconds); \`spctl sessions ls\` then lists them
+(as the CA's admin) and \`spctl sessions play LAST\` replays the newest.
 Stop it: $REPO/deploy/quickstart.sh --dir $DIR --down   (--reset also deletes $DIR)
 EOF

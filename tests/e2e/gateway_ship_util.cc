@@ -101,9 +101,9 @@ std::string Sha256Hex(const std::string& bytes) {
 }
 
 absl::StatusOr<std::unique_ptr<BackgroundProcess>> StartStreamingClient(
-    GatewayE2eEnv& env, const std::string& command,
-    const std::string& received) {
-  std::vector<std::string> argv = env.Ssh("alice", "web01");
+    GatewayE2eEnv& env, const std::string& command, const std::string& received,
+    const std::vector<std::string>& ssh_options) {
+  std::vector<std::string> argv = env.Ssh("alice", "web01", ssh_options);
   argv.push_back(command);
   std::vector<std::string> quoted;
   for (const std::string& a : argv) quoted.push_back(ShellQuote(a));

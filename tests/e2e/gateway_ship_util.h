@@ -43,10 +43,12 @@ std::vector<std::string> SpoolFiles(const std::string& dir);
 
 std::string Sha256Hex(const std::string& bytes);
 
-// `ssh ... COMMAND > received` in the background (bash -c).
+// `ssh ... COMMAND > received` in the background (bash -c), as alice to
+// web01; `ssh_options` (e.g. {"-o", "Port=N"} for another gateway) go
+// before the destination.
 absl::StatusOr<std::unique_ptr<BackgroundProcess>> StartStreamingClient(
-    GatewayE2eEnv& env, const std::string& command,
-    const std::string& received);
+    GatewayE2eEnv& env, const std::string& command, const std::string& received,
+    const std::vector<std::string>& ssh_options = {});
 
 // Waits until `path` holds more than `bytes` (false at the deadline).
 bool WaitForFileSize(const std::string& path, int64_t bytes,

@@ -1,15 +1,17 @@
 // High availability (issue 16, DESIGN.md §10) with the real binaries: one
 // PostgreSQL, two `sallyport-ca` instances serving identical copies of one
 // state dir on loopback, two `sallyport-gateway`s whose `ca` lists both
-// instances, users whose `sp login --ca` names both. One CA instance is
-// killed with SIGKILL while a recorded session runs; logins, spctl and new
-// recorded sessions (each needs AuthorizeChannel and a session certificate
-// from the CA) then go through the other instance, and every session is in
-// its gateway's spool.
-//
-// Not covered yet: "a killed gateway's spooled recordings are shipped when
-// it restarts" needs the shipper (issue 14), which does not exist.
-#include <dirent.h>
+// instances, users whose `sp login --ca` names both.
+//  - One CA instance is killed with SIGKILL while a recorded session runs;
+//    logins, spctl and new recorded sessions (each needs AuthorizeChannel
+//    and a session certificate from the CA) then go through the other
+//    instance, and nothing recorded is lost: every session, also the one
+//    in flight during the kill, is stored complete at the CA (shipped by
+//    its gateway to the surviving instance) and its spool deleted.
+//  - Then gateway B is killed with SIGKILL while an exec streams through
+//    it; when it restarts, its spool is shipped (still with one CA dead),
+//    the session is closed as `interrupted`, and the Store holds every
+//    byte the client received (SHA-256 of a prefix) with an intact chain.
 #include <signal.h>
 
 #include <memory>
@@ -22,45 +24,16 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "audit/spool.h"
 #include "gtest/gtest.h"
-#include "proto/audit.pb.h"
+#include "storage/store.h"
 #include "tests/e2e/gateway_e2e_env.h"
+#include "tests/e2e/gateway_ship_util.h"
 #include "tests/harness/net_util.h"
 #include "tests/harness/postgres_fixture.h"
 #include "tests/harness/subprocess.h"
 
 namespace sallyport::testing {
 namespace {
-
-namespace v1 = ::sallyport::audit::v1;
-
-// Every exec command recorded in the spools of `dir`, with its output.
-std::vector<std::pair<std::string, std::string>> Recorded(
-    const std::string& dir) {
-  std::vector<std::pair<std::string, std::string>> out;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return out;
-  while (dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (!absl::EndsWith(name, ".spool")) continue;
-    absl::StatusOr<audit::SpoolContents> c = audit::ReadSpool(dir + "/" + name);
-    if (!c.ok()) continue;
-    std::string command, output;
-    for (const v1::RecordingRecord& r : c->records) {
-      if (r.has_request() && r.request().type() == "exec") {
-        command = r.request().summary();
-      }
-      if (r.has_data() && r.data().direction() == v1::RECORD_DIRECTION_OUTPUT &&
-          r.data().ssh_stream() == 0) {
-        output += r.data().bytes();
-      }
-    }
-    if (!command.empty()) out.emplace_back(command, output);
-  }
-  ::closedir(d);
-  return out;
-}
 
 class HaFailoverE2eTest : public ::testing::Test {
  protected:
@@ -110,13 +83,33 @@ class HaFailoverE2eTest : public ::testing::Test {
     }
   }
 
-  RunResult Spctl(const std::vector<std::string>& args) {
-    absl::StatusOr<const BastionFixture::User*> admin = f().user("admin");
-    RunOptions ro;
-    if (admin.ok()) ro.env["SALLYPORT_HOME"] = (*admin)->home;
-    std::vector<std::string> argv = {RunfilePath("cli/spctl")};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return GatewayE2eEnv::Run(argv, ro);
+  std::string SpoolDir(int g) {
+    return g == 0 ? f().gateway_state_dir() + "/spool"
+                  : f().extra_gateway_state_dir(gw_b_) + "/spool";
+  }
+
+  // Waits until the Store holds the ended recording of `command` and the
+  // spool dir of gateway `g` is empty (everything shipped).
+  std::optional<StoredRecording> WaitShipped(int g, const std::string& command,
+                                             absl::Duration timeout) {
+    std::optional<StoredRecording> found;
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      found = FindStoredRecording(pg_->ConnectionUri(), command);
+      if (found && found->has_end &&
+          found->session.status != storage::SessionStatus::kActive &&
+          SpoolFiles(SpoolDir(g)).empty()) {
+        break;
+      }
+      absl::SleepFor(absl::Milliseconds(250));
+    }
+    return found;
+  }
+
+  std::string Logs() {
+    return absl::StrCat("\n--- gateway A\n", f().GatewayLog(),
+                        "\n--- gateway B\n", f().ExtraGatewayLog(gw_b_),
+                        "\n--- CA\n", f().CaLog());
   }
 
   std::unique_ptr<PostgresFixture> pg_;
@@ -165,7 +158,7 @@ TEST_F(HaFailoverE2eTest, OneCaKilledLoginsAndSessionsGoOnThroughTheOther) {
   // Logins (sp) and session certificates (both gateways) from the other.
   for (int i = 0; i < 2; ++i) Round(absl::StrCat("after", i));
   // spctl uses the addresses `sp login` remembered.
-  RunResult users = Spctl({"users", "ls"});
+  RunResult users = Spctl(f(), {"users", "ls"});
   EXPECT_EQ(users.exit_code, 0) << users.Describe();
   EXPECT_TRUE(absl::StrContains(users.out, "alice")) << users.out;
 
@@ -178,32 +171,31 @@ TEST_F(HaFailoverE2eTest, OneCaKilledLoginsAndSessionsGoOnThroughTheOther) {
   EXPECT_EQ(ReadFileOrEmpty(received), "inflight-start\ninflight-end\n");
   expected_[0].push_back(inflight);
 
-  // Nothing recorded is lost: every session is in its gateway's spool.
-  const std::string spools[2] = {f().gateway_state_dir() + "/spool",
-                                 f().extra_gateway_state_dir(gw_b_) + "/spool"};
+  // Nothing recorded is lost: every session, also the one in flight while
+  // the CA died, is stored complete at the CA (shipped by its gateway to
+  // the surviving instance), ended, and gone from the spool.
+  const char* const gateway_ids[2] = {"sallyport-gw", "sallyport-gw-b"};
   for (int g = 0; g < 2; ++g) {
-    std::vector<std::pair<std::string, std::string>> got;
-    const absl::Time by = absl::Now() + absl::Seconds(60);
-    do {
-      got = Recorded(spools[g]);
-      if (got.size() >= expected_[g].size()) break;
-      absl::SleepFor(absl::Milliseconds(200));
-    } while (absl::Now() < by);
     for (const std::string& command : expected_[g]) {
-      bool found = false;
-      for (const auto& [c, output] : got) {
-        if (c != command) continue;
-        found = true;
-        const std::string printed = command.substr(5);  // after "echo "
-        if (command == inflight) {
-          EXPECT_EQ(output, "inflight-start\ninflight-end\n");
-        } else {
-          EXPECT_EQ(output, printed + "\n") << command;
-        }
+      std::optional<StoredRecording> found =
+          WaitShipped(g, command, absl::Seconds(120));
+      ASSERT_TRUE(found.has_value())
+          << "not stored at the CA: " << command << Logs();
+      EXPECT_TRUE(found->has_end) << command;
+      EXPECT_EQ(found->session.status, storage::SessionStatus::kEnded)
+          << command;
+      EXPECT_EQ(found->session.gateway_id, gateway_ids[g]) << command;
+      EXPECT_EQ(found->session.last_seq, found->records.size()) << command;
+      if (command == inflight) {
+        EXPECT_EQ(found->output, "inflight-start\ninflight-end\n");
+      } else {
+        EXPECT_EQ(found->output, command.substr(5) + "\n");  // after "echo "
       }
-      EXPECT_TRUE(found) << "gateway " << (g == 0 ? "A" : "B")
-                         << " did not record: " << command;
+      absl::Status intact =
+          VerifyStoredRecording(pg_->ConnectionUri(), found->session.id);
+      EXPECT_TRUE(intact.ok()) << command << ": " << intact;
     }
+    EXPECT_TRUE(SpoolFiles(SpoolDir(g)).empty()) << Logs();
   }
 
   // With every listed instance down the error names each address.
@@ -212,10 +204,69 @@ TEST_F(HaFailoverE2eTest, OneCaKilledLoginsAndSessionsGoOnThroughTheOther) {
   const std::string first = f().ca_address();
   const std::string other = absl::StrCat("127.0.0.1:", *dead);
   RunResult none =
-      Spctl({"--ca", absl::StrCat(first, ",", other), "users", "ls"});
+      Spctl(f(), {"--ca", absl::StrCat(first, ",", other), "users", "ls"});
   EXPECT_NE(none.exit_code, 0);
   EXPECT_TRUE(absl::StrContains(none.err, first)) << none.err;
   EXPECT_TRUE(absl::StrContains(none.err, other)) << none.err;
+
+  // Gateway B is killed with SIGKILL while an exec streams through it
+  // (about 4 MB, paced over several seconds; the CA instance 0 is still
+  // dead, so B ships to the other).
+  const std::string stream =
+      "i=0; while [ $i -lt 500 ]; do seq $((i*1000)) $((i*1000+999)); "
+      "i=$((i+1)); sleep 0.01; done";
+  const std::string got_path = env_->File("stream-b.txt");
+  absl::StatusOr<std::unique_ptr<BackgroundProcess>> streamer =
+      StartStreamingClient(
+          *env_, stream, got_path,
+          {"-o", absl::StrCat("Port=", f().extra_gateway_port(gw_b_))});
+  ASSERT_TRUE(streamer.ok()) << streamer.status();
+  ASSERT_TRUE(WaitForFileSize(got_path, 1 << 20, absl::Seconds(120)))
+      << ReadFileOrEmpty(got_path + ".log") << Logs();
+  f().extra_gateway_process(gw_b_).Signal(SIGKILL);
+  const absl::Time b_dead_by = absl::Now() + absl::Seconds(60);
+  while (
+      (f().extra_gateway_process(gw_b_).Running() || (*streamer)->Running()) &&
+      absl::Now() < b_dead_by) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_FALSE(f().extra_gateway_process(gw_b_).Running());
+  EXPECT_FALSE((*streamer)->Running());
+  const std::string got = ReadFileOrEmpty(got_path);
+  ASSERT_GT(got.size(), 1u << 20);
+  // `seq` 0..499999 is 3,388,890 bytes: the kill came before the end.
+  ASSERT_LT(got.size(), 3388890u) << "the stream finished before the kill";
+  // The dead gateway left its spool without an end.
+  ASSERT_FALSE(SpoolFiles(SpoolDir(1)).empty());
+  std::optional<StoredRecording> before =
+      FindStoredRecording(pg_->ConnectionUri(), stream);
+  ASSERT_FALSE(before && before->has_end) << "ended before the restart";
+
+  absl::Status restarted = f().RestartExtraGateway(gw_b_);
+  ASSERT_TRUE(restarted.ok()) << restarted << Logs();
+  std::optional<StoredRecording> found =
+      WaitShipped(1, stream, absl::Seconds(120));
+  ASSERT_TRUE(found.has_value()) << Logs();
+  ASSERT_TRUE(found->has_end) << Logs();
+  EXPECT_TRUE(SpoolFiles(SpoolDir(1)).empty()) << Logs();
+  EXPECT_EQ(found->session.status, storage::SessionStatus::kInterrupted);
+  EXPECT_EQ(found->session.gateway_id, "sallyport-gw-b");
+  ASSERT_GE(found->output.size(), got.size());
+  EXPECT_EQ(Sha256Hex(found->output.substr(0, got.size())), Sha256Hex(got))
+      << "the client received bytes the Store does not hold";
+  absl::Status intact =
+      VerifyStoredRecording(pg_->ConnectionUri(), found->session.id);
+  EXPECT_TRUE(intact.ok()) << intact;
+  // spctl (failing over past the dead instance) sees it as interrupted.
+  RunResult show = Spctl(f(), {"sessions", "show", found->session.id});
+  EXPECT_EQ(show.exit_code, 0) << show.Describe();
+  EXPECT_TRUE(absl::StrContains(show.out, "interrupted")) << show.out;
+  EXPECT_TRUE(absl::StrContains(show.out, "intact")) << show.out;
+
+  // The restarted gateway B serves new recorded sessions.
+  RunResult again = GatewayE2eEnv::Run(Ssh(true, "echo after-restart"));
+  EXPECT_EQ(again.exit_code, 0) << again.Describe() << Logs();
+  EXPECT_EQ(again.out, "after-restart\n");
 }
 
 }  // namespace

@@ -123,7 +123,8 @@ class SpctlAuditTest : public SpctlTestBase {
  protected:
   // Chains `records` and stores them as session `id` in the CA's store.
   void StoreRecording(const std::string& id,
-                      std::vector<av::RecordingRecord> records) {
+                      std::vector<av::RecordingRecord> records,
+                      absl::Duration age = absl::Minutes(5)) {
     absl::StatusOr<std::unique_ptr<storage::Store>> store =
         storage::OpenStore(env_->ca().store_url());
     ASSERT_TRUE(store.ok()) << store.status();
@@ -133,7 +134,7 @@ class SpctlAuditTest : public SpctlTestBase {
     s.login = "ubuntu";
     s.host = "web01";
     s.gateway_id = "gw-1";
-    s.started_at = absl::Now() - absl::Minutes(5);
+    s.started_at = absl::Now() - age;
     ASSERT_TRUE((*store)->CreateSession(s).ok());
     audit::RecordChainer chain(id);
     std::vector<storage::SessionRecord> rows;
@@ -318,6 +319,56 @@ TEST_F(SpctlAuditTest, AsciicastExportPassesAsciinemaCatAndGrepFinds) {
   RunResult show = env_->Spctl({"sessions", "show", "s-pty"});
   ASSERT_TRUE(show.ok()) << show.Describe();
   EXPECT_TRUE(absl::StrContains(show.out, "intact")) << show.out;
+}
+
+// `last` (any case) in place of a session id is the newest session the
+// caller may see (the first of `sessions ls`), for play, show, export and
+// verify; with no session it is "not found", and it is refused like an id
+// to a caller who may not read sessions.
+TEST_F(SpctlAuditTest, LastIsTheNewestSession) {
+  RunResult none = env_->Spctl({"sessions", "play", "LAST"});
+  EXPECT_EQ(none.exit_code, 3) << none.Describe();
+  EXPECT_TRUE(absl::StrContains(none.err, "no recorded sessions")) << none.err;
+
+  // Ids chosen so that the id tie-break alone would pick the older one.
+  StoreRecording("s-1-newest", PtySession(), absl::Minutes(1));
+  StoreRecording(
+      "s-2-older",
+      {Open(0, 0), Data(0, 10, false, "older-session\r\n"), Close(0, 20)},
+      absl::Minutes(30));
+  for (const char* last : {"LAST", "last"}) {
+    RunResult play = env_->Spctl({"sessions", "play", last, "--speed", "50"});
+    ASSERT_TRUE(play.ok()) << play.Describe();
+    EXPECT_TRUE(absl::StrContains(play.out, "zanzibar-kernel")) << play.out;
+    EXPECT_FALSE(absl::StrContains(play.out, "older-session")) << play.out;
+    EXPECT_TRUE(absl::StrContains(play.err, "playing s-1-newest")) << play.err;
+  }
+  RunResult show = env_->Spctl({"sessions", "show", "last"});
+  ASSERT_TRUE(show.ok()) << show.Describe();
+  EXPECT_TRUE(absl::StrContains(show.out, "session:   s-1-newest")) << show.out;
+  RunResult verify = env_->Spctl({"sessions", "verify", "Last"});
+  ASSERT_TRUE(verify.ok()) << verify.Describe();
+  EXPECT_TRUE(absl::StrContains(verify.out, "session s-1-newest: OK"))
+      << verify.out;
+  RunResult exp = env_->Spctl({"sessions", "export", "last", "--channel", "0"});
+  ASSERT_TRUE(exp.ok()) << exp.Describe();
+  EXPECT_TRUE(absl::StrContains(exp.out, "zanzibar-kernel")) << exp.out;
+
+  // A newer session becomes `last`.
+  StoreRecording(
+      "s-0-newer",
+      {Open(0, 0), Data(0, 10, false, "newer-session\r\n"), Close(0, 20)},
+      absl::Seconds(1));
+  RunResult play = env_->Spctl({"sessions", "play", "last"});
+  ASSERT_TRUE(play.ok()) << play.Describe();
+  EXPECT_TRUE(absl::StrContains(play.out, "newer-session")) << play.out;
+
+  AddRoles();
+  AddUser("dave", "dev");
+  ASSERT_TRUE(env_->Login("dave", kPassword).ok());
+  RunResult denied = env_->Spctl({"sessions", "play", "last"}, "dave");
+  EXPECT_EQ(denied.exit_code, 4) << denied.Describe();
+  EXPECT_FALSE(absl::StrContains(denied.out, "newer-session")) << denied.out;
 }
 
 // Gateway.RecordGatewayEvents: a gateway writes events of its own sessions

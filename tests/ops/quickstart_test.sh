@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # deploy/quickstart.sh on the already-built tree (--bin-dir: no bootstrap, no
 # build), on free loopback ports:
-#  - it prints the demo password once and the four commands;
-#  - the ssh_config is the one `sp config` wrote (DIR/demo/ssh_config);
-#  - the two ssh commands it prints (`ssh web01`: stock ssh, ProxyJump
-#    through the gateway, recorded; `ssh -p GW LOGIN+web02@127.0.0.1`: a
-#    session the gateway terminates) run a command, land in the gateway's
-#    spool, and work in a real terminal (tmux);
+#  - it prints the demo password once and the four commands to try;
+#  - the four printed lines are typed, exactly as printed, into a shell in a
+#    real terminal (tmux): `ssh ... web01` (stock ssh with the ssh_config
+#    `sp config` wrote: ProxyJump through the gateway, recorded) and
+#    `ssh ... -p GW LOGIN+web02@127.0.0.1` (a session the gateway
+#    terminates) each run an interactive shell where a command is typed and
+#    its output seen; `spctl sessions ls` then lists exactly these two
+#    sessions, ended (shipped by the gateway to the CA); `spctl sessions
+#    play LAST` replays the newest (web02's) with the typed command's output;
+#  - exec sessions through both, the demo policy (a deny rule) in force;
 #  - a second run is idempotent (same processes, no new password);
 #  - --down leaves no process of it running; --reset leaves no state.
-# Not checked yet: `spctl sessions ls|play` (printed by the script) show
-# nothing until the gateway ships its spool to the CA (issue 14's shipper).
 set -euo pipefail
 R="${TEST_SRCDIR}/${TEST_WORKSPACE}"
 fail() { echo "FAIL: $*" >&2; [ -n "${D:-}" ] && tail -n 20 "$D"/demo/run/*.log >&2 || true; exit 1; }
@@ -45,6 +47,81 @@ for cmd in "ssh -F $CFG web01" \
   grep -qF -- "$cmd" <<<"$out" || fail "the output lacks '$cmd'"
 done
 
+# ---------------------------------------------------------------- the four
+# printed commands, typed as printed into a shell in tmux.
+mapfile -t TRY < <(sed -n '/^Try:$/,/^$/p' <<<"$out" | sed -n 's/^  //p')
+[ "${#TRY[@]}" -eq 4 ] || fail "expected 4 commands after 'Try:', got: ${TRY[*]}"
+[ "${TRY[0]}" = "ssh -F $CFG web01" ] || fail "command 1: ${TRY[0]}"
+[ "${TRY[1]}" = "ssh -F $CFG -p $GW $L+web02@127.0.0.1" ] || fail "command 2: ${TRY[1]}"
+[[ "${TRY[2]}" == *" sessions ls" ]] || fail "command 3: ${TRY[2]}"
+[[ "${TRY[3]}" == *" sessions play LAST" ]] || fail "command 4: ${TRY[3]}"
+
+T() { tmux -S "$TMUX_SOCK" "$@"; }
+pane() { T capture-pane -p -J -t qs; }
+last_line() { pane | sed '/^[[:space:]]*$/d' | tail -n 1; }
+type_line() { T send-keys -t qs -l -- "$1"; T send-keys -t qs Enter; }
+show_pane() { echo "--- tmux pane:" >&2; pane >&2; }
+# wait_for SECONDS CMD...: until CMD succeeds.
+wait_for() {
+  local n=$(($1 * 5)) i; shift
+  for i in $(seq 1 "$n"); do "$@" && return 0; sleep 0.2; done
+  return 1
+}
+at_local_prompt() { [[ "$(last_line)" =~ ^qs-local\$[[:space:]]*$ ]]; }
+at_remote_prompt() { [[ "$(last_line)" =~ [\#\$][[:space:]]*$ ]] && ! at_local_prompt; }
+pane_has() { pane | grep -qE -- "$1"; }
+local_cmd() {  # local_cmd LINE: clear the screen, type LINE at the local prompt
+  type_line clear
+  wait_for 30 at_local_prompt || { show_pane; fail "no local prompt"; }
+  type_line "$1"
+}
+
+T new-session -d -x 200 -y 50 -s qs "env PS1='qs-local\$ ' bash --norc --noprofile"
+wait_for 30 at_local_prompt || { show_pane; fail "no shell in tmux"; }
+n=0
+for host in web01 web02; do
+  local_cmd "${TRY[$n]}"
+  wait_for 120 at_remote_prompt || { show_pane; fail "no shell on $host: ${TRY[$n]}"; }
+  type_line "echo typed-\$((40+2))-$host; hostname >/dev/null"
+  wait_for 60 pane_has "^typed-42-$host\$" || { show_pane; fail "no output of the typed command on $host"; }
+  type_line "exit"
+  wait_for 60 at_local_prompt || { show_pane; fail "ssh to $host did not end"; }
+  type_line 'echo ssh-exit=$?'
+  wait_for 30 pane_has '^ssh-exit=0$' || { show_pane; fail "ssh to $host did not exit 0"; }
+  n=$((n + 1))
+done
+
+# `spctl sessions ls`: exactly the two sessions just made, both ended once
+# the gateway has shipped them to the CA (retyped until then).
+row() {  # row HOST: the ls row of an ended session of demo as $L on HOST
+  pane | grep -E "^[^[:space:]]+[[:space:]]+demo[[:space:]]+$L[[:space:]]+$1[[:space:]].*[[:space:]]ended[[:space:]]"
+}
+listed() {
+  local_cmd "${TRY[2]}"
+  wait_for 30 at_local_prompt || return 1
+  row web01 >/dev/null && row web02 >/dev/null
+}
+wait_for 180 listed || { show_pane; fail "spctl sessions ls does not list both sessions as ended"; }
+pane_has '^ID[[:space:]]+USER[[:space:]]+LOGIN[[:space:]]+HOST' || { show_pane; fail "no ls header"; }
+[ "$(pane | grep -cE "^[^[:space:]]+[[:space:]]+demo[[:space:]]")" -eq 2 ] \
+  || { show_pane; fail "spctl sessions ls lists other than the 2 sessions"; }
+web01_id="$(row web01 | awk '{print $1}')"
+
+# `spctl sessions play LAST`: the newest session (web02's) with the typed
+# command's output, not web01's.
+local_cmd "${TRY[3]}"
+wait_for 120 pane_has '^typed-42-web02' || { show_pane; fail "play LAST did not show web02's typed output"; }
+wait_for 120 at_local_prompt || { show_pane; fail "play LAST did not end"; }
+type_line 'echo play-exit=$?'
+wait_for 30 pane_has '^play-exit=0$' || { show_pane; fail "play LAST failed"; }
+pane_has 'typed-42-web01' && { show_pane; fail "play LAST played web01's session"; }
+T kill-server 2>/dev/null || true
+# The ProxyJump session (web01) was recorded with what was typed there too.
+played="$(SALLYPORT_HOME="$D/demo/admin" timeout 120 "$B/spctl" sessions play "$web01_id" --speed 100 2>&1)" \
+  || fail "spctl sessions play $web01_id: $played"
+grep -q 'typed-42-web01' <<<"$played" || fail "web01's recording lacks the typed output: $played"
+
+# ---------------------------------------------------------------- more
 SSH=(ssh -F "$CFG" -o BatchMode=yes -o ConnectTimeout=60)
 # The session through the gateway (LOGIN+HOST), as printed.
 got="$(timeout 120 "${SSH[@]}" -p "$GW" "$L+web02@127.0.0.1" 'echo qs-$((6*7)) $SSH_CONNECTION')" \
@@ -53,15 +130,16 @@ got="$(timeout 120 "${SSH[@]}" -p "$GW" "$L+web02@127.0.0.1" 'echo qs-$((6*7)) $
 # ProxyJump to web01, recorded by the gateway.
 got="$(timeout 120 "${SSH[@]}" web01 'echo qs-web01-$((6*7)) $SSH_CONNECTION')" || fail "ssh web01 failed"
 [[ "$got" == "qs-web01-42 127.0.0.1 "*" 127.0.0.1 $W1" ]] || fail "unexpected output from web01: $got"
-# Both sessions' output is in the gateway's spool (the commands hold
-# "$((6*7))", the output "42").
+# Both sessions' output reaches the CA (the commands hold "$((6*7))", the
+# output "42"): `spctl sessions ls --grep` finds them.
 for word in qs-42 qs-web01-42; do
   found=0
-  for i in $(seq 1 60); do
-    grep -rqF -- "$word" "$D/demo/gateway/spool" && { found=1; break; }
+  for i in $(seq 1 90); do
+    SALLYPORT_HOME="$D/demo/admin" "$B/spctl" sessions ls --grep "$word" 2>/dev/null \
+      | tail -n +2 | grep -q "[[:space:]]demo[[:space:]]" && { found=1; break; }
     sleep 1
   done
-  [ $found -eq 1 ] || fail "'$word' is not in the gateway's spool"
+  [ $found -eq 1 ] || fail "'$word' is not in a recording at the CA"
 done
 # The demo's policy is in force: ops allows port forwarding on web01
 # (env=dev) and its deny rule refuses it on web02 (env=prod). `-W` to web01's
@@ -70,24 +148,6 @@ fwd() { timeout 60 "${SSH[@]}" -p "$GW" -W "127.0.0.1:$W1" "$L+$1@127.0.0.1" </d
 [[ "$(fwd web01)" == SSH-2.0-* ]] || fail "-W through web01 (env=dev) was not allowed: $(cat "$D/fwd.err")"
 [[ "$(fwd web02)" != SSH-2.0-* ]] || fail "-W through web02 (env=prod) was allowed"
 grep -q "denies port-forward" "$D/fwd.err" || fail "no deny reason: $(cat "$D/fwd.err")"
-
-# A real terminal: an interactive shell through tmux for each printed ssh
-# command.
-in_tmux() {  # in_tmux NAME SSH-ARGS...
-  local name="$1" ok=0 i; shift
-  tmux -S "$TMUX_SOCK" new-session -d -x 120 -y 30 -s "$name" \
-    "$(printf '%q ' "${SSH[@]}" -tt "$@")"
-  for i in $(seq 1 120); do
-    tmux -S "$TMUX_SOCK" send-keys -t "$name" "echo tmux-\$((40+2))-$name" Enter
-    sleep 1
-    if tmux -S "$TMUX_SOCK" capture-pane -p -t "$name" | grep -q "^tmux-42-$name"; then ok=1; break; fi
-  done
-  [ $ok -eq 1 ] || { tmux -S "$TMUX_SOCK" capture-pane -p -t "$name" >&2; fail "no shell output in tmux ($name)"; }
-  tmux -S "$TMUX_SOCK" send-keys -t "$name" "exit" Enter
-}
-in_tmux web01 web01
-in_tmux web02 -p "$GW" "$L+web02@127.0.0.1"
-tmux -S "$TMUX_SOCK" kill-server 2>/dev/null || true
 
 # Idempotent: the same processes, no new password.
 pids_before="$(cat "$D"/demo/run/*.pid | sort)"
