@@ -211,8 +211,8 @@ void SpoolRecorder::WriteBatch(std::deque<Item>& batch) {
     if (s.buffer_.empty()) touched.push_back(&s);
     v1::RecordingRecord& r = item.record;
     // The chainer re-derives seq from its own count: equal to the queue's.
-    absl::Status st = s.chain_.Append(r);
-    if (st.ok()) st = SpoolWriter::EncodeFrame(r, s.buffer_);
+    // Encoded and hashed once, straight into the session's write buffer.
+    absl::Status st = SpoolWriter::ChainAndEncodeFrame(s.chain_, r, s.buffer_);
     if (!st.ok()) {
       absl::MutexLock lock(&s.mu_);
       if (s.status_.ok()) s.status_ = st;

@@ -66,6 +66,12 @@ class SpoolWriter {
   // `record.hash()` must be its chain hash.
   static absl::Status EncodeFrame(const v1::RecordingRecord& record,
                                   std::string& buffer);
+  // Chains `record` (chain.Append) and appends its frame to `buffer`,
+  // encoding and hashing its canonical bytes once (the recorder's writer).
+  // On error `buffer` is as it was.
+  static absl::Status ChainAndEncodeFrame(RecordChainer& chain,
+                                          v1::RecordingRecord& record,
+                                          std::string& buffer);
   // write(2)s the whole buffer (retrying short writes). On error the file
   // may end in a torn frame; the writer refuses further writes.
   absl::Status Write(std::string_view bytes);
