@@ -176,11 +176,11 @@ const std::vector<EventSpec>& Catalogue() {
       {kEventRecordingComplete,
        W::kGateway,
        "a session's recording was shipped to and confirmed by the CA",
-       {SP_GW}},
+       {SP_GW, "records", "status"}},
       {kEventRecordingRepaired,
        W::kGateway,
        "a spool's torn tail (after a crash) was truncated",
-       {SP_GW, "reason"}},
+       {SP_GW, "torn_bytes", "reason"}},
   };
   return *catalogue;
 }

@@ -12,11 +12,28 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "audit/events.h"
 #include "audit/recording_record.h"
 #include "base/status_macros.h"
 
 namespace sallyport::audit {
 namespace {
+
+// "ended", "failed", "interrupted" (the CA's status of a session).
+std::string StatusName(v1::SessionStatus status) {
+  switch (status) {
+    case v1::SESSION_STATUS_ENDED:
+      return "ended";
+    case v1::SESSION_STATUS_FAILED:
+      return "failed";
+    case v1::SESSION_STATUS_INTERRUPTED:
+      return "interrupted";
+    case v1::SESSION_STATUS_ACTIVE:
+      return "active";
+    default:
+      return "unspecified";
+  }
+}
 
 // The session ids of dir's spool files (a missing dir has none).
 absl::StatusOr<std::vector<std::string>> ListSpools(const std::string& dir) {
@@ -119,6 +136,11 @@ Shipper::~Shipper() {
 
 void Shipper::Log(std::string_view line) {
   if (options_.log) options_.log(line);
+}
+
+void Shipper::Event(std::string_view code, const v1::RecordingSession& session,
+                    const std::vector<base::LogField>& fields) {
+  if (options_.on_event) options_.on_event(code, session, fields);
 }
 
 void Shipper::Wake() {
@@ -296,10 +318,14 @@ absl::Status Shipper::CloseInterrupted(Spool& spool) {
   spool.reader.reset();
   ASSIGN_OR_RETURN(uint64_t torn, RepairSpool(spool.path));
   if (torn > 0) {
-    // recording.repaired (docs/audit-events.md) once events are sent.
-    Log(absl::StrCat("event=recording.repaired session=",
-                     spool.meta.session_id(), " torn_bytes=", torn,
-                     " reason=a torn last record after a crash was cut"));
+    constexpr std::string_view kWhy =
+        "a torn last record after a crash was cut";
+    Log(absl::StrCat("event=", std::string(kEventRecordingRepaired),
+                     " session=", spool.meta.session_id(), " torn_bytes=", torn,
+                     " reason=", std::string(kWhy)));
+    Event(kEventRecordingRepaired, spool.meta,
+          {{"torn_bytes", static_cast<int64_t>(torn)},
+           {"reason", std::string(kWhy)}});
   }
   v1::RecordingRecord end;
   end.set_session_id(spool.meta.session_id());
@@ -438,8 +464,11 @@ absl::Status Shipper::Ship(const std::string& id, Spool& spool) {
     absl::MutexLock lock(&mu_);
     ++stats_.shipped_sessions_total;
   }
-  Log(absl::StrCat("event=recording.complete session=", id,
-                   " records=", spool.end_seq, " spool deleted"));
+  Log(absl::StrCat("event=", std::string(kEventRecordingComplete), " session=",
+                   id, " records=", spool.end_seq, " spool deleted"));
+  Event(kEventRecordingComplete, spool.meta,
+        {{"records", static_cast<int64_t>(spool.end_seq)},
+         {"status", StatusName(spool.ca_status)}});
   return absl::OkStatus();
 }
 

@@ -49,6 +49,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "audit/spool.h"
+#include "base/event_line.h"
 #include "proto/audit.pb.h"
 
 namespace sallyport::audit {
@@ -107,6 +108,15 @@ struct ShipperOptions {
   std::function<void(int64_t)> on_deleted;
   // One line per event worth an operator's attention (no secrets).
   std::function<void(std::string_view)> log;
+  // The shipper's audit events (docs/audit-events.md), besides their log
+  // line: recording.complete (fields records, status) once the CA has
+  // every record and the spool is deleted; recording.repaired (fields
+  // torn_bytes, reason) when a torn tail was cut. `session` is the spool's
+  // metadata (session id, user). The gateway sends them to the CA. Called
+  // on the shipper's thread.
+  std::function<void(std::string_view code, const v1::RecordingSession& session,
+                     const std::vector<base::LogField>& fields)>
+      on_event;
   // Start a thread that ships every scan_interval; false: the caller calls
   // RunOnce (tests).
   bool thread = true;
@@ -158,6 +168,8 @@ class Shipper {
   explicit Shipper(ShipperOptions options) : options_(std::move(options)) {}
   void Run();
   void Log(std::string_view line);
+  void Event(std::string_view code, const v1::RecordingSession& session,
+             const std::vector<base::LogField>& fields);
   absl::Status Scan(absl::Time now);
   absl::Status Ship(const std::string& id, Spool& spool);
   absl::Status OpenReader(Spool& spool, uint64_t skip_to);

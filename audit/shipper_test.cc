@@ -15,10 +15,12 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "audit/recording_record.h"
 #include "audit/recording_store.h"
 #include "audit/recording_writer.h"
 #include "audit/spool.h"
+#include "base/event_line.h"
 #include "base/status_macros.h"
 #include "gtest/gtest.h"
 #include "storage/open.h"
@@ -109,6 +111,13 @@ class ShipperTest : public ::testing::Test {
   }
 
   std::unique_ptr<Shipper> StartShipper(ShipperOptions o = {}) {
+    o.on_event = [this](std::string_view code,
+                        const v1::RecordingSession& session,
+                        const std::vector<base::LogField>& fields) {
+      events_.push_back(absl::StrCat(std::string(code), " ",
+                                     session.session_id(), " ", session.user(),
+                                     " ", base::JsonObject(fields)));
+    };
     o.spool_dir = spool_dir_;
     o.uploader = uploader_.get();
     o.thread = false;
@@ -129,6 +138,8 @@ class ShipperTest : public ::testing::Test {
   std::unique_ptr<WriterUploader> uploader_;
   absl::Time now_ = absl::FromUnixSeconds(1800000000);
   int64_t deleted_bytes_ = 0;
+  // The shipper's audit events: "CODE SESSION USER {fields}".
+  std::vector<std::string> events_;
 };
 
 TEST_F(ShipperTest, ClosedSpoolIsShippedAndDeletedAfterConfirm) {
@@ -150,6 +161,10 @@ TEST_F(ShipperTest, ClosedSpoolIsShippedAndDeletedAfterConfirm) {
   EXPECT_EQ(deleted_bytes_, size);
   EXPECT_EQ(shipper->stats().shipped_sessions_total, 1u);
   EXPECT_EQ(shipper->stats().spool_bytes, 0);
+  // recording.complete goes out once the spool is gone.
+  EXPECT_EQ(events_,
+            std::vector<std::string>{"recording.complete s1 alice "
+                                     "{\"records\":6,\"status\":\"ended\"}"});
 }
 
 TEST_F(ShipperTest, LiveSpoolIsTailedAndKeptUntilItsEndIsConfirmed) {
@@ -201,6 +216,13 @@ TEST_F(ShipperTest, DeadProcessSpoolIsRepairedAndClosedAsInterrupted) {
   EXPECT_EQ(s->ended_at, absl::FromUnixMicros(1700000000000000 + 4000));
   EXPECT_FALSE(Exists("dead"));
   EXPECT_EQ(shipper->stats().interrupted_total, 1u);
+  // The cut tail is an audit event, and so is the shipped recording.
+  EXPECT_EQ(events_,
+            (std::vector<std::string>{
+                "recording.repaired dead alice {\"torn_bytes\":9,\"reason\":"
+                "\"a torn last record after a crash was cut\"}",
+                "recording.complete dead alice "
+                "{\"records\":5,\"status\":\"interrupted\"}"}));
 }
 
 TEST_F(ShipperTest, ResumesFromWhatTheCaAlreadyHas) {

@@ -296,7 +296,10 @@ void GatewayConnection::ProcessRequestQueue(Bridge& b) {
         Refuse(b, r, "malformed pty-req", false);
         continue;
       }
-      if (!TapOk(b, b.tap->WindowChange(Now(), pty->columns, pty->rows))) {
+      // The pty-req record marks a terminal session: the tap then keeps
+      // its input by default (record_input unset) and replay knows it.
+      if (!TapOk(b, b.tap->Request(Now(), Direction::kInput, t, pty->term)) ||
+          !TapOk(b, b.tap->WindowChange(Now(), pty->columns, pty->rows))) {
         return;
       }
       Forward(b, std::move(r));

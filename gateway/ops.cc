@@ -73,6 +73,16 @@ void GatewayOps::Send(const LogConnection& c, std::string_view code,
   (void)sender->Enqueue(code, c.session, c.user, now, fields);
 }
 
+void GatewayOps::SessionEvent(std::string_view code,
+                              std::string_view session_id,
+                              std::string_view user,
+                              const std::vector<base::LogField>& fields) {
+  LogConnection c;
+  c.session = std::string(session_id);
+  c.user = std::string(user);
+  Send(c, code, fields);
+}
+
 void GatewayOps::AuditEvent(const LogConnection& c, std::string_view code,
                             const std::vector<base::LogField>& fields) {
   log()->Event(code, true, c, fields);

@@ -47,6 +47,12 @@ class GatewayOps : public ProxyObserver {
   // Audit events also go to `sender` (null: log lines only). The sender
   // must outlive the calls (set it to null before destroying it).
   void SetEventSender(EventSender* sender);
+  // An audit event of a session that is no live connection's: the
+  // shipper's recording.complete and recording.repaired (the shipper
+  // logged the line already). Sent to the CA.
+  void SessionEvent(std::string_view code, std::string_view session_id,
+                    std::string_view user,
+                    const std::vector<base::LogField>& fields);
 
   // ---- ProxyObserver
   void ConnectionOpened(const LogConnection& c) override;

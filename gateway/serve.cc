@@ -314,6 +314,11 @@ absl::Status GatewayServer::StartShipper(const GatewaySettings& c) {
     rec->ForgetSpoolBytes(n);
   };
   so.log = [ops](std::string_view line) { ops->Notice("shipper", line); };
+  so.on_event = [ops](std::string_view code,
+                      const audit::v1::RecordingSession& session,
+                      const std::vector<base::LogField>& fields) {
+    ops->SessionEvent(code, session.session_id(), session.user(), fields);
+  };
   so.on_pass = [&spool_bytes, &backlog, &errors,
                 &shipped](const audit::ShipperStats& st) {
     spool_bytes.Set(st.spool_bytes);

@@ -1,12 +1,21 @@
 #include "gateway/spool_tap.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "audit/recording_record.h"
+#include "audit/shipper.h"
 #include "base/status_macros.h"
 
 namespace sallyport::gateway {
+
+static_assert(kMaxTapDataRecordBytes <= audit::kMaxRecordDataBytes);
+// A data record with its framing stays well inside one upload message.
+static_assert(kMaxTapDataRecordBytes + 16 * 1024 <=
+              audit::kShipMaxMessageBytes);
+
 namespace {
 
 namespace v1 = ::sallyport::audit::v1;
@@ -46,7 +55,9 @@ class SpoolTapRecorder::Tap : public ChannelTap {
       SpoolTapOptions options)
       : session_(std::move(session)),
         info_(std::move(info)),
-        options_(options) {
+        options_(options),
+        max_record_bytes_(std::clamp<size_t>(options.max_data_record_bytes, 1,
+                                             kMaxTapDataRecordBytes)) {
     // Tunnels carry no terminal: counted only.
     counts_only_ = info_.type != "session";
     if (info_.record_input.has_value()) record_input_ = *info_.record_input;
@@ -90,7 +101,7 @@ class SpoolTapRecorder::Tap : public ChannelTap {
       st.hasher.Update(view);
     }
     while (keep > 0) {
-      const size_t n = std::min<uint64_t>(keep, audit::kMaxRecordDataBytes);
+      const size_t n = std::min<uint64_t>(keep, max_record_bytes_);
       v1::RecordingRecord r = Base(at);
       r.mutable_data()->set_direction(ToProto(direction));
       r.mutable_data()->set_ssh_stream(stream);
@@ -179,6 +190,7 @@ class SpoolTapRecorder::Tap : public ChannelTap {
   std::shared_ptr<audit::SessionRecording> session_;
   const ChannelInfo info_;
   const SpoolTapOptions options_;
+  const size_t max_record_bytes_;
   uint64_t last_ticket_ = 0;
   bool pty_ = false;
   bool record_input_ = false;

@@ -16,6 +16,7 @@
 #ifndef SALLYPORT_GATEWAY_SPOOL_TAP_H_
 #define SALLYPORT_GATEWAY_SPOOL_TAP_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -28,8 +29,18 @@
 
 namespace sallyport::gateway {
 
+// Bytes of channel data per data record. Every record must fit one upload
+// message (the CA refuses messages over 1 MiB, ca::RecordingService::
+// kMaxMessageBytes, and the shipper sends at most
+// audit::kShipMaxMessageBytes of records per message, at least one), so a
+// larger write is split into several records. SSH packets are at most 32
+// KiB in practice; the cap only matters for a peer's larger ones.
+inline constexpr size_t kMaxTapDataRecordBytes = size_t{256} << 10;
+
 struct SpoolTapOptions {
   int64_t exec_output_limit = int64_t{16} << 20;
+  // At most kMaxTapDataRecordBytes (larger values are capped to it).
+  size_t max_data_record_bytes = kMaxTapDataRecordBytes;
 };
 
 class SpoolTapRecorder : public Recorder {

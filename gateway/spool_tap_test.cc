@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "audit/recording_record.h"
+#include "audit/shipper.h"
 #include "audit/spool.h"
 #include "gtest/gtest.h"
 #include "tests/harness/temp_dir.h"
@@ -234,6 +235,42 @@ TEST_F(SpoolTapTest, RecordInputFromTheRoleOverridesTheDefault) {
   EXPECT_EQ(input0, "");
   EXPECT_EQ(output0, "shown\r\n");
   EXPECT_EQ(input1, "typed\n");
+}
+
+}  // namespace
+}  // namespace sallyport::gateway
+
+namespace sallyport::gateway {
+namespace {
+
+// Data records stay below the upload message limit: a write of exactly
+// kMaxTapDataRecordBytes is one record, one byte more is two, and a 1 MiB
+// write (the old per-record maximum, which no upload message could carry)
+// is four; every record then fits one upload message.
+TEST_F(SpoolTapTest, DataRecordsAreCappedBelowTheUploadMessageLimit) {
+  const absl::Time t = absl::Now();
+  auto pty = recorder_->Attach(Info(0));
+  ASSERT_TRUE(pty.ok()) << pty.status();
+  ASSERT_TRUE((*pty)->Request(t, Direction::kInput, "pty-req", "xterm").ok());
+  const std::string at_limit(kMaxTapDataRecordBytes, 'a');
+  const std::string over = std::string(kMaxTapDataRecordBytes, 'b') + "c";
+  const std::string mib(size_t{1} << 20, 'd');
+  for (const std::string* s : {&at_limit, &over, &mib}) {
+    ASSERT_TRUE((*pty)->Data(t, Direction::kOutput, 0, Bytes(*s)).ok());
+  }
+  (*pty)->Close(t);
+  const audit::SpoolContents c = Finish();
+  std::vector<size_t> sizes;
+  std::string output;
+  for (const v1::RecordingRecord& r : c.records) {
+    if (!r.has_data()) continue;
+    sizes.push_back(r.data().bytes().size());
+    output += r.data().bytes();
+    EXPECT_LT(r.ByteSizeLong(), audit::kShipMaxMessageBytes);
+  }
+  const size_t k = kMaxTapDataRecordBytes;
+  EXPECT_EQ(sizes, (std::vector<size_t>{k, k, 1, k, k, k, k}));
+  EXPECT_TRUE(output == at_limit + over + mib);
 }
 
 }  // namespace

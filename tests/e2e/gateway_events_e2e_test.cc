@@ -148,6 +148,9 @@ TEST_F(GatewayEventsE2eTest, ASessionsEventsAreInTheVerifiedChain) {
   EXPECT_NE(std::find(types.begin(), types.end(), "recording.started"),
             types.end())
       << absl::StrJoin(types, " ");
+  // The shipper's event, once the CA has the whole recording (pol, #14).
+  EXPECT_TRUE(WaitForType(session, "recording.complete"))
+      << absl::StrJoin(TypesOf(session), " ") << env_->fixture().GatewayLog();
 
   // The port forward, with its destination and bytes.
   const std::string forward = SessionOf("\"type\":\"portforward.close\"");
