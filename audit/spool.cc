@@ -126,7 +126,7 @@ SpoolWriter::SpoolWriter(SpoolWriter&& o) noexcept
     : fd_(std::exchange(o.fd_, -1)),
       path_(std::move(o.path_)),
       size_(o.size_),
-      failed_(o.failed_) {}
+      failed_(o.failed_.load()) {}
 
 SpoolWriter& SpoolWriter::operator=(SpoolWriter&& o) noexcept {
   if (this != &o) {
@@ -134,7 +134,7 @@ SpoolWriter& SpoolWriter::operator=(SpoolWriter&& o) noexcept {
     fd_ = std::exchange(o.fd_, -1);
     path_ = std::move(o.path_);
     size_ = o.size_;
-    failed_ = o.failed_;
+    failed_ = o.failed_.load();
   }
   return *this;
 }

@@ -23,6 +23,7 @@
 #ifndef SALLYPORT_AUDIT_SPOOL_H_
 #define SALLYPORT_AUDIT_SPOOL_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -75,7 +76,9 @@ class SpoolWriter {
   // write(2)s the whole buffer (retrying short writes). On error the file
   // may end in a torn frame; the writer refuses further writes.
   absl::Status Write(std::string_view bytes);
-  absl::Status Sync();  // fsync(2)
+  // fdatasync(2). May run on another thread than Write (the recorder's
+  // syncer), never at the same time as Close or a move.
+  absl::Status Sync();
   // Sync, then close. Idempotent.
   absl::Status Close();
 
@@ -88,7 +91,7 @@ class SpoolWriter {
   int fd_ = -1;
   std::string path_;
   uint64_t size_ = 0;
-  bool failed_ = false;
+  std::atomic<bool> failed_{false};
 };
 
 // What a spool holds.
