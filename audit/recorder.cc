@@ -128,6 +128,7 @@ absl::StatusOr<std::unique_ptr<SpoolRecorder>> SpoolRecorder::Start(
   ASSIGN_OR_RETURN(int64_t bytes, SpoolDirBytes(r->options_.spool_dir));
   r->spool_bytes_.store(bytes);
   r->thread_ = std::thread([p = r.get()] { p->Run(); });
+  r->sync_thread_ = std::thread([p = r.get()] { p->SyncLoop(); });
   return r;
 }
 
@@ -137,6 +138,11 @@ SpoolRecorder::~SpoolRecorder() {
     stopping_ = true;
   }
   if (thread_.joinable()) thread_.join();
+  {
+    absl::MutexLock lock(&mu_);
+    writer_stopped_ = true;
+  }
+  if (sync_thread_.joinable()) sync_thread_.join();
 }
 
 size_t SpoolRecorder::queued_bytes() const {
@@ -191,14 +197,30 @@ void SpoolRecorder::Run() {
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return !queue_.empty() || stopping_;
       };
-      mu_.AwaitWithTimeout(absl::Condition(&ready),
-                           options_.fsync_interval / 4);
+      mu_.Await(absl::Condition(&ready));
       batch.swap(queue_);
       stop = stopping_ && batch.empty();
     }
     if (!batch.empty()) WriteBatch(batch);
-    SyncDue(stop);
     if (stop) break;
+  }
+}
+
+void SpoolRecorder::SyncLoop() {
+  while (true) {
+    bool force = false;
+    {
+      absl::MutexLock lock(&mu_);
+      auto wanted = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return sync_wanted_ || writer_stopped_;
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&wanted),
+                           options_.fsync_interval / 4);
+      sync_wanted_ = false;
+      force = writer_stopped_;
+    }
+    SyncDue(force);
+    if (force) break;
   }
 }
 
@@ -211,13 +233,13 @@ void SpoolRecorder::WriteBatch(std::deque<Item>& batch) {
     if (s.buffer_.empty()) touched.push_back(&s);
     v1::RecordingRecord& r = item.record;
     // The chainer re-derives seq from its own count: equal to the queue's.
-    absl::Status st = s.chain_.Append(r);
-    if (st.ok()) st = SpoolWriter::EncodeFrame(r, s.buffer_);
+    // Encoded and hashed once, straight into the session's write buffer.
+    absl::Status st = SpoolWriter::ChainAndEncodeFrame(s.chain_, r, s.buffer_);
     if (!st.ok()) {
       absl::MutexLock lock(&s.mu_);
       if (s.status_.ok()) s.status_ = st;
     }
-    if (r.has_session_end()) s.end_written_ = true;
+    if (r.has_session_end()) s.end_encoded_ = true;
   }
   {
     absl::MutexLock lock(&mu_);
@@ -229,10 +251,13 @@ void SpoolRecorder::WriteBatch(std::deque<Item>& batch) {
   for (SessionRecording* s : touched) {
     absl::Status st = s->status();
     if (st.ok()) {
-      st = s->writer_.Write(s->buffer_);
+      {
+        absl::MutexLock io(&s->io_mu_);
+        st = s->writer_.Write(s->buffer_);
+      }
       if (st.ok()) {
         spool_bytes_.fetch_add(static_cast<int64_t>(s->buffer_.size()));
-        s->dirty_ = true;
+        s->dirty_.store(true);
         s->written_.store(s->chain_.last_seq(), std::memory_order_release);
       } else {
         absl::MutexLock lock(&s->mu_);
@@ -244,6 +269,12 @@ void SpoolRecorder::WriteBatch(std::deque<Item>& batch) {
       }
     }
     s->buffer_.clear();
+    if (s->end_encoded_ && !s->end_written_.load()) {
+      // The writer is done with this session: the syncer closes it.
+      s->end_written_.store(true);
+      absl::MutexLock lock(&mu_);
+      sync_wanted_ = true;
+    }
     std::function<void()> waker;
     {
       absl::MutexLock lock(&s->mu_);
@@ -261,25 +292,27 @@ void SpoolRecorder::SyncDue(bool force) {
   }
   const absl::Time now = absl::Now();
   for (auto& s : sessions) {
-    const bool finish = s->end_written_ || force || !s->status().ok();
-    if (s->dirty_ &&
-        (finish || now - s->last_sync_ >= options_.fsync_interval)) {
+    const bool finish = s->end_written_.load() || force || !s->status().ok();
+    if ((finish || now - s->last_sync_ >= options_.fsync_interval) &&
+        s->dirty_.exchange(false)) {
       absl::Status st = s->writer_.Sync();
-      s->dirty_ = false;
       s->last_sync_ = now;
       if (!st.ok()) {
         absl::MutexLock lock(&s->mu_);
         if (s->status_.ok()) s->status_ = st;
       }
     }
-    if (finish && (s->end_written_ || force || !s->status().ok())) {
+    if (finish) {
       bool ended = false;
       {
         absl::MutexLock lock(&s->mu_);
         ended = s->ended_;
       }
       if (ended || force) {
-        (void)s->writer_.Close();
+        {
+          absl::MutexLock io(&s->io_mu_);
+          (void)s->writer_.Close();
+        }
         s->closed_.store(true);
         absl::MutexLock lock(&mu_);
         open_.erase(s->session_id());

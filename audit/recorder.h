@@ -1,10 +1,12 @@
 // The gateway's recorder (DESIGN.md §9, issue 14): one writer thread that
 // chains the records of every recorded session, appends them to each
-// session's spool file (audit/spool.h) with write(2), fsyncs every
-// `fsync_interval` and at the end, and tells the session when its records
-// are in the file, so the gateway forwards a byte only after the spool has
-// it (record before forward). The I/O threads never touch the disk: they
-// queue records and are woken when the writer is done with them.
+// session's spool file (audit/spool.h) with write(2) and tells the session
+// when its records are in the file, so the gateway forwards a byte only
+// after the spool has it (record before forward); and one syncer thread
+// that fdatasyncs every `fsync_interval` and at the end and closes ended
+// spools, so a slow fsync never holds up the writes. The I/O threads never
+// touch the disk: they queue records and are woken when the writer is done
+// with them.
 //
 // Memory: records wait in one queue bounded by `max_queue_bytes`
 // (kDefaultMaxQueueBytes); Append beyond it fails, which ends the channel
@@ -104,13 +106,21 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
   absl::Status status_ ABSL_GUARDED_BY(mu_);
   std::function<void()> waker_ ABSL_GUARDED_BY(mu_);
 
-  // Writer thread only.
+  // Written by the writer thread; Sync and Close by the syncer (Close
+  // only once the writer is done with the session: end_written_).
   SpoolWriter writer_;
+  // Held around Write and Close, so a session that failed (and ended) is
+  // never closed under a write in progress.
+  absl::Mutex io_mu_;
+  // Writer thread only.
   RecordChainer chain_;
   std::string buffer_;
-  bool dirty_ = false;  // written since the last fsync
+  bool end_encoded_ = false;
+  // Set by the writer, taken by the syncer.
+  std::atomic<bool> dirty_{false};        // written since the last fsync
+  std::atomic<bool> end_written_{false};  // session_end is in the file
+  // Syncer thread only.
   absl::Time last_sync_ = absl::InfinitePast();
-  bool end_written_ = false;
   std::atomic<bool> closed_{false};
 };
 
@@ -149,8 +159,10 @@ class SpoolRecorder {
   absl::Status Enqueue(std::shared_ptr<SessionRecording> session,
                        v1::RecordingRecord record);
   void Run();
-  // Writer: encode, write and wake; fsync what is due; close ended ones.
+  // Writer: encode, write and wake.
   void WriteBatch(std::deque<Item>& batch);
+  // Syncer: fsync what is due; close ended ones (all once `force`).
+  void SyncLoop();
   void SyncDue(bool force);
 
   const RecorderOptions options_;
@@ -159,10 +171,15 @@ class SpoolRecorder {
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
   size_t queue_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // The writer has stopped (the syncer's last pass closes everything).
+  bool writer_stopped_ ABSL_GUARDED_BY(mu_) = false;
+  // A session's end reached the file: the syncer closes it now.
+  bool sync_wanted_ ABSL_GUARDED_BY(mu_) = false;
   // Sessions with a spool open (writer thread only after creation).
   std::map<std::string, std::shared_ptr<SessionRecording>> open_
       ABSL_GUARDED_BY(mu_);
   std::thread thread_;
+  std::thread sync_thread_;
 };
 
 }  // namespace sallyport::audit

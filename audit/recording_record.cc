@@ -100,6 +100,41 @@ bool ParseName(const std::array<std::pair<E, std::string_view>, N>& table,
   return false;
 }
 
+// The flat fields of a record without copying its strings (they point into
+// the record, or at constant names).
+struct FieldsView {
+  std::string_view session_id;
+  uint64_t seq = 0;
+  uint32_t channel_id = 0;
+  int64_t offset_us = 0;
+  std::string_view kind;
+  std::string_view direction = "none";
+  uint32_t stream = 0;
+  std::string_view name;
+  std::string_view summary;
+  int64_t value1 = 0;
+  int64_t value2 = 0;
+  std::string_view data;
+};
+
+FieldsView ViewOf(const v1::RecordingRecord& r);
+
+void AppendCanonical(const FieldsView& f, std::string& out) {
+  PutStr(out, kDomain);
+  PutStr(out, f.session_id);
+  PutU64(out, f.seq);
+  PutU32(out, f.channel_id);
+  PutU64(out, static_cast<uint64_t>(f.offset_us));
+  PutStr(out, f.kind);
+  PutStr(out, f.direction);
+  PutU32(out, f.stream);
+  PutStr(out, f.name);
+  PutStr(out, f.summary);
+  PutU64(out, static_cast<uint64_t>(f.value1));
+  PutU64(out, static_cast<uint64_t>(f.value2));
+  PutStr(out, f.data);
+}
+
 }  // namespace
 
 std::string_view SessionStatusText(v1::SessionStatus status) {
@@ -116,13 +151,14 @@ std::string_view DirectionText(v1::RecordDirection direction) {
   return "none";
 }
 
-RecordFields ToFields(const v1::RecordingRecord& r) {
-  RecordFields f;
+namespace {
+
+FieldsView ViewOf(const v1::RecordingRecord& r) {
+  FieldsView f;
   f.session_id = r.session_id();
   f.seq = r.seq();
   f.channel_id = r.channel_id();
   f.offset_us = r.offset_us();
-  f.hash = r.hash();
   switch (r.kind_case()) {
     case v1::RecordingRecord::kData:
       f.kind = "data";
@@ -167,6 +203,27 @@ RecordFields ToFields(const v1::RecordingRecord& r) {
     case v1::RecordingRecord::KIND_NOT_SET:
       break;
   }
+  return f;
+}
+
+}  // namespace
+
+RecordFields ToFields(const v1::RecordingRecord& r) {
+  const FieldsView v = ViewOf(r);
+  RecordFields f;
+  f.session_id = std::string(v.session_id);
+  f.seq = v.seq;
+  f.channel_id = v.channel_id;
+  f.offset_us = v.offset_us;
+  f.kind = std::string(v.kind);
+  f.direction = std::string(v.direction);
+  f.stream = v.stream;
+  f.name = std::string(v.name);
+  f.summary = std::string(v.summary);
+  f.value1 = v.value1;
+  f.value2 = v.value2;
+  f.data = std::string(v.data);
+  f.hash = r.hash();
   return f;
 }
 
@@ -271,7 +328,7 @@ absl::Status ValidateRecord(const v1::RecordingRecord& r) {
   if (r.session_id().empty()) {
     return absl::InvalidArgumentError("record has no session id");
   }
-  const RecordFields f = ToFields(r);
+  const FieldsView f = ViewOf(r);
   if (f.stream > 0x7fffffffu) {
     return absl::InvalidArgumentError("record stream out of range");
   }
@@ -296,19 +353,24 @@ absl::Status ValidateRecord(const v1::RecordingRecord& r) {
 }
 
 void AppendCanonicalBytes(const RecordFields& f, std::string& out) {
-  PutStr(out, kDomain);
-  PutStr(out, f.session_id);
-  PutU64(out, f.seq);
-  PutU32(out, f.channel_id);
-  PutU64(out, static_cast<uint64_t>(f.offset_us));
-  PutStr(out, f.kind);
-  PutStr(out, f.direction);
-  PutU32(out, f.stream);
-  PutStr(out, f.name);
-  PutStr(out, f.summary);
-  PutU64(out, static_cast<uint64_t>(f.value1));
-  PutU64(out, static_cast<uint64_t>(f.value2));
-  PutStr(out, f.data);
+  FieldsView v;
+  v.session_id = f.session_id;
+  v.seq = f.seq;
+  v.channel_id = f.channel_id;
+  v.offset_us = f.offset_us;
+  v.kind = f.kind;
+  v.direction = f.direction;
+  v.stream = f.stream;
+  v.name = f.name;
+  v.summary = f.summary;
+  v.value1 = f.value1;
+  v.value2 = f.value2;
+  v.data = f.data;
+  AppendCanonical(v, out);
+}
+
+void AppendCanonicalBytes(const v1::RecordingRecord& record, std::string& out) {
+  AppendCanonical(ViewOf(record), out);
 }
 
 absl::StatusOr<RecordFields> ParseCanonicalBytes(std::string_view bytes) {
@@ -334,43 +396,76 @@ absl::StatusOr<RecordFields> ParseCanonicalBytes(std::string_view bytes) {
   return f;
 }
 
-absl::StatusOr<std::string> ChainHash(std::string_view prev_hash,
-                                      std::string_view canonical) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
+namespace {
+
+// SHA-256(prev_hash || canonical) into `digest` (32 bytes).
+absl::Status Sha256Chain(std::string_view prev_hash, std::string_view canonical,
+                         unsigned char* digest) {
   unsigned int len = 0;
   base::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   if (ctx == nullptr ||
       EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
       EVP_DigestUpdate(ctx.get(), prev_hash.data(), prev_hash.size()) != 1 ||
       EVP_DigestUpdate(ctx.get(), canonical.data(), canonical.size()) != 1 ||
-      EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1) {
+      EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1 || len != 32) {
     return absl::InternalError(
         absl::StrCat("SHA-256 failed: ", base::OpenSslErrorString()));
   }
+  return absl::OkStatus();
+}
+
+std::string Hex(const unsigned char* digest, size_t len) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
   hex.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) {
+  for (size_t i = 0; i < len; ++i) {
     hex.push_back(kHex[digest[i] >> 4]);
     hex.push_back(kHex[digest[i] & 0xf]);
   }
   return hex;
 }
 
+}  // namespace
+
+absl::StatusOr<std::string> ChainHash(std::string_view prev_hash,
+                                      std::string_view canonical) {
+  unsigned char digest[32];
+  RETURN_IF_ERROR(Sha256Chain(prev_hash, canonical, digest));
+  return Hex(digest, sizeof digest);
+}
+
 absl::StatusOr<std::string> RecordHash(std::string_view prev_hash,
                                        const v1::RecordingRecord& record) {
   std::string canonical;
-  AppendCanonicalBytes(ToFields(record), canonical);
+  AppendCanonicalBytes(record, canonical);
   return ChainHash(prev_hash, canonical);
 }
 
 absl::Status RecordChainer::Append(v1::RecordingRecord& record) {
+  std::string canonical;
+  return AppendTo(record, canonical, nullptr);
+}
+
+absl::Status RecordChainer::AppendTo(v1::RecordingRecord& record,
+                                     std::string& out, std::string* raw_hash) {
   record.set_session_id(session_id_);
   record.set_seq(last_seq_ + 1);
   record.clear_hash();
   RETURN_IF_ERROR(ValidateRecord(record));
-  ASSIGN_OR_RETURN(std::string hash, RecordHash(head_, record));
+  const size_t start = out.size();
+  AppendCanonical(ViewOf(record), out);
+  unsigned char digest[32];
+  absl::Status hashed = Sha256Chain(
+      head_, std::string_view(out).substr(start, out.size() - start), digest);
+  if (!hashed.ok()) {
+    out.resize(start);
+    return hashed;
+  }
+  std::string hash = Hex(digest, sizeof digest);
   record.set_hash(hash);
+  if (raw_hash != nullptr) {
+    raw_hash->assign(reinterpret_cast<const char*>(digest), sizeof digest);
+  }
   ++last_seq_;
   head_ = std::move(hash);
   return absl::OkStatus();

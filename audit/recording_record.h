@@ -86,6 +86,8 @@ absl::StatusOr<v1::RecordingRecord> FromFields(const RecordFields& fields);
 
 // Appends the canonical bytes of `fields` to `out`.
 void AppendCanonicalBytes(const RecordFields& fields, std::string& out);
+// The same for a record, without copying its fields first.
+void AppendCanonicalBytes(const v1::RecordingRecord& record, std::string& out);
 // Parses canonical bytes (e.g. from a spool) back into fields (hash left
 // empty). kDataLoss for anything malformed, truncated or over the limits.
 absl::StatusOr<RecordFields> ParseCanonicalBytes(std::string_view bytes);
@@ -106,6 +108,11 @@ class RecordChainer {
         head_(std::move(head)) {}
   // Sets the record's session id, next seq and hash, after ValidateRecord.
   absl::Status Append(v1::RecordingRecord& record);
+  // Append, and also appends the record's canonical bytes to `out` (the
+  // bytes it hashed: encoded and hashed once) and, when not null, sets
+  // `raw_hash` to the 32-byte hash. On error `out` is as it was.
+  absl::Status AppendTo(v1::RecordingRecord& record, std::string& out,
+                        std::string* raw_hash);
   uint64_t last_seq() const { return last_seq_; }
   const std::string& head() const { return head_; }
 

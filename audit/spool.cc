@@ -126,7 +126,7 @@ SpoolWriter::SpoolWriter(SpoolWriter&& o) noexcept
     : fd_(std::exchange(o.fd_, -1)),
       path_(std::move(o.path_)),
       size_(o.size_),
-      failed_(o.failed_) {}
+      failed_(o.failed_.load()) {}
 
 SpoolWriter& SpoolWriter::operator=(SpoolWriter&& o) noexcept {
   if (this != &o) {
@@ -134,7 +134,7 @@ SpoolWriter& SpoolWriter::operator=(SpoolWriter&& o) noexcept {
     fd_ = std::exchange(o.fd_, -1);
     path_ = std::move(o.path_);
     size_ = o.size_;
-    failed_ = o.failed_;
+    failed_ = o.failed_.load();
   }
   return *this;
 }
@@ -159,11 +159,34 @@ absl::Status SpoolWriter::EncodeFrame(const v1::RecordingRecord& record,
   }
   const size_t start = buffer.size();
   PutFrameHeader(buffer, 0, 'R');
-  AppendCanonicalBytes(ToFields(record), buffer);
+  AppendCanonicalBytes(record, buffer);
   const size_t payload = buffer.size() - start - kFrameHeaderBytes;
   if (payload > kMaxSpoolPayloadBytes) {
     buffer.resize(start);
     return absl::InvalidArgumentError("the record is too long to spool");
+  }
+  std::string header;
+  PutFrameHeader(header, payload, 'R');
+  buffer.replace(start, kFrameHeaderBytes, header);
+  buffer += raw_hash;
+  return absl::OkStatus();
+}
+
+absl::Status SpoolWriter::ChainAndEncodeFrame(RecordChainer& chain,
+                                              v1::RecordingRecord& record,
+                                              std::string& buffer) {
+  const size_t start = buffer.size();
+  PutFrameHeader(buffer, 0, 'R');
+  std::string raw_hash;
+  absl::Status st = chain.AppendTo(record, buffer, &raw_hash);
+  const size_t payload = buffer.size() - start - kFrameHeaderBytes;
+  // A valid record's canonical bytes are within the limit; kept as a check.
+  if (st.ok() && payload > kMaxSpoolPayloadBytes) {
+    st = absl::InternalError("the record is too long to spool");
+  }
+  if (!st.ok()) {
+    buffer.resize(start);
+    return st;
   }
   std::string header;
   PutFrameHeader(header, payload, 'R');

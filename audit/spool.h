@@ -23,6 +23,7 @@
 #ifndef SALLYPORT_AUDIT_SPOOL_H_
 #define SALLYPORT_AUDIT_SPOOL_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -66,10 +67,18 @@ class SpoolWriter {
   // `record.hash()` must be its chain hash.
   static absl::Status EncodeFrame(const v1::RecordingRecord& record,
                                   std::string& buffer);
+  // Chains `record` (chain.Append) and appends its frame to `buffer`,
+  // encoding and hashing its canonical bytes once (the recorder's writer).
+  // On error `buffer` is as it was.
+  static absl::Status ChainAndEncodeFrame(RecordChainer& chain,
+                                          v1::RecordingRecord& record,
+                                          std::string& buffer);
   // write(2)s the whole buffer (retrying short writes). On error the file
   // may end in a torn frame; the writer refuses further writes.
   absl::Status Write(std::string_view bytes);
-  absl::Status Sync();  // fsync(2)
+  // fdatasync(2). May run on another thread than Write (the recorder's
+  // syncer), never at the same time as Close or a move.
+  absl::Status Sync();
   // Sync, then close. Idempotent.
   absl::Status Close();
 
@@ -82,7 +91,7 @@ class SpoolWriter {
   int fd_ = -1;
   std::string path_;
   uint64_t size_ = 0;
-  bool failed_ = false;
+  std::atomic<bool> failed_{false};
 };
 
 // What a spool holds.
