@@ -10,7 +10,8 @@
 //                       proxyjump-passthrough)
 //   OpenSSH -J via sshd ssh -J web01 web01 CMD (stock OpenSSH's -J with
 //                       web01's sshd as the jump host: what the client's
-//                       -J plumbing costs without Sallyport, a reference)
+//                       -J plumbing costs without Sallyport, a reference;
+//                       user olivia, whose certificate permits forwarding)
 //
 // and, with --shared-jump (the default):
 //
@@ -231,6 +232,18 @@ int Main(int argc, char** argv) {
     return 1;
   }
   const std::vector<std::string> ssh = {"ssh", "-F", config, "-c", kCipher};
+  // The stock -J reference needs a certificate with permit-port-forwarding
+  // for web01's sshd: olivia's (role ops).
+  const std::string forward_config =
+      (*fx.user("olivia"))->ssh_config + "-bench";
+  if (absl::Status st = WriteFile(
+          forward_config,
+          absl::StrCat("Host *\n  Ciphers ", kCipher, "\n",
+                       ReadFileOrEmpty((*fx.user("olivia"))->ssh_config)));
+      !st.ok()) {
+    std::cerr << "config: " << st << "\n";
+    return 1;
+  }
   auto path = [&ssh](std::string name, std::vector<std::string> target,
                      pid_t middle, std::string config = "") {
     Path p;
@@ -257,7 +270,8 @@ int Main(int argc, char** argv) {
   // Stock OpenSSH's own -J, with web01's sshd as the jump host: what the
   // client's -J plumbing (a second ssh, `ssh -W` piping the inner
   // connection to it) costs without Sallyport.
-  paths.push_back(path("OpenSSH -J via sshd", {"-J", "web01", "web01"}, 0));
+  paths.push_back(
+      path("OpenSSH -J via sshd", {"-J", "web01", "web01"}, 0, forward_config));
   if (shared_jump) {
     paths.push_back(path("recorded PJ, shared",
                          {"-J", "gateway", "-o", "HostName=web01", "web01"}, gw,
