@@ -133,8 +133,20 @@ struct Totals {
   double cpu_ms = 0, net_cpu_ms = 0;
   CpuSplit split_s;  // CPU seconds per party over all connects
   int sessions = 0;
+  int jump_connections = 0;   // the gateway's jump-only logins
+  int host_certs_issued = 0;  // host certificates fetched from the CA
   bool failed = false;
 };
+
+// How often `needle` occurs in `text`.
+int Count(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos;
+       at = text.find(needle, at + needle.size())) {
+    ++n;
+  }
+  return n;
+}
 
 // `after - before`, per connect, in ms.
 std::string SplitLine(const CpuSplit& s, double n) {
@@ -291,8 +303,14 @@ int Main(int argc, char** argv) {
     for (size_t i = 0; i < paths.size(); ++i) {
       PathResult r;
       const CpuSplit before = parties.Read();
+      const std::string log_before = fx.GatewayLog();
       Connects(paths[i], n, &r);
       Add(&totals[i].split_s, parties.Read(), before);
+      const std::string log_after = fx.GatewayLog();
+      totals[i].jump_connections += Count(log_after, "record=jump-only") -
+                                    Count(log_before, "record=jump-only");
+      totals[i].host_certs_issued += Count(log_after, "source=issued") -
+                                     Count(log_before, "source=issued");
       if (!r.connected) {
         totals[i].failed = true;
         continue;
@@ -354,8 +372,10 @@ int Main(int argc, char** argv) {
   for (size_t i = 0; i < paths.size(); ++i) {
     if (totals[i].sessions == 0) continue;
     std::cout << absl::StrFormat(
-        "  %-20s %s\n", paths[i].name,
-        SplitLine(totals[i].split_s, totals[i].sessions));
+        "  %-20s %s  (gateway: %d jump connections, %d host certificates "
+        "from the CA)\n",
+        paths[i].name, SplitLine(totals[i].split_s, totals[i].sessions),
+        totals[i].jump_connections, totals[i].host_certs_issued);
   }
   // Each path against LOGIN+HOST (index 1); the goal is for index 2.
   for (size_t i = 2; i < paths.size(); ++i) {
