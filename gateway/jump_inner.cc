@@ -44,6 +44,8 @@ void GatewayConnection::StartRecordedJump(Channel ch,
   if (std::optional<std::vector<uint8_t>> cached =
           proxy_.target_certificates().Get(name, fingerprint, Now())) {
     key.certificate = std::move(*cached);
+    Log(absl::StrCat("event=jump.host_cert ", Describe(), " channel=", id,
+                     " to=", Safe(name), " source=cached"));
     LaunchInner(ch, name, std::move(key));
     return;
   }
@@ -84,6 +86,9 @@ void GatewayConnection::StartRecordedJump(Channel ch,
         self->proxy_.target_certificates().Put(name, fingerprint, cert->blob,
                                                valid_before);
         shared_key->certificate = cert->blob;
+        self->Log(absl::StrCat("event=jump.host_cert ", self->Describe(),
+                               " channel=", id, " to=", Safe(name),
+                               " source=issued"));
         self->LaunchInner(ch, name, *shared_key);
       });
 }

@@ -1,18 +1,30 @@
 // Recorded ProxyJump benchmark (issue 13) on a real deployment from
 // BastionFixture (real CA, `sp login` certificates, sshd targets with host
 // certificates, the real `sallyport-gateway` binary), over loopback with
-// aes128-gcm, three paths:
+// aes128-gcm on every hop, these paths:
 //
 //   direct              ssh web01 CMD
 //   gateway LOGIN+HOST  ssh -l LOGIN+web01 gateway CMD
 //   recorded ProxyJump  ssh -J gateway web01 CMD   (the gateway terminates
 //                       the inner connection: user alice has no
 //                       proxyjump-passthrough)
+//   OpenSSH -J via sshd ssh -J web01 web01 CMD (stock OpenSSH's -J with
+//                       web01's sshd as the jump host: what the client's
+//                       -J plumbing costs without Sallyport, a reference;
+//                       user olivia, whose certificate permits forwarding)
+//
+// and, with --shared-jump (the default):
+//
+//   recorded PJ, shared ssh -J gateway web01 CMD with ControlMaster auto,
+//                       ControlPersist 60 for the gateway (one jump
+//                       connection carries every run's inner connection)
 //
 // Per path: the median of --connects sequential `ssh ... true` (ms), MB/s
 // pulling --bytes (`head -c N /dev/zero` on the target, to /dev/null here),
 // the gateway's CPU (core-s per GB, ms per session, also net of its idle
-// rate) and the 1-minute load average when the row finished (on a shared
+// rate), the CPU split per connect (the ssh client processes, including
+// the `ssh -W` that -J starts, the gateway, the target's sshd, the CA)
+// and the 1-minute load average when the row finished (on a shared
 // machine the CPU figures are the ones to trust). The paths take turns
 // (--rounds): each round runs every path's share of the connects, so a
 // change in the machine's load falls on all of them alike. Goal: recorded
@@ -21,7 +33,12 @@
 //
 //   bazel run --config=opt //tests/bench:proxyjump_bench --
 //       [--bytes=2147483648] [--connects=200] [--rounds=4]
-//       [--gateway=/abs/path/sallyport-gateway]
+//       [--gateway=/abs/path/sallyport-gateway] [--shared-jump=0|1]
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
 #include <algorithm>
 #include <iostream>
 #include <string>
@@ -30,7 +47,10 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "tests/bench/process_cpu.h"
 #include "tests/bench/ssh_bench_setup.h"
 #include "tests/harness/bastion_fixture.h"
 #include "tests/harness/subprocess.h"
@@ -51,19 +71,102 @@ std::string LoadAverage() {
   return s.substr(0, s.find(' '));
 }
 
+// CPU seconds of our reaped children (the ssh clients; with
+// PR_SET_CHILD_SUBREAPER also the `ssh -W` processes -J starts, which
+// outlive their parent).
+double ChildrenCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_CHILDREN, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// Whether one of our children is an ssh still running (an `ssh -W` that
+// -J started, orphaned to us when its ssh exited).
+bool SshChildRunning() {
+  const std::string self = absl::StrCat(getpid());
+  for (absl::string_view pid :
+       absl::StrSplit(ReadFileOrEmpty(absl::StrCat("/proc/", self, "/task/",
+                                                   self, "/children")),
+                      ' ', absl::SkipEmpty())) {
+    std::string comm = ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/comm"));
+    if (absl::StripAsciiWhitespace(comm) == "ssh") return true;
+  }
+  return false;
+}
+
+// Reaps the orphaned ssh processes that finished (up to ~5 s for those
+// still exiting), so their CPU lands in ChildrenCpuSeconds. The fixture's
+// daemons keep running and are never reaped here.
+void ReapOrphans() {
+  for (int i = 0; i < 500; ++i) {
+    while (waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    if (!SshChildRunning()) return;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+}
+
+// CPU seconds of each party, read before and after a measurement.
+struct CpuSplit {
+  double client = 0, gateway = 0, sshd = 0, ca = 0;
+};
+
+struct Parties {
+  pid_t gateway = 0, sshd = 0, ca = 0;
+  CpuSplit Read() const {
+    ReapOrphans();
+    WaitForNoChildren(sshd);
+    CpuSplit c;
+    c.client = ChildrenCpuSeconds();
+    c.gateway = ProcessTreeCpuSeconds(gateway);
+    c.sshd = ProcessTreeCpuSeconds(sshd);
+    c.ca = ProcessTreeCpuSeconds(ca);
+    return c;
+  }
+};
+
 // Accumulates the rounds of one path: connect times pooled for the median,
 // CPU summed.
 struct Totals {
   std::vector<double> connect_ms;  // per-round medians, weighted by count
   double cpu_ms = 0, net_cpu_ms = 0;
+  CpuSplit split_s;  // CPU seconds per party over all connects
   int sessions = 0;
+  int jump_connections = 0;   // the gateway's jump-only logins
+  int host_certs_issued = 0;  // host certificates fetched from the CA
   bool failed = false;
 };
+
+// How often `needle` occurs in `text`.
+int Count(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos;
+       at = text.find(needle, at + needle.size())) {
+    ++n;
+  }
+  return n;
+}
+
+// `after - before`, per connect, in ms.
+std::string SplitLine(const CpuSplit& s, double n) {
+  return absl::StrFormat("client %7.1f  gateway %7.1f  sshd %7.1f  CA %6.1f",
+                         s.client * 1000 / n, s.gateway * 1000 / n,
+                         s.sshd * 1000 / n, s.ca * 1000 / n);
+}
+
+void Add(CpuSplit* to, const CpuSplit& after, const CpuSplit& before) {
+  to->client += after.client - before.client;
+  to->gateway += after.gateway - before.gateway;
+  to->sshd += after.sshd - before.sshd;
+  to->ca += after.ca - before.ca;
+}
 
 int Main(int argc, char** argv) {
   uint64_t bytes = uint64_t{2} << 30;
   int connects = 200;
   int rounds = 4;
+  bool shared_jump = true;
   std::string gateway = RunfilePath("gateway/sallyport-gateway");
   for (int i = 1; i < argc; ++i) {
     absl::string_view a = argv[i];
@@ -75,9 +178,11 @@ int Main(int argc, char** argv) {
       (void)absl::SimpleAtoi(a, &rounds);
     } else if (absl::ConsumePrefix(&a, "--gateway=")) {
       gateway = std::string(a);
+    } else if (absl::ConsumePrefix(&a, "--shared-jump=")) {
+      shared_jump = a != "0";
     } else {
       std::cerr << "usage: proxyjump_bench [--bytes=N] [--connects=N] "
-                   "[--rounds=N] [--gateway=BINARY]\n";
+                   "[--rounds=N] [--gateway=BINARY] [--shared-jump=0|1]\n";
       return 2;
     }
   }
@@ -100,24 +205,73 @@ int Main(int argc, char** argv) {
     std::cerr << "gateway: " << st << "\n";
     return 1;
   }
+  // The `ssh -W` processes -J starts outlive their ssh: they come to us,
+  // to be reaped and counted.
+  (void)prctl(PR_SET_CHILD_SUBREAPER, 1);
   const pid_t gw = fx.gateway_process()->pid();
+  Parties parties;
+  parties.gateway = gw;
+  parties.ca = fx.ca_process().pid();
+  {
+    int pid = 0;
+    (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(ReadFileOrEmpty(
+                               fx.target("web01")->sshd->dir() + "/sshd.pid")),
+                           &pid);
+    parties.sshd = pid;
+  }
   const BastionFixture::User* user = *fx.user(kUser);
-  const std::vector<std::string> ssh = {"ssh", "-F", user->ssh_config, "-c",
-                                        kCipher};
+  // The user's configuration with kCipher for every hop: `-c` does not
+  // reach the `ssh -W` that -J starts, which would otherwise pick
+  // chacha20-poly1305 for the jump connection.
+  const std::string config = user->ssh_config + "-bench";
+  // The same with connection sharing for the jump hop (the first value of
+  // an option wins: this block comes before the user's).
+  const std::string shared_config = user->ssh_config + "-shared";
+  const std::string control_dir = user->ssh_config + "-cm";
+  (void)mkdir(control_dir.c_str(), 0700);
+  const std::string base = absl::StrCat("Host *\n  Ciphers ", kCipher, "\n",
+                                        ReadFileOrEmpty(user->ssh_config));
+  if (absl::Status st = WriteFile(config, base); !st.ok()) {
+    std::cerr << "config: " << st << "\n";
+    return 1;
+  }
+  if (absl::Status st = WriteFile(
+          shared_config,
+          absl::StrCat("Host gateway\n  ControlMaster auto\n  ControlPath ",
+                       control_dir, "/%C\n  ControlPersist 60\n", base));
+      !st.ok()) {
+    std::cerr << "shared config: " << st << "\n";
+    return 1;
+  }
+  const std::vector<std::string> ssh = {"ssh", "-F", config, "-c", kCipher};
+  // The stock -J reference needs a certificate with permit-port-forwarding
+  // for web01's sshd: olivia's (role ops).
+  const std::string forward_config =
+      (*fx.user("olivia"))->ssh_config + "-bench";
+  if (absl::Status st = WriteFile(
+          forward_config,
+          absl::StrCat("Host *\n  Ciphers ", kCipher, "\n",
+                       ReadFileOrEmpty((*fx.user("olivia"))->ssh_config)));
+      !st.ok()) {
+    std::cerr << "config: " << st << "\n";
+    return 1;
+  }
   auto path = [&ssh](std::string name, std::vector<std::string> target,
-                     pid_t middle) {
+                     pid_t middle, std::string config = "") {
     Path p;
     p.name = std::move(name);
     p.middle = middle;
-    p.argv = [ssh, target](const std::string& command) {
-      std::vector<std::string> v = ssh;
+    std::vector<std::string> base = ssh;
+    if (!config.empty()) base[2] = config;
+    p.argv = [base, target](const std::string& command) {
+      std::vector<std::string> v = base;
       v.insert(v.end(), target.begin(), target.end());
       v.push_back(command);
       return v;
     };
     return p;
   };
-  const std::vector<Path> paths = {
+  std::vector<Path> paths = {
       path("direct", {"web01"}, 0),
       path("gateway LOGIN+HOST",
            {"-l", fx.target_login() + "+web01", "gateway"}, gw),
@@ -125,6 +279,16 @@ int Main(int argc, char** argv) {
       path("recorded ProxyJump",
            {"-J", "gateway", "-o", "HostName=web01", "web01"}, gw),
   };
+  // Stock OpenSSH's own -J, with web01's sshd as the jump host: what the
+  // client's -J plumbing (a second ssh, `ssh -W` piping the inner
+  // connection to it) costs without Sallyport.
+  paths.push_back(
+      path("OpenSSH -J via sshd", {"-J", "web01", "web01"}, 0, forward_config));
+  if (shared_jump) {
+    paths.push_back(path("recorded PJ, shared",
+                         {"-J", "gateway", "-o", "HostName=web01", "web01"}, gw,
+                         shared_config));
+  }
   std::cout << absl::StrFormat(
       "proxyjump_bench: %s, user %s, %d sequential connects per path in %d "
       "alternating rounds, pulling %d MiB per path; load at start %s\n",
@@ -138,7 +302,15 @@ int Main(int argc, char** argv) {
     if (n == 0) continue;
     for (size_t i = 0; i < paths.size(); ++i) {
       PathResult r;
+      const CpuSplit before = parties.Read();
+      const std::string log_before = fx.GatewayLog();
       Connects(paths[i], n, &r);
+      Add(&totals[i].split_s, parties.Read(), before);
+      const std::string log_after = fx.GatewayLog();
+      totals[i].jump_connections += Count(log_after, "record=jump-only") -
+                                    Count(log_before, "record=jump-only");
+      totals[i].host_certs_issued += Count(log_after, "source=issued") -
+                                     Count(log_before, "source=issued");
       if (!r.connected) {
         totals[i].failed = true;
         continue;
@@ -161,11 +333,17 @@ int Main(int argc, char** argv) {
   std::vector<PathResult> pulls(paths.size());
   std::vector<std::string> pull_load(paths.size());
   for (size_t i = 0; i < paths.size() && bytes > 0; ++i) {
+    const CpuSplit before = parties.Read();
     Pull(paths[i], bytes, &pulls[i]);
+    CpuSplit used;
+    Add(&used, parties.Read(), before);
     pull_load[i] = LoadAverage();
-    std::cout << absl::StrFormat("  pull %-20s %8s MB/s (load %s)\n",
-                                 paths[i].name, Num(pulls[i].mb_per_s, 1),
-                                 pull_load[i])
+    const double gb = static_cast<double>(bytes) / 1e9;
+    std::cout << absl::StrFormat(
+                     "  pull %-20s %8s MB/s (load %s); core-s/GB: client "
+                     "%.2f gateway %.2f sshd %.2f\n",
+                     paths[i].name, Num(pulls[i].mb_per_s, 1), pull_load[i],
+                     used.client / gb, used.gateway / gb, used.sshd / gb)
               << std::flush;
   }
 
@@ -190,16 +368,38 @@ int Main(int argc, char** argv) {
         connect_load[i].empty() ? "-" : connect_load[i],
         pull_load[i].empty() ? "-" : pull_load[i]);
   }
-  if (medians[1] > 0 && medians[2] > 0) {
+  if (connects > 0) std::cout << "CPU per connect, ms:\n";
+  for (size_t i = 0; i < paths.size(); ++i) {
+    if (totals[i].sessions == 0) continue;
     std::cout << absl::StrFormat(
-        "recorded ProxyJump / LOGIN+HOST: connect %.3f (goal <= 1.10)",
-        medians[2] / medians[1]);
+        "  %-20s %s  (gateway: %d jump connections, %d host certificates "
+        "from the CA)\n",
+        paths[i].name, SplitLine(totals[i].split_s, totals[i].sessions),
+        totals[i].jump_connections, totals[i].host_certs_issued);
   }
-  if (pulls[1].pulled && pulls[2].pulled) {
-    std::cout << absl::StrFormat(", throughput %.3f (goal >= 0.90)",
-                                 pulls[2].mb_per_s / pulls[1].mb_per_s);
+  // Each path against LOGIN+HOST (index 1); the goal is for index 2.
+  for (size_t i = 2; i < paths.size(); ++i) {
+    std::string line;
+    if (medians[1] > 0 && medians[i] > 0) {
+      absl::StrAppend(
+          &line, absl::StrFormat(" connect %.3f%s", medians[i] / medians[1],
+                                 i == 2 ? " (goal <= 1.10)" : ""));
+    }
+    if (pulls[1].pulled && pulls[i].pulled) {
+      absl::StrAppend(&line,
+                      absl::StrFormat(" throughput %.3f%s",
+                                      pulls[i].mb_per_s / pulls[1].mb_per_s,
+                                      i == 2 ? " (goal >= 0.90)" : ""));
+    }
+    if (!line.empty()) {
+      std::cout << paths[i].name << " / LOGIN+HOST:" << line << "\n";
+    }
   }
-  std::cout << "\n";
+  if (shared_jump) {
+    // The persisted master goes now.
+    (void)RunCommand({"ssh", "-F", shared_config, "-O", "exit", "gateway"});
+    ReapOrphans();
+  }
   return 0;
 }
 

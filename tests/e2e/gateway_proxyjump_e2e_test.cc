@@ -11,6 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/gateway_proxyjump_env.h"
@@ -148,6 +149,22 @@ TEST_F(ProxyJumpTest, ScpSftpRsyncAndGitCloneGoThroughRecorded) {
   ASSERT_TRUE(r.ok()) << r.Describe();
   EXPECT_EQ(ReadFileOrEmpty(clone + "/README"), "pj-readme\n");
   ExpectNoAgentRequests();
+
+  // web01's host certificate came from the CA once at most: the other
+  // inner connections of this test were served from the gateway's
+  // TargetCertificateCache, with no CA call.
+  int issued = 0, cached = 0;
+  for (absl::string_view line :
+       absl::StrSplit(env_->GatewayLog(), '\n', absl::SkipEmpty())) {
+    if (!absl::StrContains(line, "event=jump.host_cert ") ||
+        !absl::StrContains(line, " to=web01 ")) {
+      continue;
+    }
+    issued += absl::StrContains(line, " source=issued") ? 1 : 0;
+    cached += absl::StrContains(line, " source=cached") ? 1 : 0;
+  }
+  EXPECT_LE(issued, 1) << env_->GatewayLog();
+  EXPECT_GE(cached, 4) << env_->GatewayLog();
 }
 
 TEST_F(ProxyJumpTest, PtySessionInTmuxIsRecordedWithWindowChanges) {
