@@ -135,31 +135,40 @@ grpc::ServerUnaryReactor* CaService::IssueUserCertificate(
     const v1::IssueUserCertificateRequest* request,
     v1::IssueUserCertificateResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<ClientIdentity> peer = ctx_.peers->Authenticate(*context);
-  if (!peer.ok()) {
-    reactor->Finish(ToGrpc(peer.status()));
-    return reactor;
-  }
+  // The store reads (PostgreSQL: round trips) run on the issuance workers,
+  // not on gRPC's few callback threads.
+  RunOnIssuanceWorkers(ctx_.issuance_workers, reactor,
+                       [this, context, request, response, reactor] {
+                         StartUserCertificate(*context, *request, response,
+                                              reactor);
+                       });
+  return reactor;
+}
+
+void CaService::StartUserCertificate(
+    const grpc::ServerContextBase& context,
+    const v1::IssueUserCertificateRequest& request,
+    v1::IssueUserCertificateResponse* response,
+    grpc::ServerUnaryReactor* reactor) {
+  storage::User user;
+  absl::StatusOr<ClientIdentity> peer =
+      ctx_.peers->Authenticate(context, &user);
+  if (!peer.ok()) return reactor->Finish(ToGrpc(peer.status()));
   if (peer->kind != ClientIdentity::Kind::kUser) {
-    reactor->Finish(ToGrpc(
+    return reactor->Finish(ToGrpc(
         absl::PermissionDeniedError("only users get user certificates")));
-    return reactor;
   }
   absl::StatusOr<ssh::crypto::PublicKey> key =
-      ParseSshKey(request->ssh_public_key());
-  if (!key.ok()) {
-    reactor->Finish(ToGrpc(key.status()));
-    return reactor;
-  }
+      ParseSshKey(request.ssh_public_key());
+  if (!key.ok()) return reactor->Finish(ToGrpc(key.status()));
   // Finished on the store's commit thread once the record is durable.
   ctx_.issuer->IssueUserCertificateAsync(
-      peer->name, *key, peer->not_after, peer->name, "renew",
+      user, *key, peer->not_after, peer->name, "renew",
       [reactor, response](absl::StatusOr<IssuedUserCertificate> issued) {
         if (!issued.ok()) return reactor->Finish(ToGrpc(issued.status()));
         FillIssued(issued->certificate, response);
         reactor->Finish(grpc::Status::OK);
       });
-  return reactor;
 }
 
 grpc::Status CaService::GetCaPublicKeys(grpc::ServerContext* context,

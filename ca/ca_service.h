@@ -11,6 +11,7 @@
 #include "ca/audit_log.h"
 #include "ca/ca_keys.h"
 #include "ca/client_ca.h"
+#include "ca/issuance_workers.h"
 #include "ca/issuer.h"
 #include "ca/login.h"
 #include "ca/revocation_feed.h"
@@ -32,6 +33,9 @@ struct CaContext {
   const PasswordHasher* hasher = nullptr;
   PeerAuthenticator* peers = nullptr;
   RevocationFeed* revocations = nullptr;
+  // Where the issuance RPCs (IssueUserCertificate, IssueSessionCertificate)
+  // read the store and sign; null: on gRPC's callback thread.
+  IssuanceWorkers* issuance_workers = nullptr;
   // How often WatchRevocations polls the store for revocations made by
   // other instances.
   absl::Duration revocation_poll = absl::Seconds(1);
@@ -89,6 +93,12 @@ class CaService final
 
  private:
   absl::Status FillCaPublicKeys(v1::CaPublicKeys* out);
+  // IssueUserCertificate's work (on the issuance workers): finishes
+  // `reactor`.
+  void StartUserCertificate(const grpc::ServerContextBase& context,
+                            const v1::IssueUserCertificateRequest& request,
+                            v1::IssueUserCertificateResponse* response,
+                            grpc::ServerUnaryReactor* reactor);
   CaContext ctx_;
 };
 

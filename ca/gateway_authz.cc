@@ -291,9 +291,14 @@ grpc::ServerUnaryReactor* GatewayService::IssueSessionCertificate(
     const pb::IssueSessionCertificateRequest* request,
     pb::IssueSessionCertificateResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  grpc::Status refused =
-      StartSessionCertificate(*context, request, response, reactor);
-  if (!refused.ok()) reactor->Finish(refused);
+  // The store reads (PostgreSQL: round trips) run on the issuance workers,
+  // not on gRPC's few callback threads.
+  RunOnIssuanceWorkers(ctx_.issuance_workers, reactor,
+                       [this, context, request, response, reactor] {
+                         grpc::Status refused = StartSessionCertificate(
+                             *context, request, response, reactor);
+                         if (!refused.ok()) reactor->Finish(refused);
+                       });
   return reactor;
 }
 

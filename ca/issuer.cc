@@ -36,12 +36,12 @@ void CertificateIssuer::AuditRefusal(std::string_view actor,
 }
 
 absl::StatusOr<std::pair<CertificateIssuer::Signed, UserCertificateTemplate>>
-CertificateIssuer::SignUser(std::string_view user_name,
+CertificateIssuer::SignUser(const storage::User& user,
                             const ssh::crypto::PublicKey& key,
                             std::optional<absl::Time> not_after,
                             std::string_view actor, std::string_view via) {
   RETURN_IF_ERROR(CheckCertifiableKey(key));
-  ASSIGN_OR_RETURN(storage::User user, options_.store->GetUser(user_name));
+  const std::string& user_name = user.name;
   ASSIGN_OR_RETURN(std::vector<storage::Role> roles,
                    options_.store->ListRolesForUser(user_name));
   absl::StatusOr<UserCertificateTemplate> decision = DecideUserCertificate(
@@ -76,7 +76,9 @@ absl::StatusOr<IssuedUserCertificate> CertificateIssuer::IssueUserCertificate(
     std::string_view user_name, const ssh::crypto::PublicKey& key,
     std::optional<absl::Time> not_after, std::string_view actor,
     std::string_view via) {
-  ASSIGN_OR_RETURN(auto s, SignUser(user_name, key, not_after, actor, via));
+  RETURN_IF_ERROR(CheckCertifiableKey(key));
+  ASSIGN_OR_RETURN(storage::User user, options_.store->GetUser(user_name));
+  ASSIGN_OR_RETURN(auto s, SignUser(user, key, not_after, actor, via));
   ASSIGN_OR_RETURN(ssh::cert::Certificate cert, Record(std::move(s.first)));
   return IssuedUserCertificate{std::move(cert), std::move(s.second)};
 }
@@ -85,7 +87,17 @@ void CertificateIssuer::IssueUserCertificateAsync(
     std::string_view user_name, const ssh::crypto::PublicKey& key,
     std::optional<absl::Time> not_after, std::string_view actor,
     std::string_view via, UserCertificateDone done) {
-  auto s = SignUser(user_name, key, not_after, actor, via);
+  if (absl::Status st = CheckCertifiableKey(key); !st.ok()) return done(st);
+  absl::StatusOr<storage::User> user = options_.store->GetUser(user_name);
+  if (!user.ok()) return done(user.status());
+  IssueUserCertificateAsync(*user, key, not_after, actor, via, std::move(done));
+}
+
+void CertificateIssuer::IssueUserCertificateAsync(
+    const storage::User& user, const ssh::crypto::PublicKey& key,
+    std::optional<absl::Time> not_after, std::string_view actor,
+    std::string_view via, UserCertificateDone done) {
+  auto s = SignUser(user, key, not_after, actor, via);
   if (!s.ok()) return done(s.status());
   RecordAsync(
       std::move(s->first),

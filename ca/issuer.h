@@ -67,6 +67,13 @@ class CertificateIssuer {
                                  std::optional<absl::Time> not_after,
                                  std::string_view actor, std::string_view via,
                                  UserCertificateDone done);
+  // The same for `user` as the caller has just read it from the store (one
+  // store read fewer: IssueUserCertificate after PeerAuthenticator).
+  void IssueUserCertificateAsync(const storage::User& user,
+                                 const ssh::crypto::PublicKey& key,
+                                 std::optional<absl::Time> not_after,
+                                 std::string_view actor, std::string_view via,
+                                 UserCertificateDone done);
 
   // A host certificate for the inventory host `host`: principals are its
   // name and address, validity `ttl` (host_ttl when unset; backdated like
@@ -140,7 +147,7 @@ class CertificateIssuer {
       std::vector<AuditField> extra_fields = {});
   // The checks and the signed certificate of IssueUserCertificate.
   absl::StatusOr<std::pair<Signed, UserCertificateTemplate>> SignUser(
-      std::string_view user, const ssh::crypto::PublicKey& key,
+      const storage::User& user, const ssh::crypto::PublicKey& key,
       std::optional<absl::Time> not_after, std::string_view actor,
       std::string_view via);
   // The checks and the signed certificate of IssueSessionCertificate.

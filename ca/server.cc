@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/secret_bytes.h"
@@ -106,6 +107,14 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
   s->peers_ = std::make_unique<PeerAuthenticator>(s->client_ca_.get(), store,
                                                   s->audit_.get(), clock);
   s->revocations_ = std::make_unique<RevocationFeed>();
+  int issuance_threads = s->options_.issuance_threads;
+  if (issuance_threads < 0) {
+    issuance_threads = absl::StartsWith(cfg.store_url, "postgres")
+                           ? IssuanceWorkers::kDefaultRemoteStoreThreads
+                           : 0;
+  }
+  s->issuance_workers_ = std::make_unique<IssuanceWorkers>(
+      IssuanceWorkers::Options{.threads = issuance_threads});
 
   CaContext ctx;
   ctx.store = store;
@@ -118,6 +127,7 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
   ctx.hasher = s->hasher_.get();
   ctx.peers = s->peers_.get();
   ctx.revocations = s->revocations_.get();
+  ctx.issuance_workers = s->issuance_workers_.get();
   ctx.revocation_poll = s->options_.revocation_poll;
   ctx.gateway_ssh_addresses = cfg.gateway_ssh_addresses;
   s->ca_service_ = std::make_unique<CaService>(ctx);

@@ -23,6 +23,7 @@
 #include "ca/gateway_events_service.h"
 #include "ca/gateway_service.h"
 #include "ca/hash_gate.h"
+#include "ca/issuance_workers.h"
 #include "ca/recording_service.h"
 #include "storage/store.h"
 
@@ -48,6 +49,10 @@ class CaServer {
     // Where the one-line log of every login, lockout and admin call goes
     // (settings.log_format); default: standard error, one write per line.
     std::function<void(std::string_view)> write_log_line;
+    // Threads that read the store and sign for the issuance RPCs
+    // (IssuanceWorkers); -1: by the store, kDefaultRemoteStoreThreads for
+    // PostgreSQL (reads are round trips), none for SQLite.
+    int issuance_threads = -1;
   };
 
   // What a peer can make the server hold (DESIGN.md: every queue a peer can
@@ -112,6 +117,9 @@ class CaServer {
   std::unique_ptr<GatewayEventsService> gateway_events_service_;
   std::unique_ptr<RecordingService> recording_service_;  // ship (#14)
   std::unique_ptr<GatewayService> gateway_service_;
+  // After the services (its tasks use them), before the server (stopped
+  // first); its destructor runs what is queued.
+  std::unique_ptr<IssuanceWorkers> issuance_workers_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
   int port_ = 0;

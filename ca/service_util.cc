@@ -68,6 +68,14 @@ absl::StatusOr<ssh::crypto::PublicKey> ParseSshKey(std::string_view line,
   return key;
 }
 
+void RunOnIssuanceWorkers(IssuanceWorkers* workers,
+                          grpc::ServerUnaryReactor* reactor,
+                          std::function<void()> task) {
+  if (workers == nullptr) return task();
+  absl::Status queued = workers->Submit(std::move(task));
+  if (!queued.ok()) reactor->Finish(ToGrpc(queued));
+}
+
 std::string PeerAddress(std::string_view grpc_peer) {
   absl::string_view p(grpc_peer.data(), grpc_peer.size());
   if (absl::ConsumePrefix(&p, "ipv4:")) {
@@ -88,7 +96,7 @@ std::string PeerAddress(std::string_view grpc_peer) {
 }
 
 absl::StatusOr<ClientIdentity> PeerAuthenticator::Authenticate(
-    const grpc::ServerContextBase& ctx) {
+    const grpc::ServerContextBase& ctx, storage::User* user_out) {
   std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
   if (auth == nullptr) {
     return absl::UnauthenticatedError("a client certificate is required");
@@ -134,6 +142,7 @@ absl::StatusOr<ClientIdentity> PeerAuthenticator::Authenticate(
       return absl::UnauthenticatedError(
           "the client certificate was issued to another user of that name");
     }
+    if (user_out != nullptr) *user_out = *std::move(user);
   }
   return id;
 }

@@ -5,6 +5,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +16,7 @@
 #include "base/clock.h"
 #include "ca/audit_log.h"
 #include "ca/client_ca.h"
+#include "ca/issuance_workers.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "ssh/cert/certificate.h"
@@ -33,6 +35,13 @@ inline constexpr std::string_view kJoinTokenHost = "host";
 // absl and gRPC codes are the same numbers. Internal details (kInternal,
 // kDataLoss, kUnknown) are logged and replaced by a generic message.
 grpc::Status ToGrpc(const absl::Status& status);
+
+// Runs `task`, which finishes `reactor`, on `workers` (or on this thread
+// when `workers` is null); when the workers' queue is full the call is
+// finished at once with RESOURCE_EXHAUSTED and `task` never runs.
+void RunOnIssuanceWorkers(IssuanceWorkers* workers,
+                          grpc::ServerUnaryReactor* reactor,
+                          std::function<void()> task);
 
 google::protobuf::Timestamp ToTimestamp(absl::Time t);
 absl::Time FromTimestamp(const google::protobuf::Timestamp& t);
@@ -73,8 +82,9 @@ class PeerAuthenticator {
   // for users, the user still exists and is not disabled.
   // kUnauthenticated or kPermissionDenied otherwise; kUnavailable when the
   // store cannot be asked (fail closed).
+  // With `user`, a user identity's user record as read for the check.
   absl::StatusOr<ClientIdentity> Authenticate(
-      const grpc::ServerContextBase& ctx);
+      const grpc::ServerContextBase& ctx, storage::User* user = nullptr);
 
   // Authenticate, then require a user with the admin role. Refusals are
   // audit events "admin.denied" naming `method`.
