@@ -44,8 +44,6 @@
 
 namespace sallyport::audit {
 
-namespace v1 = ::sallyport::audit::v1;
-
 inline constexpr std::string_view kRecordingGenesis =
     "0000000000000000000000000000000000000000000000000000000000000000";
 // Limits every record obeys (the Store refuses more).

@@ -1,0 +1,169 @@
+// Shared by the audit fuzz targets: a bounded reader over the fuzzer's
+// bytes and records built from it (every kind, valid by construction, so
+// that the targets get past ValidateRecord and exercise the chain, the
+// spool frames and the Store rows rather than the first refusal).
+#ifndef SALLYPORT_AUDIT_RECORDING_FUZZ_INPUT_H_
+#define SALLYPORT_AUDIT_RECORDING_FUZZ_INPUT_H_
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "proto/audit.pb.h"
+
+namespace sallyport::audit::fuzz {
+
+// A broken invariant: says which, and aborts (the fuzzer keeps the input).
+inline void Require(bool ok, const char* what) {
+  if (ok) return;
+  std::fprintf(stderr, "fuzz invariant broken: %s\n", what);
+  abort();
+}
+
+// A new directory for the target's files, removed at exit: on tmpfs when
+// there is one (the spool's Repair and SQLite fsync; a loaded disk is slow).
+inline std::string TempDir(std::string_view name) {
+  static std::string* dir = nullptr;
+  if (dir != nullptr) return *dir;
+  const char* base =
+      access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TEST_TMPDIR");
+  std::string tmpl =
+      std::string(base ? base : "/tmp") + "/" + std::string(name) + ".XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    std::perror("mkdtemp");
+    abort();
+  }
+  dir = new std::string(tmpl);
+  atexit([] {
+    std::error_code ignored;
+    std::filesystem::remove_all(*dir, ignored);
+  });
+  return *dir;
+}
+
+// Takes bytes from the front of the input; past the end it yields zeros.
+class ByteReader {
+ public:
+  ByteReader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+  uint8_t U8() { return pos_ < size_ ? data_[pos_++] : 0; }
+  uint32_t U32() {
+    uint32_t v = 0;
+    for (int i = 0; i < 4; ++i) v = (v << 8) | U8();
+    return v;
+  }
+  uint64_t U64() { return (uint64_t{U32()} << 32) | U32(); }
+  // Up to `max` raw bytes (the length is the next byte, mod max + 1).
+  std::string Bytes(size_t max) {
+    const size_t n = max == 0 ? 0 : U8() % (max + 1);
+    std::string out;
+    for (size_t i = 0; i < n && pos_ < size_; ++i) {
+      out.push_back(static_cast<char>(data_[pos_++]));
+    }
+    return out;
+  }
+  // Up to `max` bytes of printable ASCII (always valid record text).
+  std::string Text(size_t max) {
+    std::string out = Bytes(max);
+    for (char& c : out) c = static_cast<char>(0x20 + (c & 0x7f) % 0x5f);
+    return out;
+  }
+  bool empty() const { return pos_ >= size_; }
+  std::string_view Rest() {
+    std::string_view rest(reinterpret_cast<const char*>(data_ + pos_),
+                          size_ - pos_);
+    pos_ = size_;
+    return rest;
+  }
+
+ private:
+  const uint8_t* data_;
+  size_t size_;
+  size_t pos_ = 0;
+};
+
+// A session's metadata with a spoolable id ([a-z0-9-]).
+inline v1::RecordingSession MakeSession(ByteReader& in) {
+  auto name = [&](std::string_view prefix) {
+    std::string out(prefix);
+    for (char c : in.Bytes(12)) {
+      out.push_back("abcdefghijklmnopqrstuvwxyz0123456789-"[(c & 0xff) % 37]);
+    }
+    return out;
+  };
+  v1::RecordingSession s;
+  s.set_session_id(name("s-"));
+  s.set_user(name("u"));
+  s.set_login(name("l"));
+  s.set_host(name("h"));
+  s.set_gateway_id("gw-fuzz");
+  s.set_started_at_us(1700000000000000 + (in.U32() & 0xffffff));
+  return s;
+}
+
+// One record of any kind (session id, seq and hash left for the chainer).
+inline v1::RecordingRecord MakeRecord(ByteReader& in) {
+  v1::RecordingRecord r;
+  r.set_channel_id(in.U8() % 4);
+  r.set_offset_us(in.U32());
+  auto direction = [&]() {
+    return static_cast<v1::RecordDirection>(in.U8() % 3);
+  };
+  switch (in.U8() % 7) {
+    case 0: {
+      auto* d = r.mutable_data();
+      d->set_direction(direction());
+      d->set_ssh_stream(in.U8() % 2);
+      d->set_bytes(in.Bytes(200));
+      break;
+    }
+    case 1: {
+      auto* q = r.mutable_request();
+      q->set_direction(direction());
+      static constexpr const char* kTypes[] = {
+          "exec", "subsystem", "pty-req", "exit-status", "shell", "env"};
+      q->set_type(kTypes[in.U8() % 6]);
+      q->set_summary(in.Text(40));
+      break;
+    }
+    case 2:
+      r.mutable_window_change()->set_columns(in.U32());
+      r.mutable_window_change()->set_rows(in.U32());
+      break;
+    case 3:
+      r.mutable_channel_open()->set_type(in.U8() % 2 ? "session"
+                                                     : "direct-tcpip");
+      r.mutable_channel_open()->set_destination(in.Text(24));
+      break;
+    case 4:
+      r.mutable_channel_close()->set_bytes_input(in.U64() >> 1);
+      r.mutable_channel_close()->set_bytes_output(in.U64() >> 1);
+      break;
+    case 5: {
+      auto* s = r.mutable_stream_summary();
+      s->set_direction(direction());
+      s->set_ssh_stream(in.U8() % 2);
+      s->set_total_bytes(in.U64() >> 1);
+      s->set_recorded_bytes(in.U64() >> 1);
+      std::string sha = in.Bytes(32);
+      sha.resize(32, '\x5a');
+      s->set_sha256(sha);
+      break;
+    }
+    default:
+      r.mutable_session_end()->set_status(
+          static_cast<v1::SessionStatus>(in.U8() % 5));
+      r.mutable_session_end()->set_message(in.Text(40));
+      break;
+  }
+  return r;
+}
+
+}  // namespace sallyport::audit::fuzz
+
+#endif  // SALLYPORT_AUDIT_RECORDING_FUZZ_INPUT_H_

@@ -1,0 +1,116 @@
+// Fuzz target: the two readers of stored terminal bytes, TerminalText
+// (`spctl sessions ls --grep`, run by the CA over any recording) and
+// AsciicastWriter (`spctl sessions export --format asciicast`). The first
+// byte sets the chunk size the rest is fed in (records split a stream
+// anywhere).
+// TerminalText: the text holds no escape or control character but newline
+// and tab, no empty line, is never longer than the input, and is the same
+// whether the input came in one piece or in chunks.
+// AsciicastWriter: every event line is "[seconds, code, string]\n" with
+// nothing unescaped below 0x20 and valid UTF-8; for input that is valid
+// UTF-8, the strings decoded and joined are the input, whatever the chunks.
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "absl/time/time.h"
+#include "audit/asciicast.h"
+#include "audit/terminal_text.h"
+#include "base/safe_text.h"
+
+namespace sallyport::audit {
+namespace {
+
+void Require(bool ok, const char* what) {
+  if (!ok) {
+    std::fprintf(stderr, "terminal_fuzz: %s\n", what);
+    abort();
+  }
+}
+
+int Hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// The string in an event line "[t, "code", "data"]\n" (the shared escaper
+// writes \" \\ and \u00XX, nothing else).
+std::string EventData(std::string_view line, std::string_view code) {
+  Require(line.size() > 3 && line.front() == '[' &&
+              line.substr(line.size() - 3) == "\"]\n",
+          "an event line is not [..., \"...\"]");
+  const std::string code_field = ", \"" + std::string(code) + "\", \"";
+  const size_t at = line.find(code_field);
+  Require(at != std::string_view::npos, "an event line without its code");
+  std::string_view s = line.substr(at + code_field.size());
+  s.remove_suffix(3);
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    Require(c >= 0x20, "a raw control character in an event line");
+    Require(c != '"', "an unescaped quote in an event line");
+    if (c != '\\') {
+      out.push_back(s[i]);
+      continue;
+    }
+    Require(i + 1 < s.size(), "a dangling escape");
+    const char e = s[++i];
+    if (e == '"' || e == '\\') {
+      out.push_back(e);
+      continue;
+    }
+    Require(e == 'u' && i + 4 < s.size() && s[i + 1] == '0' &&
+                s[i + 2] == '0' && Hex(s[i + 3]) >= 0 && Hex(s[i + 4]) >= 0,
+            "an unknown escape in an event line");
+    out.push_back(static_cast<char>(Hex(s[i + 3]) * 16 + Hex(s[i + 4])));
+    i += 4;
+  }
+  return out;
+}
+
+}  // namespace
+}  // namespace sallyport::audit
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace sallyport::audit;  // NOLINT: a fuzz entry point
+  if (size == 0) return 0;
+  const size_t chunk = 1 + data[0] % 17;
+  const std::string_view input(reinterpret_cast<const char*>(data + 1),
+                               size - 1);
+
+  TerminalText whole, pieces;
+  whole.Feed(input);
+  for (size_t i = 0; i < input.size(); i += chunk) {
+    pieces.Feed(input.substr(i, chunk));
+  }
+  const std::string& text = whole.text();
+  Require(text == pieces.text(), "chunks changed the terminal text");
+  Require(text.size() <= input.size(), "the text grew past its input");
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    Require(c == '\n' || c == '\t' || (c >= 0x20 && c != 0x7f),
+            "a control character in the terminal text");
+    Require(c != '\n' || (i > 0 && text[i - 1] != '\n'),
+            "an empty line in the terminal text");
+  }
+
+  AsciicastWriter w;
+  std::string joined;
+  const std::string_view code = (data[0] & 0x80) ? "i" : "o";
+  for (size_t i = 0; i < input.size(); i += chunk) {
+    const std::string line =
+        w.Event(absl::Milliseconds(static_cast<int64_t>(i)), code,
+                input.substr(i, chunk));
+    if (line.empty()) continue;
+    Require(sallyport::base::IsValidUtf8(line), "an event line is not UTF-8");
+    joined += EventData(line, code);
+  }
+  if (sallyport::base::IsValidUtf8(input)) {
+    Require(joined == input, "UTF-8 input did not come back whole");
+  }
+  return 0;
+}
