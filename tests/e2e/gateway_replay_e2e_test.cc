@@ -52,16 +52,8 @@ namespace {
 constexpr absl::Duration kScreenWait = absl::Seconds(120);
 constexpr char kPrompt[] = "replay-prompt>";
 
-class GatewayReplayE2eTest : public ::testing::Test {
+class GatewayReplayE2eTest : public ShippingGatewayTest {
  protected:
-  void SetUp() override {
-    absl::StatusOr<std::unique_ptr<GatewayE2eEnv>> env = GatewayE2eEnv::Start();
-    ASSERT_TRUE(env.ok()) << env.status();
-    env_ = *std::move(env);
-    spool_dir_ = env_->fixture().gateway_state_dir() + "/spool";
-    store_url_ = "sqlite://" + env_->fixture().ca_state_dir() + "/ca.db";
-  }
-
   // The one session in the Store once the CA has ended it and the gateway
   // deleted its spool file; nullopt at the deadline.
   std::optional<storage::Session> WaitShipped(absl::Duration timeout) {
@@ -84,15 +76,6 @@ class GatewayReplayE2eTest : public ::testing::Test {
     }
     return std::nullopt;
   }
-
-  std::string Logs() {
-    return absl::StrCat("\n--- gateway log\n", env_->fixture().GatewayLog(),
-                        "\n--- CA log\n", env_->fixture().CaLog());
-  }
-
-  std::unique_ptr<GatewayE2eEnv> env_;
-  std::string spool_dir_;
-  std::string store_url_;
 };
 
 // Polls until the screen holds `text` and its last line is the prompt (the

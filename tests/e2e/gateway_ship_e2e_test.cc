@@ -21,16 +21,8 @@
 namespace sallyport::testing {
 namespace {
 
-class GatewayShipE2eTest : public ::testing::Test {
+class GatewayShipE2eTest : public ShippingGatewayTest {
  protected:
-  void SetUp() override {
-    absl::StatusOr<std::unique_ptr<GatewayE2eEnv>> env = GatewayE2eEnv::Start();
-    ASSERT_TRUE(env.ok()) << env.status();
-    env_ = *std::move(env);
-    spool_dir_ = env_->fixture().gateway_state_dir() + "/spool";
-    store_url_ = "sqlite://" + env_->fixture().ca_state_dir() + "/ca.db";
-  }
-
   // Waits until the Store holds the recording of `command` with its end
   // and the spool directory is empty.
   std::optional<StoredRecording> WaitShipped(const std::string& command,
@@ -48,15 +40,6 @@ class GatewayShipE2eTest : public ::testing::Test {
     }
     return found;
   }
-
-  std::string Logs() {
-    return absl::StrCat("\n--- gateway log\n", env_->fixture().GatewayLog(),
-                        "\n--- CA log\n", env_->fixture().CaLog());
-  }
-
-  std::unique_ptr<GatewayE2eEnv> env_;
-  std::string spool_dir_;
-  std::string store_url_;
 };
 
 TEST_F(GatewayShipE2eTest, ARecordedSessionIsShippedAndItsSpoolDeleted) {

@@ -11,13 +11,35 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "gtest/gtest.h"
 #include "proto/audit.pb.h"
 #include "storage/store.h"
 #include "tests/e2e/gateway_e2e_env.h"
 #include "tests/harness/subprocess.h"
 
 namespace sallyport::testing {
+
+// A gateway E2E environment (real CA on SQLite, real gateway with its spool
+// and shipper) for tests that read what the gateway shipped to the CA.
+class ShippingGatewayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<GatewayE2eEnv>> env = GatewayE2eEnv::Start();
+    ASSERT_TRUE(env.ok()) << env.status();
+    env_ = *std::move(env);
+    spool_dir_ = env_->fixture().gateway_state_dir() + "/spool";
+    store_url_ = "sqlite://" + env_->fixture().ca_state_dir() + "/ca.db";
+  }
+  std::string Logs() {
+    return absl::StrCat("\n--- gateway log\n", env_->fixture().GatewayLog(),
+                        "\n--- CA log\n", env_->fixture().CaLog());
+  }
+  std::unique_ptr<GatewayE2eEnv> env_;
+  std::string spool_dir_;
+  std::string store_url_;
+};
 
 // A stored recording: the session and the stdout of the exec channel
 // whose command line was `command`.
