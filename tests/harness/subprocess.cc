@@ -1,5 +1,6 @@
 #include "tests/harness/subprocess.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
@@ -9,19 +10,62 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <sstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "gtest/gtest.h"
 
 extern char** environ;
 
 namespace sallyport::testing {
 namespace {
+
+// The sanitizer option variables whose log_path the harness redirects.
+constexpr const char* kSanitizerOptionVars[] = {"ASAN_OPTIONS", "UBSAN_OPTIONS",
+                                                "LSAN_OPTIONS"};
+
+// The `log_path=P` of a sanitizer options string; "" when there is none or
+// it names a stream.
+std::string SanitizerLogPath(const std::string& options) {
+  for (absl::string_view part :
+       absl::StrSplit(options, absl::ByAnyChar(": ,"))) {
+    if (absl::ConsumePrefix(&part, "log_path=") && !part.empty() &&
+        part != "stderr" && part != "stdout") {
+      return std::string(part);
+    }
+  }
+  return "";
+}
+
+// P.t<our pid>: where the children's reports go (they append .<pid>).
+std::string ChildLogPath(const std::string& path) {
+  return absl::StrCat(path, ".t", getpid());
+}
+
+// Every distinct log path in our own environment.
+std::set<std::string> OwnSanitizerLogPaths() {
+  std::set<std::string> paths;
+  for (const char* var : kSanitizerOptionVars) {
+    const char* value = getenv(var);
+    if (value == nullptr) continue;
+    std::string path = SanitizerLogPath(value);
+    if (!path.empty()) paths.insert(path);
+  }
+  return paths;
+}
 
 struct UserIds {
   uid_t uid;
@@ -60,6 +104,16 @@ struct ChildPlan {
       env[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
     for (const auto& [k, v] : extra_env) env[k] = v;
+    // Sanitizer reports of children go to files CheckSanitizerReports()
+    // finds (see subprocess.h).
+    for (const char* var : kSanitizerOptionVars) {
+      auto it = env.find(var);
+      if (it == env.end()) continue;
+      const std::string path = SanitizerLogPath(it->second);
+      if (path.empty()) continue;
+      it->second = absl::StrReplaceAll(
+          it->second, {{"log_path=" + path, "log_path=" + ChildLogPath(path)}});
+    }
     for (const auto& [k, v] : env) env_storage.push_back(k + "=" + v);
     for (auto& a : argv_storage) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -211,6 +265,7 @@ absl::StatusOr<RunResult> RunCommand(const std::vector<std::string>& argv,
   if (result.exit_code == 127 && result.err.empty()) {
     result.err = absl::StrCat("could not execute ", argv[0]);
   }
+  CheckSanitizerReports();
   return result;
 }
 
@@ -265,7 +320,10 @@ absl::StatusOr<std::unique_ptr<BackgroundProcess>> BackgroundProcess::Start(
 bool BackgroundProcess::Running() {
   if (reaped_) return false;
   pid_t w = waitpid(pid_, &wait_status_, WNOHANG);
-  if (w == pid_) reaped_ = true;
+  if (w == pid_) {
+    reaped_ = true;
+    CheckSanitizerReports();
+  }
   return !reaped_;
 }
 
@@ -282,6 +340,13 @@ int BackgroundProcess::Stop() {
     absl::SleepFor(absl::Milliseconds(10));
   }
   if (!reaped_) {
+    // No exit handlers run (no leak check under LeakSanitizer): say so.
+    std::fprintf(stderr,
+                 "harness: pid %d did not stop within %s of signal %d; "
+                 "killed\n",
+                 static_cast<int>(pid_),
+                 absl::FormatDuration(options_.stop_grace).c_str(),
+                 options_.stop_signal);
     kill(-pid_, SIGKILL);
     kill(pid_, SIGKILL);
     waitpid(pid_, &wait_status_, 0);
@@ -289,10 +354,55 @@ int BackgroundProcess::Stop() {
   }
   // Leftover children in its group (e.g. sshd's per-connection processes).
   kill(-pid_, SIGKILL);
+  CheckSanitizerReports();
   return wait_status_;
 }
 
 BackgroundProcess::~BackgroundProcess() { Stop(); }
+
+std::vector<std::string> SanitizerReportFiles() {
+  std::vector<std::string> files;
+  for (const std::string& path : OwnSanitizerLogPaths()) {
+    const std::string child = ChildLogPath(path);
+    const size_t slash = child.rfind('/');
+    const std::string dir =
+        slash == std::string::npos ? "." : child.substr(0, slash);
+    const std::string prefix =
+        (slash == std::string::npos ? child : child.substr(slash + 1)) + ".";
+    DIR* d = opendir(dir.c_str());
+    if (d == nullptr) continue;
+    while (struct dirent* e = readdir(d)) {
+      if (absl::StartsWith(e->d_name, prefix)) {
+        files.push_back(absl::StrCat(dir, "/", e->d_name));
+      }
+    }
+    closedir(d);
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+void CheckSanitizerReports() {
+  static std::mutex mu;
+  static std::set<std::string>* seen = new std::set<std::string>();
+  std::lock_guard<std::mutex> lock(mu);
+  for (const std::string& file : SanitizerReportFiles()) {
+    if (!seen->insert(file).second) continue;
+    ADD_FAILURE() << "sanitizer report of a process this test started (" << file
+                  << "):\n"
+                  << ReadFileOrEmpty(file);
+  }
+}
+
+namespace {
+// The last look, after every test and suite has stopped its processes.
+class SanitizerReportCheck : public ::testing::Environment {
+ public:
+  void TearDown() override { CheckSanitizerReports(); }
+};
+[[maybe_unused]] const bool kSanitizerReportCheckAdded =
+    (::testing::AddGlobalTestEnvironment(new SanitizerReportCheck), true);
+}  // namespace
 
 std::string ReadFileOrEmpty(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -87,6 +87,18 @@ class BackgroundProcess {
   int wait_status_ = 0;
 };
 
+// Sanitizer reports of the processes a test starts. When ASAN_OPTIONS,
+// UBSAN_OPTIONS or LSAN_OPTIONS carries `log_path=P` (tools/sanitize.sh
+// sets it), every child the harness starts gets `log_path=P.t<test pid>`,
+// so its reports (and its children's) land in P.t<test pid>.<pid>. The
+// harness calls CheckSanitizerReports() whenever it reaps a child and
+// after the last test: each report not seen before fails the running test
+// (ADD_FAILURE, with the report). Without a log_path a child's report goes
+// to its stderr (its log) and only its exit status tells.
+void CheckSanitizerReports();
+// The report files CheckSanitizerReports() would look at now (for tests).
+std::vector<std::string> SanitizerReportFiles();
+
 // Reads a whole file; empty string if it does not exist.
 std::string ReadFileOrEmpty(const std::string& path);
 // Writes a file (truncating) with the given mode.

@@ -1,6 +1,14 @@
 #include "tests/harness/subprocess.h"
 
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "gtest/gtest-spi.h"
 #include "gtest/gtest.h"
 #include "tests/harness/net_util.h"
 #include "tests/harness/temp_dir.h"
@@ -40,6 +48,61 @@ TEST(SubprocessTest, MissingProgramIs127) {
   auto r = RunCommand({"/nonexistent/program"});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->exit_code, 127);
+}
+
+// A child that writes a report where a sanitizer runtime would: the file
+// its UBSAN_OPTIONS log_path names, plus ".PID".
+void RunChildWithReport() {
+  auto r =
+      RunCommand({"/bin/sh", "-c",
+                  "p=${UBSAN_OPTIONS##*log_path=}; p=${p%%:*}; "
+                  "echo 'runtime error: made up by the test' > \"$p.$$\""});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->Describe();
+}
+
+// Restores a variable of our environment at scope exit.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = getenv(name)) old_ = old;
+    setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_.has_value()) {
+      setenv(name_, old_->c_str(), 1);
+    } else {
+      unsetenv(name_);
+    }
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+TEST(SubprocessTest, SanitizerReportOfAChildFailsTheTest) {
+  auto dir = TempDir::Create("san");
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  ScopedEnv env("UBSAN_OPTIONS",
+                "print_stacktrace=1:log_path=" + dir->File("ubsan") + ":x=1");
+  EXPECT_NONFATAL_FAILURE(RunChildWithReport(), "made up by the test");
+  std::vector<std::string> files = SanitizerReportFiles();
+  ASSERT_EQ(files.size(), 1u);
+  // The child's own name: ours (t<pid>) then its pid.
+  EXPECT_TRUE(absl::StartsWith(
+      files[0], dir->File(absl::StrCat("ubsan.t", getpid(), "."))))
+      << files[0];
+  // A report fails the test once.
+  CheckSanitizerReports();
+}
+
+TEST(SubprocessTest, SanitizerLogPathIsLeftAloneWithoutOne) {
+  ScopedEnv env("UBSAN_OPTIONS", "print_stacktrace=1:log_path=stderr");
+  auto r = RunCommand({"/bin/sh", "-c", "echo \"$UBSAN_OPTIONS\""});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->out, "print_stacktrace=1:log_path=stderr\n");
+  EXPECT_TRUE(SanitizerReportFiles().empty());
 }
 
 TEST(NetUtilTest, FreePortAndWait) {
