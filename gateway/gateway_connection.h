@@ -204,8 +204,9 @@ class GatewayConnection
   void FlushHeld(Bridge& b);
   void MaybeForget(Bridge& b);
   // Record before forward (gateway/channel_recording.cc): sends what the
-  // gate released; false when the bridge is gone.
-  bool ReleaseGates(Bridge& b);
+  // gate released, data up to *budget bytes (taken off it); false when the
+  // bridge is gone.
+  bool ReleaseGates(Bridge& b, size_t* budget);
   void SendInput(Bridge& b, uint32_t stream, ssh::wire::Bytes data);
   void SendOutput(Bridge& b, uint32_t stream, ssh::wire::Bytes data);
   // The taps' wake (ChannelInfo::wake): posts OnRecorderWake once.

@@ -147,7 +147,8 @@ class GatewayTest : public ::testing::Test {
     ASSERT_TRUE(config.ok()) << config.status();
     GatewayServer::Options options;
     options.config = *config;
-    options.recorder = &recorder_;
+    options.recorder =
+        recorder_override_ != nullptr ? recorder_override_ : &recorder_;
     options.log = [this](std::string_view line) {
       absl::MutexLock lock(&log_mu_);
       log_.append(line.data(), line.size());
@@ -262,6 +263,9 @@ class GatewayTest : public ::testing::Test {
   std::string extra_yaml_;  // appended to gateway.yaml
   // More channel kinds for the "ops" role (forward_test.cc).
   std::vector<storage::ChannelKind> extra_kinds_;
+  // load (#12): the gateway's recorder instead of recorder_ when set
+  // before SetUp (recording_release_test.cc).
+  Recorder* recorder_override_ = nullptr;
 
   // Runs `command` through the gateway on a thread; returns once the
   // host's output contains `marker`.

@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -183,6 +184,14 @@ TEST(GatewayLoadE2eTest, SessionsAndHandshakesSucceedWhileSquattersWait) {
       static_cast<long long>(idle_rss), static_cast<long long>(squatter_rss),
       static_cast<long long>(peak_rss.load()),
       static_cast<long long>(after_rss), static_cast<long long>(kRssBoundKiB));
+
+  // The logs, kept for a failure's post-mortem (Bazel keeps them in
+  // test.outputs).
+  if (const char* out = std::getenv("TEST_UNDECLARED_OUTPUTS_DIR")) {
+    std::ofstream(absl::StrCat(out, "/gateway.log")) << fixture->GatewayLog();
+    std::ofstream(absl::StrCat(out, "/ca.log")) << fixture->CaLog();
+  }
+  if (handshakes.ok()) std::printf("%s", handshakes->out.c_str());
 
   ASSERT_TRUE(sessions.ok()) << sessions.status();
   EXPECT_EQ(sessions->exit_code, 0) << sessions->Describe();

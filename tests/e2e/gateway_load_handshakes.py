@@ -28,23 +28,40 @@ async def run(a):
     cert = asyncssh.read_certificate(a.cert)
     host_key = asyncssh.import_public_key(a.host_key)
     failures = []
+    slow = []
     start = time.monotonic()
     for _ in range(a.count):
+        # The local port, to find the connection in the gateway's log.
+        local = ["?"]
+
+        class Client(asyncssh.SSHClient):
+            def connection_made(self, conn):
+                local[0] = conn.get_extra_info("sockname")[1]
+
+        began = time.monotonic()
+        wall = time.strftime("%H:%M:%S", time.gmtime())
         try:
             conn = await asyncssh.connect(
                 a.host, port=a.port, username=a.user,
                 client_keys=[(key, cert)], known_hosts=([host_key], [], []),
                 agent_path=None, config=None, preferred_auth="publickey",
-                login_timeout=60)
+                login_timeout=60, client_factory=Client)
             conn.close()
             await conn.wait_closed()
         except Exception as e:  # noqa: BLE001 - every failure is counted
-            failures.append(e)
+            failures.append("%s: %s (started %s UTC, local port %s)" %
+                            (type(e).__name__, e, wall, local[0]))
+        took = time.monotonic() - began
+        if took > 10:
+            slow.append("%.1f s (started %s UTC, local port %s)" %
+                        (took, wall, local[0]))
     seconds = time.monotonic() - start
     print("handshakes %d ok %d failed %d seconds %.2f" %
           (a.count, a.count - len(failures), len(failures), seconds))
     for f in failures[:10]:
-        print("failure: %s: %s" % (type(f).__name__, f))
+        print("failure: %s" % f)
+    for s in slow[:20]:
+        print("slow handshake: %s" % s)
     return 0 if not failures else 1
 
 
