@@ -328,6 +328,24 @@ absl::Status ValidateRecord(const v1::RecordingRecord& r) {
   if (r.session_id().empty()) {
     return absl::InvalidArgumentError("record has no session id");
   }
+  // Enum numbers this build does not know would be written as "none" /
+  // "unspecified": two different records with one canonical form.
+  const v1::RecordDirection direction =
+      r.has_data()             ? r.data().direction()
+      : r.has_request()        ? r.request().direction()
+      : r.has_stream_summary() ? r.stream_summary().direction()
+                               : v1::RECORD_DIRECTION_NONE;
+  if (!v1::RecordDirection_IsValid(direction)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("record direction ", static_cast<int>(direction),
+                     " is not a known direction"));
+  }
+  if (r.has_session_end() &&
+      !v1::SessionStatus_IsValid(r.session_end().status())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "session end status ", static_cast<int>(r.session_end().status()),
+        " is not a known status"));
+  }
   const FieldsView f = ViewOf(r);
   if (f.stream > 0x7fffffffu) {
     return absl::InvalidArgumentError("record stream out of range");

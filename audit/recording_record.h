@@ -74,8 +74,9 @@ struct RecordFields {
 };
 
 // kInvalidArgument for a record without a kind, with a seq of 0, a negative
-// offset, fields over the limits, text that is not UTF-8 or holds a NUL, or
-// a stream summary whose sha256 is not 32 bytes.
+// offset, fields over the limits, text that is not UTF-8 or holds a NUL,
+// a stream summary whose sha256 is not 32 bytes, or a direction or session
+// status that is not a known enum number.
 absl::Status ValidateRecord(const v1::RecordingRecord& record);
 
 RecordFields ToFields(const v1::RecordingRecord& record);
