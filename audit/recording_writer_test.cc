@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "audit/recording_reader.h"
 #include "audit/recording_record.h"
 #include "gtest/gtest.h"
@@ -123,6 +125,33 @@ TEST_F(RecordingWriterTest, BrokenChainsAndGapsAreRefused) {
   EXPECT_EQ(s->last_seq(), 5u);
   EXPECT_EQ(writer_->Write("gw-a", "missing", rs).status().code(),
             absl::StatusCode::kNotFound);
+}
+
+// A record the CA holds, sent again with other content under its old
+// hash, is refused (not skipped): at the start of an upload, in the
+// middle of one, and alone (its predecessor's hash comes from the Store).
+TEST_F(RecordingWriterTest, ARecordSentAgainWithOtherContentIsRefused) {
+  ASSERT_TRUE(writer_->Begin("gw-a", meta_).ok());
+  std::vector<v1::RecordingRecord> rs = Chain(5, false);
+  ASSERT_TRUE(writer_->Write("gw-a", "gw-a-1", rs).ok());
+  for (size_t at : {0, 2, 4}) {
+    std::vector<v1::RecordingRecord> again = rs;
+    again[at].mutable_data()->set_bytes("changed!!!");  // hash kept
+    absl::StatusOr<v1::RecordingSession> s =
+        writer_->Write("gw-a", "gw-a-1", again);
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kDataLoss) << at;
+    EXPECT_TRUE(absl::StrContains(s.status().message(),
+                                  absl::StrCat("record ", at + 1, " ")))
+        << s.status();
+    s = writer_->Write("gw-a", "gw-a-1", {again[at]});
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kDataLoss) << at;
+  }
+  // The same records sent again pass, also one alone.
+  EXPECT_TRUE(writer_->Write("gw-a", "gw-a-1", rs).ok());
+  EXPECT_TRUE(writer_->Write("gw-a", "gw-a-1", {rs[3]}).ok());
+  absl::StatusOr<RecordingCheck> check = VerifyRecording(*store_, "gw-a-1");
+  ASSERT_TRUE(check.ok());
+  EXPECT_TRUE(check->intact) << check->problem;
 }
 
 }  // namespace
