@@ -173,6 +173,10 @@ absl::StatusOr<v1::RecordingSession> RecordingWriter::Write(
     e.ended_at = s.started_at + absl::Microseconds(end->offset_us());
     e.status = *status;
     e.expect_last_seq = end->seq();
+    // The channels' byte counts, summed by the Store as their close
+    // records arrived (AppendSessionRecords).
+    e.bytes_in = s.bytes_in;
+    e.bytes_out = s.bytes_out;
     ASSIGN_OR_RETURN(s, store_.EndSession(session_id, e));
   }
   return ToProtoSession(s);
