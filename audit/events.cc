@@ -181,6 +181,10 @@ const std::vector<EventSpec>& Catalogue() {
        W::kGateway,
        "a spool's torn tail (after a crash) was truncated",
        {SP_GW, "torn_bytes", "reason"}},
+      {kEventRecordingDamaged,
+       W::kGateway,
+       "a spool is damaged (not a torn tail) and is kept unrepaired",
+       {SP_GW, "reason"}},
   };
   return *catalogue;
 }

@@ -85,6 +85,9 @@ inline constexpr std::string_view kEventRecordingComplete =
 // A torn spool tail was cut off after a crash.
 inline constexpr std::string_view kEventRecordingRepaired =
     "recording.repaired";
+// A spool is damaged where a crash cannot tear it: kept, not shipped past
+// the damage, never cut automatically.
+inline constexpr std::string_view kEventRecordingDamaged = "recording.damaged";
 
 // Who writes an event of a type.
 enum class EventWriter { kCa, kGateway };

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <array>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -12,7 +13,7 @@
 namespace sallyport::audit {
 namespace {
 
-constexpr std::string_view kDomain = "sallyport.recording.v1";
+constexpr std::string_view kDomain = kRecordingDomain;
 
 void PutU32(std::string& out, uint32_t v) {
   const char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
@@ -328,6 +329,24 @@ absl::Status ValidateRecord(const v1::RecordingRecord& r) {
   if (r.session_id().empty()) {
     return absl::InvalidArgumentError("record has no session id");
   }
+  // Enum numbers this build does not know would be written as "none" /
+  // "unspecified": two different records with one canonical form.
+  const v1::RecordDirection direction =
+      r.has_data()             ? r.data().direction()
+      : r.has_request()        ? r.request().direction()
+      : r.has_stream_summary() ? r.stream_summary().direction()
+                               : v1::RECORD_DIRECTION_NONE;
+  if (!v1::RecordDirection_IsValid(direction)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("record direction ", static_cast<int>(direction),
+                     " is not a known direction"));
+  }
+  if (r.has_session_end() &&
+      !v1::SessionStatus_IsValid(r.session_end().status())) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "session end status ", static_cast<int>(r.session_end().status()),
+        " is not a known status"));
+  }
   const FieldsView f = ViewOf(r);
   if (f.stream > 0x7fffffffu) {
     return absl::InvalidArgumentError("record stream out of range");
@@ -394,6 +413,58 @@ absl::StatusOr<RecordFields> ParseCanonicalBytes(std::string_view bytes) {
   f.value1 = static_cast<int64_t>(v1);
   f.value2 = static_cast<int64_t>(v2);
   return f;
+}
+
+absl::StatusOr<std::optional<uint64_t>> CanonicalLengthOfPrefix(
+    std::string_view prefix) {
+  size_t at = 0;
+  bool short_input = false;
+  // A length-prefixed string of at most `max` bytes; false when the
+  // prefix ends first (short_input) or the length is over `max`.
+  auto str = [&](size_t max, std::string_view want = {}) {
+    if (prefix.size() - at < 4) return !(short_input = true);
+    uint32_t n = 0;
+    for (int i = 0; i < 4; ++i) {
+      n = (n << 8) | static_cast<uint8_t>(prefix[at + i]);
+    }
+    if (n > max) return false;
+    at += 4;
+    if (!want.empty()) {
+      const std::string_view have = prefix.substr(at, n);
+      if (n != want.size() || have != want.substr(0, have.size())) {
+        return false;
+      }
+    }
+    if (prefix.size() - at < n) {
+      at = prefix.size();
+      return !(short_input = true);
+    }
+    at += n;
+    return true;
+  };
+  auto fixed = [&](size_t n) {
+    if (prefix.size() - at < n) return !(short_input = true);
+    at += n;
+    return true;
+  };
+  const bool ok = str(kDomain.size(), kDomain) && str(kMaxRecordNameBytes) &&
+                  fixed(8 + 4 + 8) && str(64) && str(64) && fixed(4) &&
+                  str(kMaxRecordNameBytes) && str(kMaxRecordSummaryBytes) &&
+                  fixed(8 + 8);
+  if (!ok || prefix.size() - at < 4) {
+    if (short_input || (ok && prefix.size() - at < 4)) {
+      return std::optional<uint64_t>();
+    }
+    return absl::DataLossError("malformed recording record");
+  }
+  uint32_t n = 0;
+  for (int i = 0; i < 4; ++i) {
+    n = (n << 8) | static_cast<uint8_t>(prefix[at + i]);
+  }
+  if (n > kMaxRecordDataBytes) {
+    return absl::DataLossError("malformed recording record");
+  }
+  return std::optional<uint64_t>(at + 4 + uint64_t{n});
 }
 
 namespace {

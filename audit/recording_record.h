@@ -33,6 +33,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -44,6 +45,8 @@
 
 namespace sallyport::audit {
 
+// The first string of every record's canonical bytes.
+inline constexpr std::string_view kRecordingDomain = "sallyport.recording.v1";
 inline constexpr std::string_view kRecordingGenesis =
     "0000000000000000000000000000000000000000000000000000000000000000";
 // Limits every record obeys (the Store refuses more).
@@ -74,9 +77,18 @@ struct RecordFields {
 };
 
 // kInvalidArgument for a record without a kind, with a seq of 0, a negative
-// offset, fields over the limits, text that is not UTF-8 or holds a NUL, or
-// a stream summary whose sha256 is not 32 bytes.
+// offset, fields over the limits, text that is not UTF-8 or holds a NUL,
+// a stream summary whose sha256 is not 32 bytes, or a direction or session
+// status that is not a known enum number.
 absl::Status ValidateRecord(const v1::RecordingRecord& record);
+
+// The length of the canonical bytes that `prefix` starts, read from their
+// own string lengths (up to the data's): nullopt when the prefix ends
+// before the data's length, kDataLoss when it cannot start canonical bytes
+// (wrong domain, a length over its limit). The spool reader uses it to
+// tell a torn frame from a frame whose length field was damaged.
+absl::StatusOr<std::optional<uint64_t>> CanonicalLengthOfPrefix(
+    std::string_view prefix);
 
 RecordFields ToFields(const v1::RecordingRecord& record);
 // kInvalidArgument (naming the field) for fields no record produces.

@@ -185,6 +185,29 @@ TEST(RecordingRecordTest, ValidationRefusesWhatTheStoreCannotHold) {
   r = good;
   r.set_session_id("");
   EXPECT_FALSE(ValidateRecord(r).ok());
+  // Enum numbers this build does not know (they would be written as
+  // "none" / "unspecified", so two records would share one hash).
+  const std::vector<v1::RecordingRecord> kinds = OneOfEachKind();
+  r = kinds[1];
+  r.mutable_request()->set_direction(static_cast<v1::RecordDirection>(7));
+  EXPECT_FALSE(ValidateRecord(r).ok());
+  r = kinds[3];
+  r.mutable_data()->set_direction(static_cast<v1::RecordDirection>(3));
+  EXPECT_FALSE(ValidateRecord(r).ok());
+  r.mutable_data()->set_direction(static_cast<v1::RecordDirection>(-1));
+  EXPECT_FALSE(ValidateRecord(r).ok());
+  r = kinds[4];
+  r.mutable_stream_summary()->set_direction(
+      static_cast<v1::RecordDirection>(99));
+  EXPECT_FALSE(ValidateRecord(r).ok());
+  r = kinds[6];
+  r.mutable_session_end()->set_status(static_cast<v1::SessionStatus>(5));
+  EXPECT_FALSE(ValidateRecord(r).ok());
+  r.mutable_session_end()->set_status(v1::SESSION_STATUS_FAILED);
+  EXPECT_TRUE(ValidateRecord(r).ok());
+  r = kinds[3];
+  r.mutable_data()->set_direction(v1::RECORD_DIRECTION_INPUT);
+  EXPECT_TRUE(ValidateRecord(r).ok());
   // Fields a kind does not use are refused when read back.
   RecordFields f = ToFields(good);
   f.data = "x";

@@ -37,6 +37,18 @@ absl::StatusOr<storage::Session> RecordingWriter::Owned(
   return s;
 }
 
+absl::StatusOr<std::string> RecordingWriter::StoredHashBefore(
+    const std::string& session_id, uint64_t seq) {
+  if (seq <= 1) return std::string(kRecordingGenesis);
+  ASSIGN_OR_RETURN(std::vector<storage::SessionRecord> prev,
+                   store_.ListSessionRecords(session_id, seq - 2, 1));
+  if (prev.empty() || prev[0].seq != seq - 1) {
+    return absl::DataLossError(absl::StrCat("record ", seq - 1, " of session ",
+                                            session_id, " is not stored"));
+  }
+  return prev[0].hash;
+}
+
 absl::StatusOr<v1::RecordingSession> RecordingWriter::Begin(
     const std::string& gateway_id, const v1::RecordingSession& session) {
   if (gateway_id.empty()) {
@@ -74,6 +86,11 @@ absl::StatusOr<v1::RecordingSession> RecordingWriter::Write(
   std::string head = s.chain_head;
   std::vector<storage::SessionRecord> batch, stored_again;
   std::optional<v1::RecordingRecord> end;
+  // Re-sent records: the hash of the record before the next one (seq
+  // resent_seq), to check that each re-sent record's content gives its
+  // hash; the Store then checks that hash against the stored one.
+  uint64_t resent_seq = 0;
+  std::string resent_prev;
   auto flush = [&]() -> absl::Status {
     if (batch.empty()) return absl::OkStatus();
     absl::StatusOr<storage::Session> stored =
@@ -90,8 +107,23 @@ absl::StatusOr<v1::RecordingSession> RecordingWriter::Write(
     }
     RETURN_IF_ERROR(ValidateRecord(r));
     if (r.seq() <= s.last_seq) {
-      // Already stored (a re-shipped spool): the Store checks that it is
-      // the very same record.
+      // Already stored (a re-shipped spool): its content must give its
+      // hash from the stored hash before it, and the Store checks that
+      // hash against the stored one: so only the very same record passes.
+      if (r.seq() != resent_seq) {
+        ASSIGN_OR_RETURN(resent_prev, StoredHashBefore(session_id, r.seq()));
+      }
+      v1::RecordingRecord unhashed = r;
+      unhashed.clear_hash();
+      ASSIGN_OR_RETURN(std::string want, RecordHash(resent_prev, unhashed));
+      if (want != r.hash()) {
+        return absl::DataLossError(absl::StrCat(
+            "record ", r.seq(), " of session ", session_id,
+            " was sent again with content that differs from the stored "
+            "record"));
+      }
+      resent_seq = r.seq() + 1;
+      resent_prev = r.hash();
       ASSIGN_OR_RETURN(storage::SessionRecord row, ToStoreRecord(r));
       stored_again.push_back(std::move(row));
       // ship (#14): an end stored before the CA could end the session
@@ -141,6 +173,10 @@ absl::StatusOr<v1::RecordingSession> RecordingWriter::Write(
     e.ended_at = s.started_at + absl::Microseconds(end->offset_us());
     e.status = *status;
     e.expect_last_seq = end->seq();
+    // The channels' byte counts, summed by the Store as their close
+    // records arrived (AppendSessionRecords).
+    e.bytes_in = s.bytes_in;
+    e.bytes_out = s.bytes_out;
     ASSIGN_OR_RETURN(s, store_.EndSession(session_id, e));
   }
   return ToProtoSession(s);

@@ -9,7 +9,9 @@
 //     record that does not continue the chain is refused (DATA_LOSS), so
 //     the stored chain is always whole;
 //   - records already stored are skipped when identical (a re-shipped
-//     spool) and refused when different;
+//     spool) and refused (DATA_LOSS or FAILED_PRECONDITION) when
+//     different: a changed hash, or a changed content under the old hash
+//     (its hash is recomputed from the stored one before it);
 //   - a session_end record ends the session with its status and real time
 //     (start + the record's offset), only once every record before it is
 //     stored.
@@ -46,6 +48,9 @@ class RecordingWriter {
  private:
   absl::StatusOr<storage::Session> Owned(const std::string& gateway_id,
                                          const std::string& session_id);
+  // The stored hash of record seq - 1 (the genesis for seq 1).
+  absl::StatusOr<std::string> StoredHashBefore(const std::string& session_id,
+                                               uint64_t seq);
   storage::Store& store_;
 };
 

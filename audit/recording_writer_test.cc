@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "audit/recording_reader.h"
 #include "audit/recording_record.h"
 #include "gtest/gtest.h"
@@ -123,6 +125,84 @@ TEST_F(RecordingWriterTest, BrokenChainsAndGapsAreRefused) {
   EXPECT_EQ(s->last_seq(), 5u);
   EXPECT_EQ(writer_->Write("gw-a", "missing", rs).status().code(),
             absl::StatusCode::kNotFound);
+}
+
+// A record the CA holds, sent again with other content under its old
+// hash, is refused (not skipped): at the start of an upload, in the
+// middle of one, and alone (its predecessor's hash comes from the Store).
+TEST_F(RecordingWriterTest, ARecordSentAgainWithOtherContentIsRefused) {
+  ASSERT_TRUE(writer_->Begin("gw-a", meta_).ok());
+  std::vector<v1::RecordingRecord> rs = Chain(5, false);
+  ASSERT_TRUE(writer_->Write("gw-a", "gw-a-1", rs).ok());
+  for (size_t at : {0, 2, 4}) {
+    std::vector<v1::RecordingRecord> again = rs;
+    again[at].mutable_data()->set_bytes("changed!!!");  // hash kept
+    absl::StatusOr<v1::RecordingSession> s =
+        writer_->Write("gw-a", "gw-a-1", again);
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kDataLoss) << at;
+    EXPECT_TRUE(absl::StrContains(s.status().message(),
+                                  absl::StrCat("record ", at + 1, " ")))
+        << s.status();
+    s = writer_->Write("gw-a", "gw-a-1", {again[at]});
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kDataLoss) << at;
+  }
+  // The same records sent again pass, also one alone.
+  EXPECT_TRUE(writer_->Write("gw-a", "gw-a-1", rs).ok());
+  EXPECT_TRUE(writer_->Write("gw-a", "gw-a-1", {rs[3]}).ok());
+  absl::StatusOr<RecordingCheck> check = VerifyRecording(*store_, "gw-a-1");
+  ASSERT_TRUE(check.ok());
+  EXPECT_TRUE(check->intact) << check->problem;
+}
+
+// The session's bytes_in/bytes_out (what `spctl sessions ls` shows) are
+// the sum of its channels' close records, also over several uploads and
+// when an upload is sent again.
+TEST_F(RecordingWriterTest, TheSessionEndsWithItsChannelsByteCounts) {
+  ASSERT_TRUE(writer_->Begin("gw-a", meta_).ok());
+  RecordChainer chain("gw-a-1");
+  std::vector<v1::RecordingRecord> rs;
+  auto add = [&](uint32_t channel, auto set) {
+    v1::RecordingRecord r;
+    r.set_channel_id(channel);
+    r.set_offset_us(1000 * static_cast<int64_t>(rs.size() + 1));
+    set(r);
+    ASSERT_TRUE(chain.Append(r).ok());
+    rs.push_back(r);
+  };
+  for (uint32_t ch : {1u, 2u}) {
+    add(ch, [](v1::RecordingRecord& r) {
+      r.mutable_channel_open()->set_type("session");
+    });
+  }
+  add(1, [](v1::RecordingRecord& r) {
+    r.mutable_channel_close()->set_bytes_input(7);
+    r.mutable_channel_close()->set_bytes_output(100);
+  });
+  add(2, [](v1::RecordingRecord& r) {
+    r.mutable_channel_close()->set_bytes_input(3);
+    r.mutable_channel_close()->set_bytes_output(5000000000);
+  });
+  add(0, [](v1::RecordingRecord& r) {
+    r.mutable_session_end()->set_status(v1::SESSION_STATUS_ENDED);
+  });
+  std::vector<v1::RecordingRecord> first(rs.begin(), rs.begin() + 3);
+  ASSERT_TRUE(writer_->Write("gw-a", "gw-a-1", first).ok());
+  // The whole spool again (the first part is stored already).
+  absl::StatusOr<v1::RecordingSession> s = writer_->Write("gw-a", "gw-a-1", rs);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->status(), v1::SESSION_STATUS_ENDED);
+  EXPECT_EQ(s->bytes_input(), 10);
+  EXPECT_EQ(s->bytes_output(), 5000000100);
+  absl::StatusOr<storage::Session> stored = store_->GetSession("gw-a-1");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->bytes_in, 10);
+  EXPECT_EQ(stored->bytes_out, 5000000100);
+  // Sent once more after the end: the counts stay.
+  ASSERT_TRUE(writer_->Write("gw-a", "gw-a-1", rs).ok());
+  stored = store_->GetSession("gw-a-1");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->bytes_in, 10);
+  EXPECT_EQ(stored->bytes_out, 5000000100);
 }
 
 }  // namespace

@@ -241,6 +241,18 @@ absl::Status Shipper::Failed(const std::string& id, Spool& spool,
   Log(absl::StrCat("cannot ship session ", id, " (attempt ", spool.failures,
                    ", next in ", absl::FormatDuration(wait),
                    "): ", status.message()));
+  if (spool.unreadable && !spool.damage_reported) {
+    // hyg: damage that is not a torn tail is never cut automatically; it
+    // is loud once: a log line and an audit event naming where it is.
+    spool.damage_reported = true;
+    v1::RecordingSession meta = spool.meta;
+    if (meta.session_id().empty()) meta.set_session_id(id);
+    Log(absl::StrCat("event=", std::string(kEventRecordingDamaged),
+                     " session=", id, " reason=\"", status.message(),
+                     "\" (the spool is kept, not repaired)"));
+    Event(kEventRecordingDamaged, meta,
+          {{"reason", std::string(status.message())}});
+  }
   return status;
 }
 

@@ -147,8 +147,9 @@ class Shipper {
  private:
   struct Spool {
     std::string path;
-    bool orphan = false;      // present at Start: its process is gone
-    bool unreadable = false;  // damage that is not a torn tail
+    bool orphan = false;           // present at Start: its process is gone
+    bool unreadable = false;       // damage that is not a torn tail
+    bool damage_reported = false;  // its recording.damaged event went out
     bool repaired = false;
     std::optional<SpoolReader> reader;
     v1::RecordingSession meta;

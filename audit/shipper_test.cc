@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
@@ -223,6 +224,56 @@ TEST_F(ShipperTest, DeadProcessSpoolIsRepairedAndClosedAsInterrupted) {
                 "\"a torn last record after a crash was cut\"}",
                 "recording.complete dead alice "
                 "{\"records\":5,\"status\":\"interrupted\"}"}));
+}
+
+// A spool left by a dead process whose second frame has a damaged length
+// (it now runs past the end of the file, records 3 and 4 after it) is not a
+// torn tail: the shipper cuts nothing, keeps the file, does not close the
+// session, and says so once with recording.damaged naming the byte.
+TEST_F(ShipperTest, MidFileDamageIsNotRepairedAndIsReportedOnce) {
+  std::string path;
+  size_t second = 0;
+  {
+    auto w = SpoolWriter::Create(spool_dir_, Meta("hurt"));
+    ASSERT_TRUE(w.ok());
+    RecordChainer chain("hurt");
+    Append(*w, chain, 1, false);
+    second = static_cast<size_t>(w->size());
+    Append(*w, chain, 3, false);
+    path = w->path();
+    ASSERT_TRUE(w->Close().ok());
+  }
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  bytes[second + 2] = '\x7f';  // length 0x7f00+: past the end
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << bytes;
+  }
+  auto shipper = StartShipper();  // present at Start: its process is gone
+  EXPECT_EQ(shipper->RunOnce().code(), absl::StatusCode::kDataLoss);
+  now_ += absl::Hours(1);
+  (void)shipper->RunOnce();
+  EXPECT_TRUE(Exists("hurt"));
+  std::string after;
+  {
+    std::ifstream in(path, std::ios::binary);
+    after.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  EXPECT_EQ(after, bytes);  // nothing cut
+  absl::StatusOr<storage::Session> s = store_->GetSession("hurt");
+  if (s.ok()) {
+    EXPECT_EQ(s->status, storage::SessionStatus::kActive);
+  }
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].rfind("recording.damaged hurt alice ", 0), 0u)
+      << events_[0];
+  EXPECT_NE(events_[0].find(absl::StrCat("at byte ", second, ":")),
+            std::string::npos)
+      << events_[0];
 }
 
 TEST_F(ShipperTest, ResumesFromWhatTheCaAlreadyHas) {

@@ -320,6 +320,7 @@ absl::StatusOr<bool> SpoolReader::ReadFrame(uint8_t& type, std::string& payload,
   for (int i = 0; i < 4; ++i)
     len = (len << 8) | static_cast<uint8_t>(header[i]);
   type = static_cast<uint8_t>(header[4]);
+  frame_length_ = len;
   insane_length_ = len > kMaxSpoolPayloadBytes;
   if (insane_length_ ||
       file_size_ - good_ < kFrameHeaderBytes + len + kCheckBytes) {
@@ -364,9 +365,42 @@ absl::StatusOr<std::optional<v1::RecordingRecord>> SpoolReader::Next() {
   // A bad or short frame. It is a torn tail when nothing good can follow:
   // the frame runs past the end of the file, ends exactly at it, or only
   // zeros (blocks allocated but never written) follow.
-  if (!got && !insane_length_) return std::optional<v1::RecordingRecord>();
+  // hyg: a frame with a sane length that runs past the end of the file is
+  // a torn tail only when the bytes there are the start of the record that
+  // length announces: a length damaged in the middle of the file (the
+  // record's own lengths say it ends earlier, with records after it) must
+  // not make Repair cut the good records after it.
+  if (!got && !insane_length_) {
+    if (file_size_ - good_ < kFrameHeaderBytes + kCheckBytes) {
+      return std::optional<v1::RecordingRecord>();
+    }
+    absl::StatusOr<std::optional<uint64_t>> own = RecordLengthAtGood();
+    if (!own.ok() && !absl::IsDataLoss(own.status())) return own.status();
+    if (own.ok() && (!own->has_value() || **own == frame_length_)) {
+      return std::optional<v1::RecordingRecord>();
+    }
+    return absl::DataLossError(absl::StrCat(
+        path_, ": damaged record after record ", seq_, " at byte ", good_,
+        ": its frame length (", frame_length_,
+        ") runs past the end of the file but ",
+        own.ok() ? absl::StrCat("its record is ", **own, " bytes long")
+                 : std::string("its record is malformed"),
+        " (not a torn tail)"));
+  }
+  // A complete last frame: a torn page, unless its record's own length
+  // says the frame length was damaged (it would cover later records).
   if (got &&
       good_ + kFrameHeaderBytes + payload.size() + kCheckBytes == file_size_) {
+    absl::StatusOr<std::optional<uint64_t>> own =
+        CanonicalLengthOfPrefix(payload);
+    if (own.ok() && own->has_value() && **own != payload.size()) {
+      return absl::DataLossError(absl::StrCat(
+          path_, ": damaged record after record ", seq_, " at byte ", good_,
+          ": its frame length (", payload.size(),
+          ") reaches the end of the "
+          "file but its record is ",
+          **own, " bytes long (not a torn tail)"));
+    }
     return std::optional<v1::RecordingRecord>();
   }
   ASSIGN_OR_RETURN(bool zeros, OnlyZerosFrom(good_));
@@ -381,6 +415,31 @@ absl::Status SpoolReader::Refresh() {
   if (::fstat(fd_, &st) != 0) return Errno("cannot stat", path_, errno);
   file_size_ = std::max<uint64_t>(good_, static_cast<uint64_t>(st.st_size));
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<uint64_t>> SpoolReader::RecordLengthAtGood() {
+  // The canonical bytes' own lengths end within the first
+  // kMaxRecordNameBytes * 2 + kMaxRecordSummaryBytes + 1 KiB of the payload.
+  constexpr uint64_t kPrefix =
+      2 * kMaxRecordNameBytes + kMaxRecordSummaryBytes + 1024;
+  const uint64_t start = good_ + kFrameHeaderBytes;
+  if (start >= file_size_) return std::optional<uint64_t>();
+  std::string buf(
+      static_cast<size_t>(std::min<uint64_t>(kPrefix, file_size_ - start)),
+      '\0');
+  size_t got = 0;
+  while (got < buf.size()) {
+    const ssize_t n = ::pread(fd_, buf.data() + got, buf.size() - got,
+                              static_cast<off_t>(start + got));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno("cannot read", path_, errno);
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  buf.resize(got);
+  return CanonicalLengthOfPrefix(buf);
 }
 
 absl::StatusOr<bool> SpoolReader::OnlyZerosFrom(uint64_t offset) {

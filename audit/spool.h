@@ -18,8 +18,11 @@
 // A gateway killed in the middle of a write leaves a torn last frame: a
 // reader finds it (short frame, or a check that does not match) and Repair
 // truncates exactly that tail, reporting how many bytes went. A bad frame
-// followed by good ones is not a torn tail: it is kDataLoss and nothing is
-// truncated.
+// followed by good ones is not a torn tail: it is kDataLoss (naming the
+// byte offset of the damage) and nothing is truncated. That includes a
+// frame whose length field disagrees with its record's own lengths (the
+// canonical bytes carry them): a length damaged in the middle of the file
+// that now points past its end, or exactly at it.
 #ifndef SALLYPORT_AUDIT_SPOOL_H_
 #define SALLYPORT_AUDIT_SPOOL_H_
 
@@ -132,8 +135,13 @@ class SpoolReader {
   absl::StatusOr<bool> ReadFrame(uint8_t& type, std::string& payload,
                                  std::string& check);
   absl::StatusOr<bool> OnlyZerosFrom(uint64_t offset);
+  // The length of the record whose frame starts at good_, from the
+  // record's own string lengths (CanonicalLengthOfPrefix over what the
+  // file holds after the frame header).
+  absl::StatusOr<std::optional<uint64_t>> RecordLengthAtGood();
   int fd_ = -1;
   bool insane_length_ = false;
+  uint32_t frame_length_ = 0;  // of the frame ReadFrame last looked at
   std::string path_;
   uint64_t file_size_ = 0;
   uint64_t good_ = 0;  // offset after the last good frame

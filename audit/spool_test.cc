@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/harness/temp_dir.h"
 
@@ -81,6 +83,26 @@ class SpoolTest : public ::testing::Test {
     EXPECT_TRUE(w->Close().ok());
     return w->path();
   }
+  // Where each record's frame stops in the spool of Write(id, n), whose
+  // size is `file_size`.
+  static std::vector<size_t> FrameEnds(const std::string& id, int n,
+                                       size_t file_size) {
+    std::vector<size_t> ends;
+    std::string buf;
+    std::vector<v1::RecordingRecord> rs = Records(id, n);
+    for (const auto& r : rs) {
+      if (!SpoolWriter::EncodeFrame(r, buf).ok()) return {};
+    }
+    size_t at = file_size - buf.size();
+    std::string one;
+    for (const auto& r : rs) {
+      one.clear();
+      if (!SpoolWriter::EncodeFrame(r, one).ok()) return {};
+      at += one.size();
+      ends.push_back(at);
+    }
+    return ends;
+  }
   std::unique_ptr<TempDir> dir_;
 };
 
@@ -112,23 +134,8 @@ TEST_F(SpoolTest, EveryTornTailIsRepairedToTheLastWholeRecord) {
   const std::string full = Slurp(path);
   absl::StatusOr<SpoolContents> whole = ReadSpool(path);
   ASSERT_TRUE(whole.ok());
-  // Frame ends: where each record's frame stops.
-  std::vector<size_t> ends;
-  {
-    std::string buf;
-    size_t header = full.size();
-    std::vector<v1::RecordingRecord> rs = Records("s2", 5);
-    for (const auto& r : rs) ASSERT_TRUE(SpoolWriter::EncodeFrame(r, buf).ok());
-    header -= buf.size();
-    size_t at = header;
-    std::string one;
-    for (const auto& r : rs) {
-      one.clear();
-      ASSERT_TRUE(SpoolWriter::EncodeFrame(r, one).ok());
-      at += one.size();
-      ends.push_back(at);
-    }
-  }
+  const std::vector<size_t> ends = FrameEnds("s2", 5, full.size());
+  ASSERT_EQ(ends.size(), 5u);
   // Cut the last record at every length.
   for (size_t cut = ends[3] + 1; cut < ends[4]; ++cut) {
     SCOPED_TRACE(cut);
@@ -170,6 +177,53 @@ TEST_F(SpoolTest, DamageFollowedByRecordsIsNotRepaired) {
   // Not a spool at all.
   Spit(path, "hello");
   EXPECT_EQ(ReadSpool(path).status().code(), absl::StatusCode::kDataLoss);
+}
+
+// A frame length damaged in the middle of the file so that it runs past
+// the end (but is not absurd) looks like a torn tail; the record's own
+// lengths show it is not: reading names the byte and repair cuts nothing.
+// The same for a length that now ends exactly at the end of the file, and
+// for the last frame (a tear never leaves a whole frame with another
+// length). A real tear (every cut) is still repaired (test above).
+TEST_F(SpoolTest, AFrameLengthThatDisagreesWithItsRecordIsNotATornTail) {
+  const std::string path = Write("s4", 5);
+  const std::string full = Slurp(path);
+  const std::vector<size_t> ends = FrameEnds("s4", 5, full.size());
+  ASSERT_EQ(ends.size(), 5u);
+  auto with_length = [&](size_t frame, uint32_t len) {
+    std::string d = full;
+    d[frame] = static_cast<char>(len >> 24);
+    d[frame + 1] = static_cast<char>(len >> 16);
+    d[frame + 2] = static_cast<char>(len >> 8);
+    d[frame + 3] = static_cast<char>(len);
+    return d;
+  };
+  ASSERT_LT(full.size(), kMaxSpoolPayloadBytes);
+  const uint32_t past_end = static_cast<uint32_t>(full.size());
+  // Record 2's frame starts at ends[0], record 5's at ends[3].
+  const uint32_t to_end = static_cast<uint32_t>(full.size() - ends[0] - 5 - 32);
+  for (const auto& [frame, len] : std::vector<std::pair<size_t, uint32_t>>{
+           {ends[0], past_end}, {ends[0], to_end}, {ends[3], past_end}}) {
+    SCOPED_TRACE(absl::StrCat(frame, " ", len));
+    const std::string damaged = with_length(frame, len);
+    Spit(path, damaged);
+    absl::StatusOr<SpoolContents> c = ReadSpool(path);
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kDataLoss) << c.status();
+    EXPECT_TRUE(absl::StrContains(c.status().message(),
+                                  absl::StrCat("at byte ", frame, ":")))
+        << c.status();
+    absl::StatusOr<uint64_t> repaired = RepairSpool(path);
+    EXPECT_EQ(repaired.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_EQ(Slurp(path), damaged);  // nothing truncated
+  }
+  // The records before the damage still read (the shipper ships them).
+  Spit(path, with_length(ends[0], past_end));
+  absl::StatusOr<SpoolReader> reader = SpoolReader::Open(path);
+  ASSERT_TRUE(reader.ok());
+  absl::StatusOr<std::optional<v1::RecordingRecord>> first = reader->Next();
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_EQ((*first)->seq(), 1u);
+  EXPECT_EQ(reader->Next().status().code(), absl::StatusCode::kDataLoss);
 }
 
 TEST_F(SpoolTest, SessionIdsMustBeFileNames) {

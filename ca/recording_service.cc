@@ -65,7 +65,10 @@ grpc::Status RecordingService::UploadRecording(
   }
   audit::RecordingWriter writer(*ctx_.store);
   auto refused = [&](const absl::Status& st) {
-    if (st.code() == absl::StatusCode::kPermissionDenied) {
+    // Loud refusals: another gateway's session, and an integrity failure
+    // (a broken chain, a stored record sent again altered).
+    if (st.code() == absl::StatusCode::kPermissionDenied ||
+        st.code() == absl::StatusCode::kDataLoss) {
       (void)ctx_.audit->Record(audit::kEventRecordingRefused, peer->name,
                                {{"gateway", peer->name},
                                 {"session_id", meta.session_id()},

@@ -134,6 +134,15 @@ TEST_F(RecordingServiceTest, AlteredReshipmentAndGapsAreRefused) {
   auto s = env_->store().GetSession("s2");
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->last_seq, 3u);
+  // A stored record sent again with other content under its old hash:
+  // refused loudly (DATA_LOSS and an audit event), not skipped.
+  EXPECT_FALSE(AuditHas(audit::kEventRecordingRefused, "\"s2\""));
+  auto same = Chain("s2", 3, false);
+  same[1].mutable_data()->set_bytes("altered");
+  grpc::Status sneaky = Upload(gw_a_.channel, Meta("s2"), {same}, &r);
+  EXPECT_EQ(sneaky.error_code(), grpc::StatusCode::DATA_LOSS)
+      << sneaky.error_message();
+  EXPECT_TRUE(AuditHas(audit::kEventRecordingRefused, "\"s2\""));
   // A gap: record 5 after 3.
   const auto more = Chain("s2", 5, false);
   grpc::Status gap = Upload(gw_a_.channel, Meta("s2"), {{more[4]}}, &r);

@@ -186,6 +186,8 @@ class Store {
   // differs. The others must continue the stored seq without a gap
   // (kFailedPrecondition). kNotFound for an unknown session;
   // kFailedPrecondition when new records arrive for an ended session.
+  // The byte counts (value1, value2) of new kChannelClose records are added
+  // to the session's bytes_in and bytes_out.
   // Returns the session with its new head.
   virtual absl::StatusOr<Session> AppendSessionRecords(
       const std::vector<SessionRecord>& records) = 0;

@@ -97,6 +97,12 @@ TEST_P(StoreTest, RecordingRecordsOfEveryKindRoundTrip) {
                 records.begin() + 1, records.end())));
   EXPECT_EQ(head.last_seq, 7u);
   EXPECT_EQ(head.chain_head, records[6].hash);
+  // hyg: the channel close's byte counts went to the session, once.
+  EXPECT_EQ(head.bytes_in, 123);
+  EXPECT_EQ(head.bytes_out, 456789);
+  SP_ASSERT_OK_AND_ASSIGN(head, store_->AppendSessionRecords(records));
+  EXPECT_EQ(head.bytes_in, 123);
+  EXPECT_EQ(head.bytes_out, 456789);
 
   SP_ASSERT_OK_AND_ASSIGN(std::vector<SessionRecord> got,
                           store_->ListSessionRecords("r1", 0, 100));

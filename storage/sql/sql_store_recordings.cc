@@ -1,6 +1,7 @@
 // SqlStore: session recordings (schema version 5) — records with their
 // chain hash, appended gap-free, and the session's chain head.
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -16,8 +17,11 @@ namespace {
 constexpr Statement kLockSessionHead(
     "UPDATE sessions SET last_seq = last_seq WHERE id = $1 "
     "RETURNING last_seq, chain_head, status");
+// hyg: the channel_close records' byte counts add up to the session's
+// bytes_in/bytes_out (what `spctl sessions ls` shows).
 constexpr Statement kSetSessionHead(
-    "UPDATE sessions SET last_seq = $2, chain_head = $3 WHERE id = $1");
+    "UPDATE sessions SET last_seq = $2, chain_head = $3, "
+    "bytes_in = bytes_in + $4, bytes_out = bytes_out + $5 WHERE id = $1");
 constexpr Statement kStoredHashes(
     "SELECT seq, hash FROM session_records WHERE session_id = $1 "
     "AND seq >= $2 AND seq <= $3 ORDER BY seq");
@@ -29,6 +33,15 @@ constexpr Statement kListRecords(
     "SELECT session_id, seq, channel, offset_us, kind, direction, stream, "
     "name, summary, value1, value2, data, hash FROM session_records "
     "WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3");
+
+// a + b for a byte count b (a negative b adds nothing), capped at the
+// int64 maximum.
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  if (b < 0) return a;
+  return a > std::numeric_limits<int64_t>::max() - b
+             ? std::numeric_limits<int64_t>::max()
+             : a + b;
+}
 
 absl::StatusOr<SessionRecord> RecordFromRow(const Row& r) {
   SessionRecord rec;
@@ -140,11 +153,18 @@ absl::StatusOr<Session> SqlStore::AppendSessionRecords(
                            Param::Text(r.hash)})
                       .status());
             }
+            int64_t bytes_in = 0, bytes_out = 0;
+            for (size_t i = first_new; i < records.size(); ++i) {
+              if (records[i].kind != SessionRecordKind::kChannelClose) continue;
+              bytes_in = SaturatingAdd(bytes_in, records[i].value1);
+              bytes_out = SaturatingAdd(bytes_out, records[i].value2);
+            }
             return tx
                 .Exec(kSetSessionHead,
                       {Param::Text(id),
                        Param::Int(static_cast<int64_t>(records.back().seq)),
-                       Param::Text(records.back().hash)})
+                       Param::Text(records.back().hash), Param::Int(bytes_in),
+                       Param::Int(bytes_out)})
                 .status();
           }),
       absl::StrCat("records of ", SessionWhat(id))));
