@@ -6,7 +6,11 @@
 //   openssh -J           ssh -J bastion web01 CMD   (ProxyJump via a 2nd sshd)
 //   openssh terminating  ssh bastion "ssh web01 CMD" (a bastion sshd that
 //                        runs ssh to the target: two full SSH legs)
-//   gateway recorded     ssh -l LOGIN+web01 gateway CMD
+//   gateway null-rec     ssh -l LOGIN+web01 gateway CMD, the gateway with a
+//                        NullRecorder (issue 12's figures): this binary as
+//                        a child (--serve-null, tests/bench/null_gateway.h)
+//   gateway recorded     ssh -l LOGIN+web01 gateway CMD, the real
+//                        sallyport-gateway (spool recorder, shipper)
 //   gateway passthrough  ssh -J gateway web01 CMD
 //
 // Per path: MB/s pulling --bytes (`head -c N /dev/zero` on the target, to
@@ -29,13 +33,14 @@
 //       [--paths=direct,terminating,recorded,...] (substrings; default all)
 //       [--gateway=/abs/path/sallyport-gateway | --gateway=none]
 //       [--gateway-arg=ARG]... [--gateway-b=/abs/path/other-gateway]
-//       [--rounds=N]
+//       [--null-b=/abs/path/other-gateway_bench] [--rounds=N]
 //
 // --gateway-b (an A/B run) starts a second gateway binary from the same
 // enrolled state (own port and metrics port) and adds its rows ("B ...")
 // right after each gateway row, so old and new binaries alternate under
-// the same load; --rounds repeats every row N times (rows printed per
-// round).
+// the same load; --null-b does the same for the null-recorder gateway
+// (another build of this bench, started with --serve-null); --rounds repeats
+// every row N times (rows printed per round).
 //
 // The gateway is the one built with the bench (runfiles) unless --gateway
 // names another; --gateway=none leaves it out.
@@ -61,6 +66,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "tests/bench/null_gateway.h"
 #include "tests/bench/proc_memory.h"
 #include "tests/bench/process_cpu.h"
 #include "tests/bench/ssh_bench_setup.h"
@@ -135,14 +141,17 @@ std::string LoadAverage() {
   return std::string(s.substr(0, s.find(' ')));
 }
 
-// Starts `binary serve` from the state the fixture's gateway enrolled (its
-// config copied with another metrics port) on a free port, for A/B runs.
+// Starts a second gateway from the state the fixture's gateway enrolled
+// (its config copied with another metrics port) on a free port: `binary
+// serve` (A/B runs), or with `null_recorder` `binary --serve-null` (a bench
+// binary: the gateway with a NullRecorder, tests/bench/null_gateway.h).
 absl::StatusOr<std::unique_ptr<BackgroundProcess>> StartSecondGateway(
-    BastionFixture& fx, const std::string& binary,
+    BastionFixture& fx, const std::string& binary, bool null_recorder,
     const std::vector<std::string>& extra, const std::string& dir,
-    uint16_t* port) {
+    const std::string& name, uint16_t* port) {
   // Next to the original: its relative paths (state, files) stay valid.
-  const std::string config = fx.gateway_state_dir() + "/gateway-b.yaml";
+  const std::string config =
+      absl::StrCat(fx.gateway_state_dir(), "/gateway-", name, ".yaml");
   absl::StatusOr<uint16_t> metrics = FreeLoopbackPort();
   if (!metrics.ok()) return metrics.status();
   std::string yaml;
@@ -157,22 +166,32 @@ absl::StatusOr<std::unique_ptr<BackgroundProcess>> StartSecondGateway(
   if (absl::Status st = WriteFile(config, yaml, 0600); !st.ok()) return st;
   absl::StatusOr<uint16_t> p = FreeLoopbackPort();
   if (!p.ok()) return p.status();
-  std::vector<std::string> argv = {binary,     "serve",
-                                   "--config", config,
-                                   "--listen", absl::StrCat("127.0.0.1:", *p)};
-  argv.insert(argv.end(), extra.begin(), extra.end());
+  const std::string listen = absl::StrCat("127.0.0.1:", *p);
+  std::vector<std::string> argv =
+      null_recorder ? std::vector<std::string>{binary, "--serve-null=" + config,
+                                               "--listen=" + listen}
+                    : std::vector<std::string>{binary, "serve",    "--config",
+                                               config, "--listen", listen};
+  if (!null_recorder) argv.insert(argv.end(), extra.begin(), extra.end());
   BackgroundProcess::Options po;
-  po.log_path = dir + "/gateway-b.log";
+  po.log_path = absl::StrCat(dir, "/gateway-", name, ".log");
   absl::StatusOr<std::unique_ptr<BackgroundProcess>> proc =
       BackgroundProcess::Start(argv, po);
   if (!proc.ok()) return proc.status();
   if (absl::Status st = WaitForTcpListener("127.0.0.1", *p, absl::Seconds(60));
       !st.ok()) {
-    return absl::UnavailableError(absl::StrCat(
-        st.message(), "\n", ReadFileOrEmpty(dir + "/gateway-b.log")));
+    return absl::UnavailableError(
+        absl::StrCat(st.message(), "\n", ReadFileOrEmpty(po.log_path)));
   }
   *port = *p;
   return proc;
+}
+
+// This binary (for --serve-null children).
+std::string SelfPath() {
+  char self[4096] = {};
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  return n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string();
 }
 
 int Main(int argc, char** argv) {
@@ -181,12 +200,20 @@ int Main(int argc, char** argv) {
   int idle = 1000;
   std::string gateway = RunfilePath("gateway/sallyport-gateway");
   std::vector<std::string> gateway_args;
-  std::vector<std::string> only;  // --paths: substrings of path names
-  std::string gateway_b;          // --gateway-b: A/B comparison
+  std::vector<std::string> only;   // --paths: substrings of path names
+  std::string gateway_b;           // --gateway-b: A/B comparison
+  std::string null_b;              // --null-b: A/B of the null recorder
+  std::string serve_null, listen;  // child mode (--serve-null)
   int rounds = 1;
   for (int i = 1; i < argc; ++i) {
     absl::string_view a = argv[i];
-    if (absl::ConsumePrefix(&a, "--bytes=")) {
+    if (absl::ConsumePrefix(&a, "--serve-null=")) {
+      serve_null = std::string(a);
+    } else if (absl::ConsumePrefix(&a, "--listen=")) {
+      listen = std::string(a);
+    } else if (absl::ConsumePrefix(&a, "--null-b=")) {
+      null_b = std::string(a);
+    } else if (absl::ConsumePrefix(&a, "--bytes=")) {
       (void)absl::SimpleAtoi(a, &bytes);
     } else if (absl::ConsumePrefix(&a, "--connects=")) {
       (void)absl::SimpleAtoi(a, &connects);
@@ -206,10 +233,11 @@ int Main(int argc, char** argv) {
       std::cerr << "usage: gateway_bench [--bytes=N] [--connects=N] "
                    "[--idle=N] [--paths=A,B] [--gateway=BINARY|none] "
                    "[--gateway-arg=ARG]... [--gateway-b=BINARY] "
-                   "[--rounds=N]\n";
+                   "[--null-b=BENCH_BINARY] [--rounds=N]\n";
       return 2;
     }
   }
+  if (!serve_null.empty()) return ServeNullRecorderGateway(serve_null, listen);
   if (gateway == "none") gateway.clear();
   // Descriptors: 1,000 idle proxied sessions hold a socket each way in
   // the gateway (it inherits the limit) and one each in the client.
@@ -281,36 +309,63 @@ int Main(int argc, char** argv) {
        },
        bastion},
   };
-  std::unique_ptr<BackgroundProcess> gw_b;
-  uint16_t port_b = 0;
-  if (!gateway.empty() && !gateway_b.empty()) {
+  // The second gateways: B (--gateway-b, recording on), the null-recorder
+  // gateway (this binary) and its B (--null-b, another build of this bench).
+  struct Second {
+    std::string name;  // row name
+    std::string binary;
+    bool null_recorder;
+    std::unique_ptr<BackgroundProcess> process;
+    uint16_t port = 0;
+  };
+  std::vector<Second> seconds;
+  if (!gateway.empty()) {
+    seconds.push_back({"gateway null-rec", SelfPath(), true, nullptr});
+    if (!null_b.empty())
+      seconds.push_back({"B gateway null-rec", null_b, true, nullptr});
+    if (!gateway_b.empty())
+      seconds.push_back({"B gateway recorded", gateway_b, false, nullptr});
+  }
+  for (size_t i = 0; i < seconds.size(); ++i) {
+    Second& g = seconds[i];
     absl::StatusOr<std::unique_ptr<BackgroundProcess>> b =
-        StartSecondGateway(fx, gateway_b, gateway_args, tmp->path(), &port_b);
+        StartSecondGateway(fx, g.binary, g.null_recorder, gateway_args,
+                           tmp->path(), absl::StrCat(i), &g.port);
     if (!b.ok()) {
-      std::cerr << "gateway B: " << b.status() << "\n";
+      std::cerr << g.name << ": " << b.status() << "\n";
       return 1;
     }
-    gw_b = *std::move(b);
+    g.process = *std::move(b);
   }
   if (!gateway.empty()) {
     const pid_t gw = fx.gateway_process()->pid();
-    const std::string gw_b_host = absl::StrCat("gateway:", port_b);
+    // Issue 12's figures are for the null recorder: its rows first.
+    for (const Second& g : seconds) {
+      if (!g.null_recorder) continue;
+      paths.push_back({g.name,
+                       with({"-p", absl::StrCat(g.port), "-l", login + "+web01",
+                             "gateway"}),
+                       g.process->pid()});
+    }
     paths.push_back(
         {"gateway recorded", with({"-l", login + "+web01", "gateway"}), gw});
-    if (gw_b) {
-      paths.push_back({"B gateway recorded",
-                       with({"-p", absl::StrCat(port_b), "-l", login + "+web01",
+    for (const Second& g : seconds) {
+      if (g.null_recorder) continue;
+      paths.push_back({g.name,
+                       with({"-p", absl::StrCat(g.port), "-l", login + "+web01",
                              "gateway"}),
-                       gw_b->pid()});
+                       g.process->pid()});
     }
     paths.push_back(
         {"gateway passthrough",
          // The inner connection names the inventory host, not 127.0.0.1.
          with({"-J", "gateway", "-o", "HostName=web01", "web01"}), gw});
-    if (gw_b) {
+    for (const Second& g : seconds) {
+      if (g.null_recorder) continue;
       paths.push_back({"B gateway passthrough",
-                       with({"-J", gw_b_host, "-o", "HostName=web01", "web01"}),
-                       gw_b->pid()});
+                       with({"-J", absl::StrCat("gateway:", g.port), "-o",
+                             "HostName=web01", "web01"}),
+                       g.process->pid()});
     }
   }
 
