@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -15,9 +16,10 @@
 namespace sallyport::audit {
 namespace {
 
-size_t RecordBytes(const v1::RecordingRecord& r) {
-  // What the record costs in the queue: its payload plus a fixed overhead.
-  size_t n = 256;
+// What an item costs in the queue: its payload plus a fixed overhead.
+size_t ItemBytes(const RecorderItem& item) {
+  size_t n = 256 + item.piece.size();
+  const v1::RecordingRecord& r = item.record;
   if (r.has_data()) n += r.data().bytes().size();
   if (r.has_request()) n += r.request().summary().size();
   return n;
@@ -51,28 +53,58 @@ int64_t SessionRecording::OffsetUs(absl::Time at) const {
 }
 
 absl::StatusOr<uint64_t> SessionRecording::Append(v1::RecordingRecord record) {
-  uint64_t seq = 0;
-  {
-    absl::MutexLock lock(&mu_);
-    if (!status_.ok()) return status_;
-    if (ended_) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("the recording of session ", session_id_, " ended"));
-    }
-    seq = queued_seq_ + 1;
-    record.set_session_id(session_id_);
-    record.set_seq(seq);
-    RETURN_IF_ERROR(ValidateRecord(record));
-    // Under mu_, so records reach the queue in seq order.
-    RETURN_IF_ERROR(recorder_.Enqueue(shared_from_this(), std::move(record)));
-    queued_seq_ = seq;
+  absl::MutexLock lock(&mu_);
+  return Queue(&record, nullptr, "");
+}
+
+absl::StatusOr<uint64_t> SessionRecording::AppendHash(
+    std::shared_ptr<StreamHasher> hasher, std::string piece) {
+  absl::MutexLock lock(&mu_);
+  return Queue(nullptr, std::move(hasher), std::move(piece));
+}
+
+absl::StatusOr<uint64_t> SessionRecording::AppendSummary(
+    v1::RecordingRecord record, std::shared_ptr<StreamHasher> hasher) {
+  // A placeholder for the checks here; the writer sets the digest.
+  record.mutable_stream_summary()->set_sha256(std::string(32, '\0'));
+  absl::MutexLock lock(&mu_);
+  return Queue(&record, std::move(hasher), "");
+}
+
+absl::StatusOr<uint64_t> SessionRecording::Queue(
+    v1::RecordingRecord* record, std::shared_ptr<StreamHasher> hasher,
+    std::string piece) {
+  if (!status_.ok()) return status_;
+  if (ended_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the recording of session ", session_id_, " ended"));
   }
-  return seq;
+  SpoolRecorder::Item item;
+  item.session = shared_from_this();
+  item.ticket = queued_ticket_ + 1;
+  item.hasher = std::move(hasher);
+  if (record != nullptr) {
+    record->set_session_id(session_id_);
+    record->set_seq(queued_seq_ + 1);
+    RETURN_IF_ERROR(ValidateRecord(*record));
+    item.has_record = true;
+    item.record = std::move(*record);
+  } else {
+    item.piece = std::move(piece);
+  }
+  // Under mu_, so items reach the queue in order.
+  ASSIGN_OR_RETURN(const bool queued,
+                   recorder_.Enqueue(std::move(item), record != nullptr));
+  if (queued) {
+    ++queued_ticket_;
+    if (record != nullptr) ++queued_seq_;
+  }
+  return queued_ticket_;
 }
 
 uint64_t SessionRecording::last_queued() const {
   absl::MutexLock lock(&mu_);
-  return queued_seq_;
+  return queued_ticket_;
 }
 
 absl::Status SessionRecording::status() const {
@@ -103,11 +135,18 @@ void SessionRecording::End(v1::SessionStatus status,
   if (!ValidateRecord(r).ok()) {
     r.mutable_session_end()->clear_message();
   }
-  absl::Status queued = recorder_.Enqueue(shared_from_this(), std::move(r));
+  SpoolRecorder::Item item;
+  item.session = shared_from_this();
+  item.ticket = queued_ticket_ + 1;
+  item.has_record = true;
+  item.record = std::move(r);
+  absl::StatusOr<bool> queued = recorder_.Enqueue(std::move(item), false);
   if (queued.ok()) {
     ++queued_seq_;
+    ++queued_ticket_;
   } else {
-    status_ = queued;  // the writer closes the file without an end record
+    // The writer closes the file without an end record.
+    status_ = queued.status();
   }
 }
 
@@ -171,21 +210,48 @@ absl::StatusOr<std::shared_ptr<SessionRecording>> SpoolRecorder::OpenSession(
   return s;
 }
 
-absl::Status SpoolRecorder::Enqueue(std::shared_ptr<SessionRecording> session,
-                                    v1::RecordingRecord record) {
-  const size_t bytes = RecordBytes(record);
+absl::StatusOr<bool> SpoolRecorder::Enqueue(Item item, bool coalesce) {
+  SessionRecording& s = *item.session;
+  const size_t data_bytes = item.has_record && item.record.has_data()
+                                ? item.record.data().bytes().size()
+                                : 0;
   absl::MutexLock lock(&mu_);
   if (stopping_) return absl::UnavailableError("the recorder is stopping");
-  if (queue_bytes_ + bytes > options_.max_queue_bytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "the recorder's queue is full (", options_.max_queue_bytes, " bytes)"));
+  Item* tail = s.tail_generation_ == queue_generation_ ? s.tail_ : nullptr;
+  if (coalesce && data_bytes > 0 && tail != nullptr && tail->has_record &&
+      tail->record.has_data() &&
+      tail->record.channel_id() == item.record.channel_id() &&
+      tail->record.data().direction() == item.record.data().direction() &&
+      tail->record.data().ssh_stream() == item.record.data().ssh_stream() &&
+      tail->record.data().bytes().size() + data_bytes <=
+          std::min(options_.coalesce_data_bytes, kDefaultCoalesceDataBytes)) {
+    if (queue_bytes_ + data_bytes > options_.max_queue_bytes) {
+      return QueueFull();
+    }
+    tail->record.mutable_data()->mutable_bytes()->append(
+        item.record.data().bytes());
+    tail->bytes += data_bytes;
+    queue_bytes_ += data_bytes;
+    if (options_.backlog_changed) {
+      options_.backlog_changed(static_cast<int64_t>(queue_bytes_));
+    }
+    return false;
   }
-  queue_bytes_ += bytes;
-  queue_.push_back(Item{std::move(session), std::move(record), bytes});
+  item.bytes = ItemBytes(item);
+  if (queue_bytes_ + item.bytes > options_.max_queue_bytes) return QueueFull();
+  queue_bytes_ += item.bytes;
+  queue_.push_back(std::move(item));
+  s.tail_ = &queue_.back();
+  s.tail_generation_ = queue_generation_;
   if (options_.backlog_changed) {
     options_.backlog_changed(static_cast<int64_t>(queue_bytes_));
   }
-  return absl::OkStatus();
+  return true;
+}
+
+absl::Status SpoolRecorder::QueueFull() const {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the recorder's queue is full (", options_.max_queue_bytes, " bytes)"));
 }
 
 void SpoolRecorder::Run() {
@@ -199,6 +265,7 @@ void SpoolRecorder::Run() {
       };
       mu_.Await(absl::Condition(&ready));
       batch.swap(queue_);
+      ++queue_generation_;
       stop = stopping_ && batch.empty();
     }
     if (!batch.empty()) WriteBatch(batch);
@@ -230,11 +297,28 @@ void SpoolRecorder::WriteBatch(std::deque<Item>& batch) {
   for (Item& item : batch) {
     SessionRecording& s = *item.session;
     freed += item.bytes;
-    if (s.buffer_.empty()) touched.push_back(&s);
+    if (!s.in_batch_) {
+      s.in_batch_ = true;
+      touched.push_back(&s);
+    }
+    s.batch_ticket_ = item.ticket;
+    if (!item.has_record) {
+      item.hasher->Update(item.piece);
+      continue;
+    }
     v1::RecordingRecord& r = item.record;
+    absl::Status st;
+    if (item.hasher != nullptr) {
+      absl::StatusOr<std::string> digest = item.hasher->Finish();
+      if (digest.ok()) {
+        r.mutable_stream_summary()->set_sha256(*digest);
+      } else {
+        st = digest.status();
+      }
+    }
     // The chainer re-derives seq from its own count: equal to the queue's.
     // Encoded and hashed once, straight into the session's write buffer.
-    absl::Status st = SpoolWriter::ChainAndEncodeFrame(s.chain_, r, s.buffer_);
+    if (st.ok()) st = SpoolWriter::ChainAndEncodeFrame(s.chain_, r, s.buffer_);
     if (!st.ok()) {
       absl::MutexLock lock(&s.mu_);
       if (s.status_.ok()) s.status_ = st;
@@ -249,8 +333,9 @@ void SpoolRecorder::WriteBatch(std::deque<Item>& batch) {
     }
   }
   for (SessionRecording* s : touched) {
+    s->in_batch_ = false;
     absl::Status st = s->status();
-    if (st.ok()) {
+    if (st.ok() && !s->buffer_.empty()) {
       {
         absl::MutexLock io(&s->io_mu_);
         st = s->writer_.Write(s->buffer_);
@@ -258,7 +343,6 @@ void SpoolRecorder::WriteBatch(std::deque<Item>& batch) {
       if (st.ok()) {
         spool_bytes_.fetch_add(static_cast<int64_t>(s->buffer_.size()));
         s->dirty_.store(true);
-        s->written_.store(s->chain_.last_seq(), std::memory_order_release);
       } else {
         absl::MutexLock lock(&s->mu_);
         if (s->status_.ok()) {
@@ -267,6 +351,9 @@ void SpoolRecorder::WriteBatch(std::deque<Item>& batch) {
                                       st.message()));
         }
       }
+    }
+    if (st.ok()) {
+      s->written_.store(s->batch_ticket_, std::memory_order_release);
     }
     s->buffer_.clear();
     if (s->end_encoded_ && !s->end_written_.load()) {

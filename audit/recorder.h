@@ -13,6 +13,18 @@
 // (fail closed). The gateway keeps the queue far below it on its own: it
 // consumes a channel's window only after the write, so at most a window per
 // channel direction is queued.
+//
+// Cost per byte (issue 14 benchmark):
+//   - Data records that arrive while the session's previous data record
+//     still waits in the queue (the writer is busy) are coalesced into it
+//     (same channel, direction and stream, up to `coalesce_data_bytes`):
+//     one record, one chain hash and one frame per writer pass instead of
+//     one per SSH packet.
+//   - Streams that are only counted and hashed (exec output past its limit,
+//     file transfers, tunnels) are hashed here too, on the writer thread:
+//     the I/O thread hands over pieces of kHashPieceBytes (AppendHash) and
+//     the record that needs the digest (AppendSummary), in order with the
+//     session's records, so SHA-256 runs beside the forwarding.
 #ifndef SALLYPORT_AUDIT_RECORDER_H_
 #define SALLYPORT_AUDIT_RECORDER_H_
 
@@ -38,6 +50,12 @@
 namespace sallyport::audit {
 
 inline constexpr size_t kDefaultMaxQueueBytes = size_t{256} << 20;
+// Data records are coalesced up to this many bytes, also the most
+// RecorderOptions::coalesce_data_bytes may give: a record must fit one
+// upload message (gateway/spool_tap.h kMaxTapDataRecordBytes).
+inline constexpr size_t kDefaultCoalesceDataBytes = size_t{256} << 10;
+// What a caller of AppendHash gathers before handing it over.
+inline constexpr size_t kHashPieceBytes = size_t{256} << 10;
 
 struct RecorderOptions {
   std::string spool_dir;   // created (0700) when missing
@@ -46,6 +64,8 @@ struct RecorderOptions {
   // New sessions are refused while the spool files add up to more.
   int64_t spool_max_bytes = int64_t{10} << 30;
   size_t max_queue_bytes = kDefaultMaxQueueBytes;
+  // 0: every Append is its own record; at most kDefaultCoalesceDataBytes.
+  size_t coalesce_data_bytes = kDefaultCoalesceDataBytes;
   // Called with the queue's bytes (the gateway's recorder_backlog_bytes
   // gauge) each time they change, from the I/O threads and the writer;
   // must be thread-safe and quick. Optional.
@@ -53,6 +73,19 @@ struct RecorderOptions {
 };
 
 class SpoolRecorder;
+class SessionRecording;
+
+// What waits in the recorder's queue: a record, or a piece to hash.
+struct RecorderItem {
+  std::shared_ptr<SessionRecording> session;
+  uint64_t ticket = 0;
+  bool has_record = false;
+  v1::RecordingRecord record;
+  // With a record: its stream_summary's digest; without: hash `piece`.
+  std::shared_ptr<StreamHasher> hasher;
+  std::string piece;
+  size_t bytes = 0;  // what it counts in the queue
+};
 
 // One recorded session. Thread-safe; Append/End come from the session's
 // executor, the waker is called on the writer thread. Must not outlive
@@ -66,13 +99,27 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
   int64_t OffsetUs(absl::Time at) const;
 
   // Queues a record (its session id and seq are set here, its hash by the
-  // writer) and returns its seq. kResourceExhausted beyond the queue limit,
-  // kFailedPrecondition after End, the write error after one happened.
+  // writer) and returns its ticket: Written(ticket) once it is in the file.
+  // A data record may be coalesced into the session's previous one still
+  // queued (then both have the same ticket). kResourceExhausted beyond the
+  // queue limit, kFailedPrecondition after End, the write error after one
+  // happened.
   absl::StatusOr<uint64_t> Append(v1::RecordingRecord record);
-  // Whether records up to `seq` are in the spool file (write(2) returned).
-  bool Written(uint64_t seq) const {
-    return written_.load(std::memory_order_acquire) >= seq;
+  // Queues `piece` of a stream for `hasher` (which only the writer thread
+  // touches from the first piece on); Written(ticket) once it is hashed.
+  // Errors as Append.
+  absl::StatusOr<uint64_t> AppendHash(std::shared_ptr<StreamHasher> hasher,
+                                      std::string piece);
+  // Queues a stream_summary record whose sha256 the writer sets from
+  // `hasher` (after the pieces queued before it). Errors as Append.
+  absl::StatusOr<uint64_t> AppendSummary(v1::RecordingRecord record,
+                                         std::shared_ptr<StreamHasher> hasher);
+  // Whether everything up to `ticket` is done: records in the spool file
+  // (write(2) returned), pieces hashed.
+  bool Written(uint64_t ticket) const {
+    return written_.load(std::memory_order_acquire) >= ticket;
   }
+  // The last ticket handed out.
   uint64_t last_queued() const;
   // The first write error (the session must end), OK otherwise.
   absl::Status status() const;
@@ -95,13 +142,26 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
         writer_(std::move(writer)),
         chain_(session_id_) {}
 
+  // Under mu_: queues `record` (with the digest of `hasher` for a
+  // summary), or `piece` for `hasher` when `record` is null.
+  absl::StatusOr<uint64_t> Queue(v1::RecordingRecord* record,
+                                 std::shared_ptr<StreamHasher> hasher,
+                                 std::string piece)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   SpoolRecorder& recorder_;
   const std::string session_id_;
   const int64_t start_us_;
-  std::atomic<uint64_t> written_{0};
+  std::atomic<uint64_t> written_{0};  // the last ticket done
 
   mutable absl::Mutex mu_;
   uint64_t queued_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t queued_ticket_ ABSL_GUARDED_BY(mu_) = 0;
+  // Guarded by the recorder's mu_: the last item this session queued,
+  // still in the recorder's queue while tail_generation_ is the queue's
+  // generation (references into a deque stay valid across push_back).
+  RecorderItem* tail_ = nullptr;
+  uint64_t tail_generation_ = 0;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status status_ ABSL_GUARDED_BY(mu_);
   std::function<void()> waker_ ABSL_GUARDED_BY(mu_);
@@ -116,6 +176,8 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
   RecordChainer chain_;
   std::string buffer_;
   bool end_encoded_ = false;
+  bool in_batch_ = false;
+  uint64_t batch_ticket_ = 0;  // the last ticket of this batch
   // Set by the writer, taken by the syncer.
   std::atomic<bool> dirty_{false};        // written since the last fsync
   std::atomic<bool> end_written_{false};  // session_end is in the file
@@ -149,15 +211,14 @@ class SpoolRecorder {
 
  private:
   friend class SessionRecording;
-  struct Item {
-    std::shared_ptr<SessionRecording> session;
-    v1::RecordingRecord record;
-    size_t bytes = 0;
-  };
+  using Item = RecorderItem;
   explicit SpoolRecorder(RecorderOptions options)
       : options_(std::move(options)) {}
-  absl::Status Enqueue(std::shared_ptr<SessionRecording> session,
-                       v1::RecordingRecord record);
+  // Queues `item`, or (`coalesce` and the session's previous item is a
+  // data record of the same channel, direction and stream still queued,
+  // with room) appends its data to that record: then returns false.
+  absl::StatusOr<bool> Enqueue(Item item, bool coalesce);
+  absl::Status QueueFull() const;
   void Run();
   // Writer: encode, write and wake.
   void WriteBatch(std::deque<Item>& batch);
@@ -169,6 +230,8 @@ class SpoolRecorder {
   std::atomic<int64_t> spool_bytes_{0};
   mutable absl::Mutex mu_;
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
+  // Bumped when the writer takes the queue (see SessionRecording::tail_).
+  uint64_t queue_generation_ ABSL_GUARDED_BY(mu_) = 0;
   size_t queue_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // The writer has stopped (the syncer's last pass closes everything).

@@ -9,8 +9,10 @@
 
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
@@ -56,6 +58,8 @@ class RecorderTest : public ::testing::Test {
     options_.spool_dir = dir_->path() + "/spool";
     options_.gateway_id = "gw-1";
     options_.fsync_interval = absl::Milliseconds(50);
+    // One record per Append (coalescing has its own tests below).
+    options_.coalesce_data_bytes = 0;
   }
   std::unique_ptr<TempDir> dir_;
   RecorderOptions options_;
@@ -216,6 +220,169 @@ TEST_F(RecorderTest, AWriteErrorFailsTheSessionAndWakesIt) {
       ReadSpool(SpoolPath(options_.spool_dir, "sess-w"));
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_GE(c->records.size(), 3u);
+}
+
+// A waker that holds the writer thread in its first call until released:
+// what is appended meanwhile waits in the queue.
+class WriterStall {
+ public:
+  std::function<void()> Waker() {
+    return [state = state_] {
+      if (!state->entered.HasBeenNotified()) {
+        state->entered.Notify();
+        state->release.WaitForNotification();
+      }
+    };
+  }
+  void WaitStalled() { state_->entered.WaitForNotification(); }
+  void Release() { state_->release.Notify(); }
+  ~WriterStall() {
+    if (!state_->release.HasBeenNotified()) Release();
+  }
+
+ private:
+  struct State {
+    absl::Notification entered, release;
+  };
+  // Shared with the waker, which may run after the test's end.
+  std::shared_ptr<State> state_ = std::make_shared<State>();
+};
+
+v1::RecordingRecord DataOf(uint32_t channel, v1::RecordDirection direction,
+                           uint32_t stream, const std::string& bytes) {
+  v1::RecordingRecord r;
+  r.set_channel_id(channel);
+  r.mutable_data()->set_direction(direction);
+  r.mutable_data()->set_ssh_stream(stream);
+  r.mutable_data()->set_bytes(bytes);
+  return r;
+}
+
+// issue 14 benchmark: data that arrives while the writer is busy joins the
+// session's previous data record when channel, direction and stream are
+// the same and the sum stays within coalesce_data_bytes; anything else
+// starts a new record. Coalesced appends share a ticket.
+TEST_F(RecorderTest, DataQueuedWhileTheWriterIsBusyIsCoalesced) {
+  options_.coalesce_data_bytes = 10;
+  absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
+      SpoolRecorder::Start(options_);
+  ASSERT_TRUE(rec.ok());
+  auto s = (*rec)->OpenSession(Meta("sess-c"), absl::Now());
+  ASSERT_TRUE(s.ok());
+  WriterStall stall;
+  (*s)->SetWaker(stall.Waker());
+  const auto out = v1::RECORD_DIRECTION_OUTPUT;
+  const auto in = v1::RECORD_DIRECTION_INPUT;
+  absl::StatusOr<uint64_t> t0 = (*s)->Append(DataOf(1, out, 0, "a"));
+  ASSERT_TRUE(t0.ok());
+  stall.WaitStalled();  // "a" is written; the writer is held
+  std::vector<uint64_t> t;
+  for (const v1::RecordingRecord& r :
+       {DataOf(1, out, 0, "bb"), DataOf(1, out, 0, "cc"),    // one record
+        DataOf(1, out, 1, "dd"),                             // stderr
+        DataOf(1, in, 1, "ee"),                              // input
+        DataOf(2, in, 1, "ff"),                              // channel 2
+        DataOf(2, in, 1, "gggg"), DataOf(2, in, 1, "hhhh"),  // 10 bytes
+        DataOf(2, in, 1, "i")}) {                            // 11: new
+    absl::StatusOr<uint64_t> ticket = (*s)->Append(r);
+    ASSERT_TRUE(ticket.ok()) << ticket.status();
+    t.push_back(*ticket);
+  }
+  EXPECT_EQ(t, (std::vector<uint64_t>{2, 2, 3, 4, 5, 5, 5, 6}));
+  EXPECT_EQ((*s)->last_queued(), 6u);
+  EXPECT_FALSE((*s)->Written(2));
+  stall.Release();
+  ASSERT_TRUE(WaitWritten(**s, 6));
+  (*s)->End(v1::SESSION_STATUS_ENDED, "");
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (!(*s)->closed() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  absl::StatusOr<SpoolContents> c =
+      ReadSpool(SpoolPath(options_.spool_dir, "sess-c"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  std::vector<std::string> data;
+  for (const v1::RecordingRecord& r : c->records) {
+    if (r.has_data()) data.push_back(r.data().bytes());
+  }
+  EXPECT_EQ(data, (std::vector<std::string>{"a", "bbcc", "dd", "ee",
+                                            "ffgggghhhh", "i"}));
+  ASSERT_EQ(c->records.size(), 7u);
+  for (size_t i = 0; i < c->records.size(); ++i) {
+    EXPECT_EQ(c->records[i].seq(), i + 1);
+  }
+  EXPECT_EQ((*rec)->queued_bytes(), 0u);
+}
+
+// Pieces handed over with AppendHash are hashed on the writer thread in
+// order, write nothing, and the summary queued after them carries the
+// SHA-256 of all of them; their tickets turn Written once hashed.
+TEST_F(RecorderTest, HashPiecesAreHashedInOrderForTheSummary) {
+  options_.coalesce_data_bytes = kDefaultCoalesceDataBytes;
+  absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
+      SpoolRecorder::Start(options_);
+  ASSERT_TRUE(rec.ok());
+  auto s = (*rec)->OpenSession(Meta("sess-h"), absl::Now());
+  ASSERT_TRUE(s.ok());
+  auto hasher = std::make_shared<StreamHasher>();
+  std::string all;
+  uint64_t last = 0;
+  for (int i = 0; i < 40; ++i) {
+    std::string piece(1000 + 37 * i, static_cast<char>('A' + i % 26));
+    all += piece;
+    absl::StatusOr<uint64_t> ticket = (*s)->AppendHash(hasher, piece);
+    ASSERT_TRUE(ticket.ok()) << ticket.status();
+    EXPECT_EQ(*ticket, last + 1);
+    last = *ticket;
+    // Data between the pieces is not coalesced across them.
+    ASSERT_TRUE((*s)->Append(Data("x")).ok());
+    ++last;
+  }
+  ASSERT_TRUE(WaitWritten(**s, last));
+  v1::RecordingRecord summary;
+  summary.mutable_stream_summary()->set_direction(v1::RECORD_DIRECTION_OUTPUT);
+  summary.mutable_stream_summary()->set_total_bytes(all.size());
+  absl::StatusOr<uint64_t> ticket =
+      (*s)->AppendSummary(std::move(summary), hasher);
+  ASSERT_TRUE(ticket.ok()) << ticket.status();
+  ASSERT_TRUE(WaitWritten(**s, *ticket));
+  (*s)->End(v1::SESSION_STATUS_ENDED, "");
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (!(*s)->closed() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  absl::StatusOr<SpoolContents> c =
+      ReadSpool(SpoolPath(options_.spool_dir, "sess-h"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  // 40 data records, the summary, the end.
+  ASSERT_EQ(c->records.size(), 42u);
+  const v1::RecordingRecord& got = c->records[40];
+  ASSERT_TRUE(got.has_stream_summary());
+  StreamHasher expected;
+  expected.Update(all);
+  EXPECT_EQ(got.stream_summary().sha256(), *expected.Finish());
+  EXPECT_EQ((*rec)->queued_bytes(), 0u);
+}
+
+// A hash piece counts in the queue limit like a record.
+TEST_F(RecorderTest, HashPiecesCountInTheQueueLimit) {
+  options_.max_queue_bytes = 64 * 1024;
+  absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
+      SpoolRecorder::Start(options_);
+  ASSERT_TRUE(rec.ok());
+  auto s = (*rec)->OpenSession(Meta("sess-hq"), absl::Now());
+  ASSERT_TRUE(s.ok());
+  WriterStall stall;
+  (*s)->SetWaker(stall.Waker());
+  ASSERT_TRUE((*s)->Append(Data("a")).ok());
+  stall.WaitStalled();
+  auto hasher = std::make_shared<StreamHasher>();
+  // 256 bytes of overhead per item: these two fill the queue exactly.
+  EXPECT_TRUE((*s)->AppendHash(hasher, std::string(32 * 1024 - 256, 'x')).ok());
+  EXPECT_TRUE((*s)->AppendHash(hasher, std::string(32 * 1024 - 256, 'x')).ok());
+  EXPECT_EQ((*s)->AppendHash(hasher, "y").status().code(),
+            absl::StatusCode::kResourceExhausted);
+  stall.Release();
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "gateway/recording_gate.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace sallyport::gateway {
@@ -12,14 +13,27 @@ bool RecordingGate::MustWait(Side side, const ChannelTap* tap) const {
 void RecordingGate::Hold(Side side, Item::Kind kind, const ChannelTap* tap,
                          uint32_t stream, std::string type,
                          absl::Span<const uint8_t> data) {
+  const uint64_t ticket = tap != nullptr ? tap->LastTicket() : 0;
+  std::deque<Item>& q = queue(side);
+  // Data behind data of the same stream goes out with it: one item (and
+  // one packet to the other side) per recorder pass, not one per packet.
+  if (kind == Item::kData && !q.empty() && q.back().kind == Item::kData &&
+      q.back().stream == stream &&
+      q.back().data.size() + data.size() <= kMaxMergedDataBytes) {
+    Item& last = q.back();
+    last.ticket = std::max(last.ticket, ticket);
+    last.data.insert(last.data.end(), data.begin(), data.end());
+    held_bytes_ += data.size();
+    return;
+  }
   Item item;
   item.kind = kind;
-  item.ticket = tap != nullptr ? tap->LastTicket() : 0;
+  item.ticket = ticket;
   item.stream = stream;
   item.type = std::move(type);
   item.data.assign(data.begin(), data.end());
   held_bytes_ += item.data.size();
-  queue(side).push_back(std::move(item));
+  q.push_back(std::move(item));
 }
 
 std::optional<RecordingGate::Item> RecordingGate::TakeRecorded(

@@ -23,6 +23,10 @@ namespace sallyport::gateway {
 
 class RecordingGate {
  public:
+  // Held data of one stream is merged into one item up to this many bytes
+  // (one SSH packet of the usual 32 KiB maximum).
+  static constexpr size_t kMaxMergedDataBytes = size_t{32} << 10;
+
   enum class Side { kInput, kOutput };  // user → host, host → user
   struct Item {
     enum Kind { kData, kEof, kRequest, kClose } kind = kData;
@@ -36,7 +40,9 @@ class RecordingGate {
   // waits already, or `tap` (may be null: nothing to wait for) has not
   // recorded its last ticket.
   bool MustWait(Side side, const ChannelTap* tap) const;
-  // Queues the next thing of `side` behind the tap's last ticket.
+  // Queues the next thing of `side` behind the tap's last ticket; data
+  // right behind held data of the same stream joins it (the item then
+  // waits for the later ticket).
   void Hold(Side side, Item::Kind kind, const ChannelTap* tap, uint32_t stream,
             std::string type, absl::Span<const uint8_t> data);
   // The oldest item of `side` once `tap` recorded it (removed), else none.

@@ -1,7 +1,9 @@
 #include "gateway/recording_gate.h"
 
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 
 namespace sallyport::gateway {
@@ -82,6 +84,48 @@ TEST(RecordingGate, ReleasesInOrderOnlyWhatWasRecorded) {
   EXPECT_EQ(third->kind, Item::kClose);
   EXPECT_TRUE(gate.empty());
   EXPECT_EQ(gate.held_bytes(), 0u);
+}
+
+// issue 14 benchmark: held data behind held data of the same stream joins
+// it (one item, one packet to the other side), up to kMaxMergedDataBytes;
+// the joined item waits for the later ticket. Another stream, or anything
+// between, starts a new item.
+TEST(RecordingGate, HeldDataOfOneStreamIsMergedUpToTheLimit) {
+  RecordingGate gate;
+  ManualTap tap;
+  auto hold = [&](uint32_t stream, const std::string& s) {
+    (void)tap.Data(absl::Now(), Direction::kOutput, stream, B(s));
+    ASSERT_TRUE(gate.MustWait(Side::kOutput, &tap));
+    gate.Hold(Side::kOutput, Item::kData, &tap, stream, "", B(s));
+  };
+  hold(0, "ab");
+  hold(0, "cd");  // joins "ab" (ticket 2)
+  hold(1, "ef");  // stderr: new
+  hold(0, std::string(RecordingGate::kMaxMergedDataBytes - 1, 'x'));
+  hold(0, "yz");  // over the limit: new
+  (void)tap.Request(absl::Now(), Direction::kOutput, "exit-status", "0");
+  gate.Hold(Side::kOutput, Item::kRequest, &tap, 0, "exit-status", B("0000"));
+  hold(0, "after");  // behind the request: new
+  EXPECT_EQ(gate.held_bytes(), RecordingGate::kMaxMergedDataBytes + 16);
+
+  tap.acked_ = 1;  // "ab" is recorded, "cd" not: the joined item waits
+  EXPECT_FALSE(gate.TakeRecorded(Side::kOutput, &tap).has_value());
+  tap.acked_ = tap.last_;
+  std::vector<std::string> got;
+  while (std::optional<Item> item = gate.TakeRecorded(Side::kOutput, &tap)) {
+    got.push_back(item->kind == Item::kData
+                      ? absl::StrCat(item->stream, ":", item->data.size(), ":",
+                                     std::string(item->data.begin(),
+                                                 item->data.begin() + 2))
+                      : item->type);
+  }
+  EXPECT_EQ(
+      got,
+      (std::vector<std::string>{
+          "0:4:ab", "1:2:ef",
+          absl::StrCat("0:", RecordingGate::kMaxMergedDataBytes - 1, ":xx"),
+          "0:2:yz", "exit-status", "0:5:af"}));
+  EXPECT_TRUE(gate.empty());
 }
 
 }  // namespace

@@ -4,10 +4,13 @@
 // and the session's end.
 #include "gateway/spool_tap.h"
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
+#include "audit/recorder.h"
 #include "audit/recording_record.h"
 #include "audit/shipper.h"
 #include "audit/spool.h"
@@ -271,6 +274,85 @@ TEST_F(SpoolTapTest, DataRecordsAreCappedBelowTheUploadMessageLimit) {
   const size_t k = kMaxTapDataRecordBytes;
   EXPECT_EQ(sizes, (std::vector<size_t>{k, k, 1, k, k, k, k}));
   EXPECT_TRUE(output == at_limit + over + mib);
+}
+
+// issue 14 benchmark: exec output past the limit is hashed on the
+// recorder's writer thread. The data does not wait for it while at most
+// kMaxHashPiecesInFlight (16) pieces are unhashed; one more, and it waits
+// until the writer caught up (bounded memory). The summary still carries
+// the SHA-256 of the whole stream.
+TEST_F(SpoolTapTest, ExecOutputPastTheLimitIsHashedOffTheIoThreadBounded) {
+  const absl::Time t = absl::Now();
+  // Once armed, holds the writer thread in the wake after it did `ticket`
+  // until released.
+  struct Stall {
+    std::atomic<audit::SessionRecording*> session{nullptr};
+    uint64_t ticket = 0;
+    absl::Notification entered, release;
+  };
+  auto stall = std::make_shared<Stall>();
+  ChannelInfo info = Info(1);
+  info.wake = [stall] {
+    audit::SessionRecording* s = stall->session.load();
+    if (s != nullptr && s->Written(stall->ticket) &&
+        !stall->entered.HasBeenNotified()) {
+      stall->entered.Notify();
+      stall->release.WaitForNotification();
+    }
+  };
+  auto exec = recorder_->Attach(info);
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  ChannelTap& tap = **exec;
+  auto wait_recorded = [&] {
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (!tap.Recorded(tap.LastTicket()) && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return tap.Recorded(tap.LastTicket());
+  };
+  ASSERT_TRUE(tap.Request(t, Direction::kInput, "exec", "yes").ok());
+  // The first 1000 bytes (the limit) are kept: a record to wait for.
+  std::string all(1000, 'a');
+  ASSERT_TRUE(tap.Data(t, Direction::kOutput, 0, Bytes(all)).ok());
+  ASSERT_TRUE(wait_recorded());
+  // The rest of the first piece: handed over; the writer hashes it and is
+  // then held.
+  std::shared_ptr<audit::SessionRecording> session = recorder_->Find("sess-1");
+  ASSERT_NE(session, nullptr);
+  stall->ticket = session->last_queued() + 1;  // the first piece
+  stall->session = session.get();
+  const std::string rest(audit::kHashPieceBytes - 1000, 'b');
+  ASSERT_TRUE(tap.Data(t, Direction::kOutput, 0, Bytes(rest)).ok());
+  all += rest;
+  stall->entered.WaitForNotification();
+  // 16 more pieces wait for the held writer; the data need not wait.
+  const std::string piece(audit::kHashPieceBytes, 'z');
+  for (size_t i = 0; i < 16; ++i) {
+    ASSERT_TRUE(tap.Data(t, Direction::kOutput, 0, Bytes(piece)).ok());
+    all += piece;
+  }
+  EXPECT_TRUE(tap.Recorded(tap.LastTicket()));
+  // A 17th unhashed piece: the data waits until the writer caught up.
+  ASSERT_TRUE(tap.Data(t, Direction::kOutput, 0, Bytes(piece)).ok());
+  all += piece;
+  EXPECT_FALSE(tap.Recorded(tap.LastTicket()));
+  stall->release.Notify();
+  EXPECT_TRUE(wait_recorded());
+  ASSERT_TRUE(tap.Data(t, Direction::kOutput, 0, Bytes("tail")).ok());
+  all += "tail";
+  tap.Close(t);
+  const audit::SpoolContents c = Finish();
+  std::vector<v1::StreamSummaryRecord> summaries;
+  std::string output;
+  for (const v1::RecordingRecord& r : c.records) {
+    if (r.has_stream_summary()) summaries.push_back(r.stream_summary());
+    if (r.has_data()) output += r.data().bytes();
+  }
+  EXPECT_EQ(output, all.substr(0, 1000));
+  ASSERT_EQ(summaries.size(), 1u);
+  EXPECT_EQ(summaries[0].total_bytes(), all.size());
+  EXPECT_EQ(summaries[0].recorded_bytes(), 1000u);
+  EXPECT_EQ(summaries[0].sha256(), Sha256(all));
 }
 
 }  // namespace
