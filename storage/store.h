@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -30,6 +31,26 @@
 #include "storage/records.h"
 
 namespace sallyport::storage {
+
+// What one issuance (or one authenticated call) reads, asked for at once
+// with Store::ReadForIssuance (issue 11): one read transaction on SQLite,
+// one round trip on PostgreSQL.
+struct IssuanceReads {
+  // IsRevoked(serial, key_fingerprint) for each.
+  std::vector<std::pair<uint64_t, std::string>> revocations;
+  std::string user;          // GetUser; empty: not read
+  bool roles = false;        // ListRolesForUser(user) too
+  uint64_t certificate = 0;  // GetCertificate; 0: not read
+  std::string host;          // GetHost; empty: not read
+};
+// Their results, each as the single call would return it.
+struct IssuanceSnapshot {
+  std::vector<bool> revoked;  // one per IssuanceReads::revocations
+  std::optional<absl::StatusOr<User>> user;
+  std::vector<Role> roles;
+  std::optional<absl::StatusOr<IssuedCertificate>> certificate;
+  std::optional<absl::StatusOr<Host>> host;
+};
 
 class Store {
  public:
@@ -146,6 +167,12 @@ class Store {
   // True when the serial or the key fingerprint is revoked.
   virtual absl::StatusOr<bool> IsRevoked(uint64_t serial,
                                          std::string_view key_fingerprint) = 0;
+
+  // The reads of `reads` at once. A user, certificate or host that is not
+  // found (or a name the single call refuses) is that field's status; any
+  // other error fails the whole call.
+  virtual absl::StatusOr<IssuanceSnapshot> ReadForIssuance(
+      const IssuanceReads& reads) = 0;
 
   // ------------------------------------------------------------ audit
   // Appends one event atomically: seq = head.seq + 1, prev_hash = head.hash,

@@ -240,6 +240,78 @@ TEST_P(StoreTest, Revocations) {
   EXPECT_FALSE(*store_->IsRevoked(0, ""));
 }
 
+// ReadForIssuance answers as the single calls do, in one go (one read
+// transaction on SQLite, one pipeline on PostgreSQL).
+TEST_P(StoreTest, ReadForIssuanceMatchesTheSingleReads) {
+  User alice;
+  alice.name = "alice";
+  SP_ASSERT_OK(store_->CreateUser(alice));
+  Role role;
+  role.name = "ops";
+  role.logins = {"ubuntu"};
+  SP_ASSERT_OK(store_->CreateRole(role));
+  SP_ASSERT_OK(store_->BindRole("alice", "ops"));
+  SP_ASSERT_OK(store_->CreateHost(MakeHost("web01")));
+  SP_ASSERT_OK_AND_ASSIGN(uint64_t serial, store_->AllocateSerial());
+  SP_ASSERT_OK(store_->RecordCertificate(
+      MakeCert(serial, "alice", CertificatePurpose::kLogin,
+               absl::FromUnixSeconds(1700000000), absl::Hours(8))));
+  Revocation by_key;
+  by_key.key_fingerprint = "SHA256:revoked";
+  by_key.reason = "test";
+  by_key.revoked_by = "admin";
+  SP_ASSERT_OK(store_->Revoke(by_key));
+
+  IssuanceReads reads;
+  reads.revocations = {{serial, ""}, {7, "SHA256:revoked"}, {0, "SHA256:ok"}};
+  reads.user = "alice";
+  reads.roles = true;
+  reads.certificate = serial;
+  reads.host = "web01";
+  SP_ASSERT_OK_AND_ASSIGN(IssuanceSnapshot got, store_->ReadForIssuance(reads));
+  EXPECT_EQ(got.revoked, (std::vector<bool>{false, true, false}));
+  ASSERT_TRUE(got.user.has_value());
+  SP_ASSERT_OK_AND_ASSIGN(User single_user, store_->GetUser("alice"));
+  ASSERT_TRUE(got.user->ok());
+  EXPECT_EQ(**got.user, single_user);
+  SP_ASSERT_OK_AND_ASSIGN(auto single_roles, store_->ListRolesForUser("alice"));
+  EXPECT_EQ(got.roles, single_roles);
+  ASSERT_EQ(got.roles.size(), 1u);
+  ASSERT_TRUE(got.certificate.has_value() && got.certificate->ok());
+  SP_ASSERT_OK_AND_ASSIGN(auto single_cert, store_->GetCertificate(serial));
+  EXPECT_EQ(**got.certificate, single_cert);
+  ASSERT_TRUE(got.host.has_value() && got.host->ok());
+  SP_ASSERT_OK_AND_ASSIGN(Host single_host, store_->GetHost("web01"));
+  EXPECT_EQ(**got.host, single_host);
+  EXPECT_EQ((*got.host)->labels.size(), 3u);
+
+  // Missing records and refused names are the fields' answers; roles are
+  // read only when asked for.
+  IssuanceReads missing;
+  missing.user = "nobody";
+  missing.certificate = serial + 1000;
+  missing.host = std::string(kMaxNameBytes + 1, 'h');  // too long
+  SP_ASSERT_OK_AND_ASSIGN(IssuanceSnapshot none,
+                          store_->ReadForIssuance(missing));
+  EXPECT_TRUE(none.revoked.empty());
+  SP_EXPECT_CODE(*none.user, kNotFound);
+  SP_EXPECT_CODE(*none.certificate, kNotFound);
+  SP_EXPECT_CODE(*none.host, kInvalidArgument);
+  SP_EXPECT_CODE(store_->GetHost(missing.host), kInvalidArgument);
+  EXPECT_TRUE(none.roles.empty());
+  missing.host = "db01";
+  SP_ASSERT_OK_AND_ASSIGN(none, store_->ReadForIssuance(missing));
+  SP_EXPECT_CODE(*none.host, kNotFound);
+  // Nothing asked: nothing read.
+  SP_ASSERT_OK_AND_ASSIGN(none, store_->ReadForIssuance(IssuanceReads()));
+  EXPECT_FALSE(none.user.has_value() || none.host.has_value() ||
+               none.certificate.has_value());
+  // A bad fingerprint fails the whole call, like IsRevoked.
+  IssuanceReads bad;
+  bad.revocations = {{1, std::string("bad\0fp", 6)}};
+  SP_EXPECT_CODE(store_->ReadForIssuance(bad), kInvalidArgument);
+}
+
 TEST_P(StoreTest, CaKeyRotation) {
   CaKey k1;
   k1.fingerprint = "SHA256:ca-one";

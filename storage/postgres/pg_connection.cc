@@ -150,56 +150,51 @@ absl::StatusOr<std::string> PgConnection::Prepare(
   return name;
 }
 
-absl::StatusOr<PGresult*> PgConnection::Run(const Statement& stmt,
-                                            absl::Span<const Param> params) {
-  if (broken_)
-    return absl::UnavailableError(description_ + ": connection lost");
-  ASSIGN_OR_RETURN(std::string name, Prepare(stmt, params));
-  const int n = static_cast<int>(params.size());
-  std::vector<std::string> ints(params.size());
-  std::vector<const char*> values(params.size());
-  std::vector<int> lengths(params.size());
-  std::vector<int> formats(params.size());
-  for (int i = 0; i < n; ++i) {
-    const Param& p = params[i];
-    if (p.is_null()) {
-      values[i] = nullptr;
-      continue;
-    }
-    switch (p.type()) {
-      case Param::Type::kInt:
-        ints[i] = absl::StrCat(p.int_value());
-        values[i] = ints[i].c_str();
-        break;
-      case Param::Type::kBool:
-        values[i] = p.int_value() != 0 ? "t" : "f";
-        break;
-      case Param::Type::kText:
-      case Param::Type::kBlob:
-        // Binary format: the exact bytes with their length, no quoting and
-        // no reliance on NUL termination (text's binary form is its bytes).
-        values[i] = p.bytes().data();
-        lengths[i] = static_cast<int>(p.bytes().size());
-        formats[i] = 1;
-        break;
-    }
-  }
-  PGresult* res =
-      PQexecPrepared(conn_, name.c_str(), n, values.data(), lengths.data(),
-                     formats.data(), /*resultFormat=*/0);
-  const ExecStatusType st = PQresultStatus(res);
-  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-    retryable_conflict_ = false;
-    return res;
-  }
-  absl::Status status = Error(res, "query");
-  PQclear(res);
-  return status;
-}
+namespace {
 
-absl::StatusOr<std::vector<Row>> PgConnection::Query(
-    const Statement& stmt, absl::Span<const Param> params) {
-  ASSIGN_OR_RETURN(PGresult * res, Run(stmt, params));
+// A statement's parameters as libpq takes them (text ints and booleans,
+// binary text and blobs).
+struct EncodedParams {
+  explicit EncodedParams(absl::Span<const Param> params)
+      : ints(params.size()),
+        values(params.size()),
+        lengths(params.size()),
+        formats(params.size()) {
+    for (size_t i = 0; i < params.size(); ++i) {
+      const Param& p = params[i];
+      if (p.is_null()) {
+        values[i] = nullptr;
+        continue;
+      }
+      switch (p.type()) {
+        case Param::Type::kInt:
+          ints[i] = absl::StrCat(p.int_value());
+          values[i] = ints[i].c_str();
+          break;
+        case Param::Type::kBool:
+          values[i] = p.int_value() != 0 ? "t" : "f";
+          break;
+        case Param::Type::kText:
+        case Param::Type::kBlob:
+          // Binary format: the exact bytes with their length, no quoting
+          // and no reliance on NUL termination (text's binary form is its
+          // bytes).
+          values[i] = p.bytes().data();
+          lengths[i] = static_cast<int>(p.bytes().size());
+          formats[i] = 1;
+          break;
+      }
+    }
+  }
+  int count() const { return static_cast<int>(values.size()); }
+
+  std::vector<std::string> ints;
+  std::vector<const char*> values;
+  std::vector<int> lengths;
+  std::vector<int> formats;
+};
+
+std::vector<Row> RowsOf(const PGresult* res) {
   const int rows = PQntuples(res);
   const int cols = PQnfields(res);
   std::vector<Row> out;
@@ -220,7 +215,101 @@ absl::StatusOr<std::vector<Row>> PgConnection::Query(
     }
     out.push_back(std::move(row));
   }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<PGresult*> PgConnection::Run(const Statement& stmt,
+                                            absl::Span<const Param> params) {
+  if (broken_)
+    return absl::UnavailableError(description_ + ": connection lost");
+  ASSIGN_OR_RETURN(std::string name, Prepare(stmt, params));
+  const EncodedParams p(params);
+  PGresult* res =
+      PQexecPrepared(conn_, name.c_str(), p.count(), p.values.data(),
+                     p.lengths.data(), p.formats.data(), /*resultFormat=*/0);
+  const ExecStatusType st = PQresultStatus(res);
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+    retryable_conflict_ = false;
+    return res;
+  }
+  absl::Status status = Error(res, "query");
   PQclear(res);
+  return status;
+}
+
+absl::StatusOr<std::vector<Row>> PgConnection::Query(
+    const Statement& stmt, absl::Span<const Param> params) {
+  ASSIGN_OR_RETURN(PGresult * res, Run(stmt, params));
+  std::vector<Row> out = RowsOf(res);
+  PQclear(res);
+  return out;
+}
+
+absl::StatusOr<std::vector<std::vector<Row>>> PgConnection::QueryBatch(
+    absl::Span<const sql::BatchQuery> queries) {
+  if (broken_)
+    return absl::UnavailableError(description_ + ": connection lost");
+  // Statements this connection has not prepared yet are prepared first
+  // (one round trip each, once per connection).
+  std::vector<std::string> names;
+  names.reserve(queries.size());
+  for (const sql::BatchQuery& q : queries) {
+    ASSIGN_OR_RETURN(std::string name, Prepare(*q.stmt, q.params));
+    names.push_back(std::move(name));
+  }
+  // One pipeline: every query, then a sync; the server answers them all in
+  // one round trip, as one implicit transaction.
+  if (PQenterPipelineMode(conn_) != 1) return Error(nullptr, "pipeline");
+  for (size_t i = 0; i < queries.size(); ++i) {
+    const EncodedParams p(queries[i].params);
+    if (PQsendQueryPrepared(conn_, names[i].c_str(), p.count(), p.values.data(),
+                            p.lengths.data(), p.formats.data(),
+                            /*resultFormat=*/0) != 1) {
+      broken_ = true;  // the pipeline's state is unknown: drop the connection
+      return Error(nullptr, "pipeline");
+    }
+  }
+  if (PQpipelineSync(conn_) != 1) {
+    broken_ = true;
+    return Error(nullptr, "pipeline");
+  }
+  std::vector<std::vector<Row>> out(queries.size());
+  absl::Status first_error;
+  // Each query's result (aborted ones after an error), then its end (null).
+  for (size_t i = 0; i < queries.size(); ++i) {
+    PGresult* res = PQgetResult(conn_);
+    if (res == nullptr) {
+      broken_ = true;
+      return Error(nullptr, "pipeline");
+    }
+    const ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+      out[i] = RowsOf(res);
+    } else if (first_error.ok()) {
+      first_error = st == PGRES_PIPELINE_ABORTED
+                        ? absl::AbortedError(description_ + ": pipeline")
+                        : Error(res, "query");
+    }
+    PQclear(res);
+    PGresult* end = PQgetResult(conn_);
+    if (end != nullptr) {
+      PQclear(end);
+      broken_ = true;
+      return absl::InternalError(description_ + ": pipeline: extra result");
+    }
+  }
+  PGresult* sync = PQgetResult(conn_);
+  const bool synced =
+      sync != nullptr && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+  PQclear(sync);
+  if (!synced || PQexitPipelineMode(conn_) != 1) {
+    broken_ = true;
+    return Error(nullptr, "pipeline");
+  }
+  if (!first_error.ok()) return first_error;
+  retryable_conflict_ = false;
   return out;
 }
 

@@ -34,6 +34,9 @@ class PgConnection final : public sql::Tx {
       const sql::Statement& stmt, absl::Span<const sql::Param> params) override;
   absl::StatusOr<int64_t> Exec(const sql::Statement& stmt,
                                absl::Span<const sql::Param> params) override;
+  // One pipeline (libpq pipeline mode): one round trip for all queries.
+  absl::StatusOr<std::vector<std::vector<sql::Row>>> QueryBatch(
+      absl::Span<const sql::BatchQuery> queries) override;
   absl::Status ExecScript(const char* script) override;
 
   // Transaction control (BEGIN ..., COMMIT, ROLLBACK) through the extended

@@ -109,6 +109,12 @@ class Value {
 
 using Row = std::vector<Value>;
 
+// One read statement of a QueryBatch.
+struct BatchQuery {
+  const Statement* stmt;
+  std::vector<Param> params;
+};
+
 // Statements inside one transaction.
 class Tx {
  public:
@@ -116,6 +122,20 @@ class Tx {
   // Runs a statement that returns rows (SELECT, ... RETURNING).
   virtual absl::StatusOr<std::vector<Row>> Query(
       const Statement& stmt, absl::Span<const Param> params) = 0;
+  // Runs read statements, in order, and returns their rows (one vector per
+  // query). PostgreSQL sends them as one pipeline: one round trip. This
+  // default runs them one after the other.
+  virtual absl::StatusOr<std::vector<std::vector<Row>>> QueryBatch(
+      absl::Span<const BatchQuery> queries) {
+    std::vector<std::vector<Row>> out;
+    out.reserve(queries.size());
+    for (const BatchQuery& q : queries) {
+      absl::StatusOr<std::vector<Row>> rows = Query(*q.stmt, q.params);
+      if (!rows.ok()) return rows.status();
+      out.push_back(*std::move(rows));
+    }
+    return out;
+  }
   // Runs a statement; returns the number of rows it changed.
   virtual absl::StatusOr<int64_t> Exec(const Statement& stmt,
                                        absl::Span<const Param> params) = 0;
@@ -136,9 +156,10 @@ enum class TxMode {
   // COMMITTED (deadlocks retried). SQLite: BEGIN IMMEDIATE (the database
   // write lock, so already serial).
   kReadCommitted,
-  // Read-only and exactly one statement, which is its own transaction: run
-  // without BEGIN and COMMIT (PostgreSQL: one round trip instead of three).
-  // A second statement is kInternal (OneStatementTx).
+  // Read-only and exactly one statement (or one QueryBatch), which is its
+  // own transaction: run without BEGIN and COMMIT (PostgreSQL: one round
+  // trip instead of three; a QueryBatch is one pipeline, one implicit
+  // transaction). A second statement is kInternal (OneStatementTx).
   kReadOne,
 };
 
@@ -156,6 +177,11 @@ class OneStatementTx final : public Tx {
                                absl::Span<const Param> params) override {
     if (absl::Status s = Take(); !s.ok()) return s;
     return inner_.Exec(stmt, params);
+  }
+  absl::StatusOr<std::vector<std::vector<Row>>> QueryBatch(
+      absl::Span<const BatchQuery> queries) override {
+    if (absl::Status s = Take(); !s.ok()) return s;
+    return inner_.QueryBatch(queries);
   }
   absl::Status ExecScript(const char*) override {
     return absl::InternalError("a kReadOne transaction cannot run a script");

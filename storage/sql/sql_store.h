@@ -77,6 +77,8 @@ class SqlStore : public Store {
       int64_t after_id) override;
   absl::StatusOr<bool> IsRevoked(uint64_t serial,
                                  std::string_view key_fingerprint) override;
+  absl::StatusOr<IssuanceSnapshot> ReadForIssuance(
+      const IssuanceReads& reads) override;
 
   absl::StatusOr<IssuedCertificate> RecordCertificateWithAudit(
       const IssuedCertificate& cert, const AuditEventInput& event) override;
@@ -139,6 +141,10 @@ class SqlStore : public Store {
     return db_->Transact(mode, fn);
   }
   absl::StatusOr<CaKey> InsertCaKey(Tx& tx, const CaKey& key);
+  // Runs one read statement as its own transaction; `what` names it in
+  // errors.
+  absl::StatusOr<std::vector<Row>> ReadOne(BatchQuery query,
+                                           std::string_view what);
   // `cert` validated and with its times set (PrepareCertificate).
   absl::StatusOr<IssuedCertificate> PrepareCertificate(
       const IssuedCertificate& in);
@@ -208,6 +214,24 @@ absl::Status Describe(absl::Status status, std::string_view what);
 absl::Status ValidateLimit(int limit);
 // kNotFound "<what> not found".
 absl::Status NotFound(std::string_view what);
+
+// The single reads ReadForIssuance batches (sql_store_identity.cc,
+// sql_store_inventory.cc): each read's query and the parse of its rows
+// (kNotFound when there are none).
+BatchQuery UserQuery(std::string_view name);
+absl::StatusOr<User> UserFromRows(const std::vector<Row>& rows,
+                                  std::string_view name);
+BatchQuery RolesForUserQuery(std::string_view name);
+absl::StatusOr<std::vector<Role>> RolesFromRows(const std::vector<Row>& rows);
+BatchQuery HostQuery(std::string_view name);
+absl::StatusOr<Host> HostFromRows(const std::vector<Row>& rows,
+                                  std::string_view name);
+BatchQuery CertificateQuery(uint64_t serial);
+absl::StatusOr<IssuedCertificate> CertificateFromRows(
+    const std::vector<Row>& rows, uint64_t serial);
+// kInvalidArgument for a bad fingerprint; a revocation row when revoked.
+absl::StatusOr<BatchQuery> RevokedQuery(uint64_t serial,
+                                        std::string_view key_fingerprint);
 
 }  // namespace sallyport::storage::sql
 

@@ -92,6 +92,8 @@ constexpr Statement kListBindingsForUser(
     "SELECT user_name, role_name, created_at_us FROM role_bindings "
     "WHERE user_name = $1");
 
+}  // namespace
+
 User UserFromRow(const Row& r) {
   User u;
   u.name = r[0].AsBytes();
@@ -126,6 +128,22 @@ absl::StatusOr<std::vector<Role>> RolesFromRows(const std::vector<Row>& rows) {
             [](const Role& a, const Role& b) { return a.name < b.name; });
   return roles;
 }
+
+BatchQuery UserQuery(std::string_view name) {
+  return {&kSelectUser, {Param::Text(name)}};
+}
+
+BatchQuery RolesForUserQuery(std::string_view name) {
+  return {&kListRolesForUser, {Param::Text(name)}};
+}
+
+absl::StatusOr<User> UserFromRows(const std::vector<Row>& rows,
+                                  std::string_view name) {
+  if (rows.empty()) return NotFound(absl::StrCat("user ", Quote(name)));
+  return UserFromRow(rows[0]);
+}
+
+namespace {
 
 RoleBinding BindingFromRow(const Row& r) {
   return RoleBinding{r[0].AsBytes(), r[1].AsBytes(), TimeValue(r[2])};
@@ -182,17 +200,9 @@ absl::StatusOr<User> SqlStore::CreateUser(const User& in) {
 
 absl::StatusOr<User> SqlStore::GetUser(std::string_view name) {
   RETURN_IF_ERROR(ValidateText("user name", name, kMaxNameBytes, true));
-  std::vector<Row> rows;
-  RETURN_IF_ERROR(
-      Describe(Transact(TxMode::kReadOne,
-                        [&](Tx& tx) -> absl::Status {
-                          ASSIGN_OR_RETURN(
-                              rows, tx.Query(kSelectUser, {Param::Text(name)}));
-                          return absl::OkStatus();
-                        }),
-               UserWhat(name)));
-  if (rows.empty()) return NotFound(UserWhat(name));
-  return UserFromRow(rows[0]);
+  ASSIGN_OR_RETURN(std::vector<Row> rows,
+                   ReadOne(UserQuery(name), UserWhat(name)));
+  return UserFromRows(rows, name);
 }
 
 absl::StatusOr<std::vector<User>> SqlStore::ListUsers() {
@@ -565,14 +575,8 @@ absl::StatusOr<std::vector<RoleBinding>> SqlStore::ListRoleBindings(
 absl::StatusOr<std::vector<Role>> SqlStore::ListRolesForUser(
     std::string_view user) {
   RETURN_IF_ERROR(ValidateText("user name", user, kMaxNameBytes, true));
-  std::vector<Row> rows;
-  RETURN_IF_ERROR(Describe(Transact(TxMode::kReadOne,
-                                    [&](Tx& tx) -> absl::Status {
-                                      ASSIGN_OR_RETURN(
-                                          rows, tx.Query(kListRolesForUser,
-                                                         {Param::Text(user)}));
-                                      return absl::OkStatus();
-                                    }),
+  ASSIGN_OR_RETURN(std::vector<Row> rows,
+                   ReadOne(RolesForUserQuery(user),
                            absl::StrCat("roles of ", UserWhat(user))));
   return RolesFromRows(rows);
 }

@@ -90,6 +90,8 @@ std::string HostWhat(std::string_view name) {
   return absl::StrCat("host ", Quote(name));
 }
 
+}  // namespace
+
 absl::StatusOr<Host> HostFromRow(const Row& r) {
   Host h;
   h.name = r[0].AsBytes();
@@ -104,6 +106,8 @@ absl::StatusOr<Host> HostFromRow(const Row& r) {
   return h;
 }
 
+namespace {
+
 absl::Status InsertLabels(Tx& tx, const Host& host) {
   for (const auto& [key, value] : host.labels) {
     RETURN_IF_ERROR(
@@ -113,6 +117,8 @@ absl::Status InsertLabels(Tx& tx, const Host& host) {
   }
   return absl::OkStatus();
 }
+
+}  // namespace
 
 absl::StatusOr<IssuedCertificate> CertificateFromRow(const Row& r) {
   IssuedCertificate c;
@@ -133,6 +139,47 @@ absl::StatusOr<IssuedCertificate> CertificateFromRow(const Row& r) {
   c.issued_at = TimeValue(r[9]);
   return c;
 }
+
+BatchQuery HostQuery(std::string_view name) {
+  return {&kSelectHostWithLabels, {Param::Text(name)}};
+}
+
+absl::StatusOr<Host> HostFromRows(const std::vector<Row>& rows,
+                                  std::string_view name) {
+  if (rows.empty()) return NotFound(HostWhat(name));
+  ASSIGN_OR_RETURN(Host host, HostFromRow(rows[0]));
+  for (const Row& r : rows) {
+    if (!r[7].is_null()) host.labels[r[7].AsBytes()] = r[8].AsBytes();
+  }
+  return host;
+}
+
+BatchQuery CertificateQuery(uint64_t serial) {
+  return {&kSelectCertificate, {SerialParam(serial)}};
+}
+
+absl::StatusOr<IssuedCertificate> CertificateFromRows(
+    const std::vector<Row>& rows, uint64_t serial) {
+  if (rows.empty()) {
+    return NotFound(absl::StrCat("certificate serial ", serial));
+  }
+  return CertificateFromRow(rows[0]);
+}
+
+absl::StatusOr<BatchQuery> RevokedQuery(uint64_t serial,
+                                        std::string_view key_fingerprint) {
+  RETURN_IF_ERROR(
+      ValidateText("key fingerprint", key_fingerprint, kMaxNameBytes, false));
+  // A serial outside 1..kMaxSerial cannot have been recorded; -1 matches
+  // nothing. An empty fingerprint matches nothing either (NULL).
+  const int64_t s =
+      (serial == 0 || serial > kMaxSerial) ? -1 : static_cast<int64_t>(serial);
+  std::optional<std::string> fp;
+  if (!key_fingerprint.empty()) fp = std::string(key_fingerprint);
+  return BatchQuery{&kIsRevoked, {Param::Int(s), Param::OptText(fp)}};
+}
+
+namespace {
 
 Revocation RevocationFromRow(const Row& r) {
   Revocation rev;
@@ -192,21 +239,9 @@ absl::StatusOr<Host> SqlStore::CreateHost(const Host& in) {
 
 absl::StatusOr<Host> SqlStore::GetHost(std::string_view name) {
   RETURN_IF_ERROR(ValidateText("host name", name, kMaxNameBytes, true));
-  std::vector<Row> rows;
-  RETURN_IF_ERROR(Describe(Transact(TxMode::kReadOne,
-                                    [&](Tx& tx) -> absl::Status {
-                                      ASSIGN_OR_RETURN(
-                                          rows, tx.Query(kSelectHostWithLabels,
-                                                         {Param::Text(name)}));
-                                      return absl::OkStatus();
-                                    }),
-                           HostWhat(name)));
-  if (rows.empty()) return NotFound(HostWhat(name));
-  ASSIGN_OR_RETURN(Host host, HostFromRow(rows[0]));
-  for (const Row& r : rows) {
-    if (!r[7].is_null()) host.labels[r[7].AsBytes()] = r[8].AsBytes();
-  }
-  return host;
+  ASSIGN_OR_RETURN(std::vector<Row> rows,
+                   ReadOne(HostQuery(name), HostWhat(name)));
+  return HostFromRows(rows, name);
 }
 
 absl::StatusOr<std::vector<Host>> SqlStore::ListHosts() {
@@ -279,17 +314,9 @@ absl::Status SqlStore::DeleteHost(std::string_view name) {
 absl::StatusOr<IssuedCertificate> SqlStore::GetCertificate(uint64_t serial) {
   const std::string what = absl::StrCat("certificate serial ", serial);
   if (serial == 0 || serial > kMaxSerial) return NotFound(what);
-  std::vector<Row> rows;
-  RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kReadOne,
-               [&](Tx& tx) -> absl::Status {
-                 ASSIGN_OR_RETURN(
-                     rows, tx.Query(kSelectCertificate, {SerialParam(serial)}));
-                 return absl::OkStatus();
-               }),
-      what));
-  if (rows.empty()) return NotFound(what);
-  return CertificateFromRow(rows[0]);
+  ASSIGN_OR_RETURN(std::vector<Row> rows,
+                   ReadOne(CertificateQuery(serial), what));
+  return CertificateFromRows(rows, serial);
 }
 
 absl::StatusOr<std::vector<IssuedCertificate>> SqlStore::ListCertificates(
@@ -379,26 +406,10 @@ absl::StatusOr<std::vector<Revocation>> SqlStore::ListRevocations(
 
 absl::StatusOr<bool> SqlStore::IsRevoked(uint64_t serial,
                                          std::string_view key_fingerprint) {
-  RETURN_IF_ERROR(
-      ValidateText("key fingerprint", key_fingerprint, kMaxNameBytes, false));
-  // A serial outside 1..kMaxSerial cannot have been recorded; -1 matches
-  // nothing. An empty fingerprint matches nothing either (NULL).
-  const int64_t s =
-      (serial == 0 || serial > kMaxSerial) ? -1 : static_cast<int64_t>(serial);
-  std::optional<std::string> fp;
-  if (!key_fingerprint.empty()) fp = std::string(key_fingerprint);
-  bool revoked = false;
-  RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kReadOne,
-               [&](Tx& tx) -> absl::Status {
-                 ASSIGN_OR_RETURN(
-                     std::vector<Row> rows,
-                     tx.Query(kIsRevoked, {Param::Int(s), Param::OptText(fp)}));
-                 revoked = !rows.empty();
-                 return absl::OkStatus();
-               }),
-      "revocation check"));
-  return revoked;
+  ASSIGN_OR_RETURN(BatchQuery query, RevokedQuery(serial, key_fingerprint));
+  ASSIGN_OR_RETURN(std::vector<Row> rows,
+                   ReadOne(std::move(query), "revocation check"));
+  return !rows.empty();
 }
 
 // ------------------------------------------------------------ CA keys
