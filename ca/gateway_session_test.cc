@@ -490,6 +490,40 @@ TEST_P(GatewaySessionTest, AJumpIsPassedThroughRecordedOrRefusedOnce) {
   EXPECT_EQ(CountEvents(kEventJumpAllowed, "\"host\":\"web01\""), 1);
 }
 
+// `record: never` (issue 11): both RPCs carry it to the gateway when every
+// role that allows the request says never; one allowing role that says
+// always wins (recording is the safe side). A role that does not allow the
+// request (db: other logins and hosts) has no say.
+TEST_P(GatewaySessionTest, RecordNeverReachesTheGatewayAndAlwaysWins) {
+  absl::StatusOr<storage::Role> ops = env_->store().GetRole("ops");
+  ASSERT_TRUE(ops.ok()) << ops.status();
+  ops->record = storage::RecordMode::kNever;
+  ASSERT_TRUE(env_->store().UpdateRole(*ops).ok());
+  gw::AuthorizeChannelResponse a = Authorize(login_, "web01", "exec");
+  EXPECT_TRUE(a.allowed()) << a.reason();
+  EXPECT_EQ(a.record(), "never");
+  gw::IssueSessionCertificateResponse issued;
+  grpc::Status st = IssueSession(gateway_.channel, login_, "web01", &issued);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(issued.record(), "never");
+
+  storage::Role recorded = *ops;
+  recorded.name = "ops-recorded";
+  recorded.record = storage::RecordMode::kAlways;
+  recorded.channels = {storage::ChannelKind::kExec};
+  ASSERT_TRUE(env_->store().CreateRole(recorded).ok());
+  ASSERT_TRUE(env_->store().BindRole("alice", "ops-recorded").ok());
+  a = Authorize(login_, "web01", "exec");
+  EXPECT_TRUE(a.allowed()) << a.reason();
+  EXPECT_EQ(a.record(), "always");
+  // A shell only ops allows: never for that channel decision...
+  EXPECT_EQ(Authorize(login_, "web01", "shell").record(), "never");
+  // ...but the session, which may carry the exec, is recorded.
+  st = IssueSession(gateway_.channel, login_, "web01", &issued, "s-5678");
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(issued.record(), "always");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, GatewaySessionTest,
                          ::testing::Values(Backend::kSqlite,
                                            Backend::kPostgres),

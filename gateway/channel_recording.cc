@@ -150,9 +150,11 @@ bool GatewayConnection::AttachTap(Bridge& b) {
   b.info.wake = RecorderWake();
   b.info.record_input = record_input_;
   absl::StatusOr<std::unique_ptr<ChannelTap>> tap =
-      proxy_.options().recorder->Attach(b.info);
+      SessionRecorder().Attach(b.info);
   if (tap.ok()) {
     b.tap = std::move(*tap);
+    // `record: never`: a tap that keeps nothing, and no recording event.
+    if (record_never_) return true;
     observer().AuditEvent(
         log_conn_, audit::kEventRecordingStarted,
         {{"channel", int64_t{b.down.id()}}, {"kind", b.type}});

@@ -193,7 +193,8 @@ void GatewayConnection::OpenJump(Channel ch, Bytes extra) {
         }
         StartRelay(ch, record.name(), HostPort(host, port), passthrough,
                    record.address(),
-                   static_cast<uint16_t>(passthrough ? record.port() : port));
+                   static_cast<uint16_t>(passthrough ? record.port() : port),
+                   a.record());
       },
       port);
 }
@@ -201,7 +202,7 @@ void GatewayConnection::OpenJump(Channel ch, Bytes extra) {
 void GatewayConnection::StartRelay(Channel ch, const std::string& host,
                                    const std::string& destination,
                                    bool passthrough, std::string address,
-                                   uint16_t port) {
+                                   uint16_t port, std::string_view record) {
   ChannelInfo info;
   info.session_id = session_id_;
   info.user = user_;
@@ -211,7 +212,7 @@ void GatewayConnection::StartRelay(Channel ch, const std::string& host,
   info.type = "direct-tcpip";
   info.destination = destination;
   absl::StatusOr<std::unique_ptr<ChannelTap>> tap =
-      proxy_.options().recorder->Attach(info);
+      RecorderFor(record).Attach(info);
   const std::string via = absl::StrCat(Safe(address), ":", port);
   // Passthrough records the events only: the bytes are the user's own
   // end-to-end encrypted SSH connection.
@@ -561,7 +562,7 @@ void GatewayConnection::OpenReverse(Channel up, const std::string& type,
   b->info.destination = destination;
   b->info.wake = RecorderWake();  // rec (#14): record before forward
   absl::StatusOr<std::unique_ptr<ChannelTap>> tap =
-      proxy_.options().recorder->Attach(b->info);
+      SessionRecorder().Attach(b->info);
   if (tap.ok()) {
     b->tap = std::move(*tap);
     by_up_[up.id()] = b.get();

@@ -369,6 +369,7 @@ void GatewayConnection::AuthDecided(
   user_counted_ = !origin_.has_value();
   session_cert_ = std::move(*r);
   record_best_effort_ = session_cert_->record_mode() == "best_effort";
+  record_never_ = session_cert_->record() == "never";
   if (session_cert_->has_record_input()) {
     record_input_ = session_cert_->record_input();
   }
@@ -395,6 +396,18 @@ void GatewayConnection::OnAuthenticated(ssh::session::Session&) {
 }
 
 void GatewayConnection::OnEnd(ssh::session::Session&, const absl::Status&) {}
+
+Recorder& GatewayConnection::SessionRecorder() {
+  return RecorderFor(record_never_ ? "never" : "always");
+}
+
+Recorder& GatewayConnection::RecorderFor(std::string_view record) {
+  // Only an explicit "never" turns recording off: anything else (empty,
+  // unknown) records, so a CA that says nothing fails safe.
+  static NullRecorder* const unrecorded = new NullRecorder();
+  if (record == "never") return *unrecorded;
+  return *proxy_.options().recorder;
+}
 
 // ------------------------------------------------------------ upstream
 

@@ -269,10 +269,12 @@ class GatewayConnection
   void RejectOpen(ssh::session::Channel ch, ssh::connection::OpenFailure reason,
                   const std::string& why);
   // Relays the pending channel `ch` to address:port once connected:
-  // passthrough (events only) or a recorded port forward.
+  // passthrough (events only) or a recorded port forward; `record` is
+  // the decision's (AuthorizeChannelResponse.record): "never" spools
+  // nothing (RecorderFor).
   void StartRelay(ssh::session::Channel ch, const std::string& host,
                   const std::string& destination, bool passthrough,
-                  std::string address, uint16_t port);
+                  std::string address, uint16_t port, std::string_view record);
   TcpRelay* FindRelay(uint32_t id);
   // A new channel got `id`: whatever still waited on an old channel of
   // that id (timed out before it was answered) is dropped.
@@ -361,6 +363,18 @@ class GatewayConnection
   // The session's recording policy (IssueSessionCertificateResponse).
   bool record_best_effort_ = false;
   std::optional<bool> record_input_;
+  // The session's `record` (IssueSessionCertificateResponse.record, the
+  // roles' `record: always|never`, recording winning when they disagree):
+  // true only for exactly "never". Then no channel content reaches the
+  // spool (SessionRecorder is a NullRecorder); the audit events (session
+  // start/end, channel open/close, commands) are sent as for any session.
+  bool record_never_ = false;
+  // The recorder of this session's channels: options().recorder, or a
+  // NullRecorder when record_never_.
+  Recorder& SessionRecorder();
+  // As SessionRecorder for a relay a jump-only connection decided with
+  // `record` (AuthorizeChannelResponse.record).
+  Recorder& RecorderFor(std::string_view record);
 
   // Forwarding state (gateway/forward_connection.cc).
   Mode mode_ = Mode::kRecorded;

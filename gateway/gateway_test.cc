@@ -49,6 +49,35 @@ TEST_F(GatewayTest, ExecReturnsTheOutputAndTheExitCodeAndIsRecorded) {
   EXPECT_TRUE(absl::StrContains(sshd_->Log(), "alice@s")) << sshd_->Log();
 }
 
+// A role with `record: never` (issue 11): the session works, its channels
+// reach no recorder, and the log still has the session and its channel.
+// Once a role that allows the same host says `always`, it is recorded
+// again (recording wins when roles disagree).
+TEST_F(GatewayTest, ARecordNeverRoleRecordsNothing) {
+  absl::StatusOr<storage::Role> ops = env_->store().GetRole("ops");
+  ASSERT_TRUE(ops.ok()) << ops.status();
+  ops->record = storage::RecordMode::kNever;
+  ASSERT_TRUE(env_->store().UpdateRole(*ops).ok());
+  testing::RunResult r = Ssh(login_ + "+web01", "echo unrecorded-$((6*7))");
+  ASSERT_EQ(r.exit_code, 0) << r.Describe() << GatewayLog();
+  EXPECT_EQ(r.out, "unrecorded-42\n");
+  EXPECT_TRUE(recorder_.channels().empty());
+  EXPECT_TRUE(recorder_.events().empty());
+  const std::string log = GatewayLog();
+  EXPECT_TRUE(absl::StrContains(log, "record=never")) << log;
+  EXPECT_TRUE(absl::StrContains(log, "event=channel.open")) << log;
+
+  storage::Role also = *ops;
+  also.name = "ops-recorded";
+  also.record = storage::RecordMode::kAlways;
+  ASSERT_TRUE(env_->store().CreateRole(also).ok());
+  ASSERT_TRUE(env_->store().BindRole("alice", "ops-recorded").ok());
+  r = Ssh(login_ + "+web01", "echo recorded-$((6*7))");
+  ASSERT_EQ(r.exit_code, 0) << r.Describe() << GatewayLog();
+  EXPECT_EQ(recorder_.DataFor("web01", Direction::kOutput), "recorded-42\n");
+  EXPECT_EQ(recorder_.channels().size(), 1u);
+}
+
 TEST_F(GatewayTest, StdinReachesTheHost) {
   std::vector<std::string> args = testing::SshClientArgs(
       server_->local_endpoint().port(), known_hosts_, key_path_, cert_path_);

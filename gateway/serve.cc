@@ -14,6 +14,7 @@
 #include "gateway/enroll.h"
 #include "gateway/recording_uploader.h"
 #include "gateway/renew_host.h"
+#include "gateway/serve_internal.h"
 #include "gateway/spool_tap.h"
 #include "ssh/cert/certificate_file.h"
 #include "ssh/crypto/keys.h"
@@ -25,29 +26,6 @@ namespace {
 
 // Drain: how long the last audit events may take to reach the CA.
 constexpr absl::Duration kEventFlushTimeout = absl::Seconds(5);
-
-absl::StatusOr<ssh::transport::ServerHostKey> LoadHostKey(
-    const GatewayFileSettings& f) {
-  absl::StatusOr<ssh::crypto::PrivateKey> host_key =
-      ssh::crypto::PrivateKey::LoadFile(f.host_key);
-  if (!host_key.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "host key ", f.host_key, ": ", host_key.status().message()));
-  }
-  ssh::transport::ServerHostKey server_key{*host_key, {}};
-  if (!f.host_certificate.empty()) {
-    absl::StatusOr<ssh::cert::Certificate> cert =
-        ssh::cert::LoadCertificate(f.host_certificate, host_key->public_key());
-    if (cert.ok()) {
-      server_key.certificate = cert->blob;
-    } else if (cert.status().code() != absl::StatusCode::kNotFound) {
-      return absl::InvalidArgumentError(absl::StrCat("host certificate ",
-                                                     f.host_certificate, ": ",
-                                                     cert.status().message()));
-    }
-  }
-  return server_key;
-}
 
 absl::StatusOr<ssh::net::MaxStartups> NetMaxStartups(const MaxStartups& m) {
   return ssh::net::MaxStartups::Parse(
@@ -86,6 +64,33 @@ void GrpcLog(gpr_log_func_args* args) {
 }
 
 }  // namespace
+
+namespace serve_internal {
+
+absl::StatusOr<ssh::transport::ServerHostKey> LoadHostKey(
+    const GatewayFileSettings& f) {
+  absl::StatusOr<ssh::crypto::PrivateKey> host_key =
+      ssh::crypto::PrivateKey::LoadFile(f.host_key);
+  if (!host_key.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "host key ", f.host_key, ": ", host_key.status().message()));
+  }
+  ssh::transport::ServerHostKey server_key{*host_key, {}};
+  if (!f.host_certificate.empty()) {
+    absl::StatusOr<ssh::cert::Certificate> cert =
+        ssh::cert::LoadCertificate(f.host_certificate, host_key->public_key());
+    if (cert.ok()) {
+      server_key.certificate = cert->blob;
+    } else if (cert.status().code() != absl::StatusCode::kNotFound) {
+      return absl::InvalidArgumentError(absl::StrCat("host certificate ",
+                                                     f.host_certificate, ": ",
+                                                     cert.status().message()));
+    }
+  }
+  return server_key;
+}
+
+}  // namespace serve_internal
 
 absl::StatusOr<GatewaySettings> LoadServeConfig(const std::string& path) {
   absl::StatusOr<GatewaySettings> s = LoadGatewaySettings(path);
@@ -146,7 +151,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   GatewayOps* ops = s->ops_.get();
 
   absl::StatusOr<ssh::transport::ServerHostKey> server_key =
-      LoadHostKey(c.files);
+      serve_internal::LoadHostKey(c.files);
   if (!server_key.ok()) return server_key.status();
   absl::StatusOr<asio::ip::tcp::endpoint> endpoint =
       ssh::net::ParseEndpoint(c.listen);
@@ -160,79 +165,13 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     s->tls_not_after_unix_ = absl::ToUnixSeconds(life->not_after);
   }
 
-  CaChannelOptions channel_options;
-  channel_options.address = c.ca;
-  channel_options.fingerprint = c.ca_fingerprint;
-  channel_options.tls_key_path = c.files.tls_key;
-  channel_options.tls_certificate_path = c.files.tls_certificate;
-  channel_options.ca_certificate_path = c.files.ca_certificate;
-  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      MakeCaChannel(channel_options);
-  if (!channel.ok()) return channel.status();
-  s->channel_ = *channel;
-  // gwev (#14): the gateway's audit events go to the CA over this channel.
-  EventSenderOptions event_options;
-  event_options.registry = &ops->registry();
-  event_options.log = [ops](std::string_view line) {
-    ops->Notice("audit.events", line);
-  };
-  s->event_sender_ = std::make_unique<EventSender>(
-      std::move(event_options), EventSender::GrpcSend(*channel));
-  ops->SetEventSender(s->event_sender_.get());
-  CaClient::Options ca_options;
-  ca_options.channel = *channel;
-  ca_options.revocation_grace = c.revocation_grace;
-  ca_options.clock = s->options_.clock;
-  ca_options.log = [ops](std::string_view line) { ops->Notice("ca", line); };
-  ca_options.on_rpc = [ops](std::string_view rpc, absl::Duration latency) {
-    ops->CaRpc(rpc, latency);
-  };
-  // Revocations end the connections that use the certificate; the proxy
-  // exists only after the CA client, hence the indirection.
-  ca_options.on_revocation = [sink = s->revocation_sink_](
-                                 uint64_t serial, const std::string& fp) {
-    absl::MutexLock lock(&sink->mu);
-    if (sink->proxy != nullptr) sink->proxy->EndRevoked(serial, fp);
-  };
-  absl::StatusOr<std::unique_ptr<CaClient>> ca =
-      CaClient::Create(std::move(ca_options));
-  if (!ca.ok()) return ca.status();
-  s->ca_ = std::move(*ca);
+  if (absl::Status st = s->ConnectCa(c); !st.ok()) return st;
 
   ProxyOptions proxy_options;
   proxy_options.ca = s->ca_.get();
-  Recorder* recorder = s->options_.recorder;
-  if (recorder == nullptr) {
-    audit::RecorderOptions ro;
-    ro.spool_dir = c.spool_dir;
-    ro.gateway_id = c.name;
-    ro.fsync_interval = c.spool_fsync_interval;
-    ro.spool_max_bytes = c.spool_max_bytes;
-    ro.backlog_changed = [gauge = &ops->metrics().recorder_backlog_bytes](
-                             int64_t bytes) { gauge->Set(bytes); };
-    absl::StatusOr<std::unique_ptr<audit::SpoolRecorder>> spool =
-        audit::SpoolRecorder::Start(ro);
-    if (spool.ok()) {
-      s->spool_recorder_ = std::move(*spool);
-      SpoolTapOptions to;
-      to.exec_output_limit = c.record_exec_output_limit;
-      s->spool_taps_ =
-          std::make_unique<SpoolTapRecorder>(*s->spool_recorder_, to);
-      // ship (#14): before any session opens, so the spools there now are
-      // the previous process's.
-      absl::Status shipping = s->StartShipper(c);
-      if (!shipping.ok()) return shipping;
-    } else {
-      // Fail closed: recorded sessions are refused with the reason.
-      ops->Notice("recording", absl::StrCat("the spool cannot be used: ",
-                                            spool.status().message()));
-      s->spool_taps_ = std::make_unique<RefusingRecorder>(
-          absl::StrCat("the recording spool cannot be used (",
-                       spool.status().message(), ")"));
-    }
-    recorder = s->spool_taps_.get();
-  }
-  proxy_options.recorder = recorder;
+  absl::StatusOr<Recorder*> recorder = s->StartRecorder(c);
+  if (!recorder.ok()) return recorder.status();
+  proxy_options.recorder = *recorder;
   proxy_options.host_keys = {*server_key};
   proxy_options.limits = ToProxyLimits(c.limits);
   proxy_options.clock = s->options_.clock;
@@ -282,60 +221,6 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
                 c.metrics_listen.substr(0, c.metrics_listen.rfind(':')), ":",
                 s->metrics_port())));
   return s;
-}
-
-absl::Status GatewayServer::StartShipper(const GatewaySettings& c) {
-  GatewayOps* ops = ops_.get();
-  uploader_ = std::make_unique<GrpcRecordingUploader>(channel_);
-  MetricsRegistry& registry = ops->registry();
-  Gauge& spool_bytes =
-      registry
-          .AddGauge("sallyport_gateway_spool_bytes",
-                    "Bytes in recording spool files (not yet deleted).")
-          .Get();
-  Gauge& backlog = registry
-                       .AddGauge("sallyport_gateway_ship_backlog_bytes",
-                                 "Spooled bytes the CA has not confirmed yet.")
-                       .Get();
-  Counter& errors =
-      registry
-          .AddCounter("sallyport_gateway_ship_errors_total",
-                      "Failed recording uploads and unreadable spool files.")
-          .Get();
-  Counter& shipped =
-      registry
-          .AddCounter("sallyport_gateway_shipped_sessions_total",
-                      "Spool files deleted after the CA confirmed them.")
-          .Get();
-  audit::ShipperOptions so;
-  so.spool_dir = c.spool_dir;
-  so.uploader = uploader_.get();
-  so.on_deleted = [rec = spool_recorder_.get()](int64_t n) {
-    rec->ForgetSpoolBytes(n);
-  };
-  so.log = [ops](std::string_view line) { ops->Notice("shipper", line); };
-  so.on_event = [ops](std::string_view code,
-                      const audit::v1::RecordingSession& session,
-                      const std::vector<base::LogField>& fields) {
-    ops->SessionEvent(code, session.session_id(), session.user(), fields);
-  };
-  so.on_pass = [&spool_bytes, &backlog, &errors,
-                &shipped](const audit::ShipperStats& st) {
-    spool_bytes.Set(st.spool_bytes);
-    backlog.Set(st.backlog_bytes);
-    // The shipper's counts only grow.
-    errors.Inc(st.errors_total - errors.value());
-    shipped.Inc(st.shipped_sessions_total - shipped.value());
-  };
-  absl::StatusOr<std::unique_ptr<audit::Shipper>> shipper =
-      audit::Shipper::Start(std::move(so));
-  if (!shipper.ok()) {
-    return absl::Status(shipper.status().code(),
-                        absl::StrCat("spool_dir ", c.spool_dir, ": ",
-                                     shipper.status().message()));
-  }
-  shipper_ = std::move(*shipper);
-  return absl::OkStatus();
 }
 
 GatewayServer::~GatewayServer() {
@@ -435,7 +320,7 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
   const GatewaySettings old = settings();
   // The host certificate (and key) first: a bad file changes nothing.
   absl::StatusOr<ssh::transport::ServerHostKey> host_key =
-      LoadHostKey(old.files);
+      serve_internal::LoadHostKey(old.files);
   if (!host_key.ok()) {
     Log(absl::StrCat("reload refused: ", host_key.status().message()));
     return host_key.status();
@@ -507,78 +392,6 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
                      absl::StrJoin(restart, ", ")));
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<absl::Time> GatewayServer::RenewIdentityNow() {
-  const GatewaySettings s = settings();
-  absl::StatusOr<absl::Time> renewed = RenewIdentity(s, channel_);
-  if (!renewed.ok()) {
-    Log(absl::StrCat("mTLS certificate renewal failed: ",
-                     renewed.status().message()));
-    return renewed.status();
-  }
-  tls_not_after_unix_ = absl::ToUnixSeconds(*renewed);
-  renewals_.fetch_add(1);
-  Log(absl::StrCat("mTLS certificate renewed, valid until ",
-                   absl::FormatTime(*renewed)));
-  return renewed;
-}
-
-void GatewayServer::CheckRenewal() {
-  const GatewaySettings s = settings();
-  const absl::Time now = absl::Now();
-  absl::StatusOr<CertificateLifetime> tls =
-      ReadTlsCertificateLifetime(s.files.tls_certificate);
-  if (!tls.ok()) {
-    Log(absl::StrCat("mTLS certificate: ", tls.status().message()));
-  } else if (now >= tls->At(options_.renew_fraction)) {
-    (void)RenewIdentityNow();
-  }
-  // gwrest: the host certificate (Gateway.RenewGatewayHostCertificate),
-  // presented to new connections at once.
-  absl::StatusOr<ssh::cert::Certificate> host = ReadHostCertificate(s);
-  if (!host.ok()) {
-    Log(absl::StrCat("host certificate: ", host.status().message()));
-  } else if (now >=
-             HostCertificateRenewalTime(*host, options_.renew_fraction)) {
-    (void)RenewHostCertificateNow();
-  }
-}
-
-absl::StatusOr<absl::Time> GatewayServer::RenewHostCertificateNow() {
-  const GatewaySettings s = settings();
-  absl::StatusOr<ssh::cert::Certificate> renewed =
-      RenewHostCertificate(s, channel_);
-  if (!renewed.ok()) {
-    Log(absl::StrCat("host certificate renewal failed: ",
-                     renewed.status().message()));
-    return renewed.status();
-  }
-  absl::StatusOr<ssh::transport::ServerHostKey> host_key = LoadHostKey(s.files);
-  if (!host_key.ok()) {
-    Log(absl::StrCat("host certificate renewed but not loaded: ",
-                     host_key.status().message()));
-    return host_key.status();
-  }
-  proxy_->SetHostKeys({*host_key});
-  host_renewals_.fetch_add(1);
-  const absl::Time until =
-      absl::FromUnixSeconds(static_cast<int64_t>(renewed->valid_before));
-  Log(absl::StrCat("host certificate renewed (serial ", renewed->serial,
-                   "), valid until ", absl::FormatTime(until)));
-  return until;
-}
-
-void GatewayServer::RenewIfDue() {
-  absl::MutexLock lock(&renew_mu_);
-  CheckRenewal();
-}
-
-void GatewayServer::RenewLoop() {
-  do {
-    RenewIfDue();
-  } while (!stop_renewal_.WaitForNotificationWithTimeout(
-      options_.renew_check_interval));
 }
 
 int RunServe(const std::string& config_path, const std::string& listen) {

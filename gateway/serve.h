@@ -121,6 +121,11 @@ class GatewayServer {
   absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> Listen(
       const asio::ip::tcp::endpoint& endpoint, const GatewaySettings& s);
   void RenewLoop();
+  // serve_wiring.cc: the CA channel, the audit event sender and the CA
+  // client; the recorder (options_.recorder, else the spool's taps, else a
+  // refusing one) and, with the spool, the shipper.
+  absl::Status ConnectCa(const GatewaySettings& c);
+  absl::StatusOr<Recorder*> StartRecorder(const GatewaySettings& c);
   absl::Status StartShipper(const GatewaySettings& c);
   void CheckRenewal();
 

@@ -144,17 +144,4 @@ bool GlobMatch(std::string_view pattern, std::string_view name) {
   return p == pattern.size();
 }
 
-bool SelectorMatches(const storage::HostSelector& selector,
-                     const storage::Host& host) {
-  for (const auto& [key, value] : selector.labels) {
-    auto it = host.labels.find(key);
-    if (it == host.labels.end() || it->second != value) return false;
-  }
-  if (selector.name_globs.empty()) return true;
-  for (const std::string& glob : selector.name_globs) {
-    if (GlobMatch(glob, host.name)) return true;
-  }
-  return false;
-}
-
 }  // namespace sallyport::ca::rbac

@@ -1,14 +1,16 @@
-// Name checks and host matching for the RBAC engine (DESIGN.md §6). Pure
-// functions: no store, no clock.
+// Name checks for the RBAC engine (DESIGN.md §6) and for `sp`: host names,
+// logins, forward destinations, safe echoes, host-name globs. Pure
+// functions with no storage dependency (//ca/rbac:names; `sp` links only
+// this). Selector matching over inventory records is in selector.h.
 #ifndef SALLYPORT_CA_RBAC_NAMES_H_
 #define SALLYPORT_CA_RBAC_NAMES_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
-#include "storage/records.h"
 
 namespace sallyport::ca::rbac {
 
@@ -47,12 +49,6 @@ std::string EscapeForReason(std::string_view s);
 // without regard to case (host names are case-insensitive). Linear in
 // |pattern| * |name| at worst.
 bool GlobMatch(std::string_view pattern, std::string_view name);
-
-// True when every label of `selector` is on `host` with the same value and,
-// if the selector has name globs, `host.name` matches at least one of them.
-// A selector with no labels and no globs matches every host.
-bool SelectorMatches(const storage::HostSelector& selector,
-                     const storage::Host& host);
 
 }  // namespace sallyport::ca::rbac
 

@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "ca/rbac/selector.h"
 #include "gtest/gtest.h"
 
 namespace sallyport::ca::rbac {

@@ -30,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ca/rbac/names.h"
+#include "ca/rbac/selector.h"
 #include "ssh/cert/certificate.h"
 #include "storage/records.h"
 #include "storage/store.h"

@@ -1,0 +1,85 @@
+// GatewayServer's certificate renewals (split from serve.cc, no behaviour
+// change): the mTLS identity and the SSH host certificate, checked by the
+// renewal thread every renew_check_interval and on SIGHUP.
+#include "absl/strings/str_cat.h"
+#include "gateway/enroll.h"
+#include "gateway/renew_host.h"
+#include "gateway/serve.h"
+#include "gateway/serve_internal.h"
+
+namespace sallyport::gateway {
+
+absl::StatusOr<absl::Time> GatewayServer::RenewIdentityNow() {
+  const GatewaySettings s = settings();
+  absl::StatusOr<absl::Time> renewed = RenewIdentity(s, channel_);
+  if (!renewed.ok()) {
+    Log(absl::StrCat("mTLS certificate renewal failed: ",
+                     renewed.status().message()));
+    return renewed.status();
+  }
+  tls_not_after_unix_ = absl::ToUnixSeconds(*renewed);
+  renewals_.fetch_add(1);
+  Log(absl::StrCat("mTLS certificate renewed, valid until ",
+                   absl::FormatTime(*renewed)));
+  return renewed;
+}
+
+void GatewayServer::CheckRenewal() {
+  const GatewaySettings s = settings();
+  const absl::Time now = absl::Now();
+  absl::StatusOr<CertificateLifetime> tls =
+      ReadTlsCertificateLifetime(s.files.tls_certificate);
+  if (!tls.ok()) {
+    Log(absl::StrCat("mTLS certificate: ", tls.status().message()));
+  } else if (now >= tls->At(options_.renew_fraction)) {
+    (void)RenewIdentityNow();
+  }
+  // gwrest: the host certificate (Gateway.RenewGatewayHostCertificate),
+  // presented to new connections at once.
+  absl::StatusOr<ssh::cert::Certificate> host = ReadHostCertificate(s);
+  if (!host.ok()) {
+    Log(absl::StrCat("host certificate: ", host.status().message()));
+  } else if (now >=
+             HostCertificateRenewalTime(*host, options_.renew_fraction)) {
+    (void)RenewHostCertificateNow();
+  }
+}
+
+absl::StatusOr<absl::Time> GatewayServer::RenewHostCertificateNow() {
+  const GatewaySettings s = settings();
+  absl::StatusOr<ssh::cert::Certificate> renewed =
+      RenewHostCertificate(s, channel_);
+  if (!renewed.ok()) {
+    Log(absl::StrCat("host certificate renewal failed: ",
+                     renewed.status().message()));
+    return renewed.status();
+  }
+  absl::StatusOr<ssh::transport::ServerHostKey> host_key =
+      serve_internal::LoadHostKey(s.files);
+  if (!host_key.ok()) {
+    Log(absl::StrCat("host certificate renewed but not loaded: ",
+                     host_key.status().message()));
+    return host_key.status();
+  }
+  proxy_->SetHostKeys({*host_key});
+  host_renewals_.fetch_add(1);
+  const absl::Time until =
+      absl::FromUnixSeconds(static_cast<int64_t>(renewed->valid_before));
+  Log(absl::StrCat("host certificate renewed (serial ", renewed->serial,
+                   "), valid until ", absl::FormatTime(until)));
+  return until;
+}
+
+void GatewayServer::RenewIfDue() {
+  absl::MutexLock lock(&renew_mu_);
+  CheckRenewal();
+}
+
+void GatewayServer::RenewLoop() {
+  do {
+    RenewIfDue();
+  } while (!stop_renewal_.WaitForNotificationWithTimeout(
+      options_.renew_check_interval));
+}
+
+}  // namespace sallyport::gateway

@@ -1,0 +1,145 @@
+// GatewayServer's wiring to the CA and the recording (split from serve.cc,
+// no behaviour change): the CA channel with the audit event sender and the
+// CA client; the recorder (spool + taps, or a refusing one) and the
+// shipper that uploads the spool.
+#include "absl/strings/str_cat.h"
+#include "gateway/recording_uploader.h"
+#include "gateway/serve.h"
+#include "gateway/spool_tap.h"
+
+namespace sallyport::gateway {
+
+absl::Status GatewayServer::ConnectCa(const GatewaySettings& c) {
+  GatewayOps* ops = ops_.get();
+  CaChannelOptions channel_options;
+  channel_options.address = c.ca;
+  channel_options.fingerprint = c.ca_fingerprint;
+  channel_options.tls_key_path = c.files.tls_key;
+  channel_options.tls_certificate_path = c.files.tls_certificate;
+  channel_options.ca_certificate_path = c.files.ca_certificate;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      MakeCaChannel(channel_options);
+  if (!channel.ok()) return channel.status();
+  channel_ = *channel;
+  // gwev (#14): the gateway's audit events go to the CA over this channel.
+  EventSenderOptions event_options;
+  event_options.registry = &ops->registry();
+  event_options.log = [ops](std::string_view line) {
+    ops->Notice("audit.events", line);
+  };
+  event_sender_ = std::make_unique<EventSender>(
+      std::move(event_options), EventSender::GrpcSend(*channel));
+  ops->SetEventSender(event_sender_.get());
+  CaClient::Options ca_options;
+  ca_options.channel = *channel;
+  ca_options.revocation_grace = c.revocation_grace;
+  ca_options.clock = options_.clock;
+  ca_options.log = [ops](std::string_view line) { ops->Notice("ca", line); };
+  ca_options.on_rpc = [ops](std::string_view rpc, absl::Duration latency) {
+    ops->CaRpc(rpc, latency);
+  };
+  // Revocations end the connections that use the certificate; the proxy
+  // exists only after the CA client, hence the indirection.
+  ca_options.on_revocation = [sink = revocation_sink_](uint64_t serial,
+                                                       const std::string& fp) {
+    absl::MutexLock lock(&sink->mu);
+    if (sink->proxy != nullptr) sink->proxy->EndRevoked(serial, fp);
+  };
+  absl::StatusOr<std::unique_ptr<CaClient>> ca =
+      CaClient::Create(std::move(ca_options));
+  if (!ca.ok()) return ca.status();
+  ca_ = std::move(*ca);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Recorder*> GatewayServer::StartRecorder(
+    const GatewaySettings& c) {
+  GatewayOps* ops = ops_.get();
+  Recorder* recorder = options_.recorder;
+  if (recorder == nullptr) {
+    audit::RecorderOptions ro;
+    ro.spool_dir = c.spool_dir;
+    ro.gateway_id = c.name;
+    ro.fsync_interval = c.spool_fsync_interval;
+    ro.spool_max_bytes = c.spool_max_bytes;
+    ro.backlog_changed = [gauge = &ops->metrics().recorder_backlog_bytes](
+                             int64_t bytes) { gauge->Set(bytes); };
+    absl::StatusOr<std::unique_ptr<audit::SpoolRecorder>> spool =
+        audit::SpoolRecorder::Start(ro);
+    if (spool.ok()) {
+      spool_recorder_ = std::move(*spool);
+      SpoolTapOptions to;
+      to.exec_output_limit = c.record_exec_output_limit;
+      spool_taps_ = std::make_unique<SpoolTapRecorder>(*spool_recorder_, to);
+      // ship (#14): before any session opens, so the spools there now are
+      // the previous process's.
+      absl::Status shipping = StartShipper(c);
+      if (!shipping.ok()) return shipping;
+    } else {
+      // Fail closed: recorded sessions are refused with the reason.
+      ops->Notice("recording", absl::StrCat("the spool cannot be used: ",
+                                            spool.status().message()));
+      spool_taps_ = std::make_unique<RefusingRecorder>(
+          absl::StrCat("the recording spool cannot be used (",
+                       spool.status().message(), ")"));
+    }
+    recorder = spool_taps_.get();
+  }
+  return recorder;
+}
+
+absl::Status GatewayServer::StartShipper(const GatewaySettings& c) {
+  GatewayOps* ops = ops_.get();
+  uploader_ = std::make_unique<GrpcRecordingUploader>(channel_);
+  MetricsRegistry& registry = ops->registry();
+  Gauge& spool_bytes =
+      registry
+          .AddGauge("sallyport_gateway_spool_bytes",
+                    "Bytes in recording spool files (not yet deleted).")
+          .Get();
+  Gauge& backlog = registry
+                       .AddGauge("sallyport_gateway_ship_backlog_bytes",
+                                 "Spooled bytes the CA has not confirmed yet.")
+                       .Get();
+  Counter& errors =
+      registry
+          .AddCounter("sallyport_gateway_ship_errors_total",
+                      "Failed recording uploads and unreadable spool files.")
+          .Get();
+  Counter& shipped =
+      registry
+          .AddCounter("sallyport_gateway_shipped_sessions_total",
+                      "Spool files deleted after the CA confirmed them.")
+          .Get();
+  audit::ShipperOptions so;
+  so.spool_dir = c.spool_dir;
+  so.uploader = uploader_.get();
+  so.on_deleted = [rec = spool_recorder_.get()](int64_t n) {
+    rec->ForgetSpoolBytes(n);
+  };
+  so.log = [ops](std::string_view line) { ops->Notice("shipper", line); };
+  so.on_event = [ops](std::string_view code,
+                      const audit::v1::RecordingSession& session,
+                      const std::vector<base::LogField>& fields) {
+    ops->SessionEvent(code, session.session_id(), session.user(), fields);
+  };
+  so.on_pass = [&spool_bytes, &backlog, &errors,
+                &shipped](const audit::ShipperStats& st) {
+    spool_bytes.Set(st.spool_bytes);
+    backlog.Set(st.backlog_bytes);
+    // The shipper's counts only grow.
+    errors.Inc(st.errors_total - errors.value());
+    shipped.Inc(st.shipped_sessions_total - shipped.value());
+  };
+  absl::StatusOr<std::unique_ptr<audit::Shipper>> shipper =
+      audit::Shipper::Start(std::move(so));
+  if (!shipper.ok()) {
+    return absl::Status(shipper.status().code(),
+                        absl::StrCat("spool_dir ", c.spool_dir, ": ",
+                                     shipper.status().message()));
+  }
+  shipper_ = std::move(*shipper);
+  return absl::OkStatus();
+}
+
+}  // namespace sallyport::gateway
