@@ -198,11 +198,8 @@ asio::awaitable<void> TransportDriver::ReadLoop() {
       co_await read_gate_.async_wait(kUseTuple);
       continue;
     }
-    // No buffer is held while waiting for input. After a read that did
-    // not fill its buffer the stream was drained a moment ago: wait for it
-    // without asking first (one FIONREAD per read instead of two; the wait
-    // completes at once if more came meanwhile).
-    size_t available = drained_ ? 0 : stream_->Available();
+    // No buffer is held while waiting for input.
+    size_t available = stream_->Available();
     if (available == 0) {
       asio::error_code ec = co_await stream_->WaitReadable();
       if (finished_ || t.closed()) break;
@@ -212,19 +209,13 @@ asio::awaitable<void> TransportDriver::ReadLoop() {
         break;
       }
       if (!ReadAllowed()) continue;  // paused meanwhile: leave it unread
-      // While a burst's large buffers are kept (released by the timer at
-      // shrink_at_), read as much as one read may take without asking how
-      // much is there (a FIONREAD per read); the stream is readable, so
-      // the read does not wait with the buffer.
-      available = shrink_at_ != absl::InfiniteFuture() ? options_.max_read
-                                                       : stream_->Available();
+      available = stream_->Available();
     }
     const size_t want = ReadSize(available);
     auto buf = t.PrepareInput(want);
     auto [ec, n] = co_await stream_->ReadSome(buf);
     if (finished_) break;  // the transport may be gone with the driver
     t.CommitInput(n);
-    drained_ = n < want;
     if (n >= kLargeIo) ScheduleShrink();
     if (n > 0) Process();
     if (ec) {

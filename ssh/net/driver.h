@@ -190,7 +190,6 @@ class TransportDriver {
   size_t peak_buffered_ = 0;
   uint64_t timer_wakeups_ = 0;
   bool handshake_reported_ = false;
-  bool drained_ = false;  // the last read got less than it asked for
   bool processing_ = false;
   bool input_paused_ = false;
   bool blocked_by_backlog_ = false;
