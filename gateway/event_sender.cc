@@ -201,6 +201,17 @@ void EventSender::Run() {
           },
           this));
       if (stop_) return;
+      if (!down && options_.batch_delay > absl::ZeroDuration()) {
+        mu_.AwaitWithTimeout(
+            absl::Condition(
+                +[](EventSender* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+                  return s->stop_ || s->flushing_ > 0 ||
+                         s->queue_.size() >= kMaxEventsPerRequest;
+                },
+                this),
+            options_.batch_delay);
+        if (stop_) return;
+      }
       const size_t n = std::min<size_t>(queue_.size(), kMaxEventsPerRequest);
       batch.assign(queue_.begin(), queue_.begin() + n);
     }
@@ -252,6 +263,7 @@ void EventSender::Run() {
 
 absl::Status EventSender::Flush(absl::Time deadline) {
   absl::MutexLock lock(&mu_);
+  ++flushing_;  // no batch_delay while a Flush waits
   const uint64_t target = queued_total_;
   struct Arg {
     EventSender* s;
@@ -263,6 +275,7 @@ absl::Status EventSender::Flush(absl::Time deadline) {
                             },
                             &arg),
                         deadline);
+  --flushing_;
   if (done_total_ >= target) return absl::OkStatus();
   return absl::DeadlineExceededError(
       absl::StrCat(target - done_total_, " audit events were not sent"));

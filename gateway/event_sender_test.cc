@@ -215,6 +215,33 @@ TEST_F(EventSenderTest, QueueStopsAtItsLimitWhileTheCaIsDown) {
   ExpectChainIntact();
 }
 
+// The events of one connect arrive over a few hundred ms: the sender waits
+// batch_delay after the first one, so they go to the CA in one request.
+TEST_F(EventSenderTest, EventsArrivingTogetherShareOneRequest) {
+  EventSenderOptions o = Options();
+  o.batch_delay = absl::Seconds(5);  // far above a preempted loop of 5
+  std::atomic<int> requests{0};
+  EventSender::Send grpc = EventSender::GrpcSend(gateway_.channel);
+  EventSender sender(o, [&](const gateway::v1::RecordGatewayEventsRequest& r,
+                            absl::Duration timeout) {
+    requests.fetch_add(1);
+    return grpc(r, timeout);
+  });
+  constexpr int kEvents = 5;
+  for (int i = 0; i < kEvents; ++i) {
+    ASSERT_TRUE(sender.Enqueue("exec.command", "s-1", "alice", absl::Now(),
+                               {{"command", absl::StrCat("cmd ", i)}}));
+  }
+  // Not Flush (it does not wait): the sender sends on its own.
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (sender.sent() < kEvents && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(sender.sent(), static_cast<uint64_t>(kEvents));
+  EXPECT_EQ(requests.load(), 1);
+  EXPECT_EQ(Events("exec.command").size(), static_cast<size_t>(kEvents));
+}
+
 TEST_F(EventSenderTest, DefaultLimitIsNamed) {
   EXPECT_EQ(EventSenderOptions().queue_limit, kDefaultEventQueueLimit);
   EXPECT_EQ(kDefaultEventQueueLimit, 10000u);
