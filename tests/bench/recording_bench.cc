@@ -57,6 +57,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "tests/bench/null_gateway.h"
 #include "tests/bench/process_cpu.h"
 #include "tests/bench/recording_bench_setup.h"
 #include "tests/harness/temp_dir.h"
@@ -271,7 +272,7 @@ int Main(int argc, char** argv) {
       return 2;
     }
   }
-  if (!serve_null.empty()) return ServeNull(serve_null, listen);
+  if (!serve_null.empty()) return ServeNullRecorderGateway(serve_null, listen);
   if (s.bytes == 0 && s.pty_bytes == 0) {
     std::cout << "recording_bench: spool writer only; " << Uptime() << "\n";
     absl::StatusOr<TempDir> tmp = TempDir::Create("spoolbench");

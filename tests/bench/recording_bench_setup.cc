@@ -19,7 +19,6 @@
 #include "absl/time/clock.h"
 #include "audit/recorder.h"
 #include "base/status_macros.h"
-#include "gateway/recorder.h"
 #include "gateway/serve.h"
 #include "tests/harness/listening_process.h"
 #include "tests/harness/net_util.h"
@@ -160,36 +159,6 @@ void SpoolWatch::Run() {
 }
 
 // ------------------------------------------------------------ gateways
-
-int ServeNull(const std::string& config, const std::string& listen) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  absl::StatusOr<gateway::GatewaySettings> settings =
-      gateway::LoadServeConfig(config);
-  if (!settings.ok()) {
-    std::cerr << "gateway.yaml: " << settings.status() << "\n";
-    return 1;
-  }
-  settings->listen = listen;
-  settings->metrics_listen = "";
-  gateway::NullRecorder null_recorder;
-  gateway::GatewayServer::Options o;
-  o.config = *settings;
-  o.recorder = &null_recorder;
-  absl::StatusOr<std::unique_ptr<gateway::GatewayServer>> server =
-      gateway::GatewayServer::Start(std::move(o));
-  if (!server.ok()) {
-    std::cerr << "serve: " << server.status() << "\n";
-    return 1;
-  }
-  int sig = 0;
-  sigwait(&signals, &sig);
-  server->reset();
-  return 0;
-}
 
 Deployment::~Deployment() {
   if (gateway_b) gateway_b->Stop();

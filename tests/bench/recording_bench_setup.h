@@ -57,10 +57,6 @@ class SpoolWatch {
   std::thread thread_;
 };
 
-// `recording_bench --serve-null=CONFIG --listen=HOST:PORT`: the gateway
-// code with a NullRecorder (recording off) until SIGTERM.
-int ServeNull(const std::string& config, const std::string& listen);
-
 // The spool writer alone (audit::SpoolRecorder in this process, one
 // session, 32 KiB data records, at most a 2 MiB window unwritten as the
 // gateway keeps it): prints its write rate and CPU per GB.
