@@ -22,9 +22,9 @@
 namespace sallyport::testing {
 namespace {
 
-class RecordNeverE2eTest : public ::testing::Test {
+class RecordNeverE2eTest : public ShippingGatewayTest {
  protected:
-  void SetUp() override {
+  BastionFixture::Options Options() override {
     BastionFixture::Options o = BastionFixture::DefaultOptions();
     admin::v1::Role never;
     never.set_name("unrecorded");
@@ -35,17 +35,7 @@ class RecordNeverE2eTest : public ::testing::Test {
     never.set_record("never");
     o.roles.push_back(never);
     o.users.push_back({"nora", {"unrecorded"}});
-    absl::StatusOr<std::unique_ptr<GatewayE2eEnv>> env =
-        GatewayE2eEnv::Start(std::move(o));
-    ASSERT_TRUE(env.ok()) << env.status();
-    env_ = *std::move(env);
-    spool_dir_ = env_->fixture().gateway_state_dir() + "/spool";
-    store_url_ = "sqlite://" + env_->fixture().ca_state_dir() + "/ca.db";
-  }
-
-  std::string Logs() {
-    return absl::StrCat("\n--- gateway log\n", env_->fixture().GatewayLog(),
-                        "\n--- CA log\n", env_->fixture().CaLog());
+    return o;
   }
 
   // The session id of the first audit event containing `needle`, and the
@@ -95,10 +85,6 @@ class RecordNeverE2eTest : public ::testing::Test {
     }
     return ev;
   }
-
-  std::unique_ptr<GatewayE2eEnv> env_;
-  std::string spool_dir_;
-  std::string store_url_;
 };
 
 bool Has(const std::vector<std::string>& v, const std::string& s) {

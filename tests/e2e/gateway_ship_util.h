@@ -25,8 +25,14 @@ namespace sallyport::testing {
 // and shipper) for tests that read what the gateway shipped to the CA.
 class ShippingGatewayTest : public ::testing::Test {
  protected:
+  // The fixture's options; a test that needs other roles or users
+  // overrides this.
+  virtual BastionFixture::Options Options() {
+    return BastionFixture::DefaultOptions();
+  }
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<GatewayE2eEnv>> env = GatewayE2eEnv::Start();
+    absl::StatusOr<std::unique_ptr<GatewayE2eEnv>> env =
+        GatewayE2eEnv::Start(Options());
     ASSERT_TRUE(env.ok()) << env.status();
     env_ = *std::move(env);
     spool_dir_ = env_->fixture().gateway_state_dir() + "/spool";
