@@ -14,13 +14,14 @@
 //     (cached per tuple for the connection); everything else is refused
 //     with a reason. Each bridged channel is tapped by the Recorder before
 //     it opens; a failing tap ends the channel.
-//   - forwarding (gateway/forward_connection.cc): `-R` (tcpip-forward,
+//   - forwarding (gateway/reverse_channels.cc): `-R` (tcpip-forward,
 //     decided as "port-forward" with the listen address as destination,
 //     at most max_remote_forwards per connection) and agent forwarding
 //     ("agent-forward") are passed to the host when a role allows them;
 //     the host's forwarded-tcpip and auth-agent@openssh.com channels are
 //     bridged back to the user through the tap.
-//   - jump-only connections (`ssh -J gw LOGIN@HOST`): a user name without
+//   - jump-only connections (`ssh -J gw LOGIN@HOST`,
+//     gateway/forward_connection.cc): a user name without
 //     '+' is a login (it must be one of the certificate's principals, as
 //     for LOGIN+HOST); the certificate alone authenticates it (our user
 //     CA, valid, not revoked; the CA re-verifies it on every channel).
@@ -281,6 +282,9 @@ class GatewayConnection
   void ForgetStale(uint32_t id);
   void PumpRelays();
   void EndRelays();
+
+  // ---- `-R`, agent forwarding, channels the host opens
+  // (gateway/reverse_channels.cc)
   std::optional<bool> OnRemoteForward(bool cancel, bool want_reply,
                                       ssh::wire::Bytes data,
                                       ssh::connection::RequestId request);
@@ -376,7 +380,7 @@ class GatewayConnection
   // `record` (AuthorizeChannelResponse.record).
   Recorder& RecorderFor(std::string_view record);
 
-  // Forwarding state (gateway/forward_connection.cc).
+  // Forwarding state (gateway/forward_connection.cc, reverse_channels.cc).
   Mode mode_ = Mode::kRecorded;
   std::map<uint32_t, std::shared_ptr<TcpRelay>> relays_;  // by down id
   // direct-tcpip opens of a jump-only connection being decided (id →
