@@ -173,16 +173,9 @@ absl::StatusOr<std::unique_ptr<BackgroundProcess>> StartSecondGateway(
                     : std::vector<std::string>{binary, "serve",    "--config",
                                                config, "--listen", listen};
   if (!null_recorder) argv.insert(argv.end(), extra.begin(), extra.end());
-  BackgroundProcess::Options po;
-  po.log_path = absl::StrCat(dir, "/gateway-", name, ".log");
-  absl::StatusOr<std::unique_ptr<BackgroundProcess>> proc =
-      BackgroundProcess::Start(argv, po);
+  absl::StatusOr<std::unique_ptr<BackgroundProcess>> proc = StartGatewayProcess(
+      argv, absl::StrCat(dir, "/gateway-", name, ".log"), *p);
   if (!proc.ok()) return proc.status();
-  if (absl::Status st = WaitForTcpListener("127.0.0.1", *p, absl::Seconds(60));
-      !st.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat(st.message(), "\n", ReadFileOrEmpty(po.log_path)));
-  }
   *port = *p;
   return proc;
 }

@@ -20,6 +20,7 @@
 #include "audit/recorder.h"
 #include "base/status_macros.h"
 #include "gateway/serve.h"
+#include "tests/bench/ssh_bench_setup.h"
 #include "tests/harness/listening_process.h"
 #include "tests/harness/net_util.h"
 
@@ -68,18 +69,11 @@ absl::StatusOr<std::unique_ptr<BackgroundProcess>> StartGatewayB(
   if (absl::Status st = WriteFile(config, yaml, 0600); !st.ok()) return st;
   absl::StatusOr<uint16_t> p = FreeLoopbackPort();
   if (!p.ok()) return p.status();
-  BackgroundProcess::Options po;
-  po.log_path = fx.gateway_state_dir() + "/gateway-b.log";
   absl::StatusOr<std::unique_ptr<BackgroundProcess>> proc =
-      BackgroundProcess::Start({binary, "serve", "--config", config, "--listen",
-                                absl::StrCat("127.0.0.1:", *p)},
-                               po);
+      StartGatewayProcess({binary, "serve", "--config", config, "--listen",
+                           absl::StrCat("127.0.0.1:", *p)},
+                          fx.gateway_state_dir() + "/gateway-b.log", *p);
   if (!proc.ok()) return proc.status();
-  if (absl::Status st = WaitForTcpListener("127.0.0.1", *p, absl::Seconds(60));
-      !st.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat(st.message(), "\n", ReadFileOrEmpty(po.log_path)));
-  }
   *port = *p;
   return proc;
 }
@@ -185,19 +179,15 @@ absl::StatusOr<std::unique_ptr<Deployment>> StartDeployment(
   char self[4096] = {};
   const ssize_t self_len = ::readlink("/proc/self/exe", self, sizeof self - 1);
   if (self_len <= 0) return absl::InternalError("no /proc/self/exe");
-  BackgroundProcess::Options po;
-  po.log_path = fx.gateway_state_dir() + "/null-gateway.log";
-  ASSIGN_OR_RETURN(d->off,
-                   BackgroundProcess::Start(
-                       {std::string(self, self_len), "--serve-null=" + config,
-                        absl::StrCat("--listen=127.0.0.1:", off_port)},
-                       po));
-  if (absl::Status st =
-          WaitForTcpListener("127.0.0.1", off_port, absl::Seconds(60));
-      !st.ok()) {
-    return absl::UnavailableError(absl::StrCat(
-        "null gateway: ", st.message(), "\n", ReadFileOrEmpty(po.log_path)));
+  absl::StatusOr<std::unique_ptr<BackgroundProcess>> off = StartGatewayProcess(
+      {std::string(self, self_len), "--serve-null=" + config,
+       absl::StrCat("--listen=127.0.0.1:", off_port)},
+      fx.gateway_state_dir() + "/null-gateway.log", off_port);
+  if (!off.ok()) {
+    return absl::Status(off.status().code(),
+                        absl::StrCat("null gateway: ", off.status().message()));
   }
+  d->off = *std::move(off);
   d->variants = {
       {"off", off_port, d->off->pid(), ""},
       {"on", fx.gateway_port(), fx.gateway_process()->pid(),

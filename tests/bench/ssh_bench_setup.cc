@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
 #include "tests/bench/process_cpu.h"
+#include "tests/harness/net_util.h"
 #include "tests/harness/subprocess.h"
 
 namespace sallyport::testing {
@@ -68,6 +69,22 @@ absl::StatusOr<BenchSshd> StartBenchSshd(const SshdFixture::Options& options,
   }
   result.pid = pid;
   return result;
+}
+
+absl::StatusOr<std::unique_ptr<BackgroundProcess>> StartGatewayProcess(
+    const std::vector<std::string>& argv, const std::string& log_path,
+    uint16_t port) {
+  BackgroundProcess::Options po;
+  po.log_path = log_path;
+  ASSIGN_OR_RETURN(std::unique_ptr<BackgroundProcess> proc,
+                   BackgroundProcess::Start(argv, po));
+  if (absl::Status st =
+          WaitForTcpListener("127.0.0.1", port, absl::Seconds(60));
+      !st.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat(st.message(), "\n", ReadFileOrEmpty(log_path)));
+  }
+  return proc;
 }
 
 void Pull(const Path& path, uint64_t bytes, PathResult* out) {

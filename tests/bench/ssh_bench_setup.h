@@ -16,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "tests/harness/listening_process.h"
 #include "tests/harness/sshd_fixture.h"
+#include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
 
 namespace sallyport::testing {
@@ -43,6 +44,13 @@ struct BenchSshd {
 // The harness's sshd with `options`, accepting the user key.
 absl::StatusOr<BenchSshd> StartBenchSshd(const SshdFixture::Options& options,
                                          const BenchKeys& keys);
+
+// Starts a gateway process (argv[0] a path; argv makes it listen on
+// 127.0.0.1:`port`) with output to `log_path`, and waits up to 60 s for
+// the port to accept. Fails with its log when it does not.
+absl::StatusOr<std::unique_ptr<BackgroundProcess>> StartGatewayProcess(
+    const std::vector<std::string>& argv, const std::string& log_path,
+    uint16_t port);
 
 // ---- Timing ssh command lines (gateway_bench, proxyjump_bench)
 
