@@ -91,25 +91,29 @@ class ByteBuffer {
       swap(fresh);
     }
   }
-  // Appends [first, last); only appending at end() is supported.
+  // Inserts [first, last) (forward iterators of byte-sized values, which
+  // may point into this buffer) before `pos`, any position from begin() to
+  // end(); returns the position of the first inserted byte.
   template <typename It>
-  void insert(uint8_t* pos, It first, It last) {
-    (void)pos;  // always end(): checked by the callers' tests
+  uint8_t* insert(uint8_t* pos, It first, It last) {
     const auto n = static_cast<size_t>(std::distance(first, last));
-    const size_t at = size_;
-    if (n == 0) return;
-    if (at + n > capacity_) {
-      // Copy first: [first, last) may point into this buffer.
+    const size_t at = static_cast<size_t>(pos - data_);
+    if (n == 0) return data_ + at;
+    if (at < size_ || size_ + n > capacity_) {
+      // Into a new buffer: the tail's move cannot overwrite a source that
+      // points into this one. (Appending within capacity needs neither.)
       ByteBuffer grown;
-      grown.Reallocate(at + n > 2 * capacity_ ? at + n : 2 * capacity_);
+      grown.Reallocate(size_ + n > 2 * capacity_ ? size_ + n : 2 * capacity_);
       if (at > 0) std::memcpy(grown.data_, data_, at);
       std::copy(first, last, grown.data_ + at);
-      grown.size_ = at + n;
+      if (size_ > at) std::memcpy(grown.data_ + at + n, data_ + at, size_ - at);
+      grown.size_ = size_ + n;
       swap(grown);
-      return;
+      return data_ + at;
     }
     std::copy(first, last, data_ + at);
-    size_ = at + n;
+    size_ += n;
+    return data_ + at;
   }
   // Removes [first, last) and moves the rest down.
   void erase(uint8_t* first, uint8_t* last) {
