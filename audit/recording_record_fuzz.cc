@@ -39,14 +39,9 @@ void RoundTrip(const v1::RecordingRecord& r) {
   Require(*parsed == want, "canonical bytes parse to other fields");
 }
 
-}  // namespace
-}  // namespace sallyport::audit
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace sallyport::audit;  // NOLINT: a fuzz entry point
-  if (size == 0) return 0;
-  fuzz::ByteReader in(data + 1, size - 1);
-  switch (data[0] % 3) {
+// The first byte picks the mode (see the top of the file).
+void FuzzOne(uint8_t mode, fuzz::ByteReader& in) {
+  switch (mode % 3) {
     case 0: {
       const std::string bytes(in.Rest());
       absl::StatusOr<RecordFields> f = ParseCanonicalBytes(bytes);
@@ -94,5 +89,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     }
   }
-  return 0;
+}
+
+}  // namespace
+}  // namespace sallyport::audit
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return sallyport::audit::fuzz::RunOne(data, size, sallyport::audit::FuzzOne);
 }

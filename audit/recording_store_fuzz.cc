@@ -230,17 +230,18 @@ void Overlaid(fuzz::ByteReader& in) {
   Require(CheckStored(id, records) == records.size(), "records went missing");
 }
 
-}  // namespace
-}  // namespace sallyport::audit
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace sallyport::audit;  // NOLINT: a fuzz entry point
-  if (size == 0) return 0;
-  fuzz::ByteReader in(data + 1, size - 1);
-  if (data[0] % 2 == 0) {
+// The first byte picks the mode (see the top of the file).
+void FuzzOne(uint8_t mode, fuzz::ByteReader& in) {
+  if (mode % 2 == 0) {
     Uploads(in);
   } else {
     Overlaid(in);
   }
-  return 0;
+}
+
+}  // namespace
+}  // namespace sallyport::audit
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return sallyport::audit::fuzz::RunOne(data, size, sallyport::audit::FuzzOne);
 }

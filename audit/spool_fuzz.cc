@@ -253,14 +253,9 @@ void BuiltSpool(fuzz::ByteReader& in) {
   }
 }
 
-}  // namespace
-}  // namespace sallyport::audit
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace sallyport::audit;  // NOLINT: a fuzz entry point
-  if (size == 0) return 0;
-  fuzz::ByteReader in(data + 1, size - 1);
-  switch (data[0] % 3) {
+// The first byte picks the mode (see the top of the file).
+void FuzzOne(uint8_t mode, fuzz::ByteReader& in) {
+  switch (mode % 3) {
     case 0: {
       const std::string bytes(in.Rest());
       WriteFile(bytes);
@@ -278,5 +273,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       BuiltSpool(in);
       break;
   }
-  return 0;
+}
+
+}  // namespace
+}  // namespace sallyport::audit
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return sallyport::audit::fuzz::RunOne(data, size, sallyport::audit::FuzzOne);
 }

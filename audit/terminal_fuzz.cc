@@ -18,18 +18,14 @@
 
 #include "absl/time/time.h"
 #include "audit/asciicast.h"
+#include "audit/fuzz_input.h"
 #include "audit/terminal_text.h"
 #include "base/safe_text.h"
 
 namespace sallyport::audit {
 namespace {
 
-void Require(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "terminal_fuzz: %s\n", what);
-    abort();
-  }
-}
+using fuzz::Require;
 
 int Hex(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -72,15 +68,11 @@ std::string EventData(std::string_view line, std::string_view code) {
   return out;
 }
 
-}  // namespace
-}  // namespace sallyport::audit
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace sallyport::audit;  // NOLINT: a fuzz entry point
-  if (size == 0) return 0;
-  const size_t chunk = 1 + data[0] % 17;
-  const std::string_view input(reinterpret_cast<const char*>(data + 1),
-                               size - 1);
+// The first byte sets the chunk size and the event code; the rest is the
+// terminal's bytes.
+void FuzzOne(uint8_t first, fuzz::ByteReader& in) {
+  const size_t chunk = 1 + first % 17;
+  const std::string_view input = in.Rest();
 
   TerminalText whole, pieces;
   whole.Feed(input);
@@ -100,17 +92,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   AsciicastWriter w;
   std::string joined;
-  const std::string_view code = (data[0] & 0x80) ? "i" : "o";
+  const std::string_view code = (first & 0x80) ? "i" : "o";
   for (size_t i = 0; i < input.size(); i += chunk) {
     const std::string line =
         w.Event(absl::Milliseconds(static_cast<int64_t>(i)), code,
                 input.substr(i, chunk));
     if (line.empty()) continue;
-    Require(sallyport::base::IsValidUtf8(line), "an event line is not UTF-8");
+    Require(base::IsValidUtf8(line), "an event line is not UTF-8");
     joined += EventData(line, code);
   }
-  if (sallyport::base::IsValidUtf8(input)) {
+  if (base::IsValidUtf8(input)) {
     Require(joined == input, "UTF-8 input did not come back whole");
   }
-  return 0;
+}
+
+}  // namespace
+}  // namespace sallyport::audit
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return sallyport::audit::fuzz::RunOne(data, size, sallyport::audit::FuzzOne);
 }
