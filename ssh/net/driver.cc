@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "ssh/net/bulk_lane.h"
 
 namespace sallyport::ssh::net {
 namespace {
@@ -33,7 +34,9 @@ TransportDriver::TransportDriver(
       alive_(std::make_shared<bool>(true)),
       wake_(stream_->executor()),
       read_gate_(stream_->executor()),
-      timer_(stream_->executor()) {
+      timer_(stream_->executor()),
+      read_lane_(stream_->executor()),
+      write_lane_(stream_->executor()) {
   options_.low_watermark =
       std::min(options_.low_watermark, options_.high_watermark);
   options_.max_read = std::max(options_.max_read, kMinRead);
@@ -92,7 +95,23 @@ void TransportDriver::Finish() {
   stream_->Close();
   Signal(wake_);
   Signal(read_gate_);
+  Signal(read_lane_.timer);
+  Signal(write_lane_.timer);
   timer_.cancel();
+}
+
+asio::awaitable<void> TransportDriver::BulkTurn(LaneSlot& slot) {
+  slot.timer.expires_at(asio::steady_timer::time_point::max());
+  slot.waiting = true;
+  BulkLane::Of(executor()).Queue(executor(), [this, alive = alive_, &slot] {
+    // The driver (and with it `slot`) may be gone, or finished meanwhile.
+    if (!*alive || !slot.waiting || finished_) return false;
+    slot.waiting = false;
+    Signal(slot.timer);
+    return true;
+  });
+  co_await slot.timer.async_wait(kUseTuple);
+  slot.waiting = false;
 }
 
 // Called after anything that may have changed the output, the transport's
@@ -211,6 +230,13 @@ asio::awaitable<void> TransportDriver::ReadLoop() {
       if (!ReadAllowed()) continue;  // paused meanwhile: leave it unread
       available = stream_->Available();
     }
+    if (bulk_) {
+      // Ready to read: wait for the turn, then look again.
+      co_await BulkTurn(read_lane_);
+      if (finished_ || t.closed()) break;
+      if (!ReadAllowed()) continue;
+      available = stream_->Available();
+    }
     const size_t want = ReadSize(available);
     auto buf = t.PrepareInput(want);
     auto [ec, n] = co_await stream_->ReadSome(buf);
@@ -241,6 +267,11 @@ asio::awaitable<void> TransportDriver::WriteLoop() {
       if (t.closed()) break;
       co_await wake_.async_wait(kUseTuple);
       continue;
+    }
+    if (bulk_) {
+      co_await BulkTurn(write_lane_);
+      if (finished_) break;
+      if (t.PendingOutput().empty()) continue;
     }
     t.TakeOutput(&write_buffer_);
     // One send per loop for the whole batch: a generic async_write would
