@@ -17,6 +17,14 @@ namespace {
 constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
 // Reads and writes above this size leave buffers worth releasing later.
 constexpr size_t kLargeIo = 16 << 10;
+// A bulk driver's step in the bulk lane (ssh/net/bulk_lane.h) reads or
+// sends at most this much: a handshake on the same thread waits for at most
+// one step, so its cost bounds the handshake's wait per message (on a
+// starved machine a 256 KiB read with its recording and forwarding took
+// several 100 ms of wall time).
+constexpr size_t kBulkStepBytes = 64 << 10;
+// A send costs less per byte than a read (no decryption, recording).
+constexpr size_t kBulkSendBytes = 4 * kBulkStepBytes;
 
 void Signal(asio::steady_timer& t) {
   t.cancel();
@@ -195,7 +203,9 @@ bool TransportDriver::ReadAllowed() {
 }
 
 size_t TransportDriver::ReadSize(size_t available) {
-  size_t n = std::clamp(available, kMinRead, options_.max_read);
+  size_t n = std::clamp(
+      available, kMinRead,
+      bulk_ ? std::min(options_.max_read, kBulkStepBytes) : options_.max_read);
   // Replies to one read must not overshoot the high watermark by much.
   const size_t backlog = OutputBacklog();
   const size_t room =
@@ -279,10 +289,16 @@ asio::awaitable<void> TransportDriver::WriteLoop() {
     size_t written = 0;
     asio::error_code ec;
     while (written < write_buffer_.size() && !ec && !finished_) {
+      // Bulk: a send of at most kBulkSendBytes per turn in the lane.
+      if (bulk_ && written > 0) {
+        co_await BulkTurn(write_lane_);
+        if (finished_) break;
+      }
       in_flight_ = write_buffer_.size() - written;
       size_t n = 0;
       std::tie(ec, n) = co_await stream_->WriteSome(
-          absl::MakeConstSpan(write_buffer_).subspan(written));
+          absl::MakeConstSpan(write_buffer_)
+              .subspan(written, bulk_ ? kBulkSendBytes : in_flight_));
       written += n;
     }
     in_flight_ = 0;
