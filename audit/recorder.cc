@@ -200,11 +200,15 @@ absl::StatusOr<std::shared_ptr<SessionRecording>> SpoolRecorder::OpenSession(
   meta.set_gateway_id(options_.gateway_id);
   meta.set_started_at_us(absl::ToUnixMicros(started_at));
   meta.set_status(v1::SESSION_STATUS_ACTIVE);
+  // Called on a gateway I/O thread: the file's and the directory's fsync
+  // are the syncer's (its next pass, the writer marked dirty).
   ASSIGN_OR_RETURN(SpoolWriter writer,
-                   SpoolWriter::Create(options_.spool_dir, meta));
+                   SpoolWriter::Create(options_.spool_dir, meta,
+                                       /*durable=*/false));
   spool_bytes_.fetch_add(static_cast<int64_t>(writer.size()));
   std::shared_ptr<SessionRecording> s(new SessionRecording(
       *this, meta.session_id(), meta.started_at_us(), std::move(writer)));
+  s->dirty_.store(true);
   absl::MutexLock lock(&mu_);
   open_[s->session_id()] = s;
   return s;

@@ -195,10 +195,11 @@ class SpoolRecorder {
   ~SpoolRecorder();
 
   // Creates the session's spool file (on the caller's thread: a failure
-  // refuses the session). `meta` needs session_id, user, login, host;
-  // gateway_id and started_at_us are filled in. kResourceExhausted while
-  // the spool is over spool_max_bytes; the spool's own errors otherwise
-  // (kPermissionDenied, kUnavailable, kResourceExhausted for ENOSPC).
+  // refuses the session; its fsyncs are left to the syncer thread). `meta`
+  // needs session_id, user, login, host; gateway_id and started_at_us are
+  // filled in. kResourceExhausted while the spool is over spool_max_bytes; the
+  // spool's own errors otherwise (kPermissionDenied, kUnavailable,
+  // kResourceExhausted for ENOSPC).
   absl::StatusOr<std::shared_ptr<SessionRecording>> OpenSession(
       v1::RecordingSession meta, absl::Time started_at);
 

@@ -93,7 +93,7 @@ std::string SpoolPath(std::string_view dir, std::string_view session_id) {
 // ------------------------------------------------------------ writer
 
 absl::StatusOr<SpoolWriter> SpoolWriter::Create(
-    std::string_view dir, const v1::RecordingSession& session) {
+    std::string_view dir, const v1::RecordingSession& session, bool durable) {
   RETURN_IF_ERROR(ValidateSpoolSessionId(session.session_id()));
   std::string path = SpoolPath(dir, session.session_id());
   const int fd = ::open(
@@ -112,8 +112,12 @@ absl::StatusOr<SpoolWriter> SpoolWriter::Create(
   ASSIGN_OR_RETURN(std::string check, Sha256Raw(meta));
   head += check;
   absl::Status s = w.Write(head);
-  if (s.ok()) s = w.Sync();
-  if (s.ok()) s = SyncDir(dir);
+  if (durable) {
+    if (s.ok()) s = w.Sync();
+    if (s.ok()) s = SyncDir(dir);
+  } else {
+    w.dir_to_sync_ = std::string(dir);
+  }
   if (!s.ok()) {
     (void)w.Close();
     ::unlink(w.path_.c_str());
@@ -125,6 +129,7 @@ absl::StatusOr<SpoolWriter> SpoolWriter::Create(
 SpoolWriter::SpoolWriter(SpoolWriter&& o) noexcept
     : fd_(std::exchange(o.fd_, -1)),
       path_(std::move(o.path_)),
+      dir_to_sync_(std::move(o.dir_to_sync_)),
       size_(o.size_),
       failed_(o.failed_.load()) {}
 
@@ -133,6 +138,7 @@ SpoolWriter& SpoolWriter::operator=(SpoolWriter&& o) noexcept {
     if (fd_ >= 0) ::close(fd_);
     fd_ = std::exchange(o.fd_, -1);
     path_ = std::move(o.path_);
+    dir_to_sync_ = std::move(o.dir_to_sync_);
     size_ = o.size_;
     failed_ = o.failed_.load();
   }
@@ -214,6 +220,13 @@ absl::Status SpoolWriter::Sync() {
   if (::fdatasync(fd_) != 0) {
     failed_ = true;
     return Errno("cannot fsync", path_, errno);
+  }
+  if (!dir_to_sync_.empty()) {
+    if (absl::Status s = SyncDir(dir_to_sync_); !s.ok()) {
+      failed_ = true;
+      return s;
+    }
+    dir_to_sync_.clear();
   }
   return absl::OkStatus();
 }

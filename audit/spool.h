@@ -57,9 +57,14 @@ std::string SpoolPath(std::string_view dir, std::string_view session_id);
 class SpoolWriter {
  public:
   // Creates dir/<id>.spool (it must not exist) and writes the magic and
-  // the metadata frame, fsync'd with the directory entry.
-  static absl::StatusOr<SpoolWriter> Create(
-      std::string_view dir, const v1::RecordingSession& session);
+  // the metadata frame, fsync'd with the directory entry. Without
+  // `durable`, the first Sync() does both fsyncs instead: the recorder
+  // creates spools on the gateway I/O thread that opens a recorded channel
+  // and leaves the disk waits to its syncer thread (the file is as durable
+  // as the records written after it: within the fsync interval).
+  static absl::StatusOr<SpoolWriter> Create(std::string_view dir,
+                                            const v1::RecordingSession& session,
+                                            bool durable = true);
   SpoolWriter(SpoolWriter&& other) noexcept;
   SpoolWriter& operator=(SpoolWriter&& other) noexcept;
   SpoolWriter(const SpoolWriter&) = delete;
@@ -79,7 +84,8 @@ class SpoolWriter {
   // write(2)s the whole buffer (retrying short writes). On error the file
   // may end in a torn frame; the writer refuses further writes.
   absl::Status Write(std::string_view bytes);
-  // fdatasync(2). May run on another thread than Write (the recorder's
+  // fdatasync(2), and the directory's fsync the first time after a Create
+  // without `durable`. May run on another thread than Write (the recorder's
   // syncer), never at the same time as Close or a move.
   absl::Status Sync();
   // Sync, then close. Idempotent.
@@ -93,6 +99,8 @@ class SpoolWriter {
       : fd_(fd), path_(std::move(path)), size_(size) {}
   int fd_ = -1;
   std::string path_;
+  // Created without `durable`: the directory the next Sync() fsyncs.
+  std::string dir_to_sync_;
   uint64_t size_ = 0;
   std::atomic<bool> failed_{false};
 };

@@ -235,6 +235,38 @@ TEST_F(SpoolTest, SessionIdsMustBeFileNames) {
   EXPECT_FALSE(ValidateSpoolSessionId(std::string(129, 'a')).ok());
 }
 
+// The recorder's spools: created on a gateway I/O thread without any
+// fsync; the first Sync (the syncer thread) fsyncs the file and the
+// directory entry. Seen through the directory: once it is gone, that Sync
+// fails (and the writer refuses more), a later one would not have tried.
+TEST_F(SpoolTest, ANonDurableCreateLeavesTheDirectorySyncToTheFirstSync) {
+  const std::string sub = dir_->path() + "/sub";
+  ASSERT_EQ(::mkdir(sub.c_str(), 0700), 0);
+  absl::StatusOr<SpoolWriter> w =
+      SpoolWriter::Create(sub, Meta("s5"), /*durable=*/false);
+  ASSERT_TRUE(w.ok()) << w.status();
+  const std::string moved = dir_->path() + "/moved";
+  ASSERT_EQ(::rename(sub.c_str(), moved.c_str()), 0);
+  absl::Status st = w->Sync();
+  EXPECT_FALSE(st.ok());
+  EXPECT_TRUE(absl::StrContains(st.message(), sub)) << st;
+  EXPECT_FALSE(w->Write("x").ok());
+
+  // Durable (the default) or synced once: Sync no longer looks at it.
+  const std::string sub2 = dir_->path() + "/sub2";
+  ASSERT_EQ(::mkdir(sub2.c_str(), 0700), 0);
+  absl::StatusOr<SpoolWriter> d =
+      SpoolWriter::Create(sub2, Meta("s6"), /*durable=*/false);
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_TRUE(d->Sync().ok());
+  ASSERT_EQ(::rename(sub2.c_str(), (dir_->path() + "/moved2").c_str()), 0);
+  EXPECT_TRUE(d->Sync().ok());
+  absl::StatusOr<SpoolContents> c =
+      ReadSpool(dir_->path() + "/moved2/s6.spool");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->session.session_id(), "s6");
+}
+
 TEST_F(SpoolTest, AnUnusableDirectoryIsReported) {
   // Tests run as root, which ignores mode bits: use a path under a file.
   Spit(dir_->path() + "/file", "x");

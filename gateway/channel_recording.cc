@@ -9,6 +9,7 @@
 #include "gateway/connection_internal.h"
 #include "gateway/gateway_connection.h"
 #include "ssh/connection/messages.h"
+#include "ssh/net/bulk_lane.h"
 
 namespace sallyport::gateway {
 
@@ -19,8 +20,8 @@ using Item = RecordingGate::Item;
 namespace {
 
 // What one recorder wake hands on at most (data bytes, all the
-// connection's channels together). The rest goes on a wake posted behind
-// the handlers already queued on the I/O thread: a channel whose whole
+// connection's channels together). The rest goes on a wake queued again in
+// the thread's bulk lane (ssh/net/bulk_lane.h): a channel whose whole
 // window (2 MiB) was recorded at once must not hold up the thread's other
 // connections while it is sent. With 200 such channels on 2 busy cores,
 // a new connection's key exchange waited for minutes between its messages
@@ -85,13 +86,16 @@ std::function<void()> GatewayConnection::RecorderWake() {
   std::weak_ptr<GatewayConnection> weak = weak_from_this();
   std::shared_ptr<std::atomic<bool>> posted = wake_posted_;
   asio::any_io_executor ex = executor_;
+  // Bulk work: the wake takes its turn in the thread's bulk lane
+  // (ssh/net/bulk_lane.h), behind the handshakes of new connections.
   return [weak, posted, ex] {
     if (posted->exchange(true)) return;
-    asio::post(ex, [weak, posted] {
+    ssh::net::BulkLane::Of(ex).Queue(ex, [weak, posted] {
       posted->store(false);
-      if (std::shared_ptr<GatewayConnection> self = weak.lock()) {
-        self->OnRecorderWake();
-      }
+      std::shared_ptr<GatewayConnection> self = weak.lock();
+      if (self == nullptr) return false;
+      self->OnRecorderWake();
+      return true;
     });
   };
 }
@@ -117,8 +121,8 @@ void GatewayConnection::OnRecorderWake() {
     }
     ReleaseGates(*b, &budget);
   }
-  // Spent: what is left (recorded or not) is looked at again after the
-  // thread's other work.
+  // Spent: what is left (recorded or not) is looked at again on a later
+  // turn of the bulk lane.
   if (budget == 0) RecorderWake()();
 }
 

@@ -379,6 +379,9 @@ void GatewayConnection::AuthDecided(
 void GatewayConnection::OnAuthenticated(ssh::session::Session&) {
   if (slot_ != nullptr) slot_->Authenticated();
   authenticated_ = true;
+  // Past the handshake: this connection's reads and sends yield to the
+  // thread's connections still in theirs (ssh/net/bulk_lane.h).
+  if (down_driver_ != nullptr) down_driver_->SetBulk(true);
   ReportAuth(true, "");
   StartIdleWatch();
   Log(absl::StrCat("event=auth.ok peer=", peer_, " ", Describe(), " record=",
@@ -502,6 +505,9 @@ asio::awaitable<void> GatewayConnection::RunUpstream() {
 
 void GatewayConnection::UpstreamReady() {
   upstream_ready_ = true;
+  // Set up: from now on its reads and sends take turns with the thread's
+  // other bulk work (ssh/net/bulk_lane.h).
+  if (upstream_->driver != nullptr) upstream_->driver->SetBulk(true);
   ReportUpstream(true, "");
   Log(absl::StrCat("event=upstream.ready ", Describe()));
   std::vector<uint64_t> waiting = std::move(waiting_for_upstream_);

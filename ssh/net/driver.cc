@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "ssh/net/bulk_lane.h"
 
 namespace sallyport::ssh::net {
 namespace {
@@ -16,6 +17,14 @@ namespace {
 constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
 // Reads and writes above this size leave buffers worth releasing later.
 constexpr size_t kLargeIo = 16 << 10;
+// A bulk driver's step in the bulk lane (ssh/net/bulk_lane.h) reads or
+// sends at most this much: a handshake on the same thread waits for at most
+// one step, so its cost bounds the handshake's wait per message (on a
+// starved machine a 256 KiB read with its recording and forwarding took
+// several 100 ms of wall time).
+constexpr size_t kBulkStepBytes = 64 << 10;
+// A send costs less per byte than a read (no decryption, recording).
+constexpr size_t kBulkSendBytes = 4 * kBulkStepBytes;
 
 void Signal(asio::steady_timer& t) {
   t.cancel();
@@ -33,7 +42,9 @@ TransportDriver::TransportDriver(
       alive_(std::make_shared<bool>(true)),
       wake_(stream_->executor()),
       read_gate_(stream_->executor()),
-      timer_(stream_->executor()) {
+      timer_(stream_->executor()),
+      read_lane_(stream_->executor()),
+      write_lane_(stream_->executor()) {
   options_.low_watermark =
       std::min(options_.low_watermark, options_.high_watermark);
   options_.max_read = std::max(options_.max_read, kMinRead);
@@ -92,7 +103,23 @@ void TransportDriver::Finish() {
   stream_->Close();
   Signal(wake_);
   Signal(read_gate_);
+  Signal(read_lane_.timer);
+  Signal(write_lane_.timer);
   timer_.cancel();
+}
+
+asio::awaitable<void> TransportDriver::BulkTurn(LaneSlot& slot) {
+  slot.timer.expires_at(asio::steady_timer::time_point::max());
+  slot.waiting = true;
+  BulkLane::Of(executor()).Queue(executor(), [this, alive = alive_, &slot] {
+    // The driver (and with it `slot`) may be gone, or finished meanwhile.
+    if (!*alive || !slot.waiting || finished_) return false;
+    slot.waiting = false;
+    Signal(slot.timer);
+    return true;
+  });
+  co_await slot.timer.async_wait(kUseTuple);
+  slot.waiting = false;
 }
 
 // Called after anything that may have changed the output, the transport's
@@ -176,7 +203,9 @@ bool TransportDriver::ReadAllowed() {
 }
 
 size_t TransportDriver::ReadSize(size_t available) {
-  size_t n = std::clamp(available, kMinRead, options_.max_read);
+  size_t n = std::clamp(
+      available, kMinRead,
+      bulk_ ? std::min(options_.max_read, kBulkStepBytes) : options_.max_read);
   // Replies to one read must not overshoot the high watermark by much.
   const size_t backlog = OutputBacklog();
   const size_t room =
@@ -211,6 +240,13 @@ asio::awaitable<void> TransportDriver::ReadLoop() {
       if (!ReadAllowed()) continue;  // paused meanwhile: leave it unread
       available = stream_->Available();
     }
+    if (bulk_) {
+      // Ready to read: wait for the turn, then look again.
+      co_await BulkTurn(read_lane_);
+      if (finished_ || t.closed()) break;
+      if (!ReadAllowed()) continue;
+      available = stream_->Available();
+    }
     const size_t want = ReadSize(available);
     auto buf = t.PrepareInput(want);
     auto [ec, n] = co_await stream_->ReadSome(buf);
@@ -242,16 +278,27 @@ asio::awaitable<void> TransportDriver::WriteLoop() {
       co_await wake_.async_wait(kUseTuple);
       continue;
     }
+    if (bulk_) {
+      co_await BulkTurn(write_lane_);
+      if (finished_) break;
+      if (t.PendingOutput().empty()) continue;
+    }
     t.TakeOutput(&write_buffer_);
     // One send per loop for the whole batch: a generic async_write would
     // split it into 64 KiB sends, each a trip through the event loop.
     size_t written = 0;
     asio::error_code ec;
     while (written < write_buffer_.size() && !ec && !finished_) {
+      // Bulk: a send of at most kBulkSendBytes per turn in the lane.
+      if (bulk_ && written > 0) {
+        co_await BulkTurn(write_lane_);
+        if (finished_) break;
+      }
       in_flight_ = write_buffer_.size() - written;
       size_t n = 0;
       std::tie(ec, n) = co_await stream_->WriteSome(
-          absl::MakeConstSpan(write_buffer_).subspan(written));
+          absl::MakeConstSpan(write_buffer_)
+              .subspan(written, bulk_ ? kBulkSendBytes : in_flight_));
       written += n;
     }
     in_flight_ = 0;

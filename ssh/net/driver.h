@@ -159,6 +159,14 @@ class TransportDriver {
   // Closes the stream now without flushing (Run returns soon).
   void Abort();
 
+  // Bulk (ssh/net/bulk_lane.h): each read and each send waits for its turn
+  // in the thread's bulk lane, so the thread's other handlers (new
+  // connections' handshakes) never wait behind more than one bulk step.
+  // Off by default (a connection being set up has priority); the gateway
+  // turns it on once the user is authenticated. On the executor.
+  void SetBulk(bool bulk) { bulk_ = bulk; }
+  bool bulk() const { return bulk_; }
+
  private:
   asio::awaitable<void> ReadLoop();
   asio::awaitable<void> WriteLoop();
@@ -171,6 +179,13 @@ class TransportDriver {
   void Finish();
   void ScheduleShrink();
   absl::Time NextWake() const;
+  // A loop's place in the bulk lane.
+  struct LaneSlot {
+    explicit LaneSlot(const asio::any_io_executor& ex) : timer(ex) {}
+    asio::steady_timer timer;
+    bool waiting = false;
+  };
+  asio::awaitable<void> BulkTurn(LaneSlot& slot);
 
   DriverOptions options_;
   std::unique_ptr<ByteStream> stream_;
@@ -180,6 +195,8 @@ class TransportDriver {
   asio::steady_timer wake_;       // the writer waits for output
   asio::steady_timer read_gate_;  // the reader waits to be allowed to read
   asio::steady_timer timer_;      // deadlines
+  LaneSlot read_lane_;            // the reader's and the writer's turns
+  LaneSlot write_lane_;           // in the bulk lane
   absl::Time armed_ = absl::InfiniteFuture();
   absl::Time deadline_ = absl::InfiniteFuture();
   std::string deadline_reason_;
@@ -190,6 +207,7 @@ class TransportDriver {
   size_t peak_buffered_ = 0;
   uint64_t timer_wakeups_ = 0;
   bool handshake_reported_ = false;
+  bool bulk_ = false;
   bool processing_ = false;
   bool input_paused_ = false;
   bool blocked_by_backlog_ = false;
