@@ -33,11 +33,12 @@
 //
 //   bazel run -c opt //tests/bench:recording_bench --
 //       [--bytes=2147483648] [--pty-bytes=209715200] [--rounds=1]
-//       [--spool-bytes=536870912] [--gateway-b=BIN] [--perf=DIR]
+//       [--spool-bytes=536870912] [--gateway-b=BIN[,BIN...]] [--perf=DIR]
 //
 // --gateway-b=BIN adds a third gateway with recording on: another build of
 // `sallyport-gateway` (e.g. before a change), on a copy of the config with
-// its own spool_dir, measured in the same rounds ("on B"). --perf=DIR runs
+// its own spool_dir, measured in the same rounds ("on B"); a comma-separated
+// list adds one per build ("on B", "on C", ...). --perf=DIR runs
 // `perf record -e cpu-clock -g` on the gateway of every row into
 // DIR/<workload>-<gateway>-<round>.perf. With --bytes=0 --pty-bytes=0 only
 // the spool writer runs (no deployment).
@@ -54,7 +55,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "tests/bench/null_gateway.h"
@@ -85,7 +88,8 @@ struct Settings {
   uint64_t pty_bytes = uint64_t{200} << 20;
   uint64_t spool_bytes = uint64_t{512} << 20;
   int rounds = 1;
-  std::string gateway_b, perf_dir;
+  std::vector<std::string> gateway_b;
+  std::string perf_dir;
 };
 
 // One session of `workload` through `v`.
@@ -258,7 +262,7 @@ int Main(int argc, char** argv) {
     } else if (absl::ConsumePrefix(&a, "--rounds=")) {
       (void)absl::SimpleAtoi(a, &s.rounds);
     } else if (absl::ConsumePrefix(&a, "--gateway-b=")) {
-      s.gateway_b = std::string(a);
+      s.gateway_b = absl::StrSplit(a, ',', absl::SkipEmpty());
     } else if (absl::ConsumePrefix(&a, "--perf=")) {
       s.perf_dir = std::string(a);
     } else if (absl::ConsumePrefix(&a, "--serve-null=")) {
@@ -267,7 +271,7 @@ int Main(int argc, char** argv) {
       listen = std::string(a);
     } else {
       std::cerr << "usage: recording_bench [--bytes=N] [--pty-bytes=N] "
-                   "[--spool-bytes=N] [--rounds=N] [--gateway-b=BIN] "
+                   "[--spool-bytes=N] [--rounds=N] [--gateway-b=BIN[,BIN...]] "
                    "[--perf=DIR]\n";
       return 2;
     }
@@ -289,10 +293,11 @@ int Main(int argc, char** argv) {
   const std::vector<Variant>& variants = (*d)->variants;
   std::cout << absl::StrFormat(
                    "recording_bench: %s, exec %d MiB, pty %d MiB, %d round(s); "
-                   "user %s; %d cores; gateway B %s\n%s\n",
+                   "user %s; %d cores; gateways B... %s\n%s\n",
                    kCipher, s.bytes >> 20, s.pty_bytes >> 20, s.rounds, kUser,
                    sysconf(_SC_NPROCESSORS_ONLN),
-                   s.gateway_b.empty() ? "-" : s.gateway_b, Uptime())
+                   s.gateway_b.empty() ? "-" : absl::StrJoin(s.gateway_b, ", "),
+                   Uptime())
             << std::flush;
   std::vector<Row> rows;
   for (int i = 0; i < s.rounds; ++i) {

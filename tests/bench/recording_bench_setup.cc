@@ -49,10 +49,12 @@ std::string FindSpool(const std::string& dir) {
 }
 
 // Serves `binary` on a copy of the enrolled gateway.yaml with its own
-// spool_dir (STATE/spool-b) and metrics port, on a free port.
+// spool_dir (STATE/spool-<suffix>) and metrics port, on a free port.
 absl::StatusOr<std::unique_ptr<BackgroundProcess>> StartGatewayB(
-    BastionFixture& fx, const std::string& binary, uint16_t* port) {
-  const std::string config = fx.gateway_state_dir() + "/gateway-b.yaml";
+    BastionFixture& fx, const std::string& binary, const std::string& suffix,
+    uint16_t* port) {
+  const std::string config =
+      absl::StrCat(fx.gateway_state_dir(), "/gateway-", suffix, ".yaml");
   absl::StatusOr<uint16_t> metrics = FreeLoopbackPort();
   if (!metrics.ok()) return metrics.status();
   std::string yaml;
@@ -65,14 +67,14 @@ absl::StatusOr<std::unique_ptr<BackgroundProcess>> StartGatewayB(
     absl::StrAppend(&yaml, line, "\n");
   }
   absl::StrAppend(&yaml, "metrics_listen: \"127.0.0.1:", *metrics,
-                  "\"\nspool_dir: \"spool-b\"\n");
+                  "\"\nspool_dir: \"spool-", suffix, "\"\n");
   if (absl::Status st = WriteFile(config, yaml, 0600); !st.ok()) return st;
   absl::StatusOr<uint16_t> p = FreeLoopbackPort();
   if (!p.ok()) return p.status();
-  absl::StatusOr<std::unique_ptr<BackgroundProcess>> proc =
-      StartGatewayProcess({binary, "serve", "--config", config, "--listen",
-                           absl::StrCat("127.0.0.1:", *p)},
-                          fx.gateway_state_dir() + "/gateway-b.log", *p);
+  absl::StatusOr<std::unique_ptr<BackgroundProcess>> proc = StartGatewayProcess(
+      {binary, "serve", "--config", config, "--listen",
+       absl::StrCat("127.0.0.1:", *p)},
+      absl::StrCat(fx.gateway_state_dir(), "/gateway-", suffix, ".log"), *p);
   if (!proc.ok()) return proc.status();
   *port = *p;
   return proc;
@@ -155,12 +157,12 @@ void SpoolWatch::Run() {
 // ------------------------------------------------------------ gateways
 
 Deployment::~Deployment() {
-  if (gateway_b) gateway_b->Stop();
+  for (auto& b : gateway_b) b->Stop();
   if (off) off->Stop();
 }
 
 absl::StatusOr<std::unique_ptr<Deployment>> StartDeployment(
-    const std::string& gateway_b) {
+    const std::vector<std::string>& gateway_b) {
   auto d = std::make_unique<Deployment>();
   BastionFixture::Options options = BastionFixture::DefaultOptions();
   options.sshd_config["Ciphers"] = kCipher;
@@ -193,11 +195,19 @@ absl::StatusOr<std::unique_ptr<Deployment>> StartDeployment(
       {"on", fx.gateway_port(), fx.gateway_process()->pid(),
        settings.spool_dir},
   };
-  if (!gateway_b.empty()) {
+  // "on B", "on C", ...: spool-b, spool-c, ...
+  for (size_t i = 0; i < gateway_b.size(); ++i) {
+    const char letter = static_cast<char>('b' + i);
+    const std::string suffix(1, letter);
     uint16_t port_b = 0;
-    ASSIGN_OR_RETURN(d->gateway_b, StartGatewayB(fx, gateway_b, &port_b));
-    d->variants.push_back({"on B", port_b, d->gateway_b->pid(),
-                           fx.gateway_state_dir() + "/spool-b"});
+    ASSIGN_OR_RETURN(std::unique_ptr<BackgroundProcess> b,
+                     StartGatewayB(fx, gateway_b[i], suffix, &port_b));
+    d->variants.push_back(
+        {absl::StrCat("on ",
+                      std::string(1, static_cast<char>(letter - 'a' + 'A'))),
+         port_b, b->pid(),
+         absl::StrCat(fx.gateway_state_dir(), "/spool-", suffix)});
+    d->gateway_b.push_back(std::move(b));
   }
   // Let them fetch the CA keys before the first connection.
   absl::SleepFor(absl::Seconds(3));

@@ -73,17 +73,17 @@ struct Variant {
 // BastionFixture (real CA, `sp login`, sshd targets) with the real
 // `sallyport-gateway serve` (recording on: spool recorder and shipper),
 // this binary's --serve-null on the same gateway.yaml (recording off), and
-// with `gateway_b` non-empty that build of the gateway on a copy of the
-// config with its own spool_dir ("on B").
+// per binary in `gateway_b` that build of the gateway on a copy of the
+// config with its own spool_dir ("on B", "on C", ...).
 struct Deployment {
   std::unique_ptr<BastionFixture> fixture;
   std::unique_ptr<BackgroundProcess> off;
-  std::unique_ptr<BackgroundProcess> gateway_b;
-  std::vector<Variant> variants;  // off, on[, on B]
+  std::vector<std::unique_ptr<BackgroundProcess>> gateway_b;
+  std::vector<Variant> variants;  // off, on[, on B, on C, ...]
   ~Deployment();
 };
 absl::StatusOr<std::unique_ptr<Deployment>> StartDeployment(
-    const std::string& gateway_b);
+    const std::vector<std::string>& gateway_b);
 
 // `perf record -e cpu-clock -g -p PID -o DIR/NAME.perf` while it lives
 // (nothing when `dir` is empty); stopped with SIGINT so perf writes its
