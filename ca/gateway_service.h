@@ -80,10 +80,18 @@ class GatewayService final
       gateway::v1::IssueSessionCertificateResponse* response,
       grpc::ServerUnaryReactor* reactor);
   // The user certificate checked again and the user's permissions for
-  // (login, host), as both RPCs need them.
+  // (login, host), as both RPCs need them, in two steps around the
+  // caller's authentication so that every store read of the call is one
+  // (Store::ReadForIssuance: one round trip on PostgreSQL): StartCheck
+  // verifies the certificate (no store read) and adds the reads it needs
+  // to `reads`; FinishCheck decides on the snapshot of those reads.
   struct Checked;
-  absl::StatusOr<Checked> Check(std::string_view user_certificate,
-                                std::string_view login, std::string_view host);
+  struct PendingCheck;
+  PendingCheck StartCheck(std::string_view user_certificate,
+                          std::string_view login, std::string_view host,
+                          storage::IssuanceReads& reads);
+  absl::StatusOr<Checked> FinishCheck(PendingCheck pending,
+                                      const storage::IssuanceSnapshot& read);
 
   // A client certificate for gateway `name` and `tls_public_key_der` with a
   // serial from the store.

@@ -53,6 +53,9 @@ class CaServer {
     // (IssuanceWorkers); -1: by the store, kDefaultRemoteStoreThreads for
     // PostgreSQL (reads are round trips), none for SQLite.
     int issuance_threads = -1;
+    // Issuance tasks run inline at most when the workers are idle
+    // (IssuanceWorkers::Options::max_inline).
+    int issuance_inline = IssuanceWorkers::kDefaultMaxInline;
   };
 
   // What a peer can make the server hold (DESIGN.md: every queue a peer can
