@@ -116,11 +116,18 @@ struct GatewayService::Checked {
 };
 
 struct GatewayService::PendingCheck {
-  absl::StatusOr<PresentedUserCertificate> presented;
+  // Not started (the caller is no gateway): refused if ever finished.
+  absl::StatusOr<PresentedUserCertificate> presented =
+      absl::PermissionDeniedError("the user certificate was not checked");
   int revocation_at = -1;  // its revocation in the reads, when asked
   bool user = false;       // the user (and roles) were asked for
   bool host = false;       // the host was asked for
 };
+
+bool GatewayService::PresentsGatewayIdentity(
+    const grpc::ServerContextBase& context) {
+  return ctx_.peers->PresentedKind(context) == ClientIdentity::Kind::kGateway;
+}
 
 GatewayService::PendingCheck GatewayService::StartCheck(
     std::string_view user_certificate, std::string_view login,
@@ -191,8 +198,11 @@ grpc::Status GatewayService::AuthorizeChannel(
     grpc::ServerContext* context, const pb::AuthorizeChannelRequest* request,
     pb::AuthorizeChannelResponse* response) {
   storage::IssuanceReads reads;
-  PendingCheck pending = StartCheck(request->user_certificate(),
-                                    request->login(), request->host(), reads);
+  PendingCheck pending;
+  if (PresentsGatewayIdentity(*context)) {
+    pending = StartCheck(request->user_certificate(), request->login(),
+                         request->host(), reads);
+  }
   storage::IssuanceSnapshot read;
   absl::StatusOr<ClientIdentity> peer = ctx_.peers->AuthenticateGateway(
       *context, "AuthorizeChannel", &reads, &read);
@@ -360,10 +370,14 @@ grpc::Status GatewayService::StartSessionCertificate(
   // the gateway's authentication, the user certificate's revocation, the
   // user with its roles, the host, and the ephemeral key's revocation.
   storage::IssuanceReads reads;
-  PendingCheck pending = StartCheck(request->user_certificate(),
-                                    request->login(), request->host(), reads);
+  PendingCheck pending;
   absl::StatusOr<ssh::crypto::PublicKey> key =
-      ParseSshKey(request->ephemeral_public_key(), "ephemeral_public_key");
+      absl::PermissionDeniedError("not a gateway");
+  if (PresentsGatewayIdentity(context)) {
+    pending = StartCheck(request->user_certificate(), request->login(),
+                         request->host(), reads);
+    key = ParseSshKey(request->ephemeral_public_key(), "ephemeral_public_key");
+  }
   int key_revocation_at = -1;
   if (key.ok()) {
     key_revocation_at = static_cast<int>(reads.revocations.size());

@@ -44,6 +44,11 @@ class GatewayService final
   GatewayService(CaContext ctx, Settings settings)
       : ctx_(ctx), settings_(std::move(settings)) {}
 
+  // For tests: user certificates remembered as verified.
+  size_t RememberedUserCertificatesForTest() {
+    return verified_user_certificates_.size();
+  }
+
   grpc::Status EnrollGateway(
       grpc::ServerContext* context,
       const gateway::v1::EnrollGatewayRequest* request,
@@ -87,6 +92,11 @@ class GatewayService final
   // to `reads`; FinishCheck decides on the snapshot of those reads.
   struct Checked;
   struct PendingCheck;
+  // Whether the caller presents a valid gateway client certificate (no
+  // store read; the caller still authenticates). StartCheck verifies a
+  // signature before the authentication's store read, so it runs only for
+  // such a caller: a stranger cannot make the CA verify signatures.
+  bool PresentsGatewayIdentity(const grpc::ServerContextBase& context);
   PendingCheck StartCheck(std::string_view user_certificate,
                           std::string_view login, std::string_view host,
                           storage::IssuanceReads& reads);

@@ -15,14 +15,12 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 #include <thread>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "base/clock.h"
@@ -156,14 +154,6 @@ int RunServe(const std::string& config_path, const std::string& listen) {
   options.settings = *settings;
   options.store = store->get();
   options.listen = listen;
-  // For benchmarks only (issue 11: ca_issuance_bench compares hand-off
-  // policies in one run): issuance tasks run inline at most, 0..64.
-  if (const char* v = std::getenv("SALLYPORT_CA_ISSUANCE_INLINE")) {
-    int n = 0;
-    if (absl::SimpleAtoi(v, &n) && n >= 0 && n <= 64) {
-      options.issuance_inline = n;
-    }
-  }
   absl::StatusOr<std::unique_ptr<CaServer>> server =
       CaServer::Start(std::move(options));
   if (!server.ok()) return Fail(server.status());
