@@ -88,10 +88,6 @@ absl::StatusOr<std::unique_ptr<SqliteConnection>> SqliteConnection::Open(
   RETURN_IF_ERROR(
       conn->Exec(options.synchronous_full ? kSyncFull : kSyncNormal, {})
           .status());
-  if (options.mmap_bytes > 0) {
-    RETURN_IF_ERROR(conn->ExecScript(
-        absl::StrCat("PRAGMA mmap_size = ", options.mmap_bytes).c_str()));
-  }
   return conn;
 }
 

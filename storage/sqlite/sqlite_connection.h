@@ -5,7 +5,6 @@
 
 #include <sqlite3.h>
 
-#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,14 +31,11 @@ class SqliteConnection final : public sql::Tx {
     std::string path;
     absl::Duration busy_timeout;
     bool synchronous_full = true;
-    // PRAGMA mmap_size: bytes of the database file read through a shared
-    // read-only mapping instead of read() (0: off).
-    int64_t mmap_bytes = 0;
   };
 
   // Opens an existing file (SqliteStore creates it) and applies the
   // per-connection settings: extended result codes, busy_timeout,
-  // foreign_keys=ON, synchronous, mmap_size, defensive mode.
+  // foreign_keys=ON, synchronous, defensive mode.
   static absl::StatusOr<std::unique_ptr<SqliteConnection>> Open(
       const Options& options);
   ~SqliteConnection() override;

@@ -55,9 +55,9 @@ absl::Status CreateDatabaseFile(const std::string& path) {
 class SqliteDatabase final : public sql::Database {
  public:
   SqliteDatabase(SqliteConnection::Options options, int pool_size)
-      : options_(std::move(options)),
-        pool_(pool_size, absl::Minutes(1),
-              [this] { return SqliteConnection::Open(options_); }) {}
+      : pool_(pool_size, absl::Minutes(1), [options = std::move(options)] {
+          return SqliteConnection::Open(options);
+        }) {}
 
   sql::Dialect dialect() const override { return sql::Dialect::kSqlite; }
   void AddIdle(std::unique_ptr<SqliteConnection> conn) {
@@ -66,12 +66,9 @@ class SqliteDatabase final : public sql::Database {
 
   absl::Status Transact(TxMode mode,
                         absl::FunctionRef<absl::Status(sql::Tx&)> fn) override {
+    std::optional<absl::MutexLock> write_lock;
     if (mode != TxMode::kRead && mode != TxMode::kReadOne) {
-      absl::MutexLock lock(&write_mu_);
-      if (writer_ == nullptr) {
-        ASSIGN_OR_RETURN(writer_, SqliteConnection::Open(options_));
-      }
-      return RunTx(*writer_, mode, fn);
+      write_lock.emplace(&write_mu_);
     }
     ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> conn, pool_.Acquire());
     absl::Status s = RunTx(*conn, mode, fn);
@@ -99,11 +96,8 @@ class SqliteDatabase final : public sql::Database {
     return s;
   }
 
-  const SqliteConnection::Options options_;
   absl::Mutex write_mu_;
-  // Every write transaction of this process, one at a time.
-  std::unique_ptr<SqliteConnection> writer_ ABSL_GUARDED_BY(write_mu_);
-  sql::ConnectionPool<SqliteConnection> pool_;  // readers'
+  sql::ConnectionPool<SqliteConnection> pool_;
 };
 
 }  // namespace
@@ -128,8 +122,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Create(
   RETURN_IF_ERROR(CreateDatabaseFile(options.path));
 
   SqliteConnection::Options conn_options{options.path, options.busy_timeout,
-                                         options.synchronous_full,
-                                         options.mmap_bytes};
+                                         options.synchronous_full};
   ASSIGN_OR_RETURN(std::unique_ptr<SqliteConnection> first,
                    SqliteConnection::Open(conn_options));
   // WAL is a property of the file: set once, every connection uses it. This

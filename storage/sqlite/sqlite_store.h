@@ -6,7 +6,6 @@
 #ifndef SALLYPORT_STORAGE_SQLITE_SQLITE_STORE_H_
 #define SALLYPORT_STORAGE_SQLITE_SQLITE_STORE_H_
 
-#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -25,10 +24,7 @@ class SqliteStore final : public sql::SqlStore {
     std::string path;
     // Timestamps "set by the store". Must outlive the store.
     base::Clock* clock = base::Clock::Real();
-    // Connections for readers, which run in parallel; writers run one at a
-    // time on one more connection of their own, so that its page cache and
-    // prepared statements stay warm (a connection drops its page cache
-    // when another connection has committed).
+    // Connections; readers run in parallel, writers one at a time.
     int pool_size = 4;
     // How long a writer waits for another process's write lock before
     // failing with kUnavailable.
@@ -37,12 +33,6 @@ class SqliteStore final : public sql::SqlStore {
     // log and certificate serials must survive a power cut). NORMAL is
     // faster in WAL mode but may lose the last commits on power loss.
     bool synchronous_full = true;
-    // PRAGMA mmap_size per connection: a reader whose page cache another
-    // connection's commit made stale reads the database file's pages from
-    // the shared mapping instead of with one read() each (pages still in
-    // the WAL are read as before). Writes never go through it (SQLite maps
-    // read-only). Address space only; the pages are the kernel's page cache.
-    int64_t mmap_bytes = int64_t{256} << 20;
     // Serial blocks and group commit (storage/issuance_options.h).
     IssuanceOptions issuance;
   };
