@@ -150,16 +150,22 @@ void CaService::StartUserCertificate(
     const v1::IssueUserCertificateRequest& request,
     v1::IssueUserCertificateResponse* response,
     grpc::ServerUnaryReactor* reactor) {
+  // Every store read of the call at once (one round trip on PostgreSQL):
+  // the caller's authentication, its roles and the key's revocation.
+  absl::StatusOr<ssh::crypto::PublicKey> key =
+      ParseSshKey(request.ssh_public_key());
+  storage::IssuanceReads reads;
+  reads.roles = true;
+  if (key.ok()) reads.revocations.emplace_back(0, key->FingerprintSha256());
   storage::User user;
+  storage::IssuanceSnapshot read;
   absl::StatusOr<ClientIdentity> peer =
-      ctx_.peers->Authenticate(context, &user);
+      ctx_.peers->Authenticate(context, &user, &reads, &read);
   if (!peer.ok()) return reactor->Finish(ToGrpc(peer.status()));
   if (peer->kind != ClientIdentity::Kind::kUser) {
     return reactor->Finish(ToGrpc(
         absl::PermissionDeniedError("only users get user certificates")));
   }
-  absl::StatusOr<ssh::crypto::PublicKey> key =
-      ParseSshKey(request.ssh_public_key());
   if (!key.ok()) return reactor->Finish(ToGrpc(key.status()));
   // Finished on the store's commit thread once the record is durable.
   ctx_.issuer->IssueUserCertificateAsync(
@@ -168,7 +174,8 @@ void CaService::StartUserCertificate(
         if (!issued.ok()) return reactor->Finish(ToGrpc(issued.status()));
         FillIssued(issued->certificate, response);
         reactor->Finish(grpc::Status::OK);
-      });
+      },
+      &read, /*key_revocation_at=*/0);
 }
 
 grpc::Status CaService::GetCaPublicKeys(grpc::ServerContext* context,

@@ -115,16 +115,61 @@ struct GatewayService::Checked {
   std::optional<storage::Host> host;  // set when the host is known
 };
 
-absl::StatusOr<GatewayService::Checked> GatewayService::Check(
+struct GatewayService::PendingCheck {
+  // Not started (the caller is no gateway): refused if ever finished.
+  absl::StatusOr<PresentedUserCertificate> presented =
+      absl::PermissionDeniedError("the user certificate was not checked");
+  int revocation_at = -1;  // its revocation in the reads, when asked
+  bool user = false;       // the user (and roles) were asked for
+  bool host = false;       // the host was asked for
+};
+
+bool GatewayService::PresentsGatewayIdentity(
+    const grpc::ServerContextBase& context) {
+  return ctx_.peers->PresentedKind(context) == ClientIdentity::Kind::kGateway;
+}
+
+GatewayService::PendingCheck GatewayService::StartCheck(
     std::string_view user_certificate, std::string_view login,
-    std::string_view host) {
+    std::string_view host, storage::IssuanceReads& reads) {
+  PendingCheck p;
+  p.presented = VerifyPresentedUserCertificateOnly(
+      user_certificate, login, *ctx_.keyring, ctx_.clock->Now(),
+      &verified_user_certificates_);
+  if (!p.presented.ok()) return p;
+  if (NeedsRevocationCheck(*p.presented)) {
+    const ssh::cert::Certificate& cert = *p.presented->certificate;
+    p.revocation_at = static_cast<int>(reads.revocations.size());
+    reads.revocations.emplace_back(cert.serial, cert.KeyFingerprint());
+  }
+  if (p.presented->refusal.ok()) {
+    p.user = true;
+    reads.user = p.presented->user;
+    reads.roles = true;
+    if (rbac::ValidateHostName(host).ok()) {
+      p.host = true;
+      reads.host = std::string(host);
+    }
+  }
+  return p;
+}
+
+absl::StatusOr<GatewayService::Checked> GatewayService::FinishCheck(
+    PendingCheck pending, const storage::IssuanceSnapshot& read) {
+  if (!pending.presented.ok()) return pending.presented.status();
   Checked out;
-  ASSIGN_OR_RETURN(out.presented,
-                   VerifyPresentedUserCertificate(
-                       user_certificate, login, *ctx_.keyring, *ctx_.store,
-                       ctx_.clock->Now(), &verified_user_certificates_));
-  if (!out.presented.refusal.ok()) return out;
-  absl::StatusOr<storage::User> user = ctx_.store->GetUser(out.presented.user);
+  out.presented = *std::move(pending.presented);
+  if (pending.revocation_at >= 0) {
+    if (static_cast<size_t>(pending.revocation_at) >= read.revoked.size()) {
+      return absl::UnavailableError("cannot check revocation; refusing");
+    }
+    ApplyRevocation(out.presented, read.revoked[pending.revocation_at]);
+  }
+  if (!out.presented.refusal.ok() || !pending.user) return out;
+  if (!read.user.has_value()) {
+    return absl::UnavailableError("the CA's store is unavailable");
+  }
+  const absl::StatusOr<storage::User>& user = *read.user;
   if (user.status().code() == absl::StatusCode::kNotFound) {
     out.presented.refusal = absl::PermissionDeniedError(
         absl::StrCat("user ", rbac::EscapeForReason(out.presented.user),
@@ -133,10 +178,18 @@ absl::StatusOr<GatewayService::Checked> GatewayService::Check(
   }
   if (!user.ok())
     return absl::UnavailableError("the CA's store is unavailable");
-  out.user = *std::move(user);
-  ASSIGN_OR_RETURN(out.roles, ctx_.store->ListRolesForUser(out.user->name));
-  if (rbac::ValidateHostName(host).ok()) {
-    ASSIGN_OR_RETURN(out.host, rbac::FindHost(*ctx_.store, host));
+  out.user = *user;
+  out.roles = read.roles;
+  if (pending.host) {
+    if (!read.host.has_value()) {
+      return absl::UnavailableError("the CA's store is unavailable");
+    }
+    const absl::StatusOr<storage::Host>& host = *read.host;
+    if (host.ok()) {
+      out.host = *host;
+    } else if (!absl::IsNotFound(host.status())) {
+      return host.status();
+    }
   }
   return out;
 }
@@ -144,8 +197,15 @@ absl::StatusOr<GatewayService::Checked> GatewayService::Check(
 grpc::Status GatewayService::AuthorizeChannel(
     grpc::ServerContext* context, const pb::AuthorizeChannelRequest* request,
     pb::AuthorizeChannelResponse* response) {
-  absl::StatusOr<ClientIdentity> peer =
-      ctx_.peers->AuthenticateGateway(*context, "AuthorizeChannel");
+  storage::IssuanceReads reads;
+  PendingCheck pending;
+  if (PresentsGatewayIdentity(*context)) {
+    pending = StartCheck(request->user_certificate(), request->login(),
+                         request->host(), reads);
+  }
+  storage::IssuanceSnapshot read;
+  absl::StatusOr<ClientIdentity> peer = ctx_.peers->AuthenticateGateway(
+      *context, "AuthorizeChannel", &reads, &read);
   if (!peer.ok()) return ToGrpc(peer.status());
   std::optional<storage::ChannelKind> kind =
       storage::ParseChannelKind(request->kind());
@@ -175,8 +235,7 @@ grpc::Status GatewayService::AuthorizeChannel(
     return ToGrpc(
         absl::InvalidArgumentError("destination is only for port-forward"));
   }
-  absl::StatusOr<Checked> checked =
-      Check(request->user_certificate(), request->login(), request->host());
+  absl::StatusOr<Checked> checked = FinishCheck(std::move(pending), read);
   if (!checked.ok()) return ToGrpc(checked.status());
   std::string not_found;  // why a jump's address named no single host
   if (jump_port != 0) {
@@ -307,14 +366,30 @@ grpc::Status GatewayService::StartSessionCertificate(
     const pb::IssueSessionCertificateRequest* request,
     pb::IssueSessionCertificateResponse* response,
     grpc::ServerUnaryReactor* reactor) {
-  absl::StatusOr<ClientIdentity> peer =
-      ctx_.peers->AuthenticateGateway(context, "IssueSessionCertificate");
+  // Every store read of the call at once (one round trip on PostgreSQL):
+  // the gateway's authentication, the user certificate's revocation, the
+  // user with its roles, the host, and the ephemeral key's revocation.
+  storage::IssuanceReads reads;
+  PendingCheck pending;
+  absl::StatusOr<ssh::crypto::PublicKey> key =
+      absl::PermissionDeniedError("not a gateway");
+  if (PresentsGatewayIdentity(context)) {
+    pending = StartCheck(request->user_certificate(), request->login(),
+                         request->host(), reads);
+    key = ParseSshKey(request->ephemeral_public_key(), "ephemeral_public_key");
+  }
+  int key_revocation_at = -1;
+  if (key.ok()) {
+    key_revocation_at = static_cast<int>(reads.revocations.size());
+    reads.revocations.emplace_back(0, key->FingerprintSha256());
+  }
+  storage::IssuanceSnapshot read;
+  absl::StatusOr<ClientIdentity> peer = ctx_.peers->AuthenticateGateway(
+      context, "IssueSessionCertificate", &reads, &read);
   if (!peer.ok()) return ToGrpc(peer.status());
   absl::Status valid =
       ValidateSimpleName("session_id", request->session_id(), 64);
   if (!valid.ok()) return ToGrpc(valid);
-  absl::StatusOr<ssh::crypto::PublicKey> key =
-      ParseSshKey(request->ephemeral_public_key(), "ephemeral_public_key");
   if (!key.ok()) return ToGrpc(key.status());
   if (settings_.egress_addresses.empty()) {
     return ToGrpc(absl::FailedPreconditionError(
@@ -335,8 +410,7 @@ grpc::Status GatewayService::StartSessionCertificate(
     return ToGrpc(why);
   };
 
-  absl::StatusOr<Checked> checked =
-      Check(request->user_certificate(), request->login(), request->host());
+  absl::StatusOr<Checked> checked = FinishCheck(std::move(pending), read);
   if (!checked.ok()) return ToGrpc(checked.status());
   if (!checked->presented.refusal.ok()) {
     return refuse(
@@ -358,6 +432,9 @@ grpc::Status GatewayService::StartSessionCertificate(
   spec.login = request->login();
   spec.host = request->host();
   spec.source_address = absl::StrJoin(settings_.egress_addresses, ",");
+  if (static_cast<size_t>(key_revocation_at) < read.revoked.size()) {
+    spec.key_revoked = read.revoked[key_revocation_at];
+  }
   const ssh::cert::Certificate& user_cert = *checked->presented.certificate;
   for (const ssh::cert::CertOption& e : perms.extensions) {
     const ssh::cert::CertOption* granted = user_cert.FindExtension(e.name);

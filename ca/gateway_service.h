@@ -44,6 +44,11 @@ class GatewayService final
   GatewayService(CaContext ctx, Settings settings)
       : ctx_(ctx), settings_(std::move(settings)) {}
 
+  // For tests: user certificates remembered as verified.
+  size_t RememberedUserCertificatesForTest() {
+    return verified_user_certificates_.size();
+  }
+
   grpc::Status EnrollGateway(
       grpc::ServerContext* context,
       const gateway::v1::EnrollGatewayRequest* request,
@@ -80,10 +85,23 @@ class GatewayService final
       gateway::v1::IssueSessionCertificateResponse* response,
       grpc::ServerUnaryReactor* reactor);
   // The user certificate checked again and the user's permissions for
-  // (login, host), as both RPCs need them.
+  // (login, host), as both RPCs need them, in two steps around the
+  // caller's authentication so that every store read of the call is one
+  // (Store::ReadForIssuance: one round trip on PostgreSQL): StartCheck
+  // verifies the certificate (no store read) and adds the reads it needs
+  // to `reads`; FinishCheck decides on the snapshot of those reads.
   struct Checked;
-  absl::StatusOr<Checked> Check(std::string_view user_certificate,
-                                std::string_view login, std::string_view host);
+  struct PendingCheck;
+  // Whether the caller presents a valid gateway client certificate (no
+  // store read; the caller still authenticates). StartCheck verifies a
+  // signature before the authentication's store read, so it runs only for
+  // such a caller: a stranger cannot make the CA verify signatures.
+  bool PresentsGatewayIdentity(const grpc::ServerContextBase& context);
+  PendingCheck StartCheck(std::string_view user_certificate,
+                          std::string_view login, std::string_view host,
+                          storage::IssuanceReads& reads);
+  absl::StatusOr<Checked> FinishCheck(PendingCheck pending,
+                                      const storage::IssuanceSnapshot& read);
 
   // A client certificate for gateway `name` and `tls_public_key_der` with a
   // serial from the store.

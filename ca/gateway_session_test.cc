@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "ca/audit_log.h"
+#include "ca/gateway_service.h"
 #include "ca/gateway_test_util.h"
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
@@ -308,7 +309,26 @@ TEST_P(GatewaySessionTest, AUserCertificateCannotGetSessionCertificates) {
   EXPECT_EQ(IssueSession(env_->AnonymousChannel(), login_, "web01", &response)
                 .error_code(),
             StatusCode::UNAUTHENTICATED);
+  gw::AuthorizeChannelRequest authorize;
+  authorize.set_user_certificate(alice_.response.ssh_certificate());
+  authorize.set_login(login_);
+  authorize.set_host("web01");
+  authorize.set_kind("shell");
+  gw::AuthorizeChannelResponse decision;
+  grpc::ClientContext ctx;
+  EXPECT_EQ(gw::Gateway::NewStub(alice_.channel)
+                ->AuthorizeChannel(&ctx, authorize, &decision)
+                .error_code(),
+            StatusCode::PERMISSION_DENIED);
   EXPECT_GE(CountEvents(kEventAccessDenied, "IssueSessionCertificate"), 1);
+  EXPECT_GE(CountEvents(kEventAccessDenied, "AuthorizeChannel"), 1);
+  // The user certificate in those calls was not even verified for a caller
+  // that is no gateway (its signature check would be CPU a stranger could
+  // spend); a gateway's call verifies and remembers it.
+  GatewayService& service = env_->server().gateway_service();
+  EXPECT_EQ(service.RememberedUserCertificatesForTest(), 0u);
+  ASSERT_TRUE(IssueSession(gateway_.channel, login_, "web01", &response).ok());
+  EXPECT_EQ(service.RememberedUserCertificatesForTest(), 1u);
 }
 
 TEST_P(GatewaySessionTest, NoEgressAddressesNoSessionCertificates) {

@@ -7,7 +7,7 @@
 namespace sallyport::ca {
 
 IssuanceWorkers::IssuanceWorkers(Options options)
-    : max_queued_(options.max_queued) {
+    : max_queued_(options.max_queued), max_inline_(options.max_inline) {
   for (int i = 0; i < options.threads; ++i) {
     threads_.emplace_back([this] { Work(); });
   }
@@ -27,7 +27,22 @@ absl::Status IssuanceWorkers::Submit(std::function<void()> task) {
     task();
     return absl::OkStatus();
   }
+  {
+    absl::MutexLock lock(&mu_);
+    if (queue_.empty() && running_inline_ < max_inline_) {
+      ++running_inline_;
+      ++ran_inline_;
+    } else {
+      return Queue(std::move(task));
+    }
+  }
+  task();
   absl::MutexLock lock(&mu_);
+  --running_inline_;
+  return absl::OkStatus();
+}
+
+absl::Status IssuanceWorkers::Queue(std::function<void()> task) {
   if (queue_.size() >= max_queued_) {
     return absl::ResourceExhaustedError(
         absl::StrCat("the CA is busy: ", max_queued_,
@@ -36,6 +51,11 @@ absl::Status IssuanceWorkers::Submit(std::function<void()> task) {
   queue_.push_back(std::move(task));
   work_.Signal();
   return absl::OkStatus();
+}
+
+int64_t IssuanceWorkers::ran_inline() {
+  absl::MutexLock lock(&mu_);
+  return ran_inline_;
 }
 
 size_t IssuanceWorkers::queued() {

@@ -22,7 +22,7 @@ TEST(IssuanceWorkersTest, WithoutThreadsATaskRunsOnTheCallersThread) {
 TEST(IssuanceWorkersTest, TasksRunOnTheWorkersAtOnce) {
   // Four tasks that each wait for all four to have started: they finish
   // only if four workers run them at the same time.
-  IssuanceWorkers workers({.threads = 4});
+  IssuanceWorkers workers({.threads = 4, .max_inline = 0});
   std::atomic<int> started{0};
   absl::Notification all_started;
   std::atomic<int> done{0};
@@ -51,7 +51,8 @@ TEST(IssuanceWorkersTest, TheQueueIsRefusedAtItsLimit) {
   absl::Notification release;
   absl::Notification busy;
   {
-    IssuanceWorkers workers({.threads = 1, .max_queued = kLimit});
+    IssuanceWorkers workers(
+        {.threads = 1, .max_queued = kLimit, .max_inline = 0});
     // The only worker is held, so that every further task queues.
     ASSERT_TRUE(workers
                     .Submit([&] {
@@ -78,7 +79,7 @@ TEST(IssuanceWorkersTest, TheQueueIsRefusedAtItsLimit) {
 TEST(IssuanceWorkersTest, ARefusedQueueAcceptsAgainOnceItDrains) {
   absl::Notification release;
   absl::Notification busy;
-  IssuanceWorkers workers({.threads = 1, .max_queued = 1});
+  IssuanceWorkers workers({.threads = 1, .max_queued = 1, .max_inline = 0});
   ASSERT_TRUE(workers
                   .Submit([&] {
                     busy.Notify();
@@ -96,6 +97,49 @@ TEST(IssuanceWorkersTest, ARefusedQueueAcceptsAgainOnceItDrains) {
   absl::Notification ran;
   EXPECT_TRUE(workers.Submit([&] { ran.Notify(); }).ok());
   EXPECT_TRUE(ran.WaitForNotificationWithTimeout(absl::Seconds(60)));
+}
+
+// Issue 11: when nothing waits, up to max_inline tasks run on their
+// callers' threads (no hand-off); beyond that they go to the workers.
+TEST(IssuanceWorkersTest, AnIdlePoolRunsUpToMaxInlineTasksOnTheCaller) {
+  IssuanceWorkers workers({.threads = 1, .max_inline = 1});
+  std::thread::id ran_on;
+  ASSERT_TRUE(
+      workers.Submit([&] { ran_on = std::this_thread::get_id(); }).ok());
+  EXPECT_EQ(ran_on, std::this_thread::get_id());
+  EXPECT_EQ(workers.ran_inline(), 1);
+
+  // While one task runs inline, the next goes to the worker.
+  absl::Notification inner_done;
+  std::thread::id inner_on;
+  ASSERT_TRUE(workers
+                  .Submit([&] {
+                    ASSERT_TRUE(workers
+                                    .Submit([&] {
+                                      inner_on = std::this_thread::get_id();
+                                      inner_done.Notify();
+                                    })
+                                    .ok());
+                    EXPECT_TRUE(inner_done.WaitForNotificationWithTimeout(
+                        absl::Seconds(60)));
+                  })
+                  .ok());
+  EXPECT_NE(inner_on, std::this_thread::get_id());
+  EXPECT_EQ(workers.ran_inline(), 2);
+
+  // max_inline = 0: never inline.
+  IssuanceWorkers never({.threads = 1, .max_inline = 0});
+  absl::Notification ran;
+  std::thread::id never_on;
+  ASSERT_TRUE(never
+                  .Submit([&] {
+                    never_on = std::this_thread::get_id();
+                    ran.Notify();
+                  })
+                  .ok());
+  ASSERT_TRUE(ran.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  EXPECT_NE(never_on, std::this_thread::get_id());
+  EXPECT_EQ(never.ran_inline(), 0);
 }
 
 }  // namespace

@@ -39,19 +39,33 @@ absl::StatusOr<std::pair<CertificateIssuer::Signed, UserCertificateTemplate>>
 CertificateIssuer::SignUser(const storage::User& user,
                             const ssh::crypto::PublicKey& key,
                             std::optional<absl::Time> not_after,
-                            std::string_view actor, std::string_view via) {
+                            std::string_view actor, std::string_view via,
+                            const storage::IssuanceSnapshot* read,
+                            size_t key_revocation_at) {
   RETURN_IF_ERROR(CheckCertifiableKey(key));
   const std::string& user_name = user.name;
-  ASSIGN_OR_RETURN(std::vector<storage::Role> roles,
-                   options_.store->ListRolesForUser(user_name));
+  if (read != nullptr && key_revocation_at >= read->revoked.size()) {
+    return absl::InternalError("the key's revocation was not read");
+  }
+  std::vector<storage::Role> roles;
+  if (read != nullptr) {
+    roles = read->roles;
+  } else {
+    ASSIGN_OR_RETURN(roles, options_.store->ListRolesForUser(user_name));
+  }
   absl::StatusOr<UserCertificateTemplate> decision = DecideUserCertificate(
       user, roles, options_.clock->Now(), options_.user_policy, not_after);
   if (!decision.ok()) {
     AuditRefusal(actor, user_name, decision.status());
     return decision.status();
   }
-  ASSIGN_OR_RETURN(bool revoked,
-                   options_.store->IsRevoked(0, key.FingerprintSha256()));
+  bool revoked = false;
+  if (read != nullptr) {
+    revoked = read->revoked[key_revocation_at];
+  } else {
+    ASSIGN_OR_RETURN(revoked,
+                     options_.store->IsRevoked(0, key.FingerprintSha256()));
+  }
   if (revoked) {
     absl::Status st = absl::PermissionDeniedError("this key is revoked");
     AuditRefusal(actor, user_name, st);
@@ -96,8 +110,9 @@ void CertificateIssuer::IssueUserCertificateAsync(
 void CertificateIssuer::IssueUserCertificateAsync(
     const storage::User& user, const ssh::crypto::PublicKey& key,
     std::optional<absl::Time> not_after, std::string_view actor,
-    std::string_view via, UserCertificateDone done) {
-  auto s = SignUser(user, key, not_after, actor, via);
+    std::string_view via, UserCertificateDone done,
+    const storage::IssuanceSnapshot* read, size_t key_revocation_at) {
+  auto s = SignUser(user, key, not_after, actor, via, read, key_revocation_at);
   if (!s.ok()) return done(s.status());
   RecordAsync(
       std::move(s->first),
@@ -148,8 +163,13 @@ absl::StatusOr<CertificateIssuer::Signed> CertificateIssuer::SignSession(
     const SessionCertificateSpec& spec, const ssh::crypto::PublicKey& key,
     std::string_view actor) {
   RETURN_IF_ERROR(CheckCertifiableKey(key));
-  ASSIGN_OR_RETURN(bool revoked,
-                   options_.store->IsRevoked(0, key.FingerprintSha256()));
+  bool revoked = false;
+  if (spec.key_revoked.has_value()) {
+    revoked = *spec.key_revoked;
+  } else {
+    ASSIGN_OR_RETURN(revoked,
+                     options_.store->IsRevoked(0, key.FingerprintSha256()));
+  }
   if (revoked) {
     absl::Status st = absl::PermissionDeniedError("this key is revoked");
     AuditRefusal(actor, spec.user, st);

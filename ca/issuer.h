@@ -68,12 +68,16 @@ class CertificateIssuer {
                                  std::string_view actor, std::string_view via,
                                  UserCertificateDone done);
   // The same for `user` as the caller has just read it from the store (one
-  // store read fewer: IssueUserCertificate after PeerAuthenticator).
-  void IssueUserCertificateAsync(const storage::User& user,
-                                 const ssh::crypto::PublicKey& key,
-                                 std::optional<absl::Time> not_after,
-                                 std::string_view actor, std::string_view via,
-                                 UserCertificateDone done);
+  // store read fewer: IssueUserCertificate after PeerAuthenticator). With
+  // `read`, the user's roles and whether `key` is revoked come from it
+  // (Store::ReadForIssuance with roles and the key's revocation at
+  // `key_revocation_at`) instead of two more store reads.
+  void IssueUserCertificateAsync(
+      const storage::User& user, const ssh::crypto::PublicKey& key,
+      std::optional<absl::Time> not_after, std::string_view actor,
+      std::string_view via, UserCertificateDone done,
+      const storage::IssuanceSnapshot* read = nullptr,
+      size_t key_revocation_at = 0);
 
   // A host certificate for the inventory host `host`: principals are its
   // name and address, validity `ttl` (host_ttl when unset; backdated like
@@ -102,6 +106,9 @@ class CertificateIssuer {
     std::vector<ssh::cert::CertOption> extensions;
     // The source-address critical option (comma-separated CIDR list).
     std::string source_address;
+    // Whether the key is revoked, when the caller has read it already
+    // (Store::ReadForIssuance); unset: the issuer asks the store.
+    std::optional<bool> key_revoked;
   };
   // Validity and backdate of session certificates.
   static constexpr absl::Duration kSessionTtl = absl::Minutes(2);
@@ -149,7 +156,8 @@ class CertificateIssuer {
   absl::StatusOr<std::pair<Signed, UserCertificateTemplate>> SignUser(
       const storage::User& user, const ssh::crypto::PublicKey& key,
       std::optional<absl::Time> not_after, std::string_view actor,
-      std::string_view via);
+      std::string_view via, const storage::IssuanceSnapshot* read = nullptr,
+      size_t key_revocation_at = 0);
   // The checks and the signed certificate of IssueSessionCertificate.
   absl::StatusOr<Signed> SignSession(const SessionCertificateSpec& spec,
                                      const ssh::crypto::PublicKey& key,

@@ -41,6 +41,40 @@ bool ValidAt(const ssh::cert::Certificate& cert, absl::Time now) {
 absl::StatusOr<PresentedUserCertificate> VerifyPresentedUserCertificate(
     std::string_view line, std::string_view login, CaKeyring& keyring,
     storage::Store& store, absl::Time now, VerifiedUserCertificates* memory) {
+  ASSIGN_OR_RETURN(
+      PresentedUserCertificate out,
+      VerifyPresentedUserCertificateOnly(line, login, keyring, now, memory));
+  if (NeedsRevocationCheck(out)) {
+    const ssh::cert::Certificate& cert = *out.certificate;
+    absl::StatusOr<bool> revoked =
+        store.IsRevoked(cert.serial, cert.KeyFingerprint());
+    if (!revoked.ok()) {
+      return absl::UnavailableError("cannot check revocation; refusing");
+    }
+    ApplyRevocation(out, *revoked);
+  }
+  return out;
+}
+
+bool NeedsRevocationCheck(const PresentedUserCertificate& presented) {
+  // Only for certificates our CA signed: the serial is ours.
+  return presented.certificate.has_value() &&
+         presented.refusal.code() != absl::StatusCode::kUnauthenticated &&
+         presented.refusal.code() != absl::StatusCode::kInvalidArgument;
+}
+
+void ApplyRevocation(PresentedUserCertificate& presented, bool revoked) {
+  if (!revoked) return;
+  presented.revoked = true;
+  if (presented.refusal.ok()) {
+    presented.refusal = absl::PermissionDeniedError(absl::StrCat(
+        ssh::cert::DescribeForLog(*presented.certificate), " is revoked"));
+  }
+}
+
+absl::StatusOr<PresentedUserCertificate> VerifyPresentedUserCertificateOnly(
+    std::string_view line, std::string_view login, CaKeyring& keyring,
+    absl::Time now, VerifiedUserCertificates* memory) {
   if (line.empty() || line.size() > kMaxUserCertificateBytes) {
     return absl::InvalidArgumentError("user_certificate: missing or too long");
   }
@@ -86,9 +120,9 @@ absl::StatusOr<PresentedUserCertificate> VerifyPresentedUserCertificate(
     options.expected_type = ssh::cert::CertType::kUser;
     options.principal = std::string(login);
     options.now = now;
-    // Revocation is asked separately below, so that a revoked certificate
-    // is reported as such (the gateway drops its sessions) rather than as an
-    // anonymous refusal.
+    // Revocation is asked separately (ApplyRevocation), so that a revoked
+    // certificate is reported as such (the gateway drops its sessions) rather
+    // than as an anonymous refusal.
     absl::StatusOr<ssh::cert::CertificatePermissions> permissions =
         ssh::cert::VerifyCertificate(*cert, options);
     if (permissions.ok()) {
@@ -98,22 +132,6 @@ absl::StatusOr<PresentedUserCertificate> VerifyPresentedUserCertificate(
       }
     } else {
       out.refusal = permissions.status();
-    }
-  }
-  if (out.refusal.code() != absl::StatusCode::kUnauthenticated &&
-      out.refusal.code() != absl::StatusCode::kInvalidArgument) {
-    // Only for certificates our CA signed: the serial is ours.
-    absl::StatusOr<bool> revoked =
-        store.IsRevoked(cert->serial, cert->KeyFingerprint());
-    if (!revoked.ok()) {
-      return absl::UnavailableError("cannot check revocation; refusing");
-    }
-    if (*revoked) {
-      out.revoked = true;
-      if (out.refusal.ok()) {
-        out.refusal = absl::PermissionDeniedError(
-            absl::StrCat(ssh::cert::DescribeForLog(*cert), " is revoked"));
-      }
     }
   }
   out.certificate = *std::move(cert);

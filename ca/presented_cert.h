@@ -76,6 +76,16 @@ absl::StatusOr<PresentedUserCertificate> VerifyPresentedUserCertificate(
     storage::Store& store, absl::Time now,
     VerifiedUserCertificates* memory = nullptr);
 
+// The same in two halves, for a caller that reads the revocation with its
+// other store reads (Store::ReadForIssuance): everything but revocation,
+// then, when NeedsRevocationCheck, ApplyRevocation with the answer for
+// (certificate->serial, certificate->KeyFingerprint()).
+absl::StatusOr<PresentedUserCertificate> VerifyPresentedUserCertificateOnly(
+    std::string_view line, std::string_view login, CaKeyring& keyring,
+    absl::Time now, VerifiedUserCertificates* memory = nullptr);
+bool NeedsRevocationCheck(const PresentedUserCertificate& presented);
+void ApplyRevocation(PresentedUserCertificate& presented, bool revoked);
+
 }  // namespace sallyport::ca
 
 #endif  // SALLYPORT_CA_PRESENTED_CERT_H_

@@ -114,7 +114,8 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
                            : 0;
   }
   s->issuance_workers_ = std::make_unique<IssuanceWorkers>(
-      IssuanceWorkers::Options{.threads = issuance_threads});
+      IssuanceWorkers::Options{.threads = issuance_threads,
+                               .max_inline = s->options_.issuance_inline});
 
   CaContext ctx;
   ctx.store = store;

@@ -53,6 +53,9 @@ class CaServer {
     // (IssuanceWorkers); -1: by the store, kDefaultRemoteStoreThreads for
     // PostgreSQL (reads are round trips), none for SQLite.
     int issuance_threads = -1;
+    // Issuance tasks run inline at most when the workers are idle
+    // (IssuanceWorkers::Options::max_inline).
+    int issuance_inline = IssuanceWorkers::kDefaultMaxInline;
   };
 
   // What a peer can make the server hold (DESIGN.md: every queue a peer can
@@ -92,11 +95,13 @@ class CaServer {
   // Blocks until the server has shut down.
   void Wait();
 
-  // For tests: the login authenticator, the client CA and the hasher.
+  // For tests: the login authenticator, the client CA, the hasher and the
+  // gateway service.
   LoginAuthenticator& login() { return *login_; }
   const PasswordHasher& hasher() const { return *hasher_; }
   const ClientCertificateAuthority& client_ca() const { return *client_ca_; }
   HashGate& hash_gate() { return *hash_gate_; }
+  GatewayService& gateway_service() { return *gateway_service_; }
 
  private:
   CaServer() = default;

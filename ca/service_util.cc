@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <string>
+#include <utility>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -96,7 +99,8 @@ std::string PeerAddress(std::string_view grpc_peer) {
 }
 
 absl::StatusOr<ClientIdentity> PeerAuthenticator::Authenticate(
-    const grpc::ServerContextBase& ctx, storage::User* user_out) {
+    const grpc::ServerContextBase& ctx, storage::User* user_out,
+    const storage::IssuanceReads* extra, storage::IssuanceSnapshot* snapshot) {
   std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
   if (auth == nullptr) {
     return absl::UnauthenticatedError("a client certificate is required");
@@ -111,15 +115,30 @@ absl::StatusOr<ClientIdentity> PeerAuthenticator::Authenticate(
       ClientIdentity id,
       client_ca_->Verify(std::string_view(pems[0].data(), pems[0].size()),
                          clock_->Now()));
-  absl::StatusOr<bool> revoked = store_->IsRevoked(id.serial, "");
-  if (!revoked.ok()) {
+  // Every store read of the check (and the caller's) at once.
+  storage::IssuanceReads reads;
+  if (extra != nullptr) reads = *extra;
+  reads.revocations.insert(reads.revocations.begin(),
+                           std::make_pair(id.serial, std::string()));
+  const bool is_user = id.kind == ClientIdentity::Kind::kUser;
+  if (is_user) {
+    reads.user = id.name;  // the caller, whatever `extra` named
+    reads.certificate = id.serial;
+  }
+  absl::StatusOr<storage::IssuanceSnapshot> read =
+      store_->ReadForIssuance(reads);
+  if (!read.ok() || read->revoked.empty()) {
     return absl::UnavailableError("cannot check revocation; refusing");
   }
-  if (*revoked) {
+  if (read->revoked.front()) {
     return absl::UnauthenticatedError("the client certificate is revoked");
   }
-  if (id.kind == ClientIdentity::Kind::kUser) {
-    absl::StatusOr<storage::User> user = store_->GetUser(id.name);
+  read->revoked.erase(read->revoked.begin());
+  if (is_user) {
+    if (!read->user.has_value()) {
+      return absl::UnavailableError("the CA's store is unavailable");
+    }
+    absl::StatusOr<storage::User>& user = *read->user;
     if (!user.ok()) {
       if (user.status().code() == absl::StatusCode::kNotFound) {
         return absl::UnauthenticatedError("the user no longer exists");
@@ -132,8 +151,12 @@ absl::StatusOr<ClientIdentity> PeerAuthenticator::Authenticate(
     // Bound to this user, not just the name: issued to it, and not before
     // it was created (a deleted and recreated name does not inherit the
     // old user's certificates).
-    absl::StatusOr<storage::IssuedCertificate> issued =
-        store_->GetCertificate(id.serial);
+    // A serial the store cannot hold (0) was not read: not found.
+    const absl::StatusOr<storage::IssuedCertificate> issued =
+        read->certificate.has_value()
+            ? *read->certificate
+            : absl::StatusOr<storage::IssuedCertificate>(
+                  absl::NotFoundError("no such certificate"));
     if (!issued.ok() && issued.status().code() != absl::StatusCode::kNotFound) {
       return absl::UnavailableError("the CA's store is unavailable");
     }
@@ -142,8 +165,9 @@ absl::StatusOr<ClientIdentity> PeerAuthenticator::Authenticate(
       return absl::UnauthenticatedError(
           "the client certificate was issued to another user of that name");
     }
-    if (user_out != nullptr) *user_out = *std::move(user);
+    if (user_out != nullptr) *user_out = *user;
   }
+  if (snapshot != nullptr) *snapshot = *std::move(read);
   return id;
 }
 
@@ -196,8 +220,10 @@ absl::StatusOr<ClientIdentity> PeerAuthenticator::AuthenticateAdmin(
 }
 
 absl::StatusOr<ClientIdentity> PeerAuthenticator::AuthenticateGateway(
-    const grpc::ServerContextBase& ctx, std::string_view method) {
-  absl::StatusOr<ClientIdentity> id = Authenticate(ctx);
+    const grpc::ServerContextBase& ctx, std::string_view method,
+    const storage::IssuanceReads* extra, storage::IssuanceSnapshot* snapshot) {
+  absl::StatusOr<ClientIdentity> id =
+      Authenticate(ctx, nullptr, extra, snapshot);
   absl::Status refusal;
   if (!id.ok()) {
     refusal = id.status();

@@ -83,8 +83,14 @@ class PeerAuthenticator {
   // kUnauthenticated or kPermissionDenied otherwise; kUnavailable when the
   // store cannot be asked (fail closed).
   // With `user`, a user identity's user record as read for the check.
+  // With `extra`, its reads are made in the same store read (one round
+  // trip on PostgreSQL) and returned in `*snapshot` (its revocations are
+  // extra's, in order). For a user identity the snapshot's user is the
+  // caller, whatever extra named.
   absl::StatusOr<ClientIdentity> Authenticate(
-      const grpc::ServerContextBase& ctx, storage::User* user = nullptr);
+      const grpc::ServerContextBase& ctx, storage::User* user = nullptr,
+      const storage::IssuanceReads* extra = nullptr,
+      storage::IssuanceSnapshot* snapshot = nullptr);
 
   // Authenticate, then require a user with the admin role. Refusals are
   // audit events "admin.denied" naming `method`.
@@ -94,8 +100,11 @@ class PeerAuthenticator {
   // Authenticate, then require a gateway identity (OU "gateway"): a
   // user's certificate is kPermissionDenied. Refusals are audit events
   // "authz.denied" naming `method`.
+  // `extra` and `snapshot` as for Authenticate.
   absl::StatusOr<ClientIdentity> AuthenticateGateway(
-      const grpc::ServerContextBase& ctx, std::string_view method);
+      const grpc::ServerContextBase& ctx, std::string_view method,
+      const storage::IssuanceReads* extra = nullptr,
+      storage::IssuanceSnapshot* snapshot = nullptr);
 
   // The kind of client certificate the caller presented, when it presented
   // one that our TLS CA issued and that is valid now; nullopt otherwise.
