@@ -2,8 +2,8 @@
 # Runs the gateway's tests under AddressSanitizer (+ LeakSanitizer), then
 # under UndefinedBehaviorSanitizer, and prints a summary:
 #  - the unit tests of //gateway/... and //audit/...;
-#  - every gateway end-to-end test in //tests/e2e (gateway_*_e2e_test,
-#    ha_failover_e2e_test, spctl_rotate_gateway_e2e_test: the real
+#  - every gateway end-to-end test in //tests/e2e (gateway_e2e_test,
+#    gateway_*_e2e_test, ha_failover_e2e_test, spctl_rotate_gateway_e2e_test: the real
 #    sallyport-gateway and sallyport-ca binaries, sp, spctl), except those
 #    tagged manual (the 1,000-handshake load test).
 # Reports go to files, not stderr: DIR/asan.* and DIR/ubsan.* (DIR is
@@ -42,7 +42,7 @@ for a in "${extra[@]}"; do
 done
 if [ $have_targets -eq 0 ]; then
   mapfile -t targets < <(bazel query --noshow_progress \
-    'tests(//gateway/... + //audit/...) + (attr(name, "(gateway_.*|ha_failover|spctl_rotate_gateway)_e2e_test", tests(//tests/e2e:all)) except attr(tags, manual, //tests/e2e:all))' \
+    'tests(//gateway/... + //audit/...) + (attr(name, "^(gateway(_.*)?|ha_failover|spctl_rotate_gateway)_e2e_test$", tests(//tests/e2e:all)) except attr(tags, manual, //tests/e2e:all))' \
     2>/dev/null | sort)
   extra+=("${targets[@]}")
 fi
