@@ -5,6 +5,8 @@
 #include "ssh/net/driver.h"
 
 #include <asio/experimental/as_tuple.hpp>
+#include <memory>
+#include <utility>
 
 #include "gtest/gtest.h"
 #include "ssh/crypto/keys.h"
@@ -113,6 +115,18 @@ class Peer : public MessageHandler {
 // checks that every message arrived after several rekeys.
 // With `bulk`, both drivers take their reads and sends in turns through
 // the thread's bulk lane (ssh/net/bulk_lane.h).
+// A connected loopback TCP pair (server side, client side).
+std::pair<std::unique_ptr<TcpStream>, std::unique_ptr<TcpStream>> LoopbackPair(
+    asio::io_context& io) {
+  asio::ip::tcp::acceptor acceptor(
+      io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  asio::ip::tcp::socket client(io), server(io);
+  client.connect(acceptor.local_endpoint());
+  acceptor.accept(server);
+  return {std::make_unique<TcpStream>(std::move(server)),
+          std::make_unique<TcpStream>(std::move(client))};
+}
+
 void RunRekeyingPair(asio::io_context& io,
                      std::unique_ptr<ByteStream> server_stream,
                      std::unique_ptr<ByteStream> client_stream,
@@ -183,25 +197,14 @@ void RunRekeyingPair(asio::io_context& io,
 
 TEST(DriverTest, LoopbackRekeysStartedByEachSideLoseNothing) {
   asio::io_context io;
-  asio::ip::tcp::acceptor acceptor(
-      io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  asio::ip::tcp::socket client(io), server(io);
-  client.connect(acceptor.local_endpoint());
-  acceptor.accept(server);
-  RunRekeyingPair(io, std::make_unique<TcpStream>(std::move(server)),
-                  std::make_unique<TcpStream>(std::move(client)));
+  auto [server, client] = LoopbackPair(io);
+  RunRekeyingPair(io, std::move(server), std::move(client));
 }
 
 TEST(DriverTest, BulkDriversTakingTurnsLoseNothing) {
   asio::io_context io;
-  asio::ip::tcp::acceptor acceptor(
-      io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  asio::ip::tcp::socket client(io), server(io);
-  client.connect(acceptor.local_endpoint());
-  acceptor.accept(server);
-  RunRekeyingPair(io, std::make_unique<TcpStream>(std::move(server)),
-                  std::make_unique<TcpStream>(std::move(client)),
-                  /*bulk=*/true);
+  auto [server, client] = LoopbackPair(io);
+  RunRekeyingPair(io, std::move(server), std::move(client), /*bulk=*/true);
   EXPECT_EQ(BulkLane::Of(io.get_executor()).waiting(), 0u);
 }
 
