@@ -43,4 +43,14 @@ void NotifyReloading() {
 
 void NotifyStopping() { Send("STOPPING=1"); }
 
+sigset_t BlockLifecycleSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
 }  // namespace sallyport::base

@@ -5,6 +5,8 @@
 #ifndef SALLYPORT_BASE_NOTIFY_H_
 #define SALLYPORT_BASE_NOTIFY_H_
 
+#include <signal.h>
+
 #include <string_view>
 
 namespace sallyport::base {
@@ -17,6 +19,11 @@ void NotifyReady(std::string_view status);
 void NotifyReloading();
 // "STOPPING=1": shutdown (drain) has started.
 void NotifyStopping();
+
+// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and so in every
+// thread it starts afterwards) and returns that set, for a thread that
+// takes them with sigwait: stop (TERM, INT) and reload (HUP).
+sigset_t BlockLifecycleSignals();
 
 }  // namespace sallyport::base
 

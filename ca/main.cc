@@ -134,12 +134,7 @@ void HandleSignals(const sigset_t& signals, const std::string& config_path,
 }
 
 int RunServe(const std::string& config_path, const std::string& listen) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = base::BlockLifecycleSignals();
   // Debian's Abseil checks every Mutex acquisition for lock-order cycles (a
   // debugging aid; the tests keep it): a few percent of an issuance's CPU.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);

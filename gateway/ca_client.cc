@@ -413,16 +413,18 @@ int CaClient::stream_connects() const {
 template <typename Response, typename Start>
 void CaClient::Call(std::string_view rpc, asio::any_io_executor executor,
                     std::function<void(absl::StatusOr<Response>)> done,
-                    Start start) {
+                    Start start, absl::Time deadline) {
   struct State {
     grpc::ClientContext ctx;
     Response response;
     absl::Time started;
   };
   auto state = std::make_shared<State>();
-  state->ctx.set_deadline(
-      absl::ToChronoTime(absl::Now() + options_.rpc_deadline));
   state->started = absl::Now();
+  state->ctx.set_deadline(
+      absl::ToChronoTime(deadline == absl::InfiniteFuture()
+                             ? state->started + options_.rpc_deadline
+                             : deadline));
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) {
@@ -467,7 +469,7 @@ void CaClient::AuthorizeChannel(gw::AuthorizeChannelRequest request,
 
 void CaClient::IssueSessionCertificate(
     gw::IssueSessionCertificateRequest request, asio::any_io_executor executor,
-    IssueDone done) {
+    IssueDone done, absl::Time deadline) {
   auto req =
       std::make_shared<gw::IssueSessionCertificateRequest>(std::move(request));
   Call<gw::IssueSessionCertificateResponse>(
@@ -478,7 +480,8 @@ void CaClient::IssueSessionCertificate(
         gateway_stub_->async()->IssueSessionCertificate(
             ctx, req.get(), resp,
             [req, cb = std::move(cb)](grpc::Status st) { cb(std::move(st)); });
-      });
+      },
+      deadline);
 }
 
 void CaClient::IssueHostCertificateForTarget(

@@ -152,9 +152,14 @@ class CaClient {
   // weak_ptr), or that the CaClient is destroyed first.
   void AuthorizeChannel(gateway::v1::AuthorizeChannelRequest request,
                         asio::any_io_executor executor, AuthorizeDone done);
+  // `deadline`: when the caller stops waiting for the CA; the login path
+  // passes the connection's login grace deadline so that a CA slowed by
+  // load (disk, recordings being stored) is waited for as long as the
+  // client may still be logging in. InfiniteFuture: rpc_deadline from now.
   void IssueSessionCertificate(
       gateway::v1::IssueSessionCertificateRequest request,
-      asio::any_io_executor executor, IssueDone done);
+      asio::any_io_executor executor, IssueDone done,
+      absl::Time deadline = absl::InfiniteFuture());
   // rpj (recorded ProxyJump): a host certificate for an inventory host's
   // name, for the gateway's inner SSH server (gateway/jump_inner.cc).
   using HostCertificateDone = std::function<void(
@@ -177,7 +182,8 @@ class CaClient {
   absl::Time Now() const { return clock_->Now(); }
   template <typename Response, typename Start>
   void Call(std::string_view rpc, asio::any_io_executor executor,
-            std::function<void(absl::StatusOr<Response>)> done, Start start);
+            std::function<void(absl::StatusOr<Response>)> done, Start start,
+            absl::Time deadline = absl::InfiniteFuture());
 
   Options options_;
   const base::Clock* clock_;

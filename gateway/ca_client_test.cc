@@ -15,6 +15,7 @@
 #include "ca/gateway_test_util.h"
 #include "gtest/gtest.h"
 #include "ssh/cert/certificate.h"
+#include "ssh/crypto/keys.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
 
@@ -304,6 +305,52 @@ TEST_F(CaClientTest, EarlyKeyFetchAgainOnceTheIntervalPassed) {
   absl::SleepFor(absl::Milliseconds(400));
   ask();
   EXPECT_EQ(client->early_key_fetches(), 2);
+}
+
+// The login path passes its own deadline (the connection's login grace):
+// IssueSessionCertificate then waits for a CA slower than rpc_deadline
+// instead of failing the login (under load the CA answers late, not never).
+// Here rpc_deadline is a nanosecond, so only the caller's deadline can let
+// the call succeed; without one it fails with kDeadlineExceeded.
+TEST_F(CaClientTest, IssueSessionCertificateWaitsUntilTheCallersDeadline) {
+  storage::Host h;
+  h.name = "web01";
+  h.address = "127.0.0.1";
+  h.port = 22;
+  ASSERT_TRUE(env_->store().CreateHost(h).ok());
+  std::unique_ptr<CaClient> client = MakeClient(
+      nullptr, absl::Seconds(60),
+      [](CaClient::Options* o) { o->rpc_deadline = absl::Nanoseconds(1); });
+  ASSERT_NE(client, nullptr);
+  auto key = ssh::crypto::PrivateKey::GenerateEd25519();
+  ASSERT_TRUE(key.ok()) << key.status();
+  auto issue = [&](absl::Time deadline) {
+    asio::io_context io;
+    auto guard = asio::make_work_guard(io);
+    absl::StatusOr<gw::IssueSessionCertificateResponse> result =
+        absl::UnknownError("not called");
+    gw::IssueSessionCertificateRequest request;
+    request.set_user_certificate(alice_.response.ssh_certificate());
+    request.set_session_id("s-deadline");
+    request.set_login("root");
+    request.set_host("web01");
+    request.set_ephemeral_public_key(key->public_key().ToAuthorizedKeysLine());
+    client->IssueSessionCertificate(
+        request, io.get_executor(),
+        [&](absl::StatusOr<gw::IssueSessionCertificateResponse> r) {
+          result = std::move(r);
+          guard.reset();
+        },
+        deadline);
+    io.run_for(std::chrono::seconds(30));
+    return result;
+  };
+  auto fails = issue(absl::InfiniteFuture());
+  EXPECT_EQ(fails.status().code(), absl::StatusCode::kDeadlineExceeded)
+      << fails.status();
+  auto waits = issue(absl::Now() + absl::Seconds(20));
+  ASSERT_TRUE(waits.ok()) << waits.status();
+  EXPECT_FALSE(waits->certificate().ssh_certificate().empty());
 }
 
 }  // namespace

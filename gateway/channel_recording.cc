@@ -128,28 +128,6 @@ void GatewayConnection::OnRecorderWake() {
 
 // ------------------------------------------------------------ policy
 
-namespace {
-
-// Best effort after the recorder failed: records nothing, has recorded
-// everything.
-class UnrecordedTap : public ChannelTap {
- public:
-  absl::Status Data(absl::Time, Direction, uint32_t,
-                    absl::Span<const uint8_t>) override {
-    return absl::OkStatus();
-  }
-  absl::Status Request(absl::Time, Direction, std::string_view,
-                       std::string_view) override {
-    return absl::OkStatus();
-  }
-  absl::Status WindowChange(absl::Time, uint32_t, uint32_t) override {
-    return absl::OkStatus();
-  }
-  void Close(absl::Time) override {}
-};
-
-}  // namespace
-
 bool GatewayConnection::AttachTap(Bridge& b) {
   b.info.wake = RecorderWake();
   b.info.record_input = record_input_;
@@ -192,7 +170,7 @@ bool GatewayConnection::TapOk(Bridge& b, const absl::Status& st) {
 void GatewayConnection::GoUnrecorded(Bridge& b, const absl::Status& why) {
   ReportRecordingFailed(b, why, "unrecorded");
   if (b.tap != nullptr) b.tap->Close(Now());
-  b.tap = std::make_unique<UnrecordedTap>();
+  b.tap = MakeNullTap();  // best effort: records nothing from now on
   // What waited for the old tap goes out on the next wake (in order).
   if (!b.gate.empty()) RecorderWake()();
 }

@@ -325,11 +325,16 @@ ssh::auth::AuthDecision GatewayConnection::DecideRecorded(
   request.set_ephemeral_public_key(
       ephemeral_->public_key().ToAuthorizedKeysLine());
   std::weak_ptr<GatewayConnection> weak = weak_from_this();
+  // Waited for until the login grace ends (not only rpc_deadline): a CA
+  // slowed by load answers late rather than the login being refused while
+  // the client may still log in. Inner connections (recorded ProxyJump)
+  // have no slot: rpc_deadline.
   proxy_.options().ca->IssueSessionCertificate(
       std::move(request), executor_,
       [weak](absl::StatusOr<gw::IssueSessionCertificateResponse> r) {
         if (auto self = weak.lock()) self->AuthDecided(std::move(r));
-      });
+      },
+      slot_ != nullptr ? slot_->deadline() : absl::InfiniteFuture());
   return {AuthResult::kPending, "asking the CA"};
 }
 

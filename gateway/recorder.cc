@@ -23,9 +23,13 @@ class NullTap : public ChannelTap {
 
 }  // namespace
 
+std::unique_ptr<ChannelTap> MakeNullTap() {
+  return std::make_unique<NullTap>();
+}
+
 absl::StatusOr<std::unique_ptr<ChannelTap>> NullRecorder::Attach(
     const ChannelInfo&) {
-  return std::make_unique<NullTap>();
+  return MakeNullTap();
 }
 
 class InMemoryRecorder::Tap : public ChannelTap {

@@ -103,6 +103,10 @@ class Recorder {
   }
 };
 
+// A tap that keeps nothing and has recorded everything (NullRecorder's
+// taps; best effort once the recorder failed).
+std::unique_ptr<ChannelTap> MakeNullTap();
+
 // Records nothing (benchmarks, `record: never`).
 class NullRecorder : public Recorder {
  public:

@@ -395,12 +395,7 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
 }
 
 int RunServe(const std::string& config_path, const std::string& listen) {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = base::BlockLifecycleSignals();
 
   absl::StatusOr<GatewaySettings> config = LoadServeConfig(config_path);
   if (!config.ok()) {
