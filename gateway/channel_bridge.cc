@@ -418,8 +418,7 @@ void GatewayConnection::Refuse(Bridge& b, const PendingRequest& r,
       (r.type == "shell" || r.type == "exec" || r.type == "subsystem")) {
     b.started = true;
     (void)b.down.Reply(r.id, true);
-    const std::string line = absl::StrCat("sallyport: ", why, "\r\n");
-    (void)b.down.Queue(ssh::wire::AsBytes(line), 1);
+    QueueNotice(b, absl::StrCat("sallyport: ", why, "\r\n"));
     ssh::wire::Writer status;
     status.Uint32(1);
     (void)b.down.SendRequest("exit-status", false, status.data());
@@ -431,8 +430,7 @@ void GatewayConnection::Refuse(Bridge& b, const PendingRequest& r,
     return;
   }
   if (tell_user) {
-    const std::string line = absl::StrCat("sallyport: ", why, "\r\n");
-    (void)b.down.Queue(ssh::wire::AsBytes(line), 1);
+    QueueNotice(b, absl::StrCat("sallyport: ", why, "\r\n"));
   }
   if (r.want_reply) (void)b.down.Reply(r.id, false);
   WakeDown();
@@ -441,12 +439,19 @@ void GatewayConnection::Refuse(Bridge& b, const PendingRequest& r,
 void GatewayConnection::CloseBridge(Bridge& b, const std::string& why) {
   Log(absl::StrCat("event=channel.abort ", Describe(), " channel=", b.down.id(),
                    " reason=\"", Safe(why), "\""));
-  const std::string line = absl::StrCat("sallyport: ", why, "\r\n");
-  (void)b.down.Queue(ssh::wire::AsBytes(line), 1);
+  b.aborted = true;
+  QueueNotice(b, absl::StrCat("sallyport: ", why, "\r\n"));
   (void)b.down.Close();
   if (b.up.valid()) (void)b.up.Close();
   WakeDown();
   WakeUp();
+}
+
+void GatewayConnection::QueueNotice(Bridge& b, std::string_view line) {
+  const size_t before = b.down.QueuedBytes();
+  absl::StatusOr<size_t> taken = b.down.Queue(ssh::wire::AsBytes(line), 1);
+  const size_t after = b.down.QueuedBytes();
+  if (taken.ok() && after > before) b.notice_queued += after - before;
 }
 
 void GatewayConnection::MaybeForget(Bridge& b) {

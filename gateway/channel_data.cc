@@ -1,6 +1,7 @@
 // GatewayConnection's channel data both ways (see gateway_connection.h):
 // data, EOF, CLOSE and the host's requests, with the windows as the only
 // buffers, each passing the recording gate (gateway/recording_gate.h).
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -107,17 +108,21 @@ void GatewayConnection::OnQueuedDataSent(Channel ch, size_t n) {
     port->OnQueuedDataSent();
     return;
   }
-  // Downstream queue drained: the host may send that much more.
+  // Downstream queue drained: the host may send that much more (not for
+  // the gateway's own lines in it, counted first: never more than the
+  // host sent; at worst its window opens a little later).
   Bridge* b = FindDown(ch.id());
   if (b == nullptr || !b->up.valid()) return;
-  b->up.Consume(n);
+  const size_t own = std::min(n, b->notice_queued);
+  b->notice_queued -= own;
+  if (n > own) b->up.Consume(n - own);
   WakeUp();
 }
 
 void GatewayConnection::OnUpstreamData(Channel ch, uint32_t stream,
                                        Bytes data) {
   Bridge* b = FindUp(ch.id());
-  if (b == nullptr || down_ended_ || b->down_closed) {
+  if (b == nullptr || down_ended_ || b->down_closed || b->aborted) {
     ch.Consume(data.size());
     return;
   }
@@ -134,7 +139,7 @@ void GatewayConnection::OnUpstreamData(Channel ch, uint32_t stream,
 
 void GatewayConnection::SendOutput(Bridge& b, uint32_t stream, Bytes data) {
   Channel ch = b.up;
-  if (down_ended_ || b.down_closed) {
+  if (down_ended_ || b.down_closed || b.aborted) {
     ch.Consume(data.size());
     return;
   }
@@ -183,7 +188,7 @@ void GatewayConnection::OnEof(Channel ch) {
 
 void GatewayConnection::OnUpstreamEof(Channel ch) {
   Bridge* b = FindUp(ch.id());
-  if (b == nullptr || down_ended_) return;
+  if (b == nullptr || down_ended_ || b->aborted) return;
   if (b->gate.MustWait(Side::kOutput, b->tap.get())) {
     b->gate.Hold(Side::kOutput, Item::kEof, b->tap.get(), 0, "", {});
     return;
@@ -239,7 +244,7 @@ void GatewayConnection::OnUpstreamRequest(Channel ch, std::string_view type,
   Bridge* b = FindUp(ch.id());
   const bool passes = type == "exit-status" || type == "exit-signal" ||
                       type == "eow@openssh.com";
-  if (b == nullptr || down_ended_ || !passes) {
+  if (b == nullptr || down_ended_ || !passes || b->aborted) {
     if (want_reply) (void)ch.Reply(request, false);
     WakeUp();
     return;

@@ -162,6 +162,15 @@ class GatewayConnection
     bool down_closed = false, up_closed = false;
     bool started = false;  // shell/exec/subsystem went out
     bool busy = false;     // waiting for an authorization
+    // CloseBridge ran: nothing more of the host's goes to the user (no
+    // exit-status after output was cut short).
+    bool aborted = false;
+    // Bytes of the gateway's own lines (QueueNotice) still in `down`'s
+    // queue: OnQueuedDataSent reports them like the host's data, but they
+    // were never the host's, so they are not consumed on `up` (that would
+    // open the host's window by as much beyond what `down`'s queue holds,
+    // and the queue overflows: gateway_load_e2e_test, "not keeping up").
+    size_t notice_queued = 0;
     std::deque<PendingRequest> requests;
     // Downstream want_reply requests forwarded upstream, oldest first.
     std::deque<ssh::connection::RequestId> forwarded;
@@ -200,6 +209,8 @@ class GatewayConnection
               bool tell_user);
   void StartCommand(Bridge& b, PendingRequest r, const std::string& kind);
   void CloseBridge(Bridge& b, const std::string& why);
+  // Queues a line of the gateway's own for the user (stderr of `down`).
+  void QueueNotice(Bridge& b, std::string_view line);
   // Tap + queue upstream + consume what went out (see OnData).
   void ForwardInput(Bridge& b, uint32_t stream, ssh::wire::Bytes data);
   void FlushHeld(Bridge& b);

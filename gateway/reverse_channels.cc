@@ -62,7 +62,7 @@ std::string ListenDestination(const ForwardRequest& f) {
 void GatewayConnection::Notify(const std::string& line) {
   for (auto& [id, b] : bridges_) {
     if (b->type == "session" && b->up_open && !b->down_closed) {
-      (void)b->down.Queue(ssh::wire::AsBytes(line), 1);
+      QueueNotice(*b, line);
       WakeDown();
       return;
     }
@@ -72,8 +72,7 @@ void GatewayConnection::Notify(const std::string& line) {
 }
 
 void GatewayConnection::FlushNotices(Bridge& b) {
-  for (const std::string& line : notices_)
-    (void)b.down.Queue(ssh::wire::AsBytes(line), 1);
+  for (const std::string& line : notices_) QueueNotice(b, line);
   notices_.clear();
   WakeDown();
 }
