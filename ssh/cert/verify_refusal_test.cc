@@ -139,6 +139,43 @@ TEST_F(VerifyRefusalTest, BadSignatureIsRefused) {
                 kUnauthenticated, "signature does not verify");
 }
 
+TEST_F(VerifyRefusalTest, AVerifiedSignatureDoesNotVouchForAChangedOne) {
+  // CheckSignature remembers signatures that verified (verify.cc): a
+  // certificate checked once must not let an altered copy through.
+  const std::vector<uint8_t> blob = Base().SignWith(*ca_);
+  auto good = Certificate::Parse(blob);
+  ASSERT_TRUE(good.ok()) << good.status();
+  ASSERT_TRUE(VerifyCertificate(*good, BaseOptions()).ok());
+  ASSERT_TRUE(VerifyCertificate(*good, BaseOptions()).ok());  // remembered
+
+  std::vector<uint8_t> sig_flip = blob;
+  sig_flip.back() ^= 0x01;
+  auto cert = Certificate::Parse(sig_flip);
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  ExpectRefused(VerifyCertificate(*cert, BaseOptions()).status(),
+                kUnauthenticated, "signature does not verify");
+
+  // The same signature over another serial.
+  Certificate changed = *good;
+  changed.serial = good->serial + 1;
+  changed.signed_length = changed.EncodeToBeSigned().size();
+  changed.blob = changed.Encode();
+  ExpectRefused(VerifyCertificate(changed, BaseOptions()).status(),
+                kUnauthenticated, "signature does not verify");
+
+  // The remembered signature under another trusted CA key is checked again.
+  Certificate other = *good;
+  other.signature_key_blob = other_ca_->public_key().Blob();
+  other.signature_key = other_ca_->public_key();
+  other.signed_length = other.EncodeToBeSigned().size();
+  other.blob = other.Encode();
+  VerifyOptions both = BaseOptions();
+  both.trusted_cas.push_back(other_ca_->public_key());
+  ExpectRefused(VerifyCertificate(other, both).status(), kUnauthenticated,
+                "signature does not verify");
+  EXPECT_TRUE(VerifyCertificate(*good, BaseOptions()).ok());
+}
+
 // The offset just past the signature key of an Ed25519-subject certificate.
 size_t SignedLength(Bytes blob) {
   wire::Reader r(blob);

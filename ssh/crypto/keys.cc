@@ -9,9 +9,15 @@
 #include <openssl/rsa.h>
 
 #include <algorithm>
+#include <optional>
+#include <string>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "base/status_macros.h"
 #include "ssh/crypto/keys_internal.h"
 #include "ssh/wire/reader.h"
@@ -221,6 +227,46 @@ absl::StatusOr<std::vector<uint8_t>> EcdsaSignatureToDer(Bytes inner) {
   return der;
 }
 
+// Keys parsed before, by their blob as given. A gateway parses the same
+// few keys on every connection (the user's certificate key and its CA key,
+// twice: the query and the signed request; the session certificate's; the
+// target's host key and host CA), and in OpenSSL 3.0 every new EVP_PKEY
+// costs a provider lookup and a walk over the algorithm name map, more than
+// the parse. A parsed key never changes (its EVP_PKEY is only read, and is
+// already shared by all copies of a key, across threads), so a blob always
+// gives an equal key: reusing it is the same as parsing again. Bounded: when
+// full it starts over. Only keys that parsed are kept.
+class ParsedKeys {
+ public:
+  static ParsedKeys& Get() {
+    static ParsedKeys* const keys = new ParsedKeys();  // never destroyed
+    return *keys;
+  }
+
+  std::optional<PublicKey> Find(Bytes blob) {
+    // absl::string_view: in this Abseil build it is not std::string_view.
+    const absl::string_view k(reinterpret_cast<const char*>(blob.data()),
+                              blob.size());
+    absl::MutexLock lock(&mu_);
+    auto it = keys_.find(k);
+    if (it == keys_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  PublicKey Add(Bytes blob, PublicKey key) {
+    std::string k(reinterpret_cast<const char*>(blob.data()), blob.size());
+    absl::MutexLock lock(&mu_);
+    if (keys_.size() >= kMaxKeys) keys_.clear();
+    keys_.insert_or_assign(std::move(k), key);
+    return key;
+  }
+
+ private:
+  static constexpr size_t kMaxKeys = 128;
+  absl::Mutex mu_;
+  absl::flat_hash_map<std::string, PublicKey> keys_ ABSL_GUARDED_BY(mu_);
+};
+
 }  // namespace
 
 namespace keys_internal {
@@ -334,6 +380,9 @@ absl::StatusOr<std::vector<uint8_t>> Base64Decode(std::string_view text) {
 }
 
 absl::StatusOr<PublicKey> PublicKey::FromBlob(Bytes blob) {
+  if (std::optional<PublicKey> known = ParsedKeys::Get().Find(blob)) {
+    return *std::move(known);
+  }
   wire::Reader r(blob);
   auto name_or = r.ReadCString(kMaxNameLength);
   if (!name_or.ok()) return Annotate(name_or.status(), "public key type");
@@ -348,8 +397,9 @@ absl::StatusOr<PublicKey> PublicKey::FromBlob(Bytes blob) {
     if (!end.ok()) return Annotate(end, "ssh-ed25519 key");
     ASSIGN_OR_RETURN(base::EvpPkeyPtr pkey, Ed25519PublicKey(*pk));
     canonical.String(*pk);
-    return PublicKey(KeyType::kEd25519, canonical.Take(),
-                     keys_internal::Share(std::move(pkey)));
+    return ParsedKeys::Get().Add(
+        blob, PublicKey(KeyType::kEd25519, canonical.Take(),
+                        keys_internal::Share(std::move(pkey))));
   }
 
   if (name == kEcdsaP256Name) {
@@ -366,8 +416,9 @@ absl::StatusOr<PublicKey> PublicKey::FromBlob(Bytes blob) {
     ASSIGN_OR_RETURN(base::EvpPkeyPtr pkey,
                      keys_internal::P256PublicKeyFromPoint(*q));
     canonical.String(*curve).String(*q);
-    return PublicKey(KeyType::kEcdsaP256, canonical.Take(),
-                     keys_internal::Share(std::move(pkey)));
+    return ParsedKeys::Get().Add(
+        blob, PublicKey(KeyType::kEcdsaP256, canonical.Take(),
+                        keys_internal::Share(std::move(pkey))));
   }
 
   if (name == kRsaName) {
@@ -391,8 +442,9 @@ absl::StatusOr<PublicKey> PublicKey::FromBlob(Bytes blob) {
     }
     ASSIGN_OR_RETURN(base::EvpPkeyPtr pkey, RsaPublicKey(*e, *n));
     canonical.Mpint(*e).Mpint(*n);
-    return PublicKey(KeyType::kRsa, canonical.Take(),
-                     keys_internal::Share(std::move(pkey)));
+    return ParsedKeys::Get().Add(
+        blob, PublicKey(KeyType::kRsa, canonical.Take(),
+                        keys_internal::Share(std::move(pkey))));
   }
 
   if (keys_internal::IsCertificateTypeName(name)) {

@@ -1,5 +1,9 @@
 // Public keys against the machine's real ssh-keygen: base64, fingerprints,
 // sizes, blobs and authorized_keys lines, and every blob refusal in keys.h.
+#include <openssl/evp.h>
+
+#include <vector>
+
 #include "gtest/gtest.h"
 #include "ssh/crypto/keys.h"
 #include "ssh/crypto/keys_test_util.h"
@@ -188,6 +192,29 @@ TEST_F(KeysTest, RefusesEd25519OfWrongLength) {
   ExpectRefused(BlobStatus(w31.Take()), "31-byte Ed25519 key");
   ExpectRefused(BlobStatus(w33.Take()), "33-byte Ed25519 key");
   ExpectRefused(BlobStatus(w0.Take()), "Ed25519 key without key");
+}
+
+TEST_F(KeysTest, ABlobParsedAgainGivesItsOwnKey) {
+  // FromBlob reuses keys it parsed before (keys.cc ParsedKeys): the same
+  // blob gives an equal key; a blob one bit away gives that blob's key.
+  KeyPair kp = Keygen("ed", "ed25519");
+  const std::vector<uint8_t> blob = BlobOfLine(kp.public_line);
+  auto first = PublicKey::FromBlob(blob);
+  auto again = PublicKey::FromBlob(blob);
+  ASSERT_TRUE(first.ok() && again.ok());
+  EXPECT_EQ(*again, *first);
+  EXPECT_EQ(again->Blob(), blob);
+  std::vector<uint8_t> near = blob;
+  near.back() ^= 0x01;
+  auto other = PublicKey::FromBlob(near);
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_NE(*other, *first);
+  EXPECT_EQ(other->Blob(), near);
+  uint8_t raw[32];
+  size_t len = sizeof raw;
+  ASSERT_EQ(EVP_PKEY_get_raw_public_key(other->pkey(), raw, &len), 1);
+  EXPECT_EQ(std::vector<uint8_t>(raw, raw + len),
+            std::vector<uint8_t>(near.end() - 32, near.end()));
 }
 
 class EcdsaBlobTest : public KeysTest {
