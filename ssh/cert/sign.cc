@@ -1,8 +1,12 @@
 #include "ssh/cert/sign.h"
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <set>
 #include <string>
 #include <string_view>
@@ -88,6 +92,50 @@ absl::Status CheckExtension(const CertOption& o) {
   return absl::OkStatus();
 }
 
+// Certificate nonces come from a per-thread buffer refilled by one
+// RAND_bytes call per kNoncesPerRefill certificates: OpenSSL 3.0's DRBG does
+// a fork check (a getpid() system call) and takes its lock on every call,
+// which cost more than the 32 bytes themselves. The bytes are the DRBG's,
+// unpredictable as before, and each is used once. A forked child drops what
+// it inherited (pthread_atfork bumps the generation), so a parent and its
+// child never hand out the same nonce.
+constexpr size_t kNoncesPerRefill = 64;
+std::atomic<uint64_t> nonce_generation{0};
+
+void DropInheritedNonces() {
+  nonce_generation.fetch_add(1, std::memory_order_relaxed);
+}
+
+absl::Status FillNonce(std::vector<uint8_t>& nonce) {
+  nonce.resize(kNonceLength);
+  static const bool registered =
+      pthread_atfork(nullptr, nullptr, DropInheritedNonces) == 0;
+  if (!registered) {  // no fork protection: no buffer either
+    return RAND_bytes(nonce.data(), static_cast<int>(kNonceLength)) == 1
+               ? absl::OkStatus()
+               : absl::InternalError("RAND_bytes failed");
+  }
+  thread_local struct {
+    uint8_t bytes[kNonceLength * kNoncesPerRefill];
+    size_t used = sizeof(bytes);  // empty: refilled at the first use
+    uint64_t generation = 0;
+  } pool;
+  const uint64_t generation = nonce_generation.load(std::memory_order_relaxed);
+  if (pool.generation != generation || pool.used == sizeof(pool.bytes)) {
+    if (RAND_bytes(pool.bytes, static_cast<int>(sizeof(pool.bytes))) != 1) {
+      pool.used = sizeof(pool.bytes);
+      return absl::InternalError("RAND_bytes failed");
+    }
+    pool.used = 0;
+    pool.generation = generation;
+  }
+  std::memcpy(nonce.data(), pool.bytes + pool.used, kNonceLength);
+  // Wiped once taken, so no nonce is handed out twice.
+  OPENSSL_cleanse(pool.bytes + pool.used, kNonceLength);
+  pool.used += kNonceLength;
+  return absl::OkStatus();
+}
+
 std::vector<CertOption> Sorted(std::vector<CertOption> options) {
   std::sort(
       options.begin(), options.end(),
@@ -146,10 +194,7 @@ absl::StatusOr<Certificate> SignCertificate(const CertificateRequest& request,
   cert.type_name =
       std::string(CertTypeForPlainKeyType(request.public_key->TypeName()));
   if (cert.type_name.empty()) return absl::InternalError("unknown key type");
-  cert.nonce.resize(kNonceLength);
-  if (RAND_bytes(cert.nonce.data(), static_cast<int>(cert.nonce.size())) != 1) {
-    return absl::InternalError("RAND_bytes failed");
-  }
+  if (absl::Status s = FillNonce(cert.nonce); !s.ok()) return s;
   cert.serial = request.serial;
   cert.type = request.type;
   cert.key_id = request.key_id;

@@ -1,9 +1,13 @@
 // Certificates signed by our code are read by OpenSSH (`ssh-keygen -L`
 // shows our fields; sshd accepts them), and our Render prints exactly what
 // `ssh-keygen -L` prints, for our certificates and for ssh-keygen's own.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -165,6 +169,42 @@ TEST_F(SignRenderTest, SignedFieldsAreSortedFreshAndVerify) {
   EXPECT_FALSE(permissions->permit_x11_forwarding);
   EXPECT_FALSE(permissions->permit_user_rc);
   EXPECT_EQ(permissions->other_extensions.size(), 2u);
+}
+
+// Nonces come from a per-thread buffer of random bytes: 300 certificates
+// (several refills) all have different nonces, and a forked child does not
+// hand out the nonce its parent hands out next (the child drops the buffer
+// it inherited).
+TEST_F(SignRenderTest, NoncesAreFreshAcrossRefillsAndForks) {
+  std::set<std::vector<uint8_t>> seen;
+  for (int i = 0; i < 300; ++i) {
+    auto cert = SignCertificate(UserRequest(), *ca_);
+    ASSERT_TRUE(cert.ok()) << cert.status();
+    ASSERT_EQ(cert->nonce.size(), 32u);
+    EXPECT_TRUE(seen.insert(cert->nonce).second) << "nonce repeated at " << i;
+  }
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto cert = SignCertificate(UserRequest(), *ca_);
+    const bool ok = cert.ok() && cert->nonce.size() == 32 &&
+                    write(fds[1], cert->nonce.data(), 32) == 32;
+    _exit(ok ? 0 : 1);
+  }
+  close(fds[1]);
+  std::vector<uint8_t> child_nonce(32);
+  const ssize_t got = read(fds[0], child_nonce.data(), child_nonce.size());
+  close(fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_EQ(got, 32);
+  auto parent = SignCertificate(UserRequest(), *ca_);
+  ASSERT_TRUE(parent.ok()) << parent.status();
+  EXPECT_NE(parent->nonce, child_nonce);
+  EXPECT_EQ(seen.count(child_nonce), 0u);
 }
 
 // SignCertificate fills the certificate it returns without parsing its

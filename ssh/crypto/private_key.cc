@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -426,6 +427,45 @@ absl::Status WritePrivateFields(EVP_PKEY* pkey, const PublicKey& pub,
 
 }  // namespace
 
+struct PrivateKey::SignTemplate {
+  std::once_flag once;
+  base::EvpMdCtxPtr ctx;  // null until set up, or if that failed
+};
+
+PrivateKey::PrivateKey(PublicKey pub, std::shared_ptr<EVP_PKEY> pkey)
+    : public_key_(std::move(pub)), pkey_(std::move(pkey)) {
+  if (type() == KeyType::kEd25519) {
+    sign_template_ = std::make_shared<SignTemplate>();
+  }
+}
+
+base::EvpMdCtxPtr PrivateKey::NewSignContext() const {
+  const bool ed25519 = type() == KeyType::kEd25519;
+  base::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  if (ctx == nullptr) return nullptr;
+  if (sign_template_ != nullptr) {
+    SignTemplate& t = *sign_template_;
+    std::call_once(t.once, [&] {
+      base::EvpMdCtxPtr fresh(EVP_MD_CTX_new());
+      if (fresh != nullptr &&
+          EVP_DigestSignInit_ex(fresh.get(), nullptr, nullptr, nullptr, nullptr,
+                                pkey_.get(), nullptr) == 1) {
+        t.ctx = std::move(fresh);
+      }
+    });
+    // Read only: concurrent copies are safe.
+    if (t.ctx != nullptr) {
+      return EVP_MD_CTX_copy_ex(ctx.get(), t.ctx.get()) == 1 ? std::move(ctx)
+                                                             : nullptr;
+    }
+  }
+  if (EVP_DigestSignInit_ex(ctx.get(), nullptr, ed25519 ? nullptr : "SHA256",
+                            nullptr, nullptr, pkey_.get(), nullptr) != 1) {
+    return nullptr;
+  }
+  return ctx;
+}
+
 absl::StatusOr<PrivateKey> PrivateKey::GenerateEd25519() {
   ASSIGN_OR_RETURN(base::EvpPkeyPtr pkey, GenerateKey("ED25519", nullptr));
   ASSIGN_OR_RETURN(PublicKey pub, PublicKeyOf(pkey.get()));
@@ -488,11 +528,9 @@ absl::StatusOr<PrivateKey> PrivateKey::LoadFile(const std::string& path) {
 absl::StatusOr<std::vector<uint8_t>> PrivateKey::Sign(Bytes data) const {
   static const uint8_t kEmpty = 0;
   const bool ed25519 = type() == KeyType::kEd25519;
-  base::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+  base::EvpMdCtxPtr ctx = NewSignContext();
   const int max_size = EVP_PKEY_get_size(pkey_.get());
-  if (ctx == nullptr || max_size <= 0 ||
-      EVP_DigestSignInit_ex(ctx.get(), nullptr, ed25519 ? nullptr : "SHA256",
-                            nullptr, nullptr, pkey_.get(), nullptr) != 1) {
+  if (ctx == nullptr || max_size <= 0) {
     return absl::InternalError(
         absl::StrCat("signing: ", base::OpenSslErrorString()));
   }

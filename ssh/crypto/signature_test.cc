@@ -1,5 +1,11 @@
 // Signatures: ours verified by OpenSSL and ssh-keygen, theirs verified by
 // us, and the refusals (malformed scalars, SHA-1 RSA).
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "ssh/crypto/keys.h"
 #include "ssh/crypto/keys_test_util.h"
@@ -66,6 +72,43 @@ TEST_F(KeysTest, SignAndVerifyEd25519AndEcdsa) {
           data,
           SigBlob("ssh-ed25519", wire::Bytes(SplitSig(ed_sig).sig.data(), 63))),
       "63-byte Ed25519 signature");
+}
+
+// Ed25519 Signs share one signing context set up at the first Sign (and
+// copied per call): signatures from concurrent threads, from a copy of the
+// key, and after the original key is gone all verify, and each equals the
+// signature of an independently loaded copy of the key (Ed25519 is
+// deterministic), so no call sees another call's state.
+TEST_F(KeysTest, Ed25519SignsShareOneContextSafely) {
+  auto original = std::make_unique<PrivateKey>(*PrivateKey::GenerateEd25519());
+  auto text = original->ToOpenSshFormat();
+  ASSERT_TRUE(text.ok());
+  auto independent = PrivateKey::Parse(std::string(text->view()));
+  ASSERT_TRUE(independent.ok());
+  const PublicKey pub = original->public_key();
+  const auto check = [&](const PrivateKey& key, const std::string& what) {
+    const std::vector<uint8_t> data = ToBytes(what);
+    auto sig = key.Sign(data);
+    auto want = independent->Sign(data);
+    return sig.ok() && want.ok() && *sig == *want &&
+           pub.Verify(data, *sig).ok();
+  };
+  ASSERT_TRUE(check(*original, "first"));
+  const PrivateKey copy = *original;
+  std::vector<std::thread> threads;
+  std::vector<int> good(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        const PrivateKey& key = (i % 2 == 0) ? *original : copy;
+        good[t] += check(key, absl::StrCat("thread ", t, " call ", i)) ? 1 : 0;
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  EXPECT_EQ(good, std::vector<int>(4, 50));
+  original.reset();
+  EXPECT_TRUE(check(copy, "after the original is gone"));
 }
 
 TEST_F(KeysTest, RefusesMalformedEcdsaSignatureScalars) {
