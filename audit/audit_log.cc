@@ -52,9 +52,12 @@ absl::Status AuditLog::Record(std::string_view type, std::string_view actor,
 absl::Status AuditLog::RecordCertificate(
     const storage::IssuedCertificate& cert, std::string_view type,
     std::string_view actor, const std::vector<AuditField>& fields) {
-  WriteLine(type, actor, fields);
-  return store_->RecordCertificateWithAudit(cert, Event(type, actor, fields))
-      .status();
+  // The line says the certificate was issued: only once it is recorded.
+  absl::Status s =
+      store_->RecordCertificateWithAudit(cert, Event(type, actor, fields))
+          .status();
+  if (s.ok()) WriteLine(type, actor, fields);
+  return s;
 }
 
 void AuditLog::RecordCertificateAsync(const storage::IssuedCertificate& cert,
@@ -62,11 +65,18 @@ void AuditLog::RecordCertificateAsync(const storage::IssuedCertificate& cert,
                                       std::string_view actor,
                                       const std::vector<AuditField>& fields,
                                       std::function<void(absl::Status)> done) {
-  WriteLine(type, actor, fields);
+  // As RecordCertificate: the line goes out once the store committed.
+  // (The callback may run on the store's thread: it holds its own copy
+  // of the writer.)
+  std::string line;
+  if (write_line_) {
+    line = EventLine(line_format_, absl::Now(), type, actor, fields);
+  }
   store_->RecordCertificateWithAuditAsync(
       cert, Event(type, actor, fields),
-      [done = std::move(done)](
+      [write = write_line_, line = std::move(line), done = std::move(done)](
           absl::StatusOr<storage::IssuedCertificate> recorded) {
+        if (recorded.ok() && write) write(line);
         done(recorded.status());
       });
 }
