@@ -33,6 +33,18 @@ namespace {
 // connection once its channel is open.
 constexpr absl::Duration kInnerLoginGrace = absl::Seconds(60);
 
+// Each bridged channel's outbound queue (ConnectionOptions::
+// max_queued_bytes) on both connections: the other side's whole window
+// (data not yet consumed there is all that can be queued here) plus room
+// for what else goes in the queue, which the library counts against the
+// same limit: the requests forwarded behind queued data (OpenSSH's
+// eow@openssh.com, 25 bytes, comes early, while the output still flows;
+// exit-status) and the gateway's own lines. With only the window, a full
+// queue refused 25 bytes of output and the bridge aborted the channel
+// "not keeping up" (gateway_load_e2e_test, 2 of 200 sessions).
+constexpr size_t kBridgeQueueBytes =
+    size_t{ssh::connection::ConnectionOptions{}.initial_window} + (64 << 10);
+
 // "OpenSSH" first (that is what OpenSSH's compatibility table keys on for
 // eow@openssh.com), then who we are.
 constexpr char kGatewaySoftwareVersion[] = "OpenSSH_9.0 Sallyport_0.1";
@@ -152,6 +164,7 @@ asio::awaitable<void> GatewayConnection::Run() {
   o.max_env_requests = limits_.max_env_requests;
   o.max_env_request_bytes = limits_.max_env_request_bytes;
   o.connection.max_channels = limits_.max_channels_per_connection;
+  o.connection.max_queued_bytes = kBridgeQueueBytes;
   o.auth.policy = this;
   o.auth.clock = po.clock;
   o.auth.trusted_user_cas = po.ca->user_ca_keys();
@@ -472,6 +485,7 @@ asio::awaitable<void> GatewayConnection::RunUpstream() {
   }
   if (down_ended_) co_return;
   ssh::session::ClientSessionOptions o;
+  o.connection.max_queued_bytes = kBridgeQueueBytes;
   o.transport.clock = proxy_.options().clock;
   o.transport.host_key_policy = policy;
   o.transport.login_grace_time = limits_.upstream_connect_timeout;
