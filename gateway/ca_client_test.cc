@@ -91,6 +91,15 @@ class CaClientTest : public ::testing::Test {
     return c.ok() ? std::move(*c) : nullptr;
   }
 
+  // The inventory host "web01" (127.0.0.1:22), selected by role "ops".
+  absl::Status CreateWeb01() {
+    storage::Host h;
+    h.name = "web01";
+    h.address = "127.0.0.1";
+    h.port = 22;
+    return env_->store().CreateHost(h).status();
+  }
+
   // Runs an AuthorizeChannel call to completion on a private io_context;
   // checks that the completion ran on that io_context's thread.
   absl::StatusOr<gw::AuthorizeChannelResponse> Authorize(
@@ -127,11 +136,7 @@ class CaClientTest : public ::testing::Test {
 };
 
 TEST_F(CaClientTest, FetchesKeysAndAuthorizesOnTheCallersExecutor) {
-  storage::Host h;
-  h.name = "web01";
-  h.address = "127.0.0.1";
-  h.port = 22;
-  ASSERT_TRUE(env_->store().CreateHost(h).ok());
+  ASSERT_TRUE(CreateWeb01().ok());
   std::unique_ptr<CaClient> client = MakeClient();
   ASSERT_NE(client, nullptr);
   auto user_cas = client->user_ca_keys();
@@ -313,11 +318,7 @@ TEST_F(CaClientTest, EarlyKeyFetchAgainOnceTheIntervalPassed) {
 // Here rpc_deadline is a nanosecond, so only the caller's deadline can let
 // the call succeed; without one it fails with kDeadlineExceeded.
 TEST_F(CaClientTest, IssueSessionCertificateWaitsUntilTheCallersDeadline) {
-  storage::Host h;
-  h.name = "web01";
-  h.address = "127.0.0.1";
-  h.port = 22;
-  ASSERT_TRUE(env_->store().CreateHost(h).ok());
+  ASSERT_TRUE(CreateWeb01().ok());
   std::unique_ptr<CaClient> client = MakeClient(
       nullptr, absl::Seconds(60),
       [](CaClient::Options* o) { o->rpc_deadline = absl::Nanoseconds(1); });
