@@ -297,7 +297,7 @@ int Main(int argc, char** argv) {
        [ssh](const std::string& command) {
          std::vector<std::string> v = ssh;
          v.push_back("bastion");
-         v.push_back(ShellLine(ssh) + " web01 " + ShellLine({command}));
+         v.push_back(ShellJoin(ssh) + " web01 " + ShellJoin({command}));
          return v;
        },
        bastion},

@@ -6,7 +6,6 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "base/status_macros.h"
@@ -15,22 +14,6 @@
 #include "tests/harness/subprocess.h"
 
 namespace sallyport::testing {
-namespace {
-
-std::string ShellQuote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-}  // namespace
-
-std::string ShellLine(const std::vector<std::string>& argv) {
-  std::vector<std::string> quoted;
-  for (const auto& a : argv) quoted.push_back(ShellQuote(a));
-  return absl::StrJoin(quoted, " ");
-}
-
 absl::StatusOr<BenchKeys> MakeBenchKeys(const TempDir& dir) {
   BenchKeys keys;
   ASSIGN_OR_RETURN(keys.user, GenerateKey(dir.path(), "user_key"));
@@ -96,7 +79,7 @@ void Pull(const Path& path, uint64_t bytes, PathResult* out) {
   RunOptions run;
   run.timeout = absl::Minutes(20);
   absl::StatusOr<RunResult> r =
-      RunCommand({"/bin/sh", "-c", ShellLine(argv) + " > /dev/null"}, run);
+      RunCommand({"/bin/sh", "-c", ShellJoin(argv) + " > /dev/null"}, run);
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   if (!r.ok() || !r->ok()) {
     std::cerr << path.name << ": pull failed: "

@@ -54,9 +54,6 @@ absl::StatusOr<std::unique_ptr<BackgroundProcess>> StartGatewayProcess(
 
 // ---- Timing ssh command lines (gateway_bench, proxyjump_bench)
 
-// argv as one /bin/sh line, each word single-quoted.
-std::string ShellLine(const std::vector<std::string>& argv);
-
 // One way to reach the target.
 struct Path {
   std::string name;

@@ -5,14 +5,9 @@
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "tests/harness/listening_process.h"
 
 namespace sallyport::testing {
-
-std::string ShellQuote(const std::string& s) {
-  return absl::StrCat("'", absl::StrReplaceAll(s, {{"'", "'\\''"}}), "'");
-}
 
 absl::StatusOr<std::unique_ptr<GatewayE2eEnv>> GatewayE2eEnv::Start(
     BastionFixture::Options options) {

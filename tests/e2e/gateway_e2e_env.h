@@ -75,9 +75,6 @@ class GatewayE2eEnv {
   TempDir dir_;
 };
 
-// Single-quotes `s` for /bin/sh.
-std::string ShellQuote(const std::string& s);
-
 }  // namespace sallyport::testing
 
 #endif  // SALLYPORT_TESTS_E2E_GATEWAY_E2E_ENV_H_

@@ -11,7 +11,6 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "audit/recording_record.h"
 #include "audit/spool.h"
@@ -24,18 +23,6 @@ namespace sallyport::testing {
 namespace {
 
 namespace v1 = ::sallyport::audit::v1;
-
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out + "'";
-}
 
 std::string Sha256(const std::string& s) {
   audit::StreamHasher h;
@@ -133,19 +120,9 @@ TEST_F(GatewayRecordingE2eTest, SigkilledGatewaySpooledEverythingTheClientGot) {
   const std::string command =
       "i=0; while [ $i -lt 1500 ]; do seq $((i*1000)) $((i*1000+999)); "
       "i=$((i+1)); sleep 0.005; done";
-  std::vector<std::string> argv = env_->Ssh("alice", "web01");
-  argv.push_back(command);
-  std::vector<std::string> quoted;
-  for (const std::string& a : argv) quoted.push_back(ShellQuote(a));
   const std::string received = env_->File("received.txt");
-  BackgroundProcess::Options po;
-  po.log_path = env_->File("client.log");
   absl::StatusOr<std::unique_ptr<BackgroundProcess>> client =
-      BackgroundProcess::Start(
-          {"bash", "-c",
-           absl::StrCat("exec ", absl::StrJoin(quoted, " "), " > ",
-                        ShellQuote(received))},
-          po);
+      StartStreamingClient(*env_, command, received, {});
   ASSERT_TRUE(client.ok()) << client.status();
   // Kill the gateway once the client has 1 MB.
   const absl::Time deadline = absl::Now() + absl::Seconds(120);
@@ -154,7 +131,7 @@ TEST_F(GatewayRecordingE2eTest, SigkilledGatewaySpooledEverythingTheClientGot) {
     if (::stat(received.c_str(), &st) == 0 && st.st_size > (1 << 20)) break;
     absl::SleepFor(absl::Milliseconds(20));
   }
-  ASSERT_GT(st.st_size, 1 << 20) << ReadFileOrEmpty(po.log_path);
+  ASSERT_GT(st.st_size, 1 << 20) << ReadFileOrEmpty((*client)->log_path());
   env_->fixture().gateway_process()->Signal(SIGKILL);
   // The client sees the connection drop.
   const absl::Time client_deadline = absl::Now() + absl::Seconds(60);

@@ -18,7 +18,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "audit/spool.h"
@@ -122,9 +121,7 @@ class RecordingPolicyE2eTest : public ::testing::Test {
                       const std::vector<std::string>& options = {}) {
     std::vector<std::string> argv = Ssh(user, options);
     argv.push_back(command);
-    std::vector<std::string> quoted;
-    for (const std::string& a : argv) quoted.push_back(ShellQuote(a));
-    return absl::StrJoin(quoted, " ");
+    return ShellJoin(argv);
   }
   // The spool as this process sees it: through the gateway's namespace.
   std::string SpoolSeen() const {

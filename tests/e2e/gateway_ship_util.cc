@@ -5,7 +5,6 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "audit/recording_reader.h"
 #include "audit/recording_record.h"
@@ -105,14 +104,11 @@ absl::StatusOr<std::unique_ptr<BackgroundProcess>> StartStreamingClient(
     const std::vector<std::string>& ssh_options) {
   std::vector<std::string> argv = env.Ssh("alice", "web01", ssh_options);
   argv.push_back(command);
-  std::vector<std::string> quoted;
-  for (const std::string& a : argv) quoted.push_back(ShellQuote(a));
   BackgroundProcess::Options po;
   po.log_path = received + ".log";
   return BackgroundProcess::Start(
       {"bash", "-c",
-       absl::StrCat("exec ", absl::StrJoin(quoted, " "), " > ",
-                    ShellQuote(received))},
+       absl::StrCat("exec ", ShellJoin(argv), " > ", ShellQuote(received))},
       po);
 }
 

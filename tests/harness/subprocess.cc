@@ -143,6 +143,17 @@ void SetNonBlocking(int fd) {
 
 }  // namespace
 
+std::string ShellQuote(const std::string& s) {
+  return absl::StrCat("'", absl::StrReplaceAll(s, {{"'", "'\\''"}}), "'");
+}
+
+std::string ShellJoin(const std::vector<std::string>& words) {
+  std::vector<std::string> quoted;
+  quoted.reserve(words.size());
+  for (const std::string& w : words) quoted.push_back(ShellQuote(w));
+  return absl::StrJoin(quoted, " ");
+}
+
 std::string RunResult::Describe() const {
   std::string status;
   if (timed_out) {

@@ -41,6 +41,11 @@ struct RunResult {
   std::string Describe() const;
 };
 
+// `s` in single quotes, each ' escaped, for /bin/sh.
+std::string ShellQuote(const std::string& s);
+// The words, each quoted, joined with spaces: one /bin/sh command line.
+std::string ShellJoin(const std::vector<std::string>& words);
+
 // Runs argv[0] (searched in PATH) to completion or until the timeout, when
 // its whole process group is killed. Errors only when it cannot be started.
 absl::StatusOr<RunResult> RunCommand(const std::vector<std::string>& argv,

@@ -1,28 +1,9 @@
 #include "tests/interop/example_server_fixture.h"
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 
 namespace sallyport::testing {
-
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out + "'";
-}
-
-std::string ShellJoin(const std::vector<std::string>& words) {
-  std::vector<std::string> quoted;
-  for (const auto& w : words) quoted.push_back(ShellQuote(w));
-  return absl::StrJoin(quoted, " ");
-}
 
 std::string Sha256OfFile(const std::string& path) {
   auto r = RunCommand({"sha256sum", path}, {});

@@ -18,10 +18,6 @@
 
 namespace sallyport::testing {
 
-// 's' with every ' escaped, for /bin/sh.
-std::string ShellQuote(const std::string& s);
-// The words joined with spaces, each quoted.
-std::string ShellJoin(const std::vector<std::string>& words);
 // SHA-256 of a file as sha256sum prints it (hex), or "" on error.
 std::string Sha256OfFile(const std::string& path);
 // Writes `size` random bytes to `path` (head -c SIZE /dev/urandom).
