@@ -78,6 +78,54 @@ TEST_F(GatewayTest, ARecordNeverRoleRecordsNothing) {
   EXPECT_EQ(recorder_.channels().size(), 1u);
 }
 
+// A request from the host queued behind output the user has not read yet
+// costs no output. sshd sends exit-status as soon as the command exits,
+// before the output still in its buffers (here a background `head` keeps
+// writing): the output fills the user's window and the gateway's queue
+// (as much as the host's window allows), exit-status waits in that full
+// queue, then the user reads everything, slowly (ssh opens its window in
+// steps, so the queue never empties). The queue once had room for the
+// window only: the 25-byte request left the host's next output 25 bytes
+// short, the bridge aborted "not keeping up" and the user lost the end of
+// the output (gateway_load_e2e_test, 2 of 200 sessions).
+TEST_F(GatewayTest, AHostRequestQueuedBehindUnreadOutputLosesNoOutput) {
+  constexpr int kBytes = 6 << 20;  // more than both windows together
+  // The shell exits at 2 s; the client's output is read from 4 s on, at
+  // about 3 MB/s.
+  const std::string command =
+      absl::StrCat("head -c ", kBytes, " /dev/zero & sleep 2; exit 0");
+  const std::string reader =
+      "import sys, time\n"
+      "time.sleep(4)\n"
+      "n = 0\n"
+      "while b := sys.stdin.buffer.raw.read(65536):\n"
+      "    n += len(b)\n"
+      "    time.sleep(0.02)\n"
+      "print(n)\n";
+  absl::StatusOr<RunResult> run = RunCommand(
+      {"/bin/bash", "-c",
+       absl::StrCat("set -o pipefail; ",
+                    testing::ShellJoin(SshArgs(login_ + "+web01", command)),
+                    " < /dev/null | ",
+                    testing::ShellJoin({"python3", "-c", reader}))});
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->exit_code, 0) << run->Describe() << GatewayLog();
+  EXPECT_EQ(run->out, absl::StrCat(kBytes, "\n"));
+  // The case happened: output went through the gateway after exit-status.
+  const std::vector<InMemoryRecorder::Event> events = recorder_.events();
+  size_t exit_at = events.size(), last_output_at = 0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const InMemoryRecorder::Event& e = events[i];
+    if (e.kind == "request" && e.bytes == "exit-status") exit_at = i;
+    if (e.kind == "data" && e.direction == Direction::kOutput) {
+      last_output_at = i;
+    }
+  }
+  EXPECT_LT(exit_at, last_output_at);
+  EXPECT_FALSE(absl::StrContains(GatewayLog(), "not keeping up"))
+      << GatewayLog();
+}
+
 TEST_F(GatewayTest, StdinReachesTheHost) {
   std::vector<std::string> args = testing::SshClientArgs(
       server_->local_endpoint().port(), known_hosts_, key_path_, cert_path_);

@@ -172,10 +172,12 @@ class GatewayTest : public ::testing::Test {
     return log_;
   }
 
-  // `ssh` through the gateway as `user` running `command`.
-  testing::RunResult Ssh(const std::string& user, const std::string& command,
-                         const std::vector<std::string>& extra = {},
-                         bool with_certificate = true) {
+  // The `ssh` command line through the gateway as `user` running
+  // `command` (none when empty), `extra` options before the destination.
+  std::vector<std::string> SshArgs(const std::string& user,
+                                   const std::string& command,
+                                   const std::vector<std::string>& extra = {},
+                                   bool with_certificate = true) {
     std::vector<std::string> args =
         testing::SshClientArgs(server_->local_endpoint().port(), known_hosts_,
                                key_path_, with_certificate ? cert_path_ : "");
@@ -184,7 +186,15 @@ class GatewayTest : public ::testing::Test {
     args.push_back(user);
     args.push_back("127.0.0.1");
     if (!command.empty()) args.push_back(command);
-    auto r = testing::RunCommand(args);
+    return args;
+  }
+
+  // `ssh` through the gateway as `user` running `command`.
+  testing::RunResult Ssh(const std::string& user, const std::string& command,
+                         const std::vector<std::string>& extra = {},
+                         bool with_certificate = true) {
+    auto r =
+        testing::RunCommand(SshArgs(user, command, extra, with_certificate));
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : testing::RunResult();
   }
