@@ -37,11 +37,11 @@ constexpr absl::Duration kInnerLoginGrace = absl::Seconds(60);
 // max_queued_bytes) on both connections: the other side's whole window
 // (data not yet consumed there is all that can be queued here) plus room
 // for what else goes in the queue, which the library counts against the
-// same limit: the requests forwarded behind queued data (OpenSSH's
-// eow@openssh.com, 25 bytes, comes early, while the output still flows;
-// exit-status) and the gateway's own lines. With only the window, a full
+// same limit: the requests forwarded behind queued data (sshd sends the
+// 25-byte exit-status when the command exits, before the output left in
+// its buffers) and the gateway's own lines. With only the window, a full
 // queue refused 25 bytes of output and the bridge aborted the channel
-// "not keeping up" (gateway_load_e2e_test, 2 of 200 sessions).
+// "not keeping up" (GatewayTest.AHostRequestQueuedBehindUnreadOutput...).
 constexpr size_t kBridgeQueueBytes =
     size_t{ssh::connection::ConnectionOptions{}.initial_window} + (64 << 10);
 
