@@ -3,6 +3,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/bounded_cache.h"
 #include "base/clock.h"
 #include "base/event_line.h"
 #include "base/files.h"
@@ -59,6 +60,24 @@ TEST(SecretBytesTest, ConstantTimeEqualsHandlesLengths) {
   EXPECT_FALSE(ConstantTimeEquals(x, y));
   EXPECT_FALSE(ConstantTimeEquals(absl::MakeConstSpan(x, 2), x));
   EXPECT_TRUE(ConstantTimeEquals({}, {}));
+}
+
+TEST(BoundedCacheTest, FindsWhatWasAddedAndStartsOverWhenFull) {
+  BoundedCache<int> cache(3);
+  EXPECT_FALSE(cache.Find("a").has_value());
+  cache.Add("a", 1);
+  cache.Add("b", 2);
+  cache.Add("a", 10);  // replaces
+  EXPECT_EQ(cache.Find("a"), 10);
+  EXPECT_EQ(cache.size(), 2u);
+  cache.Add("c", 3);
+  EXPECT_EQ(cache.size(), 3u);
+  // Full: the next entry is kept alone.
+  cache.Add(std::string("d\0e", 3), 4);
+  EXPECT_EQ(cache.size(), 1u);
+  EXPECT_FALSE(cache.Find("a").has_value());
+  EXPECT_EQ(cache.Find(absl::string_view("d\0e", 3)), 4);
+  EXPECT_FALSE(cache.Find("d").has_value());
 }
 
 TEST(ClockTest, FakeClockMovesOnlyWhenTold) {

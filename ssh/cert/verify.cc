@@ -4,11 +4,9 @@
 #include <string>
 #include <string_view>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
+#include "base/bounded_cache.h"
 #include "ssh/cert/source_address.h"
 #include "ssh/crypto/hash.h"
 #include "ssh/wire/reader.h"
@@ -45,48 +43,29 @@ absl::Status Denied(const Certificate& cert, std::string_view why) {
 // target's host certificate on every upstream connection); each Ed25519
 // check costs far more than the hash. Only successes are kept; bounded:
 // when full it starts over.
-class VerifiedSignatures {
- public:
-  static VerifiedSignatures& Get() {
-    static VerifiedSignatures* const v = new VerifiedSignatures();
-    return *v;
-  }
+base::BoundedCache<bool>& VerifiedSignatures() {
+  static auto* const v = new base::BoundedCache<bool>(4096);  // kept
+  return *v;
+}
 
-  static std::string Digest(const crypto::PublicKey& ca, Bytes signed_data,
+std::string SignatureDigest(const crypto::PublicKey& ca, Bytes signed_data,
                             Bytes signature, std::string_view algorithm) {
-    wire::Writer lengths;  // each part's length, so no two splits collide
-    lengths.Uint32(static_cast<uint32_t>(ca.Blob().size()))
-        .Uint32(static_cast<uint32_t>(signed_data.size()))
-        .Uint32(static_cast<uint32_t>(signature.size()))
-        .Uint32(static_cast<uint32_t>(algorithm.size()));
-    std::vector<uint8_t> d =
-        crypto::Hasher(crypto::HashAlgorithm::kSha256)
-            .Update(lengths.data())
-            .Update(ca.Blob())
-            .Update(signed_data)
-            .Update(signature)
-            .Update(Bytes(reinterpret_cast<const uint8_t*>(algorithm.data()),
-                          algorithm.size()))
-            .Finish();
-    return std::string(d.begin(), d.end());
-  }
-
-  bool Contains(const std::string& digest) {
-    absl::MutexLock lock(&mu_);
-    return digests_.contains(digest);
-  }
-
-  void Add(std::string digest) {
-    absl::MutexLock lock(&mu_);
-    if (digests_.size() >= kMax) digests_.clear();
-    digests_.insert(std::move(digest));
-  }
-
- private:
-  static constexpr size_t kMax = 4096;
-  absl::Mutex mu_;
-  absl::flat_hash_set<std::string> digests_ ABSL_GUARDED_BY(mu_);
-};
+  wire::Writer lengths;  // each part's length, so no two splits collide
+  lengths.Uint32(static_cast<uint32_t>(ca.Blob().size()))
+      .Uint32(static_cast<uint32_t>(signed_data.size()))
+      .Uint32(static_cast<uint32_t>(signature.size()))
+      .Uint32(static_cast<uint32_t>(algorithm.size()));
+  std::vector<uint8_t> d =
+      crypto::Hasher(crypto::HashAlgorithm::kSha256)
+          .Update(lengths.data())
+          .Update(ca.Blob())
+          .Update(signed_data)
+          .Update(signature)
+          .Update(Bytes(reinterpret_cast<const uint8_t*>(algorithm.data()),
+                        algorithm.size()))
+          .Finish();
+  return std::string(d.begin(), d.end());
+}
 
 absl::Status CheckSignature(const Certificate& cert,
                             const crypto::PublicKey& ca) {
@@ -99,16 +78,15 @@ absl::Status CheckSignature(const Certificate& cert,
     return Unauthenticated(cert, absl::StrCat("CA signature algorithm ",
                                               Quote(*alg), " is not allowed"));
   }
-  VerifiedSignatures& verified = VerifiedSignatures::Get();
   std::string digest =
-      VerifiedSignatures::Digest(ca, cert.SignedData(), cert.signature, *alg);
-  if (verified.Contains(digest)) return absl::OkStatus();
+      SignatureDigest(ca, cert.SignedData(), cert.signature, *alg);
+  if (VerifiedSignatures().Find(digest).has_value()) return absl::OkStatus();
   absl::Status s = ca.Verify(cert.SignedData(), cert.signature, *alg);
   if (!s.ok()) {
     return Unauthenticated(
         cert, absl::StrCat("signature does not verify: ", s.message()));
   }
-  verified.Add(std::move(digest));
+  VerifiedSignatures().Add(std::move(digest), true);
   return absl::OkStatus();
 }
 

@@ -13,11 +13,9 @@
 #include <string>
 #include <utility>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
+#include "base/bounded_cache.h"
 #include "base/status_macros.h"
 #include "ssh/crypto/keys_internal.h"
 #include "ssh/wire/reader.h"
@@ -236,36 +234,22 @@ absl::StatusOr<std::vector<uint8_t>> EcdsaSignatureToDer(Bytes inner) {
 // already shared by all copies of a key, across threads), so a blob always
 // gives an equal key: reusing it is the same as parsing again. Bounded: when
 // full it starts over. Only keys that parsed are kept.
-class ParsedKeys {
- public:
-  static ParsedKeys& Get() {
-    static ParsedKeys* const keys = new ParsedKeys();  // never destroyed
-    return *keys;
-  }
+base::BoundedCache<PublicKey>& ParsedKeys() {
+  static auto* const keys = new base::BoundedCache<PublicKey>(128);  // kept
+  return *keys;
+}
 
-  std::optional<PublicKey> Find(Bytes blob) {
-    // absl::string_view: in this Abseil build it is not std::string_view.
-    const absl::string_view k(reinterpret_cast<const char*>(blob.data()),
-                              blob.size());
-    absl::MutexLock lock(&mu_);
-    auto it = keys_.find(k);
-    if (it == keys_.end()) return std::nullopt;
-    return it->second;
-  }
+absl::string_view BlobKey(Bytes blob) {
+  // absl::string_view: in this Abseil build it is not std::string_view.
+  return absl::string_view(reinterpret_cast<const char*>(blob.data()),
+                           blob.size());
+}
 
-  PublicKey Add(Bytes blob, PublicKey key) {
-    std::string k(reinterpret_cast<const char*>(blob.data()), blob.size());
-    absl::MutexLock lock(&mu_);
-    if (keys_.size() >= kMaxKeys) keys_.clear();
-    keys_.insert_or_assign(std::move(k), key);
-    return key;
-  }
-
- private:
-  static constexpr size_t kMaxKeys = 128;
-  absl::Mutex mu_;
-  absl::flat_hash_map<std::string, PublicKey> keys_ ABSL_GUARDED_BY(mu_);
-};
+// Keeps `key` as the parse of `blob` and returns it.
+PublicKey Remember(Bytes blob, PublicKey key) {
+  ParsedKeys().Add(std::string(BlobKey(blob)), key);
+  return key;
+}
 
 }  // namespace
 
@@ -388,7 +372,7 @@ absl::StatusOr<std::vector<uint8_t>> Base64Decode(std::string_view text) {
 }
 
 absl::StatusOr<PublicKey> PublicKey::FromBlob(Bytes blob) {
-  if (std::optional<PublicKey> known = ParsedKeys::Get().Find(blob)) {
+  if (std::optional<PublicKey> known = ParsedKeys().Find(BlobKey(blob))) {
     return *std::move(known);
   }
   wire::Reader r(blob);
@@ -405,9 +389,8 @@ absl::StatusOr<PublicKey> PublicKey::FromBlob(Bytes blob) {
     if (!end.ok()) return Annotate(end, "ssh-ed25519 key");
     ASSIGN_OR_RETURN(base::EvpPkeyPtr pkey, Ed25519PublicKey(*pk));
     canonical.String(*pk);
-    return ParsedKeys::Get().Add(
-        blob, PublicKey(KeyType::kEd25519, canonical.Take(),
-                        keys_internal::Share(std::move(pkey))));
+    return Remember(blob, PublicKey(KeyType::kEd25519, canonical.Take(),
+                                    keys_internal::Share(std::move(pkey))));
   }
 
   if (name == kEcdsaP256Name) {
@@ -424,9 +407,8 @@ absl::StatusOr<PublicKey> PublicKey::FromBlob(Bytes blob) {
     ASSIGN_OR_RETURN(base::EvpPkeyPtr pkey,
                      keys_internal::P256PublicKeyFromPoint(*q));
     canonical.String(*curve).String(*q);
-    return ParsedKeys::Get().Add(
-        blob, PublicKey(KeyType::kEcdsaP256, canonical.Take(),
-                        keys_internal::Share(std::move(pkey))));
+    return Remember(blob, PublicKey(KeyType::kEcdsaP256, canonical.Take(),
+                                    keys_internal::Share(std::move(pkey))));
   }
 
   if (name == kRsaName) {
@@ -450,9 +432,8 @@ absl::StatusOr<PublicKey> PublicKey::FromBlob(Bytes blob) {
     }
     ASSIGN_OR_RETURN(base::EvpPkeyPtr pkey, RsaPublicKey(*e, *n));
     canonical.Mpint(*e).Mpint(*n);
-    return ParsedKeys::Get().Add(
-        blob, PublicKey(KeyType::kRsa, canonical.Take(),
-                        keys_internal::Share(std::move(pkey))));
+    return Remember(blob, PublicKey(KeyType::kRsa, canonical.Take(),
+                                    keys_internal::Share(std::move(pkey))));
   }
 
   if (keys_internal::IsCertificateTypeName(name)) {
