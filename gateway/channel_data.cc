@@ -122,7 +122,7 @@ void GatewayConnection::OnQueuedDataSent(Channel ch, size_t n) {
 void GatewayConnection::OnUpstreamData(Channel ch, uint32_t stream,
                                        Bytes data) {
   Bridge* b = FindUp(ch.id());
-  if (b == nullptr || down_ended_ || b->down_closed || b->aborted) {
+  if (b == nullptr || !ToUser(*b) || b->down_closed) {
     ch.Consume(data.size());
     return;
   }
@@ -139,7 +139,7 @@ void GatewayConnection::OnUpstreamData(Channel ch, uint32_t stream,
 
 void GatewayConnection::SendOutput(Bridge& b, uint32_t stream, Bytes data) {
   Channel ch = b.up;
-  if (down_ended_ || b.down_closed || b.aborted) {
+  if (!ToUser(b) || b.down_closed) {
     ch.Consume(data.size());
     return;
   }
@@ -188,7 +188,7 @@ void GatewayConnection::OnEof(Channel ch) {
 
 void GatewayConnection::OnUpstreamEof(Channel ch) {
   Bridge* b = FindUp(ch.id());
-  if (b == nullptr || down_ended_ || b->aborted) return;
+  if (b == nullptr || !ToUser(*b)) return;
   if (b->gate.MustWait(Side::kOutput, b->tap.get())) {
     b->gate.Hold(Side::kOutput, Item::kEof, b->tap.get(), 0, "", {});
     return;
@@ -244,7 +244,7 @@ void GatewayConnection::OnUpstreamRequest(Channel ch, std::string_view type,
   Bridge* b = FindUp(ch.id());
   const bool passes = type == "exit-status" || type == "exit-signal" ||
                       type == "eow@openssh.com";
-  if (b == nullptr || down_ended_ || !passes || b->aborted) {
+  if (b == nullptr || !passes || !ToUser(*b)) {
     if (want_reply) (void)ch.Reply(request, false);
     WakeUp();
     return;

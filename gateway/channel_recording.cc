@@ -52,7 +52,7 @@ bool GatewayConnection::ReleaseGates(Bridge& b, size_t* budget) {
           if (input && b.up.valid() && !b.up_closed) {
             (void)b.up.SendEof();
             WakeUp();
-          } else if (!input && !down_ended_ && !b.aborted) {
+          } else if (!input && ToUser(b)) {
             (void)b.down.SendEof();
             WakeDown();
           }
@@ -60,7 +60,7 @@ bool GatewayConnection::ReleaseGates(Bridge& b, size_t* budget) {
         case Item::kRequest:
           // Like OnUpstreamRequest: even after the user's CLOSE (our CLOSE
           // answers it only in MaybeForget).
-          if (!down_ended_ && !b.aborted) {
+          if (ToUser(b)) {
             (void)b.down.SendRequest(g->type, false, g->data);
             WakeDown();
           }

@@ -231,6 +231,10 @@ class GatewayConnection
   // (strict: false, `b` is closing) or goes on unrecorded (best effort).
   bool AttachTap(Bridge& b);
   bool TapOk(Bridge& b, const absl::Status& st);
+  // Whether what the host sends on `b` may still go to the user: the
+  // user's connection is up and the bridge was not aborted. EOF and
+  // requests may follow the user's CLOSE; data also needs !b.down_closed.
+  bool ToUser(const Bridge& b) const { return !down_ended_ && !b.aborted; }
   // Best effort: the tap is replaced by one that records nothing and
   // what waited for the recorder is released (on the next wake).
   void GoUnrecorded(Bridge& b, const absl::Status& why);
