@@ -113,7 +113,9 @@ class GroupCommit {
 
     // Called with owner->mu_ held: this item's batch ended, or no batch is
     // in progress (so this caller may lead the next).
-    bool MayProceed() const { return done || !owner->leading_; }
+    bool MayProceed() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(owner->mu_) {
+      return done || !owner->leading_;
+    }
   };
 
   bool BatchFull() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {

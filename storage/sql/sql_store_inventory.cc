@@ -16,8 +16,6 @@ namespace {
   "name, address, port, trust, host_key, created_at_us, updated_at_us"
 constexpr Statement kInsertHost("INSERT INTO hosts (" SP_HOST_COLUMNS
                                 ") VALUES ($1, $2, $3, $4, $5, $6, $6)");
-constexpr Statement kSelectHost("SELECT " SP_HOST_COLUMNS
-                                " FROM hosts WHERE name = $1");
 constexpr Statement kListHosts("SELECT " SP_HOST_COLUMNS " FROM hosts");
 // One statement for GetHost: the host's columns, then a label's key and
 // value (NULL for a host without labels), one row per label.
