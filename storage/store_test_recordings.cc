@@ -2,6 +2,7 @@
 // round-trips, the chain head follows the appends, re-shipping is
 // idempotent, gaps and altered re-shipments are refused, sessions end as
 // `interrupted`, and sessions stored before version 5 survive the upgrade.
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -114,6 +115,32 @@ TEST_P(StoreTest, RecordingRecordsOfEveryKindRoundTrip) {
   EXPECT_EQ(got[1].seq, 5u);
   SP_ASSERT_OK_AND_ASSIGN(Session stored, store_->GetSession("r1"));
   EXPECT_EQ(stored, head);
+}
+
+// The session's byte counts saturate instead of overflowing (an upload
+// past INT64_MAX failed, and every later upload of the session with it).
+TEST_P(StoreTest, RecordingByteCountsSaturate) {
+  SP_ASSERT_OK(store_->CreateSession(RecordedSession("big", "gw-a")));
+  std::vector<SessionRecord> records;
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    SessionRecord close;
+    close.session_id = "big";
+    close.seq = seq;
+    close.kind = SessionRecordKind::kChannelClose;
+    close.value1 = std::numeric_limits<int64_t>::max() - 1;
+    close.value2 = 5;
+    close.hash = FakeHash(seq);
+    records.push_back(close);
+  }
+  SP_ASSERT_OK(store_->AppendSessionRecords({records[0]}));
+  SP_ASSERT_OK_AND_ASSIGN(Session s,
+                          store_->AppendSessionRecords({records[1]}));
+  EXPECT_EQ(s.bytes_in, std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(s.bytes_out, 10);
+  SP_ASSERT_OK_AND_ASSIGN(s, store_->AppendSessionRecords({records[2]}));
+  EXPECT_EQ(s.last_seq, 3u);
+  EXPECT_EQ(s.bytes_in, std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(s.bytes_out, 15);
 }
 
 TEST_P(StoreTest, RecordingAppendsAreGapFreeAndNeverRewritten) {

@@ -18,10 +18,16 @@ constexpr Statement kLockSessionHead(
     "UPDATE sessions SET last_seq = last_seq WHERE id = $1 "
     "RETURNING last_seq, chain_head, status");
 // hyg: the channel_close records' byte counts add up to the session's
-// bytes_in/bytes_out (what `spctl sessions ls` shows).
+// bytes_in/bytes_out (what `spctl sessions ls` shows), saturating at the
+// largest BIGINT ($4, $5 >= 0): a sum past it is REAL in SQLite (refused
+// by the STRICT table) and an error in PostgreSQL, and every later upload
+// of the session would fail the same way (found by recording_store_fuzz).
 constexpr Statement kSetSessionHead(
     "UPDATE sessions SET last_seq = $2, chain_head = $3, "
-    "bytes_in = bytes_in + $4, bytes_out = bytes_out + $5 WHERE id = $1");
+    "bytes_in = CASE WHEN bytes_in > 9223372036854775807 - $4 "
+    "THEN 9223372036854775807 ELSE bytes_in + $4 END, "
+    "bytes_out = CASE WHEN bytes_out > 9223372036854775807 - $5 "
+    "THEN 9223372036854775807 ELSE bytes_out + $5 END WHERE id = $1");
 constexpr Statement kStoredHashes(
     "SELECT seq, hash FROM session_records WHERE session_id = $1 "
     "AND seq >= $2 AND seq <= $3 ORDER BY seq");
