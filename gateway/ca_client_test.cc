@@ -100,29 +100,44 @@ class CaClientTest : public ::testing::Test {
     return env_->store().CreateHost(h).status();
   }
 
+  // Starts an asynchronous CaClient call, start(executor, done), on a
+  // private io_context and runs that until `done` ran (at most 30 s).
+  // Returns what `done` got (`result` when it did not run); *on_executor:
+  // whether it ran on that io_context's thread.
+  template <typename Result, typename Start>
+  static Result RunOnPrivateIo(Start start, Result result,
+                               bool* on_executor = nullptr) {
+    asio::io_context io;
+    auto guard = asio::make_work_guard(io);
+    start(io.get_executor(), [&](Result r) {
+      if (on_executor != nullptr) {
+        *on_executor = io.get_executor().running_in_this_thread();
+      }
+      result = std::move(r);
+      guard.reset();
+    });
+    io.run_for(std::chrono::seconds(30));
+    return result;
+  }
+
   // Runs an AuthorizeChannel call to completion on a private io_context;
   // checks that the completion ran on that io_context's thread.
   absl::StatusOr<gw::AuthorizeChannelResponse> Authorize(
       CaClient& client, const std::string& login, const std::string& host,
       const std::string& kind) {
-    asio::io_context io;
-    auto guard = asio::make_work_guard(io);
-    absl::StatusOr<gw::AuthorizeChannelResponse> result =
-        absl::UnknownError("not called");
     gw::AuthorizeChannelRequest request;
     request.set_user_certificate(alice_.response.ssh_certificate());
     request.set_login(login);
     request.set_host(host);
     request.set_kind(kind);
     bool on_executor = false;
-    client.AuthorizeChannel(
-        request, io.get_executor(),
-        [&](absl::StatusOr<gw::AuthorizeChannelResponse> r) {
-          on_executor = io.get_executor().running_in_this_thread();
-          result = std::move(r);
-          guard.reset();
-        });
-    io.run_for(std::chrono::seconds(30));
+    absl::StatusOr<gw::AuthorizeChannelResponse> result = RunOnPrivateIo(
+        [&](auto executor, auto done) {
+          client.AuthorizeChannel(request, executor, std::move(done));
+        },
+        absl::StatusOr<gw::AuthorizeChannelResponse>(
+            absl::UnknownError("not called")),
+        &on_executor);
     EXPECT_TRUE(on_executor);
     return result;
   }
@@ -272,19 +287,14 @@ TEST_F(CaClientTest, EarlyKeyFetchesAreRateLimited) {
   const int at_start = fetches.load();  // Create's own fetch
   // One after the other, each waiting for its answer: 50 asks, 1 fetch.
   for (int i = 0; i < 50; ++i) {
-    asio::io_context io;
-    auto guard = asio::make_work_guard(io);
-    size_t keys = 0;
     bool on_executor = false;
-    client->RefreshUserCaKeysSoon(
-        io.get_executor(), [&](std::vector<ssh::crypto::PublicKey> k) {
-          keys = k.size();
-          on_executor = io.get_executor().running_in_this_thread();
-          guard.reset();
-        });
-    io.run_for(std::chrono::seconds(30));
+    const std::vector<ssh::crypto::PublicKey> keys = RunOnPrivateIo(
+        [&](auto executor, auto done) {
+          client->RefreshUserCaKeysSoon(executor, std::move(done));
+        },
+        std::vector<ssh::crypto::PublicKey>(), &on_executor);
     ASSERT_TRUE(on_executor) << i;
-    EXPECT_EQ(keys, 1u) << i;
+    EXPECT_EQ(keys.size(), 1u) << i;
   }
   EXPECT_EQ(client->early_key_fetches(), 1);
   EXPECT_EQ(fetches.load() - at_start, 1);
@@ -297,12 +307,11 @@ TEST_F(CaClientTest, EarlyKeyFetchAgainOnceTheIntervalPassed) {
       });
   ASSERT_NE(client, nullptr);
   auto ask = [&] {
-    asio::io_context io;
-    auto guard = asio::make_work_guard(io);
-    client->RefreshUserCaKeysSoon(
-        io.get_executor(),
-        [&](std::vector<ssh::crypto::PublicKey>) { guard.reset(); });
-    io.run_for(std::chrono::seconds(30));
+    RunOnPrivateIo(
+        [&](auto executor, auto done) {
+          client->RefreshUserCaKeysSoon(executor, std::move(done));
+        },
+        std::vector<ssh::crypto::PublicKey>());
   };
   ask();
   ask();
@@ -326,25 +335,19 @@ TEST_F(CaClientTest, IssueSessionCertificateWaitsUntilTheCallersDeadline) {
   auto key = ssh::crypto::PrivateKey::GenerateEd25519();
   ASSERT_TRUE(key.ok()) << key.status();
   auto issue = [&](absl::Time deadline) {
-    asio::io_context io;
-    auto guard = asio::make_work_guard(io);
-    absl::StatusOr<gw::IssueSessionCertificateResponse> result =
-        absl::UnknownError("not called");
     gw::IssueSessionCertificateRequest request;
     request.set_user_certificate(alice_.response.ssh_certificate());
     request.set_session_id("s-deadline");
     request.set_login("root");
     request.set_host("web01");
     request.set_ephemeral_public_key(key->public_key().ToAuthorizedKeysLine());
-    client->IssueSessionCertificate(
-        request, io.get_executor(),
-        [&](absl::StatusOr<gw::IssueSessionCertificateResponse> r) {
-          result = std::move(r);
-          guard.reset();
+    return RunOnPrivateIo(
+        [&](auto executor, auto done) {
+          client->IssueSessionCertificate(request, executor, std::move(done),
+                                          deadline);
         },
-        deadline);
-    io.run_for(std::chrono::seconds(30));
-    return result;
+        absl::StatusOr<gw::IssueSessionCertificateResponse>(
+            absl::UnknownError("not called")));
   };
   auto fails = issue(absl::InfiniteFuture());
   EXPECT_EQ(fails.status().code(), absl::StatusCode::kDeadlineExceeded)
