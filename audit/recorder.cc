@@ -258,7 +258,18 @@ absl::Status SpoolRecorder::QueueFull() const {
       "the recorder's queue is full (", options_.max_queue_bytes, " bytes)"));
 }
 
+void SpoolRecorder::AwaitPacing(absl::Time due) {
+  auto flush = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stopping_ || queue_bytes_ >= kPacingFlushBytes;
+  };
+  mu_.AwaitWithDeadline(absl::Condition(&flush), due);
+}
+
 void SpoolRecorder::Run() {
+  const absl::Duration interval =
+      std::clamp(options_.min_write_interval, absl::ZeroDuration(),
+                 kMaxMinWriteInterval);
+  absl::Time last_pass = absl::InfinitePast();
   while (true) {
     std::deque<Item> batch;
     bool stop = false;
@@ -268,6 +279,12 @@ void SpoolRecorder::Run() {
         return !queue_.empty() || stopping_;
       };
       mu_.Await(absl::Condition(&ready));
+      // Paced: what arrives until the pass is due joins the queued
+      // records (Enqueue coalesces data into them).
+      if (interval > absl::ZeroDuration() && absl::Now() < last_pass + interval) {
+        AwaitPacing(last_pass + interval);
+      }
+      last_pass = absl::Now();
       batch.swap(queue_);
       ++queue_generation_;
       stop = stopping_ && batch.empty();
