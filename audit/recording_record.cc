@@ -120,7 +120,9 @@ struct FieldsView {
 
 FieldsView ViewOf(const v1::RecordingRecord& r);
 
-void AppendCanonical(const FieldsView& f, std::string& out) {
+// Everything of the canonical bytes but the data's own bytes, which come
+// last: canonical = head || f.data.
+void AppendCanonicalHead(const FieldsView& f, std::string& out) {
   PutStr(out, kDomain);
   PutStr(out, f.session_id);
   PutU64(out, f.seq);
@@ -133,7 +135,12 @@ void AppendCanonical(const FieldsView& f, std::string& out) {
   PutStr(out, f.summary);
   PutU64(out, static_cast<uint64_t>(f.value1));
   PutU64(out, static_cast<uint64_t>(f.value2));
-  PutStr(out, f.data);
+  PutU32(out, static_cast<uint32_t>(f.data.size()));
+}
+
+void AppendCanonical(const FieldsView& f, std::string& out) {
+  AppendCanonicalHead(f, out);
+  out.append(f.data);
 }
 
 }  // namespace
@@ -470,14 +477,17 @@ absl::StatusOr<std::optional<uint64_t>> CanonicalLengthOfPrefix(
 namespace {
 
 // SHA-256(prev_hash || canonical) into `digest` (32 bytes).
+// SHA-256(prev_hash || canonical || tail): the canonical bytes may come in
+// two pieces (a record's head, then its data in place).
 absl::Status Sha256Chain(std::string_view prev_hash, std::string_view canonical,
-                         unsigned char* digest) {
+                         unsigned char* digest, std::string_view tail = {}) {
   unsigned int len = 0;
   base::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
   if (ctx == nullptr ||
       EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
       EVP_DigestUpdate(ctx.get(), prev_hash.data(), prev_hash.size()) != 1 ||
       EVP_DigestUpdate(ctx.get(), canonical.data(), canonical.size()) != 1 ||
+      EVP_DigestUpdate(ctx.get(), tail.data(), tail.size()) != 1 ||
       EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1 || len != 32) {
     return absl::InternalError(
         absl::StrCat("SHA-256 failed: ", base::OpenSslErrorString()));
@@ -507,9 +517,13 @@ absl::StatusOr<std::string> ChainHash(std::string_view prev_hash,
 
 absl::StatusOr<std::string> RecordHash(std::string_view prev_hash,
                                        const v1::RecordingRecord& record) {
-  std::string canonical;
-  AppendCanonicalBytes(record, canonical);
-  return ChainHash(prev_hash, canonical);
+  // The data is hashed where it is, not copied into the canonical bytes.
+  const FieldsView view = ViewOf(record);
+  std::string head;
+  AppendCanonicalHead(view, head);
+  unsigned char digest[32];
+  RETURN_IF_ERROR(Sha256Chain(prev_hash, head, digest, view.data));
+  return Hex(digest, sizeof digest);
 }
 
 absl::Status RecordChainer::Append(v1::RecordingRecord& record) {

@@ -105,6 +105,8 @@ absl::StatusOr<RecordFields> ParseCanonicalBytes(std::string_view bytes);
 // hex SHA-256(prev_hash || canonical). kInternal if OpenSSL fails.
 absl::StatusOr<std::string> ChainHash(std::string_view prev_hash,
                                       std::string_view canonical);
+// ChainHash of the record's canonical bytes (its hash field is not part of
+// them), without copying its data.
 absl::StatusOr<std::string> RecordHash(std::string_view prev_hash,
                                        const v1::RecordingRecord& record);
 

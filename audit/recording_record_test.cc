@@ -110,6 +110,8 @@ TEST(RecordingRecordTest, ChainerNumbersAndChainsAndEveryFieldCounts) {
     v1::RecordingRecord unhashed = r;
     unhashed.clear_hash();
     EXPECT_EQ(*RecordHash(prev, unhashed), r.hash());
+    // The hash field is not part of what is hashed.
+    EXPECT_EQ(*RecordHash(prev, r), r.hash());
     prev = r.hash();
   }
   EXPECT_EQ(chain.last_seq(), records.size());

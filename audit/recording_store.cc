@@ -1,5 +1,8 @@
 #include "audit/recording_store.h"
 
+#include <string>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 
@@ -30,6 +33,19 @@ absl::StatusOr<storage::SessionRecord> ToStoreRecord(
   row.value2 = f.value2;
   row.data = f.data;
   row.hash = f.hash;
+  return row;
+}
+
+absl::StatusOr<storage::SessionRecord> ToStoreRecord(
+    v1::RecordingRecord&& record) {
+  if (!record.has_data()) return ToStoreRecord(record);
+  RETURN_IF_ERROR(ValidateRecord(record));
+  // The data's bytes go straight into the row; the rest is converted from
+  // the record without them.
+  std::string data = std::move(*record.mutable_data()->mutable_bytes());
+  record.mutable_data()->clear_bytes();
+  ASSIGN_OR_RETURN(storage::SessionRecord row, ToStoreRecord(record));
+  row.data = std::move(data);
   return row;
 }
 

@@ -13,6 +13,9 @@ namespace sallyport::audit {
 
 absl::StatusOr<storage::SessionRecord> ToStoreRecord(
     const v1::RecordingRecord& record);
+// The same, moving the record's strings (its data) into the row.
+absl::StatusOr<storage::SessionRecord> ToStoreRecord(
+    v1::RecordingRecord&& record);
 // kDataLoss when the row holds fields no record produces.
 absl::StatusOr<v1::RecordingRecord> FromStoreRecord(
     const storage::SessionRecord& row);

@@ -80,7 +80,7 @@ absl::StatusOr<v1::RecordingSession> RecordingWriter::Begin(
 
 absl::StatusOr<v1::RecordingSession> RecordingWriter::Write(
     const std::string& gateway_id, const std::string& session_id,
-    const std::vector<v1::RecordingRecord>& records) {
+    std::vector<v1::RecordingRecord> records) {
   ASSIGN_OR_RETURN(storage::Session s, Owned(gateway_id, session_id));
   uint64_t seq = s.last_seq;
   std::string head = s.chain_head;
@@ -100,7 +100,7 @@ absl::StatusOr<v1::RecordingSession> RecordingWriter::Write(
     s = *stored;
     return absl::OkStatus();
   };
-  for (const v1::RecordingRecord& r : records) {
+  for (v1::RecordingRecord& r : records) {
     if (r.session_id() != session_id) {
       return absl::InvalidArgumentError(
           "every record must belong to the uploaded session");
@@ -113,9 +113,7 @@ absl::StatusOr<v1::RecordingSession> RecordingWriter::Write(
       if (r.seq() != resent_seq) {
         ASSIGN_OR_RETURN(resent_prev, StoredHashBefore(session_id, r.seq()));
       }
-      v1::RecordingRecord unhashed = r;
-      unhashed.clear_hash();
-      ASSIGN_OR_RETURN(std::string want, RecordHash(resent_prev, unhashed));
+      ASSIGN_OR_RETURN(std::string want, RecordHash(resent_prev, r));
       if (want != r.hash()) {
         return absl::DataLossError(absl::StrCat(
             "record ", r.seq(), " of session ", session_id,
@@ -124,11 +122,11 @@ absl::StatusOr<v1::RecordingSession> RecordingWriter::Write(
       }
       resent_seq = r.seq() + 1;
       resent_prev = r.hash();
-      ASSIGN_OR_RETURN(storage::SessionRecord row, ToStoreRecord(r));
-      stored_again.push_back(std::move(row));
       // ship (#14): an end stored before the CA could end the session
       // (it stopped in between) ends it when it is sent again.
       if (r.has_session_end()) end = r;
+      ASSIGN_OR_RETURN(storage::SessionRecord row, ToStoreRecord(std::move(r)));
+      stored_again.push_back(std::move(row));
       if (stored_again.size() >= kWriterBatchRecords || r.seq() == s.last_seq) {
         RETURN_IF_ERROR(store_.AppendSessionRecords(stored_again).status());
         stored_again.clear();
@@ -144,19 +142,17 @@ absl::StatusOr<v1::RecordingSession> RecordingWriter::Write(
           absl::StrCat("record ", r.seq(), " of session ", session_id,
                        " does not follow record ", seq));
     }
-    v1::RecordingRecord unhashed = r;
-    unhashed.clear_hash();
-    ASSIGN_OR_RETURN(std::string want, RecordHash(head, unhashed));
+    ASSIGN_OR_RETURN(std::string want, RecordHash(head, r));
     if (want != r.hash()) {
       return absl::DataLossError(
           absl::StrCat("record ", r.seq(), " of session ", session_id,
                        " does not continue the recording's hash chain"));
     }
-    ASSIGN_OR_RETURN(storage::SessionRecord row, ToStoreRecord(r));
-    batch.push_back(std::move(row));
     seq = r.seq();
     head = r.hash();
     if (r.has_session_end()) end = r;
+    ASSIGN_OR_RETURN(storage::SessionRecord row, ToStoreRecord(std::move(r)));
+    batch.push_back(std::move(row));
     if (batch.size() >= kWriterBatchRecords) RETURN_IF_ERROR(flush());
   }
   if (!stored_again.empty()) {

@@ -40,10 +40,11 @@ class RecordingWriter {
   absl::StatusOr<v1::RecordingSession> Begin(
       const std::string& gateway_id, const v1::RecordingSession& session);
   // Stores `records` (in seq order) of a session Begin accepted for
-  // `gateway_id`. Returns the session with its new head.
+  // `gateway_id`. Returns the session with its new head. Takes the records
+  // (their data moves into the Store's rows, not copied).
   absl::StatusOr<v1::RecordingSession> Write(
       const std::string& gateway_id, const std::string& session_id,
-      const std::vector<v1::RecordingRecord>& records);
+      std::vector<v1::RecordingRecord> records);
 
  private:
   absl::StatusOr<storage::Session> Owned(const std::string& gateway_id,

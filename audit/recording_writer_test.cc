@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "audit/recording_reader.h"
 #include "audit/recording_record.h"
+#include "audit/recording_store.h"
 #include "gtest/gtest.h"
 #include "storage/open.h"
 #include "tests/harness/temp_dir.h"
@@ -62,6 +63,26 @@ class RecordingWriterTest : public ::testing::Test {
   std::unique_ptr<RecordingWriter> writer_;
   v1::RecordingSession meta_;
 };
+
+// The writer hands records to the Store by moving their data: the row is
+// the one a copy gives, and what stays behind is an emptied record.
+TEST_F(RecordingWriterTest, ARecordMovedIntoARowKeepsEveryField) {
+  std::vector<v1::RecordingRecord> rs = Chain(2, true);
+  rs[0].mutable_data()->set_bytes(std::string(100000, 'x'));
+  for (v1::RecordingRecord& r : rs) {
+    absl::StatusOr<storage::SessionRecord> copied = ToStoreRecord(r);
+    ASSERT_TRUE(copied.ok()) << copied.status();
+    absl::StatusOr<storage::SessionRecord> moved = ToStoreRecord(std::move(r));
+    ASSERT_TRUE(moved.ok()) << moved.status();
+    EXPECT_EQ(*moved, *copied);
+  }
+  EXPECT_EQ(rs[0].data().bytes(), "");
+  // A record that fails validation is refused, not half moved.
+  v1::RecordingRecord bad = Chain(1, false)[0];
+  bad.set_seq(0);
+  EXPECT_FALSE(ToStoreRecord(std::move(bad)).ok());
+  EXPECT_EQ(bad.data().bytes(), std::string(10, 'a'));
+}
 
 TEST_F(RecordingWriterTest, StoresAChainedUploadAndEndsTheSession) {
   ASSERT_TRUE(writer_->Begin("gw-a", meta_).ok());

@@ -86,9 +86,14 @@ grpc::Status RecordingService::UploadRecording(
           "one upload carries the records of one session"));
     }
     if (m.records_size() == 0) continue;
-    std::vector<av1::RecordingRecord> records(m.records().begin(),
-                                              m.records().end());
-    stored = writer.Write(peer->name, meta.session_id(), records);
+    // Moved out of the message: a record's data is not copied on its way
+    // to the Store.
+    std::vector<av1::RecordingRecord> records;
+    records.reserve(static_cast<size_t>(m.records_size()));
+    for (av1::RecordingRecord& r : *m.mutable_records()) {
+      records.push_back(std::move(r));
+    }
+    stored = writer.Write(peer->name, meta.session_id(), std::move(records));
     if (!stored.ok()) return refused(stored.status());
   } while (reader->Read(&m));
   *response->mutable_session() = *stored;

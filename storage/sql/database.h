@@ -60,11 +60,22 @@ class Param {
   static Param Blob(std::string_view v) {
     return Param(Type::kBlob, false, 0, std::string(v));
   }
+  // A blob that is not copied: `v` must outlive every use of the Param
+  // (the Exec or Query it is passed to). For large values (recording
+  // data).
+  static Param BlobRef(const std::string& v) {
+    Param p(Type::kBlob, false, 0, {});
+    p.ref_ = &v;
+    return p;
+  }
 
   Type type() const { return type_; }
   bool is_null() const { return null_; }
-  int64_t int_value() const { return int_; }           // kInt, kBool (0/1)
-  const std::string& bytes() const { return bytes_; }  // kText, kBlob
+  int64_t int_value() const { return int_; }  // kInt, kBool (0/1)
+  // kText, kBlob
+  std::string_view bytes() const {
+    return ref_ != nullptr ? std::string_view(*ref_) : std::string_view(bytes_);
+  }
 
  private:
   Param(Type type, bool null, int64_t i, std::string bytes)
@@ -73,6 +84,7 @@ class Param {
   bool null_;
   int64_t int_;
   std::string bytes_;
+  const std::string* ref_ = nullptr;  // BlobRef
 };
 
 // One result value: NULL, an integer (SQLite) or bytes (text, blobs, and

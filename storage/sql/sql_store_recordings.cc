@@ -155,7 +155,7 @@ absl::StatusOr<Session> SqlStore::AppendSessionRecords(
                            Param::Text(RecordDirectionName(r.direction)),
                            Param::Int(r.stream), Param::Text(r.name),
                            Param::Text(r.summary), Param::Int(r.value1),
-                           Param::Int(r.value2), Param::Blob(r.data),
+                           Param::Int(r.value2), Param::BlobRef(r.data),
                            Param::Text(r.hash)})
                       .status());
             }
