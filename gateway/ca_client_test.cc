@@ -328,9 +328,15 @@ TEST_F(CaClientTest, EarlyKeyFetchAgainOnceTheIntervalPassed) {
 // the call succeed; without one it fails with kDeadlineExceeded.
 TEST_F(CaClientTest, IssueSessionCertificateWaitsUntilTheCallersDeadline) {
   ASSERT_TRUE(CreateWeb01().ok());
+  // IssueSessionCertificate calls that went out to the CA.
+  auto sent = std::make_shared<std::atomic<int>>(0);
   std::unique_ptr<CaClient> client = MakeClient(
-      nullptr, absl::Seconds(60),
-      [](CaClient::Options* o) { o->rpc_deadline = absl::Nanoseconds(1); });
+      nullptr, absl::Seconds(60), [sent](CaClient::Options* o) {
+        o->rpc_deadline = absl::Nanoseconds(1);
+        o->on_rpc = [sent](std::string_view rpc, absl::Duration) {
+          if (rpc == "IssueSessionCertificate") ++*sent;
+        };
+      });
   ASSERT_NE(client, nullptr);
   auto key = ssh::crypto::PrivateKey::GenerateEd25519();
   ASSERT_TRUE(key.ok()) << key.status();
@@ -352,9 +358,13 @@ TEST_F(CaClientTest, IssueSessionCertificateWaitsUntilTheCallersDeadline) {
   auto fails = issue(absl::InfiniteFuture());
   EXPECT_EQ(fails.status().code(), absl::StatusCode::kDeadlineExceeded)
       << fails.status();
+  // A call whose deadline passed before it could start is not sent (gRPC
+  // 1.51 has aborted on such calls).
+  EXPECT_EQ(sent->load(), 0);
   auto waits = issue(absl::Now() + absl::Seconds(20));
   ASSERT_TRUE(waits.ok()) << waits.status();
   EXPECT_FALSE(waits->certificate().ssh_certificate().empty());
+  EXPECT_EQ(sent->load(), 1);
 }
 
 }  // namespace
