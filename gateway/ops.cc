@@ -110,9 +110,12 @@ void GatewayOps::ConnectionClosed(const LogConnection& c,
                                   std::string_view outcome, absl::Duration d,
                                   uint64_t bytes_in, uint64_t bytes_out,
                                   std::string_view reason) {
+  // The gauges first: a scrape that sees the close counted sees them
+  // without the connection (gateway_ops_e2e_test waits for the counter,
+  // then reads sessions_active: once in a full-suite run it read 1).
   metrics_.connections_current.Add(-1);
-  metrics_.connections_closed.WithLabels({std::string(outcome)}).Inc();
   if (outcome == kOutcomeOk) metrics_.sessions_active.Add(-1);
+  metrics_.connections_closed.WithLabels({std::string(outcome)}).Inc();
   log()->ConnectionClosed(c, outcome, d, bytes_in, bytes_out, reason);
   // A session existed only when the user authenticated ("ok").
   if (outcome == kOutcomeOk) {
