@@ -286,6 +286,9 @@ absl::Status Shipper::OpenReader(Spool& spool, uint64_t skip_to) {
     return r.status();
   }
   spool.reader.emplace(*std::move(r));
+  // This process's recorder wrote and hashed a spool that was not there
+  // at Start (one gateway per spool_dir): the CA checks its chain.
+  spool.reader->set_verify_chain(spool.orphan);
   spool.meta = spool.reader->session();
   while (spool.reader->last_seq() < skip_to) {
     ASSIGN_OR_RETURN(std::optional<v1::RecordingRecord> next, ReadNext(spool));

@@ -360,8 +360,10 @@ absl::StatusOr<std::optional<v1::RecordingRecord>> SpoolReader::Next() {
     absl::StatusOr<RecordFields> fields = ParseCanonicalBytes(payload);
     if (fields.ok() && fields->seq == seq_ + 1 &&
         fields->session_id == session_.session_id()) {
-      absl::StatusOr<std::string> hash = ChainHash(head_, payload);
-      if (hash.ok() && absl::BytesToHexString(check) == *hash) {
+      const std::string written = absl::BytesToHexString(check);
+      absl::StatusOr<std::string> hash =
+          verify_chain_ ? ChainHash(head_, payload) : written;
+      if (hash.ok() && written == *hash) {
         fields->hash = *hash;
         record = FromFields(*fields);
         good = record.ok();

@@ -136,6 +136,14 @@ class SpoolReader {
   // ship (#14, additive): re-reads the file's size, so that Next sees the
   // frames a live session appended since Open (the shipper's tail).
   absl::Status Refresh();
+  // Off: a frame's check is taken as its record's chain hash without
+  // recomputing it (the frames' framing, lengths, canonical bytes and seqs
+  // are still checked). For spools this process's recorder wrote, whose
+  // hashes it computed: the shipper does not hash every byte a second time
+  // (SHA-256 was a fifth of the gateway's recording CPU), and the CA
+  // recomputes every record's hash against its stored chain anyway. On by
+  // default; always on for spools of a process that is gone.
+  void set_verify_chain(bool verify) { verify_chain_ = verify; }
 
  private:
   SpoolReader(int fd, std::string path, uint64_t file_size)
@@ -155,6 +163,7 @@ class SpoolReader {
   uint64_t good_ = 0;  // offset after the last good frame
   uint64_t seq_ = 0;
   std::string head_ = std::string(kRecordingGenesis);
+  bool verify_chain_ = true;
   v1::RecordingSession session_;
 };
 

@@ -179,6 +179,50 @@ TEST_F(SpoolTest, DamageFollowedByRecordsIsNotRepaired) {
   EXPECT_EQ(ReadSpool(path).status().code(), absl::StatusCode::kDataLoss);
 }
 
+// Without chain verification (the shipper, for spools its own recorder
+// wrote) a frame's check is taken as its record's hash: a check altered
+// on disk passes the reader, and the CA's recomputation is what catches it
+// (RecordingWriter); with it (the default, and orphaned spools) the same
+// frame is damage. Framing and canonical bytes are checked either way.
+TEST_F(SpoolTest, TheChainCheckCanBeLeftToTheCa) {
+  const std::string path = Write("s5", 3);
+  std::string altered = Slurp(path);
+  // The last byte of the file is the last frame's check.
+  altered.back() ^= 0x01;
+  Spit(path, altered);
+  auto read_all = [&](bool verify) -> absl::StatusOr<std::vector<v1::RecordingRecord>> {
+    absl::StatusOr<SpoolReader> r = SpoolReader::Open(path);
+    if (!r.ok()) return r.status();
+    r->set_verify_chain(verify);
+    std::vector<v1::RecordingRecord> out;
+    while (true) {
+      absl::StatusOr<std::optional<v1::RecordingRecord>> next = r->Next();
+      if (!next.ok()) return next.status();
+      if (!next->has_value()) return out;
+      out.push_back(**next);
+    }
+  };
+  const std::vector<v1::RecordingRecord> want = Records("s5", 3);
+  absl::StatusOr<std::vector<v1::RecordingRecord>> trusted = read_all(false);
+  ASSERT_TRUE(trusted.ok()) << trusted.status();
+  ASSERT_EQ(trusted->size(), 3u);
+  EXPECT_EQ((*trusted)[1].SerializeAsString(), want[1].SerializeAsString());
+  EXPECT_NE((*trusted)[2].hash(), want[2].hash());
+  absl::StatusOr<std::string> real = RecordHash(want[1].hash(), (*trusted)[2]);
+  ASSERT_TRUE(real.ok());
+  EXPECT_EQ(*real, want[2].hash());  // what the CA recomputes and compares
+  // Verified, the altered last frame is a torn tail: two records.
+  absl::StatusOr<std::vector<v1::RecordingRecord>> verified = read_all(true);
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_EQ(verified->size(), 2u);
+  // Damage to a record's bytes is refused without verification too.
+  std::string broken = Slurp(path);
+  broken[std::string_view(broken).find("sallyport.recording.v1") + 2] ^= 0x20;
+  Spit(path, broken);
+  absl::StatusOr<std::vector<v1::RecordingRecord>> refused = read_all(false);
+  EXPECT_TRUE(!refused.ok() || refused->empty()) << refused->size();
+}
+
 // A frame length damaged in the middle of the file so that it runs past
 // the end (but is not absurd) looks like a torn tail; the record's own
 // lengths show it is not: reading names the byte and repair cuts nothing.
