@@ -223,7 +223,6 @@ void EventSender::Run() {
       absl::MutexLock lock(&mu_);
       const size_t done = sent + rejected;
       queue_.erase(queue_.begin(), queue_.begin() + done);
-      done_total_ += done;
       sent_ += sent;
       rejected_ += rejected;
       if (queued_metric_ != nullptr) queued_metric_->Add(-int64_t(done));
@@ -240,10 +239,17 @@ void EventSender::Run() {
                        " audit events were dropped while the queue was full "
                        "(they are only in this log)"));
     }
+    if (st.ok() && down) {
+      Log(absl::StrCat("the CA takes audit events again; queued: ", left));
+    }
+    {
+      // Counted as done only now: a Flush that returns has the log lines
+      // about its events behind it (event_sender_test read the drop
+      // summary's absence once, right after its Flush).
+      absl::MutexLock lock(&mu_);
+      done_total_ += sent + rejected;
+    }
     if (st.ok()) {
-      if (down) {
-        Log(absl::StrCat("the CA takes audit events again; queued: ", left));
-      }
       down = false;
       backoff = options_.initial_backoff;
       continue;
