@@ -222,14 +222,17 @@ size_t TransportDriver::ReadSize(size_t available) {
 
 asio::awaitable<void> TransportDriver::ReadLoop() {
   transport::Transport& t = *transport_;
+  // Whether the last read emptied the stream (it got less than it asked
+  // for): then the loop waits for input without asking the stream first.
+  // One Available() (FIONREAD) per read, just before it, sizes the read:
+  // no buffer is held while waiting for input.
+  bool drained = true;
   while (!finished_ && !t.closed()) {
     if (!ReadAllowed()) {
       co_await read_gate_.async_wait(kUseTuple);
       continue;
     }
-    // No buffer is held while waiting for input.
-    size_t available = stream_->Available();
-    if (available == 0) {
+    if (drained) {
       asio::error_code ec = co_await stream_->WaitReadable();
       if (finished_ || t.closed()) break;
       if (ec) {
@@ -238,19 +241,23 @@ asio::awaitable<void> TransportDriver::ReadLoop() {
         break;
       }
       if (!ReadAllowed()) continue;  // paused meanwhile: leave it unread
-      available = stream_->Available();
     }
     if (bulk_) {
-      // Ready to read: wait for the turn, then look again.
+      // Ready to read: wait for the turn first.
       co_await BulkTurn(read_lane_);
       if (finished_ || t.closed()) break;
       if (!ReadAllowed()) continue;
-      available = stream_->Available();
+    }
+    const size_t available = stream_->Available();
+    if (available == 0 && !drained) {
+      drained = true;  // the last read took exactly what there was
+      continue;
     }
     const size_t want = ReadSize(available);
     auto buf = t.PrepareInput(want);
     auto [ec, n] = co_await stream_->ReadSome(buf);
     if (finished_) break;  // the transport may be gone with the driver
+    drained = n < want;
     t.CommitInput(n);
     if (n >= kLargeIo) ScheduleShrink();
     if (n > 0) Process();
