@@ -266,9 +266,8 @@ void SpoolRecorder::AwaitPacing(absl::Time due) {
 }
 
 void SpoolRecorder::Run() {
-  const absl::Duration interval =
-      std::clamp(options_.min_write_interval, absl::ZeroDuration(),
-                 kMaxMinWriteInterval);
+  const absl::Duration interval = std::clamp(
+      options_.min_write_interval, absl::ZeroDuration(), kMaxMinWriteInterval);
   absl::Time last_pass = absl::InfinitePast();
   while (true) {
     std::deque<Item> batch;
@@ -281,7 +280,8 @@ void SpoolRecorder::Run() {
       mu_.Await(absl::Condition(&ready));
       // Paced: what arrives until the pass is due joins the queued
       // records (Enqueue coalesces data into them).
-      if (interval > absl::ZeroDuration() && absl::Now() < last_pass + interval) {
+      if (interval > absl::ZeroDuration() &&
+          absl::Now() < last_pass + interval) {
         AwaitPacing(last_pass + interval);
       }
       last_pass = absl::Now();

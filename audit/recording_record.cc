@@ -476,9 +476,9 @@ absl::StatusOr<std::optional<uint64_t>> CanonicalLengthOfPrefix(
 
 namespace {
 
-// SHA-256(prev_hash || canonical) into `digest` (32 bytes).
-// SHA-256(prev_hash || canonical || tail): the canonical bytes may come in
-// two pieces (a record's head, then its data in place).
+// SHA-256(prev_hash || canonical || tail) into `digest` (32 bytes): the
+// canonical bytes may come in two pieces (a record's head, then its data
+// in place).
 absl::Status Sha256Chain(std::string_view prev_hash, std::string_view canonical,
                          unsigned char* digest, std::string_view tail = {}) {
   unsigned int len = 0;

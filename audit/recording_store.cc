@@ -8,9 +8,11 @@
 
 namespace sallyport::audit {
 
-absl::StatusOr<storage::SessionRecord> ToStoreRecord(
+namespace {
+
+// ToStoreRecord of a record already validated.
+absl::StatusOr<storage::SessionRecord> ConvertValid(
     const v1::RecordingRecord& record) {
-  RETURN_IF_ERROR(ValidateRecord(record));
   const RecordFields f = ToFields(record);
   storage::SessionRecord row;
   row.session_id = f.session_id;
@@ -36,15 +38,23 @@ absl::StatusOr<storage::SessionRecord> ToStoreRecord(
   return row;
 }
 
+}  // namespace
+
+absl::StatusOr<storage::SessionRecord> ToStoreRecord(
+    const v1::RecordingRecord& record) {
+  RETURN_IF_ERROR(ValidateRecord(record));
+  return ConvertValid(record);
+}
+
 absl::StatusOr<storage::SessionRecord> ToStoreRecord(
     v1::RecordingRecord&& record) {
-  if (!record.has_data()) return ToStoreRecord(record);
   RETURN_IF_ERROR(ValidateRecord(record));
+  if (!record.has_data()) return ConvertValid(record);
   // The data's bytes go straight into the row; the rest is converted from
   // the record without them.
   std::string data = std::move(*record.mutable_data()->mutable_bytes());
   record.mutable_data()->clear_bytes();
-  ASSIGN_OR_RETURN(storage::SessionRecord row, ToStoreRecord(record));
+  ASSIGN_OR_RETURN(storage::SessionRecord row, ConvertValid(record));
   row.data = std::move(data);
   return row;
 }

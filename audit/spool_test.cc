@@ -190,7 +190,8 @@ TEST_F(SpoolTest, TheChainCheckCanBeLeftToTheCa) {
   // The last byte of the file is the last frame's check.
   altered.back() ^= 0x01;
   Spit(path, altered);
-  auto read_all = [&](bool verify) -> absl::StatusOr<std::vector<v1::RecordingRecord>> {
+  auto read_all =
+      [&](bool verify) -> absl::StatusOr<std::vector<v1::RecordingRecord>> {
     absl::StatusOr<SpoolReader> r = SpoolReader::Open(path);
     if (!r.ok()) return r.status();
     r->set_verify_chain(verify);

@@ -330,8 +330,8 @@ TEST_F(CaClientTest, IssueSessionCertificateWaitsUntilTheCallersDeadline) {
   ASSERT_TRUE(CreateWeb01().ok());
   // IssueSessionCertificate calls that went out to the CA.
   auto sent = std::make_shared<std::atomic<int>>(0);
-  std::unique_ptr<CaClient> client = MakeClient(
-      nullptr, absl::Seconds(60), [sent](CaClient::Options* o) {
+  std::unique_ptr<CaClient> client =
+      MakeClient(nullptr, absl::Seconds(60), [sent](CaClient::Options* o) {
         o->rpc_deadline = absl::Nanoseconds(1);
         o->on_rpc = [sent](std::string_view rpc, absl::Duration) {
           if (rpc == "IssueSessionCertificate") ++*sent;
