@@ -88,6 +88,10 @@ class GatewayConnection::Upstream : public ssh::session::SessionHandler {
   std::unique_ptr<ssh::net::SessionMessageHandler> handler;
   absl::Status end_status;
   bool done = false;
+  // Started before the user authenticated (GatewayConnection::
+  // StartUpstream); identities_given once ProvideUpstreamIdentity ran.
+  bool early = false;
+  bool identities_given = false;
 };
 
 }  // namespace sallyport::gateway

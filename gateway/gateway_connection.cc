@@ -271,6 +271,11 @@ asio::awaitable<void> GatewayConnection::Run() {
   if (slot_ != nullptr) slot_->Attach(down_driver_.get());
   proxy_.Register(this);
   Log(absl::StrCat("event=conn.open peer=", peer_));
+  // Recorded ProxyJump: the host is known (the jump's decision), so the
+  // connection to it and its key exchange run while the user is still
+  // exchanging keys and authenticating here; only the authentication there
+  // waits for the session certificate.
+  if (origin_.has_value()) StartUpstream(/*early=*/true);
   absl::Status why = co_await down_driver_->Run(*down_handler_);
   down_ended_ = true;
   if (slot_ != nullptr) slot_->Attach(nullptr);
@@ -413,7 +418,14 @@ void GatewayConnection::OnAuthenticated(ssh::session::Session&) {
   }
   // A jump-only connection has no upstream of its own: each direct-tcpip
   // is decided and relayed by itself (forward_connection.cc).
-  if (mode_ == Mode::kRecorded) StartUpstream();
+  if (mode_ != Mode::kRecorded) return;
+  if (upstream_ == nullptr) {
+    StartUpstream(/*early=*/false);
+  } else if (early_upstream_failure_.has_value()) {
+    UpstreamFailed(*std::exchange(early_upstream_failure_, std::nullopt));
+  } else {
+    ProvideUpstreamIdentity();
+  }
 }
 
 void GatewayConnection::OnEnd(ssh::session::Session&, const absl::Status&) {}
@@ -432,8 +444,9 @@ Recorder& GatewayConnection::RecorderFor(std::string_view record) {
 
 // ------------------------------------------------------------ upstream
 
-void GatewayConnection::StartUpstream() {
+void GatewayConnection::StartUpstream(bool early) {
   upstream_ = std::make_unique<Upstream>(*this);
+  upstream_->early = early;
   auto self = shared_from_this();
   ssh::net::Spawn(
       executor_,
@@ -441,8 +454,21 @@ void GatewayConnection::StartUpstream() {
       "gateway upstream");
 }
 
+absl::StatusOr<ssh::auth::ClientIdentity> GatewayConnection::UpstreamIdentity()
+    const {
+  auto cert = ssh::cert::Certificate::FromLine(
+      session_cert_->certificate().ssh_certificate());
+  if (!cert.ok() || !ephemeral_.has_value()) {
+    return absl::InvalidArgumentError(
+        "the CA sent an unreadable session certificate");
+  }
+  return ssh::auth::ClientIdentity{*ephemeral_, std::move(cert->blob)};
+}
+
 asio::awaitable<void> GatewayConnection::RunUpstream() {
-  const gw::HostRecord& host = session_cert_->host();
+  const bool early = upstream_->early;
+  const gw::HostRecord& host =
+      early ? origin_->host_record : session_cert_->host();
   const absl::Time started = absl::Now();
   upstream_started_ = started;
   const std::string where = absl::StrCat(
@@ -469,11 +495,14 @@ asio::awaitable<void> GatewayConnection::RunUpstream() {
         ") in the inventory; ask an administrator"));
     co_return;
   }
-  auto cert = ssh::cert::Certificate::FromLine(
-      session_cert_->certificate().ssh_certificate());
-  if (!cert.ok()) {
-    UpstreamFailed("the CA sent an unreadable session certificate");
-    co_return;
+  std::optional<ssh::auth::ClientIdentity> identity;
+  if (!early) {
+    absl::StatusOr<ssh::auth::ClientIdentity> id = UpstreamIdentity();
+    if (!id.ok()) {
+      UpstreamFailed(std::string(id.status().message()));
+      co_return;
+    }
+    identity = std::move(*id);
   }
   absl::StatusOr<asio::ip::tcp::socket> sock = co_await ssh::net::Dial(
       executor_, host.address(), static_cast<uint16_t>(host.port()),
@@ -489,9 +518,14 @@ asio::awaitable<void> GatewayConnection::RunUpstream() {
   o.transport.clock = proxy_.options().clock;
   o.transport.host_key_policy = policy;
   o.transport.login_grace_time = limits_.upstream_connect_timeout;
-  o.auth.user = target_.login;
-  o.auth.identities.push_back(
-      ssh::auth::ClientIdentity{*ephemeral_, cert->blob});
+  if (early) {
+    // The user has as long as an inner connection's login grace.
+    o.transport.login_grace_time += kInnerLoginGrace;
+    o.auth.identities_later = true;
+  } else {
+    o.auth.user = target_.login;
+    o.auth.identities.push_back(std::move(*identity));
+  }
   auto session = ssh::session::ClientSession::Create(std::move(o), *upstream_);
   if (!session.ok()) {
     UpstreamFailed(Safe(session.status().message()));
@@ -502,10 +536,12 @@ asio::awaitable<void> GatewayConnection::RunUpstream() {
       std::move(*sock), upstream_->session->ReleaseTransport());
   upstream_->handler = std::make_unique<ssh::net::SessionMessageHandler>(
       *upstream_->session, *upstream_->driver);
-  Log(absl::StrCat(
-      "event=upstream.connect ", Describe(), " address=", Safe(host.address()),
-      ":", host.port(),
-      " tcp_ms=", absl::ToInt64Milliseconds(absl::Now() - started)));
+  Log(absl::StrCat("event=upstream.connect ", Describe(),
+                   " address=", Safe(host.address()), ":", host.port(),
+                   " tcp_ms=", absl::ToInt64Milliseconds(absl::Now() - started),
+                   early ? " early=1" : ""));
+  // The user authenticated here while this connection was being made.
+  if (early && authenticated_) ProvideUpstreamIdentity();
   absl::Status why = co_await upstream_->driver->Run(*upstream_->handler);
   upstream_->done = true;
   if (!upstream_ready_) {
@@ -520,6 +556,41 @@ asio::awaitable<void> GatewayConnection::RunUpstream() {
         absl::StrCat("the connection to ", Safe(host.name()), " ended"));
     WakeDown();
   }
+}
+
+void GatewayConnection::ProvideUpstreamIdentity() {
+  // Until the session exists RunUpstream calls this once it does.
+  if (upstream_ == nullptr || upstream_->session == nullptr ||
+      upstream_->done || upstream_->identities_given) {
+    return;
+  }
+  upstream_->identities_given = true;
+  const gw::HostRecord& was = origin_->host_record;
+  const gw::HostRecord& is = session_cert_->host();
+  absl::StatusOr<ssh::auth::ClientIdentity> id = UpstreamIdentity();
+  std::string failed;
+  if (was.name() != is.name() || was.address() != is.address() ||
+      was.port() != is.port() || was.trust() != is.trust() ||
+      was.host_key() != is.host_key()) {
+    // The inventory changed between the jump's decision and the session
+    // certificate's: the connection made went to the old record.
+    failed = absl::StrCat("the inventory entry for ", Safe(is.name()),
+                          " changed while connecting; connect again");
+  } else if (!id.ok()) {
+    failed = std::string(id.status().message());
+  } else {
+    std::vector<ssh::auth::ClientIdentity> ids;
+    ids.push_back(std::move(*id));
+    absl::Status s =
+        upstream_->session->ProvideIdentities(target_.login, std::move(ids));
+    // A session that ended meanwhile is reported when its driver returns.
+    (void)s;
+    WakeUp();
+    return;
+  }
+  UpstreamFailed(failed);
+  upstream_->session->Disconnect(failed);
+  WakeUp();
 }
 
 void GatewayConnection::UpstreamReady() {
@@ -540,6 +611,13 @@ void GatewayConnection::UpstreamReady() {
 }
 
 void GatewayConnection::UpstreamFailed(const std::string& message) {
+  if (upstream_error_.has_value()) return;  // said once
+  if (upstream_ != nullptr && upstream_->early && !authenticated_) {
+    // Before the user authenticated: kept for OnAuthenticated (a user who
+    // never does is told nothing about the host).
+    if (!early_upstream_failure_.has_value()) early_upstream_failure_ = message;
+    return;
+  }
   upstream_error_ = message;
   ReportUpstream(false, message);
   Log(absl::StrCat("event=upstream.failed ", Describe(), " reason=\"", message,

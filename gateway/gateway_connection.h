@@ -82,6 +82,11 @@ struct JumpOrigin {
   std::string outer_session;  // the jump connection's session id (logs)
   // The gateway's host key with the host certificate for `host`.
   ssh::transport::ServerHostKey host_key;
+  // The host's inventory record from the jump's decision: the inner
+  // connection connects to it (key exchange only) while its user is still
+  // authenticating, and authenticates there once the session certificate
+  // names the same host.
+  gateway::v1::HostRecord host_record;
 };
 
 class GatewayConnection
@@ -190,8 +195,14 @@ class GatewayConnection
   void AuthDecided(
       absl::StatusOr<gateway::v1::IssueSessionCertificateResponse> r);
   void RefuseAuth(const std::string& log_reason, const std::string& banner);
-  void StartUpstream();
+  // `early`: an inner connection's upstream, started before its user has
+  // authenticated (see JumpOrigin::host_record); ProvideUpstreamIdentity
+  // authenticates it once the session certificate is here.
+  void StartUpstream(bool early);
   asio::awaitable<void> RunUpstream();
+  void ProvideUpstreamIdentity();
+  // The session certificate's key, certificate and login for the host.
+  absl::StatusOr<ssh::auth::ClientIdentity> UpstreamIdentity() const;
   void UpstreamReady();
   void UpstreamFailed(const std::string& message);
 
@@ -270,7 +281,8 @@ class GatewayConnection
   // through becomes an inner recorded session on channel `ch`.
   void StartRecordedJump(ssh::session::Channel ch,
                          const gateway::v1::HostRecord& host);
-  void LaunchInner(ssh::session::Channel ch, const std::string& host,
+  void LaunchInner(ssh::session::Channel ch,
+                   const gateway::v1::HostRecord& host,
                    ssh::transport::ServerHostKey host_key);
   ssh::net::ChannelPort* FindJumpPort(uint32_t id);
   void EndJumpPorts();
@@ -370,6 +382,9 @@ class GatewayConnection
   std::unique_ptr<Upstream> upstream_;
   bool upstream_ready_ = false;
   std::optional<std::string> upstream_error_;
+  // An early upstream's failure before the user authenticated: reported
+  // (and the user told) once they have, as if it had started then.
+  std::optional<std::string> early_upstream_failure_;
   std::vector<uint64_t> waiting_for_upstream_;  // bridge serials
 
   uint64_t next_serial_ = 1;

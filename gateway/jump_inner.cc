@@ -46,7 +46,7 @@ void GatewayConnection::StartRecordedJump(Channel ch,
     key.certificate = std::move(*cached);
     Log(absl::StrCat("event=jump.host_cert ", Describe(), " channel=", id,
                      " to=", Safe(name), " source=cached"));
-    LaunchInner(ch, name, std::move(key));
+    LaunchInner(ch, host, std::move(key));
     return;
   }
   gw::IssueHostCertificateForTargetRequest request;
@@ -57,12 +57,13 @@ void GatewayConnection::StartRecordedJump(Channel ch,
       std::make_shared<ssh::transport::ServerHostKey>(std::move(key));
   proxy_.options().ca->IssueHostCertificateForTarget(
       std::move(request), executor_,
-      [weak, ch, id, serial, name, fingerprint, shared_key](
+      [weak, ch, id, serial, host, fingerprint, shared_key](
           absl::StatusOr<gw::IssueHostCertificateForTargetResponse> r) {
         auto self = weak.lock();
         if (self == nullptr || self->down_ended_) return;
         auto it = self->pending_jumps_.find(id);
         if (it == self->pending_jumps_.end() || it->second != serial) return;
+        const std::string& name = host.name();
         absl::StatusOr<ssh::cert::Certificate> cert =
             r.ok() ? ssh::cert::Certificate::FromLine(
                          r->certificate().ssh_certificate())
@@ -89,12 +90,13 @@ void GatewayConnection::StartRecordedJump(Channel ch,
         self->Log(absl::StrCat("event=jump.host_cert ", self->Describe(),
                                " channel=", id, " to=", Safe(name),
                                " source=issued"));
-        self->LaunchInner(ch, name, *shared_key);
+        self->LaunchInner(ch, host, *shared_key);
       });
 }
 
-void GatewayConnection::LaunchInner(Channel ch, const std::string& host,
+void GatewayConnection::LaunchInner(Channel ch, const gw::HostRecord& record,
                                     ssh::transport::ServerHostKey host_key) {
+  const std::string& host = record.name();
   const uint32_t id = ch.id();
   pending_jumps_.erase(id);
   if (down_ended_) return;
@@ -108,7 +110,8 @@ void GatewayConnection::LaunchInner(Channel ch, const std::string& host,
   auto [stream, port] = ssh::net::ChannelStream::Create(executor_, ch);
   jump_ports_[id] = port;
   JumpOrigin origin{host,  user_,       outer->signature_key_blob,
-                    peer_, session_id_, std::move(host_key)};
+                    peer_, session_id_, std::move(host_key),
+                    record};
   auto inner = std::make_shared<GatewayConnection>(proxy_, std::move(stream),
                                                    std::move(origin));
   Log(absl::StrCat("event=jump.record ", Describe(), " channel=", id,

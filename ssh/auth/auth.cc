@@ -358,7 +358,22 @@ absl::Status ServerAuth::HandleDeferred() {
 
 ClientAuth::ClientAuth(transport::Transport& transport,
                        ClientAuthOptions options)
-    : transport_(transport), options_(std::move(options)) {}
+    : transport_(transport),
+      options_(std::move(options)),
+      waiting_(options_.identities_later) {}
+
+absl::Status ClientAuth::Provide(std::string user,
+                                 std::vector<ClientIdentity> ids) {
+  if (!waiting_) {
+    return absl::FailedPreconditionError(
+        "the identities were given when authentication was set up");
+  }
+  waiting_ = false;
+  options_.user = std::move(user);
+  options_.identities = std::move(ids);
+  if (!service_accepted_ || transport_.closed()) return absl::OkStatus();
+  return TryNext();
+}
 
 absl::Status ClientAuth::Start() {
   return transport_.Send(transport::SerializeServiceMsg(
@@ -414,6 +429,7 @@ absl::Status ClientAuth::Handle(Bytes payload) {
         return absl::InvalidArgumentError("unexpected SERVICE_ACCEPT");
       }
       service_accepted_ = true;
+      if (waiting_) return absl::OkStatus();  // until Provide
       return TryNext();
     }
     case transport::kMsgUserauthFailure:

@@ -183,6 +183,11 @@ struct ClientAuthOptions {
   // USERAUTH_BANNER text kept, in total; the peer's text beyond it is
   // dropped (a server may send any number of banners).
   size_t max_banner_bytes = 64 * 1024;
+  // The user and identities come later (ClientAuth::Provide): the service
+  // is requested once the key exchange is done, and then nothing is sent
+  // until they are given. A gateway exchanges keys with a host while its
+  // own user is still authenticating (recorded ProxyJump).
+  bool identities_later = false;
 };
 
 class ClientAuth {
@@ -194,6 +199,12 @@ class ClientAuth {
   // every identity has failed, returns kUnauthenticated "Permission denied
   // (methods)" (and disconnects).
   absl::Status Handle(Bytes payload);
+  // With identities_later: the user and identities; authentication starts
+  // now if the server has accepted the service (else when it does).
+  // kFailedPrecondition without identities_later or when given twice.
+  absl::Status Provide(std::string user, std::vector<ClientIdentity> ids);
+  // Waiting for Provide.
+  bool waiting() const { return waiting_; }
   bool authenticated() const { return authenticated_; }
   // The server accepted the ssh-userauth service (SERVICE_ACCEPT naming
   // it; any other name, or a second one, disconnects).
@@ -207,6 +218,7 @@ class ClientAuth {
   size_t next_ = 0;
   bool authenticated_ = false;
   bool service_accepted_ = false;
+  bool waiting_ = false;
   std::string banner_;
 };
 

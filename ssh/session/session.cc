@@ -502,6 +502,15 @@ absl::StatusOr<std::unique_ptr<ClientSession>> ClientSession::Create(
 
 absl::Status ClientSession::OnHandshake() { return auth_->Start(); }
 
+absl::Status ClientSession::ProvideIdentities(
+    std::string user, std::vector<auth::ClientIdentity> ids) {
+  if (closed()) return absl::FailedPreconditionError("session ended");
+  absl::Status s = auth_->Provide(std::move(user), std::move(ids));
+  CheckEnded();
+  Wake();
+  return s;
+}
+
 absl::Status ClientSession::HandleAuthMessage(Bytes payload) {
   absl::Status s = auth_->Handle(payload);
   if (auth_->authenticated()) BecomeAuthenticated();

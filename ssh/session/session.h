@@ -385,6 +385,11 @@ class ClientSession : public Session {
   // The server accepted the ssh-userauth service. With no identities the
   // session ends right after (kUnauthenticated): a probe of the server.
   bool service_accepted() const { return auth_->service_accepted(); }
+  // With auth.identities_later: the user and identities to authenticate
+  // with (ClientAuth::Provide); sends at once if the server is ready for
+  // them. Call on the session's strand.
+  absl::Status ProvideIdentities(std::string user,
+                                 std::vector<auth::ClientIdentity> ids);
 
  private:
   ClientSession(ClientSessionOptions options, SessionHandler& handler);

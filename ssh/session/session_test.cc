@@ -139,6 +139,60 @@ TEST(SessionTest, AuthenticatesAndCarriesChannelDataBothWays) {
   EXPECT_EQ(p.client_app.data[channel->id()], hello);  // the echo
 }
 
+// A client set up with identities_later: the user and identities it would
+// have had are kept here for ProvideIdentities.
+struct LaterIdentities {
+  std::string user;
+  std::vector<auth::ClientIdentity> ids;
+  std::function<void(ClientSessionOptions&)> Customize() {
+    return [this](ClientSessionOptions& o) {
+      user = std::exchange(o.auth.user, "");
+      ids = std::exchange(o.auth.identities, {});
+      o.auth.identities_later = true;
+    };
+  }
+};
+
+TEST(SessionTest, IdentitiesGivenLaterAuthenticateOnlyThen) {
+  LaterIdentities later;
+  Pair p(nullptr, later.Customize());
+  std::string& user = later.user;
+  std::vector<auth::ClientIdentity>& ids = later.ids;
+  p.Run();
+  // Keys exchanged and the service accepted, but no USERAUTH_REQUEST yet
+  // (the server's policy was never asked).
+  EXPECT_TRUE(p.client_app.handshake && p.server_app.handshake);
+  EXPECT_TRUE(p.client->service_accepted());
+  EXPECT_FALSE(p.server->identity().has_value());
+  EXPECT_FALSE(p.client_app.authenticated || p.server_app.authenticated);
+  ASSERT_TRUE(p.client->ProvideIdentities(user, ids).ok());
+  p.Run();
+  EXPECT_TRUE(p.client_app.authenticated && p.server_app.authenticated);
+  ASSERT_TRUE(p.server->identity().has_value());
+  EXPECT_EQ(p.server->identity()->user, "alice");
+  // Once only.
+  EXPECT_EQ(p.client->ProvideIdentities(user, ids).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(SessionTest, IdentitiesGivenBeforeTheServiceIsAcceptedWaitForIt) {
+  LaterIdentities later;
+  Pair p(nullptr, later.Customize());
+  std::string& user = later.user;
+  std::vector<auth::ClientIdentity>& ids = later.ids;
+  ASSERT_TRUE(p.client->ProvideIdentities(user, ids).ok());
+  p.Run();
+  EXPECT_TRUE(p.client_app.authenticated && p.server_app.authenticated);
+}
+
+TEST(SessionTest, IdentitiesCannotBeGivenTwice) {
+  Pair p;
+  EXPECT_EQ(p.client->ProvideIdentities("alice", {}).code(),
+            absl::StatusCode::kFailedPrecondition);
+  p.Run();
+  EXPECT_TRUE(p.client_app.authenticated);
+}
+
 TEST(SessionTest, NoChannelBeforeAuthentication) {
   Pair p;
   EXPECT_EQ(p.client->OpenChannel("session").status().code(),

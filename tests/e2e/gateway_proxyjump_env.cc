@@ -195,7 +195,7 @@ std::string ProxyJumpEnv::ConfigText(
                   "  Port ", gateway_port(), "\n  HostKeyAlias sallyport-gw\n",
                   "  User ", login(), "\n  CertificateFile ", cert,
                   "\n  IdentityFile ", key, "\n");
-  for (const char* t : {"web01", "web02", "db01", "nosuchhost"}) {
+  for (const char* t : {"web01", "web02", "db01", "nosuchhost", "deadhost"}) {
     names.push_back(t);
     // db01 is also reached as a second hop through web01 (`ssh -J
     // gw,web01 db01-via-web01`): web01's sshd connects to it by address.
@@ -228,9 +228,9 @@ absl::Status ProxyJumpEnv::WriteHome(const std::string& user) {
   absl::StatusOr<const BastionFixture::User*> u = fixture_->user(user);
   if (!u.ok()) return u.status();
   // Restricted to the gateway's and the inventory's names, never `*`.
-  const std::string known =
-      absl::StrCat("@cert-authority sallyport-gw,web01,web02,db01,nosuchhost ",
-                   fixture_->host_ca_public_key(), "\n");
+  const std::string known = absl::StrCat(
+      "@cert-authority sallyport-gw,web01,web02,db01,nosuchhost,deadhost ",
+      fixture_->host_ca_public_key(), "\n");
   if (absl::Status st =
           WriteFile(home + "/.sallyport/known_hosts", known, 0600);
       !st.ok()) {

@@ -17,6 +17,9 @@
 //   users  alice [dev, dbonly], frank [fwd], olivia [ops],
 //          bob [dev, fwddb] (permit-port-forwarding, but not on web01)
 //   hosts  web01 env=dev, db01 env=dev (host-ca); web02 env=prod (pinned)
+//   names  in each user's ssh config and known_hosts line also nosuchhost
+//          (never in the inventory) and deadhost (in it only once a test
+//          adds it)
 #ifndef SALLYPORT_TESTS_E2E_GATEWAY_PROXYJUMP_ENV_H_
 #define SALLYPORT_TESTS_E2E_GATEWAY_PROXYJUMP_ENV_H_
 

@@ -10,9 +10,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/gateway_proxyjump_env.h"
+#include "tests/e2e/gateway_refusal_util.h"
 #include "tests/harness/echo_server.h"
+#include "tests/harness/net_util.h"
 
 namespace sallyport::testing {
 namespace {
@@ -52,6 +55,27 @@ class ProxyJumpRefusalTest : public ::testing::Test {
     }
     return false;
   }
+  // The gateway's log lines of session `id` (its own lines start with
+  // "session=<id> ").
+  static std::vector<std::string> SessionLines(const std::string& id) {
+    std::vector<std::string> out;
+    for (absl::string_view l : absl::StrSplit(env_->GatewayLog(), '\n')) {
+      if (absl::StrContains(l, absl::StrCat("session=", id, " "))) {
+        out.emplace_back(l);
+      }
+    }
+    return out;
+  }
+  // The session id on the first log line containing `text`, or "".
+  static std::string SessionOf(const std::string& text) {
+    for (absl::string_view l : absl::StrSplit(env_->GatewayLog(), '\n')) {
+      size_t at = l.find("session=s");
+      if (!absl::StrContains(l, text) || at == l.npos) continue;
+      absl::string_view id = l.substr(at + 8);
+      return std::string(id.substr(0, id.find_first_of(" \"")));
+    }
+    return "";
+  }
   static ProxyJumpEnv* env_;
 };
 ProxyJumpEnv* ProxyJumpRefusalTest::env_ = nullptr;
@@ -67,10 +91,60 @@ TEST_F(ProxyJumpRefusalTest, InnerCertificateOfAnotherUserIsRefused) {
   EXPECT_TRUE(absl::StrContains(r.err, "is not the identity of the jump"))
       << r.Describe();
   EXPECT_TRUE(WaitForLog("event=jump.identity_mismatch")) << env_->GatewayLog();
+  // The connection to web01 was made while the inner user was still
+  // authenticating (early); it was never authenticated, and a user who
+  // never authenticated is told nothing about the host.
+  const std::string inner = SessionOf("event=jump.identity_mismatch");
+  ASSERT_FALSE(inner.empty()) << env_->GatewayLog();
+  bool early = false;
+  for (const std::string& l : SessionLines(inner)) {
+    if (absl::StrContains(l, "event=upstream.connect") &&
+        absl::StrContains(l, "early=1")) {
+      early = true;
+    }
+    EXPECT_FALSE(absl::StrContains(l, "event=upstream.ready")) << l;
+    EXPECT_FALSE(absl::StrContains(l, "event=upstream.failed")) << l;
+  }
+  EXPECT_TRUE(early) << env_->GatewayLog();
   // bob's own jump works: it is the mismatch that was refused.
   r = Ssh("bob", {"web01", "echo bob-ok"});
   EXPECT_EQ(r.exit_code, 0) << r.Describe();
   EXPECT_EQ(r.out, "bob-ok\n");
+}
+
+TEST_F(ProxyJumpRefusalTest, AHostThatCannotBeReachedIsReportedAfterLogin) {
+  // deadhost: in the inventory (env=dev, so alice's role selects it) on a
+  // port nothing listens on. The gateway tries it while the inner user is
+  // still authenticating; the failure is reported once they have (the
+  // audit event names the login, which only the session certificate
+  // gives), and the user is told why.
+  absl::StatusOr<uint16_t> port = FreeLoopbackPort();
+  ASSERT_TRUE(port.ok()) << port.status();
+  ASSERT_TRUE(
+      AddInventoryHost(env_->fixture(), "deadhost", "host-ca", *port, "").ok());
+  RunResult r = Ssh("alice", {"deadhost", "echo should-not-run"});
+  EXPECT_EQ(r.exit_code, 255) << r.Describe();
+  EXPECT_FALSE(absl::StrContains(r.out, "should-not-run"));
+  EXPECT_TRUE(absl::StrContains(r.err, "cannot reach deadhost"))
+      << r.Describe();
+  ASSERT_TRUE(WaitForLog("event=upstream.failed")) << env_->GatewayLog();
+  const std::string inner = SessionOf("event=upstream.failed");
+  bool after_login = false, audited = false;
+  for (const std::string& l : SessionLines(inner)) {
+    if (absl::StrContains(l, "event=auth.ok")) after_login = true;
+    if (absl::StrContains(l, "event=upstream.failed")) {
+      EXPECT_TRUE(after_login) << env_->GatewayLog();
+    }
+  }
+  for (absl::string_view l : absl::StrSplit(env_->GatewayLog(), '\n')) {
+    if (absl::StrContains(l, "event=upstream.connect outcome=failure") &&
+        absl::StrContains(l, absl::StrCat("session=\"", inner, "\"")) &&
+        absl::StrContains(l, "host=\"deadhost\"") &&
+        absl::StrContains(l, absl::StrCat("login=\"", env_->login(), "\""))) {
+      audited = true;
+    }
+  }
+  EXPECT_TRUE(audited) << env_->GatewayLog();
 }
 
 TEST_F(ProxyJumpRefusalTest, InnerLoginNotAllowedOnTheHostIsRefused) {
