@@ -43,35 +43,6 @@ std::string IdentityLines(const std::string& key, const std::string& cert,
                       known_hosts, "\n");
 }
 
-// The gateway block's connection-sharing lines for `dir`, or "" with the
-// reason in `skipped`.
-std::string SharingLines(const std::string& dir,
-                         std::vector<std::string>* skipped) {
-  if (dir.empty()) return "";
-  absl::StatusOr<std::string> quoted = QuoteConfigPath(dir);
-  // %C expands to 40 hex digits.
-  const size_t expanded = dir.size() + std::string_view("/cm-").size() + 40;
-  if (!quoted.ok() || expanded > kMaxControlPathBytes) {
-    skipped->push_back(absl::StrCat(
-        "connection sharing for the gateway: its socket path under ",
-        rbac::EscapeForReason(dir),
-        quoted.ok() ? absl::StrCat(" would be ", expanded, " bytes (at most ",
-                                   kMaxControlPathBytes, ")")
-                    : absl::StrCat(": ", quoted.status().message())));
-    return "";
-  }
-  // The quoted directory, then the file name with its %C token (not
-  // doubled: ssh expands it).
-  quoted->pop_back();
-  return absl::StrCat(
-      "  # One connection to the gateway for every ssh that jumps through it\n"
-      "  # (to turn off: `Host <this name>` + `ControlMaster no` above the\n"
-      "  # Include line in ~/.ssh/config).\n"
-      "  ControlMaster auto\n  ControlPath ",
-      *quoted, "/cm-%C\"\n  ControlPersist ", kControlPersist,
-      "\n  ServerAliveInterval 15\n  ServerAliveCountMax 3\n");
-}
-
 }  // namespace
 
 absl::StatusOr<std::string> QuoteConfigPath(std::string_view path) {
@@ -110,7 +81,6 @@ absl::StatusOr<SpConfigFiles> RenderSpConfig(
   const std::string identity = IdentityLines(*key, *cert, *known);
 
   SpConfigFiles out;
-  const std::string sharing = SharingLines(in.control_dir, &out.skipped);
   std::vector<std::string> ca_names;  // for the @cert-authority lines
   std::set<std::string> blocks;       // Host names written (first wins)
   std::string body;
@@ -144,7 +114,7 @@ absl::StatusOr<SpConfigFiles> RenderSpConfig(
     if (!gateway_user.empty()) {
       absl::StrAppend(&body, "  User ", gateway_user, "\n");
     }
-    absl::StrAppend(&body, identity, sharing, "\n");
+    absl::StrAppend(&body, identity, "\n");
   }
 
   if (!jump.empty()) {

@@ -33,9 +33,6 @@ struct SpConfigInput {
   std::vector<std::string> principals;
   // The host CA public keys ("ssh-ed25519 AAAA...").
   std::vector<std::string> host_ca_keys;
-  // Where the gateway hop's connection-sharing socket goes (ControlPath
-  // DIR/cm-%C; the Sallyport home, 0700); empty: no sharing.
-  std::string control_dir;
 };
 
 struct SpConfigFiles {
@@ -46,15 +43,6 @@ struct SpConfigFiles {
   std::vector<std::string> skipped;
   size_t hosts = 0;  // inventory Host blocks written
 };
-
-// The gateway Host block shares one connection among the ssh processes
-// that jump through it (ControlMaster auto, ControlPersist
-// kControlPersist): `ssh web01` after the first within that time starts
-// no new gateway connection, only the inner one. A dead master is noticed
-// by ServerAlive probes. Left out when the socket path would not fit a
-// Unix socket address (kMaxControlPathBytes, macOS's limit).
-inline constexpr char kControlPersist[] = "60";
-inline constexpr size_t kMaxControlPathBytes = 103;
 
 // At most this many names on one @cert-authority line.
 inline constexpr size_t kNamesPerCertAuthorityLine = 32;

@@ -87,53 +87,6 @@ TEST(SpConfigTest, HostBlocksForTheGatewayAndEachHost) {
             "AAAAhostca\n");
 }
 
-TEST(SpConfigTest, TheGatewayHopSharesOneConnection) {
-  SpConfigInput in = Input();
-  in.control_dir = "/h/.sallyport";
-  auto files = RenderSpConfig(in, Sample());
-  ASSERT_TRUE(files.ok()) << files.status();
-  EXPECT_TRUE(files->skipped.empty());
-  const std::string& c = files->ssh_config;
-  const std::string sharing = absl::StrCat(
-      "  ControlMaster auto\n  ControlPath \"/h/.sallyport/cm-%C\"\n"
-      "  ControlPersist ",
-      kControlPersist,
-      "\n  ServerAliveInterval 15\n  ServerAliveCountMax 3\n\nHost web01\n");
-  EXPECT_TRUE(absl::StrContains(c, sharing)) << c;
-  // Only in the gateway's block: the inner hops are not shared.
-  EXPECT_EQ(
-      std::vector<std::string>(absl::StrSplit(c, "ControlMaster auto")).size(),
-      2u)
-      << c;
-  // No directory, no sharing.
-  EXPECT_FALSE(absl::StrContains(RenderSpConfig(Input(), Sample())->ssh_config,
-                                 "ControlMaster"));
-}
-
-TEST(SpConfigTest, ConnectionSharingPathsAreQuotedOrLeftOutWhenTooLong) {
-  SpConfigInput in = Input();
-  in.control_dir = "/h/50%/.sallyport";
-  auto files = RenderSpConfig(in, Sample());
-  ASSERT_TRUE(files.ok()) << files.status();
-  // The directory's % doubled, the %C token not.
-  EXPECT_TRUE(absl::StrContains(files->ssh_config,
-                                "ControlPath \"/h/50%%/.sallyport/cm-%C\""))
-      << files->ssh_config;
-  // 60 + 4 + 40 bytes: more than a Unix socket address takes.
-  in.control_dir = "/" + std::string(59, 'd');
-  files = RenderSpConfig(in, Sample());
-  ASSERT_TRUE(files.ok()) << files.status();
-  EXPECT_FALSE(absl::StrContains(files->ssh_config, "ControlMaster"));
-  ASSERT_EQ(files->skipped.size(), 1u);
-  EXPECT_TRUE(absl::StrContains(files->skipped[0], "104 bytes"))
-      << files->skipped[0];
-  EXPECT_EQ(files->hosts, 2u);  // everything else is written
-  // 59 + 4 + 40 = 103: fits.
-  in.control_dir = "/" + std::string(58, 'd');
-  files = RenderSpConfig(in, Sample());
-  EXPECT_TRUE(absl::StrContains(files->ssh_config, "ControlMaster auto"));
-}
-
 TEST(SpConfigTest, HostileNamesFromTheCaAreLeftOut) {
   v1::ListMyHostsResponse r = Sample();
   for (const char* bad :

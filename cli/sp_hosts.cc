@@ -106,7 +106,6 @@ int WriteSshConfig(const SpHome& home, bool install, std::ostream& out,
   input.known_hosts = home.known_hosts();
   input.ssh_config = home.ssh_config();
   input.principals = cert->principals;
-  input.control_dir = home.dir();
   for (const v1::CaPublicKey& k : keys.host_ca()) {
     input.host_ca_keys.push_back(k.public_key());
   }
