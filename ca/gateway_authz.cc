@@ -443,6 +443,38 @@ grpc::Status GatewayService::StartSessionCertificate(
     }
   }
   SetRecordingPolicy(perms.decision, *response);  // recpol (issue 14)
+  // The session kinds allowed now, decided as AuthorizeChannel would.
+  std::string allowed_kinds;
+  for (storage::ChannelKind kind :
+       {storage::ChannelKind::kShell, storage::ChannelKind::kExec,
+        storage::ChannelKind::kSftp}) {
+    rbac::AccessRequest access;
+    access.login = request->login();
+    access.host = request->host();
+    access.kind = kind;
+    rbac::Decision d =
+        rbac::Decide(*checked->user, checked->roles, access, checked->host);
+    if (!d.allowed) continue;
+    pb::AuthorizeChannelResponse* a = response->add_session_decisions();
+    a->set_allowed(true);
+    a->set_reason(d.reason);
+    a->set_role(d.role);
+    a->set_rule(d.rule);
+    HostToProto(*checked->host, a->mutable_host());
+    a->set_record(std::string(storage::RecordModeName(d.record)));
+    a->set_user(checked->presented.user);
+    a->set_kind(std::string(storage::ChannelKindName(kind)));
+    SetRecordingPolicy(d, *a);
+    absl::StrAppend(&allowed_kinds, allowed_kinds.empty() ? "" : ",",
+                    std::string(storage::ChannelKindName(kind)));
+  }
+  spdlog::info(
+      "authorize: gateway={} user={} login={} host={} kinds={} allowed with "
+      "the session certificate",
+      peer->name, rbac::EscapeForReason(checked->presented.user),
+      rbac::EscapeForReason(request->login()),
+      rbac::EscapeForReason(request->host()),
+      allowed_kinds.empty() ? "none" : allowed_kinds);
   // The record commits on the store's commit thread, which finishes the
   // call; this thread is free for the next request meanwhile.
   ctx_.issuer->IssueSessionCertificateAsync(

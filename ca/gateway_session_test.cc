@@ -227,6 +227,37 @@ TEST_P(GatewaySessionTest, SessionCertificateWorksOnlyFromTheEgressAddress) {
       << sshd_->Log();
 }
 
+TEST_P(GatewaySessionTest, TheSessionCertificateCarriesTheAllowedSessionKinds) {
+  // Role ops on web01: shell and exec, not sftp. Each decision is what
+  // AuthorizeChannel answers for the kind; a refused kind is left out.
+  gw::IssueSessionCertificateResponse response;
+  ASSERT_TRUE(IssueSession(gateway_.channel, login_, "web01", &response).ok());
+  std::vector<std::string> kinds;
+  for (const gw::AuthorizeChannelResponse& d : response.session_decisions()) {
+    kinds.push_back(d.kind());
+    gw::AuthorizeChannelResponse a = Authorize(login_, "web01", d.kind());
+    EXPECT_TRUE(d.allowed());
+    EXPECT_EQ(d.allowed(), a.allowed()) << d.kind();
+    EXPECT_EQ(d.role(), a.role()) << d.kind();
+    EXPECT_EQ(d.rule(), a.rule()) << d.kind();
+    EXPECT_EQ(d.reason(), a.reason()) << d.kind();
+    EXPECT_EQ(d.record(), a.record()) << d.kind();
+    EXPECT_EQ(d.record_mode(), a.record_mode()) << d.kind();
+    EXPECT_EQ(d.user(), a.user()) << d.kind();
+    EXPECT_EQ(d.host().name(), "web01");
+    EXPECT_EQ(d.host().port(), a.host().port());
+  }
+  EXPECT_EQ(kinds, (std::vector<std::string>{"shell", "exec"}));
+  EXPECT_FALSE(Authorize(login_, "web01", "sftp").allowed());
+  // dbadmin on db01 (role db): shell only.
+  ASSERT_TRUE(
+      IssueSession(gateway_.channel, "dbadmin", "db01", &response, "s-db")
+          .ok());
+  ASSERT_EQ(response.session_decisions_size(), 1);
+  EXPECT_EQ(response.session_decisions(0).kind(), "shell");
+  EXPECT_EQ(response.session_decisions(0).role(), "db");
+}
+
 TEST_P(GatewaySessionTest, RefusalsAreDeniedAndAudited) {
   gw::IssueSessionCertificateResponse response;
   // A login alice's roles do not grant on web01 (her certificate has it,

@@ -203,13 +203,19 @@ void GatewayConnection::Authorize(
                });
 }
 
+std::string GatewayConnection::AuthzKey(const std::string& kind,
+                                        const std::string& host,
+                                        const std::string& destination,
+                                        uint32_t jump_port) {
+  return absl::StrCat(kind, "\n", host, "\n", destination, "\n", jump_port);
+}
+
 void GatewayConnection::AuthorizeFor(
     const std::string& kind, const std::string& host,
     const std::string& destination,
     std::function<void(const gw::AuthorizeChannelResponse&)> done,
     uint32_t jump_port) {
-  const std::string key =
-      absl::StrCat(kind, "\n", host, "\n", destination, "\n", jump_port);
+  const std::string key = AuthzKey(kind, host, destination, jump_port);
   auto cached = authz_cache_.find(key);
   if (cached != authz_cache_.end()) {
     done(cached->second);

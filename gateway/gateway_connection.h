@@ -337,6 +337,12 @@ class GatewayConnection
       const std::string& destination,
       std::function<void(const gateway::v1::AuthorizeChannelResponse&)> done,
       uint32_t jump_port = 0);
+  // authz_cache_'s key; the session kinds the CA decided with the session
+  // certificate (IssueSessionCertificateResponse.session_decisions) are
+  // put there under it when the session starts.
+  static std::string AuthzKey(const std::string& kind, const std::string& host,
+                              const std::string& destination,
+                              uint32_t jump_port);
 
   void WakeDown();
   void WakeUp();
