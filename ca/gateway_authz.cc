@@ -31,6 +31,18 @@ void SetRecordingPolicy(const rbac::Decision& d, Response& response) {
   if (d.record_input.has_value()) response.set_record_input(*d.record_input);
 }
 
+// A decision's answer, as AuthorizeChannel gives it and as
+// IssueSessionCertificate carries it for the session kinds.
+void DecisionToProto(const rbac::Decision& d,
+                     pb::AuthorizeChannelResponse& response) {
+  response.set_allowed(d.allowed);
+  response.set_reason(d.reason);
+  response.set_role(d.role);
+  response.set_rule(d.rule);
+  response.set_record(std::string(storage::RecordModeName(d.record)));
+  SetRecordingPolicy(d, response);  // recpol (issue 14)
+}
+
 void HostToProto(const storage::Host& host, pb::HostRecord* out) {
   out->set_name(host.name);
   out->set_address(host.address);
@@ -295,12 +307,7 @@ grpc::Status GatewayService::AuthorizeChannel(
         d.code = rbac::Reason::kAllowed;
       }
     }
-    response->set_allowed(d.allowed);
-    response->set_reason(d.reason);
-    response->set_role(d.role);
-    response->set_rule(d.rule);
-    response->set_record(std::string(storage::RecordModeName(d.record)));
-    SetRecordingPolicy(d, *response);  // recpol (issue 14)
+    DecisionToProto(d, *response);
     code = std::string(rbac::ReasonName(d.code));
   }
   const std::vector<AuditField> fields = {
@@ -455,18 +462,13 @@ grpc::Status GatewayService::StartSessionCertificate(
     rbac::Decision d =
         rbac::Decide(*checked->user, checked->roles, access, checked->host);
     if (!d.allowed) continue;
+    const std::string name(storage::ChannelKindName(kind));
     pb::AuthorizeChannelResponse* a = response->add_session_decisions();
-    a->set_allowed(true);
-    a->set_reason(d.reason);
-    a->set_role(d.role);
-    a->set_rule(d.rule);
+    DecisionToProto(d, *a);
     HostToProto(*checked->host, a->mutable_host());
-    a->set_record(std::string(storage::RecordModeName(d.record)));
     a->set_user(checked->presented.user);
-    a->set_kind(std::string(storage::ChannelKindName(kind)));
-    SetRecordingPolicy(d, *a);
-    absl::StrAppend(&allowed_kinds, allowed_kinds.empty() ? "" : ",",
-                    std::string(storage::ChannelKindName(kind)));
+    a->set_kind(name);
+    absl::StrAppend(&allowed_kinds, allowed_kinds.empty() ? "" : ",", name);
   }
   spdlog::info(
       "authorize: gateway={} user={} login={} host={} kinds={} allowed with "

@@ -1,5 +1,6 @@
-// Private to //gateway:proxy: the pieces gateway_connection.cc (auth,
-// upstream) and channel_bridge.cc (channels, requests, data) share.
+// Private to //gateway:proxy: the pieces gateway_connection.cc (auth),
+// upstream.cc (the connection to the host) and channel_bridge.cc
+// (channels, requests, data) share.
 #ifndef SALLYPORT_GATEWAY_CONNECTION_INTERNAL_H_
 #define SALLYPORT_GATEWAY_CONNECTION_INTERNAL_H_
 
@@ -9,9 +10,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "base/safe_text.h"
 #include "gateway/gateway_connection.h"
 #include "gateway/target_name.h"
+#include "ssh/connection/connection.h"
 #include "ssh/net/driver.h"
 #include "ssh/net/session_handler.h"
 #include "ssh/session/session.h"
@@ -25,6 +28,22 @@ inline std::string Safe(absl::string_view s) {
   return base::SafeText(std::string_view(s.data(), s.size()), 128);
 }
 inline std::string Safe(const std::string& s) { return base::SafeText(s, 128); }
+
+// How long the user has to authenticate an inner (recorded ProxyJump)
+// connection once its channel is open.
+inline constexpr absl::Duration kInnerLoginGrace = absl::Seconds(60);
+
+// Each bridged channel's outbound queue (ConnectionOptions::
+// max_queued_bytes) on both connections: the other side's whole window
+// (data not yet consumed there is all that can be queued here) plus room
+// for what else goes in the queue, which the library counts against the
+// same limit: the requests forwarded behind queued data (sshd sends the
+// 25-byte exit-status when the command exits, before the output left in
+// its buffers) and the gateway's own lines. With only the window, a full
+// queue refused 25 bytes of output and the bridge aborted the channel
+// "not keeping up" (GatewayTest.AHostRequestQueuedBehindUnreadOutput...).
+inline constexpr size_t kBridgeQueueBytes =
+    size_t{ssh::connection::ConnectionOptions{}.initial_window} + (64 << 10);
 
 // Notices kept for the user until a session channel opens.
 inline constexpr size_t kMaxNotices = 8;
