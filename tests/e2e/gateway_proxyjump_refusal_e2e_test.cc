@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -145,6 +146,85 @@ TEST_F(ProxyJumpRefusalTest, AHostThatCannotBeReachedIsReportedAfterLogin) {
     }
   }
   EXPECT_TRUE(audited) << env_->GatewayLog();
+}
+
+TEST_F(ProxyJumpRefusalTest, AnInventoryChangeWhileConnectingIsRefused) {
+  // The gateway connects to the host named by the jump's decision while
+  // the inner user authenticates; the session certificate comes with the
+  // host's record as it is then. When the two differ, the connection made
+  // went to the old record: refused, the user told to connect again.
+  // movinghost: web02's sshd (its pinned key), env=dev so alice may reach
+  // it; moved to another port between the jump and the inner login.
+  BastionFixture::Target* web02 = env_->fixture().target("web02");
+  BastionFixture::Target* web01 = env_->fixture().target("web01");
+  ASSERT_NE(web02, nullptr);
+  ASSERT_NE(web01, nullptr);
+  const std::string pinned = web02->host_key.public_line;
+  ASSERT_TRUE(AddInventoryHost(env_->fixture(), "movinghost", "pinned-key",
+                               web02->sshd->port(), pinned)
+                  .ok());
+  // The jump hop goes out at once; the inner client's bytes wait for
+  // `go` (at most 60 s), so the inner login comes after the change.
+  const std::string go = env_->File("movinghost-go");
+  const std::string relay = env_->File("movinghost-relay.sh");
+  ASSERT_TRUE(WriteFile(relay,
+                        "#!/bin/sh\n"
+                        "go=$1; shift\n"
+                        "( i=0; while [ ! -e \"$go\" ] && [ $i -lt 1200 ]; do "
+                        "sleep 0.05; i=$((i+1)); done; exec cat ) |\n"
+                        "  exec ssh -F \"$1\" -W \"$2:$3\" gw\n",
+                        0755)
+                  .ok());
+  absl::StatusOr<const BastionFixture::User*> alice =
+      env_->fixture().user("alice");
+  ASSERT_TRUE(alice.ok()) << alice.status();
+  const std::string known = env_->File("movinghost-known_hosts");
+  ASSERT_TRUE(
+      WriteFile(known, absl::StrCat("@cert-authority movinghost ",
+                                    env_->fixture().host_ca_public_key(), "\n"))
+          .ok());
+  const std::string config = env_->File("movinghost-config");
+  ASSERT_TRUE(
+      WriteFile(config,
+                absl::StrCat("Host movinghost\n  ProxyCommand ", relay, " ", go,
+                             " ", env_->Config("alice"), " %h %p\n", "  User ",
+                             env_->login(), "\n  CertificateFile ",
+                             (*alice)->certificate, "\n  IdentityFile ",
+                             (*alice)->key, "\n  IdentitiesOnly yes\n",
+                             "  UserKnownHostsFile ", known,
+                             "\n  GlobalKnownHostsFile /dev/null\n",
+                             "  StrictHostKeyChecking yes\n  BatchMode yes\n"))
+          .ok());
+  RunResult r;
+  std::thread client([&] {
+    r = Ssh("alice", {"movinghost", "echo should-not-run"}, config);
+  });
+  // The early connection to the old record (web02's port; the log line
+  // names no host yet: the inner user has not logged in).
+  const std::string old_address =
+      absl::StrCat("address=127.0.0.1:", web02->sshd->port(), " ");
+  bool early = false;
+  for (const absl::Time limit = absl::Now() + absl::Seconds(30);
+       !early && absl::Now() < limit; absl::SleepFor(absl::Milliseconds(50))) {
+    for (absl::string_view l : absl::StrSplit(env_->GatewayLog(), '\n')) {
+      if (absl::StrContains(l, "event=upstream.connect") &&
+          absl::StrContains(l, old_address) &&
+          absl::StrContains(l, "early=1")) {
+        early = true;
+      }
+    }
+  }
+  EXPECT_TRUE(early) << env_->GatewayLog();
+  EXPECT_TRUE(UpdateInventoryHost(env_->fixture(), "movinghost", "pinned-key",
+                                  web01->sshd->port(), pinned)
+                  .ok());
+  EXPECT_TRUE(WriteFile(go, "").ok());
+  client.join();
+  EXPECT_EQ(r.exit_code, 255) << r.Describe();
+  EXPECT_FALSE(absl::StrContains(r.out, "should-not-run")) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      r.err, "the inventory entry for movinghost changed while connecting"))
+      << r.Describe();
 }
 
 TEST_F(ProxyJumpRefusalTest, InnerLoginNotAllowedOnTheHostIsRefused) {

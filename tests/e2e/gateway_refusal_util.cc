@@ -103,9 +103,10 @@ absl::Status RevokeUser(BastionFixture& f, const std::string& user,
   return st;
 }
 
-absl::Status AddInventoryHost(BastionFixture& f, const std::string& name,
-                              const std::string& trust, uint16_t port,
-                              const std::string& host_key) {
+namespace {
+
+admin::v1::Host InventoryHost(const std::string& name, const std::string& trust,
+                              uint16_t port, const std::string& host_key) {
   admin::v1::Host host;
   host.set_name(name);
   host.set_address("127.0.0.1");
@@ -113,9 +114,29 @@ absl::Status AddInventoryHost(BastionFixture& f, const std::string& name,
   (*host.mutable_labels())["env"] = "dev";
   host.set_trust(trust);
   if (!host_key.empty()) host.set_host_key(host_key);
+  return host;
+}
+
+}  // namespace
+
+absl::Status AddInventoryHost(BastionFixture& f, const std::string& name,
+                              const std::string& trust, uint16_t port,
+                              const std::string& host_key) {
   admin::v1::Host stored;
   return FromGrpc("CreateHost " + name,
-                  f.admin().CreateHost(Context().get(), host, &stored));
+                  f.admin().CreateHost(
+                      Context().get(),
+                      InventoryHost(name, trust, port, host_key), &stored));
+}
+
+absl::Status UpdateInventoryHost(BastionFixture& f, const std::string& name,
+                                 const std::string& trust, uint16_t port,
+                                 const std::string& host_key) {
+  admin::v1::Host stored;
+  return FromGrpc("UpdateHost " + name,
+                  f.admin().UpdateHost(
+                      Context().get(),
+                      InventoryHost(name, trust, port, host_key), &stored));
 }
 
 absl::StatusOr<std::unique_ptr<SshdFixture>> StartSshdWithHostCertificate(

@@ -45,6 +45,10 @@ absl::Status RevokeUser(BastionFixture& f, const std::string& user,
 absl::Status AddInventoryHost(BastionFixture& f, const std::string& name,
                               const std::string& trust, uint16_t port,
                               const std::string& host_key);
+// Admin UpdateHost: the same record as AddInventoryHost makes, replaced.
+absl::Status UpdateInventoryHost(BastionFixture& f, const std::string& name,
+                                 const std::string& trust, uint16_t port,
+                                 const std::string& host_key);
 
 // A real sshd trusting the user CA, presenting a host certificate that
 // `ca_key` (an OpenSSH private key file) signs for `principal`; its key
