@@ -18,7 +18,7 @@ namespace {
 
 // What an item costs in the queue: its payload plus a fixed overhead.
 size_t ItemBytes(const RecorderItem& item) {
-  size_t n = 256 + item.piece.size();
+  size_t n = 256;
   const v1::RecordingRecord& r = item.record;
   if (r.has_data()) n += r.data().bytes().size();
   if (r.has_request()) n += r.request().summary().size();
@@ -54,26 +54,10 @@ int64_t SessionRecording::OffsetUs(absl::Time at) const {
 
 absl::StatusOr<uint64_t> SessionRecording::Append(v1::RecordingRecord record) {
   absl::MutexLock lock(&mu_);
-  return Queue(&record, nullptr, "");
+  return Queue(std::move(record));
 }
 
-absl::StatusOr<uint64_t> SessionRecording::AppendHash(
-    std::shared_ptr<StreamHasher> hasher, std::string piece) {
-  absl::MutexLock lock(&mu_);
-  return Queue(nullptr, std::move(hasher), std::move(piece));
-}
-
-absl::StatusOr<uint64_t> SessionRecording::AppendSummary(
-    v1::RecordingRecord record, std::shared_ptr<StreamHasher> hasher) {
-  // A placeholder for the checks here; the writer sets the digest.
-  record.mutable_stream_summary()->set_sha256(std::string(32, '\0'));
-  absl::MutexLock lock(&mu_);
-  return Queue(&record, std::move(hasher), "");
-}
-
-absl::StatusOr<uint64_t> SessionRecording::Queue(
-    v1::RecordingRecord* record, std::shared_ptr<StreamHasher> hasher,
-    std::string piece) {
+absl::StatusOr<uint64_t> SessionRecording::Queue(v1::RecordingRecord record) {
   if (!status_.ok()) return status_;
   if (ended_) {
     return absl::FailedPreconditionError(
@@ -82,22 +66,15 @@ absl::StatusOr<uint64_t> SessionRecording::Queue(
   SpoolRecorder::Item item;
   item.session = shared_from_this();
   item.ticket = queued_ticket_ + 1;
-  item.hasher = std::move(hasher);
-  if (record != nullptr) {
-    record->set_session_id(session_id_);
-    record->set_seq(queued_seq_ + 1);
-    RETURN_IF_ERROR(ValidateRecord(*record));
-    item.has_record = true;
-    item.record = std::move(*record);
-  } else {
-    item.piece = std::move(piece);
-  }
+  record.set_session_id(session_id_);
+  record.set_seq(queued_seq_ + 1);
+  RETURN_IF_ERROR(ValidateRecord(record));
+  item.record = std::move(record);
   // Under mu_, so items reach the queue in order.
-  ASSIGN_OR_RETURN(const bool queued,
-                   recorder_.Enqueue(std::move(item), record != nullptr));
+  ASSIGN_OR_RETURN(const bool queued, recorder_.Enqueue(std::move(item), true));
   if (queued) {
     ++queued_ticket_;
-    if (record != nullptr) ++queued_seq_;
+    ++queued_seq_;
   }
   return queued_ticket_;
 }
@@ -138,7 +115,6 @@ void SessionRecording::End(v1::SessionStatus status,
   SpoolRecorder::Item item;
   item.session = shared_from_this();
   item.ticket = queued_ticket_ + 1;
-  item.has_record = true;
   item.record = std::move(r);
   absl::StatusOr<bool> queued = recorder_.Enqueue(std::move(item), false);
   if (queued.ok()) {
@@ -216,13 +192,12 @@ absl::StatusOr<std::shared_ptr<SessionRecording>> SpoolRecorder::OpenSession(
 
 absl::StatusOr<bool> SpoolRecorder::Enqueue(Item item, bool coalesce) {
   SessionRecording& s = *item.session;
-  const size_t data_bytes = item.has_record && item.record.has_data()
-                                ? item.record.data().bytes().size()
-                                : 0;
+  const size_t data_bytes =
+      item.record.has_data() ? item.record.data().bytes().size() : 0;
   absl::MutexLock lock(&mu_);
   if (stopping_) return absl::UnavailableError("the recorder is stopping");
   Item* tail = s.tail_generation_ == queue_generation_ ? s.tail_ : nullptr;
-  if (coalesce && data_bytes > 0 && tail != nullptr && tail->has_record &&
+  if (coalesce && data_bytes > 0 && tail != nullptr &&
       tail->record.has_data() &&
       tail->record.channel_id() == item.record.channel_id() &&
       tail->record.data().direction() == item.record.data().direction() &&
@@ -323,23 +298,10 @@ void SpoolRecorder::WriteBatch(std::deque<Item>& batch) {
       touched.push_back(&s);
     }
     s.batch_ticket_ = item.ticket;
-    if (!item.has_record) {
-      item.hasher->Update(item.piece);
-      continue;
-    }
     v1::RecordingRecord& r = item.record;
-    absl::Status st;
-    if (item.hasher != nullptr) {
-      absl::StatusOr<std::string> digest = item.hasher->Finish();
-      if (digest.ok()) {
-        r.mutable_stream_summary()->set_sha256(*digest);
-      } else {
-        st = digest.status();
-      }
-    }
     // The chainer re-derives seq from its own count: equal to the queue's.
     // Encoded and hashed once, straight into the session's write buffer.
-    if (st.ok()) st = SpoolWriter::ChainAndEncodeFrame(s.chain_, r, s.buffer_);
+    absl::Status st = SpoolWriter::ChainAndEncodeFrame(s.chain_, r, s.buffer_);
     if (!st.ok()) {
       absl::MutexLock lock(&s.mu_);
       if (s.status_.ok()) s.status_ = st;

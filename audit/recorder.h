@@ -29,10 +29,8 @@
 //     row at the CA); the first record after a quiet spell is written at
 //     once, so a keystroke's echo waits for nothing.
 //   - Streams that are only counted and hashed (exec output past its limit,
-//     file transfers, tunnels) are hashed here too, on the writer thread:
-//     the I/O thread hands over pieces of kHashPieceBytes (AppendHash) and
-//     the record that needs the digest (AppendSummary), in order with the
-//     session's records, so SHA-256 runs beside the forwarding.
+//     file transfers, tunnels) are not the writer's: the caller hashes them
+//     as they pass (gateway/spool_tap.cc) and queues only the summary.
 #ifndef SALLYPORT_AUDIT_RECORDER_H_
 #define SALLYPORT_AUDIT_RECORDER_H_
 
@@ -69,8 +67,6 @@ inline constexpr absl::Duration kDefaultMinWriteInterval =
 inline constexpr absl::Duration kMaxMinWriteInterval = absl::Milliseconds(50);
 // Queued bytes that start a pass at once, paced or not.
 inline constexpr size_t kPacingFlushBytes = size_t{1} << 20;
-// What a caller of AppendHash gathers before handing it over.
-inline constexpr size_t kHashPieceBytes = size_t{256} << 10;
 
 struct RecorderOptions {
   std::string spool_dir;   // created (0700) when missing
@@ -93,15 +89,11 @@ struct RecorderOptions {
 class SpoolRecorder;
 class SessionRecording;
 
-// What waits in the recorder's queue: a record, or a piece to hash.
+// What waits in the recorder's queue: a record of a session.
 struct RecorderItem {
   std::shared_ptr<SessionRecording> session;
   uint64_t ticket = 0;
-  bool has_record = false;
   v1::RecordingRecord record;
-  // With a record: its stream_summary's digest; without: hash `piece`.
-  std::shared_ptr<StreamHasher> hasher;
-  std::string piece;
   size_t bytes = 0;  // what it counts in the queue
 };
 
@@ -123,17 +115,8 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
   // queue limit, kFailedPrecondition after End, the write error after one
   // happened.
   absl::StatusOr<uint64_t> Append(v1::RecordingRecord record);
-  // Queues `piece` of a stream for `hasher` (which only the writer thread
-  // touches from the first piece on); Written(ticket) once it is hashed.
-  // Errors as Append.
-  absl::StatusOr<uint64_t> AppendHash(std::shared_ptr<StreamHasher> hasher,
-                                      std::string piece);
-  // Queues a stream_summary record whose sha256 the writer sets from
-  // `hasher` (after the pieces queued before it). Errors as Append.
-  absl::StatusOr<uint64_t> AppendSummary(v1::RecordingRecord record,
-                                         std::shared_ptr<StreamHasher> hasher);
-  // Whether everything up to `ticket` is done: records in the spool file
-  // (write(2) returned), pieces hashed.
+  // Whether every record up to `ticket` is in the spool file (write(2)
+  // returned).
   bool Written(uint64_t ticket) const {
     return written_.load(std::memory_order_acquire) >= ticket;
   }
@@ -160,11 +143,8 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
         writer_(std::move(writer)),
         chain_(session_id_) {}
 
-  // Under mu_: queues `record` (with the digest of `hasher` for a
-  // summary), or `piece` for `hasher` when `record` is null.
-  absl::StatusOr<uint64_t> Queue(v1::RecordingRecord* record,
-                                 std::shared_ptr<StreamHasher> hasher,
-                                 std::string piece)
+  // Under mu_: queues `record`.
+  absl::StatusOr<uint64_t> Queue(v1::RecordingRecord record)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   SpoolRecorder& recorder_;

@@ -1,7 +1,6 @@
 #include "gateway/spool_tap.h"
 
 #include <algorithm>
-#include <deque>
 #include <string>
 #include <utility>
 
@@ -48,18 +47,12 @@ struct StreamState {
   uint64_t total = 0;
   uint64_t recorded = 0;
   bool summarised = false;  // hashed from the start
-  // Hashed on the recorder's writer thread (SessionRecording::AppendHash):
-  // `pending` gathers up to audit::kHashPieceBytes first.
-  std::shared_ptr<audit::StreamHasher> hasher =
-      std::make_shared<audit::StreamHasher>();
-  std::string pending;
+  // Hashed here, on the I/O thread, as the bytes pass (issue 14 bench):
+  // they are in cache now; handing them to the recorder's writer thread
+  // cost a copy and a second core's cache misses (~0.3 core-s/GB more),
+  // and one writer would hash every session's streams.
+  audit::StreamHasher hasher;
 };
-
-// Hash pieces of a channel handed to the writer and not yet hashed before
-// the channel's data waits for the hashing (bounded memory: at most this
-// many pieces plus a window); the writer keeps up at SHA-256 speed unless
-// the machine is starved.
-constexpr size_t kMaxHashPiecesInFlight = 16;
 
 }  // namespace
 
@@ -100,11 +93,13 @@ class SpoolTapRecorder::Tap : public ChannelTap {
         keep =
             direction == Direction::kInput && !record_input_ ? 0 : bytes.size();
       } else if (direction == Direction::kOutput) {
+        // The limit is the channel's: stdout and stderr together.
         const uint64_t limit =
             static_cast<uint64_t>(options_.exec_output_limit);
-        keep = st.recorded >= limit
+        keep = output_kept_ >= limit
                    ? 0
-                   : std::min<uint64_t>(bytes.size(), limit - st.recorded);
+                   : std::min<uint64_t>(bytes.size(), limit - output_kept_);
+        output_kept_ += keep;
       } else if (record_input_) {
         keep = bytes.size();
       }
@@ -112,7 +107,7 @@ class SpoolTapRecorder::Tap : public ChannelTap {
     // Streams that may not be kept whole are hashed from their first byte.
     if (counts_only_ || !pty_) {
       st.summarised = true;
-      RETURN_IF_ERROR(Hash(st, view));
+      st.hasher.Update(view);
     }
     while (keep > 0) {
       const size_t n = std::min<uint64_t>(keep, max_record_bytes_);
@@ -160,10 +155,8 @@ class SpoolTapRecorder::Tap : public ChannelTap {
       if (!st.summarised || (!counts_only_ && st.total == st.recorded)) {
         continue;
       }
-      if (!st.pending.empty() &&
-          !session_->AppendHash(st.hasher, std::move(st.pending)).ok()) {
-        continue;
-      }
+      absl::StatusOr<std::string> digest = st.hasher.Finish();
+      if (!digest.ok()) continue;  // OpenSSL failed: no digest to record
       v1::RecordingRecord r = Base(at);
       auto* s = r.mutable_stream_summary();
       s->set_direction(key.first ? v1::RECORD_DIRECTION_INPUT
@@ -171,7 +164,8 @@ class SpoolTapRecorder::Tap : public ChannelTap {
       s->set_ssh_stream(key.second);
       s->set_total_bytes(st.total);
       s->set_recorded_bytes(st.recorded);
-      (void)session_->AppendSummary(std::move(r), st.hasher);
+      s->set_sha256(*digest);
+      (void)Append(std::move(r));
     }
     v1::RecordingRecord r = Base(at);
     r.mutable_channel_close()->set_bytes_input(bytes_in_);
@@ -179,11 +173,8 @@ class SpoolTapRecorder::Tap : public ChannelTap {
     (void)Append(std::move(r));
   }
 
-  // The data waits for its records, and for the hashing when more than
-  // kMaxHashPiecesInFlight pieces of the channel wait for it.
-  uint64_t LastTicket() const override {
-    return std::max(last_ticket_, hash_ticket_);
-  }
+  // The data waits for its records (none past a stream's limit).
+  uint64_t LastTicket() const override { return last_ticket_; }
   bool Recorded(uint64_t ticket) const override {
     return session_->Written(ticket);
   }
@@ -205,39 +196,13 @@ class SpoolTapRecorder::Tap : public ChannelTap {
     ASSIGN_OR_RETURN(last_ticket_, session_->Append(std::move(r)));
     return absl::OkStatus();
   }
-  // Gathers `bytes` for the stream's SHA-256 and hands a full piece to the
-  // writer thread (no hand-off, allocation or record per packet).
-  absl::Status Hash(StreamState& st, std::string_view bytes) {
-    while (!bytes.empty()) {
-      if (st.pending.capacity() < audit::kHashPieceBytes) {
-        st.pending.reserve(audit::kHashPieceBytes);
-      }
-      const size_t n =
-          std::min(bytes.size(), audit::kHashPieceBytes - st.pending.size());
-      st.pending.append(bytes.substr(0, n));
-      bytes.remove_prefix(n);
-      if (st.pending.size() < audit::kHashPieceBytes) break;
-      ASSIGN_OR_RETURN(uint64_t ticket,
-                       session_->AppendHash(st.hasher, std::move(st.pending)));
-      st.pending = std::string();
-      hash_tickets_.push_back(ticket);
-      if (hash_tickets_.size() > kMaxHashPiecesInFlight) {
-        hash_ticket_ = std::max(hash_ticket_, hash_tickets_.front());
-        hash_tickets_.pop_front();
-      }
-    }
-    return absl::OkStatus();
-  }
-
   std::shared_ptr<audit::SessionRecording> session_;
   const ChannelInfo info_;
   const SpoolTapOptions options_;
   const size_t max_record_bytes_;
   uint64_t last_ticket_ = 0;
-  // The hand-offs of the channel's hash pieces (any stream), newest last,
-  // and the one the data waits for.
-  std::deque<uint64_t> hash_tickets_;
-  uint64_t hash_ticket_ = 0;
+  // Output (stdout + stderr) kept whole so far: exec_output_limit bounds it.
+  uint64_t output_kept_ = 0;
   bool pty_ = false;
   bool record_input_ = false;
   bool counts_only_ = false;

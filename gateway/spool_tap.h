@@ -9,8 +9,9 @@
 //   - pty sessions: output, stderr and input (the role's record_input,
 //     ChannelInfo::record_input; unset: on for pty sessions, off otherwise);
 //   - exec without a pty: output and stderr up to record_exec_output_limit
-//     per stream, then only counted and hashed (a stream_summary record at
-//     close with the total and SHA-256 of the whole stream);
+//     per channel (the two together), then only counted and hashed (a
+//     stream_summary record per stream at close with the total and SHA-256
+//     of the whole stream, hashed on the I/O thread as the bytes pass);
 //   - sftp subsystem and `scp -t/-f`, direct-tcpip and the other tunnels:
 //     byte counts only (stream_summary + channel_close).
 #ifndef SALLYPORT_GATEWAY_SPOOL_TAP_H_
