@@ -5,6 +5,7 @@
 #include "gateway/spool_tap.h"
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -325,6 +326,49 @@ TEST_F(SpoolTapTest, ExecOutputPastTheLimitWaitsForNoRecord) {
   EXPECT_EQ(summaries[0].total_bytes(), all.size());
   EXPECT_EQ(summaries[0].recorded_bytes(), 1000u);
   EXPECT_EQ(summaries[0].sha256(), Sha256(all));
+}
+
+// `scp -t` (upload) and `scp -f` (download) over exec are file transfers:
+// counted and hashed both ways, their content not kept (issue 14), like
+// the sftp subsystem; an ordinary exec that merely names scp is kept.
+TEST_F(SpoolTapTest, ScpTransfersAreCountedNotKept) {
+  const absl::Time t = absl::Now();
+  const std::vector<std::string> commands = {
+      "scp -t /tmp/in", "scp -f /tmp/out", "scp --version"};
+  for (uint32_t id = 0; id < commands.size(); ++id) {
+    auto tap = recorder_->Attach(Info(id));
+    ASSERT_TRUE(tap.ok()) << tap.status();
+    ASSERT_TRUE(
+        (*tap)->Request(t, Direction::kInput, "exec", commands[id]).ok());
+    ASSERT_TRUE(
+        (*tap)
+            ->Data(t, Direction::kInput, 0, Bytes("C0644 9 f\nfile-body"))
+            .ok());
+    ASSERT_TRUE((*tap)->Data(t, Direction::kOutput, 0, Bytes("ack-body")).ok());
+    (*tap)->Close(t);
+  }
+  const audit::SpoolContents c = Finish();
+  std::map<uint32_t, std::string> kept;
+  std::map<uint32_t, std::vector<v1::StreamSummaryRecord>> summaries;
+  for (const v1::RecordingRecord& r : c.records) {
+    if (r.has_data()) kept[r.channel_id()] += r.data().bytes();
+    if (r.has_stream_summary()) {
+      summaries[r.channel_id()].push_back(r.stream_summary());
+    }
+  }
+  for (uint32_t id : {0u, 1u}) {
+    EXPECT_EQ(kept[id], "") << commands[id];
+    ASSERT_EQ(summaries[id].size(), 2u) << commands[id];
+    EXPECT_EQ(summaries[id][0].direction(), v1::RECORD_DIRECTION_OUTPUT);
+    EXPECT_EQ(summaries[id][0].total_bytes(), 8u);
+    EXPECT_EQ(summaries[id][0].sha256(), Sha256("ack-body"));
+    EXPECT_EQ(summaries[id][1].direction(), v1::RECORD_DIRECTION_INPUT);
+    EXPECT_EQ(summaries[id][1].total_bytes(), 19u);
+    EXPECT_EQ(summaries[id][1].recorded_bytes(), 0u);
+    EXPECT_EQ(summaries[id][1].sha256(), Sha256("C0644 9 f\nfile-body"));
+  }
+  // Not a transfer: its output kept (input of a non-pty exec is not).
+  EXPECT_EQ(kept[2], "ack-body");
 }
 
 }  // namespace

@@ -100,11 +100,14 @@ TEST_F(ProxyJumpTest, ScpSftpRsyncAndGitCloneGoThroughRecorded) {
   EXPECT_EQ(r.err, "");
   EXPECT_EQ(ReadFileOrEmpty(env_->File("scp-dst.txt")), "scp-content-7c1f9\n");
   EXPECT_TRUE(Recorded(Direction::kInput, before, "scp-content-7c1f9"));
+  before = env_->recorder().DataFor("web01", Direction::kOutput).size();
   r = env_->Run("alice",
                 {"scp", "-F", cfg, "web01:" + env_->File("scp-dst.txt"),
                  env_->File("scp-back.txt")});
   ASSERT_TRUE(r.ok()) << r.Describe();
+  EXPECT_EQ(r.err, "");
   EXPECT_EQ(ReadFileOrEmpty(env_->File("scp-back.txt")), "scp-content-7c1f9\n");
+  EXPECT_TRUE(Recorded(Direction::kOutput, before, "scp-content-7c1f9"));
 
   // sftp in batch mode.
   const std::string batch = env_->File("sftp-batch");
@@ -115,6 +118,7 @@ TEST_F(ProxyJumpTest, ScpSftpRsyncAndGitCloneGoThroughRecorded) {
   before = env_->recorder().DataFor("web01", Direction::kOutput).size();
   r = env_->Run("alice", {"sftp", "-F", cfg, "-b", batch, "web01"});
   ASSERT_TRUE(r.ok()) << r.Describe();
+  EXPECT_EQ(r.err, "");
   EXPECT_EQ(ReadFileOrEmpty(env_->File("sftp-dst.txt")), "scp-content-7c1f9\n");
   EXPECT_TRUE(Recorded(Direction::kOutput, before, "sftp-dst.txt"));
 
@@ -125,10 +129,13 @@ TEST_F(ProxyJumpTest, ScpSftpRsyncAndGitCloneGoThroughRecorded) {
                                         "do echo rsync-file-$i > ",
                                         tree, "/a/b/f$i; done"));
   ASSERT_TRUE(r.ok()) << r.Describe();
+  before = env_->recorder().DataFor("web01", Direction::kInput).size();
   r = env_->Run("alice", {"rsync", "-a", "-e", "ssh -F " + cfg, tree + "/",
                           "web01:" + env_->File("tree-copy/")});
   ASSERT_TRUE(r.ok()) << r.Describe();
+  EXPECT_EQ(r.err, "");
   EXPECT_EQ(ReadFileOrEmpty(env_->File("tree-copy/a/b/f5")), "rsync-file-5\n");
+  EXPECT_TRUE(Recorded(Direction::kInput, before, "rsync-file-5"));
 
   // git clone of a repository on web01.
   const std::string repo = env_->File("repo");
@@ -145,9 +152,28 @@ TEST_F(ProxyJumpTest, ScpSftpRsyncAndGitCloneGoThroughRecorded) {
       git);
   ASSERT_TRUE(r.ok()) << r.Describe();
   const std::string clone = env_->File("clone");
+  const size_t events_before = env_->recorder().events().size();
   r = env_->Run("alice", {"git", "clone", "-q", "web01:" + repo, clone}, git);
   ASSERT_TRUE(r.ok()) << r.Describe();
+  EXPECT_EQ(r.err, "");
   EXPECT_EQ(ReadFileOrEmpty(clone + "/README"), "pj-readme\n");
+  // Recorded: the clone's exec of git-upload-pack and the pack it sent (its
+  // content is compressed: the output is there, not the README's words).
+  bool upload_pack = false;
+  size_t pack_bytes = 0;
+  const auto events = env_->recorder().events();
+  for (size_t i = events_before; i < events.size(); ++i) {
+    const auto& e = events[i];
+    if (e.kind == "request" && e.bytes == "exec" &&
+        absl::StrContains(e.summary, "git-upload-pack")) {
+      upload_pack = true;
+    }
+    if (upload_pack && e.kind == "data" && e.direction == Direction::kOutput) {
+      pack_bytes += e.bytes.size();
+    }
+  }
+  EXPECT_TRUE(upload_pack);
+  EXPECT_GT(pack_bytes, 100u);
   ExpectNoAgentRequests();
 
   // web01's host certificate came from the CA once at most: the other

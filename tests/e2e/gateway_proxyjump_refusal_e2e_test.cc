@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "tests/e2e/gateway_proxyjump_env.h"
 #include "tests/e2e/gateway_refusal_util.h"
+#include "tests/e2e/gateway_ship_util.h"
 #include "tests/harness/echo_server.h"
 #include "tests/harness/net_util.h"
 
@@ -92,6 +93,22 @@ TEST_F(ProxyJumpRefusalTest, InnerCertificateOfAnotherUserIsRefused) {
   EXPECT_TRUE(absl::StrContains(r.err, "is not the identity of the jump"))
       << r.Describe();
   EXPECT_TRUE(WaitForLog("event=jump.identity_mismatch")) << env_->GatewayLog();
+  // And audited: the CA's log holds a session.refused event with the
+  // reason (the gateway sends its events in batches: wait for it).
+  bool audited = false;
+  RunResult events;
+  for (const absl::Time limit = absl::Now() + absl::Seconds(30);
+       !audited && absl::Now() < limit;
+       absl::SleepFor(absl::Milliseconds(200))) {
+    events = Spctl(env_->fixture(), {"audit", "ls", "--json"});
+    for (absl::string_view l : absl::StrSplit(events.out, '\n')) {
+      if (absl::StrContains(l, "\"session.refused\"") &&
+          absl::StrContains(l, "identity-mismatch")) {
+        audited = true;
+      }
+    }
+  }
+  EXPECT_TRUE(audited) << events.Describe();
   // The connection to web01 was made while the inner user was still
   // authenticating (early); it was never authenticated, and a user who
   // never authenticated is told nothing about the host.
