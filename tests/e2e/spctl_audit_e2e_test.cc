@@ -321,6 +321,80 @@ TEST_F(SpctlAuditTest, AsciicastExportPassesAsciinemaCatAndGrepFinds) {
   EXPECT_TRUE(absl::StrContains(show.out, "intact")) << show.out;
 }
 
+// `sessions ls` and `audit ls` filter by time (--since/--until, a
+// duration before now or a time), `--grep` finds an exec's command line,
+// and every list, show and export is an audit event of the caller.
+TEST_F(SpctlAuditTest, ListsFilterByTimeAndEveryReadIsAnEvent) {
+  AddRoles();
+  AddUser("erin", "auditor");
+  ASSERT_TRUE(env_->Login("erin", kPassword).ok());
+  StoreRecording("s-old3h", PtySession(), absl::Hours(3));
+  StoreRecording(
+      "s-new1m",
+      {Open(0, 0), Request(0, 10, "exec", "tar czf /tmp/qx7.tgz /etc"),
+       Data(0, 20, false, "done\n"), Close(0, 30)},
+      absl::Minutes(1));
+  RunResult recent = env_->Spctl({"sessions", "ls", "--since", "1h"}, "erin");
+  ASSERT_TRUE(recent.ok()) << recent.Describe();
+  EXPECT_TRUE(absl::StrContains(recent.out, "s-new1m")) << recent.out;
+  EXPECT_FALSE(absl::StrContains(recent.out, "s-old3h")) << recent.out;
+  RunResult older = env_->Spctl({"sessions", "ls", "--until", "2h"}, "erin");
+  ASSERT_TRUE(older.ok()) << older.Describe();
+  EXPECT_TRUE(absl::StrContains(older.out, "s-old3h")) << older.out;
+  EXPECT_FALSE(absl::StrContains(older.out, "s-new1m")) << older.out;
+  RunResult command =
+      env_->Spctl({"sessions", "ls", "--grep", "/tmp/qx7.tgz"}, "erin");
+  ASSERT_TRUE(command.ok()) << command.Describe();
+  EXPECT_TRUE(absl::StrContains(command.out, "s-new1m")) << command.out;
+  EXPECT_TRUE(absl::StrContains(command.out, "command channel 0"))
+      << command.out;
+  EXPECT_FALSE(absl::StrContains(command.out, "s-old3h")) << command.out;
+  RunResult show = env_->Spctl({"sessions", "show", "s-new1m"}, "erin");
+  ASSERT_TRUE(show.ok()) << show.Describe();
+  EXPECT_TRUE(absl::StrContains(show.out, "tar czf /tmp/qx7.tgz")) << show.out;
+  RunResult exp =
+      env_->Spctl({"sessions", "export", "s-new1m", "--format", "asciicast",
+                   "--out", env_->Path("s-new1m.cast")},
+                  "erin");
+  ASSERT_TRUE(exp.ok()) << exp.Describe();
+
+  // Events: none in the future, none older than the suite.
+  const std::string in_an_hour = absl::FormatTime(
+      absl::RFC3339_sec, absl::Now() + absl::Hours(1), absl::UTCTimeZone());
+  RunResult future =
+      env_->Spctl({"audit", "ls", "--json", "--since", in_an_hour}, "erin");
+  ASSERT_TRUE(future.ok()) << future.Describe();
+  EXPECT_EQ(future.out, "");
+  RunResult past =
+      env_->Spctl({"audit", "ls", "--json", "--until", "2h"}, "erin");
+  ASSERT_TRUE(past.ok()) << past.Describe();
+  EXPECT_EQ(past.out, "");
+  RunResult log =
+      env_->Spctl({"audit", "ls", "--json", "--since", "10m"}, "erin");
+  ASSERT_TRUE(log.ok()) << log.Describe();
+  int lists = 0, shows = 0, exports = 0, audit_reads = 0;
+  for (absl::string_view line : absl::StrSplit(log.out, '\n')) {
+    if (!absl::StrContains(line, "\"actor\":\"erin\"")) continue;
+    if (absl::StrContains(line, "\"type\":\"session.read\"")) {
+      lists += absl::StrContains(line, "sessions ls") ? 1 : 0;
+      shows += absl::StrContains(line, "sessions show") &&
+                       absl::StrContains(line, "s-new1m")
+                   ? 1
+                   : 0;
+    }
+    if (absl::StrContains(line, "\"type\":\"session.export\"") &&
+        absl::StrContains(line, "s-new1m")) {
+      ++exports;
+    }
+    if (absl::StrContains(line, "\"type\":\"audit.read\"")) ++audit_reads;
+  }
+  EXPECT_EQ(lists, 3) << log.out;
+  EXPECT_EQ(shows, 1) << log.out;
+  EXPECT_EQ(exports, 1) << log.out;
+  // The two above and this one.
+  EXPECT_EQ(audit_reads, 3) << log.out;
+}
+
 // `last` (any case) in place of a session id is the newest session the
 // caller may see (the first of `sessions ls`), for play, show, export and
 // verify; with no session it is "not found", and it is refused like an id
