@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "ca/admin_convert.h"
+#include "ca/password_hash.h"
 #include "ca/totp.h"
 
 namespace sallyport::ca {
@@ -10,8 +11,6 @@ namespace {
 
 namespace pb = admin::v1;
 using google::protobuf::Empty;
-
-constexpr size_t kMaxPasswordBytes = 1024;
 
 absl::StatusOr<std::string> HashPassword(const PasswordHasher& hasher,
                                          const std::string& password) {

@@ -7,12 +7,12 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "ca/enrollment.h"
+#include "ca/password_hash.h"
 #include "ca/tls_material.h"
 
 namespace sallyport::ca {
 namespace {
 
-constexpr size_t kMaxPasswordBytes = 1024;
 constexpr size_t kMaxOtpBytes = 16;
 // The shortest certificate `sp login --ttl` may ask for.
 constexpr absl::Duration kMinLoginTtl = absl::Minutes(1);

@@ -5,12 +5,16 @@
 // another. On SQLite and on a real PostgreSQL server.
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "ca/audit_log.h"
 #include "ca/gateway_service.h"
 #include "ca/gateway_test_util.h"
+#include "ca/presented_cert.h"
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
 #include "ssh/cert/certificate.h"
@@ -423,6 +427,35 @@ TEST_P(GatewaySessionTest, AuthorizeChannelDecidesWithRbac) {
                 ->AuthorizeChannel(&ctx2, request, &response)
                 .error_code(),
             StatusCode::PERMISSION_DENIED);
+}
+
+// kMaxUserCertificateBytes: a certificate line of that length (a long
+// comment) is read and decided; one byte more is refused unread.
+TEST_P(GatewaySessionTest, UserCertificateLinesUpToTheLimitAreRead) {
+  std::string line(
+      absl::StripTrailingAsciiWhitespace(alice_.response.ssh_certificate()));
+  const size_t fields = std::count(line.begin(), line.end(), ' ');
+  line += fields >= 2 ? "-" : " ";  // into (or as) the comment
+  line.resize(kMaxUserCertificateBytes, 'c');
+  gw::AuthorizeChannelRequest request;
+  request.set_login(login_);
+  request.set_host("web01");
+  request.set_kind("shell");
+  for (const std::string& cert : {line, line + "c"}) {
+    request.set_user_certificate(cert);
+    grpc::ClientContext ctx;
+    gw::AuthorizeChannelResponse response;
+    const grpc::Status st = gw::Gateway::NewStub(gateway_.channel)
+                                ->AuthorizeChannel(&ctx, request, &response);
+    if (cert.size() == kMaxUserCertificateBytes) {
+      ASSERT_TRUE(st.ok()) << st.error_message();
+      EXPECT_TRUE(response.allowed()) << response.reason();
+    } else {
+      EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT);
+      EXPECT_TRUE(absl::StrContains(st.error_message(), "too long"))
+          << st.error_message();
+    }
+  }
 }
 
 TEST_P(GatewaySessionTest, AJumpIsOneDecisionForItsHostByNameOrAddress) {

@@ -12,6 +12,7 @@
 #define SALLYPORT_CA_PASSWORD_HASH_H_
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -22,6 +23,10 @@
 #include "base/secret_bytes.h"
 
 namespace sallyport::ca {
+
+// The longest password the CA takes (Login, CreateUser, SetPassword):
+// longer ones are refused before any hashing.
+inline constexpr size_t kMaxPasswordBytes = 1024;
 
 struct ScryptParams {
   int log_n = 15;  // N = 2^log_n; 10..20

@@ -9,6 +9,7 @@
 #include "ca/ca_keys.h"
 #include "ca/ca_test_env.h"
 #include "ca/client_ca.h"
+#include "ca/password_hash.h"
 #include "ca/tls_material.h"
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
@@ -375,6 +376,32 @@ TEST(AdminServiceTest, HostCertificatesForInventoryHostsOnly) {
             StatusCode::PERMISSION_DENIED);
   req.set_host("web02");
   EXPECT_EQ(issue(admin.channel, &resp).error_code(), StatusCode::NOT_FOUND);
+}
+
+// kMaxPasswordBytes for the passwords an admin sets: at the limit it is
+// taken, one byte more is INVALID_ARGUMENT.
+TEST(AdminServiceTest, PasswordsAreTakenUpToTheLimit) {
+  auto env = CaTestEnv::CreateOrNull();
+  ASSERT_NE(env, nullptr);
+  auto admin = env->Login("admin", env->admin_password());
+  ASSERT_TRUE(admin.status.ok());
+  auto stub = pb::Admin::NewStub(admin.channel);
+  const std::string longest(kMaxPasswordBytes, 'z');
+  pb::CreateUserRequest create;
+  create.mutable_user()->set_name("long");
+  create.set_password(longest + "z");
+  pb::User created;
+  {
+    grpc::ClientContext ctx;
+    EXPECT_EQ(stub->CreateUser(&ctx, create, &created).error_code(),
+              StatusCode::INVALID_ARGUMENT);
+  }
+  create.set_password(longest);
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->CreateUser(&ctx, create, &created).ok());
+  }
+  EXPECT_TRUE(created.has_password());
 }
 
 }  // namespace

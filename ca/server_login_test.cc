@@ -11,6 +11,7 @@
 #include "ca/audit_log.h"
 #include "ca/ca_test_env.h"
 #include "ca/login.h"
+#include "ca/password_hash.h"
 #include "ca/totp.h"
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
@@ -285,6 +286,22 @@ TEST(LoginTest, MalformedRequestsAreInvalidArgument) {
   v1::LoginResponse response;
   grpc::ClientContext ctx;
   EXPECT_EQ(stub->Login(&ctx, request, &response).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+}
+
+// kMaxPasswordBytes: a password of that length is checked (a wrong one is
+// UNAUTHENTICATED like any other); one byte more is refused before any
+// hashing, as malformed.
+TEST(LoginTest, PasswordsUpToTheLimitAreCheckedLongerOnesRefused) {
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  const std::string longest(kMaxPasswordBytes, 'p');
+  ASSERT_TRUE(env->AddUser("pat", longest, {"login"}).ok());
+  EXPECT_TRUE(env->Login("pat", longest).status.ok());
+  EXPECT_EQ(env->Login("pat", std::string(kMaxPasswordBytes, 'q'))
+                .status.error_code(),
+            StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(env->Login("pat", longest + "p").status.error_code(),
             StatusCode::INVALID_ARGUMENT);
 }
 
