@@ -9,6 +9,7 @@
 #include "audit/events.h"
 #include "gateway/connection_internal.h"
 #include "gateway/gateway_connection.h"
+#include "gateway/proxy.h"
 #include "ssh/connection/messages.h"
 #include "ssh/wire/reader.h"
 #include "ssh/wire/writer.h"
@@ -216,10 +217,12 @@ void GatewayConnection::AuthorizeFor(
     std::function<void(const gw::AuthorizeChannelResponse&)> done,
     uint32_t jump_port) {
   const std::string key = AuthzKey(kind, host, destination, jump_port);
-  auto cached = authz_cache_.find(key);
-  if (cached != authz_cache_.end()) {
-    done(cached->second);
-    return;
+  for (const auto* known : {&session_decisions_, &authz_cache_}) {
+    auto cached = known->find(key);
+    if (cached != known->end()) {
+      done(cached->second);
+      return;
+    }
   }
   gw::AuthorizeChannelRequest request;
   request.set_user_certificate(user_certificate_line_);
@@ -248,7 +251,11 @@ void GatewayConnection::AuthorizeFor(
                                            Safe(answer.role()),
                                            "': ", Safe(answer.reason())));
           }
-          self->authz_cache_[key] = answer;
+          // Full: not kept, asked again next time (a client asking for
+          // ever new destinations must not grow the cache).
+          if (self->authz_cache_.size() < kMaxCachedAuthorizations) {
+            self->authz_cache_[key] = answer;
+          }
         }
         self->Log(
             absl::StrCat("event=authz ", self->Describe(),

@@ -375,15 +375,15 @@ void GatewayConnection::AuthDecided(
   user_counted_ = !origin_.has_value();
   session_cert_ = std::move(*r);
   // The session kinds the CA allowed with the certificate are this
-  // session's decisions for them (AuthorizeFor's cache): their channels
-  // need no AuthorizeChannel call.
+  // session's decisions for them (AuthorizeFor looks there first): their
+  // channels need no AuthorizeChannel call.
   for (const gw::AuthorizeChannelResponse& d :
        session_cert_->session_decisions()) {
     if (!d.allowed() ||
         (d.kind() != "shell" && d.kind() != "exec" && d.kind() != "sftp")) {
       continue;
     }
-    authz_cache_[AuthzKey(d.kind(), target_.host, "", 0)] = d;
+    session_decisions_[AuthzKey(d.kind(), target_.host, "", 0)] = d;
   }
   record_best_effort_ = session_cert_->record_mode() == "best_effort";
   record_never_ = session_cert_->record() == "never";

@@ -328,18 +328,17 @@ class GatewayConnection
   // Runs `then(true)` once the upstream is ready (now if it is), or
   // `then(false)` if it failed.
   void WhenUpstream(std::function<void(bool ready)> then);
-  // AuthorizeChannel for (login, `host`, kind, destination) with the
-  // per-connection cache; `done` runs on the executor while the
-  // connection lives (or never). `jump_port`: see AuthorizeChannelRequest
-  // (a jump, whose kind the CA decides).
+  // AuthorizeChannel for (login, `host`, kind, destination), answered
+  // from session_decisions_ or the per-connection cache (at most
+  // kMaxCachedAuthorizations answers) when they have it; `done` runs on
+  // the executor while the connection lives (or never). `jump_port`: see
+  // AuthorizeChannelRequest (a jump, whose kind the CA decides).
   void AuthorizeFor(
       const std::string& kind, const std::string& host,
       const std::string& destination,
       std::function<void(const gateway::v1::AuthorizeChannelResponse&)> done,
       uint32_t jump_port = 0);
-  // authz_cache_'s key; the session kinds the CA decided with the session
-  // certificate (IssueSessionCertificateResponse.session_decisions) are
-  // put there under it when the session starts.
+  // The key of authz_cache_ and session_decisions_.
   static std::string AuthzKey(const std::string& kind, const std::string& host,
                               const std::string& destination,
                               uint32_t jump_port);
@@ -399,6 +398,13 @@ class GatewayConnection
   // A recorder wake is posted and not yet run (record before forward).
   std::shared_ptr<std::atomic<bool>> wake_posted_ =
       std::make_shared<std::atomic<bool>>(false);
+  // The session kinds the CA allowed with the session certificate
+  // (IssueSessionCertificateResponse.session_decisions: at most shell,
+  // exec and sftp), by AuthzKey.
+  std::map<std::string, gateway::v1::AuthorizeChannelResponse>
+      session_decisions_;
+  // AuthorizeChannel's answers on this connection, by AuthzKey; at most
+  // kMaxCachedAuthorizations (proxy.h).
   std::map<std::string, gateway::v1::AuthorizeChannelResponse> authz_cache_;
   // The session's recording policy (IssueSessionCertificateResponse).
   bool record_best_effort_ = false;

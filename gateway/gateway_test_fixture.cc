@@ -29,4 +29,69 @@ absl::StatusOr<std::string> WriteEnrolledGatewayFiles(
   return CertificatePemFingerprint(*pem);
 }
 
+GatewayTest::LoginResult GatewayTest::RunOurClient(
+    const std::string& user, ssh::session::SessionHandler& handler,
+    absl::Duration limit) {
+  LoginResult out;
+  asio::io_context io;
+  auto key = ssh::crypto::PrivateKey::LoadFile(key_path_);
+  auto cert = ssh::cert::LoadCertificate(cert_path_);
+  auto host_ca = ssh::crypto::PublicKey::FromAuthorizedKeysLine(
+      env_->init().host_ca_public_key);
+  EXPECT_TRUE(key.ok() && cert.ok() && host_ca.ok());
+  if (!key.ok() || !cert.ok() || !host_ca.ok()) return out;
+  ssh::cert::HostCertificatePolicy::Options hp;
+  hp.trusted_cas = {*host_ca};
+  hp.host_name = "127.0.0.1";
+  auto policy = ssh::cert::HostCertificatePolicy::Create(hp);
+  EXPECT_TRUE(policy.ok());
+  if (!policy.ok()) return out;
+  ssh::session::ClientSessionOptions o;
+  o.transport.host_key_policy = std::move(*policy);
+  o.auth.user = user;
+  o.auth.identities.push_back(ssh::auth::ClientIdentity{*key, cert->blob});
+  auto session = ssh::session::ClientSession::Create(std::move(o), handler);
+  EXPECT_TRUE(session.ok()) << session.status();
+  if (!session.ok()) return out;
+  asio::ip::tcp::socket socket(io);
+  asio::error_code ec;
+  socket.connect(server_->local_endpoint(), ec);
+  EXPECT_FALSE(ec) << ec.message();
+  ssh::net::TransportDriver driver(std::move(socket),
+                                   (*session)->ReleaseTransport());
+  ssh::net::SessionMessageHandler mh(**session, driver);
+  asio::co_spawn(
+      io, [&]() -> asio::awaitable<void> { out.end = co_await driver.Run(mh); },
+      [](std::exception_ptr e) {
+        if (e) ADD_FAILURE() << "the client driver coroutine threw";
+      });
+  io.run_for(absl::ToChronoNanoseconds(limit));
+  out.authenticated = (*session)->authenticated();
+  out.banner = (*session)->banner();
+  return out;
+}
+
+void GatewayTest::SignAliceCertificate(
+    const std::vector<std::string>& options) {
+  absl::StatusOr<testing::RunResult> pub =
+      testing::RunCommandOk({"ssh-keygen", "-y", "-f", key_path_});
+  ASSERT_TRUE(pub.ok()) << pub.status();
+  ASSERT_TRUE(testing::WriteFile(key_path_ + ".pub", pub->out).ok());
+  std::vector<std::string> args = {"-z", "4242"};
+  args.insert(args.end(), options.begin(), options.end());
+  absl::StatusOr<std::string> cert = testing::SignWithSshKeygen(
+      env_->dir() + "/state/user_ca", key_path_ + ".pub", "alice", login_,
+      "-5m:+1h", /*host=*/false, args);
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  cert_path_ = *cert;
+}
+
+uint64_t GatewayTest::AuthorizeChannelCalls() {
+  return server_->ops()
+      .metrics()
+      .ca_rpc_seconds.WithLabels({"AuthorizeChannel"})
+      .Read()
+      .count;
+}
+
 }  // namespace sallyport::gateway

@@ -204,56 +204,32 @@ class GatewayTest : public ::testing::Test {
     std::string banner;
     absl::Status end;
   };
-  // Logs in to the gateway as `user` with alice's key and certificate
-  // using our own SSH client, then disconnects.
+  // Connects to the gateway as `user` with our own SSH client and alice's
+  // key and certificate; `handler` drives the session (it may open
+  // channels once authenticated, and ends the session with Disconnect).
+  // Runs until the session ended or `limit` passed.
+  LoginResult RunOurClient(const std::string& user,
+                           ssh::session::SessionHandler& handler,
+                           absl::Duration limit = absl::Seconds(30));
+  // Logs in to the gateway as `user` with our own client, then
+  // disconnects.
   LoginResult LoginWithOurClient(const std::string& user) {
-    LoginResult out;
-    asio::io_context io;
-    auto key = ssh::crypto::PrivateKey::LoadFile(key_path_);
-    auto cert = ssh::cert::LoadCertificate(cert_path_);
-    auto host_ca = ssh::crypto::PublicKey::FromAuthorizedKeysLine(
-        env_->init().host_ca_public_key);
-    EXPECT_TRUE(key.ok() && cert.ok() && host_ca.ok());
-    if (!key.ok() || !cert.ok() || !host_ca.ok()) return out;
-    ssh::cert::HostCertificatePolicy::Options hp;
-    hp.trusted_cas = {*host_ca};
-    hp.host_name = "127.0.0.1";
-    auto policy = ssh::cert::HostCertificatePolicy::Create(hp);
-    EXPECT_TRUE(policy.ok());
     struct Handler : ssh::session::SessionHandler {
-      bool authenticated = false;
-      ssh::session::Session* session = nullptr;
       void OnAuthenticated(ssh::session::Session& s) override {
-        authenticated = true;
         s.Disconnect("done");
       }
       void OnData(ssh::session::Channel, uint32_t, ssh::wire::Bytes) override {}
     } handler;
-    ssh::session::ClientSessionOptions o;
-    o.transport.host_key_policy = std::move(*policy);
-    o.auth.user = user;
-    o.auth.identities.push_back(ssh::auth::ClientIdentity{*key, cert->blob});
-    auto session = ssh::session::ClientSession::Create(std::move(o), handler);
-    EXPECT_TRUE(session.ok()) << session.status();
-    if (!session.ok()) return out;
-    asio::ip::tcp::socket socket(io);
-    asio::error_code ec;
-    socket.connect(server_->local_endpoint(), ec);
-    EXPECT_FALSE(ec) << ec.message();
-    ssh::net::TransportDriver driver(std::move(socket),
-                                     (*session)->ReleaseTransport());
-    ssh::net::SessionMessageHandler mh(**session, driver);
-    asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<void> { out.end = co_await driver.Run(mh); },
-        [](std::exception_ptr e) {
-          if (e) ADD_FAILURE() << "the client driver coroutine threw";
-        });
-    io.run_for(std::chrono::seconds(30));
-    out.authenticated = handler.authenticated;
-    out.banner = (*session)->banner();
-    return out;
+    return RunOurClient(user, handler);
   }
+
+  // Replaces alice's certificate (cert_path_) by one that ssh-keygen
+  // signs with the user CA key for the same key, key id and login, with
+  // `options` (e.g. {"-O", "no-pty"}) added to ssh-keygen's defaults.
+  void SignAliceCertificate(const std::vector<std::string>& options);
+
+  // The gateway's AuthorizeChannel calls so far (its CA RPC metric).
+  uint64_t AuthorizeChannelCalls();
 
   // Waits up to 30 s (the gateway closes the tap once the client's
   // CLOSE arrived, which may be after ssh exited) for every recorded channel to

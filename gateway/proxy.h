@@ -55,6 +55,13 @@ struct ProxyLimits {
   size_t max_remote_forwards = 16;
 };
 
+// AuthorizeChannel answers one connection keeps (GatewayConnection::
+// AuthorizeFor's cache, by kind, host and destination). A client can ask
+// for ever new destinations (direct-tcpip); past this many answers, new
+// ones are not kept (each such request is asked of the CA again), so the
+// cache cannot grow with the client's requests.
+inline constexpr size_t kMaxCachedAuthorizations = 256;
+
 struct ProxyOptions {
   CaClient* ca = nullptr;        // required; outlives the Proxy
   Recorder* recorder = nullptr;  // required

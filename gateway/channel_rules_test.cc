@@ -1,0 +1,292 @@
+// The gateway's rules for what a user's channels may ask (issue 12), with
+// gateway_test's fixture (real CA, sshd and clients; see
+// gateway_test_fixture.h): the per-connection authorization cache and its
+// limit, the limit of requests queued behind an authorization, and the
+// certificate's say over pty, X11 and the command.
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gateway/gateway_test_fixture.h"
+#include "gateway/proxy.h"
+#include "gtest/gtest.h"
+#include "ssh/connection/messages.h"
+#include "ssh/wire/reader.h"
+#include "ssh/wire/writer.h"
+#include "tests/harness/echo_server.h"
+#include "tests/harness/subprocess.h"
+
+namespace sallyport::gateway {
+namespace {
+
+using ssh::session::Channel;
+using ssh::session::Session;
+using testing::RunResult;
+
+// Whether one line of `log` contains every one of `parts`.
+bool HasLineWith(const std::string& log,
+                 const std::vector<std::string>& parts) {
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    bool all = true;
+    for (const std::string& p : parts) all &= absl::StrContains(line, p);
+    if (all) return true;
+  }
+  return false;
+}
+
+class ChannelRulesTest : public GatewayTest {
+ protected:
+  void SetUp() override {
+    extra_kinds_ = {storage::ChannelKind::kPortForward,
+                    storage::ChannelKind::kAgentForward};
+    GatewayTest::SetUp();
+  }
+};
+
+// Our client opening direct-tcpip channels to `destinations`, one after
+// the other (each closed once open), then disconnecting; notes each
+// answer.
+class Forwards : public ssh::session::SessionHandler {
+ public:
+  struct Answer {
+    bool opened = false;
+    std::string description;  // the refusal's
+  };
+
+  explicit Forwards(std::vector<std::pair<std::string, uint32_t>> destinations)
+      : destinations_(std::move(destinations)) {}
+
+  const std::vector<Answer>& answers() const { return answers_; }
+
+  void OnAuthenticated(Session& s) override {
+    session_ = &s;
+    OpenNext();
+  }
+  void OnChannelOpenResult(Channel ch,
+                           const ssh::connection::OpenResult& r) override {
+    answers_.push_back({r.ok(), r.description});
+    if (r.ok()) (void)ch.Close();
+    OpenNext();
+  }
+  void OnData(Channel ch, uint32_t, ssh::wire::Bytes data) override {
+    ch.Consume(data.size());
+  }
+
+ private:
+  void OpenNext() {
+    if (answers_.size() == destinations_.size()) {
+      session_->Disconnect("done");
+      return;
+    }
+    ssh::connection::DirectTcpip d;
+    d.host = destinations_[answers_.size()].first;
+    d.port = destinations_[answers_.size()].second;
+    d.originator_address = "127.0.0.1";
+    d.originator_port = 40000;
+    absl::StatusOr<Channel> ch =
+        session_->OpenChannel("direct-tcpip", d.Serialize());
+    if (!ch.ok()) {
+      ADD_FAILURE() << ch.status();
+      session_->Disconnect("cannot open");
+    }
+  }
+
+  std::vector<std::pair<std::string, uint32_t>> destinations_;
+  std::vector<Answer> answers_;
+  Session* session_ = nullptr;
+};
+
+TEST_F(ChannelRulesTest, ARepeatedForwardIsAnsweredFromTheCache) {
+  testing::EchoServer one, two;
+  ASSERT_NE(one.port(), 0);
+  ASSERT_NE(two.port(), 0);
+  const uint64_t before = AuthorizeChannelCalls();
+  Forwards client({{"127.0.0.1", one.port()},
+                   {"127.0.0.1", one.port()},
+                   {"127.0.0.1", two.port()}});
+  LoginResult run = RunOurClient(login_ + "+web01", client);
+  ASSERT_TRUE(run.authenticated) << run.banner << GatewayLog();
+  ASSERT_EQ(client.answers().size(), 3u) << GatewayLog();
+  for (const Forwards::Answer& a : client.answers()) {
+    EXPECT_TRUE(a.opened) << a.description;
+  }
+  // One call per destination: the second channel to `one` was decided by
+  // the first one's answer.
+  EXPECT_EQ(AuthorizeChannelCalls() - before, 2u) << GatewayLog();
+}
+
+// A role that allows port forwarding (so the certificate permits it) but
+// a deny rule refuses it everywhere: every forward is a CA decision
+// (refused), nothing is connected to.
+class AuthorizationCacheLimitTest : public ChannelRulesTest {
+ protected:
+  void SetUp() override {
+    ChannelRulesTest::SetUp();
+    if (HasFatalFailure()) return;
+    absl::StatusOr<storage::Role> ops = env_->store().GetRole("ops");
+    ASSERT_TRUE(ops.ok()) << ops.status();
+    storage::DenyRule no_forwards;
+    no_forwards.channels = {storage::ChannelKind::kPortForward};
+    ops->deny.push_back(no_forwards);
+    ASSERT_TRUE(env_->store().UpdateRole(*ops).ok());
+  }
+};
+
+TEST_F(AuthorizationCacheLimitTest, NewAnswersAreNotKeptPastTheLimit) {
+  // kMaxCachedAuthorizations distinct destinations fill the cache; the
+  // first is still answered from it; one more destination is asked of
+  // the CA each time.
+  std::vector<std::pair<std::string, uint32_t>> destinations;
+  for (uint32_t port = 1; port <= kMaxCachedAuthorizations; ++port) {
+    destinations.emplace_back("127.0.0.1", port);
+  }
+  const uint32_t past = kMaxCachedAuthorizations + 1;
+  destinations.emplace_back("127.0.0.1", 1);
+  destinations.emplace_back("127.0.0.1", past);
+  destinations.emplace_back("127.0.0.1", past);
+  const uint64_t before = AuthorizeChannelCalls();
+  Forwards client(destinations);
+  LoginResult run = RunOurClient(login_ + "+web01", client, absl::Seconds(120));
+  ASSERT_TRUE(run.authenticated) << run.banner;
+  ASSERT_EQ(client.answers().size(), destinations.size()) << GatewayLog();
+  // Every answer, from the CA or the cache, is the CA's refusal.
+  for (const Forwards::Answer& a : client.answers()) {
+    EXPECT_FALSE(a.opened);
+    EXPECT_TRUE(absl::StrContains(a.description, "denied by role 'ops'"))
+        << a.description;
+  }
+  EXPECT_EQ(AuthorizeChannelCalls() - before, kMaxCachedAuthorizations + 2);
+}
+
+// Our client on one session channel: auth-agent-req@openssh.com (which the
+// CA decides: the channel's requests wait for the answer), `fillers`
+// window-change requests and an exec of `echo alive`, all sent at once
+// (one write, so the gateway has them all before the CA answers). Notes
+// the output, stderr and exit status; disconnects when the channel closed.
+class QueuedRequests : public ssh::session::SessionHandler {
+ public:
+  explicit QueuedRequests(size_t fillers) : fillers_(fillers) {}
+
+  std::string out, err;
+  std::optional<uint32_t> exit_status;
+
+  void OnAuthenticated(Session& s) override {
+    session_ = &s;
+    if (!s.OpenChannel("session").ok()) s.Disconnect("cannot open");
+  }
+  void OnChannelOpenResult(Channel ch,
+                           const ssh::connection::OpenResult& r) override {
+    if (!r.ok()) {
+      ADD_FAILURE() << r.description;
+      session_->Disconnect("refused");
+      return;
+    }
+    (void)ch.SendRequest("auth-agent-req@openssh.com", false);
+    ssh::wire::Writer size;
+    for (uint32_t v : {80u, 24u, 0u, 0u}) size.Uint32(v);
+    for (size_t i = 0; i < fillers_; ++i) {
+      (void)ch.SendRequest("window-change", false, size.data());
+    }
+    (void)ch.SendRequest("exec", true,
+                         ssh::connection::SerializeStringRequest("echo alive"));
+    (void)ch.SendEof();
+  }
+  void OnData(Channel ch, uint32_t stream, ssh::wire::Bytes data) override {
+    (stream == 1 ? err : out).append(data.begin(), data.end());
+    ch.Consume(data.size());
+  }
+  void OnChannelRequest(Channel ch, std::string_view type, bool want_reply,
+                        ssh::wire::Bytes data,
+                        ssh::connection::RequestId request) override {
+    if (type == "exit-status") {
+      ssh::wire::Reader r(data);
+      absl::StatusOr<uint32_t> status = r.ReadUint32();
+      if (status.ok()) exit_status = *status;
+    }
+    if (want_reply) (void)ch.Reply(request, false);
+  }
+  void OnClose(Channel) override { session_->Disconnect("done"); }
+
+ private:
+  size_t fillers_;
+  Session* session_ = nullptr;
+};
+
+TEST_F(ChannelRulesTest, RequestsQueuedBehindAnAuthorizationStopAtTheLimit) {
+  const size_t limit = ProxyLimits{}.max_queued_requests;
+  // At the limit (the fillers and the exec): all of them are handled.
+  QueuedRequests at(limit - 1);
+  LoginResult run = RunOurClient(login_ + "+web01", at);
+  ASSERT_TRUE(run.authenticated) << run.banner;
+  EXPECT_EQ(at.out, "alive\n") << at.err << GatewayLog();
+  EXPECT_EQ(at.exit_status, std::optional<uint32_t>(0)) << at.err;
+  // One more: the channel is closed and says why; the exec never runs.
+  QueuedRequests over(limit);
+  run = RunOurClient(login_ + "+web01", over);
+  ASSERT_TRUE(run.authenticated) << run.banner;
+  EXPECT_EQ(over.out, "") << GatewayLog();
+  EXPECT_FALSE(over.exit_status.has_value());
+  EXPECT_TRUE(absl::StrContains(over.err, "too many queued channel requests"))
+      << over.err << GatewayLog();
+}
+
+// Stock ssh asks for X11 forwarding (-Y, with a DISPLAY and no xauth: fake
+// credentials): the gateway refuses it itself, the host never sees the
+// request, and the command runs without a DISPLAY.
+TEST_F(GatewayTest, X11ForwardingIsRefused) {
+  testing::RunOptions ro;
+  ro.env["DISPLAY"] = "127.0.0.1:55";
+  absl::StatusOr<RunResult> r =
+      testing::RunCommand(SshArgs(login_ + "+web01", "echo display=[$DISPLAY]",
+                                  {"-Y", "-o", "XAuthLocation=/nonexistent"}),
+                          ro);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->Describe();
+  EXPECT_EQ(r->out, "display=[]\n");
+  const std::string log = GatewayLog();
+  EXPECT_TRUE(HasLineWith(
+      log, {"event=channel.refused", "kind=\"x11-req\"", "is not allowed"}))
+      << log;
+  EXPECT_FALSE(absl::StrContains(sshd_->Log(), "x11-req")) << sshd_->Log();
+}
+
+// A certificate without permit-pty: the gateway refuses the pty itself
+// (stock ssh -tt then gives up), the host never sees the request.
+TEST_F(GatewayTest, NoPermitPtyInTheCertificateMeansNoPty) {
+  SignAliceCertificate({"-O", "no-pty"});
+  RunResult r = Ssh(login_ + "+web01", "tty", {"-tt"});
+  EXPECT_EQ(r.exit_code, 255) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(r.err, "PTY allocation request failed"))
+      << r.Describe();
+  const std::string log = GatewayLog();
+  EXPECT_TRUE(HasLineWith(log, {"event=channel.refused", "kind=\"pty-req\"",
+                                "your certificate does not permit a pty"}))
+      << log;
+  EXPECT_FALSE(absl::StrContains(sshd_->Log(), "pty-req")) << sshd_->Log();
+  for (const auto& e : recorder_.events()) {
+    EXPECT_NE(e.bytes, "pty-req");
+  }
+}
+
+// A certificate with force-command: that command runs instead of the one
+// the user asked for, and the recording says so.
+TEST_F(GatewayTest, TheCertificatesForceCommandRunsInsteadOfTheRequested) {
+  SignAliceCertificate({"-O", "force-command=echo forced-$((6*7))"});
+  RunResult r = Ssh(login_ + "+web01", "echo requested");
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(r.out, "forced-42\n") << r.Describe();
+  bool recorded = false;
+  for (const auto& e : recorder_.events()) {
+    EXPECT_NE(e.summary, "echo requested");
+    recorded |= e.kind == "request" && e.bytes == "exec" &&
+                e.summary == "echo forced-$((6*7))";
+  }
+  EXPECT_TRUE(recorded);
+}
+
+}  // namespace
+}  // namespace sallyport::gateway
