@@ -165,24 +165,37 @@ TEST_F(RecorderTest, TheQueueLimitRefusesARecordThatDoesNotFit) {
       absl::StatusCode::kResourceExhausted);
 }
 
+// spool_max_bytes: a session opens while the spool holds up to that much
+// (at the limit included); above it new sessions are refused with the
+// reason, and the sessions already recording go on.
 TEST_F(RecorderTest, NewSessionsAreRefusedAboveSpoolMaxBytes) {
   options_.spool_max_bytes = 4096;
   ASSERT_EQ(::mkdir(options_.spool_dir.c_str(), 0700), 0);
   {
-    // A spool left from before (not yet shipped): 4097 bytes.
+    // A spool left from before (not yet shipped): exactly the limit.
     std::ofstream f(SpoolPath(options_.spool_dir, "old"), std::ios::binary);
-    f << std::string(4097, 'x');
+    f << std::string(4096, 'x');
   }
   absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
       SpoolRecorder::Start(options_);
   ASSERT_TRUE(rec.ok());
-  EXPECT_EQ((*rec)->spool_bytes(), 4097);
-  absl::StatusOr<std::shared_ptr<SessionRecording>> s =
-      (*rec)->OpenSession(Meta("sess-full"), absl::Now());
-  EXPECT_EQ(s.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_NE(s.status().message().find("spool_max_bytes"), std::string::npos);
-  (*rec)->ForgetSpoolBytes(4097);  // shipped and deleted
-  EXPECT_TRUE((*rec)->OpenSession(Meta("sess-full"), absl::Now()).ok());
+  EXPECT_EQ((*rec)->spool_bytes(), 4096);
+  absl::StatusOr<std::shared_ptr<SessionRecording>> a =
+      (*rec)->OpenSession(Meta("sess-a"), absl::Now());
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE((*a)->Append(Data(std::string(10000, 'a'))).ok());
+  ASSERT_TRUE(WaitWritten(**a, 1));
+  EXPECT_GT((*rec)->spool_bytes(), 4096 + 10000);
+  absl::StatusOr<std::shared_ptr<SessionRecording>> b =
+      (*rec)->OpenSession(Meta("sess-b"), absl::Now());
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(b.status().message().find("spool_max_bytes"), std::string::npos);
+  // The session already recording goes on.
+  absl::StatusOr<uint64_t> more = (*a)->Append(Data(std::string(10000, 'b')));
+  ASSERT_TRUE(more.ok()) << more.status();
+  EXPECT_TRUE(WaitWritten(**a, *more));
+  (*rec)->ForgetSpoolBytes((*rec)->spool_bytes());  // shipped and deleted
+  EXPECT_TRUE((*rec)->OpenSession(Meta("sess-b"), absl::Now()).ok());
 }
 
 TEST_F(RecorderTest, AnUnusableSpoolDirectoryRefusesSessions) {
