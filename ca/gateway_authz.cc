@@ -62,20 +62,22 @@ std::string JoinHostPort(std::string_view host, uint32_t port) {
   return absl::StrCat(std::string(host), ":", port);
 }
 
-// The inventory host a jump names by address (AuthorizeChannelRequest.
-// jump_port): the one with that address and port, else the only one with
-// that address. Neither (or several): nullopt, and `why` says which.
+// The inventory host named by one of its addresses: for a jump
+// (AuthorizeChannelRequest.jump_port) the one with that address and port,
+// else the only one with that address; for LOGIN+ADDRESS (`port` 0) the
+// only one with that address. Neither (or several): nullopt, and `why`
+// says which.
 absl::StatusOr<std::optional<storage::Host>> FindHostByAddress(
     storage::Store& store, std::string_view address, uint32_t port,
     std::string* why) {
-  if (!rbac::ValidateForwardDestination(address, port).ok())
+  if (!rbac::ValidateForwardDestination(address, port == 0 ? 22 : port).ok())
     return std::optional<storage::Host>();
   ASSIGN_OR_RETURN(std::vector<storage::Host> hosts, store.ListHosts());
   std::vector<const storage::Host*> same_address, same_port;
   for (const storage::Host& h : hosts) {
     if (h.address != address) continue;
     same_address.push_back(&h);
-    if (h.port == port) same_port.push_back(&h);
+    if (port != 0 && h.port == port) same_port.push_back(&h);
   }
   if (same_port.size() == 1) return std::optional<storage::Host>(*same_port[0]);
   if (same_port.empty() && same_address.size() == 1)
@@ -424,10 +426,25 @@ grpc::Status GatewayService::StartSessionCertificate(
         checked->presented.user,
         absl::PermissionDeniedError(checked->presented.refusal.message()));
   }
+  // LOGIN+ADDRESS: a host is named by its inventory name or any of its
+  // addresses; the certificate's host record gives the gateway the name.
+  if (!checked->host.has_value()) {
+    std::string ambiguous;
+    absl::StatusOr<std::optional<storage::Host>> by_address =
+        FindHostByAddress(*ctx_.store, request->host(), 0, &ambiguous);
+    if (!by_address.ok()) return ToGrpc(by_address.status());
+    if (!ambiguous.empty()) {
+      return refuse(checked->user->name,
+                    absl::PermissionDeniedError(ambiguous));
+    }
+    checked->host = *std::move(by_address);
+  }
+  const std::string host_name =
+      checked->host.has_value() ? checked->host->name : request->host();
   // RBAC again, just before signing.
-  rbac::Permissions perms = rbac::EffectivePermissions(
-      *checked->user, checked->roles, request->login(), request->host(),
-      checked->host);
+  rbac::Permissions perms =
+      rbac::EffectivePermissions(*checked->user, checked->roles,
+                                 request->login(), host_name, checked->host);
   if (!perms.decision.allowed) {
     return refuse(checked->user->name,
                   absl::PermissionDeniedError(perms.decision.reason));
@@ -437,7 +454,7 @@ grpc::Status GatewayService::StartSessionCertificate(
   spec.user = checked->user->name;
   spec.session_id = request->session_id();
   spec.login = request->login();
-  spec.host = request->host();
+  spec.host = host_name;
   spec.source_address = absl::StrJoin(settings_.egress_addresses, ",");
   if (static_cast<size_t>(key_revocation_at) < read.revoked.size()) {
     spec.key_revoked = read.revoked[key_revocation_at];
@@ -457,7 +474,7 @@ grpc::Status GatewayService::StartSessionCertificate(
         storage::ChannelKind::kSftp}) {
     rbac::AccessRequest access;
     access.login = request->login();
-    access.host = request->host();
+    access.host = host_name;
     access.kind = kind;
     rbac::Decision d =
         rbac::Decide(*checked->user, checked->roles, access, checked->host);
@@ -474,8 +491,7 @@ grpc::Status GatewayService::StartSessionCertificate(
       "authorize: gateway={} user={} login={} host={} kinds={} allowed with "
       "the session certificate",
       peer->name, rbac::EscapeForReason(checked->presented.user),
-      rbac::EscapeForReason(request->login()),
-      rbac::EscapeForReason(request->host()),
+      rbac::EscapeForReason(request->login()), rbac::EscapeForReason(host_name),
       allowed_kinds.empty() ? "none" : allowed_kinds);
   // The record commits on the store's commit thread, which finishes the
   // call; this thread is free for the next request meanwhile.

@@ -231,6 +231,40 @@ TEST_P(GatewaySessionTest, SessionCertificateWorksOnlyFromTheEgressAddress) {
       << sshd_->Log();
 }
 
+// LOGIN+ADDRESS: a host is named by its inventory name or any of its
+// addresses. An address only one inventory host has gets that host's
+// certificate (RBAC decided by its name); one several hosts share is
+// refused with the reason; one no host has is not in the inventory.
+TEST_P(GatewaySessionTest, ASessionNamesItsHostByNameOrAddress) {
+  storage::Host web09;
+  web09.name = "web09";
+  web09.address = "127.0.0.9";
+  web09.port = 2209;
+  ASSERT_TRUE(env_->store().CreateHost(web09).ok());
+  gw::IssueSessionCertificateResponse response;
+  grpc::Status st =
+      IssueSession(gateway_.channel, login_, "127.0.0.9", &response);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(response.host().name(), "web09");
+  EXPECT_EQ(response.host().port(), 2209u);
+  EXPECT_EQ(response.record(), "always");
+  auto stored = env_->store().GetCertificate(response.certificate().serial());
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->principals, std::vector<std::string>{login_});
+  EXPECT_EQ(CountEvents(kEventCertIssued, "\"host\":\"web09\""), 1);
+  // 127.0.0.1 is web01's, db01's and app01's address.
+  st = IssueSession(gateway_.channel, login_, "127.0.0.1", &response);
+  EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(absl::StrContains(st.error_message(),
+                                "several inventory hosts have the address "
+                                "\"127.0.0.1\""))
+      << st.error_message();
+  st = IssueSession(gateway_.channel, login_, "127.0.0.10", &response);
+  EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "not in the inventory"))
+      << st.error_message();
+}
+
 TEST_P(GatewaySessionTest, TheSessionCertificateCarriesTheAllowedSessionKinds) {
   // Role ops on web01: shell and exec, not sftp. Each decision is what
   // AuthorizeChannel answers for the kind; a refused kind is left out.

@@ -374,6 +374,11 @@ void GatewayConnection::AuthDecided(
   }
   user_counted_ = !origin_.has_value();
   session_cert_ = std::move(*r);
+  // LOGIN+ADDRESS: the CA found the inventory host by an address; the
+  // session goes by the host's name from here on (decisions, recording).
+  if (!origin_.has_value() && !session_cert_->host().name().empty()) {
+    target_.host = session_cert_->host().name();
+  }
   // The session kinds the CA allowed with the certificate are this
   // session's decisions for them (AuthorizeFor looks there first): their
   // channels need no AuthorizeChannel call.

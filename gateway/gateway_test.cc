@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/gateway_test_fixture.h"
@@ -124,6 +125,26 @@ TEST_F(GatewayTest, AHostRequestQueuedBehindUnreadOutputLosesNoOutput) {
   EXPECT_LT(exit_at, last_output_at);
   EXPECT_FALSE(absl::StrContains(GatewayLog(), "not keeping up"))
       << GatewayLog();
+}
+
+// LOGIN+ADDRESS: a host named by an inventory address only it has is
+// that host, and the session goes by its name (recording, decisions).
+// web03 is web01's sshd at "localhost", pinned to its key.
+TEST_F(GatewayTest, ASessionNamedByAnAddressGoesByTheHostsName) {
+  storage::Host web03;
+  web03.name = "web03";
+  web03.address = "localhost";
+  web03.port = sshd_->port();
+  web03.trust = storage::HostTrust::kPinnedKey;
+  web03.host_key = std::string(absl::StripTrailingAsciiWhitespace(
+      testing::ReadFileOrEmpty(dir_->File("web01_host.pub"))));
+  ASSERT_TRUE(env_->store().CreateHost(web03).ok());
+  testing::RunResult r = Ssh(login_ + "+localhost", "echo by-address-$((6*7))");
+  ASSERT_EQ(r.exit_code, 0) << r.Describe() << GatewayLog();
+  EXPECT_EQ(r.out, "by-address-42\n");
+  EXPECT_EQ(recorder_.DataFor("web03", Direction::kOutput), "by-address-42\n");
+  ASSERT_EQ(recorder_.channels().size(), 1u);
+  EXPECT_EQ(recorder_.channels()[0].info.host, "web03");
 }
 
 TEST_F(GatewayTest, StdinReachesTheHost) {
