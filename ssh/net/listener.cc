@@ -2,6 +2,8 @@
 
 #include <asio/experimental/as_tuple.hpp>
 #include <chrono>
+#include <optional>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -231,7 +233,7 @@ asio::awaitable<void> Listener::AcceptLoop(std::shared_ptr<bool> alive) {
 
 asio::awaitable<absl::StatusOr<asio::ip::tcp::socket>> Dial(
     asio::any_io_executor executor, std::string host, uint16_t port,
-    absl::Duration timeout) {
+    absl::Duration timeout, std::vector<asio::ip::address> local_addresses) {
   const auto deadline = std::chrono::steady_clock::now() + ToChrono(timeout);
   // The resolver's completion may come after we gave up: everything it
   // touches is shared with it.
@@ -281,15 +283,54 @@ asio::awaitable<absl::StatusOr<asio::ip::tcp::socket>> Dial(
         asio::error_code ignored;
         c->socket.close(ignored);
       });
-  auto [ec, endpoint] = co_await asio::async_connect(
-      connect->socket, resolve->results, kUseTuple);
+  // One destination after the other, as asio::async_connect would, but
+  // with the local end bound first when asked.
+  std::optional<absl::Status> bind_failure;  // our configuration's fault
+  std::optional<absl::Status> no_family;     // a destination not tried
+  bool tried = false, connected = false;
+  asio::error_code ec = asio::error::host_not_found;
+  for (const asio::ip::tcp::endpoint to : resolve->results) {
+    if (connect->timed_out) break;
+    asio::error_code ignored;
+    connect->socket.close(ignored);
+    const asio::ip::address* local = nullptr;
+    for (const asio::ip::address& a : local_addresses) {
+      if (a.is_v4() == to.address().is_v4()) {
+        local = &a;
+        break;
+      }
+    }
+    if (!local_addresses.empty() && local == nullptr) {
+      no_family = absl::FailedPreconditionError(absl::StrCat(
+          "no egress address of the family of ", to.address().to_string(), " (",
+          to.address().is_v4() ? "IPv4" : "IPv6", ")"));
+      continue;
+    }
+    if (connect->socket.open(to.protocol(), ec); ec) continue;
+    if (local != nullptr) {
+      if (connect->socket.bind(asio::ip::tcp::endpoint(*local, 0), ec); ec) {
+        bind_failure = absl::FailedPreconditionError(
+            absl::StrCat("cannot bind egress address ", local->to_string(),
+                         ": ", ec.message()));
+        continue;
+      }
+    }
+    tried = true;
+    std::tie(ec) = co_await connect->socket.async_connect(to, kUseTuple);
+    if (!ec) {
+      connected = true;
+      break;
+    }
+  }
   connect->finished = true;
   connect->timer.cancel();
   if (connect->timed_out) {
     co_return absl::DeadlineExceededError(
         absl::StrCat("connecting to ", host, ":", port, " timed out"));
   }
-  if (ec) {
+  if (!connected) {
+    if (bind_failure.has_value()) co_return *bind_failure;
+    if (!tried && no_family.has_value()) co_return *no_family;
     co_return absl::UnavailableError(absl::StrCat(
         "cannot connect to ", host, ":", port, ": ", ec.message()));
   }

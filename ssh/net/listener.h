@@ -25,6 +25,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -157,11 +158,18 @@ class Listener {
 
 // Resolves `host` (a name or an address; asio's async_resolve, so no I/O
 // thread blocks) and connects to the first address that accepts, all
-// within `timeout`. kDeadlineExceeded on timeout, kUnavailable when the
-// name does not resolve or every address refuses.
+// within `timeout`. With `local_addresses`, each connection first binds
+// its local end (port chosen by the kernel) to the first of them of the
+// destination's family, so it leaves from that address; a destination of
+// a family none of them has is not tried. kDeadlineExceeded on timeout,
+// kUnavailable when the name does not resolve or every address refuses;
+// kFailedPrecondition when no destination could be tried because no local
+// address fits its family or the local address cannot be bound (not one
+// of this machine's), with that reason.
 asio::awaitable<absl::StatusOr<asio::ip::tcp::socket>> Dial(
     asio::any_io_executor executor, std::string host, uint16_t port,
-    absl::Duration timeout);
+    absl::Duration timeout,
+    std::vector<asio::ip::address> local_addresses = {});
 
 }  // namespace sallyport::ssh::net
 

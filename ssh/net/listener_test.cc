@@ -12,6 +12,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -313,6 +314,75 @@ TEST(DialTest, RefusedPortIsUnavailable) {
       "dial");
   RunFor(io, 5000);
   EXPECT_EQ(dialed.status().code(), absl::StatusCode::kUnavailable)
+      << dialed.status();
+}
+
+// Dials 127.0.0.1:`port` from `local_addresses` (none: unbound).
+absl::StatusOr<asio::ip::tcp::socket> DialLoopback(
+    asio::io_context& io, uint16_t port,
+    std::vector<asio::ip::address> local_addresses) {
+  absl::StatusOr<asio::ip::tcp::socket> dialed = absl::UnknownError("not run");
+  Spawn(
+      io.get_executor(),
+      [&]() -> asio::awaitable<void> {
+        dialed = co_await Dial(io.get_executor(), "127.0.0.1", port,
+                               absl::Seconds(5), std::move(local_addresses));
+      },
+      "dial");
+  RunFor(io, 5000);  // returns once the dial is done
+  return dialed;
+}
+
+TEST(DialTest, LeavesFromTheLocalAddressOfTheDestinationsFamily) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, kLoopback);
+  const uint16_t port = acceptor.local_endpoint().port();
+  // All of 127/8 is this machine's: 127.0.0.2 binds without setup. The
+  // IPv6 address is skipped for an IPv4 destination.
+  absl::StatusOr<asio::ip::tcp::socket> dialed = DialLoopback(
+      io, port,
+      {asio::ip::make_address("::1"), asio::ip::make_address("127.0.0.2"),
+       asio::ip::make_address("127.0.0.3")});
+  ASSERT_TRUE(dialed.ok()) << dialed.status();
+  asio::ip::tcp::socket accepted = acceptor.accept();
+  EXPECT_EQ(accepted.remote_endpoint().address().to_string(), "127.0.0.2");
+  EXPECT_EQ(accepted.remote_endpoint(), dialed->local_endpoint());
+  // Without local addresses, from the kernel's choice as before.
+  dialed = DialLoopback(io, port, {});
+  ASSERT_TRUE(dialed.ok()) << dialed.status();
+  accepted = acceptor.accept();
+  EXPECT_EQ(accepted.remote_endpoint().address().to_string(), "127.0.0.1");
+}
+
+TEST(DialTest, AnAddressThatCannotBeBoundIsRefusedBeforeConnecting) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, kLoopback);
+  const uint16_t port = acceptor.local_endpoint().port();
+  // TEST-NET-2: not an address of this machine, so bind fails.
+  absl::StatusOr<asio::ip::tcp::socket> dialed =
+      DialLoopback(io, port, {asio::ip::make_address("198.51.100.7")});
+  EXPECT_EQ(dialed.status().code(), absl::StatusCode::kFailedPrecondition)
+      << dialed.status();
+  EXPECT_TRUE(absl::StrContains(dialed.status().message(),
+                                "cannot bind egress address 198.51.100.7"))
+      << dialed.status();
+  // Nothing reached the destination.
+  acceptor.non_blocking(true);
+  asio::error_code ec;
+  asio::ip::tcp::socket none = acceptor.accept(ec);
+  EXPECT_EQ(ec, asio::error::would_block) << ec.message();
+}
+
+TEST(DialTest, NoLocalAddressOfTheDestinationsFamilyIsRefused) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, kLoopback);
+  absl::StatusOr<asio::ip::tcp::socket> dialed = DialLoopback(
+      io, acceptor.local_endpoint().port(), {asio::ip::make_address("::1")});
+  EXPECT_EQ(dialed.status().code(), absl::StatusCode::kFailedPrecondition)
+      << dialed.status();
+  EXPECT_TRUE(absl::StrContains(dialed.status().message(),
+                                "no egress address of the family of "
+                                "127.0.0.1 (IPv4)"))
       << dialed.status();
 }
 
