@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -226,9 +227,14 @@ absl::StatusOr<GatewaySettings> SettingsFromConfig(
 
   for (int i = 0; i < config.egress_addresses_size(); ++i) {
     const std::string& a = config.egress_addresses(i);
-    if (!ssh::cert::ParseIpNetwork(a).ok()) {
+    // Addresses only: the gateway binds to them (networks belong in the
+    // CA's gateway.egress_addresses, the certificates' source-address).
+    if (absl::StrContains(a, '/') || !ssh::cert::ParseIpNetwork(a).ok()) {
       return Bad(absl::StrCat("egress_addresses[", i, "]"),
-                 absl::StrCat("\"", a, "\" is not an IP address or CIDR"));
+                 absl::StrCat("\"", a,
+                              "\" is not an IP address (the addresses the "
+                              "gateway connects from; networks go in the "
+                              "CA's gateway.egress_addresses)"));
     }
     s.egress_addresses.push_back(a);
   }

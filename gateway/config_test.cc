@@ -87,7 +87,7 @@ TEST(GatewayConfigTest, EveryKeyIsRead) {
                          "  max_channels_per_connection: 8\n"
                          "  max_sessions_per_user: 4\n"
                          "  idle_timeout: 15m\n"
-                         "egress_addresses: [192.0.2.7, \"2001:db8::/64\"]\n"
+                         "egress_addresses: [192.0.2.7, \"2001:db8::7\"]\n"
                          "name: gw-1.example\n"
                          "files:\n"
                          "  host_key: keys/host\n"
@@ -112,7 +112,7 @@ TEST(GatewayConfigTest, EveryKeyIsRead) {
   EXPECT_EQ(s->limits.max_sessions_per_user, 4);
   EXPECT_EQ(s->limits.idle_timeout, absl::Minutes(15));
   EXPECT_EQ(s->egress_addresses,
-            (std::vector<std::string>{"192.0.2.7", "2001:db8::/64"}));
+            (std::vector<std::string>{"192.0.2.7", "2001:db8::7"}));
   EXPECT_EQ(s->name, "gw-1.example");
   EXPECT_EQ(s->files.host_key, "/etc/gw/state/keys/host");
   EXPECT_EQ(s->files.host_certificate, "/abs/host-cert.pub");
@@ -253,6 +253,13 @@ INSTANTIATE_TEST_SUITE_P(
                 "config: egress_addresses[1] \"gw.example\""},
         Refusal{"egress_addresses: [\"10.0.0.1/8\"]\n",
                 "config: egress_addresses[0]"},
+        // A network cannot be bound to (not even a one-address network).
+        Refusal{"egress_addresses: [192.0.2.1, \"2001:db8::/64\"]\n",
+                "config: egress_addresses[1] \"2001:db8::/64\" is not an IP "
+                "address"},
+        Refusal{"egress_addresses: [\"192.0.2.1/32\"]\n",
+                "config: egress_addresses[0] \"192.0.2.1/32\" is not an IP "
+                "address"},
         Refusal{"name: \"-gw\"\n", "config: name is invalid"},
         Refusal{"name: \"gw 1\"\n", "config: name is invalid"},
         Refusal{absl::StrCat("name: ", std::string(65, 'g'), "\n"),

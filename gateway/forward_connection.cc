@@ -245,7 +245,8 @@ void GatewayConnection::StartRelay(Channel ch, const std::string& host,
        destination]() -> asio::awaitable<void> {
         absl::StatusOr<asio::ip::tcp::socket> sock = co_await ssh::net::Dial(
             self->executor_, address, port,
-            self->proxy_.options().limits.upstream_connect_timeout);
+            self->proxy_.options().limits.upstream_connect_timeout,
+            self->proxy_.options().egress_addresses);
         auto it = self->relays_.find(id);
         if (self->down_ended_ || it == self->relays_.end() ||
             it->second != relay) {
@@ -255,8 +256,9 @@ void GatewayConnection::StartRelay(Channel ch, const std::string& host,
         if (!sock.ok()) {
           self->relays_.erase(it);
           self->RejectOpen(relay->down(), OpenFailure::kConnectFailed,
-                           absl::StrCat("cannot reach ", what, ": ",
-                                        Safe(sock.status().message())));
+                           absl::StrCat("cannot reach ", Safe(destination),
+                                        " (", Safe(address), ":", port,
+                                        "): ", Safe(sock.status().message())));
           relay->Shutdown("connect failed");
           co_return;
         }

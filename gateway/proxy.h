@@ -71,6 +71,11 @@ struct ProxyOptions {
   // (read them with Proxy::limits()).
   ProxyLimits limits;
   const base::Clock* clock = nullptr;  // null: the real clock
+  // The config's egress_addresses: every connection the gateway makes to a
+  // host (recorded sessions, the recorded ProxyJump's inner connection,
+  // passthrough and port-forward relays) leaves from the first of them of
+  // the host address's family (ssh::net::Dial). Empty: the kernel chooses.
+  std::vector<asio::ip::address> egress_addresses;
   // Operations hooks (log lines, metrics); null: none. Outlives the Proxy.
   ProxyObserver* observer = nullptr;
   // One line per event (connection, auth decision, channel open/close,

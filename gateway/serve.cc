@@ -175,6 +175,13 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   proxy_options.host_keys = {*server_key};
   proxy_options.limits = ToProxyLimits(c.limits);
   proxy_options.clock = s->options_.clock;
+  for (const std::string& a : c.egress_addresses) {
+    asio::error_code ec;
+    asio::ip::address address = asio::ip::make_address(a, ec);
+    // SettingsFromConfig let only addresses through.
+    if (ec) return absl::InvalidArgumentError("config: egress_addresses: " + a);
+    proxy_options.egress_addresses.push_back(address);
+  }
   proxy_options.observer = ops;
   proxy_options.log = [ops](std::string_view line) {
     ops->Notice("detail", line);

@@ -90,7 +90,7 @@ asio::awaitable<void> GatewayConnection::RunUpstream() {
   }
   absl::StatusOr<asio::ip::tcp::socket> sock = co_await ssh::net::Dial(
       executor_, host.address(), static_cast<uint16_t>(host.port()),
-      limits_.upstream_connect_timeout);
+      limits_.upstream_connect_timeout, proxy_.options().egress_addresses);
   if (!sock.ok()) {
     UpstreamFailed(absl::StrCat("cannot reach ", where, ": ",
                                 Safe(sock.status().message())));
