@@ -63,6 +63,33 @@ void GrpcLog(gpr_log_func_args* args) {
               args->severity != GPR_LOG_SEVERITY_ERROR);
 }
 
+// The egress addresses Dial binds to (the first of each family) that cannot
+// be bound now, with the reason: every connection to a host of that family
+// would be refused, so the operator hears of it at start. Not fatal: an
+// address may come up later (a failover address).
+std::vector<std::string> UnbindableEgress(
+    const std::vector<asio::ip::address>& addresses) {
+  std::vector<std::string> out;
+  bool v4 = false, v6 = false;
+  asio::io_context io;
+  for (const asio::ip::address& a : addresses) {
+    bool& seen = a.is_v4() ? v4 : v6;
+    if (seen) continue;
+    seen = true;
+    asio::ip::tcp::socket probe(io);
+    asio::error_code ec;
+    probe.open(a.is_v4() ? asio::ip::tcp::v4() : asio::ip::tcp::v6(), ec);
+    if (!ec) probe.bind(asio::ip::tcp::endpoint(a, 0), ec);
+    if (ec) {
+      out.push_back(absl::StrCat(
+          "egress address ", a.to_string(), " cannot be bound (", ec.message(),
+          "): connections to ", a.is_v4() ? "IPv4" : "IPv6",
+          " hosts are refused until it can"));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 namespace serve_internal {
@@ -181,6 +208,10 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     // SettingsFromConfig let only addresses through.
     if (ec) return absl::InvalidArgumentError("config: egress_addresses: " + a);
     proxy_options.egress_addresses.push_back(address);
+  }
+  for (const std::string& line :
+       UnbindableEgress(proxy_options.egress_addresses)) {
+    ops->Notice("gateway", line, /*success=*/false);
   }
   proxy_options.observer = ops;
   proxy_options.log = [ops](std::string_view line) {

@@ -67,10 +67,10 @@ class GatewayEgressE2eTest : public ::testing::Test {
     // LogLevel INFO (a user's default; the fixture's is quieter) for the
     // jump hop too, so refused channel opens print their reason.
     const std::string config = env_->File(user + "_ssh_config");
-    EXPECT_TRUE(WriteFile(config, absl::StrCat("Host *\n  LogLevel INFO\n",
-                                               "Include ",
-                                               env_->SshConfig(user), "\n"))
-                    .ok());
+    EXPECT_TRUE(
+        WriteFile(config, absl::StrCat("Host *\n  LogLevel INFO\n", "Include ",
+                                       env_->SshConfig(user), "\n"))
+            .ok());
     std::vector<std::string> argv = {"ssh", "-F", config};
     if (jump) {
       argv.insert(argv.end(),
@@ -143,6 +143,11 @@ TEST_F(GatewayEgressE2eTest, AnAddressThatCannotBeBoundIsRefusedWithTheReason) {
   // TEST-NET-2 is no address of this machine: bind fails before any
   // packet is sent.
   ServeWithEgress({"198.51.100.7"});
+  // The operator hears of it at start.
+  EXPECT_TRUE(absl::StrContains(
+      env_->fixture().GatewayLog(),
+      "egress address 198.51.100.7 cannot be bound (Cannot assign requested "
+      "address): connections to IPv4 hosts are refused until it can"));
   const std::string why = "cannot bind egress address 198.51.100.7";
   const std::string port =
       std::to_string(env_->fixture().target("web01")->sshd->port());
