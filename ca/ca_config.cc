@@ -168,12 +168,18 @@ absl::StatusOr<CaSettings> SettingsFromConfig(const config::CaConfig& config,
     }
     s.gateway_ssh_addresses.push_back(*hp);
   }
+  if (!config.log_format().empty() && !config.logging().log_format().empty() &&
+      config.log_format() != config.logging().log_format()) {
+    return absl::InvalidArgumentError(
+        "config: log_format and logging.log_format disagree; set one");
+  }
   if (!config.logging().log_format().empty()) {
     s.log_format = config.logging().log_format();
   }
+  if (!config.log_format().empty()) s.log_format = config.log_format();
   if (s.log_format != "text" && s.log_format != "json") {
     return absl::InvalidArgumentError(
-        "config: logging.log_format must be text or json");
+        "config: log_format (logging.log_format) must be text or json");
   }
   return s;
 }

@@ -114,6 +114,15 @@ TEST(CaConfigTest, LogFormat) {
   auto s = Parse(kMinimal);
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->log_format, "text");
+  s = Parse(std::string(kMinimal) + "log_format: json\n");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->log_format, "json");
+  s = Parse(std::string(kMinimal) +
+            "log_format: json\nlogging: {log_format: text}\n");
+  EXPECT_FALSE(s.ok());
+  EXPECT_TRUE(absl::StrContains(s.status().message(), "disagree"))
+      << s.status();
+  EXPECT_FALSE(Parse(std::string(kMinimal) + "log_format: xml\n").ok());
   s = Parse(std::string(kMinimal) + "logging: {log_format: json}\n");
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->log_format, "json");

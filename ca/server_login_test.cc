@@ -162,6 +162,40 @@ TEST(LoginTest, SourceOverItsLimitIsThrottledNotLocked) {
             absl::ZeroDuration());
 }
 
+// A user failing from many sources (each under its own limits) is slowed
+// down everywhere, increasingly, but never locked: no stranger can lock
+// the user out of another address; the real user gets in after the delay.
+TEST(LoginTest, AUserFailingFromEverywhereIsThrottledNotLocked) {
+  CaTestEnv::Options options;
+  options.lockout = {.max_failures = 3, .lockout = absl::Minutes(15)};
+  options.max_failures_per_address = 100;
+  auto env = MakeEnv(options);
+  ASSERT_NE(env, nullptr);
+  LoginAuthenticator& login = env->server().login();
+  const auto attempt = [&](const std::string& password, int source) {
+    return login.Authenticate(
+        {.user = "admin",
+         .password = base::SecretBytes::FromString(password),
+         .otp = "",
+         .source = absl::StrCat("10.0.0.", source)});
+  };
+  for (int source = 1; source <= 3; ++source) {
+    EXPECT_EQ(attempt("wrong", source).status().code(),
+              absl::StatusCode::kUnauthenticated);
+  }
+  // An address that never failed is slowed down for this user only.
+  EXPECT_EQ(login.Throttle("admin", "10.0.0.99"), absl::Milliseconds(250));
+  EXPECT_EQ(login.Throttle("someone-else", "10.0.0.99"), absl::ZeroDuration());
+  EXPECT_EQ(attempt("wrong", 4).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(login.Throttle("admin", "10.0.0.99"), absl::Milliseconds(500));
+  const size_t slept = env->sleeps().size();
+  absl::StatusOr<storage::User> ok = attempt(env->admin_password(), 99);
+  EXPECT_TRUE(ok.ok()) << ok.status();
+  ASSERT_GT(env->sleeps().size(), slept);
+  EXPECT_EQ(env->sleeps()[slept], absl::Milliseconds(500));
+}
+
 TEST(LoginTest, TotpRequiredThenAcceptedOnceAndReplayRefused) {
   auto env = MakeEnv();
   ASSERT_NE(env, nullptr);

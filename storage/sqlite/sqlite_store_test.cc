@@ -256,5 +256,25 @@ TEST_F(SqliteStoreFileTest, OneStatementTxRefusesASecondStatement) {
             absl::StatusCode::kInternal);
 }
 
+// Issue 11: the durable path keeps synchronous=FULL. A store opened as the
+// CA opens it (storage::OpenStore's defaults) sets it on every connection;
+// NORMAL only when asked for.
+constexpr sql::Statement kPragmaSynchronous("PRAGMA synchronous");
+
+TEST_F(SqliteStoreFileTest, ConnectionsCommitWithSynchronousFull) {
+  EXPECT_TRUE(SqliteStore::Options{}.synchronous_full);
+  EXPECT_TRUE(SqliteConnection::Options{}.synchronous_full);
+  const std::string path = dir_->File("sync.db");
+  ASSERT_TRUE(Open(path).ok());
+  for (const bool full : {true, false}) {
+    auto conn = SqliteConnection::Open({path, absl::Seconds(5), full});
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    auto rows = (*conn)->Query(kPragmaSynchronous, {});
+    ASSERT_TRUE(rows.ok()) << rows.status();
+    ASSERT_EQ(rows->size(), 1u);
+    EXPECT_EQ((*rows)[0][0].AsInt(), full ? 2 : 1);  // FULL : NORMAL
+  }
+}
+
 }  // namespace
 }  // namespace sallyport::storage::sqlite

@@ -17,6 +17,7 @@
 #include "tests/e2e/ca_e2e_util.h"
 #include "tests/harness/listening_process.h"
 #include "tests/harness/subprocess.h"
+#include "tests/harness/temp_dir.h"
 
 namespace sallyport::e2e {
 namespace {
@@ -59,15 +60,38 @@ TEST(CaHardeningE2eTest, SighupReloadsAndNeverKills) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
+// The last admin can always be unlocked on the CA host: five wrong
+// passwords from this address (login.max_failures, default 5) lock admin
+// out here, even with the right one; `sallyport-ca unlock admin` (no network)
+// lifts it while the CA runs, and the right password works at once.
 TEST(CaHardeningE2eTest, UnlockCommandWorksLocally) {
   auto ca = RunningCa::Start("admin");
   ASSERT_TRUE(ca.ok()) << ca.status();
+  auto home = sallyport::testing::TempDir::Create("unlock-home");
+  ASSERT_TRUE(home.ok()) << home.status();
+  const auto login = [&](const std::string& password) {
+    auto r =
+        RunSp(home->path(),
+              {"login", "--ca", (*ca)->address(), "--user", "admin",
+               "--password-stdin", "--ca-fingerprint", (*ca)->fingerprint()},
+              password + "\n");
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : sallyport::testing::RunResult();
+  };
+  for (int i = 0; i < 5; ++i) EXPECT_NE(login("not-the-password").exit_code, 0);
+  sallyport::testing::RunResult locked = login((*ca)->password());
+  EXPECT_NE(locked.exit_code, 0) << locked.Describe();
+  EXPECT_TRUE(absl::StrContains(locked.err, "locked")) << locked.Describe();
+
   const std::string bin = RunfilePath("ca/sallyport-ca");
   auto ok =
       RunCommand({bin, "unlock", "admin", "--config", (*ca)->config_path()});
   ASSERT_TRUE(ok.ok()) << ok.status();
   EXPECT_EQ(ok->exit_code, 0) << ok->out << ok->err;
   EXPECT_TRUE(absl::StrContains(ok->out, "unlocked admin")) << ok->out;
+  sallyport::testing::RunResult after = login((*ca)->password());
+  EXPECT_EQ(after.exit_code, 0) << after.Describe();
+
   auto unknown =
       RunCommand({bin, "unlock", "nobody", "--config", (*ca)->config_path()});
   ASSERT_TRUE(unknown.ok());

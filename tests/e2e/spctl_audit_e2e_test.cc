@@ -395,6 +395,53 @@ TEST_F(SpctlAuditTest, ListsFilterByTimeAndEveryReadIsAnEvent) {
   EXPECT_EQ(audit_reads, 3) << log.out;
 }
 
+// A session with two channels exports one asciicast file per channel
+// with --out PREFIX (PREFIX.N.cast), and not to stdout without --channel;
+// `play` keeps the recorded time (4 s between two outputs), divided by
+// --speed and cut to --max-idle.
+TEST_F(SpctlAuditTest, ExportWritesAFilePerChannelAndPlayKeepsTime) {
+  constexpr int64_t kGapUs = 4'000'000;
+  StoreRecording(
+      "s-two", {Open(0, 0), Open(1, 10), Data(0, 20, false, "first-chan\r\n"),
+                Data(1, 30, false, "second-chan\r\n"),
+                Data(0, 40 + kGapUs, false, "later\r\n"), Close(0, 50 + kGapUs),
+                Close(1, 60 + kGapUs)});
+  RunResult both = env_->Spctl({"sessions", "export", "s-two"});
+  EXPECT_EQ(both.exit_code, 2) << both.Describe();
+  EXPECT_TRUE(absl::StrContains(both.err, "several channels")) << both.err;
+  const std::string prefix = env_->Path("two");
+  RunResult files =
+      env_->Spctl({"sessions", "export", "s-two", "--out", prefix});
+  ASSERT_TRUE(files.ok()) << files.Describe();
+  const std::string zero =
+      sallyport::testing::ReadFileOrEmpty(prefix + ".0.cast");
+  const std::string one =
+      sallyport::testing::ReadFileOrEmpty(prefix + ".1.cast");
+  EXPECT_TRUE(absl::StrContains(zero, "later")) << zero;
+  EXPECT_FALSE(absl::StrContains(zero, "second-chan")) << zero;
+  EXPECT_TRUE(absl::StrContains(one, "second-chan")) << one;
+  EXPECT_FALSE(absl::StrContains(one, "later")) << one;
+
+  const auto play = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"sessions", "play", "s-two", "--channel",
+                                     "0"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const absl::Time start = absl::Now();
+    RunResult r = env_->Spctl(args);
+    EXPECT_TRUE(r.ok()) << r.Describe();
+    EXPECT_TRUE(absl::StrContains(r.out, "later")) << r.out;
+    return absl::Now() - start;
+  };
+  // Sleeping cannot make it faster than the recording: lower bounds hold on
+  // any machine; the upper ones leave seconds of room.
+  EXPECT_GE(play({}), absl::Microseconds(kGapUs) - absl::Milliseconds(100));
+  const absl::Duration fast = play({"--speed", "4"});
+  EXPECT_GE(fast, absl::Microseconds(kGapUs / 4) - absl::Milliseconds(100));
+  EXPECT_LT(fast, absl::Microseconds(kGapUs) - absl::Milliseconds(500));
+  EXPECT_LT(play({"--max-idle", "10ms"}),
+            absl::Microseconds(kGapUs) - absl::Milliseconds(500));
+}
+
 // `last` (any case) in place of a session id is the newest session the
 // caller may see (the first of `sessions ls`), for play, show, export and
 // verify; with no session it is "not found", and it is refused like an id
