@@ -144,6 +144,7 @@ absl::StatusOr<std::unique_ptr<SpoolRecorder>> SpoolRecorder::Start(
   r->spool_bytes_.store(bytes);
   r->thread_ = std::thread([p = r.get()] { p->Run(); });
   r->sync_thread_ = std::thread([p = r.get()] { p->SyncLoop(); });
+  r->watch_thread_ = std::thread([p = r.get()] { p->WatchLoop(); });
   return r;
 }
 
@@ -158,6 +159,11 @@ SpoolRecorder::~SpoolRecorder() {
     writer_stopped_ = true;
   }
   if (sync_thread_.joinable()) sync_thread_.join();
+  {
+    absl::MutexLock lock(&mu_);
+    watch_stopped_ = true;
+  }
+  if (watch_thread_.joinable()) watch_thread_.join();
 }
 
 size_t SpoolRecorder::queued_bytes() const {
@@ -167,6 +173,13 @@ size_t SpoolRecorder::queued_bytes() const {
 
 absl::StatusOr<std::shared_ptr<SessionRecording>> SpoolRecorder::OpenSession(
     v1::RecordingSession meta, absl::Time started_at) {
+  if (const absl::Duration stalled = Stalled();
+      stalled > options_.write_stall_limit) {
+    return absl::UnavailableError(absl::StrCat(
+        "the recording spool's disk has not finished a write for ",
+        absl::FormatDuration(absl::Trunc(stalled, absl::Seconds(1))),
+        "; new recorded sessions are refused"));
+  }
   if (spool_bytes_.load() > options_.spool_max_bytes) {
     return absl::ResourceExhaustedError(
         absl::StrCat("the recording spool holds more than spool_max_bytes (",
@@ -264,7 +277,11 @@ void SpoolRecorder::Run() {
       ++queue_generation_;
       stop = stopping_ && batch.empty();
     }
-    if (!batch.empty()) WriteBatch(batch);
+    if (!batch.empty()) {
+      pass_started_us_.store(absl::ToUnixMicros(absl::Now()));
+      WriteBatch(batch);
+      pass_started_us_.store(0);
+    }
     if (stop) break;
   }
 }
@@ -284,6 +301,50 @@ void SpoolRecorder::SyncLoop() {
     }
     SyncDue(force);
     if (force) break;
+  }
+}
+
+absl::Duration SpoolRecorder::Stalled() const {
+  const int64_t now = absl::ToUnixMicros(absl::Now());
+  int64_t longest = 0;
+  for (const std::atomic<int64_t>* started :
+       {&pass_started_us_, &sync_started_us_}) {
+    const int64_t at = started->load();
+    if (at != 0) longest = std::max(longest, now - at);
+  }
+  return absl::Microseconds(longest);
+}
+
+void SpoolRecorder::WatchLoop() {
+  const absl::Duration period =
+      std::clamp(options_.write_stall_limit / 4, absl::Milliseconds(10),
+                 absl::Milliseconds(250));
+  while (true) {
+    std::vector<std::shared_ptr<SessionRecording>> sessions;
+    {
+      absl::MutexLock lock(&mu_);
+      auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return watch_stopped_;
+      };
+      if (mu_.AwaitWithTimeout(absl::Condition(&stop), period)) return;
+      const absl::Duration stalled = Stalled();
+      if (stalled <= options_.write_stall_limit) continue;
+      for (auto& [id, s] : open_) sessions.push_back(s);
+    }
+    const std::string why = absl::StrCat(
+        "the recording spool's disk has not finished a write for ",
+        absl::FormatDuration(absl::Trunc(Stalled(), absl::Seconds(1))),
+        " (is it hung?); the recording stopped");
+    for (auto& s : sessions) {
+      std::function<void()> waker;
+      {
+        absl::MutexLock lock(&s->mu_);
+        if (!s->status_.ok()) continue;  // told once
+        s->status_ = absl::UnavailableError(why);
+        waker = s->waker_;
+      }
+      if (waker) waker();
+    }
   }
 }
 
@@ -365,7 +426,9 @@ void SpoolRecorder::SyncDue(bool force) {
     const bool finish = s->end_written_.load() || force || !s->status().ok();
     if ((finish || now - s->last_sync_ >= options_.fsync_interval) &&
         s->dirty_.exchange(false)) {
+      sync_started_us_.store(absl::ToUnixMicros(absl::Now()));
       absl::Status st = s->writer_.Sync();
+      sync_started_us_.store(0);
       s->last_sync_ = now;
       if (!st.ok()) {
         absl::MutexLock lock(&s->mu_);

@@ -67,6 +67,9 @@ inline constexpr absl::Duration kDefaultMinWriteInterval =
 inline constexpr absl::Duration kMaxMinWriteInterval = absl::Milliseconds(50);
 // Queued bytes that start a pass at once, paced or not.
 inline constexpr size_t kPacingFlushBytes = size_t{1} << 20;
+// The default RecorderOptions::write_stall_limit: a write pass or an fsync
+// that has not returned for this long means the spool disk hangs.
+inline constexpr absl::Duration kDefaultWriteStallLimit = absl::Seconds(10);
 
 struct RecorderOptions {
   std::string spool_dir;   // created (0700) when missing
@@ -80,6 +83,12 @@ struct RecorderOptions {
   // Zero: every pass starts as soon as something is queued. At most
   // kMaxMinWriteInterval.
   absl::Duration min_write_interval = kDefaultMinWriteInterval;
+  // A spool disk that hangs (a write(2) or fdatasync that does not return
+  // for this long) fails every open session with the reason and wakes it,
+  // so a strict session ends with a message instead of hanging, and new
+  // sessions are refused until the disk moves again. A watchdog thread
+  // checks it; the writer and the syncer may be stuck in the kernel.
+  absl::Duration write_stall_limit = kDefaultWriteStallLimit;
   // Called with the queue's bytes (the gateway's recorder_backlog_bytes
   // gauge) each time they change, from the I/O threads and the writer;
   // must be thread-safe and quick. Optional.
@@ -227,6 +236,11 @@ class SpoolRecorder {
   // Syncer: fsync what is due; close ended ones (all once `force`).
   void SyncLoop();
   void SyncDue(bool force);
+  // Watchdog: fails every open session while the disk hangs.
+  void WatchLoop();
+  // How long the write pass or fsync in progress has been waiting for the
+  // disk (zero when none is).
+  absl::Duration Stalled() const;
 
   const RecorderOptions options_;
   std::atomic<int64_t> spool_bytes_{0};
@@ -243,8 +257,15 @@ class SpoolRecorder {
   // Sessions with a spool open (writer thread only after creation).
   std::map<std::string, std::shared_ptr<SessionRecording>> open_
       ABSL_GUARDED_BY(mu_);
+  // When the writer's pass and the syncer's fsync in progress started
+  // (Unix microseconds; 0: none in progress).
+  std::atomic<int64_t> pass_started_us_{0};
+  std::atomic<int64_t> sync_started_us_{0};
+  // The watchdog stops (after the syncer).
+  bool watch_stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
   std::thread sync_thread_;
+  std::thread watch_thread_;
 };
 
 }  // namespace sallyport::audit

@@ -377,5 +377,48 @@ TEST_F(RecorderTest, PacedPassesGatherABusyStreamIntoFewRecords) {
   EXPECT_LE(data.size() - 1, 4u) << "records: " << data.size() - 1;
 }
 
+// A spool disk that hangs (here: the writer held in a pass) fails every
+// open session with the reason once write_stall_limit passed, and wakes
+// it (a strict session then ends with the message instead of hanging);
+// new sessions are refused until the writer moves again.
+TEST_F(RecorderTest, AWriterThatMakesNoProgressFailsTheSessions) {
+  options_.write_stall_limit = absl::Milliseconds(300);
+  absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
+      SpoolRecorder::Start(options_);
+  ASSERT_TRUE(rec.ok());
+  auto a = (*rec)->OpenSession(Meta("sess-a"), absl::Now());
+  auto b = (*rec)->OpenSession(Meta("sess-b"), absl::Now());
+  ASSERT_TRUE(a.ok() && b.ok());
+  WriterStall stall;
+  (*a)->SetWaker(stall.Waker());
+  auto b_woken = std::make_shared<absl::Notification>();
+  (*b)->SetWaker([b_woken] {
+    if (!b_woken->HasBeenNotified()) b_woken->Notify();
+  });
+  ASSERT_TRUE((*a)->Append(Data("a")).ok());
+  stall.WaitStalled();  // the pass that wrote "a" does not end
+  absl::StatusOr<uint64_t> queued = (*b)->Append(Data("b"));
+  ASSERT_TRUE(queued.ok()) << queued.status();
+  ASSERT_TRUE(b_woken->WaitForNotificationWithTimeout(absl::Seconds(60)));
+  EXPECT_FALSE((*b)->status().ok());
+  EXPECT_NE((*b)->status().message().find("has not finished a write"),
+            std::string::npos)
+      << (*b)->status();
+  EXPECT_FALSE((*a)->status().ok());
+  EXPECT_FALSE((*b)->Written(*queued));
+  absl::StatusOr<std::shared_ptr<SessionRecording>> c =
+      (*rec)->OpenSession(Meta("sess-c"), absl::Now());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kUnavailable);
+  // The disk moves again: new sessions open.
+  stall.Release();
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  absl::StatusOr<std::shared_ptr<SessionRecording>> d;
+  do {
+    d = (*rec)->OpenSession(Meta("sess-d"), absl::Now());
+    if (!d.ok()) absl::SleepFor(absl::Milliseconds(20));
+  } while (!d.ok() && absl::Now() < deadline);
+  EXPECT_TRUE(d.ok()) << d.status();
+}
+
 }  // namespace
 }  // namespace sallyport::audit
