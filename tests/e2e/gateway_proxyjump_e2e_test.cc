@@ -1,5 +1,6 @@
-// Recorded ProxyJump (issue 13) with stock OpenSSH and only the Host blocks
-// `sp config` writes (tests/e2e/gateway_proxyjump_env.h): `ssh web01 CMD`,
+// Recorded ProxyJump (issue 13) with stock OpenSSH and Host blocks in the
+// shape `sp config` writes (tests/e2e/gateway_proxyjump_env.h; the real
+// output: gateway_proxyjump_sp_e2e_test): `ssh web01 CMD`,
 // scp, sftp, rsync, git clone and a tmux pty session go through the
 // gateway's inner SSH server, are recorded (the InMemoryRecorder holds the
 // output), show no host-key prompt or warning (StrictHostKeyChecking=yes,

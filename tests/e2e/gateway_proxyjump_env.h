@@ -3,10 +3,16 @@
 // certificates) and the gateway enrolled with the real
 // `sallyport-gateway enroll`, served in this process (GatewayServer) so the
 // test reads its InMemoryRecorder. Each user gets a temporary HOME whose
-// ~/.ssh/config has what `sp config` writes for a user (Host blocks with
-// ProxyJump to the gateway, CertificateFile, IdentityFile, IdentitiesOnly,
-// UserKnownHostsFile with `@cert-authority NAMES <host CA>`, never
-// `Host *`), so stock `ssh web01` goes through the gateway.
+// ~/.ssh/config is written here in the shape of what `sp config` writes
+// (Host blocks with ProxyJump to the gateway, CertificateFile,
+// IdentityFile, IdentitiesOnly, UserKnownHostsFile with `@cert-authority
+// NAMES <host CA>`, never `Host *`), so stock `ssh web01` goes through the
+// gateway. It is not sp's output: the gateway is `Host gw` with
+// HostKeyAlias sallyport-gw (sp: `Host <advertised address>`, known as
+// [ADDR]:PORT), it names hosts the user may not reach, and it adds
+// StrictHostKeyChecking, BatchMode, GlobalKnownHostsFile, ControlMaster and
+// ConnectTimeout. gateway_proxyjump_sp_e2e_test runs the clients with the
+// config `sp config` really writes.
 //
 // Deployment (L = the test's login):
 //   roles  dev:    logins [L], env=dev, shell exec sftp

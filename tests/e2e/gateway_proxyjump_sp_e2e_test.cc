@@ -2,73 +2,46 @@
 // the real binaries: `sp login` and `sp config` against the real CA (whose
 // gateway.ssh_addresses names the real `sallyport-gateway`), a temporary
 // HOME whose ssh config holds only the Include line `sp` printed, and stock
-// `ssh web01 CMD` with StrictHostKeyChecking=yes and no SSH_AUTH_SOCK. The
-// command's output is in the gateway's spool (audit/spool reader), in a
-// web01 session of the user; stderr is empty (no prompt, no warning); the
-// CA's event log has the jump as one "authz.jump" event with mode "record"
-// and no "authz.denied".
-#include <dirent.h>
+// OpenSSH clients with StrictHostKeyChecking=yes and no SSH_AUTH_SOCK:
+// `ssh web01 CMD`, scp both ways, `sftp -b`, rsync both ways and `git clone
+// web01:REPO`. Each prints nothing on stderr (no prompt, no warning) and is
+// in the recordings of the user's web01 sessions (the CA's store and the
+// gateway's spool): exec output whole; SFTP and SCP content counted only
+// (gateway/spool_tap.h). The CA's event log has each jump as "authz.jump"
+// with mode "record" and no "authz.denied".
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "audit/spool.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/gateway_e2e_env.h"
+#include "tests/e2e/gateway_ship_util.h"
 #include "tests/harness/subprocess.h"
 
 namespace sallyport::testing {
 namespace {
 
-namespace v1 = ::sallyport::audit::v1;
-
-// The output of web01 sessions of `user` in the spool files of `dir`.
-std::string SpooledOutput(const std::string& dir, const std::string& user) {
-  std::string out;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return out;
-  while (dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (!absl::EndsWith(name, ".spool")) continue;
-    absl::StatusOr<audit::SpoolContents> c = audit::ReadSpool(dir + "/" + name);
-    if (!c.ok() || c->session.user() != user || c->session.host() != "web01") {
-      continue;
-    }
-    for (const v1::RecordingRecord& r : c->records) {
-      if (r.has_data() && r.data().direction() == v1::RECORD_DIRECTION_OUTPUT) {
-        out += r.data().bytes();
-      }
-    }
-  }
-  ::closedir(d);
-  return out;
-}
-
 // The CA's audit events of `type` (`spctl audit export --json` as the
 // admin), one JSON line each.
 std::vector<std::string> Events(BastionFixture& f, const std::string& type) {
   std::vector<std::string> out;
-  absl::StatusOr<const BastionFixture::User*> admin = f.user("admin");
-  EXPECT_TRUE(admin.ok()) << admin.status();
-  if (!admin.ok()) return out;
-  RunOptions o;
-  o.timeout = GatewayE2eEnv::kCommandTimeout;
-  o.env["SALLYPORT_HOME"] = (*admin)->home;
-  absl::StatusOr<RunResult> r = RunCommand(
-      {"setsid", "-w", RunfilePath("cli/spctl"), "audit", "export", "--json"},
-      o);
-  EXPECT_TRUE(r.ok() && r->exit_code == 0)
-      << (r.ok() ? r->Describe() : std::string(r.status().message()));
-  if (!r.ok()) return out;
-  for (absl::string_view line : absl::StrSplit(r->out, '\n')) {
+  RunResult r = Spctl(f, {"audit", "export", "--json"});
+  EXPECT_TRUE(r.ok()) << r.Describe();
+  for (absl::string_view line : absl::StrSplit(r.out, '\n')) {
     if (absl::StrContains(line, absl::StrCat("\"type\":\"", type, "\""))) {
       out.emplace_back(line);
     }
@@ -76,77 +49,131 @@ std::vector<std::string> Events(BastionFixture& f, const std::string& type) {
   return out;
 }
 
-TEST(GatewayProxyJumpSpE2eTest, SpLoginConfigThenSshWeb01IsRecorded) {
-  ASSERT_EQ(getenv("SSH_AUTH_SOCK"), nullptr);
-  BastionFixture::Options options = BastionFixture::DefaultOptions();
-  options.advertise_gateway = true;
-  for (BastionUserSpec& u : options.users) u.log_in = false;
-  absl::StatusOr<std::unique_ptr<GatewayE2eEnv>> started =
-      GatewayE2eEnv::Start(options);
-  ASSERT_TRUE(started.ok()) << started.status();
-  GatewayE2eEnv& env = **started;
-  BastionFixture& f = env.fixture();
-  absl::StatusOr<const BastionFixture::User*> alice = f.user("alice");
-  ASSERT_TRUE(alice.ok()) << alice.status();
+class GatewayProxyJumpSpE2eTest : public ::testing::Test {
+ protected:
+  // The real CA advertising the real gateway; alice runs `sp login` (which
+  // runs sp config) and `sp config` in a temporary HOME whose
+  // ~/.ssh/config then holds only the Include line they printed.
+  void SetUp() override {
+    ASSERT_EQ(getenv("SSH_AUTH_SOCK"), nullptr);
+    BastionFixture::Options options = BastionFixture::DefaultOptions();
+    options.advertise_gateway = true;
+    for (BastionUserSpec& u : options.users) u.log_in = false;
+    absl::StatusOr<std::unique_ptr<GatewayE2eEnv>> started =
+        GatewayE2eEnv::Start(options);
+    ASSERT_TRUE(started.ok()) << started.status();
+    env_ = *std::move(started);
+    BastionFixture& f = env_->fixture();
+    absl::StatusOr<const BastionFixture::User*> alice = f.user("alice");
+    ASSERT_TRUE(alice.ok()) << alice.status();
 
-  // A temporary HOME: sp keeps its files in ~/.sallyport.
-  const std::string home = env.File("home");
-  ASSERT_EQ(mkdir(home.c_str(), 0700), 0);
-  ASSERT_EQ(mkdir((home + "/.ssh").c_str(), 0700), 0);
-  RunOptions ro;
-  ro.timeout = GatewayE2eEnv::kCommandTimeout;
-  ro.env["HOME"] = home;
-  ro.env["SALLYPORT_HOME"] = "";
+    // sp keeps its files in ~/.sallyport.
+    home_ = env_->File("home");
+    ASSERT_EQ(mkdir(home_.c_str(), 0700), 0);
+    ASSERT_EQ(mkdir((home_ + "/.ssh").c_str(), 0700), 0);
+    RunOptions login_options;
+    login_options.stdin_data = (*alice)->password + "\n";
+    RunResult login =
+        Run({"setsid", "-w", RunfilePath("cli/sp"), "login", "--ca",
+             f.ca_address(), "--user", "alice", "--password-stdin",
+             "--ca-fingerprint", f.ca_fingerprint()},
+            login_options);
+    ASSERT_EQ(login.exit_code, 0) << login.Describe();
+    const std::string fragment = home_ + "/.sallyport/ssh_config";
+    const std::string include = "Include \"" + fragment + "\"";
+    EXPECT_TRUE(absl::StrContains(login.out, include)) << login.out;
+    RunResult config = Run({RunfilePath("cli/sp"), "config"});
+    ASSERT_EQ(config.exit_code, 0) << config.Describe();
+    EXPECT_TRUE(absl::StrContains(config.out, "Wrote " + fragment))
+        << config.out;
+    EXPECT_TRUE(absl::StrContains(config.out, include)) << config.out;
+    EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(fragment),
+                                  absl::StrCat("Port ", f.gateway_port())))
+        << ReadFileOrEmpty(fragment);
 
-  // sp login (which runs sp config), then sp config again on its own.
-  RunOptions login_options = ro;
-  login_options.stdin_data = (*alice)->password + "\n";
-  absl::StatusOr<RunResult> login =
-      RunCommand({"setsid", "-w", RunfilePath("cli/sp"), "login", "--ca",
-                  f.ca_address(), "--user", "alice", "--password-stdin",
-                  "--ca-fingerprint", f.ca_fingerprint()},
-                 login_options);
-  ASSERT_TRUE(login.ok()) << login.status();
-  ASSERT_EQ(login->exit_code, 0) << login->Describe();
-  const std::string fragment = home + "/.sallyport/ssh_config";
-  const std::string include = "Include \"" + fragment + "\"";
-  EXPECT_TRUE(absl::StrContains(login->out, include)) << login->out;
-  absl::StatusOr<RunResult> config =
-      RunCommand({RunfilePath("cli/sp"), "config"}, ro);
-  ASSERT_TRUE(config.ok()) << config.status();
-  ASSERT_EQ(config->exit_code, 0) << config->Describe();
-  EXPECT_TRUE(absl::StrContains(config->out, "Wrote " + fragment))
-      << config->out;
-  EXPECT_TRUE(absl::StrContains(config->out, include)) << config->out;
-  EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(fragment),
-                                absl::StrCat("Port ", f.gateway_port())))
-      << ReadFileOrEmpty(fragment);
-
-  // The user's ssh config: only the line sp printed. (Stock ssh reads
-  // ~/.ssh/config from the passwd home, not $HOME, hence -F.)
-  const std::string user_config = home + "/.ssh/config";
-  ASSERT_TRUE(WriteFile(user_config, include + "\n", 0600).ok());
-  const std::string marker = "sp-jump-marker-";
-  absl::StatusOr<RunResult> ssh = RunCommand(
-      {"ssh", "-F", user_config, "-o", "StrictHostKeyChecking=yes", "-o",
-       "BatchMode=yes", "web01", "echo " + marker + "$((6*7))"},
-      ro);
-  ASSERT_TRUE(ssh.ok()) << ssh.status();
-  ASSERT_EQ(ssh->exit_code, 0) << ssh->Describe() << f.GatewayLog();
-  EXPECT_EQ(ssh->out, marker + "42\n");
-  EXPECT_EQ(ssh->err, "") << "ssh printed a prompt or a warning";
-
-  // Recorded by the real gateway: the output is in its spool.
-  const std::string spool = f.gateway_state_dir() + "/spool";
-  std::string spooled;
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (absl::Now() < deadline) {
-    spooled = SpooledOutput(spool, "alice");
-    if (absl::StrContains(spooled, marker + "42")) break;
-    absl::SleepFor(absl::Milliseconds(200));
+    // The user's ssh config: only the line sp printed. (Stock ssh reads
+    // ~/.ssh/config from the passwd home, not $HOME, hence -F.)
+    user_config_ = home_ + "/.ssh/config";
+    ASSERT_TRUE(WriteFile(user_config_, include + "\n", 0600).ok());
   }
-  EXPECT_TRUE(absl::StrContains(spooled, marker + "42"))
-      << spooled << f.GatewayLog();
+
+  // argv with HOME = the temporary home (the test process has no
+  // SSH_AUTH_SOCK, so neither has the child).
+  RunResult Run(const std::vector<std::string>& argv,
+                RunOptions options = {}) const {
+    options.env["HOME"] = home_;
+    options.env["SALLYPORT_HOME"] = "";
+    return GatewayE2eEnv::Run(argv, std::move(options));
+  }
+  // `program` (ssh, scp, sftp) with the user's config, strict host key
+  // checking and no prompts, then `args`.
+  std::vector<std::string> Client(const std::string& program,
+                                  const std::vector<std::string>& args) const {
+    std::vector<std::string> argv = {program,
+                                     "-F",
+                                     user_config_,
+                                     "-o",
+                                     "StrictHostKeyChecking=yes",
+                                     "-o",
+                                     "BatchMode=yes"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+  // The ssh command line for rsync -e and GIT_SSH_COMMAND.
+  std::string SshCommand() const {
+    return absl::StrJoin(Client("ssh", {}), " ");
+  }
+
+  // The channels of alice's recorded web01 sessions (stored or spooled).
+  std::vector<RecordedChannel> Channels() const {
+    return RecordedChannels(
+        "sqlite://" + env_->fixture().ca_state_dir() + "/ca.db",
+        env_->fixture().gateway_state_dir() + "/spool", "alice", "web01");
+  }
+  // Waits for a closed channel of Channels() that no earlier call returned
+  // and `match` accepts.
+  std::optional<RecordedChannel> WaitForChannel(
+      const std::function<bool(const RecordedChannel&)>& match) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (absl::Now() < deadline) {
+      for (RecordedChannel& c : Channels()) {
+        if (c.closed && !seen_.contains({c.session_id, c.channel_id}) &&
+            match(c)) {
+          seen_.insert({c.session_id, c.channel_id});
+          return std::move(c);
+        }
+      }
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    ADD_FAILURE() << "no such recorded channel\n"
+                  << env_->fixture().GatewayLog();
+    return std::nullopt;
+  }
+
+  std::unique_ptr<GatewayE2eEnv> env_;
+  std::string home_;
+  std::string user_config_;
+  std::set<std::pair<std::string, uint32_t>> seen_;
+};
+
+// A client's run: it worked and printed nothing on stderr.
+void ExpectQuietSuccess(const RunResult& r) {
+  EXPECT_TRUE(r.ok()) << r.Describe();
+  EXPECT_EQ(r.err, "") << "a prompt or a warning";
+}
+
+TEST_F(GatewayProxyJumpSpE2eTest, SpLoginConfigThenSshWeb01IsRecorded) {
+  BastionFixture& f = env_->fixture();
+  const std::string marker = "sp-jump-marker-";
+  const std::string command = "echo " + marker + "$((6*7))";
+  RunResult ssh = Run(Client("ssh", {"web01", command}));
+  ExpectQuietSuccess(ssh);
+  EXPECT_EQ(ssh.out, marker + "42\n") << f.GatewayLog();
+
+  // Recorded by the real gateway: the exec and its output.
+  EXPECT_TRUE(WaitForChannel([&](const RecordedChannel& c) {
+    return c.HasRequest("exec", command) && c.output == marker + "42\n";
+  }));
   EXPECT_TRUE(absl::StrContains(f.GatewayLog(), "event=jump.record"))
       << f.GatewayLog();
 
@@ -156,6 +183,106 @@ TEST(GatewayProxyJumpSpE2eTest, SpLoginConfigThenSshWeb01IsRecorded) {
   EXPECT_TRUE(absl::StrContains(jumps[0], "record")) << jumps[0];
   EXPECT_TRUE(absl::StrContains(jumps[0], "web01")) << jumps[0];
   EXPECT_TRUE(Events(f, "authz.denied").empty());
+}
+
+TEST_F(GatewayProxyJumpSpE2eTest, ScpSftpRsyncAndGitCloneAreRecorded) {
+  // Large enough that a channel's byte counts tell the transfer apart.
+  constexpr size_t kSize = 200 << 10;
+  const std::string src = env_->File("big");
+  ASSERT_TRUE(GatewayE2eEnv::RandomFile(src, kSize).ok());
+  const std::string sum = GatewayE2eEnv::Sha256(src);
+  // Up or down an SFTP channel (scp's default protocol, and sftp).
+  auto sftp_up = [&](const RecordedChannel& c) {
+    return c.HasRequest("subsystem", "sftp") && c.bytes_input >= kSize &&
+           c.bytes_output < kSize;
+  };
+  auto sftp_down = [&](const RecordedChannel& c) {
+    return c.HasRequest("subsystem", "sftp") && c.bytes_output >= kSize &&
+           c.bytes_input < kSize;
+  };
+
+  // scp up and back.
+  const std::string up = env_->File("scp-up"), down = env_->File("scp-down");
+  ExpectQuietSuccess(Run(Client("scp", {src, "web01:" + up})));
+  EXPECT_EQ(GatewayE2eEnv::Sha256(up), sum);
+  EXPECT_TRUE(WaitForChannel(sftp_up));
+  ExpectQuietSuccess(Run(Client("scp", {"web01:" + up, down})));
+  EXPECT_EQ(GatewayE2eEnv::Sha256(down), sum);
+  EXPECT_TRUE(WaitForChannel(sftp_down));
+
+  // sftp in batch mode.
+  const std::string batch = env_->File("sftp-batch");
+  const std::string put = env_->File("sftp-put");
+  ASSERT_TRUE(
+      WriteFile(batch, absl::StrCat("put ", src, " ", put, "\nls ", put, "\n"))
+          .ok());
+  RunResult r = Run(Client("sftp", {"-b", batch, "web01"}));
+  ExpectQuietSuccess(r);
+  EXPECT_TRUE(absl::StrContains(r.out, "sftp> ls " + put + "\n" + put))
+      << r.out;
+  EXPECT_EQ(GatewayE2eEnv::Sha256(put), sum);
+  EXPECT_TRUE(WaitForChannel(sftp_up));
+
+  // rsync of a small tree (and the big file) there; its files back.
+  const std::string tree = env_->File("tree"), copy = env_->File("tree-copy");
+  ASSERT_EQ(mkdir(tree.c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((tree + "/a").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir((tree + "/a/b").c_str(), 0755), 0);
+  for (int i = 1; i <= 5; ++i) {
+    ASSERT_TRUE(WriteFile(absl::StrCat(tree, "/a/b/f", i),
+                          absl::StrCat("rsync-file-", i, "\n"))
+                    .ok());
+  }
+  ASSERT_EQ(link(src.c_str(), (tree + "/big").c_str()), 0);
+  ExpectQuietSuccess(
+      Run({"rsync", "-a", "-e", SshCommand(), tree + "/", "web01:" + copy}));
+  EXPECT_EQ(ReadFileOrEmpty(copy + "/a/b/f5"), "rsync-file-5\n");
+  EXPECT_EQ(GatewayE2eEnv::Sha256(copy + "/big"), sum);
+  EXPECT_TRUE(WaitForChannel([&](const RecordedChannel& c) {
+    return c.HasRequest("exec", "rsync --server ") &&
+           !c.HasRequest("exec", "--sender") && c.bytes_input >= kSize;
+  }));
+  const std::string back = env_->File("tree-back");
+  ExpectQuietSuccess(
+      Run({"rsync", "-a", "-e", SshCommand(), "web01:" + copy + "/a/", back}));
+  EXPECT_EQ(ReadFileOrEmpty(back + "/b/f5"), "rsync-file-5\n");
+  // What the target sent is kept whole: the files' content.
+  EXPECT_TRUE(WaitForChannel([&](const RecordedChannel& c) {
+    return c.HasRequest("exec", "rsync --server --sender ") &&
+           absl::StrContains(c.output, "rsync-file-5");
+  }));
+
+  // git clone of a repository on web01.
+  const std::string repo = env_->File("repo"), clone = env_->File("clone");
+  RunOptions git;
+  git.env["GIT_SSH_COMMAND"] = SshCommand();
+  git.env["GIT_CONFIG_NOSYSTEM"] = "1";
+  git.env["GIT_AUTHOR_NAME"] = git.env["GIT_COMMITTER_NAME"] = "sp";
+  git.env["GIT_AUTHOR_EMAIL"] = git.env["GIT_COMMITTER_EMAIL"] = "sp@test";
+  r = Run(
+      {"/bin/sh", "-c",
+       absl::StrCat("set -e; git init -q -b main ", repo, "; cd ", repo,
+                    "; echo sp-readme > README; git add README; "
+                    "git commit -q -m sp-first-commit; git rev-parse HEAD")},
+      git);
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  const std::string head(absl::StripAsciiWhitespace(r.out));
+  ExpectQuietSuccess(Run({"git", "clone", "-q", "web01:" + repo, clone}, git));
+  EXPECT_EQ(ReadFileOrEmpty(clone + "/README"), "sp-readme\n");
+  // Recorded: git-upload-pack's exec, the commit it advertised and the pack
+  // it sent (compressed: the output is there, not the README's words).
+  EXPECT_TRUE(WaitForChannel([&](const RecordedChannel& c) {
+    return c.HasRequest("exec", "git-upload-pack") &&
+           absl::StrContains(c.output, head) &&
+           absl::StrContains(c.output, "PACK");
+  }));
+
+  // No channel or request for an agent; no jump denied.
+  for (const RecordedChannel& c : Channels()) {
+    EXPECT_FALSE(absl::StrContains(c.type, "auth-agent")) << c.type;
+    EXPECT_FALSE(c.HasRequest("auth-agent-req@openssh.com", ""));
+  }
+  EXPECT_TRUE(Events(env_->fixture(), "authz.denied").empty());
 }
 
 }  // namespace

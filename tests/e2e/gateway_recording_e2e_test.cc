@@ -43,24 +43,13 @@ std::optional<Found> FindRecording(const std::string& dir,
   for (const std::string& path : SpoolFiles(dir)) {
     absl::StatusOr<audit::SpoolContents> c = audit::ReadSpool(path);
     if (!c.ok()) continue;
-    std::optional<uint32_t> channel;
+    std::optional<std::string> output = ExecOutput(c->records, command);
+    if (!output) continue;
     Found f;
-    for (const v1::RecordingRecord& r : c->records) {
-      if (r.has_request() && r.request().type() == "exec" &&
-          r.request().summary() == command) {
-        channel = r.channel_id();
-      }
-      if (channel && r.channel_id() == *channel && r.has_data() &&
-          r.data().direction() == v1::RECORD_DIRECTION_OUTPUT &&
-          r.data().ssh_stream() == 0) {
-        f.output += r.data().bytes();
-      }
-      if (r.has_session_end()) f.ended = true;
-    }
-    if (channel) {
-      f.contents = *std::move(c);
-      return f;
-    }
+    f.output = *std::move(output);
+    f.ended = HasSessionEnd(c->records);
+    f.contents = *std::move(c);
+    return f;
   }
   return std::nullopt;
 }

@@ -3,18 +3,97 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include <map>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "audit/recording_reader.h"
 #include "audit/recording_record.h"
 #include "audit/recording_store.h"
+#include "audit/spool.h"
 #include "storage/open.h"
 #include "tests/harness/listening_process.h"
 
 namespace sallyport::testing {
 
 namespace v1 = ::sallyport::audit::v1;
+
+namespace {
+
+// Every record of the stored session `id`, in order.
+absl::StatusOr<std::vector<v1::RecordingRecord>> StoredRecords(
+    storage::Store& store, const std::string& id) {
+  std::vector<v1::RecordingRecord> out;
+  uint64_t after = 0;
+  while (true) {
+    absl::StatusOr<std::vector<storage::SessionRecord>> rows =
+        store.ListSessionRecords(id, after, 1000);
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) return out;
+    for (const storage::SessionRecord& row : *rows) {
+      absl::StatusOr<v1::RecordingRecord> r = audit::FromStoreRecord(row);
+      if (!r.ok()) return r.status();
+      after = r->seq();
+      out.push_back(*std::move(r));
+    }
+  }
+}
+
+// session id -> seq -> record.
+using RecordsBySession =
+    std::map<std::string, std::map<uint64_t, v1::RecordingRecord>>;
+
+void AddStoredRecords(const std::string& store_url, const std::string& user,
+                      const std::string& host, RecordsBySession& sessions) {
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::OpenStore(store_url);
+  if (!store.ok()) return;
+  storage::SessionFilter filter;
+  filter.user = user;
+  filter.host = host;
+  filter.limit = 1000;
+  absl::StatusOr<std::vector<storage::Session>> stored =
+      (*store)->ListSessions(filter);
+  if (!stored.ok()) return;
+  for (const storage::Session& s : *stored) {
+    absl::StatusOr<std::vector<v1::RecordingRecord>> records =
+        StoredRecords(**store, s.id);
+    if (!records.ok()) continue;
+    for (v1::RecordingRecord& r : *records) {
+      sessions[s.id].emplace(r.seq(), std::move(r));
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> ExecOutput(
+    const std::vector<v1::RecordingRecord>& records,
+    const std::string& command) {
+  std::optional<uint32_t> channel;
+  std::string output;
+  for (const v1::RecordingRecord& r : records) {
+    if (r.has_request() && r.request().type() == "exec" &&
+        r.request().summary() == command) {
+      channel = r.channel_id();
+    }
+    if (channel && r.channel_id() == *channel && r.has_data() &&
+        r.data().direction() == v1::RECORD_DIRECTION_OUTPUT &&
+        r.data().ssh_stream() == 0) {
+      output += r.data().bytes();
+    }
+  }
+  if (!channel) return std::nullopt;
+  return output;
+}
+
+bool HasSessionEnd(const std::vector<v1::RecordingRecord>& records) {
+  for (const v1::RecordingRecord& r : records) {
+    if (r.has_session_end()) return true;
+  }
+  return false;
+}
 
 std::optional<StoredRecording> FindStoredRecording(const std::string& store_url,
                                                    const std::string& command) {
@@ -27,32 +106,16 @@ std::optional<StoredRecording> FindStoredRecording(const std::string& store_url,
       (*store)->ListSessions(filter);
   if (!sessions.ok()) return std::nullopt;
   for (const storage::Session& s : *sessions) {
+    absl::StatusOr<std::vector<v1::RecordingRecord>> records =
+        StoredRecords(**store, s.id);
+    if (!records.ok()) return std::nullopt;
+    std::optional<std::string> output = ExecOutput(*records, command);
+    if (!output) continue;
     StoredRecording out;
     out.session = s;
-    std::optional<uint32_t> channel;
-    uint64_t after = 0;
-    while (true) {
-      absl::StatusOr<std::vector<storage::SessionRecord>> rows =
-          (*store)->ListSessionRecords(s.id, after, 1000);
-      if (!rows.ok() || rows->empty()) break;
-      for (const storage::SessionRecord& row : *rows) {
-        absl::StatusOr<v1::RecordingRecord> r = audit::FromStoreRecord(row);
-        if (!r.ok()) return std::nullopt;
-        after = r->seq();
-        if (r->has_request() && r->request().type() == "exec" &&
-            r->request().summary() == command) {
-          channel = r->channel_id();
-        }
-        if (channel && r->channel_id() == *channel && r->has_data() &&
-            r->data().direction() == v1::RECORD_DIRECTION_OUTPUT &&
-            r->data().ssh_stream() == 0) {
-          out.output += r->data().bytes();
-        }
-        if (r->has_session_end()) out.has_end = true;
-        out.records.push_back(*std::move(r));
-      }
-    }
-    if (!channel) continue;
+    out.output = *std::move(output);
+    out.has_end = HasSessionEnd(*records);
+    out.records = *std::move(records);
     // The session as it is after its records were read (the CA ends a
     // session after it stored its end record).
     absl::StatusOr<storage::Session> now = (*store)->GetSession(s.id);
@@ -76,6 +139,58 @@ absl::Status VerifyStoredRecording(const std::string& store_url,
                                             ": ", check->problem));
   }
   return absl::OkStatus();
+}
+
+bool RecordedChannel::HasRequest(std::string_view type,
+                                 std::string_view text) const {
+  for (const v1::RequestRecord& r : requests) {
+    if (r.type() == type && r.summary().find(text) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<RecordedChannel> RecordedChannels(const std::string& store_url,
+                                              const std::string& spool_dir,
+                                              const std::string& user,
+                                              const std::string& host) {
+  // A session being shipped is in both: each record once.
+  RecordsBySession sessions;
+  AddStoredRecords(store_url, user, host, sessions);
+  for (const std::string& path : SpoolFiles(spool_dir)) {
+    absl::StatusOr<audit::SpoolContents> c = audit::ReadSpool(path);
+    if (!c.ok() || c->session.user() != user || c->session.host() != host) {
+      continue;
+    }
+    for (v1::RecordingRecord& r : c->records) {
+      sessions[c->session.session_id()].emplace(r.seq(), std::move(r));
+    }
+  }
+  std::vector<RecordedChannel> out;
+  for (const auto& [id, records] : sessions) {
+    std::map<uint32_t, RecordedChannel> channels;
+    for (const auto& [seq, r] : records) {
+      if (r.has_session_end()) continue;
+      RecordedChannel& c = channels[r.channel_id()];
+      c.session_id = id;
+      c.channel_id = r.channel_id();
+      if (r.has_channel_open()) c.type = r.channel_open().type();
+      if (r.has_request()) c.requests.push_back(r.request());
+      if (r.has_data() && r.data().ssh_stream() == 0) {
+        (r.data().direction() == v1::RECORD_DIRECTION_INPUT ? c.input
+                                                            : c.output) +=
+            r.data().bytes();
+      }
+      if (r.has_channel_close()) {
+        c.closed = true;
+        c.bytes_input = r.channel_close().bytes_input();
+        c.bytes_output = r.channel_close().bytes_output();
+      }
+    }
+    for (auto& [channel, c] : channels) out.push_back(std::move(c));
+  }
+  return out;
 }
 
 std::vector<std::string> SpoolFiles(const std::string& dir) {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -56,6 +57,14 @@ struct StoredRecording {
   bool has_end = false;
 };
 
+// The stdout of the exec channel whose command line was `command` in
+// `records` (a session's, in order); nullopt when no such exec is there.
+std::optional<std::string> ExecOutput(
+    const std::vector<audit::v1::RecordingRecord>& records,
+    const std::string& command);
+// Whether `records` hold a session_end record.
+bool HasSessionEnd(const std::vector<audit::v1::RecordingRecord>& records);
+
 // The recording of `command` in the store at `store_url`, read whole.
 // nullopt when no stored session holds an exec of `command`.
 std::optional<StoredRecording> FindStoredRecording(const std::string& store_url,
@@ -65,6 +74,30 @@ std::optional<StoredRecording> FindStoredRecording(const std::string& store_url,
 // what `spctl sessions verify` runs); the problem when it does not.
 absl::Status VerifyStoredRecording(const std::string& store_url,
                                    const std::string& session_id);
+
+// A channel of a recorded session: its type, the requests forwarded on it,
+// the data kept whole (stdout only for output) and, once closed, the bytes
+// that crossed it each way (SFTP and SCP content is only counted).
+struct RecordedChannel {
+  std::string session_id;
+  uint32_t channel_id = 0;
+  std::string type;  // of its channel_open ("session", ...)
+  std::vector<audit::v1::RequestRecord> requests;
+  std::string input, output;
+  bool closed = false;
+  uint64_t bytes_input = 0, bytes_output = 0;
+
+  // Whether a request of `type` has a summary containing `text`.
+  bool HasRequest(std::string_view type, std::string_view text) const;
+};
+
+// The channels of `user`'s recorded sessions to `host`: those the CA
+// stored (the store at `store_url`) and those still in the gateway's
+// spool files in `spool_dir` (not shipped yet), each record once.
+std::vector<RecordedChannel> RecordedChannels(const std::string& store_url,
+                                              const std::string& spool_dir,
+                                              const std::string& user,
+                                              const std::string& host);
 
 // Paths of the *.spool files in `dir`.
 std::vector<std::string> SpoolFiles(const std::string& dir);
