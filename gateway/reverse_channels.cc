@@ -81,9 +81,13 @@ std::optional<bool> GatewayConnection::OnRemoteForward(
     bool cancel, bool want_reply, Bytes data,
     ssh::connection::RequestId request) {
   const std::string what = cancel ? "cancel-tcpip-forward" : "tcpip-forward";
+  std::string listen;  // once parsed
+  // Every refusal is logged and audited (channel.refused, kind = the
+  // request), like a refused channel.
   auto refuse = [&](const std::string& why) {
     Log(absl::StrCat("event=request.refused ", Describe(), " global=", what,
                      " reason=\"", Safe(why), "\""));
+    ReportChannelRefused(what, listen, 0, why);
     return std::optional<bool>(false);
   };
   if (mode_ != Mode::kRecorded)
@@ -91,7 +95,7 @@ std::optional<bool> GatewayConnection::OnRemoteForward(
   absl::StatusOr<ForwardRequest> f = ParseForwardRequest(data);
   if (!f.ok()) return refuse("malformed request");
   const std::pair<std::string, uint32_t> key(f->address, f->port);
-  const std::string listen = ListenDestination(*f);
+  listen = ListenDestination(*f);
   if (cancel) {
     if (remote_forwards_.count(key) == 0)
       return refuse("no such remote forward");
@@ -164,6 +168,7 @@ std::optional<bool> GatewayConnection::OnRemoteForward(
             c->Log(absl::StrCat("event=request.refused ", c->Describe(),
                                 " global=tcpip-forward reason=\"",
                                 Safe(a.reason()), "\""));
+            c->ReportChannelRefused("tcpip-forward", listen, 0, a.reason());
             reply(false, {});
             return;
           }

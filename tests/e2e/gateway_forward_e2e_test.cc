@@ -32,6 +32,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "tests/e2e/gateway_ship_util.h"
 #include "tests/harness/bastion_fixture.h"
 #include "tests/harness/echo_server.h"
 #include "tests/harness/net_util.h"
@@ -318,6 +319,26 @@ TEST_F(GatewayForwardE2eTest, RemoteForwardIsRefusedByDefault) {
   }
   EXPECT_EQ(RoundTrip(*rport, "ping\n"), "");
   EXPECT_EQ(echo.accepted(), 0);
+  // Each refusal is an audit event at the CA, sent by the gateway
+  // (channel.refused, with the kind and the reason); events come in
+  // batches, so wait for them.
+  int refused = 0;
+  RunResult events;
+  for (const absl::Time limit = absl::Now() + absl::Seconds(30);
+       refused < 2 && absl::Now() < limit;
+       absl::SleepFor(absl::Milliseconds(200))) {
+    events = Spctl(*fixture_, {"audit", "ls", "--json"});
+    refused = 0;
+    for (absl::string_view l : absl::StrSplit(events.out, '\n')) {
+      if (absl::StrContains(l, "\"channel.refused\"") &&
+          absl::StrContains(l, "tcpip-forward") &&
+          (absl::StrContains(l, "port forwarding is not permitted") ||
+           absl::StrContains(l, "prod-readonly"))) {
+        ++refused;
+      }
+    }
+  }
+  EXPECT_GE(refused, 2) << events.Describe();
 }
 
 TEST_F(GatewayForwardE2eTest, RemoteForwardIsAllowedForARoleUpToTheLimit) {
