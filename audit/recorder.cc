@@ -43,6 +43,13 @@ absl::StatusOr<int64_t> SpoolDirBytes(const std::string& dir) {
   return total;
 }
 
+// What a stalled spool disk is called in the errors it causes.
+std::string StallMessage(absl::Duration stalled) {
+  return absl::StrCat(
+      "the recording spool's disk has not finished a write for ",
+      absl::FormatDuration(absl::Trunc(stalled, absl::Seconds(1))));
+}
+
 }  // namespace
 
 // ------------------------------------------------------------ session
@@ -176,9 +183,7 @@ absl::StatusOr<std::shared_ptr<SessionRecording>> SpoolRecorder::OpenSession(
   if (const absl::Duration stalled = Stalled();
       stalled > options_.write_stall_limit) {
     return absl::UnavailableError(absl::StrCat(
-        "the recording spool's disk has not finished a write for ",
-        absl::FormatDuration(absl::Trunc(stalled, absl::Seconds(1))),
-        "; new recorded sessions are refused"));
+        StallMessage(stalled), "; new recorded sessions are refused"));
   }
   if (spool_bytes_.load() > options_.spool_max_bytes) {
     return absl::ResourceExhaustedError(
@@ -321,20 +326,19 @@ void SpoolRecorder::WatchLoop() {
                  absl::Milliseconds(250));
   while (true) {
     std::vector<std::shared_ptr<SessionRecording>> sessions;
+    absl::Duration stalled;
     {
       absl::MutexLock lock(&mu_);
       auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return watch_stopped_;
       };
       if (mu_.AwaitWithTimeout(absl::Condition(&stop), period)) return;
-      const absl::Duration stalled = Stalled();
+      stalled = Stalled();
       if (stalled <= options_.write_stall_limit) continue;
       for (auto& [id, s] : open_) sessions.push_back(s);
     }
     const std::string why = absl::StrCat(
-        "the recording spool's disk has not finished a write for ",
-        absl::FormatDuration(absl::Trunc(Stalled(), absl::Seconds(1))),
-        " (is it hung?); the recording stopped");
+        StallMessage(stalled), " (is it hung?); the recording stopped");
     for (auto& s : sessions) {
       std::function<void()> waker;
       {

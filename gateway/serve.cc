@@ -19,6 +19,7 @@
 #include "ssh/cert/certificate_file.h"
 #include "ssh/crypto/keys.h"
 #include "ssh/net/driver.h"
+#include "ssh/net/listener.h"
 #include "ssh/net/spawn.h"
 
 namespace sallyport::gateway {
@@ -70,12 +71,14 @@ void GrpcLog(gpr_log_func_args* args) {
 std::vector<std::string> UnbindableEgress(
     const std::vector<asio::ip::address>& addresses) {
   std::vector<std::string> out;
-  bool v4 = false, v6 = false;
   asio::io_context io;
-  for (const asio::ip::address& a : addresses) {
-    bool& seen = a.is_v4() ? v4 : v6;
-    if (seen) continue;
-    seen = true;
+  for (const asio::ip::address& family :
+       {asio::ip::address(asio::ip::address_v4()),
+        asio::ip::address(asio::ip::address_v6())}) {
+    const asio::ip::address* local =
+        ssh::net::LocalAddressFor(addresses, family);
+    if (local == nullptr) continue;
+    const asio::ip::address& a = *local;
     asio::ip::tcp::socket probe(io);
     asio::error_code ec;
     probe.open(a.is_v4() ? asio::ip::tcp::v4() : asio::ip::tcp::v6(), ec);

@@ -231,6 +231,15 @@ asio::awaitable<void> Listener::AcceptLoop(std::shared_ptr<bool> alive) {
 
 // ---------------------------------------------------------------- dial
 
+const asio::ip::address* LocalAddressFor(
+    const std::vector<asio::ip::address>& local_addresses,
+    const asio::ip::address& destination) {
+  for (const asio::ip::address& a : local_addresses) {
+    if (a.is_v4() == destination.is_v4()) return &a;
+  }
+  return nullptr;
+}
+
 asio::awaitable<absl::StatusOr<asio::ip::tcp::socket>> Dial(
     asio::any_io_executor executor, std::string host, uint16_t port,
     absl::Duration timeout, std::vector<asio::ip::address> local_addresses) {
@@ -293,13 +302,8 @@ asio::awaitable<absl::StatusOr<asio::ip::tcp::socket>> Dial(
     if (connect->timed_out) break;
     asio::error_code ignored;
     connect->socket.close(ignored);
-    const asio::ip::address* local = nullptr;
-    for (const asio::ip::address& a : local_addresses) {
-      if (a.is_v4() == to.address().is_v4()) {
-        local = &a;
-        break;
-      }
-    }
+    const asio::ip::address* local =
+        LocalAddressFor(local_addresses, to.address());
     if (!local_addresses.empty() && local == nullptr) {
       no_family = absl::FailedPreconditionError(absl::StrCat(
           "no egress address of the family of ", to.address().to_string(), " (",

@@ -166,6 +166,12 @@ class Listener {
 // kFailedPrecondition when no destination could be tried because no local
 // address fits its family or the local address cannot be bound (not one
 // of this machine's), with that reason.
+// The local address Dial binds to for `destination`: the first of
+// `local_addresses` of its family, or null when none is.
+const asio::ip::address* LocalAddressFor(
+    const std::vector<asio::ip::address>& local_addresses,
+    const asio::ip::address& destination);
+
 asio::awaitable<absl::StatusOr<asio::ip::tcp::socket>> Dial(
     asio::any_io_executor executor, std::string host, uint16_t port,
     absl::Duration timeout,
