@@ -77,6 +77,9 @@ void RoleToProto(const storage::Role& role, pb::Role* out) {
   out->set_record_mode(
       std::string(storage::RecordFailureModeName(role.record_mode)));
   if (role.record_input.has_value()) out->set_record_input(*role.record_input);
+  if (role.force_command.has_value()) {
+    out->set_force_command(*role.force_command);
+  }
   for (const storage::DenyRule& d : role.deny) {
     pb::DenyRule* rule = out->add_deny();
     for (const std::string& l : d.logins) rule->add_logins(l);
@@ -116,6 +119,7 @@ absl::StatusOr<storage::Role> RoleFromProto(const pb::Role& role) {
     out.record_mode = *mode;
   }
   if (role.has_record_input()) out.record_input = role.record_input();
+  if (role.has_force_command()) out.force_command = role.force_command();
   for (const pb::DenyRule& d : role.deny()) {
     storage::DenyRule rule;
     rule.logins.assign(d.logins().begin(), d.logins().end());

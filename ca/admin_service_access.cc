@@ -84,6 +84,9 @@ grpc::Status AdminService::CheckAccess(grpc::ServerContext* context,
         response->set_rule(d.rule);
         if (d.allowed) {
           response->set_record(std::string(storage::RecordModeName(d.record)));
+          if (d.force_command.has_value()) {
+            response->set_force_command(*d.force_command);
+          }
         }
         return absl::OkStatus();
       });

@@ -41,6 +41,7 @@ void DecisionToProto(const rbac::Decision& d,
   response.set_rule(d.rule);
   response.set_record(std::string(storage::RecordModeName(d.record)));
   SetRecordingPolicy(d, response);  // recpol (issue 14)
+  if (d.force_command.has_value()) response.set_force_command(*d.force_command);
 }
 
 void HostToProto(const storage::Host& host, pb::HostRecord* out) {
@@ -460,6 +461,17 @@ grpc::Status GatewayService::StartSessionCertificate(
     spec.key_revoked = read.revoked[key_revocation_at];
   }
   const ssh::cert::Certificate& user_cert = *checked->presented.certificate;
+  // force-command: the roles' (when every session kind forces the same
+  // one), else the user certificate's, so the host enforces what the
+  // gateway does.
+  spec.force_command = perms.force_command;
+  if (!spec.force_command.has_value()) {
+    if (const ssh::cert::CertOption* forced =
+            user_cert.FindCriticalOption(ssh::cert::kForceCommand)) {
+      absl::StatusOr<std::string> command = forced->Value();
+      if (command.ok()) spec.force_command = *command;
+    }
+  }
   for (const ssh::cert::CertOption& e : perms.extensions) {
     const ssh::cert::CertOption* granted = user_cert.FindExtension(e.name);
     if (granted != nullptr && granted->data.empty()) {

@@ -183,8 +183,13 @@ absl::StatusOr<CertificateIssuer::Signed> CertificateIssuer::SignSession(
   request.principals = {spec.login};
   request.valid_after = UnixSeconds(now - kSessionBackdate);
   request.valid_before = UnixSeconds(now + kSessionTtl);
-  request.critical_options = {ssh::cert::CertOption::WithValue(
-      ssh::cert::kSourceAddress, spec.source_address)};
+  // Sorted by name, as certificates require.
+  if (spec.force_command.has_value()) {
+    request.critical_options.push_back(ssh::cert::CertOption::WithValue(
+        ssh::cert::kForceCommand, *spec.force_command));
+  }
+  request.critical_options.push_back(ssh::cert::CertOption::WithValue(
+      ssh::cert::kSourceAddress, spec.source_address));
   request.extensions = spec.extensions;
   return Sign(storage::CaKeyPurpose::kUser, std::move(request), spec.user,
               storage::CertificatePurpose::kSession, actor, "session",

@@ -106,6 +106,8 @@ class CertificateIssuer {
     std::vector<ssh::cert::CertOption> extensions;
     // The source-address critical option (comma-separated CIDR list).
     std::string source_address;
+    // The force-command critical option, when set.
+    std::optional<std::string> force_command;
     // Whether the key is revoked, when the caller has read it already
     // (Store::ReadForIssuance); unset: the issuer asks the store.
     std::optional<bool> key_revoked;

@@ -307,6 +307,9 @@ int Check(Spctl& ctl, const CertArgs& a) {
     }
     ctl.out() << "Code: " << resp.code() << "\n";
     if (resp.allowed()) ctl.out() << "Recording: " << resp.record() << "\n";
+    if (resp.has_force_command()) {
+      ctl.out() << "Forced command: " << resp.force_command() << "\n";
+    }
   }
   return resp.allowed() ? kExitOk : kExitDenied;
 }

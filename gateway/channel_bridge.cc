@@ -365,7 +365,7 @@ void GatewayConnection::ProcessRequestQueue(Bridge& b) {
                   if (!a.allowed()) {
                     Refuse(br, *shared, a.reason(), true);
                   } else {
-                    StartCommand(br, std::move(*shared), kind);
+                    StartCommand(br, std::move(*shared), kind, a);
                   }
                   if (FindDown(br.down.id()) == &br) ProcessRequests(br);
                 });
@@ -380,14 +380,26 @@ void GatewayConnection::ProcessRequestQueue(Bridge& b) {
 }
 
 void GatewayConnection::StartCommand(Bridge& b, PendingRequest r,
-                                     const std::string& kind) {
+                                     const std::string& kind,
+                                     const gw::AuthorizeChannelResponse& a) {
+  // A forced command (the roles' or the certificate's force-command)
+  // replaces shell, exec and subsystem. Two different ones: neither runs.
+  std::optional<std::string> forced = permissions_->force_command;
+  if (a.has_force_command()) {
+    if (forced.has_value() && *forced != a.force_command()) {
+      Refuse(b, r,
+             absl::StrCat("your certificate's force-command and role '",
+                          Safe(a.role()), "' force different commands"),
+             true);
+      return;
+    }
+    forced = a.force_command();
+  }
   std::string summary;
-  if (permissions_->force_command.has_value()) {
-    // force-command replaces shell, exec and subsystem.
+  if (forced.has_value()) {
     r.type = "exec";
-    r.data =
-        ssh::connection::SerializeStringRequest(*permissions_->force_command);
-    summary = *permissions_->force_command;
+    r.data = ssh::connection::SerializeStringRequest(*forced);
+    summary = *forced;
   } else if (r.type != "shell") {
     auto s = ssh::connection::ParseStringRequest(r.data);
     if (s.ok()) summary = *s;

@@ -288,5 +288,54 @@ TEST_F(GatewayTest, TheCertificatesForceCommandRunsInsteadOfTheRequested) {
   EXPECT_TRUE(recorded);
 }
 
+// A role's force_command (issue 12: "force-command from a role or the
+// certificate replaces shell/exec/subsystem"): the gateway runs it instead
+// of the exec and of the sftp subsystem, the recording says so, and the
+// session certificate carries it, so sshd forces it too (sshd sets
+// SSH_ORIGINAL_COMMAND only for a forced command).
+TEST_F(GatewayTest, ARolesForceCommandRunsInsteadOfTheRequested) {
+  const std::string forced = "echo \"role-forced [$SSH_ORIGINAL_COMMAND]\"";
+  absl::StatusOr<storage::Role> ops = env_->store().GetRole("ops");
+  ASSERT_TRUE(ops.ok()) << ops.status();
+  ops->force_command = forced;
+  ASSERT_TRUE(env_->store().UpdateRole(*ops).ok());
+  const std::string expected = absl::StrCat("role-forced [", forced, "]\n");
+  RunResult r = Ssh(login_ + "+web01", "echo requested");
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(r.out, expected) << r.Describe();
+  r = Ssh(login_ + "+web01", "sftp", {"-s"});
+  EXPECT_EQ(r.out, expected) << r.Describe();
+  int recorded = 0;
+  for (const auto& e : recorder_.events()) {
+    EXPECT_NE(e.summary, "echo requested");
+    recorded += e.kind == "request" && e.bytes == "exec" && e.summary == forced;
+  }
+  EXPECT_EQ(recorded, 2);
+  EXPECT_TRUE(HasLineWith(GatewayLog(),
+                          {"event=channel.start", "kind=sftp", "role-forced"}))
+      << GatewayLog();
+}
+
+// The certificate and a role forcing different commands: neither runs,
+// and the user is told why.
+TEST_F(GatewayTest, DifferentForcedCommandsOfCertificateAndRoleAreRefused) {
+  SignAliceCertificate({"-O", "force-command=echo from-the-certificate"});
+  absl::StatusOr<storage::Role> ops = env_->store().GetRole("ops");
+  ASSERT_TRUE(ops.ok()) << ops.status();
+  ops->force_command = "echo from-the-role";
+  ASSERT_TRUE(env_->store().UpdateRole(*ops).ok());
+  RunResult r = Ssh(login_ + "+web01", "echo requested");
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(r.err, "force different commands"))
+      << r.Describe();
+  EXPECT_FALSE(absl::StrContains(r.out, "from-the")) << r.Describe();
+  // The same command from both is no conflict.
+  ops->force_command = "echo from-the-certificate";
+  ASSERT_TRUE(env_->store().UpdateRole(*ops).ok());
+  r = Ssh(login_ + "+web01", "echo requested");
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(r.out, "from-the-certificate\n") << r.Describe();
+}
+
 }  // namespace
 }  // namespace sallyport::gateway

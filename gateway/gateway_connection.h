@@ -218,7 +218,10 @@ class GatewayConnection
   void Forward(Bridge& b, PendingRequest r);
   void Refuse(Bridge& b, const PendingRequest& r, const std::string& why,
               bool tell_user);
-  void StartCommand(Bridge& b, PendingRequest r, const std::string& kind);
+  // Starts an allowed shell, exec or subsystem; `a` (its decision) may
+  // force a command, as may the certificate.
+  void StartCommand(Bridge& b, PendingRequest r, const std::string& kind,
+                    const gateway::v1::AuthorizeChannelResponse& a);
   void CloseBridge(Bridge& b, const std::string& why);
   // Queues a line of the gateway's own for the user (stderr of `down`).
   void QueueNotice(Bridge& b, std::string_view line);

@@ -297,6 +297,17 @@ absl::Status Role::Validate() const {
   if (!ParseRecordMode(RecordModeName(record))) {
     return absl::InvalidArgumentError("role record: unknown mode");
   }
+  if (force_command.has_value()) {
+    RETURN_IF_ERROR(ValidateText("role force_command", *force_command,
+                                 kMaxForceCommandBytes, true));
+    for (unsigned char c : *force_command) {
+      if ((c < 0x20 && c != '\t') || c == 0x7f) {
+        return absl::InvalidArgumentError(
+            "role force_command must be one line without control "
+            "characters");
+      }
+    }
+  }
   if (deny.size() > kMaxListEntries) {
     return absl::InvalidArgumentError("role deny: too many rules");
   }

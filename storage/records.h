@@ -31,8 +31,9 @@ namespace sallyport::storage {
 inline constexpr size_t kMaxNameBytes = 256;     // names, ids, logins, keys
 inline constexpr size_t kMaxTextBytes = 8192;    // descriptions, reasons, keys
 inline constexpr size_t kMaxListEntries = 1024;  // logins, principals, labels
-inline constexpr size_t kMaxPayloadBytes = 1 << 20;  // audit payload JSON
-inline constexpr size_t kMaxChunkBytes = 1 << 20;    // one session chunk
+inline constexpr size_t kMaxPayloadBytes = 1 << 20;    // audit payload JSON
+inline constexpr size_t kMaxChunkBytes = 1 << 20;      // one session chunk
+inline constexpr size_t kMaxForceCommandBytes = 4096;  // a role's command
 // Join tokens shorter than this are refused: they must be unguessable.
 inline constexpr size_t kMinJoinTokenBytes = 16;
 
@@ -146,6 +147,11 @@ struct Role {
   RecordFailureMode record_mode = RecordFailureMode::kStrict;
   // Whether user input is recorded; unset: on for pty sessions only.
   std::optional<bool> record_input;
+  // The command that replaces every shell, exec and sftp this role allows
+  // (like the certificate's force-command; ca/rbac/rbac.h says how roles
+  // combine). Unset: the user's own command runs. Kept in the role spec
+  // JSON; 1..kMaxForceCommandBytes printable bytes (tab allowed).
+  std::optional<std::string> force_command;
   absl::Time created_at;  // set by the store
   absl::Time updated_at;  // set by the store
 

@@ -60,5 +60,28 @@ TEST(RecordsTest, RevocationNeedsExactlyOneTarget) {
   EXPECT_FALSE(r.Validate().ok());
 }
 
+// A role's force_command: one printable line of 1..kMaxForceCommandBytes
+// (a tab is fine, as in the certificate option).
+TEST(RecordsTest, RoleForceCommandIsOneBoundedLine) {
+  Role role;
+  role.name = "backup";
+  ASSERT_TRUE(role.Validate().ok());
+  role.force_command = "/usr/local/bin/backup --quiet\t--now";
+  EXPECT_TRUE(role.Validate().ok()) << role.Validate();
+  role.force_command = std::string(kMaxForceCommandBytes, 'x');
+  EXPECT_TRUE(role.Validate().ok());
+  role.force_command = std::string(kMaxForceCommandBytes + 1, 'x');
+  EXPECT_EQ(role.Validate().code(), absl::StatusCode::kInvalidArgument);
+  for (const std::string& bad :
+       {std::string(), std::string("id\nrm -rf /"), std::string("a\rb"),
+        std::string("a\x1b[2Jb"), std::string("a\x7f"),
+        std::string("a\0b", 3)}) {
+    role.force_command = bad;
+    const absl::Status st = role.Validate();
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(st.message().find("force_command"), std::string::npos) << st;
+  }
+}
+
 }  // namespace
 }  // namespace sallyport::storage

@@ -22,7 +22,7 @@ constexpr std::array<ChannelKind, 6> kAllKinds = {
     ChannelKind::kSftp,         ChannelKind::kPortForward,
     ChannelKind::kAgentForward, ChannelKind::kProxyJumpPassthrough};
 
-constexpr std::array<std::pair<Reason, std::string_view>, 11> kReasonNames = {{
+constexpr std::array<std::pair<Reason, std::string_view>, 12> kReasonNames = {{
     {Reason::kAllowed, "allowed"},
     {Reason::kInvalidHostName, "invalid-host-name"},
     {Reason::kInvalidLogin, "invalid-login"},
@@ -34,7 +34,13 @@ constexpr std::array<std::pair<Reason, std::string_view>, 11> kReasonNames = {{
     {Reason::kLoginNotAllowed, "login-not-allowed"},
     {Reason::kKindNotAllowed, "kind-not-allowed"},
     {Reason::kDeniedByRule, "denied-by-rule"},
+    {Reason::kForceCommandConflict, "force-command-conflict"},
 }};
+
+bool IsSessionKind(ChannelKind kind) {
+  return kind == ChannelKind::kShell || kind == ChannelKind::kExec ||
+         kind == ChannelKind::kSftp;
+}
 
 Decision Deny(Reason code, std::string reason, std::string role = "",
               std::string rule = "") {
@@ -217,6 +223,23 @@ Decision Evaluate(const std::vector<Role>& roles, std::string_view login,
                      kinds_there.empty() ? std::string("none")
                                          : absl::StrJoin(kinds_there, ", ")));
   }
+  // Step 6: the command the allowing roles force, if every one forces one.
+  std::optional<std::string> forced;
+  if (IsSessionKind(kind) &&
+      std::all_of(with_kind.begin(), with_kind.end(),
+                  [](const Role* r) { return r->force_command.has_value(); })) {
+    const Role& first = *with_kind.front();
+    for (const Role* role : with_kind) {
+      if (*role->force_command == *first.force_command) continue;
+      return Deny(Reason::kForceCommandConflict,
+                  absl::StrCat("roles ", Q(first.name), " and ", Q(role->name),
+                               " force different commands for ", KindName(kind),
+                               " as ", Q(login), " on ", Q(host.name),
+                               "; an administrator must make them agree"),
+                  role->name, "force_command");
+    }
+    forced = first.force_command;
+  }
   const Role& decider = *with_kind.front();
   Decision d;
   d.allowed = true;
@@ -231,6 +254,10 @@ Decision Evaluate(const std::vector<Role>& roles, std::string_view login,
   for (const Role* role : with_kind) {
     if (role->record == RecordMode::kAlways) d.record = RecordMode::kAlways;
     FoldRecordingPolicy(*role, d);
+  }
+  if (forced.has_value()) {
+    d.force_command = std::move(forced);
+    absl::StrAppend(&d.reason, "; its command is forced");
   }
   return d;
 }
@@ -254,6 +281,9 @@ Permissions PermissionsForKnownHost(const std::vector<Role>& roles,
                                     std::string_view login, const Host& host) {
   Permissions p;
   std::vector<Decision> refusals;
+  // The session kinds' forced commands, while they agree.
+  bool session_kind_seen = false;
+  bool same_force_command = true;
   for (ChannelKind kind : kAllKinds) {
     Decision d = Evaluate(roles, login, host, kind);
     if (!d.allowed) {
@@ -261,6 +291,14 @@ Permissions PermissionsForKnownHost(const std::vector<Role>& roles,
       continue;
     }
     p.kinds.push_back(kind);
+    if (IsSessionKind(kind)) {
+      if (!session_kind_seen) {
+        p.force_command = d.force_command;
+        session_kind_seen = true;
+      } else if (p.force_command != d.force_command) {
+        same_force_command = false;
+      }
+    }
     // Every role that allows this kind contributes, not only the decider.
     for (const Role& role : roles) {
       if (MatchingSelector(role.hosts, host) >= 0 &&
@@ -296,6 +334,7 @@ Permissions PermissionsForKnownHost(const std::vector<Role>& roles,
                         absl::StrCat("your roles allow no channel kind as ",
                                      Q(login), " on ", Q(host.name))));
   }
+  if (!same_force_command) p.force_command.reset();
   p.decision.allowed = true;
   p.decision.code = Reason::kAllowed;
   p.decision.reason = absl::StrCat(

@@ -14,7 +14,12 @@
 //  5. some role selects the host (one of its host selectors matches: all
 //     labels equal and, if it has globs, one glob matches the name; a role
 //     with no selectors selects no host), allows the login and allows the
-//     channel kind.
+//     channel kind;
+//  6. for shell, exec and sftp: the roles that allow the request (step 5)
+//     do not force different commands (Role::force_command). When every
+//     one of them forces the same command, the decision carries it and
+//     that command replaces the user's; when any of them forces nothing,
+//     nothing is forced (that role grants the user's own command anyway).
 // Every reason is a sentence the user can act on; names from the request
 // appear in it only through EscapeForReason.
 #ifndef SALLYPORT_CA_RBAC_RBAC_H_
@@ -50,10 +55,12 @@ enum class Reason {
   kLoginNotAllowed,
   kKindNotAllowed,
   kDeniedByRule,
+  kForceCommandConflict,
 };
 // "allowed", "invalid-host-name", "invalid-login", "invalid-destination",
 // "user-disabled", "no-roles", "unknown-host", "no-role-selects-host",
-// "login-not-allowed", "kind-not-allowed", "denied-by-rule".
+// "login-not-allowed", "kind-not-allowed", "denied-by-rule",
+// "force-command-conflict".
 std::string_view ReasonName(Reason reason);
 
 // Where a port-forward (direct-tcpip / -L / -D / -W) connects to.
@@ -97,6 +104,9 @@ struct Decision {
   // (then the gateway records input of pty sessions only).
   storage::RecordFailureMode record_mode = storage::RecordFailureMode::kStrict;
   std::optional<bool> record_input;
+  // When allowed (shell, exec, sftp only): the command that replaces the
+  // user's (step 6).
+  std::optional<std::string> force_command;
 };
 
 // Adds `role`'s recording policy to `d` (as above); start from
@@ -150,6 +160,11 @@ struct Permissions {
   storage::RecordMode record = storage::RecordMode::kAlways;
   // The shortest max_ttl of the contributing roles (zero when none).
   absl::Duration max_ttl = absl::ZeroDuration();
+  // The command every allowed session kind (shell, exec, sftp) forces,
+  // when they all force the same one: the session certificate's
+  // force-command. Unset when none is forced or the kinds differ (the
+  // gateway still applies each decision's force_command per channel).
+  std::optional<std::string> force_command;
   // Roles that allow at least one of `kinds`, in input order.
   std::vector<std::string> roles;
 };

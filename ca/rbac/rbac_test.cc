@@ -75,6 +75,77 @@ TEST(EffectivePermissionsTest, RecordingPolicyFromContributingRoles) {
   EXPECT_EQ(d.record_input, std::optional<bool>(true));
 }
 
+// Step 6: a role's force_command replaces shell, exec and sftp when every
+// role that allows the kind forces the same command; a role that forces
+// nothing lifts it; roles forcing different commands refuse the kind with
+// a reason. Other kinds are never forced. The session certificate's
+// force-command is set only when every allowed session kind forces the
+// same command.
+TEST(EffectivePermissionsTest, ForceCommandFromTheAllowingRoles) {
+  storage::Role dev = testing::RoleNamed("web-dev");  // shell, exec, sftp
+  storage::Role rec = testing::RoleNamed("web-rec");  // shell
+  auto decide = [&](ChannelKind kind) {
+    AccessRequest request;
+    request.login = "ubuntu";
+    request.host = "web02";
+    request.kind = kind;
+    return Decide(UserNamed("ivan"), {dev, rec}, request, HostNamed("web02"));
+  };
+  auto permissions = [&] {
+    return EffectivePermissions(UserNamed("ivan"), {dev, rec}, "ubuntu",
+                                "web02", HostNamed("web02"));
+  };
+  EXPECT_FALSE(decide(ChannelKind::kExec).force_command.has_value());
+  EXPECT_FALSE(permissions().force_command.has_value());
+
+  dev.force_command = "/usr/local/bin/backup";
+  Decision exec = decide(ChannelKind::kExec);
+  ASSERT_TRUE(exec.allowed) << exec.reason;
+  EXPECT_EQ(exec.force_command, dev.force_command);
+  EXPECT_NE(exec.reason.find("forced"), std::string::npos) << exec.reason;
+  EXPECT_EQ(decide(ChannelKind::kSftp).force_command, dev.force_command);
+  // web-rec allows shell too and forces nothing: the shell is the user's.
+  Decision shell = decide(ChannelKind::kShell);
+  ASSERT_TRUE(shell.allowed) << shell.reason;
+  EXPECT_FALSE(shell.force_command.has_value());
+  Permissions p = permissions();
+  ASSERT_TRUE(p.decision.allowed) << p.decision.reason;
+  EXPECT_FALSE(p.force_command.has_value());  // the kinds differ
+
+  rec.force_command = dev.force_command;
+  EXPECT_EQ(decide(ChannelKind::kShell).force_command, dev.force_command);
+  EXPECT_EQ(permissions().force_command, dev.force_command);
+
+  rec.force_command = "/bin/sh -c 'other'";
+  shell = decide(ChannelKind::kShell);
+  EXPECT_FALSE(shell.allowed);
+  EXPECT_EQ(shell.code, Reason::kForceCommandConflict);
+  EXPECT_EQ(shell.role, "web-rec");
+  EXPECT_EQ(shell.rule, "force_command");
+  EXPECT_NE(shell.reason.find("force different commands"), std::string::npos)
+      << shell.reason;
+  // Only web-dev allows exec and sftp: still forced, and the certificate
+  // carries it for the kinds that remain.
+  EXPECT_EQ(decide(ChannelKind::kExec).force_command, dev.force_command);
+  p = permissions();
+  ASSERT_TRUE(p.decision.allowed) << p.decision.reason;
+  EXPECT_EQ(p.kinds,
+            (std::vector<ChannelKind>{ChannelKind::kExec, ChannelKind::kSftp}));
+  EXPECT_EQ(p.force_command, dev.force_command);
+
+  // Port forwarding is never forced.
+  storage::Role ops = testing::RoleNamed("ops");
+  ops.force_command = "/bin/true";
+  AccessRequest forward;
+  forward.login = "ubuntu";
+  forward.host = "db01";
+  forward.kind = ChannelKind::kPortForward;
+  forward.destination = ForwardDestination{"127.0.0.1", 5432};
+  Decision f = Decide(UserNamed("erin"), {ops}, forward, HostNamed("db01"));
+  ASSERT_TRUE(f.allowed) << f.reason;
+  EXPECT_FALSE(f.force_command.has_value());
+}
+
 TEST(EffectivePermissionsTest, AgentForwardingExtension) {
   Permissions p =
       EffectivePermissions(UserNamed("bob"), Roles({"ops"}), "ubuntu",
@@ -206,6 +277,8 @@ TEST(DecideLookupTest, RecordWithAnotherNameIsUnknown) {
 TEST(ReasonNameTest, StableCodes) {
   EXPECT_EQ(ReasonName(Reason::kAllowed), "allowed");
   EXPECT_EQ(ReasonName(Reason::kDeniedByRule), "denied-by-rule");
+  EXPECT_EQ(ReasonName(Reason::kForceCommandConflict),
+            "force-command-conflict");
   EXPECT_EQ(ReasonName(Reason::kNoRoleSelectsHost), "no-role-selects-host");
 }
 

@@ -110,6 +110,9 @@ absl::StatusOr<std::string> EncodeRoleSpec(const Role& role) {
     spec.set_record_mode(std::string(RecordFailureModeName(role.record_mode)));
   }
   if (role.record_input.has_value()) spec.set_record_input(*role.record_input);
+  if (role.force_command.has_value()) {
+    spec.set_force_command(*role.force_command);
+  }
   return ToJson(spec);
 }
 
@@ -142,6 +145,9 @@ absl::Status DecodeRoleSpecUncached(std::string_view json, Role& role) {
   role.record_input = spec.has_record_input()
                           ? std::optional<bool>(spec.record_input())
                           : std::nullopt;
+  role.force_command = spec.has_force_command()
+                           ? std::optional<std::string>(spec.force_command())
+                           : std::nullopt;
   return absl::OkStatus();
 }
 
@@ -163,6 +169,7 @@ void CopySpec(const Role& from, Role& to) {
   to.deny = from.deny;
   to.record_mode = from.record_mode;
   to.record_input = from.record_input;
+  to.force_command = from.force_command;
 }
 
 }  // namespace

@@ -68,6 +68,25 @@ TEST(CodecTest, RoleSpecKeepsTheRecordingPolicy) {
   EXPECT_FALSE(DecodeRoleSpec(R"({"record_mode":"sometimes"})", old).ok());
 }
 
+// A role's force_command lives in the spec JSON; a spec without it (or
+// written before it existed) forces nothing.
+TEST(CodecTest, RoleSpecKeepsTheForceCommand) {
+  Role role;
+  role.logins = {"backup"};
+  role.force_command = "/usr/local/bin/backup --now";
+  auto json = EncodeRoleSpec(role);
+  ASSERT_TRUE(json.ok()) << json.status();
+  Role back;
+  ASSERT_TRUE(DecodeRoleSpec(*json, back).ok());
+  EXPECT_EQ(back.force_command, role.force_command);
+  role.force_command.reset();
+  json = EncodeRoleSpec(role);
+  ASSERT_TRUE(json.ok());
+  EXPECT_EQ(json->find("force_command"), std::string::npos) << *json;
+  ASSERT_TRUE(DecodeRoleSpec(*json, back).ok());
+  EXPECT_FALSE(back.force_command.has_value());
+}
+
 // At the limit of remembered specs: one more distinct spec than it holds,
 // twice over; each decodes to its own logins and the memory stays bounded.
 // Text that fails to decode fails every time.

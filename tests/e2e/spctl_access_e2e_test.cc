@@ -37,6 +37,13 @@ logins: [ubuntu, admin]
 hosts: [{labels: {env: prod}}]
 channels: [shell, port-forward]
 )";
+// A role whose exec is always the backup script (Role.force_command).
+constexpr char kBackup[] = R"(name: backup
+logins: [backup]
+hosts: [{labels: {env: prod}}]
+channels: [exec]
+force_command: "/usr/local/bin/backup --now"
+)";
 
 struct Case {
   std::string login, host, kind, destination;
@@ -47,8 +54,8 @@ class SpctlAccessTest : public SpctlTestBase {};
 TEST_F(SpctlAccessTest, AgreesWithAuthorizeChannelOnTwentyCases) {
   SpctlEnv& env = *env_;
   for (const auto& [name, text] :
-       std::vector<std::pair<std::string, std::string>>{{"dev", kDev},
-                                                        {"ops", kOps}}) {
+       std::vector<std::pair<std::string, std::string>>{
+           {"dev", kDev}, {"ops", kOps}, {"backup", kBackup}}) {
     auto r = env.Spctl(
         {"roles", "create", "-f", env.WriteFile(name + ".yaml", text)});
     ASSERT_TRUE(r.ok()) << r.Describe();
@@ -61,7 +68,7 @@ TEST_F(SpctlAccessTest, AgreesWithAuthorizeChannelOnTwentyCases) {
     ASSERT_TRUE(r.ok()) << r.Describe();
   }
   ASSERT_TRUE(env.Spctl({"users", "add", "erin", "--password-file", pwfile_,
-                         "--role", "dev", "--role", "ops"})
+                         "--role", "dev", "--role", "ops", "--role", "backup"})
                   .ok());
   auto login = env.Login("erin", kPassword);
   ASSERT_TRUE(login.ok()) << login.Describe();
@@ -96,8 +103,10 @@ TEST_F(SpctlAccessTest, AgreesWithAuthorizeChannelOnTwentyCases) {
       {"ubuntu", "web01", "proxyjump-passthrough", ""},
       {"admin", "db01", "exec", ""},
       {"deploy", "api01", "sftp", ""},
+      {"backup", "db01", "exec", ""},
+      {"backup", "db01", "shell", ""},
   };
-  int allowed = 0, by_role = 0;
+  int allowed = 0, by_role = 0, forced = 0;
   for (const Case& c : cases) {
     const std::string what = absl::StrCat(c.login, "@", c.host, " ", c.kind);
     gateway::v1::AuthorizeChannelRequest req;
@@ -134,10 +143,13 @@ TEST_F(SpctlAccessTest, AgreesWithAuthorizeChannelOnTwentyCases) {
       EXPECT_EQ(spctl_says.rule(), ca_says.rule()) << what;
       ++by_role;
     }
+    EXPECT_EQ(spctl_says.force_command(), ca_says.force_command()) << what;
+    forced += ca_says.has_force_command() ? 1 : 0;
     allowed += ca_says.allowed() ? 1 : 0;
   }
   // The table covers both answers and role-decided refusals.
-  EXPECT_EQ(allowed, 9);
+  EXPECT_EQ(allowed, 10);
+  EXPECT_EQ(forced, 1);
   EXPECT_GE(by_role, 10);
 
   // The human form names the deciding role and rule.
@@ -146,6 +158,19 @@ TEST_F(SpctlAccessTest, AgreesWithAuthorizeChannelOnTwentyCases) {
   EXPECT_EQ(human.exit_code, 4);
   EXPECT_TRUE(absl::StrContains(human.out, "Decided by role dev, rule deny[0]"))
       << human.out;
+  human = env.Spctl({"access", "check", "erin", "backup", "db01", "exec"});
+  EXPECT_EQ(human.exit_code, 0) << human.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      human.out, "Forced command: /usr/local/bin/backup --now\n"))
+      << human.out;
+
+  // A forced command is one line: a newline in it is refused, and says so.
+  auto bad = env.Spctl({"roles", "create", "-f",
+                        env.WriteFile("bad.yaml",
+                                      "name: bad\nlogins: [x]\nforce_command: "
+                                      "\"id\\nrm -rf /\"\n")});
+  EXPECT_NE(bad.exit_code, 0) << bad.Describe();
+  EXPECT_TRUE(absl::StrContains(bad.err, "force_command")) << bad.Describe();
 }
 
 }  // namespace
