@@ -77,10 +77,11 @@ class GatewaySessionTest : public ::testing::TestWithParam<Backend> {
     ephemeral_ = *key;
   }
 
-  grpc::Status IssueSession(const std::shared_ptr<grpc::Channel>& channel,
-                            const std::string& login, const std::string& host,
-                            gateway::v1::IssueSessionCertificateResponse* response,
-                            const std::string& session_id = "s-1234") {
+  grpc::Status IssueSession(
+      const std::shared_ptr<grpc::Channel>& channel, const std::string& login,
+      const std::string& host,
+      gateway::v1::IssueSessionCertificateResponse* response,
+      const std::string& session_id = "s-1234") {
     gateway::v1::IssueSessionCertificateRequest request;
     request.set_user_certificate(alice_.response.ssh_certificate());
     request.set_session_id(session_id);
@@ -88,16 +89,14 @@ class GatewaySessionTest : public ::testing::TestWithParam<Backend> {
     request.set_host(host);
     request.set_ephemeral_public_key(ephemeral_.public_line);
     grpc::ClientContext ctx;
-    return gateway::v1::Gateway::NewStub(channel)->IssueSessionCertificate(&ctx, request,
-                                                                  response);
+    return gateway::v1::Gateway::NewStub(channel)->IssueSessionCertificate(
+        &ctx, request, response);
   }
 
-  gateway::v1::AuthorizeChannelResponse Authorize(const std::string& login,
-                                         const std::string& host,
-                                         const std::string& kind,
-                                         const std::string& destination = "",
-                                         uint32_t jump_port = 0,
-                                         grpc::Status* status = nullptr) {
+  gateway::v1::AuthorizeChannelResponse Authorize(
+      const std::string& login, const std::string& host,
+      const std::string& kind, const std::string& destination = "",
+      uint32_t jump_port = 0, grpc::Status* status = nullptr) {
     gateway::v1::AuthorizeChannelRequest request;
     request.set_user_certificate(alice_.response.ssh_certificate());
     request.set_login(login);
@@ -119,7 +118,8 @@ class GatewaySessionTest : public ::testing::TestWithParam<Backend> {
   // A jump (`ssh -J gw LOGIN@HOST` asking for HOST:port): the CA decides
   // the kind.
   gateway::v1::AuthorizeChannelResponse Jump(const std::string& login,
-                                    const std::string& host, uint32_t port) {
+                                             const std::string& host,
+                                             uint32_t port) {
     return Authorize(login, host, "proxyjump-passthrough", "", port);
   }
 

@@ -114,6 +114,10 @@ absl::StatusOr<SpConfigFiles> RenderSpConfig(
     if (!gateway_user.empty()) {
       absl::StrAppend(&body, "  User ", gateway_user, "\n");
     }
+    // The hop (and `ssh gw`) must meet the gateway's host certificate:
+    // never a trust-on-first-use prompt (the known_hosts above holds only
+    // the host CA).
+    absl::StrAppend(&body, "  StrictHostKeyChecking yes\n");
     absl::StrAppend(&body, identity, "\n");
   }
 

@@ -67,7 +67,8 @@ TEST(SpConfigTest, HostBlocksForTheGatewayAndEachHost) {
       "  IdentitiesOnly yes\n"
       "  UserKnownHostsFile \"/h/.sallyport/known_hosts\"\n";
   EXPECT_TRUE(absl::StrContains(
-      c, absl::StrCat("Host gw.example.com\n  Port 2222\n  User root\n",
+      c, absl::StrCat("Host gw.example.com\n  Port 2222\n  User root\n"
+                      "  StrictHostKeyChecking yes\n",
                       identity)))
       << c;
   EXPECT_TRUE(absl::StrContains(

@@ -137,6 +137,7 @@ TEST_F(SpConfigE2eTest, LoginWritesExactlyTheHostsRbacAllows) {
   const std::string gw = SshG(fragment_, "127.0.0.1");
   EXPECT_TRUE(HasLine(gw, "port 1")) << gw;
   EXPECT_TRUE(HasLine(gw, "identitiesonly yes")) << gw;
+  EXPECT_TRUE(HasLine(gw, "stricthostkeychecking true")) << gw;
   EXPECT_FALSE(absl::StrContains(gw, "proxyjump")) << gw;
   // Hosts RBAC refuses get nothing from Sallyport.
   for (const char* other : {"web02", "app01"}) {
