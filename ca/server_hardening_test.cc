@@ -207,6 +207,64 @@ TEST(HardeningTest, ManyConcurrentClientsFitTheResourceQuota) {
   EXPECT_EQ(failures.load(), 0);
 }
 
+// One connection carries at most kMaxConcurrentStreamsPerConnection calls
+// at once (a peer cannot make the CA hold more handlers per connection):
+// with that many revocation streams open, the next call on the connection
+// waits for a free stream (the client queues it) and runs once one ends;
+// another connection is not affected.
+TEST(HardeningTest, AConnectionCarriesAtMostTheStreamLimit) {
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  auto admin = env->Login("admin", env->admin_password());
+  ASSERT_TRUE(admin.status.ok()) << admin.status.error_message();
+  storage::Revocation revoked;
+  revoked.serial = 4242;
+  revoked.reason = "test";
+  revoked.revoked_by = "admin";
+  ASSERT_TRUE(env->store().Revoke(revoked).ok());
+  auto channel = env->ClientChannel(
+      admin.tls_key_pem, admin.response.tls_client_certificate_pem());
+  // The connection is up (and the server's SETTINGS known) first.
+  ASSERT_TRUE(GetCaPublicKeys(channel)->ok());
+
+  auto stub = v1::CertificateAuthority::NewStub(channel);
+  constexpr int kLimit = CaServer::kMaxConcurrentStreamsPerConnection;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::Revocation>>> streams;
+  for (int i = 0; i < kLimit; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    contexts.back()->set_deadline(
+        absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    streams.push_back(stub->WatchRevocations(contexts.back().get(), {}));
+    // The handler runs: it sent the existing revocation.
+    v1::Revocation first;
+    ASSERT_TRUE(streams.back()->Read(&first)) << "stream " << i;
+    EXPECT_EQ(first.serial(), 4242u);
+  }
+  const auto call = [&](const std::shared_ptr<grpc::Channel>& on,
+                        absl::Duration deadline) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    v1::CaPublicKeys keys;
+    return v1::CertificateAuthority::NewStub(on)
+        ->GetCaPublicKeys(&ctx, {}, &keys)
+        .error_code();
+  };
+  EXPECT_EQ(call(channel, absl::Seconds(2)), StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(
+      call(env->ClientChannel(admin.tls_key_pem,
+                              admin.response.tls_client_certificate_pem()),
+           absl::Seconds(10)),
+      StatusCode::OK);
+  contexts[0]->TryCancel();
+  EXPECT_EQ(streams[0]->Finish().error_code(), StatusCode::CANCELLED);
+  EXPECT_EQ(call(channel, absl::Seconds(10)), StatusCode::OK);
+  for (int i = 1; i < kLimit; ++i) {
+    contexts[i]->TryCancel();
+    streams[i]->Finish();
+  }
+}
+
 // After carol was deleted and a new carol created, the old carol's client
 // certificate used to work again.
 TEST(HardeningTest, ClientCertificateIsBoundToTheUserNotTheName) {
