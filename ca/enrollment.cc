@@ -30,7 +30,14 @@ absl::StatusOr<storage::JoinToken> ConsumeJoinTokenOfKind(
          {"reason", std::string(why.message())}});
     return why;
   };
-  if (token.empty() || token.size() > kMaxJoinTokenBytes) {
+  // Too long to be one of ours: refused for its size, before the store
+  // hashes and looks it up.
+  if (token.size() > kMaxJoinTokenBytes) {
+    return refuse(absl::InvalidArgumentError(
+        absl::StrCat("the join token is longer than ", kMaxJoinTokenBytes,
+                     " bytes (a join token is 43 characters)")));
+  }
+  if (token.empty()) {
     return refuse(absl::UnauthenticatedError(
         "the join token is unknown, already used, revoked or expired"));
   }

@@ -30,7 +30,9 @@ inline constexpr size_t kMaxJoinTokenBytes = 128;
 // Consumes `token` (store.ConsumeJoinToken, exactly once across stores)
 // and requires its kind to be `kind` ("gateway" or "host"). An unknown,
 // used or expired token is kUnauthenticated with one message for all three;
-// a token of another kind is kPermissionDenied (it is consumed all the
+// a token longer than kMaxJoinTokenBytes is kInvalidArgument with that
+// reason (the store is not asked); a token of another kind is
+// kPermissionDenied (it is consumed all the
 // same: a token shown to the wrong endpoint is spent). kUnavailable when
 // the store cannot be asked. Refusals are "enroll.refused" audit events
 // naming `subject` and `source` (never the secret).

@@ -5,6 +5,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/match.h"
+#include "base/secret_bytes.h"
 #include "ca/audit_log.h"
 #include "ca/enrollment.h"
 #include "ca/gateway_test_util.h"
@@ -161,6 +162,60 @@ TEST_P(GatewayEnrollTest, AnUnknownTokenIsRefused) {
             StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(Enroll(*env_, "", "gw1").status.error_code(),
             StatusCode::UNAUTHENTICATED);
+}
+
+// A token of kMaxJoinTokenBytes is looked up; one a byte longer is refused
+// for its size before the store is asked: both are in the store (which
+// takes longer secrets), the first enrols, the second is refused with the
+// size reason at both enrolment endpoints and is still unused.
+TEST_P(GatewayEnrollTest, TokensUpToTheLimitAreLookedUpLongerOnesRefused) {
+  const auto stored = [&](size_t size, char fill) -> int64_t {
+    storage::NewJoinToken t;
+    t.token = base::SecretBytes::FromString(std::string(size, fill));
+    t.purpose = "gateway";
+    t.created_by = "admin";
+    t.expires_at = env_->clock().Now() + absl::Hours(1);
+    absl::StatusOr<storage::JoinToken> created =
+        env_->store().CreateJoinToken(t);
+    EXPECT_TRUE(created.ok()) << created.status();
+    return created.ok() ? created->id : -1;
+  };
+  stored(kMaxJoinTokenBytes, 'a');
+  const int64_t over = stored(kMaxJoinTokenBytes + 1, 'b');
+  const std::string over_token(kMaxJoinTokenBytes + 1, 'b');
+
+  EnrolledGateway at_limit =
+      Enroll(*env_, std::string(kMaxJoinTokenBytes, 'a'), "gw1");
+  EXPECT_TRUE(at_limit.status.ok()) << at_limit.status.error_message();
+  const std::string reason = "longer than 128 bytes";
+  EnrolledGateway refused = Enroll(*env_, over_token, "gw2");
+  EXPECT_EQ(refused.status.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(refused.status.error_message(), reason))
+      << refused.status.error_message();
+
+  auto key = ssh::crypto::PrivateKey::GenerateEd25519();
+  ASSERT_TRUE(key.ok());
+  v1::IssueHostCertificateRequest request;
+  request.set_host("web01");
+  request.set_address("10.0.0.5");
+  request.set_ssh_public_key(key->public_key().ToAuthorizedKeysLine());
+  request.set_join_token(over_token);
+  grpc::ClientContext ctx;
+  v1::IssueHostCertificateResponse response;
+  grpc::Status host =
+      v1::CertificateAuthority::NewStub(env_->AnonymousChannel())
+          ->IssueHostCertificate(&ctx, request, &response);
+  EXPECT_EQ(host.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(host.error_message(), reason))
+      << host.error_message();
+
+  storage::JoinTokenFilter usable;
+  usable.usable_at = env_->clock().Now();
+  auto left = env_->store().ListJoinTokens(usable);
+  ASSERT_TRUE(left.ok()) << left.status();
+  ASSERT_EQ(left->size(), 1u);
+  EXPECT_EQ(left->front().id, over);
+  EXPECT_EQ(CountEvents(kEventEnrollRefused), 2);
 }
 
 TEST_P(GatewayEnrollTest, AHostTokenCannotEnrolAGateway) {
