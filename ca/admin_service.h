@@ -21,6 +21,11 @@ namespace sallyport::ca {
 
 class AdminService final : public admin::v1::Admin::Service {
  public:
+  // ListJoinTokens page size: the default and the most a call may ask for
+  // (a larger limit is kInvalidArgument).
+  static constexpr int kDefaultTokenListLimit = 1000;
+  static constexpr int kMaxTokenListLimit = 10000;
+
   explicit AdminService(CaContext ctx) : ctx_(ctx) {}
 
   grpc::Status CreateUser(grpc::ServerContext* context,

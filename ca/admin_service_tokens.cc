@@ -16,9 +16,6 @@ namespace pb = admin::v1;
 
 constexpr absl::Duration kDefaultTokenTtl = absl::Hours(1);
 constexpr absl::Duration kMaxTokenTtl = absl::Hours(24 * 7);
-// ListJoinTokens page size: the default and the most a call may ask for.
-constexpr int kDefaultTokenListLimit = 1000;
-constexpr int kMaxTokenListLimit = 10000;
 
 std::string TokenState(const storage::JoinToken& t, absl::Time now) {
   if (t.used_at.has_value()) return "used";
@@ -91,7 +88,8 @@ grpc::Status AdminService::ListJoinTokens(
                const int limit = request->limit() == 0 ? kDefaultTokenListLimit
                                                        : request->limit();
                if (limit < 1 || limit > kMaxTokenListLimit) {
-                 return absl::InvalidArgumentError("limit must be 1..10000");
+                 return absl::InvalidArgumentError(
+                     absl::StrCat("limit must be 1..", kMaxTokenListLimit));
                }
                const absl::Time now = ctx_.clock->Now();
                storage::JoinTokenFilter filter;

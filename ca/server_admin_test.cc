@@ -6,6 +6,9 @@
 #include <filesystem>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "base/secret_bytes.h"
+#include "ca/admin_service.h"
 #include "ca/ca_keys.h"
 #include "ca/ca_test_env.h"
 #include "ca/client_ca.h"
@@ -402,6 +405,64 @@ TEST(AdminServiceTest, PasswordsAreTakenUpToTheLimit) {
     ASSERT_TRUE(stub->CreateUser(&ctx, create, &created).ok());
   }
   EXPECT_TRUE(created.has_password());
+}
+
+// ListJoinTokens pages of at most kMaxTokenListLimit: with one token more
+// in the store, a call at the limit gets exactly a full page (and the next
+// page the rest), the default page is kDefaultTokenListLimit, and a limit
+// above the maximum (or below 1) is INVALID_ARGUMENT naming the range,
+// from the service before the store is asked.
+TEST(AdminServiceTest, JoinTokenListsStopAtTheLimit) {
+  // On tmpfs when there is one: ten thousand durable commits there take
+  // a second instead of most of a minute on disk.
+  std::error_code ec;
+  auto dir = std::filesystem::is_directory("/dev/shm", ec)
+                 ? sallyport::testing::TempDir::Create("ca-tokens", "/dev/shm")
+                 : sallyport::testing::TempDir::Create("ca-tokens");
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  CaTestEnv::Options options;
+  options.store_url = "sqlite://" + dir->File("sallyport.db");
+  auto created = CaTestEnv::Create(options);
+  ASSERT_TRUE(created.ok()) << created.status();
+  std::unique_ptr<CaTestEnv> env = std::move(*created);
+  constexpr int kMax = AdminService::kMaxTokenListLimit;
+  for (int i = 0; i <= kMax; ++i) {
+    storage::NewJoinToken t;
+    t.token = base::SecretBytes::FromString(
+        absl::StrCat("join-token-", i, "-", std::string(32, 'x')));
+    t.purpose = "host";
+    t.created_by = "admin";
+    t.expires_at = env->clock().Now() + absl::Hours(1);
+    ASSERT_TRUE(env->store().CreateJoinToken(t).ok());
+  }
+  auto admin = env->Login("admin", env->admin_password());
+  ASSERT_TRUE(admin.status.ok());
+  auto stub = pb::Admin::NewStub(admin.channel);
+  const auto list = [&](int limit, int64_t after_id,
+                        pb::ListJoinTokensResponse* out) {
+    pb::ListJoinTokensRequest request;
+    request.set_limit(limit);
+    request.set_after_id(after_id);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    return stub->ListJoinTokens(&ctx, request, out);
+  };
+  pb::ListJoinTokensResponse page;
+  ASSERT_TRUE(list(kMax, 0, &page).ok());
+  ASSERT_EQ(page.tokens_size(), kMax);
+  pb::ListJoinTokensResponse rest;
+  ASSERT_TRUE(list(kMax, page.tokens(kMax - 1).id(), &rest).ok());
+  EXPECT_EQ(rest.tokens_size(), 1);
+  pb::ListJoinTokensResponse by_default;
+  ASSERT_TRUE(list(0, 0, &by_default).ok());
+  EXPECT_EQ(by_default.tokens_size(), AdminService::kDefaultTokenListLimit);
+  for (int bad : {kMax + 1, -1}) {
+    pb::ListJoinTokensResponse refused;
+    grpc::Status st = list(bad, 0, &refused);
+    EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << bad;
+    // The service's own refusal (the store, asked, would refuse too).
+    EXPECT_EQ(st.error_message(), "limit must be 1..10000");
+  }
 }
 
 }  // namespace
