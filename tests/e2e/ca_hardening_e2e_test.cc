@@ -6,11 +6,14 @@
 
 #include <fstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "ca/server.h"
 #include "ca/tls_material.h"
 #include "gtest/gtest.h"
 #include "proto/ca.grpc.pb.h"
@@ -127,36 +130,46 @@ int64_t StatusBytes(pid_t pid, const std::string& field) {
   return -1;
 }
 
+// Resets the peak resident set of `pid` to its current size (clear_refs 5),
+// so that an earlier peak cannot hide growth; the new peak in bytes, or -1.
+int64_t ResetPeakBytes(pid_t pid) {
+  std::ofstream clear(absl::StrCat("/proc/", pid, "/clear_refs"));
+  clear << "5\n";
+  clear.flush();
+  return clear.good() ? StatusBytes(pid, "VmHWM") : -1;
+}
+
+// A CA stub on a connection of its own, without a client certificate.
+std::unique_ptr<ca::v1::CertificateAuthority::Stub> AnonymousStub(
+    RunningCa& ca) {
+  grpc::SslCredentialsOptions tls;
+  tls.pem_root_certs = ReadFileOrEmpty(ca.state_dir() + "/tls.crt");
+  grpc::ChannelArguments args;
+  args.SetSslTargetNameOverride(std::string(ca::kServerTlsName));
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return ca::v1::CertificateAuthority::NewStub(
+      grpc::CreateCustomChannel(ca.address(), grpc::SslCredentials(tls), args));
+}
+
+// A Login with a user name only (refused): the connection is up after it.
+grpc::Status SmallLogin(ca::v1::CertificateAuthority::Stub& stub) {
+  ca::v1::LoginRequest small;
+  small.set_user("admin");
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  ca::v1::LoginResponse response;
+  return stub.Login(&ctx, small, &response);
+}
+
 // gRPC 1.51 used to buffer a whole 100 MiB Login before refusing it.
 TEST(CaHardeningE2eTest, HundredMebibyteLoginCostsAtMostEightMebibytes) {
   auto ca = RunningCa::Start("admin");
   ASSERT_TRUE(ca.ok()) << ca.status();
-  grpc::SslCredentialsOptions tls;
-  tls.pem_root_certs = ReadFileOrEmpty((*ca)->state_dir() + "/tls.crt");
-  grpc::ChannelArguments args;
-  args.SetSslTargetNameOverride(std::string(ca::kServerTlsName));
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  auto channel = grpc::CreateCustomChannel((*ca)->address(),
-                                           grpc::SslCredentials(tls), args);
-  auto stub = ca::v1::CertificateAuthority::NewStub(channel);
-
+  auto stub = AnonymousStub(**ca);
   // Warm up the connection path with a small (refused) call first.
-  {
-    ca::v1::LoginRequest small;
-    small.set_user("admin");
-    grpc::ClientContext ctx;
-    ca::v1::LoginResponse response;
-    stub->Login(&ctx, small, &response);
-  }
-  // The peak is reset to the current resident set first (clear_refs 5), so
-  // a peak from the CA's start cannot hide the growth.
+  SmallLogin(*stub);
   const pid_t pid = (*ca)->process().pid();
-  {
-    std::ofstream clear(absl::StrCat("/proc/", pid, "/clear_refs"));
-    clear << "5\n";
-    ASSERT_TRUE(clear.good());
-  }
-  const int64_t before = StatusBytes(pid, "VmHWM");
+  const int64_t before = ResetPeakBytes(pid);
   ASSERT_GT(before, 0);
   {
     ca::v1::LoginRequest huge;
@@ -181,12 +194,99 @@ TEST(CaHardeningE2eTest, HundredMebibyteLoginCostsAtMostEightMebibytes) {
       static_cast<long long>((after - before) / 1024));
   EXPECT_LE(after - before, int64_t{8} << 20);
   // Still serving: a small call gets its real answer.
-  ca::v1::LoginRequest small;
-  small.set_user("admin");
-  grpc::ClientContext ctx;
-  ca::v1::LoginResponse response;
-  EXPECT_EQ(stub->Login(&ctx, small, &response).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(SmallLogin(*stub).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// What several clients at once may make the CA hold in Login messages: the
+// resource quota (4 MiB), the two messages under the limit read whole and
+// parsed, and per-connection buffers; 8-12 MiB measured, against 200 MiB
+// without the quota.
+constexpr int64_t kMaxConcurrentLoginGrowthBytes = int64_t{32} << 20;
+
+// Six clients at once, each on its own connection, send unauthenticated
+// Logins just under, just over and far over the CA's receive limit: each is
+// refused with a status that says why, the CA's peak memory grows by at
+// most kMaxConcurrentLoginGrowthBytes, and a real login works afterwards.
+TEST(CaHardeningE2eTest, ConcurrentOversizedLoginsAreRefusedInBoundedMemory) {
+  auto ca = RunningCa::Start("admin");
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  constexpr int kLimit = ca::CaServer::kMaxReceiveMessageBytes;
+  struct Client {
+    std::string what;
+    size_t password_bytes;
+    std::unique_ptr<ca::v1::CertificateAuthority::Stub> stub;
+    grpc::Status status;
+  };
+  std::vector<Client> clients;
+  for (int i = 0; i < 2; ++i) {
+    clients.push_back(
+        {"just under the limit", size_t{kLimit} - 64, AnonymousStub(**ca), {}});
+    clients.push_back(
+        {"just over the limit", size_t{kLimit} + 1, AnonymousStub(**ca), {}});
+    clients.push_back({"100 MiB", size_t{100} << 20, AnonymousStub(**ca), {}});
+  }
+  // Every connection is up before the peak is reset.
+  for (Client& c : clients) SmallLogin(*c.stub);
+  const pid_t pid = (*ca)->process().pid();
+  const int64_t before = ResetPeakBytes(pid);
+  ASSERT_GT(before, 0);
+  std::vector<std::thread> threads;
+  for (Client& c : clients) {
+    threads.emplace_back([&c] {
+      ca::v1::LoginRequest request;
+      request.set_user("admin");
+      request.set_password(std::string(c.password_bytes, 'x'));
+      grpc::ClientContext ctx;
+      ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+      ca::v1::LoginResponse response;
+      c.status = c.stub->Login(&ctx, request, &response);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  const int64_t after = StatusBytes(pid, "VmHWM");
+  for (const Client& c : clients) {
+    std::printf("Login %s: %d %s\n", c.what.c_str(), c.status.error_code(),
+                c.status.error_message().c_str());
+  }
+  std::printf(
+      "CA peak RSS before %lld KiB, after six concurrent oversized Logins "
+      "%lld KiB (growth %lld KiB; bound %lld KiB)\n",
+      static_cast<long long>(before / 1024),
+      static_cast<long long>(after / 1024),
+      static_cast<long long>((after - before) / 1024),
+      static_cast<long long>(kMaxConcurrentLoginGrowthBytes / 1024));
+  EXPECT_LE(after - before, kMaxConcurrentLoginGrowthBytes);
+  EXPECT_TRUE((*ca)->process().Running());
+  for (const Client& c : clients) {
+    const grpc::StatusCode code = c.status.error_code();
+    if (c.password_bytes < size_t{kLimit}) {
+      // Read whole, then refused by Login's own length limits.
+      EXPECT_EQ(code, grpc::StatusCode::INVALID_ARGUMENT) << c.what;
+      EXPECT_TRUE(absl::StrContains(c.status.error_message(), "length limits"))
+          << c.status.error_message();
+    } else if (c.password_bytes < size_t{2} * kLimit) {
+      EXPECT_EQ(code, grpc::StatusCode::RESOURCE_EXHAUSTED) << c.what;
+      EXPECT_TRUE(
+          absl::StrContains(c.status.error_message(), "larger than max"))
+          << c.status.error_message();
+    } else {
+      // Stopped mid-message by the memory quota: the stream is reset
+      // (RESOURCE_EXHAUSTED) or the connection closed (UNAVAILABLE).
+      EXPECT_TRUE(code == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+                  code == grpc::StatusCode::UNAVAILABLE)
+          << c.what << ": " << code << " " << c.status.error_message();
+    }
+  }
+
+  auto home = sallyport::testing::TempDir::Create("big-login-home");
+  ASSERT_TRUE(home.ok()) << home.status();
+  auto login =
+      RunSp(home->path(),
+            {"login", "--ca", (*ca)->address(), "--user", "admin",
+             "--password-stdin", "--ca-fingerprint", (*ca)->fingerprint()},
+            (*ca)->password() + "\n");
+  ASSERT_TRUE(login.ok()) << login.status();
+  EXPECT_EQ(login->exit_code, 0) << login->Describe();
 }
 
 }  // namespace
