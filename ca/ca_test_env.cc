@@ -45,6 +45,21 @@ absl::StatusOr<std::unique_ptr<CaTestEnv>> CaTestEnv::Create(Options options) {
   open.clock = &env->clock_;
   ASSIGN_OR_RETURN(env->store_, storage::OpenStore(init.store_url, open));
   ASSIGN_OR_RETURN(env->init_, InitializeCa(init, env->store_.get()));
+  if (!options.config_edits.empty()) {
+    std::string config = ReadAll(env->init_.config_path);
+    for (const auto& [from, to] : options.config_edits) {
+      const size_t at = config.find(from);
+      if (at == std::string::npos) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("config_edits: \"", from, "\" is not in ca.yaml"));
+      }
+      config.replace(at, from.size(), to);
+    }
+    std::ofstream out(env->init_.config_path, std::ios::trunc);
+    out << config;
+    out.close();
+    if (!out) return absl::InternalError("cannot rewrite ca.yaml");
+  }
 
   ASSIGN_OR_RETURN(CaSettings settings, LoadCaSettings(env->init_.config_path));
   settings.lockout = options.lockout;

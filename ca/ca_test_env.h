@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -40,6 +41,10 @@ class CaTestEnv {
     std::vector<std::string> gateway_ssh_addresses;
     HashGate::Limits hash_limits;
     std::string log_format = "text";
+    // Edits of the ca.yaml that `init` wrote, before it is loaded: each
+    // `first` (which must occur) is replaced by `second`, e.g.
+    // {"host_ttl: 720h", "host_ttl: 36h"}.
+    std::vector<std::pair<std::string, std::string>> config_edits;
   };
 
   static absl::StatusOr<std::unique_ptr<CaTestEnv>> Create(Options options);

@@ -23,8 +23,10 @@ namespace gw = gateway::v1;
 
 class GatewayEnrollTest : public ::testing::TestWithParam<Backend> {
  protected:
+  // The CA's options (a derived suite edits the config).
+  virtual CaTestEnv::Options CaOptions() { return {}; }
   void SetUp() override {
-    auto env = StartCa(GetParam(), &pg_);
+    auto env = StartCa(GetParam(), &pg_, CaOptions());
     ASSERT_TRUE(env.ok()) << env.status();
     env_ = std::move(*env);
   }
@@ -34,6 +36,22 @@ class GatewayEnrollTest : public ::testing::TestWithParam<Backend> {
     grpc::Status st = CreateJoinToken(*env_, purpose, ttl, &token);
     EXPECT_TRUE(st.ok()) << st.error_message();
     return token;
+  }
+  // IssueHostCertificate for `host` with a fresh key and `token`, over an
+  // anonymous channel.
+  grpc::Status EnrollHost(const std::string& host, const std::string& address,
+                          const std::string& token,
+                          v1::IssueHostCertificateResponse* response) {
+    auto key = ssh::crypto::PrivateKey::GenerateEd25519();
+    if (!key.ok()) return grpc::Status(StatusCode::INTERNAL, "keygen");
+    v1::IssueHostCertificateRequest request;
+    request.set_host(host);
+    request.set_address(address);
+    request.set_ssh_public_key(key->public_key().ToAuthorizedKeysLine());
+    request.set_join_token(token);
+    grpc::ClientContext ctx;
+    return v1::CertificateAuthority::NewStub(env_->AnonymousChannel())
+        ->IssueHostCertificate(&ctx, request, response);
   }
   int CountEvents(std::string_view type) {
     auto all = env_->store().ListAuditEvents(0, 10000);
@@ -193,18 +211,8 @@ TEST_P(GatewayEnrollTest, TokensUpToTheLimitAreLookedUpLongerOnesRefused) {
   EXPECT_TRUE(absl::StrContains(refused.status.error_message(), reason))
       << refused.status.error_message();
 
-  auto key = ssh::crypto::PrivateKey::GenerateEd25519();
-  ASSERT_TRUE(key.ok());
-  v1::IssueHostCertificateRequest request;
-  request.set_host("web01");
-  request.set_address("10.0.0.5");
-  request.set_ssh_public_key(key->public_key().ToAuthorizedKeysLine());
-  request.set_join_token(over_token);
-  grpc::ClientContext ctx;
   v1::IssueHostCertificateResponse response;
-  grpc::Status host =
-      v1::CertificateAuthority::NewStub(env_->AnonymousChannel())
-          ->IssueHostCertificate(&ctx, request, &response);
+  grpc::Status host = EnrollHost("web01", "10.0.0.5", over_token, &response);
   EXPECT_EQ(host.error_code(), StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(absl::StrContains(host.error_message(), reason))
       << host.error_message();
@@ -418,23 +426,95 @@ TEST_P(GatewayEnrollTest, HostEnrolmentWithAHostToken) {
 }
 
 TEST_P(GatewayEnrollTest, ANewHostNeedsAnAddress) {
-  auto key = ssh::crypto::PrivateKey::GenerateEd25519();
-  ASSERT_TRUE(key.ok());
-  v1::IssueHostCertificateRequest request;
-  request.set_host("web02");
-  request.set_ssh_public_key(key->public_key().ToAuthorizedKeysLine());
-  request.set_join_token(Token("host"));
-  grpc::ClientContext ctx;
   v1::IssueHostCertificateResponse response;
-  EXPECT_EQ(v1::CertificateAuthority::NewStub(env_->AnonymousChannel())
-                ->IssueHostCertificate(&ctx, request, &response)
-                .error_code(),
+  EXPECT_EQ(EnrollHost("web02", "", Token("host"), &response).error_code(),
             StatusCode::NOT_FOUND);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, GatewayEnrollTest,
                          ::testing::Values(Backend::kSqlite,
                                            Backend::kPostgres),
+                         [](const auto& info) {
+                           return BackendName(info.param);
+                         });
+
+// ca.yaml's certificates.host_ttl line from init (720h) replaced by
+// HostTtlLine(): 36h here.
+class HostTtlTest : public GatewayEnrollTest {
+ protected:
+  virtual std::string HostTtlLine() { return "  host_ttl: 36h\n"; }
+  CaTestEnv::Options CaOptions() override {
+    CaTestEnv::Options options;
+    options.config_edits = {{"  host_ttl: 720h\n", HostTtlLine()}};
+    return options;
+  }
+  // A host certificate from IssueHostCertificate with a host token.
+  absl::StatusOr<ssh::cert::Certificate> EnrolledHostCertificate() {
+    v1::IssueHostCertificateResponse host;
+    grpc::Status st = EnrollHost("web01", "10.0.0.5", Token("host"), &host);
+    if (!st.ok()) return absl::UnknownError(st.error_message());
+    return ssh::cert::Certificate::FromLine(host.ssh_certificate());
+  }
+};
+
+// A host's certificate (IssueHostCertificate) and a gateway's
+// (EnrollGateway) are valid for certificates.host_ttl, backdated by
+// certificates.backdate (1m); a jump target's stays at one hour.
+TEST_P(HostTtlTest, HostCertificatesAreValidForTheConfiguredTtl) {
+  const int64_t now = absl::ToUnixSeconds(env_->clock().Now());
+  auto cert = EnrolledHostCertificate();
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  EXPECT_EQ(static_cast<int64_t>(cert->valid_before), now + 36 * 3600);
+  EXPECT_EQ(static_cast<int64_t>(cert->valid_after), now - 60);
+
+  EnrolledGateway g = Enroll(*env_, Token("gateway"), "gw1");
+  ASSERT_TRUE(g.status.ok()) << g.status.error_message();
+  cert = ssh::cert::Certificate::FromLine(
+      g.response.host_certificate().ssh_certificate());
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  EXPECT_EQ(static_cast<int64_t>(cert->valid_before), now + 36 * 3600);
+
+  gw::IssueHostCertificateForTargetRequest target;
+  target.set_host("web01");
+  target.set_ssh_public_key(g.host_public_key);
+  gw::IssueHostCertificateForTargetResponse target_response;
+  grpc::ClientContext ctx;
+  grpc::Status st =
+      gw::Gateway::NewStub(g.channel)->IssueHostCertificateForTarget(
+          &ctx, target, &target_response);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  cert = ssh::cert::Certificate::FromLine(
+      target_response.certificate().ssh_certificate());
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  EXPECT_EQ(static_cast<int64_t>(cert->valid_before), now + 3600);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, HostTtlTest,
+                         ::testing::Values(Backend::kSqlite,
+                                           Backend::kPostgres),
+                         [](const auto& info) {
+                           return BackendName(info.param);
+                         });
+
+// Without certificates.host_ttl in ca.yaml.
+class NoHostTtlTest : public HostTtlTest {
+ protected:
+  std::string HostTtlLine() override { return ""; }
+};
+
+// The default host certificate validity is 30 days.
+TEST_P(NoHostTtlTest, HostCertificatesAreValidForThirtyDays) {
+  ASSERT_FALSE(absl::StrContains(
+      testing::ReadFileOrEmpty(env_->init().config_path), "host_ttl"));
+  const int64_t now = absl::ToUnixSeconds(env_->clock().Now());
+  auto cert = EnrolledHostCertificate();
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  EXPECT_EQ(static_cast<int64_t>(cert->valid_before), now + 30 * 24 * 3600);
+}
+
+// The default needs no second backend.
+INSTANTIATE_TEST_SUITE_P(Sqlite, NoHostTtlTest,
+                         ::testing::Values(Backend::kSqlite),
                          [](const auto& info) {
                            return BackendName(info.param);
                          });
