@@ -2,7 +2,8 @@
 // stranger cannot use against a user elsewhere, bounded password hashing,
 // client certificates bound to the user (not the name), invalid UTF-8,
 // the listen address, a port in use, key file modes, the health service,
-// and the one-line event log.
+// and the one-line event log. What depends on the store runs on SQLite and
+// PostgreSQL (StoreHardeningTest).
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/stat.h>
@@ -14,11 +15,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "ca/ca_test_env.h"
+#include "ca/gateway_test_util.h"
 #include "ca/hash_gate.h"
 #include "ca/init.h"
 #include "ca/login.h"
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
+#include "tests/harness/postgres_fixture.h"
 
 namespace sallyport::ca {
 namespace {
@@ -31,6 +34,40 @@ std::unique_ptr<CaTestEnv> MakeEnv(CaTestEnv::Options options = {}) {
   return env.ok() ? std::move(*env) : nullptr;
 }
 
+// The tests of what the store keeps (failure counts, locks, user ids,
+// revocations) run on SQLite and on PostgreSQL: one PostgreSQL server for
+// the suite, a fresh database a test.
+class StoreHardeningTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  static void TearDownTestSuite() { pg_.reset(); }
+  std::unique_ptr<CaTestEnv> MakeEnv(CaTestEnv::Options options = {}) {
+    if (GetParam() == Backend::kPostgres) {
+      if (pg_ == nullptr) {
+        auto started = testing::PostgresFixture::Start();
+        EXPECT_TRUE(started.ok()) << started.status();
+        if (!started.ok()) return nullptr;
+        pg_ = std::move(*started);
+      }
+      auto url = pg_->CreateDatabase(absl::StrCat("hardening_", ++databases_));
+      EXPECT_TRUE(url.ok()) << url.status();
+      if (!url.ok()) return nullptr;
+      options.store_url = *url;
+    }
+    return ca::MakeEnv(options);
+  }
+
+ private:
+  static inline std::unique_ptr<testing::PostgresFixture> pg_;
+  static inline int databases_ = 0;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreHardeningTest,
+                         ::testing::Values(Backend::kSqlite,
+                                           Backend::kPostgres),
+                         [](const auto& info) {
+                           return BackendName(info.param);
+                         });
+
 bool LogHas(CaTestEnv& env, const std::vector<std::string>& parts) {
   for (const std::string& line : env.log_lines()) {
     bool all = true;
@@ -42,7 +79,7 @@ bool LogHas(CaTestEnv& env, const std::vector<std::string>& parts) {
 
 // Five wrong passwords for admin from 127.0.0.2 used to lock the real admin
 // out everywhere.
-TEST(HardeningTest, AnotherSourceCannotLockAUserOut) {
+TEST_P(StoreHardeningTest, AnotherSourceCannotLockAUserOut) {
   CaTestEnv::Options options;
   options.lockout = {.max_failures = 5, .lockout = absl::Minutes(15)};
   auto env = MakeEnv(options);
@@ -63,7 +100,7 @@ TEST(HardeningTest, AnotherSourceCannotLockAUserOut) {
 
 // 21 failures with made-up names from one address used to lock out every
 // real user at that address.
-TEST(HardeningTest, MadeUpNamesDoNotLockRealUsersAtThatSource) {
+TEST_P(StoreHardeningTest, MadeUpNamesDoNotLockRealUsersAtThatSource) {
   auto env = MakeEnv();  // max_failures_per_address 20
   ASSERT_NE(env, nullptr);
   for (int i = 0; i < 21; ++i) {
@@ -78,7 +115,7 @@ TEST(HardeningTest, MadeUpNamesDoNotLockRealUsersAtThatSource) {
 }
 
 // A locked pair costs no scrypt.
-TEST(HardeningTest, LockedPairSkipsTheHash) {
+TEST_P(StoreHardeningTest, LockedPairSkipsTheHash) {
   CaTestEnv::Options options;
   options.lockout = {.max_failures = 2, .lockout = absl::Minutes(15)};
   auto env = MakeEnv(options);
@@ -93,7 +130,7 @@ TEST(HardeningTest, LockedPairSkipsTheHash) {
 
 // The last admin, locked at the CA host itself, is unlocked locally; an
 // admin's UnlockUser ends another user's lock at any source.
-TEST(HardeningTest, LocalUnlockAndAdminUnlockEndPairLocks) {
+TEST_P(StoreHardeningTest, LocalUnlockAndAdminUnlockEndPairLocks) {
   CaTestEnv::Options options;
   options.lockout = {.max_failures = 3, .lockout = absl::Hours(1)};
   auto env = MakeEnv(options);
@@ -182,7 +219,7 @@ absl::StatusOr<grpc::Status> GetCaPublicKeys(
 
 // The memory quota that stops oversized messages (tests/e2e
 // ca_hardening_e2e_test) leaves room for many ordinary clients at once.
-TEST(HardeningTest, ManyConcurrentClientsFitTheResourceQuota) {
+TEST_P(StoreHardeningTest, ManyConcurrentClientsFitTheResourceQuota) {
   auto env = MakeEnv();
   ASSERT_NE(env, nullptr);
   auto admin = env->Login("admin", env->admin_password());
@@ -267,7 +304,7 @@ TEST(HardeningTest, AConnectionCarriesAtMostTheStreamLimit) {
 
 // After carol was deleted and a new carol created, the old carol's client
 // certificate used to work again.
-TEST(HardeningTest, ClientCertificateIsBoundToTheUserNotTheName) {
+TEST_P(StoreHardeningTest, ClientCertificateIsBoundToTheUserNotTheName) {
   auto env = MakeEnv();
   ASSERT_NE(env, nullptr);
   ASSERT_TRUE(env->AddUser("carol", "carol-pw", {"login"}).ok());
@@ -414,7 +451,7 @@ TEST(HardeningTest, KeyFilesReadableByOthersAreRefused) {
   EXPECT_TRUE(s.ok()) << s.status();
 }
 
-TEST(HardeningTest, EveryLoginAndLockoutIsOneLogLineWithoutSecrets) {
+TEST_P(StoreHardeningTest, EveryLoginAndLockoutIsOneLogLineWithoutSecrets) {
   CaTestEnv::Options options;
   options.lockout = {.max_failures = 2, .lockout = absl::Minutes(15)};
   auto env = MakeEnv(options);

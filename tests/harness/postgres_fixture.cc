@@ -91,8 +91,12 @@ absl::StatusOr<std::unique_ptr<PostgresFixture>> PostgresFixture::Start(
         absl::StrCat("initdb failed: ", init->Describe()));
   }
   if (auto s = f->StartServer(); !s.ok()) return s;
+  if (auto s = f->CreateDatabaseNamed(f->database_); !s.ok()) return s;
+  return f;
+}
 
-  PGconn* conn = PQconnectdb(absl::StrCat("host=127.0.0.1 port=", f->port_,
+absl::Status PostgresFixture::CreateDatabaseNamed(const std::string& name) {
+  PGconn* conn = PQconnectdb(absl::StrCat("host=127.0.0.1 port=", port_,
                                           " user=postgres dbname=postgres")
                                  .c_str());
   if (PQstatus(conn) != CONNECTION_OK) {
@@ -101,10 +105,15 @@ absl::StatusOr<std::unique_ptr<PostgresFixture>> PostgresFixture::Start(
     return absl::UnavailableError(absl::StrCat("connect to PostgreSQL: ", err));
   }
   absl::Status created =
-      Exec(conn, absl::StrCat("CREATE DATABASE \"", f->database_, "\""));
+      Exec(conn, absl::StrCat("CREATE DATABASE \"", name, "\""));
   PQfinish(conn);
-  if (!created.ok()) return created;
-  return f;
+  return created;
+}
+
+absl::StatusOr<std::string> PostgresFixture::CreateDatabase(
+    const std::string& name) {
+  if (absl::Status s = CreateDatabaseNamed(name); !s.ok()) return s;
+  return UriFor(name);
 }
 
 absl::Status PostgresFixture::StartServer() {
@@ -167,9 +176,10 @@ std::string PostgresFixture::ConnectionString() const {
                       " user=postgres dbname=", database_);
 }
 
-std::string PostgresFixture::ConnectionUri() const {
-  return absl::StrCat("postgresql://postgres@127.0.0.1:", port_, "/",
-                      database_);
+std::string PostgresFixture::ConnectionUri() const { return UriFor(database_); }
+
+std::string PostgresFixture::UriFor(const std::string& database) const {
+  return absl::StrCat("postgresql://postgres@127.0.0.1:", port_, "/", database);
 }
 
 PostgresFixture::~PostgresFixture() {

@@ -36,6 +36,9 @@ class PostgresFixture {
   std::string ConnectionString() const;
   // "postgresql://postgres@127.0.0.1:N/db" (a libpq connection URI).
   std::string ConnectionUri() const;
+  // Another empty database on the same server (e.g. one a test, so that
+  // a suite starts one server): its connection URI.
+  absl::StatusOr<std::string> CreateDatabase(const std::string& name);
   uint16_t port() const { return port_; }
   const std::string& database() const { return database_; }
   std::string Log() const { return ReadFileOrEmpty(log_path_); }
@@ -48,6 +51,8 @@ class PostgresFixture {
  private:
   PostgresFixture(TempDir dir) : dir_(std::move(dir)) {}
   absl::Status StartServer();
+  absl::Status CreateDatabaseNamed(const std::string& name);
+  std::string UriFor(const std::string& database) const;
   TempDir dir_;
   std::string bin_dir_;
   std::string data_dir_;

@@ -35,6 +35,24 @@ TEST(PostgresFixtureTest, SelectOne) {
             "sallyport_test");
 }
 
+// Another database on the same server is empty and separate; a name in
+// use is an error.
+TEST(PostgresFixtureTest, CreateDatabaseOnTheSameServer) {
+  auto pg = PostgresFixture::Start();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  ASSERT_EQ(QueryOne((*pg)->ConnectionUri(),
+                     "CREATE TABLE t AS SELECT 42 AS v; SELECT v FROM t"),
+            "42");
+  auto other = (*pg)->CreateDatabase("other_db");
+  ASSERT_TRUE(other.ok()) << other.status();
+  EXPECT_EQ(QueryOne(*other, "SELECT current_database()"), "other_db");
+  EXPECT_EQ(QueryOne(*other,
+                     "SELECT count(*) FROM pg_tables WHERE "
+                     "tablename = 't'"),
+            "0");
+  EXPECT_FALSE((*pg)->CreateDatabase("other_db").ok());
+}
+
 TEST(PostgresFixtureTest, RestartKeepsDataAndPort) {
   auto pg = PostgresFixture::Start();
   ASSERT_TRUE(pg.ok()) << pg.status();
