@@ -61,12 +61,21 @@ grpc::Status CaService::Login(grpc::ServerContext* context,
         absl::PermissionDeniedError("a gateway identity cannot log in"));
   }
   // Shape checks first: they say nothing about which users exist.
-  if (request->user().empty() ||
-      request->user().size() > storage::kMaxNameBytes ||
-      request->password().size() > kMaxPasswordBytes ||
-      request->otp().size() > kMaxOtpBytes) {
-    return ToGrpc(absl::InvalidArgumentError(
-        "user is required; user, password and otp have length limits"));
+  if (request->user().empty()) {
+    return ToGrpc(absl::InvalidArgumentError("user is required"));
+  }
+  struct Field {
+    const char* name;
+    size_t size, limit;
+  };
+  for (const Field& f :
+       {Field{"user", request->user().size(), storage::kMaxNameBytes},
+        Field{"password", request->password().size(), kMaxPasswordBytes},
+        Field{"otp", request->otp().size(), kMaxOtpBytes}}) {
+    if (f.size > f.limit) {
+      return ToGrpc(absl::InvalidArgumentError(
+          absl::StrCat(f.name, " is longer than ", f.limit, " bytes")));
+    }
   }
   if (absl::Status name = storage::ValidateText("user", request->user(),
                                                 storage::kMaxNameBytes, true);

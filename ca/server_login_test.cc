@@ -335,8 +335,13 @@ TEST(LoginTest, PasswordsUpToTheLimitAreCheckedLongerOnesRefused) {
   EXPECT_EQ(env->Login("pat", std::string(kMaxPasswordBytes, 'q'))
                 .status.error_code(),
             StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(env->Login("pat", longest + "p").status.error_code(),
-            StatusCode::INVALID_ARGUMENT);
+  const auto too_long = env->Login("pat", longest + "p").status;
+  EXPECT_EQ(too_long.error_code(), StatusCode::INVALID_ARGUMENT);
+  // The refusal names the field that is too long.
+  EXPECT_EQ(
+      too_long.error_message(),
+      absl::StrCat("password is longer than ", kMaxPasswordBytes, " bytes"));
+  EXPECT_EQ(env->Login("", "x").status.error_message(), "user is required");
 }
 
 }  // namespace
