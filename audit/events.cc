@@ -84,12 +84,14 @@ const std::vector<EventSpec>& Catalogue() {
        /*prefix=*/true},
       {kEventGatewayEventsRefused,
        W::kCa,
-       "a gateway sent events the CA refused (another gateway's session, an "
+       "a gateway sent events the CA refused (another gateway's session: "
+       "the first gateway to write anything of a session owns it; an "
        "unknown code)",
        {"gateway", "session_id", "reason"}},
       {kEventRecordingRefused,
        W::kCa,
-       "a gateway's recording upload was refused (another gateway's session)",
+       "a gateway's recording upload was refused (another gateway's "
+       "session, its events or recording came first; a broken chain)",
        {"gateway", "session_id", "reason"}},
       {kEventAuditRead,
        W::kCa,

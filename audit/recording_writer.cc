@@ -23,17 +23,19 @@ std::optional<storage::SessionStatus> EndStatus(v1::SessionStatus s) {
   }
 }
 
+absl::Status NotOwner(const std::string& session_id) {
+  return absl::PermissionDeniedError(
+      absl::StrCat("session ", session_id,
+                   " belongs to another gateway; a gateway writes only its "
+                   "own sessions"));
+}
+
 }  // namespace
 
 absl::StatusOr<storage::Session> RecordingWriter::Owned(
     const std::string& gateway_id, const std::string& session_id) {
   ASSIGN_OR_RETURN(storage::Session s, store_.GetSession(session_id));
-  if (s.gateway_id != gateway_id) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("session ", session_id,
-                     " belongs to another gateway; a gateway writes only its "
-                     "own sessions"));
-  }
+  if (s.gateway_id != gateway_id) return NotOwner(session_id);
   return s;
 }
 
@@ -54,6 +56,11 @@ absl::StatusOr<v1::RecordingSession> RecordingWriter::Begin(
   if (gateway_id.empty()) {
     return absl::PermissionDeniedError("no gateway identity");
   }
+  // The first gateway to write anything of the session (its events may
+  // have come first) owns it.
+  ASSIGN_OR_RETURN(std::string owner,
+                   store_.ClaimSession(session.session_id(), gateway_id));
+  if (owner != gateway_id) return NotOwner(session.session_id());
   absl::StatusOr<storage::Session> existing =
       store_.GetSession(session.session_id());
   if (existing.ok()) {

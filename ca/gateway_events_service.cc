@@ -66,23 +66,26 @@ grpc::Status GatewayEventsService::RecordGatewayEvents(
     absl::Status bad = Check(e);
     if (!bad.ok()) return ToGrpc(bad);
   }
-  // Ownership first, for every session named, before anything is written.
+  // Ownership first, for every session named, before anything is written:
+  // the first gateway to write anything of a session owns it, whether the
+  // Store has its recording yet or not (Store::ClaimSession).
   std::set<std::string> sessions;
   for (const pb::GatewayEvent& e : request->events()) {
     sessions.insert(e.session_id());
   }
   for (const std::string& id : sessions) {
-    absl::StatusOr<storage::Session> s = ctx_.store->GetSession(id);
-    if (!s.ok() && s.status().code() == absl::StatusCode::kNotFound) continue;
-    if (!s.ok())
+    absl::StatusOr<std::string> owner =
+        ctx_.store->ClaimSession(id, peer->name);
+    if (!owner.ok()) {
       return ToGrpc(absl::UnavailableError("the store is unavailable"));
-    if (s->gateway_id != peer->name) {
+    }
+    if (*owner != peer->name) {
       const absl::Status refusal = absl::PermissionDeniedError(
           absl::StrCat("session ", id, " belongs to another gateway"));
       (void)ctx_.audit->Record(audit::kEventGatewayEventsRefused, peer->name,
                                {{"gateway", peer->name},
                                 {"session_id", id},
-                                {"owner", s->gateway_id},
+                                {"owner", *owner},
                                 {"source", PeerAddress(context->peer())},
                                 {"reason", std::string(refusal.message())}});
       return ToGrpc(refusal);

@@ -2,9 +2,10 @@
 // events, appended by the CA to the hash-chained log (DESIGN.md §9). The
 // caller must present a gateway's mTLS certificate; the CA sets the
 // event's "gateway" field from it. A gateway may only write events of its
-// own sessions: an event naming a session the Store records for another
-// gateway (sessions.gateway_id, set when the recording is shipped) refuses
-// the whole request.
+// own sessions: the first gateway to write an event or a recording of a
+// session owns it (Store::ClaimSession), and an event naming a session
+// another gateway owns refuses the whole request (PERMISSION_DENIED and a
+// "gateway.events.refused" event naming the owner).
 #ifndef SALLYPORT_CA_GATEWAY_EVENTS_SERVICE_H_
 #define SALLYPORT_CA_GATEWAY_EVENTS_SERVICE_H_
 

@@ -3,6 +3,9 @@
 // re-sent record is accepted when identical and refused when altered; a
 // user identity is refused; a gateway uploading another gateway's session
 // is refused and audited; the per-message limits hold at the limit.
+// GatewayEvents.RecordGatewayEvents with it: a session the Store does not
+// know yet belongs to the first gateway that writes anything of it (an
+// event or a recording), in either order; the other gateway is refused.
 #include "ca/recording_service.h"
 
 #include <grpcpp/grpcpp.h>
@@ -87,6 +90,45 @@ class RecordingServiceTest : public ::testing::Test {
     }
     writer->WritesDone();
     return writer->Finish();
+  }
+
+  // One event of `session` (not yet in the Store or not) from `channel`.
+  static grpc::Status SendEvent(const std::shared_ptr<grpc::Channel>& channel,
+                                const std::string& session,
+                                const std::string& command) {
+    pb::RecordGatewayEventsRequest req;
+    pb::GatewayEvent* e = req.add_events();
+    e->set_type("exec.command");
+    e->set_session_id(session);
+    e->set_user("alice");
+    e->mutable_at()->set_seconds(1700000000);
+    pb::GatewayEventField* f = e->add_fields();
+    f->set_name("command");
+    f->set_text(command);
+    pb::RecordGatewayEventsResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(60));
+    return pb::GatewayEvents::NewStub(channel)->RecordGatewayEvents(&ctx, req,
+                                                                    &resp);
+  }
+
+  // Audit events of `type` whose payload contains every one of `texts`.
+  int AuditCount(std::string_view type,
+                 std::initializer_list<std::string_view> texts) {
+    auto events = env_->store().ListAuditEvents(0, 10000);
+    EXPECT_TRUE(events.ok()) << events.status();
+    if (!events.ok()) return -1;
+    int n = 0;
+    for (const auto& e : *events) {
+      if (e.type != type) continue;
+      bool all = true;
+      for (std::string_view t : texts) {
+        all = all && e.payload_json.find(t) != std::string::npos;
+      }
+      n += all ? 1 : 0;
+    }
+    return n;
   }
 
   bool AuditHas(std::string_view type, std::string_view text) {
@@ -212,6 +254,72 @@ TEST_F(RecordingServiceTest, MessageBytesAtTheLimit) {
       << over.error_message();
   auto s = env_->store().GetSession("big2");
   EXPECT_TRUE(!s.ok() || s->last_seq == 0);
+}
+
+// A session the Store does not know yet: gw-a writes first (events, then
+// its recording); gw-b is refused for events and for the recording, and
+// each refusal is an audit event naming gw-a as the owner.
+TEST_F(RecordingServiceTest, FirstGatewayToWriteEventsOwnsAnUnknownSession) {
+  ASSERT_TRUE(absl::IsNotFound(env_->store().GetSession("new-a").status()));
+  grpc::Status a = SendEvent(gw_a_.channel, "new-a", "uptime");
+  ASSERT_TRUE(a.ok()) << a.error_message();
+  grpc::Status b = SendEvent(gw_b_.channel, "new-a", "forged by b");
+  EXPECT_EQ(b.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << b.error_message();
+  EXPECT_EQ(AuditCount(audit::kEventGatewayEventsRefused,
+                       {"\"new-a\"", "\"gw-b\"", "\"owner\":\"gw-a\""}),
+            1);
+  EXPECT_EQ(AuditCount("exec.command", {"forged by b"}), 0);
+  pb::UploadRecordingResponse r;
+  grpc::Status steal =
+      Upload(gw_b_.channel, Meta("new-a"), {Chain("new-a", 2, false)}, &r);
+  EXPECT_EQ(steal.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << steal.error_message();
+  EXPECT_EQ(
+      AuditCount(audit::kEventRecordingRefused, {"\"new-a\"", "\"gw-b\""}), 1);
+  EXPECT_TRUE(absl::IsNotFound(env_->store().GetSession("new-a").status()));
+  // The owner's recording and events go on.
+  ASSERT_TRUE(
+      Upload(gw_a_.channel, Meta("new-a"), {Chain("new-a", 2, false)}, &r)
+          .ok());
+  EXPECT_EQ(env_->store().GetSession("new-a")->gateway_id, "gw-a");
+  EXPECT_TRUE(SendEvent(gw_a_.channel, "new-a", "id").ok());
+  EXPECT_EQ(AuditCount("exec.command", {"\"new-a\"", "\"gw-a\""}), 2);
+}
+
+// The other order: gw-b writes an event of an id first; the id is then
+// gw-b's, so gw-a can neither add events nor a recording under it (never
+// two gateways' writes in one session), and gw-b's own writes go on.
+TEST_F(RecordingServiceTest, AGatewayCannotJoinASessionAnotherClaimedFirst) {
+  grpc::Status b = SendEvent(gw_b_.channel, "new-b", "whoami");
+  ASSERT_TRUE(b.ok()) << b.error_message();
+  grpc::Status a = SendEvent(gw_a_.channel, "new-b", "uptime");
+  EXPECT_EQ(a.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << a.error_message();
+  pb::UploadRecordingResponse r;
+  grpc::Status upload =
+      Upload(gw_a_.channel, Meta("new-b"), {Chain("new-b", 1, false)}, &r);
+  EXPECT_EQ(upload.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << upload.error_message();
+  EXPECT_EQ(AuditCount(audit::kEventGatewayEventsRefused,
+                       {"\"new-b\"", "\"gw-a\"", "\"owner\":\"gw-b\""}),
+            1);
+  EXPECT_EQ(
+      AuditCount(audit::kEventRecordingRefused, {"\"new-b\"", "\"gw-a\""}), 1);
+  EXPECT_TRUE(absl::IsNotFound(env_->store().GetSession("new-b").status()));
+  ASSERT_TRUE(
+      Upload(gw_b_.channel, Meta("new-b"), {Chain("new-b", 1, false)}, &r)
+          .ok());
+  EXPECT_EQ(env_->store().GetSession("new-b")->gateway_id, "gw-b");
+  // A recording shipped first owns the id for events too.
+  ASSERT_TRUE(
+      Upload(gw_a_.channel, Meta("rec-a"), {Chain("rec-a", 1, false)}, &r)
+          .ok());
+  grpc::Status late = SendEvent(gw_b_.channel, "rec-a", "late");
+  EXPECT_EQ(late.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << late.error_message();
+  EXPECT_EQ(AuditCount("exec.command", {"\"gw-a\""}), 0);
+  EXPECT_EQ(AuditCount("exec.command", {"\"gw-b\""}), 1);
 }
 
 }  // namespace

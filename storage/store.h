@@ -186,7 +186,8 @@ class Store {
   virtual absl::StatusOr<AuditHead> GetAuditHead() = 0;
 
   // ------------------------------------------------------------ sessions
-  // kAlreadyExists for a known id.
+  // kAlreadyExists for a known id; kPermissionDenied when another gateway
+  // than session.gateway_id claimed the id (ClaimSession).
   virtual absl::StatusOr<Session> CreateSession(const Session& session) = 0;
   // Sets ended_at, status and byte counts of an active session. kNotFound;
   // kFailedPrecondition when it has already ended.
@@ -222,6 +223,16 @@ class Store {
   // (1..10000).
   virtual absl::StatusOr<std::vector<SessionRecord>> ListSessionRecords(
       std::string_view session_id, uint64_t after_seq, int limit) = 0;
+  // The gateway that owns session `session_id` (issue 14: a gateway writes
+  // events and recordings of its own sessions only). A stored session is
+  // owned by its `gateway_id` ("" for one stored before schema version 5:
+  // owned by no gateway). Otherwise the first gateway to claim the id owns
+  // it: this call claims it for `gateway_id` when no gateway has, and a
+  // claim never changes (CreateSession claims too). Returns the owner,
+  // which differs from `gateway_id` when another gateway owns the session.
+  // kInvalidArgument for an empty or oversized id or gateway.
+  virtual absl::StatusOr<std::string> ClaimSession(
+      std::string_view session_id, std::string_view gateway_id) = 0;
 
   // ------------------------------------------------------------ join tokens
   // Stores SHA-256(token). kAlreadyExists for the same secret.

@@ -1,12 +1,15 @@
 // Store suite: session recordings (schema version 5) — every record kind
 // round-trips, the chain head follows the appends, re-shipping is
 // idempotent, gaps and altered re-shipments are refused, sessions end as
-// `interrupted`, and sessions stored before version 5 survive the upgrade.
+// `interrupted`, sessions stored before version 5 survive the upgrade, and
+// a session is owned by the first gateway to claim it (version 6).
 #include <limits>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "storage/migrations/migrations.h"
@@ -211,6 +214,59 @@ TEST_P(StoreTest, RecordedSessionEndsOnlyWithEveryRecordAndAsInterrupted) {
   SP_ASSERT_OK_AND_ASSIGN(std::vector<Session> list, store_->ListSessions(f));
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0], ended);
+}
+
+TEST_P(StoreTest, ASessionIsOwnedByTheFirstGatewayToClaimIt) {
+  // An id the Store does not know: the first claim wins, for good.
+  SP_ASSERT_OK_AND_ASSIGN(std::string owner, store_->ClaimSession("x", "gw-a"));
+  EXPECT_EQ(owner, "gw-a");
+  SP_ASSERT_OK_AND_ASSIGN(owner, store_->ClaimSession("x", "gw-b"));
+  EXPECT_EQ(owner, "gw-a");
+  SP_ASSERT_OK_AND_ASSIGN(owner, store_->ClaimSession("x", "gw-a"));
+  EXPECT_EQ(owner, "gw-a");
+  // Storing the session is the claim's too: another gateway is refused.
+  SP_EXPECT_CODE(store_->CreateSession(RecordedSession("x", "gw-b")),
+                 kPermissionDenied);
+  SP_ASSERT_OK(store_->CreateSession(RecordedSession("x", "gw-a")));
+  SP_ASSERT_OK_AND_ASSIGN(owner, store_->ClaimSession("x", "gw-b"));
+  EXPECT_EQ(owner, "gw-a");
+  // A session stored first is owned by its gateway.
+  SP_ASSERT_OK(store_->CreateSession(RecordedSession("y", "gw-b")));
+  SP_ASSERT_OK_AND_ASSIGN(owner, store_->ClaimSession("y", "gw-a"));
+  EXPECT_EQ(owner, "gw-b");
+  // A session stored without a gateway (before version 5) is no one's.
+  SP_ASSERT_OK(store_->CreateSession(RecordedSession("z", "")));
+  SP_ASSERT_OK_AND_ASSIGN(owner, store_->ClaimSession("z", "gw-a"));
+  EXPECT_EQ(owner, "");
+  SP_EXPECT_CODE(store_->ClaimSession("", "gw-a"), kInvalidArgument);
+  SP_EXPECT_CODE(store_->ClaimSession("w", ""), kInvalidArgument);
+  SP_EXPECT_CODE(store_->ClaimSession("w", std::string(kMaxNameBytes + 1, 'g')),
+                 kInvalidArgument);
+}
+
+TEST_P(StoreTest, ConcurrentClaimsAgreeOnOneOwner) {
+  constexpr int kGateways = 8;
+  std::unique_ptr<Store> other = OpenAnother();
+  ASSERT_NE(other, nullptr);
+  for (int round = 0; round < 10; ++round) {
+    const std::string id = absl::StrCat("race-", round);
+    std::vector<std::string> owners(kGateways);
+    std::vector<std::thread> threads;
+    for (int g = 0; g < kGateways; ++g) {
+      Store* s = g % 2 == 0 ? store_.get() : other.get();
+      threads.emplace_back([s, g, &id, &owners] {
+        absl::StatusOr<std::string> o =
+            s->ClaimSession(id, absl::StrCat("gw-", g));
+        if (o.ok())
+          owners[g] = *o;
+        else
+          ADD_FAILURE() << o.status();
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (const std::string& o : owners) EXPECT_EQ(o, owners[0]) << id;
+    EXPECT_TRUE(absl::StartsWith(owners[0], "gw-")) << owners[0];
+  }
 }
 
 TEST_P(StoreTest, SessionsFromVersion4SurviveTheRecordingUpgrade) {

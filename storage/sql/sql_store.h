@@ -107,6 +107,8 @@ class SqlStore : public Store {
       const std::vector<SessionRecord>& records) override;
   absl::StatusOr<std::vector<SessionRecord>> ListSessionRecords(
       std::string_view session_id, uint64_t after_seq, int limit) override;
+  absl::StatusOr<std::string> ClaimSession(
+      std::string_view session_id, std::string_view gateway_id) override;
 
   absl::StatusOr<JoinToken> CreateJoinToken(const NewJoinToken& token) override;
   absl::StatusOr<JoinToken> ConsumeJoinToken(
@@ -149,6 +151,10 @@ class SqlStore : public Store {
   absl::StatusOr<IssuedCertificate> PrepareCertificate(
       const IssuedCertificate& in);
   absl::Status InsertCertificate(Tx& tx, const IssuedCertificate& cert);
+  // The gateway that claimed `session_id` in session_owners ("" when none
+  // has); claims it first for a non-empty `gateway_id` when none has.
+  absl::Status ClaimOwnership(Tx& tx, std::string_view session_id,
+                              std::string_view gateway_id, std::string* owner);
   // `in` validated. Appends under the audit head's row lock.
   absl::StatusOr<AuditEvent> AppendAuditEventInTx(Tx& tx,
                                                   const AuditEventInput& in);

@@ -224,7 +224,15 @@ absl::StatusOr<Session> SqlStore::CreateSession(const Session& in) {
   if (s.ended_at) s.ended_at = TruncateToMicros(*s.ended_at);
   RETURN_IF_ERROR(Describe(
       Transact(TxMode::kReadCommitted,
-               [&](Tx& tx) {
+               [&](Tx& tx) -> absl::Status {
+                 // The gateway that claimed the id owns it (ClaimSession).
+                 std::string owner;
+                 RETURN_IF_ERROR(
+                     ClaimOwnership(tx, s.id, s.gateway_id, &owner));
+                 if (!owner.empty() && owner != s.gateway_id) {
+                   return absl::PermissionDeniedError(absl::StrCat(
+                       SessionWhat(s.id), " is owned by another gateway"));
+                 }
                  return tx
                      .Exec(kInsertSession,
                            {Param::Text(s.id), Param::Text(s.user),

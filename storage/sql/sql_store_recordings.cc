@@ -39,6 +39,13 @@ constexpr Statement kListRecords(
     "SELECT session_id, seq, channel, offset_us, kind, direction, stream, "
     "name, summary, value1, value2, data, hash FROM session_records "
     "WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3");
+constexpr Statement kSessionOwner(
+    "SELECT gateway_id FROM sessions WHERE id = $1");
+constexpr Statement kClaimOwner(
+    "SELECT gateway_id FROM session_owners WHERE session_id = $1");
+constexpr Statement kInsertClaim(
+    "INSERT INTO session_owners (session_id, gateway_id, claimed_at_us) "
+    "VALUES ($1, $2, $3) ON CONFLICT (session_id) DO NOTHING");
 
 // a + b for a byte count b (a negative b adds nothing), capped at the
 // int64 maximum.
@@ -76,6 +83,59 @@ absl::StatusOr<SessionRecord> RecordFromRow(const Row& r) {
 }
 
 }  // namespace
+
+absl::Status SqlStore::ClaimOwnership(Tx& tx, std::string_view session_id,
+                                      std::string_view gateway_id,
+                                      std::string* owner) {
+  ASSIGN_OR_RETURN(std::vector<Row> rows,
+                   tx.Query(kClaimOwner, {Param::Text(session_id)}));
+  if (rows.empty() && !gateway_id.empty()) {
+    // ON CONFLICT: a concurrent claim wins or loses as a whole; the read
+    // after it sees the winner (PostgreSQL waits for its commit).
+    RETURN_IF_ERROR(
+        tx.Exec(kInsertClaim, {Param::Text(session_id), Param::Text(gateway_id),
+                               TimeParam(Now())})
+            .status());
+    ASSIGN_OR_RETURN(rows, tx.Query(kClaimOwner, {Param::Text(session_id)}));
+  }
+  *owner = rows.empty() ? std::string() : rows[0][0].AsBytes();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> SqlStore::ClaimSession(
+    std::string_view session_id, std::string_view gateway_id) {
+  RETURN_IF_ERROR(ValidateText("session id", session_id, kMaxNameBytes, true));
+  RETURN_IF_ERROR(ValidateText("gateway id", gateway_id, kMaxNameBytes, true));
+  // Read first: a claimed or stored session costs no write.
+  std::vector<Row> stored, claimed;
+  RETURN_IF_ERROR(Describe(
+      Transact(TxMode::kRead,
+               [&](Tx& tx) -> absl::Status {
+                 ASSIGN_OR_RETURN(stored, tx.Query(kSessionOwner,
+                                                   {Param::Text(session_id)}));
+                 ASSIGN_OR_RETURN(
+                     claimed, tx.Query(kClaimOwner, {Param::Text(session_id)}));
+                 return absl::OkStatus();
+               }),
+      absl::StrCat("the owner of ", SessionWhat(session_id))));
+  if (!stored.empty()) return stored[0][0].AsBytes();
+  if (!claimed.empty()) return claimed[0][0].AsBytes();
+  std::string owner;
+  RETURN_IF_ERROR(Describe(
+      Transact(TxMode::kReadCommitted,
+               [&](Tx& tx) -> absl::Status {
+                 // A session stored meanwhile is owned by its gateway.
+                 ASSIGN_OR_RETURN(stored, tx.Query(kSessionOwner,
+                                                   {Param::Text(session_id)}));
+                 if (!stored.empty()) {
+                   owner = stored[0][0].AsBytes();
+                   return absl::OkStatus();
+                 }
+                 return ClaimOwnership(tx, session_id, gateway_id, &owner);
+               }),
+      absl::StrCat("the owner of ", SessionWhat(session_id))));
+  return owner;
+}
 
 absl::StatusOr<Session> SqlStore::AppendSessionRecords(
     const std::vector<SessionRecord>& records) {
