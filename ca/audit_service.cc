@@ -213,21 +213,47 @@ grpc::Status AuditService::ListSessions(grpc::ServerContext* context,
   if (!audited.ok()) {
     return ToGrpc(absl::UnavailableError("the audit log could not be written"));
   }
-  absl::StatusOr<std::vector<storage::Session>> sessions =
-      ctx_.store->ListSessions(filter);
-  if (!sessions.ok()) return ToGrpc(sessions.status());
-  for (const storage::Session& s : *sessions) {
-    std::vector<std::string> matches;
-    if (!request->grep().empty()) {
+  if (request->grep().empty()) {
+    absl::StatusOr<std::vector<storage::Session>> sessions =
+        ctx_.store->ListSessions(filter);
+    if (!sessions.ok()) return ToGrpc(sessions.status());
+    for (const storage::Session& s : *sessions) {
+      ToProto(s, response->add_sessions());
+    }
+    return grpc::Status::OK;
+  }
+  // The limit counts matches: page through the sessions until enough of
+  // them match (one page and one session's search in memory at a time).
+  const int want = filter.limit;
+  int searched = 0;
+  while (response->sessions_size() < want) {
+    if (searched >= kMaxGrepSessions) {
+      // Incomplete only if an older session is left unsearched.
+      filter.limit = 1;
+      absl::StatusOr<std::vector<storage::Session>> more =
+          ctx_.store->ListSessions(filter);
+      if (!more.ok()) return ToGrpc(more.status());
+      response->set_grep_incomplete(!more->empty());
+      break;
+    }
+    filter.limit = std::min(kGrepPageSessions, kMaxGrepSessions - searched);
+    absl::StatusOr<std::vector<storage::Session>> page =
+        ctx_.store->ListSessions(filter);
+    if (!page.ok()) return ToGrpc(page.status());
+    for (const storage::Session& s : *page) {
+      ++searched;
       absl::StatusOr<std::vector<std::string>> found =
           Grep(s.id, request->grep());
       if (!found.ok()) return ToGrpc(found.status());
       if (found->empty()) continue;
-      matches = std::move(*found);
+      pb::SessionSummary* out = response->add_sessions();
+      ToProto(s, out);
+      for (std::string& m : *found) out->add_matches(std::move(m));
+      if (response->sessions_size() == want) break;
     }
-    pb::SessionSummary* out = response->add_sessions();
-    ToProto(s, out);
-    for (std::string& m : matches) out->add_matches(std::move(m));
+    if (static_cast<int>(page->size()) < filter.limit) break;
+    filter.after = storage::SessionFilter::Cursor{page->back().started_at,
+                                                  page->back().id};
   }
   return grpc::Status::OK;
 }

@@ -29,6 +29,12 @@ class AuditService final : public admin::v1::Audit::Service {
   static constexpr size_t kMaxReadSessionPageBytes = size_t{2} << 20;
   // Sessions one ListSessions returns at most.
   static constexpr int kMaxSessions = 1000;
+  // With --grep the limit counts matches: sessions are read newest first in
+  // pages of kGrepPageSessions and searched one at a time until `limit`
+  // match, at most kMaxGrepSessions per call (then the response says the
+  // search stopped: grep_incomplete; narrow it with --since/--until).
+  static constexpr int kGrepPageSessions = 100;
+  static constexpr int kMaxGrepSessions = 10000;
   // Bytes of recording one --grep scans per session at most (beyond it the
   // rest of the session is not searched).
   static constexpr int64_t kMaxGrepBytesPerSession = 64 << 20;

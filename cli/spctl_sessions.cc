@@ -238,6 +238,11 @@ int List(Spctl& ctl, const SessionArgs& a) {
     }
     ctl.out() << "\n";
   }
+  if (resp.grep_incomplete()) {
+    ctl.err() << "spctl: the CA stopped searching after "
+                 "10000 sessions; older ones were not searched (narrow the "
+                 "search with --since/--until)\n";
+  }
   return kExitOk;
 }
 
@@ -444,7 +449,8 @@ void AddSessionCommands(CLI::App& app, Spctl& ctl, Action* action) {
   ls->add_option("--until", a->until, "started before");
   ls->add_option("--grep", a->grep,
                  "text typed or printed in the session (or a command)");
-  ls->add_option("--limit", a->limit, "at most this many (default 100)");
+  ls->add_option("--limit", a->limit,
+                 "at most this many (default 100); with --grep, matching ones");
   OnRun(ls, action, [&ctl, a] { return List(ctl, *a); });
 
   CLI::App* show = sessions->add_subcommand(

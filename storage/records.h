@@ -309,6 +309,13 @@ struct SessionFilter {
   std::optional<absl::Time> started_after;   // inclusive
   std::optional<absl::Time> started_before;  // exclusive
   int limit = 100;                           // 1..10000, newest first
+  // Paging: only sessions after this one in the list's order (newest
+  // first, ties on the start time by id): the last of the previous page.
+  struct Cursor {
+    absl::Time started_at;
+    std::string id;
+  };
+  std::optional<Cursor> after;
 };
 
 enum class ChunkStream { kOutput, kInput, kError };

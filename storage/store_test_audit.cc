@@ -1,6 +1,7 @@
 // Store suite: audit chain, sessions and chunks, join tokens, schema version.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -183,6 +184,39 @@ TEST_P(StoreTest, SessionLifecycleAndSearch) {
   SP_ASSERT_OK_AND_ASSIGN(list, store_->ListSessions(window));
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0].id, "s1");
+}
+
+// Paging by cursor walks every session once, in the list's order, also
+// across sessions that started at the same time (ties ordered by id).
+TEST_P(StoreTest, SessionPagesByCursorVisitEachSessionOnce) {
+  const absl::Time t0 = clock_.Now();
+  std::vector<std::string> want;
+  for (int i = 0; i < 7; ++i) {
+    // Three start times, several sessions each.
+    const absl::Time at = t0 + absl::Minutes(i / 3);
+    const std::string id = absl::StrCat("p", i);
+    SP_ASSERT_OK(store_->CreateSession(MakeSession(id, "alice", "web01", at)));
+  }
+  SessionFilter all;
+  SP_ASSERT_OK_AND_ASSIGN(std::vector<Session> list, store_->ListSessions(all));
+  for (const Session& s : list) want.push_back(s.id);
+  ASSERT_EQ(want, (std::vector<std::string>{"p6", "p5", "p4", "p3", "p2", "p1",
+                                            "p0"}));
+  for (int page = 1; page <= 3; ++page) {
+    SessionFilter f;
+    f.limit = page;
+    std::vector<std::string> got;
+    for (;;) {
+      SP_ASSERT_OK_AND_ASSIGN(list, store_->ListSessions(f));
+      for (const Session& s : list) got.push_back(s.id);
+      if (static_cast<int>(list.size()) < f.limit) break;
+      f.after = SessionFilter::Cursor{list.back().started_at, list.back().id};
+    }
+    EXPECT_EQ(got, want) << "page " << page;
+  }
+  SessionFilter bad;
+  bad.after = SessionFilter::Cursor{t0, ""};
+  SP_EXPECT_CODE(store_->ListSessions(bad), kInvalidArgument);
 }
 
 TEST_P(StoreTest, SessionChunksKeepBytesOrderAndSkipDuplicates) {

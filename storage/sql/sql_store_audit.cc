@@ -50,10 +50,15 @@ constexpr Statement kSelectSession("SELECT " SP_SESSION_COLUMNS
   " AND ($2 IS NULL OR host = $2) AND ($3 IS NULL OR login = $3)" \
   " AND ($4 IS NULL OR started_at_us >= $4)"                      \
   " AND ($5 IS NULL OR started_at_us < $5)"
+// $6, $7: the page cursor (SessionFilter::after), $8 the limit.
 constexpr Statement kListSessions(
-    SP_SESSION_FILTER " ORDER BY started_at_us DESC, id DESC LIMIT $6",
     SP_SESSION_FILTER
-    " ORDER BY started_at_us DESC, id COLLATE \"C\" DESC LIMIT $6");
+    " AND ($6 IS NULL OR started_at_us < $6 OR (started_at_us = $6 AND "
+    "id < $7)) ORDER BY started_at_us DESC, id DESC LIMIT $8",
+    SP_SESSION_FILTER
+    " AND ($6 IS NULL OR started_at_us < $6 OR (started_at_us = $6 AND "
+    "id COLLATE \"C\" < $7)) ORDER BY started_at_us DESC, id COLLATE \"C\" "
+    "DESC LIMIT $8");
 #undef SP_SESSION_FILTER
 #undef SP_SESSION_COLUMNS
 constexpr Statement kSessionExists("SELECT 1 FROM sessions WHERE id = $1");
@@ -321,20 +326,29 @@ absl::StatusOr<std::vector<Session>> SqlStore::ListSessions(
           ValidateText("session filter", **field, kMaxNameBytes, false));
     }
   }
+  std::optional<absl::Time> cursor_time;
+  std::optional<std::string> cursor_id;
+  if (f.after) {
+    RETURN_IF_ERROR(
+        ValidateText("session cursor", f.after->id, kMaxNameBytes, true));
+    cursor_time = TruncateToMicros(f.after->started_at);
+    cursor_id = f.after->id;
+  }
   std::vector<Row> rows;
   RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kRead,
-               [&](Tx& tx) -> absl::Status {
-                 ASSIGN_OR_RETURN(
-                     rows,
-                     tx.Query(kListSessions,
-                              {Param::OptText(f.user), Param::OptText(f.host),
-                               Param::OptText(f.login),
-                               OptTimeParam(f.started_after),
-                               OptTimeParam(f.started_before),
-                               Param::Int(f.limit)}));
-                 return absl::OkStatus();
-               }),
+      Transact(
+          TxMode::kRead,
+          [&](Tx& tx) -> absl::Status {
+            ASSIGN_OR_RETURN(
+                rows,
+                tx.Query(
+                    kListSessions,
+                    {Param::OptText(f.user), Param::OptText(f.host),
+                     Param::OptText(f.login), OptTimeParam(f.started_after),
+                     OptTimeParam(f.started_before), OptTimeParam(cursor_time),
+                     Param::OptText(cursor_id), Param::Int(f.limit)}));
+            return absl::OkStatus();
+          }),
       "list sessions"));
   std::vector<Session> out;
   for (const Row& r : rows) {

@@ -121,13 +121,18 @@ std::vector<av::RecordingRecord> PtySession() {
 
 class SpctlAuditTest : public SpctlTestBase {
  protected:
-  // Chains `records` and stores them as session `id` in the CA's store.
+  // Chains `records` and stores them as session `id` in the CA's store
+  // (`store`, or one opened for the call).
   void StoreRecording(const std::string& id,
                       std::vector<av::RecordingRecord> records,
-                      absl::Duration age = absl::Minutes(5)) {
-    absl::StatusOr<std::unique_ptr<storage::Store>> store =
-        storage::OpenStore(env_->ca().store_url());
-    ASSERT_TRUE(store.ok()) << store.status();
+                      absl::Duration age = absl::Minutes(5),
+                      storage::Store* into = nullptr) {
+    absl::StatusOr<std::unique_ptr<storage::Store>> opened;
+    if (into == nullptr) {
+      opened = storage::OpenStore(env_->ca().store_url());
+      ASSERT_TRUE(opened.ok()) << opened.status();
+    }
+    storage::Store* store = into != nullptr ? into : opened->get();
     storage::Session s;
     s.id = id;
     s.user = "alice";
@@ -135,7 +140,7 @@ class SpctlAuditTest : public SpctlTestBase {
     s.host = "web01";
     s.gateway_id = "gw-1";
     s.started_at = absl::Now() - age;
-    ASSERT_TRUE((*store)->CreateSession(s).ok());
+    ASSERT_TRUE(store->CreateSession(s).ok());
     audit::RecordChainer chain(id);
     std::vector<storage::SessionRecord> rows;
     for (av::RecordingRecord& r : records) {
@@ -144,7 +149,7 @@ class SpctlAuditTest : public SpctlTestBase {
       ASSERT_TRUE(row.ok()) << row.status();
       rows.push_back(*row);
     }
-    ASSERT_TRUE((*store)->AppendSessionRecords(rows).ok());
+    ASSERT_TRUE(store->AppendSessionRecords(rows).ok());
   }
 
   // Runs `sql` on the CA's database (the sqlite3 or psql client).
@@ -319,6 +324,63 @@ TEST_F(SpctlAuditTest, AsciicastExportPassesAsciinemaCatAndGrepFinds) {
   RunResult show = env_->Spctl({"sessions", "show", "s-pty"});
   ASSERT_TRUE(show.ok()) << show.Describe();
   EXPECT_TRUE(absl::StrContains(show.out, "intact")) << show.out;
+}
+
+// `sessions ls --grep W --limit N` lists the N newest sessions that match,
+// however many newer sessions do not (the CA searches page after page:
+// here the older match is behind more than a page of sessions without W).
+TEST_F(SpctlAuditTest, GrepLimitCountsMatchingSessions) {
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::OpenStore(env_->ca().store_url());
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto session = [](std::string_view text) {
+    return std::vector<av::RecordingRecord>{
+        Open(0, 0), Data(0, 10, false, std::string(text)), Close(0, 20)};
+  };
+  StoreRecording("g-old", session("seen kestrel-42\r\n"), absl::Hours(3),
+                 store->get());
+  // More than a page of the CA's search (AuditService::kGrepPageSessions,
+  // 100).
+  constexpr int kBetween = 110;
+  for (int i = 0; i < kBetween; ++i) {
+    StoreRecording(absl::StrCat("g-fill-", i), session("nothing here\r\n"),
+                   absl::Hours(2) - absl::Seconds(i), store->get());
+  }
+  StoreRecording("g-mid", session("kestrel-42 again\r\n"), absl::Hours(1),
+                 store->get());
+  for (int i = 0; i < 5; ++i) {
+    StoreRecording(absl::StrCat("g-new-", i), session("nothing\r\n"),
+                   absl::Minutes(10) - absl::Seconds(i), store->get());
+  }
+  auto ids = [](const std::string& out) {
+    std::vector<std::string> found;
+    for (absl::string_view line : absl::StrSplit(out, '\n')) {
+      if (absl::StartsWith(line, "g-")) {
+        found.emplace_back(line.substr(0, line.find('\t')));
+      }
+    }
+    return found;
+  };
+  RunResult one =
+      env_->Spctl({"sessions", "ls", "--grep", "kestrel-42", "--limit", "1"});
+  ASSERT_TRUE(one.ok()) << one.Describe();
+  EXPECT_EQ(ids(one.out), std::vector<std::string>{"g-mid"}) << one.out;
+  RunResult two =
+      env_->Spctl({"sessions", "ls", "--grep", "kestrel-42", "--limit", "2"});
+  ASSERT_TRUE(two.ok()) << two.Describe();
+  EXPECT_EQ(ids(two.out), (std::vector<std::string>{"g-mid", "g-old"}))
+      << two.out;
+  RunResult all = env_->Spctl({"sessions", "ls", "--grep", "kestrel-42"});
+  ASSERT_TRUE(all.ok()) << all.Describe();
+  EXPECT_EQ(ids(all.out), (std::vector<std::string>{"g-mid", "g-old"}))
+      << all.out;
+  EXPECT_FALSE(absl::StrContains(all.err, "stopped searching")) << all.err;
+  // Without --grep the limit still counts sessions.
+  RunResult plain = env_->Spctl({"sessions", "ls", "--limit", "3"});
+  ASSERT_TRUE(plain.ok()) << plain.Describe();
+  EXPECT_EQ(ids(plain.out),
+            (std::vector<std::string>{"g-new-4", "g-new-3", "g-new-2"}))
+      << plain.out;
 }
 
 // `sessions ls` and `audit ls` filter by time (--since/--until, a
