@@ -193,26 +193,26 @@ INSTANTIATE_TEST_SUITE_P(
     Tampering, RecordingTamperTest,
     ::testing::Values(
         Tamper{"EditData",
-               "UPDATE session_records SET data = CAST('Linux web02\n' AS "
+               "UPDATE session_chunks SET data = CAST('Linux web02\n' AS "
                "BLOB) WHERE seq = 6",
                6},
         Tamper{"EditCommand",
-               "UPDATE session_records SET summary = 'id' WHERE seq = 2", 2},
+               "UPDATE session_chunks SET summary = 'id' WHERE seq = 2", 2},
         Tamper{"EditOffset",
-               "UPDATE session_records SET offset_us = 1 WHERE seq = 4", 4},
-        Tamper{"DropRecord", "DELETE FROM session_records WHERE seq = 7", 7},
-        Tamper{"DropLastRecord", "DELETE FROM session_records WHERE seq = 10",
+               "UPDATE session_chunks SET offset_us = 1 WHERE seq = 4", 4},
+        Tamper{"DropRecord", "DELETE FROM session_chunks WHERE seq = 7", 7},
+        Tamper{"DropLastRecord", "DELETE FROM session_chunks WHERE seq = 10",
                10},
         Tamper{"SwapChannels",
-               "UPDATE session_records SET channel = 1 - channel "
+               "UPDATE session_chunks SET channel = 1 - channel "
                "WHERE seq = 6",
                6},
         Tamper{"HeadMoved",
                "UPDATE sessions SET chain_head = (SELECT hash FROM "
-               "session_records WHERE seq = 9) WHERE id = 'sess-1'",
+               "session_chunks WHERE seq = 9) WHERE id = 'sess-1'",
                11},
         Tamper{"UnusedFieldSet",
-               "UPDATE session_records SET value1 = 5 WHERE seq = 1", 1}),
+               "UPDATE session_chunks SET value1 = 5 WHERE seq = 1", 1}),
     [](const ::testing::TestParamInfo<Tamper>& info) {
       return info.param.name;
     });

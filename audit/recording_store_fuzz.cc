@@ -164,17 +164,17 @@ void Uploads(fuzz::ByteReader& in) {
   const std::string where =
       absl::StrCat(" WHERE session_id = '", id, "' AND seq = ", k);
   static constexpr const char* kEdits[] = {
-      "UPDATE session_records SET data = CAST(data || x'00' AS BLOB)",
-      "UPDATE session_records SET offset_us = offset_us + 1",
-      "UPDATE session_records SET channel = channel + 1",
-      "UPDATE session_records SET name = name || 'x'",
-      "UPDATE session_records SET summary = summary || 'x'",
-      "UPDATE session_records SET value1 = value1 + 1",
-      "UPDATE session_records SET stream = stream + 1",
-      "UPDATE session_records SET hash = upper(hash)",
-      "UPDATE session_records SET kind = 'data'",
-      "UPDATE session_records SET direction = 'input'",
-      "DELETE FROM session_records",
+      "UPDATE session_chunks SET data = CAST(data || x'00' AS BLOB)",
+      "UPDATE session_chunks SET offset_us = offset_us + 1",
+      "UPDATE session_chunks SET channel = channel + 1",
+      "UPDATE session_chunks SET name = name || 'x'",
+      "UPDATE session_chunks SET summary = summary || 'x'",
+      "UPDATE session_chunks SET value1 = value1 + 1",
+      "UPDATE session_chunks SET stream = stream + 1",
+      "UPDATE session_chunks SET hash = upper(hash)",
+      "UPDATE session_chunks SET kind = 'data'",
+      "UPDATE session_chunks SET direction = 'input'",
+      "DELETE FROM session_chunks",
       "UPDATE sessions SET chain_head = upper(chain_head)",
   };
   const size_t edit = in.U8() % std::size(kEdits);

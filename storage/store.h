@@ -197,6 +197,8 @@ class Store {
   // Newest first.
   virtual absl::StatusOr<std::vector<Session>> ListSessions(
       const SessionFilter& filter) = 0;
+  // Raw output chunks of schema version 1 (table legacy_session_chunks
+  // since version 7; recordings are SessionRecords, in session_chunks).
   // Stores chunks in one transaction. A chunk whose (session_id, seq) is
   // already stored is skipped, so a spool can ship again after a failure.
   // kNotFound when a session does not exist.
@@ -206,6 +208,7 @@ class Store {
   // (1..10000).
   virtual absl::StatusOr<std::vector<SessionChunk>> ListSessionChunks(
       std::string_view session_id, uint64_t after_seq, int limit) = 0;
+  // Recording records (table session_chunks) ---------------------------
   // Appends recording records of ONE session (kInvalidArgument for mixed
   // sessions) in one transaction and moves the session's head (last_seq,
   // chain_head) to the last one. Records whose seq is already stored are

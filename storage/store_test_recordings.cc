@@ -1,8 +1,9 @@
 // Store suite: session recordings (schema version 5) — every record kind
 // round-trips, the chain head follows the appends, re-shipping is
 // idempotent, gaps and altered re-shipments are refused, sessions end as
-// `interrupted`, sessions stored before version 5 survive the upgrade, and
-// a session is owned by the first gateway to claim it (version 6).
+// `interrupted`, sessions stored before version 5 survive the upgrade, a
+// session is owned by the first gateway to claim it (version 6), and
+// recordings survive the rename of their table (version 7).
 #include <limits>
 #include <memory>
 #include <string>
@@ -257,10 +258,11 @@ TEST_P(StoreTest, ConcurrentClaimsAgreeOnOneOwner) {
       threads.emplace_back([s, g, &id, &owners] {
         absl::StatusOr<std::string> o =
             s->ClaimSession(id, absl::StrCat("gw-", g));
-        if (o.ok())
+        if (o.ok()) {
           owners[g] = *o;
-        else
+        } else {
           ADD_FAILURE() << o.status();
+        }
       });
     }
     for (auto& t : threads) t.join();
@@ -269,20 +271,28 @@ TEST_P(StoreTest, ConcurrentClaimsAgreeOnOneOwner) {
   }
 }
 
-TEST_P(StoreTest, SessionsFromVersion4SurviveTheRecordingUpgrade) {
-  const absl::Span<const migrations::Migration> all = backend_->Migrations();
-  ASSERT_GE(all.size(), 5u);
-  store_.reset();
-  SP_ASSERT_OK(backend_->SetUp());
+// A script that makes the schema of `version` (migrations 1..version, as
+// a binary of that version left it).
+std::string SchemaAt(absl::Span<const migrations::Migration> all,
+                     size_t version) {
   std::string script =
       "CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, "
       "name TEXT NOT NULL, applied_at_us BIGINT NOT NULL);\n";
-  for (const migrations::Migration& m : all.subspan(0, 4)) {
+  for (const migrations::Migration& m : all.subspan(0, version)) {
     absl::StrAppend(&script, m.sql,
                     "\n;\nINSERT INTO schema_migrations (version, name, "
                     "applied_at_us) VALUES (",
                     m.version, ", '", m.name, "', 0);\n");
   }
+  return script;
+}
+
+TEST_P(StoreTest, SessionsFromVersion4SurviveTheRecordingUpgrade) {
+  const absl::Span<const migrations::Migration> all = backend_->Migrations();
+  ASSERT_GE(all.size(), 5u);
+  store_.reset();
+  SP_ASSERT_OK(backend_->SetUp());
+  std::string script = SchemaAt(all, 4);
   absl::StrAppend(
       &script,
       "INSERT INTO sessions (id, user_name, login, host, started_at_us, "
@@ -313,6 +323,79 @@ TEST_P(StoreTest, SessionsFromVersion4SurviveTheRecordingUpgrade) {
   end.ended_at = absl::FromUnixMicros(1700000200000000);
   end.status = SessionStatus::kInterrupted;
   SP_ASSERT_OK(upgraded->EndSession("new", end));
+}
+
+// Version 7 renames session_records to session_chunks (and the version 1
+// chunks table to legacy_session_chunks): a database at version 6 with a
+// recording, a legacy chunk and claims upgrades with every row readable,
+// and the recording goes on where it stopped.
+TEST_P(StoreTest, RecordingsFromVersion6SurviveTheTableRename) {
+  const absl::Span<const migrations::Migration> all = backend_->Migrations();
+  ASSERT_GE(all.size(), 7u);
+  EXPECT_STREQ(all[6].name, "session_chunks");
+  store_.reset();
+  SP_ASSERT_OK(backend_->SetUp());
+  std::string script = SchemaAt(all, 6);
+  absl::StrAppend(
+      &script,
+      "INSERT INTO sessions (id, user_name, login, host, started_at_us, "
+      "ended_at_us, bytes_in, bytes_out, status, gateway_id, last_seq, "
+      "chain_head) VALUES ('v6', 'alice', 'root', 'web01', 5, NULL, 0, 0, "
+      "'active', 'gw-a', 2, '",
+      FakeHash(2), "');\n");
+  for (int seq : {1, 2}) {
+    absl::StrAppend(
+        &script,
+        "INSERT INTO session_records (session_id, seq, channel, offset_us, "
+        "kind, direction, stream, name, summary, value1, value2, data, hash) "
+        "VALUES ('v6', ",
+        seq, ", 0, ", seq * 10, ", 'data', 'output', 0, '', '', 0, 0, ",
+        backend_->BlobLiteral(absl::StrCat("bytes-", seq)), ", '",
+        FakeHash(seq), "');\n");
+  }
+  absl::StrAppend(
+      &script,
+      "INSERT INTO session_chunks (session_id, seq, channel, offset_us, "
+      "stream, data) VALUES ('v6', 1, 0, 3, 'output', ",
+      backend_->BlobLiteral("raw"),
+      ");\n"
+      "INSERT INTO session_owners (session_id, gateway_id, claimed_at_us) "
+      "VALUES ('v6', 'gw-a', 5), ('pending', 'gw-b', 7);\n");
+  SP_ASSERT_OK(backend_->ExecRawSql(script));
+
+  std::unique_ptr<Store> upgraded = OpenAnother();
+  ASSERT_NE(upgraded, nullptr);
+  SP_ASSERT_OK_AND_ASSIGN(std::vector<SessionRecord> records,
+                          upgraded->ListSessionRecords("v6", 0, 10));
+  ASSERT_EQ(records.size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(records[i].seq, static_cast<uint64_t>(i + 1));
+    EXPECT_EQ(records[i].offset, absl::Microseconds((i + 1) * 10));
+    EXPECT_EQ(records[i].kind, SessionRecordKind::kData);
+    EXPECT_EQ(records[i].direction, RecordDirection::kOutput);
+    EXPECT_EQ(records[i].data, absl::StrCat("bytes-", i + 1));
+    EXPECT_EQ(records[i].hash, FakeHash(i + 1));
+  }
+  SP_ASSERT_OK_AND_ASSIGN(std::vector<SessionChunk> chunks,
+                          upgraded->ListSessionChunks("v6", 0, 10));
+  ASSERT_EQ(chunks.size(), 1u);
+  EXPECT_EQ(chunks[0].data, "raw");
+  SP_ASSERT_OK_AND_ASSIGN(std::string owner,
+                          upgraded->ClaimSession("pending", "gw-a"));
+  EXPECT_EQ(owner, "gw-b");
+  // The recording continues after its stored head, in the renamed table.
+  SessionRecord next = records[1];
+  next.seq = 3;
+  next.data = "bytes-3";
+  next.hash = FakeHash(3);
+  SP_ASSERT_OK_AND_ASSIGN(Session s, upgraded->AppendSessionRecords({next}));
+  EXPECT_EQ(s.last_seq, 3u);
+  EXPECT_EQ(s.chain_head, FakeHash(3));
+  SP_ASSERT_OK(upgraded->AppendSessionRecords({records[1]}));  // re-sent
+  SP_ASSERT_OK_AND_ASSIGN(records, upgraded->ListSessionRecords("v6", 0, 10));
+  EXPECT_EQ(records.size(), 3u);
+  // The old name is gone.
+  EXPECT_FALSE(backend_->ExecRawSql("SELECT 1 FROM session_records;").ok());
 }
 
 }  // namespace

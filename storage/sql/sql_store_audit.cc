@@ -63,12 +63,13 @@ constexpr Statement kListSessions(
 #undef SP_SESSION_COLUMNS
 constexpr Statement kSessionExists("SELECT 1 FROM sessions WHERE id = $1");
 constexpr Statement kInsertChunk(
-    "INSERT INTO session_chunks (session_id, seq, channel, offset_us, stream, "
+    "INSERT INTO legacy_session_chunks (session_id, seq, channel, offset_us, "
+    "stream, "
     "data) VALUES ($1, $2, $3, $4, $5, $6) "
     "ON CONFLICT (session_id, seq) DO NOTHING");
 constexpr Statement kListChunks(
     "SELECT session_id, seq, channel, offset_us, stream, data "
-    "FROM session_chunks WHERE session_id = $1 AND seq > $2 "
+    "FROM legacy_session_chunks WHERE session_id = $1 AND seq > $2 "
     "ORDER BY seq LIMIT $3");
 
 AuditEvent AuditEventFromRow(const Row& r) {

@@ -1,5 +1,6 @@
-// SqlStore: session recordings (schema version 5) — records with their
-// chain hash, appended gap-free, and the session's chain head.
+// SqlStore: session recordings (schema version 5; table session_chunks
+// since version 7) — records with their chain hash, appended gap-free, and
+// the session's chain head; session owners (version 6).
 #include <algorithm>
 #include <limits>
 #include <utility>
@@ -29,15 +30,15 @@ constexpr Statement kSetSessionHead(
     "bytes_out = CASE WHEN bytes_out > 9223372036854775807 - $5 "
     "THEN 9223372036854775807 ELSE bytes_out + $5 END WHERE id = $1");
 constexpr Statement kStoredHashes(
-    "SELECT seq, hash FROM session_records WHERE session_id = $1 "
+    "SELECT seq, hash FROM session_chunks WHERE session_id = $1 "
     "AND seq >= $2 AND seq <= $3 ORDER BY seq");
 constexpr Statement kInsertRecord(
-    "INSERT INTO session_records (session_id, seq, channel, offset_us, kind, "
+    "INSERT INTO session_chunks (session_id, seq, channel, offset_us, kind, "
     "direction, stream, name, summary, value1, value2, data, hash) VALUES "
     "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)");
 constexpr Statement kListRecords(
     "SELECT session_id, seq, channel, offset_us, kind, direction, stream, "
-    "name, summary, value1, value2, data, hash FROM session_records "
+    "name, summary, value1, value2, data, hash FROM session_chunks "
     "WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3");
 constexpr Statement kSessionOwner(
     "SELECT gateway_id FROM sessions WHERE id = $1");

@@ -210,7 +210,7 @@ class SpctlAuditTest : public SpctlTestBase {
     EXPECT_TRUE(absl::StrContains(ok.out, "hash chain intact")) << ok.out;
 
     // Edit a chunk: the word the host printed.
-    Sql(absl::StrCat("UPDATE session_records SET data = ", Forged(),
+    Sql(absl::StrCat("UPDATE session_chunks SET data = ", Forged(),
                      " WHERE session_id = 's-tamper' AND seq = 6;"));
     RunResult edited = env_->Spctl({"sessions", "verify", "s-tamper"});
     EXPECT_EQ(edited.exit_code, 1) << edited.Describe();
@@ -218,7 +218,7 @@ class SpctlAuditTest : public SpctlTestBase {
         << edited.out;
 
     // Drop a chunk.
-    Sql("DELETE FROM session_records WHERE session_id = 's-tamper' AND "
+    Sql("DELETE FROM session_chunks WHERE session_id = 's-tamper' AND "
         "seq = 6;");
     RunResult dropped = env_->Spctl({"sessions", "verify", "s-tamper"});
     EXPECT_EQ(dropped.exit_code, 1) << dropped.Describe();
