@@ -434,7 +434,9 @@ void SpoolRecorder::SyncDue(bool force) {
       absl::Status st = s->writer_.Sync();
       sync_started_us_.store(0);
       s->last_sync_ = now;
-      if (!st.ok()) {
+      if (st.ok()) {
+        s->syncs_.fetch_add(1);
+      } else {
         absl::MutexLock lock(&s->mu_);
         if (s->status_.ok()) s->status_ = st;
       }

@@ -141,6 +141,10 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
   void End(v1::SessionStatus status, const std::string& message);
   // Whether the spool file was closed after End (tests).
   bool closed() const;
+  // How many times the spool file was fdatasync'd (returned OK): every
+  // RecorderOptions::fsync_interval while records keep coming, and once
+  // more for the last ones at the end.
+  uint64_t syncs() const { return syncs_.load(); }
 
  private:
   friend class SpoolRecorder;
@@ -190,6 +194,7 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
   std::atomic<bool> end_written_{false};  // session_end is in the file
   // Syncer thread only.
   absl::Time last_sync_ = absl::InfinitePast();
+  std::atomic<uint64_t> syncs_{0};
   std::atomic<bool> closed_{false};
 };
 

@@ -128,6 +128,63 @@ TEST_F(RecorderTest, RecordsReachTheSpoolInOrderAndWakeTheSession) {
 
 // recpol: the recorder_backlog_bytes gauge sees a queued record's bytes and
 // sees them go once the writer took them.
+// spool_fsync_interval: a session whose records keep coming is fdatasync'd
+// every interval while it is open (not only at its end): one fsync per
+// interval in which something was written, none while nothing was.
+TEST_F(RecorderTest, AnOpenSessionIsSyncedEveryInterval) {
+  options_.fsync_interval = absl::Milliseconds(50);
+  absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
+      SpoolRecorder::Start(options_);
+  ASSERT_TRUE(rec.ok()) << rec.status();
+  auto s = (*rec)->OpenSession(Meta("sess-sync"), absl::Now());
+  ASSERT_TRUE(s.ok()) << s.status();
+  // The first sync makes the new file and its directory entry durable.
+  for (uint64_t want = 1; want <= 4; ++want) {
+    if (want > 1) {
+      absl::StatusOr<uint64_t> seq = (*s)->Append(Data("some output"));
+      ASSERT_TRUE(seq.ok()) << seq.status();
+      ASSERT_TRUE(WaitWritten(**s, *seq));
+    }
+    // Far longer than the 50 ms interval, well inside the test's timeout.
+    const absl::Time deadline = absl::Now() + absl::Seconds(20);
+    while ((*s)->syncs() < want && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    ASSERT_EQ((*s)->syncs(), want) << "the open session was not synced";
+  }
+  EXPECT_FALSE((*s)->closed());
+  // The end record is synced once more, at the close.
+  (*s)->End(v1::SESSION_STATUS_ENDED, "");
+  ASSERT_TRUE(WaitClosed(**s));
+  EXPECT_EQ((*s)->syncs(), 5u);
+}
+
+// With an interval longer than the session, nothing is synced while it
+// runs, and everything is synced once at its end.
+TEST_F(RecorderTest, ASessionIsSyncedAtItsEndWhateverTheInterval) {
+  options_.fsync_interval = absl::Hours(1);
+  absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
+      SpoolRecorder::Start(options_);
+  ASSERT_TRUE(rec.ok()) << rec.status();
+  auto s = (*rec)->OpenSession(Meta("sess-end"), absl::Now());
+  ASSERT_TRUE(s.ok()) << s.status();
+  uint64_t last = 0;
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<uint64_t> seq = (*s)->Append(Data("more output"));
+    ASSERT_TRUE(seq.ok()) << seq.status();
+    last = *seq;
+  }
+  ASSERT_TRUE(WaitWritten(**s, last));
+  EXPECT_EQ((*s)->syncs(), 0u);
+  (*s)->End(v1::SESSION_STATUS_ENDED, "");
+  ASSERT_TRUE(WaitClosed(**s));
+  EXPECT_EQ((*s)->syncs(), 1u);
+  absl::StatusOr<SpoolContents> c =
+      ReadSpool(SpoolPath(options_.spool_dir, "sess-end"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->records.size(), 4u);
+}
+
 TEST_F(RecorderTest, TheBacklogIsReportedAndDrains) {
   auto backlog = std::make_shared<std::atomic<int64_t>>(0);
   auto highest = std::make_shared<std::atomic<int64_t>>(0);
