@@ -64,8 +64,7 @@ void GatewayConnection::OnChannelOpen(Channel ch, std::string_view type,
     refuse(OpenFailure::kAdministrativelyProhibited, std::string(st.message()));
     return;
   }
-  if (bridges_.size() + relays_.size() + jump_ports_.size() >=
-      limits_.max_channels_per_connection) {
+  if (AtChannelLimit()) {
     refuse(OpenFailure::kResourceShortage,
            "too many channels on this connection");
     return;
@@ -274,7 +273,7 @@ void GatewayConnection::OnChannelRequest(Channel ch, std::string_view type,
     if (want_reply) (void)ch.Reply(request, false);
     return;
   }
-  if (b->requests.size() >= proxy_.options().limits.max_queued_requests) {
+  if (b->requests.size() >= limits_.max_queued_requests) {
     CloseBridge(*b, "too many queued channel requests");
     return;
   }

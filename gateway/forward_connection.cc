@@ -85,10 +85,9 @@ ssh::auth::AuthDecision GatewayConnection::DecideJump(
   if (!proxy_.AcquireUser(user_)) {
     Log(absl::StrCat("event=auth.denied peer=", peer_, " ", Describe(),
                      " reason=max_sessions_per_user"));
-    (void)down_->SendAuthBanner(
-        absl::StrCat("sallyport: you already have ",
-                     proxy_.options().limits.max_sessions_per_user,
-                     " sessions through this gateway.\r\n"));
+    (void)down_->SendAuthBanner(absl::StrCat(
+        "sallyport: you already have ", proxy_.limits().max_sessions_per_user,
+        " sessions through this gateway.\r\n"));
     return {AuthResult::kReject, "max_sessions_per_user"};
   }
   user_counted_ = true;
@@ -243,10 +242,10 @@ void GatewayConnection::StartRelay(Channel ch, const std::string& host,
       executor_,
       [self, relay, id, address, port, event, what, passthrough, host,
        destination]() -> asio::awaitable<void> {
-        absl::StatusOr<asio::ip::tcp::socket> sock = co_await ssh::net::Dial(
-            self->executor_, address, port,
-            self->proxy_.options().limits.upstream_connect_timeout,
-            self->proxy_.options().egress_addresses);
+        absl::StatusOr<asio::ip::tcp::socket> sock =
+            co_await ssh::net::Dial(self->executor_, address, port,
+                                    self->limits_.upstream_connect_timeout,
+                                    self->proxy_.options().egress_addresses);
         auto it = self->relays_.find(id);
         if (self->down_ended_ || it == self->relays_.end() ||
             it->second != relay) {

@@ -467,7 +467,17 @@ class GatewayConnection
   void StartIdleWatch();
   asio::awaitable<void> WatchIdle();
 
-  const ProxyLimits limits_;  // as they were when the connection came
+  // As they were when the connection came (a SIGHUP's limits apply to
+  // new connections): every limit of this connection is read here, never
+  // from proxy_.options(), which holds the limits the gateway started with.
+  const ProxyLimits limits_;
+  // Whether the connection has max_channels_per_connection channels, in
+  // either direction: the user's (bridges, relays, jump channels) and the
+  // host's (forwarded-tcpip, auth-agent bridges).
+  bool AtChannelLimit() const {
+    return bridges_.size() + relays_.size() + jump_ports_.size() >=
+           limits_.max_channels_per_connection;
+  }
   LogConnection log_conn_;
   absl::Time opened_at_ = absl::Now();
   uint64_t bytes_in_ = 0, bytes_out_ = 0;

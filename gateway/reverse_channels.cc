@@ -108,9 +108,8 @@ std::optional<bool> GatewayConnection::OnRemoteForward(
     if (!permissions_->permit_port_forwarding)
       return tell("port forwarding is not permitted by your certificate");
     if (remote_forwards_.size() + remote_forwards_pending_ >=
-        proxy_.options().limits.max_remote_forwards) {
-      return tell(absl::StrCat("at most ",
-                               proxy_.options().limits.max_remote_forwards,
+        limits_.max_remote_forwards) {
+      return tell(absl::StrCat("at most ", limits_.max_remote_forwards,
                                " remote forwards per connection"));
     }
     if (f->port == 0)
@@ -242,10 +241,7 @@ void GatewayConnection::OnUpstreamChannelOpen(Channel ch, std::string_view type,
     WakeUp();
   };
   if (down_ended_) return refuse("the user is gone");
-  if (bridges_.size() + relays_.size() >=
-      proxy_.options().limits.max_channels_per_connection) {
-    return refuse("too many channels on this connection");
-  }
+  if (AtChannelLimit()) return refuse("too many channels on this connection");
   if (kind == "forwarded-tcpip") {
     auto f = ssh::connection::DirectTcpip::Parse(extra);
     if (!f.ok()) return refuse("malformed forwarded-tcpip");

@@ -10,6 +10,8 @@
 //     reason shown;
 //   - `ssh -R` refused by default, allowed for a role, at most
 //     max_remote_forwards (16) per connection;
+//   - the channels the host opens toward the user (forwarded-tcpip) count
+//     against max_channels_per_connection as reloaded by SIGHUP;
 //   - agent forwarding refused by default and by a role's deny rule,
 //     allowed for a role (`ssh-add -l` on the target lists the key).
 // Roles (BastionFixture::DefaultOptions, plus a deny of agent-forward in
@@ -19,6 +21,10 @@
 // env=prod; rita [ops, prod-readonly] has ops' kinds, but prod-readonly's
 // deny rule refuses port-forward, agent-forward and proxyjump-passthrough
 // on env=prod (web02).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,6 +37,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/gateway_ship_util.h"
 #include "tests/harness/bastion_fixture.h"
@@ -42,6 +49,16 @@
 
 namespace sallyport::testing {
 namespace {
+
+// Waits up to 30 s for `text` in a file.
+bool WaitForText(const std::string& path, const std::string& text) {
+  const absl::Time limit = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < limit) {
+    if (absl::StrContains(ReadFileOrEmpty(path), text)) return true;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  return false;
+}
 
 class GatewayForwardE2eTest : public ::testing::Test {
  protected:
@@ -117,15 +134,6 @@ class GatewayForwardE2eTest : public ::testing::Test {
     auto p = BackgroundProcess::Start(args, o);
     EXPECT_TRUE(p.ok()) << p.status();
     return p.ok() ? std::move(*p) : nullptr;
-  }
-  // Waits up to 30 s for `text` in a file.
-  static bool WaitForText(const std::string& path, const std::string& text) {
-    const absl::Time limit = absl::Now() + absl::Seconds(30);
-    while (absl::Now() < limit) {
-      if (absl::StrContains(ReadFileOrEmpty(path), text)) return true;
-      absl::SleepFor(absl::Milliseconds(200));
-    }
-    return false;
   }
   static bool WaitForGatewayLog(const std::string& text) {
     const absl::Time limit = absl::Now() + absl::Seconds(30);
@@ -449,6 +457,166 @@ TEST_F(AgentForwardTest, IsRefusedByDefaultAndByARolesDenyRule) {
   }
   EXPECT_TRUE(
       absl::StrContains(fixture_->GatewayLog(), "auth-agent-req@openssh.com"))
+      << fixture_->GatewayLog();
+}
+
+// ------------------------------------- channels the host opens, at the limit
+
+// A loopback listener on the user's side that greets every connection
+// with "hi\n" and keeps it open until destroyed: each forwarded-tcpip
+// channel the host opens stays open while the test holds its end.
+class GreetingServer {
+ public:
+  GreetingServer() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 ||
+        listen(fd_, 16) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      return;
+    }
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] {
+      for (;;) {
+        const int c = accept(fd_, nullptr, nullptr);
+        if (c < 0) return;  // shutdown() in the destructor
+        (void)!write(c, "hi\n", 3);
+        absl::MutexLock lock(&mu_);
+        held_.push_back(c);
+      }
+    });
+  }
+  ~GreetingServer() {
+    if (fd_ >= 0) shutdown(fd_, SHUT_RDWR);
+    if (thread_.joinable()) thread_.join();
+    if (fd_ >= 0) close(fd_);
+    absl::MutexLock lock(&mu_);
+    for (int c : held_) close(c);
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::thread thread_;
+  absl::Mutex mu_;
+  std::vector<int> held_ ABSL_GUARDED_BY(mu_);
+};
+
+// A connection to 127.0.0.1:port, held open. Greeted(): it read "hi\n"
+// from the far end (false once the far end closed it without a word).
+class HeldConnection {
+ public:
+  explicit HeldConnection(uint16_t port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval tv{30, 0};
+    if (fd_ >= 0) setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (fd_ >= 0 &&
+        connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+      close(fd_);
+      fd_ = -1;
+    }
+  }
+  ~HeldConnection() {
+    if (fd_ >= 0) close(fd_);
+  }
+  bool Greeted() {
+    if (fd_ < 0) return false;
+    std::string got;
+    char buf[16];
+    while (got.size() < 3) {
+      const ssize_t n = read(fd_, buf, sizeof(buf));
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    return got == "hi\n";
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// max_channels_per_connection counts the channels the host opens toward
+// the user (here forwarded-tcpip, for `ssh -R`) as well, with the limits
+// of a SIGHUP: the gateway starts with 2 and is reloaded to 4; a new
+// connection then carries 4 forwarded channels at once, and the 5th is
+// refused at the gateway.
+class ReverseChannelLimitTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto f = BastionFixture::Start();
+    ASSERT_TRUE(f.ok()) << f.status();
+    fixture_ = std::move(*f);
+    fixture_->AddGatewayConfigEdit([](config::GatewayConfig& c) {
+      c.mutable_limits()->set_max_channels_per_connection(2);
+    });
+    absl::Status st =
+        fixture_->StartGateway(RunfilePath("gateway/sallyport-gateway"));
+    ASSERT_TRUE(st.ok()) << st << "\n" << fixture_->GatewayLog();
+  }
+  void TearDown() override {
+    if (HasFailure() && fixture_ != nullptr)
+      std::fprintf(stderr, "%s", fixture_->GatewayLog().c_str());
+  }
+  std::unique_ptr<BastionFixture> fixture_;
+};
+
+TEST_F(ReverseChannelLimitTest, ForwardedChannelsFollowTheReloadedLimit) {
+  ASSERT_TRUE(fixture_
+                  ->EditGatewayConfig([](config::GatewayConfig* c) {
+                    c->mutable_limits()->set_max_channels_per_connection(4);
+                  })
+                  .ok());
+  fixture_->gateway_process()->Signal(SIGHUP);
+  const absl::Time limit = absl::Now() + absl::Seconds(30);
+  while (!absl::StrContains(fixture_->GatewayLog(),
+                            "max_channels_per_connection=4") &&
+         absl::Now() < limit) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(absl::StrContains(fixture_->GatewayLog(),
+                                "max_channels_per_connection=4"))
+      << fixture_->GatewayLog();
+
+  GreetingServer greeter;
+  ASSERT_NE(greeter.port(), 0);
+  auto rport = FreeLoopbackPort();
+  ASSERT_TRUE(rport.ok());
+  // olivia [ops] may forward; -N: no session channel, so the connection's
+  // channels are the host's forwarded-tcpip ones only.
+  auto u = fixture_->user("olivia");
+  ASSERT_TRUE(u.ok()) << u.status();
+  BackgroundProcess::Options o;
+  o.log_path = absl::StrCat(::testing::TempDir(), "/reverse_limit.log");
+  auto ssh = BackgroundProcess::Start(
+      {"ssh", "-F", (*u)->ssh_config, "-v", "-N", "-R",
+       absl::StrCat(*rport, ":127.0.0.1:", greeter.port()), "-l",
+       absl::StrCat(fixture_->target_login(), "+web01"), "gateway"},
+      o);
+  ASSERT_TRUE(ssh.ok()) << ssh.status();
+  // The host listens once the forward is set up (not probed: a probe
+  // would be one more channel, closing while the test counts).
+  ASSERT_TRUE(WaitForText(o.log_path, "remote forward success"))
+      << ReadFileOrEmpty(o.log_path);
+  std::vector<std::unique_ptr<HeldConnection>> held;
+  for (int i = 0; i < 4; ++i) {
+    held.push_back(std::make_unique<HeldConnection>(*rport));
+    EXPECT_TRUE(held.back()->Greeted()) << "forwarded channel " << i + 1 << "\n"
+                                        << ReadFileOrEmpty(o.log_path);
+  }
+  // The 5th is over the limit: the host's channel open is refused, and
+  // the host closes the connection.
+  HeldConnection fifth(*rport);
+  EXPECT_FALSE(fifth.Greeted()) << ReadFileOrEmpty(o.log_path);
+  EXPECT_TRUE(absl::StrContains(fixture_->GatewayLog(),
+                                "too many channels on this connection"))
       << fixture_->GatewayLog();
 }
 
