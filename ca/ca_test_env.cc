@@ -76,7 +76,7 @@ absl::StatusOr<std::unique_ptr<CaTestEnv>> CaTestEnv::Create(Options options) {
   server.store = env->store_.get();
   server.clock = &env->clock_;
   server.listen = "127.0.0.1:0";
-  server.revocation_poll = absl::Milliseconds(100);
+  server.revocation_poll = options.revocation_poll;
   CaTestEnv* raw = env.get();
   server.sleep = [raw](absl::Duration d) {
     absl::MutexLock lock(&raw->mu_);

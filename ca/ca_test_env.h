@@ -45,6 +45,9 @@ class CaTestEnv {
     // `first` (which must occur) is replaced by `second`, e.g.
     // {"host_ttl: 720h", "host_ttl: 36h"}.
     std::vector<std::pair<std::string, std::string>> config_edits;
+    // How often WatchRevocations streams look for revocations added in the
+    // store by others (the CA's own revocations wake them at once).
+    absl::Duration revocation_poll = absl::Milliseconds(100);
   };
 
   static absl::StatusOr<std::unique_ptr<CaTestEnv>> Create(Options options);

@@ -305,12 +305,34 @@ absl::Status CaClient::CatchUp() {
     if (options_.on_rpc)
       options_.on_rpc("ListRevocations", absl::Now() - start);
     if (!st.ok()) return FromGrpc(st);
-    absl::MutexLock lock(&mu_);
-    for (const cav1::Revocation& r : response.revocations()) AddRevocation(r);
-    if (response.revocations_size() < request.limit()) {
-      loaded_ = true;
-      return absl::OkStatus();
+    bool done = false;
+    bool report = false;
+    {
+      absl::MutexLock lock(&mu_);
+      // Once the list was loaded, what a catch-up brings was revoked while
+      // the stream was down: the connections using it are ended as for a
+      // streamed revocation (else they would live on until their
+      // certificate expires, only refused new channels).
+      report = loaded_;
+      for (const cav1::Revocation& r : response.revocations()) AddRevocation(r);
+      if (response.revocations_size() < request.limit()) {
+        loaded_ = true;
+        done = true;
+      }
     }
+    if (report) {
+      for (const cav1::Revocation& r : response.revocations()) Report(r);
+    }
+    if (done) return absl::OkStatus();
+  }
+}
+
+void CaClient::Report(const cav1::Revocation& r) {
+  if (!options_.on_revocation) return;
+  if (r.target_case() == cav1::Revocation::kSerial) {
+    options_.on_revocation(r.serial(), "");
+  } else if (r.target_case() == cav1::Revocation::kKeyFingerprint) {
+    options_.on_revocation(0, r.key_fingerprint());
   }
 }
 
@@ -348,13 +370,7 @@ void CaClient::WatchLoop() {
           absl::MutexLock lock(&mu_);
           AddRevocation(r);
         }
-        if (options_.on_revocation) {
-          if (r.target_case() == cav1::Revocation::kSerial) {
-            options_.on_revocation(r.serial(), "");
-          } else {
-            options_.on_revocation(0, r.key_fingerprint());
-          }
-        }
+        Report(r);
       }
       st = FromGrpc(reader->Finish());
       absl::MutexLock lock(&mu_);

@@ -100,7 +100,8 @@ class CaClient {
     std::function<void(std::string_view rpc, absl::Duration latency)> on_rpc;
     std::function<void(std::string_view line)> log;
     // Called (on a CaClient thread) for each revocation that arrives on
-    // the stream: a serial (key_fingerprint empty) or a key fingerprint.
+    // the stream, or with the catch-up after the stream was down: a
+    // serial (key_fingerprint empty) or a key fingerprint.
     std::function<void(uint64_t serial, const std::string& key_fingerprint)>
         on_revocation;
   };
@@ -172,7 +173,11 @@ class CaClient {
   explicit CaClient(Options options);
   void WatchLoop();
   void RefreshLoop();
+  // Fetches the revocations after last_revocation_id_; once the list was
+  // loaded, each one fetched is also reported (on_revocation).
   absl::Status CatchUp();
+  // Passes a revocation to on_revocation (without mu_ held).
+  void Report(const cav1::Revocation& r) ABSL_LOCKS_EXCLUDED(mu_);
   void AddRevocation(const cav1::Revocation& r)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkDown() ABSL_LOCKS_EXCLUDED(mu_);

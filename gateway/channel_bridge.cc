@@ -252,9 +252,19 @@ void GatewayConnection::AuthorizeFor(
           }
           // Full: not kept, asked again next time (a client asking for
           // ever new destinations must not grow the cache).
-          if (self->authz_cache_.size() < kMaxCachedAuthorizations) {
+          if (self->authz_cache_.size() < kMaxCachedAuthorizations &&
+              !answer.certificate_revoked()) {
             self->authz_cache_[key] = answer;
           }
+        }
+        // The CA knows of the revocation before the revocation stream
+        // brought it here (another CA instance revoked it, or the stream
+        // is down): the connection ends now, as it would by the stream,
+        // so that no allow cached before can open another channel.
+        if (answer.certificate_revoked()) {
+          self->Log(absl::StrCat("event=revoked ", self->Describe(),
+                                 " reason=\"", Safe(answer.reason()), "\""));
+          self->EndAt(self->Now(), kCertificateRevoked);
         }
         self->Log(
             absl::StrCat("event=authz ", self->Describe(),

@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/files.h"
 #include "gateway/gateway_test_fixture.h"
 #include "gtest/gtest.h"
 #include "tests/harness/echo_server.h"
@@ -105,6 +106,75 @@ TEST_F(ForwardTest, RemoteForwardChannelsComeBackThroughTheTap) {
   EXPECT_TRUE(forwarded);
   EXPECT_TRUE(absl::StrContains(recorder_.DataFor("web01", Direction::kInput),
                                 "back\n"));
+}
+
+// issue 12 "revoked while connected": the CA knows of a revocation before
+// the gateway does (another CA instance revoked the certificate: this
+// CA's revocation stream finds it only at its next poll of the store, an
+// hour here). The next channel the CA decides on the connection is
+// refused, saying the certificate is revoked, and the connection ends
+// then and there: allows the gateway cached for it open nothing more.
+class RevokedAtTheCaTest : public ForwardTest {
+ protected:
+  void SetUp() override {
+    ca_options_.revocation_poll = absl::Hours(1);
+    ForwardTest::SetUp();
+  }
+};
+
+TEST_F(RevokedAtTheCaTest, TheNextChannelIsRefusedAndTheConnectionEnds) {
+  testing::EchoServer echo;
+  ASSERT_NE(echo.port(), 0);
+  auto before = testing::FreeLoopbackPort();
+  auto after = testing::FreeLoopbackPort();
+  ASSERT_TRUE(before.ok() && after.ok());
+  ASSERT_NE(*before, *after);
+  // Two local forwards to the echo server under two destinations, so
+  // that the second is not answered from the first one's cached allow.
+  std::vector<std::string> args = testing::SshClientArgs(
+      server_->local_endpoint().port(), known_hosts_, key_path_, cert_path_);
+  args.insert(args.end(),
+              {"-o", "LogLevel=INFO", "-N", "-L",
+               absl::StrCat(*before, ":127.0.0.1:", echo.port()), "-L",
+               absl::StrCat(*after, ":localhost:", echo.port()), "-l",
+               login_ + "+web01", "127.0.0.1"});
+  testing::BackgroundProcess::Options o;
+  o.log_path = dir_->File("ssh_l.log");
+  auto ssh = testing::BackgroundProcess::Start(args, o);
+  ASSERT_TRUE(ssh.ok()) << ssh.status();
+  ASSERT_TRUE(testing::EchoesThrough(*before, "before\n"))
+      << testing::ReadFileOrEmpty(o.log_path) << GatewayLog();
+
+  auto line = base::ReadTextFile(cert_path_);
+  ASSERT_TRUE(line.ok()) << line.status();
+  auto cert = ssh::cert::Certificate::FromLine(*line);
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  storage::Revocation r;
+  r.serial = cert->serial;
+  r.reason = "revoked by another CA instance";
+  r.revoked_by = "admin";
+  ASSERT_TRUE(env_->store().Revoke(r).ok());
+  // The gateway has not heard of it.
+  ASSERT_TRUE(
+      server_->ca().CheckNotRevoked(cert->serial, cert->KeyFingerprint()).ok());
+
+  // The new destination is decided by the CA: refused, saying why.
+  EXPECT_EQ(testing::RoundTrip(*after, "after\n"), "");
+  const absl::Time limit = absl::Now() + absl::Seconds(30);
+  while ((*ssh)->Running() && absl::Now() < limit) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  const std::string log = testing::ReadFileOrEmpty(o.log_path);
+  EXPECT_TRUE(absl::StrContains(log, "open failed")) << log;
+  EXPECT_TRUE(absl::StrContains(log, "is revoked")) << log;
+  // And the connection ended, saying so; the gateway still has not
+  // heard of the revocation from its stream.
+  EXPECT_FALSE((*ssh)->Running()) << log << GatewayLog();
+  EXPECT_TRUE(absl::StrContains(log, kCertificateRevoked)) << log;
+  EXPECT_TRUE(
+      server_->ca().CheckNotRevoked(cert->serial, cert->KeyFingerprint()).ok());
+  // Nothing is forwarded any more, not even to the cached destination.
+  EXPECT_EQ(testing::RoundTrip(*before, "again\n"), "");
 }
 
 }  // namespace

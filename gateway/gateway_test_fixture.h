@@ -48,7 +48,7 @@ absl::StatusOr<std::string> WriteEnrolledGatewayFiles(
 class GatewayTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto env = ca::StartCa(ca::Backend::kSqlite, &pg_);
+    auto env = ca::StartCa(ca::Backend::kSqlite, &pg_, ca_options_);
     ASSERT_TRUE(env.ok()) << env.status();
     env_ = std::move(*env);
     login_ = testing::CurrentUserName();
@@ -246,6 +246,8 @@ class GatewayTest : public ::testing::Test {
   }
 
   absl::Duration cert_lifetime_ = absl::ZeroDuration();
+  // The CA's options (set before SetUp).
+  ca::CaTestEnv::Options ca_options_;
   std::string extra_yaml_;  // appended to gateway.yaml
   // More channel kinds for the "ops" role (forward_test.cc).
   std::vector<storage::ChannelKind> extra_kinds_;

@@ -115,7 +115,7 @@ void Proxy::EndRevoked(uint64_t serial, const std::string& key_fingerprint) {
     asio::post(c->executor(), [weak, serial, key_fingerprint] {
       auto self = weak.lock();
       if (self != nullptr && self->UsesCertificate(serial, key_fingerprint)) {
-        self->EndAt(absl::Now(), "your Sallyport certificate was revoked");
+        self->EndAt(absl::Now(), kCertificateRevoked);
       }
     });
   }

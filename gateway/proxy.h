@@ -62,6 +62,10 @@ struct ProxyLimits {
 // cache cannot grow with the client's requests.
 inline constexpr size_t kMaxCachedAuthorizations = 256;
 
+// Why a connection ends when its user certificate is revoked.
+inline constexpr char kCertificateRevoked[] =
+    "your Sallyport certificate was revoked";
+
 struct ProxyOptions {
   CaClient* ca = nullptr;        // required; outlives the Proxy
   Recorder* recorder = nullptr;  // required
