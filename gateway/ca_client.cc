@@ -108,12 +108,31 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCaChannel(
                                args);
 }
 
+struct CaClient::Stubs {
+  explicit Stubs(std::shared_ptr<grpc::Channel> channel)
+      : ca(cav1::CertificateAuthority::NewStub(channel)),
+        gateway(gw::Gateway::NewStub(channel)) {}
+  std::unique_ptr<cav1::CertificateAuthority::Stub> ca;
+  std::unique_ptr<gw::Gateway::Stub> gateway;
+};
+
 CaClient::CaClient(Options options)
     : options_(std::move(options)),
       clock_(options_.clock != nullptr ? options_.clock : base::Clock::Real()),
-      ca_stub_(cav1::CertificateAuthority::NewStub(options_.channel)),
-      gateway_stub_(gw::Gateway::NewStub(options_.channel)) {
+      stubs_(std::make_shared<const Stubs>(options_.channel)) {
   down_since_ = clock_->Now();
+}
+
+std::shared_ptr<const CaClient::Stubs> CaClient::stubs() const {
+  absl::MutexLock lock(&mu_);
+  return stubs_;
+}
+
+void CaClient::ReplaceChannel(std::shared_ptr<grpc::Channel> channel) {
+  auto fresh = std::make_shared<const Stubs>(std::move(channel));
+  absl::MutexLock lock(&mu_);
+  stubs_ = std::move(fresh);
+  if (stream_context_ != nullptr) stream_context_->TryCancel();
 }
 
 absl::StatusOr<std::unique_ptr<CaClient>> CaClient::Create(Options options) {
@@ -169,7 +188,7 @@ absl::Status CaClient::RefreshKeys() {
   cav1::CaPublicKeys keys;
   const absl::Time start = absl::Now();
   grpc::Status st =
-      ca_stub_->GetCaPublicKeys(&ctx, cav1::GetCaPublicKeysRequest(), &keys);
+      stubs()->ca->GetCaPublicKeys(&ctx, cav1::GetCaPublicKeysRequest(), &keys);
   if (options_.on_rpc) options_.on_rpc("GetCaPublicKeys", absl::Now() - start);
   if (!st.ok()) return FromGrpc(st);
   return StoreKeys(keys);
@@ -228,9 +247,10 @@ void CaClient::RefreshUserCaKeysSoon(asio::any_io_executor executor,
     in_flight_.insert(&fetch->ctx);
   }
   Log("ca: a certificate of an unknown CA key: fetching the CA keys again");
-  ca_stub_->async()->GetCaPublicKeys(
+  std::shared_ptr<const Stubs> stubs = this->stubs();
+  stubs->ca->async()->GetCaPublicKeys(
       &fetch->ctx, &fetch->request, &fetch->response,
-      [this, fetch](grpc::Status st) {
+      [this, fetch, stubs](grpc::Status st) {
         if (options_.on_rpc)
           options_.on_rpc("GetCaPublicKeys", absl::Now() - fetch->started);
         absl::Status stored =
@@ -301,7 +321,7 @@ absl::Status CaClient::CatchUp() {
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_deadline));
     cav1::ListRevocationsResponse response;
     const absl::Time start = absl::Now();
-    grpc::Status st = ca_stub_->ListRevocations(&ctx, request, &response);
+    grpc::Status st = stubs()->ca->ListRevocations(&ctx, request, &response);
     if (options_.on_rpc)
       options_.on_rpc("ListRevocations", absl::Now() - start);
     if (!st.ok()) return FromGrpc(st);
@@ -362,8 +382,9 @@ void CaClient::WatchLoop() {
         ++stream_connects_;
       }
       backoff = options_.reconnect_initial;
+      std::shared_ptr<const Stubs> stubs = this->stubs();
       std::unique_ptr<grpc::ClientReader<cav1::Revocation>> reader =
-          ca_stub_->WatchRevocations(&ctx, request);
+          stubs->ca->WatchRevocations(&ctx, request);
       cav1::Revocation r;
       while (reader->Read(&r)) {
         {
@@ -488,9 +509,12 @@ void CaClient::AuthorizeChannel(gw::AuthorizeChannelRequest request,
       "AuthorizeChannel", std::move(executor), std::move(done),
       [this, req](grpc::ClientContext* ctx, gw::AuthorizeChannelResponse* resp,
                   std::function<void(grpc::Status)> cb) {
-        gateway_stub_->async()->AuthorizeChannel(
+        std::shared_ptr<const Stubs> stubs = this->stubs();
+        stubs->gateway->async()->AuthorizeChannel(
             ctx, req.get(), resp,
-            [req, cb = std::move(cb)](grpc::Status st) { cb(std::move(st)); });
+            [req, stubs, cb = std::move(cb)](grpc::Status st) {
+              cb(std::move(st));
+            });
       });
 }
 
@@ -504,9 +528,12 @@ void CaClient::IssueSessionCertificate(
       [this, req](grpc::ClientContext* ctx,
                   gw::IssueSessionCertificateResponse* resp,
                   std::function<void(grpc::Status)> cb) {
-        gateway_stub_->async()->IssueSessionCertificate(
+        std::shared_ptr<const Stubs> stubs = this->stubs();
+        stubs->gateway->async()->IssueSessionCertificate(
             ctx, req.get(), resp,
-            [req, cb = std::move(cb)](grpc::Status st) { cb(std::move(st)); });
+            [req, stubs, cb = std::move(cb)](grpc::Status st) {
+              cb(std::move(st));
+            });
       },
       deadline);
 }
@@ -521,9 +548,12 @@ void CaClient::IssueHostCertificateForTarget(
       [this, req](grpc::ClientContext* ctx,
                   gw::IssueHostCertificateForTargetResponse* resp,
                   std::function<void(grpc::Status)> cb) {
-        gateway_stub_->async()->IssueHostCertificateForTarget(
+        std::shared_ptr<const Stubs> stubs = this->stubs();
+        stubs->gateway->async()->IssueHostCertificateForTarget(
             ctx, req.get(), resp,
-            [req, cb = std::move(cb)](grpc::Status st) { cb(std::move(st)); });
+            [req, stubs, cb = std::move(cb)](grpc::Status st) {
+              cb(std::move(st));
+            });
       });
 }
 

@@ -140,6 +140,12 @@ class CaClient {
                                std::string_view key_fingerprint) const;
   // Whether the revocation list is current (see CheckNotRevoked).
   bool revocations_current() const;
+  // Calls from now on go over `channel` (a new connection to the CA: an
+  // open one keeps presenting the mTLS certificate it was opened with);
+  // the revocation stream reconnects over it. Calls in flight finish on
+  // the old one. Thread-safe.
+  void ReplaceChannel(std::shared_ptr<grpc::Channel> channel);
+
   // Revocations held, and the times the stream connected (for tests).
   size_t revocation_count() const;
   int stream_connects() const;
@@ -192,10 +198,12 @@ class CaClient {
 
   Options options_;
   const base::Clock* clock_;
-  std::unique_ptr<cav1::CertificateAuthority::Stub> ca_stub_;
-  std::unique_ptr<gateway::v1::Gateway::Stub> gateway_stub_;
+  // The stubs of the current channel; each call holds them until done.
+  struct Stubs;
+  std::shared_ptr<const Stubs> stubs() const ABSL_LOCKS_EXCLUDED(mu_);
 
   mutable absl::Mutex mu_;
+  std::shared_ptr<const Stubs> stubs_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<ssh::crypto::PublicKey> user_cas_ ABSL_GUARDED_BY(mu_);
   std::vector<ssh::crypto::PublicKey> host_cas_ ABSL_GUARDED_BY(mu_);

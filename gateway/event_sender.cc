@@ -58,10 +58,16 @@ bool Permanent(const absl::Status& st) {
 
 EventSender::Send EventSender::GrpcSend(
     std::shared_ptr<grpc::Channel> channel) {
-  std::shared_ptr<pb::GatewayEvents::Stub> stub =
-      pb::GatewayEvents::NewStub(std::move(channel));
-  return [stub](const pb::RecordGatewayEventsRequest& request,
-                absl::Duration timeout) -> absl::Status {
+  return GrpcSend([channel] { return channel; });
+}
+
+EventSender::Send EventSender::GrpcSend(
+    std::function<std::shared_ptr<grpc::Channel>()> channel) {
+  return [channel = std::move(channel)](
+             const pb::RecordGatewayEventsRequest& request,
+             absl::Duration timeout) -> absl::Status {
+    std::unique_ptr<pb::GatewayEvents::Stub> stub =
+        pb::GatewayEvents::NewStub(channel());
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
     pb::RecordGatewayEventsResponse response;

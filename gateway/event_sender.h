@@ -74,6 +74,9 @@ class EventSender {
   // GatewayEvents.RecordGatewayEvents on `channel` (the gateway's mTLS
   // channel to the CA).
   static Send GrpcSend(std::shared_ptr<grpc::Channel> channel);
+  // The same on whatever channel `channel` returns at each send (the
+  // gateway replaces its channel when its mTLS certificate changes).
+  static Send GrpcSend(std::function<std::shared_ptr<grpc::Channel>()> channel);
 
   EventSender(EventSenderOptions options, Send send);
   ~EventSender();

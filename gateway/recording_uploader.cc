@@ -10,9 +10,12 @@ namespace sallyport::gateway {
 
 GrpcRecordingUploader::GrpcRecordingUploader(
     std::shared_ptr<grpc::Channel> channel, absl::Duration deadline)
-    : channel_(std::move(channel)),
-      stub_(v1::GatewayRecordings::NewStub(channel_)),
-      deadline_(deadline) {}
+    : GrpcRecordingUploader([channel] { return channel; }, deadline) {}
+
+GrpcRecordingUploader::GrpcRecordingUploader(
+    std::function<std::shared_ptr<grpc::Channel>()> channel,
+    absl::Duration deadline)
+    : channel_(std::move(channel)), deadline_(deadline) {}
 
 void GrpcRecordingUploader::CancelAll() {
   absl::MutexLock lock(&mu_);
@@ -40,8 +43,10 @@ absl::StatusOr<audit::v1::RecordingSession> GrpcRecordingUploader::Upload(
   } unregister{this, &ctx};
 
   v1::UploadRecordingResponse response;
+  std::unique_ptr<v1::GatewayRecordings::Stub> stub =
+      v1::GatewayRecordings::NewStub(channel_());
   std::unique_ptr<grpc::ClientWriter<v1::UploadRecordingRequest>> writer =
-      stub_->UploadRecording(&ctx, &response);
+      stub->UploadRecording(&ctx, &response);
   v1::UploadRecordingRequest m;
   *m.mutable_session() = session;
   absl::Status local;

@@ -7,6 +7,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
 #include <set>
 
@@ -24,6 +25,11 @@ class GrpcRecordingUploader final : public audit::RecordingUploader {
   // what one call carries).
   explicit GrpcRecordingUploader(std::shared_ptr<grpc::Channel> channel,
                                  absl::Duration deadline = absl::Minutes(2));
+  // Each upload on whatever channel `channel` returns then (the gateway
+  // replaces its channel when its mTLS certificate changes).
+  explicit GrpcRecordingUploader(
+      std::function<std::shared_ptr<grpc::Channel>()> channel,
+      absl::Duration deadline = absl::Minutes(2));
 
   absl::StatusOr<audit::v1::RecordingSession> Upload(
       const audit::v1::RecordingSession& session,
@@ -31,8 +37,7 @@ class GrpcRecordingUploader final : public audit::RecordingUploader {
   void CancelAll() override;
 
  private:
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::GatewayRecordings::Stub> stub_;
+  std::function<std::shared_ptr<grpc::Channel>()> channel_;
   const absl::Duration deadline_;
   absl::Mutex mu_;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;

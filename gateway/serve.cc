@@ -410,6 +410,9 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
   }
   proxy_->SetLimits(ToProxyLimits(applied.limits));
   proxy_->SetHostKeys({*host_key});
+  // A new mTLS certificate on disk (renewed or replaced by the operator):
+  // CA calls present it from now on. Failing, the old channel stays.
+  (void)ReconnectCa(/*only_if_changed=*/true);
   applied.log_format = fresh.log_format;
   ops_->SetLogFormat(fresh.log_format);
   applied.drain_timeout = fresh.drain_timeout;
@@ -419,7 +422,8 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
   }
   const GatewayLimitSettings& l = applied.limits;
   Log(absl::StrCat(
-      "reloaded: host key and certificate re-read; limits max_startups=",
+      "reloaded: host key and certificate, mTLS certificate re-read; limits "
+      "max_startups=",
       l.max_startups.start, ":", l.max_startups.rate, ":", l.max_startups.full,
       " login_grace=", absl::FormatDuration(l.login_grace),
       " max_auth_tries=", l.max_auth_tries,

@@ -125,6 +125,12 @@ class GatewayServer {
   // client; the recorder (options_.recorder, else the spool's taps, else a
   // refusing one) and, with the spool, the shipper.
   absl::Status ConnectCa(const GatewaySettings& c);
+  // A new channel with the mTLS certificate now on disk, for every CA
+  // call from now on (CaClient, events, uploads, renewals); with
+  // `only_if_changed`, only when that certificate differs from the
+  // channel's.
+  absl::Status ReconnectCa(bool only_if_changed);
+  std::shared_ptr<grpc::Channel> CaChannel() const;
   absl::StatusOr<Recorder*> StartRecorder(const GatewaySettings& c);
   absl::Status StartShipper(const GatewaySettings& c);
   void CheckRenewal();
@@ -146,7 +152,6 @@ class GatewayServer {
   std::shared_ptr<RevocationSink> revocation_sink_ =
       std::make_shared<RevocationSink>();
   std::unique_ptr<ssh::net::IoThreads> threads_;
-  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<CaClient> ca_;
   // ship (#14): uploads the spool to the CA (with the spool recorder only);
   // stopped first in the destructor.
@@ -161,6 +166,12 @@ class GatewayServer {
 
   mutable absl::Mutex mu_;
   GatewaySettings settings_ ABSL_GUARDED_BY(mu_);
+  // The mTLS channel to the CA, and the certificate (PEM) it was opened
+  // with: an HTTP/2 connection keeps presenting the certificate it was
+  // opened with, and the CA checks that one on every call, so a renewed
+  // or replaced certificate needs a new channel (ReconnectCa).
+  std::shared_ptr<grpc::Channel> channel_ ABSL_GUARDED_BY(mu_);
+  std::string channel_certificate_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<ssh::net::ServerRuntime> runtime_ ABSL_GUARDED_BY(mu_);
   // Listeners replaced by Reload: closed, kept until the I/O threads stop
   // (their accept loops may still be unwinding).

@@ -11,7 +11,7 @@ namespace sallyport::gateway {
 
 absl::StatusOr<absl::Time> GatewayServer::RenewIdentityNow() {
   const GatewaySettings s = settings();
-  absl::StatusOr<absl::Time> renewed = RenewIdentity(s, channel_);
+  absl::StatusOr<absl::Time> renewed = RenewIdentity(s, CaChannel());
   if (!renewed.ok()) {
     Log(absl::StrCat("mTLS certificate renewal failed: ",
                      renewed.status().message()));
@@ -21,6 +21,9 @@ absl::StatusOr<absl::Time> GatewayServer::RenewIdentityNow() {
   renewals_.fetch_add(1);
   Log(absl::StrCat("mTLS certificate renewed, valid until ",
                    absl::FormatTime(*renewed)));
+  // Presented from now on: the open connection keeps the old one, which
+  // the CA refuses once it has expired.
+  (void)ReconnectCa(/*only_if_changed=*/false);
   return renewed;
 }
 
@@ -48,7 +51,7 @@ void GatewayServer::CheckRenewal() {
 absl::StatusOr<absl::Time> GatewayServer::RenewHostCertificateNow() {
   const GatewaySettings s = settings();
   absl::StatusOr<ssh::cert::Certificate> renewed =
-      RenewHostCertificate(s, channel_);
+      RenewHostCertificate(s, CaChannel());
   if (!renewed.ok()) {
     Log(absl::StrCat("host certificate renewal failed: ",
                      renewed.status().message()));

@@ -3,24 +3,41 @@
 // CA client; the recorder (spool + taps, or a refusing one) and the
 // shipper that uploads the spool.
 #include "absl/strings/str_cat.h"
+#include "base/files.h"
+#include "gateway/enroll.h"
 #include "gateway/recording_uploader.h"
 #include "gateway/serve.h"
 #include "gateway/spool_tap.h"
 
 namespace sallyport::gateway {
+namespace {
+
+CaChannelOptions ChannelOptionsFor(const GatewaySettings& c) {
+  CaChannelOptions o;
+  o.address = c.ca;
+  o.fingerprint = c.ca_fingerprint;
+  o.tls_key_path = c.files.tls_key;
+  o.tls_certificate_path = c.files.tls_certificate;
+  o.ca_certificate_path = c.files.ca_certificate;
+  return o;
+}
+
+}  // namespace
 
 absl::Status GatewayServer::ConnectCa(const GatewaySettings& c) {
   GatewayOps* ops = ops_.get();
-  CaChannelOptions channel_options;
-  channel_options.address = c.ca;
-  channel_options.fingerprint = c.ca_fingerprint;
-  channel_options.tls_key_path = c.files.tls_key;
-  channel_options.tls_certificate_path = c.files.tls_certificate;
-  channel_options.ca_certificate_path = c.files.ca_certificate;
+  // Read before the channel reads it: a certificate replaced in between
+  // only makes the next ReconnectCa(true) reopen once more.
+  absl::StatusOr<std::string> certificate =
+      base::ReadTextFile(c.files.tls_certificate);
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      MakeCaChannel(channel_options);
+      MakeCaChannel(ChannelOptionsFor(c));
   if (!channel.ok()) return channel.status();
-  channel_ = *channel;
+  {
+    absl::MutexLock lock(&mu_);
+    channel_ = *channel;
+    channel_certificate_ = certificate.ok() ? *certificate : "";
+  }
   // gwev (#14): the gateway's audit events go to the CA over this channel.
   EventSenderOptions event_options;
   event_options.registry = &ops->registry();
@@ -28,7 +45,8 @@ absl::Status GatewayServer::ConnectCa(const GatewaySettings& c) {
     ops->Notice("audit.events", line);
   };
   event_sender_ = std::make_unique<EventSender>(
-      std::move(event_options), EventSender::GrpcSend(*channel));
+      std::move(event_options),
+      EventSender::GrpcSend([this] { return CaChannel(); }));
   ops->SetEventSender(event_sender_.get());
   CaClient::Options ca_options;
   ca_options.channel = *channel;
@@ -49,6 +67,46 @@ absl::Status GatewayServer::ConnectCa(const GatewaySettings& c) {
       CaClient::Create(std::move(ca_options));
   if (!ca.ok()) return ca.status();
   ca_ = std::move(*ca);
+  return absl::OkStatus();
+}
+
+std::shared_ptr<grpc::Channel> GatewayServer::CaChannel() const {
+  absl::MutexLock lock(&mu_);
+  return channel_;
+}
+
+absl::Status GatewayServer::ReconnectCa(bool only_if_changed) {
+  const GatewaySettings s = settings();
+  absl::StatusOr<std::string> certificate =
+      base::ReadTextFile(s.files.tls_certificate);
+  if (!certificate.ok()) {
+    Log(absl::StrCat("mTLS certificate not re-read: ",
+                     certificate.status().message()));
+    return certificate.status();
+  }
+  if (only_if_changed) {
+    absl::MutexLock lock(&mu_);
+    if (*certificate == channel_certificate_) return absl::OkStatus();
+  }
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      MakeCaChannel(ChannelOptionsFor(s));
+  if (!channel.ok()) {
+    Log(absl::StrCat("mTLS certificate not re-read: ",
+                     channel.status().message()));
+    return channel.status();
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    channel_ = *channel;
+    channel_certificate_ = *certificate;
+  }
+  ca_->ReplaceChannel(*channel);
+  if (absl::StatusOr<CertificateLifetime> life =
+          ReadTlsCertificateLifetime(s.files.tls_certificate);
+      life.ok()) {
+    tls_not_after_unix_ = absl::ToUnixSeconds(life->not_after);
+  }
+  Log("CA channel reopened with the mTLS certificate on disk");
   return absl::OkStatus();
 }
 
@@ -90,7 +148,8 @@ absl::StatusOr<Recorder*> GatewayServer::StartRecorder(
 
 absl::Status GatewayServer::StartShipper(const GatewaySettings& c) {
   GatewayOps* ops = ops_.get();
-  uploader_ = std::make_unique<GrpcRecordingUploader>(channel_);
+  uploader_ =
+      std::make_unique<GrpcRecordingUploader>([this] { return CaChannel(); });
   MetricsRegistry& registry = ops->registry();
   Gauge& spool_bytes =
       registry

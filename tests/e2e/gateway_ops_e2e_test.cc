@@ -7,6 +7,8 @@
 //     one line per connection, auth decision, channel and upstream connect,
 //     and no secret in them;
 //   - `threads: 0` runs one I/O thread per core;
+//   - SIGHUP re-reads renewed certificates: the host certificate new
+//     clients see and the mTLS certificate the CA sees;
 //   - SIGHUP reloads limits (each tested at its limit: max_sessions_per_user,
 //     max_auth_tries, max_channels_per_connection, idle_timeout, login_grace,
 //     max_startups) without ending an established session, and says which
@@ -31,9 +33,13 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "gateway/enroll.h"
+#include "gateway/renew_host.h"
+#include "gateway/serve.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "proto/admin.grpc.pb.h"
 #include "tests/harness/bastion_fixture.h"
 #include "tests/harness/preauth_clients.h"
 #include "tests/harness/subprocess.h"
@@ -525,6 +531,50 @@ TEST_F(GatewayOpsE2eTest, LoginGraceAndMaxStartupsAtTheirLimits) {
   EXPECT_TRUE(absl::StrContains(ReadLog(dir->File("held.log")), "grace-done"))
       << ReadLog(dir->File("held.log"));
   EXPECT_EQ(ViaGateway("echo after").exit_code, 0);
+}
+
+// SIGHUP re-reads the certificates in the state dir: renewed there (by
+// the renewal path, Gateway.RenewGatewayIdentity and
+// RenewGatewayHostCertificate, run from this process as the gateway runs
+// them when they are due), with the old mTLS certificate then revoked,
+// a SIGHUP makes the gateway present the new host certificate to new
+// clients and the new mTLS certificate to the CA (whose calls would be
+// refused with the old one: a session needs IssueSessionCertificate).
+TEST_F(GatewayOpsE2eTest, SighupPresentsRenewedCertificates) {
+  auto settings =
+      gateway::LoadServeConfig(fixture_->gateway_state_dir() + "/gateway.yaml");
+  ASSERT_TRUE(settings.ok()) << settings.status();
+  auto old_serial = RunCommandOk({"openssl", "x509", "-noout", "-serial", "-in",
+                                  settings->files.tls_certificate});
+  ASSERT_TRUE(old_serial.ok()) << old_serial.status();
+  uint64_t serial = 0;
+  ASSERT_TRUE(absl::SimpleHexAtoi(
+      absl::StripAsciiWhitespace(absl::StripPrefix(old_serial->out, "serial=")),
+      &serial))
+      << old_serial->out;
+  auto channel = gateway::OpenCaChannel(*settings);
+  ASSERT_TRUE(channel.ok()) << channel.status();
+  auto tls = gateway::RenewIdentity(*settings, *channel);
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  auto host = gateway::RenewHostCertificate(*settings, *channel);
+  ASSERT_TRUE(host.ok()) << host.status();
+
+  admin::v1::RevokeRequest revoke;
+  revoke.set_serial(serial);
+  revoke.set_reason("renewed; the old mTLS certificate must not be used");
+  admin::v1::RevokedEntry revoked;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  grpc::Status st = fixture_->admin().Revoke(&ctx, revoke, &revoked);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+
+  Reload([](config::GatewayConfig*) {});
+  const RunResult r = ViaGateway("echo renewed", {"-v"});
+  EXPECT_EQ(r.exit_code, 0) << r.Describe() << fixture_->GatewayLog();
+  EXPECT_EQ(r.out, "renewed\n");
+  EXPECT_TRUE(
+      absl::StrContains(r.err, absl::StrCat("serial ", host->serial, " ID ")))
+      << r.Describe();
 }
 
 // Last: stops the gateway.
