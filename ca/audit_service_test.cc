@@ -42,10 +42,9 @@ TEST(AuditServiceTest, GrepSearchesAtMostItsLimitOfSessionsAndSaysSo) {
   const absl::Time t0 = absl::FromUnixSeconds(1700000000);
   // Exactly the limit of sessions, none with the word.
   for (int i = 0; i < AuditService::kMaxGrepSessions; ++i) {
-    ASSERT_TRUE(store
-                    .CreateSession(At(absl::StrCat("s", i),
-                                      t0 + absl::Seconds(i + 1)))
-                    .ok())
+    ASSERT_TRUE(
+        store.CreateSession(At(absl::StrCat("s", i), t0 + absl::Seconds(i + 1)))
+            .ok())
         << i;
   }
   auto login = (*env)->Login("admin", (*env)->admin_password());

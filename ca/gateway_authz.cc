@@ -464,14 +464,9 @@ grpc::Status GatewayService::StartSessionCertificate(
   // force-command: the roles' (when every session kind forces the same
   // one), else the user certificate's, so the host enforces what the
   // gateway does.
-  spec.force_command = perms.force_command;
-  if (!spec.force_command.has_value()) {
-    if (const ssh::cert::CertOption* forced =
-            user_cert.FindCriticalOption(ssh::cert::kForceCommand)) {
-      absl::StatusOr<std::string> command = forced->Value();
-      if (command.ok()) spec.force_command = *command;
-    }
-  }
+  spec.force_command = perms.force_command.has_value()
+                           ? perms.force_command
+                           : checked->presented.permissions.force_command;
   for (const ssh::cert::CertOption& e : perms.extensions) {
     const ssh::cert::CertOption* granted = user_cert.FindExtension(e.name);
     if (granted != nullptr && granted->data.empty()) {
