@@ -494,7 +494,8 @@ grpc::Status GatewayService::StartSessionCertificate(
     a->set_kind(name);
     absl::StrAppend(&allowed_kinds, allowed_kinds.empty() ? "" : ",", name);
   }
-  spdlog::info(
+  // Debug only: the issuance's audit event (and its log line) follows.
+  spdlog::debug(
       "authorize: gateway={} user={} login={} host={} kinds={} allowed with "
       "the session certificate",
       peer->name, rbac::EscapeForReason(checked->presented.user),
