@@ -85,6 +85,7 @@ ssh::auth::AuthDecision GatewayConnection::DecideJump(
   if (!proxy_.AcquireUser(user_)) {
     Log(absl::StrCat("event=auth.denied peer=", peer_, " ", Describe(),
                      " reason=max_sessions_per_user"));
+    plain_key_banner_sent_ = true;
     (void)down_->SendAuthBanner(absl::StrCat(
         "sallyport: you already have ", proxy_.limits().max_sessions_per_user,
         " sessions through this gateway.\r\n"));

@@ -210,6 +210,7 @@ asio::awaitable<void> GatewayConnection::Run() {
     // tell the user why, once per distinct reason.
     if (a == nullptr && down_ != nullptr && banners_sent_ < 3) {
       ++banners_sent_;
+      plain_key_banner_sent_ = true;
       (void)down_->SendAuthBanner(
           no_ca_keys_
               ? RefusalBanner(absl::UnavailableError("no CA keys"), Target())
@@ -291,6 +292,7 @@ ssh::auth::AuthDecision GatewayConnection::Decide(
   absl::StatusOr<Target> t = ParseTarget(a.user);
   if (!t.ok() && IsJumpUser(a.user)) return DecideJump(a);
   if (!t.ok()) {
+    plain_key_banner_sent_ = true;
     (void)down_->SendAuthBanner(
         absl::StrCat("sallyport: ", t.status().message(),
                      "\r\nConnect as LOGIN+HOST (e.g. root+web01).\r\n"));
@@ -343,6 +345,7 @@ void GatewayConnection::RefuseAuth(const std::string& log_reason,
                                    const std::string& banner) {
   if (down_ == nullptr || down_ended_ || down_->pending_auth() == nullptr)
     return;
+  plain_key_banner_sent_ = true;
   (void)down_->SendAuthBanner(banner);
   (void)down_->CompleteAuth({ssh::auth::AuthResult::kReject, log_reason});
 }

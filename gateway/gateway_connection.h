@@ -370,6 +370,10 @@ class GatewayConnection
   int banners_sent_ = 0;
   // Why the last user name was not LOGIN+HOST (for the refusal banner).
   std::optional<std::string> target_error_;
+  // The plain-key banner ("log in with `sp login` first") goes out once,
+  // and not after a certificate was refused with its reason: ssh then
+  // offers the plain key of the same identity, and the banner would
+  // contradict the reason the user was just given.
   bool plain_key_banner_sent_ = false;
   // No user CA keys yet when the connection arrived (gwrefuse).
   bool no_ca_keys_ = false;

@@ -254,6 +254,10 @@ TEST_F(GatewayRefusalE2eTest, AHostNotInTheInventoryIsRefused) {
   EXPECT_EQ(r.exit_code, 255) << r.Describe();
   EXPECT_TRUE(absl::StrContains(r.err, "\"db99\" is not in the inventory"))
       << r.err;
+  // ssh then offers the plain key of the same identity (IdentityFile, as
+  // `sp config` writes it): no "log in with `sp login` first" after the
+  // reason, which would contradict it.
+  EXPECT_FALSE(absl::StrContains(r.err, "sp login` first")) << r.err;
 }
 
 TEST_F(GatewayRefusalE2eTest, AHostNoRoleSelectsByLabelIsRefused) {
