@@ -145,12 +145,20 @@ const std::vector<EventSpec>& Catalogue() {
        {SP_GW, "user", "channel", "host", "command"}},
       {kEventPortForwardOpen,
        W::kGateway,
-       "a port forward was opened",
-       {SP_GW, "user", "channel", "host", "destination"}},
+       "a port forward was opened: `direction` local (ssh -L, -D, -W: to "
+       "`destination` from the host) or remote (ssh -R: a connection to "
+       "`destination` on the host, forwarded to the user)",
+       {SP_GW, "user", "channel", "host", "destination", "direction"}},
       {kEventPortForwardClose,
        W::kGateway,
        "a port forward was closed, with its bytes each way",
-       {SP_GW, "user", "channel", "destination", "bytes_in", "bytes_out"}},
+       {SP_GW, "user", "channel", "destination", "direction", "bytes_in",
+        "bytes_out"}},
+      {kEventPortForwardListen,
+       W::kGateway,
+       "a remote forward (ssh -R) was granted: the host listens on `listen` "
+       "for the user",
+       {SP_GW, "user", "host", "login", "listen"}},
       {kEventProxyJump,
        W::kGateway,
        "an `ssh -J` jump through the gateway",

@@ -73,6 +73,8 @@ inline constexpr std::string_view kEventChannelClose = "channel.close";
 inline constexpr std::string_view kEventExecCommand = "exec.command";
 inline constexpr std::string_view kEventPortForwardOpen = "portforward.open";
 inline constexpr std::string_view kEventPortForwardClose = "portforward.close";
+inline constexpr std::string_view kEventPortForwardListen =
+    "portforward.listen";
 inline constexpr std::string_view kEventProxyJump = "proxyjump.open";
 inline constexpr std::string_view kEventProxyJumpClose = "proxyjump.close";
 inline constexpr std::string_view kEventFileTransferStart =

@@ -65,10 +65,11 @@ TEST(EventsTest, TheIssueCatalogueIsThere) {
         kEventChannelOpen,       kEventChannelRefused,
         kEventChannelClose,      kEventExecCommand,
         kEventPortForwardOpen,   kEventPortForwardClose,
-        kEventProxyJump,         kEventFileTransferStart,
-        kEventAccessDenied,      kEventAdminRevoke,
-        kEventRecordingStarted,  kEventRecordingFailed,
-        kEventRecordingComplete, kEventSessionReplay}) {
+        kEventPortForwardListen, kEventProxyJump,
+        kEventFileTransferStart, kEventAccessDenied,
+        kEventAdminRevoke,       kEventRecordingStarted,
+        kEventRecordingFailed,   kEventRecordingComplete,
+        kEventSessionReplay}) {
     EXPECT_NE(FindEvent(code), nullptr) << code;
   }
   EXPECT_NE(FindEvent("admin.UpdateRole"), nullptr);

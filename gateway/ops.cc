@@ -11,15 +11,26 @@ namespace {
 // make a series of its own.
 std::string KindLabel(std::string_view kind) {
   static constexpr std::string_view kKnown[] = {
-      "session",      "direct-tcpip",  "shell",
-      "exec",         "sftp",          "subsystem",
-      "port-forward", "tcpip-forward", "x11",
-      "x11-req",      "agent-forward", "auth-agent@openssh.com",
-      "pty-req",      "env",           "proxyjump-passthrough"};
+      "session",        "direct-tcpip",  "shell",
+      "exec",           "sftp",          "subsystem",
+      "port-forward",   "tcpip-forward", "x11",
+      "x11-req",        "agent-forward", "auth-agent@openssh.com",
+      "pty-req",        "env",           "proxyjump-passthrough",
+      "forwarded-tcpip"};
   for (std::string_view k : kKnown) {
     if (kind == k) return std::string(k);
   }
   return "other";
+}
+
+// Port forwards are audited as such, with their direction: direct-tcpip
+// channels the user opens (ssh -L, -D, -W) and forwarded-tcpip channels
+// the host opens for a remote forward (ssh -R).
+bool IsPortForward(std::string_view kind) {
+  return kind == "direct-tcpip" || kind == "forwarded-tcpip";
+}
+std::string ForwardDirection(std::string_view kind) {
+  return kind == "forwarded-tcpip" ? "remote" : "local";
 }
 }  // namespace
 
@@ -156,12 +167,13 @@ void GatewayOps::ChannelOpened(const LogConnection& c, const LogChannel& ch) {
   metrics_.channels_opened.WithLabels({KindLabel(ch.kind)}).Inc();
   metrics_.channels_open.Add(1);
   log()->ChannelOpened(c, ch);
-  if (ch.kind == "direct-tcpip") {
+  if (IsPortForward(ch.kind)) {
     Send(c, audit::kEventPortForwardOpen,
          {{"channel", int64_t{ch.id}},
           {"host", ch.host},
           {"login", ch.login},
-          {"destination", ch.destination}});
+          {"destination", ch.destination},
+          {"direction", ForwardDirection(ch.kind)}});
   } else {
     Send(c, audit::kEventChannelOpen,
          {{"channel", int64_t{ch.id}},
@@ -189,10 +201,11 @@ void GatewayOps::ChannelClosed(const LogConnection& c, const LogChannel& ch,
                                uint64_t bytes_in, uint64_t bytes_out) {
   metrics_.channels_open.Add(-1);
   log()->ChannelClosed(c, ch, bytes_in, bytes_out);
-  const bool forward = ch.kind == "direct-tcpip";
+  const bool forward = IsPortForward(ch.kind);
   std::vector<base::LogField> fields = {{"channel", int64_t{ch.id}}};
   if (forward) {
     fields.push_back({"destination", ch.destination});
+    fields.push_back({"direction", ForwardDirection(ch.kind)});
   } else {
     fields.push_back({"kind", ch.kind});
   }

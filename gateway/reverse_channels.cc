@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "audit/events.h"
 #include "gateway/connection_internal.h"
 #include "gateway/gateway_connection.h"
 #include "ssh/connection/messages.h"
@@ -141,15 +142,21 @@ std::optional<bool> GatewayConnection::OnRemoteForward(
         return;
       }
       c->WakeUp();
-      c->upstream_replies_.push_back(
-          [c, cancel, key, listen, what, reply](bool ok, Bytes d) {
-            if (!cancel) --c->remote_forwards_pending_;
-            if (ok && cancel) c->remote_forwards_.erase(key);
-            if (ok && !cancel) c->remote_forwards_.insert(key);
-            c->Log(absl::StrCat("event=forward.remote ", c->Describe(), " ",
-                                what, " listen=", Safe(listen), " ok=", ok));
-            reply(ok, d);
-          });
+      c->upstream_replies_.push_back([c, cancel, key, listen, what, reply](
+                                         bool ok, Bytes d) {
+        if (!cancel) --c->remote_forwards_pending_;
+        if (ok && cancel) c->remote_forwards_.erase(key);
+        if (ok && !cancel) {
+          c->remote_forwards_.insert(key);
+          c->observer().AuditEvent(c->log_conn_, audit::kEventPortForwardListen,
+                                   {{"host", c->target_.host},
+                                    {"login", c->target_.login},
+                                    {"listen", listen}});
+        }
+        c->Log(absl::StrCat("event=forward.remote ", c->Describe(), " ", what,
+                            " listen=", Safe(listen), " ok=", ok));
+        reply(ok, d);
+      });
     };
     if (cancel) {
       c->WhenUpstream(std::move(ask_host));
@@ -325,6 +332,8 @@ void GatewayConnection::OnChannelOpenResult(
     return;
   }
   (void)b->up.Accept();
+  b->reported_open = true;
+  observer().ChannelOpened(log_conn_, ChannelLog(*b));
   Log(absl::StrCat("event=channel.open ", Describe(), " channel=", ch.id(),
                    " type=", b->type, " from=host destination=\"",
                    Safe(b->info.destination), "\""));

@@ -193,6 +193,51 @@ TEST_F(GatewayEventsE2eTest, ASessionsEventsAreInTheVerifiedChain) {
   EXPECT_TRUE(absl::StrContains(verify.out, "chain intact")) << verify.out;
 }
 
+// A remote forward (ssh -R): the grant (portforward.listen) and each
+// connection through it (portforward.open/close, direction remote, with
+// its bytes) are audit events like a local forward's; before, only the
+// gateway's own log had the grant and the CA's log had nothing at all.
+TEST_F(GatewayEventsE2eTest, ARemoteForwardIsAudited) {
+  EchoServer echo;
+  ASSERT_NE(echo.port(), 0);
+  auto rport = FreeLoopbackPort();
+  ASSERT_TRUE(rport.ok()) << rport.status();
+  BackgroundProcess::Options o;
+  o.log_path = env_->File("ssh_r.log");
+  auto ssh = BackgroundProcess::Start(
+      env_->Ssh("olivia", "web01",
+                {"-N", "-R", absl::StrCat(*rport, ":127.0.0.1:", echo.port())}),
+      o);
+  ASSERT_TRUE(ssh.ok()) << ssh.status();
+  // A connection to the port on the host comes back to the user's side.
+  ASSERT_TRUE(EchoesThrough(*rport, "back\n"))
+      << ReadFileOrEmpty(o.log_path) << env_->fixture().GatewayLog();
+  const std::string listen = absl::StrCat(":", *rport, "\"");
+  const std::string session = SessionOf("\"type\":\"portforward.listen\"");
+  ASSERT_FALSE(session.empty()) << env_->fixture().GatewayLog();
+  ASSERT_TRUE(WaitForType(session, "portforward.close"))
+      << absl::StrJoin(TypesOf(session), " ");
+  bool listen_seen = false, open_seen = false, close_seen = false;
+  for (const std::string& e : Events()) {
+    if (!absl::StrContains(e, session)) continue;
+    listen_seen |= absl::StrContains(e, "\"type\":\"portforward.listen\"") &&
+                   absl::StrContains(e, listen) &&
+                   absl::StrContains(e, "\"host\":\"web01\"");
+    open_seen |= absl::StrContains(e, "\"type\":\"portforward.open\"") &&
+                 absl::StrContains(e, "\"direction\":\"remote\"") &&
+                 absl::StrContains(e, listen);
+    if (absl::StrContains(e, "\"type\":\"portforward.close\"")) {
+      close_seen = absl::StrContains(e, "\"direction\":\"remote\"") &&
+                   absl::StrContains(e, "\"bytes_in\":5") &&
+                   absl::StrContains(e, "\"bytes_out\":5");
+      EXPECT_TRUE(close_seen) << e;
+    }
+  }
+  EXPECT_TRUE(listen_seen) << absl::StrJoin(TypesOf(session), " ");
+  EXPECT_TRUE(open_seen) << absl::StrJoin(TypesOf(session), " ");
+  EXPECT_TRUE(close_seen);
+}
+
 // The CA stops while a session runs: the session's last events wait in the
 // gateway's queue (the gateway log says so) and reach the log once the CA
 // is back, in a chain that still verifies.
