@@ -2,7 +2,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
+#include "ca/enrollment.h"
+#include "ca/rbac/names.h"
 #include "ca/service_util.h"
+#include "ssh/crypto/keys.h"
 
 namespace sallyport::ca {
 namespace {
@@ -151,6 +154,18 @@ absl::StatusOr<storage::Host> HostFromProto(const pb::Host& host) {
   storage::Host out;
   out.name = host.name();
   out.address = host.address();
+  // An inventory name is what users type (LOGIN+HOST, ssh HOST) and what
+  // host certificates name: a name RBAC refuses before any lookup would
+  // make a host nobody can reach (and put `;` or spaces into ssh_config
+  // and host certificates).
+  if (absl::Status bad = rbac::ValidateHostName(out.name); !bad.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("host name: ", bad.message()));
+  }
+  if (absl::Status bad = ValidateHostPrincipal(out.address); !bad.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("host address: ", bad.message()));
+  }
   if (host.port() > 65535) {
     return absl::InvalidArgumentError("port must be 1..65535");
   }
@@ -165,6 +180,17 @@ absl::StatusOr<storage::Host> HostFromProto(const pb::Host& host) {
     out.trust = *trust;
   }
   out.host_key = host.host_key();
+  // A pinned key the gateway could never compare with anything would fail
+  // every connection to the host; refuse it now, when the admin is there.
+  if (out.trust == storage::HostTrust::kPinnedKey || !out.host_key.empty()) {
+    absl::StatusOr<ssh::crypto::PublicKey> key =
+        ssh::crypto::PublicKey::FromAuthorizedKeysLine(out.host_key);
+    if (!key.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("host key: not an OpenSSH public key line: ",
+                       key.status().message()));
+    }
+  }
   return out;
 }
 
