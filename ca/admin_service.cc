@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "ca/admin_convert.h"
+#include "ca/enrollment.h"
 #include "ca/password_hash.h"
 #include "ca/totp.h"
 
@@ -80,6 +81,8 @@ grpc::Status AdminService::CreateUser(grpc::ServerContext* context,
                                       pb::User* response) {
   return Run(context, "CreateUser", {{"user", request->user().name()}},
              [&](const ClientIdentity&) -> absl::Status {
+               RETURN_IF_ERROR(ValidateSimpleName(
+                   "user name", request->user().name(), kMaxUserNameBytes));
                std::string hash;
                if (!request->password().empty()) {
                  ASSIGN_OR_RETURN(

@@ -25,6 +25,12 @@ class AdminService final : public admin::v1::Admin::Service {
   // (a larger limit is kInvalidArgument).
   static constexpr int kDefaultTokenListLimit = 1000;
   static constexpr int kMaxTokenListLimit = 10000;
+  // A new user's name: 1..kMaxUserNameBytes of [A-Za-z0-9._-], starting
+  // with a letter or digit. It is the key id of the user's certificates
+  // (and USER@SESSION of session certificates), a field of every log line
+  // and the argument of spctl commands: no spaces, control characters,
+  // '@' or leading '-'.
+  static constexpr size_t kMaxUserNameBytes = 64;
 
   explicit AdminService(CaContext ctx) : ctx_(ctx) {}
 

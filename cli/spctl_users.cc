@@ -82,6 +82,18 @@ std::string RandomPassword() {
 }
 
 int Add(Spctl& ctl, const UserArgs& a) {
+  // Every role first: a user created without the role asked for (a typo)
+  // would be left half-made.
+  for (const std::string& role : a.roles) {
+    pb::GetRoleRequest get;
+    get.set_name(role);
+    pb::Role found;
+    if (auto rc = Call(ctl, ctl.Admin(), &Stub::GetRole, get, &found,
+                       absl::StrCat("users add ", a.name, ": role ", role))) {
+      ctl.err() << "spctl: user " << a.name << " was not created\n";
+      return *rc;
+    }
+  }
   pb::CreateUserRequest req;
   req.mutable_user()->set_name(a.name);
   req.mutable_user()->set_display_name(a.display_name);
@@ -104,6 +116,17 @@ int Add(Spctl& ctl, const UserArgs& a) {
     pb::RoleBinding out;
     if (auto rc2 = Call(ctl, ctl.Admin(), &Stub::BindRole, b, &out,
                         absl::StrCat("users add ", a.name, ": role ", role))) {
+      // (The role went away since the check above.) Not half-made: the
+      // new user goes again.
+      pb::DeleteUserRequest undo;
+      undo.set_name(a.name);
+      Empty none;
+      const bool undone =
+          !Call(ctl, ctl.Admin(), &Stub::DeleteUser, undo, &none,
+                absl::StrCat("users add ", a.name, ": removing it again"));
+      ctl.err() << "spctl: user " << a.name
+                << (undone ? " was removed again\n"
+                           : " is left without roles\n");
       return *rc2;
     }
   }

@@ -223,6 +223,29 @@ TEST_F(SpctlUsersTest, BadInputGetsClearErrors) {
   EXPECT_TRUE(absl::StrContains(zsh.out, "bashcompinit"));
 }
 
+// Found by trying spctl by hand: `users add bob --role nosuchrole` created
+// bob without any role and then failed; and names with a space, a control
+// character or a leading '-' were taken.
+TEST_F(SpctlUsersTest, AddWithAnUnknownRoleOrABadNameCreatesNothing) {
+  auto r = env_->Spctl({"users", "add", "bob", "--role", "nosuchrole"});
+  EXPECT_EQ(r.exit_code, 3) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(r.err, "nosuchrole")) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "bob was not created")) << r.err;
+  EXPECT_EQ(env_->Spctl({"users", "show", "bob"}).exit_code, 3);
+
+  for (const std::string& name :
+       {std::string("bad user"), std::string("a\x01b"), std::string("-rf"),
+        std::string("alice@corp"), std::string(65, 'u')}) {
+    r = env_->Spctl({"users", "add", "--", name});
+    EXPECT_EQ(r.exit_code, 1) << name << ": " << r.Describe();
+    EXPECT_TRUE(absl::StrContains(r.err, ": user name: ")) << r.err;
+  }
+  auto ls = env_->Spctl({"users", "ls"});
+  EXPECT_TRUE(ls.ok()) << ls.Describe();
+  EXPECT_FALSE(absl::StrContains(ls.out, "bad user")) << ls.out;
+  EXPECT_TRUE(env_->Spctl({"users", "add", std::string(64, 'u')}).ok());
+}
+
 TEST_F(SpctlUsersTest, WithoutLoginSpctlSaysRunSpLogin) {
   auto r = env_->Spctl({"users", "ls"}, "nobody-logged-in");
   EXPECT_EQ(r.exit_code, 1) << r.Describe();
