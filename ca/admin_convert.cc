@@ -1,5 +1,6 @@
 #include "ca/admin_convert.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "ca/enrollment.h"
@@ -17,11 +18,72 @@ void SelectorToProto(const storage::HostSelector& s, pb::HostSelector* out) {
   for (const std::string& g : s.name_globs) out->add_name_globs(g);
 }
 
-storage::HostSelector SelectorFromProto(const pb::HostSelector& s) {
+// Label keys are names (k8s style: letters, digits, '.', '_', '-', '/');
+// values are one line of printable text (they are shown in `sp ls` and
+// `spctl hosts ls` tables).
+absl::Status ValidateLabels(
+    std::string_view field,
+    const google::protobuf::Map<std::string, std::string>& labels) {
+  for (const auto& [k, v] : labels) {
+    bool ok = !k.empty() && k.size() <= kMaxLabelKeyBytes &&
+              absl::ascii_isalnum(static_cast<unsigned char>(k[0]));
+    for (char c : k) {
+      ok = ok && (absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                  c == '.' || c == '_' || c == '-' || c == '/');
+    }
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          std::string(field), ": label key ", rbac::EscapeForReason(k),
+          " must be 1..", kMaxLabelKeyBytes,
+          " of [A-Za-z0-9._/-] starting with a letter or digit"));
+    }
+    ok = v.size() <= kMaxLabelValueBytes;
+    for (char c : v) {
+      const auto u = static_cast<unsigned char>(c);
+      ok = ok && u >= 0x20 && u != 0x7f;
+    }
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          std::string(field), ": the value of label ", k, " must be at most ",
+          kMaxLabelValueBytes, " bytes without control characters"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<storage::HostSelector> SelectorFromProto(
+    const pb::HostSelector& s, std::string_view field) {
+  RETURN_IF_ERROR(ValidateLabels(field, s.labels()));
   storage::HostSelector out;
   for (const auto& [k, v] : s.labels()) out.labels[k] = v;
-  out.name_globs.assign(s.name_globs().begin(), s.name_globs().end());
+  for (const std::string& g : s.name_globs()) {
+    // A glob matches host names: their characters, '*' and '?'.
+    bool ok = !g.empty() && g.size() <= rbac::kMaxHostNameBytes;
+    for (char c : g) {
+      ok = ok && (absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                  c == '.' || c == '-' || c == '*' || c == '?');
+    }
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          std::string(field), ": name glob ", rbac::EscapeForReason(g),
+          " must be 1..", rbac::kMaxHostNameBytes,
+          " of host name characters, '*' and '?'"));
+    }
+    out.name_globs.push_back(g);
+  }
   return out;
+}
+
+absl::Status ValidateLogins(
+    std::string_view field,
+    const google::protobuf::RepeatedPtrField<std::string>& logins) {
+  for (const std::string& l : logins) {
+    if (absl::Status bad = rbac::ValidateLogin(l); !bad.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(std::string(field), ": ", bad.message()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<storage::ChannelKind>> ChannelsFromProto(
@@ -96,11 +158,20 @@ void RoleToProto(const storage::Role& role, pb::Role* out) {
 }
 
 absl::StatusOr<storage::Role> RoleFromProto(const pb::Role& role) {
+  // A role's name is shown to users in refusals ("denied by role 'x'") and
+  // typed in spctl commands; its logins become certificate principals.
+  RETURN_IF_ERROR(
+      ValidateSimpleName("role name", role.name(), kMaxRoleNameBytes));
+  RETURN_IF_ERROR(ValidateLogins("role logins", role.logins()));
   storage::Role out;
   out.name = role.name();
   out.description = role.description();
   out.logins.assign(role.logins().begin(), role.logins().end());
-  for (const auto& s : role.hosts()) out.hosts.push_back(SelectorFromProto(s));
+  for (const auto& s : role.hosts()) {
+    ASSIGN_OR_RETURN(storage::HostSelector selector,
+                     SelectorFromProto(s, "role hosts"));
+    out.hosts.push_back(std::move(selector));
+  }
   ASSIGN_OR_RETURN(out.channels, ChannelsFromProto(role.channels()));
   const absl::Duration ttl = FromDurationProto(role.max_ttl());
   out.max_ttl = ttl == absl::ZeroDuration() ? absl::Hours(8) : ttl;
@@ -125,8 +196,13 @@ absl::StatusOr<storage::Role> RoleFromProto(const pb::Role& role) {
   if (role.has_force_command()) out.force_command = role.force_command();
   for (const pb::DenyRule& d : role.deny()) {
     storage::DenyRule rule;
+    RETURN_IF_ERROR(ValidateLogins("deny logins", d.logins()));
     rule.logins.assign(d.logins().begin(), d.logins().end());
-    for (const auto& s : d.hosts()) rule.hosts.push_back(SelectorFromProto(s));
+    for (const auto& s : d.hosts()) {
+      ASSIGN_OR_RETURN(storage::HostSelector selector,
+                       SelectorFromProto(s, "deny hosts"));
+      rule.hosts.push_back(std::move(selector));
+    }
     ASSIGN_OR_RETURN(rule.channels, ChannelsFromProto(d.channels()));
     out.deny.push_back(std::move(rule));
   }
@@ -166,6 +242,7 @@ absl::StatusOr<storage::Host> HostFromProto(const pb::Host& host) {
     return absl::InvalidArgumentError(
         absl::StrCat("host address: ", bad.message()));
   }
+  RETURN_IF_ERROR(ValidateLabels("host labels", host.labels()));
   if (host.port() > 65535) {
     return absl::InvalidArgumentError("port must be 1..65535");
   }

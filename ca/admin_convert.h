@@ -1,7 +1,9 @@
 // Conversions between the Store's records and admin.proto messages. The
 // From* functions check enum-like strings ("shell", "always", "host-ca",
-// ...) and return kInvalidArgument naming the field; the Store validates
-// the rest.
+// ...) and the names an admin gives (role and host names, logins, label
+// keys, name globs: what users type and see, and what certificates name),
+// and return kInvalidArgument naming the field; the Store validates the
+// rest.
 #ifndef SALLYPORT_CA_ADMIN_CONVERT_H_
 #define SALLYPORT_CA_ADMIN_CONVERT_H_
 
@@ -10,6 +12,11 @@
 #include "storage/records.h"
 
 namespace sallyport::ca {
+
+// Named limits of the admin API's names (beyond the Store's).
+inline constexpr size_t kMaxRoleNameBytes = 64;
+inline constexpr size_t kMaxLabelKeyBytes = 63;
+inline constexpr size_t kMaxLabelValueBytes = 256;
 
 void UserToProto(const storage::User& user,
                  const storage::Credentials* credentials, admin::v1::User* out);

@@ -381,69 +381,6 @@ TEST(AdminServiceTest, HostCertificatesForInventoryHostsOnly) {
   EXPECT_EQ(issue(admin.channel, &resp).error_code(), StatusCode::NOT_FOUND);
 }
 
-// An inventory host is reachable only under a valid host name: the admin
-// API refuses a name RBAC would refuse (`;`, a space, `$(`, 300 bytes), an
-// address that is neither a host name nor an IP literal, and a pinned key
-// that is not an OpenSSH public key line, for CreateHost and UpdateHost
-// alike; a valid host is taken.
-TEST(AdminServiceTest, HostsWithInvalidNamesAddressesOrKeysAreRefused) {
-  auto env = CaTestEnv::CreateOrNull();
-  ASSERT_NE(env, nullptr);
-  auto admin = env->Login("admin", env->admin_password());
-  ASSERT_TRUE(admin.status.ok());
-  auto stub = pb::Admin::NewStub(admin.channel);
-  auto create = [&](const pb::Host& h) {
-    grpc::ClientContext ctx;
-    pb::Host out;
-    return stub->CreateHost(&ctx, h, &out);
-  };
-  auto update = [&](const pb::Host& h) {
-    grpc::ClientContext ctx;
-    pb::Host out;
-    return stub->UpdateHost(&ctx, h, &out);
-  };
-  pb::Host good;
-  good.set_name("web01");
-  good.set_address("10.0.0.5");
-  ASSERT_TRUE(create(good).ok());
-  for (const std::string& name :
-       {std::string("bad;name"), std::string("web 01"), std::string("$(id)"),
-        std::string("web01."), std::string(300, 'a')}) {
-    pb::Host h = good;
-    h.set_name(name);
-    const grpc::Status st = create(h);
-    EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << name;
-    EXPECT_TRUE(absl::StrContains(st.error_message(), "host name"))
-        << st.error_message();
-  }
-  for (const std::string& address :
-       {std::string("not an address"), std::string("10.0.0.5;id"),
-        std::string("")}) {
-    pb::Host h = good;
-    h.set_name("web02");
-    h.set_address(address);
-    const grpc::Status st = create(h);
-    EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << address;
-    EXPECT_TRUE(absl::StrContains(st.error_message(), "host address"))
-        << st.error_message();
-    h.set_name("web01");
-    EXPECT_EQ(update(h).error_code(), StatusCode::INVALID_ARGUMENT) << address;
-  }
-  pb::Host pinned = good;
-  pinned.set_name("web03");
-  pinned.set_address("fd00::3");
-  pinned.set_trust("pinned-key");
-  pinned.set_host_key("garbage key");
-  const grpc::Status bad_key = create(pinned);
-  EXPECT_EQ(bad_key.error_code(), StatusCode::INVALID_ARGUMENT);
-  EXPECT_TRUE(absl::StrContains(bad_key.error_message(), "host key"))
-      << bad_key.error_message();
-  auto key = ssh::crypto::PrivateKey::GenerateEd25519();
-  ASSERT_TRUE(key.ok());
-  pinned.set_host_key(key->public_key().ToAuthorizedKeysLine());
-  EXPECT_TRUE(create(pinned).ok());
-}
-
 // kMaxPasswordBytes for the passwords an admin sets: at the limit it is
 // taken, one byte more is INVALID_ARGUMENT.
 TEST(AdminServiceTest, PasswordsAreTakenUpToTheLimit) {
