@@ -103,10 +103,6 @@ constexpr std::array<std::pair<RecordDirection, std::string_view>, 3>
     kRecordDirections = {{{RecordDirection::kNone, "none"},
                           {RecordDirection::kInput, "input"},
                           {RecordDirection::kOutput, "output"}}};
-constexpr std::array<std::pair<ChunkStream, std::string_view>, 3>
-    kChunkStreams = {{{ChunkStream::kOutput, "output"},
-                      {ChunkStream::kInput, "input"},
-                      {ChunkStream::kError, "error"}}};
 constexpr std::array<std::pair<CaKeyPurpose, std::string_view>, 2>
     kCaKeyPurposes = {
         {{CaKeyPurpose::kUser, "user"}, {CaKeyPurpose::kHost, "host"}}};
@@ -248,12 +244,6 @@ std::string_view RecordDirectionName(RecordDirection direction) {
 }
 std::optional<RecordDirection> ParseRecordDirection(std::string_view name) {
   return ParseEnum(kRecordDirections, name);
-}
-std::string_view ChunkStreamName(ChunkStream stream) {
-  return EnumName(kChunkStreams, stream);
-}
-std::optional<ChunkStream> ParseChunkStream(std::string_view name) {
-  return ParseEnum(kChunkStreams, name);
 }
 std::string_view CaKeyPurposeName(CaKeyPurpose purpose) {
   return EnumName(kCaKeyPurposes, purpose);
@@ -423,22 +413,6 @@ absl::Status SessionRecord::Validate() const {
   if (!IsLowerHexHash(hash)) {
     return absl::InvalidArgumentError(
         "record hash must be 64 lowercase hex characters");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status SessionChunk::Validate() const {
-  RETURN_IF_ERROR(ValidateName("session id", session_id));
-  RETURN_IF_ERROR(ValidateSerial("chunk seq", seq));
-  if (offset < absl::ZeroDuration() || offset == absl::InfiniteDuration()) {
-    return absl::InvalidArgumentError("chunk offset must be >= 0 and finite");
-  }
-  if (!ParseChunkStream(ChunkStreamName(stream))) {
-    return absl::InvalidArgumentError("chunk stream: unknown value");
-  }
-  if (data.size() > kMaxChunkBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("chunk data is longer than ", kMaxChunkBytes, " bytes"));
   }
   return absl::OkStatus();
 }

@@ -318,25 +318,6 @@ struct SessionFilter {
   std::optional<Cursor> after;
 };
 
-enum class ChunkStream { kOutput, kInput, kError };
-// "output", "input", "error".
-std::string_view ChunkStreamName(ChunkStream stream);
-std::optional<ChunkStream> ParseChunkStream(std::string_view name);
-
-// `seq` numbers the chunks of one session across all its channels (the
-// recorder's order), so paging by seq replays the session in order.
-struct SessionChunk {
-  std::string session_id;
-  uint64_t seq = 0;  // 1..INT64_MAX, unique within the session
-  uint32_t channel = 0;
-  absl::Duration offset;  // since the session started, >= 0
-  ChunkStream stream = ChunkStream::kOutput;
-  std::string data;  // raw bytes, at most kMaxChunkBytes
-
-  absl::Status Validate() const;
-  bool operator==(const SessionChunk&) const = default;
-};
-
 // One record of a session recording, as the Store keeps it: a flat row
 // whose fields mean what audit/recording_record.h says per kind (the Store
 // does not interpret them). `hash` is the record's SHA-256 chain hash

@@ -41,7 +41,6 @@ TEST(RecordsTest, EnumNamesRoundTrip) {
   EXPECT_EQ(ParseHostTrust("host-ca"), HostTrust::kHostCa);
   EXPECT_EQ(ParseCertificatePurpose("session"), CertificatePurpose::kSession);
   EXPECT_EQ(ParseSessionStatus("failed"), SessionStatus::kFailed);
-  EXPECT_EQ(ParseChunkStream("input"), ChunkStream::kInput);
   EXPECT_EQ(ParseCaKeyPurpose("host"), CaKeyPurpose::kHost);
   EXPECT_EQ(ParseCaKeyState("retired"), CaKeyState::kRetired);
 }

@@ -197,18 +197,9 @@ class Store {
   // Newest first.
   virtual absl::StatusOr<std::vector<Session>> ListSessions(
       const SessionFilter& filter) = 0;
-  // Raw output chunks of schema version 1 (table legacy_session_chunks
-  // since version 7; recordings are SessionRecords, in session_chunks).
-  // Stores chunks in one transaction. A chunk whose (session_id, seq) is
-  // already stored is skipped, so a spool can ship again after a failure.
-  // kNotFound when a session does not exist.
-  virtual absl::Status AppendSessionChunks(
-      const std::vector<SessionChunk>& chunks) = 0;
-  // Chunks of one session with seq > after_seq, ascending, at most `limit`
-  // (1..10000).
-  virtual absl::StatusOr<std::vector<SessionChunk>> ListSessionChunks(
-      std::string_view session_id, uint64_t after_seq, int limit) = 0;
   // Recording records (table session_chunks) ---------------------------
+  // (Schema version 1's raw chunks stay in table legacy_session_chunks,
+  // kept by the migrations; the Store neither reads nor writes them.)
   // Appends recording records of ONE session (kInvalidArgument for mixed
   // sessions) in one transaction and moves the session's head (last_seq,
   // chain_head) to the last one. Records whose seq is already stored are

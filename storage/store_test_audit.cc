@@ -1,4 +1,4 @@
-// Store suite: audit chain, sessions and chunks, join tokens, schema version.
+// Store suite: audit chain, sessions, join tokens, schema version.
 #include <memory>
 #include <string>
 #include <vector>
@@ -217,46 +217,6 @@ TEST_P(StoreTest, SessionPagesByCursorVisitEachSessionOnce) {
   SessionFilter bad;
   bad.after = SessionFilter::Cursor{t0, ""};
   SP_EXPECT_CODE(store_->ListSessions(bad), kInvalidArgument);
-}
-
-TEST_P(StoreTest, SessionChunksKeepBytesOrderAndSkipDuplicates) {
-  SP_ASSERT_OK(store_->CreateSession(
-      MakeSession("sess", "alice", "web01", clock_.Now())));
-  std::string every_byte;
-  for (int b = 0; b < 256; ++b) every_byte.push_back(static_cast<char>(b));
-  std::vector<SessionChunk> chunks;
-  for (uint64_t seq = 1; seq <= 5; ++seq) {
-    SessionChunk c;
-    c.session_id = "sess";
-    c.seq = seq;
-    c.channel = static_cast<uint32_t>(seq % 2);
-    c.offset = absl::Milliseconds(seq * 100) + absl::Microseconds(3);
-    c.stream = seq == 2 ? ChunkStream::kInput : ChunkStream::kOutput;
-    c.data = seq == 3 ? std::string() : every_byte + std::to_string(seq);
-    chunks.push_back(c);
-  }
-  chunks[4].channel = 0xffffffffu;
-  chunks[4].stream = ChunkStream::kError;
-  SP_ASSERT_OK(store_->AppendSessionChunks(chunks));
-  // Shipping again (e.g. from a spool after a failure) changes nothing.
-  SP_ASSERT_OK(store_->AppendSessionChunks({chunks[1], chunks[2]}));
-
-  SP_ASSERT_OK_AND_ASSIGN(std::vector<SessionChunk> got,
-                          store_->ListSessionChunks("sess", 0, 100));
-  ASSERT_EQ(got.size(), 5u);
-  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(got[i], chunks[i]) << i;
-  SP_ASSERT_OK_AND_ASSIGN(got, store_->ListSessionChunks("sess", 2, 2));
-  ASSERT_EQ(got.size(), 2u);
-  EXPECT_EQ(got[0].seq, 3u);
-  EXPECT_EQ(got[1].seq, 4u);
-
-  SessionChunk orphan = chunks[0];
-  orphan.session_id = "missing";
-  SP_EXPECT_CODE(store_->AppendSessionChunks({orphan}), kNotFound);
-  SessionChunk huge = chunks[0];
-  huge.seq = 9;
-  huge.data.assign(kMaxChunkBytes + 1, 'x');
-  SP_EXPECT_CODE(store_->AppendSessionChunks({huge}), kInvalidArgument);
 }
 
 TEST_P(StoreTest, JoinTokensAreHashedAndSingleUse) {

@@ -159,14 +159,15 @@ TEST_P(StoreTest, BinaryFieldsTakeAnyBytes) {
   s.id = "s";
   s.user = s.login = s.host = "x";
   SP_ASSERT_OK(store_->CreateSession(s));
-  SessionChunk chunk;
-  chunk.session_id = "s";
-  chunk.seq = 1;
-  chunk.data = all + "'; DROP TABLE session_chunks; --" + std::string(3, '\0');
-  SP_ASSERT_OK(store_->AppendSessionChunks({chunk}));
-  SP_ASSERT_OK_AND_ASSIGN(auto chunks, store_->ListSessionChunks("s", 0, 10));
-  ASSERT_EQ(chunks.size(), 1u);
-  EXPECT_EQ(chunks[0].data, chunk.data);
+  SessionRecord record;
+  record.session_id = "s";
+  record.seq = 1;
+  record.data = all + "'; DROP TABLE session_chunks; --" + std::string(3, '\0');
+  record.hash = std::string(64, 'a');
+  SP_ASSERT_OK(store_->AppendSessionRecords({record}));
+  SP_ASSERT_OK_AND_ASSIGN(auto records, store_->ListSessionRecords("s", 0, 10));
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].data, record.data);
 }
 
 }  // namespace

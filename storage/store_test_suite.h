@@ -13,6 +13,7 @@
 #include <ostream>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -40,6 +41,11 @@ class StoreBackend {
       base::Clock* clock, const IssuanceOptions& issuance) = 0;
   // Runs SQL on this test's database without the Store (tamper tests).
   virtual absl::Status ExecRawSql(const std::string& sql) = 0;
+  // Runs one query on this test's database without the Store (tables the
+  // Store does not read): each row's columns as their stored bytes, so
+  // number columns must be cast to text in the query.
+  virtual absl::StatusOr<std::vector<std::vector<std::string>>> QueryRawSql(
+      const std::string& sql) = 0;
   // The embedded migrations of this backend's SQL dialect (upgrade tests
   // build an older schema with them).
   virtual absl::Span<const migrations::Migration> Migrations() const = 0;

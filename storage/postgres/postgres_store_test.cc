@@ -76,13 +76,26 @@ absl::Status Exec(const std::string& conninfo, const std::string& sql) {
   return s;
 }
 
-std::string QueryOne(const std::string& conninfo, const std::string& sql) {
+// The rows of one query, each column as its bytes (binary results: cast
+// numbers to text in the query).
+absl::StatusOr<std::vector<std::vector<std::string>>> QueryRows(
+    const std::string& conninfo, const std::string& sql) {
   PGconn* conn = PQconnectdb(conninfo.c_str());
-  std::string out = "error";
-  if (PQstatus(conn) == CONNECTION_OK) {
-    PGresult* res = PQexec(conn, sql.c_str());
-    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-      out = PQgetvalue(res, 0, 0);
+  absl::StatusOr<std::vector<std::vector<std::string>>> out =
+      std::vector<std::vector<std::string>>();
+  if (PQstatus(conn) != CONNECTION_OK) {
+    out = absl::UnavailableError(PQerrorMessage(conn));
+  } else {
+    PGresult* res = PQexecParams(conn, sql.c_str(), 0, nullptr, nullptr,
+                                 nullptr, nullptr, /*resultFormat=*/1);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+      out = absl::InternalError(PQresultErrorMessage(res));
+    }
+    for (int r = 0; out.ok() && r < PQntuples(res); ++r) {
+      std::vector<std::string>& row = out->emplace_back();
+      for (int c = 0; c < PQnfields(res); ++c) {
+        row.emplace_back(PQgetvalue(res, r, c), PQgetlength(res, r, c));
+      }
     }
     PQclear(res);
   }
@@ -142,6 +155,10 @@ class PostgresBackend : public StoreBackend {
   }
   absl::Status ExecRawSql(const std::string& sql) override {
     return Exec(UriFor(db_), sql);
+  }
+  absl::StatusOr<std::vector<std::vector<std::string>>> QueryRawSql(
+      const std::string& sql) override {
+    return QueryRows(UriFor(db_), sql);
   }
   absl::Span<const migrations::Migration> Migrations() const override {
     return migrations::PostgresMigrations();
@@ -292,13 +309,16 @@ TEST_F(PostgresStoreTest, PoolNeverOpensMoreThanItsSize) {
     });
   }
   for (auto& t : threads) t.join();
-  const std::string count =
-      QueryOne(UriFor(db_),
-               absl::StrCat("SELECT count(*) FROM pg_stat_activity WHERE "
-                            "application_name = 'sallyport' AND datname = '",
-                            db_, "'"));
-  EXPECT_GE(std::stoi(count), 1);
-  EXPECT_LE(std::stoi(count), 3);
+  const auto rows = QueryRows(
+      UriFor(db_),
+      absl::StrCat("SELECT count(*)::text FROM pg_stat_activity WHERE "
+                   "application_name = 'sallyport' AND datname = '",
+                   db_, "'"));
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 1u);
+  const int count = std::stoi((*rows)[0][0]);
+  EXPECT_GE(count, 1);
+  EXPECT_LE(count, 3);
 }
 
 TEST_F(PostgresStoreTest, OpenStoreTakesPostgresUrls) {

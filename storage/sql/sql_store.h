@@ -99,10 +99,6 @@ class SqlStore : public Store {
   absl::StatusOr<Session> GetSession(std::string_view id) override;
   absl::StatusOr<std::vector<Session>> ListSessions(
       const SessionFilter& filter) override;
-  absl::Status AppendSessionChunks(
-      const std::vector<SessionChunk>& chunks) override;
-  absl::StatusOr<std::vector<SessionChunk>> ListSessionChunks(
-      std::string_view session_id, uint64_t after_seq, int limit) override;
   absl::StatusOr<Session> AppendSessionRecords(
       const std::vector<SessionRecord>& records) override;
   absl::StatusOr<std::vector<SessionRecord>> ListSessionRecords(

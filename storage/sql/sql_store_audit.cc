@@ -1,5 +1,4 @@
-// SqlStore: the audit hash chain, sessions and session chunks.
-#include <set>
+// SqlStore: the audit hash chain and sessions.
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -61,16 +60,6 @@ constexpr Statement kListSessions(
     "DESC LIMIT $8");
 #undef SP_SESSION_FILTER
 #undef SP_SESSION_COLUMNS
-constexpr Statement kSessionExists("SELECT 1 FROM sessions WHERE id = $1");
-constexpr Statement kInsertChunk(
-    "INSERT INTO legacy_session_chunks (session_id, seq, channel, offset_us, "
-    "stream, "
-    "data) VALUES ($1, $2, $3, $4, $5, $6) "
-    "ON CONFLICT (session_id, seq) DO NOTHING");
-constexpr Statement kListChunks(
-    "SELECT session_id, seq, channel, offset_us, stream, data "
-    "FROM legacy_session_chunks WHERE session_id = $1 AND seq > $2 "
-    "ORDER BY seq LIMIT $3");
 
 AuditEvent AuditEventFromRow(const Row& r) {
   AuditEvent e;
@@ -101,19 +90,6 @@ absl::StatusOr<Session> SessionFromRow(const Row& r) {
   s.last_seq = static_cast<uint64_t>(r[10].AsInt());
   s.chain_head = r[11].AsBytes();
   return s;
-}
-
-absl::StatusOr<SessionChunk> ChunkFromRow(const Row& r) {
-  SessionChunk c;
-  c.session_id = r[0].AsBytes();
-  c.seq = static_cast<uint64_t>(r[1].AsInt());
-  c.channel = static_cast<uint32_t>(r[2].AsInt());
-  c.offset = absl::Microseconds(r[3].AsInt());
-  std::optional<ChunkStream> stream = ParseChunkStream(r[4].AsBytes());
-  if (!stream) return absl::DataLossError("stored chunk has a bad stream");
-  c.stream = *stream;
-  c.data = r[5].AsBytes();
-  return c;
 }
 
 }  // namespace
@@ -357,47 +333,6 @@ absl::StatusOr<std::vector<Session>> SqlStore::ListSessions(
     out.push_back(std::move(s));
   }
   return out;
-}
-
-absl::Status SqlStore::AppendSessionChunks(
-    const std::vector<SessionChunk>& chunks) {
-  std::set<std::string> sessions;
-  for (const SessionChunk& c : chunks) {
-    RETURN_IF_ERROR(c.Validate());
-    sessions.insert(c.session_id);
-  }
-  if (chunks.empty()) return absl::OkStatus();
-  // READ COMMITTED is enough: the foreign key keeps chunks attached to a
-  // session and ON CONFLICT makes re-shipping idempotent.
-  return Describe(
-      Transact(TxMode::kReadCommitted,
-               [&](Tx& tx) -> absl::Status {
-                 for (const std::string& id : sessions) {
-                   ASSIGN_OR_RETURN(
-                       std::vector<Row> rows,
-                       tx.Query(kSessionExists, {Param::Text(id)}));
-                   if (rows.empty()) return NotFound(SessionWhat(id));
-                 }
-                 for (const SessionChunk& c : chunks) {
-                   RETURN_IF_ERROR(
-                       tx.Exec(kInsertChunk,
-                               {Param::Text(c.session_id),
-                                Param::Int(static_cast<int64_t>(c.seq)),
-                                Param::Int(c.channel),
-                                Param::Int(absl::ToInt64Microseconds(c.offset)),
-                                Param::Text(ChunkStreamName(c.stream)),
-                                Param::Blob(c.data)})
-                           .status());
-                 }
-                 return absl::OkStatus();
-               }),
-      "append session chunks");
-}
-
-absl::StatusOr<std::vector<SessionChunk>> SqlStore::ListSessionChunks(
-    std::string_view session_id, uint64_t after_seq, int limit) {
-  return ListSessionPage<SessionChunk>(kListChunks, session_id, after_seq,
-                                       limit, "chunks", ChunkFromRow);
 }
 
 }  // namespace sallyport::storage::sql

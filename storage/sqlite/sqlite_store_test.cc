@@ -72,6 +72,31 @@ class SqliteBackend : public StoreBackend {
     sqlite3_close(db);
     return s;
   }
+  absl::StatusOr<std::vector<std::vector<std::string>>> QueryRawSql(
+      const std::string& sql) override {
+    sqlite3* db = nullptr;
+    sqlite3_stmt* stmt = nullptr;
+    int rc =
+        sqlite3_open_v2(path().c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+    if (rc == SQLITE_OK)
+      rc = sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr);
+    std::vector<std::vector<std::string>> rows;
+    while (rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      std::vector<std::string>& row = rows.emplace_back();
+      for (int c = 0; c < sqlite3_column_count(stmt); ++c) {
+        const char* bytes =
+            static_cast<const char*>(sqlite3_column_blob(stmt, c));
+        row.emplace_back(bytes == nullptr ? "" : bytes,
+                         sqlite3_column_bytes(stmt, c));
+      }
+      rc = SQLITE_OK;
+    }
+    absl::StatusOr<std::vector<std::vector<std::string>>> out = std::move(rows);
+    if (rc != SQLITE_DONE) out = absl::InternalError(sqlite3_errmsg(db));
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return out;
+  }
   absl::Span<const migrations::Migration> Migrations() const override {
     return migrations::SqliteMigrations();
   }
