@@ -16,15 +16,17 @@
 #include "ca/audit_log.h"
 #include "ca/ca_service.h"
 #include "proto/admin.grpc.pb.h"
+#include "storage/records.h"
 
 namespace sallyport::ca {
 
 class AdminService final : public admin::v1::Admin::Service {
  public:
   // ListJoinTokens page size: the default and the most a call may ask for
-  // (a larger limit is kInvalidArgument).
+  // (the store refuses a larger limit, or one below 1, with
+  // kInvalidArgument "limit must be 1..10000").
   static constexpr int kDefaultTokenListLimit = 1000;
-  static constexpr int kMaxTokenListLimit = 10000;
+  static constexpr int kMaxTokenListLimit = storage::kMaxListLimit;
   // A new user's name: 1..kMaxUserNameBytes of [A-Za-z0-9._-], starting
   // with a letter or digit. It is the key id of the user's certificates
   // (and USER@SESSION of session certificates), a field of every log line

@@ -5,7 +5,6 @@
 #include <openssl/rand.h>
 
 #include "absl/strings/escaping.h"
-#include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "ca/admin_service.h"
 
@@ -85,17 +84,13 @@ grpc::Status AdminService::ListJoinTokens(
   return Run(context, "ListJoinTokens",
              {{"active_only", request->active_only()}},
              [&](const ClientIdentity&) -> absl::Status {
-               const int limit = request->limit() == 0 ? kDefaultTokenListLimit
-                                                       : request->limit();
-               if (limit < 1 || limit > kMaxTokenListLimit) {
-                 return absl::InvalidArgumentError(
-                     absl::StrCat("limit must be 1..", kMaxTokenListLimit));
-               }
                const absl::Time now = ctx_.clock->Now();
                storage::JoinTokenFilter filter;
                if (request->active_only()) filter.usable_at = now;
                filter.after_id = request->after_id();
-               filter.limit = limit;
+               // The store checks the limit (1..kMaxTokenListLimit).
+               filter.limit = request->limit() == 0 ? kDefaultTokenListLimit
+                                                    : request->limit();
                ASSIGN_OR_RETURN(std::vector<storage::JoinToken> tokens,
                                 ctx_.store->ListJoinTokens(filter));
                for (const storage::JoinToken& t : tokens) {

@@ -410,8 +410,8 @@ TEST(AdminServiceTest, PasswordsAreTakenUpToTheLimit) {
 // ListJoinTokens pages of at most kMaxTokenListLimit: with one token more
 // in the store, a call at the limit gets exactly a full page (and the next
 // page the rest), the default page is kDefaultTokenListLimit, and a limit
-// above the maximum (or below 1) is INVALID_ARGUMENT naming the range,
-// from the service before the store is asked.
+// above the maximum (or below 1) is INVALID_ARGUMENT naming the range (the
+// store's refusal, the one check of the limit).
 TEST(AdminServiceTest, JoinTokenListsStopAtTheLimit) {
   // On tmpfs when there is one: ten thousand durable commits there take
   // a second instead of most of a minute on disk.
@@ -460,7 +460,6 @@ TEST(AdminServiceTest, JoinTokenListsStopAtTheLimit) {
     pb::ListJoinTokensResponse refused;
     grpc::Status st = list(bad, 0, &refused);
     EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << bad;
-    // The service's own refusal (the store, asked, would refuse too).
     EXPECT_EQ(st.error_message(), "limit must be 1..10000");
   }
 }

@@ -34,6 +34,9 @@ inline constexpr size_t kMaxListEntries = 1024;  // logins, principals, labels
 inline constexpr size_t kMaxPayloadBytes = 1 << 20;    // audit payload JSON
 inline constexpr size_t kMaxChunkBytes = 1 << 20;      // one session chunk
 inline constexpr size_t kMaxForceCommandBytes = 4096;  // a role's command
+// The most rows one page of a listing holds: List* calls and filters take
+// a limit of 1..kMaxListLimit.
+inline constexpr int kMaxListLimit = 10000;
 // Join tokens shorter than this are refused: they must be unguessable.
 inline constexpr size_t kMinJoinTokenBytes = 16;
 

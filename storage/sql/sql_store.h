@@ -212,7 +212,8 @@ std::string SessionWhat(std::string_view id);
 // Adds `what` (e.g. "user 'bob'") to a failed status: kAlreadyExists becomes
 // "<what> already exists"; other codes keep their message with a prefix.
 absl::Status Describe(absl::Status status, std::string_view what);
-// kInvalidArgument unless 1 <= limit <= 10000.
+// kInvalidArgument "limit must be 1..10000" unless 1 <= limit <=
+// kMaxListLimit.
 absl::Status ValidateLimit(int limit);
 // kNotFound "<what> not found".
 absl::Status NotFound(std::string_view what);

@@ -28,9 +28,10 @@ absl::Status Describe(absl::Status status, std::string_view what) {
 }
 
 absl::Status ValidateLimit(int limit) {
-  if (limit < 1 || limit > 10000) {
+  // Callers pass the message on to users (Admin.ListJoinTokens).
+  if (limit < 1 || limit > kMaxListLimit) {
     return absl::InvalidArgumentError(
-        absl::StrCat("limit must be in 1..10000, got ", limit));
+        absl::StrCat("limit must be 1..", kMaxListLimit));
   }
   return absl::OkStatus();
 }
