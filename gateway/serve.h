@@ -51,6 +51,10 @@ absl::StatusOr<GatewaySettings> LoadServeConfig(const std::string& path);
 // The proxy's limits from the config's.
 ProxyLimits ToProxyLimits(const GatewayLimitSettings& limits);
 
+// The spool recorder's options from the config's (all but backlog_changed,
+// which the server wires to its metrics).
+audit::RecorderOptions ToRecorderOptions(const GatewaySettings& settings);
+
 class GatewayServer {
  public:
   struct Options {

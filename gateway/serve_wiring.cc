@@ -24,6 +24,15 @@ CaChannelOptions ChannelOptionsFor(const GatewaySettings& c) {
 
 }  // namespace
 
+audit::RecorderOptions ToRecorderOptions(const GatewaySettings& c) {
+  audit::RecorderOptions ro;
+  ro.spool_dir = c.spool_dir;
+  ro.gateway_id = c.name;
+  ro.fsync_interval = c.spool_fsync_interval;
+  ro.spool_max_bytes = c.spool_max_bytes;
+  return ro;
+}
+
 absl::Status GatewayServer::ConnectCa(const GatewaySettings& c) {
   GatewayOps* ops = ops_.get();
   // Read before the channel reads it: a certificate replaced in between
@@ -115,11 +124,7 @@ absl::StatusOr<Recorder*> GatewayServer::StartRecorder(
   GatewayOps* ops = ops_.get();
   Recorder* recorder = options_.recorder;
   if (recorder == nullptr) {
-    audit::RecorderOptions ro;
-    ro.spool_dir = c.spool_dir;
-    ro.gateway_id = c.name;
-    ro.fsync_interval = c.spool_fsync_interval;
-    ro.spool_max_bytes = c.spool_max_bytes;
+    audit::RecorderOptions ro = ToRecorderOptions(c);
     ro.backlog_changed = [gauge = &ops->metrics().recorder_backlog_bytes](
                              int64_t bytes) { gauge->Set(bytes); };
     absl::StatusOr<std::unique_ptr<audit::SpoolRecorder>> spool =
