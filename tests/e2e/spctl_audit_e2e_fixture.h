@@ -1,0 +1,229 @@
+// The fixture of the `spctl audit` / `spctl sessions` E2E tests
+// (spctl_audit_e2e_test.cc: tamper tests, who may read, gateway events;
+// spctl_sessions_e2e_test.cc: listing, search, export and replay): a CA
+// (SpctlTestBase), recordings written straight to its Store with the
+// CA-side record writer (audit/recording_store.h + RecordChainer), as the
+// shipper does, and the record builders they are made of.
+#ifndef SALLYPORT_TESTS_E2E_SPCTL_AUDIT_E2E_FIXTURE_H_
+#define SALLYPORT_TESTS_E2E_SPCTL_AUDIT_E2E_FIXTURE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "audit/recording_record.h"
+#include "audit/recording_store.h"
+#include "gtest/gtest.h"
+#include "storage/open.h"
+#include "tests/e2e/spctl_e2e_util.h"
+#include "tests/harness/subprocess.h"
+
+namespace sallyport::e2e {
+
+namespace av = audit::v1;
+
+inline RunResult RunTool(const std::vector<std::string>& args,
+                         const std::map<std::string, std::string>& env = {}) {
+  sallyport::testing::RunOptions options;
+  options.env = env;
+  absl::StatusOr<RunResult> r = sallyport::testing::RunCommand(args, options);
+  if (!r.ok()) {
+    RunResult failed;
+    failed.err = std::string(r.status().message());
+    return failed;
+  }
+  return *r;
+}
+
+constexpr char kAuditorRole[] = R"(name: auditor
+logins: [nobody]
+hosts: [{name_globs: ["none-*"]}]
+channels: [exec]
+)";
+constexpr char kDevRole[] = R"(name: dev
+logins: [ubuntu]
+hosts: [{name_globs: ["web*"]}]
+channels: [shell, exec]
+)";
+
+inline av::RecordingRecord Open(uint32_t ch, int64_t at) {
+  av::RecordingRecord r;
+  r.set_channel_id(ch);
+  r.set_offset_us(at);
+  r.mutable_channel_open()->set_type("session");
+  return r;
+}
+inline av::RecordingRecord Window(uint32_t ch, int64_t at, int cols, int rows) {
+  av::RecordingRecord r;
+  r.set_channel_id(ch);
+  r.set_offset_us(at);
+  r.mutable_window_change()->set_columns(cols);
+  r.mutable_window_change()->set_rows(rows);
+  return r;
+}
+inline av::RecordingRecord Request(uint32_t ch, int64_t at,
+                                   const std::string& type,
+                                   const std::string& summary) {
+  av::RecordingRecord r;
+  r.set_channel_id(ch);
+  r.set_offset_us(at);
+  r.mutable_request()->set_direction(av::RECORD_DIRECTION_INPUT);
+  r.mutable_request()->set_type(type);
+  r.mutable_request()->set_summary(summary);
+  return r;
+}
+inline av::RecordingRecord Data(uint32_t ch, int64_t at, bool input,
+                                const std::string& bytes) {
+  av::RecordingRecord r;
+  r.set_channel_id(ch);
+  r.set_offset_us(at);
+  r.mutable_data()->set_direction(input ? av::RECORD_DIRECTION_INPUT
+                                        : av::RECORD_DIRECTION_OUTPUT);
+  r.mutable_data()->set_bytes(bytes);
+  return r;
+}
+inline av::RecordingRecord Close(uint32_t ch, int64_t at) {
+  av::RecordingRecord r;
+  r.set_channel_id(ch);
+  r.set_offset_us(at);
+  r.mutable_channel_close()->set_bytes_input(10);
+  r.mutable_channel_close()->set_bytes_output(40);
+  return r;
+}
+
+// A pty shell where the user types `uname -a` (echoed keystroke by
+// keystroke, with colour escapes in the prompt) and the host prints a word.
+inline std::vector<av::RecordingRecord> PtySession() {
+  std::vector<av::RecordingRecord> r = {
+      Open(0, 0), Request(0, 1000, "pty-req", "xterm"),
+      Window(0, 1000, 100, 30), Request(0, 2000, "shell", ""),
+      Data(0, 100000, false, "\x1b[01;32malice@web01\x1b[0m:~$ ")};
+  int64_t t = 200000;
+  for (char c : std::string("uname -a")) {
+    r.push_back(Data(0, t, true, std::string(1, c)));
+    r.push_back(Data(0, t + 500, false, std::string(1, c)));
+    t += 50000;
+  }
+  r.push_back(Data(0, t, true, "\r"));
+  r.push_back(Data(0, t + 1000, false, "\r\nLinux web01 zanzibar-kernel\r\n"));
+  r.push_back(Close(0, t + 5000));
+  return r;
+}
+
+class SpctlAuditTest : public SpctlTestBase {
+ protected:
+  // Chains `records` and stores them as session `id` in the CA's store
+  // (`store`, or one opened for the call).
+  void StoreRecording(const std::string& id,
+                      std::vector<av::RecordingRecord> records,
+                      absl::Duration age = absl::Minutes(5),
+                      storage::Store* into = nullptr) {
+    absl::StatusOr<std::unique_ptr<storage::Store>> opened;
+    if (into == nullptr) {
+      opened = storage::OpenStore(env_->ca().store_url());
+      ASSERT_TRUE(opened.ok()) << opened.status();
+    }
+    storage::Store* store = into != nullptr ? into : opened->get();
+    storage::Session s;
+    s.id = id;
+    s.user = "alice";
+    s.login = "ubuntu";
+    s.host = "web01";
+    s.gateway_id = "gw-1";
+    s.started_at = absl::Now() - age;
+    ASSERT_TRUE(store->CreateSession(s).ok());
+    audit::RecordChainer chain(id);
+    std::vector<storage::SessionRecord> rows;
+    for (av::RecordingRecord& r : records) {
+      ASSERT_TRUE(chain.Append(r).ok());
+      absl::StatusOr<storage::SessionRecord> row = audit::ToStoreRecord(r);
+      ASSERT_TRUE(row.ok()) << row.status();
+      rows.push_back(*row);
+    }
+    ASSERT_TRUE(store->AppendSessionRecords(rows).ok());
+  }
+
+  // Runs `sql` on the CA's database (the sqlite3 or psql client).
+  virtual void Sql(const std::string& sql) {
+    const std::string url = env_->ca().store_url();
+    ASSERT_TRUE(absl::StartsWith(url, "sqlite://")) << url;
+    RunResult r =
+        RunTool({"sqlite3", url.substr(std::string("sqlite://").size()), sql});
+    ASSERT_TRUE(r.ok()) << r.Describe();
+  }
+
+  virtual std::string DropTriggers() {
+    return "DROP TRIGGER IF EXISTS audit_events_no_update;"
+           "DROP TRIGGER IF EXISTS audit_events_no_delete;";
+  }
+  virtual std::string Forged() { return "CAST('forged' AS BLOB)"; }
+
+  void AddRoles() {
+    for (const auto& [name, text] :
+         std::vector<std::pair<std::string, std::string>>{
+             {"auditor", kAuditorRole}, {"dev", kDevRole}}) {
+      auto r = env_->Spctl(
+          {"roles", "create", "-f", env_->WriteFile(name + ".yaml", text)});
+      ASSERT_TRUE(r.ok()) << r.Describe();
+    }
+  }
+
+  void TamperWithEvents() {
+    // Some events: users added (admin.CreateUser ...).
+    AddRoles();
+    AddUser("carol", "dev");
+    RunResult ok = env_->Spctl({"audit", "verify"});
+    ASSERT_TRUE(ok.ok()) << ok.Describe();
+    EXPECT_TRUE(absl::StrContains(ok.out, "audit log: OK")) << ok.out;
+
+    // Edit event 3's payload (the triggers that refuse it are dropped first,
+    // as someone with the database file could).
+    Sql(DropTriggers());
+    Sql("UPDATE audit_events SET actor = 'mallory' WHERE seq = 3;");
+    RunResult edited = env_->Spctl({"audit", "verify"});
+    EXPECT_EQ(edited.exit_code, 1) << edited.Describe();
+    EXPECT_TRUE(absl::StrContains(edited.out, "BROKEN")) << edited.out;
+    EXPECT_TRUE(absl::StrContains(edited.out, "event 3 has a wrong hash"))
+        << edited.out;
+
+    // Delete event 3 instead (the edit is now gone with it).
+    Sql("DELETE FROM audit_events WHERE seq = 3;");
+    RunResult deleted = env_->Spctl({"audit", "verify"});
+    EXPECT_EQ(deleted.exit_code, 1) << deleted.Describe();
+    EXPECT_TRUE(absl::StrContains(deleted.out, "event 3 is missing"))
+        << deleted.out;
+  }
+
+  void TamperWithRecording() {
+    StoreRecording("s-tamper", PtySession());
+    RunResult ok = env_->Spctl({"sessions", "verify", "s-tamper"});
+    ASSERT_TRUE(ok.ok()) << ok.Describe();
+    EXPECT_TRUE(absl::StrContains(ok.out, "hash chain intact")) << ok.out;
+
+    // Edit a chunk: the word the host printed.
+    Sql(absl::StrCat("UPDATE session_chunks SET data = ", Forged(),
+                     " WHERE session_id = 's-tamper' AND seq = 6;"));
+    RunResult edited = env_->Spctl({"sessions", "verify", "s-tamper"});
+    EXPECT_EQ(edited.exit_code, 1) << edited.Describe();
+    EXPECT_TRUE(absl::StrContains(edited.out, "BROKEN at record 6"))
+        << edited.out;
+
+    // Drop a chunk.
+    Sql("DELETE FROM session_chunks WHERE session_id = 's-tamper' AND "
+        "seq = 6;");
+    RunResult dropped = env_->Spctl({"sessions", "verify", "s-tamper"});
+    EXPECT_EQ(dropped.exit_code, 1) << dropped.Describe();
+    EXPECT_TRUE(absl::StrContains(dropped.out, "BROKEN at record 6"))
+        << dropped.out;
+    EXPECT_TRUE(absl::StrContains(dropped.out, "missing")) << dropped.out;
+  }
+};
+
+}  // namespace sallyport::e2e
+
+#endif  // SALLYPORT_TESTS_E2E_SPCTL_AUDIT_E2E_FIXTURE_H_

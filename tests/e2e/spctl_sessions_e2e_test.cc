@@ -1,0 +1,293 @@
+// `spctl sessions ls|show|play|export` against the real CA (issue 14):
+// the asciicast export passes `asciinema cat`; `sessions ls --grep` finds
+// a typed command, a printed word and an exec's command line, and its
+// --limit counts matching sessions; lists filter by time; export writes a
+// file per channel and play keeps the recorded time; `last` is the newest
+// session; every read is an audit event. Tamper tests and who may read:
+// spctl_audit_e2e_test.cc.
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "storage/open.h"
+#include "tests/e2e/spctl_audit_e2e_fixture.h"
+#include "tests/harness/subprocess.h"
+
+namespace sallyport::e2e {
+namespace {
+
+TEST_F(SpctlAuditTest, AsciicastExportPassesAsciinemaCatAndGrepFinds) {
+  StoreRecording("s-pty", PtySession());
+  const std::string cast = env_->Path("s-pty.cast");
+  RunResult exp = env_->Spctl({"sessions", "export", "s-pty", "--format",
+                               "asciicast", "--channel", "0", "--out", cast});
+  ASSERT_TRUE(exp.ok()) << exp.Describe();
+  const std::string text = sallyport::testing::ReadFileOrEmpty(cast);
+  EXPECT_TRUE(
+      absl::StartsWith(text, "{\"version\":2,\"width\":100,\"height\":30,"))
+      << text;
+  // asciinema wants a config directory (Bazel's test environment has no
+  // $HOME).
+  // `asciinema cat` opens /dev/tty: run it on a pty made by script(1).
+  RunResult cat =
+      RunTool({"script", "-qec", "asciinema cat " + cast, "/dev/null"},
+              {{"ASCIINEMA_CONFIG_HOME", env_->Path("asciinema")}});
+  ASSERT_TRUE(cat.ok()) << cat.Describe();
+  EXPECT_TRUE(absl::StrContains(cat.out, "uname -a")) << cat.out;
+  EXPECT_TRUE(absl::StrContains(cat.out, "zanzibar-kernel")) << cat.out;
+
+  // A second session without the word.
+  StoreRecording("s-other",
+                 {Open(0, 0), Data(0, 10, false, "hello\r\n"), Close(0, 20)});
+  RunResult typed = env_->Spctl({"sessions", "ls", "--grep", "uname -a"});
+  ASSERT_TRUE(typed.ok()) << typed.Describe();
+  EXPECT_TRUE(absl::StrContains(typed.out, "s-pty")) << typed.out;
+  EXPECT_TRUE(absl::StrContains(typed.out, "input channel 0")) << typed.out;
+  EXPECT_FALSE(absl::StrContains(typed.out, "s-other")) << typed.out;
+  RunResult printed =
+      env_->Spctl({"sessions", "ls", "--grep", "zanzibar-kernel"});
+  ASSERT_TRUE(printed.ok()) << printed.Describe();
+  EXPECT_TRUE(absl::StrContains(printed.out, "s-pty")) << printed.out;
+  EXPECT_FALSE(absl::StrContains(printed.out, "s-other")) << printed.out;
+  RunResult all = env_->Spctl({"sessions", "ls", "--user", "alice"});
+  EXPECT_TRUE(absl::StrContains(all.out, "s-other")) << all.out;
+
+  RunResult show = env_->Spctl({"sessions", "show", "s-pty"});
+  ASSERT_TRUE(show.ok()) << show.Describe();
+  EXPECT_TRUE(absl::StrContains(show.out, "intact")) << show.out;
+}
+
+// `sessions ls --grep W --limit N` lists the N newest sessions that match,
+// however many newer sessions do not (the CA searches page after page:
+// here the older match is behind more than a page of sessions without W).
+TEST_F(SpctlAuditTest, GrepLimitCountsMatchingSessions) {
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::OpenStore(env_->ca().store_url());
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto session = [](std::string_view text) {
+    return std::vector<av::RecordingRecord>{
+        Open(0, 0), Data(0, 10, false, std::string(text)), Close(0, 20)};
+  };
+  StoreRecording("g-old", session("seen kestrel-42\r\n"), absl::Hours(3),
+                 store->get());
+  // More than a page of the CA's search (AuditService::kGrepPageSessions,
+  // 100).
+  constexpr int kBetween = 110;
+  for (int i = 0; i < kBetween; ++i) {
+    StoreRecording(absl::StrCat("g-fill-", i), session("nothing here\r\n"),
+                   absl::Hours(2) - absl::Seconds(i), store->get());
+  }
+  StoreRecording("g-mid", session("kestrel-42 again\r\n"), absl::Hours(1),
+                 store->get());
+  for (int i = 0; i < 5; ++i) {
+    StoreRecording(absl::StrCat("g-new-", i), session("nothing\r\n"),
+                   absl::Minutes(10) - absl::Seconds(i), store->get());
+  }
+  auto ids = [](const std::string& out) {
+    std::vector<std::string> found;
+    for (absl::string_view line : absl::StrSplit(out, '\n')) {
+      if (absl::StartsWith(line, "g-")) {
+        found.emplace_back(line.substr(0, line.find('\t')));
+      }
+    }
+    return found;
+  };
+  RunResult one =
+      env_->Spctl({"sessions", "ls", "--grep", "kestrel-42", "--limit", "1"});
+  ASSERT_TRUE(one.ok()) << one.Describe();
+  EXPECT_EQ(ids(one.out), std::vector<std::string>{"g-mid"}) << one.out;
+  RunResult two =
+      env_->Spctl({"sessions", "ls", "--grep", "kestrel-42", "--limit", "2"});
+  ASSERT_TRUE(two.ok()) << two.Describe();
+  EXPECT_EQ(ids(two.out), (std::vector<std::string>{"g-mid", "g-old"}))
+      << two.out;
+  RunResult all = env_->Spctl({"sessions", "ls", "--grep", "kestrel-42"});
+  ASSERT_TRUE(all.ok()) << all.Describe();
+  EXPECT_EQ(ids(all.out), (std::vector<std::string>{"g-mid", "g-old"}))
+      << all.out;
+  EXPECT_FALSE(absl::StrContains(all.err, "stopped searching")) << all.err;
+  // Without --grep the limit still counts sessions.
+  RunResult plain = env_->Spctl({"sessions", "ls", "--limit", "3"});
+  ASSERT_TRUE(plain.ok()) << plain.Describe();
+  EXPECT_EQ(ids(plain.out),
+            (std::vector<std::string>{"g-new-4", "g-new-3", "g-new-2"}))
+      << plain.out;
+}
+
+// `sessions ls` and `audit ls` filter by time (--since/--until, a
+// duration before now or a time), `--grep` finds an exec's command line,
+// and every list, show and export is an audit event of the caller.
+TEST_F(SpctlAuditTest, ListsFilterByTimeAndEveryReadIsAnEvent) {
+  AddRoles();
+  AddUser("erin", "auditor");
+  ASSERT_TRUE(env_->Login("erin", kPassword).ok());
+  StoreRecording("s-old3h", PtySession(), absl::Hours(3));
+  StoreRecording(
+      "s-new1m",
+      {Open(0, 0), Request(0, 10, "exec", "tar czf /tmp/qx7.tgz /etc"),
+       Data(0, 20, false, "done\n"), Close(0, 30)},
+      absl::Minutes(1));
+  RunResult recent = env_->Spctl({"sessions", "ls", "--since", "1h"}, "erin");
+  ASSERT_TRUE(recent.ok()) << recent.Describe();
+  EXPECT_TRUE(absl::StrContains(recent.out, "s-new1m")) << recent.out;
+  EXPECT_FALSE(absl::StrContains(recent.out, "s-old3h")) << recent.out;
+  RunResult older = env_->Spctl({"sessions", "ls", "--until", "2h"}, "erin");
+  ASSERT_TRUE(older.ok()) << older.Describe();
+  EXPECT_TRUE(absl::StrContains(older.out, "s-old3h")) << older.out;
+  EXPECT_FALSE(absl::StrContains(older.out, "s-new1m")) << older.out;
+  RunResult command =
+      env_->Spctl({"sessions", "ls", "--grep", "/tmp/qx7.tgz"}, "erin");
+  ASSERT_TRUE(command.ok()) << command.Describe();
+  EXPECT_TRUE(absl::StrContains(command.out, "s-new1m")) << command.out;
+  EXPECT_TRUE(absl::StrContains(command.out, "command channel 0"))
+      << command.out;
+  EXPECT_FALSE(absl::StrContains(command.out, "s-old3h")) << command.out;
+  RunResult show = env_->Spctl({"sessions", "show", "s-new1m"}, "erin");
+  ASSERT_TRUE(show.ok()) << show.Describe();
+  EXPECT_TRUE(absl::StrContains(show.out, "tar czf /tmp/qx7.tgz")) << show.out;
+  RunResult exp =
+      env_->Spctl({"sessions", "export", "s-new1m", "--format", "asciicast",
+                   "--out", env_->Path("s-new1m.cast")},
+                  "erin");
+  ASSERT_TRUE(exp.ok()) << exp.Describe();
+
+  // Events: none in the future, none older than the suite.
+  const std::string in_an_hour = absl::FormatTime(
+      absl::RFC3339_sec, absl::Now() + absl::Hours(1), absl::UTCTimeZone());
+  RunResult future =
+      env_->Spctl({"audit", "ls", "--json", "--since", in_an_hour}, "erin");
+  ASSERT_TRUE(future.ok()) << future.Describe();
+  EXPECT_EQ(future.out, "");
+  RunResult past =
+      env_->Spctl({"audit", "ls", "--json", "--until", "2h"}, "erin");
+  ASSERT_TRUE(past.ok()) << past.Describe();
+  EXPECT_EQ(past.out, "");
+  RunResult log =
+      env_->Spctl({"audit", "ls", "--json", "--since", "10m"}, "erin");
+  ASSERT_TRUE(log.ok()) << log.Describe();
+  int lists = 0, shows = 0, exports = 0, audit_reads = 0;
+  for (absl::string_view line : absl::StrSplit(log.out, '\n')) {
+    if (!absl::StrContains(line, "\"actor\":\"erin\"")) continue;
+    if (absl::StrContains(line, "\"type\":\"session.read\"")) {
+      lists += absl::StrContains(line, "sessions ls") ? 1 : 0;
+      shows += absl::StrContains(line, "sessions show") &&
+                       absl::StrContains(line, "s-new1m")
+                   ? 1
+                   : 0;
+    }
+    if (absl::StrContains(line, "\"type\":\"session.export\"") &&
+        absl::StrContains(line, "s-new1m")) {
+      ++exports;
+    }
+    if (absl::StrContains(line, "\"type\":\"audit.read\"")) ++audit_reads;
+  }
+  EXPECT_EQ(lists, 3) << log.out;
+  EXPECT_EQ(shows, 1) << log.out;
+  EXPECT_EQ(exports, 1) << log.out;
+  // The two above and this one.
+  EXPECT_EQ(audit_reads, 3) << log.out;
+}
+
+// A session with two channels exports one asciicast file per channel
+// with --out PREFIX (PREFIX.N.cast), and not to stdout without --channel;
+// `play` keeps the recorded time (4 s between two outputs), divided by
+// --speed and cut to --max-idle.
+TEST_F(SpctlAuditTest, ExportWritesAFilePerChannelAndPlayKeepsTime) {
+  constexpr int64_t kGapUs = 4'000'000;
+  StoreRecording(
+      "s-two", {Open(0, 0), Open(1, 10), Data(0, 20, false, "first-chan\r\n"),
+                Data(1, 30, false, "second-chan\r\n"),
+                Data(0, 40 + kGapUs, false, "later\r\n"), Close(0, 50 + kGapUs),
+                Close(1, 60 + kGapUs)});
+  RunResult both = env_->Spctl({"sessions", "export", "s-two"});
+  EXPECT_EQ(both.exit_code, 2) << both.Describe();
+  EXPECT_TRUE(absl::StrContains(both.err, "several channels")) << both.err;
+  const std::string prefix = env_->Path("two");
+  RunResult files =
+      env_->Spctl({"sessions", "export", "s-two", "--out", prefix});
+  ASSERT_TRUE(files.ok()) << files.Describe();
+  const std::string zero =
+      sallyport::testing::ReadFileOrEmpty(prefix + ".0.cast");
+  const std::string one =
+      sallyport::testing::ReadFileOrEmpty(prefix + ".1.cast");
+  EXPECT_TRUE(absl::StrContains(zero, "later")) << zero;
+  EXPECT_FALSE(absl::StrContains(zero, "second-chan")) << zero;
+  EXPECT_TRUE(absl::StrContains(one, "second-chan")) << one;
+  EXPECT_FALSE(absl::StrContains(one, "later")) << one;
+
+  const auto play = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"sessions", "play", "s-two", "--channel",
+                                     "0"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const absl::Time start = absl::Now();
+    RunResult r = env_->Spctl(args);
+    EXPECT_TRUE(r.ok()) << r.Describe();
+    EXPECT_TRUE(absl::StrContains(r.out, "later")) << r.out;
+    return absl::Now() - start;
+  };
+  // Sleeping cannot make it faster than the recording: lower bounds hold on
+  // any machine; the upper ones leave seconds of room.
+  EXPECT_GE(play({}), absl::Microseconds(kGapUs) - absl::Milliseconds(100));
+  const absl::Duration fast = play({"--speed", "4"});
+  EXPECT_GE(fast, absl::Microseconds(kGapUs / 4) - absl::Milliseconds(100));
+  EXPECT_LT(fast, absl::Microseconds(kGapUs) - absl::Milliseconds(500));
+  EXPECT_LT(play({"--max-idle", "10ms"}),
+            absl::Microseconds(kGapUs) - absl::Milliseconds(500));
+}
+
+// `last` (any case) in place of a session id is the newest session the
+// caller may see (the first of `sessions ls`), for play, show, export and
+// verify; with no session it is "not found", and it is refused like an id
+// to a caller who may not read sessions.
+TEST_F(SpctlAuditTest, LastIsTheNewestSession) {
+  RunResult none = env_->Spctl({"sessions", "play", "LAST"});
+  EXPECT_EQ(none.exit_code, 3) << none.Describe();
+  EXPECT_TRUE(absl::StrContains(none.err, "no recorded sessions")) << none.err;
+
+  // Ids chosen so that the id tie-break alone would pick the older one.
+  StoreRecording("s-1-newest", PtySession(), absl::Minutes(1));
+  StoreRecording(
+      "s-2-older",
+      {Open(0, 0), Data(0, 10, false, "older-session\r\n"), Close(0, 20)},
+      absl::Minutes(30));
+  for (const char* last : {"LAST", "last"}) {
+    RunResult play = env_->Spctl({"sessions", "play", last, "--speed", "50"});
+    ASSERT_TRUE(play.ok()) << play.Describe();
+    EXPECT_TRUE(absl::StrContains(play.out, "zanzibar-kernel")) << play.out;
+    EXPECT_FALSE(absl::StrContains(play.out, "older-session")) << play.out;
+    EXPECT_TRUE(absl::StrContains(play.err, "playing s-1-newest")) << play.err;
+  }
+  RunResult show = env_->Spctl({"sessions", "show", "last"});
+  ASSERT_TRUE(show.ok()) << show.Describe();
+  EXPECT_TRUE(absl::StrContains(show.out, "session:   s-1-newest")) << show.out;
+  RunResult verify = env_->Spctl({"sessions", "verify", "Last"});
+  ASSERT_TRUE(verify.ok()) << verify.Describe();
+  EXPECT_TRUE(absl::StrContains(verify.out, "session s-1-newest: OK"))
+      << verify.out;
+  RunResult exp = env_->Spctl({"sessions", "export", "last", "--channel", "0"});
+  ASSERT_TRUE(exp.ok()) << exp.Describe();
+  EXPECT_TRUE(absl::StrContains(exp.out, "zanzibar-kernel")) << exp.out;
+
+  // A newer session becomes `last`.
+  StoreRecording(
+      "s-0-newer",
+      {Open(0, 0), Data(0, 10, false, "newer-session\r\n"), Close(0, 20)},
+      absl::Seconds(1));
+  RunResult play = env_->Spctl({"sessions", "play", "last"});
+  ASSERT_TRUE(play.ok()) << play.Describe();
+  EXPECT_TRUE(absl::StrContains(play.out, "newer-session")) << play.out;
+
+  AddRoles();
+  AddUser("dave", "dev");
+  ASSERT_TRUE(env_->Login("dave", kPassword).ok());
+  RunResult denied = env_->Spctl({"sessions", "play", "last"}, "dave");
+  EXPECT_EQ(denied.exit_code, 4) << denied.Describe();
+  EXPECT_FALSE(absl::StrContains(denied.out, "newer-session")) << denied.out;
+}
+
+}  // namespace
+}  // namespace sallyport::e2e
