@@ -49,13 +49,17 @@ absl::Status AuditLog::Record(std::string_view type, std::string_view actor,
   return store_->AppendAuditEvent(Event(type, actor, fields)).status();
 }
 
-absl::Status AuditLog::RecordCertificate(
-    const storage::IssuedCertificate& cert, std::string_view type,
-    std::string_view actor, const std::vector<AuditField>& fields) {
+absl::Status AuditLog::RecordCertificate(const storage::IssuedCertificate& cert,
+                                         std::string_view type,
+                                         std::string_view actor,
+                                         const std::vector<AuditField>& fields,
+                                         const storage::SessionClaim* claim) {
   // The line says the certificate was issued: only once it is recorded.
+  const storage::AuditEventInput event = Event(type, actor, fields);
   absl::Status s =
-      store_->RecordCertificateWithAudit(cert, Event(type, actor, fields))
-          .status();
+      claim != nullptr
+          ? store_->RecordSessionCertificate(cert, event, *claim).status()
+          : store_->RecordCertificateWithAudit(cert, event).status();
   if (s.ok()) WriteLine(type, actor, fields);
   return s;
 }
@@ -64,7 +68,8 @@ void AuditLog::RecordCertificateAsync(const storage::IssuedCertificate& cert,
                                       std::string_view type,
                                       std::string_view actor,
                                       const std::vector<AuditField>& fields,
-                                      std::function<void(absl::Status)> done) {
+                                      std::function<void(absl::Status)> done,
+                                      const storage::SessionClaim* claim) {
   // As RecordCertificate: the line goes out once the store committed.
   // (The callback may run on the store's thread: it holds its own copy
   // of the writer.)
@@ -72,13 +77,19 @@ void AuditLog::RecordCertificateAsync(const storage::IssuedCertificate& cert,
   if (write_line_) {
     line = EventLine(line_format_, absl::Now(), type, actor, fields);
   }
-  store_->RecordCertificateWithAuditAsync(
-      cert, Event(type, actor, fields),
-      [write = write_line_, line = std::move(line), done = std::move(done)](
-          absl::StatusOr<storage::IssuedCertificate> recorded) {
-        if (recorded.ok() && write) write(line);
-        done(recorded.status());
-      });
+  storage::Store::RecordedCertificate recorded =
+      [write = write_line_, line = std::move(line),
+       done = std::move(done)](absl::StatusOr<storage::IssuedCertificate> r) {
+        if (r.ok() && write) write(line);
+        done(r.status());
+      };
+  const storage::AuditEventInput event = Event(type, actor, fields);
+  if (claim != nullptr) {
+    store_->RecordSessionCertificateAsync(cert, event, *claim,
+                                          std::move(recorded));
+  } else {
+    store_->RecordCertificateWithAuditAsync(cert, event, std::move(recorded));
+  }
 }
 
 }  // namespace sallyport::audit

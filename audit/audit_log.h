@@ -54,17 +54,21 @@ class AuditLog {
   absl::Status Record(std::string_view type, std::string_view actor,
                       const std::vector<AuditField>& fields);
   // Records an issued certificate and its audit event in one transaction
-  // (both or neither).
+  // (both or neither). With `claim`, a session certificate whose session
+  // is claimed in that transaction (Store::RecordSessionCertificate:
+  // kPermissionDenied when another gateway owns it).
   absl::Status RecordCertificate(const storage::IssuedCertificate& cert,
                                  std::string_view type, std::string_view actor,
-                                 const std::vector<AuditField>& fields);
+                                 const std::vector<AuditField>& fields,
+                                 const storage::SessionClaim* claim = nullptr);
   // RecordCertificate without parking the caller while the transaction
   // commits: `done` gets the status once, on the store's commit thread or
   // before this returns.
   void RecordCertificateAsync(const storage::IssuedCertificate& cert,
                               std::string_view type, std::string_view actor,
                               const std::vector<AuditField>& fields,
-                              std::function<void(absl::Status)> done);
+                              std::function<void(absl::Status)> done,
+                              const storage::SessionClaim* claim = nullptr);
 
   // The event as appended: an empty actor (e.g. a login with an empty user
   // name) becomes "-", one the store refuses (bad UTF-8, too long)

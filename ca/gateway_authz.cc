@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -13,6 +15,7 @@
 #include "base/status_macros.h"
 #include "ca/enrollment.h"
 #include "ca/gateway_service.h"
+#include "ca/issuer.h"
 #include "ca/presented_cert.h"
 #include "ca/rbac/names.h"
 #include "ca/rbac/rbac.h"
@@ -387,6 +390,7 @@ grpc::Status GatewayService::StartSessionCertificate(
     pending = StartCheck(request->user_certificate(), request->login(),
                          request->host(), reads);
     key = ParseSshKey(request->ephemeral_public_key(), "ephemeral_public_key");
+    reads.session = request->session_id();  // its owner (issue 14)
   }
   int key_revocation_at = -1;
   if (key.ok()) {
@@ -407,16 +411,18 @@ grpc::Status GatewayService::StartSessionCertificate(
         "session certificates"));
   }
   const std::string actor = GatewayActor(peer->name);
-  auto refuse = [&](std::string_view user, absl::Status why) {
-    (void)ctx_.audit->Record(
-        kEventCertRefused, actor,
-        {{"subject", std::string(user)},
-         {"purpose", "session"},
-         {"session_id", request->session_id()},
-         {"login", request->login()},
-         {"host", request->host()},
-         {"code", std::string(absl::StatusCodeToString(why.code()))},
-         {"reason", std::string(why.message())}});
+  auto refuse = [&](std::string_view user, absl::Status why,
+                    std::vector<AuditField> extra = {}) {
+    std::vector<AuditField> fields = {
+        {"subject", std::string(user)},
+        {"purpose", "session"},
+        {"session_id", request->session_id()},
+        {"login", request->login()},
+        {"host", request->host()},
+        {"code", std::string(absl::StatusCodeToString(why.code()))},
+        {"reason", std::string(why.message())}};
+    for (AuditField& f : extra) fields.push_back(std::move(f));
+    (void)ctx_.audit->Record(kEventCertRefused, actor, fields);
     return ToGrpc(why);
   };
 
@@ -450,10 +456,24 @@ grpc::Status GatewayService::StartSessionCertificate(
     return refuse(checked->user->name,
                   absl::PermissionDeniedError(perms.decision.reason));
   }
+  // Issue 14: a session id another gateway owns (it wrote the session's
+  // events or was issued its certificate first) is refused before
+  // anything is signed. The record claims the id for this gateway in its
+  // transaction, which also decides a race between two gateways.
+  if (!read.session_owner.has_value() || !read.session_owner->ok()) {
+    return ToGrpc(absl::UnavailableError("the CA's store is unavailable"));
+  }
+  if (const std::string& owner = **read.session_owner;
+      !owner.empty() && owner != peer->name) {
+    return refuse(checked->user->name,
+                  SessionOfAnotherGateway(request->session_id()),
+                  {{"gateway", peer->name}, {"owner", owner}});
+  }
   // Extensions: what the user's certificate grants AND what RBAC allows.
   CertificateIssuer::SessionCertificateSpec spec;
   spec.user = checked->user->name;
   spec.session_id = request->session_id();
+  spec.gateway = peer->name;
   spec.login = request->login();
   spec.host = host_name;
   spec.source_address = absl::StrJoin(settings_.egress_addresses, ",");

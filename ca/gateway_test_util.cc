@@ -1,5 +1,8 @@
 #include "ca/gateway_test_util.h"
 
+#include <chrono>
+
+#include "audit/recording_record.h"
 #include "ca/tls_material.h"
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
@@ -81,6 +84,92 @@ EnrolledGateway EnrollOrDie(CaTestEnv& env, const std::string& name) {
   EnrolledGateway gw = Enroll(env, token, name);
   EXPECT_TRUE(gw.status.ok()) << gw.status.error_message();
   return gw;
+}
+
+audit::v1::RecordingSession RecordingMeta(const std::string& id) {
+  audit::v1::RecordingSession m;
+  m.set_session_id(id);
+  m.set_user("alice");
+  m.set_login("ubuntu");
+  m.set_host("web01");
+  m.set_started_at_us(1700000000000000);
+  return m;
+}
+
+std::vector<audit::v1::RecordingRecord> RecordingChain(const std::string& id,
+                                                       int n, bool end,
+                                                       char fill, size_t size) {
+  audit::RecordChainer chain(id);
+  std::vector<audit::v1::RecordingRecord> out;
+  for (int i = 0; i < n + (end ? 1 : 0); ++i) {
+    audit::v1::RecordingRecord r;
+    r.set_offset_us(1000 * (i + 1));
+    if (i < n) {
+      r.mutable_data()->set_direction(audit::v1::RECORD_DIRECTION_OUTPUT);
+      r.mutable_data()->set_bytes(std::string(size, fill));
+    } else {
+      r.mutable_session_end()->set_status(audit::v1::SESSION_STATUS_ENDED);
+    }
+    EXPECT_TRUE(chain.Append(r).ok());
+    out.push_back(r);
+  }
+  return out;
+}
+
+grpc::Status UploadRecording(
+    const std::shared_ptr<grpc::Channel>& channel,
+    const audit::v1::RecordingSession& meta,
+    const std::vector<std::vector<audit::v1::RecordingRecord>>& messages,
+    gateway::v1::UploadRecordingResponse* response) {
+  auto stub = gateway::v1::GatewayRecordings::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  auto writer = stub->UploadRecording(&ctx, response);
+  gateway::v1::UploadRecordingRequest m;
+  *m.mutable_session() = meta;
+  if (messages.empty()) writer->Write(m);
+  for (const auto& records : messages) {
+    for (const auto& r : records) *m.add_records() = r;
+    if (!writer->Write(m)) break;
+    m.Clear();
+  }
+  writer->WritesDone();
+  return writer->Finish();
+}
+
+grpc::Status SendExecEvent(const std::shared_ptr<grpc::Channel>& channel,
+                           const std::string& session,
+                           const std::string& command) {
+  gateway::v1::RecordGatewayEventsRequest req;
+  gateway::v1::GatewayEvent* e = req.add_events();
+  e->set_type("exec.command");
+  e->set_session_id(session);
+  e->set_user("alice");
+  e->mutable_at()->set_seconds(1700000000);
+  gateway::v1::GatewayEventField* f = e->add_fields();
+  f->set_name("command");
+  f->set_text(command);
+  gateway::v1::RecordGatewayEventsResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  return gateway::v1::GatewayEvents::NewStub(channel)->RecordGatewayEvents(
+      &ctx, req, &resp);
+}
+
+int CountAuditEvents(storage::Store& store, std::string_view type,
+                     std::initializer_list<std::string_view> texts) {
+  auto events = store.ListAuditEvents(0, 10000);
+  EXPECT_TRUE(events.ok()) << events.status();
+  if (!events.ok()) return -1;
+  int n = 0;
+  for (const auto& e : *events) {
+    bool all = e.type == type;
+    for (std::string_view t : texts) {
+      all = all && e.payload_json.find(t) != std::string::npos;
+    }
+    n += all ? 1 : 0;
+  }
+  return n;
 }
 
 }  // namespace sallyport::ca

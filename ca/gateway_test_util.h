@@ -6,12 +6,15 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <initializer_list>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/time/time.h"
 #include "ca/ca_test_env.h"
+#include "proto/audit.pb.h"
 #include "proto/gateway.grpc.pb.h"
 #include "tests/harness/postgres_fixture.h"
 
@@ -50,6 +53,34 @@ EnrolledGateway Enroll(CaTestEnv& env, const std::string& token,
 // A token of kind "gateway" and an enrolment with it; fails the test when
 // either fails.
 EnrolledGateway EnrollOrDie(CaTestEnv& env, const std::string& name);
+
+// What a gateway writes of a session (issue 14), for the tests of who may
+// write it (recording_service_test.cc, session_owner_test.cc):
+
+// A recording's session message: `id`, alice as ubuntu on web01.
+audit::v1::RecordingSession RecordingMeta(const std::string& id);
+// n chained output records of `size` bytes of `fill`, then a session end
+// when `end`.
+std::vector<audit::v1::RecordingRecord> RecordingChain(const std::string& id,
+                                                       int n, bool end,
+                                                       char fill = 'a',
+                                                       size_t size = 10);
+// One GatewayRecordings.UploadRecording call: the session, then `messages`
+// (each a list of records).
+grpc::Status UploadRecording(
+    const std::shared_ptr<grpc::Channel>& channel,
+    const audit::v1::RecordingSession& meta,
+    const std::vector<std::vector<audit::v1::RecordingRecord>>& messages,
+    gateway::v1::UploadRecordingResponse* response);
+// One GatewayEvents.RecordGatewayEvents call: an exec.command event of
+// `session` (known to the Store or not) by alice.
+grpc::Status SendExecEvent(const std::shared_ptr<grpc::Channel>& channel,
+                           const std::string& session,
+                           const std::string& command);
+// The audit events of `type` whose payload contains every one of `texts`
+// (-1 when they cannot be read).
+int CountAuditEvents(storage::Store& store, std::string_view type,
+                     std::initializer_list<std::string_view> texts);
 
 }  // namespace sallyport::ca
 

@@ -24,6 +24,13 @@ absl::Status CheckCertifiableKey(const ssh::crypto::PublicKey& key) {
   return absl::OkStatus();
 }
 
+absl::Status SessionOfAnotherGateway(std::string_view session_id) {
+  return absl::PermissionDeniedError(
+      absl::StrCat("session id ", std::string(session_id),
+                   " belongs to another gateway; a gateway is issued "
+                   "certificates for its own sessions only"));
+}
+
 void CertificateIssuer::AuditRefusal(std::string_view actor,
                                      std::string_view subject,
                                      const absl::Status& why) {
@@ -163,6 +170,10 @@ absl::StatusOr<CertificateIssuer::Signed> CertificateIssuer::SignSession(
     const SessionCertificateSpec& spec, const ssh::crypto::PublicKey& key,
     std::string_view actor) {
   RETURN_IF_ERROR(CheckCertifiableKey(key));
+  if (spec.gateway.empty()) {
+    return absl::InvalidArgumentError(
+        "a session certificate is issued to a gateway");
+  }
   bool revoked = false;
   if (spec.key_revoked.has_value()) {
     revoked = *spec.key_revoked;
@@ -191,11 +202,15 @@ absl::StatusOr<CertificateIssuer::Signed> CertificateIssuer::SignSession(
   request.critical_options.push_back(ssh::cert::CertOption::WithValue(
       ssh::cert::kSourceAddress, spec.source_address));
   request.extensions = spec.extensions;
-  return Sign(storage::CaKeyPurpose::kUser, std::move(request), spec.user,
-              storage::CertificatePurpose::kSession, actor, "session",
-              {{"session_id", spec.session_id},
-               {"host", spec.host},
-               {"source_address", spec.source_address}});
+  ASSIGN_OR_RETURN(
+      Signed s,
+      Sign(storage::CaKeyPurpose::kUser, std::move(request), spec.user,
+           storage::CertificatePurpose::kSession, actor, "session",
+           {{"session_id", spec.session_id},
+            {"host", spec.host},
+            {"source_address", spec.source_address}}));
+  s.claim = storage::SessionClaim{spec.session_id, spec.gateway};
+  return s;
 }
 
 absl::StatusOr<ssh::cert::Certificate>
@@ -225,21 +240,40 @@ absl::StatusOr<ssh::cert::Certificate> CertificateIssuer::SignAndRecord(
   return Record(std::move(s));
 }
 
+absl::Status CertificateIssuer::RefusedClaim(const Signed& s, absl::Status st) {
+  if (!s.claim.has_value() || !absl::IsPermissionDenied(st)) return st;
+  // Best effort, like AuditRefusal.
+  (void)options_.audit->Record(
+      kEventCertRefused, s.actor,
+      {{"subject", s.record.user},
+       {"purpose", "session"},
+       {"session_id", s.claim->session_id},
+       {"gateway", s.claim->gateway_id},
+       {"code", std::string(absl::StatusCodeToString(st.code()))},
+       {"reason", std::string(st.message())}});
+  return SessionOfAnotherGateway(s.claim->session_id);
+}
+
 absl::StatusOr<ssh::cert::Certificate> CertificateIssuer::Record(Signed s) {
-  // One transaction: no certificate is recorded without its audit event.
-  RETURN_IF_ERROR(options_.audit->RecordCertificate(s.record, kEventCertIssued,
-                                                    s.actor, s.fields));
+  // One transaction: no certificate is recorded without its audit event
+  // (nor a session certificate without its session's claim).
+  absl::Status st = options_.audit->RecordCertificate(
+      s.record, kEventCertIssued, s.actor, s.fields,
+      s.claim.has_value() ? &*s.claim : nullptr);
+  if (!st.ok()) return RefusedClaim(s, st);
   return std::move(s.cert);
 }
 
 void CertificateIssuer::RecordAsync(Signed s, CertificateDone done) {
-  auto cert = std::make_shared<ssh::cert::Certificate>(std::move(s.cert));
+  auto signed_cert = std::make_shared<Signed>(std::move(s));
+  const Signed& held = *signed_cert;
   options_.audit->RecordCertificateAsync(
-      s.record, kEventCertIssued, s.actor, s.fields,
-      [cert, done = std::move(done)](absl::Status st) {
-        if (!st.ok()) return done(st);
-        done(std::move(*cert));
-      });
+      held.record, kEventCertIssued, held.actor, held.fields,
+      [this, signed_cert, done = std::move(done)](absl::Status st) {
+        if (!st.ok()) return done(RefusedClaim(*signed_cert, st));
+        done(std::move(signed_cert->cert));
+      },
+      held.claim.has_value() ? &*held.claim : nullptr);
 }
 
 absl::StatusOr<CertificateIssuer::Signed> CertificateIssuer::Sign(
@@ -250,7 +284,7 @@ absl::StatusOr<CertificateIssuer::Signed> CertificateIssuer::Sign(
   ASSIGN_OR_RETURN(request.serial, options_.store->AllocateSerial());
   ASSIGN_OR_RETURN(ssh::cert::Certificate signed_cert,
                    options_.keyring->Sign(purpose, request));
-  Signed s{std::move(signed_cert), {}, {}, std::string(actor)};
+  Signed s{std::move(signed_cert), {}, {}, std::string(actor), std::nullopt};
   const ssh::cert::Certificate& cert = s.cert;
   storage::IssuedCertificate& record = s.record;
   record.serial = cert.serial;

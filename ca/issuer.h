@@ -34,6 +34,10 @@ struct IssuedUserCertificate {
 // the CA certifies).
 absl::Status CheckCertifiableKey(const ssh::crypto::PublicKey& key);
 
+// kPermissionDenied: another gateway owns `session_id` (issue 14), said
+// without naming it.
+absl::Status SessionOfAnotherGateway(std::string_view session_id);
+
 class CertificateIssuer {
  public:
   struct Options {
@@ -100,6 +104,8 @@ class CertificateIssuer {
   struct SessionCertificateSpec {
     std::string user;
     std::string session_id;
+    // The gateway asking: session_id becomes its own (issue 14).
+    std::string gateway;
     std::string login;  // the only principal
     std::string host;   // for the record and the audit event
     // Flags, sorted by name.
@@ -118,8 +124,12 @@ class CertificateIssuer {
 
   // A session certificate for `key` (DESIGN.md §5): key id
   // "<user>@<session_id>", valid now - 30 s .. now + 2 min, recorded as
-  // purpose "session" with its audit event in one transaction.
-  // kPermissionDenied when `key` is revoked.
+  // purpose "session" with its audit event in one transaction, which also
+  // claims session_id for spec.gateway (Store::RecordSessionCertificate).
+  // kPermissionDenied when `key` is revoked, or when another gateway owns
+  // session_id (then the certificate is not recorded or handed out, and
+  // the refusal is an audit event naming the owner); kInvalidArgument
+  // without spec.gateway.
   absl::StatusOr<ssh::cert::Certificate> IssueSessionCertificate(
       const SessionCertificateSpec& spec, const ssh::crypto::PublicKey& key,
       std::string_view actor);
@@ -139,6 +149,8 @@ class CertificateIssuer {
     storage::IssuedCertificate record;
     std::vector<AuditField> fields;
     std::string actor;
+    // Session certificates: the session claimed with the record.
+    std::optional<storage::SessionClaim> claim;
   };
   absl::StatusOr<Signed> Sign(storage::CaKeyPurpose purpose,
                               ssh::cert::CertificateRequest request,
@@ -166,6 +178,10 @@ class CertificateIssuer {
                                      std::string_view actor);
   void AuditRefusal(std::string_view actor, std::string_view subject,
                     const absl::Status& why);
+  // A record refused because another gateway owns the session: audited
+  // (with the store's reason, which names the owner) and said to the
+  // gateway without naming it. Other statuses pass through.
+  absl::Status RefusedClaim(const Signed& s, absl::Status st);
 
   const Options options_;
 };

@@ -15,7 +15,6 @@
 #include <vector>
 
 #include "audit/events.h"
-#include "audit/recording_record.h"
 #include "ca/ca_test_env.h"
 #include "ca/gateway_test_util.h"
 #include "gtest/gtest.h"
@@ -38,97 +37,10 @@ class RecordingServiceTest : public ::testing::Test {
     ASSERT_TRUE(gw_a_.channel && gw_b_.channel);
   }
 
-  static av1::RecordingSession Meta(const std::string& id) {
-    av1::RecordingSession m;
-    m.set_session_id(id);
-    m.set_user("alice");
-    m.set_login("ubuntu");
-    m.set_host("web01");
-    m.set_started_at_us(1700000000000000);
-    return m;
-  }
-
-  // n chained data records of `size` bytes, then an end when `end`.
-  static std::vector<av1::RecordingRecord> Chain(const std::string& id, int n,
-                                                 bool end, char fill = 'a',
-                                                 size_t size = 10) {
-    audit::RecordChainer chain(id);
-    std::vector<av1::RecordingRecord> out;
-    for (int i = 0; i < n + (end ? 1 : 0); ++i) {
-      av1::RecordingRecord r;
-      r.set_offset_us(1000 * (i + 1));
-      if (i < n) {
-        r.mutable_data()->set_direction(av1::RECORD_DIRECTION_OUTPUT);
-        r.mutable_data()->set_bytes(std::string(size, fill));
-      } else {
-        r.mutable_session_end()->set_status(av1::SESSION_STATUS_ENDED);
-      }
-      EXPECT_TRUE(chain.Append(r).ok());
-      out.push_back(r);
-    }
-    return out;
-  }
-
-  // One upload: the session, then `messages` (each a list of records).
-  static grpc::Status Upload(
-      const std::shared_ptr<grpc::Channel>& channel,
-      const av1::RecordingSession& meta,
-      const std::vector<std::vector<av1::RecordingRecord>>& messages,
-      pb::UploadRecordingResponse* response) {
-    auto stub = pb::GatewayRecordings::NewStub(channel);
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     std::chrono::seconds(60));
-    auto writer = stub->UploadRecording(&ctx, response);
-    pb::UploadRecordingRequest m;
-    *m.mutable_session() = meta;
-    if (messages.empty()) writer->Write(m);
-    for (const auto& records : messages) {
-      for (const auto& r : records) *m.add_records() = r;
-      if (!writer->Write(m)) break;
-      m.Clear();
-    }
-    writer->WritesDone();
-    return writer->Finish();
-  }
-
-  // One event of `session` (not yet in the Store or not) from `channel`.
-  static grpc::Status SendEvent(const std::shared_ptr<grpc::Channel>& channel,
-                                const std::string& session,
-                                const std::string& command) {
-    pb::RecordGatewayEventsRequest req;
-    pb::GatewayEvent* e = req.add_events();
-    e->set_type("exec.command");
-    e->set_session_id(session);
-    e->set_user("alice");
-    e->mutable_at()->set_seconds(1700000000);
-    pb::GatewayEventField* f = e->add_fields();
-    f->set_name("command");
-    f->set_text(command);
-    pb::RecordGatewayEventsResponse resp;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     std::chrono::seconds(60));
-    return pb::GatewayEvents::NewStub(channel)->RecordGatewayEvents(&ctx, req,
-                                                                    &resp);
-  }
-
   // Audit events of `type` whose payload contains every one of `texts`.
   int AuditCount(std::string_view type,
                  std::initializer_list<std::string_view> texts) {
-    auto events = env_->store().ListAuditEvents(0, 10000);
-    EXPECT_TRUE(events.ok()) << events.status();
-    if (!events.ok()) return -1;
-    int n = 0;
-    for (const auto& e : *events) {
-      if (e.type != type) continue;
-      bool all = true;
-      for (std::string_view t : texts) {
-        all = all && e.payload_json.find(t) != std::string::npos;
-      }
-      n += all ? 1 : 0;
-    }
-    return n;
+    return CountAuditEvents(env_->store(), type, texts);
   }
 
   bool AuditHas(std::string_view type, std::string_view text) {
@@ -147,19 +59,21 @@ class RecordingServiceTest : public ::testing::Test {
 };
 
 TEST_F(RecordingServiceTest, UploadsAndAnswersWhereToResume) {
-  const auto records = Chain("s1", 5, true);
+  const auto records = RecordingChain("s1", 5, true);
   pb::UploadRecordingResponse r;
   // A session-only call: nothing stored yet.
-  ASSERT_TRUE(Upload(gw_a_.channel, Meta("s1"), {}, &r).ok());
+  ASSERT_TRUE(UploadRecording(gw_a_.channel, RecordingMeta("s1"), {}, &r).ok());
   EXPECT_EQ(r.session().last_seq(), 0u);
   std::vector<av1::RecordingRecord> first(records.begin(), records.begin() + 3);
-  ASSERT_TRUE(Upload(gw_a_.channel, Meta("s1"), {first}, &r).ok());
+  ASSERT_TRUE(
+      UploadRecording(gw_a_.channel, RecordingMeta("s1"), {first}, &r).ok());
   EXPECT_EQ(r.session().last_seq(), 3u);
-  ASSERT_TRUE(Upload(gw_a_.channel, Meta("s1"), {}, &r).ok());
+  ASSERT_TRUE(UploadRecording(gw_a_.channel, RecordingMeta("s1"), {}, &r).ok());
   EXPECT_EQ(r.session().last_seq(), 3u);
   EXPECT_EQ(r.session().gateway_id(), "gw-a");
   // Re-sending everything: 1..3 are identical, 4..6 new.
-  ASSERT_TRUE(Upload(gw_a_.channel, Meta("s1"), {records}, &r).ok());
+  ASSERT_TRUE(
+      UploadRecording(gw_a_.channel, RecordingMeta("s1"), {records}, &r).ok());
   EXPECT_EQ(r.session().last_seq(), 6u);
   EXPECT_EQ(r.session().status(), av1::SESSION_STATUS_ENDED);
   EXPECT_EQ(r.session().chain_head(), records.back().hash());
@@ -167,11 +81,13 @@ TEST_F(RecordingServiceTest, UploadsAndAnswersWhereToResume) {
 
 TEST_F(RecordingServiceTest, AlteredReshipmentAndGapsAreRefused) {
   pb::UploadRecordingResponse r;
-  ASSERT_TRUE(
-      Upload(gw_a_.channel, Meta("s2"), {Chain("s2", 3, false)}, &r).ok());
+  ASSERT_TRUE(UploadRecording(gw_a_.channel, RecordingMeta("s2"),
+                              {RecordingChain("s2", 3, false)}, &r)
+                  .ok());
   // The same seqs with other bytes (a valid chain of its own).
   grpc::Status altered =
-      Upload(gw_a_.channel, Meta("s2"), {Chain("s2", 4, false, 'x')}, &r);
+      UploadRecording(gw_a_.channel, RecordingMeta("s2"),
+                      {RecordingChain("s2", 4, false, 'x')}, &r);
   EXPECT_FALSE(altered.ok());
   auto s = env_->store().GetSession("s2");
   ASSERT_TRUE(s.ok());
@@ -179,15 +95,17 @@ TEST_F(RecordingServiceTest, AlteredReshipmentAndGapsAreRefused) {
   // A stored record sent again with other content under its old hash:
   // refused loudly (DATA_LOSS and an audit event), not skipped.
   EXPECT_FALSE(AuditHas(audit::kEventRecordingRefused, "\"s2\""));
-  auto same = Chain("s2", 3, false);
+  auto same = RecordingChain("s2", 3, false);
   same[1].mutable_data()->set_bytes("altered");
-  grpc::Status sneaky = Upload(gw_a_.channel, Meta("s2"), {same}, &r);
+  grpc::Status sneaky =
+      UploadRecording(gw_a_.channel, RecordingMeta("s2"), {same}, &r);
   EXPECT_EQ(sneaky.error_code(), grpc::StatusCode::DATA_LOSS)
       << sneaky.error_message();
   EXPECT_TRUE(AuditHas(audit::kEventRecordingRefused, "\"s2\""));
   // A gap: record 5 after 3.
-  const auto more = Chain("s2", 5, false);
-  grpc::Status gap = Upload(gw_a_.channel, Meta("s2"), {{more[4]}}, &r);
+  const auto more = RecordingChain("s2", 5, false);
+  grpc::Status gap =
+      UploadRecording(gw_a_.channel, RecordingMeta("s2"), {{more[4]}}, &r);
   EXPECT_EQ(gap.error_code(), grpc::StatusCode::FAILED_PRECONDITION)
       << gap.error_message();
 }
@@ -198,26 +116,27 @@ TEST_F(RecordingServiceTest, UserIdentityIsRefused) {
   auto login = env_->Login("alice", "pw-of-alice");
   ASSERT_TRUE(login.status.ok()) << login.status.error_message();
   pb::UploadRecordingResponse r;
-  grpc::Status st =
-      Upload(login.channel, Meta("s3"), {Chain("s3", 1, false)}, &r);
+  grpc::Status st = UploadRecording(login.channel, RecordingMeta("s3"),
+                                    {RecordingChain("s3", 1, false)}, &r);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_TRUE(absl::IsNotFound(env_->store().GetSession("s3").status()));
   // And without a client certificate.
-  st = Upload(env_->AnonymousChannel(), Meta("s3"), {}, &r);
+  st = UploadRecording(env_->AnonymousChannel(), RecordingMeta("s3"), {}, &r);
   EXPECT_FALSE(st.ok());
 }
 
 TEST_F(RecordingServiceTest, AnotherGatewaysSessionIsRefusedAndAudited) {
   pb::UploadRecordingResponse r;
-  ASSERT_TRUE(
-      Upload(gw_a_.channel, Meta("owned"), {Chain("owned", 2, false)}, &r)
-          .ok());
+  ASSERT_TRUE(UploadRecording(gw_a_.channel, RecordingMeta("owned"),
+                              {RecordingChain("owned", 2, false)}, &r)
+                  .ok());
   EXPECT_FALSE(AuditHas(audit::kEventRecordingRefused, "owned"));
   // gw-b asks where it stands, and tries to write.
-  grpc::Status ask = Upload(gw_b_.channel, Meta("owned"), {}, &r);
+  grpc::Status ask =
+      UploadRecording(gw_b_.channel, RecordingMeta("owned"), {}, &r);
   EXPECT_EQ(ask.error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  grpc::Status write =
-      Upload(gw_b_.channel, Meta("owned"), {Chain("owned", 3, false)}, &r);
+  grpc::Status write = UploadRecording(gw_b_.channel, RecordingMeta("owned"),
+                                       {RecordingChain("owned", 3, false)}, &r);
   EXPECT_EQ(write.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_TRUE(AuditHas(audit::kEventRecordingRefused, "owned"));
   EXPECT_TRUE(AuditHas(audit::kEventRecordingRefused, "gw-b"));
@@ -227,14 +146,16 @@ TEST_F(RecordingServiceTest, AnotherGatewaysSessionIsRefusedAndAudited) {
 
 TEST_F(RecordingServiceTest, RecordsPerMessageAtTheLimit) {
   const int n = RecordingService::kMaxRecordsPerMessage;
-  const auto records = Chain("lim", n + 1, false);
+  const auto records = RecordingChain("lim", n + 1, false);
   pb::UploadRecordingResponse r;
   std::vector<av1::RecordingRecord> at(records.begin(), records.begin() + n);
-  ASSERT_TRUE(Upload(gw_a_.channel, Meta("lim"), {at}, &r).ok());
+  ASSERT_TRUE(
+      UploadRecording(gw_a_.channel, RecordingMeta("lim"), {at}, &r).ok());
   EXPECT_EQ(r.session().last_seq(), static_cast<uint64_t>(n));
   // n + 1 in one message: refused, nothing of it stored.
-  const auto over_records = Chain("lim2", n + 1, false);
-  grpc::Status over = Upload(gw_a_.channel, Meta("lim2"), {over_records}, &r);
+  const auto over_records = RecordingChain("lim2", n + 1, false);
+  grpc::Status over =
+      UploadRecording(gw_a_.channel, RecordingMeta("lim2"), {over_records}, &r);
   EXPECT_EQ(over.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
       << over.error_message();
   auto s = env_->store().GetSession("lim2");
@@ -243,13 +164,15 @@ TEST_F(RecordingServiceTest, RecordsPerMessageAtTheLimit) {
 
 TEST_F(RecordingServiceTest, MessageBytesAtTheLimit) {
   // Records of 100 KiB: 9 fit in 1 MiB, 11 do not.
-  const auto records = Chain("big", 11, false, 'b', 100 << 10);
+  const auto records = RecordingChain("big", 11, false, 'b', 100 << 10);
   pb::UploadRecordingResponse r;
   std::vector<av1::RecordingRecord> nine(records.begin(), records.begin() + 9);
-  ASSERT_TRUE(Upload(gw_a_.channel, Meta("big"), {nine}, &r).ok());
+  ASSERT_TRUE(
+      UploadRecording(gw_a_.channel, RecordingMeta("big"), {nine}, &r).ok());
   EXPECT_EQ(r.session().last_seq(), 9u);
-  const auto big2 = Chain("big2", 11, false, 'b', 100 << 10);
-  grpc::Status over = Upload(gw_a_.channel, Meta("big2"), {big2}, &r);
+  const auto big2 = RecordingChain("big2", 11, false, 'b', 100 << 10);
+  grpc::Status over =
+      UploadRecording(gw_a_.channel, RecordingMeta("big2"), {big2}, &r);
   EXPECT_EQ(over.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
       << over.error_message();
   auto s = env_->store().GetSession("big2");
@@ -261,9 +184,9 @@ TEST_F(RecordingServiceTest, MessageBytesAtTheLimit) {
 // each refusal is an audit event naming gw-a as the owner.
 TEST_F(RecordingServiceTest, FirstGatewayToWriteEventsOwnsAnUnknownSession) {
   ASSERT_TRUE(absl::IsNotFound(env_->store().GetSession("new-a").status()));
-  grpc::Status a = SendEvent(gw_a_.channel, "new-a", "uptime");
+  grpc::Status a = SendExecEvent(gw_a_.channel, "new-a", "uptime");
   ASSERT_TRUE(a.ok()) << a.error_message();
-  grpc::Status b = SendEvent(gw_b_.channel, "new-a", "forged by b");
+  grpc::Status b = SendExecEvent(gw_b_.channel, "new-a", "forged by b");
   EXPECT_EQ(b.error_code(), grpc::StatusCode::PERMISSION_DENIED)
       << b.error_message();
   EXPECT_EQ(AuditCount(audit::kEventGatewayEventsRefused,
@@ -271,19 +194,19 @@ TEST_F(RecordingServiceTest, FirstGatewayToWriteEventsOwnsAnUnknownSession) {
             1);
   EXPECT_EQ(AuditCount("exec.command", {"forged by b"}), 0);
   pb::UploadRecordingResponse r;
-  grpc::Status steal =
-      Upload(gw_b_.channel, Meta("new-a"), {Chain("new-a", 2, false)}, &r);
+  grpc::Status steal = UploadRecording(gw_b_.channel, RecordingMeta("new-a"),
+                                       {RecordingChain("new-a", 2, false)}, &r);
   EXPECT_EQ(steal.error_code(), grpc::StatusCode::PERMISSION_DENIED)
       << steal.error_message();
   EXPECT_EQ(
       AuditCount(audit::kEventRecordingRefused, {"\"new-a\"", "\"gw-b\""}), 1);
   EXPECT_TRUE(absl::IsNotFound(env_->store().GetSession("new-a").status()));
   // The owner's recording and events go on.
-  ASSERT_TRUE(
-      Upload(gw_a_.channel, Meta("new-a"), {Chain("new-a", 2, false)}, &r)
-          .ok());
+  ASSERT_TRUE(UploadRecording(gw_a_.channel, RecordingMeta("new-a"),
+                              {RecordingChain("new-a", 2, false)}, &r)
+                  .ok());
   EXPECT_EQ(env_->store().GetSession("new-a")->gateway_id, "gw-a");
-  EXPECT_TRUE(SendEvent(gw_a_.channel, "new-a", "id").ok());
+  EXPECT_TRUE(SendExecEvent(gw_a_.channel, "new-a", "id").ok());
   EXPECT_EQ(AuditCount("exec.command", {"\"new-a\"", "\"gw-a\""}), 2);
 }
 
@@ -291,14 +214,15 @@ TEST_F(RecordingServiceTest, FirstGatewayToWriteEventsOwnsAnUnknownSession) {
 // gw-b's, so gw-a can neither add events nor a recording under it (never
 // two gateways' writes in one session), and gw-b's own writes go on.
 TEST_F(RecordingServiceTest, AGatewayCannotJoinASessionAnotherClaimedFirst) {
-  grpc::Status b = SendEvent(gw_b_.channel, "new-b", "whoami");
+  grpc::Status b = SendExecEvent(gw_b_.channel, "new-b", "whoami");
   ASSERT_TRUE(b.ok()) << b.error_message();
-  grpc::Status a = SendEvent(gw_a_.channel, "new-b", "uptime");
+  grpc::Status a = SendExecEvent(gw_a_.channel, "new-b", "uptime");
   EXPECT_EQ(a.error_code(), grpc::StatusCode::PERMISSION_DENIED)
       << a.error_message();
   pb::UploadRecordingResponse r;
   grpc::Status upload =
-      Upload(gw_a_.channel, Meta("new-b"), {Chain("new-b", 1, false)}, &r);
+      UploadRecording(gw_a_.channel, RecordingMeta("new-b"),
+                      {RecordingChain("new-b", 1, false)}, &r);
   EXPECT_EQ(upload.error_code(), grpc::StatusCode::PERMISSION_DENIED)
       << upload.error_message();
   EXPECT_EQ(AuditCount(audit::kEventGatewayEventsRefused,
@@ -307,15 +231,15 @@ TEST_F(RecordingServiceTest, AGatewayCannotJoinASessionAnotherClaimedFirst) {
   EXPECT_EQ(
       AuditCount(audit::kEventRecordingRefused, {"\"new-b\"", "\"gw-a\""}), 1);
   EXPECT_TRUE(absl::IsNotFound(env_->store().GetSession("new-b").status()));
-  ASSERT_TRUE(
-      Upload(gw_b_.channel, Meta("new-b"), {Chain("new-b", 1, false)}, &r)
-          .ok());
+  ASSERT_TRUE(UploadRecording(gw_b_.channel, RecordingMeta("new-b"),
+                              {RecordingChain("new-b", 1, false)}, &r)
+                  .ok());
   EXPECT_EQ(env_->store().GetSession("new-b")->gateway_id, "gw-b");
   // A recording shipped first owns the id for events too.
-  ASSERT_TRUE(
-      Upload(gw_a_.channel, Meta("rec-a"), {Chain("rec-a", 1, false)}, &r)
-          .ok());
-  grpc::Status late = SendEvent(gw_b_.channel, "rec-a", "late");
+  ASSERT_TRUE(UploadRecording(gw_a_.channel, RecordingMeta("rec-a"),
+                              {RecordingChain("rec-a", 1, false)}, &r)
+                  .ok());
+  grpc::Status late = SendExecEvent(gw_b_.channel, "rec-a", "late");
   EXPECT_EQ(late.error_code(), grpc::StatusCode::PERMISSION_DENIED)
       << late.error_message();
   EXPECT_EQ(AuditCount("exec.command", {"\"gw-a\""}), 0);

@@ -42,6 +42,7 @@ struct IssuanceReads {
   bool roles = false;        // ListRolesForUser(user) too
   uint64_t certificate = 0;  // GetCertificate; 0: not read
   std::string host;          // GetHost; empty: not read
+  std::string session;       // the owner of this session id; empty: not read
 };
 // Their results, each as the single call would return it.
 struct IssuanceSnapshot {
@@ -50,6 +51,17 @@ struct IssuanceSnapshot {
   std::vector<Role> roles;
   std::optional<absl::StatusOr<IssuedCertificate>> certificate;
   std::optional<absl::StatusOr<Host>> host;
+  // The gateway owning IssuanceReads::session as ClaimSession would return
+  // it, without claiming: "" when no gateway has claimed it (or it was
+  // stored before schema version 5, owned by none).
+  std::optional<absl::StatusOr<std::string>> session_owner;
+};
+
+// A session id claimed for the gateway that obtains its session certificate
+// (Store::RecordSessionCertificate; issue 14).
+struct SessionClaim {
+  std::string session_id;
+  std::string gateway_id;
 };
 
 class Store {
@@ -153,6 +165,26 @@ class Store {
                                                RecordedCertificate done) {
     done(RecordCertificateWithAudit(cert, event));
   }
+  // RecordCertificateWithAudit for a session certificate, which also claims
+  // claim.session_id for claim.gateway_id (as ClaimSession) in the same
+  // transaction: the gateway that obtains a session's certificate owns the
+  // session before it writes anything. When another gateway owns the id
+  // (or a session stored before schema version 5, owned by none, has it),
+  // nothing is written: kPermissionDenied naming the owner. The same
+  // gateway may record any number of certificates of its session.
+  // kInvalidArgument for an empty or oversized id or gateway; otherwise
+  // errors as for RecordCertificateWithAudit.
+  virtual absl::StatusOr<IssuedCertificate> RecordSessionCertificate(
+      const IssuedCertificate& cert, const AuditEventInput& event,
+      const SessionClaim& claim) = 0;
+  // RecordSessionCertificate without parking the caller, like
+  // RecordCertificateWithAuditAsync.
+  virtual void RecordSessionCertificateAsync(const IssuedCertificate& cert,
+                                             const AuditEventInput& event,
+                                             const SessionClaim& claim,
+                                             RecordedCertificate done) {
+    done(RecordSessionCertificate(cert, event, claim));
+  }
   virtual absl::StatusOr<IssuedCertificate> GetCertificate(uint64_t serial) = 0;
   // By serial, ascending.
   virtual absl::StatusOr<std::vector<IssuedCertificate>> ListCertificates(
@@ -222,8 +254,10 @@ class Store {
   // owned by its `gateway_id` ("" for one stored before schema version 5:
   // owned by no gateway). Otherwise the first gateway to claim the id owns
   // it: this call claims it for `gateway_id` when no gateway has, and a
-  // claim never changes (CreateSession claims too). Returns the owner,
-  // which differs from `gateway_id` when another gateway owns the session.
+  // claim never changes (RecordSessionCertificate, which the CA calls when
+  // it issues the session's certificate, and CreateSession claim too).
+  // Returns the owner, which differs from `gateway_id` when another gateway
+  // owns the session.
   // kInvalidArgument for an empty or oversized id or gateway.
   virtual absl::StatusOr<std::string> ClaimSession(
       std::string_view session_id, std::string_view gateway_id) = 0;

@@ -19,22 +19,6 @@ Host MakeHost(std::string name) {
   return h;
 }
 
-IssuedCertificate MakeCert(uint64_t serial, std::string user,
-                           CertificatePurpose purpose, absl::Time after,
-                           absl::Duration ttl) {
-  IssuedCertificate c;
-  c.serial = serial;
-  c.key_id = user + "@laptop";
-  c.user = user;
-  c.principals = {user, "ubuntu"};
-  c.valid_after = after;
-  c.valid_before = after + ttl;
-  c.public_key_fingerprint = absl::StrCat("SHA256:key-of-", user);
-  c.ca_key_fingerprint = "SHA256:user-ca-1";
-  c.purpose = purpose;
-  return c;
-}
-
 TEST_P(StoreTest, HostsWithLabels) {
   SP_ASSERT_OK_AND_ASSIGN(Host web, store_->CreateHost(MakeHost("web01")));
   SP_ASSERT_OK_AND_ASSIGN(Host got, store_->GetHost("web01"));

@@ -117,4 +117,20 @@ absl::StatusOr<std::vector<std::string>> RunInChildProcesses(
   return outputs;
 }
 
+IssuedCertificate MakeCert(uint64_t serial, std::string user,
+                           CertificatePurpose purpose, absl::Time after,
+                           absl::Duration ttl) {
+  IssuedCertificate c;
+  c.serial = serial;
+  c.key_id = user + "@laptop";
+  c.user = user;
+  c.principals = {user, "ubuntu"};
+  c.valid_after = after;
+  c.valid_before = after + ttl;
+  c.public_key_fingerprint = absl::StrCat("SHA256:key-of-", user);
+  c.ca_key_fingerprint = "SHA256:user-ca-1";
+  c.purpose = purpose;
+  return c;
+}
+
 }  // namespace sallyport::storage::testing

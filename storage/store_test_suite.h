@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "base/clock.h"
 #include "gtest/gtest.h"
@@ -88,6 +89,12 @@ inline User NamedUser(std::string name) {
 }
 
 // Test helpers: statuses and StatusOr values.
+// A certificate record of `user` (key id "<user>@laptop", principals user
+// and ubuntu) valid from `after` for `ttl`.
+IssuedCertificate MakeCert(uint64_t serial, std::string user,
+                           CertificatePurpose purpose, absl::Time after,
+                           absl::Duration ttl);
+
 inline absl::Status ToStatus(const absl::Status& s) { return s; }
 template <typename T>
 absl::Status ToStatus(const absl::StatusOr<T>& s) {

@@ -87,6 +87,13 @@ class SqlStore : public Store {
   void RecordCertificateWithAuditAsync(const IssuedCertificate& cert,
                                        const AuditEventInput& event,
                                        RecordedCertificate done) override;
+  absl::StatusOr<IssuedCertificate> RecordSessionCertificate(
+      const IssuedCertificate& cert, const AuditEventInput& event,
+      const SessionClaim& claim) override;
+  void RecordSessionCertificateAsync(const IssuedCertificate& cert,
+                                     const AuditEventInput& event,
+                                     const SessionClaim& claim,
+                                     RecordedCertificate done) override;
   absl::StatusOr<AuditEvent> AppendAuditEvent(
       const AuditEventInput& event) override;
   absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(uint64_t after_seq,
@@ -151,6 +158,11 @@ class SqlStore : public Store {
   // has); claims it first for a non-empty `gateway_id` when none has.
   absl::Status ClaimOwnership(Tx& tx, std::string_view session_id,
                               std::string_view gateway_id, std::string* owner);
+  // The owner of a stored session, else ClaimOwnership: ClaimSession's
+  // write.
+  absl::Status ClaimStoredOrNew(Tx& tx, std::string_view session_id,
+                                std::string_view gateway_id,
+                                std::string* owner);
   // `in` validated. Appends under the audit head's row lock.
   absl::StatusOr<AuditEvent> AppendAuditEventInTx(Tx& tx,
                                                   const AuditEventInput& in);
@@ -159,12 +171,28 @@ class SqlStore : public Store {
   absl::StatusOr<std::vector<AuditEvent>> AppendAuditEventsInTx(
       Tx& tx, absl::Span<const AuditEventInput* const> in);
 
-  // One certificate and its audit event, queued for group commit.
+  // One certificate and its audit event, queued for group commit; with
+  // `claim`, a session certificate whose session is claimed in the same
+  // transaction.
   struct CertificateWrite {
     const IssuedCertificate* cert;
     const AuditEventInput* event;
+    const SessionClaim* claim = nullptr;
+    // Set by the commit: another gateway owns the session (`owner`), so
+    // neither the certificate nor its event was written.
+    bool refused = false;
+    std::string owner;
   };
   absl::Status CommitCertificates(absl::Span<CertificateWrite* const> batch);
+  // RecordCertificateWithAudit(Async) and RecordSessionCertificate(Async);
+  // `claim` may be null.
+  absl::StatusOr<IssuedCertificate> SubmitCertificate(
+      const IssuedCertificate& in, const AuditEventInput& event,
+      const SessionClaim* claim);
+  void SubmitCertificateAsync(const IssuedCertificate& in,
+                              const AuditEventInput& event,
+                              const SessionClaim* claim,
+                              RecordedCertificate done);
 
   // One page of a session's rows (chunks, records): `query` takes $1 the
   // session id, $2 after_seq, $3 limit and is run as one read statement;
@@ -232,6 +260,9 @@ absl::StatusOr<Host> HostFromRows(const std::vector<Row>& rows,
 BatchQuery CertificateQuery(uint64_t serial);
 absl::StatusOr<IssuedCertificate> CertificateFromRows(
     const std::vector<Row>& rows, uint64_t serial);
+// The owner of a session id (sql_store_recordings.cc): a row (priority,
+// gateway_id) when the session is stored or claimed.
+BatchQuery SessionOwnerQuery(std::string_view session_id);
 // kInvalidArgument for a bad fingerprint; a revocation row when revoked.
 absl::StatusOr<BatchQuery> RevokedQuery(uint64_t serial,
                                         std::string_view key_fingerprint);

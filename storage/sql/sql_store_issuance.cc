@@ -2,7 +2,9 @@
 // issue thousands of certificates per second without giving up durability:
 // serials come from the database in blocks, and certificate records with
 // their audit events are written by group commit (group_commit.h).
+#include <algorithm>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -29,6 +31,21 @@ constexpr Statement kInsertCertificate(
 
 std::string CertificateWhat(const IssuedCertificate& cert) {
   return absl::StrCat("certificate serial ", cert.serial);
+}
+
+absl::Status ValidateClaim(const SessionClaim& claim) {
+  RETURN_IF_ERROR(
+      ValidateText("session id", claim.session_id, kMaxNameBytes, true));
+  return ValidateText("gateway id", claim.gateway_id, kMaxNameBytes, true);
+}
+
+// The refusal of RecordSessionCertificate.
+absl::Status OwnedElsewhere(const SessionClaim& claim, std::string_view owner) {
+  return absl::PermissionDeniedError(absl::StrCat(
+      SessionWhat(claim.session_id), " is owned by ",
+      owner.empty() ? std::string("no gateway (stored before schema 5)")
+                    : absl::StrCat("gateway ", Quote(owner)),
+      ", not by ", Quote(claim.gateway_id)));
 }
 
 }  // namespace
@@ -95,7 +112,7 @@ absl::StatusOr<IssuanceSnapshot> SqlStore::ReadForIssuance(
   }
   // A name or serial the single call refuses (or cannot find) without
   // asking the database is that field's answer; the rest are queried.
-  int user_at = -1, roles_at = -1, cert_at = -1, host_at = -1;
+  int user_at = -1, roles_at = -1, cert_at = -1, host_at = -1, session_at = -1;
   const auto add = [&](BatchQuery q) {
     queries.push_back(std::move(q));
     return static_cast<int>(queries.size()) - 1;
@@ -127,6 +144,15 @@ absl::StatusOr<IssuanceSnapshot> SqlStore::ReadForIssuance(
       out.host = valid;
     }
   }
+  if (!reads.session.empty()) {
+    absl::Status valid =
+        ValidateText("session id", reads.session, kMaxNameBytes, true);
+    if (valid.ok()) {
+      session_at = add(SessionOwnerQuery(reads.session));
+    } else {
+      out.session_owner = valid;
+    }
+  }
   std::vector<std::vector<Row>> rows;
   if (!queries.empty()) {
     // SQLite: one read transaction (one snapshot, one look at the WAL).
@@ -152,6 +178,11 @@ absl::StatusOr<IssuanceSnapshot> SqlStore::ReadForIssuance(
     out.certificate = CertificateFromRows(rows[cert_at], reads.certificate);
   }
   if (host_at >= 0) out.host = HostFromRows(rows[host_at], reads.host);
+  if (session_at >= 0) {
+    out.session_owner = rows[session_at].empty()
+                            ? std::string()
+                            : rows[session_at][0][1].AsBytes();
+  }
   return out;
 }
 
@@ -192,30 +223,67 @@ absl::StatusOr<IssuedCertificate> SqlStore::RecordCertificate(
 
 absl::StatusOr<IssuedCertificate> SqlStore::RecordCertificateWithAudit(
     const IssuedCertificate& in, const AuditEventInput& event) {
-  ASSIGN_OR_RETURN(IssuedCertificate cert, PrepareCertificate(in));
-  RETURN_IF_ERROR(event.Validate());
-  CertificateWrite write{&cert, &event};
-  RETURN_IF_ERROR(certificate_commit_.Submit(write));
-  return cert;
+  return SubmitCertificate(in, event, nullptr);
 }
 
 void SqlStore::RecordCertificateWithAuditAsync(const IssuedCertificate& in,
                                                const AuditEventInput& event,
                                                RecordedCertificate done) {
+  SubmitCertificateAsync(in, event, nullptr, std::move(done));
+}
+
+absl::StatusOr<IssuedCertificate> SqlStore::RecordSessionCertificate(
+    const IssuedCertificate& in, const AuditEventInput& event,
+    const SessionClaim& claim) {
+  return SubmitCertificate(in, event, &claim);
+}
+
+void SqlStore::RecordSessionCertificateAsync(const IssuedCertificate& in,
+                                             const AuditEventInput& event,
+                                             const SessionClaim& claim,
+                                             RecordedCertificate done) {
+  SubmitCertificateAsync(in, event, &claim, std::move(done));
+}
+
+absl::StatusOr<IssuedCertificate> SqlStore::SubmitCertificate(
+    const IssuedCertificate& in, const AuditEventInput& event,
+    const SessionClaim* claim) {
+  ASSIGN_OR_RETURN(IssuedCertificate cert, PrepareCertificate(in));
+  RETURN_IF_ERROR(event.Validate());
+  if (claim != nullptr) RETURN_IF_ERROR(ValidateClaim(*claim));
+  CertificateWrite write{&cert, &event, claim, false, {}};
+  RETURN_IF_ERROR(certificate_commit_.Submit(write));
+  if (write.refused) return OwnedElsewhere(*claim, write.owner);
+  return cert;
+}
+
+void SqlStore::SubmitCertificateAsync(const IssuedCertificate& in,
+                                      const AuditEventInput& event,
+                                      const SessionClaim* claim,
+                                      RecordedCertificate done) {
   absl::StatusOr<IssuedCertificate> cert = PrepareCertificate(in);
   if (!cert.ok()) return done(cert.status());
   if (absl::Status st = event.Validate(); !st.ok()) return done(st);
+  if (claim != nullptr) {
+    if (absl::Status st = ValidateClaim(*claim); !st.ok()) return done(st);
+  }
   // Owns the copies until the batch ends.
   struct Pending {
     IssuedCertificate cert;
     AuditEventInput event;
+    std::optional<SessionClaim> claim;
     CertificateWrite write;
     RecordedCertificate done;
   };
-  auto* p = new Pending{*std::move(cert), event, {}, std::move(done)};
-  p->write = {&p->cert, &p->event};
+  auto* p =
+      new Pending{*std::move(cert), event, std::nullopt, {}, std::move(done)};
+  if (claim != nullptr) p->claim = *claim;
+  p->write = {&p->cert, &p->event, p->claim ? &*p->claim : nullptr, false, {}};
   certificate_commit_.SubmitAsync(p->write, [p](absl::Status st) {
     std::unique_ptr<Pending> owned(p);
+    if (st.ok() && owned->write.refused) {
+      st = OwnedElsewhere(*owned->claim, owned->write.owner);
+    }
     if (st.ok()) {
       owned->done(std::move(owned->cert));
     } else {
@@ -230,14 +298,36 @@ absl::Status SqlStore::CommitCertificates(
   absl::Status s =
       Transact(TxMode::kReadCommitted, [&](Tx& tx) -> absl::Status {
         failed = nullptr;
+        // Session claims first (issue 14), in session id order so that two
+        // stores' batches lock the claims in one order: a certificate whose
+        // session another gateway owns is left out with its event and
+        // refused after the commit; the rest of the batch goes on.
+        std::vector<CertificateWrite*> claims;
+        for (CertificateWrite* w : batch) {
+          w->refused = false;  // the transaction may run again
+          if (w->claim != nullptr) claims.push_back(w);
+        }
+        std::stable_sort(
+            claims.begin(), claims.end(),
+            [](const CertificateWrite* a, const CertificateWrite* b) {
+              return a->claim->session_id < b->claim->session_id;
+            });
+        for (CertificateWrite* w : claims) {
+          RETURN_IF_ERROR(ClaimStoredOrNew(tx, w->claim->session_id,
+                                           w->claim->gateway_id, &w->owner));
+          w->refused = w->owner != w->claim->gateway_id;
+        }
         // The batch's events with one audit-head update, then its
         // certificates; one certificate that cannot be recorded (e.g. a
         // known serial) rolls back the whole batch, events included.
         std::vector<const AuditEventInput*> events;
         events.reserve(batch.size());
-        for (const CertificateWrite* w : batch) events.push_back(w->event);
+        for (const CertificateWrite* w : batch) {
+          if (!w->refused) events.push_back(w->event);
+        }
         RETURN_IF_ERROR(AppendAuditEventsInTx(tx, events).status());
         for (const CertificateWrite* w : batch) {
+          if (w->refused) continue;
           failed = w;
           RETURN_IF_ERROR(InsertCertificate(tx, *w->cert));
         }

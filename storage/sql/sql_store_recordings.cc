@@ -44,6 +44,11 @@ constexpr Statement kSessionOwner(
     "SELECT gateway_id FROM sessions WHERE id = $1");
 constexpr Statement kClaimOwner(
     "SELECT gateway_id FROM session_owners WHERE session_id = $1");
+// A stored session's gateway before its claim (ClaimStoredOrNew's order).
+constexpr Statement kReadSessionOwner(
+    "SELECT 0, gateway_id FROM sessions WHERE id = $1 UNION ALL "
+    "SELECT 1, gateway_id FROM session_owners WHERE session_id = $1 "
+    "ORDER BY 1 LIMIT 1");
 constexpr Statement kInsertClaim(
     "INSERT INTO session_owners (session_id, gateway_id, claimed_at_us) "
     "VALUES ($1, $2, $3) ON CONFLICT (session_id) DO NOTHING");
@@ -85,6 +90,10 @@ absl::StatusOr<SessionRecord> RecordFromRow(const Row& r) {
 
 }  // namespace
 
+BatchQuery SessionOwnerQuery(std::string_view session_id) {
+  return {&kReadSessionOwner, {Param::Text(session_id)}};
+}
+
 absl::Status SqlStore::ClaimOwnership(Tx& tx, std::string_view session_id,
                                       std::string_view gateway_id,
                                       std::string* owner) {
@@ -101,6 +110,20 @@ absl::Status SqlStore::ClaimOwnership(Tx& tx, std::string_view session_id,
   }
   *owner = rows.empty() ? std::string() : rows[0][0].AsBytes();
   return absl::OkStatus();
+}
+
+absl::Status SqlStore::ClaimStoredOrNew(Tx& tx, std::string_view session_id,
+                                        std::string_view gateway_id,
+                                        std::string* owner) {
+  // A stored session is owned by its gateway (a session stored before
+  // schema version 5 by none, and it has no claim row).
+  ASSIGN_OR_RETURN(std::vector<Row> stored,
+                   tx.Query(kSessionOwner, {Param::Text(session_id)}));
+  if (!stored.empty()) {
+    *owner = stored[0][0].AsBytes();
+    return absl::OkStatus();
+  }
+  return ClaimOwnership(tx, session_id, gateway_id, owner);
 }
 
 absl::StatusOr<std::string> SqlStore::ClaimSession(
@@ -124,15 +147,9 @@ absl::StatusOr<std::string> SqlStore::ClaimSession(
   std::string owner;
   RETURN_IF_ERROR(Describe(
       Transact(TxMode::kReadCommitted,
-               [&](Tx& tx) -> absl::Status {
+               [&](Tx& tx) {
                  // A session stored meanwhile is owned by its gateway.
-                 ASSIGN_OR_RETURN(stored, tx.Query(kSessionOwner,
-                                                   {Param::Text(session_id)}));
-                 if (!stored.empty()) {
-                   owner = stored[0][0].AsBytes();
-                   return absl::OkStatus();
-                 }
-                 return ClaimOwnership(tx, session_id, gateway_id, &owner);
+                 return ClaimStoredOrNew(tx, session_id, gateway_id, &owner);
                }),
       absl::StrCat("the owner of ", SessionWhat(session_id))));
   return owner;
