@@ -4,7 +4,10 @@
 // scp, sftp, rsync, git clone and a tmux pty session go through the
 // gateway's inner SSH server, are recorded (the InMemoryRecorder holds the
 // output), show no host-key prompt or warning (StrictHostKeyChecking=yes,
-// stderr empty) and use no agent (no SSH_AUTH_SOCK anywhere).
+// stderr empty) and use no agent (no SSH_AUTH_SOCK anywhere). The inner
+// session's certificate is issued for the id it is recorded under (issue
+// 14: that id is then the gateway's own).
+#include <grpcpp/grpcpp.h>
 #include <stdlib.h>
 
 #include <memory>
@@ -15,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gtest/gtest.h"
+#include "proto/admin.grpc.pb.h"
 #include "tests/e2e/gateway_proxyjump_env.h"
 #include "tests/harness/tmux_session.h"
 
@@ -79,6 +83,39 @@ TEST_F(ProxyJumpTest, SshWeb01IsRecordedWithNoPromptOrWarning) {
   EXPECT_TRUE(found);
   EXPECT_TRUE(absl::StrContains(env_->GatewayLog(), "event=jump.record"));
   ExpectNoAgentRequests();
+
+  // Issue 14: the inner session's certificate is issued for the id its
+  // channels are recorded (and its events written) under, which the CA
+  // then holds for this gateway: its own writes are never refused.
+  const std::string log = env_->GatewayLog();
+  const size_t at = log.rfind("inner_session=");
+  ASSERT_NE(at, std::string::npos) << log;
+  const std::string inner = std::string(absl::StripPrefix(
+      absl::StripSuffix(
+          log.substr(at + 14, log.find_first_of(" \n", at + 14) - (at + 14)),
+          "\""),
+      "\""));
+  bool recorded_under_inner = false;
+  for (const auto& c : env_->recorder().channels()) {
+    recorded_under_inner |= c.info.host == "web01" &&
+                            c.info.type == "session" &&
+                            c.info.session_id == inner;
+  }
+  EXPECT_TRUE(recorded_under_inner) << inner << "\n" << log;
+  grpc::ClientContext ctx;
+  admin::v1::ListCertificatesRequest list;
+  list.set_user("alice");
+  list.set_purpose("session");
+  list.set_limit(10000);
+  admin::v1::ListCertificatesResponse certs;
+  grpc::Status listed =
+      env_->fixture().admin().ListCertificates(&ctx, list, &certs);
+  ASSERT_TRUE(listed.ok()) << listed.error_message();
+  int issued_for_inner = 0;
+  for (const auto& c : certs.certificates()) {
+    issued_for_inner += c.key_id() == "alice@" + inner;
+  }
+  EXPECT_EQ(issued_for_inner, 1) << inner;
 }
 
 // Whether the recording of web01 has `needle` in the given direction
