@@ -56,8 +56,8 @@ absl::StatusOr<v1::RecordingSession> RecordingWriter::Begin(
   if (gateway_id.empty()) {
     return absl::PermissionDeniedError("no gateway identity");
   }
-  // The first gateway to write anything of the session (its events may
-  // have come first) owns it.
+  // The gateway issued the session's certificate owns it, else the first
+  // gateway to write anything of it (its events may have come first).
   ASSIGN_OR_RETURN(std::string owner,
                    store_.ClaimSession(session.session_id(), gateway_id));
   if (owner != gateway_id) return NotOwner(session.session_id());

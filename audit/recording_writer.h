@@ -37,8 +37,9 @@ class RecordingWriter {
   // Creates the session for `gateway_id` when it is new (from `session`:
   // id, user, login, host, started_at_us), or checks that it belongs to
   // `gateway_id`. Returns the stored session. kPermissionDenied when
-  // another gateway owns the session: it stored it, or wrote anything of it
-  // first (an event; Store::ClaimSession).
+  // another gateway owns the session: it was issued its session
+  // certificate, stored it, or wrote anything of it first (an event;
+  // Store::ClaimSession).
   absl::StatusOr<v1::RecordingSession> Begin(
       const std::string& gateway_id, const v1::RecordingSession& session);
   // Stores `records` (in seq order) of a session Begin accepted for

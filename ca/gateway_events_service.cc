@@ -67,8 +67,9 @@ grpc::Status GatewayEventsService::RecordGatewayEvents(
     if (!bad.ok()) return ToGrpc(bad);
   }
   // Ownership first, for every session named, before anything is written:
-  // the first gateway to write anything of a session owns it, whether the
-  // Store has its recording yet or not (Store::ClaimSession).
+  // the gateway issued the session's certificate owns it, else the first
+  // gateway to write anything of it, whether the Store has its recording
+  // yet or not (Store::ClaimSession).
   std::set<std::string> sessions;
   for (const pb::GatewayEvent& e : request->events()) {
     sessions.insert(e.session_id());

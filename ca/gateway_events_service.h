@@ -2,8 +2,10 @@
 // events, appended by the CA to the hash-chained log (DESIGN.md §9). The
 // caller must present a gateway's mTLS certificate; the CA sets the
 // event's "gateway" field from it. A gateway may only write events of its
-// own sessions: the first gateway to write an event or a recording of a
-// session owns it (Store::ClaimSession), and an event naming a session
+// own sessions: a session belongs to the gateway the CA issued its session
+// certificate to (Store::RecordSessionCertificate), else to the first
+// gateway to write an event or a recording of it (Store::ClaimSession),
+// and an event naming a session
 // another gateway owns refuses the whole request (PERMISSION_DENIED and a
 // "gateway.events.refused" event naming the owner).
 #ifndef SALLYPORT_CA_GATEWAY_EVENTS_SERVICE_H_
