@@ -163,6 +163,11 @@ class SqlStore : public Store {
   absl::Status ClaimStoredOrNew(Tx& tx, std::string_view session_id,
                                 std::string_view gateway_id,
                                 std::string* owner);
+  // ClaimStoredOrNew with one statement for a new id (the issuance's
+  // group commit runs one per session certificate).
+  absl::Status ClaimForCertificate(Tx& tx, std::string_view session_id,
+                                   std::string_view gateway_id,
+                                   std::string* owner);
   // `in` validated. Appends under the audit head's row lock.
   absl::StatusOr<AuditEvent> AppendAuditEventInTx(Tx& tx,
                                                   const AuditEventInput& in);

@@ -313,8 +313,8 @@ absl::Status SqlStore::CommitCertificates(
               return a->claim->session_id < b->claim->session_id;
             });
         for (CertificateWrite* w : claims) {
-          RETURN_IF_ERROR(ClaimStoredOrNew(tx, w->claim->session_id,
-                                           w->claim->gateway_id, &w->owner));
+          RETURN_IF_ERROR(ClaimForCertificate(tx, w->claim->session_id,
+                                              w->claim->gateway_id, &w->owner));
           w->refused = w->owner != w->claim->gateway_id;
         }
         // The batch's events with one audit-head update, then its

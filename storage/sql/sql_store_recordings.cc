@@ -49,6 +49,13 @@ constexpr Statement kReadSessionOwner(
     "SELECT 0, gateway_id FROM sessions WHERE id = $1 UNION ALL "
     "SELECT 1, gateway_id FROM session_owners WHERE session_id = $1 "
     "ORDER BY 1 LIMIT 1");
+// A new id claimed in one statement (the issuance's common case): no row
+// when the id is stored or already claimed.
+constexpr Statement kClaimNewSession(
+    "INSERT INTO session_owners (session_id, gateway_id, claimed_at_us) "
+    "SELECT $1, $2, $3 WHERE NOT EXISTS "
+    "(SELECT 1 FROM sessions WHERE id = $1) "
+    "ON CONFLICT (session_id) DO NOTHING RETURNING gateway_id");
 constexpr Statement kInsertClaim(
     "INSERT INTO session_owners (session_id, gateway_id, claimed_at_us) "
     "VALUES ($1, $2, $3) ON CONFLICT (session_id) DO NOTHING");
@@ -124,6 +131,20 @@ absl::Status SqlStore::ClaimStoredOrNew(Tx& tx, std::string_view session_id,
     return absl::OkStatus();
   }
   return ClaimOwnership(tx, session_id, gateway_id, owner);
+}
+
+absl::Status SqlStore::ClaimForCertificate(Tx& tx, std::string_view session_id,
+                                           std::string_view gateway_id,
+                                           std::string* owner) {
+  ASSIGN_OR_RETURN(
+      std::vector<Row> claimed,
+      tx.Query(kClaimNewSession, {Param::Text(session_id),
+                                  Param::Text(gateway_id), TimeParam(Now())}));
+  if (!claimed.empty()) {
+    *owner = std::string(gateway_id);
+    return absl::OkStatus();
+  }
+  return ClaimStoredOrNew(tx, session_id, gateway_id, owner);
 }
 
 absl::StatusOr<std::string> SqlStore::ClaimSession(
