@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -408,7 +409,10 @@ int RunBackend(const Flags& flags, const std::string& backend) {
   user_req.set_ssh_public_key(ephemeral);
   gw::IssueSessionCertificateRequest session_req;
   session_req.set_user_certificate(user_certificate);
-  session_req.set_session_id("bench-session");
+  // Every call a session of its own, as a gateway asks: the CA claims each
+  // new id for the calling gateway in the certificate's transaction (and
+  // refuses an id another client's gateway already owns).
+  std::atomic<uint64_t> next_session{0};
   session_req.set_login(kLogin);
   session_req.set_host(kHost);
   session_req.set_ephemeral_public_key(ephemeral);
@@ -427,8 +431,11 @@ int RunBackend(const Flags& flags, const std::string& backend) {
                      seen.Add(cert.serial());
             },
             [&](grpc::ClientContext* ctx, grpc::CompletionQueue* q) {
-              return c.gateway->AsyncIssueSessionCertificate(ctx, session_req,
-                                                             q);
+              gw::IssueSessionCertificateRequest req = session_req;
+              req.set_session_id(absl::StrCat("bench-", getpid(), "-",
+                                              next_session.fetch_add(1)));
+              // (The request is serialized before this returns.)
+              return c.gateway->AsyncIssueSessionCertificate(ctx, req, q);
             },
             cq);
       };
