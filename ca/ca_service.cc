@@ -201,8 +201,9 @@ grpc::Status CaService::ListRevocations(
   absl::StatusOr<ClientIdentity> peer = ctx_.peers->Authenticate(*context);
   if (!peer.ok()) return ToGrpc(peer.status());
   const int limit = request->limit() == 0 ? 1000 : request->limit();
-  if (limit < 1 || limit > 10000 || request->after_id() < 0) {
-    return ToGrpc(absl::InvalidArgumentError("limit must be 1..10000"));
+  if (limit < 1 || limit > storage::kMaxListLimit || request->after_id() < 0) {
+    return ToGrpc(absl::InvalidArgumentError(
+        absl::StrCat("limit must be 1..", storage::kMaxListLimit)));
   }
   absl::StatusOr<std::vector<storage::Revocation>> list =
       ctx_.store->ListRevocations(request->after_id());

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "ca/rbac/names.h"
 
 namespace sallyport::ca {
 
@@ -29,7 +30,12 @@ absl::StatusOr<UserCertificateTemplate> DecideUserCertificate(
   bool pty = false, port_forward = false, agent_forward = false;
   for (const storage::Role& role : roles) {
     ttl = std::min(ttl, role.max_ttl);
-    principals.insert(role.logins.begin(), role.logins.end());
+    // Only logins RBAC would ever allow (a role stored before the admin
+    // API checked them may name "a;b" or "-x"): never a principal that
+    // no session through the gateway could use.
+    for (const std::string& login : role.logins) {
+      if (rbac::ValidateLogin(login).ok()) principals.insert(login);
+    }
     for (storage::ChannelKind kind : role.channels) {
       switch (kind) {
         case storage::ChannelKind::kShell:

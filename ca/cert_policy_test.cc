@@ -84,6 +84,21 @@ TEST(CertPolicyTest, PrincipalsAreTheSortedUnionOfLogins) {
   EXPECT_EQ(t->principals, (std::vector<std::string>{"alice", "db", "web"}));
 }
 
+// A role stored before the admin API checked logins may name ones RBAC
+// refuses: they are no principals; with no valid login left, no
+// certificate.
+TEST(CertPolicyTest, LoginsRbacRefusesAreNoPrincipals) {
+  auto t = DecideUserCertificate(
+      Alice(), {MakeRole("old", {"a;b", "-x", "ro ot", "web"}, {})}, kNow, {});
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->principals, std::vector<std::string>{"web"});
+  EXPECT_EQ(
+      DecideUserCertificate(Alice(), {MakeRole("old", {"a;b"}, {})}, kNow, {})
+          .status()
+          .code(),
+      absl::StatusCode::kPermissionDenied);
+}
+
 TEST(CertPolicyTest, ExtensionsFollowChannelKinds) {
   auto none = DecideUserCertificate(
       Alice(), {MakeRole("sftp", {"alice"}, {ChannelKind::kSftp})}, kNow, {});
