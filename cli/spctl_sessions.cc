@@ -428,7 +428,14 @@ int Verify(Spctl& ctl, const SessionArgs& a) {
     return kExitError;
   }
   ctl.out() << "session " << rec.session.session_id() << ": OK, "
-            << rec.records.size() << " records, hash chain intact\n";
+            << rec.records.size() << " records, hash chain intact";
+  // What is stored so far checks out, but a running session's recording
+  // is not complete yet: an auditor must not take it for the whole.
+  if (rec.session.status() == av::SESSION_STATUS_ACTIVE) {
+    ctl.out() << " so far (still active: the recording is complete only "
+                 "once the session ends)";
+  }
+  ctl.out() << "\n";
   return kExitOk;
 }
 

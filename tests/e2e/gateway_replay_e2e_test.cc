@@ -162,6 +162,7 @@ TEST_F(GatewayReplayE2eTest, RecordedPtySessionReplaysToTheSameScreen) {
   EXPECT_EQ(session->host, "web01");
   RunResult verify = Spctl(env_->fixture(), {"sessions", "verify", id});
   EXPECT_EQ(verify.exit_code, 0) << verify.Describe();
+  EXPECT_FALSE(absl::StrContains(verify.out, "still active")) << verify.out;
   // One terminal channel, its exit status and the typed bytes counted.
   RunResult show = Spctl(env_->fixture(), {"sessions", "show", id});
   ASSERT_EQ(show.exit_code, 0) << show.Describe();
