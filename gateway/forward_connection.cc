@@ -66,15 +66,7 @@ void GatewayConnection::NoteIdentity(const ssh::auth::AuthAttempt& a) {
 ssh::auth::AuthDecision GatewayConnection::DecideJump(
     const ssh::auth::AuthAttempt& a) {
   using ssh::auth::AuthResult;
-  if (!a.certificate.has_value()) {
-    if (!plain_key_banner_sent_) {
-      plain_key_banner_sent_ = true;
-      (void)down_->SendAuthBanner(
-          "Sallyport accepts OpenSSH certificates only: log in with `sp "
-          "login` first.\r\n");
-    }
-    return {AuthResult::kReject, "plain key (certificates only)"};
-  }
+  if (!a.certificate.has_value()) return RefusePlainKey();
   if (!a.signed_request) return {AuthResult::kAccept, "certificate query"};
   // The library verified the certificate (our user CA, type, validity,
   // the user name among its principals, not revoked); the CA verifies it
@@ -85,10 +77,9 @@ ssh::auth::AuthDecision GatewayConnection::DecideJump(
   if (!proxy_.AcquireUser(user_)) {
     Log(absl::StrCat("event=auth.denied peer=", peer_, " ", Describe(),
                      " reason=max_sessions_per_user"));
-    plain_key_banner_sent_ = true;
-    (void)down_->SendAuthBanner(absl::StrCat(
-        "sallyport: you already have ", proxy_.limits().max_sessions_per_user,
-        " sessions through this gateway.\r\n"));
+    SendRefusalBanner(absl::StrCat("sallyport: you already have ",
+                                   proxy_.limits().max_sessions_per_user,
+                                   " sessions through this gateway.\r\n"));
     return {AuthResult::kReject, "max_sessions_per_user"};
   }
   user_counted_ = true;

@@ -210,8 +210,7 @@ asio::awaitable<void> GatewayConnection::Run() {
     // tell the user why, once per distinct reason.
     if (a == nullptr && down_ != nullptr && banners_sent_ < 3) {
       ++banners_sent_;
-      plain_key_banner_sent_ = true;
-      (void)down_->SendAuthBanner(
+      SendRefusalBanner(
           no_ca_keys_
               ? RefusalBanner(absl::UnavailableError("no CA keys"), Target())
           : target_error_.has_value()
@@ -292,8 +291,7 @@ ssh::auth::AuthDecision GatewayConnection::Decide(
   absl::StatusOr<Target> t = ParseTarget(a.user);
   if (!t.ok() && IsJumpUser(a.user)) return DecideJump(a);
   if (!t.ok()) {
-    plain_key_banner_sent_ = true;
-    (void)down_->SendAuthBanner(
+    SendRefusalBanner(
         absl::StrCat("sallyport: ", t.status().message(),
                      "\r\nConnect as LOGIN+HOST (e.g. root+web01).\r\n"));
     return {AuthResult::kReject, std::string(t.status().message())};
@@ -304,13 +302,7 @@ ssh::auth::AuthDecision GatewayConnection::Decide(
 ssh::auth::AuthDecision GatewayConnection::DecideRecorded(
     const ssh::auth::AuthAttempt& a, const Target& t) {
   using ssh::auth::AuthResult;
-  if (!a.certificate.has_value()) {
-    if (!plain_key_banner_sent_) {
-      plain_key_banner_sent_ = true;
-      (void)down_->SendAuthBanner(kCertificatesOnly);
-    }
-    return {AuthResult::kReject, "plain key (certificates only)"};
-  }
+  if (!a.certificate.has_value()) return RefusePlainKey();
   if (!a.signed_request) return {AuthResult::kAccept, "certificate query"};
   // The signed request: ask the CA (RBAC + the user's certificate again)
   // for the session certificate of the ephemeral key.
@@ -345,9 +337,18 @@ void GatewayConnection::RefuseAuth(const std::string& log_reason,
                                    const std::string& banner) {
   if (down_ == nullptr || down_ended_ || down_->pending_auth() == nullptr)
     return;
-  plain_key_banner_sent_ = true;
-  (void)down_->SendAuthBanner(banner);
+  SendRefusalBanner(banner);
   (void)down_->CompleteAuth({ssh::auth::AuthResult::kReject, log_reason});
+}
+
+void GatewayConnection::SendRefusalBanner(std::string_view text) {
+  refusal_banner_sent_ = true;
+  (void)down_->SendAuthBanner(text);
+}
+
+ssh::auth::AuthDecision GatewayConnection::RefusePlainKey() {
+  if (!refusal_banner_sent_) SendRefusalBanner(kCertificatesOnly);
+  return {ssh::auth::AuthResult::kReject, "plain key (certificates only)"};
 }
 
 void GatewayConnection::AuthDecided(

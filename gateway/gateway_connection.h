@@ -195,6 +195,13 @@ class GatewayConnection
   void AuthDecided(
       absl::StatusOr<gateway::v1::IssueSessionCertificateResponse> r);
   void RefuseAuth(const std::string& log_reason, const std::string& banner);
+  // Every auth-phase banner that refuses goes out through here.
+  void SendRefusalBanner(std::string_view text);
+  // A plain key (not a certificate): refused, with "log in with `sp login`
+  // first" unless a banner already went out. After a certificate refused
+  // with its reason, ssh offers the plain key of the same identity, and
+  // that banner would contradict the reason the user was just given.
+  ssh::auth::AuthDecision RefusePlainKey();
   // `early`: an inner connection's upstream, started before its user has
   // authenticated (see JumpOrigin::host_record); ProvideUpstreamIdentity
   // authenticates it once the session certificate is here.
@@ -370,11 +377,9 @@ class GatewayConnection
   int banners_sent_ = 0;
   // Why the last user name was not LOGIN+HOST (for the refusal banner).
   std::optional<std::string> target_error_;
-  // The plain-key banner ("log in with `sp login` first") goes out once,
-  // and not after a certificate was refused with its reason: ssh then
-  // offers the plain key of the same identity, and the banner would
-  // contradict the reason the user was just given.
-  bool plain_key_banner_sent_ = false;
+  // Whether an auth-phase banner (a refusal's reason, or the plain-key
+  // one) went out on this connection: see RefusePlainKey.
+  bool refusal_banner_sent_ = false;
   // No user CA keys yet when the connection arrived (gwrefuse).
   bool no_ca_keys_ = false;
 

@@ -161,10 +161,9 @@ ssh::auth::AuthDecision GatewayConnection::DecideInner(
                      " host=", Safe(origin_->host), " login=", Safe(a.user),
                      " reason=\"", why, "\""));
     ca_refusal_code_ = "identity-mismatch";
-    plain_key_banner_sent_ = true;
     if (banners_sent_ < 3) {
       ++banners_sent_;
-      (void)down_->SendAuthBanner(absl::StrCat("sallyport: ", why, "\r\n"));
+      SendRefusalBanner(absl::StrCat("sallyport: ", why, "\r\n"));
     }
     return {AuthResult::kReject, why};
   }
