@@ -31,6 +31,13 @@ using google::protobuf::Reflection;
 
 constexpr size_t kMaxFileBytes = 1 << 20;
 constexpr int kMaxDepth = 32;
+// What one document may expand to: the bytes of every value copied into the
+// message plus kNodeCost per node visited. A 1 MiB file without aliases
+// stays far below it; YAML aliases (`&a` ... `*a`) repeat a node without
+// repeating its text, so a few KiB of them could otherwise make gigabytes
+// (the "billion laughs" of XML).
+constexpr size_t kMaxExpandedBytes = 16 << 20;
+constexpr size_t kNodeCost = 16;
 
 class Converter {
  public:
@@ -39,6 +46,7 @@ class Converter {
   absl::Status Object(const YAML::Node& node, const std::string& path,
                       google::protobuf::Message* msg, int depth) {
     if (depth > kMaxDepth) return Error(node, path, "nested too deeply");
+    RETURN_IF_ERROR(Spend(node, path, kNodeCost));
     if (!node.IsMap()) {
       return Error(node, path,
                    absl::StrCat("expected a mapping for ",
@@ -70,6 +78,17 @@ class Converter {
   }
 
  private:
+  // Charges `bytes` to the document's expansion budget (kMaxExpandedBytes).
+  absl::Status Spend(const YAML::Node& node, const std::string& path,
+                     size_t bytes) {
+    spent_ += bytes;
+    if (spent_ <= kMaxExpandedBytes) return absl::OkStatus();
+    return Error(node, path,
+                 absl::StrCat("the document expands to more than ",
+                              kMaxExpandedBytes >> 20,
+                              " MiB (YAML aliases repeating large values?)"));
+  }
+
   absl::Status Error(const YAML::Node& node, const std::string& path,
                      std::string_view what) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -110,6 +129,7 @@ class Converter {
       const YAML::Node value_node = it->second;
       if (!key_node.IsScalar()) return Error(key_node, path, "bad map key");
       const std::string key = key_node.Scalar();
+      RETURN_IF_ERROR(Spend(key_node, path, kNodeCost + key.size()));
       if (!IsValidUtf8(key)) return Error(key_node, path, "bad map key");
       if (!seen.insert(key).second) {
         return Error(key_node, path + "." + key, "duplicate key");
@@ -141,12 +161,14 @@ class Converter {
       google::protobuf::Message* sub =
           rep ? r->AddMessage(msg, field) : r->MutableMessage(msg, field);
       if (field->message_type()->full_name() == "google.protobuf.Duration") {
+        RETURN_IF_ERROR(Spend(value, path, kNodeCost));
         return Duration(value, path, sub);
       }
       return Object(value, path, sub, depth + 1);
     }
     if (!value.IsScalar()) return Error(value, path, "expected a value");
     const std::string& text = value.Scalar();
+    RETURN_IF_ERROR(Spend(value, path, kNodeCost + text.size()));
     switch (field->cpp_type()) {
       case FieldDescriptor::CPPTYPE_STRING:
         // A proto string holds UTF-8 (protobuf refuses anything else on the
@@ -230,6 +252,7 @@ class Converter {
   }
 
   std::string source_;
+  size_t spent_ = 0;
 };
 
 }  // namespace

@@ -25,7 +25,8 @@
 namespace sallyport::base {
 
 // Parses `yaml` into `out` (cleared first). `source` names the input in
-// error messages (usually the file path). kInvalidArgument on any error.
+// error messages (usually the file path). kInvalidArgument on any error,
+// including a document whose aliases expand it past 16 MiB.
 absl::Status YamlToProto(std::string_view yaml, std::string_view source,
                          google::protobuf::Message* out);
 

@@ -1,6 +1,7 @@
 #include "ca/yaml_proto.h"
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "proto/admin.pb.h"
 #include "proto/config.pb.h"
@@ -104,6 +105,38 @@ hosts:
   st = YamlToProto("hosts:\n  - labels: {}\n    bogus: 1\n", "r", &role);
   EXPECT_TRUE(absl::StrContains(st.message(), "r:3: unknown key 'bogus'"))
       << st;
+}
+
+// YAML aliases repeat a node without repeating its text: 200 KiB of input
+// naming one 64 KiB value 10,000 times would be 640 MiB of message. The
+// converter stops at kMaxExpandedBytes (16 MiB) with an error instead.
+TEST(YamlProtoTest, AliasesCannotExpandWithoutBound) {
+  std::string yaml = absl::StrCat("name: r\nlogins: [&big \"",
+                                  std::string(64 << 10, 'x'), "\"");
+  for (int i = 0; i < 10000; ++i) absl::StrAppend(&yaml, ", *big");
+  absl::StrAppend(&yaml, "]\n");
+  ASSERT_LT(yaml.size(), 1u << 20);  // a file YamlFileToProto would read
+  admin::v1::Role role;
+  absl::Status st = YamlToProto(yaml, "role.yaml", &role);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+  EXPECT_TRUE(absl::StrContains(st.message(), "expands to more than 16 MiB"))
+      << st;
+  EXPECT_LT(role.SpaceUsedLong(), 32 << 20);
+
+  // The same through nested messages: a role's host selectors, each an
+  // alias of one selector holding an alias-heavy list.
+  std::string nested = "name: r\nhosts:\n  - &sel {name_globs: [&g \"";
+  absl::StrAppend(&nested, std::string(1000, 'a'), "\"");
+  for (int i = 0; i < 1000; ++i) absl::StrAppend(&nested, ", *g");
+  absl::StrAppend(&nested, "]}\n");
+  for (int i = 0; i < 1000; ++i) absl::StrAppend(&nested, "  - *sel\n");
+  st = YamlToProto(nested, "role.yaml", &role);
+  EXPECT_TRUE(absl::StrContains(st.message(), "expands to more than")) << st;
+
+  // Aliases within the budget still work.
+  st = YamlToProto("name: r\nlogins: [&l www, *l]\n", "role.yaml", &role);
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(role.logins_size(), 2);
 }
 
 TEST(YamlProtoTest, MissingFileIsNotFound) {
