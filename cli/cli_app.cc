@@ -50,16 +50,38 @@ std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
-    app.exit(e);
-    std::cerr << CommandList(app);
+    // The error is about the deepest command that was recognised: a
+    // command group gets its own commands listed, a command its usage,
+    // not the program's whole command tree.
+    const CLI::App* command = &app;
+    std::string path = app.get_name();
+    while (!command->get_subcommands().empty()) {
+      command = command->get_subcommands().front();
+      absl::StrAppend(&path, " ", command->get_name());
+    }
+    const std::vector<std::string> left = app.remaining(true);
+    if (!command->get_subcommands({}).empty() && !left.empty() &&
+        left.front().rfind("-", 0) != 0) {
+      std::cerr << "unknown command '" << path << " " << left.front() << "'\n";
+    } else {
+      std::cerr << e.what() << "\n";
+    }
+    if (command->get_subcommands({}).empty()) {
+      // CLI11 names the command in "Usage:" after the words before it.
+      std::cerr << command->help(
+          command == &app ? "" : path.substr(0, path.rfind(' ')));
+    } else {
+      std::cerr << CommandList(*command, path);
+    }
     return kExitUsage;
   }
   return std::nullopt;
 }
 
-std::string CommandList(const CLI::App& app) {
-  std::string out = absl::StrCat("Commands (", app.get_name(),
-                                 " COMMAND --help for more):\n");
+std::string CommandList(const CLI::App& app, const std::string& path) {
+  std::string out =
+      absl::StrCat("Commands (", path.empty() ? app.get_name() : path,
+                   " COMMAND --help for more):\n");
   ListInto(app, "", &out);
   return out;
 }

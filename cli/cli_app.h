@@ -15,12 +15,14 @@
 namespace sallyport::cli {
 
 // Parses; nullopt when the program should go on. Otherwise the exit code:
-// 0 after --help / --version, 2 after a usage error (the error and the
-// list of commands are printed to stderr).
+// 0 after --help / --version, 2 after a usage error (the error, then the
+// usage of the command it is about, or the commands of a command group
+// such as `spctl users`, are printed to stderr).
 std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv);
 
-// "Commands:" and one line per subcommand (with its subcommands).
-std::string CommandList(const CLI::App& app);
+// "Commands:" and one line per subcommand (with its subcommands). `path`
+// names `app` in the heading ("spctl users"); empty: app's own name.
+std::string CommandList(const CLI::App& app, const std::string& path = "");
 
 // A bash or zsh completion script for `app` (zsh through bashcompinit).
 std::string CompletionScript(const CLI::App& app, const std::string& shell);

@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "cli/ca_client.h"
+#include "cli/cli_app.h"
 #include "cli/sp_commands.h"
 #include "cli/sp_home.h"
 #include "cli/tls_pin.h"
@@ -12,6 +13,62 @@
 
 namespace sallyport::cli {
 namespace {
+
+// A usage error prints what it is about: the failing command's usage, or
+// the commands of the group it named, not the program's whole tree.
+struct UsageRun {
+  int rc = -1;
+  std::string err;
+};
+UsageRun RunUsage(std::vector<std::string> args) {
+  CLI::App app("test tool", "tool");
+  app.require_subcommand(1);
+  CLI::App* users = app.add_subcommand("users", "manage users");
+  users->require_subcommand(1);
+  std::string name;
+  users->add_subcommand("add", "create a user")
+      ->add_option("NAME", name, "the user name")
+      ->required();
+  users->add_subcommand("ls", "list users");
+  app.add_subcommand("roles", "manage roles")
+      ->add_subcommand("ls", "list roles");
+  args.insert(args.begin(), "tool");
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  testing::internal::CaptureStderr();
+  std::optional<int> rc =
+      ParseCommandLine(app, static_cast<int>(argv.size()), argv.data());
+  UsageRun out;
+  out.err = testing::internal::GetCapturedStderr();
+  out.rc = rc.value_or(-1);
+  return out;
+}
+
+TEST(CliAppTest, UsageErrorsShowTheCommandTheyAreAbout) {
+  UsageRun r = RunUsage({"users", "add"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_TRUE(absl::StrContains(r.err, "NAME is required")) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "Usage: tool users add")) << r.err;
+  EXPECT_FALSE(absl::StrContains(r.err, "list roles")) << r.err;
+
+  r = RunUsage({"users", "bogus"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_TRUE(absl::StrContains(r.err, "unknown command 'tool users bogus'"))
+      << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "Commands (tool users COMMAND"))
+      << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "create a user")) << r.err;
+  EXPECT_FALSE(absl::StrContains(r.err, "list roles")) << r.err;
+
+  r = RunUsage({"bogus"});
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_TRUE(absl::StrContains(r.err, "unknown command 'tool bogus'"))
+      << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "roles ls")) << r.err;
+
+  r = RunUsage({"users", "ls"});
+  EXPECT_EQ(r.rc, -1) << r.err;  // parsed: the program goes on
+}
 
 TEST(TlsPinTest, ParseHostPort) {
   auto a = ParseHostPort("127.0.0.1:7443");

@@ -245,11 +245,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     mo.health = [self] { return self->Health(); };
     absl::StatusOr<std::unique_ptr<MetricsServer>> metrics =
         MetricsServer::Start(std::move(mo), &ops->registry());
-    if (!metrics.ok()) {
-      return absl::Status(metrics.status().code(),
-                          absl::StrCat("metrics_listen ", c.metrics_listen,
-                                       ": ", metrics.status().message()));
-    }
+    // Its errors start with "metrics_listen: " and name the address.
+    if (!metrics.ok()) return metrics.status();
     s->metrics_ = std::move(*metrics);
   }
   s->renewal_thread_ = std::thread([p = s.get()] { p->RenewLoop(); });

@@ -394,8 +394,11 @@ absl::StatusOr<asio::ip::tcp::endpoint> ParseEndpoint(std::string_view text) {
   }
   asio::error_code ec;
   auto addr = asio::ip::make_address(host, ec);
-  if (ec)
-    return absl::InvalidArgumentError(absl::StrCat("bad IP address: ", host));
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad IP address in ", std::string(text),
+                     " (expected IP:PORT or [IPv6]:PORT)"));
+  }
   return asio::ip::tcp::endpoint(addr, static_cast<uint16_t>(port));
 }
 

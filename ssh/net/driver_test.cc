@@ -220,6 +220,9 @@ TEST(DriverTest, ParseEndpoint) {
   EXPECT_FALSE(ParseEndpoint("localhost:22").ok());
   EXPECT_FALSE(ParseEndpoint("127.0.0.1").ok());
   EXPECT_FALSE(ParseEndpoint("127.0.0.1:99999").ok());
+  // The message names the whole input, not the piece left of the colon.
+  EXPECT_EQ(ParseEndpoint("[::1").status().message(),
+            "bad IP address in [::1 (expected IP:PORT or [IPv6]:PORT)");
 }
 
 }  // namespace
