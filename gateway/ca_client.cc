@@ -379,6 +379,7 @@ void CaClient::WatchLoop() {
         stream_context_ = &ctx;
         // Caught up: the list is current again.
         down_since_.reset();
+        if (!overflow_) stale_reported_ = false;
         ++stream_connects_;
       }
       backoff = options_.reconnect_initial;
@@ -392,6 +393,7 @@ void CaClient::WatchLoop() {
           AddRevocation(r);
         }
         Report(r);
+        MaybeReportStale();  // the list may have overflowed
       }
       st = FromGrpc(reader->Finish());
       absl::MutexLock lock(&mu_);
@@ -404,18 +406,50 @@ void CaClient::WatchLoop() {
     }
     Log(absl::StrCat("ca: revocation stream down (", st.ToString(),
                      "); retrying in ", absl::FormatDuration(backoff)));
-    absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
+    if (!WaitToReconnect(backoff)) return;
     backoff = std::min(backoff * 2, options_.reconnect_max);
   }
 }
 
 bool CaClient::revocations_current() const {
   absl::MutexLock lock(&mu_);
+  return CurrentLocked();
+}
+
+bool CaClient::CurrentLocked() const {
   // Never loaded (the CA has not answered since we started): not current.
   if (overflow_ || !loaded_) return false;
   return !down_since_.has_value() ||
          Now() - *down_since_ <= options_.revocation_grace;
+}
+
+void CaClient::MaybeReportStale() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stale_reported_ || CurrentLocked()) return;
+    stale_reported_ = true;
+  }
+  Log("ca: the revocation list is no longer current (the stream has been "
+      "down longer than revocation_grace)");
+  if (options_.on_stale) options_.on_stale();
+}
+
+bool CaClient::WaitToReconnect(absl::Duration backoff) {
+  const absl::Time wake = absl::Now() + backoff;
+  for (;;) {
+    MaybeReportStale();
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return false;
+    const absl::Time now = absl::Now();
+    if (now >= wake) return true;
+    absl::Time until = wake;
+    if (!stale_reported_ && down_since_.has_value()) {
+      // The grace's end, on the real clock (Now() may be a test clock).
+      until = std::min(until, now + (*down_since_ + options_.revocation_grace -
+                                     Now() + absl::Milliseconds(1)));
+    }
+    mu_.AwaitWithDeadline(absl::Condition(&stopping_), until);
+  }
 }
 
 absl::Status CaClient::CheckNotRevoked(uint64_t serial,

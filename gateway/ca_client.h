@@ -104,6 +104,11 @@ class CaClient {
     // serial (key_fingerprint empty) or a key fingerprint.
     std::function<void(uint64_t serial, const std::string& key_fingerprint)>
         on_revocation;
+    // Called (on a CaClient thread) when the revocation list stops being
+    // current: the stream has been down longer than revocation_grace (or
+    // the list overflowed). Once per outage: again only after the list was
+    // current in between.
+    std::function<void()> on_stale;
   };
 
   // Starts the background threads after one synchronous attempt at the CA
@@ -187,6 +192,13 @@ class CaClient {
   void AddRevocation(const cav1::Revocation& r)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkDown() ABSL_LOCKS_EXCLUDED(mu_);
+  bool CurrentLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Calls on_stale when the list is no longer current and it was not
+  // called since the list was last current.
+  void MaybeReportStale() ABSL_LOCKS_EXCLUDED(mu_);
+  // Waits `backoff` (or until stopping), waking when the grace runs out
+  // to report the list stale on time. False when stopping.
+  bool WaitToReconnect(absl::Duration backoff) ABSL_LOCKS_EXCLUDED(mu_);
   void Log(std::string_view line);
   // Parses and stores fetched keys (kInternal when there is no user key).
   absl::Status StoreKeys(const cav1::CaPublicKeys& keys);
@@ -215,6 +227,8 @@ class CaClient {
   bool loaded_ ABSL_GUARDED_BY(mu_) = false;
   // Unset while the stream is up; when it went down (or we started).
   std::optional<absl::Time> down_since_ ABSL_GUARDED_BY(mu_);
+  // on_stale was called and the list has not been current since.
+  bool stale_reported_ ABSL_GUARDED_BY(mu_) = false;
   int stream_connects_ ABSL_GUARDED_BY(mu_) = 0;
   grpc::ClientContext* stream_context_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::set<grpc::ClientContext*> in_flight_ ABSL_GUARDED_BY(mu_);

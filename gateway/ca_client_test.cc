@@ -253,7 +253,11 @@ TEST_F(CaClientTest, RevocationsArriveOnTheStream) {
 
 TEST_F(CaClientTest, FailsClosedOnceTheStreamIsDownLongerThanTheGrace) {
   base::FakeClock clock(absl::Now());
-  std::unique_ptr<CaClient> client = MakeClient(&clock, absl::Seconds(60));
+  // on_stale (revocation_fail_mode end_sessions ends the sessions there).
+  std::atomic<int> stale{0};
+  std::unique_ptr<CaClient> client = MakeClient(
+      &clock, absl::Seconds(60),
+      [&](CaClient::Options* o) { o->on_stale = [&] { stale.fetch_add(1); }; });
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(WaitFor([&] { return client->stream_connects() > 0; }));
   EXPECT_TRUE(client->revocations_current());
@@ -261,6 +265,8 @@ TEST_F(CaClientTest, FailsClosedOnceTheStreamIsDownLongerThanTheGrace) {
   // Within the grace the list still counts as current...
   clock.Advance(absl::Seconds(59));
   EXPECT_TRUE(client->CheckNotRevoked(7, "SHA256:x").ok());
+  absl::SleepFor(absl::Milliseconds(500));  // a few reconnect attempts
+  EXPECT_EQ(stale.load(), 0);
   // ...beyond it, every check fails closed (once the client noticed).
   clock.Advance(absl::Seconds(2));
   EXPECT_TRUE(WaitFor([&] {
@@ -269,6 +275,12 @@ TEST_F(CaClientTest, FailsClosedOnceTheStreamIsDownLongerThanTheGrace) {
   }));
   EXPECT_EQ(client->CheckNotRevoked(7, "SHA256:x").code(),
             absl::StatusCode::kUnavailable);
+  // on_stale came once, and not again while the CA stays away.
+  EXPECT_TRUE(WaitFor([&] { return stale.load() == 1; }));
+  absl::SleepFor(absl::Milliseconds(500));
+  clock.Advance(absl::Minutes(10));
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_EQ(stale.load(), 1);
 }
 
 // gwrest: a certificate of an unknown CA key fetches the keys early, at

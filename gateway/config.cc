@@ -269,6 +269,12 @@ absl::StatusOr<GatewaySettings> SettingsFromConfig(
   }
   RETURN_IF_ERROR(DurationIn("revocation_grace", s.revocation_grace,
                              absl::Seconds(1), kMaxTimeout));
+  if (const std::string& mode = config.revocation_fail_mode();
+      mode == "end_sessions") {
+    s.end_sessions_when_revocations_stale = true;
+  } else if (!mode.empty() && mode != "refuse_new") {
+    return Bad("revocation_fail_mode", "must be refuse_new or end_sessions");
+  }
 
   s.spool_dir = Resolve(
       s.state_dir, config.spool_dir().empty() ? "spool" : config.spool_dir());

@@ -89,6 +89,8 @@ struct GatewaySettings {
   GatewayFileSettings files;
   absl::Duration drain_timeout = absl::Seconds(30);
   absl::Duration revocation_grace = absl::Seconds(60);
+  // revocation_fail_mode: "end_sessions" (true) or "refuse_new" (false).
+  bool end_sessions_when_revocations_stale = false;
   // Session recordings (issue 14).
   std::string spool_dir;  // absolute; default STATE_DIR/spool
   absl::Duration spool_fsync_interval = absl::Seconds(1);

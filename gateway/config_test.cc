@@ -44,6 +44,7 @@ TEST(GatewayConfigTest, DefaultsFillAMinimalConfig) {
   EXPECT_EQ(s->threads, 0);
   EXPECT_EQ(s->log_format, base::LogFormat::kText);
   EXPECT_EQ(s->log_level, "info");
+  EXPECT_FALSE(s->end_sessions_when_revocations_stale);  // refuse_new
   EXPECT_EQ(s->limits.max_startups.start, 10);
   EXPECT_EQ(s->limits.max_startups.rate, 30);
   EXPECT_EQ(s->limits.max_startups.full, 100);
@@ -95,8 +96,10 @@ TEST(GatewayConfigTest, EveryKeyIsRead) {
                          "  tls_key: tls.key\n"
                          "  tls_certificate: ../tls.crt\n"
                          "drain_timeout: 1m30s\n"
-                         "revocation_grace: 2m\n"));
+                         "revocation_grace: 2m\n"
+                         "revocation_fail_mode: end_sessions\n"));
   ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_TRUE(s->end_sessions_when_revocations_stale);
   EXPECT_EQ(s->listen, "[::1]:2200");
   EXPECT_EQ(s->state_dir, "/etc/gw/state");
   EXPECT_EQ(s->metrics_listen, "127.0.0.1:9200");
@@ -218,6 +221,9 @@ INSTANTIATE_TEST_SUITE_P(
         Refusal{"threads: -1\n", "config: threads must be in 0..256"},
         Refusal{"threads: 257\n", "config: threads must be in 0..256"},
         Refusal{"log_format: xml\n", "config: log_format must be text or json"},
+        Refusal{"revocation_fail_mode: strict\n",
+                "config: revocation_fail_mode must be refuse_new or "
+                "end_sessions"},
         Refusal{"log_level: loud\n", "config: log_level must be"},
         Refusal{"limits:\n  max_startups: \"10:30\"\n",
                 "config: limits.max_startups \"10:30\""},

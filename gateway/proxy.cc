@@ -121,6 +121,16 @@ void Proxy::EndRevoked(uint64_t serial, const std::string& key_fingerprint) {
   }
 }
 
+void Proxy::EndEstablished(std::string reason) {
+  absl::MutexLock lock(&mu_);
+  for (GatewayConnection* c : connections_) {
+    std::weak_ptr<GatewayConnection> weak = c->weak_from_this();
+    asio::post(c->executor(), [weak, reason] {
+      if (auto self = weak.lock()) self->EndAt(absl::Now(), reason);
+    });
+  }
+}
+
 asio::awaitable<void> Proxy::Serve(
     asio::ip::tcp::socket socket, std::shared_ptr<ssh::net::PreAuthSlot> slot) {
   total_.fetch_add(1);

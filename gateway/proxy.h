@@ -65,6 +65,11 @@ inline constexpr size_t kMaxCachedAuthorizations = 256;
 // Why a connection ends when its user certificate is revoked.
 inline constexpr char kCertificateRevoked[] =
     "your Sallyport certificate was revoked";
+// Why established connections end when the revocation list goes stale
+// and revocation_fail_mode is end_sessions.
+inline constexpr char kRevocationsStale[] =
+    "the Sallyport CA has been unreachable longer than revocation_grace, so "
+    "revocations cannot be checked (revocation_fail_mode: end_sessions)";
 
 struct ProxyOptions {
   CaClient* ca = nullptr;        // required; outlives the Proxy
@@ -102,6 +107,9 @@ class Proxy {
   // Ends at once every connection whose user certificate has this serial
   // (non-zero) or key fingerprint (non-empty). Thread-safe.
   void EndRevoked(uint64_t serial, const std::string& key_fingerprint);
+  // Ends at once every connection open now with `reason` (unlike EndAll,
+  // connections that start later are not affected). Thread-safe.
+  void EndEstablished(std::string reason);
   size_t active_connections() const;
   uint64_t total_connections() const { return total_.load(); }
 

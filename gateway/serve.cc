@@ -224,6 +224,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   {
     absl::MutexLock lock(&s->revocation_sink_->mu);
     s->revocation_sink_->proxy = s->proxy_.get();
+    s->revocation_sink_->end_sessions_when_stale =
+        c.end_sessions_when_revocations_stale;
   }
 
   s->threads_ = std::make_unique<ssh::net::IoThreads>(c.threads);
@@ -413,6 +415,13 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
   applied.log_format = fresh.log_format;
   ops_->SetLogFormat(fresh.log_format);
   applied.drain_timeout = fresh.drain_timeout;
+  applied.end_sessions_when_revocations_stale =
+      fresh.end_sessions_when_revocations_stale;
+  {
+    absl::MutexLock lock(&revocation_sink_->mu);
+    revocation_sink_->end_sessions_when_stale =
+        applied.end_sessions_when_revocations_stale;
+  }
   {
     absl::MutexLock lock(&mu_);
     settings_ = applied;
@@ -429,6 +438,13 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
       " idle_timeout=", absl::FormatDuration(l.idle_timeout), "; log_format=",
       applied.log_format == base::LogFormat::kJson ? "json" : "text",
       " drain_timeout=", absl::FormatDuration(applied.drain_timeout)));
+  if (applied.end_sessions_when_revocations_stale !=
+      old.end_sessions_when_revocations_stale) {
+    Log(absl::StrCat("reload: revocation_fail_mode is now ",
+                     applied.end_sessions_when_revocations_stale
+                         ? "end_sessions"
+                         : "refuse_new"));
+  }
   if (!restart.empty()) {
     Log(absl::StrCat("reload: changed but needs a restart to take effect: ",
                      absl::StrJoin(restart, ", ")));

@@ -142,6 +142,8 @@ class GatewayServer {
   struct RevocationSink {
     absl::Mutex mu;
     Proxy* proxy ABSL_GUARDED_BY(mu) = nullptr;
+    // revocation_fail_mode: end_sessions (SIGHUP may change it).
+    bool end_sessions_when_stale ABSL_GUARDED_BY(mu) = false;
   };
 
   Options options_;

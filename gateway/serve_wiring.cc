@@ -72,6 +72,13 @@ absl::Status GatewayServer::ConnectCa(const GatewaySettings& c) {
     absl::MutexLock lock(&sink->mu);
     if (sink->proxy != nullptr) sink->proxy->EndRevoked(serial, fp);
   };
+  // revocation_fail_mode end_sessions: a stale list ends the sessions too.
+  ca_options.on_stale = [sink = revocation_sink_] {
+    absl::MutexLock lock(&sink->mu);
+    if (sink->proxy != nullptr && sink->end_sessions_when_stale) {
+      sink->proxy->EndEstablished(kRevocationsStale);
+    }
+  };
   absl::StatusOr<std::unique_ptr<CaClient>> ca =
       CaClient::Create(std::move(ca_options));
   if (!ca.ok()) return ca.status();

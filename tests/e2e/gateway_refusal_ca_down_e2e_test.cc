@@ -7,6 +7,10 @@
 //    revocation_grace, the gateway fails closed: even a new channel on an
 //    established (multiplexed) connection is refused, although its kind was
 //    authorized and cached before.
+//    The established connection itself lives on (revocation_fail_mode
+//    refuse_new, the default)...
+//  - ...unless revocation_fail_mode is end_sessions: then it ends, with a
+//    message that says why.
 //  - A certificate revoked while the revocation stream was down (in the
 //    CA's store, the CA stopped) ends the session once the gateway
 //    catches up.
@@ -84,6 +88,26 @@ class GatewayCaDownE2eTest : public ::testing::Test {
     return std::move(*master);
   }
 
+  // StartMaster, then `echo one` through it; null (with a failure) when
+  // either fails.
+  std::unique_ptr<BackgroundProcess> StartMasterAndRunOne(
+      const std::string& control, const std::string& log) {
+    auto master = StartMaster(control, log);
+    if (master == nullptr) return nullptr;
+    const RunResult r = ViaMaster(control, "echo one");
+    EXPECT_EQ(r.exit_code, 0) << r.Describe();
+    EXPECT_EQ(r.out, "one\n") << r.Describe();
+    if (r.exit_code != 0 || r.out != "one\n") return nullptr;
+    return master;
+  }
+
+  // Waits until `p` has exited or `limit` passed.
+  static void WaitWhileRunning(BackgroundProcess& p, absl::Time limit) {
+    while (p.Running() && absl::Now() < limit) {
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+  }
+
   absl::Duration grace_ = kGrace;  // set before SetUp
   std::unique_ptr<BastionFixture> fixture_;
   std::unique_ptr<TempDir> dir_;
@@ -93,18 +117,15 @@ TEST_F(GatewayCaDownE2eTest, NewSessionsThenNewChannelsAreRefused) {
   // olivia's multiplexed connection; one command runs through it (and
   // `exec` is authorized and cached for the connection).
   const std::string control = dir_->File("ctl");
-  auto master = StartMaster(control, dir_->File("master.log"));
+  auto master = StartMasterAndRunOne(control, dir_->File("master.log"));
   ASSERT_NE(master, nullptr);
-  RunResult r = ViaMaster(control, "echo one");
-  ASSERT_EQ(r.exit_code, 0) << r.Describe();
-  ASSERT_EQ(r.out, "one\n");
 
   // The CA goes away.
   fixture_->ca_process().Stop();
   const absl::Time down = absl::Now();
 
   // Inside revocation_grace: a new connection is refused, and says why.
-  r = ViaGateway(*fixture_, "olivia", "web01", "echo should-not-run");
+  RunResult r = ViaGateway(*fixture_, "olivia", "web01", "echo should-not-run");
   EXPECT_LT(absl::Now() - down, kGrace) << "too slow to test inside the grace";
   EXPECT_EQ(r.exit_code, 255) << r.Describe();
   EXPECT_FALSE(absl::StrContains(r.out, "should-not-run"));
@@ -116,6 +137,7 @@ TEST_F(GatewayCaDownE2eTest, NewSessionsThenNewChannelsAreRefused) {
   // (The master does not pass the gateway's reason on to the mux client;
   // the gateway logs it.)
   r = ViaMaster(control, "echo two");
+  EXPECT_TRUE(master->Running()) << "refuse_new ends no established session";
   EXPECT_NE(r.exit_code, 0) << r.Describe();
   EXPECT_FALSE(absl::StrContains(r.out, "two")) << r.Describe();
   EXPECT_TRUE(absl::StrContains(r.err, "Session open refused by peer"))
@@ -156,6 +178,51 @@ TEST_F(GatewayCaDownE2eTest, AGatewayThatNeverReachedTheCaSaysSo) {
   EXPECT_TRUE((*gateway)->Running()) << ReadFileOrEmpty(po.log_path);
 }
 
+// revocation_fail_mode: end_sessions (set by SIGHUP here). A certificate
+// revoked while the CA is away could not be learnt of, so once the
+// revocation list is stale the established sessions end too, with the
+// reason.
+TEST_F(GatewayCaDownE2eTest, EndSessionsModeEndsTheSessionOnceTheGraceRunsOut) {
+  ASSERT_TRUE(fixture_
+                  ->EditGatewayConfig([](config::GatewayConfig* c) {
+                    c->set_revocation_fail_mode("end_sessions");
+                  })
+                  .ok());
+  fixture_->gateway_process()->Signal(SIGHUP);
+  const absl::Time reload_limit = absl::Now() + absl::Seconds(30);
+  while (!absl::StrContains(fixture_->GatewayLog(),
+                            "revocation_fail_mode is now end_sessions") &&
+         absl::Now() < reload_limit) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(absl::StrContains(fixture_->GatewayLog(),
+                                "revocation_fail_mode is now end_sessions"))
+      << fixture_->GatewayLog();
+
+  const std::string control = dir_->File("ctl");
+  const std::string master_log = dir_->File("master.log");
+  auto master = StartMasterAndRunOne(control, master_log);
+  ASSERT_NE(master, nullptr);
+
+  // (Taken before Stop returns: the CA ends the stream as it shuts down.)
+  const absl::Time down = absl::Now();
+  fixture_->ca_process().Stop();
+  // Inside the grace the session stays.
+  absl::SleepFor(kGrace / 2);
+  EXPECT_TRUE(master->Running()) << ReadFileOrEmpty(master_log);
+  // Past it (and the next reconnect attempt, at most 10 s apart), it ends.
+  WaitWhileRunning(*master, down + kGrace + absl::Seconds(15));
+  EXPECT_FALSE(master->Running()) << "the session outlived the grace\n"
+                                  << ReadFileOrEmpty(master_log);
+  EXPECT_GE(absl::Now() - down, kGrace);
+  EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(master_log),
+                                "revocations cannot be checked"))
+      << ReadFileOrEmpty(master_log);
+  EXPECT_TRUE(absl::StrContains(fixture_->GatewayLog(),
+                                "the revocation list is no longer current"))
+      << fixture_->GatewayLog();
+}
+
 // issue 12 "revoked while connected": revoked while the gateway's
 // revocation stream was down. The CA is stopped, the certificate is
 // revoked in the CA's store meanwhile (as another CA instance sharing the
@@ -188,11 +255,8 @@ TEST_F(RevokedWhileTheStreamIsDownTest, TheSessionEndsWhenTheGatewayCatchesUp) {
   // olivia's multiplexed connection, and a command through it.
   const std::string control = dir_->File("ctl");
   const std::string master_log = dir_->File("master.log");
-  auto master = StartMaster(control, master_log);
+  auto master = StartMasterAndRunOne(control, master_log);
   ASSERT_NE(master, nullptr);
-  RunResult r = ViaMaster(control, "echo one");
-  ASSERT_EQ(r.exit_code, 0) << r.Describe();
-  ASSERT_EQ(r.out, "one\n");
 
   // The CA goes away; the certificate is revoked in its store meanwhile.
   fixture_->StopCa();
@@ -209,17 +273,14 @@ TEST_F(RevokedWhileTheStreamIsDownTest, TheSessionEndsWhenTheGatewayCatchesUp) {
   // The CA is back: the gateway catches up and ends the session.
   const absl::Time back = absl::Now();
   ASSERT_TRUE(fixture_->RestartCa().ok());
-  const absl::Time limit = back + grace_;
-  while (master->Running() && absl::Now() < limit) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  WaitWhileRunning(*master, back + grace_);
   EXPECT_FALSE(master->Running()) << "the session outlived revocation_grace\n"
                                   << ReadFileOrEmpty(master_log);
   EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(master_log),
                                 "your Sallyport certificate was revoked"))
       << ReadFileOrEmpty(master_log);
   // And no new session.
-  r = ViaGateway(*fixture_, "olivia", "web01", "echo again");
+  RunResult r = ViaGateway(*fixture_, "olivia", "web01", "echo again");
   EXPECT_EQ(r.exit_code, 255) << r.Describe();
   EXPECT_TRUE(absl::StrContains(r.err, "revoked")) << r.err;
 }
