@@ -1,5 +1,7 @@
 #include "ca/ca_keys.h"
 
+#include <spdlog/spdlog.h>
+
 #include <cstdio>
 #include <filesystem>
 
@@ -51,6 +53,14 @@ absl::Status RegisterCaKey(storage::Store* store, CaKeyPurpose purpose,
   record.state = storage::CaKeyState::kActive;
   absl::Status st = any_active ? store->RotateCaKey(record).status()
                                : store->AddCaKey(record).status();
+  // A key file replaced while the CA was stopped is a rotation: say so.
+  if (st.ok() && any_active) {
+    spdlog::warn(
+        "the {} CA key file holds a new key, {}: it is now the active key "
+        "and the previous one is retired (trusted until its last "
+        "certificate expires)",
+        storage::CaKeyPurposeName(purpose), fp);
+  }
   // Another instance registered the same key at the same moment.
   if (st.code() == absl::StatusCode::kAlreadyExists) {
     ASSIGN_OR_RETURN(keys, store->ListCaKeys(purpose));

@@ -18,6 +18,7 @@
 #include "proto/admin.grpc.pb.h"
 #include "ssh/cert/certificate.h"
 #include "ssh/crypto/keys.h"
+#include "tests/harness/subprocess.h"
 
 namespace sallyport::ca {
 namespace {
@@ -309,6 +310,62 @@ TEST(AdminServiceTest, AnotherInstancesRotationIsTrustedAfterKeyListTtl) {
   EXPECT_EQ(user_ca[0].fingerprint(), ours);  // our signing key first
   EXPECT_EQ(user_ca[1].fingerprint(), record.fingerprint);
   EXPECT_TRUE(user_ca[1].active());
+}
+
+// Rotating without an outage (docs/operations.md): the operator makes the
+// next key with ssh-keygen, has the targets trust it, and puts it in place
+// of the key file while the CA is stopped. At start the CA makes it the
+// active key and retires the previous one, which stays trusted; the
+// previous file put back is refused.
+TEST(AdminServiceTest, AKeyFileReplacedWhileStoppedIsARotation) {
+  auto env = CaTestEnv::CreateOrNull();
+  ASSERT_NE(env, nullptr);
+  const std::string state = env->dir() + "/state";
+  const std::string user_path = state + "/user_ca";
+  auto before = env->store().ListCaKeys(storage::CaKeyPurpose::kUser);
+  ASSERT_TRUE(before.ok() && before->size() == 1) << before.status();
+  const std::string old_fp = (*before)[0].fingerprint;
+
+  const std::string next = env->dir() + "/user_ca.next";
+  ASSERT_TRUE(sallyport::testing::RunCommandOk(
+                  {"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
+                   "sallyport-user-ca", "-f", next})
+                  .ok());
+  auto next_key = ssh::crypto::PrivateKey::LoadFile(next);
+  ASSERT_TRUE(next_key.ok()) << next_key.status();
+  const std::string new_fp = next_key->public_key().FingerprintSha256();
+  std::filesystem::rename(user_path, user_path + ".old");
+  std::filesystem::copy_file(next, user_path);
+
+  CaKeyring::Options o;
+  o.user_key_path = user_path;
+  o.host_key_path = state + "/host_ca";
+  o.store = &env->store();
+  o.clock = &env->clock();
+  auto keyring = CaKeyring::Create(o);
+  ASSERT_TRUE(keyring.ok()) << keyring.status();
+  auto after = env->store().ListCaKeys(storage::CaKeyPurpose::kUser);
+  ASSERT_TRUE(after.ok()) << after.status();
+  ASSERT_EQ(after->size(), 2u);
+  for (const storage::CaKey& k : *after) {
+    EXPECT_EQ(k.state, k.fingerprint == new_fp ? storage::CaKeyState::kActive
+                                               : storage::CaKeyState::kRetired)
+        << k.fingerprint;
+  }
+  auto trusted = (*keyring)->TrustedKeys(storage::CaKeyPurpose::kUser);
+  ASSERT_TRUE(trusted.ok()) << trusted.status();
+  ASSERT_EQ(trusted->size(), 2u);
+  EXPECT_EQ((*trusted)[0].fingerprint, new_fp);  // signs from now on
+  EXPECT_EQ((*trusted)[1].fingerprint, old_fp);  // still trusted
+
+  // The old file back: refused, it was retired.
+  std::filesystem::remove(user_path);
+  std::filesystem::rename(user_path + ".old", user_path);
+  auto again = CaKeyring::Create(o);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition)
+      << again.status();
+  EXPECT_TRUE(absl::StrContains(again.status().message(), "was retired"))
+      << again.status();
 }
 
 TEST(AdminServiceTest, WatchRevocationsStreamsNewRevocations) {

@@ -281,6 +281,17 @@ int Rotate(Spctl& ctl, const std::string& purpose) {
         << key.public_key() << "\n"
         << "The old key stays trusted until its last certificate expires; "
            "add the new key to TrustedUserCAKeys / known_hosts now.\n";
+    // Certificates are signed with the new key from now on.
+    ctl.err() << (purpose == "host"
+                      ? "Host certificates (targets, the gateway's) are "
+                        "signed with it from now on: clients whose "
+                        "known_hosts lacks it see a host-key warning until "
+                        "they run `sp config`.\n"
+                      : "Session certificates are signed with it from now "
+                        "on: targets whose TrustedUserCAKeys lacks it refuse "
+                        "gateway sessions until it is added.\n")
+              << "(docs/operations.md, \"CA key rotation\": rotating "
+                 "without an outage)\n";
   }
   return kExitOk;
 }
