@@ -299,33 +299,42 @@ grpc::Status AuditService::ReadSession(grpc::ServerContext* context,
     response->set_problem(check->problem);
   }
   const int page = Page(request->limit());
-  absl::StatusOr<std::vector<storage::SessionRecord>> rows =
-      ctx_.store->ListSessionRecords(request->id(), request->after_seq(), page);
-  if (!rows.ok()) return ToGrpc(rows.status());
   // A page also ends once it holds kMaxReadSessionPageBytes of records
   // (a record is at most 1 MiB), well under gRPC's 4 MiB default receive
-  // limit; the caller goes on from next_after_seq.
+  // limit; the caller goes on from next_after_seq. Rows are read
+  // kReadSessionBatch at a time, so a page of large records does not read
+  // `page` rows from the store to send a few dozen.
   size_t page_bytes = 0;
-  for (const storage::SessionRecord& row : *rows) {
-    if (page_bytes >= kMaxReadSessionPageBytes) {
-      response->set_next_after_seq(response->records().rbegin()->seq());
-      return grpc::Status::OK;
+  uint64_t after = request->after_seq();
+  int taken = 0;
+  while (taken < page) {
+    const int batch = std::min(page - taken, kReadSessionBatch);
+    absl::StatusOr<std::vector<storage::SessionRecord>> rows =
+        ctx_.store->ListSessionRecords(request->id(), after, batch);
+    if (!rows.ok()) return ToGrpc(rows.status());
+    for (const storage::SessionRecord& row : *rows) {
+      if (page_bytes >= kMaxReadSessionPageBytes) {
+        response->set_next_after_seq(response->records().rbegin()->seq());
+        return grpc::Status::OK;
+      }
+      after = row.seq;
+      ++taken;
+      absl::StatusOr<audit::v1::RecordingRecord> r =
+          audit::FromStoreRecord(row);
+      if (!r.ok()) {
+        // A row no record produces: pass what identifies it; the chain
+        // check (client and first page) names it.
+        audit::v1::RecordingRecord* bad = response->add_records();
+        bad->set_session_id(row.session_id);
+        bad->set_seq(row.seq);
+        continue;
+      }
+      page_bytes += r->ByteSizeLong();
+      *response->add_records() = std::move(*r);
     }
-    absl::StatusOr<audit::v1::RecordingRecord> r = audit::FromStoreRecord(row);
-    if (!r.ok()) {
-      // A row no record produces: pass what identifies it; the chain check
-      // (client and first page) names it.
-      audit::v1::RecordingRecord* bad = response->add_records();
-      bad->set_session_id(row.session_id);
-      bad->set_seq(row.seq);
-      continue;
-    }
-    page_bytes += r->ByteSizeLong();
-    *response->add_records() = std::move(*r);
+    if (static_cast<int>(rows->size()) < batch) return grpc::Status::OK;
   }
-  if (static_cast<int>(rows->size()) == page) {
-    response->set_next_after_seq(rows->back().seq);
-  }
+  response->set_next_after_seq(after);
   return grpc::Status::OK;
 }
 

@@ -27,6 +27,8 @@ class AuditService final : public admin::v1::Audit::Service {
   static constexpr int kDefaultPage = 1000;
   // A ReadSession page ends once it holds this many bytes of records.
   static constexpr size_t kMaxReadSessionPageBytes = size_t{2} << 20;
+  // Rows read from the store at a time while filling a ReadSession page.
+  static constexpr int kReadSessionBatch = 64;
   // Sessions one ListSessions returns at most.
   static constexpr int kMaxSessions = 1000;
   // With --grep the limit counts matches: sessions are read newest first in

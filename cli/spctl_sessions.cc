@@ -4,9 +4,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -66,10 +69,10 @@ std::string Time(const google::protobuf::Timestamp& t) {
 
 namespace av = audit::v1;
 
-// A session's metadata and all its records.
-struct Recording {
+// A session's metadata and the CA's own check of its recording (from the
+// first page).
+struct RecordingHead {
   av::RecordingSession session;
-  std::vector<av::RecordingRecord> records;
   bool intact = false;
   uint64_t first_broken_seq = 0;
   std::string problem;
@@ -96,8 +99,18 @@ std::optional<int> ResolveLast(Spctl& ctl, const std::string& purpose,
   return std::nullopt;
 }
 
-std::optional<int> Read(Spctl& ctl, std::string id, const std::string& purpose,
-                        const std::string& format, Recording* rec) {
+// Called with each record in seq order; false stops the reading.
+using RecordFn = std::function<bool(const av::RecordingRecord&)>;
+
+// Reads a session page by page (at most kRecordPage records and 2 MiB per
+// page, ca/audit_service.h): `head` is filled from the first page, then
+// `on_record` sees every record once. Only one page is held at a time, so
+// a recording of any size needs little memory here, and playback starts
+// with the first page.
+std::optional<int> ReadRecords(Spctl& ctl, std::string id,
+                               const std::string& purpose,
+                               const std::string& format, RecordingHead* head,
+                               const RecordFn& on_record) {
   if (auto rc = ResolveLast(ctl, purpose, &id)) return rc;
   uint64_t after = 0;
   for (;;) {
@@ -113,13 +126,13 @@ std::optional<int> Read(Spctl& ctl, std::string id, const std::string& purpose,
       return rc;
     }
     if (after == 0) {
-      rec->session = resp.session();
-      rec->intact = resp.intact();
-      rec->first_broken_seq = resp.first_broken_seq();
-      rec->problem = resp.problem();
+      head->session = resp.session();
+      head->intact = resp.intact();
+      head->first_broken_seq = resp.first_broken_seq();
+      head->problem = resp.problem();
     }
     for (const av::RecordingRecord& r : resp.records()) {
-      rec->records.push_back(r);
+      if (!on_record(r)) return std::nullopt;
     }
     if (resp.next_after_seq() == 0) break;
     after = resp.next_after_seq();
@@ -127,82 +140,118 @@ std::optional<int> Read(Spctl& ctl, std::string id, const std::string& purpose,
   return std::nullopt;
 }
 
-// Checks the chain here (not trusting the CA's answer alone): the first
-// broken seq and why, or 0.
-std::pair<uint64_t, std::string> CheckChain(const Recording& rec) {
-  std::string prev = std::string(audit::kRecordingGenesis);
-  uint64_t seq = 0;
-  for (const av::RecordingRecord& r : rec.records) {
-    if (r.seq() != seq + 1) {
-      return {seq + 1,
-              absl::StrCat("record ", seq + 1,
-                           " is missing (deleted?): the next is ", r.seq())};
+// Checks the hash chain here, record by record as they arrive (not
+// trusting the CA's answer alone).
+class ChainCheck {
+ public:
+  void Add(const av::RecordingRecord& r) {
+    ++records_;
+    if (broken_ != 0) return;
+    if (r.seq() != seq_ + 1) {
+      broken_ = seq_ + 1;
+      why_ = absl::StrCat("record ", seq_ + 1,
+                          " is missing (deleted?): the next is ", r.seq());
+      return;
     }
-    absl::StatusOr<std::string> hash = audit::RecordHash(prev, r);
+    absl::StatusOr<std::string> hash = audit::RecordHash(prev_, r);
     if (!hash.ok() || *hash != r.hash()) {
-      return {r.seq(), absl::StrCat("record ", r.seq(),
-                                    " does not match its hash (edited?)")};
+      broken_ = r.seq();
+      why_ = absl::StrCat("record ", r.seq(),
+                          " does not match its hash (edited?)");
+      return;
     }
-    prev = r.hash();
-    seq = r.seq();
+    prev_ = r.hash();
+    seq_ = r.seq();
   }
-  if (seq != rec.session.last_seq()) {
-    return {seq + 1, absl::StrCat("the session says ", rec.session.last_seq(),
-                                  " records but ", seq, " are stored")};
+  // Once every record was added: the first broken seq and why, or 0.
+  std::pair<uint64_t, std::string> Finish(
+      const av::RecordingSession& session) const {
+    if (broken_ != 0) return {broken_, why_};
+    if (seq_ != session.last_seq()) {
+      return {seq_ + 1, absl::StrCat("the session says ", session.last_seq(),
+                                     " records but ", seq_, " are stored")};
+    }
+    if (prev_ != session.chain_head()) {
+      return {seq_ + 1,
+              "the session's chain head is not its last record's hash"};
+    }
+    return {0, ""};
   }
-  if (prev != rec.session.chain_head()) {
-    return {seq + 1, "the session's chain head is not its last record's hash"};
-  }
-  return {0, ""};
-}
+  uint64_t records() const { return records_; }
 
-// One terminal channel: its id (the n-th channel opened, from 0), the
-// downstream channel id and its records.
+ private:
+  std::string prev_ = std::string(audit::kRecordingGenesis);
+  uint64_t seq_ = 0;
+  uint64_t records_ = 0;
+  uint64_t broken_ = 0;
+  std::string why_;
+};
+
+// One channel of the session: the n-th opened (from 0), its downstream
+// channel id, and what its records said so far.
 struct Channel {
   int index = 0;
   uint32_t channel_id = 0;
   std::string type;
   std::string command;
+  // The first window size (the terminal's at the start) and the latest.
   uint32_t columns = kDefaultColumns, rows = kDefaultRows;
   bool sized = false;
-  std::vector<const av::RecordingRecord*> records;
+  uint32_t last_columns = kDefaultColumns, last_rows = kDefaultRows;
+  bool has_output = false;
+  uint64_t bytes_in = 0, bytes_out = 0;
+  std::optional<std::string> exit;
 };
-
-// Channels in open order; a record belongs to the latest open channel with
-// its id (ids are reused).
-std::vector<Channel> Channels(const Recording& rec) {
-  std::vector<Channel> out;
-  std::map<uint32_t, size_t> open;
-  for (const av::RecordingRecord& r : rec.records) {
-    if (r.has_channel_open()) {
-      Channel c;
-      c.index = static_cast<int>(out.size());
-      c.channel_id = r.channel_id();
-      c.type = r.channel_open().type();
-      open[r.channel_id()] = out.size();
-      out.push_back(std::move(c));
-      continue;
-    }
-    auto it = open.find(r.channel_id());
-    if (it == open.end()) continue;
-    Channel& c = out[it->second];
-    if (r.has_window_change() && !c.sized) {
-      c.columns = r.window_change().columns();
-      c.rows = r.window_change().rows();
-      c.sized = true;
-    }
-    if (r.has_request() &&
-        (r.request().type() == "exec" || r.request().type() == "subsystem")) {
-      c.command = r.request().summary();
-    }
-    c.records.push_back(&r);
-  }
-  return out;
-}
 
 bool IsOutput(const av::RecordingRecord& r) {
   return r.has_data() && r.data().direction() == av::RECORD_DIRECTION_OUTPUT;
 }
+
+// Assigns records to channels as they arrive: a record belongs to the
+// latest open channel with its id (ids are reused).
+class ChannelTracker {
+ public:
+  // The channel `r` opens or belongs to, updated with it; null when none.
+  // References stay valid (a deque).
+  Channel* Add(const av::RecordingRecord& r) {
+    if (r.has_channel_open()) {
+      Channel& c = channels_.emplace_back();
+      c.index = static_cast<int>(channels_.size() - 1);
+      c.channel_id = r.channel_id();
+      c.type = r.channel_open().type();
+      open_[r.channel_id()] = &c;
+      return &c;
+    }
+    auto it = open_.find(r.channel_id());
+    if (it == open_.end()) return nullptr;
+    Channel& c = *it->second;
+    if (r.has_window_change()) {
+      if (!c.sized) {
+        c.columns = r.window_change().columns();
+        c.rows = r.window_change().rows();
+        c.sized = true;
+      }
+      c.last_columns = r.window_change().columns();
+      c.last_rows = r.window_change().rows();
+    }
+    if (r.has_request()) {
+      const std::string& t = r.request().type();
+      if (t == "exec" || t == "subsystem") c.command = r.request().summary();
+      if (t == "exit-status") c.exit = r.request().summary();
+    }
+    if (r.has_channel_close()) {
+      c.bytes_in = r.channel_close().bytes_input();
+      c.bytes_out = r.channel_close().bytes_output();
+    }
+    if (IsOutput(r)) c.has_output = true;
+    return &c;
+  }
+  const std::deque<Channel>& channels() const { return channels_; }
+
+ private:
+  std::deque<Channel> channels_;
+  std::map<uint32_t, Channel*> open_;
+};
 
 int List(Spctl& ctl, const SessionArgs& a) {
   pb::ListSessionsRequest req;
@@ -253,11 +302,20 @@ std::string UsTime(int64_t us) {
 }
 
 int Show(Spctl& ctl, const SessionArgs& a) {
-  Recording rec;
-  if (auto rc = Read(ctl, a.id, "show", "", &rec)) return *rc;
-  if (ctl.Structured(rec.session)) return kExitOk;
-  const av::RecordingSession& s = rec.session;
-  auto [broken, why] = CheckChain(rec);
+  RecordingHead head;
+  ChainCheck chain;
+  ChannelTracker tracker;
+  if (auto rc = ReadRecords(ctl, a.id, "show", "", &head,
+                            [&](const av::RecordingRecord& r) {
+                              chain.Add(r);
+                              tracker.Add(r);
+                              return true;
+                            })) {
+    return *rc;
+  }
+  if (ctl.Structured(head.session)) return kExitOk;
+  const av::RecordingSession& s = head.session;
+  auto [broken, why] = chain.Finish(s);
   ctl.out() << "session:   " << s.session_id() << "\nuser:      " << s.user()
             << "\nlogin:     " << s.login() << "\nhost:      " << s.host()
             << "\ngateway:   " << s.gateway_id()
@@ -265,46 +323,25 @@ int Show(Spctl& ctl, const SessionArgs& a) {
             << "\nended:     " << UsTime(s.ended_at_us())
             << "\nstatus:    " << audit::SessionStatusText(s.status())
             << "\nbytes:     " << s.bytes_input() << " in, " << s.bytes_output()
-            << " out\nrecords:   " << rec.records.size() << "\nintegrity: "
-            << (broken == 0 && rec.intact
+            << " out\nrecords:   " << chain.records() << "\nintegrity: "
+            << (broken == 0 && head.intact
                     ? "intact (hash chain checks)"
-                    : absl::StrCat("BROKEN: ", why.empty() ? rec.problem : why))
+                    : absl::StrCat("BROKEN: ",
+                                   why.empty() ? head.problem : why))
             << "\n";
-  for (const Channel& c : Channels(rec)) {
-    uint64_t in = 0, out = 0;
-    std::optional<std::string> exit;
-    for (const av::RecordingRecord* r : c.records) {
-      if (r->has_channel_close()) {
-        in = r->channel_close().bytes_input();
-        out = r->channel_close().bytes_output();
-      }
-      if (r->has_request() && r->request().type() == "exit-status") {
-        exit = r->request().summary();
-      }
-    }
+  for (const Channel& c : tracker.channels()) {
     ctl.out() << "channel " << c.index << " (id " << c.channel_id
               << "): " << c.type;
     if (!c.command.empty()) ctl.out() << " command=" << c.command;
-    ctl.out() << " bytes_in=" << in << " bytes_out=" << out;
-    if (exit) ctl.out() << " exit=" << *exit;
+    ctl.out() << " bytes_in=" << c.bytes_in << " bytes_out=" << c.bytes_out;
+    if (c.exit) ctl.out() << " exit=" << *c.exit;
     ctl.out() << "\n";
   }
   return kExitOk;
 }
 
-// The channel to play or export: --channel N (the N-th opened, from 0) or
-// the first with recorded output.
-const Channel* PickChannel(const std::vector<Channel>& channels, int wanted) {
-  for (const Channel& c : channels) {
-    if (wanted >= 0 ? c.index == wanted
-                    : std::any_of(c.records.begin(), c.records.end(),
-                                  [](const auto* r) { return IsOutput(*r); })) {
-      return &c;
-    }
-  }
-  return nullptr;
-}
-
+// Plays the channel --channel N (the N-th opened, from 0), or else the
+// first channel to print anything, as its records arrive.
 int Play(Spctl& ctl, const SessionArgs& a) {
   absl::Duration max_idle = absl::InfiniteDuration();
   if (!a.max_idle.empty()) {
@@ -313,25 +350,38 @@ int Play(Spctl& ctl, const SessionArgs& a) {
     max_idle = *d;
   }
   if (!(a.speed > 0)) return ctl.Error("--speed must be > 0", kExitUsage);
-  Recording rec;
-  if (auto rc = Read(ctl, a.id, "play", "", &rec)) return *rc;
-  std::vector<Channel> channels = Channels(rec);
-  const Channel* c = PickChannel(channels, a.channel);
-  if (c == nullptr) return ctl.Error("no such channel with recorded output");
-  ctl.err() << "spctl: playing " << rec.session.session_id() << " channel "
-            << c->index << " (" << c->columns << "x" << c->rows << ")\n";
-  // Ask the terminal for the recorded size (xterm window op; terminals
-  // that do not support it ignore it).
-  ctl.out() << "\x1b[8;" << c->rows << ";" << c->columns << "t";
+  RecordingHead head;
+  ChannelTracker tracker;
+  int playing = -1;
   absl::Duration last = absl::ZeroDuration();
   bool first = true, sized = false;
-  for (const av::RecordingRecord* r : c->records) {
-    // The first window size is the one asked for above; later ones are
-    // resizes, asked for when they happened.
-    const bool resize = r->has_window_change() && sized;
-    if (r->has_window_change()) sized = true;
-    if (!IsOutput(*r) && !resize) continue;
-    const absl::Duration at = absl::Microseconds(r->offset_us());
+  auto on_record = [&](const av::RecordingRecord& r) {
+    const Channel* c = tracker.Add(r);
+    if (c == nullptr || r.has_channel_open()) return true;
+    if (playing < 0) {
+      // Picked at its first output, or with --channel at its first output
+      // or window size, whichever comes first.
+      const bool shows = IsOutput(r) || r.has_window_change();
+      if (!shows || (a.channel >= 0 ? c->index != a.channel : !IsOutput(r))) {
+        return true;
+      }
+      playing = c->index;
+      // The size the terminal has now; later ones are resizes, asked for
+      // when they happened.
+      sized = c->sized;
+      ctl.err() << "spctl: playing " << head.session.session_id() << " channel "
+                << c->index << " (" << c->last_columns << "x" << c->last_rows
+                << ")\n";
+      // Ask the terminal for the recorded size (xterm window op;
+      // terminals that do not support it ignore it).
+      ctl.out() << "\x1b[8;" << c->last_rows << ";" << c->last_columns << "t";
+      if (r.has_window_change()) return true;  // that was this size
+    }
+    if (c->index != playing) return true;
+    const bool resize = r.has_window_change() && sized;
+    if (r.has_window_change()) sized = true;
+    if (!IsOutput(r) && !resize) return true;
+    const absl::Duration at = absl::Microseconds(r.offset_us());
     if (!first) {
       absl::Duration wait = std::min(at - last, max_idle) / a.speed;
       if (wait > absl::ZeroDuration()) absl::SleepFor(wait);
@@ -339,99 +389,173 @@ int Play(Spctl& ctl, const SessionArgs& a) {
     first = false;
     last = at;
     if (resize) {
-      ctl.out() << "\x1b[8;" << r->window_change().rows() << ";"
-                << r->window_change().columns() << "t";
+      ctl.out() << "\x1b[8;" << r.window_change().rows() << ";"
+                << r.window_change().columns() << "t";
     } else {
-      ctl.out() << r->data().bytes();
+      ctl.out() << r.data().bytes();
     }
     ctl.out().flush();
+    return true;
+  };
+  if (auto rc = ReadRecords(ctl, a.id, "play", "", &head, on_record)) {
+    return *rc;
   }
+  if (playing < 0) return ctl.Error("no such channel with recorded output");
   return kExitOk;
 }
 
-std::string Cast(const Recording& rec, const Channel& c) {
-  std::string cast = audit::AsciicastWriter::Header(
-      c.columns, c.rows, absl::FromUnixMicros(rec.session.started_at_us()),
-      absl::StrCat(rec.session.user(), "@", rec.session.host(), " ",
-                   rec.session.session_id(), " channel ", c.index));
-  audit::AsciicastWriter w;
-  // asciicast times start at the channel's first record.
-  const absl::Duration start =
-      c.records.empty() ? absl::ZeroDuration()
-                        : absl::Microseconds(c.records.front()->offset_us());
-  bool sized = false;
-  for (const av::RecordingRecord* r : c.records) {
-    const absl::Duration at = absl::Microseconds(r->offset_us()) - start;
-    if (r->has_window_change()) {
-      if (sized) {
-        cast += w.Resize(at, r->window_change().columns(),
-                         r->window_change().rows());
+// One channel's asciicast, written as its records arrive: the header at
+// the channel's first window size (or its first event), times from the
+// channel's first record.
+class CastWriter {
+ public:
+  CastWriter(const RecordingHead& head, const Channel& c, std::ostream* out)
+      : head_(head), channel_(c), out_(out) {}
+
+  void Add(const av::RecordingRecord& r) {
+    const absl::Duration offset = absl::Microseconds(r.offset_us());
+    if (!started_) {
+      start_ = offset;
+      started_ = true;
+    }
+    const absl::Duration at = offset - start_;
+    if (r.has_window_change()) {
+      if (sized_) {
+        Write(w_.Resize(at, r.window_change().columns(),
+                        r.window_change().rows()));
+      } else {
+        sized_ = true;
+        Header();
       }
-      sized = true;
-    } else if (IsOutput(*r)) {
-      cast += w.Event(at, "o", r->data().bytes());
-    } else if (r->has_data()) {
-      cast += w.Event(at, "i", r->data().bytes());
+    } else if (IsOutput(r)) {
+      Write(w_.Event(at, "o", r.data().bytes()));
+    } else if (r.has_data()) {
+      Write(w_.Event(at, "i", r.data().bytes()));
     }
   }
-  return cast;
-}
+  // A channel with no event still gets its header.
+  void Finish() { Header(); }
 
+ private:
+  void Header() {
+    if (header_written_) return;
+    header_written_ = true;
+    *out_ << audit::AsciicastWriter::Header(
+        channel_.columns, channel_.rows,
+        absl::FromUnixMicros(head_.session.started_at_us()),
+        absl::StrCat(head_.session.user(), "@", head_.session.host(), " ",
+                     head_.session.session_id(), " channel ", channel_.index));
+  }
+  void Write(const std::string& line) {
+    if (line.empty()) return;
+    Header();
+    *out_ << line;
+  }
+
+  const RecordingHead& head_;
+  const Channel& channel_;
+  std::ostream* out_;
+  audit::AsciicastWriter w_;
+  absl::Duration start_;
+  bool started_ = false, sized_ = false, header_written_ = false;
+};
+
+// Exports the chosen channels as their records arrive: to files, or to
+// stdout with --channel N. To stdout without it, the session channels are
+// kept in memory until the end (it must have exactly one).
 int Export(Spctl& ctl, const SessionArgs& a) {
   if (a.format != "asciicast") {
     return ctl.Error("--format: only asciicast is supported", kExitUsage);
   }
-  Recording rec;
-  if (auto rc = Read(ctl, a.id, "export", a.format, &rec)) return *rc;
-  std::vector<Channel> all = Channels(rec);
-  std::vector<const Channel*> channels;
-  for (const Channel& c : all) {
-    if (a.channel >= 0 ? c.index == a.channel : c.type == "session") {
-      channels.push_back(&c);
+  const bool to_stdout = a.out.empty() || a.out == "-";
+  struct Target {
+    std::string path;  // empty: stdout or the buffer
+    std::ofstream file;
+    std::ostringstream buffer;
+    std::unique_ptr<CastWriter> cast;
+  };
+  RecordingHead head;
+  ChannelTracker tracker;
+  std::map<int, std::unique_ptr<Target>> targets;  // by channel index
+  std::string failed;
+  auto on_record = [&](const av::RecordingRecord& r) {
+    const Channel* c = tracker.Add(r);
+    if (c == nullptr) return true;
+    if (r.has_channel_open()) {
+      if (a.channel >= 0 ? c->index != a.channel : c->type != "session") {
+        return true;
+      }
+      auto t = std::make_unique<Target>();
+      std::ostream* out = &t->buffer;
+      if (!to_stdout) {
+        t->path =
+            a.channel < 0 ? absl::StrCat(a.out, ".", c->index, ".cast") : a.out;
+        t->file.open(t->path, std::ios::binary | std::ios::trunc);
+        if (!t->file) {
+          failed = t->path;
+          return false;
+        }
+        out = &t->file;
+      } else if (a.channel >= 0) {
+        out = &ctl.out();
+      }
+      t->cast = std::make_unique<CastWriter>(head, *c, out);
+      targets[c->index] = std::move(t);
+      return true;
     }
+    auto it = targets.find(c->index);
+    if (it != targets.end()) it->second->cast->Add(r);
+    return true;
+  };
+  if (auto rc = ReadRecords(ctl, a.id, "export", a.format, &head, on_record)) {
+    return *rc;
   }
-  if (channels.empty()) return ctl.Error("no such recorded channel");
-  if (channels.size() > 1 && (a.out.empty() || a.out == "-")) {
+  if (!failed.empty()) return ctl.Error(absl::StrCat("cannot write ", failed));
+  if (targets.empty()) return ctl.Error("no such recorded channel");
+  if (to_stdout && a.channel < 0 && targets.size() > 1) {
     return ctl.Error(
         "the session has several channels: pass --channel N, or --out PREFIX "
         "for one file per channel (PREFIX.N.cast)",
         kExitUsage);
   }
-  for (const Channel* c : channels) {
-    const std::string cast = Cast(rec, *c);
-    if (a.out.empty() || a.out == "-") {
-      ctl.out() << cast;
+  for (auto& [index, t] : targets) {
+    t->cast->Finish();
+    if (to_stdout) {
+      if (a.channel < 0) ctl.out() << t->buffer.str();
       continue;
     }
-    const std::string path =
-        a.channel < 0 ? absl::StrCat(a.out, ".", c->index, ".cast") : a.out;
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    f << cast;
-    f.close();
-    if (!f) return ctl.Error(absl::StrCat("cannot write ", path));
-    ctl.err() << "wrote " << path << "\n";
+    t->file.close();
+    if (!t->file) return ctl.Error(absl::StrCat("cannot write ", t->path));
+    ctl.err() << "wrote " << t->path << "\n";
   }
   return kExitOk;
 }
 
 int Verify(Spctl& ctl, const SessionArgs& a) {
-  Recording rec;
-  if (auto rc = Read(ctl, a.id, "verify", "", &rec)) return *rc;
-  auto [broken, why] = CheckChain(rec);
-  if (broken == 0 && !rec.intact) {
-    broken = rec.first_broken_seq;
-    why = rec.problem;
+  RecordingHead head;
+  ChainCheck chain;
+  if (auto rc = ReadRecords(ctl, a.id, "verify", "", &head,
+                            [&](const av::RecordingRecord& r) {
+                              chain.Add(r);
+                              return true;
+                            })) {
+    return *rc;
+  }
+  auto [broken, why] = chain.Finish(head.session);
+  if (broken == 0 && !head.intact) {
+    broken = head.first_broken_seq;
+    why = head.problem;
   }
   if (broken != 0) {
-    ctl.out() << "session " << rec.session.session_id() << ": BROKEN at record "
-              << broken << ": " << why << "\n";
+    ctl.out() << "session " << head.session.session_id()
+              << ": BROKEN at record " << broken << ": " << why << "\n";
     return kExitError;
   }
-  ctl.out() << "session " << rec.session.session_id() << ": OK, "
-            << rec.records.size() << " records, hash chain intact";
+  ctl.out() << "session " << head.session.session_id() << ": OK, "
+            << chain.records() << " records, hash chain intact";
   // What is stored so far checks out, but a running session's recording
   // is not complete yet: an auditor must not take it for the whole.
-  if (rec.session.status() == av::SESSION_STATUS_ACTIVE) {
+  if (head.session.status() == av::SESSION_STATUS_ACTIVE) {
     ctl.out() << " so far (still active: the recording is complete only "
                  "once the session ends)";
   }
@@ -471,7 +595,8 @@ void AddSessionCommands(CLI::App& app, Spctl& ctl, Action* action) {
   play->add_option("--speed", a->speed, "playback speed (2 = twice as fast)");
   play->add_option("--max-idle", a->max_idle,
                    "cap pauses at this long (e.g. 2s)");
-  play->add_option("--channel", a->channel, "the channel to play");
+  play->add_option("--channel", a->channel,
+                   "the channel to play (default: the first to print)");
   OnRun(play, action, [&ctl, a] { return Play(ctl, *a); });
 
   CLI::App* exp = sessions->add_subcommand(
