@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <deque>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -207,6 +209,13 @@ bool IsOutput(const av::RecordingRecord& r) {
   return r.has_data() && r.data().direction() == av::RECORD_DIRECTION_OUTPUT;
 }
 
+// A window size worth showing: `ssh -tt` without a local terminal asks for
+// a 0x0 pty, which is no size at all.
+bool HasSize(const av::RecordingRecord& r) {
+  return r.has_window_change() && r.window_change().columns() > 0 &&
+         r.window_change().rows() > 0;
+}
+
 // Assigns records to channels as they arrive: a record belongs to the
 // latest open channel with its id (ids are reused).
 class ChannelTracker {
@@ -225,7 +234,7 @@ class ChannelTracker {
     auto it = open_.find(r.channel_id());
     if (it == open_.end()) return nullptr;
     Channel& c = *it->second;
-    if (r.has_window_change()) {
+    if (HasSize(r)) {
       if (!c.sized) {
         c.columns = r.window_change().columns();
         c.rows = r.window_change().rows();
@@ -354,32 +363,29 @@ int Play(Spctl& ctl, const SessionArgs& a) {
   ChannelTracker tracker;
   int playing = -1;
   absl::Duration last = absl::ZeroDuration();
-  bool first = true, sized = false;
+  bool first = true;
   auto on_record = [&](const av::RecordingRecord& r) {
     const Channel* c = tracker.Add(r);
     if (c == nullptr || r.has_channel_open()) return true;
     if (playing < 0) {
       // Picked at its first output, or with --channel at its first output
       // or window size, whichever comes first.
-      const bool shows = IsOutput(r) || r.has_window_change();
+      const bool shows = IsOutput(r) || HasSize(r);
       if (!shows || (a.channel >= 0 ? c->index != a.channel : !IsOutput(r))) {
         return true;
       }
       playing = c->index;
-      // The size the terminal has now; later ones are resizes, asked for
-      // when they happened.
-      sized = c->sized;
       ctl.err() << "spctl: playing " << head.session.session_id() << " channel "
                 << c->index << " (" << c->last_columns << "x" << c->last_rows
                 << ")\n";
       // Ask the terminal for the recorded size (xterm window op;
-      // terminals that do not support it ignore it).
+      // terminals that do not support it ignore it). Every later size is
+      // a resize, asked for when it happened.
       ctl.out() << "\x1b[8;" << c->last_rows << ";" << c->last_columns << "t";
-      if (r.has_window_change()) return true;  // that was this size
+      if (HasSize(r)) return true;  // that was this size
     }
     if (c->index != playing) return true;
-    const bool resize = r.has_window_change() && sized;
-    if (r.has_window_change()) sized = true;
+    const bool resize = HasSize(r);
     if (!IsOutput(r) && !resize) return true;
     const absl::Duration at = absl::Microseconds(r.offset_us());
     if (!first) {
@@ -419,12 +425,13 @@ class CastWriter {
       started_ = true;
     }
     const absl::Duration at = offset - start_;
-    if (r.has_window_change()) {
-      if (sized_) {
+    if (HasSize(r)) {
+      // The first size is the header's; once the header is out (after an
+      // earlier event, with the default size), a size is a resize.
+      if (header_written_) {
         Write(w_.Resize(at, r.window_change().columns(),
                         r.window_change().rows()));
       } else {
-        sized_ = true;
         Header();
       }
     } else if (IsOutput(r)) {
@@ -457,26 +464,36 @@ class CastWriter {
   std::ostream* out_;
   audit::AsciicastWriter w_;
   absl::Duration start_;
-  bool started_ = false, sized_ = false, header_written_ = false;
+  bool started_ = false, header_written_ = false;
 };
 
-// Exports the chosen channels as their records arrive: to files, or to
-// stdout with --channel N. To stdout without it, the session channels are
-// kept in memory until the end (it must have exactly one).
+// Exports the chosen channels as their records arrive: to a file per
+// channel (written as PATH.partial and renamed when complete, so a failed
+// export leaves no cut-off recording and keeps an older file), or to
+// stdout. Stdout takes one channel: --channel N, or the
+// first session channel (a session with several then ends with a usage
+// error that says which one stdout has).
 int Export(Spctl& ctl, const SessionArgs& a) {
   if (a.format != "asciicast") {
     return ctl.Error("--format: only asciicast is supported", kExitUsage);
   }
   const bool to_stdout = a.out.empty() || a.out == "-";
   struct Target {
-    std::string path;  // empty: stdout or the buffer
+    std::string path;  // empty: stdout
     std::ofstream file;
-    std::ostringstream buffer;
     std::unique_ptr<CastWriter> cast;
+    // Until renamed to `path`: the file being written is removed.
+    ~Target() {
+      if (file.is_open()) file.close();
+      if (!path.empty() && !done) std::remove(Partial().c_str());
+    }
+    std::string Partial() const { return path + ".partial"; }
+    bool done = false;
   };
   RecordingHead head;
   ChannelTracker tracker;
   std::map<int, std::unique_ptr<Target>> targets;  // by channel index
+  int not_exported = 0;  // session channels stdout had no room for
   std::string failed;
   auto on_record = [&](const av::RecordingRecord& r) {
     const Channel* c = tracker.Add(r);
@@ -485,19 +502,22 @@ int Export(Spctl& ctl, const SessionArgs& a) {
       if (a.channel >= 0 ? c->index != a.channel : c->type != "session") {
         return true;
       }
+      if (to_stdout && !targets.empty()) {
+        ++not_exported;
+        return true;
+      }
       auto t = std::make_unique<Target>();
-      std::ostream* out = &t->buffer;
+      std::ostream* out = &ctl.out();
       if (!to_stdout) {
         t->path =
             a.channel < 0 ? absl::StrCat(a.out, ".", c->index, ".cast") : a.out;
-        t->file.open(t->path, std::ios::binary | std::ios::trunc);
+        t->file.open(t->Partial(), std::ios::binary | std::ios::trunc);
         if (!t->file) {
-          failed = t->path;
+          failed = t->Partial();
+          t->path.clear();  // nothing to remove
           return false;
         }
         out = &t->file;
-      } else if (a.channel >= 0) {
-        out = &ctl.out();
       }
       t->cast = std::make_unique<CastWriter>(head, *c, out);
       targets[c->index] = std::move(t);
@@ -512,21 +532,29 @@ int Export(Spctl& ctl, const SessionArgs& a) {
   }
   if (!failed.empty()) return ctl.Error(absl::StrCat("cannot write ", failed));
   if (targets.empty()) return ctl.Error("no such recorded channel");
-  if (to_stdout && a.channel < 0 && targets.size() > 1) {
-    return ctl.Error(
-        "the session has several channels: pass --channel N, or --out PREFIX "
-        "for one file per channel (PREFIX.N.cast)",
-        kExitUsage);
-  }
   for (auto& [index, t] : targets) {
     t->cast->Finish();
-    if (to_stdout) {
-      if (a.channel < 0) ctl.out() << t->buffer.str();
-      continue;
-    }
+    if (to_stdout) continue;
     t->file.close();
-    if (!t->file) return ctl.Error(absl::StrCat("cannot write ", t->path));
+    if (!t->file) return ctl.Error(absl::StrCat("cannot write ", t->Partial()));
+  }
+  for (auto& [index, t] : targets) {
+    if (to_stdout) break;
+    if (std::rename(t->Partial().c_str(), t->path.c_str()) != 0) {
+      return ctl.Error(absl::StrCat("cannot rename ", t->Partial(), " to ",
+                                    t->path, ": ", std::strerror(errno)));
+    }
+    t->done = true;
     ctl.err() << "wrote " << t->path << "\n";
+  }
+  if (not_exported > 0) {
+    return ctl.Error(
+        absl::StrCat("the session has several channels and stdout has only "
+                     "channel ",
+                     targets.begin()->first,
+                     ": pass --channel N, or --out PREFIX for one file per "
+                     "channel (PREFIX.N.cast)"),
+        kExitUsage);
   }
   return kExitOk;
 }
