@@ -423,15 +423,31 @@ bool CaClient::CurrentLocked() const {
          Now() - *down_since_ <= options_.revocation_grace;
 }
 
+std::string CaClient::StaleReason() const {
+  absl::MutexLock lock(&mu_);
+  return StaleReasonLocked();
+}
+
+std::string CaClient::StaleReasonLocked() const {
+  if (CurrentLocked()) return "";
+  if (overflow_) {
+    return absl::StrCat("the revocation list outgrew max_revocations (",
+                        options_.max_revocations, ")");
+  }
+  if (!loaded_) return "the CA has not answered since the gateway started";
+  return "the CA has been unreachable longer than revocation_grace";
+}
+
 void CaClient::MaybeReportStale() {
+  std::string why;
   {
     absl::MutexLock lock(&mu_);
     if (stale_reported_ || CurrentLocked()) return;
     stale_reported_ = true;
+    why = StaleReasonLocked();
   }
-  Log("ca: the revocation list is no longer current (the stream has been "
-      "down longer than revocation_grace)");
-  if (options_.on_stale) options_.on_stale();
+  Log(absl::StrCat("ca: the revocation list is no longer current: ", why));
+  if (options_.on_stale) options_.on_stale(why);
 }
 
 bool CaClient::WaitToReconnect(absl::Duration backoff) {

@@ -105,10 +105,9 @@ class CaClient {
     std::function<void(uint64_t serial, const std::string& key_fingerprint)>
         on_revocation;
     // Called (on a CaClient thread) when the revocation list stops being
-    // current: the stream has been down longer than revocation_grace (or
-    // the list overflowed). Once per outage: again only after the list was
-    // current in between.
-    std::function<void()> on_stale;
+    // current, with StaleReason(). Once per outage: again only after the
+    // list was current in between.
+    std::function<void(const std::string& why)> on_stale;
   };
 
   // Starts the background threads after one synchronous attempt at the CA
@@ -138,6 +137,9 @@ class CaClient {
   // Early fetches started by RefreshUserCaKeysSoon (for tests).
   int early_key_fetches() const;
 
+  // Why the revocation list is not current ("the CA has been unreachable
+  // longer than revocation_grace", ...); empty while it is.
+  std::string StaleReason() const ABSL_LOCKS_EXCLUDED(mu_);
   // kPermissionDenied when the serial or the key fingerprint is revoked;
   // kUnavailable when the revocation list is not current (the stream has
   // been down longer than revocation_grace, or it was never loaded).
@@ -193,6 +195,7 @@ class CaClient {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkDown() ABSL_LOCKS_EXCLUDED(mu_);
   bool CurrentLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string StaleReasonLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Calls on_stale when the list is no longer current and it was not
   // called since the list was last current.
   void MaybeReportStale() ABSL_LOCKS_EXCLUDED(mu_);

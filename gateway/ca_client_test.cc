@@ -255,9 +255,14 @@ TEST_F(CaClientTest, FailsClosedOnceTheStreamIsDownLongerThanTheGrace) {
   base::FakeClock clock(absl::Now());
   // on_stale (revocation_fail_mode end_sessions ends the sessions there).
   std::atomic<int> stale{0};
-  std::unique_ptr<CaClient> client = MakeClient(
-      &clock, absl::Seconds(60),
-      [&](CaClient::Options* o) { o->on_stale = [&] { stale.fetch_add(1); }; });
+  std::unique_ptr<CaClient> client =
+      MakeClient(&clock, absl::Seconds(60), [&](CaClient::Options* o) {
+        o->on_stale = [&](const std::string& why) {
+          EXPECT_EQ(why,
+                    "the CA has been unreachable longer than revocation_grace");
+          stale.fetch_add(1);
+        };
+      });
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(WaitFor([&] { return client->stream_connects() > 0; }));
   EXPECT_TRUE(client->revocations_current());

@@ -121,6 +121,12 @@ void Proxy::EndRevoked(uint64_t serial, const std::string& key_fingerprint) {
   }
 }
 
+std::string RevocationsStaleReason(std::string_view why) {
+  return absl::StrCat(
+      "Sallyport revocations cannot be checked: ", std::string(why),
+      " (revocation_fail_mode: end_sessions)");
+}
+
 void Proxy::EndEstablished(std::string reason) {
   absl::MutexLock lock(&mu_);
   for (GatewayConnection* c : connections_) {

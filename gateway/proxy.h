@@ -66,10 +66,8 @@ inline constexpr size_t kMaxCachedAuthorizations = 256;
 inline constexpr char kCertificateRevoked[] =
     "your Sallyport certificate was revoked";
 // Why established connections end when the revocation list goes stale
-// and revocation_fail_mode is end_sessions.
-inline constexpr char kRevocationsStale[] =
-    "the Sallyport CA has been unreachable longer than revocation_grace, so "
-    "revocations cannot be checked (revocation_fail_mode: end_sessions)";
+// (CaClient::StaleReason) and revocation_fail_mode is end_sessions.
+std::string RevocationsStaleReason(std::string_view why);
 
 struct ProxyOptions {
   CaClient* ca = nullptr;        // required; outlives the Proxy

@@ -422,6 +422,14 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
     revocation_sink_->end_sessions_when_stale =
         applied.end_sessions_when_revocations_stale;
   }
+  // Switched to end_sessions while the list is already stale: the outage's
+  // one report has passed, so the sessions end now.
+  if (applied.end_sessions_when_revocations_stale &&
+      !old.end_sessions_when_revocations_stale) {
+    if (std::string why = ca_->StaleReason(); !why.empty()) {
+      proxy_->EndEstablished(RevocationsStaleReason(why));
+    }
+  }
   {
     absl::MutexLock lock(&mu_);
     settings_ = applied;

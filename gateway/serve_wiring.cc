@@ -73,10 +73,10 @@ absl::Status GatewayServer::ConnectCa(const GatewaySettings& c) {
     if (sink->proxy != nullptr) sink->proxy->EndRevoked(serial, fp);
   };
   // revocation_fail_mode end_sessions: a stale list ends the sessions too.
-  ca_options.on_stale = [sink = revocation_sink_] {
+  ca_options.on_stale = [sink = revocation_sink_](const std::string& why) {
     absl::MutexLock lock(&sink->mu);
     if (sink->proxy != nullptr && sink->end_sessions_when_stale) {
-      sink->proxy->EndEstablished(kRevocationsStale);
+      sink->proxy->EndEstablished(RevocationsStaleReason(why));
     }
   };
   absl::StatusOr<std::unique_ptr<CaClient>> ca =

@@ -101,6 +101,25 @@ class GatewayCaDownE2eTest : public ::testing::Test {
     return master;
   }
 
+  // revocation_fail_mode: end_sessions, by SIGHUP; waits for the reload.
+  void SwitchToEndSessions() {
+    ASSERT_TRUE(fixture_
+                    ->EditGatewayConfig([](config::GatewayConfig* c) {
+                      c->set_revocation_fail_mode("end_sessions");
+                    })
+                    .ok());
+    fixture_->gateway_process()->Signal(SIGHUP);
+    const absl::Time limit = absl::Now() + absl::Seconds(30);
+    while (!absl::StrContains(fixture_->GatewayLog(),
+                              "revocation_fail_mode is now end_sessions") &&
+           absl::Now() < limit) {
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    ASSERT_TRUE(absl::StrContains(fixture_->GatewayLog(),
+                                  "revocation_fail_mode is now end_sessions"))
+        << fixture_->GatewayLog();
+  }
+
   // Waits until `p` has exited or `limit` passed.
   static void WaitWhileRunning(BackgroundProcess& p, absl::Time limit) {
     while (p.Running() && absl::Now() < limit) {
@@ -149,6 +168,12 @@ TEST_F(GatewayCaDownE2eTest, NewSessionsThenNewChannelsAreRefused) {
   r = ViaGateway(*fixture_, "olivia", "web01", "echo should-not-run");
   EXPECT_EQ(r.exit_code, 255) << r.Describe();
   EXPECT_TRUE(absl::StrContains(r.err, "revocation")) << r.err;
+
+  // Switched to end_sessions now, while the list is stale: the session
+  // ends at once (the outage's one staleness report has passed).
+  SwitchToEndSessions();
+  WaitWhileRunning(*master, absl::Now() + absl::Seconds(10));
+  EXPECT_FALSE(master->Running()) << "end_sessions by SIGHUP did not end it";
 }
 
 TEST_F(GatewayCaDownE2eTest, AGatewayThatNeverReachedTheCaSaysSo) {
@@ -183,21 +208,8 @@ TEST_F(GatewayCaDownE2eTest, AGatewayThatNeverReachedTheCaSaysSo) {
 // revocation list is stale the established sessions end too, with the
 // reason.
 TEST_F(GatewayCaDownE2eTest, EndSessionsModeEndsTheSessionOnceTheGraceRunsOut) {
-  ASSERT_TRUE(fixture_
-                  ->EditGatewayConfig([](config::GatewayConfig* c) {
-                    c->set_revocation_fail_mode("end_sessions");
-                  })
-                  .ok());
-  fixture_->gateway_process()->Signal(SIGHUP);
-  const absl::Time reload_limit = absl::Now() + absl::Seconds(30);
-  while (!absl::StrContains(fixture_->GatewayLog(),
-                            "revocation_fail_mode is now end_sessions") &&
-         absl::Now() < reload_limit) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  ASSERT_TRUE(absl::StrContains(fixture_->GatewayLog(),
-                                "revocation_fail_mode is now end_sessions"))
-      << fixture_->GatewayLog();
+  SwitchToEndSessions();
+  if (HasFatalFailure()) return;
 
   const std::string control = dir_->File("ctl");
   const std::string master_log = dir_->File("master.log");
