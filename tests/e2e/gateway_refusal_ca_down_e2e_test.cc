@@ -16,8 +16,6 @@
 //    catches up.
 #include <unistd.h>
 
-#include <csignal>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -103,21 +101,12 @@ class GatewayCaDownE2eTest : public ::testing::Test {
 
   // revocation_fail_mode: end_sessions, by SIGHUP; waits for the reload.
   void SwitchToEndSessions() {
-    ASSERT_TRUE(fixture_
-                    ->EditGatewayConfig([](config::GatewayConfig* c) {
-                      c->set_revocation_fail_mode("end_sessions");
-                    })
-                    .ok());
-    fixture_->gateway_process()->Signal(SIGHUP);
-    const absl::Time limit = absl::Now() + absl::Seconds(30);
-    while (!absl::StrContains(fixture_->GatewayLog(),
-                              "revocation_fail_mode is now end_sessions") &&
-           absl::Now() < limit) {
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    ASSERT_TRUE(absl::StrContains(fixture_->GatewayLog(),
-                                  "revocation_fail_mode is now end_sessions"))
-        << fixture_->GatewayLog();
+    absl::Status st = fixture_->ReloadGateway(
+        [](config::GatewayConfig* c) {
+          c->set_revocation_fail_mode("end_sessions");
+        },
+        "revocation_fail_mode is now end_sessions");
+    ASSERT_TRUE(st.ok()) << st;
   }
 
   // Waits until `p` has exited or `limit` passed.

@@ -306,21 +306,12 @@ class ReverseChannelLimitTest : public ::testing::Test {
 };
 
 TEST_F(ReverseChannelLimitTest, ForwardedChannelsFollowTheReloadedLimit) {
-  ASSERT_TRUE(fixture_
-                  ->EditGatewayConfig([](config::GatewayConfig* c) {
-                    c->mutable_limits()->set_max_channels_per_connection(4);
-                  })
-                  .ok());
-  fixture_->gateway_process()->Signal(SIGHUP);
-  const absl::Time limit = absl::Now() + absl::Seconds(30);
-  while (!absl::StrContains(fixture_->GatewayLog(),
-                            "max_channels_per_connection=4") &&
-         absl::Now() < limit) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  ASSERT_TRUE(absl::StrContains(fixture_->GatewayLog(),
-                                "max_channels_per_connection=4"))
-      << fixture_->GatewayLog();
+  absl::Status reloaded = fixture_->ReloadGateway(
+      [](config::GatewayConfig* c) {
+        c->mutable_limits()->set_max_channels_per_connection(4);
+      },
+      "max_channels_per_connection=4");
+  ASSERT_TRUE(reloaded.ok()) << reloaded;
 
   GreetingServer greeter;
   ASSERT_NE(greeter.port(), 0);

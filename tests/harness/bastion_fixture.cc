@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <sys/stat.h>
 
+#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <regex>
@@ -516,6 +517,21 @@ absl::Status BastionFixture::EditGatewayConfig(
   absl::StatusOr<std::string> yaml = base::ProtoToYaml(c);
   if (!yaml.ok()) return yaml.status();
   return WriteFile(path, *yaml, 0600);
+}
+
+absl::Status BastionFixture::ReloadGateway(
+    const std::function<void(config::GatewayConfig*)>& edit,
+    const std::string& logged) {
+  if (!gateway_) return absl::FailedPreconditionError("no gateway runs");
+  if (absl::Status st = EditGatewayConfig(edit); !st.ok()) return st;
+  gateway_->Signal(SIGHUP);
+  const absl::Time limit = absl::Now() + absl::Seconds(30);
+  while (!absl::StrContains(GatewayLog(), logged) && absl::Now() < limit) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  if (absl::StrContains(GatewayLog(), logged)) return absl::OkStatus();
+  return absl::DeadlineExceededError(absl::StrCat(
+      "reload: \"", logged, "\" not logged in 30 s\n", GatewayLog()));
 }
 
 absl::Status BastionFixture::StartGateway(

@@ -176,9 +176,15 @@ class BastionFixture {
       const std::vector<std::string>& extra_serve_args = {},
       const std::function<void(config::GatewayConfig*)>& edit_config = nullptr);
   // Reads DIR/gateway.yaml, applies `edit` and writes it back (0600); for
-  // a SIGHUP reload, follow with gateway_process()->Signal(SIGHUP).
+  // a SIGHUP reload, ReloadGateway below.
   absl::Status EditGatewayConfig(
       const std::function<void(config::GatewayConfig*)>& edit);
+  // EditGatewayConfig, SIGHUP, then waits up to 30 s for `logged` in
+  // GatewayLog() (a line the reload writes). kDeadlineExceeded, with the
+  // log, when it does not appear.
+  absl::Status ReloadGateway(
+      const std::function<void(config::GatewayConfig*)>& edit,
+      const std::string& logged);
   uint16_t gateway_port() const { return gateway_port_; }
   uint16_t gateway_metrics_port() const { return gateway_metrics_port_; }
   std::string gateway_state_dir() const { return dir_.File("gateway"); }
