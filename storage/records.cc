@@ -103,9 +103,10 @@ constexpr std::array<std::pair<RecordDirection, std::string_view>, 3>
     kRecordDirections = {{{RecordDirection::kNone, "none"},
                           {RecordDirection::kInput, "input"},
                           {RecordDirection::kOutput, "output"}}};
-constexpr std::array<std::pair<CaKeyPurpose, std::string_view>, 2>
-    kCaKeyPurposes = {
-        {{CaKeyPurpose::kUser, "user"}, {CaKeyPurpose::kHost, "host"}}};
+constexpr std::array<std::pair<CaKeyPurpose, std::string_view>, 3>
+    kCaKeyPurposes = {{{CaKeyPurpose::kUser, "user"},
+                       {CaKeyPurpose::kHost, "host"},
+                       {CaKeyPurpose::kSession, "session"}}};
 constexpr std::array<std::pair<CaKeyState, std::string_view>, 2> kCaKeyStates =
     {{{CaKeyState::kActive, "active"}, {CaKeyState::kRetired, "retired"}}};
 

@@ -399,9 +399,14 @@ struct JoinTokenFilter {
 
 // ---------------------------------------------------------------- CA keys
 
-enum class CaKeyPurpose { kUser, kHost };
+// kSession: the optional key that signs only the gateway's per-session
+// certificates (without it the user key signs them), so that hosts can
+// trust it instead of the user key, which also signs users' own
+// certificates.
+enum class CaKeyPurpose { kUser, kHost, kSession };
 enum class CaKeyState { kActive, kRetired };
-std::string_view CaKeyPurposeName(CaKeyPurpose purpose);  // "user", "host"
+// "user", "host", "session"
+std::string_view CaKeyPurposeName(CaKeyPurpose purpose);
 std::optional<CaKeyPurpose> ParseCaKeyPurpose(std::string_view name);
 std::string_view CaKeyStateName(CaKeyState state);  // "active", "retired"
 std::optional<CaKeyState> ParseCaKeyState(std::string_view name);

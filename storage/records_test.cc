@@ -42,6 +42,8 @@ TEST(RecordsTest, EnumNamesRoundTrip) {
   EXPECT_EQ(ParseCertificatePurpose("session"), CertificatePurpose::kSession);
   EXPECT_EQ(ParseSessionStatus("failed"), SessionStatus::kFailed);
   EXPECT_EQ(ParseCaKeyPurpose("host"), CaKeyPurpose::kHost);
+  EXPECT_EQ(ParseCaKeyPurpose("session"), CaKeyPurpose::kSession);
+  EXPECT_EQ(CaKeyPurposeName(CaKeyPurpose::kSession), "session");
   EXPECT_EQ(ParseCaKeyState("retired"), CaKeyState::kRetired);
 }
 

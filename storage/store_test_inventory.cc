@@ -339,5 +339,58 @@ TEST_P(StoreTest, CaKeyRotation) {
   EXPECT_EQ(all.size(), 3u);
 }
 
+// Version 8 adds the purpose 'session' (the key that signs only session
+// certificates): a database at version 7 keeps its CA keys, retired and
+// active, and takes an active session key beside the active user key.
+TEST_P(StoreTest, CaKeysFromVersion7SurviveTheSessionPurpose) {
+  const absl::Span<const migrations::Migration> all = backend_->Migrations();
+  ASSERT_GE(all.size(), 8u);
+  EXPECT_STREQ(all[7].name, "session_ca_keys");
+  store_.reset();
+  SP_ASSERT_OK(backend_->SetUp());
+  std::string script = SchemaAt(all, 7);
+  absl::StrAppend(
+      &script,
+      "INSERT INTO ca_keys (fingerprint, purpose, public_key, state, "
+      "created_at_us, retired_at_us) VALUES "
+      "('SHA256:old', 'user', 'ssh-ed25519 AAAA old', 'retired', 1, 2), "
+      "('SHA256:new', 'user', 'ssh-ed25519 AAAA new', 'active', 2, NULL), "
+      "('SHA256:host', 'host', 'ssh-ed25519 AAAA host', 'active', 3, NULL);"
+      "\n");
+  SP_ASSERT_OK(backend_->ExecRawSql(script));
+
+  std::unique_ptr<Store> upgraded = OpenAnother();
+  ASSERT_NE(upgraded, nullptr);
+  SP_ASSERT_OK_AND_ASSIGN(std::vector<CaKey> keys,
+                          upgraded->ListCaKeys(std::nullopt));
+  ASSERT_EQ(keys.size(), 3u);
+  SP_ASSERT_OK_AND_ASSIGN(keys, upgraded->ListCaKeys(CaKeyPurpose::kUser));
+  ASSERT_EQ(keys.size(), 2u);
+  EXPECT_EQ(keys[0].fingerprint, "SHA256:old");
+  EXPECT_EQ(keys[0].state, CaKeyState::kRetired);
+  EXPECT_EQ(keys[0].retired_at, absl::FromUnixMicros(2));
+  EXPECT_EQ(keys[1].state, CaKeyState::kActive);
+
+  CaKey session;
+  session.fingerprint = "SHA256:session";
+  session.purpose = CaKeyPurpose::kSession;
+  session.public_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA1 session-ca";
+  SP_ASSERT_OK(upgraded->AddCaKey(session));
+  // Still one active key per purpose, the new one included.
+  CaKey second = session;
+  second.fingerprint = "SHA256:session-2";
+  SP_EXPECT_CODE(upgraded->AddCaKey(second), kAlreadyExists);
+  SP_ASSERT_OK_AND_ASSIGN(keys, upgraded->ListCaKeys(CaKeyPurpose::kSession));
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0].state, CaKeyState::kActive);
+  // Nothing else: the column's check still refuses unknown purposes.
+  EXPECT_FALSE(
+      backend_
+          ->ExecRawSql(
+              "INSERT INTO ca_keys (fingerprint, purpose, public_key, state, "
+              "created_at_us) VALUES ('SHA256:x', 'login', 'k', 'active', 1)")
+          .ok());
+}
+
 }  // namespace
 }  // namespace sallyport::storage::testing

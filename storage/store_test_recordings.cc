@@ -271,22 +271,6 @@ TEST_P(StoreTest, ConcurrentClaimsAgreeOnOneOwner) {
   }
 }
 
-// A script that makes the schema of `version` (migrations 1..version, as
-// a binary of that version left it).
-std::string SchemaAt(absl::Span<const migrations::Migration> all,
-                     size_t version) {
-  std::string script =
-      "CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, "
-      "name TEXT NOT NULL, applied_at_us BIGINT NOT NULL);\n";
-  for (const migrations::Migration& m : all.subspan(0, version)) {
-    absl::StrAppend(&script, m.sql,
-                    "\n;\nINSERT INTO schema_migrations (version, name, "
-                    "applied_at_us) VALUES (",
-                    m.version, ", '", m.name, "', 0);\n");
-  }
-  return script;
-}
-
 // The raw chunks of schema version 1, which the Store no longer reads, read
 // with plain SQL.
 using Rows = std::vector<std::vector<std::string>>;

@@ -117,6 +117,20 @@ absl::StatusOr<std::vector<std::string>> RunInChildProcesses(
   return outputs;
 }
 
+std::string SchemaAt(absl::Span<const migrations::Migration> all,
+                     size_t version) {
+  std::string script =
+      "CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, "
+      "name TEXT NOT NULL, applied_at_us BIGINT NOT NULL);\n";
+  for (const migrations::Migration& m : all.subspan(0, version)) {
+    absl::StrAppend(&script, m.sql,
+                    "\n;\nINSERT INTO schema_migrations (version, name, "
+                    "applied_at_us) VALUES (",
+                    m.version, ", '", m.name, "', 0);\n");
+  }
+  return script;
+}
+
 IssuedCertificate MakeCert(uint64_t serial, std::string user,
                            CertificatePurpose purpose, absl::Time after,
                            absl::Duration ttl) {

@@ -95,6 +95,11 @@ IssuedCertificate MakeCert(uint64_t serial, std::string user,
                            CertificatePurpose purpose, absl::Time after,
                            absl::Duration ttl);
 
+// A script that makes the schema of `version` (migrations 1..version, as
+// a binary of that version left it), with its schema_migrations rows.
+std::string SchemaAt(absl::Span<const migrations::Migration> all,
+                     size_t version);
+
 inline absl::Status ToStatus(const absl::Status& s) { return s; }
 template <typename T>
 absl::Status ToStatus(const absl::StatusOr<T>& s) {
