@@ -312,7 +312,7 @@ absl::StatusOr<storage::CaKeyPurpose> CaKeyPurposeFromString(
     std::string_view purpose) {
   std::optional<storage::CaKeyPurpose> p = storage::ParseCaKeyPurpose(purpose);
   if (!p.has_value()) {
-    return absl::InvalidArgumentError("purpose must be user or host");
+    return absl::InvalidArgumentError("purpose must be user, host or session");
   }
   return *p;
 }

@@ -85,6 +85,7 @@ absl::StatusOr<CaSettings> SettingsFromConfig(const config::CaConfig& config,
   RETURN_IF_ERROR(ValidateListen("config: listen", s.listen));
   s.user_ca_key = Resolve(s.state_dir, config.keys().user_ca());
   s.host_ca_key = Resolve(s.state_dir, config.keys().host_ca());
+  s.session_ca_key = Resolve(s.state_dir, config.keys().session_ca());
   s.tls_cert = Resolve(s.state_dir, config.tls().cert());
   s.tls_key = Resolve(s.state_dir, config.tls().key());
   s.client_ca_cert = Resolve(s.state_dir, config.tls().client_ca_cert());

@@ -30,6 +30,7 @@ struct CaSettings {
   // Absolute paths.
   std::string user_ca_key;
   std::string host_ca_key;
+  std::string session_ca_key;  // empty: the user CA key signs sessions
   std::string tls_cert;
   std::string tls_key;
   std::string client_ca_cert;

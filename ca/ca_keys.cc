@@ -26,6 +26,15 @@ absl::StatusOr<ssh::crypto::PrivateKey> LoadKey(const std::string& path) {
   return key;
 }
 
+size_t Index(CaKeyPurpose purpose) { return static_cast<size_t>(purpose); }
+
+absl::Status NoKey(CaKeyPurpose purpose) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "the CA has no ", std::string(storage::CaKeyPurposeName(purpose)),
+      " CA key configured (ca.yaml keys.",
+      std::string(storage::CaKeyPurposeName(purpose)), "_ca)"));
+}
+
 }  // namespace
 
 absl::Status RegisterCaKey(storage::Store* store, CaKeyPurpose purpose,
@@ -77,27 +86,56 @@ absl::StatusOr<std::unique_ptr<CaKeyring>> CaKeyring::Create(Options options) {
   if (options.store == nullptr || options.clock == nullptr) {
     return absl::InvalidArgumentError("CaKeyring: store and clock required");
   }
-  ASSIGN_OR_RETURN(ssh::crypto::PrivateKey user,
-                   LoadKey(options.user_key_path));
-  ASSIGN_OR_RETURN(ssh::crypto::PrivateKey host,
-                   LoadKey(options.host_key_path));
-  if (user.public_key() == host.public_key()) {
-    return absl::InvalidArgumentError(
-        "the user CA and host CA must be different keys");
+  std::array<Key, kPurposes> keys;
+  for (CaKeyPurpose purpose :
+       {CaKeyPurpose::kUser, CaKeyPurpose::kHost, CaKeyPurpose::kSession}) {
+    const std::string& path =
+        purpose == CaKeyPurpose::kUser   ? options.user_key_path
+        : purpose == CaKeyPurpose::kHost ? options.host_key_path
+                                         : options.session_key_path;
+    if (path.empty() && purpose == CaKeyPurpose::kSession) continue;
+    ASSIGN_OR_RETURN(ssh::crypto::PrivateKey key, LoadKey(path));
+    for (const Key& other : keys) {
+      if (other != nullptr && other->public_key() == key.public_key()) {
+        return absl::InvalidArgumentError(
+            "the user, host and session CA keys must be different keys");
+      }
+    }
+    keys[Index(purpose)] =
+        std::make_shared<ssh::crypto::PrivateKey>(std::move(key));
   }
-  RETURN_IF_ERROR(
-      RegisterCaKey(options.store, CaKeyPurpose::kUser, user.public_key()));
-  RETURN_IF_ERROR(
-      RegisterCaKey(options.store, CaKeyPurpose::kHost, host.public_key()));
-  return std::unique_ptr<CaKeyring>(new CaKeyring(
-      std::move(options),
-      std::make_shared<ssh::crypto::PrivateKey>(std::move(user)),
-      std::make_shared<ssh::crypto::PrivateKey>(std::move(host))));
+  for (CaKeyPurpose purpose :
+       {CaKeyPurpose::kUser, CaKeyPurpose::kHost, CaKeyPurpose::kSession}) {
+    if (keys[Index(purpose)] == nullptr) continue;
+    RETURN_IF_ERROR(RegisterCaKey(options.store, purpose,
+                                  keys[Index(purpose)]->public_key()));
+  }
+  return std::unique_ptr<CaKeyring>(
+      new CaKeyring(std::move(options), std::move(keys)));
 }
 
-std::shared_ptr<ssh::crypto::PrivateKey> CaKeyring::Active(CaKeyPurpose p) {
+CaKeyring::Key CaKeyring::Active(CaKeyPurpose p) {
   absl::MutexLock lock(&mu_);
-  return p == CaKeyPurpose::kUser ? user_ : host_;
+  return keys_[Index(p)];
+}
+
+bool CaKeyring::Has(CaKeyPurpose purpose) { return Active(purpose) != nullptr; }
+
+CaKeyPurpose CaKeyring::SessionSigner() {
+  return Has(CaKeyPurpose::kSession) ? CaKeyPurpose::kSession
+                                     : CaKeyPurpose::kUser;
+}
+
+const std::string& CaKeyring::PathOf(CaKeyPurpose p) const {
+  return p == CaKeyPurpose::kUser   ? options_.user_key_path
+         : p == CaKeyPurpose::kHost ? options_.host_key_path
+                                    : options_.session_key_path;
+}
+
+absl::Duration CaKeyring::WindowOf(CaKeyPurpose p) const {
+  return p == CaKeyPurpose::kUser   ? options_.user_trust_window
+         : p == CaKeyPurpose::kHost ? options_.host_trust_window
+                                    : options_.session_trust_window;
 }
 
 ssh::crypto::PublicKey CaKeyring::ActivePublicKey(CaKeyPurpose purpose) {
@@ -106,7 +144,8 @@ ssh::crypto::PublicKey CaKeyring::ActivePublicKey(CaKeyPurpose purpose) {
 
 absl::StatusOr<ssh::cert::Certificate> CaKeyring::Sign(
     CaKeyPurpose purpose, const ssh::cert::CertificateRequest& request) {
-  std::shared_ptr<ssh::crypto::PrivateKey> key = Active(purpose);
+  Key key = Active(purpose);
+  if (key == nullptr) return NoKey(purpose);
   return ssh::cert::SignCertificate(request, *key);
 }
 
@@ -115,8 +154,7 @@ absl::StatusOr<std::vector<storage::CaKey>> CaKeyring::StoredKeys(
   const absl::Time now = options_.clock->Now();
   {
     absl::MutexLock lock(&list_mu_);
-    const KeyList& list =
-        purpose == CaKeyPurpose::kUser ? user_list_ : host_list_;
+    const KeyList& list = lists_[Index(purpose)];
     // A clock that went back also refreshes.
     if (now >= list.read_at && now < list.read_at + kKeyListTtl) {
       return list.keys;
@@ -125,7 +163,7 @@ absl::StatusOr<std::vector<storage::CaKey>> CaKeyring::StoredKeys(
   ASSIGN_OR_RETURN(std::vector<storage::CaKey> keys,
                    options_.store->ListCaKeys(purpose));
   absl::MutexLock lock(&list_mu_);
-  KeyList& list = purpose == CaKeyPurpose::kUser ? user_list_ : host_list_;
+  KeyList& list = lists_[Index(purpose)];
   list.keys = keys;
   list.read_at = now;
   return keys;
@@ -134,18 +172,18 @@ absl::StatusOr<std::vector<storage::CaKey>> CaKeyring::StoredKeys(
 absl::StatusOr<std::vector<CaKeyring::TrustedKey>> CaKeyring::TrustedKeys(
     CaKeyPurpose purpose) {
   ASSIGN_OR_RETURN(std::vector<storage::CaKey> keys, StoredKeys(purpose));
-  const absl::Duration window = purpose == CaKeyPurpose::kUser
-                                    ? options_.user_trust_window
-                                    : options_.host_trust_window;
+  const absl::Duration window = WindowOf(purpose);
   const absl::Time now = options_.clock->Now();
   std::vector<TrustedKey> out;
   // Our own active key always comes first, even if another instance has
   // rotated the store's view since.
-  const ssh::crypto::PublicKey active = ActivePublicKey(purpose);
-  out.push_back(
-      {active.ToAuthorizedKeysLine(), active.FingerprintSha256(), true});
+  std::string own;
+  if (Key active = Active(purpose); active != nullptr) {
+    own = active->public_key().FingerprintSha256();
+    out.push_back({active->public_key().ToAuthorizedKeysLine(), own, true});
+  }
   for (const storage::CaKey& k : keys) {
-    if (k.fingerprint == out.front().fingerprint) continue;
+    if (k.fingerprint == own) continue;
     const bool trusted =
         k.state == storage::CaKeyState::kActive ||
         (k.retired_at.has_value() && *k.retired_at + window > now);
@@ -159,9 +197,8 @@ absl::StatusOr<std::vector<CaKeyring::TrustedKey>> CaKeyring::TrustedKeys(
 
 absl::StatusOr<storage::CaKey> CaKeyring::Rotate(CaKeyPurpose purpose) {
   absl::MutexLock rotate(&rotate_mu_);
-  const std::string& path = purpose == CaKeyPurpose::kUser
-                                ? options_.user_key_path
-                                : options_.host_key_path;
+  if (!Has(purpose)) return NoKey(purpose);
+  const std::string& path = PathOf(purpose);
   ASSIGN_OR_RETURN(ssh::crypto::PrivateKey fresh,
                    ssh::crypto::PrivateKey::GenerateEd25519());
   const std::string comment = absl::StrCat(
@@ -190,13 +227,12 @@ absl::StatusOr<storage::CaKey> CaKeyring::Rotate(CaKeyPurpose purpose) {
   }
   {
     absl::MutexLock lock(&mu_);
-    auto key = std::make_shared<ssh::crypto::PrivateKey>(std::move(fresh));
-    (purpose == CaKeyPurpose::kUser ? user_ : host_) = std::move(key);
+    keys_[Index(purpose)] =
+        std::make_shared<ssh::crypto::PrivateKey>(std::move(fresh));
   }
   {
     absl::MutexLock lock(&list_mu_);
-    (purpose == CaKeyPurpose::kUser ? user_list_ : host_list_).read_at =
-        absl::InfinitePast();
+    lists_[Index(purpose)].read_at = absl::InfinitePast();
   }
   return stored;
 }

@@ -1,5 +1,13 @@
-// CaKeyring: the CA's two signing keys (user CA and host CA, Ed25519, in
-// files of mode 0600; DESIGN.md §5) and their public history in the Store.
+// CaKeyring: the CA's signing keys (user CA and host CA, Ed25519, in
+// files of mode 0600; DESIGN.md §5), the optional session CA key, and
+// their public history in the Store.
+//
+// The session CA key, when configured (ca.yaml keys.session_ca), signs the
+// gateway's per-session certificates instead of the user CA key. Hosts that
+// trust only it (TrustedUserCAKeys) accept session certificates, which the
+// CA issues to a gateway for one RBAC-checked session, and refuse users'
+// own 8-hour certificates: reaching a host directly no longer bypasses the
+// gateway. Without it the user CA key signs both (the default).
 //
 // At start each key file is registered in the Store: a key the Store does
 // not know becomes the active key of its purpose (retiring the previous
@@ -15,6 +23,7 @@
 #ifndef SALLYPORT_CA_CA_KEYS_H_
 #define SALLYPORT_CA_CA_KEYS_H_
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,21 +45,31 @@ class CaKeyring {
   struct Options {
     std::string user_key_path;
     std::string host_key_path;
+    std::string session_key_path;  // optional: empty = no session CA key
     storage::Store* store = nullptr;
     base::Clock* clock = base::Clock::Real();
     // How long a retired key stays trusted: the longest certificate
     // validity of its purpose.
     absl::Duration user_trust_window = absl::Hours(8);
     absl::Duration host_trust_window = absl::Hours(720);
+    absl::Duration session_trust_window = absl::Minutes(5);
   };
 
-  // Loads both key files (Ed25519 or ECDSA P-256) and registers them.
+  // Loads the key files (Ed25519 or ECDSA P-256; all different keys) and
+  // registers them.
   // kFailedPrecondition when a file cannot be read or holds a retired key;
   // kInvalidArgument when it is not a private key; store errors pass
   // through.
   static absl::StatusOr<std::unique_ptr<CaKeyring>> Create(Options options);
 
-  // Signs `request` with the active key of `purpose`.
+  // Whether a key of `purpose` is loaded (user and host always are).
+  bool Has(storage::CaKeyPurpose purpose) ABSL_LOCKS_EXCLUDED(mu_);
+  // The purpose whose key signs session certificates: kSession when a
+  // session CA key is configured, else kUser.
+  storage::CaKeyPurpose SessionSigner() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Signs `request` with the active key of `purpose` (kFailedPrecondition
+  // for a purpose without a key).
   absl::StatusOr<ssh::cert::Certificate> Sign(
       storage::CaKeyPurpose purpose,
       const ssh::cert::CertificateRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
@@ -61,6 +80,8 @@ class CaKeyring {
     bool active = false;
   };
   // The active key first, then retired keys still inside their trust window.
+  // Without a key of `purpose` loaded (no session CA key configured): the
+  // store's keys of that purpose inside their window.
   // The store's key list is read at most once per kKeyListTtl (every
   // issuance asks): a key another instance rotated in is trusted here up to
   // kKeyListTtl later, and a retired key stays trusted for hours anyway, so
@@ -70,28 +91,29 @@ class CaKeyring {
       storage::CaKeyPurpose purpose) ABSL_LOCKS_EXCLUDED(mu_, list_mu_);
   static constexpr absl::Duration kKeyListTtl = absl::Seconds(1);
 
-  // Replaces the signing key of `purpose` (see the file comment).
+  // Replaces the signing key of `purpose` (see the file comment);
+  // kFailedPrecondition for a purpose without a key.
   absl::StatusOr<storage::CaKey> Rotate(storage::CaKeyPurpose purpose)
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // The active key's public part.
+  // The active key's public part (purpose must have a key: Has).
   ssh::crypto::PublicKey ActivePublicKey(storage::CaKeyPurpose purpose)
       ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  CaKeyring(Options options, std::shared_ptr<ssh::crypto::PrivateKey> user,
-            std::shared_ptr<ssh::crypto::PrivateKey> host)
-      : options_(std::move(options)),
-        user_(std::move(user)),
-        host_(std::move(host)) {}
-  std::shared_ptr<ssh::crypto::PrivateKey> Active(storage::CaKeyPurpose p)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  static constexpr size_t kPurposes = 3;  // storage::CaKeyPurpose's values
+  using Key = std::shared_ptr<ssh::crypto::PrivateKey>;
+  CaKeyring(Options options, std::array<Key, kPurposes> keys)
+      : options_(std::move(options)), keys_(std::move(keys)) {}
+  Key Active(storage::CaKeyPurpose p) ABSL_LOCKS_EXCLUDED(mu_);
+  const std::string& PathOf(storage::CaKeyPurpose p) const;
+  absl::Duration WindowOf(storage::CaKeyPurpose p) const;
 
   const Options options_;
   absl::Mutex rotate_mu_;  // one rotation at a time
   absl::Mutex mu_;
-  std::shared_ptr<ssh::crypto::PrivateKey> user_ ABSL_GUARDED_BY(mu_);
-  std::shared_ptr<ssh::crypto::PrivateKey> host_ ABSL_GUARDED_BY(mu_);
+  // Indexed by purpose; null: no key of that purpose.
+  std::array<Key, kPurposes> keys_ ABSL_GUARDED_BY(mu_);
 
   // The store's key lists (ListCaKeys) per purpose and when they were read.
   struct KeyList {
@@ -101,8 +123,7 @@ class CaKeyring {
   absl::StatusOr<std::vector<storage::CaKey>> StoredKeys(
       storage::CaKeyPurpose purpose) ABSL_LOCKS_EXCLUDED(list_mu_);
   absl::Mutex list_mu_;
-  KeyList user_list_ ABSL_GUARDED_BY(list_mu_);
-  KeyList host_list_ ABSL_GUARDED_BY(list_mu_);
+  std::array<KeyList, kPurposes> lists_ ABSL_GUARDED_BY(list_mu_);
 };
 
 // Registers `key` as the active key of `purpose` in `store` unless it is

@@ -32,13 +32,15 @@ void RevocationToProto(const storage::Revocation& r, v1::Revocation* out) {
 
 absl::Status CaService::FillCaPublicKeys(v1::CaPublicKeys* out) {
   for (auto purpose :
-       {storage::CaKeyPurpose::kUser, storage::CaKeyPurpose::kHost}) {
+       {storage::CaKeyPurpose::kUser, storage::CaKeyPurpose::kHost,
+        storage::CaKeyPurpose::kSession}) {
     ASSIGN_OR_RETURN(std::vector<CaKeyring::TrustedKey> keys,
                      ctx_.keyring->TrustedKeys(purpose));
     for (const CaKeyring::TrustedKey& k : keys) {
-      v1::CaPublicKey* p = purpose == storage::CaKeyPurpose::kUser
-                               ? out->add_user_ca()
-                               : out->add_host_ca();
+      v1::CaPublicKey* p =
+          purpose == storage::CaKeyPurpose::kUser   ? out->add_user_ca()
+          : purpose == storage::CaKeyPurpose::kHost ? out->add_host_ca()
+                                                    : out->add_session_ca();
       p->set_public_key(k.public_key);
       p->set_fingerprint(k.fingerprint);
       p->set_active(k.active);

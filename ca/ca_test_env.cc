@@ -40,6 +40,7 @@ absl::StatusOr<std::unique_ptr<CaTestEnv>> CaTestEnv::Create(Options options) {
   init.store_url =
       options.store_url.empty() ? DefaultStoreUrl(state) : options.store_url;
   init.scrypt.log_n = 10;  // fast tests; the format is the same
+  init.session_ca = options.session_ca;
   init.clock = &env->clock_;
   storage::OpenOptions open;
   open.clock = &env->clock_;

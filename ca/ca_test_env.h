@@ -48,6 +48,8 @@ class CaTestEnv {
     // How often WatchRevocations streams look for revocations added in the
     // store by others (the CA's own revocations wake them at once).
     absl::Duration revocation_poll = absl::Milliseconds(100);
+    // `init --session-ca`: a session CA key signs session certificates.
+    bool session_ca = false;
   };
 
   static absl::StatusOr<std::unique_ptr<CaTestEnv>> Create(Options options);

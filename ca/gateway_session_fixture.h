@@ -29,18 +29,25 @@ namespace sallyport::ca {
 class GatewaySessionTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    auto env = StartCa(GetParam(), &pg_);
+    CaTestEnv::Options options;
+    options.session_ca = session_ca_;
+    auto env = StartCa(GetParam(), &pg_, options);
     ASSERT_TRUE(env.ok()) << env.status();
     env_ = std::move(*env);
     login_ = testing::CurrentUserName();
+    // The host trusts the key that signs session certificates: the session
+    // CA key when the CA has one, else the user CA key.
     testing::SshdFixture::Options sshd_options;
     sshd_options.config = {{"TrustedUserCAKeys", "%DIR%/user_ca.pub"}};
     auto sshd = testing::SshdFixture::Start(sshd_options);
     ASSERT_TRUE(sshd.ok()) << sshd.status();
     sshd_ = std::move(*sshd);
-    ASSERT_TRUE(testing::WriteFile(sshd_->dir() + "/user_ca.pub",
-                                   env_->init().user_ca_public_key + "\n")
-                    .ok());
+    ASSERT_TRUE(
+        testing::WriteFile(sshd_->dir() + "/user_ca.pub",
+                           (session_ca_ ? env_->init().session_ca_public_key
+                                        : env_->init().user_ca_public_key) +
+                               "\n")
+            .ok());
 
     storage::Role ops;
     ops.name = "ops";
@@ -152,6 +159,8 @@ class GatewaySessionTest : public ::testing::TestWithParam<Backend> {
     return r.ok() ? *r : testing::RunResult();
   }
 
+  // Set by a derived fixture's constructor: the CA has a session CA key.
+  bool session_ca_ = false;
   std::unique_ptr<testing::PostgresFixture> pg_;
   std::unique_ptr<CaTestEnv> env_;
   std::unique_ptr<testing::SshdFixture> sshd_;

@@ -100,7 +100,8 @@ absl::Status PrepareStateDir(const std::string& state_dir) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot create ", state_dir, ": ", strerror(errno)));
   }
-  for (const char* name : {"ca.yaml", "user_ca", "host_ca", "tls.key"}) {
+  for (const char* name :
+       {"ca.yaml", "user_ca", "host_ca", "session_ca", "tls.key"}) {
     if (access(Path(state_dir, name).c_str(), F_OK) == 0) {
       return absl::FailedPreconditionError(
           absl::StrCat(state_dir, " already holds a CA (", name,
@@ -152,6 +153,10 @@ absl::StatusOr<InitResult> InitializeCa(const InitOptions& options,
   // SSH CA keys.
   ASSIGN_OR_RETURN(result.user_ca_public_key, WriteSshCaKey(dir, "user_ca"));
   ASSIGN_OR_RETURN(result.host_ca_public_key, WriteSshCaKey(dir, "host_ca"));
+  if (options.session_ca) {
+    ASSIGN_OR_RETURN(result.session_ca_public_key,
+                     WriteSshCaKey(dir, "session_ca"));
+  }
 
   // Internal TLS CA and the endpoint's self-signed certificate.
   const absl::Time now = options.clock->Now();
@@ -198,6 +203,17 @@ absl::StatusOr<InitResult> InitializeCa(const InitOptions& options,
                        result.host_ca_public_key));
   RETURN_IF_ERROR(RegisterCaKey(store, storage::CaKeyPurpose::kUser, user_ca));
   RETURN_IF_ERROR(RegisterCaKey(store, storage::CaKeyPurpose::kHost, host_ca));
+  std::vector<AuditField> fingerprints = {
+      {"user_ca", user_ca.FingerprintSha256()},
+      {"host_ca", host_ca.FingerprintSha256()}};
+  if (options.session_ca) {
+    ASSIGN_OR_RETURN(ssh::crypto::PublicKey session_ca,
+                     ssh::crypto::PublicKey::FromAuthorizedKeysLine(
+                         result.session_ca_public_key));
+    RETURN_IF_ERROR(
+        RegisterCaKey(store, storage::CaKeyPurpose::kSession, session_ca));
+    fingerprints.push_back({"session_ca", session_ca.FingerprintSha256()});
+  }
   for (const auto& [name, description, logins] :
        {std::tuple<std::string, std::string, std::vector<std::string>>{
             std::string(kAdminRole), "Administers the CA (admin API)", {}},
@@ -222,11 +238,11 @@ absl::StatusOr<InitResult> InitializeCa(const InitOptions& options,
   RETURN_IF_ERROR(store->BindRole(admin.name, kAdminRole).status());
   RETURN_IF_ERROR(store->BindRole(admin.name, "login").status());
   AuditLog audit(store);
-  RETURN_IF_ERROR(audit.Record(kEventCaInitialised, "sallyport-ca init",
-                               {{"admin", admin.name},
-                                {"user_ca", user_ca.FingerprintSha256()},
-                                {"host_ca", host_ca.FingerprintSha256()},
-                                {"tls", result.tls_fingerprint}}));
+  std::vector<AuditField> fields = {{"admin", admin.name}};
+  for (AuditField& f : fingerprints) fields.push_back(std::move(f));
+  fields.push_back({"tls", result.tls_fingerprint});
+  RETURN_IF_ERROR(
+      audit.Record(kEventCaInitialised, "sallyport-ca init", fields));
 
   // The config file last: its presence means "initialised".
   result.config_path = Path(dir, "ca.yaml");
@@ -237,8 +253,12 @@ absl::StatusOr<InitResult> InitializeCa(const InitOptions& options,
       "listen: ", YamlQuote(options.listen), "\n",
       "state_dir: ", YamlQuote(dir), "\n",
       "store: ", YamlQuote(options.store_url), "\n", "keys:\n",
-      "  user_ca: user_ca\n", "  host_ca: host_ca\n", "tls:\n",
-      "  cert: tls.crt\n", "  key: tls.key\n",
+      "  user_ca: user_ca\n", "  host_ca: host_ca\n",
+      options.session_ca
+          ? "  session_ca: session_ca\n"
+          : "  # session_ca: a key that signs only session certificates "
+            "(hosts\n  # trusting only it refuse users' own certificates)\n",
+      "tls:\n", "  cert: tls.crt\n", "  key: tls.key\n",
       "  client_ca_cert: client_ca.crt\n", "  client_ca_key: client_ca.key\n",
       "login:\n", "  max_failures: 5\n", "  max_failures_per_address: 20\n",
       "  lockout: 15m\n", "  failure_delay: 250ms\n",

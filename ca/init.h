@@ -28,6 +28,9 @@ struct InitOptions {
   std::string store_url;  // written to ca.yaml
   std::string listen = "127.0.0.1:7443";
   ScryptParams scrypt;
+  // Also write a session CA key (ca.yaml keys.session_ca): it signs the
+  // gateway's session certificates instead of the user CA key.
+  bool session_ca = false;
   base::Clock* clock = base::Clock::Real();
 };
 
@@ -36,6 +39,7 @@ struct InitResult {
   std::string tls_fingerprint;  // "SHA256:..." of the endpoint certificate
   std::string user_ca_public_key;
   std::string host_ca_public_key;
+  std::string session_ca_public_key;  // empty without options.session_ca
   std::string admin;
   base::SecretBytes admin_password;
   bool password_generated = false;

@@ -204,7 +204,7 @@ absl::StatusOr<CertificateIssuer::Signed> CertificateIssuer::SignSession(
   request.extensions = spec.extensions;
   ASSIGN_OR_RETURN(
       Signed s,
-      Sign(storage::CaKeyPurpose::kUser, std::move(request), spec.user,
+      Sign(options_.keyring->SessionSigner(), std::move(request), spec.user,
            storage::CertificatePurpose::kSession, actor, "session",
            {{"session_id", spec.session_id},
             {"host", spec.host},

@@ -122,7 +122,8 @@ class CertificateIssuer {
   static constexpr absl::Duration kSessionTtl = absl::Minutes(2);
   static constexpr absl::Duration kSessionBackdate = absl::Seconds(30);
 
-  // A session certificate for `key` (DESIGN.md §5): key id
+  // A session certificate for `key` (DESIGN.md §5), signed by the session
+  // CA key when the CA has one (else the user CA key): key id
   // "<user>@<session_id>", valid now - 30 s .. now + 2 min, recorded as
   // purpose "session" with its audit event in one transaction, which also
   // claims session_id for spec.gateway (Store::RecordSessionCertificate).

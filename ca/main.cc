@@ -59,7 +59,7 @@ absl::StatusOr<base::SecretBytes> ReadPasswordFile(const std::string& path) {
 
 int RunInit(const std::string& state_dir_arg, const std::string& admin,
             const std::string& password_file, const std::string& store_arg,
-            const std::string& listen, int scrypt_log_n) {
+            const std::string& listen, int scrypt_log_n, bool session_ca) {
   const std::string state_dir =
       std::filesystem::absolute(state_dir_arg).lexically_normal().string();
   if (absl::Status st = ValidateListen("--listen", listen); !st.ok()) {
@@ -70,6 +70,7 @@ int RunInit(const std::string& state_dir_arg, const std::string& admin,
   options.admin = admin;
   options.listen = listen;
   options.scrypt.log_n = scrypt_log_n;
+  options.session_ca = session_ca;
   options.store_url =
       store_arg.empty() ? DefaultStoreUrl(state_dir) : store_arg;
   if (!password_file.empty()) {
@@ -86,8 +87,11 @@ int RunInit(const std::string& state_dir_arg, const std::string& admin,
   std::cout << "Initialised the Sallyport CA in " << state_dir << "\n"
             << "  config file:     " << result->config_path << "\n"
             << "  user CA:         " << result->user_ca_public_key << "\n"
-            << "  host CA:         " << result->host_ca_public_key << "\n"
-            << "  TLS fingerprint: " << result->tls_fingerprint << "\n"
+            << "  host CA:         " << result->host_ca_public_key << "\n";
+  if (!result->session_ca_public_key.empty()) {
+    std::cout << "  session CA:      " << result->session_ca_public_key << "\n";
+  }
+  std::cout << "  TLS fingerprint: " << result->tls_fingerprint << "\n"
             << "  admin user:      " << result->admin << "\n";
   if (result->password_generated) {
     std::cout << "  admin password:  "
@@ -204,6 +208,11 @@ int main(int argc, char** argv) {
   init->add_option("--listen", init_listen, "listen address for ca.yaml");
   init->add_option("--scrypt-log-n", scrypt_log_n,
                    "scrypt cost for password hashes (10..20, default 15)");
+  bool session_ca = false;
+  init->add_flag("--session-ca", session_ca,
+                 "also write a session CA key (keys.session_ca) that signs "
+                 "only the gateway's session certificates; hosts that trust "
+                 "only it refuse users' own certificates");
 
   std::string config_path, listen;
   CLI::App* serve = app.add_subcommand("serve", "run the gRPC server");
@@ -226,7 +235,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (init->parsed()) {
     return sallyport::ca::RunInit(state_dir, admin, password_file, store_url,
-                                  init_listen, scrypt_log_n);
+                                  init_listen, scrypt_log_n, session_ca);
   }
   if (unlock->parsed()) {
     return sallyport::ca::RunUnlock(unlock_config, unlock_user);

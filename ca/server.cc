@@ -69,6 +69,9 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
        {&cfg.user_ca_key, &cfg.host_ca_key, &cfg.tls_key, &cfg.client_ca_key}) {
     RETURN_IF_ERROR(CheckPrivateFile(*key));
   }
+  if (!cfg.session_ca_key.empty()) {
+    RETURN_IF_ERROR(CheckPrivateFile(cfg.session_ca_key));
+  }
   ASSIGN_OR_RETURN(s->hasher_, PasswordHasher::Create(cfg.scrypt));
   s->hash_gate_ = std::make_unique<HashGate>(s->options_.hash_limits);
   s->audit_ = std::make_unique<AuditLog>(store);
@@ -78,12 +81,16 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
                                  : WriteStderrLine);
   ASSIGN_OR_RETURN(
       s->keyring_,
-      CaKeyring::Create({.user_key_path = cfg.user_ca_key,
-                         .host_key_path = cfg.host_ca_key,
-                         .store = store,
-                         .clock = clock,
-                         .user_trust_window = cfg.user_certificates.max_ttl,
-                         .host_trust_window = cfg.host_certificate_ttl}));
+      CaKeyring::Create(
+          {.user_key_path = cfg.user_ca_key,
+           .host_key_path = cfg.host_ca_key,
+           .session_key_path = cfg.session_ca_key,
+           .store = store,
+           .clock = clock,
+           .user_trust_window = cfg.user_certificates.max_ttl,
+           .host_trust_window = cfg.host_certificate_ttl,
+           .session_trust_window = CertificateIssuer::kSessionTtl +
+                                   CertificateIssuer::kSessionBackdate}));
   s->issuer_ = std::make_unique<CertificateIssuer>(
       CertificateIssuer::Options{.store = store,
                                  .keyring = s->keyring_.get(),

@@ -287,9 +287,14 @@ int Rotate(Spctl& ctl, const std::string& purpose) {
                         "signed with it from now on: clients whose "
                         "known_hosts lacks it see a host-key warning until "
                         "they run `sp config`.\n"
-                      : "Session certificates are signed with it from now "
+                  : purpose == "session"
+                      ? "Session certificates are signed with it from now "
                         "on: targets whose TrustedUserCAKeys lacks it refuse "
-                        "gateway sessions until it is added.\n")
+                        "gateway sessions until it is added.\n"
+                      : "User certificates are signed with it from now on, "
+                        "and session certificates too unless the CA has a "
+                        "session CA key: targets whose TrustedUserCAKeys "
+                        "lacks it refuse those until it is added.\n")
               << "(docs/operations.md, \"CA key rotation\": rotating "
                  "without an outage)\n";
   }
@@ -372,8 +377,11 @@ void AddCertCommands(CLI::App& app, Spctl& ctl, Action* action) {
       "certificates expire");
   a->purpose = "";
   auto purpose = std::make_shared<std::string>("user");
-  rotate->add_option("--purpose", *purpose, "user (default) or host")
-      ->check(CLI::IsMember({"user", "host"}));
+  rotate
+      ->add_option("--purpose", *purpose,
+                   "user (default), host or session (the CA's session CA "
+                   "key, when it has one)")
+      ->check(CLI::IsMember({"user", "host", "session"}));
   OnRun(rotate, action, [c, purpose] { return Rotate(*c, *purpose); });
 
   CLI::App* access = app.add_subcommand("access", "explain RBAC decisions");
