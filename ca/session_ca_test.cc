@@ -58,10 +58,10 @@ class SessionCaKeyTest : public GatewaySessionTest {
     EXPECT_TRUE(parsed.ok()) << parsed.status();
     if (!parsed.ok()) return {};
     Issued issued{dir_->File(session_id + "-cert.pub"), *std::move(parsed)};
-    EXPECT_TRUE(testing::WriteFile(
-                    issued.path,
-                    response.certificate().ssh_certificate() + "\n")
-                    .ok());
+    EXPECT_TRUE(
+        testing::WriteFile(issued.path,
+                           response.certificate().ssh_certificate() + "\n")
+            .ok());
     return issued;
   }
 
@@ -127,8 +127,8 @@ TEST_P(SessionCaKeyTest, TheSessionKeyRotatesAndTheOldOneIsTrustedBriefly) {
   req.set_purpose("session");
   pb::CaKey rotated;
   grpc::ClientContext ctx;
-  grpc::Status st = pb::Admin::NewStub(AdminChannel(*env_))
-                        ->RotateCaKey(&ctx, req, &rotated);
+  grpc::Status st =
+      pb::Admin::NewStub(AdminChannel(*env_))->RotateCaKey(&ctx, req, &rotated);
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_NE(rotated.fingerprint(), old_fp);
   EXPECT_EQ(rotated.purpose(), "session");
@@ -173,8 +173,8 @@ TEST_P(GatewaySessionTest, WithoutASessionKeyTheUserKeySignsSessions) {
   req.set_purpose("session");
   pb::CaKey rotated;
   grpc::ClientContext ctx;
-  grpc::Status st = pb::Admin::NewStub(AdminChannel(*env_))
-                        ->RotateCaKey(&ctx, req, &rotated);
+  grpc::Status st =
+      pb::Admin::NewStub(AdminChannel(*env_))->RotateCaKey(&ctx, req, &rotated);
   EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION);
   EXPECT_TRUE(absl::StrContains(st.error_message(), "keys.session_ca"))
       << st.error_message();

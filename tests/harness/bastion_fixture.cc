@@ -178,6 +178,7 @@ absl::Status BastionFixture::StartCa(const Options& options) {
   if (!options.store_url.empty()) {  // ha16
     init_argv.insert(init_argv.end(), {"--store", options.store_url});
   }
+  if (options.session_ca) init_argv.push_back("--session-ca");
   absl::StatusOr<RunResult> init = RunCommandOk(init_argv);
   if (!init.ok()) return init.status();
   static const std::regex kFingerprint(R"(TLS fingerprint:\s+(SHA256:\S+))");
@@ -205,8 +206,18 @@ absl::Status BastionFixture::StartCa(const Options& options) {
   if (user_ca_line_.empty() || host_ca_line_.empty()) {
     return absl::InternalError("init wrote no user_ca.pub/host_ca.pub");
   }
-  if (absl::Status st =
-          WriteFile(dir_.File("user_ca.pub"), user_ca_line_ + "\n", 0644);
+  if (options.session_ca) {
+    session_ca_line_ =
+        Trimmed(ReadFileOrEmpty(ca_state_dir_ + "/session_ca.pub"));
+    if (session_ca_line_.empty()) {
+      return absl::InternalError("init --session-ca wrote no session_ca.pub");
+    }
+  }
+  // What the targets trust (TrustedUserCAKeys): the key that signs session
+  // certificates.
+  if (absl::Status st = WriteFile(
+          dir_.File("user_ca.pub"),
+          (options.session_ca ? session_ca_line_ : user_ca_line_) + "\n", 0644);
       !st.ok()) {
     return st;
   }

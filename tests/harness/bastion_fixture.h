@@ -76,6 +76,10 @@ class BastionFixture {
     // P picked at Start, on which StartGateway then listens: `sp login` /
     // `sp config` write Host blocks that reach the real gateway.
     bool advertise_gateway = false;
+    // `sallyport-ca init --session-ca`: a session CA key signs session
+    // certificates and the targets trust only it (TrustedUserCAKeys), not
+    // the user CA: users' own certificates do not open them directly.
+    bool session_ca = false;
   };
 
   // The default deployment (L = CurrentUserName(), root in the test runs):
@@ -114,6 +118,8 @@ class BastionFixture {
   // OpenSSH public key lines of the active user and host CA keys.
   const std::string& user_ca_public_key() const { return user_ca_line_; }
   const std::string& host_ca_public_key() const { return host_ca_line_; }
+  // Empty without Options::session_ca.
+  const std::string& session_ca_public_key() const { return session_ca_line_; }
   std::string CaLog() const { return ca_ ? ca_->Log() : ""; }
   BackgroundProcess& ca_process() { return ca_->process(); }
   // Stubs on the admin's mutual-TLS channel.
@@ -254,6 +260,7 @@ class BastionFixture {
   std::string ca_fingerprint_;
   std::string user_ca_line_;
   std::string host_ca_line_;
+  std::string session_ca_line_;
   std::unique_ptr<ListeningProcess> ca_;
   uint16_t ca_port_ = 0;                 // ship: kept across StopCa/RestartCa
   int ca_restarts_ = 0;                  // ship
