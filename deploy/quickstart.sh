@@ -15,7 +15,9 @@
 #      `ops`, the demo user `demo` and the inventory hosts web01 (env=dev) and
 #      web02 (env=prod);
 #   4. two demo targets: real sshd's on loopback with host certificates from
-#      the Sallyport host CA and `TrustedUserCAKeys` = the user CA;
+#      the Sallyport host CA and `TrustedUserCAKeys` = the session CA key
+#      (`init --session-ca`): they admit the gateway's sessions, not users'
+#      own certificates;
 #   5. enrols and starts sallyport-gateway;
 #   6. `sp login` as demo (DIR/demo) and `sp config`, which writes the
 #      demo's ssh_config (DIR/demo/ssh_config: the gateway and one block per
@@ -169,7 +171,7 @@ if [ ! -f "$DIR/ca/ca.yaml" ]; then
   new_password > "$DIR/admin.password"
   chmod 600 "$DIR/admin.password"
   "$CA_BIN" init --state-dir "$DIR/ca" --admin-password-file "$DIR/admin.password" \
-    --listen "127.0.0.1:$CA_PORT" > "$DIR/ca-init.txt"
+    --listen "127.0.0.1:$CA_PORT" --session-ca > "$DIR/ca-init.txt"
   printf 'gateway:\n  egress_addresses: ["127.0.0.1"]\n' >> "$DIR/ca/ca.yaml"
 fi
 # Where users reach the gateway (`sp config` writes it into ssh_config).
@@ -234,7 +236,13 @@ start_target() {  # start_target NAME PORT ENV
   fi
   [ -f "$t/ssh_host_ed25519_key-cert.pub" ] || spctl hosts sign "$name" \
     --public-key "$t/ssh_host_ed25519_key.pub" -o "$t/ssh_host_ed25519_key-cert.pub" >/dev/null
-  cp "$DIR/ca/user_ca.pub" "$t/user_ca.pub"
+  # The key that signs the gateway's session certificates (a demo made
+  # before --session-ca existed has none: the user CA key signs them).
+  if [ -f "$DIR/ca/session_ca.pub" ]; then
+    cp "$DIR/ca/session_ca.pub" "$t/user_ca.pub"
+  else
+    cp "$DIR/ca/user_ca.pub" "$t/user_ca.pub"
+  fi
   cat > "$t/sshd_config" <<EOF
 # Demo target $name (env=$env), made by deploy/quickstart.sh.
 Port $port
@@ -309,5 +317,7 @@ gateway terminates, authorizes per channel and bridges to web02 with a
 per-session certificate. Both are recorded on the gateway and shipped to the
 CA when they end (a few seconds); \`spctl sessions ls\` then lists them
 (as the CA's admin) and \`spctl sessions play LAST\` replays the newest.
+The targets trust only the CA's session key, so the gateway is the only
+way in: demo's own certificate does not open them directly.
 Stop it: $REPO/deploy/quickstart.sh --dir $DIR --down   (--reset also deletes $DIR)
 EOF

@@ -149,6 +149,17 @@ fwd() { timeout 60 "${SSH[@]}" -p "$GW" -W "127.0.0.1:$W1" "$L+$1@127.0.0.1" </d
 [[ "$(fwd web02)" != SSH-2.0-* ]] || fail "-W through web02 (env=prod) was allowed"
 grep -q "denies port-forward" "$D/fwd.err" || fail "no deny reason: $(cat "$D/fwd.err")"
 
+# The targets trust only the session CA key: the demo's own certificate,
+# which the gateway takes, does not open web01 directly.
+ls "$D"/demo/demo/demo-cert.pub >/dev/null || fail "no demo certificate in $D/demo/demo"
+if timeout 60 ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes \
+    -i "$D/demo/demo/demo" -o CertificateFile="$D/demo/demo/demo-cert.pub" \
+    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
+    -p "$W1" "$L@127.0.0.1" true 2>"$D/direct.err"; then
+  fail "the demo's own certificate opened web01 directly"
+fi
+grep -q "Permission denied" "$D/direct.err" || fail "direct ssh to web01: $(cat "$D/direct.err")"
+
 # Idempotent: the same processes, no new password.
 pids_before="$(cat "$D"/demo/run/*.pid | sort)"
 out2="$("${QS[@]}" 2>"$D/qs2.err")" || { cat "$D/qs2.err" >&2; fail "second run failed"; }
