@@ -29,6 +29,7 @@ TEST(CaConfigTest, DefaultsAndPaths) {
   EXPECT_EQ(s->state_dir, "/etc/sp");
   EXPECT_EQ(s->user_ca_key, "/etc/sp/user_ca");
   EXPECT_EQ(s->host_ca_key, "/abs/host_ca");
+  EXPECT_EQ(s->session_ca_key, "");  // optional: none
   EXPECT_EQ(s->client_ca_key, "/etc/sp/client_ca.key");
   EXPECT_EQ(s->lockout.max_failures, 5);
   EXPECT_EQ(s->lockout.lockout, absl::Minutes(15));

@@ -521,5 +521,52 @@ TEST(AdminServiceTest, JoinTokenListsStopAtTheLimit) {
   }
 }
 
+// A session CA key added to an existing CA (keys.session_ca): registered at
+// the next start as the active session key, and it signs from then on; it
+// must be a key of its own, and a CA without one has no session signer.
+TEST(AdminServiceTest, ASessionKeyFileIsRegisteredAndMustBeItsOwnKey) {
+  auto env = CaTestEnv::CreateOrNull();
+  ASSERT_NE(env, nullptr);
+  const std::string state = env->dir() + "/state";
+  CaKeyring::Options o;
+  o.user_key_path = state + "/user_ca";
+  o.host_key_path = state + "/host_ca";
+  o.store = &env->store();
+  o.clock = &env->clock();
+  auto without = CaKeyring::Create(o);
+  ASSERT_TRUE(without.ok()) << without.status();
+  EXPECT_FALSE((*without)->Has(storage::CaKeyPurpose::kSession));
+  EXPECT_EQ((*without)->SessionSigner(), storage::CaKeyPurpose::kUser);
+  EXPECT_EQ((*without)->Rotate(storage::CaKeyPurpose::kSession).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  // The user CA key again as the session key: refused (hosts trusting it
+  // would take users' own certificates, the point of the key).
+  o.session_key_path = o.user_key_path;
+  auto same = CaKeyring::Create(o);
+  EXPECT_EQ(same.status().code(), absl::StatusCode::kInvalidArgument)
+      << same.status();
+  auto listed = env->store().ListCaKeys(storage::CaKeyPurpose::kSession);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_TRUE(listed->empty());
+
+  o.session_key_path = state + "/session_ca";
+  ASSERT_TRUE(sallyport::testing::RunCommandOk(
+                  {"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
+                   "sallyport-session-ca", "-f", o.session_key_path})
+                  .ok());
+  auto with = CaKeyring::Create(o);
+  ASSERT_TRUE(with.ok()) << with.status();
+  EXPECT_EQ((*with)->SessionSigner(), storage::CaKeyPurpose::kSession);
+  listed = env->store().ListCaKeys(storage::CaKeyPurpose::kSession);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].fingerprint,
+            (*with)
+                ->ActivePublicKey(storage::CaKeyPurpose::kSession)
+                .FingerprintSha256());
+  EXPECT_EQ((*listed)[0].state, storage::CaKeyState::kActive);
+}
+
 }  // namespace
 }  // namespace sallyport::ca

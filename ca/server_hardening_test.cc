@@ -431,12 +431,16 @@ TEST(HardeningTest, BadListenAddressIsRefused) {
 }
 
 TEST(HardeningTest, KeyFilesReadableByOthersAreRefused) {
-  auto env = MakeEnv();
+  CaTestEnv::Options env_options;
+  env_options.session_ca = true;
+  auto env = MakeEnv(env_options);
   ASSERT_NE(env, nullptr);
   CaServer::Options options = ServerOptions(*env, "127.0.0.1:0");
+  ASSERT_FALSE(options.settings.session_ca_key.empty());
   for (const std::string& key :
        {options.settings.tls_key, options.settings.user_ca_key,
-        options.settings.host_ca_key, options.settings.client_ca_key}) {
+        options.settings.host_ca_key, options.settings.client_ca_key,
+        options.settings.session_ca_key}) {
     for (mode_t mode : {0640, 0604}) {
       ASSERT_EQ(chmod(key.c_str(), mode), 0);
       auto s = CaServer::Start(ServerOptions(*env, "127.0.0.1:0"));
