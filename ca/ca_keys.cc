@@ -110,6 +110,20 @@ absl::StatusOr<std::unique_ptr<CaKeyring>> CaKeyring::Create(Options options) {
     RETURN_IF_ERROR(RegisterCaKey(options.store, purpose,
                                   keys[Index(purpose)]->public_key()));
   }
+  if (keys[Index(CaKeyPurpose::kSession)] == nullptr) {
+    // keys.session_ca taken out of ca.yaml: the store still lists its key
+    // as active, but the user CA key signs session certificates again.
+    ASSIGN_OR_RETURN(std::vector<storage::CaKey> session,
+                     options.store->ListCaKeys(CaKeyPurpose::kSession));
+    for (const storage::CaKey& k : session) {
+      if (k.state != storage::CaKeyState::kActive) continue;
+      spdlog::warn(
+          "the store has an active session CA key, {}, but ca.yaml names "
+          "no keys.session_ca: session certificates are signed with the "
+          "user CA key, which hosts trusting only the session key refuse",
+          k.fingerprint);
+    }
+  }
   return std::unique_ptr<CaKeyring>(
       new CaKeyring(std::move(options), std::move(keys)));
 }
@@ -180,7 +194,13 @@ absl::StatusOr<std::vector<CaKeyring::TrustedKey>> CaKeyring::TrustedKeys(
   std::string own;
   if (Key active = Active(purpose); active != nullptr) {
     own = active->public_key().FingerprintSha256();
-    out.push_back({active->public_key().ToAuthorizedKeysLine(), own, true});
+    // The line as registered (with its comment, as in the .pub file).
+    std::string line = active->public_key().ToAuthorizedKeysLine(absl::StrCat(
+        "sallyport-", std::string(storage::CaKeyPurposeName(purpose)), "-ca"));
+    for (const storage::CaKey& k : keys) {
+      if (k.fingerprint == own) line = k.public_key;
+    }
+    out.push_back({std::move(line), own, true});
   }
   for (const storage::CaKey& k : keys) {
     if (k.fingerprint == own) continue;

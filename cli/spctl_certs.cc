@@ -1,4 +1,5 @@
-// spctl certs ls|show|revoke, krl export, ca status|rotate, access check.
+// spctl certs ls|show|revoke, krl export, ca status|rotate|target-keys,
+// access check.
 #include <set>
 
 #include "absl/strings/numbers.h"
@@ -267,6 +268,41 @@ int CaStatus(Spctl& ctl) {
   return kExitOk;
 }
 
+// The TrustedUserCAKeys lines for targets: the keys that sign session
+// certificates (the session CA keys when the CA has one, else the user CA
+// keys), active and retired-but-still-trusted, from GetCaPublicKeys.
+int TargetKeys(Spctl& ctl, const std::string& output_file) {
+  ca::v1::CaPublicKeys keys;
+  if (auto rc =
+          Call(ctl, ctl.Ca(), &CaStub::GetCaPublicKeys,
+               ca::v1::GetCaPublicKeysRequest(), &keys, "ca target-keys")) {
+    return *rc;
+  }
+  const bool session = keys.session_ca_size() > 0;
+  const auto& list = session ? keys.session_ca() : keys.user_ca();
+  if (list.empty()) return ctl.Error("the CA lists no user CA key");
+  std::string text;
+  for (const ca::v1::CaPublicKey& k : list) {
+    absl::StrAppend(&text, k.public_key(), "\n");
+  }
+  if (output_file.empty()) {
+    ctl.out() << text;
+  } else if (absl::Status st = WriteFileAtomic(output_file, text, 0644);
+             !st.ok()) {
+    return ctl.Error(st.message());
+  } else {
+    ctl.out() << "Wrote " << output_file << ": " << list.size() << " "
+              << (session ? "session" : "user") << " CA key(s)\n";
+  }
+  ctl.err() << "Targets: TrustedUserCAKeys = these lines ("
+            << (session ? "the session CA keys: users' own certificates "
+                          "do not open such targets"
+                        : "the user CA keys: without a session CA key, "
+                          "users' own certificates open such targets too")
+            << "). Refresh after every rotation.\n";
+  return kExitOk;
+}
+
 int Rotate(Spctl& ctl, const std::string& purpose) {
   pb::RotateCaKeyRequest req;
   req.set_purpose(purpose);
@@ -383,6 +419,14 @@ void AddCertCommands(CLI::App& app, Spctl& ctl, Action* action) {
                    "key, when it has one)")
       ->check(CLI::IsMember({"user", "host", "session"}));
   OnRun(rotate, action, [c, purpose] { return Rotate(*c, *purpose); });
+  CLI::App* target_keys = cacmd->add_subcommand(
+      "target-keys",
+      "print the TrustedUserCAKeys lines for targets: the keys that sign "
+      "session certificates (the session CA keys, else the user CA keys), "
+      "retired ones still trusted included");
+  target_keys->add_option("-o,--out", a->output_file,
+                          "write them to FILE (atomically) instead");
+  OnRun(target_keys, action, [c, a] { return TargetKeys(*c, a->output_file); });
 
   CLI::App* access = app.add_subcommand("access", "explain RBAC decisions");
   access->require_subcommand(1);

@@ -101,6 +101,20 @@ TEST_F(GatewaySessionCaE2eTest, RecordedSessionsGetInAndUsersOwnCertsDoNot) {
   EXPECT_EQ(r.out, "reached\n");
 }
 
+// `spctl ca target-keys` prints what targets must trust: the session CA
+// key only.
+TEST_F(GatewaySessionCaE2eTest, TargetKeysAreTheSessionKeys) {
+  BastionFixture& f = env_->fixture();
+  auto admin = f.user("admin");
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  const RunResult r =
+      GatewayE2eEnv::Run({"env", "SALLYPORT_HOME=" + (*admin)->home,
+                          RunfilePath("cli/spctl"), "ca", "target-keys"});
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(r.out, f.session_ca_public_key() + "\n");
+  EXPECT_TRUE(absl::StrContains(r.err, "the session CA keys")) << r.err;
+}
+
 TEST_F(GatewaySessionCaE2eTest, PassthroughProxyJumpIsRefusedByTheTarget) {
   // olivia's role allows proxyjump-passthrough: the gateway relays the
   // bytes and the user authenticates to web01 with her own certificate,

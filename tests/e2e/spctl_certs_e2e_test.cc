@@ -201,9 +201,26 @@ TEST_F(SpctlCertsTest, RotateSignsWithTheNewKeyAndOldCertificatesStayTrusted) {
   EXPECT_EQ(SigningCa("carol"), active);
   EXPECT_EQ(SigningCa("bob"), before);
 
-  // sshd trusting the bundle (both keys) takes both certificates.
+  // `ca target-keys` prints what targets must trust now: both keys (no
+  // session CA key here), the lines ListCaKeys has.
+  auto target_keys = env_->Spctl({"ca", "target-keys"});
+  ASSERT_TRUE(target_keys.ok()) << target_keys.Describe();
+  for (const auto& k : keys.keys()) {
+    if (k.purpose() != "user") continue;
+    EXPECT_TRUE(absl::StrContains(target_keys.out, k.public_key() + "\n"))
+        << target_keys.out;
+  }
+  EXPECT_EQ(target_keys.out.size(), bundle.size()) << target_keys.out;
+  EXPECT_TRUE(absl::StrContains(target_keys.err, "the user CA keys"))
+      << target_keys.err;
+  const std::string trusted = env_->Path("trusted.pub");
+  auto written = env_->Spctl({"ca", "target-keys", "-o", trusted});
+  ASSERT_TRUE(written.ok()) << written.Describe();
+  EXPECT_EQ(ReadFileOrEmpty(trusted), target_keys.out);
+
+  // sshd trusting them (both keys) takes both certificates.
   SshdFixture::Options options;
-  options.config["TrustedUserCAKeys"] = env_->WriteFile("bundle.pub", bundle);
+  options.config["TrustedUserCAKeys"] = trusted;
   auto sshd = SshdFixture::Start(options);
   ASSERT_TRUE(sshd.ok()) << sshd.status();
   EXPECT_TRUE(SshWorks(**sshd, "bob"));
