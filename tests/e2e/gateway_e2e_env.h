@@ -8,12 +8,14 @@
 #ifndef SALLYPORT_TESTS_E2E_GATEWAY_E2E_ENV_H_
 #define SALLYPORT_TESTS_E2E_GATEWAY_E2E_ENV_H_
 
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "gtest/gtest.h"
 #include "tests/harness/bastion_fixture.h"
 #include "tests/harness/ssh_clients.h"
 #include "tests/harness/subprocess.h"
@@ -73,6 +75,44 @@ class GatewayE2eEnv {
 
   std::unique_ptr<BastionFixture> fixture_;
   TempDir dir_;
+};
+
+// One GatewayE2eEnv for a whole test suite, in env_:
+//   class MyE2eTest : public GatewaySuite<MyE2eTest> { ... };
+// MyE2eTest may define, public, `static BastionFixture::Options
+// SuiteOptions()` (default: BastionFixture::DefaultOptions()). At the end
+// the gateway gets SIGTERM and must exit 0 (a clean drain) unless the suite
+// sets, public, `static constexpr bool kCheckCleanStop = false`. A failed
+// test prints the gateway's log.
+template <typename Suite>
+class GatewaySuite : public ::testing::Test {
+ protected:
+  static BastionFixture::Options SuiteOptions() {
+    return BastionFixture::DefaultOptions();
+  }
+  static constexpr bool kCheckCleanStop = true;
+
+  static void SetUpTestSuite() {
+    auto env = GatewayE2eEnv::Start(Suite::SuiteOptions());
+    ASSERT_TRUE(env.ok()) << env.status();
+    env_ = env->release();
+  }
+  static void TearDownTestSuite() {
+    if (env_ != nullptr && Suite::kCheckCleanStop) {
+      EXPECT_EQ(env_->fixture().StopGateway(), 0)
+          << env_->fixture().GatewayLog();
+    }
+    delete env_;
+    env_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(env_, nullptr); }
+  void TearDown() override {
+    if (HasFailure() && env_ != nullptr) {
+      std::fprintf(stderr, "%s", env_->fixture().GatewayLog().c_str());
+    }
+  }
+
+  inline static GatewayE2eEnv* env_ = nullptr;
 };
 
 }  // namespace sallyport::testing

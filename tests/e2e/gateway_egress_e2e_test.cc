@@ -27,26 +27,17 @@
 namespace sallyport::testing {
 namespace {
 
-class GatewayEgressE2eTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
+class GatewayEgressE2eTest : public GatewaySuite<GatewayEgressE2eTest> {
+ public:  // read by GatewaySuite
+  static BastionFixture::Options SuiteOptions() {
     BastionFixture::Options options = BastionFixture::DefaultOptions();
     // What the CA puts in session certificates: 127.0.0.3 is not there.
     options.egress_addresses = {"127.0.0.1", "127.0.0.2"};
-    auto env = GatewayE2eEnv::Start(options);
-    ASSERT_TRUE(env.ok()) << env.status();
-    env_ = env->release();
+    return options;
   }
-  static void TearDownTestSuite() {
-    delete env_;
-    env_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(env_, nullptr); }
-  void TearDown() override {
-    if (HasFailure())
-      std::fprintf(stderr, "%s", env_->fixture().GatewayLog().c_str());
-  }
+  static constexpr bool kCheckCleanStop = false;
 
+ protected:
   // Restarts the gateway with `addresses` as its egress_addresses.
   static void ServeWithEgress(const std::vector<std::string>& addresses) {
     BastionFixture& f = env_->fixture();
@@ -87,11 +78,7 @@ class GatewayEgressE2eTest : public ::testing::Test {
     if (!absl::StartsWith(r.out, "from-")) return "none: " + r.Describe();
     return r.out.substr(5, r.out.find(' ') - 5);
   }
-
-  static GatewayE2eEnv* env_;
 };
-
-GatewayE2eEnv* GatewayEgressE2eTest::env_ = nullptr;
 
 TEST_F(GatewayEgressE2eTest, EveryConnectionToAHostLeavesFromTheEgressAddress) {
   // The IPv6 entry is skipped for the IPv4 target; 127.0.0.3 is not first.

@@ -24,23 +24,8 @@
 namespace sallyport::testing {
 namespace {
 
-class GatewayFilesE2eTest : public ::testing::Test {
+class GatewayFilesE2eTest : public GatewaySuite<GatewayFilesE2eTest> {
  protected:
-  static void SetUpTestSuite() {
-    auto env = GatewayE2eEnv::Start();
-    ASSERT_TRUE(env.ok()) << env.status();
-    env_ = env->release();
-  }
-  static void TearDownTestSuite() {
-    if (env_ != nullptr) {
-      EXPECT_EQ(env_->fixture().StopGateway(), 0)
-          << env_->fixture().GatewayLog();
-    }
-    delete env_;
-    env_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(env_, nullptr); }
-
   // `LOGIN+web01@gateway:PATH` for scp, sftp and rsync.
   static std::string Remote(const std::string& path) {
     return absl::StrCat(env_->GatewayUser("web01"), "@gateway:", path);
@@ -79,11 +64,7 @@ class GatewayFilesE2eTest : public ::testing::Test {
         GatewayE2eEnv::Shell("find " + ShellQuote(root) + " -type f | wc -l");
     return r.ok() ? std::atoi(r.out.c_str()) : -1;
   }
-
-  static GatewayE2eEnv* env_;
 };
-
-GatewayE2eEnv* GatewayFilesE2eTest::env_ = nullptr;
 
 TEST_F(GatewayFilesE2eTest, ScpInBothModesAndBothDirections) {
   const std::string local = env_->File("scp-local");

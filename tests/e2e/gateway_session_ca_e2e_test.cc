@@ -23,23 +23,19 @@
 namespace sallyport::testing {
 namespace {
 
-class GatewaySessionCaE2eTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
+class GatewaySessionCaE2eTest : public GatewaySuite<GatewaySessionCaE2eTest> {
+ public:  // read by GatewaySuite
+  static BastionFixture::Options SuiteOptions() {
     BastionFixture::Options options = BastionFixture::DefaultOptions();
     options.session_ca = true;
-    auto env = GatewayE2eEnv::Start(options);
-    ASSERT_TRUE(env.ok()) << env.status();
-    env_ = env->release();
+    return options;
   }
-  static void TearDownTestSuite() {
-    delete env_;
-    env_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(env_, nullptr); }
+
+ protected:
   void TearDown() override {
+    GatewaySuite::TearDown();
     if (HasFailure()) {
-      std::fprintf(stderr, "%s\n%s", env_->fixture().GatewayLog().c_str(),
+      std::fprintf(stderr, "%s",
                    env_->fixture().target("web01")->sshd->Log().c_str());
     }
   }
@@ -54,11 +50,7 @@ class GatewaySessionCaE2eTest : public ::testing::Test {
     argv->push_back("echo reached");
     return GatewayE2eEnv::Run(*argv);
   }
-
-  static GatewayE2eEnv* env_;
 };
-
-GatewayE2eEnv* GatewaySessionCaE2eTest::env_ = nullptr;
 
 TEST_F(GatewaySessionCaE2eTest, RecordedSessionsGetInAndUsersOwnCertsDoNot) {
   BastionFixture& f = env_->fixture();

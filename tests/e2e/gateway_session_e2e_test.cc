@@ -30,9 +30,9 @@ namespace {
 // (the target runs the real login shell with its rc files).
 constexpr absl::Duration kScreenWait = absl::Seconds(120);
 
-class GatewaySessionE2eTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
+class GatewaySessionE2eTest : public GatewaySuite<GatewaySessionE2eTest> {
+ public:  // read by GatewaySuite
+  static BastionFixture::Options SuiteOptions() {
     BastionFixture::Options options = BastionFixture::DefaultOptions();
     // The target would take SP_* too: only the gateway keeps it out.
     options.sshd_config["AcceptEnv"] = "LANG LC_* SP_*";
@@ -42,20 +42,10 @@ class GatewaySessionE2eTest : public ::testing::Test {
     options.sshd_config["ClientAliveCountMax"] = "8";
     // DEBUG2 logs each probe ("request keepalive@openssh.com").
     options.sshd_config["LogLevel"] = "DEBUG2";
-    auto env = GatewayE2eEnv::Start(options);
-    ASSERT_TRUE(env.ok()) << env.status();
-    env_ = env->release();
+    return options;
   }
-  static void TearDownTestSuite() {
-    if (env_ != nullptr) {
-      EXPECT_EQ(env_->fixture().StopGateway(), 0)
-          << env_->fixture().GatewayLog();
-    }
-    delete env_;
-    env_ = nullptr;
-  }
-  void SetUp() override { ASSERT_NE(env_, nullptr); }
 
+ protected:
   static std::string Hostname() {
     char buf[256] = {};
     gethostname(buf, sizeof(buf) - 1);
@@ -70,11 +60,7 @@ class GatewaySessionE2eTest : public ::testing::Test {
     argv.push_back(command);
     return GatewayE2eEnv::Run(argv, std::move(run));
   }
-
-  static GatewayE2eEnv* env_;
 };
-
-GatewayE2eEnv* GatewaySessionE2eTest::env_ = nullptr;
 
 TEST_F(GatewaySessionE2eTest, PtyShellInTmuxTypesReadsResizesAndExits) {
   TmuxSession::Options options;
