@@ -263,12 +263,7 @@ TEST_P(GatewayAuthorizeTest, RecordNeverReachesTheGatewayAndAlwaysWins) {
   EXPECT_EQ(issued.record(), "always");
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, GatewayAuthorizeTest,
-                         ::testing::Values(Backend::kSqlite,
-                                           Backend::kPostgres),
-                         [](const auto& info) {
-                           return BackendName(info.param);
-                         });
+SP_INSTANTIATE_ON_BOTH_BACKENDS(GatewayAuthorizeTest);
 
 }  // namespace
 }  // namespace sallyport::ca

@@ -431,12 +431,7 @@ TEST_P(GatewayEnrollTest, ANewHostNeedsAnAddress) {
             StatusCode::NOT_FOUND);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, GatewayEnrollTest,
-                         ::testing::Values(Backend::kSqlite,
-                                           Backend::kPostgres),
-                         [](const auto& info) {
-                           return BackendName(info.param);
-                         });
+SP_INSTANTIATE_ON_BOTH_BACKENDS(GatewayEnrollTest);
 
 // ca.yaml's certificates.host_ttl line from init (720h) replaced by
 // HostTtlLine(): 36h here.
@@ -489,12 +484,7 @@ TEST_P(HostTtlTest, HostCertificatesAreValidForTheConfiguredTtl) {
   EXPECT_EQ(static_cast<int64_t>(cert->valid_before), now + 3600);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, HostTtlTest,
-                         ::testing::Values(Backend::kSqlite,
-                                           Backend::kPostgres),
-                         [](const auto& info) {
-                           return BackendName(info.param);
-                         });
+SP_INSTANTIATE_ON_BOTH_BACKENDS(HostTtlTest);
 
 // Without certificates.host_ttl in ca.yaml.
 class NoHostTtlTest : public HostTtlTest {
@@ -515,9 +505,7 @@ TEST_P(NoHostTtlTest, HostCertificatesAreValidForThirtyDays) {
 // The default needs no second backend.
 INSTANTIATE_TEST_SUITE_P(Sqlite, NoHostTtlTest,
                          ::testing::Values(Backend::kSqlite),
-                         [](const auto& info) {
-                           return BackendName(info.param);
-                         });
+                         BackendParamName());
 
 }  // namespace
 }  // namespace sallyport::ca

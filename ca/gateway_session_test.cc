@@ -276,12 +276,7 @@ TEST_P(GatewaySessionTest, NoEgressAddressesNoSessionCertificates) {
             StatusCode::FAILED_PRECONDITION);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, GatewaySessionTest,
-                         ::testing::Values(Backend::kSqlite,
-                                           Backend::kPostgres),
-                         [](const auto& info) {
-                           return BackendName(info.param);
-                         });
+SP_INSTANTIATE_ON_BOTH_BACKENDS(GatewaySessionTest);
 
 }  // namespace
 }  // namespace sallyport::ca

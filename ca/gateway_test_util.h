@@ -14,6 +14,7 @@
 
 #include "absl/time/time.h"
 #include "ca/ca_test_env.h"
+#include "gtest/gtest.h"
 #include "proto/audit.pb.h"
 #include "proto/gateway.grpc.pb.h"
 #include "tests/harness/postgres_fixture.h"
@@ -22,6 +23,19 @@ namespace sallyport::ca {
 
 enum class Backend { kSqlite, kPostgres };
 std::string BackendName(Backend backend);
+// gtest's test name suffix for a Backend parameter ("Sqlite", "Postgres").
+struct BackendParamName {
+  std::string operator()(const ::testing::TestParamInfo<Backend>& info) const {
+    return BackendName(info.param);
+  }
+};
+// A Backend-parameterized suite on both backends.
+#define SP_INSTANTIATE_ON_BOTH_BACKENDS(suite)                \
+  INSTANTIATE_TEST_SUITE_P(                                   \
+      Backends, suite,                                        \
+      ::testing::Values(::sallyport::ca::Backend::kSqlite,    \
+                        ::sallyport::ca::Backend::kPostgres), \
+      ::sallyport::ca::BackendParamName())
 
 // A CA on the backend (PostgreSQL: a fresh server kept in *pg).
 absl::StatusOr<std::unique_ptr<CaTestEnv>> StartCa(

@@ -122,12 +122,7 @@ TEST_P(HostCertSshTest, ACertificateForAnotherNameIsRefusedByOpenSsh) {
       << r.err;
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, HostCertSshTest,
-                         ::testing::Values(Backend::kSqlite,
-                                           Backend::kPostgres),
-                         [](const auto& info) {
-                           return BackendName(info.param);
-                         });
+SP_INSTANTIATE_ON_BOTH_BACKENDS(HostCertSshTest);
 
 }  // namespace
 }  // namespace sallyport::ca

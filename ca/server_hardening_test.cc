@@ -61,12 +61,7 @@ class StoreHardeningTest : public ::testing::TestWithParam<Backend> {
   static inline int databases_ = 0;
 };
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreHardeningTest,
-                         ::testing::Values(Backend::kSqlite,
-                                           Backend::kPostgres),
-                         [](const auto& info) {
-                           return BackendName(info.param);
-                         });
+SP_INSTANTIATE_ON_BOTH_BACKENDS(StoreHardeningTest);
 
 bool LogHas(CaTestEnv& env, const std::vector<std::string>& parts) {
   for (const std::string& line : env.log_lines()) {

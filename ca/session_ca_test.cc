@@ -28,17 +28,29 @@ using grpc::StatusCode;
 namespace gw = gateway::v1;
 namespace pb = admin::v1;
 
+// GetCaPublicKeys on `channel` (a user's).
+v1::CaPublicKeys PublicKeys(const std::shared_ptr<grpc::Channel>& channel) {
+  v1::CaPublicKeys keys;
+  grpc::ClientContext ctx;
+  grpc::Status st = v1::CertificateAuthority::NewStub(channel)->GetCaPublicKeys(
+      &ctx, {}, &keys);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  return keys;
+}
+
+// `spctl ca rotate --purpose session` as the admin.
+grpc::Status RotateSessionKey(CaTestEnv& env, pb::CaKey* rotated) {
+  pb::RotateCaKeyRequest req;
+  req.set_purpose("session");
+  grpc::ClientContext ctx;
+  return pb::Admin::NewStub(AdminChannel(env))->RotateCaKey(&ctx, req, rotated);
+}
+
 class SessionCaKeyTest : public GatewaySessionTest {
  protected:
   SessionCaKeyTest() { session_ca_ = true; }
-
   v1::CaPublicKeys PublicKeys() {
-    v1::CaPublicKeys keys;
-    grpc::ClientContext ctx;
-    grpc::Status st = v1::CertificateAuthority::NewStub(alice_.channel)
-                          ->GetCaPublicKeys(&ctx, {}, &keys);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    return keys;
+    return sallyport::ca::PublicKeys(alice_.channel);
   }
 
   // A session certificate for web01, written to `path` (both empty on
@@ -123,12 +135,8 @@ TEST_P(SessionCaKeyTest, HostsTrustingOnlyTheSessionKeyRefuseUsersOwnCerts) {
 
 TEST_P(SessionCaKeyTest, TheSessionKeyRotatesAndTheOldOneIsTrustedBriefly) {
   const std::string old_fp = PublicKeys().session_ca(0).fingerprint();
-  pb::RotateCaKeyRequest req;
-  req.set_purpose("session");
   pb::CaKey rotated;
-  grpc::ClientContext ctx;
-  grpc::Status st =
-      pb::Admin::NewStub(AdminChannel(*env_))->RotateCaKey(&ctx, req, &rotated);
+  grpc::Status st = RotateSessionKey(*env_, &rotated);
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_NE(rotated.fingerprint(), old_fp);
   EXPECT_EQ(rotated.purpose(), "session");
@@ -160,38 +168,20 @@ TEST_P(GatewaySessionTest, WithoutASessionKeyTheUserKeySignsSessions) {
   auto cert = ssh::cert::Certificate::FromLine(
       response.certificate().ssh_certificate());
   ASSERT_TRUE(cert.ok());
-  v1::CaPublicKeys keys;
-  grpc::ClientContext keys_ctx;
-  ASSERT_TRUE(v1::CertificateAuthority::NewStub(alice_.channel)
-                  ->GetCaPublicKeys(&keys_ctx, {}, &keys)
-                  .ok());
+  const v1::CaPublicKeys keys = PublicKeys(alice_.channel);
   EXPECT_EQ(keys.session_ca_size(), 0);
   ASSERT_EQ(keys.user_ca_size(), 1);
   EXPECT_EQ(cert->CaFingerprint(), keys.user_ca(0).fingerprint());
 
-  pb::RotateCaKeyRequest req;
-  req.set_purpose("session");
   pb::CaKey rotated;
-  grpc::ClientContext ctx;
-  grpc::Status st =
-      pb::Admin::NewStub(AdminChannel(*env_))->RotateCaKey(&ctx, req, &rotated);
+  grpc::Status st = RotateSessionKey(*env_, &rotated);
   EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION);
   EXPECT_TRUE(absl::StrContains(st.error_message(), "keys.session_ca"))
       << st.error_message();
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, SessionCaKeyTest,
-                         ::testing::Values(Backend::kSqlite,
-                                           Backend::kPostgres),
-                         [](const auto& info) {
-                           return BackendName(info.param);
-                         });
-INSTANTIATE_TEST_SUITE_P(Backends, GatewaySessionTest,
-                         ::testing::Values(Backend::kSqlite,
-                                           Backend::kPostgres),
-                         [](const auto& info) {
-                           return BackendName(info.param);
-                         });
+SP_INSTANTIATE_ON_BOTH_BACKENDS(SessionCaKeyTest);
+SP_INSTANTIATE_ON_BOTH_BACKENDS(GatewaySessionTest);
 
 }  // namespace
 }  // namespace sallyport::ca

@@ -151,12 +151,7 @@ TEST_P(SessionOwnerTest, TheOwnerIsIssuedItsSessionAgain) {
   EXPECT_TRUE(st.ok()) << st.error_message();
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, SessionOwnerTest,
-                         ::testing::Values(Backend::kSqlite,
-                                           Backend::kPostgres),
-                         [](const auto& info) {
-                           return BackendName(info.param);
-                         });
+SP_INSTANTIATE_ON_BOTH_BACKENDS(SessionOwnerTest);
 
 }  // namespace
 }  // namespace sallyport::ca

@@ -292,15 +292,7 @@ TEST_P(StoreTest, UpgradesADatabaseFromEveryOlderSchemaVersion) {
     SP_ASSERT_OK(backend_->SetUp());  // a new, empty database
     // The database as a Sallyport at `version` left it. The version table
     // has columns both dialects take; Migrate creates it only when missing.
-    std::string script =
-        "CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, "
-        "name TEXT NOT NULL, applied_at_us BIGINT NOT NULL);\n";
-    for (const migrations::Migration& m : all.subspan(0, version)) {
-      absl::StrAppend(&script, m.sql,
-                      "\n;\nINSERT INTO schema_migrations (version, name, "
-                      "applied_at_us) VALUES (",
-                      m.version, ", '", m.name, "', 0);\n");
-    }
+    std::string script = SchemaAt(all, version);
     // A user enrolled in TOTP, written with the version 1 columns only.
     absl::StrAppend(
         &script,
