@@ -52,6 +52,11 @@ const std::vector<EventSpec>& Catalogue() {
        W::kCa,
        "`sallyport-ca init` created the CA",
        {"admin", "user_ca", "host_ca", "tls"}},
+      {kEventCaKeyRetired,
+       W::kCa,
+       "a CA key was retired on the CA host (the session CA key, by "
+       "`sallyport-ca retire-session-key`)",
+       {"purpose", "fingerprint", "via"}},
       {kEventGatewayEnrolled,
        W::kCa,
        "a gateway enrolled with a join token",

@@ -38,6 +38,8 @@ inline constexpr std::string_view kEventAccessDenied = "authz.denied";
 // (mode "passthrough" or "record"); refused jumps are "authz.denied".
 inline constexpr std::string_view kEventJumpAllowed = "authz.jump";
 inline constexpr std::string_view kEventCaInitialised = "ca.initialised";
+// `sallyport-ca retire-session-key` on the CA host.
+inline constexpr std::string_view kEventCaKeyRetired = "ca.key.retired";
 inline constexpr std::string_view kEventGatewayEnrolled = "gateway.enrolled";
 inline constexpr std::string_view kEventGatewayRenewed = "gateway.renewed";
 inline constexpr std::string_view kEventEnrollRefused = "enroll.refused";

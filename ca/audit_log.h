@@ -16,6 +16,7 @@ using audit::EventLine;
 using audit::kEventAccessDenied;
 using audit::kEventAdminDenied;
 using audit::kEventCaInitialised;
+using audit::kEventCaKeyRetired;
 using audit::kEventCertIssued;
 using audit::kEventCertRefused;
 using audit::kEventLoginFailed;

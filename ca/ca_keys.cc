@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -27,6 +28,8 @@ absl::StatusOr<ssh::crypto::PrivateKey> LoadKey(const std::string& path) {
 }
 
 size_t Index(CaKeyPurpose purpose) { return static_cast<size_t>(purpose); }
+static_assert(static_cast<size_t>(CaKeyPurpose::kSession) + 1 == 3,
+              "CaKeyring::kPurposes must count storage::CaKeyPurpose");
 
 absl::Status NoKey(CaKeyPurpose purpose) {
   return absl::FailedPreconditionError(absl::StrCat(
@@ -104,25 +107,50 @@ absl::StatusOr<std::unique_ptr<CaKeyring>> CaKeyring::Create(Options options) {
     keys[Index(purpose)] =
         std::make_shared<ssh::crypto::PrivateKey>(std::move(key));
   }
+  // A key file of one purpose that the store knows under another (the
+  // fingerprint is the store's key) is refused with a clear reason.
+  ASSIGN_OR_RETURN(std::vector<storage::CaKey> stored,
+                   options.store->ListCaKeys(std::nullopt));
+  for (CaKeyPurpose purpose :
+       {CaKeyPurpose::kUser, CaKeyPurpose::kHost, CaKeyPurpose::kSession}) {
+    if (keys[Index(purpose)] == nullptr) continue;
+    const std::string fp =
+        keys[Index(purpose)]->public_key().FingerprintSha256();
+    for (const storage::CaKey& k : stored) {
+      if (k.fingerprint == fp && k.purpose != purpose) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "the ", std::string(storage::CaKeyPurposeName(purpose)),
+            " CA key file holds ", fp, ", which the store knows as a ",
+            std::string(storage::CaKeyPurposeName(k.purpose)),
+            " CA key: every purpose needs a key of its own"));
+      }
+    }
+  }
+  // keys.session_ca missing while the store has an active session key:
+  // another instance signs with it (HA), or it was taken out of ca.yaml.
+  // Signing session certificates with the user key here would break every
+  // target that trusts only the session key, so refuse to start.
+  if (keys[Index(CaKeyPurpose::kSession)] == nullptr) {
+    for (const storage::CaKey& k : stored) {
+      if (k.purpose != CaKeyPurpose::kSession ||
+          k.state != storage::CaKeyState::kActive) {
+        continue;
+      }
+      return absl::FailedPreconditionError(absl::StrCat(
+          "ca.yaml names no keys.session_ca, but the store's active session "
+          "CA key is ",
+          k.fingerprint,
+          ": copy session_ca from another CA instance and name it in "
+          "ca.yaml, or, to sign session certificates with the user CA key "
+          "again, run `sallyport-ca retire-session-key --config CA.YAML` "
+          "first (targets must then trust the user CA key)"));
+    }
+  }
   for (CaKeyPurpose purpose :
        {CaKeyPurpose::kUser, CaKeyPurpose::kHost, CaKeyPurpose::kSession}) {
     if (keys[Index(purpose)] == nullptr) continue;
     RETURN_IF_ERROR(RegisterCaKey(options.store, purpose,
                                   keys[Index(purpose)]->public_key()));
-  }
-  if (keys[Index(CaKeyPurpose::kSession)] == nullptr) {
-    // keys.session_ca taken out of ca.yaml: the store still lists its key
-    // as active, but the user CA key signs session certificates again.
-    ASSIGN_OR_RETURN(std::vector<storage::CaKey> session,
-                     options.store->ListCaKeys(CaKeyPurpose::kSession));
-    for (const storage::CaKey& k : session) {
-      if (k.state != storage::CaKeyState::kActive) continue;
-      spdlog::warn(
-          "the store has an active session CA key, {}, but ca.yaml names "
-          "no keys.session_ca: session certificates are signed with the "
-          "user CA key, which hosts trusting only the session key refuse",
-          k.fingerprint);
-    }
   }
   return std::unique_ptr<CaKeyring>(
       new CaKeyring(std::move(options), std::move(keys)));
@@ -255,6 +283,18 @@ absl::StatusOr<storage::CaKey> CaKeyring::Rotate(CaKeyPurpose purpose) {
     lists_[Index(purpose)].read_at = absl::InfinitePast();
   }
   return stored;
+}
+
+absl::StatusOr<std::optional<storage::CaKey>> RetireSessionCaKey(
+    storage::Store* store) {
+  ASSIGN_OR_RETURN(std::vector<storage::CaKey> keys,
+                   store->ListCaKeys(CaKeyPurpose::kSession));
+  for (const storage::CaKey& k : keys) {
+    if (k.state != storage::CaKeyState::kActive) continue;
+    ASSIGN_OR_RETURN(storage::CaKey retired, store->RetireCaKey(k.fingerprint));
+    return std::optional<storage::CaKey>(std::move(retired));
+  }
+  return std::optional<storage::CaKey>();
 }
 
 }  // namespace sallyport::ca

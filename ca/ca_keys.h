@@ -25,6 +25,7 @@
 
 #include <array>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,7 +53,7 @@ class CaKeyring {
     // validity of its purpose.
     absl::Duration user_trust_window = absl::Hours(8);
     absl::Duration host_trust_window = absl::Hours(720);
-    absl::Duration session_trust_window = absl::Minutes(5);
+    absl::Duration session_trust_window = absl::Hours(8);
   };
 
   // Loads the key files (Ed25519 or ECDSA P-256; all different keys) and
@@ -125,6 +126,13 @@ class CaKeyring {
   absl::Mutex list_mu_;
   std::array<KeyList, kPurposes> lists_ ABSL_GUARDED_BY(list_mu_);
 };
+
+// Retires the store's active session CA key, if any (`sallyport-ca
+// retire-session-key`): the CA then starts without keys.session_ca and
+// signs session certificates with the user CA key. Returns the key retired
+// (nullopt: there was none).
+absl::StatusOr<std::optional<storage::CaKey>> RetireSessionCaKey(
+    storage::Store* store);
 
 // Registers `key` as the active key of `purpose` in `store` unless it is
 // already (see CaKeyring). Used by Create and by `sallyport-ca init`.

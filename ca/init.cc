@@ -279,4 +279,17 @@ absl::Status UnlockUserLocally(storage::Store* store, std::string_view user) {
       {{"user", std::string(user)}, {"via", "sallyport-ca unlock"}});
 }
 
+absl::StatusOr<std::optional<storage::CaKey>> RetireSessionCaKeyLocally(
+    storage::Store* store) {
+  ASSIGN_OR_RETURN(std::optional<storage::CaKey> retired,
+                   RetireSessionCaKey(store));
+  if (!retired.has_value()) return retired;
+  RETURN_IF_ERROR(
+      AuditLog(store).Record(kEventCaKeyRetired, "local",
+                             {{"purpose", "session"},
+                              {"fingerprint", retired->fingerprint},
+                              {"via", "sallyport-ca retire-session-key"}}));
+  return retired;
+}
+
 }  // namespace sallyport::ca

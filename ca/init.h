@@ -66,6 +66,13 @@ absl::StatusOr<InitResult> InitializeCa(const InitOptions& options,
 // kNotFound for an unknown user.
 absl::Status UnlockUserLocally(storage::Store* store, std::string_view user);
 
+// `sallyport-ca retire-session-key`: retires the store's active session CA
+// key and records "ca.key.retired"; the CA then starts without
+// keys.session_ca and signs session certificates with the user CA key.
+// The key retired, or nullopt when there was none (nothing recorded).
+absl::StatusOr<std::optional<storage::CaKey>> RetireSessionCaKeyLocally(
+    storage::Store* store);
+
 }  // namespace sallyport::ca
 
 #endif  // SALLYPORT_CA_INIT_H_

@@ -181,6 +181,31 @@ int RunUnlock(const std::string& config_path, const std::string& user) {
   return 0;
 }
 
+int RunRetireSessionKey(const std::string& config_path) {
+  absl::StatusOr<CaSettings> settings = LoadCaSettings(config_path);
+  if (!settings.ok()) return Fail(settings.status());
+  if (!settings->session_ca_key.empty()) {
+    return Fail(absl::FailedPreconditionError(absl::StrCat(
+        config_path, " still names keys.session_ca (", settings->session_ca_key,
+        "): take it out first, or the next start registers it again")));
+  }
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::OpenStore(settings->store_url);
+  if (!store.ok()) return Fail(store.status());
+  absl::StatusOr<std::optional<storage::CaKey>> retired =
+      RetireSessionCaKeyLocally(store->get());
+  if (!retired.ok()) return Fail(retired.status());
+  if (!retired->has_value()) {
+    std::cout << "the store has no active session CA key: nothing to do\n";
+    return 0;
+  }
+  std::cout << "retired the session CA key " << (*retired)->fingerprint
+            << ": session certificates are signed with the user CA key from "
+               "the next start; targets must trust the user CA key "
+               "(`spctl ca target-keys`)\n";
+  return 0;
+}
+
 }  // namespace
 }  // namespace sallyport::ca
 
@@ -232,6 +257,15 @@ int main(int argc, char** argv) {
   unlock->add_option("--config", unlock_config, "config file (ca.yaml)")
       ->required();
 
+  std::string retire_config;
+  CLI::App* retire = app.add_subcommand(
+      "retire-session-key",
+      "on the CA host: retire the store's session CA key, so that the CA "
+      "starts without keys.session_ca and signs session certificates with "
+      "the user CA key again");
+  retire->add_option("--config", retire_config, "config file (ca.yaml)")
+      ->required();
+
   CLI11_PARSE(app, argc, argv);
   if (init->parsed()) {
     return sallyport::ca::RunInit(state_dir, admin, password_file, store_url,
@@ -239,6 +273,9 @@ int main(int argc, char** argv) {
   }
   if (unlock->parsed()) {
     return sallyport::ca::RunUnlock(unlock_config, unlock_user);
+  }
+  if (retire->parsed()) {
+    return sallyport::ca::RunRetireSessionKey(retire_config);
   }
   return sallyport::ca::RunServe(config_path, listen);
 }

@@ -89,8 +89,10 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
            .clock = clock,
            .user_trust_window = cfg.user_certificates.max_ttl,
            .host_trust_window = cfg.host_certificate_ttl,
-           .session_trust_window = CertificateIssuer::kSessionTtl +
-                                   CertificateIssuer::kSessionBackdate}));
+           // As long as a retired user key (which signed sessions before):
+           // instances of an HA CA sign with a rotated key until each one
+           // restarts.
+           .session_trust_window = cfg.user_certificates.max_ttl}));
   s->issuer_ = std::make_unique<CertificateIssuer>(
       CertificateIssuer::Options{.store = store,
                                  .keyring = s->keyring_.get(),

@@ -95,13 +95,14 @@ class CaServer {
   // Blocks until the server has shut down.
   void Wait();
 
-  // For tests: the login authenticator, the client CA, the hasher and the
-  // gateway service.
+  // For tests: the login authenticator, the client CA, the hasher, the
+  // gateway service and the CA keys.
   LoginAuthenticator& login() { return *login_; }
   const PasswordHasher& hasher() const { return *hasher_; }
   const ClientCertificateAuthority& client_ca() const { return *client_ca_; }
   HashGate& hash_gate() { return *hash_gate_; }
   GatewayService& gateway_service() { return *gateway_service_; }
+  CaKeyring& keyring() { return *keyring_; }
 
  private:
   CaServer() = default;

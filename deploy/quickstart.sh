@@ -296,6 +296,13 @@ grep -q '^Host web01$' "$DIR/demo/ssh_config" \
   || die "sp config wrote no block for web01: $(cat "$DIR/demo.config.txt")"
 
 # ------------------------------------------------------------ done
+if [ -f "$DIR/ca/session_ca.pub" ]; then
+  TRUST_NOTE="The targets trust only the CA's session key, so the gateway is the only
+way in: demo's own certificate does not open them directly."
+else
+  TRUST_NOTE="The targets trust the user CA key (a demo made before --session-ca): demo's
+own certificate opens them directly too; --reset makes a new demo."
+fi
 if [ -n "$NEW_DEMO_PASSWORD" ]; then
   echo "Demo user: demo   password: $NEW_DEMO_PASSWORD   (shown only this once)"
 fi
@@ -317,7 +324,6 @@ gateway terminates, authorizes per channel and bridges to web02 with a
 per-session certificate. Both are recorded on the gateway and shipped to the
 CA when they end (a few seconds); \`spctl sessions ls\` then lists them
 (as the CA's admin) and \`spctl sessions play LAST\` replays the newest.
-The targets trust only the CA's session key, so the gateway is the only
-way in: demo's own certificate does not open them directly.
+$TRUST_NOTE
 Stop it: $REPO/deploy/quickstart.sh --dir $DIR --down   (--reset also deletes $DIR)
 EOF

@@ -383,6 +383,19 @@ TEST_P(StoreTest, CaKeysFromVersion7SurviveTheSessionPurpose) {
   SP_ASSERT_OK_AND_ASSIGN(keys, upgraded->ListCaKeys(CaKeyPurpose::kSession));
   ASSERT_EQ(keys.size(), 1u);
   EXPECT_EQ(keys[0].state, CaKeyState::kActive);
+  // The rebuilt table keeps its partial unique index: a second active key
+  // of a purpose is refused by the database itself, not only by the store.
+  EXPECT_FALSE(
+      backend_
+          ->ExecRawSql(
+              "INSERT INTO ca_keys (fingerprint, purpose, public_key, state, "
+              "created_at_us) VALUES ('SHA256:raw', 'session', 'k', 'active', "
+              "1)")
+          .ok());
+  SP_EXPECT_OK(backend_->ExecRawSql(
+      "INSERT INTO ca_keys (fingerprint, purpose, public_key, state, "
+      "created_at_us, retired_at_us) VALUES ('SHA256:raw', 'session', 'k', "
+      "'retired', 1, 2)"));
   // Nothing else: the column's check still refuses unknown purposes.
   EXPECT_FALSE(
       backend_

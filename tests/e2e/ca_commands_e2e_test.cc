@@ -1,5 +1,6 @@
 // End to end: `sallyport-ca init` (file modes, refusing to overwrite, a
-// password from a file) and `serve` refusing bad config files with the line.
+// password from a file), `serve` refusing bad config files with the line,
+// and turning the session CA key off (`retire-session-key`).
 #include <sys/stat.h>
 
 #include "absl/strings/match.h"
@@ -97,6 +98,77 @@ TEST(CaCommandsE2eTest, ServeRefusesUnknownConfigKeysWithTheLine) {
   EXPECT_EQ(serve->exit_code, 1);
   EXPECT_TRUE(absl::StrContains(serve->err, absl::StrCat(config, ":1:")))
       << serve->Describe();
+}
+
+// A CA made with --session-ca refuses to start once keys.session_ca is
+// taken out of ca.yaml (it would sign sessions with the user key, which
+// targets trusting only the session key refuse) until `retire-session-key`
+// retires the key; then it starts and the key file cannot come back.
+TEST(CaCommandsE2eTest, TheSessionKeyIsTurnedOffOnlyByRetiringIt) {
+  auto dir = TempDir::Create("casession");
+  ASSERT_TRUE(dir.ok());
+  const std::string state = dir->File("state");
+  const std::string config = state + "/ca.yaml";
+  const std::string pw_file = dir->File("pw");
+  ASSERT_TRUE(WriteFile(pw_file, "correct horse battery\n", 0600).ok());
+  const std::string bin = RunfilePath("ca/sallyport-ca");
+  auto init = RunCommand({bin, "init", "--state-dir", state,
+                          "--admin-password-file", pw_file, "--session-ca"});
+  ASSERT_TRUE(init.ok());
+  ASSERT_TRUE(init->ok()) << init->Describe();
+  EXPECT_TRUE(absl::StrContains(init->out, "session CA:      ssh-ed25519 "))
+      << init->out;
+  EXPECT_EQ(Mode(state + "/session_ca"), 0600);
+  const std::string yaml = ReadFileOrEmpty(config);
+  ASSERT_TRUE(absl::StrContains(yaml, "  session_ca: session_ca\n")) << yaml;
+
+  // retire-session-key refuses while ca.yaml still names the key.
+  auto retire = RunCommand({bin, "retire-session-key", "--config", config});
+  ASSERT_TRUE(retire.ok());
+  EXPECT_EQ(retire->exit_code, 1) << retire->Describe();
+  EXPECT_TRUE(absl::StrContains(retire->err, "still names keys.session_ca"))
+      << retire->Describe();
+
+  // Taken out of ca.yaml: serve refuses to start, naming the way out.
+  std::string without = yaml;
+  without.replace(without.find("  session_ca: session_ca\n"),
+                  std::string("  session_ca: session_ca\n").size(), "");
+  ASSERT_TRUE(WriteFile(config, without, 0600).ok());
+  auto refused = sallyport::testing::ListeningProcess::Start(
+      {bin, "serve", "--config", config, "--listen", "127.0.0.1:0"},
+      dir->File("serve1.log"));
+  EXPECT_FALSE(refused.ok());
+  EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(dir->File("serve1.log")),
+                                "retire-session-key"))
+      << ReadFileOrEmpty(dir->File("serve1.log"));
+
+  retire = RunCommand({bin, "retire-session-key", "--config", config});
+  ASSERT_TRUE(retire.ok());
+  EXPECT_TRUE(retire->ok()) << retire->Describe();
+  EXPECT_TRUE(
+      absl::StrContains(retire->out, "retired the session CA key SHA256:"))
+      << retire->Describe();
+  retire = RunCommand({bin, "retire-session-key", "--config", config});
+  ASSERT_TRUE(retire.ok());
+  EXPECT_TRUE(retire->ok()) << retire->Describe();
+  EXPECT_TRUE(absl::StrContains(retire->out, "nothing to do"))
+      << retire->Describe();
+  {
+    auto started = sallyport::testing::ListeningProcess::Start(
+        {bin, "serve", "--config", config, "--listen", "127.0.0.1:0"},
+        dir->File("serve2.log"));
+    EXPECT_TRUE(started.ok()) << started.status();
+  }
+
+  // The retired key file named again: refused.
+  ASSERT_TRUE(WriteFile(config, yaml, 0600).ok());
+  auto again = sallyport::testing::ListeningProcess::Start(
+      {bin, "serve", "--config", config, "--listen", "127.0.0.1:0"},
+      dir->File("serve3.log"));
+  EXPECT_FALSE(again.ok());
+  EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(dir->File("serve3.log")),
+                                "was retired"))
+      << ReadFileOrEmpty(dir->File("serve3.log"));
 }
 
 }  // namespace

@@ -39,6 +39,7 @@ out="$("${QS[@]}" 2>"$D/qs.err")" || { cat "$D/qs.err" >&2; fail "quickstart fai
 echo "$out"
 grep -q "^Demo user: demo   password: [A-Za-z0-9_-]\{20,\}   (shown only this once)$" <<<"$out" \
   || fail "no demo password line"
+grep -q "^The targets trust only the CA's session key" <<<"$out" || fail "no session key note"
 CFG="$D/demo/demo/ssh_config"
 grep -q "^# Written by \`sp config\`" "$CFG" || fail "$CFG is not from sp config"
 for cmd in "ssh -F $CFG web01" \
@@ -151,7 +152,10 @@ grep -q "denies port-forward" "$D/fwd.err" || fail "no deny reason: $(cat "$D/fw
 
 # The targets trust only the session CA key: the demo's own certificate,
 # which the gateway takes, does not open web01 directly.
-ls "$D"/demo/demo/demo-cert.pub >/dev/null || fail "no demo certificate in $D/demo/demo"
+# (A real key and a certificate for that login: only the trust refuses it.)
+ssh-keygen -y -f "$D/demo/demo/demo" >/dev/null || fail "no demo key in $D/demo/demo"
+ssh-keygen -L -f "$D/demo/demo/demo-cert.pub" | grep -qx "  *$L" \
+  || fail "the demo certificate has no principal $L"
 if timeout 60 ssh -F /dev/null -o BatchMode=yes -o IdentitiesOnly=yes \
     -i "$D/demo/demo/demo" -o CertificateFile="$D/demo/demo/demo-cert.pub" \
     -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
