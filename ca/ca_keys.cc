@@ -142,7 +142,7 @@ absl::StatusOr<std::unique_ptr<CaKeyring>> CaKeyring::Create(Options options) {
           k.fingerprint,
           ": copy session_ca from another CA instance and name it in "
           "ca.yaml, or, to sign session certificates with the user CA key "
-          "again, run `sallyport-ca retire-session-key --config CA.YAML` "
+          "again, run `sallyport-ca retire-session-key --config ca.yaml` "
           "first (targets must then trust the user CA key)"));
     }
   }

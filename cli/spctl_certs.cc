@@ -269,8 +269,10 @@ int CaStatus(Spctl& ctl) {
 }
 
 // The TrustedUserCAKeys lines for targets: the keys that sign session
-// certificates (the session CA keys when the CA has one, else the user CA
-// keys), active and retired-but-still-trusted, from GetCaPublicKeys.
+// certificates (the session CA keys when the CA has an active one, else the
+// user CA keys), active and retired-but-still-trusted, from
+// GetCaPublicKeys. After the session key was retired the user keys come
+// first, then the retired session keys while they are still trusted.
 int TargetKeys(Spctl& ctl, const std::string& output_file) {
   ca::v1::CaPublicKeys keys;
   if (auto rc =
@@ -278,20 +280,30 @@ int TargetKeys(Spctl& ctl, const std::string& output_file) {
                ca::v1::GetCaPublicKeysRequest(), &keys, "ca target-keys")) {
     return *rc;
   }
-  const bool session = keys.session_ca_size() > 0;
-  const auto& list = session ? keys.session_ca() : keys.user_ca();
-  if (list.empty()) return ctl.Error("the CA lists no user CA key");
-  std::string text;
-  for (const ca::v1::CaPublicKey& k : list) {
-    absl::StrAppend(&text, k.public_key(), "\n");
+  bool session = false;
+  for (const ca::v1::CaPublicKey& k : keys.session_ca()) {
+    session = session || k.active();
   }
+  if (!session && keys.user_ca().empty()) {
+    return ctl.Error("the CA lists no user CA key");
+  }
+  std::string text;
+  int count = 0;
+  auto add = [&](const auto& list) {
+    for (const ca::v1::CaPublicKey& k : list) {
+      absl::StrAppend(&text, k.public_key(), "\n");
+      ++count;
+    }
+  };
+  if (!session) add(keys.user_ca());
+  add(keys.session_ca());
   if (output_file.empty()) {
     ctl.out() << text;
   } else if (absl::Status st = WriteFileAtomic(output_file, text, 0644);
              !st.ok()) {
     return ctl.Error(st.message());
   } else {
-    ctl.out() << "Wrote " << output_file << ": " << list.size() << " "
+    ctl.out() << "Wrote " << output_file << ": " << count << " "
               << (session ? "session" : "user") << " CA key(s)\n";
   }
   ctl.err() << "Targets: TrustedUserCAKeys = these lines ("

@@ -236,13 +236,11 @@ start_target() {  # start_target NAME PORT ENV
   fi
   [ -f "$t/ssh_host_ed25519_key-cert.pub" ] || spctl hosts sign "$name" \
     --public-key "$t/ssh_host_ed25519_key.pub" -o "$t/ssh_host_ed25519_key-cert.pub" >/dev/null
-  # The key that signs the gateway's session certificates (a demo made
-  # before --session-ca existed has none: the user CA key signs them).
-  if [ -f "$DIR/ca/session_ca.pub" ]; then
-    cp "$DIR/ca/session_ca.pub" "$t/user_ca.pub"
-  else
-    cp "$DIR/ca/user_ca.pub" "$t/user_ca.pub"
-  fi
+  # The keys that sign the gateway's session certificates, as the CA says:
+  # its session key (a demo made before --session-ca has none: the user CA
+  # key), with retired ones still trusted.
+  spctl ca target-keys -o "$t/user_ca.pub" >/dev/null 2>&1 \
+    || die "spctl ca target-keys failed"
   cat > "$t/sshd_config" <<EOF
 # Demo target $name (env=$env), made by deploy/quickstart.sh.
 Port $port
@@ -296,12 +294,12 @@ grep -q '^Host web01$' "$DIR/demo/ssh_config" \
   || die "sp config wrote no block for web01: $(cat "$DIR/demo.config.txt")"
 
 # ------------------------------------------------------------ done
-if [ -f "$DIR/ca/session_ca.pub" ]; then
+if grep -q '^  session_ca:' "$DIR/ca/ca.yaml"; then
   TRUST_NOTE="The targets trust only the CA's session key, so the gateway is the only
 way in: demo's own certificate does not open them directly."
 else
-  TRUST_NOTE="The targets trust the user CA key (a demo made before --session-ca): demo's
-own certificate opens them directly too; --reset makes a new demo."
+  TRUST_NOTE="The targets trust the user CA key (this demo's CA has no session key):
+demo's own certificate opens them directly too."
 fi
 if [ -n "$NEW_DEMO_PASSWORD" ]; then
   echo "Demo user: demo   password: $NEW_DEMO_PASSWORD   (shown only this once)"
