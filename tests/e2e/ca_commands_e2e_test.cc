@@ -157,7 +157,29 @@ TEST(CaCommandsE2eTest, TheSessionKeyIsTurnedOffOnlyByRetiringIt) {
     auto started = sallyport::testing::ListeningProcess::Start(
         {bin, "serve", "--config", config, "--listen", "127.0.0.1:0"},
         dir->File("serve2.log"));
-    EXPECT_TRUE(started.ok()) << started.status();
+    ASSERT_TRUE(started.ok()) << started.status();
+    // What targets must trust now: the user CA key first (it signs
+    // sessions again), then the retired session key while it is trusted.
+    const size_t at = init->out.find("TLS fingerprint: ");
+    ASSERT_NE(at, std::string::npos);
+    const std::string fingerprint =
+        init->out.substr(at + 17, init->out.find('\n', at) - at - 17);
+    const std::string home = dir->File("home");
+    auto login =
+        RunSp(home,
+              {"login", "--ca", absl::StrCat("127.0.0.1:", (*started)->port()),
+               "--user", "admin", "--password-stdin", "--ca-fingerprint",
+               fingerprint},
+              "correct horse battery\n");
+    ASSERT_TRUE(login.ok());
+    ASSERT_TRUE(login->ok()) << login->Describe();
+    auto keys = RunCommand({"env", "SALLYPORT_HOME=" + home,
+                            RunfilePath("cli/spctl"), "ca", "target-keys"});
+    ASSERT_TRUE(keys.ok());
+    ASSERT_TRUE(keys->ok()) << keys->Describe();
+    EXPECT_EQ(keys->out, ReadFileOrEmpty(state + "/user_ca.pub") +
+                             ReadFileOrEmpty(state + "/session_ca.pub"))
+        << keys->Describe();
   }
 
   // The retired key file named again: refused.
