@@ -28,6 +28,8 @@ absl::StatusOr<ssh::crypto::PrivateKey> LoadKey(const std::string& path) {
 }
 
 size_t Index(CaKeyPurpose purpose) { return static_cast<size_t>(purpose); }
+constexpr CaKeyPurpose kAllPurposes[] = {
+    CaKeyPurpose::kUser, CaKeyPurpose::kHost, CaKeyPurpose::kSession};
 static_assert(static_cast<size_t>(CaKeyPurpose::kSession) + 1 == 3,
               "CaKeyring::kPurposes must count storage::CaKeyPurpose");
 
@@ -90,12 +92,8 @@ absl::StatusOr<std::unique_ptr<CaKeyring>> CaKeyring::Create(Options options) {
     return absl::InvalidArgumentError("CaKeyring: store and clock required");
   }
   std::array<Key, kPurposes> keys;
-  for (CaKeyPurpose purpose :
-       {CaKeyPurpose::kUser, CaKeyPurpose::kHost, CaKeyPurpose::kSession}) {
-    const std::string& path =
-        purpose == CaKeyPurpose::kUser   ? options.user_key_path
-        : purpose == CaKeyPurpose::kHost ? options.host_key_path
-                                         : options.session_key_path;
+  for (CaKeyPurpose purpose : kAllPurposes) {
+    const std::string& path = PathOf(options, purpose);
     if (path.empty() && purpose == CaKeyPurpose::kSession) continue;
     ASSIGN_OR_RETURN(ssh::crypto::PrivateKey key, LoadKey(path));
     for (const Key& other : keys) {
@@ -111,8 +109,7 @@ absl::StatusOr<std::unique_ptr<CaKeyring>> CaKeyring::Create(Options options) {
   // fingerprint is the store's key) is refused with a clear reason.
   ASSIGN_OR_RETURN(std::vector<storage::CaKey> stored,
                    options.store->ListCaKeys(std::nullopt));
-  for (CaKeyPurpose purpose :
-       {CaKeyPurpose::kUser, CaKeyPurpose::kHost, CaKeyPurpose::kSession}) {
+  for (CaKeyPurpose purpose : kAllPurposes) {
     if (keys[Index(purpose)] == nullptr) continue;
     const std::string fp =
         keys[Index(purpose)]->public_key().FingerprintSha256();
@@ -146,8 +143,7 @@ absl::StatusOr<std::unique_ptr<CaKeyring>> CaKeyring::Create(Options options) {
           "first (targets must then trust the user CA key)"));
     }
   }
-  for (CaKeyPurpose purpose :
-       {CaKeyPurpose::kUser, CaKeyPurpose::kHost, CaKeyPurpose::kSession}) {
+  for (CaKeyPurpose purpose : kAllPurposes) {
     if (keys[Index(purpose)] == nullptr) continue;
     RETURN_IF_ERROR(RegisterCaKey(options.store, purpose,
                                   keys[Index(purpose)]->public_key()));
@@ -168,10 +164,10 @@ CaKeyPurpose CaKeyring::SessionSigner() {
                                      : CaKeyPurpose::kUser;
 }
 
-const std::string& CaKeyring::PathOf(CaKeyPurpose p) const {
-  return p == CaKeyPurpose::kUser   ? options_.user_key_path
-         : p == CaKeyPurpose::kHost ? options_.host_key_path
-                                    : options_.session_key_path;
+const std::string& CaKeyring::PathOf(const Options& options, CaKeyPurpose p) {
+  return p == CaKeyPurpose::kUser   ? options.user_key_path
+         : p == CaKeyPurpose::kHost ? options.host_key_path
+                                    : options.session_key_path;
 }
 
 absl::Duration CaKeyring::WindowOf(CaKeyPurpose p) const {
@@ -246,7 +242,7 @@ absl::StatusOr<std::vector<CaKeyring::TrustedKey>> CaKeyring::TrustedKeys(
 absl::StatusOr<storage::CaKey> CaKeyring::Rotate(CaKeyPurpose purpose) {
   absl::MutexLock rotate(&rotate_mu_);
   if (!Has(purpose)) return NoKey(purpose);
-  const std::string& path = PathOf(purpose);
+  const std::string& path = PathOf(options_, purpose);
   ASSIGN_OR_RETURN(ssh::crypto::PrivateKey fresh,
                    ssh::crypto::PrivateKey::GenerateEd25519());
   const std::string comment = absl::StrCat(
@@ -283,18 +279,6 @@ absl::StatusOr<storage::CaKey> CaKeyring::Rotate(CaKeyPurpose purpose) {
     lists_[Index(purpose)].read_at = absl::InfinitePast();
   }
   return stored;
-}
-
-absl::StatusOr<std::optional<storage::CaKey>> RetireSessionCaKey(
-    storage::Store* store) {
-  ASSIGN_OR_RETURN(std::vector<storage::CaKey> keys,
-                   store->ListCaKeys(CaKeyPurpose::kSession));
-  for (const storage::CaKey& k : keys) {
-    if (k.state != storage::CaKeyState::kActive) continue;
-    ASSIGN_OR_RETURN(storage::CaKey retired, store->RetireCaKey(k.fingerprint));
-    return std::optional<storage::CaKey>(std::move(retired));
-  }
-  return std::optional<storage::CaKey>();
 }
 
 }  // namespace sallyport::ca

@@ -25,7 +25,6 @@
 
 #include <array>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -107,7 +106,8 @@ class CaKeyring {
   CaKeyring(Options options, std::array<Key, kPurposes> keys)
       : options_(std::move(options)), keys_(std::move(keys)) {}
   Key Active(storage::CaKeyPurpose p) ABSL_LOCKS_EXCLUDED(mu_);
-  const std::string& PathOf(storage::CaKeyPurpose p) const;
+  static const std::string& PathOf(const Options& options,
+                                   storage::CaKeyPurpose p);
   absl::Duration WindowOf(storage::CaKeyPurpose p) const;
 
   const Options options_;
@@ -126,13 +126,6 @@ class CaKeyring {
   absl::Mutex list_mu_;
   std::array<KeyList, kPurposes> lists_ ABSL_GUARDED_BY(list_mu_);
 };
-
-// Retires the store's active session CA key, if any (`sallyport-ca
-// retire-session-key`): the CA then starts without keys.session_ca and
-// signs session certificates with the user CA key. Returns the key retired
-// (nullopt: there was none).
-absl::StatusOr<std::optional<storage::CaKey>> RetireSessionCaKey(
-    storage::Store* store);
 
 // Registers `key` as the active key of `purpose` in `store` unless it is
 // already (see CaKeyring). Used by Create and by `sallyport-ca init`.

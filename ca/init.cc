@@ -281,15 +281,19 @@ absl::Status UnlockUserLocally(storage::Store* store, std::string_view user) {
 
 absl::StatusOr<std::optional<storage::CaKey>> RetireSessionCaKeyLocally(
     storage::Store* store) {
-  ASSIGN_OR_RETURN(std::optional<storage::CaKey> retired,
-                   RetireSessionCaKey(store));
-  if (!retired.has_value()) return retired;
-  RETURN_IF_ERROR(
-      AuditLog(store).Record(kEventCaKeyRetired, "local",
-                             {{"purpose", "session"},
-                              {"fingerprint", retired->fingerprint},
-                              {"via", "sallyport-ca retire-session-key"}}));
-  return retired;
+  ASSIGN_OR_RETURN(std::vector<storage::CaKey> keys,
+                   store->ListCaKeys(storage::CaKeyPurpose::kSession));
+  for (const storage::CaKey& k : keys) {
+    if (k.state != storage::CaKeyState::kActive) continue;
+    ASSIGN_OR_RETURN(storage::CaKey retired, store->RetireCaKey(k.fingerprint));
+    RETURN_IF_ERROR(
+        AuditLog(store).Record(kEventCaKeyRetired, "local",
+                               {{"purpose", "session"},
+                                {"fingerprint", retired.fingerprint},
+                                {"via", "sallyport-ca retire-session-key"}}));
+    return std::optional<storage::CaKey>(std::move(retired));
+  }
+  return std::optional<storage::CaKey>();
 }
 
 }  // namespace sallyport::ca
