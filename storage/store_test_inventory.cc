@@ -346,20 +346,14 @@ TEST_P(StoreTest, CaKeysFromVersion7SurviveTheSessionPurpose) {
   const absl::Span<const migrations::Migration> all = backend_->Migrations();
   ASSERT_GE(all.size(), 8u);
   EXPECT_STREQ(all[7].name, "session_ca_keys");
-  store_.reset();
-  SP_ASSERT_OK(backend_->SetUp());
-  std::string script = SchemaAt(all, 7);
-  absl::StrAppend(
-      &script,
+  const std::string rows =
       "INSERT INTO ca_keys (fingerprint, purpose, public_key, state, "
       "created_at_us, retired_at_us) VALUES "
       "('SHA256:old', 'user', 'ssh-ed25519 AAAA old', 'retired', 1, 2), "
       "('SHA256:new', 'user', 'ssh-ed25519 AAAA new', 'active', 2, NULL), "
       "('SHA256:host', 'host', 'ssh-ed25519 AAAA host', 'active', 3, NULL);"
-      "\n");
-  SP_ASSERT_OK(backend_->ExecRawSql(script));
-
-  std::unique_ptr<Store> upgraded = OpenAnother();
+      "\n";
+  std::unique_ptr<Store> upgraded = UpgradeFrom(7, rows);
   ASSERT_NE(upgraded, nullptr);
   SP_ASSERT_OK_AND_ASSIGN(std::vector<CaKey> keys,
                           upgraded->ListCaKeys(std::nullopt));

@@ -281,20 +281,16 @@ constexpr char kLegacyChunks[] =
 TEST_P(StoreTest, SessionsFromVersion4SurviveTheRecordingUpgrade) {
   const absl::Span<const migrations::Migration> all = backend_->Migrations();
   ASSERT_GE(all.size(), 5u);
-  store_.reset();
-  SP_ASSERT_OK(backend_->SetUp());
-  std::string script = SchemaAt(all, 4);
+  std::string rows;
   absl::StrAppend(
-      &script,
+      &rows,
       "INSERT INTO sessions (id, user_name, login, host, started_at_us, "
       "ended_at_us, bytes_in, bytes_out, status) VALUES ('old', 'alice', "
       "'root', 'web01', 5, 9, 1, 2, 'failed');\n"
       "INSERT INTO session_chunks (session_id, seq, channel, offset_us, "
       "stream, data) VALUES ('old', 1, 0, 3, 'output', ",
       backend_->BlobLiteral("out"), ");\n");
-  SP_ASSERT_OK(backend_->ExecRawSql(script));
-
-  std::unique_ptr<Store> upgraded = OpenAnother();
+  std::unique_ptr<Store> upgraded = UpgradeFrom(4, rows);
   ASSERT_NE(upgraded, nullptr);
   SP_ASSERT_OK_AND_ASSIGN(Session old, upgraded->GetSession("old"));
   EXPECT_EQ(old.status, SessionStatus::kFailed);
@@ -323,11 +319,9 @@ TEST_P(StoreTest, RecordingsFromVersion6SurviveTheTableRename) {
   const absl::Span<const migrations::Migration> all = backend_->Migrations();
   ASSERT_GE(all.size(), 7u);
   EXPECT_STREQ(all[6].name, "session_chunks");
-  store_.reset();
-  SP_ASSERT_OK(backend_->SetUp());
-  std::string script = SchemaAt(all, 6);
+  std::string rows;
   absl::StrAppend(
-      &script,
+      &rows,
       "INSERT INTO sessions (id, user_name, login, host, started_at_us, "
       "ended_at_us, bytes_in, bytes_out, status, gateway_id, last_seq, "
       "chain_head) VALUES ('v6', 'alice', 'root', 'web01', 5, NULL, 0, 0, "
@@ -335,7 +329,7 @@ TEST_P(StoreTest, RecordingsFromVersion6SurviveTheTableRename) {
       FakeHash(2), "');\n");
   for (int seq : {1, 2}) {
     absl::StrAppend(
-        &script,
+        &rows,
         "INSERT INTO session_records (session_id, seq, channel, offset_us, "
         "kind, direction, stream, name, summary, value1, value2, data, hash) "
         "VALUES ('v6', ",
@@ -344,16 +338,14 @@ TEST_P(StoreTest, RecordingsFromVersion6SurviveTheTableRename) {
         FakeHash(seq), "');\n");
   }
   absl::StrAppend(
-      &script,
+      &rows,
       "INSERT INTO session_chunks (session_id, seq, channel, offset_us, "
       "stream, data) VALUES ('v6', 1, 0, 3, 'output', ",
       backend_->BlobLiteral("raw"),
       ");\n"
       "INSERT INTO session_owners (session_id, gateway_id, claimed_at_us) "
       "VALUES ('v6', 'gw-a', 5), ('pending', 'gw-b', 7);\n");
-  SP_ASSERT_OK(backend_->ExecRawSql(script));
-
-  std::unique_ptr<Store> upgraded = OpenAnother();
+  std::unique_ptr<Store> upgraded = UpgradeFrom(6, rows);
   ASSERT_NE(upgraded, nullptr);
   SP_ASSERT_OK_AND_ASSIGN(std::vector<SessionRecord> records,
                           upgraded->ListSessionRecords("v6", 0, 10));

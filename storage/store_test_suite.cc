@@ -58,6 +58,37 @@ std::unique_ptr<Store> StoreTest::OpenAnother() {
   return store.ok() ? std::move(*store) : nullptr;
 }
 
+namespace {
+
+// A script that makes the schema of `version` (migrations 1..version, as
+// a binary of that version left it).
+std::string SchemaAt(absl::Span<const migrations::Migration> all,
+                     size_t version) {
+  std::string script =
+      "CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, "
+      "name TEXT NOT NULL, applied_at_us BIGINT NOT NULL);\n";
+  for (const migrations::Migration& m : all.subspan(0, version)) {
+    absl::StrAppend(&script, m.sql,
+                    "\n;\nINSERT INTO schema_migrations (version, name, "
+                    "applied_at_us) VALUES (",
+                    m.version, ", '", m.name, "', 0);\n");
+  }
+  return script;
+}
+
+}  // namespace
+
+std::unique_ptr<Store> StoreTest::UpgradeFrom(size_t version,
+                                              const std::string& rows) {
+  store_.reset();
+  absl::Status st = backend_->SetUp();  // a new, empty database
+  if (st.ok()) {
+    st = backend_->ExecRawSql(SchemaAt(backend_->Migrations(), version) + rows);
+  }
+  EXPECT_TRUE(st.ok()) << st;
+  return st.ok() ? OpenAnother() : nullptr;
+}
+
 absl::StatusOr<std::vector<std::string>> RunInChildProcesses(
     int n, const std::function<std::string(int)>& child) {
   int go[2];
@@ -115,20 +146,6 @@ absl::StatusOr<std::vector<std::string>> RunInChildProcesses(
   }
   if (!status.ok()) return status;
   return outputs;
-}
-
-std::string SchemaAt(absl::Span<const migrations::Migration> all,
-                     size_t version) {
-  std::string script =
-      "CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, "
-      "name TEXT NOT NULL, applied_at_us BIGINT NOT NULL);\n";
-  for (const migrations::Migration& m : all.subspan(0, version)) {
-    absl::StrAppend(&script, m.sql,
-                    "\n;\nINSERT INTO schema_migrations (version, name, "
-                    "applied_at_us) VALUES (",
-                    m.version, ", '", m.name, "', 0);\n");
-  }
-  return script;
 }
 
 IssuedCertificate MakeCert(uint64_t serial, std::string user,

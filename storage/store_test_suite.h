@@ -69,6 +69,11 @@ class StoreTest : public ::testing::TestWithParam<BackendParam> {
   void SetUp() override;
   // A second store on the same database.
   std::unique_ptr<Store> OpenAnother();
+  // A fresh database as a Sallyport at schema `version` left it (its
+  // migrations 1..version and their schema_migrations rows)
+  // holding `rows` (SQL), opened by this build, which migrates it; nullptr
+  // (and a test failure) when any step fails. Replaces store_.
+  std::unique_ptr<Store> UpgradeFrom(size_t version, const std::string& rows);
 
   base::FakeClock clock_;
   std::unique_ptr<StoreBackend> backend_;
@@ -94,11 +99,6 @@ inline User NamedUser(std::string name) {
 IssuedCertificate MakeCert(uint64_t serial, std::string user,
                            CertificatePurpose purpose, absl::Time after,
                            absl::Duration ttl);
-
-// A script that makes the schema of `version` (migrations 1..version, as
-// a binary of that version left it), with its schema_migrations rows.
-std::string SchemaAt(absl::Span<const migrations::Migration> all,
-                     size_t version);
 
 inline absl::Status ToStatus(const absl::Status& s) { return s; }
 template <typename T>

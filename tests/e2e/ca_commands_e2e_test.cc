@@ -122,8 +122,17 @@ TEST(CaCommandsE2eTest, TheSessionKeyIsTurnedOffOnlyByRetiringIt) {
   const std::string yaml = ReadFileOrEmpty(config);
   ASSERT_TRUE(absl::StrContains(yaml, "  session_ca: session_ca\n")) << yaml;
 
+  auto serve = [&](const std::string& log) {
+    return sallyport::testing::ListeningProcess::Start(
+        {bin, "serve", "--config", config, "--listen", "127.0.0.1:0"},
+        dir->File(log));
+  };
+  auto retire_session_key = [&] {
+    return RunCommand({bin, "retire-session-key", "--config", config});
+  };
+
   // retire-session-key refuses while ca.yaml still names the key.
-  auto retire = RunCommand({bin, "retire-session-key", "--config", config});
+  auto retire = retire_session_key();
   ASSERT_TRUE(retire.ok());
   EXPECT_EQ(retire->exit_code, 1) << retire->Describe();
   EXPECT_TRUE(absl::StrContains(retire->err, "still names keys.session_ca"))
@@ -134,29 +143,25 @@ TEST(CaCommandsE2eTest, TheSessionKeyIsTurnedOffOnlyByRetiringIt) {
   without.replace(without.find("  session_ca: session_ca\n"),
                   std::string("  session_ca: session_ca\n").size(), "");
   ASSERT_TRUE(WriteFile(config, without, 0600).ok());
-  auto refused = sallyport::testing::ListeningProcess::Start(
-      {bin, "serve", "--config", config, "--listen", "127.0.0.1:0"},
-      dir->File("serve1.log"));
+  auto refused = serve("serve1.log");
   EXPECT_FALSE(refused.ok());
   EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(dir->File("serve1.log")),
                                 "retire-session-key"))
       << ReadFileOrEmpty(dir->File("serve1.log"));
 
-  retire = RunCommand({bin, "retire-session-key", "--config", config});
+  retire = retire_session_key();
   ASSERT_TRUE(retire.ok());
   EXPECT_TRUE(retire->ok()) << retire->Describe();
   EXPECT_TRUE(
       absl::StrContains(retire->out, "retired the session CA key SHA256:"))
       << retire->Describe();
-  retire = RunCommand({bin, "retire-session-key", "--config", config});
+  retire = retire_session_key();
   ASSERT_TRUE(retire.ok());
   EXPECT_TRUE(retire->ok()) << retire->Describe();
   EXPECT_TRUE(absl::StrContains(retire->out, "nothing to do"))
       << retire->Describe();
   {
-    auto started = sallyport::testing::ListeningProcess::Start(
-        {bin, "serve", "--config", config, "--listen", "127.0.0.1:0"},
-        dir->File("serve2.log"));
+    auto started = serve("serve2.log");
     ASSERT_TRUE(started.ok()) << started.status();
     // What targets must trust now: the user CA key first (it signs
     // sessions again), then the retired session key while it is trusted.
@@ -184,9 +189,7 @@ TEST(CaCommandsE2eTest, TheSessionKeyIsTurnedOffOnlyByRetiringIt) {
 
   // The retired key file named again: refused.
   ASSERT_TRUE(WriteFile(config, yaml, 0600).ok());
-  auto again = sallyport::testing::ListeningProcess::Start(
-      {bin, "serve", "--config", config, "--listen", "127.0.0.1:0"},
-      dir->File("serve3.log"));
+  auto again = serve("serve3.log");
   EXPECT_FALSE(again.ok());
   EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(dir->File("serve3.log")),
                                 "was retired"))
