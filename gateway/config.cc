@@ -18,6 +18,7 @@
 #include "base/status_macros.h"
 #include "base/tls_pin.h"
 #include "base/yaml_proto.h"
+#include "gateway/log.h"
 #include "ssh/cert/source_address.h"
 
 namespace sallyport::gateway {
@@ -185,8 +186,7 @@ absl::StatusOr<GatewaySettings> SettingsFromConfig(
     s.log_format = *f;
   }
   if (!config.log_level().empty()) s.log_level = config.log_level();
-  if (s.log_level != "debug" && s.log_level != "info" &&
-      s.log_level != "warn" && s.log_level != "error") {
+  if (!ParseLogLevel(s.log_level).has_value()) {
     return Bad("log_level", "must be debug, info, warn or error");
   }
 

@@ -147,6 +147,7 @@ class GatewayTest : public ::testing::Test {
     ASSERT_TRUE(config.ok()) << config.status();
     GatewayServer::Options options;
     options.config = *config;
+    options.config.log_level = "debug";  // the tests read the trace
     options.recorder =
         recorder_override_ != nullptr ? recorder_override_ : &recorder_;
     options.log = [this](std::string_view line) {

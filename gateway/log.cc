@@ -44,17 +44,33 @@ void WriteStderr(std::string_view line) {
   }
 }
 
+LogLevel DefaultLevel(bool success, const LogConnection& c) {
+  if (success) return LogLevel::kInfo;
+  return c.id != 0 || !c.session.empty() ? LogLevel::kWarn : LogLevel::kError;
+}
+
 }  // namespace
 
+std::optional<LogLevel> ParseLogLevel(std::string_view name) {
+  if (name == "debug") return LogLevel::kDebug;
+  if (name == "info") return LogLevel::kInfo;
+  if (name == "warn") return LogLevel::kWarn;
+  if (name == "error") return LogLevel::kError;
+  return std::nullopt;
+}
+
 GatewayLog::GatewayLog(base::LogFormat format, Sink sink,
-                       const base::Clock* clock)
+                       const base::Clock* clock, LogLevel level)
     : format_(format),
       sink_(sink ? std::move(sink) : Sink(WriteStderr)),
-      clock_(clock ? clock : base::Clock::Real()) {}
+      clock_(clock ? clock : base::Clock::Real()),
+      level_(level) {}
 
 void GatewayLog::Write(std::string_view event, bool success,
                        const LogConnection& c,
-                       std::vector<base::LogField> fields) {
+                       std::vector<base::LogField> fields,
+                       std::optional<LogLevel> level) {
+  if (level.value_or(DefaultLevel(success, c)) < this->level()) return;
   std::vector<base::LogField> all = {
       {"conn", static_cast<int64_t>(c.id)},
       {"peer", c.peer},
@@ -70,8 +86,9 @@ void GatewayLog::Write(std::string_view event, bool success,
 
 void GatewayLog::Event(std::string_view event, bool success,
                        const LogConnection& c,
-                       std::vector<base::LogField> fields) {
-  Write(event, success, c, std::move(fields));
+                       std::vector<base::LogField> fields,
+                       std::optional<LogLevel> level) {
+  Write(event, success, c, std::move(fields), level);
 }
 
 void GatewayLog::ConnectionOpened(const LogConnection& c) {

@@ -9,11 +9,24 @@
 // the log, so a hostile target name cannot forge a line) and cut to
 // kMaxLogValueBytes. The API has no field for a secret: pass key ids,
 // serials and fingerprints, never keys, tokens or passwords.
+//
+// Levels (config log_level; lines below it are not even formatted):
+//   debug  the proxy's per-session trace ("detail" lines: conn.open,
+//          upstream.ready, channel.start, jump.*, forward.*), which
+//          repeats most of the events below in free form;
+//   info   every other event that succeeded (the default level);
+//   warn   a failure of one connection or session (an authentication or
+//          channel refused, an upstream that cannot be reached);
+//   error  a failure of the gateway itself, with no connection to it
+//          (a spool that cannot be used, gRPC errors, a config that was
+//          not reloaded).
 #ifndef SALLYPORT_GATEWAY_LOG_H_
 #define SALLYPORT_GATEWAY_LOG_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +48,11 @@ inline constexpr std::string_view kLogUpstreamConnect = "upstream.connect";
 
 // Longer values are cut (with "...") so one peer cannot make huge lines.
 inline constexpr size_t kMaxLogValueBytes = 256;
+
+enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+
+// "debug", "info", "warn" or "error"; nullopt for anything else.
+std::optional<LogLevel> ParseLogLevel(std::string_view name);
 
 // Who a line is about: the downstream connection and, once known, the user.
 struct LogConnection {
@@ -80,7 +98,14 @@ class GatewayLog {
 
   // `sink` null: stderr. `clock` null: the real clock.
   explicit GatewayLog(base::LogFormat format, Sink sink = nullptr,
-                      const base::Clock* clock = nullptr);
+                      const base::Clock* clock = nullptr,
+                      LogLevel level = LogLevel::kInfo);
+
+  // Lines below `level` are dropped from now on (SIGHUP).
+  void set_level(LogLevel level) {
+    level_.store(level, std::memory_order_relaxed);
+  }
+  LogLevel level() const { return level_.load(std::memory_order_relaxed); }
 
   void ConnectionOpened(const LogConnection& c);
   // outcome: "ok", "auth-failed", "refused", "error", "timeout", "limit".
@@ -97,16 +122,21 @@ class GatewayLog {
   void UpstreamConnect(const LogConnection& c, const LogUpstream& u);
 
   // Any other event: `fields` after the connection's. Never pass secrets.
+  // `level` unset: info when it succeeded, else warn with a connection
+  // (c.id or c.session set) and error without one.
   void Event(std::string_view event, bool success, const LogConnection& c,
-             std::vector<base::LogField> fields);
+             std::vector<base::LogField> fields,
+             std::optional<LogLevel> level = std::nullopt);
 
  private:
   void Write(std::string_view event, bool success, const LogConnection& c,
-             std::vector<base::LogField> fields);
+             std::vector<base::LogField> fields,
+             std::optional<LogLevel> level = std::nullopt);
 
   const base::LogFormat format_;
   const Sink sink_;
   const base::Clock* const clock_;
+  std::atomic<LogLevel> level_;
 };
 
 }  // namespace sallyport::gateway

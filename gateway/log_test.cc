@@ -151,5 +151,41 @@ TEST_F(GatewayLogTest, CutsLongValuesAtACharacterBoundary) {
   EXPECT_FALSE(absl::StrContains(lines_[0], "\xef\xbf\xbd"));
 }
 
+TEST_F(GatewayLogTest, LinesBelowTheLevelAreDropped) {
+  GatewayLog log = Log(base::LogFormat::kText);
+  EXPECT_EQ(log.level(), LogLevel::kInfo);
+  const auto emit = [&] {
+    lines_.clear();
+    log.Event("detail", true, {}, {{"message", "trace"}}, LogLevel::kDebug);
+    log.ChannelOpened(conn_, {0, "shell", "root", "web01", ""});
+    log.ChannelRefused(conn_, {1, "x11", "root", "web01", ""}, "refused");
+    log.Event("recording", false, {}, {{"message", "spool gone"}});
+    std::string events;
+    for (const std::string& l : lines_) {
+      absl::StrAppend(&events, l.substr(l.find("event=") + 6, 6), ";");
+    }
+    return events;
+  };
+  // info: no trace; a failure with a connection is warn, one of the
+  // gateway itself (no connection) is error.
+  EXPECT_EQ(emit(), "channe;channe;record;");
+  log.set_level(LogLevel::kDebug);
+  EXPECT_EQ(emit(), "detail;channe;channe;record;");
+  log.set_level(LogLevel::kWarn);
+  EXPECT_EQ(emit(), "channe;record;");
+  EXPECT_TRUE(absl::StrContains(lines_[0], "event=channel.refused"));
+  log.set_level(LogLevel::kError);
+  EXPECT_EQ(emit(), "record;");
+}
+
+TEST(LogLevelTest, ParsesTheConfigNames) {
+  EXPECT_EQ(ParseLogLevel("debug"), LogLevel::kDebug);
+  EXPECT_EQ(ParseLogLevel("info"), LogLevel::kInfo);
+  EXPECT_EQ(ParseLogLevel("warn"), LogLevel::kWarn);
+  EXPECT_EQ(ParseLogLevel("error"), LogLevel::kError);
+  EXPECT_EQ(ParseLogLevel("loud"), std::nullopt);
+  EXPECT_EQ(ParseLogLevel("INFO"), std::nullopt);
+}
+
 }  // namespace
 }  // namespace sallyport::gateway

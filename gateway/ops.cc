@@ -35,20 +35,26 @@ std::string ForwardDirection(std::string_view kind) {
 }  // namespace
 
 GatewayOps::GatewayOps(base::LogFormat format, GatewayLog::Sink sink,
-                       const base::Clock* clock)
+                       const base::Clock* clock, LogLevel level)
     : sink_(std::move(sink)),
       clock_(clock),
-      log_(std::make_shared<GatewayLog>(format, sink_, clock_)),
+      log_(std::make_shared<GatewayLog>(format, sink_, clock_, level)),
       format_(format),
+      level_(level),
       bytes_in_(metrics_.bytes.WithLabels({"client_to_target"})),
       bytes_out_(metrics_.bytes.WithLabels({"target_to_client"})),
       upstream_latency_(metrics_.upstream_connect_seconds.Get()) {}
 
 void GatewayOps::SetLogFormat(base::LogFormat format) {
-  auto fresh = std::make_shared<GatewayLog>(format, sink_, clock_);
   absl::MutexLock lock(&mu_);
-  log_ = std::move(fresh);
+  log_ = std::make_shared<GatewayLog>(format, sink_, clock_, level_);
   format_ = format;
+}
+
+void GatewayOps::SetLogLevel(LogLevel level) {
+  absl::MutexLock lock(&mu_);
+  log_->set_level(level);
+  level_ = level;
 }
 
 base::LogFormat GatewayOps::log_format() const {
@@ -65,6 +71,13 @@ void GatewayOps::Notice(std::string_view event, std::string_view message,
                         bool success) {
   log()->Event(event, success, LogConnection{},
                {{"message", std::string(message)}});
+}
+
+void GatewayOps::Detail(std::string_view message) {
+  std::shared_ptr<GatewayLog> l = log();
+  if (l->level() > LogLevel::kDebug) return;
+  l->Event("detail", true, LogConnection{}, {{"message", std::string(message)}},
+           LogLevel::kDebug);
 }
 
 void GatewayOps::CaRpc(std::string_view rpc, absl::Duration latency) {

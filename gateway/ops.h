@@ -1,6 +1,6 @@
 // The gateway's operations glue (issue 12 "Operations"): a ProxyObserver
 // that writes each event as a GatewayLog line and counts it in
-// GatewayMetrics. The log format can change at run time (SIGHUP).
+// GatewayMetrics. The log format and level can change at run time (SIGHUP).
 // With an EventSender (issue 14), the audit events among them (session
 // start/refused/end, channel open/refused/close, port forwards, upstream
 // failures, AuditEvent) also go to the CA; the log line is written first
@@ -29,19 +29,24 @@ class GatewayOps : public ProxyObserver {
  public:
   // `sink` null: stderr. The registry gets the gateway's families.
   GatewayOps(base::LogFormat format, GatewayLog::Sink sink,
-             const base::Clock* clock = nullptr);
+             const base::Clock* clock = nullptr,
+             LogLevel level = LogLevel::kInfo);
 
   MetricsRegistry& registry() { return registry_; }
   GatewayMetrics& metrics() { return metrics_; }
   // Switches the log format (text/json) for the following lines.
   void SetLogFormat(base::LogFormat format);
   base::LogFormat log_format() const;
+  // Drops lines below `level` from now on (gateway/log.h).
+  void SetLogLevel(LogLevel level);
 
   // A line about the gateway itself ("listening", "reload", a CA client or
   // listener notice, or a free-form proxy detail), as event `event` with
   // the text in a `message` field.
   void Notice(std::string_view event, std::string_view message,
               bool success = true);
+  // A line of the proxy's per-session trace (event "detail", level debug).
+  void Detail(std::string_view message);
   // A CA RPC's latency (CaClient::Options::on_rpc).
   void CaRpc(std::string_view rpc, absl::Duration latency);
   // Audit events also go to `sender` (null: log lines only). The sender
@@ -86,6 +91,7 @@ class GatewayOps : public ProxyObserver {
   mutable absl::Mutex mu_;
   std::shared_ptr<GatewayLog> log_ ABSL_GUARDED_BY(mu_);
   base::LogFormat format_ ABSL_GUARDED_BY(mu_);
+  LogLevel level_ ABSL_GUARDED_BY(mu_);
   MetricsRegistry registry_;
   GatewayMetrics metrics_{registry_};
   // Hot-path series, looked up once.

@@ -176,8 +176,9 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   std::unique_ptr<GatewayServer> s(new GatewayServer());
   s->options_ = std::move(options);
   const GatewaySettings& c = s->options_.config;
-  s->ops_ = std::make_unique<GatewayOps>(c.log_format, s->options_.log,
-                                         s->options_.clock);
+  s->ops_ = std::make_unique<GatewayOps>(
+      c.log_format, s->options_.log, s->options_.clock,
+      ParseLogLevel(c.log_level).value_or(LogLevel::kInfo));
   GatewayOps* ops = s->ops_.get();
 
   absl::StatusOr<ssh::transport::ServerHostKey> server_key =
@@ -217,9 +218,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     ops->Notice("gateway", line, /*success=*/false);
   }
   proxy_options.observer = ops;
-  proxy_options.log = [ops](std::string_view line) {
-    ops->Notice("detail", line);
-  };
+  proxy_options.log = [ops](std::string_view line) { ops->Detail(line); };
   s->proxy_ = std::make_unique<Proxy>(std::move(proxy_options));
   {
     absl::MutexLock lock(&s->revocation_sink_->mu);
@@ -380,7 +379,6 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
     restart.push_back("egress_addresses");
   if (fresh.revocation_grace != old.revocation_grace)
     restart.push_back("revocation_grace");
-  if (fresh.log_level != old.log_level) restart.push_back("log_level");
 
   GatewaySettings applied = old;
   applied.limits = fresh.limits;
@@ -414,6 +412,8 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
   (void)ReconnectCa(/*only_if_changed=*/true);
   applied.log_format = fresh.log_format;
   ops_->SetLogFormat(fresh.log_format);
+  applied.log_level = fresh.log_level;
+  ops_->SetLogLevel(ParseLogLevel(fresh.log_level).value_or(LogLevel::kInfo));
   applied.drain_timeout = fresh.drain_timeout;
   applied.end_sessions_when_revocations_stale =
       fresh.end_sessions_when_revocations_stale;
@@ -445,6 +445,7 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
       " max_sessions_per_user=", l.max_sessions_per_user,
       " idle_timeout=", absl::FormatDuration(l.idle_timeout), "; log_format=",
       applied.log_format == base::LogFormat::kJson ? "json" : "text",
+      " log_level=", applied.log_level,
       " drain_timeout=", absl::FormatDuration(applied.drain_timeout)));
   if (applied.end_sessions_when_revocations_stale !=
       old.end_sessions_when_revocations_stale) {

@@ -94,12 +94,12 @@ class GatewayServer {
 
   // SIGHUP with freshly loaded settings: applies limits (new connections;
   // max_startups and login_grace by replacing the listeners on the same
-  // port), log_format, drain_timeout, and re-reads the host key and
-  // certificate. Keys that cannot change live (listen, ca, ca_fingerprint,
-  // state_dir, files, threads, metrics_listen, name, egress_addresses,
-  // revocation_grace, log_level) are logged as needing a restart. Returns
-  // an error (and changes nothing) when the new host certificate cannot be
-  // read.
+  // port), log_format, log_level, drain_timeout, and re-reads the host key
+  // and certificate. Keys that cannot change live (listen, ca,
+  // ca_fingerprint, state_dir, files, threads, metrics_listen, name,
+  // egress_addresses, revocation_grace) are logged as needing a restart.
+  // Returns an error (and changes nothing) when the new host certificate cannot
+  // be read.
   absl::Status Reload(const GatewaySettings& fresh);
   GatewaySettings settings() const;
 

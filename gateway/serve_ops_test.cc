@@ -1,8 +1,9 @@
 // GatewayServer's operations in one process, against a real CA (SQLite):
 // /metrics and /healthz served on metrics_listen; Reload applies limits
-// and the log format, refuses an unreadable host certificate and names
-// what needs a restart; the renewal thread renews the mTLS certificate
-// once it is due (renew_fraction 0: at once) and the CA accepts the new one.
+// and the log format and level, refuses an unreadable host certificate and
+// names what needs a restart; log_level drops the lines below it; the renewal
+// thread renews the mTLS certificate once it is due (renew_fraction 0: at once)
+// and the CA accepts the new one.
 #include <sys/stat.h>
 
 #include <memory>
@@ -78,6 +79,18 @@ class ServeOpsTest : public ::testing::Test {
   std::string Log() {
     absl::MutexLock lock(&log_mu_);
     return log_;
+  }
+  void ClearLog() {
+    absl::MutexLock lock(&log_mu_);
+    log_.clear();
+  }
+  // Lines are written on the gateway's I/O threads.
+  bool WaitForLog(absl::string_view text) {
+    const absl::Time limit = absl::Now() + absl::Seconds(10);
+    while (!absl::StrContains(Log(), text) && absl::Now() < limit) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return absl::StrContains(Log(), text);
   }
 
   // `curl`-free GET through bash's /dev/tcp.
@@ -173,6 +186,53 @@ TEST_F(ServeOpsTest, ReloadAppliesLimitsAndLogFormatAndNamesRestarts) {
   fresh->limits.max_sessions_per_user = 9;
   EXPECT_FALSE(server_->Reload(*fresh).ok());
   EXPECT_EQ(server_->proxy().limits().max_sessions_per_user, 2);
+}
+
+// A client that sends a line that is not an SSH version: the gateway
+// closes the connection (a failure of that connection).
+void SendGarbage(uint16_t port) {
+  auto r = testing::RunCommand(
+      {"timeout", "10", "bash", "-c",
+       absl::StrCat("exec 3<>/dev/tcp/127.0.0.1/", port,
+                    "; printf 'garbage\\r\\n' >&3; cat <&3 >/dev/null")});
+  EXPECT_TRUE(r.ok());
+}
+
+TEST_F(ServeOpsTest, TheLogLevelDropsLinesBelowItAndIsReloaded) {
+  StartServer("log_level: warn\n", 2.0 / 3.0);
+  const uint16_t port = server_->local_endpoint().port();
+  SendGarbage(port);
+  ASSERT_TRUE(WaitForLog("event=connection.close outcome=failure")) << Log();
+  // warn: the refused connection, but no success line (not even the
+  // connection's open) and no per-session trace.
+  EXPECT_FALSE(absl::StrContains(Log(), "outcome=success")) << Log();
+  EXPECT_FALSE(absl::StrContains(Log(), "event=detail")) << Log();
+
+  // SIGHUP to debug: applied at once, not "needs a restart".
+  ASSERT_TRUE(testing::WriteFile(gw_dir_ + "/gateway.yaml",
+                                 base_yaml_ + "log_level: debug\n")
+                  .ok());
+  auto fresh = LoadServeConfig(gw_dir_ + "/gateway.yaml");
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  ASSERT_TRUE(server_->Reload(*fresh).ok());
+  EXPECT_TRUE(absl::StrContains(Log(), "log_level=debug")) << Log();
+  EXPECT_FALSE(absl::StrContains(Log(), "needs a restart")) << Log();
+  SendGarbage(port);
+  ASSERT_TRUE(WaitForLog("event=connection.open outcome=success")) << Log();
+  EXPECT_TRUE(WaitForLog("event=detail")) << Log();
+
+  // Back to info: the trace stops, the events stay.
+  ASSERT_TRUE(testing::WriteFile(gw_dir_ + "/gateway.yaml",
+                                 base_yaml_ + "log_level: info\n")
+                  .ok());
+  fresh = LoadServeConfig(gw_dir_ + "/gateway.yaml");
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  ASSERT_TRUE(server_->Reload(*fresh).ok());
+  ClearLog();
+  SendGarbage(port);
+  ASSERT_TRUE(WaitForLog("event=connection.close outcome=failure")) << Log();
+  EXPECT_TRUE(absl::StrContains(Log(), "event=connection.open")) << Log();
+  EXPECT_FALSE(absl::StrContains(Log(), "event=detail")) << Log();
 }
 
 TEST_F(ServeOpsTest, TheMtlsCertificateIsRenewedWhenDue) {

@@ -147,8 +147,10 @@ absl::StatusOr<Recorder*> GatewayServer::StartRecorder(
       if (!shipping.ok()) return shipping;
     } else {
       // Fail closed: recorded sessions are refused with the reason.
-      ops->Notice("recording", absl::StrCat("the spool cannot be used: ",
-                                            spool.status().message()));
+      ops->Notice(
+          "recording",
+          absl::StrCat("the spool cannot be used: ", spool.status().message()),
+          /*success=*/false);
       spool_taps_ = std::make_unique<RefusingRecorder>(
           absl::StrCat("the recording spool cannot be used (",
                        spool.status().message(), ")"));

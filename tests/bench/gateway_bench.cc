@@ -245,6 +245,7 @@ int Main(int argc, char** argv) {
   }
 
   BastionFixture::Options options = BastionFixture::DefaultOptions();
+  options.gateway_log_level = "info";  // the default, not the tests' trace
   options.targets.push_back({"bastion", {{"env", "infra"}}, "host-ca"});
   options.sshd_config["Ciphers"] = kCipher;
   options.sshd_config["LogLevel"] = "ERROR";

@@ -194,6 +194,7 @@ int Main(int argc, char** argv) {
     return 2;
   }
   BastionFixture::Options options = BastionFixture::DefaultOptions();
+  options.gateway_log_level = "info";  // the default, not the tests' trace
   options.sshd_config["Ciphers"] = kCipher;
   options.sshd_config["LogLevel"] = "ERROR";
   options.sshd_config["SetEnv"] = "SHLVL=1";

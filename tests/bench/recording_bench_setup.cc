@@ -165,6 +165,7 @@ absl::StatusOr<std::unique_ptr<Deployment>> StartDeployment(
     const std::vector<std::string>& gateway_b) {
   auto d = std::make_unique<Deployment>();
   BastionFixture::Options options = BastionFixture::DefaultOptions();
+  options.gateway_log_level = "info";  // the default, not the tests' trace
   options.sshd_config["Ciphers"] = kCipher;
   options.sshd_config["LogLevel"] = "ERROR";
   // As in gateway_bench: no login rc in the measured commands.

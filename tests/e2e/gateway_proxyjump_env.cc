@@ -133,6 +133,7 @@ absl::Status ProxyJumpEnv::StartGateway(
     if (!settings.ok()) return settings.status();
     gateway::GatewayServer::Options o;
     o.config = *settings;
+    o.config.log_level = "debug";  // the tests read the trace
     o.recorder = &recorder_;
     o.log = [this](std::string_view line) {
       absl::MutexLock lock(&log_mu_);

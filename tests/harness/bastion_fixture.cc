@@ -122,6 +122,7 @@ absl::StatusOr<std::unique_ptr<BastionFixture>> BastionFixture::Start(
   if (!dir.ok()) return dir.status();
   chmod(dir->path().c_str(), 0755);
   std::unique_ptr<BastionFixture> f(new BastionFixture(std::move(*dir)));
+  f->gateway_log_level_ = options.gateway_log_level;
   if (options.advertise_gateway) {  // pjump
     absl::StatusOr<uint16_t> port = FreeLoopbackPort();
     if (!port.ok()) return port.status();
@@ -558,6 +559,10 @@ absl::Status BastionFixture::StartGateway(
        "sallyport-gw", "--principal", "127.0.0.1", "--principal", "localhost"});
   if (!enroll.ok()) return enroll.status();
   const std::string config = state + "/gateway.yaml";
+  if (absl::Status st = SetYamlKey(config, "log_level", gateway_log_level_);
+      !st.ok()) {
+    return st;
+  }
   if (!more_cas_.empty()) {  // ha16: every CA instance, failing over
     if (absl::Status st = SetYamlKey(config, "ca", ca_addresses()); !st.ok()) {
       return st;
@@ -701,6 +706,10 @@ absl::StatusOr<int> BastionFixture::StartExtraGateway(const std::string& binary,
   if (!enroll.ok()) return enroll.status();
   const std::string config = state + "/gateway.yaml";
   if (absl::Status st = SetYamlKey(config, "ca", ca_addresses()); !st.ok()) {
+    return st;
+  }
+  if (absl::Status st = SetYamlKey(config, "log_level", gateway_log_level_);
+      !st.ok()) {
     return st;
   }
   absl::StatusOr<uint16_t> port = FreeLoopbackPort();

@@ -80,6 +80,9 @@ class BastionFixture {
     // certificates and the targets trust only it (TrustedUserCAKeys), not
     // the user CA: users' own certificates do not open them directly.
     bool session_ca = false;
+    // The gateways' log_level: tests read the per-session trace (debug);
+    // benchmarks measure the default (info).
+    std::string gateway_log_level = "debug";
   };
 
   // The default deployment (L = CurrentUserName(), root in the test runs):
@@ -256,6 +259,7 @@ class BastionFixture {
   absl::Status WriteUserSshConfig(const User& user);
 
   TempDir dir_;
+  std::string gateway_log_level_ = "debug";
   std::string ca_state_dir_;
   std::string ca_fingerprint_;
   std::string user_ca_line_;
