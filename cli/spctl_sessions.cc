@@ -376,12 +376,17 @@ int Play(Spctl& ctl, const SessionArgs& a) {
       }
       playing = c->index;
       ctl.err() << "spctl: playing " << head.session.session_id() << " channel "
-                << c->index << " (" << c->last_columns << "x" << c->last_rows
+                << c->index << " ("
+                << (c->sized ? absl::StrCat(c->last_columns, "x", c->last_rows)
+                             : std::string("no pty"))
                 << ")\n";
       // Ask the terminal for the recorded size (xterm window op;
       // terminals that do not support it ignore it). Every later size is
-      // a resize, asked for when it happened.
-      ctl.out() << "\x1b[8;" << c->last_rows << ";" << c->last_columns << "t";
+      // a resize, asked for when it happened. A channel without a pty
+      // (exec, sftp) has no size: its output is played as it is.
+      if (c->sized) {
+        ctl.out() << "\x1b[8;" << c->last_rows << ";" << c->last_columns << "t";
+      }
       if (HasSize(r)) return true;  // that was this size
     }
     if (c->index != playing) return true;

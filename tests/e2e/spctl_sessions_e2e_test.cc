@@ -266,6 +266,24 @@ TEST_F(SpctlAuditTest, ExportWritesAFilePerChannelAndPlayKeepsTime) {
             absl::Microseconds(kGapUs) - absl::Milliseconds(500));
 }
 
+// A channel without a pty (exec, sftp) has no window size: its output is
+// played as it was, with no terminal resize before it (the player used to
+// ask for 80x24, a size nobody had), and the header says so. A pty
+// channel's recorded size is asked for (gateway_replay_e2e_test).
+TEST_F(SpctlAuditTest, AChannelWithoutAPtyIsPlayedWithoutATerminalSize) {
+  StoreRecording("s-exec", {Open(0, 0), Data(0, 10, false, "plain-output\n"),
+                            Close(0, 20)});
+  RunResult play = env_->Spctl({"sessions", "play", "s-exec"});
+  ASSERT_TRUE(play.ok()) << play.Describe();
+  EXPECT_EQ(play.out, "plain-output\n");
+  EXPECT_TRUE(absl::StrContains(play.err, "channel 0 (no pty)")) << play.err;
+  StoreRecording("s-pty", PtySession());
+  RunResult pty = env_->Spctl({"sessions", "play", "s-pty", "--speed", "50"});
+  ASSERT_TRUE(pty.ok()) << pty.Describe();
+  EXPECT_TRUE(absl::StartsWith(pty.out, "\x1b[8;30;100t")) << pty.out;
+  EXPECT_TRUE(absl::StrContains(pty.err, "channel 0 (100x30)")) << pty.err;
+}
+
 // `last` (any case) in place of a session id is the newest session the
 // caller may see (the first of `sessions ls`), for play, show, export and
 // verify; with no session it is "not found", and it is refused like an id
