@@ -45,8 +45,10 @@ void WriteStderr(std::string_view line) {
 }
 
 LogLevel DefaultLevel(bool success, const LogConnection& c) {
-  if (success) return LogLevel::kInfo;
-  return c.id != 0 || !c.session.empty() ? LogLevel::kWarn : LogLevel::kError;
+  if (c.id != 0 || !c.session.empty()) {
+    return success ? LogLevel::kInfo : LogLevel::kWarn;
+  }
+  return success ? LogLevel::kWarn : LogLevel::kError;
 }
 
 }  // namespace

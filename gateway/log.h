@@ -14,12 +14,14 @@
 //   debug  the proxy's per-session trace ("detail" lines: conn.open,
 //          upstream.ready, channel.start, jump.*, forward.*), which
 //          repeats most of the events below in free form;
-//   info   every other event that succeeded (the default level);
+//   info   the events of connections that went well (the default level);
 //   warn   a failure of one connection or session (an authentication or
-//          channel refused, an upstream that cannot be reached);
-//   error  a failure of the gateway itself, with no connection to it
-//          (a spool that cannot be used, gRPC errors, a config that was
-//          not reloaded).
+//          channel refused, an upstream that cannot be reached), and the
+//          gateway's own notices (start, reload, the CA link, shipping,
+//          the audit event queue);
+//   error  a failure of the gateway itself (a spool that cannot be used,
+//          the CA client's trouble, gRPC errors, a config that was not
+//          reloaded).
 #ifndef SALLYPORT_GATEWAY_LOG_H_
 #define SALLYPORT_GATEWAY_LOG_H_
 
@@ -122,8 +124,9 @@ class GatewayLog {
   void UpstreamConnect(const LogConnection& c, const LogUpstream& u);
 
   // Any other event: `fields` after the connection's. Never pass secrets.
-  // `level` unset: info when it succeeded, else warn with a connection
-  // (c.id or c.session set) and error without one.
+  // `level` unset: with a connection (c.id or c.session set) info when it
+  // succeeded, else warn; without one (the gateway's own notices) warn,
+  // or error for a failure.
   void Event(std::string_view event, bool success, const LogConnection& c,
              std::vector<base::LogField> fields,
              std::optional<LogLevel> level = std::nullopt);

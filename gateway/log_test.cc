@@ -160,19 +160,21 @@ TEST_F(GatewayLogTest, LinesBelowTheLevelAreDropped) {
     log.ChannelOpened(conn_, {0, "shell", "root", "web01", ""});
     log.ChannelRefused(conn_, {1, "x11", "root", "web01", ""}, "refused");
     log.Event("recording", false, {}, {{"message", "spool gone"}});
+    log.Event("gateway", true, {}, {{"message", "listening"}});
     std::string events;
     for (const std::string& l : lines_) {
       absl::StrAppend(&events, l.substr(l.find("event=") + 6, 6), ";");
     }
     return events;
   };
-  // info: no trace; a failure with a connection is warn, one of the
-  // gateway itself (no connection) is error.
-  EXPECT_EQ(emit(), "channe;channe;record;");
+  // info: no trace. A connection's success is info, its failure warn; a
+  // notice of the gateway itself (no connection) is warn, its failure
+  // error.
+  EXPECT_EQ(emit(), "channe;channe;record;gatewa;");
   log.set_level(LogLevel::kDebug);
-  EXPECT_EQ(emit(), "detail;channe;channe;record;");
+  EXPECT_EQ(emit(), "detail;channe;channe;record;gatewa;");
   log.set_level(LogLevel::kWarn);
-  EXPECT_EQ(emit(), "channe;record;");
+  EXPECT_EQ(emit(), "channe;record;gatewa;");
   EXPECT_TRUE(absl::StrContains(lines_[0], "event=channel.refused"));
   log.set_level(LogLevel::kError);
   EXPECT_EQ(emit(), "record;");

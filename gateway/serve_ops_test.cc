@@ -203,10 +203,11 @@ TEST_F(ServeOpsTest, TheLogLevelDropsLinesBelowItAndIsReloaded) {
   const uint16_t port = server_->local_endpoint().port();
   SendGarbage(port);
   ASSERT_TRUE(WaitForLog("event=connection.close outcome=failure")) << Log();
-  // warn: the refused connection, but no success line (not even the
-  // connection's open) and no per-session trace.
-  EXPECT_FALSE(absl::StrContains(Log(), "outcome=success")) << Log();
+  // warn: the refused connection and the gateway's own notices, but not
+  // the connection's open (a success) and no per-session trace.
+  EXPECT_FALSE(absl::StrContains(Log(), "event=connection.open")) << Log();
   EXPECT_FALSE(absl::StrContains(Log(), "event=detail")) << Log();
+  EXPECT_TRUE(absl::StrContains(Log(), "event=gateway")) << Log();
 
   // SIGHUP to debug: applied at once, not "needs a restart".
   ASSERT_TRUE(testing::WriteFile(gw_dir_ + "/gateway.yaml",

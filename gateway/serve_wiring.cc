@@ -61,7 +61,11 @@ absl::Status GatewayServer::ConnectCa(const GatewaySettings& c) {
   ca_options.channel = *channel;
   ca_options.revocation_grace = c.revocation_grace;
   ca_options.clock = options_.clock;
-  ca_options.log = [ops](std::string_view line) { ops->Notice("ca", line); };
+  // Every line of the CA client is trouble: keys or revocations it cannot
+  // fetch, a stream that is down, a list that is no longer current.
+  ca_options.log = [ops](std::string_view line) {
+    ops->Notice("ca", line, /*success=*/false);
+  };
   ca_options.on_rpc = [ops](std::string_view rpc, absl::Duration latency) {
     ops->CaRpc(rpc, latency);
   };
