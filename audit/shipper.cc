@@ -122,6 +122,14 @@ void Shipper::Log(std::string_view line) {
   if (options_.log) options_.log(line);
 }
 
+void Shipper::Warn(std::string_view line) {
+  if (options_.warn) {
+    options_.warn(line);
+  } else {
+    Log(line);
+  }
+}
+
 void Shipper::Event(std::string_view code, const v1::RecordingSession& session,
                     const std::vector<base::LogField>& fields) {
   if (options_.on_event) options_.on_event(code, session, fields);
@@ -238,18 +246,18 @@ absl::Status Shipper::Failed(const std::string& id, Spool& spool,
     absl::MutexLock lock(&mu_);
     ++stats_.errors_total;
   }
-  Log(absl::StrCat("cannot ship session ", id, " (attempt ", spool.failures,
-                   ", next in ", absl::FormatDuration(wait),
-                   "): ", status.message()));
+  Warn(absl::StrCat("cannot ship session ", id, " (attempt ", spool.failures,
+                    ", next in ", absl::FormatDuration(wait),
+                    "): ", status.message()));
   if (spool.unreadable && !spool.damage_reported) {
     // hyg: damage that is not a torn tail is never cut automatically; it
     // is loud once: a log line and an audit event naming where it is.
     spool.damage_reported = true;
     v1::RecordingSession meta = spool.meta;
     if (meta.session_id().empty()) meta.set_session_id(id);
-    Log(absl::StrCat("event=", std::string(kEventRecordingDamaged),
-                     " session=", id, " reason=\"", status.message(),
-                     "\" (the spool is kept, not repaired)"));
+    Warn(absl::StrCat("event=", std::string(kEventRecordingDamaged),
+                      " session=", id, " reason=\"", status.message(),
+                      "\" (the spool is kept, not repaired)"));
     Event(kEventRecordingDamaged, meta,
           {{"reason", std::string(status.message())}});
   }

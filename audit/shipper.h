@@ -108,6 +108,9 @@ struct ShipperOptions {
   std::function<void(int64_t)> on_deleted;
   // One line per event worth an operator's attention (no secrets).
   std::function<void(std::string_view)> log;
+  // Those about a failure (a session it cannot ship, a damaged spool);
+  // unset: `log`.
+  std::function<void(std::string_view)> warn;
   // The shipper's audit events (docs/audit-events.md), besides their log
   // line: recording.complete (fields records, status) once the CA has
   // every record and the spool is deleted; recording.repaired (fields
@@ -169,6 +172,7 @@ class Shipper {
   explicit Shipper(ShipperOptions options) : options_(std::move(options)) {}
   void Run();
   void Log(std::string_view line);
+  void Warn(std::string_view line);
   void Event(std::string_view code, const v1::RecordingSession& session,
              const std::vector<base::LogField>& fields);
   absl::Status Scan(absl::Time now);

@@ -16,7 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "audit/recording_record.h"
 #include "audit/recording_store.h"
 #include "audit/recording_writer.h"
@@ -253,7 +255,12 @@ TEST_F(ShipperTest, MidFileDamageIsNotRepairedAndIsReportedOnce) {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << bytes;
   }
-  auto shipper = StartShipper();  // present at Start: its process is gone
+  // Failures are logged through `warn`, the rest through `log`.
+  std::vector<std::string> warned, logged;
+  ShipperOptions o;
+  o.warn = [&](std::string_view l) { warned.emplace_back(l); };
+  o.log = [&](std::string_view l) { logged.emplace_back(l); };
+  auto shipper = StartShipper(o);  // present at Start: its process is gone
   EXPECT_EQ(shipper->RunOnce().code(), absl::StatusCode::kDataLoss);
   now_ += absl::Hours(1);
   (void)shipper->RunOnce();
@@ -274,6 +281,15 @@ TEST_F(ShipperTest, MidFileDamageIsNotRepairedAndIsReportedOnce) {
   EXPECT_NE(events_[0].find(absl::StrCat("at byte ", second, ":")),
             std::string::npos)
       << events_[0];
+  int damaged = 0, cannot_ship = 0;
+  for (const std::string& l : warned) {
+    if (absl::StartsWith(l, "event=recording.damaged session=hurt")) ++damaged;
+    if (absl::StartsWith(l, "cannot ship session hurt")) ++cannot_ship;
+  }
+  EXPECT_EQ(damaged, 1) << absl::StrJoin(warned, "\n");
+  EXPECT_GE(cannot_ship, 1) << absl::StrJoin(warned, "\n");
+  EXPECT_EQ(logged, std::vector<std::string>{
+                        "1 spool file(s) from before this start to ship"});
 }
 
 TEST_F(ShipperTest, ResumesFromWhatTheCaAlreadyHas) {

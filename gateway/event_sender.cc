@@ -113,6 +113,14 @@ void EventSender::Log(std::string_view line) {
   if (options_.log) options_.log(line);
 }
 
+void EventSender::Warn(std::string_view line) {
+  if (options_.warn) {
+    options_.warn(line);
+  } else {
+    Log(line);
+  }
+}
+
 bool EventSender::Enqueue(std::string_view code, std::string_view session_id,
                           std::string_view user, absl::Time at,
                           const std::vector<base::LogField>& fields) {
@@ -160,11 +168,11 @@ bool EventSender::Enqueue(pb::GatewayEvent event) {
     }
   }
   if (first_drop != 0) {
-    Log(absl::StrCat("the audit event queue is full (limit ",
-                     options_.queue_limit,
-                     "): new events are dropped until the CA takes them; "
-                     "each is still in this log; dropped so far: ",
-                     first_drop));
+    Warn(absl::StrCat("the audit event queue is full (limit ",
+                      options_.queue_limit,
+                      "): new events are dropped until the CA takes them; "
+                      "each is still in this log; dropped so far: ",
+                      first_drop));
   }
   return false;
 }
@@ -181,9 +189,9 @@ absl::Status EventSender::SendBatch(const std::vector<pb::GatewayEvent>& batch,
   if (!Permanent(st)) return st;
   if (batch.size() == 1) {
     ++*rejected;
-    Log(absl::StrCat("the CA refused event ", base::SafeText(batch[0].type()),
-                     " of session ", base::SafeText(batch[0].session_id()),
-                     ": ", base::SafeText(std::string(st.message()))));
+    Warn(absl::StrCat("the CA refused event ", base::SafeText(batch[0].type()),
+                      " of session ", base::SafeText(batch[0].session_id()),
+                      ": ", base::SafeText(std::string(st.message()))));
     return absl::OkStatus();
   }
   // Find the event(s) the CA refuses; send the others.
@@ -241,9 +249,9 @@ void EventSender::Run() {
       left = queue_.size();
     }
     if (dropped_summary != 0) {
-      Log(absl::StrCat(dropped_summary,
-                       " audit events were dropped while the queue was full "
-                       "(they are only in this log)"));
+      Warn(absl::StrCat(dropped_summary,
+                        " audit events were dropped while the queue was full "
+                        "(they are only in this log)"));
     }
     if (st.ok() && down) {
       Log(absl::StrCat("the CA takes audit events again; queued: ", left));
@@ -261,9 +269,9 @@ void EventSender::Run() {
       continue;
     }
     if (!down) {
-      Log(absl::StrCat("cannot send audit events to the CA (",
-                       base::SafeText(std::string(st.message())), "); ", left,
-                       " queued, retrying with backoff"));
+      Warn(absl::StrCat("cannot send audit events to the CA (",
+                        base::SafeText(std::string(st.message())), "); ", left,
+                        " queued, retrying with backoff"));
     }
     down = true;
     absl::MutexLock lock(&mu_);

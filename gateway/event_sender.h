@@ -60,8 +60,10 @@ struct EventSenderOptions {
   // of one each: CA calls are most of the gateway's CPU per session). A
   // full batch, Flush() and the destructor do not wait. Zero: no wait.
   absl::Duration batch_delay = absl::Milliseconds(250);
-  // Lines about the sender itself (drops, refusals, the CA coming back).
+  // Lines about the sender itself (the CA coming back).
   std::function<void(std::string_view line)> log;
+  // Its failures (drops, refusals, a CA it cannot reach); unset: `log`.
+  std::function<void(std::string_view line)> warn;
   // Registers the sender's metrics when set.
   MetricsRegistry* registry = nullptr;
 };
@@ -109,6 +111,7 @@ class EventSender {
   absl::Status SendBatch(const std::vector<gateway::v1::GatewayEvent>& batch,
                          size_t* sent, size_t* rejected);
   void Log(std::string_view line);
+  void Warn(std::string_view line);
 
   const EventSenderOptions options_;
   const Send send_;

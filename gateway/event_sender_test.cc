@@ -163,6 +163,11 @@ TEST_F(EventSenderTest, ARefusedEventDoesNotHoldBackTheOthers) {
 TEST_F(EventSenderTest, QueueStopsAtItsLimitWhileTheCaIsDown) {
   constexpr size_t kLimit = 50;
   EventSenderOptions o = Options();
+  // Failures go to `warn` (the gateway logs them at warn/error level).
+  o.warn = [this](std::string_view line) {
+    absl::MutexLock lock(&mu_);
+    lines_.push_back("WARN " + std::string(line));
+  };
   o.queue_limit = kLimit;
   o.rpc_timeout = absl::Seconds(2);
   std::atomic<bool> ca_up{false};
@@ -192,11 +197,13 @@ TEST_F(EventSenderTest, QueueStopsAtItsLimitWhileTheCaIsDown) {
   EXPECT_TRUE(absl::StrContains(
       text, absl::StrCat("sallyport_gateway_audit_events_queued ", kLimit)))
       << text;
-  int full_lines = 0;
+  int full_lines = 0, cannot_send = 0;
   for (const std::string& l : Lines()) {
-    if (absl::StrContains(l, "the audit event queue is full")) ++full_lines;
+    if (absl::StartsWith(l, "WARN the audit event queue is full")) ++full_lines;
+    if (absl::StartsWith(l, "WARN cannot send audit events")) ++cannot_send;
   }
   EXPECT_EQ(full_lines, 1);
+  EXPECT_EQ(cannot_send, 1);
   EXPECT_TRUE(Events("exec.command").empty());
 
   ca_up = true;
@@ -206,12 +213,15 @@ TEST_F(EventSenderTest, QueueStopsAtItsLimitWhileTheCaIsDown) {
   EXPECT_TRUE(absl::StrContains(got.front().payload_json, "\"cmd 0\""));
   EXPECT_TRUE(absl::StrContains(got.back().payload_json,
                                 absl::StrCat("\"cmd ", kLimit - 1, "\"")));
-  // The drop is summed up once the queue has room again.
-  bool summary = false;
+  // The drop is summed up once the queue has room again (a failure); the
+  // CA's return is not one.
+  bool summary = false, back = false;
   for (const std::string& l : Lines()) {
-    summary |= absl::StrContains(l, "20 audit events were dropped");
+    summary |= absl::StartsWith(l, "WARN 20 audit events were dropped");
+    back |= absl::StartsWith(l, "the CA takes audit events again");
   }
   EXPECT_TRUE(summary);
+  EXPECT_TRUE(back);
   ExpectChainIntact();
 }
 

@@ -20,8 +20,9 @@
 //          gateway's own notices (start, reload, the CA link, shipping,
 //          the audit event queue);
 //   error  a failure of the gateway itself (a spool that cannot be used,
-//          the CA client's trouble, gRPC errors, a config that was not
-//          reloaded).
+//          the CA client's trouble, a recording it cannot ship, audit
+//          events it cannot send or drops, gRPC errors, a config that was
+//          not reloaded).
 #ifndef SALLYPORT_GATEWAY_LOG_H_
 #define SALLYPORT_GATEWAY_LOG_H_
 

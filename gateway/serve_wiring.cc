@@ -53,6 +53,9 @@ absl::Status GatewayServer::ConnectCa(const GatewaySettings& c) {
   event_options.log = [ops](std::string_view line) {
     ops->Notice("audit.events", line);
   };
+  event_options.warn = [ops](std::string_view line) {
+    ops->Notice("audit.events", line, /*success=*/false);
+  };
   event_sender_ = std::make_unique<EventSender>(
       std::move(event_options),
       EventSender::GrpcSend([this] { return CaChannel(); }));
@@ -195,6 +198,9 @@ absl::Status GatewayServer::StartShipper(const GatewaySettings& c) {
     rec->ForgetSpoolBytes(n);
   };
   so.log = [ops](std::string_view line) { ops->Notice("shipper", line); };
+  so.warn = [ops](std::string_view line) {
+    ops->Notice("shipper", line, /*success=*/false);
+  };
   so.on_event = [ops](std::string_view code,
                       const audit::v1::RecordingSession& session,
                       const std::vector<base::LogField>& fields) {
