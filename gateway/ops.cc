@@ -40,21 +40,19 @@ GatewayOps::GatewayOps(base::LogFormat format, GatewayLog::Sink sink,
       clock_(clock),
       log_(std::make_shared<GatewayLog>(format, sink_, clock_, level)),
       format_(format),
-      level_(level),
       bytes_in_(metrics_.bytes.WithLabels({"client_to_target"})),
       bytes_out_(metrics_.bytes.WithLabels({"target_to_client"})),
       upstream_latency_(metrics_.upstream_connect_seconds.Get()) {}
 
 void GatewayOps::SetLogFormat(base::LogFormat format) {
   absl::MutexLock lock(&mu_);
-  log_ = std::make_shared<GatewayLog>(format, sink_, clock_, level_);
+  log_ = std::make_shared<GatewayLog>(format, sink_, clock_, log_->level());
   format_ = format;
 }
 
 void GatewayOps::SetLogLevel(LogLevel level) {
   absl::MutexLock lock(&mu_);
   log_->set_level(level);
-  level_ = level;
 }
 
 base::LogFormat GatewayOps::log_format() const {

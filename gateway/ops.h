@@ -91,7 +91,6 @@ class GatewayOps : public ProxyObserver {
   mutable absl::Mutex mu_;
   std::shared_ptr<GatewayLog> log_ ABSL_GUARDED_BY(mu_);
   base::LogFormat format_ ABSL_GUARDED_BY(mu_);
-  LogLevel level_ ABSL_GUARDED_BY(mu_);
   MetricsRegistry registry_;
   GatewayMetrics metrics_{registry_};
   // Hot-path series, looked up once.
