@@ -1,37 +1,29 @@
 // spctl sessions ls|show|play|export|verify: recorded sessions (DESIGN.md
 // §9, issue 14 "Replay and search"). Needs the auditor or admin role; every
 // call is itself an audit event (the CA writes it).
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <deque>
 #include <fstream>
-#include <functional>
 #include <map>
-#include <set>
-#include <thread>
+#include <memory>
+#include <optional>
+#include <string>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "audit/asciicast.h"
 #include "audit/recording_record.h"
 #include "cli/spctl.h"
+#include "cli/spctl_recording_reader.h"
 
 namespace sallyport::cli {
 namespace {
 
 namespace pb = admin::v1;
 using Stub = pb::Audit::Stub;
-
-constexpr int kRecordPage = 1000;
-// Default terminal size when the recording has none.
-constexpr uint32_t kDefaultColumns = 80;
-constexpr uint32_t kDefaultRows = 24;
 
 struct SessionArgs {
   std::string id;
@@ -70,197 +62,6 @@ std::string Time(const google::protobuf::Timestamp& t) {
 }
 
 namespace av = audit::v1;
-
-// A session's metadata and the CA's own check of its recording (from the
-// first page).
-struct RecordingHead {
-  av::RecordingSession session;
-  bool intact = false;
-  uint64_t first_broken_seq = 0;
-  std::string problem;
-};
-
-// `last` (any case) names the newest session the caller may see: the
-// first of `sessions ls`.
-constexpr absl::string_view kLastSession = "last";
-
-std::optional<int> ResolveLast(Spctl& ctl, const std::string& purpose,
-                               std::string* id) {
-  if (!absl::EqualsIgnoreCase(*id, kLastSession)) return std::nullopt;
-  pb::ListSessionsRequest req;
-  req.set_limit(1);
-  pb::ListSessionsResponse resp;
-  if (auto rc = Call(ctl, ctl.Audit(), &Stub::ListSessions, req, &resp,
-                     absl::StrCat("sessions ", purpose))) {
-    return rc;
-  }
-  if (resp.sessions().empty()) {
-    return ctl.Error("no recorded sessions yet", kExitNotFound);
-  }
-  *id = resp.sessions(0).id();
-  return std::nullopt;
-}
-
-// Called with each record in seq order; false stops the reading.
-using RecordFn = std::function<bool(const av::RecordingRecord&)>;
-
-// Reads a session page by page (at most kRecordPage records and 2 MiB per
-// page, ca/audit_service.h): `head` is filled from the first page, then
-// `on_record` sees every record once. Only one page is held at a time, so
-// a recording of any size needs little memory here, and playback starts
-// with the first page.
-std::optional<int> ReadRecords(Spctl& ctl, std::string id,
-                               const std::string& purpose,
-                               const std::string& format, RecordingHead* head,
-                               const RecordFn& on_record) {
-  if (auto rc = ResolveLast(ctl, purpose, &id)) return rc;
-  uint64_t after = 0;
-  for (;;) {
-    pb::ReadSessionRequest req;
-    req.set_id(id);
-    req.set_after_seq(after);
-    req.set_limit(kRecordPage);
-    req.set_purpose(std::string(purpose));
-    req.set_format(std::string(format));
-    pb::ReadSessionResponse resp;
-    if (auto rc = Call(ctl, ctl.Audit(), &Stub::ReadSession, req, &resp,
-                       absl::StrCat("sessions ", purpose))) {
-      return rc;
-    }
-    if (after == 0) {
-      head->session = resp.session();
-      head->intact = resp.intact();
-      head->first_broken_seq = resp.first_broken_seq();
-      head->problem = resp.problem();
-    }
-    for (const av::RecordingRecord& r : resp.records()) {
-      if (!on_record(r)) return std::nullopt;
-    }
-    if (resp.next_after_seq() == 0) break;
-    after = resp.next_after_seq();
-  }
-  return std::nullopt;
-}
-
-// Checks the hash chain here, record by record as they arrive (not
-// trusting the CA's answer alone).
-class ChainCheck {
- public:
-  void Add(const av::RecordingRecord& r) {
-    ++records_;
-    if (broken_ != 0) return;
-    if (r.seq() != seq_ + 1) {
-      broken_ = seq_ + 1;
-      why_ = absl::StrCat("record ", seq_ + 1,
-                          " is missing (deleted?): the next is ", r.seq());
-      return;
-    }
-    absl::StatusOr<std::string> hash = audit::RecordHash(prev_, r);
-    if (!hash.ok() || *hash != r.hash()) {
-      broken_ = r.seq();
-      why_ = absl::StrCat("record ", r.seq(),
-                          " does not match its hash (edited?)");
-      return;
-    }
-    prev_ = r.hash();
-    seq_ = r.seq();
-  }
-  // Once every record was added: the first broken seq and why, or 0.
-  std::pair<uint64_t, std::string> Finish(
-      const av::RecordingSession& session) const {
-    if (broken_ != 0) return {broken_, why_};
-    if (seq_ != session.last_seq()) {
-      return {seq_ + 1, absl::StrCat("the session says ", session.last_seq(),
-                                     " records but ", seq_, " are stored")};
-    }
-    if (prev_ != session.chain_head()) {
-      return {seq_ + 1,
-              "the session's chain head is not its last record's hash"};
-    }
-    return {0, ""};
-  }
-  uint64_t records() const { return records_; }
-
- private:
-  std::string prev_ = std::string(audit::kRecordingGenesis);
-  uint64_t seq_ = 0;
-  uint64_t records_ = 0;
-  uint64_t broken_ = 0;
-  std::string why_;
-};
-
-// One channel of the session: the n-th opened (from 0), its downstream
-// channel id, and what its records said so far.
-struct Channel {
-  int index = 0;
-  uint32_t channel_id = 0;
-  std::string type;
-  std::string command;
-  // The first window size (the terminal's at the start) and the latest.
-  uint32_t columns = kDefaultColumns, rows = kDefaultRows;
-  bool sized = false;
-  uint32_t last_columns = kDefaultColumns, last_rows = kDefaultRows;
-  bool has_output = false;
-  uint64_t bytes_in = 0, bytes_out = 0;
-  std::optional<std::string> exit;
-};
-
-bool IsOutput(const av::RecordingRecord& r) {
-  return r.has_data() && r.data().direction() == av::RECORD_DIRECTION_OUTPUT;
-}
-
-// A window size worth showing: `ssh -tt` without a local terminal asks for
-// a 0x0 pty, which is no size at all.
-bool HasSize(const av::RecordingRecord& r) {
-  return r.has_window_change() && r.window_change().columns() > 0 &&
-         r.window_change().rows() > 0;
-}
-
-// Assigns records to channels as they arrive: a record belongs to the
-// latest open channel with its id (ids are reused).
-class ChannelTracker {
- public:
-  // The channel `r` opens or belongs to, updated with it; null when none.
-  // References stay valid (a deque).
-  Channel* Add(const av::RecordingRecord& r) {
-    if (r.has_channel_open()) {
-      Channel& c = channels_.emplace_back();
-      c.index = static_cast<int>(channels_.size() - 1);
-      c.channel_id = r.channel_id();
-      c.type = r.channel_open().type();
-      open_[r.channel_id()] = &c;
-      return &c;
-    }
-    auto it = open_.find(r.channel_id());
-    if (it == open_.end()) return nullptr;
-    Channel& c = *it->second;
-    if (HasSize(r)) {
-      if (!c.sized) {
-        c.columns = r.window_change().columns();
-        c.rows = r.window_change().rows();
-        c.sized = true;
-      }
-      c.last_columns = r.window_change().columns();
-      c.last_rows = r.window_change().rows();
-    }
-    if (r.has_request()) {
-      const std::string& t = r.request().type();
-      if (t == "exec" || t == "subsystem") c.command = r.request().summary();
-      if (t == "exit-status") c.exit = r.request().summary();
-    }
-    if (r.has_channel_close()) {
-      c.bytes_in = r.channel_close().bytes_input();
-      c.bytes_out = r.channel_close().bytes_output();
-    }
-    if (IsOutput(r)) c.has_output = true;
-    return &c;
-  }
-  const std::deque<Channel>& channels() const { return channels_; }
-
- private:
-  std::deque<Channel> channels_;
-  std::map<uint32_t, Channel*> open_;
-};
 
 int List(Spctl& ctl, const SessionArgs& a) {
   pb::ListSessionsRequest req;

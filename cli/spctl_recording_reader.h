@@ -1,0 +1,116 @@
+// Reading a recorded session for `spctl sessions` (cli/spctl_sessions.cc):
+// page by page from the CA's Audit service, with the hash chain checked
+// here and the records assigned to their channels as they arrive. Internal
+// to spctl_lib.
+#ifndef SALLYPORT_CLI_SPCTL_RECORDING_READER_H_
+#define SALLYPORT_CLI_SPCTL_RECORDING_READER_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "audit/recording_record.h"
+#include "cli/spctl.h"
+#include "proto/audit.pb.h"
+
+namespace sallyport::cli {
+
+// Default terminal size when the recording has none.
+inline constexpr uint32_t kDefaultColumns = 80;
+inline constexpr uint32_t kDefaultRows = 24;
+
+// A session's metadata and the CA's own check of its recording (from the
+// first page).
+struct RecordingHead {
+  audit::v1::RecordingSession session;
+  bool intact = false;
+  uint64_t first_broken_seq = 0;
+  std::string problem;
+};
+
+// `*id` of `last` (any case) becomes the id of the newest session the
+// caller may see (the first of `sessions ls`); other ids are left as they
+// are. nullopt on success, else the exit code after printing why (no
+// session yet: kExitNotFound). `purpose` names the verb in messages.
+std::optional<int> ResolveLast(Spctl& ctl, const std::string& purpose,
+                               std::string* id);
+
+// Called with each record in seq order; false stops the reading.
+using RecordFn = std::function<bool(const audit::v1::RecordingRecord&)>;
+
+// Reads session `id` (or `last`, ResolveLast) page by page (at most 1000
+// records and 2 MiB per page, ca/audit_service.h): `head` is filled from
+// the first page, then `on_record` sees every record once. Only one page
+// is held at a time, so a recording of any size needs little memory here,
+// and playback starts with the first page. `purpose` ("show", "play",
+// "export", "verify") and `format` go to the CA for its audit event.
+// nullopt once read (or stopped by `on_record`), else the exit code after
+// printing why.
+std::optional<int> ReadRecords(Spctl& ctl, std::string id,
+                               const std::string& purpose,
+                               const std::string& format, RecordingHead* head,
+                               const RecordFn& on_record);
+
+// Checks the hash chain here, record by record as they arrive (not
+// trusting the CA's answer alone).
+class ChainCheck {
+ public:
+  // The next record in the order read.
+  void Add(const audit::v1::RecordingRecord& r);
+  // Once every record was added: the first broken seq and why, or 0.
+  std::pair<uint64_t, std::string> Finish(
+      const audit::v1::RecordingSession& session) const;
+  uint64_t records() const { return records_; }
+
+ private:
+  std::string prev_ = std::string(audit::kRecordingGenesis);
+  uint64_t seq_ = 0;
+  uint64_t records_ = 0;
+  uint64_t broken_ = 0;
+  std::string why_;
+};
+
+// One channel of the session: the n-th opened (from 0), its downstream
+// channel id, and what its records said so far.
+struct Channel {
+  int index = 0;
+  uint32_t channel_id = 0;
+  std::string type;
+  std::string command;
+  // The first window size (the terminal's at the start) and the latest.
+  uint32_t columns = kDefaultColumns, rows = kDefaultRows;
+  bool sized = false;
+  uint32_t last_columns = kDefaultColumns, last_rows = kDefaultRows;
+  bool has_output = false;
+  uint64_t bytes_in = 0, bytes_out = 0;
+  std::optional<std::string> exit;
+};
+
+// True for data the session printed (output, not input).
+bool IsOutput(const audit::v1::RecordingRecord& r);
+
+// A window size worth showing: `ssh -tt` without a local terminal asks for
+// a 0x0 pty, which is no size at all.
+bool HasSize(const audit::v1::RecordingRecord& r);
+
+// Assigns records to channels as they arrive: a record belongs to the
+// latest open channel with its id (ids are reused).
+class ChannelTracker {
+ public:
+  // The channel `r` opens or belongs to, updated with it; null when none.
+  // References stay valid (a deque).
+  Channel* Add(const audit::v1::RecordingRecord& r);
+  const std::deque<Channel>& channels() const { return channels_; }
+
+ private:
+  std::deque<Channel> channels_;
+  std::map<uint32_t, Channel*> open_;
+};
+
+}  // namespace sallyport::cli
+
+#endif  // SALLYPORT_CLI_SPCTL_RECORDING_READER_H_
