@@ -1,4 +1,5 @@
-// Helpers shared by keys.cc and private_key.cc. Not part of the public API.
+// Helpers shared by keys.cc, private_key.cc and private_key_format.cc. Not
+// part of the public API.
 #ifndef SALLYPORT_SSH_CRYPTO_KEYS_INTERNAL_H_
 #define SALLYPORT_SSH_CRYPTO_KEYS_INTERNAL_H_
 
