@@ -24,6 +24,21 @@ using ssh::wire::Bytes;
 
 namespace {
 
+// What the user reads when the CA gave no decision (the channel is refused:
+// fail closed). An unreachable or silent CA is said so plainly, as at login
+// (RefusalBanner); gRPC's own text goes to the trace (event=authz.error).
+std::string CaFailureReason(const absl::Status& st) {
+  switch (st.code()) {
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+      return "the Sallyport CA is unreachable, so the gateway cannot "
+             "authorize this channel right now; try again later";
+    default:
+      return absl::StrCat("the Sallyport CA could not decide (",
+                          Safe(st.message()), ")");
+  }
+}
+
 bool EnvAllowed(std::string_view name) {
   return name == "LANG" || absl::StartsWith(std::string(name), "LC_");
 }
@@ -241,8 +256,11 @@ void GatewayConnection::AuthorizeFor(
         if (!r.ok()) {
           // Fail closed; not cached, so a later try may succeed.
           answer.set_allowed(false);
-          answer.set_reason(absl::StrCat("the Sallyport CA could not decide (",
-                                         Safe(r.status().message()), ")"));
+          answer.set_reason(CaFailureReason(r.status()));
+          self->Log(absl::StrCat("event=authz.error ", self->Describe(),
+                                 " kind=", kind, " to=", Safe(host),
+                                 " error=\"", Safe(r.status().message()),
+                                 "\""));
         } else {
           answer = std::move(*r);
           if (!answer.allowed() && !answer.role().empty()) {

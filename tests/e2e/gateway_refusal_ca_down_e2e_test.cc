@@ -139,6 +139,29 @@ TEST_F(GatewayCaDownE2eTest, NewSessionsThenNewChannelsAreRefused) {
   EXPECT_FALSE(absl::StrContains(r.out, "should-not-run"));
   EXPECT_TRUE(absl::StrContains(r.err, "the Sallyport CA is unreachable"))
       << r.err;
+  // A ProxyJump's channel (direct-tcpip) is refused saying the same, not
+  // with gRPC's connection error. (LogLevel INFO, a user's default, for
+  // the jump's `ssh -W` too: it prints a refused open at INFO.)
+  auto olivia = fixture_->user("olivia");
+  ASSERT_TRUE(olivia.ok()) << olivia.status();
+  const std::string config = dir_->File("olivia_ssh_config");
+  ASSERT_TRUE(
+      WriteFile(config, absl::StrCat("Host *\n  LogLevel INFO\n", "Include ",
+                                     (*olivia)->ssh_config, "\n"))
+          .ok());
+  auto j = RunCommand({"ssh", "-F", config, "-J", "gateway", "-o",
+                       "HostName=web01", "web01", "echo should-not-run"});
+  ASSERT_TRUE(j.ok()) << j.status();
+  EXPECT_LT(absl::Now() - down, kGrace) << "too slow to test inside the grace";
+  EXPECT_EQ(j->exit_code, 255) << j->Describe();
+  EXPECT_FALSE(absl::StrContains(j->out, "should-not-run"));
+  EXPECT_TRUE(absl::StrContains(
+      j->err,
+      "open failed: administratively prohibited: the Sallyport CA is "
+      "unreachable"))
+      << j->Describe();
+  EXPECT_FALSE(absl::StrContains(j->err, "connect to all addresses"))
+      << j->Describe();
 
   // Past it: not even a new channel on the established connection.
   absl::SleepFor(down + kGrace + absl::Seconds(3) - absl::Now());
