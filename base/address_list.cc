@@ -152,15 +152,21 @@ absl::StatusOr<std::string> FailoverTarget(
   return absl::StrCat(any_v6 ? "ipv6:" : "ipv4:", absl::StrJoin(parts, ","));
 }
 
+void SetReconnectBackoff(grpc::ChannelArguments* args) {
+  args->SetInt(
+      GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(kFailoverInitialBackoff)));
+  args->SetInt(
+      GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(kFailoverMaxBackoff)));
+}
+
 void SetFailoverArguments(grpc::ChannelArguments* args) {
   // gRPC's minimum connect timeout: each attempt at one address.
   args->SetInt(
       GRPC_ARG_MIN_RECONNECT_BACKOFF_MS,
       static_cast<int>(absl::ToInt64Milliseconds(kFailoverConnectTimeout)));
-  args->SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 500);
-  args->SetInt(
-      GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
-      static_cast<int>(absl::ToInt64Milliseconds(kFailoverMaxBackoff)));
+  SetReconnectBackoff(args);
 }
 
 absl::StatusOr<std::shared_ptr<grpc::Channel>> FailoverChannel(
@@ -169,7 +175,11 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> FailoverChannel(
     grpc::ChannelArguments args) {
   absl::StatusOr<std::string> target = FailoverTarget(addresses);
   if (!target.ok()) return target.status();
-  if (addresses.size() > 1) SetFailoverArguments(&args);
+  if (addresses.size() > 1) {
+    SetFailoverArguments(&args);
+  } else {
+    SetReconnectBackoff(&args);
+  }
   return grpc::CreateCustomChannel(*target, credentials, args);
 }
 

@@ -32,8 +32,15 @@ inline constexpr size_t kMaxAddresses = 16;
 // long (gRPC's default is 20 s), so a silent (black-holed) first address
 // still leaves time to reach the next one within a call's deadline.
 inline constexpr absl::Duration kFailoverConnectTimeout = absl::Seconds(4);
-// A failed address is tried again after at most this long.
+// A failed address is tried again after at most this long: gRPC's own
+// backoff grows to 120 s, so a CA that was away for a few minutes would be
+// tried again up to two minutes after it came back, every call failing at
+// once in between (a gateway refused every login for ~100 s after a
+// 3-minute CA outage). Every FailoverChannel, of one address or several.
 inline constexpr absl::Duration kFailoverMaxBackoff = absl::Seconds(10);
+// The first retry after a failed connection attempt.
+inline constexpr absl::Duration kFailoverInitialBackoff =
+    absl::Milliseconds(500);
 
 // Parses a list. An address without a port gets `default_port`; with
 // `default_port` 0 the port is required. kInvalidArgument for an empty
@@ -52,12 +59,16 @@ std::string FormatAddressList(const std::vector<HostPort>& addresses);
 absl::StatusOr<std::string> FailoverTarget(
     const std::vector<HostPort>& addresses);
 
-// Sets the connect timeout and backoff above on `args` (done by
-// FailoverChannel for lists of several addresses).
+// Sets the reconnect backoff above on `args` (kFailoverInitialBackoff,
+// at most kFailoverMaxBackoff).
+void SetReconnectBackoff(grpc::ChannelArguments* args);
+// Sets the connect timeout and the reconnect backoff above on `args` (done
+// by FailoverChannel for lists of several addresses).
 void SetFailoverArguments(grpc::ChannelArguments* args);
 
 // A channel over FailoverTarget(addresses) with `credentials` and `args`
-// (plus SetFailoverArguments when there are several addresses).
+// plus SetFailoverArguments when there are several addresses, else
+// SetReconnectBackoff.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> FailoverChannel(
     const std::vector<HostPort>& addresses,
     const std::shared_ptr<grpc::ChannelCredentials>& credentials,

@@ -6,14 +6,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "base/address_list.h"
@@ -202,6 +205,57 @@ TEST(Failover, SilentFirstAddressGivesUpWithinTheConnectTimeout) {
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(who, "second");
   EXPECT_GE(took, kFailoverConnectTimeout - absl::Seconds(1));
+}
+
+// gRPC's own reconnect backoff grows to 120 s: after a long CA outage the
+// gateway's channel would try the CA again only minutes after it returned
+// (every call failing at once meanwhile). A channel of one address keeps
+// trying at least every kFailoverMaxBackoff (with gRPC's 20 % jitter).
+// The "CA" accepts TCP and hangs up at once, so each attempt is counted.
+TEST(Failover, AFailingAddressIsTriedAgainWithinTheMaxBackoff) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
+  ASSERT_EQ(listen(fd, 16), 0);
+  socklen_t len = sizeof(sa);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len), 0);
+  absl::Mutex mu;
+  std::vector<absl::Time> attempts;
+  std::thread acceptor([&] {
+    for (;;) {
+      const int c = accept(fd, nullptr, nullptr);
+      if (c < 0) return;  // shut down
+      close(c);
+      absl::MutexLock lock(&mu);
+      attempts.push_back(absl::Now());
+    }
+  });
+  auto channel = Channel({Loopback(ntohs(sa.sin_port))});
+  // Long enough for gRPC's default backoff to reach a 26.8 s step
+  // (1, 1.6, 2.56, ... x1.6: attempts near 0, 1, 2.6, 5.2, 9.3, 15.8,
+  // 26.3, 43.1, 69.9 s).
+  const absl::Duration watch = absl::Seconds(75);
+  const absl::Time start = absl::Now();
+  std::string who;
+  while (absl::Now() - start < watch) {
+    EXPECT_FALSE(Ask(channel, &who, absl::Milliseconds(500)).ok());
+    absl::SleepFor(absl::Seconds(1));
+  }
+  const absl::Time end = absl::Now();
+  shutdown(fd, SHUT_RDWR);
+  close(fd);
+  acceptor.join();
+  absl::MutexLock lock(&mu);
+  ASSERT_GE(attempts.size(), 5u);
+  absl::Duration longest = end - attempts.back();
+  for (size_t i = 1; i < attempts.size(); ++i) {
+    longest = std::max(longest, attempts[i] - attempts[i - 1]);
+  }
+  EXPECT_LE(longest, kFailoverMaxBackoff * 1.2 + absl::Seconds(3))
+      << attempts.size() << " attempts in " << watch;
 }
 
 TEST(Failover, AllDeadErrorNamesEveryAddress) {
