@@ -72,6 +72,25 @@ uint16_t DeadPort() {
 
 HostPort Loopback(uint16_t port) { return HostPort{"127.0.0.1", port}; }
 
+// A TCP socket listening on a free loopback port (its port in *port), or
+// -1; the caller accepts (or not) and closes it.
+int ListenOnLoopback(uint16_t* port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(sa);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0 ||
+      listen(fd, 16) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) != 0) {
+    close(fd);
+    return -1;
+  }
+  *port = ntohs(sa.sin_port);
+  return fd;
+}
+
 std::shared_ptr<grpc::Channel> Channel(const std::vector<HostPort>& list) {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> ch = FailoverChannel(
       list, grpc::InsecureChannelCredentials(), grpc::ChannelArguments());
@@ -186,20 +205,13 @@ TEST(Failover, InstanceGoneBetweenCallsNextCallUsesTheOther) {
 
 TEST(Failover, SilentFirstAddressGivesUpWithinTheConnectTimeout) {
   // Accepts TCP (the kernel's backlog) but never speaks: like a hung CA.
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  uint16_t port = 0;
+  const int fd = ListenOnLoopback(&port);
   ASSERT_GE(fd, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
-  ASSERT_EQ(listen(fd, 16), 0);
-  socklen_t len = sizeof(sa);
-  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len), 0);
   Instance second = Start("second");
   std::string who;
   const absl::Time start = absl::Now();
-  grpc::Status st =
-      Ask(Channel({Loopback(ntohs(sa.sin_port)), Loopback(second.port)}), &who);
+  grpc::Status st = Ask(Channel({Loopback(port), Loopback(second.port)}), &who);
   const absl::Duration took = absl::Now() - start;
   close(fd);
   ASSERT_TRUE(st.ok()) << st.error_message();
@@ -213,15 +225,9 @@ TEST(Failover, SilentFirstAddressGivesUpWithinTheConnectTimeout) {
 // trying at least every kFailoverMaxBackoff (with gRPC's 20 % jitter).
 // The "CA" accepts TCP and hangs up at once, so each attempt is counted.
 TEST(Failover, AFailingAddressIsTriedAgainWithinTheMaxBackoff) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  uint16_t port = 0;
+  const int fd = ListenOnLoopback(&port);
   ASSERT_GE(fd, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)), 0);
-  ASSERT_EQ(listen(fd, 16), 0);
-  socklen_t len = sizeof(sa);
-  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len), 0);
   absl::Mutex mu;
   std::vector<absl::Time> attempts;
   std::thread acceptor([&] {
@@ -233,7 +239,7 @@ TEST(Failover, AFailingAddressIsTriedAgainWithinTheMaxBackoff) {
       attempts.push_back(absl::Now());
     }
   });
-  auto channel = Channel({Loopback(ntohs(sa.sin_port))});
+  auto channel = Channel({Loopback(port)});
   // Long enough for gRPC's default backoff to reach a 26.8 s step
   // (1, 1.6, 2.56, ... x1.6: attempts near 0, 1, 2.6, 5.2, 9.3, 15.8,
   // 26.3, 43.1, 69.9 s).
