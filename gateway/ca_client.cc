@@ -472,8 +472,9 @@ absl::Status CaClient::CheckNotRevoked(uint64_t serial,
                                        std::string_view key_fingerprint) const {
   if (!revocations_current()) {
     return absl::UnavailableError(
-        "the revocation list is not current (the CA has been unreachable "
-        "longer than revocation_grace)");
+        absl::StrCat(kRevocationListStale,
+                     " (the CA has been unreachable longer than "
+                     "revocation_grace)"));
   }
   absl::MutexLock lock(&mu_);
   if (revoked_serials_.contains(serial)) {

@@ -140,6 +140,9 @@ class CaClient {
   // Why the revocation list is not current ("the CA has been unreachable
   // longer than revocation_grace", ...); empty while it is.
   std::string StaleReason() const ABSL_LOCKS_EXCLUDED(mu_);
+  // The start of CheckNotRevoked's kUnavailable message (a stale list).
+  static constexpr char kRevocationListStale[] =
+      "the revocation list is not current";
   // kPermissionDenied when the serial or the key fingerprint is revoked;
   // kUnavailable when the revocation list is not current (the stream has
   // been down longer than revocation_grace, or it was never loaded).

@@ -1,11 +1,14 @@
 #include "gateway/gateway_connection.h"
 
 #include <algorithm>
+#include <string>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/safe_text.h"
+#include "gateway/ca_client.h"
 #include "gateway/connection_internal.h"
 #include "ssh/connection/messages.h"
 #include "ssh/wire/reader.h"
@@ -35,6 +38,14 @@ constexpr char kGatewaySoftwareVersion[] = "OpenSSH_9.0 Sallyport_0.1";
 constexpr char kCertificatesOnly[] =
     "Sallyport accepts OpenSSH certificates only: log in with `sp login` "
     "first.\r\n";
+
+// What the user sees when the gateway cannot tell whether a certificate is
+// revoked (CaClient::kRevocationListStale).
+constexpr char kRevocationsUnknown[] =
+    "sallyport: the gateway cannot check certificate revocations right now "
+    "(it has not heard from the Sallyport CA for longer than "
+    "revocation_grace), so no session can be authorized; try again "
+    "later.\r\n";
 
 // What the user sees when the CA refuses the session.
 std::string RefusalBanner(const absl::Status& st, const Target& t) {
@@ -201,7 +212,13 @@ asio::awaitable<void> GatewayConnection::Run() {
     if (accepted) return;
     Log(absl::StrCat("event=auth.refused peer=", peer_, " reason=\"",
                      Safe(reason), "\""));
-    if (ca_refusal_code_.empty()) {
+    // Our revocation list is stale (the CA has been away too long): the
+    // certificate may be fine, and a new one would not help either.
+    const bool revocations_unknown =
+        reason.find(CaClient::kRevocationListStale) != std::string_view::npos;
+    if (revocations_unknown) {
+      ReportAuth(false, "ca-unavailable");
+    } else if (ca_refusal_code_.empty()) {
       ReportAuth(false, AuthFailureCode(reason));
     } else {
       ReportAuth(false, std::exchange(ca_refusal_code_, std::string()));
@@ -213,6 +230,7 @@ asio::awaitable<void> GatewayConnection::Run() {
       SendRefusalBanner(
           no_ca_keys_
               ? RefusalBanner(absl::UnavailableError("no CA keys"), Target())
+          : revocations_unknown ? std::string(kRevocationsUnknown)
           : target_error_.has_value()
               ? absl::StrCat("sallyport: ", *target_error_,
                              "\r\nConnect as LOGIN+HOST (e.g. "
