@@ -217,6 +217,7 @@ asio::awaitable<void> GatewayConnection::Run() {
     const bool revocations_unknown =
         reason.find(CaClient::kRevocationListStale) != std::string_view::npos;
     if (revocations_unknown) {
+      ca_refusal_code_.clear();  // this refusal is not the CA's
       ReportAuth(false, "ca-unavailable");
     } else if (ca_refusal_code_.empty()) {
       ReportAuth(false, AuthFailureCode(reason));
