@@ -217,7 +217,13 @@ class CaClient {
   Options options_;
   const base::Clock* clock_;
   // The stubs of the current channel; each call holds them until done.
-  struct Stubs;
+  struct Stubs {
+    explicit Stubs(std::shared_ptr<grpc::Channel> channel)
+        : ca(cav1::CertificateAuthority::NewStub(channel)),
+          gateway(v1::Gateway::NewStub(channel)) {}
+    std::unique_ptr<cav1::CertificateAuthority::Stub> ca;
+    std::unique_ptr<v1::Gateway::Stub> gateway;
+  };
   std::shared_ptr<const Stubs> stubs() const ABSL_LOCKS_EXCLUDED(mu_);
 
   mutable absl::Mutex mu_;

@@ -1,0 +1,217 @@
+// CaClient's revocation list (see ca_client.h): the catch-up with
+// ListRevocations, the WatchRevocations stream that keeps it current, and
+// the checks against it (fail closed once the stream has been down longer
+// than revocation_grace).
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "base/safe_text.h"
+#include "gateway/ca_client.h"
+
+namespace sallyport::gateway {
+
+void CaClient::AddRevocation(const cav1::Revocation& r) {
+  last_revocation_id_ = std::max(last_revocation_id_, r.id());
+  if (revoked_serials_.size() + revoked_keys_.size() >=
+      options_.max_revocations) {
+    overflow_ = true;
+    return;
+  }
+  if (r.target_case() == cav1::Revocation::kSerial) {
+    revoked_serials_.insert(r.serial());
+  } else if (r.target_case() == cav1::Revocation::kKeyFingerprint) {
+    revoked_keys_.insert(r.key_fingerprint());
+  }
+}
+
+absl::Status CaClient::CatchUp() {
+  for (;;) {
+    cav1::ListRevocationsRequest request;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return absl::CancelledError("stopping");
+      request.set_after_id(last_revocation_id_);
+    }
+    request.set_limit(10000);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_deadline));
+    cav1::ListRevocationsResponse response;
+    const absl::Time start = absl::Now();
+    grpc::Status st = stubs()->ca->ListRevocations(&ctx, request, &response);
+    if (options_.on_rpc)
+      options_.on_rpc("ListRevocations", absl::Now() - start);
+    if (!st.ok()) return FromGrpc(st);
+    bool done = false;
+    bool report = false;
+    {
+      absl::MutexLock lock(&mu_);
+      // Once the list was loaded, what a catch-up brings was revoked while
+      // the stream was down: the connections using it are ended as for a
+      // streamed revocation (else they would live on until their
+      // certificate expires, only refused new channels).
+      report = loaded_;
+      for (const cav1::Revocation& r : response.revocations()) AddRevocation(r);
+      if (response.revocations_size() < request.limit()) {
+        loaded_ = true;
+        done = true;
+      }
+    }
+    if (report) {
+      for (const cav1::Revocation& r : response.revocations()) Report(r);
+    }
+    if (done) return absl::OkStatus();
+  }
+}
+
+void CaClient::Report(const cav1::Revocation& r) {
+  if (!options_.on_revocation) return;
+  if (r.target_case() == cav1::Revocation::kSerial) {
+    options_.on_revocation(r.serial(), "");
+  } else if (r.target_case() == cav1::Revocation::kKeyFingerprint) {
+    options_.on_revocation(0, r.key_fingerprint());
+  }
+}
+
+void CaClient::MarkDown() {
+  absl::MutexLock lock(&mu_);
+  if (!down_since_.has_value()) down_since_ = Now();
+}
+
+void CaClient::WatchLoop() {
+  absl::Duration backoff = options_.reconnect_initial;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    absl::Status st = CatchUp();
+    if (st.ok()) {
+      grpc::ClientContext ctx;
+      cav1::WatchRevocationsRequest request;
+      {
+        absl::MutexLock lock(&mu_);
+        if (stopping_) return;
+        request.set_after_id(last_revocation_id_);
+        stream_context_ = &ctx;
+        // Caught up: the list is current again.
+        down_since_.reset();
+        if (!overflow_) stale_reported_ = false;
+        ++stream_connects_;
+      }
+      backoff = options_.reconnect_initial;
+      std::shared_ptr<const Stubs> stubs = this->stubs();
+      std::unique_ptr<grpc::ClientReader<cav1::Revocation>> reader =
+          stubs->ca->WatchRevocations(&ctx, request);
+      cav1::Revocation r;
+      while (reader->Read(&r)) {
+        {
+          absl::MutexLock lock(&mu_);
+          AddRevocation(r);
+        }
+        Report(r);
+        MaybeReportStale();  // the list may have overflowed
+      }
+      st = FromGrpc(reader->Finish());
+      absl::MutexLock lock(&mu_);
+      stream_context_ = nullptr;
+    }
+    MarkDown();
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    Log(absl::StrCat("ca: revocation stream down (", st.ToString(),
+                     "); retrying in ", absl::FormatDuration(backoff)));
+    if (!WaitToReconnect(backoff)) return;
+    backoff = std::min(backoff * 2, options_.reconnect_max);
+  }
+}
+
+bool CaClient::revocations_current() const {
+  absl::MutexLock lock(&mu_);
+  return CurrentLocked();
+}
+
+bool CaClient::CurrentLocked() const {
+  // Never loaded (the CA has not answered since we started): not current.
+  if (overflow_ || !loaded_) return false;
+  return !down_since_.has_value() ||
+         Now() - *down_since_ <= options_.revocation_grace;
+}
+
+std::string CaClient::StaleReason() const {
+  absl::MutexLock lock(&mu_);
+  return StaleReasonLocked();
+}
+
+std::string CaClient::StaleReasonLocked() const {
+  if (CurrentLocked()) return "";
+  if (overflow_) {
+    return absl::StrCat("the revocation list outgrew max_revocations (",
+                        options_.max_revocations, ")");
+  }
+  if (!loaded_) return "the CA has not answered since the gateway started";
+  return "the CA has been unreachable longer than revocation_grace";
+}
+
+void CaClient::MaybeReportStale() {
+  std::string why;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stale_reported_ || CurrentLocked()) return;
+    stale_reported_ = true;
+    why = StaleReasonLocked();
+  }
+  Log(absl::StrCat("ca: the revocation list is no longer current: ", why));
+  if (options_.on_stale) options_.on_stale(why);
+}
+
+bool CaClient::WaitToReconnect(absl::Duration backoff) {
+  const absl::Time wake = absl::Now() + backoff;
+  for (;;) {
+    MaybeReportStale();
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return false;
+    const absl::Time now = absl::Now();
+    if (now >= wake) return true;
+    absl::Time until = wake;
+    if (!stale_reported_ && down_since_.has_value()) {
+      // The grace's end, on the real clock (Now() may be a test clock).
+      until = std::min(until, now + (*down_since_ + options_.revocation_grace -
+                                     Now() + absl::Milliseconds(1)));
+    }
+    mu_.AwaitWithDeadline(absl::Condition(&stopping_), until);
+  }
+}
+
+absl::Status CaClient::CheckNotRevoked(uint64_t serial,
+                                       std::string_view key_fingerprint) const {
+  if (!revocations_current()) {
+    return absl::UnavailableError(
+        absl::StrCat(kRevocationListStale,
+                     " (the CA has been unreachable longer than "
+                     "revocation_grace)"));
+  }
+  absl::MutexLock lock(&mu_);
+  if (revoked_serials_.contains(serial)) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("certificate serial ", serial, " is revoked"));
+  }
+  if (revoked_keys_.find(key_fingerprint) != revoked_keys_.end()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "key ", base::SafeText(key_fingerprint, 64), " is revoked"));
+  }
+  return absl::OkStatus();
+}
+
+size_t CaClient::revocation_count() const {
+  absl::MutexLock lock(&mu_);
+  return revoked_serials_.size() + revoked_keys_.size();
+}
+
+int CaClient::stream_connects() const {
+  absl::MutexLock lock(&mu_);
+  return stream_connects_;
+}
+
+}  // namespace sallyport::gateway
