@@ -25,14 +25,17 @@ sockaddr_in Loopback(const std::string& ip, int port) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<SourceRelay>> SourceRelay::Start(
-    const std::string& source_ip, int target_port) {
+    const std::string& source_ip, int target_port, int listen_port) {
   std::unique_ptr<SourceRelay> r(new SourceRelay());
   r->source_ip_ = source_ip;
   r->target_port_ = target_port;
   r->listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a = Loopback("127.0.0.1", 0);
+  sockaddr_in a = Loopback("127.0.0.1", listen_port);
   socklen_t len = sizeof(a);
+  const int one = 1;
   if (r->listen_fd_ < 0 ||
+      setsockopt(r->listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) !=
+          0 ||
       bind(r->listen_fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
       listen(r->listen_fd_, 16) != 0 ||
       getsockname(r->listen_fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {

@@ -18,8 +18,10 @@ namespace sallyport::ca {
 
 class SourceRelay {
  public:
+  // Listens on `listen_port`, or a free port when 0 (a relay started again
+  // on the port of one that was destroyed: the server "comes back").
   static absl::StatusOr<std::unique_ptr<SourceRelay>> Start(
-      const std::string& source_ip, int target_port);
+      const std::string& source_ip, int target_port, int listen_port = 0);
   ~SourceRelay();
 
   // "127.0.0.1:PORT" to connect to.

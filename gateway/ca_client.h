@@ -92,6 +92,9 @@ class CaClient {
     // Reconnect backoff of the revocation stream.
     absl::Duration reconnect_initial = absl::Milliseconds(500);
     absl::Duration reconnect_max = absl::Seconds(10);
+    // While waiting to reconnect, how often the channel is asked whether
+    // it is connected (again).
+    absl::Duration reconnect_poll = absl::Milliseconds(250);
     // Revocations kept in memory; beyond it the set is considered not
     // current (fail closed) until the gateway restarts.
     size_t max_revocations = 1'000'000;
@@ -203,7 +206,11 @@ class CaClient {
   // called since the list was last current.
   void MaybeReportStale() ABSL_LOCKS_EXCLUDED(mu_);
   // Waits `backoff` (or until stopping), waking when the grace runs out
-  // to report the list stale on time. False when stopping.
+  // to report the list stale on time. Returns early, though not before
+  // 500 ms, once the channel was seen without a connection and
+  // is connected again: the CA is back, and the channel's own reconnect
+  // backoff (at most 10 s, base/address_list.h) already paced the
+  // attempts. False when stopping.
   bool WaitToReconnect(absl::Duration backoff) ABSL_LOCKS_EXCLUDED(mu_);
   void Log(std::string_view line);
   // Parses and stores fetched keys (kInternal when there is no user key).
@@ -218,9 +225,11 @@ class CaClient {
   const base::Clock* clock_;
   // The stubs of the current channel; each call holds them until done.
   struct Stubs {
-    explicit Stubs(std::shared_ptr<grpc::Channel> channel)
-        : ca(cav1::CertificateAuthority::NewStub(channel)),
-          gateway(v1::Gateway::NewStub(channel)) {}
+    explicit Stubs(std::shared_ptr<grpc::Channel> c)
+        : channel(c),
+          ca(cav1::CertificateAuthority::NewStub(c)),
+          gateway(v1::Gateway::NewStub(c)) {}
+    std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<cav1::CertificateAuthority::Stub> ca;
     std::unique_ptr<v1::Gateway::Stub> gateway;
   };

@@ -9,6 +9,14 @@
 #include "gateway/ca_client.h"
 
 namespace sallyport::gateway {
+namespace {
+
+// WaitToReconnect returns early, when the CA is reachable again, no sooner
+// than this: a CA that accepts connections and ends them at once is not
+// called more than twice a second.
+constexpr absl::Duration kEarliestReconnectAfterDown = absl::Milliseconds(500);
+
+}  // namespace
 
 void CaClient::AddRevocation(const cav1::Revocation& r) {
   last_revocation_id_ = std::max(last_revocation_id_, r.id());
@@ -167,14 +175,29 @@ void CaClient::MaybeReportStale() {
 }
 
 bool CaClient::WaitToReconnect(absl::Duration backoff) {
-  const absl::Time wake = absl::Now() + backoff;
+  const absl::Time start = absl::Now();
+  const absl::Time wake = start + backoff;
+  const absl::Time earliest =
+      start + std::min(backoff, kEarliestReconnectAfterDown);
+  const std::shared_ptr<grpc::Channel> channel = stubs()->channel;
+  // Whether the channel was seen without a connection during this wait.
+  bool seen_down = false;
   for (;;) {
     MaybeReportStale();
+    if (channel != nullptr) {
+      // try_to_connect also starts an attempt when the channel went idle
+      // (the attempts keep the channel's own backoff).
+      const bool ready =
+          channel->GetState(/*try_to_connect=*/true) == GRPC_CHANNEL_READY;
+      seen_down = seen_down || !ready;
+      if (ready && seen_down && absl::Now() >= earliest) return true;
+    }
     absl::MutexLock lock(&mu_);
     if (stopping_) return false;
     const absl::Time now = absl::Now();
     if (now >= wake) return true;
-    absl::Time until = wake;
+    absl::Time until =
+        std::min(wake, std::max(now + options_.reconnect_poll, earliest));
     if (!stale_reported_ && down_since_.has_value()) {
       // The grace's end, on the real clock (Now() may be a test clock).
       until = std::min(until, now + (*down_since_ + options_.revocation_grace -
