@@ -177,6 +177,15 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES,
                              kStreamWindowBytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, kMaxMetadataBytes);
+  // Clients may check that the CA still answers with HTTP/2 pings (the
+  // gateway does, every 15 s, to notice a hung CA or a silently dropped
+  // connection under its revocation stream): accepted down to one a
+  // second, also on an idle connection, where gRPC's default would answer
+  // pings more often than every 5 minutes with GOAWAY.
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      kMinClientPingIntervalMs);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   // Small reads, so the quota is checked often while a message arrives.
   builder.AddChannelArgument(GRPC_ARG_TCP_MAX_READ_CHUNK_SIZE,
                              kMaxReadChunkBytes);

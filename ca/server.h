@@ -67,6 +67,8 @@ class CaServer {
   static constexpr int kStreamWindowBytes = 64 << 10;
   static constexpr int kMaxMetadataBytes = 16 << 10;
   static constexpr int kMaxReadChunkBytes = 64 << 10;
+  // HTTP/2 pings from a client (keepalive) at most this often.
+  static constexpr int kMinClientPingIntervalMs = 1000;
   static constexpr size_t kResourceQuotaBytes = 4 << 20;
   static constexpr int kMaxThreads = 128;
   // Handler threads kept polling for calls when idle.

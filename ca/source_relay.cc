@@ -90,6 +90,10 @@ void SourceRelay::Pump(int client, int upstream) {
   char buf[16384];
   bool open[2] = {true, true};
   while (!stop_ && (open[0] || open[1])) {
+    if (frozen_) {
+      poll(nullptr, 0, 100);
+      continue;
+    }
     fds[0].events = open[0] ? POLLIN : 0;
     fds[1].events = open[1] ? POLLIN : 0;
     if (poll(fds, 2, 100) <= 0) continue;

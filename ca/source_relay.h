@@ -26,6 +26,10 @@ class SourceRelay {
 
   // "127.0.0.1:PORT" to connect to.
   std::string address() const;
+  // Stops passing bytes either way, with every connection left open (a
+  // hung server, or a network that drops packets): new connections are
+  // accepted and hang too.
+  void Freeze() { frozen_ = true; }
 
  private:
   SourceRelay() = default;
@@ -37,6 +41,7 @@ class SourceRelay {
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> frozen_{false};
   std::thread acceptor_;
   absl::Mutex mu_;
   std::vector<std::thread> pumps_ ABSL_GUARDED_BY(mu_);

@@ -94,6 +94,15 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCaChannel(
       std::make_shared<grpc::experimental::HostNameCertificateVerifier>());
   grpc::ChannelArguments args;
   args.SetSslTargetNameOverride("sallyport-ca");
+  args.SetInt(
+      GRPC_ARG_KEEPALIVE_TIME_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(options.keepalive_time)));
+  args.SetInt(
+      GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(options.keepalive_timeout)));
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Pings go on however long no data was sent (gRPC stops after 2).
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   // Several CA instances (HA): one channel that fails over between them,
   // so AuthorizeChannel, IssueSessionCertificate, the key refresh and the
   // revocation stream's reconnects all go to whichever instance answers.

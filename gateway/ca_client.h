@@ -53,6 +53,13 @@ struct CaChannelOptions {
   // files.ca_certificate, default STATE_DIR/ca.pem). It must have
   // `fingerprint`, and it is the only root the channel trusts.
   std::string ca_certificate_path;
+  // HTTP/2 keepalive: a ping after this long without traffic, and the
+  // connection counts as lost when the ping is not answered within
+  // keepalive_timeout. A hung CA, or a connection dropped on the way
+  // without a reset, then ends the revocation stream (and revocation_grace
+  // starts) instead of leaving it open and silent for hours.
+  absl::Duration keepalive_time = absl::Seconds(15);
+  absl::Duration keepalive_timeout = absl::Seconds(10);
 };
 
 // A TLS channel to the CA that presents the gateway's certificate and

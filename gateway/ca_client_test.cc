@@ -93,6 +93,23 @@ class CaClientTest : public ::testing::Test {
     return c.ok() ? std::move(*c) : nullptr;
   }
 
+  static int PortOf(const std::string& address) {
+    int port = 0;
+    return absl::SimpleAtoi(address.substr(address.rfind(':') + 1), &port)
+               ? port
+               : 0;
+  }
+
+  // A relay in front of the CA, on `listen_port` (0: a free port); the
+  // clients MakeClient makes from now on connect through it.
+  absl::StatusOr<std::unique_ptr<ca::SourceRelay>> RelayToCa(
+      int listen_port = 0) {
+    auto relay = ca::SourceRelay::Start(
+        "127.0.0.1", PortOf(env_->server().address()), listen_port);
+    if (relay.ok()) channel_options_.address = (*relay)->address();
+    return relay;
+  }
+
   // The inventory host "web01" (127.0.0.1:22), selected by role "ops".
   absl::Status CreateWeb01() {
     storage::Host h;
@@ -297,17 +314,9 @@ TEST_F(CaClientTest, FailsClosedOnceTheStreamIsDownLongerThanTheGrace) {
 // Here the loop's backoff is 30 s and the CA (behind a relay) is away for
 // 1 s: the stream must be back well before the 30 s.
 TEST_F(CaClientTest, TheStreamIsBackSoonAfterTheCaReturns) {
-  const std::string ca_address = env_->server().address();
-  int ca_port = 0;
-  ASSERT_TRUE(
-      absl::SimpleAtoi(ca_address.substr(ca_address.rfind(':') + 1), &ca_port));
-  auto relay = ca::SourceRelay::Start("127.0.0.1", ca_port);
+  auto relay = RelayToCa();
   ASSERT_TRUE(relay.ok()) << relay.status();
-  const std::string relay_address = (*relay)->address();
-  int relay_port = 0;
-  ASSERT_TRUE(absl::SimpleAtoi(
-      relay_address.substr(relay_address.rfind(':') + 1), &relay_port));
-  channel_options_.address = relay_address;
+  const int relay_port = PortOf((*relay)->address());
   absl::Mutex mu;
   std::vector<std::string> lines;
   std::unique_ptr<CaClient> client =
@@ -334,7 +343,7 @@ TEST_F(CaClientTest, TheStreamIsBackSoonAfterTheCaReturns) {
   }));
   absl::SleepFor(absl::Seconds(1));
   // ...and comes back on the same address.
-  relay = ca::SourceRelay::Start("127.0.0.1", ca_port, relay_port);
+  relay = RelayToCa(relay_port);
   ASSERT_TRUE(relay.ok()) << relay.status();
   const absl::Time back = absl::Now();
   ASSERT_TRUE(WaitFor([&] { return client->stream_connects() == 2; },
@@ -342,6 +351,45 @@ TEST_F(CaClientTest, TheStreamIsBackSoonAfterTheCaReturns) {
   const absl::Duration took = absl::Now() - back;
   EXPECT_LT(took, absl::Seconds(12)) << took;
   EXPECT_TRUE(client->revocations_current());
+}
+
+// A CA that hangs (SIGSTOP, a deadlock) or a connection dropped on the way
+// without a reset leaves the revocation stream open and silent: the
+// keepalive pings notice it, the stream ends, and once revocation_grace
+// has passed too every check fails closed. Without the pings the stream
+// stayed "up" and the list counted as current for as long as the TCP
+// connection lived (found by hand: a SIGSTOPped CA for 70 s, grace 60 s).
+TEST_F(CaClientTest, AHungCaEndsTheStreamAndTheListGoesStale) {
+  auto relay = RelayToCa();
+  ASSERT_TRUE(relay.ok()) << relay.status();
+  channel_options_.keepalive_time = absl::Seconds(1);
+  channel_options_.keepalive_timeout = absl::Seconds(1);
+  absl::Mutex mu;
+  std::vector<std::string> lines;
+  std::unique_ptr<CaClient> client =
+      MakeClient(nullptr, absl::Seconds(3), [&](CaClient::Options* o) {
+        o->log = [&](std::string_view line) {
+          absl::MutexLock lock(&mu);
+          lines.emplace_back(line);
+        };
+      });
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return client->stream_connects() == 1; }));
+  // Idle for several keepalive periods: the CA answers the pings.
+  absl::SleepFor(absl::Seconds(3));
+  EXPECT_EQ(client->stream_connects(), 1);
+  EXPECT_TRUE(client->revocations_current());
+  (*relay)->Freeze();
+  EXPECT_TRUE(WaitFor([&] {
+    absl::MutexLock lock(&mu);
+    for (const std::string& l : lines) {
+      if (absl::StrContains(l, "revocation stream down")) return true;
+    }
+    return false;
+  }));
+  EXPECT_TRUE(WaitFor([&] { return !client->revocations_current(); }));
+  EXPECT_EQ(client->CheckNotRevoked(7, "SHA256:x").code(),
+            absl::StatusCode::kUnavailable);
 }
 
 // gwrest: a certificate of an unknown CA key fetches the keys early, at
