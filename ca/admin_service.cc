@@ -1,5 +1,7 @@
 #include "ca/admin_service.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "ca/admin_convert.h"
@@ -134,17 +136,35 @@ grpc::Status AdminService::ListUsers(grpc::ServerContext* context,
 grpc::Status AdminService::UpdateUser(grpc::ServerContext* context,
                                       const pb::User* request,
                                       pb::User* response) {
-  return Run(context, "UpdateUser",
-             {{"user", request->name()}, {"disabled", request->disabled()}},
-             [&](const ClientIdentity&) -> absl::Status {
-               ASSIGN_OR_RETURN(
-                   storage::User user,
-                   ctx_.store->UpdateUser(UserFromProto(*request)));
-               ASSIGN_OR_RETURN(storage::Credentials creds,
-                                ctx_.store->GetCredentials(user.name));
-               UserToProto(user, &creds, response);
-               return absl::OkStatus();
-             });
+  return Run(
+      context, "UpdateUser",
+      {{"user", request->name()}, {"disabled", request->disabled()}},
+      [&](const ClientIdentity& admin) -> absl::Status {
+        if (request->disabled() && admin.name == request->name()) {
+          // With no other admin, nobody could enable them again.
+          return absl::FailedPreconditionError(
+              "an admin cannot disable themselves");
+        }
+        ASSIGN_OR_RETURN(storage::User before,
+                         ctx_.store->GetUser(request->name()));
+        if (request->disabled() && !before.disabled) {
+          // A disabled user loses access now, not when their
+          // certificate expires: revoking it ends their sessions on
+          // every gateway (which authorizes a session's own shell,
+          // exec and sftp channels once, with its certificate).
+          // Revoked first: if the update then fails, they only need
+          // to log in again.
+          RETURN_IF_ERROR(
+              RevokeAllOfUser(request->name(), "user disabled", admin.name)
+                  .status());
+        }
+        ASSIGN_OR_RETURN(storage::User user,
+                         ctx_.store->UpdateUser(UserFromProto(*request)));
+        ASSIGN_OR_RETURN(storage::Credentials creds,
+                         ctx_.store->GetCredentials(user.name));
+        UserToProto(user, &creds, response);
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminService::DeleteUser(grpc::ServerContext* context,
@@ -275,10 +295,29 @@ grpc::Status AdminService::UpdateRole(grpc::ServerContext* context,
 grpc::Status AdminService::DeleteRole(grpc::ServerContext* context,
                                       const pb::DeleteRoleRequest* request,
                                       Empty*) {
-  return Run(context, "DeleteRole", {{"role", request->name()}},
-             [&](const ClientIdentity&) -> absl::Status {
-               return ctx_.store->DeleteRole(request->name());
-             });
+  return Run(
+      context, "DeleteRole", {{"role", request->name()}},
+      [&](const ClientIdentity& admin) -> absl::Status {
+        // Either would lock the admins out: without the admin role
+        // nobody may call this API, and without their own roles
+        // (e.g. `login`) an admin cannot log in for a new
+        // certificate to call it with.
+        if (request->name() == kAdminRole) {
+          return absl::FailedPreconditionError(
+              "the admin role cannot be deleted");
+        }
+        ASSIGN_OR_RETURN(std::vector<storage::Role> own,
+                         ctx_.store->ListRolesForUser(admin.name));
+        if (std::any_of(own.begin(), own.end(), [&](const storage::Role& r) {
+              return r.name == request->name();
+            })) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("an admin cannot delete a role they hold (",
+                           admin.name, " is bound to ", request->name(),
+                           "); another admin can, or unbind it first"));
+        }
+        return ctx_.store->DeleteRole(request->name());
+      });
 }
 
 // ------------------------------------------------------------------ bindings

@@ -171,6 +171,94 @@ TEST(AdminAuthTest, RevokedOrDisabledOrDeletedUsersLoseAccess) {
   EXPECT_EQ(keys(bob2.channel).error_code(), StatusCode::UNAUTHENTICATED);
 }
 
+// An admin cannot lock the admins out: the admin role cannot be deleted,
+// nor a role the calling admin holds (their `login` role: without it they
+// could not log in again for a certificate), and an admin cannot disable
+// themselves. Each was accepted before, and nothing but editing the
+// database undid it.
+TEST(AdminServiceTest, AdminsCannotLockThemselvesOut) {
+  auto env = CaTestEnv::CreateOrNull();
+  ASSERT_NE(env, nullptr);
+  auto admin = env->Login("admin", env->admin_password());
+  ASSERT_TRUE(admin.status.ok());
+  auto stub = pb::Admin::NewStub(admin.channel);
+  auto delete_role = [&](const std::string& name) {
+    grpc::ClientContext ctx;
+    pb::DeleteRoleRequest request;
+    request.set_name(name);
+    google::protobuf::Empty out;
+    return stub->DeleteRole(&ctx, request, &out);
+  };
+  grpc::Status st = delete_role("admin");
+  EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(st.error_message(), "the admin role cannot be deleted");
+  st = delete_role("login");
+  EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StrContains(st.error_message(),
+                                "an admin cannot delete a role they hold"))
+      << st.error_message();
+  EXPECT_TRUE(env->store().GetRole("admin").ok());
+  EXPECT_TRUE(env->store().GetRole("login").ok());
+  // A role the admin does not hold can go.
+  ASSERT_TRUE(env->AddRole("tmp", {"www"}).ok());
+  EXPECT_TRUE(delete_role("tmp").ok());
+  {
+    grpc::ClientContext ctx;
+    pb::User self, out;
+    self.set_name("admin");
+    self.set_disabled(true);
+    st = stub->UpdateUser(&ctx, self, &out);
+    EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION);
+    EXPECT_EQ(st.error_message(), "an admin cannot disable themselves");
+  }
+  EXPECT_FALSE(env->store().GetUser("admin")->disabled);
+  EXPECT_TRUE(ListUsers(admin.channel).ok());
+}
+
+// Disabling a user revokes their certificates, so their open connections
+// end on every gateway at once (a gateway authorizes a session's own
+// shell/exec/sftp channels with its certificate, not per channel); before,
+// they kept opening channels on an open connection until it closed.
+// Enabling them again revokes nothing; they log in again.
+TEST(AdminServiceTest, DisablingAUserRevokesTheirCertificates) {
+  auto env = CaTestEnv::CreateOrNull();
+  ASSERT_NE(env, nullptr);
+  ASSERT_TRUE(env->AddUser("bob", "bob-pw", {"login"}).ok());
+  auto admin = env->Login("admin", env->admin_password());
+  auto bob = env->Login("bob", "bob-pw");
+  ASSERT_TRUE(admin.status.ok() && bob.status.ok());
+  auto bob_cert =
+      ssh::cert::Certificate::FromLine(bob.response.ssh_certificate());
+  ASSERT_TRUE(bob_cert.ok());
+  auto stub = pb::Admin::NewStub(admin.channel);
+  auto set_disabled = [&](bool disabled) {
+    grpc::ClientContext ctx;
+    pb::User user, out;
+    user.set_name("bob");
+    user.set_disabled(disabled);
+    return stub->UpdateUser(&ctx, user, &out);
+  };
+  EXPECT_FALSE(
+      *env->store().IsRevoked(bob_cert->serial, bob_cert->KeyFingerprint()));
+  ASSERT_TRUE(set_disabled(true).ok());
+  EXPECT_TRUE(
+      *env->store().IsRevoked(bob_cert->serial, bob_cert->KeyFingerprint()));
+  auto revoked = env->store().ListRevocations(0);
+  ASSERT_TRUE(revoked.ok());
+  ASSERT_FALSE(revoked->empty());
+  EXPECT_EQ(revoked->back().reason, "user disabled");
+  EXPECT_EQ(revoked->back().revoked_by, "admin");
+  EXPECT_FALSE(env->Login("bob", "bob-pw").status.ok());
+  ASSERT_TRUE(set_disabled(false).ok());
+  auto again = env->Login("bob", "bob-pw");
+  ASSERT_TRUE(again.status.ok()) << again.status.error_message();
+  auto again_cert =
+      ssh::cert::Certificate::FromLine(again.response.ssh_certificate());
+  ASSERT_TRUE(again_cert.ok());
+  EXPECT_FALSE(*env->store().IsRevoked(again_cert->serial,
+                                       again_cert->KeyFingerprint()));
+}
+
 TEST(AdminServiceTest, ManagesUsersRolesAndBindingsAndAuditsEveryCall) {
   auto env = CaTestEnv::CreateOrNull();
   ASSERT_NE(env, nullptr);

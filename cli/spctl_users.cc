@@ -186,7 +186,12 @@ int SetDisabled(Spctl& ctl, const std::string& name, bool disabled) {
   if (int rc = GetUser(ctl, name, &u); rc != kExitOk) return rc;
   u.set_disabled(disabled);
   return UpdateUser(
-      ctl, u, absl::StrCat(disabled ? "Disabled" : "Enabled", " user ", name));
+      ctl, u,
+      disabled ? absl::StrCat("Disabled user ", name,
+                              "; their certificates are revoked and their "
+                              "sessions end")
+               : absl::StrCat("Enabled user ", name,
+                              "; they log in again with `sp login`"));
 }
 
 int Edit(Spctl& ctl, const UserArgs& a, bool display_name_given) {
@@ -290,7 +295,8 @@ void AddUserCommands(CLI::App& app, Spctl& ctl, Action* action) {
     return sub;
   };
   one("show", "show a user", Show);
-  one("disable", "forbid logins (certificates stay valid until revoked)",
+  one("disable",
+      "forbid logins; revokes their certificates, which ends their sessions",
       [](Spctl& ctl, const std::string& n) {
         return SetDisabled(ctl, n, true);
       });
