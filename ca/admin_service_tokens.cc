@@ -47,8 +47,8 @@ grpc::Status AdminService::CreateJoinToken(
       [&](const ClientIdentity& admin) -> absl::Status {
         absl::Duration ttl = FromDurationProto(request->ttl());
         if (ttl == absl::ZeroDuration()) ttl = kDefaultTokenTtl;
-        if (ttl < absl::ZeroDuration() || ttl > kMaxTokenTtl) {
-          return absl::InvalidArgumentError("ttl must be in (0, 7 days]");
+        if (ttl < absl::Seconds(1) || ttl > kMaxTokenTtl) {
+          return absl::InvalidArgumentError("ttl must be in [1s, 7 days]");
         }
         if (request->purpose() != kJoinTokenGateway &&
             request->purpose() != kJoinTokenHost) {

@@ -215,6 +215,29 @@ TEST(AdminServiceTest, AdminsCannotLockThemselvesOut) {
   EXPECT_TRUE(ListUsers(admin.channel).ok());
 }
 
+// A join token's TTL is at least a second: 0.5 s was cut to 0 by spctl,
+// which the CA took for "the default" (1 h), a longer token than asked.
+TEST(AdminServiceTest, JoinTokensLiveAtLeastASecond) {
+  auto env = CaTestEnv::CreateOrNull();
+  ASSERT_NE(env, nullptr);
+  auto admin = env->Login("admin", env->admin_password());
+  ASSERT_TRUE(admin.status.ok());
+  auto create = [&](int64_t seconds, int32_t nanos) {
+    grpc::ClientContext ctx;
+    pb::CreateJoinTokenRequest request;
+    request.set_purpose("host");
+    request.mutable_ttl()->set_seconds(seconds);
+    request.mutable_ttl()->set_nanos(nanos);
+    pb::CreateJoinTokenResponse out;
+    return pb::Admin::NewStub(admin.channel)
+        ->CreateJoinToken(&ctx, request, &out);
+  };
+  EXPECT_EQ(create(0, 500'000'000).error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(create(-1, 0).error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(create(1, 0).ok());
+  EXPECT_TRUE(create(0, 0).ok());  // unset: the default
+}
+
 // Disabling a user revokes their certificates, so their open connections
 // end on every gateway at once (a gateway authorizes a session's own
 // shell/exec/sftp channels with its certificate, not per channel); before,

@@ -30,7 +30,15 @@ int Create(Spctl& ctl, const TokenArgs& a) {
   if (!a.ttl.empty()) {
     absl::StatusOr<absl::Duration> ttl = ParseDurationFlag(a.ttl);
     if (!ttl.ok()) return ctl.Error(ttl.status().message(), kExitUsage);
-    req.mutable_ttl()->set_seconds(absl::ToInt64Seconds(*ttl));
+    // Sent exactly: cut to whole seconds, 500ms became 0, which the CA
+    // takes for "the default" (1 h), a longer token than asked for.
+    if (*ttl < absl::Seconds(1)) {
+      return ctl.Error("--ttl must be at least 1s", kExitUsage);
+    }
+    const absl::Duration whole = absl::Trunc(*ttl, absl::Seconds(1));
+    req.mutable_ttl()->set_seconds(absl::ToInt64Seconds(whole));
+    req.mutable_ttl()->set_nanos(
+        static_cast<int32_t>(absl::ToInt64Nanoseconds(*ttl - whole)));
   }
   pb::CreateJoinTokenResponse resp;
   if (auto rc = Call(ctl, ctl.Admin(), &Stub::CreateJoinToken, req, &resp,

@@ -81,7 +81,12 @@ stop_all() {
     if alive "$pid"; then
       say "stopping $(basename "$f" .pid) (pid $pid)"
       kill -TERM "$pid" 2>/dev/null || true
-      for i in $(seq 1 100); do alive "$pid" || break; sleep 0.2; done
+      # The gateway drains first: its sessions get up to drain_timeout
+      # (30 s by default) to finish, then a message; 45 s as in the
+      # systemd unit (TimeoutStopSec).
+      local tries=100
+      [ "$(basename "$f")" = gateway.pid ] && tries=225
+      for i in $(seq 1 "$tries"); do alive "$pid" || break; sleep 0.2; done
       if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
     fi
     rm -f "$f"

@@ -281,6 +281,15 @@ TEST_F(SpctlCertsTest, HostsAndTokens) {
   EXPECT_EQ(env_->Spctl({"tokens", "create", "--kind", "host", "--ttl", "soon"})
                 .exit_code,
             2);
+  // Below a second: refused, not a token of the default hour (the TTL was
+  // cut to whole seconds, 0, which the CA takes for "the default").
+  for (const char* ttl : {"500ms", "999ms"}) {
+    auto short_ttl =
+        env_->Spctl({"tokens", "create", "--kind", "host", "--ttl", ttl});
+    EXPECT_EQ(short_ttl.exit_code, 2) << ttl << " " << short_ttl.Describe();
+    EXPECT_TRUE(absl::StrContains(short_ttl.err, "--ttl must be at least 1s"))
+        << short_ttl.Describe();
+  }
 }
 
 TEST_F(SpctlCertsTest, NonAdminIsRefusedByEveryAdminVerb) {
