@@ -178,8 +178,7 @@ size_t SpoolRecorder::queued_bytes() const {
   return queue_bytes_;
 }
 
-absl::StatusOr<std::shared_ptr<SessionRecording>> SpoolRecorder::OpenSession(
-    v1::RecordingSession meta, absl::Time started_at) {
+absl::Status SpoolRecorder::AcceptingSessions() const {
   if (const absl::Duration stalled = Stalled();
       stalled > options_.write_stall_limit) {
     return absl::UnavailableError(absl::StrCat(
@@ -191,6 +190,12 @@ absl::StatusOr<std::shared_ptr<SessionRecording>> SpoolRecorder::OpenSession(
                      options_.spool_max_bytes,
                      " bytes); new recorded sessions are refused"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<SessionRecording>> SpoolRecorder::OpenSession(
+    v1::RecordingSession meta, absl::Time started_at) {
+  RETURN_IF_ERROR(AcceptingSessions());
   meta.set_gateway_id(options_.gateway_id);
   meta.set_started_at_us(absl::ToUnixMicros(started_at));
   meta.set_status(v1::SESSION_STATUS_ACTIVE);

@@ -214,6 +214,9 @@ class SpoolRecorder {
   // kResourceExhausted for ENOSPC).
   absl::StatusOr<std::shared_ptr<SessionRecording>> OpenSession(
       v1::RecordingSession meta, absl::Time started_at);
+  // OK when OpenSession would try a new session; else why it refuses them
+  // (the writer stalled on the disk, or the spool over spool_max_bytes).
+  absl::Status AcceptingSessions() const;
 
   // Bytes in spool files (counted at Start and as the writer appends;
   // ForgetSpoolBytes when the shipper deletes one).

@@ -347,6 +347,16 @@ absl::Status GatewayServer::Health() const {
         "revocation list not current: the CA's revocation stream has been "
         "down longer than revocation_grace");
   }
+  // Recorded sessions would be refused: send users to another gateway.
+  if (!spool_unusable_.empty()) {
+    return absl::UnavailableError(
+        absl::StrCat("the recording spool cannot be used: ", spool_unusable_));
+  }
+  if (spool_recorder_ != nullptr) {
+    if (absl::Status st = spool_recorder_->AcceptingSessions(); !st.ok()) {
+      return absl::UnavailableError(st.message());
+    }
+  }
   const int64_t not_after = tls_not_after_unix_.load();
   if (not_after != 0 && absl::FromUnixSeconds(not_after) <= absl::Now()) {
     return absl::UnavailableError(
@@ -379,6 +389,14 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
     restart.push_back("egress_addresses");
   if (fresh.revocation_grace != old.revocation_grace)
     restart.push_back("revocation_grace");
+  // The recorder and the shipper are made once, at start.
+  if (fresh.spool_dir != old.spool_dir) restart.push_back("spool_dir");
+  if (fresh.spool_fsync_interval != old.spool_fsync_interval)
+    restart.push_back("spool_fsync_interval");
+  if (fresh.spool_max_bytes != old.spool_max_bytes)
+    restart.push_back("spool_max_bytes");
+  if (fresh.record_exec_output_limit != old.record_exec_output_limit)
+    restart.push_back("record_exec_output_limit");
 
   GatewaySettings applied = old;
   applied.limits = fresh.limits;

@@ -152,6 +152,8 @@ class GatewayServer {
   // outlives the I/O threads and the proxy (declared before them).
   std::unique_ptr<audit::SpoolRecorder> spool_recorder_;
   std::unique_ptr<Recorder> spool_taps_;
+  // Set once at start when the spool could not be set up (why).
+  std::string spool_unusable_;
   std::unique_ptr<GatewayOps> ops_;
   // gwev (#14): audit events to the CA; outlives the proxy.
   std::unique_ptr<EventSender> event_sender_;

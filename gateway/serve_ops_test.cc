@@ -6,6 +6,7 @@
 // and the CA accepts the new one.
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -143,6 +144,39 @@ TEST_F(ServeOpsTest, MetricsAndHealthzAreServed) {
   EXPECT_TRUE(absl::StrContains(drained, "draining")) << drained;
 }
 
+// A gateway whose spool cannot be used refuses every recorded session:
+// /healthz says 503 and why, so a load balancer sends users elsewhere
+// (it said 200 before). Over spool_max_bytes likewise.
+TEST_F(ServeOpsTest, HealthzFailsWhileRecordedSessionsWouldBeRefused) {
+  const std::string not_a_dir = gw_dir_ + "/spool-is-a-file";
+  ASSERT_TRUE(testing::WriteFile(not_a_dir, "x").ok());
+  StartServer(absl::StrCat("spool_dir: \"", not_a_dir, "\"\n"), 2.0 / 3.0);
+  ASSERT_NE(server_, nullptr);
+  const absl::Status health = server_->Health();
+  EXPECT_EQ(health.code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(
+      absl::StrContains(health.message(), "the recording spool cannot be used"))
+      << health;
+  const std::string got = Get("/healthz");
+  EXPECT_TRUE(absl::StartsWith(got, "HTTP/1.1 503")) << got;
+  EXPECT_TRUE(absl::StrContains(got, "spool")) << got;
+}
+
+TEST_F(ServeOpsTest, HealthzFailsWhileTheSpoolIsOverItsLimit) {
+  const std::string spool = gw_dir_ + "/small-spool";
+  ASSERT_TRUE(std::filesystem::create_directory(spool));
+  // A spool file left by an earlier run, larger than the limit.
+  ASSERT_TRUE(
+      testing::WriteFile(spool + "/old.spool", std::string(2 << 20, 'x')).ok());
+  StartServer(
+      absl::StrCat("spool_dir: \"", spool, "\"\nspool_max_bytes: 1048576\n"),
+      2.0 / 3.0);
+  ASSERT_NE(server_, nullptr);
+  const absl::Status health = server_->Health();
+  EXPECT_EQ(health.code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(health.message(), "spool_max_bytes")) << health;
+}
+
 TEST_F(ServeOpsTest, ReloadAppliesLimitsAndLogFormatAndNamesRestarts) {
   StartServer("limits:\n  max_sessions_per_user: 5\n", 2.0 / 3.0);
   EXPECT_EQ(server_->proxy().limits().max_sessions_per_user, 5);
@@ -156,7 +190,10 @@ TEST_F(ServeOpsTest, ReloadAppliesLimitsAndLogFormatAndNamesRestarts) {
                                       "  idle_timeout: 90s\n"
                                       "  max_startups: \"5:50:20\"\n"
                                       "  login_grace: 7s\n"
-                                      "revocation_grace: 10s\n"))
+                                      "revocation_grace: 10s\n"
+                                      "spool_fsync_interval: 3s\n"
+                                      "spool_max_bytes: 1048576\n"
+                                      "record_exec_output_limit: 1024\n"))
           .ok());
   auto fresh = LoadServeConfig(gw_dir_ + "/gateway.yaml");
   ASSERT_TRUE(fresh.ok()) << fresh.status();
@@ -174,8 +211,11 @@ TEST_F(ServeOpsTest, ReloadAppliesLimitsAndLogFormatAndNamesRestarts) {
   EXPECT_EQ(server_->local_endpoint().port(), port);
   EXPECT_TRUE(
       testing::WaitForTcpListener("127.0.0.1", port, absl::Seconds(10)).ok());
+  // Named, not silently kept as they were (the recorder is made at start).
   EXPECT_TRUE(absl::StrContains(
-      Log(), "needs a restart to take effect: revocation_grace"))
+      Log(),
+      "needs a restart to take effect: revocation_grace, "
+      "spool_fsync_interval, spool_max_bytes, record_exec_output_limit"))
       << Log();
   EXPECT_NE(server_->settings().revocation_grace, absl::Seconds(10));
 

@@ -153,7 +153,9 @@ absl::StatusOr<Recorder*> GatewayServer::StartRecorder(
       absl::Status shipping = StartShipper(c);
       if (!shipping.ok()) return shipping;
     } else {
-      // Fail closed: recorded sessions are refused with the reason.
+      // Fail closed: recorded sessions are refused with the reason, and
+      // /healthz says so.
+      spool_unusable_ = std::string(spool.status().message());
       ops->Notice(
           "recording",
           absl::StrCat("the spool cannot be used: ", spool.status().message()),
