@@ -1,6 +1,8 @@
 // spctl sessions ls|show|play|export|verify: recorded sessions (DESIGN.md
 // §9, issue 14 "Replay and search"). Needs the auditor or admin role; every
 // call is itself an audit event (the CA writes it).
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -111,6 +113,34 @@ std::string UsTime(int64_t us) {
                           absl::UTCTimeZone());
 }
 
+// The first broken record and why (0: the recording checks): the hash
+// chain checked here, or else the CA's own check.
+std::pair<uint64_t, std::string> Integrity(const RecordingHead& head,
+                                           const ChainCheck& chain) {
+  auto [broken, why] = chain.Finish(head.session);
+  if (broken == 0 && !head.intact) {
+    broken = head.first_broken_seq;
+    why = head.problem;
+  }
+  return {broken, why};
+}
+
+// Play and export still show a recording that does not verify (an auditor
+// may need what is left of it), but say so on stderr and exit 1: it may
+// have been altered. kExitOk when it verifies.
+int WarnIfBroken(Spctl& ctl, const RecordingHead& head,
+                 const ChainCheck& chain) {
+  auto [broken, why] = Integrity(head, chain);
+  if (broken == 0) return kExitOk;
+  const std::string& id = head.session.session_id();
+  ctl.err() << "spctl: WARNING: the recording of session " << id
+            << " does not verify (BROKEN at record " << broken << ": " << why
+            << "): what was shown may have been altered or cut; see `spctl "
+               "sessions verify "
+            << id << "`\n";
+  return kExitError;
+}
+
 int Show(Spctl& ctl, const SessionArgs& a) {
   RecordingHead head;
   ChainCheck chain;
@@ -161,11 +191,19 @@ int Play(Spctl& ctl, const SessionArgs& a) {
   }
   if (!(a.speed > 0)) return ctl.Error("--speed must be > 0", kExitUsage);
   RecordingHead head;
+  ChainCheck chain;
   ChannelTracker tracker;
   int playing = -1;
   absl::Duration last = absl::ZeroDuration();
   bool first = true;
   auto on_record = [&](const av::RecordingRecord& r) {
+    if (chain.records() == 0 && !head.intact) {
+      ctl.err() << "spctl: WARNING: the CA finds this recording BROKEN at "
+                   "record "
+                << head.first_broken_seq << " (" << head.problem
+                << "); playing it anyway\n";
+    }
+    chain.Add(r);
     const Channel* c = tracker.Add(r);
     if (c == nullptr || r.has_channel_open()) return true;
     if (playing < 0) {
@@ -213,7 +251,7 @@ int Play(Spctl& ctl, const SessionArgs& a) {
     return *rc;
   }
   if (playing < 0) return ctl.Error("no such channel with recorded output");
-  return kExitOk;
+  return WarnIfBroken(ctl, head, chain);
 }
 
 // One channel's asciicast, written as its records arrive: the header at
@@ -297,11 +335,13 @@ int Export(Spctl& ctl, const SessionArgs& a) {
     bool done = false;
   };
   RecordingHead head;
+  ChainCheck chain;
   ChannelTracker tracker;
   std::map<int, std::unique_ptr<Target>> targets;  // by channel index
   int not_exported = 0;  // session channels stdout had no room for
   std::string failed;
   auto on_record = [&](const av::RecordingRecord& r) {
+    chain.Add(r);
     const Channel* c = tracker.Add(r);
     if (c == nullptr) return true;
     if (r.has_channel_open()) {
@@ -318,7 +358,12 @@ int Export(Spctl& ctl, const SessionArgs& a) {
         t->path =
             a.channel < 0 ? absl::StrCat(a.out, ".", c->index, ".cast") : a.out;
         t->file.open(t->Partial(), std::ios::binary | std::ios::trunc);
-        if (!t->file) {
+        // Owner only, before anything is written: a recording may hold
+        // passwords typed at a prompt.
+        if (t->file && ::chmod(t->Partial().c_str(), 0600) != 0) {
+          t->file.close();
+        }
+        if (!t->file.is_open() || !t->file) {
           failed = t->Partial();
           t->path.clear();  // nothing to remove
           return false;
@@ -362,7 +407,7 @@ int Export(Spctl& ctl, const SessionArgs& a) {
                      "channel (PREFIX.N.cast)"),
         kExitUsage);
   }
-  return kExitOk;
+  return WarnIfBroken(ctl, head, chain);
 }
 
 int Verify(Spctl& ctl, const SessionArgs& a) {
@@ -375,11 +420,7 @@ int Verify(Spctl& ctl, const SessionArgs& a) {
                             })) {
     return *rc;
   }
-  auto [broken, why] = chain.Finish(head.session);
-  if (broken == 0 && !head.intact) {
-    broken = head.first_broken_seq;
-    why = head.problem;
-  }
+  auto [broken, why] = Integrity(head, chain);
   if (broken != 0) {
     ctl.out() << "session " << head.session.session_id()
               << ": BROKEN at record " << broken << ": " << why << "\n";
@@ -439,8 +480,9 @@ void AddSessionCommands(CLI::App& app, Spctl& ctl, Action* action) {
   exp->add_option("--format", a->format, "asciicast");
   exp->add_option("--channel", a->channel, "only this channel");
   exp->add_option("--out", a->out,
-                  "file (one channel) or prefix (PREFIX.N.cast per channel); "
-                  "default stdout");
+                  "with --channel N: that file; without: a prefix, "
+                  "PREFIX.N.cast per session channel (files are 0600: "
+                  "recordings may hold typed secrets); default stdout");
   OnRun(exp, action, [&ctl, a] { return Export(ctl, *a); });
 
   CLI::App* verify = sessions->add_subcommand(

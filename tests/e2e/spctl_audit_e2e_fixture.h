@@ -214,6 +214,20 @@ class SpctlAuditTest : public SpctlTestBase {
     EXPECT_EQ(edited.exit_code, 1) << edited.Describe();
     EXPECT_TRUE(absl::StrContains(edited.out, "BROKEN at record 6"))
         << edited.out;
+    // Play and export still show it, but warn and exit 1: what they show
+    // may have been altered (they said nothing and exited 0 before).
+    for (std::vector<std::string> verb :
+         {std::vector<std::string>{"sessions", "play", "s-tamper", "--speed",
+                                   "50"},
+          std::vector<std::string>{"sessions", "export", "s-tamper"}}) {
+      RunResult shown = env_->Spctl(verb);
+      EXPECT_EQ(shown.exit_code, 1) << shown.Describe();
+      EXPECT_TRUE(absl::StrContains(shown.err,
+                                    "WARNING: the recording of "
+                                    "session s-tamper does not "
+                                    "verify (BROKEN at record 6"))
+          << shown.Describe();
+    }
 
     // Drop a chunk.
     Sql("DELETE FROM session_chunks WHERE session_id = 's-tamper' AND "

@@ -229,6 +229,13 @@ TEST_F(SpctlAuditTest, ExportWritesAFilePerChannelAndPlayKeepsTime) {
   EXPECT_FALSE(absl::StrContains(zero, "second-chan")) << zero;
   EXPECT_TRUE(absl::StrContains(one, "second-chan")) << one;
   EXPECT_FALSE(absl::StrContains(one, "later")) << one;
+  // Owner only: a recording may hold passwords typed at a prompt (they
+  // were 0644 under the usual umask before).
+  for (const std::string& f : {prefix + ".0.cast", prefix + ".1.cast"}) {
+    struct stat st {};
+    ASSERT_EQ(stat(f.c_str(), &st), 0) << f;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
+  }
 
   // An export that fails half-way (channel 1's file cannot be written: a
   // directory is in the way) leaves no cut-off file, and the files of an
