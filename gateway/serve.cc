@@ -27,6 +27,8 @@ namespace {
 
 // Drain: how long the last audit events may take to reach the CA.
 constexpr absl::Duration kEventFlushTimeout = absl::Seconds(5);
+// After a drain: how long the recordings may take to reach the CA.
+constexpr absl::Duration kShipOnExitTimeout = absl::Seconds(5);
 
 absl::StatusOr<ssh::net::MaxStartups> NetMaxStartups(const MaxStartups& m) {
   return ssh::net::MaxStartups::Parse(
@@ -330,6 +332,31 @@ void GatewayServer::Drain(absl::Duration timeout) {
         event_sender_->Flush(absl::Now() + kEventFlushTimeout);
     Log(flushed.ok() ? std::string("audit events sent")
                      : absl::StrCat("audit events: ", flushed.message()));
+  }
+  ShipBeforeExit();
+}
+
+void GatewayServer::ShipBeforeExit() {
+  // The recordings of the sessions just ended go to the CA now, not at the
+  // next start: a gateway drained to be retired may never start again.
+  // Bounded, so the exit stays within systemd's TimeoutStopSec (45 s =
+  // drain_timeout 30 s + 5 s for the last writes + the event flush + this).
+  if (shipper_ == nullptr || spool_recorder_ == nullptr) return;
+  const absl::Time deadline = absl::Now() + kShipOnExitTimeout;
+  while (spool_recorder_->spool_bytes() > 0 && absl::Now() < deadline) {
+    shipper_->Wake();
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  const int64_t left = spool_recorder_->spool_bytes();
+  if (left == 0) {
+    Log("recordings shipped");
+  } else {
+    ops_->Notice(
+        "shipper",
+        absl::StrCat("recordings not all shipped before the exit: ", left,
+                     " spool bytes stay in the spool directory and "
+                     "are shipped at the next start"),
+        /*success=*/false);
   }
 }
 

@@ -89,7 +89,9 @@ class GatewayServer {
   GatewayOps& ops() { return *ops_; }
 
   // SIGTERM: stop accepting; let sessions go on for up to `timeout`, then
-  // end them with "gateway shutting down" and wait (briefly) for them.
+  // end them with "gateway shutting down" and wait (briefly) for them;
+  // then send the audit events, and ship the spooled recordings (up to
+  // 5 s; what is left ships at the next start).
   void Drain(absl::Duration timeout);
 
   // SIGHUP with freshly loaded settings: applies limits (new connections;
@@ -136,6 +138,8 @@ class GatewayServer {
   absl::Status ReconnectCa(bool only_if_changed);
   std::shared_ptr<grpc::Channel> CaChannel() const;
   absl::StatusOr<Recorder*> StartRecorder(const GatewaySettings& c);
+  // The end of Drain: waits (bounded) for the shipper to empty the spool.
+  void ShipBeforeExit();
   absl::Status StartShipper(const GatewaySettings& c);
   void CheckRenewal();
 

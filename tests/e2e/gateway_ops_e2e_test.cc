@@ -10,7 +10,7 @@
 //   - SIGHUP re-reads renewed certificates: the host certificate new
 //     clients see and the mTLS certificate the CA sees;
 //   - SIGTERM drains: a running session is ended after drain_timeout with a
-//     message, and the gateway exits 0.
+//     message, its recording is shipped, and the gateway exits 0.
 // The limits SIGHUP reloads: gateway_limits_e2e_test.cc.
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <set>
 #include <string>
 #include <thread>
@@ -277,6 +278,19 @@ TEST_F(GatewayOpsE2eTest, ZzSigtermDrainsThenEndsSessionsWithAMessage) {
   ASSERT_TRUE(WaitFor([&] { return !fixture_->gateway_process()->Running(); },
                       absl::Seconds(30)));
   EXPECT_EQ(fixture_->StopGateway(), 0) << fixture_->GatewayLog();
+  // The ended session's recording reached the CA before the exit (it
+  // waited in the spool for the next start before): nothing is left in
+  // the spool directory.
+  EXPECT_TRUE(absl::StrContains(fixture_->GatewayLog(), "recordings shipped"))
+      << fixture_->GatewayLog();
+  std::vector<std::string> left;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(
+           fixture_->gateway_state_dir() + "/spool", ec)) {
+    if (e.path().extension() == ".spool") left.push_back(e.path().string());
+  }
+  EXPECT_FALSE(ec) << ec.message();
+  EXPECT_TRUE(left.empty()) << absl::StrJoin(left, " ");
 }
 
 }  // namespace
