@@ -180,11 +180,8 @@ void GatewayConnection::ReportRecordingFailed(Bridge& b,
                                               std::string_view outcome) {
   const std::string mode = record_best_effort_ ? "best_effort" : "strict";
   const std::string reason(why.message());
-  // The audit event's code (audit/events.h kEventRecordingFailed); the
-  // gateway event sender takes it from the observer.
-  Log(absl::StrCat("event=recording.failed ", Describe(),
-                   " channel=", b.down.id(), " record_mode=", mode, " outcome=",
-                   std::string(outcome), " reason=\"", Safe(reason), "\""));
+  // Logged (at `error`) and sent to the CA as the audit event
+  // recording.failed (audit/events.h) by the observer.
   observer().RecordingFailed(log_conn_, ChannelLog(b), mode, outcome, reason);
 }
 

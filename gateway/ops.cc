@@ -115,6 +115,15 @@ void GatewayOps::RecordingFailed(const LogConnection& c, const LogChannel& ch,
                                  std::string_view record_mode,
                                  std::string_view outcome,
                                  std::string_view reason) {
+  // A failure of the gateway's own (its spool), logged at `error` too. In
+  // the line, what the gateway did is `action`: `outcome` is the line's
+  // own (failure).
+  log()->Event(audit::kEventRecordingFailed, false, c,
+               {{"channel", int64_t{ch.id}},
+                {"record_mode", std::string(record_mode)},
+                {"action", std::string(outcome)},
+                {"reason", std::string(reason)}},
+               LogLevel::kError);
   Send(c, audit::kEventRecordingFailed,
        {{"channel", int64_t{ch.id}},
         {"record_mode", std::string(record_mode)},

@@ -167,6 +167,26 @@ TEST_F(GatewayOpsTest, ASessionEventIsSentWithItsFields) {
   EXPECT_EQ(sent[0].fields(1).text(), "ended");
 }
 
+// A recording that failed (the spool) is a failure of the gateway's own:
+// logged even at log_level error (it was only in the debug trace before),
+// with the fields the audit event carries.
+TEST_F(GatewayOpsTest, ARecordingFailureIsLoggedAtTheErrorLevel) {
+  ops_.SetLogLevel(LogLevel::kError);
+  LogChannel ch;
+  ch.id = 3;
+  ch.kind = "shell";
+  ops_.RecordingFailed(conn_, ch, "strict", "channel-refused",
+                       "cannot write the spool: No space left on device");
+  const std::vector<std::string> lines = Lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(lines[0], "\"event\":\"recording.failed\""))
+      << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[0], "\"action\":\"channel-refused\""))
+      << lines[0];
+  EXPECT_TRUE(absl::StrContains(lines[0], "No space left on device"))
+      << lines[0];
+}
+
 TEST(AuthFailureCodeTest, MapsRefusalTextsToStableCodes) {
   EXPECT_EQ(AuthFailureCode("plain key (certificates only)"), "plain-key");
   EXPECT_EQ(AuthFailureCode("certificate expired"), "expired");

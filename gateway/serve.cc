@@ -398,7 +398,10 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
   absl::StatusOr<ssh::transport::ServerHostKey> host_key =
       serve_internal::LoadHostKey(old.files);
   if (!host_key.ok()) {
-    Log(absl::StrCat("reload refused: ", host_key.status().message()));
+    // A failure (logged at every level but none): the old files stay.
+    ops_->Notice("gateway",
+                 absl::StrCat("reload refused: ", host_key.status().message()),
+                 /*success=*/false);
     return host_key.status();
   }
   std::vector<std::string> restart;
@@ -434,8 +437,11 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
         draining_ ? absl::FailedPreconditionError("draining")
                   : Listen(endpoint_, applied);
     if (!runtime.ok()) {
-      Log(absl::StrCat("reload: max_startups/login_grace not applied: ",
-                       runtime.status().message()));
+      ops_->Notice(
+          "gateway",
+          absl::StrCat("reload: max_startups/login_grace not applied: ",
+                       runtime.status().message()),
+          /*success=*/false);
       applied.limits.max_startups = old.limits.max_startups;
       applied.limits.login_grace = old.limits.login_grace;
     } else {

@@ -274,6 +274,22 @@ TEST_F(ServeOpsTest, TheLogLevelDropsLinesBelowItAndIsReloaded) {
   ASSERT_TRUE(WaitForLog("event=connection.close outcome=failure")) << Log();
   EXPECT_TRUE(absl::StrContains(Log(), "event=connection.open")) << Log();
   EXPECT_FALSE(absl::StrContains(Log(), "event=detail")) << Log();
+
+  // error: a reload refused for a broken host certificate is still logged,
+  // as a failure (it was logged as a success, and dropped at `error`).
+  ASSERT_TRUE(testing::WriteFile(gw_dir_ + "/gateway.yaml",
+                                 base_yaml_ + "log_level: error\n")
+                  .ok());
+  fresh = LoadServeConfig(gw_dir_ + "/gateway.yaml");
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  ASSERT_TRUE(server_->Reload(*fresh).ok());
+  ClearLog();
+  ASSERT_TRUE(testing::WriteFile(gw_dir_ + "/ssh_host_ed25519_key-cert.pub",
+                                 "garbage\n")
+                  .ok());
+  EXPECT_FALSE(server_->Reload(*fresh).ok());
+  EXPECT_TRUE(absl::StrContains(Log(), "reload refused")) << Log();
+  EXPECT_TRUE(absl::StrContains(Log(), "outcome=failure")) << Log();
 }
 
 TEST_F(ServeOpsTest, TheMtlsCertificateIsRenewedWhenDue) {

@@ -369,14 +369,14 @@ TEST_F(RecordingPolicyE2eTest, FullSpoolEndsStrictSessionsAndNotBestEffort) {
       << " of " << best_expected.out.size() << " bytes";
   const std::string log = fixture_->GatewayLog();
   EXPECT_TRUE(absl::StrContains(log, "event=recording.failed")) << log;
-  EXPECT_TRUE(
-      absl::StrContains(log, "record_mode=best_effort outcome=unrecorded"))
+  EXPECT_TRUE(absl::StrContains(
+      log, "record_mode=\"best_effort\" action=\"unrecorded\""))
       << log;
   EXPECT_TRUE(
-      absl::StrContains(log, "record_mode=strict outcome=session-ended"))
+      absl::StrContains(log, "record_mode=\"strict\" action=\"session-ended\""))
       << log;
-  EXPECT_TRUE(
-      absl::StrContains(log, "record_mode=strict outcome=channel-refused"))
+  EXPECT_TRUE(absl::StrContains(
+      log, "record_mode=\"strict\" action=\"channel-refused\""))
       << log;
 
   // Nothing already spooled is lost: both spools read with their chain
@@ -418,8 +418,9 @@ TEST_F(RecordingPolicyE2eTest, ReadOnlySpoolRefusesNewStrictSessions) {
   RunResult best = run("erin", "echo best-effort-runs");
   EXPECT_EQ(best.exit_code, 0) << best.Describe() << fixture_->GatewayLog();
   EXPECT_EQ(best.out, "best-effort-runs\n");
-  EXPECT_TRUE(absl::StrContains(fixture_->GatewayLog(),
-                                "record_mode=best_effort outcome=unrecorded"));
+  EXPECT_TRUE(
+      absl::StrContains(fixture_->GatewayLog(),
+                        "record_mode=\"best_effort\" action=\"unrecorded\""));
   // What was spooled before is still there.
   Recorded b = FindEnded("echo before");
   ASSERT_TRUE(b.found) << b.read_error;
