@@ -119,6 +119,7 @@ Channel* ChannelTracker::Add(const av::RecordingRecord& r) {
     c.index = static_cast<int>(channels_.size() - 1);
     c.channel_id = r.channel_id();
     c.type = r.channel_open().type();
+    c.destination = r.channel_open().destination();
     open_[r.channel_id()] = &c;
     return &c;
   }
@@ -138,6 +139,7 @@ Channel* ChannelTracker::Add(const av::RecordingRecord& r) {
     const std::string& t = r.request().type();
     if (t == "exec" || t == "subsystem") c.command = r.request().summary();
     if (t == "exit-status") c.exit = r.request().summary();
+    if (t == "exit-signal") c.exit_signal = r.request().summary();
   }
   if (r.has_channel_close()) {
     c.bytes_in = r.channel_close().bytes_input();

@@ -80,6 +80,7 @@ struct Channel {
   int index = 0;
   uint32_t channel_id = 0;
   std::string type;
+  std::string destination;  // direct-tcpip and other tunnels
   std::string command;
   // The first window size (the terminal's at the start) and the latest.
   uint32_t columns = kDefaultColumns, rows = kDefaultRows;
@@ -88,6 +89,7 @@ struct Channel {
   bool has_output = false;
   uint64_t bytes_in = 0, bytes_out = 0;
   std::optional<std::string> exit;
+  std::optional<std::string> exit_signal;  // e.g. KILL
 };
 
 // True for data the session printed (output, not input).

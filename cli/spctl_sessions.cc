@@ -172,9 +172,14 @@ int Show(Spctl& ctl, const SessionArgs& a) {
   for (const Channel& c : tracker.channels()) {
     ctl.out() << "channel " << c.index << " (id " << c.channel_id
               << "): " << c.type;
+    if (!c.destination.empty()) {
+      ctl.out() << " destination=" << c.destination;
+    }
     if (!c.command.empty()) ctl.out() << " command=" << c.command;
     ctl.out() << " bytes_in=" << c.bytes_in << " bytes_out=" << c.bytes_out;
     if (c.exit) ctl.out() << " exit=" << *c.exit;
+    // A command killed by a signal has no exit status (ssh returns 255).
+    if (c.exit_signal) ctl.out() << " exit-signal=" << *c.exit_signal;
     ctl.out() << "\n";
   }
   return kExitOk;

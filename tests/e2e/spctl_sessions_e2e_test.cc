@@ -291,6 +291,27 @@ TEST_F(SpctlAuditTest, AChannelWithoutAPtyIsPlayedWithoutATerminalSize) {
   EXPECT_TRUE(absl::StrContains(pty.err, "channel 0 (100x30)")) << pty.err;
 }
 
+// `sessions show` names how each channel ended and where a tunnel went: an
+// exec killed by a signal shows exit-signal=KILL (it showed neither exit
+// nor signal, as if it had never ended), a direct-tcpip its destination.
+TEST_F(SpctlAuditTest, ShowNamesTheExitSignalAndATunnelsDestination) {
+  av::RecordingRecord tunnel = Open(1, 100);
+  tunnel.mutable_channel_open()->set_type("direct-tcpip");
+  tunnel.mutable_channel_open()->set_destination("web01:8080");
+  StoreRecording("s-killed", {Open(0, 0), Request(0, 10, "exec", "kill -9 $$"),
+                              Request(0, 20, "exit-signal", "KILL"),
+                              Close(0, 30), tunnel, Close(1, 200)});
+  RunResult show = env_->Spctl({"sessions", "show", "s-killed"});
+  ASSERT_TRUE(show.ok()) << show.Describe();
+  EXPECT_TRUE(absl::StrContains(show.out,
+                                "command=kill -9 $$ bytes_in=10 bytes_out=40 "
+                                "exit-signal=KILL"))
+      << show.out;
+  EXPECT_TRUE(
+      absl::StrContains(show.out, "direct-tcpip destination=web01:8080"))
+      << show.out;
+}
+
 // `last` (any case) in place of a session id is the newest session the
 // caller may see (the first of `sessions ls`), for play, show, export and
 // verify; with no session it is "not found", and it is refused like an id
