@@ -361,7 +361,10 @@ void GatewayConnection::RefuseAuth(const std::string& log_reason,
 }
 
 void GatewayConnection::SendRefusalBanner(std::string_view text) {
+  // ssh tries each of its keys in turn: the same refusal is shown once.
+  if (refusal_banner_sent_ && text == last_banner_) return;
   refusal_banner_sent_ = true;
+  last_banner_ = std::string(text);
   (void)down_->SendAuthBanner(text);
 }
 

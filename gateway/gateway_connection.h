@@ -375,6 +375,8 @@ class GatewayConnection
   std::unique_ptr<ssh::net::SessionMessageHandler> down_handler_;
   bool down_ended_ = false;
   int banners_sent_ = 0;
+  // The last refusal banner sent (SendRefusalBanner does not repeat it).
+  std::string last_banner_;
   // Why the last user name was not LOGIN+HOST (for the refusal banner).
   std::optional<std::string> target_error_;
   // Whether an auth-phase banner (a refusal's reason, or the plain-key

@@ -188,6 +188,20 @@ TEST_F(GatewayTest, AHostNotInTheInventoryIsRefused) {
   EXPECT_TRUE(recorder_.channels().empty());
 }
 
+// ssh offers its certificate, then the plain key (and an agent's keys):
+// a refusal is shown once, not once per key (it was printed twice, four
+// times with an agent).
+TEST_F(GatewayTest, ARefusalIsShownOnceHoweverManyKeysSshTries) {
+  RunResult r = Ssh(login_ + "+web01:2201", "true");
+  EXPECT_EQ(r.exit_code, 255) << r.Describe();
+  size_t shown = 0;
+  for (size_t at = r.err.find("invalid host name"); at != std::string::npos;
+       at = r.err.find("invalid host name", at + 1)) {
+    ++shown;
+  }
+  EXPECT_EQ(shown, 1u) << r.err;
+}
+
 TEST_F(GatewayTest, BadTargetNamesAreRefusedBeforeAnyLookup) {
   // OpenSSH's client refuses such user names itself, so our own client
   // sends them, with alice's valid certificate.
