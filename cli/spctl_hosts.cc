@@ -1,6 +1,7 @@
 // spctl hosts add|ls|show|label|rm|sign.
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -52,6 +53,14 @@ absl::Status ApplyLabels(const std::vector<std::string>& labels,
 absl::StatusOr<std::string> ReadKeyLine(const std::string& path) {
   absl::StatusOr<std::string> text = ReadFile(path);
   if (!text.ok()) return text.status();
+  // A private key is never sent anywhere, not even to our CA to be refused
+  // there: the usual slip is the key file instead of its .pub.
+  if (absl::StrContains(*text, "-----BEGIN")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path,
+        " holds a private key (or PEM), not an OpenSSH public key line: "
+        "pass its .pub file"));
+  }
   return std::string(absl::StripAsciiWhitespace(*text));
 }
 

@@ -49,9 +49,10 @@ std::string Selectors(
     std::sort(labels.begin(), labels.end());
     for (const auto& [k, v] : labels) terms.push_back(absl::StrCat(k, "=", v));
     for (const std::string& g : h.name_globs()) terms.push_back(g);
-    parts.push_back(terms.empty() ? "(none)" : absl::StrJoin(terms, "+"));
+    // A selector without terms selects every host.
+    parts.push_back(terms.empty() ? "(all)" : absl::StrJoin(terms, "+"));
   }
-  return absl::StrJoin(parts, " ");
+  return parts.empty() ? "(none)" : absl::StrJoin(parts, " ");
 }
 
 // Reads a role file; kInvalidArgument messages carry "FILE:LINE: ...".

@@ -254,6 +254,15 @@ TEST_F(SpctlCertsTest, HostsAndTokens) {
   ASSERT_TRUE(sign.ok()) << sign.Describe();
   EXPECT_TRUE(absl::StartsWith(sign.out, "ssh-ed25519-cert-v01@openssh.com "))
       << sign.out;
+  // The private key file by mistake: refused here, never sent to the CA
+  // (it was sent, and refused there as a key line with a line break).
+  auto private_key = env_->Spctl(
+      {"hosts", "sign", "web01", "--public-key", key->private_path});
+  EXPECT_EQ(private_key.exit_code, 1) << private_key.Describe();
+  EXPECT_TRUE(absl::StrContains(private_key.err,
+                                "holds a private key (or PEM), not an OpenSSH "
+                                "public key line: pass its .pub file"))
+      << private_key.Describe();
   const std::string cert = env_->Path("hostkey-cert.pub");
   ASSERT_TRUE(env_->Spctl({"hosts", "sign", "web01", "--public-key",
                            key->public_path, "-o", cert})

@@ -55,6 +55,25 @@ TEST_F(SpctlUsersTest, AddedUserBoundToRoleLogsInWithTheRolesPrincipals) {
 
   auto created = env_->Spctl({"roles", "create", "-f", role});
   ASSERT_TRUE(created.ok()) << created.Describe();
+  // roles ls: a selector without terms selects every host, shown as (all)
+  // (it read "(none)", the opposite); no selector at all selects none.
+  ASSERT_TRUE(env_->Spctl({"roles", "create", "-f",
+                           env_->WriteFile("any.yaml",
+                                           "name: any\nlogins: [x]\n"
+                                           "hosts: [{}]\n")})
+                  .ok());
+  ASSERT_TRUE(env_->Spctl({"roles", "create", "-f",
+                           env_->WriteFile("nohost.yaml",
+                                           "name: nohost\nlogins: [x]\n")})
+                  .ok());
+  auto roles = env_->Spctl({"roles", "ls"});
+  EXPECT_TRUE(
+      std::regex_search(roles.out, std::regex(R"(\nany\s+x\s+\(all\)\s)")))
+      << roles.out;
+  EXPECT_TRUE(
+      std::regex_search(roles.out, std::regex(R"(\nnohost\s+x\s+\(none\)\s)")))
+      << roles.out;
+  EXPECT_TRUE(absl::StrContains(roles.out, "env=dev web*")) << roles.out;
   auto add = env_->Spctl(
       {"users", "add", "bob", "--password-file", pwfile_, "--role", "dev"});
   ASSERT_TRUE(add.ok()) << add.Describe();
