@@ -196,6 +196,27 @@ int Revoke(Spctl& ctl, const CertArgs& a, bool by_serial) {
                             : absl::StrCat("key ", a.key))
               << "\n";
   }
+  if (by_serial) {
+    // A serial no SSH certificate of this CA has: most likely a typo (the
+    // certificate meant is still valid). It may also be an mTLS
+    // certificate's (a gateway's, or a user's TLS login), which the CA
+    // does not list, so the revocation stands; the admin is told.
+    pb::ListCertificatesRequest list;
+    list.set_after_serial(a.serial - 1);
+    list.set_limit(1);
+    pb::ListCertificatesResponse found;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    if (ctl.Admin()->ListCertificates(&ctx, list, &found).ok() &&
+        (found.certificates_size() == 0 ||
+         found.certificates(0).serial() != a.serial)) {
+      ctl.err() << "spctl: note: no SSH certificate this CA issued has serial "
+                << a.serial
+                << " (an mTLS certificate may); if it was a typo, the "
+                   "certificate you meant is still valid: `spctl certs ls` "
+                   "lists the serials\n";
+    }
+  }
   return kExitOk;
 }
 

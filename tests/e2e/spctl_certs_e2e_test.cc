@@ -171,6 +171,15 @@ TEST_F(SpctlCertsTest, RevokeUserKrlAndSshd) {
       env_->Spctl({"certs", "revoke", "--serial", std::to_string(carol)});
   EXPECT_TRUE(again.ok()) << again.Describe();
   EXPECT_EQ(env_->Spctl({"certs", "revoke"}).exit_code, 2);
+  // A serial no SSH certificate has (a typo?): revoked (it may be an mTLS
+  // certificate's), but the admin is told (it said only "Revoked").
+  auto unknown = env_->Spctl({"certs", "revoke", "--serial", "999999"});
+  EXPECT_TRUE(unknown.ok()) << unknown.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      unknown.err, "no SSH certificate this CA issued has serial 999999"))
+      << unknown.Describe();
+  EXPECT_FALSE(absl::StrContains(again.err, "no SSH certificate"))
+      << again.Describe();
 }
 
 TEST_F(SpctlCertsTest, RotateSignsWithTheNewKeyAndOldCertificatesStayTrusted) {
