@@ -1,11 +1,31 @@
 #include "cli/ca_client.h"
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "absl/strings/str_cat.h"
 #include "base/address_list.h"
+#include "base/openssl_handles.h"
 
 namespace sallyport::cli {
+namespace {
+
+// Whether the TLS login certificate has expired: the CA then ends the
+// handshake, which gRPC reports as "cannot reach the CA ... Socket closed".
+bool LoginCertificateExpired(const std::string& cert_pem) {
+  base::BioPtr bio(
+      BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())));
+  base::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (cert == nullptr) {
+    ERR_clear_error();
+    return false;  // the CA will say what is wrong with it
+  }
+  return X509_cmp_current_time(X509_get0_notAfter(cert.get())) < 0;
+}
+
+}  // namespace
 
 std::string GrpcTarget(const HostPort& ca) {
   return ca.host.find(':') != std::string::npos
@@ -51,6 +71,11 @@ absl::StatusOr<LoggedIn> OpenLoggedIn(const SpHome& home,
   absl::StatusOr<std::string> cert = ReadFile(home.tls_cert());
   if (!pem.ok() || !key.ok() || !cert.ok()) {
     return absl::FailedPreconditionError(kRunLogin);
+  }
+  if (LoginCertificateExpired(*cert)) {
+    OPENSSL_cleanse(key->data(), key->size());
+    return absl::FailedPreconditionError(
+        "your login has expired: run `sp login` again");
   }
   LoggedIn out;
   out.ca_text = ca_override.empty() ? state->ca : std::string(ca_override);

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 
@@ -197,8 +198,27 @@ std::vector<std::string> ConfigHostNames(std::string_view ssh_config) {
   return names;
 }
 
-absl::StatusOr<bool> InstallInclude(const std::string& path,
-                                    const std::string& include_line) {
+absl::StatusOr<bool> InstallInclude(const std::string& link_path,
+                                    const std::string& include_line,
+                                    std::string* backup) {
+  if (backup != nullptr) backup->clear();
+  // ~/.ssh/config as a link into a dotfiles repository: the file it points
+  // to is edited, and the link stays (an atomic rename over the link would
+  // replace it with a copy and leave the repository's file behind).
+  std::string path = link_path;
+  struct stat lst;
+  if (lstat(link_path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) {
+    char* resolved = realpath(link_path.c_str(), nullptr);
+    if (resolved == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(link_path,
+                       " is a symbolic link to a file that cannot "
+                       "be read (",
+                       strerror(errno), "); fix it, or add the line yourself"));
+    }
+    path = resolved;
+    free(resolved);
+  }
   absl::StatusOr<std::string> old = ReadFile(path);
   if (!old.ok() && old.status().code() != absl::StatusCode::kNotFound) {
     return old.status();
@@ -220,11 +240,17 @@ absl::StatusOr<bool> InstallInclude(const std::string& path,
   if (old.ok()) {
     struct stat st;
     const int mode = stat(path.c_str(), &st) == 0 ? (st.st_mode & 0777) : 0600;
-    if (absl::Status b =
-            base::WriteFileAtomic(path + ".sallyport-backup", text, mode);
-        !b.ok()) {
-      return b;
+    // The backup is the file as it was before Sallyport's first change: a
+    // later install (another SALLYPORT_HOME) does not overwrite it.
+    const std::string backup_path = path + ".sallyport-backup";
+    struct stat bst;
+    if (stat(backup_path.c_str(), &bst) != 0) {
+      if (absl::Status b = base::WriteFileAtomic(backup_path, text, mode);
+          !b.ok()) {
+        return b;
+      }
     }
+    if (backup != nullptr) *backup = backup_path;
     if (absl::Status w = base::WriteFileAtomic(path, updated, mode); !w.ok()) {
       return w;
     }

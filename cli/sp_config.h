@@ -62,14 +62,18 @@ absl::StatusOr<std::string> QuoteConfigPath(std::string_view path);
 std::string IncludeLine(std::string_view ssh_config_path);
 
 // Adds `include_line` at the top of the ssh config at `path` (created 0600
-// with its directory 0700 when missing). Idempotent: nothing changes when
-// the first non-blank, non-comment line already is `include_line`.
-// Otherwise the old file is copied to PATH.sallyport-backup first, the
-// line goes on top and other copies of it further down are removed (an
-// Include after a Host line would apply only to that Host). Returns true
-// when the file changed.
+// with its directory 0700 when missing; a symbolic link is followed and
+// the file it points to edited). Idempotent: nothing changes when the
+// first non-blank, non-comment line already is `include_line`. Otherwise
+// the old file is copied to FILE.sallyport-backup first, unless that
+// backup exists (it keeps the file as it was before Sallyport's first
+// change), the line goes on top and other copies of it further down are
+// removed (an Include after a Host line would apply only to that Host).
+// Returns true when the file changed; *backup is the backup's path when
+// there is one (none for a file that did not exist).
 absl::StatusOr<bool> InstallInclude(const std::string& path,
-                                    const std::string& include_line);
+                                    const std::string& include_line,
+                                    std::string* backup = nullptr);
 
 // The Host names of a fragment RenderSpConfig wrote, in order.
 std::vector<std::string> ConfigHostNames(std::string_view ssh_config);

@@ -215,5 +215,54 @@ TEST(SpConfigTest, InstallIsIdempotentKeepsABackupAndGoesOnTop) {
   }
 }
 
+// ~/.ssh/config as a link into a dotfiles repository: the linked file is
+// edited and the link stays (it was replaced by a regular file, the
+// repository's file left as it was). A second install with another
+// include line keeps the first backup, the file before Sallyport's first
+// change (it was overwritten). No backup is named for a new file.
+TEST(SpConfigTest, InstallFollowsALinkAndKeepsTheFirstBackup) {
+  char tmpl[] = "/tmp/spcfgXXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  ASSERT_EQ(mkdir((dir + "/.ssh").c_str(), 0700), 0);
+  ASSERT_EQ(mkdir((dir + "/dotfiles").c_str(), 0700), 0);
+  const std::string real = dir + "/dotfiles/ssh_config";
+  const std::string own = "Host github.com\n  User git\n";
+  ASSERT_TRUE(WriteFileAtomic(real, own, 0644).ok());
+  const std::string link = dir + "/.ssh/config";
+  ASSERT_EQ(symlink(real.c_str(), link.c_str()), 0);
+
+  const std::string first_line = IncludeLine("/h/.sallyport/ssh_config");
+  std::string backup;
+  auto first = InstallInclude(link, first_line, &backup);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(*first);
+  struct stat st;
+  ASSERT_EQ(lstat(link.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  EXPECT_EQ(*ReadFile(real), first_line + "\n" + own);
+  EXPECT_EQ(backup, real + ".sallyport-backup");
+  EXPECT_EQ(*ReadFile(backup), own);
+
+  const std::string second_line = IncludeLine("/other/ssh_config");
+  auto second = InstallInclude(link, second_line, &backup);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(*second);
+  EXPECT_EQ(*ReadFile(real), second_line + "\n" + first_line + "\n" + own);
+  EXPECT_EQ(*ReadFile(real + ".sallyport-backup"), own);  // still the first
+
+  // A link to nothing: refused, nothing written.
+  const std::string dangling = dir + "/.ssh/dangling";
+  ASSERT_EQ(symlink((dir + "/nowhere").c_str(), dangling.c_str()), 0);
+  auto refused = InstallInclude(dangling, first_line);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_NE(stat((dir + "/nowhere").c_str(), &st), 0);
+
+  // A new file: no backup to name.
+  auto fresh = InstallInclude(dir + "/.ssh/new_config", first_line, &backup);
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_TRUE(backup.empty()) << backup;
+}
+
 }  // namespace
 }  // namespace sallyport::cli

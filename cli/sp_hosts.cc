@@ -37,6 +37,11 @@ int Fail(std::ostream& err, absl::string_view message) {
   return kExitError;
 }
 
+// A failed CA call: the message, and exit 7 when the CA cannot be reached
+// (as `sp login`; the other failures exit 1).
+int FailRpc(std::ostream& err, const grpc::Status& st,
+            const std::vector<HostPort>& cas);
+
 std::string RpcError(const grpc::Status& st, const std::vector<HostPort>& cas) {
   switch (st.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
@@ -49,6 +54,15 @@ std::string RpcError(const grpc::Status& st, const std::vector<HostPort>& cas) {
     default:
       return absl::StrCat("the CA answered: ", st.error_message());
   }
+}
+
+int FailRpc(std::ostream& err, const grpc::Status& st,
+            const std::vector<HostPort>& cas) {
+  Fail(err, RpcError(st, cas));
+  return st.error_code() == grpc::StatusCode::UNAVAILABLE ||
+                 st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
+             ? kExitUnreachable
+             : kExitError;
 }
 
 grpc::Status CallListMyHosts(const LoggedIn& session,
@@ -89,14 +103,14 @@ int WriteSshConfig(const SpHome& home, bool install, std::ostream& out,
   }
   v1::ListMyHostsResponse hosts;
   grpc::Status st = CallListMyHosts(*session, &hosts);
-  if (!st.ok()) return Fail(err, RpcError(st, session->cas));
+  if (!st.ok()) return FailRpc(err, st, session->cas);
   v1::CaPublicKeys keys;
   {
     auto stub = v1::CertificateAuthority::NewStub(session->channel);
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
     st = stub->GetCaPublicKeys(&ctx, v1::GetCaPublicKeysRequest(), &keys);
-    if (!st.ok()) return Fail(err, RpcError(st, session->cas));
+    if (!st.ok()) return FailRpc(err, st, session->cas);
   }
   SpConfigInput input;
   input.user = session->user;
@@ -136,11 +150,16 @@ int WriteSshConfig(const SpHome& home, bool install, std::ostream& out,
   absl::StatusOr<std::string> user_config_or = HomeSshConfig();
   if (!user_config_or.ok()) return Fail(err, user_config_or.status().message());
   const std::string& user_config = *user_config_or;
-  absl::StatusOr<bool> changed = InstallInclude(user_config, include);
+  std::string backup;
+  absl::StatusOr<bool> changed = InstallInclude(user_config, include, &backup);
   if (!changed.ok()) return Fail(err, changed.status().message());
   if (*changed) {
-    out << "Added `" << include << "` at the top of " << user_config
-        << " (the old file is " << user_config << ".sallyport-backup)\n";
+    out << "Added `" << include << "` at the top of " << user_config;
+    if (!backup.empty()) {
+      out << " (the file as it was before Sallyport changed it: " << backup
+          << ")";
+    }
+    out << "\n";
   } else {
     out << user_config << " already includes it\n";
   }
@@ -161,7 +180,7 @@ int RunLs(bool json, std::ostream& out, std::ostream& err) {
   if (!session.ok()) return Fail(err, session.status().message());
   v1::ListMyHostsResponse hosts;
   grpc::Status st = CallListMyHosts(*session, &hosts);
-  if (!st.ok()) return Fail(err, RpcError(st, session->cas));
+  if (!st.ok()) return FailRpc(err, st, session->cas);
   if (json) {
     google::protobuf::util::JsonPrintOptions options;
     options.preserve_proto_field_names = true;
@@ -229,6 +248,24 @@ int RunSsh(const std::string& target, const std::vector<std::string>& command,
     err << "sp: expected [LOGIN@]HOST, got " << rbac::EscapeForReason(target)
         << "\n";
     return kExitUsage;
+  }
+  // Logged in, and not expired: else ssh would only say "no such identity"
+  // or print the certificate's validity in raw Unix seconds.
+  absl::StatusOr<SpState> state = home->ReadState();
+  if (!state.ok() || state->user.empty()) {
+    return Fail(err, "not logged in: run `sp login` first");
+  }
+  absl::StatusOr<std::string> cert_line =
+      ReadFile(home->certificate(state->user));
+  absl::StatusOr<ssh::cert::Certificate> cert =
+      cert_line.ok()
+          ? ssh::cert::Certificate::FromLine(
+                std::string(absl::StripTrailingAsciiWhitespace(*cert_line)))
+          : absl::StatusOr<ssh::cert::Certificate>(cert_line.status());
+  if (!cert.ok()) return Fail(err, "not logged in: run `sp login` first");
+  if (static_cast<uint64_t>(absl::ToUnixSeconds(absl::Now())) >=
+      cert->valid_before) {
+    return Fail(err, "your login has expired: run `sp login` again");
   }
   absl::StatusOr<std::string> config = ReadFile(home->ssh_config());
   if (!config.ok()) {

@@ -7,6 +7,7 @@
 // twice) `ssh -G github.com` is exactly what it was before; `sp ssh` runs
 // the stock ssh with that config. The recorded jump itself (`ssh web01`
 // through the gateway) is in tests/e2e/gateway_proxyjump_*.
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -227,6 +228,34 @@ TEST_F(SpConfigE2eTest, LsListsTheHostsAndSshRunsTheStockSsh) {
   auto ssh = env_->Sp("erin", {"ssh", "root@web01", "true"});
   EXPECT_EQ(ssh.exit_code, 255) << ssh.Describe();
   EXPECT_TRUE(absl::StrContains(ssh.err, "127.0.0.1 port 1")) << ssh.err;
+
+  // A copy of erin's login whose CA does not answer: exit 7 (CA
+  // unreachable) as for `sp login`, not 1.
+  std::error_code ec;
+  std::filesystem::copy(env_->Home("erin"), env_->Home("ghost"),
+                        std::filesystem::copy_options::recursive, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  ASSERT_TRUE(sallyport::testing::WriteFile(env_->Home("ghost") + "/state",
+                                            "ca=127.0.0.1:1\nuser=erin\n")
+                  .ok());
+  auto down = env_->Sp("ghost", {"ls"});
+  EXPECT_EQ(down.exit_code, 7) << down.Describe();
+  // Its certificate expired: `sp ssh` says so instead of running ssh (which
+  // printed the validity in raw Unix seconds, cut off).
+  const std::string ca_key = env_->Path("throwaway_ca");
+  ASSERT_TRUE(sallyport::testing::RunCommandOk(
+                  {"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", ca_key})
+                  .ok());
+  ASSERT_TRUE(
+      sallyport::testing::RunCommandOk(
+          {"ssh-keygen", "-q", "-s", ca_key, "-I", "erin", "-n", "root", "-V",
+           "20200101:20200102", env_->Home("ghost") + "/erin.pub"})
+          .ok());
+  auto expired = env_->Sp("ghost", {"ssh", "root@web01", "true"});
+  EXPECT_EQ(expired.exit_code, 1) << expired.Describe();
+  EXPECT_TRUE(
+      absl::StrContains(expired.err, "your login has expired: run `sp login`"))
+      << expired.Describe();
 }
 
 }  // namespace
