@@ -216,13 +216,23 @@ asio::awaitable<void> GatewayConnection::Run() {
     // certificate may be fine, and a new one would not help either.
     const bool revocations_unknown =
         reason.find(CaClient::kRevocationListStale) != std::string_view::npos;
+    std::string code;
     if (revocations_unknown) {
       ca_refusal_code_.clear();  // this refusal is not the CA's
-      ReportAuth(false, "ca-unavailable");
+      code = "ca-unavailable";
     } else if (ca_refusal_code_.empty()) {
-      ReportAuth(false, AuthFailureCode(reason));
+      code = AuthFailureCode(reason);
     } else {
-      ReportAuth(false, std::exchange(ca_refusal_code_, std::string()));
+      code = std::exchange(ca_refusal_code_, std::string());
+    }
+    // ssh offers the plain key after its certificate was refused: that is
+    // its fallback, not a second failed login (each refused login was
+    // counted twice, and the connection's reason became plain-key).
+    if (code != kPlainKeyCode) {
+      certificate_refused_ = true;
+      ReportAuth(false, code);
+    } else if (!certificate_refused_) {
+      ReportAuth(false, code);
     }
     // Refusals the library made before asking us (certificate checks):
     // tell the user why, once per distinct reason.

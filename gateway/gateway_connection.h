@@ -375,6 +375,9 @@ class GatewayConnection
   std::unique_ptr<ssh::net::SessionMessageHandler> down_handler_;
   bool down_ended_ = false;
   int banners_sent_ = 0;
+  // A certificate was refused on this connection (a plain key offered
+  // after it is not reported as another failure).
+  bool certificate_refused_ = false;
   // The last refusal banner sent (SendRefusalBanner does not repeat it).
   std::string last_banner_;
   // Why the last user name was not LOGIN+HOST (for the refusal banner).

@@ -10,7 +10,7 @@ bool Has(std::string_view r, std::string_view part) {
 std::string_view AuthFailureCode(std::string_view r) {
   // Most specific first; the texts come from ssh/auth, ssh/cert and
   // gateway_connection.cc.
-  if (Has(r, "plain key")) return "plain-key";
+  if (Has(r, "plain key")) return kPlainKeyCode;
   if (Has(r, "LOGIN+HOST") || Has(r, "target")) return "bad-target";
   if (Has(r, "revoked")) return "revoked";
   if (Has(r, "not yet valid")) return "not-yet-valid";

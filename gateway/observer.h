@@ -66,6 +66,9 @@ class ProxyObserver {
 // A stable, low-cardinality code for an authentication refusal reason (the
 // ssh/auth library's text or our own), for the auth_failures metric.
 std::string_view AuthFailureCode(std::string_view reason);
+// AuthFailureCode of a plain key offered to a gateway that takes only
+// certificates.
+inline constexpr std::string_view kPlainKeyCode = "plain-key";
 
 }  // namespace sallyport::gateway
 

@@ -165,6 +165,41 @@ TEST_F(GatewayOpsE2eTest, MetricsMoveAfterASessionAndHealthzIsOk) {
   EXPECT_EQ(code, 200) << body;
 }
 
+// A refused certificate login counts once: ssh then offers the plain key of
+// the same identity, its fallback, which is not a second failure (each
+// refused login was counted twice, once as reason="plain-key").
+TEST_F(GatewayOpsE2eTest, ARefusedCertificateLoginCountsOnce) {
+  auto failures = [](const std::string& metrics, const std::string& only) {
+    double sum = 0;
+    for (absl::string_view line : absl::StrSplit(metrics, '\n')) {
+      if (!absl::StartsWith(line, "sallyport_gateway_auth_failures_total{") ||
+          !absl::StrContains(line, only)) {
+        continue;
+      }
+      double v = 0;
+      if (absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v)) sum += v;
+    }
+    return sum;
+  };
+  const std::string before =
+      HttpGet(fixture_->gateway_metrics_port(), "/metrics").second;
+  std::vector<std::string> args = GatewayArgs("alice", {}, "db99");
+  args.push_back("true");
+  auto refused = RunCommand(args);
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->exit_code, 255) << refused->Describe();
+  std::string after;
+  ASSERT_TRUE(WaitFor([&] {
+    after = HttpGet(fixture_->gateway_metrics_port(), "/metrics").second;
+    return failures(after, "") > failures(before, "");
+  })) << after;
+  absl::SleepFor(absl::Seconds(1));  // a second count would be there now
+  after = HttpGet(fixture_->gateway_metrics_port(), "/metrics").second;
+  EXPECT_EQ(failures(after, "") - failures(before, ""), 1) << after;
+  EXPECT_EQ(failures(after, "plain-key"), failures(before, "plain-key"))
+      << after;
+}
+
 TEST_F(GatewayOpsE2eTest, JsonLogLinesParseAndCoverEachEventWithoutSecrets) {
   const RunResult r = ViaGateway("echo json-log");
   ASSERT_EQ(r.exit_code, 0) << r.Describe();
