@@ -81,26 +81,28 @@ grpc::Status AdminService::Run(
 grpc::Status AdminService::CreateUser(grpc::ServerContext* context,
                                       const pb::CreateUserRequest* request,
                                       pb::User* response) {
-  return Run(context, "CreateUser", {{"user", request->user().name()}},
-             [&](const ClientIdentity&) -> absl::Status {
-               RETURN_IF_ERROR(ValidateSimpleName(
-                   "user name", request->user().name(), kMaxUserNameBytes));
-               std::string hash;
-               if (!request->password().empty()) {
-                 ASSIGN_OR_RETURN(
-                     hash, HashPassword(*ctx_.hasher, request->password()));
-               }
-               ASSIGN_OR_RETURN(
-                   storage::User user,
-                   ctx_.store->CreateUser(UserFromProto(request->user())));
-               if (!hash.empty()) {
-                 RETURN_IF_ERROR(ctx_.store->SetPasswordHash(user.name, hash));
-               }
-               ASSIGN_OR_RETURN(storage::Credentials creds,
-                                ctx_.store->GetCredentials(user.name));
-               UserToProto(user, &creds, response);
-               return absl::OkStatus();
-             });
+  return Run(
+      context, "CreateUser", {{"user", request->user().name()}},
+      [&](const ClientIdentity&) -> absl::Status {
+        RETURN_IF_ERROR(ValidateSimpleName("user name", request->user().name(),
+                                           kMaxUserNameBytes));
+        RETURN_IF_ERROR(ValidateDisplayName(request->user().display_name()));
+        std::string hash;
+        if (!request->password().empty()) {
+          ASSIGN_OR_RETURN(hash,
+                           HashPassword(*ctx_.hasher, request->password()));
+        }
+        ASSIGN_OR_RETURN(
+            storage::User user,
+            ctx_.store->CreateUser(UserFromProto(request->user())));
+        if (!hash.empty()) {
+          RETURN_IF_ERROR(ctx_.store->SetPasswordHash(user.name, hash));
+        }
+        ASSIGN_OR_RETURN(storage::Credentials creds,
+                         ctx_.store->GetCredentials(user.name));
+        UserToProto(user, &creds, response);
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminService::GetUser(grpc::ServerContext* context,
@@ -138,8 +140,11 @@ grpc::Status AdminService::UpdateUser(grpc::ServerContext* context,
                                       pb::User* response) {
   return Run(
       context, "UpdateUser",
-      {{"user", request->name()}, {"disabled", request->disabled()}},
+      {{"user", request->name()},
+       {"disabled", request->disabled()},
+       {"display_name", request->display_name()}},
       [&](const ClientIdentity& admin) -> absl::Status {
+        RETURN_IF_ERROR(ValidateDisplayName(request->display_name()));
         if (request->disabled() && admin.name == request->name()) {
           // With no other admin, nobody could enable them again.
           return absl::FailedPreconditionError(

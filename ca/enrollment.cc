@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "base/safe_text.h"
 #include "base/secret_bytes.h"
 #include "base/status_macros.h"
 #include "ca/rbac/names.h"
@@ -59,6 +60,28 @@ absl::StatusOr<storage::JoinToken> ConsumeJoinTokenOfKind(
                      std::string(kind), " (the token is now used up)")));
   }
   return consumed;
+}
+
+absl::Status ValidateDisplayName(std::string_view name) {
+  if (name.size() > kMaxDisplayNameBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("display name: at most ", kMaxDisplayNameBytes, " bytes"));
+  }
+  if (!base::IsValidUtf8(name)) {
+    return absl::InvalidArgumentError("display name: not valid UTF-8");
+  }
+  for (size_t i = 0; i < name.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(name[i]);
+    // C1 controls (U+0080..U+009F) are 0xC2 0x80..0x9F in UTF-8.
+    const bool c1 = c == 0xC2 && i + 1 < name.size() &&
+                    static_cast<unsigned char>(name[i + 1]) <= 0x9F;
+    if (c < 0x20 || c == 0x7F || c1) {
+      return absl::InvalidArgumentError(
+          "display name: control characters (newlines, escapes) are not "
+          "allowed");
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ValidateSimpleName(std::string_view field, std::string_view name,

@@ -45,6 +45,13 @@ absl::StatusOr<storage::JoinToken> ConsumeJoinTokenOfKind(
 absl::Status ValidateSimpleName(std::string_view field, std::string_view name,
                                 size_t max_bytes);
 
+// A user's display name: at most kMaxDisplayNameBytes of UTF-8 without
+// control characters (C0, DEL, C1): it is printed in admins' terminals
+// (`spctl users ls`), where an escape sequence would act and a newline
+// break the table. Empty is fine. kInvalidArgument otherwise.
+inline constexpr size_t kMaxDisplayNameBytes = 256;
+absl::Status ValidateDisplayName(std::string_view name);
+
 // A gateway name: 1..64 bytes of [A-Za-z0-9._-], starting with a letter or
 // digit. kInvalidArgument otherwise.
 absl::Status ValidateGatewayName(std::string_view name);

@@ -215,6 +215,51 @@ TEST(AdminServiceTest, AdminsCannotLockThemselvesOut) {
   EXPECT_TRUE(ListUsers(admin.channel).ok());
 }
 
+// Display names are printed in admins' terminals: control characters
+// (an escape sequence would act there, a newline break the table) and
+// names over 256 bytes are refused, on create and on edit.
+TEST(AdminServiceTest, DisplayNamesWithoutControlCharacters) {
+  auto env = CaTestEnv::CreateOrNull();
+  ASSERT_NE(env, nullptr);
+  auto admin = env->Login("admin", env->admin_password());
+  ASSERT_TRUE(admin.status.ok());
+  auto stub = pb::Admin::NewStub(admin.channel);
+  auto create = [&](const std::string& name, const std::string& display) {
+    grpc::ClientContext ctx;
+    pb::CreateUserRequest request;
+    request.mutable_user()->set_name(name);
+    request.mutable_user()->set_display_name(display);
+    pb::User out;
+    return stub->CreateUser(&ctx, request, &out);
+  };
+  EXPECT_TRUE(create("u1", "Ünal Çelik (ops)").ok());
+  for (const std::string& bad : {std::string("evil\n\x1b[31mred"),
+                                 std::string("a\tb"), std::string("x\x7f"),
+                                 std::string("c1 \xc2\x9b"
+                                             "31m"),
+                                 std::string(257, 'a')}) {
+    grpc::Status st = create("u2", bad);
+    EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << bad;
+  }
+  EXPECT_FALSE(env->store().GetUser("u2").ok());
+  grpc::ClientContext ctx;
+  pb::User edit, out;
+  edit.set_name("u1");
+  edit.set_display_name("\x1b]0;owned\x07");
+  EXPECT_EQ(stub->UpdateUser(&ctx, edit, &out).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(env->store().GetUser("u1")->display_name, "Ünal Çelik (ops)");
+  // An edit of the display name is in the audit event (it read like a
+  // change of nothing).
+  grpc::ClientContext ctx2;
+  edit.set_display_name("Ünal Ç.");
+  ASSERT_TRUE(stub->UpdateUser(&ctx2, edit, &out).ok());
+  auto updates = Events(*env, "admin.UpdateUser");
+  ASSERT_FALSE(updates.empty());
+  EXPECT_TRUE(absl::StrContains(updates.back().payload_json, "Ünal Ç."))
+      << updates.back().payload_json;
+}
+
 // A join token's TTL is at least a second: 0.5 s was cut to 0 by spctl,
 // which the CA took for "the default" (1 h), a longer token than asked.
 TEST(AdminServiceTest, JoinTokensLiveAtLeastASecond) {
