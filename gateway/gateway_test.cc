@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/gateway_test_fixture.h"
+#include "gateway/spool_tap.h"
 #include "gtest/gtest.h"
 #include "tests/harness/subprocess.h"
 
@@ -343,6 +344,42 @@ TEST_F(ShortCertificateTest, TheSessionEndsAtValidBeforeAndSaysSo) {
   EXPECT_FALSE(absl::StrContains(r.out, "late")) << r.Describe();
   EXPECT_TRUE(absl::StrContains(r.err, "certificate expired")) << r.err;
   EXPECT_LT(took, absl::Seconds(50));
+}
+
+// The gateway refuses the channel itself (its spool cannot be used): the
+// user's connection then ends while the upstream may still be connecting.
+// That is not a failure of the target: no upstream.connect failure (nor
+// upstream.failed audit event) is reported, which read like an
+// unreachable host in the logs.
+class RefusedChannelTest : public GatewayTest {
+ protected:
+  RefusedChannelTest() { recorder_override_ = &refusing_; }
+  RefusingRecorder refusing_{"the recording spool cannot be used (test)"};
+};
+
+TEST_F(RefusedChannelTest, IsNotReportedAsAnUpstreamFailure) {
+  for (int i = 0; i < 3; ++i) {
+    RunResult r = Ssh(login_ + "+web01", "true");
+    EXPECT_EQ(r.exit_code, 255) << r.Describe();
+    EXPECT_TRUE(absl::StrContains(r.err, "the session cannot be recorded"))
+        << r.err;
+  }
+  const absl::Time limit = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < limit) {
+    std::string log = GatewayLog();
+    size_t closes = 0;
+    for (size_t at = log.find("event=connection.close");
+         at != std::string::npos;
+         at = log.find("event=connection.close", at + 1)) {
+      ++closes;
+    }
+    if (closes >= 3) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_FALSE(
+      absl::StrContains(GatewayLog(), "event=upstream.connect outcome=failure"))
+      << GatewayLog();
 }
 
 }  // namespace

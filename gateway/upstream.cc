@@ -194,6 +194,15 @@ void GatewayConnection::UpstreamReady() {
 
 void GatewayConnection::UpstreamFailed(const std::string& message) {
   if (upstream_error_.has_value()) return;  // said once
+  if (down_ended_) {
+    // The user's connection ended first (the user left, or the gateway
+    // refused their channel) and took the upstream down with it: not a
+    // failure of the target, so no upstream.connect failure is reported.
+    upstream_error_ = message;
+    Log(absl::StrCat("event=upstream.abandoned ", Describe(), " reason=\"",
+                     message, "\""));
+    return;
+  }
   if (upstream_ != nullptr && upstream_->early && !authenticated_) {
     // Before the user authenticated: kept for OnAuthenticated (a user who
     // never does is told nothing about the host).
