@@ -153,31 +153,47 @@ int Edit(Spctl& ctl, const RoleArgs& a) {
       return ctl.Error(st.message());
     }
   }
-  absl::StatusOr<pb::Role> role = LoadRole(path);
-  if (!temp.empty()) {
+  // The edit is removed once applied (or a no-op); refused, it is kept for
+  // the admin to fix rather than lost with the temporary file.
+  auto drop_edit = [&] {
+    if (temp.empty()) return;
     (void)RemoveFile(path);
     rmdir(temp.c_str());
-  }
-  if (!role.ok()) return ctl.Error(role.status().message());
+  };
+  auto refused = [&](const std::string& why) {
+    if (temp.empty()) return ctl.Error(why);
+    return ctl.Error(absl::StrCat(why, "\nyour edit is kept in ", path,
+                                  ": fix it, then `spctl roles edit ", a.name,
+                                  " -f ", path, "`"));
+  };
+  absl::StatusOr<pb::Role> role = LoadRole(path);
+  if (!role.ok()) return refused(std::string(role.status().message()));
   if (role->name() != a.name) {
-    return ctl.Error(absl::StrCat("the file names role ", role->name(),
-                                  ", not ", a.name,
-                                  " (renaming is not supported)"));
+    return refused(absl::StrCat("the file names role ", role->name(), ", not ",
+                                a.name, " (renaming is not supported)"));
   }
   const std::string after = EditableYaml(*role);
   if (a.dry_run) {
+    drop_edit();
     ctl.out() << LineDiff(before, after);
     return kExitOk;
   }
   if (before == after) {
+    drop_edit();
     ctl.out() << "No changes to role " << a.name << "\n";
     return kExitOk;
   }
   pb::Role out;
   if (auto rc = Call(ctl, ctl.Admin(), &Stub::UpdateRole, *role, &out,
                      absl::StrCat("roles edit ", a.name))) {
+    if (!temp.empty()) {
+      ctl.err() << "spctl: your edit is kept in " << path
+                << ": fix it, then `spctl roles edit " << a.name << " -f "
+                << path << "`\n";
+    }
     return *rc;
   }
+  drop_edit();
   if (!ctl.Structured(out)) ctl.out() << "Updated role " << a.name << "\n";
   return kExitOk;
 }

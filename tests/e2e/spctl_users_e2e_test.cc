@@ -127,6 +127,20 @@ TEST_F(SpctlUsersTest, AddedUserBoundToRoleLogsInWithTheRolesPrincipals) {
   ASSERT_TRUE(edited.ok()) << edited.Describe();
   ASSERT_TRUE(env_->Login("bob", kPassword).ok());
   EXPECT_EQ(Principals("bob"), "ops,ubuntu");
+  // An edit the file check refuses is kept for the admin to fix (it was
+  // deleted with the temporary file), and its path is named.
+  auto broken = env_->Spctl({"roles", "edit", "dev"}, "admin",
+                            {{"EDITOR", "sed -i s/max_ttl:/max_tt:/"}});
+  EXPECT_EQ(broken.exit_code, 1) << broken.Describe();
+  std::smatch kept;
+  ASSERT_TRUE(std::regex_search(broken.err, kept,
+                                std::regex(R"(your edit is kept in (\S+):)")))
+      << broken.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      sallyport::testing::ReadFileOrEmpty(kept[1].str()), "max_tt:"))
+      << kept[1].str();
+  auto fixed = env_->Spctl({"roles", "edit", "dev", "-f", kept[1].str()});
+  EXPECT_EQ(fixed.exit_code, 1) << fixed.Describe();  // still the typo
 
   // Unbinding the role leaves bob with no logins: login refused.
   ASSERT_TRUE(env_->Spctl({"bindings", "rm", "bob", "dev"}).ok());
