@@ -1,0 +1,180 @@
+// The admin API's guards: an admin cannot lock the admins out (the admin
+// role, a role they hold, disabling themselves); disabling a user revokes
+// their certificates; display names carry no control characters; join
+// tokens live at least a second. Real gRPC/TLS against an in-process CA.
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "ca/ca_test_env.h"
+#include "ca/gateway_test_util.h"
+#include "google/protobuf/empty.pb.h"
+#include "gtest/gtest.h"
+#include "proto/admin.grpc.pb.h"
+#include "ssh/cert/certificate.h"
+
+namespace sallyport::ca {
+namespace {
+
+using grpc::StatusCode;
+namespace pb = admin::v1;
+
+// A CA and its first admin, logged in, with an Admin stub.
+class AdminGuardsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    env = CaTestEnv::CreateOrNull();
+    ASSERT_NE(env, nullptr);
+    admin = env->Login("admin", env->admin_password());
+    ASSERT_TRUE(admin.status.ok()) << admin.status.error_message();
+    stub = pb::Admin::NewStub(admin.channel);
+  }
+
+  std::unique_ptr<CaTestEnv> env;
+  CaTestEnv::LoginResult admin;
+  std::unique_ptr<pb::Admin::Stub> stub;
+};
+
+// An admin cannot lock the admins out: the admin role cannot be deleted,
+// nor a role the calling admin holds (their `login` role: without it they
+// could not log in again for a certificate), and an admin cannot disable
+// themselves. Each was accepted before, and nothing but editing the
+// database undid it.
+TEST_F(AdminGuardsTest, AdminsCannotLockThemselvesOut) {
+  auto delete_role = [&](const std::string& name) {
+    grpc::ClientContext ctx;
+    pb::DeleteRoleRequest request;
+    request.set_name(name);
+    google::protobuf::Empty out;
+    return stub->DeleteRole(&ctx, request, &out);
+  };
+  grpc::Status st = delete_role("admin");
+  EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(st.error_message(), "the admin role cannot be deleted");
+  st = delete_role("login");
+  EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StrContains(st.error_message(),
+                                "an admin cannot delete a role they hold"))
+      << st.error_message();
+  EXPECT_TRUE(env->store().GetRole("admin").ok());
+  EXPECT_TRUE(env->store().GetRole("login").ok());
+  // A role the admin does not hold can go.
+  ASSERT_TRUE(env->AddRole("tmp", {"www"}).ok());
+  EXPECT_TRUE(delete_role("tmp").ok());
+  {
+    grpc::ClientContext ctx;
+    pb::User self, out;
+    self.set_name("admin");
+    self.set_disabled(true);
+    st = stub->UpdateUser(&ctx, self, &out);
+    EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION);
+    EXPECT_EQ(st.error_message(), "an admin cannot disable themselves");
+  }
+  EXPECT_FALSE(env->store().GetUser("admin")->disabled);
+  {
+    grpc::ClientContext ctx;
+    pb::ListUsersResponse users;
+    EXPECT_TRUE(stub->ListUsers(&ctx, {}, &users).ok());
+  }
+}
+
+// Display names are printed in admins' terminals: control characters
+// (an escape sequence would act there, a newline break the table) and
+// names over 256 bytes are refused, on create and on edit.
+TEST_F(AdminGuardsTest, DisplayNamesWithoutControlCharacters) {
+  auto create = [&](const std::string& name, const std::string& display) {
+    grpc::ClientContext ctx;
+    pb::CreateUserRequest request;
+    request.mutable_user()->set_name(name);
+    request.mutable_user()->set_display_name(display);
+    pb::User out;
+    return stub->CreateUser(&ctx, request, &out);
+  };
+  EXPECT_TRUE(create("u1", "Ünal Çelik (ops)").ok());
+  for (const std::string& bad : {std::string("evil\n\x1b[31mred"),
+                                 std::string("a\tb"), std::string("x\x7f"),
+                                 std::string("c1 \xc2\x9b"
+                                             "31m"),
+                                 std::string(257, 'a')}) {
+    grpc::Status st = create("u2", bad);
+    EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << bad;
+  }
+  EXPECT_FALSE(env->store().GetUser("u2").ok());
+  grpc::ClientContext ctx;
+  pb::User edit, out;
+  edit.set_name("u1");
+  edit.set_display_name("\x1b]0;owned\x07");
+  EXPECT_EQ(stub->UpdateUser(&ctx, edit, &out).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(env->store().GetUser("u1")->display_name, "Ünal Çelik (ops)");
+  // An edit of the display name is in the audit event (it read like a
+  // change of nothing).
+  grpc::ClientContext ctx2;
+  edit.set_display_name("Ünal Ç.");
+  ASSERT_TRUE(stub->UpdateUser(&ctx2, edit, &out).ok());
+  EXPECT_EQ(CountAuditEvents(env->store(), "admin.UpdateUser", {"Ünal Ç."}),
+            1);
+}
+
+// A join token's TTL is at least a second: 0.5 s was cut to 0 by spctl,
+// which the CA took for "the default" (1 h), a longer token than asked.
+TEST_F(AdminGuardsTest, JoinTokensLiveAtLeastASecond) {
+  auto create = [&](int64_t seconds, int32_t nanos) {
+    grpc::ClientContext ctx;
+    pb::CreateJoinTokenRequest request;
+    request.set_purpose("host");
+    request.mutable_ttl()->set_seconds(seconds);
+    request.mutable_ttl()->set_nanos(nanos);
+    pb::CreateJoinTokenResponse out;
+    return stub->CreateJoinToken(&ctx, request, &out);
+  };
+  EXPECT_EQ(create(0, 500'000'000).error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(create(-1, 0).error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(create(1, 0).ok());
+  EXPECT_TRUE(create(0, 0).ok());  // unset: the default
+}
+
+// Disabling a user revokes their certificates, so their open connections
+// end on every gateway at once (a gateway authorizes a session's own
+// shell/exec/sftp channels with its certificate, not per channel); before,
+// they kept opening channels on an open connection until it closed.
+// Enabling them again revokes nothing; they log in again.
+TEST_F(AdminGuardsTest, DisablingAUserRevokesTheirCertificates) {
+  ASSERT_TRUE(env->AddUser("bob", "bob-pw", {"login"}).ok());
+  auto bob = env->Login("bob", "bob-pw");
+  ASSERT_TRUE(bob.status.ok());
+  auto bob_cert =
+      ssh::cert::Certificate::FromLine(bob.response.ssh_certificate());
+  ASSERT_TRUE(bob_cert.ok());
+  auto set_disabled = [&](bool disabled) {
+    grpc::ClientContext ctx;
+    pb::User user, out;
+    user.set_name("bob");
+    user.set_disabled(disabled);
+    return stub->UpdateUser(&ctx, user, &out);
+  };
+  EXPECT_FALSE(
+      *env->store().IsRevoked(bob_cert->serial, bob_cert->KeyFingerprint()));
+  ASSERT_TRUE(set_disabled(true).ok());
+  EXPECT_TRUE(
+      *env->store().IsRevoked(bob_cert->serial, bob_cert->KeyFingerprint()));
+  auto revoked = env->store().ListRevocations(0);
+  ASSERT_TRUE(revoked.ok());
+  ASSERT_FALSE(revoked->empty());
+  EXPECT_EQ(revoked->back().reason, "user disabled");
+  EXPECT_EQ(revoked->back().revoked_by, "admin");
+  EXPECT_FALSE(env->Login("bob", "bob-pw").status.ok());
+  ASSERT_TRUE(set_disabled(false).ok());
+  auto again = env->Login("bob", "bob-pw");
+  ASSERT_TRUE(again.status.ok()) << again.status.error_message();
+  auto again_cert =
+      ssh::cert::Certificate::FromLine(again.response.ssh_certificate());
+  ASSERT_TRUE(again_cert.ok());
+  EXPECT_FALSE(*env->store().IsRevoked(again_cert->serial,
+                                       again_cert->KeyFingerprint()));
+}
+
+}  // namespace
+}  // namespace sallyport::ca
