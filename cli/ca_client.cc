@@ -60,22 +60,20 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CaChannel(
 
 absl::StatusOr<LoggedIn> OpenLoggedIn(const SpHome& home,
                                       std::string_view ca_override) {
-  static constexpr char kRunLogin[] = "not logged in: run `sp login` first";
   absl::StatusOr<SpState> state = home.ReadState();
   if (!state.ok()) return state.status();
   if (state->user.empty() || state->ca.empty()) {
-    return absl::FailedPreconditionError(kRunLogin);
+    return absl::FailedPreconditionError(kNotLoggedIn);
   }
   absl::StatusOr<std::string> pem = ReadFile(home.ca_pem());
   absl::StatusOr<std::string> key = ReadFile(home.tls_key());
   absl::StatusOr<std::string> cert = ReadFile(home.tls_cert());
   if (!pem.ok() || !key.ok() || !cert.ok()) {
-    return absl::FailedPreconditionError(kRunLogin);
+    return absl::FailedPreconditionError(kNotLoggedIn);
   }
   if (LoginCertificateExpired(*cert)) {
     OPENSSL_cleanse(key->data(), key->size());
-    return absl::FailedPreconditionError(
-        "your login has expired: run `sp login` again");
+    return absl::FailedPreconditionError(kLoginExpired);
   }
   LoggedIn out;
   out.ca_text = ca_override.empty() ? state->ca : std::string(ca_override);

@@ -49,10 +49,16 @@ struct LoggedIn {
   std::string user;
   std::shared_ptr<grpc::Channel> channel;
 };
-// kFailedPrecondition "not logged in: run `sp login` first" when there is no
-// login (no user, no client certificate, or no pin); kInvalidArgument for
-// a bad remembered address. `ca_override` (spctl --ca), when not empty,
-// replaces the remembered CA addresses.
+// What sp and spctl say when there is no login, or it has expired.
+inline constexpr char kNotLoggedIn[] = "not logged in: run `sp login` first";
+inline constexpr char kLoginExpired[] =
+    "your login has expired: run `sp login` again";
+
+// kFailedPrecondition kNotLoggedIn when there is no login (no user, no
+// client certificate, or no pin), kLoginExpired when its client
+// certificate has expired; kInvalidArgument for a bad remembered address.
+// `ca_override` (spctl --ca), when not empty, replaces the remembered CA
+// addresses.
 absl::StatusOr<LoggedIn> OpenLoggedIn(const SpHome& home,
                                       std::string_view ca_override = "");
 

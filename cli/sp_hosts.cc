@@ -37,11 +37,6 @@ int Fail(std::ostream& err, absl::string_view message) {
   return kExitError;
 }
 
-// A failed CA call: the message, and exit 7 when the CA cannot be reached
-// (as `sp login`; the other failures exit 1).
-int FailRpc(std::ostream& err, const grpc::Status& st,
-            const std::vector<HostPort>& cas);
-
 std::string RpcError(const grpc::Status& st, const std::vector<HostPort>& cas) {
   switch (st.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
@@ -56,6 +51,8 @@ std::string RpcError(const grpc::Status& st, const std::vector<HostPort>& cas) {
   }
 }
 
+// A failed CA call: the message, and exit 7 when the CA cannot be reached
+// (as `sp login`; the other failures exit 1).
 int FailRpc(std::ostream& err, const grpc::Status& st,
             const std::vector<HostPort>& cas) {
   Fail(err, RpcError(st, cas));
@@ -63,6 +60,24 @@ int FailRpc(std::ostream& err, const grpc::Status& st,
                  st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
              ? kExitUnreachable
              : kExitError;
+}
+
+// `user`'s login certificate: kFailedPrecondition kNotLoggedIn when it
+// cannot be read, kInvalidArgument "PATH: unreadable certificate" when it
+// does not parse.
+absl::StatusOr<ssh::cert::Certificate> ReadLoginCertificate(
+    const SpHome& home, const std::string& user) {
+  const std::string path = home.certificate(user);
+  absl::StatusOr<std::string> line = ReadFile(path);
+  if (!line.ok()) return absl::FailedPreconditionError(kNotLoggedIn);
+  absl::StatusOr<ssh::cert::Certificate> cert =
+      ssh::cert::Certificate::FromLine(
+          std::string(absl::StripTrailingAsciiWhitespace(*line)));
+  if (!cert.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": unreadable certificate"));
+  }
+  return cert;
 }
 
 grpc::Status CallListMyHosts(const LoggedIn& session,
@@ -89,18 +104,9 @@ int WriteSshConfig(const SpHome& home, bool install, std::ostream& out,
                    std::ostream& err) {
   absl::StatusOr<LoggedIn> session = OpenLoggedIn(home);
   if (!session.ok()) return Fail(err, session.status().message());
-  absl::StatusOr<std::string> cert_line =
-      ReadFile(home.certificate(session->user));
-  if (!cert_line.ok()) {
-    return Fail(err, "not logged in: run `sp login` first");
-  }
   absl::StatusOr<ssh::cert::Certificate> cert =
-      ssh::cert::Certificate::FromLine(
-          std::string(absl::StripTrailingAsciiWhitespace(*cert_line)));
-  if (!cert.ok()) {
-    return Fail(err, absl::StrCat(home.certificate(session->user),
-                                  ": unreadable certificate"));
-  }
+      ReadLoginCertificate(home, session->user);
+  if (!cert.ok()) return Fail(err, cert.status().message());
   v1::ListMyHostsResponse hosts;
   grpc::Status st = CallListMyHosts(*session, &hosts);
   if (!st.ok()) return FailRpc(err, st, session->cas);
@@ -252,20 +258,13 @@ int RunSsh(const std::string& target, const std::vector<std::string>& command,
   // Logged in, and not expired: else ssh would only say "no such identity"
   // or print the certificate's validity in raw Unix seconds.
   absl::StatusOr<SpState> state = home->ReadState();
-  if (!state.ok() || state->user.empty()) {
-    return Fail(err, "not logged in: run `sp login` first");
-  }
-  absl::StatusOr<std::string> cert_line =
-      ReadFile(home->certificate(state->user));
+  if (!state.ok() || state->user.empty()) return Fail(err, kNotLoggedIn);
   absl::StatusOr<ssh::cert::Certificate> cert =
-      cert_line.ok()
-          ? ssh::cert::Certificate::FromLine(
-                std::string(absl::StripTrailingAsciiWhitespace(*cert_line)))
-          : absl::StatusOr<ssh::cert::Certificate>(cert_line.status());
-  if (!cert.ok()) return Fail(err, "not logged in: run `sp login` first");
+      ReadLoginCertificate(*home, state->user);
+  if (!cert.ok()) return Fail(err, kNotLoggedIn);
   if (static_cast<uint64_t>(absl::ToUnixSeconds(absl::Now())) >=
       cert->valid_before) {
-    return Fail(err, "your login has expired: run `sp login` again");
+    return Fail(err, kLoginExpired);
   }
   absl::StatusOr<std::string> config = ReadFile(home->ssh_config());
   if (!config.ok()) {

@@ -1,5 +1,6 @@
 // spctl certs ls|show|revoke, krl export, ca status|rotate|target-keys,
 // access check.
+#include <optional>
 #include <set>
 
 #include "absl/strings/numbers.h"
@@ -114,23 +115,38 @@ int List(Spctl& ctl, const CertArgs& a) {
   return kExitOk;
 }
 
-int Show(Spctl& ctl, uint64_t serial) {
+// The one listed certificate with `serial`, if there is one.
+std::optional<pb::IssuedCertificate> Listed(
+    const pb::ListCertificatesResponse& resp, uint64_t serial) {
+  if (resp.certificates_size() != 1 ||
+      resp.certificates(0).serial() != serial) {
+    return std::nullopt;
+  }
+  return resp.certificates(0);
+}
+
+// The ListCertificates request that finds `serial` (serial > 0).
+pb::ListCertificatesRequest BySerial(uint64_t serial) {
   pb::ListCertificatesRequest req;
   req.set_after_serial(serial - 1);
   req.set_limit(1);
+  return req;
+}
+
+int Show(Spctl& ctl, uint64_t serial) {
   pb::ListCertificatesResponse resp;
   if (serial == 0) return ctl.Error("serials start at 1", kExitUsage);
-  if (auto rc = Call(ctl, ctl.Admin(), &Stub::ListCertificates, req, &resp,
-                     "certs show")) {
+  if (auto rc = Call(ctl, ctl.Admin(), &Stub::ListCertificates,
+                     BySerial(serial), &resp, "certs show")) {
     return *rc;
   }
-  if (resp.certificates_size() != 1 ||
-      resp.certificates(0).serial() != serial) {
+  const std::optional<pb::IssuedCertificate> found = Listed(resp, serial);
+  if (!found) {
     return ctl.Error(
         absl::StrCat("there is no certificate with serial ", serial),
         kExitNotFound);
   }
-  const pb::IssuedCertificate& c = resp.certificates(0);
+  const pb::IssuedCertificate& c = *found;
   if (ctl.Structured(c)) return kExitOk;
   ctl.out() << "Serial:       " << c.serial() << "\n"
             << "Purpose:      " << c.purpose() << "\n"
@@ -201,15 +217,11 @@ int Revoke(Spctl& ctl, const CertArgs& a, bool by_serial) {
     // certificate meant is still valid). It may also be an mTLS
     // certificate's (a gateway's, or a user's TLS login), which the CA
     // does not list, so the revocation stands; the admin is told.
-    pb::ListCertificatesRequest list;
-    list.set_after_serial(a.serial - 1);
-    list.set_limit(1);
     pb::ListCertificatesResponse found;
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-    if (ctl.Admin()->ListCertificates(&ctx, list, &found).ok() &&
-        (found.certificates_size() == 0 ||
-         found.certificates(0).serial() != a.serial)) {
+    if (ctl.Admin()->ListCertificates(&ctx, BySerial(a.serial), &found).ok() &&
+        !Listed(found, a.serial)) {
       ctl.err() << "spctl: note: no SSH certificate this CA issued has serial "
                 << a.serial
                 << " (an mTLS certificate may); if it was a typo, the "

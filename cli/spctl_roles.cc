@@ -160,11 +160,11 @@ int Edit(Spctl& ctl, const RoleArgs& a) {
     (void)RemoveFile(path);
     rmdir(temp.c_str());
   };
+  const std::string kept = absl::StrCat("your edit is kept in ", path,
+                                        ": fix it, then `spctl roles edit ",
+                                        a.name, " -f ", path, "`");
   auto refused = [&](const std::string& why) {
-    if (temp.empty()) return ctl.Error(why);
-    return ctl.Error(absl::StrCat(why, "\nyour edit is kept in ", path,
-                                  ": fix it, then `spctl roles edit ", a.name,
-                                  " -f ", path, "`"));
+    return ctl.Error(temp.empty() ? why : absl::StrCat(why, "\n", kept));
   };
   absl::StatusOr<pb::Role> role = LoadRole(path);
   if (!role.ok()) return refused(std::string(role.status().message()));
@@ -186,11 +186,7 @@ int Edit(Spctl& ctl, const RoleArgs& a) {
   pb::Role out;
   if (auto rc = Call(ctl, ctl.Admin(), &Stub::UpdateRole, *role, &out,
                      absl::StrCat("roles edit ", a.name))) {
-    if (!temp.empty()) {
-      ctl.err() << "spctl: your edit is kept in " << path
-                << ": fix it, then `spctl roles edit " << a.name << " -f "
-                << path << "`\n";
-    }
+    if (!temp.empty()) ctl.err() << "spctl: " << kept << "\n";
     return *rc;
   }
   drop_edit();
