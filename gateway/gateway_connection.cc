@@ -372,14 +372,13 @@ void GatewayConnection::RefuseAuth(const std::string& log_reason,
 
 void GatewayConnection::SendRefusalBanner(std::string_view text) {
   // ssh tries each of its keys in turn: the same refusal is shown once.
-  if (refusal_banner_sent_ && text == last_banner_) return;
-  refusal_banner_sent_ = true;
+  if (text == last_banner_) return;
   last_banner_ = std::string(text);
   (void)down_->SendAuthBanner(text);
 }
 
 ssh::auth::AuthDecision GatewayConnection::RefusePlainKey() {
-  if (!refusal_banner_sent_) SendRefusalBanner(kCertificatesOnly);
+  if (last_banner_.empty()) SendRefusalBanner(kCertificatesOnly);
   return {ssh::auth::AuthResult::kReject, "plain key (certificates only)"};
 }
 

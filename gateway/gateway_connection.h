@@ -378,13 +378,12 @@ class GatewayConnection
   // A certificate was refused on this connection (a plain key offered
   // after it is not reported as another failure).
   bool certificate_refused_ = false;
-  // The last refusal banner sent (SendRefusalBanner does not repeat it).
+  // The last auth-phase banner sent (a refusal's reason, or the plain-key
+  // one): SendRefusalBanner does not repeat it, and RefusePlainKey sends
+  // its own only while it is empty (no banner went out yet).
   std::string last_banner_;
   // Why the last user name was not LOGIN+HOST (for the refusal banner).
   std::optional<std::string> target_error_;
-  // Whether an auth-phase banner (a refusal's reason, or the plain-key
-  // one) went out on this connection: see RefusePlainKey.
-  bool refusal_banner_sent_ = false;
   // No user CA keys yet when the connection arrived (gwrefuse).
   bool no_ca_keys_ = false;
 

@@ -115,20 +115,18 @@ void GatewayOps::RecordingFailed(const LogConnection& c, const LogChannel& ch,
                                  std::string_view record_mode,
                                  std::string_view outcome,
                                  std::string_view reason) {
+  std::vector<base::LogField> fields = {
+      {"channel", int64_t{ch.id}},
+      {"record_mode", std::string(record_mode)},
+      {"outcome", std::string(outcome)},
+      {"reason", std::string(reason)}};
+  Send(c, audit::kEventRecordingFailed, fields);
   // A failure of the gateway's own (its spool), logged at `error` too. In
   // the line, what the gateway did is `action`: `outcome` is the line's
   // own (failure).
-  log()->Event(audit::kEventRecordingFailed, false, c,
-               {{"channel", int64_t{ch.id}},
-                {"record_mode", std::string(record_mode)},
-                {"action", std::string(outcome)},
-                {"reason", std::string(reason)}},
+  fields[2].first = "action";
+  log()->Event(audit::kEventRecordingFailed, false, c, std::move(fields),
                LogLevel::kError);
-  Send(c, audit::kEventRecordingFailed,
-       {{"channel", int64_t{ch.id}},
-        {"record_mode", std::string(record_mode)},
-        {"outcome", std::string(outcome)},
-        {"reason", std::string(reason)}});
 }
 
 void GatewayOps::ConnectionOpened(const LogConnection& c) {
