@@ -113,6 +113,7 @@ void SessionRecording::End(v1::SessionStatus status,
   absl::MutexLock lock(&mu_);
   if (ended_) return;
   ended_ = true;
+  end_offset_us_ = r.offset_us();
   if (!status_.ok()) return;
   r.set_session_id(session_id_);
   r.set_seq(queued_seq_ + 1);
@@ -171,6 +172,12 @@ SpoolRecorder::~SpoolRecorder() {
     watch_stopped_ = true;
   }
   if (watch_thread_.joinable()) watch_thread_.join();
+}
+
+void SpoolRecorder::SetClosedWithoutEnd(
+    std::function<void(const ClosedWithoutEnd&)> fn) {
+  absl::MutexLock lock(&closed_mu_);
+  closed_without_end_ = std::move(fn);
 }
 
 size_t SpoolRecorder::queued_bytes() const {
@@ -411,6 +418,7 @@ void SpoolRecorder::WriteBatch(std::deque<Item>& batch) {
     s->buffer_.clear();
     if (s->end_encoded_ && !s->end_written_.load()) {
       // The writer is done with this session: the syncer closes it.
+      if (st.ok()) s->end_in_file_.store(true);
       s->end_written_.store(true);
       absl::MutexLock lock(&mu_);
       sync_wanted_ = true;
@@ -448,9 +456,13 @@ void SpoolRecorder::SyncDue(bool force) {
     }
     if (finish) {
       bool ended = false;
+      ClosedWithoutEnd gone;
       {
         absl::MutexLock lock(&s->mu_);
         ended = s->ended_;
+        gone.session_id = s->session_id_;
+        gone.offset_us = s->end_offset_us_;
+        gone.message = std::string(s->status_.message());
       }
       if (ended || force) {
         {
@@ -458,8 +470,20 @@ void SpoolRecorder::SyncDue(bool force) {
           (void)s->writer_.Close();
         }
         s->closed_.store(true);
-        absl::MutexLock lock(&mu_);
-        open_.erase(s->session_id());
+        {
+          absl::MutexLock lock(&mu_);
+          open_.erase(s->session_id());
+        }
+        // An ended session whose end record is not in the file (its
+        // recording failed): the shipper ends it. At a stop (force) the
+        // others are the next start's orphans.
+        if (ended && !s->end_in_file_.load()) {
+          if (gone.message.empty()) {
+            gone.message = "the recording stopped before the session ended";
+          }
+          absl::MutexLock lock(&closed_mu_);
+          if (closed_without_end_) closed_without_end_(gone);
+        }
       }
     }
   }

@@ -139,7 +139,10 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
   // Appends the session_end record and closes the spool once it is written
   // and fsync'd. Later Appends fail. Idempotent.
   void End(v1::SessionStatus status, const std::string& message);
-  // Whether the spool file was closed after End (tests).
+  // Whether the spool file was closed after End (tests). A session whose
+  // recording failed is closed without a session_end record; the recorder
+  // then reports it (SpoolRecorder::SetClosedWithoutEnd) for the shipper
+  // to end it.
   bool closed() const;
   // How many times the spool file was fdatasync'd (returned OK): every
   // RecorderOptions::fsync_interval while records keep coming, and once
@@ -174,6 +177,7 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
   RecorderItem* tail_ = nullptr;
   uint64_t tail_generation_ = 0;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t end_offset_us_ ABSL_GUARDED_BY(mu_) = 0;  // when End was called
   absl::Status status_ ABSL_GUARDED_BY(mu_);
   std::function<void()> waker_ ABSL_GUARDED_BY(mu_);
 
@@ -192,6 +196,8 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
   // Set by the writer, taken by the syncer.
   std::atomic<bool> dirty_{false};        // written since the last fsync
   std::atomic<bool> end_written_{false};  // session_end is in the file
+  // ... and its write succeeded (else the spool is closed without it).
+  std::atomic<bool> end_in_file_{false};
   // Syncer thread only.
   absl::Time last_sync_ = absl::InfinitePast();
   std::atomic<uint64_t> syncs_{0};
@@ -224,6 +230,12 @@ class SpoolRecorder {
   void ForgetSpoolBytes(int64_t n) { spool_bytes_.fetch_sub(n); }
   size_t queued_bytes() const;
   const RecorderOptions& options() const { return options_; }
+  // Called (on the syncer thread, for each session) once a spool is
+  // closed without its session_end record: the shipper ends the session
+  // at the CA with what the spool holds. Null: nobody is told (the spool
+  // is closed as interrupted at the next start). Setting it waits for a
+  // call in progress, so the callee may go away after setting null.
+  void SetClosedWithoutEnd(std::function<void(const ClosedWithoutEnd&)> fn);
 
  private:
   friend class SessionRecording;
@@ -271,6 +283,9 @@ class SpoolRecorder {
   std::atomic<int64_t> sync_started_us_{0};
   // The watchdog stops (after the syncer).
   bool watch_stopped_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Mutex closed_mu_;
+  std::function<void(const ClosedWithoutEnd&)> closed_without_end_
+      ABSL_GUARDED_BY(closed_mu_);
   std::thread thread_;
   std::thread sync_thread_;
   std::thread watch_thread_;

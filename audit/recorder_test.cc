@@ -275,6 +275,22 @@ TEST_F(RecorderTest, AWriteErrorFailsTheSessionAndWakesIt) {
   absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
       SpoolRecorder::Start(options_);
   ASSERT_TRUE(rec.ok());
+  // Spools closed without their end are reported (to the shipper).
+  absl::Mutex closed_mu;
+  std::vector<ClosedWithoutEnd> closed;
+  (*rec)->SetClosedWithoutEnd([&](const ClosedWithoutEnd& c) {
+    absl::MutexLock lock(&closed_mu);
+    closed.push_back(c);
+  });
+  // A session that ends well is not.
+  auto fine = (*rec)->OpenSession(Meta("sess-fine"), absl::Now());
+  ASSERT_TRUE(fine.ok());
+  ASSERT_TRUE((*fine)->Append(Data("ok")).ok());
+  (*fine)->End(v1::SESSION_STATUS_ENDED, "");
+  for (int i = 0; i < 600 && !(*fine)->closed(); ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_TRUE((*fine)->closed());
   auto s = (*rec)->OpenSession(Meta("sess-w"), absl::Now());
   ASSERT_TRUE(s.ok());
   absl::Notification woke;
@@ -300,11 +316,30 @@ TEST_F(RecorderTest, AWriteErrorFailsTheSessionAndWakesIt) {
             std::string::npos)
       << (*s)->status();
   EXPECT_FALSE((*s)->Append(Data("more")).ok());
-  // What was written before the failure reads back (the torn tail aside).
+  // The session ends: its spool is closed without an end record, and
+  // reported with the reason.
+  (*s)->End(v1::SESSION_STATUS_FAILED, "the session recording failed");
+  for (int i = 0; i < 600 && !(*s)->closed(); ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_TRUE((*s)->closed());
+  (*rec)->SetClosedWithoutEnd(nullptr);
+  {
+    absl::MutexLock lock(&closed_mu);
+    ASSERT_EQ(closed.size(), 1u);
+    EXPECT_EQ(closed[0].session_id, "sess-w");
+    EXPECT_EQ(closed[0].status, v1::SESSION_STATUS_FAILED);
+    EXPECT_NE(closed[0].message.find("could not be written"), std::string::npos)
+        << closed[0].message;
+    EXPECT_GT(closed[0].offset_us, 0);
+  }
+  // What was written before the failure reads back (the torn tail aside),
+  // without an end.
   absl::StatusOr<SpoolContents> c =
       ReadSpool(SpoolPath(options_.spool_dir, "sess-w"));
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_GE(c->records.size(), 3u);
+  EXPECT_FALSE(c->records.back().has_session_end());
 }
 
 // A waker that holds the writer thread in its first call until released:

@@ -140,6 +140,12 @@ void Shipper::Wake() {
   wake_ = true;
 }
 
+void Shipper::Closed(const ClosedWithoutEnd& closed) {
+  absl::MutexLock lock(&mu_);
+  closed_[closed.session_id] = closed;
+  wake_ = true;
+}
+
 ShipperStats Shipper::stats() const {
   absl::MutexLock lock(&mu_);
   return stats_;
@@ -186,6 +192,23 @@ absl::Status Shipper::Scan(absl::Time now) {
     }
   }
   spools_ = std::move(kept);
+  {
+    // Spools the recorder closed without an end. One listed before its
+    // file was: kept while the file exists.
+    absl::MutexLock lock(&mu_);
+    for (auto it = closed_.begin(); it != closed_.end();) {
+      auto spool = spools_.find(it->first);
+      if (spool != spools_.end()) {
+        spool->second.closed = std::move(it->second);
+        it = closed_.erase(it);
+      } else if (FileSize(SpoolPath(options_.spool_dir, it->first)) < 0 &&
+                 std::find(ids->begin(), ids->end(), it->first) == ids->end()) {
+        it = closed_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
   for (auto& [id, spool] : spools_) {
     if (spool.unreadable || now < spool.next_attempt || now < ca_retry_at_) {
       continue;
@@ -277,8 +300,26 @@ absl::StatusOr<std::optional<v1::RecordingRecord>> Shipper::ReadNext(
     return next.status();
   }
   std::optional<v1::RecordingRecord> r = *std::move(next);
+  if (!r && spool.tail_in_memory_read < spool.tail_in_memory.size() &&
+      spool.reader->last_seq() + 1 == spool.tail_in_memory.front().seq()) {
+    // The records its disk had no room for follow the file's records.
+    r = spool.tail_in_memory[spool.tail_in_memory_read++];
+  }
   if (!r) return r;
   spool.last_offset_us = r->offset_us();
+  if (r->has_channel_open() &&
+      spool.open_channels.size() < kShipMaxOpenChannels) {
+    spool.open_channels[r->channel_id()] = {0, 0};
+  } else if (r->has_channel_close()) {
+    spool.open_channels.erase(r->channel_id());
+  } else if (r->has_data()) {
+    auto it = spool.open_channels.find(r->channel_id());
+    if (it != spool.open_channels.end()) {
+      (r->data().direction() == v1::RECORD_DIRECTION_INPUT
+           ? it->second.first
+           : it->second.second) += r->data().bytes().size();
+    }
+  }
   if (r->has_session_end()) spool.end_seq = r->seq();
   return r;
 }
@@ -288,6 +329,8 @@ absl::Status Shipper::OpenReader(Spool& spool, uint64_t skip_to) {
   spool.held.reset();
   spool.end_seq = 0;
   spool.last_offset_us = 0;
+  spool.tail_in_memory_read = 0;
+  spool.open_channels.clear();
   absl::StatusOr<SpoolReader> r = SpoolReader::Open(spool.path);
   if (!r.ok()) {
     if (absl::IsDataLoss(r.status()) && spool.orphan) spool.unreadable = true;
@@ -318,44 +361,87 @@ absl::Status Shipper::OpenReader(Spool& spool, uint64_t skip_to) {
   return absl::OkStatus();
 }
 
-absl::Status Shipper::CloseInterrupted(Spool& spool) {
+absl::Status Shipper::CloseWithoutEnd(Spool& spool) {
   const uint64_t last = spool.reader->last_seq();
   const std::string head = spool.reader->head();
-  const int64_t offset = spool.last_offset_us;
+  const bool interrupted = !spool.closed.has_value();
+  const int64_t offset =
+      interrupted ? spool.last_offset_us
+                  : std::max(spool.last_offset_us, spool.closed->offset_us);
   spool.reader.reset();
   ASSIGN_OR_RETURN(uint64_t torn, RepairSpool(spool.path));
   if (torn > 0) {
-    constexpr std::string_view kWhy =
-        "a torn last record after a crash was cut";
+    const std::string why =
+        interrupted ? "a torn last record after a crash was cut"
+                    : "a torn last record of a failed write was cut";
     Log(absl::StrCat("event=", std::string(kEventRecordingRepaired),
                      " session=", spool.meta.session_id(), " torn_bytes=", torn,
-                     " reason=", std::string(kWhy)));
+                     " reason=", why));
     Event(kEventRecordingRepaired, spool.meta,
-          {{"torn_bytes", static_cast<int64_t>(torn)},
-           {"reason", std::string(kWhy)}});
+          {{"torn_bytes", static_cast<int64_t>(torn)}, {"reason", why}});
+  }
+  // The channels it left open are closed (with the bytes the recording
+  // holds of them), then the session.
+  std::vector<v1::RecordingRecord> tail;
+  std::string chain = head;
+  std::string frames;
+  for (const auto& [channel, bytes] : spool.open_channels) {
+    v1::RecordingRecord close;
+    close.set_session_id(spool.meta.session_id());
+    close.set_seq(last + 1 + tail.size());
+    close.set_channel_id(channel);
+    close.set_offset_us(offset);
+    close.mutable_channel_close()->set_bytes_input(bytes.first);
+    close.mutable_channel_close()->set_bytes_output(bytes.second);
+    RETURN_IF_ERROR(ValidateRecord(close));
+    ASSIGN_OR_RETURN(chain, RecordHash(chain, close));
+    close.set_hash(chain);
+    RETURN_IF_ERROR(SpoolWriter::EncodeFrame(close, frames));
+    tail.push_back(std::move(close));
   }
   v1::RecordingRecord end;
   end.set_session_id(spool.meta.session_id());
-  end.set_seq(last + 1);
+  end.set_seq(last + 1 + tail.size());
   end.set_channel_id(0);
   end.set_offset_us(offset);
-  end.mutable_session_end()->set_status(v1::SESSION_STATUS_INTERRUPTED);
-  end.mutable_session_end()->set_message(std::string(kInterruptedMessage));
+  end.mutable_session_end()->set_status(
+      interrupted ? v1::SESSION_STATUS_INTERRUPTED : spool.closed->status);
+  const std::string message =
+      interrupted ? std::string(kInterruptedMessage) : spool.closed->message;
+  end.mutable_session_end()->set_message(
+      message.substr(0, kMaxRecordSummaryBytes));
   RETURN_IF_ERROR(ValidateRecord(end));
-  ASSIGN_OR_RETURN(std::string hash, RecordHash(head, end));
+  ASSIGN_OR_RETURN(std::string hash, RecordHash(chain, end));
   end.set_hash(hash);
-  std::string frame;
-  RETURN_IF_ERROR(SpoolWriter::EncodeFrame(end, frame));
-  RETURN_IF_ERROR(AppendFrame(spool.path, frame));
-  {
+  RETURN_IF_ERROR(SpoolWriter::EncodeFrame(end, frames));
+  tail.push_back(std::move(end));
+  absl::Status appended = AppendFrame(spool.path, frames);
+  if (!appended.ok() && interrupted) return appended;
+  if (interrupted) {
     absl::MutexLock lock(&mu_);
     ++stats_.interrupted_total;
   }
-  Log(absl::StrCat("session ", spool.meta.session_id(),
-                   " had no end in its spool (the gateway stopped): closed as "
-                   "interrupted after record ",
-                   last));
-  return OpenReader(spool, spool.ca_last_seq.value_or(0));
+  Log(absl::StrCat(
+      "session ", spool.meta.session_id(),
+      interrupted ? " had no end in its spool (the gateway stopped): closed as "
+                    "interrupted after record "
+                  : " ended with its recording failed: closed as failed after "
+                    "record ",
+      last,
+      tail.size() > 1
+          ? absl::StrCat(" (", tail.size() - 1, " open channel(s) closed)")
+          : std::string()));
+  if (!appended.ok()) (void)RepairSpool(spool.path);  // a torn frame
+  RETURN_IF_ERROR(OpenReader(spool, spool.ca_last_seq.value_or(0)));
+  if (!appended.ok()) {
+    // A failed recording's spool whose disk is still full: the end goes
+    // to the CA from memory, and the file once the CA has it.
+    Warn(absl::StrCat("the end of session ", spool.meta.session_id(),
+                      " could not be written to its spool (",
+                      appended.message(), "): it is sent from memory"));
+    spool.tail_in_memory = std::move(tail);
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Shipper::Ship(const std::string& id, Spool& spool) {
@@ -445,9 +531,19 @@ absl::Status Shipper::Ship(const std::string& id, Spool& spool) {
       if (call_bytes >= options_.max_bytes_per_call) continue;
     }
     if (spool.end_seq != 0 && spool.ca_last_seq == spool.end_seq) break;
-    if (spool.end_seq == 0 && spool.orphan && !spool.held) {
-      // Everything the dead process spooled is at the CA: close it.
-      RETURN_IF_ERROR(CloseInterrupted(spool));
+    if (spool.end_seq == 0 && (spool.orphan || spool.closed) && !spool.held &&
+        spool.tail_in_memory.empty()) {
+      if (spool.ca_last_seq > spool.reader->last_seq() &&
+          spool.ca_status != v1::SESSION_STATUS_ACTIVE &&
+          spool.ca_status != v1::SESSION_STATUS_UNSPECIFIED) {
+        // The CA already ended it with closing records the file lacks
+        // (sent from memory before a restart): nothing is left to ship.
+        spool.end_seq = *spool.ca_last_seq;
+        break;
+      }
+      // Everything the dead process (or the failed recording) spooled is
+      // at the CA: close it.
+      RETURN_IF_ERROR(CloseWithoutEnd(spool));
       continue;
     }
     return absl::OkStatus();  // live: more records later

@@ -13,7 +13,16 @@
 //    or SIGKILL: its torn tail is truncated (RepairSpool, logged), a
 //    session_end record with status `interrupted` and the last record's
 //    time is appended to the spool (chained, fsync'd), and the whole is
-//    shipped like any closed session.
+//    shipped like any closed session. Channels still open in it are
+//    closed first (channel_close records before the end) with the bytes
+//    the recording holds of them, so the session's byte counts are not 0
+//    (a lower bound: input that was not recorded, and output past the exec
+//    limit that was only hashed, are not in the spool to count).
+//  - A live spool the recorder closed without a session_end (its
+//    recording failed: ENOSPC, a hung disk; Closed) is ended the same
+//    way, with status `failed` and the reason, once its records are at the
+//    CA. When the spool's disk has no room for that end record, it is
+//    sent from memory; the file is deleted once the CA confirmed it.
 //  - Resume: for every session it first asks the CA where it stands (an
 //    upload with no records returns last_seq) and sends only what follows;
 //    after an error it asks again. Records are idempotent by seq at the CA.
@@ -64,6 +73,9 @@ inline constexpr size_t kShipMaxMessageBytes = size_t{768} << 10;
 // Record bytes per upload call; the call then ends, the CA's answer
 // confirms them, and the next call continues (bounded call time).
 inline constexpr uint64_t kShipMaxBytesPerCall = uint64_t{64} << 20;
+// Channels left open in a spool whose bytes the shipper counts for the
+// channel_close records it adds (more are closed with no count).
+inline constexpr size_t kShipMaxOpenChannels = 4096;
 // The message of the session_end the shipper appends to a spool left
 // without one.
 inline constexpr std::string_view kInterruptedMessage =
@@ -142,6 +154,12 @@ class Shipper {
   absl::Status RunOnce();
   // Asks the thread for a pass now.
   void Wake();
+  // The recorder closed `closed.session_id`'s live spool without a
+  // session_end (SpoolRecorder::SetClosedWithoutEnd): once its records
+  // are at the CA, the session is ended with `closed`'s status and
+  // message. Thread-safe; wakes the thread. Kept until a pass finds the
+  // spool (or finds it gone): at most one per failed session.
+  void Closed(const ClosedWithoutEnd& closed);
   ShipperStats stats() const;
   // When the session's next attempt is due (tests of the backoff);
   // nullopt for a session the shipper does not track.
@@ -165,6 +183,15 @@ class Shipper {
     int64_t last_offset_us = 0;    // of the last record read
     // A record read that did not fit the last message.
     std::optional<v1::RecordingRecord> held;
+    // The recorder closed it without an end (Closed).
+    std::optional<ClosedWithoutEnd> closed;
+    // Channels opened and not closed in what the reader has read, with
+    // the data bytes it holds of them (input, output).
+    std::map<uint32_t, std::pair<uint64_t, uint64_t>> open_channels;
+    // The closing records (channel closes, the end) the spool had no room
+    // for: read after the file's last record (once per reader).
+    std::vector<v1::RecordingRecord> tail_in_memory;
+    size_t tail_in_memory_read = 0;
     bool deleted = false;
     int failures = 0;
     absl::Time next_attempt = absl::InfinitePast();
@@ -179,7 +206,9 @@ class Shipper {
   absl::Status Ship(const std::string& id, Spool& spool);
   absl::Status OpenReader(Spool& spool, uint64_t skip_to);
   absl::StatusOr<std::optional<v1::RecordingRecord>> ReadNext(Spool& spool);
-  absl::Status CloseInterrupted(Spool& spool);
+  // Appends a session_end to a spool left without one: `interrupted`
+  // for an orphan, the recorder's status for a Closed one.
+  absl::Status CloseWithoutEnd(Spool& spool);
   absl::Status Failed(const std::string& id, Spool& spool,
                       const absl::Status& status);
 
@@ -194,6 +223,8 @@ class Shipper {
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   ShipperStats stats_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, absl::Time> next_attempts_ ABSL_GUARDED_BY(mu_);
+  // Closed() sessions a pass has not matched to a spool yet.
+  std::map<std::string, ClosedWithoutEnd> closed_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

@@ -167,6 +167,17 @@ class SpoolReader {
   v1::RecordingSession session_;
 };
 
+// A live session's spool the recorder closed without its session_end
+// record (audit/recorder.h SetClosedWithoutEnd): its recording failed (a write
+// error such as ENOSPC, a hung disk) and the session ended. `message` says why;
+// `offset_us` is when it ended.
+struct ClosedWithoutEnd {
+  std::string session_id;
+  v1::SessionStatus status = v1::SESSION_STATUS_FAILED;
+  std::string message;
+  int64_t offset_us = 0;
+};
+
 // Reads the whole spool (tests, small spools).
 absl::StatusOr<SpoolContents> ReadSpool(const std::string& path);
 // Truncates a torn tail (only bytes after the last good frame) and fsyncs.

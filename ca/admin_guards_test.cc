@@ -114,8 +114,7 @@ TEST_F(AdminGuardsTest, DisplayNamesWithoutControlCharacters) {
   grpc::ClientContext ctx2;
   edit.set_display_name("Ünal Ç.");
   ASSERT_TRUE(stub->UpdateUser(&ctx2, edit, &out).ok());
-  EXPECT_EQ(CountAuditEvents(env->store(), "admin.UpdateUser", {"Ünal Ç."}),
-            1);
+  EXPECT_EQ(CountAuditEvents(env->store(), "admin.UpdateUser", {"Ünal Ç."}), 1);
 }
 
 // A join token's TTL is at least a second: 0.5 s was cut to 0 by spctl,

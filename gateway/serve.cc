@@ -265,7 +265,9 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
 }
 
 GatewayServer::~GatewayServer() {
-  // ship (#14): the shipper uses the CA channel and the spool recorder.
+  // ship (#14): the shipper uses the CA channel and the spool recorder,
+  // which tells it of failed recordings until then.
+  if (spool_recorder_ != nullptr) spool_recorder_->SetClosedWithoutEnd(nullptr);
   shipper_.reset();
   stop_renewal_.Notify();
   if (renewal_thread_.joinable()) renewal_thread_.join();

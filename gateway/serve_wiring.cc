@@ -224,6 +224,12 @@ absl::Status GatewayServer::StartShipper(const GatewaySettings& c) {
                                      shipper.status().message()));
   }
   shipper_ = std::move(*shipper);
+  // A session whose recording failed (a full spool disk) is ended at the
+  // CA as failed and its spool deleted, rather than left active.
+  spool_recorder_->SetClosedWithoutEnd(
+      [s = shipper_.get()](const audit::ClosedWithoutEnd& closed) {
+        s->Closed(closed);
+      });
   return absl::OkStatus();
 }
 

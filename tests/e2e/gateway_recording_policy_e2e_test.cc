@@ -336,25 +336,6 @@ TEST_F(RecordingPolicyE2eTest, FullSpoolEndsStrictSessionsAndNotBestEffort) {
   ASSERT_LT(strict_got.size(), expected.out.size())
       << "the strict stream finished before the spool filled";
 
-  // A new strict session is refused with the reason.
-  RunResult refused = GatewayE2eEnv::Run([&] {
-    std::vector<std::string> a = Ssh("alice", kUserLogLevel);
-    a.push_back("echo should-not-run");
-    return a;
-  }());
-  EXPECT_NE(refused.exit_code, 0) << refused.Describe();
-  EXPECT_FALSE(absl::StrContains(refused.out, "should-not-run"));
-  ExpectRefusedForRecording(refused.err, "No space left on device");
-
-  // A new best_effort session runs (unrecorded).
-  RunResult allowed = GatewayE2eEnv::Run([&] {
-    std::vector<std::string> a = Ssh("erin");
-    a.push_back("echo runs-unrecorded");
-    return a;
-  }());
-  EXPECT_EQ(allowed.exit_code, 0) << allowed.Describe();
-  EXPECT_EQ(allowed.out, "runs-unrecorded\n");
-
   // Best effort: the stream completes, every byte.
   const absl::Time best_deadline = absl::Now() + absl::Seconds(180);
   while ((*best)->Running() && absl::Now() < best_deadline) {
@@ -375,9 +356,6 @@ TEST_F(RecordingPolicyE2eTest, FullSpoolEndsStrictSessionsAndNotBestEffort) {
   EXPECT_TRUE(
       absl::StrContains(log, "record_mode=\"strict\" action=\"session-ended\""))
       << log;
-  EXPECT_TRUE(absl::StrContains(
-      log, "record_mode=\"strict\" action=\"channel-refused\""))
-      << log;
 
   // Nothing already spooled is lost: both spools read with their chain
   // (a torn tail at most); the strict client got nothing the spool lacks;
@@ -395,6 +373,84 @@ TEST_F(RecordingPolicyE2eTest, FullSpoolEndsStrictSessionsAndNotBestEffort) {
   ASSERT_TRUE(b.found) << b.read_error;
   EXPECT_GE(b.output.size(), 200000u);
   EXPECT_TRUE(best_expected.out.substr(0, b.output.size()) == b.output);
+
+  // The strict session is ended at the CA as failed, with the reason in
+  // its end record, and its spool deleted (it stayed active, its spool
+  // kept and counted against spool_max_bytes, until a restart closed it
+  // as interrupted). The spool's disk is still full: the end record goes
+  // from the shipper's memory.
+  const std::string store =
+      absl::StrCat("sqlite://", fixture_->ca_state_dir(), "/ca.db");
+  std::optional<StoredRecording> stored;
+  const absl::Time ship_deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < ship_deadline) {
+    stored = FindStoredRecording(store, strict_cmd);
+    if (stored && stored->session.status == storage::SessionStatus::kFailed) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  ASSERT_TRUE(stored.has_value()) << fixture_->GatewayLog();
+  EXPECT_EQ(stored->session.status, storage::SessionStatus::kFailed)
+      << fixture_->GatewayLog();
+  ASSERT_TRUE(HasSessionEnd(stored->records));
+  EXPECT_TRUE(absl::StrContains(stored->records.back().session_end().message(),
+                                "No space left"))
+      << stored->records.back().session_end().message();
+  EXPECT_TRUE(stored->output.substr(0, strict_got.size()) == strict_got);
+  EXPECT_TRUE(VerifyStoredRecording(store, stored->session.id).ok());
+  RunResult left = GatewayE2eEnv::Shell(
+      absl::StrCat("ls ", ShellQuote(SpoolSeen()), " | grep -c ",
+                   ShellQuote(stored->session.id)));
+  EXPECT_EQ(left.out, "0\n") << "the failed session's spool is still there";
+
+  // Once both sessions are shipped (the best_effort one failed too) no
+  // spool is left; the filler takes the room they freed.
+  const absl::Time empty_deadline = absl::Now() + absl::Seconds(60);
+  auto spools = [&] {
+    return GatewayE2eEnv::Shell(absl::StrCat("ls ", ShellQuote(SpoolSeen()),
+                                             " | grep -c '\\.spool$'"))
+        .out;
+  };
+  while (absl::Now() < empty_deadline && spools() != "0\n") {
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  ASSERT_EQ(spools(), "0\n") << fixture_->GatewayLog();
+  InGatewayNamespace(
+      absl::StrCat("cat /dev/zero >> ", ShellQuote(spool_ + "/filler")));
+
+  // A new strict session is refused with the reason.
+  RunResult refused = GatewayE2eEnv::Run([&] {
+    std::vector<std::string> a = Ssh("alice", kUserLogLevel);
+    a.push_back("echo should-not-run");
+    return a;
+  }());
+  EXPECT_NE(refused.exit_code, 0) << refused.Describe();
+  EXPECT_FALSE(absl::StrContains(refused.out, "should-not-run"));
+  ExpectRefusedForRecording(refused.err, "No space left on device");
+
+  // A new best_effort session runs (unrecorded).
+  RunResult allowed = GatewayE2eEnv::Run([&] {
+    std::vector<std::string> a = Ssh("erin");
+    a.push_back("echo runs-unrecorded");
+    return a;
+  }());
+  EXPECT_EQ(allowed.exit_code, 0) << allowed.Describe();
+  EXPECT_EQ(allowed.out, "runs-unrecorded\n");
+
+  EXPECT_TRUE(
+      absl::StrContains(fixture_->GatewayLog(),
+                        "record_mode=\"strict\" action=\"channel-refused\""));
+
+  // Room again: a new strict session is recorded, without a restart.
+  InGatewayNamespace(absl::StrCat("rm ", ShellQuote(spool_ + "/filler")));
+  RunResult again = GatewayE2eEnv::Run([&] {
+    std::vector<std::string> a = Ssh("alice");
+    a.push_back("echo recorded-again");
+    return a;
+  }());
+  EXPECT_EQ(again.exit_code, 0) << again.Describe() << fixture_->GatewayLog();
+  EXPECT_EQ(again.out, "recorded-again\n");
 }
 
 TEST_F(RecordingPolicyE2eTest, ReadOnlySpoolRefusesNewStrictSessions) {

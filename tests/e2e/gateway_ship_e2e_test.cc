@@ -124,6 +124,9 @@ TEST_F(GatewayShipE2eTest, SigkilledGatewayShipsOnRestartAsInterrupted) {
   ASSERT_GE(found->output.size(), got.size());
   EXPECT_EQ(Sha256Hex(found->output.substr(0, got.size())), Sha256Hex(got))
       << "the client received bytes the Store does not hold";
+  // The exec channel it left open was closed by the recovery with the
+  // bytes the recording holds: the session's count is not 0.
+  EXPECT_GE(found->session.bytes_out, static_cast<int64_t>(got.size()));
 
   // The chain checked in the Store, and by `spctl sessions verify`, which
   // reads this several-MB recording in pages of at most
