@@ -189,7 +189,9 @@ void AddHostCommands(CLI::App& app, Spctl& ctl, Action* action) {
   hosts->require_subcommand(1);
 
   CLI::App* add = hosts->add_subcommand("add", "add a host");
-  add->add_option("NAME", a->name, "the host's inventory name")->required();
+  add->add_option("NAME", a->name,
+                  "the host's inventory name (a DNS name, kept in lowercase)")
+      ->required();
   add->add_option("--address", a->address, "DNS name or IP address")
       ->required();
   add->add_option("--port", a->port, "SSH port (default 22)");

@@ -1,4 +1,5 @@
 // Store suite: hosts, certificates, serials, revocations, CA keys.
+#include <map>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -60,6 +61,34 @@ TEST_P(StoreTest, HostsWithLabels) {
   SP_ASSERT_OK(store_->DeleteHost("web01"));
   SP_EXPECT_CODE(store_->GetHost("web01"), kNotFound);
   SP_EXPECT_CODE(store_->DeleteHost("web01"), kNotFound);
+}
+
+// Host names are DNS names: stored in lowercase, found in any case (stock
+// ssh lowercases the host it is given: `ssh -J gw Web01` asks for web01).
+TEST_P(StoreTest, HostNamesIgnoreCase) {
+  SP_ASSERT_OK_AND_ASSIGN(Host web, store_->CreateHost(MakeHost("Web01.Prod")));
+  EXPECT_EQ(web.name, "web01.prod");
+  SP_ASSERT_OK_AND_ASSIGN(Host got, store_->GetHost("WEB01.prod"));
+  EXPECT_EQ(got.name, "web01.prod");
+  EXPECT_EQ(got.labels.size(), 3u);
+  SP_ASSERT_OK_AND_ASSIGN(got, store_->GetHost("web01.prod"));
+  SP_EXPECT_CODE(store_->CreateHost(MakeHost("web01.PROD")), kAlreadyExists);
+  IssuanceReads reads;
+  reads.host = "wEb01.pRoD";
+  SP_ASSERT_OK_AND_ASSIGN(IssuanceSnapshot snap,
+                          store_->ReadForIssuance(reads));
+  ASSERT_TRUE(snap.host.has_value() && snap.host->ok());
+  EXPECT_EQ((*snap.host)->name, "web01.prod");
+  Host edit = MakeHost("WEB01.PROD");
+  edit.port = 22;
+  SP_ASSERT_OK_AND_ASSIGN(Host updated, store_->UpdateHost(edit));
+  EXPECT_EQ(updated.name, "web01.prod");
+  SP_ASSERT_OK_AND_ASSIGN(got, store_->GetHost("web01.prod"));
+  EXPECT_EQ(got.port, 22);
+  SP_ASSERT_OK_AND_ASSIGN(std::vector<Host> hosts, store_->ListHosts());
+  ASSERT_EQ(hosts.size(), 1u);
+  SP_ASSERT_OK(store_->DeleteHost("Web01.PROD"));
+  SP_EXPECT_CODE(store_->GetHost("web01.prod"), kNotFound);
 }
 
 TEST_P(StoreTest, SerialsIncreaseAndCertificatesRoundTrip) {
@@ -397,6 +426,50 @@ TEST_P(StoreTest, CaKeysFromVersion7SurviveTheSessionPurpose) {
               "INSERT INTO ca_keys (fingerprint, purpose, public_key, state, "
               "created_at_us) VALUES ('SHA256:x', 'login', 'k', 'active', 1)")
           .ok());
+}
+
+// Version 9 keeps host names in lowercase: hosts stored with capitals are
+// renamed with their labels, unless the lowercase name is taken (then the
+// capitalised one stays, and DeleteHost still removes it by its name).
+TEST_P(StoreTest, HostNamesFromVersion8AreLowercased) {
+  const absl::Span<const migrations::Migration> all = backend_->Migrations();
+  ASSERT_GE(all.size(), 9u);
+  EXPECT_STREQ(all[8].name, "host_names_lowercase");
+  const std::string rows =
+      "INSERT INTO hosts (name, address, port, trust, host_key, "
+      "created_at_us, updated_at_us) VALUES "
+      "('Web01', '10.0.0.1', 22, 'host-ca', '', 1, 2), "
+      "('DB01', '10.0.0.2', 22, 'host-ca', '', 1, 2), "
+      "('db01', '10.0.0.3', 22, 'host-ca', '', 1, 2), "
+      "('Mail', '10.0.0.4', 22, 'host-ca', '', 1, 2), "
+      "('MAIL', '10.0.0.5', 22, 'host-ca', '', 1, 2), "
+      "('plain', '10.0.0.6', 22, 'host-ca', '', 1, 2);\n"
+      "INSERT INTO host_labels (host_name, key, value) VALUES "
+      "('Web01', 'env', 'prod'), ('Web01', 'team', 'web');\n";
+  std::unique_ptr<Store> upgraded = UpgradeFrom(8, rows);
+  ASSERT_NE(upgraded, nullptr);
+  SP_ASSERT_OK_AND_ASSIGN(Host web, upgraded->GetHost("WEB01"));
+  EXPECT_EQ(web.name, "web01");
+  EXPECT_EQ(web.address, "10.0.0.1");
+  EXPECT_EQ(web.created_at, absl::FromUnixMicros(1));
+  EXPECT_EQ(web.labels, (std::map<std::string, std::string>{{"env", "prod"},
+                                                            {"team", "web"}}));
+  // db01 was taken: DB01 stays (lookups find db01; DeleteHost removes
+  // DB01 by its exact name).
+  SP_ASSERT_OK_AND_ASSIGN(Host db, upgraded->GetHost("DB01"));
+  EXPECT_EQ(db.address, "10.0.0.3");
+  // Two spellings of one name: the smallest ("MAIL") is renamed.
+  SP_ASSERT_OK_AND_ASSIGN(Host mail, upgraded->GetHost("mail"));
+  EXPECT_EQ(mail.address, "10.0.0.5");
+  SP_ASSERT_OK_AND_ASSIGN(std::vector<Host> hosts, upgraded->ListHosts());
+  std::set<std::string> names;
+  for (const Host& h : hosts) names.insert(h.name);
+  EXPECT_EQ(names, (std::set<std::string>{"DB01", "Mail", "db01", "mail",
+                                          "plain", "web01"}));
+  SP_ASSERT_OK(upgraded->DeleteHost("DB01"));
+  SP_ASSERT_OK(upgraded->GetHost("db01"));
+  SP_ASSERT_OK(upgraded->DeleteHost("Mail"));
+  SP_ASSERT_OK(upgraded->GetHost("mail"));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <tuple>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "storage/sql/codec.h"
@@ -138,8 +139,12 @@ absl::StatusOr<IssuedCertificate> CertificateFromRow(const Row& r) {
   return c;
 }
 
+std::string HostKey(std::string_view name) {
+  return absl::AsciiStrToLower(std::string(name));
+}
+
 BatchQuery HostQuery(std::string_view name) {
-  return {&kSelectHostWithLabels, {Param::Text(name)}};
+  return {&kSelectHostWithLabels, {Param::Text(HostKey(name))}};
 }
 
 absl::StatusOr<Host> HostFromRows(const std::vector<Row>& rows,
@@ -217,6 +222,7 @@ std::string CaKeyWhat(std::string_view fingerprint) {
 absl::StatusOr<Host> SqlStore::CreateHost(const Host& in) {
   RETURN_IF_ERROR(in.Validate());
   Host host = in;
+  host.name = HostKey(in.name);
   host.created_at = host.updated_at = Now();
   RETURN_IF_ERROR(Describe(
       Transact(TxMode::kSerializable,
@@ -270,6 +276,7 @@ absl::StatusOr<std::vector<Host>> SqlStore::ListHosts() {
 absl::StatusOr<Host> SqlStore::UpdateHost(const Host& in) {
   RETURN_IF_ERROR(in.Validate());
   Host host = in;
+  host.name = HostKey(in.name);
   host.updated_at = Now();
   bool found = false;
   RETURN_IF_ERROR(Describe(
@@ -300,8 +307,14 @@ absl::Status SqlStore::DeleteHost(std::string_view name) {
   return Describe(
       Transact(TxMode::kSerializable,
                [&](Tx& tx) -> absl::Status {
+                 // The name as given first: a host stored with capitals
+                 // before version 9 whose lowercase name was taken.
                  ASSIGN_OR_RETURN(int64_t n,
                                   tx.Exec(kDeleteHost, {Param::Text(name)}));
+                 if (n == 0 && HostKey(name) != name) {
+                   ASSIGN_OR_RETURN(
+                       n, tx.Exec(kDeleteHost, {Param::Text(HostKey(name))}));
+                 }
                  return n == 0 ? NotFound(HostWhat(name)) : absl::OkStatus();
                }),
       HostWhat(name));

@@ -9,6 +9,7 @@
 //  - keepalives from ssh and from the target are answered;
 //  - env: LANG and LC_* reach the target, other variables do not, even when
 //    the target would accept them;
+//  - host names in any case (LOGIN+WEB01);
 //  - two channels on one connection: a second command through an
 //    `ssh -o ControlMaster=auto` master while the master's own command
 //    runs, over the same upstream connection.
@@ -115,6 +116,16 @@ TEST_F(GatewaySessionE2eTest, StderrStaysApartFromStdout) {
       << "\n"
       << r.err.substr(0, 400);
   EXPECT_FALSE(absl::StrContains(r.out, "70001")) << r.out.substr(0, 400);
+}
+
+// Host names are DNS names: LOGIN+WEB01 reaches the inventory's web01 (it
+// was "not in the inventory").
+TEST_F(GatewaySessionE2eTest, HostNamesIgnoreCase) {
+  std::vector<std::string> argv = env_->Ssh("alice", "WEB01");
+  argv.push_back("echo reached");
+  const RunResult r = GatewayE2eEnv::Run(argv);
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(r.out, "reached\n");
 }
 
 TEST_F(GatewaySessionE2eTest, ACommandEndedBySignalIsReportedAsExitSignal) {
