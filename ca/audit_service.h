@@ -12,13 +12,10 @@
 
 #include "absl/status/statusor.h"
 #include "ca/ca_service.h"
+#include "ca/cert_policy.h"  // kAuditorRole
 #include "proto/admin.grpc.pb.h"
 
 namespace sallyport::ca {
-
-// The role that grants read access to the audit log and recordings (the
-// admin role grants it too).
-inline constexpr std::string_view kAuditorRole = "auditor";
 
 class AuditService final : public admin::v1::Audit::Service {
  public:

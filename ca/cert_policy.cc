@@ -55,8 +55,15 @@ absl::StatusOr<UserCertificateTemplate> DecideUserCertificate(
     }
   }
   if (principals.empty()) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("the roles of user ", user.name, " grant no logins"));
+    const bool staff =
+        std::any_of(roles.begin(), roles.end(), [](const storage::Role& r) {
+          return r.name == kAdminRole || r.name == kAuditorRole;
+        });
+    if (!staff) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("the roles of user ", user.name, " grant no logins"));
+    }
+    principals.insert(std::string(rbac::kNoLoginPrincipal));
   }
   if (not_after.has_value()) {
     if (*not_after <= now) {

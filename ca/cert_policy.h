@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -14,6 +15,12 @@
 #include "storage/records.h"
 
 namespace sallyport::ca {
+
+// The role that grants the admin API.
+inline constexpr std::string_view kAdminRole = "admin";
+// The role that grants read access to the audit log and recordings (the
+// admin role grants it too).
+inline constexpr std::string_view kAuditorRole = "auditor";
 
 struct UserCertificatePolicy {
   // Upper bound of validity whatever the roles say (default 8 h).
@@ -38,10 +45,14 @@ struct UserCertificateTemplate {
 // Decides the certificate for `user` with `roles` at `now`:
 // - validity: valid_before = now + min(policy.max_ttl, every role's max_ttl,
 //   not_after - now when set); valid_after = now - policy.backdate;
-// - principals: the union of the roles' logins;
+// - principals: the union of the roles' logins; for an administrator or
+//   auditor whose roles grant no logins, only rbac::kNoLoginPrincipal (the
+//   certificate is their credential for spctl, never for a host: an empty
+//   list would be valid for every login);
 // - extensions: from the union of the roles' channel kinds.
 // kPermissionDenied (the message says why, for the audit log) when the user
-// is disabled, has no roles, or the roles grant no logins;
+// is disabled, has no roles, or the roles grant no logins (and neither
+// admin nor auditor);
 // kFailedPrecondition when `not_after` is not after now; kInvalidArgument
 // for a policy with a non-positive max_ttl or a negative backdate.
 absl::StatusOr<UserCertificateTemplate> DecideUserCertificate(

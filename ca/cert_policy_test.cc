@@ -1,5 +1,6 @@
 #include "ca/cert_policy.h"
 
+#include "ca/rbac/names.h"
 #include "gtest/gtest.h"
 #include "ssh/cert/certificate.h"
 
@@ -136,11 +137,31 @@ TEST(CertPolicyTest, RefusesDisabledUsersAndUsersWithoutRolesOrLogins) {
             absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(DecideUserCertificate(Alice(), {}, kNow, {}).status().code(),
             absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(
-      DecideUserCertificate(Alice(), {MakeRole("admin", {}, {})}, kNow, {})
-          .status()
-          .code(),
-      absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(DecideUserCertificate(Alice(), {MakeRole("dev", {}, {})}, kNow, {})
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+// An administrator or auditor whose roles grant no logins gets a
+// certificate for spctl: its one principal is no login (never an empty
+// list, which OpenSSH takes as every login), without extensions.
+TEST(CertPolicyTest, StaffWithoutLoginsGetTheNoLoginPrincipal) {
+  for (const char* role : {"admin", "auditor"}) {
+    absl::StatusOr<UserCertificateTemplate> t = DecideUserCertificate(
+        Alice(), {MakeRole(role, {}, {}), MakeRole("empty", {}, {})}, kNow, {});
+    ASSERT_TRUE(t.ok()) << role << ": " << t.status();
+    EXPECT_EQ(t->principals,
+              std::vector<std::string>{std::string(rbac::kNoLoginPrincipal)});
+    EXPECT_TRUE(t->extensions.empty());
+    EXPECT_FALSE(rbac::ValidateLogin(t->principals[0]).ok());
+  }
+  // With logins, those are the principals.
+  absl::StatusOr<UserCertificateTemplate> t = DecideUserCertificate(
+      Alice(), {MakeRole("admin", {}, {}), MakeRole("dev", {"ubuntu"}, {})},
+      kNow, {});
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->principals, std::vector<std::string>{"ubuntu"});
 }
 
 TEST(CertPolicyTest, RefusesBadPolicy) {

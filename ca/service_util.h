@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "ca/audit_log.h"
+#include "ca/cert_policy.h"  // kAdminRole
 #include "ca/client_ca.h"
 #include "ca/issuance_workers.h"
 #include "google/protobuf/duration.pb.h"
@@ -24,9 +25,6 @@
 #include "storage/store.h"
 
 namespace sallyport::ca {
-
-// The role that grants the admin API.
-inline constexpr std::string_view kAdminRole = "admin";
 
 // Join token kinds (CreateJoinToken's purpose).
 inline constexpr std::string_view kJoinTokenGateway = "gateway";

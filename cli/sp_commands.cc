@@ -17,6 +17,7 @@
 #include "base/address_list.h"
 #include "base/openssl_handles.h"
 #include "base/secret_bytes.h"
+#include "ca/rbac/names.h"
 #include "cli/ca_client.h"
 #include "cli/cli_app.h"
 #include "cli/exit_codes.h"
@@ -439,8 +440,14 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   const absl::Time valid_before =
       absl::FromUnixSeconds(static_cast<int64_t>(cert->valid_before));
   const absl::Duration left = valid_before - absl::Now();
+  const bool no_logins = cert->principals.size() == 1 &&
+                         cert->principals[0] == ca::rbac::kNoLoginPrincipal;
   out << "Logged in as " << user
-      << " (principals: " << absl::StrJoin(cert->principals, ", ") << ")\n"
+      << (no_logins
+              ? std::string(" (no SSH logins: your roles are for spctl only)")
+              : absl::StrCat(" (principals: ",
+                             absl::StrJoin(cert->principals, ", "), ")"))
+      << "\n"
       << "Certificate valid until " << HumanTime(valid_before) << " ("
       << HumanDuration(left) << ")\n"
       << "Certificate: " << cert_path << "\n";

@@ -19,6 +19,12 @@ inline constexpr size_t kMaxHostNameBytes = 253;
 inline constexpr size_t kMaxHostLabelBytes = 63;
 // Longest login (certificate principal) the engine accepts.
 inline constexpr size_t kMaxLoginBytes = 256;
+// The one principal of the login certificate of an administrator or
+// auditor whose roles grant no logins: their credential for spctl. It is
+// no login: ValidateLogin refuses it (so RBAC and the gateway never take
+// it) and no Unix account can be called that (':' separates the fields
+// of /etc/passwd), so a host that trusts the user CA matches it to no one.
+inline constexpr std::string_view kNoLoginPrincipal = "sallyport:no-login";
 // EscapeForReason shows at most this many bytes of its input.
 inline constexpr size_t kMaxEchoBytes = 64;
 

@@ -34,6 +34,11 @@ TEST_F(SpctlAuditTest, OnlyAuditorsAndAdminsReadAndEveryReadIsAnEvent) {
   for (const char* who : {"dave", "erin"}) {
     auto r = env_->Login(who, kPassword);
     ASSERT_TRUE(r.ok()) << r.Describe();
+    // An auditor whose roles grant no logins logs in all the same (it was
+    // refused: "grant no logins"), with a certificate for no login.
+    EXPECT_EQ(absl::StrContains(r.out, "no SSH logins"),
+              std::string(who) == "erin")
+        << r.out;
   }
   StoreRecording("s-auth", PtySession());
   for (const std::vector<std::string>& args :
