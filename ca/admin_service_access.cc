@@ -72,11 +72,32 @@ grpc::Status AdminService::CheckAccess(grpc::ServerContext* context,
         RETURN_IF_ERROR(user.status());
         ASSIGN_OR_RETURN(std::vector<storage::Role> roles,
                          ctx_.store->ListRolesForUser(user->name));
+        // As the gateway finds the host of LOGIN+HOST: by inventory name,
+        // else by one of its addresses (then decided by its name).
+        std::optional<storage::Host> host;
+        if (rbac::ValidateHostName(access.host).ok()) {
+          ASSIGN_OR_RETURN(host, rbac::FindHost(*ctx_.store, access.host));
+        }
+        if (!host.has_value()) {
+          std::string ambiguous;
+          ASSIGN_OR_RETURN(host, rbac::FindHostByAddress(
+                                     *ctx_.store, access.host, 0, &ambiguous));
+          if (!ambiguous.empty()) {
+            response->set_allowed(false);
+            response->set_code("ambiguous-address");
+            response->set_reason(ambiguous);
+            return absl::OkStatus();
+          }
+          if (host.has_value()) access.host = host->name;
+        }
         ASSIGN_OR_RETURN(
             rbac::Decision d,
-            rbac::Decide(*user, roles, access, [&](std::string_view n) {
-              return rbac::FindHost(*ctx_.store, n);
-            }));
+            rbac::Decide(*user, roles, access,
+                         [&](std::string_view)
+                             -> absl::StatusOr<std::optional<storage::Host>> {
+                           return host;
+                         }));
+        if (host.has_value()) response->set_host(host->name);
         response->set_allowed(d.allowed);
         response->set_reason(d.reason);
         response->set_code(std::string(rbac::ReasonName(d.code)));

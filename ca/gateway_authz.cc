@@ -66,36 +66,6 @@ std::string JoinHostPort(std::string_view host, uint32_t port) {
   return absl::StrCat(std::string(host), ":", port);
 }
 
-// The inventory host named by one of its addresses: for a jump
-// (AuthorizeChannelRequest.jump_port) the one with that address and port,
-// else the only one with that address; for LOGIN+ADDRESS (`port` 0) the
-// only one with that address. Neither (or several): nullopt, and `why`
-// says which.
-absl::StatusOr<std::optional<storage::Host>> FindHostByAddress(
-    storage::Store& store, std::string_view address, uint32_t port,
-    std::string* why) {
-  if (!rbac::ValidateForwardDestination(address, port == 0 ? 22 : port).ok())
-    return std::optional<storage::Host>();
-  ASSIGN_OR_RETURN(std::vector<storage::Host> hosts, store.ListHosts());
-  std::vector<const storage::Host*> same_address, same_port;
-  for (const storage::Host& h : hosts) {
-    if (h.address != address) continue;
-    same_address.push_back(&h);
-    if (port != 0 && h.port == port) same_port.push_back(&h);
-  }
-  if (same_port.size() == 1) return std::optional<storage::Host>(*same_port[0]);
-  if (same_port.empty() && same_address.size() == 1)
-    return std::optional<storage::Host>(*same_address[0]);
-  if (same_address.size() > 1) {
-    *why =
-        absl::StrCat("several inventory hosts have the address ",
-                     rbac::EscapeForReason(address),
-                     same_port.empty() ? "" : absl::StrCat(" and port ", port),
-                     "; connect to the host by its inventory name");
-  }
-  return std::optional<storage::Host>();
-}
-
 constexpr std::string_view kJumpPassthrough = "passthrough";
 constexpr std::string_view kJumpRecord = "record";
 
@@ -261,8 +231,8 @@ grpc::Status GatewayService::AuthorizeChannel(
     // follows from the port (one decision, so one audit event).
     if (!checked->host.has_value() && checked->presented.refusal.ok()) {
       absl::StatusOr<std::optional<storage::Host>> by_address =
-          FindHostByAddress(*ctx_.store, request->host(), jump_port,
-                            &not_found);
+          rbac::FindHostByAddress(*ctx_.store, request->host(), jump_port,
+                                  &not_found);
       if (!by_address.ok()) return ToGrpc(by_address.status());
       checked->host = *std::move(by_address);
     }
@@ -438,7 +408,7 @@ grpc::Status GatewayService::StartSessionCertificate(
   if (!checked->host.has_value()) {
     std::string ambiguous;
     absl::StatusOr<std::optional<storage::Host>> by_address =
-        FindHostByAddress(*ctx_.store, request->host(), 0, &ambiguous);
+        rbac::FindHostByAddress(*ctx_.store, request->host(), 0, &ambiguous);
     if (!by_address.ok()) return ToGrpc(by_address.status());
     if (!ambiguous.empty()) {
       return refuse(checked->user->name,

@@ -403,6 +403,10 @@ int Check(Spctl& ctl, const CertArgs& a) {
       ctl.out() << "\n";
     }
     ctl.out() << "Code: " << resp.code() << "\n";
+    if (!resp.host().empty() && resp.host() != a.host) {
+      ctl.out() << "Host: " << resp.host() << " (the inventory host of "
+                << a.host << ")\n";
+    }
     if (resp.allowed()) ctl.out() << "Recording: " << resp.record() << "\n";
     if (resp.has_force_command()) {
       ctl.out() << "Forced command: " << resp.force_command() << "\n";
@@ -479,7 +483,8 @@ void AddCertCommands(CLI::App& app, Spctl& ctl, Action* action) {
       "check", "would USER get LOGIN on HOST for KIND? exit 0 allow, 4 deny");
   check->add_option("USER", a->user, "the user")->required();
   check->add_option("LOGIN", a->login, "the login on the host")->required();
-  check->add_option("HOST", a->host, "the inventory host")->required();
+  check->add_option("HOST", a->host, "the inventory host (name or address)")
+      ->required();
   check->add_option("KIND", a->kind,
                     "shell (default), exec, sftp, port-forward, agent-forward, "
                     "proxyjump-passthrough");

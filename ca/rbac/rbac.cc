@@ -4,9 +4,11 @@
 #include <array>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/status_macros.h"
 
 namespace sallyport::ca::rbac {
 namespace {
@@ -409,6 +411,33 @@ absl::StatusOr<std::optional<Host>> FindHost(storage::Store& store,
   if (host.ok()) return std::optional<Host>(*std::move(host));
   if (absl::IsNotFound(host.status())) return std::optional<Host>();
   return host.status();
+}
+
+absl::StatusOr<std::optional<storage::Host>> FindHostByAddress(
+    storage::Store& store, std::string_view address, uint32_t port,
+    std::string* why) {
+  if (!ValidateForwardDestination(address, port == 0 ? 22 : port).ok())
+    return std::optional<storage::Host>();
+  ASSIGN_OR_RETURN(std::vector<storage::Host> hosts, store.ListHosts());
+  std::vector<const storage::Host*> same_address, same_port;
+  for (const storage::Host& h : hosts) {
+    if (!absl::EqualsIgnoreCase(
+            h.address, absl::string_view(address.data(), address.size()))) {
+      continue;
+    }
+    same_address.push_back(&h);
+    if (port != 0 && h.port == port) same_port.push_back(&h);
+  }
+  if (same_port.size() == 1) return std::optional<storage::Host>(*same_port[0]);
+  if (same_port.empty() && same_address.size() == 1)
+    return std::optional<storage::Host>(*same_address[0]);
+  if (same_address.size() > 1) {
+    *why = absl::StrCat(
+        "several inventory hosts have the address ", EscapeForReason(address),
+        same_port.empty() ? "" : absl::StrCat(" and port ", port),
+        "; connect to the host by its inventory name");
+  }
+  return std::optional<storage::Host>();
 }
 
 Permissions EffectivePermissions(const User& user,

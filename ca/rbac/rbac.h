@@ -141,6 +141,15 @@ absl::StatusOr<Decision> Decide(const storage::User& user,
 absl::StatusOr<std::optional<storage::Host>> FindHost(storage::Store& store,
                                                       std::string_view name);
 
+// The inventory host named by one of its addresses (LOGIN+ADDRESS, and a
+// jump to an address): with `port` (a jump's) the one with that address
+// and port, else the only one with that address; with `port` 0 the only
+// one with that address. Neither, or several: nullopt, and `why` says so
+// when several hosts share the address (connect by inventory name).
+absl::StatusOr<std::optional<storage::Host>> FindHostByAddress(
+    storage::Store& store, std::string_view address, uint32_t port,
+    std::string* why);
+
 // What (user, login, host) may do: the input of session-certificate
 // extensions and of the gateway's recording choice.
 struct Permissions {

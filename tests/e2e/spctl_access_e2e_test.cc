@@ -164,6 +164,31 @@ TEST_F(SpctlAccessTest, AgreesWithAuthorizeChannelOnTwentyCases) {
       human.out, "Forced command: /usr/local/bin/backup --now\n"))
       << human.out;
 
+  // A host named by its address, as LOGIN+ADDRESS names it to the gateway
+  // (which decides by the inventory host with that address): the answer
+  // for its name, and the name shown. An address several hosts share is
+  // refused as the gateway refuses it. (It was decided as an unknown
+  // host name, or refused as an invalid one for IPv6.)
+  ASSERT_TRUE(env.Spctl({"hosts", "add", "db02", "--address", "::1", "--label",
+                         "env=prod"})
+                  .ok());
+  human = env.Spctl({"access", "check", "erin", "ubuntu", "::1", "shell"});
+  EXPECT_EQ(human.exit_code, 0) << human.Describe();
+  EXPECT_TRUE(
+      absl::StrContains(human.out, "Host: db02 (the inventory host of ::1)"))
+      << human.out;
+  auto by_name = env.Spctl({"access", "check", "erin", "ubuntu", "db02",
+                            "shell", "--output", "json"});
+  auto by_address = env.Spctl({"access", "check", "erin", "ubuntu", "::1",
+                               "shell", "--output", "json"});
+  EXPECT_EQ(by_name.out, by_address.out);
+  auto shared = env.Spctl({"access", "check", "erin", "ubuntu", "127.0.0.1"});
+  EXPECT_EQ(shared.exit_code, 4) << shared.Describe();
+  EXPECT_TRUE(absl::StrContains(shared.out, "Code: ambiguous-address"))
+      << shared.out;
+  EXPECT_TRUE(absl::StrContains(shared.out, "several inventory hosts"))
+      << shared.out;
+
   // A forced command is one line: a newline in it is refused, and says so.
   auto bad = env.Spctl({"roles", "create", "-f",
                         env.WriteFile("bad.yaml",
