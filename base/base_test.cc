@@ -115,6 +115,17 @@ TEST(Utf8Test, ValidAndInvalidSequences) {
   }
 }
 
+TEST(Utf8Test, PrintableHasNoControlCharacters) {
+  EXPECT_TRUE(IsPrintableUtf8(""));
+  EXPECT_TRUE(IsPrintableUtf8("Data Platform \xc3\xa9 \xc2\xa0 \xe2\x82\xac"));
+  for (const char* bad : {"a\nb", "\x1b[2J", "\x7f",
+                          "a\xc2\x9b"
+                          "2J",
+                          "\xc2\x80", "\xc2\x9f", "\xff", "a\x80"}) {
+    EXPECT_FALSE(IsPrintableUtf8(bad)) << SafeText(bad);
+  }
+}
+
 TEST(EventLineTest, TextAndJsonEscapeEveryValue) {
   const absl::Time t = absl::FromUnixMicros(1796016600123456);
   const std::vector<LogField> fields = {

@@ -56,4 +56,18 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
+bool IsPrintableUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t len = Utf8SequenceLength(s, i);
+    if (len == 0) return false;
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    // C1 controls are 0xC2 0x80..0x9F in UTF-8.
+    const bool c1 =
+        len == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) <= 0x9F;
+    if (c < 0x20 || c == 0x7F || c1) return false;
+    i += len;
+  }
+  return true;
+}
+
 }  // namespace sallyport::base

@@ -20,6 +20,11 @@ std::string SafeText(std::string_view s, size_t max = kSafeTextDefaultMax);
 // code points above U+10FFFF are invalid).
 size_t Utf8SequenceLength(std::string_view s, size_t i);
 bool IsValidUtf8(std::string_view s);
+// Whether `s` is valid UTF-8 without control characters: no C0 (newlines,
+// escapes), DEL or C1 (U+0080..U+009F, which terminals may take as escape
+// sequences too). For text a person reads in a terminal as it is stored
+// (display names, label values).
+bool IsPrintableUtf8(std::string_view s);
 
 }  // namespace sallyport::base
 

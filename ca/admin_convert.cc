@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "base/safe_text.h"
 #include "base/status_macros.h"
 #include "ca/enrollment.h"
 #include "ca/rbac/names.h"
@@ -37,15 +38,13 @@ absl::Status ValidateLabels(
           " must be 1..", kMaxLabelKeyBytes,
           " of [A-Za-z0-9._/-] starting with a letter or digit"));
     }
-    ok = v.size() <= kMaxLabelValueBytes;
-    for (char c : v) {
-      const auto u = static_cast<unsigned char>(c);
-      ok = ok && u >= 0x20 && u != 0x7f;
-    }
-    if (!ok) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          std::string(field), ": the value of label ", k, " must be at most ",
-          kMaxLabelValueBytes, " bytes without control characters"));
+    // Values are shown as they are (sp ls, spctl hosts ls): no control
+    // characters, C1 included, as display names.
+    if (v.size() > kMaxLabelValueBytes || !base::IsPrintableUtf8(v)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(std::string(field), ": the value of label ", k,
+                       " must be at most ", kMaxLabelValueBytes,
+                       " bytes of UTF-8 text without control characters"));
     }
   }
   return absl::OkStatus();

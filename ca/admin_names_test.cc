@@ -126,6 +126,14 @@ TEST(AdminNamesTest, RolesAndLabelsWithInvalidNamesAreRefused) {
        [](pb::Role& r) {
          (*r.mutable_hosts(0)->mutable_labels())["env"] = "a\nb";
        }},
+      // A C1 control (CSI, which terminals may act on): label values are
+      // shown as they are. (Invalid UTF-8 never parses: proto3 strings.)
+      {"role hosts",
+       [](pb::Role& r) {
+         (*r.mutable_hosts(0)->mutable_labels())["env"] =
+             "a\xc2\x9b"
+             "2J";
+       }},
       {"role hosts",
        [](pb::Role& r) { r.mutable_hosts(1)->add_name_globs("a;b"); }},
       {"deny logins", [](pb::Role& r) { r.add_deny()->add_logins("$(id)"); }},

@@ -70,16 +70,10 @@ absl::Status ValidateDisplayName(std::string_view name) {
   if (!base::IsValidUtf8(name)) {
     return absl::InvalidArgumentError("display name: not valid UTF-8");
   }
-  for (size_t i = 0; i < name.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(name[i]);
-    // C1 controls (U+0080..U+009F) are 0xC2 0x80..0x9F in UTF-8.
-    const bool c1 = c == 0xC2 && i + 1 < name.size() &&
-                    static_cast<unsigned char>(name[i + 1]) <= 0x9F;
-    if (c < 0x20 || c == 0x7F || c1) {
-      return absl::InvalidArgumentError(
-          "display name: control characters (newlines, escapes) are not "
-          "allowed");
-    }
+  if (!base::IsPrintableUtf8(name)) {
+    return absl::InvalidArgumentError(
+        "display name: control characters (newlines, escapes) are not "
+        "allowed");
   }
   return absl::OkStatus();
 }
