@@ -12,6 +12,8 @@
 // cli/sp_home.h.
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "cli/cli_app.h"
 #include "cli/exit_codes.h"
@@ -74,13 +76,22 @@ int main(int argc, char** argv) {
       "ssh", "run ssh to one of your hosts through the gateway");
   std::string ssh_target;
   ssh_cmd->add_option("target", ssh_target, "[LOGIN@]HOST")->required();
-  // Everything after HOST is the command, options included.
+  // Everything after HOST is the command, options included; after `--`
+  // (`sp ssh web01 -- ls -l`) CLI11 hands it over as this positional.
+  std::vector<std::string> ssh_command;
+  ssh_cmd->add_option("command", ssh_command,
+                      "the command to run (after HOST, or after --)");
   ssh_cmd->prefix_command();
   if (std::optional<int> rc = ParseCommandLine(app, argc, argv)) return *rc;
   if (config_cmd->parsed()) return RunConfig(config, std::cout, std::cerr);
   if (ls_cmd->parsed()) return RunLs(ls_format == "json", std::cout, std::cerr);
   if (ssh_cmd->parsed()) {
-    return RunSsh(ssh_target, ssh_cmd->remaining(), std::cerr);
+    std::vector<std::string> command = ssh_cmd->remaining();
+    if (!command.empty() && command.front() == "--") {
+      command.erase(command.begin());
+    }
+    if (command.empty()) command = ssh_command;
+    return RunSsh(ssh_target, command, std::cerr);
   }
   if (login_cmd->parsed()) return RunLogin(login, std::cout, std::cerr);
   if (status_cmd->parsed()) {

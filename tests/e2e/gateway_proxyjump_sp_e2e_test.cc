@@ -183,6 +183,19 @@ TEST_F(GatewayProxyJumpSpE2eTest, SpLoginConfigThenSshWeb01IsRecorded) {
   EXPECT_TRUE(absl::StrContains(jumps[0], "record")) << jumps[0];
   EXPECT_TRUE(absl::StrContains(jumps[0], "web01")) << jumps[0];
   EXPECT_TRUE(Events(f, "authz.denied").empty());
+
+  // `sp ssh` runs the same ssh, the command after HOST or after `--` (which
+  // was refused: "The following arguments were not expected").
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{
+           {"web01", "echo", "sp-$((6*7))"},
+           {"web01", "--", "echo", "sp-$((6*7))"}}) {
+    std::vector<std::string> argv = {RunfilePath("cli/sp"), "ssh"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    RunResult sp = Run(argv);
+    ExpectQuietSuccess(sp);
+    EXPECT_EQ(sp.out, "sp-42\n") << absl::StrJoin(args, " ");
+  }
 }
 
 TEST_F(GatewayProxyJumpSpE2eTest, ScpSftpRsyncAndGitCloneAreRecorded) {
