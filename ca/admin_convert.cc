@@ -1,5 +1,7 @@
 #include "ca/admin_convert.h"
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "base/safe_text.h"
@@ -92,11 +94,14 @@ absl::StatusOr<std::vector<storage::ChannelKind>> ChannelsFromProto(
     std::optional<storage::ChannelKind> kind = storage::ParseChannelKind(n);
     if (!kind.has_value()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("unknown channel kind '", n,
-                       "' (shell, exec, sftp, port-forward, agent-forward, "
+          absl::StrCat("unknown channel kind ", rbac::EscapeForReason(n),
+                       " (shell, exec, sftp, port-forward, agent-forward, "
                        "proxyjump-passthrough)"));
     }
-    out.push_back(*kind);
+    // A kind named twice is the kind once (the role reads back so).
+    if (std::find(out.begin(), out.end(), *kind) == out.end()) {
+      out.push_back(*kind);
+    }
   }
   return out;
 }
@@ -174,6 +179,13 @@ absl::StatusOr<storage::Role> RoleFromProto(const pb::Role& role) {
   ASSIGN_OR_RETURN(out.channels, ChannelsFromProto(role.channels()));
   const absl::Duration ttl = FromDurationProto(role.max_ttl());
   out.max_ttl = ttl == absl::ZeroDuration() ? absl::Hours(8) : ttl;
+  // As `sp login --ttl`: a certificate shorter than a minute would expire
+  // before its user could use it.
+  if (out.max_ttl > absl::ZeroDuration() && out.max_ttl < kMinRoleMaxTtl) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "role max_ttl must be at least ", absl::FormatDuration(kMinRoleMaxTtl),
+        " (it is ", absl::FormatDuration(out.max_ttl), ")"));
+  }
   if (!role.record().empty()) {
     std::optional<storage::RecordMode> mode =
         storage::ParseRecordMode(role.record());

@@ -8,6 +8,7 @@
 #define SALLYPORT_CA_ADMIN_CONVERT_H_
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "proto/admin.pb.h"
 #include "storage/records.h"
 
@@ -17,6 +18,8 @@ namespace sallyport::ca {
 inline constexpr size_t kMaxRoleNameBytes = 64;
 inline constexpr size_t kMaxLabelKeyBytes = 63;
 inline constexpr size_t kMaxLabelValueBytes = 256;
+// The shortest role max_ttl (as the shortest `sp login --ttl`).
+inline constexpr absl::Duration kMinRoleMaxTtl = absl::Minutes(1);
 
 void UserToProto(const storage::User& user,
                  const storage::Credentials* credentials, admin::v1::User* out);

@@ -112,7 +112,7 @@ TEST(AdminNamesTest, RolesAndLabelsWithInvalidNamesAreRefused) {
     std::string what;
     std::function<void(pb::Role&)> edit;
   };
-  const std::vector<Case> cases = {
+  std::vector<Case> cases = {
       {"role name", [](pb::Role& r) { r.set_name("bad role;x"); }},
       {"role name", [](pb::Role& r) { r.set_name(std::string(65, 'r')); }},
       {"role logins", [](pb::Role& r) { r.add_logins("ro ot"); }},
@@ -142,6 +142,10 @@ TEST(AdminNamesTest, RolesAndLabelsWithInvalidNamesAreRefused) {
          (*r.add_deny()->add_hosts()->mutable_labels())["-"] = "x";
        }},
   };
+  cases.push_back({"role max_ttl",
+                   [](pb::Role& r) { r.mutable_max_ttl()->set_seconds(1); }});
+  cases.push_back({"unknown channel kind",
+                   [](pb::Role& r) { r.add_channels("sh\x1b[2Jell"); }});
   for (const Case& c : cases) {
     pb::Role r = good;
     c.edit(r);
@@ -149,6 +153,25 @@ TEST(AdminNamesTest, RolesAndLabelsWithInvalidNamesAreRefused) {
     EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << c.what;
     EXPECT_TRUE(absl::StartsWith(st.error_message(), c.what))
         << c.what << ": " << st.error_message();
+  }
+  // A kind named twice is kept once; a minute is the shortest max_ttl.
+  pb::Role twice = good;
+  twice.add_channels("shell");
+  twice.mutable_max_ttl()->set_seconds(60);
+  EXPECT_TRUE(create(twice).ok());
+  {
+    grpc::ClientContext ctx;
+    pb::GetRoleRequest get;
+    get.set_name(good.name());
+    pb::Role out;
+    ASSERT_TRUE(stub->GetRole(&ctx, get, &out).ok());
+    EXPECT_EQ(out.channels_size(), 1);
+    EXPECT_EQ(out.max_ttl().seconds(), 60);
+    grpc::ClientContext del;
+    pb::DeleteRoleRequest d;
+    d.set_name(good.name());
+    google::protobuf::Empty e;
+    ASSERT_TRUE(stub->DeleteRole(&del, d, &e).ok());
   }
   EXPECT_TRUE(create(good).ok());
 
