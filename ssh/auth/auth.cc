@@ -178,7 +178,14 @@ absl::StatusOr<AuthAttempt> ServerAuth::BuildAttempt(std::string_view user,
 
 absl::Status ServerAuth::HandleRequest(Bytes payload) {
   wire::Reader r(payload.subspan(1));
-  ASSIGN_OR_RETURN(std::string_view user, r.ReadCString(256));
+  absl::StatusOr<std::string_view> read_user = r.ReadCString(kMaxUserNameBytes);
+  if (!read_user.ok()) {
+    return Disconnect(DisconnectReason::kIllegalUserName,
+                      absl::InvalidArgumentError(absl::StrCat(
+                          "the user name is not at most ", kMaxUserNameBytes,
+                          " bytes without a NUL")));
+  }
+  const std::string_view user = *read_user;
   ASSIGN_OR_RETURN(std::string_view service, r.ReadCString(256));
   ASSIGN_OR_RETURN(std::string_view method, r.ReadCString(64));
   // RFC 4252 §5: no change of user or service during authentication.

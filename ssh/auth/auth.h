@@ -55,6 +55,11 @@ class AuthPolicy {
   virtual AuthDecision Decide(const AuthAttempt& attempt) = 0;
 };
 
+// The longest user name a userauth request may carry: room for the
+// gateway's LOGIN+HOST (a login of up to 256 bytes, '+', a host name of
+// up to 253). Longer, or with a NUL: disconnect with ILLEGAL_USER_NAME.
+inline constexpr uint32_t kMaxUserNameBytes = 1024;
+
 struct ServerAuthOptions {
   AuthPolicy* policy = nullptr;  // required
   // User CA keys; empty means certificates are refused.

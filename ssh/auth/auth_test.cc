@@ -168,6 +168,39 @@ TEST_F(AuthTest, ChangeOfUserDisconnects) {
   EXPECT_FALSE(server_->authenticated());
 }
 
+// A user name of up to kMaxUserNameBytes is an ordinary request (the
+// gateway's LOGIN+HOST may be a 256-byte login and a 253-byte host name:
+// the 256-byte limit disconnected it as a protocol error); beyond it, or
+// with a NUL, the connection ends with ILLEGAL_USER_NAME and says why.
+TEST_F(AuthTest, LongUserNamesUpToTheLimitAreRequests) {
+  MakeServer();
+  AcceptService();
+  const std::string long_user(kMaxUserNameBytes, 'u');
+  ASSERT_TRUE(peers_->client
+                  ->Send(SignedRequest(*key_a_, "ssh-ed25519",
+                                       key_a_->public_key().Blob(), long_user))
+                  .ok());
+  (void)Pump();
+  EXPECT_FALSE(peers_->server->closed());
+}
+
+TEST_F(AuthTest, AUserNameOverTheLimitDisconnectsSayingSo) {
+  MakeServer();
+  AcceptService();
+  ASSERT_TRUE(peers_->client
+                  ->Send(SignedRequest(*key_a_, "ssh-ed25519",
+                                       key_a_->public_key().Blob(),
+                                       std::string(kMaxUserNameBytes + 1, 'u')))
+                  .ok());
+  (void)Pump();
+  EXPECT_TRUE(peers_->server->closed());
+  EXPECT_EQ(peers_->server->close_status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(peers_->server->close_status().message().find("the user name"),
+            std::string::npos)
+      << peers_->server->close_status();
+}
+
 TEST_F(AuthTest, AKeyIsTriedOnlyOnce) {
   MakeServer();
   AcceptService();
