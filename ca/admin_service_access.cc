@@ -88,8 +88,9 @@ grpc::Status AdminService::CheckAccess(grpc::ServerContext* context,
             response->set_reason(ambiguous);
             return absl::OkStatus();
           }
-          if (host.has_value()) access.host = host->name;
         }
+        // Decided (and shown) by the inventory's name of the host.
+        if (host.has_value()) access.host = host->name;
         ASSIGN_OR_RETURN(
             rbac::Decision d,
             rbac::Decide(*user, roles, access,

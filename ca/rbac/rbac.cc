@@ -149,7 +149,10 @@ std::optional<Decision> CheckUser(const User& user,
 // Step 3.
 std::optional<Decision> CheckHostKnown(std::string_view host_name,
                                        const std::optional<Host>& host) {
-  if (!host.has_value() || host->name != host_name) {
+  // Host names are DNS names: the store finds them in any case.
+  if (!host.has_value() ||
+      !absl::EqualsIgnoreCase(
+          host->name, absl::string_view(host_name.data(), host_name.size()))) {
     return Deny(Reason::kUnknownHost,
                 absl::StrCat("host ", Q(host_name),
                              " is not in the inventory; check the name or "

@@ -182,6 +182,10 @@ TEST_F(SpctlAccessTest, AgreesWithAuthorizeChannelOnTwentyCases) {
   auto by_address = env.Spctl({"access", "check", "erin", "ubuntu", "::1",
                                "shell", "--output", "json"});
   EXPECT_EQ(by_name.out, by_address.out);
+  // A host name in capitals is the inventory's host (as for the gateway).
+  auto upper = env.Spctl({"access", "check", "erin", "ubuntu", "DB02", "shell",
+                          "--output", "json"});
+  EXPECT_EQ(upper.out, by_name.out) << upper.Describe();
   auto shared = env.Spctl({"access", "check", "erin", "ubuntu", "127.0.0.1"});
   EXPECT_EQ(shared.exit_code, 4) << shared.Describe();
   EXPECT_TRUE(absl::StrContains(shared.out, "Code: ambiguous-address"))
