@@ -253,7 +253,25 @@ grpc::Status CaService::IssueHostCertificate(
       ParseSshKey(request->ssh_public_key());
   if (!key.ok()) return ToGrpc(key.status());
   std::string actor;
-  if (!request->join_token().empty()) {
+  const HostEnrolledBy by = request->join_token().empty()
+                                ? HostEnrolledBy::kAdmin
+                                : HostEnrolledBy::kJoinToken;
+  if (by == HostEnrolledBy::kJoinToken) {
+    // The inventory's answer before the token is spent (a refused
+    // enrolment keeps it); checked again when the host is recorded.
+    absl::StatusOr<std::optional<storage::Host>> allowed =
+        CheckHostEnrolment(*ctx_.store, request->host(), request->address(),
+                           request->port(), *key, by);
+    if (!allowed.ok()) {
+      (void)ctx_.audit->Record(
+          kEventEnrollRefused, absl::StrCat("host:", request->host()),
+          {{"kind", std::string(kJoinTokenHost)},
+           {"source", source},
+           {"code",
+            std::string(absl::StatusCodeToString(allowed.status().code()))},
+           {"reason", std::string(allowed.status().message())}});
+      return ToGrpc(allowed.status());
+    }
     absl::StatusOr<storage::JoinToken> token = ConsumeJoinTokenOfKind(
         *ctx_.store, *ctx_.audit, request->join_token(), kJoinTokenHost,
         absl::StrCat("host:", request->host()), source);
@@ -265,8 +283,9 @@ grpc::Status CaService::IssueHostCertificate(
     if (!peer.ok()) return ToGrpc(peer.status());
     actor = peer->name;
   }
-  absl::StatusOr<storage::Host> host = RecordEnrolledHost(
-      *ctx_.store, request->host(), request->address(), request->port(), *key);
+  absl::StatusOr<storage::Host> host =
+      RecordEnrolledHost(*ctx_.store, request->host(), request->address(),
+                         request->port(), *key, by);
   if (!host.ok()) return ToGrpc(host.status());
   absl::StatusOr<ssh::cert::Certificate> cert =
       ctx_.issuer->IssueHostCertificate(host->name, *key, actor);

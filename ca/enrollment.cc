@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/safe_text.h"
 #include "base/secret_bytes.h"
@@ -113,28 +114,67 @@ absl::Status ValidateHostPrincipal(std::string_view name) {
       "not a host name or IP address: ", rbac::EscapeForReason(name)));
 }
 
-absl::StatusOr<storage::Host> RecordEnrolledHost(
+absl::StatusOr<std::optional<storage::Host>> CheckHostEnrolment(
     storage::Store& store, std::string_view name, std::string_view address,
-    uint32_t port, const ssh::crypto::PublicKey& key) {
+    uint32_t port, const ssh::crypto::PublicKey& key, HostEnrolledBy by) {
   if (port > 65535) {
     return absl::InvalidArgumentError("port must be 1..65535");
   }
   if (!address.empty()) RETURN_IF_ERROR(ValidateHostPrincipal(address));
   absl::StatusOr<storage::Host> existing = store.GetHost(name);
-  if (existing.ok()) {
+  if (existing.status().code() == absl::StatusCode::kNotFound) {
+    if (address.empty()) {
+      return absl::NotFoundError(absl::StrCat(
+          "host ", rbac::EscapeForReason(name),
+          " is not in the inventory; give its address to enrol it"));
+    }
+    return std::optional<storage::Host>();
+  }
+  if (!existing.ok()) return existing.status();
+  // Enrolment never moves a host: users reach it at its inventory
+  // address, which an administrator chose.
+  if (!address.empty() &&
+      !absl::EqualsIgnoreCase(
+          existing->address,
+          absl::string_view(address.data(), address.size()))) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "host ", existing->name, " is in the inventory with address ",
+        rbac::EscapeForReason(existing->address), ", not ",
+        rbac::EscapeForReason(address),
+        ": enrolment does not change it (leave the address out, or remove the "
+        "host with `spctl hosts rm` and add it again)"));
+  }
+  if (port != 0 && port != existing->port) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "host ", existing->name, " is in the inventory with port ",
+        existing->port, ", not ", port,
+        ": enrolment does not change it (leave the port out, or remove the "
+        "host with `spctl hosts rm` and add it again)"));
+  }
+  // A join token names no host: it enrols a new one, or one an
+  // administrator added without a key, never replaces the key of an
+  // enrolled host (whoever holds a token could take its name, and the
+  // sessions the gateway opens to it).
+  if (by == HostEnrolledBy::kJoinToken && !existing->host_key.empty() &&
+      existing->host_key != key.ToAuthorizedKeysLine()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "host ", existing->name,
+        " is already enrolled with another key; a join token cannot replace "
+        "it (an administrator can: spctl hosts sign ",
+        existing->name, " --public-key FILE)"));
+  }
+  return std::optional<storage::Host>(*std::move(existing));
+}
+
+absl::StatusOr<storage::Host> RecordEnrolledHost(
+    storage::Store& store, std::string_view name, std::string_view address,
+    uint32_t port, const ssh::crypto::PublicKey& key, HostEnrolledBy by) {
+  ASSIGN_OR_RETURN(std::optional<storage::Host> existing,
+                   CheckHostEnrolment(store, name, address, port, key, by));
+  if (existing.has_value()) {
     storage::Host host = *existing;
     host.host_key = key.ToAuthorizedKeysLine();
-    if (!address.empty()) host.address = std::string(address);
-    if (port != 0) host.port = static_cast<uint16_t>(port);
     return store.UpdateHost(host);
-  }
-  if (existing.status().code() != absl::StatusCode::kNotFound) {
-    return existing.status();
-  }
-  if (address.empty()) {
-    return absl::NotFoundError(
-        absl::StrCat("host ", std::string(name),
-                     " is not in the inventory; give its address to enrol it"));
   }
   storage::Host host;
   host.name = std::string(name);

@@ -6,6 +6,7 @@
 #define SALLYPORT_CA_ENROLLMENT_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -61,13 +62,26 @@ absl::Status ValidateGatewayName(std::string_view name);
 // otherwise.
 absl::Status ValidateHostPrincipal(std::string_view name);
 
-// The inventory after a host enrolled `key`: creates host `name` (address
-// required: kNotFound without it, port 22 when 0, trust host-ca) or updates
-// the existing record's host key (and address/port when given). Returns the
-// record.
+// Who enrols a host (IssueHostCertificate): an administrator, or the host
+// itself with a join token.
+enum class HostEnrolledBy { kAdmin, kJoinToken };
+
+// Whether host `name` may enrol `key`: returns the existing inventory
+// record (nullopt for a new host). kNotFound for a new host without an
+// address; kFailedPrecondition when `address` or `port` (when given)
+// differ from the inventory's (enrolment never moves a host);
+// kPermissionDenied when a join token would replace the key of an
+// enrolled host (only an admin may). Checked before a token is spent.
+absl::StatusOr<std::optional<storage::Host>> CheckHostEnrolment(
+    storage::Store& store, std::string_view name, std::string_view address,
+    uint32_t port, const ssh::crypto::PublicKey& key, HostEnrolledBy by);
+
+// The inventory after a host enrolled `key` (CheckHostEnrolment first):
+// creates host `name` (port 22 when 0, trust host-ca) or sets the existing
+// record's host key. Returns the record.
 absl::StatusOr<storage::Host> RecordEnrolledHost(
     storage::Store& store, std::string_view name, std::string_view address,
-    uint32_t port, const ssh::crypto::PublicKey& key);
+    uint32_t port, const ssh::crypto::PublicKey& key, HostEnrolledBy by);
 
 }  // namespace sallyport::ca
 

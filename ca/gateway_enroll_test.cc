@@ -425,6 +425,65 @@ TEST_P(GatewayEnrollTest, HostEnrolmentWithAHostToken) {
   EXPECT_EQ(host->port, 2222);
 }
 
+// A join token names no host: it cannot replace the key of an enrolled
+// host (whoever held one could take web01's name, and the sessions the
+// gateway opens to it); the refusal does not spend the token, which still
+// enrols a new host or one an admin added without a key. Enrolment never
+// moves a host: another address or port is refused, for admins too (it
+// was taken silently).
+TEST_P(GatewayEnrollTest, EnrolmentNeverTakesOverOrMovesAHost) {
+  v1::IssueHostCertificateResponse response;
+  ASSERT_TRUE(EnrollHost("web01", "10.0.0.5", Token("host"), &response).ok());
+  const std::string key_before = env_->store().GetHost("web01")->host_key;
+  const std::string token = Token("host");
+  grpc::Status st = EnrollHost("web01", "", token, &response);
+  EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(st.error_message().find("already enrolled with another key"),
+            std::string::npos)
+      << st.error_message();
+  EXPECT_EQ(EnrollHost("WEB01", "10.0.0.5", token, &response).error_code(),
+            StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(env_->store().GetHost("web01")->host_key, key_before);
+  EXPECT_GE(CountEvents(kEventEnrollRefused), 2);
+
+  // An admin added db01 without a key: the unspent token enrols it.
+  storage::Host db;
+  db.name = "db01";
+  db.address = "10.0.0.9";
+  db.port = 22;
+  db.trust = storage::HostTrust::kHostCa;
+  ASSERT_TRUE(env_->store().CreateHost(db).ok());
+  st = EnrollHost("db01", "10.0.0.9", token, &response);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_FALSE(env_->store().GetHost("db01")->host_key.empty());
+
+  // Another address or port: refused for an admin too, nothing changed.
+  auto admin = v1::CertificateAuthority::NewStub(AdminChannel(*env_));
+  auto key = ssh::crypto::PrivateKey::GenerateEd25519();
+  ASSERT_TRUE(key.ok());
+  for (const auto& [address, port] :
+       std::vector<std::pair<std::string, uint32_t>>{{"10.0.0.66", 0},
+                                                     {"", 2200}}) {
+    v1::IssueHostCertificateRequest request;
+    request.set_host("web01");
+    request.set_address(address);
+    request.set_port(port);
+    request.set_ssh_public_key(key->public_key().ToAuthorizedKeysLine());
+    grpc::ClientContext ctx;
+    st = admin->IssueHostCertificate(&ctx, request, &response);
+    EXPECT_EQ(st.error_code(), StatusCode::FAILED_PRECONDITION)
+        << address << " " << port;
+    EXPECT_NE(st.error_message().find("enrolment does not change it"),
+              std::string::npos)
+        << st.error_message();
+  }
+  absl::StatusOr<storage::Host> web = env_->store().GetHost("web01");
+  ASSERT_TRUE(web.ok());
+  EXPECT_EQ(web->address, "10.0.0.5");
+  EXPECT_EQ(web->port, 22);
+  EXPECT_EQ(web->host_key, key_before);
+}
+
 TEST_P(GatewayEnrollTest, ANewHostNeedsAnAddress) {
   v1::IssueHostCertificateResponse response;
   EXPECT_EQ(EnrollHost("web02", "", Token("host"), &response).error_code(),
