@@ -17,9 +17,7 @@ using google::protobuf::Empty;
 
 absl::StatusOr<std::string> HashPassword(const PasswordHasher& hasher,
                                          const std::string& password) {
-  if (password.size() > kMaxPasswordBytes) {
-    return absl::InvalidArgumentError("password too long");
-  }
+  RETURN_IF_ERROR(CheckNewPassword(password));
   return hasher.Hash(base::SecretBytes::FromString(password));
 }
 

@@ -122,6 +122,11 @@ absl::StatusOr<InitResult> InitializeCa(const InitOptions& options,
     if (options.admin_password->empty()) {
       return absl::InvalidArgumentError("the admin password is empty");
     }
+    if (absl::Status bad = CheckNewPassword(options.admin_password->view());
+        !bad.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the admin password: ", bad.message()));
+    }
     result.admin_password = *options.admin_password;
   } else {
     // 20 characters from [A-Za-z0-9] (about 119 bits), by rejection

@@ -15,9 +15,29 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "base/openssl_handles.h"
+#include "base/safe_text.h"
 #include "base/status_macros.h"
 
 namespace sallyport::ca {
+
+absl::Status CheckNewPassword(std::string_view password) {
+  if (password.size() < kMinPasswordBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the password is too short: at least ", kMinPasswordBytes, " bytes"));
+  }
+  if (password.size() > kMaxPasswordBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the password is too long: at most ", kMaxPasswordBytes, " bytes"));
+  }
+  if (!base::IsPrintableUtf8(password)) {
+    return absl::InvalidArgumentError(
+        "the password must be UTF-8 text without control characters");
+  }
+  if (password.find_first_not_of(' ') == std::string_view::npos) {
+    return absl::InvalidArgumentError("the password is only spaces");
+  }
+  return absl::OkStatus();
+}
 namespace {
 
 constexpr size_t kSaltBytes = 16;

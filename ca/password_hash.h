@@ -27,6 +27,15 @@ namespace sallyport::ca {
 // The longest password the CA takes (Login, CreateUser, SetPassword):
 // longer ones are refused before any hashing.
 inline constexpr size_t kMaxPasswordBytes = 1024;
+// The shortest password an admin may set (CreateUser, SetPassword, init):
+// NIST SP 800-63B's minimum for a chosen secret.
+inline constexpr size_t kMinPasswordBytes = 8;
+
+// The policy for a password being set (not for a login, which only
+// compares): kMinPasswordBytes..kMaxPasswordBytes of UTF-8 without control
+// characters, not only spaces. kInvalidArgument saying which rule failed
+// (never the password).
+absl::Status CheckNewPassword(std::string_view password);
 
 struct ScryptParams {
   int log_n = 15;  // N = 2^log_n; 10..20

@@ -109,5 +109,24 @@ TEST(PasswordHashTest, CreateRefusesBadParameters) {
   EXPECT_FALSE(PasswordHasher::Create({.log_n = 10, .r = 0, .p = 1}).ok());
 }
 
+// The policy for a password being set: 8..1024 bytes of UTF-8 text without
+// control characters, not only spaces (spctl took "short", "   " and a
+// control character).
+TEST(CheckNewPasswordTest, LengthTextAndNotOnlySpaces) {
+  EXPECT_TRUE(CheckNewPassword("frank-pw").ok());
+  EXPECT_TRUE(CheckNewPassword("correct horse battery").ok());
+  EXPECT_TRUE(CheckNewPassword("p\xc3\xa4sswort!").ok());
+  EXPECT_TRUE(CheckNewPassword(std::string(kMaxPasswordBytes, 'x')).ok());
+  for (const std::string& bad :
+       {std::string("k3y!"), std::string(8, ' '),
+        std::string("abc\x01"
+                    "defgh"),
+        std::string("abcdefg\xff"), std::string(kMaxPasswordBytes + 1, 'x')}) {
+    const absl::Status st = CheckNewPassword(bad);
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << bad.size();
+    EXPECT_EQ(st.message().find(bad), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace sallyport::ca

@@ -278,7 +278,7 @@ void AddUserCommands(CLI::App& app, Spctl& ctl, Action* action) {
   add->add_option("NAME", a->name, "the user name")->required();
   add->add_option("--password-file", a->password_file,
                   "read the initial password from the first line of FILE "
-                  "(- for stdin)");
+                  "(- for stdin; 8..1024 bytes, no control characters)");
   add->add_option("--role", a->roles, "bind this role (repeatable)");
   add->add_option("--display-name", a->display_name, "free text");
   add->add_flag("--disabled", a->disabled, "create the user disabled");
@@ -346,7 +346,7 @@ void AddUserCommands(CLI::App& app, Spctl& ctl, Action* action) {
   reset->add_option("NAME", a->name, "the user name")->required();
   reset->add_option("--password-file", a->password_file,
                     "read the password from the first line of FILE (- for "
-                    "stdin)");
+                    "stdin; 8..1024 bytes, no control characters)");
   OnRun(reset, action, [c, a] { return ResetPassword(*c, *a); });
 }
 
