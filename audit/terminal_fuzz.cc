@@ -1,6 +1,7 @@
-// Fuzz target: the two readers of stored terminal bytes, TerminalText
-// (`spctl sessions ls --grep`, run by the CA over any recording) and
-// AsciicastWriter (`spctl sessions export --format asciicast`). The first
+// Fuzz target: the readers of stored terminal bytes, TerminalText
+// (`spctl sessions ls --grep`, run by the CA over any recording),
+// ReplayFilter (`spctl sessions play`) and AsciicastWriter (`spctl
+// sessions export --format asciicast`). The first
 // byte sets the chunk size the rest is fed in (records split a stream
 // anywhere).
 // TerminalText: the text holds no escape or control character but newline
@@ -88,6 +89,32 @@ void FuzzOne(uint8_t first, fuzz::ByteReader& in) {
             "a control character in the terminal text");
     Require(c != '\n' || (i > 0 && text[i - 1] != '\n'),
             "an empty line in the terminal text");
+  }
+
+  // ReplayFilter: the same output in one piece or in chunks; no string
+  // control opens in it (ESC or 0xC2 followed by its opener); never longer
+  // than the input; input without ESC or 0xC2 passes unchanged.
+  ReplayFilter one, many;
+  const std::string replay = one.Feed(input);
+  std::string replay_pieces;
+  for (size_t i = 0; i < input.size(); i += chunk) {
+    replay_pieces += many.Feed(input.substr(i, chunk));
+  }
+  Require(replay == replay_pieces, "chunks changed the replayed bytes");
+  Require(replay.size() <= input.size(), "the replay grew past its input");
+  for (size_t i = 0; i + 1 < replay.size(); ++i) {
+    const auto c = static_cast<unsigned char>(replay[i]);
+    const auto d = static_cast<unsigned char>(replay[i + 1]);
+    Require(!(c == 0x1b &&
+              (d == ']' || d == 'P' || d == 'X' || d == '^' || d == '_')),
+            "a string control (ESC form) in the replay");
+    Require(!(c == 0xC2 &&
+              (d == 0x9D || d == 0x90 || d == 0x98 || d == 0x9E || d == 0x9F)),
+            "a string control (C1 form) in the replay");
+  }
+  if (input.find('\x1b') == std::string_view::npos &&
+      input.find('\xC2') == std::string_view::npos) {
+    Require(replay == input, "plain input did not pass unchanged");
   }
 
   AsciicastWriter w;

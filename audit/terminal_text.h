@@ -25,6 +25,25 @@ class TerminalText {
   std::string text_;
 };
 
+// Recorded terminal output made safe to replay on an auditor's terminal
+// (spctl sessions play): everything passes, colours and cursor moves
+// included, except the string controls a recorded program could use
+// against the person replaying it: OSC (window titles, OSC 52 clipboard
+// writes, hyperlinks), DCS (terminal queries, tmux passthrough), SOS, PM
+// and APC, in their 7-bit (ESC ] ...) and UTF-8 C1 (0xC2 0x9D ...) forms,
+// up to their terminator (BEL, ESC \ or 0xC2 0x9C). Incremental: a
+// sequence may be split across chunks; the state is a few bytes.
+class ReplayFilter {
+ public:
+  // The bytes of `chunk` to write to the terminal.
+  std::string Feed(std::string_view chunk);
+
+ private:
+  enum class State { kText, kEsc, kC2, kString, kStringEsc, kStringC2 };
+  State state_ = State::kText;
+  bool bel_ends_ = false;  // an OSC: BEL ends it too
+};
+
 }  // namespace sallyport::audit
 
 #endif  // SALLYPORT_AUDIT_TERMINAL_TEXT_H_

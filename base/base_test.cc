@@ -126,6 +126,16 @@ TEST(Utf8Test, PrintableHasNoControlCharacters) {
   }
 }
 
+TEST(EscapeControlsTest, KeepsTextEscapesControls) {
+  EXPECT_EQ(EscapeControls("ls -l /tmp \xc3\xa9t\xc3\xa9"),
+            "ls -l /tmp \xc3\xa9t\xc3\xa9");
+  EXPECT_EQ(EscapeControls("a\nb\x1b[2K\r\x7f"), "a\\x0ab\\x1b[2K\\x0d\\x7f");
+  EXPECT_EQ(EscapeControls("x\xc2\x9b"
+                           "2J"),
+            "x\\xc2\\x9b2J");
+  EXPECT_EQ(EscapeControls("\xff\\"), "\\xff\\x5c");
+}
+
 TEST(EventLineTest, TextAndJsonEscapeEveryValue) {
   const absl::Time t = absl::FromUnixMicros(1796016600123456);
   const std::vector<LogField> fields = {

@@ -56,6 +56,30 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
+std::string EscapeControls(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const size_t len = Utf8SequenceLength(s, i);
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    const bool c1 =
+        len == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) <= 0x9F;
+    if (len == 0 || (len == 1 && (c < 0x20 || c == 0x7F || c == '\\')) || c1) {
+      const size_t n = len == 0 ? 1 : len;
+      for (size_t k = 0; k < n; ++k) {
+        absl::StrAppend(
+            &out, "\\x",
+            absl::Hex(static_cast<unsigned char>(s[i + k]), absl::kZeroPad2));
+      }
+      i += n;
+      continue;
+    }
+    out.append(s.substr(i, len));
+    i += len;
+  }
+  return out;
+}
+
 bool IsPrintableUtf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     const size_t len = Utf8SequenceLength(s, i);

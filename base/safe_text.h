@@ -19,6 +19,12 @@ std::string SafeText(std::string_view s, size_t max = kSafeTextDefaultMax);
 // s.size()), or 0 when none starts there (overlong forms, surrogates and
 // code points above U+10FFFF are invalid).
 size_t Utf8SequenceLength(std::string_view s, size_t i);
+// `s` for a terminal, readable in any language: printable UTF-8 stays,
+// control characters (C0, DEL, C1), bytes that are not UTF-8 and the
+// backslash become "\xNN". Never contains an escape sequence or a line
+// break, so text a user chose (a recorded command) cannot forge lines or
+// drive the reader's terminal.
+std::string EscapeControls(std::string_view s);
 bool IsValidUtf8(std::string_view s);
 // Whether `s` is valid UTF-8 without control characters: no C0 (newlines,
 // escapes), DEL or C1 (U+0080..U+009F, which terminals may take as escape

@@ -18,6 +18,8 @@
 #include "absl/time/time.h"
 #include "audit/asciicast.h"
 #include "audit/recording_record.h"
+#include "audit/terminal_text.h"
+#include "base/safe_text.h"
 #include "cli/spctl.h"
 #include "cli/spctl_recording_reader.h"
 
@@ -156,9 +158,16 @@ int Show(Spctl& ctl, const SessionArgs& a) {
   if (ctl.Structured(head.session)) return kExitOk;
   const av::RecordingSession& s = head.session;
   auto [broken, why] = chain.Finish(s);
-  ctl.out() << "session:   " << s.session_id() << "\nuser:      " << s.user()
-            << "\nlogin:     " << s.login() << "\nhost:      " << s.host()
-            << "\ngateway:   " << s.gateway_id()
+  // What users chose (a command, a destination) is escaped: it must not
+  // forge lines or drive the auditor's terminal.
+  const auto safe = [](std::string_view text) {
+    return base::EscapeControls(text);
+  };
+  ctl.out() << "session:   " << safe(s.session_id())
+            << "\nuser:      " << safe(s.user())
+            << "\nlogin:     " << safe(s.login())
+            << "\nhost:      " << safe(s.host())
+            << "\ngateway:   " << safe(s.gateway_id())
             << "\nstarted:   " << UsTime(s.started_at_us())
             << "\nended:     " << UsTime(s.ended_at_us())
             << "\nstatus:    " << audit::SessionStatusText(s.status())
@@ -171,15 +180,15 @@ int Show(Spctl& ctl, const SessionArgs& a) {
             << "\n";
   for (const Channel& c : tracker.channels()) {
     ctl.out() << "channel " << c.index << " (id " << c.channel_id
-              << "): " << c.type;
+              << "): " << safe(c.type);
     if (!c.destination.empty()) {
-      ctl.out() << " destination=" << c.destination;
+      ctl.out() << " destination=" << safe(c.destination);
     }
-    if (!c.command.empty()) ctl.out() << " command=" << c.command;
+    if (!c.command.empty()) ctl.out() << " command=" << safe(c.command);
     ctl.out() << " bytes_in=" << c.bytes_in << " bytes_out=" << c.bytes_out;
     if (c.exit) ctl.out() << " exit=" << *c.exit;
     // A command killed by a signal has no exit status (ssh returns 255).
-    if (c.exit_signal) ctl.out() << " exit-signal=" << *c.exit_signal;
+    if (c.exit_signal) ctl.out() << " exit-signal=" << safe(*c.exit_signal);
     ctl.out() << "\n";
   }
   return kExitOk;
@@ -199,6 +208,7 @@ int Play(Spctl& ctl, const SessionArgs& a) {
   ChainCheck chain;
   ChannelTracker tracker;
   int playing = -1;
+  audit::ReplayFilter replay_filter;
   absl::Duration last = absl::ZeroDuration();
   bool first = true;
   auto on_record = [&](const av::RecordingRecord& r) {
@@ -247,7 +257,9 @@ int Play(Spctl& ctl, const SessionArgs& a) {
       ctl.out() << "\x1b[8;" << r.window_change().rows() << ";"
                 << r.window_change().columns() << "t";
     } else {
-      ctl.out() << r.data().bytes();
+      // Without the string controls (titles, OSC 52 clipboard writes, DCS)
+      // a recorded program could aim at the auditor's terminal.
+      ctl.out() << replay_filter.Feed(r.data().bytes());
     }
     ctl.out().flush();
     return true;

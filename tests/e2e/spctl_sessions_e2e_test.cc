@@ -312,6 +312,34 @@ TEST_F(SpctlAuditTest, ShowNamesTheExitSignalAndATunnelsDestination) {
       << show.out;
 }
 
+// What a user chose cannot forge lines or drive the auditor's terminal:
+// `show` escapes a command's newline and escape sequences (a forged
+// "channel 1 ... command=FAKE" line appeared), and `play` drops the string
+// controls of the output (an OSC 52 clipboard write and a window title
+// reached the terminal) while keeping colours.
+TEST_F(SpctlAuditTest, ShowAndPlayDoNotPassUserEscapesToTheTerminal) {
+  StoreRecording(
+      "s-forge",
+      {Open(0, 0),
+       Request(0, 10, "exec",
+               "true; #\n\x1b[2K\rchannel 1 (id 1): session command=FAKE"),
+       Data(0, 20, false,
+            "\x1b]52;c;cm0gLXJmIH4K\x07\x1b]0;FAKE TITLE\x07"
+            "\x1b[31mred\x1b[0m\n"),
+       Close(0, 30)});
+  RunResult show = env_->Spctl({"sessions", "show", "s-forge"});
+  ASSERT_TRUE(show.ok()) << show.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      show.out,
+      "command=true; #\\x0a\\x1b[2K\\x0dchannel 1 (id 1): session "
+      "command=FAKE bytes_in="))
+      << show.out;
+  EXPECT_EQ(show.out.find('\x1b'), std::string::npos) << show.out;
+  RunResult play = env_->Spctl({"sessions", "play", "s-forge"});
+  ASSERT_TRUE(play.ok()) << play.Describe();
+  EXPECT_EQ(play.out, "\x1b[31mred\x1b[0m\n");
+}
+
 // `last` (any case) in place of a session id is the newest session the
 // caller may see (the first of `sessions ls`), for play, show, export and
 // verify; with no session it is "not found", and it is refused like an id
