@@ -17,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "base/address_list.h"
+#include "base/safe_text.h"
 #include "ca/rbac/names.h"
 #include "cli/ca_client.h"
 #include "cli/exit_codes.h"
@@ -251,8 +252,13 @@ int RunSsh(const std::string& target, const std::vector<std::string>& command,
   const std::string login = at == std::string::npos ? "" : target.substr(0, at);
   if (!rbac::ValidateHostName(host).ok() ||
       (at != std::string::npos && !rbac::ValidateLogin(login).ok())) {
-    err << "sp: expected [LOGIN@]HOST, got " << rbac::EscapeForReason(target)
-        << "\n";
+    err << "sp: expected [LOGIN@]HOST, got \"" << base::EscapeControls(target)
+        << "\"";
+    if (target.find('+') != std::string::npos) {
+      err << " (sp ssh takes LOGIN@HOST, e.g. root@web01; LOGIN+HOST is the "
+             "user name for ssh to the gateway itself)";
+    }
+    err << "\n";
     return kExitUsage;
   }
   // Logged in, and not expired: else ssh would only say "no such identity"
@@ -281,8 +287,12 @@ int RunSsh(const std::string& target, const std::vector<std::string>& command,
         absl::StrCat(host, " is not among your hosts in ", home->ssh_config(),
                      " (see `sp ls`; `sp config` refreshes the list)"));
   }
-  std::vector<std::string> args = {"ssh", "-F", home->ssh_config(), "--",
-                                   target};
+  // The config's Host blocks are the inventory names (lowercase), and
+  // ssh matches them by case: WEB01 went to DNS instead of the gateway.
+  const std::string name = absl::AsciiStrToLower(host);
+  std::vector<std::string> args = {
+      "ssh", "-F", home->ssh_config(), "--",
+      at == std::string::npos ? name : absl::StrCat(login, "@", name)};
   args.insert(args.end(), command.begin(), command.end());
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());

@@ -189,7 +189,10 @@ TEST_F(GatewayProxyJumpSpE2eTest, SpLoginConfigThenSshWeb01IsRecorded) {
   for (const std::vector<std::string>& args :
        std::vector<std::vector<std::string>>{
            {"web01", "echo", "sp-$((6*7))"},
-           {"web01", "--", "echo", "sp-$((6*7))"}}) {
+           {"web01", "--", "echo", "sp-$((6*7))"},
+           // The inventory name in capitals: ssh matches the config's Host
+           // blocks by case (WEB01 went to DNS).
+           {"WEB01", "echo", "sp-$((6*7))"}}) {
     std::vector<std::string> argv = {RunfilePath("cli/sp"), "ssh"};
     argv.insert(argv.end(), args.begin(), args.end());
     RunResult sp = Run(argv);

@@ -190,6 +190,26 @@ TEST_P(LoginE2eTest, LoginThenSshWithTheCertificate) {
   EXPECT_TRUE(again.ok()) << again.Describe();
   EXPECT_FALSE(absl::StrContains(again.out, "Pinned"));
 
+  // A login that fails (a typo'd CA, an unknown user) does not replace the
+  // CA and user that worked: later commands still go to them (they went to
+  // the typo, "cannot reach the CA").
+  for (const std::vector<std::string>& typo :
+       std::vector<std::vector<std::string>>{
+           {"login", "--ca", "127.0.0.1:1", "--password-stdin"},
+           {"login", "--user", "nobody-such", "--password-stdin"}}) {
+    auto failed = RunSp(sphome(), typo, "wrong password\n");
+    ASSERT_TRUE(failed.ok()) << failed.status();
+    EXPECT_NE(failed->exit_code, 0) << failed->Describe();
+    auto still = RunSp(sphome(), {"status"});
+    ASSERT_TRUE(still.ok()) << still.status();
+    EXPECT_TRUE(absl::StrContains(still->out, ca_->address()))
+        << still->Describe();
+    EXPECT_FALSE(absl::StrContains(still->out, "127.0.0.1:1\n"))
+        << still->Describe();
+    EXPECT_TRUE(absl::StrContains(still->out, "User:        " + user_ + "\n"))
+        << still->Describe();
+  }
+
   // Graceful shutdown on SIGTERM.
   const int wait_status = ca_->Stop();
   EXPECT_TRUE(WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0)
