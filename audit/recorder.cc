@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <cstring>
@@ -198,6 +199,17 @@ absl::Status SpoolRecorder::AcceptingSessions() const {
                      " bytes); new recorded sessions are refused"));
   }
   return absl::OkStatus();
+}
+
+absl::Status SpoolRecorder::DiskRoom() const {
+  struct statvfs fs;
+  if (::statvfs(options_.spool_dir.c_str(), &fs) != 0) return absl::OkStatus();
+  const int64_t room =
+      static_cast<int64_t>(fs.f_bavail) * static_cast<int64_t>(fs.f_frsize);
+  if (room >= kMinSpoolFreeBytes) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the recording spool's disk is full (", room, " bytes free in ",
+      options_.spool_dir, "); recorded sessions fail"));
 }
 
 absl::StatusOr<std::shared_ptr<SessionRecording>> SpoolRecorder::OpenSession(

@@ -67,6 +67,9 @@ inline constexpr absl::Duration kDefaultMinWriteInterval =
 inline constexpr absl::Duration kMaxMinWriteInterval = absl::Milliseconds(50);
 // Queued bytes that start a pass at once, paced or not.
 inline constexpr size_t kPacingFlushBytes = size_t{1} << 20;
+// Below this much room on the spool's filesystem it counts as full
+// (SpoolRecorder::DiskRoom).
+inline constexpr int64_t kMinSpoolFreeBytes = int64_t{1} << 20;
 // The default RecorderOptions::write_stall_limit: a write pass or an fsync
 // that has not returned for this long means the spool disk hangs.
 inline constexpr absl::Duration kDefaultWriteStallLimit = absl::Seconds(10);
@@ -223,6 +226,11 @@ class SpoolRecorder {
   // OK when OpenSession would try a new session; else why it refuses them
   // (the writer stalled on the disk, or the spool over spool_max_bytes).
   absl::Status AcceptingSessions() const;
+  // OK unless the spool's filesystem has less than kMinSpoolFreeBytes
+  // available (statvfs): recorded sessions would fail with ENOSPC (the
+  // gateway's /healthz says so; OpenSession still tries, and fails with
+  // the kernel's reason). OK when statvfs fails.
+  absl::Status DiskRoom() const;
 
   // Bytes in spool files (counted at Start and as the writer appends;
   // ForgetSpoolBytes when the shipper deletes one).

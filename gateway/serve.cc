@@ -385,6 +385,9 @@ absl::Status GatewayServer::Health() const {
     if (absl::Status st = spool_recorder_->AcceptingSessions(); !st.ok()) {
       return absl::UnavailableError(st.message());
     }
+    if (absl::Status st = spool_recorder_->DiskRoom(); !st.ok()) {
+      return absl::UnavailableError(st.message());
+    }
   }
   const int64_t not_after = tls_not_after_unix_.load();
   if (not_after != 0 && absl::FromUnixSeconds(not_after) <= absl::Now()) {

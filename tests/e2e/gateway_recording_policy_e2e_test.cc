@@ -418,6 +418,17 @@ TEST_F(RecordingPolicyE2eTest, FullSpoolEndsStrictSessionsAndNotBestEffort) {
   ASSERT_EQ(spools(), "0\n") << fixture_->GatewayLog();
   InGatewayNamespace(
       absl::StrCat("cat /dev/zero >> ", ShellQuote(spool_ + "/filler")));
+  // /healthz says so (it said ok while every recorded session failed), so
+  // a load balancer sends users to another gateway.
+  const auto healthz = [&] {
+    return GatewayE2eEnv::Run(
+        {"curl", "-s", "-w", " %{http_code}",
+         absl::StrCat("http://127.0.0.1:", fixture_->gateway_metrics_port(),
+                      "/healthz")});
+  };
+  RunResult full = healthz();
+  EXPECT_TRUE(absl::EndsWith(full.out, " 503")) << full.Describe();
+  EXPECT_TRUE(absl::StrContains(full.out, "disk is full")) << full.Describe();
 
   // A new strict session is refused with the reason.
   RunResult refused = GatewayE2eEnv::Run([&] {
@@ -451,6 +462,8 @@ TEST_F(RecordingPolicyE2eTest, FullSpoolEndsStrictSessionsAndNotBestEffort) {
   }());
   EXPECT_EQ(again.exit_code, 0) << again.Describe() << fixture_->GatewayLog();
   EXPECT_EQ(again.out, "recorded-again\n");
+  RunResult room = healthz();
+  EXPECT_TRUE(absl::EndsWith(room.out, " 200")) << room.Describe();
 }
 
 TEST_F(RecordingPolicyE2eTest, ReadOnlySpoolRefusesNewStrictSessions) {
