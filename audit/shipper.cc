@@ -379,6 +379,11 @@ absl::Status Shipper::CloseWithoutEnd(Spool& spool) {
                      " reason=", why));
     Event(kEventRecordingRepaired, spool.meta,
           {{"torn_bytes", static_cast<int64_t>(torn)}, {"reason", why}});
+    // An orphan's whole file was counted at Start; a live spool's torn
+    // write never was (the recorder counts written bytes).
+    if (interrupted && options_.on_deleted) {
+      options_.on_deleted(static_cast<int64_t>(torn));
+    }
   }
   // The channels it left open are closed (with the bytes the recording
   // holds of them), then the session.
@@ -417,6 +422,11 @@ absl::Status Shipper::CloseWithoutEnd(Spool& spool) {
   tail.push_back(std::move(end));
   absl::Status appended = AppendFrame(spool.path, frames);
   if (!appended.ok() && interrupted) return appended;
+  // The closing records are in the file: counted as spool bytes (the
+  // file's size is forgotten when it is deleted).
+  if (appended.ok() && options_.on_deleted) {
+    options_.on_deleted(-static_cast<int64_t>(frames.size()));
+  }
   if (interrupted) {
     absl::MutexLock lock(&mu_);
     ++stats_.interrupted_total;

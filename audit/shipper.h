@@ -116,7 +116,10 @@ struct ShipperOptions {
   size_t max_records_per_message = kShipMaxRecordsPerMessage;
   size_t max_message_bytes = kShipMaxMessageBytes;
   uint64_t max_bytes_per_call = kShipMaxBytesPerCall;
-  // Called with a deleted spool file's size (SpoolRecorder::ForgetSpoolBytes).
+  // Called with a deleted spool file's size (SpoolRecorder::ForgetSpoolBytes),
+  // with a torn tail cut from a previous process's spool, and with the
+  // size of the closing records appended to a spool, negated: the sum over
+  // a spool's life is what its writer counted, so the count comes back to 0.
   std::function<void(int64_t)> on_deleted;
   // One line per event worth an operator's attention (no secrets).
   std::function<void(std::string_view)> log;

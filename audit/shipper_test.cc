@@ -234,6 +234,7 @@ TEST_F(ShipperTest, LiveSpoolIsTailedAndKeptUntilItsEndIsConfirmed) {
 }
 
 TEST_F(ShipperTest, DeadProcessSpoolIsRepairedAndClosedAsInterrupted) {
+  int64_t dead_size = 0;
   {
     auto w = SpoolWriter::Create(spool_dir_, Meta("dead"));
     ASSERT_TRUE(w.ok());
@@ -241,10 +242,14 @@ TEST_F(ShipperTest, DeadProcessSpoolIsRepairedAndClosedAsInterrupted) {
     Append(*w, chain, 4, false);
     // A torn last frame: the header of a frame and a few bytes.
     ASSERT_TRUE(w->Write(std::string("\x00\x00\x01\x00Rtorn", 9)).ok());
+    dead_size = static_cast<int64_t>(w->size());
     ASSERT_TRUE(w->Close().ok());
   }
   auto shipper = StartShipper();  // present at Start: its process is gone
   ASSERT_TRUE(shipper->RunOnce().ok());
+  // What the recorder counted at Start (the whole file) is forgotten: not
+  // less, not more (the appended end made the count go negative).
+  EXPECT_EQ(deleted_bytes_, dead_size);
   auto s = store_->GetSession("dead");
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->last_seq, 5u);
@@ -368,6 +373,7 @@ TEST_F(ShipperTest, FailedRecordingIsEndedAsFailedAndDeleted) {
   ASSERT_TRUE(w.ok());
   RecordChainer chain("full");
   Append(*w, chain, 3, false);
+  const int64_t written = static_cast<int64_t>(w->size());
   (void)w->Write(std::string("\x00\x00\x01\x00Rtor", 8));
   ASSERT_TRUE(w->Close().ok());
   ASSERT_TRUE(shipper->RunOnce().ok());
@@ -387,6 +393,8 @@ TEST_F(ShipperTest, FailedRecordingIsEndedAsFailedAndDeleted) {
   EXPECT_EQ(s->last_seq, 4u);
   EXPECT_EQ(s->ended_at, absl::FromUnixMicros(1700000000000000 + 9000));
   EXPECT_FALSE(Exists("full"));
+  // The recorder counted the written bytes (not the torn write).
+  EXPECT_EQ(deleted_bytes_, written);
   EXPECT_EQ(shipper->stats().interrupted_total, 0u);
   EXPECT_EQ(events_,
             (std::vector<std::string>{

@@ -350,7 +350,7 @@ void GatewayServer::ShipBeforeExit() {
     absl::SleepFor(absl::Milliseconds(100));
   }
   const int64_t left = spool_recorder_->spool_bytes();
-  if (left == 0) {
+  if (left <= 0) {
     Log("recordings shipped");
   } else {
     ops_->Notice(
