@@ -31,6 +31,34 @@ using ssh::wire::Bytes;
 
 namespace {
 
+// What a user is told when the library refused their certificate: the
+// reason whole (it was cut at 128 bytes, mid-timestamp) and the one hint
+// that applies to it.
+std::string CertificateRefusalBanner(std::string_view reason) {
+  const std::string_view code = AuthFailureCode(reason);
+  std::string hint;
+  if (code == "expired") {
+    hint = "Your certificate has expired: run `sp login` for a new one.";
+  } else if (code == "not-yet-valid") {
+    hint = "Your certificate is not valid yet: check this machine's clock.";
+  } else if (code == "revoked") {
+    hint =
+        "Your certificate was revoked: run `sp login`; if that is refused, "
+        "ask an administrator.";
+  } else if (code == "principal") {
+    hint =
+        "That login is not one of your certificate's logins (see `sp "
+        "status`): connect as LOGIN+HOST with one of them (e.g. root+web01), "
+        "or ask an administrator for a role with that login.";
+  } else {
+    hint =
+        "Run `sp login` for a fresh certificate; connect as LOGIN+HOST "
+        "(e.g. root+web01).";
+  }
+  return absl::StrCat("sallyport: certificate refused: ",
+                      base::SafeText(reason, 512), "\r\n", hint, "\r\n");
+}
+
 // "OpenSSH" first (that is what OpenSSH's compatibility table keys on for
 // eow@openssh.com), then who we are.
 constexpr char kGatewaySoftwareVersion[] = "OpenSSH_9.0 Sallyport_0.1";
@@ -246,9 +274,7 @@ asio::awaitable<void> GatewayConnection::Run() {
               ? absl::StrCat("sallyport: ", *target_error_,
                              "\r\nConnect as LOGIN+HOST (e.g. "
                              "root+web01).\r\n")
-              : absl::StrCat("sallyport: certificate refused: ", Safe(reason),
-                             "\r\nRun `sp login` for a fresh certificate; "
-                             "connect as LOGIN+HOST (e.g. root+web01).\r\n"));
+              : CertificateRefusalBanner(reason));
     }
   };
   observer().ConnectionOpened(log_conn_);

@@ -6,6 +6,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "base/bounded_cache.h"
 #include "ssh/cert/source_address.h"
 #include "ssh/crypto/hash.h"
@@ -90,15 +91,33 @@ absl::Status CheckSignature(const Certificate& cert,
   return absl::OkStatus();
 }
 
+namespace {
+
+// A certificate time for people: UTC, to the second ("forever" past the
+// year 9999, as OpenSSH's 0xffffffffffffffff).
+std::string CertTime(uint64_t unix_seconds) {
+  constexpr uint64_t kYear9999 = 253402300799;
+  if (unix_seconds > kYear9999) return "forever";
+  return absl::FormatTime(
+      "%Y-%m-%d %H:%M:%S UTC",
+      absl::FromUnixSeconds(static_cast<int64_t>(unix_seconds)),
+      absl::UTCTimeZone());
+}
+
+}  // namespace
+
 absl::Status CheckValidity(const Certificate& cert, absl::Time now) {
   const int64_t secs = absl::ToUnixSeconds(now);  // rounds down
-  if (secs < 0 || static_cast<uint64_t>(secs) < cert.valid_after) {
-    return Denied(cert, absl::StrCat("not yet valid (valid after ",
-                                     cert.valid_after, ", now ", secs, ")"));
+  const uint64_t at = secs < 0 ? 0 : static_cast<uint64_t>(secs);
+  if (secs < 0 || at < cert.valid_after) {
+    return Denied(cert, absl::StrCat("not yet valid (valid from ",
+                                     CertTime(cert.valid_after), ", now ",
+                                     CertTime(at), ")"));
   }
-  if (static_cast<uint64_t>(secs) >= cert.valid_before) {
-    return Denied(cert, absl::StrCat("expired (valid before ",
-                                     cert.valid_before, ", now ", secs, ")"));
+  if (at >= cert.valid_before) {
+    return Denied(
+        cert, absl::StrCat("expired (valid until ", CertTime(cert.valid_before),
+                           ", now ", CertTime(at), ")"));
   }
   return absl::OkStatus();
 }

@@ -153,6 +153,13 @@ TEST_F(GatewayRefusalE2eTest, AnExpiredCertificateIsRefused) {
   EXPECT_FALSE(absl::StrContains(r.out, "should-not-run"));
   EXPECT_TRUE(absl::StrContains(r.err, "certificate refused")) << r.err;
   EXPECT_TRUE(absl::StrContains(r.err, "expired")) << r.err;
+  // When, in UTC and whole (it was Unix seconds, cut off mid-number), and
+  // the one hint that applies.
+  EXPECT_TRUE(absl::StrContains(r.err, "valid until 2020-01-02 00:00:00 UTC"))
+      << r.err;
+  EXPECT_TRUE(absl::StrContains(
+      r.err, "Your certificate has expired: run `sp login` for a new one."))
+      << r.err;
 }
 
 TEST_F(GatewayRefusalE2eTest, ANotYetValidCertificateIsRefused) {
@@ -183,6 +190,11 @@ TEST_F(GatewayRefusalE2eTest, ALoginNotInThePrincipalsIsRefused) {
   EXPECT_EQ(r.exit_code, 255) << r.Describe();
   EXPECT_TRUE(absl::StrContains(r.err, "certificate refused")) << r.err;
   EXPECT_TRUE(absl::StrContains(r.err, "is not listed")) << r.err;
+  // Not "run sp login" (a fresh certificate lists the same logins).
+  EXPECT_TRUE(absl::StrContains(
+      r.err, "That login is not one of your certificate's logins"))
+      << r.err;
+  EXPECT_FALSE(absl::StrContains(r.err, "fresh certificate")) << r.err;
 }
 
 TEST_F(GatewayRefusalE2eTest, ACertificateRevokedBeforeConnectingIsRefused) {
