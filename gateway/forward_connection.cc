@@ -89,9 +89,14 @@ ssh::auth::AuthDecision GatewayConnection::DecideJump(
 // ------------------------------------------------------------ ssh -J
 
 void GatewayConnection::RejectOpen(Channel ch, OpenFailure reason,
-                                   const std::string& why) {
+                                   const std::string& why,
+                                   const std::string& destination) {
   Log(absl::StrCat("event=channel.refused ", Describe(),
                    " type=direct-tcpip reason=\"", Safe(why), "\""));
+  // A refused jump is what a security team looks for (probing internal
+  // addresses through the bastion): it was only a detail line, with no
+  // audit event and no count.
+  ReportChannelRefused("direct-tcpip", destination, ch.id(), why);
   (void)ch.Reject(reason, why);
   WakeDown();
 }
@@ -109,7 +114,8 @@ void GatewayConnection::OpenJump(Channel ch, Bytes extra) {
       !st.ok() && !IsIpLiteral(dest->host)) {
     RejectOpen(
         ch, OpenFailure::kAdministrativelyProhibited,
-        absl::StrCat(st.message(), "; only inventory hosts can be reached"));
+        absl::StrCat(st.message(), "; only inventory hosts can be reached"),
+        HostPort(Safe(dest->host), dest->port));
     return;
   }
   const uint32_t id = ch.id();
@@ -131,18 +137,21 @@ void GatewayConnection::OpenJump(Channel ch, Bytes extra) {
         pending_jumps_.erase(it);
         if (a.host().name().empty()) {
           // Not in the inventory (or the CA could not decide).
-          RejectOpen(ch, OpenFailure::kAdministrativelyProhibited, a.reason());
+          RejectOpen(ch, OpenFailure::kAdministrativelyProhibited, a.reason(),
+                     HostPort(host, port));
           return;
         }
         const gw::HostRecord& record = a.host();
         const bool passthrough = a.kind() != "port-forward";
         if (!passthrough && !permissions_->permit_port_forwarding) {
           RejectOpen(ch, OpenFailure::kAdministrativelyProhibited,
-                     "port forwarding is not permitted by your certificate");
+                     "port forwarding is not permitted by your certificate",
+                     HostPort(host, port));
           return;
         }
         if (!a.allowed()) {
-          RejectOpen(ch, OpenFailure::kAdministrativelyProhibited, a.reason());
+          RejectOpen(ch, OpenFailure::kAdministrativelyProhibited, a.reason(),
+                     HostPort(host, port));
           return;
         }
         if (passthrough && a.jump_mode() == "record") {

@@ -304,8 +304,11 @@ class GatewayConnection
   ssh::auth::AuthDecision DecideJump(const ssh::auth::AuthAttempt& a);
   void NoteIdentity(const ssh::auth::AuthAttempt& a);
   void OpenJump(ssh::session::Channel ch, ssh::wire::Bytes extra);
+  // Refuses a direct-tcpip channel (a jump or a forward through a jump
+  // connection) and reports it like every refused channel: log line,
+  // channel.refused audit event, metric. `destination` HOST:PORT when known.
   void RejectOpen(ssh::session::Channel ch, ssh::connection::OpenFailure reason,
-                  const std::string& why);
+                  const std::string& why, const std::string& destination = "");
   // Relays the pending channel `ch` to address:port once connected:
   // passthrough (events only) or a recorded port forward; `record` is
   // the decision's (AuthorizeChannelResponse.record): "never" spools

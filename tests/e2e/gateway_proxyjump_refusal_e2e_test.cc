@@ -279,6 +279,19 @@ TEST_F(ProxyJumpRefusalTest, HostNotInTheInventoryIsRefused) {
   EXPECT_EQ(r.exit_code, 255) << r.Describe();
   EXPECT_TRUE(absl::StrContains(r.err, "is not in the inventory"))
       << r.Describe();
+  // Reported like every refused channel (log line, channel.refused audit
+  // event, metric): probing through the bastion left only a detail line.
+  bool reported = false;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (!reported && absl::Now() < deadline) {
+    for (absl::string_view l : absl::StrSplit(env_->GatewayLog(), '\n')) {
+      reported |=
+          absl::StrContains(l, "event=channel.refused outcome=failure") &&
+          absl::StrContains(l, "nosuchhost:22");
+    }
+    if (!reported) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(reported) << env_->GatewayLog();
 }
 
 TEST_F(ProxyJumpRefusalTest, PassthroughOnlyForARoleWithProxyjumpPassthrough) {
