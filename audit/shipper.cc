@@ -201,8 +201,7 @@ absl::Status Shipper::Scan(absl::Time now) {
       if (spool != spools_.end()) {
         spool->second.closed = std::move(it->second);
         it = closed_.erase(it);
-      } else if (FileSize(SpoolPath(options_.spool_dir, it->first)) < 0 &&
-                 std::find(ids->begin(), ids->end(), it->first) == ids->end()) {
+      } else if (FileSize(SpoolPath(options_.spool_dir, it->first)) < 0) {
         it = closed_.erase(it);
       } else {
         ++it;

@@ -56,15 +56,24 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
+namespace {
+
+// Whether the UTF-8 sequence of `len` bytes at s[i] is a control
+// character: C0, DEL, or C1 (U+0080..U+009F, 0xC2 0x80..0x9F in UTF-8).
+bool IsControl(std::string_view s, size_t i, size_t len) {
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  if (len == 1) return c < 0x20 || c == 0x7F;
+  return len == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) <= 0x9F;
+}
+
+}  // namespace
+
 std::string EscapeControls(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
     const size_t len = Utf8SequenceLength(s, i);
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    const bool c1 =
-        len == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) <= 0x9F;
-    if (len == 0 || (len == 1 && (c < 0x20 || c == 0x7F || c == '\\')) || c1) {
+    if (len == 0 || IsControl(s, i, len) || s[i] == '\\') {
       const size_t n = len == 0 ? 1 : len;
       for (size_t k = 0; k < n; ++k) {
         absl::StrAppend(
@@ -83,12 +92,7 @@ std::string EscapeControls(std::string_view s) {
 bool IsPrintableUtf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     const size_t len = Utf8SequenceLength(s, i);
-    if (len == 0) return false;
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    // C1 controls are 0xC2 0x80..0x9F in UTF-8.
-    const bool c1 =
-        len == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) <= 0x9F;
-    if (c < 0x20 || c == 0x7F || c1) return false;
+    if (len == 0 || IsControl(s, i, len)) return false;
     i += len;
   }
   return true;

@@ -263,14 +263,9 @@ grpc::Status CaService::IssueHostCertificate(
         CheckHostEnrolment(*ctx_.store, request->host(), request->address(),
                            request->port(), *key, by);
     if (!allowed.ok()) {
-      (void)ctx_.audit->Record(
-          kEventEnrollRefused, absl::StrCat("host:", request->host()),
-          {{"kind", std::string(kJoinTokenHost)},
-           {"source", source},
-           {"code",
-            std::string(absl::StatusCodeToString(allowed.status().code()))},
-           {"reason", std::string(allowed.status().message())}});
-      return ToGrpc(allowed.status());
+      return ToGrpc(AuditEnrollRefused(
+          *ctx_.audit, absl::StrCat("host:", request->host()), kJoinTokenHost,
+          source, allowed.status()));
     }
     absl::StatusOr<storage::JoinToken> token = ConsumeJoinTokenOfKind(
         *ctx_.store, *ctx_.audit, request->join_token(), kJoinTokenHost,

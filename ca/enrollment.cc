@@ -20,17 +20,24 @@ bool IsNameChar(char c) {
 
 }  // namespace
 
+absl::Status AuditEnrollRefused(AuditLog& audit, std::string_view subject,
+                                std::string_view kind, std::string_view source,
+                                absl::Status why) {
+  // Best effort: the refusal stands whether or not it could be logged.
+  (void)audit.Record(
+      kEventEnrollRefused, subject,
+      {{"kind", std::string(kind)},
+       {"source", std::string(source)},
+       {"code", std::string(absl::StatusCodeToString(why.code()))},
+       {"reason", std::string(why.message())}});
+  return why;
+}
+
 absl::StatusOr<storage::JoinToken> ConsumeJoinTokenOfKind(
     storage::Store& store, AuditLog& audit, std::string_view token,
     std::string_view kind, std::string_view subject, std::string_view source) {
   auto refuse = [&](absl::Status why) {
-    (void)audit.Record(
-        kEventEnrollRefused, subject,
-        {{"kind", std::string(kind)},
-         {"source", std::string(source)},
-         {"code", std::string(absl::StatusCodeToString(why.code()))},
-         {"reason", std::string(why.message())}});
-    return why;
+    return AuditEnrollRefused(audit, subject, kind, source, std::move(why));
   };
   // Too long to be one of ours: refused for its size, before the store
   // hashes and looks it up.

@@ -28,6 +28,12 @@ inline constexpr std::string_view kEventHostEnrolled = "host.enrolled";
 // bounds what we hash from a request.
 inline constexpr size_t kMaxJoinTokenBytes = 128;
 
+// Records kEventEnrollRefused for `subject` (kind, source, code, reason)
+// and returns `why`.
+absl::Status AuditEnrollRefused(AuditLog& audit, std::string_view subject,
+                                std::string_view kind, std::string_view source,
+                                absl::Status why);
+
 // Consumes `token` (store.ConsumeJoinToken, exactly once across stores)
 // and requires its kind to be `kind` ("gateway" or "host"). An unknown,
 // used or expired token is kUnauthenticated with one message for all three;

@@ -298,8 +298,7 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   // login does not make the user type them again; once a login worked,
   // only another that works replaces them (a typo'd --ca or --user made
   // every later sp command go to the wrong place).
-  const bool first_login = state->ca.empty() && state->user.empty();
-  if (first_login) {
+  if (state->ca.empty() && state->user.empty()) {
     if (absl::Status w = home.WriteState({ca_text, user}); !w.ok()) {
       return Error(err, w.message());
     }
@@ -427,10 +426,8 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
       "# Use it from ~/.ssh/config with:  Include ", home.ssh_config(), "\n",
       "# Key: ", key_path, "\n# Certificate: ", cert_path, "\n",
       "# Host blocks for the gateway and its hosts come from `sp config`.\n");
-  if (!first_login) {
-    if (absl::Status w = home.WriteState({ca_text, user}); !w.ok()) {
-      return Error(err, w.message());
-    }
+  if (absl::Status w = home.WriteState({ca_text, user}); !w.ok()) {
+    return Error(err, w.message());
   }
   for (const auto& [path, data, mode] :
        std::vector<std::tuple<std::string, std::string, int>>{
