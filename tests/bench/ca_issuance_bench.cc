@@ -33,7 +33,11 @@
 // (utime + stime from /proc) and this process's (the clients), with the
 // rates two idle cores would give for the CA alone and for CA + clients.
 // Goal (issue 11): >= 5,000 certificates/s on SQLite on the 2-core box;
-// p99 <= 5 ms idle.
+// p99 <= 5 ms idle. A `peak` line per RPC gives the best rate of the
+// concurrencies run beside the goal. With 8 clients each client waits for
+// its certificate's durable commit (an fdatasync) before it asks again, so
+// the rate is bound by latency, not by the CA's CPU; with 64 the batches
+// fill and the CA's CPU is the bound.
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -290,6 +294,23 @@ void PrintRate(const std::string& backend, const std::string& rpc, int n,
   fflush(stdout);
 }
 
+// The figure the goal is about: the CA's rate at the concurrency (of those
+// run) where it issued the most, with no failed call, beside the goal; and
+// the idle p99 beside its goal.
+void PrintPeak(const std::string& backend, const std::string& rpc, double peak,
+               int clients, double idle_p99_ms) {
+  const bool sqlite = backend == "sqlite";
+  printf(
+      "peak    backend=%s %s: %.0f certificates/s (clients=%d)%s; idle p99 "
+      "%.2f ms (goal <= 5 ms: %s)\n",
+      backend.c_str(), rpc.c_str(), peak, clients,
+      sqlite
+          ? (peak >= 5000 ? " (goal >= 5000: met)" : " (goal >= 5000: NOT met)")
+          : "",
+      idle_p99_ms, idle_p99_ms <= 5 ? "met" : "NOT met");
+  fflush(stdout);
+}
+
 // The policy the session certificates need, written before the CA starts:
 // a role granting kLogin on web*, bound to the bench user, and kHost.
 absl::Status CreatePolicy(storage::Store& store) {
@@ -481,11 +502,18 @@ int RunBackend(const Flags& flags, const std::string& backend) {
     for (Client& c : clients) {
       (void)bench::CallOnce(c, starter(rpc), serials);
     }
+    double peak = 0;
+    int peak_clients = 0;
     for (int n : flags.clients) {
-      PrintRate(backend, rpc, n,
-                Measure(clients, static_cast<size_t>(n), flags.seconds, ca_pid,
-                        starter(rpc), serials));
+      const Result r = Measure(clients, static_cast<size_t>(n), flags.seconds,
+                               ca_pid, starter(rpc), serials);
+      PrintRate(backend, rpc, n, r);
+      if (r.failed == 0 && r.rate > peak) {
+        peak = r.rate;
+        peak_clients = n;
+      }
     }
+    PrintPeak(backend, rpc, peak, peak_clients, p99);
   }
   if (flags.login) {
     std::string ignored;
