@@ -199,8 +199,10 @@ void GatewayConnection::OnUpstreamEof(Channel ch) {
 
 void GatewayConnection::OnClose(Channel ch) {
   if (auto it = jump_ports_.find(ch.id()); it != jump_ports_.end()) {
-    it->second->OnClose();  // rpj: recorded ProxyJump
+    JumpChannel jump = std::move(it->second);  // rpj: recorded ProxyJump
     jump_ports_.erase(it);
+    jump.port->OnClose();
+    ReportJumpClosed(ch.id(), jump, "closed");
     return;
   }
   if (auto it = relays_.find(ch.id()); it != relays_.end()) {

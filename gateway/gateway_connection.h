@@ -287,6 +287,13 @@ class GatewayConnection
                                          const Target& t);
 
   // ---- recorded ProxyJump (gateway/jump_inner.cc)
+  // A jump channel carrying an inner connection.
+  struct JumpChannel {
+    std::shared_ptr<ssh::net::ChannelPort> port;
+    std::string host;           // the inventory name jumped to
+    std::string inner_session;  // the inner connection's session id
+    absl::Time started;
+  };
   // The outer (jump-only) side: a jump to `host` the role does not pass
   // through becomes an inner recorded session on channel `ch`.
   void StartRecordedJump(ssh::session::Channel ch,
@@ -295,6 +302,10 @@ class GatewayConnection
                    const gateway::v1::HostRecord& host,
                    ssh::transport::ServerHostKey host_key);
   ssh::net::ChannelPort* FindJumpPort(uint32_t id);
+  // A jump channel ended (`why`): the jump.end log line and the
+  // proxyjump.close audit event with the bytes each way.
+  void ReportJumpClosed(uint32_t id, const JumpChannel& jump,
+                        std::string_view why);
   void EndJumpPorts();
   // The inner side: the user name is the login; the certificate must be
   // the jump connection's identity.
@@ -372,7 +383,7 @@ class GatewayConnection
   // Set for an inner connection (recorded ProxyJump).
   std::optional<JumpOrigin> origin_;
   // Jump channels carrying an inner connection (by down id).
-  std::map<uint32_t, std::shared_ptr<ssh::net::ChannelPort>> jump_ports_;
+  std::map<uint32_t, JumpChannel> jump_ports_;
   std::unique_ptr<ssh::net::TransportDriver> down_driver_;
   std::unique_ptr<ssh::session::ServerSession> down_;
   std::unique_ptr<ssh::net::SessionMessageHandler> down_handler_;

@@ -108,12 +108,12 @@ void GatewayConnection::LaunchInner(Channel ch, const gw::HostRecord& record,
     return;
   }
   auto [stream, port] = ssh::net::ChannelStream::Create(executor_, ch);
-  jump_ports_[id] = port;
   JumpOrigin origin{host,  user_,       outer->signature_key_blob,
                     peer_, session_id_, std::move(host_key),
                     record};
   auto inner = std::make_shared<GatewayConnection>(proxy_, std::move(stream),
                                                    std::move(origin));
+  jump_ports_[id] = JumpChannel{port, host, inner->session_id_, Now()};
   Log(absl::StrCat("event=jump.record ", Describe(), " channel=", id,
                    " to=", Safe(host), " inner_session=", inner->session_id_));
   observer().AuditEvent(log_conn_, audit::kEventProxyJump,
@@ -130,14 +130,35 @@ void GatewayConnection::LaunchInner(Channel ch, const gw::HostRecord& record,
 
 ssh::net::ChannelPort* GatewayConnection::FindJumpPort(uint32_t id) {
   auto it = jump_ports_.find(id);
-  return it == jump_ports_.end() ? nullptr : it->second.get();
+  return it == jump_ports_.end() ? nullptr : it->second.port.get();
+}
+
+void GatewayConnection::ReportJumpClosed(uint32_t id, const JumpChannel& jump,
+                                         std::string_view why) {
+  const uint64_t in = jump.port->bytes_received();
+  const uint64_t out = jump.port->bytes_sent();
+  const int64_t ms = absl::ToInt64Milliseconds(Now() - jump.started);
+  Log(absl::StrCat(
+      "event=jump.end ", Describe(), " channel=", id, " to=", Safe(jump.host),
+      " inner_session=", jump.inner_session, " bytes_in=", in,
+      " bytes_out=", out, " duration_ms=", ms, " reason=\"", Safe(why), "\""));
+  observer().AuditEvent(log_conn_, audit::kEventProxyJumpClose,
+                        {{"channel", int64_t{id}},
+                         {"destination", jump.host},
+                         {"mode", std::string("recorded")},
+                         {"inner_session", jump.inner_session},
+                         {"bytes_in", static_cast<int64_t>(in)},
+                         {"bytes_out", static_cast<int64_t>(out)},
+                         {"duration_ms", ms}});
 }
 
 void GatewayConnection::EndJumpPorts() {
-  std::map<uint32_t, std::shared_ptr<ssh::net::ChannelPort>> ports =
-      std::move(jump_ports_);
+  std::map<uint32_t, JumpChannel> jumps = std::move(jump_ports_);
   jump_ports_.clear();
-  for (auto& [id, port] : ports) port->Detach();
+  for (auto& [id, jump] : jumps) {
+    jump.port->Detach();
+    ReportJumpClosed(id, jump, "the jump connection ended");
+  }
 }
 
 // ---------------------------------------------------- the inner side

@@ -48,6 +48,7 @@ void ChannelPort::OnData(uint32_t stream, wire::Bytes data) {
     in_read_ = 0;
   }
   in_.insert(in_.end(), data.begin(), data.end());
+  bytes_received_ += data.size();
   peak_held_ = std::max(peak_held_, held_bytes());
   Signal(readable_);
 }
@@ -121,6 +122,7 @@ asio::awaitable<IoResult> ChannelStream::WriteSome(
     absl::StatusOr<size_t> n = p->channel_.Queue(data);
     if (!n.ok()) co_return IoResult{asio::error::broken_pipe, 0};
     if (*n > 0) {
+      p->bytes_sent_ += *n;
       p->WakeSession();
       co_return IoResult{asio::error_code(), *n};
     }

@@ -56,6 +56,10 @@ class ChannelPort {
   // window), and the most seen.
   size_t held_bytes() const { return in_.size() - in_read_; }
   size_t peak_held_bytes() const { return peak_held_; }
+  // Stream-0 bytes the channel delivered, and bytes written to it (queued
+  // for the peer), since the port was made.
+  uint64_t bytes_received() const { return bytes_received_; }
+  uint64_t bytes_sent() const { return bytes_sent_; }
   const session::Channel& channel() const { return channel_; }
 
  private:
@@ -71,6 +75,8 @@ class ChannelPort {
   std::vector<uint8_t> in_;
   size_t in_read_ = 0;  // bytes of in_ already read
   size_t peak_held_ = 0;
+  uint64_t bytes_received_ = 0;
+  uint64_t bytes_sent_ = 0;
   asio::steady_timer readable_;  // cancelled when input or EOF arrives
   asio::steady_timer writable_;  // cancelled when the queue has room
 };

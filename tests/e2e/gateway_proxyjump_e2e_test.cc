@@ -102,6 +102,24 @@ TEST_F(ProxyJumpTest, SshWeb01IsRecordedWithNoPromptOrWarning) {
                             c.info.session_id == inner;
   }
   EXPECT_TRUE(recorded_under_inner) << inner << "\n" << log;
+  // The jump's end is an audit event like its start (proxyjump.close, as
+  // for a passthrough jump), with the bytes of the inner connection.
+  std::string closed;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(20);
+       closed.empty() && absl::Now() < deadline;
+       absl::SleepFor(absl::Milliseconds(100))) {
+    for (absl::string_view l : absl::StrSplit(env_->GatewayLog(), '\n')) {
+      if (absl::StrContains(l, "event=proxyjump.close") &&
+          absl::StrContains(l, inner)) {
+        closed = std::string(l);
+      }
+    }
+  }
+  ASSERT_FALSE(closed.empty()) << env_->GatewayLog();
+  EXPECT_TRUE(absl::StrContains(closed, "mode=\"recorded\"")) << closed;
+  EXPECT_FALSE(absl::StrContains(closed, "bytes_in=0 ")) << closed;
+  EXPECT_FALSE(absl::StrContains(closed, "bytes_out=0 ")) << closed;
+  EXPECT_TRUE(absl::StrContains(closed, "destination=\"web01\"")) << closed;
   grpc::ClientContext ctx;
   admin::v1::ListCertificatesRequest list;
   list.set_user("alice");
