@@ -262,7 +262,17 @@ absl::Status YamlToProto(std::string_view yaml, std::string_view source,
   out->Clear();
   YAML::Node root;
   try {
-    root = YAML::Load(std::string(yaml));
+    // Every document, not just the first: a second one ('---' and more
+    // settings or roles) would otherwise be dropped without a word.
+    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml));
+    for (size_t i = 1; i < docs.size(); ++i) {
+      if (docs[i].IsNull()) continue;  // a trailing '---' holds nothing
+      return absl::InvalidArgumentError(absl::StrCat(
+          std::string(source), ":", docs[i].Mark().line + 1,
+          ": a second YAML document (after '---'); only one is read, so put "
+          "it in a file of its own"));
+    }
+    if (!docs.empty()) root = docs.front();
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(std::string(source), ":", e.mark.line + 1, ": ", e.msg));

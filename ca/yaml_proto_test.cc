@@ -75,6 +75,20 @@ TEST(YamlProtoTest, EmptyDocumentAndNullValuesLeaveDefaults) {
   EXPECT_FALSE(c.has_login());
 }
 
+TEST(YamlProtoTest, ASecondDocumentIsRefusedNotDropped) {
+  CaConfig c;
+  absl::Status st =
+      YamlToProto("listen: 127.0.0.1:9000\n---\nstore: sqlite:///tmp/x.db\n",
+                  "ca.yaml", &c);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+  EXPECT_TRUE(absl::StrContains(st.message(), "ca.yaml:3:")) << st;
+  EXPECT_TRUE(absl::StrContains(st.message(), "second YAML document")) << st;
+  // A leading '---' and a trailing empty one are one document.
+  st = YamlToProto("---\nlisten: 127.0.0.1:9000\n---\n", "ca.yaml", &c);
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(c.listen(), "127.0.0.1:9000");
+}
+
 TEST(YamlProtoTest, MapsListsAndNestedMessages) {
   admin::v1::Role role;
   absl::Status st = YamlToProto(R"(
