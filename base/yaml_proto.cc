@@ -1,5 +1,6 @@
 #include "base/yaml_proto.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -7,8 +8,10 @@
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <optional>
 #include <set>
 #include <sstream>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -255,6 +258,61 @@ class Converter {
   size_t spent_ = 0;
 };
 
+// Sees one document's events: whether it holds anything (an empty
+// document is a single null) and where that starts.
+class DocumentProbe : public YAML::EventHandler {
+ public:
+  bool content = false;
+  int line = 0;  // 1-based, of the first node with content
+  std::optional<YAML::Mark> start;
+
+  void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Saw(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    Saw(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&,
+                       YAML::anchor_t, YAML::EmitterStyle::value) override {
+    Saw(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Saw(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void Saw(const YAML::Mark& mark) {
+    if (!content) line = mark.line + 1;
+    content = true;
+  }
+};
+
+// The line of a document after the first that holds something (a second
+// '---' with more keys, which YAML::Load would drop without a word), or
+// nullopt. Walks the documents with YAML::Parser, at most kMaxYamlDocuments
+// and only while they move on: yaml-cpp 0.7's LoadAll never returns on
+// some malformed input (found by ca_input_fuzz).
+constexpr int kMaxYamlDocuments = 64;
+std::optional<int> LaterDocumentLine(std::string_view yaml) {
+  std::istringstream in{std::string(yaml)};
+  YAML::Parser parser(in);
+  std::optional<int> last_start;
+  for (int i = 0; i < kMaxYamlDocuments; ++i) {
+    DocumentProbe doc;
+    if (!parser.HandleNextDocument(doc)) return std::nullopt;
+    if (i > 0 && doc.content) return doc.line;
+    const int start = doc.start ? doc.start->pos : -1;
+    if (last_start == start) return std::nullopt;  // no progress
+    last_start = start;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 absl::Status YamlToProto(std::string_view yaml, std::string_view source,
@@ -262,17 +320,13 @@ absl::Status YamlToProto(std::string_view yaml, std::string_view source,
   out->Clear();
   YAML::Node root;
   try {
-    // Every document, not just the first: a second one ('---' and more
-    // settings or roles) would otherwise be dropped without a word.
-    std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml));
-    for (size_t i = 1; i < docs.size(); ++i) {
-      if (docs[i].IsNull()) continue;  // a trailing '---' holds nothing
+    root = YAML::Load(std::string(yaml));
+    if (std::optional<int> line = LaterDocumentLine(yaml)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          std::string(source), ":", docs[i].Mark().line + 1,
+          std::string(source), ":", *line,
           ": a second YAML document (after '---'); only one is read, so put "
           "it in a file of its own"));
     }
-    if (!docs.empty()) root = docs.front();
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(std::string(source), ":", e.mark.line + 1, ": ", e.msg));
