@@ -122,7 +122,7 @@ void GatewayConnection::OnChannelOpen(Channel ch, std::string_view type,
         connection_internal::HostPort(dest->host, dest->port);
     if (!permissions_.has_value() || !permissions_->permit_port_forwarding) {
       refuse(OpenFailure::kAdministrativelyProhibited,
-             "port forwarding is not permitted by your certificate");
+             connection_internal::kNoPortForwardInCertificate);
       return;
     }
     bridges_[ch.id()] = std::move(b);

@@ -29,6 +29,18 @@ inline std::string Safe(absl::string_view s) {
 }
 inline std::string Safe(const std::string& s) { return base::SafeText(s, 128); }
 
+// What a user is told when the login certificate lacks an extension. The
+// CA grants it at `sp login` only when one of the user's roles allows the
+// kind then, so the next step is a role, then a new certificate.
+inline constexpr char kNoPortForwardInCertificate[] =
+    "port forwarding is not permitted by your certificate (none of your "
+    "roles allowed port-forward when you ran `sp login`; if one does now, "
+    "run `sp login` again, otherwise ask an administrator)";
+inline constexpr char kNoAgentForwardInCertificate[] =
+    "agent forwarding is not permitted by your certificate (none of your "
+    "roles allowed agent-forward when you ran `sp login`; if one does now, "
+    "run `sp login` again, otherwise ask an administrator)";
+
 // How long the user has to authenticate an inner (recorded ProxyJump)
 // connection once its channel is open.
 inline constexpr absl::Duration kInnerLoginGrace = absl::Seconds(60);

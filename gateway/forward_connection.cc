@@ -145,7 +145,7 @@ void GatewayConnection::OpenJump(Channel ch, Bytes extra) {
         const bool passthrough = a.kind() != "port-forward";
         if (!passthrough && !permissions_->permit_port_forwarding) {
           RejectOpen(ch, OpenFailure::kAdministrativelyProhibited,
-                     "port forwarding is not permitted by your certificate",
+                     connection_internal::kNoPortForwardInCertificate,
                      HostPort(host, port));
           return;
         }

@@ -107,7 +107,7 @@ std::optional<bool> GatewayConnection::OnRemoteForward(
       return refuse(why);
     };
     if (!permissions_->permit_port_forwarding)
-      return tell("port forwarding is not permitted by your certificate");
+      return tell(connection_internal::kNoPortForwardInCertificate);
     if (remote_forwards_.size() + remote_forwards_pending_ >=
         limits_.max_remote_forwards) {
       return tell(absl::StrCat("at most ", limits_.max_remote_forwards,
@@ -206,10 +206,7 @@ void GatewayConnection::OnUpstreamGlobalReply(bool success, Bytes data) {
 
 bool GatewayConnection::RequestAgentForwarding(Bridge& b, PendingRequest r) {
   if (!permissions_->permit_agent_forwarding) {
-    Refuse(b, r,
-           "agent forwarding is not permitted by your certificate (no "
-           "permit-agent-forwarding)",
-           true);
+    Refuse(b, r, connection_internal::kNoAgentForwardInCertificate, true);
     return false;
   }
   b.busy = true;

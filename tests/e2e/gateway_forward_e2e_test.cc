@@ -139,13 +139,18 @@ TEST_F(GatewayForwardE2eTest, AnotherPortOfAnInventoryHostIsAPortForward) {
   EXPECT_EQ(r.exit_code, 0) << r.Describe();
   EXPECT_EQ(r.out, o.stdin_data) << r.Describe();
   EXPECT_TRUE(WaitForGatewayLog("event=forward.end")) << fixture_->GatewayLog();
-  // alice's certificate does not permit port forwarding.
+  // alice's certificate does not permit port forwarding: she is told why
+  // (her roles at `sp login`) and what to do.
   args = Args("alice");
   args.insert(args.end(),
               {"-W", absl::StrCat("web01:", echo.port()), "gateway"});
   r = Run(args, o);
   EXPECT_EQ(r.exit_code, 255) << r.Describe();
-  EXPECT_TRUE(absl::StrContains(r.err, "port forwarding is not permitted"))
+  EXPECT_TRUE(absl::StrContains(
+      r.err,
+      "port forwarding is not permitted by your certificate (none of your "
+      "roles allowed port-forward when you ran `sp login`; if one does now, "
+      "run `sp login` again"))
       << r.Describe();
 }
 

@@ -183,7 +183,9 @@ TEST_F(AgentForwardTest, TheTargetListsTheKeyForARoleThatAllowsIt) {
 TEST_F(AgentForwardTest, IsRefusedByDefaultAndByARolesDenyRule) {
   for (const auto& [user, host, reason] :
        std::vector<std::tuple<std::string, std::string, std::string>>{
-           {"alice", "web01", "agent forwarding is not permitted"},
+           {"alice", "web01",
+            "agent forwarding is not permitted by your certificate (none of "
+            "your roles allowed agent-forward when you ran `sp login`"},
            {"rita", "web02", "denied by role 'prod-readonly'"}}) {
     const RunResult r = ListKeysOnTarget(user, host);
     EXPECT_EQ(r.exit_code, 0) << r.Describe();
