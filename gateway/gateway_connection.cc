@@ -166,6 +166,17 @@ void GatewayConnection::EndAt(absl::Time when, const std::string& reason) {
     down_driver_->SetDeadline(when, reason);
 }
 
+void GatewayConnection::AnnounceEnd(absl::Time when,
+                                    const std::string& reason) {
+  const absl::Time now = Now();
+  if (down_ended_ || when <= now || when >= valid_before_) return;
+  Notify(absl::StrCat(
+      "\r\nsallyport: ", reason, ": this connection will be closed at ",
+      absl::FormatTime("%H:%M:%S UTC", when, absl::UTCTimeZone()), " (in ",
+      absl::ToInt64Seconds(absl::Ceil(when - now, absl::Seconds(1))),
+      " s); connect again then to carry on.\r\n"));
+}
+
 asio::awaitable<void> GatewayConnection::Run() {
   auto self = shared_from_this();
   const ProxyOptions& po = proxy_.options();

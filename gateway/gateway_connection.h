@@ -107,6 +107,10 @@ class GatewayConnection
   asio::awaitable<void> Run();
   // Ends the connection at `when` with `reason` (on the executor).
   void EndAt(absl::Time when, const std::string& reason);
+  // Tells the user, on a session channel's stderr (or the first one to
+  // open), that the connection ends at `when` for `reason` (a drain), when
+  // that is later than now and before the certificate's own end.
+  void AnnounceEnd(absl::Time when, const std::string& reason);
   asio::any_io_executor executor() { return executor_; }
   // Whether the user authenticated with a certificate of this serial
   // (non-zero) or for a key of this fingerprint (non-empty).

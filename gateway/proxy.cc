@@ -81,7 +81,10 @@ void Proxy::Register(GatewayConnection* c) {
     at = end_all_at_;
     reason = end_all_reason_;
   }
-  if (at != absl::InfiniteFuture()) c->EndAt(at, reason);
+  if (at != absl::InfiniteFuture()) {
+    c->EndAt(at, reason);
+    c->AnnounceEnd(at, reason);
+  }
 }
 
 void Proxy::Unregister(GatewayConnection* c) {
@@ -103,7 +106,10 @@ void Proxy::EndAll(absl::Time when, std::string reason) {
     // executor, which runs this after any unregistering already queued.
     std::weak_ptr<GatewayConnection> weak = c->weak_from_this();
     asio::post(c->executor(), [weak, when, reason] {
-      if (auto self = weak.lock()) self->EndAt(when, reason);
+      if (auto self = weak.lock()) {
+        self->EndAt(when, reason);
+        self->AnnounceEnd(when, reason);
+      }
     });
   }
 }

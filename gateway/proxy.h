@@ -99,8 +99,9 @@ class Proxy {
   asio::awaitable<void> Serve(asio::ip::tcp::socket socket,
                               std::shared_ptr<ssh::net::PreAuthSlot> slot);
 
-  // Ends every connection at `when` (now or later) with `reason`; each
-  // connection sees it on its own executor.
+  // Ends every connection at `when` (now or later) with `reason`, and
+  // tells its user beforehand (AnnounceEnd); each connection sees it on its
+  // own executor.
   void EndAll(absl::Time when, std::string reason);
   // Ends at once every connection whose user certificate has this serial
   // (non-zero) or key fingerprint (non-empty). Thread-safe.

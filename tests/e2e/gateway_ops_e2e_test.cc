@@ -310,6 +310,12 @@ TEST_F(GatewayOpsE2eTest, ZzSigtermDrainsThenEndsSessionsWithAMessage) {
   const std::string out = ReadLog(dir->File("s"));
   EXPECT_FALSE(absl::StrContains(out, "drain-done")) << out;
   EXPECT_TRUE(absl::StrContains(out, "gateway shutting down")) << out;
+  // The user was told at the start of the drain, not only at its end.
+  EXPECT_TRUE(absl::StrContains(
+      out,
+      "sallyport: gateway shutting down: this connection will be "
+      "closed at "))
+      << out;
   ASSERT_TRUE(WaitFor([&] { return !fixture_->gateway_process()->Running(); },
                       absl::Seconds(30)));
   EXPECT_EQ(fixture_->StopGateway(), 0) << fixture_->GatewayLog();
