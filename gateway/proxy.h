@@ -64,7 +64,8 @@ inline constexpr size_t kMaxCachedAuthorizations = 256;
 
 // Why a connection ends when its user certificate is revoked.
 inline constexpr char kCertificateRevoked[] =
-    "your Sallyport certificate was revoked";
+    "your Sallyport certificate was revoked; run `sp login` for a new one "
+    "(if that is refused, ask an administrator)";
 // Why established connections end when the revocation list goes stale
 // (CaClient::StaleReason) and revocation_fail_mode is end_sessions.
 std::string RevocationsStaleReason(std::string_view why);

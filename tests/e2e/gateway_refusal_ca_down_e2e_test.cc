@@ -309,7 +309,8 @@ TEST_F(RevokedWhileTheStreamIsDownTest, TheSessionEndsWhenTheGatewayCatchesUp) {
   EXPECT_FALSE(master->Running()) << "the session outlived revocation_grace\n"
                                   << ReadFileOrEmpty(master_log);
   EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(master_log),
-                                "your Sallyport certificate was revoked"))
+                                "your Sallyport certificate was revoked; run "
+                                "`sp login` for a new one"))
       << ReadFileOrEmpty(master_log);
   // And no new session.
   RunResult r = ViaGateway(*fixture_, "olivia", "web01", "echo again");
