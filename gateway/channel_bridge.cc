@@ -183,9 +183,17 @@ void GatewayConnection::OnUpstreamOpenResult(
   if (!r.ok()) {
     by_up_.erase(ch.id());
     b->up = Channel();
+    // The host's own words (sshd: "open failed" when its MaxSessions is
+    // reached, "Connection refused" for a forward), said to be the host's.
+    const std::string what =
+        b->type == "direct-tcpip"
+            ? absl::StrCat(Safe(target_.host), " could not connect to ",
+                           Safe(b->info.destination))
+            : absl::StrCat(Safe(target_.host), " refused the channel");
     RejectDown(*b, r.reason,
-               r.description.empty() ? std::string("refused by the host")
-                                     : r.description);
+               r.description.empty()
+                   ? what
+                   : absl::StrCat(what, ": ", Safe(r.description)));
     return;
   }
   b->up_open = true;

@@ -81,6 +81,24 @@ TEST_F(ForwardTest, LocalForwardBytesGoThroughTheTap) {
             absl::StrCat("127.0.0.1:", echo.port()));
 }
 
+// The host could not connect (nothing listens there): the user is told it
+// was the host, to which destination, in the host's words.
+TEST_F(ForwardTest, AForwardTheHostCannotConnectNamesHostAndDestination) {
+  absl::StatusOr<uint16_t> closed = testing::FreeLoopbackPort();
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  std::vector<std::string> args = testing::SshClientArgs(
+      server_->local_endpoint().port(), known_hosts_, key_path_, cert_path_);
+  const std::string destination = absl::StrCat("127.0.0.1:", *closed);
+  args.insert(args.end(),
+              {"-W", destination, "-l", login_ + "+web01", "127.0.0.1"});
+  auto r = RunCommand(args);
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(r->exit_code, 0) << r->Describe();
+  EXPECT_TRUE(absl::StrContains(
+      r->err, absl::StrCat("web01 could not connect to ", destination, ": ")))
+      << r->Describe();
+}
+
 TEST_F(ForwardTest, RemoteForwardChannelsComeBackThroughTheTap) {
   testing::EchoServer echo;
   ASSERT_NE(echo.port(), 0);

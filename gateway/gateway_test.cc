@@ -326,6 +326,25 @@ TEST_F(LimitsTest, MaxSessionsPerUserRefusesTheNextOneUntilOneEnds) {
   EXPECT_EQ(third.exit_code, 0) << third.Describe();
 }
 
+// sshd with MaxSessions 0 refuses every session channel ("open failed"):
+// the user is told it is the host that refused, in its own words.
+class HostRefusesSessionsTest : public GatewayTest {
+ protected:
+  void SetUp() override {
+    extra_sshd_config_ = {{"MaxSessions", "0"}};
+    GatewayTest::SetUp();
+  }
+};
+
+TEST_F(HostRefusesSessionsTest, TheUserIsToldTheHostRefusedTheChannel) {
+  RunResult r = Ssh(login_ + "+web01", "echo should-not-run");
+  EXPECT_NE(r.exit_code, 0) << r.Describe();
+  EXPECT_FALSE(absl::StrContains(r.out, "should-not-run")) << r.Describe();
+  EXPECT_TRUE(
+      absl::StrContains(r.err, "web01 refused the channel: open failed"))
+      << r.Describe();
+}
+
 class ShortCertificateTest : public GatewayTest {
  protected:
   void SetUp() override {

@@ -8,6 +8,7 @@
 
 #include <sys/stat.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -72,6 +73,9 @@ class GatewayTest : public ::testing::Test {
     sshd_options.config = {{"TrustedUserCAKeys", dir_->File("user_ca.pub")},
                            {"HostKey", host_key->private_path},
                            {"HostCertificate", *host_cert}};
+    for (const auto& [key, value] : extra_sshd_config_) {
+      sshd_options.config[key] = value;
+    }
     auto sshd = testing::SshdFixture::Start(sshd_options);
     ASSERT_TRUE(sshd.ok()) << sshd.status();
     sshd_ = std::move(*sshd);
@@ -250,6 +254,8 @@ class GatewayTest : public ::testing::Test {
   // The CA's options (set before SetUp).
   ca::CaTestEnv::Options ca_options_;
   std::string extra_yaml_;  // appended to gateway.yaml
+  // The target sshd's options beyond the fixture's (set before SetUp).
+  std::map<std::string, std::string> extra_sshd_config_;
   // More channel kinds for the "ops" role (forward_test.cc).
   std::vector<storage::ChannelKind> extra_kinds_;
   // load (#12): the gateway's recorder instead of recorder_ when set
