@@ -311,6 +311,8 @@ absl::StatusOr<std::optional<v1::RecordingRecord>> Shipper::ReadNext(
     spool.open_channels[r->channel_id()] = {0, 0};
   } else if (r->has_channel_close()) {
     spool.open_channels.erase(r->channel_id());
+    spool.closed_bytes.first += r->channel_close().bytes_input();
+    spool.closed_bytes.second += r->channel_close().bytes_output();
   } else if (r->has_data()) {
     auto it = spool.open_channels.find(r->channel_id());
     if (it != spool.open_channels.end()) {
@@ -330,6 +332,7 @@ absl::Status Shipper::OpenReader(Spool& spool, uint64_t skip_to) {
   spool.last_offset_us = 0;
   spool.tail_in_memory_read = 0;
   spool.open_channels.clear();
+  spool.closed_bytes = {0, 0};
   absl::StatusOr<SpoolReader> r = SpoolReader::Open(spool.path);
   if (!r.ok()) {
     if (absl::IsDataLoss(r.status()) && spool.orphan) spool.unreadable = true;
@@ -427,8 +430,23 @@ absl::Status Shipper::CloseWithoutEnd(Spool& spool) {
     options_.on_deleted(-static_cast<int64_t>(frames.size()));
   }
   if (interrupted) {
-    absl::MutexLock lock(&mu_);
-    ++stats_.interrupted_total;
+    {
+      absl::MutexLock lock(&mu_);
+      ++stats_.interrupted_total;
+    }
+    // The gateway that ran it stopped before its session.end: the audit
+    // log gets one now, with the real end and the bytes the spool holds.
+    std::pair<uint64_t, uint64_t> bytes = spool.closed_bytes;
+    for (const auto& [channel, open] : spool.open_channels) {
+      bytes.first += open.first;
+      bytes.second += open.second;
+    }
+    Event(kEventSessionEnd, spool.meta,
+          {{"outcome", std::string("interrupted")},
+           {"duration_ms", offset / 1000},
+           {"bytes_in", static_cast<int64_t>(bytes.first)},
+           {"bytes_out", static_cast<int64_t>(bytes.second)},
+           {"reason", std::string(kInterruptedMessage)}});
   }
   Log(absl::StrCat(
       "session ", spool.meta.session_id(),

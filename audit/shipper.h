@@ -191,6 +191,9 @@ class Shipper {
     // Channels opened and not closed in what the reader has read, with
     // the data bytes it holds of them (input, output).
     std::map<uint32_t, std::pair<uint64_t, uint64_t>> open_channels;
+    // The closed channels' byte counts (their channel_close records), in
+    // what the reader has read (input, output).
+    std::pair<uint64_t, uint64_t> closed_bytes;
     // The closing records (channel closes, the end) the spool had no room
     // for: read after the file's last record (once per reader).
     std::vector<v1::RecordingRecord> tail_in_memory;

@@ -16,6 +16,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "audit/recording_record.h"
 #include "audit/shipper.h"
@@ -89,6 +92,11 @@ TEST_F(ShipperTest, DeadProcessSpoolIsRepairedAndClosedAsInterrupted) {
             (std::vector<std::string>{
                 "recording.repaired dead alice {\"torn_bytes\":9,\"reason\":"
                 "\"a torn last record after a crash was cut\"}",
+                // Its session.end, which the stopped gateway never sent.
+                "session.end dead alice {\"outcome\":\"interrupted\","
+                "\"duration_ms\":4,\"bytes_in\":0,\"bytes_out\":0,"
+                "\"reason\":\"the gateway stopped before the session ended "
+                "(recovered from the spool)\"}",
                 "recording.complete dead alice "
                 "{\"records\":5,\"status\":\"interrupted\"}"}));
 }
@@ -121,6 +129,17 @@ TEST_F(ShipperTest, InterruptedSessionsOpenChannelsAreClosedWithTheirBytes) {
   EXPECT_EQ(s->bytes_in, 7 + 11);
   EXPECT_EQ(s->bytes_out, 300 + 5000 + 20);
   EXPECT_FALSE(Exists("open"));
+  // The session.end event carries the same totals.
+  bool ended = false;
+  for (const std::string& e : events_) {
+    if (!absl::StartsWith(e, "session.end open ")) continue;
+    ended = true;
+    EXPECT_TRUE(
+        absl::StrContains(e, absl::StrCat("\"bytes_in\":", 7 + 11,
+                                          ",\"bytes_out\":", 300 + 5000 + 20)))
+        << e;
+  }
+  EXPECT_TRUE(ended) << absl::StrJoin(events_, "\n");
 }
 
 // A live session whose recording failed (its disk full: a torn last

@@ -11,6 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/gateway_e2e_env.h"
@@ -137,6 +138,23 @@ TEST_F(GatewayShipE2eTest, SigkilledGatewayShipsOnRestartAsInterrupted) {
   RunResult verify =
       Spctl(env_->fixture(), {"sessions", "verify", found->session.id});
   EXPECT_EQ(verify.exit_code, 0) << verify.Describe();
+
+  // The killed gateway never sent the session's session.end; the restarted
+  // one sends it when it closes the session as interrupted.
+  std::string end_event;
+  for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
+       end_event.empty() && absl::Now() < deadline;
+       absl::SleepFor(absl::Milliseconds(200))) {
+    RunResult events =
+        Spctl(env_->fixture(), {"audit", "export", "--since", "1h"});
+    for (absl::string_view line : absl::StrSplit(events.out, '\n')) {
+      if (absl::StrContains(line, "session.end") &&
+          absl::StrContains(line, found->session.id)) {
+        end_event = std::string(line);
+      }
+    }
+  }
+  EXPECT_TRUE(absl::StrContains(end_event, "interrupted")) << end_event;
 }
 
 }  // namespace
