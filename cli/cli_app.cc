@@ -1,9 +1,14 @@
 #include "cli/cli_app.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <iostream>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/safe_text.h"
 #include "cli/exit_codes.h"
 
 namespace sallyport::cli {
@@ -106,6 +111,37 @@ std::string CompletionScript(const CLI::App& app, const std::string& shell) {
                   "  COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n", "}\n",
                   "complete -F ", fn, " ", name, "\n");
   return out;
+}
+
+CLI::Validator PositiveDecimal() {
+  return CLI::Validator(
+      [](std::string& value) -> std::string {
+        uint64_t n = 0;
+        if (value.empty() ||
+            !std::all_of(value.begin(), value.end(), absl::ascii_isdigit) ||
+            !absl::SimpleAtoi(value, &n) || n == 0) {
+          return absl::StrCat("want a decimal number from 1 to ", UINT64_MAX,
+                              ", not \"", base::EscapeControls(value), "\"");
+        }
+        value = absl::StrCat(n);  // no leading 0: CLI11 would read octal
+        return "";
+      },
+      "NUMBER > 0");
+}
+
+std::optional<std::string> NonUtf8Argument(const CLI::App& app) {
+  for (const CLI::Option* opt : app.get_options()) {
+    for (const std::string& value : opt->results()) {
+      if (!base::IsValidUtf8(value)) {
+        return absl::StrCat(opt->get_name(), ": not valid UTF-8: \"",
+                            base::EscapeControls(value), "\"");
+      }
+    }
+  }
+  for (const CLI::App* sub : app.get_subcommands()) {
+    if (std::optional<std::string> bad = NonUtf8Argument(*sub)) return bad;
+  }
+  return std::nullopt;
 }
 
 absl::StatusOr<absl::Duration> ParseDurationFlag(std::string_view text) {

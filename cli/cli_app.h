@@ -27,6 +27,17 @@ std::string CommandList(const CLI::App& app, const std::string& path = "");
 // A bash or zsh completion script for `app` (zsh through bashcompinit).
 std::string CompletionScript(const CLI::App& app, const std::string& shell);
 
+// A CLI11 transform for an unsigned 64-bit option (a certificate serial): a
+// decimal number from 1 to 2^64-1. CLI11 alone reads "-1" as 2^64-1 and
+// "010" as octal 8.
+CLI::Validator PositiveDecimal();
+
+// The first value given on the command line (to `app` or one of the
+// subcommands that ran) that is not valid UTF-8, as "NAME: not valid UTF-8:
+// VALUE" (VALUE escaped), for a usage error before protobuf, whose string
+// fields must be UTF-8, sees it; nullopt when every value is.
+std::optional<std::string> NonUtf8Argument(const CLI::App& app);
+
 // Parses a duration flag: "90s", "30m", "8h", "1h30m" (positive).
 // kInvalidArgument with an example otherwise.
 absl::StatusOr<absl::Duration> ParseDurationFlag(std::string_view text);

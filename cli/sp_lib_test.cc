@@ -70,6 +70,64 @@ TEST(CliAppTest, UsageErrorsShowTheCommandTheyAreAbout) {
   EXPECT_EQ(r.rc, -1) << r.err;  // parsed: the program goes on
 }
 
+// Found by hand: `spctl certs show -1` asked for serial 2^64-1 (CLI11 reads
+// unsigned options with strtoull), and "010" was octal 8.
+TEST(CliAppTest, SerialsAreDecimalNumbersFromOne) {
+  for (const std::string bad :
+       {"-1", "0", "010x", "0x10", "", " 5", "+5", "18446744073709551616"}) {
+    CLI::App app("test tool", "tool");
+    uint64_t serial = 0;
+    app.add_option("SERIAL", serial, "the serial")
+        ->transform(PositiveDecimal());
+    std::vector<std::string> args = {"tool", "--", bad};
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    testing::internal::CaptureStderr();
+    std::optional<int> rc = ParseCommandLine(app, 3, argv.data());
+    const std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(rc, 2) << bad << ": parsed as " << serial;
+    EXPECT_TRUE(absl::StrContains(err, "SERIAL: want a decimal number")) << err;
+  }
+  CLI::App app("test tool", "tool");
+  uint64_t serial = 0;
+  app.add_option("SERIAL", serial, "the serial")->transform(PositiveDecimal());
+  for (const auto& [text, n] : std::vector<std::pair<std::string, uint64_t>>{
+           {"18446744073709551615", UINT64_MAX}, {"010", 10}, {"7", 7}}) {
+    std::vector<std::string> args = {"tool", text};
+    std::vector<char*> argv = {args[0].data(), args[1].data()};
+    app.clear();
+    EXPECT_EQ(ParseCommandLine(app, 2, argv.data()), std::nullopt) << text;
+    EXPECT_EQ(serial, n) << text;
+  }
+}
+
+// Found by hand: `spctl users add $'\xff'` reached protobuf (whose strings
+// are UTF-8), which logged an error and sent an empty name.
+TEST(CliAppTest, NamesTheFirstValueThatIsNotUtf8) {
+  CLI::App app("test tool", "tool");
+  std::string name, display;
+  CLI::App* add = app.add_subcommand("add", "create a user");
+  add->add_option("NAME", name, "the user name");
+  add->add_option("--display-name", display, "free text");
+  const auto parse = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "tool");
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    app.clear();
+    EXPECT_EQ(ParseCommandLine(app, static_cast<int>(argv.size()), argv.data()),
+              std::nullopt);
+    return NonUtf8Argument(app);
+  };
+  EXPECT_EQ(parse({"add",
+                   "b\xc3\xb6"
+                   "b",
+                   "--display-name", "Bj\xc3\xb6rn"}),
+            std::nullopt);
+  EXPECT_EQ(parse({"add", "\xff"}), "NAME: not valid UTF-8: \"\\xff\"");
+  EXPECT_EQ(parse({"add", "bob", "--display-name", "a\xc3"}),
+            "--display-name: not valid UTF-8: \"a\\xc3\"");
+}
+
 TEST(TlsPinTest, ParseHostPort) {
   auto a = ParseHostPort("127.0.0.1:7443");
   ASSERT_TRUE(a.ok());

@@ -50,7 +50,8 @@ class Spctl {
   static std::unique_ptr<grpc::ClientContext> Context();
 
   // Prints "spctl: <what>: <why>" with advice for the code and returns the
-  // exit code: NOT_FOUND 3, PERMISSION_DENIED 4, everything else 1.
+  // exit code: INVALID_ARGUMENT 2 (usage), NOT_FOUND 3, PERMISSION_DENIED 4,
+  // everything else 1.
   int Fail(const grpc::Status& status, absl::string_view what);
   // Prints "spctl: <message>" and returns `code`.
   int Error(absl::string_view message, int code = kExitError);

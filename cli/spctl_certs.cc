@@ -412,7 +412,10 @@ int Check(Spctl& ctl, const CertArgs& a) {
       ctl.out() << "Forced command: " << resp.force_command() << "\n";
     }
   }
-  return resp.allowed() ? kExitOk : kExitDenied;
+  if (resp.allowed()) return kExitOk;
+  // The CA answers an unknown user with a refusal (as the gateway would
+  // refuse them); for the admin asking it is a name that does not exist.
+  return resp.code() == "unknown-user" ? kExitNotFound : kExitDenied;
 }
 
 }  // namespace
@@ -430,11 +433,14 @@ void AddCertCommands(CLI::App& app, Spctl& ctl, Action* action) {
       ->check(CLI::IsMember({"login", "session", "host"}));
   OnRun(ls, action, [c, a] { return List(*c, *a); });
   CLI::App* show = certs->add_subcommand("show", "show one certificate");
-  show->add_option("SERIAL", a->serial, "the serial")->required();
+  show->add_option("SERIAL", a->serial, "the serial")
+      ->required()
+      ->transform(PositiveDecimal());
   OnRun(show, action, [c, a] { return Show(*c, a->serial); });
   CLI::App* revoke = certs->add_subcommand(
       "revoke", "revoke a serial, a key, or every certificate of a user");
-  CLI::Option* serial = revoke->add_option("--serial", a->serial, "a serial");
+  CLI::Option* serial = revoke->add_option("--serial", a->serial, "a serial")
+                            ->transform(PositiveDecimal());
   revoke->add_option("--key", a->key, "a key fingerprint SHA256:...");
   revoke->add_option("--user", a->user,
                      "every unexpired certificate of this user (ends their "
@@ -480,7 +486,9 @@ void AddCertCommands(CLI::App& app, Spctl& ctl, Action* action) {
   CLI::App* access = app.add_subcommand("access", "explain RBAC decisions");
   access->require_subcommand(1);
   CLI::App* check = access->add_subcommand(
-      "check", "would USER get LOGIN on HOST for KIND? exit 0 allow, 4 deny");
+      "check",
+      "would USER get LOGIN on HOST for KIND? exit 0 allow, 4 deny, 3 "
+      "unknown user");
   check->add_option("USER", a->user, "the user")->required();
   check->add_option("LOGIN", a->login, "the login on the host")->required();
   check->add_option("HOST", a->host, "the inventory host (name or address)")

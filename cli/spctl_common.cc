@@ -1,3 +1,5 @@
+#include <openssl/crypto.h>
+
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -6,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "base/address_list.h"
+#include "base/safe_text.h"
 #include "cli/ca_client.h"
 #include "cli/sp_home.h"
 #include "cli/spctl.h"
@@ -57,6 +60,10 @@ int Spctl::Fail(const grpc::Status& status, absl::string_view what) {
   switch (status.error_code()) {
     case grpc::StatusCode::NOT_FOUND:
       return kExitNotFound;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      // A bad name or value the CA found (its rules are the CA's): a usage
+      // error like one spctl finds itself.
+      return kExitUsage;
     case grpc::StatusCode::PERMISSION_DENIED:
       err_ << "spctl: permission denied: spctl needs the login of a user "
               "with the admin role (run `sp login` as an admin; `audit` and "
@@ -108,6 +115,11 @@ absl::StatusOr<std::string> ReadFirstLine(const std::string& path) {
   if (!line.empty() && line.back() == '\r') line.pop_back();
   if (line.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": empty first line"));
+  }
+  if (!base::IsValidUtf8(line)) {
+    OPENSSL_cleanse(line.data(), line.size());
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": the first line is not valid UTF-8"));
   }
   return line;
 }

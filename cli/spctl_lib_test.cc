@@ -1,10 +1,13 @@
 // Unit tests of spctl's pure parts: the KRL writer, YAML output that the
 // role reader takes back, and the --dry-run diff. The KRL is checked
 // against the real ssh-keygen in tests/e2e/spctl_certs_e2e_test.
+#include <sstream>
+
 #include "absl/strings/match.h"
 #include "base/yaml_proto.h"
 #include "cli/krl.h"
 #include "cli/output.h"
+#include "cli/spctl.h"
 #include "gtest/gtest.h"
 #include "proto/admin.pb.h"
 
@@ -75,6 +78,27 @@ TEST(OutputTest, LineDiff) {
   EXPECT_EQ(LineDiff("a\nb\nc\n", "a\nb\nc\n"), "");
   EXPECT_EQ(LineDiff("a\nb\nc\n", "a\nx\nc\n"), " a\n-b\n+x\n c\n");
   EXPECT_EQ(LineDiff("", "a\n"), "+a\n");
+}
+
+// The exit code of a refusal from the CA. INVALID_ARGUMENT (a name or value
+// the CA's rules refuse) was 1; it is a usage error like one spctl finds.
+TEST(SpctlFailTest, ExitCodesFollowTheCasAnswer) {
+  std::ostringstream out, err;
+  Spctl ctl(out, err);
+  EXPECT_EQ(ctl.Fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                  "user name: must start with a letter"),
+                     "users add -x"),
+            kExitUsage);
+  EXPECT_TRUE(absl::StrContains(err.str(), "spctl: users add -x: user name: "))
+      << err.str();
+  EXPECT_EQ(ctl.Fail(grpc::Status(grpc::StatusCode::NOT_FOUND, "no"), "x"),
+            kExitNotFound);
+  EXPECT_EQ(
+      ctl.Fail(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "no"), "x"),
+      kExitDenied);
+  EXPECT_EQ(
+      ctl.Fail(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "no"), "x"),
+      kExitError);
 }
 
 }  // namespace

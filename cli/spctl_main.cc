@@ -18,8 +18,9 @@ int main(int argc, char** argv) {
       "Environment:\n"
       "  SALLYPORT_HOME  where `sp login` keeps the login spctl uses (default "
       "~/.sallyport)\n"
-      "Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 denied (not an "
-      "admin, or `access check` said deny)");
+      "Exit codes: 0 ok, 1 error, 2 usage (a bad command line, or a value "
+      "the CA refused as invalid), 3 not found, 4 denied (not an admin, or "
+      "`access check` said deny)");
   std::string format = "table";
   // Accepted before or after the verb (`spctl users ls --output json`).
   app.fallthrough();
@@ -52,6 +53,10 @@ int main(int argc, char** argv) {
   });
 
   if (std::optional<int> rc = ParseCommandLine(app, argc, argv)) return *rc;
+  if (std::optional<std::string> bad = NonUtf8Argument(app)) {
+    std::cerr << "spctl: " << *bad << "\n";
+    return kExitUsage;
+  }
   ctl.set_format(*ParseOutputFormat(format));
   ctl.set_ca_override(ca);
   if (!action) {

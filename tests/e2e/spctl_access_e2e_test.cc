@@ -193,6 +193,12 @@ TEST_F(SpctlAccessTest, AgreesWithAuthorizeChannelOnTwentyCases) {
   EXPECT_TRUE(absl::StrContains(shared.out, "several inventory hosts"))
       << shared.out;
 
+  // An unknown user is "not found" (exit 3), not a refusal (it was 4).
+  auto nobody = env.Spctl({"access", "check", "nobody", "ubuntu", "web01"});
+  EXPECT_EQ(nobody.exit_code, 3) << nobody.Describe();
+  EXPECT_TRUE(absl::StrContains(nobody.out, "Code: unknown-user"))
+      << nobody.out;
+
   // A forced command is one line: a newline in it is refused, and says so.
   auto bad = env.Spctl({"roles", "create", "-f",
                         env.WriteFile("bad.yaml",

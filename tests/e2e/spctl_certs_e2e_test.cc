@@ -113,6 +113,15 @@ TEST_F(SpctlCertsTest, RevokeUserKrlAndSshd) {
   auto show = env_->Spctl({"certs", "show", std::to_string(bob)});
   EXPECT_TRUE(absl::StrContains(show.out, "Key ID:       bob")) << show.out;
   EXPECT_EQ(env_->Spctl({"certs", "show", "999999"}).exit_code, 3);
+  // A negative serial is a usage error (it was read as 2^64-1), and a
+  // leading 0 is not octal (010 was serial 8).
+  auto negative = env_->Spctl({"certs", "show", "-1"});
+  EXPECT_EQ(negative.exit_code, 2) << negative.Describe();
+  EXPECT_TRUE(absl::StrContains(negative.err, "SERIAL: want a decimal number"))
+      << negative.err;
+  EXPECT_EQ(env_->Spctl({"certs", "revoke", "--serial", "-1"}).exit_code, 2);
+  auto padded = env_->Spctl({"certs", "show", absl::StrCat("00", bob)});
+  EXPECT_TRUE(absl::StrContains(padded.out, "Key ID:       bob")) << padded.out;
 
   auto revoke = env_->Spctl({"certs", "revoke", "--user", "bob"});
   ASSERT_TRUE(revoke.ok()) << revoke.Describe();

@@ -270,9 +270,25 @@ TEST_F(SpctlUsersTest, AddWithAnUnknownRoleOrABadNameCreatesNothing) {
        {std::string("bad user"), std::string("a\x01b"), std::string("-rf"),
         std::string("alice@corp"), std::string(65, 'u')}) {
     r = env_->Spctl({"users", "add", "--", name});
-    EXPECT_EQ(r.exit_code, 1) << name << ": " << r.Describe();
+    // The CA's INVALID_ARGUMENT is a usage error (it was exit 1).
+    EXPECT_EQ(r.exit_code, 2) << name << ": " << r.Describe();
     EXPECT_TRUE(absl::StrContains(r.err, ": user name: ")) << r.err;
   }
+  // Not UTF-8: refused by spctl, naming the argument (protobuf logged an
+  // error and the CA got an empty name).
+  r = env_->Spctl({"users", "add", "\xff"});
+  EXPECT_EQ(r.exit_code, 2) << r.Describe();
+  EXPECT_EQ(r.err, "spctl: NAME: not valid UTF-8: \"\\xff\"\n");
+  r = env_->Spctl({"users", "add", "bob", "--display-name", "B\xc3"});
+  EXPECT_EQ(r.exit_code, 2) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(r.err, "--display-name: not valid UTF-8"))
+      << r.err;
+  const std::string latin1 = env_->WriteFile("latin1", "p\xe4ssw\xf6rd-long\n");
+  r = env_->Spctl({"users", "add", "bob", "--password-file", latin1});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(r.err, "first line is not valid UTF-8"))
+      << r.err;
+  EXPECT_FALSE(absl::StrContains(r.err, "libprotobuf")) << r.err;
   auto ls = env_->Spctl({"users", "ls"});
   EXPECT_TRUE(ls.ok()) << ls.Describe();
   EXPECT_FALSE(absl::StrContains(ls.out, "bad user")) << ls.out;
