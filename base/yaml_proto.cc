@@ -362,10 +362,12 @@ absl::Status YamlFileToProto(const std::string& path,
 
 namespace {
 
-void EmitMessage(YAML::Emitter& out, const google::protobuf::Message& msg);
+void EmitMessage(YAML::Emitter& out, const google::protobuf::Message& msg,
+                 const ProtoToYamlOptions& options);
 
 void EmitValue(YAML::Emitter& out, const google::protobuf::Message& msg,
-               const FieldDescriptor* field, int index) {
+               const FieldDescriptor* field, int index,
+               const ProtoToYamlOptions& options) {
   const Reflection* r = msg.GetReflection();
   const bool rep = field->is_repeated();
   switch (field->cpp_type()) {
@@ -428,16 +430,40 @@ void EmitValue(YAML::Emitter& out, const google::protobuf::Message& msg,
             absl::UTCTimeZone());
         return;
       }
-      EmitMessage(out, sub);
+      EmitMessage(out, sub, options);
       return;
     }
   }
 }
 
-void EmitMessage(YAML::Emitter& out, const google::protobuf::Message& msg) {
-  const Reflection* r = msg.GetReflection();
+// The fields to write: those set, and with always_print_primitive_fields
+// also the scalars without presence that hold their default. In field
+// number order either way.
+std::vector<const FieldDescriptor*> FieldsToEmit(
+    const google::protobuf::Message& msg, const ProtoToYamlOptions& options) {
   std::vector<const FieldDescriptor*> fields;
-  r->ListFields(msg, &fields);
+  msg.GetReflection()->ListFields(msg, &fields);
+  if (!options.always_print_primitive_fields) return fields;
+  const google::protobuf::Descriptor* d = msg.GetDescriptor();
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    if (!f->is_repeated() && !f->has_presence() &&
+        f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE &&
+        std::find(fields.begin(), fields.end(), f) == fields.end()) {
+      fields.push_back(f);
+    }
+  }
+  std::sort(fields.begin(), fields.end(),
+            [](const FieldDescriptor* a, const FieldDescriptor* b) {
+              return a->number() < b->number();
+            });
+  return fields;
+}
+
+void EmitMessage(YAML::Emitter& out, const google::protobuf::Message& msg,
+                 const ProtoToYamlOptions& options) {
+  const Reflection* r = msg.GetReflection();
+  const std::vector<const FieldDescriptor*> fields = FieldsToEmit(msg, options);
   out << YAML::BeginMap;
   for (const FieldDescriptor* field : fields) {
     out << YAML::Key << field->name() << YAML::Value;
@@ -457,17 +483,17 @@ void EmitMessage(YAML::Emitter& out, const google::protobuf::Message& msg) {
         const google::protobuf::Message& entry =
             r->GetRepeatedMessage(msg, field, i);
         out << YAML::Key << YAML::DoubleQuoted << name << YAML::Value;
-        EmitValue(out, entry, value, -1);
+        EmitValue(out, entry, value, -1, options);
       }
       out << YAML::EndMap;
     } else if (field->is_repeated()) {
       out << YAML::BeginSeq;
       for (int i = 0; i < r->FieldSize(msg, field); ++i) {
-        EmitValue(out, msg, field, i);
+        EmitValue(out, msg, field, i, options);
       }
       out << YAML::EndSeq;
     } else {
-      EmitValue(out, msg, field, -1);
+      EmitValue(out, msg, field, -1, options);
     }
   }
   out << YAML::EndMap;
@@ -475,10 +501,11 @@ void EmitMessage(YAML::Emitter& out, const google::protobuf::Message& msg) {
 
 }  // namespace
 
-absl::StatusOr<std::string> ProtoToYaml(const google::protobuf::Message& msg) {
+absl::StatusOr<std::string> ProtoToYaml(const google::protobuf::Message& msg,
+                                        const ProtoToYamlOptions& options) {
   YAML::Emitter out;
   out.SetOutputCharset(YAML::EscapeNonAscii);
-  EmitMessage(out, msg);
+  EmitMessage(out, msg, options);
   if (!out.good()) {
     return absl::InternalError(
         absl::StrCat("cannot write YAML: ", out.GetLastError()));

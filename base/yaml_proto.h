@@ -41,7 +41,16 @@ absl::Status YamlFileToProto(const std::string& path,
 // order, strings double-quoted and escaped, durations as "90s", "1h30m".
 // YamlToProto reads the result back to an equal message. kInternal if the
 // emitter fails.
-absl::StatusOr<std::string> ProtoToYaml(const google::protobuf::Message& msg);
+struct ProtoToYamlOptions {
+  // Also write the singular scalar fields without presence that hold their
+  // default (false, 0, ""), as JsonPrintOptions' field of that name does:
+  // for output a script reads, where `allowed: false` must be there. Fields
+  // with presence (proto3 `optional`, oneof members) and messages are still
+  // written only when set, lists only when not empty.
+  bool always_print_primitive_fields = false;
+};
+absl::StatusOr<std::string> ProtoToYaml(const google::protobuf::Message& msg,
+                                        const ProtoToYamlOptions& options = {});
 
 }  // namespace sallyport::base
 

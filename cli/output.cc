@@ -32,13 +32,20 @@ std::string ProtoToJson(const Message& message) {
   return out;
 }
 
-std::string ProtoToYaml(const Message& message) {
-  // One emitter for config files and CLI output (base/yaml_proto). An empty
-  // message prints nothing rather than "{}".
-  absl::StatusOr<std::string> yaml = base::ProtoToYaml(message);
+namespace {
+
+// One emitter for config files and CLI output (base/yaml_proto). An empty
+// message prints nothing rather than "{}".
+std::string Yaml(const Message& message,
+                 const base::ProtoToYamlOptions& options) {
+  absl::StatusOr<std::string> yaml = base::ProtoToYaml(message, options);
   if (!yaml.ok() || *yaml == "{}\n") return "";
   return *yaml;
 }
+
+}  // namespace
+
+std::string ProtoToYaml(const Message& message) { return Yaml(message, {}); }
 
 bool PrintStructured(OutputFormat format, const Message& message,
                      std::ostream& out) {
@@ -47,7 +54,8 @@ bool PrintStructured(OutputFormat format, const Message& message,
       out << ProtoToJson(message);
       return true;
     case OutputFormat::kYaml:
-      out << ProtoToYaml(message);
+      // As the JSON: `allowed: false` is printed, not left out.
+      out << Yaml(message, {.always_print_primitive_fields = true});
       return true;
     case OutputFormat::kTable:
       break;

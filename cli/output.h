@@ -18,15 +18,17 @@ enum class OutputFormat { kTable, kJson, kYaml };
 // "table", "json", "yaml"; nullopt otherwise.
 std::optional<OutputFormat> ParseOutputFormat(std::string_view name);
 
-// The message as JSON with the .proto field names, one trailing newline.
+// The message as JSON with the .proto field names, scalars at their
+// default included, one trailing newline.
 std::string ProtoToJson(const google::protobuf::Message& message);
 // The message as block YAML with the .proto field names: durations as
 // "8h", timestamps as RFC 3339; unset fields and empty lists are left out.
 // YamlToProto (base/yaml_proto.h) reads it back (timestamps aside).
 std::string ProtoToYaml(const google::protobuf::Message& message);
 
-// Prints `message` as JSON or YAML. False for kTable (the caller prints
-// its table).
+// Prints `message` as JSON or YAML, with every scalar field that has no
+// presence, defaults included (`allowed: false`, `"allowed": false`). False
+// for kTable (the caller prints its table).
 bool PrintStructured(OutputFormat format,
                      const google::protobuf::Message& message,
                      std::ostream& out);

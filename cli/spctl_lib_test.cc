@@ -74,6 +74,28 @@ TEST(OutputTest, RoleYamlRoundTripsThroughTheRoleReader) {
   EXPECT_EQ(back.SerializeAsString(), role.SerializeAsString());
 }
 
+// Found by hand: `access check --output yaml` left out `allowed: false`
+// (a proto3 default); a script reading it found no answer.
+TEST(OutputTest, StructuredOutputPrintsDefaultScalars) {
+  admin::v1::CheckAccessResponse denied;
+  denied.set_code("unknown-user");
+  std::ostringstream yaml, json;
+  ASSERT_TRUE(PrintStructured(OutputFormat::kYaml, denied, yaml));
+  EXPECT_TRUE(absl::StrContains(yaml.str(), "allowed: false\n")) << yaml.str();
+  EXPECT_TRUE(absl::StrContains(yaml.str(), "role: \"\"\n")) << yaml.str();
+  // Set only when set: an `optional` field.
+  EXPECT_FALSE(absl::StrContains(yaml.str(), "force_command")) << yaml.str();
+  admin::v1::CheckAccessResponse back;
+  ASSERT_TRUE(base::YamlToProto(yaml.str(), "test", &back).ok()) << yaml.str();
+  EXPECT_EQ(back.SerializeAsString(), denied.SerializeAsString());
+  ASSERT_TRUE(PrintStructured(OutputFormat::kJson, denied, json));
+  EXPECT_TRUE(absl::StrContains(json.str(), "\"allowed\": false"))
+      << json.str();
+  EXPECT_FALSE(absl::StrContains(json.str(), "force_command")) << json.str();
+  // The role editor's YAML stays as the admin writes it.
+  EXPECT_EQ(ProtoToYaml(denied), "code: \"unknown-user\"\n");
+}
+
 TEST(OutputTest, LineDiff) {
   EXPECT_EQ(LineDiff("a\nb\nc\n", "a\nb\nc\n"), "");
   EXPECT_EQ(LineDiff("a\nb\nc\n", "a\nx\nc\n"), " a\n-b\n+x\n c\n");
