@@ -53,6 +53,49 @@ absl::StatusOr<std::vector<uint64_t>> AdminService::RevokeAllOfUser(
   return serials;
 }
 
+absl::StatusOr<AdminService::UserFacts> AdminService::ReadUserFacts(
+    std::optional<std::string_view> only) {
+  UserFacts facts;
+  ASSIGN_OR_RETURN(std::vector<storage::RoleBinding> bindings,
+                   ctx_.store->ListRoleBindings(only));
+  for (const storage::RoleBinding& b : bindings) {
+    facts.roles[b.user].push_back(b.role);
+  }
+  if (ctx_.login != nullptr) facts.locks = ctx_.login->PairLocks();
+  return facts;
+}
+
+void AdminService::UserWithFactsToProto(const storage::User& user,
+                                        const storage::Credentials* creds,
+                                        const UserFacts& facts,
+                                        pb::User* out) const {
+  UserToProto(user, creds, out);
+  if (auto it = facts.roles.find(user.name); it != facts.roles.end()) {
+    for (const std::string& role : it->second) out->add_roles(role);
+  }
+  auto locks = facts.locks.find(user.name);
+  if (locks == facts.locks.end()) return;
+  std::optional<absl::Time> latest;
+  if (out->has_locked_until()) latest = FromTimestamp(out->locked_until());
+  for (const LoginAuthenticator::SourceLock& lock : locks->second) {
+    if (ctx_.login->EndedByUnlock(lock.until, creds)) continue;
+    pb::Lockout* l = out->add_lockouts();
+    l->set_source(lock.source);
+    *l->mutable_locked_until() = ToTimestamp(lock.until);
+    if (!latest.has_value() || lock.until > *latest) latest = lock.until;
+  }
+  if (latest.has_value()) *out->mutable_locked_until() = ToTimestamp(*latest);
+}
+
+absl::Status AdminService::DescribeUser(const storage::User& user,
+                                        pb::User* out) {
+  ASSIGN_OR_RETURN(storage::Credentials creds,
+                   ctx_.store->GetCredentials(user.name));
+  ASSIGN_OR_RETURN(UserFacts facts, ReadUserFacts(user.name));
+  UserWithFactsToProto(user, &creds, facts, out);
+  return absl::OkStatus();
+}
+
 grpc::Status AdminService::Run(
     grpc::ServerContext* context, std::string_view method,
     std::vector<AuditField> fields,
@@ -96,10 +139,7 @@ grpc::Status AdminService::CreateUser(grpc::ServerContext* context,
         if (!hash.empty()) {
           RETURN_IF_ERROR(ctx_.store->SetPasswordHash(user.name, hash));
         }
-        ASSIGN_OR_RETURN(storage::Credentials creds,
-                         ctx_.store->GetCredentials(user.name));
-        UserToProto(user, &creds, response);
-        return absl::OkStatus();
+        return DescribeUser(user, response);
       });
 }
 
@@ -110,27 +150,26 @@ grpc::Status AdminService::GetUser(grpc::ServerContext* context,
              [&](const ClientIdentity&) -> absl::Status {
                ASSIGN_OR_RETURN(storage::User user,
                                 ctx_.store->GetUser(request->name()));
-               ASSIGN_OR_RETURN(storage::Credentials creds,
-                                ctx_.store->GetCredentials(user.name));
-               UserToProto(user, &creds, response);
-               return absl::OkStatus();
+               return DescribeUser(user, response);
              });
 }
 
 grpc::Status AdminService::ListUsers(grpc::ServerContext* context,
                                      const pb::ListUsersRequest*,
                                      pb::ListUsersResponse* response) {
-  return Run(
-      context, "ListUsers", {}, [&](const ClientIdentity&) -> absl::Status {
-        ASSIGN_OR_RETURN(std::vector<storage::User> users,
-                         ctx_.store->ListUsers());
-        for (const storage::User& u : users) {
-          absl::StatusOr<storage::Credentials> creds =
-              ctx_.store->GetCredentials(u.name);
-          UserToProto(u, creds.ok() ? &*creds : nullptr, response->add_users());
-        }
-        return absl::OkStatus();
-      });
+  return Run(context, "ListUsers", {},
+             [&](const ClientIdentity&) -> absl::Status {
+               ASSIGN_OR_RETURN(std::vector<storage::User> users,
+                                ctx_.store->ListUsers());
+               ASSIGN_OR_RETURN(UserFacts facts, ReadUserFacts(std::nullopt));
+               for (const storage::User& u : users) {
+                 absl::StatusOr<storage::Credentials> creds =
+                     ctx_.store->GetCredentials(u.name);
+                 UserWithFactsToProto(u, creds.ok() ? &*creds : nullptr, facts,
+                                      response->add_users());
+               }
+               return absl::OkStatus();
+             });
 }
 
 grpc::Status AdminService::UpdateUser(grpc::ServerContext* context,
@@ -163,10 +202,7 @@ grpc::Status AdminService::UpdateUser(grpc::ServerContext* context,
         }
         ASSIGN_OR_RETURN(storage::User user,
                          ctx_.store->UpdateUser(UserFromProto(*request)));
-        ASSIGN_OR_RETURN(storage::Credentials creds,
-                         ctx_.store->GetCredentials(user.name));
-        UserToProto(user, &creds, response);
-        return absl::OkStatus();
+        return DescribeUser(user, response);
       });
 }
 

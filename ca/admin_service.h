@@ -10,6 +10,9 @@
 #include <grpcpp/grpcpp.h>
 
 #include <functional>
+#include <map>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -147,6 +150,21 @@ class AdminService final : public admin::v1::Admin::Service {
   absl::StatusOr<std::vector<uint64_t>> RevokeAllOfUser(std::string_view user,
                                                         std::string_view reason,
                                                         std::string_view by);
+
+  // What User shows beyond the user record: roles and lockouts, by user
+  // name, of every user or only `only`.
+  struct UserFacts {
+    std::map<std::string, std::vector<std::string>> roles;
+    std::map<std::string, std::vector<LoginAuthenticator::SourceLock>> locks;
+  };
+  absl::StatusOr<UserFacts> ReadUserFacts(std::optional<std::string_view> only);
+  // `user` with `creds` (nullptr: unreadable) and its facts as the API's
+  // User; the lockouts an unlock ended are left out.
+  void UserWithFactsToProto(const storage::User& user,
+                            const storage::Credentials* creds,
+                            const UserFacts& facts, admin::v1::User* out) const;
+  // The same for one user, reading their credentials and facts.
+  absl::Status DescribeUser(const storage::User& user, admin::v1::User* out);
 
   CaContext ctx_;
 };

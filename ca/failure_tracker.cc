@@ -52,6 +52,16 @@ void FailureTracker::Reset(std::string_view key) {
   entries_.erase(std::string(key));
 }
 
+std::vector<std::pair<std::string, absl::Time>> FailureTracker::Locked(
+    absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::pair<std::string, absl::Time>> out;
+  for (const auto& [key, e] : entries_) {
+    if (e.locked_until > now) out.emplace_back(key, e.locked_until);
+  }
+  return out;
+}
+
 size_t FailureTracker::size() {
   absl::MutexLock lock(&mu_);
   return entries_.size();

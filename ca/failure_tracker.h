@@ -13,6 +13,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -48,6 +50,10 @@ class FailureTracker {
   int Failures(std::string_view key, absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
   // Forgets the key (after a success, or an admin unlock).
   void Reset(std::string_view key) ABSL_LOCKS_EXCLUDED(mu_);
+  // The keys locked at `now`, each with the end of its lock, in no order
+  // (at most policy.max_entries).
+  std::vector<std::pair<std::string, absl::Time>> Locked(absl::Time now)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   size_t size() ABSL_LOCKS_EXCLUDED(mu_);
   const Policy& policy() const { return policy_; }

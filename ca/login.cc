@@ -89,12 +89,35 @@ std::optional<absl::Time> LoginAuthenticator::PairLockedUntil(
     absl::Time now) {
   const std::string key = PairKey(attempt);
   std::optional<absl::Time> until = pairs_.LockedUntil(key, now);
-  if (until.has_value() && creds != nullptr && creds->unlocked_at.has_value() &&
-      *creds->unlocked_at >= *until - pairs_.policy().lockout) {
+  if (until.has_value() && EndedByUnlock(*until, creds)) {
     pairs_.Reset(key);
     return std::nullopt;
   }
   return until;
+}
+
+bool LoginAuthenticator::EndedByUnlock(
+    absl::Time until, const storage::Credentials* creds) const {
+  return creds != nullptr && creds->unlocked_at.has_value() &&
+         *creds->unlocked_at >= until - pairs_.policy().lockout;
+}
+
+std::map<std::string, std::vector<LoginAuthenticator::SourceLock>>
+LoginAuthenticator::PairLocks() {
+  std::map<std::string, std::vector<SourceLock>> out;
+  for (auto& [key, until] : pairs_.Locked(options_.clock->Now())) {
+    // PairKey: "source\nuser" (a source address has no newline).
+    const size_t nl = key.find('\n');
+    if (nl == std::string::npos) continue;
+    out[key.substr(nl + 1)].push_back({key.substr(0, nl), until});
+  }
+  for (auto& [user, locks] : out) {
+    std::sort(locks.begin(), locks.end(),
+              [](const SourceLock& a, const SourceLock& b) {
+                return a.source < b.source;
+              });
+  }
+  return out;
 }
 
 absl::StatusOr<storage::User> LoginAuthenticator::Authenticate(

@@ -26,9 +26,11 @@
 #define SALLYPORT_CA_LOGIN_H_
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
@@ -103,6 +105,22 @@ class LoginAuthenticator {
 
   // The throttle an attempt for `user` from `source` would wait now.
   absl::Duration Throttle(std::string_view user, std::string_view source);
+
+  // A (user, source) pair locked out after failed logins.
+  struct SourceLock {
+    std::string source;
+    absl::Time until;
+    bool operator==(const SourceLock&) const = default;
+  };
+  // The pair locks in force now (in this process: see LIMITATION), by user
+  // name, each user's sorted by source; names that do not exist lock too.
+  // Locks an unlock ended are still listed until the next attempt: see
+  // EndedByUnlock.
+  std::map<std::string, std::vector<SourceLock>> PairLocks();
+  // Whether the last unlock of the user (`creds->unlocked_at`; admin
+  // UnlockUser or `sallyport-ca unlock`, possibly on another instance)
+  // ended a lock that ends at `until`: it came after the lock began.
+  bool EndedByUnlock(absl::Time until, const storage::Credentials* creds) const;
 
  private:
   absl::Status Refuse(const LoginAttempt& attempt, absl::Time started,

@@ -2,7 +2,7 @@
 // reset-password, unlock, totp-enroll, totp-remove.
 #include <openssl/rand.h>
 
-#include <map>
+#include <algorithm>
 #include <ostream>
 
 #include "absl/strings/escaping.h"
@@ -28,25 +28,18 @@ struct UserArgs {
 
 std::string UserState(const pb::User& u) {
   if (u.disabled()) return "disabled";
+  if (u.lockouts_size() == 1) {
+    return absl::StrCat("locked out at ", u.lockouts(0).source(), " until ",
+                        FormatTime(u.locked_until()), " UTC");
+  }
+  if (u.lockouts_size() > 1) {
+    return absl::StrCat("locked out at ", u.lockouts_size(), " sources until ",
+                        FormatTime(u.locked_until()), " UTC");
+  }
   if (u.has_locked_until() && u.locked_until().seconds() > time(nullptr)) {
     return absl::StrCat("locked until ", FormatTime(u.locked_until()), " UTC");
   }
   return "active";
-}
-
-// user → roles, from one ListRoleBindings call.
-std::map<std::string, std::vector<std::string>> RolesByUser(
-    Spctl& ctl, const std::string& user) {
-  std::map<std::string, std::vector<std::string>> out;
-  pb::ListRoleBindingsRequest req;
-  req.set_user(user);
-  pb::ListRoleBindingsResponse resp;
-  std::unique_ptr<grpc::ClientContext> ctx = Spctl::Context();
-  if (ctl.Admin() != nullptr &&
-      ctl.Admin()->ListRoleBindings(ctx.get(), req, &resp).ok()) {
-    for (const auto& b : resp.bindings()) out[b.user()].push_back(b.role());
-  }
-  return out;
 }
 
 int GetUser(Spctl& ctl, const std::string& name, pb::User* user) {
@@ -130,6 +123,10 @@ int Add(Spctl& ctl, const UserArgs& a) {
       return *rc2;
     }
   }
+  std::vector<std::string> roles = a.roles;
+  std::sort(roles.begin(), roles.end());
+  roles.erase(std::unique(roles.begin(), roles.end()), roles.end());
+  for (const std::string& role : roles) user.add_roles(role);
   if (!ctl.Structured(user)) {
     ctl.out() << "Created user " << a.name;
     if (!a.roles.empty())
@@ -150,10 +147,9 @@ int List(Spctl& ctl) {
     return *rc;
   }
   if (ctl.Structured(resp)) return kExitOk;
-  auto roles = RolesByUser(ctl, "");
   std::vector<std::vector<std::string>> rows;
   for (const pb::User& u : resp.users()) {
-    rows.push_back({u.name(), UserState(u), absl::StrJoin(roles[u.name()], ","),
+    rows.push_back({u.name(), UserState(u), absl::StrJoin(u.roles(), ","),
                     u.has_password() ? "yes" : "no",
                     u.has_totp() ? "yes" : "no", u.display_name()});
   }
@@ -167,17 +163,56 @@ int Show(Spctl& ctl, const std::string& name) {
   pb::User u;
   if (int rc = GetUser(ctl, name, &u); rc != kExitOk) return rc;
   if (ctl.Structured(u)) return kExitOk;
-  auto roles = RolesByUser(ctl, name);
   ctl.out() << "Name:            " << u.name() << "\n"
             << "Display name:    " << u.display_name() << "\n"
             << "State:           " << UserState(u) << "\n"
-            << "Roles:           " << absl::StrJoin(roles[name], ", ") << "\n"
+            << "Roles:           " << absl::StrJoin(u.roles(), ", ") << "\n"
             << "Password:        " << (u.has_password() ? "set" : "not set")
             << "\n"
             << "TOTP:            "
             << (u.has_totp() ? "enrolled" : "not enrolled") << "\n"
-            << "Failed attempts: " << u.failed_attempts() << "\n"
-            << "Created:         " << FormatTime(u.created_at()) << " UTC\n";
+            << "Failed attempts: " << u.failed_attempts() << "\n";
+  // A lock holds at its source only: the user may log in from elsewhere.
+  if (u.lockouts().empty()) ctl.out() << "Locked out:      no\n";
+  for (int i = 0; i < u.lockouts_size(); ++i) {
+    ctl.out() << (i == 0 ? "Locked out:      " : "                 ") << "at "
+              << u.lockouts(i).source() << " until "
+              << FormatTime(u.lockouts(i).locked_until()) << " UTC\n";
+  }
+  if (!u.lockouts().empty()) {
+    ctl.out() << "                 (after failed logins; `spctl users unlock "
+              << u.name() << "` ends it)\n";
+  }
+  ctl.out() << "Created:         " << FormatTime(u.created_at()) << " UTC\n";
+  return kExitOk;
+}
+
+int Unlock(Spctl& ctl, const std::string& name) {
+  // Read first, to say whether there was a lockout to end: the call ends
+  // locks and clears the failure count either way (also the locks other
+  // CA instances hold, which this one does not list).
+  pb::User before;
+  if (int rc = GetUser(ctl, name, &before); rc != kExitOk) return rc;
+  pb::UnlockUserRequest req;
+  req.set_user(name);
+  Empty resp;
+  if (auto rc = Call(ctl, ctl.Admin(), &Stub::UnlockUser, req, &resp,
+                     absl::StrCat("users unlock ", name))) {
+    return *rc;
+  }
+  if (before.lockouts().empty()) {
+    ctl.out() << "User " << name << " was not locked out";
+    if (before.failed_attempts() > 0) {
+      ctl.out() << "; their count of failed logins ("
+                << before.failed_attempts() << ") is reset";
+    }
+    ctl.out() << "\n";
+    return kExitOk;
+  }
+  std::vector<std::string> sources;
+  for (const pb::Lockout& l : before.lockouts()) sources.push_back(l.source());
+  ctl.out() << "Unlocked user " << name << " (locked out at "
+            << absl::StrJoin(sources, ", ") << ")\n";
   return kExitOk;
 }
 
@@ -312,14 +347,9 @@ void AddUserCommands(CLI::App& app, Spctl& ctl, Action* action) {
         return Simple(ctl, &Stub::DeleteUser, req, absl::StrCat("users rm ", n),
                       absl::StrCat("Deleted user ", n));
       });
-  one("unlock", "end a lockout after failed logins",
-      [](Spctl& ctl, const std::string& n) {
-        pb::UnlockUserRequest req;
-        req.set_user(n);
-        return Simple(ctl, &Stub::UnlockUser, req,
-                      absl::StrCat("users unlock ", n),
-                      absl::StrCat("Unlocked user ", n));
-      });
+  one("unlock",
+      "end a lockout after failed logins (says so when there was none)",
+      Unlock);
   one("totp-enroll",
       "make a new TOTP secret; prints the otpauth:// URI and "
       "a QR code",

@@ -105,6 +105,15 @@ TEST_F(SpctlUsersTest, AddedUserBoundToRoleLogsInWithTheRolesPrincipals) {
   }
   auto yaml = env_->Spctl({"users", "show", "bob", "--output", "yaml"});
   EXPECT_TRUE(absl::StrContains(yaml.out, "name: \"bob\"")) << yaml.out;
+  // The roles are there as in the table (they were left out).
+  EXPECT_TRUE(
+      std::regex_search(yaml.out, std::regex(R"(\nroles:\s*- "dev"\n)")))
+      << yaml.out;
+  auto ls_json = env_->Spctl({"users", "ls", "--output", "json"});
+  EXPECT_TRUE(std::regex_search(
+      ls_json.out,
+      std::regex(R"("name": "bob",[^}]*"roles": \[\s*"dev"\s*\])")))
+      << ls_json.out;
   auto bindings = env_->Spctl({"bindings", "ls", "--user", "bob"});
   EXPECT_TRUE(std::regex_search(bindings.out, std::regex(R"(\nbob\s+dev\s)")))
       << bindings.out;
@@ -176,8 +185,30 @@ TEST_F(SpctlUsersTest, DisableEnableUnlockResetPasswordAndTotp) {
   auto locked = env_->Login("carol", kPassword);
   EXPECT_FALSE(locked.ok()) << locked.Describe();
   EXPECT_TRUE(absl::StrContains(locked.err, "locked")) << locked.Describe();
+  // users show says where and until when (it showed no lockout at all).
+  auto shown = env_->Spctl({"users", "show", "carol"});
+  EXPECT_TRUE(std::regex_search(
+      shown.out, std::regex(R"(\nState:\s+locked out at (\S+) until \d{4}-)")))
+      << shown.out;
+  EXPECT_TRUE(std::regex_search(
+      shown.out, std::regex(R"(\nLocked out:\s+at \S+ until \d{4}-.* UTC\n)")))
+      << shown.out;
+  auto shown_yaml = env_->Spctl({"users", "show", "carol", "--output", "yaml"});
+  EXPECT_TRUE(std::regex_search(
+      shown_yaml.out,
+      std::regex(R"(\nlockouts:\s*- source: "\S+"\s+locked_until: \d{4}-)")))
+      << shown_yaml.out;
   auto unlock = env_->Spctl({"users", "unlock", "carol"});
   ASSERT_TRUE(unlock.ok()) << unlock.Describe();
+  EXPECT_TRUE(
+      absl::StartsWith(unlock.out, "Unlocked user carol (locked out at "))
+      << unlock.out;
+  EXPECT_TRUE(absl::StrContains(env_->Spctl({"users", "show", "carol"}).out,
+                                "Locked out:      no\n"));
+  // Unlocking a user who is not locked out says so (it said "Unlocked").
+  auto again = env_->Spctl({"users", "unlock", "carol"});
+  EXPECT_TRUE(again.ok()) << again.Describe();
+  EXPECT_EQ(again.out, "User carol was not locked out\n");
   EXPECT_TRUE(env_->Login("carol", kPassword).ok());
 
   // reset-password without a file prints a random password that works.
