@@ -308,6 +308,42 @@ void RevocationToAdminProto(const storage::Revocation& r,
   *out->mutable_revoked_at() = ToTimestamp(r.revoked_at);
 }
 
+RevocationIndex::RevocationIndex(std::vector<storage::Revocation> all)
+    : all_(std::move(all)) {
+  // By id, so that the first of each target is kept.
+  std::sort(all_.begin(), all_.end(),
+            [](const auto& a, const auto& b) { return a.id < b.id; });
+  for (size_t i = 0; i < all_.size(); ++i) {
+    if (all_[i].serial.has_value()) by_serial_.emplace(*all_[i].serial, i);
+    if (all_[i].key_fingerprint.has_value()) {
+      by_key_.emplace(*all_[i].key_fingerprint, i);
+    }
+  }
+}
+
+const storage::Revocation* RevocationIndex::Find(
+    const storage::IssuedCertificate& cert) const {
+  std::optional<size_t> found;
+  if (auto it = by_serial_.find(cert.serial); it != by_serial_.end()) {
+    found = it->second;
+  }
+  if (auto it = by_key_.find(cert.public_key_fingerprint);
+      it != by_key_.end() && (!found.has_value() || it->second < *found)) {
+    found = it->second;
+  }
+  return found.has_value() ? &all_[*found] : nullptr;
+}
+
+void CertificateToProto(const storage::IssuedCertificate& cert,
+                        const RevocationIndex& revoked,
+                        pb::IssuedCertificate* out) {
+  CertificateToProto(cert, out);
+  if (const storage::Revocation* r = revoked.Find(cert)) {
+    out->set_revoked(true);
+    RevocationToAdminProto(*r, out->mutable_revocation());
+  }
+}
+
 void CaKeyToProto(const storage::CaKey& key, pb::CaKey* out) {
   out->set_fingerprint(key.fingerprint);
   out->set_purpose(std::string(storage::CaKeyPurposeName(key.purpose)));

@@ -7,6 +7,10 @@
 #ifndef SALLYPORT_CA_ADMIN_CONVERT_H_
 #define SALLYPORT_CA_ADMIN_CONVERT_H_
 
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "proto/admin.pb.h"
@@ -38,6 +42,24 @@ void CertificateToProto(const storage::IssuedCertificate& cert,
                         admin::v1::IssuedCertificate* out);
 void RevocationToAdminProto(const storage::Revocation& r,
                             admin::v1::RevokedEntry* out);
+
+// Revocations by what they revoke, to find a listed certificate's.
+class RevocationIndex {
+ public:
+  explicit RevocationIndex(std::vector<storage::Revocation> all);
+  // The revocation of `cert`'s serial or of its key (the older, by id, when
+  // both are revoked); nullptr when neither is.
+  const storage::Revocation* Find(const storage::IssuedCertificate& cert) const;
+
+ private:
+  std::vector<storage::Revocation> all_;
+  absl::flat_hash_map<uint64_t, size_t> by_serial_;
+  absl::flat_hash_map<std::string, size_t> by_key_;
+};
+// `cert` as the API lists it, with its revocation from `revoked`.
+void CertificateToProto(const storage::IssuedCertificate& cert,
+                        const RevocationIndex& revoked,
+                        admin::v1::IssuedCertificate* out);
 void CaKeyToProto(const storage::CaKey& key, admin::v1::CaKey* out);
 
 absl::StatusOr<storage::CaKeyPurpose> CaKeyPurposeFromString(

@@ -492,8 +492,14 @@ grpc::Status AdminService::ListCertificates(
                filter.limit = request->limit() == 0 ? 1000 : request->limit();
                ASSIGN_OR_RETURN(std::vector<storage::IssuedCertificate> certs,
                                 ctx_.store->ListCertificates(filter));
+               if (certs.empty()) return absl::OkStatus();
+               // Every revocation, as ListRevocations and the gateways
+               // read them.
+               ASSIGN_OR_RETURN(std::vector<storage::Revocation> all,
+                                ctx_.store->ListRevocations(0));
+               const RevocationIndex revoked(std::move(all));
                for (const auto& c : certs) {
-                 CertificateToProto(c, response->add_certificates());
+                 CertificateToProto(c, revoked, response->add_certificates());
                }
                return absl::OkStatus();
              });

@@ -1,7 +1,7 @@
 // What the admin API shows beyond the stored records, found missing by
-// hand in spctl's JSON/YAML: a user's roles and where failed logins locked
-// them out (the locks are per source and in memory, ca/login.h). Real
-// gRPC/TLS against an in-process CA.
+// hand in spctl's JSON/YAML: a user's roles, where failed logins locked
+// them out (the locks are per source and in memory, ca/login.h), and
+// whether a certificate is revoked. Real gRPC/TLS against an in-process CA.
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
@@ -12,6 +12,7 @@
 #include "google/protobuf/empty.pb.h"
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
+#include "ssh/cert/certificate.h"
 
 namespace sallyport::ca {
 namespace {
@@ -66,9 +67,9 @@ TEST_F(AdminViewsTest, UsersShowTheirRoles) {
   ASSERT_TRUE(env->AddUser("frank", "frank-password", {"web", "db"}).ok());
   ASSERT_TRUE(env->AddUser("gina", "gina-password", {}).ok());
   for (const pb::User& frank : {GetUser("frank"), Listed("frank")}) {
-    EXPECT_EQ(std::vector<std::string>(frank.roles().begin(),
-                                       frank.roles().end()),
-              (std::vector<std::string>{"db", "web"}))
+    EXPECT_EQ(
+        std::vector<std::string>(frank.roles().begin(), frank.roles().end()),
+        (std::vector<std::string>{"db", "web"}))
         << frank.DebugString();
   }
   EXPECT_EQ(GetUser("gina").roles_size(), 0);
@@ -95,9 +96,8 @@ TEST_F(AdminViewsTest, UsersShowWhereTheyAreLockedOutUntilUnlocked) {
 
   const absl::Time locked_at = env->clock().Now();
   for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(
-        env->Login("frank", "wrong", "", "127.0.0.2").status.error_code(),
-        StatusCode::UNAUTHENTICATED);
+    EXPECT_EQ(env->Login("frank", "wrong", "", "127.0.0.2").status.error_code(),
+              StatusCode::UNAUTHENTICATED);
     // A name that does not exist locks the same way; it is no user.
     env->Login("ghost", "wrong", "", "127.0.0.2");
   }
@@ -134,6 +134,65 @@ TEST_F(AdminViewsTest, UsersShowWhereTheyAreLockedOutUntilUnlocked) {
   ASSERT_EQ(GetUser("frank").lockouts_size(), 1);
   env->clock().Advance(absl::Minutes(15));
   EXPECT_EQ(GetUser("frank").lockouts_size(), 0);
+}
+
+TEST_F(AdminViewsTest, CertificatesShowTheirRevocation) {
+  ASSERT_TRUE(env->AddRole("web", {"www"}).ok());
+  ASSERT_TRUE(env->AddUser("frank", "frank-password", {"web"}).ok());
+  std::vector<ssh::cert::Certificate> certs;
+  for (int i = 0; i < 3; ++i) {
+    auto login = env->Login("frank", "frank-password");
+    ASSERT_TRUE(login.status.ok()) << login.status.error_message();
+    auto cert =
+        ssh::cert::Certificate::FromLine(login.response.ssh_certificate());
+    ASSERT_TRUE(cert.ok()) << cert.status();
+    certs.push_back(*cert);
+  }
+  const auto revoke = [&](pb::RevokeRequest req) {
+    grpc::ClientContext ctx;
+    pb::RevokedEntry out;
+    grpc::Status st = stub->Revoke(&ctx, req, &out);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+  };
+  // The first by serial, the second by its key, the third not at all.
+  pb::RevokeRequest by_serial;
+  by_serial.set_serial(certs[0].serial);
+  by_serial.set_reason("laptop stolen");
+  revoke(by_serial);
+  env->clock().Advance(absl::Seconds(1));
+  pb::RevokeRequest by_key;
+  by_key.set_key_fingerprint(certs[1].KeyFingerprint());
+  by_key.set_reason("key leaked");
+  revoke(by_key);
+
+  pb::ListCertificatesRequest req;
+  req.set_user("frank");
+  pb::ListCertificatesResponse listed;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub->ListCertificates(&ctx, req, &listed).ok());
+  ASSERT_EQ(listed.certificates_size(), 3) << listed.DebugString();
+  const pb::IssuedCertificate& first = listed.certificates(0);
+  ASSERT_EQ(first.serial(), certs[0].serial);
+  EXPECT_TRUE(first.revoked());
+  EXPECT_EQ(first.revocation().serial(), certs[0].serial);
+  EXPECT_EQ(first.revocation().reason(), "laptop stolen");
+  EXPECT_EQ(first.revocation().revoked_by(), "admin");
+  EXPECT_TRUE(first.revocation().has_revoked_at());
+  const pb::IssuedCertificate& second = listed.certificates(1);
+  EXPECT_TRUE(second.revoked());
+  EXPECT_EQ(second.revocation().key_fingerprint(), certs[1].KeyFingerprint());
+  EXPECT_EQ(second.revocation().reason(), "key leaked");
+  EXPECT_FALSE(listed.certificates(2).revoked());
+  EXPECT_FALSE(listed.certificates(2).has_revocation());
+
+  // Revoked twice (its key too, later): the first revocation is shown.
+  pb::RevokeRequest later;
+  later.set_key_fingerprint(certs[0].KeyFingerprint());
+  later.set_reason("later");
+  revoke(later);
+  grpc::ClientContext again;
+  ASSERT_TRUE(stub->ListCertificates(&again, req, &listed).ok());
+  EXPECT_EQ(listed.certificates(0).revocation().reason(), "laptop stolen");
 }
 
 }  // namespace

@@ -1,12 +1,12 @@
 // spctl certs ls|show|revoke, krl export, ca status|rotate|target-keys,
 // access check.
 #include <optional>
-#include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "base/safe_text.h"
 #include "cli/krl.h"
 #include "cli/sp_home.h"
 #include "cli/spctl.h"
@@ -80,39 +80,42 @@ int List(Spctl& ctl, const CertArgs& a) {
     if (resp.certificates_size() < 1000 || all.certificates_size() >= 100000)
       break;
   }
-  std::vector<ca::v1::Revocation> revs;
-  if (auto rc = AllRevocations(ctl, &revs)) return *rc;
-  std::set<uint64_t> revoked;
-  std::set<std::string> revoked_keys;
-  for (const auto& r : revs) {
-    if (r.has_serial()) revoked.insert(r.serial());
-    if (r.has_key_fingerprint()) revoked_keys.insert(r.key_fingerprint());
-  }
   if (a.active) {
     // --active: valid now and not revoked.
     pb::ListCertificatesResponse kept;
     for (const auto& c : all.certificates()) {
-      if (!revoked.count(c.serial()) &&
-          !revoked_keys.count(c.public_key_fingerprint())) {
-        *kept.add_certificates() = c;
-      }
+      if (!c.revoked()) *kept.add_certificates() = c;
     }
     all = kept;
   }
   if (ctl.Structured(all)) return kExitOk;
   std::vector<std::vector<std::string>> rows;
   for (const auto& c : all.certificates()) {
-    const bool rev = revoked.count(c.serial()) ||
-                     revoked_keys.count(c.public_key_fingerprint());
     rows.push_back({std::to_string(c.serial()), c.purpose(), c.key_id(),
                     absl::StrJoin(c.principals(), ","),
-                    FormatTime(c.valid_before()), rev ? "revoked" : "-"});
+                    FormatTime(c.valid_before()),
+                    c.revoked() ? "revoked" : "-"});
   }
   PrintTable(ctl.out(),
              {"SERIAL", "PURPOSE", "KEY ID", "PRINCIPALS", "VALID UNTIL (UTC)",
               "REVOKED"},
              rows);
   return kExitOk;
+}
+
+// "no", or when, by whom, why and what was revoked.
+std::string RevokedText(const pb::IssuedCertificate& c) {
+  if (!c.revoked()) return "no";
+  const pb::RevokedEntry& r = c.revocation();
+  std::string text =
+      absl::StrCat(FormatTime(r.revoked_at()), " UTC by ",
+                   r.revoked_by().empty() ? "-" : r.revoked_by());
+  if (!r.reason().empty())
+    absl::StrAppend(&text, ": ", base::EscapeControls(r.reason()));
+  if (r.has_key_fingerprint()) {
+    absl::StrAppend(&text, " (its key ", r.key_fingerprint(), " is revoked)");
+  }
+  return text;
 }
 
 // The one listed certificate with `serial`, if there is one.
@@ -157,7 +160,8 @@ int Show(Spctl& ctl, uint64_t serial) {
             << "Valid before: " << FormatTime(c.valid_before()) << " UTC\n"
             << "Key:          " << c.public_key_fingerprint() << "\n"
             << "CA key:       " << c.ca_key_fingerprint() << "\n"
-            << "Issued:       " << FormatTime(c.issued_at()) << " UTC\n";
+            << "Issued:       " << FormatTime(c.issued_at()) << " UTC\n"
+            << "Revoked:      " << RevokedText(c) << "\n";
   return kExitOk;
 }
 
@@ -432,7 +436,8 @@ void AddCertCommands(CLI::App& app, Spctl& ctl, Action* action) {
   ls->add_option("--purpose", a->purpose, "login, session or host")
       ->check(CLI::IsMember({"login", "session", "host"}));
   OnRun(ls, action, [c, a] { return List(*c, *a); });
-  CLI::App* show = certs->add_subcommand("show", "show one certificate");
+  CLI::App* show = certs->add_subcommand(
+      "show", "show one certificate, and its revocation if it is revoked");
   show->add_option("SERIAL", a->serial, "the serial")
       ->required()
       ->transform(PositiveDecimal());

@@ -112,6 +112,11 @@ TEST_F(SpctlCertsTest, RevokeUserKrlAndSshd) {
       << ls.out;
   auto show = env_->Spctl({"certs", "show", std::to_string(bob)});
   EXPECT_TRUE(absl::StrContains(show.out, "Key ID:       bob")) << show.out;
+  EXPECT_TRUE(absl::StrContains(show.out, "Revoked:      no\n")) << show.out;
+  auto show_yaml =
+      env_->Spctl({"certs", "show", std::to_string(bob), "--output", "yaml"});
+  EXPECT_TRUE(absl::StrContains(show_yaml.out, "\nrevoked: false\n"))
+      << show_yaml.out;
   EXPECT_EQ(env_->Spctl({"certs", "show", "999999"}).exit_code, 3);
   // A negative serial is a usage error (it was read as 2^64-1), and a
   // leading 0 is not octal (010 was serial 8).
@@ -123,10 +128,56 @@ TEST_F(SpctlCertsTest, RevokeUserKrlAndSshd) {
   auto padded = env_->Spctl({"certs", "show", absl::StrCat("00", bob)});
   EXPECT_TRUE(absl::StrContains(padded.out, "Key ID:       bob")) << padded.out;
 
-  auto revoke = env_->Spctl({"certs", "revoke", "--user", "bob"});
+  auto revoke = env_->Spctl(
+      {"certs", "revoke", "--user", "bob", "--reason", "laptop stolen"});
   ASSERT_TRUE(revoke.ok()) << revoke.Describe();
   EXPECT_TRUE(absl::StrContains(revoke.out, absl::StrCat("serials ", bob)))
       << revoke.out;
+  // show and ls say revoked, when, by whom, why, in every format (the
+  // table of ls said it; show and the JSON/YAML did not).
+  show = env_->Spctl({"certs", "show", std::to_string(bob)});
+  EXPECT_TRUE(std::regex_search(
+      show.out, std::regex(R"(\nRevoked:      \d{4}-\d\d-\d\d [\d:]+ UTC by )" +
+                           env_->admin() + ": laptop stolen\n")))
+      << show.out;
+  auto show_json =
+      env_->Spctl({"certs", "show", std::to_string(bob), "--output", "json"});
+  EXPECT_TRUE(IsJson(show_json.out)) << show_json.out;
+  EXPECT_TRUE(absl::StrContains(show_json.out, "\"revoked\": true"))
+      << show_json.out;
+  EXPECT_TRUE(absl::StrContains(show_json.out, "\"reason\": \"laptop stolen\""))
+      << show_json.out;
+  EXPECT_TRUE(absl::StrContains(show_json.out, "\"revoked_at\": \""))
+      << show_json.out;
+  auto revoked_yaml =
+      env_->Spctl({"certs", "show", std::to_string(bob), "--output", "yaml"});
+  EXPECT_TRUE(std::regex_search(
+      revoked_yaml.out, std::regex(R"(\nrevoked: true\nrevocation:\n(  .*\n)*)"
+                                   R"(  reason: "laptop stolen"\n)")))
+      << revoked_yaml.out;
+  auto ls_json = env_->Spctl({"certs", "ls", "--output", "json"});
+  admin::v1::ListCertificatesResponse listed;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(ls_json.out, &listed).ok())
+      << ls_json.out;
+  int seen_revoked = 0, seen_valid = 0;
+  for (const admin::v1::IssuedCertificate& c : listed.certificates()) {
+    if (c.serial() == bob) {
+      ++seen_revoked;
+      EXPECT_TRUE(c.revoked());
+      EXPECT_EQ(c.revocation().reason(), "laptop stolen");
+      EXPECT_EQ(c.revocation().serial(), bob);
+    }
+    if (c.serial() == carol) {
+      ++seen_valid;
+      EXPECT_FALSE(c.revoked());
+      EXPECT_FALSE(c.has_revocation());
+    }
+  }
+  EXPECT_EQ(seen_revoked, 1) << ls_json.out;
+  EXPECT_EQ(seen_valid, 1) << ls_json.out;
+  EXPECT_TRUE(absl::StrContains(ls_json.out, "\"revoked\": false"))
+      << ls_json.out;
 
   // The CA refuses bob's certificate now (UNAUTHENTICATED, not "no role").
   auto refused = env_->Spctl({"users", "ls"}, "bob");
