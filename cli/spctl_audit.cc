@@ -2,13 +2,21 @@
 // §9, docs/audit-events.md). Needs the auditor or admin role; every call is
 // itself an audit event. `verify` recomputes every hash here, on the
 // auditor's machine, and names the first broken link.
+#include <google/protobuf/struct.pb.h>
+#include <google/protobuf/util/json_util.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "audit/audit_hash.h"
 #include "base/event_line.h"
 #include "cli/spctl.h"
+#include "cli/spctl_output.pb.h"
 
 namespace sallyport::cli {
 namespace {
@@ -74,6 +82,84 @@ std::string EventJson(const pb::AuditEvent& e) {
       ",", tail.substr(1));
 }
 
+void EmitJsonValue(YAML::Emitter& out, const google::protobuf::Value& v);
+
+// Keys sorted (a Struct keeps no order).
+void EmitJsonObject(YAML::Emitter& out, const google::protobuf::Struct& s) {
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : s.fields()) keys.push_back(key);
+  std::sort(keys.begin(), keys.end());
+  out << YAML::BeginMap;
+  for (const std::string& key : keys) {
+    out << YAML::Key << YAML::DoubleQuoted << key << YAML::Value;
+    EmitJsonValue(out, s.fields().at(key));
+  }
+  out << YAML::EndMap;
+}
+
+void EmitJsonValue(YAML::Emitter& out, const google::protobuf::Value& v) {
+  using google::protobuf::Value;
+  switch (v.kind_case()) {
+    case Value::kStructValue:
+      EmitJsonObject(out, v.struct_value());
+      return;
+    case Value::kListValue:
+      out << YAML::BeginSeq;
+      for (const Value& item : v.list_value().values()) {
+        EmitJsonValue(out, item);
+      }
+      out << YAML::EndSeq;
+      return;
+    case Value::kStringValue:
+      out << YAML::DoubleQuoted << v.string_value();
+      return;
+    case Value::kNumberValue: {
+      // Whole numbers as integers (a Struct holds doubles: exact up to 2^53,
+      // beyond any count or id the payloads carry).
+      const double d = v.number_value();
+      out << (std::fabs(d) < 9007199254740992.0 && d == std::trunc(d)
+                  ? absl::StrCat(static_cast<int64_t>(d))
+                  : absl::StrFormat("%.17g", d));
+      return;
+    }
+    case Value::kBoolValue:
+      out << (v.bool_value() ? "true" : "false");
+      return;
+    default:
+      out << YAML::Null;
+      return;
+  }
+}
+
+// One event as an item of a YAML list, with the keys and values of its
+// JSON line (EventJson): the payload as a mapping.
+std::string EventYaml(const pb::AuditEvent& e) {
+  YAML::Emitter out;
+  out.SetOutputCharset(YAML::EscapeNonAscii);
+  out << YAML::BeginSeq << YAML::BeginMap;
+  out << YAML::Key << "seq" << YAML::Value << absl::StrCat(e.seq());
+  for (const auto& [key, value] :
+       {std::pair<std::string, std::string>{"time", TimeText(e.time())},
+        {"type", e.type()},
+        {"actor", e.actor()}}) {
+    out << YAML::Key << key << YAML::Value << YAML::DoubleQuoted << value;
+  }
+  out << YAML::Key << "payload" << YAML::Value;
+  google::protobuf::Struct payload;
+  if (!e.payload_json().empty() &&
+      !google::protobuf::util::JsonStringToMessage(e.payload_json(), &payload)
+           .ok()) {
+    out << YAML::DoubleQuoted << e.payload_json();  // as stored
+  } else {
+    EmitJsonObject(out, payload);
+  }
+  out << YAML::Key << "prev_hash" << YAML::Value << YAML::DoubleQuoted
+      << e.prev_hash() << YAML::Key << "hash" << YAML::Value
+      << YAML::DoubleQuoted << e.hash();
+  out << YAML::EndMap << YAML::EndSeq;
+  return absl::StrCat(out.c_str(), "\n");
+}
+
 // Calls ListAuditEvents page by page; `each` sees every event in order.
 // The last page's head is left in *head.
 std::optional<int> Walk(Spctl& ctl, const AuditArgs& a,
@@ -109,15 +195,21 @@ std::optional<int> Walk(Spctl& ctl, const AuditArgs& a,
 }
 
 int List(Spctl& ctl, const AuditArgs& a, bool export_all) {
-  const bool json = a.json || export_all || !ctl.table();
-  if (!json) {
+  const bool yaml = ctl.format() == OutputFormat::kYaml;
+  if (yaml && a.json) {
+    return ctl.Error("--json and --output yaml: pass one of them", kExitUsage);
+  }
+  const bool json = !yaml && (a.json || export_all || !ctl.table());
+  if (!json && !yaml) {
     ctl.out() << "SEQ\tTIME\tTYPE\tACTOR\tPAYLOAD\n";
   }
   pb::ListAuditEventsResponse head;
   std::optional<int> rc = Walk(
       ctl, a, export_all ? "export" : "ls",
       [&](const pb::AuditEvent& e) {
-        if (json) {
+        if (yaml) {
+          ctl.out() << EventYaml(e);
+        } else if (json) {
           ctl.out() << EventJson(e) << "\n";
         } else {
           ctl.out() << e.seq() << "\t" << TimeText(e.time()) << "\t" << e.type()
@@ -192,6 +284,13 @@ int Verify(Spctl& ctl) {
       [&](const pb::AuditEvent& e) { checker.Add(e); }, &head);
   if (rc) return *rc;
   absl::Status st = checker.Finish(head.head_seq(), head.head_hash());
+  spctl::AuditVerification result;
+  result.set_intact(st.ok());
+  result.set_events(checker.checked());
+  result.set_intact_up_to_seq(checker.last());
+  result.set_head_seq(head.head_seq());
+  result.set_problem(std::string(st.message()));
+  if (ctl.Structured(result)) return st.ok() ? kExitOk : kExitError;
   if (!st.ok()) {
     ctl.out() << "audit log: BROKEN: " << st.message() << "\n";
     return kExitError;
@@ -211,8 +310,10 @@ void AddAuditCommands(CLI::App& app, Spctl& ctl, Action* action) {
   for (const char* verb : {"ls", "export"}) {
     const bool is_export = std::string_view(verb) == "export";
     CLI::App* sub = audit->add_subcommand(
-        verb, is_export ? "print events as JSON lines (docs/audit-events.md)"
-                        : "list events");
+        verb, is_export ? "print events as JSON lines (docs/audit-events.md; "
+                          "a YAML list with --output yaml)"
+                        : "list events (JSON lines with --output json, a "
+                          "YAML list with --output yaml)");
     sub->add_option("--since", args->since,
                     "from this time (RFC 3339, or a duration ago: 2h)");
     sub->add_option("--until", args->until, "before this time");
@@ -221,7 +322,9 @@ void AddAuditCommands(CLI::App& app, Spctl& ctl, Action* action) {
           [&ctl, args, is_export] { return List(ctl, *args, is_export); });
   }
   CLI::App* verify = audit->add_subcommand(
-      "verify", "walk the hash chain; name the first broken link");
+      "verify",
+      "walk the hash chain; name the first broken link (exit 1 when "
+      "broken)");
   OnRun(verify, action, [&ctl] { return Verify(ctl); });
 }
 

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "cli/qr_terminal.h"
 #include "cli/spctl.h"
+#include "cli/spctl_output.pb.h"
 
 namespace sallyport::cli {
 namespace {
@@ -257,12 +258,19 @@ int ResetPassword(Spctl& ctl, const UserArgs& a) {
   std::optional<int> rc = Call(ctl, ctl.Admin(), &Stub::SetPassword, req, &resp,
                                absl::StrCat("users reset-password ", a.name));
   if (!rc) {
-    if (generated) {
-      ctl.out() << "New password for " << a.name << ": " << req.password()
-                << "\n";
-    } else {
-      ctl.out() << "Set a new password for " << a.name << "\n";
+    spctl::PasswordReset done;
+    done.set_user(a.name);
+    done.set_generated(generated);
+    if (generated) done.set_password(req.password());
+    if (!ctl.Structured(done)) {
+      if (generated) {
+        ctl.out() << "New password for " << a.name << ": " << req.password()
+                  << "\n";
+      } else {
+        ctl.out() << "Set a new password for " << a.name << "\n";
+      }
     }
+    OPENSSL_cleanse(done.mutable_password()->data(), done.password().size());
   }
   OPENSSL_cleanse(req.mutable_password()->data(), req.password().size());
   return rc.value_or(kExitOk);
@@ -372,7 +380,8 @@ void AddUserCommands(CLI::App& app, Spctl& ctl, Action* action) {
 
   CLI::App* reset = users->add_subcommand(
       "reset-password",
-      "set a new password (random and printed unless --password-file)");
+      "set a new password (random and printed unless --password-file; with "
+      "--output json|yaml: user, generated, password)");
   reset->add_option("NAME", a->name, "the user name")->required();
   reset->add_option("--password-file", a->password_file,
                     "read the password from the first line of FILE (- for "

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <regex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -179,6 +180,12 @@ class SpctlAuditTest : public SpctlTestBase {
     RunResult ok = env_->Spctl({"audit", "verify"});
     ASSERT_TRUE(ok.ok()) << ok.Describe();
     EXPECT_TRUE(absl::StrContains(ok.out, "audit log: OK")) << ok.out;
+    // --output json|yaml is honoured (it printed the text line).
+    RunResult ok_json = env_->Spctl({"audit", "verify", "--output", "json"});
+    ASSERT_TRUE(ok_json.ok()) << ok_json.Describe();
+    EXPECT_TRUE(IsJson(ok_json.out)) << ok_json.out;
+    EXPECT_TRUE(absl::StrContains(ok_json.out, "\"intact\": true"))
+        << ok_json.out;
 
     // Edit event 3's payload (the triggers that refuse it are dropped first,
     // as someone with the database file could).
@@ -189,6 +196,17 @@ class SpctlAuditTest : public SpctlTestBase {
     EXPECT_TRUE(absl::StrContains(edited.out, "BROKEN")) << edited.out;
     EXPECT_TRUE(absl::StrContains(edited.out, "event 3 has a wrong hash"))
         << edited.out;
+    RunResult edited_yaml =
+        env_->Spctl({"audit", "verify", "--output", "yaml"});
+    EXPECT_EQ(edited_yaml.exit_code, 1) << edited_yaml.Describe();
+    EXPECT_TRUE(absl::StartsWith(edited_yaml.out, "intact: false\n"))
+        << edited_yaml.out;
+    EXPECT_TRUE(absl::StrContains(edited_yaml.out, "\nintact_up_to_seq: 2\n"))
+        << edited_yaml.out;
+    EXPECT_TRUE(std::regex_search(
+        edited_yaml.out,
+        std::regex(R"(\nproblem: ".*event 3 has a wrong hash.*"\n)")))
+        << edited_yaml.out;
 
     // Delete event 3 instead (the edit is now gone with it).
     Sql("DELETE FROM audit_events WHERE seq = 3;");

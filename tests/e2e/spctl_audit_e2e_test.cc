@@ -76,6 +76,29 @@ TEST_F(SpctlAuditTest, OnlyAuditorsAndAdminsReadAndEveryReadIsAnEvent) {
   }
   EXPECT_EQ(replays, 1) << log.out;
   EXPECT_EQ(denials, 5) << log.out;
+
+  // --output yaml is a YAML list of the events the JSON lines show (it
+  // printed the JSON lines). Each read is an event: the later JSON read
+  // has more.
+  RunResult yaml = env_->Spctl({"audit", "ls", "--output", "yaml"}, "erin");
+  ASSERT_TRUE(yaml.ok()) << yaml.Describe();
+  EXPECT_TRUE(absl::StartsWith(yaml.out, "- seq: 1\n  time: \"")) << yaml.out;
+  RunResult json = env_->Spctl({"audit", "ls", "--output", "json"}, "erin");
+  ASSERT_TRUE(json.ok()) << json.Describe();
+  const std::string yaml_file = env_->WriteFile("events.yaml", yaml.out);
+  const std::string json_file = env_->WriteFile("events.jsonl", json.out);
+  RunResult same = RunTool(
+      {"python3", "-c",
+       "import json, sys, yaml\n"
+       "y = yaml.safe_load(open(sys.argv[1]))\n"
+       "j = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]\n"
+       "assert len(y) > 5 and len(j) > len(y), (len(y), len(j))\n"
+       "assert y == j[:len(y)], [p for p in zip(y, j) if p[0] != p[1]][:1]\n",
+       yaml_file, json_file});
+  EXPECT_TRUE(same.ok()) << same.Describe();
+  EXPECT_EQ(env_->Spctl({"audit", "ls", "--json", "--output", "yaml"}, "erin")
+                .exit_code,
+            2);
   // The auditor cannot administer.
   RunResult admin = env_->Spctl({"users", "ls"}, "erin");
   EXPECT_EQ(admin.exit_code, 4) << admin.Describe();

@@ -218,8 +218,27 @@ TEST_F(SpctlUsersTest, DisableEnableUnlockResetPasswordAndTotp) {
   ASSERT_TRUE(std::regex_search(reset.out, m,
                                 std::regex(R"(New password for carol: (\S+))")))
       << reset.out;
-  const std::string fresh = m[1].str();
+  std::string fresh = m[1].str();
   EXPECT_FALSE(env_->Login("carol", kPassword).ok());
+  EXPECT_TRUE(env_->Login("carol", fresh).ok());
+  // --output json|yaml is honoured (it printed the text line).
+  auto reset_json =
+      env_->Spctl({"users", "reset-password", "carol", "--output", "json"});
+  ASSERT_TRUE(reset_json.ok()) << reset_json.Describe();
+  EXPECT_TRUE(IsJson(reset_json.out)) << reset_json.out;
+  EXPECT_TRUE(absl::StrContains(reset_json.out, "\"generated\": true"))
+      << reset_json.out;
+  ASSERT_TRUE(std::regex_search(reset_json.out, m,
+                                std::regex(R"re("password": "([^"]+)")re")))
+      << reset_json.out;
+  fresh = m[1].str();
+  EXPECT_TRUE(env_->Login("carol", fresh).ok());
+  auto set_yaml = env_->Spctl({"users", "reset-password", "carol",
+                               "--password-file", pwfile_, "--output", "yaml"});
+  ASSERT_TRUE(set_yaml.ok()) << set_yaml.Describe();
+  EXPECT_EQ(set_yaml.out,
+            "user: \"carol\"\ngenerated: false\npassword: \"\"\n");
+  fresh = kPassword;
   EXPECT_TRUE(env_->Login("carol", fresh).ok());
 
   // TOTP: the URI's secret makes codes the CA accepts; remove drops it.
