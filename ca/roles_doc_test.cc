@@ -94,13 +94,15 @@ TEST(RolesDocTest, TheExamplesDecideAsThePageSays) {
   EXPECT_EQ(web.max_ttl, absl::Hours(8));
 
   const storage::Role& db = roles["db-readonly"];
-  EXPECT_TRUE(Allows(db, "readonly", Host("pg1", {{"env", "prod"}, {"tier", "db"}}),
+  EXPECT_TRUE(Allows(db, "readonly",
+                     Host("pg1", {{"env", "prod"}, {"tier", "db"}}),
                      ChannelKind::kShell));
   EXPECT_FALSE(Allows(db, "readonly", Host("pg1", {{"env", "prod"}}),
                       ChannelKind::kShell));
-  EXPECT_TRUE(Allows(db, "readonly", Host("db-staging-7", {}),
-                     ChannelKind::kExec));
-  EXPECT_TRUE(Allows(db, "readonly", Host("db-test-a", {}), ChannelKind::kExec));
+  EXPECT_TRUE(
+      Allows(db, "readonly", Host("db-staging-7", {}), ChannelKind::kExec));
+  EXPECT_TRUE(
+      Allows(db, "readonly", Host("db-test-a", {}), ChannelKind::kExec));
   EXPECT_FALSE(
       Allows(db, "readonly", Host("db-test-ab", {}), ChannelKind::kExec));
 
@@ -132,8 +134,8 @@ TEST(RolesDocTest, TheExamplesDecideAsThePageSays) {
   const storage::Role& jump = roles["jump-only"];
   EXPECT_TRUE(Allows(jump, "deploy", Host("lab1", {{"env", "lab"}}),
                      ChannelKind::kProxyJumpPassthrough));
-  EXPECT_FALSE(
-      Allows(jump, "deploy", Host("lab1", {{"env", "lab"}}), ChannelKind::kShell));
+  EXPECT_FALSE(Allows(jump, "deploy", Host("lab1", {{"env", "lab"}}),
+                      ChannelKind::kShell));
 }
 
 }  // namespace

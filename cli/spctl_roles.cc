@@ -295,8 +295,7 @@ void AddRoleCommands(CLI::App& app, Spctl& ctl, Action* action) {
       roles->add_subcommand("create", "create a role from a YAML file");
   create
       ->add_option("-f,--file", a->file,
-                   "the role (YAML, fields of Role in "
-                   "proto/admin.proto)")
+                   "the role (YAML; every field: docs/roles.md)")
       ->required();
   create->add_flag("--dry-run", a->dry_run, "print the diff, change nothing");
   OnRun(create, action, [c, a] { return Create(*c, *a); });
