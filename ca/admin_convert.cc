@@ -167,6 +167,8 @@ absl::StatusOr<storage::Role> RoleFromProto(const pb::Role& role) {
   RETURN_IF_ERROR(
       ValidateSimpleName("role name", role.name(), kMaxRoleNameBytes));
   RETURN_IF_ERROR(ValidateLogins("role logins", role.logins()));
+  RETURN_IF_ERROR(ValidateShownText("role description", role.description(),
+                                    storage::kMaxTextBytes));
   storage::Role out;
   out.name = role.name();
   out.description = role.description();

@@ -117,6 +117,56 @@ TEST_F(AdminGuardsTest, DisplayNamesWithoutControlCharacters) {
   EXPECT_EQ(CountAuditEvents(env->store(), "admin.UpdateUser", {"Ünal Ç."}), 1);
 }
 
+// A role's description and a revocation's reason are shown by spctl
+// (roles ls, certs show) too: no control characters either.
+TEST_F(AdminGuardsTest, DescriptionsAndReasonsWithoutControlCharacters) {
+  auto create_role = [&](const std::string& name, const std::string& text) {
+    grpc::ClientContext ctx;
+    pb::Role role;
+    role.set_name(name);
+    role.set_description(text);
+    pb::Role out;
+    return stub->CreateRole(&ctx, role, &out);
+  };
+  auto revoke = [&](const std::string& reason) {
+    grpc::ClientContext ctx;
+    pb::RevokeRequest request;
+    request.set_serial(4242);
+    request.set_reason(reason);
+    pb::RevokedEntry out;
+    return stub->Revoke(&ctx, request, &out);
+  };
+  auto revoke_user = [&](const std::string& reason) {
+    grpc::ClientContext ctx;
+    pb::RevokeUserCertificatesRequest request;
+    request.set_user("admin");
+    request.set_reason(reason);
+    pb::RevokeUserCertificatesResponse out;
+    return stub->RevokeUserCertificates(&ctx, request, &out);
+  };
+  EXPECT_TRUE(create_role("ops", "Ops \xe2\x80\x94 production").ok());
+  EXPECT_TRUE(revoke("laptop stolen \xe2\x80\x94 ticket 42").ok());
+  for (const std::string& bad :
+       {std::string("line\nbreak"), std::string("a\x1b]0;owned\x07"),
+        std::string("a\r"), std::string("a\x7f"),
+        std::string("c1 \xc2\x9b"
+                    "2J")}) {
+    grpc::Status st = create_role("bad", bad);
+    EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << bad;
+    EXPECT_TRUE(absl::StrContains(st.error_message(),
+                                  "role description: control characters"))
+        << st.error_message();
+    st = revoke(bad);
+    EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << bad;
+    EXPECT_TRUE(absl::StrContains(st.error_message(),
+                                  "revocation reason: control characters"))
+        << st.error_message();
+    st = revoke_user(bad);
+    EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << bad;
+  }
+  EXPECT_FALSE(env->store().GetRole("bad").ok());
+}
+
 // A join token's TTL is at least a second: 0.5 s was cut to 0 by spctl,
 // which the CA took for "the default" (1 h), a longer token than asked.
 TEST_F(AdminGuardsTest, JoinTokensLiveAtLeastASecond) {

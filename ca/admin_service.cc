@@ -514,24 +514,27 @@ grpc::Status AdminService::Revoke(grpc::ServerContext* context,
   } else {
     fields.push_back({"key_fingerprint", request->key_fingerprint()});
   }
-  return Run(context, "Revoke", fields,
-             [&](const ClientIdentity& admin) -> absl::Status {
-               storage::Revocation r;
-               if (request->has_serial()) {
-                 r.serial = request->serial();
-               } else if (request->has_key_fingerprint()) {
-                 r.key_fingerprint = request->key_fingerprint();
-               } else {
-                 return absl::InvalidArgumentError(
-                     "serial or key_fingerprint is required");
-               }
-               r.reason = request->reason();
-               r.revoked_by = admin.name;
-               ASSIGN_OR_RETURN(r, ctx_.store->Revoke(r));
-               ctx_.revocations->Notify();
-               RevocationToAdminProto(r, response);
-               return absl::OkStatus();
-             });
+  return Run(
+      context, "Revoke", fields,
+      [&](const ClientIdentity& admin) -> absl::Status {
+        RETURN_IF_ERROR(ValidateShownText(
+            "revocation reason", request->reason(), storage::kMaxTextBytes));
+        storage::Revocation r;
+        if (request->has_serial()) {
+          r.serial = request->serial();
+        } else if (request->has_key_fingerprint()) {
+          r.key_fingerprint = request->key_fingerprint();
+        } else {
+          return absl::InvalidArgumentError(
+              "serial or key_fingerprint is required");
+        }
+        r.reason = request->reason();
+        r.revoked_by = admin.name;
+        ASSIGN_OR_RETURN(r, ctx_.store->Revoke(r));
+        ctx_.revocations->Notify();
+        RevocationToAdminProto(r, response);
+        return absl::OkStatus();
+      });
 }
 
 // ------------------------------------------------------------------ CA keys

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "ca/admin_service.h"
+#include "ca/enrollment.h"
 #include "ca/rbac/names.h"
 #include "ca/rbac/rbac.h"
 
@@ -14,20 +15,22 @@ grpc::Status AdminService::RevokeUserCertificates(
     grpc::ServerContext* context,
     const pb::RevokeUserCertificatesRequest* request,
     pb::RevokeUserCertificatesResponse* response) {
-  return Run(context, "RevokeUserCertificates",
-             {{"user", request->user()}, {"reason", request->reason()}},
-             [&](const ClientIdentity& admin) -> absl::Status {
-               RETURN_IF_ERROR(ctx_.store->GetUser(request->user()).status());
-               const std::string reason =
-                   request->reason().empty()
-                       ? absl::StrCat("all certificates of ", request->user())
-                       : request->reason();
-               ASSIGN_OR_RETURN(
-                   std::vector<uint64_t> serials,
-                   RevokeAllOfUser(request->user(), reason, admin.name));
-               for (uint64_t s : serials) response->add_serials(s);
-               return absl::OkStatus();
-             });
+  return Run(
+      context, "RevokeUserCertificates",
+      {{"user", request->user()}, {"reason", request->reason()}},
+      [&](const ClientIdentity& admin) -> absl::Status {
+        RETURN_IF_ERROR(ValidateShownText(
+            "revocation reason", request->reason(), storage::kMaxTextBytes));
+        RETURN_IF_ERROR(ctx_.store->GetUser(request->user()).status());
+        const std::string reason =
+            request->reason().empty()
+                ? absl::StrCat("all certificates of ", request->user())
+                : request->reason();
+        ASSIGN_OR_RETURN(std::vector<uint64_t> serials,
+                         RevokeAllOfUser(request->user(), reason, admin.name));
+        for (uint64_t s : serials) response->add_serials(s);
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminService::CheckAccess(grpc::ServerContext* context,

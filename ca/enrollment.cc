@@ -70,20 +70,26 @@ absl::StatusOr<storage::JoinToken> ConsumeJoinTokenOfKind(
   return consumed;
 }
 
-absl::Status ValidateDisplayName(std::string_view name) {
-  if (name.size() > kMaxDisplayNameBytes) {
+absl::Status ValidateShownText(std::string_view field, std::string_view text,
+                               size_t max_bytes) {
+  if (text.size() > max_bytes) {
     return absl::InvalidArgumentError(
-        absl::StrCat("display name: at most ", kMaxDisplayNameBytes, " bytes"));
+        absl::StrCat(std::string(field), ": at most ", max_bytes, " bytes"));
   }
-  if (!base::IsValidUtf8(name)) {
-    return absl::InvalidArgumentError("display name: not valid UTF-8");
-  }
-  if (!base::IsPrintableUtf8(name)) {
+  if (!base::IsValidUtf8(text)) {
     return absl::InvalidArgumentError(
-        "display name: control characters (newlines, escapes) are not "
-        "allowed");
+        absl::StrCat(std::string(field), ": not valid UTF-8"));
+  }
+  if (!base::IsPrintableUtf8(text)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        std::string(field),
+        ": control characters (newlines, escapes) are not allowed"));
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateDisplayName(std::string_view name) {
+  return ValidateShownText("display name", name, kMaxDisplayNameBytes);
 }
 
 absl::Status ValidateSimpleName(std::string_view field, std::string_view name,

@@ -58,6 +58,10 @@ absl::Status ValidateSimpleName(std::string_view field, std::string_view name,
 // break the table. Empty is fine. kInvalidArgument otherwise.
 inline constexpr size_t kMaxDisplayNameBytes = 256;
 absl::Status ValidateDisplayName(std::string_view name);
+// The same rules for other free text admins see in spctl (a role's
+// description, a revocation's reason), named `field` in the error.
+absl::Status ValidateShownText(std::string_view field, std::string_view text,
+                               size_t max_bytes);
 
 // A gateway name: 1..64 bytes of [A-Za-z0-9._-], starting with a letter or
 // digit. kInvalidArgument otherwise.

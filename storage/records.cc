@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "base/safe_text.h"
 #include "base/status_macros.h"
 
 namespace sallyport::storage {
@@ -198,20 +197,6 @@ absl::Status ValidateText(std::string_view field, std::string_view value,
   return absl::OkStatus();
 }
 
-// Free text an admin's terminal shows (`spctl roles ls`, `certs`): control
-// characters would act there (escape sequences) or break a table (newlines).
-absl::Status ValidatePrintableText(std::string_view field,
-                                   std::string_view value, size_t max_bytes) {
-  RETURN_IF_ERROR(ValidateText(field, value, max_bytes, false));
-  if (!base::IsPrintableUtf8(value)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(std::string(field),
-                     ": control characters (newlines, escapes) are not "
-                     "allowed"));
-  }
-  return absl::OkStatus();
-}
-
 std::string_view ChannelKindName(ChannelKind kind) {
   return EnumName(kChannelKinds, kind);
 }
@@ -293,7 +278,7 @@ absl::Status LockoutPolicy::Validate() const {
 absl::Status Role::Validate() const {
   RETURN_IF_ERROR(ValidateName("role name", name));
   RETURN_IF_ERROR(
-      ValidatePrintableText("role description", description, kMaxTextBytes));
+      ValidateText("role description", description, kMaxTextBytes, false));
   RETURN_IF_ERROR(ValidateNameList("role logins", logins));
   RETURN_IF_ERROR(ValidateSelectors("role hosts", hosts));
   RETURN_IF_ERROR(ValidateChannels(channels));
@@ -369,7 +354,7 @@ absl::Status Revocation::Validate() const {
     RETURN_IF_ERROR(ValidateName("revoked key fingerprint", *key_fingerprint));
   }
   RETURN_IF_ERROR(
-      ValidatePrintableText("revocation reason", reason, kMaxTextBytes));
+      ValidateText("revocation reason", reason, kMaxTextBytes, false));
   return ValidateText("revoked by", revoked_by, kMaxNameBytes, false);
 }
 

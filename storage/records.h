@@ -44,10 +44,6 @@ inline constexpr size_t kMinJoinTokenBytes = 16;
 // bytes, at most `max_bytes` long (and not empty when `required`).
 absl::Status ValidateText(std::string_view field, std::string_view value,
                           size_t max_bytes, bool required);
-// ValidateText (not required) and no control characters (C0, DEL, C1):
-// free text shown in an admin's terminal.
-absl::Status ValidatePrintableText(std::string_view field,
-                                   std::string_view value, size_t max_bytes);
 
 // ---------------------------------------------------------------- users
 

@@ -84,36 +84,5 @@ TEST(RecordsTest, RoleForceCommandIsOneBoundedLine) {
   }
 }
 
-// Free text an admin's terminal shows (`spctl roles ls`, `certs ls`): no
-// control character, which would act there or break the table.
-TEST(RecordsTest, DescriptionAndRevocationReasonArePrintable) {
-  Role role;
-  role.name = "ops";
-  role.description = "Ops team \xe2\x80\x94 production (read-only)";
-  ASSERT_TRUE(role.Validate().ok()) << role.Validate();
-  Revocation r;
-  r.serial = 5;
-  r.reason = "laptop stolen \xe2\x80\x94 see ticket 42";
-  ASSERT_TRUE(r.Validate().ok()) << r.Validate();
-  for (const std::string& bad :
-       {std::string("line\nbreak"), std::string("a\x1b]0;pwned\x07"),
-        std::string("a\r"), std::string("a\x7f"),
-        std::string("a\xc2\x9b"
-                    "2J")}) {
-    role.description = bad;
-    absl::Status st = role.Validate();
-    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << bad;
-    EXPECT_NE(st.message().find("role description: control characters"),
-              std::string::npos)
-        << st;
-    r.reason = bad;
-    st = r.Validate();
-    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << bad;
-    EXPECT_NE(st.message().find("revocation reason: control characters"),
-              std::string::npos)
-        << st;
-  }
-}
-
 }  // namespace
 }  // namespace sallyport::storage
