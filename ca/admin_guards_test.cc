@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "ca/ca_test_env.h"
@@ -223,6 +224,75 @@ TEST_F(AdminGuardsTest, DisablingAUserRevokesTheirCertificates) {
   ASSERT_TRUE(again_cert.ok());
   EXPECT_FALSE(*env->store().IsRevoked(again_cert->serial,
                                        again_cert->KeyFingerprint()));
+}
+
+// UpdateUser and UpdateRole apply to the version their caller read
+// (updated_at, as spctl sends it back): an edit made from an old read is
+// ABORTED instead of undoing a change made since. Before, spctl's read,
+// change, write let `users edit` enable a user another admin had just
+// disabled.
+TEST_F(AdminGuardsTest, AnUpdateFromAnOldReadDoesNotUndoAChangeMadeSince) {
+  ASSERT_TRUE(env->AddUser("carol", "carol-password-1", {}).ok());
+  auto get = [&] {
+    grpc::ClientContext ctx;
+    pb::GetUserRequest request;
+    request.set_name("carol");
+    pb::User out;
+    EXPECT_TRUE(stub->GetUser(&ctx, request, &out).ok());
+    return out;
+  };
+  auto update = [&](const pb::User& user) {
+    grpc::ClientContext ctx;
+    pb::User out;
+    return stub->UpdateUser(&ctx, user, &out);
+  };
+  const pb::User read = get();
+  ASSERT_TRUE(read.has_updated_at());
+  pb::User disable = read;
+  disable.set_disabled(true);
+  ASSERT_TRUE(update(disable).ok());
+  pb::User stale_edit = read;  // disabled: false, as read before
+  stale_edit.set_display_name("Carol");
+  grpc::Status st = update(stale_edit);
+  EXPECT_EQ(st.error_code(), StatusCode::ABORTED) << st.error_message();
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "was changed at"))
+      << st.error_message();
+  EXPECT_TRUE(env->store().GetUser("carol")->disabled);
+  EXPECT_EQ(env->store().GetUser("carol")->display_name, "");
+  // The same edit from a fresh read applies, and keeps the user disabled.
+  pb::User fresh = get();
+  fresh.set_display_name("Carol");
+  ASSERT_TRUE(update(fresh).ok());
+  EXPECT_TRUE(env->store().GetUser("carol")->disabled);
+  EXPECT_EQ(env->store().GetUser("carol")->display_name, "Carol");
+  // Without updated_at the update is unconditional, as before.
+  pb::User plain;
+  plain.set_name("carol");
+  plain.set_disabled(true);
+  EXPECT_TRUE(update(plain).ok());
+
+  ASSERT_TRUE(env->AddRole("web", {"www"}).ok());
+  pb::Role role;
+  {
+    grpc::ClientContext ctx;
+    pb::GetRoleRequest request;
+    request.set_name("web");
+    ASSERT_TRUE(stub->GetRole(&ctx, request, &role).ok());
+  }
+  auto update_role = [&](const pb::Role& r) {
+    grpc::ClientContext ctx;
+    pb::Role out;
+    return stub->UpdateRole(&ctx, r, &out);
+  };
+  pb::Role first = role;
+  first.add_logins("deploy");
+  ASSERT_TRUE(update_role(first).ok());
+  pb::Role second = role;
+  second.set_description("made from the first read");
+  EXPECT_EQ(update_role(second).error_code(), StatusCode::ABORTED);
+  EXPECT_EQ(env->store().GetRole("web")->logins,
+            (std::vector<std::string>{"www", "deploy"}));
+  EXPECT_EQ(env->store().GetRole("web")->description, "");
 }
 
 }  // namespace

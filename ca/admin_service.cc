@@ -1,12 +1,14 @@
 #include "ca/admin_service.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "ca/admin_convert.h"
 #include "ca/enrollment.h"
 #include "ca/password_hash.h"
+#include "ca/service_util.h"
 #include "ca/totp.h"
 
 namespace sallyport::ca {
@@ -14,6 +16,14 @@ namespace {
 
 namespace pb = admin::v1;
 using google::protobuf::Empty;
+
+// The updated_at an UpdateUser/UpdateRole request carries: the version its
+// caller read, which the update must still find. Unset: unconditional.
+template <typename Message>
+std::optional<absl::Time> UnchangedSince(const Message& m) {
+  if (!m.has_updated_at()) return std::nullopt;
+  return FromTimestamp(m.updated_at());
+}
 
 absl::StatusOr<std::string> HashPassword(const PasswordHasher& hasher,
                                          const std::string& password) {
@@ -175,35 +185,44 @@ grpc::Status AdminService::ListUsers(grpc::ServerContext* context,
 grpc::Status AdminService::UpdateUser(grpc::ServerContext* context,
                                       const pb::User* request,
                                       pb::User* response) {
-  return Run(
-      context, "UpdateUser",
-      {{"user", request->name()},
-       {"disabled", request->disabled()},
-       {"display_name", request->display_name()}},
-      [&](const ClientIdentity& admin) -> absl::Status {
-        RETURN_IF_ERROR(ValidateDisplayName(request->display_name()));
-        if (request->disabled() && admin.name == request->name()) {
-          // With no other admin, nobody could enable them again.
-          return absl::FailedPreconditionError(
-              "an admin cannot disable themselves");
-        }
-        ASSIGN_OR_RETURN(storage::User before,
-                         ctx_.store->GetUser(request->name()));
-        if (request->disabled() && !before.disabled) {
-          // A disabled user loses access now, not when their
-          // certificate expires: revoking it ends their sessions on
-          // every gateway (which authorizes a session's own shell,
-          // exec and sftp channels once, with its certificate).
-          // Revoked first: if the update then fails, they only need
-          // to log in again.
-          RETURN_IF_ERROR(
-              RevokeAllOfUser(request->name(), "user disabled", admin.name)
-                  .status());
-        }
-        ASSIGN_OR_RETURN(storage::User user,
-                         ctx_.store->UpdateUser(UserFromProto(*request)));
-        return DescribeUser(user, response);
-      });
+  return Run(context, "UpdateUser",
+             {{"user", request->name()},
+              {"disabled", request->disabled()},
+              {"display_name", request->display_name()}},
+             [&](const ClientIdentity& admin) -> absl::Status {
+               RETURN_IF_ERROR(ValidateDisplayName(request->display_name()));
+               if (request->disabled() && admin.name == request->name()) {
+                 // With no other admin, nobody could enable them again.
+                 return absl::FailedPreconditionError(
+                     "an admin cannot disable themselves");
+               }
+               ASSIGN_OR_RETURN(storage::User before,
+                                ctx_.store->GetUser(request->name()));
+               // updated_at, when sent, is what the caller read: the update
+               // applies only to that version (spctl sends it back; a stale one
+               // must not undo another admin's change).
+               const std::optional<absl::Time> since = UnchangedSince(*request);
+               if (since.has_value() && before.updated_at != *since) {
+                 // Checked before any revocation; the store checks it again.
+                 return ctx_.store->UpdateUser(UserFromProto(*request), since)
+                     .status();
+               }
+               if (request->disabled() && !before.disabled) {
+                 // A disabled user loses access now, not when their
+                 // certificate expires: revoking it ends their sessions on
+                 // every gateway (which authorizes a session's own shell,
+                 // exec and sftp channels once, with its certificate).
+                 // Revoked first: if the update then fails, they only need
+                 // to log in again.
+                 RETURN_IF_ERROR(RevokeAllOfUser(request->name(),
+                                                 "user disabled", admin.name)
+                                     .status());
+               }
+               ASSIGN_OR_RETURN(
+                   storage::User user,
+                   ctx_.store->UpdateUser(UserFromProto(*request), since));
+               return DescribeUser(user, response);
+             });
 }
 
 grpc::Status AdminService::DeleteUser(grpc::ServerContext* context,
@@ -325,7 +344,8 @@ grpc::Status AdminService::UpdateRole(grpc::ServerContext* context,
                                                   request->logins().end())}},
              [&](const ClientIdentity&) -> absl::Status {
                ASSIGN_OR_RETURN(storage::Role role, RoleFromProto(*request));
-               ASSIGN_OR_RETURN(role, ctx_.store->UpdateRole(role));
+               ASSIGN_OR_RETURN(role, ctx_.store->UpdateRole(
+                                          role, UnchangedSince(*request)));
                RoleToProto(role, response);
                return absl::OkStatus();
              });

@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <memory>
 #include <variant>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/safe_text.h"
 #include "base/yaml_proto.h"
 #include "cli/sp_home.h"
 #include "cli/spctl.h"
@@ -183,11 +185,33 @@ int Edit(Spctl& ctl, const RoleArgs& a) {
     ctl.out() << "No changes to role " << a.name << "\n";
     return kExitOk;
   }
+  // Applied to the version the edit started from only: a change another
+  // admin made meanwhile is not silently replaced (ABORTED).
+  *role->mutable_updated_at() = old->updated_at();
   pb::Role out;
-  if (auto rc = Call(ctl, ctl.Admin(), &Stub::UpdateRole, *role, &out,
-                     absl::StrCat("roles edit ", a.name))) {
+  if (ctl.Admin() == nullptr) return kExitError;
+  std::unique_ptr<grpc::ClientContext> ctx = Spctl::Context();
+  if (grpc::Status st = ctl.Admin()->UpdateRole(ctx.get(), *role, &out);
+      !st.ok()) {
+    if (st.error_code() == grpc::StatusCode::ABORTED) {
+      ctl.err() << "spctl: roles edit " << a.name << ": "
+                << base::SafeText(st.error_message()) << "\nspctl: role "
+                << a.name
+                << " was changed by someone else while you edited it: see "
+                   "`spctl roles show "
+                << a.name << "`\n";
+      if (temp.empty()) {
+        ctl.err() << "spctl: then edit again (`spctl roles edit " << a.name
+                  << " -f " << path << "` applies your file to the new "
+                  << "version)\n";
+      } else {
+        ctl.err() << "spctl: " << kept << "\n";
+      }
+      return kExitError;
+    }
+    const int rc = ctl.Fail(st, absl::StrCat("roles edit ", a.name));
     if (!temp.empty()) ctl.err() << "spctl: " << kept << "\n";
-    return *rc;
+    return rc;
   }
   drop_edit();
   if (!ctl.Structured(out)) ctl.out() << "Updated role " << a.name << "\n";

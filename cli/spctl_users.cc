@@ -3,6 +3,8 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <functional>
+#include <memory>
 #include <ostream>
 
 #include "absl/strings/escaping.h"
@@ -53,11 +55,28 @@ int GetUser(Spctl& ctl, const std::string& name, pb::User* user) {
   return kExitOk;
 }
 
-int UpdateUser(Spctl& ctl, const pb::User& user, std::string_view done) {
+// Reads user `name`, applies `change` and updates the user on the condition
+// that it is still the version read (User.updated_at): when another admin
+// changed it in between (ABORTED), reads it again and applies `change` to
+// that, up to kUpdateAttempts times, so neither change undoes the other.
+constexpr int kUpdateAttempts = 5;
+
+int ChangeUser(Spctl& ctl, const std::string& name,
+               const std::function<void(pb::User*)>& change,
+               std::string_view done) {
   pb::User resp;
-  if (auto rc = Call(ctl, ctl.Admin(), &Stub::UpdateUser, user, &resp,
-                     absl::StrCat("user ", user.name()))) {
-    return *rc;
+  for (int attempt = 1;; ++attempt) {
+    pb::User u;
+    if (int rc = GetUser(ctl, name, &u); rc != kExitOk) return rc;
+    change(&u);
+    if (ctl.Admin() == nullptr) return kExitError;
+    std::unique_ptr<grpc::ClientContext> ctx = Spctl::Context();
+    grpc::Status st = ctl.Admin()->UpdateUser(ctx.get(), u, &resp);
+    if (st.ok()) break;
+    if (st.error_code() != grpc::StatusCode::ABORTED ||
+        attempt == kUpdateAttempts) {
+      return ctl.Fail(st, absl::StrCat("user ", name));
+    }
   }
   if (!ctl.Structured(resp)) ctl.out() << done << "\n";
   return kExitOk;
@@ -218,11 +237,8 @@ int Unlock(Spctl& ctl, const std::string& name) {
 }
 
 int SetDisabled(Spctl& ctl, const std::string& name, bool disabled) {
-  pb::User u;
-  if (int rc = GetUser(ctl, name, &u); rc != kExitOk) return rc;
-  u.set_disabled(disabled);
-  return UpdateUser(
-      ctl, u,
+  return ChangeUser(
+      ctl, name, [disabled](pb::User* u) { u->set_disabled(disabled); },
       disabled ? absl::StrCat("Disabled user ", name,
                               "; their certificates are revoked and their "
                               "sessions end")
@@ -231,13 +247,12 @@ int SetDisabled(Spctl& ctl, const std::string& name, bool disabled) {
 }
 
 int Edit(Spctl& ctl, const UserArgs& a, bool display_name_given) {
-  pb::User u;
-  if (int rc = GetUser(ctl, a.name, &u); rc != kExitOk) return rc;
   if (!display_name_given) {
     return ctl.Error("nothing to change: pass --display-name TEXT", kExitUsage);
   }
-  u.set_display_name(a.display_name);
-  return UpdateUser(ctl, u, absl::StrCat("Updated user ", a.name));
+  return ChangeUser(
+      ctl, a.name, [&a](pb::User* u) { u->set_display_name(a.display_name); },
+      absl::StrCat("Updated user ", a.name));
 }
 
 int ResetPassword(Spctl& ctl, const UserArgs& a) {

@@ -78,8 +78,17 @@ class Store {
   virtual absl::StatusOr<User> GetUser(std::string_view name) = 0;
   // All users by name.
   virtual absl::StatusOr<std::vector<User>> ListUsers() = 0;
-  // Replaces display_name and disabled of user.name. kNotFound.
-  virtual absl::StatusOr<User> UpdateUser(const User& user) = 0;
+  // Replaces display_name and disabled of user.name. kNotFound. With
+  // `unchanged_since` (the updated_at its caller read), only while the
+  // stored user still has that updated_at, kAborted saying when it changed
+  // otherwise: an update made from an old read must not undo another
+  // admin's (a user disabled meanwhile enabled again). updated_at only moves
+  // forward.
+  virtual absl::StatusOr<User> UpdateUser(
+      const User& user, std::optional<absl::Time> unchanged_since) = 0;
+  absl::StatusOr<User> UpdateUser(const User& user) {
+    return UpdateUser(user, std::nullopt);
+  }
   // Deletes the user, its credentials and role bindings. kNotFound.
   virtual absl::Status DeleteUser(std::string_view name) = 0;
 
@@ -116,8 +125,14 @@ class Store {
   virtual absl::StatusOr<Role> CreateRole(const Role& role) = 0;
   virtual absl::StatusOr<Role> GetRole(std::string_view name) = 0;
   virtual absl::StatusOr<std::vector<Role>> ListRoles() = 0;
-  // Replaces every field but name and created_at. kNotFound.
-  virtual absl::StatusOr<Role> UpdateRole(const Role& role) = 0;
+  // Replaces every field but name and created_at. kNotFound. kAborted
+  // when `unchanged_since` is given and the role changed since, as
+  // UpdateUser.
+  virtual absl::StatusOr<Role> UpdateRole(
+      const Role& role, std::optional<absl::Time> unchanged_since) = 0;
+  absl::StatusOr<Role> UpdateRole(const Role& role) {
+    return UpdateRole(role, std::nullopt);
+  }
   // Also removes the role's bindings. kNotFound.
   virtual absl::Status DeleteRole(std::string_view name) = 0;
 

@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "storage/store_test_suite.h"
 
@@ -74,6 +75,48 @@ TEST_P(StoreTest, UserCreateGetListUpdateDelete) {
   SP_EXPECT_CODE(store_->GetUser("bob"), kNotFound);
   SP_EXPECT_CODE(store_->DeleteUser("bob"), kNotFound);
   SP_EXPECT_CODE(store_->CreateUser(MakeUser("")), kInvalidArgument);
+}
+
+// An update made from an old read must not undo a change made since (an
+// admin's stale edit enabling a user another admin just disabled).
+TEST_P(StoreTest, UpdatesFromAnOldReadAreRefused) {
+  SP_ASSERT_OK_AND_ASSIGN(User read, store_->CreateUser(MakeUser("alice")));
+  // The clock does not move: updated_at must still change with each update.
+  User disable = read;
+  disable.disabled = true;
+  SP_ASSERT_OK_AND_ASSIGN(User disabled,
+                          store_->UpdateUser(disable, read.updated_at));
+  EXPECT_GT(disabled.updated_at, read.updated_at);
+  User stale = read;
+  stale.display_name = "Alice";
+  const absl::Status st = store_->UpdateUser(stale, read.updated_at).status();
+  SP_EXPECT_CODE(st, kAborted);
+  EXPECT_TRUE(absl::StrContains(st.message(), "user 'alice' was changed at"))
+      << st;
+  SP_ASSERT_OK_AND_ASSIGN(User got, store_->GetUser("alice"));
+  EXPECT_TRUE(got.disabled);
+  EXPECT_EQ(got.display_name, read.display_name);
+  // From the current version, and unconditionally, it applies.
+  got.display_name = "Alice";
+  SP_ASSERT_OK_AND_ASSIGN(User renamed,
+                          store_->UpdateUser(got, disabled.updated_at));
+  EXPECT_TRUE(renamed.disabled);
+  EXPECT_EQ(renamed.display_name, "Alice");
+  SP_ASSERT_OK(store_->UpdateUser(stale).status());
+  SP_EXPECT_CODE(store_->UpdateUser(MakeUser("nobody"), read.updated_at),
+                 kNotFound);
+
+  SP_ASSERT_OK_AND_ASSIGN(Role role, store_->CreateRole(FullRole("ops")));
+  Role first = role;
+  first.logins = {"root"};
+  SP_ASSERT_OK_AND_ASSIGN(Role updated,
+                          store_->UpdateRole(first, role.updated_at));
+  EXPECT_GT(updated.updated_at, role.updated_at);
+  Role second = role;
+  second.description = "from an old read";
+  SP_EXPECT_CODE(store_->UpdateRole(second, role.updated_at), kAborted);
+  SP_ASSERT_OK_AND_ASSIGN(Role now, store_->GetRole("ops"));
+  EXPECT_EQ(now, updated);
 }
 
 TEST_P(StoreTest, ErrorsNameTheRecord) {

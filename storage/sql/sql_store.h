@@ -30,7 +30,9 @@ class SqlStore : public Store {
   absl::StatusOr<User> CreateUser(const User& user) override;
   absl::StatusOr<User> GetUser(std::string_view name) override;
   absl::StatusOr<std::vector<User>> ListUsers() override;
-  absl::StatusOr<User> UpdateUser(const User& user) override;
+  using Store::UpdateUser;
+  absl::StatusOr<User> UpdateUser(
+      const User& user, std::optional<absl::Time> unchanged_since) override;
   absl::Status DeleteUser(std::string_view name) override;
 
   absl::StatusOr<Credentials> GetCredentials(std::string_view user) override;
@@ -48,7 +50,9 @@ class SqlStore : public Store {
   absl::StatusOr<Role> CreateRole(const Role& role) override;
   absl::StatusOr<Role> GetRole(std::string_view name) override;
   absl::StatusOr<std::vector<Role>> ListRoles() override;
-  absl::StatusOr<Role> UpdateRole(const Role& role) override;
+  using Store::UpdateRole;
+  absl::StatusOr<Role> UpdateRole(
+      const Role& role, std::optional<absl::Time> unchanged_since) override;
   absl::Status DeleteRole(std::string_view name) override;
   absl::StatusOr<RoleBinding> BindRole(std::string_view user,
                                        std::string_view role) override;

@@ -2,10 +2,12 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "base/status_macros.h"
 #include "storage/sql/codec.h"
 #include "storage/sql/sql_store.h"
@@ -25,9 +27,16 @@ constexpr Statement kInsertCredentials(
 constexpr Statement kSelectUser("SELECT " SP_USER_COLUMNS
                                 " FROM users WHERE name = $1");
 constexpr Statement kListUsers("SELECT " SP_USER_COLUMNS " FROM users");
+// updated_at_us only moves forward (a clock set back, two updates in one
+// microsecond), so an update conditional on it never misses a change.
+#define SP_NEXT_UPDATED_AT(now)                     \
+  "updated_at_us = CASE WHEN updated_at_us >= " now \
+  " THEN updated_at_us + 1 ELSE " now " END"
 constexpr Statement kUpdateUser(
-    "UPDATE users SET display_name = $2, disabled = $3, updated_at_us = $4 "
-    "WHERE name = $1 RETURNING " SP_USER_COLUMNS);
+    "UPDATE users SET display_name = $2, disabled = $3, " SP_NEXT_UPDATED_AT(
+        "$4") " WHERE name = $1 RETURNING " SP_USER_COLUMNS);
+constexpr Statement kUserUpdatedAt(
+    "SELECT updated_at_us FROM users WHERE name = $1");
 #undef SP_USER_COLUMNS
 constexpr Statement kDeleteUser("DELETE FROM users WHERE name = $1");
 constexpr Statement kUserExists("SELECT 1 FROM users WHERE name = $1");
@@ -71,8 +80,11 @@ constexpr Statement kSelectRole("SELECT " SP_ROLE_COLUMNS
 constexpr Statement kListRoles("SELECT " SP_ROLE_COLUMNS " FROM roles");
 constexpr Statement kUpdateRole(
     "UPDATE roles SET description = $2, spec = $3, max_ttl_us = $4, "
-    "record = $5, updated_at_us = $6 WHERE name = $1 "
+    "record = $5, " SP_NEXT_UPDATED_AT("$6") " WHERE name = $1 "
     "RETURNING " SP_ROLE_COLUMNS);
+#undef SP_NEXT_UPDATED_AT
+constexpr Statement kRoleUpdatedAt(
+    "SELECT updated_at_us FROM roles WHERE name = $1");
 constexpr Statement kListRolesForUser(
     "SELECT r.name, r.description, r.spec, r.max_ttl_us, r.record, "
     "r.created_at_us, r.updated_at_us FROM roles r JOIN role_bindings b "
@@ -153,6 +165,28 @@ std::string UserWhat(std::string_view name) {
   return absl::StrCat("user ", Quote(name));
 }
 
+// The precondition of UpdateUser/UpdateRole: `what` (keyed by `name`) still
+// has the updated_at its caller read. kNotFound when it is gone; kAborted
+// when it changed since.
+absl::Status CheckUnchangedSince(Tx& tx, const Statement& updated_at,
+                                 std::string_view name,
+                                 std::optional<absl::Time> since,
+                                 std::string_view what) {
+  if (!since.has_value()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::vector<Row> rows,
+                   tx.Query(updated_at, {Param::Text(name)}));
+  if (rows.empty()) return NotFound(what);
+  const int64_t stored = rows[0][0].AsInt();
+  if (stored == TimeToMicros(*since)) return absl::OkStatus();
+  return absl::AbortedError(absl::StrCat(
+      std::string(what), " was changed at ",
+      absl::FormatTime("%Y-%m-%d %H:%M:%E6S UTC", MicrosToTime(stored),
+                       absl::UTCTimeZone()),
+      ", after it was read (",
+      absl::FormatTime("%Y-%m-%d %H:%M:%E6S UTC", *since, absl::UTCTimeZone()),
+      "): nothing was changed; read it again and redo the change"));
+}
+
 // Runs an UPDATE/DELETE keyed by user name: kNotFound when no row changed.
 absl::Status ExecOnUser(Tx& tx, const Statement& stmt,
                         absl::Span<const Param> params, std::string_view user) {
@@ -221,13 +255,17 @@ absl::StatusOr<std::vector<User>> SqlStore::ListUsers() {
   return users;
 }
 
-absl::StatusOr<User> SqlStore::UpdateUser(const User& in) {
+absl::StatusOr<User> SqlStore::UpdateUser(
+    const User& in, std::optional<absl::Time> unchanged_since) {
   RETURN_IF_ERROR(in.Validate());
   const absl::Time now = Now();
   std::vector<Row> rows;
   RETURN_IF_ERROR(Describe(
       Transact(TxMode::kSerializable,
                [&](Tx& tx) -> absl::Status {
+                 RETURN_IF_ERROR(CheckUnchangedSince(tx, kUserUpdatedAt,
+                                                     in.name, unchanged_since,
+                                                     UserWhat(in.name)));
                  ASSIGN_OR_RETURN(
                      rows, tx.Query(kUpdateUser, {Param::Text(in.name),
                                                   Param::Text(in.display_name),
@@ -462,7 +500,8 @@ absl::StatusOr<std::vector<Role>> SqlStore::ListRoles() {
   return RolesFromRows(rows);
 }
 
-absl::StatusOr<Role> SqlStore::UpdateRole(const Role& in) {
+absl::StatusOr<Role> SqlStore::UpdateRole(
+    const Role& in, std::optional<absl::Time> unchanged_since) {
   RETURN_IF_ERROR(in.Validate());
   ASSIGN_OR_RETURN(std::string spec, EncodeRoleSpec(in));
   const absl::Time now = Now();
@@ -471,6 +510,8 @@ absl::StatusOr<Role> SqlStore::UpdateRole(const Role& in) {
   RETURN_IF_ERROR(Describe(
       Transact(TxMode::kSerializable,
                [&](Tx& tx) -> absl::Status {
+                 RETURN_IF_ERROR(CheckUnchangedSince(
+                     tx, kRoleUpdatedAt, in.name, unchanged_since, what));
                  ASSIGN_OR_RETURN(
                      rows,
                      tx.Query(

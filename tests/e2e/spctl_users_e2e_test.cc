@@ -13,6 +13,7 @@
 #include "ca/totp.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/spctl_e2e_util.h"
+#include "tests/harness/listening_process.h"
 #include "tests/harness/subprocess.h"
 
 namespace sallyport::e2e {
@@ -150,6 +151,27 @@ TEST_F(SpctlUsersTest, AddedUserBoundToRoleLogsInWithTheRolesPrincipals) {
       << kept[1].str();
   auto fixed = env_->Spctl({"roles", "edit", "dev", "-f", kept[1].str()});
   EXPECT_EQ(fixed.exit_code, 1) << fixed.Describe();  // still the typo
+
+  // Another admin changes the role while this edit is open in $EDITOR: the
+  // edit is refused, not applied over their change (it replaced it), and
+  // kept.
+  const std::string editor =
+      absl::StrCat("EDITOR='sed -i s/ubuntu/debian/' ",
+                   sallyport::testing::RunfilePath("cli/spctl"),
+                   " roles edit dev >/dev/null && sed -i s/ops/web/");
+  auto raced =
+      env_->Spctl({"roles", "edit", "dev"}, "admin", {{"EDITOR", editor}});
+  EXPECT_EQ(raced.exit_code, 1) << raced.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      raced.err, "was changed by someone else while you edited it"))
+      << raced.Describe();
+  ASSERT_TRUE(std::regex_search(raced.err, kept,
+                                std::regex(R"(your edit is kept in (\S+):)")))
+      << raced.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      sallyport::testing::ReadFileOrEmpty(kept[1].str()), "\"web\""));
+  ASSERT_TRUE(env_->Login("bob", kPassword).ok());
+  EXPECT_EQ(Principals("bob"), "debian,ops");
 
   // Unbinding the role leaves bob with no logins: login refused.
   ASSERT_TRUE(env_->Spctl({"bindings", "rm", "bob", "dev"}).ok());
