@@ -295,5 +295,42 @@ TEST_F(AdminGuardsTest, AnUpdateFromAnOldReadDoesNotUndoAChangeMadeSince) {
   EXPECT_EQ(env->store().GetRole("web")->description, "");
 }
 
+// "Bob" beside "bob" would be two users to the store and one name to an
+// auditor reading a listing or a certificate's key id: a user or role
+// whose name differs from an existing one only by case is refused.
+TEST_F(AdminGuardsTest, NamesThatDifferOnlyByCaseAreRefused) {
+  ASSERT_TRUE(env->AddUser("bob", "bob-password-123", {}).ok());
+  auto create_user = [&](const std::string& name) {
+    grpc::ClientContext ctx;
+    pb::CreateUserRequest request;
+    request.mutable_user()->set_name(name);
+    pb::User out;
+    return stub->CreateUser(&ctx, request, &out);
+  };
+  grpc::Status st = create_user("Bob");
+  EXPECT_EQ(st.error_code(), StatusCode::ALREADY_EXISTS);
+  EXPECT_EQ(st.error_message(),
+            "user Bob differs from the existing user bob only by case: use "
+            "bob or another name");
+  EXPECT_FALSE(env->store().GetUser("Bob").ok());
+  EXPECT_EQ(create_user("bob").error_code(), StatusCode::ALREADY_EXISTS);
+  EXPECT_TRUE(create_user("bob2").ok());
+
+  ASSERT_TRUE(env->AddRole("Ops", {"ubuntu"}).ok());
+  auto create_role = [&](const std::string& name) {
+    grpc::ClientContext ctx;
+    pb::Role role;
+    role.set_name(name);
+    role.add_logins("ubuntu");
+    pb::Role out;
+    return stub->CreateRole(&ctx, role, &out);
+  };
+  st = create_role("ops");
+  EXPECT_EQ(st.error_code(), StatusCode::ALREADY_EXISTS);
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "only by case"));
+  EXPECT_FALSE(env->store().GetRole("ops").ok());
+  EXPECT_TRUE(create_role("ops-eu").ok());
+}
+
 }  // namespace
 }  // namespace sallyport::ca

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <optional>
+#include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "ca/admin_convert.h"
@@ -23,6 +25,24 @@ template <typename Message>
 std::optional<absl::Time> UnchangedSince(const Message& m) {
   if (!m.has_updated_at()) return std::nullopt;
   return FromTimestamp(m.updated_at());
+}
+
+// Two users (or roles) whose names differ only by case are two records to
+// the store and one name to whoever reads a listing, an audit log or a
+// certificate's key id ("Bob" beside "bob"): refused. An equal name is
+// the store's kAlreadyExists.
+template <typename Record>
+absl::Status RefuseCaseTwin(const char* kind, const std::string& name,
+                            const absl::StatusOr<std::vector<Record>>& all) {
+  if (!all.ok()) return all.status();
+  for (const Record& r : *all) {
+    if (r.name != name && absl::EqualsIgnoreCase(r.name, name)) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          kind, " ", name, " differs from the existing ", kind, " ", r.name,
+          " only by case: use ", r.name, " or another name"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> HashPassword(const PasswordHasher& hasher,
@@ -138,6 +158,8 @@ grpc::Status AdminService::CreateUser(grpc::ServerContext* context,
         RETURN_IF_ERROR(ValidateSimpleName("user name", request->user().name(),
                                            kMaxUserNameBytes));
         RETURN_IF_ERROR(ValidateDisplayName(request->user().display_name()));
+        RETURN_IF_ERROR(RefuseCaseTwin("user", request->user().name(),
+                                       ctx_.store->ListUsers()));
         std::string hash;
         if (!request->password().empty()) {
           ASSIGN_OR_RETURN(hash,
@@ -304,6 +326,8 @@ grpc::Status AdminService::CreateRole(grpc::ServerContext* context,
                                                   request->logins().end())}},
              [&](const ClientIdentity&) -> absl::Status {
                ASSIGN_OR_RETURN(storage::Role role, RoleFromProto(*request));
+               RETURN_IF_ERROR(
+                   RefuseCaseTwin("role", role.name, ctx_.store->ListRoles()));
                ASSIGN_OR_RETURN(role, ctx_.store->CreateRole(role));
                RoleToProto(role, response);
                return absl::OkStatus();
