@@ -407,8 +407,13 @@ void GatewayConnection::ProcessRequestQueue(Bridge& b) {
       return;
     } else if (t == "auth-agent-req@openssh.com") {
       if (RequestAgentForwarding(b, std::move(r))) return;
+    } else if (t == "x11-req") {
+      // ssh only says "X11 forwarding request failed": say why.
+      Refuse(b, r,
+             "X11 forwarding is not allowed through Sallyport "
+             "(\"x11-req\" is not allowed)",
+             true);
     } else {
-      // x11-req, anything else.
       Refuse(b, r, absl::StrCat("\"", Safe(t), "\" is not allowed"), false);
     }
   }

@@ -236,7 +236,8 @@ TEST_F(ChannelRulesTest, RequestsQueuedBehindAnAuthorizationStopAtTheLimit) {
 
 // Stock ssh asks for X11 forwarding (-Y, with a DISPLAY and no xauth: fake
 // credentials): the gateway refuses it itself, the host never sees the
-// request, and the command runs without a DISPLAY.
+// request, and the command runs without a DISPLAY. The user is told why
+// (ssh itself only says the request failed).
 TEST_F(GatewayTest, X11ForwardingIsRefused) {
   testing::RunOptions ro;
   ro.env["DISPLAY"] = "127.0.0.1:55";
@@ -247,6 +248,9 @@ TEST_F(GatewayTest, X11ForwardingIsRefused) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit_code, 0) << r->Describe();
   EXPECT_EQ(r->out, "display=[]\n");
+  EXPECT_TRUE(absl::StrContains(
+      r->err, "sallyport: X11 forwarding is not allowed through Sallyport"))
+      << r->err;
   const std::string log = GatewayLog();
   EXPECT_TRUE(HasLineWith(
       log, {"event=channel.refused", "kind=\"x11-req\"", "is not allowed"}))
