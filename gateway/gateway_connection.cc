@@ -63,9 +63,12 @@ std::string CertificateRefusalBanner(std::string_view reason) {
 // eow@openssh.com), then who we are.
 constexpr char kGatewaySoftwareVersion[] = "OpenSSH_9.0 Sallyport_0.1";
 
+// Sent at the first plain key, which may come before the certificate that
+// then logs in (an agent's keys are offered first): worded so that it does
+// not contradict a login that succeeds.
 constexpr char kCertificatesOnly[] =
-    "Sallyport accepts OpenSSH certificates only: log in with `sp login` "
-    "first.\r\n";
+    "Sallyport accepts OpenSSH certificates only, not plain keys: if ssh has "
+    "no Sallyport certificate to offer, log in with `sp login` first.\r\n";
 
 // What the user sees when the gateway cannot tell whether a certificate is
 // revoked (CaClient::kRevocationListStale).

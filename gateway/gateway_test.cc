@@ -175,6 +175,43 @@ TEST_F(GatewayTest, APlainKeyIsRefusedWithTheSpLoginBanner) {
   EXPECT_TRUE(absl::StrContains(r.err, "Permission denied")) << r.err;
 }
 
+// An agent's keys are offered before the certificate: the banner sent at
+// the plain key reaches the user on a connection that then logs in, so it
+// must not read as a refusal of that login.
+TEST_F(GatewayTest, AnAgentsPlainKeyBeforeTheCertificateIsNotAContradiction) {
+  // `ssh-add KEY` adds the plain key, then KEY-cert.pub beside it: ssh
+  // offers them in that order.
+  std::vector<std::string> args;
+  const std::vector<std::string> all =
+      SshArgs(login_ + "+web01", "echo in", {}, /*with_certificate=*/false);
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (all[i] == "-i") {
+      ++i;  // the key comes from the agent only
+    } else if (all[i] == "IdentitiesOnly=yes") {
+      args.push_back("IdentitiesOnly=no");
+    } else if (all[i] == "IdentityAgent=none") {
+      args.push_back("IdentityAgent=SSH_AUTH_SOCK");
+    } else {
+      args.push_back(all[i]);
+    }
+  }
+  std::vector<std::string> argv = {
+      "ssh-agent", "sh", "-c", "ssh-add -q \"$0\" && exec \"$@\"", key_path_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  absl::StatusOr<RunResult> r = testing::RunCommand(argv);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->Describe();
+  EXPECT_EQ(r->out, "in\n");
+  // The plain key was offered (and refused) first.
+  EXPECT_TRUE(absl::StrContains(GatewayLog(), "reason=\"plain-key\""))
+      << GatewayLog();
+  EXPECT_TRUE(absl::StrContains(
+      r->err,
+      "if ssh has no Sallyport certificate to offer, log in with "
+      "`sp login` first"))
+      << r->err;
+}
+
 TEST_F(GatewayTest, ALoginNotInThePrincipalsIsRefused) {
   RunResult r = Ssh("nobody+web01", "true");
   EXPECT_EQ(r.exit_code, 255) << r.Describe();
