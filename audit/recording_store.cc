@@ -107,8 +107,8 @@ v1::RecordingSession ToProtoSession(const storage::Session& s) {
   out.set_started_at_us(absl::ToUnixMicros(s.started_at));
   out.set_ended_at_us(s.ended_at ? absl::ToUnixMicros(*s.ended_at) : 0);
   out.set_status(ToProtoStatus(s.status));
-  out.set_bytes_input(s.bytes_in);
-  out.set_bytes_output(s.bytes_out);
+  out.set_bytes_input(s.BytesInSoFar());
+  out.set_bytes_output(s.BytesOutSoFar());
   out.set_last_seq(s.last_seq);
   out.set_chain_head(s.chain_head);
   return out;

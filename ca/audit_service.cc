@@ -40,8 +40,9 @@ void ToProto(const storage::Session& s, pb::SessionSummary* out) {
   out->set_host(s.host);
   *out->mutable_started_at() = ToTimestamp(s.started_at);
   if (s.ended_at) *out->mutable_ended_at() = ToTimestamp(*s.ended_at);
-  out->set_bytes_in(s.bytes_in);
-  out->set_bytes_out(s.bytes_out);
+  // While active: the bytes so far, of the open channels too.
+  out->set_bytes_in(s.BytesInSoFar());
+  out->set_bytes_out(s.BytesOutSoFar());
   out->set_status(std::string(storage::SessionStatusName(s.status)));
 }
 

@@ -89,10 +89,13 @@ int List(Spctl& ctl, const SessionArgs& a) {
                "BYTES_OUT"
             << (a.grep.empty() ? "" : "\tMATCHES") << "\n";
   for (const pb::SessionSummary& s : resp.sessions()) {
+    // An active session's bytes are those so far (the CA counts what its
+    // open channels recorded), not its totals.
+    const char* so_far = s.status() == "active" ? " so far" : "";
     ctl.out() << s.id() << "\t" << s.user() << "\t" << s.login() << "\t"
               << s.host() << "\t" << Time(s.started_at()) << "\t"
               << Time(s.ended_at()) << "\t" << s.status() << "\t"
-              << s.bytes_in() << "\t" << s.bytes_out();
+              << s.bytes_in() << so_far << "\t" << s.bytes_out() << so_far;
     if (!a.grep.empty()) {
       ctl.out() << "\t";
       for (int i = 0; i < s.matches_size(); ++i) {
@@ -172,7 +175,11 @@ int Show(Spctl& ctl, const SessionArgs& a) {
             << "\nended:     " << UsTime(s.ended_at_us())
             << "\nstatus:    " << audit::SessionStatusText(s.status())
             << "\nbytes:     " << s.bytes_input() << " in, " << s.bytes_output()
-            << " out\nrecords:   " << chain.records() << "\nintegrity: "
+            << " out"
+            << (s.status() == av::SESSION_STATUS_ACTIVE
+                    ? " so far (active: the recording is still being shipped)"
+                    : "")
+            << "\nrecords:   " << chain.records() << "\nintegrity: "
             << (broken == 0 && head.intact
                     ? "intact (hash chain checks)"
                     : absl::StrCat("BROKEN: ",

@@ -1,6 +1,7 @@
 #include "storage/records.h"
 
 #include <array>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -363,6 +364,23 @@ absl::Status AuditEventInput::Validate() const {
   RETURN_IF_ERROR(ValidateName("audit event actor", actor));
   return ValidateText("audit event payload", payload_json, kMaxPayloadBytes,
                       false);
+}
+
+namespace {
+int64_t SaturatingSum(int64_t a, int64_t b) {
+  if (a < 0) a = 0;
+  if (b < 0) b = 0;
+  return a > std::numeric_limits<int64_t>::max() - b
+             ? std::numeric_limits<int64_t>::max()
+             : a + b;
+}
+}  // namespace
+
+int64_t Session::BytesInSoFar() const {
+  return SaturatingSum(bytes_in, open_bytes_in);
+}
+int64_t Session::BytesOutSoFar() const {
+  return SaturatingSum(bytes_out, open_bytes_out);
 }
 
 absl::Status Session::Validate() const {

@@ -288,8 +288,20 @@ struct Session {
   // there is none) and its chain hash (kRecordingGenesisHash when none).
   uint64_t last_seq = 0;
   std::string chain_head = std::string(kRecordingGenesisHash);
+  // Set by the store (AppendSessionRecords; schema version 10): while the
+  // session is active, the bytes of the data records stored so far of its
+  // channels that have not closed yet (a channel's totals reach bytes_in
+  // and bytes_out only with its channel_close record). 0 once it ended.
+  int64_t open_bytes_in = 0;
+  int64_t open_bytes_out = 0;
 
   absl::Status Validate() const;
+  // bytes_in + open_bytes_in (bytes_out + open_bytes_out), at most the
+  // int64 maximum: an active session's bytes so far (the totals of its
+  // closed channels and what is recorded of the open ones), an ended
+  // session's totals.
+  int64_t BytesInSoFar() const;
+  int64_t BytesOutSoFar() const;
   bool operator==(const Session&) const = default;
 };
 

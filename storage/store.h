@@ -236,7 +236,8 @@ class Store {
   // kAlreadyExists for a known id; kPermissionDenied when another gateway
   // than session.gateway_id claimed the id (ClaimSession).
   virtual absl::StatusOr<Session> CreateSession(const Session& session) = 0;
-  // Sets ended_at, status and byte counts of an active session. kNotFound;
+  // Sets ended_at, status and byte counts of an active session (its
+  // open_bytes_in/open_bytes_out become 0). kNotFound;
   // kFailedPrecondition when it has already ended.
   virtual absl::StatusOr<Session> EndSession(std::string_view id,
                                              const SessionEnd& end) = 0;
@@ -256,7 +257,9 @@ class Store {
   // (kFailedPrecondition). kNotFound for an unknown session;
   // kFailedPrecondition when new records arrive for an ended session.
   // The byte counts (value1, value2) of new kChannelClose records are added
-  // to the session's bytes_in and bytes_out.
+  // to the session's bytes_in and bytes_out; the bytes of new kData records
+  // of channels without a close yet to its open_bytes_in/open_bytes_out,
+  // which leave them when their channel closes (Session).
   // Returns the session with its new head.
   virtual absl::StatusOr<Session> AppendSessionRecords(
       const std::vector<SessionRecord>& records) = 0;

@@ -28,18 +28,23 @@ constexpr Statement kListAuditEvents(
     "SELECT seq, time_us, type, actor, payload, prev_hash, hash "
     "FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2");
 
-#define SP_SESSION_COLUMNS                                             \
-  "id, user_name, login, host, started_at_us, ended_at_us, bytes_in, " \
-  "bytes_out, status, gateway_id, last_seq, chain_head"
+#define SP_SESSION_COLUMNS                                               \
+  "id, user_name, login, host, started_at_us, ended_at_us, bytes_in, "   \
+  "bytes_out, status, gateway_id, last_seq, chain_head, open_bytes_in, " \
+  "open_bytes_out"
 constexpr Statement kInsertSession(
     "INSERT INTO sessions (id, user_name, login, host, started_at_us, "
     "ended_at_us, bytes_in, bytes_out, status, gateway_id) VALUES ($1, $2, "
     "$3, $4, $5, $6, $7, $8, $9, $10)");
+// An ended session has no open channel (schema version 10).
 constexpr Statement kEndSession(
     "UPDATE sessions SET ended_at_us = $2, status = $3, bytes_in = $4, "
-    "bytes_out = $5 WHERE id = $1 AND status = 'active' "
+    "bytes_out = $5, open_bytes_in = 0, open_bytes_out = 0 "
+    "WHERE id = $1 AND status = 'active' "
     "AND ($6 IS NULL OR last_seq = $6) "
     "RETURNING " SP_SESSION_COLUMNS);
+constexpr Statement kForgetOpenChannels(
+    "DELETE FROM session_open_channels WHERE session_id = $1");
 constexpr Statement kSelectSession("SELECT " SP_SESSION_COLUMNS
                                    " FROM sessions WHERE id = $1");
 // Ties on the start time are broken by id, byte-wise in both dialects.
@@ -89,6 +94,8 @@ absl::StatusOr<Session> SessionFromRow(const Row& r) {
   s.gateway_id = r[9].AsBytes();
   s.last_seq = static_cast<uint64_t>(r[10].AsInt());
   s.chain_head = r[11].AsBytes();
+  s.open_bytes_in = r[12].AsInt();
+  s.open_bytes_out = r[13].AsInt();
   return s;
 }
 
@@ -201,6 +208,8 @@ absl::StatusOr<Session> SqlStore::CreateSession(const Session& in) {
   RETURN_IF_ERROR(in.Validate());
   Session s = in;
   s.last_seq = 0;
+  s.open_bytes_in = 0;
+  s.open_bytes_out = 0;
   s.chain_head = std::string(kRecordingGenesisHash);
   s.started_at = TruncateToMicros(s.started_at);
   if (s.ended_at) s.ended_at = TruncateToMicros(*s.ended_at);
@@ -248,23 +257,25 @@ absl::StatusOr<Session> SqlStore::EndSession(std::string_view id,
   std::vector<Row> rows;
   std::optional<Session> existing_session;
   RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kReadCommitted,
-               [&](Tx& tx) -> absl::Status {
-                 ASSIGN_OR_RETURN(
-                     rows, tx.Query(kEndSession,
-                                    {Param::Text(id), TimeParam(end.ended_at),
-                                     Param::Text(SessionStatusName(end.status)),
-                                     Param::Int(end.bytes_in),
-                                     Param::Int(end.bytes_out),
-                                     Param::OptInt(expect_last_seq)}));
-                 if (!rows.empty()) return absl::OkStatus();
-                 ASSIGN_OR_RETURN(std::vector<Row> existing,
-                                  tx.Query(kSelectSession, {Param::Text(id)}));
-                 if (existing.empty()) return absl::OkStatus();
-                 ASSIGN_OR_RETURN(existing_session,
-                                  SessionFromRow(existing[0]));
-                 return absl::OkStatus();
-               }),
+      Transact(
+          TxMode::kReadCommitted,
+          [&](Tx& tx) -> absl::Status {
+            ASSIGN_OR_RETURN(
+                rows,
+                tx.Query(kEndSession,
+                         {Param::Text(id), TimeParam(end.ended_at),
+                          Param::Text(SessionStatusName(end.status)),
+                          Param::Int(end.bytes_in), Param::Int(end.bytes_out),
+                          Param::OptInt(expect_last_seq)}));
+            if (!rows.empty()) {
+              return tx.Exec(kForgetOpenChannels, {Param::Text(id)}).status();
+            }
+            ASSIGN_OR_RETURN(std::vector<Row> existing,
+                             tx.Query(kSelectSession, {Param::Text(id)}));
+            if (existing.empty()) return absl::OkStatus();
+            ASSIGN_OR_RETURN(existing_session, SessionFromRow(existing[0]));
+            return absl::OkStatus();
+          }),
       SessionWhat(id)));
   if (rows.empty()) {
     if (!existing_session) return NotFound(SessionWhat(id));

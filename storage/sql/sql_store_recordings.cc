@@ -3,6 +3,7 @@
 // the session's chain head; session owners (version 6).
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -23,12 +24,29 @@ constexpr Statement kLockSessionHead(
 // largest BIGINT ($4, $5 >= 0): a sum past it is REAL in SQLite (refused
 // by the STRICT table) and an error in PostgreSQL, and every later upload
 // of the session would fail the same way (found by recording_store_fuzz).
+// open_bytes_in/open_bytes_out: the sum of the session's rows in
+// session_open_channels (a few, one per open channel), read after this
+// append changed them.
 constexpr Statement kSetSessionHead(
     "UPDATE sessions SET last_seq = $2, chain_head = $3, "
     "bytes_in = CASE WHEN bytes_in > 9223372036854775807 - $4 "
     "THEN 9223372036854775807 ELSE bytes_in + $4 END, "
     "bytes_out = CASE WHEN bytes_out > 9223372036854775807 - $5 "
-    "THEN 9223372036854775807 ELSE bytes_out + $5 END WHERE id = $1");
+    "THEN 9223372036854775807 ELSE bytes_out + $5 END, "
+    "open_bytes_in = (SELECT COALESCE(SUM(o.bytes_in), 0) FROM "
+    "session_open_channels o WHERE o.session_id = $1), "
+    "open_bytes_out = (SELECT COALESCE(SUM(o.bytes_out), 0) FROM "
+    "session_open_channels o WHERE o.session_id = $1) WHERE id = $1");
+// The data bytes of an open channel so far, each way (schema version 10).
+constexpr Statement kAddOpenChannelBytes(
+    "INSERT INTO session_open_channels (session_id, channel, bytes_in, "
+    "bytes_out) VALUES ($1, $2, $3, $4) ON CONFLICT (session_id, channel) "
+    "DO UPDATE SET bytes_in = session_open_channels.bytes_in + "
+    "excluded.bytes_in, bytes_out = session_open_channels.bytes_out + "
+    "excluded.bytes_out");
+constexpr Statement kCloseOpenChannel(
+    "DELETE FROM session_open_channels WHERE session_id = $1 AND "
+    "channel = $2");
 constexpr Statement kStoredHashes(
     "SELECT seq, hash FROM session_chunks WHERE session_id = $1 "
     "AND seq >= $2 AND seq <= $3 ORDER BY seq");
@@ -259,10 +277,33 @@ absl::StatusOr<Session> SqlStore::AppendSessionRecords(
                       .status());
             }
             int64_t bytes_in = 0, bytes_out = 0;
+            // The data bytes of each channel not closed in this append.
+            std::map<uint32_t, std::pair<int64_t, int64_t>> open;
             for (size_t i = first_new; i < records.size(); ++i) {
-              if (records[i].kind != SessionRecordKind::kChannelClose) continue;
-              bytes_in = SaturatingAdd(bytes_in, records[i].value1);
-              bytes_out = SaturatingAdd(bytes_out, records[i].value2);
+              const SessionRecord& r = records[i];
+              if (r.kind == SessionRecordKind::kData) {
+                auto& [in, out] = open[r.channel];
+                const int64_t n = static_cast<int64_t>(r.data.size());
+                if (r.direction == RecordDirection::kInput) in += n;
+                if (r.direction == RecordDirection::kOutput) out += n;
+              }
+              if (r.kind != SessionRecordKind::kChannelClose) continue;
+              bytes_in = SaturatingAdd(bytes_in, r.value1);
+              bytes_out = SaturatingAdd(bytes_out, r.value2);
+              // Its totals are in the close: the bytes counted while it
+              // was open go.
+              open.erase(r.channel);
+              RETURN_IF_ERROR(tx.Exec(kCloseOpenChannel,
+                                      {Param::Text(id), Param::Int(r.channel)})
+                                  .status());
+            }
+            for (const auto& [channel, bytes] : open) {
+              if (bytes.first == 0 && bytes.second == 0) continue;
+              RETURN_IF_ERROR(
+                  tx.Exec(kAddOpenChannelBytes,
+                          {Param::Text(id), Param::Int(channel),
+                           Param::Int(bytes.first), Param::Int(bytes.second)})
+                      .status());
             }
             return tx
                 .Exec(kSetSessionHead,

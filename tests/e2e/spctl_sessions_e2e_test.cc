@@ -3,7 +3,8 @@
 // a typed command, a printed word and an exec's command line, and its
 // --limit counts matching sessions; lists filter by time; export writes a
 // file per channel and play keeps the recorded time; `last` is the newest
-// session; every read is an audit event. Tamper tests and who may read:
+// session; every read is an audit event; an active session lists its
+// bytes so far. Tamper tests and who may read:
 // spctl_audit_e2e_test.cc.
 #include <sys/stat.h>
 #include <unistd.h>
@@ -196,6 +197,29 @@ TEST_F(SpctlAuditTest, ListsFilterByTimeAndEveryReadIsAnEvent) {
   EXPECT_EQ(exports, 1) << log.out;
   // The two above and this one.
   EXPECT_EQ(audit_reads, 3) << log.out;
+}
+
+// An active session lists the bytes recorded so far, marked so (it listed
+// 0 and 0 until its channels closed): the closed channels' totals plus
+// what the open ones recorded; `show` says the same.
+TEST_F(SpctlAuditTest, ActiveSessionsListTheBytesSoFar) {
+  StoreRecording("s-live", {Open(0, 0), Data(0, 10, true, "ls\r"),
+                            Data(0, 20, false, "file-a  file-b\r\n"),
+                            Open(1, 30), Close(1, 40)});
+  RunResult ls = env_->Spctl({"sessions", "ls"});
+  ASSERT_TRUE(ls.ok()) << ls.Describe();
+  // Channel 1 closed with 10 in, 40 out; channel 0 recorded 3 and 16.
+  EXPECT_TRUE(absl::StrContains(ls.out, "\tactive\t13 so far\t56 so far\n"))
+      << ls.out;
+  RunResult json = env_->Spctl({"sessions", "ls", "--output", "json"});
+  ASSERT_TRUE(json.ok()) << json.Describe();
+  EXPECT_TRUE(IsJson(json.out)) << json.out;
+  EXPECT_TRUE(absl::StrContains(json.out, "\"bytes_in\": \"13\"")) << json.out;
+  EXPECT_TRUE(absl::StrContains(json.out, "\"bytes_out\": \"56\"")) << json.out;
+  RunResult show = env_->Spctl({"sessions", "show", "s-live"});
+  ASSERT_TRUE(show.ok()) << show.Describe();
+  EXPECT_TRUE(absl::StrContains(show.out, "bytes:     13 in, 56 out so far"))
+      << show.out;
 }
 
 // A session with two channels exports one asciicast file per channel
