@@ -145,6 +145,12 @@ void AppendCanonical(const FieldsView& f, std::string& out) {
 
 }  // namespace
 
+bool IsScpTransferCommand(std::string_view command) {
+  return command.starts_with("scp ") &&
+         (command.find(" -t") != std::string_view::npos ||
+          command.find(" -f") != std::string_view::npos);
+}
+
 std::string_view SessionStatusText(v1::SessionStatus status) {
   for (const auto& [v, text] : kStatuses) {
     if (v == status) return text;

@@ -148,6 +148,11 @@ class StreamHasher {
   bool failed_ = false;
 };
 
+// Whether an exec command line is scp's remote end (`scp ... -t` or
+// `scp ... -f`): the gateway records such a channel as byte counts only,
+// like sftp (gateway/spool_tap.h), and `spctl sessions show` says so.
+bool IsScpTransferCommand(std::string_view command);
+
 std::string_view SessionStatusText(v1::SessionStatus status);
 std::string_view DirectionText(v1::RecordDirection direction);
 

@@ -8,8 +8,10 @@
 #include "cli/krl.h"
 #include "cli/output.h"
 #include "cli/spctl.h"
+#include "cli/spctl_output.pb.h"
 #include "gtest/gtest.h"
 #include "proto/admin.pb.h"
+#include "proto/audit.pb.h"
 
 namespace sallyport::cli {
 namespace {
@@ -94,6 +96,30 @@ TEST(OutputTest, StructuredOutputPrintsDefaultScalars) {
   EXPECT_FALSE(absl::StrContains(json.str(), "force_command")) << json.str();
   // The role editor's YAML stays as the admin writes it.
   EXPECT_EQ(ProtoToYaml(denied), "code: \"unknown-user\"\n");
+}
+
+// `sessions show --output json|yaml` printed a RecordingSession; it prints
+// a SessionDetails whose fields 1..12 must stay that message's (spctl reads
+// the one's bytes as the other), so the session's keys stay where they were.
+TEST(OutputTest, SessionDetailsKeepsEveryRecordingSessionField) {
+  const google::protobuf::Descriptor* session =
+      audit::v1::RecordingSession::descriptor();
+  const google::protobuf::Descriptor* details =
+      spctl::SessionDetails::descriptor();
+  ASSERT_GT(session->field_count(), 0);
+  for (int i = 0; i < session->field_count(); ++i) {
+    const google::protobuf::FieldDescriptor* f = session->field(i);
+    const google::protobuf::FieldDescriptor* d =
+        details->FindFieldByNumber(f->number());
+    ASSERT_NE(d, nullptr) << f->name();
+    EXPECT_EQ(d->name(), f->name());
+    EXPECT_EQ(d->type(), f->type()) << f->name();
+    EXPECT_EQ(d->is_repeated(), f->is_repeated()) << f->name();
+    if (f->enum_type() != nullptr) {
+      EXPECT_EQ(d->enum_type(), f->enum_type()) << f->name();
+    }
+    EXPECT_LT(f->number(), 100) << f->name() << ": SessionDetails' own start";
+  }
 }
 
 TEST(OutputTest, LineDiff) {

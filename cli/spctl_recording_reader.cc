@@ -138,10 +138,22 @@ Channel* ChannelTracker::Add(const av::RecordingRecord& r) {
   if (r.has_request()) {
     const std::string& t = r.request().type();
     if (t == "exec" || t == "subsystem") c.command = r.request().summary();
+    if (t == "subsystem") c.subsystem = r.request().summary();
+    if (t == "pty-req") c.pty = true;
     if (t == "exit-status") c.exit = r.request().summary();
     if (t == "exit-signal") c.exit_signal = r.request().summary();
   }
+  if (r.has_data()) {
+    c.recorded[{r.data().direction() == av::RECORD_DIRECTION_INPUT,
+                r.data().ssh_stream()}] += r.data().bytes().size();
+  }
+  if (r.has_stream_summary()) {
+    const av::StreamSummaryRecord& sum = r.stream_summary();
+    c.summaries[{sum.direction() == av::RECORD_DIRECTION_INPUT,
+                 sum.ssh_stream()}] = sum;
+  }
   if (r.has_channel_close()) {
+    c.closed = true;
     c.bytes_in = r.channel_close().bytes_input();
     c.bytes_out = r.channel_close().bytes_output();
   }

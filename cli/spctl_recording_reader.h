@@ -87,9 +87,18 @@ struct Channel {
   bool sized = false;
   uint32_t last_columns = kDefaultColumns, last_rows = kDefaultRows;
   bool has_output = false;
-  uint64_t bytes_in = 0, bytes_out = 0;
+  std::string subsystem;                 // e.g. sftp
+  bool pty = false;                      // a pty-req was recorded
+  bool closed = false;                   // its channel_close was recorded
+  uint64_t bytes_in = 0, bytes_out = 0;  // from the close
   std::optional<std::string> exit;
   std::optional<std::string> exit_signal;  // e.g. KILL
+  // What the recording holds, per stream (input?, SSH data type): the
+  // bytes of its data records, and its stream summaries (a stream not kept
+  // whole: exec output past its limit, a file transfer, a tunnel, input
+  // not recorded).
+  std::map<std::pair<bool, uint32_t>, uint64_t> recorded;
+  std::map<std::pair<bool, uint32_t>, audit::v1::StreamSummaryRecord> summaries;
 };
 
 // True for data the session printed (output, not input).

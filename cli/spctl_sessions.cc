@@ -21,6 +21,8 @@
 #include "audit/terminal_text.h"
 #include "base/safe_text.h"
 #include "cli/spctl.h"
+#include "cli/spctl_output.pb.h"
+#include "cli/spctl_recording_kept.h"
 #include "cli/spctl_recording_reader.h"
 
 namespace sallyport::cli {
@@ -158,9 +160,25 @@ int Show(Spctl& ctl, const SessionArgs& a) {
                             })) {
     return *rc;
   }
-  if (ctl.Structured(head.session)) return kExitOk;
   const av::RecordingSession& s = head.session;
-  auto [broken, why] = chain.Finish(s);
+  spctl::SessionDetails details;
+  // Its fields 1..12 are RecordingSession's, with the same numbers and
+  // types (cli/spctl_output.proto): the session's bytes read as its own.
+  if (!details.ParseFromString(s.SerializeAsString())) {
+    return ctl.Error("cannot convert the session's metadata");
+  }
+  auto [broken, why] = Integrity(head, chain);
+  const bool intact = broken == 0 && head.intact;
+  details.set_records(chain.records());
+  details.set_intact(intact);
+  if (!intact) {
+    details.set_first_broken_seq(broken);
+    details.set_problem(why.empty() ? head.problem : why);
+  }
+  for (const Channel& c : tracker.channels()) {
+    *details.add_channels() = DescribeChannel(c);
+  }
+  if (ctl.Structured(details)) return kExitOk;
   // What users chose (a command, a destination) is escaped: it must not
   // forge lines or drive the auditor's terminal.
   const auto safe = [](std::string_view text) {
@@ -180,12 +198,11 @@ int Show(Spctl& ctl, const SessionArgs& a) {
                     ? " so far (active: the recording is still being shipped)"
                     : "")
             << "\nrecords:   " << chain.records() << "\nintegrity: "
-            << (broken == 0 && head.intact
-                    ? "intact (hash chain checks)"
-                    : absl::StrCat("BROKEN: ",
-                                   why.empty() ? head.problem : why))
+            << (intact ? "intact (hash chain checks)"
+                       : absl::StrCat("BROKEN: ", details.problem()))
             << "\n";
-  for (const Channel& c : tracker.channels()) {
+  for (int i = 0; i < details.channels_size(); ++i) {
+    const Channel& c = tracker.channels()[i];
     ctl.out() << "channel " << c.index << " (id " << c.channel_id
               << "): " << safe(c.type);
     if (!c.destination.empty()) {
@@ -196,7 +213,8 @@ int Show(Spctl& ctl, const SessionArgs& a) {
     if (c.exit) ctl.out() << " exit=" << *c.exit;
     // A command killed by a signal has no exit status (ssh returns 255).
     if (c.exit_signal) ctl.out() << " exit-signal=" << safe(*c.exit_signal);
-    ctl.out() << "\n";
+    // What the recording holds of it, and what it does not (policy).
+    ctl.out() << "\n  recorded: " << KeptText(details.channels(i)) << "\n";
   }
   return kExitOk;
 }
@@ -484,7 +502,7 @@ void AddSessionCommands(CLI::App& app, Spctl& ctl, Action* action) {
   OnRun(ls, action, [&ctl, a] { return List(ctl, *a); });
 
   CLI::App* show = sessions->add_subcommand(
-      "show", "metadata, channels, bytes and recording of one session");
+      "show", "metadata, bytes, channels and what the recording kept of each");
   show->add_option("ID", a->id, kIdHelp)->required();
   OnRun(show, action, [&ctl, a] { return Show(ctl, *a); });
 

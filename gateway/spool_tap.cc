@@ -131,7 +131,8 @@ class SpoolTapRecorder::Tap : public ChannelTap {
       // The default (no record_input in the role): input of pty sessions.
       if (!info_.record_input.has_value()) record_input_ = true;
     }
-    if (type == "subsystem" || (type == "exec" && IsScp(summary))) {
+    if (type == "subsystem" ||
+        (type == "exec" && audit::IsScpTransferCommand(summary))) {
       counts_only_ = true;
     }
     v1::RecordingRecord r = Base(at);
@@ -181,11 +182,6 @@ class SpoolTapRecorder::Tap : public ChannelTap {
   absl::Status Health() const override { return session_->status(); }
 
  private:
-  static bool IsScp(std::string_view command) {
-    return command.starts_with("scp ") &&
-           (command.find(" -t") != std::string_view::npos ||
-            command.find(" -f") != std::string_view::npos);
-  }
   v1::RecordingRecord Base(absl::Time at) const {
     v1::RecordingRecord r;
     r.set_channel_id(info_.channel_id);

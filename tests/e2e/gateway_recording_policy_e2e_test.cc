@@ -13,6 +13,7 @@
 //   - record_input: true records typed input of an exec without a pty,
 //     false records none of a pty session, the default records a pty
 //     session's input and not an exec's.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -200,6 +201,27 @@ class RecordingPolicyE2eTest : public ::testing::Test {
     return r;
   }
 
+  // `spctl sessions show` of the session of `command`, once the CA has
+  // ended it (60 s at most).
+  std::string ShowStored(const std::string& command) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (absl::Now() < deadline) {
+      std::optional<StoredRecording> stored = FindStoredRecording(
+          absl::StrCat("sqlite://", fixture_->ca_state_dir(), "/ca.db"),
+          command);
+      if (stored.has_value() &&
+          stored->session.status != storage::SessionStatus::kActive) {
+        RunResult show =
+            Spctl(*fixture_, {"sessions", "show", stored->session.id});
+        EXPECT_EQ(show.exit_code, 0) << show.Describe();
+        return show.out;
+      }
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    ADD_FAILURE() << "no ended recording of " << command;
+    return "";
+  }
+
   std::unique_ptr<BastionFixture> fixture_;
   std::unique_ptr<TempDir> dir_;
   std::string spool_;
@@ -254,6 +276,15 @@ TEST_F(RecordingPolicyE2eTest, RecordInputFollowsTheRole) {
   ASSERT_TRUE(rec.found) << fixture_->GatewayLog();
   EXPECT_EQ(rec.input_records, 0u) << rec.input;
   EXPECT_TRUE(absl::StrContains(rec.output, "got-typed-off off"));
+  // ... and `spctl sessions show` says so, with what was typed (it said
+  // nothing: the recording looked whole). The line with record_input on
+  // was kept whole.
+  std::string show = ShowStored(off_cmd);
+  EXPECT_TRUE(absl::StrContains(
+      show, "; input not recorded (record_input is off; 10 B)\n"))
+      << show;
+  show = ShowStored(on);
+  EXPECT_TRUE(absl::StrContains(show, "; input whole (9 B)\n")) << show;
 
   // No record_input in the role: a pty session's input is recorded, an
   // exec's without a pty is not.
@@ -272,6 +303,12 @@ TEST_F(RecordingPolicyE2eTest, RecordInputFollowsTheRole) {
   rec = FindEnded(exec_cmd);
   ASSERT_TRUE(rec.found);
   EXPECT_EQ(rec.input_records, 0u) << rec.input;
+  // Stdin without a pty is hashed: its length and SHA-256 are shown.
+  show = ShowStored(exec_cmd);
+  EXPECT_TRUE(absl::StrContains(show,
+                                "; input not recorded (record_input is off; "
+                                "11 B, SHA-256 of the whole stream: "))
+      << show;
 }
 
 TEST_F(RecordingPolicyE2eTest, FullSpoolEndsStrictSessionsAndNotBestEffort) {

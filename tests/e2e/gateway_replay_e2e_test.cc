@@ -172,6 +172,12 @@ TEST_F(GatewayReplayE2eTest, RecordedPtySessionReplaysToTheSameScreen) {
   EXPECT_FALSE(absl::StrContains(show.out, "channel 1")) << show.out;
   EXPECT_TRUE(absl::StrContains(show.out, " exit=0")) << show.out;
   EXPECT_FALSE(absl::StrContains(show.out, "bytes_in=0 ")) << show.out;
+  // A pty session keeps its output and its typing whole (the role does not
+  // turn record_input off), and `show` says so from the gateway's records.
+  EXPECT_TRUE(absl::StrContains(show.out, "\n  recorded: output whole ("))
+      << show.out;
+  EXPECT_TRUE(absl::StrContains(show.out, "; input whole (")) << show.out;
+  EXPECT_FALSE(absl::StrContains(show.out, "not recorded")) << show.out;
 
   // The replay, in a pane of the final size. The pane stays alive after
   // spctl ends (tmux would scroll a dead pane's screen for its "Pane is

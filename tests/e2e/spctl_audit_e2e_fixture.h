@@ -96,6 +96,30 @@ inline av::RecordingRecord Close(uint32_t ch, int64_t at) {
   return r;
 }
 
+// A stream summary (a stream not kept whole) with a made-up SHA-256: 32
+// bytes `sha`.
+inline av::RecordingRecord Summary(uint32_t ch, int64_t at, bool input,
+                                   uint64_t total, uint64_t recorded,
+                                   char sha) {
+  av::RecordingRecord r;
+  r.set_channel_id(ch);
+  r.set_offset_us(at);
+  av::StreamSummaryRecord* s = r.mutable_stream_summary();
+  s->set_direction(input ? av::RECORD_DIRECTION_INPUT
+                         : av::RECORD_DIRECTION_OUTPUT);
+  s->set_total_bytes(total);
+  s->set_recorded_bytes(recorded);
+  s->set_sha256(std::string(32, sha));
+  return r;
+}
+inline av::RecordingRecord CloseWith(uint32_t ch, int64_t at, uint64_t in,
+                                     uint64_t out) {
+  av::RecordingRecord r = Close(ch, at);
+  r.mutable_channel_close()->set_bytes_input(in);
+  r.mutable_channel_close()->set_bytes_output(out);
+  return r;
+}
+
 // A pty shell where the user types `uname -a` (echoed keystroke by
 // keystroke, with colour escapes in the prompt) and the host prints a word.
 inline std::vector<av::RecordingRecord> PtySession() {

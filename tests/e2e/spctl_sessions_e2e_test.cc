@@ -4,8 +4,8 @@
 // --limit counts matching sessions; lists filter by time; export writes a
 // file per channel and play keeps the recorded time; `last` is the newest
 // session; every read is an audit event; an active session lists its
-// bytes so far. Tamper tests and who may read:
-// spctl_audit_e2e_test.cc.
+// bytes so far; `show` says what the recording kept of each channel. Tamper
+// tests and who may read: spctl_audit_e2e_test.cc.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -334,6 +334,109 @@ TEST_F(SpctlAuditTest, ShowNamesTheExitSignalAndATunnelsDestination) {
   EXPECT_TRUE(
       absl::StrContains(show.out, "direct-tcpip destination=web01:8080"))
       << show.out;
+}
+
+// `sessions show` says per channel what the recording kept, from what the
+// gateway recorded of it (it said nothing, so a cut or missing stream
+// looked whole): exec output past record_exec_output_limit (its stream
+// summary: kept, total, SHA-256), stdin and typed input the role does not
+// record, sftp and scp kept as byte counts only, an open channel's bytes
+// so far; in the text and in --output json|yaml, which keep the session's
+// fields where they were.
+TEST_F(SpctlAuditTest, ShowSaysWhatTheRecordingKeptOfEachChannel) {
+  constexpr uint64_t kMiB = 1 << 20;
+  av::RecordingRecord tunnel = Open(5, 50);
+  tunnel.mutable_channel_open()->set_type("direct-tcpip");
+  tunnel.mutable_channel_open()->set_destination("db:5432");
+  StoreRecording(
+      "s-kept",
+      {// An exec whose output passed the limit; stdin not recorded.
+       Open(0, 0), Request(0, 1, "exec", "make all"),
+       Data(0, 2, false, "gcc -c a.c\n"),
+       Summary(0, 3, false, 40 * kMiB, 16 * kMiB, '\xa1'),
+       Summary(0, 3, true, 300, 0, '\xb2'), CloseWith(0, 4, 300, 40 * kMiB),
+       // sftp: counts only.
+       Open(1, 10), Request(1, 11, "subsystem", "sftp"),
+       Summary(1, 12, false, 5 * kMiB, 0, '\xc3'),
+       Summary(1, 12, true, 1234, 0, '\xd4'), CloseWith(1, 13, 1234, 5 * kMiB),
+       // A shell whose role does not record input.
+       Open(2, 20), Request(2, 21, "pty-req", "xterm"),
+       Request(2, 22, "shell", ""), Data(2, 23, false, "$ "),
+       CloseWith(2, 24, 57, 2),
+       // A shell that records input, still open.
+       Open(3, 30), Request(3, 31, "pty-req", "xterm"),
+       Data(3, 32, true, "ls\r"), Data(3, 33, false, "a b\r\n"),
+       // scp's remote end: counts only.
+       Open(4, 40), Request(4, 41, "exec", "scp -f /etc/hosts"),
+       Summary(4, 42, false, 2048, 0, '\xe5'), CloseWith(4, 43, 0, 2048),
+       // A tunnel.
+       tunnel, CloseWith(5, 51, 0, 0)});
+  const auto hex = [](char c) {
+    std::string h;
+    for (int i = 0; i < 32; ++i) {
+      absl::StrAppend(
+          &h, absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
+    }
+    return h;
+  };
+  RunResult show = env_->Spctl({"sessions", "show", "s-kept"});
+  ASSERT_TRUE(show.ok()) << show.Describe();
+  for (const std::string& line : {
+           absl::StrCat("channel 0 (id 0): session command=make all "
+                        "bytes_in=300 bytes_out=41943040\n  recorded: output "
+                        "truncated at 16 MiB of 40 MiB (16777216 of 41943040 "
+                        "bytes; SHA-256 of the whole stream: ",
+                        hex('\xa1'),
+                        "); input not recorded (record_input is off; 300 B, "
+                        "SHA-256 of the whole stream: ",
+                        hex('\xb2'), ")\n"),
+           absl::StrCat("\n  recorded: byte counts only (sftp): output 5 MiB "
+                        "(SHA-256 ",
+                        hex('\xc3'), "), input 1.2 KiB (SHA-256 ", hex('\xd4'),
+                        ")\n"),
+           std::string("\n  recorded: output whole (2 B); input not recorded "
+                       "(record_input is off; 57 B)\n"),
+           std::string("\n  recorded: output 5 B so far; input 3 B so far\n"),
+           absl::StrCat("\n  recorded: byte counts only (scp): output 2 KiB "
+                        "(SHA-256 ",
+                        hex('\xe5'), ")\n"),
+           std::string("destination=db:5432 bytes_in=0 bytes_out=0\n  "
+                       "recorded: byte counts only (direct-tcpip): no data\n"),
+       }) {
+    EXPECT_TRUE(absl::StrContains(show.out, line)) << "missing:\n"
+                                                   << line << "\nin:\n"
+                                                   << show.out;
+  }
+
+  RunResult json =
+      env_->Spctl({"sessions", "show", "s-kept", "--output", "json"});
+  ASSERT_TRUE(json.ok()) << json.Describe();
+  EXPECT_TRUE(IsJson(json.out)) << json.out;
+  for (const std::string& field :
+       {std::string("\"session_id\": \"s-kept\""),
+        std::string("\"status\": \"SESSION_STATUS_ACTIVE\""),
+        std::string("\"intact\": true"), std::string("\"kept\": \"truncated\""),
+        std::string("\"recorded_bytes\": \"16777216\""),
+        std::string("\"total_bytes\": \"41943040\""),
+        absl::StrCat("\"sha256\": \"", hex('\xa1'), "\""),
+        std::string("\"counts_only\": \"sftp\""),
+        std::string("\"kept\": \"not_recorded\""),
+        std::string("\"kept\": \"so_far\""),
+        std::string("\"subsystem\": \"sftp\"")}) {
+    EXPECT_TRUE(absl::StrContains(json.out, field)) << field << "\n"
+                                                    << json.out;
+  }
+  RunResult yaml =
+      env_->Spctl({"sessions", "show", "s-kept", "--output", "yaml"});
+  ASSERT_TRUE(yaml.ok()) << yaml.Describe();
+  for (const std::string& field :
+       {std::string("session_id: \"s-kept\"\n"), std::string("\nrecords: 26\n"),
+        std::string("\n        kept: \"truncated\"\n"),
+        std::string("\n    counts_only: \"scp\"\n"),
+        std::string("\n        kept: \"not_recorded\"\n")}) {
+    EXPECT_TRUE(absl::StrContains(yaml.out, field)) << field << "\n"
+                                                    << yaml.out;
+  }
 }
 
 // What a user chose cannot forge lines or drive the auditor's terminal:
