@@ -341,6 +341,22 @@ absl::Status YamlToProto(std::string_view yaml, std::string_view source,
   }
 }
 
+absl::Status YamlStreamToProto(std::istream& in, std::string_view source,
+                               google::protobuf::Message* out) {
+  std::string text(kMaxFileBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > kMaxFileBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(source), ": larger than 1 MiB"));
+  }
+  if (in.bad()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read ", std::string(source)));
+  }
+  return YamlToProto(text, source, out);
+}
+
 absl::Status YamlFileToProto(const std::string& path,
                              google::protobuf::Message* out) {
   std::ifstream in(path, std::ios::binary);
@@ -350,14 +366,7 @@ absl::Status YamlFileToProto(const std::string& path,
     if (err == EACCES) return absl::PermissionDeniedError(msg);
     return absl::NotFoundError(msg);
   }
-  std::string text(kMaxFileBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<size_t>(in.gcount()));
-  if (text.size() > kMaxFileBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": larger than 1 MiB"));
-  }
-  return YamlToProto(text, path, out);
+  return YamlStreamToProto(in, path, out);
 }
 
 namespace {

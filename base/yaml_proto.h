@@ -15,6 +15,7 @@
 #ifndef SALLYPORT_BASE_YAML_PROTO_H_
 #define SALLYPORT_BASE_YAML_PROTO_H_
 
+#include <istream>
 #include <string>
 #include <string_view>
 
@@ -30,8 +31,15 @@ namespace sallyport::base {
 absl::Status YamlToProto(std::string_view yaml, std::string_view source,
                          google::protobuf::Message* out);
 
-// Reads `path` and parses it. kNotFound / kPermissionDenied when it cannot
-// be read; kInvalidArgument for its contents. Files over 1 MiB are refused.
+// Reads `in` to its end and parses it; `source` names it in error messages
+// ("stdin"). kInvalidArgument when it holds more than 1 MiB, cannot be
+// read, or for its contents.
+absl::Status YamlStreamToProto(std::istream& in, std::string_view source,
+                               google::protobuf::Message* out);
+
+// Reads `path` and parses it (YamlStreamToProto). kNotFound / kPermissionDenied
+// when it cannot be read; kInvalidArgument for its contents. Files over 1 MiB
+// are refused.
 absl::Status YamlFileToProto(const std::string& path,
                              google::protobuf::Message* out);
 

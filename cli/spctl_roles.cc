@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <iostream>
 #include <memory>
 #include <variant>
 
@@ -57,14 +58,18 @@ std::string Selectors(
   return parts.empty() ? "(none)" : absl::StrJoin(parts, " ");
 }
 
-// Reads a role file; kInvalidArgument messages carry "FILE:LINE: ...".
+// Reads a role file, or stdin for "-" (`... | spctl roles create -f -`);
+// kInvalidArgument messages carry "FILE:LINE: ..." ("stdin:LINE: ...").
 absl::StatusOr<pb::Role> LoadRole(const std::string& path) {
   pb::Role role;
-  absl::Status st = base::YamlFileToProto(path, &role);
+  const bool from_stdin = path == "-";
+  absl::Status st = from_stdin
+                        ? base::YamlStreamToProto(std::cin, "stdin", &role)
+                        : base::YamlFileToProto(path, &role);
   if (!st.ok()) return st;
   if (role.name().empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ": the role needs a name"));
+        absl::StrCat(from_stdin ? "stdin" : path, ": the role needs a name"));
   }
   return role;
 }
@@ -202,8 +207,9 @@ int Edit(Spctl& ctl, const RoleArgs& a) {
                 << a.name << "`\n";
       if (temp.empty()) {
         ctl.err() << "spctl: then edit again (`spctl roles edit " << a.name
-                  << " -f " << path << "` applies your file to the new "
-                  << "version)\n";
+                  << " -f " << path << "` applies "
+                  << (path == "-" ? "the same input" : "your file")
+                  << " to the new version)\n";
       } else {
         ctl.err() << "spctl: " << kept << "\n";
       }
@@ -319,7 +325,7 @@ void AddRoleCommands(CLI::App& app, Spctl& ctl, Action* action) {
       roles->add_subcommand("create", "create a role from a YAML file");
   create
       ->add_option("-f,--file", a->file,
-                   "the role (YAML; every field: docs/roles.md)")
+                   "the role (YAML, - for stdin; every field: docs/roles.md)")
       ->required();
   create->add_flag("--dry-run", a->dry_run, "print the diff, change nothing");
   OnRun(create, action, [c, a] { return Create(*c, *a); });
@@ -328,7 +334,7 @@ void AddRoleCommands(CLI::App& app, Spctl& ctl, Action* action) {
       "edit", "edit a role in $EDITOR (or replace it with -f FILE)");
   edit->add_option("NAME", a->name, "the role")->required();
   edit->add_option("-f,--file", a->file,
-                   "the new role (YAML) instead of $EDITOR");
+                   "the new role (YAML, - for stdin) instead of $EDITOR");
   edit->add_flag("--dry-run", a->dry_run, "print the diff, change nothing");
   OnRun(edit, action, [c, a] { return Edit(*c, *a); });
 

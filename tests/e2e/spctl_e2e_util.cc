@@ -45,10 +45,12 @@ std::string SpctlEnv::WriteFile(const std::string& name,
 
 RunResult SpctlEnv::Spctl(const std::vector<std::string>& args,
                           const std::string& who,
-                          const std::map<std::string, std::string>& env) {
+                          const std::map<std::string, std::string>& env,
+                          const std::string& stdin_data) {
   std::vector<std::string> argv = {"setsid", "-w", RunfilePath("cli/spctl")};
   argv.insert(argv.end(), args.begin(), args.end());
   RunOptions options;
+  options.stdin_data = stdin_data;
   options.env = env;
   options.env["SALLYPORT_HOME"] = Home(who);
   absl::StatusOr<RunResult> r = RunCommand(argv, options);

@@ -40,10 +40,11 @@ class SpctlEnv {
   std::string WriteFile(const std::string& name, const std::string& contents);
   std::string Path(const std::string& name) const { return dir_.File(name); }
 
-  // `spctl args...` as `who`.
+  // `spctl args...` as `who`, with `stdin_data` on its stdin.
   RunResult Spctl(const std::vector<std::string>& args,
                   const std::string& who = "admin",
-                  const std::map<std::string, std::string>& env = {});
+                  const std::map<std::string, std::string>& env = {},
+                  const std::string& stdin_data = "");
   // `sp login` as `user` with `password` into Home(user).
   RunResult Login(const std::string& user, const std::string& password,
                   const std::vector<std::string>& extra = {},

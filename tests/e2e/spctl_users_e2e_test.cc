@@ -367,6 +367,40 @@ TEST_F(SpctlUsersTest, AddWithAnUnknownRoleOrABadNameCreatesNothing) {
   EXPECT_TRUE(env_->Spctl({"users", "add", std::string(64, 'u')}).ok());
 }
 
+// Found by a tester: `roles create -f -` looked for a file named "-".
+// `-f -` reads the role from stdin, for create, edit and their --dry-run.
+TEST_F(SpctlUsersTest, RoleFilesAreReadFromStdinWithDashF) {
+  auto dry = env_->Spctl({"roles", "create", "-f", "-", "--dry-run"}, "admin",
+                         {}, kDevRole);
+  EXPECT_TRUE(dry.ok()) << dry.Describe();
+  EXPECT_TRUE(absl::StrContains(dry.out, "+name: \"dev\"")) << dry.out;
+  auto created =
+      env_->Spctl({"roles", "create", "-f", "-"}, "admin", {}, kDevRole);
+  ASSERT_TRUE(created.ok()) << created.Describe();
+  EXPECT_EQ(created.out, "Created role dev\n");
+  std::string edited = kDevRole;
+  edited.replace(edited.find("deploy"), 6, "ops");
+  auto edit_dry = env_->Spctl({"roles", "edit", "dev", "-f", "-", "--dry-run"},
+                              "admin", {}, edited);
+  EXPECT_TRUE(edit_dry.ok()) << edit_dry.Describe();
+  EXPECT_TRUE(absl::StrContains(edit_dry.out, "+  - \"ops\"")) << edit_dry.out;
+  auto edit =
+      env_->Spctl({"roles", "edit", "dev", "-f", "-"}, "admin", {}, edited);
+  ASSERT_TRUE(edit.ok()) << edit.Describe();
+  EXPECT_TRUE(absl::StrContains(env_->Spctl({"roles", "show", "dev"}).out,
+                                "- \"ops\""));
+  // Bad YAML on stdin is named as stdin, with its line.
+  auto bad = env_->Spctl({"roles", "create", "-f", "-"}, "admin", {},
+                         "name: x\nlogins: [a]\nlogns: [b]\n");
+  EXPECT_EQ(bad.exit_code, 1) << bad.Describe();
+  EXPECT_TRUE(absl::StrContains(bad.err, "stdin:3: unknown key 'logns'"))
+      << bad.err;
+  auto empty = env_->Spctl({"roles", "create", "-f", "-"});
+  EXPECT_EQ(empty.exit_code, 1) << empty.Describe();
+  EXPECT_TRUE(absl::StrContains(empty.err, "stdin: the role needs a name"))
+      << empty.err;
+}
+
 TEST_F(SpctlUsersTest, WithoutLoginSpctlSaysRunSpLogin) {
   auto r = env_->Spctl({"users", "ls"}, "nobody-logged-in");
   EXPECT_EQ(r.exit_code, 1) << r.Describe();
