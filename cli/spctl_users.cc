@@ -95,9 +95,17 @@ std::string RandomPassword() {
 }
 
 int Add(Spctl& ctl, const UserArgs& a) {
+  // A role given twice (`--role dev --role dev`) is bound once: its second
+  // binding was refused (ALREADY_EXISTS) and the new user removed again.
+  std::vector<std::string> roles;
+  for (const std::string& role : a.roles) {
+    if (std::find(roles.begin(), roles.end(), role) == roles.end()) {
+      roles.push_back(role);
+    }
+  }
   // Every role first: a user created without the role asked for (a typo)
   // would be left half-made.
-  for (const std::string& role : a.roles) {
+  for (const std::string& role : roles) {
     pb::GetRoleRequest get;
     get.set_name(role);
     pb::Role found;
@@ -122,7 +130,7 @@ int Add(Spctl& ctl, const UserArgs& a) {
                                absl::StrCat("users add ", a.name));
   OPENSSL_cleanse(req.mutable_password()->data(), req.password().size());
   if (rc) return *rc;
-  for (const std::string& role : a.roles) {
+  for (const std::string& role : roles) {
     pb::RoleBinding b;
     b.set_user(a.name);
     b.set_role(role);
@@ -143,14 +151,13 @@ int Add(Spctl& ctl, const UserArgs& a) {
       return *rc2;
     }
   }
-  std::vector<std::string> roles = a.roles;
-  std::sort(roles.begin(), roles.end());
-  roles.erase(std::unique(roles.begin(), roles.end()), roles.end());
-  for (const std::string& role : roles) user.add_roles(role);
+  std::vector<std::string> sorted = roles;
+  std::sort(sorted.begin(), sorted.end());
+  for (const std::string& role : sorted) user.add_roles(role);
   if (!ctl.Structured(user)) {
     ctl.out() << "Created user " << a.name;
-    if (!a.roles.empty())
-      ctl.out() << " with roles " << absl::StrJoin(a.roles, ", ");
+    if (!roles.empty())
+      ctl.out() << " with roles " << absl::StrJoin(roles, ", ");
     ctl.out() << "\n";
     if (a.password_file.empty()) {
       ctl.out() << "No password yet: set one with `spctl users reset-password "

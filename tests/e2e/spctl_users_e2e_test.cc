@@ -3,6 +3,7 @@
 // principals; a disabled user cannot log in; unlock ends a lockout; a role
 // edit changes the next certificate; bad input gets clear errors; list
 // verbs print JSON a JSON parser accepts.
+#include <algorithm>
 #include <regex>
 
 #include "absl/strings/match.h"
@@ -399,6 +400,27 @@ TEST_F(SpctlUsersTest, RoleFilesAreReadFromStdinWithDashF) {
   EXPECT_EQ(empty.exit_code, 1) << empty.Describe();
   EXPECT_TRUE(absl::StrContains(empty.err, "stdin: the role needs a name"))
       << empty.err;
+}
+
+// Found by a tester: `users add bob --role login --role login` bound login,
+// was refused the second binding and removed bob again. A role given twice
+// is bound once.
+TEST_F(SpctlUsersTest, ARoleGivenTwiceIsBoundOnce) {
+  auto add = env_->Spctl({"users", "add", "bob", "--password-file", pwfile_,
+                          "--role", "login", "--role", "login"});
+  ASSERT_TRUE(add.ok()) << add.Describe();
+  EXPECT_EQ(add.out, "Created user bob with roles login\n");
+  auto bindings =
+      env_->Spctl({"bindings", "ls", "--user", "bob", "--output", "json"});
+  ASSERT_TRUE(bindings.ok()) << bindings.Describe();
+  const std::vector<std::string> lines = absl::StrSplit(bindings.out, '\n');
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
+                          [](const std::string& line) {
+                            return absl::StrContains(line, "\"role\":");
+                          }),
+            1)
+      << bindings.out;
+  EXPECT_TRUE(env_->Login("bob", kPassword).ok());
 }
 
 TEST_F(SpctlUsersTest, WithoutLoginSpctlSaysRunSpLogin) {
