@@ -42,6 +42,36 @@ std::string EditableYaml(pb::Role role) {
   return ProtoToYaml(role);
 }
 
+void KeepFirstOfEach(google::protobuf::RepeatedPtrField<std::string>* list) {
+  std::vector<std::string> seen;
+  for (const std::string& s : *list) {
+    if (std::find(seen.begin(), seen.end(), s) == seen.end()) {
+      seen.push_back(s);
+    }
+  }
+  list->Assign(seen.begin(), seen.end());
+}
+
+// A role file as the CA will keep it, to compare and diff with the stored
+// role: the fields a file may leave out hold the defaults proto/admin.proto
+// gives (max_ttl 0 = 8h, record "always", record_mode "strict"), and a
+// channel kind named twice is one. The CA answers with these filled in, so
+// a file without them showed `max_ttl: 8h`, `record: "always"` and
+// `record_mode: "strict"` as removed lines. Only for showing: the file is
+// sent as written, and the CA decides.
+pb::Role WithCaDefaults(pb::Role role) {
+  if (role.max_ttl().seconds() == 0 && role.max_ttl().nanos() == 0) {
+    role.mutable_max_ttl()->set_seconds(8 * 3600);
+  }
+  if (role.record().empty()) role.set_record("always");
+  if (role.record_mode().empty()) role.set_record_mode("strict");
+  KeepFirstOfEach(role.mutable_channels());
+  for (pb::DenyRule& d : *role.mutable_deny()) {
+    KeepFirstOfEach(d.mutable_channels());
+  }
+  return role;
+}
+
 std::string Selectors(
     const google::protobuf::RepeatedPtrField<pb::HostSelector>& hosts) {
   std::vector<std::string> parts;
@@ -97,7 +127,8 @@ int Create(Spctl& ctl, const RoleArgs& a) {
     auto cur = Current(ctl, role->name());
     if (auto* rc = std::get_if<int>(&cur)) return *rc;
     const auto& old = std::get<std::optional<pb::Role>>(cur);
-    ctl.out() << LineDiff(old ? EditableYaml(*old) : "", EditableYaml(*role));
+    ctl.out() << LineDiff(old ? EditableYaml(*old) : "",
+                          EditableYaml(WithCaDefaults(*role)));
     return kExitOk;
   }
   pb::Role out;
@@ -179,7 +210,7 @@ int Edit(Spctl& ctl, const RoleArgs& a) {
     return refused(absl::StrCat("the file names role ", role->name(), ", not ",
                                 a.name, " (renaming is not supported)"));
   }
-  const std::string after = EditableYaml(*role);
+  const std::string after = EditableYaml(WithCaDefaults(*role));
   if (a.dry_run) {
     drop_edit();
     ctl.out() << LineDiff(before, after);

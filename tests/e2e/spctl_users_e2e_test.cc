@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "ca/totp.h"
@@ -421,6 +422,42 @@ TEST_F(SpctlUsersTest, ARoleGivenTwiceIsBoundOnce) {
             1)
       << bindings.out;
   EXPECT_TRUE(env_->Login("bob", kPassword).ok());
+}
+
+// Found by a tester: a role file without max_ttl, record and record_mode
+// (the defaults) showed them as removed lines in `roles edit -f --dry-run`
+// beside the one line the admin changed, and an unchanged file was an
+// update. The diff shows only what changed.
+TEST_F(SpctlUsersTest, TheEditDiffShowsOnlyWhatChanged) {
+  const std::string lean =
+      "name: lean\nlogins: [a]\nhosts: [{}]\nchannels: [shell, shell]\n";
+  const std::string file = env_->WriteFile("lean.yaml", lean);
+  ASSERT_TRUE(env_->Spctl({"roles", "create", "-f", file}).ok());
+  auto same = env_->Spctl({"roles", "edit", "lean", "-f", file, "--dry-run"});
+  EXPECT_TRUE(same.ok()) << same.Describe();
+  EXPECT_EQ(same.out, "");
+  same = env_->Spctl({"roles", "create", "-f", file, "--dry-run"});
+  EXPECT_TRUE(same.ok()) << same.Describe();
+  EXPECT_EQ(same.out, "");
+  auto unchanged = env_->Spctl({"roles", "edit", "lean", "-f", file});
+  EXPECT_TRUE(unchanged.ok()) << unchanged.Describe();
+  EXPECT_EQ(unchanged.out, "No changes to role lean\n");
+
+  const std::string changed = env_->WriteFile(
+      "lean2.yaml", absl::StrReplaceAll(lean, {{"[a]", "[b]"}}));
+  auto dry = env_->Spctl({"roles", "edit", "lean", "-f", changed, "--dry-run"});
+  EXPECT_TRUE(dry.ok()) << dry.Describe();
+  std::vector<std::string> changes;
+  for (absl::string_view line : absl::StrSplit(dry.out, '\n')) {
+    if (absl::StartsWith(line, "-") || absl::StartsWith(line, "+")) {
+      changes.emplace_back(line);
+    }
+  }
+  EXPECT_EQ(changes, (std::vector<std::string>{"-  - \"a\"", "+  - \"b\""}))
+      << dry.out;
+  ASSERT_TRUE(env_->Spctl({"roles", "edit", "lean", "-f", changed}).ok());
+  EXPECT_TRUE(absl::StrContains(env_->Spctl({"roles", "show", "lean"}).out,
+                                "max_ttl: 8h"));
 }
 
 TEST_F(SpctlUsersTest, WithoutLoginSpctlSaysRunSpLogin) {
