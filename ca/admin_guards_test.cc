@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "ca/admin_api_fixture.h"
 #include "ca/ca_test_env.h"
 #include "ca/gateway_test_util.h"
 #include "google/protobuf/empty.pb.h"
@@ -22,21 +23,7 @@ namespace {
 using grpc::StatusCode;
 namespace pb = admin::v1;
 
-// A CA and its first admin, logged in, with an Admin stub.
-class AdminGuardsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    env = CaTestEnv::CreateOrNull();
-    ASSERT_NE(env, nullptr);
-    admin = env->Login("admin", env->admin_password());
-    ASSERT_TRUE(admin.status.ok()) << admin.status.error_message();
-    stub = pb::Admin::NewStub(admin.channel);
-  }
-
-  std::unique_ptr<CaTestEnv> env;
-  CaTestEnv::LoginResult admin;
-  std::unique_ptr<pb::Admin::Stub> stub;
-};
+class AdminGuardsTest : public AdminApiTest {};
 
 // An admin cannot lock the admins out: the admin role cannot be deleted,
 // nor a role the calling admin holds (their `login` role: without it they

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <optional>
+#include <utility>
+#include <variant>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -126,14 +129,42 @@ absl::Status AdminService::DescribeUser(const storage::User& user,
   return absl::OkStatus();
 }
 
+// The store lowercases host names: `spctl hosts add Web03` made host
+// web03, which every later lookup and event names, while its own event said
+// host="Web03".
+void AdminService::NoteStoredName(std::vector<AuditField>& fields,
+                                  std::string_view key,
+                                  std::string_view stored) {
+  for (auto it = fields.begin(); it != fields.end(); ++it) {
+    auto* typed = std::get_if<std::string>(&it->second);
+    if (it->first != key || typed == nullptr) continue;
+    if (*typed == stored) return;
+    std::string as_typed = std::exchange(*typed, std::string(stored));
+    fields.insert(it + 1, AuditField(std::string(key) + "_as_typed",
+                                     std::move(as_typed)));
+    return;
+  }
+}
+
 grpc::Status AdminService::Run(
     grpc::ServerContext* context, std::string_view method,
     std::vector<AuditField> fields,
     const std::function<absl::Status(const ClientIdentity&)>& body) {
+  return Run(context, method, std::move(fields),
+             [&](const ClientIdentity& admin, std::vector<AuditField>&) {
+               return body(admin);
+             });
+}
+
+grpc::Status AdminService::Run(
+    grpc::ServerContext* context, std::string_view method,
+    std::vector<AuditField> fields,
+    const std::function<absl::Status(const ClientIdentity&,
+                                     std::vector<AuditField>&)>& body) {
   absl::StatusOr<ClientIdentity> admin =
       ctx_.peers->AuthenticateAdmin(*context, method);
   if (!admin.ok()) return ToGrpc(admin.status());
-  absl::Status result = body(*admin);
+  absl::Status result = body(*admin, fields);
   fields.push_back(
       {"code", std::string(absl::StatusCodeToString(result.code()))});
   fields.push_back({"source", PeerAddress(context->peer())});
@@ -456,9 +487,11 @@ grpc::Status AdminService::CreateHost(grpc::ServerContext* context,
                                       pb::Host* response) {
   return Run(context, "CreateHost",
              {{"host", request->name()}, {"address", request->address()}},
-             [&](const ClientIdentity&) -> absl::Status {
+             [&](const ClientIdentity&,
+                 std::vector<AuditField>& audit) -> absl::Status {
                ASSIGN_OR_RETURN(storage::Host host, HostFromProto(*request));
                ASSIGN_OR_RETURN(host, ctx_.store->CreateHost(host));
+               NoteStoredName(audit, "host", host.name);
                HostToProto(host, response);
                return absl::OkStatus();
              });
@@ -468,9 +501,11 @@ grpc::Status AdminService::GetHost(grpc::ServerContext* context,
                                    const pb::GetHostRequest* request,
                                    pb::Host* response) {
   return Run(context, "GetHost", {{"host", request->name()}},
-             [&](const ClientIdentity&) -> absl::Status {
+             [&](const ClientIdentity&,
+                 std::vector<AuditField>& audit) -> absl::Status {
                ASSIGN_OR_RETURN(storage::Host host,
                                 ctx_.store->GetHost(request->name()));
+               NoteStoredName(audit, "host", host.name);
                HostToProto(host, response);
                return absl::OkStatus();
              });
@@ -494,9 +529,11 @@ grpc::Status AdminService::UpdateHost(grpc::ServerContext* context,
                                       pb::Host* response) {
   return Run(context, "UpdateHost",
              {{"host", request->name()}, {"address", request->address()}},
-             [&](const ClientIdentity&) -> absl::Status {
+             [&](const ClientIdentity&,
+                 std::vector<AuditField>& audit) -> absl::Status {
                ASSIGN_OR_RETURN(storage::Host host, HostFromProto(*request));
                ASSIGN_OR_RETURN(host, ctx_.store->UpdateHost(host));
+               NoteStoredName(audit, "host", host.name);
                HostToProto(host, response);
                return absl::OkStatus();
              });
@@ -506,8 +543,25 @@ grpc::Status AdminService::DeleteHost(grpc::ServerContext* context,
                                       const pb::DeleteHostRequest* request,
                                       Empty*) {
   return Run(context, "DeleteHost", {{"host", request->name()}},
-             [&](const ClientIdentity&) -> absl::Status {
-               return ctx_.store->DeleteHost(request->name());
+             [&](const ClientIdentity&,
+                 std::vector<AuditField>& audit) -> absl::Status {
+               // The host the store deletes: the one stored with exactly this
+               // name (with capitals, from before schema version 9), else the
+               // one stored in lowercase.
+               std::string stored = request->name();
+               if (absl::AsciiStrToLower(stored) != stored) {
+                 ASSIGN_OR_RETURN(std::vector<storage::Host> hosts,
+                                  ctx_.store->ListHosts());
+                 if (std::none_of(hosts.begin(), hosts.end(),
+                                  [&](const storage::Host& h) {
+                                    return h.name == request->name();
+                                  })) {
+                   stored = absl::AsciiStrToLower(stored);
+                 }
+               }
+               RETURN_IF_ERROR(ctx_.store->DeleteHost(request->name()));
+               NoteStoredName(audit, "host", stored);
+               return absl::OkStatus();
              });
 }
 

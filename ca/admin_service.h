@@ -145,6 +145,18 @@ class AdminService final : public admin::v1::Admin::Service {
       grpc::ServerContext* context, std::string_view method,
       std::vector<AuditField> fields,
       const std::function<absl::Status(const ClientIdentity&)>& body);
+  // The same for a body that amends the event's fields as it learns how
+  // the store keeps what the request named (NoteStoredName).
+  grpc::Status Run(
+      grpc::ServerContext* context, std::string_view method,
+      std::vector<AuditField> fields,
+      const std::function<absl::Status(const ClientIdentity&,
+                                       std::vector<AuditField>& fields)>& body);
+  // Makes the audit event name a record as the store keeps it (host names
+  // in lowercase): field `key` of `fields` becomes `stored`, and the
+  // request's value, when it differs, is kept beside it as `<key>_as_typed`.
+  static void NoteStoredName(std::vector<AuditField>& fields,
+                             std::string_view key, std::string_view stored);
   // Revokes every certificate of `user` still valid (a deleted user's, or
   // on `spctl certs revoke --user`) and returns the serials revoked now.
   absl::StatusOr<std::vector<uint64_t>> RevokeAllOfUser(std::string_view user,

@@ -42,7 +42,8 @@ grpc::Status AdminService::CheckAccess(grpc::ServerContext* context,
        {"login", request->login()},
        {"host", request->host()},
        {"kind", request->kind()}},
-      [&](const ClientIdentity&) -> absl::Status {
+      [&](const ClientIdentity&,
+          std::vector<AuditField>& audit) -> absl::Status {
         const std::string kind_name =
             request->kind().empty() ? "shell" : request->kind();
         std::optional<storage::ChannelKind> kind =
@@ -101,7 +102,10 @@ grpc::Status AdminService::CheckAccess(grpc::ServerContext* context,
                              -> absl::StatusOr<std::optional<storage::Host>> {
                            return host;
                          }));
-        if (host.has_value()) response->set_host(host->name);
+        if (host.has_value()) {
+          response->set_host(host->name);
+          NoteStoredName(audit, "host", host->name);
+        }
         response->set_allowed(d.allowed);
         response->set_reason(d.reason);
         response->set_code(std::string(rbac::ReasonName(d.code)));

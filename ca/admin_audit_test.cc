@@ -1,0 +1,97 @@
+// What the admin API's audit events ("admin.<Method>") carry: the names of
+// records as the store keeps them. Real gRPC/TLS against an in-process CA
+// with a real SQLite store; the events are read back from the store.
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "ca/admin_api_fixture.h"
+#include "google/protobuf/empty.pb.h"
+
+namespace sallyport::ca {
+namespace {
+
+using grpc::StatusCode;
+namespace pb = admin::v1;
+
+class AdminAuditTest : public AdminApiTest {
+ protected:
+  // The payload of the newest event of `type` ("" when there is none).
+  std::string LastPayload(std::string_view type) {
+    absl::StatusOr<std::vector<storage::AuditEvent>> all =
+        env->store().ListAuditEvents(0, 10000);
+    if (!all.ok()) return "";
+    for (auto it = all->rbegin(); it != all->rend(); ++it) {
+      if (it->type == type) return it->payload_json;
+    }
+    return "";
+  }
+  // The newest event of `type` carries `text` in its payload.
+  void ExpectLastHas(std::string_view type, const std::string& text) {
+    const std::string payload = LastPayload(type);
+    EXPECT_TRUE(absl::StrContains(payload, text)) << type << ": " << payload;
+  }
+  grpc::Status GetHost(const std::string& name) {
+    grpc::ClientContext ctx;
+    pb::GetHostRequest get;
+    get.set_name(name);
+    pb::Host out;
+    return stub->GetHost(&ctx, get, &out);
+  }
+  grpc::Status DeleteHost(const std::string& name) {
+    grpc::ClientContext ctx;
+    pb::DeleteHostRequest del;
+    del.set_name(name);
+    google::protobuf::Empty out;
+    return stub->DeleteHost(&ctx, del, &out);
+  }
+};
+
+// Found by a tester: `spctl hosts add Web03` made host web03 (the store
+// keeps host names in lowercase), and its event said host="Web03", so an
+// auditor searching the log for web03 missed it. The event names the host
+// as stored, and as typed beside it when that differs.
+TEST_F(AdminAuditTest, EventsNameHostsAsStored) {
+  pb::Host host;
+  host.set_name("Web03");
+  host.set_address("10.0.0.3");
+  {
+    grpc::ClientContext ctx;
+    pb::Host out;
+    ASSERT_TRUE(stub->CreateHost(&ctx, host, &out).ok());
+    EXPECT_EQ(out.name(), "web03");
+  }
+  const std::string both = R"("host":"web03","host_as_typed":"Web03")";
+  ExpectLastHas("admin.CreateHost", both);
+  ASSERT_TRUE(GetHost("WEB03").ok());
+  ExpectLastHas("admin.GetHost", R"("host":"web03","host_as_typed":"WEB03")");
+  {
+    grpc::ClientContext ctx;
+    host.set_address("10.0.0.4");
+    pb::Host out;
+    ASSERT_TRUE(stub->UpdateHost(&ctx, host, &out).ok());
+  }
+  ExpectLastHas("admin.UpdateHost", both);
+  {
+    grpc::ClientContext ctx;
+    pb::CheckAccessRequest check;
+    check.set_user("admin");
+    check.set_login("root");
+    check.set_host("Web03");
+    pb::CheckAccessResponse out;
+    ASSERT_TRUE(stub->CheckAccess(&ctx, check, &out).ok());
+    EXPECT_EQ(out.host(), "web03");
+  }
+  ExpectLastHas("admin.CheckAccess", both);
+  // Typed as stored: one field, as before.
+  ASSERT_TRUE(GetHost("web03").ok());
+  ExpectLastHas("admin.GetHost", R"({"host":"web03","code":"OK")");
+  ASSERT_TRUE(DeleteHost("Web03").ok());
+  ExpectLastHas("admin.DeleteHost", both);
+  // No such host: there is no stored form, the name is as typed.
+  EXPECT_EQ(DeleteHost("Web03").error_code(), StatusCode::NOT_FOUND);
+  ExpectLastHas("admin.DeleteHost", R"({"host":"Web03","code":"NOT_FOUND")");
+}
+
+}  // namespace
+}  // namespace sallyport::ca
