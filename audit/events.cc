@@ -1,5 +1,8 @@
 #include "audit/events.h"
 
+#include <utility>
+#include <variant>
+
 namespace sallyport::audit {
 namespace {
 
@@ -231,6 +234,64 @@ bool IsGatewayEvent(std::string_view code) {
 
 std::string AuditPayloadJson(const std::vector<AuditField>& fields) {
   return base::JsonObject(fields);
+}
+
+namespace {
+
+constexpr char kCutMark[] = "\u2026";                   // "…"
+constexpr size_t kCutMarkBytes = sizeof(kCutMark) - 1;  // 3
+
+// `text` in at most `max` bytes: whole when it fits, else its first bytes
+// (not splitting a UTF-8 sequence) and kCutMark.
+std::string CutText(const std::string& text, size_t max) {
+  if (text.size() <= max) return text;
+  size_t n = max < kCutMarkBytes ? 0 : max - kCutMarkBytes;
+  // Back to the start of the sequence the cut falls in (at most 3
+  // continuation bytes, 10xxxxxx).
+  for (int i = 0;
+       i < 3 && n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80;
+       ++i) {
+    --n;
+  }
+  return text.substr(0, n) + kCutMark;
+}
+
+}  // namespace
+
+std::vector<AuditField> CapAuditFields(std::vector<AuditField> fields,
+                                       size_t max) {
+  std::vector<AuditField> out;
+  out.reserve(fields.size());
+  for (AuditField& field : fields) {
+    size_t whole = 0;
+    bool cut = false;
+    if (auto* text = std::get_if<std::string>(&field.second)) {
+      whole = text->size();
+      if (whole > max) {
+        *text = CutText(*text, max);
+        cut = true;
+      }
+    } else if (auto* list =
+                   std::get_if<std::vector<std::string>>(&field.second)) {
+      for (const std::string& entry : *list) whole += entry.size();
+      size_t left = max;
+      size_t kept = 0;
+      while (kept < list->size() && (*list)[kept].size() <= left) {
+        left -= (*list)[kept++].size();
+      }
+      if (kept < list->size()) {
+        (*list)[kept] = CutText((*list)[kept], left);
+        list->resize(kept + 1);
+        cut = true;
+      }
+    }
+    std::string name = field.first;
+    out.push_back(std::move(field));
+    if (cut) {
+      out.emplace_back(name + "_bytes", static_cast<int64_t>(whole));
+    }
+  }
+  return out;
 }
 
 }  // namespace sallyport::audit

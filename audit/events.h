@@ -127,6 +127,20 @@ using AuditField = base::LogField;
 // payload is always valid JSON).
 std::string AuditPayloadJson(const std::vector<AuditField>& fields);
 
+// The most bytes of text one field of an event keeps when its text comes
+// from a request as it was sent, refused or not (admin.<Method>: a 120 KB
+// description the CA refused was logged whole).
+inline constexpr size_t kMaxAuditedTextBytes = 1024;
+// Caps each field's text at `max` bytes (max >= 3): a longer string keeps
+// its first bytes up to a UTF-8 boundary and ends in "…" (U+2026), at most
+// `max` bytes in all; a list of strings keeps its entries while their sum
+// fits and cuts the first that does not in the same way (dropping the
+// rest). A cut field is followed by `<name>_bytes`, the size of its whole
+// text (a list's: the sum of its strings), which a request cannot forge:
+// field names are the program's. Other fields are unchanged.
+std::vector<AuditField> CapAuditFields(std::vector<AuditField> fields,
+                                       size_t max = kMaxAuditedTextBytes);
+
 }  // namespace sallyport::audit
 
 #endif  // SALLYPORT_AUDIT_EVENTS_H_

@@ -2,10 +2,13 @@
 // docs/audit-events.md with its fields.
 #include "audit/events.h"
 
+#include <cstdint>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -83,6 +86,50 @@ TEST(EventsTest, OnlyGatewayCodesAreGatewayEvents) {
   EXPECT_FALSE(IsGatewayEvent(kEventLoginOk));
   EXPECT_FALSE(IsGatewayEvent("admin.CreateUser"));
   EXPECT_FALSE(IsGatewayEvent("made.up"));
+}
+
+// A refused admin request was audited with its whole argument (a 120 KB
+// description). Each field's text is capped at kMaxAuditedTextBytes, cut
+// on a UTF-8 boundary, marked and followed by its whole size.
+TEST(CapAuditFieldsTest, TextsAreCutAtTheLimitOnAUtf8Boundary) {
+  const size_t max = kMaxAuditedTextBytes;
+  const std::string at_limit(max, 'a');
+  std::vector<AuditField> fields = CapAuditFields(
+      {{"reason", at_limit}, {"serial", int64_t{7}}, {"disabled", true}});
+  ASSERT_EQ(fields.size(), 3u);
+  EXPECT_EQ(std::get<std::string>(fields[0].second), at_limit);
+
+  fields = CapAuditFields({{"reason", at_limit + "b"}, {"code", "OK"}});
+  ASSERT_EQ(fields.size(), 3u);
+  EXPECT_EQ(std::get<std::string>(fields[0].second),
+            std::string(max - 3, 'a') + "\u2026");
+  EXPECT_EQ(fields[1].first, "reason_bytes");
+  EXPECT_EQ(std::get<int64_t>(fields[1].second), static_cast<int64_t>(max + 1));
+  EXPECT_EQ(fields[2].first, "code");
+
+  // 513 two-byte letters: the cut at max - 3 falls inside the 511th, which
+  // goes whole; the rest stays valid UTF-8.
+  std::string accents;
+  for (int i = 0; i < 513; ++i) accents += "\u00e9";
+  fields = CapAuditFields({{"description", accents}});
+  ASSERT_EQ(fields.size(), 2u);
+  const std::string& cut = std::get<std::string>(fields[0].second);
+  EXPECT_EQ(cut, accents.substr(0, 1020) + "\u2026");
+  EXPECT_LE(cut.size(), max);
+  EXPECT_EQ(AuditPayloadJson(fields).find("\ufffd"), std::string::npos);
+  EXPECT_EQ(std::get<int64_t>(fields[1].second), 1026);
+
+  // A list keeps whole entries while their sum fits, then cuts one.
+  const std::string half(max / 2, 'l');
+  fields = CapAuditFields({{"logins", std::vector<std::string>{half, half}}});
+  ASSERT_EQ(fields.size(), 1u);
+  fields = CapAuditFields(
+      {{"logins", std::vector<std::string>{half, half, "x", "y"}}});
+  ASSERT_EQ(fields.size(), 2u);
+  EXPECT_EQ(std::get<std::vector<std::string>>(fields[0].second),
+            (std::vector<std::string>{half, half, "\u2026"}));
+  EXPECT_EQ(fields[1].first, "logins_bytes");
+  EXPECT_EQ(std::get<int64_t>(fields[1].second), static_cast<int64_t>(max + 2));
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "audit/events.h"
 #include "ca/admin_api_fixture.h"
 #include "google/protobuf/empty.pb.h"
 
@@ -91,6 +93,32 @@ TEST_F(AdminAuditTest, EventsNameHostsAsStored) {
   // No such host: there is no stored form, the name is as typed.
   EXPECT_EQ(DeleteHost("Web03").error_code(), StatusCode::NOT_FOUND);
   ExpectLastHas("admin.DeleteHost", R"({"host":"Web03","code":"NOT_FOUND")");
+}
+
+// Found by a tester: a refused request was audited with its whole
+// argument, a 120 KB reason whole in the log. Each field is capped at
+// kMaxAuditedTextBytes (1 KiB), marked as cut, with its whole size beside.
+TEST_F(AdminAuditTest, RequestTextsAreAuditedCappedAtTheLimit) {
+  auto revoke_all = [&](const std::string& reason) {
+    grpc::ClientContext ctx;
+    pb::RevokeUserCertificatesRequest req;
+    req.set_user("nobody");
+    req.set_reason(reason);
+    pb::RevokeUserCertificatesResponse out;
+    return stub->RevokeUserCertificates(&ctx, req, &out);
+  };
+  const std::string at_limit(audit::kMaxAuditedTextBytes, 'r');
+  EXPECT_FALSE(revoke_all(at_limit).ok());
+  ExpectLastHas("admin.RevokeUserCertificates",
+                R"("reason":")" + at_limit + R"(","code":)");
+  EXPECT_EQ(revoke_all(std::string(120 * 1024, 'r')).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+  const std::string payload = LastPayload("admin.RevokeUserCertificates");
+  EXPECT_TRUE(absl::StrContains(
+      payload, absl::StrCat(R"("reason":")", at_limit.substr(3), "\u2026",
+                            R"(","reason_bytes":122880,"code":)")))
+      << payload;
+  EXPECT_LT(payload.size(), 2 * audit::kMaxAuditedTextBytes);
 }
 
 }  // namespace

@@ -168,8 +168,11 @@ grpc::Status AdminService::Run(
   fields.push_back(
       {"code", std::string(absl::StatusCodeToString(result.code()))});
   fields.push_back({"source", PeerAddress(context->peer())});
-  absl::Status audited = ctx_.audit->Record(
-      absl::StrCat("admin.", std::string(method)), admin->name, fields);
+  // The request's texts as sent, refused ones too: capped, so a 120 KB
+  // description is not logged whole.
+  absl::Status audited =
+      ctx_.audit->Record(absl::StrCat("admin.", std::string(method)),
+                         admin->name, audit::CapAuditFields(std::move(fields)));
   if (!audited.ok()) {
     return ToGrpc(absl::UnavailableError(
         absl::StrCat("the audit log could not be written (the call ",
