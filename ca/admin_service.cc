@@ -6,7 +6,6 @@
 #include <variant>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -548,22 +547,9 @@ grpc::Status AdminService::DeleteHost(grpc::ServerContext* context,
   return Run(context, "DeleteHost", {{"host", request->name()}},
              [&](const ClientIdentity&,
                  std::vector<AuditField>& audit) -> absl::Status {
-               // The host the store deletes: the one stored with exactly this
-               // name (with capitals, from before schema version 9), else the
-               // one stored in lowercase.
-               std::string stored = request->name();
-               if (absl::AsciiStrToLower(stored) != stored) {
-                 ASSIGN_OR_RETURN(std::vector<storage::Host> hosts,
-                                  ctx_.store->ListHosts());
-                 if (std::none_of(hosts.begin(), hosts.end(),
-                                  [&](const storage::Host& h) {
-                                    return h.name == request->name();
-                                  })) {
-                   stored = absl::AsciiStrToLower(stored);
-                 }
-               }
-               RETURN_IF_ERROR(ctx_.store->DeleteHost(request->name()));
-               NoteStoredName(audit, "host", stored);
+               ASSIGN_OR_RETURN(std::string deleted,
+                                ctx_.store->DeleteHost(request->name()));
+               NoteStoredName(audit, "host", deleted);
                return absl::OkStatus();
              });
 }

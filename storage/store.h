@@ -155,7 +155,10 @@ class Store {
   virtual absl::StatusOr<std::vector<Host>> ListHosts() = 0;
   // Replaces every field but name and created_at. kNotFound.
   virtual absl::StatusOr<Host> UpdateHost(const Host& host) = 0;
-  virtual absl::Status DeleteHost(std::string_view name) = 0;
+  // Deletes the host stored as `name` exactly (one stored with capitals
+  // before schema version 9), else as its lowercase form; returns the name
+  // it deleted. kNotFound.
+  virtual absl::StatusOr<std::string> DeleteHost(std::string_view name) = 0;
 
   // ------------------------------------------------------------ certificates
   // A new serial, unique across every store sharing the database, never

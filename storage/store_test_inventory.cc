@@ -87,7 +87,9 @@ TEST_P(StoreTest, HostNamesIgnoreCase) {
   EXPECT_EQ(got.port, 22);
   SP_ASSERT_OK_AND_ASSIGN(std::vector<Host> hosts, store_->ListHosts());
   ASSERT_EQ(hosts.size(), 1u);
-  SP_ASSERT_OK(store_->DeleteHost("Web01.PROD"));
+  SP_ASSERT_OK_AND_ASSIGN(std::string deleted,
+                          store_->DeleteHost("Web01.PROD"));
+  EXPECT_EQ(deleted, "web01.prod");
   SP_EXPECT_CODE(store_->GetHost("web01.prod"), kNotFound);
 }
 
@@ -466,7 +468,8 @@ TEST_P(StoreTest, HostNamesFromVersion8AreLowercased) {
   for (const Host& h : hosts) names.insert(h.name);
   EXPECT_EQ(names, (std::set<std::string>{"DB01", "Mail", "db01", "mail",
                                           "plain", "web01"}));
-  SP_ASSERT_OK(upgraded->DeleteHost("DB01"));
+  SP_ASSERT_OK_AND_ASSIGN(std::string deleted, upgraded->DeleteHost("DB01"));
+  EXPECT_EQ(deleted, "DB01");
   SP_ASSERT_OK(upgraded->GetHost("db01"));
   SP_ASSERT_OK(upgraded->DeleteHost("Mail"));
   SP_ASSERT_OK(upgraded->GetHost("mail"));

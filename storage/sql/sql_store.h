@@ -67,7 +67,7 @@ class SqlStore : public Store {
   absl::StatusOr<Host> GetHost(std::string_view name) override;
   absl::StatusOr<std::vector<Host>> ListHosts() override;
   absl::StatusOr<Host> UpdateHost(const Host& host) override;
-  absl::Status DeleteHost(std::string_view name) override;
+  absl::StatusOr<std::string> DeleteHost(std::string_view name) override;
 
   absl::StatusOr<uint64_t> AllocateSerial() override;
   absl::StatusOr<IssuedCertificate> RecordCertificate(

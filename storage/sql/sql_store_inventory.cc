@@ -302,22 +302,26 @@ absl::StatusOr<Host> SqlStore::UpdateHost(const Host& in) {
   return host;
 }
 
-absl::Status SqlStore::DeleteHost(std::string_view name) {
+absl::StatusOr<std::string> SqlStore::DeleteHost(std::string_view name) {
   RETURN_IF_ERROR(ValidateText("host name", name, kMaxNameBytes, true));
-  return Describe(
+  std::string deleted(name);
+  RETURN_IF_ERROR(Describe(
       Transact(TxMode::kSerializable,
                [&](Tx& tx) -> absl::Status {
                  // The name as given first: a host stored with capitals
                  // before version 9 whose lowercase name was taken.
+                 deleted = std::string(name);
                  ASSIGN_OR_RETURN(int64_t n,
                                   tx.Exec(kDeleteHost, {Param::Text(name)}));
                  if (n == 0 && HostKey(name) != name) {
+                   deleted = HostKey(name);
                    ASSIGN_OR_RETURN(
-                       n, tx.Exec(kDeleteHost, {Param::Text(HostKey(name))}));
+                       n, tx.Exec(kDeleteHost, {Param::Text(deleted)}));
                  }
                  return n == 0 ? NotFound(HostWhat(name)) : absl::OkStatus();
                }),
-      HostWhat(name));
+      HostWhat(name)));
+  return deleted;
 }
 
 // ------------------------------------------------------------ certificates
