@@ -86,6 +86,19 @@ void AddCertCommands(CLI::App& app, Spctl& ctl, Action* action);
 void AddAuditCommands(CLI::App& app, Spctl& ctl, Action* action);
 void AddSessionCommands(CLI::App& app, Spctl& ctl, Action* action);
 
+// Calls `method` on `stub` and returns its status, saying nothing: for a
+// caller that answers some codes itself (Spctl::Fail for the others).
+// nullopt when `stub` is nullptr (not connected, already explained).
+template <typename Stub, typename Req, typename Resp>
+std::optional<grpc::Status> TryCall(
+    Stub* stub,
+    grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+    const Req& request, Resp* response) {
+  if (stub == nullptr) return std::nullopt;
+  std::unique_ptr<grpc::ClientContext> ctx = Spctl::Context();
+  return (stub->*method)(ctx.get(), request, response);
+}
+
 // Calls `method` on `stub` (nullptr: not connected, already explained).
 // nullopt on success, else the exit code after Spctl::Fail.
 template <typename Stub, typename Req, typename Resp>
@@ -94,10 +107,9 @@ std::optional<int> Call(Spctl& ctl, Stub* stub,
                                                      const Req&, Resp*),
                         const Req& request, Resp* response,
                         absl::string_view what) {
-  if (stub == nullptr) return kExitError;
-  std::unique_ptr<grpc::ClientContext> ctx = Spctl::Context();
-  grpc::Status st = (stub->*method)(ctx.get(), request, response);
-  if (!st.ok()) return ctl.Fail(st, what);
+  std::optional<grpc::Status> st = TryCall(stub, method, request, response);
+  if (!st.has_value()) return kExitError;
+  if (!st->ok()) return ctl.Fail(*st, what);
   return std::nullopt;
 }
 

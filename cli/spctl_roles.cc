@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <iostream>
-#include <memory>
+#include <optional>
 #include <variant>
 
 #include "absl/strings/str_cat.h"
@@ -107,16 +107,16 @@ absl::StatusOr<pb::Role> LoadRole(const std::string& path) {
 // nullopt when the role does not exist, an exit code on other errors.
 std::variant<std::optional<pb::Role>, int> Current(Spctl& ctl,
                                                    const std::string& name) {
-  if (ctl.Admin() == nullptr) return kExitError;
   pb::GetRoleRequest req;
   req.set_name(name);
   pb::Role role;
-  std::unique_ptr<grpc::ClientContext> ctx = Spctl::Context();
-  grpc::Status st = ctl.Admin()->GetRole(ctx.get(), req, &role);
-  if (st.error_code() == grpc::StatusCode::NOT_FOUND) {
+  std::optional<grpc::Status> st =
+      TryCall(ctl.Admin(), &Stub::GetRole, req, &role);
+  if (!st.has_value()) return kExitError;
+  if (st->error_code() == grpc::StatusCode::NOT_FOUND) {
     return std::optional<pb::Role>();
   }
-  if (!st.ok()) return ctl.Fail(st, absl::StrCat("role ", name));
+  if (!st->ok()) return ctl.Fail(*st, absl::StrCat("role ", name));
   return std::optional<pb::Role>(role);
 }
 
@@ -225,13 +225,13 @@ int Edit(Spctl& ctl, const RoleArgs& a) {
   // admin made meanwhile is not silently replaced (ABORTED).
   *role->mutable_updated_at() = old->updated_at();
   pb::Role out;
-  if (ctl.Admin() == nullptr) return kExitError;
-  std::unique_ptr<grpc::ClientContext> ctx = Spctl::Context();
-  if (grpc::Status st = ctl.Admin()->UpdateRole(ctx.get(), *role, &out);
-      !st.ok()) {
-    if (st.error_code() == grpc::StatusCode::ABORTED) {
+  std::optional<grpc::Status> st =
+      TryCall(ctl.Admin(), &Stub::UpdateRole, *role, &out);
+  if (!st.has_value()) return kExitError;
+  if (!st->ok()) {
+    if (st->error_code() == grpc::StatusCode::ABORTED) {
       ctl.err() << "spctl: roles edit " << a.name << ": "
-                << base::SafeText(st.error_message()) << "\nspctl: role "
+                << base::SafeText(st->error_message()) << "\nspctl: role "
                 << a.name
                 << " was changed by someone else while you edited it: see "
                    "`spctl roles show "
@@ -246,7 +246,7 @@ int Edit(Spctl& ctl, const RoleArgs& a) {
       }
       return kExitError;
     }
-    const int rc = ctl.Fail(st, absl::StrCat("roles edit ", a.name));
+    const int rc = ctl.Fail(*st, absl::StrCat("roles edit ", a.name));
     if (!temp.empty()) ctl.err() << "spctl: " << kept << "\n";
     return rc;
   }

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 #include <functional>
-#include <memory>
+#include <optional>
 #include <ostream>
 
 #include "absl/strings/escaping.h"
@@ -69,13 +69,13 @@ int ChangeUser(Spctl& ctl, const std::string& name,
     pb::User u;
     if (int rc = GetUser(ctl, name, &u); rc != kExitOk) return rc;
     change(&u);
-    if (ctl.Admin() == nullptr) return kExitError;
-    std::unique_ptr<grpc::ClientContext> ctx = Spctl::Context();
-    grpc::Status st = ctl.Admin()->UpdateUser(ctx.get(), u, &resp);
-    if (st.ok()) break;
-    if (st.error_code() != grpc::StatusCode::ABORTED ||
+    std::optional<grpc::Status> st =
+        TryCall(ctl.Admin(), &Stub::UpdateUser, u, &resp);
+    if (!st.has_value()) return kExitError;
+    if (st->ok()) break;
+    if (st->error_code() != grpc::StatusCode::ABORTED ||
         attempt == kUpdateAttempts) {
-      return ctl.Fail(st, absl::StrCat("user ", name));
+      return ctl.Fail(*st, absl::StrCat("user ", name));
     }
   }
   if (!ctl.Structured(resp)) ctl.out() << done << "\n";
