@@ -247,7 +247,7 @@ absl::StatusOr<storage::Host> HostFromProto(const pb::Host& host) {
   // host certificates name: a name RBAC refuses before any lookup would
   // make a host nobody can reach (and put `;` or spaces into ssh_config
   // and host certificates).
-  if (absl::Status bad = rbac::ValidateHostName(out.name); !bad.ok()) {
+  if (absl::Status bad = rbac::ValidateInventoryName(out.name); !bad.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("host name: ", bad.message()));
   }

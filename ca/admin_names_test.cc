@@ -26,7 +26,8 @@ namespace pb = admin::v1;
 // API refuses a name RBAC would refuse (`;`, a space, `$(`, 300 bytes), an
 // address that is neither a host name nor an IP literal, and a pinned key
 // that is not an OpenSSH public key line, for CreateHost and UpdateHost
-// alike; a valid host is taken.
+// alike; a valid host is taken. A name that reads as an IP address
+// ("10.0.0.9") is refused too: it would shadow the host at that address.
 TEST(AdminNamesTest, HostsWithInvalidNamesAddressesOrKeysAreRefused) {
   auto env = CaTestEnv::CreateOrNull();
   ASSERT_NE(env, nullptr);
@@ -49,7 +50,8 @@ TEST(AdminNamesTest, HostsWithInvalidNamesAddressesOrKeysAreRefused) {
   ASSERT_TRUE(create(good).ok());
   for (const std::string& name :
        {std::string("bad;name"), std::string("web 01"), std::string("$(id)"),
-        std::string("web01."), std::string(300, 'a')}) {
+        std::string("web01."), std::string(300, 'a'), std::string("10.0.0.9"),
+        std::string("167772165")}) {
     pb::Host h = good;
     h.set_name(name);
     const grpc::Status st = create(h);

@@ -141,6 +141,12 @@ absl::StatusOr<std::optional<storage::Host>> CheckHostEnrolment(
           "host ", rbac::EscapeForReason(name),
           " is not in the inventory; give its address to enrol it"));
     }
+    // A new inventory host: its name is what users will type, so the
+    // admin API's rule for names applies (an IP address is its address).
+    if (absl::Status st = rbac::ValidateInventoryName(name); !st.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("host name: ", st.message()));
+    }
     return std::optional<storage::Host>();
   }
   if (!existing.ok()) return existing.status();

@@ -490,6 +490,21 @@ TEST_P(GatewayEnrollTest, ANewHostNeedsAnAddress) {
             StatusCode::NOT_FOUND);
 }
 
+// A host enrolled under a name that reads as an IP address would become an
+// inventory host named "10.0.0.9", shadowing the host at that address in
+// the gateway's lookup: refused as the admin API refuses it, and the token
+// is not spent.
+TEST_P(GatewayEnrollTest, ANewHostNamedLikeAnAddressIsRefused) {
+  const std::string token = Token("host");
+  v1::IssueHostCertificateResponse response;
+  const grpc::Status st = EnrollHost("10.0.0.9", "10.0.0.9", token, &response);
+  EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("reads as an IP address"),
+            std::string::npos)
+      << st.error_message();
+  EXPECT_TRUE(EnrollHost("web09", "10.0.0.9", token, &response).ok());
+}
+
 SP_INSTANTIATE_ON_BOTH_BACKENDS(GatewayEnrollTest);
 
 // ca.yaml's certificates.host_ttl line from init (720h) replaced by

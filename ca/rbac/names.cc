@@ -1,6 +1,9 @@
 #include "ca/rbac/names.h"
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <algorithm>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -80,6 +83,22 @@ absl::Status ValidateHostName(std::string_view name) {
     }
     if (end == name.size()) break;
     start = end + 1;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateInventoryName(std::string_view name) {
+  if (absl::Status st = ValidateHostName(name); !st.ok()) return st;
+  const std::string_view last = name.substr(name.rfind('.') + 1);
+  const bool numeric_tld = std::all_of(last.begin(), last.end(), [](char c) {
+    return absl::ascii_isdigit(static_cast<unsigned char>(c));
+  });
+  const std::string copy(name);  // no NUL inside: ValidateHostName said so
+  in_addr ignored;
+  if (numeric_tld || inet_aton(copy.c_str(), &ignored) != 0) {
+    return BadHost(name,
+                   "it reads as an IP address; name the host by a DNS name "
+                   "and give the address as its address");
   }
   return absl::OkStatus();
 }

@@ -35,6 +35,15 @@ inline constexpr size_t kMaxEchoBytes = 64;
 // EscapeForReason, so it is safe to print, log or put in a shell.
 absl::Status ValidateHostName(std::string_view name);
 
+// ValidateHostName, and the name of an inventory host also must not read as
+// an IP address: not a last label of digits only ("10.0.0.5", "167772165";
+// RFC 3696 §2: no top-level domain is all-numeric) and nothing inet_aton
+// takes for an IPv4 address ("0x0a000005"). ssh and the resolver would
+// take such a name for an address, and the gateway, which resolves a
+// target by name before address, would send `root+10.0.0.5` to the host
+// *named* 10.0.0.5 rather than the one at that address.
+absl::Status ValidateInventoryName(std::string_view name);
+
 // OK when `login` is 1..kMaxLoginBytes of letters, digits, '.', '_' and '-'
 // and does not start with '-' (so no tool can take it for an option).
 // kInvalidArgument otherwise (message safe as above).

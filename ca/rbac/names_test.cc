@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/match.h"
 #include "ca/rbac/selector.h"
 #include "gtest/gtest.h"
 
@@ -89,6 +90,26 @@ TEST(ValidateHostNameTest, LimitsAreInclusive) {
   EXPECT_TRUE(ValidateHostName("x-1").ok());
   EXPECT_FALSE(ValidateHostName("x-").ok());
   EXPECT_EQ(ValidateHostName("a;b").code(), absl::StatusCode::kInvalidArgument);
+}
+
+// An inventory name that reads as an address would be taken for one by
+// ssh and the resolver, and would shadow the host at that address in the
+// gateway's lookup (name before address): refused, naming the rule.
+TEST(ValidateInventoryNameTest, NamesThatReadAsAddressesAreRefused) {
+  for (const char* name : {"1.2.3.4", "10.0.0.5", "167772165", "10.5",
+                           "0x0a000005", "0x0a.0.0.5", "web01.123"}) {
+    const absl::Status st = ValidateInventoryName(name);
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << name;
+    EXPECT_TRUE(absl::StrContains(st.message(), "reads as an IP address"))
+        << st.message();
+  }
+  for (const char* name : {"web01", "10-0-0-5.example", "db1.dc2", "a",
+                           "0x0a000005.internal", "1e100.net", "x1"}) {
+    EXPECT_TRUE(ValidateInventoryName(name).ok()) << name;
+  }
+  // The host-name rules still apply, with their own reason.
+  EXPECT_TRUE(absl::StrContains(ValidateInventoryName("a;b").message(),
+                                "only letters"));
 }
 
 TEST(ValidateLoginTest, PlainNamesOnly) {
