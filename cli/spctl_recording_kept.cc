@@ -30,7 +30,7 @@ std::string StreamName(const Key& k) {
 std::string CountsOnly(const Channel& c) {
   if (c.type != "session") return c.type;
   if (!c.subsystem.empty()) return c.subsystem;
-  if (audit::IsScpTransferCommand(c.command)) return "scp";
+  if (!c.pty && audit::IsScpTransferCommand(c.command)) return "scp";
   return "";
 }
 

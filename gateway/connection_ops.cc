@@ -5,9 +5,9 @@
 #include <asio/experimental/as_tuple.hpp>
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "audit/events.h"
+#include "audit/recording_record.h"
 #include "gateway/connection_internal.h"
 #include "gateway/gateway_connection.h"
 #include "ssh/net/spawn.h"
@@ -91,14 +91,13 @@ void GatewayConnection::ReportCommand(const Bridge& b, std::string_view type,
                            {"command", command}});
   }
   // scp runs "scp [options] -t|-f PATH" on the host: -t receives (an
-  // upload), -f sends (a download).
+  // upload), -f sends (a download). The recorder's rule, so the event and
+  // the recording agree on what was a transfer.
   std::string_view direction;
   if (kind == "sftp") {
     direction = "both";
-  } else if (type == "exec" &&
-             (command == "scp" || absl::StartsWith(command, "scp "))) {
-    if (absl::StrContains(command, " -t")) direction = "upload";
-    if (absl::StrContains(command, " -f")) direction = "download";
+  } else if (type == "exec") {
+    direction = audit::ScpTransferDirection(command);
   }
   if (!direction.empty()) {
     observer().AuditEvent(

@@ -131,8 +131,10 @@ class SpoolTapRecorder::Tap : public ChannelTap {
       // The default (no record_input in the role): input of pty sessions.
       if (!info_.record_input.has_value()) record_input_ = true;
     }
+    // scp never asks for a pty: "scp -f x" on a terminal is a shell the
+    // user typed into, recorded as one.
     if (type == "subsystem" ||
-        (type == "exec" && audit::IsScpTransferCommand(summary))) {
+        (type == "exec" && !pty_ && audit::IsScpTransferCommand(summary))) {
       counts_only_ = true;
     }
     v1::RecordingRecord r = Base(at);

@@ -330,14 +330,23 @@ TEST_F(SpoolTapTest, ExecOutputPastTheLimitWaitsForNoRecord) {
 
 // `scp -t` (upload) and `scp -f` (download) over exec are file transfers:
 // counted and hashed both ways, their content not kept (issue 14), like
-// the sftp subsystem; an ordinary exec that merely names scp is kept.
+// the sftp subsystem; an ordinary exec that merely names scp is kept, and
+// so is one that runs something besides scp ("scp -f x; cat
+// /etc/shadow") or runs on a pty (scp never asks for one): neither can
+// hide its output behind the transfer rule.
 TEST_F(SpoolTapTest, ScpTransfersAreCountedNotKept) {
   const absl::Time t = absl::Now();
   const std::vector<std::string> commands = {
-      "scp -t /tmp/in", "scp -f /tmp/out", "scp --version"};
+      "scp -t /tmp/in", "scp -f /tmp/out", "scp --version",
+      "scp -f /tmp/out; cat /etc/shadow", "scp -f /tmp/out"};
+  const uint32_t kOnAPty = 4;
   for (uint32_t id = 0; id < commands.size(); ++id) {
     auto tap = recorder_->Attach(Info(id));
     ASSERT_TRUE(tap.ok()) << tap.status();
+    if (id == kOnAPty) {
+      ASSERT_TRUE(
+          (*tap)->Request(t, Direction::kInput, "pty-req", "xterm").ok());
+    }
     ASSERT_TRUE(
         (*tap)->Request(t, Direction::kInput, "exec", commands[id]).ok());
     ASSERT_TRUE(
@@ -369,6 +378,9 @@ TEST_F(SpoolTapTest, ScpTransfersAreCountedNotKept) {
   }
   // Not a transfer: its output kept (input of a non-pty exec is not).
   EXPECT_EQ(kept[2], "ack-body");
+  EXPECT_EQ(kept[3], "ack-body");
+  // On a pty, input is kept too (the pty default).
+  EXPECT_EQ(kept[kOnAPty], "C0644 9 f\nfile-bodyack-body");
 }
 
 }  // namespace
