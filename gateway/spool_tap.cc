@@ -126,9 +126,11 @@ class SpoolTapRecorder::Tap : public ChannelTap {
   absl::Status Request(absl::Time at, Direction direction,
                        std::string_view type,
                        std::string_view summary) override {
-    if (type == "pty-req") {
-      pty_ = true;
-      // The default (no record_input in the role): input of pty sessions.
+    // The default (no record_input in the role): input of pty sessions,
+    // and of a shell without a pty (`ssh -T`, `ssh gw < script`), whose
+    // input is the commands it runs: there is no command line to record.
+    if (type == "pty-req" || type == "shell") {
+      if (type == "pty-req") pty_ = true;
       if (!info_.record_input.has_value()) record_input_ = true;
     }
     // scp never asks for a pty: "scp -f x" on a terminal is a shell the

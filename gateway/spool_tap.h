@@ -7,7 +7,8 @@
 //   - every channel: channel_open (type, destination), requests (type and
 //     summary), window changes, channel_close with bytes each way;
 //   - pty sessions: output, stderr and input (the role's record_input,
-//     ChannelInfo::record_input; unset: on for pty sessions, off otherwise);
+//     ChannelInfo::record_input; unset: on for pty sessions and for a
+//     shell without a pty, whose input is its commands; off otherwise);
 //   - exec without a pty: output and stderr up to record_exec_output_limit
 //     per channel (the two together), then only counted and hashed (a
 //     stream_summary record per stream at close with the total and SHA-256

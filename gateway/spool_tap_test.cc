@@ -252,6 +252,36 @@ TEST_F(SpoolTapTest, RecordInputFromTheRoleOverridesTheDefault) {
   EXPECT_EQ(input1, "typed\n");
 }
 
+// A shell without a pty (`ssh -T gw`, `ssh gw < script`) reads its commands
+// from its input, and has no command line: its input is recorded by
+// default, as a pty session's is; an exec's is not, and a role's
+// record_input: false still keeps the shell's out.
+TEST_F(SpoolTapTest, AShellWithoutAPtyRecordsItsCommandsByDefault) {
+  const absl::Time t = absl::Now();
+  ChannelInfo off = Info(2);
+  off.record_input = false;
+  const std::vector<std::pair<ChannelInfo, std::string>> channels = {
+      {Info(0), "shell"}, {Info(1), "exec"}, {off, "shell"}};
+  for (const auto& [info, type] : channels) {
+    auto tap = recorder_->Attach(info);
+    ASSERT_TRUE(tap.ok()) << tap.status();
+    ASSERT_TRUE((*tap)->Request(t, Direction::kInput, type, "cat").ok());
+    ASSERT_TRUE(
+        (*tap)->Data(t, Direction::kInput, 0, Bytes("cat /etc/shadow\n")).ok());
+    (*tap)->Close(t);
+  }
+  audit::SpoolContents c = Finish();
+  std::map<uint32_t, std::string> input;
+  for (const v1::RecordingRecord& r : c.records) {
+    if (r.has_data() && r.data().direction() == v1::RECORD_DIRECTION_INPUT) {
+      input[r.channel_id()] += r.data().bytes();
+    }
+  }
+  EXPECT_EQ(input[0], "cat /etc/shadow\n");
+  EXPECT_EQ(input[1], "");
+  EXPECT_EQ(input[2], "");
+}
+
 }  // namespace
 }  // namespace sallyport::gateway
 
