@@ -8,13 +8,17 @@
 //      goes to fields and back unchanged, and its canonical bytes parse
 //      back to the same fields;
 //   2  records of every kind built from the rest and chained: each one's
-//      canonical bytes parse back to it, and the chain recomputes.
+//      canonical bytes parse back to it, and the chain recomputes;
+//   3  the rest is an exec command line: ScpTransferDirection says
+//      "upload", "download" or "", and a transfer (kept as counts only)
+//      is "scp" with options then a path and no shell metacharacter.
 // Any broken invariant aborts.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include "audit/recording_fuzz_input.h"
 #include "audit/recording_record.h"
@@ -41,7 +45,7 @@ void RoundTrip(const v1::RecordingRecord& r) {
 
 // The first byte picks the mode (see the top of the file).
 void FuzzOne(uint8_t mode, fuzz::ByteReader& in) {
-  switch (mode % 3) {
+  switch (mode % 4) {
     case 0: {
       const std::string bytes(in.Rest());
       absl::StatusOr<RecordFields> f = ParseCanonicalBytes(bytes);
@@ -70,6 +74,19 @@ void FuzzOne(uint8_t mode, fuzz::ByteReader& in) {
       if (!r.ParseFromString(bytes)) break;
       if (!ValidateRecord(r).ok()) break;
       RoundTrip(r);
+      break;
+    }
+    case 3: {
+      const std::string command(in.Rest());
+      const std::string_view d = ScpTransferDirection(command);
+      Require(IsScpTransferCommand(command) == !d.empty(),
+              "IsScpTransferCommand disagrees with ScpTransferDirection");
+      if (d.empty()) break;
+      Require(d == "upload" || d == "download", "unknown scp direction");
+      Require(command.starts_with("scp "), "a transfer that is not scp");
+      Require(
+          command.find_first_of(";&|$`()<>\\'\"{}\n\r") == std::string::npos,
+          "a transfer with a shell metacharacter");
       break;
     }
     default: {
