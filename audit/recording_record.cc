@@ -156,7 +156,8 @@ std::string_view ScpTransferDirection(std::string_view command) {
   const std::vector<absl::string_view> words =
       absl::StrSplit(absl::string_view(command.data(), command.size()), ' ',
                      absl::SkipEmpty());
-  if (words.empty() || words[0] != "scp") return "";
+  // Exactly as scp sends it: no leading blanks.
+  if (!command.starts_with("scp ")) return "";
   bool to = false, from = false;
   size_t i = 1;
   for (; i < words.size() && absl::StartsWith(words[i], "-"); ++i) {

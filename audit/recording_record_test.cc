@@ -274,7 +274,8 @@ TEST(RecordingRecordTest, OnlyAPlainScpRemoteEndIsAFileTransfer) {
                               "scpx -t y",
                               "",
                               "ls -t x",
-                              "scp - -t x"}) {
+                              "scp - -t x",
+                              " scp -f /"}) {
     EXPECT_EQ(ScpTransferDirection(command), "") << command;
     EXPECT_FALSE(IsScpTransferCommand(command)) << command;
   }
