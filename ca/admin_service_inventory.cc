@@ -1,0 +1,162 @@
+// AdminService: the host inventory (`spctl hosts`) and certificates and
+// their revocation (`spctl certs ls|show|revoke`). The rest of the admin API
+// is in admin_service.cc (users, credentials, roles, bindings, CA keys),
+// admin_service_access.cc and admin_service_tokens.cc.
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/status_macros.h"
+#include "ca/admin_convert.h"
+#include "ca/admin_service.h"
+#include "ca/enrollment.h"
+#include "ca/service_util.h"
+
+namespace sallyport::ca {
+namespace pb = admin::v1;
+using google::protobuf::Empty;
+
+// ------------------------------------------------------------------ hosts
+
+grpc::Status AdminService::CreateHost(grpc::ServerContext* context,
+                                      const pb::Host* request,
+                                      pb::Host* response) {
+  return Run(context, "CreateHost",
+             {{"host", request->name()}, {"address", request->address()}},
+             [&](const ClientIdentity&,
+                 std::vector<AuditField>& audit) -> absl::Status {
+               ASSIGN_OR_RETURN(storage::Host host, HostFromProto(*request));
+               ASSIGN_OR_RETURN(host, ctx_.store->CreateHost(host));
+               NoteStoredName(audit, "host", host.name);
+               HostToProto(host, response);
+               return absl::OkStatus();
+             });
+}
+
+grpc::Status AdminService::GetHost(grpc::ServerContext* context,
+                                   const pb::GetHostRequest* request,
+                                   pb::Host* response) {
+  return Run(context, "GetHost", {{"host", request->name()}},
+             [&](const ClientIdentity&,
+                 std::vector<AuditField>& audit) -> absl::Status {
+               ASSIGN_OR_RETURN(storage::Host host,
+                                ctx_.store->GetHost(request->name()));
+               NoteStoredName(audit, "host", host.name);
+               HostToProto(host, response);
+               return absl::OkStatus();
+             });
+}
+
+grpc::Status AdminService::ListHosts(grpc::ServerContext* context,
+                                     const pb::ListHostsRequest*,
+                                     pb::ListHostsResponse* response) {
+  return Run(context, "ListHosts", {},
+             [&](const ClientIdentity&) -> absl::Status {
+               ASSIGN_OR_RETURN(std::vector<storage::Host> hosts,
+                                ctx_.store->ListHosts());
+               for (const auto& h : hosts)
+                 HostToProto(h, response->add_hosts());
+               return absl::OkStatus();
+             });
+}
+
+grpc::Status AdminService::UpdateHost(grpc::ServerContext* context,
+                                      const pb::Host* request,
+                                      pb::Host* response) {
+  return Run(context, "UpdateHost",
+             {{"host", request->name()}, {"address", request->address()}},
+             [&](const ClientIdentity&,
+                 std::vector<AuditField>& audit) -> absl::Status {
+               ASSIGN_OR_RETURN(storage::Host host, HostFromProto(*request));
+               ASSIGN_OR_RETURN(host, ctx_.store->UpdateHost(host));
+               NoteStoredName(audit, "host", host.name);
+               HostToProto(host, response);
+               return absl::OkStatus();
+             });
+}
+
+grpc::Status AdminService::DeleteHost(grpc::ServerContext* context,
+                                      const pb::DeleteHostRequest* request,
+                                      Empty*) {
+  return Run(context, "DeleteHost", {{"host", request->name()}},
+             [&](const ClientIdentity&,
+                 std::vector<AuditField>& audit) -> absl::Status {
+               ASSIGN_OR_RETURN(std::string deleted,
+                                ctx_.store->DeleteHost(request->name()));
+               NoteStoredName(audit, "host", deleted);
+               return absl::OkStatus();
+             });
+}
+
+// ------------------------------------------------------------------
+// certificates
+
+grpc::Status AdminService::ListCertificates(
+    grpc::ServerContext* context, const pb::ListCertificatesRequest* request,
+    pb::ListCertificatesResponse* response) {
+  return Run(context, "ListCertificates", {{"user", request->user()}},
+             [&](const ClientIdentity&) -> absl::Status {
+               storage::CertificateFilter filter;
+               if (!request->user().empty()) filter.user = request->user();
+               if (!request->purpose().empty()) {
+                 filter.purpose =
+                     storage::ParseCertificatePurpose(request->purpose());
+                 if (!filter.purpose.has_value()) {
+                   return absl::InvalidArgumentError(
+                       "purpose must be login, session or host");
+                 }
+               }
+               if (request->has_valid_at()) {
+                 filter.valid_at = FromTimestamp(request->valid_at());
+               }
+               filter.after_serial = request->after_serial();
+               filter.limit = request->limit() == 0 ? 1000 : request->limit();
+               ASSIGN_OR_RETURN(std::vector<storage::IssuedCertificate> certs,
+                                ctx_.store->ListCertificates(filter));
+               if (certs.empty()) return absl::OkStatus();
+               // Every revocation, as ListRevocations and the gateways
+               // read them.
+               ASSIGN_OR_RETURN(std::vector<storage::Revocation> all,
+                                ctx_.store->ListRevocations(0));
+               const RevocationIndex revoked(std::move(all));
+               for (const auto& c : certs) {
+                 CertificateToProto(c, revoked, response->add_certificates());
+               }
+               return absl::OkStatus();
+             });
+}
+
+grpc::Status AdminService::Revoke(grpc::ServerContext* context,
+                                  const pb::RevokeRequest* request,
+                                  pb::RevokedEntry* response) {
+  std::vector<AuditField> fields = {{"reason", request->reason()}};
+  if (request->has_serial()) {
+    fields.push_back({"serial", static_cast<int64_t>(request->serial())});
+  } else {
+    fields.push_back({"key_fingerprint", request->key_fingerprint()});
+  }
+  return Run(
+      context, "Revoke", fields,
+      [&](const ClientIdentity& admin) -> absl::Status {
+        RETURN_IF_ERROR(ValidateShownText(
+            "revocation reason", request->reason(), storage::kMaxTextBytes));
+        storage::Revocation r;
+        if (request->has_serial()) {
+          r.serial = request->serial();
+        } else if (request->has_key_fingerprint()) {
+          r.key_fingerprint = request->key_fingerprint();
+        } else {
+          return absl::InvalidArgumentError(
+              "serial or key_fingerprint is required");
+        }
+        r.reason = request->reason();
+        r.revoked_by = admin.name;
+        ASSIGN_OR_RETURN(r, ctx_.store->Revoke(r));
+        ctx_.revocations->Notify();
+        RevocationToAdminProto(r, response);
+        return absl::OkStatus();
+      });
+}
+
+}  // namespace sallyport::ca
