@@ -255,9 +255,30 @@ absl::Status ValidateLimit(int limit);
 // kNotFound "<what> not found".
 absl::Status NotFound(std::string_view what);
 
+// The precondition of a conditional update (UpdateUser, UpdateRole): `what`
+// (keyed by `name`, whose updated_at_us `updated_at` selects) still has the
+// updated_at its caller read, `since`; none given: no condition. kNotFound
+// when it is gone; kAborted saying when it changed otherwise.
+absl::Status CheckUnchangedSince(Tx& tx, const Statement& updated_at,
+                                 std::string_view name,
+                                 std::optional<absl::Time> since,
+                                 std::string_view what);
+// The SET clause for updated_at_us in an UPDATE with the time `now` (a
+// parameter, e.g. "$4"): updated_at_us only moves forward (a clock set back,
+// two updates in one microsecond), so an update conditional on it never
+// misses a change.
+#define SP_NEXT_UPDATED_AT(now)                     \
+  "updated_at_us = CASE WHEN updated_at_us >= " now \
+  " THEN updated_at_us + 1 ELSE " now " END"
+
+// "user 'NAME'" (sql_store_identity.cc).
+std::string UserWhat(std::string_view name);
+// kNotFound "user 'NAME' not found" unless user `user` exists, read in `tx`.
+absl::Status UserMustExist(Tx& tx, std::string_view user);
+
 // The single reads ReadForIssuance batches (sql_store_identity.cc,
-// sql_store_inventory.cc): each read's query and the parse of its rows
-// (kNotFound when there are none).
+// sql_store_roles.cc, sql_store_inventory.cc): each read's query and the parse
+// of its rows (kNotFound when there are none).
 BatchQuery UserQuery(std::string_view name);
 absl::StatusOr<User> UserFromRows(const std::vector<Row>& rows,
                                   std::string_view name);

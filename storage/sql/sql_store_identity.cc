@@ -1,4 +1,5 @@
-// SqlStore: users, credentials, roles and role bindings.
+// SqlStore: users and their credentials (roles and role bindings are in
+// sql_store_roles.cc).
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -27,11 +28,6 @@ constexpr Statement kInsertCredentials(
 constexpr Statement kSelectUser("SELECT " SP_USER_COLUMNS
                                 " FROM users WHERE name = $1");
 constexpr Statement kListUsers("SELECT " SP_USER_COLUMNS " FROM users");
-// updated_at_us only moves forward (a clock set back, two updates in one
-// microsecond), so an update conditional on it never misses a change.
-#define SP_NEXT_UPDATED_AT(now)                     \
-  "updated_at_us = CASE WHEN updated_at_us >= " now \
-  " THEN updated_at_us + 1 ELSE " now " END"
 constexpr Statement kUpdateUser(
     "UPDATE users SET display_name = $2, disabled = $3, " SP_NEXT_UPDATED_AT(
         "$4") " WHERE name = $1 RETURNING " SP_USER_COLUMNS);
@@ -71,39 +67,6 @@ constexpr Statement kUnlock(
     "UPDATE credentials SET failed_attempts = 0, locked_until_us = NULL, "
     "updated_at_us = $2, unlocked_at_us = $2 WHERE user_name = $1");
 
-#define SP_ROLE_COLUMNS \
-  "name, description, spec, max_ttl_us, record, created_at_us, updated_at_us"
-constexpr Statement kInsertRole("INSERT INTO roles (" SP_ROLE_COLUMNS
-                                ") VALUES ($1, $2, $3, $4, $5, $6, $6)");
-constexpr Statement kSelectRole("SELECT " SP_ROLE_COLUMNS
-                                " FROM roles WHERE name = $1");
-constexpr Statement kListRoles("SELECT " SP_ROLE_COLUMNS " FROM roles");
-constexpr Statement kUpdateRole(
-    "UPDATE roles SET description = $2, spec = $3, max_ttl_us = $4, "
-    "record = $5, " SP_NEXT_UPDATED_AT("$6") " WHERE name = $1 "
-    "RETURNING " SP_ROLE_COLUMNS);
-#undef SP_NEXT_UPDATED_AT
-constexpr Statement kRoleUpdatedAt(
-    "SELECT updated_at_us FROM roles WHERE name = $1");
-constexpr Statement kListRolesForUser(
-    "SELECT r.name, r.description, r.spec, r.max_ttl_us, r.record, "
-    "r.created_at_us, r.updated_at_us FROM roles r JOIN role_bindings b "
-    "ON b.role_name = r.name WHERE b.user_name = $1");
-#undef SP_ROLE_COLUMNS
-constexpr Statement kDeleteRole("DELETE FROM roles WHERE name = $1");
-constexpr Statement kRoleExists("SELECT 1 FROM roles WHERE name = $1");
-
-constexpr Statement kInsertBinding(
-    "INSERT INTO role_bindings (user_name, role_name, created_at_us) "
-    "VALUES ($1, $2, $3)");
-constexpr Statement kDeleteBinding(
-    "DELETE FROM role_bindings WHERE user_name = $1 AND role_name = $2");
-constexpr Statement kListBindings(
-    "SELECT user_name, role_name, created_at_us FROM role_bindings");
-constexpr Statement kListBindingsForUser(
-    "SELECT user_name, role_name, created_at_us FROM role_bindings "
-    "WHERE user_name = $1");
-
 }  // namespace
 
 User UserFromRow(const Row& r) {
@@ -116,37 +79,19 @@ User UserFromRow(const Row& r) {
   return u;
 }
 
-absl::StatusOr<Role> RoleFromRow(const Row& r) {
-  Role role;
-  role.name = r[0].AsBytes();
-  role.description = r[1].AsBytes();
-  RETURN_IF_ERROR(DecodeRoleSpec(r[2].AsBytes(), role));
-  role.max_ttl = absl::Microseconds(r[3].AsInt());
-  std::optional<RecordMode> record = ParseRecordMode(r[4].AsBytes());
-  if (!record) return absl::DataLossError("stored role has a bad record mode");
-  role.record = *record;
-  role.created_at = TimeValue(r[5]);
-  role.updated_at = TimeValue(r[6]);
-  return role;
-}
-
-absl::StatusOr<std::vector<Role>> RolesFromRows(const std::vector<Row>& rows) {
-  std::vector<Role> roles;
-  for (const Row& r : rows) {
-    ASSIGN_OR_RETURN(Role role, RoleFromRow(r));
-    roles.push_back(std::move(role));
-  }
-  std::sort(roles.begin(), roles.end(),
-            [](const Role& a, const Role& b) { return a.name < b.name; });
-  return roles;
-}
-
 BatchQuery UserQuery(std::string_view name) {
   return {&kSelectUser, {Param::Text(name)}};
 }
 
-BatchQuery RolesForUserQuery(std::string_view name) {
-  return {&kListRolesForUser, {Param::Text(name)}};
+std::string UserWhat(std::string_view name) {
+  return absl::StrCat("user ", Quote(name));
+}
+
+absl::Status UserMustExist(Tx& tx, std::string_view user) {
+  ASSIGN_OR_RETURN(std::vector<Row> rows,
+                   tx.Query(kUserExists, {Param::Text(user)}));
+  if (rows.empty()) return NotFound(UserWhat(user));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<User> UserFromRows(const std::vector<Row>& rows,
@@ -156,36 +101,6 @@ absl::StatusOr<User> UserFromRows(const std::vector<Row>& rows,
 }
 
 namespace {
-
-RoleBinding BindingFromRow(const Row& r) {
-  return RoleBinding{r[0].AsBytes(), r[1].AsBytes(), TimeValue(r[2])};
-}
-
-std::string UserWhat(std::string_view name) {
-  return absl::StrCat("user ", Quote(name));
-}
-
-// The precondition of UpdateUser/UpdateRole: `what` (keyed by `name`) still
-// has the updated_at its caller read. kNotFound when it is gone; kAborted
-// when it changed since.
-absl::Status CheckUnchangedSince(Tx& tx, const Statement& updated_at,
-                                 std::string_view name,
-                                 std::optional<absl::Time> since,
-                                 std::string_view what) {
-  if (!since.has_value()) return absl::OkStatus();
-  ASSIGN_OR_RETURN(std::vector<Row> rows,
-                   tx.Query(updated_at, {Param::Text(name)}));
-  if (rows.empty()) return NotFound(what);
-  const int64_t stored = rows[0][0].AsInt();
-  if (stored == TimeToMicros(*since)) return absl::OkStatus();
-  return absl::AbortedError(absl::StrCat(
-      std::string(what), " was changed at ",
-      absl::FormatTime("%Y-%m-%d %H:%M:%E6S UTC", MicrosToTime(stored),
-                       absl::UTCTimeZone()),
-      ", after it was read (",
-      absl::FormatTime("%Y-%m-%d %H:%M:%E6S UTC", *since, absl::UTCTimeZone()),
-      "): nothing was changed; read it again and redo the change"));
-}
 
 // Runs an UPDATE/DELETE keyed by user name: kNotFound when no row changed.
 absl::Status ExecOnUser(Tx& tx, const Statement& stmt,
@@ -375,10 +290,7 @@ absl::StatusOr<bool> SqlStore::ClaimTotpStep(std::string_view user,
           return absl::OkStatus();
         }
         // Not claimed: a replay, or no such user.
-        ASSIGN_OR_RETURN(std::vector<Row> rows,
-                         tx.Query(kUserExists, {Param::Text(user)}));
-        if (rows.empty()) return NotFound(UserWhat(user));
-        return absl::OkStatus();
+        return UserMustExist(tx, user);
       });
   RETURN_IF_ERROR(Describe(s, UserWhat(user)));
   return claimed;
@@ -445,181 +357,6 @@ absl::Status SqlStore::UnlockUser(std::string_view user) {
                                  {Param::Text(user), TimeParam(now)}, user);
                            }),
                   UserWhat(user));
-}
-
-// ------------------------------------------------------------ roles
-
-absl::StatusOr<Role> SqlStore::CreateRole(const Role& in) {
-  RETURN_IF_ERROR(in.Validate());
-  Role role = in;
-  role.max_ttl = absl::Microseconds(absl::ToInt64Microseconds(role.max_ttl));
-  role.created_at = role.updated_at = Now();
-  ASSIGN_OR_RETURN(std::string spec, EncodeRoleSpec(role));
-  const std::string what = absl::StrCat("role ", Quote(role.name));
-  RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kSerializable,
-               [&](Tx& tx) {
-                 return tx
-                     .Exec(kInsertRole,
-                           {Param::Text(role.name),
-                            Param::Text(role.description), Param::Text(spec),
-                            Param::Int(absl::ToInt64Microseconds(role.max_ttl)),
-                            Param::Text(RecordModeName(role.record)),
-                            TimeParam(role.created_at)})
-                     .status();
-               }),
-      what));
-  return role;
-}
-
-absl::StatusOr<Role> SqlStore::GetRole(std::string_view name) {
-  RETURN_IF_ERROR(ValidateText("role name", name, kMaxNameBytes, true));
-  const std::string what = absl::StrCat("role ", Quote(name));
-  std::vector<Row> rows;
-  RETURN_IF_ERROR(
-      Describe(Transact(TxMode::kRead,
-                        [&](Tx& tx) -> absl::Status {
-                          ASSIGN_OR_RETURN(
-                              rows, tx.Query(kSelectRole, {Param::Text(name)}));
-                          return absl::OkStatus();
-                        }),
-               what));
-  if (rows.empty()) return NotFound(what);
-  return RoleFromRow(rows[0]);
-}
-
-absl::StatusOr<std::vector<Role>> SqlStore::ListRoles() {
-  std::vector<Row> rows;
-  RETURN_IF_ERROR(Describe(Transact(TxMode::kRead,
-                                    [&](Tx& tx) -> absl::Status {
-                                      ASSIGN_OR_RETURN(
-                                          rows, tx.Query(kListRoles, {}));
-                                      return absl::OkStatus();
-                                    }),
-                           "list roles"));
-  return RolesFromRows(rows);
-}
-
-absl::StatusOr<Role> SqlStore::UpdateRole(
-    const Role& in, std::optional<absl::Time> unchanged_since) {
-  RETURN_IF_ERROR(in.Validate());
-  ASSIGN_OR_RETURN(std::string spec, EncodeRoleSpec(in));
-  const absl::Time now = Now();
-  const std::string what = absl::StrCat("role ", Quote(in.name));
-  std::vector<Row> rows;
-  RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kSerializable,
-               [&](Tx& tx) -> absl::Status {
-                 RETURN_IF_ERROR(CheckUnchangedSince(
-                     tx, kRoleUpdatedAt, in.name, unchanged_since, what));
-                 ASSIGN_OR_RETURN(
-                     rows,
-                     tx.Query(
-                         kUpdateRole,
-                         {Param::Text(in.name), Param::Text(in.description),
-                          Param::Text(spec),
-                          Param::Int(absl::ToInt64Microseconds(in.max_ttl)),
-                          Param::Text(RecordModeName(in.record)),
-                          TimeParam(now)}));
-                 return absl::OkStatus();
-               }),
-      what));
-  if (rows.empty()) return NotFound(what);
-  return RoleFromRow(rows[0]);
-}
-
-absl::Status SqlStore::DeleteRole(std::string_view name) {
-  RETURN_IF_ERROR(ValidateText("role name", name, kMaxNameBytes, true));
-  const std::string what = absl::StrCat("role ", Quote(name));
-  return Describe(Transact(TxMode::kSerializable,
-                           [&](Tx& tx) -> absl::Status {
-                             ASSIGN_OR_RETURN(
-                                 int64_t n,
-                                 tx.Exec(kDeleteRole, {Param::Text(name)}));
-                             return n == 0 ? NotFound(what) : absl::OkStatus();
-                           }),
-                  what);
-}
-
-absl::StatusOr<RoleBinding> SqlStore::BindRole(std::string_view user,
-                                               std::string_view role) {
-  RETURN_IF_ERROR(ValidateText("user name", user, kMaxNameBytes, true));
-  RETURN_IF_ERROR(ValidateText("role name", role, kMaxNameBytes, true));
-  RoleBinding binding{std::string(user), std::string(role), Now()};
-  const std::string what =
-      absl::StrCat("binding of role ", Quote(role), " to user ", Quote(user));
-  RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kSerializable,
-               [&](Tx& tx) -> absl::Status {
-                 ASSIGN_OR_RETURN(std::vector<Row> u,
-                                  tx.Query(kUserExists, {Param::Text(user)}));
-                 if (u.empty()) return NotFound(UserWhat(user));
-                 ASSIGN_OR_RETURN(std::vector<Row> r,
-                                  tx.Query(kRoleExists, {Param::Text(role)}));
-                 if (r.empty()) {
-                   return NotFound(absl::StrCat("role ", Quote(role)));
-                 }
-                 return tx
-                     .Exec(kInsertBinding,
-                           {Param::Text(user), Param::Text(role),
-                            TimeParam(binding.created_at)})
-                     .status();
-               }),
-      what));
-  return binding;
-}
-
-absl::Status SqlStore::UnbindRole(std::string_view user,
-                                  std::string_view role) {
-  RETURN_IF_ERROR(ValidateText("user name", user, kMaxNameBytes, true));
-  RETURN_IF_ERROR(ValidateText("role name", role, kMaxNameBytes, true));
-  const std::string what =
-      absl::StrCat("binding of role ", Quote(role), " to user ", Quote(user));
-  return Describe(Transact(TxMode::kSerializable,
-                           [&](Tx& tx) -> absl::Status {
-                             ASSIGN_OR_RETURN(
-                                 int64_t n,
-                                 tx.Exec(kDeleteBinding, {Param::Text(user),
-                                                          Param::Text(role)}));
-                             return n == 0 ? NotFound(what) : absl::OkStatus();
-                           }),
-                  what);
-}
-
-absl::StatusOr<std::vector<RoleBinding>> SqlStore::ListRoleBindings(
-    std::optional<std::string_view> user) {
-  if (user) {
-    RETURN_IF_ERROR(ValidateText("user name", *user, kMaxNameBytes, true));
-  }
-  std::vector<Row> rows;
-  RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kRead,
-               [&](Tx& tx) -> absl::Status {
-                 if (user) {
-                   ASSIGN_OR_RETURN(rows, tx.Query(kListBindingsForUser,
-                                                   {Param::Text(*user)}));
-                 } else {
-                   ASSIGN_OR_RETURN(rows, tx.Query(kListBindings, {}));
-                 }
-                 return absl::OkStatus();
-               }),
-      "list role bindings"));
-  std::vector<RoleBinding> bindings;
-  for (const Row& r : rows) bindings.push_back(BindingFromRow(r));
-  std::sort(bindings.begin(), bindings.end(),
-            [](const RoleBinding& a, const RoleBinding& b) {
-              return std::tie(a.user, a.role) < std::tie(b.user, b.role);
-            });
-  return bindings;
-}
-
-absl::StatusOr<std::vector<Role>> SqlStore::ListRolesForUser(
-    std::string_view user) {
-  RETURN_IF_ERROR(ValidateText("user name", user, kMaxNameBytes, true));
-  ASSIGN_OR_RETURN(std::vector<Row> rows,
-                   ReadOne(RolesForUserQuery(user),
-                           absl::StrCat("roles of ", UserWhat(user))));
-  return RolesFromRows(rows);
 }
 
 }  // namespace sallyport::storage::sql

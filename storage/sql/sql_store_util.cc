@@ -1,7 +1,13 @@
 // Helpers shared by the sql_store_*.cc files (declared in sql_store.h).
+#include <cstdint>
+#include <optional>
+#include <vector>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "base/status_macros.h"
+#include "storage/sql/codec.h"
 #include "storage/sql/sql_store.h"
 
 namespace sallyport::storage::sql {
@@ -60,6 +66,25 @@ absl::StatusOr<std::vector<Row>> SqlStore::ListSessionRows(
                }),
       absl::StrCat(std::string(what), " of ", SessionWhat(session_id))));
   return rows;
+}
+
+absl::Status CheckUnchangedSince(Tx& tx, const Statement& updated_at,
+                                 std::string_view name,
+                                 std::optional<absl::Time> since,
+                                 std::string_view what) {
+  if (!since.has_value()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::vector<Row> rows,
+                   tx.Query(updated_at, {Param::Text(name)}));
+  if (rows.empty()) return NotFound(what);
+  const int64_t stored = rows[0][0].AsInt();
+  if (stored == TimeToMicros(*since)) return absl::OkStatus();
+  return absl::AbortedError(absl::StrCat(
+      std::string(what), " was changed at ",
+      absl::FormatTime("%Y-%m-%d %H:%M:%E6S UTC", MicrosToTime(stored),
+                       absl::UTCTimeZone()),
+      ", after it was read (",
+      absl::FormatTime("%Y-%m-%d %H:%M:%E6S UTC", *since, absl::UTCTimeZone()),
+      "): nothing was changed; read it again and redo the change"));
 }
 
 }  // namespace sallyport::storage::sql
