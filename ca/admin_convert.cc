@@ -270,6 +270,10 @@ absl::StatusOr<storage::Host> HostFromProto(const pb::Host& host) {
     out.trust = *trust;
   }
   out.host_key = host.host_key();
+  // `spctl hosts show` prints the key line as it is: its comment must not
+  // carry an escape sequence or a newline (the key itself would parse).
+  RETURN_IF_ERROR(
+      ValidateShownText("host key", out.host_key, storage::kMaxTextBytes));
   // A pinned key the gateway could never compare with anything would fail
   // every connection to the host; refuse it now, when the admin is there.
   if (out.trust == storage::HostTrust::kPinnedKey || !out.host_key.empty()) {

@@ -25,9 +25,10 @@ namespace pb = admin::v1;
 // An inventory host is reachable only under a valid host name: the admin
 // API refuses a name RBAC would refuse (`;`, a space, `$(`, 300 bytes), an
 // address that is neither a host name nor an IP literal, and a pinned key
-// that is not an OpenSSH public key line, for CreateHost and UpdateHost
-// alike; a valid host is taken. A name that reads as an IP address
-// ("10.0.0.9") is refused too: it would shadow the host at that address.
+// that is not an OpenSSH public key line or whose comment has a control
+// character, for CreateHost and UpdateHost alike; a valid host is taken. A
+// name that reads as an IP address ("10.0.0.9") is refused too: it would
+// shadow the host at that address.
 TEST(AdminNamesTest, HostsWithInvalidNamesAddressesOrKeysAreRefused) {
   auto env = CaTestEnv::CreateOrNull();
   ASSERT_NE(env, nullptr);
@@ -83,7 +84,19 @@ TEST(AdminNamesTest, HostsWithInvalidNamesAddressesOrKeysAreRefused) {
       << bad_key.error_message();
   auto key = ssh::crypto::PrivateKey::GenerateEd25519();
   ASSERT_TRUE(key.ok());
-  pinned.set_host_key(key->public_key().ToAuthorizedKeysLine());
+  // A key line whose comment carries an escape sequence or a newline
+  // (`spctl hosts show` prints it as it is).
+  for (const std::string& comment :
+       {std::string("web\x1b[2J03"), std::string("web03\nAddress: evil")}) {
+    pinned.set_host_key(key->public_key().ToAuthorizedKeysLine() + " " +
+                        comment);
+    const grpc::Status st = create(pinned);
+    EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << comment;
+    EXPECT_EQ(st.error_message(),
+              "host key: control characters (newlines, escapes) are not "
+              "allowed");
+  }
+  pinned.set_host_key(key->public_key().ToAuthorizedKeysLine() + " web03");
   EXPECT_TRUE(create(pinned).ok());
 }
 
