@@ -95,6 +95,41 @@ TEST_F(AdminAuditTest, EventsNameHostsAsStored) {
   ExpectLastHas("admin.DeleteHost", R"({"host":"Web03","code":"NOT_FOUND")");
 }
 
+// `spctl hosts edit web03 --port 2222` changes only the port: its
+// admin.UpdateHost event said host and address, so the log did not show
+// what changed. CreateHost and UpdateHost events carry every field the
+// request sets.
+TEST_F(AdminAuditTest, HostEventsCarryEveryFieldSent) {
+  pb::Host host;
+  host.set_name("web03");
+  host.set_address("10.0.0.3");
+  (*host.mutable_labels())["team"] = "web";
+  (*host.mutable_labels())["env"] = "prod";
+  {
+    grpc::ClientContext ctx;
+    pb::Host out;
+    ASSERT_TRUE(stub->CreateHost(&ctx, host, &out).ok());
+  }
+  ExpectLastHas("admin.CreateHost",
+                R"({"host":"web03","address":"10.0.0.3","port":0,)"
+                R"("trust":"","host_key":"","labels":["env=prod","team=web"],)"
+                R"("code":"OK")");
+  host.set_port(2222);
+  host.set_trust("pinned-key");
+  host.set_host_key("ssh-ed25519 AAAA-not-a-key");
+  {
+    grpc::ClientContext ctx;
+    pb::Host out;
+    EXPECT_EQ(stub->UpdateHost(&ctx, host, &out).error_code(),
+              StatusCode::INVALID_ARGUMENT);
+  }
+  ExpectLastHas(
+      "admin.UpdateHost",
+      R"({"host":"web03","address":"10.0.0.3","port":2222,)"
+      R"("trust":"pinned-key","host_key":"ssh-ed25519 AAAA-not-a-key",)"
+      R"("labels":["env=prod","team=web"],"code":"INVALID_ARGUMENT")");
+}
+
 // Found by a tester: a refused request was audited with its whole
 // argument, a 120 KB reason whole in the log. Each field is capped at
 // kMaxAuditedTextBytes (1 KiB), marked as cut, with its whole size beside.

@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
 #include "ssh/cert/certificate.h"
+#include "ssh/crypto/keys.h"
 
 namespace sallyport::ca {
 namespace {
@@ -280,6 +281,64 @@ TEST_F(AdminGuardsTest, AnUpdateFromAnOldReadDoesNotUndoAChangeMadeSince) {
   EXPECT_EQ(env->store().GetRole("web")->logins,
             (std::vector<std::string>{"www", "deploy"}));
   EXPECT_EQ(env->store().GetRole("web")->description, "");
+}
+
+// spctl hosts edit|label read the host, change what was asked and send it
+// back with the updated_at they read: an edit made from an old read is
+// ABORTED and changes nothing, so it cannot undo another admin's (here: put
+// back the pinned key replaced meanwhile); from a fresh read it applies.
+TEST_F(AdminGuardsTest, AHostEditFromAnOldReadDoesNotUndoAChangeMadeSince) {
+  auto old_key = ssh::crypto::PrivateKey::GenerateEd25519();
+  auto new_key = ssh::crypto::PrivateKey::GenerateEd25519();
+  ASSERT_TRUE(old_key.ok() && new_key.ok());
+  const std::string old_line = old_key->public_key().ToAuthorizedKeysLine();
+  const std::string new_line = new_key->public_key().ToAuthorizedKeysLine();
+  auto update = [&](const pb::Host& host) {
+    grpc::ClientContext ctx;
+    pb::Host out;
+    return stub->UpdateHost(&ctx, host, &out);
+  };
+  auto get = [&] {
+    grpc::ClientContext ctx;
+    pb::GetHostRequest request;
+    request.set_name("web01");
+    pb::Host out;
+    EXPECT_TRUE(stub->GetHost(&ctx, request, &out).ok());
+    return out;
+  };
+  pb::Host host;
+  host.set_name("web01");
+  host.set_address("10.0.0.5");
+  host.set_trust("pinned-key");
+  host.set_host_key(old_line);
+  {
+    grpc::ClientContext ctx;
+    pb::Host out;
+    ASSERT_TRUE(stub->CreateHost(&ctx, host, &out).ok());
+  }
+  const pb::Host read = get();
+  ASSERT_TRUE(read.has_updated_at());
+  pb::Host rekey = read;
+  rekey.set_host_key(new_line);
+  ASSERT_TRUE(update(rekey).ok());
+  pb::Host stale_edit = read;  // the old key, as read before
+  stale_edit.set_address("10.0.0.6");
+  const grpc::Status st = update(stale_edit);
+  EXPECT_EQ(st.error_code(), StatusCode::ABORTED) << st.error_message();
+  EXPECT_TRUE(
+      absl::StrContains(st.error_message(), "host 'web01' was changed at"))
+      << st.error_message();
+  EXPECT_EQ(env->store().GetHost("web01")->host_key, new_line);
+  EXPECT_EQ(env->store().GetHost("web01")->address, "10.0.0.5");
+  // The same edit from a fresh read applies, and keeps the new key.
+  pb::Host fresh = get();
+  fresh.set_address("10.0.0.6");
+  ASSERT_TRUE(update(fresh).ok());
+  EXPECT_EQ(env->store().GetHost("web01")->host_key, new_line);
+  EXPECT_EQ(env->store().GetHost("web01")->address, "10.0.0.6");
+  // Without updated_at the update is unconditional, as before.
+  EXPECT_TRUE(update(host).ok());
+  EXPECT_EQ(env->store().GetHost("web01")->host_key, old_line);
 }
 
 // "Bob" beside "bob" would be two users to the store and one name to an

@@ -98,6 +98,39 @@ TEST(AdminNamesTest, HostsWithInvalidNamesAddressesOrKeysAreRefused) {
   }
   pinned.set_host_key(key->public_key().ToAuthorizedKeysLine() + " web03");
   EXPECT_TRUE(create(pinned).ok());
+
+  // An edit (`spctl hosts edit`) is checked as a new host is: a port out of
+  // range, a key that is not a key line, an address or key with a control
+  // character are refused naming the field, and nothing changes.
+  struct Edit {
+    std::string field;
+    std::function<void(pb::Host&)> edit;
+  };
+  const std::vector<Edit> edits = {
+      {"port must be 1..65535", [](pb::Host& h) { h.set_port(65536); }},
+      {"host key", [](pb::Host& h) { h.set_host_key("ssh-ed25519 AAAA"); }},
+      {"host key",
+       [&](pb::Host& h) {
+         h.set_host_key(key->public_key().ToAuthorizedKeysLine() +
+                        " web\x1b[2J03");
+       }},
+      {"host key", [](pb::Host& h) { h.set_host_key(""); }},
+      {"host address", [](pb::Host& h) { h.set_address("10.0.0.9\n"); }},
+      {"trust must be", [](pb::Host& h) { h.set_trust("tofu"); }},
+  };
+  for (const Edit& e : edits) {
+    pb::Host h = pinned;
+    e.edit(h);
+    const grpc::Status st = update(h);
+    EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << e.field;
+    EXPECT_TRUE(absl::StartsWith(st.error_message(), e.field))
+        << e.field << ": " << st.error_message();
+  }
+  absl::StatusOr<storage::Host> stored = env->store().GetHost("web03");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->address, "fd00::3");
+  EXPECT_EQ(stored->port, 22);
+  EXPECT_EQ(stored->host_key, pinned.host_key());
 }
 
 // Found by trying spctl by hand: a role named "bad role;x", logins "ro ot",

@@ -25,14 +25,6 @@ namespace {
 namespace pb = admin::v1;
 using google::protobuf::Empty;
 
-// The updated_at an UpdateUser/UpdateRole request carries: the version its
-// caller read, which the update must still find. Unset: unconditional.
-template <typename Message>
-std::optional<absl::Time> UnchangedSince(const Message& m) {
-  if (!m.has_updated_at()) return std::nullopt;
-  return FromTimestamp(m.updated_at());
-}
-
 // Two users (or roles) whose names differ only by case are two records to
 // the store and one name to whoever reads a listing, an audit log or a
 // certificate's key id ("Bob" beside "bob"): refused. An equal name is

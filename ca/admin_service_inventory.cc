@@ -2,11 +2,13 @@
 // their revocation (`spctl certs ls|show|revoke`). The rest of the admin API
 // is in admin_service.cc (users, credentials, roles, bindings, CA keys),
 // admin_service_access.cc and admin_service_tokens.cc.
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "ca/admin_convert.h"
 #include "ca/admin_service.h"
@@ -14,7 +16,28 @@
 #include "ca/service_util.h"
 
 namespace sallyport::ca {
+namespace {
+
 namespace pb = admin::v1;
+
+// What admin.CreateHost and admin.UpdateHost say of the host: every field
+// the request sets, so an edit of the port, trust, pinned key or labels
+// alone shows in the log (as sent: refused requests too).
+std::vector<AuditField> HostAuditFields(const pb::Host& h) {
+  std::vector<std::string> labels;
+  for (const auto& [k, v] : h.labels())
+    labels.push_back(absl::StrCat(k, "=", v));
+  std::sort(labels.begin(), labels.end());
+  return {{"host", h.name()},
+          {"address", h.address()},
+          {"port", static_cast<int64_t>(h.port())},
+          {"trust", h.trust()},
+          {"host_key", h.host_key()},
+          {"labels", std::move(labels)}};
+}
+
+}  // namespace
+
 using google::protobuf::Empty;
 
 // ------------------------------------------------------------------ hosts
@@ -22,8 +45,7 @@ using google::protobuf::Empty;
 grpc::Status AdminService::CreateHost(grpc::ServerContext* context,
                                       const pb::Host* request,
                                       pb::Host* response) {
-  return Run(context, "CreateHost",
-             {{"host", request->name()}, {"address", request->address()}},
+  return Run(context, "CreateHost", HostAuditFields(*request),
              [&](const ClientIdentity&,
                  std::vector<AuditField>& audit) -> absl::Status {
                ASSIGN_OR_RETURN(storage::Host host, HostFromProto(*request));
@@ -64,12 +86,15 @@ grpc::Status AdminService::ListHosts(grpc::ServerContext* context,
 grpc::Status AdminService::UpdateHost(grpc::ServerContext* context,
                                       const pb::Host* request,
                                       pb::Host* response) {
-  return Run(context, "UpdateHost",
-             {{"host", request->name()}, {"address", request->address()}},
+  return Run(context, "UpdateHost", HostAuditFields(*request),
              [&](const ClientIdentity&,
                  std::vector<AuditField>& audit) -> absl::Status {
                ASSIGN_OR_RETURN(storage::Host host, HostFromProto(*request));
-               ASSIGN_OR_RETURN(host, ctx_.store->UpdateHost(host));
+               // updated_at, when sent, is the version the caller read
+               // (spctl hosts edit|label send it back): a stale one must not
+               // undo another admin's change.
+               ASSIGN_OR_RETURN(host, ctx_.store->UpdateHost(
+                                          host, UnchangedSince(*request)));
                NoteStoredName(audit, "host", host.name);
                HostToProto(host, response);
                return absl::OkStatus();

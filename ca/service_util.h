@@ -44,6 +44,14 @@ void RunOnIssuanceWorkers(IssuanceWorkers* workers,
 google::protobuf::Timestamp ToTimestamp(absl::Time t);
 absl::Time FromTimestamp(const google::protobuf::Timestamp& t);
 google::protobuf::Duration ToDurationProto(absl::Duration d);
+// The updated_at an admin Update* request (User, Role, Host) carries: the
+// version its caller read, which the update must still find (the Store's
+// unchanged_since, kAborted otherwise). Unset: unconditional.
+template <typename Message>
+std::optional<absl::Time> UnchangedSince(const Message& m) {
+  if (!m.has_updated_at()) return std::nullopt;
+  return FromTimestamp(m.updated_at());
+}
 absl::Duration FromDurationProto(const google::protobuf::Duration& d);
 
 // "ipv4:1.2.3.4:5678" → "1.2.3.4"; "ipv6:[::1]:5678" → "::1"; anything else

@@ -113,6 +113,38 @@ std::optional<int> Call(Spctl& ctl, Stub* stub,
   return std::nullopt;
 }
 
+// How many times ChangeRecord reads and writes a record that other admins
+// keep changing before it gives up.
+inline constexpr int kUpdateAttempts = 5;
+
+// Reads a record (User, Role, Host) with `read` (an exit code: kExitOk, or
+// what it printed), applies `change` and writes it with `update` on the
+// condition that it is still the version read (its updated_at, which the
+// read filled and the write sends back): when another admin changed it in
+// between (ABORTED), reads it again and applies `change` to that, up to
+// kUpdateAttempts times, so neither change undoes the other. kExitOk with
+// the record as written in *out, else the exit code after Spctl::Fail
+// naming `what`.
+template <typename Record, typename Read, typename Change>
+int ChangeRecord(Spctl& ctl, absl::string_view what, const Read& read,
+                 const Change& change,
+                 grpc::Status (admin::v1::Admin::Stub::*update)(
+                     grpc::ClientContext*, const Record&, Record*),
+                 Record* out) {
+  for (int attempt = 1;; ++attempt) {
+    Record record;
+    if (int rc = read(&record); rc != kExitOk) return rc;
+    change(&record);
+    std::optional<grpc::Status> st = TryCall(ctl.Admin(), update, record, out);
+    if (!st.has_value()) return kExitError;
+    if (st->ok()) return kExitOk;
+    if (st->error_code() != grpc::StatusCode::ABORTED ||
+        attempt == kUpdateAttempts) {
+      return ctl.Fail(*st, what);
+    }
+  }
+}
+
 // Helpers shared by the verb files.
 std::string FormatTime(const google::protobuf::Timestamp& t);
 // A secret from the first line of FILE ("-" = stdin), newline dropped.

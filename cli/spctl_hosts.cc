@@ -1,5 +1,7 @@
-// spctl hosts add|ls|show|label|rm|sign.
+// spctl hosts add|ls|show|edit|label|rm|sign.
 #include <algorithm>
+#include <functional>
+#include <string_view>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -130,19 +132,75 @@ int Show(Spctl& ctl, const std::string& name) {
   return kExitOk;
 }
 
+// Reads host `name`, applies `change` and updates the host on the condition
+// that it is still the version read (ChangeRecord: re-read and reapplied
+// when another admin changed it in between); `verb` names the command in
+// errors.
+int ChangeHost(Spctl& ctl, const std::string& name, std::string_view verb,
+               const std::function<void(pb::Host*)>& change, pb::Host* out) {
+  return ChangeRecord(
+      ctl, absl::StrCat(std::string(verb), " ", name),
+      [&](pb::Host* h) { return GetHost(ctl, name, h); }, change,
+      &Stub::UpdateHost, out);
+}
+
+// Which of `hosts edit`'s options were given: only those change.
+struct HostEdits {
+  bool address = false;
+  bool port = false;
+  bool trust = false;
+  bool host_key = false;
+};
+
+int Edit(Spctl& ctl, const HostArgs& a, const HostEdits& given) {
+  if (!given.address && !given.port && !given.trust && !given.host_key) {
+    return ctl.Error(
+        "nothing to change: pass --address, --port, --trust or --host-key "
+        "(labels: spctl hosts label)",
+        kExitUsage);
+  }
+  std::string key;
+  if (given.host_key) {
+    absl::StatusOr<std::string> line = ReadKeyLine(a.host_key_file);
+    if (!line.ok()) return ctl.Error(line.status().message());
+    key = *std::move(line);
+  }
+  pb::Host out;
+  if (int rc = ChangeHost(
+          ctl, a.name, "hosts edit",
+          [&](pb::Host* h) {
+            if (given.address) h->set_address(a.address);
+            if (given.port) h->set_port(a.port);
+            if (given.trust) h->set_trust(a.trust);
+            if (given.host_key) h->set_host_key(key);
+          },
+          &out);
+      rc != kExitOk) {
+    return rc;
+  }
+  if (!ctl.Structured(out)) ctl.out() << "Updated host " << out.name() << "\n";
+  return kExitOk;
+}
+
 int Label(Spctl& ctl, const HostArgs& a) {
-  pb::Host h;
-  if (int rc = GetHost(ctl, a.name, &h); rc != kExitOk) return rc;
-  if (absl::Status st = ApplyLabels(a.labels, &h); !st.ok()) {
+  pb::Host given;
+  if (absl::Status st = ApplyLabels(a.labels, &given); !st.ok()) {
     return ctl.Error(st.message(), kExitUsage);
   }
-  for (const std::string& k : a.remove_labels) h.mutable_labels()->erase(k);
-  h.clear_created_at();
-  h.clear_updated_at();
   pb::Host out;
-  if (auto rc = Call(ctl, ctl.Admin(), &Stub::UpdateHost, h, &out,
-                     absl::StrCat("hosts label ", a.name))) {
-    return *rc;
+  if (int rc = ChangeHost(
+          ctl, a.name, "hosts label",
+          [&](pb::Host* h) {
+            for (const auto& [k, v] : given.labels()) {
+              (*h->mutable_labels())[k] = v;
+            }
+            for (const std::string& k : a.remove_labels) {
+              h->mutable_labels()->erase(k);
+            }
+          },
+          &out);
+      rc != kExitOk) {
+    return rc;
   }
   if (!ctl.Structured(out)) {
     ctl.out() << "Labels of " << a.name << ": " << Labels(out.labels()) << "\n";
@@ -207,6 +265,29 @@ void AddHostCommands(CLI::App& app, Spctl& ctl, Action* action) {
   CLI::App* show = hosts->add_subcommand("show", "show a host");
   show->add_option("NAME", a->name, "the host")->required();
   OnRun(show, action, [c, a] { return Show(*c, a->name); });
+
+  CLI::App* edit = hosts->add_subcommand(
+      "edit",
+      "change a host's address, port, trust or pinned key (only the options "
+      "given; labels: hosts label)");
+  edit->add_option("NAME", a->name, "the host")->required();
+  CLI::Option* address =
+      edit->add_option("--address", a->address, "DNS name or IP address");
+  CLI::Option* port = edit->add_option("--port", a->port, "SSH port");
+  CLI::Option* trust =
+      edit->add_option("--trust", a->trust,
+                       "host-ca or pinned-key (which needs a key: --host-key, "
+                       "or the one the host has)")
+          ->check(CLI::IsMember({"host-ca", "pinned-key"}));
+  CLI::Option* host_key =
+      edit->add_option("--host-key", a->host_key_file,
+                       "FILE with the host's public key, pinned in place of "
+                       "the one the host has");
+  OnRun(edit, action, [c, a, address, port, trust, host_key] {
+    return Edit(*c, *a,
+                HostEdits{address->count() > 0, port->count() > 0,
+                          trust->count() > 0, host_key->count() > 0});
+  });
 
   CLI::App* label = hosts->add_subcommand("label", "set or remove labels");
   label->add_option("NAME", a->name, "the host")->required();

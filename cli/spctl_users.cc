@@ -56,27 +56,18 @@ int GetUser(Spctl& ctl, const std::string& name, pb::User* user) {
 }
 
 // Reads user `name`, applies `change` and updates the user on the condition
-// that it is still the version read (User.updated_at): when another admin
-// changed it in between (ABORTED), reads it again and applies `change` to
-// that, up to kUpdateAttempts times, so neither change undoes the other.
-constexpr int kUpdateAttempts = 5;
-
+// that it is still the version read (ChangeRecord: re-read and reapplied
+// when another admin changed it in between).
 int ChangeUser(Spctl& ctl, const std::string& name,
                const std::function<void(pb::User*)>& change,
                std::string_view done) {
   pb::User resp;
-  for (int attempt = 1;; ++attempt) {
-    pb::User u;
-    if (int rc = GetUser(ctl, name, &u); rc != kExitOk) return rc;
-    change(&u);
-    std::optional<grpc::Status> st =
-        TryCall(ctl.Admin(), &Stub::UpdateUser, u, &resp);
-    if (!st.has_value()) return kExitError;
-    if (st->ok()) break;
-    if (st->error_code() != grpc::StatusCode::ABORTED ||
-        attempt == kUpdateAttempts) {
-      return ctl.Fail(*st, absl::StrCat("user ", name));
-    }
+  if (int rc = ChangeRecord(
+          ctl, absl::StrCat("user ", name),
+          [&](pb::User* u) { return GetUser(ctl, name, u); }, change,
+          &Stub::UpdateUser, &resp);
+      rc != kExitOk) {
+    return rc;
   }
   if (!ctl.Structured(resp)) ctl.out() << done << "\n";
   return kExitOk;

@@ -153,8 +153,15 @@ class Store {
   virtual absl::StatusOr<Host> CreateHost(const Host& host) = 0;
   virtual absl::StatusOr<Host> GetHost(std::string_view name) = 0;
   virtual absl::StatusOr<std::vector<Host>> ListHosts() = 0;
-  // Replaces every field but name and created_at. kNotFound.
-  virtual absl::StatusOr<Host> UpdateHost(const Host& host) = 0;
+  // Replaces every field but name and created_at. kNotFound. kAborted
+  // when `unchanged_since` is given and the host changed since, as
+  // UpdateUser: an admin's edit made from an old read must not undo
+  // another's (an address or pinned key changed meanwhile).
+  virtual absl::StatusOr<Host> UpdateHost(
+      const Host& host, std::optional<absl::Time> unchanged_since) = 0;
+  absl::StatusOr<Host> UpdateHost(const Host& host) {
+    return UpdateHost(host, std::nullopt);
+  }
   // Deletes the host stored as `name` exactly (one stored with capitals
   // before schema version 9), else as its lowercase form; returns the name
   // it deleted. kNotFound.

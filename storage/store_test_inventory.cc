@@ -2,6 +2,7 @@
 #include <map>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "storage/store_test_suite.h"
@@ -91,6 +92,40 @@ TEST_P(StoreTest, HostNamesIgnoreCase) {
                           store_->DeleteHost("Web01.PROD"));
   EXPECT_EQ(deleted, "web01.prod");
   SP_EXPECT_CODE(store_->GetHost("web01.prod"), kNotFound);
+}
+
+// An admin's host edit made from an old read must not undo another's: a
+// stale address edit would put back the pinned key replaced meanwhile.
+TEST_P(StoreTest, HostUpdatesFromAnOldReadAreRefused) {
+  SP_ASSERT_OK_AND_ASSIGN(Host read, store_->CreateHost(MakeHost("web01")));
+  // The clock does not move: updated_at must still change with each update.
+  Host rekey = read;
+  rekey.host_key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBb web01";
+  SP_ASSERT_OK_AND_ASSIGN(Host rekeyed,
+                          store_->UpdateHost(rekey, read.updated_at));
+  EXPECT_GT(rekeyed.updated_at, read.updated_at);
+  SP_ASSERT_OK_AND_ASSIGN(Host got, store_->GetHost("web01"));
+  EXPECT_EQ(got, rekeyed);
+  Host stale = read;
+  stale.address = "10.0.0.8";
+  const absl::Status st = store_->UpdateHost(stale, read.updated_at).status();
+  SP_EXPECT_CODE(st, kAborted);
+  EXPECT_TRUE(absl::StrContains(st.message(), "host 'web01' was changed at"))
+      << st;
+  SP_ASSERT_OK_AND_ASSIGN(got, store_->GetHost("web01"));
+  EXPECT_EQ(got, rekeyed);
+  // From the current version (named in any case), and unconditionally, it
+  // applies.
+  got.name = "WEB01";
+  got.address = "10.0.0.8";
+  SP_ASSERT_OK_AND_ASSIGN(Host moved,
+                          store_->UpdateHost(got, rekeyed.updated_at));
+  EXPECT_EQ(moved.address, "10.0.0.8");
+  EXPECT_EQ(moved.host_key, rekey.host_key);
+  EXPECT_GT(moved.updated_at, rekeyed.updated_at);
+  SP_ASSERT_OK(store_->UpdateHost(stale).status());
+  SP_EXPECT_CODE(store_->UpdateHost(MakeHost("nope"), read.updated_at),
+                 kNotFound);
 }
 
 TEST_P(StoreTest, SerialsIncreaseAndCertificatesRoundTrip) {

@@ -66,7 +66,9 @@ class SqlStore : public Store {
   absl::StatusOr<Host> CreateHost(const Host& host) override;
   absl::StatusOr<Host> GetHost(std::string_view name) override;
   absl::StatusOr<std::vector<Host>> ListHosts() override;
-  absl::StatusOr<Host> UpdateHost(const Host& host) override;
+  using Store::UpdateHost;
+  absl::StatusOr<Host> UpdateHost(
+      const Host& host, std::optional<absl::Time> unchanged_since) override;
   absl::StatusOr<std::string> DeleteHost(std::string_view name) override;
 
   absl::StatusOr<uint64_t> AllocateSerial() override;
@@ -255,7 +257,8 @@ absl::Status ValidateLimit(int limit);
 // kNotFound "<what> not found".
 absl::Status NotFound(std::string_view what);
 
-// The precondition of a conditional update (UpdateUser, UpdateRole): `what`
+// The precondition of a conditional update (UpdateUser, UpdateRole,
+// UpdateHost): `what`
 // (keyed by `name`, whose updated_at_us `updated_at` selects) still has the
 // updated_at its caller read, `since`; none given: no condition. kNotFound
 // when it is gone; kAborted saying when it changed otherwise.

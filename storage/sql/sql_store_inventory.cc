@@ -1,6 +1,7 @@
 // SqlStore: hosts, issued certificates, revocations and CA keys.
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <tuple>
 #include <utility>
 
@@ -25,8 +26,11 @@ constexpr Statement kSelectHostWithLabels(
     "h.updated_at_us, l.key, l.value FROM hosts h LEFT JOIN host_labels l "
     "ON l.host_name = h.name WHERE h.name = $1");
 constexpr Statement kUpdateHost(
-    "UPDATE hosts SET address = $2, port = $3, trust = $4, host_key = $5, "
-    "updated_at_us = $6 WHERE name = $1 RETURNING " SP_HOST_COLUMNS);
+    "UPDATE hosts SET address = $2, port = $3, trust = $4, host_key = "
+    "$5, " SP_NEXT_UPDATED_AT(
+        "$6") " WHERE name = $1 RETURNING " SP_HOST_COLUMNS);
+constexpr Statement kHostUpdatedAt(
+    "SELECT updated_at_us FROM hosts WHERE name = $1");
 #undef SP_HOST_COLUMNS
 constexpr Statement kDeleteHost("DELETE FROM hosts WHERE name = $1");
 constexpr Statement kInsertLabel(
@@ -273,26 +277,30 @@ absl::StatusOr<std::vector<Host>> SqlStore::ListHosts() {
   return out;
 }
 
-absl::StatusOr<Host> SqlStore::UpdateHost(const Host& in) {
+absl::StatusOr<Host> SqlStore::UpdateHost(
+    const Host& in, std::optional<absl::Time> unchanged_since) {
   RETURN_IF_ERROR(in.Validate());
   Host host = in;
   host.name = HostKey(in.name);
-  host.updated_at = Now();
+  const absl::Time now = Now();
   bool found = false;
   RETURN_IF_ERROR(Describe(
       Transact(TxMode::kSerializable,
                [&](Tx& tx) -> absl::Status {
+                 RETURN_IF_ERROR(CheckUnchangedSince(tx, kHostUpdatedAt,
+                                                     host.name, unchanged_since,
+                                                     HostWhat(host.name)));
                  ASSIGN_OR_RETURN(
                      std::vector<Row> rows,
                      tx.Query(kUpdateHost,
                               {Param::Text(host.name),
                                Param::Text(host.address), Param::Int(host.port),
                                Param::Text(HostTrustName(host.trust)),
-                               Param::Text(host.host_key),
-                               TimeParam(host.updated_at)}));
+                               Param::Text(host.host_key), TimeParam(now)}));
                  found = !rows.empty();
                  if (!found) return absl::OkStatus();
                  host.created_at = TimeValue(rows[0][5]);
+                 host.updated_at = TimeValue(rows[0][6]);
                  RETURN_IF_ERROR(
                      tx.Exec(kDeleteLabels, {Param::Text(host.name)}).status());
                  return InsertLabels(tx, host);

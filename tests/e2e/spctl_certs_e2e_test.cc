@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -294,6 +295,95 @@ TEST_F(SpctlCertsTest, RotateSignsWithTheNewKeyAndOldCertificatesStayTrusted) {
   ASSERT_TRUE(sshd.ok()) << sshd.status();
   EXPECT_TRUE(SshWorks(**sshd, "bob"));
   EXPECT_TRUE(SshWorks(**sshd, "carol"));
+}
+
+// `spctl hosts edit` changes a host's address, port, trust or pinned key in
+// place (the only way was rm and add again, which lost its labels): only
+// the options given change, the CA checks the values as for `hosts add`,
+// and `hosts show` and the audit log show the new ones.
+TEST_F(SpctlCertsTest, HostsEditChangesOnlyWhatIsGiven) {
+  ASSERT_TRUE(env_->Spctl({"hosts", "add", "web01", "--address", "127.0.0.1",
+                           "--port", "2200", "--label", "env=dev"})
+                  .ok());
+  auto show = [&] {
+    auto r = env_->Spctl({"hosts", "show", "web01"});
+    EXPECT_TRUE(r.ok()) << r.Describe();
+    return r.out;
+  };
+  auto address = env_->Spctl({"hosts", "edit", "web01", "--address", "db.lan"});
+  ASSERT_TRUE(address.ok()) << address.Describe();
+  EXPECT_EQ(address.out, "Updated host web01\n");
+  std::string shown = show();
+  EXPECT_TRUE(absl::StrContains(shown, "Address:  db.lan\n")) << shown;
+  EXPECT_TRUE(absl::StrContains(shown, "Port:     2200\n")) << shown;
+  EXPECT_TRUE(absl::StrContains(shown, "Labels:   env=dev\n")) << shown;
+
+  ASSERT_TRUE(env_->Spctl({"hosts", "edit", "WEB01", "--port", "2222"}).ok());
+  shown = show();
+  EXPECT_TRUE(absl::StrContains(shown, "Address:  db.lan\n")) << shown;
+  EXPECT_TRUE(absl::StrContains(shown, "Port:     2222\n")) << shown;
+
+  // Pinning needs a key: none given and none stored is the CA's refusal.
+  auto no_key =
+      env_->Spctl({"hosts", "edit", "web01", "--trust", "pinned-key"});
+  EXPECT_EQ(no_key.exit_code, 2) << no_key.Describe();
+  EXPECT_TRUE(absl::StrContains(no_key.err,
+                                "host key: not an OpenSSH public "
+                                "key line"))
+      << no_key.Describe();
+  auto first = sallyport::testing::GenerateKey(env_->Path(""), "first");
+  auto second = sallyport::testing::GenerateKey(env_->Path(""), "second");
+  ASSERT_TRUE(first.ok() && second.ok());
+  ASSERT_TRUE(env_->Spctl({"hosts", "edit", "web01", "--trust", "pinned-key",
+                           "--host-key", first->public_path})
+                  .ok());
+  shown = show();
+  EXPECT_TRUE(absl::StrContains(shown, "Trust:    pinned-key\n")) << shown;
+  EXPECT_TRUE(absl::StrContains(shown, "Host key: " + first->public_line))
+      << shown;
+  ASSERT_TRUE(
+      env_->Spctl({"hosts", "edit", "web01", "--host-key", second->public_path})
+          .ok());
+  shown = show();
+  EXPECT_TRUE(absl::StrContains(shown, "Trust:    pinned-key\n")) << shown;
+  EXPECT_TRUE(absl::StrContains(shown, "Host key: " + second->public_line))
+      << shown;
+  EXPECT_TRUE(absl::StrContains(shown, "Port:     2222\n")) << shown;
+
+  // Refused: an unknown host (3), values the CA refuses (2, saying why),
+  // nothing to change (2); the host is as it was.
+  auto unknown = env_->Spctl({"hosts", "edit", "web09", "--port", "22"});
+  EXPECT_EQ(unknown.exit_code, 3) << unknown.Describe();
+  auto port = env_->Spctl({"hosts", "edit", "web01", "--port", "70000"});
+  EXPECT_EQ(port.exit_code, 2) << port.Describe();
+  EXPECT_TRUE(absl::StrContains(port.err, "port must be 1..65535"))
+      << port.Describe();
+  auto bad_address =
+      env_->Spctl({"hosts", "edit", "web01", "--address", "db.lan;id"});
+  EXPECT_EQ(bad_address.exit_code, 2) << bad_address.Describe();
+  EXPECT_TRUE(absl::StrContains(bad_address.err, "host address"))
+      << bad_address.Describe();
+  auto nothing = env_->Spctl({"hosts", "edit", "web01"});
+  EXPECT_EQ(nothing.exit_code, 2) << nothing.Describe();
+  EXPECT_TRUE(absl::StrContains(nothing.err,
+                                "nothing to change: pass --address, --port, "
+                                "--trust or --host-key"))
+      << nothing.Describe();
+  EXPECT_EQ(show(), shown);
+
+  // Each edit is an admin.UpdateHost event naming what it set.
+  auto log = env_->Spctl({"audit", "export", "--json"});
+  ASSERT_TRUE(log.ok()) << log.Describe();
+  int edits = 0;
+  for (absl::string_view line : absl::StrSplit(log.out, '\n')) {
+    if (!absl::StrContains(line, "\"type\":\"admin.UpdateHost\"")) continue;
+    ++edits;
+    if (absl::StrContains(line, "\"code\":\"OK\"") &&
+        absl::StrContains(line, "\"port\":2222")) {
+      EXPECT_TRUE(absl::StrContains(line, "\"address\":\"db.lan\"")) << line;
+    }
+  }
+  EXPECT_EQ(edits, 7) << log.out;
 }
 
 TEST_F(SpctlCertsTest, HostsAndTokens) {
