@@ -160,15 +160,17 @@ absl::StatusOr<std::optional<storage::Host>> CheckHostEnrolment(
         "host ", existing->name, " is in the inventory with address ",
         rbac::EscapeForReason(existing->address), ", not ",
         rbac::EscapeForReason(address),
-        ": enrolment does not change it (leave the address out, or remove the "
-        "host with `spctl hosts rm` and add it again)"));
+        ": enrolment does not change it (leave the address out, or have an "
+        "admin change it: spctl hosts edit ",
+        existing->name, " --address ", rbac::EscapeForReason(address), ")"));
   }
   if (port != 0 && port != existing->port) {
     return absl::FailedPreconditionError(absl::StrCat(
         "host ", existing->name, " is in the inventory with port ",
         existing->port, ", not ", port,
-        ": enrolment does not change it (leave the port out, or remove the "
-        "host with `spctl hosts rm` and add it again)"));
+        ": enrolment does not change it (leave the port out, or have an admin "
+        "change it: spctl hosts edit ",
+        existing->name, " --port ", port, ")"));
   }
   // A join token names no host: it enrols a new one, or one an
   // administrator added without a key, never replaces the key of an

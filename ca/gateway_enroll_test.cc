@@ -476,6 +476,10 @@ TEST_P(GatewayEnrollTest, EnrolmentNeverTakesOverOrMovesAHost) {
     EXPECT_NE(st.error_message().find("enrolment does not change it"),
               std::string::npos)
         << st.error_message();
+    // And says how an admin changes it.
+    EXPECT_NE(st.error_message().find("spctl hosts edit web01 --"),
+              std::string::npos)
+        << st.error_message();
   }
   absl::StatusOr<storage::Host> web = env_->store().GetHost("web01");
   ASSERT_TRUE(web.ok());
