@@ -30,6 +30,22 @@ double ProcessTreeCpuSeconds(pid_t pid) {
   return total / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+double ProcessAndChildrenCpuSeconds(pid_t pid) {
+  double total = ProcessTreeCpuSeconds(pid);
+  if (total < 0) return total;
+  const std::string children =
+      ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/task/", pid, "/children"));
+  for (absl::string_view child :
+       absl::StrSplit(children, ' ', absl::SkipEmpty())) {
+    pid_t c = 0;
+    if (!absl::SimpleAtoi(child, &c)) continue;
+    // A child that exited since is in its parent's cutime once reaped.
+    const double t = ProcessTreeCpuSeconds(c);
+    if (t > 0) total += t;
+  }
+  return total;
+}
+
 bool HasChildren(pid_t pid) {
   std::string children =
       ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/task/", pid, "/children"));

@@ -11,6 +11,11 @@ namespace sallyport::testing {
 // time and that of the children it has reaped. Negative if unreadable.
 double ProcessTreeCpuSeconds(pid_t pid);
 
+// ProcessTreeCpuSeconds of `pid` plus that of each child it has now (e.g.
+// the PostgreSQL postmaster and its backends, which live as long as their
+// connection). Negative if `pid` is unreadable.
+double ProcessAndChildrenCpuSeconds(pid_t pid);
+
 // Whether `pid` still has children (e.g. sshd's per-connection processes,
 // whose time lands in cutime/cstime only once reaped).
 bool HasChildren(pid_t pid);

@@ -4,6 +4,8 @@
 #ifndef SALLYPORT_TESTS_HARNESS_POSTGRES_FIXTURE_H_
 #define SALLYPORT_TESTS_HARNESS_POSTGRES_FIXTURE_H_
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -40,6 +42,9 @@ class PostgresFixture {
   // a suite starts one server): its connection URI.
   absl::StatusOr<std::string> CreateDatabase(const std::string& name);
   uint16_t port() const { return port_; }
+  // The server's process id (the postmaster; its backends are its
+  // children); 0 while it is stopped.
+  pid_t pid() const { return process_ ? process_->pid() : 0; }
   const std::string& database() const { return database_; }
   std::string Log() const { return ReadFileOrEmpty(log_path_); }
 
