@@ -14,31 +14,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "storage/migrations/migrations.h"
+#include "storage/store_test_records.h"
 #include "storage/store_test_suite.h"
 
 namespace sallyport::storage::testing {
 namespace {
 
 using Rows = std::vector<std::vector<std::string>>;
-
-Session RecordedSession(std::string id, std::string gateway) {
-  Session s;
-  s.id = std::move(id);
-  s.user = "alice";
-  s.login = "ubuntu";
-  s.host = "web01";
-  s.started_at = absl::FromUnixMicros(1700000000123456);
-  s.gateway_id = std::move(gateway);
-  return s;
-}
-
-std::string FakeHash(uint64_t seq, char salt = 'a') {
-  std::string h(64, '0');
-  const std::string n = absl::StrCat(seq);
-  h.replace(64 - n.size(), n.size(), n);
-  h[0] = salt;
-  return h;
-}
 
 // One record of every kind, seq 1..7, with every field used.
 std::vector<SessionRecord> EveryKind(const std::string& session) {
@@ -147,100 +129,6 @@ TEST_P(StoreTest, RecordingByteCountsSaturate) {
   EXPECT_EQ(s.last_seq, 3u);
   EXPECT_EQ(s.bytes_in, std::numeric_limits<int64_t>::max());
   EXPECT_EQ(s.bytes_out, 15);
-}
-
-// One record of session `id` at `seq` on `channel`.
-SessionRecord Rec(const std::string& id, uint64_t seq, uint32_t channel,
-                  SessionRecordKind kind) {
-  SessionRecord r;
-  r.session_id = id;
-  r.seq = seq;
-  r.channel = channel;
-  r.kind = kind;
-  r.hash = FakeHash(seq);
-  return r;
-}
-SessionRecord DataRec(const std::string& id, uint64_t seq, uint32_t channel,
-                      RecordDirection direction, size_t n) {
-  SessionRecord r = Rec(id, seq, channel, SessionRecordKind::kData);
-  r.direction = direction;
-  r.data.assign(n, 'x');
-  return r;
-}
-SessionRecord CloseRec(const std::string& id, uint64_t seq, uint32_t channel,
-                       int64_t in, int64_t out) {
-  SessionRecord r = Rec(id, seq, channel, SessionRecordKind::kChannelClose);
-  r.value1 = in;
-  r.value2 = out;
-  return r;
-}
-
-// An active session's bytes so far (schema version 10): `spctl sessions ls`
-// showed 0 until a channel closed, because bytes_in/bytes_out add up only
-// the channel_close records. The data records of the channels still open
-// are counted as they are stored (open_bytes_in/open_bytes_out), leave the
-// count when their channel closes (its totals then reach bytes_in and
-// bytes_out), are counted once when shipped again, and are 0 once the
-// session ended.
-TEST_P(StoreTest, ActiveSessionsCountTheBytesOfTheirOpenChannels) {
-  SP_ASSERT_OK(store_->CreateSession(RecordedSession("live", "gw-a")));
-  constexpr auto kIn = RecordDirection::kInput;
-  constexpr auto kOut = RecordDirection::kOutput;
-  const std::vector<SessionRecord> r = {
-      Rec("live", 1, 0, SessionRecordKind::kChannelOpen),
-      DataRec("live", 2, 0, kIn, 5),
-      DataRec("live", 3, 0, kOut, 700),
-      Rec("live", 4, 1, SessionRecordKind::kChannelOpen),
-      DataRec("live", 5, 1, kOut, 30),
-      DataRec("live", 6, 0, kOut, 1000),
-      // Channel 0 closes with its totals (more than recorded: an exec's
-      // output past its limit is only counted).
-      CloseRec("live", 7, 0, 5, 9000),
-      // Its id is used again.
-      Rec("live", 8, 0, SessionRecordKind::kChannelOpen),
-      DataRec("live", 9, 0, kIn, 2),
-  };
-  SP_ASSERT_OK_AND_ASSIGN(Session s,
-                          store_->AppendSessionRecords({r[0], r[1], r[2]}));
-  EXPECT_EQ(s.bytes_in, 0);
-  EXPECT_EQ(s.bytes_out, 0);
-  EXPECT_EQ(s.open_bytes_in, 5);
-  EXPECT_EQ(s.open_bytes_out, 700);
-  EXPECT_EQ(s.BytesInSoFar(), 5);
-  EXPECT_EQ(s.BytesOutSoFar(), 700);
-  // Shipped again with the next ones: counted once.
-  SP_ASSERT_OK_AND_ASSIGN(
-      s, store_->AppendSessionRecords({r[1], r[2], r[3], r[4], r[5]}));
-  EXPECT_EQ(s.open_bytes_in, 5);
-  EXPECT_EQ(s.open_bytes_out, 1730);
-  SP_ASSERT_OK_AND_ASSIGN(s, store_->AppendSessionRecords({r[6], r[7], r[8]}));
-  EXPECT_EQ(s.bytes_in, 5);
-  EXPECT_EQ(s.bytes_out, 9000);
-  EXPECT_EQ(s.open_bytes_in, 2);
-  EXPECT_EQ(s.open_bytes_out, 30);
-  EXPECT_EQ(s.BytesInSoFar(), 7);
-  EXPECT_EQ(s.BytesOutSoFar(), 9030);
-  // What a listing reads.
-  SP_ASSERT_OK_AND_ASSIGN(std::vector<Session> list,
-                          store_->ListSessions(SessionFilter{}));
-  ASSERT_EQ(list.size(), 1u);
-  EXPECT_EQ(list[0], s);
-  SP_ASSERT_OK_AND_ASSIGN(Session got, store_->GetSession("live"));
-  EXPECT_EQ(got, s);
-
-  SessionEnd end;
-  end.ended_at = absl::FromUnixMicros(1700000100000001);
-  end.bytes_in = s.bytes_in;
-  end.bytes_out = s.bytes_out;
-  SP_ASSERT_OK_AND_ASSIGN(Session ended, store_->EndSession("live", end));
-  EXPECT_EQ(ended.open_bytes_in, 0);
-  EXPECT_EQ(ended.open_bytes_out, 0);
-  EXPECT_EQ(ended.BytesInSoFar(), 5);
-  EXPECT_EQ(ended.BytesOutSoFar(), 9000);
-  SP_ASSERT_OK_AND_ASSIGN(Rows left,
-                          backend_->QueryRawSql("SELECT session_id FROM "
-                                                "session_open_channels"));
-  EXPECT_TRUE(left.empty());
 }
 
 TEST_P(StoreTest, RecordingAppendsAreGapFreeAndNeverRewritten) {
@@ -471,64 +359,6 @@ TEST_P(StoreTest, RecordingsFromVersion6SurviveTheTableRename) {
   EXPECT_EQ(records.size(), 3u);
   // The old name is gone.
   EXPECT_FALSE(backend_->ExecRawSql("SELECT 1 FROM session_records;").ok());
-}
-
-// Version 10 counts the bytes of the open channels of sessions that are
-// active at the upgrade from their stored data records: those after each
-// channel's last close (an ended session and a closed channel count none).
-TEST_P(StoreTest, OpenChannelBytesOfActiveSessionsAreCountedAtTheUpgrade) {
-  const absl::Span<const migrations::Migration> all = backend_->Migrations();
-  ASSERT_GE(all.size(), 10u);
-  EXPECT_STREQ(all[9].name, "session_open_bytes");
-  std::string rows;
-  for (const char* id : {"v9-live", "v9-ended"}) {
-    const bool live = absl::StrContains(id, "live");
-    absl::StrAppend(
-        &rows,
-        "INSERT INTO sessions (id, user_name, login, host, started_at_us, "
-        "ended_at_us, bytes_in, bytes_out, status, gateway_id, last_seq, "
-        "chain_head) VALUES ('",
-        id, "', 'alice', 'root', 'web01', 5, ", live ? "NULL" : "9",
-        ", 3, 4, '", live ? "active" : "ended", "', 'gw-a', 5, '", FakeHash(5),
-        "');\n");
-    // seq: channel, kind, direction, data
-    struct R {
-      int seq, channel;
-      const char* kind;
-      const char* direction;
-      const char* data;
-    };
-    for (const R& r :
-         {R{1, 0, "data", "output", "closed-out"},
-          R{2, 0, "channel_close", "none", ""},
-          R{3, 0, "data", "input", "in-2"}, R{4, 1, "data", "output", "out-5"},
-          R{5, 0, "data", "output", "out"}}) {
-      absl::StrAppend(
-          &rows,
-          "INSERT INTO session_chunks (session_id, seq, channel, offset_us, "
-          "kind, direction, stream, name, summary, value1, value2, data, "
-          "hash) VALUES ('",
-          id, "', ", r.seq, ", ", r.channel, ", ", r.seq * 10, ", '", r.kind,
-          "', '", r.direction, "', 0, '', '', 0, 0, ",
-          backend_->BlobLiteral(r.data), ", '", FakeHash(r.seq), "');\n");
-    }
-  }
-  std::unique_ptr<Store> upgraded = UpgradeFrom(9, rows);
-  ASSERT_NE(upgraded, nullptr);
-  SP_ASSERT_OK_AND_ASSIGN(Session live, upgraded->GetSession("v9-live"));
-  EXPECT_EQ(live.open_bytes_in, 4);   // in-2
-  EXPECT_EQ(live.open_bytes_out, 8);  // out-5, out
-  EXPECT_EQ(live.BytesInSoFar(), 7);
-  EXPECT_EQ(live.BytesOutSoFar(), 12);
-  SP_ASSERT_OK_AND_ASSIGN(Session ended, upgraded->GetSession("v9-ended"));
-  EXPECT_EQ(ended.open_bytes_in, 0);
-  EXPECT_EQ(ended.open_bytes_out, 0);
-  // The count goes on: channel 1 closes.
-  SP_ASSERT_OK_AND_ASSIGN(
-      live, upgraded->AppendSessionRecords({CloseRec("v9-live", 6, 1, 0, 5)}));
-  EXPECT_EQ(live.open_bytes_in, 4);
-  EXPECT_EQ(live.open_bytes_out, 3);
-  EXPECT_EQ(live.bytes_out, 9);
 }
 
 }  // namespace
