@@ -150,14 +150,15 @@ void AppendCanonical(const FieldsView& f, std::string& out) {
 }  // namespace
 
 std::string_view ScpTransferDirection(std::string_view command) {
-  if (command.find_first_of(";&|$`()<>\\'\"{}\n\r") != std::string_view::npos) {
+  // Exactly as scp sends it ("scp " first, no leading blanks), and nothing
+  // a shell would take for more than words.
+  if (!command.starts_with("scp ") ||
+      command.find_first_of(";&|$`()<>\\'\"{}\n\r") != std::string_view::npos) {
     return "";
   }
   const std::vector<absl::string_view> words =
       absl::StrSplit(absl::string_view(command.data(), command.size()), ' ',
                      absl::SkipEmpty());
-  // Exactly as scp sends it: no leading blanks.
-  if (!command.starts_with("scp ")) return "";
   bool to = false, from = false;
   size_t i = 1;
   for (; i < words.size() && absl::StartsWith(words[i], "-"); ++i) {
