@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <iostream>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -113,20 +114,25 @@ std::string CompletionScript(const CLI::App& app, const std::string& shell) {
   return out;
 }
 
-CLI::Validator PositiveDecimal() {
+CLI::Validator DecimalInRange(uint64_t min, uint64_t max,
+                              std::string description) {
   return CLI::Validator(
-      [](std::string& value) -> std::string {
+      [min, max](std::string& value) -> std::string {
         uint64_t n = 0;
         if (value.empty() ||
             !std::all_of(value.begin(), value.end(), absl::ascii_isdigit) ||
-            !absl::SimpleAtoi(value, &n) || n == 0) {
-          return absl::StrCat("want a decimal number from 1 to ", UINT64_MAX,
+            !absl::SimpleAtoi(value, &n) || n < min || n > max) {
+          return absl::StrCat("want a decimal number from ", min, " to ", max,
                               ", not \"", base::EscapeControls(value), "\"");
         }
         value = absl::StrCat(n);  // no leading 0: CLI11 would read octal
         return "";
       },
-      "NUMBER > 0");
+      std::move(description));
+}
+
+CLI::Validator PositiveDecimal() {
+  return DecimalInRange(1, UINT64_MAX, "NUMBER > 0");
 }
 
 std::optional<std::string> NonUtf8Argument(const CLI::App& app) {

@@ -5,6 +5,7 @@
 #define SALLYPORT_CLI_CLI_APP_H_
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,9 +28,17 @@ std::string CommandList(const CLI::App& app, const std::string& path = "");
 // A bash or zsh completion script for `app` (zsh through bashcompinit).
 std::string CompletionScript(const CLI::App& app, const std::string& shell);
 
-// A CLI11 transform for an unsigned 64-bit option (a certificate serial): a
-// decimal number from 1 to 2^64-1. CLI11 alone reads "-1" as 2^64-1 and
-// "010" as octal 8.
+// A CLI11 transform for an integer option: a decimal number from `min` to
+// `max` (at most 2^64-1), passed on without leading zeros; otherwise the
+// usage error "want a decimal number from MIN to MAX, not "VALUE"". CLI11
+// alone reads integers with strtoull/strtoll in base 0: "010" as octal 8,
+// "0x16" as 22, and "-1" as 2^64-1 for an unsigned option. `description`
+// is what --help shows after the option's type.
+CLI::Validator DecimalInRange(uint64_t min, uint64_t max,
+                              std::string description);
+
+// DecimalInRange(1, 2^64-1) for an unsigned 64-bit option (a certificate
+// serial).
 CLI::Validator PositiveDecimal();
 
 // The first value given on the command line (to `app` or one of the

@@ -1,9 +1,15 @@
 // Unit tests of spctl's pure parts: the KRL writer, YAML output that the
 // role reader takes back, and the --dry-run diff. The KRL is checked
 // against the real ssh-keygen in tests/e2e/spctl_certs_e2e_test.
+#include <cstdint>
+#include <optional>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "base/yaml_proto.h"
 #include "cli/krl.h"
 #include "cli/output.h"
@@ -147,6 +153,89 @@ TEST(SpctlFailTest, ExitCodesFollowTheCasAnswer) {
   EXPECT_EQ(
       ctl.Fail(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "no"), "x"),
       kExitError);
+}
+
+// spctl's hosts and sessions commands, parsed as spctl parses (nothing
+// runs).
+struct SpctlArgs {
+  SpctlArgs() {
+    app.require_subcommand(1);
+    AddHostCommands(app, ctl, &action);
+    AddSessionCommands(app, ctl, &action);
+  }
+  // The exit code, or nullopt when parsed; stderr goes to `err`.
+  std::optional<int> Parse(std::vector<std::string> args, std::string* err) {
+    args.insert(args.begin(), "spctl");
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    testing::internal::CaptureStderr();
+    std::optional<int> rc =
+        ParseCommandLine(app, static_cast<int>(argv.size()), argv.data());
+    *err = testing::internal::GetCapturedStderr();
+    return rc;
+  }
+  std::ostringstream out, errors;
+  Spctl ctl{out, errors};
+  Action action;
+  CLI::App app{"spctl", "spctl"};
+};
+
+// Found by hand: CLI11 reads integers with strtoull/strtoll in base 0, so
+// `spctl hosts add web01 --address a --port 010` stored port 8, `--port
+// 0x16` port 22, and `hosts edit --port 0` set 22. Ports, session counts
+// and channel numbers are decimal, as certificate serials are.
+TEST(SpctlArgsTest, PortsCountsAndChannelsAreDecimal) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string value;   // the option's value
+    std::string want;    // the error's text ("" when it parses)
+    int64_t parsed = 0;  // the value parsed
+  };
+  const std::string port = "--port: want a decimal number from 1 to 65535";
+  const std::string limit =
+      "--limit: want a decimal number from 1 to 2147483647";
+  const std::string channel =
+      "--channel: want a decimal number from 0 to 2147483647";
+  const std::vector<std::string> add = {"hosts",     "add",      "web01",
+                                        "--address", "10.0.0.5", "--port"};
+  const std::vector<std::string> edit = {"hosts", "edit", "web01", "--port"};
+  const std::vector<std::string> ls = {"sessions", "ls", "--limit"};
+  const std::vector<std::string> play = {"sessions", "play", "last",
+                                         "--channel"};
+  const std::vector<std::string> exp = {"sessions", "export", "last",
+                                        "--channel"};
+  const std::vector<Case> cases = {
+      {add, "010", "", 10},   {add, "0x16", port},
+      {add, "0", port},       {add, "65536", port},
+      {add, "-1", port},      {add, "+22", port},
+      {add, "22", "", 22},    {add, "65535", "", 65535},
+      {edit, "0x16", port},   {edit, "0", port},
+      {edit, "0022", "", 22}, {ls, "010", "", 10},
+      {ls, "0x10", limit},    {ls, "0", limit},
+      {ls, "-5", limit},      {ls, "2147483648", limit},
+      {play, "010", "", 10},  {play, "0x1", channel},
+      {play, "-1", channel},  {play, "0", "", 0},
+      {exp, "07", "", 7},     {exp, "0x1", channel},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = c.args;
+    args.push_back(c.value);
+    const std::string line = absl::StrJoin(args, " ");
+    SpctlArgs spctl;
+    std::string err;
+    const std::optional<int> rc = spctl.Parse(args, &err);
+    if (!c.want.empty()) {
+      EXPECT_EQ(rc, kExitUsage) << line;
+      EXPECT_TRUE(absl::StrContains(
+          err, absl::StrCat(c.want, ", not \"", c.value, "\"")))
+          << line << ": " << err;
+      continue;
+    }
+    ASSERT_EQ(rc, std::nullopt) << line << ": " << err;
+    const CLI::App* verb =
+        spctl.app.get_subcommand(c.args[0])->get_subcommand(c.args[1]);
+    EXPECT_EQ(verb->get_option(c.args.back())->as<int64_t>(), c.parsed) << line;
+  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -480,6 +481,12 @@ int Verify(Spctl& ctl, const SessionArgs& a) {
   return kExitOk;
 }
 
+// --channel N: the N-th channel opened, from 0, in decimal (-1, the
+// default, is not for typing).
+CLI::Validator ChannelNumber() {
+  return DecimalInRange(0, INT32_MAX, "NUMBER >= 0");
+}
+
 }  // namespace
 
 constexpr char kIdHelp[] = "session id, or `last` for the newest";
@@ -498,7 +505,8 @@ void AddSessionCommands(CLI::App& app, Spctl& ctl, Action* action) {
   ls->add_option("--grep", a->grep,
                  "text typed or printed in the session (or a command)");
   ls->add_option("--limit", a->limit,
-                 "at most this many (default 100); with --grep, matching ones");
+                 "at most this many (default 100); with --grep, matching ones")
+      ->transform(DecimalInRange(1, INT32_MAX, "NUMBER > 0"));
   OnRun(ls, action, [&ctl, a] { return List(ctl, *a); });
 
   CLI::App* show = sessions->add_subcommand(
@@ -513,14 +521,16 @@ void AddSessionCommands(CLI::App& app, Spctl& ctl, Action* action) {
   play->add_option("--max-idle", a->max_idle,
                    "cap pauses at this long (e.g. 2s)");
   play->add_option("--channel", a->channel,
-                   "the channel to play (default: the first to print)");
+                   "the channel to play (default: the first to print)")
+      ->transform(ChannelNumber());
   OnRun(play, action, [&ctl, a] { return Play(ctl, *a); });
 
   CLI::App* exp = sessions->add_subcommand(
       "export", "export a session's terminal channels (asciicast v2)");
   exp->add_option("ID", a->id, kIdHelp)->required();
   exp->add_option("--format", a->format, "asciicast");
-  exp->add_option("--channel", a->channel, "only this channel");
+  exp->add_option("--channel", a->channel, "only this channel")
+      ->transform(ChannelNumber());
   exp->add_option("--out", a->out,
                   "with --channel N: that file; without: a prefix, "
                   "PREFIX.N.cast per session channel (files are 0600: "
