@@ -187,15 +187,19 @@ absl::StatusOr<std::optional<storage::Host>> CheckHostEnrolment(
   return std::optional<storage::Host>(*std::move(existing));
 }
 
-absl::StatusOr<storage::Host> RecordEnrolledHost(
-    storage::Store& store, std::string_view name, std::string_view address,
-    uint32_t port, const ssh::crypto::PublicKey& key, HostEnrolledBy by) {
-  ASSIGN_OR_RETURN(std::optional<storage::Host> existing,
-                   CheckHostEnrolment(store, name, address, port, key, by));
-  if (existing.has_value()) {
-    storage::Host host = *existing;
+namespace {
+
+// The write of an enrolment checked against `checked` (nullopt: a new
+// host): kAborted when the host changed since it was read, kAlreadyExists
+// when a new host of that name was created since.
+absl::StatusOr<storage::Host> WriteEnrolledHost(
+    storage::Store& store, const std::optional<storage::Host>& checked,
+    std::string_view name, std::string_view address, uint32_t port,
+    const ssh::crypto::PublicKey& key) {
+  if (checked.has_value()) {
+    storage::Host host = *checked;
     host.host_key = key.ToAuthorizedKeysLine();
-    return store.UpdateHost(host);
+    return store.UpdateHost(host, checked->updated_at);
   }
   storage::Host host;
   host.name = std::string(name);
@@ -204,6 +208,29 @@ absl::StatusOr<storage::Host> RecordEnrolledHost(
   host.trust = storage::HostTrust::kHostCa;
   host.host_key = key.ToAuthorizedKeysLine();
   return store.CreateHost(host);
+}
+
+}  // namespace
+
+absl::StatusOr<storage::Host> RecordEnrolledHost(
+    storage::Store& store, std::string_view name, std::string_view address,
+    uint32_t port, const ssh::crypto::PublicKey& key, HostEnrolledBy by,
+    const std::function<void()>& after_check) {
+  for (int attempt = 1;; ++attempt) {
+    ASSIGN_OR_RETURN(std::optional<storage::Host> checked,
+                     CheckHostEnrolment(store, name, address, port, key, by));
+    if (after_check) after_check();
+    absl::StatusOr<storage::Host> written =
+        WriteEnrolledHost(store, checked, name, address, port, key);
+    // The host is not the one checked any more: decide again on the
+    // current one (an admin who just moved it refuses an enrolment that
+    // names the old address).
+    const absl::StatusCode code = written.status().code();
+    const bool changed =
+        code == absl::StatusCode::kAborted ||
+        (code == absl::StatusCode::kAlreadyExists && !checked.has_value());
+    if (!changed || attempt == kHostEnrolmentAttempts) return written;
+  }
 }
 
 }  // namespace sallyport::ca

@@ -6,6 +6,7 @@
 #define SALLYPORT_CA_ENROLLMENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -86,12 +87,25 @@ absl::StatusOr<std::optional<storage::Host>> CheckHostEnrolment(
     storage::Store& store, std::string_view name, std::string_view address,
     uint32_t port, const ssh::crypto::PublicKey& key, HostEnrolledBy by);
 
-// The inventory after a host enrolled `key` (CheckHostEnrolment first):
+// How many times RecordEnrolledHost checks and writes a host that keeps
+// changing between the two.
+inline constexpr int kHostEnrolmentAttempts = 3;
+
+// The inventory after a host enrolled `key`: CheckHostEnrolment, then
 // creates host `name` (port 22 when 0, trust host-ca) or sets the existing
-// record's host key. Returns the record.
+// record's host key, on the condition that the host is still the one
+// checked (Store::UpdateHost's unchanged_since; a new host: not created
+// meanwhile). When it changed in between (an admin's `spctl hosts edit`,
+// another enrolment), the check and the write run again on the host as it
+// is now, so an enrolment never undoes a change it was not decided on;
+// after kHostEnrolmentAttempts, kAborted (or kAlreadyExists). Returns the
+// record; CheckHostEnrolment's refusals otherwise. `after_check`, when
+// set, runs after each check and before its write (tests change the
+// inventory there).
 absl::StatusOr<storage::Host> RecordEnrolledHost(
     storage::Store& store, std::string_view name, std::string_view address,
-    uint32_t port, const ssh::crypto::PublicKey& key, HostEnrolledBy by);
+    uint32_t port, const ssh::crypto::PublicKey& key, HostEnrolledBy by,
+    const std::function<void()>& after_check = nullptr);
 
 }  // namespace sallyport::ca
 

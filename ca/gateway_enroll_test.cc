@@ -4,6 +4,10 @@
 // on SQLite and on a real PostgreSQL server.
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
+#include <map>
+#include <string>
+
 #include "absl/strings/match.h"
 #include "base/secret_bytes.h"
 #include "ca/audit_log.h"
@@ -507,6 +511,111 @@ TEST_P(GatewayEnrollTest, ANewHostNamedLikeAnAddressIsRefused) {
             std::string::npos)
       << st.error_message();
   EXPECT_TRUE(EnrollHost("web09", "10.0.0.9", token, &response).ok());
+}
+
+// An admin's change landing between an enrolment's check and its write is
+// not undone: the enrolment wrote back the host it had read, so an
+// address or label just set was lost, and an enrolment naming the old
+// address recorded its key on the moved host. The write is conditional on
+// the host checked, and the check runs again on the current host.
+TEST_P(GatewayEnrollTest, EnrolmentIsDecidedOnTheHostAsItIsWhenWritten) {
+  storage::Store& store = env_->store();
+  storage::Host web;
+  web.name = "web01";
+  web.address = "10.0.0.5";
+  web.port = 22;
+  web.trust = storage::HostTrust::kHostCa;
+  web.labels = {{"env", "dev"}};
+  ASSERT_TRUE(store.CreateHost(web).ok());
+  auto key = ssh::crypto::PrivateKey::GenerateEd25519();
+  auto other = ssh::crypto::PrivateKey::GenerateEd25519();
+  ASSERT_TRUE(key.ok() && other.ok());
+  const std::string key_line = key->public_key().ToAuthorizedKeysLine();
+  // An admin's edit of web01 (unconditional, as the admin API's without a
+  // version read).
+  const auto admin_edit = [&](const std::function<void(storage::Host&)>& f) {
+    absl::StatusOr<storage::Host> h = store.GetHost("web01");
+    ASSERT_TRUE(h.ok()) << h.status();
+    f(*h);
+    ASSERT_TRUE(store.UpdateHost(*h).ok());
+  };
+
+  // The admin moves web01 after the check: the enrolment naming the old
+  // address is refused on the second check, and the move stands.
+  int checks = 0;
+  absl::StatusOr<storage::Host> got = RecordEnrolledHost(
+      store, "web01", "10.0.0.5", 0, key->public_key(),
+      HostEnrolledBy::kJoinToken, [&] {
+        if (checks++ == 0) {
+          admin_edit([](storage::Host& h) { h.address = "10.0.0.6"; });
+        }
+      });
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kFailedPrecondition)
+      << got.status();
+  EXPECT_EQ(checks, 1);
+  got = store.GetHost("web01");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->address, "10.0.0.6");
+  EXPECT_EQ(got->host_key, "");
+
+  // A label set after the check: checked again, the key is recorded beside
+  // it.
+  checks = 0;
+  got = RecordEnrolledHost(
+      store, "web01", "", 0, key->public_key(), HostEnrolledBy::kJoinToken,
+      [&] {
+        if (checks++ == 0) {
+          admin_edit([](storage::Host& h) { h.labels["team"] = "web"; });
+        }
+      });
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(checks, 2);
+  got = store.GetHost("web01");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->host_key, key_line);
+  EXPECT_EQ(got->address, "10.0.0.6");
+  EXPECT_EQ(got->labels, (std::map<std::string, std::string>{{"env", "dev"},
+                                                             {"team", "web"}}));
+
+  // A host changed before every write: given up after
+  // kHostEnrolmentAttempts, the last change kept.
+  checks = 0;
+  got = RecordEnrolledHost(
+      store, "web01", "", 0, other->public_key(), HostEnrolledBy::kAdmin, [&] {
+        ++checks;
+        admin_edit(
+            [&](storage::Host& h) { h.labels["n"] = std::to_string(checks); });
+      });
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kAborted) << got.status();
+  EXPECT_EQ(checks, kHostEnrolmentAttempts);
+  got = store.GetHost("web01");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->host_key, key_line);
+  EXPECT_EQ(got->labels["n"], std::to_string(kHostEnrolmentAttempts));
+
+  // A new host enrolled by another after the check: this enrolment is
+  // decided on it (a join token does not replace its key), not refused as
+  // a duplicate.
+  checks = 0;
+  got = RecordEnrolledHost(store, "web05", "10.0.0.9", 0, other->public_key(),
+                           HostEnrolledBy::kJoinToken, [&] {
+                             if (checks++ > 0) return;
+                             storage::Host first;
+                             first.name = "web05";
+                             first.address = "10.0.0.9";
+                             first.port = 22;
+                             first.trust = storage::HostTrust::kHostCa;
+                             first.host_key = key_line;
+                             ASSERT_TRUE(store.CreateHost(first).ok());
+                           });
+  EXPECT_EQ(got.status().code(), absl::StatusCode::kPermissionDenied)
+      << got.status();
+  EXPECT_TRUE(absl::StrContains(got.status().message(),
+                                "already enrolled with another key"))
+      << got.status();
+  got = store.GetHost("web05");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->host_key, key_line);
 }
 
 SP_INSTANTIATE_ON_BOTH_BACKENDS(GatewayEnrollTest);
