@@ -150,10 +150,17 @@ class Store {
       std::string_view user) = 0;
 
   // ------------------------------------------------------------ hosts
+  // Host names are stored in lowercase (CreateHost lowercases). A name
+  // given to GetHost, UpdateHost, DeleteHost or ReadForIssuance means the
+  // host stored as that name exactly (one stored with capitals before
+  // schema version 9, whose lowercase name was taken), else the one stored
+  // as its lowercase form: one rule for all four.
   virtual absl::StatusOr<Host> CreateHost(const Host& host) = 0;
+  // kNotFound.
   virtual absl::StatusOr<Host> GetHost(std::string_view name) = 0;
   virtual absl::StatusOr<std::vector<Host>> ListHosts() = 0;
-  // Replaces every field but name and created_at. kNotFound. kAborted
+  // Replaces every field but name and created_at of the host `host.name`
+  // means; returns it with its stored name. kNotFound. kAborted
   // when `unchanged_since` is given and the host changed since, as
   // UpdateUser: an admin's edit made from an old read must not undo
   // another's (an address or pinned key changed meanwhile).
@@ -162,9 +169,8 @@ class Store {
   absl::StatusOr<Host> UpdateHost(const Host& host) {
     return UpdateHost(host, std::nullopt);
   }
-  // Deletes the host stored as `name` exactly (one stored with capitals
-  // before schema version 9), else as its lowercase form; returns the name
-  // it deleted. kNotFound.
+  // Deletes the host `name` means; returns the name it was stored under.
+  // kNotFound.
   virtual absl::StatusOr<std::string> DeleteHost(std::string_view name) = 0;
 
   // ------------------------------------------------------------ certificates

@@ -467,7 +467,8 @@ TEST_P(StoreTest, CaKeysFromVersion7SurviveTheSessionPurpose) {
 
 // Version 9 keeps host names in lowercase: hosts stored with capitals are
 // renamed with their labels, unless the lowercase name is taken (then the
-// capitalised one stays, and DeleteHost still removes it by its name).
+// capitalised one stays, and GetHost, UpdateHost and DeleteHost find it by
+// its name).
 TEST_P(StoreTest, HostNamesFromVersion8AreLowercased) {
   const absl::Span<const migrations::Migration> all = backend_->Migrations();
   ASSERT_GE(all.size(), 9u);
@@ -491,23 +492,53 @@ TEST_P(StoreTest, HostNamesFromVersion8AreLowercased) {
   EXPECT_EQ(web.created_at, absl::FromUnixMicros(1));
   EXPECT_EQ(web.labels, (std::map<std::string, std::string>{{"env", "prod"},
                                                             {"team", "web"}}));
-  // db01 was taken: DB01 stays (lookups find db01; DeleteHost removes
-  // DB01 by its exact name).
+  // db01 was taken: DB01 stays, and is the host its exact name means;
+  // another spelling means db01.
   SP_ASSERT_OK_AND_ASSIGN(Host db, upgraded->GetHost("DB01"));
+  EXPECT_EQ(db.name, "DB01");
+  EXPECT_EQ(db.address, "10.0.0.2");
+  SP_ASSERT_OK_AND_ASSIGN(db, upgraded->GetHost("Db01"));
   EXPECT_EQ(db.address, "10.0.0.3");
   // Two spellings of one name: the smallest ("MAIL") is renamed.
   SP_ASSERT_OK_AND_ASSIGN(Host mail, upgraded->GetHost("mail"));
   EXPECT_EQ(mail.address, "10.0.0.5");
+  SP_ASSERT_OK_AND_ASSIGN(mail, upgraded->GetHost("Mail"));
+  EXPECT_EQ(mail.address, "10.0.0.4");
   SP_ASSERT_OK_AND_ASSIGN(std::vector<Host> hosts, upgraded->ListHosts());
   std::set<std::string> names;
   for (const Host& h : hosts) names.insert(h.name);
   EXPECT_EQ(names, (std::set<std::string>{"DB01", "Mail", "db01", "mail",
                                           "plain", "web01"}));
-  SP_ASSERT_OK_AND_ASSIGN(std::string deleted, upgraded->DeleteHost("DB01"));
+  // Once db01 is gone, DB01 is still found (spctl hosts show), changed
+  // (hosts edit, label) and read for the gateway by its name: it could be
+  // deleted but nothing else.
+  SP_ASSERT_OK_AND_ASSIGN(std::string deleted, upgraded->DeleteHost("db01"));
+  EXPECT_EQ(deleted, "db01");
+  SP_ASSERT_OK_AND_ASSIGN(db, upgraded->GetHost("DB01"));
+  EXPECT_EQ(db.name, "DB01");
+  EXPECT_EQ(db.address, "10.0.0.2");
+  db.address = "10.0.0.7";
+  db.labels = {{"env", "old"}};
+  SP_ASSERT_OK_AND_ASSIGN(Host updated,
+                          upgraded->UpdateHost(db, db.updated_at));
+  EXPECT_EQ(updated.name, "DB01");
+  IssuanceReads reads;
+  reads.host = "DB01";
+  SP_ASSERT_OK_AND_ASSIGN(IssuanceSnapshot snap,
+                          upgraded->ReadForIssuance(reads));
+  ASSERT_TRUE(snap.host.has_value() && snap.host->ok());
+  EXPECT_EQ((*snap.host)->name, "DB01");
+  EXPECT_EQ((*snap.host)->address, "10.0.0.7");
+  EXPECT_EQ((*snap.host)->labels,
+            (std::map<std::string, std::string>{{"env", "old"}}));
+  SP_EXPECT_CODE(upgraded->GetHost("db01"), kNotFound);
+  SP_ASSERT_OK_AND_ASSIGN(deleted, upgraded->DeleteHost("DB01"));
   EXPECT_EQ(deleted, "DB01");
-  SP_ASSERT_OK(upgraded->GetHost("db01"));
-  SP_ASSERT_OK(upgraded->DeleteHost("Mail"));
-  SP_ASSERT_OK(upgraded->GetHost("mail"));
+  SP_EXPECT_CODE(upgraded->GetHost("DB01"), kNotFound);
+  SP_ASSERT_OK_AND_ASSIGN(deleted, upgraded->DeleteHost("Mail"));
+  EXPECT_EQ(deleted, "Mail");
+  SP_ASSERT_OK_AND_ASSIGN(mail, upgraded->GetHost("Mail"));
+  EXPECT_EQ(mail.name, "mail");
 }
 
 }  // namespace

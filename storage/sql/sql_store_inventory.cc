@@ -16,6 +16,13 @@ namespace {
 
 #define SP_HOST_COLUMNS \
   "name, address, port, trust, host_key, created_at_us, updated_at_us"
+// Which stored host a name means, the one rule of GetHost (and
+// ReadForIssuance), UpdateHost and DeleteHost: the host stored as the name
+// exactly (one stored with capitals before schema version 9, whose
+// lowercase name was taken, so it kept its capitals), else the one stored
+// as its lowercase form. $1 is the name as given, $2 its lowercase form
+// (HostNameParams).
+#define SP_HOST_NAMED "COALESCE((SELECT name FROM hosts WHERE name = $1), $2)"
 constexpr Statement kInsertHost("INSERT INTO hosts (" SP_HOST_COLUMNS
                                 ") VALUES ($1, $2, $3, $4, $5, $6, $6)");
 constexpr Statement kListHosts("SELECT " SP_HOST_COLUMNS " FROM hosts");
@@ -24,7 +31,9 @@ constexpr Statement kListHosts("SELECT " SP_HOST_COLUMNS " FROM hosts");
 constexpr Statement kSelectHostWithLabels(
     "SELECT h.name, h.address, h.port, h.trust, h.host_key, h.created_at_us, "
     "h.updated_at_us, l.key, l.value FROM hosts h LEFT JOIN host_labels l "
-    "ON l.host_name = h.name WHERE h.name = $1");
+    "ON l.host_name = h.name WHERE h.name = " SP_HOST_NAMED);
+// The name SP_HOST_NAMED picks (the lowercase form when neither is stored).
+constexpr Statement kStoredHostName("SELECT " SP_HOST_NAMED);
 constexpr Statement kUpdateHost(
     "UPDATE hosts SET address = $2, port = $3, trust = $4, host_key = "
     "$5, " SP_NEXT_UPDATED_AT(
@@ -32,6 +41,7 @@ constexpr Statement kUpdateHost(
 constexpr Statement kHostUpdatedAt(
     "SELECT updated_at_us FROM hosts WHERE name = $1");
 #undef SP_HOST_COLUMNS
+#undef SP_HOST_NAMED
 constexpr Statement kDeleteHost("DELETE FROM hosts WHERE name = $1");
 constexpr Statement kInsertLabel(
     "INSERT INTO host_labels (host_name, key, value) VALUES ($1, $2, $3)");
@@ -147,8 +157,25 @@ std::string HostKey(std::string_view name) {
   return absl::AsciiStrToLower(std::string(name));
 }
 
+namespace {
+
+// $1 and $2 of SP_HOST_NAMED.
+std::vector<Param> HostNameParams(std::string_view name) {
+  return {Param::Text(name), Param::Text(HostKey(name))};
+}
+
+// The name host `name` is stored under (SP_HOST_NAMED), read in `tx`.
+absl::StatusOr<std::string> StoredHostName(Tx& tx, std::string_view name) {
+  ASSIGN_OR_RETURN(std::vector<Row> rows,
+                   tx.Query(kStoredHostName, HostNameParams(name)));
+  if (rows.empty()) return absl::InternalError("no host name returned");
+  return rows[0][0].AsBytes();
+}
+
+}  // namespace
+
 BatchQuery HostQuery(std::string_view name) {
-  return {&kSelectHostWithLabels, {Param::Text(HostKey(name))}};
+  return {&kSelectHostWithLabels, HostNameParams(name)};
 }
 
 absl::StatusOr<Host> HostFromRows(const std::vector<Row>& rows,
@@ -287,6 +314,7 @@ absl::StatusOr<Host> SqlStore::UpdateHost(
   RETURN_IF_ERROR(Describe(
       Transact(TxMode::kSerializable,
                [&](Tx& tx) -> absl::Status {
+                 ASSIGN_OR_RETURN(host.name, StoredHostName(tx, in.name));
                  RETURN_IF_ERROR(CheckUnchangedSince(tx, kHostUpdatedAt,
                                                      host.name, unchanged_since,
                                                      HostWhat(host.name)));
@@ -312,20 +340,13 @@ absl::StatusOr<Host> SqlStore::UpdateHost(
 
 absl::StatusOr<std::string> SqlStore::DeleteHost(std::string_view name) {
   RETURN_IF_ERROR(ValidateText("host name", name, kMaxNameBytes, true));
-  std::string deleted(name);
+  std::string deleted;
   RETURN_IF_ERROR(Describe(
       Transact(TxMode::kSerializable,
                [&](Tx& tx) -> absl::Status {
-                 // The name as given first: a host stored with capitals
-                 // before version 9 whose lowercase name was taken.
-                 deleted = std::string(name);
+                 ASSIGN_OR_RETURN(deleted, StoredHostName(tx, name));
                  ASSIGN_OR_RETURN(int64_t n,
-                                  tx.Exec(kDeleteHost, {Param::Text(name)}));
-                 if (n == 0 && HostKey(name) != name) {
-                   deleted = HostKey(name);
-                   ASSIGN_OR_RETURN(
-                       n, tx.Exec(kDeleteHost, {Param::Text(deleted)}));
-                 }
+                                  tx.Exec(kDeleteHost, {Param::Text(deleted)}));
                  return n == 0 ? NotFound(HostWhat(name)) : absl::OkStatus();
                }),
       HostWhat(name)));
