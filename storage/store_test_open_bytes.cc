@@ -259,6 +259,9 @@ TEST_P(StoreTest, OpenChannelBytesStayTheSumOverTheOpenChannels) {
     SP_ASSERT_OK_AND_ASSIGN(Session got, store_->AppendSessionRecords(batch));
     EXPECT_EQ(got.last_seq, m.stored.size());
     check(m, got);
+    // What the append returns is what is stored.
+    SP_ASSERT_OK_AND_ASSIGN(Session stored, store_->GetSession(m.id));
+    EXPECT_EQ(got, stored);
     last_batch = batch;
   }
   // A listing (`spctl sessions ls`) shows the same rows.

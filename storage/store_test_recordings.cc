@@ -1,9 +1,10 @@
 // Store suite: session recordings (schema version 5) — every record kind
-// round-trips, the chain head follows the appends, re-shipping is
-// idempotent, gaps and altered re-shipments are refused, sessions end as
-// `interrupted`, sessions stored before version 5 survive the upgrade, a
-// session is owned by the first gateway to claim it (version 6), and
-// recordings survive the rename of their table (version 7).
+// round-trips, the chain head follows the appends, an append returns the
+// session as stored, re-shipping is idempotent, gaps and altered
+// re-shipments are refused, sessions end as `interrupted`, sessions stored
+// before version 5 survive the upgrade, a session is owned by the first
+// gateway to claim it (version 6), and recordings survive the rename of
+// their table (version 7).
 #include <limits>
 #include <memory>
 #include <string>
@@ -103,6 +104,49 @@ TEST_P(StoreTest, RecordingRecordsOfEveryKindRoundTrip) {
   EXPECT_EQ(got[1].seq, 5u);
   SP_ASSERT_OK_AND_ASSIGN(Session stored, store_->GetSession("r1"));
   EXPECT_EQ(stored, head);
+}
+
+// An append returns the session as GetSession then reads it (from the
+// append's own transaction): after new records, records all stored already
+// (nothing written), stored and new ones with a channel's close, and
+// records shipped again after the session ended.
+TEST_P(StoreTest, AnAppendReturnsTheSessionAsStored) {
+  SP_ASSERT_OK(store_->CreateSession(RecordedSession("r5", "gw-a")));
+  const std::vector<SessionRecord> records = EveryKind("r5");
+  auto append = [&](size_t from, size_t to) -> Session {
+    absl::StatusOr<Session> got =
+        store_->AppendSessionRecords(std::vector<SessionRecord>(
+            records.begin() + from, records.begin() + to));
+    EXPECT_TRUE(got.ok()) << got.status();
+    absl::StatusOr<Session> stored = store_->GetSession("r5");
+    EXPECT_TRUE(stored.ok()) << stored.status();
+    if (!got.ok() || !stored.ok()) return Session{};
+    EXPECT_EQ(*got, *stored) << from << ".." << to;
+    return *got;
+  };
+  Session s = append(0, 4);  // up to the data record
+  EXPECT_EQ(s.last_seq, 4u);
+  EXPECT_EQ(s.open_bytes_out, 256);
+  s = append(1, 3);  // all stored
+  EXPECT_EQ(s.last_seq, 4u);
+  EXPECT_EQ(s.chain_head, records[3].hash);
+  s = append(2, 6);  // stored, then new ones with a close
+  EXPECT_EQ(s.last_seq, 6u);
+  EXPECT_EQ(s.bytes_out, 456789);
+  s = append(6, 7);
+  EXPECT_EQ(s.last_seq, 7u);
+  EXPECT_EQ(s.status, SessionStatus::kActive);
+  SessionEnd end;
+  end.ended_at = absl::FromUnixMicros(1700000100000001);
+  end.status = SessionStatus::kInterrupted;
+  end.bytes_in = s.bytes_in;
+  end.bytes_out = s.bytes_out;
+  end.expect_last_seq = 7;
+  SP_ASSERT_OK_AND_ASSIGN(Session ended, store_->EndSession("r5", end));
+  s = append(0, 7);  // all stored, the session ended
+  EXPECT_EQ(s, ended);
+  EXPECT_EQ(s.status, SessionStatus::kInterrupted);
+  EXPECT_EQ(s.open_bytes_out, 0);
 }
 
 // The session's byte counts saturate instead of overflowing (an upload

@@ -300,6 +300,17 @@ BatchQuery SessionOwnerQuery(std::string_view session_id);
 absl::StatusOr<BatchQuery> RevokedQuery(uint64_t serial,
                                         std::string_view key_fingerprint);
 
+// A sessions row as SessionFromRow reads it (sql_store_audit.cc): the
+// columns, for a SELECT or a RETURNING clause; the query of session `id`
+// (no row when there is none); the Session of a row (kDataLoss for a bad
+// status).
+#define SP_SESSION_COLUMNS                                               \
+  "id, user_name, login, host, started_at_us, ended_at_us, bytes_in, "   \
+  "bytes_out, status, gateway_id, last_seq, chain_head, open_bytes_in, " \
+  "open_bytes_out"
+BatchQuery SessionQuery(std::string_view id);
+absl::StatusOr<Session> SessionFromRow(const Row& r);
+
 }  // namespace sallyport::storage::sql
 
 #endif  // SALLYPORT_STORAGE_SQL_SQL_STORE_H_

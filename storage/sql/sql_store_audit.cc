@@ -28,10 +28,6 @@ constexpr Statement kListAuditEvents(
     "SELECT seq, time_us, type, actor, payload, prev_hash, hash "
     "FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2");
 
-#define SP_SESSION_COLUMNS                                               \
-  "id, user_name, login, host, started_at_us, ended_at_us, bytes_in, "   \
-  "bytes_out, status, gateway_id, last_seq, chain_head, open_bytes_in, " \
-  "open_bytes_out"
 constexpr Statement kInsertSession(
     "INSERT INTO sessions (id, user_name, login, host, started_at_us, "
     "ended_at_us, bytes_in, bytes_out, status, gateway_id) VALUES ($1, $2, "
@@ -64,7 +60,6 @@ constexpr Statement kListSessions(
     "id COLLATE \"C\" < $7)) ORDER BY started_at_us DESC, id COLLATE \"C\" "
     "DESC LIMIT $8");
 #undef SP_SESSION_FILTER
-#undef SP_SESSION_COLUMNS
 
 AuditEvent AuditEventFromRow(const Row& r) {
   AuditEvent e;
@@ -77,6 +72,8 @@ AuditEvent AuditEventFromRow(const Row& r) {
   e.hash = r[6].AsBytes();
   return e;
 }
+
+}  // namespace
 
 absl::StatusOr<Session> SessionFromRow(const Row& r) {
   Session s;
@@ -99,7 +96,9 @@ absl::StatusOr<Session> SessionFromRow(const Row& r) {
   return s;
 }
 
-}  // namespace
+BatchQuery SessionQuery(std::string_view id) {
+  return {&kSelectSession, {Param::Text(id)}};
+}
 
 // ------------------------------------------------------------ audit
 
