@@ -64,9 +64,10 @@ absl::StatusOr<v1::RecordingSession> RecordingWriter::Begin(
   absl::StatusOr<storage::Session> existing =
       store_.GetSession(session.session_id());
   if (existing.ok()) {
-    ASSIGN_OR_RETURN(storage::Session s,
-                     Owned(gateway_id, session.session_id()));
-    return ToProtoSession(s);
+    if (existing->gateway_id != gateway_id) {
+      return NotOwner(session.session_id());
+    }
+    return ToProtoSession(*existing);
   }
   if (!absl::IsNotFound(existing.status())) return existing.status();
   storage::Session s;

@@ -169,7 +169,7 @@ absl::StatusOr<std::vector<AuditEvent>> SqlStore::ListAuditEvents(
   if (after_seq > kMaxSerial) return std::vector<AuditEvent>();
   std::vector<Row> rows;
   RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kRead,
+      Transact(TxMode::kReadOne,
                [&](Tx& tx) -> absl::Status {
                  ASSIGN_OR_RETURN(
                      rows,
@@ -187,7 +187,7 @@ absl::StatusOr<std::vector<AuditEvent>> SqlStore::ListAuditEvents(
 
 absl::StatusOr<AuditHead> SqlStore::GetAuditHead() {
   std::vector<Row> rows;
-  RETURN_IF_ERROR(Describe(Transact(TxMode::kRead,
+  RETURN_IF_ERROR(Describe(Transact(TxMode::kReadOne,
                                     [&](Tx& tx) -> absl::Status {
                                       ASSIGN_OR_RETURN(
                                           rows, tx.Query(kSelectAuditHead, {}));
@@ -292,7 +292,7 @@ absl::StatusOr<Session> SqlStore::EndSession(std::string_view id,
 absl::StatusOr<Session> SqlStore::GetSession(std::string_view id) {
   RETURN_IF_ERROR(ValidateText("session id", id, kMaxNameBytes, true));
   std::vector<Row> rows;
-  RETURN_IF_ERROR(Describe(Transact(TxMode::kRead,
+  RETURN_IF_ERROR(Describe(Transact(TxMode::kReadOne,
                                     [&](Tx& tx) -> absl::Status {
                                       ASSIGN_OR_RETURN(
                                           rows, tx.Query(kSelectSession,
@@ -324,7 +324,7 @@ absl::StatusOr<std::vector<Session>> SqlStore::ListSessions(
   std::vector<Row> rows;
   RETURN_IF_ERROR(Describe(
       Transact(
-          TxMode::kRead,
+          TxMode::kReadOne,
           [&](Tx& tx) -> absl::Status {
             ASSIGN_OR_RETURN(
                 rows,

@@ -156,7 +156,7 @@ absl::StatusOr<User> SqlStore::GetUser(std::string_view name) {
 
 absl::StatusOr<std::vector<User>> SqlStore::ListUsers() {
   std::vector<Row> rows;
-  RETURN_IF_ERROR(Describe(Transact(TxMode::kRead,
+  RETURN_IF_ERROR(Describe(Transact(TxMode::kReadOne,
                                     [&](Tx& tx) -> absl::Status {
                                       ASSIGN_OR_RETURN(
                                           rows, tx.Query(kListUsers, {}));

@@ -379,7 +379,7 @@ absl::StatusOr<std::vector<IssuedCertificate>> SqlStore::ListCertificates(
   }
   std::vector<Row> rows;
   RETURN_IF_ERROR(
-      Describe(Transact(TxMode::kRead,
+      Describe(Transact(TxMode::kReadOne,
                         [&](Tx& tx) -> absl::Status {
                           ASSIGN_OR_RETURN(
                               rows, tx.Query(kListCertificates,
@@ -436,7 +436,7 @@ absl::StatusOr<std::vector<Revocation>> SqlStore::ListRevocations(
     int64_t after_id) {
   std::vector<Row> rows;
   RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kRead,
+      Transact(TxMode::kReadOne,
                [&](Tx& tx) -> absl::Status {
                  ASSIGN_OR_RETURN(
                      rows, tx.Query(kListRevocations, {Param::Int(after_id)}));

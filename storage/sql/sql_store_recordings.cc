@@ -188,19 +188,26 @@ absl::StatusOr<std::string> SqlStore::ClaimSession(
   RETURN_IF_ERROR(ValidateText("session id", session_id, kMaxNameBytes, true));
   RETURN_IF_ERROR(ValidateText("gateway id", gateway_id, kMaxNameBytes, true));
   // Read first: a claimed or stored session costs no write.
-  std::vector<Row> stored, claimed;
+  // SQLite: one read transaction. PostgreSQL: one pipeline without
+  // BEGIN, one round trip (as the issuance reads).
+  std::vector<std::vector<Row>> rows;
+  const TxMode mode =
+      db().dialect() == Dialect::kSqlite ? TxMode::kRead : TxMode::kReadOne;
   RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kRead,
-               [&](Tx& tx) -> absl::Status {
-                 ASSIGN_OR_RETURN(stored, tx.Query(kSessionOwner,
-                                                   {Param::Text(session_id)}));
-                 ASSIGN_OR_RETURN(
-                     claimed, tx.Query(kClaimOwner, {Param::Text(session_id)}));
-                 return absl::OkStatus();
-               }),
+      Transact(
+          mode,
+          [&](Tx& tx) -> absl::Status {
+            ASSIGN_OR_RETURN(
+                rows,
+                tx.QueryBatch(
+                    {BatchQuery{&kSessionOwner, {Param::Text(session_id)}},
+                     BatchQuery{&kClaimOwner, {Param::Text(session_id)}}}));
+            return absl::OkStatus();
+          }),
       absl::StrCat("the owner of ", SessionWhat(session_id))));
-  if (!stored.empty()) return stored[0][0].AsBytes();
-  if (!claimed.empty()) return claimed[0][0].AsBytes();
+  if (rows.size() != 2) return absl::InternalError("owner reads: no result");
+  if (!rows[0].empty()) return rows[0][0][0].AsBytes();
+  if (!rows[1].empty()) return rows[1][0][0].AsBytes();
   std::string owner;
   RETURN_IF_ERROR(Describe(
       Transact(TxMode::kReadCommitted,

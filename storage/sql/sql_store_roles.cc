@@ -114,7 +114,7 @@ absl::StatusOr<Role> SqlStore::GetRole(std::string_view name) {
   const std::string what = absl::StrCat("role ", Quote(name));
   std::vector<Row> rows;
   RETURN_IF_ERROR(
-      Describe(Transact(TxMode::kRead,
+      Describe(Transact(TxMode::kReadOne,
                         [&](Tx& tx) -> absl::Status {
                           ASSIGN_OR_RETURN(
                               rows, tx.Query(kSelectRole, {Param::Text(name)}));
@@ -127,7 +127,7 @@ absl::StatusOr<Role> SqlStore::GetRole(std::string_view name) {
 
 absl::StatusOr<std::vector<Role>> SqlStore::ListRoles() {
   std::vector<Row> rows;
-  RETURN_IF_ERROR(Describe(Transact(TxMode::kRead,
+  RETURN_IF_ERROR(Describe(Transact(TxMode::kReadOne,
                                     [&](Tx& tx) -> absl::Status {
                                       ASSIGN_OR_RETURN(
                                           rows, tx.Query(kListRoles, {}));
@@ -228,7 +228,7 @@ absl::StatusOr<std::vector<RoleBinding>> SqlStore::ListRoleBindings(
   }
   std::vector<Row> rows;
   RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kRead,
+      Transact(TxMode::kReadOne,
                [&](Tx& tx) -> absl::Status {
                  if (user) {
                    ASSIGN_OR_RETURN(rows, tx.Query(kListBindingsForUser,
