@@ -148,22 +148,6 @@ class StreamHasher {
   bool failed_ = false;
 };
 
-// scp's remote end as OpenSSH's scp runs it over exec: "scp", option
-// clusters of letters ("-v", "-r", "-p", "-d", "-t" or "-f"; "-rt"), an
-// optional "--", then at least one path. "upload" for -t (the host
-// receives), "download" for -f (the host sends), "" for anything else.
-// Strict on purpose: the gateway keeps only byte counts and a SHA-256 of
-// such a channel (gateway/spool_tap.h), so a command line that could run
-// anything besides scp — a shell metacharacter anywhere (; & | $ ` ( ) <
-// > \ ' " { } or a line break), both or neither of -t/-f — is not a file
-// transfer and is recorded like any exec ("scp -f x; cat /etc/shadow"
-// must not hide the shadow file).
-std::string_view ScpTransferDirection(std::string_view command);
-
-// Whether ScpTransferDirection(command) is not empty: `spctl sessions
-// show` says such a channel (without a pty) was kept as counts only.
-bool IsScpTransferCommand(std::string_view command);
-
 std::string_view SessionStatusText(v1::SessionStatus status);
 std::string_view DirectionText(v1::RecordDirection direction);
 

@@ -9,9 +9,10 @@
 //      back to the same fields;
 //   2  records of every kind built from the rest and chained: each one's
 //      canonical bytes parse back to it, and the chain recomputes;
-//   3  the rest is an exec command line: ScpTransferDirection says
-//      "upload", "download" or "", and a transfer (kept as counts only)
-//      is "scp" with options then a path and no shell metacharacter.
+//   3  the rest is an exec command line: ScpTransferDirection
+//      (audit/scp_command.h) says "upload", "download" or "", and a
+//      transfer (kept as counts only) is "scp" with options then a path
+//      and no shell metacharacter.
 // Any broken invariant aborts.
 #include <cstddef>
 #include <cstdint>
@@ -22,6 +23,7 @@
 
 #include "audit/recording_fuzz_input.h"
 #include "audit/recording_record.h"
+#include "audit/scp_command.h"
 
 namespace sallyport::audit {
 namespace {

@@ -10,8 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "audit/recording_record.h"
+#include "audit/scp_command.h"
 #include "base/safe_text.h"
+#include "proto/audit.pb.h"
 
 namespace sallyport::cli {
 namespace {

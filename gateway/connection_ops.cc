@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "audit/events.h"
-#include "audit/recording_record.h"
+#include "audit/scp_command.h"
 #include "gateway/connection_internal.h"
 #include "gateway/gateway_connection.h"
 #include "ssh/net/spawn.h"

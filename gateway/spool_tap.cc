@@ -7,6 +7,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "audit/recording_record.h"
+#include "audit/scp_command.h"
 #include "audit/shipper.h"
 #include "base/status_macros.h"
 
