@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <iostream>
+#include <string>
+#include <string_view>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -14,6 +16,11 @@
 
 namespace sallyport::cli {
 namespace {
+
+// One or more of 0-9 and nothing else.
+bool AllDigits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), absl::ascii_isdigit);
+}
 
 void ListInto(const CLI::App& app, const std::string& prefix,
               std::string* out) {
@@ -119,9 +126,8 @@ CLI::Validator DecimalInRange(uint64_t min, uint64_t max,
   return CLI::Validator(
       [min, max](std::string& value) -> std::string {
         uint64_t n = 0;
-        if (value.empty() ||
-            !std::all_of(value.begin(), value.end(), absl::ascii_isdigit) ||
-            !absl::SimpleAtoi(value, &n) || n < min || n > max) {
+        if (!AllDigits(value) || !absl::SimpleAtoi(value, &n) || n < min ||
+            n > max) {
           return absl::StrCat("want a decimal number from ", min, " to ", max,
                               ", not \"", base::EscapeControls(value), "\"");
         }
@@ -133,6 +139,29 @@ CLI::Validator DecimalInRange(uint64_t min, uint64_t max,
 
 CLI::Validator PositiveDecimal() {
   return DecimalInRange(1, UINT64_MAX, "NUMBER > 0");
+}
+
+CLI::Validator PositiveDecimalUpTo(uint64_t max, std::string description) {
+  return CLI::Validator(
+      [max](std::string& value) -> std::string {
+        // The syntax first: SimpleAtod, like strtold, takes signs,
+        // exponents, hex, inf and nan.
+        const std::string_view v = value;
+        const size_t dot = v.find('.');
+        const bool plain =
+            dot == std::string_view::npos
+                ? AllDigits(v)
+                : AllDigits(v.substr(0, dot)) && AllDigits(v.substr(dot + 1));
+        double d = 0;
+        if (!plain || !absl::SimpleAtod(value, &d) || d <= 0 ||
+            d > static_cast<double>(max)) {
+          return absl::StrCat(
+              "want a decimal number greater than 0 and at most ", max,
+              ", not \"", base::EscapeControls(value), "\"");
+        }
+        return "";
+      },
+      std::move(description));
 }
 
 std::optional<std::string> NonUtf8Argument(const CLI::App& app) {

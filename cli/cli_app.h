@@ -41,6 +41,15 @@ CLI::Validator DecimalInRange(uint64_t min, uint64_t max,
 // serial).
 CLI::Validator PositiveDecimal();
 
+// A CLI11 check for a floating-point option: a plain decimal number, digits
+// with at most one '.' between digits ("2", "0.5", "010.25"), greater than
+// 0 and at most `max`; otherwise the usage error "want a decimal number
+// greater than 0 and at most MAX, not "VALUE"". CLI11 alone reads floats
+// with strtold, which takes "0x2", "1e3", "inf", "nan" and "-1". Refused
+// too: "+2", "", ".5" and "5.". `description` is what --help shows after
+// the option's type.
+CLI::Validator PositiveDecimalUpTo(uint64_t max, std::string description);
+
 // The first value given on the command line (to `app` or one of the
 // subcommands that ran) that is not valid UTF-8, as "NAME: not valid UTF-8:
 // VALUE" (VALUE escaped), for a usage error before protobuf, whose string

@@ -5,6 +5,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -235,6 +236,44 @@ TEST(SpctlArgsTest, PortsCountsAndChannelsAreDecimal) {
     const CLI::App* verb =
         spctl.app.get_subcommand(c.args[0])->get_subcommand(c.args[1]);
     EXPECT_EQ(verb->get_option(c.args.back())->as<int64_t>(), c.parsed) << line;
+  }
+}
+
+// Found by hand: CLI11 reads a double with strtold, so `sessions play
+// --speed` took "0x2" as 2, "1e3" as 1000, and "inf" or "1e308" as no
+// pauses at all; 0, -1 and "nan" parsed and were refused only when the
+// command ran. The speed is a plain decimal number greater than 0 and at
+// most 1000, checked as the command line is parsed.
+TEST(SpctlArgsTest, SpeedIsAPlainDecimal) {
+  const std::vector<std::pair<std::string, double>> accepted = {
+      {"1", 1},    {"2", 2},         {"0.5", 0.5},     {"1000", 1000},
+      {"010", 10}, {"1000.0", 1000}, {"0.001", 0.001}, {"2.50", 2.5},
+  };
+  for (const auto& [value, speed] : accepted) {
+    SpctlArgs spctl;
+    std::string err;
+    ASSERT_EQ(spctl.Parse({"sessions", "play", "last", "--speed", value}, &err),
+              std::nullopt)
+        << value << ": " << err;
+    const CLI::App* play =
+        spctl.app.get_subcommand("sessions")->get_subcommand("play");
+    EXPECT_EQ(play->get_option("--speed")->as<double>(), speed) << value;
+  }
+  for (const std::string value :
+       {"0",      "0.0",       "00",  "-1",  "+2",  "0x2",   "0X2",
+        "inf",    "INF",       "nan", "1e3", "1E3", "1e308", "1001",
+        "1000.5", "1000.0001", "",    ".5",  "5.",  "1.2.3", "1,5",
+        " 2",     "2 ",        "two", "0.5x"}) {
+    SpctlArgs spctl;
+    std::string err;
+    EXPECT_EQ(spctl.Parse({"sessions", "play", "last", "--speed", value}, &err),
+              kExitUsage)
+        << value;
+    EXPECT_TRUE(absl::StrContains(
+        err, absl::StrCat("--speed: want a decimal number greater than 0 and "
+                          "at most 1000, not \"",
+                          value, "\"")))
+        << value << ": " << err;
   }
 }
 
