@@ -500,8 +500,8 @@ void AddSessionCommands(CLI::App& app, Spctl& ctl, Action* action) {
   auto a = std::make_shared<SessionArgs>();
 
   CLI::App* ls = sessions->add_subcommand("ls", "list sessions, newest first");
-  ls->add_option("--user", a->user, "only this user's sessions");
-  ls->add_option("--host", a->host, "only sessions to this host");
+  ls->add_option("--user", a->user, "only this user's sessions (any case)");
+  ls->add_option("--host", a->host, "only sessions to this host (any case)");
   ls->add_option("--since", a->since, "started at or after (RFC 3339, or 2h)");
   ls->add_option("--until", a->until, "started before");
   ls->add_option("--grep", a->grep,

@@ -186,6 +186,47 @@ TEST_P(StoreTest, SessionLifecycleAndSearch) {
   EXPECT_EQ(list[0].id, "s1");
 }
 
+// A user or host filter finds the sessions whatever the case it is typed
+// in (names are stored lowercase since schema 9), and a session stored with
+// capitals before then by its stored name; a login (a Unix user name)
+// matches exactly.
+TEST_P(StoreTest, SessionFiltersFindNamesTypedInAnyCase) {
+  const absl::Time t0 = clock_.Now();
+  SP_ASSERT_OK(store_->CreateSession(MakeSession("c1", "alice", "web01", t0)));
+  SP_ASSERT_OK(store_->CreateSession(
+      MakeSession("c2", "alice", "DB01", t0 + absl::Minutes(1))));
+  SP_ASSERT_OK(store_->CreateSession(
+      MakeSession("c3", "bob", "db01", t0 + absl::Minutes(2))));
+  auto ids = [&](SessionFilter f) {
+    std::vector<std::string> out;
+    absl::StatusOr<std::vector<Session>> list = store_->ListSessions(f);
+    EXPECT_TRUE(list.ok()) << list.status();
+    if (list.ok()) {
+      for (const Session& s : *list) out.push_back(s.id);
+    }
+    return out;
+  };
+  using V = std::vector<std::string>;
+  SessionFilter f;
+  f.host = "WEB01";
+  EXPECT_EQ(ids(f), V({"c1"}));
+  f.host = "DB01";  // as stored, and its lowercase form
+  EXPECT_EQ(ids(f), V({"c3", "c2"}));
+  f.host = "db01";
+  EXPECT_EQ(ids(f), V({"c3"}));
+  f.host.reset();
+  f.user = "Alice";
+  EXPECT_EQ(ids(f), V({"c2", "c1"}));
+  f.user = "BOB";
+  f.host = "Db01";
+  EXPECT_EQ(ids(f), V({"c3"}));
+  SessionFilter login;
+  login.login = "Ubuntu";
+  EXPECT_EQ(ids(login), V());
+  login.login = "ubuntu";
+  EXPECT_EQ(ids(login).size(), 3u);
+}
+
 // Paging by cursor walks every session once, in the list's order, also
 // across sessions that started at the same time (ties ordered by id).
 TEST_P(StoreTest, SessionPagesByCursorVisitEachSessionOnce) {

@@ -1,6 +1,7 @@
 // SqlStore: the audit hash chain and sessions.
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "storage/audit_hash.h"
@@ -44,11 +45,16 @@ constexpr Statement kForgetOpenChannels(
 constexpr Statement kSelectSession("SELECT " SP_SESSION_COLUMNS
                                    " FROM sessions WHERE id = $1");
 // Ties on the start time are broken by id, byte-wise in both dialects.
-#define SP_SESSION_FILTER                                         \
-  "SELECT " SP_SESSION_COLUMNS                                    \
-  " FROM sessions WHERE ($1 IS NULL OR user_name = $1)"           \
-  " AND ($2 IS NULL OR host = $2) AND ($3 IS NULL OR login = $3)" \
-  " AND ($4 IS NULL OR started_at_us >= $4)"                      \
+// A user or host matches as given ($1, $2) or in lowercase ($9, $10), as
+// names are stored since schema 9 while older rows keep their case: a
+// filter never misses sessions for the case it was typed in. Logins are
+// case-sensitive (Unix user names) and match exactly.
+#define SP_SESSION_FILTER                                           \
+  "SELECT " SP_SESSION_COLUMNS                                      \
+  " FROM sessions WHERE ($1 IS NULL OR user_name = $1"              \
+  " OR user_name = $9) AND ($2 IS NULL OR host = $2 OR host = $10)" \
+  " AND ($3 IS NULL OR login = $3)"                                 \
+  " AND ($4 IS NULL OR started_at_us >= $4)"                        \
   " AND ($5 IS NULL OR started_at_us < $5)"
 // $6, $7: the page cursor (SessionFilter::after), $8 the limit.
 constexpr Statement kListSessions(
@@ -71,6 +77,13 @@ AuditEvent AuditEventFromRow(const Row& r) {
   e.prev_hash = r[5].AsBytes();
   e.hash = r[6].AsBytes();
   return e;
+}
+
+// The lowercase form of a session filter's user or host name ($9, $10
+// of kListSessions).
+std::optional<std::string> LowerName(const std::optional<std::string>& name) {
+  if (!name) return std::nullopt;
+  return absl::AsciiStrToLower(*name);
 }
 
 }  // namespace
@@ -323,19 +336,21 @@ absl::StatusOr<std::vector<Session>> SqlStore::ListSessions(
   }
   std::vector<Row> rows;
   RETURN_IF_ERROR(Describe(
-      Transact(
-          TxMode::kReadOne,
-          [&](Tx& tx) -> absl::Status {
-            ASSIGN_OR_RETURN(
-                rows,
-                tx.Query(
-                    kListSessions,
-                    {Param::OptText(f.user), Param::OptText(f.host),
-                     Param::OptText(f.login), OptTimeParam(f.started_after),
-                     OptTimeParam(f.started_before), OptTimeParam(cursor_time),
-                     Param::OptText(cursor_id), Param::Int(f.limit)}));
-            return absl::OkStatus();
-          }),
+      Transact(TxMode::kReadOne,
+               [&](Tx& tx) -> absl::Status {
+                 ASSIGN_OR_RETURN(
+                     rows,
+                     tx.Query(kListSessions,
+                              {Param::OptText(f.user), Param::OptText(f.host),
+                               Param::OptText(f.login),
+                               OptTimeParam(f.started_after),
+                               OptTimeParam(f.started_before),
+                               OptTimeParam(cursor_time),
+                               Param::OptText(cursor_id), Param::Int(f.limit),
+                               Param::OptText(LowerName(f.user)),
+                               Param::OptText(LowerName(f.host))}));
+                 return absl::OkStatus();
+               }),
       "list sessions"));
   std::vector<Session> out;
   for (const Row& r : rows) {
