@@ -51,92 +51,6 @@ std::string HumanTime(absl::Time t) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", t, absl::LocalTimeZone());
 }
 
-// Checks the CA's certificate against the pin (or pins it on first
-// contact). Returns the pinned PEM, or an exit code after printing why.
-// With several CA addresses the first that answers presents it (the
-// instances of an HA setup share their TLS material).
-absl::StatusOr<std::string> TrustCa(const SpHome& home,
-                                    const std::vector<HostPort>& cas,
-                                    const std::string& ca_text,
-                                    const std::string& expected,
-                                    std::ostream& out, std::ostream& err) {
-  absl::StatusOr<ServerCertificate> presented =
-      absl::UnavailableError("no address");
-  std::vector<std::string> failures;
-  for (const HostPort& ca : cas) {
-    presented = FetchServerCertificate(ca, kCaTlsName);
-    if (presented.ok()) break;
-    failures.push_back(
-        absl::StrCat(GrpcTarget(ca), ": ", presented.status().message()));
-  }
-  if (!presented.ok()) {
-    err << "sp: cannot reach the CA at " << ca_text;
-    if (cas.size() == 1) {
-      err << ": " << presented.status().message() << "\n";
-    } else {
-      err << " (tried every address):\n    "
-          << absl::StrJoin(failures, "\n    ") << "\n";
-    }
-    return absl::UnavailableError("unreachable");
-  }
-  absl::StatusOr<std::string> pinned = ReadFile(home.ca_pem());
-  if (pinned.ok()) {
-    absl::StatusOr<std::string> pinned_fp = PemFingerprint(*pinned);
-    if (!pinned_fp.ok() || *pinned_fp != presented->fingerprint) {
-      err << ChangedCertificateWarning(
-          ca_text, pinned_fp.ok() ? *pinned_fp : "(unreadable pin)",
-          presented->fingerprint, home.ca_pem());
-      return absl::PermissionDeniedError("changed");
-    }
-    return *pinned;
-  }
-  if (pinned.status().code() != absl::StatusCode::kNotFound) {
-    err << "sp: " << pinned.status().message() << "\n";
-    return pinned.status();
-  }
-  // First contact.
-  if (!expected.empty()) {
-    if (!ParseFingerprint(expected).ok()) {
-      err << "sp: --ca-fingerprint: expected SHA256:<base64> or 64 hex "
-             "digits\n";
-      return absl::InvalidArgumentError("bad fingerprint");
-    }
-    if (!SameFingerprint(expected, presented->fingerprint)) {
-      err << "sp: the CA at " << ca_text
-          << " presented a TLS certificate with fingerprint\n    "
-          << presented->fingerprint << "\nnot the expected\n    " << expected
-          << "\nLogin refused.\n";
-      return absl::PermissionDeniedError("mismatch");
-    }
-  } else {
-    out << "The CA at " << ca_text
-        << " presents a TLS certificate with fingerprint\n    "
-        << presented->fingerprint << "\n";
-    out.flush();
-    absl::StatusOr<bool> answer = AskYesNo(
-        [] {
-          return PromptLine("Are you sure you want to trust it (yes/no)? ");
-        },
-        out);
-    if (!answer.ok()) {
-      err << "sp: cannot ask you to confirm the CA's fingerprint (no "
-             "terminal); pass --ca-fingerprint\n";
-      return answer.status();
-    }
-    if (!*answer) {
-      err << "sp: the CA's certificate was not trusted; login cancelled\n";
-      return absl::CancelledError("not trusted");
-    }
-  }
-  if (absl::Status st = WriteFileAtomic(home.ca_pem(), presented->pem, 0644);
-      !st.ok()) {
-    err << "sp: " << st.message() << "\n";
-    return st;
-  }
-  out << "Pinned the CA's certificate in " << home.ca_pem() << "\n";
-  return presented->pem;
-}
-
 std::string LoginErrorMessage(const grpc::Status& st,
                               const std::vector<HostPort>& cas) {
   switch (st.error_code()) {
@@ -225,27 +139,6 @@ std::string JsonList(const std::vector<std::string>& items) {
 }
 
 }  // namespace
-
-std::optional<bool> ParseYesNo(std::string_view answer) {
-  const std::string a = absl::AsciiStrToLower(absl::StripAsciiWhitespace(
-      absl::string_view(answer.data(), answer.size())));
-  if (a == "y" || a == "yes") return true;
-  if (a == "n" || a == "no") return false;
-  return std::nullopt;
-}
-
-absl::StatusOr<bool> AskYesNo(
-    const std::function<absl::StatusOr<std::string>()>& ask,
-    std::ostream& out) {
-  for (int i = 0; i < 5; ++i) {
-    absl::StatusOr<std::string> answer = ask();
-    if (!answer.ok()) return answer.status();
-    if (std::optional<bool> yes = ParseYesNo(*answer)) return *yes;
-    out << "Please type 'yes' or 'no'.\n";
-    out.flush();
-  }
-  return false;
-}
 
 std::optional<std::string> CertAuthorityPattern(std::string_view ca_host) {
   const std::string host(ca_host);

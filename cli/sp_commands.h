@@ -2,14 +2,12 @@
 #ifndef SALLYPORT_CLI_SP_COMMANDS_H_
 #define SALLYPORT_CLI_SP_COMMANDS_H_
 
-#include <functional>
 #include <iosfwd>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "absl/status/statusor.h"
 #include "cli/sp_home.h"
 
 namespace sallyport::cli {
@@ -53,14 +51,6 @@ int RunLs(bool json, std::ostream& out, std::ostream& err);
 // only when it could not (2 for a bad target, 1 otherwise).
 int RunSsh(const std::string& target, const std::vector<std::string>& command,
            std::ostream& err);
-
-// "y"/"yes" → true, "n"/"no" → false (any case, surrounding blanks
-// ignored); nullopt for anything else.
-std::optional<bool> ParseYesNo(std::string_view answer);
-// Asks with `ask` until the answer is yes or no (at most 5 times); an
-// error from `ask` (no terminal, end of input) is returned.
-absl::StatusOr<bool> AskYesNo(
-    const std::function<absl::StatusOr<std::string>()>& ask, std::ostream& out);
 
 // The host pattern for the @cert-authority line of a CA at `ca_host`:
 // "*.example.com" for "ca.example.com"; nullopt for an IP address or a

@@ -6,11 +6,17 @@
 #ifndef SALLYPORT_CLI_TLS_PIN_H_
 #define SALLYPORT_CLI_TLS_PIN_H_
 
+#include <functional>
+#include <iosfwd>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "absl/status/statusor.h"
 #include "base/host_port.h"
 #include "base/tls_pin.h"
+#include "cli/sp_home.h"
 
 namespace sallyport::cli {
 
@@ -28,6 +34,31 @@ std::string ChangedCertificateWarning(std::string_view ca,
                                       std::string_view pinned_fingerprint,
                                       std::string_view presented_fingerprint,
                                       std::string_view pin_path);
+
+// "y"/"yes" → true, "n"/"no" → false (any case, surrounding blanks
+// ignored); nullopt for anything else.
+std::optional<bool> ParseYesNo(std::string_view answer);
+// Asks with `ask` until the answer is yes or no (at most 5 times); an
+// error from `ask` (no terminal, end of input) is returned.
+absl::StatusOr<bool> AskYesNo(
+    const std::function<absl::StatusOr<std::string>()>& ask, std::ostream& out);
+
+// `sp login`'s decision to trust the CA at `cas` (`ca_text` as the user
+// wrote it, for messages): fetches the TLS certificate the first address
+// that answers presents (the instances of an HA setup share their TLS
+// material) and checks it against the pin in `home`; on first contact
+// against `expected` (a --ca-fingerprint) or, when that is empty, the
+// user's answer on the terminal, and then pins it. Returns the PEM to
+// trust. On failure it has printed why to `err`: kUnavailable no address
+// answered, kPermissionDenied the certificate is not the pinned or the
+// expected one, kInvalidArgument `expected` is not a fingerprint,
+// kCancelled the user did not trust it; other codes for no terminal or
+// an unreadable or unwritable pin.
+absl::StatusOr<std::string> TrustCa(const SpHome& home,
+                                    const std::vector<HostPort>& cas,
+                                    const std::string& ca_text,
+                                    const std::string& expected,
+                                    std::ostream& out, std::ostream& err);
 
 }  // namespace sallyport::cli
 
