@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "base/address_list.h"
 #include "base/openssl_handles.h"
+#include "base/safe_text.h"
 #include "base/secret_bytes.h"
 #include "ca/rbac/names.h"
 #include "cli/ca_client.h"
@@ -170,6 +171,16 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
       return kExitUsage;
     }
     ttl = *parsed;
+  }
+  // Parsed before anything is written or sent: a fingerprint that is no
+  // fingerprint would otherwise only show when compared.
+  if (!options.ca_fingerprint.empty() &&
+      !ParseFingerprint(options.ca_fingerprint).ok()) {
+    Error(err,
+          absl::StrCat("--ca-fingerprint: want SHA256:<base64> or 64 hex "
+                       "digits (':' between pairs allowed), not \"",
+                       base::EscapeControls(options.ca_fingerprint), "\""));
+    return kExitUsage;
   }
   if (absl::Status st = home.Ensure(); !st.ok()) {
     return Error(err, st.message());

@@ -1,11 +1,13 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <memory>
 #include <sstream>
 
 #include "absl/strings/match.h"
 #include "cli/ca_client.h"
 #include "cli/cli_app.h"
+#include "cli/exit_codes.h"
 #include "cli/sp_commands.h"
 #include "cli/sp_home.h"
 #include "cli/tls_pin.h"
@@ -257,6 +259,95 @@ TEST(SpFixesTest, CertAuthorityPatternIsNeverAStar) {
   EXPECT_EQ(CertAuthorityPattern("ca"), std::nullopt);
   EXPECT_EQ(CertAuthorityPattern("127.0.0.1"), std::nullopt);
   EXPECT_EQ(CertAuthorityPattern("::1"), std::nullopt);
+}
+
+// `sp login` in a SALLYPORT_HOME of its own, with a CA address nothing
+// listens on: what is refused before the CA is contacted shows as its exit
+// code (anything that went on reports the CA unreachable, 7).
+class SpLoginTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/sploginXXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    home_ = std::make_unique<SpHome>(dir_ + "/home");
+    setenv("SALLYPORT_HOME", home_->dir().c_str(), 1);
+  }
+  void TearDown() override {
+    unsetenv("SALLYPORT_HOME");
+    std::system(("rm -rf " + dir_).c_str());
+  }
+
+  // A home with the pin and state of an earlier login.
+  void Pin() {
+    ASSERT_TRUE(home_->Ensure().ok());
+    ASSERT_TRUE(WriteFileAtomic(home_->ca_pem(), "earlier pin\n", 0644).ok());
+    ASSERT_TRUE(home_->WriteState({"127.0.0.1:1", "alice"}).ok());
+  }
+
+  struct Result {
+    int rc = -1;
+    std::string out;
+    std::string err;
+  };
+  Result Login(LoginOptions options) {
+    std::ostringstream out, err;
+    Result r;
+    r.rc = RunLogin(options, out, err);
+    r.out = out.str();
+    r.err = err.str();
+    return r;
+  }
+  static LoginOptions Options() {
+    LoginOptions o;
+    o.ca = "127.0.0.1:1";  // nothing listens on port 1
+    o.user = "alice";
+    o.password_stdin = true;
+    return o;
+  }
+
+  std::string dir_;
+  std::unique_ptr<SpHome> home_;
+};
+
+// Found by a probe: with a pin, --ca-fingerprint was neither parsed nor
+// compared (a wrong one logged in); in a fresh home "bogus" was an error (1)
+// only after the state was written and the CA reached.
+TEST_F(SpLoginTest, AGivenCaFingerprintIsParsedBeforeAnythingElse) {
+  for (const bool pinned : {false, true}) {
+    if (pinned) Pin();
+    for (const std::string bad :
+         {"bogus", "SHA256:short", "SHA256:", "e3b0c442",
+          "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+          "x"}) {
+      LoginOptions o = Options();
+      o.ca_fingerprint = bad;
+      const Result r = Login(o);
+      EXPECT_EQ(r.rc, kExitUsage) << pinned << " " << bad << ": " << r.err;
+      EXPECT_EQ(r.err,
+                "sp: --ca-fingerprint: want SHA256:<base64> or 64 hex "
+                "digits (':' between pairs allowed), not \"" +
+                    bad + "\"\n");
+      EXPECT_EQ(r.out, "");
+      // Nothing written: no state remembering this CA and user.
+      EXPECT_EQ(ReadFile(home_->state()).ok(), pinned) << bad;
+    }
+  }
+  LoginOptions o = Options();
+  o.ca_fingerprint = "bo\x1b[2Jgus";
+  EXPECT_TRUE(absl::StrContains(Login(o).err, "not \"bo\\x1b[2Jgus\""));
+  // Every form ParseFingerprint takes goes on to the CA.
+  for (const std::string good :
+       {"SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
+        "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU",
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "E3:B0:C4:42:98:FC:1C:14:9A:FB:F4:C8:99:6F:B9:24:27:AE:41:E4:64:9B:93:"
+        "4C:A4:95:99:1B:78:52:B8:55"}) {
+    o.ca_fingerprint = good;
+    const Result r = Login(o);
+    EXPECT_EQ(r.rc, kExitUnreachable) << good << ": " << r.err;
+    EXPECT_TRUE(absl::StrContains(r.err, "cannot reach the CA")) << r.err;
+  }
 }
 
 }  // namespace

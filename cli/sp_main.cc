@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
       "(default ~/.sallyport)\n"
       "Exit codes: 0 ok, 1 error, 2 usage, 5 wrong user/password/code, 6 "
       "account locked, 7 CA unreachable, 8 CA certificate does not match the "
-      "pin");
+      "pin or --ca-fingerprint");
   LoginOptions login;
   CLI::App* login_cmd = app.add_subcommand(
       "login", "prove who you are to the CA and get a certificate");
@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
                         "your roles' max_ttl)");
   login_cmd->add_option(
       "--ca-fingerprint", login.ca_fingerprint,
-      "trust the CA's TLS certificate if it has this SHA256 fingerprint");
+      "the SHA256 fingerprint the CA's TLS certificate must have (checked "
+      "at every login it is given; trusted and pinned at the first)");
   CLI::App* status_cmd =
       app.add_subcommand("status", "show the current certificate");
   std::string format = "text";

@@ -81,6 +81,10 @@ absl::StatusOr<std::string> TrustCa(const SpHome& home,
     return absl::UnavailableError("unreachable");
   }
   absl::StatusOr<std::string> pinned = ReadFile(home.ca_pem());
+  if (!pinned.ok() && pinned.status().code() != absl::StatusCode::kNotFound) {
+    err << "sp: " << pinned.status().message() << "\n";
+    return pinned.status();
+  }
   if (pinned.ok()) {
     absl::StatusOr<std::string> pinned_fp = PemFingerprint(*pinned);
     if (!pinned_fp.ok() || *pinned_fp != presented->fingerprint) {
@@ -89,27 +93,26 @@ absl::StatusOr<std::string> TrustCa(const SpHome& home,
           presented->fingerprint, home.ca_pem());
       return absl::PermissionDeniedError("changed");
     }
-    return *pinned;
   }
-  if (pinned.status().code() != absl::StatusCode::kNotFound) {
-    err << "sp: " << pinned.status().message() << "\n";
-    return pinned.status();
+  // A fingerprint the user gave is checked whether or not there is a pin:
+  // they asked for that certificate and no other.
+  if (!expected.empty() && !SameFingerprint(expected, presented->fingerprint)) {
+    err << "sp: the CA at " << ca_text
+        << " presented a TLS certificate with fingerprint\n    "
+        << presented->fingerprint << "\nnot the expected\n    " << expected
+        << "\n";
+    if (pinned.ok()) {
+      err << "It is the certificate pinned in " << home.ca_pem()
+          << "\nat your first login: --ca-fingerprint names another one, and "
+             "sp never\nreplaces a pin. Check the fingerprint you were "
+             "given.\n";
+    }
+    err << "Login refused.\n";
+    return absl::PermissionDeniedError("mismatch");
   }
+  if (pinned.ok()) return *pinned;
   // First contact.
-  if (!expected.empty()) {
-    if (!ParseFingerprint(expected).ok()) {
-      err << "sp: --ca-fingerprint: expected SHA256:<base64> or 64 hex "
-             "digits\n";
-      return absl::InvalidArgumentError("bad fingerprint");
-    }
-    if (!SameFingerprint(expected, presented->fingerprint)) {
-      err << "sp: the CA at " << ca_text
-          << " presented a TLS certificate with fingerprint\n    "
-          << presented->fingerprint << "\nnot the expected\n    " << expected
-          << "\nLogin refused.\n";
-      return absl::PermissionDeniedError("mismatch");
-    }
-  } else {
+  if (expected.empty()) {
     out << "The CA at " << ca_text
         << " presents a TLS certificate with fingerprint\n    "
         << presented->fingerprint << "\n";

@@ -46,14 +46,15 @@ absl::StatusOr<bool> AskYesNo(
 // `sp login`'s decision to trust the CA at `cas` (`ca_text` as the user
 // wrote it, for messages): fetches the TLS certificate the first address
 // that answers presents (the instances of an HA setup share their TLS
-// material) and checks it against the pin in `home`; on first contact
-// against `expected` (a --ca-fingerprint) or, when that is empty, the
-// user's answer on the terminal, and then pins it. Returns the PEM to
-// trust. On failure it has printed why to `err`: kUnavailable no address
-// answered, kPermissionDenied the certificate is not the pinned or the
-// expected one, kInvalidArgument `expected` is not a fingerprint,
-// kCancelled the user did not trust it; other codes for no terminal or
-// an unreadable or unwritable pin.
+// material) and checks it against the pin in `home` and, when `expected`
+// (a --ca-fingerprint ParseFingerprint accepts) is not empty, against
+// `expected` too, pin or no pin. On first contact without `expected` the
+// user confirms the fingerprint on the terminal; a first contact that
+// passes is pinned. Returns the PEM to trust. On failure it has printed
+// why to `err`: kUnavailable no address answered, kPermissionDenied the
+// certificate is not the pinned or the expected one (a pin is never
+// replaced), kCancelled the user did not trust it; other codes for no
+// terminal or an unreadable or unwritable pin.
 absl::StatusOr<std::string> TrustCa(const SpHome& home,
                                     const std::vector<HostPort>& cas,
                                     const std::string& ca_text,

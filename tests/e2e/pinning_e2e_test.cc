@@ -68,6 +68,45 @@ TEST_F(PinningE2eTest, SecondCaWithAnotherCertificateFailsWithTheWarning) {
   EXPECT_FALSE(absl::StrContains((*other)->Log(), "login"));
 }
 
+// Found by a probe: with a pin, --ca-fingerprint was neither parsed nor
+// compared, so a wrong fingerprint logged in (exit 0).
+TEST_F(PinningE2eTest, AGivenFingerprintIsCheckedAlsoWithAPin) {
+  auto first = Login(*ca_, "alice", ca_->password(), ca_->fingerprint());
+  ASSERT_TRUE(first.ok()) << first.Describe();
+  // Every login writes a new certificate: an unchanged one shows none ran.
+  const std::string cert_path = home_->File("sp/alice-cert.pub");
+  const std::string cert = sallyport::testing::ReadFileOrEmpty(cert_path);
+  ASSERT_FALSE(cert.empty());
+
+  const std::string other =
+      "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU";
+  auto wrong = Login(*ca_, "alice", ca_->password(), other);
+  EXPECT_EQ(wrong.exit_code, 8) << wrong.Describe();  // not the expected one
+  EXPECT_EQ(wrong.err,
+            absl::StrCat("sp: the CA at ", ca_->address(),
+                         " presented a TLS certificate with "
+                         "fingerprint\n    ",
+                         ca_->fingerprint(), "\nnot the expected\n    ", other,
+                         "\nIt is the certificate pinned in ",
+                         home_->File("sp/ca.pem"),
+                         "\nat your first login: --ca-fingerprint "
+                         "names another one, and sp never\n"
+                         "replaces a pin. Check the fingerprint "
+                         "you were given.\nLogin refused.\n"));
+  EXPECT_EQ(sallyport::testing::ReadFileOrEmpty(cert_path), cert);
+
+  auto bogus = Login(*ca_, "alice", ca_->password(), "bogus");
+  EXPECT_EQ(bogus.exit_code, 2) << bogus.Describe();  // usage
+  EXPECT_TRUE(absl::StrContains(bogus.err, "--ca-fingerprint: want SHA256:"))
+      << bogus.Describe();
+  EXPECT_EQ(sallyport::testing::ReadFileOrEmpty(cert_path), cert);
+
+  // The pin is kept, and the right fingerprint logs in as before.
+  auto again = Login(*ca_, "alice", ca_->password(), ca_->fingerprint());
+  EXPECT_TRUE(again.ok()) << again.Describe();
+  EXPECT_NE(sallyport::testing::ReadFileOrEmpty(cert_path), cert);
+}
+
 TEST_F(PinningE2eTest, FirstContactNeedsAConfirmedFingerprint) {
   // A wrong expected fingerprint.
   auto wrong = Login(*ca_, "alice", ca_->password(),
