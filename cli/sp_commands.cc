@@ -198,20 +198,11 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   if (absl::Status st = CheckUserNameForFiles(user); !st.ok()) {
     return Error(err, st.message());
   }
-  // A first login's CA and user are remembered now, so a failed first
-  // login does not make the user type them again; once a login worked,
-  // only another that works replaces them (a typo'd --ca or --user made
-  // every later sp command go to the wrong place).
-  if (state->ca.empty() && state->user.empty()) {
-    if (absl::Status w = home.WriteState({ca_text, user}); !w.ok()) {
-      return Error(err, w.message());
-    }
-  }
 
-  absl::StatusOr<std::string> ca_pem =
+  absl::StatusOr<TrustedCa> trusted =
       TrustCa(home, *cas, ca_text, options.ca_fingerprint, out, err);
-  if (!ca_pem.ok()) {
-    switch (ca_pem.status().code()) {
+  if (!trusted.ok()) {
+    switch (trusted.status().code()) {
       case absl::StatusCode::kUnavailable:
         return kExitUnreachable;
       case absl::StatusCode::kPermissionDenied:
@@ -241,7 +232,7 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   if (!tls_key.ok()) return Error(err, tls_key.status().message());
 
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      CaChannel(*cas, *ca_pem);
+      CaChannel(*cas, trusted->pem);
   if (!channel.ok()) {
     Error(err, absl::StrCat("cannot reach the CA at ", ca_text, ": ",
                             channel.status().message()));
@@ -330,6 +321,12 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
       "# Use it from ~/.ssh/config with:  Include ", home.ssh_config(), "\n",
       "# Key: ", key_path, "\n# Certificate: ", cert_path, "\n",
       "# Host blocks for the gateway and its hosts come from `sp config`.\n");
+  // Only a login that worked pins the CA's certificate and remembers the
+  // CA and user: a failed one (a typo'd --ca, a wrong password) leaves
+  // nothing that later sp and spctl commands would trust or go to.
+  if (absl::Status w = PinCa(home, *trusted, out); !w.ok()) {
+    return Error(err, w.message());
+  }
   if (absl::Status w = home.WriteState({ca_text, user}); !w.ok()) {
     return Error(err, w.message());
   }

@@ -350,5 +350,31 @@ TEST_F(SpLoginTest, AGivenCaFingerprintIsParsedBeforeAnythingElse) {
   }
 }
 
+// Found by a probe: a first login that failed left a state file naming
+// its CA and user, the defaults of every later sp and spctl command.
+TEST_F(SpLoginTest, AFailedLoginWritesNoStateAndNoPin) {
+  LoginOptions o = Options();
+  for (const std::string fingerprint :
+       {"", "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU"}) {
+    o.ca_fingerprint = fingerprint;
+    const Result r = Login(o);
+    EXPECT_EQ(r.rc, kExitUnreachable) << r.err;
+    EXPECT_EQ(ReadFile(home_->state()).status().code(),
+              absl::StatusCode::kNotFound);
+    EXPECT_EQ(ReadFile(home_->ca_pem()).status().code(),
+              absl::StatusCode::kNotFound);
+  }
+  // After a login that worked, a failed one keeps its CA and user.
+  Pin();
+  o.ca = "127.0.0.1:1,127.0.0.1:2";
+  o.user = "bob";
+  EXPECT_EQ(Login(o).rc, kExitUnreachable);
+  absl::StatusOr<SpState> state = home_->ReadState();
+  ASSERT_TRUE(state.ok()) << state.status();
+  EXPECT_EQ(state->ca, "127.0.0.1:1");
+  EXPECT_EQ(state->user, "alice");
+  EXPECT_EQ(*ReadFile(home_->ca_pem()), "earlier pin\n");
+}
+
 }  // namespace
 }  // namespace sallyport::cli

@@ -56,11 +56,11 @@ absl::StatusOr<bool> AskYesNo(
   return false;
 }
 
-absl::StatusOr<std::string> TrustCa(const SpHome& home,
-                                    const std::vector<HostPort>& cas,
-                                    const std::string& ca_text,
-                                    const std::string& expected,
-                                    std::ostream& out, std::ostream& err) {
+absl::StatusOr<TrustedCa> TrustCa(const SpHome& home,
+                                  const std::vector<HostPort>& cas,
+                                  const std::string& ca_text,
+                                  const std::string& expected,
+                                  std::ostream& out, std::ostream& err) {
   absl::StatusOr<ServerCertificate> presented =
       absl::UnavailableError("no address");
   std::vector<std::string> failures;
@@ -110,7 +110,7 @@ absl::StatusOr<std::string> TrustCa(const SpHome& home,
     err << "Login refused.\n";
     return absl::PermissionDeniedError("mismatch");
   }
-  if (pinned.ok()) return *pinned;
+  if (pinned.ok()) return TrustedCa{*pinned, /*first_contact=*/false};
   // First contact.
   if (expected.empty()) {
     out << "The CA at " << ca_text
@@ -132,13 +132,17 @@ absl::StatusOr<std::string> TrustCa(const SpHome& home,
       return absl::CancelledError("not trusted");
     }
   }
-  if (absl::Status st = WriteFileAtomic(home.ca_pem(), presented->pem, 0644);
+  return TrustedCa{presented->pem, /*first_contact=*/true};
+}
+
+absl::Status PinCa(const SpHome& home, const TrustedCa& ca, std::ostream& out) {
+  if (!ca.first_contact) return absl::OkStatus();
+  if (absl::Status st = WriteFileAtomic(home.ca_pem(), ca.pem, 0644);
       !st.ok()) {
-    err << "sp: " << st.message() << "\n";
     return st;
   }
   out << "Pinned the CA's certificate in " << home.ca_pem() << "\n";
-  return presented->pem;
+  return absl::OkStatus();
 }
 
 }  // namespace sallyport::cli

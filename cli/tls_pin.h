@@ -43,23 +43,34 @@ std::optional<bool> ParseYesNo(std::string_view answer);
 absl::StatusOr<bool> AskYesNo(
     const std::function<absl::StatusOr<std::string>()>& ask, std::ostream& out);
 
+// The CA certificate `sp login` may trust (TrustCa).
+struct TrustedCa {
+  std::string pem;
+  // Not pinned yet (first contact): the caller pins `pem` in
+  // SpHome::ca_pem() once the login worked (PinCa).
+  bool first_contact = false;
+};
+
 // `sp login`'s decision to trust the CA at `cas` (`ca_text` as the user
 // wrote it, for messages): fetches the TLS certificate the first address
 // that answers presents (the instances of an HA setup share their TLS
 // material) and checks it against the pin in `home` and, when `expected`
 // (a --ca-fingerprint ParseFingerprint accepts) is not empty, against
 // `expected` too, pin or no pin. On first contact without `expected` the
-// user confirms the fingerprint on the terminal; a first contact that
-// passes is pinned. Returns the PEM to trust. On failure it has printed
-// why to `err`: kUnavailable no address answered, kPermissionDenied the
-// certificate is not the pinned or the expected one (a pin is never
-// replaced), kCancelled the user did not trust it; other codes for no
-// terminal or an unreadable or unwritable pin.
-absl::StatusOr<std::string> TrustCa(const SpHome& home,
-                                    const std::vector<HostPort>& cas,
-                                    const std::string& ca_text,
-                                    const std::string& expected,
-                                    std::ostream& out, std::ostream& err);
+// user confirms the fingerprint on the terminal. Writes nothing. On
+// failure it has printed why to `err`: kUnavailable no address answered,
+// kPermissionDenied the certificate is not the pinned or the expected one
+// (a pin is never replaced), kCancelled the user did not trust it; other
+// codes for no terminal or an unreadable pin.
+absl::StatusOr<TrustedCa> TrustCa(const SpHome& home,
+                                  const std::vector<HostPort>& cas,
+                                  const std::string& ca_text,
+                                  const std::string& expected,
+                                  std::ostream& out, std::ostream& err);
+// Pins a first contact's certificate (TrustedCa::first_contact) and says
+// so on `out`; nothing for one pinned already. The error of writing the
+// pin, if any.
+absl::Status PinCa(const SpHome& home, const TrustedCa& ca, std::ostream& out);
 
 }  // namespace sallyport::cli
 

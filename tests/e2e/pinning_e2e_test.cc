@@ -124,17 +124,47 @@ TEST_F(PinningE2eTest, FirstContactNeedsAConfirmedFingerprint) {
   EXPECT_NE(access(home_->File("sp/ca.pem").c_str(), F_OK), 0);
 }
 
+// Found by a probe: a first login the CA refused left the CA's certificate
+// pinned and a state file naming the CA and user, as if it had worked.
+TEST_F(PinningE2eTest, AFailedFirstLoginPinsNothing) {
+  auto wrong = Login(*ca_, "alice", "not-the-password", ca_->fingerprint());
+  EXPECT_EQ(wrong.exit_code, 5) << wrong.Describe();  // wrong password
+  EXPECT_FALSE(absl::StrContains(wrong.out, "Pinned")) << wrong.Describe();
+  EXPECT_NE(access(home_->File("sp/ca.pem").c_str(), F_OK), 0);
+  EXPECT_NE(access(home_->File("sp/state").c_str(), F_OK), 0);
+  // So the next login asks again: with no terminal, it needs the
+  // fingerprint (and the CA and user) once more.
+  auto bare = Sp({"login", "--password-stdin"}, ca_->password() + "\n");
+  EXPECT_NE(bare.exit_code, 0) << bare.Describe();
+  EXPECT_TRUE(absl::StrContains(bare.err, "which CA?")) << bare.Describe();
+  auto unconfirmed = Login(*ca_, "alice", ca_->password(), "");
+  EXPECT_EQ(unconfirmed.exit_code, 1) << unconfirmed.Describe();
+  EXPECT_TRUE(absl::StrContains(unconfirmed.err, "pass --ca-fingerprint"))
+      << unconfirmed.Describe();
+
+  auto ok = Login(*ca_, "alice", ca_->password(), ca_->fingerprint());
+  EXPECT_TRUE(ok.ok()) << ok.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      ok.out, "Pinned the CA's certificate in " + home_->File("sp/ca.pem")))
+      << ok.Describe();
+  EXPECT_EQ(access(home_->File("sp/ca.pem").c_str(), F_OK), 0);
+  EXPECT_EQ(access(home_->File("sp/state").c_str(), F_OK), 0);
+}
+
 TEST_F(PinningE2eTest, ClearErrorMessages) {
+  // Failed logins pin nothing: each one gives the fingerprint.
   auto wrong = Login(*ca_, "alice", "not-the-password", ca_->fingerprint());
   EXPECT_EQ(wrong.exit_code, 5);  // wrong password
   EXPECT_EQ(wrong.err,
             "sp: login failed: wrong user name, password or one-time code\n");
-  auto unknown = Login(*ca_, "mallory", "not-the-password", "");
+  auto unknown = Login(*ca_, "mallory", "not-the-password", ca_->fingerprint());
   EXPECT_EQ(unknown.err, wrong.err);
 
   // Five failures lock an account (the default policy); unknown names too.
-  for (int i = 0; i < 4; ++i) Login(*ca_, "mallory", "guess", "");
-  auto locked = Login(*ca_, "mallory", "guess", "");
+  for (int i = 0; i < 4; ++i) {
+    Login(*ca_, "mallory", "guess", ca_->fingerprint());
+  }
+  auto locked = Login(*ca_, "mallory", "guess", ca_->fingerprint());
   EXPECT_EQ(locked.exit_code, 6);  // locked
   EXPECT_TRUE(absl::StrContains(locked.err, "locked")) << locked.Describe();
 

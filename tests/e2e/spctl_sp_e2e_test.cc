@@ -195,10 +195,17 @@ TEST_F(SpFixesTest, IncludeChangesNothingForOtherHosts) {
   EXPECT_EQ(a->out, b->out);
 }
 
-TEST_F(SpFixesTest, RemembersAfterAFailedFirstLoginAndCommandLineBasics) {
+TEST_F(SpFixesTest, RemembersOnlyAfterALoginAndCommandLineBasics) {
   auto wrong = env_->Login("dana", "not-it");
   EXPECT_EQ(wrong.exit_code, 5) << wrong.Describe();
-  // No --ca, no --user: both remembered from the failed attempt.
+  // A failed first login remembers nothing: no --ca, no --user is a
+  // question.
+  auto bare = env_->Sp("dana", {"login", "--password-stdin"},
+                       std::string(kPassword) + "\n");
+  EXPECT_NE(bare.exit_code, 0) << bare.Describe();
+  EXPECT_TRUE(absl::StrContains(bare.err, "which CA?")) << bare.Describe();
+  ASSERT_TRUE(env_->Login("dana", kPassword).ok());
+  // After one that worked, both are remembered.
   auto ok = env_->Sp("dana", {"login", "--password-stdin"},
                      std::string(kPassword) + "\n");
   EXPECT_TRUE(ok.ok()) << ok.Describe();
