@@ -40,6 +40,12 @@ int Error(std::ostream& err, absl::string_view message) {
   return 1;
 }
 
+// A bad or missing command-line value.
+int UsageError(std::ostream& err, absl::string_view message) {
+  Error(err, message);
+  return kExitUsage;
+}
+
 std::string HumanDuration(absl::Duration d) {
   if (d <= absl::ZeroDuration()) return "expired";
   const int64_t minutes = absl::ToInt64Minutes(d);
@@ -163,44 +169,59 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   absl::StatusOr<SpHome> home_or = SpHome::FromEnvironment();
   if (!home_or.ok()) return Error(err, home_or.status().message());
   const SpHome& home = *home_or;
+  // A value given empty is a mistake (an unset shell variable), never the
+  // default: `--user ""` went on as the remembered user, `--ca-fingerprint
+  // ""` as no fingerprint at all.
+  for (const auto& [flag, value] :
+       {std::pair{"--ca", &options.ca}, std::pair{"--user", &options.user},
+        std::pair{"--otp", &options.otp}, std::pair{"--ttl", &options.ttl},
+        std::pair{"--ca-fingerprint", &options.ca_fingerprint}}) {
+    if (value->has_value() && (*value)->empty()) {
+      return UsageError(err, absl::StrCat(flag, " must not be empty"));
+    }
+  }
   std::optional<absl::Duration> ttl;
-  if (!options.ttl.empty()) {
-    absl::StatusOr<absl::Duration> parsed = ParseDurationFlag(options.ttl);
+  if (options.ttl.has_value()) {
+    absl::StatusOr<absl::Duration> parsed = ParseDurationFlag(*options.ttl);
     if (!parsed.ok()) {
-      Error(err, absl::StrCat("--ttl: ", parsed.status().message()));
-      return kExitUsage;
+      return UsageError(err,
+                        absl::StrCat("--ttl: ", parsed.status().message()));
     }
     ttl = *parsed;
   }
   // Parsed before anything is written or sent: a fingerprint that is no
   // fingerprint would otherwise only show when compared.
-  if (!options.ca_fingerprint.empty() &&
-      !ParseFingerprint(options.ca_fingerprint).ok()) {
-    Error(err,
-          absl::StrCat("--ca-fingerprint: want SHA256:<base64> or 64 hex "
-                       "digits (':' between pairs allowed), not \"",
-                       base::EscapeControls(options.ca_fingerprint), "\""));
-    return kExitUsage;
+  const std::string expected = options.ca_fingerprint.value_or("");
+  if (!expected.empty() && !ParseFingerprint(expected).ok()) {
+    return UsageError(
+        err, absl::StrCat("--ca-fingerprint: want SHA256:<base64> or 64 hex "
+                          "digits (':' between pairs allowed), not \"",
+                          base::EscapeControls(expected), "\""));
   }
   if (absl::Status st = home.Ensure(); !st.ok()) {
     return Error(err, st.message());
   }
   absl::StatusOr<SpState> state = home.ReadState();
   if (!state.ok()) return Error(err, state.status().message());
-  const std::string ca_text = !options.ca.empty() ? options.ca : state->ca;
-  const std::string user = !options.user.empty() ? options.user : state->user;
-  if (ca_text.empty())
-    return Error(err, "which CA? pass --ca HOST[:PORT][,HOST[:PORT]...]");
-  if (user.empty()) return Error(err, "which user? pass --user NAME");
+  const std::string ca_text = options.ca.value_or(state->ca);
+  const std::string user = options.user.value_or(state->user);
+  if (ca_text.empty()) {
+    return UsageError(err, "which CA? pass --ca HOST[:PORT][,HOST[:PORT]...]");
+  }
+  if (user.empty()) return UsageError(err, "which user? pass --user NAME");
+  // A bad value of a flag is a usage error; of the state file, an error.
   absl::StatusOr<std::vector<HostPort>> cas = ParseCaAddresses(ca_text);
-  if (!cas.ok())
-    return Error(err, absl::StrCat("--ca: ", cas.status().message()));
+  if (!cas.ok()) {
+    Error(err, absl::StrCat("--ca: ", cas.status().message()));
+    return options.ca.has_value() ? kExitUsage : kExitError;
+  }
   if (absl::Status st = CheckUserNameForFiles(user); !st.ok()) {
-    return Error(err, st.message());
+    Error(err, st.message());
+    return options.user.has_value() ? kExitUsage : kExitError;
   }
 
   absl::StatusOr<TrustedCa> trusted =
-      TrustCa(home, *cas, ca_text, options.ca_fingerprint, out, err);
+      TrustCa(home, *cas, ca_text, expected, out, err);
   if (!trusted.ok()) {
     switch (trusted.status().code()) {
       case absl::StatusCode::kUnavailable:
@@ -242,7 +263,7 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   v1::LoginRequest request;
   request.set_user(user);
   request.set_password(std::string(password->view()));
-  request.set_otp(options.otp);
+  request.set_otp(options.otp.value_or(""));
   request.set_ssh_public_key(key->public_key().ToAuthorizedKeysLine());
   request.set_tls_public_key_der(tls_key->public_der);
   if (ttl.has_value()) {
@@ -360,7 +381,7 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
       << HumanDuration(left) << ")\n"
       << "Certificate: " << cert_path << "\n";
   if (response.ttl_capped()) {
-    err << "sp: note: you asked for " << options.ttl
+    err << "sp: note: you asked for " << *options.ttl
         << " but your roles allow at most "
         << HumanDuration(absl::Ceil(left, absl::Minutes(1)))
         << " (their max_ttl): the CA capped the certificate\n";

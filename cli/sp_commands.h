@@ -12,24 +12,28 @@
 
 namespace sallyport::cli {
 
+// The flags of `sp login`, each as given; nullopt when it was not. A value
+// given empty is a usage error, not the default.
 struct LoginOptions {
-  std::string ca;    // HOST[:PORT] (port 7443); defaults to the last CA
-  std::string user;  // defaults to the user of the last login
+  // HOST[:PORT] (port 7443), or several; defaults to the last CA.
+  std::optional<std::string> ca;
+  std::optional<std::string> user;  // defaults to the user of the last login
   bool password_stdin = false;
-  std::string otp;  // a TOTP code for scripts
+  std::optional<std::string> otp;  // a TOTP code for scripts
   // The fingerprint the CA's TLS certificate must have: checked at every
   // login it is given, also against a pin; on first contact the
   // certificate is trusted without asking.
-  std::string ca_fingerprint;
-  // A shorter certificate ("2h"); empty: as long as the roles allow. The CA
-  // caps it at the roles' max_ttl and sp says so.
-  std::string ttl;
+  std::optional<std::string> ca_fingerprint;
+  // A shorter certificate ("2h"); nullopt: as long as the roles allow. The
+  // CA caps it at the roles' max_ttl and sp says so.
+  std::optional<std::string> ttl;
 };
 
 // Each returns the process exit code (cli/exit_codes.h) and writes short,
-// clear messages to `err`. RunLogin: 0, 1, 2 bad --ttl or --ca-fingerprint
-// (nothing written or sent), 5 wrong password, 6 locked, 7 CA unreachable,
-// 8 the CA's certificate does not match the pin or --ca-fingerprint.
+// clear messages to `err`. RunLogin: 0, 1, 2 a flag given empty or bad, or
+// no CA or user given or remembered (no file written, nothing sent), 5 wrong
+// password, 6 locked, 7 CA unreachable, 8 the CA's certificate does not
+// match the pin or --ca-fingerprint.
 int RunLogin(const LoginOptions& options, std::ostream& out, std::ostream& err);
 // `json`: one JSON object instead of the human lines.
 int RunStatus(bool json, std::ostream& out, std::ostream& err);

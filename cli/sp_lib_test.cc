@@ -2,7 +2,11 @@
 
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "cli/ca_client.h"
@@ -354,8 +358,10 @@ TEST_F(SpLoginTest, AGivenCaFingerprintIsParsedBeforeAnythingElse) {
 // its CA and user, the defaults of every later sp and spctl command.
 TEST_F(SpLoginTest, AFailedLoginWritesNoStateAndNoPin) {
   LoginOptions o = Options();
-  for (const std::string fingerprint :
-       {"", "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU"}) {
+  for (const std::optional<std::string>& fingerprint :
+       {std::optional<std::string>(),
+        std::optional<std::string>(
+            "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU")}) {
     o.ca_fingerprint = fingerprint;
     const Result r = Login(o);
     EXPECT_EQ(r.rc, kExitUnreachable) << r.err;
@@ -374,6 +380,61 @@ TEST_F(SpLoginTest, AFailedLoginWritesNoStateAndNoPin) {
   EXPECT_EQ(state->ca, "127.0.0.1:1");
   EXPECT_EQ(state->user, "alice");
   EXPECT_EQ(*ReadFile(home_->ca_pem()), "earlier pin\n");
+}
+
+// Found by a probe: `sp login --user ""` went to the CA as the remembered
+// user (and failed with "wrong user name, password or one-time code").
+TEST_F(SpLoginTest, AFlagGivenEmptyOrBadIsAUsageError) {
+  using Field = std::optional<std::string> LoginOptions::*;
+  const std::vector<std::pair<std::string, Field>> flags = {
+      {"--ca", &LoginOptions::ca},
+      {"--user", &LoginOptions::user},
+      {"--otp", &LoginOptions::otp},
+      {"--ttl", &LoginOptions::ttl},
+      {"--ca-fingerprint", &LoginOptions::ca_fingerprint}};
+  for (const bool pinned : {false, true}) {
+    if (pinned) Pin();
+    for (const auto& [flag, field] : flags) {
+      LoginOptions o = Options();
+      o.*field = "";
+      const Result r = Login(o);
+      EXPECT_EQ(r.rc, kExitUsage) << pinned << " " << flag << ": " << r.err;
+      EXPECT_EQ(r.err, "sp: " + flag + " must not be empty\n");
+      EXPECT_EQ(ReadFile(home_->state()).ok(), pinned) << flag;
+    }
+  }
+  std::system(("rm -rf " + home_->dir()).c_str());
+  // Missing where nothing is remembered, or not a CA address or user name.
+  LoginOptions o = Options();
+  o.ca.reset();
+  Result r = Login(o);
+  EXPECT_EQ(r.rc, kExitUsage) << r.err;
+  EXPECT_TRUE(absl::StartsWith(r.err, "sp: which CA? pass --ca")) << r.err;
+  o = Options();
+  o.user.reset();
+  r = Login(o);
+  EXPECT_EQ(r.rc, kExitUsage) << r.err;
+  EXPECT_EQ(r.err, "sp: which user? pass --user NAME\n");
+  o = Options();
+  o.ca = "127.0.0.1:0";
+  r = Login(o);
+  EXPECT_EQ(r.rc, kExitUsage) << r.err;
+  EXPECT_TRUE(absl::StartsWith(r.err, "sp: --ca: ")) << r.err;
+  o = Options();
+  o.user = "../alice";
+  r = Login(o);
+  EXPECT_EQ(r.rc, kExitUsage) << r.err;
+  EXPECT_TRUE(absl::StartsWith(r.err, "sp: user names for sp are")) << r.err;
+  EXPECT_EQ(ReadFile(home_->state()).status().code(),
+            absl::StatusCode::kNotFound);
+  // The same from a broken state file is an error, not a usage error.
+  ASSERT_TRUE(home_->WriteState({"127.0.0.1:0", "../alice"}).ok());
+  o = Options();
+  o.ca.reset();
+  EXPECT_EQ(Login(o).rc, kExitError);
+  o = Options();
+  o.user.reset();
+  EXPECT_EQ(Login(o).rc, kExitError);
 }
 
 }  // namespace

@@ -107,6 +107,27 @@ TEST_F(PinningE2eTest, AGivenFingerprintIsCheckedAlsoWithAPin) {
   EXPECT_NE(sallyport::testing::ReadFileOrEmpty(cert_path), cert);
 }
 
+// Found by a probe: `sp login --user ""` went to the CA as the remembered
+// user and failed there (exit 5).
+TEST_F(PinningE2eTest, AFlagGivenEmptyIsAUsageError) {
+  auto first = Login(*ca_, "alice", ca_->password(), ca_->fingerprint());
+  ASSERT_TRUE(first.ok()) << first.Describe();
+  const std::string cert_path = home_->File("sp/alice-cert.pub");
+  const std::string cert = sallyport::testing::ReadFileOrEmpty(cert_path);
+  for (const std::string flag :
+       {"--ca", "--user", "--otp", "--ttl", "--ca-fingerprint"}) {
+    auto empty =
+        Sp({"login", "--password-stdin", flag, ""}, ca_->password() + "\n");
+    EXPECT_EQ(empty.exit_code, 2) << empty.Describe();  // usage
+    EXPECT_EQ(empty.err, "sp: " + flag + " must not be empty\n")
+        << empty.Describe();
+  }
+  EXPECT_EQ(sallyport::testing::ReadFileOrEmpty(cert_path), cert);
+  // Not given: the remembered CA and user.
+  auto again = Sp({"login", "--password-stdin"}, ca_->password() + "\n");
+  EXPECT_TRUE(again.ok()) << again.Describe();
+}
+
 TEST_F(PinningE2eTest, FirstContactNeedsAConfirmedFingerprint) {
   // A wrong expected fingerprint.
   auto wrong = Login(*ca_, "alice", ca_->password(),
