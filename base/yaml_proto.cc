@@ -163,9 +163,14 @@ class Converter {
     if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
       google::protobuf::Message* sub =
           rep ? r->AddMessage(msg, field) : r->MutableMessage(msg, field);
-      if (field->message_type()->full_name() == "google.protobuf.Duration") {
+      const std::string& type = field->message_type()->full_name();
+      if (type == "google.protobuf.Duration") {
         RETURN_IF_ERROR(Spend(value, path, kNodeCost));
         return Duration(value, path, sub);
+      }
+      if (type == "google.protobuf.Timestamp") {
+        RETURN_IF_ERROR(Spend(value, path, kNodeCost));
+        return Timestamp(value, path, sub);
       }
       return Object(value, path, sub, depth + 1);
     }
@@ -251,6 +256,33 @@ class Converter {
     const int64_t seconds = absl::IDivDuration(d, absl::Seconds(1), &d);
     duration->set_seconds(seconds);
     duration->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(d)));
+    return absl::OkStatus();
+  }
+
+  // RFC 3339, as ProtoToYaml writes it ("2026-11-30T13:00:00Z") or with a
+  // fraction and an offset; within google.protobuf.Timestamp's range (years
+  // 1 to 9999).
+  absl::Status Timestamp(const YAML::Node& value, const std::string& path,
+                         google::protobuf::Message* out) {
+    static const absl::Time kMin = absl::FromCivil(
+        absl::CivilSecond(1, 1, 1, 0, 0, 0), absl::UTCTimeZone());
+    static const absl::Time kEnd = absl::FromCivil(
+        absl::CivilSecond(10000, 1, 1, 0, 0, 0), absl::UTCTimeZone());
+    absl::Time t;
+    std::string err;
+    if (!value.IsScalar() ||
+        !absl::ParseTime(absl::RFC3339_full, value.Scalar(), &t, &err) ||
+        t < kMin || t >= kEnd) {
+      return Error(value, path,
+                   "expected an RFC 3339 time such as "
+                   "\"2026-11-30T13:00:00Z\"");
+    }
+    auto* ts = static_cast<google::protobuf::Timestamp*>(out);
+    // ToUnixSeconds rounds toward the past, so nanos are 0..999999999.
+    const int64_t seconds = absl::ToUnixSeconds(t);
+    ts->set_seconds(seconds);
+    ts->set_nanos(static_cast<int32_t>(
+        absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
     return absl::OkStatus();
   }
 

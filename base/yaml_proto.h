@@ -6,9 +6,11 @@
 //
 // Supported field types: string, bool (true/false), int32/int64/uint32/
 // uint64 (decimal), double, enums (by value name), nested messages,
-// map<string, scalar>, repeated of all of these, and
+// map<string, scalar>, repeated of all of these,
 // google.protobuf.Duration written as an absl duration string ("90s", "8h",
-// "1h30m"). An empty value ("key:") leaves the field unset.
+// "1h30m") and google.protobuf.Timestamp as an RFC 3339 time
+// ("2026-11-30T13:00:00Z", "2026-11-30T14:00:00.5+01:00"). An empty value
+// ("key:") leaves the field unset.
 //
 // yaml-cpp reports parse errors with exceptions; they are caught here and
 // returned as kInvalidArgument, so no exception leaves this library.
@@ -46,9 +48,10 @@ absl::Status YamlFileToProto(const std::string& path,
 // The inverse, for files a program writes (`sallyport-gateway enroll`):
 // the fields of `msg` that are set (proto3 scalars that are not their
 // default, messages that are present, non-empty lists), in field-number
-// order, strings double-quoted and escaped, durations as "90s", "1h30m".
-// YamlToProto reads the result back to an equal message. kInternal if the
-// emitter fails.
+// order, strings double-quoted and escaped, durations as "90s", "1h30m",
+// timestamps as RFC 3339 in UTC to the second ("2026-11-30T13:00:00Z").
+// YamlToProto reads the result back to an equal message (but for the
+// fractions of a second of timestamps). kInternal if the emitter fails.
 struct ProtoToYamlOptions {
   // Also write the singular scalar fields without presence that hold their
   // default (false, 0, ""), as JsonPrintOptions' field of that name does:

@@ -153,6 +153,53 @@ TEST(YamlProtoTest, AliasesCannotExpandWithoutBound) {
   EXPECT_EQ(role.logins_size(), 2);
 }
 
+// Timestamps are RFC 3339 times, as ProtoToYaml writes them: `spctl roles
+// show` prints a role's created_at and updated_at, and its output is read
+// back by `roles edit -f` (it was refused: "expected a mapping for
+// google.protobuf.Timestamp").
+TEST(YamlProtoTest, TimestampsAreRfc3339Times) {
+  admin::v1::Role role;
+  role.set_name("r");
+  role.mutable_created_at()->set_seconds(1796130000);  // 2026-12-01T13:00:00Z
+  role.mutable_updated_at()->set_seconds(1796133600);
+  absl::StatusOr<std::string> yaml = base::ProtoToYaml(role);
+  ASSERT_TRUE(yaml.ok()) << yaml.status();
+  EXPECT_TRUE(absl::StrContains(*yaml, "created_at: 2026-12-01T13:00:00Z\n"))
+      << *yaml;
+  admin::v1::Role back;
+  ASSERT_TRUE(YamlToProto(*yaml, "role.yaml", &back).ok()) << *yaml;
+  EXPECT_EQ(back.SerializeAsString(), role.SerializeAsString()) << *yaml;
+
+  // A fraction and an offset; the first and last second of the range.
+  struct Good {
+    const char* text;
+    int64_t seconds;
+    int32_t nanos;
+  };
+  for (const Good& g :
+       {Good{"2026-12-01T14:00:00.25+01:00", 1796130000, 250000000},
+        Good{"\"1969-12-31T23:59:59.5Z\"", -1, 500000000},
+        Good{"0001-01-01T00:00:00Z", -62135596800, 0},
+        Good{"9999-12-31T23:59:59.999999999Z", 253402300799, 999999999}}) {
+    ASSERT_TRUE(
+        YamlToProto(absl::StrCat("created_at: ", g.text), "t", &back).ok())
+        << g.text;
+    EXPECT_EQ(back.created_at().seconds(), g.seconds) << g.text;
+    EXPECT_EQ(back.created_at().nanos(), g.nanos) << g.text;
+  }
+  for (const char* bad :
+       {"yesterday", "2026-13-45T00:00:00Z", "2026-12-01",
+        "2026-12-01 13:00:00", "1796130000", "10000-01-01T00:00:00Z",
+        "0000-12-31T23:59:59Z", "{seconds: 1}", "[2026-12-01T13:00:00Z]"}) {
+    absl::Status st = YamlToProto(absl::StrCat("name: r\ncreated_at: ", bad),
+                                  "r.yaml", &back);
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_TRUE(absl::StrContains(
+        st.message(), "r.yaml:2: 'created_at': expected an RFC 3339 time"))
+        << bad << ": " << st;
+  }
+}
+
 TEST(YamlProtoTest, MissingFileIsNotFound) {
   CaConfig c;
   EXPECT_EQ(YamlFileToProto("/nonexistent/ca.yaml", &c).code(),

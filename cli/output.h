@@ -23,7 +23,7 @@ std::optional<OutputFormat> ParseOutputFormat(std::string_view name);
 std::string ProtoToJson(const google::protobuf::Message& message);
 // The message as block YAML with the .proto field names: durations as
 // "8h", timestamps as RFC 3339; unset fields and empty lists are left out.
-// YamlToProto (base/yaml_proto.h) reads it back (timestamps aside).
+// YamlToProto (base/yaml_proto.h) reads it back (timestamps to the second).
 std::string ProtoToYaml(const google::protobuf::Message& message);
 
 // Prints `message` as JSON or YAML, with every scalar field that has no

@@ -90,6 +90,9 @@ std::string Selectors(
 
 // Reads a role file, or stdin for "-" (`... | spctl roles create -f -`);
 // kInvalidArgument messages carry "FILE:LINE: ..." ("stdin:LINE: ...").
+// The output-only created_at and updated_at are read (as RFC 3339 times)
+// and dropped, so what `roles show` printed can be fed back to `roles edit
+// -f` and `roles create -f`; they are not the admin's to set.
 absl::StatusOr<pb::Role> LoadRole(const std::string& path) {
   pb::Role role;
   const bool from_stdin = path == "-";
@@ -97,6 +100,8 @@ absl::StatusOr<pb::Role> LoadRole(const std::string& path) {
                         ? base::YamlStreamToProto(std::cin, "stdin", &role)
                         : base::YamlFileToProto(path, &role);
   if (!st.ok()) return st;
+  role.clear_created_at();
+  role.clear_updated_at();
   if (role.name().empty()) {
     return absl::InvalidArgumentError(
         absl::StrCat(from_stdin ? "stdin" : path, ": the role needs a name"));

@@ -460,6 +460,52 @@ TEST_F(SpctlUsersTest, TheEditDiffShowsOnlyWhatChanged) {
                                 "max_ttl: 8h"));
 }
 
+// Found by a probe: `roles show dev > dev.yaml; roles edit dev -f dev.yaml`
+// failed with "dev.yaml:14: 'created_at': expected a mapping for
+// google.protobuf.Timestamp": show prints the output-only created_at and
+// updated_at, and the file reader refused them. What `roles show` prints,
+// in every --output, is taken back by `roles edit -f` and `roles create
+// -f`; the two times are ignored (the CA sets them).
+TEST_F(SpctlUsersTest, WhatRolesShowPrintsIsARoleFile) {
+  ASSERT_TRUE(env_->Spctl({"roles", "create", "-f",
+                           env_->WriteFile("dev.yaml", kDevRole)})
+                  .ok());
+  for (const std::string format : {"table", "yaml", "json"}) {
+    auto show = env_->Spctl({"roles", "show", "dev", "--output", format});
+    ASSERT_TRUE(show.ok()) << show.Describe();
+    ASSERT_TRUE(absl::StrContains(show.out, "created_at")) << show.out;
+    ASSERT_TRUE(absl::StrContains(show.out, "updated_at")) << show.out;
+    const std::string file = env_->WriteFile("shown-" + format, show.out);
+    auto same = env_->Spctl({"roles", "edit", "dev", "-f", file});
+    EXPECT_TRUE(same.ok()) << format << ": " << same.Describe();
+    EXPECT_EQ(same.out, "No changes to role dev\n") << format;
+  }
+  auto show = env_->Spctl({"roles", "show", "dev"});
+  ASSERT_TRUE(show.ok()) << show.Describe();
+  const std::string changed = env_->WriteFile(
+      "changed.yaml",
+      absl::StrReplaceAll(show.out, {{"\"developers\"", "\"developers!\""}}));
+  auto edit = env_->Spctl({"roles", "edit", "dev", "-f", changed});
+  ASSERT_TRUE(edit.ok()) << edit.Describe();
+  EXPECT_EQ(edit.out, "Updated role dev\n");
+  EXPECT_TRUE(absl::StrContains(env_->Spctl({"roles", "show", "dev"}).out,
+                                "description: \"developers!\""));
+  const std::string copy = env_->WriteFile(
+      "copy.yaml",
+      absl::StrReplaceAll(show.out, {{"name: \"dev\"", "name: \"dev2\""}}));
+  auto create = env_->Spctl({"roles", "create", "-f", copy});
+  ASSERT_TRUE(create.ok()) << create.Describe();
+  EXPECT_EQ(create.out, "Created role dev2\n");
+  // Read, not skipped: a time that is not one is refused with its line.
+  const std::string bad = env_->WriteFile(
+      "bad-time.yaml", "name: dev3\nlogins: [a]\ncreated_at: yesterday\n");
+  auto refused = env_->Spctl({"roles", "create", "-f", bad});
+  EXPECT_EQ(refused.exit_code, 1) << refused.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      refused.err, bad + ":3: 'created_at': expected an RFC 3339 time"))
+      << refused.err;
+}
+
 TEST_F(SpctlUsersTest, WithoutLoginSpctlSaysRunSpLogin) {
   auto r = env_->Spctl({"users", "ls"}, "nobody-logged-in");
   EXPECT_EQ(r.exit_code, 1) << r.Describe();
