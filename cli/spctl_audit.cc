@@ -160,26 +160,42 @@ std::string EventYaml(const pb::AuditEvent& e) {
   return absl::StrCat(out.c_str(), "\n");
 }
 
-// Calls ListAuditEvents page by page; `each` sees every event in order.
-// The last page's head is left in *head.
-std::optional<int> Walk(Spctl& ctl, const AuditArgs& a,
+// The events from `since` and before `until` (nullopt: no bound).
+struct EventRange {
+  std::optional<absl::Time> since, until;
+};
+
+// --since and --until; nullopt after printing why (a usage error).
+std::optional<EventRange> ParseRange(Spctl& ctl, const AuditArgs& a) {
+  absl::StatusOr<std::optional<absl::Time>> since =
+      ParseTimeArg("--since", a.since);
+  if (!since.ok()) {
+    ctl.Error(since.status().message(), kExitUsage);
+    return std::nullopt;
+  }
+  absl::StatusOr<std::optional<absl::Time>> until =
+      ParseTimeArg("--until", a.until);
+  if (!until.ok()) {
+    ctl.Error(until.status().message(), kExitUsage);
+    return std::nullopt;
+  }
+  return EventRange{*since, *until};
+}
+
+// Calls ListAuditEvents page by page for the events in `range`; `each`
+// sees every event in order. The last page's head is left in *head.
+std::optional<int> Walk(Spctl& ctl, const EventRange& range,
                         const std::string& purpose,
                         const std::function<void(const pb::AuditEvent&)>& each,
                         pb::ListAuditEventsResponse* head) {
-  absl::StatusOr<std::optional<absl::Time>> since =
-      ParseTimeArg("--since", a.since);
-  if (!since.ok()) return ctl.Error(since.status().message(), kExitUsage);
-  absl::StatusOr<std::optional<absl::Time>> until =
-      ParseTimeArg("--until", a.until);
-  if (!until.ok()) return ctl.Error(until.status().message(), kExitUsage);
   uint64_t after = 0;
   for (;;) {
     pb::ListAuditEventsRequest req;
     req.set_after_seq(after);
     req.set_limit(kEventPage);
     req.set_purpose(std::string(purpose));
-    if (*since) *req.mutable_since() = ToProtoTime(**since);
-    if (*until) *req.mutable_until() = ToProtoTime(**until);
+    if (range.since) *req.mutable_since() = ToProtoTime(*range.since);
+    if (range.until) *req.mutable_until() = ToProtoTime(*range.until);
     pb::ListAuditEventsResponse resp;
     if (auto rc = Call(ctl, ctl.Audit(), &Stub::ListAuditEvents, req, &resp,
                        absl::StrCat("audit ", purpose))) {
@@ -200,13 +216,20 @@ int List(Spctl& ctl, const AuditArgs& a, bool export_all) {
     return ctl.Error("--json and --output yaml: pass one of them", kExitUsage);
   }
   const bool json = !yaml && (a.json || export_all || !ctl.table());
-  if (!json && !yaml) {
-    ctl.out() << "SEQ\tTIME\tTYPE\tACTOR\tPAYLOAD\n";
-  }
+  const std::optional<EventRange> range = ParseRange(ctl, a);
+  if (!range) return kExitUsage;
+  // The table's header once the CA answered, as `sessions ls` prints its
+  // own: a refusal leaves nothing on stdout.
+  bool header = json || yaml;
+  const auto print_header = [&] {
+    if (!header) ctl.out() << "SEQ\tTIME\tTYPE\tACTOR\tPAYLOAD\n";
+    header = true;
+  };
   pb::ListAuditEventsResponse head;
   std::optional<int> rc = Walk(
-      ctl, a, export_all ? "export" : "ls",
+      ctl, *range, export_all ? "export" : "ls",
       [&](const pb::AuditEvent& e) {
+        print_header();
         if (yaml) {
           ctl.out() << EventYaml(e);
         } else if (json) {
@@ -217,7 +240,9 @@ int List(Spctl& ctl, const AuditArgs& a, bool export_all) {
         }
       },
       &head);
-  return rc ? *rc : kExitOk;
+  if (rc) return *rc;
+  print_header();  // an empty table still has one
+  return kExitOk;
 }
 
 // Recomputes the chain from the first event; the first problem, naming the
@@ -280,7 +305,7 @@ int Verify(Spctl& ctl) {
   ChainChecker checker;
   pb::ListAuditEventsResponse head;
   std::optional<int> rc = Walk(
-      ctl, AuditArgs(), "verify",
+      ctl, EventRange(), "verify",
       [&](const pb::AuditEvent& e) { checker.Add(e); }, &head);
   if (rc) return *rc;
   absl::Status st = checker.Finish(head.head_seq(), head.head_hash());

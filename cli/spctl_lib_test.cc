@@ -2,6 +2,7 @@
 // role reader takes back, and the --dry-run diff. The KRL is checked
 // against the real ssh-keygen in tests/e2e/spctl_certs_e2e_test.
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -156,13 +157,14 @@ TEST(SpctlFailTest, ExitCodesFollowTheCasAnswer) {
       kExitError);
 }
 
-// spctl's hosts and sessions commands, parsed as spctl parses (nothing
-// runs).
+// spctl's hosts, sessions and audit commands, parsed as spctl parses
+// (nothing runs until Run).
 struct SpctlArgs {
   SpctlArgs() {
     app.require_subcommand(1);
     AddHostCommands(app, ctl, &action);
     AddSessionCommands(app, ctl, &action);
+    AddAuditCommands(app, ctl, &action);
   }
   // The exit code, or nullopt when parsed; stderr goes to `err`.
   std::optional<int> Parse(std::vector<std::string> args, std::string* err) {
@@ -174,6 +176,20 @@ struct SpctlArgs {
         ParseCommandLine(app, static_cast<int>(argv.size()), argv.data());
     *err = testing::internal::GetCapturedStderr();
     return rc;
+  }
+  // Parses `args` and runs the command as `spctl` does, with
+  // $SALLYPORT_HOME a directory without a login (so a command that calls
+  // the CA stops at "not logged in"); its stdout is `out`, its stderr
+  // `errors`, and a usage error while parsing is in `errors` too.
+  int Run(std::vector<std::string> args) {
+    const std::string home = ::testing::TempDir() + "/spctl-no-login";
+    setenv("SALLYPORT_HOME", home.c_str(), 1);
+    std::string err;
+    if (std::optional<int> rc = Parse(std::move(args), &err)) {
+      errors << err;
+      return *rc;
+    }
+    return action();
   }
   std::ostringstream out, errors;
   Spctl ctl{out, errors};
@@ -274,6 +290,39 @@ TEST(SpctlArgsTest, SpeedIsAPlainDecimal) {
                           "at most 1000, not \"",
                           value, "\"")))
         << value << ": " << err;
+  }
+}
+
+// Found by a probe: `audit ls` printed its table header before it read
+// --since/--until and before asking the CA, so a bad time, `--since 0s`,
+// a refusal or no login left a header on stdout beside the error. The
+// header comes once the CA answered (as `sessions ls` prints its own).
+TEST(SpctlRunTest, AuditLsPrintsNothingOnStdoutUnlessTheCaAnswered) {
+  struct Case {
+    std::vector<std::string> args;
+    int rc;
+    std::string err;
+  };
+  const std::vector<Case> cases = {
+      {{"audit", "ls", "--since", "2026-13-45T00:00:00Z"},
+       kExitUsage,
+       "spctl: --since: want a time"},
+      {{"audit", "ls", "--since", "0s"}, kExitUsage, "--since: want a time"},
+      {{"audit", "ls", "--until", "tomorrow"},
+       kExitUsage,
+       "spctl: --until: want a time"},
+      {{"audit", "ls"}, kExitError, "run `sp login` first"},
+      {{"audit", "ls", "--since", "2h"}, kExitError, "run `sp login` first"},
+      {{"audit", "export", "--since", "0s"}, kExitUsage, "--since: want"},
+      {{"audit", "export"}, kExitError, "run `sp login` first"},
+  };
+  for (const Case& c : cases) {
+    const std::string line = absl::StrJoin(c.args, " ");
+    SpctlArgs spctl;
+    EXPECT_EQ(spctl.Run(c.args), c.rc) << line << ": " << spctl.errors.str();
+    EXPECT_EQ(spctl.out.str(), "") << line;
+    EXPECT_TRUE(absl::StrContains(spctl.errors.str(), c.err))
+        << line << ": " << spctl.errors.str();
   }
 }
 
