@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "cli/ca_client.h"
 #include "cli/cli_app.h"
 #include "cli/exit_codes.h"
@@ -147,6 +148,20 @@ int ChangeRecord(Spctl& ctl, absl::string_view what, const Read& read,
 
 // Helpers shared by the verb files.
 std::string FormatTime(const google::protobuf::Timestamp& t);
+
+// --since and --until of `audit ls|export` and `sessions ls`: from `since`
+// and before `until`; nullopt: no bound.
+struct TimeRange {
+  std::optional<absl::Time> since, until;
+};
+// Reads --since and --until, each empty (no bound), a time (RFC 3339,
+// "2026-11-30 13:00:00" or "2026-11-30" in UTC) or a duration before `now`
+// ("2h", "30m"; both are read against the same `now`). kInvalidArgument
+// naming the flag for anything else, and for a range nothing can be in:
+// --until at or before --since (`--since 2h --until 3h`).
+absl::StatusOr<TimeRange> ParseTimeRange(absl::string_view since,
+                                         absl::string_view until,
+                                         absl::Time now);
 // A secret from the first line of FILE ("-" = stdin), newline dropped.
 absl::StatusOr<std::string> ReadFirstLine(const std::string& path);
 

@@ -32,24 +32,6 @@ struct AuditArgs {
   bool json = false;
 };
 
-absl::StatusOr<std::optional<absl::Time>> ParseTimeArg(const std::string& flag,
-                                                       const std::string& v) {
-  if (v.empty()) return std::optional<absl::Time>();
-  absl::Time t;
-  std::string err;
-  if (absl::ParseTime(absl::RFC3339_full, v, &t, &err)) return t;
-  if (absl::ParseTime("%Y-%m-%d %H:%M:%S", v, absl::UTCTimeZone(), &t, &err) ||
-      absl::ParseTime("%Y-%m-%d", v, absl::UTCTimeZone(), &t, &err)) {
-    return t;
-  }
-  absl::StatusOr<absl::Duration> ago = ParseDurationFlag(v);
-  if (ago.ok()) return absl::Now() - *ago;
-  return absl::InvalidArgumentError(absl::StrCat(
-      flag,
-      ": want a time (2026-11-30T13:00:00Z, \"2026-11-30 13:00:00\" UTC) "
-      "or a duration before now (2h, 30m)"));
-}
-
 google::protobuf::Timestamp ToProtoTime(absl::Time t) {
   google::protobuf::Timestamp ts;
   const int64_t us = absl::ToUnixMicros(t);
@@ -160,31 +142,9 @@ std::string EventYaml(const pb::AuditEvent& e) {
   return absl::StrCat(out.c_str(), "\n");
 }
 
-// The events from `since` and before `until` (nullopt: no bound).
-struct EventRange {
-  std::optional<absl::Time> since, until;
-};
-
-// --since and --until; nullopt after printing why (a usage error).
-std::optional<EventRange> ParseRange(Spctl& ctl, const AuditArgs& a) {
-  absl::StatusOr<std::optional<absl::Time>> since =
-      ParseTimeArg("--since", a.since);
-  if (!since.ok()) {
-    ctl.Error(since.status().message(), kExitUsage);
-    return std::nullopt;
-  }
-  absl::StatusOr<std::optional<absl::Time>> until =
-      ParseTimeArg("--until", a.until);
-  if (!until.ok()) {
-    ctl.Error(until.status().message(), kExitUsage);
-    return std::nullopt;
-  }
-  return EventRange{*since, *until};
-}
-
 // Calls ListAuditEvents page by page for the events in `range`; `each`
 // sees every event in order. The last page's head is left in *head.
-std::optional<int> Walk(Spctl& ctl, const EventRange& range,
+std::optional<int> Walk(Spctl& ctl, const TimeRange& range,
                         const std::string& purpose,
                         const std::function<void(const pb::AuditEvent&)>& each,
                         pb::ListAuditEventsResponse* head) {
@@ -216,8 +176,9 @@ int List(Spctl& ctl, const AuditArgs& a, bool export_all) {
     return ctl.Error("--json and --output yaml: pass one of them", kExitUsage);
   }
   const bool json = !yaml && (a.json || export_all || !ctl.table());
-  const std::optional<EventRange> range = ParseRange(ctl, a);
-  if (!range) return kExitUsage;
+  absl::StatusOr<TimeRange> range =
+      ParseTimeRange(a.since, a.until, absl::Now());
+  if (!range.ok()) return ctl.Error(range.status().message(), kExitUsage);
   // The table's header once the CA answered, as `sessions ls` prints its
   // own: a refusal leaves nothing on stdout.
   bool header = json || yaml;
@@ -305,7 +266,7 @@ int Verify(Spctl& ctl) {
   ChainChecker checker;
   pb::ListAuditEventsResponse head;
   std::optional<int> rc = Walk(
-      ctl, EventRange(), "verify",
+      ctl, TimeRange(), "verify",
       [&](const pb::AuditEvent& e) { checker.Add(e); }, &head);
   if (rc) return *rc;
   absl::Status st = checker.Finish(head.head_seq(), head.head_hash());

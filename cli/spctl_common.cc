@@ -103,6 +103,53 @@ std::string FormatTime(const google::protobuf::Timestamp& t) {
                           absl::UTCTimeZone());
 }
 
+namespace {
+
+absl::StatusOr<std::optional<absl::Time>> TimeFlag(absl::string_view flag,
+                                                   absl::string_view text,
+                                                   absl::Time now) {
+  if (text.empty()) return std::optional<absl::Time>();
+  const std::string v(text);
+  absl::Time t;
+  std::string err;
+  if (absl::ParseTime(absl::RFC3339_full, v, &t, &err) ||
+      absl::ParseTime("%Y-%m-%d %H:%M:%S", v, absl::UTCTimeZone(), &t, &err) ||
+      absl::ParseTime("%Y-%m-%d", v, absl::UTCTimeZone(), &t, &err)) {
+    return t;
+  }
+  absl::StatusOr<absl::Duration> ago = ParseDurationFlag(v);
+  if (ago.ok()) return now - *ago;
+  return absl::InvalidArgumentError(absl::StrCat(
+      flag,
+      ": want a time (2026-11-30T13:00:00Z, \"2026-11-30 13:00:00\" UTC) "
+      "or a duration before now (2h, 30m)"));
+}
+
+}  // namespace
+
+absl::StatusOr<TimeRange> ParseTimeRange(absl::string_view since,
+                                         absl::string_view until,
+                                         absl::Time now) {
+  absl::StatusOr<std::optional<absl::Time>> from =
+      TimeFlag("--since", since, now);
+  if (!from.ok()) return from.status();
+  absl::StatusOr<std::optional<absl::Time>> to =
+      TimeFlag("--until", until, now);
+  if (!to.ok()) return to.status();
+  if (*from && *to && **to <= **from) {
+    // "2h (2026-11-30T11:00:00Z)": the time a duration stands for.
+    const auto shown = [](absl::string_view text, absl::Time t) {
+      const std::string time =
+          absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", t, absl::UTCTimeZone());
+      return text == time ? time : absl::StrCat(text, " (", time, ")");
+    };
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--until ", shown(until, **to), " is not later than ", "--since ",
+        shown(since, **from), ": no time is in that range"));
+  }
+  return TimeRange{*from, *to};
+}
+
 absl::StatusOr<std::string> ReadFirstLine(const std::string& path) {
   std::string line;
   if (path == "-") {

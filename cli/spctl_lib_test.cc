@@ -326,5 +326,83 @@ TEST(SpctlRunTest, AuditLsPrintsNothingOnStdoutUnlessTheCaAnswered) {
   }
 }
 
+// --since and --until of `audit ls|export` and `sessions ls`, read against
+// one `now`. Found by a probe: `sessions ls --since 2h --until 3h` and
+// `audit ls --until 1m --since 1m` asked the CA for a range nothing can be
+// in and printed nothing, as if nothing had happened; such a range is a
+// usage error.
+TEST(TimeRangeTest, AnEmptyOrInvertedRangeIsRefused) {
+  const absl::Time now = absl::FromUnixSeconds(1796130000);  // 2026-12-01 13:00
+  const absl::Time day = absl::FromUnixSeconds(1796083200);  // 2026-12-01
+  struct Good {
+    std::string since, until;
+    std::optional<absl::Time> from, to;
+  };
+  for (const Good& g : std::vector<Good>{
+           {"", "", std::nullopt, std::nullopt},
+           {"2h", "", now - absl::Hours(2), std::nullopt},
+           {"", "2h", std::nullopt, now - absl::Hours(2)},
+           {"3h", "2h", now - absl::Hours(3), now - absl::Hours(2)},
+           {"1m", "1s", now - absl::Minutes(1), now - absl::Seconds(1)},
+           {"2026-12-01", "2026-12-01 13:00:00", day, now},
+           {"2026-12-01T12:59:59Z", "2026-12-01T14:00:00+01:00",
+            now - absl::Seconds(1), now},
+           // In the future: nothing there yet, but not a usage error.
+           {"2026-12-02", "2026-12-03", day + absl::Hours(24),
+            day + absl::Hours(48)},
+       }) {
+    absl::StatusOr<TimeRange> r = ParseTimeRange(g.since, g.until, now);
+    ASSERT_TRUE(r.ok()) << g.since << " " << g.until << ": " << r.status();
+    EXPECT_EQ(r->since, g.from) << g.since;
+    EXPECT_EQ(r->until, g.to) << g.until;
+  }
+  struct Bad {
+    std::string since, until, want;
+  };
+  for (const Bad& b : std::vector<Bad>{
+           {"2h", "3h",
+            "--until 3h (2026-12-01T10:00:00Z) is not later than --since 2h "
+            "(2026-12-01T11:00:00Z): no time is in that range"},
+           {"1m", "1m",
+            "--until 1m (2026-12-01T12:59:00Z) is not later than --since 1m "
+            "(2026-12-01T12:59:00Z)"},
+           {"2026-12-01T13:00:00Z", "2026-12-01T13:00:00Z",
+            "--until 2026-12-01T13:00:00Z is not later than --since "
+            "2026-12-01T13:00:00Z:"},
+           {"2026-12-01 13:00:00", "2026-12-01",
+            "--until 2026-12-01 (2026-12-01T00:00:00Z) is not later than "
+            "--since 2026-12-01 13:00:00 (2026-12-01T13:00:00Z)"},
+           {"2026-13-45T00:00:00Z", "", "--since: want a time"},
+           {"0s", "", "--since: want a time"},
+           {"", "-1h", "--until: want a time"},
+       }) {
+    absl::StatusOr<TimeRange> r = ParseTimeRange(b.since, b.until, now);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument)
+        << b.since << " " << b.until;
+    EXPECT_TRUE(absl::StrContains(r.status().message(), b.want))
+        << b.since << " " << b.until << ": " << r.status();
+  }
+}
+
+// The commands refuse such a range before they ask the CA: a usage error,
+// not "not logged in".
+TEST(SpctlRunTest, AnEmptyOrInvertedRangeIsAUsageError) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{
+           {"sessions", "ls", "--since", "2h", "--until", "3h"},
+           {"sessions", "ls", "--until", "1m", "--since", "1m"},
+           {"audit", "ls", "--until", "1m", "--since", "1m"},
+           {"audit", "ls", "--since", "2h", "--until", "3h"},
+           {"audit", "export", "--since", "2h", "--until", "2h"}}) {
+    const std::string line = absl::StrJoin(args, " ");
+    SpctlArgs spctl;
+    EXPECT_EQ(spctl.Run(args), kExitUsage)
+        << line << ": " << spctl.errors.str();
+    EXPECT_EQ(spctl.out.str(), "") << line;
+    EXPECT_TRUE(absl::StrContains(spctl.errors.str(), "is not later than"))
+        << line << ": " << spctl.errors.str();
+  }
+}
+
 }  // namespace
 }  // namespace sallyport::cli

@@ -46,18 +46,6 @@ struct SessionArgs {
   std::string out;
 };
 
-absl::StatusOr<std::optional<absl::Time>> TimeArg(const std::string& flag,
-                                                  const std::string& v) {
-  if (v.empty()) return std::optional<absl::Time>();
-  absl::Time t;
-  std::string err;
-  if (absl::ParseTime(absl::RFC3339_full, v, &t, &err)) return t;
-  absl::StatusOr<absl::Duration> ago = ParseDurationFlag(v);
-  if (ago.ok()) return absl::Now() - *ago;
-  return absl::InvalidArgumentError(absl::StrCat(
-      flag, ": want an RFC 3339 time or a duration before now (2h)"));
-}
-
 google::protobuf::Timestamp ProtoTime(absl::Time t) {
   google::protobuf::Timestamp ts;
   ts.set_seconds(absl::ToUnixSeconds(t));
@@ -79,12 +67,11 @@ int List(Spctl& ctl, const SessionArgs& a) {
   req.set_host(a.host);
   req.set_grep(a.grep);
   req.set_limit(a.limit);
-  auto since = TimeArg("--since", a.since);
-  if (!since.ok()) return ctl.Error(since.status().message(), kExitUsage);
-  auto until = TimeArg("--until", a.until);
-  if (!until.ok()) return ctl.Error(until.status().message(), kExitUsage);
-  if (*since) *req.mutable_since() = ProtoTime(**since);
-  if (*until) *req.mutable_until() = ProtoTime(**until);
+  absl::StatusOr<TimeRange> range =
+      ParseTimeRange(a.since, a.until, absl::Now());
+  if (!range.ok()) return ctl.Error(range.status().message(), kExitUsage);
+  if (range->since) *req.mutable_since() = ProtoTime(*range->since);
+  if (range->until) *req.mutable_until() = ProtoTime(*range->until);
   pb::ListSessionsResponse resp;
   if (auto rc = Call(ctl, ctl.Audit(), &Stub::ListSessions, req, &resp,
                      "sessions ls")) {
