@@ -126,7 +126,7 @@ const std::vector<EventSpec>& Catalogue() {
       {kEventSessionStart,
        W::kGateway,
        "a user authenticated at the gateway (a session starts)",
-       {SP_GW, "user", "login", "host", "peer", "serial"}},
+       {SP_GW, "user", "login", "host", "peer", "serial", "ca_fingerprint"}},
       {kEventSessionRefused,
        W::kGateway,
        "a user's authentication at the gateway was refused",

@@ -56,6 +56,7 @@ void GatewayConnection::ReportAuth(bool allowed, std::string_view code) {
   d.method = "publickey";
   d.key_id = user_;
   d.serial = cert_serial_;
+  d.ca_fingerprint = ca_fingerprint_;
   d.reason = std::string(code);
   observer().AuthDecision(log_conn_, d);
 }

@@ -56,6 +56,7 @@ void GatewayConnection::NoteIdentity(const ssh::auth::AuthAttempt& a) {
   user_certificate_line_ = a.certificate->ToLine();
   cert_serial_ = a.certificate->serial;
   key_fingerprint_ = a.certificate->KeyFingerprint();
+  ca_fingerprint_ = a.certificate->CaFingerprint();
   permissions_ = a.permissions;
   valid_before_ = a.certificate->valid_before >= uint64_t{1} << 62
                       ? absl::InfiniteFuture()

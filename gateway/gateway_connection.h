@@ -412,6 +412,9 @@ class GatewayConnection
   std::string user_certificate_line_;
   uint64_t cert_serial_ = 0;
   std::string key_fingerprint_;
+  // SHA256:... of the CA key that signed the user's certificate (as the
+  // CA's cert.issued event names it).
+  std::string ca_fingerprint_;
   std::optional<ssh::cert::CertificatePermissions> permissions_;
   bool user_counted_ = false;
   std::optional<ssh::crypto::PrivateKey> ephemeral_;

@@ -51,6 +51,35 @@ TEST_F(GatewayTest, ExecReturnsTheOutputAndTheExitCodeAndIsRecorded) {
   EXPECT_TRUE(absl::StrContains(sshd_->Log(), "alice@s")) << sshd_->Log();
 }
 
+// session.start and the log's auth line name the CA key that signed the
+// user's certificate, as the CA's cert.issued event of that certificate
+// does: both were empty (ReportAuth left the fingerprint out), so an
+// auditor could not tell which CA key let a user in after a rotation.
+TEST_F(GatewayTest, TheSessionStartNamesTheCaKeyOfTheUsersCertificate) {
+  RunResult r = Ssh(login_ + "+web01", "true");
+  ASSERT_EQ(r.exit_code, 0) << r.Describe();
+  absl::StatusOr<ssh::cert::Certificate> cert =
+      ssh::cert::LoadCertificate(cert_path_);
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  std::string issued_by;
+  for (const std::string& p : AuditPayloads("cert.issued")) {
+    if (absl::StrContains(p, absl::StrCat("\"serial\":", cert->serial, ","))) {
+      issued_by = PayloadText(p, "ca_fingerprint");
+    }
+  }
+  ASSERT_TRUE(absl::StartsWith(issued_by, "SHA256:")) << issued_by;
+  EXPECT_EQ(issued_by, cert->CaFingerprint());
+  const std::vector<std::string> starts = AuditPayloads("session.start");
+  ASSERT_EQ(starts.size(), 1u);
+  EXPECT_EQ(PayloadText(starts[0], "ca_fingerprint"), issued_by) << starts[0];
+  const std::string log = GatewayLog();
+  const size_t auth = log.find("event=auth outcome=success");
+  ASSERT_NE(auth, std::string::npos) << log;
+  EXPECT_TRUE(absl::StrContains(log.substr(auth, log.find('\n', auth) - auth),
+                                absl::StrCat("ca=\"", issued_by, "\"")))
+      << log;
+}
+
 // A role with `record: never` (issue 11): the session works, its channels
 // reach no recorder, and the log still has the session and its channel.
 // Once a role that allows the same host says `always`, it is recorded

@@ -29,6 +29,35 @@ absl::StatusOr<std::string> WriteEnrolledGatewayFiles(
   return CertificatePemFingerprint(*pem);
 }
 
+std::string PayloadText(std::string_view payload, std::string_view field) {
+  const std::string key = absl::StrCat("\"", std::string(field), "\":\"");
+  const size_t at = payload.find(key);
+  if (at == std::string_view::npos) return "";
+  const size_t start = at + key.size();
+  const size_t end = payload.find('"', start);
+  if (end == std::string_view::npos) return "";
+  return std::string(payload.substr(start, end - start));
+}
+
+std::vector<std::string> GatewayTest::AuditPayloads(std::string_view type,
+                                                    size_t at_least) {
+  std::vector<std::string> out;
+  const absl::Time limit = absl::Now() + absl::Seconds(30);
+  do {
+    out.clear();
+    absl::StatusOr<std::vector<storage::AuditEvent>> all =
+        env_->store().ListAuditEvents(0, 10000);
+    EXPECT_TRUE(all.ok()) << all.status();
+    if (!all.ok()) return out;
+    for (const storage::AuditEvent& e : *all) {
+      if (e.type == type) out.push_back(e.payload_json);
+    }
+    if (out.size() >= at_least) return out;
+    absl::SleepFor(absl::Milliseconds(100));
+  } while (absl::Now() < limit);
+  return out;
+}
+
 GatewayTest::LoginResult GatewayTest::RunOurClient(
     const std::string& user, ssh::session::SessionHandler& handler,
     absl::Duration limit) {

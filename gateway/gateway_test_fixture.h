@@ -37,6 +37,10 @@
 
 namespace sallyport::gateway {
 
+// The text of the string field `field` of an audit event's JSON payload
+// (values without escaped quotes), or "" when it has none.
+std::string PayloadText(std::string_view payload, std::string_view field);
+
 // Writes what `sallyport-gateway enroll` leaves in `gw_dir` (created,
 // 0700) for the enrolled gateway `gw`: the SSH host key and certificate,
 // the TLS key and mTLS certificate, and the CA's TLS certificate
@@ -235,6 +239,13 @@ class GatewayTest : public ::testing::Test {
 
   // The gateway's AuthorizeChannel calls so far (its CA RPC metric).
   uint64_t AuthorizeChannelCalls();
+
+  // The payloads (JSON) of the audit events of `type` in the CA's log, in
+  // log order, once there are at least `at_least` of them (the gateway
+  // sends its events in batches: waits up to 30 s, then returns what is
+  // there).
+  std::vector<std::string> AuditPayloads(std::string_view type,
+                                         size_t at_least = 1);
 
   // Waits up to 30 s (the gateway closes the tap once the client's
   // CLOSE arrived, which may be after ssh exited) for every recorded channel to
