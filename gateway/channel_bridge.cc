@@ -105,12 +105,7 @@ void GatewayConnection::OnChannelOpen(Channel ch, std::string_view type,
   b->down = ch;
   b->type = kind;
   b->open_extra.assign(extra.begin(), extra.end());
-  b->info.session_id = session_id_;
-  b->info.user = user_;
-  b->info.login = target_.login;
-  b->info.host = target_.host;
-  b->info.channel_id = ch.id();
-  b->info.type = kind;
+  b->info = SessionChannelInfo(ch.id(), kind);
   Bridge& bridge = *b;
   if (kind == "direct-tcpip") {
     auto dest = ssh::connection::DirectTcpip::Parse(extra);

@@ -46,6 +46,19 @@ LogChannel GatewayConnection::ChannelLog(const Bridge& b) const {
   return ch;
 }
 
+ChannelInfo GatewayConnection::SessionChannelInfo(uint32_t channel_id,
+                                                  std::string_view type) const {
+  ChannelInfo info;
+  info.session_id = session_id_;
+  info.session_started_at = session_started_;
+  info.user = user_;
+  info.login = target_.login;
+  info.host = target_.host;
+  info.channel_id = channel_id;
+  info.type = std::string(type);
+  return info;
+}
+
 void GatewayConnection::ReportAuth(bool allowed, std::string_view code) {
   if (!allowed) auth_failure_ = std::string(code);
   log_conn_.user = user_;
@@ -58,6 +71,7 @@ void GatewayConnection::ReportAuth(bool allowed, std::string_view code) {
   d.serial = cert_serial_;
   d.ca_fingerprint = ca_fingerprint_;
   d.reason = std::string(code);
+  if (allowed) d.at = session_started_;
   observer().AuthDecision(log_conn_, d);
 }
 

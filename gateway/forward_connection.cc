@@ -174,13 +174,8 @@ void GatewayConnection::StartRelay(Channel ch, const std::string& host,
                                    const std::string& destination,
                                    bool passthrough, std::string address,
                                    uint16_t port, std::string_view record) {
-  ChannelInfo info;
-  info.session_id = session_id_;
-  info.user = user_;
-  info.login = target_.login;
+  ChannelInfo info = SessionChannelInfo(ch.id(), "direct-tcpip");
   info.host = host;
-  info.channel_id = ch.id();
-  info.type = "direct-tcpip";
   info.destination = destination;
   absl::StatusOr<std::unique_ptr<ChannelTap>> tap =
       RecorderFor(record).Attach(info);

@@ -476,6 +476,7 @@ void GatewayConnection::AuthDecided(
 void GatewayConnection::OnAuthenticated(ssh::session::Session&) {
   if (slot_ != nullptr) slot_->Authenticated();
   authenticated_ = true;
+  session_started_ = Now();
   // Past the handshake: this connection's reads and sends yield to the
   // thread's connections still in theirs (ssh/net/bulk_lane.h).
   if (down_driver_ != nullptr) down_driver_->SetBulk(true);

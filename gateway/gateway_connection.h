@@ -482,6 +482,10 @@ class GatewayConnection
   // (gateway/connection_ops.cc).
   ProxyObserver& observer() { return proxy_.observer(); }
   LogChannel ChannelLog(const Bridge& b) const;
+  // A channel's recording metadata: this session (its id, start, user,
+  // login and host) and the channel's id and type.
+  ChannelInfo SessionChannelInfo(uint32_t channel_id,
+                                 std::string_view type) const;
   void ReportAuth(bool allowed, std::string_view code);
   static std::string CaRefusalCode(const absl::Status& st);
   void ReportChannelRefused(std::string_view kind, const std::string& dest,
@@ -514,6 +518,9 @@ class GatewayConnection
   }
   LogConnection log_conn_;
   absl::Time opened_at_ = absl::Now();
+  // When the user authenticated (Now()): the session's start, as its
+  // session.start event and its recording (ChannelInfo) give it.
+  absl::Time session_started_ = absl::InfinitePast();
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
   bool authenticated_ = false;
   std::string auth_failure_;  // the last refusal code, if any

@@ -74,6 +74,9 @@ struct LogAuthDecision {
   uint64_t serial = 0;         // of the certificate
   std::string ca_fingerprint;  // SHA256:... of the signing CA
   std::string reason;          // a stable refusal code, or empty
+  // An allowed one: the session's start (session.start's `at`, and the
+  // recording's started_at). InfinitePast: now.
+  absl::Time at = absl::InfinitePast();
 };
 
 struct LogChannel {

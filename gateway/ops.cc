@@ -88,11 +88,14 @@ void GatewayOps::SetEventSender(EventSender* sender) {
 }
 
 void GatewayOps::Send(const LogConnection& c, std::string_view code,
-                      const std::vector<base::LogField>& fields) {
+                      const std::vector<base::LogField>& fields,
+                      absl::Time at) {
   EventSender* sender = sender_.load(std::memory_order_acquire);
   if (sender == nullptr || c.session.empty()) return;
-  const absl::Time now = clock_ != nullptr ? clock_->Now() : absl::Now();
-  (void)sender->Enqueue(code, c.session, c.user, now, fields);
+  if (at == absl::InfinitePast()) {
+    at = clock_ != nullptr ? clock_->Now() : absl::Now();
+  }
+  (void)sender->Enqueue(code, c.session, c.user, at, fields);
 }
 
 void GatewayOps::SessionEvent(std::string_view code,
@@ -171,7 +174,8 @@ void GatewayOps::AuthDecision(const LogConnection& c,
           {"host", d.host},
           {"peer", c.peer},
           {"serial", static_cast<int64_t>(d.serial)},
-          {"ca_fingerprint", d.ca_fingerprint}});
+          {"ca_fingerprint", d.ca_fingerprint}},
+         d.at);  // the recording's started_at too
   } else {
     Send(c, audit::kEventSessionRefused,
          {{"peer", c.peer},

@@ -82,9 +82,10 @@ class GatewayOps : public ProxyObserver {
  private:
   std::shared_ptr<GatewayLog> log() const;
   // Queues an audit event of the connection's session (no-op without a
-  // sender or a session).
+  // sender or a session), as of `at` (InfinitePast: now).
   void Send(const LogConnection& c, std::string_view code,
-            const std::vector<base::LogField>& fields);
+            const std::vector<base::LogField>& fields,
+            absl::Time at = absl::InfinitePast());
 
   const GatewayLog::Sink sink_;
   const base::Clock* const clock_;

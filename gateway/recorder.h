@@ -30,6 +30,11 @@ namespace sallyport::gateway {
 // What a channel is, for the recording's metadata.
 struct ChannelInfo {
   std::string session_id;
+  // When the session started: the user authenticated (the `at` of its
+  // session.start event). The recording starts then, not at its first
+  // channel, which may come much later (`ssh -N -L`); record offsets are
+  // from it. InfinitePast: unknown (the first channel's attach time).
+  absl::Time session_started_at = absl::InfinitePast();
   std::string user;  // the key id of the user's certificate
   std::string login;
   std::string host;

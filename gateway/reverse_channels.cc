@@ -280,12 +280,7 @@ void GatewayConnection::OpenReverse(Channel up, const std::string& type,
   b->type = type;
   b->reverse = true;
   b->up_open = true;
-  b->info.session_id = session_id_;
-  b->info.user = user_;
-  b->info.login = target_.login;
-  b->info.host = target_.host;
-  b->info.channel_id = down->id();
-  b->info.type = type;
+  b->info = SessionChannelInfo(down->id(), type);
   b->info.destination = destination;
   b->info.wake = RecorderWake();  // rec (#14): record before forward
   absl::StatusOr<std::unique_ptr<ChannelTap>> tap =

@@ -226,7 +226,10 @@ absl::StatusOr<std::unique_ptr<ChannelTap>> SpoolTapRecorder::Attach(
     meta.set_user(info.user);
     meta.set_login(info.login);
     meta.set_host(info.host);
-    ASSIGN_OR_RETURN(session, recorder_.OpenSession(meta, absl::Now()));
+    const absl::Time started = info.session_started_at != absl::InfinitePast()
+                                   ? info.session_started_at
+                                   : absl::Now();
+    ASSIGN_OR_RETURN(session, recorder_.OpenSession(meta, started));
     absl::MutexLock lock(&mu_);
     sessions_[info.session_id] = session;
   }

@@ -186,6 +186,42 @@ TEST_F(SpoolTapTest, EachChannelKindIsRecordedAsTheIssueSays) {
   EXPECT_EQ(closes[3].bytes_output(), 6u);
 }
 
+// A session's recording starts when the session did (the user
+// authenticated, ChannelInfo::session_started_at), not when its first
+// channel was attached: `ssh -N -L` at 10:08:10 with the first forward
+// used at 10:08:18 was recorded as started at 10:08:18, so `sessions show`
+// and `sessions ls --since/--until` disagreed with the audit log's
+// session.start. The records' offsets are from the session's start.
+TEST_F(SpoolTapTest, TheRecordingStartsWithTheSessionNotItsFirstChannel) {
+  const absl::Time started =
+      absl::FromUnixMicros(absl::ToUnixMicros(absl::Now() - absl::Seconds(8)));
+  ChannelInfo info = Info(0, "direct-tcpip");
+  info.session_started_at = started;
+  auto tap = recorder_->Attach(info);
+  ASSERT_TRUE(tap.ok()) << tap.status();
+  const absl::Time at = absl::Now();
+  ASSERT_TRUE((*tap)->Data(at, Direction::kOutput, 0, Bytes("x")).ok());
+  (*tap)->Close(at);
+  // A later channel's (another) start does not move it.
+  ChannelInfo second = Info(1, "direct-tcpip");
+  second.session_started_at = at;
+  auto later = recorder_->Attach(second);
+  ASSERT_TRUE(later.ok()) << later.status();
+  (*later)->Close(absl::Now());
+
+  const audit::SpoolContents c = Finish();
+  EXPECT_EQ(c.session.started_at_us(), absl::ToUnixMicros(started));
+  ASSERT_FALSE(c.records.empty());
+  ASSERT_TRUE(c.records[0].has_channel_open());
+  EXPECT_GE(c.records[0].offset_us(), 8'000'000);
+  for (const v1::RecordingRecord& r : c.records) {
+    if (r.channel_id() == 0 && r.has_channel_close()) {
+      EXPECT_EQ(r.offset_us(),
+                absl::ToUnixMicros(at) - c.session.started_at_us());
+    }
+  }
+}
+
 TEST_F(SpoolTapTest, AFailedRecordingFailsTheTapsAndNewChannels) {
   auto tap = recorder_->Attach(Info(0));
   ASSERT_TRUE(tap.ok());
