@@ -151,6 +151,14 @@ class SqlStore : public Store {
   absl::Status Transact(TxMode mode, absl::FunctionRef<absl::Status(Tx&)> fn) {
     return db_->Transact(mode, fn);
   }
+  // The mode for a read of several statements that need no write lock:
+  // SQLite, one read transaction (one snapshot, one look at the WAL);
+  // PostgreSQL, one pipeline without BEGIN (kReadOne runs a QueryBatch as
+  // one statement), one round trip.
+  TxMode BatchReadMode() {
+    return db_->dialect() == Dialect::kSqlite ? TxMode::kRead
+                                              : TxMode::kReadOne;
+  }
   absl::StatusOr<CaKey> InsertCaKey(Tx& tx, const CaKey& key);
   // Runs one read statement as its own transaction; `what` names it in
   // errors.

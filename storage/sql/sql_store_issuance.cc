@@ -155,11 +155,7 @@ absl::StatusOr<IssuanceSnapshot> SqlStore::ReadForIssuance(
   }
   std::vector<std::vector<Row>> rows;
   if (!queries.empty()) {
-    // SQLite: one read transaction (one snapshot, one look at the WAL).
-    // PostgreSQL: one pipeline without BEGIN, one round trip.
-    const TxMode mode =
-        db().dialect() == Dialect::kSqlite ? TxMode::kRead : TxMode::kReadOne;
-    RETURN_IF_ERROR(Describe(Transact(mode,
+    RETURN_IF_ERROR(Describe(Transact(BatchReadMode(),
                                       [&](Tx& tx) -> absl::Status {
                                         ASSIGN_OR_RETURN(
                                             rows, tx.QueryBatch(queries));

@@ -187,15 +187,11 @@ absl::StatusOr<std::string> SqlStore::ClaimSession(
     std::string_view session_id, std::string_view gateway_id) {
   RETURN_IF_ERROR(ValidateText("session id", session_id, kMaxNameBytes, true));
   RETURN_IF_ERROR(ValidateText("gateway id", gateway_id, kMaxNameBytes, true));
-  // Read first: a claimed or stored session costs no write.
-  // SQLite: one read transaction. PostgreSQL: one pipeline without
-  // BEGIN, one round trip (as the issuance reads).
+  // Read first (BatchReadMode): a claimed or stored session costs no write.
   std::vector<std::vector<Row>> rows;
-  const TxMode mode =
-      db().dialect() == Dialect::kSqlite ? TxMode::kRead : TxMode::kReadOne;
   RETURN_IF_ERROR(Describe(
       Transact(
-          mode,
+          BatchReadMode(),
           [&](Tx& tx) -> absl::Status {
             ASSIGN_OR_RETURN(
                 rows,
