@@ -9,13 +9,20 @@ std::string EventLine(LogFormat format, absl::Time time, std::string_view type,
                       const std::vector<AuditField>& fields) {
   bool failed = type.ends_with(".failed") || type.ends_with(".denied") ||
                 type.ends_with(".refused") || type.ends_with(".locked");
-  for (const auto& [name, value] : fields) {
-    const auto* code = std::get_if<std::string>(&value);
-    if (name == "code" && code != nullptr && *code != "OK") failed = true;
-  }
   std::vector<AuditField> all = {
       {"actor", actor.empty() ? "-" : std::string(actor)}};
   all.insert(all.end(), fields.begin(), fields.end());
+  for (auto& [name, value] : all) {
+    const auto* text = std::get_if<std::string>(&value);
+    if (name == "code" && text != nullptr && *text != "OK") failed = true;
+    if (name == kLineOutcomeField) {
+      // The event's own outcome (session.end's "interrupted", ...): the
+      // line's outcome= is success or failure, so this one is renamed
+      // (as the gateway's own line names recording.failed's: action=).
+      if (text == nullptr || *text != "ok") failed = true;
+      name = type == kEventRecordingFailed ? "action" : "result";
+    }
+  }
   return base::FormatEventLine(format, time, type,
                                failed ? "failure" : "success", all);
 }

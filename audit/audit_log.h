@@ -26,13 +26,17 @@ namespace sallyport::audit {
 
 // The one log line (no newline) written for each audit event, besides the
 // event itself (base::FormatEventLine): the UTC time, the event type, the
-// outcome
-// ("success" or "failure", from the type or the "code" field), the actor,
-// then the payload fields (which never hold secrets). kText:
+// outcome ("success" or "failure": failure for a type ending in .failed,
+// .denied, .refused or .locked, a "code" field other than "OK", or an
+// "outcome" field other than "ok"), the actor, then the payload fields
+// (which never hold secrets), an event's own "outcome" field shown as
+// "result" (session.end's "interrupted") or, for recording.failed, "action"
+// (as in the gateway's line), so that the line has one outcome. kText:
 //   2026-11-30T05:30:00.123456Z event=login.failed outcome=failure
 //   actor="admin" user="admin" source="127.0.0.1" reason="bad-password"
 // kJson: the same as one JSON object {"time":...,"event":...,...}.
 using base::LogFormat;
+inline constexpr std::string_view kLineOutcomeField = "outcome";
 std::string EventLine(LogFormat format, absl::Time time, std::string_view type,
                       std::string_view actor,
                       const std::vector<AuditField>& fields);
