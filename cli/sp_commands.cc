@@ -179,6 +179,12 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
     if (value->has_value() && (*value)->empty()) {
       return UsageError(err, absl::StrCat(flag, " must not be empty"));
     }
+    // The CA's request fields are UTF-8 (protobuf strings): as spctl's
+    // NonUtf8Argument, said here rather than by the serializer.
+    if (value->has_value() && !base::IsValidUtf8(**value)) {
+      return UsageError(err, absl::StrCat(flag, ": not valid UTF-8: \"",
+                                          base::EscapeControls(**value), "\""));
+    }
   }
   std::optional<absl::Duration> ttl;
   if (options.ttl.has_value()) {

@@ -108,7 +108,8 @@ TEST_F(PinningE2eTest, AGivenFingerprintIsCheckedAlsoWithAPin) {
 }
 
 // Found by a probe: `sp login --user ""` went to the CA as the remembered
-// user and failed there (exit 5).
+// user and failed there (exit 5). A value that is not UTF-8 reached the
+// CA's request, whose serializer refused it with its own words.
 TEST_F(PinningE2eTest, AFlagGivenEmptyIsAUsageError) {
   auto first = Login(*ca_, "alice", ca_->password(), ca_->fingerprint());
   ASSERT_TRUE(first.ok()) << first.Describe();
@@ -121,6 +122,14 @@ TEST_F(PinningE2eTest, AFlagGivenEmptyIsAUsageError) {
     EXPECT_EQ(empty.exit_code, 2) << empty.Describe();  // usage
     EXPECT_EQ(empty.err, "sp: " + flag + " must not be empty\n")
         << empty.Describe();
+  }
+  // Bytes that are not UTF-8 (a terminal in Latin-1): said, not sent.
+  for (const std::string flag : {"--ca", "--user", "--otp", "--ttl"}) {
+    auto latin1 = Sp({"login", "--password-stdin", flag, "j\xf6rg"},
+                     ca_->password() + "\n");
+    EXPECT_EQ(latin1.exit_code, 2) << latin1.Describe();  // usage
+    EXPECT_EQ(latin1.err, "sp: " + flag + ": not valid UTF-8: \"j\\xf6rg\"\n")
+        << latin1.Describe();
   }
   EXPECT_EQ(sallyport::testing::ReadFileOrEmpty(cert_path), cert);
   // Not given: the remembered CA and user.
