@@ -161,8 +161,12 @@ grpc::Status SmallLogin(ca::v1::CertificateAuthority::Stub& stub) {
   return stub.Login(&ctx, small, &response);
 }
 
-// gRPC 1.51 used to buffer a whole 100 MiB Login before refusing it.
-TEST(CaHardeningE2eTest, HundredMebibyteLoginCostsAtMostEightMebibytes) {
+// gRPC 1.51 used to buffer a whole 100 MiB Login before refusing it (200
+// MiB of growth for two). The CA's peak now grows by about as much as six
+// concurrent oversized Logins make it grow (the next test): at most 8 MiB
+// in earlier CI runs, 8.5 MiB once with both cores loaded by other builds.
+// The bound leaves room for that and still catches a buffered message.
+TEST(CaHardeningE2eTest, HundredMebibyteLoginCostsAtMostSixteenMebibytes) {
   auto ca = RunningCa::Start("admin");
   ASSERT_TRUE(ca.ok()) << ca.status();
   auto stub = AnonymousStub(**ca);
@@ -188,11 +192,11 @@ TEST(CaHardeningE2eTest, HundredMebibyteLoginCostsAtMostEightMebibytes) {
   const int64_t after = StatusBytes(pid, "VmHWM");
   std::printf(
       "CA peak RSS before %lld KiB, after two 100 MiB Logins "
-      "%lld KiB (growth %lld KiB; bound 8192 KiB)\n",
+      "%lld KiB (growth %lld KiB; bound 16384 KiB)\n",
       static_cast<long long>(before / 1024),
       static_cast<long long>(after / 1024),
       static_cast<long long>((after - before) / 1024));
-  EXPECT_LE(after - before, int64_t{8} << 20);
+  EXPECT_LE(after - before, int64_t{16} << 20);
   // Still serving: a small call gets its real answer.
   EXPECT_EQ(SmallLogin(*stub).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
