@@ -9,6 +9,7 @@
 #include "audit/recording_record.h"
 #include "audit/scp_command.h"
 #include "audit/shipper.h"
+#include "base/safe_text.h"
 #include "base/status_macros.h"
 
 namespace sallyport::gateway {
@@ -29,15 +30,25 @@ v1::RecordDirection ToProto(Direction d) {
                                 : v1::RECORD_DIRECTION_OUTPUT;
 }
 
-// Text for a record: valid UTF-8 without NUL, within the limit.
+// Text for a record (a protobuf string): valid UTF-8 without NUL, within
+// the limit. Characters stay as they are (a command in Cyrillic is stored
+// in Cyrillic, so `sessions ls --grep` finds it); NUL and bytes that are
+// not UTF-8 become "\xNN". Readers escape what a terminal must not get
+// (base::EscapeControls) when they show it.
 std::string Printable(std::string_view in, size_t max) {
   std::string out;
-  for (unsigned char c : in) {
-    if (out.size() + 4 > max) break;
-    if (c == 0 || c >= 0x80) {
-      out += absl::StrCat("\\x", absl::Hex(c, absl::kZeroPad2));
+  for (size_t i = 0; i < in.size();) {
+    const size_t len = base::Utf8SequenceLength(in, i);
+    if (len == 0 || in[i] == '\0') {
+      if (out.size() + 4 > max) break;
+      absl::StrAppend(
+          &out, "\\x",
+          absl::Hex(static_cast<unsigned char>(in[i]), absl::kZeroPad2));
+      ++i;
     } else {
-      out.push_back(static_cast<char>(c));
+      if (out.size() + len > max) break;
+      out.append(in.substr(i, len));
+      i += len;
     }
   }
   return out;

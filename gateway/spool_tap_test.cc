@@ -186,6 +186,41 @@ TEST_F(SpoolTapTest, EachChannelKindIsRecordedAsTheIssueSays) {
   EXPECT_EQ(closes[3].bytes_output(), 6u);
 }
 
+// A command line is stored as the user typed it: one in Cyrillic was
+// stored as "\\xd0\\xbb..." text, which `sessions show` (escaping the
+// backslash) printed as "\\x5cxd0..." and `sessions ls --grep` could not
+// find by its words. NUL and bytes that are not UTF-8 still become \\xNN
+// (a record's text is a protobuf string), and a cut never splits a
+// character.
+TEST_F(SpoolTapTest, ACommandIsStoredInItsOwnCharacters) {
+  const absl::Time t = absl::Now();
+  const std::string cyrillic =
+      "grep \xd0\xbe\xd1\x88\xd0\xb8\xd0\xb1\xd0\xba\xd0\xb0 log";
+  const std::string mixed =
+      std::string("echo a") + '\0' + "b \xff \xe2\x80" + " \xe2\x80\xae!";
+  const std::string long_one = "echo " + std::string(8186, 'x') + "\xd0\xbe";
+  for (uint32_t id = 0; id < 3; ++id) {
+    auto tap = recorder_->Attach(Info(id));
+    ASSERT_TRUE(tap.ok()) << tap.status();
+    const std::string& cmd = id == 0 ? cyrillic : id == 1 ? mixed : long_one;
+    ASSERT_TRUE((*tap)->Request(t, Direction::kInput, "exec", cmd).ok());
+    (*tap)->Close(absl::Now());
+  }
+  const audit::SpoolContents c = Finish();
+  std::map<uint32_t, std::string> commands;
+  for (const v1::RecordingRecord& r : c.records) {
+    if (r.has_request() && r.request().type() == "exec") {
+      commands[r.channel_id()] = r.request().summary();
+    }
+  }
+  EXPECT_EQ(commands[0], cyrillic);
+  // U+202E stays a character here: readers escape it for a terminal.
+  EXPECT_EQ(commands[1], "echo a\\x00b \\xff \\xe2\\x80 \xe2\x80\xae!");
+  // 8191 bytes fit in 8192; the 2-byte letter would not: cut before it.
+  EXPECT_EQ(commands[2].size(), 8191u);
+  EXPECT_TRUE(commands[2] == "echo " + std::string(8186, 'x'));
+}
+
 // A session's recording starts when the session did (the user
 // authenticated, ChannelInfo::session_started_at), not when its first
 // channel was attached: `ssh -N -L` at 10:08:10 with the first forward
