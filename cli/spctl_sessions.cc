@@ -210,6 +210,30 @@ int Show(Spctl& ctl, const SessionArgs& a) {
   return kExitOk;
 }
 
+// Whether `sessions play` and `sessions export` show record `r`: what a
+// channel printed, or, for a channel chosen with --channel N (`chosen`),
+// also its window size (the terminal to replay it in). A session, or a
+// channel, with no such record has no terminal output (an exec whose
+// output was not kept, only port forwards): both refuse it with
+// NoTerminalOutput rather than play nothing or write an asciicast that is
+// only a header.
+bool Shows(const av::RecordingRecord& r, bool chosen) {
+  return IsOutput(r) || (chosen && HasSize(r));
+}
+
+// The error of `verb` (play, export) when nothing it would show Shows:
+// channel `channel` (-1: the session) printed nothing that was recorded.
+int NoTerminalOutput(Spctl& ctl, const RecordingHead& head, int channel,
+                     absl::string_view verb) {
+  const std::string& id = head.session.session_id();
+  return ctl.Error(absl::StrCat(
+      channel >= 0 ? absl::StrCat("channel ", channel, " of session ")
+                   : std::string("session "),
+      id, " has no recorded terminal output to ", verb,
+      " (`spctl sessions show ", id,
+      "` lists its channels and what was recorded of each)"));
+}
+
 // Plays the channel --channel N (the N-th opened, from 0), or else the
 // first channel to print anything, as its records arrive.
 int Play(Spctl& ctl, const SessionArgs& a) {
@@ -239,8 +263,8 @@ int Play(Spctl& ctl, const SessionArgs& a) {
     if (playing < 0) {
       // Picked at its first output, or with --channel at its first output
       // or window size, whichever comes first.
-      const bool shows = IsOutput(r) || HasSize(r);
-      if (!shows || (a.channel >= 0 ? c->index != a.channel : !IsOutput(r))) {
+      if ((a.channel >= 0 && c->index != a.channel) ||
+          !Shows(r, a.channel >= 0)) {
         return true;
       }
       playing = c->index;
@@ -282,19 +306,25 @@ int Play(Spctl& ctl, const SessionArgs& a) {
   if (auto rc = ReadRecords(ctl, a.id, "play", "", &head, on_record)) {
     return *rc;
   }
-  if (playing < 0) return ctl.Error("no such channel with recorded output");
+  if (playing < 0) return NoTerminalOutput(ctl, head, a.channel, "play");
   return WarnIfBroken(ctl, head, chain);
 }
 
-// One channel's asciicast, written as its records arrive: the header at
-// the channel's first window size (or its first event), times from the
-// channel's first record.
+// One channel's asciicast, written as its records arrive: the header
+// before the channel's first event (or at Finish), with its first window
+// size, times from the channel's first record. Nothing is written before
+// an event, so a channel that never Shows anything has written nothing
+// when Export refuses it (unless it had input, or resizes after its first
+// size, before its first output).
 class CastWriter {
  public:
-  CastWriter(const RecordingHead& head, const Channel& c, std::ostream* out)
-      : head_(head), channel_(c), out_(out) {}
+  // `chosen`: the channel was chosen with --channel N (Shows).
+  CastWriter(const RecordingHead& head, const Channel& c, bool chosen,
+             std::ostream* out)
+      : head_(head), channel_(c), chosen_(chosen), out_(out) {}
 
   void Add(const av::RecordingRecord& r) {
+    if (Shows(r, chosen_)) shows_ = true;
     const absl::Duration offset = absl::Microseconds(r.offset_us());
     if (!started_) {
       start_ = offset;
@@ -302,14 +332,14 @@ class CastWriter {
     }
     const absl::Duration at = offset - start_;
     if (HasSize(r)) {
-      // The first size is the header's; once the header is out (after an
-      // earlier event, with the default size), a size is a resize.
-      if (header_written_) {
+      // The first size is the header's (the channel's columns and rows);
+      // once the header is out (after an earlier event, with the default
+      // size) or a size was seen, a size is a resize.
+      if (header_written_ || sized_) {
         Write(w_.Resize(at, r.window_change().columns(),
                         r.window_change().rows()));
-      } else {
-        Header();
       }
+      sized_ = true;
     } else if (IsOutput(r)) {
       Write(w_.Event(at, "o", r.data().bytes()));
     } else if (r.has_data()) {
@@ -318,6 +348,8 @@ class CastWriter {
   }
   // A channel with no event still gets its header.
   void Finish() { Header(); }
+  // Whether a record it was given Shows.
+  bool shows() const { return shows_; }
 
  private:
   void Header() {
@@ -337,10 +369,12 @@ class CastWriter {
 
   const RecordingHead& head_;
   const Channel& channel_;
+  const bool chosen_;
   std::ostream* out_;
   audit::AsciicastWriter w_;
   absl::Duration start_;
-  bool started_ = false, header_written_ = false;
+  bool started_ = false, header_written_ = false, sized_ = false;
+  bool shows_ = false;
 };
 
 // Exports the chosen channels as their records arrive: to a file per
@@ -348,7 +382,9 @@ class CastWriter {
 // export leaves no cut-off recording and keeps an older file), or to
 // stdout. Stdout takes one channel: --channel N, or the
 // first session channel (a session with several then ends with a usage
-// error that says which one stdout has).
+// error that says which one stdout has). What has no terminal output to
+// show (Shows: an exec whose output was not kept, a port forward) is
+// refused as `play` refuses it, with no file written.
 int Export(Spctl& ctl, const SessionArgs& a) {
   if (a.format != "asciicast") {
     return ctl.Error("--format: only asciicast is supported", kExitUsage);
@@ -402,7 +438,7 @@ int Export(Spctl& ctl, const SessionArgs& a) {
         }
         out = &t->file;
       }
-      t->cast = std::make_unique<CastWriter>(head, *c, out);
+      t->cast = std::make_unique<CastWriter>(head, *c, a.channel >= 0, out);
       targets[c->index] = std::move(t);
       return true;
     }
@@ -414,7 +450,22 @@ int Export(Spctl& ctl, const SessionArgs& a) {
     return *rc;
   }
   if (!failed.empty()) return ctl.Error(absl::StrCat("cannot write ", failed));
-  if (targets.empty()) return ctl.Error("no such recorded channel");
+  const auto several_channels = [&] {
+    return ctl.Error(
+        absl::StrCat("the session has several channels and stdout has only "
+                     "channel ",
+                     targets.begin()->first,
+                     ": pass --channel N, or --out PREFIX for one file per "
+                     "channel (PREFIX.N.cast)"),
+        kExitUsage);
+  };
+  // As `play` refuses it: no file is written (the partial ones are
+  // removed), nothing was printed.
+  if (std::none_of(targets.begin(), targets.end(),
+                   [](const auto& t) { return t.second->cast->shows(); })) {
+    if (not_exported > 0) return several_channels();
+    return NoTerminalOutput(ctl, head, a.channel, "export");
+  }
   for (auto& [index, t] : targets) {
     t->cast->Finish();
     if (to_stdout) continue;
@@ -430,15 +481,7 @@ int Export(Spctl& ctl, const SessionArgs& a) {
     t->done = true;
     ctl.err() << "wrote " << t->path << "\n";
   }
-  if (not_exported > 0) {
-    return ctl.Error(
-        absl::StrCat("the session has several channels and stdout has only "
-                     "channel ",
-                     targets.begin()->first,
-                     ": pass --channel N, or --out PREFIX for one file per "
-                     "channel (PREFIX.N.cast)"),
-        kExitUsage);
-  }
+  if (not_exported > 0) return several_channels();
   return WarnIfBroken(ctl, head, chain);
 }
 

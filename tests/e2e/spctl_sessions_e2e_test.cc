@@ -315,6 +315,51 @@ TEST_F(SpctlAuditTest, AChannelWithoutAPtyIsPlayedWithoutATerminalSize) {
   EXPECT_TRUE(absl::StrContains(pty.err, "channel 0 (100x30)")) << pty.err;
 }
 
+// A session with no terminal output (an exec whose output was not kept,
+// only a port forward) is refused by `sessions export` as `sessions play`
+// refuses it: exit 1 and the same message, nothing on stdout, no file. It
+// wrote an asciicast that was only a header and exited 0.
+TEST_F(SpctlAuditTest, ExportRefusesWhatPlayRefusesAsNoTerminalOutput) {
+  av::RecordingRecord tunnel = Open(0, 0);
+  tunnel.mutable_channel_open()->set_type("direct-tcpip");
+  tunnel.mutable_channel_open()->set_destination("db:5432");
+  StoreRecording("s-quiet", {Open(0, 0), Request(0, 10, "exec", "make"),
+                             Summary(0, 20, false, 5000, 0, 'a'),
+                             Request(0, 30, "exit-status", "0"),
+                             CloseWith(0, 40, 0, 5000)});
+  StoreRecording("s-tunnel", {tunnel, Summary(0, 20, false, 900, 0, 'b'),
+                              CloseWith(0, 30, 100, 900)});
+  for (const std::string id : {"s-quiet", "s-tunnel"}) {
+    const std::string file = env_->Path(id + ".cast");
+    const std::string prefix = env_->Path(id);
+    for (const std::vector<std::string>& args :
+         std::vector<std::vector<std::string>>{
+             {"sessions", "play", id},
+             {"sessions", "export", id},
+             {"sessions", "export", id, "--out", prefix},
+             {"sessions", "play", id, "--channel", "0"},
+             {"sessions", "export", id, "--channel", "0"},
+             {"sessions", "export", id, "--channel", "0", "--out", file}}) {
+      const std::string line = absl::StrJoin(args, " ");
+      const bool channel = args.size() > 3 && args[3] == "--channel";
+      RunResult r = env_->Spctl(args);
+      EXPECT_EQ(r.exit_code, 1) << line << ": " << r.Describe();
+      EXPECT_EQ(r.out, "") << line;
+      EXPECT_EQ(r.err, absl::StrCat("spctl: ", channel ? "channel 0 of " : "",
+                                    "session ", id,
+                                    " has no recorded terminal output to ",
+                                    args[1], " (`spctl sessions show ", id,
+                                    "` lists its channels and what was "
+                                    "recorded of each)\n"))
+          << line;
+    }
+    for (const std::string& f : {file, file + ".partial", prefix + ".0.cast",
+                                 prefix + ".0.cast.partial"}) {
+      EXPECT_NE(access(f.c_str(), F_OK), 0) << f;
+    }
+  }
+}
+
 // `sessions show` names how each channel ended and where a tunnel went: an
 // exec killed by a signal shows exit-signal=KILL (it showed neither exit
 // nor signal, as if it had never ended), a direct-tcpip its destination.
