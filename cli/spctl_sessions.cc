@@ -407,7 +407,13 @@ int Export(Spctl& ctl, const SessionArgs& a) {
   ChannelTracker tracker;
   std::map<int, std::unique_ptr<Target>> targets;  // by channel index
   int not_exported = 0;  // session channels stdout had no room for
+  // Why a file could not be written. Named as the user named it: the
+  // PATH.partial being written is ours, not theirs.
   std::string failed;
+  const auto cannot_write = [](const std::string& path, int err) {
+    return absl::StrCat("cannot write ", path, ": ",
+                        err != 0 ? std::strerror(err) : "write error");
+  };
   auto on_record = [&](const av::RecordingRecord& r) {
     chain.Add(r);
     const Channel* c = tracker.Add(r);
@@ -425,15 +431,17 @@ int Export(Spctl& ctl, const SessionArgs& a) {
       if (!to_stdout) {
         t->path =
             a.channel < 0 ? absl::StrCat(a.out, ".", c->index, ".cast") : a.out;
+        errno = 0;
         t->file.open(t->Partial(), std::ios::binary | std::ios::trunc);
+        if (!t->file.is_open()) {
+          failed = cannot_write(t->path, errno);
+          t->path.clear();  // nothing to remove
+          return false;
+        }
         // Owner only, before anything is written: a recording may hold
         // passwords typed at a prompt.
-        if (t->file && ::chmod(t->Partial().c_str(), 0600) != 0) {
-          t->file.close();
-        }
-        if (!t->file.is_open() || !t->file) {
-          failed = t->Partial();
-          t->path.clear();  // nothing to remove
+        if (::chmod(t->Partial().c_str(), 0600) != 0) {
+          failed = cannot_write(t->path, errno);
           return false;
         }
         out = &t->file;
@@ -443,13 +451,21 @@ int Export(Spctl& ctl, const SessionArgs& a) {
       return true;
     }
     auto it = targets.find(c->index);
-    if (it != targets.end()) it->second->cast->Add(r);
+    if (it == targets.end()) return true;
+    Target& t = *it->second;
+    t.cast->Add(r);
+    // A failed write (a full disk) stops the export at once, with its
+    // errno (a stream in error writes nothing more).
+    if (!t.path.empty() && !t.file) {
+      failed = cannot_write(t.path, errno);
+      return false;
+    }
     return true;
   };
   if (auto rc = ReadRecords(ctl, a.id, "export", a.format, &head, on_record)) {
     return *rc;
   }
-  if (!failed.empty()) return ctl.Error(absl::StrCat("cannot write ", failed));
+  if (!failed.empty()) return ctl.Error(failed);
   const auto several_channels = [&] {
     return ctl.Error(
         absl::StrCat("the session has several channels and stdout has only "
@@ -469,14 +485,14 @@ int Export(Spctl& ctl, const SessionArgs& a) {
   for (auto& [index, t] : targets) {
     t->cast->Finish();
     if (to_stdout) continue;
+    errno = 0;
     t->file.close();
-    if (!t->file) return ctl.Error(absl::StrCat("cannot write ", t->Partial()));
+    if (!t->file) return ctl.Error(cannot_write(t->path, errno));
   }
   for (auto& [index, t] : targets) {
     if (to_stdout) break;
     if (std::rename(t->Partial().c_str(), t->path.c_str()) != 0) {
-      return ctl.Error(absl::StrCat("cannot rename ", t->Partial(), " to ",
-                                    t->path, ": ", std::strerror(errno)));
+      return ctl.Error(cannot_write(t->path, errno));
     }
     t->done = true;
     ctl.err() << "wrote " << t->path << "\n";

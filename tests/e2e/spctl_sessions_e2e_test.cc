@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -272,10 +273,28 @@ TEST_F(SpctlAuditTest, ExportWritesAFilePerChannelAndPlayKeepsTime) {
   RunResult failed =
       env_->Spctl({"sessions", "export", "s-two", "--out", again});
   EXPECT_NE(failed.exit_code, 0) << failed.Describe();
-  EXPECT_TRUE(absl::StrContains(failed.err, "cannot write")) << failed.err;
+  // The error names the file the user asked for and why (it named our
+  // again.1.cast.partial, with no reason).
+  EXPECT_EQ(failed.err,
+            "spctl: cannot write " + again + ".1.cast: Is a directory\n");
   EXPECT_EQ(sallyport::testing::ReadFileOrEmpty(again + ".0.cast"),
             "older export\n");
   EXPECT_NE(access((again + ".0.cast.partial").c_str(), F_OK), 0);
+  // So do the others: a directory that does not exist, and a file that is
+  // a directory (the last step, moving the written file into place,
+  // said "cannot rename FILE.partial to FILE: Is a directory").
+  const std::string missing = env_->Path("no-such-dir") + "/s.cast";
+  const std::string dir = env_->Path("a-dir");
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+  for (const auto& [out, why] :
+       std::vector<std::pair<std::string, std::string>>{
+           {missing, "No such file or directory"}, {dir, "Is a directory"}}) {
+    RunResult r = env_->Spctl(
+        {"sessions", "export", "s-two", "--channel", "0", "--out", out});
+    EXPECT_EQ(r.exit_code, 1) << r.Describe();
+    EXPECT_EQ(r.err, "spctl: cannot write " + out + ": " + why + "\n");
+    EXPECT_NE(access((out + ".partial").c_str(), F_OK), 0) << out;
+  }
 
   const auto play = [&](const std::vector<std::string>& extra) {
     std::vector<std::string> args = {"sessions", "play", "s-two", "--channel",
