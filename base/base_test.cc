@@ -172,10 +172,23 @@ TEST(ReadTextFileTest, ReadsAndRefuses) {
   EXPECT_EQ(*text, "hello\n");
   EXPECT_EQ(ReadTextFile(path, 3).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ReadTextFile(dir).status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ReadTextFile(dir + "/no-such-file").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      ReadTextFile(dir).status(),
+      absl::InvalidArgumentError("cannot read " + dir + ": Is a directory"));
+  EXPECT_EQ(ReadTextFile(dir + "/no-such-file").status(),
+            absl::NotFoundError("cannot read " + dir +
+                                "/no-such-file: No such file or directory"));
+  EXPECT_EQ(ReadTextFile(path + "/x").status(),
+            absl::FailedPreconditionError("cannot read " + path +
+                                          "/x: Not a directory"));
+  // A pipe only for ReadTextFileOrPipe.
+  EXPECT_EQ(ReadTextFile("/dev/null").status(),
+            absl::InvalidArgumentError("/dev/null is not a regular file"));
+  auto null = ReadTextFileOrPipe("/dev/null");
+  ASSERT_TRUE(null.ok()) << null.status();
+  EXPECT_EQ(*null, "");
+  EXPECT_EQ(ReadTextFileOrPipe(dir).status().message(),
+            "cannot read " + dir + ": Is a directory");
 }
 
 }  // namespace

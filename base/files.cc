@@ -12,16 +12,25 @@
 
 namespace sallyport::base {
 
-absl::StatusOr<std::string> ReadTextFile(const std::string& path,
-                                         size_t max_size) {
+namespace {
+
+// ReadTextFile, and with `pipes` ReadTextFileOrPipe.
+absl::StatusOr<std::string> Read(const std::string& path, size_t max_size,
+                                 bool pipes) {
+  const std::string cannot_read = absl::StrCat("cannot read ", path);
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::ErrnoToStatus(errno, absl::StrCat("opening ", path));
+  if (fd < 0) return absl::ErrnoToStatus(errno, cannot_read);
   std::string contents;
   absl::Status status;
   struct stat st;
   if (fstat(fd, &st) != 0) {
-    status = absl::ErrnoToStatus(errno, absl::StrCat("stat ", path));
-  } else if (!S_ISREG(st.st_mode)) {
+    status = absl::ErrnoToStatus(errno, cannot_read);
+  } else if (S_ISDIR(st.st_mode)) {
+    // open() takes a directory; read() would say EISDIR, as this does.
+    status = absl::InvalidArgumentError(
+        absl::StrCat(cannot_read, ": ", strerror(EISDIR)));
+  } else if (!S_ISREG(st.st_mode) &&
+             !(pipes && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)))) {
     status = absl::InvalidArgumentError(
         absl::StrCat(path, " is not a regular file"));
   } else {
@@ -30,7 +39,7 @@ absl::StatusOr<std::string> ReadTextFile(const std::string& path,
       const ssize_t n = read(fd, buffer, sizeof buffer);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
-        status = absl::ErrnoToStatus(errno, absl::StrCat("reading ", path));
+        status = absl::ErrnoToStatus(errno, cannot_read);
         break;
       }
       if (n == 0) break;
@@ -45,6 +54,18 @@ absl::StatusOr<std::string> ReadTextFile(const std::string& path,
   close(fd);
   if (!status.ok()) return status;
   return contents;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadTextFile(const std::string& path,
+                                         size_t max_size) {
+  return Read(path, max_size, /*pipes=*/false);
+}
+
+absl::StatusOr<std::string> ReadTextFileOrPipe(const std::string& path,
+                                               size_t max_size) {
+  return Read(path, max_size, /*pipes=*/true);
 }
 
 absl::Status WriteFileAtomic(const std::string& path, std::string_view data,

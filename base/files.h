@@ -13,11 +13,21 @@ namespace sallyport::base {
 
 inline constexpr size_t kMaxTextFileSize = 4 << 20;
 
-// The whole contents of the regular file at `path`. kNotFound / errno
-// codes when it cannot be opened or read; kInvalidArgument when it is not a
-// regular file or is larger than `max_size`.
+// The whole contents of the regular file at `path`. Every error names the
+// file and says why: the errno code and "cannot read PATH: No such file or
+// directory" (kNotFound), "...: Permission denied" (kPermissionDenied) when
+// it cannot be opened or read; kInvalidArgument "cannot read PATH: Is a
+// directory" for a directory, "PATH is not a regular file" for another
+// kind of file, and "PATH is larger than N bytes" past `max_size`.
 absl::StatusOr<std::string> ReadTextFile(const std::string& path,
                                          size_t max_size = kMaxTextFileSize);
+
+// ReadTextFile for a file a user names on a command line or in a config,
+// which may also be a pipe or a character device (`--password-file
+// <(pass show x)`, /dev/stdin): read to its end, up to `max_size`, with
+// the same errors.
+absl::StatusOr<std::string> ReadTextFileOrPipe(
+    const std::string& path, size_t max_size = kMaxTextFileSize);
 
 // Writes `data` to `path` atomically (a temporary file `path`.tmp, fsync,
 // rename) with permission bits `mode`. kFailedPrecondition naming the path

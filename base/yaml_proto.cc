@@ -4,9 +4,6 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <limits>
 #include <optional>
 #include <set>
@@ -19,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "base/files.h"
 #include "base/safe_text.h"
 #include "base/status_macros.h"
 #include "google/protobuf/descriptor.h"
@@ -391,14 +389,11 @@ absl::Status YamlStreamToProto(std::istream& in, std::string_view source,
 
 absl::Status YamlFileToProto(const std::string& path,
                              google::protobuf::Message* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int err = errno;
-    std::string msg = absl::StrCat("cannot read ", path, ": ", strerror(err));
-    if (err == EACCES) return absl::PermissionDeniedError(msg);
-    return absl::NotFoundError(msg);
-  }
-  return YamlStreamToProto(in, path, out);
+  // Not an ifstream: it opens a directory, and the read that fails then
+  // left "cannot read PATH" with no reason.
+  absl::StatusOr<std::string> text = ReadTextFileOrPipe(path, kMaxFileBytes);
+  if (!text.ok()) return text.status();
+  return YamlToProto(*text, path, out);
 }
 
 namespace {

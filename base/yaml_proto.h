@@ -39,9 +39,11 @@ absl::Status YamlToProto(std::string_view yaml, std::string_view source,
 absl::Status YamlStreamToProto(std::istream& in, std::string_view source,
                                google::protobuf::Message* out);
 
-// Reads `path` and parses it (YamlStreamToProto). kNotFound / kPermissionDenied
-// when it cannot be read; kInvalidArgument for its contents. Files over 1 MiB
-// are refused.
+// Reads `path` (a file, or a pipe: `-f <(...)`) and parses it. The errors
+// of base::ReadTextFileOrPipe when it cannot be read ("cannot read PATH:
+// No such file or directory", kNotFound; kPermissionDenied;
+// kInvalidArgument for a directory or a file over 1 MiB); kInvalidArgument
+// for its contents.
 absl::Status YamlFileToProto(const std::string& path,
                              google::protobuf::Message* out);
 

@@ -1,6 +1,5 @@
 #include <openssl/crypto.h>
 
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -8,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "base/address_list.h"
+#include "base/files.h"
 #include "base/safe_text.h"
 #include "cli/ca_client.h"
 #include "cli/sp_home.h"
@@ -155,9 +155,12 @@ absl::StatusOr<std::string> ReadFirstLine(const std::string& path) {
   if (path == "-") {
     std::getline(std::cin, line);
   } else {
-    std::ifstream in(path);
-    if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-    std::getline(in, line);
+    // Not an ifstream: its errors said "cannot read PATH" with no reason,
+    // and it opened a directory, whose first line then was "empty".
+    absl::StatusOr<std::string> text = base::ReadTextFileOrPipe(path);
+    if (!text.ok()) return text.status();
+    line = text->substr(0, text->find('\n'));
+    OPENSSL_cleanse(text->data(), text->size());
   }
   if (!line.empty() && line.back() == '\r') line.pop_back();
   if (line.empty()) {

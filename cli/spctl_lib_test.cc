@@ -1,11 +1,17 @@
 // Unit tests of spctl's pure parts: the KRL writer, YAML output that the
 // role reader takes back, and the --dry-run diff. The KRL is checked
 // against the real ssh-keygen in tests/e2e/spctl_certs_e2e_test.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <fstream>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -157,11 +163,13 @@ TEST(SpctlFailTest, ExitCodesFollowTheCasAnswer) {
       kExitError);
 }
 
-// spctl's hosts, sessions and audit commands, parsed as spctl parses
-// (nothing runs until Run).
+// spctl's users, roles, hosts, sessions and audit commands, parsed as
+// spctl parses (nothing runs until Run).
 struct SpctlArgs {
   SpctlArgs() {
     app.require_subcommand(1);
+    AddUserCommands(app, ctl, &action);
+    AddRoleCommands(app, ctl, &action);
     AddHostCommands(app, ctl, &action);
     AddSessionCommands(app, ctl, &action);
     AddAuditCommands(app, ctl, &action);
@@ -402,6 +410,69 @@ TEST(SpctlRunTest, AnEmptyOrInvertedRangeIsAUsageError) {
     EXPECT_TRUE(absl::StrContains(spctl.errors.str(), "is not later than"))
         << line << ": " << spctl.errors.str();
   }
+}
+
+// Found by a probe: a file given by flag that could not be read gave no
+// reason: `users add bob --password-file DIR` said "DIR: empty first
+// line", a missing one "cannot read PATH", and `roles create -f DIR`
+// "cannot read DIR". Each names the file and says why, before the CA is
+// asked (no "not logged in").
+TEST(SpctlRunTest, AFileGivenByFlagThatCannotBeReadSaysWhy) {
+  const std::string dir = ::testing::TempDir() + "/spctl-a-directory";
+  ASSERT_TRUE(mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST);
+  const std::string missing = ::testing::TempDir() + "/spctl-no-such-file";
+  const std::string plain = ::testing::TempDir() + "/spctl-a-plain-file";
+  std::ofstream(plain) << "name: x\n";
+  const std::string no_dir = plain + "/role.yaml";
+  struct Case {
+    std::vector<std::string> args;
+    std::string err;
+  };
+  const std::string is_dir = "spctl: cannot read " + dir + ": Is a directory\n";
+  const std::string no_file =
+      "spctl: cannot read " + missing + ": No such file or directory\n";
+  for (const Case& c : std::vector<Case>{
+           {{"users", "add", "bob", "--password-file", dir}, is_dir},
+           {{"users", "add", "bob", "--password-file", missing}, no_file},
+           {{"users", "reset-password", "bob", "--password-file", dir}, is_dir},
+           {{"users", "reset-password", "bob", "--password-file", missing},
+            no_file},
+           {{"roles", "create", "-f", dir}, is_dir},
+           {{"roles", "create", "-f", missing}, no_file},
+           {{"roles", "create", "-f", no_dir},
+            "spctl: cannot read " + no_dir + ": Not a directory\n"},
+       }) {
+    const std::string line = absl::StrJoin(c.args, " ");
+    SpctlArgs spctl;
+    EXPECT_EQ(spctl.Run(c.args), kExitError) << line;
+    EXPECT_EQ(spctl.errors.str(), c.err) << line;
+    EXPECT_EQ(spctl.out.str(), "") << line;
+  }
+}
+
+// The password file is still read from a pipe (`--password-file <(pass
+// show x)`), and only its first line is the password.
+TEST(ReadFirstLineTest, ReadsAFileOrAPipe) {
+  const std::string file = ::testing::TempDir() + "/spctl-password";
+  {
+    std::ofstream out(file);
+    out << "correct horse\r\nsecond line\n";
+  }
+  absl::StatusOr<std::string> line = ReadFirstLine(file);
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(*line, "correct horse");
+  const std::string fifo = ::testing::TempDir() + "/spctl-password-fifo";
+  unlink(fifo.c_str());
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer([&] { std::ofstream(fifo) << "from a pipe\n"; });
+  line = ReadFirstLine(fifo);
+  writer.join();
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(*line, "from a pipe");
+  const std::string empty = ::testing::TempDir() + "/spctl-empty-password";
+  std::ofstream(empty).flush();
+  EXPECT_EQ(ReadFirstLine(empty).status().message(),
+            empty + ": empty first line");
 }
 
 }  // namespace

@@ -3,8 +3,13 @@
 // principals; a disabled user cannot log in; unlock ends a lockout; a role
 // edit changes the next certificate; bad input gets clear errors; list
 // verbs print JSON a JSON parser accepts.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <regex>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -303,6 +308,31 @@ TEST_F(SpctlUsersTest, BadInputGetsClearErrors) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_TRUE(std::regex_search(r.err, std::regex(broken + R"(:\d+)")))
       << r.err;
+  // A file given by flag that cannot be read: named, with the reason (a
+  // directory said "cannot read DIR", or for a password "DIR: empty first
+  // line"; a missing password file "cannot read PATH").
+  ASSERT_TRUE(env_->Spctl({"roles", "create", "-f",
+                           env_->WriteFile("dev.yaml", kDevRole)})
+                  .ok());
+  const std::string dir = env_->Path("a-directory");
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+  const std::string missing = env_->Path("no-such-file");
+  for (const auto& [file, why] :
+       std::vector<std::pair<std::string, std::string>>{
+           {dir, "Is a directory"}, {missing, "No such file or directory"}}) {
+    for (const std::vector<std::string>& args :
+         std::vector<std::vector<std::string>>{
+             {"roles", "create", "-f", file},
+             {"roles", "edit", "dev", "-f", file},
+             {"users", "add", "bob", "--password-file", file},
+             {"users", "reset-password", "bob", "--password-file", file}}) {
+      r = env_->Spctl(args);
+      EXPECT_EQ(r.exit_code, 1) << r.Describe();
+      EXPECT_EQ(r.err, "spctl: cannot read " + file + ": " + why + "\n")
+          << absl::StrJoin(args, " ");
+    }
+  }
+  EXPECT_EQ(env_->Spctl({"users", "show", "bob"}).exit_code, 3);
 
   // Usage errors: exit 2 with the list of commands.
   auto usage = env_->Spctl({"frobnicate"});
