@@ -3,6 +3,8 @@
 // ($SALLYPORT_HOME, default ~/.sallyport).
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <optional>
+#include <string>
 
 #include "cli/cli_app.h"
 #include "cli/spctl.h"
@@ -27,7 +29,8 @@ int main(int argc, char** argv) {
   app.add_option("--output", format, "table (default), json or yaml")
       ->check(CLI::IsMember({"table", "json", "yaml"}));
 
-  std::string ca;
+  // Unset (nullopt) is the default; given empty is a usage error.
+  std::optional<std::string> ca;
   app.add_option("--ca", ca,
                  "the CA's addresses, HOST[:PORT][,HOST[:PORT]...] tried in "
                  "order (default: those of the last `sp login`)");
@@ -57,8 +60,15 @@ int main(int argc, char** argv) {
     std::cerr << "spctl: " << *bad << "\n";
     return kExitUsage;
   }
+  // A value given empty is a mistake (an unset shell variable), never the
+  // default: `--ca ""` went on with the CA of the last login, as `sp login
+  // --ca ""` did before RunLogin refused it (exit 2).
+  if (ca.has_value() && ca->empty()) {
+    std::cerr << "spctl: --ca must not be empty\n";
+    return kExitUsage;
+  }
   ctl.set_format(*ParseOutputFormat(format));
-  ctl.set_ca_override(ca);
+  ctl.set_ca_override(ca.value_or(""));
   if (!action) {
     std::cerr << CommandList(app);
     return kExitUsage;
