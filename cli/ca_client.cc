@@ -65,9 +65,9 @@ absl::StatusOr<LoggedIn> OpenLoggedIn(const SpHome& home,
   if (state->user.empty() || state->ca.empty()) {
     return absl::FailedPreconditionError(kNotLoggedIn);
   }
-  absl::StatusOr<std::string> pem = ReadFile(home.ca_pem());
-  absl::StatusOr<std::string> key = ReadFile(home.tls_key());
-  absl::StatusOr<std::string> cert = ReadFile(home.tls_cert());
+  absl::StatusOr<std::string> pem = ReadTextFile(home.ca_pem());
+  absl::StatusOr<std::string> key = ReadTextFile(home.tls_key());
+  absl::StatusOr<std::string> cert = ReadTextFile(home.tls_cert());
   if (!pem.ok() || !key.ok() || !cert.ok()) {
     return absl::FailedPreconditionError(kNotLoggedIn);
   }

@@ -115,7 +115,7 @@ int CleanAgent(const SpHome& home, const std::string& user,
 
 std::vector<std::string> StoredUserCaKeys(const SpHome& home) {
   std::vector<std::string> keys;
-  absl::StatusOr<std::string> text = ReadFile(home.user_ca());
+  absl::StatusOr<std::string> text = ReadTextFile(home.user_ca());
   if (!text.ok()) return keys;
   for (absl::string_view line :
        absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
@@ -417,7 +417,7 @@ int RunStatus(bool json, std::ostream& out, std::ostream& err) {
   if (!state.ok()) return Error(err, state.status().message());
   absl::StatusOr<std::string> line =
       state->user.empty() ? absl::NotFoundError("")
-                          : ReadFile(home->certificate(state->user));
+                          : ReadTextFile(home->certificate(state->user));
   if (!line.ok()) {
     if (json) {
       out << "{\"logged_in\": false}\n";
@@ -439,7 +439,7 @@ int RunStatus(bool json, std::ostream& out, std::ostream& err) {
       absl::FromUnixSeconds(static_cast<int64_t>(cert->valid_before));
   const absl::Duration left = valid_before - absl::Now();
   std::string ca_fp;
-  absl::StatusOr<std::string> pem = ReadFile(home->ca_pem());
+  absl::StatusOr<std::string> pem = ReadTextFile(home->ca_pem());
   if (pem.ok()) {
     absl::StatusOr<std::string> fp = PemFingerprint(*pem);
     if (fp.ok()) ca_fp = *fp;
@@ -498,7 +498,7 @@ int RunLogout(std::ostream& out, std::ostream& err) {
   if (!state.ok()) return Error(err, state.status().message());
   const std::string key_path = home->key(state->user);
   if (state->user.empty() ||
-      (!ReadFile(key_path).ok() && !ReadFile(home->tls_key()).ok())) {
+      (!ReadTextFile(key_path).ok() && !ReadTextFile(home->tls_key()).ok())) {
     out << "Not logged in\n";
     return 0;
   }

@@ -219,7 +219,7 @@ absl::StatusOr<bool> InstallInclude(const std::string& link_path,
     path = resolved;
     free(resolved);
   }
-  absl::StatusOr<std::string> old = ReadFile(path);
+  absl::StatusOr<std::string> old = ReadTextFile(path);
   if (!old.ok() && old.status().code() != absl::StatusCode::kNotFound) {
     return old.status();
   }

@@ -180,7 +180,7 @@ TEST(SpConfigTest, InstallIsIdempotentKeepsABackupAndGoesOnTop) {
   auto first = InstallInclude(config, include);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_TRUE(*first);
-  EXPECT_EQ(*ReadFile(config), include + "\n");
+  EXPECT_EQ(*ReadTextFile(config), include + "\n");
   struct stat st;
   ASSERT_EQ(stat((std::string(tmpl) + "/.ssh").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
@@ -200,8 +200,8 @@ TEST(SpConfigTest, InstallIsIdempotentKeepsABackupAndGoesOnTop) {
       include +
       "\n# mine\nHost github.com\n  IdentityFile ~/.ssh/gh\nHost *\n"
       "  ServerAliveInterval 30\n";
-  EXPECT_EQ(*ReadFile(config), expected);
-  EXPECT_EQ(*ReadFile(config + ".sallyport-backup"), own);
+  EXPECT_EQ(*ReadTextFile(config), expected);
+  EXPECT_EQ(*ReadTextFile(config + ".sallyport-backup"), own);
   ASSERT_EQ(stat(config.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0644u);  // the user's mode is kept
 
@@ -210,8 +210,8 @@ TEST(SpConfigTest, InstallIsIdempotentKeepsABackupAndGoesOnTop) {
     auto again = InstallInclude(config, include);
     ASSERT_TRUE(again.ok());
     EXPECT_FALSE(*again);
-    EXPECT_EQ(*ReadFile(config), expected);
-    EXPECT_EQ(*ReadFile(config + ".sallyport-backup"), own);
+    EXPECT_EQ(*ReadTextFile(config), expected);
+    EXPECT_EQ(*ReadTextFile(config + ".sallyport-backup"), own);
   }
 }
 
@@ -240,16 +240,16 @@ TEST(SpConfigTest, InstallFollowsALinkAndKeepsTheFirstBackup) {
   struct stat st;
   ASSERT_EQ(lstat(link.c_str(), &st), 0);
   EXPECT_TRUE(S_ISLNK(st.st_mode));
-  EXPECT_EQ(*ReadFile(real), first_line + "\n" + own);
+  EXPECT_EQ(*ReadTextFile(real), first_line + "\n" + own);
   EXPECT_EQ(backup, real + ".sallyport-backup");
-  EXPECT_EQ(*ReadFile(backup), own);
+  EXPECT_EQ(*ReadTextFile(backup), own);
 
   const std::string second_line = IncludeLine("/other/ssh_config");
   auto second = InstallInclude(link, second_line, &backup);
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_TRUE(*second);
-  EXPECT_EQ(*ReadFile(real), second_line + "\n" + first_line + "\n" + own);
-  EXPECT_EQ(*ReadFile(real + ".sallyport-backup"), own);  // still the first
+  EXPECT_EQ(*ReadTextFile(real), second_line + "\n" + first_line + "\n" + own);
+  EXPECT_EQ(*ReadTextFile(real + ".sallyport-backup"), own);  // still the first
 
   // A link to nothing: refused, nothing written.
   const std::string dangling = dir + "/.ssh/dangling";

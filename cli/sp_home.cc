@@ -7,8 +7,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -50,7 +48,7 @@ std::string SpHome::certificate(std::string_view user) const {
 
 absl::StatusOr<SpState> SpHome::ReadState() const {
   SpState state;
-  absl::StatusOr<std::string> text = ReadFile(this->state());
+  absl::StatusOr<std::string> text = ReadTextFile(this->state());
   if (!text.ok()) {
     if (text.status().code() == absl::StatusCode::kNotFound) return state;
     return text.status();
@@ -66,20 +64,6 @@ absl::Status SpHome::WriteState(const SpState& state) const {
   return WriteFileAtomic(
       this->state(), absl::StrCat("ca=", state.ca, "\nuser=", state.user, "\n"),
       0644);
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (errno == ENOENT) {
-      return absl::NotFoundError(absl::StrCat(path, " does not exist"));
-    }
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot read ", path, ": ", strerror(errno)));
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 absl::Status RemoveFile(const std::string& path) {

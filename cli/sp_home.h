@@ -58,8 +58,9 @@ class SpHome {
   std::string dir_;
 };
 
-// Reads a whole file. kNotFound when it does not exist.
-absl::StatusOr<std::string> ReadFile(const std::string& path);
+// Reads a whole regular file: kNotFound when it does not exist, and
+// errors that name the file and say why (//base:files).
+using base::ReadTextFile;
 // Writes a file atomically (moved to //base:files).
 using base::WriteFileAtomic;
 // Removes a file; a missing file is not an error.

@@ -69,7 +69,7 @@ int FailRpc(std::ostream& err, const grpc::Status& st,
 absl::StatusOr<ssh::cert::Certificate> ReadLoginCertificate(
     const SpHome& home, const std::string& user) {
   const std::string path = home.certificate(user);
-  absl::StatusOr<std::string> line = ReadFile(path);
+  absl::StatusOr<std::string> line = ReadTextFile(path);
   if (!line.ok()) return absl::FailedPreconditionError(kNotLoggedIn);
   absl::StatusOr<ssh::cert::Certificate> cert =
       ssh::cert::Certificate::FromLine(
@@ -272,7 +272,7 @@ int RunSsh(const std::string& target, const std::vector<std::string>& command,
       cert->valid_before) {
     return Fail(err, kLoginExpired);
   }
-  absl::StatusOr<std::string> config = ReadFile(home->ssh_config());
+  absl::StatusOr<std::string> config = ReadTextFile(home->ssh_config());
   if (!config.ok()) {
     return Fail(err, absl::StrCat(home->ssh_config(),
                                   " is missing: run `sp login` first"));

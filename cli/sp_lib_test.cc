@@ -203,7 +203,7 @@ TEST(SpHomeTest, StateRoundTripAndModes) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_TRUE(RemoveFile(home.tls_key()).ok());
   EXPECT_TRUE(RemoveFile(home.tls_key()).ok());
-  EXPECT_EQ(ReadFile(home.tls_key()).status().code(),
+  EXPECT_EQ(ReadTextFile(home.tls_key()).status().code(),
             absl::StatusCode::kNotFound);
   std::system(("rm -rf " + std::string(tmpl)).c_str());
 }
@@ -334,7 +334,7 @@ TEST_F(SpLoginTest, AGivenCaFingerprintIsParsedBeforeAnythingElse) {
                     bad + "\"\n");
       EXPECT_EQ(r.out, "");
       // Nothing written: no state remembering this CA and user.
-      EXPECT_EQ(ReadFile(home_->state()).ok(), pinned) << bad;
+      EXPECT_EQ(ReadTextFile(home_->state()).ok(), pinned) << bad;
     }
   }
   LoginOptions o = Options();
@@ -365,9 +365,9 @@ TEST_F(SpLoginTest, AFailedLoginWritesNoStateAndNoPin) {
     o.ca_fingerprint = fingerprint;
     const Result r = Login(o);
     EXPECT_EQ(r.rc, kExitUnreachable) << r.err;
-    EXPECT_EQ(ReadFile(home_->state()).status().code(),
+    EXPECT_EQ(ReadTextFile(home_->state()).status().code(),
               absl::StatusCode::kNotFound);
-    EXPECT_EQ(ReadFile(home_->ca_pem()).status().code(),
+    EXPECT_EQ(ReadTextFile(home_->ca_pem()).status().code(),
               absl::StatusCode::kNotFound);
   }
   // After a login that worked, a failed one keeps its CA and user.
@@ -379,7 +379,7 @@ TEST_F(SpLoginTest, AFailedLoginWritesNoStateAndNoPin) {
   ASSERT_TRUE(state.ok()) << state.status();
   EXPECT_EQ(state->ca, "127.0.0.1:1");
   EXPECT_EQ(state->user, "alice");
-  EXPECT_EQ(*ReadFile(home_->ca_pem()), "earlier pin\n");
+  EXPECT_EQ(*ReadTextFile(home_->ca_pem()), "earlier pin\n");
 }
 
 // Found by a probe: `sp login --user ""` went to the CA as the remembered
@@ -400,7 +400,7 @@ TEST_F(SpLoginTest, AFlagGivenEmptyOrBadIsAUsageError) {
       const Result r = Login(o);
       EXPECT_EQ(r.rc, kExitUsage) << pinned << " " << flag << ": " << r.err;
       EXPECT_EQ(r.err, "sp: " + flag + " must not be empty\n");
-      EXPECT_EQ(ReadFile(home_->state()).ok(), pinned) << flag;
+      EXPECT_EQ(ReadTextFile(home_->state()).ok(), pinned) << flag;
     }
   }
   std::system(("rm -rf " + home_->dir()).c_str());
@@ -425,7 +425,7 @@ TEST_F(SpLoginTest, AFlagGivenEmptyOrBadIsAUsageError) {
   r = Login(o);
   EXPECT_EQ(r.rc, kExitUsage) << r.err;
   EXPECT_TRUE(absl::StartsWith(r.err, "sp: user names for sp are")) << r.err;
-  EXPECT_EQ(ReadFile(home_->state()).status().code(),
+  EXPECT_EQ(ReadTextFile(home_->state()).status().code(),
             absl::StatusCode::kNotFound);
   // The same from a broken state file is an error, not a usage error.
   ASSERT_TRUE(home_->WriteState({"127.0.0.1:0", "../alice"}).ok());

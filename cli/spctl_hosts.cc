@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "base/files.h"
 #include "cli/sp_home.h"
 #include "cli/spctl.h"
 
@@ -57,9 +58,19 @@ absl::Status ApplyLabels(const std::vector<std::string>& labels,
 // would set 22 (leave --port out of `hosts add` for 22).
 CLI::Validator PortNumber() { return DecimalInRange(1, 65535, "1..65535"); }
 
+// The key line of the file `path` for --host-key and --public-key (a
+// file, or a pipe: `--host-key <(ssh-keyscan ...)`). Read with //base:files:
+// cli's own reader took a directory (or a file it could not read) for an
+// empty file, and an empty key went to the CA.
 absl::StatusOr<std::string> ReadKeyLine(const std::string& path) {
-  absl::StatusOr<std::string> text = ReadFile(path);
+  absl::StatusOr<std::string> text = base::ReadTextFileOrPipe(path);
   if (!text.ok()) return text.status();
+  if (absl::StripAsciiWhitespace(*text).empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path,
+        " is empty: want an OpenSSH public key line (the host's .pub "
+        "file)"));
+  }
   // A private key is never sent anywhere, not even to our CA to be refused
   // there: the usual slip is the key file instead of its .pub.
   if (absl::StrContains(*text, "-----BEGIN")) {

@@ -450,6 +450,53 @@ TEST(SpctlRunTest, AFileGivenByFlagThatCannotBeReadSaysWhy) {
   }
 }
 
+// Found by a probe: `hosts add web01 --host-key DIR` sent the CA an empty
+// key, as did an empty file: cli's own ReadFile read a directory as "".
+// A key file that is a directory, empty or missing is refused, naming it,
+// before the CA is asked (no "not logged in"), for hosts add, hosts edit
+// and hosts sign.
+TEST(SpctlRunTest, AKeyFileThatHoldsNoKeyIsRefusedBeforeTheCa) {
+  const std::string dir = ::testing::TempDir() + "/spctl-key-directory";
+  ASSERT_TRUE(mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST);
+  const std::string empty = ::testing::TempDir() + "/spctl-empty-key.pub";
+  std::ofstream(empty) << " \n";
+  const std::string missing = ::testing::TempDir() + "/spctl-no-key.pub";
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {dir, "cannot read " + dir + ": Is a directory"},
+      {empty, empty + " is empty: want an OpenSSH public key line (the "
+                      "host's .pub file)"},
+      {missing, "cannot read " + missing + ": No such file or directory"}};
+  for (const auto& [file, why] : files) {
+    for (const std::vector<std::string>& args :
+         std::vector<std::vector<std::string>>{
+             {"hosts", "add", "web01", "--address", "10.0.0.5", "--host-key",
+              file},
+             {"hosts", "edit", "web01", "--host-key", file},
+             {"hosts", "sign", "web01", "--public-key", file}}) {
+      const std::string line = absl::StrJoin(args, " ");
+      SpctlArgs spctl;
+      EXPECT_EQ(spctl.Run(args), kExitError) << line;
+      EXPECT_EQ(spctl.errors.str(), "spctl: " + why + "\n") << line;
+      EXPECT_EQ(spctl.out.str(), "") << line;
+    }
+  }
+  // A key from a pipe (`--host-key <(...)`) is read, and goes on to the CA.
+  const std::string fifo = ::testing::TempDir() + "/spctl-key-fifo";
+  unlink(fifo.c_str());
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer([&] {
+    std::ofstream(fifo) << "ssh-ed25519 "
+                           "AAAAC3NzaC1lZDI1NTE5AAAAIE5rH3TCFRB0yvHOjd2p6OJ/"
+                           "YhH3aTnRkO3yUiUHyRbV web01\n";
+  });
+  SpctlArgs spctl;
+  EXPECT_EQ(spctl.Run({"hosts", "sign", "web01", "--public-key", fifo}),
+            kExitError);
+  writer.join();
+  EXPECT_TRUE(absl::StrContains(spctl.errors.str(), "run `sp login` first"))
+      << spctl.errors.str();
+}
+
 // The password file is still read from a pipe (`--password-file <(pass
 // show x)`), and only its first line is the password.
 TEST(ReadFirstLineTest, ReadsAFileOrAPipe) {

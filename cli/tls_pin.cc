@@ -80,7 +80,7 @@ absl::StatusOr<TrustedCa> TrustCa(const SpHome& home,
     }
     return absl::UnavailableError("unreachable");
   }
-  absl::StatusOr<std::string> pinned = ReadFile(home.ca_pem());
+  absl::StatusOr<std::string> pinned = ReadTextFile(home.ca_pem());
   if (!pinned.ok() && pinned.status().code() != absl::StatusCode::kNotFound) {
     err << "sp: " << pinned.status().message() << "\n";
     return pinned.status();
