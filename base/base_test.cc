@@ -2,6 +2,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "base/bounded_cache.h"
 #include "base/clock.h"
@@ -126,6 +127,141 @@ TEST(Utf8Test, PrintableHasNoControlCharacters) {
   }
 }
 
+// Text in any script stays text: Latin with accents, Cyrillic, Greek,
+// Arabic, Hebrew, CJK, Hangul, Devanagari (with its combining marks), an
+// emoji, and the spaces of other scripts.
+constexpr const char* kGraphicText[] = {
+    "Jos\xc3\xa9 Mu\xc3\xb1oz",                  // José Muñoz
+    "\xd0\x90\xd0\xbd\xd0\xbd\xd0\xb0",          // Анна
+    "\xce\x91\xce\xb8\xce\xae\xce\xbd\xce\xb1",  // Αθήνα
+    "\xd8\xb9\xd9\x84\xd9\x8a",                  // علي
+    "\xd7\xa9\xd7\xa8\xd7\x94",                  // שרה
+    "\xe5\xbc\xa0\xe4\xbc\x9f",                  // 张伟
+    "\xea\xb9\x80\xec\xb2\xa0\xec\x88\x98",      // 김철수
+    "\xe0\xa4\xb0\xe0\xa4\xbe\xe0\xa4\x9c",      // राज
+    "e\xcc\x81",                                 // e + U+0301
+    "\xf0\x9f\x94\x91",                          // U+1F511
+    "a\xe3\x80\x80"                              // U+3000
+    "b",
+};
+
+// One of each class IsGraphicCodePoint refuses, as UTF-8.
+struct NotGraphic {
+  const char* what;
+  const char* utf8;
+  char32_t cp;
+};
+constexpr NotGraphic kNotGraphicText[] = {
+    {"NUL", "\x00", 0x0000},
+    {"LF", "\n", 0x000A},
+    {"ESC", "\x1b", 0x001B},
+    {"DEL", "\x7f", 0x007F},
+    {"C1 PAD", "\xc2\x80", 0x0080},
+    {"C1 CSI", "\xc2\x9b", 0x009B},
+    {"C1 APC", "\xc2\x9f", 0x009F},
+    {"soft hyphen", "\xc2\xad", 0x00AD},
+    {"combining grapheme joiner", "\xcd\x8f", 0x034F},
+    {"Arabic number sign", "\xd8\x80", 0x0600},
+    {"ARABIC LETTER MARK", "\xd8\x9c", 0x061C},
+    {"Hangul choseong filler", "\xe1\x85\x9f", 0x115F},
+    {"Hangul jungseong filler", "\xe1\x85\xa0", 0x1160},
+    {"Khmer inherent vowel", "\xe1\x9e\xb4", 0x17B4},
+    {"Mongolian vowel separator", "\xe1\xa0\x8e", 0x180E},
+    {"ZWSP", "\xe2\x80\x8b", 0x200B},
+    {"ZWNJ", "\xe2\x80\x8c", 0x200C},
+    {"ZWJ", "\xe2\x80\x8d", 0x200D},
+    {"LRM", "\xe2\x80\x8e", 0x200E},
+    {"RLM", "\xe2\x80\x8f", 0x200F},
+    {"LINE SEPARATOR", "\xe2\x80\xa8", 0x2028},
+    {"PARAGRAPH SEPARATOR", "\xe2\x80\xa9", 0x2029},
+    {"LRE", "\xe2\x80\xaa", 0x202A},
+    {"RLE", "\xe2\x80\xab", 0x202B},
+    {"PDF", "\xe2\x80\xac", 0x202C},
+    {"LRO", "\xe2\x80\xad", 0x202D},
+    {"RLO", "\xe2\x80\xae", 0x202E},
+    {"WORD JOINER", "\xe2\x81\xa0", 0x2060},
+    {"INVISIBLE PLUS", "\xe2\x81\xa4", 0x2064},
+    {"LRI", "\xe2\x81\xa6", 0x2066},
+    {"RLI", "\xe2\x81\xa7", 0x2067},
+    {"FSI", "\xe2\x81\xa8", 0x2068},
+    {"PDI", "\xe2\x81\xa9", 0x2069},
+    {"Hangul filler", "\xe3\x85\xa4", 0x3164},
+    {"private use", "\xee\x80\x80", 0xE000},
+    {"private use end", "\xef\xa3\xbf", 0xF8FF},
+    {"noncharacter U+FDD0", "\xef\xb7\x90", 0xFDD0},
+    {"VS16", "\xef\xb8\x8f", 0xFE0F},
+    {"BOM", "\xef\xbb\xbf", 0xFEFF},
+    {"halfwidth Hangul filler", "\xef\xbe\xa0", 0xFFA0},
+    {"interlinear annotation anchor", "\xef\xbf\xb9", 0xFFF9},
+    {"interlinear annotation terminator", "\xef\xbf\xbb", 0xFFFB},
+    {"noncharacter U+FFFE", "\xef\xbf\xbe", 0xFFFE},
+    {"noncharacter U+FFFF", "\xef\xbf\xbf", 0xFFFF},
+    {"shorthand format", "\xf0\x9b\xb2\xa0", 0x1BCA0},
+    {"musical format", "\xf0\x9d\x85\xb3", 0x1D173},
+    {"noncharacter U+1FFFF", "\xf0\x9f\xbf\xbf", 0x1FFFF},
+    {"LANGUAGE TAG", "\xf3\xa0\x80\x81", 0xE0001},
+    {"TAG LATIN SMALL A", "\xf3\xa0\x81\xa1", 0xE0061},
+    {"CANCEL TAG", "\xf3\xa0\x81\xbf", 0xE007F},
+    {"VS17", "\xf3\xa0\x84\x80", 0xE0100},
+    {"plane 15 private use", "\xf3\xb0\x80\x80", 0xF0000},
+    {"plane 16 private use", "\xf4\x8f\xbf\xbd", 0x10FFFD},
+};
+
+TEST(GraphicCodePointTest, EveryScriptIsGraphicControlsAndInvisiblesAreNot) {
+  for (const char* text : kGraphicText) {
+    EXPECT_TRUE(IsPrintableUtf8(text)) << SafeText(text);
+  }
+  for (char32_t cp :
+       {U' ',         U'~',      U'a',      U'\u00a0',     U'\u00e9',
+        U'\u0301',    U'\u0410', U'\u05d0', U'\u0627',     U'\u200a',
+        U'\u2010',    U'\u202f', U'\u4e2d', U'\uac00',     U'\ufb01',
+        U'\ufdcf',    U'\ufdf0', U'\ufffd', U'\U0001f511', U'\U000e1000',
+        U'\U000efffd'}) {
+    EXPECT_TRUE(IsGraphicCodePoint(cp))
+        << std::hex << static_cast<uint32_t>(cp);
+  }
+  for (const NotGraphic& n : kNotGraphicText) {
+    EXPECT_FALSE(IsGraphicCodePoint(n.cp)) << n.what;
+    const std::string utf8 = n.cp == 0 ? std::string(1, '\0') : n.utf8;
+    char32_t decoded = 0;
+    ASSERT_EQ(DecodeUtf8(utf8, 0, &decoded), utf8.size()) << n.what;
+    EXPECT_EQ(static_cast<uint32_t>(decoded), static_cast<uint32_t>(n.cp))
+        << n.what;
+    EXPECT_FALSE(IsPrintableUtf8("Anna " + utf8 + "Smith")) << n.what;
+  }
+  // Every plane's last two code points are noncharacters; beyond U+10FFFF
+  // is no code point.
+  for (char32_t plane = 0; plane <= 0x10; ++plane) {
+    EXPECT_FALSE(IsGraphicCodePoint(plane << 16 | 0xFFFE))
+        << static_cast<uint32_t>(plane);
+    EXPECT_FALSE(IsGraphicCodePoint(plane << 16 | 0xFFFF))
+        << static_cast<uint32_t>(plane);
+  }
+  EXPECT_FALSE(IsGraphicCodePoint(0x110000));
+  EXPECT_FALSE(IsGraphicCodePoint(0xFFFFFFFF));
+}
+
+TEST(Utf8Test, PrintableRefusesWhatIsNotUtf8) {
+  // Overlong '/', overlong NUL, a surrogate, above U+10FFFF, a lone
+  // continuation byte, a sequence cut short.
+  for (const char* bad :
+       {"\xc0\xaf", "\xc0\x80", "\xe0\x80\xaf", "\xed\xa0\x80",
+        "\xf4\x90\x80\x80", "a\x80", "\xe2\x80", "\xff"}) {
+    EXPECT_FALSE(IsPrintableUtf8(bad)) << SafeText(bad);
+    EXPECT_FALSE(IsUtf8WithoutControls(bad)) << SafeText(bad);
+  }
+}
+
+// A password is never shown: only controls are refused there, so a
+// password with a ZWJ emoji sequence or RLO can still be set.
+TEST(Utf8Test, WithoutControlsTakesInvisibleCharacters) {
+  EXPECT_TRUE(IsUtf8WithoutControls("pass \xe2\x80\xae word\xe2\x80\x8d"));
+  EXPECT_TRUE(IsUtf8WithoutControls("\xd0\x90\xd0\xbd\xd0\xbd\xd0\xb0"));
+  for (const char* bad : {"a\nb", "\x1b", "\x7f", "\xc2\x9b", "\xc2\x80"}) {
+    EXPECT_FALSE(IsUtf8WithoutControls(bad)) << SafeText(bad);
+  }
+}
+
 TEST(EscapeControlsTest, KeepsTextEscapesControls) {
   EXPECT_EQ(EscapeControls("ls -l /tmp \xc3\xa9t\xc3\xa9"),
             "ls -l /tmp \xc3\xa9t\xc3\xa9");
@@ -134,6 +270,35 @@ TEST(EscapeControlsTest, KeepsTextEscapesControls) {
                            "2J"),
             "x\\xc2\\x9b2J");
   EXPECT_EQ(EscapeControls("\xff\\"), "\\xff\\x5c");
+}
+
+// Trojan Source (CVE-2021-42574): a recorded `rm -rf /` followed by RLO
+// and reversed text must not read as something else; each byte of the
+// override is shown.
+TEST(EscapeControlsTest, EscapesBidiControlsAndInvisibleCharacters) {
+  EXPECT_EQ(EscapeControls("rm -rf /\xe2\x80\xae"
+                           "txt.eman"),
+            "rm -rf /\\xe2\\x80\\xaetxt.eman");
+  for (const NotGraphic& n : kNotGraphicText) {
+    const std::string utf8 = n.cp == 0 ? std::string(1, '\0') : n.utf8;
+    std::string want = "cat ";
+    for (char c : utf8) {
+      absl::StrAppend(
+          &want, "\\x",
+          absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
+    }
+    EXPECT_EQ(EscapeControls("cat " + utf8), want) << n.what;
+  }
+  for (const char* text : kGraphicText) {
+    EXPECT_EQ(EscapeControls(text), text);
+  }
+  // Bytes that are not UTF-8 are escaped one by one, and what follows
+  // them is read afresh: an overlong '/', a cut sequence before text.
+  EXPECT_EQ(EscapeControls("\xc0\xaf"), "\\xc0\\xaf");
+  EXPECT_EQ(EscapeControls("\xe2\x80"
+                           "a\xd0\x90"),
+            "\\xe2\\x80a\xd0\x90");
+  EXPECT_EQ(EscapeControls("\xed\xa0\x80"), "\\xed\\xa0\\x80");
 }
 
 TEST(EventLineTest, TextAndJsonEscapeEveryValue) {

@@ -1,5 +1,9 @@
 #include "base/safe_text.h"
 
+#include <algorithm>
+#include <cstdint>
+#include <iterator>
+
 #include "absl/strings/str_cat.h"
 
 namespace sallyport::base {
@@ -19,11 +23,14 @@ std::string SafeText(std::string_view s, size_t max) {
   return out;
 }
 
-size_t Utf8SequenceLength(std::string_view s, size_t i) {
+size_t DecodeUtf8(std::string_view s, size_t i, char32_t* cp) {
   const unsigned char c = static_cast<unsigned char>(s[i]);
   size_t len;
   uint32_t min;
-  if (c < 0x80) return 1;
+  if (c < 0x80) {
+    *cp = c;
+    return 1;
+  }
   if ((c & 0xe0) == 0xc0) {
     len = 2;
     min = 0x80;
@@ -37,43 +44,95 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
     return 0;
   }
   if (i + len > s.size()) return 0;
-  uint32_t cp = c & (0xff >> (len + 1));
+  uint32_t v = c & (0xff >> (len + 1));
   for (size_t k = 1; k < len; ++k) {
     const unsigned char cc = static_cast<unsigned char>(s[i + k]);
     if ((cc & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (cc & 0x3f);
+    v = (v << 6) | (cc & 0x3f);
   }
-  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return 0;
+  *cp = v;
   return len;
 }
 
-bool IsValidUtf8(std::string_view s) {
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  char32_t ignored;
+  return DecodeUtf8(s, i, &ignored);
+}
+
+namespace {
+
+// Whether `s` is valid UTF-8 whose every code point `ok` takes.
+template <typename Pred>
+bool AllCodePoints(std::string_view s, Pred ok) {
   for (size_t i = 0; i < s.size();) {
-    const size_t len = Utf8SequenceLength(s, i);
-    if (len == 0) return false;
+    char32_t cp = 0;
+    const size_t len = DecodeUtf8(s, i, &cp);
+    if (len == 0 || !ok(cp)) return false;
     i += len;
   }
   return true;
 }
 
-namespace {
-
-// Whether the UTF-8 sequence of `len` bytes at s[i] is a control
-// character: C0, DEL, or C1 (U+0080..U+009F, 0xC2 0x80..0x9F in UTF-8).
-bool IsControl(std::string_view s, size_t i, size_t len) {
-  const unsigned char c = static_cast<unsigned char>(s[i]);
-  if (len == 1) return c < 0x20 || c == 0x7F;
-  return len == 2 && c == 0xC2 && static_cast<unsigned char>(s[i + 1]) <= 0x9F;
-}
+// The code points IsGraphicCodePoint refuses besides the noncharacters at
+// the end of each plane, sorted; the header says which classes these are.
+// Cf and Default_Ignorable_Code_Point as of Unicode 15.1.
+struct Range {
+  char32_t first, last;
+};
+constexpr Range kNotGraphic[] = {
+    {0x0000, 0x001F},     // Cc C0
+    {0x007F, 0x009F},     // Cc DEL, C1
+    {0x00AD, 0x00AD},     // Cf soft hyphen
+    {0x034F, 0x034F},     // combining grapheme joiner (ignorable)
+    {0x0600, 0x0605},     // Cf Arabic number signs
+    {0x061C, 0x061C},     // Cf ARABIC LETTER MARK (bidi)
+    {0x06DD, 0x06DD},     // Cf
+    {0x070F, 0x070F},     // Cf
+    {0x0890, 0x0891},     // Cf
+    {0x08E2, 0x08E2},     // Cf
+    {0x115F, 0x1160},     // Hangul fillers (ignorable)
+    {0x17B4, 0x17B5},     // Khmer inherent vowels (ignorable)
+    {0x180B, 0x180F},     // Mongolian variation selectors, U+180E (Cf)
+    {0x200B, 0x200F},     // Cf ZWSP, ZWNJ, ZWJ, LRM, RLM
+    {0x2028, 0x202E},     // Zl, Zp, Cf bidi embeddings and overrides
+    {0x2060, 0x206F},     // Cf word joiner.., bidi isolates, deprecated
+    {0x3164, 0x3164},     // Hangul filler (ignorable)
+    {0xD800, 0xDFFF},     // Cs
+    {0xE000, 0xF8FF},     // Co
+    {0xFDD0, 0xFDEF},     // noncharacters
+    {0xFE00, 0xFE0F},     // variation selectors (ignorable)
+    {0xFEFF, 0xFEFF},     // Cf BOM, ZWNBSP
+    {0xFFA0, 0xFFA0},     // halfwidth Hangul filler (ignorable)
+    {0xFFF0, 0xFFFB},     // ignorable unassigned, Cf annotations
+    {0x110BD, 0x110BD},   // Cf
+    {0x110CD, 0x110CD},   // Cf
+    {0x13430, 0x1343F},   // Cf Egyptian hieroglyph format controls
+    {0x1BCA0, 0x1BCA3},   // Cf shorthand format controls
+    {0x1D173, 0x1D17A},   // Cf musical format controls
+    {0xE0000, 0xE0FFF},   // Cf tags, variation selectors supplement
+    {0xF0000, 0x10FFFF},  // Co planes 15 and 16
+};
 
 }  // namespace
+
+bool IsGraphicCodePoint(char32_t cp) {
+  if (cp > 0x10FFFF || (cp & 0xFFFE) == 0xFFFE) return false;
+  // The last range whose first code point is <= cp.
+  const Range* end = std::end(kNotGraphic);
+  const Range* r = std::upper_bound(
+      std::begin(kNotGraphic), end, cp,
+      [](char32_t v, const Range& range) { return v < range.first; });
+  return r == std::begin(kNotGraphic) || cp > (r - 1)->last;
+}
 
 std::string EscapeControls(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
-    const size_t len = Utf8SequenceLength(s, i);
-    if (len == 0 || IsControl(s, i, len) || s[i] == '\\') {
+    char32_t cp = 0;
+    const size_t len = DecodeUtf8(s, i, &cp);
+    if (len == 0 || !IsGraphicCodePoint(cp) || cp == '\\') {
       const size_t n = len == 0 ? 1 : len;
       for (size_t k = 0; k < n; ++k) {
         absl::StrAppend(
@@ -89,13 +148,17 @@ std::string EscapeControls(std::string_view s) {
   return out;
 }
 
+bool IsValidUtf8(std::string_view s) {
+  return AllCodePoints(s, [](char32_t) { return true; });
+}
+
 bool IsPrintableUtf8(std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    const size_t len = Utf8SequenceLength(s, i);
-    if (len == 0 || IsControl(s, i, len)) return false;
-    i += len;
-  }
-  return true;
+  return AllCodePoints(s, IsGraphicCodePoint);
+}
+
+bool IsUtf8WithoutControls(std::string_view s) {
+  return AllCodePoints(
+      s, [](char32_t cp) { return cp >= 0x20 && (cp < 0x7F || cp > 0x9F); });
 }
 
 }  // namespace sallyport::base

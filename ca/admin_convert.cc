@@ -41,12 +41,14 @@ absl::Status ValidateLabels(
           " of [A-Za-z0-9._/-] starting with a letter or digit"));
     }
     // Values are shown as they are (sp ls, spctl hosts ls): no control
-    // characters, C1 included, as display names.
+    // characters (C1 included), bidirectional controls or invisible
+    // characters, as display names.
     if (v.size() > kMaxLabelValueBytes || !base::IsPrintableUtf8(v)) {
       return absl::InvalidArgumentError(
           absl::StrCat(std::string(field), ": the value of label ", k,
                        " must be at most ", kMaxLabelValueBytes,
-                       " bytes of UTF-8 text without control characters"));
+                       " bytes of UTF-8 text without control, bidirectional "
+                       "or invisible characters"));
     }
   }
   return absl::OkStatus();

@@ -82,10 +82,21 @@ TEST_F(AdminGuardsTest, DisplayNamesWithoutControlCharacters) {
     return stub->CreateUser(&ctx, request, &out);
   };
   EXPECT_TRUE(create("u1", "Ünal Çelik (ops)").ok());
+  EXPECT_TRUE(create("u3", "Анна Иванова / 张伟").ok());
+  // Bidirectional controls and invisible characters make a name read as
+  // another (Trojan Source): "admin" + RLO + "nimda" shows as "adminadmin".
   for (const std::string& bad : {std::string("evil\n\x1b[31mred"),
                                  std::string("a\tb"), std::string("x\x7f"),
                                  std::string("c1 \xc2\x9b"
                                              "31m"),
+                                 std::string("admin\xe2\x80\xaenimda"),
+                                 std::string("\xe2\x81\xa7"
+                                             "Eve\xe2\x81\xa9"),
+                                 std::string("Ad\xe2\x80\x8bmin"),
+                                 std::string("\xef\xbb\xbf"
+                                             "Bob"),
+                                 std::string("Bo\xc2\xad"
+                                             "b"),
                                  std::string(257, 'a')}) {
     grpc::Status st = create("u2", bad);
     EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << bad;
@@ -139,7 +150,10 @@ TEST_F(AdminGuardsTest, DescriptionsAndReasonsWithoutControlCharacters) {
        {std::string("line\nbreak"), std::string("a\x1b]0;owned\x07"),
         std::string("a\r"), std::string("a\x7f"),
         std::string("c1 \xc2\x9b"
-                    "2J")}) {
+                    "2J"),
+        std::string("rm -rf /\xe2\x80\xae"
+                    "txt.eman"),
+        std::string("\xe2\x80\xa8")}) {
     grpc::Status st = create_role("bad", bad);
     EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << bad;
     EXPECT_TRUE(absl::StrContains(st.error_message(),

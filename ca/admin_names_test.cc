@@ -84,17 +84,19 @@ TEST(AdminNamesTest, HostsWithInvalidNamesAddressesOrKeysAreRefused) {
       << bad_key.error_message();
   auto key = ssh::crypto::PrivateKey::GenerateEd25519();
   ASSERT_TRUE(key.ok());
-  // A key line whose comment carries an escape sequence or a newline
-  // (`spctl hosts show` prints it as it is).
+  // A key line whose comment carries an escape sequence, a newline or a
+  // bidirectional override (`spctl hosts show` prints it as it is).
   for (const std::string& comment :
-       {std::string("web\x1b[2J03"), std::string("web03\nAddress: evil")}) {
+       {std::string("web\x1b[2J03"), std::string("web03\nAddress: evil"),
+        std::string("web03\xe2\x80\xae")}) {
     pinned.set_host_key(key->public_key().ToAuthorizedKeysLine() + " " +
                         comment);
     const grpc::Status st = create(pinned);
     EXPECT_EQ(st.error_code(), StatusCode::INVALID_ARGUMENT) << comment;
     EXPECT_EQ(st.error_message(),
-              "host key: control characters (newlines, escapes) are not "
-              "allowed");
+              "host key: control characters (newlines, escapes), "
+              "bidirectional controls and invisible characters (U+202E, "
+              "U+200B) are not allowed");
   }
   pinned.set_host_key(key->public_key().ToAuthorizedKeysLine() + " web03");
   EXPECT_TRUE(create(pinned).ok());
@@ -149,6 +151,10 @@ TEST(AdminNamesTest, RolesAndLabelsWithInvalidNamesAreRefused) {
   good.add_logins("root");
   good.add_logins("deploy_user");
   (*good.add_hosts()->mutable_labels())["k8s.io/env"] = "Data Platform";
+  // Text in other scripts is a fine label value.
+  (*good.mutable_hosts(0)->mutable_labels())["team"] =
+      "\xd0\x9a\xd0\xbe\xd0\xbc\xd0\xb0\xd0\xbd\xd0\xb4\xd0\xb0 "
+      "\xe8\xbf\x90\xe7\xbb\xb4";
   good.add_hosts()->add_name_globs("web-??.*");
   good.add_channels("shell");
   auto create = [&](const pb::Role& r) {
@@ -181,6 +187,18 @@ TEST(AdminNamesTest, RolesAndLabelsWithInvalidNamesAreRefused) {
          (*r.mutable_hosts(0)->mutable_labels())["env"] =
              "a\xc2\x9b"
              "2J";
+       }},
+      // A bidirectional override or an invisible character would make the
+      // value read as another in `spctl hosts ls` and `sp ls`.
+      {"role hosts",
+       [](pb::Role& r) {
+         (*r.mutable_hosts(0)->mutable_labels())["env"] =
+             "prod\xe2\x80\xae"
+             "ved";
+       }},
+      {"role hosts",
+       [](pb::Role& r) {
+         (*r.mutable_hosts(0)->mutable_labels())["env"] = "pr\xe2\x80\x8bod";
        }},
       {"role hosts",
        [](pb::Role& r) { r.mutable_hosts(1)->add_name_globs("a;b"); }},

@@ -83,7 +83,8 @@ absl::Status ValidateShownText(std::string_view field, std::string_view text,
   if (!base::IsPrintableUtf8(text)) {
     return absl::InvalidArgumentError(absl::StrCat(
         std::string(field),
-        ": control characters (newlines, escapes) are not allowed"));
+        ": control characters (newlines, escapes), bidirectional controls "
+        "and invisible characters (U+202E, U+200B) are not allowed"));
   }
   return absl::OkStatus();
 }

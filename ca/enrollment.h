@@ -53,10 +53,12 @@ absl::StatusOr<storage::JoinToken> ConsumeJoinTokenOfKind(
 absl::Status ValidateSimpleName(std::string_view field, std::string_view name,
                                 size_t max_bytes);
 
-// A user's display name: at most kMaxDisplayNameBytes of UTF-8 without
-// control characters (C0, DEL, C1): it is printed in admins' terminals
-// (`spctl users ls`), where an escape sequence would act and a newline
-// break the table. Empty is fine. kInvalidArgument otherwise.
+// A user's display name: at most kMaxDisplayNameBytes of UTF-8 text
+// (base::IsPrintableUtf8): no control characters (C0, DEL, C1), no
+// bidirectional controls (U+202E...) and no invisible characters (U+200B,
+// U+FEFF...): it is printed in admins' terminals (`spctl users ls`), where
+// an escape sequence would act, a newline break the table and an override
+// make the name read as another. Empty is fine. kInvalidArgument otherwise.
 inline constexpr size_t kMaxDisplayNameBytes = 256;
 absl::Status ValidateDisplayName(std::string_view name);
 // The same rules for other free text admins see in spctl (a role's

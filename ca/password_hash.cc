@@ -29,7 +29,10 @@ absl::Status CheckNewPassword(std::string_view password) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the password is too long: at most ", kMaxPasswordBytes, " bytes"));
   }
-  if (!base::IsPrintableUtf8(password)) {
+  // Controls only: a password is never shown, so bidirectional and
+  // invisible characters cannot mislead a reader (IsPrintableUtf8 would
+  // refuse a ZWJ emoji sequence someone can type).
+  if (!base::IsUtf8WithoutControls(password)) {
     return absl::InvalidArgumentError(
         "the password must be UTF-8 text without control characters");
   }

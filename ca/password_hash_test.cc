@@ -116,12 +116,18 @@ TEST(CheckNewPasswordTest, LengthTextAndNotOnlySpaces) {
   EXPECT_TRUE(CheckNewPassword("frank-pw").ok());
   EXPECT_TRUE(CheckNewPassword("correct horse battery").ok());
   EXPECT_TRUE(CheckNewPassword("p\xc3\xa4sswort!").ok());
+  // A password is never shown: invisible and bidirectional characters
+  // (a ZWJ emoji sequence, RLO) are taken, only controls are not.
+  EXPECT_TRUE(CheckNewPassword("\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb"
+                               " and \xe2\x80\xae-rlo")
+                  .ok());
   EXPECT_TRUE(CheckNewPassword(std::string(kMaxPasswordBytes, 'x')).ok());
   for (const std::string& bad :
        {std::string("k3y!"), std::string(8, ' '),
         std::string("abc\x01"
                     "defgh"),
-        std::string("abcdefg\xff"), std::string(kMaxPasswordBytes + 1, 'x')}) {
+        std::string("abcdefgh\xc2\x9b"), std::string("abcdefg\xff"),
+        std::string(kMaxPasswordBytes + 1, 'x')}) {
     const absl::Status st = CheckNewPassword(bad);
     EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << bad.size();
     EXPECT_EQ(st.message().find(bad), std::string::npos);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "base/files.h"
+#include "base/safe_text.h"
 #include "cli/sp_home.h"
 #include "cli/spctl.h"
 
@@ -31,9 +32,15 @@ struct HostArgs {
   std::string output_file;
 };
 
+// Values are escaped (base::EscapeControls): the CA refuses controls,
+// bidirectional and invisible characters in them, but a value stored
+// before it did is shown, not printed as it is.
 std::string Labels(const google::protobuf::Map<std::string, std::string>& m) {
   std::vector<std::string> parts;
-  for (const auto& [k, v] : m) parts.push_back(absl::StrCat(k, "=", v));
+  for (const auto& [k, v] : m) {
+    parts.push_back(
+        absl::StrCat(base::EscapeControls(k), "=", base::EscapeControls(v)));
+  }
   std::sort(parts.begin(), parts.end());
   return absl::StrJoin(parts, ",");
 }
@@ -142,7 +149,8 @@ int Show(Spctl& ctl, const std::string& name) {
             << "Trust:    " << (h.trust().empty() ? "host-ca" : h.trust())
             << "\n"
             << "Labels:   " << Labels(h.labels()) << "\n"
-            << "Host key: " << (h.host_key().empty() ? "-" : h.host_key())
+            << "Host key: "
+            << (h.host_key().empty() ? "-" : base::EscapeControls(h.host_key()))
             << "\n"
             << "Created:  " << FormatTime(h.created_at()) << " UTC\n";
   return kExitOk;

@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/safe_text.h"
 #include "cli/qr_terminal.h"
 #include "cli/spctl.h"
 #include "cli/spctl_output.pb.h"
@@ -165,11 +166,15 @@ int List(Spctl& ctl) {
     return *rc;
   }
   if (ctl.Structured(resp)) return kExitOk;
+  // Display names are escaped (base::EscapeControls): the CA refuses
+  // controls, bidirectional and invisible characters in them, but a name
+  // stored before it did is shown, not printed as it is.
   std::vector<std::vector<std::string>> rows;
   for (const pb::User& u : resp.users()) {
     rows.push_back({u.name(), UserState(u), absl::StrJoin(u.roles(), ","),
                     u.has_password() ? "yes" : "no",
-                    u.has_totp() ? "yes" : "no", u.display_name()});
+                    u.has_totp() ? "yes" : "no",
+                    base::EscapeControls(u.display_name())});
   }
   PrintTable(ctl.out(),
              {"NAME", "STATE", "ROLES", "PASSWORD", "TOTP", "DISPLAY NAME"},
@@ -182,7 +187,8 @@ int Show(Spctl& ctl, const std::string& name) {
   if (int rc = GetUser(ctl, name, &u); rc != kExitOk) return rc;
   if (ctl.Structured(u)) return kExitOk;
   ctl.out() << "Name:            " << u.name() << "\n"
-            << "Display name:    " << u.display_name() << "\n"
+            << "Display name:    " << base::EscapeControls(u.display_name())
+            << "\n"
             << "State:           " << UserState(u) << "\n"
             << "Roles:           " << absl::StrJoin(u.roles(), ", ") << "\n"
             << "Password:        " << (u.has_password() ? "set" : "not set")

@@ -531,6 +531,36 @@ TEST_F(SpctlAuditTest, ShowAndPlayDoNotPassUserEscapesToTheTerminal) {
   EXPECT_EQ(play.out, "\x1b[31mred\x1b[0m\n");
 }
 
+// A recorded command cannot read as another (Trojan Source,
+// CVE-2021-42574): "rm -rf ~/" followed by RIGHT-TO-LEFT OVERRIDE and
+// "txt.seton" printed as "rm -rf ~/notes.txt" in a terminal; `show` now
+// writes the override's bytes, and a zero-width space inside a word, as
+// \xNN. A command in another script stays as it is.
+TEST_F(SpctlAuditTest, ShowEscapesBidiControlsAndInvisibleCharacters) {
+  StoreRecording("s-bidi",
+                 {Open(0, 0),
+                  Request(0, 10, "exec",
+                          "rm -rf ~/\xe2\x80\xae"
+                          "txt.seton"),
+                  Close(0, 20), Open(1, 30),
+                  Request(1, 40, "exec",
+                          "cat /srv/\xd0\xbe\xd1\x82\xd1\x87\xd1\x91\xd1\x82 "
+                          "pass\xe2\x80\x8bwd"),
+                  Close(1, 50)});
+  RunResult show = env_->Spctl({"sessions", "show", "s-bidi"});
+  ASSERT_TRUE(show.ok()) << show.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      show.out, "command=rm -rf ~/\\xe2\\x80\\xaetxt.seton bytes_in="))
+      << show.out;
+  EXPECT_TRUE(absl::StrContains(
+      show.out,
+      "command=cat /srv/\xd0\xbe\xd1\x82\xd1\x87\xd1\x91\xd1\x82 "
+      "pass\\xe2\\x80\\x8bwd bytes_in="))
+      << show.out;
+  EXPECT_FALSE(absl::StrContains(show.out, "\xe2\x80\xae")) << show.out;
+  EXPECT_FALSE(absl::StrContains(show.out, "\xe2\x80\x8b")) << show.out;
+}
+
 // `last` (any case) in place of a session id is the newest session the
 // caller may see (the first of `sessions ls`), for play, show, export and
 // verify; with no session it is "not found", and it is refused like an id

@@ -19,6 +19,8 @@
 #include "absl/time/clock.h"
 #include "ca/totp.h"
 #include "gtest/gtest.h"
+#include "storage/open.h"
+#include "storage/store.h"
 #include "tests/e2e/spctl_e2e_util.h"
 #include "tests/harness/listening_process.h"
 #include "tests/harness/subprocess.h"
@@ -544,6 +546,68 @@ TEST_F(SpctlUsersTest, WhatRolesShowPrintsIsARoleFile) {
   EXPECT_TRUE(absl::StrContains(
       refused.err, bad + ":3: 'created_at': expected an RFC 3339 time"))
       << refused.err;
+}
+
+// A display name and a label value stored before the CA refused
+// bidirectional and invisible characters in them are shown, escaped, by
+// `users ls`, `users show`, `hosts ls` and `hosts show` (and a host key's
+// comment there): "Mallory" +
+// RIGHT-TO-LEFT OVERRIDE + "nimdA" read as "MalloryAdmin", and a value
+// with a zero-width space read as "prod". The CA now refuses both on
+// input; text in other scripts stays as it is.
+TEST_F(SpctlUsersTest, StoredBidiAndInvisibleCharactersAreShownEscaped) {
+  {
+    absl::StatusOr<std::unique_ptr<storage::Store>> store =
+        storage::OpenStore(env_->ca().store_url());
+    ASSERT_TRUE(store.ok()) << store.status();
+    storage::User user;
+    user.name = "mallory";
+    user.display_name =
+        "\xd0\x9c\xd1\x8d\xd0\xbb\xd0\xbb\xd0\xbe\xd1\x80\xd0\xb8 "
+        "Mallory\xe2\x80\xae"
+        "nimdA";
+    ASSERT_TRUE((*store)->CreateUser(user).ok());
+    storage::Host host;
+    host.name = "web01";
+    host.address = "10.0.0.5";
+    host.labels = {{"env", "pr\xe2\x80\x8bod"},
+                   {"team", "\xe8\xbf\x90\xe7\xbb\xb4"}};
+    host.host_key =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDeYHbXbqgFiqLDMbgm5O4E3PNVoe1Nm"
+        "ZqBgVeEFyBrE web01\xe2\x80\xae"
+        "yek";
+    ASSERT_TRUE((*store)->CreateHost(host).ok());
+  }
+  const std::string shown_name =
+      "\xd0\x9c\xd1\x8d\xd0\xbb\xd0\xbb\xd0\xbe\xd1\x80\xd0\xb8 "
+      "Mallory\\xe2\\x80\\xaenimdA";
+  const std::string shown_labels =
+      "env=pr\\xe2\\x80\\x8bod,team=\xe8\xbf\x90\xe7\xbb\xb4";
+  struct Shown {
+    std::vector<std::string> args;
+    std::string want;    // escaped
+    std::string hidden;  // never printed as it is
+  };
+  for (const Shown& c : {
+           Shown{{"users", "ls"}, shown_name, "\xe2\x80\xae"},
+           Shown{{"users", "show", "mallory"}, shown_name, "\xe2\x80\xae"},
+           Shown{{"hosts", "ls"}, shown_labels, "\xe2\x80\x8b"},
+           Shown{{"hosts", "show", "web01"}, shown_labels, "\xe2\x80\x8b"},
+           Shown{{"hosts", "show", "web01"},
+                 "web01\\xe2\\x80\\xaeyek",
+                 "\xe2\x80\xae"},
+       }) {
+    RunResult r = env_->Spctl(c.args);
+    ASSERT_TRUE(r.ok()) << r.Describe();
+    EXPECT_TRUE(absl::StrContains(r.out, c.want)) << r.out;
+    EXPECT_FALSE(absl::StrContains(r.out, c.hidden)) << r.out;
+  }
+  // New ones are refused.
+  RunResult add = env_->Spctl({"users", "add", "eve", "--display-name",
+                               "Eve\xe2\x80\xae"
+                               "nimdA"});
+  EXPECT_EQ(add.exit_code, 2) << add.Describe();
+  EXPECT_TRUE(absl::StrContains(add.err, "bidirectional controls")) << add.err;
 }
 
 TEST_F(SpctlUsersTest, WithoutLoginSpctlSaysRunSpLogin) {
