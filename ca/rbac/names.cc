@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/safe_text.h"
 
 namespace sallyport::ca::rbac {
 namespace {
@@ -34,21 +35,62 @@ bool IsIpLiteral(std::string_view s) {
          inet_pton(AF_INET6, copy.c_str(), buf) == 1;
 }
 
+// A code point EscapeForReason shows as it is, beyond IsEchoSafe's ASCII:
+// text of another script, but not what could pass for a separator or the
+// end of the quoted name (its header says which).
+bool IsEchoSafeCodePoint(char32_t cp) {
+  if (cp < 0x80) return IsEchoSafe(static_cast<unsigned char>(cp));
+  if (!base::IsGraphicCodePoint(cp)) return false;
+  switch (cp) {
+    // Space separators (Zs) other than U+0020.
+    case 0x00A0:
+    case 0x1680:
+    case 0x202F:
+    case 0x205F:
+    case 0x3000:
+    // Quotation marks (Unicode's Quotation_Mark property) beyond ASCII.
+    case 0x00AB:
+    case 0x00BB:
+    case 0x2039:
+    case 0x203A:
+    case 0x2E42:
+    case 0xFF02:
+    case 0xFF07:
+    case 0xFF62:
+    case 0xFF63:
+      return false;
+    default:
+      break;
+  }
+  return !(cp >= 0x2000 && cp <= 0x200A) &&  // Zs
+         !(cp >= 0x2018 && cp <= 0x201F) &&  // quotation marks
+         !(cp >= 0x300C && cp <= 0x300F) && !(cp >= 0x301D && cp <= 0x301F) &&
+         !(cp >= 0xFE41 && cp <= 0xFE44);
+}
+
 }  // namespace
 
 std::string EscapeForReason(std::string_view s) {
   std::string out = "\"";
-  const size_t shown = std::min(s.size(), kMaxEchoBytes);
-  for (size_t i = 0; i < shown; ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (IsEchoSafe(c)) {
-      out.push_back(static_cast<char>(c));
+  size_t i = 0;
+  while (i < s.size()) {
+    char32_t cp = 0;
+    const size_t len = base::DecodeUtf8(s, i, &cp);
+    const size_t n = len == 0 ? 1 : len;
+    // Whole characters only: one that would cross the limit is left out.
+    if (i + n > kMaxEchoBytes) break;
+    if (len != 0 && IsEchoSafeCodePoint(cp)) {
+      out.append(s.substr(i, len));
     } else {
-      absl::StrAppendFormat(&out, "\\x%02x", c);
+      for (size_t k = i; k < i + n; ++k) {
+        absl::StrAppendFormat(&out, "\\x%02x",
+                              static_cast<unsigned char>(s[k]));
+      }
     }
+    i += n;
   }
   out.push_back('"');
-  if (shown < s.size()) absl::StrAppend(&out, "... (", s.size(), " bytes)");
+  if (i < s.size()) absl::StrAppend(&out, "... (", s.size(), " bytes)");
   return out;
 }
 

@@ -25,7 +25,8 @@ inline constexpr size_t kMaxLoginBytes = 256;
 // it) and no Unix account can be called that (':' separates the fields
 // of /etc/passwd), so a host that trusts the user CA matches it to no one.
 inline constexpr std::string_view kNoLoginPrincipal = "sallyport:no-login";
-// EscapeForReason shows at most this many bytes of its input.
+// EscapeForReason shows at most this many bytes of its input (fewer when
+// a UTF-8 sequence would cross it).
 inline constexpr size_t kMaxEchoBytes = 64;
 
 // OK when `name` is a host name in RFC 1123 syntax: 1..253 bytes, labels of
@@ -53,10 +54,19 @@ absl::Status ValidateLogin(std::string_view login);
 // literal, and `port` is 1..65535. kInvalidArgument otherwise.
 absl::Status ValidateForwardDestination(std::string_view host, uint32_t port);
 
-// `s` in double quotes with every byte other than ASCII letters, digits,
-// '.', '-' and '_' written as \xNN, cut to kMaxEchoBytes input bytes
-// ("..." and the full length follow when cut). Never contains a control
-// character, a space, a quote of its own, '$', ';', '(' or '`'.
+// `s` in double quotes for a refusal reason, a log line or a shell: ASCII
+// letters, digits, '.', '-' and '_' stay, and so do the letters, marks,
+// digits, punctuation and symbols of other scripts (valid UTF-8 whose code
+// points base::IsGraphicCodePoint takes, so "сервер" reads as such); every
+// other byte is written as \xNN: other ASCII, bytes that are not UTF-8,
+// and each byte of a control (C0, DEL, C1), bidirectional control (U+202E
+// is \xe2\x80\xae), invisible character (ZWSP, ZWJ, BOM, soft hyphen,
+// tags), line separator, private-use character, space other than U+0020
+// (U+00A0, U+3000, ...) and quotation mark (U+00AB, U+201C, ...). Cut to at
+// most kMaxEchoBytes input bytes, never inside a UTF-8 sequence ("..." and the
+// full length follow when cut). The result is valid UTF-8 and never
+// contains a control character, a character that reorders or hides text,
+// a space, a quote of its own, '$', ';', '(' or '`'.
 std::string EscapeForReason(std::string_view s);
 
 // Shell-style glob over host names: '*' matches any run of bytes (also

@@ -193,6 +193,27 @@ TEST_F(SpctlAccessTest, AgreesWithAuthorizeChannelOnTwentyCases) {
   EXPECT_TRUE(absl::StrContains(shared.out, "several inventory hosts"))
       << shared.out;
 
+  // A host name in another script is refused (host names are ASCII), and
+  // the reason shows its letters, not their bytes as \xNN; a bidirectional
+  // override in one is shown byte by byte, never as it is.
+  auto cyrillic =
+      env.Spctl({"access", "check", "erin", "ubuntu",
+                 "\xd1\x81\xd0\xb5\xd1\x80\xd0\xb2\xd0\xb5\xd1\x80-01"});
+  EXPECT_EQ(cyrillic.exit_code, 4) << cyrillic.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      cyrillic.out,
+      "host name \"\xd1\x81\xd0\xb5\xd1\x80\xd0\xb2\xd0\xb5\xd1\x80-01\" is "
+      "not valid"))
+      << cyrillic.out;
+  auto rlo = env.Spctl({"access", "check", "erin", "ubuntu",
+                        "db\xe2\x80\xae"
+                        "10bew"});
+  EXPECT_EQ(rlo.exit_code, 4) << rlo.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      rlo.out, "host name \"db\\xe2\\x80\\xae10bew\" is not valid"))
+      << rlo.out;
+  EXPECT_FALSE(absl::StrContains(rlo.out, "\xe2\x80\xae")) << rlo.out;
+
   // An unknown user is "not found" (exit 3), not a refusal (it was 4).
   auto nobody = env.Spctl({"access", "check", "nobody", "ubuntu", "web01"});
   EXPECT_EQ(nobody.exit_code, 3) << nobody.Describe();
