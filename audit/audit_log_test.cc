@@ -57,5 +57,36 @@ TEST(EventLineTest, AnEventsOwnOutcomeIsShownOnceAndDecidesTheLine) {
   EXPECT_FALSE(absl::StrContains(failed, "outcome=\""));
 }
 
+std::string Line(std::string_view type, const std::vector<AuditField>& fields) {
+  return EventLine(LogFormat::kText, absl::FromUnixSeconds(1800000000), type,
+                   "alice", fields);
+}
+
+// session.end is a failure unless the session ended normally ("ok"): one
+// the gateway ended (the certificate revoked, ...) or lost (interrupted)
+// read as a success in the CA's log.
+TEST(EventLineTest, ASessionEndOtherThanOkIsAFailure) {
+  EXPECT_TRUE(
+      absl::StrContains(Line("session.end", {{"outcome", std::string("ok")}}),
+                        " event=session.end outcome=success "));
+  for (const char* outcome :
+       {"revoked", "expired", "idle-timeout", "drained", "recording-failed",
+        "revocations-unknown", "interrupted"}) {
+    EXPECT_TRUE(absl::StrContains(
+        Line("session.end",
+             {{"outcome", std::string(outcome)}, {"duration_ms", int64_t{5}}}),
+        " event=session.end outcome=failure "))
+        << outcome;
+  }
+  // The rules that were there stay.
+  EXPECT_TRUE(absl::StrContains(Line("login.failed", {}), "outcome=failure"));
+  EXPECT_TRUE(absl::StrContains(
+      Line("admin.CreateUser", {{"code", std::string("PERMISSION_DENIED")}}),
+      "outcome=failure"));
+  EXPECT_TRUE(
+      absl::StrContains(Line("admin.CreateUser", {{"code", std::string("OK")}}),
+                        "outcome=success"));
+}
+
 }  // namespace
 }  // namespace sallyport::audit

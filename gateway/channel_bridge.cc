@@ -285,7 +285,7 @@ void GatewayConnection::AuthorizeFor(
         if (answer.certificate_revoked()) {
           self->Log(absl::StrCat("event=revoked ", self->Describe(),
                                  " reason=\"", Safe(answer.reason()), "\""));
-          self->EndAt(self->Now(), kCertificateRevoked);
+          self->EndAt(self->Now(), kCertificateRevoked, kOutcomeRevoked);
         }
         self->Log(
             absl::StrCat("event=authz ", self->Describe(),

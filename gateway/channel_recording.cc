@@ -114,8 +114,10 @@ void GatewayConnection::OnRecorderWake() {
         // Strict recording: nothing may pass unrecorded. End the session
         // with the reason (the user sees it).
         ReportRecordingFailed(*b, health, "session-ended");
-        EndAt(Now(), absl::StrCat("the session recording failed: ",
-                                  Safe(health.message())));
+        EndAt(Now(),
+              absl::StrCat("the session recording failed: ",
+                           Safe(health.message())),
+              kOutcomeRecordingFailed);
         return;
       }
     }
@@ -163,7 +165,7 @@ bool GatewayConnection::TapOk(Bridge& b, const absl::Status& st) {
   const std::string why =
       absl::StrCat("the session recording failed: ", Safe(st.message()));
   CloseBridge(b, why);
-  EndAt(Now(), why);
+  EndAt(Now(), why, kOutcomeRecordingFailed);
   return false;
 }
 

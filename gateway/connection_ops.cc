@@ -142,7 +142,12 @@ void GatewayConnection::ReportUpstream(bool ok, std::string_view reason) {
 void GatewayConnection::ReportClosed(const absl::Status& why) {
   std::string_view outcome = kOutcomeError;
   if (authenticated_) {
-    outcome = kOutcomeOk;
+    // The gateway's own deadline ended the session: say why (the certificate
+    // revoked or expired, idle, drained, ...), not "ok".
+    outcome = why.code() == absl::StatusCode::kDeadlineExceeded &&
+                      !deadline_outcome_.empty()
+                  ? deadline_outcome_
+                  : kOutcomeOk;
   } else if (limit_refused_) {
     outcome = kOutcomeLimit;
   } else if (!auth_failure_.empty()) {
@@ -169,6 +174,14 @@ void GatewayConnection::NoteConnectionData(bool client_to_target, size_t n) {
   if (idle_timer_ != nullptr) last_data_ = std::chrono::steady_clock::now();
 }
 
+void GatewayConnection::ArmDeadline(absl::Time when, const std::string& reason,
+                                    std::string_view outcome) {
+  if (down_driver_ == nullptr || down_ended_) return;
+  deadline_at_ = when;
+  deadline_outcome_ = outcome;
+  down_driver_->SetDeadline(when, reason);
+}
+
 void GatewayConnection::StartIdleWatch() {
   if (limits_.idle_timeout <= absl::ZeroDuration()) return;
   last_data_ = std::chrono::steady_clock::now();
@@ -190,8 +203,7 @@ asio::awaitable<void> GatewayConnection::WatchIdle() {
           " (limits.idle_timeout): the idle session was ended");
       Log(absl::StrCat("event=conn.idle ", Describe(), " idle_timeout=",
                        absl::FormatDuration(limits_.idle_timeout)));
-      if (down_driver_ != nullptr)
-        down_driver_->SetDeadline(absl::Now(), reason);
+      ArmDeadline(absl::Now(), reason, kOutcomeIdleTimeout);
       co_return;
     }
     idle_timer_->expires_at(due);

@@ -163,10 +163,10 @@ void GatewayConnection::WakeUp() {
     upstream_->driver->Wake();
 }
 
-void GatewayConnection::EndAt(absl::Time when, const std::string& reason) {
+void GatewayConnection::EndAt(absl::Time when, const std::string& reason,
+                              std::string_view outcome) {
   // The certificate's expiry stays in force when it comes first.
-  if (down_driver_ != nullptr && !down_ended_ && when < valid_before_)
-    down_driver_->SetDeadline(when, reason);
+  if (when < valid_before_) ArmDeadline(when, reason, outcome);
 }
 
 void GatewayConnection::AnnounceEnd(absl::Time when,
@@ -485,11 +485,13 @@ void GatewayConnection::OnAuthenticated(ssh::session::Session&) {
   Log(absl::StrCat("event=auth.ok peer=", peer_, " ", Describe(), " record=",
                    mode_ == Mode::kJump ? std::string("jump-only")
                                         : session_cert_->record()));
-  if (valid_before_ != absl::InfiniteFuture()) {
-    down_driver_->SetDeadline(
-        valid_before_,
-        "your Sallyport certificate expired (valid_before reached); run "
-        "`sp login` and connect again");
+  // Unless an earlier end is armed already (a drain that began while the
+  // user was authenticating: Proxy::Register).
+  if (valid_before_ != absl::InfiniteFuture() && valid_before_ < deadline_at_) {
+    ArmDeadline(valid_before_,
+                "your Sallyport certificate expired (valid_before reached); "
+                "run `sp login` and connect again",
+                kOutcomeExpired);
   }
   // A jump-only connection has no upstream of its own: each direct-tcpip
   // is decided and relayed by itself (forward_connection.cc).

@@ -105,8 +105,12 @@ class GatewayConnection
   // Runs the connection until the downstream side ended and the upstream
   // side is torn down.
   asio::awaitable<void> Run();
-  // Ends the connection at `when` with `reason` (on the executor).
-  void EndAt(absl::Time when, const std::string& reason);
+  // Ends the connection at `when` with `reason` (told to the user), unless
+  // the certificate's valid_before comes first; when it does end so, the
+  // session ends with `outcome` (gateway/observer.h: kOutcomeRevoked, ...)
+  // instead of "ok". On the executor.
+  void EndAt(absl::Time when, const std::string& reason,
+             std::string_view outcome);
   // Tells the user, on a session channel's stderr (or the first one to
   // open), that the connection ends at `when` for `reason` (a drain), when
   // that is later than now and before the certificate's own end.
@@ -504,6 +508,12 @@ class GatewayConnection
   void NoteConnectionData(bool client_to_target, size_t n);
   void StartIdleWatch();
   asio::awaitable<void> WatchIdle();
+  // Sets the downstream deadline (the one armed last is the one that
+  // counts): at `when` the user is told `reason` and the session ends as
+  // `outcome`, which ReportClosed reports when the deadline is what ended
+  // the connection.
+  void ArmDeadline(absl::Time when, const std::string& reason,
+                   std::string_view outcome);
 
   // As they were when the connection came (a SIGHUP's limits apply to
   // new connections): every limit of this connection is read here, never
@@ -523,6 +533,10 @@ class GatewayConnection
   absl::Time session_started_ = absl::InfinitePast();
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
   bool authenticated_ = false;
+  // The deadline armed last (ArmDeadline) and the session's outcome if it
+  // ends the connection.
+  absl::Time deadline_at_ = absl::InfiniteFuture();
+  std::string_view deadline_outcome_;
   std::string auth_failure_;  // the last refusal code, if any
   bool limit_refused_ = false;
   // Set by AuthDecided for the refusal the auth library logs next.

@@ -49,6 +49,8 @@ TEST_F(GatewayTest, ExecReturnsTheOutputAndTheExitCodeAndIsRecorded) {
   EXPECT_TRUE(AllChannelsClosed());
   // The target saw the session certificate, not the user's.
   EXPECT_TRUE(absl::StrContains(sshd_->Log(), "alice@s")) << sshd_->Log();
+  // The user ended it: a normal end.
+  EXPECT_TRUE(SessionEndedAs("ok"));
 }
 
 // session.start and the log's auth line name the CA key that signed the
@@ -345,6 +347,9 @@ TEST_F(GatewayTest, RevokingTheCertificateEndsTheSession) {
   EXPECT_NE(r.exit_code, 0) << r.Describe();
   EXPECT_FALSE(absl::StrContains(r.out, "late")) << r.Describe();
   EXPECT_TRUE(absl::StrContains(r.err, "revoked")) << r.err;
+  // The session.end event, the log line and the metric say why it ended
+  // (they said "ok", like a session the user ended).
+  EXPECT_TRUE(SessionEndedAs("revoked"));
   // And a new connection is refused.
   RunResult again = Ssh(login_ + "+web01", "true");
   EXPECT_EQ(again.exit_code, 255) << again.Describe();
@@ -363,6 +368,7 @@ TEST_F(GatewayTest, DrainEndsSessionsAfterTheTimeoutWithAMessage) {
   EXPECT_FALSE(absl::StrContains(r.out, "late")) << r.Describe();
   EXPECT_TRUE(absl::StrContains(r.err, "gateway shutting down")) << r.err;
   EXPECT_EQ(server_->proxy().active_connections(), 0u);
+  EXPECT_TRUE(SessionEndedAs("drained"));
   // No longer accepting.
   RunResult again = Ssh(login_ + "+web01", "true");
   EXPECT_EQ(again.exit_code, 255) << again.Describe();
@@ -429,6 +435,39 @@ TEST_F(ShortCertificateTest, TheSessionEndsAtValidBeforeAndSaysSo) {
   EXPECT_FALSE(absl::StrContains(r.out, "late")) << r.Describe();
   EXPECT_TRUE(absl::StrContains(r.err, "certificate expired")) << r.err;
   EXPECT_LT(took, absl::Seconds(50));
+  EXPECT_TRUE(SessionEndedAs("expired"));
+}
+
+class IdleTimeoutTest : public GatewayTest {
+ protected:
+  void SetUp() override {
+    extra_yaml_ = "limits:\n  idle_timeout: 4s\n";
+    GatewayTest::SetUp();
+  }
+};
+
+// limits.idle_timeout ends a quiet session, and says that is why.
+TEST_F(IdleTimeoutTest, AQuietSessionEndsAsIdle) {
+  RunResult r = Ssh(login_ + "+web01", "sleep 40; echo late");
+  EXPECT_NE(r.exit_code, 0) << r.Describe();
+  EXPECT_FALSE(absl::StrContains(r.out, "late")) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(r.err, "limits.idle_timeout")) << r.err;
+  EXPECT_TRUE(SessionEndedAs("idle-timeout"));
+}
+
+// Strict recording (the roles' default): the recorder fails mid-session,
+// the session ends, and it is reported as ended by the recording failure.
+TEST_F(GatewayTest, AFailedRecordingEndsTheSessionAsRecordingFailed) {
+  RunResult r;
+  std::thread client = StartLongSession(
+      "echo started; sleep 3; echo more; sleep 40; echo late", "started", &r);
+  recorder_.FailAll();
+  client.join();
+  EXPECT_NE(r.exit_code, 0) << r.Describe();
+  EXPECT_FALSE(absl::StrContains(r.out, "late")) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(r.err, "the session recording failed"))
+      << r.err;
+  EXPECT_TRUE(SessionEndedAs("recording-failed"));
 }
 
 // The gateway refuses the channel itself (its spool cannot be used): the

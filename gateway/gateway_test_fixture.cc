@@ -1,5 +1,7 @@
 #include "gateway/gateway_test_fixture.h"
 
+#include "absl/strings/str_join.h"
+
 namespace sallyport::gateway {
 
 absl::StatusOr<std::string> WriteEnrolledGatewayFiles(
@@ -113,6 +115,44 @@ void GatewayTest::SignAliceCertificate(
       "-5m:+1h", /*host=*/false, args);
   ASSERT_TRUE(cert.ok()) << cert.status();
   cert_path_ = *cert;
+}
+
+::testing::AssertionResult GatewayTest::SessionEndedAs(
+    std::string_view outcome_view) {
+  const std::string outcome(outcome_view);
+  const std::vector<std::string> ends = AuditPayloads("session.end");
+  if (ends.size() != 1) {
+    return ::testing::AssertionFailure()
+           << ends.size()
+           << " session.end events: " << absl::StrJoin(ends, "\n");
+  }
+  if (PayloadText(ends[0], "outcome") != outcome) {
+    return ::testing::AssertionFailure()
+           << "session.end says " << ends[0] << ", not outcome " << outcome;
+  }
+  const std::string log = GatewayLog();
+  const size_t at = log.find("event=connection.close ");
+  const std::string line =
+      at == std::string::npos ? "" : log.substr(at, log.find('\n', at) - at);
+  const std::string want =
+      absl::StrCat("event=connection.close outcome=",
+                   outcome == "ok" ? "success" : "failure");
+  if (!absl::StartsWith(line, want) ||
+      !absl::StrContains(line, absl::StrCat("result=\"", outcome, "\""))) {
+    return ::testing::AssertionFailure()
+           << "the log's connection.close line is \"" << line << "\", not "
+           << want << " ... result=\"" << outcome << "\"";
+  }
+  const uint64_t counted =
+      server_->ops()
+          .metrics()
+          .connections_closed.WithLabels({std::string(outcome)})
+          .value();
+  if (counted != 1) {
+    return ::testing::AssertionFailure() << "connections_closed{outcome=\""
+                                         << outcome << "\"} is " << counted;
+  }
+  return ::testing::AssertionSuccess();
 }
 
 uint64_t GatewayTest::AuthorizeChannelCalls() {

@@ -247,6 +247,13 @@ class GatewayTest : public ::testing::Test {
   std::vector<std::string> AuditPayloads(std::string_view type,
                                          size_t at_least = 1);
 
+  // Whether the gateway reported the one session of the test as ended with
+  // `outcome` ("ok", "revoked", ...) everywhere it reports it: the
+  // session.end audit event at the CA, the log's connection.close line
+  // (outcome=failure unless "ok") and the connections_closed metric. Waits
+  // up to 30 s for the event.
+  ::testing::AssertionResult SessionEndedAs(std::string_view outcome);
+
   // Waits up to 30 s (the gateway closes the tap once the client's
   // CLOSE arrived, which may be after ssh exited) for every recorded channel to
   // be closed.

@@ -114,7 +114,11 @@ class GatewayLog {
   LogLevel level() const { return level_.load(std::memory_order_relaxed); }
 
   void ConnectionOpened(const LogConnection& c);
-  // outcome: "ok", "auth-failed", "refused", "error", "timeout", "limit".
+  // outcome (gateway/observer.h): "ok"; why the gateway ended a session
+  // ("revoked", "expired", "idle-timeout", "drained", "recording-failed",
+  // "revocations-unknown"); or, without a session, "auth-failed",
+  // "refused", "error", "timeout", "limit". The line's own outcome is
+  // success only for "ok".
   void ConnectionClosed(const LogConnection& c, std::string_view outcome,
                         absl::Duration duration, uint64_t bytes_in,
                         uint64_t bytes_out, std::string_view reason = "");

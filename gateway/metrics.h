@@ -141,8 +141,10 @@ class MetricsRegistry {
 };
 
 // The gateway's metric families (issue 12), registered on construction.
-// Label values used by the gateway: outcome ("ok", "auth-failed",
-// "refused", "error", "timeout", "limit"), reason (a stable refusal code),
+// Label values used by the gateway: outcome ("ok", "revoked", "expired",
+// "idle-timeout", "drained", "recording-failed", "revocations-unknown",
+// "auth-failed", "refused", "error", "timeout", "limit": gateway/observer.h),
+// reason (a stable refusal code),
 // kind (a channel kind as in AuthorizeChannel), direction
 // ("client_to_target", "target_to_client"), method (the CA RPC name).
 struct GatewayMetrics {

@@ -7,6 +7,13 @@ bool Has(std::string_view r, std::string_view part) {
 }
 }  // namespace
 
+bool IsSessionOutcome(std::string_view outcome) {
+  return outcome == kOutcomeOk || outcome == kOutcomeRevoked ||
+         outcome == kOutcomeExpired || outcome == kOutcomeIdleTimeout ||
+         outcome == kOutcomeDrained || outcome == kOutcomeRecordingFailed ||
+         outcome == kOutcomeRevocationsUnknown;
+}
+
 std::string_view AuthFailureCode(std::string_view r) {
   // Most specific first; the texts come from ssh/auth, ssh/cert and
   // gateway_connection.cc.

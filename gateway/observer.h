@@ -20,15 +20,32 @@
 
 namespace sallyport::gateway {
 
-// Outcomes of a downstream connection (ConnectionClosed): "ok" exactly when
-// the user authenticated (a session existed), so sessions can be counted
-// from AuthDecision(allowed) and ConnectionClosed("ok").
+// Outcomes of a downstream connection (ConnectionClosed). A session existed
+// (the user authenticated) exactly when IsSessionOutcome: "ok" when the user
+// or the host ended it, or why the gateway ended it; so sessions can be
+// counted from AuthDecision(allowed) and the session outcomes.
 inline constexpr std::string_view kOutcomeOk = "ok";
+// The gateway ended the session: the user's certificate was revoked, it
+// reached its valid_before, no data for limits.idle_timeout, a SIGTERM's
+// drain_timeout ran out, the recording failed (strict record_mode), or the
+// revocation list went stale (revocation_fail_mode: end_sessions).
+inline constexpr std::string_view kOutcomeRevoked = "revoked";
+inline constexpr std::string_view kOutcomeExpired = "expired";
+inline constexpr std::string_view kOutcomeIdleTimeout = "idle-timeout";
+inline constexpr std::string_view kOutcomeDrained = "drained";
+inline constexpr std::string_view kOutcomeRecordingFailed = "recording-failed";
+inline constexpr std::string_view kOutcomeRevocationsUnknown =
+    "revocations-unknown";
+// No session: the connection ended before the user authenticated.
 inline constexpr std::string_view kOutcomeAuthFailed = "auth-failed";
 inline constexpr std::string_view kOutcomeRefused = "refused";
 inline constexpr std::string_view kOutcomeError = "error";
 inline constexpr std::string_view kOutcomeTimeout = "timeout";
 inline constexpr std::string_view kOutcomeLimit = "limit";
+
+// Whether a connection that ended with `outcome` had a session: "ok" or one
+// of the gateway's ends above.
+bool IsSessionOutcome(std::string_view outcome);
 
 class ProxyObserver {
  public:

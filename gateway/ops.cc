@@ -145,12 +145,14 @@ void GatewayOps::ConnectionClosed(const LogConnection& c,
   // The gauges first: a scrape that sees the close counted sees them
   // without the connection (gateway_ops_e2e_test waits for the counter,
   // then reads sessions_active: once in a full-suite run it read 1).
+  const bool session = IsSessionOutcome(outcome);
   metrics_.connections_current.Add(-1);
-  if (outcome == kOutcomeOk) metrics_.sessions_active.Add(-1);
+  if (session) metrics_.sessions_active.Add(-1);
   metrics_.connections_closed.WithLabels({std::string(outcome)}).Inc();
   log()->ConnectionClosed(c, outcome, d, bytes_in, bytes_out, reason);
-  // A session existed only when the user authenticated ("ok").
-  if (outcome == kOutcomeOk) {
+  // A session existed only when the user authenticated: "ok", or why the
+  // gateway ended it ("revoked", "expired", ...).
+  if (session) {
     Send(c, audit::kEventSessionEnd,
          {{"outcome", std::string(outcome)},
           {"duration_ms", absl::ToInt64Milliseconds(d)},

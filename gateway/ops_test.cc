@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gateway/event_sender.h"
@@ -109,6 +110,45 @@ TEST_F(GatewayOpsTest, GaugesFollowOpenSessionsAndChannels) {
       "sallyport_gateway_connections_closed_total{outcome=\"auth-failed\"} "
       "1\n"))
       << m;
+}
+
+// A session the gateway ended (its certificate revoked, ...) was a session
+// all the same: the gauge goes down, the close is counted under its
+// outcome, and its log line is a failure that says why.
+TEST_F(GatewayOpsTest, ASessionTheGatewayEndedIsCountedByWhy) {
+  const std::vector<std::string_view> outcomes = {
+      kOutcomeRevoked, kOutcomeExpired,         kOutcomeIdleTimeout,
+      kOutcomeDrained, kOutcomeRecordingFailed, kOutcomeRevocationsUnknown};
+  for (std::string_view outcome : outcomes) {
+    EXPECT_TRUE(IsSessionOutcome(outcome)) << outcome;
+    ops_.ConnectionOpened(conn_);
+    ops_.AuthDecision(conn_,
+                      {true, "root", "web01", "publickey", "alice", 3, "", ""});
+    ops_.ConnectionClosed(conn_, outcome, absl::Seconds(2), 10, 32, "why");
+  }
+  EXPECT_TRUE(IsSessionOutcome(kOutcomeOk));
+  EXPECT_FALSE(IsSessionOutcome(kOutcomeAuthFailed));
+  EXPECT_FALSE(IsSessionOutcome(kOutcomeTimeout));
+  const std::string m = Render();
+  EXPECT_TRUE(absl::StrContains(m, "sallyport_gateway_sessions_active 0\n"))
+      << m;
+  size_t closes = 0;
+  for (const std::string& line : Lines()) {
+    google::protobuf::Struct s;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(line, &s).ok())
+        << line;
+    if (s.fields().at("event").string_value() != "connection.close") continue;
+    ASSERT_LT(closes, outcomes.size());
+    EXPECT_EQ(s.fields().at("outcome").string_value(), "failure") << line;
+    EXPECT_EQ(s.fields().at("result").string_value(), outcomes[closes]) << line;
+    EXPECT_EQ(s.fields().at("reason").string_value(), "why") << line;
+    const std::string series =
+        absl::StrCat("sallyport_gateway_connections_closed_total{outcome=\"",
+                     std::string(outcomes[closes]), "\"} 1\n");
+    EXPECT_TRUE(absl::StrContains(m, series)) << series << m;
+    ++closes;
+  }
+  EXPECT_EQ(closes, outcomes.size());
 }
 
 TEST_F(GatewayOpsTest, PeerChosenChannelKindsShareOneSeries) {

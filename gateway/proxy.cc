@@ -75,14 +75,16 @@ void Proxy::ReleaseUser(const std::string& user) {
 void Proxy::Register(GatewayConnection* c) {
   absl::Time at;
   std::string reason;
+  std::string_view outcome;
   {
     absl::MutexLock lock(&mu_);
     connections_.insert(c);
     at = end_all_at_;
     reason = end_all_reason_;
+    outcome = end_all_outcome_;
   }
   if (at != absl::InfiniteFuture()) {
-    c->EndAt(at, reason);
+    c->EndAt(at, reason, outcome);
     c->AnnounceEnd(at, reason);
   }
 }
@@ -97,17 +99,19 @@ size_t Proxy::active_connections() const {
   return connections_.size();
 }
 
-void Proxy::EndAll(absl::Time when, std::string reason) {
+void Proxy::EndAll(absl::Time when, std::string reason,
+                   std::string_view outcome) {
   absl::MutexLock lock(&mu_);
   end_all_at_ = when;
   end_all_reason_ = reason;
+  end_all_outcome_ = outcome;
   for (GatewayConnection* c : connections_) {
     // Registered connections are alive until they unregister on their own
     // executor, which runs this after any unregistering already queued.
     std::weak_ptr<GatewayConnection> weak = c->weak_from_this();
-    asio::post(c->executor(), [weak, when, reason] {
+    asio::post(c->executor(), [weak, when, reason, outcome] {
       if (auto self = weak.lock()) {
-        self->EndAt(when, reason);
+        self->EndAt(when, reason, outcome);
         self->AnnounceEnd(when, reason);
       }
     });
@@ -121,7 +125,7 @@ void Proxy::EndRevoked(uint64_t serial, const std::string& key_fingerprint) {
     asio::post(c->executor(), [weak, serial, key_fingerprint] {
       auto self = weak.lock();
       if (self != nullptr && self->UsesCertificate(serial, key_fingerprint)) {
-        self->EndAt(absl::Now(), kCertificateRevoked);
+        self->EndAt(absl::Now(), kCertificateRevoked, kOutcomeRevoked);
       }
     });
   }
@@ -133,12 +137,12 @@ std::string RevocationsStaleReason(std::string_view why) {
       " (revocation_fail_mode: end_sessions)");
 }
 
-void Proxy::EndEstablished(std::string reason) {
+void Proxy::EndEstablished(std::string reason, std::string_view outcome) {
   absl::MutexLock lock(&mu_);
   for (GatewayConnection* c : connections_) {
     std::weak_ptr<GatewayConnection> weak = c->weak_from_this();
-    asio::post(c->executor(), [weak, reason] {
-      if (auto self = weak.lock()) self->EndAt(absl::Now(), reason);
+    asio::post(c->executor(), [weak, reason, outcome] {
+      if (auto self = weak.lock()) self->EndAt(absl::Now(), reason, outcome);
     });
   }
 }

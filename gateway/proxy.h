@@ -20,6 +20,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -102,14 +103,17 @@ class Proxy {
 
   // Ends every connection at `when` (now or later) with `reason`, and
   // tells its user beforehand (AnnounceEnd); each connection sees it on its
-  // own executor.
-  void EndAll(absl::Time when, std::string reason);
+  // own executor. `outcome` (gateway/observer.h, e.g. kOutcomeDrained) is
+  // what a session ended so reports (GatewayConnection::EndAt).
+  void EndAll(absl::Time when, std::string reason, std::string_view outcome);
   // Ends at once every connection whose user certificate has this serial
-  // (non-zero) or key fingerprint (non-empty). Thread-safe.
+  // (non-zero) or key fingerprint (non-empty), as kOutcomeRevoked.
+  // Thread-safe.
   void EndRevoked(uint64_t serial, const std::string& key_fingerprint);
-  // Ends at once every connection open now with `reason` (unlike EndAll,
-  // connections that start later are not affected). Thread-safe.
-  void EndEstablished(std::string reason);
+  // Ends at once every connection open now with `reason` and `outcome`
+  // (unlike EndAll, connections that start later are not affected).
+  // Thread-safe.
+  void EndEstablished(std::string reason, std::string_view outcome);
   size_t active_connections() const;
   uint64_t total_connections() const { return total_.load(); }
 
@@ -160,6 +164,7 @@ class Proxy {
   // EndAll before a connection registered still applies to it.
   absl::Time end_all_at_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   std::string end_all_reason_ ABSL_GUARDED_BY(mu_);
+  std::string_view end_all_outcome_ ABSL_GUARDED_BY(mu_);
   TargetCertificateCache target_certs_;
 };
 

@@ -320,7 +320,7 @@ void GatewayServer::Drain(absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   Log(absl::StrCat("draining: ", proxy_->active_connections(),
                    " connections, up to ", absl::FormatDuration(timeout)));
-  proxy_->EndAll(deadline, "gateway shutting down");
+  proxy_->EndAll(deadline, "gateway shutting down", kOutcomeDrained);
   // The deadline ends what is left; give the last writes a moment.
   while (proxy_->active_connections() > 0 &&
          absl::Now() < deadline + absl::Seconds(5)) {
@@ -483,7 +483,8 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
   if (applied.end_sessions_when_revocations_stale &&
       !old.end_sessions_when_revocations_stale) {
     if (std::string why = ca_->StaleReason(); !why.empty()) {
-      proxy_->EndEstablished(RevocationsStaleReason(why));
+      proxy_->EndEstablished(RevocationsStaleReason(why),
+                             kOutcomeRevocationsUnknown);
     }
   }
   {

@@ -83,7 +83,8 @@ absl::Status GatewayServer::ConnectCa(const GatewaySettings& c) {
   ca_options.on_stale = [sink = revocation_sink_](const std::string& why) {
     absl::MutexLock lock(&sink->mu);
     if (sink->proxy != nullptr && sink->end_sessions_when_stale) {
-      sink->proxy->EndEstablished(RevocationsStaleReason(why));
+      sink->proxy->EndEstablished(RevocationsStaleReason(why),
+                                  kOutcomeRevocationsUnknown);
     }
   };
   absl::StatusOr<std::unique_ptr<CaClient>> ca =

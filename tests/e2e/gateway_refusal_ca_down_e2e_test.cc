@@ -18,6 +18,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/gateway_refusal_util.h"
@@ -253,6 +254,23 @@ TEST_F(GatewayCaDownE2eTest, EndSessionsModeEndsTheSessionOnceTheGraceRunsOut) {
   EXPECT_TRUE(absl::StrContains(fixture_->GatewayLog(),
                                 "the revocation list is no longer current"))
       << fixture_->GatewayLog();
+  // The session is reported as ended for that reason, a failure (it read
+  // as an "ok" end); the CA being down, the log is where it shows.
+  const auto ended_so = [&] {
+    for (absl::string_view line :
+         absl::StrSplit(fixture_->GatewayLog(), '\n')) {
+      if (absl::StrContains(line, "event=connection.close outcome=failure") &&
+          absl::StrContains(line, "result=\"revocations-unknown\"")) {
+        return true;
+      }
+    }
+    return false;
+  };
+  const absl::Time limit = absl::Now() + absl::Seconds(10);
+  while (!ended_so() && absl::Now() < limit) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(ended_so()) << fixture_->GatewayLog();
 }
 
 // issue 12 "revoked while connected": revoked while the gateway's
