@@ -143,10 +143,14 @@ int Show(Spctl& ctl, const SessionArgs& a) {
   RecordingHead head;
   ChainCheck chain;
   ChannelTracker tracker;
+  std::string end_reason;
   if (auto rc = ReadRecords(ctl, a.id, "show", "", &head,
                             [&](const av::RecordingRecord& r) {
                               chain.Add(r);
                               tracker.Add(r);
+                              if (r.has_session_end()) {
+                                end_reason = r.session_end().message();
+                              }
                               return true;
                             })) {
     return *rc;
@@ -162,6 +166,7 @@ int Show(Spctl& ctl, const SessionArgs& a) {
   const bool intact = broken == 0 && head.intact;
   details.set_records(chain.records());
   details.set_intact(intact);
+  details.set_reason(end_reason);
   if (!intact) {
     details.set_first_broken_seq(broken);
     details.set_problem(why.empty() ? head.problem : why);
@@ -183,6 +188,9 @@ int Show(Spctl& ctl, const SessionArgs& a) {
             << "\nstarted:   " << UsTime(s.started_at_us())
             << "\nended:     " << UsTime(s.ended_at_us())
             << "\nstatus:    " << audit::SessionStatusText(s.status())
+            << (end_reason.empty()
+                    ? ""
+                    : absl::StrCat("\nreason:    ", safe(end_reason)))
             << "\nbytes:     " << s.bytes_input() << " in, " << s.bytes_output()
             << " out"
             << (s.status() == av::SESSION_STATUS_ACTIVE

@@ -157,6 +157,8 @@ void GatewayConnection::ReportClosed(const absl::Status& why) {
   } else if (why.code() == absl::StatusCode::kUnavailable) {
     outcome = kOutcomeRefused;
   }
+  ending_.recording_failed = outcome == kOutcomeRecordingFailed;
+  ending_.reason = std::string(SessionEndReason(outcome));
   observer().ConnectionClosed(
       log_conn_, outcome, absl::Now() - opened_at_, bytes_in_, bytes_out_,
       why.ok() ? std::string_view()

@@ -140,7 +140,7 @@ GatewayConnection::~GatewayConnection() {
     b->tap.reset();
   }
   if (proxy_.options().recorder != nullptr) {
-    proxy_.options().recorder->EndSession(session_id_, "");
+    proxy_.options().recorder->EndSession(session_id_, ending_);
   }
   if (user_counted_) proxy_.ReleaseUser(user_);
 }

@@ -537,6 +537,8 @@ class GatewayConnection
   // ends the connection.
   absl::Time deadline_at_ = absl::InfiniteFuture();
   std::string_view deadline_outcome_;
+  // How the session ended (ReportClosed), for its recording's end record.
+  SessionEnding ending_;
   std::string auth_failure_;  // the last refusal code, if any
   bool limit_refused_ = false;
   // Set by AuthDecided for the refusal the auth library logs next.

@@ -14,6 +14,24 @@ bool IsSessionOutcome(std::string_view outcome) {
          outcome == kOutcomeRevocationsUnknown;
 }
 
+std::string_view SessionEndReason(std::string_view outcome) {
+  if (outcome == kOutcomeRevoked) return "certificate revoked";
+  if (outcome == kOutcomeExpired) {
+    return "certificate expired (valid_before reached)";
+  }
+  if (outcome == kOutcomeIdleTimeout) {
+    return "idle: no data for limits.idle_timeout";
+  }
+  if (outcome == kOutcomeDrained) {
+    return "gateway shut down (drain_timeout ran out)";
+  }
+  if (outcome == kOutcomeRecordingFailed) return "recording failed";
+  if (outcome == kOutcomeRevocationsUnknown) {
+    return "revocations could not be checked (revocation_grace ran out)";
+  }
+  return "";
+}
+
 std::string_view AuthFailureCode(std::string_view r) {
   // Most specific first; the texts come from ssh/auth, ssh/cert and
   // gateway_connection.cc.

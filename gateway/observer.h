@@ -46,6 +46,11 @@ inline constexpr std::string_view kOutcomeLimit = "limit";
 // Whether a connection that ended with `outcome` had a session: "ok" or one
 // of the gateway's ends above.
 bool IsSessionOutcome(std::string_view outcome);
+// Why the gateway ended a session that ended with `outcome`, for the
+// recording's end record (`spctl sessions show` prints it as its reason):
+// "certificate revoked", ...; empty for "ok" and the outcomes without a
+// session.
+std::string_view SessionEndReason(std::string_view outcome);
 
 class ProxyObserver {
  public:

@@ -93,6 +93,16 @@ class ChannelTap {
   virtual absl::Status Health() const { return absl::OkStatus(); }
 };
 
+// How a session ended, for its recording's end record.
+struct SessionEnding {
+  // The recording failed (a strict record_mode ended the session): the
+  // recording is stored as failed, not ended.
+  bool recording_failed = false;
+  // Why the gateway ended the session ("certificate revoked",
+  // SessionEndReason); empty when the user or the host ended it.
+  std::string reason;
+};
+
 class Recorder {
  public:
   virtual ~Recorder() = default;
@@ -100,11 +110,11 @@ class Recorder {
   virtual absl::StatusOr<std::unique_ptr<ChannelTap>> Attach(
       const ChannelInfo& info) = 0;
   // The connection of `session_id` ended (once, after its channels'
-  // Close); `why` is empty for a normal end.
+  // Close), as `ending` says.
   virtual void EndSession(const std::string& session_id,
-                          const std::string& why) {
+                          const SessionEnding& ending) {
     (void)session_id;
-    (void)why;
+    (void)ending;
   }
 };
 

@@ -254,7 +254,7 @@ absl::StatusOr<std::unique_ptr<ChannelTap>> SpoolTapRecorder::Attach(
 }
 
 void SpoolTapRecorder::EndSession(const std::string& session_id,
-                                  const std::string& why) {
+                                  const SessionEnding& ending) {
   std::shared_ptr<audit::SessionRecording> session;
   {
     absl::MutexLock lock(&mu_);
@@ -263,8 +263,9 @@ void SpoolTapRecorder::EndSession(const std::string& session_id,
     session = std::move(it->second);
     sessions_.erase(it);
   }
-  session->End(
-      why.empty() ? v1::SESSION_STATUS_ENDED : v1::SESSION_STATUS_FAILED, why);
+  session->End(ending.recording_failed ? v1::SESSION_STATUS_FAILED
+                                       : v1::SESSION_STATUS_ENDED,
+               ending.reason);
 }
 
 std::shared_ptr<audit::SessionRecording> SpoolTapRecorder::Find(

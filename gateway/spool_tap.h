@@ -53,8 +53,10 @@ class SpoolTapRecorder : public Recorder {
 
   absl::StatusOr<std::unique_ptr<ChannelTap>> Attach(
       const ChannelInfo& info) override;
+  // Appends the session_end record: status failed when the recording
+  // failed, ended otherwise; the reason is its message.
   void EndSession(const std::string& session_id,
-                  const std::string& why) override;
+                  const SessionEnding& ending) override;
 
   // The session's recording, if one is open (tests).
   std::shared_ptr<audit::SessionRecording> Find(const std::string& id);

@@ -65,11 +65,12 @@ class SpoolTapTest : public ::testing::Test {
     return i;
   }
 
-  // Ends the session and reads its spool back once closed.
-  audit::SpoolContents Finish() {
+  // Ends the session (as `ending` says) and reads its spool back once
+  // closed.
+  audit::SpoolContents Finish(const SessionEnding& ending = SessionEnding()) {
     std::shared_ptr<audit::SessionRecording> s = recorder_->Find("sess-1");
     EXPECT_NE(s, nullptr);
-    recorder_->EndSession("sess-1", "");
+    recorder_->EndSession("sess-1", ending);
     const absl::Time deadline = absl::Now() + absl::Seconds(60);
     while (s != nullptr && !s->closed() && absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(5));
@@ -257,6 +258,33 @@ TEST_F(SpoolTapTest, TheRecordingStartsWithTheSessionNotItsFirstChannel) {
   }
 }
 
+// The end record keeps why the gateway ended the session (`spctl sessions
+// show` prints it); a recording failure makes it a failed session, any
+// other reason an ended one.
+TEST_F(SpoolTapTest, TheEndRecordKeepsWhyTheSessionEnded) {
+  for (const SessionEnding& ending :
+       {SessionEnding{.reason = "certificate revoked"},
+        SessionEnding{.recording_failed = true, .reason = "recording failed"},
+        SessionEnding()}) {
+    // A new spool for each (the taps go before their spool).
+    recorder_.reset();
+    spool_.reset();
+    SetUp();
+    auto tap = recorder_->Attach(Info(0));
+    ASSERT_TRUE(tap.ok()) << tap.status();
+    (*tap)->Close(absl::Now());
+    const audit::SpoolContents c = Finish(ending);
+    ASSERT_FALSE(c.records.empty());
+    ASSERT_TRUE(c.records.back().has_session_end());
+    const auto& end = c.records.back().session_end();
+    EXPECT_EQ(end.status(), ending.recording_failed
+                                ? audit::v1::SESSION_STATUS_FAILED
+                                : audit::v1::SESSION_STATUS_ENDED)
+        << ending.reason;
+    EXPECT_EQ(end.message(), ending.reason);
+  }
+}
+
 TEST_F(SpoolTapTest, AFailedRecordingFailsTheTapsAndNewChannels) {
   auto tap = recorder_->Attach(Info(0));
   ASSERT_TRUE(tap.ok());
@@ -278,7 +306,8 @@ TEST_F(SpoolTapTest, AFailedRecordingFailsTheTapsAndNewChannels) {
                           Bytes(std::string(4096, 'x')))
                    .ok());
   (*t2)->Close(absl::Now());
-  small_recorder.EndSession("sess-1", "test over");
+  small_recorder.EndSession(
+      "sess-1", SessionEnding{.recording_failed = true, .reason = "test over"});
   (*tap)->Close(absl::Now());
 }
 

@@ -83,6 +83,49 @@ TEST_F(GatewayShipE2eTest, ARecordedSessionIsShippedAndItsSpoolDeleted) {
       << metrics.out;
 }
 
+// A session the gateway ended keeps why in its recording: alice's
+// certificates are revoked (`spctl certs revoke --user`) while her command
+// runs, the gateway ends the session, and `spctl sessions show` of the
+// shipped recording says so. It showed a session ended like any other.
+TEST_F(GatewayShipE2eTest, ShowSaysWhyTheGatewayEndedTheSession) {
+  const std::string command = "echo started; sleep 60; echo late";
+  const std::string received = env_->File("revoked.txt");
+  absl::StatusOr<std::unique_ptr<BackgroundProcess>> client =
+      StartStreamingClient(*env_, command, received);
+  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_TRUE(WaitForFileSize(received, 0, absl::Seconds(60)))
+      << ReadFileOrEmpty(received + ".log") << Logs();
+  RunResult revoke =
+      Spctl(env_->fixture(),
+            {"certs", "revoke", "--user", "alice", "--reason", "lost laptop"});
+  ASSERT_EQ(revoke.exit_code, 0) << revoke.Describe();
+  const absl::Time client_deadline = absl::Now() + absl::Seconds(30);
+  while ((*client)->Running() && absl::Now() < client_deadline) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_FALSE((*client)->Running());
+  EXPECT_EQ(ReadFileOrEmpty(received), "started\n");
+
+  std::optional<StoredRecording> found =
+      WaitShipped(command, absl::Seconds(90));
+  ASSERT_TRUE(found.has_value()) << Logs();
+  ASSERT_TRUE(found->has_end) << Logs();
+  EXPECT_EQ(found->session.status, storage::SessionStatus::kEnded);
+  RunResult show =
+      Spctl(env_->fixture(), {"sessions", "show", found->session.id});
+  ASSERT_EQ(show.exit_code, 0) << show.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      show.out, "\nstatus:    ended\nreason:    certificate revoked\n"))
+      << show.out;
+  RunResult json =
+      Spctl(env_->fixture(),
+            {"sessions", "show", found->session.id, "--output", "json"});
+  ASSERT_EQ(json.exit_code, 0) << json.Describe();
+  EXPECT_TRUE(
+      absl::StrContains(json.out, "\"reason\": \"certificate revoked\""))
+      << json.out;
+}
+
 // SIGKILL the gateway while an exec streams; after a restart the spool is
 // shipped, and the Store holds every byte the client received.
 TEST_F(GatewayShipE2eTest, SigkilledGatewayShipsOnRestartAsInterrupted) {
