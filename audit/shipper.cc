@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "audit/events.h"
 #include "audit/recording_record.h"
+#include "base/plural.h"
 #include "base/status_macros.h"
 
 namespace sallyport::audit {
@@ -102,8 +103,8 @@ absl::StatusOr<std::unique_ptr<Shipper>> Shipper::Start(
     spool.orphan = true;
   }
   if (!ids.empty()) {
-    s->Log(absl::StrCat(ids.size(),
-                        " spool file(s) from before this start to ship"));
+    s->Log(absl::StrCat(base::Plural(ids.size(), "spool file"),
+                        " from before this start to ship"));
   }
   if (s->options_.thread) s->thread_ = std::thread([p = s.get()] { p->Run(); });
   return s;
@@ -456,7 +457,8 @@ absl::Status Shipper::CloseWithoutEnd(Spool& spool) {
                     "record ",
       last,
       tail.size() > 1
-          ? absl::StrCat(" (", tail.size() - 1, " open channel(s) closed)")
+          ? absl::StrCat(" (", base::Plural(tail.size() - 1, "open channel"),
+                         " closed)")
           : std::string()));
   if (!appended.ok()) (void)RepairSpool(spool.path);  // a torn frame
   RETURN_IF_ERROR(OpenReader(spool, spool.ca_last_seq.value_or(0)));

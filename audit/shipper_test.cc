@@ -141,7 +141,7 @@ TEST_F(ShipperTest, MidFileDamageIsNotRepairedAndIsReportedOnce) {
   EXPECT_EQ(damaged, 1) << absl::StrJoin(warned, "\n");
   EXPECT_GE(cannot_ship, 1) << absl::StrJoin(warned, "\n");
   EXPECT_EQ(logged, std::vector<std::string>{
-                        "1 spool file(s) from before this start to ship"});
+                        "1 spool file from before this start to ship"});
 }
 
 TEST_F(ShipperTest, ResumesFromWhatTheCaAlreadyHas) {

@@ -8,6 +8,7 @@
 #include "base/clock.h"
 #include "base/event_line.h"
 #include "base/files.h"
+#include "base/plural.h"
 #include "base/safe_text.h"
 #include "base/secret_bytes.h"
 #include "base/status_macros.h"
@@ -299,6 +300,15 @@ TEST(EscapeControlsTest, EscapesBidiControlsAndInvisibleCharacters) {
                            "a\xd0\x90"),
             "\\xe2\\x80a\xd0\x90");
   EXPECT_EQ(EscapeControls("\xed\xa0\x80"), "\\xed\\xa0\\x80");
+}
+
+TEST(PluralTest, TheSingularIsForExactlyOne) {
+  EXPECT_EQ(Plural(1, "session"), "1 session");
+  EXPECT_EQ(Plural(2, "session"), "2 sessions");
+  EXPECT_EQ(Plural(0, "session"), "0 sessions");
+  EXPECT_EQ(Plural(1, "entry", "entries"), "1 entry");
+  EXPECT_EQ(Plural(3, "entry", "entries"), "3 entries");
+  EXPECT_EQ(Plural(uint64_t{1} << 40, "byte"), "1099511627776 bytes");
 }
 
 TEST(EventLineTest, TextAndJsonEscapeEveryValue) {

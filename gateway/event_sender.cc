@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/plural.h"
 #include "base/safe_text.h"
 #include "proto/gateway.grpc.pb.h"
 
@@ -297,8 +298,10 @@ absl::Status EventSender::Flush(absl::Time deadline) {
                         deadline);
   --flushing_;
   if (done_total_ >= target) return absl::OkStatus();
+  const uint64_t unsent = target - done_total_;
   return absl::DeadlineExceededError(
-      absl::StrCat(target - done_total_, " audit events were not sent"));
+      absl::StrCat(base::Plural(unsent, "audit event"),
+                   unsent == 1 ? " was" : " were", " not sent"));
 }
 
 size_t EventSender::queued() const {

@@ -75,12 +75,10 @@ ssh::auth::AuthDecision GatewayConnection::DecideJump(
   mode_ = Mode::kJump;
   target_ = Target{a.user, ""};
   NoteIdentity(a);
-  if (!proxy_.AcquireUser(user_)) {
+  if (absl::Status held = proxy_.AcquireUser(user_); !held.ok()) {
     Log(absl::StrCat("event=auth.denied peer=", peer_, " ", Describe(),
                      " reason=max_sessions_per_user"));
-    SendRefusalBanner(absl::StrCat("sallyport: you already have ",
-                                   proxy_.limits().max_sessions_per_user,
-                                   " sessions through this gateway.\r\n"));
+    SendRefusalBanner(absl::StrCat("sallyport: ", held.message(), ".\r\n"));
     return {AuthResult::kReject, "max_sessions_per_user"};
   }
   user_counted_ = true;

@@ -436,15 +436,15 @@ void GatewayConnection::AuthDecided(
   }
   // An inner connection (recorded ProxyJump) is counted by its jump
   // connection already.
-  if (!origin_.has_value() && !proxy_.AcquireUser(user_)) {
+  if (absl::Status held =
+          origin_.has_value() ? absl::OkStatus() : proxy_.AcquireUser(user_);
+      !held.ok()) {
     limit_refused_ = true;
     ca_refusal_code_ = "max-sessions-per-user";
     Log(absl::StrCat("event=auth.denied peer=", peer_, " ", Describe(),
                      " reason=max_sessions_per_user"));
     RefuseAuth("max_sessions_per_user",
-               absl::StrCat("sallyport: you already have ",
-                            proxy_.limits().max_sessions_per_user,
-                            " sessions through this gateway.\r\n"));
+               absl::StrCat("sallyport: ", held.message(), ".\r\n"));
     return;
   }
   user_counted_ = !origin_.has_value();

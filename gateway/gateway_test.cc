@@ -388,7 +388,11 @@ TEST_F(LimitsTest, MaxSessionsPerUserRefusesTheNextOneUntilOneEnds) {
       StartLongSession("echo started; sleep 6; echo done", "started", &first);
   RunResult second = Ssh(login_ + "+web01", "echo second");
   EXPECT_EQ(second.exit_code, 255) << second.Describe();
-  EXPECT_TRUE(absl::StrContains(second.err, "already have 1 sessions"))
+  // One session, not "1 sessions", and the limit that refused it.
+  EXPECT_TRUE(absl::StrContains(
+      second.err,
+      "sallyport: you already have 1 session open through this gateway "
+      "(limits.max_sessions_per_user is 1)."))
       << second.err;
   client.join();
   // The established session was not disturbed, and its place is free.

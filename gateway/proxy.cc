@@ -3,7 +3,9 @@
 #include <random>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/plural.h"
 #include "gateway/gateway_connection.h"
 
 // GCC 12 at -O1 (the ASan config) reports a false
@@ -35,15 +37,20 @@ std::string Proxy::NewSessionId() {
   return absl::StrFormat("s%016x%06x", id_salt_, next_id_.fetch_add(1));
 }
 
-bool Proxy::AcquireUser(const std::string& user) {
+absl::Status Proxy::AcquireUser(const std::string& user) {
   absl::MutexLock lock(&mu_);
   int& n = per_user_[user];
   if (n >= limits_.max_sessions_per_user) {
+    // The count the user has may be over the limit a SIGHUP lowered.
+    const int held = n;
     if (n == 0) per_user_.erase(user);
-    return false;
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "you already have ", base::Plural(held, "session"),
+        " open through this gateway (limits.max_sessions_per_user is ",
+        limits_.max_sessions_per_user, ")"));
   }
   ++n;
-  return true;
+  return absl::OkStatus();
 }
 
 ProxyLimits Proxy::limits() const {

@@ -138,9 +138,11 @@ class Proxy {
   // Host certificates for inventory names (recorded ProxyJump).
   TargetCertificateCache& target_certificates() { return target_certs_; }
 
-  // Per-user connection count (max_sessions_per_user): false when the
-  // user already has that many.
-  bool AcquireUser(const std::string& user);
+  // Per-user connection count (max_sessions_per_user): counts one more for
+  // `user`, or kResourceExhausted when the user already has that many,
+  // saying so ("you already have 1 session open through this gateway
+  // (limits.max_sessions_per_user is 1)").
+  absl::Status AcquireUser(const std::string& user);
   void ReleaseUser(const std::string& user);
 
  private:

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "audit/events.h"
+#include "base/plural.h"
 #include "gateway/connection_internal.h"
 #include "gateway/gateway_connection.h"
 #include "ssh/connection/messages.h"
@@ -110,8 +111,10 @@ std::optional<bool> GatewayConnection::OnRemoteForward(
       return tell(connection_internal::kNoPortForwardInCertificate);
     if (remote_forwards_.size() + remote_forwards_pending_ >=
         limits_.max_remote_forwards) {
-      return tell(absl::StrCat("at most ", limits_.max_remote_forwards,
-                               " remote forwards per connection"));
+      return tell(absl::StrCat(
+          "at most ",
+          base::Plural(limits_.max_remote_forwards, "remote forward"),
+          " per connection"));
     }
     if (f->port == 0)
       return tell(

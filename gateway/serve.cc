@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/notify.h"
+#include "base/plural.h"
 #include "gateway/enroll.h"
 #include "gateway/recording_uploader.h"
 #include "gateway/renew_host.h"
@@ -318,16 +319,18 @@ void GatewayServer::Drain(absl::Duration timeout) {
     if (runtime_ != nullptr) runtime_->Close();
   }
   const absl::Time deadline = absl::Now() + timeout;
-  Log(absl::StrCat("draining: ", proxy_->active_connections(),
-                   " connections, up to ", absl::FormatDuration(timeout)));
+  Log(absl::StrCat(
+      "draining: ", base::Plural(proxy_->active_connections(), "connection"),
+      ", up to ", absl::FormatDuration(timeout)));
   proxy_->EndAll(deadline, "gateway shutting down", kOutcomeDrained);
   // The deadline ends what is left; give the last writes a moment.
   while (proxy_->active_connections() > 0 &&
          absl::Now() < deadline + absl::Seconds(5)) {
     absl::SleepFor(absl::Milliseconds(50));
   }
-  Log(absl::StrCat("drained: ", proxy_->active_connections(),
-                   " connections left"));
+  Log(absl::StrCat(
+      "drained: ", base::Plural(proxy_->active_connections(), "connection"),
+      " left"));
   // The sessions' last events (session.end) go out before the exit.
   if (event_sender_ != nullptr) {
     absl::Status flushed =

@@ -41,7 +41,10 @@ TEST_F(GatewayOpsE2eTest, SighupChangesMaxSessionsPerUserAndKeepsSessions) {
   // (LogLevel INFO: the user's ssh_config hides banners.)
   const RunResult second = ViaGateway("echo second", {"-o", "LogLevel=INFO"});
   EXPECT_EQ(second.exit_code, 255) << second.Describe();
-  EXPECT_TRUE(absl::StrContains(second.err, "you already have 1 sessions"))
+  EXPECT_TRUE(
+      absl::StrContains(second.err,
+                        "you already have 1 session open through this gateway "
+                        "(limits.max_sessions_per_user is 1)"))
       << second.Describe();
   // The established session was not touched.
   ASSERT_TRUE(WaitFor([&] { return !held->Running(); }, absl::Seconds(90)));
