@@ -27,6 +27,18 @@ void SelectorToProto(const storage::HostSelector& s, pb::HostSelector* out) {
 absl::Status ValidateLabels(
     std::string_view field,
     const google::protobuf::Map<std::string, std::string>& labels) {
+  if (labels.size() > kMaxHostLabels) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(std::string(field), ": ", labels.size(),
+                     " labels, at most ", kMaxHostLabels, " are allowed"));
+  }
+  size_t bytes = 0;
+  for (const auto& [k, v] : labels) bytes += k.size() + v.size();
+  if (bytes > kMaxHostLabelBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        std::string(field), ": the labels' keys and values take ", bytes,
+        " bytes, at most ", kMaxHostLabelBytes, " are allowed"));
+  }
   for (const auto& [k, v] : labels) {
     bool ok = !k.empty() && k.size() <= kMaxLabelKeyBytes &&
               absl::ascii_isalnum(static_cast<unsigned char>(k[0]));

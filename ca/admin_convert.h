@@ -22,6 +22,14 @@ namespace sallyport::ca {
 inline constexpr size_t kMaxRoleNameBytes = 64;
 inline constexpr size_t kMaxLabelKeyBytes = 63;
 inline constexpr size_t kMaxLabelValueBytes = 256;
+// A host's labels: at most kMaxHostLabels, their keys and values at most
+// kMaxHostLabelBytes in all, so that a host record stays small (every
+// listing carries it). A role's or deny rule's selector has the same
+// limits (it matches only hosts with all of its labels). Hosts stored
+// before these limits are still read and listed as they are; an update
+// must bring them within.
+inline constexpr size_t kMaxHostLabels = 64;
+inline constexpr size_t kMaxHostLabelBytes = 8192;
 // The shortest role max_ttl (as the shortest `sp login --ttl`).
 inline constexpr absl::Duration kMinRoleMaxTtl = absl::Minutes(1);
 
