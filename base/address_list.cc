@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "base/rpc_limits.h"
 #include "base/safe_text.h"
 
 namespace sallyport::base {
@@ -175,6 +176,8 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> FailoverChannel(
     grpc::ChannelArguments args) {
   absl::StatusOr<std::string> target = FailoverTarget(addresses);
   if (!target.ok()) return target.status();
+  // Named, not left to gRPC: the CA pages its listings to fit it.
+  args.SetMaxReceiveMessageSize(kMaxCaResponseBytes);
   if (addresses.size() > 1) {
     SetFailoverArguments(&args);
   } else {

@@ -68,7 +68,8 @@ void SetFailoverArguments(grpc::ChannelArguments* args);
 
 // A channel over FailoverTarget(addresses) with `credentials` and `args`
 // plus SetFailoverArguments when there are several addresses, else
-// SetReconnectBackoff.
+// SetReconnectBackoff, taking messages of at most kMaxCaResponseBytes
+// (base/rpc_limits.h).
 absl::StatusOr<std::shared_ptr<grpc::Channel>> FailoverChannel(
     const std::vector<HostPort>& addresses,
     const std::shared_ptr<grpc::ChannelCredentials>& credentials,

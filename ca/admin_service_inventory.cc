@@ -71,14 +71,25 @@ grpc::Status AdminService::GetHost(grpc::ServerContext* context,
 }
 
 grpc::Status AdminService::ListHosts(grpc::ServerContext* context,
-                                     const pb::ListHostsRequest*,
+                                     const pb::ListHostsRequest* request,
                                      pb::ListHostsResponse* response) {
   return Run(context, "ListHosts", {},
              [&](const ClientIdentity&) -> absl::Status {
                ASSIGN_OR_RETURN(std::vector<storage::Host> hosts,
                                 ctx_.store->ListHosts());
-               for (const auto& h : hosts)
-                 HostToProto(h, response->add_hosts());
+               // By name; the token is the last name of the page before.
+               ListPage page(request->page_size());
+               for (const auto& h : hosts) {
+                 if (h.name <= request->page_token()) continue;
+                 pb::Host host;
+                 HostToProto(h, &host);
+                 if (!page.Take(host)) {
+                   response->set_next_page_token(
+                       response->hosts(response->hosts_size() - 1).name());
+                   break;
+                 }
+                 *response->add_hosts() = std::move(host);
+               }
                return absl::OkStatus();
              });
 }

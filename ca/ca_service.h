@@ -4,10 +4,12 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <string_view>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/host_port.h"
+#include "base/rpc_limits.h"
 #include "ca/audit_log.h"
 #include "ca/ca_keys.h"
 #include "ca/client_ca.h"
@@ -44,20 +46,22 @@ struct CaContext {
   std::vector<base::HostPort> gateway_ssh_addresses;
 };
 
-// ListMyHosts lists at most this many hosts.
-inline constexpr size_t kMaxListedHosts = 10000;
+// ReachableHosts lists at most this many hosts (as many as sp reads).
+using base::kMaxListedHosts;
 
 // An inventory host and the logins RBAC allows `user` there.
 struct ReachableHost {
   storage::Host host;
   std::vector<std::string> logins;  // sorted, at least one
 };
-// The hosts of `inventory` on which some login of `roles` is allowed at
-// least one channel kind (rbac::EffectivePermissions), by name, at most
-// kMaxListedHosts. A disabled user reaches none.
+// The hosts of `inventory` (by name) named after `after` on which some
+// login of `roles` is allowed at least one channel kind
+// (rbac::EffectivePermissions), by name, the first `max_hosts`. A disabled
+// user reaches none.
 absl::StatusOr<std::vector<ReachableHost>> ReachableHosts(
     const storage::User& user, const std::vector<storage::Role>& roles,
-    const std::vector<storage::Host>& inventory);
+    const std::vector<storage::Host>& inventory, std::string_view after = "",
+    size_t max_hosts = kMaxListedHosts);
 
 // IssueUserCertificate uses gRPC's callback API (as the gateway's
 // IssueSessionCertificate): no thread waits for its record to commit.

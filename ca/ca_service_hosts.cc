@@ -9,12 +9,14 @@
 #include "ca/ca_service.h"
 #include "ca/rbac/names.h"
 #include "ca/rbac/rbac.h"
+#include "ca/service_util.h"
 
 namespace sallyport::ca {
 
 absl::StatusOr<std::vector<ReachableHost>> ReachableHosts(
     const storage::User& user, const std::vector<storage::Role>& roles,
-    const std::vector<storage::Host>& inventory) {
+    const std::vector<storage::Host>& inventory, std::string_view after,
+    size_t max_hosts) {
   std::vector<ReachableHost> out;
   // Every login any role names: a host is reachable as a login only when
   // RBAC allows it at least one channel kind there.
@@ -25,7 +27,10 @@ absl::StatusOr<std::vector<ReachableHost>> ReachableHosts(
     }
   }
   for (const storage::Host& host : inventory) {
-    if (!rbac::ValidateHostName(host.name).ok()) continue;
+    if (out.size() >= max_hosts) break;
+    if (host.name <= after || !rbac::ValidateHostName(host.name).ok()) {
+      continue;
+    }
     ReachableHost r{host, {}};
     for (const std::string& login : logins) {
       const rbac::Permissions p =
@@ -33,7 +38,6 @@ absl::StatusOr<std::vector<ReachableHost>> ReachableHosts(
       if (p.decision.allowed) r.logins.push_back(login);
     }
     if (!r.logins.empty()) out.push_back(std::move(r));
-    if (out.size() >= kMaxListedHosts) break;
   }
   std::sort(out.begin(), out.end(),
             [](const ReachableHost& a, const ReachableHost& b) {
@@ -43,7 +47,7 @@ absl::StatusOr<std::vector<ReachableHost>> ReachableHosts(
 }
 
 grpc::Status CaService::ListMyHosts(grpc::ServerContext* context,
-                                    const v1::ListMyHostsRequest*,
+                                    const v1::ListMyHostsRequest* request,
                                     v1::ListMyHostsResponse* response) {
   absl::StatusOr<ClientIdentity> peer = ctx_.peers->Authenticate(*context);
   if (!peer.ok()) return ToGrpc(peer.status());
@@ -59,16 +63,27 @@ grpc::Status CaService::ListMyHosts(grpc::ServerContext* context,
   absl::StatusOr<std::vector<storage::Host>> inventory =
       ctx_.store->ListHosts();
   if (!inventory.ok()) return ToGrpc(inventory.status());
-  absl::StatusOr<std::vector<ReachableHost>> hosts =
-      ReachableHosts(*user, *roles, *inventory);
+  // One page: the token is the last name of the page before.
+  ListPage page(request->page_size());
+  absl::StatusOr<std::vector<ReachableHost>> hosts = ReachableHosts(
+      *user, *roles, *inventory, request->page_token(), page.max_entries());
   if (!hosts.ok()) return ToGrpc(hosts.status());
   for (const ReachableHost& r : *hosts) {
-    v1::MyHost* h = response->add_hosts();
-    h->set_name(r.host.name);
-    h->set_address(r.host.address);
-    h->set_port(r.host.port);
-    for (const auto& [k, v] : r.host.labels) (*h->mutable_labels())[k] = v;
-    for (const std::string& l : r.logins) h->add_logins(l);
+    v1::MyHost h;
+    h.set_name(r.host.name);
+    h.set_address(r.host.address);
+    h.set_port(r.host.port);
+    for (const auto& [k, v] : r.host.labels) (*h.mutable_labels())[k] = v;
+    for (const std::string& l : r.logins) h.add_logins(l);
+    if (!page.Take(h)) break;
+    *response->add_hosts() = std::move(h);
+  }
+  // A full page may have more after it (the next one can be empty).
+  if (response->hosts_size() > 0 &&
+      (response->hosts_size() < static_cast<int>(hosts->size()) ||
+       hosts->size() == page.max_entries())) {
+    response->set_next_page_token(
+        response->hosts(response->hosts_size() - 1).name());
   }
   for (const base::HostPort& g : ctx_.gateway_ssh_addresses) {
     v1::GatewayAddress* a = response->add_gateways();

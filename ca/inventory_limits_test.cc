@@ -1,7 +1,10 @@
-// The size of the host inventory: a host's labels have a named limit on
-// their number and bytes (kMaxHostLabels, kMaxHostLabelBytes), enforced at
-// the limit for hosts and for role and deny selectors; hosts stored before
-// the limits are still read. Real gRPC/TLS against an in-process CA.
+// The size of the host inventory end to end: a host's labels have a named
+// limit on their number and bytes (kMaxHostLabels, kMaxHostLabelBytes),
+// enforced at the limit for hosts and for role and deny selectors; hosts
+// stored before the limits are still read; an inventory larger than one
+// gRPC message (a client's 4 MiB, base::kMaxCaResponseBytes) is listed
+// whole by admin.ListHosts and ListMyHosts in pages of at most
+// base::kMaxListPageBytes. Real gRPC/TLS against an in-process CA.
 #include <grpcpp/grpcpp.h>
 
 #include <string>
@@ -9,10 +12,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/rpc_limits.h"
 #include "ca/admin_api_fixture.h"
 #include "ca/admin_convert.h"
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
+#include "proto/ca.grpc.pb.h"
+#include "ssh/crypto/keys.h"
 #include "storage/store.h"
 
 namespace sallyport::ca {
@@ -20,7 +26,36 @@ namespace {
 
 namespace pb = admin::v1;
 
-using InventoryLimitsTest = AdminApiTest;
+// Host `i` of a large inventory, as large as an admin may make it: 64
+// labels of 128 bytes in all (8 KiB) and a pinned key whose comment
+// fills the 8 KiB a key line may take.
+storage::Host LargeHost(int i, const std::string& key_line) {
+  storage::Host h;
+  h.name = absl::StrFormat("host%05d", i);
+  h.address =
+      absl::StrCat("10.", i / 65536, ".", (i / 256) % 256, ".", i % 256);
+  for (int l = 0; l < 64; ++l) {
+    h.labels[absl::StrFormat("label%02d", l)] = std::string(121, 'v');
+  }
+  h.trust = storage::HostTrust::kPinnedKey;
+  h.host_key = key_line + " " +
+               std::string(storage::kMaxTextBytes - key_line.size() - 1, 'c');
+  return h;
+}
+
+class InventoryLimitsTest : public AdminApiTest {
+ protected:
+  // `n` large hosts straight into the store (as many as a long-lived
+  // inventory holds; the admin API would take them one by one).
+  void AddLargeHosts(int n) {
+    auto key = ssh::crypto::PrivateKey::GenerateEd25519();
+    ASSERT_TRUE(key.ok());
+    const std::string line = key->public_key().ToAuthorizedKeysLine();
+    for (int i = 0; i < n; ++i) {
+      ASSERT_TRUE(env->store().CreateHost(LargeHost(i, line)).ok()) << i;
+    }
+  }
+};
 
 // `n` labels "kNN" whose keys and values take `bytes` bytes in all.
 google::protobuf::Map<std::string, std::string> Labels(size_t n, size_t bytes) {
@@ -149,6 +184,93 @@ TEST_F(InventoryLimitsTest, AHostStoredAboveTheLimitsIsStillRead) {
   grpc::ClientContext again;
   EXPECT_TRUE(stub->UpdateHost(&again, read, &out).ok());
   EXPECT_EQ(out.labels_size(), 64);
+}
+
+// 300 hosts at the limits (~16.5 KiB each: 64 labels of 8 KiB, an 8 KiB
+// key line) are ~5 MB of hosts, more than a client takes in one message
+// (it failed with RESOURCE_EXHAUSTED "Received message larger than max
+// (5071036 vs. 4194304)"): ListHosts answers them in pages of at most
+// kMaxListPageBytes, each after the one before, every host once, by name;
+// a page_size gives pages of that many.
+TEST_F(InventoryLimitsTest, ListHostsPagesAnInventoryLargerThanOneMessage) {
+  constexpr int kHosts = 300;
+  AddLargeHosts(kHosts);
+  auto list = [&](uint32_t page_size, int* pages) {
+    std::vector<std::string> names;
+    pb::ListHostsRequest request;
+    request.set_page_size(page_size);
+    size_t bytes = 0;
+    for (*pages = 1;; ++*pages) {
+      grpc::ClientContext ctx;
+      pb::ListHostsResponse page;
+      const grpc::Status st = stub->ListHosts(&ctx, request, &page);
+      EXPECT_TRUE(st.ok()) << st.error_code() << " " << st.error_message();
+      if (!st.ok()) break;
+      EXPECT_LE(page.ByteSizeLong(), base::kMaxListPageBytes);
+      EXPECT_GT(page.hosts_size(), 0);
+      bytes += page.ByteSizeLong();
+      for (const pb::Host& h : page.hosts()) names.push_back(h.name());
+      if (page.next_page_token().empty()) break;
+      request.set_page_token(page.next_page_token());
+    }
+    EXPECT_GT(bytes, size_t{base::kMaxCaResponseBytes});
+    return names;
+  };
+  std::vector<std::string> want;
+  for (int i = 0; i < kHosts; ++i) {
+    want.push_back(absl::StrFormat("host%05d", i));
+  }
+  int pages = 0;
+  EXPECT_EQ(list(0, &pages), want);
+  EXPECT_EQ(pages, 5);  // 63 hosts of ~16.5 KiB fill 1 MiB
+  EXPECT_EQ(list(50, &pages), want);
+  EXPECT_EQ(pages, kHosts / 50);
+  EXPECT_EQ(list(5000, &pages), want);  // taken as 1000
+  EXPECT_EQ(pages, 5);
+}
+
+// 500 such hosts through ListMyHosts (~9 KiB each there: no host key) for
+// a user whose role selects every host: every host once, by name, in
+// pages of at most kMaxListPageBytes.
+TEST_F(InventoryLimitsTest, ListMyHostsPagesAnInventoryLargerThanOneMessage) {
+  constexpr int kHosts = 500;
+  AddLargeHosts(kHosts);
+  storage::Role role;
+  role.name = "all";
+  role.logins = {"ops"};
+  role.hosts = {storage::HostSelector{}};
+  role.channels = {storage::ChannelKind::kShell};
+  ASSERT_TRUE(env->store().CreateRole(role).ok());
+  ASSERT_TRUE(env->AddUser("alice", "alice-password", {"all"}).ok());
+  auto alice = env->Login("alice", "alice-password");
+  ASSERT_TRUE(alice.status.ok()) << alice.status.error_message();
+  auto ca = v1::CertificateAuthority::NewStub(alice.channel);
+  v1::ListMyHostsRequest request;
+  std::vector<std::string> names;
+  int pages = 0;
+  size_t bytes = 0;
+  for (;;) {
+    ++pages;
+    grpc::ClientContext ctx;
+    v1::ListMyHostsResponse page;
+    const grpc::Status st = ca->ListMyHosts(&ctx, request, &page);
+    ASSERT_TRUE(st.ok()) << st.error_code() << " " << st.error_message();
+    EXPECT_LE(page.ByteSizeLong(), base::kMaxListPageBytes);
+    bytes += page.ByteSizeLong();
+    for (const v1::MyHost& h : page.hosts()) {
+      names.push_back(h.name());
+      EXPECT_EQ(h.labels_size(), 64);
+    }
+    if (page.next_page_token().empty()) break;
+    request.set_page_token(page.next_page_token());
+  }
+  std::vector<std::string> want;
+  for (int i = 0; i < kHosts; ++i) {
+    want.push_back(absl::StrFormat("host%05d", i));
+  }
+  EXPECT_EQ(names, want);
+  EXPECT_GT(bytes, size_t{base::kMaxCaResponseBytes});
+  EXPECT_EQ(pages, 5);
 }
 
 }  // namespace

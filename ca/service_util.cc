@@ -79,6 +79,23 @@ void RunOnIssuanceWorkers(IssuanceWorkers* workers,
   if (!queued.ok()) reactor->Finish(ToGrpc(queued));
 }
 
+ListPage::ListPage(uint32_t page_size)
+    : max_entries_(page_size == 0 || page_size > base::kMaxListPageEntries
+                       ? base::kMaxListPageEntries
+                       : page_size) {}
+
+bool ListPage::Take(const google::protobuf::Message& entry) {
+  // The entry's tag and length (at most 1 + 5 bytes) beside its bytes.
+  const size_t bytes = entry.ByteSizeLong() + 6;
+  if (entries_ > 0 &&
+      (entries_ >= max_entries_ || bytes_ + bytes > base::kMaxListPageBytes)) {
+    return false;
+  }
+  ++entries_;
+  bytes_ += bytes;
+  return true;
+}
+
 std::string PeerAddress(std::string_view grpc_peer) {
   absl::string_view p(grpc_peer.data(), grpc_peer.size());
   if (absl::ConsumePrefix(&p, "ipv4:")) {

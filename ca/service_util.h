@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "base/rpc_limits.h"
 #include "ca/audit_log.h"
 #include "ca/cert_policy.h"  // kAdminRole
 #include "ca/client_ca.h"
@@ -53,6 +54,23 @@ std::optional<absl::Time> UnchangedSince(const Message& m) {
   return FromTimestamp(m.updated_at());
 }
 absl::Duration FromDurationProto(const google::protobuf::Duration& d);
+
+// One page of a listing the CA answers in pages (base/rpc_limits.h): at
+// most `page_size` entries (0, or more than base::kMaxListPageEntries: that
+// many) taking at most base::kMaxListPageBytes encoded, but always the
+// first, so that every page fits what a client takes.
+class ListPage {
+ public:
+  explicit ListPage(uint32_t page_size);
+  size_t max_entries() const { return max_entries_; }
+  // Whether `entry` still goes on the page; counts it when it does.
+  bool Take(const google::protobuf::Message& entry);
+
+ private:
+  size_t max_entries_;
+  size_t entries_ = 0;
+  size_t bytes_ = 0;
+};
 
 // "ipv4:1.2.3.4:5678" → "1.2.3.4"; "ipv6:[::1]:5678" → "::1"; anything else
 // is returned as is.

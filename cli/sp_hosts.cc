@@ -17,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "base/address_list.h"
+#include "base/rpc_limits.h"
 #include "base/safe_text.h"
 #include "ca/rbac/names.h"
 #include "cli/ca_client.h"
@@ -81,12 +82,34 @@ absl::StatusOr<ssh::cert::Certificate> ReadLoginCertificate(
   return cert;
 }
 
+// Every page of ListMyHosts as one answer, at most base::kMaxListedHosts
+// hosts.
 grpc::Status CallListMyHosts(const LoggedIn& session,
                              v1::ListMyHostsResponse* out) {
   auto stub = v1::CertificateAuthority::NewStub(session.channel);
-  grpc::ClientContext ctx;
-  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-  return stub->ListMyHosts(&ctx, v1::ListMyHostsRequest(), out);
+  v1::ListMyHostsRequest request;
+  for (;;) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    v1::ListMyHostsResponse page;
+    grpc::Status st = stub->ListMyHosts(&ctx, request, &page);
+    if (!st.ok()) return st;
+    *out->mutable_gateways() = std::move(*page.mutable_gateways());
+    for (v1::MyHost& h : *page.mutable_hosts()) {
+      if (static_cast<size_t>(out->hosts_size()) >= base::kMaxListedHosts) {
+        return grpc::Status::OK;
+      }
+      *out->add_hosts() = std::move(h);
+    }
+    if (page.next_page_token().empty()) return grpc::Status::OK;
+    // Each page starts after the one before, or this would never end.
+    if (page.next_page_token() <= request.page_token()) {
+      return grpc::Status(
+          grpc::StatusCode::INTERNAL,
+          "ListMyHosts: the next page does not start after this one");
+    }
+    request.set_page_token(page.next_page_token());
+  }
 }
 
 // $HOME/.ssh/config (the file --install edits).

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "cli/ca_client.h"
@@ -112,6 +113,29 @@ std::optional<int> Call(Spctl& ctl, Stub* stub,
   if (!st.has_value()) return kExitError;
   if (!st->ok()) return ctl.Fail(*st, what);
   return std::nullopt;
+}
+
+// Calls a listing the CA answers in pages (page_token, next_page_token;
+// base/rpc_limits.h) from its first page to its last, handing each page to
+// `take`. nullopt on success, else the exit code after Spctl::Fail (or an
+// error when the CA's next page would not start after the one it
+// follows, which would never end).
+template <typename Stub, typename Req, typename Resp, typename Take>
+std::optional<int> CallEveryPage(
+    Spctl& ctl, Stub* stub,
+    grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
+    Req request, absl::string_view what, const Take& take) {
+  for (;;) {
+    Resp page;
+    if (auto rc = Call(ctl, stub, method, request, &page, what)) return rc;
+    take(page);
+    if (page.next_page_token().empty()) return std::nullopt;
+    if (page.next_page_token() <= request.page_token()) {
+      return ctl.Error(absl::StrCat(
+          what, ": the CA's next page does not start after this one"));
+    }
+    request.set_page_token(page.next_page_token());
+  }
 }
 
 // How many times ChangeRecord reads and writes a record that other admins

@@ -113,9 +113,15 @@ int Add(Spctl& ctl, const HostArgs& a) {
 }
 
 int List(Spctl& ctl) {
+  // Every page, as one answer (the table's columns fit every row).
   pb::ListHostsResponse resp;
-  if (auto rc = Call(ctl, ctl.Admin(), &Stub::ListHosts, pb::ListHostsRequest(),
-                     &resp, "hosts ls")) {
+  if (auto rc = CallEveryPage(ctl, ctl.Admin(), &Stub::ListHosts,
+                              pb::ListHostsRequest(), "hosts ls",
+                              [&](pb::ListHostsResponse& page) {
+                                for (pb::Host& h : *page.mutable_hosts()) {
+                                  *resp.add_hosts() = std::move(h);
+                                }
+                              })) {
     return *rc;
   }
   if (ctl.Structured(resp)) return kExitOk;
