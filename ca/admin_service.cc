@@ -216,21 +216,25 @@ grpc::Status AdminService::GetUser(grpc::ServerContext* context,
 }
 
 grpc::Status AdminService::ListUsers(grpc::ServerContext* context,
-                                     const pb::ListUsersRequest*,
+                                     const pb::ListUsersRequest* request,
                                      pb::ListUsersResponse* response) {
-  return Run(context, "ListUsers", {},
-             [&](const ClientIdentity&) -> absl::Status {
-               ASSIGN_OR_RETURN(std::vector<storage::User> users,
-                                ctx_.store->ListUsers());
-               ASSIGN_OR_RETURN(UserFacts facts, ReadUserFacts(std::nullopt));
-               for (const storage::User& u : users) {
-                 absl::StatusOr<storage::Credentials> creds =
-                     ctx_.store->GetCredentials(u.name);
-                 UserWithFactsToProto(u, creds.ok() ? &*creds : nullptr, facts,
-                                      response->add_users());
-               }
-               return absl::OkStatus();
-             });
+  return Run(
+      context, "ListUsers", {}, [&](const ClientIdentity&) -> absl::Status {
+        ASSIGN_OR_RETURN(std::vector<storage::User> users,
+                         ctx_.store->ListUsers());
+        ASSIGN_OR_RETURN(UserFacts facts, ReadUserFacts(std::nullopt));
+        // Credentials are read for the users of the page only.
+        response->set_next_page_token(
+            FillPage(users, request->page_token(), request->page_size(),
+                     response->mutable_users(),
+                     [&](const storage::User& u, pb::User* out) {
+                       absl::StatusOr<storage::Credentials> creds =
+                           ctx_.store->GetCredentials(u.name);
+                       UserWithFactsToProto(u, creds.ok() ? &*creds : nullptr,
+                                            facts, out);
+                     }));
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminService::UpdateUser(grpc::ServerContext* context,
@@ -376,14 +380,15 @@ grpc::Status AdminService::GetRole(grpc::ServerContext* context,
 }
 
 grpc::Status AdminService::ListRoles(grpc::ServerContext* context,
-                                     const pb::ListRolesRequest*,
+                                     const pb::ListRolesRequest* request,
                                      pb::ListRolesResponse* response) {
   return Run(context, "ListRoles", {},
              [&](const ClientIdentity&) -> absl::Status {
                ASSIGN_OR_RETURN(std::vector<storage::Role> roles,
                                 ctx_.store->ListRoles());
-               for (const auto& r : roles)
-                 RoleToProto(r, response->add_roles());
+               response->set_next_page_token(
+                   FillPage(roles, request->page_token(), request->page_size(),
+                            response->mutable_roles(), RoleToProto));
                return absl::OkStatus();
              });
 }

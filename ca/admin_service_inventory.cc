@@ -77,19 +77,9 @@ grpc::Status AdminService::ListHosts(grpc::ServerContext* context,
              [&](const ClientIdentity&) -> absl::Status {
                ASSIGN_OR_RETURN(std::vector<storage::Host> hosts,
                                 ctx_.store->ListHosts());
-               // By name; the token is the last name of the page before.
-               ListPage page(request->page_size());
-               for (const auto& h : hosts) {
-                 if (h.name <= request->page_token()) continue;
-                 pb::Host host;
-                 HostToProto(h, &host);
-                 if (!page.Take(host)) {
-                   response->set_next_page_token(
-                       response->hosts(response->hosts_size() - 1).name());
-                   break;
-                 }
-                 *response->add_hosts() = std::move(host);
-               }
+               response->set_next_page_token(
+                   FillPage(hosts, request->page_token(), request->page_size(),
+                            response->mutable_hosts(), HostToProto));
                return absl::OkStatus();
              });
 }

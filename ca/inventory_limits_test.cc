@@ -7,6 +7,7 @@
 // base::kMaxListPageBytes. Real gRPC/TLS against an in-process CA.
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,39 @@ storage::Host LargeHost(int i, const std::string& key_line) {
   h.host_key = key_line + " " +
                std::string(storage::kMaxTextBytes - key_line.size() - 1, 'c');
   return h;
+}
+
+// What reading every page of a listing saw.
+struct Pages {
+  std::vector<std::string> names;  // of every entry, in order
+  int pages = 0;
+  size_t bytes = 0;  // of every page
+};
+
+// Every page of `method` on `stub` from `request` on, the entries of a page
+// being `entries(page)`; each page is expected to be answered, to take at
+// most kMaxListPageBytes and to have an entry.
+template <typename Stub, typename Req, typename Resp, typename Entries>
+Pages ReadPages(Stub& stub,
+                grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&,
+                                             Resp*),
+                Req request, const Entries& entries) {
+  Pages out;
+  for (;;) {
+    ++out.pages;
+    grpc::ClientContext ctx;
+    Resp page;
+    const grpc::Status st = (stub.*method)(&ctx, request, &page);
+    EXPECT_TRUE(st.ok()) << st.error_code() << " " << st.error_message();
+    if (!st.ok()) break;
+    EXPECT_LE(page.ByteSizeLong(), base::kMaxListPageBytes);
+    EXPECT_GT(entries(page).size(), 0);
+    out.bytes += page.ByteSizeLong();
+    for (const auto& e : entries(page)) out.names.push_back(e.name());
+    if (page.next_page_token().empty()) break;
+    request.set_page_token(page.next_page_token());
+  }
+  return out;
 }
 
 class InventoryLimitsTest : public AdminApiTest {
@@ -195,38 +229,28 @@ TEST_F(InventoryLimitsTest, AHostStoredAboveTheLimitsIsStillRead) {
 TEST_F(InventoryLimitsTest, ListHostsPagesAnInventoryLargerThanOneMessage) {
   constexpr int kHosts = 300;
   AddLargeHosts(kHosts);
-  auto list = [&](uint32_t page_size, int* pages) {
-    std::vector<std::string> names;
+  auto list = [&](uint32_t page_size) {
     pb::ListHostsRequest request;
     request.set_page_size(page_size);
-    size_t bytes = 0;
-    for (*pages = 1;; ++*pages) {
-      grpc::ClientContext ctx;
-      pb::ListHostsResponse page;
-      const grpc::Status st = stub->ListHosts(&ctx, request, &page);
-      EXPECT_TRUE(st.ok()) << st.error_code() << " " << st.error_message();
-      if (!st.ok()) break;
-      EXPECT_LE(page.ByteSizeLong(), base::kMaxListPageBytes);
-      EXPECT_GT(page.hosts_size(), 0);
-      bytes += page.ByteSizeLong();
-      for (const pb::Host& h : page.hosts()) names.push_back(h.name());
-      if (page.next_page_token().empty()) break;
-      request.set_page_token(page.next_page_token());
-    }
-    EXPECT_GT(bytes, size_t{base::kMaxCaResponseBytes});
-    return names;
+    Pages read = ReadPages(
+        *stub, &pb::Admin::Stub::ListHosts, request,
+        [](const auto& page) -> const auto& { return page.hosts(); });
+    EXPECT_GT(read.bytes, size_t{base::kMaxCaResponseBytes});
+    return read;
   };
   std::vector<std::string> want;
   for (int i = 0; i < kHosts; ++i) {
     want.push_back(absl::StrFormat("host%05d", i));
   }
-  int pages = 0;
-  EXPECT_EQ(list(0, &pages), want);
-  EXPECT_EQ(pages, 5);  // 63 hosts of ~16.5 KiB fill 1 MiB
-  EXPECT_EQ(list(50, &pages), want);
-  EXPECT_EQ(pages, kHosts / 50);
-  EXPECT_EQ(list(5000, &pages), want);  // taken as 1000
-  EXPECT_EQ(pages, 5);
+  Pages read = list(0);
+  EXPECT_EQ(read.names, want);
+  EXPECT_EQ(read.pages, 5);  // 63 hosts of ~16.5 KiB fill 1 MiB
+  read = list(50);
+  EXPECT_EQ(read.names, want);
+  EXPECT_EQ(read.pages, kHosts / 50);
+  read = list(5000);  // taken as 1000
+  EXPECT_EQ(read.names, want);
+  EXPECT_EQ(read.pages, 5);
 }
 
 // 500 such hosts through ListMyHosts (~9 KiB each there: no host key) for
@@ -245,32 +269,67 @@ TEST_F(InventoryLimitsTest, ListMyHostsPagesAnInventoryLargerThanOneMessage) {
   auto alice = env->Login("alice", "alice-password");
   ASSERT_TRUE(alice.status.ok()) << alice.status.error_message();
   auto ca = v1::CertificateAuthority::NewStub(alice.channel);
-  v1::ListMyHostsRequest request;
-  std::vector<std::string> names;
-  int pages = 0;
-  size_t bytes = 0;
-  for (;;) {
-    ++pages;
-    grpc::ClientContext ctx;
-    v1::ListMyHostsResponse page;
-    const grpc::Status st = ca->ListMyHosts(&ctx, request, &page);
-    ASSERT_TRUE(st.ok()) << st.error_code() << " " << st.error_message();
-    EXPECT_LE(page.ByteSizeLong(), base::kMaxListPageBytes);
-    bytes += page.ByteSizeLong();
-    for (const v1::MyHost& h : page.hosts()) {
-      names.push_back(h.name());
-      EXPECT_EQ(h.labels_size(), 64);
-    }
-    if (page.next_page_token().empty()) break;
-    request.set_page_token(page.next_page_token());
-  }
+  const Pages read = ReadPages(
+      *ca, &v1::CertificateAuthority::Stub::ListMyHosts,
+      v1::ListMyHostsRequest(),
+      [](const auto& page) -> const auto& { return page.hosts(); });
   std::vector<std::string> want;
   for (int i = 0; i < kHosts; ++i) {
     want.push_back(absl::StrFormat("host%05d", i));
   }
-  EXPECT_EQ(names, want);
-  EXPECT_GT(bytes, size_t{base::kMaxCaResponseBytes});
-  EXPECT_EQ(pages, 5);
+  EXPECT_EQ(read.names, want);
+  EXPECT_GT(read.bytes, size_t{base::kMaxCaResponseBytes});
+  EXPECT_EQ(read.pages, 5);
+}
+
+// The other admin listings a user can grow the same way: 600 users with
+// display names as long as the Store keeps (8 KiB; the admin API takes
+// 256 bytes, so these bytes are ~7000 of its users) and 6 roles of ~830 KiB
+// (100 selectors at the label limits) are each more than 4 MiB; ListUsers and
+// ListRoles answer them in pages of at most kMaxListPageBytes, every one
+// once, by name.
+TEST_F(InventoryLimitsTest, ListUsersAndListRolesPageWhatOneMessageCannotHold) {
+  // Those `init` made, and ours.
+  std::vector<std::string> users, roles;
+  auto initial_users = env->store().ListUsers();
+  ASSERT_TRUE(initial_users.ok());
+  for (const storage::User& u : *initial_users) users.push_back(u.name);
+  auto initial_roles = env->store().ListRoles();
+  ASSERT_TRUE(initial_roles.ok());
+  for (const storage::Role& r : *initial_roles) roles.push_back(r.name);
+  for (int i = 0; i < 600; ++i) {
+    storage::User u;
+    u.name = absl::StrFormat("user%03d", i);
+    u.display_name = std::string(storage::kMaxTextBytes, 'd');
+    ASSERT_TRUE(env->store().CreateUser(u).ok()) << i;
+    users.push_back(u.name);
+  }
+  for (int i = 0; i < 6; ++i) {
+    storage::Role r;
+    r.name = absl::StrFormat("role%d", i);
+    r.description = std::string(storage::kMaxTextBytes, 'd');
+    for (int s = 0; s < 100; ++s) {
+      storage::HostSelector selector;
+      for (const auto& [k, v] : Labels(kMaxHostLabels, kMaxHostLabelBytes)) {
+        selector.labels[k] = v;
+      }
+      r.hosts.push_back(std::move(selector));
+    }
+    ASSERT_TRUE(env->store().CreateRole(r).ok()) << i;
+    roles.push_back(r.name);
+  }
+  const Pages read_users = ReadPages(
+      *stub, &pb::Admin::Stub::ListUsers, pb::ListUsersRequest(),
+      [](const auto& page) -> const auto& { return page.users(); });
+  std::sort(users.begin(), users.end());
+  EXPECT_EQ(read_users.names, users);
+  EXPECT_GT(read_users.bytes, size_t{base::kMaxCaResponseBytes});
+  const Pages read_roles = ReadPages(
+      *stub, &pb::Admin::Stub::ListRoles, pb::ListRolesRequest(),
+      [](const auto& page) -> const auto& { return page.roles(); });
+  std::sort(roles.begin(), roles.end());
+  EXPECT_EQ(read_roles.names, roles);
+  EXPECT_GT(read_roles.bytes, size_t{base::kMaxCaResponseBytes});
 }
 
 }  // namespace

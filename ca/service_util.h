@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -71,6 +72,26 @@ class ListPage {
   size_t entries_ = 0;
   size_t bytes_ = 0;
 };
+
+// One page of `records` (by name): those named after `page_token`, made
+// entries by `convert(record, entry*)`, as many as ListPage(page_size)
+// takes, added to `out`. Returns the next page's token: the last name on
+// the page, or empty when no record is left.
+template <typename Record, typename Entry, typename Convert>
+std::string FillPage(const std::vector<Record>& records,
+                     const std::string& page_token, uint32_t page_size,
+                     google::protobuf::RepeatedPtrField<Entry>* out,
+                     const Convert& convert) {
+  ListPage page(page_size);
+  for (const Record& record : records) {
+    if (record.name <= page_token) continue;
+    Entry entry;
+    convert(record, &entry);
+    if (!page.Take(entry)) return out->at(out->size() - 1).name();
+    *out->Add() = std::move(entry);
+  }
+  return "";
+}
 
 // "ipv4:1.2.3.4:5678" → "1.2.3.4"; "ipv6:[::1]:5678" → "::1"; anything else
 // is returned as is.

@@ -261,9 +261,13 @@ int Edit(Spctl& ctl, const RoleArgs& a) {
 }
 
 int List(Spctl& ctl) {
+  // Every page, as one answer.
   pb::ListRolesResponse resp;
-  if (auto rc = Call(ctl, ctl.Admin(), &Stub::ListRoles, pb::ListRolesRequest(),
-                     &resp, "roles ls")) {
+  if (auto rc = CallEveryPage(ctl, ctl.Admin(), &Stub::ListRoles,
+                              pb::ListRolesRequest(), "roles ls",
+                              [&](pb::ListRolesResponse& page) {
+                                resp.mutable_roles()->MergeFrom(page.roles());
+                              })) {
     return *rc;
   }
   if (ctl.Structured(resp)) return kExitOk;

@@ -160,9 +160,13 @@ int Add(Spctl& ctl, const UserArgs& a) {
 }
 
 int List(Spctl& ctl) {
+  // Every page, as one answer.
   pb::ListUsersResponse resp;
-  if (auto rc = Call(ctl, ctl.Admin(), &Stub::ListUsers, pb::ListUsersRequest(),
-                     &resp, "users ls")) {
+  if (auto rc = CallEveryPage(ctl, ctl.Admin(), &Stub::ListUsers,
+                              pb::ListUsersRequest(), "users ls",
+                              [&](pb::ListUsersResponse& page) {
+                                resp.mutable_users()->MergeFrom(page.users());
+                              })) {
     return *rc;
   }
   if (ctl.Structured(resp)) return kExitOk;
