@@ -115,6 +115,29 @@ TEST_F(AdminGuardsTest, DisplayNamesWithoutControlCharacters) {
   edit.set_display_name("Ünal Ç.");
   ASSERT_TRUE(stub->UpdateUser(&ctx2, edit, &out).ok());
   EXPECT_EQ(CountAuditEvents(env->store(), "admin.UpdateUser", {"Ünal Ç."}), 1);
+
+  // A name stored before the rule (here written to the store directly)
+  // is sent back unchanged by `spctl users disable`: the user can still be
+  // disabled and enabled. A new name is checked.
+  absl::StatusOr<storage::User> stored = env->store().GetUser("u3");
+  ASSERT_TRUE(stored.ok());
+  stored->display_name = "Ad\xe2\x80\x8bmin";
+  ASSERT_TRUE(env->store().UpdateUser(*stored, std::nullopt).ok());
+  for (bool disabled : {true, false}) {
+    grpc::ClientContext c;
+    pb::User old_name;
+    old_name.set_name("u3");
+    old_name.set_display_name("Ad\xe2\x80\x8bmin");
+    old_name.set_disabled(disabled);
+    EXPECT_TRUE(stub->UpdateUser(&c, old_name, &out).ok()) << disabled;
+    EXPECT_EQ(env->store().GetUser("u3")->disabled, disabled);
+  }
+  grpc::ClientContext c3;
+  pb::User other_bad;
+  other_bad.set_name("u3");
+  other_bad.set_display_name("Ad\xe2\x80\x8b\xe2\x80\x8bmin");
+  EXPECT_EQ(stub->UpdateUser(&c3, other_bad, &out).error_code(),
+            StatusCode::INVALID_ARGUMENT);
 }
 
 // A role's description and a revocation's reason are shown by spctl

@@ -80,8 +80,15 @@ std::string Selectors(
     std::vector<std::pair<std::string, std::string>> labels(h.labels().begin(),
                                                             h.labels().end());
     std::sort(labels.begin(), labels.end());
-    for (const auto& [k, v] : labels) terms.push_back(absl::StrCat(k, "=", v));
-    for (const std::string& g : h.name_globs()) terms.push_back(g);
+    // Values stored before bidi and invisible characters were refused
+    // are shown escaped, as `hosts ls` shows labels.
+    for (const auto& [k, v] : labels) {
+      terms.push_back(
+          absl::StrCat(base::EscapeControls(k), "=", base::EscapeControls(v)));
+    }
+    for (const std::string& g : h.name_globs()) {
+      terms.push_back(base::EscapeControls(g));
+    }
     // A selector without terms selects every host.
     parts.push_back(terms.empty() ? "(all)" : absl::StrJoin(terms, "+"));
   }

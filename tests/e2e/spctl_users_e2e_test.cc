@@ -550,8 +550,8 @@ TEST_F(SpctlUsersTest, WhatRolesShowPrintsIsARoleFile) {
 
 // A display name and a label value stored before the CA refused
 // bidirectional and invisible characters in them are shown, escaped, by
-// `users ls`, `users show`, `hosts ls` and `hosts show` (and a host key's
-// comment there): "Mallory" +
+// `users ls`, `users show`, `hosts ls`, `hosts show` (and a host key's
+// comment there) and `roles ls` (a selector's label): "Mallory" +
 // RIGHT-TO-LEFT OVERRIDE + "nimdA" read as "MalloryAdmin", and a value
 // with a zero-width space read as "prod". The CA now refuses both on
 // input; text in other scripts stays as it is.
@@ -577,6 +577,14 @@ TEST_F(SpctlUsersTest, StoredBidiAndInvisibleCharactersAreShownEscaped) {
         "ZqBgVeEFyBrE web01\xe2\x80\xae"
         "yek";
     ASSERT_TRUE((*store)->CreateHost(host).ok());
+    storage::Role role;
+    role.name = "prod-ops";
+    role.logins = {"root"};
+    storage::HostSelector selector;
+    selector.labels = {{"env", "pr\xe2\x80\x8bod"}};
+    role.hosts = {selector};
+    role.channels = {storage::ChannelKind::kShell};
+    ASSERT_TRUE((*store)->CreateRole(role).ok());
   }
   const std::string shown_name =
       "\xd0\x9c\xd1\x8d\xd0\xbb\xd0\xbb\xd0\xbe\xd1\x80\xd0\xb8 "
@@ -596,6 +604,7 @@ TEST_F(SpctlUsersTest, StoredBidiAndInvisibleCharactersAreShownEscaped) {
            Shown{{"hosts", "show", "web01"},
                  "web01\\xe2\\x80\\xaeyek",
                  "\xe2\x80\xae"},
+           Shown{{"roles", "ls"}, "env=pr\\xe2\\x80\\x8bod", "\xe2\x80\x8b"},
        }) {
     RunResult r = env_->Spctl(c.args);
     ASSERT_TRUE(r.ok()) << r.Describe();
