@@ -143,9 +143,12 @@ void GatewayConnection::ReportClosed(const absl::Status& why) {
   std::string_view outcome = kOutcomeError;
   if (authenticated_) {
     // The gateway's own deadline ended the session: say why (the certificate
-    // revoked or expired, idle, drained, ...), not "ok".
+    // revoked or expired, idle, drained, ...), not "ok". Only once it has
+    // passed: the transport ends a key re-exchange that does not finish in
+    // time (a laptop asleep) with kDeadlineExceeded too, and that session
+    // is no more expired than one whose connection dropped.
     outcome = why.code() == absl::StatusCode::kDeadlineExceeded &&
-                      !deadline_outcome_.empty()
+                      !deadline_outcome_.empty() && absl::Now() >= deadline_at_
                   ? deadline_outcome_
                   : kOutcomeOk;
   } else if (limit_refused_) {
@@ -179,6 +182,10 @@ void GatewayConnection::NoteConnectionData(bool client_to_target, size_t n) {
 void GatewayConnection::ArmDeadline(absl::Time when, const std::string& reason,
                                     std::string_view outcome) {
   if (down_driver_ == nullptr || down_ended_) return;
+  // The earliest end wins: a drain's end (now + drain_timeout) queued
+  // before a revocation's (now) ran must not put the revoked session's end
+  // off, nor call it drained.
+  if (when >= deadline_at_) return;
   deadline_at_ = when;
   deadline_outcome_ = outcome;
   down_driver_->SetDeadline(when, reason);

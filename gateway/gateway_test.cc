@@ -374,6 +374,24 @@ TEST_F(GatewayTest, DrainEndsSessionsAfterTheTimeoutWithAMessage) {
   EXPECT_EQ(again.exit_code, 255) << again.Describe();
 }
 
+// The earliest end wins: an end for now (here the revocation list gone
+// stale, revocation_fail_mode end_sessions) followed at once by a drain's
+// later one left the session running until the drain's timeout, reported
+// as drained (the end armed last won).
+TEST_F(GatewayTest, ALaterEndDoesNotPutOffAnEarlierOne) {
+  RunResult r;
+  std::thread client =
+      StartLongSession("echo started; sleep 40; echo late", "started", &r);
+  const absl::Time start = absl::Now();
+  server_->proxy().EndAll(absl::Now(), "revocations unknown (test)",
+                          kOutcomeRevocationsUnknown);
+  server_->Drain(absl::Seconds(30));
+  client.join();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(20));
+  EXPECT_FALSE(absl::StrContains(r.out, "late")) << r.Describe();
+  EXPECT_TRUE(SessionEndedAs("revocations-unknown"));
+}
+
 class LimitsTest : public GatewayTest {
  protected:
   void SetUp() override {
