@@ -7,13 +7,66 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <random>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 
 namespace sallyport::testing {
 
+namespace {
+
+// The kernel's ephemeral range (ip_local_port_range), from which it picks
+// the local port of every outgoing connection and of a bind to port 0.
+std::pair<int, int> EphemeralRange() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768, high = 60999;
+  if (!(in >> low >> high)) return {32768, 60999};
+  return {low, high};
+}
+
+// Whether 127.0.0.1:port can be bound now.
+bool CanBind(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  const bool ok =
+      bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return ok;
+}
+
+}  // namespace
+
 absl::StatusOr<uint16_t> FreeLoopbackPort() {
+  // Below the ephemeral range: a port from it (what a bind to port 0
+  // gives) was free when picked, but until the test's server binds it any
+  // outgoing connection (an ssh client, a CA client) may take it as its
+  // local port, and the server failed with "Address already in use" (seen
+  // in gateway_test with another test running beside it). Ports below the
+  // range are taken only by another test's server; the pick is random
+  // (seeded per process) so two tests rarely try the same one.
+  static std::mt19937 rng(std::random_device{}() ^
+                          static_cast<uint32_t>(getpid()));
+  static absl::Mutex mu(absl::kConstInit);
+  const auto [low, high] = EphemeralRange();
+  (void)high;
+  constexpr int kFirst = 10000;
+  if (low - kFirst >= 1000) {
+    absl::MutexLock lock(&mu);
+    std::uniform_int_distribution<int> pick(kFirst, low - 1);
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      const auto port = static_cast<uint16_t>(pick(rng));
+      if (CanBind(port)) return port;
+    }
+  }
+  // No room below the range (or all tried were busy): let the kernel pick.
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
