@@ -48,6 +48,9 @@ bool IsEchoSafeCodePoint(char32_t cp) {
     case 0x202F:
     case 0x205F:
     case 0x3000:
+    // Blank though not a space: BRAILLE PATTERN BLANK, the Hangul-filler
+    // trick with another character.
+    case 0x2800:
     // Quotation marks (Unicode's Quotation_Mark property) beyond ASCII.
     case 0x00AB:
     case 0x00BB:

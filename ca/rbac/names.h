@@ -62,11 +62,14 @@ absl::Status ValidateForwardDestination(std::string_view host, uint32_t port);
 // and each byte of a control (C0, DEL, C1), bidirectional control (U+202E
 // is \xe2\x80\xae), invisible character (ZWSP, ZWJ, BOM, soft hyphen,
 // tags), line separator, private-use character, space other than U+0020
-// (U+00A0, U+3000, ...) and quotation mark (U+00AB, U+201C, ...). Cut to at
-// most kMaxEchoBytes input bytes, never inside a UTF-8 sequence ("..." and the
-// full length follow when cut). The result is valid UTF-8 and never
-// contains a control character, a character that reorders or hides text,
-// a space, a quote of its own, '$', ';', '(' or '`'.
+// (U+00A0, U+3000, ...) or blank (U+2800) and quotation mark (U+00AB,
+// U+201C, ...). Cut to at most kMaxEchoBytes input bytes, never inside a
+// UTF-8 sequence ("..." and the full length follow when cut). The result is
+// valid UTF-8 and never contains a control character, a bidirectional
+// control or invisible character, a space, a quote of its own, '$', ';',
+// '(' or '`'. Letters of right-to-left scripts stay letters: a terminal
+// that applies the bidi algorithm shows them right to left inside the
+// quotes (no control can move text outside them).
 std::string EscapeForReason(std::string_view s);
 
 // Shell-style glob over host names: '*' matches any run of bytes (also

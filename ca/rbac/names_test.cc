@@ -71,6 +71,10 @@ TEST(SelectorMatchesTest, AllTermsMustMatch) {
 TEST(EscapeForReasonTest, OnlySafeBytesVerbatim) {
   EXPECT_EQ(EscapeForReason("web-01.example_x"), "\"web-01.example_x\"");
   EXPECT_EQ(EscapeForReason("a\"b"), "\"a\\x22b\"");
+  // Looks like a space, is none: escaped as the spaces are.
+  EXPECT_EQ(EscapeForReason("web\xe2\xa0\x80"
+                            "01"),
+            "\"web\\xe2\\xa0\\x8001\"");
   EXPECT_EQ(EscapeForReason("\x1b[31m"), "\"\\x1b\\x5b31m\"");
   EXPECT_EQ(EscapeForReason(std::string(65, 'x')),
             "\"" + std::string(64, 'x') + "\"... (65 bytes)");
