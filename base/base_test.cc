@@ -1,5 +1,10 @@
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cstdio>
+#include <fstream>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -364,6 +369,42 @@ TEST(ReadTextFileTest, ReadsAndRefuses) {
   EXPECT_EQ(*null, "");
   EXPECT_EQ(ReadTextFileOrPipe(dir).status().message(),
             "cannot read " + dir + ": Is a directory");
+}
+
+// The password file is still read from a pipe (`--password-file <(pass
+// show x)`), and only its first line is the password.
+TEST(ReadFirstLineTest, ReadsAFileOrAPipe) {
+  const std::string file = ::testing::TempDir() + "/first-line";
+  {
+    std::ofstream out(file);
+    out << "correct horse\r\nsecond line\n";
+  }
+  absl::StatusOr<std::string> line = ReadFirstLine(file);
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(*line, "correct horse");
+  const std::string fifo = ::testing::TempDir() + "/first-line-fifo";
+  unlink(fifo.c_str());
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  std::thread writer([&] { std::ofstream(fifo) << "from a pipe\n"; });
+  line = ReadFirstLine(fifo);
+  writer.join();
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(*line, "from a pipe");
+  const std::string empty = ::testing::TempDir() + "/empty-first-line";
+  std::ofstream(empty).flush();
+  EXPECT_EQ(ReadFirstLine(empty).status().message(),
+            empty + ": empty first line");
+  const std::string latin1 = ::testing::TempDir() + "/latin1-first-line";
+  std::ofstream(latin1) << "j\xf6rg\n";
+  EXPECT_EQ(ReadFirstLine(latin1).status().message(),
+            latin1 + ": the first line is not valid UTF-8");
+  // Why a file cannot be read is said (an ifstream opened a directory and
+  // read an "empty first line").
+  const std::string dir = ::testing::TempDir();
+  EXPECT_EQ(ReadFirstLine(dir).status().message(),
+            "cannot read " + dir + ": Is a directory");
+  EXPECT_EQ(ReadFirstLine(dir + "/no-such-file").status().message(),
+            "cannot read " + dir + "/no-such-file: No such file or directory");
 }
 
 }  // namespace

@@ -7,8 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <iostream>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/safe_text.h"
+#include "openssl/crypto.h"
 
 namespace sallyport::base {
 
@@ -66,6 +70,28 @@ absl::StatusOr<std::string> ReadTextFile(const std::string& path,
 absl::StatusOr<std::string> ReadTextFileOrPipe(const std::string& path,
                                                size_t max_size) {
   return Read(path, max_size, /*pipes=*/true);
+}
+
+absl::StatusOr<std::string> ReadFirstLine(const std::string& path) {
+  std::string line;
+  if (path == "-") {
+    std::getline(std::cin, line);
+  } else {
+    absl::StatusOr<std::string> text = ReadTextFileOrPipe(path);
+    if (!text.ok()) return text.status();
+    line = text->substr(0, text->find('\n'));
+    OPENSSL_cleanse(text->data(), text->size());
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (line.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": empty first line"));
+  }
+  if (!IsValidUtf8(line)) {
+    OPENSSL_cleanse(line.data(), line.size());
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": the first line is not valid UTF-8"));
+  }
+  return line;
 }
 
 absl::Status WriteFileAtomic(const std::string& path, std::string_view data,

@@ -29,6 +29,14 @@ absl::StatusOr<std::string> ReadTextFile(const std::string& path,
 absl::StatusOr<std::string> ReadTextFileOrPipe(
     const std::string& path, size_t max_size = kMaxTextFileSize);
 
+// A secret (a password) from the first line of the file at `path` ("-" is
+// standard input; the file may be a pipe, `--password-file <(pass show x)`),
+// without its line end ("\n" or "\r\n"). When the file cannot be read,
+// ReadTextFileOrPipe's error naming it and why ("cannot read PATH: Is a
+// directory"); kInvalidArgument "PATH: empty first line" or "PATH: the
+// first line is not valid UTF-8". The rest of the file is wiped from memory.
+absl::StatusOr<std::string> ReadFirstLine(const std::string& path);
+
 // Writes `data` to `path` atomically (a temporary file `path`.tmp, fsync,
 // rename) with permission bits `mode`. kFailedPrecondition naming the path
 // and the reason when it cannot.

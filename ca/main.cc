@@ -10,20 +10,20 @@
 // so); a config that no longer loads is logged and the old one kept.
 //
 // This is where the concrete store backend is chosen (storage::OpenStore).
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "base/clock.h"
+#include "base/files.h"
 #include "base/notify.h"
 #include "base/secret_bytes.h"
 #include "base/version.h"
@@ -38,23 +38,6 @@ namespace {
 int Fail(const absl::Status& status) {
   std::cerr << "sallyport-ca: " << status.message() << "\n";
   return 1;
-}
-
-absl::StatusOr<base::SecretBytes> ReadPasswordFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::FailedPreconditionError("cannot read " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  size_t end = text.find_first_of("\r\n");
-  if (end == std::string::npos) end = text.size();
-  base::SecretBytes pw =
-      base::SecretBytes::FromString(std::string_view(text).substr(0, end));
-  OPENSSL_cleanse(text.data(), text.size());
-  if (pw.empty()) {
-    return absl::InvalidArgumentError(path + ": the first line is empty");
-  }
-  return pw;
 }
 
 int RunInit(const std::string& state_dir_arg, const std::string& admin,
@@ -74,9 +57,10 @@ int RunInit(const std::string& state_dir_arg, const std::string& admin,
   options.store_url =
       store_arg.empty() ? DefaultStoreUrl(state_dir) : store_arg;
   if (!password_file.empty()) {
-    absl::StatusOr<base::SecretBytes> pw = ReadPasswordFile(password_file);
+    absl::StatusOr<std::string> pw = base::ReadFirstLine(password_file);
     if (!pw.ok()) return Fail(pw.status());
-    options.admin_password = std::move(*pw);
+    options.admin_password = base::SecretBytes::FromString(*pw);
+    OPENSSL_cleanse(pw->data(), pw->size());
   }
   if (absl::Status st = PrepareStateDir(state_dir); !st.ok()) return Fail(st);
   absl::StatusOr<std::unique_ptr<storage::Store>> store =

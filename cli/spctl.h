@@ -186,11 +186,6 @@ struct TimeRange {
 absl::StatusOr<TimeRange> ParseTimeRange(absl::string_view since,
                                          absl::string_view until,
                                          absl::Time now);
-// A secret from the first line of FILE ("-" = stdin; FILE may be a pipe),
-// newline dropped. When FILE cannot be read, base::ReadTextFileOrPipe's
-// error naming it and why ("cannot read FILE: Is a directory");
-// kInvalidArgument for an empty first line or one that is not UTF-8.
-absl::StatusOr<std::string> ReadFirstLine(const std::string& path);
 
 }  // namespace sallyport::cli
 

@@ -150,28 +150,4 @@ absl::StatusOr<TimeRange> ParseTimeRange(absl::string_view since,
   return TimeRange{*from, *to};
 }
 
-absl::StatusOr<std::string> ReadFirstLine(const std::string& path) {
-  std::string line;
-  if (path == "-") {
-    std::getline(std::cin, line);
-  } else {
-    // Not an ifstream: its errors said "cannot read PATH" with no reason,
-    // and it opened a directory, whose first line then was "empty".
-    absl::StatusOr<std::string> text = base::ReadTextFileOrPipe(path);
-    if (!text.ok()) return text.status();
-    line = text->substr(0, text->find('\n'));
-    OPENSSL_cleanse(text->data(), text->size());
-  }
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  if (line.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": empty first line"));
-  }
-  if (!base::IsValidUtf8(line)) {
-    OPENSSL_cleanse(line.data(), line.size());
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": the first line is not valid UTF-8"));
-  }
-  return line;
-}
-
 }  // namespace sallyport::cli

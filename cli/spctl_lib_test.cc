@@ -497,30 +497,5 @@ TEST(SpctlRunTest, AKeyFileThatHoldsNoKeyIsRefusedBeforeTheCa) {
       << spctl.errors.str();
 }
 
-// The password file is still read from a pipe (`--password-file <(pass
-// show x)`), and only its first line is the password.
-TEST(ReadFirstLineTest, ReadsAFileOrAPipe) {
-  const std::string file = ::testing::TempDir() + "/spctl-password";
-  {
-    std::ofstream out(file);
-    out << "correct horse\r\nsecond line\n";
-  }
-  absl::StatusOr<std::string> line = ReadFirstLine(file);
-  ASSERT_TRUE(line.ok()) << line.status();
-  EXPECT_EQ(*line, "correct horse");
-  const std::string fifo = ::testing::TempDir() + "/spctl-password-fifo";
-  unlink(fifo.c_str());
-  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
-  std::thread writer([&] { std::ofstream(fifo) << "from a pipe\n"; });
-  line = ReadFirstLine(fifo);
-  writer.join();
-  ASSERT_TRUE(line.ok()) << line.status();
-  EXPECT_EQ(*line, "from a pipe");
-  const std::string empty = ::testing::TempDir() + "/spctl-empty-password";
-  std::ofstream(empty).flush();
-  EXPECT_EQ(ReadFirstLine(empty).status().message(),
-            empty + ": empty first line");
-}
-
 }  // namespace
 }  // namespace sallyport::cli

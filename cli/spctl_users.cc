@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/files.h"
 #include "base/safe_text.h"
 #include "cli/qr_terminal.h"
 #include "cli/spctl.h"
@@ -112,7 +113,7 @@ int Add(Spctl& ctl, const UserArgs& a) {
   req.mutable_user()->set_display_name(a.display_name);
   req.mutable_user()->set_disabled(a.disabled);
   if (!a.password_file.empty()) {
-    absl::StatusOr<std::string> pw = ReadFirstLine(a.password_file);
+    absl::StatusOr<std::string> pw = base::ReadFirstLine(a.password_file);
     if (!pw.ok()) return ctl.Error(pw.status().message());
     req.set_password(*pw);
     OPENSSL_cleanse(pw->data(), pw->size());
@@ -272,7 +273,7 @@ int ResetPassword(Spctl& ctl, const UserArgs& a) {
     if (req.password().empty())
       return ctl.Error("cannot make a random password");
   } else {
-    absl::StatusOr<std::string> pw = ReadFirstLine(a.password_file);
+    absl::StatusOr<std::string> pw = base::ReadFirstLine(a.password_file);
     if (!pw.ok()) return ctl.Error(pw.status().message());
     req.set_password(*pw);
     OPENSSL_cleanse(pw->data(), pw->size());

@@ -3,6 +3,8 @@
 // and turning the session CA key off (`retire-session-key`).
 #include <sys/stat.h>
 
+#include <filesystem>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -71,6 +73,23 @@ TEST(CaCommandsE2eTest, InitWritesPrivateFilesAndRefusesToOverwrite) {
       "correct horse battery\n");
   ASSERT_TRUE(login.ok());
   EXPECT_TRUE(login->ok()) << login->Describe();
+}
+
+// A password file init cannot read is named with the reason, before
+// anything is created (it read a directory as an "empty first line").
+TEST(CaCommandsE2eTest, InitNamesWhyItCannotReadThePasswordFile) {
+  auto dir = TempDir::Create("cainitpw");
+  ASSERT_TRUE(dir.ok());
+  const std::string state = dir->File("state");
+  const std::string bin = RunfilePath("ca/sallyport-ca");
+  auto init = RunCommand({bin, "init", "--state-dir", state,
+                          "--admin-password-file", dir->path()});
+  ASSERT_TRUE(init.ok());
+  EXPECT_EQ(init->exit_code, 1) << init->Describe();
+  EXPECT_EQ(init->err,
+            "sallyport-ca: cannot read " + dir->path() + ": Is a directory\n")
+      << init->Describe();
+  EXPECT_FALSE(std::filesystem::exists(state));
 }
 
 TEST(CaCommandsE2eTest, ServeRefusesUnknownConfigKeysWithTheLine) {
