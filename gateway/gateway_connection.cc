@@ -165,8 +165,9 @@ void GatewayConnection::WakeUp() {
 
 void GatewayConnection::EndAt(absl::Time when, const std::string& reason,
                               std::string_view outcome) {
-  // The certificate's expiry stays in force when it comes first.
-  if (when < valid_before_) ArmDeadline(when, reason, outcome);
+  // The certificate's expiry stays in force when it comes first
+  // (ArmDeadline keeps the earliest end).
+  ArmDeadline(when, reason, outcome);
 }
 
 void GatewayConnection::AnnounceEnd(absl::Time when,
@@ -486,13 +487,12 @@ void GatewayConnection::OnAuthenticated(ssh::session::Session&) {
                    mode_ == Mode::kJump ? std::string("jump-only")
                                         : session_cert_->record()));
   // Unless an earlier end is armed already (a drain that began while the
-  // user was authenticating: Proxy::Register).
-  if (valid_before_ != absl::InfiniteFuture() && valid_before_ < deadline_at_) {
-    ArmDeadline(valid_before_,
-                "your Sallyport certificate expired (valid_before reached); "
-                "run `sp login` and connect again",
-                kOutcomeExpired);
-  }
+  // user was authenticating: Proxy::Register); ArmDeadline keeps the
+  // earliest, and an infinite valid_before arms nothing.
+  ArmDeadline(valid_before_,
+              "your Sallyport certificate expired (valid_before reached); "
+              "run `sp login` and connect again",
+              kOutcomeExpired);
   // A jump-only connection has no upstream of its own: each direct-tcpip
   // is decided and relayed by itself (forward_connection.cc).
   if (mode_ != Mode::kRecorded) return;

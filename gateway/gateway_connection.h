@@ -508,10 +508,10 @@ class GatewayConnection
   void NoteConnectionData(bool client_to_target, size_t n);
   void StartIdleWatch();
   asio::awaitable<void> WatchIdle();
-  // Sets the downstream deadline (the one armed last is the one that
-  // counts): at `when` the user is told `reason` and the session ends as
-  // `outcome`, which ReportClosed reports when the deadline is what ended
-  // the connection.
+  // Sets the downstream deadline unless an earlier one is armed (the
+  // earliest end wins; InfiniteFuture arms nothing): at `when` the user is
+  // told `reason` and the session ends as `outcome`, which ReportClosed
+  // reports when the deadline is what ended the connection.
   void ArmDeadline(absl::Time when, const std::string& reason,
                    std::string_view outcome);
 
