@@ -121,36 +121,46 @@ grpc::Status AdminService::DeleteHost(grpc::ServerContext* context,
 grpc::Status AdminService::ListCertificates(
     grpc::ServerContext* context, const pb::ListCertificatesRequest* request,
     pb::ListCertificatesResponse* response) {
-  return Run(context, "ListCertificates", {{"user", request->user()}},
-             [&](const ClientIdentity&) -> absl::Status {
-               storage::CertificateFilter filter;
-               if (!request->user().empty()) filter.user = request->user();
-               if (!request->purpose().empty()) {
-                 filter.purpose =
-                     storage::ParseCertificatePurpose(request->purpose());
-                 if (!filter.purpose.has_value()) {
-                   return absl::InvalidArgumentError(
-                       "purpose must be login, session or host");
-                 }
-               }
-               if (request->has_valid_at()) {
-                 filter.valid_at = FromTimestamp(request->valid_at());
-               }
-               filter.after_serial = request->after_serial();
-               filter.limit = request->limit() == 0 ? 1000 : request->limit();
-               ASSIGN_OR_RETURN(std::vector<storage::IssuedCertificate> certs,
-                                ctx_.store->ListCertificates(filter));
-               if (certs.empty()) return absl::OkStatus();
-               // Every revocation, as ListRevocations and the gateways
-               // read them.
-               ASSIGN_OR_RETURN(std::vector<storage::Revocation> all,
-                                ctx_.store->ListRevocations(0));
-               const RevocationIndex revoked(std::move(all));
-               for (const auto& c : certs) {
-                 CertificateToProto(c, revoked, response->add_certificates());
-               }
-               return absl::OkStatus();
-             });
+  return Run(
+      context, "ListCertificates", {{"user", request->user()}},
+      [&](const ClientIdentity&) -> absl::Status {
+        storage::CertificateFilter filter;
+        if (!request->user().empty()) filter.user = request->user();
+        if (!request->purpose().empty()) {
+          filter.purpose = storage::ParseCertificatePurpose(request->purpose());
+          if (!filter.purpose.has_value()) {
+            return absl::InvalidArgumentError(
+                "purpose must be login, session or host");
+          }
+        }
+        if (request->has_valid_at()) {
+          filter.valid_at = FromTimestamp(request->valid_at());
+        }
+        filter.after_serial = request->after_serial();
+        filter.limit = request->limit() == 0 ? 1000 : request->limit();
+        ASSIGN_OR_RETURN(std::vector<storage::IssuedCertificate> certs,
+                         ctx_.store->ListCertificates(filter));
+        if (certs.empty()) return absl::OkStatus();
+        // Every revocation, as ListRevocations and the gateways
+        // read them.
+        ASSIGN_OR_RETURN(std::vector<storage::Revocation> all,
+                         ctx_.store->ListRevocations(0));
+        const RevocationIndex revoked(std::move(all));
+        // There may be more when the Store gave `limit`.
+        response->set_more(certs.size() == static_cast<size_t>(filter.limit));
+        ListPage page(static_cast<uint32_t>(filter.limit),
+                      storage::kMaxListLimit);
+        for (const auto& c : certs) {
+          pb::IssuedCertificate entry;
+          CertificateToProto(c, revoked, &entry);
+          if (!page.Take(entry)) {
+            response->set_more(true);
+            break;
+          }
+          *response->add_certificates() = std::move(entry);
+        }
+        return absl::OkStatus();
+      });
 }
 
 grpc::Status AdminService::Revoke(grpc::ServerContext* context,

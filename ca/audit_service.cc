@@ -132,11 +132,22 @@ grpc::Status AuditService::ListAuditEvents(
   std::optional<absl::Time> since, until;
   if (request->has_since()) since = FromTimestamp(request->since());
   if (request->has_until()) until = FromTimestamp(request->until());
+  // As many as fit a page: the next one starts after the last event looked
+  // at (one in the range that did not fit, or out of the range).
+  ListPage fits(static_cast<uint32_t>(page), kMaxPage);
+  uint64_t looked_at = request->after_seq();
   for (const storage::AuditEvent& e : *events) {
     if (e.seq > head->seq) break;
-    if (since && e.time < *since) continue;
-    if (until && e.time >= *until) continue;
-    ToProto(e, response->add_events());
+    if ((!since || e.time >= *since) && (!until || e.time < *until)) {
+      pb::AuditEvent entry;
+      ToProto(e, &entry);
+      if (!fits.Take(entry)) {
+        response->set_next_after_seq(looked_at);
+        return grpc::Status::OK;
+      }
+      *response->add_events() = std::move(entry);
+    }
+    looked_at = e.seq;
   }
   if (static_cast<int>(events->size()) == page &&
       events->back().seq < head->seq) {

@@ -8,6 +8,7 @@
 #include "base/status_macros.h"
 #include "ca/enrollment.h"
 #include "ca/password_hash.h"
+#include "ca/service_util.h"
 #include "ca/tls_material.h"
 
 namespace sallyport::ca {
@@ -210,8 +211,16 @@ grpc::Status CaService::ListRevocations(
   absl::StatusOr<std::vector<storage::Revocation>> list =
       ctx_.store->ListRevocations(request->after_id());
   if (!list.ok()) return ToGrpc(list.status());
-  for (size_t i = 0; i < list->size() && i < static_cast<size_t>(limit); ++i) {
-    RevocationToProto((*list)[i], response->add_revocations());
+  // `limit` of them, as many as fit a page.
+  ListPage page(static_cast<uint32_t>(limit), storage::kMaxListLimit);
+  for (const storage::Revocation& r : *list) {
+    v1::Revocation entry;
+    RevocationToProto(r, &entry);
+    if (!page.Take(entry)) {
+      response->set_more(true);
+      break;
+    }
+    *response->add_revocations() = std::move(entry);
   }
   return grpc::Status::OK;
 }

@@ -4,7 +4,8 @@
 // stored before the limits are still read; an inventory larger than one
 // gRPC message (a client's 4 MiB, base::kMaxCaResponseBytes) is listed
 // whole by admin.ListHosts and ListMyHosts in pages of at most
-// base::kMaxListPageBytes. Real gRPC/TLS against an in-process CA.
+// base::kMaxListPageBytes; so are revocations, certificates and audit
+// events with long reasons. Real gRPC/TLS against an in-process CA.
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -330,6 +331,154 @@ TEST_F(InventoryLimitsTest, ListUsersAndListRolesPageWhatOneMessageCannotHold) {
   std::sort(roles.begin(), roles.end());
   EXPECT_EQ(read_roles.names, roles);
   EXPECT_GT(read_roles.bytes, size_t{base::kMaxCaResponseBytes});
+}
+
+// 600 certificates revoked with reasons as long as an admin may give
+// (storage::kMaxTextBytes, 8 KiB): the revocation list and the
+// certificates (each listed with its revocation) are each more than a
+// client takes in one message, as are 1000 large audit events. The gateway asks
+// ListRevocations for 10000 at a time and failed with RESOURCE_EXHAUSTED (so it
+// never loaded the list and, past revocation_grace, refused every session);
+// ListRevocations, admin.ListCertificates and ListAuditEvents answer in pages
+// of at most kMaxListPageBytes, each saying whether more follow, every entry
+// once.
+TEST_F(InventoryLimitsTest,
+       RevocationsCertificatesAndEventsPageWhatOneMessageCannotHold) {
+  constexpr int kRevoked = 600;
+  const std::string reason(storage::kMaxTextBytes, 'r');
+  std::vector<uint64_t> serials;
+  for (int i = 0; i < kRevoked; ++i) {
+    auto serial = env->store().AllocateSerial();
+    ASSERT_TRUE(serial.ok()) << serial.status();
+    storage::IssuedCertificate c;
+    c.serial = *serial;
+    c.key_id = absl::StrCat("alice-", i);
+    c.user = "alice";
+    c.principals = {"alice"};
+    c.valid_after = absl::Now() - absl::Minutes(1);
+    c.valid_before = absl::Now() + absl::Hours(8);
+    c.public_key_fingerprint = absl::StrFormat("SHA256:key%05d", i);
+    c.ca_key_fingerprint = "SHA256:ca";
+    ASSERT_TRUE(env->store().RecordCertificate(c).ok()) << i;
+    grpc::ClientContext ctx;
+    pb::RevokeRequest revoke;
+    revoke.set_serial(c.serial);
+    revoke.set_reason(reason);
+    pb::RevokedEntry revoked;
+    const grpc::Status st = stub->Revoke(&ctx, revoke, &revoked);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    serials.push_back(c.serial);
+  }
+
+  // ListRevocations as the gateway and `spctl krl` call it.
+  auto ca = v1::CertificateAuthority::NewStub(admin.channel);
+  std::vector<uint64_t> listed;
+  size_t bytes = 0;
+  int pages = 0;
+  for (int64_t after = 0;; ++pages) {
+    ASSERT_LT(pages, kRevoked);
+    grpc::ClientContext ctx;
+    v1::ListRevocationsRequest request;
+    request.set_after_id(after);
+    request.set_limit(10000);
+    v1::ListRevocationsResponse page;
+    const grpc::Status st = ca->ListRevocations(&ctx, request, &page);
+    ASSERT_TRUE(st.ok()) << st.error_code() << " " << st.error_message();
+    EXPECT_LE(page.ByteSizeLong(), base::kMaxListPageBytes);
+    bytes += page.ByteSizeLong();
+    for (const v1::Revocation& r : page.revocations()) {
+      listed.push_back(r.serial());
+      after = r.id();
+    }
+    if (!page.more()) break;
+    ASSERT_GT(page.revocations_size(), 0);
+  }
+  EXPECT_EQ(listed, serials);
+  EXPECT_GT(bytes, size_t{base::kMaxCaResponseBytes});
+  EXPECT_EQ(pages, 4);  // 127 revocations of ~8.2 KiB fill 1 MiB
+
+  // A limit still cuts a page, and says more follow.
+  {
+    grpc::ClientContext ctx;
+    v1::ListRevocationsRequest request;
+    request.set_limit(10);
+    v1::ListRevocationsResponse page;
+    ASSERT_TRUE(ca->ListRevocations(&ctx, request, &page).ok());
+    EXPECT_EQ(page.revocations_size(), 10);
+    EXPECT_TRUE(page.more());
+  }
+
+  // admin.ListCertificates as `spctl certs ls` calls it.
+  listed.clear();
+  bytes = 0;
+  pages = 0;
+  for (uint64_t after = 0;; ++pages) {
+    ASSERT_LT(pages, kRevoked);
+    grpc::ClientContext ctx;
+    pb::ListCertificatesRequest request;
+    request.set_user("alice");
+    request.set_after_serial(after);
+    request.set_limit(1000);
+    pb::ListCertificatesResponse page;
+    const grpc::Status st = stub->ListCertificates(&ctx, request, &page);
+    ASSERT_TRUE(st.ok()) << st.error_code() << " " << st.error_message();
+    EXPECT_LE(page.ByteSizeLong(), base::kMaxListPageBytes);
+    bytes += page.ByteSizeLong();
+    for (const pb::IssuedCertificate& c : page.certificates()) {
+      EXPECT_TRUE(c.revoked());
+      EXPECT_EQ(c.revocation().reason(), reason);
+      listed.push_back(c.serial());
+      after = c.serial();
+    }
+    if (!page.more()) break;
+    ASSERT_GT(page.certificates_size(), 0);
+  }
+  EXPECT_EQ(listed, serials);
+  EXPECT_GT(bytes, size_t{base::kMaxCaResponseBytes});
+
+  // ListAuditEvents as `spctl audit ls` and `audit verify` call it (pages
+  // of 1000): the CA caps an admin request's fields at 1 KiB
+  // (audit::kMaxAuditedTextBytes), but an event holds many fields, and the
+  // Store keeps payloads of up to storage::kMaxPayloadBytes: 1000 events of
+  // 9 KB. Every event once, in order.
+  constexpr int kLargeEvents = 1000;
+  for (int i = 0; i < kLargeEvents; ++i) {
+    storage::AuditEventInput event;
+    event.type = "test.large";
+    event.actor = "admin";
+    event.payload_json = absl::StrCat("{\"i\":", i, ",\"text\":\"",
+                                      std::string(9000, 't'), "\"}");
+    ASSERT_TRUE(env->store().AppendAuditEvent(event).ok()) << i;
+  }
+  auto audit = pb::Audit::NewStub(admin.channel);
+  std::vector<uint64_t> seqs;
+  int large_events = 0;
+  bytes = 0;
+  pages = 0;
+  for (uint64_t after = 0;; ++pages) {
+    ASSERT_LT(pages, kRevoked);
+    grpc::ClientContext ctx;
+    pb::ListAuditEventsRequest request;
+    request.set_after_seq(after);
+    request.set_limit(1000);
+    request.set_purpose("verify");
+    pb::ListAuditEventsResponse page;
+    const grpc::Status st = audit->ListAuditEvents(&ctx, request, &page);
+    ASSERT_TRUE(st.ok()) << st.error_code() << " " << st.error_message();
+    EXPECT_LE(page.ByteSizeLong(), base::kMaxListPageBytes);
+    bytes += page.ByteSizeLong();
+    for (const pb::AuditEvent& e : page.events()) {
+      seqs.push_back(e.seq());
+      if (e.type() == "test.large") ++large_events;
+    }
+    if (page.next_after_seq() == 0) break;
+    ASSERT_GT(page.next_after_seq(), after);
+    after = page.next_after_seq();
+  }
+  EXPECT_EQ(large_events, kLargeEvents);
+  EXPECT_GT(bytes, size_t{base::kMaxCaResponseBytes});
+  ASSERT_FALSE(seqs.empty());
+  for (size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], seqs[0] + i);
 }
 
 }  // namespace

@@ -79,10 +79,9 @@ void RunOnIssuanceWorkers(IssuanceWorkers* workers,
   if (!queued.ok()) reactor->Finish(ToGrpc(queued));
 }
 
-ListPage::ListPage(uint32_t page_size)
-    : max_entries_(page_size == 0 || page_size > base::kMaxListPageEntries
-                       ? base::kMaxListPageEntries
-                       : page_size) {}
+ListPage::ListPage(uint32_t page_size, size_t max_entries)
+    : max_entries_(page_size == 0 || page_size > max_entries ? max_entries
+                                                             : page_size) {}
 
 bool ListPage::Take(const google::protobuf::Message& entry) {
   // The entry's tag and length (at most 1 + 5 bytes) beside its bytes.

@@ -57,12 +57,13 @@ std::optional<absl::Time> UnchangedSince(const Message& m) {
 absl::Duration FromDurationProto(const google::protobuf::Duration& d);
 
 // One page of a listing the CA answers in pages (base/rpc_limits.h): at
-// most `page_size` entries (0, or more than base::kMaxListPageEntries: that
-// many) taking at most base::kMaxListPageBytes encoded, but always the
-// first, so that every page fits what a client takes.
+// most `page_size` entries (0, or more than `max_entries`: that many)
+// taking at most base::kMaxListPageBytes encoded, but always the first, so
+// that every page fits what a client takes.
 class ListPage {
  public:
-  explicit ListPage(uint32_t page_size);
+  explicit ListPage(uint32_t page_size,
+                    size_t max_entries = base::kMaxListPageEntries);
   size_t max_entries() const { return max_entries_; }
   // Whether `entry` still goes on the page; counts it when it does.
   bool Take(const google::protobuf::Message& entry);

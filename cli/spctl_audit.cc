@@ -165,6 +165,12 @@ std::optional<int> Walk(Spctl& ctl, const TimeRange& range,
     head->set_head_seq(resp.head_seq());
     head->set_head_hash(resp.head_hash());
     if (resp.next_after_seq() == 0) break;
+    // Each page starts after the one before, or this would never end.
+    if (resp.next_after_seq() <= after) {
+      return ctl.Error(
+          absl::StrCat("audit ", purpose,
+                       ": the CA's next page does not start after this one"));
+    }
     after = resp.next_after_seq();
   }
   return std::nullopt;

@@ -1,5 +1,6 @@
 // spctl certs ls|show|revoke, krl export, ca status|rotate|target-keys,
 // access check.
+#include <algorithm>
 #include <optional>
 
 #include "absl/strings/numbers.h"
@@ -51,9 +52,14 @@ std::optional<int> AllRevocations(Spctl& ctl,
         return ctl.Error("more revocations than one KRL holds");
       }
       out->push_back(r);
-      after = r.id();
+      after = std::max(after, r.id());
     }
-    if (resp.revocations_size() < 10000) return std::nullopt;
+    if (!resp.more()) return std::nullopt;
+    // Each page starts after the one before, or this would never end.
+    if (resp.revocations().empty()) {
+      return ctl.Error(
+          "list revocations: the CA's next page does not start after this one");
+    }
   }
 }
 
@@ -75,10 +81,14 @@ int List(Spctl& ctl, const CertArgs& a) {
     }
     for (const auto& c : resp.certificates()) {
       *all.add_certificates() = c;
-      after = c.serial();
+      after = std::max(after, c.serial());
     }
-    if (resp.certificates_size() < 1000 || all.certificates_size() >= 100000)
-      break;
+    if (!resp.more() || all.certificates_size() >= 100000) break;
+    // Each page starts after the one before, or this would never end.
+    if (resp.certificates().empty()) {
+      return ctl.Error(
+          "certs ls: the CA's next page does not start after this one");
+    }
   }
   if (a.active) {
     // --active: valid now and not revoked.

@@ -59,10 +59,17 @@ absl::Status CaClient::CatchUp() {
       // certificate expires, only refused new channels).
       report = loaded_;
       for (const cav1::Revocation& r : response.revocations()) AddRevocation(r);
-      if (response.revocations_size() < request.limit()) {
+      // The CA cuts a page at `limit` or at 1 MiB (long reasons), and says
+      // whether more follow.
+      if (!response.more()) {
         loaded_ = true;
         done = true;
       }
+    }
+    // Each page starts after the one before, or this would never end.
+    if (!done && response.revocations().empty()) {
+      return absl::InternalError(
+          "ListRevocations: the CA's next page does not start after this one");
     }
     if (report) {
       for (const cav1::Revocation& r : response.revocations()) Report(r);

@@ -270,6 +270,30 @@ TEST_F(CaClientTest, RevocationsArriveOnTheStream) {
   EXPECT_TRUE(client->CheckNotRevoked(2, "SHA256:other").ok());
 }
 
+// A revocation list larger than one gRPC message (600 revocations whose
+// reasons take the 8 KiB an admin may give, ~4.9 MB) is loaded in pages:
+// the catch-up asked for 10000 at a time, failed with RESOURCE_EXHAUSTED
+// ("Received message larger than max") at every try, so the stream never
+// started, and past revocation_grace every session was refused.
+TEST_F(CaClientTest, ARevocationListLargerThanOneMessageIsLoaded) {
+  const uint64_t serial = alice_.response.serial();
+  for (int i = 0; i < 600; ++i) {
+    storage::Revocation r;
+    r.serial = i == 599 ? serial : uint64_t{1000000} + i;
+    r.reason = std::string(storage::kMaxTextBytes, 'r');
+    r.revoked_by = "admin";
+    ASSERT_TRUE(env_->store().Revoke(r).ok()) << i;
+  }
+  std::unique_ptr<CaClient> client = MakeClient();
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return client->stream_connects() > 0; }));
+  EXPECT_EQ(client->CheckNotRevoked(serial, "SHA256:x").code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(client->CheckNotRevoked(1000000, "SHA256:x").code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(client->CheckNotRevoked(2, "SHA256:other").ok());
+}
+
 TEST_F(CaClientTest, FailsClosedOnceTheStreamIsDownLongerThanTheGrace) {
   base::FakeClock clock(absl::Now());
   // on_stale (revocation_fail_mode end_sessions ends the sessions there).
