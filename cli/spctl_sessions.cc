@@ -392,7 +392,8 @@ class CastWriter {
 // first session channel (a session with several then ends with a usage
 // error that says which one stdout has). What has no terminal output to
 // show (Shows: an exec whose output was not kept, a port forward) is
-// refused as `play` refuses it, with no file written.
+// refused as `play` refuses it, with no file written; with --out PREFIX,
+// a channel that has none is left out (and stderr says so).
 int Export(Spctl& ctl, const SessionArgs& a) {
   if (a.format != "asciicast") {
     return ctl.Error("--format: only asciicast is supported", kExitUsage);
@@ -493,12 +494,20 @@ int Export(Spctl& ctl, const SessionArgs& a) {
   for (auto& [index, t] : targets) {
     t->cast->Finish();
     if (to_stdout) continue;
+    if (!t->cast->shows()) continue;  // left out below
     errno = 0;
     t->file.close();
     if (!t->file) return ctl.Error(cannot_write(t->path, errno));
   }
   for (auto& [index, t] : targets) {
     if (to_stdout) break;
+    // A channel that printed nothing: an asciicast of only a header plays
+    // nothing (its partial file is removed).
+    if (!t->cast->shows()) {
+      ctl.err() << "channel " << index
+                << " has no recorded terminal output: no file written\n";
+      continue;
+    }
     if (std::rename(t->Partial().c_str(), t->path.c_str()) != 0) {
       return ctl.Error(cannot_write(t->path, errno));
     }

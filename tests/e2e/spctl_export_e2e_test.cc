@@ -1,0 +1,203 @@
+// `spctl sessions export` and `play` against the real CA (issue 14): a
+// file per channel with --out PREFIX, owner-only, written whole or not at
+// all, a channel with nothing to show left out; play keeps the recorded
+// time and the recorded terminal size; both refuse a session with no
+// terminal output alike.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/spctl_audit_e2e_fixture.h"
+#include "tests/harness/subprocess.h"
+
+namespace sallyport::e2e {
+namespace {
+
+// A session with two channels exports one asciicast file per channel
+// with --out PREFIX (PREFIX.N.cast), and not to stdout without --channel;
+// `play` keeps the recorded time (4 s between two outputs), divided by
+// --speed and cut to --max-idle.
+TEST_F(SpctlAuditTest, ExportWritesAFilePerChannelAndPlayKeepsTime) {
+  constexpr int64_t kGapUs = 4'000'000;
+  StoreRecording(
+      "s-two", {Open(0, 0), Open(1, 10), Data(0, 20, false, "first-chan\r\n"),
+                Data(1, 30, false, "second-chan\r\n"),
+                Data(0, 40 + kGapUs, false, "later\r\n"), Close(0, 50 + kGapUs),
+                Close(1, 60 + kGapUs)});
+  RunResult both = env_->Spctl({"sessions", "export", "s-two"});
+  EXPECT_EQ(both.exit_code, 2) << both.Describe();
+  EXPECT_TRUE(absl::StrContains(both.err, "several channels")) << both.err;
+  // Stdout has the first session channel, whole, and says so.
+  EXPECT_TRUE(absl::StrContains(both.err, "stdout has only channel 0"))
+      << both.err;
+  EXPECT_TRUE(absl::StrContains(both.out, "later")) << both.out;
+  EXPECT_FALSE(absl::StrContains(both.out, "second-chan")) << both.out;
+  const std::string prefix = env_->Path("two");
+  RunResult files =
+      env_->Spctl({"sessions", "export", "s-two", "--out", prefix});
+  ASSERT_TRUE(files.ok()) << files.Describe();
+  const std::string zero =
+      sallyport::testing::ReadFileOrEmpty(prefix + ".0.cast");
+  const std::string one =
+      sallyport::testing::ReadFileOrEmpty(prefix + ".1.cast");
+  EXPECT_TRUE(absl::StrContains(zero, "later")) << zero;
+  EXPECT_FALSE(absl::StrContains(zero, "second-chan")) << zero;
+  EXPECT_TRUE(absl::StrContains(one, "second-chan")) << one;
+  EXPECT_FALSE(absl::StrContains(one, "later")) << one;
+  // Owner only: a recording may hold passwords typed at a prompt (they
+  // were 0644 under the usual umask before).
+  for (const std::string& f : {prefix + ".0.cast", prefix + ".1.cast"}) {
+    struct stat st {};
+    ASSERT_EQ(stat(f.c_str(), &st), 0) << f;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
+  }
+
+  // An export that fails half-way (channel 1's file cannot be written: a
+  // directory is in the way) leaves no cut-off file, and the files of an
+  // earlier export stay as they were.
+  const std::string again = env_->Path("again");
+  ASSERT_TRUE(
+      sallyport::testing::WriteFile(again + ".0.cast", "older export\n", 0644)
+          .ok());
+  ASSERT_EQ(mkdir((again + ".1.cast.partial").c_str(), 0755), 0);
+  RunResult failed =
+      env_->Spctl({"sessions", "export", "s-two", "--out", again});
+  EXPECT_NE(failed.exit_code, 0) << failed.Describe();
+  // The error names the file the user asked for and why (it named our
+  // again.1.cast.partial, with no reason).
+  EXPECT_EQ(failed.err,
+            "spctl: cannot write " + again + ".1.cast: Is a directory\n");
+  EXPECT_EQ(sallyport::testing::ReadFileOrEmpty(again + ".0.cast"),
+            "older export\n");
+  EXPECT_NE(access((again + ".0.cast.partial").c_str(), F_OK), 0);
+  // So do the others: a directory that does not exist, and a file that is
+  // a directory (the last step, moving the written file into place,
+  // said "cannot rename FILE.partial to FILE: Is a directory").
+  const std::string missing = env_->Path("no-such-dir") + "/s.cast";
+  const std::string dir = env_->Path("a-dir");
+  ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+  for (const auto& [out, why] :
+       std::vector<std::pair<std::string, std::string>>{
+           {missing, "No such file or directory"}, {dir, "Is a directory"}}) {
+    RunResult r = env_->Spctl(
+        {"sessions", "export", "s-two", "--channel", "0", "--out", out});
+    EXPECT_EQ(r.exit_code, 1) << r.Describe();
+    EXPECT_EQ(r.err, "spctl: cannot write " + out + ": " + why + "\n");
+    EXPECT_NE(access((out + ".partial").c_str(), F_OK), 0) << out;
+  }
+
+  const auto play = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"sessions", "play", "s-two", "--channel",
+                                     "0"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const absl::Time start = absl::Now();
+    RunResult r = env_->Spctl(args);
+    EXPECT_TRUE(r.ok()) << r.Describe();
+    EXPECT_TRUE(absl::StrContains(r.out, "later")) << r.out;
+    return absl::Now() - start;
+  };
+  // Sleeping cannot make it faster than the recording: lower bounds hold on
+  // any machine; the upper ones leave seconds of room.
+  EXPECT_GE(play({}), absl::Microseconds(kGapUs) - absl::Milliseconds(100));
+  const absl::Duration fast = play({"--speed", "4"});
+  EXPECT_GE(fast, absl::Microseconds(kGapUs / 4) - absl::Milliseconds(100));
+  EXPECT_LT(fast, absl::Microseconds(kGapUs) - absl::Milliseconds(500));
+  EXPECT_LT(play({"--max-idle", "10ms"}),
+            absl::Microseconds(kGapUs) - absl::Milliseconds(500));
+}
+
+// A channel without a pty (exec, sftp) has no window size: its output is
+// played as it was, with no terminal resize before it (the player used to
+// ask for 80x24, a size nobody had), and the header says so. A pty
+// channel's recorded size is asked for (gateway_replay_e2e_test).
+TEST_F(SpctlAuditTest, AChannelWithoutAPtyIsPlayedWithoutATerminalSize) {
+  StoreRecording("s-exec", {Open(0, 0), Data(0, 10, false, "plain-output\n"),
+                            Close(0, 20)});
+  RunResult play = env_->Spctl({"sessions", "play", "s-exec"});
+  ASSERT_TRUE(play.ok()) << play.Describe();
+  EXPECT_EQ(play.out, "plain-output\n");
+  EXPECT_TRUE(absl::StrContains(play.err, "channel 0 (no pty)")) << play.err;
+  StoreRecording("s-pty", PtySession());
+  RunResult pty = env_->Spctl({"sessions", "play", "s-pty", "--speed", "50"});
+  ASSERT_TRUE(pty.ok()) << pty.Describe();
+  EXPECT_TRUE(absl::StartsWith(pty.out, "\x1b[8;30;100t")) << pty.out;
+  EXPECT_TRUE(absl::StrContains(pty.err, "channel 0 (100x30)")) << pty.err;
+}
+
+// A session with no terminal output (an exec whose output was not kept,
+// only a port forward) is refused by `sessions export` as `sessions play`
+// refuses it: exit 1 and the same message, nothing on stdout, no file. It
+// wrote an asciicast that was only a header and exited 0.
+TEST_F(SpctlAuditTest, ExportRefusesWhatPlayRefusesAsNoTerminalOutput) {
+  av::RecordingRecord tunnel = Open(0, 0);
+  tunnel.mutable_channel_open()->set_type("direct-tcpip");
+  tunnel.mutable_channel_open()->set_destination("db:5432");
+  StoreRecording("s-quiet", {Open(0, 0), Request(0, 10, "exec", "make"),
+                             Summary(0, 20, false, 5000, 0, 'a'),
+                             Request(0, 30, "exit-status", "0"),
+                             CloseWith(0, 40, 0, 5000)});
+  StoreRecording("s-tunnel", {tunnel, Summary(0, 20, false, 900, 0, 'b'),
+                              CloseWith(0, 30, 100, 900)});
+  for (const std::string id : {"s-quiet", "s-tunnel"}) {
+    const std::string file = env_->Path(id + ".cast");
+    const std::string prefix = env_->Path(id);
+    for (const std::vector<std::string>& args :
+         std::vector<std::vector<std::string>>{
+             {"sessions", "play", id},
+             {"sessions", "export", id},
+             {"sessions", "export", id, "--out", prefix},
+             {"sessions", "play", id, "--channel", "0"},
+             {"sessions", "export", id, "--channel", "0"},
+             {"sessions", "export", id, "--channel", "0", "--out", file}}) {
+      const std::string line = absl::StrJoin(args, " ");
+      const bool channel = args.size() > 3 && args[3] == "--channel";
+      RunResult r = env_->Spctl(args);
+      EXPECT_EQ(r.exit_code, 1) << line << ": " << r.Describe();
+      EXPECT_EQ(r.out, "") << line;
+      EXPECT_EQ(r.err, absl::StrCat("spctl: ", channel ? "channel 0 of " : "",
+                                    "session ", id,
+                                    " has no recorded terminal output to ",
+                                    args[1], " (`spctl sessions show ", id,
+                                    "` lists its channels and what was "
+                                    "recorded of each)\n"))
+          << line;
+    }
+    for (const std::string& f : {file, file + ".partial", prefix + ".0.cast",
+                                 prefix + ".0.cast.partial"}) {
+      EXPECT_NE(access(f.c_str(), F_OK), 0) << f;
+    }
+  }
+}
+
+// With --out PREFIX, a session channel that printed nothing (a shell
+// opened and closed at once) is left out, and stderr says so: it was
+// written as an asciicast that was only a header, which plays nothing.
+TEST_F(SpctlAuditTest, ExportToFilesLeavesOutAChannelWithNothingToShow) {
+  StoreRecording("s-one-quiet",
+                 {Open(0, 0), Open(1, 10), Data(0, 20, false, "printed\r\n"),
+                  Close(1, 30), Close(0, 40)});
+  const std::string prefix = env_->Path("one-quiet");
+  RunResult r =
+      env_->Spctl({"sessions", "export", "s-one-quiet", "--out", prefix});
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      sallyport::testing::ReadFileOrEmpty(prefix + ".0.cast"), "printed"));
+  for (const std::string& f :
+       {prefix + ".1.cast", prefix + ".1.cast.partial"}) {
+    EXPECT_NE(access(f.c_str(), F_OK), 0) << f;
+  }
+  EXPECT_EQ(r.err, absl::StrCat("wrote ", prefix,
+                                ".0.cast\nchannel 1 has no recorded terminal "
+                                "output: no file written\n"));
+}
+
+}  // namespace
+}  // namespace sallyport::e2e
