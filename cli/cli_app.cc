@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -58,9 +59,28 @@ void CaseArms(const CLI::App& app, const std::string& path, std::string* out) {
 }  // namespace
 
 std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv) {
+  // `--ca=` (an unset shell variable in `--ca=$CA`) is `--ca ""`, so that
+  // the command says the value is empty: CLI11 took the next word as its
+  // value (`spctl --ca= users ls`: "unknown command 'spctl ls'") or said "1
+  // required TEXT missing". Not after "--", where words are not flags.
+  std::vector<std::string> words;
+  bool flags = true;
+  for (int i = 0; i < argc; ++i) {
+    const std::string_view w = argv[i];
+    if (i > 0 && flags && w == "--") flags = false;
+    if (i > 0 && flags && w.size() > 3 && w.substr(0, 2) == "--" &&
+        w.find('=') == w.size() - 1) {
+      words.emplace_back(w.substr(0, w.size() - 1));
+      words.emplace_back();
+    } else {
+      words.emplace_back(w);
+    }
+  }
+  std::vector<char*> split;
+  for (std::string& w : words) split.push_back(w.data());
   // CLI11 reports through exceptions; they stop here.
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(split.size()), split.data());
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
     // The error is about the deepest command that was recognised: a

@@ -18,7 +18,9 @@ namespace sallyport::cli {
 // Parses; nullopt when the program should go on. Otherwise the exit code:
 // 0 after --help / --version, 2 after a usage error (the error, then the
 // usage of the command it is about, or the commands of a command group
-// such as `spctl users`, are printed to stderr).
+// such as `spctl users`, are printed to stderr). A long flag given as
+// `--name=` is taken as `--name ""` (the command then says what it thinks
+// of an empty value).
 std::optional<int> ParseCommandLine(CLI::App& app, int argc, char** argv);
 
 // "Commands:" and one line per subcommand (with its subcommands). `path`

@@ -122,6 +122,12 @@ TEST_F(PinningE2eTest, AFlagGivenEmptyIsAUsageError) {
     EXPECT_EQ(empty.exit_code, 2) << empty.Describe();  // usage
     EXPECT_EQ(empty.err, "sp: " + flag + " must not be empty\n")
         << empty.Describe();
+    // `--ca=` (as in `--ca=$CA`) is the same.
+    empty = Sp({"login", "--password-stdin", flag + "="},
+               ca_->password() + "\n");
+    EXPECT_EQ(empty.exit_code, 2) << empty.Describe();
+    EXPECT_EQ(empty.err, "sp: " + flag + " must not be empty\n")
+        << empty.Describe();
   }
   // Bytes that are not UTF-8 (a terminal in Latin-1): said, not sent.
   for (const std::string flag : {"--ca", "--user", "--otp", "--ttl"}) {

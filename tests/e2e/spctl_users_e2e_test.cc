@@ -337,10 +337,13 @@ TEST_F(SpctlUsersTest, BadInputGetsClearErrors) {
   EXPECT_EQ(env_->Spctl({"users", "show", "bob"}).exit_code, 3);
 
   // --ca given empty (an unset shell variable) is a usage error, before or
-  // after the verb; it went on with the CA of the last login.
+  // after the verb; it went on with the CA of the last login. `--ca=` too
+  // (CLI11 took the next word as the CA: "unknown command 'spctl ls'").
   for (const std::vector<std::string>& args :
        std::vector<std::vector<std::string>>{{"--ca", "", "users", "ls"},
-                                             {"users", "ls", "--ca", ""}}) {
+                                             {"users", "ls", "--ca", ""},
+                                             {"--ca=", "users", "ls"},
+                                             {"users", "ls", "--ca="}}) {
     r = env_->Spctl(args);
     EXPECT_EQ(r.exit_code, 2) << r.Describe();
     EXPECT_EQ(r.err, "spctl: --ca must not be empty\n") << r.Describe();
