@@ -245,8 +245,14 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
           ? ReadSecretFromStdin()
           : PromptSecret(absl::StrCat("Password for ", user, ": "));
   if (!password.ok()) {
-    return Error(err, absl::StrCat("cannot read the password: ",
-                                   password.status().message()));
+    // Without a terminal (a script, cron, ssh without -t) say how a
+    // script gives it.
+    return Error(
+        err,
+        absl::StrCat("cannot read the password: ", password.status().message(),
+                     options.password_stdin ? ""
+                                            : " (to give it on stdin, pass "
+                                              "--password-stdin)"));
   }
 
   // A fresh key pair for every login (like `tsh login`); it stays on this

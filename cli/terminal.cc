@@ -6,15 +6,28 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
+#include <iterator>
 
 namespace sallyport::cli {
 namespace {
 
 constexpr size_t kMaxLine = 4096;
 
-// Reads up to '\n' from fd into `out` (without the newline).
+// The signal that interrupted a prompt with echo off (0: none).
+volatile std::sig_atomic_t g_prompt_signal = 0;
+
+extern "C" void NotePromptSignal(int sig) { g_prompt_signal = sig; }
+
+// The signals that end a process at a prompt: Ctrl-C, Ctrl-\, a closed
+// terminal, kill.
+constexpr int kPromptSignals[] = {SIGINT, SIGQUIT, SIGHUP, SIGTERM};
+
+// Reads up to '\n' from fd into `out` (without the newline); false also
+// when a signal of kPromptSignals was caught.
 bool ReadLine(int fd, base::SecretBytes& out) {
   for (;;) {
+    if (g_prompt_signal != 0) return false;
     uint8_t c;
     ssize_t n = read(fd, &c, 1);
     if (n < 0 && errno == EINTR) continue;
@@ -34,16 +47,44 @@ absl::StatusOr<base::SecretBytes> Prompt(std::string_view prompt, bool echo) {
   (void)!write(fd, prompt.data(), prompt.size());
   termios saved{};
   const bool have_termios = tcgetattr(fd, &saved) == 0;
-  if (!echo && have_termios) {
-    termios quiet = saved;
-    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    quiet.c_lflag |= ECHONL;
-    tcsetattr(fd, TCSAFLUSH, &quiet);
+  const bool quiet = !echo && have_termios;
+  // Ctrl-C at a secret's prompt must not leave the terminal without echo
+  // (a shell that does not reset it, dash or a script, then showed nothing
+  // typed): the signal is caught (read returns EINTR, no SA_RESTART), echo
+  // restored, and the signal raised again with its old action.
+  struct sigaction old_actions[std::size(kPromptSignals)];
+  if (quiet) {
+    g_prompt_signal = 0;
+    struct sigaction note {};
+    note.sa_handler = NotePromptSignal;
+    sigemptyset(&note.sa_mask);
+    for (size_t i = 0; i < std::size(kPromptSignals); ++i) {
+      sigaction(kPromptSignals[i], nullptr, &old_actions[i]);
+      // An ignored signal (nohup) stays ignored.
+      if (old_actions[i].sa_handler != SIG_IGN) {
+        sigaction(kPromptSignals[i], &note, nullptr);
+      }
+    }
+    termios no_echo = saved;
+    no_echo.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    no_echo.c_lflag |= ECHONL;
+    tcsetattr(fd, TCSAFLUSH, &no_echo);
   }
   base::SecretBytes line;
   const bool ok = ReadLine(fd, line);
-  if (!echo && have_termios) tcsetattr(fd, TCSAFLUSH, &saved);
+  int caught = 0;
+  if (quiet) {
+    tcsetattr(fd, TCSAFLUSH, &saved);
+    for (size_t i = 0; i < std::size(kPromptSignals); ++i) {
+      sigaction(kPromptSignals[i], &old_actions[i], nullptr);
+    }
+    caught = g_prompt_signal;
+    g_prompt_signal = 0;
+    // What the shell prints next starts on a line of its own.
+    if (caught != 0) (void)!write(fd, "\n", 1);
+  }
   close(fd);
+  if (caught != 0) raise(caught);
   if (!ok) return absl::FailedPreconditionError("no input");
   return line;
 }

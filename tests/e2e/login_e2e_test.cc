@@ -20,6 +20,7 @@
 #include "tests/harness/sshd_fixture.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
+#include "tests/harness/tmux_session.h"
 
 namespace sallyport::e2e {
 namespace {
@@ -32,6 +33,7 @@ using sallyport::testing::RunCommandOk;
 using sallyport::testing::SshClientArgs;
 using sallyport::testing::SshdFixture;
 using sallyport::testing::TempDir;
+using sallyport::testing::TmuxSession;
 
 enum class Backend { kSqlite, kPostgres };
 
@@ -274,6 +276,50 @@ TEST_P(LoginE2eTest, TotpWithAComputedCodeAndReplayRefused) {
   EXPECT_TRUE(absl::StrContains(replay.err,
                                 "wrong user name, password or one-time code"))
       << replay.Describe();
+}
+
+TEST_P(LoginE2eTest, CtrlCAtThePasswordPromptLeavesEchoOn) {
+  if (GetParam() == Backend::kPostgres) {
+    GTEST_SKIP() << "the prompt does not depend on the store";
+  }
+  // A shell that does not reset the terminal itself (dash; bash with
+  // readline hides it), which carries on after Ctrl-C ended sp: the
+  // terminal sp leaves behind is what the user types into next.
+  const std::string script = absl::StrCat(
+      "trap : INT; '", sallyport::testing::RunfilePath("cli/sp"),
+      "' login --ca ", ca_->address(), " --user ", user_, " --ca-fingerprint ",
+      ca_->fingerprint(),
+      "; echo \"login-exit=$?\"; if stty -a | grep -q -- ' -echo '; then "
+      "echo echo-is-off; else echo echo-is-on; fi; sleep 60");
+  TmuxSession::Options options;
+  options.env = {{"SALLYPORT_HOME", sphome()}};
+  auto tmux = TmuxSession::Start({"/bin/sh", "-c", script}, options);
+  ASSERT_TRUE(tmux.ok()) << tmux.status();
+  TmuxSession& t = **tmux;
+  ASSERT_TRUE(t.WaitForText("Password for " + user_ + ":").ok());
+  ASSERT_TRUE(t.Press("C-c").ok());
+  // Ended by the signal (128 + SIGINT), as without the fix.
+  auto screen = t.WaitForText("login-exit=130");
+  ASSERT_TRUE(screen.ok()) << screen.status();
+  screen = t.WaitForText("echo-is-");
+  ASSERT_TRUE(screen.ok()) << screen.status();
+  EXPECT_TRUE(absl::StrContains(*screen, "echo-is-on")) << *screen;
+}
+
+TEST_P(LoginE2eTest, WithoutATerminalThePasswordErrorSaysPasswordStdin) {
+  if (GetParam() == Backend::kPostgres) {
+    GTEST_SKIP() << "the prompt does not depend on the store";
+  }
+  // RunSp runs sp without a controlling terminal, as cron or a script
+  // under `ssh host cmd` does.
+  auto r = RunSp(sphome(), {"login", "--ca", ca_->address(), "--user", user_,
+                            "--ca-fingerprint", ca_->fingerprint()});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 1) << r->Describe();
+  EXPECT_TRUE(absl::StrContains(r->err, "no terminal to prompt on"))
+      << r->Describe();
+  EXPECT_TRUE(absl::StrContains(r->err, "pass --password-stdin"))
+      << r->Describe();
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, LoginE2eTest,
