@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "base/safe_text.h"
 #include "gateway/connection_internal.h"
 #include "gateway/gateway_connection.h"
 #include "ssh/cert/certificate.h"
@@ -129,8 +130,14 @@ asio::awaitable<void> GatewayConnection::RunUpstream() {
   absl::Status why = co_await upstream_->driver->Run(*upstream_->handler);
   upstream_->done = true;
   if (!upstream_ready_) {
-    UpstreamFailed(absl::StrCat("connection to ", where,
-                                " failed: ", Safe(why.message())));
+    // Whole: a refused host key names the certificate, its serial and CA
+    // fingerprint before why (`principal "web05" is not listed`), and
+    // Safe's 128 bytes cut that off.
+    UpstreamFailed(absl::StrCat(
+        "connection to ", where, " failed: ",
+        base::SafeText(
+            std::string_view(why.message().data(), why.message().size()),
+            512)));
     co_return;
   }
   Log(absl::StrCat("event=upstream.close ", Describe(), " reason=\"",
