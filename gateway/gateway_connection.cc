@@ -47,9 +47,9 @@ std::string CertificateRefusalBanner(std::string_view reason) {
         "ask an administrator.";
   } else if (code == "principal") {
     hint =
-        "That login is not one of your certificate's logins (see `sp "
-        "status`): connect as LOGIN+HOST with one of them (e.g. root+web01), "
-        "or ask an administrator for a role with that login.";
+        "That login is not one of your certificate's logins (listed above; "
+        "`sp status` shows them too): connect as LOGIN+HOST with one of "
+        "them, or ask an administrator for a role with that login.";
   } else {
     hint =
         "Run `sp login` for a fresh certificate; connect as LOGIN+HOST "

@@ -138,8 +138,21 @@ absl::Status CheckPrincipal(const Certificate& cert,
   for (const std::string& p : cert.principals) {
     if (p == want) return absl::OkStatus();
   }
-  return Denied(cert,
-                absl::StrCat("principal ", Quote(want), " is not listed"));
+  // And what it does list: a user who asked for a login their certificate
+  // lacks learns which they may use; an admin whose target presents
+  // another host's certificate sees whose.
+  constexpr size_t kMaxListed = 8;
+  std::string listed;
+  for (size_t i = 0; i < cert.principals.size() && i < kMaxListed; ++i) {
+    absl::StrAppend(&listed, i == 0 ? "" : ", ", Quote(cert.principals[i]));
+  }
+  if (cert.principals.size() > kMaxListed) {
+    absl::StrAppend(&listed, " and ", cert.principals.size() - kMaxListed,
+                    " more");
+  }
+  return Denied(cert, absl::StrCat("principal ", Quote(want),
+                                   " is not listed (the certificate lists ",
+                                   listed, ")"));
 }
 
 absl::Status CheckCriticalOptions(const Certificate& cert,

@@ -287,6 +287,20 @@ TEST_F(VerifyRefusalTest, PrincipalMustBeListedExactly) {
   ExpectRefused(Verify(wildcard, options), kDenied, "is not listed");
 }
 
+TEST_F(VerifyRefusalTest, APrincipalNotListedNamesTheListedOnes) {
+  // What the certificate does list, escaped, at most 8 of them.
+  RawCert raw = Base();
+  raw.principals = {"deploy", "www-data\x1b[2J"};
+  VerifyOptions options = BaseOptions();
+  options.principal = "root";
+  ExpectRefused(Verify(raw, options), kDenied,
+                "principal \"root\" is not listed (the certificate lists "
+                "\"deploy\", \"www-data\\x1b[2J\")");
+  raw.principals.clear();
+  for (int i = 0; i < 10; ++i) raw.principals.push_back(absl::StrCat("p", i));
+  ExpectRefused(Verify(raw, options), kDenied, "\"p6\", \"p7\" and 2 more)");
+}
+
 TEST_F(VerifyRefusalTest, PrincipalsAreNeverSplitOnCommas) {
   RawCert raw = Base();
   raw.principals = {"alice,root"};

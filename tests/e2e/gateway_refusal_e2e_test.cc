@@ -195,6 +195,11 @@ TEST_F(GatewayRefusalE2eTest, ALoginNotInThePrincipalsIsRefused) {
       r.err, "That login is not one of your certificate's logins"))
       << r.err;
   EXPECT_FALSE(absl::StrContains(r.err, "fresh certificate")) << r.err;
+  // The logins it does list (it suggested "e.g. root+web01", which may be
+  // the very login refused).
+  EXPECT_TRUE(absl::StrContains(r.err, "the certificate lists \"guest\""))
+      << r.err;
+  EXPECT_FALSE(absl::StrContains(r.err, "e.g. root+web01")) << r.err;
 }
 
 TEST_F(GatewayRefusalE2eTest, ACertificateRevokedBeforeConnectingIsRefused) {
