@@ -5,9 +5,12 @@
 #include <algorithm>
 #include <ostream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "base/safe_text.h"
 #include "base/yaml_proto.h"
 
 namespace sallyport::cli {
@@ -61,6 +64,16 @@ bool PrintStructured(OutputFormat format, const Message& message,
       break;
   }
   return false;
+}
+
+std::string LabelText(std::string_view key, std::string_view value) {
+  const std::string k = base::EscapeControls(key);
+  const std::string v = base::EscapeControls(value);
+  if (!v.empty() && v.find_first_of(",+ \"") == std::string::npos) {
+    return absl::StrCat(k, "=", v);
+  }
+  return absl::StrCat(k, "=\"", absl::StrReplaceAll(v, {{"\"", "\\x22"}}),
+                      "\"");
 }
 
 void PrintTable(std::ostream& out, const std::vector<std::string>& header,

@@ -37,6 +37,13 @@ bool PrintStructured(OutputFormat format,
 void PrintTable(std::ostream& out, const std::vector<std::string>& header,
                 const std::vector<std::vector<std::string>>& rows);
 
+// A label as KEY=VALUE for a listing that joins labels with ',' (hosts) or
+// '+' and ' ' (role selectors): both escaped (base::EscapeControls), and
+// the value in double quotes (a '"' in it as \x22) when it is empty or
+// holds ',', '+', ' ' or '"', so that `team="a,env=prod"` cannot read as
+// two labels, team=a and env=prod.
+std::string LabelText(std::string_view key, std::string_view value);
+
 // A unified-style line diff of `before` and `after` ("-", "+" and " "
 // prefixes); empty when they are equal.
 std::string LineDiff(std::string_view before, std::string_view after);

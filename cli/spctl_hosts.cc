@@ -38,8 +38,7 @@ struct HostArgs {
 std::string Labels(const google::protobuf::Map<std::string, std::string>& m) {
   std::vector<std::string> parts;
   for (const auto& [k, v] : m) {
-    parts.push_back(
-        absl::StrCat(base::EscapeControls(k), "=", base::EscapeControls(v)));
+    parts.push_back(LabelText(k, v));
   }
   std::sort(parts.begin(), parts.end());
   return absl::StrJoin(parts, ",");

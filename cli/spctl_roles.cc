@@ -83,8 +83,7 @@ std::string Selectors(
     // Values stored before bidi and invisible characters were refused
     // are shown escaped, as `hosts ls` shows labels.
     for (const auto& [k, v] : labels) {
-      terms.push_back(
-          absl::StrCat(base::EscapeControls(k), "=", base::EscapeControls(v)));
+      terms.push_back(LabelText(k, v));
     }
     for (const std::string& g : h.name_globs()) {
       terms.push_back(base::EscapeControls(g));

@@ -391,6 +391,38 @@ TEST_F(SpctlCertsTest, HostsEditChangesOnlyWhatIsGiven) {
   EXPECT_EQ(edits, 6) << log.out;
 }
 
+TEST_F(SpctlCertsTest, ALabelValueWithACommaIsShownQuoted) {
+  // One label, team, whose value holds ",env=prod": printed as it was,
+  // "team=a,env=prod" read as two labels, env=prod among them, which no
+  // role selecting env=prod matches (nor a deny rule on it).
+  auto add = env_->Spctl({"hosts", "add", "lab01", "--address", "127.0.0.1",
+                          "--label", "team=a,env=prod"});
+  ASSERT_TRUE(add.ok()) << add.Describe();
+  const std::string role =
+      env_->WriteFile("team.yaml",
+                      "name: team-a\n"
+                      "logins: [deploy]\n"
+                      "hosts:\n"
+                      "  - labels: {team: \"a,env=prod\"}\n"
+                      "channels: [shell]\n");
+  ASSERT_TRUE(env_->Spctl({"roles", "create", "-f", role}).ok());
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"hosts", "ls"},
+                                             {"hosts", "show", "lab01"},
+                                             {"hosts", "label", "lab01", "k=1"},
+                                             {"roles", "ls"}}) {
+    RunResult r = env_->Spctl(args);
+    ASSERT_TRUE(r.ok()) << r.Describe();
+    EXPECT_TRUE(absl::StrContains(r.out, "team=\"a,env=prod\"")) << r.out;
+    EXPECT_FALSE(absl::StrContains(r.out, "team=a,")) << r.out;
+  }
+  // An empty value and a quote in one are quoted too.
+  RunResult r = env_->Spctl({"hosts", "label", "lab01", "k=", "q=say \"hi\""});
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(r.out, "k=\"\"")) << r.out;
+  EXPECT_TRUE(absl::StrContains(r.out, "q=\"say \\x22hi\\x22\"")) << r.out;
+}
+
 TEST_F(SpctlCertsTest, HostsAndTokens) {
   auto add = env_->Spctl({"hosts", "add", "web01", "--address", "127.0.0.1",
                           "--port", "2200", "--label", "env=dev"});
