@@ -399,6 +399,25 @@ int Export(Spctl& ctl, const SessionArgs& a) {
     return ctl.Error("--format: only asciicast is supported", kExitUsage);
   }
   const bool to_stdout = a.out.empty() || a.out == "-";
+  // A prefix that is a directory (or ends in '/'): the files go in it,
+  // named after the session, DIR/ID.N.cast. As a plain prefix it wrote
+  // DIR.N.cast beside the directory, or the hidden DIR/.N.cast.
+  bool into_dir = false;
+  if (!to_stdout && a.channel < 0) {
+    struct stat st {};
+    into_dir = a.out.back() == '/' ||
+               (::stat(a.out.c_str(), &st) == 0 && S_ISDIR(st.st_mode));
+  }
+  const auto prefix = [&](const std::string& id) {
+    if (!into_dir) return a.out;
+    const bool plain_id =
+        !id.empty() && id.front() != '.' &&
+        id.find_first_not_of(
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvw"
+            "xyz0123456789._-") == std::string::npos;
+    return absl::StrCat(a.out, a.out.back() == '/' ? "" : "/",
+                        plain_id ? id : "session");
+  };
   struct Target {
     std::string path;  // empty: stdout
     std::ofstream file;
@@ -438,8 +457,10 @@ int Export(Spctl& ctl, const SessionArgs& a) {
       auto t = std::make_unique<Target>();
       std::ostream* out = &ctl.out();
       if (!to_stdout) {
-        t->path =
-            a.channel < 0 ? absl::StrCat(a.out, ".", c->index, ".cast") : a.out;
+        t->path = a.channel < 0
+                      ? absl::StrCat(prefix(head.session.session_id()), ".",
+                                     c->index, ".cast")
+                      : a.out;
         errno = 0;
         t->file.open(t->Partial(), std::ios::binary | std::ios::trunc);
         if (!t->file.is_open()) {
@@ -601,8 +622,9 @@ void AddSessionCommands(CLI::App& app, Spctl& ctl, Action* action) {
       ->transform(ChannelNumber());
   exp->add_option("--out", a->out,
                   "with --channel N: that file; without: a prefix, "
-                  "PREFIX.N.cast per session channel (files are 0600: "
-                  "recordings may hold typed secrets); default stdout");
+                  "PREFIX.N.cast per session channel, or a directory, "
+                  "DIR/ID.N.cast (files are 0600: recordings may hold typed "
+                  "secrets); default stdout");
   OnRun(exp, action, [&ctl, a] { return Export(ctl, *a); });
 
   CLI::App* verify = sessions->add_subcommand(

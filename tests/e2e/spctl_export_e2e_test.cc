@@ -60,6 +60,28 @@ TEST_F(SpctlAuditTest, ExportWritesAFilePerChannelAndPlayKeepsTime) {
     EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
   }
 
+  // A directory as the prefix: the files go in it, named after the
+  // session (it wrote DIR.0.cast beside it, or DIR/.0.cast with a '/').
+  const std::string casts = env_->Path("casts");
+  ASSERT_EQ(mkdir(casts.c_str(), 0755), 0);
+  for (const std::string& out : {casts, casts + "/"}) {
+    RunResult r = env_->Spctl({"sessions", "export", "s-two", "--out", out});
+    ASSERT_TRUE(r.ok()) << r.Describe();
+    EXPECT_TRUE(absl::StrContains(
+        sallyport::testing::ReadFileOrEmpty(casts + "/s-two.0.cast"), "later"))
+        << r.Describe();
+    EXPECT_TRUE(absl::StrContains(
+        sallyport::testing::ReadFileOrEmpty(casts + "/s-two.1.cast"),
+        "second-chan"))
+        << r.Describe();
+    EXPECT_TRUE(absl::StrContains(r.err, "wrote " + casts + "/s-two.1.cast"))
+        << r.err;
+    EXPECT_NE(access((casts + ".0.cast").c_str(), F_OK), 0);
+    EXPECT_NE(access((casts + "/.0.cast").c_str(), F_OK), 0);
+    ASSERT_EQ(unlink((casts + "/s-two.0.cast").c_str()), 0);
+    ASSERT_EQ(unlink((casts + "/s-two.1.cast").c_str()), 0);
+  }
+
   // An export that fails half-way (channel 1's file cannot be written: a
   // directory is in the way) leaves no cut-off file, and the files of an
   // earlier export stay as they were.
