@@ -13,11 +13,43 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/cli_app.h"
 #include "cli/exit_codes.h"
 #include "cli/sp_commands.h"
+
+namespace {
+
+// `sp ssh [LOGIN@]HOST CMD...`: CMD, cut off the command line before CLI11
+// reads it (`argc` then ends at HOST), a leading `--` dropped. CLI11 took
+// CMD's own options as unknown options of `sp ssh` and went on filling the
+// command with its words: `sp ssh web01 echo -n hi` ran `-n` on web01
+// ("bash: -c: option requires an argument"), `echo` and `hi` lost.
+std::vector<std::string> CutSshCommand(int* argc, char** argv) {
+  int i = 1;
+  // sp's own options (--help, --version) take no value.
+  while (i < *argc && argv[i][0] == '-') ++i;
+  if (i >= *argc || std::string_view(argv[i]) != "ssh") return {};
+  for (++i; i < *argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--") {
+      ++i;  // the target follows
+      break;
+    }
+    if (arg.empty() || arg[0] != '-') break;  // the target
+  }
+  if (i >= *argc) return {};
+  std::vector<std::string> command(argv + i + 1, argv + *argc);
+  if (!command.empty() && command.front() == "--") {
+    command.erase(command.begin());
+  }
+  *argc = i + 1;
+  return command;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace sallyport::cli;
@@ -77,23 +109,18 @@ int main(int argc, char** argv) {
       "ssh", "run ssh to one of your hosts through the gateway");
   std::string ssh_target;
   ssh_cmd->add_option("target", ssh_target, "[LOGIN@]HOST")->required();
-  // Everything after HOST is the command, options included; after `--`
-  // (`sp ssh web01 -- ls -l`) CLI11 hands it over as this positional.
+  // Everything after HOST is the command, options included, `--` before it
+  // allowed (`sp ssh web01 -- ls -l`): CutSshCommand takes it off the
+  // command line before CLI11 parses it; this positional is for --help.
   std::vector<std::string> ssh_command;
   ssh_cmd->add_option("command", ssh_command,
                       "the command to run (after HOST, or after --)");
   ssh_cmd->prefix_command();
+  const std::vector<std::string> command = CutSshCommand(&argc, argv);
   if (std::optional<int> rc = ParseCommandLine(app, argc, argv)) return *rc;
   if (config_cmd->parsed()) return RunConfig(config, std::cout, std::cerr);
   if (ls_cmd->parsed()) return RunLs(ls_format == "json", std::cout, std::cerr);
-  if (ssh_cmd->parsed()) {
-    std::vector<std::string> command = ssh_cmd->remaining();
-    if (!command.empty() && command.front() == "--") {
-      command.erase(command.begin());
-    }
-    if (command.empty()) command = ssh_command;
-    return RunSsh(ssh_target, command, std::cerr);
-  }
+  if (ssh_cmd->parsed()) return RunSsh(ssh_target, command, std::cerr);
   if (login_cmd->parsed()) return RunLogin(login, std::cout, std::cerr);
   if (status_cmd->parsed()) {
     return RunStatus(format == "json", std::cout, std::cerr);

@@ -190,6 +190,10 @@ TEST_F(GatewayProxyJumpSpE2eTest, SpLoginConfigThenSshWeb01IsRecorded) {
        std::vector<std::vector<std::string>>{
            {"web01", "echo", "sp-$((6*7))"},
            {"web01", "--", "echo", "sp-$((6*7))"},
+           // With options of its own: CLI11 took them as sp's and ssh ran
+           // only `-e` ("bash: -c: option requires an argument").
+           {"web01", "echo", "-e", "sp-$((6*7))"},
+           {"web01", "--", "echo", "-e", "sp-$((6*7))"},
            // The inventory name in capitals: ssh matches the config's Host
            // blocks by case (WEB01 went to DNS).
            {"WEB01", "echo", "sp-$((6*7))"}}) {
