@@ -2,9 +2,11 @@
 // §9, issue 14 "Replay and search"). Needs the auditor or admin role; every
 // call is itself an audit event (the CA writes it).
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -242,6 +244,50 @@ int NoTerminalOutput(Spctl& ctl, const RecordingHead& head, int channel,
       "` lists its channels and what was recorded of each)"));
 }
 
+// The terminal modes a recorded program may have left on (a session that
+// ended, or was cut, inside vim or htop): the alternate screen, mouse
+// reporting, a hidden cursor, bracketed paste, application cursor keys and
+// keypad, colours. Played as they were, they stayed on the auditor's
+// terminal after `sessions play` (or Ctrl-C during it): the shell's prompt
+// on the alternate screen, clicks typed as escape sequences.
+constexpr char kTerminalModesOff[] =
+    "\x1b[0m\x1b[?25h\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1005l"
+    "\x1b[?1006l\x1b[?1015l\x1b[?2004l\x1b[?1l\x1b>\x1b[?1049l";
+
+extern "C" void TurnTerminalModesOffAndExit(int sig) {
+  (void)!write(STDOUT_FILENO, kTerminalModesOff, sizeof(kTerminalModesOff) - 1);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+// While a recording plays on a terminal: the modes are turned off when it
+// ends, and when Ctrl-C (or a closed terminal, kill) ends spctl during it.
+class PlayingOnTerminal {
+ public:
+  explicit PlayingOnTerminal(Spctl& ctl)
+      : ctl_(ctl), terminal_(isatty(STDOUT_FILENO) == 1) {
+    if (!terminal_) return;
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) {
+      struct sigaction old {};
+      sigaction(sig, nullptr, &old);
+      if (old.sa_handler == SIG_IGN) continue;  // nohup
+      struct sigaction turn_off {};
+      turn_off.sa_handler = TurnTerminalModesOffAndExit;
+      sigemptyset(&turn_off.sa_mask);
+      sigaction(sig, &turn_off, nullptr);
+    }
+  }
+  ~PlayingOnTerminal() {
+    if (!terminal_) return;
+    ctl_.out() << kTerminalModesOff;
+    ctl_.out().flush();
+  }
+
+ private:
+  Spctl& ctl_;
+  const bool terminal_;
+};
+
 // Plays the channel --channel N (the N-th opened, from 0), or else the
 // first channel to print anything, as its records arrive.
 int Play(Spctl& ctl, const SessionArgs& a) {
@@ -311,8 +357,11 @@ int Play(Spctl& ctl, const SessionArgs& a) {
     ctl.out().flush();
     return true;
   };
-  if (auto rc = ReadRecords(ctl, a.id, "play", "", &head, on_record)) {
-    return *rc;
+  {
+    PlayingOnTerminal on_terminal(ctl);
+    if (auto rc = ReadRecords(ctl, a.id, "play", "", &head, on_record)) {
+      return *rc;
+    }
   }
   if (playing < 0) return NoTerminalOutput(ctl, head, a.channel, "play");
   return WarnIfBroken(ctl, head, chain);

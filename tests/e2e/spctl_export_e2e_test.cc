@@ -1,8 +1,8 @@
 // `spctl sessions export` and `play` against the real CA (issue 14): a
 // file per channel with --out PREFIX, owner-only, written whole or not at
 // all, a channel with nothing to show left out; play keeps the recorded
-// time and the recorded terminal size; both refuse a session with no
-// terminal output alike.
+// time and the recorded terminal size, and leaves the terminal's modes as
+// it found them; both refuse a session with no terminal output alike.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "tests/e2e/spctl_audit_e2e_fixture.h"
 #include "tests/harness/subprocess.h"
+#include "tests/harness/tmux_session.h"
 
 namespace sallyport::e2e {
 namespace {
@@ -134,6 +135,45 @@ TEST_F(SpctlAuditTest, ExportWritesAFilePerChannelAndPlayKeepsTime) {
   EXPECT_LT(fast, absl::Microseconds(kGapUs) - absl::Milliseconds(500));
   EXPECT_LT(play({"--max-idle", "10ms"}),
             absl::Microseconds(kGapUs) - absl::Milliseconds(500));
+}
+
+// A session that ended inside a full-screen program (vim, htop: the
+// alternate screen, mouse reporting, a hidden cursor) leaves none of that
+// on the auditor's terminal after `sessions play`, whether it plays to the
+// end or Ctrl-C stops it: the shell's next output was on the alternate
+// screen, beside the recording's last screen.
+TEST_F(SpctlAuditTest, PlayTurnsOffTheModesTheRecordingTurnedOn) {
+  constexpr int64_t kGapUs = 60'000'000;
+  StoreRecording(
+      "s-alt",
+      {Open(0, 0), Window(0, 10, 80, 20), Data(0, 20, false, "main-screen\r\n"),
+       Data(0, 30, false, "\x1b[?1049h\x1b[?1000h\x1b[?25lINSIDE-VIM"),
+       Data(0, 40 + kGapUs, false, "later"), Close(0, 50 + kGapUs)});
+  for (const bool interrupt : {false, true}) {
+    const std::string script = absl::StrCat(
+        "trap : INT; '", sallyport::testing::RunfilePath("cli/spctl"),
+        "' sessions play s-alt", interrupt ? "" : " --max-idle 10ms",
+        "; echo \"play-exit=$?\"; sleep 60");
+    sallyport::testing::TmuxSession::Options options;
+    options.width = 80;
+    options.height = 20;
+    options.env = {{"SALLYPORT_HOME", env_->Home("admin")}};
+    auto tmux = sallyport::testing::TmuxSession::Start(
+        {"/bin/sh", "-c", script}, options);
+    ASSERT_TRUE(tmux.ok()) << tmux.status();
+    sallyport::testing::TmuxSession& t = **tmux;
+    std::string want = "play-exit=0";
+    if (interrupt) {
+      ASSERT_TRUE(t.WaitForText("INSIDE-VIM").ok());
+      ASSERT_TRUE(t.Press("C-c").ok());
+      want = "play-exit=130";
+    }
+    auto screen = t.WaitForText(want);
+    ASSERT_TRUE(screen.ok()) << screen.status();
+    // Back on the main screen: the alternate screen's text is gone.
+    EXPECT_FALSE(absl::StrContains(*screen, "INSIDE-VIM")) << *screen;
+    EXPECT_TRUE(absl::StrContains(*screen, "main-screen")) << *screen;
+  }
 }
 
 // A channel without a pty (exec, sftp) has no window size: its output is
