@@ -436,8 +436,20 @@ void GatewayConnection::StartCommand(Bridge& b, PendingRequest r,
     r.data = ssh::connection::SerializeStringRequest(*forced);
     summary = *forced;
   } else if (r.type != "shell") {
+    // A command the recording and the audit event cannot hold (longer
+    // than 64 KiB, or with a NUL byte: sshd runs it up to the NUL) is
+    // refused: forwarded, it ran with `command=""` recorded, so padding a
+    // command hid it from the audit.
     auto s = ssh::connection::ParseStringRequest(r.data);
-    if (s.ok()) summary = *s;
+    if (!s.ok()) {
+      Refuse(b, r,
+             absl::StrCat("the ", r.type == "exec" ? "command" : "subsystem",
+                          " cannot be recorded (", Safe(s.status().message()),
+                          "), so it does not run"),
+             true);
+      return;
+    }
+    summary = *s;
   }
   b.started = true;
   Log(absl::StrCat("event=channel.start ", Describe(), " channel=", b.down.id(),

@@ -409,6 +409,25 @@ TEST_F(GatewayRefusalE2eTest, AgentForwardingIsRefusedWhenNoRoleAllowsIt) {
       << fixture_->GatewayLog();
 }
 
+TEST_F(GatewayRefusalE2eTest, ACommandTooLongToRecordDoesNotRun) {
+  // Over the 64 KiB the recording and the exec.command audit event take:
+  // it ran on the host, recorded and audited as `command=""`, so padding
+  // a command hid it. Now it is refused, and says why.
+  const std::string marker = dir_->File("long-command-ran");
+  const std::string command =
+      absl::StrCat("touch ", marker, "; #", std::string(70000, 'x'));
+  const RunResult r = Via("alice", "web01", command);
+  EXPECT_EQ(r.exit_code, 1) << r.exit_code << "\n" << r.err;
+  EXPECT_TRUE(absl::StrContains(r.err, "command cannot be recorded")) << r.err;
+  EXPECT_NE(access(marker.c_str(), F_OK), 0) << "the command ran";
+  // Under the limit it runs (and is recorded) as before.
+  const RunResult ok =
+      Via("alice", "web01",
+          absl::StrCat("echo long-ok; #", std::string(30000, 'x')));
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.out, "long-ok\n");
+}
+
 // ------------------------------------------------------------ host keys
 
 TEST_F(GatewayRefusalE2eTest, APinnedHostKeyMismatchRefusesTheSession) {
