@@ -307,6 +307,26 @@ TEST(EscapeControlsTest, EscapesBidiControlsAndInvisibleCharacters) {
   EXPECT_EQ(EscapeControls("\xed\xa0\x80"), "\\xed\\xa0\\x80");
 }
 
+// The columns a terminal gives text, for aligning tables: one per code
+// point (not per byte), two for wide characters, none for a combining mark.
+TEST(DisplayWidthTest, CountsColumnsNotBytes) {
+  EXPECT_EQ(DisplayWidth(""), 0u);
+  EXPECT_EQ(DisplayWidth("web01"), 5u);
+  EXPECT_EQ(DisplayWidth("\xc3\xbcn\xc3\xaf"
+                         "c\xc3\xb8"
+                         "d\xc3\xa9"),
+            7u);  // ünïcødé
+  EXPECT_EQ(DisplayWidth("\xd1\x81\xd0\xb5\xd1\x80\xd0\xb2\xd0\xb5\xd1\x80"),
+            6u);                                            // сервер
+  EXPECT_EQ(DisplayWidth("\xe6\x9d\xb1\xe4\xba\xac"), 4u);  // 東京
+  EXPECT_EQ(DisplayWidth("\xed\x95\x9c"), 2u);              // 한
+  EXPECT_EQ(DisplayWidth("\xf0\x9f\x9a\x80"), 2u);          // 🚀
+  EXPECT_EQ(DisplayWidth("e\xcc\x81"), 1u);  // e + COMBINING ACUTE ACCENT
+  EXPECT_EQ(DisplayWidth("a\xff"
+                         "b"),
+            3u);  // a byte that is no UTF-8
+}
+
 TEST(PluralTest, TheSingularIsForExactlyOne) {
   EXPECT_EQ(Plural(1, "session"), "1 session");
   EXPECT_EQ(Plural(2, "session"), "2 sessions");

@@ -161,4 +161,50 @@ bool IsUtf8WithoutControls(std::string_view s) {
       s, [](char32_t cp) { return cp >= 0x20 && (cp < 0x7F || cp > 0x9F); });
 }
 
+namespace {
+
+// Combining marks a terminal draws over the character before.
+constexpr Range kZeroWidth[] = {
+    {0x0300, 0x036F}, {0x0483, 0x0489}, {0x0591, 0x05BD}, {0x0610, 0x061A},
+    {0x064B, 0x065F}, {0x0E31, 0x0E31}, {0x0E34, 0x0E3A}, {0x0E47, 0x0E4E},
+    {0x1AB0, 0x1AFF}, {0x1DC0, 0x1DFF}, {0x20D0, 0x20FF}, {0xFE20, 0xFE2F},
+};
+
+// East Asian Width W and F, in blocks.
+constexpr Range kWide[] = {
+    {0x1100, 0x115F},   {0x2E80, 0x303E},   {0x3041, 0x33FF},
+    {0x3400, 0x4DBF},   {0x4E00, 0x9FFF},   {0xA000, 0xA4CF},
+    {0xA960, 0xA97F},   {0xAC00, 0xD7A3},   {0xF900, 0xFAFF},
+    {0xFE10, 0xFE19},   {0xFE30, 0xFE6F},   {0xFF00, 0xFF60},
+    {0xFFE0, 0xFFE6},   {0x1F300, 0x1F64F}, {0x1F680, 0x1F6FF},
+    {0x1F900, 0x1F9FF}, {0x20000, 0x2FFFD}, {0x30000, 0x3FFFD},
+};
+
+template <size_t N>
+bool In(const Range (&ranges)[N], char32_t cp) {
+  for (const Range& r : ranges) {
+    if (cp >= r.first && cp <= r.last) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+size_t DisplayWidth(std::string_view s) {
+  size_t width = 0;
+  for (size_t i = 0; i < s.size();) {
+    char32_t cp = 0;
+    const size_t len = DecodeUtf8(s, i, &cp);
+    if (len == 0) {
+      ++width;
+      ++i;
+      continue;
+    }
+    i += len;
+    if (In(kZeroWidth, cp)) continue;
+    width += In(kWide, cp) ? 2 : 1;
+  }
+  return width;
+}
+
 }  // namespace sallyport::base

@@ -75,6 +75,14 @@ bool IsPrintableUtf8(std::string_view s);
 // (passwords: refusing more would refuse passwords people can type).
 bool IsUtf8WithoutControls(std::string_view s);
 
+// The columns a terminal gives `s` (for aligning tables): a code point
+// takes one, a wide one two (CJK ideographs, Hangul, kana, fullwidth
+// forms, most emoji: East Asian Width W and F), a combining mark none; a
+// byte that starts no valid UTF-8 sequence one. Not `s.size()`: a label
+// value "ünïcødé" (11 bytes, 7 columns) pushed the next column 4 to the
+// right.
+size_t DisplayWidth(std::string_view s);
+
 }  // namespace sallyport::base
 
 #endif  // SALLYPORT_BASE_SAFE_TEXT_H_

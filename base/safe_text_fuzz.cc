@@ -6,7 +6,9 @@
 //   IsPrintableUtf8 implies IsUtf8WithoutControls implies IsValidUtf8;
 //   SafeText's output is printable ASCII;
 //   DecodeUtf8 and Utf8SequenceLength agree, and a decoded code point is
-//   what the sequence says.
+//   what the sequence says;
+//   DisplayWidth is at most two columns a byte, and the width of ASCII is
+//   its length.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -32,6 +34,10 @@ void FuzzOne(std::string_view in) {
   for (char c : SafeText(in)) {
     if (c < 0x20 || c > 0x7e) abort();
   }
+  const size_t width = DisplayWidth(in);
+  if (width > 2 * in.size()) abort();
+  const std::string ascii = SafeText(in, in.size() + 8);
+  if (DisplayWidth(ascii) != ascii.size()) abort();
   for (size_t i = 0; i < in.size(); ++i) {
     char32_t cp = 0;
     const size_t len = DecodeUtf8(in, i, &cp);

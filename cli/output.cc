@@ -81,7 +81,7 @@ void PrintTable(std::ostream& out, const std::vector<std::string>& header,
   std::vector<size_t> width(header.size(), 0);
   auto measure = [&](const std::vector<std::string>& row) {
     for (size_t i = 0; i < row.size() && i < width.size(); ++i) {
-      width[i] = std::max(width[i], row[i].size());
+      width[i] = std::max(width[i], base::DisplayWidth(row[i]));
     }
   };
   measure(header);
@@ -91,7 +91,7 @@ void PrintTable(std::ostream& out, const std::vector<std::string>& header,
     for (size_t i = 0; i < row.size() && i < width.size(); ++i) {
       line += row[i];
       if (i + 1 < row.size())
-        line += std::string(width[i] - row[i].size() + 2, ' ');
+        line += std::string(width[i] - base::DisplayWidth(row[i]) + 2, ' ');
     }
     out << line << "\n";
   };

@@ -249,13 +249,15 @@ int RunLs(bool json, std::ostream& out, std::ostream& err) {
   std::vector<size_t> width(4, 0);
   for (const auto& r : rows) {
     for (size_t i = 0; i < r.size(); ++i)
-      width[i] = std::max(width[i], r[i].size());
+      width[i] = std::max(width[i], base::DisplayWidth(r[i]));
   }
   for (const auto& r : rows) {
     std::string line;
     for (size_t i = 0; i < r.size(); ++i) {
       absl::StrAppend(&line, r[i]);
-      if (i + 1 < r.size()) line.append(width[i] - r[i].size() + 2, ' ');
+      if (i + 1 < r.size()) {
+        line.append(width[i] - base::DisplayWidth(r[i]) + 2, ' ');
+      }
     }
     out << line << "\n";
   }

@@ -136,6 +136,25 @@ TEST(OutputTest, SessionDetailsKeepsEveryRecordingSessionField) {
   }
 }
 
+// Columns line up in what a terminal shows, not in bytes: a label value
+// "ünïcødé" (11 bytes) pushed the next column 4 to the right.
+TEST(OutputTest, PrintTableAlignsColumnsOfOtherScripts) {
+  std::ostringstream out;
+  PrintTable(out, {"NAME", "LABELS", "NEXT"},
+             {{"web01",
+               "team=\xc3\xbcn\xc3\xaf"
+               "c\xc3\xb8"
+               "d\xc3\xa9",
+               "x"},
+              {"\xe6\x9d\xb1\xe4\xba\xac", "env=prod", "y"}});
+  EXPECT_EQ(out.str(),
+            "NAME   LABELS        NEXT\n"
+            "web01  team=\xc3\xbcn\xc3\xaf"
+            "c\xc3\xb8"
+            "d\xc3\xa9  x\n"
+            "\xe6\x9d\xb1\xe4\xba\xac   env=prod      y\n");
+}
+
 TEST(OutputTest, LineDiff) {
   EXPECT_EQ(LineDiff("a\nb\nc\n", "a\nb\nc\n"), "");
   EXPECT_EQ(LineDiff("a\nb\nc\n", "a\nx\nc\n"), " a\n-b\n+x\n c\n");

@@ -123,8 +123,8 @@ TEST_F(PinningE2eTest, AFlagGivenEmptyIsAUsageError) {
     EXPECT_EQ(empty.err, "sp: " + flag + " must not be empty\n")
         << empty.Describe();
     // `--ca=` (as in `--ca=$CA`) is the same.
-    empty = Sp({"login", "--password-stdin", flag + "="},
-               ca_->password() + "\n");
+    empty =
+        Sp({"login", "--password-stdin", flag + "="}, ca_->password() + "\n");
     EXPECT_EQ(empty.exit_code, 2) << empty.Describe();
     EXPECT_EQ(empty.err, "sp: " + flag + " must not be empty\n")
         << empty.Describe();
