@@ -44,17 +44,24 @@ std::string Labels(const google::protobuf::Map<std::string, std::string>& m) {
   return absl::StrJoin(parts, ",");
 }
 
-// KEY=VALUE pairs into `host`. kInvalidArgument naming the bad one.
+// KEY=VALUE pairs into `host`, given as `what` ("--label", "label").
+// kInvalidArgument naming the bad one, and a key given twice (`k=1 k=2`
+// kept the last value without a word).
 absl::Status ApplyLabels(const std::vector<std::string>& labels,
-                         pb::Host* host) {
+                         const std::string& what, pb::Host* host) {
   for (const std::string& l : labels) {
     std::pair<std::string, std::string> kv =
         absl::StrSplit(l, absl::MaxSplits('=', 1));
     if (kv.first.empty() || l.find('=') == std::string::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--label ", l, ": write KEY=VALUE"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, " ", base::EscapeControls(l), ": write KEY=VALUE"));
     }
-    (*host->mutable_labels())[kv.first] = kv.second;
+    if (!host->mutable_labels()->insert({kv.first, kv.second}).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " ", base::EscapeControls(l), ": ",
+                       base::EscapeControls(kv.first),
+                       " is given twice; give each key once"));
+    }
   }
   return absl::OkStatus();
 }
@@ -94,7 +101,7 @@ int Add(Spctl& ctl, const HostArgs& a) {
   host.set_address(a.address);
   host.set_port(a.port);
   host.set_trust(a.trust);
-  if (absl::Status st = ApplyLabels(a.labels, &host); !st.ok()) {
+  if (absl::Status st = ApplyLabels(a.labels, "--label", &host); !st.ok()) {
     return ctl.Error(st.message(), kExitUsage);
   }
   if (!a.host_key_file.empty()) {
@@ -213,23 +220,39 @@ int Edit(Spctl& ctl, const HostArgs& a, const HostEdits& given) {
 
 int Label(Spctl& ctl, const HostArgs& a) {
   pb::Host given;
-  if (absl::Status st = ApplyLabels(a.labels, &given); !st.ok()) {
+  if (absl::Status st = ApplyLabels(a.labels, "label", &given); !st.ok()) {
     return ctl.Error(st.message(), kExitUsage);
   }
+  // Set and removed at once: which one was meant?
+  for (const std::string& k : a.remove_labels) {
+    if (given.labels().contains(k)) {
+      return ctl.Error(absl::StrCat("label ", base::EscapeControls(k),
+                                    " is both set and removed (--remove)"),
+                       kExitUsage);
+    }
+  }
   pb::Host out;
+  std::vector<std::string> not_there;  // keys to remove the host lacks
   if (int rc = ChangeHost(
           ctl, a.name, "hosts label",
           [&](pb::Host* h) {
+            not_there.clear();
             for (const auto& [k, v] : given.labels()) {
               (*h->mutable_labels())[k] = v;
             }
             for (const std::string& k : a.remove_labels) {
-              h->mutable_labels()->erase(k);
+              if (h->mutable_labels()->erase(k) == 0) not_there.push_back(k);
             }
           },
           &out);
       rc != kExitOk) {
     return rc;
+  }
+  // Removing what is not there leaves the host as wanted, but a mistyped
+  // key is worth a word (it said nothing).
+  for (const std::string& k : not_there) {
+    ctl.err() << "spctl: " << a.name << " had no label "
+              << base::EscapeControls(k) << " to remove\n";
   }
   if (!ctl.Structured(out)) {
     ctl.out() << "Labels of " << a.name << ": " << Labels(out.labels()) << "\n";

@@ -434,6 +434,29 @@ TEST_F(SpctlCertsTest, HostsAndTokens) {
   auto label =
       env_->Spctl({"hosts", "label", "web01", "team=a", "--remove", "env"});
   ASSERT_TRUE(label.ok()) << label.Describe();
+  EXPECT_EQ(label.err, "");
+  // A key given twice, or set and removed at once, is a usage error that
+  // names it (the last value was kept without a word); a bad label given
+  // as a word is not called --label. A key to remove that the host lacks
+  // is said (a typo went unnoticed).
+  for (const auto& [args, err] :
+       std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"hosts", "label", "web01", "k=1", "k=2"},
+            "spctl: label k=2: k is given twice; give each key once\n"},
+           {{"hosts", "add", "web09", "--address", "a", "--label", "k=1",
+             "--label", "k=2"},
+            "spctl: --label k=2: k is given twice; give each key once\n"},
+           {{"hosts", "label", "web01", "k=1", "--remove", "k"},
+            "spctl: label k is both set and removed (--remove)\n"},
+           {{"hosts", "label", "web01", "=x"},
+            "spctl: label =x: write KEY=VALUE\n"}}) {
+    RunResult r = env_->Spctl(args);
+    EXPECT_EQ(r.exit_code, 2) << r.Describe();
+    EXPECT_EQ(r.err, err) << r.Describe();
+  }
+  label = env_->Spctl({"hosts", "label", "web01", "--remove", "tema"});
+  ASSERT_TRUE(label.ok()) << label.Describe();
+  EXPECT_EQ(label.err, "spctl: web01 had no label tema to remove\n");
   auto show = env_->Spctl({"hosts", "show", "web01"});
   EXPECT_TRUE(absl::StrContains(show.out, "Labels:   team=a")) << show.out;
   EXPECT_TRUE(absl::StrContains(show.out, "Port:     2200")) << show.out;
