@@ -1,5 +1,7 @@
 #include "gateway/observer.h"
 
+#include <string>
+
 namespace sallyport::gateway {
 namespace {
 bool Has(std::string_view r, std::string_view part) {
@@ -32,7 +34,27 @@ std::string_view SessionEndReason(std::string_view outcome) {
   return "";
 }
 
-std::string_view AuthFailureCode(std::string_view r) {
+std::string_view AuthFailureCode(std::string_view reason) {
+  // Only our own words count: what a user or an admin chose (a login, a
+  // host, a certificate's principals, a key id) is quoted in the reasons
+  // (rbac::EscapeForReason, ssh/cert), and a login "revoked" made
+  // `principal "revoked" is not listed` a revocation (its metric, and the
+  // hint "Your certificate was revoked").
+  // A quoted name's own quotes are escaped (\" or \x22).
+  std::string r;
+  r.reserve(reason.size());
+  bool quoted = false;
+  for (size_t i = 0; i < reason.size(); ++i) {
+    const char c = reason[i];
+    if (c == '"') {
+      quoted = !quoted;
+      r.push_back(c);
+    } else if (quoted && c == '\\') {
+      ++i;  // and what it escapes
+    } else if (!quoted) {
+      r.push_back(c);
+    }
+  }
   // Most specific first; the texts come from ssh/auth, ssh/cert and
   // gateway_connection.cc.
   if (Has(r, "plain key")) return kPlainKeyCode;

@@ -86,7 +86,9 @@ class ProxyObserver {
 };
 
 // A stable, low-cardinality code for an authentication refusal reason (the
-// ssh/auth library's text or our own), for the auth_failures metric.
+// ssh/auth library's text or our own), for the auth_failures metric and
+// the hint a refused user is given; text in double quotes (a name someone
+// chose) is not looked at.
 std::string_view AuthFailureCode(std::string_view reason);
 // AuthFailureCode of a plain key offered to a gateway that takes only
 // certificates.

@@ -237,6 +237,17 @@ TEST(AuthFailureCodeTest, MapsRefusalTextsToStableCodes) {
   EXPECT_EQ(AuthFailureCode("signed by an untrusted CA"), "untrusted-ca");
   EXPECT_EQ(AuthFailureCode("signature did not verify"), "bad-signature");
   EXPECT_EQ(AuthFailureCode("something new"), "other");
+  // Names someone chose (quoted) do not pick the code: a login "revoked",
+  // a principal "expired-certs", a host "target".
+  EXPECT_EQ(AuthFailureCode("principal \"revoked\" is not listed (the "
+                            "certificate lists \"expired-certs\")"),
+            "principal");
+  EXPECT_EQ(AuthFailureCode("principal \"ops\" is not listed (the "
+                            "certificate lists \"signature\", \"target\")"),
+            "principal");
+  // A quote inside a name is escaped (absl::CHexEscape) and does not end it.
+  EXPECT_EQ(AuthFailureCode("principal \"a\\\" revoked\" is not listed"),
+            "principal");
 }
 
 }  // namespace
