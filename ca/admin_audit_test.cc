@@ -97,9 +97,11 @@ TEST_F(AdminAuditTest, EventsNameHostsAsStored) {
 
 // `spctl hosts edit web03 --port 2222` changes only the port: its
 // admin.UpdateHost event said host and address, so the log did not show
-// what changed. CreateHost and UpdateHost events carry every field the
-// request sets.
-TEST_F(AdminAuditTest, HostEventsCarryEveryFieldSent) {
+// what changed. CreateHost and UpdateHost events carry every field: as
+// stored when the call succeeded (a port and trust left out are stored as
+// 22 and host-ca; the event said "port":0,"trust":""), as sent when it was
+// refused.
+TEST_F(AdminAuditTest, HostEventsCarryEveryField) {
   pb::Host host;
   host.set_name("web03");
   host.set_address("10.0.0.3");
@@ -111,9 +113,9 @@ TEST_F(AdminAuditTest, HostEventsCarryEveryFieldSent) {
     ASSERT_TRUE(stub->CreateHost(&ctx, host, &out).ok());
   }
   ExpectLastHas("admin.CreateHost",
-                R"({"host":"web03","address":"10.0.0.3","port":0,)"
-                R"("trust":"","host_key":"","labels":["env=prod","team=web"],)"
-                R"("code":"OK")");
+                R"({"host":"web03","address":"10.0.0.3","port":22,)"
+                R"("trust":"host-ca","host_key":"",)"
+                R"("labels":["env=prod","team=web"],"code":"OK")");
   host.set_port(2222);
   host.set_trust("pinned-key");
   host.set_host_key("ssh-ed25519 AAAA-not-a-key");

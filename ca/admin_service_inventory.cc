@@ -36,6 +36,22 @@ std::vector<AuditField> HostAuditFields(const pb::Host& h) {
           {"labels", std::move(labels)}};
 }
 
+// After a host was stored: its event says what was stored, not what was
+// sent (a host added without a port or trust is stored with 22 and
+// host-ca; its event said "port":0,"trust":""). The name stays as
+// NoteStoredName leaves it.
+void NoteStoredHost(std::vector<AuditField>& audit, const pb::Host& stored) {
+  for (AuditField& stored_field : HostAuditFields(stored)) {
+    if (stored_field.first == "host") continue;
+    for (AuditField& field : audit) {
+      if (field.first == stored_field.first) {
+        field.second = std::move(stored_field.second);
+        break;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 using google::protobuf::Empty;
@@ -52,6 +68,7 @@ grpc::Status AdminService::CreateHost(grpc::ServerContext* context,
                ASSIGN_OR_RETURN(host, ctx_.store->CreateHost(host));
                NoteStoredName(audit, "host", host.name);
                HostToProto(host, response);
+               NoteStoredHost(audit, *response);
                return absl::OkStatus();
              });
 }
@@ -98,6 +115,7 @@ grpc::Status AdminService::UpdateHost(grpc::ServerContext* context,
                                           host, UnchangedSince(*request)));
                NoteStoredName(audit, "host", host.name);
                HostToProto(host, response);
+               NoteStoredHost(audit, *response);
                return absl::OkStatus();
              });
 }
