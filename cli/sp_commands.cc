@@ -465,6 +465,12 @@ int RunStatus(bool json, std::ostream& out, std::ostream& err) {
     }
   }
   const std::string cert_path = home->certificate(state->user);
+  // Whether it still stands: a revoked certificate showed as fine (time
+  // left, exit 0) while ssh was refused. An expired one is not asked about.
+  LoginStanding standing{std::nullopt, "not asked (the certificate expired)"};
+  if (left > absl::ZeroDuration()) {
+    standing = AskCaAboutLogin(*home, cert->serial, cert->KeyFingerprint());
+  }
   if (json) {
     out << "{\"logged_in\": true, \"user\": " << JsonString(state->user)
         << ", \"certificate\": " << JsonString(cert_path)
@@ -478,7 +484,11 @@ int RunStatus(bool json, std::ostream& out, std::ostream& err) {
         << std::max<int64_t>(0, absl::ToInt64Seconds(left))
         << ", \"in_agent\": " << (in_agent ? "true" : "false")
         << ", \"ca\": " << JsonString(state->ca)
-        << ", \"ca_fingerprint\": " << JsonString(ca_fp) << "}\n";
+        << ", \"ca_fingerprint\": " << JsonString(ca_fp) << ", \"revoked\": "
+        << (standing.revoked.has_value()
+                ? (*standing.revoked ? "true" : "false")
+                : "null")
+        << ", \"revocation\": " << JsonString(standing.text) << "}\n";
   } else {
     out << "User:        " << state->user << "\n"
         << "Certificate: " << cert_path << "\n"
@@ -488,13 +498,14 @@ int RunStatus(bool json, std::ostream& out, std::ostream& err) {
         << "Valid from:  " << HumanTime(valid_after) << "\n"
         << "Valid until: " << HumanTime(valid_before) << "\n"
         << "Time left:   " << HumanDuration(left) << "\n"
+        << "Revoked:     " << standing.text << "\n"
         << "Serial:      " << cert->serial << "\n"
         << "In agent:    "
         << (AgentAvailable() ? (in_agent ? "yes" : "no") : "no agent") << "\n"
         << "CA:          " << state->ca
         << (ca_fp.empty() ? "" : absl::StrCat(" (TLS ", ca_fp, ")")) << "\n";
   }
-  return left > absl::ZeroDuration() ? 0 : 1;
+  return left > absl::ZeroDuration() && standing.revoked != true ? 0 : 1;
 }
 
 int RunLogout(std::ostream& out, std::ostream& err) {

@@ -2,6 +2,7 @@
 #ifndef SALLYPORT_CLI_SP_COMMANDS_H_
 #define SALLYPORT_CLI_SP_COMMANDS_H_
 
+#include <cstdint>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -59,6 +60,19 @@ int RunLs(bool json, std::ostream& out, std::ostream& err);
 // only when it could not (2 for a bad target, 1 otherwise).
 int RunSsh(const std::string& target, const std::vector<std::string>& command,
            std::ostream& err);
+
+// What the CA says of the login in `home` (`sp status`), whose SSH
+// certificate has `serial` and certifies the key `key_fingerprint`:
+// revoked (its serial or its key is on the revocation list, or the CA
+// refuses the login's client certificate: revoked, the user disabled or
+// removed), not revoked, or unknown (the CA could not be asked). `text`
+// says which, for a person.
+struct LoginStanding {
+  std::optional<bool> revoked;  // nullopt: unknown
+  std::string text;
+};
+LoginStanding AskCaAboutLogin(const SpHome& home, uint64_t serial,
+                              const std::string& key_fingerprint);
 
 // The host pattern for the @cert-authority line of a CA at `ca_host`:
 // "*.example.com" for "ca.example.com"; nullopt for an IP address or a

@@ -124,6 +124,59 @@ absl::StatusOr<std::string> HomeSshConfig() {
 
 }  // namespace
 
+LoginStanding AskCaAboutLogin(const SpHome& home, uint64_t serial,
+                              const std::string& key_fingerprint) {
+  absl::StatusOr<LoggedIn> session = OpenLoggedIn(home);
+  if (!session.ok()) {
+    return {std::nullopt,
+            absl::StrCat("unknown (", session.status().message(), ")")};
+  }
+  auto stub = v1::CertificateAuthority::NewStub(session->channel);
+  v1::ListRevocationsRequest request;
+  request.set_limit(10000);
+  // The CA pages the list (1 MiB a page); each page starts after the last.
+  for (;;) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    v1::ListRevocationsResponse page;
+    const grpc::Status st = stub->ListRevocations(&ctx, request, &page);
+    if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+        st.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+      return {true, absl::StrCat("yes: the CA refuses this login (",
+                                 base::SafeText(st.error_message()), ")")};
+    }
+    if (!st.ok()) {
+      return {std::nullopt,
+              absl::StrCat("unknown: ", RpcError(st, session->cas))};
+    }
+    for (const v1::Revocation& r : page.revocations()) {
+      const bool by_serial = r.target_case() == v1::Revocation::kSerial;
+      if (by_serial ? r.serial() != serial
+                    : r.key_fingerprint() != key_fingerprint) {
+        continue;
+      }
+      std::string text = absl::StrCat(
+          "yes: ", by_serial ? "its serial" : "its key", " was revoked ",
+          absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
+                           absl::FromUnixSeconds(r.revoked_at().seconds()),
+                           absl::UTCTimeZone()));
+      if (!r.revoked_by().empty()) {
+        absl::StrAppend(&text, " by ", base::EscapeControls(r.revoked_by()));
+      }
+      if (!r.reason().empty()) {
+        absl::StrAppend(&text, ": ", base::EscapeControls(r.reason()));
+      }
+      return {true, text};
+    }
+    if (!page.more()) return {false, "no (the CA says so)"};
+    if (page.revocations().empty()) {
+      return {std::nullopt,
+              "unknown (the CA's next page does not start after this one)"};
+    }
+    request.set_after_id(page.revocations().rbegin()->id());
+  }
+}
+
 int WriteSshConfig(const SpHome& home, bool install, std::ostream& out,
                    std::ostream& err) {
   absl::StatusOr<LoggedIn> session = OpenLoggedIn(home);

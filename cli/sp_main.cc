@@ -84,8 +84,10 @@ int main(int argc, char** argv) {
       "--ca-fingerprint", login.ca_fingerprint,
       "the SHA256 fingerprint the CA's TLS certificate must have (checked "
       "at every login it is given; trusted and pinned at the first)");
-  CLI::App* status_cmd =
-      app.add_subcommand("status", "show the current certificate");
+  CLI::App* status_cmd = app.add_subcommand(
+      "status",
+      "show the current certificate and ask the CA whether it was revoked "
+      "(exit 1 when it has expired or was revoked)");
   std::string format = "text";
   status_cmd->add_option("--output", format, "text (default) or json")
       ->check(CLI::IsMember({"text", "json"}));

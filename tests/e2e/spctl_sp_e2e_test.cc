@@ -221,5 +221,57 @@ TEST_F(SpFixesTest, RemembersOnlyAfterALoginAndCommandLineBasics) {
   EXPECT_TRUE(absl::StrContains(help.out, "SALLYPORT_HOME")) << help.out;
 }
 
+// `sp status` asks the CA whether the certificate still stands: it showed
+// a revoked certificate as fine (time left, exit 0) while ssh was refused.
+// Its key revoked: found on the revocation list, with when, by whom and
+// why;
+// its serial revoked: the CA refuses the login's client certificate.
+TEST_F(SpFixesTest, StatusSaysWhetherTheCaRevokedTheCertificate) {
+  ASSERT_TRUE(env_->Login("dana", kPassword).ok());
+  auto status = env_->Sp("dana", {"status"});
+  EXPECT_EQ(status.exit_code, 0) << status.Describe();
+  EXPECT_TRUE(
+      absl::StrContains(status.out, "Revoked:     no (the CA says so)\n"))
+      << status.out;
+  auto json = env_->Sp("dana", {"status", "--output", "json"});
+  EXPECT_TRUE(absl::StrContains(json.out, "\"revoked\": false")) << json.out;
+
+  auto fingerprint = sallyport::testing::RunCommandOk(
+      {"ssh-keygen", "-l", "-E", "sha256", "-f", env_->CertPath("dana")});
+  ASSERT_TRUE(fingerprint.ok()) << fingerprint.status();
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(fingerprint->out, m,
+                                std::regex(R"((SHA256:[A-Za-z0-9+/]+))")))
+      << fingerprint->out;
+  auto revoke = env_->Spctl(
+      {"certs", "revoke", "--key", m[1].str(), "--reason", "key leaked"});
+  ASSERT_TRUE(revoke.ok()) << revoke.Describe();
+  status = env_->Sp("dana", {"status"});
+  EXPECT_EQ(status.exit_code, 1) << status.Describe();
+  EXPECT_TRUE(std::regex_search(
+      status.out,
+      std::regex(R"(\nRevoked:     yes: its key was revoked \d{4}-\d\d-\d\d )"
+                 R"(\d\d:\d\d:\d\d UTC by \S+: key leaked\n)")))
+      << status.out;
+  json = env_->Sp("dana", {"status", "--output", "json"});
+  EXPECT_TRUE(absl::StrContains(json.out, "\"revoked\": true")) << json.out;
+
+  // A new login has a new key; its serial revoked.
+  ASSERT_TRUE(env_->Login("dana", kPassword).ok());
+  status = env_->Sp("dana", {"status"});
+  EXPECT_EQ(status.exit_code, 0) << status.Describe();
+  ASSERT_TRUE(
+      std::regex_search(status.out, m, std::regex(R"(\nSerial:\s+(\d+)\n)")))
+      << status.out;
+  revoke = env_->Spctl({"certs", "revoke", "--serial", m[1].str()});
+  ASSERT_TRUE(revoke.ok()) << revoke.Describe();
+  status = env_->Sp("dana", {"status"});
+  EXPECT_EQ(status.exit_code, 1) << status.Describe();
+  EXPECT_TRUE(absl::StrContains(status.out,
+                                "Revoked:     yes: the CA refuses this login "
+                                "(the client certificate is revoked)\n"))
+      << status.out;
+}
+
 }  // namespace
 }  // namespace sallyport::e2e
