@@ -201,11 +201,16 @@ std::optional<std::string> NonUtf8Argument(const CLI::App& app) {
 
 absl::StatusOr<absl::Duration> ParseDurationFlag(std::string_view text) {
   absl::Duration d;
-  if (!absl::ParseDuration(std::string(text), &d) ||
-      d <= absl::ZeroDuration()) {
+  const std::string shown = base::EscapeControls(text);
+  if (!absl::ParseDuration(std::string(text), &d)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bad duration \"", shown, "\": write e.g. 90s, 30m, 8h or 1h30m"));
+  }
+  // A duration, but none that can be meant: `--ttl 0s` was called a "bad
+  // duration" as if it were not one.
+  if (d <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("bad duration \"", std::string(text),
-                     "\": write e.g. 90s, 30m, 8h or 1h30m"));
+        absl::StrCat("duration \"", shown, "\" must be more than zero"));
   }
   return d;
 }

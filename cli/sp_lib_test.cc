@@ -134,6 +134,20 @@ TEST(CliAppTest, NamesTheFirstValueThatIsNotUtf8) {
             "--display-name: not valid UTF-8: \"a\\xc3\"");
 }
 
+// A duration that is not one, and one that is not more than zero, are
+// told apart (`--ttl 0s` was a "bad duration").
+TEST(CliAppTest, DurationFlagsAreMoreThanZero) {
+  EXPECT_EQ(ParseDurationFlag("1h30m").value(), absl::Minutes(90));
+  EXPECT_EQ(ParseDurationFlag("8").status().message(),
+            "bad duration \"8\": write e.g. 90s, 30m, 8h or 1h30m");
+  EXPECT_EQ(ParseDurationFlag("0s").status().message(),
+            "duration \"0s\" must be more than zero");
+  EXPECT_EQ(ParseDurationFlag("-5m").status().message(),
+            "duration \"-5m\" must be more than zero");
+  EXPECT_EQ(ParseDurationFlag("1\x1b[2J").status().message(),
+            "bad duration \"1\\x1b[2J\": write e.g. 90s, 30m, 8h or 1h30m");
+}
+
 TEST(TlsPinTest, ParseHostPort) {
   auto a = ParseHostPort("127.0.0.1:7443");
   ASSERT_TRUE(a.ok());
