@@ -397,6 +397,14 @@ int Rotate(Spctl& ctl, const std::string& purpose) {
 }
 
 int Check(Spctl& ctl, const CertArgs& a) {
+  // Said here, naming the flag: the CA's "destination must be HOST:PORT"
+  // did not say where a destination goes.
+  if (a.kind == "port-forward" && a.destination.empty()) {
+    return ctl.Error(
+        "access check: a port-forward needs --destination HOST:PORT (where "
+        "the forward goes, as the host sees it)",
+        kExitUsage);
+  }
   pb::CheckAccessRequest req;
   req.set_user(a.user);
   req.set_login(a.login);

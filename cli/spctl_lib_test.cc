@@ -182,7 +182,8 @@ TEST(SpctlFailTest, ExitCodesFollowTheCasAnswer) {
       kExitError);
 }
 
-// spctl's users, roles, hosts, sessions and audit commands, parsed as
+// spctl's users, roles, hosts, sessions, audit and certs (access, krl, ca)
+// commands, parsed as
 // spctl parses (nothing runs until Run).
 struct SpctlArgs {
   SpctlArgs() {
@@ -192,6 +193,7 @@ struct SpctlArgs {
     AddHostCommands(app, ctl, &action);
     AddSessionCommands(app, ctl, &action);
     AddAuditCommands(app, ctl, &action);
+    AddCertCommands(app, ctl, &action);
   }
   // The exit code, or nullopt when parsed; stderr goes to `err`.
   std::optional<int> Parse(std::vector<std::string> args, std::string* err) {
@@ -223,6 +225,19 @@ struct SpctlArgs {
   Action action;
   CLI::App app{"spctl", "spctl"};
 };
+
+// `access check ... port-forward` without --destination names the flag
+// before asking the CA (whose "destination must be HOST:PORT" did not).
+TEST(SpctlArgsTest, AccessCheckOfAPortForwardNeedsADestination) {
+  SpctlArgs spctl;
+  EXPECT_EQ(
+      spctl.Run({"access", "check", "erin", "ubuntu", "web01", "port-forward"}),
+      kExitUsage);
+  EXPECT_EQ(spctl.errors.str(),
+            "spctl: access check: a port-forward needs --destination "
+            "HOST:PORT (where the forward goes, as the host sees it)\n");
+  EXPECT_EQ(spctl.out.str(), "");
+}
 
 // Found by hand: CLI11 reads integers with strtoull/strtoll in base 0, so
 // `spctl hosts add web01 --address a --port 010` stored port 8, `--port
