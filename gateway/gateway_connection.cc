@@ -134,6 +134,12 @@ GatewayConnection::GatewayConnection(
 
 GatewayConnection::~GatewayConnection() {
   *alive_ = false;
+  // Recorded jumps this connection did not end (EndJumpPorts): the
+  // io_context shutting down destroys it mid-run. Their inner connections
+  // may be destroyed after it and must not reach into its session, which
+  // goes with it (UBSan: ChannelPort::WakeSession on a destroyed Session,
+  // gateway_proxyjump_load_e2e_test at the gateway's exit).
+  for (auto& [id, jump] : jump_ports_) jump.port->Detach();
   // The recording: channels still open close now, then the session ends.
   for (auto& [id, b] : bridges_) {
     if (b->tap != nullptr) b->tap->Close(absl::Now());
