@@ -213,11 +213,17 @@ absl::Status Shipper::Scan(absl::Time now) {
     if (spool.unreadable || now < spool.next_attempt || now < ca_retry_at_) {
       continue;
     }
-    absl::Status s = Ship(id, spool);
+    bool ca_side = false;
+    absl::Status s = Ship(id, spool, ca_side);
     if (!s.ok()) {
-      s = Failed(id, spool, s);
+      // Only the CA's own failure holds up the others (they would wait
+      // for it too); a problem of this spool's file (EIO, a full disk, a
+      // file it cannot open) is this spool's alone: it backs off, the
+      // others ship and free their space.
+      const bool ca_down = ca_side && Unreachable(s);
+      s = Failed(id, spool, s, ca_side, ca_down);
       if (first.ok()) first = s;
-      if (Unreachable(s)) break;  // the others would wait for it too
+      if (ca_down) break;
     } else {
       spool.failures = 0;
       spool.next_attempt = absl::InfinitePast();
@@ -232,12 +238,12 @@ absl::Status Shipper::Scan(absl::Time now) {
   std::map<std::string, absl::Time> attempts;
   for (auto& [id, spool] : spools_) {
     if (spool.deleted) continue;
+    attempts[id] = spool.next_attempt;
     const int64_t size = FileSize(spool.path);
     if (size < 0) continue;
     counts.spool_bytes += size;
     counts.backlog_bytes += std::max<int64_t>(
         0, size - static_cast<int64_t>(spool.confirmed_bytes));
-    attempts[id] = spool.next_attempt;
   }
   std::erase_if(spools_, [](const auto& e) { return e.second.deleted; });
   ShipperStats now_stats;
@@ -253,7 +259,8 @@ absl::Status Shipper::Scan(absl::Time now) {
 }
 
 absl::Status Shipper::Failed(const std::string& id, Spool& spool,
-                             const absl::Status& status) {
+                             const absl::Status& status, bool ca_side,
+                             bool ca_down) {
   // Start over from what the CA says next time.
   spool.reader.reset();
   spool.held.reset();
@@ -264,14 +271,15 @@ absl::Status Shipper::Failed(const std::string& id, Spool& spool,
       options_.min_backoff *
           static_cast<double>(uint64_t{1} << std::min(spool.failures - 1, 30)));
   spool.next_attempt = options_.now() + wait;
-  if (Unreachable(status)) ca_retry_at_ = spool.next_attempt;
+  if (ca_down) ca_retry_at_ = spool.next_attempt;
   {
     absl::MutexLock lock(&mu_);
     ++stats_.errors_total;
   }
   Warn(absl::StrCat("cannot ship session ", id, " (attempt ", spool.failures,
                     ", next in ", absl::FormatDuration(wait),
-                    "): ", status.message()));
+                    "): ", status.message(),
+                    ca_side ? "" : " (its spool file; the others go on)"));
   if (spool.unreadable && !spool.damage_reported) {
     // hyg: damage that is not a torn tail is never cut automatically; it
     // is loud once: a log line and an audit event naming where it is.
@@ -423,8 +431,10 @@ absl::Status Shipper::CloseWithoutEnd(Spool& spool) {
   end.set_hash(hash);
   RETURN_IF_ERROR(SpoolWriter::EncodeFrame(end, frames));
   tail.push_back(std::move(end));
+  // When the file cannot take them (its disk full: the very case in
+  // which shipping must free space; EIO), the closing records go to the
+  // CA from memory, for a dead process's spool as for a failed one.
   absl::Status appended = AppendFrame(spool.path, frames);
-  if (!appended.ok() && interrupted) return appended;
   // The closing records are in the file: counted as spool bytes (the
   // file's size is forgotten when it is deleted).
   if (appended.ok() && options_.on_deleted) {
@@ -463,8 +473,8 @@ absl::Status Shipper::CloseWithoutEnd(Spool& spool) {
   if (!appended.ok()) (void)RepairSpool(spool.path);  // a torn frame
   RETURN_IF_ERROR(OpenReader(spool, spool.ca_last_seq.value_or(0)));
   if (!appended.ok()) {
-    // A failed recording's spool whose disk is still full: the end goes
-    // to the CA from memory, and the file once the CA has it.
+    // The end goes to the CA from memory, and the file once the CA has
+    // it.
     Warn(absl::StrCat("the end of session ", spool.meta.session_id(),
                       " could not be written to its spool (",
                       appended.message(), "): it is sent from memory"));
@@ -473,7 +483,8 @@ absl::Status Shipper::CloseWithoutEnd(Spool& spool) {
   return absl::OkStatus();
 }
 
-absl::Status Shipper::Ship(const std::string& id, Spool& spool) {
+absl::Status Shipper::Ship(const std::string& id, Spool& spool, bool& ca_side) {
+  ca_side = false;
   if (!spool.reader) RETURN_IF_ERROR(OpenReader(spool, 0));
   if (spool.meta.session_id() != id) {
     spool.unreadable = true;
@@ -482,13 +493,16 @@ absl::Status Shipper::Ship(const std::string& id, Spool& spool) {
   }
   if (!spool.ca_last_seq) {
     // Where does the CA stand? (A first upload, or after an error.)
-    ASSIGN_OR_RETURN(
-        v1::RecordingSession at,
-        options_.uploader->Upload(
-            spool.meta,
-            [](std::vector<v1::RecordingRecord>&) -> absl::StatusOr<bool> {
-              return false;
-            }));
+    absl::StatusOr<v1::RecordingSession> asked = options_.uploader->Upload(
+        spool.meta,
+        [](std::vector<v1::RecordingRecord>&) -> absl::StatusOr<bool> {
+          return false;
+        });
+    if (!asked.ok()) {
+      ca_side = true;
+      return asked.status();
+    }
+    const v1::RecordingSession& at = *asked;
     spool.ca_last_seq = at.last_seq();
     spool.ca_status = at.status();
     // The last stored record is sent again (accepted when identical): if
@@ -536,21 +550,33 @@ absl::Status Shipper::Ship(const std::string& id, Spool& spool) {
     if (any) {
       uint64_t sent = batch.back().seq();
       bool first = true;
-      ASSIGN_OR_RETURN(
-          v1::RecordingSession stored,
-          options_.uploader->Upload(spool.meta,
-                                    [&](std::vector<v1::RecordingRecord>& out)
-                                        -> absl::StatusOr<bool> {
-                                      if (first) {
-                                        first = false;
-                                        out = std::move(batch);
-                                        return true;
-                                      }
-                                      ASSIGN_OR_RETURN(bool more, fill(out));
-                                      if (more) sent = out.back().seq();
-                                      return more;
-                                    }));
+      // An upload that fails because the spool could not be read is the
+      // spool's failure, not the CA's.
+      absl::Status read_error;
+      absl::StatusOr<v1::RecordingSession> uploaded = options_.uploader->Upload(
+          spool.meta,
+          [&](std::vector<v1::RecordingRecord>& out) -> absl::StatusOr<bool> {
+            if (first) {
+              first = false;
+              out = std::move(batch);
+              return true;
+            }
+            absl::StatusOr<bool> more = fill(out);
+            if (!more.ok()) {
+              read_error = more.status();
+              return more;
+            }
+            if (*more) sent = out.back().seq();
+            return more;
+          });
+      if (!uploaded.ok()) {
+        if (!read_error.ok()) return read_error;
+        ca_side = true;
+        return uploaded.status();
+      }
+      const v1::RecordingSession& stored = *uploaded;
       if (stored.last_seq() != sent) {
+        ca_side = true;
         return absl::UnavailableError(absl::StrCat(
             "the CA confirmed record ", stored.last_seq(), " of ", sent));
       }
@@ -581,6 +607,7 @@ absl::Status Shipper::Ship(const std::string& id, Spool& spool) {
   // CA says the session has ended.
   if (spool.ca_status == v1::SESSION_STATUS_ACTIVE ||
       spool.ca_status == v1::SESSION_STATUS_UNSPECIFIED) {
+    ca_side = true;
     return absl::UnavailableError(
         "the CA has the session's end record but has not ended it yet");
   }

@@ -21,18 +21,22 @@
 //  - A live spool the recorder closed without a session_end (its
 //    recording failed: ENOSPC, a hung disk; Closed) is ended the same
 //    way, with status `failed` and the reason, once its records are at the
-//    CA. When the spool's disk has no room for that end record, it is
-//    sent from memory; the file is deleted once the CA confirmed it.
+//    CA. When a spool cannot take its closing records (its disk full, an
+//    I/O error), interrupted or failed, they are sent from memory; the
+//    file is deleted once the CA confirmed them.
 //  - Resume: for every session it first asks the CA where it stands (an
 //    upload with no records returns last_seq) and sends only what follows;
 //    after an error it asks again. Records are idempotent by seq at the CA.
 //  - Failures: an upload that fails (CA unreachable, store down, a refusal)
 //    is retried with exponential backoff per session, from min_backoff up
-//    to max_backoff. Nothing is dropped: the spool file stays until the CA
-//    has it all, and spool_max_bytes keeps bounding the disk (the recorder
-//    refuses new recorded sessions while the spool is over it). A spool
-//    that cannot be read (damage that is not a torn tail) is logged and
-//    left alone; it does not block the others.
+//    to max_backoff; while the CA cannot be reached, no session is tried.
+//    Nothing is dropped: the spool file stays until the CA has it all, and
+//    spool_max_bytes keeps bounding the disk (the recorder refuses new
+//    recorded sessions while the spool is over it). A spool file's own
+//    failure (it cannot be opened, read, repaired, appended to or deleted)
+//    backs off that spool alone, logged; the pass goes on with the others.
+//    A spool that cannot be read (damage that is not a torn tail) is
+//    logged and left alone; it does not block the others.
 //
 // Memory: at most one message of records (max_records_per_message,
 // max_message_bytes) per upload, one upload at a time; per spool file a
@@ -209,14 +213,19 @@ class Shipper {
   void Event(std::string_view code, const v1::RecordingSession& session,
              const std::vector<base::LogField>& fields);
   absl::Status Scan(absl::Time now);
-  absl::Status Ship(const std::string& id, Spool& spool);
+  // `ca_side`: the error is the CA's (its answer, or none); else it is
+  // the spool file's (open, read, repair, unlink), which holds up no other
+  // spool.
+  absl::Status Ship(const std::string& id, Spool& spool, bool& ca_side);
   absl::Status OpenReader(Spool& spool, uint64_t skip_to);
   absl::StatusOr<std::optional<v1::RecordingRecord>> ReadNext(Spool& spool);
   // Appends a session_end to a spool left without one: `interrupted`
   // for an orphan, the recorder's status for a Closed one.
   absl::Status CloseWithoutEnd(Spool& spool);
+  // Backs the spool off; `ca_down` (the CA unreachable) holds up every
+  // spool until then.
   absl::Status Failed(const std::string& id, Spool& spool,
-                      const absl::Status& status);
+                      const absl::Status& status, bool ca_side, bool ca_down);
 
   ShipperOptions options_;
   std::map<std::string, Spool> spools_;  // RunOnce only (one at a time)

@@ -280,5 +280,83 @@ TEST_F(ShipperTest, FailedRecordingsEndIsSentFromMemoryWhenTheDiskIsFull) {
   EXPECT_EQ(restarted->stats().interrupted_total, 0u);
 }
 
+// The CA's disk is not the spool's: RLIMIT_FSIZE (the spool "full") is
+// lifted while an upload runs, so the Store's files may grow.
+class RoomyCaUploader : public RecordingUploader {
+ public:
+  RoomyCaUploader(RecordingUploader& ca, const struct rlimit& roomy,
+                  const struct rlimit& full)
+      : ca_(ca), roomy_(roomy), full_(full) {}
+  absl::StatusOr<v1::RecordingSession> Upload(
+      const v1::RecordingSession& session, const NextBatch& next) override {
+    ::setrlimit(RLIMIT_FSIZE, &roomy_);
+    absl::StatusOr<v1::RecordingSession> s = ca_.Upload(session, next);
+    ::setrlimit(RLIMIT_FSIZE, &full_);
+    return s;
+  }
+
+ private:
+  RecordingUploader& ca_;
+  const struct rlimit roomy_, full_;
+};
+
+// A dead process's spool whose disk is full: its interrupted end cannot
+// be appended (EFBIG here, like ENOSPC). It goes to the CA from memory, as
+// a failed recording's does, and the spool is deleted; the complete spool
+// after it is shipped in the same pass. The append's error stopped every
+// pass at "a" (taken for the CA being down), so "b" never shipped and the
+// spool stayed over spool_max_bytes.
+TEST_F(ShipperTest, LeftOverSpoolsEndIsSentFromMemoryWhenTheDiskIsFull) {
+  uint64_t size_a = 0, size_b = 0;
+  {
+    auto w = SpoolWriter::Create(spool_dir_, Meta("a"));
+    ASSERT_TRUE(w.ok());
+    RecordChainer chain("a");
+    AppendRecord(*w, chain, Open(1));
+    AppendRecord(*w, chain, Bytes(1, v1::RECORD_DIRECTION_OUTPUT, 40));
+    size_a = w->size();
+    ASSERT_TRUE(w->Close().ok());
+  }
+  {
+    auto w = SpoolWriter::Create(spool_dir_, Meta("b"));
+    ASSERT_TRUE(w.ok());
+    RecordChainer chain("b");
+    Append(*w, chain, 2, true);
+    size_b = w->size();
+    ASSERT_TRUE(w->Close().ok());
+  }
+  struct rlimit old;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  ::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit full = old;
+  full.rlim_cur = size_a;
+  RoomyCaUploader ca(*uploader_, old, full);
+  ShipperOptions o;
+  o.uploader = &ca;
+  auto shipper = StartShipper(o);  // both present at Start: left over
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &full), 0);
+  std::vector<absl::Status> passes;
+  for (int i = 0; i < 3; ++i) {
+    passes.push_back(shipper->RunOnce());
+    now_ += absl::Hours(1);
+  }
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &old), 0);
+  EXPECT_TRUE(passes[0].ok()) << passes[0];
+  EXPECT_FALSE(Exists("b"));
+  absl::StatusOr<storage::Session> b = store_->GetSession("b");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->status, storage::SessionStatus::kEnded);
+  EXPECT_EQ(b->last_seq, 3u);
+  EXPECT_FALSE(Exists("a"));
+  absl::StatusOr<storage::Session> a = store_->GetSession("a");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->status, storage::SessionStatus::kInterrupted);
+  EXPECT_EQ(a->last_seq, 4u);  // channel 1's close and the end, from memory
+  EXPECT_EQ(a->bytes_out, 40);
+  EXPECT_EQ(shipper->stats().interrupted_total, 1u);
+  // Nothing was appended: the recorder forgets both files as they were.
+  EXPECT_EQ(deleted_bytes_, static_cast<int64_t>(size_a + size_b));
+}
+
 }  // namespace
 }  // namespace sallyport::audit

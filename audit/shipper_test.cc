@@ -8,6 +8,8 @@
 // in shipper_close_test.cc; the fixture is in shipper_test_fixture.h.
 #include "audit/shipper.h"
 
+#include <unistd.h>
+
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -264,6 +266,47 @@ TEST_F(ShipperTest, AlteredReshipmentIsRefusedAndTheSpoolKept) {
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->last_seq, 3u);  // nothing of the altered spool was stored
   EXPECT_EQ(s->status, storage::SessionStatus::kActive);
+}
+
+// A spool file that cannot be opened (ELOOP here, standing in for EIO:
+// the spool's errors come back UNAVAILABLE like an unreachable CA's) is
+// that spool's problem: it backs off alone, and the complete spool after
+// it is shipped in the same pass, as is one that comes later. It stopped
+// every pass and held up every other spool as if the CA were down.
+TEST_F(ShipperTest, ASpoolFileThatCannotBeOpenedHoldsUpNoOther) {
+  ASSERT_EQ(::symlink("a.spool", SpoolPath(spool_dir_, "a").c_str()), 0);
+  auto b = SpoolWriter::Create(spool_dir_, Meta("b"));
+  ASSERT_TRUE(b.ok());
+  RecordChainer chain("b");
+  Append(*b, chain, 2, true);
+  ASSERT_TRUE(b->Close().ok());
+  std::vector<std::string> warned;
+  ShipperOptions o;
+  o.min_backoff = absl::Seconds(2);
+  o.warn = [&](std::string_view l) { warned.emplace_back(l); };
+  auto shipper = StartShipper(o);
+  const absl::Status pass = shipper->RunOnce();
+  EXPECT_TRUE(absl::IsUnavailable(pass)) << pass;  // a's error
+  EXPECT_FALSE(Exists("b"));
+  ASSERT_TRUE(store_->GetSession("b").ok());
+  EXPECT_EQ(store_->GetSession("b")->status, storage::SessionStatus::kEnded);
+  ASSERT_TRUE(shipper->NextAttempt("a").has_value());
+  EXPECT_EQ(*shipper->NextAttempt("a"), now_ + absl::Seconds(2));
+  ASSERT_EQ(warned.size(), 1u);
+  EXPECT_TRUE(absl::StartsWith(warned[0], "cannot ship session a (attempt 1"))
+      << warned[0];
+  EXPECT_TRUE(
+      absl::StrContains(warned[0], "(its spool file; the others go on)"))
+      << warned[0];
+  // The CA is not taken for down: a spool made now is shipped at once.
+  auto c = SpoolWriter::Create(spool_dir_, Meta("c"));
+  ASSERT_TRUE(c.ok());
+  RecordChainer chain_c("c");
+  Append(*c, chain_c, 1, true);
+  ASSERT_TRUE(c->Close().ok());
+  ASSERT_TRUE(shipper->RunOnce().ok());
+  EXPECT_FALSE(Exists("c"));
+  EXPECT_EQ(store_->GetSession("c")->status, storage::SessionStatus::kEnded);
 }
 
 TEST_F(ShipperTest, MessagesStayWithinTheLimits) {

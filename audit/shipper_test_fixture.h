@@ -123,7 +123,7 @@ class ShipperTest : public ::testing::Test {
                                      " ", base::JsonObject(fields)));
     };
     o.spool_dir = spool_dir_;
-    o.uploader = uploader_.get();
+    if (o.uploader == nullptr) o.uploader = uploader_.get();
     o.thread = false;
     o.now = [this] { return now_; };
     o.on_deleted = [this](int64_t n) { deleted_bytes_ += n; };
