@@ -2,8 +2,11 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -149,6 +152,24 @@ absl::StatusOr<std::unique_ptr<SpoolRecorder>> SpoolRecorder::Start(
         "cannot create ", options.spool_dir, ": ", std::strerror(errno)));
   }
   std::unique_ptr<SpoolRecorder> r(new SpoolRecorder(std::move(options)));
+  // One gateway per spool_dir: a second one would take the first one's
+  // live spools for a dead process's, cut their tails and end them while
+  // they are still written. The lock goes with the process (even killed).
+  const std::string lock_path = absl::StrCat(r->options_.spool_dir, "/.lock");
+  r->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (r->lock_fd_ < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot open ", lock_path, ": ", std::strerror(errno)));
+  }
+  if (::flock(r->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("spool_dir ", r->options_.spool_dir,
+                       " is in use by another sallyport-gateway process"));
+    }
+    return absl::UnavailableError(
+        absl::StrCat("cannot lock ", lock_path, ": ", std::strerror(errno)));
+  }
   ASSIGN_OR_RETURN(int64_t bytes, SpoolDirBytes(r->options_.spool_dir));
   r->spool_bytes_.store(bytes);
   r->thread_ = std::thread([p = r.get()] { p->Run(); });
@@ -173,6 +194,7 @@ SpoolRecorder::~SpoolRecorder() {
     watch_stopped_ = true;
   }
   if (watch_thread_.joinable()) watch_thread_.join();
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // the spools are closed: unlocked
 }
 
 void SpoolRecorder::SetClosedWithoutEnd(

@@ -209,7 +209,12 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
 
 class SpoolRecorder {
  public:
-  // Creates the spool directory when missing and starts the writer.
+  // Creates the spool directory when missing, locks it for this process
+  // (flock of spool_dir/.lock, held until the recorder is destroyed) and
+  // starts the writer. kFailedPrecondition ("spool_dir X is in use by
+  // another sallyport-gateway process") when another recorder holds the
+  // lock: its live spools must not be taken for a dead process's.
+  // kUnavailable when the directory cannot be created, locked or listed.
   static absl::StatusOr<std::unique_ptr<SpoolRecorder>> Start(
       RecorderOptions options);
   // Writes what is queued, fsyncs and closes every spool, stops the writer.
@@ -271,6 +276,8 @@ class SpoolRecorder {
   absl::Duration Stalled() const;
 
   const RecorderOptions options_;
+  // spool_dir/.lock, flock'ed for the recorder's life.
+  int lock_fd_ = -1;
   std::atomic<int64_t> spool_bytes_{0};
   mutable absl::Mutex mu_;
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);

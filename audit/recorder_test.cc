@@ -5,6 +5,7 @@
 
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
@@ -267,8 +269,38 @@ TEST_F(RecorderTest, AnUnusableSpoolDirectoryRefusesSessions) {
   absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
       SpoolRecorder::Start(options_);
   ASSERT_TRUE(rec.ok());
+  ASSERT_EQ(::unlink((options_.spool_dir + "/.lock").c_str()), 0);
   ASSERT_EQ(::rmdir(options_.spool_dir.c_str()), 0);
   EXPECT_FALSE((*rec)->OpenSession(Meta("sess-x"), absl::Now()).ok());
+}
+
+// Two gateways on one spool_dir: the second one's recorder (and so its
+// shipper, which would take the first one's live spools for a dead
+// process's, cut them and end them as interrupted) does not start, naming
+// the directory. Once the first one is gone, a new one starts.
+TEST_F(RecorderTest, ASecondRecorderOnTheSameSpoolDirIsRefused) {
+  absl::StatusOr<std::unique_ptr<SpoolRecorder>> first =
+      SpoolRecorder::Start(options_);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto live = (*first)->OpenSession(Meta("sess-live"), absl::Now());
+  ASSERT_TRUE(live.ok());
+  absl::StatusOr<std::unique_ptr<SpoolRecorder>> second =
+      SpoolRecorder::Start(options_);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(second.status().message(),
+            absl::StrCat("spool_dir ", options_.spool_dir,
+                         " is in use by another sallyport-gateway process"));
+  (*live)->End(v1::SESSION_STATUS_ENDED, "");
+  first->reset();
+  struct stat st;
+  ASSERT_EQ(::stat(SpoolPath(options_.spool_dir, "sess-live").c_str(), &st), 0);
+  const int64_t spooled = st.st_size;
+  absl::StatusOr<std::unique_ptr<SpoolRecorder>> third =
+      SpoolRecorder::Start(options_);
+  ASSERT_TRUE(third.ok()) << third.status();
+  // The lock file is not a spool: only the session's file counts.
+  EXPECT_EQ((*third)->spool_bytes(), spooled);
 }
 
 TEST_F(RecorderTest, AWriteErrorFailsTheSessionAndWakesIt) {

@@ -177,6 +177,28 @@ TEST_F(ServeOpsTest, HealthzFailsWhileTheSpoolIsOverItsLimit) {
   EXPECT_TRUE(absl::StrContains(health.message(), "spool_max_bytes")) << health;
 }
 
+// A second `serve` with the same config does not start: it would take the
+// first one's live spools for a dead process's, cut their tails and end
+// their sessions as interrupted while they are still written (and, with
+// SO_REUSEPORT, even share its port).
+TEST_F(ServeOpsTest, ASecondGatewayOnTheSameSpoolDirDoesNotStart) {
+  const std::string spool = gw_dir_ + "/shared-spool";
+  const std::string extra = absl::StrCat("spool_dir: \"", spool, "\"\n");
+  StartServer(extra, 2.0 / 3.0);
+  ASSERT_NE(server_, nullptr);
+  auto config = LoadServeConfig(gw_dir_ + "/gateway.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  GatewayServer::Options options;
+  options.config = *config;
+  auto second = GatewayServer::Start(std::move(options));
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(second.status().message(),
+            absl::StrCat("spool_dir ", spool,
+                         " is in use by another sallyport-gateway process"));
+  EXPECT_TRUE(server_->Health().ok()) << server_->Health();
+}
+
 TEST_F(ServeOpsTest, ReloadAppliesLimitsAndLogFormatAndNamesRestarts) {
   StartServer("limits:\n  max_sessions_per_user: 5\n", 2.0 / 3.0);
   EXPECT_EQ(server_->proxy().limits().max_sessions_per_user, 5);

@@ -144,6 +144,9 @@ absl::StatusOr<Recorder*> GatewayServer::StartRecorder(
                              int64_t bytes) { gauge->Set(bytes); };
     absl::StatusOr<std::unique_ptr<audit::SpoolRecorder>> spool =
         audit::SpoolRecorder::Start(ro);
+    // Another gateway records into spool_dir: this one does not start (it
+    // would end that one's live sessions as interrupted).
+    if (absl::IsFailedPrecondition(spool.status())) return spool.status();
     if (spool.ok()) {
       spool_recorder_ = std::move(*spool);
       SpoolTapOptions to;
