@@ -446,10 +446,17 @@ void SpoolRecorder::WriteBatch(std::deque<Item>& batch) {
         }
       }
     }
+    // A burst (a channel window, up to MiBs) must not stay allocated for
+    // the session's whole life, outside max_queue_bytes: a buffer grown
+    // past kMaxIdleWriteBufferBytes is let go.
+    s->buffer_.clear();
+    if (s->buffer_.capacity() > kMaxIdleWriteBufferBytes) {
+      std::string().swap(s->buffer_);
+    }
+    s->buffer_capacity_.store(s->buffer_.capacity(), std::memory_order_relaxed);
     if (st.ok()) {
       s->written_.store(s->batch_ticket_, std::memory_order_release);
     }
-    s->buffer_.clear();
     if (s->end_encoded_ && !s->end_written_.load()) {
       // The writer is done with this session: the syncer closes it.
       if (st.ok()) s->end_in_file_.store(true);

@@ -12,7 +12,8 @@
 // (kDefaultMaxQueueBytes); Append beyond it fails, which ends the channel
 // (fail closed). The gateway keeps the queue far below it on its own: it
 // consumes a channel's window only after the write, so at most a window per
-// channel direction is queued.
+// channel direction is queued. Between writes a session keeps at most
+// kMaxIdleWriteBufferBytes of write buffer.
 //
 // Cost per byte (issue 14 benchmark):
 //   - Data records that arrive while the session's previous data record
@@ -67,6 +68,10 @@ inline constexpr absl::Duration kDefaultMinWriteInterval =
 inline constexpr absl::Duration kMaxMinWriteInterval = absl::Milliseconds(50);
 // Queued bytes that start a pass at once, paced or not.
 inline constexpr size_t kPacingFlushBytes = size_t{1} << 20;
+// A session's write buffer larger than this after a write is freed (the
+// next write allocates again), so a burst does not stay allocated for the
+// session's life.
+inline constexpr size_t kMaxIdleWriteBufferBytes = size_t{64} << 10;
 // Below this much room on the spool's filesystem it counts as full
 // (SpoolRecorder::DiskRoom).
 inline constexpr int64_t kMinSpoolFreeBytes = int64_t{1} << 20;
@@ -151,6 +156,12 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
   // RecorderOptions::fsync_interval while records keep coming, and once
   // more for the last ones at the end.
   uint64_t syncs() const { return syncs_.load(); }
+  // The capacity of the session's write buffer kept after its last write
+  // (at most kMaxIdleWriteBufferBytes; tests). Current once Written() says
+  // that write's records are in the file.
+  size_t buffer_capacity() const {
+    return buffer_capacity_.load(std::memory_order_relaxed);
+  }
 
  private:
   friend class SpoolRecorder;
@@ -193,6 +204,7 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
   // Writer thread only.
   RecordChainer chain_;
   std::string buffer_;
+  std::atomic<size_t> buffer_capacity_{0};  // buffer_'s, after a write
   bool end_encoded_ = false;
   bool in_batch_ = false;
   uint64_t batch_ticket_ = 0;  // the last ticket of this batch

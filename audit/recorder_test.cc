@@ -303,6 +303,36 @@ TEST_F(RecorderTest, ASecondRecorderOnTheSameSpoolDirIsRefused) {
   EXPECT_EQ((*third)->spool_bytes(), spooled);
 }
 
+// A burst (here one 512 KiB record, like a channel window's worth of
+// output) grows the session's write buffer; after the write it is let go,
+// not kept for the rest of the session (1000 idle sessions after a burst
+// each held their largest write, outside max_queue_bytes). A small write's
+// buffer is kept.
+TEST_F(RecorderTest, ABurstsWriteBufferIsNotKeptForTheSession) {
+  absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
+      SpoolRecorder::Start(options_);
+  ASSERT_TRUE(rec.ok()) << rec.status();
+  auto s = (*rec)->OpenSession(Meta("sess-burst"), absl::Now());
+  ASSERT_TRUE(s.ok());
+  absl::StatusOr<uint64_t> small = (*s)->Append(Data(std::string(1000, 's')));
+  ASSERT_TRUE(small.ok());
+  ASSERT_TRUE(WaitWritten(**s, *small));
+  EXPECT_GT((*s)->buffer_capacity(), 1000u);
+  absl::StatusOr<uint64_t> burst =
+      (*s)->Append(Data(std::string(512 << 10, 'b')));
+  ASSERT_TRUE(burst.ok()) << burst.status();
+  ASSERT_TRUE(WaitWritten(**s, *burst));
+  EXPECT_LE((*s)->buffer_capacity(), kMaxIdleWriteBufferBytes);
+  (*s)->End(v1::SESSION_STATUS_ENDED, "");
+  ASSERT_TRUE(WaitClosed(**s));
+  absl::StatusOr<SpoolContents> c =
+      ReadSpool(SpoolPath(options_.spool_dir, "sess-burst"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(DataBytes(*c),
+            (std::vector<std::string>{std::string(1000, 's'),
+                                      std::string(512 << 10, 'b')}));
+}
+
 TEST_F(RecorderTest, AWriteErrorFailsTheSessionAndWakesIt) {
   absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
       SpoolRecorder::Start(options_);
