@@ -203,6 +203,14 @@ void SpoolRecorder::SetClosedWithoutEnd(
   closed_without_end_ = std::move(fn);
 }
 
+std::optional<uint64_t> SpoolRecorder::SyncedBytes(
+    const std::string& session_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = open_.find(session_id);
+  if (it == open_.end()) return std::nullopt;
+  return it->second->synced_bytes_.load();
+}
+
 size_t SpoolRecorder::queued_bytes() const {
   absl::MutexLock lock(&mu_);
   return queue_bytes_;
@@ -248,6 +256,7 @@ absl::StatusOr<std::shared_ptr<SessionRecording>> SpoolRecorder::OpenSession(
   spool_bytes_.fetch_add(static_cast<int64_t>(writer.size()));
   std::shared_ptr<SessionRecording> s(new SessionRecording(
       *this, meta.session_id(), meta.started_at_us(), std::move(writer)));
+  s->written_bytes_.store(s->writer_.size());
   s->dirty_.store(true);
   absl::MutexLock lock(&mu_);
   open_[s->session_id()] = s;
@@ -436,6 +445,7 @@ void SpoolRecorder::WriteBatch(std::deque<Item>& batch) {
       }
       if (st.ok()) {
         spool_bytes_.fetch_add(static_cast<int64_t>(s->buffer_.size()));
+        s->written_bytes_.store(s->writer_.size());
         s->dirty_.store(true);
       } else {
         absl::MutexLock lock(&s->mu_);
@@ -484,11 +494,14 @@ void SpoolRecorder::SyncDue(bool force) {
     const bool finish = s->end_written_.load() || force || !s->status().ok();
     if ((finish || now - s->last_sync_ >= options_.fsync_interval) &&
         s->dirty_.exchange(false)) {
+      // What was written before the fdatasync starts is covered by it.
+      const uint64_t written = s->written_bytes_.load();
       sync_started_us_.store(absl::ToUnixMicros(absl::Now()));
       absl::Status st = s->writer_.Sync();
       sync_started_us_.store(0);
       s->last_sync_ = now;
       if (st.ok()) {
+        s->synced_bytes_.store(written);
         s->syncs_.fetch_add(1);
       } else {
         absl::MutexLock lock(&s->mu_);

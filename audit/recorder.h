@@ -42,6 +42,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -156,6 +157,9 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
   // RecorderOptions::fsync_interval while records keep coming, and once
   // more for the last ones at the end.
   uint64_t syncs() const { return syncs_.load(); }
+  // How many bytes of the spool file the last fdatasync covered (0 before
+  // the first).
+  uint64_t synced_bytes() const { return synced_bytes_.load(); }
   // The capacity of the session's write buffer kept after its last write
   // (at most kMaxIdleWriteBufferBytes; tests). Current once Written() says
   // that write's records are in the file.
@@ -209,8 +213,10 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
   bool in_batch_ = false;
   uint64_t batch_ticket_ = 0;  // the last ticket of this batch
   // Set by the writer, taken by the syncer.
-  std::atomic<bool> dirty_{false};        // written since the last fsync
-  std::atomic<bool> end_written_{false};  // session_end is in the file
+  std::atomic<bool> dirty_{false};          // written since the last fsync
+  std::atomic<uint64_t> written_bytes_{0};  // the file's size after a write
+  std::atomic<uint64_t> synced_bytes_{0};   // of them, fdatasync'd
+  std::atomic<bool> end_written_{false};    // session_end is in the file
   // ... and its write succeeded (else the spool is closed without it).
   std::atomic<bool> end_in_file_{false};
   // Syncer thread only.
@@ -254,6 +260,11 @@ class SpoolRecorder {
   int64_t spool_bytes() const { return spool_bytes_.load(); }
   void ForgetSpoolBytes(int64_t n) { spool_bytes_.fetch_sub(n); }
   size_t queued_bytes() const;
+  // How many bytes of an open session's spool file are fdatasync'd (the
+  // shipper uploads no further: ShipperOptions::synced_bytes); nullopt
+  // once the spool is closed (synced at Close, or failed) or for a
+  // session this recorder does not have open.
+  std::optional<uint64_t> SyncedBytes(const std::string& session_id) const;
   const RecorderOptions& options() const { return options_; }
   // Called (on the syncer thread, for each session) once a spool is
   // closed without its session_end record: the shipper ends the session

@@ -333,6 +333,35 @@ TEST_F(RecorderTest, ABurstsWriteBufferIsNotKeptForTheSession) {
                                       std::string(512 << 10, 'b')}));
 }
 
+// What the shipper may upload of a live spool: the bytes the last
+// fdatasync covered, the whole file once the syncer has caught up; nothing
+// for a spool that is closed.
+TEST_F(RecorderTest, SyncedBytesFollowTheFdatasyncs) {
+  absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
+      SpoolRecorder::Start(options_);
+  ASSERT_TRUE(rec.ok()) << rec.status();
+  auto s = (*rec)->OpenSession(Meta("sess-sync"), absl::Now());
+  ASSERT_TRUE(s.ok());
+  absl::StatusOr<uint64_t> t = (*s)->Append(Data(std::string(5000, 'x')));
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(WaitWritten(**s, *t));
+  const std::string path = SpoolPath(options_.spool_dir, "sess-sync");
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while ((*rec)->SyncedBytes("sess-sync") != size && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  EXPECT_EQ((*rec)->SyncedBytes("sess-sync"), size);
+  EXPECT_EQ((*s)->synced_bytes(), size);
+  EXPECT_GE((*s)->syncs(), 1u);
+  EXPECT_EQ((*rec)->SyncedBytes("nobody"), std::nullopt);
+  (*s)->End(v1::SESSION_STATUS_ENDED, "");
+  ASSERT_TRUE(WaitClosed(**s));
+  EXPECT_EQ((*rec)->SyncedBytes("sess-sync"), std::nullopt);
+}
+
 TEST_F(RecorderTest, AWriteErrorFailsTheSessionAndWakesIt) {
   absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
       SpoolRecorder::Start(options_);

@@ -352,6 +352,7 @@ absl::Status Shipper::OpenReader(Spool& spool, uint64_t skip_to) {
   // at Start (one gateway per spool_dir): the CA checks its chain.
   spool.reader->set_verify_chain(spool.orphan);
   spool.meta = spool.reader->session();
+  LimitToSynced(spool);
   while (spool.reader->last_seq() < skip_to) {
     ASSIGN_OR_RETURN(std::optional<v1::RecordingRecord> next, ReadNext(spool));
     if (!next) {
@@ -361,6 +362,7 @@ absl::Status Shipper::OpenReader(Spool& spool, uint64_t skip_to) {
                          " records but the CA already stored ", skip_to));
       }
       // A live session: the records may not be visible yet.
+      LimitToSynced(spool);
       RETURN_IF_ERROR(spool.reader->Refresh());
       ASSIGN_OR_RETURN(next, ReadNext(spool));
       if (!next) {
@@ -370,6 +372,15 @@ absl::Status Shipper::OpenReader(Spool& spool, uint64_t skip_to) {
   }
   spool.confirmed_bytes = spool.reader->good_bytes();
   return absl::OkStatus();
+}
+
+void Shipper::LimitToSynced(Spool& spool) {
+  // A dead process's spool holds what survived it; only this process's
+  // live ones have bytes a power loss could still take.
+  if (spool.orphan || !options_.synced_bytes || !spool.reader) return;
+  const std::optional<uint64_t> synced =
+      options_.synced_bytes(spool.reader->session().session_id());
+  spool.reader->set_limit(synced.value_or(UINT64_MAX));
 }
 
 absl::Status Shipper::CloseWithoutEnd(Spool& spool) {
@@ -530,6 +541,7 @@ absl::Status Shipper::Ship(const std::string& id, Spool& spool, bool& ca_side) {
           ASSIGN_OR_RETURN(r, ReadNext(spool));
           if (!r && !refreshed) {
             refreshed = true;
+            LimitToSynced(spool);
             RETURN_IF_ERROR(spool.reader->Refresh());
             ASSIGN_OR_RETURN(r, ReadNext(spool));
           }

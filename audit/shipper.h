@@ -4,9 +4,10 @@
 // included.
 //
 //  - Scans spool_dir at Start and every scan_interval (and on Wake). A
-//    live session is tailed: its new records are shipped as they reach
-//    the file. A closed one (session_end in the file) is shipped to the
-//    end and deleted once the CA's last_seq is the end record's seq.
+//    live session is tailed: its new records are shipped as they are
+//    fsync'd (synced_bytes), so the CA never holds records a power loss
+//    takes from the file. A closed one (session_end in the file) is shipped to
+//    the end and deleted once the CA's last_seq is the end record's seq.
 //  - Spools that exist when the shipper starts belong to a gateway process
 //    that is gone (one gateway per spool_dir; the recorder opens sessions
 //    only after Start). One without a session_end was cut short by a crash
@@ -144,6 +145,13 @@ struct ShipperOptions {
   bool thread = true;
   // Called after every pass with the counts (metrics).
   std::function<void(const ShipperStats&)> on_pass;
+  // How many bytes of a live session's spool are fsync'd
+  // (SpoolRecorder::SyncedBytes); nullopt for a spool the recorder has
+  // closed. A live spool is shipped no further: after a power loss the CA
+  // must not hold records the file lost (the restarted shipper would find
+  // the spool behind the CA and never close it). Null: no limit.
+  std::function<std::optional<uint64_t>(const std::string& session_id)>
+      synced_bytes;
   // The clock of the backoff (tests); null: absl::Now.
   std::function<absl::Time()> now;
 };
@@ -218,6 +226,8 @@ class Shipper {
   // spool.
   absl::Status Ship(const std::string& id, Spool& spool, bool& ca_side);
   absl::Status OpenReader(Spool& spool, uint64_t skip_to);
+  // Limits a live spool's reader to what is fsync'd (synced_bytes).
+  void LimitToSynced(Spool& spool);
   absl::StatusOr<std::optional<v1::RecordingRecord>> ReadNext(Spool& spool);
   // Appends a session_end to a spool left without one: `interrupted`
   // for an orphan, the recorder's status for a Closed one.

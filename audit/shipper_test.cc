@@ -12,6 +12,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -307,6 +308,64 @@ TEST_F(ShipperTest, ASpoolFileThatCannotBeOpenedHoldsUpNoOther) {
   ASSERT_TRUE(shipper->RunOnce().ok());
   EXPECT_FALSE(Exists("c"));
   EXPECT_EQ(store_->GetSession("c")->status, storage::SessionStatus::kEnded);
+}
+
+// A live spool is shipped only as far as the recorder fsync'd it. A power
+// loss then takes from the file only records the CA does not have: the
+// restarted shipper closes the spool as interrupted after them. It shipped
+// what write(2) had put in the page cache, so after the power loss the
+// file held 3 records, the CA 5, and every pass failed with "holds 3
+// records but the CA already stored 5": the session stayed active and the
+// spool was never deleted.
+TEST_F(ShipperTest, ALiveSpoolIsShippedOnlyAsFarAsItIsSynced) {
+  std::optional<uint64_t> synced = 0;
+  ShipperOptions o;
+  o.synced_bytes = [&](const std::string&) { return synced; };
+  auto shipper = StartShipper(o);  // the spool is made after Start: live
+  std::string path;
+  uint64_t three = 0;
+  {
+    auto w = SpoolWriter::Create(spool_dir_, Meta("pl"));
+    ASSERT_TRUE(w.ok());
+    path = w->path();
+    RecordChainer chain("pl");
+    Append(*w, chain, 3, false);
+    three = w->size();
+    synced = three;  // fdatasync'd
+    Append(*w, chain, 2, false);
+    ASSERT_TRUE(shipper->RunOnce().ok());
+    EXPECT_EQ(store_->GetSession("pl")->last_seq, 3u);
+    ASSERT_TRUE(w->Close().ok());
+  }
+  // The power fails: the 2 records that were never fdatasync'd are gone.
+  ASSERT_EQ(::truncate(path.c_str(), static_cast<off_t>(three)), 0);
+  shipper.reset();
+  auto restarted = StartShipper();
+  ASSERT_TRUE(restarted->RunOnce().ok());
+  absl::StatusOr<storage::Session> s = store_->GetSession("pl");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->status, storage::SessionStatus::kInterrupted);
+  EXPECT_EQ(s->last_seq, 4u);
+  EXPECT_FALSE(Exists("pl"));
+
+  // What is synced later ships later; a spool the recorder closed
+  // (nullopt) ships to its end.
+  synced = 0;
+  auto again = StartShipper(o);
+  auto w = SpoolWriter::Create(spool_dir_, Meta("pl2"));
+  ASSERT_TRUE(w.ok());
+  RecordChainer chain("pl2");
+  Append(*w, chain, 2, false);
+  synced = w->size();
+  Append(*w, chain, 2, true);
+  ASSERT_TRUE(w->Close().ok());
+  ASSERT_TRUE(again->RunOnce().ok());
+  EXPECT_EQ(store_->GetSession("pl2")->last_seq, 2u);
+  synced = std::nullopt;
+  ASSERT_TRUE(again->RunOnce().ok());
+  EXPECT_EQ(store_->GetSession("pl2")->last_seq, 5u);
+  EXPECT_EQ(store_->GetSession("pl2")->status, storage::SessionStatus::kEnded);
+  EXPECT_FALSE(Exists("pl2"));
 }
 
 TEST_F(ShipperTest, MessagesStayWithinTheLimits) {

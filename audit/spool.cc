@@ -284,6 +284,7 @@ SpoolReader::SpoolReader(SpoolReader&& o) noexcept
     : fd_(std::exchange(o.fd_, -1)),
       path_(std::move(o.path_)),
       file_size_(o.file_size_),
+      limit_(o.limit_),
       good_(o.good_),
       seq_(o.seq_),
       head_(std::move(o.head_)),
@@ -295,6 +296,7 @@ SpoolReader& SpoolReader::operator=(SpoolReader&& o) noexcept {
     fd_ = std::exchange(o.fd_, -1);
     path_ = std::move(o.path_);
     file_size_ = o.file_size_;
+    limit_ = o.limit_;
     good_ = o.good_;
     seq_ = o.seq_;
     head_ = std::move(o.head_);
@@ -428,8 +430,14 @@ absl::StatusOr<std::optional<v1::RecordingRecord>> SpoolReader::Next() {
 absl::Status SpoolReader::Refresh() {
   struct stat st;
   if (::fstat(fd_, &st) != 0) return Errno("cannot stat", path_, errno);
-  file_size_ = std::max<uint64_t>(good_, static_cast<uint64_t>(st.st_size));
+  file_size_ = std::max<uint64_t>(
+      good_, std::min<uint64_t>(limit_, static_cast<uint64_t>(st.st_size)));
   return absl::OkStatus();
+}
+
+void SpoolReader::set_limit(uint64_t bytes) {
+  limit_ = bytes;
+  file_size_ = std::max(good_, std::min(file_size_, limit_));
 }
 
 absl::StatusOr<std::optional<uint64_t>> SpoolReader::RecordLengthAtGood() {

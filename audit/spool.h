@@ -136,6 +136,11 @@ class SpoolReader {
   // ship (#14, additive): re-reads the file's size, so that Next sees the
   // frames a live session appended since Open (the shipper's tail).
   absl::Status Refresh();
+  // Reads no further than `bytes` into the file (Next ends there, as at
+  // the end of the file), from now and after every Refresh: a live spool
+  // is shipped only as far as it is fsync'd. `bytes` must be at a frame
+  // boundary. Default: no limit.
+  void set_limit(uint64_t bytes);
   // Off: a frame's check is taken as its record's chain hash without
   // recomputing it (the frames' framing, lengths, canonical bytes and seqs
   // are still checked). For spools this process's recorder wrote, whose
@@ -160,7 +165,8 @@ class SpoolReader {
   uint32_t frame_length_ = 0;  // of the frame ReadFrame last looked at
   std::string path_;
   uint64_t file_size_ = 0;
-  uint64_t good_ = 0;  // offset after the last good frame
+  uint64_t limit_ = UINT64_MAX;  // set_limit
+  uint64_t good_ = 0;            // offset after the last good frame
   uint64_t seq_ = 0;
   std::string head_ = std::string(kRecordingGenesis);
   bool verify_chain_ = true;

@@ -203,6 +203,11 @@ absl::Status GatewayServer::StartShipper(const GatewaySettings& c) {
   so.on_deleted = [rec = spool_recorder_.get()](int64_t n) {
     rec->ForgetSpoolBytes(n);
   };
+  // Live spools ship only as far as they are fsync'd: after a power loss
+  // the CA holds nothing the spool lost.
+  so.synced_bytes = [rec = spool_recorder_.get()](const std::string& id) {
+    return rec->SyncedBytes(id);
+  };
   so.log = [ops](std::string_view line) { ops->Notice("shipper", line); };
   so.warn = [ops](std::string_view line) {
     ops->Notice("shipper", line, /*success=*/false);
