@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
@@ -230,6 +231,16 @@ grpc::Status CaService::WatchRevocations(
     grpc::ServerWriter<v1::Revocation>* writer) {
   absl::StatusOr<ClientIdentity> peer = ctx_.peers->Authenticate(*context);
   if (!peer.ok()) return ToGrpc(peer.status());
+  std::optional<InFlightLimiter::Ticket> watch;
+  if (peer->kind == ClientIdentity::Kind::kUser) {
+    watch.emplace(user_watches_.TryEnter(peer->name));
+    if (!watch->ok()) {
+      return ToGrpc(absl::ResourceExhaustedError(absl::StrCat(
+          "too many revocation streams are open (at most ",
+          kMaxUserRevocationStreamsPerUser, " for a user, ",
+          kMaxUserRevocationStreams, " for all users); close one")));
+    }
+  }
   int64_t after = std::max<int64_t>(0, request->after_id());
   uint64_t seen = ctx_.revocations->generation();
   while (!context->IsCancelled()) {

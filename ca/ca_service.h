@@ -13,6 +13,7 @@
 #include "ca/audit_log.h"
 #include "ca/ca_keys.h"
 #include "ca/client_ca.h"
+#include "ca/in_flight_limiter.h"
 #include "ca/issuance_workers.h"
 #include "ca/issuer.h"
 #include "ca/login.h"
@@ -63,6 +64,15 @@ absl::StatusOr<std::vector<ReachableHost>> ReachableHosts(
     const std::vector<storage::Host>& inventory, std::string_view after = "",
     size_t max_hosts = kMaxListedHosts);
 
+// WatchRevocations streams of users (the gateways' are not limited): each
+// holds one of the CA's handler threads for as long as it is open, and no
+// client of ours opens one for a user; a user gets at most
+// kMaxUserRevocationStreamsPerUser, all users kMaxUserRevocationStreams
+// (RESOURCE_EXHAUSTED beyond), so users cannot take the threads the
+// gateways' calls need.
+inline constexpr int kMaxUserRevocationStreams = 16;
+inline constexpr int kMaxUserRevocationStreamsPerUser = 2;
+
 // IssueUserCertificate uses gRPC's callback API (as the gateway's
 // IssueSessionCertificate): no thread waits for its record to commit.
 class CaService final
@@ -104,6 +114,8 @@ class CaService final
                             v1::IssueUserCertificateResponse* response,
                             grpc::ServerUnaryReactor* reactor);
   CaContext ctx_;
+  InFlightLimiter user_watches_{kMaxUserRevocationStreams,
+                                kMaxUserRevocationStreamsPerUser};
 };
 
 // Revocation record → proto.

@@ -33,7 +33,8 @@ LoginAuthenticator::LoginAuthenticator(Options options)
       sources_(FailureTracker::Policy{.max_failures = kNeverLocks,
                                       .lockout = options_.lockout.lockout}),
       users_(FailureTracker::Policy{.max_failures = kNeverLocks,
-                                    .lockout = options_.lockout.lockout}) {}
+                                    .lockout = options_.lockout.lockout}),
+      in_flight_(options_.max_in_flight, options_.max_in_flight_per_source) {}
 
 absl::Status LoginAuthenticator::Refuse(const LoginAttempt& attempt,
                                         absl::Time started,
@@ -123,6 +124,14 @@ LoginAuthenticator::PairLocks() {
 absl::StatusOr<storage::User> LoginAuthenticator::Authenticate(
     const LoginAttempt& attempt) {
   const absl::Time started = absl::Now();
+  InFlightLimiter::Ticket in_flight = in_flight_.TryEnter(attempt.source);
+  if (!in_flight.ok()) {
+    (void)options_.audit->Record(kEventLoginFailed, attempt.user,
+                                 {{"user", attempt.user},
+                                  {"source", attempt.source},
+                                  {"reason", "busy"}});
+    return absl::ResourceExhaustedError(std::string(kBusyMessage));
+  }
   const absl::Time now = options_.clock->Now();
   const absl::Status bad =
       absl::UnauthenticatedError(std::string(kBadCredentialsMessage));

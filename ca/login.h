@@ -13,7 +13,9 @@
 //   UnlockUser or `sallyport-ca unlock` on the CA host) ends the pair locks
 //   that began before it, through credentials.unlocked_at in the Store;
 // - password hashing goes through a HashGate: when it is full the answer is
-//   kResourceExhausted (kBusyMessage) at once;
+//   kResourceExhausted (kBusyMessage) at once; so is an attempt beyond
+//   max_in_flight attempts in progress (max_in_flight_per_source from its
+//   source), which would otherwise hold handler threads the gateways need;
 // - a TOTP user who sent no code but the right password gets
 //   kFailedPrecondition "one-time code required" (not counted as a failure);
 // - a TOTP code is accepted once: a step at or before the last accepted one
@@ -40,6 +42,7 @@
 #include "ca/audit_log.h"
 #include "ca/failure_tracker.h"
 #include "ca/hash_gate.h"
+#include "ca/in_flight_limiter.h"
 #include "ca/password_hash.h"
 #include "ca/totp.h"
 #include "storage/store.h"
@@ -54,6 +57,11 @@ inline constexpr std::string_view kLockedMessage =
     "after ";
 inline constexpr std::string_view kBusyMessage =
     "the CA is busy checking other logins; try again in a few seconds";
+// Login attempts in progress at once (LoginAuthenticator::Options): a
+// quarter of the CA's handler threads in all, and a source (a NAT of many
+// users included) far more than its users start at once.
+inline constexpr int kMaxLoginsInFlight = 32;
+inline constexpr int kMaxLoginsInFlightPerSource = 8;
 inline constexpr std::string_view kOtpRequiredMessage =
     "one-time code required";
 
@@ -86,6 +94,15 @@ class LoginAuthenticator {
     absl::Duration max_throttle = absl::Seconds(8);
     // Bounds concurrent hashing; not owned; nullptr: unbounded.
     HashGate* hash_gate = nullptr;
+    // Attempts in progress at once, in all and from one source: each holds
+    // one of the CA's handler threads while it hashes and waits out its
+    // throttle and failure delay (seconds), so failing logins alone could
+    // take every thread (ca/server.h kMaxThreads) and keep the gateways'
+    // calls waiting. One more is refused at once (kBusyMessage, audited as
+    // reason "busy"), whoever it is for: no limit is per user, which a
+    // stranger could fill to keep that user out.
+    int max_in_flight = kMaxLoginsInFlight;
+    int max_in_flight_per_source = kMaxLoginsInFlightPerSource;
     TotpParams totp;
     // How to wait for the failure delay and the throttle (tests replace it).
     std::function<void(absl::Duration)> sleep = [](absl::Duration d) {
@@ -136,6 +153,7 @@ class LoginAuthenticator {
   FailureTracker pairs_;    // "source\nuser": locks
   FailureTracker sources_;  // throttles only
   FailureTracker users_;    // throttles only
+  InFlightLimiter in_flight_;
 };
 
 }  // namespace sallyport::ca

@@ -14,6 +14,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "ca/ca_service.h"
 #include "ca/ca_test_env.h"
 #include "ca/gateway_test_util.h"
 #include "ca/hash_gate.h"
@@ -243,19 +244,20 @@ TEST_P(StoreHardeningTest, ManyConcurrentClientsFitTheResourceQuota) {
 // at once (a peer cannot make the CA hold more handlers per connection):
 // with that many revocation streams open, the next call on the connection
 // waits for a free stream (the client queues it) and runs once one ends;
-// another connection is not affected.
+// another connection is not affected. (A gateway's streams: a user holds
+// at most kMaxUserRevocationStreamsPerUser, below.)
 TEST(HardeningTest, AConnectionCarriesAtMostTheStreamLimit) {
   auto env = MakeEnv();
   ASSERT_NE(env, nullptr);
-  auto admin = env->Login("admin", env->admin_password());
-  ASSERT_TRUE(admin.status.ok()) << admin.status.error_message();
+  EnrolledGateway gw = EnrollOrDie(*env, "gw1");
+  ASSERT_TRUE(gw.status.ok()) << gw.status.error_message();
   storage::Revocation revoked;
   revoked.serial = 4242;
   revoked.reason = "test";
   revoked.revoked_by = "admin";
   ASSERT_TRUE(env->store().Revoke(revoked).ok());
-  auto channel = env->ClientChannel(
-      admin.tls_key_pem, admin.response.tls_client_certificate_pem());
+  auto channel = env->ClientChannel(gw.tls_key_pem,
+                                    gw.response.tls_client_certificate_pem());
   // The connection is up (and the server's SETTINGS known) first.
   ASSERT_TRUE(GetCaPublicKeys(channel)->ok());
 
@@ -283,17 +285,105 @@ TEST(HardeningTest, AConnectionCarriesAtMostTheStreamLimit) {
         .error_code();
   };
   EXPECT_EQ(call(channel, absl::Seconds(2)), StatusCode::DEADLINE_EXCEEDED);
-  EXPECT_EQ(
-      call(env->ClientChannel(admin.tls_key_pem,
-                              admin.response.tls_client_certificate_pem()),
-           absl::Seconds(10)),
-      StatusCode::OK);
+  EXPECT_EQ(call(env->ClientChannel(gw.tls_key_pem,
+                                    gw.response.tls_client_certificate_pem()),
+                 absl::Seconds(10)),
+            StatusCode::OK);
   contexts[0]->TryCancel();
   EXPECT_EQ(streams[0]->Finish().error_code(), StatusCode::CANCELLED);
   EXPECT_EQ(call(channel, absl::Seconds(10)), StatusCode::OK);
   for (int i = 1; i < kLimit; ++i) {
     contexts[i]->TryCancel();
     streams[i]->Finish();
+  }
+}
+
+// A user's revocation streams hold CA handler threads for as long as they
+// are open: a user gets kMaxUserRevocationStreamsPerUser, all users
+// kMaxUserRevocationStreams, and the next is refused at once with the
+// reason; a gateway's streams are not counted (its revocation list must
+// never be refused).
+TEST(HardeningTest, UsersHoldABoundedNumberOfRevocationStreams) {
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  struct Stream {
+    std::unique_ptr<grpc::ClientContext> ctx;
+    std::unique_ptr<grpc::ClientReader<v1::Revocation>> reader;
+  };
+  std::vector<Stream> open;
+  // Opens a stream on `channel`: OK once the CA holds it open (no
+  // revocation arrives within a short wait), else the CA's refusal.
+  const auto watch = [&](const std::shared_ptr<grpc::Channel>& channel) {
+    Stream s;
+    s.ctx = std::make_unique<grpc::ClientContext>();
+    s.ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+    s.reader = v1::CertificateAuthority::NewStub(channel)->WatchRevocations(
+        s.ctx.get(), {});
+    v1::Revocation r;
+    if (s.reader->Read(&r)) return grpc::Status::OK;  // unexpected
+    grpc::Status st = s.reader->Finish();
+    // Held open until the client's deadline: the CA took the stream.
+    if (st.error_code() == StatusCode::DEADLINE_EXCEEDED) {
+      return grpc::Status::OK;
+    }
+    return st;
+  };
+  // A stream held open while the next ones are tried: no deadline.
+  const auto hold = [&](const std::shared_ptr<grpc::Channel>& channel) {
+    Stream s;
+    s.ctx = std::make_unique<grpc::ClientContext>();
+    s.reader = v1::CertificateAuthority::NewStub(channel)->WatchRevocations(
+        s.ctx.get(), {});
+    open.push_back(std::move(s));
+  };
+  std::vector<std::shared_ptr<grpc::Channel>> users;
+  for (int i = 0;
+       i < kMaxUserRevocationStreams / kMaxUserRevocationStreamsPerUser + 1;
+       ++i) {
+    const std::string name = absl::StrCat("watcher", i);
+    ASSERT_TRUE(env->AddUser(name, "pw", {"login"}).ok());
+    auto login = env->Login(name, "pw");
+    ASSERT_TRUE(login.status.ok()) << login.status.error_message();
+    users.push_back(login.channel);
+  }
+  // The first user: its limit, then refused.
+  for (int i = 0; i < kMaxUserRevocationStreamsPerUser; ++i) hold(users[0]);
+  const auto refused = [&](const std::shared_ptr<grpc::Channel>& channel) {
+    // The held streams reached the CA first: a refusal is at once.
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    grpc::Status st;
+    do {
+      st = watch(channel);
+    } while (st.ok() && absl::Now() < deadline);
+    return st;
+  };
+  grpc::Status st = refused(users[0]);
+  EXPECT_EQ(st.error_code(), StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_TRUE(
+      absl::StrContains(st.error_message(), "too many revocation streams"))
+      << st.error_message();
+  // Another user still gets one, until all users hold the total.
+  EXPECT_TRUE(watch(users.back()).ok());
+  for (size_t u = 1; u + 1 < users.size(); ++u) {
+    for (int i = 0; i < kMaxUserRevocationStreamsPerUser; ++i) hold(users[u]);
+  }
+  EXPECT_EQ(refused(users.back()).error_code(), StatusCode::RESOURCE_EXHAUSTED);
+  // A gateway is not limited by the users' streams, nor to the per-user
+  // number.
+  EnrolledGateway gw = EnrollOrDie(*env, "gw1");
+  ASSERT_TRUE(gw.status.ok()) << gw.status.error_message();
+  for (int i = 0; i < kMaxUserRevocationStreamsPerUser; ++i) hold(gw.channel);
+  EXPECT_TRUE(watch(gw.channel).ok());
+  // A stream that ends gives its place back.
+  open[0].ctx->TryCancel();
+  open[0].reader->Finish();
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  bool again = false;
+  while (!again && absl::Now() < deadline) again = watch(users[0]).ok();
+  EXPECT_TRUE(again);
+  for (size_t i = 1; i < open.size(); ++i) {
+    open[i].ctx->TryCancel();
+    open[i].reader->Finish();
   }
 }
 

@@ -4,6 +4,7 @@
 // authenticators on one store).
 #include <grpcpp/grpcpp.h>
 
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -292,6 +293,101 @@ TEST(LoginTest, AcceptedCodeIsRefusedByANewAuthenticatorOnTheSameStore) {
   EXPECT_TRUE(accepted.ok()) << accepted.status();
   EXPECT_EQ(env->Login("fay", "fay-pw", attempt.otp).status.error_code(),
             StatusCode::UNAUTHENTICATED);
+}
+
+// Attempts in progress hold CA handler threads while they wait out the
+// failure delay: beyond max_in_flight_per_source from one source, or
+// max_in_flight in all, the next is refused at once (busy, audited), so
+// failing logins cannot take every thread; a source below its limit is
+// not refused for another's, and the places come back when attempts end.
+TEST(LoginTest, AttemptsInProgressAreBoundedPerSourceAndInAll) {
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  AuditLog audit(&env->store());
+  absl::Mutex mu;
+  int waiting = 0;  // attempts inside the failure delay
+  bool release = false;
+  LoginAuthenticator::Options options;
+  options.store = &env->store();
+  options.hasher = &env->server().hasher();
+  options.audit = &audit;
+  options.clock = &env->clock();
+  options.failure_delay = absl::Seconds(10);
+  options.max_in_flight = 3;
+  options.max_in_flight_per_source = 2;
+  options.sleep = [&](absl::Duration) {
+    absl::MutexLock lock(&mu);
+    ++waiting;
+    // Bounded: an attempt the limit should have refused fails the test
+    // instead of hanging it.
+    mu.AwaitWithTimeout(absl::Condition(&release), absl::Seconds(20));
+    --waiting;
+  };
+  LoginAuthenticator auth(options);
+  const auto attempt = [](const std::string& source) {
+    return LoginAttempt{"admin", base::SecretBytes::FromString("wrong"), "",
+                        source};
+  };
+  std::vector<std::thread> held;
+  std::vector<absl::StatusCode> held_codes(3);
+  const auto start = [&](int i, const std::string& source) {
+    held.emplace_back([&, i, source] {
+      held_codes[i] = auth.Authenticate(attempt(source)).status().code();
+    });
+  };
+  struct AtLeast {
+    int* waiting;
+    int n;
+  };
+  const auto wait_for = [&](int n) {
+    AtLeast w{&waiting, n};
+    absl::MutexLock lock(&mu);
+    return mu.AwaitWithTimeout(
+        absl::Condition(
+            +[](AtLeast* a) { return *a->waiting >= a->n; }, &w),
+        absl::Seconds(30));
+  };
+  start(0, "192.0.2.1");
+  start(1, "192.0.2.1");
+  ASSERT_TRUE(wait_for(2));
+  // The source's third: refused at once, without a hash or a delay.
+  const int64_t hashes = env->server().hasher().verify_derivations();
+  absl::StatusOr<storage::User> third = auth.Authenticate(attempt("192.0.2.1"));
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(std::string(third.status().message()), kBusyMessage);
+  EXPECT_EQ(env->server().hasher().verify_derivations(), hashes);
+  // Another source still gets in, up to the total.
+  start(2, "192.0.2.2");
+  ASSERT_TRUE(wait_for(3));
+  EXPECT_EQ(auth.Authenticate(attempt("192.0.2.3")).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  {
+    absl::MutexLock lock(&mu);
+    release = true;
+  }
+  for (std::thread& t : held) t.join();
+  for (absl::StatusCode code : held_codes) {
+    EXPECT_EQ(code, absl::StatusCode::kUnauthenticated);
+  }
+  // Their places are back.
+  EXPECT_EQ(auth.Authenticate(attempt("192.0.2.1")).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  // The refusals are audited as busy.
+  auto events = env->store().ListAuditEvents(0, 1000);
+  ASSERT_TRUE(events.ok()) << events.status();
+  int busy = 0;
+  for (const auto& e : *events) {
+    if (e.type == kEventLoginFailed &&
+        absl::StrContains(e.payload_json, R"("reason":"busy")")) {
+      ++busy;
+    }
+  }
+  EXPECT_EQ(busy, 2);
+  // The CA's own limits, as the server uses them.
+  LoginAuthenticator::Options defaults;
+  EXPECT_EQ(defaults.max_in_flight, kMaxLoginsInFlight);
+  EXPECT_EQ(defaults.max_in_flight_per_source, kMaxLoginsInFlightPerSource);
+  EXPECT_LT(kMaxLoginsInFlight, CaServer::kMaxThreads);
 }
 
 TEST(LoginTest, PreviousStepCodeIsAcceptedForClockSkew) {
