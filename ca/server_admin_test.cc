@@ -171,6 +171,47 @@ TEST(AdminAuthTest, RevokedOrDisabledOrDeletedUsersLoseAccess) {
   EXPECT_EQ(keys(bob2.channel).error_code(), StatusCode::UNAUTHENTICATED);
 }
 
+// A stolen laptop leaks the SSH key and the TLS identity `sp login` wrote
+// beside it together: revoking the key (`spctl certs revoke --key`) must
+// also stop that identity from getting a certificate for a new key.
+TEST(AdminAuthTest, RevokingALoginsKeyCutsOffItsClientCertificate) {
+  auto env = CaTestEnv::CreateOrNull();
+  ASSERT_NE(env, nullptr);
+  ASSERT_TRUE(env->AddUser("bob", "bob-pw", {"login"}).ok());
+  auto admin = env->Login("admin", env->admin_password());
+  auto bob = env->Login("bob", "bob-pw");
+  ASSERT_TRUE(admin.status.ok() && bob.status.ok());
+  auto issue = [&](std::shared_ptr<grpc::Channel> ch) {
+    auto key = ssh::crypto::PrivateKey::GenerateEd25519();
+    v1::IssueUserCertificateRequest req;
+    req.set_ssh_public_key(key->public_key().ToAuthorizedKeysLine());
+    v1::IssueUserCertificateResponse resp;
+    grpc::ClientContext ctx;
+    return v1::CertificateAuthority::NewStub(ch)->IssueUserCertificate(
+        &ctx, req, &resp);
+  };
+  ASSERT_TRUE(issue(bob.channel).ok());
+
+  auto bob_key =
+      ssh::crypto::PublicKey::FromAuthorizedKeysLine(bob.ssh_public_key);
+  ASSERT_TRUE(bob_key.ok()) << bob_key.status();
+  pb::RevokeRequest revoke;
+  revoke.set_key_fingerprint(bob_key->FingerprintSha256());
+  revoke.set_reason("laptop stolen");
+  pb::RevokedEntry entry;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(
+      pb::Admin::NewStub(admin.channel)->Revoke(&ctx, revoke, &entry).ok());
+  const grpc::Status st = issue(bob.channel);
+  EXPECT_EQ(st.error_code(), StatusCode::UNAUTHENTICATED) << st.error_message();
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "revoked"))
+      << st.error_message();
+  // Bob himself is not cut off: a new login (a new key) works.
+  auto again = env->Login("bob", "bob-pw");
+  ASSERT_TRUE(again.status.ok()) << again.status.error_message();
+  EXPECT_TRUE(issue(again.channel).ok());
+}
+
 TEST(AdminServiceTest, ManagesUsersRolesAndBindingsAndAuditsEveryCall) {
   auto env = CaTestEnv::CreateOrNull();
   ASSERT_NE(env, nullptr);

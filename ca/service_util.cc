@@ -140,6 +140,10 @@ absl::StatusOr<ClientIdentity> PeerAuthenticator::Authenticate(
   if (is_user) {
     reads.user = id.name;  // the caller, whatever `extra` named
     reads.certificate = id.serial;
+    // The login certificate's key too: a key that leaked leaked with the
+    // TLS identity `sp login` wrote beside it, and revoking it must stop
+    // that identity from asking for a certificate for a new key.
+    reads.certificate_key_revoked = true;
   }
   absl::StatusOr<storage::IssuanceSnapshot> read =
       store_->ReadForIssuance(reads);
@@ -151,6 +155,12 @@ absl::StatusOr<ClientIdentity> PeerAuthenticator::Authenticate(
   }
   read->revoked.erase(read->revoked.begin());
   if (is_user) {
+    // Unset only for a serial the store cannot hold (refused below).
+    if (read->certificate_key_revoked.value_or(false)) {
+      return absl::UnauthenticatedError(
+          "the client certificate is revoked (the key of its login is "
+          "revoked)");
+    }
     if (!read->user.has_value()) {
       return absl::UnavailableError("the CA's store is unavailable");
     }

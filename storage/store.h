@@ -43,6 +43,9 @@ struct IssuanceReads {
   uint64_t certificate = 0;  // GetCertificate; 0: not read
   std::string host;          // GetHost; empty: not read
   std::string session;       // the owner of this session id; empty: not read
+  // With `certificate`: whether the key that certificate certifies is
+  // revoked (by its fingerprint, as recorded with the certificate).
+  bool certificate_key_revoked = false;
 };
 // Their results, each as the single call would return it.
 struct IssuanceSnapshot {
@@ -50,6 +53,9 @@ struct IssuanceSnapshot {
   std::optional<absl::StatusOr<User>> user;
   std::vector<Role> roles;
   std::optional<absl::StatusOr<IssuedCertificate>> certificate;
+  // Set when asked (IssuanceReads::certificate_key_revoked); false when the
+  // certificate is not found.
+  std::optional<bool> certificate_key_revoked;
   std::optional<absl::StatusOr<Host>> host;
   // The gateway owning IssuanceReads::session as ClaimSession would return
   // it, without claiming: "" when no gateway has claimed it (or it was

@@ -362,6 +362,41 @@ TEST_P(StoreTest, ReadForIssuanceMatchesTheSingleReads) {
   SP_EXPECT_CODE(store_->ReadForIssuance(bad), kInvalidArgument);
 }
 
+// certificate_key_revoked: the key a certificate certifies, by the
+// fingerprint recorded with it, whether or not its serial is revoked.
+TEST_P(StoreTest, ReadForIssuanceAsksWhetherTheCertificatesKeyIsRevoked) {
+  SP_ASSERT_OK_AND_ASSIGN(uint64_t serial, store_->AllocateSerial());
+  SP_ASSERT_OK(store_->RecordCertificate(
+      MakeCert(serial, "bob", CertificatePurpose::kLogin,
+               absl::FromUnixSeconds(1700000000), absl::Hours(8))));
+  IssuanceReads reads;
+  reads.certificate = serial;
+  reads.certificate_key_revoked = true;
+  SP_ASSERT_OK_AND_ASSIGN(IssuanceSnapshot got, store_->ReadForIssuance(reads));
+  EXPECT_EQ(got.certificate_key_revoked, std::optional<bool>(false));
+  Revocation other;
+  other.key_fingerprint = "SHA256:key-of-alice";
+  other.reason = "test";
+  other.revoked_by = "admin";
+  SP_ASSERT_OK(store_->Revoke(other));
+  SP_ASSERT_OK_AND_ASSIGN(got, store_->ReadForIssuance(reads));
+  EXPECT_EQ(got.certificate_key_revoked, std::optional<bool>(false));
+  Revocation by_key = other;
+  by_key.key_fingerprint = "SHA256:key-of-bob";
+  SP_ASSERT_OK(store_->Revoke(by_key));
+  SP_ASSERT_OK_AND_ASSIGN(got, store_->ReadForIssuance(reads));
+  EXPECT_EQ(got.certificate_key_revoked, std::optional<bool>(true));
+  EXPECT_TRUE(got.revoked.empty());  // the serial was not asked
+  // Not asked: not read; an unknown certificate's key is not revoked.
+  reads.certificate_key_revoked = false;
+  SP_ASSERT_OK_AND_ASSIGN(got, store_->ReadForIssuance(reads));
+  EXPECT_FALSE(got.certificate_key_revoked.has_value());
+  reads.certificate_key_revoked = true;
+  reads.certificate = serial + 1000;
+  SP_ASSERT_OK_AND_ASSIGN(got, store_->ReadForIssuance(reads));
+  EXPECT_EQ(got.certificate_key_revoked, std::optional<bool>(false));
+}
+
 TEST_P(StoreTest, CaKeyRotation) {
   CaKey k1;
   k1.fingerprint = "SHA256:ca-one";

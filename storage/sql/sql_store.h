@@ -299,6 +299,9 @@ BatchQuery HostQuery(std::string_view name);
 absl::StatusOr<Host> HostFromRows(const std::vector<Row>& rows,
                                   std::string_view name);
 BatchQuery CertificateQuery(uint64_t serial);
+// A revocation row when the key that certificate `serial` certifies is
+// revoked.
+BatchQuery CertificateKeyRevokedQuery(uint64_t serial);
 absl::StatusOr<IssuedCertificate> CertificateFromRows(
     const std::vector<Row>& rows, uint64_t serial);
 // The owner of a session id (sql_store_recordings.cc): a row (priority,

@@ -78,6 +78,9 @@ constexpr Statement kListRevocations(
     "FROM revocations WHERE id > $1 ORDER BY id");
 constexpr Statement kIsRevoked(
     "SELECT 1 FROM revocations WHERE serial = $1 OR key_fingerprint = $2");
+constexpr Statement kIsCertificateKeyRevoked(
+    "SELECT 1 FROM revocations WHERE key_fingerprint IN "
+    "(SELECT public_key_fingerprint FROM certificates WHERE serial = $1)");
 
 #define SP_CA_KEY_COLUMNS \
   "fingerprint, purpose, public_key, state, created_at_us, retired_at_us"
@@ -190,6 +193,10 @@ absl::StatusOr<Host> HostFromRows(const std::vector<Row>& rows,
 
 BatchQuery CertificateQuery(uint64_t serial) {
   return {&kSelectCertificate, {SerialParam(serial)}};
+}
+
+BatchQuery CertificateKeyRevokedQuery(uint64_t serial) {
+  return {&kIsCertificateKeyRevoked, {SerialParam(serial)}};
 }
 
 absl::StatusOr<IssuedCertificate> CertificateFromRows(

@@ -112,7 +112,8 @@ absl::StatusOr<IssuanceSnapshot> SqlStore::ReadForIssuance(
   }
   // A name or serial the single call refuses (or cannot find) without
   // asking the database is that field's answer; the rest are queried.
-  int user_at = -1, roles_at = -1, cert_at = -1, host_at = -1, session_at = -1;
+  int user_at = -1, roles_at = -1, cert_at = -1, cert_key_at = -1, host_at = -1,
+      session_at = -1;
   const auto add = [&](BatchQuery q) {
     queries.push_back(std::move(q));
     return static_cast<int>(queries.size()) - 1;
@@ -131,8 +132,12 @@ absl::StatusOr<IssuanceSnapshot> SqlStore::ReadForIssuance(
     if (reads.certificate > kMaxSerial) {
       out.certificate =
           NotFound(absl::StrCat("certificate serial ", reads.certificate));
+      if (reads.certificate_key_revoked) out.certificate_key_revoked = false;
     } else {
       cert_at = add(CertificateQuery(reads.certificate));
+      if (reads.certificate_key_revoked) {
+        cert_key_at = add(CertificateKeyRevokedQuery(reads.certificate));
+      }
     }
   }
   if (!reads.host.empty()) {
@@ -173,6 +178,8 @@ absl::StatusOr<IssuanceSnapshot> SqlStore::ReadForIssuance(
   if (cert_at >= 0) {
     out.certificate = CertificateFromRows(rows[cert_at], reads.certificate);
   }
+  if (cert_key_at >= 0)
+    out.certificate_key_revoked = !rows[cert_key_at].empty();
   if (host_at >= 0) out.host = HostFromRows(rows[host_at], reads.host);
   if (session_at >= 0) {
     out.session_owner = rows[session_at].empty()
