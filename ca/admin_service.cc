@@ -268,20 +268,23 @@ grpc::Status AdminService::UpdateUser(grpc::ServerContext* context,
                  return ctx_.store->UpdateUser(UserFromProto(*request), since)
                      .status();
                }
-               if (request->disabled() && !before.disabled) {
+               ASSIGN_OR_RETURN(
+                   storage::User user,
+                   ctx_.store->UpdateUser(UserFromProto(*request), since));
+               if (request->disabled()) {
                  // A disabled user loses access now, not when their
                  // certificate expires: revoking it ends their sessions on
                  // every gateway (which authorizes a session's own shell,
                  // exec and sftp channels once, with its certificate).
-                 // Revoked first: if the update then fails, they only need
-                 // to log in again.
+                 // Revoked after the update: from then on the CA issues
+                 // them nothing (but for an issuance already past its
+                 // check), so the listing below sees every certificate.
+                 // Also when they already were disabled: a disable whose
+                 // revocation failed is retried.
                  RETURN_IF_ERROR(RevokeAllOfUser(request->name(),
                                                  "user disabled", admin.name)
                                      .status());
                }
-               ASSIGN_OR_RETURN(
-                   storage::User user,
-                   ctx_.store->UpdateUser(UserFromProto(*request), since));
                return DescribeUser(user, response);
              });
 }
@@ -295,13 +298,20 @@ grpc::Status AdminService::DeleteUser(grpc::ServerContext* context,
                  return absl::FailedPreconditionError(
                      "an admin cannot delete themselves");
                }
-               // Revoked first: a later user of the same name must not
-               // inherit them (PeerAuthenticator also checks the issue time
-               // against the user's creation).
+               // Deleted, then their certificates revoked: from the delete
+               // on the CA issues them nothing (but for an issuance already
+               // past its check), so the listing sees every certificate.
+               // A later user of the same name must not inherit them (the
+               // CA also checks the issue time against the user's
+               // creation). A delete whose revocation failed is retried as
+               // a NOT_FOUND delete that still revokes.
+               const absl::Status deleted =
+                   ctx_.store->DeleteUser(request->name());
+               if (!deleted.ok() && !absl::IsNotFound(deleted)) return deleted;
                RETURN_IF_ERROR(
                    RevokeAllOfUser(request->name(), "user deleted", admin.name)
                        .status());
-               return ctx_.store->DeleteUser(request->name());
+               return deleted;
              });
 }
 
