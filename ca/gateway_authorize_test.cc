@@ -263,6 +263,41 @@ TEST_P(GatewayAuthorizeTest, RecordNeverReachesTheGatewayAndAlwaysWins) {
   EXPECT_EQ(issued.record(), "always");
 }
 
+// A deleted and recreated name does not inherit the old user's
+// certificates at the gateway either (PeerAuthenticator already refused
+// them as client certificates): a certificate issued before the user of
+// its name was created is refused by AuthorizeChannel and
+// IssueSessionCertificate, though it is unrevoked (a delete whose
+// revocation failed, or a certificate issued while the delete ran).
+TEST_P(GatewayAuthorizeTest, ARecreatedUserDoesNotInheritTheOldCertificates) {
+  ASSERT_TRUE(Authorize(login_, "web01", "shell").allowed());
+  ASSERT_TRUE(env_->store().DeleteUser("alice").ok());
+  gw::AuthorizeChannelResponse a = Authorize(login_, "web01", "shell");
+  EXPECT_FALSE(a.allowed());
+  EXPECT_TRUE(absl::StrContains(a.reason(), "no longer exists")) << a.reason();
+  env_->clock().Advance(absl::Seconds(1));
+  ASSERT_TRUE(env_->AddUser("alice", "alice-pw2", {"ops", "db"}).ok());
+
+  a = Authorize(login_, "web01", "shell");
+  EXPECT_FALSE(a.allowed());
+  EXPECT_FALSE(a.certificate_revoked());
+  EXPECT_TRUE(absl::StrContains(a.reason(), "earlier user")) << a.reason();
+  gw::IssueSessionCertificateResponse issued;
+  grpc::Status st = IssueSession(gateway_.channel, login_, "web01", &issued);
+  EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED)
+      << st.error_message();
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "earlier user"))
+      << st.error_message();
+
+  // The new alice's own certificate is hers.
+  alice_ = env_->Login("alice", "alice-pw2");
+  ASSERT_TRUE(alice_.status.ok()) << alice_.status.error_message();
+  a = Authorize(login_, "web01", "shell");
+  EXPECT_TRUE(a.allowed()) << a.reason();
+  st = IssueSession(gateway_.channel, login_, "web01", &issued);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+}
+
 SP_INSTANTIATE_ON_BOTH_BACKENDS(GatewayAuthorizeTest);
 
 }  // namespace

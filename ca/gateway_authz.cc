@@ -110,6 +110,7 @@ struct GatewayService::PendingCheck {
   int revocation_at = -1;  // its revocation in the reads, when asked
   bool user = false;       // the user (and roles) were asked for
   bool host = false;       // the host was asked for
+  bool issued = false;     // the certificate's issue record was asked for
 };
 
 bool GatewayService::PresentsGatewayIdentity(
@@ -134,6 +135,11 @@ GatewayService::PendingCheck GatewayService::StartCheck(
     p.user = true;
     reads.user = p.presented->user;
     reads.roles = true;
+    // Its issue record, to bind it to this user and not just the name.
+    if (NeedsRevocationCheck(*p.presented)) {
+      p.issued = true;
+      reads.certificate = p.presented->certificate->serial;
+    }
     if (rbac::ValidateHostName(host).ok()) {
       p.host = true;
       reads.host = std::string(host);
@@ -166,6 +172,32 @@ absl::StatusOr<GatewayService::Checked> GatewayService::FinishCheck(
   }
   if (!user.ok())
     return absl::UnavailableError("the CA's store is unavailable");
+  if (pending.issued) {
+    // As PeerAuthenticator does for client certificates: a certificate
+    // issued before the user of its name was created was issued to an
+    // earlier user of that name (deleted), and a deleted and recreated
+    // name does not inherit it. One not in the store was not issued by
+    // this CA's issuance (e.g. signed offline with its key): it is
+    // checked as before, by its signature, validity and revocation.
+    // A serial the store cannot hold (0) was not read: not found.
+    const absl::StatusOr<storage::IssuedCertificate> issued =
+        read.certificate.has_value()
+            ? *read.certificate
+            : absl::StatusOr<storage::IssuedCertificate>(
+                  absl::NotFoundError("no such certificate"));
+    if (!issued.ok() && !absl::IsNotFound(issued.status())) {
+      return absl::UnavailableError("the CA's store is unavailable");
+    }
+    if (issued.ok() &&
+        (issued->user != user->name || issued->issued_at < user->created_at)) {
+      out.presented.refusal = absl::PermissionDeniedError(
+          absl::StrCat(ssh::cert::DescribeForLog(*out.presented.certificate),
+                       " was issued to an earlier user ",
+                       rbac::EscapeForReason(out.presented.user),
+                       " (deleted), not to the user of that name now"));
+      return out;
+    }
+  }
   out.user = *user;
   out.roles = read.roles;
   if (pending.host) {
