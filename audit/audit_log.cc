@@ -56,6 +56,27 @@ absl::Status AuditLog::Record(std::string_view type, std::string_view actor,
   return store_->AppendAuditEvent(Event(type, actor, fields)).status();
 }
 
+absl::StatusOr<size_t> AuditLog::RecordGatewayEvents(
+    std::string_view gateway, std::string_view stream,
+    const std::vector<NumberedEvent>& events) {
+  storage::GatewayAuditEvents batch;
+  batch.gateway_id = std::string(gateway);
+  batch.stream = std::string(stream);
+  batch.events.reserve(events.size());
+  for (const NumberedEvent& e : events) {
+    if (!stream.empty()) batch.numbers.push_back(e.number);
+    batch.events.push_back(Event(e.type, e.actor, e.fields));
+  }
+  absl::StatusOr<std::vector<storage::AuditEvent>> appended =
+      store_->AppendGatewayAuditEvents(batch);
+  if (!appended.ok()) return appended.status();
+  // Those stored before are the batch's first ones.
+  for (size_t i = events.size() - appended->size(); i < events.size(); ++i) {
+    WriteLine(events[i].type, events[i].actor, events[i].fields);
+  }
+  return appended->size();
+}
+
 absl::Status AuditLog::RecordCertificate(const storage::IssuedCertificate& cert,
                                          std::string_view type,
                                          std::string_view actor,

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "audit/events.h"
 #include "base/event_line.h"
@@ -57,6 +58,22 @@ class AuditLog {
   // fail closed return them; others log them).
   absl::Status Record(std::string_view type, std::string_view actor,
                       const std::vector<AuditField>& fields);
+  // One event of RecordGatewayEvents: as Record's arguments, with the
+  // number the gateway's sender gave it (0 without a stream).
+  struct NumberedEvent {
+    uint64_t number = 0;
+    std::string type;
+    std::string actor;
+    std::vector<AuditField> fields;
+  };
+  // Appends a gateway's events in one transaction, leaving out those
+  // stored before (Store::AppendGatewayAuditEvents: `stream` names the run
+  // of the gateway's sender that numbered them; empty: not numbered).
+  // Writes the line of each event appended, once the store committed.
+  // Returns how many were appended; the store's errors pass through.
+  absl::StatusOr<size_t> RecordGatewayEvents(
+      std::string_view gateway, std::string_view stream,
+      const std::vector<NumberedEvent>& events);
   // Records an issued certificate and its audit event in one transaction
   // (both or neither). With `claim`, a session certificate whose session
   // is claimed in that transaction (Store::RecordSessionCertificate:

@@ -46,6 +46,9 @@ absl::StatusOr<std::unique_ptr<CaTestEnv>> CaTestEnv::Create(Options options) {
   open.clock = &env->clock_;
   ASSIGN_OR_RETURN(env->store_, storage::OpenStore(init.store_url, open));
   ASSIGN_OR_RETURN(env->init_, InitializeCa(init, env->store_.get()));
+  if (options.wrap_store) {
+    env->store_ = options.wrap_store(std::move(env->store_));
+  }
   if (!options.config_edits.empty()) {
     std::string config = ReadAll(env->init_.config_path);
     for (const auto& [from, to] : options.config_edits) {

@@ -7,6 +7,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -50,6 +51,12 @@ class CaTestEnv {
     absl::Duration revocation_poll = absl::Milliseconds(100);
     // `init --session-ca`: a session CA key signs session certificates.
     bool session_ca = false;
+    // When set, the server uses the store this returns (given the opened
+    // and initialised one), e.g. a storage::ForwardingStore that fails a
+    // call.
+    std::function<std::unique_ptr<storage::Store>(
+        std::unique_ptr<storage::Store>)>
+        wrap_store;
   };
 
   static absl::StatusOr<std::unique_ptr<CaTestEnv>> Create(Options options);

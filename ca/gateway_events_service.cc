@@ -1,7 +1,10 @@
 #include "ca/gateway_events_service.h"
 
+#include <cstdint>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -66,6 +69,21 @@ grpc::Status GatewayEventsService::RecordGatewayEvents(
     absl::Status bad = Check(e);
     if (!bad.ok()) return ToGrpc(bad);
   }
+  absl::Status bad_stream = storage::ValidateText(
+      "stream", request->stream(), storage::kMaxGatewayStreamBytes, false);
+  if (!bad_stream.ok()) return ToGrpc(bad_stream);
+  uint64_t previous = 0;
+  for (const pb::GatewayEvent& e : request->events()) {
+    const bool numbered = e.number() != 0;
+    if (numbered != !request->stream().empty() ||
+        (numbered &&
+         (e.number() <= previous || e.number() > uint64_t{INT64_MAX}))) {
+      return ToGrpc(absl::InvalidArgumentError(
+          "with a stream, events are numbered from 1 up, ascending; without, "
+          "not numbered"));
+    }
+    previous = e.number();
+  }
   // Ownership first, for every session named, before anything is written:
   // the gateway issued the session's certificate owns it, else the first
   // gateway to write anything of it, whether the Store has its recording
@@ -92,6 +110,11 @@ grpc::Status GatewayEventsService::RecordGatewayEvents(
       return ToGrpc(refusal);
     }
   }
+  // One transaction for the request, resent events left out: a store that
+  // fails at the k-th event must not leave the first k-1 appended for the
+  // gateway to send again (they were appended twice).
+  std::vector<AuditLog::NumberedEvent> events;
+  events.reserve(request->events_size());
   for (const pb::GatewayEvent& e : request->events()) {
     std::vector<audit::AuditField> fields = {
         {"gateway", peer->name},
@@ -114,12 +137,14 @@ grpc::Status GatewayEventsService::RecordGatewayEvents(
           fields.push_back({f.name(), ""});
       }
     }
-    absl::Status st = ctx_.audit->Record(
-        e.type(), e.user().empty() ? peer->name : e.user(), fields);
-    if (!st.ok()) {
-      return ToGrpc(
-          absl::UnavailableError("the audit log could not be written"));
-    }
+    events.push_back({e.number(), e.type(),
+                      e.user().empty() ? peer->name : e.user(),
+                      std::move(fields)});
+  }
+  absl::StatusOr<size_t> appended =
+      ctx_.audit->RecordGatewayEvents(peer->name, request->stream(), events);
+  if (!appended.ok()) {
+    return ToGrpc(absl::UnavailableError("the audit log could not be written"));
   }
   absl::StatusOr<storage::AuditHead> head = ctx_.store->GetAuditHead();
   if (head.ok()) response->set_last_seq(head->seq);

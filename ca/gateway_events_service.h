@@ -7,7 +7,9 @@
 // gateway to write an event or a recording of it (Store::ClaimSession),
 // and an event naming a session
 // another gateway owns refuses the whole request (PERMISSION_DENIED and a
-// "gateway.events.refused" event naming the owner).
+// "gateway.events.refused" event naming the owner). A request's events
+// are appended in one transaction; those its stream numbered at or below
+// what the CA appended before are left out (a request sent again).
 #ifndef SALLYPORT_CA_GATEWAY_EVENTS_SERVICE_H_
 #define SALLYPORT_CA_GATEWAY_EVENTS_SERVICE_H_
 

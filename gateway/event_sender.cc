@@ -1,11 +1,16 @@
 #include "gateway/event_sender.h"
 
+#include <openssl/rand.h>
+
 #include <algorithm>
+#include <cstring>
 #include <set>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "base/plural.h"
 #include "base/safe_text.h"
 #include "proto/gateway.grpc.pb.h"
@@ -55,6 +60,19 @@ bool Permanent(const absl::Status& st) {
   }
 }
 
+// 16 random bytes in hex: unique per run of a gateway's sender.
+std::string NewStream() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
+    // Not expected; the time still tells this run from the others.
+    const int64_t now = absl::ToUnixNanos(absl::Now());
+    std::memcpy(bytes, &now, sizeof(now));
+    std::memset(bytes + sizeof(now), 0, sizeof(bytes) - sizeof(now));
+  }
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
+}
+
 }  // namespace
 
 EventSender::Send EventSender::GrpcSend(
@@ -80,7 +98,9 @@ EventSender::Send EventSender::GrpcSend(
 }
 
 EventSender::EventSender(EventSenderOptions options, Send send)
-    : options_(std::move(options)), send_(std::move(send)) {
+    : options_(std::move(options)),
+      send_(std::move(send)),
+      stream_(NewStream()) {
   if (options_.registry != nullptr) {
     MetricsRegistry& r = *options_.registry;
     sent_metric_ = &r.AddCounter("sallyport_gateway_audit_events_sent_total",
@@ -162,6 +182,7 @@ bool EventSender::Enqueue(pb::GatewayEvent event) {
       if (dropped_metric_ != nullptr) dropped_metric_->Inc();
       if (++dropping_ == 1) first_drop = dropped_;
     } else {
+      event.set_number(next_number_++);
       queue_.push_back(std::move(event));
       ++queued_total_;
       if (queued_metric_ != nullptr) queued_metric_->Add(1);
@@ -181,6 +202,7 @@ bool EventSender::Enqueue(pb::GatewayEvent event) {
 absl::Status EventSender::SendBatch(const std::vector<pb::GatewayEvent>& batch,
                                     size_t* sent, size_t* rejected) {
   pb::RecordGatewayEventsRequest request;
+  request.set_stream(stream_);
   for (const pb::GatewayEvent& e : batch) *request.add_events() = e;
   absl::Status st = send_(request, options_.rpc_timeout);
   if (st.ok()) {

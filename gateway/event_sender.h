@@ -14,6 +14,11 @@
 // good (INVALID_ARGUMENT, PERMISSION_DENIED) is dropped alone, counted in
 // ..._rejected_total and logged; the rest of its batch is sent.
 //
+// Each sender names its run with a random stream and numbers its events
+// from 1 in the order queued (RecordGatewayEventsRequest.stream,
+// GatewayEvent.number): a request sent again after a failure or a lost
+// answer (the CA may have appended it) is not appended twice.
+//
 // Flush() sends what is queued (drain, SIGTERM); the destructor stops the
 // thread without sending.
 #ifndef SALLYPORT_GATEWAY_EVENT_SENDER_H_
@@ -98,6 +103,9 @@ class EventSender {
   // or `deadline`. OK when they all went; DEADLINE_EXCEEDED otherwise.
   absl::Status Flush(absl::Time deadline);
 
+  // The random name of this sender's run (32 hex digits).
+  const std::string& stream() const { return stream_; }
+
   size_t queued() const;
   uint64_t sent() const;
   uint64_t dropped() const;
@@ -115,7 +123,10 @@ class EventSender {
 
   const EventSenderOptions options_;
   const Send send_;
+  const std::string stream_;
   mutable absl::Mutex mu_;
+  // The number of the next event queued.
+  uint64_t next_number_ ABSL_GUARDED_BY(mu_) = 1;
   std::deque<gateway::v1::GatewayEvent> queue_ ABSL_GUARDED_BY(mu_);
   // Events ever queued / ever finished (sent or refused), for Flush.
   uint64_t queued_total_ ABSL_GUARDED_BY(mu_) = 0;

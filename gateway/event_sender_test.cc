@@ -107,6 +107,42 @@ TEST_F(EventSenderTest, EventsReachTheChainInOrderAcrossBatches) {
       << text;
 }
 
+// The CA appended a request whose answer never came (the deadline expired
+// after the commit): the sender sends it again, with the same stream and
+// numbers, and the CA does not append it twice.
+TEST_F(EventSenderTest, ARequestSentAgainAfterALostAnswerIsAppendedOnce) {
+  EventSender::Send real = EventSender::GrpcSend(gateway_.channel);
+  std::atomic<int> calls{0};
+  std::vector<std::string> streams;
+  EventSender sender(
+      Options(),
+      [&](const gateway::v1::RecordGatewayEventsRequest& request,
+          absl::Duration timeout) -> absl::Status {
+        streams.push_back(request.stream());
+        absl::Status st = real(request, timeout);
+        if (st.ok() && calls++ == 0) {
+          return absl::DeadlineExceededError("deadline exceeded (test)");
+        }
+        return st;
+      });
+  EXPECT_EQ(sender.stream().size(), 32u);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(sender.Enqueue("exec.command", "s-1", "alice", absl::Now(),
+                               {{"command", absl::StrCat("echo ", i)}}));
+  }
+  ASSERT_TRUE(sender.Flush(absl::Now() + absl::Seconds(60)).ok());
+  EXPECT_GE(calls.load(), 2);
+  for (const std::string& stream : streams) EXPECT_EQ(stream, sender.stream());
+  std::vector<storage::AuditEvent> got = Events("exec.command");
+  ASSERT_EQ(got.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(absl::StrContains(got[i].payload_json,
+                                  absl::StrCat("\"command\":\"echo ", i, "\"")))
+        << got[i].payload_json;
+  }
+  ExpectChainIntact();
+}
+
 // Hostile text (NUL, broken UTF-8, too long, a reserved or repeated field
 // name) is made acceptable instead of getting the whole batch refused.
 TEST_F(EventSenderTest, PeerTextIsCleanedForTheCa) {

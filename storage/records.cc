@@ -366,6 +366,27 @@ absl::Status AuditEventInput::Validate() const {
                       false);
 }
 
+absl::Status GatewayAuditEvents::Validate() const {
+  RETURN_IF_ERROR(ValidateText("gateway id", gateway_id, kMaxNameBytes, true));
+  RETURN_IF_ERROR(ValidateText("gateway event stream", stream,
+                               kMaxGatewayStreamBytes, false));
+  if (stream.empty() ? !numbers.empty() : numbers.size() != events.size()) {
+    return absl::InvalidArgumentError(
+        "gateway events need one number each with a stream, none without");
+  }
+  uint64_t previous = 0;
+  for (uint64_t n : numbers) {
+    if (n <= previous ||
+        n > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return absl::InvalidArgumentError(
+          "gateway event numbers must ascend from 1 (at most 2^63-1)");
+    }
+    previous = n;
+  }
+  for (const AuditEventInput& e : events) RETURN_IF_ERROR(e.Validate());
+  return absl::OkStatus();
+}
+
 namespace {
 int64_t SaturatingSum(int64_t a, int64_t b) {
   if (a < 0) a = 0;

@@ -258,6 +258,24 @@ struct AuditEventInput {
   absl::Status Validate() const;
 };
 
+// The audit events one gateway sent in one request
+// (GatewayEvents.RecordGatewayEvents), in order, for
+// Store::AppendGatewayAuditEvents. A gateway's event sender names each of
+// its runs with a random `stream` and numbers the events of a run from 1
+// up in the order it sends them; numbers[i] is events[i]'s. An empty
+// stream: the events are not numbered (numbers is empty).
+struct GatewayAuditEvents {
+  std::string gateway_id;  // 1..kMaxNameBytes
+  std::string stream;      // 0..kMaxGatewayStreamBytes
+  std::vector<uint64_t> numbers;
+  std::vector<AuditEventInput> events;
+
+  // The events' own checks, the gateway and stream's, and with a stream one
+  // number per event, ascending, each 1..INT64_MAX.
+  absl::Status Validate() const;
+};
+inline constexpr size_t kMaxGatewayStreamBytes = 64;
+
 // ---------------------------------------------------------------- sessions
 
 // The chain hash before a session's first record (64 hex zeros).

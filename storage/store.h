@@ -249,6 +249,16 @@ class Store {
   // Events are never updated or deleted (the schema refuses it).
   virtual absl::StatusOr<AuditEvent> AppendAuditEvent(
       const AuditEventInput& event) = 0;
+  // Appends a gateway's events (GatewayAuditEvents) in order, all in ONE
+  // transaction: a failure writes none of them. With a stream, the events
+  // whose number is at or below the highest number stored for
+  // (gateway_id, stream) are left out, and the batch's last number is
+  // stored: a batch sent again (its answer lost, or after a failure) adds
+  // only what is not stored yet. Returns the events appended, the batch's
+  // last ones (none when all were stored before). kInvalidArgument
+  // (GatewayAuditEvents::Validate) before anything is written.
+  virtual absl::StatusOr<std::vector<AuditEvent>> AppendGatewayAuditEvents(
+      const GatewayAuditEvents& batch) = 0;
   // Events with seq > after_seq, ascending, at most `limit` (1..10000).
   virtual absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(
       uint64_t after_seq, int limit) = 0;

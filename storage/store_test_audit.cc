@@ -137,6 +137,87 @@ TEST_P(StoreTest, AuditInputIsValidated) {
   EXPECT_EQ(head.seq, 0u);
 }
 
+GatewayAuditEvents GatewayBatch(std::string gateway, std::string stream,
+                                std::vector<uint64_t> numbers) {
+  GatewayAuditEvents batch;
+  batch.gateway_id = std::move(gateway);
+  batch.stream = std::move(stream);
+  for (uint64_t n : numbers) {
+    batch.events.push_back(
+        Event("exec.command", "alice", absl::StrCat(R"({"n":)", n, "}")));
+  }
+  if (!batch.stream.empty()) batch.numbers = std::move(numbers);
+  return batch;
+}
+
+TEST_P(StoreTest, GatewayEventsSentAgainAreAppendedOnce) {
+  SP_ASSERT_OK_AND_ASSIGN(
+      std::vector<AuditEvent> appended,
+      store_->AppendGatewayAuditEvents(GatewayBatch("gw-a", "s1", {1, 2, 3})));
+  ASSERT_EQ(appended.size(), 3u);
+  EXPECT_EQ(appended[0].seq, 1u);
+  EXPECT_EQ(appended[2].payload_json, R"({"n":3})");
+  // Sent again: nothing; overlapping: its new events, in one chain.
+  SP_ASSERT_OK_AND_ASSIGN(appended, store_->AppendGatewayAuditEvents(
+                                        GatewayBatch("gw-a", "s1", {1, 2, 3})));
+  EXPECT_TRUE(appended.empty());
+  SP_ASSERT_OK_AND_ASSIGN(appended, store_->AppendGatewayAuditEvents(
+                                        GatewayBatch("gw-a", "s1", {3, 4, 7})));
+  ASSERT_EQ(appended.size(), 2u);
+  EXPECT_EQ(appended[0].payload_json, R"({"n":4})");
+  EXPECT_EQ(appended[1].seq, 5u);
+  // Numbers belong to one gateway's stream; none: appended every time.
+  SP_ASSERT_OK_AND_ASSIGN(appended, store_->AppendGatewayAuditEvents(
+                                        GatewayBatch("gw-a", "s2", {1})));
+  EXPECT_EQ(appended.size(), 1u);
+  SP_ASSERT_OK_AND_ASSIGN(appended, store_->AppendGatewayAuditEvents(
+                                        GatewayBatch("gw-b", "s1", {1})));
+  EXPECT_EQ(appended.size(), 1u);
+  for (int i = 0; i < 2; ++i) {
+    SP_ASSERT_OK_AND_ASSIGN(appended, store_->AppendGatewayAuditEvents(
+                                          GatewayBatch("gw-a", "", {1})));
+    EXPECT_EQ(appended.size(), 1u);
+  }
+  // Another store on the same database knows what was stored.
+  std::unique_ptr<Store> other = OpenAnother();
+  ASSERT_NE(other, nullptr);
+  SP_ASSERT_OK_AND_ASSIGN(appended, other->AppendGatewayAuditEvents(
+                                        GatewayBatch("gw-a", "s1", {7})));
+  EXPECT_TRUE(appended.empty());
+
+  SP_ASSERT_OK_AND_ASSIGN(std::vector<AuditEvent> all,
+                          store_->ListAuditEvents(0, 100));
+  EXPECT_EQ(all.size(), 9u);
+  SP_EXPECT_OK(VerifyAuditChain(AuditHead(), all));
+}
+
+TEST_P(StoreTest, GatewayEventBatchesAreCheckedBeforeAnythingIsWritten) {
+  GatewayAuditEvents bad_event = GatewayBatch("gw-a", "s1", {1, 2, 3});
+  bad_event.events[2].type = "";
+  GatewayAuditEvents descending = GatewayBatch("gw-a", "s1", {1, 3, 2});
+  GatewayAuditEvents zero = GatewayBatch("gw-a", "s1", {0, 1});
+  GatewayAuditEvents too_big = GatewayBatch("gw-a", "s1", {1});
+  too_big.numbers[0] = uint64_t{1} << 63;
+  GatewayAuditEvents missing = GatewayBatch("gw-a", "s1", {1, 2});
+  missing.numbers.pop_back();
+  GatewayAuditEvents no_gateway = GatewayBatch("", "s1", {1});
+  GatewayAuditEvents long_stream =
+      GatewayBatch("gw-a", std::string(65, 's'), {1});
+  for (const GatewayAuditEvents* batch :
+       {&bad_event, &descending, &zero, &too_big, &missing, &no_gateway,
+        &long_stream}) {
+    EXPECT_EQ(store_->AppendGatewayAuditEvents(*batch).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+  SP_ASSERT_OK_AND_ASSIGN(AuditHead head, store_->GetAuditHead());
+  EXPECT_EQ(head.seq, 0u);
+  // The refused batches stored no number: number 1 is still new.
+  SP_ASSERT_OK_AND_ASSIGN(
+      std::vector<AuditEvent> appended,
+      store_->AppendGatewayAuditEvents(GatewayBatch("gw-a", "s1", {1})));
+  EXPECT_EQ(appended.size(), 1u);
+}
+
 TEST_P(StoreTest, SessionLifecycleAndSearch) {
   const absl::Time t0 = clock_.Now();
   SP_ASSERT_OK_AND_ASSIGN(Session s1, store_->CreateSession(MakeSession(

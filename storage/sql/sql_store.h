@@ -102,6 +102,8 @@ class SqlStore : public Store {
                                      RecordedCertificate done) override;
   absl::StatusOr<AuditEvent> AppendAuditEvent(
       const AuditEventInput& event) override;
+  absl::StatusOr<std::vector<AuditEvent>> AppendGatewayAuditEvents(
+      const GatewayAuditEvents& batch) override;
   absl::StatusOr<std::vector<AuditEvent>> ListAuditEvents(uint64_t after_seq,
                                                           int limit) override;
   absl::StatusOr<AuditHead> GetAuditHead() override;

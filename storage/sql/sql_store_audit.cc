@@ -29,6 +29,17 @@ constexpr Statement kListAuditEvents(
     "SELECT seq, time_us, type, actor, payload, prev_hash, hash "
     "FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2");
 
+// A gateway event stream's highest stored number, its row created (0)
+// when new. The row stays locked until the transaction ends, so the same
+// batch sent twice at once is appended by one of them only.
+constexpr Statement kLockGatewayStream(
+    "INSERT INTO gateway_event_streams (gateway_id, stream, last_number, "
+    "updated_at_us) VALUES ($1, $2, 0, $3) ON CONFLICT (gateway_id, stream) "
+    "DO UPDATE SET updated_at_us = $3 RETURNING last_number");
+constexpr Statement kSetGatewayStreamLast(
+    "UPDATE gateway_event_streams SET last_number = $3 "
+    "WHERE gateway_id = $1 AND stream = $2");
+
 constexpr Statement kInsertSession(
     "INSERT INTO sessions (id, user_name, login, host, started_at_us, "
     "ended_at_us, bytes_in, bytes_out, status, gateway_id) VALUES ($1, $2, "
@@ -174,6 +185,47 @@ absl::StatusOr<AuditEvent> SqlStore::AppendAuditEvent(
       });
   RETURN_IF_ERROR(Describe(s, "append audit event"));
   return event;
+}
+
+absl::StatusOr<std::vector<AuditEvent>> SqlStore::AppendGatewayAuditEvents(
+    const GatewayAuditEvents& batch) {
+  RETURN_IF_ERROR(batch.Validate());
+  std::vector<AuditEvent> appended;
+  absl::Status s =
+      Transact(TxMode::kReadCommitted, [&](Tx& tx) -> absl::Status {
+        appended.clear();
+        size_t first = 0;  // the first event not stored before
+        if (!batch.stream.empty()) {
+          ASSIGN_OR_RETURN(
+              std::vector<Row> rows,
+              tx.Query(kLockGatewayStream,
+                       {Param::Text(batch.gateway_id),
+                        Param::Text(batch.stream), TimeParam(Now())}));
+          if (rows.empty()) {
+            return absl::DataLossError("the gateway event stream is missing");
+          }
+          const uint64_t stored = static_cast<uint64_t>(rows[0][0].AsInt());
+          while (first < batch.numbers.size() &&
+                 batch.numbers[first] <= stored) {
+            ++first;
+          }
+          if (first == batch.events.size()) return absl::OkStatus();
+          RETURN_IF_ERROR(
+              tx.Exec(kSetGatewayStreamLast,
+                      {Param::Text(batch.gateway_id), Param::Text(batch.stream),
+                       Param::Int(static_cast<int64_t>(batch.numbers.back()))})
+                  .status());
+        }
+        std::vector<const AuditEventInput*> events;
+        events.reserve(batch.events.size() - first);
+        for (size_t i = first; i < batch.events.size(); ++i) {
+          events.push_back(&batch.events[i]);
+        }
+        ASSIGN_OR_RETURN(appended, AppendAuditEventsInTx(tx, events));
+        return absl::OkStatus();
+      });
+  RETURN_IF_ERROR(Describe(s, "append gateway audit events"));
+  return appended;
 }
 
 absl::StatusOr<std::vector<AuditEvent>> SqlStore::ListAuditEvents(
