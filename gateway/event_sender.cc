@@ -326,6 +326,34 @@ absl::Status EventSender::Flush(absl::Time deadline) {
                    unsent == 1 ? " was" : " were", " not sent"));
 }
 
+absl::Status EventSender::FlushAround(absl::Duration budget,
+                                      absl::FunctionRef<void()> ship) {
+  const absl::Time start = absl::Now();
+  absl::Status first = Flush(start + budget);
+  const absl::Duration left = budget - (absl::Now() - start);
+  if (first.ok()) {
+    Log("audit events sent");
+  } else {
+    Warn(absl::StrCat("audit events: ", first.message()));
+  }
+  ship();
+  uint64_t queued;
+  {
+    absl::MutexLock lock(&mu_);
+    queued = queued_total_ - done_total_;
+  }
+  if (queued == 0) return first;
+  absl::Status second = Flush(absl::Now() + left);
+  if (second.ok()) {
+    Log(absl::StrCat("audit events of the recordings shipped at exit sent (",
+                     queued, ")"));
+  } else {
+    Warn(absl::StrCat("audit events of the recordings shipped at exit: ",
+                      second.message()));
+  }
+  return first.ok() ? second : first;
+}
+
 size_t EventSender::queued() const {
   absl::MutexLock lock(&mu_);
   return queue_.size();

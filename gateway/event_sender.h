@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -105,6 +106,16 @@ class EventSender {
 
   // The random name of this sender's run (32 hex digits).
   const std::string& stream() const { return stream_; }
+
+  // The gateway's exit: Flush, then `ship` (sending the recordings queues
+  // events: recording.complete, and session.end "interrupted" and
+  // recording.repaired for spools left over), then Flush again for what
+  // `ship` queued (the destructor does not send them). The two flushes
+  // share `budget`: the second gets what the first left, counted from
+  // when `ship` returns. Logs what was sent or not. OK when everything
+  // went.
+  absl::Status FlushAround(absl::Duration budget,
+                           absl::FunctionRef<void()> ship);
 
   size_t queued() const;
   uint64_t sent() const;

@@ -143,6 +143,62 @@ TEST_F(EventSenderTest, ARequestSentAgainAfterALostAnswerIsAppendedOnce) {
   ExpectChainIntact();
 }
 
+// The gateway's exit (GatewayServer::Drain): shipping the recordings
+// queues recording.complete (and, for spools left over, session.end
+// "interrupted" and recording.repaired) after the drain's flush; they are
+// sent before FlushAround returns, even with a batch delay far longer than
+// the exit, instead of being left in the queue the destructor drops.
+TEST(EventSenderExitTest, EventsQueuedByTheShippingAreSentBeforeTheExit) {
+  absl::Mutex mu;
+  std::vector<std::string> sent;
+  EventSenderOptions options;
+  options.batch_delay = absl::Hours(1);
+  EventSender sender(options,
+                     [&](const gateway::v1::RecordGatewayEventsRequest& request,
+                         absl::Duration) -> absl::Status {
+                       absl::MutexLock lock(&mu);
+                       for (const auto& e : request.events()) {
+                         sent.push_back(e.type());
+                       }
+                       return absl::OkStatus();
+                     });
+  ASSERT_TRUE(sender.Enqueue("session.end", "s-1", "alice", absl::Now(), {}));
+  bool shipped = false;
+  absl::Status st = sender.FlushAround(absl::Seconds(30), [&] {
+    shipped = true;
+    ASSERT_TRUE(
+        sender.Enqueue("recording.complete", "s-1", "alice", absl::Now(), {}));
+    ASSERT_TRUE(
+        sender.Enqueue("recording.repaired", "s-0", "bob", absl::Now(), {}));
+  });
+  EXPECT_TRUE(st.ok()) << st;
+  EXPECT_TRUE(shipped);
+  EXPECT_EQ(sender.queued(), 0u);
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(sent, (std::vector<std::string>{"session.end", "recording.complete",
+                                            "recording.repaired"}));
+}
+
+// The two flushes share the budget: with the CA unreachable, FlushAround
+// returns (the exit is not held up) and says the events were not sent.
+TEST(EventSenderExitTest, TheFlushesAroundTheShippingShareOneBudget) {
+  EventSenderOptions options;
+  options.batch_delay = absl::ZeroDuration();
+  options.initial_backoff = absl::Milliseconds(10);
+  options.max_backoff = absl::Milliseconds(50);
+  EventSender sender(options, [](const gateway::v1::RecordGatewayEventsRequest&,
+                                 absl::Duration) {
+    return absl::UnavailableError("the CA is down");
+  });
+  ASSERT_TRUE(sender.Enqueue("session.end", "s-1", "alice", absl::Now(), {}));
+  absl::Status st = sender.FlushAround(absl::Milliseconds(300), [&] {
+    ASSERT_TRUE(
+        sender.Enqueue("recording.complete", "s-1", "alice", absl::Now(), {}));
+  });
+  EXPECT_EQ(st.code(), absl::StatusCode::kDeadlineExceeded) << st;
+  EXPECT_EQ(sender.queued(), 2u);
+}
+
 // Hostile text (NUL, broken UTF-8, too long, a reserved or repeated field
 // name) is made acceptable instead of getting the whole batch refused.
 TEST_F(EventSenderTest, PeerTextIsCleanedForTheCa) {

@@ -26,7 +26,9 @@
 namespace sallyport::gateway {
 namespace {
 
-// Drain: how long the last audit events may take to reach the CA.
+// Drain: how long the last audit events may take to reach the CA: those
+// queued before the recordings are shipped and those the shipping queued,
+// together (EventSender::FlushAround; the shipping's time not counted).
 constexpr absl::Duration kEventFlushTimeout = absl::Seconds(5);
 // After a drain: how long the recordings may take to reach the CA.
 constexpr absl::Duration kShipOnExitTimeout = absl::Seconds(5);
@@ -331,21 +333,23 @@ void GatewayServer::Drain(absl::Duration timeout) {
   Log(absl::StrCat(
       "drained: ", base::Plural(proxy_->active_connections(), "connection"),
       " left"));
-  // The sessions' last events (session.end) go out before the exit.
-  if (event_sender_ != nullptr) {
-    absl::Status flushed =
-        event_sender_->Flush(absl::Now() + kEventFlushTimeout);
-    Log(flushed.ok() ? std::string("audit events sent")
-                     : absl::StrCat("audit events: ", flushed.message()));
+  // The sessions' last events (session.end) go out before the exit, and so
+  // do those the shipping queues (recording.complete, ...): the sender's
+  // destructor does not send. Both sends share kEventFlushTimeout.
+  if (event_sender_ == nullptr) {
+    ShipBeforeExit();
+    return;
   }
-  ShipBeforeExit();
+  (void)event_sender_->FlushAround(kEventFlushTimeout,
+                                   [this] { ShipBeforeExit(); });
 }
 
 void GatewayServer::ShipBeforeExit() {
   // The recordings of the sessions just ended go to the CA now, not at the
   // next start: a gateway drained to be retired may never start again.
   // Bounded, so the exit stays within systemd's TimeoutStopSec (45 s =
-  // drain_timeout 30 s + 5 s for the last writes + the event flush + this).
+  // drain_timeout 30 s + 5 s for the last writes + 5 s for the event
+  // flushes before and after this + 5 s for this).
   if (shipper_ == nullptr || spool_recorder_ == nullptr) return;
   const absl::Time deadline = absl::Now() + kShipOnExitTimeout;
   while (spool_recorder_->spool_bytes() > 0 && absl::Now() < deadline) {
