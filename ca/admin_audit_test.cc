@@ -132,6 +132,70 @@ TEST_F(AdminAuditTest, HostEventsCarryEveryField) {
       R"("labels":["env=prod","team=web"],"code":"INVALID_ARGUMENT")");
 }
 
+// admin.CreateRole and admin.UpdateRole said only the role and its logins:
+// an update turning recording off and adding a deny rule showed neither.
+// They carry every field, as stored when the call succeeded (max_ttl,
+// record and record_mode filled in) and as sent when it was refused.
+TEST_F(AdminAuditTest, RoleEventsCarryEveryField) {
+  pb::Role role;
+  role.set_name("ops");
+  role.set_description("operators");
+  role.add_logins("ubuntu");
+  role.add_hosts()->add_name_globs("web*");
+  role.add_channels("shell");
+  {
+    grpc::ClientContext ctx;
+    pb::Role out;
+    ASSERT_TRUE(stub->CreateRole(&ctx, role, &out).ok());
+  }
+  ExpectLastHas(
+      "admin.CreateRole",
+      R"({"role":"ops","description":"operators","logins":["ubuntu"],)"
+      R"("hosts":["{\"labels\":[],\"name_globs\":[\"web*\"]}"],)"
+      R"("channels":["shell"],"max_ttl":"8h","record":"always",)"
+      R"("record_mode":"strict","deny":[],"code":"OK")");
+  role.set_record("never");
+  role.set_record_mode("best_effort");
+  role.set_record_input(false);
+  role.set_force_command("/usr/bin/menu");
+  role.add_channels("port-forward");
+  role.mutable_max_ttl()->set_seconds(3600);
+  (*role.mutable_hosts(0)->mutable_labels())["env"] = "prod";
+  pb::DenyRule* deny = role.add_deny();
+  deny->add_logins("root");
+  deny->add_channels("exec");
+  (*deny->add_hosts()->mutable_labels())["tier"] = "db";
+  {
+    grpc::ClientContext ctx;
+    pb::Role out;
+    ASSERT_TRUE(stub->UpdateRole(&ctx, role, &out).ok());
+  }
+  ExpectLastHas(
+      "admin.UpdateRole",
+      R"({"role":"ops","description":"operators","logins":["ubuntu"],)"
+      R"("hosts":["{\"labels\":[\"env=prod\"],\"name_globs\":[\"web*\"]}"],)"
+      R"("channels":["shell","port-forward"],"max_ttl":"1h",)"
+      R"("record":"never","record_mode":"best_effort","record_input":false,)"
+      R"("force_command":"/usr/bin/menu",)"
+      R"("deny":["{\"logins\":[\"root\"],\"channels\":[\"exec\"],)"
+      R"(\"hosts\":[{\"labels\":[\"tier=db\"],\"name_globs\":[]}]}"],)"
+      R"("code":"OK")");
+  // Refused (a max_ttl under a minute): what was sent.
+  role.mutable_max_ttl()->set_seconds(10);
+  role.clear_deny();
+  {
+    grpc::ClientContext ctx;
+    pb::Role out;
+    EXPECT_EQ(stub->UpdateRole(&ctx, role, &out).error_code(),
+              StatusCode::INVALID_ARGUMENT);
+  }
+  ExpectLastHas("admin.UpdateRole",
+                R"("max_ttl":"10s","record":"never",)"
+                R"("record_mode":"best_effort","record_input":false,)"
+                R"("force_command":"/usr/bin/menu","deny":[],)"
+                R"("code":"INVALID_ARGUMENT")");
+}
+
 // Found by a tester: a refused request was audited with its whole
 // argument, a 120 KB reason whole in the log. Each field is capped at
 // kMaxAuditedTextBytes (1 KiB), marked as cut, with its whole size beside.

@@ -6,12 +6,14 @@
 
 #include <algorithm>
 #include <optional>
+#include <string>
 #include <utility>
 #include <variant>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "base/status_macros.h"
 #include "ca/admin_convert.h"
 #include "ca/enrollment.h"
@@ -41,6 +43,71 @@ absl::Status RefuseCaseTwin(const char* kind, const std::string& name,
     }
   }
   return absl::OkStatus();
+}
+
+// A host selector of a role or deny rule in an audit event: one JSON
+// object, {"labels":["KEY=VALUE",...],"name_globs":[...]} (labels sorted).
+std::string SelectorAuditJson(const pb::HostSelector& s) {
+  std::vector<std::string> labels;
+  for (const auto& [k, v] : s.labels()) {
+    labels.push_back(absl::StrCat(k, "=", v));
+  }
+  std::sort(labels.begin(), labels.end());
+  return AuditPayloadJson(
+      {{"labels", std::move(labels)},
+       {"name_globs", std::vector<std::string>(s.name_globs().begin(),
+                                               s.name_globs().end())}});
+}
+
+// A deny rule in an audit event: one JSON object,
+// {"logins":[...],"channels":[...],"hosts":[SELECTOR,...]}.
+std::string DenyRuleAuditJson(const pb::DenyRule& d) {
+  std::string json = AuditPayloadJson(
+      {{"logins",
+        std::vector<std::string>(d.logins().begin(), d.logins().end())},
+       {"channels",
+        std::vector<std::string>(d.channels().begin(), d.channels().end())}});
+  json.pop_back();  // the closing brace: the hosts are objects
+  json += ",\"hosts\":[";
+  for (int i = 0; i < d.hosts_size(); ++i) {
+    if (i > 0) json += ",";
+    json += SelectorAuditJson(d.hosts(i));
+  }
+  json += "]}";
+  return json;
+}
+
+// What admin.CreateRole and admin.UpdateRole say of the role: every field,
+// so that any change an admin makes shows in the log (recording turned
+// off, a deny rule dropped, a host selector widened, port-forward added, a
+// forced command or max_ttl changed). record_input and force_command only
+// when set (unset: the default). Called with the request (a refused call:
+// what was sent) and then with the role as stored.
+std::vector<AuditField> RoleAuditFields(const pb::Role& r) {
+  std::vector<std::string> hosts;
+  for (const pb::HostSelector& s : r.hosts()) {
+    hosts.push_back(SelectorAuditJson(s));
+  }
+  std::vector<std::string> deny;
+  for (const pb::DenyRule& d : r.deny()) deny.push_back(DenyRuleAuditJson(d));
+  std::vector<AuditField> fields = {
+      {"role", r.name()},
+      {"description", r.description()},
+      {"logins",
+       std::vector<std::string>(r.logins().begin(), r.logins().end())},
+      {"hosts", std::move(hosts)},
+      {"channels",
+       std::vector<std::string>(r.channels().begin(), r.channels().end())},
+      {"max_ttl", absl::FormatDuration(FromDurationProto(r.max_ttl()))},
+      {"record", r.record()},
+      {"record_mode", r.record_mode()}};
+  if (r.has_record_input())
+    fields.push_back({"record_input", r.record_input()});
+  if (r.has_force_command()) {
+    fields.push_back({"force_command", r.force_command()});
+  }
+  fields.push_back({"deny", std::move(deny)});
+  return fields;
 }
 
 absl::StatusOr<std::string> HashPassword(const PasswordHasher& hasher,
@@ -369,16 +436,16 @@ grpc::Status AdminService::UnlockUser(grpc::ServerContext* context,
 grpc::Status AdminService::CreateRole(grpc::ServerContext* context,
                                       const pb::Role* request,
                                       pb::Role* response) {
-  return Run(context, "CreateRole",
-             {{"role", request->name()},
-              {"logins", std::vector<std::string>(request->logins().begin(),
-                                                  request->logins().end())}},
-             [&](const ClientIdentity&) -> absl::Status {
+  return Run(context, "CreateRole", RoleAuditFields(*request),
+             [&](const ClientIdentity&,
+                 std::vector<AuditField>& audit) -> absl::Status {
                ASSIGN_OR_RETURN(storage::Role role, RoleFromProto(*request));
                RETURN_IF_ERROR(
                    RefuseCaseTwin("role", role.name, ctx_.store->ListRoles()));
                ASSIGN_OR_RETURN(role, ctx_.store->CreateRole(role));
                RoleToProto(role, response);
+               // As stored (max_ttl 8h, record always, ... when not sent).
+               audit = RoleAuditFields(*response);
                return absl::OkStatus();
              });
 }
@@ -412,15 +479,14 @@ grpc::Status AdminService::ListRoles(grpc::ServerContext* context,
 grpc::Status AdminService::UpdateRole(grpc::ServerContext* context,
                                       const pb::Role* request,
                                       pb::Role* response) {
-  return Run(context, "UpdateRole",
-             {{"role", request->name()},
-              {"logins", std::vector<std::string>(request->logins().begin(),
-                                                  request->logins().end())}},
-             [&](const ClientIdentity&) -> absl::Status {
+  return Run(context, "UpdateRole", RoleAuditFields(*request),
+             [&](const ClientIdentity&,
+                 std::vector<AuditField>& audit) -> absl::Status {
                ASSIGN_OR_RETURN(storage::Role role, RoleFromProto(*request));
                ASSIGN_OR_RETURN(role, ctx_.store->UpdateRole(
                                           role, UnchangedSince(*request)));
                RoleToProto(role, response);
+               audit = RoleAuditFields(*response);
                return absl::OkStatus();
              });
 }
