@@ -12,6 +12,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gateway/gateway_test_fixture.h"
 #include "gateway/spool_tap.h"
 #include "gtest/gtest.h"
@@ -490,6 +491,67 @@ TEST_F(GatewayTest, AFailedRecordingEndsTheSessionAsRecordingFailed) {
   EXPECT_TRUE(absl::StrContains(r.err, "the session recording failed"))
       << r.err;
   EXPECT_TRUE(SessionEndedAs("recording-failed"));
+}
+
+// A connection allowed more than the SSH library's default of 64 channels
+// (limits.max_channels_per_connection 80) opens them all on the host too:
+// 70 session channels opened at once, before the connection to the host is
+// ready, wait for it and are then all opened there. The host's side kept
+// the default 64, so the 65th was refused and the refusal freed the channel
+// under the loop opening the waiting ones (a use-after-free).
+class ManyChannelsTest : public GatewayTest {
+ protected:
+  void SetUp() override {
+    extra_yaml_ = "limits:\n  max_channels_per_connection: 80\n";
+    extra_sshd_config_ = {{"MaxSessions", "100"}};
+    GatewayTest::SetUp();
+  }
+};
+
+// Our client opening `n` session channels at once, noting each answer;
+// disconnects once all are answered.
+class ManySessions : public ssh::session::SessionHandler {
+ public:
+  explicit ManySessions(size_t n) : n_(n) {}
+  size_t opened = 0;
+  std::vector<std::string> refusals;
+
+  void OnAuthenticated(ssh::session::Session& s) override {
+    session_ = &s;
+    for (size_t i = 0; i < n_; ++i) {
+      if (!s.OpenChannel("session").ok()) {
+        ADD_FAILURE() << "our client cannot open channel " << i;
+        s.Disconnect("cannot open");
+        return;
+      }
+    }
+  }
+  void OnChannelOpenResult(ssh::session::Channel,
+                           const ssh::connection::OpenResult& r) override {
+    if (r.ok()) {
+      ++opened;
+    } else {
+      refusals.push_back(r.description);
+    }
+    if (opened + refusals.size() == n_) session_->Disconnect("done");
+  }
+  void OnData(ssh::session::Channel ch, uint32_t,
+              ssh::wire::Bytes data) override {
+    ch.Consume(data.size());
+  }
+
+ private:
+  size_t n_;
+  ssh::session::Session* session_ = nullptr;
+};
+
+TEST_F(ManyChannelsTest, MoreThan64ChannelsOpenOnTheHostToo) {
+  ManySessions client(70);
+  LoginResult run = RunOurClient(login_ + "+web01", client, absl::Seconds(60),
+                                 /*max_channels=*/100);
+  ASSERT_TRUE(run.authenticated) << run.banner;
+  EXPECT_EQ(client.opened, 70u) << absl::StrJoin(client.refusals, "\n");
+  EXPECT_TRUE(client.refusals.empty()) << absl::StrJoin(client.refusals, "\n");
 }
 
 // The gateway refuses the channel itself (its spool cannot be used): the

@@ -62,7 +62,7 @@ std::vector<std::string> GatewayTest::AuditPayloads(std::string_view type,
 
 GatewayTest::LoginResult GatewayTest::RunOurClient(
     const std::string& user, ssh::session::SessionHandler& handler,
-    absl::Duration limit) {
+    absl::Duration limit, size_t max_channels) {
   LoginResult out;
   asio::io_context io;
   auto key = ssh::crypto::PrivateKey::LoadFile(key_path_);
@@ -79,6 +79,7 @@ GatewayTest::LoginResult GatewayTest::RunOurClient(
   if (!policy.ok()) return out;
   ssh::session::ClientSessionOptions o;
   o.transport.host_key_policy = std::move(*policy);
+  o.connection.max_channels = max_channels;
   o.auth.user = user;
   o.auth.identities.push_back(ssh::auth::ClientIdentity{*key, cert->blob});
   auto session = ssh::session::ClientSession::Create(std::move(o), handler);

@@ -216,10 +216,12 @@ class GatewayTest : public ::testing::Test {
   // Connects to the gateway as `user` with our own SSH client and alice's
   // key and certificate; `handler` drives the session (it may open
   // channels once authenticated, and ends the session with Disconnect).
-  // Runs until the session ended or `limit` passed.
+  // Runs until the session ended or `limit` passed. The client opens at
+  // most `max_channels` channels at a time.
   LoginResult RunOurClient(const std::string& user,
                            ssh::session::SessionHandler& handler,
-                           absl::Duration limit = absl::Seconds(30));
+                           absl::Duration limit = absl::Seconds(30),
+                           size_t max_channels = 64);
   // Logs in to the gateway as `user` with our own client, then
   // disconnects.
   LoginResult LoginWithOurClient(const std::string& user) {

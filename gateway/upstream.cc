@@ -2,6 +2,7 @@
 // to the inventory host with the session certificate, started when the
 // user has authenticated, or for a recorded ProxyJump's inner connection
 // early, while its user is still authenticating.
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <utility>
@@ -99,6 +100,13 @@ asio::awaitable<void> GatewayConnection::RunUpstream() {
   }
   if (down_ended_) co_return;
   ssh::session::ClientSessionOptions o;
+  // Each user channel is bridged to one of the host's, and the host's own
+  // opens (forwarded-tcpip, agent) count too: the connection's limit is
+  // AtChannelLimit's, both ways, so the library's is only a backstop above
+  // it (its default, 64, refused the 65th of a larger limit, and a lower
+  // one would refuse the host's opens before the gateway reports them).
+  o.connection.max_channels =
+      std::max<size_t>(64, 2 * limits_.max_channels_per_connection);
   o.connection.max_queued_bytes = kBridgeQueueBytes;
   o.transport.clock = proxy_.options().clock;
   o.transport.host_key_policy = policy;
@@ -192,7 +200,12 @@ void GatewayConnection::UpstreamReady() {
   std::vector<uint64_t> waiting = std::move(waiting_for_upstream_);
   for (uint64_t serial : waiting) {
     for (auto& [id, b] : bridges_) {
-      if (b->serial == serial) OpenUpstreamChannel(*b);
+      if (b->serial == serial) {
+        // A refused open erases the bridge (RejectDown): leave the loop
+        // before its iterator moves on.
+        OpenUpstreamChannel(*b);
+        break;
+      }
     }
   }
   for (auto& then : std::exchange(after_upstream_, {})) then(true);
