@@ -206,9 +206,11 @@ void GatewayConnection::OnClose(Channel ch) {
     return;
   }
   if (auto it = relays_.find(ch.id()); it != relays_.end()) {
+    // What the user sent before CLOSE still reaches the destination.
     std::shared_ptr<TcpRelay> relay = std::move(it->second);
     relays_.erase(it);
-    relay->Shutdown("closed");
+    closing_relays_[relay.get()] = relay;
+    relay->OnClose("closed");
     return;
   }
   Bridge* b = FindDown(ch.id());

@@ -210,6 +210,8 @@ void GatewayConnection::StartRelay(Channel ch, const std::string& host,
   const absl::Time started = Now();
   o.on_end = [this, passthrough, event, what, started, destination](
                  TcpRelay& r, const std::string& why) {
+    // The caller holds a reference to r (its handler's or its own).
+    closing_relays_.erase(&r);
     const std::string bytes =
         absl::StrCat("bytes_in=", r.bytes_in(), " bytes_out=", r.bytes_out());
     if (passthrough && r.tap() != nullptr)
@@ -297,6 +299,10 @@ void GatewayConnection::EndRelays() {
   std::map<uint32_t, std::shared_ptr<TcpRelay>> relays = std::move(relays_);
   relays_.clear();
   for (auto& [id, relay] : relays) relay->Shutdown("the connection ended");
+  std::map<TcpRelay*, std::shared_ptr<TcpRelay>> closing =
+      std::move(closing_relays_);
+  closing_relays_.clear();
+  for (auto& [ptr, relay] : closing) relay->Shutdown("the connection ended");
   pending_jumps_.clear();
 }
 

@@ -40,6 +40,16 @@ void TcpRelay::Pump() {
       [this, self = shared_from_this()](const asio::error_code& ec, size_t n) {
         reading_ = false;
         if (stopped_) return;
+        if (down_closed_) {
+          // The user closed the channel: what the destination sends has
+          // nowhere to go. Only a reset ends the writes still due.
+          if (ec && ec != asio::error::eof) {
+            Fail("the destination reset the connection");
+          } else if (ec) {
+            socket_eof_ = true;
+          }
+          return;
+        }
         if (n > 0) {
           ssh::wire::Bytes data(read_buffer_.data(), n);
           if (options_.record_data &&
@@ -122,6 +132,35 @@ void TcpRelay::OnEof() {
   MaybeClose();
 }
 
+void TcpRelay::OnClose(const std::string& why) {
+  if (stopped_ || !socket_.has_value() || down_closed_) {
+    Shutdown(why);
+    return;
+  }
+  down_closed_ = true;
+  close_why_ = why;
+  peer_eof_ = true;
+  close_sent_ = true;  // the session answered the user's CLOSE
+  options_.down = ssh::session::Channel(nullptr, options_.down.id());
+  StartWrite();
+  MaybeFinish();
+}
+
+void TcpRelay::MaybeFinish() {
+  if (!down_closed_ || stopped_ || writing_ || !write_shut_) return;
+  // Unread bytes at close() make the kernel reset the connection and drop
+  // what it has not sent yet: read what the destination sent first.
+  if (!socket_eof_) {
+    uint8_t discard[16 << 10];
+    for (int i = 0; i < 64; ++i) {
+      const ssize_t n = ::recv(socket_->native_handle(), discard,
+                               sizeof(discard), MSG_DONTWAIT);
+      if (n <= 0) break;
+    }
+  }
+  Shutdown(close_why_);
+}
+
 void TcpRelay::StartWrite() {
   if (stopped_ || writing_ || !socket_.has_value()) return;
   if (pending_.empty()) {
@@ -149,6 +188,7 @@ void TcpRelay::StartWrite() {
         WrittenOut(done);
         StartWrite();
         MaybeClose();
+        MaybeFinish();
       });
 }
 

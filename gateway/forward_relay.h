@@ -66,6 +66,13 @@ class TcpRelay : public std::enable_shared_from_this<TcpRelay> {
   void OnEof();
   // The user's window or the transport's backlog may have room again.
   void Pump();
+  // The user closed the channel: nothing more comes from the user and
+  // nothing goes back (the channel is not touched again; its id may be
+  // reused). What the user sent is still written to the destination, then
+  // the socket's send side is shut down and the relay ends with `why`
+  // (on_end). A destination that never reads keeps the relay until
+  // Shutdown (the connection's end).
+  void OnClose(const std::string& why);
   // The channel is gone or the connection ends: stop all I/O (pending
   // operations complete later and find the relay stopped).
   void Shutdown(const std::string& why);
@@ -80,6 +87,8 @@ class TcpRelay : public std::enable_shared_from_this<TcpRelay> {
   void StartWrite();
   void WrittenOut(size_t n);
   void MaybeClose();
+  // After OnClose: ends the relay once everything is written.
+  void MaybeFinish();
   void Fail(const std::string& why);
   void End(const std::string& why);
 
@@ -94,6 +103,8 @@ class TcpRelay : public std::enable_shared_from_this<TcpRelay> {
   bool peer_eof_ = false;  // the user sent EOF
   bool write_shut_ = false;
   bool close_sent_ = false;
+  bool down_closed_ = false;  // OnClose: the user's channel is gone
+  std::string close_why_;
   bool stopped_ = false;
   bool ended_ = false;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;

@@ -1,7 +1,17 @@
 // The recorder's view of forwarding through the gateway (gwfwd): -J
 // passthrough (events, never content), -W and -R (bytes through the tap).
 // See gateway_test_fixture.h.
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -10,6 +20,7 @@
 #include "base/files.h"
 #include "gateway/gateway_test_fixture.h"
 #include "gtest/gtest.h"
+#include "ssh/connection/messages.h"
 #include "tests/harness/echo_server.h"
 #include "tests/harness/net_util.h"
 #include "tests/harness/subprocess.h"
@@ -124,6 +135,160 @@ TEST_F(ForwardTest, RemoteForwardChannelsComeBackThroughTheTap) {
   EXPECT_TRUE(forwarded);
   EXPECT_TRUE(absl::StrContains(recorder_.DataFor("web01", Direction::kInput),
                                 "back\n"));
+}
+
+// A slow destination: a small receive buffer, read a little at a time.
+// Reads its first connection to the end, counting the bytes, then writes
+// "done" to its second.
+class SlowDestination {
+ public:
+  SlowDestination() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    const int small = 4096;  // accepted connections inherit it
+    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+        listen(fd_, 4) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      return;
+    }
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~SlowDestination() {
+    if (thread_.joinable()) thread_.join();
+    close(fd_);
+  }
+  uint16_t port() const { return port_; }
+  size_t received() const { return received_; }
+
+ private:
+  int Accept() {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, 30000) <= 0) return -1;
+    return accept(fd_, nullptr, nullptr);
+  }
+  void Serve() {
+    const int first = Accept();
+    if (first < 0) return;
+    char buf[4096];
+    for (;;) {
+      pollfd p{first, POLLIN, 0};
+      if (poll(&p, 1, 20000) <= 0) break;
+      const ssize_t n = read(first, buf, sizeof(buf));
+      if (n <= 0) break;
+      received_ += static_cast<size_t>(n);
+      absl::SleepFor(absl::Microseconds(500));
+    }
+    close(first);
+    const int second = Accept();
+    if (second < 0) return;
+    (void)!write(second, "done", 4);
+    close(second);
+  }
+
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<size_t> received_{0};
+  std::thread thread_;
+};
+
+// Our client on a jump-only connection: a forward to web01:`port` that
+// sends `bytes` as fast as the window allows, then EOF and CLOSE at once
+// (as paramiko and Go's x/crypto do); once the gateway answered the
+// CLOSE, a second forward, whose data ends the connection.
+class SendAndClose : public ssh::session::SessionHandler {
+ public:
+  SendAndClose(uint16_t port, size_t bytes) : port_(port), bytes_(bytes) {}
+
+  void OnAuthenticated(ssh::session::Session& s) override {
+    session_ = &s;
+    Open();
+  }
+  void OnChannelOpenResult(ssh::session::Channel ch,
+                           const ssh::connection::OpenResult& r) override {
+    if (!r.ok()) {
+      ADD_FAILURE() << "forward refused: " << r.description;
+      session_->Disconnect("refused");
+      return;
+    }
+    if (first_.has_value()) return;  // the second: waits for "done"
+    first_ = ch.id();
+    Feed(ch);
+  }
+  void OnWindowAvailable(ssh::session::Channel ch) override { Feed(ch); }
+  void OnQueuedDataSent(ssh::session::Channel ch, size_t) override { Feed(ch); }
+  void OnClose(ssh::session::Channel ch) override {
+    if (ch.id() == first_) Open();
+  }
+  void OnData(ssh::session::Channel ch, uint32_t,
+              ssh::wire::Bytes data) override {
+    ch.Consume(data.size());
+    if (ch.id() != first_) session_->Disconnect("done");
+  }
+
+ private:
+  void Feed(ssh::session::Channel ch) {
+    if (ch.id() != first_ || closed_) return;
+    const std::vector<uint8_t> chunk(32 << 10, 'x');
+    while (sent_ < bytes_) {
+      const size_t n = std::min(chunk.size(), bytes_ - sent_);
+      absl::StatusOr<size_t> taken =
+          ch.Queue(ssh::wire::Bytes(chunk.data(), n));
+      if (!taken.ok()) {
+        ADD_FAILURE() << taken.status();
+        return;
+      }
+      sent_ += *taken;
+      if (*taken < n) return;
+    }
+    closed_ = true;
+    (void)ch.SendEof();
+    (void)ch.Close();
+  }
+  void Open() {
+    ssh::connection::DirectTcpip d;
+    d.host = "web01";
+    d.port = port_;
+    d.originator_address = "127.0.0.1";
+    d.originator_port = 40000;
+    if (!session_->OpenChannel("direct-tcpip", d.Serialize()).ok()) {
+      ADD_FAILURE() << "cannot open";
+      session_->Disconnect("cannot open");
+    }
+  }
+
+  uint16_t port_;
+  size_t bytes_;
+  size_t sent_ = 0;
+  bool closed_ = false;
+  std::optional<uint32_t> first_;
+  ssh::session::Session* session_ = nullptr;
+};
+
+// What a user sent before closing a forward's channel reaches the
+// destination even when the destination is slow: the gateway writes it
+// all before it ends the relay (it dropped what it still held, up to a
+// window, though the portforward.close event counted it).
+TEST_F(ForwardTest, DataSentBeforeCloseReachesASlowDestination) {
+  SlowDestination destination;
+  ASSERT_NE(destination.port(), 0);
+  // More than the gateway's socket buffers take: the gateway still holds
+  // data (up to a window) when the CLOSE comes.
+  constexpr size_t kBytes = 8 << 20;
+  SendAndClose client(destination.port(), kBytes);
+  LoginResult run = RunOurClient(login_, client, absl::Seconds(90));
+  ASSERT_TRUE(run.authenticated) << run.banner;
+  EXPECT_EQ(destination.received(), kBytes) << GatewayLog();
+  const std::vector<std::string> closes = AuditPayloads("portforward.close", 2);
+  const std::string counted = absl::StrCat("\"bytes_in\":", kBytes, ",");
+  EXPECT_TRUE(std::any_of(
+      closes.begin(), closes.end(),
+      [&](const std::string& e) { return absl::StrContains(e, counted); }))
+      << absl::StrJoin(closes, "\n");
 }
 
 // issue 12 "revoked while connected": the CA knows of a revocation before

@@ -466,6 +466,10 @@ class GatewayConnection
   // Forwarding state (gateway/forward_connection.cc, reverse_channels.cc).
   Mode mode_ = Mode::kRecorded;
   std::map<uint32_t, std::shared_ptr<TcpRelay>> relays_;  // by down id
+  // Relays whose channel the user closed, still writing what the user sent
+  // (TcpRelay::OnClose): counted against the channel limit until they end,
+  // and ended with the connection.
+  std::map<TcpRelay*, std::shared_ptr<TcpRelay>> closing_relays_;
   // direct-tcpip opens of a jump-only connection being decided (id →
   // serial, so a reused id is never mistaken for the old one).
   std::map<uint32_t, uint64_t> pending_jumps_;
@@ -520,10 +524,12 @@ class GatewayConnection
   // from proxy_.options(), which holds the limits the gateway started with.
   const ProxyLimits limits_;
   // Whether the connection has max_channels_per_connection channels, in
-  // either direction: the user's (bridges, relays, jump channels) and the
+  // either direction: the user's (bridges, relays, relays still writing
+  // after the user's CLOSE, jump channels) and the
   // host's (forwarded-tcpip, auth-agent bridges).
   bool AtChannelLimit() const {
-    return bridges_.size() + relays_.size() + jump_ports_.size() >=
+    return bridges_.size() + relays_.size() + closing_relays_.size() +
+               jump_ports_.size() >=
            limits_.max_channels_per_connection;
   }
   LogConnection log_conn_;
