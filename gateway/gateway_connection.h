@@ -356,6 +356,12 @@ class GatewayConnection
                              ssh::wire::Bytes extra);
   void OpenReverse(ssh::session::Channel up, const std::string& type,
                    ssh::wire::Bytes extra, const std::string& destination);
+  // Refuses the host's channel open `up` of `kind` saying `why`: logged and,
+  // while the user is connected, the audit event channel.refused.
+  void RefuseReverse(ssh::session::Channel up, const std::string& kind,
+                     const std::string& destination,
+                     ssh::connection::OpenFailure reason,
+                     const std::string& why);
   void OnUpstreamGlobalReply(bool success, ssh::wire::Bytes data);
   // Runs `then(true)` once the upstream is ready (now if it is), or
   // `then(false)` if it failed.

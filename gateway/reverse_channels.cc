@@ -1,6 +1,7 @@
 // GatewayConnection's reverse direction (see gateway_connection.h): `-R`
 // (tcpip-forward) and agent forwarding, with the channels the host opens
 // back to the user. The jump and relay half is in forward_connection.cc.
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -241,21 +242,27 @@ bool GatewayConnection::RequestAgentForwarding(Bridge& b, PendingRequest r) {
 void GatewayConnection::OnUpstreamChannelOpen(Channel ch, std::string_view type,
                                               Bytes extra) {
   const std::string kind(type);
+  std::optional<ssh::connection::DirectTcpip> forwarded;
+  std::string destination;
+  if (kind == "forwarded-tcpip") {
+    auto f = ssh::connection::DirectTcpip::Parse(extra);
+    if (f.ok()) {
+      forwarded = *f;
+      destination = HostPort(f->host, f->port);
+    }
+  }
   auto refuse = [&](const std::string& why) {
-    Log(absl::StrCat("event=channel.refused ", Describe(), " from=host type=\"",
-                     Safe(kind), "\" reason=\"", Safe(why), "\""));
-    (void)ch.Reject(OpenFailure::kAdministrativelyProhibited, why);
-    WakeUp();
+    RefuseReverse(ch, kind, destination,
+                  OpenFailure::kAdministrativelyProhibited, why);
   };
   if (down_ended_) return refuse("the user is gone");
   if (AtChannelLimit()) return refuse("too many channels on this connection");
   if (kind == "forwarded-tcpip") {
-    auto f = ssh::connection::DirectTcpip::Parse(extra);
-    if (!f.ok()) return refuse("malformed forwarded-tcpip");
+    if (!forwarded.has_value()) return refuse("malformed forwarded-tcpip");
     // Only for a forward the user asked for and RBAC allowed.
-    if (remote_forwards_.count({f->host, f->port}) == 0)
+    if (remote_forwards_.count({forwarded->host, forwarded->port}) == 0)
       return refuse("no such remote forward");
-    OpenReverse(ch, kind, extra, HostPort(f->host, f->port));
+    OpenReverse(ch, kind, extra, destination);
     return;
   }
   if (kind == "auth-agent@openssh.com") {
@@ -266,14 +273,27 @@ void GatewayConnection::OnUpstreamChannelOpen(Channel ch, std::string_view type,
   refuse("channel type not allowed through Sallyport");
 }
 
+void GatewayConnection::RefuseReverse(Channel up, const std::string& kind,
+                                      const std::string& destination,
+                                      OpenFailure reason,
+                                      const std::string& why) {
+  Log(absl::StrCat("event=channel.refused ", Describe(), " from=host type=\"",
+                   Safe(kind), "\" destination=\"", Safe(destination),
+                   "\" reason=\"", Safe(why), "\""));
+  // Audited like the user's refused channels (the user is gone: the
+  // session's events are over).
+  if (!down_ended_) ReportChannelRefused(Safe(kind), destination, 0, why);
+  (void)up.Reject(reason, why);
+  WakeUp();
+}
+
 void GatewayConnection::OpenReverse(Channel up, const std::string& type,
                                     Bytes extra,
                                     const std::string& destination) {
   absl::StatusOr<Channel> down = down_->OpenChannel(type, extra);
   if (!down.ok()) {
-    (void)up.Reject(OpenFailure::kResourceShortage,
-                    "the user's connection takes no more channels");
-    WakeUp();
+    RefuseReverse(up, type, destination, OpenFailure::kResourceShortage,
+                  "the user's connection takes no more channels");
     return;
   }
   auto b = std::make_unique<Bridge>();
@@ -291,14 +311,19 @@ void GatewayConnection::OpenReverse(Channel up, const std::string& type,
   if (tap.ok()) {
     b->tap = std::move(*tap);
     by_up_[up.id()] = b.get();
+  } else if (record_best_effort_) {
+    // As for the user's channels (AttachTap): on, unrecorded, and said so.
+    GoUnrecorded(*b, tap.status());
+    by_up_[up.id()] = b.get();
   } else {
     // Fail closed: the host's side is refused now, the user's side is
     // closed once it answers (OnChannelOpenResult).
-    (void)up.Reject(OpenFailure::kResourceShortage,
-                    "the channel cannot be recorded");
+    ReportRecordingFailed(*b, tap.status(), "channel-refused");
+    RefuseReverse(up, type, destination, OpenFailure::kResourceShortage,
+                  absl::StrCat("the channel cannot be recorded: ",
+                               Safe(tap.status().message())));
     b->up = Channel();
     b->up_open = false;
-    WakeUp();
   }
   bridges_[down->id()] = std::move(b);
   WakeDown();
@@ -309,13 +334,11 @@ void GatewayConnection::OnChannelOpenResult(
   Bridge* b = FindDown(ch.id());
   if (b == nullptr || !b->reverse) return;
   if (!r.ok()) {
-    Log(absl::StrCat("event=channel.refused ", Describe(), " from=host type=",
-                     b->type, " reason=\"the user's client refused it\""));
     if (b->up.valid()) {
-      (void)b->up.Reject(OpenFailure::kConnectFailed,
-                         "the user's client refused the channel");
       by_up_.erase(b->up.id());
-      WakeUp();
+      RefuseReverse(b->up, b->type, b->info.destination,
+                    OpenFailure::kConnectFailed,
+                    "the user's client refused the channel");
     }
     if (b->tap != nullptr) b->tap->Close(Now());
     bridges_.erase(ch.id());  // b is gone

@@ -348,6 +348,22 @@ TEST_F(ReverseChannelLimitTest, ForwardedChannelsFollowTheReloadedLimit) {
   EXPECT_TRUE(absl::StrContains(fixture_->GatewayLog(),
                                 "too many channels on this connection"))
       << fixture_->GatewayLog();
+  // Audited as the user's refused channels are (channel.refused, with the
+  // kind, the forward and the reason); events come in batches.
+  bool refused = false;
+  RunResult events;
+  for (const absl::Time limit = absl::Now() + absl::Seconds(30);
+       !refused && absl::Now() < limit;
+       absl::SleepFor(absl::Milliseconds(200))) {
+    events = Spctl(*fixture_, {"audit", "ls", "--json"});
+    for (absl::string_view l : absl::StrSplit(events.out, '\n')) {
+      refused |= absl::StrContains(l, "\"channel.refused\"") &&
+                 absl::StrContains(l, "forwarded-tcpip") &&
+                 absl::StrContains(l, absl::StrCat(":", *rport)) &&
+                 absl::StrContains(l, "too many channels on this connection");
+    }
+  }
+  EXPECT_TRUE(refused) << events.Describe();
 }
 
 }  // namespace
