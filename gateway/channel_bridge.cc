@@ -462,6 +462,22 @@ void GatewayConnection::StartCommand(Bridge& b, PendingRequest r,
 }
 
 void GatewayConnection::Forward(Bridge& b, PendingRequest r) {
+  // Record before forward, as for data, EOF and CLOSE: the request (exec,
+  // pty-req, ...) reaches the host only once the recorder has its record
+  // and everything before it. Until then the bridge is busy, so the
+  // requests and data behind it wait too (in order); ReleaseGates sends
+  // it and goes on.
+  if (b.gate.MustWait(RecordingGate::Side::kInput, b.tap.get())) {
+    b.gate.Hold(RecordingGate::Side::kInput, RecordingGate::Item::kRequest,
+                b.tap.get(), 0, r.type, {});
+    b.parked = std::move(r);
+    b.busy = true;
+    return;
+  }
+  SendRequestUp(b, std::move(r));
+}
+
+void GatewayConnection::SendRequestUp(Bridge& b, PendingRequest r) {
   if (!b.up.valid()) {
     Refuse(b, r, "the host channel is gone", false);
     return;

@@ -58,9 +58,20 @@ bool GatewayConnection::ReleaseGates(Bridge& b, size_t* budget) {
           }
           break;
         case Item::kRequest:
-          // Like OnUpstreamRequest: even after the user's CLOSE (our CLOSE
-          // answers it only in MaybeForget).
-          if (ToUser(b)) {
+          if (input) {
+            // The user's request parked by Forward: it goes to the host,
+            // then the requests and data behind it.
+            if (!b.parked.has_value()) break;
+            PendingRequest r = std::move(*b.parked);
+            b.parked.reset();
+            b.busy = false;
+            const uint32_t id = b.down.id();
+            SendRequestUp(b, std::move(r));
+            ProcessRequests(b);
+            if (FindDown(id) != &b) return false;
+          } else if (ToUser(b)) {
+            // Like OnUpstreamRequest: even after the user's CLOSE (our
+            // CLOSE answers it only in MaybeForget).
             (void)b.down.SendRequest(g->type, false, g->data);
             WakeDown();
           }

@@ -192,6 +192,10 @@ class GatewayConnection
     // yet, so the channel window bounds it.
     std::deque<std::pair<uint32_t, std::vector<uint8_t>>> held;
     bool eof_held = false;
+    // Record before forward: a request of the user's (its record, or what
+    // came before it, not yet recorded) waits here, the bridge busy, until
+    // the gate releases its place (an input kRequest item).
+    std::optional<PendingRequest> parked;
     // Operations (gwops): payload relayed, and whether ChannelOpened was
     // reported (so ChannelClosed is reported once).
     uint64_t bytes_in = 0, bytes_out = 0;
@@ -231,6 +235,8 @@ class GatewayConnection
   void ProcessRequests(Bridge& b);
   void ProcessRequestQueue(Bridge& b);
   void Forward(Bridge& b, PendingRequest r);
+  // Forward's second half: `r` goes to the host now.
+  void SendRequestUp(Bridge& b, PendingRequest r);
   void Refuse(Bridge& b, const PendingRequest& r, const std::string& why,
               bool tell_user);
   // Starts an allowed shell, exec or subsystem; `a` (its decision) may

@@ -4,7 +4,9 @@
 // the one message that crosses the mark); the rest goes on later wakes, so
 // the thread runs its other connections' handlers in between. Real CA,
 // gateway, sshd and OpenSSH client (gateway_test_fixture.h); the recorder
-// holds everything until the test releases it.
+// holds the data (or everything) until the test releases it.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
@@ -13,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -23,11 +26,15 @@
 namespace sallyport::gateway {
 namespace {
 
-// One channel's recording is held until Release(); counts the data bytes
-// each recorder wake hands on. A wake asks each channel's Health() once,
-// then Recorded() for each item it takes.
+// One channel's recording is held until Release(): from its first data
+// on, or with `hold_requests` everything (the requests too). Counts the
+// data bytes each recorder wake hands on. A wake asks each channel's
+// Health() once, then Recorded() for each item it takes.
 class HoldingRecorder : public Recorder {
  public:
+  explicit HoldingRecorder(bool hold_requests = false)
+      : hold_requests_(hold_requests) {}
+
   absl::StatusOr<std::unique_ptr<ChannelTap>> Attach(
       const ChannelInfo& info) override {
     absl::MutexLock lock(&mu_);
@@ -68,6 +75,7 @@ class HoldingRecorder : public Recorder {
                       absl::Span<const uint8_t> bytes) override {
       absl::MutexLock lock(&r_.mu_);
       r_.bytes_[++last_] = static_cast<int64_t>(bytes.size());
+      if (first_data_ == 0) first_data_ = last_;
       if (!r_.released_) r_.held_ += static_cast<int64_t>(bytes.size());
       return absl::OkStatus();
     }
@@ -89,7 +97,10 @@ class HoldingRecorder : public Recorder {
     }
     bool Recorded(uint64_t ticket) const override {
       absl::MutexLock lock(&r_.mu_);
-      if (!r_.released_) return false;
+      if (!r_.released_ &&
+          (r_.hold_requests_ || (first_data_ != 0 && ticket >= first_data_))) {
+        return false;
+      }
       // Items are taken in ticket order: what is new was handed on now.
       for (; taken_ < ticket; ++taken_) {
         auto it = r_.bytes_.find(taken_ + 1);
@@ -108,9 +119,11 @@ class HoldingRecorder : public Recorder {
    private:
     HoldingRecorder& r_;
     uint64_t last_ = 0;           // guarded by r_.mu_
+    uint64_t first_data_ = 0;     // guarded by r_.mu_
     mutable uint64_t taken_ = 0;  // guarded by r_.mu_
   };
 
+  const bool hold_requests_;
   mutable absl::Mutex mu_;
   std::function<void()> wake_ ABSL_GUARDED_BY(mu_);
   bool released_ ABSL_GUARDED_BY(mu_) = false;
@@ -150,6 +163,36 @@ TEST_F(RecordingReleaseTest, OneWakeHandsOnAtMostOneSliceOfAWindow) {
   EXPECT_GT(holding_.max_per_wake(), 0);
   EXPECT_LE(holding_.max_per_wake(), (64 + 32) << 10);
   EXPECT_GE(holding_.wakes_with_data(), kBytes / ((64 + 32) << 10));
+}
+
+class RequestReleaseTest : public GatewayTest {
+ protected:
+  RequestReleaseTest() { recorder_override_ = &holding_; }
+  HoldingRecorder holding_{/*hold_requests=*/true};
+};
+
+// Record before forward holds for the user's requests too: while the
+// recorder has not recorded the exec, the host does not run it (it ran at
+// once, and a stalled spool or a crash then lost the command's record).
+TEST_F(RequestReleaseTest, TheCommandRunsOnlyOnceItIsRecorded) {
+  const std::string marker = dir_->File("ran");
+  testing::RunResult r;
+  std::thread ssh([&] { r = Ssh(login_ + "+web01", "touch " + marker); });
+  // The gateway has the exec (it logs it before recording it): give it
+  // time to reach the host if it were going to.
+  const absl::Time limit = absl::Now() + absl::Seconds(60);
+  while (!absl::StrContains(GatewayLog(), "event=channel.start") &&
+         absl::Now() < limit) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(absl::StrContains(GatewayLog(), "event=channel.start"));
+  absl::SleepFor(absl::Seconds(2));
+  EXPECT_NE(access(marker.c_str(), F_OK), 0)
+      << "the host ran the command before it was recorded";
+  holding_.Release();
+  ssh.join();
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(access(marker.c_str(), F_OK), 0) << r.Describe();
 }
 
 }  // namespace
