@@ -41,8 +41,7 @@ void GatewayConnection::OnData(Channel ch, uint32_t stream, Bytes data) {
     return;
   }
   if (b->busy || !b->requests.empty() || !b->held.empty()) {
-    b->held.emplace_back(stream,
-                         std::vector<uint8_t>(data.begin(), data.end()));
+    AppendHeldData(b->held, stream, data);
     return;
   }
   ForwardInput(*b, stream, data);

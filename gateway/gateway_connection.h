@@ -188,9 +188,10 @@ class GatewayConnection
     // Downstream want_reply requests forwarded upstream, oldest first.
     std::deque<ssh::connection::RequestId> forwarded;
     // User data (and EOF) that arrived while requests before it wait for
-    // an authorization: it must reach the host after them. Not consumed
-    // yet, so the channel window bounds it.
-    std::deque<std::pair<uint32_t, std::vector<uint8_t>>> held;
+    // an authorization or the recorder: it must reach the host after them.
+    // Not consumed yet, so the channel window bounds it; small packets of
+    // a stream are joined (AppendHeldData).
+    HeldData held;
     bool eof_held = false;
     // Record before forward: a request of the user's (its record, or what
     // came before it, not yet recorded) waits here, the bridge busy, until

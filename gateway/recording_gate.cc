@@ -48,4 +48,16 @@ std::optional<RecordingGate::Item> RecordingGate::TakeRecorded(
   return item;
 }
 
+void AppendHeldData(HeldData& held, uint32_t stream,
+                    absl::Span<const uint8_t> data) {
+  if (!held.empty() && held.back().first == stream &&
+      held.back().second.size() + data.size() <=
+          RecordingGate::kMaxMergedDataBytes) {
+    std::vector<uint8_t>& last = held.back().second;
+    last.insert(last.end(), data.begin(), data.end());
+    return;
+  }
+  held.emplace_back(stream, std::vector<uint8_t>(data.begin(), data.end()));
+}
+
 }  // namespace sallyport::gateway

@@ -14,6 +14,7 @@
 #include <deque>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/types/span.h"
@@ -63,6 +64,17 @@ class RecordingGate {
   std::deque<Item> input_, output_;
   size_t held_bytes_ = 0;
 };
+
+// User data held before it reaches the gate (behind a request waiting for
+// an authorization or for the recorder), in arrival order: (stream, bytes).
+using HeldData = std::deque<std::pair<uint32_t, std::vector<uint8_t>>>;
+
+// Appends `data` of `stream` to `held`: to its last piece when that is of
+// the same stream and both fit RecordingGate::kMaxMergedDataBytes (as
+// RecordingGate::Hold merges), so that many small packets do not cost an
+// entry and an allocation each.
+void AppendHeldData(HeldData& held, uint32_t stream,
+                    absl::Span<const uint8_t> data);
 
 }  // namespace sallyport::gateway
 

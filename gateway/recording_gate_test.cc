@@ -128,5 +128,30 @@ TEST(RecordingGate, HeldDataOfOneStreamIsMergedUpToTheLimit) {
   EXPECT_TRUE(gate.empty());
 }
 
+// Data held behind an authorization: 1-byte packets of one stream share
+// an entry up to kMaxMergedDataBytes (one entry each cost ~64 bytes of
+// overhead: up to ~128 MiB for a 2 MiB window); another stream, or a
+// piece that would not fit, starts a new one. Order and bytes are kept.
+TEST(AppendHeldDataTest, SmallPacketsOfAStreamShareAnEntry) {
+  HeldData held;
+  const uint8_t x = 'x';
+  const size_t max = RecordingGate::kMaxMergedDataBytes;
+  for (size_t i = 0; i < max + 1; ++i) AppendHeldData(held, 0, {&x, 1});
+  ASSERT_EQ(held.size(), 2u);
+  EXPECT_EQ(held[0].second.size(), max);
+  EXPECT_EQ(held[1].second.size(), 1u);
+  AppendHeldData(held, 1, B("err"));
+  AppendHeldData(held, 0, B("out"));
+  ASSERT_EQ(held.size(), 4u);
+  EXPECT_EQ(held[2].first, 1u);
+  EXPECT_EQ(std::string(held[2].second.begin(), held[2].second.end()), "err");
+  EXPECT_EQ(held[3].first, 0u);
+  EXPECT_EQ(std::string(held[3].second.begin(), held[3].second.end()), "out");
+  // A full-size packet after a small one does not fit: its own entry.
+  const std::vector<uint8_t> big(max, 'y');
+  AppendHeldData(held, 0, big);
+  EXPECT_EQ(held.size(), 5u);
+}
+
 }  // namespace
 }  // namespace sallyport::gateway
