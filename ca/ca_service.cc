@@ -281,7 +281,7 @@ grpc::Status CaService::IssueHostCertificate(
     // enrolment keeps it); checked again when the host is recorded.
     absl::StatusOr<std::optional<storage::Host>> allowed =
         CheckHostEnrolment(*ctx_.store, request->host(), request->address(),
-                           request->port(), *key, by);
+                           request->port(), *key, by, ctx_.clock->Now());
     if (!allowed.ok()) {
       return ToGrpc(AuditEnrollRefused(
           *ctx_.audit, absl::StrCat("host:", request->host()), kJoinTokenHost,
@@ -300,7 +300,7 @@ grpc::Status CaService::IssueHostCertificate(
   }
   absl::StatusOr<storage::Host> host =
       RecordEnrolledHost(*ctx_.store, request->host(), request->address(),
-                         request->port(), *key, by);
+                         request->port(), *key, by, ctx_.clock->Now());
   if (!host.ok()) return ToGrpc(host.status());
   absl::StatusOr<ssh::cert::Certificate> cert =
       ctx_.issuer->IssueHostCertificate(host->name, *key, actor);

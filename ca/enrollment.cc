@@ -128,9 +128,75 @@ absl::Status ValidateHostPrincipal(std::string_view name) {
       "not a host name or IP address: ", rbac::EscapeForReason(name)));
 }
 
+namespace {
+
+bool SameName(std::string_view a, std::string_view b) {
+  return absl::EqualsIgnoreCase(absl::string_view(a.data(), a.size()),
+                                absl::string_view(b.data(), b.size()));
+}
+
+// A join token names no host, so the names a new host enrolled with it
+// gets on its certificate (its name and address) must be nobody else's:
+// the gateway checks an upstream host certificate for the inventory name,
+// and users' @cert-authority lines accept any name on it. Refused when
+// one is another inventory host's name or address, or a principal of a
+// host certificate still valid at `now` and not revoked (a gateway's,
+// whose names are in no inventory, or a host's an admin deleted).
+absl::Status CheckNewHostNamesAreFree(storage::Store& store,
+                                      std::string_view name,
+                                      std::string_view address,
+                                      absl::Time now) {
+  const auto taken = [&](std::string_view ours, const std::string& whose) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "a join token cannot enrol a host as ", rbac::EscapeForReason(ours),
+        ": that name is ", whose,
+        " (an administrator can add the host first: spctl hosts add ",
+        rbac::EscapeForReason(name), " --address ...)"));
+  };
+  ASSIGN_OR_RETURN(std::vector<storage::Host> hosts, store.ListHosts());
+  for (const storage::Host& h : hosts) {
+    for (std::string_view ours : {name, address}) {
+      if (SameName(ours, h.name)) {
+        return taken(ours, absl::StrCat("the name of host ", h.name));
+      }
+      if (SameName(ours, h.address)) {
+        return taken(ours, absl::StrCat("the address of host ", h.name));
+      }
+    }
+  }
+  storage::CertificateFilter filter;
+  filter.purpose = storage::CertificatePurpose::kHost;
+  filter.valid_at = now;
+  for (;;) {
+    ASSIGN_OR_RETURN(std::vector<storage::IssuedCertificate> certs,
+                     store.ListCertificates(filter));
+    for (const storage::IssuedCertificate& c : certs) {
+      for (const std::string& p : c.principals) {
+        for (std::string_view ours : {name, address}) {
+          if (!SameName(ours, p)) continue;
+          ASSIGN_OR_RETURN(bool revoked,
+                           store.IsRevoked(c.serial, c.public_key_fingerprint));
+          if (revoked) continue;
+          return taken(
+              ours,
+              absl::StrCat("on host certificate ", c.serial, " (key id ",
+                           rbac::EscapeForReason(c.key_id), "), valid until ",
+                           absl::FormatTime(c.valid_before)));
+        }
+      }
+    }
+    if (certs.size() < static_cast<size_t>(filter.limit)) break;
+    filter.after_serial = certs.back().serial;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::optional<storage::Host>> CheckHostEnrolment(
     storage::Store& store, std::string_view name, std::string_view address,
-    uint32_t port, const ssh::crypto::PublicKey& key, HostEnrolledBy by) {
+    uint32_t port, const ssh::crypto::PublicKey& key, HostEnrolledBy by,
+    absl::Time now) {
   if (port > 65535) {
     return absl::InvalidArgumentError("port must be 1..65535");
   }
@@ -147,6 +213,9 @@ absl::StatusOr<std::optional<storage::Host>> CheckHostEnrolment(
     if (absl::Status st = rbac::ValidateInventoryName(name); !st.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("host name: ", st.message()));
+    }
+    if (by == HostEnrolledBy::kJoinToken) {
+      RETURN_IF_ERROR(CheckNewHostNamesAreFree(store, name, address, now));
     }
     return std::optional<storage::Host>();
   }
@@ -216,10 +285,11 @@ absl::StatusOr<storage::Host> WriteEnrolledHost(
 absl::StatusOr<storage::Host> RecordEnrolledHost(
     storage::Store& store, std::string_view name, std::string_view address,
     uint32_t port, const ssh::crypto::PublicKey& key, HostEnrolledBy by,
-    const std::function<void()>& after_check) {
+    absl::Time now, const std::function<void()>& after_check) {
   for (int attempt = 1;; ++attempt) {
-    ASSIGN_OR_RETURN(std::optional<storage::Host> checked,
-                     CheckHostEnrolment(store, name, address, port, key, by));
+    ASSIGN_OR_RETURN(
+        std::optional<storage::Host> checked,
+        CheckHostEnrolment(store, name, address, port, key, by, now));
     if (after_check) after_check();
     absl::StatusOr<storage::Host> written =
         WriteEnrolledHost(store, checked, name, address, port, key);

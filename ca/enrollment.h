@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "ca/audit_log.h"
 #include "ssh/crypto/keys.h"
 #include "storage/store.h"
@@ -84,10 +85,15 @@ enum class HostEnrolledBy { kAdmin, kJoinToken };
 // address; kFailedPrecondition when `address` or `port` (when given)
 // differ from the inventory's (enrolment never moves a host);
 // kPermissionDenied when a join token would replace the key of an
-// enrolled host (only an admin may). Checked before a token is spent.
+// enrolled host (only an admin may), or would enrol a new host whose name
+// or address (both principals of its certificate) is another inventory
+// host's name or address, or a principal of a host certificate valid at
+// `now` and not revoked (a gateway's), compared ignoring case. Checked
+// before a token is spent.
 absl::StatusOr<std::optional<storage::Host>> CheckHostEnrolment(
     storage::Store& store, std::string_view name, std::string_view address,
-    uint32_t port, const ssh::crypto::PublicKey& key, HostEnrolledBy by);
+    uint32_t port, const ssh::crypto::PublicKey& key, HostEnrolledBy by,
+    absl::Time now);
 
 // How many times RecordEnrolledHost checks and writes a host that keeps
 // changing between the two.
@@ -107,7 +113,7 @@ inline constexpr int kHostEnrolmentAttempts = 3;
 absl::StatusOr<storage::Host> RecordEnrolledHost(
     storage::Store& store, std::string_view name, std::string_view address,
     uint32_t port, const ssh::crypto::PublicKey& key, HostEnrolledBy by,
-    const std::function<void()>& after_check = nullptr);
+    absl::Time now, const std::function<void()>& after_check = nullptr);
 
 }  // namespace sallyport::ca
 

@@ -188,6 +188,57 @@ TEST_P(HostEnrollTest, ANewHostNamedLikeAnAddressIsRefused) {
   EXPECT_TRUE(EnrollHost("web09", "10.0.0.9", token, &response).ok());
 }
 
+// A host join token names no host, and both the name and the address a new
+// host enrols with become principals of its host certificate: "evil" at
+// address "web01" got a certificate for ["evil", "web01"], which the
+// gateway's upstream check (principal = inventory name) and users'
+// @cert-authority lines accept for web01. A new host's name and address
+// may be no other host's name or address, nor a name on a gateway's host
+// certificate; the refusals do not spend the token, which still enrols a
+// host of its own.
+TEST_P(HostEnrollTest, AJoinTokenCannotEnrolAnotherHostsNames) {
+  v1::IssueHostCertificateResponse response;
+  ASSERT_TRUE(EnrollHost("web01", "10.0.0.5", Token("host"), &response).ok());
+  storage::Host db;
+  db.name = "db01";
+  db.address = "db01.internal";
+  db.port = 22;
+  db.trust = storage::HostTrust::kHostCa;
+  ASSERT_TRUE(env_->store().CreateHost(db).ok());
+  const EnrolledGateway gw =
+      Enroll(*env_, Token("gateway"), "gw1", {"bastion.example.com"});
+  ASSERT_TRUE(gw.status.ok()) << gw.status.error_message();
+
+  const std::string token = Token("host");
+  for (const auto& [name, address] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"evil", "web01"},
+           {"evil", "WEB01"},
+           {"evil", "10.0.0.5"},
+           {"evil", "db01"},
+           {"db01.internal", "10.0.0.77"},
+           {"evil", "db01.internal"},
+           {"evil", "gw1"},
+           {"bastion.example.com", "10.0.0.78"},
+           {"evil", "Bastion.example.com"}}) {
+    const grpc::Status st = EnrollHost(name, address, token, &response);
+    EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED)
+        << name << " at " << address << ": " << st.error_message();
+    EXPECT_TRUE(absl::StrContains(st.error_message(),
+                                  "a join token cannot enrol a host as"))
+        << st.error_message();
+  }
+  EXPECT_EQ(env_->store().GetHost("evil").status().code(),
+            absl::StatusCode::kNotFound);
+
+  // The unspent token enrols a host of its own.
+  const grpc::Status st = EnrollHost("web02", "10.0.0.6", token, &response);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  auto cert = ssh::cert::Certificate::FromLine(response.ssh_certificate());
+  ASSERT_TRUE(cert.ok());
+  EXPECT_EQ(cert->principals, (std::vector<std::string>{"web02", "10.0.0.6"}));
+}
+
 // An admin's change landing between an enrolment's check and its write is
 // not undone: the enrolment wrote back the host it had read, so an
 // address or label just set was lost, and an enrolment naming the old
@@ -220,7 +271,7 @@ TEST_P(HostEnrollTest, EnrolmentIsDecidedOnTheHostAsItIsWhenWritten) {
   int checks = 0;
   absl::StatusOr<storage::Host> got = RecordEnrolledHost(
       store, "web01", "10.0.0.5", 0, key->public_key(),
-      HostEnrolledBy::kJoinToken, [&] {
+      HostEnrolledBy::kJoinToken, env_->clock().Now(), [&] {
         if (checks++ == 0) {
           admin_edit([](storage::Host& h) { h.address = "10.0.0.6"; });
         }
@@ -238,7 +289,7 @@ TEST_P(HostEnrollTest, EnrolmentIsDecidedOnTheHostAsItIsWhenWritten) {
   checks = 0;
   got = RecordEnrolledHost(
       store, "web01", "", 0, key->public_key(), HostEnrolledBy::kJoinToken,
-      [&] {
+      env_->clock().Now(), [&] {
         if (checks++ == 0) {
           admin_edit([](storage::Host& h) { h.labels["team"] = "web"; });
         }
@@ -255,12 +306,13 @@ TEST_P(HostEnrollTest, EnrolmentIsDecidedOnTheHostAsItIsWhenWritten) {
   // A host changed before every write: given up after
   // kHostEnrolmentAttempts, the last change kept.
   checks = 0;
-  got = RecordEnrolledHost(
-      store, "web01", "", 0, other->public_key(), HostEnrolledBy::kAdmin, [&] {
-        ++checks;
-        admin_edit(
-            [&](storage::Host& h) { h.labels["n"] = std::to_string(checks); });
-      });
+  got = RecordEnrolledHost(store, "web01", "", 0, other->public_key(),
+                           HostEnrolledBy::kAdmin, env_->clock().Now(), [&] {
+                             ++checks;
+                             admin_edit([&](storage::Host& h) {
+                               h.labels["n"] = std::to_string(checks);
+                             });
+                           });
   EXPECT_EQ(got.status().code(), absl::StatusCode::kAborted) << got.status();
   EXPECT_EQ(checks, kHostEnrolmentAttempts);
   got = store.GetHost("web01");
@@ -272,17 +324,18 @@ TEST_P(HostEnrollTest, EnrolmentIsDecidedOnTheHostAsItIsWhenWritten) {
   // decided on it (a join token does not replace its key), not refused as
   // a duplicate.
   checks = 0;
-  got = RecordEnrolledHost(store, "web05", "10.0.0.9", 0, other->public_key(),
-                           HostEnrolledBy::kJoinToken, [&] {
-                             if (checks++ > 0) return;
-                             storage::Host first;
-                             first.name = "web05";
-                             first.address = "10.0.0.9";
-                             first.port = 22;
-                             first.trust = storage::HostTrust::kHostCa;
-                             first.host_key = key_line;
-                             ASSERT_TRUE(store.CreateHost(first).ok());
-                           });
+  got =
+      RecordEnrolledHost(store, "web05", "10.0.0.9", 0, other->public_key(),
+                         HostEnrolledBy::kJoinToken, env_->clock().Now(), [&] {
+                           if (checks++ > 0) return;
+                           storage::Host first;
+                           first.name = "web05";
+                           first.address = "10.0.0.9";
+                           first.port = 22;
+                           first.trust = storage::HostTrust::kHostCa;
+                           first.host_key = key_line;
+                           ASSERT_TRUE(store.CreateHost(first).ok());
+                         });
   EXPECT_EQ(got.status().code(), absl::StatusCode::kPermissionDenied)
       << got.status();
   EXPECT_TRUE(absl::StrContains(got.status().message(),
