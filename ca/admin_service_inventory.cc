@@ -148,7 +148,7 @@ grpc::Status AdminService::ListCertificates(
           filter.purpose = storage::ParseCertificatePurpose(request->purpose());
           if (!filter.purpose.has_value()) {
             return absl::InvalidArgumentError(
-                "purpose must be login, session or host");
+                "purpose must be login, session, host or gateway");
           }
         }
         if (request->has_valid_at()) {

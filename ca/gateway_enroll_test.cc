@@ -120,6 +120,60 @@ TEST_P(GatewayEnrollTest, EnrolmentGivesAClientCertificateAndAHostCertificate) {
   }
 }
 
+// A gateway's mTLS identity is an issued certificate like any other: its
+// serial (in gateway.enrolled and gateway.renewed) is listed with purpose
+// "gateway" and user "gateway:NAME", so an admin can find it and revoke it
+// (it was not recorded anywhere: `spctl certs ls` did not show it, and
+// gateway.enrolled did not name it).
+TEST_P(GatewayEnrollTest, GatewayIdentitiesAreListedWithTheirSerials) {
+  EnrolledGateway g = Enroll(*env_, Token("gateway"), "gw1");
+  ASSERT_TRUE(g.status.ok()) << g.status.error_message();
+  auto first = env_->server().client_ca().Verify(
+      g.response.tls_client_certificate_pem(), env_->clock().Now());
+  ASSERT_TRUE(first.ok()) << first.status();
+
+  auto tls_key = GenerateTlsKey();
+  ASSERT_TRUE(tls_key.ok());
+  gw::RenewGatewayIdentityRequest renew;
+  renew.set_tls_public_key_der(*PublicKeyToDer(tls_key->get()));
+  gw::RenewGatewayIdentityResponse renewed;
+  {
+    grpc::ClientContext ctx;
+    grpc::Status st = gw::Gateway::NewStub(g.channel)->RenewGatewayIdentity(
+        &ctx, renew, &renewed);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  auto second = env_->server().client_ca().Verify(
+      renewed.tls_client_certificate_pem(), env_->clock().Now());
+  ASSERT_TRUE(second.ok()) << second.status();
+
+  admin::v1::ListCertificatesRequest request;
+  request.set_purpose("gateway");
+  admin::v1::ListCertificatesResponse listed;
+  grpc::ClientContext ctx;
+  grpc::Status st = admin::v1::Admin::NewStub(AdminChannel(*env_))
+                        ->ListCertificates(&ctx, request, &listed);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(listed.certificates_size(), 2);
+  EXPECT_EQ(listed.certificates(0).serial(), first->serial);
+  EXPECT_EQ(listed.certificates(1).serial(), second->serial);
+  for (const auto& c : listed.certificates()) {
+    EXPECT_EQ(c.purpose(), "gateway");
+    EXPECT_EQ(c.user(), "gateway:gw1");
+    EXPECT_EQ(c.key_id(), "gw1");
+  }
+  EXPECT_EQ(listed.certificates(1).public_key_fingerprint(),
+            DerFingerprint(renew.tls_public_key_der()));
+  EXPECT_EQ(CountAuditEvents(env_->store(), kEventGatewayEnrolled,
+                             {absl::StrCat("\"serial\":", first->serial)}),
+            1);
+  EXPECT_EQ(
+      CountAuditEvents(env_->store(), kEventGatewayRenewed,
+                       {absl::StrCat("\"serial\":", second->serial),
+                        absl::StrCat("\"previous_serial\":", first->serial)}),
+      1);
+}
+
 TEST_P(GatewayEnrollTest, ATokenUsedTwiceIsRefused) {
   std::string token = Token("gateway");
   ASSERT_TRUE(Enroll(*env_, token, "gw1").status.ok());

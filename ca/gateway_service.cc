@@ -22,21 +22,40 @@ std::string GatewayActor(std::string_view name) {
 
 }  // namespace
 
-absl::StatusOr<std::string> GatewayService::IssueIdentity(
-    std::string_view name, std::string_view tls_public_key_der,
-    absl::Time* not_after) {
+std::string GatewayCertificateUser(std::string_view gateway) {
+  return absl::StrCat("gateway:", std::string(gateway));
+}
+
+absl::StatusOr<GatewayService::Identity> GatewayService::IssueIdentity(
+    std::string_view name, std::string_view tls_public_key_der) {
   absl::StatusOr<base::EvpPkeyPtr> tls_key =
       PublicKeyFromDer(tls_public_key_der);
   if (!tls_key.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("tls_public_key_der: ", tls_key.status().message()));
   }
+  ASSIGN_OR_RETURN(base::X509Ptr ca_cert,
+                   CertificateFromPem(ctx_.client_ca->ca_pem()));
+  ASSIGN_OR_RETURN(std::string ca_fingerprint,
+                   CertificateFingerprint(ca_cert.get()));
   ASSIGN_OR_RETURN(uint64_t serial, ctx_.store->AllocateSerial());
   const absl::Time now = ctx_.clock->Now();
-  *not_after = now + settings_.identity_ttl;
-  return ctx_.client_ca->Issue(ClientIdentity::Kind::kGateway, name, serial,
-                               now - settings_.backdate, *not_after,
-                               tls_public_key_der);
+  Identity out;
+  storage::IssuedCertificate& record = out.record;
+  record.serial = serial;
+  record.key_id = std::string(name);
+  record.user = GatewayCertificateUser(name);
+  record.principals = {std::string(name)};
+  record.valid_after = now - settings_.backdate;
+  record.valid_before = now + settings_.identity_ttl;
+  record.public_key_fingerprint = DerFingerprint(tls_public_key_der);
+  record.ca_key_fingerprint = std::move(ca_fingerprint);
+  record.purpose = storage::CertificatePurpose::kGateway;
+  ASSIGN_OR_RETURN(
+      out.pem, ctx_.client_ca->Issue(ClientIdentity::Kind::kGateway, name,
+                                     serial, record.valid_after,
+                                     record.valid_before, tls_public_key_der));
+  return out;
 }
 
 grpc::Status GatewayService::EnrollGateway(
@@ -72,10 +91,10 @@ grpc::Status GatewayService::EnrollGateway(
   if (!token.ok()) return ToGrpc(token.status());
 
   const std::string actor = GatewayActor(request->name());
-  absl::Time not_after;
-  absl::StatusOr<std::string> pem =
-      IssueIdentity(request->name(), request->tls_public_key_der(), &not_after);
-  if (!pem.ok()) return ToGrpc(pem.status());
+  absl::StatusOr<Identity> identity =
+      IssueIdentity(request->name(), request->tls_public_key_der());
+  if (!identity.ok()) return ToGrpc(identity.status());
+  const absl::Time not_after = identity->record.valid_before;
   absl::StatusOr<ssh::cert::Certificate> host_cert =
       ctx_.issuer->IssueHostCertificateForNames(
           principals, request->name(), *host_key,
@@ -96,16 +115,18 @@ grpc::Status GatewayService::EnrollGateway(
     }
   }
   // Fail closed: an enrolment that cannot be audited hands nothing out.
-  absl::Status audited = ctx_.audit->Record(
-      kEventGatewayEnrolled, actor,
+  // The identity's record and its event are one transaction.
+  absl::Status audited = ctx_.audit->RecordCertificate(
+      identity->record, kEventGatewayEnrolled, actor,
       {{"gateway", request->name()},
        {"source", source},
        {"token_hash", token->token_hash},
        {"principals", principals},
+       {"serial", static_cast<int64_t>(identity->record.serial)},
        {"host_certificate_serial", static_cast<int64_t>(host_cert->serial)},
        {"tls_valid_before", absl::FormatTime(not_after)}});
   if (!audited.ok()) return ToGrpc(audited);
-  response->set_tls_client_certificate_pem(*pem);
+  response->set_tls_client_certificate_pem(identity->pem);
   *response->mutable_tls_valid_before() = ToTimestamp(not_after);
   FillIssued(*host_cert, response->mutable_host_certificate());
   spdlog::info("gateway enrolled: name={} principals={} source={}",
@@ -120,18 +141,19 @@ grpc::Status GatewayService::RenewGatewayIdentity(
   absl::StatusOr<ClientIdentity> peer =
       ctx_.peers->AuthenticateGateway(*context, "RenewGatewayIdentity");
   if (!peer.ok()) return ToGrpc(peer.status());
-  absl::Time not_after;
-  absl::StatusOr<std::string> pem =
-      IssueIdentity(peer->name, request->tls_public_key_der(), &not_after);
-  if (!pem.ok()) return ToGrpc(pem.status());
-  absl::Status audited = ctx_.audit->Record(
-      kEventGatewayRenewed, GatewayActor(peer->name),
+  absl::StatusOr<Identity> identity =
+      IssueIdentity(peer->name, request->tls_public_key_der());
+  if (!identity.ok()) return ToGrpc(identity.status());
+  const absl::Time not_after = identity->record.valid_before;
+  absl::Status audited = ctx_.audit->RecordCertificate(
+      identity->record, kEventGatewayRenewed, GatewayActor(peer->name),
       {{"gateway", peer->name},
        {"source", PeerAddress(context->peer())},
+       {"serial", static_cast<int64_t>(identity->record.serial)},
        {"previous_serial", static_cast<int64_t>(peer->serial)},
        {"tls_valid_before", absl::FormatTime(not_after)}});
   if (!audited.ok()) return ToGrpc(audited);
-  response->set_tls_client_certificate_pem(*pem);
+  response->set_tls_client_certificate_pem(identity->pem);
   *response->mutable_tls_valid_before() = ToTimestamp(not_after);
   return grpc::Status::OK;
 }

@@ -18,6 +18,10 @@
 
 namespace sallyport::ca {
 
+// The user of a gateway identity's certificate record: "gateway:NAME"
+// (never a user name, which has no ':'); `spctl certs ls --user` finds it.
+std::string GatewayCertificateUser(std::string_view gateway);
+
 // IssueSessionCertificate uses gRPC's callback API: its handler does not
 // wait for the certificate's record to commit (the store's commit thread
 // finishes the call), so no thread is parked per call in flight.
@@ -103,11 +107,16 @@ class GatewayService final
   absl::StatusOr<Checked> FinishCheck(PendingCheck pending,
                                       const storage::IssuanceSnapshot& read);
 
-  // A client certificate for gateway `name` and `tls_public_key_der` with a
-  // serial from the store.
-  absl::StatusOr<std::string> IssueIdentity(std::string_view name,
-                                            std::string_view tls_public_key_der,
-                                            absl::Time* not_after);
+  // A client certificate (PEM) for gateway `name` and
+  // `tls_public_key_der` with a serial from the store, and its record
+  // (purpose kGateway, user GatewayCertificateUser(name)), which the
+  // caller stores with its audit event (AuditLog::RecordCertificate).
+  struct Identity {
+    std::string pem;
+    storage::IssuedCertificate record;
+  };
+  absl::StatusOr<Identity> IssueIdentity(std::string_view name,
+                                         std::string_view tls_public_key_der);
 
   CaContext ctx_;
   const Settings settings_;

@@ -5,6 +5,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include <cstring>
@@ -197,6 +198,16 @@ absl::StatusOr<std::string> CertificateFingerprint(X509* cert) {
   }
   std::string b64 =
       absl::Base64Escape(std::string(reinterpret_cast<char*>(digest), len));
+  while (!b64.empty() && b64.back() == '=') b64.pop_back();
+  return absl::StrCat("SHA256:", b64);
+}
+
+std::string DerFingerprint(std::string_view der) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(der.data()), der.size(),
+         digest);
+  std::string b64 = absl::Base64Escape(
+      std::string(reinterpret_cast<char*>(digest), sizeof(digest)));
   while (!b64.empty() && b64.back() == '=') b64.pop_back();
   return absl::StrCat("SHA256:", b64);
 }

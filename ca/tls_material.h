@@ -46,6 +46,9 @@ absl::StatusOr<std::string> CertificateToPem(X509* cert);
 absl::StatusOr<base::X509Ptr> CertificateFromPem(std::string_view pem);
 // "SHA256:" + unpadded base64 of SHA-256(DER), like ssh-keygen -l.
 absl::StatusOr<std::string> CertificateFingerprint(X509* cert);
+// "SHA256:" + unpadded base64 of SHA-256 of `der` (a DER public key, as a
+// gateway's certificate record names the key it certifies).
+std::string DerFingerprint(std::string_view der);
 
 struct CertificateSpec {
   std::string common_name;

@@ -451,8 +451,10 @@ void AddCertCommands(CLI::App& app, Spctl& ctl, Action* action) {
   CLI::App* ls = certs->add_subcommand("ls", "list issued certificates");
   ls->add_option("--user", a->user, "only this user's");
   ls->add_flag("--active", a->active, "only valid now and not revoked");
-  ls->add_option("--purpose", a->purpose, "login, session or host")
-      ->check(CLI::IsMember({"login", "session", "host"}));
+  ls->add_option("--purpose", a->purpose,
+                 "login, session, host or gateway (a gateway's mTLS identity, "
+                 "user gateway:NAME)")
+      ->check(CLI::IsMember({"login", "session", "host", "gateway"}));
   OnRun(ls, action, [c, a] { return List(*c, *a); });
   CLI::App* show = certs->add_subcommand(
       "show", "show one certificate, and its revocation if it is revoked");

@@ -82,10 +82,11 @@ constexpr std::array<std::pair<RecordFailureMode, std::string_view>, 2>
                             {RecordFailureMode::kBestEffort, "best_effort"}}};
 constexpr std::array<std::pair<HostTrust, std::string_view>, 2> kHostTrusts = {
     {{HostTrust::kPinnedKey, "pinned-key"}, {HostTrust::kHostCa, "host-ca"}}};
-constexpr std::array<std::pair<CertificatePurpose, std::string_view>, 3>
+constexpr std::array<std::pair<CertificatePurpose, std::string_view>, 4>
     kCertificatePurposes = {{{CertificatePurpose::kLogin, "login"},
                              {CertificatePurpose::kSession, "session"},
-                             {CertificatePurpose::kHost, "host"}}};
+                             {CertificatePurpose::kHost, "host"},
+                             {CertificatePurpose::kGateway, "gateway"}}};
 constexpr std::array<std::pair<SessionStatus, std::string_view>, 4>
     kSessionStatuses = {{{SessionStatus::kActive, "active"},
                          {SessionStatus::kEnded, "ended"},

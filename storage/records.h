@@ -196,8 +196,10 @@ struct Host {
 
 // ---------------------------------------------------------------- certificates
 
-enum class CertificatePurpose { kLogin, kSession, kHost };
-// "login", "session", "host".
+// kGateway: a gateway's mTLS identity (X.509, not SSH), recorded with user
+// "gateway:NAME" (schema version 12).
+enum class CertificatePurpose { kLogin, kSession, kHost, kGateway };
+// "login", "session", "host", "gateway".
 std::string_view CertificatePurposeName(CertificatePurpose purpose);
 std::optional<CertificatePurpose> ParseCertificatePurpose(
     std::string_view name);
