@@ -155,13 +155,22 @@ absl::StatusOr<std::unique_ptr<SpoolRecorder>> SpoolRecorder::Start(
   // One gateway per spool_dir: a second one would take the first one's
   // live spools for a dead process's, cut their tails and end them while
   // they are still written. The lock goes with the process (even killed).
+  // Read-only (flock needs no write access): a descriptor open for writing
+  // would keep the spool's filesystem from being remounted read-only.
   const std::string lock_path = absl::StrCat(r->options_.spool_dir, "/.lock");
-  r->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (r->lock_fd_ < 0) {
+  r->lock_fd_ = ::open(lock_path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (r->lock_fd_ < 0 && (errno == EROFS || errno == EACCES)) {
+    r->lock_fd_ = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  if (r->lock_fd_ < 0 &&
+      (errno == EROFS || errno == EACCES || errno == ENOENT)) {
+    // A spool_dir nothing can be written to (strict sessions are refused,
+    // see SessionRecording) cannot be damaged by a second gateway either:
+    // no lock to take.
+  } else if (r->lock_fd_ < 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot open ", lock_path, ": ", std::strerror(errno)));
-  }
-  if (::flock(r->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+  } else if (::flock(r->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {
       return absl::FailedPreconditionError(
           absl::StrCat("spool_dir ", r->options_.spool_dir,
