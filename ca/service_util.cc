@@ -158,8 +158,7 @@ absl::StatusOr<ClientIdentity> PeerAuthenticator::Authenticate(
     // Unset only for a serial the store cannot hold (refused below).
     if (read->certificate_key_revoked.value_or(false)) {
       return absl::UnauthenticatedError(
-          "the client certificate is revoked (the key of its login is "
-          "revoked)");
+          "the key this client certificate was issued for is revoked");
     }
     if (!read->user.has_value()) {
       return absl::UnavailableError("the CA's store is unavailable");

@@ -223,9 +223,8 @@ TEST_F(SpFixesTest, RemembersOnlyAfterALoginAndCommandLineBasics) {
 
 // `sp status` asks the CA whether the certificate still stands: it showed
 // a revoked certificate as fine (time left, exit 0) while ssh was refused.
-// Its key revoked: found on the revocation list, with when, by whom and
-// why;
-// its serial revoked: the CA refuses the login's client certificate.
+// Its key revoked, or its serial: the CA refuses the login's client
+// certificate.
 TEST_F(SpFixesTest, StatusSaysWhetherTheCaRevokedTheCertificate) {
   ASSERT_TRUE(env_->Login("dana", kPassword).ok());
   auto status = env_->Sp("dana", {"status"});
@@ -246,12 +245,14 @@ TEST_F(SpFixesTest, StatusSaysWhetherTheCaRevokedTheCertificate) {
   auto revoke = env_->Spctl(
       {"certs", "revoke", "--key", m[1].str(), "--reason", "key leaked"});
   ASSERT_TRUE(revoke.ok()) << revoke.Describe();
+  // The CA refuses the login's client certificate with its key (which
+  // could otherwise get a certificate for a new key).
   status = env_->Sp("dana", {"status"});
   EXPECT_EQ(status.exit_code, 1) << status.Describe();
-  EXPECT_TRUE(std::regex_search(
+  EXPECT_TRUE(absl::StrContains(
       status.out,
-      std::regex(R"(\nRevoked:     yes: its key was revoked \d{4}-\d\d-\d\d )"
-                 R"(\d\d:\d\d:\d\d UTC by \S+: key leaked\n)")))
+      "\nRevoked:     yes: the CA refuses this login (the key this client "
+      "certificate was issued for is revoked)\n"))
       << status.out;
   json = env_->Sp("dana", {"status", "--output", "json"});
   EXPECT_TRUE(absl::StrContains(json.out, "\"revoked\": true")) << json.out;
