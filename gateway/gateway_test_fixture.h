@@ -94,6 +94,14 @@ class GatewayTest : public ::testing::Test {
     ops.channels.insert(ops.channels.end(), extra_kinds_.begin(),
                         extra_kinds_.end());
     ASSERT_TRUE(env_->store().CreateRole(ops).ok());
+    // With cert_lifetime_ set, the CA's clock is moved back so that the
+    // 8-hour certificate of the Login below ends that long from now; alice
+    // is created at that time too (a certificate issued before its user was
+    // created is refused as an earlier user's).
+    const absl::Time now = absl::Now();
+    if (cert_lifetime_ > absl::ZeroDuration()) {
+      env_->clock().Set(now - absl::Hours(8) + cert_lifetime_);
+    }
     ASSERT_TRUE(env_->AddUser("alice", "alice-pw", {"ops"}).ok());
     storage::Host web01;
     web01.name = "web01";
@@ -111,12 +119,6 @@ class GatewayTest : public ::testing::Test {
     ASSERT_TRUE(env_->store().CreateHost(web02).ok());
 
     // The user: key + certificate from Login, as `sp login` leaves them.
-    // With cert_lifetime_ set, the CA's clock is moved so that the 8-hour
-    // certificate ends that long from now.
-    const absl::Time now = absl::Now();
-    if (cert_lifetime_ > absl::ZeroDuration()) {
-      env_->clock().Set(now - absl::Hours(8) + cert_lifetime_);
-    }
     auto alice = env_->Login("alice", "alice-pw");
     env_->clock().Set(now);
     ASSERT_TRUE(alice.status.ok()) << alice.status.error_message();
