@@ -278,10 +278,13 @@ grpc::Status CaService::IssueHostCertificate(
                                 : HostEnrolledBy::kJoinToken;
   if (by == HostEnrolledBy::kJoinToken) {
     // The inventory's answer before the token is spent (a refused
-    // enrolment keeps it); checked again when the host is recorded.
+    // enrolment keeps it), but for the names in use, which costs a read of
+    // every host and host certificate; all checked when the host is
+    // recorded.
     absl::StatusOr<std::optional<storage::Host>> allowed =
         CheckHostEnrolment(*ctx_.store, request->host(), request->address(),
-                           request->port(), *key, by, ctx_.clock->Now());
+                           request->port(), *key, by, ctx_.clock->Now(),
+                           /*names_in_use=*/false);
     if (!allowed.ok()) {
       return ToGrpc(AuditEnrollRefused(
           *ctx_.audit, absl::StrCat("host:", request->host()), kJoinTokenHost,
@@ -301,7 +304,14 @@ grpc::Status CaService::IssueHostCertificate(
   absl::StatusOr<storage::Host> host =
       RecordEnrolledHost(*ctx_.store, request->host(), request->address(),
                          request->port(), *key, by, ctx_.clock->Now());
-  if (!host.ok()) return ToGrpc(host.status());
+  if (!host.ok()) {
+    if (by == HostEnrolledBy::kJoinToken) {
+      return ToGrpc(AuditEnrollRefused(*ctx_.audit,
+                                       absl::StrCat("host:", request->host()),
+                                       kJoinTokenHost, source, host.status()));
+    }
+    return ToGrpc(host.status());
+  }
   absl::StatusOr<ssh::cert::Certificate> cert =
       ctx_.issuer->IssueHostCertificate(host->name, *key, actor);
   if (!cert.ok()) return ToGrpc(cert.status());

@@ -196,7 +196,7 @@ absl::Status CheckNewHostNamesAreFree(storage::Store& store,
 absl::StatusOr<std::optional<storage::Host>> CheckHostEnrolment(
     storage::Store& store, std::string_view name, std::string_view address,
     uint32_t port, const ssh::crypto::PublicKey& key, HostEnrolledBy by,
-    absl::Time now) {
+    absl::Time now, bool names_in_use) {
   if (port > 65535) {
     return absl::InvalidArgumentError("port must be 1..65535");
   }
@@ -214,7 +214,7 @@ absl::StatusOr<std::optional<storage::Host>> CheckHostEnrolment(
       return absl::InvalidArgumentError(
           absl::StrCat("host name: ", st.message()));
     }
-    if (by == HostEnrolledBy::kJoinToken) {
+    if (by == HostEnrolledBy::kJoinToken && names_in_use) {
       RETURN_IF_ERROR(CheckNewHostNamesAreFree(store, name, address, now));
     }
     return std::optional<storage::Host>();

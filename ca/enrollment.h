@@ -89,11 +89,15 @@ enum class HostEnrolledBy { kAdmin, kJoinToken };
 // or address (both principals of its certificate) is another inventory
 // host's name or address, or a principal of a host certificate valid at
 // `now` and not revoked (a gateway's), compared ignoring case. Checked
-// before a token is spent.
+// before a token is spent with `names_in_use` false: that check reads the
+// whole inventory and every valid host certificate, which a caller with
+// no valid token must not make the CA do; RecordEnrolledHost makes it,
+// after the token was spent (a token used to claim another host's name is
+// spent too).
 absl::StatusOr<std::optional<storage::Host>> CheckHostEnrolment(
     storage::Store& store, std::string_view name, std::string_view address,
     uint32_t port, const ssh::crypto::PublicKey& key, HostEnrolledBy by,
-    absl::Time now);
+    absl::Time now, bool names_in_use = true);
 
 // How many times RecordEnrolledHost checks and writes a host that keeps
 // changing between the two.

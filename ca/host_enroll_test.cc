@@ -209,7 +209,15 @@ TEST_P(HostEnrollTest, AJoinTokenCannotEnrolAnotherHostsNames) {
       Enroll(*env_, Token("gateway"), "gw1", {"bastion.example.com"});
   ASSERT_TRUE(gw.status.ok()) << gw.status.error_message();
 
-  const std::string token = Token("host");
+  // The check reads every host and host certificate: made only with a
+  // token, which it spends (a token used to claim another's name is not
+  // given back); a caller without a valid token is refused for the token.
+  const auto refused_for_token = [&](const std::string& token) {
+    const grpc::Status st = EnrollHost("evil", "web01", token, &response);
+    EXPECT_EQ(st.error_code(), StatusCode::UNAUTHENTICATED)
+        << st.error_message();
+  };
+  refused_for_token("not-a-token");
   for (const auto& [name, address] :
        std::vector<std::pair<std::string, std::string>>{
            {"evil", "web01"},
@@ -221,18 +229,24 @@ TEST_P(HostEnrollTest, AJoinTokenCannotEnrolAnotherHostsNames) {
            {"evil", "gw1"},
            {"bastion.example.com", "10.0.0.78"},
            {"evil", "Bastion.example.com"}}) {
+    const std::string token = Token("host");
     const grpc::Status st = EnrollHost(name, address, token, &response);
     EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED)
         << name << " at " << address << ": " << st.error_message();
     EXPECT_TRUE(absl::StrContains(st.error_message(),
                                   "a join token cannot enrol a host as"))
         << st.error_message();
+    refused_for_token(token);
   }
   EXPECT_EQ(env_->store().GetHost("evil").status().code(),
             absl::StatusCode::kNotFound);
+  // Each refusal is an enroll.refused event: 9 for the names, 10 for the
+  // tokens.
+  EXPECT_GE(CountEvents(kEventEnrollRefused), 19);
 
-  // The unspent token enrols a host of its own.
-  const grpc::Status st = EnrollHost("web02", "10.0.0.6", token, &response);
+  // Another token enrols a host of its own.
+  const grpc::Status st =
+      EnrollHost("web02", "10.0.0.6", Token("host"), &response);
   ASSERT_TRUE(st.ok()) << st.error_message();
   auto cert = ssh::cert::Certificate::FromLine(response.ssh_certificate());
   ASSERT_TRUE(cert.ok());
