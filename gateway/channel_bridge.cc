@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "audit/events.h"
 #include "gateway/connection_internal.h"
 #include "gateway/gateway_connection.h"
@@ -171,10 +172,46 @@ void GatewayConnection::RejectDown(Bridge& b, OpenFailure reason,
   bridges_.erase(b.down.id());  // b is gone
 }
 
+void GatewayConnection::OnChannelOpenTimedOut(Channel ch) {
+  Bridge* b = FindDown(ch.id());
+  if (b == nullptr || b->reverse) return;
+  // What it still waited for. The session rejected the user's open, so the
+  // host's open must not become a channel the user never got (an audited
+  // channel.open, a bridge kept until the connection ends, one of the
+  // host's MaxSessions held).
+  std::string waited;
+  if (b->up.valid()) {
+    waited = b->type == "direct-tcpip"
+                 ? absl::StrCat(Safe(target_.host), " did not connect to ",
+                                Safe(b->info.destination), " in time")
+                 : absl::StrCat(Safe(target_.host),
+                                " did not open the channel in time");
+  } else if (!upstream_ready_) {
+    waited = absl::StrCat("the connection to ", Safe(target_.host),
+                          " was not ready in time");
+  } else {
+    waited = "the Sallyport CA did not authorize the channel in time";
+  }
+  // The host's side, when it opens, is closed (OnUpstreamOpenResult); a
+  // pending authorization or upstream finds no bridge.
+  RejectDown(*b, OpenFailure::kConnectFailed,
+             absl::StrCat("the channel did not open within ",
+                          absl::FormatDuration(limits_.channel_open_timeout),
+                          ": ", waited));
+}
+
 void GatewayConnection::OnUpstreamOpenResult(
     Channel ch, const ssh::connection::OpenResult& r) {
   Bridge* b = FindUp(ch.id());
-  if (b == nullptr) return;
+  if (b == nullptr) {
+    // Its bridge is gone (the user's side was refused meanwhile, e.g. it
+    // timed out): the host's channel is not needed.
+    if (r.ok()) {
+      (void)ch.Close();
+      WakeUp();
+    }
+    return;
+  }
   if (!r.ok()) {
     by_up_.erase(ch.id());
     b->up = Channel();

@@ -291,6 +291,145 @@ TEST_F(ForwardTest, DataSentBeforeCloseReachesASlowDestination) {
       << absl::StrJoin(closes, "\n");
 }
 
+// A destination slow to connect: its listen queue is full (backlog 0 and
+// one connection nobody accepted), so a connection to it waits (the
+// kernel drops the SYNs) until Release() accepts that one; the host's
+// SYN, sent again, then gets through.
+class SlowToConnect {
+ public:
+  SlowToConnect() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(a);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
+        listen(fd_, 0) != 0 ||
+        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+      return;
+    }
+    filler_ = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(filler_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+      return;
+    }
+    port_ = ntohs(a.sin_port);
+  }
+  ~SlowToConnect() {
+    for (int fd : {fd_, filler_}) {
+      if (fd >= 0) close(fd);
+    }
+  }
+  uint16_t port() const { return port_; }
+  void Release() {
+    const int queued = AcceptWithin(absl::Seconds(1));
+    if (queued >= 0) close(queued);
+  }
+  // The next connection, or -1.
+  int AcceptWithin(absl::Duration limit) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(limit))) <= 0)
+      return -1;
+    return accept(fd_, nullptr, nullptr);
+  }
+
+ private:
+  int fd_ = -1;
+  int filler_ = -1;
+  uint16_t port_ = 0;
+};
+
+// Our client on LOGIN+web01: a session channel (so the host's connection
+// is ready), then a forward to `destination`, which the gateway cannot
+// open in time. Once the client was told so, the destination takes the
+// host's connection and the client checks that the host closes it.
+class ForwardThatTimesOut : public ssh::session::SessionHandler {
+ public:
+  explicit ForwardThatTimesOut(SlowToConnect& destination)
+      : destination_(destination) {}
+
+  void OnAuthenticated(ssh::session::Session& s) override {
+    session_ = &s;
+    if (!s.OpenChannel("session").ok()) s.Disconnect("cannot open");
+  }
+  void OnChannelOpenResult(ssh::session::Channel,
+                           const ssh::connection::OpenResult& r) override {
+    if (!session_open_) {
+      session_open_ = true;
+      ssh::connection::DirectTcpip d;
+      d.host = "127.0.0.1";
+      d.port = destination_.port();
+      d.originator_address = "127.0.0.1";
+      d.originator_port = 40000;
+      if (!r.ok() || !session_->OpenChannel("direct-tcpip", d.Serialize()).ok())
+        session_->Disconnect("cannot open");
+      return;
+    }
+    forward_ok = r.ok();
+    forward_description = r.description;
+    destination_.Release();
+    const int fd = destination_.AcceptWithin(absl::Seconds(30));
+    host_connected = fd >= 0;
+    if (fd >= 0) {
+      // The host closes its side once its channel is closed; a host whose
+      // channel stays open keeps the connection.
+      pollfd p{fd, POLLIN, 0};
+      char c;
+      host_closed = poll(&p, 1, 15000) > 0 && read(fd, &c, 1) <= 0;
+      close(fd);
+    }
+    session_->Disconnect("done");
+  }
+  void OnData(ssh::session::Channel ch, uint32_t,
+              ssh::wire::Bytes data) override {
+    ch.Consume(data.size());
+  }
+
+  bool forward_ok = true;
+  std::string forward_description;
+  bool host_connected = false;
+  bool host_closed = false;
+
+ private:
+  SlowToConnect& destination_;
+  ssh::session::Session* session_ = nullptr;
+  bool session_open_ = false;
+};
+
+// A user's forward the host confirms only after the user's client was told
+// it timed out: the gateway refuses it (channel.refused saying why) and
+// closes the host's channel once it opens, instead of keeping a bridge for
+// a channel the user never got (audited as open, the host's channel open,
+// counted against the channel limit until the connection ended).
+TEST_F(ForwardTest, AForwardOpenedAfterTheUsersTimeoutIsClosedAtTheHost) {
+  ProxyLimits limits = server_->proxy().limits();
+  limits.channel_open_timeout = absl::Seconds(3);
+  server_->proxy().SetLimits(limits);
+  SlowToConnect destination;
+  ASSERT_NE(destination.port(), 0);
+  ForwardThatTimesOut client(destination);
+  LoginResult run = RunOurClient(login_ + "+web01", client, absl::Seconds(90));
+  ASSERT_TRUE(run.authenticated) << run.banner;
+  EXPECT_FALSE(client.forward_ok);
+  EXPECT_EQ(client.forward_description, "open timed out");
+  ASSERT_TRUE(client.host_connected) << GatewayLog();
+  EXPECT_TRUE(client.host_closed) << GatewayLog();
+  const std::string dest = absl::StrCat("127.0.0.1:", destination.port());
+  const std::vector<std::string> refused = AuditPayloads("channel.refused");
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_EQ(PayloadText(refused[0], "destination"), dest);
+  EXPECT_EQ(PayloadText(refused[0], "reason"),
+            absl::StrCat("the channel did not open within 3s: web01 did not "
+                         "connect to ",
+                         dest, " in time"));
+  // Events arrive in order: once the session's end is there, an open of
+  // the forward would be too.
+  ASSERT_FALSE(AuditPayloads("session.end").empty());
+  EXPECT_TRUE(AuditPayloads("portforward.open", 0).empty());
+  for (const std::string& open : AuditPayloads("channel.open", 0)) {
+    EXPECT_EQ(PayloadText(open, "kind"), "session") << open;
+  }
+}
+
 // issue 12 "revoked while connected": the CA knows of a revocation before
 // the gateway does (another CA instance revoked the certificate: this
 // CA's revocation stream finds it only at its next poll of the store, an

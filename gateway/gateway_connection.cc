@@ -204,6 +204,7 @@ asio::awaitable<void> GatewayConnection::Run() {
   o.transport.software_version = kGatewaySoftwareVersion;
   if (slot_ != nullptr)
     o.transport.login_grace_time = slot_->deadline() - absl::Now();
+  o.open_timeout = limits_.channel_open_timeout;
   o.max_env_requests = limits_.max_env_requests;
   o.max_env_request_bytes = limits_.max_env_request_bytes;
   o.connection.max_channels = limits_.max_channels_per_connection;

@@ -129,6 +129,10 @@ class GatewayConnection
   void OnEnd(ssh::session::Session&, const absl::Status& why) override;
   void OnChannelOpen(ssh::session::Channel ch, std::string_view type,
                      ssh::wire::Bytes extra) override;
+  // The user's channel did not open within limits_.channel_open_timeout
+  // and the session refused it: its bridge is refused and removed (the
+  // host's side closed once the host confirms it).
+  void OnChannelOpenTimedOut(ssh::session::Channel ch) override;
   void OnData(ssh::session::Channel ch, uint32_t stream,
               ssh::wire::Bytes data) override;
   void OnEof(ssh::session::Channel ch) override;

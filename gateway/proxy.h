@@ -54,6 +54,12 @@ struct ProxyLimits {
   size_t max_queued_requests = 64;
   // `-R` forwards (tcpip-forward) per connection, accepted or pending.
   size_t max_remote_forwards = 16;
+  // How long a user's channel may wait to open (the CA's decision, the
+  // host's connection, the host's open: sshd confirms a direct-tcpip once
+  // it connected): then the user's client is told "open timed out" and the
+  // channel is refused (channel.refused), also at the host. Not in the
+  // config (the SSH library's default); tests shorten it.
+  absl::Duration channel_open_timeout = absl::Seconds(30);
 };
 
 // AuthorizeChannel answers one connection keeps (GatewayConnection::

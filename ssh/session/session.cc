@@ -363,7 +363,12 @@ void Session::CheckTimeouts(absl::Time now) {
       expired.push_back(id);
   }
   for (uint32_t id : expired) {
-    ChannelState& state = channels_[id];
+    // The handler, called for an earlier one, may have answered or
+    // rejected this one meanwhile.
+    auto it = channels_.find(id);
+    if (it == channels_.end() || !it->second.open_deadline.has_value())
+      continue;
+    ChannelState& state = it->second;
     state.open_deadline.reset();
     if (state.opened_by_us) {
       state.timed_out = true;
@@ -380,6 +385,7 @@ void Session::CheckTimeouts(absl::Time now) {
       channels_.erase(id);
       (void)connection_->RejectChannel(
           id, connection::OpenFailure::kConnectFailed, "open timed out");
+      handler_.OnChannelOpenTimedOut(Channel(this, id));
     }
   }
 }

@@ -115,6 +115,12 @@ class SessionHandler {
   // rejects it.
   virtual void OnChannelOpen(Channel channel, std::string_view type,
                              Bytes extra);
+  // The peer's open was neither accepted nor rejected within
+  // SessionOptions::open_timeout: the session rejected it (kConnectFailed,
+  // "open timed out"). The channel is gone (Accept() and Reject() return
+  // kNotFound) and its id may be given to the peer's next open: whatever
+  // the application kept for it ends here.
+  virtual void OnChannelOpenTimedOut(Channel) {}
   // Our OpenChannel was confirmed (OK) or refused/timed out (the status
   // says why, with the peer's reason code and description when it refused;
   // the channel is gone).

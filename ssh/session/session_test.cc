@@ -30,6 +30,10 @@ struct App : SessionHandler {
   std::vector<absl::Status> open_results;
   std::vector<bool> request_replies;
   std::vector<Channel> accepted;
+  // Opens of the peer's that the session rejected for want of an answer
+  // (OnChannelOpenTimedOut), and whether Accept() still worked then.
+  std::vector<uint32_t> timed_out;
+  bool accept_after_timeout_ok = false;
   std::map<uint32_t, int> eofs;
   // Channel data received when each request / the EOF arrived.
   std::vector<size_t> data_at_request;
@@ -51,6 +55,10 @@ struct App : SessionHandler {
     } else {
       (void)c.Reject(connection::OpenFailure::kUnknownChannelType, "no");
     }
+  }
+  void OnChannelOpenTimedOut(Channel c) override {
+    timed_out.push_back(c.id());
+    accept_after_timeout_ok = c.Accept().ok();
   }
   void OnChannelOpenResult(Channel, const connection::OpenResult& s) override {
     open_results.push_back(s.status);
@@ -405,6 +413,34 @@ TEST(SessionTest, UnansweredOpenIsRejectedAfterTheOpenTimeout) {
   ASSERT_EQ(p.client_app.open_results.size(), 1u);
   EXPECT_FALSE(p.client_app.open_results[0].ok());
   EXPECT_EQ(p.server->connection()->channel_count(), 0u);
+}
+
+// The application learns that the peer's open it left unanswered was
+// rejected (a gateway waiting for the host's confirmation must give up its
+// side too), once, and can no longer accept it.
+TEST(SessionTest, AnOpenRejectedForWantOfAnAnswerIsReportedToTheHandler) {
+  Pair p([](ServerSessionOptions& o) { o.open_timeout = absl::Seconds(5); });
+  p.server_app.accept_opens = false;
+  p.Run();
+  absl::StatusOr<Channel> opened = p.client->OpenChannel("session");
+  ASSERT_TRUE(opened.ok());
+  p.Run();
+  p.Advance(absl::Seconds(4));
+  EXPECT_TRUE(p.server_app.timed_out.empty());
+  p.Advance(absl::Seconds(2));
+  ASSERT_EQ(p.server_app.timed_out.size(), 1u);
+  EXPECT_FALSE(p.server_app.accept_after_timeout_ok);
+  ASSERT_EQ(p.client_app.open_results.size(), 1u);
+  EXPECT_FALSE(p.client_app.open_results[0].ok());
+  p.Advance(absl::Seconds(30));
+  EXPECT_EQ(p.server_app.timed_out.size(), 1u);
+  // An open the application answered is not reported.
+  p.server_app.accept_opens = true;
+  ASSERT_TRUE(p.client->OpenChannel("session").ok());
+  p.Run();
+  p.Advance(absl::Seconds(30));
+  EXPECT_EQ(p.server_app.timed_out.size(), 1u);
+  EXPECT_EQ(p.client_app.open_results.size(), 2u);
 }
 
 TEST(SessionTest, OurTimedOutOpensFreeTheirPlacesUpToTheAbandonedCap) {
