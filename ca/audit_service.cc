@@ -53,7 +53,61 @@ bool KnownPurpose(std::string_view p,
   return std::find(allowed.begin(), allowed.end(), p) != allowed.end();
 }
 
+// What a paged read of the audit log continues: the purpose and the range.
+std::string AuditLogTarget(const pb::ListAuditEventsRequest& r) {
+  auto at = [](bool has, const google::protobuf::Timestamp& t) {
+    return has ? absl::StrCat(t.seconds(), ".", t.nanos()) : std::string();
+  };
+  return absl::StrCat("audit ", r.purpose(), "\n", at(r.has_since(), r.since()),
+                      "\n", at(r.has_until(), r.until()));
+}
+
+// ... and of a recording: the purpose, the session and the format.
+std::string SessionTarget(const pb::ReadSessionRequest& r) {
+  return absl::StrCat("sessions ", r.purpose(), "\n", r.id(), "\n", r.format());
+}
+
 }  // namespace
+
+bool ReadContinuations::Continues(const std::string& caller,
+                                  const std::string& target,
+                                  uint64_t after_seq) const {
+  if (after_seq == 0) return false;
+  absl::MutexLock lock(&mu_);
+  auto it = reads_.find({caller, target});
+  return it != reads_.end() && it->second.next_after_seq == after_seq &&
+         clock_->Now() - it->second.served_at <= kReadContinuationWindow;
+}
+
+void ReadContinuations::Served(const std::string& caller,
+                               const std::string& target,
+                               uint64_t next_after_seq) {
+  absl::MutexLock lock(&mu_);
+  std::pair<std::string, std::string> key(caller, target);
+  if (next_after_seq == 0) {
+    reads_.erase(key);
+    return;
+  }
+  const absl::Time now = clock_->Now();
+  if (reads_.size() >= kMaxTrackedReads && reads_.find(key) == reads_.end()) {
+    // Full: the expired reads go, else the least recently served one.
+    std::erase_if(reads_, [&](const auto& read) {
+      return now - read.second.served_at > kReadContinuationWindow;
+    });
+    if (reads_.size() >= kMaxTrackedReads) {
+      reads_.erase(std::min_element(
+          reads_.begin(), reads_.end(), [](const auto& a, const auto& b) {
+            return a.second.served_at < b.second.served_at;
+          }));
+    }
+  }
+  reads_[key] = Cursor{next_after_seq, now};
+}
+
+size_t ReadContinuations::size() const {
+  absl::MutexLock lock(&mu_);
+  return reads_.size();
+}
 
 absl::StatusOr<std::string> AuditService::AuthenticateAuditor(
     const grpc::ServerContext& ctx, std::string_view what) {
@@ -100,9 +154,14 @@ grpc::Status AuditService::ListAuditEvents(
   const std::string what = absl::StrCat("audit ", purpose);
   absl::StatusOr<std::string> caller = AuthenticateAuditor(*context, what);
   if (!caller.ok()) return ToGrpc(caller.status());
-  if (request->after_seq() == 0) {
+  const std::string target = AuditLogTarget(*request);
+  if (!continuations_.Continues(*caller, target, request->after_seq())) {
     std::vector<audit::AuditField> fields = {
         {"what", what}, {"source", PeerAddress(context->peer())}};
+    if (request->after_seq() != 0) {
+      fields.push_back(
+          {"after_seq", static_cast<int64_t>(request->after_seq())});
+    }
     if (request->has_since()) {
       fields.push_back(
           {"since", absl::FormatTime(FromTimestamp(request->since()))});
@@ -118,6 +177,16 @@ grpc::Status AuditService::ListAuditEvents(
           absl::UnavailableError("the audit log could not be written"));
     }
   }
+  grpc::Status st = ListAuditEventsPage(request, response);
+  if (st.ok()) {
+    continuations_.Served(*caller, target, response->next_after_seq());
+  }
+  return st;
+}
+
+grpc::Status AuditService::ListAuditEventsPage(
+    const pb::ListAuditEventsRequest* request,
+    pb::ListAuditEventsResponse* response) {
   // The head first: every event up to it is committed, so a verifier sees
   // the chain up to the head (a later event may follow, never an earlier
   // one be missing).
@@ -284,7 +353,8 @@ grpc::Status AuditService::ReadSession(grpc::ServerContext* context,
   absl::StatusOr<storage::Session> session =
       ctx_.store->GetSession(request->id());
   if (!session.ok()) return ToGrpc(session.status());
-  if (request->after_seq() == 0) {
+  const std::string target = SessionTarget(*request);
+  if (!continuations_.Continues(*caller, target, request->after_seq())) {
     std::string_view type = purpose == "play"     ? audit::kEventSessionReplay
                             : purpose == "export" ? audit::kEventSessionExport
                                                   : audit::kEventSessionRead;
@@ -293,6 +363,10 @@ grpc::Status AuditService::ReadSession(grpc::ServerContext* context,
         {"what", absl::StrCat("sessions ", purpose)},
         {"source", PeerAddress(context->peer())}};
     if (purpose == "export") fields.push_back({"format", request->format()});
+    if (request->after_seq() != 0) {
+      fields.push_back(
+          {"after_seq", static_cast<int64_t>(request->after_seq())});
+    }
     absl::Status audited = ctx_.audit->Record(type, *caller, fields);
     if (!audited.ok()) {
       return ToGrpc(
@@ -300,6 +374,15 @@ grpc::Status AuditService::ReadSession(grpc::ServerContext* context,
     }
   }
   *response->mutable_session() = audit::ToProtoSession(*session);
+  grpc::Status st = ReadSessionPage(request, response);
+  if (st.ok()) {
+    continuations_.Served(*caller, target, response->next_after_seq());
+  }
+  return st;
+}
+
+grpc::Status AuditService::ReadSessionPage(
+    const pb::ReadSessionRequest* request, pb::ReadSessionResponse* response) {
   if (request->after_seq() == 0) {
     absl::StatusOr<audit::RecordingCheck> check =
         audit::VerifyRecording(*ctx_.store, request->id());

@@ -7,15 +7,61 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "base/clock.h"
 #include "ca/ca_service.h"
 #include "ca/cert_policy.h"  // kAuditorRole
 #include "proto/admin.grpc.pb.h"
 
 namespace sallyport::ca {
+
+// The paged reads auditors are in the middle of, so that a read of the
+// audit log or of a recording is one audit event, however many pages it
+// takes, and no page is read without one: a request that starts after a
+// record (after_seq > 0) is audited unless it continues a read of the same
+// caller, for the same purpose and target, with the cursor
+// (next_after_seq) this CA gave that caller last, at most
+// kReadContinuationWindow ago. At most kMaxTrackedReads reads are
+// remembered (the least recently served is forgotten first: its next page
+// is audited again, so the bound costs events, never an unaudited read).
+// Per CA process: a page another CA instance serves is audited there.
+// Thread-safe.
+class ReadContinuations {
+ public:
+  static constexpr size_t kMaxTrackedReads = 1024;
+  static constexpr absl::Duration kReadContinuationWindow = absl::Minutes(10);
+
+  explicit ReadContinuations(const base::Clock* clock) : clock_(clock) {}
+
+  // Whether `caller` reading `target` after `after_seq` continues a read
+  // it was given that cursor for (after_seq 0 never does).
+  bool Continues(const std::string& caller, const std::string& target,
+                 uint64_t after_seq) const;
+  // `caller` was given `next_after_seq` for `target` (0: the read is
+  // complete, forgotten).
+  void Served(const std::string& caller, const std::string& target,
+              uint64_t next_after_seq);
+  size_t size() const;
+
+ private:
+  struct Cursor {
+    uint64_t next_after_seq = 0;
+    absl::Time served_at;
+  };
+  const base::Clock* clock_;
+  mutable absl::Mutex mu_;
+  std::map<std::pair<std::string, std::string>, Cursor> reads_
+      ABSL_GUARDED_BY(mu_);
+};
 
 class AuditService final : public admin::v1::Audit::Service {
  public:
@@ -38,7 +84,7 @@ class AuditService final : public admin::v1::Audit::Service {
   // rest of the session is not searched).
   static constexpr int64_t kMaxGrepBytesPerSession = 64 << 20;
 
-  explicit AuditService(CaContext ctx) : ctx_(ctx) {}
+  explicit AuditService(CaContext ctx) : ctx_(ctx), continuations_(ctx.clock) {}
 
   grpc::Status ListAuditEvents(
       grpc::ServerContext* context,
@@ -60,7 +106,15 @@ class AuditService final : public admin::v1::Audit::Service {
   absl::StatusOr<std::vector<std::string>> Grep(std::string_view session_id,
                                                 std::string_view text);
 
+  // The page of ReadSession / ListAuditEvents after the audit event.
+  grpc::Status ReadSessionPage(const admin::v1::ReadSessionRequest* request,
+                               admin::v1::ReadSessionResponse* response);
+  grpc::Status ListAuditEventsPage(
+      const admin::v1::ListAuditEventsRequest* request,
+      admin::v1::ListAuditEventsResponse* response);
+
   CaContext ctx_;
+  ReadContinuations continuations_;
 };
 
 }  // namespace sallyport::ca

@@ -16,6 +16,7 @@
 #include "absl/time/time.h"
 #include "audit/recording_record.h"
 #include "audit/recording_store.h"
+#include "base/clock.h"
 #include "ca/ca_test_env.h"
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
@@ -192,6 +193,142 @@ TEST(AuditServiceTest, ActiveSessionsListTheirBytesSoFar) {
   EXPECT_EQ(ended.sessions(0).bytes_in(), 4003);
   EXPECT_EQ(ended.sessions(0).bytes_out(), 6500);
   EXPECT_EQ(read().bytes_output(), 6500);
+}
+
+// The reads an auditor is paging through are remembered up to
+// kMaxTrackedReads, the least recently served forgotten first, and for
+// kReadContinuationWindow; a forgotten read's next page is audited again.
+TEST(ReadContinuationsTest, AtTheLimitTheLeastRecentlyServedReadIsForgotten) {
+  base::FakeClock clock;
+  ReadContinuations reads(&clock);
+  constexpr size_t kMax = ReadContinuations::kMaxTrackedReads;
+  for (size_t i = 0; i < kMax; ++i) {
+    reads.Served("alice", absl::StrCat("s", i), 10);
+    clock.Advance(absl::Milliseconds(1));
+  }
+  EXPECT_EQ(reads.size(), kMax);
+  EXPECT_TRUE(reads.Continues("alice", "s0", 10));
+  EXPECT_FALSE(reads.Continues("alice", "s0", 11));  // not the cursor given
+  EXPECT_FALSE(reads.Continues("bob", "s0", 10));    // another caller
+  EXPECT_FALSE(reads.Continues("alice", "s0", 0));   // a read's start
+  // A read already remembered moves on without forgetting another.
+  reads.Served("alice", "s0", 20);
+  EXPECT_EQ(reads.size(), kMax);
+  EXPECT_TRUE(reads.Continues("alice", "s0", 20));
+  // One more: s1 (now the least recently served) is forgotten.
+  reads.Served("alice", "new", 10);
+  EXPECT_EQ(reads.size(), kMax);
+  EXPECT_FALSE(reads.Continues("alice", "s1", 10));
+  EXPECT_TRUE(reads.Continues("alice", "s2", 10));
+  EXPECT_TRUE(reads.Continues("alice", "new", 10));
+  // A finished read is forgotten.
+  reads.Served("alice", "new", 0);
+  EXPECT_FALSE(reads.Continues("alice", "new", 10));
+  EXPECT_EQ(reads.size(), kMax - 1);
+  // Past the window nothing continues; the expired ones make room first.
+  clock.Advance(ReadContinuations::kReadContinuationWindow);
+  EXPECT_FALSE(reads.Continues("alice", "s2", 10));
+  reads.Served("alice", "a", 5);
+  reads.Served("alice", "b", 5);
+  EXPECT_LE(reads.size(), kMax);
+  EXPECT_TRUE(reads.Continues("alice", "a", 5));
+}
+
+// A read of a recording or of the audit log that starts after the first
+// record (after_seq 1) was served without an audit event: only a request
+// with after_seq 0 wrote one. It now writes one (saying after_seq); a
+// normal paged read, as spctl's, still writes exactly one.
+TEST(AuditServiceTest, EveryReadIsAuditedOnceHoweverItIsPaged) {
+  auto env = CaTestEnv::Create();
+  ASSERT_TRUE(env.ok()) << env.status();
+  storage::Store& store = (*env)->store();
+  ASSERT_TRUE(
+      store.CreateSession(At("s1", absl::FromUnixSeconds(1700000000))).ok());
+  audit::RecordChainer chain("s1");
+  std::vector<av1::RecordingRecord> records;
+  for (int i = 0; i < 5; ++i) {
+    av1::RecordingRecord r;
+    r.set_offset_us(10 + i);
+    r.mutable_data()->set_direction(av1::RECORD_DIRECTION_OUTPUT);
+    r.mutable_data()->set_bytes(absl::StrCat("line ", i, "\r\n"));
+    records.push_back(r);
+  }
+  Append(store, chain, records);
+  auto login = (*env)->Login("admin", (*env)->admin_password());
+  ASSERT_TRUE(login.status.ok()) << login.status.error_message();
+  auto stub = pb::Audit::NewStub(login.channel);
+  auto events = [&](std::string_view type) {
+    std::vector<std::string> out;
+    absl::StatusOr<std::vector<storage::AuditEvent>> all =
+        store.ListAuditEvents(0, 10000);
+    EXPECT_TRUE(all.ok()) << all.status();
+    if (!all.ok()) return out;
+    for (const storage::AuditEvent& e : *all) {
+      if (e.type == type) out.push_back(e.payload_json);
+    }
+    return out;
+  };
+  auto read = [&](uint64_t after, int limit) {
+    pb::ReadSessionRequest req;
+    req.set_id("s1");
+    req.set_purpose("show");
+    req.set_after_seq(after);
+    req.set_limit(limit);
+    pb::ReadSessionResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status st = stub->ReadSession(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp;
+  };
+  // From the second record on, as a first call: one event.
+  pb::ReadSessionResponse midway = read(1, 0);
+  EXPECT_EQ(midway.records_size(), 4);
+  std::vector<std::string> reads = events("session.read");
+  ASSERT_EQ(reads.size(), 1u);
+  EXPECT_NE(reads[0].find("\"after_seq\":1"), std::string::npos) << reads[0];
+  // A paged read as spctl's (2 records a page): one event.
+  uint64_t after = 0;
+  int pages = 0, got = 0;
+  do {
+    pb::ReadSessionResponse page = read(after, 2);
+    got += page.records_size();
+    after = page.next_after_seq();
+    ++pages;
+  } while (after != 0 && pages < 10);
+  EXPECT_EQ(got, 5);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(events("session.read").size(), 2u);
+  // Continuing a finished read, or from a cursor this caller was not
+  // given: audited.
+  read(4, 2);
+  EXPECT_EQ(events("session.read").size(), 3u);
+
+  // The audit log the same way.
+  auto list = [&](uint64_t after, int limit) {
+    pb::ListAuditEventsRequest req;
+    req.set_purpose("ls");
+    req.set_after_seq(after);
+    req.set_limit(limit);
+    pb::ListAuditEventsResponse resp;
+    grpc::ClientContext ctx;
+    grpc::Status st = stub->ListAuditEvents(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp;
+  };
+  const size_t before = events("audit.read").size();
+  list(1, 0);
+  std::vector<std::string> lists = events("audit.read");
+  ASSERT_EQ(lists.size(), before + 1);
+  EXPECT_NE(lists.back().find("\"after_seq\":1"), std::string::npos)
+      << lists.back();
+  after = 0;
+  pages = 0;
+  do {
+    after = list(after, 2).next_after_seq();
+    ++pages;
+  } while (after != 0 && pages < 100);
+  EXPECT_GT(pages, 2);
+  EXPECT_EQ(events("audit.read").size(), before + 2);
 }
 
 }  // namespace
