@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "base/status_macros.h"
 #include "ca/admin_service.h"
+#include "ca/enrollment.h"
 
 namespace sallyport::ca {
 namespace {
@@ -35,6 +36,7 @@ void TokenToProto(const storage::JoinToken& t, absl::Time now,
   if (t.revoked_at.has_value()) {
     *out->mutable_revoked_at() = ToTimestamp(*t.revoked_at);
   }
+  out->set_gateway_name(t.gateway_name);
 }
 
 }  // namespace
@@ -42,8 +44,12 @@ void TokenToProto(const storage::JoinToken& t, absl::Time now,
 grpc::Status AdminService::CreateJoinToken(
     grpc::ServerContext* context, const pb::CreateJoinTokenRequest* request,
     pb::CreateJoinTokenResponse* response) {
+  std::vector<AuditField> fields = {{"purpose", request->purpose()}};
+  if (!request->gateway_name().empty()) {
+    fields.push_back({"gateway_name", request->gateway_name()});
+  }
   return Run(
-      context, "CreateJoinToken", {{"purpose", request->purpose()}},
+      context, "CreateJoinToken", std::move(fields),
       [&](const ClientIdentity& admin) -> absl::Status {
         absl::Duration ttl = FromDurationProto(request->ttl());
         if (ttl == absl::ZeroDuration()) ttl = kDefaultTokenTtl;
@@ -54,6 +60,13 @@ grpc::Status AdminService::CreateJoinToken(
             request->purpose() != kJoinTokenHost) {
           return absl::InvalidArgumentError(
               "purpose must be \"gateway\" or \"host\"");
+        }
+        if (!request->gateway_name().empty()) {
+          if (request->purpose() != kJoinTokenGateway) {
+            return absl::InvalidArgumentError(
+                "gateway_name is only for a token of purpose \"gateway\"");
+          }
+          RETURN_IF_ERROR(ValidateGatewayName(request->gateway_name()));
         }
         std::string raw(32, '\0');
         if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()),
@@ -67,6 +80,7 @@ grpc::Status AdminService::CreateJoinToken(
         t.purpose = request->purpose();
         t.created_by = admin.name;
         t.expires_at = ctx_.clock->Now() + ttl;
+        t.gateway_name = request->gateway_name();
         ASSIGN_OR_RETURN(storage::JoinToken stored,
                          ctx_.store->CreateJoinToken(t));
         response->set_token(token);

@@ -31,10 +31,13 @@ class EnrollTest : public ::testing::TestWithParam<Backend> {
     ASSERT_TRUE(env.ok()) << env.status();
     env_ = std::move(*env);
   }
+  // A join token; of kind "gateway" for `gateway_name` only when given.
   std::string Token(const std::string& purpose,
-                    absl::Duration ttl = absl::Hours(1)) {
+                    absl::Duration ttl = absl::Hours(1),
+                    const std::string& gateway_name = "") {
     std::string token;
-    grpc::Status st = CreateJoinToken(*env_, purpose, ttl, &token);
+    grpc::Status st =
+        CreateJoinToken(*env_, purpose, ttl, &token, gateway_name);
     EXPECT_TRUE(st.ok()) << st.error_message();
     return token;
   }

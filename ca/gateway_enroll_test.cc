@@ -174,6 +174,82 @@ TEST_P(GatewayEnrollTest, GatewayIdentitiesAreListedWithTheirSerials) {
       1);
 }
 
+// A gateway's name owns its sessions (gateway_authz.cc, the events and
+// recording services), so enrolling it again is an administrator's
+// decision: a plain join token enrols only a name with no gateway
+// identity on record, a token created for a name only that name. Before,
+// any gateway token enrolled a second "gw1" that took gw1's sessions.
+TEST_P(GatewayEnrollTest, OnlyATokenForItsNameEnrolsAGatewayAgain) {
+  ASSERT_TRUE(Enroll(*env_, Token("gateway"), "gw1").status.ok());
+  const int refused_before = CountEvents(kEventEnrollRefused);
+
+  // A plain token: refused, saying which token to make; not spent.
+  const std::string plain = Token("gateway");
+  EnrolledGateway taken = Enroll(*env_, plain, "gw1");
+  EXPECT_EQ(taken.status.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(absl::StrContains(taken.status.error_message(),
+                                "gateway gw1 is already enrolled"))
+      << taken.status.error_message();
+  EXPECT_TRUE(absl::StrContains(
+      taken.status.error_message(),
+      "spctl tokens create --kind gateway --gateway-name gw1"))
+      << taken.status.error_message();
+  EXPECT_EQ(
+      CountAuditEvents(env_->store(), kEventEnrollRefused,
+                       {"\"code\":\"PERMISSION_DENIED\"", "already enrolled"}),
+      1);
+
+  // A token for gw2 does not enrol gw1 (nor is it spent by trying).
+  const std::string for_gw2 = Token("gateway", absl::Hours(1), "gw2");
+  EnrolledGateway other = Enroll(*env_, for_gw2, "gw1");
+  EXPECT_EQ(other.status.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(absl::StrContains(other.status.error_message(),
+                                "created for gateway gw2, not gw1"))
+      << other.status.error_message();
+  EXPECT_EQ(CountEvents(kEventEnrollRefused), refused_before + 2);
+
+  // The token created for gw1 enrols gw1 again.
+  EnrolledGateway again =
+      Enroll(*env_, Token("gateway", absl::Hours(1), "gw1"), "gw1");
+  ASSERT_TRUE(again.status.ok()) << again.status.error_message();
+  EXPECT_EQ(CountEvents(kEventGatewayEnrolled), 2);
+
+  // The tokens refused still enrol what they may: a new name for the
+  // plain one, gw2 for gw2's.
+  EXPECT_TRUE(Enroll(*env_, plain, "gw3").status.ok());
+  EXPECT_TRUE(Enroll(*env_, for_gw2, "gw2").status.ok());
+
+  // The admin API: a name only on a gateway token, and a valid one.
+  std::string token;
+  EXPECT_EQ(CreateJoinToken(*env_, "host", absl::Hours(1), &token, "gw1")
+                .error_code(),
+            StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(CreateJoinToken(*env_, "gateway", absl::Hours(1), &token, "gw;id")
+                .error_code(),
+            StatusCode::INVALID_ARGUMENT);
+
+  // An identity long expired still holds the name (its sessions and
+  // recordings are still gw1's): a plain token is refused. (Tokens from
+  // the store: the admin's TLS login would not survive the clock's jump.)
+  const auto stored = [&](const std::string& secret,
+                          const std::string& gateway_name) {
+    storage::NewJoinToken t;
+    t.token = base::SecretBytes::FromString(secret);
+    t.purpose = "gateway";
+    t.created_by = "admin";
+    t.expires_at = env_->clock().Now() + absl::Hours(24 * 60);
+    t.gateway_name = gateway_name;
+    EXPECT_TRUE(env_->store().CreateJoinToken(t).ok());
+    return secret;
+  };
+  const std::string late_plain = stored(std::string(43, 'p'), "");
+  const std::string late_gw1 = stored(std::string(43, 'q'), "gw1");
+  env_->clock().Advance(absl::Hours(24 * 30));
+  EXPECT_EQ(Enroll(*env_, late_plain, "gw1").status.error_code(),
+            StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(Enroll(*env_, late_gw1, "gw1").status.ok());
+}
+
 TEST_P(GatewayEnrollTest, ATokenUsedTwiceIsRefused) {
   std::string token = Token("gateway");
   ASSERT_TRUE(Enroll(*env_, token, "gw1").status.ok());

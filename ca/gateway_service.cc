@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/secret_bytes.h"
 #include "base/status_macros.h"
 #include "ca/enrollment.h"
 #include "ca/tls_material.h"
@@ -24,6 +25,37 @@ std::string GatewayActor(std::string_view name) {
 
 std::string GatewayCertificateUser(std::string_view gateway) {
   return absl::StrCat("gateway:", std::string(gateway));
+}
+
+absl::Status CheckGatewayEnrolmentName(storage::Store& store,
+                                       std::string_view name,
+                                       std::string_view token_gateway) {
+  const std::string retry = absl::StrCat(
+      " (an administrator can make a token for it: spctl tokens create "
+      "--kind gateway --gateway-name ",
+      std::string(name), ")");
+  if (!token_gateway.empty()) {
+    if (token_gateway == name) return absl::OkStatus();
+    return absl::PermissionDeniedError(absl::StrCat(
+        "this join token was created for gateway ", std::string(token_gateway),
+        ", not ", std::string(name), retry));
+  }
+  // Any identity ever recorded for the name, expired or revoked too: the
+  // name owns its sessions, recordings and event streams beyond the
+  // identity's life (a gateway off for a week ships its spool after
+  // `enroll --force`), and a revoked identity is one an admin took away.
+  storage::CertificateFilter filter;
+  filter.user = GatewayCertificateUser(name);
+  filter.purpose = storage::CertificatePurpose::kGateway;
+  filter.limit = 1;
+  ASSIGN_OR_RETURN(std::vector<storage::IssuedCertificate> enrolled,
+                   store.ListCertificates(filter));
+  if (enrolled.empty()) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(
+      "gateway ", std::string(name),
+      " is already enrolled (mTLS identity serial ", enrolled.front().serial,
+      "); a join token enrols it again only if it was created for that name",
+      retry));
 }
 
 absl::StatusOr<GatewayService::Identity> GatewayService::IssueIdentity(
@@ -85,10 +117,38 @@ grpc::Status GatewayService::EnrollGateway(
     return ToGrpc(absl::InvalidArgumentError(
         "tls_public_key_der: not a P-256 or Ed25519 public key"));
   }
+  const auto refuse = [&](absl::Status why) {
+    return ToGrpc(AuditEnrollRefused(*ctx_.audit, GatewayActor(request->name()),
+                                     kJoinTokenGateway, source,
+                                     std::move(why)));
+  };
+  // Whether the token may enrol this name, before it is spent (a token
+  // shown with the wrong name still enrols its own gateway). Only for a
+  // token that could enrol: any other is refused below as before.
+  if (!request->token().empty() &&
+      request->token().size() <= kMaxJoinTokenBytes) {
+    absl::StatusOr<storage::JoinToken> unspent = ctx_.store->GetJoinToken(
+        base::SecretBytes::FromString(request->token()));
+    if (unspent.ok() && unspent->purpose == kJoinTokenGateway &&
+        !unspent->used_at.has_value() && !unspent->revoked_at.has_value() &&
+        unspent->expires_at > ctx_.clock->Now()) {
+      absl::Status allowed = CheckGatewayEnrolmentName(
+          *ctx_.store, request->name(), unspent->gateway_name);
+      if (!allowed.ok()) return refuse(std::move(allowed));
+    }
+  }
   absl::StatusOr<storage::JoinToken> token = ConsumeJoinTokenOfKind(
       *ctx_.store, *ctx_.audit, request->token(), kJoinTokenGateway,
       GatewayActor(request->name()), source);
   if (!token.ok()) return ToGrpc(token.status());
+  // Decided again on the token as spent: the check above may not have run
+  // (the store did not answer), or another enrolment of the name may have
+  // been recorded since.
+  if (absl::Status allowed = CheckGatewayEnrolmentName(
+          *ctx_.store, request->name(), token->gateway_name);
+      !allowed.ok()) {
+    return refuse(std::move(allowed));
+  }
 
   const std::string actor = GatewayActor(request->name());
   absl::StatusOr<Identity> identity =

@@ -22,6 +22,19 @@ namespace sallyport::ca {
 // (never a user name, which has no ':'); `spctl certs ls --user` finds it.
 std::string GatewayCertificateUser(std::string_view gateway);
 
+// Whether a gateway join token created for `token_gateway` (empty: for no
+// name in particular) may enrol gateway `name`. kPermissionDenied, naming
+// the `spctl tokens create --gateway-name` to use, when the token was
+// created for another name, or when `name` already has a gateway identity
+// on record (an issued certificate of purpose "gateway" for
+// GatewayCertificateUser(name), expired or revoked included) and the
+// token was not created for exactly that name: re-enrolling a gateway
+// takes its sessions, which is an administrator's decision. kUnavailable
+// (or the store's error) when the store cannot be asked.
+absl::Status CheckGatewayEnrolmentName(storage::Store& store,
+                                       std::string_view name,
+                                       std::string_view token_gateway);
+
 // IssueSessionCertificate uses gRPC's callback API: its handler does not
 // wait for the certificate's record to commit (the store's commit thread
 // finishes the call), so no thread is parked per call in flight.

@@ -34,13 +34,15 @@ std::shared_ptr<grpc::Channel> AdminChannel(CaTestEnv& env) {
 }
 
 grpc::Status CreateJoinToken(CaTestEnv& env, const std::string& purpose,
-                             absl::Duration ttl, std::string* token) {
+                             absl::Duration ttl, std::string* token,
+                             const std::string& gateway_name) {
   auto admin = AdminChannel(env);
   if (admin == nullptr) return grpc::Status(grpc::StatusCode::INTERNAL, "");
   auto stub = admin::v1::Admin::NewStub(admin);
   admin::v1::CreateJoinTokenRequest request;
   request.set_purpose(purpose);
   *request.mutable_ttl() = ToDurationProto(ttl);
+  request.set_gateway_name(gateway_name);
   admin::v1::CreateJoinTokenResponse response;
   grpc::ClientContext ctx;
   grpc::Status st = stub->CreateJoinToken(&ctx, request, &response);

@@ -45,9 +45,11 @@ absl::StatusOr<std::unique_ptr<CaTestEnv>> StartCa(
 // The admin's mTLS channel (logs in as the admin that init created).
 std::shared_ptr<grpc::Channel> AdminChannel(CaTestEnv& env);
 
-// CreateJoinToken through the admin API; the status and the secret.
+// CreateJoinToken through the admin API; the status and the secret. A
+// non-empty `gateway_name` makes a token for that gateway only.
 grpc::Status CreateJoinToken(CaTestEnv& env, const std::string& purpose,
-                             absl::Duration ttl, std::string* token);
+                             absl::Duration ttl, std::string* token,
+                             const std::string& gateway_name = "");
 
 struct EnrolledGateway {
   grpc::Status status;

@@ -1,6 +1,7 @@
 // spctl tokens create|ls|revoke: one-time join tokens for gateways and
 // hosts. Only `create` ever prints a secret; `ls` and `revoke` name tokens
-// by id and show their kind, state, expiry and creator.
+// by id and show their kind, state, expiry, creator and, for a gateway
+// token made for one gateway (`create --gateway-name`), that gateway.
 #include "absl/strings/str_cat.h"
 #include "cli/spctl.h"
 
@@ -17,6 +18,7 @@ constexpr int kMaxListedTokens = 100000;
 struct TokenArgs {
   std::string kind;
   std::string ttl;
+  std::string gateway_name;
   bool active = false;
   int64_t id = 0;
 };
@@ -27,6 +29,10 @@ int Create(Spctl& ctl, const TokenArgs& a) {
     return ctl.Error("--kind must be gateway or host", kExitUsage);
   }
   req.set_purpose(a.kind);
+  if (!a.gateway_name.empty() && a.kind != "gateway") {
+    return ctl.Error("--gateway-name is only for --kind gateway", kExitUsage);
+  }
+  req.set_gateway_name(a.gateway_name);
   if (!a.ttl.empty()) {
     absl::StatusOr<absl::Duration> ttl = ParseDurationFlag(a.ttl);
     if (!ttl.ok()) return ctl.Error(ttl.status().message(), kExitUsage);
@@ -79,11 +85,12 @@ int List(Spctl& ctl, const TokenArgs& a) {
                     FormatTime(t.created_at()),
                     t.has_used_at()      ? FormatTime(t.used_at())
                     : t.has_revoked_at() ? FormatTime(t.revoked_at())
-                                         : "-"});
+                                         : "-",
+                    t.gateway_name().empty() ? "-" : t.gateway_name()});
   }
   PrintTable(ctl.out(),
              {"ID", "KIND", "STATE", "EXPIRES (UTC)", "CREATED BY",
-              "CREATED (UTC)", "USED/REVOKED (UTC)"},
+              "CREATED (UTC)", "USED/REVOKED (UTC)", "GATEWAY"},
              rows);
   return kExitOk;
 }
@@ -118,6 +125,10 @@ void AddTokenCommands(CLI::App& app, Spctl& ctl, Action* action) {
   create->add_option("--kind", a->kind, "gateway or host")->required();
   create->add_option("--ttl", a->ttl,
                      "how long it may be used (default 1h, at most 168h)");
+  create->add_option(
+      "--gateway-name", a->gateway_name,
+      "--kind gateway: the only name it enrols; a name already enrolled "
+      "(`sallyport-gateway enroll --force`) needs such a token");
   OnRun(create, action, [c, a] { return Create(*c, *a); });
 
   CLI::App* ls = tokens->add_subcommand(

@@ -46,10 +46,11 @@ class EnrollTest : public ::testing::Test {
     dir_ = std::make_unique<TempDir>(std::move(*dir));
   }
 
-  std::string Token() {
+  // A gateway join token; for `gateway_name` only when given.
+  std::string Token(const std::string& gateway_name = "") {
     std::string token;
-    grpc::Status st =
-        ca::CreateJoinToken(*env_, "gateway", absl::Hours(1), &token);
+    grpc::Status st = ca::CreateJoinToken(*env_, "gateway", absl::Hours(1),
+                                          &token, gateway_name);
     EXPECT_TRUE(st.ok()) << st.error_message();
     return token;
   }
@@ -209,12 +210,28 @@ TEST_F(EnrollTest, AWrongFingerprintIsRefusedBeforeTheTokenIsSent) {
   EXPECT_TRUE(Enroll(Options(token, "s")).ok());
 }
 
+// Re-enrolling gw1 (`enroll --force`) takes a token made for gw1: the CA
+// refuses a plain one for a name already enrolled, saying which to make.
 TEST_F(EnrollTest, AnEnrolledStateDirIsKeptUnlessForced) {
   EnrollOptions o = Options(Token(), "s");
   ASSERT_TRUE(Enroll(o).ok());
   auto first_cert = base::ReadTextFile(o.state_dir + "/gateway_tls.crt");
   ASSERT_TRUE(first_cert.ok());
-  EnrollOptions again = Options(Token(), "s");
+  EnrollOptions plain = Options(Token(), "s");
+  plain.force = true;
+  absl::StatusOr<EnrollResult> refused = Enroll(plain);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_TRUE(absl::StartsWith(refused.status().message(),
+                               "join token refused: gateway gw1 is already "
+                               "enrolled"))
+      << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused.status().message(),
+                                "spctl tokens create --kind gateway "
+                                "--gateway-name gw1"))
+      << refused.status();
+  EXPECT_EQ(*base::ReadTextFile(o.state_dir + "/gateway_tls.crt"), *first_cert);
+  EnrollOptions again = Options(Token("gw1"), "s");
   absl::StatusOr<EnrollResult> r = Enroll(again);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kAlreadyExists);

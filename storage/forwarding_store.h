@@ -213,6 +213,10 @@ class ForwardingStore : public Store {
       const base::SecretBytes& token) override {
     return base_->ConsumeJoinToken(token);
   }
+  absl::StatusOr<JoinToken> GetJoinToken(
+      const base::SecretBytes& token) override {
+    return base_->GetJoinToken(token);
+  }
   absl::StatusOr<std::vector<JoinToken>> ListJoinTokens(
       const JoinTokenFilter& filter) override {
     return base_->ListJoinTokens(filter);

@@ -465,6 +465,9 @@ absl::Status NewJoinToken::Validate() const {
                                                    kMaxTextBytes, " bytes"));
   }
   RETURN_IF_ERROR(ValidateName("join token purpose", purpose));
+  if (!gateway_name.empty()) {
+    RETURN_IF_ERROR(ValidateName("join token gateway name", gateway_name));
+  }
   return ValidateText("join token created_by", created_by, kMaxNameBytes,
                       false);
 }

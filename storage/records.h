@@ -402,6 +402,10 @@ struct NewJoinToken {
   std::string purpose;      // e.g. "gateway"
   std::string created_by;
   absl::Time expires_at;
+  // The gateway a "gateway" token is for: only that name may enrol with
+  // it, and only such a token enrols a name already enrolled (schema
+  // version 13). Empty: any name not yet enrolled.
+  std::string gateway_name;
 
   absl::Status Validate() const;
 };
@@ -417,6 +421,7 @@ struct JoinToken {
   absl::Time expires_at;
   std::optional<absl::Time> used_at;
   std::optional<absl::Time> revoked_at;
+  std::string gateway_name;  // NewJoinToken::gateway_name
 
   bool operator==(const JoinToken&) const = default;
 };

@@ -321,6 +321,11 @@ class Store {
   // was already used, was revoked or has expired.
   virtual absl::StatusOr<JoinToken> ConsumeJoinToken(
       const base::SecretBytes& token) = 0;
+  // The token whose secret is `token`, in whatever state, without using
+  // it (what an enrolment checks before it spends the token). kNotFound
+  // for an unknown secret.
+  virtual absl::StatusOr<JoinToken> GetJoinToken(
+      const base::SecretBytes& token) = 0;
   // Tokens by id, ascending. kInvalidArgument for a limit outside 1..10000.
   virtual absl::StatusOr<std::vector<JoinToken>> ListJoinTokens(
       const JoinTokenFilter& filter) = 0;

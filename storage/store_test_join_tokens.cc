@@ -126,6 +126,42 @@ TEST_P(StoreTest, ARevokedJoinTokenCannotBeConsumed) {
   SP_EXPECT_CODE(store_->RevokeJoinToken(-1), kNotFound);
 }
 
+// A gateway token keeps the gateway name it was created for (schema
+// version 13) through every read, and GetJoinToken reads a token without
+// using it.
+TEST_P(StoreTest, AJoinTokenKeepsItsGatewayNameAndIsReadWithoutBeingUsed) {
+  const absl::Time expires = clock_.Now() + absl::Hours(1);
+  NewJoinToken named = NewToken(1, expires);
+  named.gateway_name = "gw1";
+  SP_ASSERT_OK_AND_ASSIGN(JoinToken a, store_->CreateJoinToken(named));
+  SP_ASSERT_OK_AND_ASSIGN(JoinToken b,
+                          store_->CreateJoinToken(NewToken(2, expires)));
+  EXPECT_EQ(a.gateway_name, "gw1");
+  EXPECT_EQ(b.gateway_name, "");
+
+  SP_ASSERT_OK_AND_ASSIGN(JoinToken read, store_->GetJoinToken(Secret(1)));
+  EXPECT_EQ(read, a);
+  SP_EXPECT_CODE(store_->GetJoinToken(Secret(3)), kNotFound);
+  SP_EXPECT_CODE(store_->GetJoinToken(base::SecretBytes()), kNotFound);
+  // Read, not used: it is consumed once, with its name.
+  SP_ASSERT_OK_AND_ASSIGN(JoinToken used, store_->ConsumeJoinToken(Secret(1)));
+  EXPECT_EQ(used.gateway_name, "gw1");
+  SP_ASSERT_OK_AND_ASSIGN(JoinToken after, store_->GetJoinToken(Secret(1)));
+  EXPECT_TRUE(after.used_at.has_value());
+  SP_ASSERT_OK_AND_ASSIGN(std::vector<JoinToken> all,
+                          store_->ListJoinTokens(JoinTokenFilter()));
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].gateway_name, "gw1");
+  EXPECT_EQ(all[1], b);
+
+  NewJoinToken bad = NewToken(4, expires);
+  bad.gateway_name = std::string(
+      "gw\0"
+      "1",
+      4);
+  SP_EXPECT_CODE(store_->CreateJoinToken(bad), kInvalidArgument);
+}
+
 TEST_P(StoreTest, RevokeAndConsumeOfOneTokenRaceWithExactlyOneWinner) {
   constexpr int kRounds = 20;
   std::unique_ptr<Store> other = OpenAnother();

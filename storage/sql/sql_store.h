@@ -124,6 +124,8 @@ class SqlStore : public Store {
   absl::StatusOr<JoinToken> CreateJoinToken(const NewJoinToken& token) override;
   absl::StatusOr<JoinToken> ConsumeJoinToken(
       const base::SecretBytes& token) override;
+  absl::StatusOr<JoinToken> GetJoinToken(
+      const base::SecretBytes& token) override;
   absl::StatusOr<std::vector<JoinToken>> ListJoinTokens(
       const JoinTokenFilter& filter) override;
   absl::StatusOr<JoinToken> RevokeJoinToken(int64_t id) override;

@@ -14,14 +14,16 @@ namespace {
 
 #define SP_TOKEN_COLUMNS                                                \
   "id, token_hash, purpose, created_by, created_at_us, expires_at_us, " \
-  "used_at_us, revoked_at_us"
+  "used_at_us, revoked_at_us, gateway_name"
 // SQLite numbers under its write lock; PostgreSQL uses the id sequence.
 constexpr Statement kInsertToken(
     "INSERT INTO join_tokens (id, token_hash, purpose, created_by, "
-    "created_at_us, expires_at_us) VALUES ((SELECT COALESCE(MAX(id), 0) + 1 "
-    "FROM join_tokens), $1, $2, $3, $4, $5) RETURNING id",
+    "created_at_us, expires_at_us, gateway_name) VALUES ((SELECT "
+    "COALESCE(MAX(id), 0) + 1 FROM join_tokens), $1, $2, $3, $4, $5, $6) "
+    "RETURNING id",
     "INSERT INTO join_tokens (token_hash, purpose, created_by, "
-    "created_at_us, expires_at_us) VALUES ($1, $2, $3, $4, $5) RETURNING id");
+    "created_at_us, expires_at_us, gateway_name) VALUES ($1, $2, $3, $4, $5, "
+    "$6) RETURNING id");
 // One conditional UPDATE each: the row lock makes exactly one of the
 // consumers and revokers of a token match.
 constexpr Statement kConsumeToken(
@@ -53,6 +55,7 @@ JoinToken TokenFromRow(const Row& r) {
   t.expires_at = TimeValue(r[5]);
   t.used_at = OptTimeValue(r[6]);
   t.revoked_at = OptTimeValue(r[7]);
+  t.gateway_name = r[8].AsBytes();
   return t;
 }
 
@@ -77,6 +80,7 @@ absl::StatusOr<JoinToken> SqlStore::CreateJoinToken(const NewJoinToken& in) {
   t.created_by = in.created_by;
   t.created_at = Now();
   t.expires_at = TruncateToMicros(in.expires_at);
+  t.gateway_name = in.gateway_name;
   RETURN_IF_ERROR(Describe(
       Transact(TxMode::kReadCommitted,
                [&](Tx& tx) -> absl::Status {
@@ -86,7 +90,8 @@ absl::StatusOr<JoinToken> SqlStore::CreateJoinToken(const NewJoinToken& in) {
                          kInsertToken,
                          {Param::Text(t.token_hash), Param::Text(t.purpose),
                           Param::Text(t.created_by), TimeParam(t.created_at),
-                          TimeParam(t.expires_at)}));
+                          TimeParam(t.expires_at),
+                          Param::Text(t.gateway_name)}));
                  if (rows.empty()) {
                    return absl::InternalError("no id for the join token");
                  }
@@ -121,6 +126,25 @@ absl::StatusOr<JoinToken> SqlStore::ConsumeJoinToken(
   if (!rows.empty()) return TokenFromRow(rows[0]);
   if (existing.empty()) return absl::NotFoundError("join token not found");
   return Unusable(TokenFromRow(existing[0]));
+}
+
+absl::StatusOr<JoinToken> SqlStore::GetJoinToken(
+    const base::SecretBytes& token) {
+  if (token.empty() || token.size() > kMaxTextBytes) {
+    return absl::NotFoundError("join token not found");
+  }
+  ASSIGN_OR_RETURN(std::string hash, Sha256Hex(token.view()));
+  std::vector<Row> rows;
+  RETURN_IF_ERROR(Describe(Transact(TxMode::kReadCommitted,
+                                    [&](Tx& tx) -> absl::Status {
+                                      ASSIGN_OR_RETURN(
+                                          rows, tx.Query(kSelectTokenByHash,
+                                                         {Param::Text(hash)}));
+                                      return absl::OkStatus();
+                                    }),
+                           "read join token"));
+  if (rows.empty()) return absl::NotFoundError("join token not found");
+  return TokenFromRow(rows[0]);
 }
 
 absl::StatusOr<std::vector<JoinToken>> SqlStore::ListJoinTokens(

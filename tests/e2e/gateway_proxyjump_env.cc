@@ -105,7 +105,8 @@ uint16_t ProxyJumpEnv::gateway_port() const {
 
 absl::Status ProxyJumpEnv::StartGateway(
     const std::function<void(config::GatewayConfig*)>& edit_config) {
-  absl::StatusOr<std::string> token = fixture_->CreateJoinToken("gateway");
+  absl::StatusOr<std::string> token =
+      fixture_->CreateJoinToken("gateway", "sallyport-gw");
   if (!token.ok()) return token.status();
   const std::string state = fixture_->gateway_state_dir();
   absl::StatusOr<RunResult> enroll = RunCommandOk(

@@ -483,9 +483,10 @@ absl::StatusOr<std::vector<std::string>> BastionFixture::SshArgs(
 }
 
 absl::StatusOr<std::string> BastionFixture::CreateJoinToken(
-    const std::string& purpose) {
+    const std::string& purpose, const std::string& gateway_name) {
   admin::v1::CreateJoinTokenRequest req;
   req.set_purpose(purpose);
+  req.set_gateway_name(gateway_name);
   admin::v1::CreateJoinTokenResponse resp;
   if (absl::Status st =
           FromGrpc("CreateJoinToken",

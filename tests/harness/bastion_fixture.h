@@ -128,9 +128,11 @@ class BastionFixture {
   // Stubs on the admin's mutual-TLS channel.
   admin::v1::Admin::Stub& admin() { return *admin_stub_; }
   ca::v1::CertificateAuthority::Stub& ca_as_admin() { return *ca_stub_; }
-  // A one-time join token ("gateway" or "host").
+  // A one-time join token ("gateway" or "host"); a gateway token for
+  // `gateway_name` only when given (needed to enrol a name again).
   absl::StatusOr<std::string> CreateJoinToken(
-      const std::string& purpose = "gateway");
+      const std::string& purpose = "gateway",
+      const std::string& gateway_name = "");
 
   // ------------------------------------------------------------ users
   struct User {

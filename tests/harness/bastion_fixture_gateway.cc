@@ -69,7 +69,9 @@ absl::Status BastionFixture::StartGateway(
     const std::string& binary, const std::vector<std::string>& extra,
     const std::function<void(config::GatewayConfig*)>& edit_config) {
   if (gateway_) return absl::FailedPreconditionError("gateway already runs");
-  absl::StatusOr<std::string> token = CreateJoinToken("gateway");
+  // For its name: a test may enrol it again (a fresh state dir).
+  absl::StatusOr<std::string> token =
+      CreateJoinToken("gateway", "sallyport-gw");
   if (!token.ok()) return token.status();
   const std::string state = gateway_state_dir();
   absl::StatusOr<RunResult> enroll = RunCommandOk(
@@ -173,7 +175,7 @@ int BastionFixture::StopGateway() {
 
 absl::StatusOr<int> BastionFixture::StartExtraGateway(const std::string& binary,
                                                       const std::string& name) {
-  absl::StatusOr<std::string> token = CreateJoinToken("gateway");
+  absl::StatusOr<std::string> token = CreateJoinToken("gateway", name);
   if (!token.ok()) return token.status();
   ExtraGateway g;
   g.name = name;
