@@ -250,6 +250,86 @@ TEST_P(GatewayEnrollTest, OnlyATokenForItsNameEnrolsAGatewayAgain) {
   EXPECT_TRUE(Enroll(*env_, late_gw1, "gw1").status.ok());
 }
 
+// An mTLS identity renews once: a copy of it (a stolen key and
+// certificate) cannot mint fresh 7-day identities while the gateway renews
+// too, whichever of them comes second is refused and the gateway's log
+// says so. The renewed identity is not revoked: the gateway's calls on the
+// old channel finish. Before, the same identity renewed any number of
+// times.
+TEST_P(GatewayEnrollTest, AnIdentityRenewsOnce) {
+  EnrolledGateway g = Enroll(*env_, Token("gateway"), "gw1");
+  ASSERT_TRUE(g.status.ok()) << g.status.error_message();
+  auto first = env_->server().client_ca().Verify(
+      g.response.tls_client_certificate_pem(), env_->clock().Now());
+  ASSERT_TRUE(first.ok()) << first.status();
+  struct Renewed {
+    grpc::Status status;
+    std::shared_ptr<grpc::Channel> channel;
+    uint64_t serial = 0;
+  };
+  const auto renew = [&](const std::shared_ptr<grpc::Channel>& channel) {
+    Renewed out;
+    auto tls_key = GenerateTlsKey();
+    EXPECT_TRUE(tls_key.ok());
+    if (!tls_key.ok()) return out;
+    gw::RenewGatewayIdentityRequest request;
+    request.set_tls_public_key_der(*PublicKeyToDer(tls_key->get()));
+    gw::RenewGatewayIdentityResponse response;
+    grpc::ClientContext ctx;
+    out.status = gw::Gateway::NewStub(channel)->RenewGatewayIdentity(
+        &ctx, request, &response);
+    if (!out.status.ok()) return out;
+    out.channel = env_->ClientChannel(
+        std::string(PrivateKeyToPem(tls_key->get())->view()),
+        response.tls_client_certificate_pem());
+    auto id = env_->server().client_ca().Verify(
+        response.tls_client_certificate_pem(), env_->clock().Now());
+    EXPECT_TRUE(id.ok()) << id.status();
+    if (id.ok()) out.serial = id->serial;
+    return out;
+  };
+
+  Renewed second = renew(g.channel);
+  ASSERT_TRUE(second.status.ok()) << second.status.error_message();
+  Renewed again = renew(g.channel);
+  EXPECT_EQ(again.status.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(absl::StrContains(
+      again.status.error_message(),
+      absl::StrCat("this gateway identity (serial ", first->serial,
+                   ") was already renewed or replaced: gateway gw1 has a "
+                   "newer one, serial ",
+                   second.serial)))
+      << again.status.error_message();
+  EXPECT_EQ(
+      CountAuditEvents(env_->store(), kEventAccessDenied,
+                       {"\"method\":\"RenewGatewayIdentity\"",
+                        absl::StrCat("\"serial\":", first->serial),
+                        absl::StrCat("\"newer_serial\":", second.serial)}),
+      1);
+  EXPECT_EQ(CountEvents(kEventGatewayRenewed), 1);
+  // The old identity is not revoked: its other calls still work.
+  {
+    v1::CaPublicKeys keys;
+    grpc::ClientContext ctx;
+    EXPECT_TRUE(v1::CertificateAuthority::NewStub(g.channel)
+                    ->GetCaPublicKeys(&ctx, v1::GetCaPublicKeysRequest(), &keys)
+                    .ok());
+  }
+
+  // The renewed identity renews, once.
+  Renewed third = renew(second.channel);
+  ASSERT_TRUE(third.status.ok()) << third.status.error_message();
+  EXPECT_EQ(renew(second.channel).status.error_code(),
+            StatusCode::PERMISSION_DENIED);
+
+  // An enrolment of the name again replaces every identity before it.
+  ASSERT_TRUE(Enroll(*env_, Token("gateway", absl::Hours(1), "gw1"), "gw1")
+                  .status.ok());
+  Renewed replaced = renew(third.channel);
+  EXPECT_EQ(replaced.status.error_code(), StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(CountEvents(kEventGatewayRenewed), 2);
+}
+
 TEST_P(GatewayEnrollTest, ATokenUsedTwiceIsRefused) {
   std::string token = Token("gateway");
   ASSERT_TRUE(Enroll(*env_, token, "gw1").status.ok());

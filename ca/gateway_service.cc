@@ -90,6 +90,42 @@ absl::StatusOr<GatewayService::Identity> GatewayService::IssueIdentity(
   return out;
 }
 
+absl::StatusOr<std::optional<storage::IssuedCertificate>>
+GatewayService::NewerIdentity(const ClientIdentity& peer) {
+  storage::CertificateFilter filter;
+  filter.user = GatewayCertificateUser(peer.name);
+  filter.purpose = storage::CertificatePurpose::kGateway;
+  std::vector<storage::IssuedCertificate> all;
+  for (;;) {
+    ASSIGN_OR_RETURN(std::vector<storage::IssuedCertificate> page,
+                     ctx_.store->ListCertificates(filter));
+    all.insert(all.end(), page.begin(), page.end());
+    if (page.size() < static_cast<size_t>(filter.limit)) break;
+    filter.after_serial = page.back().serial;
+  }
+  // By when they were recorded, then by serial: CA instances sharing a
+  // store allocate serials in blocks of their own, so serials alone do not
+  // say which came first, while one instance's increase (and decide when
+  // the store's clock has not moved). An identity with no record (issued
+  // before schema version 12) is older than every record.
+  const auto later = [](const storage::IssuedCertificate& a,
+                        const storage::IssuedCertificate& b) {
+    return a.issued_at != b.issued_at ? a.issued_at > b.issued_at
+                                      : a.serial > b.serial;
+  };
+  std::optional<storage::IssuedCertificate> own;
+  for (const storage::IssuedCertificate& c : all) {
+    if (c.serial == peer.serial) own = c;
+  }
+  std::optional<storage::IssuedCertificate> newest;
+  for (const storage::IssuedCertificate& c : all) {
+    if (c.serial == peer.serial) continue;
+    if (own.has_value() && !later(c, *own)) continue;
+    if (!newest.has_value() || later(c, *newest)) newest = c;
+  }
+  return newest;
+}
+
 grpc::Status GatewayService::EnrollGateway(
     grpc::ServerContext* context, const pb::EnrollGatewayRequest* request,
     pb::EnrollGatewayResponse* response) {
@@ -201,6 +237,34 @@ grpc::Status GatewayService::RenewGatewayIdentity(
   absl::StatusOr<ClientIdentity> peer =
       ctx_.peers->AuthenticateGateway(*context, "RenewGatewayIdentity");
   if (!peer.ok()) return ToGrpc(peer.status());
+  const std::string source = PeerAddress(context->peer());
+  absl::StatusOr<std::optional<storage::IssuedCertificate>> newer =
+      NewerIdentity(*peer);
+  if (!newer.ok()) return ToGrpc(newer.status());
+  if (newer->has_value()) {
+    const storage::IssuedCertificate& n = **newer;
+    absl::Status refusal = absl::PermissionDeniedError(absl::StrCat(
+        "this gateway identity (serial ", peer->serial,
+        ") was already renewed or replaced: gateway ", peer->name,
+        " has a newer one, serial ", n.serial, " issued ",
+        absl::FormatTime(n.issued_at),
+        ", and an identity renews once. If this gateway did not get serial ",
+        n.serial, ", its identity may be stolen: revoke ", n.serial,
+        " (spctl certs revoke) and enrol the gateway again with a token for "
+        "its name (spctl tokens create --kind gateway --gateway-name ",
+        peer->name, ")"));
+    // Best effort: the refusal stands whether or not it could be logged.
+    (void)ctx_.audit->Record(
+        kEventAccessDenied, GatewayActor(peer->name),
+        {{"method", std::string("RenewGatewayIdentity")},
+         {"gateway", peer->name},
+         {"source", source},
+         {"serial", static_cast<int64_t>(peer->serial)},
+         {"newer_serial", static_cast<int64_t>(n.serial)},
+         {"code", std::string(absl::StatusCodeToString(refusal.code()))},
+         {"reason", std::string(refusal.message())}});
+    return ToGrpc(refusal);
+  }
   absl::StatusOr<Identity> identity =
       IssueIdentity(peer->name, request->tls_public_key_der());
   if (!identity.ok()) return ToGrpc(identity.status());
@@ -208,7 +272,7 @@ grpc::Status GatewayService::RenewGatewayIdentity(
   absl::Status audited = ctx_.audit->RecordCertificate(
       identity->record, kEventGatewayRenewed, GatewayActor(peer->name),
       {{"gateway", peer->name},
-       {"source", PeerAddress(context->peer())},
+       {"source", source},
        {"serial", static_cast<int64_t>(identity->record.serial)},
        {"previous_serial", static_cast<int64_t>(peer->serial)},
        {"tls_valid_before", absl::FormatTime(not_after)}});

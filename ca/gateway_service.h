@@ -8,6 +8,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -130,6 +131,16 @@ class GatewayService final
   };
   absl::StatusOr<Identity> IssueIdentity(std::string_view name,
                                          std::string_view tls_public_key_der);
+  // A gateway identity of `peer`'s name recorded after `peer`'s own (a
+  // renewal of it, or a later enrolment), the newest; nullopt when there
+  // is none. Such an identity renews no more (RenewGatewayIdentity): each
+  // renews once, so a copy of one cannot mint identities of its own while
+  // the gateway renews too. Not revoked at once: the gateway's calls on
+  // the old channel run until it switches to the new certificate (and
+  // when the answer is lost, the old one keeps it working until it
+  // expires).
+  absl::StatusOr<std::optional<storage::IssuedCertificate>> NewerIdentity(
+      const ClientIdentity& peer);
 
   CaContext ctx_;
   const Settings settings_;

@@ -111,7 +111,9 @@ class GatewayServer {
   absl::Status Health() const;
 
   // Renews the mTLS certificate now (what the renewal thread does when it
-  // is due). Returns the new certificate's expiry.
+  // is due), one renewal at a time with the renewal thread: the CA renews
+  // an identity once, so two renewals over the same one would see the
+  // second refused. Returns the new certificate's expiry.
   absl::StatusOr<absl::Time> RenewIdentityNow();
   int renewals() const { return renewals_.load(); }
   // gwrest: renews the host certificate now and presents it to new
@@ -141,7 +143,9 @@ class GatewayServer {
   // The end of Drain: waits (bounded) for the shipper to empty the spool.
   void ShipBeforeExit();
   absl::Status StartShipper(const GatewaySettings& c);
-  void CheckRenewal();
+  void CheckRenewal() ABSL_EXCLUSIVE_LOCKS_REQUIRED(renew_mu_);
+  absl::StatusOr<absl::Time> RenewIdentityLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(renew_mu_);
 
   struct RevocationSink {
     absl::Mutex mu;

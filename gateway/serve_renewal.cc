@@ -10,6 +10,11 @@
 namespace sallyport::gateway {
 
 absl::StatusOr<absl::Time> GatewayServer::RenewIdentityNow() {
+  absl::MutexLock lock(&renew_mu_);
+  return RenewIdentityLocked();
+}
+
+absl::StatusOr<absl::Time> GatewayServer::RenewIdentityLocked() {
   const GatewaySettings s = settings();
   absl::StatusOr<absl::Time> renewed = RenewIdentity(s, CaChannel());
   if (!renewed.ok()) {
@@ -35,7 +40,7 @@ void GatewayServer::CheckRenewal() {
   if (!tls.ok()) {
     Log(absl::StrCat("mTLS certificate: ", tls.status().message()));
   } else if (now >= tls->At(options_.renew_fraction)) {
-    (void)RenewIdentityNow();
+    (void)RenewIdentityLocked();
   }
   // gwrest: the host certificate (Gateway.RenewGatewayHostCertificate),
   // presented to new connections at once.
