@@ -257,14 +257,26 @@ absl::StatusOr<std::shared_ptr<SessionRecording>> SpoolRecorder::OpenSession(
   meta.set_gateway_id(options_.gateway_id);
   meta.set_started_at_us(absl::ToUnixMicros(started_at));
   meta.set_status(v1::SESSION_STATUS_ACTIVE);
+  // Record 1: the session's metadata, so that the chain covers it (the
+  // metadata frame is not chained). Written with the file's header.
+  RecordChainer chain(meta.session_id());
+  v1::RecordingRecord start;
+  v1::SessionStartRecord* m = start.mutable_session_start();
+  m->set_user(meta.user());
+  m->set_login(meta.login());
+  m->set_host(meta.host());
+  m->set_started_at_us(meta.started_at_us());
+  std::string frames;
+  RETURN_IF_ERROR(SpoolWriter::ChainAndEncodeFrame(chain, start, frames));
   // Called on a gateway I/O thread: the file's and the directory's fsync
   // are the syncer's (its next pass, the writer marked dirty).
   ASSIGN_OR_RETURN(SpoolWriter writer,
                    SpoolWriter::Create(options_.spool_dir, meta,
-                                       /*durable=*/false));
+                                       /*durable=*/false, frames));
   spool_bytes_.fetch_add(static_cast<int64_t>(writer.size()));
-  std::shared_ptr<SessionRecording> s(new SessionRecording(
-      *this, meta.session_id(), meta.started_at_us(), std::move(writer)));
+  std::shared_ptr<SessionRecording> s(
+      new SessionRecording(*this, meta.session_id(), meta.started_at_us(),
+                           std::move(writer), std::move(chain)));
   s->written_bytes_.store(s->writer_.size());
   s->dirty_.store(true);
   absl::MutexLock lock(&mu_);

@@ -169,13 +169,16 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
 
  private:
   friend class SpoolRecorder;
+  // `chain` holds the records the spool file was created with (its
+  // session_start).
   SessionRecording(SpoolRecorder& recorder, std::string session_id,
-                   int64_t start_us, SpoolWriter writer)
+                   int64_t start_us, SpoolWriter writer, RecordChainer chain)
       : recorder_(recorder),
         session_id_(std::move(session_id)),
         start_us_(start_us),
+        queued_seq_(chain.last_seq()),
         writer_(std::move(writer)),
-        chain_(session_id_) {}
+        chain_(std::move(chain)) {}
 
   // Under mu_: queues `record`.
   absl::StatusOr<uint64_t> Queue(v1::RecordingRecord record)
@@ -241,8 +244,10 @@ class SpoolRecorder {
   // Creates the session's spool file (on the caller's thread: a failure
   // refuses the session; its fsyncs are left to the syncer thread). `meta`
   // needs session_id, user, login, host; gateway_id and started_at_us are
-  // filled in. kResourceExhausted while the spool is over spool_max_bytes; the
-  // spool's own errors otherwise (kPermissionDenied, kUnavailable,
+  // filled in. The file starts with the session's first record, its
+  // session_start (user, login, host, started_at_us), so that the chain
+  // covers them. kResourceExhausted while the spool is over spool_max_bytes;
+  // the spool's own errors otherwise (kPermissionDenied, kUnavailable,
   // kResourceExhausted for ENOSPC).
   absl::StatusOr<std::shared_ptr<SessionRecording>> OpenSession(
       v1::RecordingSession meta, absl::Time started_at);

@@ -118,9 +118,17 @@ TEST_F(RecorderTest, RecordsReachTheSpoolInOrderAndWakeTheSession) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->session.gateway_id(), "gw-1");
   EXPECT_EQ(c->session.started_at_us(), absl::ToUnixMicros(start));
-  ASSERT_EQ(c->records.size(), 301u);
+  // Record 1: the session's metadata, so that the chain covers it.
+  ASSERT_EQ(c->records.size(), 302u);
+  ASSERT_TRUE(c->records[0].has_session_start());
+  EXPECT_EQ(c->records[0].seq(), 1u);
+  EXPECT_EQ(c->records[0].session_start().user(), c->session.user());
+  EXPECT_EQ(c->records[0].session_start().login(), c->session.login());
+  EXPECT_EQ(c->records[0].session_start().host(), c->session.host());
+  EXPECT_EQ(c->records[0].session_start().started_at_us(),
+            absl::ToUnixMicros(start));
   std::string got;
-  for (size_t i = 0; i < 300; ++i) got += c->records[i].data().bytes();
+  for (size_t i = 1; i <= 300; ++i) got += c->records[i].data().bytes();
   EXPECT_EQ(got, all);
   EXPECT_EQ(c->records.back().session_end().message(), "bye");
   EXPECT_EQ(c->torn_bytes, 0u);
@@ -184,7 +192,7 @@ TEST_F(RecorderTest, ASessionIsSyncedAtItsEndWhateverTheInterval) {
   absl::StatusOr<SpoolContents> c =
       ReadSpool(SpoolPath(options_.spool_dir, "sess-end"));
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->records.size(), 4u);
+  EXPECT_EQ(c->records.size(), 5u);  // the start, 3 data records, the end
 }
 
 TEST_F(RecorderTest, TheBacklogIsReportedAndDrains) {
@@ -512,7 +520,7 @@ TEST_F(RecorderTest, DataQueuedWhileTheWriterIsBusyIsCoalesced) {
   const std::vector<std::string> data = DataBytes(*c);
   EXPECT_EQ(data, (std::vector<std::string>{"a", "bbcc", "dd", "ee",
                                             "ffgggghhhh", "i"}));
-  ASSERT_EQ(c->records.size(), 7u);
+  ASSERT_EQ(c->records.size(), 8u);  // the start, 6 data records, the end
   for (size_t i = 0; i < c->records.size(); ++i) {
     EXPECT_EQ(c->records[i].seq(), i + 1);
   }

@@ -34,7 +34,20 @@ inline v1::RecordingSession MakeSession(ByteReader& in) {
   return s;
 }
 
-// One record of any kind (session id, seq and hash left for the chainer).
+// The session_start record of `session` (a recording's first record since
+// schema version 14).
+inline v1::RecordingRecord MakeStart(const v1::RecordingSession& session) {
+  v1::RecordingRecord r;
+  v1::SessionStartRecord* s = r.mutable_session_start();
+  s->set_user(session.user());
+  s->set_login(session.login());
+  s->set_host(session.host());
+  s->set_started_at_us(session.started_at_us());
+  return r;
+}
+
+// One record of any kind but session_start, which only comes first
+// (MakeStart); session id, seq and hash left for the chainer.
 inline v1::RecordingRecord MakeRecord(ByteReader& in) {
   v1::RecordingRecord r;
   r.set_channel_id(in.U8() % 4);

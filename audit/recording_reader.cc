@@ -37,6 +37,7 @@ absl::StatusOr<std::optional<v1::RecordingRecord>> RecordingReader::Next() {
       // Every record checked: the stored head must be where the walk ended
       // (records dropped at the end leave the head pointing past them).
       ASSIGN_OR_RETURN(storage::Session s, store_.GetSession(session_id_));
+      at_end_ = ToProtoSession(s);
       if (s.last_seq != seq_ || s.chain_head != head_) {
         return Broken(
             seq_ + 1,
@@ -76,6 +77,7 @@ absl::StatusOr<RecordingCheck> VerifyRecording(storage::Store& store,
   RecordingReader reader(store, session_id);
   RETURN_IF_ERROR(reader.Session().status());
   RecordingCheck check;
+  SessionMetadataCheck metadata;
   while (true) {
     absl::StatusOr<std::optional<v1::RecordingRecord>> next = reader.Next();
     if (!next.ok()) {
@@ -90,9 +92,19 @@ absl::StatusOr<RecordingCheck> VerifyRecording(storage::Store& store,
       check.intact = true;
       break;
     }
+    metadata.Add(**next);
     ++check.records;
   }
   check.computed_head = reader.head();
+  check.metadata_covered = metadata.covered();
+  if (check.intact) {
+    // The session as read where the walk ended, at its head.
+    if (auto differs = metadata.Finish(reader.session_at_end())) {
+      check.intact = false;
+      check.first_broken_seq = differs->first;
+      check.problem = std::move(differs->second);
+    }
+  }
   return check;
 }
 
@@ -176,6 +188,8 @@ absl::StatusOr<SessionStreams> ReadSessionStreams(storage::Store& store,
       }
       case v1::RecordingRecord::kSessionEnd:
         out.end = r.session_end();
+        break;
+      case v1::RecordingRecord::kSessionStart:  // the session's metadata
         break;
       case v1::RecordingRecord::KIND_NOT_SET:
         break;

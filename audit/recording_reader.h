@@ -43,6 +43,9 @@ class RecordingReader {
   // The last seq returned and its hash.
   uint64_t seq() const { return seq_; }
   const std::string& head() const { return head_; }
+  // Once Next returned nullopt: the session as read to check its head
+  // (its metadata as it was when the walk ended there).
+  const v1::RecordingSession& session_at_end() const { return at_end_; }
 
  private:
   storage::Store& store_;
@@ -52,6 +55,7 @@ class RecordingReader {
   bool exhausted_ = false;
   uint64_t seq_ = 0;
   std::string head_ = std::string(kRecordingGenesis);
+  v1::RecordingSession at_end_;
 };
 
 // `spctl sessions verify`.
@@ -64,9 +68,16 @@ struct RecordingCheck {
   std::optional<uint64_t> first_broken_seq;
   std::string problem;  // what is wrong there; empty when intact
   std::string computed_head;
+  // Whether the chain holds a session_start record: when it does, the
+  // session's user, login, host and start must be the ones it says (else
+  // not intact, naming the field); when not (a recording made before
+  // them), only its status and end are compared with the chain.
+  bool metadata_covered = false;
 };
 // Store errors other than the chain's (kNotFound, kUnavailable) are
-// returned as errors; a broken chain is a RecordingCheck with intact=false.
+// returned as errors; a broken chain, or session metadata that differs from
+// what the chain says (SessionMetadataCheck), is a RecordingCheck with
+// intact=false.
 absl::StatusOr<RecordingCheck> VerifyRecording(storage::Store& store,
                                                const std::string& session_id);
 

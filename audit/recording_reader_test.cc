@@ -217,5 +217,139 @@ INSTANTIATE_TEST_SUITE_P(
       return info.param.name;
     });
 
+// The session's row (user, login, host, start, status, end) is covered by
+// the chain through its session_start and session_end records: an edit of
+// the row is found at the record that says otherwise, naming the field.
+struct MetadataTamper {
+  std::string name;
+  std::string sql;
+  uint64_t first_broken;
+  std::string problem;
+};
+
+class SessionMetadataTamperTest
+    : public RecordingReaderTest,
+      public ::testing::WithParamInterface<MetadataTamper> {
+ protected:
+  // sess-1 as the gateway records it since session_start records: its
+  // metadata first, ASession(), the end at 20 ms (record 12), and the
+  // session ended by the CA as the end says.
+  void StoreEnded(bool with_start) {
+    std::vector<v1::RecordingRecord> rs;
+    if (with_start) {
+      v1::RecordingRecord start;
+      v1::SessionStartRecord* m = start.mutable_session_start();
+      m->set_user("alice");
+      m->set_login("ubuntu");
+      m->set_host("web01");
+      m->set_started_at_us(1700000000000000);
+      rs.push_back(start);
+    }
+    for (v1::RecordingRecord& r : ASession()) rs.push_back(r);
+    v1::RecordingRecord end;
+    end.set_offset_us(20000);
+    end.mutable_session_end()->set_status(v1::SESSION_STATUS_ENDED);
+    rs.push_back(end);
+    Store(rs);
+    storage::SessionEnd e;
+    e.ended_at = absl::FromUnixMicros(1700000000000000 + 20000);
+    e.status = storage::SessionStatus::kEnded;
+    e.expect_last_seq = rs.size();
+    ASSERT_TRUE(store_->EndSession("sess-1", e).ok());
+  }
+};
+
+TEST_P(SessionMetadataTamperTest, IsFoundAtTheRecordThatSaysOtherwise) {
+  StoreEnded(/*with_start=*/true);
+  absl::StatusOr<RecordingCheck> before = VerifyRecording(*store_, "sess-1");
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_TRUE(before->intact) << before->problem;
+  EXPECT_TRUE(before->metadata_covered);
+  Sql(GetParam().sql);
+  absl::StatusOr<RecordingCheck> check = VerifyRecording(*store_, "sess-1");
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_FALSE(check->intact);
+  EXPECT_EQ(check->first_broken_seq, GetParam().first_broken) << check->problem;
+  EXPECT_EQ(check->problem, GetParam().problem);
+  // Every record checks: it is the row that differs.
+  EXPECT_EQ(check->records, 12u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Tampering, SessionMetadataTamperTest,
+    ::testing::Values(
+        MetadataTamper{
+            "User", "UPDATE sessions SET user_name = 'mallory'", 1,
+            "the session's user is \"mallory\" but its recording says "
+            "\"alice\""},
+        MetadataTamper{"Login", "UPDATE sessions SET login = 'root'", 1,
+                       "the session's login is \"root\" but its recording says "
+                       "\"ubuntu\""},
+        MetadataTamper{"Host", "UPDATE sessions SET host = 'db01'", 1,
+                       "the session's host is \"db01\" but its recording "
+                       "says \"web01\""},
+        MetadataTamper{
+            "Start",
+            "UPDATE sessions SET started_at_us = started_at_us - 3600000000", 1,
+            "the session's start is \"2023-11-14T21:13:20.000000Z\" but "
+            "its recording says \"2023-11-14T22:13:20.000000Z\""},
+        MetadataTamper{
+            "Status", "UPDATE sessions SET status = 'failed'", 12,
+            "the session's status is \"failed\" but its recording says "
+            "\"ended\""},
+        MetadataTamper{
+            "End", "UPDATE sessions SET ended_at_us = ended_at_us + 1000000",
+            12,
+            "the session's end is \"2023-11-14T22:13:21.020000Z\" but its "
+            "recording says \"2023-11-14T22:13:20.020000Z\""},
+        MetadataTamper{
+            "Reopened",
+            "UPDATE sessions SET status = 'active', ended_at_us = NULL", 12,
+            "the session's status is \"active\" but its recording says "
+            "\"ended\""}),
+    [](const ::testing::TestParamInfo<MetadataTamper>& info) {
+      return info.param.name;
+    });
+
+// A recording stored before session_start records verifies as before, and
+// says its metadata is not covered; its status and end still are (by its
+// session_end record).
+TEST_F(SessionMetadataTamperTest, ARecordingWithoutAStartVerifiesAsBefore) {
+  StoreEnded(/*with_start=*/false);
+  absl::StatusOr<RecordingCheck> check = VerifyRecording(*store_, "sess-1");
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_TRUE(check->intact) << check->problem;
+  EXPECT_FALSE(check->metadata_covered);
+  EXPECT_EQ(check->records, 11u);
+  Sql("UPDATE sessions SET user_name = 'mallory'");
+  check = VerifyRecording(*store_, "sess-1");
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_TRUE(check->intact) << "not covered: " << check->problem;
+  Sql("UPDATE sessions SET status = 'interrupted'");
+  check = VerifyRecording(*store_, "sess-1");
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_FALSE(check->intact);
+  EXPECT_EQ(check->first_broken_seq, 11u);
+  EXPECT_EQ(check->problem,
+            "the session's status is \"interrupted\" but its recording says "
+            "\"ended\"");
+}
+
+// A session_start is the first record, or no record at all: one stored
+// later (its row edited into place) is a broken chain there.
+TEST_F(RecordingReaderTest, ASessionStartIsOnlyTheFirstRecord) {
+  Store(ASession());
+  Sql("UPDATE session_chunks SET kind = 'session_start', direction = "
+      "'none', name = 'mallory', summary = 'web01', data = CAST('root' AS "
+      "BLOB), value1 = 0, value2 = 0, stream = 0, channel = 0, offset_us = 0 "
+      "WHERE seq = 2");
+  absl::StatusOr<RecordingCheck> check = VerifyRecording(*store_, "sess-1");
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_FALSE(check->intact);
+  EXPECT_EQ(check->first_broken_seq, 2u);
+  EXPECT_NE(check->problem.find("first record"), std::string::npos)
+      << check->problem;
+}
+
 }  // namespace
 }  // namespace sallyport::audit

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "base/safe_text.h"
 #include "base/status_macros.h"
 
@@ -208,6 +209,13 @@ FieldsView ViewOf(const v1::RecordingRecord& r) {
       f.name = SessionStatusText(r.session_end().status());
       f.summary = r.session_end().message();
       break;
+    case v1::RecordingRecord::kSessionStart:
+      f.kind = "session_start";
+      f.name = r.session_start().user();
+      f.summary = r.session_start().host();
+      f.data = r.session_start().login();
+      f.value1 = r.session_start().started_at_us();
+      break;
     case v1::RecordingRecord::KIND_NOT_SET:
       break;
   }
@@ -315,6 +323,14 @@ absl::StatusOr<v1::RecordingRecord> FromFields(const RecordFields& f) {
     }
     r.mutable_session_end()->set_status(status);
     r.mutable_session_end()->set_message(f.summary);
+  } else if (f.kind == "session_start") {
+    RETURN_IF_ERROR(unused(f.value2 == 0 && no_direction && f.stream == 0,
+                           "a direction, a stream or value2"));
+    auto* s = r.mutable_session_start();
+    s->set_user(f.name);
+    s->set_login(f.data);
+    s->set_host(f.summary);
+    s->set_started_at_us(f.value1);
   } else {
     return absl::InvalidArgumentError("record kind: unknown value");
   }
@@ -353,6 +369,19 @@ absl::Status ValidateRecord(const v1::RecordingRecord& r) {
     return absl::InvalidArgumentError(absl::StrCat(
         "session end status ", static_cast<int>(r.session_end().status()),
         " is not a known status"));
+  }
+  if (r.has_session_start()) {
+    // The session's metadata, once, before anything else: a second one
+    // later in the chain would claim another user for what follows.
+    if (r.seq() != 1 || r.channel_id() != 0 || r.offset_us() != 0) {
+      return absl::InvalidArgumentError(
+          "a session start must be the first record (seq 1, channel 0, "
+          "offset 0)");
+    }
+    RETURN_IF_ERROR(
+        CheckText("login", r.session_start().login(), kMaxRecordNameBytes));
+    RETURN_IF_ERROR(
+        CheckText("host", r.session_start().host(), kMaxRecordNameBytes));
   }
   const FieldsView f = ViewOf(r);
   if (f.stream > 0x7fffffffu) {
@@ -554,6 +583,89 @@ absl::Status RecordChainer::AppendTo(v1::RecordingRecord& record,
   ++last_seq_;
   head_ = std::move(hash);
   return absl::OkStatus();
+}
+
+void SessionMetadataCheck::Add(const v1::RecordingRecord& r) {
+  last_seq_ = r.seq();
+  if (r.has_session_start() && !start_) {
+    start_ = r.session_start();
+    start_seq_ = r.seq();
+  }
+  if (r.has_session_end()) {
+    end_ = r;
+    end_->mutable_session_end()->clear_message();
+  }
+}
+
+namespace {
+
+std::string MicrosText(int64_t us) {
+  if (us == 0) return "none";
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::FromUnixMicros(us),
+                          absl::UTCTimeZone());
+}
+
+std::string Differs(std::string_view what, std::string_view stored,
+                    std::string_view recorded) {
+  return absl::StrCat("the session's ", std::string(what), " is \"",
+                      base::EscapeControls(stored),
+                      "\" but its recording says \"",
+                      base::EscapeControls(recorded), "\"");
+}
+
+}  // namespace
+
+std::optional<std::string> SessionStartDiffers(
+    const v1::RecordingSession& s, const v1::SessionStartRecord& r) {
+  if (s.user() != r.user()) return Differs("user", s.user(), r.user());
+  if (s.login() != r.login()) return Differs("login", s.login(), r.login());
+  if (s.host() != r.host()) return Differs("host", s.host(), r.host());
+  if (s.started_at_us() != r.started_at_us()) {
+    return Differs("start", MicrosText(s.started_at_us()),
+                   MicrosText(r.started_at_us()));
+  }
+  return std::nullopt;
+}
+
+std::optional<std::pair<uint64_t, std::string>> SessionMetadataCheck::Finish(
+    const v1::RecordingSession& s) const {
+  using Found = std::pair<uint64_t, std::string>;
+  if (start_) {
+    if (std::optional<std::string> differs = SessionStartDiffers(s, *start_)) {
+      return Found{start_seq_, *std::move(differs)};
+    }
+  }
+  const std::string_view status = SessionStatusText(s.status());
+  if (end_) {
+    const std::string_view recorded =
+        SessionStatusText(end_->session_end().status());
+    if (status != recorded) {
+      return Found{end_->seq(), Differs("status", status, recorded)};
+    }
+    // The CA ends a session at its start + the end record's offset.
+    const int64_t ended = s.started_at_us() + end_->offset_us();
+    if (s.ended_at_us() != ended) {
+      return Found{end_->seq(), Differs("end", MicrosText(s.ended_at_us()),
+                                        MicrosText(ended))};
+    }
+  } else if (start_) {
+    // A session still recording (or whose end is not stored yet) is
+    // active; older recordings without a start are not checked here (a
+    // session stored before recordings had records ended without any).
+    if (s.status() != v1::SESSION_STATUS_ACTIVE) {
+      return Found{
+          last_seq_ + 1,
+          absl::StrCat("the session's status is \"", std::string(status),
+                       "\" but its recording has no end")};
+    }
+    if (s.ended_at_us() != 0) {
+      return Found{
+          last_seq_ + 1,
+          absl::StrCat("the session's end is ", MicrosText(s.ended_at_us()),
+                       " but its recording has no end")};
+    }
+  }
+  return std::nullopt;
 }
 
 StreamHasher::StreamHasher() { Start(); }

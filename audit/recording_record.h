@@ -22,9 +22,20 @@
 //                   value2=recorded_bytes, data=sha256 (32 raw bytes)
 //   session_end     name=status ("ended", "failed", "interrupted"),
 //                   summary=message
+//   session_start   name=user, summary=host, data=login (UTF-8 text),
+//                   value1=started_at_us; always seq 1, channel 0, offset 0
 // Unused fields are empty/zero; kind and direction are the names
 // "data", "request", "window_change", "channel_open", "channel_close",
-// "stream_summary", "session_end" and "none", "input", "output".
+// "stream_summary", "session_end", "session_start" and "none", "input",
+// "output".
+//
+// The session's metadata (the Store's session row) is covered by the chain
+// through its first and last records: the session_start record carries its
+// user, login, host and start time, the session_end record its status and
+// (start + offset) end time. SessionMetadataCheck compares them. Recordings
+// made before session_start records existed start with another kind: their
+// status and end are still compared with their session_end, their user,
+// login, host and start are not covered.
 //
 //   hash(seq) = lowercase hex SHA-256(hash(seq-1) || canonical bytes)
 //   hash(0)   = kRecordingGenesis (64 '0' characters), hashed as text.
@@ -147,6 +158,42 @@ class StreamHasher {
   base::EvpMdCtxPtr ctx_;
   bool failed_ = false;
 };
+
+// The first of `session`'s user, login, host and start that differs from
+// its session_start record, said as SessionMetadataCheck says it; nullopt
+// when none does.
+std::optional<std::string> SessionStartDiffers(
+    const v1::RecordingSession& session, const v1::SessionStartRecord& start);
+
+// Compares a session's stored metadata with what its recording's chain
+// says (see the top of this file). Fed each record in seq order once the
+// chain checked it.
+class SessionMetadataCheck {
+ public:
+  void Add(const v1::RecordingRecord& record);
+  // The first field of `session` that differs from the chain: the seq of
+  // the record it differs from (for a session that ended without its end
+  // record, the seq after the last) and what differs, naming the field
+  // (`the session's user is "mallory" but its recording says "alice"`).
+  // nullopt when they agree.
+  std::optional<std::pair<uint64_t, std::string>> Finish(
+      const v1::RecordingSession& session) const;
+  // Whether the chain holds a session_start record: false for recordings
+  // made before them, whose user, login, host and start are not covered.
+  bool covered() const { return start_.has_value(); }
+
+ private:
+  std::optional<v1::SessionStartRecord> start_;
+  uint64_t start_seq_ = 0;
+  std::optional<v1::RecordingRecord> end_;  // without its message
+  uint64_t last_seq_ = 0;
+};
+
+// What `spctl sessions verify` and `show` add to an intact recording
+// whose chain has no session_start record.
+inline constexpr std::string_view kMetadataNotCovered =
+    "its user, login, host and start time are not covered by the hash "
+    "chain (recorded before session_start records)";
 
 std::string_view SessionStatusText(v1::SessionStatus status);
 std::string_view DirectionText(v1::RecordDirection direction);

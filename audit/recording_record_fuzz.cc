@@ -94,9 +94,14 @@ void FuzzOne(uint8_t mode, fuzz::ByteReader& in) {
     default: {
       RecordChainer chain("fuzz-session");
       std::string head(kRecordingGenesis);
-      const int n = 1 + in.U8() % 8;
+      const uint8_t count = in.U8();
+      const int n = 1 + count % 8;
+      const bool started = (count & 0x80) != 0;
+      const v1::RecordingSession session =
+          started ? fuzz::MakeSession(in) : v1::RecordingSession();
       for (int i = 0; i < n; ++i) {
-        v1::RecordingRecord r = fuzz::MakeRecord(in);
+        v1::RecordingRecord r =
+            i == 0 && started ? fuzz::MakeStart(session) : fuzz::MakeRecord(in);
         Require(chain.Append(r).ok(), "a built record must chain");
         RoundTrip(r);
         absl::StatusOr<std::string> h = RecordHash(head, r);

@@ -4,7 +4,9 @@
 
 #include <openssl/evp.h>
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -217,6 +219,120 @@ TEST(RecordingRecordTest, ValidationRefusesWhatTheStoreCannotHold) {
   f = ToFields(good);
   f.kind = "bogus";
   EXPECT_FALSE(FromFields(f).ok());
+}
+
+// session_start: the session's metadata as record 1 (name=user,
+// summary=host, data=login, value1=started_at_us), and only there.
+TEST(RecordingRecordTest, SessionStartIsTheFirstRecordAndRoundTrips) {
+  v1::RecordingRecord r;
+  r.set_session_id("s-1");
+  r.set_seq(1);
+  v1::SessionStartRecord* m = r.mutable_session_start();
+  m->set_user("alice");
+  m->set_login("ubuntu");
+  m->set_host("web01");
+  m->set_started_at_us(1700000000123456);
+  ASSERT_TRUE(ValidateRecord(r).ok());
+  const RecordFields f = ToFields(r);
+  EXPECT_EQ(f.kind, "session_start");
+  EXPECT_EQ(f.name, "alice");
+  EXPECT_EQ(f.summary, "web01");
+  EXPECT_EQ(f.data, "ubuntu");
+  EXPECT_EQ(f.value1, 1700000000123456);
+  std::string canonical;
+  AppendCanonicalBytes(f, canonical);
+  absl::StatusOr<RecordFields> parsed = ParseCanonicalBytes(canonical);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  absl::StatusOr<v1::RecordingRecord> back = FromFields(*parsed);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->SerializeAsString(), r.SerializeAsString());
+  // Not after record 1, not on a channel, not later than the start.
+  v1::RecordingRecord bad = r;
+  bad.set_seq(2);
+  EXPECT_FALSE(ValidateRecord(bad).ok());
+  bad = r;
+  bad.set_channel_id(1);
+  EXPECT_FALSE(ValidateRecord(bad).ok());
+  bad = r;
+  bad.set_offset_us(1);
+  EXPECT_FALSE(ValidateRecord(bad).ok());
+  bad = r;
+  bad.mutable_session_start()->set_login(std::string("a\0b", 3));
+  EXPECT_FALSE(ValidateRecord(bad).ok());
+  RecordFields unused = f;
+  unused.value2 = 1;
+  EXPECT_FALSE(FromFields(unused).ok());
+  unused = f;
+  unused.direction = "input";
+  EXPECT_FALSE(FromFields(unused).ok());
+}
+
+// The session's stored metadata is compared with the chain's start and
+// end, the first field that differs named.
+TEST(RecordingRecordTest, SessionMetadataCheckNamesTheFirstFieldThatDiffers) {
+  v1::RecordingRecord start;
+  start.set_seq(1);
+  v1::SessionStartRecord* m = start.mutable_session_start();
+  m->set_user("alice");
+  m->set_login("ubuntu");
+  m->set_host("web01");
+  m->set_started_at_us(1700000000000000);
+  v1::RecordingRecord data;
+  data.set_seq(2);
+  data.mutable_data()->set_bytes("x");
+  v1::RecordingRecord end;
+  end.set_seq(3);
+  end.set_offset_us(5000000);
+  end.mutable_session_end()->set_status(v1::SESSION_STATUS_ENDED);
+  v1::RecordingSession s;
+  s.set_user("alice");
+  s.set_login("ubuntu");
+  s.set_host("web01");
+  s.set_started_at_us(1700000000000000);
+  s.set_status(v1::SESSION_STATUS_ENDED);
+  s.set_ended_at_us(1700000005000000);
+
+  SessionMetadataCheck check;
+  for (const auto& r : {start, data, end}) check.Add(r);
+  EXPECT_TRUE(check.covered());
+  EXPECT_EQ(check.Finish(s), std::nullopt);
+  v1::RecordingSession edited = s;
+  edited.set_user("mallory");
+  edited.set_host("db01");
+  EXPECT_EQ(check.Finish(edited),
+            std::make_optional(std::make_pair(
+                uint64_t{1}, std::string("the session's user is \"mallory\" "
+                                         "but its recording says \"alice\""))));
+  edited = s;
+  edited.set_ended_at_us(0);
+  edited.set_status(v1::SESSION_STATUS_ACTIVE);
+  EXPECT_EQ(check.Finish(edited)->first, 3u);
+
+  // Still recording: active, no end.
+  SessionMetadataCheck live;
+  live.Add(start);
+  live.Add(data);
+  v1::RecordingSession active = s;
+  active.set_status(v1::SESSION_STATUS_ACTIVE);
+  active.set_ended_at_us(0);
+  EXPECT_EQ(live.Finish(active), std::nullopt);
+  EXPECT_EQ(live.Finish(s),
+            std::make_optional(std::make_pair(
+                uint64_t{3}, std::string("the session's status is \"ended\" "
+                                         "but its recording has no end"))));
+
+  // Made before session_start records: only the end is compared.
+  SessionMetadataCheck old;
+  data.set_seq(1);
+  end.set_seq(2);
+  old.Add(data);
+  old.Add(end);
+  EXPECT_FALSE(old.covered());
+  v1::RecordingSession framed = s;
+  framed.set_user("mallory");
+  EXPECT_EQ(old.Finish(framed), std::nullopt);
+  framed.set_status(v1::SESSION_STATUS_FAILED);
+  EXPECT_EQ(old.Finish(framed)->first, 2u);
 }
 
 TEST(RecordingRecordTest, StreamHasherMatchesSha256) {

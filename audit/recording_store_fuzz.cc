@@ -6,7 +6,8 @@
 //   0  a chained recording uploaded in messages the input cuts, re-sends,
 //      leaves gaps in and alters; then one edit of the stored rows
 //      (UPDATE / DELETE with sqlite3, as an intruder with database access
-//      would);
+//      would), of a record or of the session's row (user, login, host,
+//      start: found at the session_start record when there is one);
 //   1  records of every kind with fields overlaid from the input as a
 //      RecordingRecord proto, chained and uploaded in one message.
 // Invariants: after every upload the stored chain is whole (VerifyRecording
@@ -122,9 +123,14 @@ void Uploads(fuzz::ByteReader& in) {
   const std::string& id = meta.session_id();
   std::vector<v1::RecordingRecord> originals;
   RecordChainer chain(id);
-  const size_t n = 1 + in.U8() % 10;
+  const uint8_t count = in.U8();
+  const size_t n = 1 + count % 10;
+  // Recordings made since session_start records start with one; older
+  // ones do not (their session's user, login, host, start are uncovered).
+  const bool covered = (count & 0x80) != 0;
   for (size_t i = 0; i < n; ++i) {
-    v1::RecordingRecord r = fuzz::MakeRecord(in);
+    v1::RecordingRecord r =
+        i == 0 && covered ? fuzz::MakeStart(meta) : fuzz::MakeRecord(in);
     if (r.has_session_end()) r.mutable_data()->set_bytes("not an end");
     Require(chain.Append(r).ok(), "a built record must chain");
     originals.push_back(r);
@@ -175,13 +181,20 @@ void Uploads(fuzz::ByteReader& in) {
       "UPDATE session_chunks SET kind = 'data'",
       "UPDATE session_chunks SET direction = 'input'",
       "DELETE FROM session_chunks",
+      // Edits of the session's row (the last ones of this list).
+      "UPDATE sessions SET user_name = user_name || 'x'",
+      "UPDATE sessions SET login = login || 'x'",
+      "UPDATE sessions SET host = host || 'x'",
+      "UPDATE sessions SET started_at_us = started_at_us + 1",
       "UPDATE sessions SET chain_head = upper(chain_head)",
   };
+  constexpr size_t kFirstRowEdit = std::size(kEdits) - 5;
   const size_t edit = in.U8() % std::size(kEdits);
   const bool head_edit = edit + 1 == std::size(kEdits);
+  const bool row_edit = edit >= kFirstRowEdit;
   const int changed =
-      Sql(head_edit ? absl::StrCat(kEdits[edit], " WHERE id = '", id, "'")
-                    : absl::StrCat(kEdits[edit], where));
+      Sql(row_edit ? absl::StrCat(kEdits[edit], " WHERE id = '", id, "'")
+                   : absl::StrCat(kEdits[edit], where));
   if (changed <= 0) return;  // refused by a CHECK: nothing was edited
   // 'data'/'input' may be what the row held already.
   absl::StatusOr<RecordingCheck> check = VerifyRecording(*TheDb().store, id);
@@ -192,6 +205,15 @@ void Uploads(fuzz::ByteReader& in) {
   }
   if (edit == 9 && ToFields(originals[k - 1]).direction == "input") {
     Require(check->intact, "a no-op edit broke the chain");
+    return;
+  }
+  if (row_edit && !head_edit) {
+    // Found at the session_start record that says otherwise; a recording
+    // without one does not cover the session's metadata.
+    Require(check->metadata_covered == covered, "metadata_covered");
+    Require(covered ? !check->intact && check->first_broken_seq == 1u
+                    : check->intact,
+            "an edit of the session's metadata was not found at its start");
     return;
   }
   Require(
@@ -214,6 +236,10 @@ void Overlaid(fuzz::ByteReader& in) {
     v1::RecordingRecord r = fuzz::MakeRecord(in);
     (void)r.MergeFromString(in.Bytes(64));
     r.clear_session_end();  // an end only last (see below)
+    // A start must say the session's metadata (the writer refuses other);
+    // the chainer refuses one that is not the first record.
+    if (r.has_session_start())
+      *r.mutable_session_start() = fuzz::MakeStart(meta).session_start();
     if (r.kind_case() == v1::RecordingRecord::KIND_NOT_SET) continue;
     if (chain.Append(r).ok()) records.push_back(r);
   }

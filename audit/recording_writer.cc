@@ -114,6 +114,16 @@ absl::StatusOr<v1::RecordingSession> RecordingWriter::Write(
           "every record must belong to the uploaded session");
     }
     RETURN_IF_ERROR(ValidateRecord(r));
+    if (r.has_session_start()) {
+      // The chain's copy of the session's metadata must be the session's:
+      // else `sessions verify` could never tell an edited session row.
+      if (std::optional<std::string> differs =
+              SessionStartDiffers(ToProtoSession(s), r.session_start())) {
+        return absl::DataLossError(absl::StrCat(
+            "record ", r.seq(), " of session ", session_id,
+            " does not match the session it was uploaded with: ", *differs));
+      }
+    }
     if (r.seq() <= s.last_seq) {
       // Already stored (a re-shipped spool): its content must give its
       // hash from the stored hash before it, and the Store checks that

@@ -12,6 +12,9 @@
 //     spool) and refused (DATA_LOSS or FAILED_PRECONDITION) when
 //     different: a changed hash, or a changed content under the old hash
 //     (its hash is recomputed from the stored one before it);
+//   - a session_start record (always seq 1) must say the session's user,
+//     login, host and start as the session stores them (DATA_LOSS naming
+//     the field otherwise): the chain then covers them;
 //   - a session_end record ends the session with its status and real time
 //     (start + the record's offset), only once every record before it is
 //     stored.

@@ -3,8 +3,10 @@
 // can be re-shipped, and another gateway cannot write the session.
 #include "audit/recording_writer.h"
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -106,6 +108,65 @@ TEST_F(RecordingWriterTest, StoresAChainedUploadAndEndsTheSession) {
   EXPECT_TRUE(check->intact) << check->problem;
   // And again, once ended: nothing changes.
   EXPECT_TRUE(writer_->Write("gw-a", "gw-a-1", rs).ok());
+}
+
+// The session_start record is the chain's copy of the session's metadata:
+// one that differs from the session the upload began with is refused
+// (else `sessions verify` would call an honest session row edited), and
+// one that agrees is stored and verifies, covering the row.
+TEST_F(RecordingWriterTest, ASessionStartThatDiffersFromTheSessionIsRefused) {
+  ASSERT_TRUE(writer_->Begin("gw-a", meta_).ok());
+  auto started = [&](const std::function<void(v1::SessionStartRecord&)>& f) {
+    v1::RecordingRecord start;
+    v1::SessionStartRecord* m = start.mutable_session_start();
+    m->set_user(meta_.user());
+    m->set_login(meta_.login());
+    m->set_host(meta_.host());
+    m->set_started_at_us(meta_.started_at_us());
+    f(*m);
+    RecordChainer chain("gw-a-1");
+    std::vector<v1::RecordingRecord> out = {start};
+    for (v1::RecordingRecord& r : Chain(2, true)) {
+      r.clear_seq();
+      r.clear_hash();
+      out.push_back(r);
+    }
+    for (v1::RecordingRecord& r : out) EXPECT_TRUE(chain.Append(r).ok());
+    return out;
+  };
+  const std::vector<
+      std::pair<std::function<void(v1::SessionStartRecord&)>, std::string>>
+      differs = {
+          {[](auto& m) { m.set_user("mallory"); },
+           "the session's user is \"alice\" but its recording says "
+           "\"mallory\""},
+          {[](auto& m) { m.set_login("root"); }, "the session's login is"},
+          {[](auto& m) { m.set_host("db01"); }, "the session's host is"},
+          {[](auto& m) { m.set_started_at_us(m.started_at_us() + 1); },
+           "the session's start is"},
+      };
+  for (const auto& [edit, want] : differs) {
+    absl::StatusOr<v1::RecordingSession> s =
+        writer_->Write("gw-a", "gw-a-1", started(edit));
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kDataLoss) << s.status();
+    EXPECT_TRUE(absl::StrContains(s.status().message(), want)) << s.status();
+    EXPECT_EQ(store_->GetSession("gw-a-1")->last_seq, 0u);
+  }
+  absl::StatusOr<v1::RecordingSession> s =
+      writer_->Write("gw-a", "gw-a-1", started([](auto&) {}));
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->last_seq(), 4u);
+  EXPECT_EQ(s->status(), v1::SESSION_STATUS_INTERRUPTED);
+  absl::StatusOr<RecordingCheck> check = VerifyRecording(*store_, "gw-a-1");
+  ASSERT_TRUE(check.ok()) << check.status();
+  EXPECT_TRUE(check->intact) << check->problem;
+  EXPECT_TRUE(check->metadata_covered);
+  // A start anywhere but first is refused whatever it says.
+  std::vector<v1::RecordingRecord> late = started([](auto&) {});
+  v1::RecordingRecord second = late[0];
+  second.set_seq(5);
+  EXPECT_EQ(writer_->Write("gw-a", "gw-a-1", {second}).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(RecordingWriterTest, AGatewayCannotWriteAnotherGatewaysSession) {

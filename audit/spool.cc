@@ -93,7 +93,8 @@ std::string SpoolPath(std::string_view dir, std::string_view session_id) {
 // ------------------------------------------------------------ writer
 
 absl::StatusOr<SpoolWriter> SpoolWriter::Create(
-    std::string_view dir, const v1::RecordingSession& session, bool durable) {
+    std::string_view dir, const v1::RecordingSession& session, bool durable,
+    std::string_view frames) {
   RETURN_IF_ERROR(ValidateSpoolSessionId(session.session_id()));
   std::string path = SpoolPath(dir, session.session_id());
   const int fd = ::open(
@@ -111,6 +112,7 @@ absl::StatusOr<SpoolWriter> SpoolWriter::Create(
   head += meta;
   ASSIGN_OR_RETURN(std::string check, Sha256Raw(meta));
   head += check;
+  head += frames;
   absl::Status s = w.Write(head);
   if (durable) {
     if (s.ok()) s = w.Sync();

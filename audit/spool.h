@@ -62,9 +62,12 @@ class SpoolWriter {
   // creates spools on the gateway I/O thread that opens a recorded channel
   // and leaves the disk waits to its syncer thread (the file is as durable
   // as the records written after it: within the fsync interval).
+  // `frames` (record frames, EncodeFrame) are written with the metadata in
+  // the same write: the recorder's session_start record.
   static absl::StatusOr<SpoolWriter> Create(std::string_view dir,
                                             const v1::RecordingSession& session,
-                                            bool durable = true);
+                                            bool durable = true,
+                                            std::string_view frames = {});
   SpoolWriter(SpoolWriter&& other) noexcept;
   SpoolWriter& operator=(SpoolWriter&& other) noexcept;
   SpoolWriter(const SpoolWriter&) = delete;

@@ -144,9 +144,13 @@ void BuiltSpool(fuzz::ByteReader& in) {
   std::vector<size_t> ends;  // where each record's frame ends
   std::vector<v1::RecordingRecord> records;
   RecordChainer chain(session.session_id());
-  const int n = in.U8() % 12;
+  const uint8_t count = in.U8();
+  const int n = count % 12;
   for (int i = 0; i < n; ++i) {
-    v1::RecordingRecord r = fuzz::MakeRecord(in);
+    // A recording made since session_start records starts with one.
+    v1::RecordingRecord r = i == 0 && (count & 0x80) != 0
+                                ? fuzz::MakeStart(session)
+                                : fuzz::MakeRecord(in);
     Require(chain.Append(r).ok(), "a built record must chain");
     Require(SpoolWriter::EncodeFrame(r, bytes).ok(), "EncodeFrame");
     records.push_back(r);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "audit/events.h"
+#include "audit/recording_record.h"
 #include "ca/ca_test_env.h"
 #include "ca/gateway_test_util.h"
 #include "gtest/gtest.h"
@@ -77,6 +78,44 @@ TEST_F(RecordingServiceTest, UploadsAndAnswersWhereToResume) {
   EXPECT_EQ(r.session().last_seq(), 6u);
   EXPECT_EQ(r.session().status(), av1::SESSION_STATUS_ENDED);
   EXPECT_EQ(r.session().chain_head(), records.back().hash());
+}
+
+// A recording's session_start record must say the session's user, login,
+// host and start as the upload's session does: one framing another user is
+// refused loudly (DATA_LOSS and recording.refused naming the field), and
+// nothing of it is stored.
+TEST_F(RecordingServiceTest,
+       ASessionStartThatDisagreesWithTheSessionIsRefused) {
+  auto chain = [](const std::string& user) {
+    audit::RecordChainer chainer("s-start");
+    std::vector<av1::RecordingRecord> out(2);
+    av1::SessionStartRecord* m = out[0].mutable_session_start();
+    const av1::RecordingSession meta = RecordingMeta("s-start");
+    m->set_user(user);
+    m->set_login(meta.login());
+    m->set_host(meta.host());
+    m->set_started_at_us(meta.started_at_us());
+    out[1].set_offset_us(1000);
+    out[1].mutable_data()->set_bytes("hello");
+    for (av1::RecordingRecord& r : out) EXPECT_TRUE(chainer.Append(r).ok());
+    return out;
+  };
+  pb::UploadRecordingResponse r;
+  grpc::Status framed = UploadRecording(gw_a_.channel, RecordingMeta("s-start"),
+                                        {chain("mallory")}, &r);
+  EXPECT_EQ(framed.error_code(), grpc::StatusCode::DATA_LOSS);
+  EXPECT_NE(framed.error_message().find(
+                "the session's user is \"alice\" but its recording says "
+                "\"mallory\""),
+            std::string::npos)
+      << framed.error_message();
+  EXPECT_TRUE(AuditHas(audit::kEventRecordingRefused, "mallory"));
+  EXPECT_EQ(env_->store().GetSession("s-start")->last_seq, 0u);
+  // The same recording saying the session's own user is stored.
+  ASSERT_TRUE(UploadRecording(gw_a_.channel, RecordingMeta("s-start"),
+                              {chain("alice")}, &r)
+                  .ok());
+  EXPECT_EQ(r.session().last_seq(), 2u);
 }
 
 TEST_F(RecordingServiceTest, AlteredReshipmentAndGapsAreRefused) {

@@ -89,6 +89,7 @@ void ChainCheck::Add(const av::RecordingRecord& r) {
   }
   prev_ = r.hash();
   seq_ = r.seq();
+  metadata_.Add(r);
 }
 
 std::pair<uint64_t, std::string> ChainCheck::Finish(
@@ -101,6 +102,7 @@ std::pair<uint64_t, std::string> ChainCheck::Finish(
   if (prev_ != session.chain_head()) {
     return {seq_ + 1, "the session's chain head is not its last record's hash"};
   }
+  if (auto differs = metadata_.Finish(session)) return *std::move(differs);
   return {0, ""};
 }
 
@@ -114,6 +116,8 @@ bool HasSize(const av::RecordingRecord& r) {
 }
 
 Channel* ChannelTracker::Add(const av::RecordingRecord& r) {
+  // The session's metadata belongs to no channel.
+  if (r.has_session_start()) return nullptr;
   if (r.has_channel_open()) {
     Channel& c = channels_.emplace_back();
     c.index = static_cast<int>(channels_.size() - 1);

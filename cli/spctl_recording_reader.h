@@ -56,7 +56,8 @@ std::optional<int> ReadRecords(Spctl& ctl, std::string id,
                                const RecordFn& on_record);
 
 // Checks the hash chain here, record by record as they arrive (not
-// trusting the CA's answer alone).
+// trusting the CA's answer alone), and the session's metadata against it
+// (audit::SessionMetadataCheck).
 class ChainCheck {
  public:
   // The next record in the order read.
@@ -65,8 +66,12 @@ class ChainCheck {
   std::pair<uint64_t, std::string> Finish(
       const audit::v1::RecordingSession& session) const;
   uint64_t records() const { return records_; }
+  // Whether the chain holds the session's user, login, host and start (a
+  // session_start record); recordings made before them do not.
+  bool metadata_covered() const { return metadata_.covered(); }
 
  private:
+  audit::SessionMetadataCheck metadata_;
   std::string prev_ = std::string(audit::kRecordingGenesis);
   uint64_t seq_ = 0;
   uint64_t records_ = 0;

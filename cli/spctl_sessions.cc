@@ -169,6 +169,7 @@ int Show(Spctl& ctl, const SessionArgs& a) {
   details.set_records(chain.records());
   details.set_intact(intact);
   details.set_reason(end_reason);
+  details.set_metadata_covered(chain.metadata_covered());
   if (!intact) {
     details.set_first_broken_seq(broken);
     details.set_problem(why.empty() ? head.problem : why);
@@ -199,8 +200,12 @@ int Show(Spctl& ctl, const SessionArgs& a) {
                     ? " so far (active: the recording is still being shipped)"
                     : "")
             << "\nrecords:   " << chain.records() << "\nintegrity: "
-            << (intact ? "intact (hash chain checks)"
-                       : absl::StrCat("BROKEN: ", details.problem()))
+            << (!intact ? absl::StrCat("BROKEN: ", details.problem())
+                : chain.metadata_covered()
+                    ? std::string("intact (hash chain checks)")
+                    : absl::StrCat("intact (hash chain checks; ",
+                                   std::string(audit::kMetadataNotCovered),
+                                   ")"))
             << "\n";
   for (int i = 0; i < details.channels_size(); ++i) {
     const Channel& c = tracker.channels()[i];
@@ -611,6 +616,11 @@ int Verify(Spctl& ctl, const SessionArgs& a) {
   if (head.session.status() == av::SESSION_STATUS_ACTIVE) {
     ctl.out() << " so far (still active: the recording is complete only "
                  "once the session ends)";
+  }
+  // A recording made before session_start records: an edit of the
+  // session's user, login, host or start would not show.
+  if (!chain.metadata_covered()) {
+    ctl.out() << "; " << audit::kMetadataNotCovered;
   }
   ctl.out() << "\n";
   return kExitOk;

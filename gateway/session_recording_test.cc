@@ -101,9 +101,12 @@ TEST_F(SpoolRecordedTest,
   const audit::SpoolContents c =
       EndedSpool(PayloadText(starts[0], "session_id"));
   EXPECT_EQ(c.session.started_at_us(), absl::ToUnixMicros(at)) << starts[0];
-  ASSERT_FALSE(c.records.empty());
-  ASSERT_TRUE(c.records[0].has_channel_open());
-  EXPECT_GE(c.records[0].offset_us(), 2'000'000);
+  ASSERT_GE(c.records.size(), 2u);
+  ASSERT_TRUE(c.records[0].has_session_start());
+  EXPECT_EQ(c.records[0].session_start().started_at_us(),
+            absl::ToUnixMicros(at));
+  ASSERT_TRUE(c.records[1].has_channel_open());
+  EXPECT_GE(c.records[1].offset_us(), 2'000'000);
 }
 
 }  // namespace

@@ -140,6 +140,14 @@ TEST_F(SpoolTapTest, EachChannelKindIsRecordedAsTheIssueSays) {
 
   const audit::SpoolContents c = Finish();
   EXPECT_EQ(c.session.user(), "alice");
+  // Record 1 carries the session's metadata into the chain.
+  ASSERT_FALSE(c.records.empty());
+  ASSERT_TRUE(c.records.front().has_session_start());
+  EXPECT_EQ(c.records.front().session_start().user(), "alice");
+  EXPECT_EQ(c.records.front().session_start().login(), "ubuntu");
+  EXPECT_EQ(c.records.front().session_start().host(), "web01");
+  EXPECT_EQ(c.records.front().session_start().started_at_us(),
+            c.session.started_at_us());
   std::map<uint32_t, std::string> output, input;
   std::map<uint32_t, std::vector<v1::StreamSummaryRecord>> summaries;
   std::map<uint32_t, v1::ChannelCloseRecord> closes;
@@ -247,9 +255,14 @@ TEST_F(SpoolTapTest, TheRecordingStartsWithTheSessionNotItsFirstChannel) {
 
   const audit::SpoolContents c = Finish();
   EXPECT_EQ(c.session.started_at_us(), absl::ToUnixMicros(started));
-  ASSERT_FALSE(c.records.empty());
-  ASSERT_TRUE(c.records[0].has_channel_open());
-  EXPECT_GE(c.records[0].offset_us(), 8'000'000);
+  // Record 1 is the session's metadata (in the chain), at the start.
+  ASSERT_GE(c.records.size(), 2u);
+  ASSERT_TRUE(c.records[0].has_session_start());
+  EXPECT_EQ(c.records[0].session_start().started_at_us(),
+            absl::ToUnixMicros(started));
+  EXPECT_EQ(c.records[0].offset_us(), 0);
+  ASSERT_TRUE(c.records[1].has_channel_open());
+  EXPECT_GE(c.records[1].offset_us(), 8'000'000);
   for (const v1::RecordingRecord& r : c.records) {
     if (r.channel_id() == 0 && r.has_channel_close()) {
       EXPECT_EQ(r.offset_us(),

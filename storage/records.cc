@@ -92,7 +92,7 @@ constexpr std::array<std::pair<SessionStatus, std::string_view>, 4>
                          {SessionStatus::kEnded, "ended"},
                          {SessionStatus::kFailed, "failed"},
                          {SessionStatus::kInterrupted, "interrupted"}}};
-constexpr std::array<std::pair<SessionRecordKind, std::string_view>, 7>
+constexpr std::array<std::pair<SessionRecordKind, std::string_view>, 8>
     kSessionRecordKinds = {
         {{SessionRecordKind::kData, "data"},
          {SessionRecordKind::kRequest, "request"},
@@ -100,7 +100,8 @@ constexpr std::array<std::pair<SessionRecordKind, std::string_view>, 7>
          {SessionRecordKind::kChannelOpen, "channel_open"},
          {SessionRecordKind::kChannelClose, "channel_close"},
          {SessionRecordKind::kStreamSummary, "stream_summary"},
-         {SessionRecordKind::kSessionEnd, "session_end"}}};
+         {SessionRecordKind::kSessionEnd, "session_end"},
+         {SessionRecordKind::kSessionStart, "session_start"}}};
 constexpr std::array<std::pair<RecordDirection, std::string_view>, 3>
     kRecordDirections = {{{RecordDirection::kNone, "none"},
                           {RecordDirection::kInput, "input"},

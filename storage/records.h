@@ -365,9 +365,10 @@ enum class SessionRecordKind {
   kChannelClose,
   kStreamSummary,
   kSessionEnd,
+  kSessionStart,  // schema version 14
 };
 // "data", "request", "window_change", "channel_open", "channel_close",
-// "stream_summary", "session_end".
+// "stream_summary", "session_end", "session_start".
 std::string_view SessionRecordKindName(SessionRecordKind kind);
 std::optional<SessionRecordKind> ParseSessionRecordKind(std::string_view name);
 

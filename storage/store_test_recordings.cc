@@ -69,6 +69,29 @@ std::vector<SessionRecord> EveryKind(const std::string& session) {
   return out;
 }
 
+// Schema version 14: a recording's first record may be its session_start
+// (the session's user, login, host and start, in the chain).
+TEST_P(StoreTest, SessionStartRecordsAreStored) {
+  SP_ASSERT_OK(
+      store_->CreateSession(RecordedSession("r-start", "gw-a")).status());
+  SessionRecord start;
+  start.session_id = "r-start";
+  start.seq = 1;
+  start.kind = SessionRecordKind::kSessionStart;
+  start.name = "alice";
+  start.summary = "web01";
+  start.data = "ubuntu";
+  start.value1 = 1700000000123456;
+  start.hash = FakeHash(1);
+  SP_ASSERT_OK_AND_ASSIGN(Session head, store_->AppendSessionRecords({start}));
+  EXPECT_EQ(head.last_seq, 1u);
+  SP_ASSERT_OK_AND_ASSIGN(std::vector<SessionRecord> got,
+                          store_->ListSessionRecords("r-start", 0, 10));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], start);
+  EXPECT_EQ(SessionRecordKindName(got[0].kind), "session_start");
+}
+
 TEST_P(StoreTest, RecordingRecordsOfEveryKindRoundTrip) {
   SP_ASSERT_OK_AND_ASSIGN(Session created,
                           store_->CreateSession(RecordedSession("r1", "gw-a")));

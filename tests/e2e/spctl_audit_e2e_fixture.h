@@ -172,6 +172,49 @@ class SpctlAuditTest : public SpctlTestBase {
     ASSERT_TRUE(store->AppendSessionRecords(rows).ok());
   }
 
+  // Stores session `id` as a gateway records it since session_start
+  // records: its metadata first (record 1), PtySession(), its end at
+  // 610 ms (record 26); ended as the CA's writer ends it (start + the end's
+  // offset).
+  void StoreStartedRecording(const std::string& id) {
+    absl::StatusOr<std::unique_ptr<storage::Store>> store =
+        storage::OpenStore(env_->ca().store_url());
+    ASSERT_TRUE(store.ok()) << store.status();
+    storage::Session s;
+    s.id = id;
+    s.user = "alice";
+    s.login = "ubuntu";
+    s.host = "web01";
+    s.gateway_id = "gw-1";
+    s.started_at = absl::FromUnixMicros(
+        absl::ToUnixMicros(absl::Now() - absl::Minutes(5)));
+    ASSERT_TRUE((*store)->CreateSession(s).ok());
+    std::vector<av::RecordingRecord> records(1);
+    av::SessionStartRecord* start = records[0].mutable_session_start();
+    start->set_user(s.user);
+    start->set_login(s.login);
+    start->set_host(s.host);
+    start->set_started_at_us(absl::ToUnixMicros(s.started_at));
+    for (av::RecordingRecord& r : PtySession()) records.push_back(r);
+    av::RecordingRecord& end = records.emplace_back();
+    end.set_offset_us(610000);
+    end.mutable_session_end()->set_status(av::SESSION_STATUS_ENDED);
+    audit::RecordChainer chain(id);
+    std::vector<storage::SessionRecord> rows;
+    for (av::RecordingRecord& r : records) {
+      ASSERT_TRUE(chain.Append(r).ok());
+      absl::StatusOr<storage::SessionRecord> row = audit::ToStoreRecord(r);
+      ASSERT_TRUE(row.ok()) << row.status();
+      rows.push_back(*row);
+    }
+    ASSERT_TRUE((*store)->AppendSessionRecords(rows).ok());
+    storage::SessionEnd e;
+    e.ended_at = s.started_at + absl::Microseconds(610000);
+    e.status = storage::SessionStatus::kEnded;
+    e.expect_last_seq = rows.size();
+    ASSERT_TRUE((*store)->EndSession(id, e).ok());
+  }
+
   // Runs `sql` on the CA's database (the sqlite3 or psql client).
   virtual void Sql(const std::string& sql) {
     const std::string url = env_->ca().store_url();
@@ -278,6 +321,74 @@ class SpctlAuditTest : public SpctlTestBase {
     EXPECT_TRUE(absl::StrContains(dropped.out, "BROKEN at record 6"))
         << dropped.out;
     EXPECT_TRUE(absl::StrContains(dropped.out, "missing")) << dropped.out;
+  }
+
+  // The session's row is covered by its recording's chain (session_start,
+  // session_end): an edit of it is named by `sessions verify` and `show`.
+  void TamperWithSessionMetadata() {
+    StoreStartedRecording("s-meta");
+    RunResult ok = env_->Spctl({"sessions", "verify", "s-meta"});
+    ASSERT_TRUE(ok.ok()) << ok.Describe();
+    EXPECT_TRUE(absl::StrContains(ok.out, "hash chain intact")) << ok.out;
+    EXPECT_FALSE(absl::StrContains(ok.out, "not covered")) << ok.out;
+
+    // Frame another user.
+    Sql("UPDATE sessions SET user_name = 'mallory' WHERE id = 's-meta';");
+    RunResult framed = env_->Spctl({"sessions", "verify", "s-meta"});
+    EXPECT_EQ(framed.exit_code, 1) << framed.Describe();
+    EXPECT_TRUE(absl::StrContains(
+        framed.out,
+        "BROKEN at record 1: the session's user is \"mallory\" but its "
+        "recording says \"alice\""))
+        << framed.out;
+    RunResult shown = env_->Spctl({"sessions", "show", "s-meta"});
+    ASSERT_TRUE(shown.ok()) << shown.Describe();
+    EXPECT_TRUE(absl::StrContains(
+        shown.out,
+        "\nintegrity: BROKEN: the session's user is \"mallory\" but its "
+        "recording says \"alice\"\n"))
+        << shown.out;
+
+    // Another host, another start, another status.
+    const std::vector<std::pair<std::string, std::string>> edits = {
+        {"user_name = 'alice', host = 'db01'",
+         "BROKEN at record 1: the session's host is \"db01\" but its "
+         "recording says \"web01\""},
+        {"host = 'web01', started_at_us = started_at_us - 3600000000",
+         "BROKEN at record 1: the session's start is "},
+        {"started_at_us = started_at_us + 3600000000, status = 'failed'",
+         "BROKEN at record 26: the session's status is \"failed\" but its "
+         "recording says \"ended\""},
+    };
+    for (const auto& [set, want] : edits) {
+      Sql(absl::StrCat("UPDATE sessions SET ", set, " WHERE id = 's-meta';"));
+      RunResult edited = env_->Spctl({"sessions", "verify", "s-meta"});
+      EXPECT_EQ(edited.exit_code, 1) << set << ": " << edited.Describe();
+      EXPECT_TRUE(absl::StrContains(edited.out, want))
+          << set << ": " << edited.out;
+    }
+    Sql("UPDATE sessions SET status = 'ended' WHERE id = 's-meta';");
+    RunResult again = env_->Spctl({"sessions", "verify", "s-meta"});
+    EXPECT_TRUE(again.ok()) << again.Describe();
+
+    // A recording stored before session_start records: intact, but its
+    // user, login, host and start are not covered, and it says so.
+    StoreRecording("s-old", PtySession());
+    RunResult old = env_->Spctl({"sessions", "verify", "s-old"});
+    ASSERT_TRUE(old.ok()) << old.Describe();
+    EXPECT_TRUE(absl::StrContains(old.out, "hash chain intact")) << old.out;
+    EXPECT_TRUE(absl::StrContains(
+        old.out,
+        "; its user, login, host and start time are not covered by "
+        "the hash chain (recorded before session_start records)\n"))
+        << old.out;
+    RunResult old_shown = env_->Spctl({"sessions", "show", "s-old"});
+    ASSERT_TRUE(old_shown.ok()) << old_shown.Describe();
+    EXPECT_TRUE(
+        absl::StrContains(old_shown.out,
+                          "\nintegrity: intact (hash chain checks; its user, "
+                          "login, host and start time are not covered"))
+        << old_shown.out;
   }
 };
 

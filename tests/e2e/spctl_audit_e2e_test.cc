@@ -28,6 +28,10 @@ TEST_F(SpctlAuditTest, SqliteEditedAndDroppedRecordsAreNamed) {
   TamperWithRecording();
 }
 
+TEST_F(SpctlAuditTest, SqliteEditedSessionMetadataIsNamed) {
+  TamperWithSessionMetadata();
+}
+
 TEST_F(SpctlAuditTest, OnlyAuditorsAndAdminsReadAndEveryReadIsAnEvent) {
   AddRoles();
   AddUser("dave", "dev");
@@ -204,6 +208,10 @@ TEST_F(SpctlAuditPostgresTest, EditedAndDeletedEventsAreNamed) {
 
 TEST_F(SpctlAuditPostgresTest, EditedAndDroppedRecordsAreNamed) {
   TamperWithRecording();
+}
+
+TEST_F(SpctlAuditPostgresTest, EditedSessionMetadataIsNamed) {
+  TamperWithSessionMetadata();
 }
 
 }  // namespace
