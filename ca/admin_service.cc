@@ -125,25 +125,23 @@ absl::StatusOr<std::vector<uint64_t>> AdminService::RevokeAllOfUser(
   filter.user = std::string(user);
   filter.valid_at = ctx_.clock->Now();
   bool revoked = false;
-  for (;;) {
-    ASSIGN_OR_RETURN(std::vector<storage::IssuedCertificate> certs,
-                     ctx_.store->ListCertificates(filter));
-    for (const storage::IssuedCertificate& c : certs) {
-      storage::Revocation r;
-      r.serial = c.serial;
-      r.reason = std::string(reason);
-      r.revoked_by = std::string(by);
-      absl::StatusOr<storage::Revocation> done = ctx_.store->Revoke(r);
-      if (done.ok()) {
-        serials.push_back(c.serial);
-      } else if (done.status().code() != absl::StatusCode::kAlreadyExists) {
-        return done.status();
-      }
-      revoked = true;
-      filter.after_serial = c.serial;
-    }
-    if (certs.size() < static_cast<size_t>(filter.limit)) break;
-  }
+  absl::Status walked = ForEachCertificate(
+      *ctx_.store, filter,
+      [&](const storage::IssuedCertificate& c) -> absl::StatusOr<bool> {
+        storage::Revocation r;
+        r.serial = c.serial;
+        r.reason = std::string(reason);
+        r.revoked_by = std::string(by);
+        absl::StatusOr<storage::Revocation> done = ctx_.store->Revoke(r);
+        if (done.ok()) {
+          serials.push_back(c.serial);
+        } else if (done.status().code() != absl::StatusCode::kAlreadyExists) {
+          return done.status();
+        }
+        revoked = true;
+        return true;
+      });
+  RETURN_IF_ERROR(walked);
   if (revoked) ctx_.revocations->Notify();
   return serials;
 }

@@ -9,6 +9,7 @@
 #include "base/secret_bytes.h"
 #include "base/status_macros.h"
 #include "ca/rbac/names.h"
+#include "ca/service_util.h"
 
 namespace sallyport::ca {
 namespace {
@@ -167,28 +168,25 @@ absl::Status CheckNewHostNamesAreFree(storage::Store& store,
   storage::CertificateFilter filter;
   filter.purpose = storage::CertificatePurpose::kHost;
   filter.valid_at = now;
-  for (;;) {
-    ASSIGN_OR_RETURN(std::vector<storage::IssuedCertificate> certs,
-                     store.ListCertificates(filter));
-    for (const storage::IssuedCertificate& c : certs) {
-      for (const std::string& p : c.principals) {
-        for (std::string_view ours : {name, address}) {
-          if (!SameName(ours, p)) continue;
-          ASSIGN_OR_RETURN(bool revoked,
-                           store.IsRevoked(c.serial, c.public_key_fingerprint));
-          if (revoked) continue;
-          return taken(
-              ours,
-              absl::StrCat("on host certificate ", c.serial, " (key id ",
-                           rbac::EscapeForReason(c.key_id), "), valid until ",
-                           absl::FormatTime(c.valid_before)));
+  return ForEachCertificate(
+      store, filter,
+      [&](const storage::IssuedCertificate& c) -> absl::StatusOr<bool> {
+        for (const std::string& p : c.principals) {
+          for (std::string_view ours : {name, address}) {
+            if (!SameName(ours, p)) continue;
+            ASSIGN_OR_RETURN(
+                bool revoked,
+                store.IsRevoked(c.serial, c.public_key_fingerprint));
+            if (revoked) continue;
+            return taken(
+                ours,
+                absl::StrCat("on host certificate ", c.serial, " (key id ",
+                             rbac::EscapeForReason(c.key_id), "), valid until ",
+                             absl::FormatTime(c.valid_before)));
+          }
         }
-      }
-    }
-    if (certs.size() < static_cast<size_t>(filter.limit)) break;
-    filter.after_serial = certs.back().serial;
-  }
-  return absl::OkStatus();
+        return true;
+      });
 }
 
 }  // namespace

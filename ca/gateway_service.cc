@@ -9,6 +9,7 @@
 #include "base/secret_bytes.h"
 #include "base/status_macros.h"
 #include "ca/enrollment.h"
+#include "ca/service_util.h"
 #include "ca/tls_material.h"
 
 namespace sallyport::ca {
@@ -96,13 +97,12 @@ GatewayService::NewerIdentity(const ClientIdentity& peer) {
   filter.user = GatewayCertificateUser(peer.name);
   filter.purpose = storage::CertificatePurpose::kGateway;
   std::vector<storage::IssuedCertificate> all;
-  for (;;) {
-    ASSIGN_OR_RETURN(std::vector<storage::IssuedCertificate> page,
-                     ctx_.store->ListCertificates(filter));
-    all.insert(all.end(), page.begin(), page.end());
-    if (page.size() < static_cast<size_t>(filter.limit)) break;
-    filter.after_serial = page.back().serial;
-  }
+  RETURN_IF_ERROR(ForEachCertificate(
+      *ctx_.store, filter,
+      [&](const storage::IssuedCertificate& c) -> absl::StatusOr<bool> {
+        all.push_back(c);
+        return true;
+      }));
   // By when they were recorded, then by serial: CA instances sharing a
   // store allocate serials in blocks of their own, so serials alone do not
   // say which came first, while one instance's increase (and decide when

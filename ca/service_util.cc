@@ -54,6 +54,24 @@ absl::Duration FromDurationProto(const google::protobuf::Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
+absl::Status ForEachCertificate(storage::Store& store,
+                                storage::CertificateFilter filter,
+                                const std::function<absl::StatusOr<bool>(
+                                    const storage::IssuedCertificate&)>& each) {
+  for (;;) {
+    ASSIGN_OR_RETURN(std::vector<storage::IssuedCertificate> page,
+                     store.ListCertificates(filter));
+    for (const storage::IssuedCertificate& c : page) {
+      ASSIGN_OR_RETURN(bool more, each(c));
+      if (!more) return absl::OkStatus();
+    }
+    if (page.size() < static_cast<size_t>(filter.limit)) {
+      return absl::OkStatus();
+    }
+    filter.after_serial = page.back().serial;
+  }
+}
+
 absl::StatusOr<ssh::crypto::PublicKey> ParseSshKey(std::string_view line,
                                                    std::string_view field) {
   constexpr size_t kMaxKeyLineBytes = 8192;

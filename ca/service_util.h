@@ -103,6 +103,14 @@ std::string PeerAddress(std::string_view grpc_peer);
 absl::StatusOr<ssh::crypto::PublicKey> ParseSshKey(
     std::string_view line, std::string_view field = "ssh_public_key");
 
+// Every certificate `filter` selects (from filter.after_serial on), page by
+// page of filter.limit, by serial: `each` says whether to go on (false
+// stops); its error stops the walk and is returned.
+absl::Status ForEachCertificate(storage::Store& store,
+                                storage::CertificateFilter filter,
+                                const std::function<absl::StatusOr<bool>(
+                                    const storage::IssuedCertificate&)>& each);
+
 // Copies an issued certificate into a response message with the fields
 // ssh_certificate, serial, principals, valid_after and valid_before.
 template <typename Response>
