@@ -61,7 +61,6 @@ GatewayConnection::Bridge* GatewayConnection::FindUp(uint32_t id) {
 void GatewayConnection::OnChannelOpen(Channel ch, std::string_view type,
                                       Bytes extra) {
   const std::string kind(type);
-  ForgetStale(ch.id());
   auto refuse = [&](OpenFailure reason, const std::string& why) {
     Log(absl::StrCat("event=channel.refused ", Describe(), " type=\"",
                      Safe(kind), "\" reason=\"", why, "\""));
@@ -173,6 +172,7 @@ void GatewayConnection::RejectDown(Bridge& b, OpenFailure reason,
 }
 
 void GatewayConnection::OnChannelOpenTimedOut(Channel ch) {
+  if (ForgetTimedOutJump(ch.id())) return;
   Bridge* b = FindDown(ch.id());
   if (b == nullptr || b->reverse) return;
   // What it still waited for. The session rejected the user's open, so the

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "audit/events.h"
 #include "gateway/connection_internal.h"
 #include "gateway/gateway_connection.h"
@@ -119,9 +120,11 @@ void GatewayConnection::OpenJump(Channel ch, Bytes extra) {
   }
   const uint32_t id = ch.id();
   const uint64_t serial = next_serial_++;
-  pending_jumps_[id] = serial;
   const std::string host = dest->host;  // an inventory name or address
   const uint32_t port = dest->port;
+  pending_jumps_[id] = {serial, HostPort(host, port),
+                        "the Sallyport CA did not authorize the channel in "
+                        "time"};
   // One decision: the CA resolves the host (by name, or by address and
   // port) and decides the kind from the port: the host's SSH port (or 22)
   // is a jump ("proxyjump-passthrough", carried as the CA's jump_mode
@@ -132,7 +135,7 @@ void GatewayConnection::OpenJump(Channel ch, Bytes extra) {
       [this, ch, id, serial, host,
        port](const gw::AuthorizeChannelResponse& a) {
         auto it = pending_jumps_.find(id);
-        if (it == pending_jumps_.end() || it->second != serial) return;
+        if (it == pending_jumps_.end() || it->second.serial != serial) return;
         pending_jumps_.erase(it);
         if (a.host().name().empty()) {
           // Not in the inventory (or the CA could not decide).
@@ -200,6 +203,7 @@ void GatewayConnection::StartRelay(Channel ch, const std::string& host,
                    " via=", via);
   TcpRelay::Options o;
   o.down = ch;
+  o.destination = destination;
   o.tap = std::move(*tap);
   o.record_data = !passthrough;
   o.clock = &proxy_.clock();
@@ -212,6 +216,9 @@ void GatewayConnection::StartRelay(Channel ch, const std::string& host,
                  TcpRelay& r, const std::string& why) {
     // The caller holds a reference to r (its handler's or its own).
     closing_relays_.erase(&r);
+    // Never started (its connect failed, or the user's open timed out
+    // first): it was refused, not opened, so nothing ends.
+    if (!r.started()) return;
     const std::string bytes =
         absl::StrCat("bytes_in=", r.bytes_in(), " bytes_out=", r.bytes_out());
     if (passthrough && r.tap() != nullptr)
@@ -276,13 +283,34 @@ TcpRelay* GatewayConnection::FindRelay(uint32_t id) {
   return it == relays_.end() ? nullptr : it->second.get();
 }
 
-void GatewayConnection::ForgetStale(uint32_t id) {
-  pending_jumps_.erase(id);
-  if (auto it = relays_.find(id); it != relays_.end()) {
-    std::shared_ptr<TcpRelay> relay = std::move(it->second);
-    relays_.erase(it);
-    relay->Shutdown("the channel timed out");
+bool GatewayConnection::ForgetTimedOutJump(uint32_t id) {
+  std::string destination, waited;
+  if (auto it = pending_jumps_.find(id); it != pending_jumps_.end()) {
+    // The CA's answer, when it comes, finds nothing to answer.
+    destination = std::move(it->second.destination);
+    waited = std::move(it->second.waiting_for);
+    pending_jumps_.erase(it);
+  } else if (auto r = relays_.find(id);
+             r != relays_.end() && !r->second->started()) {
+    // Still connecting: the connect, when it completes, finds the relay
+    // gone and closes its socket (StartRelay).
+    std::shared_ptr<TcpRelay> relay = std::move(r->second);
+    relays_.erase(r);
+    destination = relay->destination();
+    waited = absl::StrCat("the gateway did not connect to ", Safe(destination),
+                          " in time");
+    relay->Shutdown("the channel did not open in time");
+  } else {
+    return false;
   }
+  const std::string why = absl::StrCat(
+      "the channel did not open within ",
+      absl::FormatDuration(limits_.channel_open_timeout), ": ", waited);
+  Log(absl::StrCat("event=channel.refused ", Describe(), " type=direct-tcpip",
+                   " destination=\"", Safe(destination), "\" reason=\"",
+                   Safe(why), "\""));
+  ReportChannelRefused("direct-tcpip", destination, id, why);
+  return true;
 }
 
 void GatewayConnection::PumpRelays() {

@@ -35,6 +35,9 @@ class TcpRelay : public std::enable_shared_from_this<TcpRelay> {
  public:
   struct Options {
     ssh::session::Channel down;  // the user's channel (accepted by Start)
+    // Where it goes, HOST:PORT as the user asked (for the gateway's log
+    // and events).
+    std::string destination;
     // The channel's tap: Data is called only with record_data; Close at
     // the end, always.
     std::unique_ptr<ChannelTap> tap;
@@ -82,6 +85,7 @@ class TcpRelay : public std::enable_shared_from_this<TcpRelay> {
   uint64_t bytes_out() const { return bytes_out_; }
   ChannelTap* tap() { return options_.tap.get(); }
   ssh::session::Channel down() const { return options_.down; }
+  const std::string& destination() const { return options_.destination; }
 
  private:
   void StartWrite();

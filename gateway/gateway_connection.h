@@ -347,9 +347,12 @@ class GatewayConnection
                   const std::string& destination, bool passthrough,
                   std::string address, uint16_t port, std::string_view record);
   TcpRelay* FindRelay(uint32_t id);
-  // A new channel got `id`: whatever still waited on an old channel of
-  // that id (timed out before it was answered) is dropped.
-  void ForgetStale(uint32_t id);
+  // The user's channel `id` of a jump-only connection did not open in
+  // time (OnChannelOpenTimedOut): what waited for it (the CA's answer, a
+  // relay's connect) is dropped, a relay freed (its connection, when made,
+  // closed at once), and the channel audited as refused. False when
+  // nothing of a jump waited on `id`.
+  bool ForgetTimedOutJump(uint32_t id);
   void PumpRelays();
   void EndRelays();
 
@@ -487,9 +490,16 @@ class GatewayConnection
   // (TcpRelay::OnClose): counted against the channel limit until they end,
   // and ended with the connection.
   std::map<TcpRelay*, std::shared_ptr<TcpRelay>> closing_relays_;
-  // direct-tcpip opens of a jump-only connection being decided (id →
-  // serial, so a reused id is never mistaken for the old one).
-  std::map<uint32_t, uint64_t> pending_jumps_;
+  // direct-tcpip opens of a jump-only connection waiting for the CA (its
+  // decision, or a recorded jump's host certificate), by down id: the
+  // serial (so a reused id is never mistaken for the old one), HOST:PORT,
+  // and what it waits for (a timed-out open's reason).
+  struct PendingJump {
+    uint64_t serial = 0;
+    std::string destination;
+    std::string waiting_for;
+  };
+  std::map<uint32_t, PendingJump> pending_jumps_;
   // Remote forwards the host accepted (listen address, port), and those
   // being decided or requested; together at most max_remote_forwards.
   std::set<std::pair<std::string, uint32_t>> remote_forwards_;

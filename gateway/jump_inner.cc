@@ -29,7 +29,10 @@ void GatewayConnection::StartRecordedJump(Channel ch,
                                           const gw::HostRecord& host) {
   const uint32_t id = ch.id();
   const uint64_t serial = next_serial_++;
-  pending_jumps_[id] = serial;
+  pending_jumps_[id] = {
+      serial, connection_internal::HostPort(host.name(), host.port()),
+      absl::StrCat("the Sallyport CA did not issue a host certificate for ",
+                   Safe(host.name()), " in time")};
   std::vector<ssh::transport::ServerHostKey> keys = proxy_.host_keys();
   if (keys.empty()) {
     pending_jumps_.erase(id);
@@ -62,7 +65,8 @@ void GatewayConnection::StartRecordedJump(Channel ch,
         auto self = weak.lock();
         if (self == nullptr || self->down_ended_) return;
         auto it = self->pending_jumps_.find(id);
-        if (it == self->pending_jumps_.end() || it->second != serial) return;
+        if (it == self->pending_jumps_.end() || it->second.serial != serial)
+          return;
         const std::string& name = host.name();
         absl::StatusOr<ssh::cert::Certificate> cert =
             r.ok() ? ssh::cert::Certificate::FromLine(
