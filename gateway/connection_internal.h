@@ -57,6 +57,15 @@ inline constexpr absl::Duration kInnerLoginGrace = absl::Seconds(60);
 inline constexpr size_t kBridgeQueueBytes =
     size_t{ssh::connection::ConnectionOptions{}.initial_window} + (64 << 10);
 
+// How much longer than limits.channel_open_timeout the host's opens
+// (forwarded-tcpip, auth-agent) may wait in the upstream session: they
+// wait for the user's client, whose open times out after
+// channel_open_timeout, and the gateway then refuses the host's open
+// saying so. With the same timeout the library, which got the host's
+// open first, refused it first ("open timed out") without telling the
+// gateway, which kept the bridge for a host channel that was gone.
+inline constexpr absl::Duration kHostOpenGrace = absl::Seconds(5);
+
 // Notices kept for the user until a session channel opens.
 inline constexpr size_t kMaxNotices = 8;
 
@@ -107,6 +116,9 @@ class GatewayConnection::Upstream : public ssh::session::SessionHandler {
   void OnChannelOpen(ssh::session::Channel ch, std::string_view type,
                      ssh::wire::Bytes extra) override {
     c_.OnUpstreamChannelOpen(ch, type, extra);
+  }
+  void OnChannelOpenTimedOut(ssh::session::Channel ch) override {
+    c_.OnUpstreamChannelOpenTimedOut(ch);
   }
   void OnGlobalRequestReply(bool success, ssh::wire::Bytes data) override {
     c_.OnUpstreamGlobalReply(success, data);

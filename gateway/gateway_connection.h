@@ -368,6 +368,11 @@ class GatewayConnection
   bool RequestAgentForwarding(Bridge& b, PendingRequest r);
   void OnUpstreamChannelOpen(ssh::session::Channel ch, std::string_view type,
                              ssh::wire::Bytes extra);
+  // The host's open `ch` was not answered in time and the upstream
+  // session refused it (a backstop: the user's side times out first, see
+  // kHostOpenGrace): its bridge is refused, and the user's side closed
+  // once it answers.
+  void OnUpstreamChannelOpenTimedOut(ssh::session::Channel ch);
   void OpenReverse(ssh::session::Channel up, const std::string& type,
                    ssh::wire::Bytes extra, const std::string& destination);
   // Refuses the host's channel open `up` of `kind` saying `why`: logged and,

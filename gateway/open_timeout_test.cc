@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gateway/gateway_test_fixture.h"
@@ -306,6 +307,12 @@ TEST_F(OpenTimeoutTest, AReverseChannelTheUserNeverAnswersIsRefusedAtTheHost) {
   EXPECT_EQ(PayloadText(refused[0], "destination"), listen);
   EXPECT_EQ(PayloadText(refused[0], "reason"),
             "the user's client did not open the channel within 3s");
+  // The host was told so too (not the SSH library's "open timed out").
+  EXPECT_TRUE(absl::StrContains(
+      sshd_->Log(),
+      "open failed: connect failed: the user's client did not open the "
+      "channel within 3s"))
+      << sshd_->Log();
   ASSERT_FALSE(AuditPayloads("session.end").empty());
   EXPECT_TRUE(AuditPayloads("portforward.open", 0).empty());
 }

@@ -329,6 +329,28 @@ void GatewayConnection::OpenReverse(Channel up, const std::string& type,
   WakeDown();
 }
 
+void GatewayConnection::OnUpstreamChannelOpenTimedOut(Channel ch) {
+  Bridge* b = FindUp(ch.id());
+  if (b == nullptr || !b->reverse) return;
+  by_up_.erase(ch.id());
+  b->up = Channel();
+  b->up_open = false;
+  const std::string why =
+      absl::StrCat("the user's client did not open the channel within ",
+                   absl::FormatDuration(limits_.channel_open_timeout));
+  Log(absl::StrCat("event=channel.refused ", Describe(), " from=host type=\"",
+                   Safe(b->type), "\" destination=\"",
+                   Safe(b->info.destination), "\" reason=\"", why, "\""));
+  if (!down_ended_)
+    ReportChannelRefused(Safe(b->type), b->info.destination, 0, why);
+  // The user's side stays until the user's client answers (closed then,
+  // OnChannelOpenResult) or its own open times out.
+  if (b->tap != nullptr) {
+    b->tap->Close(Now());
+    b->tap.reset();
+  }
+}
+
 void GatewayConnection::OnChannelOpenResult(
     Channel ch, const ssh::connection::OpenResult& r) {
   Bridge* b = FindDown(ch.id());
@@ -336,9 +358,20 @@ void GatewayConnection::OnChannelOpenResult(
   if (!r.ok()) {
     if (b->up.valid()) {
       by_up_.erase(b->up.id());
+      // The session reports our open failed with kDeadlineExceeded when
+      // the user's client did not answer within channel_open_timeout:
+      // that is not a refusal (the user's client may never have seen it).
+      const std::string why =
+          r.status.code() == absl::StatusCode::kDeadlineExceeded
+              ? absl::StrCat(
+                    "the user's client did not open the channel within ",
+                    absl::FormatDuration(limits_.channel_open_timeout))
+          : r.description.empty()
+              ? std::string("the user's client refused the channel")
+              : absl::StrCat("the user's client refused the channel: ",
+                             Safe(r.description));
       RefuseReverse(b->up, b->type, b->info.destination,
-                    OpenFailure::kConnectFailed,
-                    "the user's client refused the channel");
+                    OpenFailure::kConnectFailed, why);
     }
     if (b->tap != nullptr) b->tap->Close(Now());
     bridges_.erase(ch.id());  // b is gone

@@ -26,6 +26,7 @@ namespace sallyport::gateway {
 
 namespace gw = gateway::v1;
 using connection_internal::kBridgeQueueBytes;
+using connection_internal::kHostOpenGrace;
 using connection_internal::kInnerLoginGrace;
 using connection_internal::Safe;
 using ssh::connection::OpenFailure;
@@ -108,6 +109,9 @@ asio::awaitable<void> GatewayConnection::RunUpstream() {
   o.connection.max_channels =
       std::max<size_t>(64, 2 * limits_.max_channels_per_connection);
   o.connection.max_queued_bytes = kBridgeQueueBytes;
+  // The host's opens wait for the user's client: the gateway answers them
+  // when the user's side does, or refuses them when it times out.
+  o.open_timeout = limits_.channel_open_timeout + kHostOpenGrace;
   o.transport.clock = proxy_.options().clock;
   o.transport.host_key_policy = policy;
   o.transport.login_grace_time = limits_.upstream_connect_timeout;
