@@ -277,6 +277,11 @@ struct GatewayAuditEvents {
   absl::Status Validate() const;
 };
 inline constexpr size_t kMaxGatewayStreamBytes = 64;
+// The streams of one gateway the Store keeps (the most recently written):
+// each run of a gateway's sender is a new stream, and the rows of old runs
+// (which never send again) would otherwise grow without bound, one per
+// restart (Store::AppendGatewayAuditEvents).
+inline constexpr int kGatewayEventStreamsKept = 64;
 
 // ---------------------------------------------------------------- sessions
 

@@ -257,6 +257,11 @@ class Store {
   // only what is not stored yet. Returns the events appended, the batch's
   // last ones (none when all were stored before). kInvalidArgument
   // (GatewayAuditEvents::Validate) before anything is written.
+  // A gateway's streams are kept up to kGatewayEventStreamsKept: a batch
+  // on a new stream forgets the gateway's least recently written ones
+  // beyond it (a run that has not sent since that many newer runs of the
+  // gateway started; a batch sent again on a forgotten stream would be
+  // appended again).
   virtual absl::StatusOr<std::vector<AuditEvent>> AppendGatewayAuditEvents(
       const GatewayAuditEvents& batch) = 0;
   // Events with seq > after_seq, ascending, at most `limit` (1..10000).

@@ -1,4 +1,5 @@
 // Store suite: audit chain, sessions, join tokens, schema version.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -189,6 +190,61 @@ TEST_P(StoreTest, GatewayEventsSentAgainAreAppendedOnce) {
                           store_->ListAuditEvents(0, 100));
   EXPECT_EQ(all.size(), 9u);
   SP_EXPECT_OK(VerifyAuditChain(AuditHead(), all));
+}
+
+// Every run of a gateway's sender is a new stream: a restart-looping (or
+// hostile) gateway added a row per run without end. A new stream keeps
+// the gateway's kGatewayEventStreamsKept most recently written ones: a
+// stopped run's row goes, a live run's (written since) stays and still
+// leaves out what it sends again, and other gateways' rows are theirs.
+TEST_P(StoreTest, AGatewayKeepsItsNewestEventStreamsOnly) {
+  const int n = kGatewayEventStreamsKept;
+  auto streams_of = [&](const std::string& gateway) {
+    absl::StatusOr<std::vector<std::vector<std::string>>> rows =
+        backend_->QueryRawSql(absl::StrCat(
+            "SELECT stream FROM gateway_event_streams WHERE gateway_id = '",
+            gateway, "' ORDER BY stream"));
+    EXPECT_TRUE(rows.ok()) << rows.status();
+    std::vector<std::string> out;
+    if (rows.ok()) {
+      for (const auto& row : *rows) out.push_back(row[0]);
+    }
+    return out;
+  };
+  auto stream = [](int i) { return absl::StrCat("run-", 1000 + i); };
+  SP_ASSERT_OK(
+      store_->AppendGatewayAuditEvents(GatewayBatch("gw-b", "b", {1})));
+  for (int i = 0; i < n; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    SP_ASSERT_OK(
+        store_->AppendGatewayAuditEvents(GatewayBatch("gw-a", stream(i), {1})));
+  }
+  EXPECT_EQ(streams_of("gw-a").size(), static_cast<size_t>(n));
+  // The first run is still live: it sends again, after every other run.
+  clock_.Advance(absl::Seconds(1));
+  SP_ASSERT_OK(
+      store_->AppendGatewayAuditEvents(GatewayBatch("gw-a", stream(0), {2})));
+  // One run more: the least recently written (run 1) is forgotten.
+  clock_.Advance(absl::Seconds(1));
+  SP_ASSERT_OK(
+      store_->AppendGatewayAuditEvents(GatewayBatch("gw-a", stream(n), {1})));
+  std::vector<std::string> kept = streams_of("gw-a");
+  EXPECT_EQ(kept.size(), static_cast<size_t>(n));
+  EXPECT_EQ(std::count(kept.begin(), kept.end(), stream(1)), 0);
+  EXPECT_EQ(std::count(kept.begin(), kept.end(), stream(0)), 1);
+  EXPECT_EQ(streams_of("gw-b"), std::vector<std::string>{"b"});
+  // The newest run and the live first one still leave out what they send
+  // again.
+  for (const GatewayAuditEvents& again :
+       {GatewayBatch("gw-a", stream(n), {1}),
+        GatewayBatch("gw-a", stream(0), {1, 2}),
+        GatewayBatch("gw-b", "b", {1})}) {
+    SP_ASSERT_OK_AND_ASSIGN(std::vector<AuditEvent> appended,
+                            store_->AppendGatewayAuditEvents(again));
+    EXPECT_TRUE(appended.empty()) << again.stream;
+  }
+  SP_ASSERT_OK_AND_ASSIGN(AuditHead head, store_->GetAuditHead());
+  EXPECT_EQ(head.seq, static_cast<uint64_t>(n + 3));
 }
 
 TEST_P(StoreTest, GatewayEventBatchesAreCheckedBeforeAnythingIsWritten) {

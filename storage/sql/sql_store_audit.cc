@@ -36,6 +36,14 @@ constexpr Statement kLockGatewayStream(
     "INSERT INTO gateway_event_streams (gateway_id, stream, last_number, "
     "updated_at_us) VALUES ($1, $2, 0, $3) ON CONFLICT (gateway_id, stream) "
     "DO UPDATE SET updated_at_us = $3 RETURNING last_number");
+// A gateway's streams but the one just created ($2) and the $3 others
+// written most recently. The gateway's rows are at most
+// kGatewayEventStreamsKept + 1 here (a read of the primary key's prefix).
+constexpr Statement kPruneGatewayStreams(
+    "DELETE FROM gateway_event_streams WHERE gateway_id = $1 AND stream <> $2 "
+    "AND stream NOT IN (SELECT stream FROM gateway_event_streams "
+    "WHERE gateway_id = $1 AND stream <> $2 "
+    "ORDER BY updated_at_us DESC, stream DESC LIMIT $3)");
 constexpr Statement kSetGatewayStreamLast(
     "UPDATE gateway_event_streams SET last_number = $3 "
     "WHERE gateway_id = $1 AND stream = $2");
@@ -205,6 +213,22 @@ absl::StatusOr<std::vector<AuditEvent>> SqlStore::AppendGatewayAuditEvents(
             return absl::DataLossError("the gateway event stream is missing");
           }
           const uint64_t stored = static_cast<uint64_t>(rows[0][0].AsInt());
+          if (stored == 0) {
+            // A new stream (a stream's first batch stores a number >= 1 in
+            // this transaction): a new run of the gateway's sender. Runs
+            // never send on another run's stream, and a live run writes
+            // its row with every batch (updated_at_us), so the rows pruned
+            // are those of runs that have stopped, unless
+            // kGatewayEventStreamsKept newer runs of one gateway started
+            // since a live run last wrote. Pruned before the audit head is
+            // locked: a live stream's row that another transaction holds
+            // is waited for while that one can still take the head.
+            RETURN_IF_ERROR(tx.Exec(kPruneGatewayStreams,
+                                    {Param::Text(batch.gateway_id),
+                                     Param::Text(batch.stream),
+                                     Param::Int(kGatewayEventStreamsKept - 1)})
+                                .status());
+          }
           while (first < batch.numbers.size() &&
                  batch.numbers[first] <= stored) {
             ++first;
