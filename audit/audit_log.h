@@ -97,11 +97,13 @@ class AuditLog {
   static storage::AuditEventInput Event(std::string_view type,
                                         std::string_view actor,
                                         const std::vector<AuditField>& fields);
-
- private:
+  // Writes the line of an event (as Event makes it) that the caller
+  // appended in a Store transaction of its own, once that committed
+  // (an interrupted session's session.end, RecordingWriter).
   void WriteLine(std::string_view type, std::string_view actor,
                  const std::vector<AuditField>& fields);
 
+ private:
   storage::Store* store_;
   LogFormat line_format_ = LogFormat::kText;
   std::function<void(std::string_view)> write_line_;

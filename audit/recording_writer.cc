@@ -3,6 +3,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "audit/events.h"
 #include "audit/recording_record.h"
 #include "audit/recording_store.h"
 #include "base/status_macros.h"
@@ -21,6 +23,35 @@ std::optional<storage::SessionStatus> EndStatus(v1::SessionStatus s) {
     default:
       return std::nullopt;
   }
+}
+
+// An interrupted session's session.end (docs/audit-events.md), as the
+// gateway sent it before the CA wrote it: its actor, the session's user.
+std::string InterruptedEndActor(const storage::Session& ended) {
+  return ended.user.empty() ? ended.gateway_id : ended.user;
+}
+
+// Its fields: the bytes its records hold (the closes the shipper added
+// for channels left open count what the spool holds of them), its
+// duration up to the end record, the end record's message as `reason`;
+// `at`: when the CA stored the end.
+std::vector<AuditField> InterruptedEndFields(const storage::Session& ended,
+                                             const v1::RecordingRecord& end,
+                                             absl::Time at) {
+  std::vector<AuditField> fields = {
+      {"gateway", ended.gateway_id},
+      {"session_id", ended.id},
+      {"at",
+       absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", at, absl::UTCTimeZone())}};
+  if (!ended.user.empty()) fields.push_back({"user", ended.user});
+  fields.push_back({"outcome", std::string("interrupted")});
+  fields.push_back({"duration_ms", end.offset_us() / 1000});
+  fields.push_back({"bytes_in", ended.bytes_in});
+  fields.push_back({"bytes_out", ended.bytes_out});
+  if (!end.session_end().message().empty()) {
+    fields.push_back({"reason", end.session_end().message()});
+  }
+  return fields;
 }
 
 absl::Status NotOwner(const std::string& session_id) {
@@ -86,6 +117,24 @@ absl::StatusOr<v1::RecordingSession> RecordingWriter::Begin(
   return ToProtoSession(*created);
 }
 
+absl::StatusOr<storage::SessionEnd> RecordingWriter::EndOf(
+    const storage::Session& s, const v1::RecordingRecord& end) {
+  std::optional<storage::SessionStatus> status =
+      EndStatus(end.session_end().status());
+  if (!status) {
+    return absl::InvalidArgumentError("a session end needs a final status");
+  }
+  storage::SessionEnd e;
+  e.ended_at = s.started_at + absl::Microseconds(end.offset_us());
+  e.status = *status;
+  e.expect_last_seq = end.seq();
+  // The channels' byte counts, summed by the Store as their close records
+  // arrived (AppendSessionRecords).
+  e.bytes_in = s.bytes_in;
+  e.bytes_out = s.bytes_out;
+  return e;
+}
+
 absl::StatusOr<v1::RecordingSession> RecordingWriter::Write(
     const std::string& gateway_id, const std::string& session_id,
     std::vector<v1::RecordingRecord> records) {
@@ -93,7 +142,8 @@ absl::StatusOr<v1::RecordingSession> RecordingWriter::Write(
   uint64_t seq = s.last_seq;
   std::string head = s.chain_head;
   std::vector<storage::SessionRecord> batch, stored_again;
-  std::optional<v1::RecordingRecord> end;
+  // An end stored before, sent again.
+  std::optional<v1::RecordingRecord> resent_end;
   // Re-sent records: the hash of the record before the next one (seq
   // resent_seq), to check that each re-sent record's content gives its
   // hash; the Store then checks that hash against the stored one.
@@ -106,6 +156,30 @@ absl::StatusOr<v1::RecordingSession> RecordingWriter::Write(
     batch.clear();
     RETURN_IF_ERROR(stored.status());
     s = *stored;
+    return absl::OkStatus();
+  };
+  // The batch, which ends in the session_end record `end`, and the
+  // session's end in one Store transaction: `spctl sessions verify` never
+  // sees the end record of a session whose row is still active, and an
+  // interrupted session's session.end is written with them or not at all.
+  auto flush_with_end = [&](const v1::RecordingRecord& end) -> absl::Status {
+    ASSIGN_OR_RETURN(storage::SessionEnd e, EndOf(s, end));
+    const absl::Time at = absl::Now();
+    if (e.status == storage::SessionStatus::kInterrupted) {
+      e.event = [&](const storage::Session& ended) {
+        return AuditLog::Event(kEventSessionEnd, InterruptedEndActor(ended),
+                               InterruptedEndFields(ended, end, at));
+      };
+    }
+    absl::StatusOr<storage::EndedSession> stored =
+        store_.AppendSessionRecordsAndEnd(batch, e);
+    batch.clear();
+    RETURN_IF_ERROR(stored.status());
+    s = stored->session;
+    if (stored->ended && e.event && audit_ != nullptr) {
+      audit_->WriteLine(kEventSessionEnd, InterruptedEndActor(s),
+                        InterruptedEndFields(s, end, at));
+    }
     return absl::OkStatus();
   };
   for (v1::RecordingRecord& r : records) {
@@ -140,9 +214,10 @@ absl::StatusOr<v1::RecordingSession> RecordingWriter::Write(
       }
       resent_seq = r.seq() + 1;
       resent_prev = r.hash();
-      // ship (#14): an end stored before the CA could end the session
-      // (it stopped in between) ends it when it is sent again.
-      if (r.has_session_end()) end = r;
+      // ship (#14): an end a CA stored before it ended the session in the
+      // same transaction (it stopped in between) ends it when it is sent
+      // again. Its session.end, if any, was the gateway's then.
+      if (r.has_session_end()) resent_end = r;
       ASSIGN_OR_RETURN(storage::SessionRecord row, ToStoreRecord(std::move(r)));
       stored_again.push_back(std::move(row));
       if (stored_again.size() >= kWriterBatchRecords || r.seq() == s.last_seq) {
@@ -168,29 +243,24 @@ absl::StatusOr<v1::RecordingSession> RecordingWriter::Write(
     }
     seq = r.seq();
     head = r.hash();
+    // The end without its data (it has none to speak of): r moves below.
+    std::optional<v1::RecordingRecord> end;
     if (r.has_session_end()) end = r;
     ASSIGN_OR_RETURN(storage::SessionRecord row, ToStoreRecord(std::move(r)));
     batch.push_back(std::move(row));
-    if (batch.size() >= kWriterBatchRecords) RETURN_IF_ERROR(flush());
+    if (end) {
+      // Records after it are refused: the session has ended.
+      RETURN_IF_ERROR(flush_with_end(*end));
+    } else if (batch.size() >= kWriterBatchRecords) {
+      RETURN_IF_ERROR(flush());
+    }
   }
   if (!stored_again.empty()) {
     RETURN_IF_ERROR(store_.AppendSessionRecords(stored_again).status());
   }
   RETURN_IF_ERROR(flush());
-  if (end && s.status == storage::SessionStatus::kActive) {
-    std::optional<storage::SessionStatus> status =
-        EndStatus(end->session_end().status());
-    if (!status) {
-      return absl::InvalidArgumentError("a session end needs a final status");
-    }
-    storage::SessionEnd e;
-    e.ended_at = s.started_at + absl::Microseconds(end->offset_us());
-    e.status = *status;
-    e.expect_last_seq = end->seq();
-    // The channels' byte counts, summed by the Store as their close
-    // records arrived (AppendSessionRecords).
-    e.bytes_in = s.bytes_in;
-    e.bytes_out = s.bytes_out;
+  if (resent_end && s.status == storage::SessionStatus::kActive) {
+    ASSIGN_OR_RETURN(storage::SessionEnd e, EndOf(s, *resent_end));
     ASSIGN_OR_RETURN(s, store_.EndSession(session_id, e));
   }
   return ToProtoSession(s);

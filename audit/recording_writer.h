@@ -17,7 +17,13 @@
 //     the field otherwise): the chain then covers them;
 //   - a session_end record ends the session with its status and real time
 //     (start + the record's offset), only once every record before it is
-//     stored.
+//     stored, and in the Store transaction that stores it (records after
+//     it are refused: the session has ended);
+//   - an `interrupted` end (the shipper closed a spool its stopped gateway
+//     left without one) writes the session's `session.end` event (outcome
+//     interrupted) in that transaction too: the gateway that stopped never
+//     sent one, and the shipper, which could be killed before sending it,
+//     no longer does. A session ends once, so an end sent again adds none.
 #ifndef SALLYPORT_AUDIT_RECORDING_WRITER_H_
 #define SALLYPORT_AUDIT_RECORDING_WRITER_H_
 
@@ -25,6 +31,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "audit/audit_log.h"
 #include "proto/audit.pb.h"
 #include "storage/store.h"
 
@@ -35,7 +42,10 @@ inline constexpr size_t kWriterBatchRecords = 256;
 
 class RecordingWriter {
  public:
-  explicit RecordingWriter(storage::Store& store) : store_(store) {}
+  // `audit`, when set, writes the CA's log line of each event the writer
+  // appends (AuditLog::WriteLine).
+  explicit RecordingWriter(storage::Store& store, AuditLog* audit = nullptr)
+      : store_(store), audit_(audit) {}
 
   // Creates the session for `gateway_id` when it is new (from `session`:
   // id, user, login, host, started_at_us), or checks that it belongs to
@@ -58,7 +68,12 @@ class RecordingWriter {
   // The stored hash of record seq - 1 (the genesis for seq 1).
   absl::StatusOr<std::string> StoredHashBefore(const std::string& session_id,
                                                uint64_t seq);
+  // The end `end` (a session_end record) of session `s` as Store::
+  // EndSession takes it; kInvalidArgument without a final status.
+  static absl::StatusOr<storage::SessionEnd> EndOf(
+      const storage::Session& s, const v1::RecordingRecord& end);
   storage::Store& store_;
+  AuditLog* audit_;
 };
 
 }  // namespace sallyport::audit

@@ -320,8 +320,6 @@ absl::StatusOr<std::optional<v1::RecordingRecord>> Shipper::ReadNext(
     spool.open_channels[r->channel_id()] = {0, 0};
   } else if (r->has_channel_close()) {
     spool.open_channels.erase(r->channel_id());
-    spool.closed_bytes.first += r->channel_close().bytes_input();
-    spool.closed_bytes.second += r->channel_close().bytes_output();
   } else if (r->has_data()) {
     auto it = spool.open_channels.find(r->channel_id());
     if (it != spool.open_channels.end()) {
@@ -341,7 +339,6 @@ absl::Status Shipper::OpenReader(Spool& spool, uint64_t skip_to) {
   spool.last_offset_us = 0;
   spool.tail_in_memory_read = 0;
   spool.open_channels.clear();
-  spool.closed_bytes = {0, 0};
   absl::StatusOr<SpoolReader> r = SpoolReader::Open(spool.path);
   if (!r.ok()) {
     if (absl::IsDataLoss(r.status()) && spool.orphan) spool.unreadable = true;
@@ -456,19 +453,10 @@ absl::Status Shipper::CloseWithoutEnd(Spool& spool) {
       absl::MutexLock lock(&mu_);
       ++stats_.interrupted_total;
     }
-    // The gateway that ran it stopped before its session.end: the audit
-    // log gets one now, with the real end and the bytes the spool holds.
-    std::pair<uint64_t, uint64_t> bytes = spool.closed_bytes;
-    for (const auto& [channel, open] : spool.open_channels) {
-      bytes.first += open.first;
-      bytes.second += open.second;
-    }
-    Event(kEventSessionEnd, spool.meta,
-          {{"outcome", std::string("interrupted")},
-           {"duration_ms", offset / 1000},
-           {"bytes_in", static_cast<int64_t>(bytes.first)},
-           {"bytes_out", static_cast<int64_t>(bytes.second)},
-           {"reason", std::string(kInterruptedMessage)}});
+    // The gateway that ran it stopped before its session.end: the CA
+    // writes one when it stores this end, in the same transaction (not
+    // here: a kill after the append above would lose it for good, as the
+    // next start finds the spool ended).
   }
   Log(absl::StrCat(
       "session ", spool.meta.session_id(),

@@ -18,7 +18,11 @@
 //    closed first (channel_close records before the end) with the bytes
 //    the recording holds of them, so the session's byte counts are not 0
 //    (a lower bound: input that was not recorded, and output past the exec
-//    limit that was only hashed, are not in the spool to count).
+//    limit that was only hashed, are not in the spool to count). The
+//    session's `session.end` event (outcome interrupted), which the
+//    stopped process never sent, is the CA's: it writes it when it stores
+//    this end (audit/recording_writer.h), so a kill right after the append
+//    cannot lose it, and a spool shipped again cannot double it.
 //  - A live spool the recorder closed without a session_end (its
 //    recording failed: ENOSPC, a hung disk; Closed) is ended the same
 //    way, with status `failed` and the reason, once its records are at the
@@ -203,9 +207,6 @@ class Shipper {
     // Channels opened and not closed in what the reader has read, with
     // the data bytes it holds of them (input, output).
     std::map<uint32_t, std::pair<uint64_t, uint64_t>> open_channels;
-    // The closed channels' byte counts (their channel_close records), in
-    // what the reader has read (input, output).
-    std::pair<uint64_t, uint64_t> closed_bytes;
     // The closing records (channel closes, the end) the spool had no room
     // for: read after the file's last record (once per reader).
     std::vector<v1::RecordingRecord> tail_in_memory;

@@ -18,9 +18,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "audit/recording_record.h"
+#include "audit/recording_store.h"
+#include "audit/recording_writer.h"
 #include "audit/shipper.h"
 #include "audit/shipper_test_fixture.h"
 #include "audit/spool.h"
@@ -92,13 +93,133 @@ TEST_F(ShipperTest, DeadProcessSpoolIsRepairedAndClosedAsInterrupted) {
             (std::vector<std::string>{
                 "recording.repaired dead alice {\"torn_bytes\":9,\"reason\":"
                 "\"a torn last record after a crash was cut\"}",
-                // Its session.end, which the stopped gateway never sent.
-                "session.end dead alice {\"outcome\":\"interrupted\","
-                "\"duration_ms\":4,\"bytes_in\":0,\"bytes_out\":0,"
-                "\"reason\":\"the gateway stopped before the session ended "
-                "(recovered from the spool)\"}",
                 "recording.complete dead alice "
                 "{\"records\":5,\"status\":\"interrupted\"}"}));
+  // Its session.end, which the stopped gateway never sent: the CA's, with
+  // the end it stored.
+  EXPECT_EQ(StoredEvents("session.end"),
+            std::vector<std::string>{
+                "alice {\"gateway\":\"gw-a\",\"session_id\":\"dead\","
+                "\"user\":\"alice\",\"outcome\":\"interrupted\","
+                "\"duration_ms\":4,\"bytes_in\":0,\"bytes_out\":0,"
+                "\"reason\":\"the gateway stopped before the session ended "
+                "(recovered from the spool)\"}"});
+}
+
+// The CA until the gateway is killed: the message holding the session's
+// end (the shipper appended it to the spool) never arrives.
+class KilledBeforeTheEnd : public RecordingUploader {
+ public:
+  explicit KilledBeforeTheEnd(RecordingUploader& ca) : ca_(ca) {}
+  absl::StatusOr<v1::RecordingSession> Upload(
+      const v1::RecordingSession& session, const NextBatch& next) override {
+    return ca_.Upload(
+        session,
+        [&](std::vector<v1::RecordingRecord>& out) -> absl::StatusOr<bool> {
+          absl::StatusOr<bool> more = next(out);
+          for (const v1::RecordingRecord& r : out) {
+            if (r.has_session_end()) return absl::UnavailableError("killed");
+          }
+          return more;
+        });
+  }
+
+ private:
+  RecordingUploader& ca_;
+};
+
+// The CA, whose first answer to records is lost (it stored them).
+class LosesAnAnswer : public RecordingUploader {
+ public:
+  explicit LosesAnAnswer(RecordingUploader& ca) : ca_(ca) {}
+  absl::StatusOr<v1::RecordingSession> Upload(
+      const v1::RecordingSession& session, const NextBatch& next) override {
+    bool records = false;
+    absl::StatusOr<v1::RecordingSession> stored = ca_.Upload(
+        session,
+        [&](std::vector<v1::RecordingRecord>& out) -> absl::StatusOr<bool> {
+          absl::StatusOr<bool> more = next(out);
+          if (more.ok() && *more) records = true;
+          return more;
+        });
+    if (stored.ok() && records && !lost_) {
+      lost_ = true;
+      return absl::UnavailableError("the answer was lost");
+    }
+    return stored;
+  }
+
+ private:
+  RecordingUploader& ca_;
+  bool lost_ = false;
+};
+
+// The shipper appended an interrupted end to a dead process's spool and
+// queued the session.end in memory: a SIGKILL right after the append lost
+// the event for good (the next start finds the spool ended and makes
+// none). The CA now writes it with the end it stores: the next start's
+// shipper gets exactly one into the audit log, and an end sent again
+// (its answer lost) adds no second.
+TEST_F(ShipperTest, AnInterruptedEndSurvivesAKillAfterItsAppend) {
+  {
+    auto w = SpoolWriter::Create(spool_dir_, Meta("killed"));
+    ASSERT_TRUE(w.ok());
+    RecordChainer chain("killed");
+    AppendRecord(*w, chain, Open(1));
+    AppendRecord(*w, chain, Bytes(1, v1::RECORD_DIRECTION_OUTPUT, 40));
+    ASSERT_TRUE(w->Close().ok());
+  }
+  {
+    // A gateway start that closes the spool, and is killed before the
+    // end reaches the CA.
+    KilledBeforeTheEnd killed(*uploader_);
+    ShipperOptions o;
+    o.uploader = &killed;
+    auto shipper = StartShipper(std::move(o));
+    EXPECT_FALSE(shipper->RunOnce().ok());
+    EXPECT_EQ(shipper->stats().interrupted_total, 1u);
+  }
+  ASSERT_TRUE(Exists("killed"));
+  EXPECT_EQ(store_->GetSession("killed")->status,
+            storage::SessionStatus::kActive);
+  EXPECT_TRUE(StoredEvents("session.end").empty());
+  // The next start ships the spool as it is, its end included.
+  events_.clear();
+  LosesAnAnswer lossy(*uploader_);
+  ShipperOptions o;
+  o.uploader = &lossy;
+  auto shipper = StartShipper(std::move(o));
+  EXPECT_FALSE(shipper->RunOnce().ok());  // stored; the answer was lost
+  now_ += absl::Minutes(5);
+  ASSERT_TRUE(shipper->RunOnce().ok());  // the end sent again
+  EXPECT_FALSE(Exists("killed"));
+  absl::StatusOr<storage::Session> s = store_->GetSession("killed");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->status, storage::SessionStatus::kInterrupted);
+  EXPECT_EQ(s->last_seq, 4u);  // open, data, close 1, end
+  EXPECT_EQ(StoredEvents("session.end"),
+            std::vector<std::string>{
+                "alice {\"gateway\":\"gw-a\",\"session_id\":\"killed\","
+                "\"user\":\"alice\",\"outcome\":\"interrupted\","
+                "\"duration_ms\":2,\"bytes_in\":0,\"bytes_out\":40,"
+                "\"reason\":\"the gateway stopped before the session ended "
+                "(recovered from the spool)\"}"});
+  for (const std::string& e : events_) {
+    EXPECT_FALSE(absl::StartsWith(e, "session.end")) << e;
+  }
+  // The whole end sent once more (another shipper's resend): nothing more.
+  absl::StatusOr<std::vector<storage::SessionRecord>> rows =
+      store_->ListSessionRecords("killed", 0, 10);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  std::vector<v1::RecordingRecord> again;
+  for (const storage::SessionRecord& row : *rows) {
+    absl::StatusOr<v1::RecordingRecord> r = FromStoreRecord(row);
+    ASSERT_TRUE(r.ok()) << r.status();
+    again.push_back(*r);
+  }
+  RecordingWriter writer(*store_);
+  ASSERT_TRUE(writer.Write(kGateway, "killed", again).ok());
+  EXPECT_EQ(StoredEvents("session.end").size(), 1u);
 }
 
 // The channels a dead process left open are closed before the end, with
@@ -130,16 +251,12 @@ TEST_F(ShipperTest, InterruptedSessionsOpenChannelsAreClosedWithTheirBytes) {
   EXPECT_EQ(s->bytes_out, 300 + 5000 + 20);
   EXPECT_FALSE(Exists("open"));
   // The session.end event carries the same totals.
-  bool ended = false;
-  for (const std::string& e : events_) {
-    if (!absl::StartsWith(e, "session.end open ")) continue;
-    ended = true;
-    EXPECT_TRUE(
-        absl::StrContains(e, absl::StrCat("\"bytes_in\":", 7 + 11,
-                                          ",\"bytes_out\":", 300 + 5000 + 20)))
-        << e;
-  }
-  EXPECT_TRUE(ended) << absl::StrJoin(events_, "\n");
+  std::vector<std::string> ended = StoredEvents("session.end");
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(
+      ended[0], absl::StrCat("\"bytes_in\":", 7 + 11,
+                             ",\"bytes_out\":", 300 + 5000 + 20)))
+      << ended[0];
 }
 
 // A live session whose recording failed (its disk full: a torn last

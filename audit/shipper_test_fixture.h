@@ -132,6 +132,26 @@ class ShipperTest : public ::testing::Test {
     return s.ok() ? *std::move(s) : nullptr;
   }
 
+  // The CA's audit events of `type` (the Store's log), as "ACTOR PAYLOAD"
+  // with the payload's `at` (the CA's clock) left out.
+  std::vector<std::string> StoredEvents(std::string_view type) {
+    std::vector<std::string> out;
+    absl::StatusOr<std::vector<storage::AuditEvent>> events =
+        store_->ListAuditEvents(0, 1000);
+    EXPECT_TRUE(events.ok()) << events.status();
+    if (!events.ok()) return out;
+    for (const storage::AuditEvent& e : *events) {
+      if (e.type != type) continue;
+      std::string payload = e.payload_json;
+      const size_t at = payload.find(",\"at\":\"");
+      if (at != std::string::npos) {
+        payload.erase(at, payload.find('"', at + 7) + 1 - at);
+      }
+      out.push_back(absl::StrCat(e.actor, " ", payload));
+    }
+    return out;
+  }
+
   bool Exists(const std::string& id) {
     return ::access(SpoolPath(spool_dir_, id).c_str(), F_OK) == 0;
   }

@@ -63,7 +63,9 @@ grpc::Status RecordingService::UploadRecording(
       !bad.ok()) {
     return ToGrpc(bad);
   }
-  audit::RecordingWriter writer(*ctx_.store);
+  // The CA's log line of an interrupted session's session.end, which the
+  // writer appends with the session's end.
+  audit::RecordingWriter writer(*ctx_.store, ctx_.audit);
   auto refused = [&](const absl::Status& st) {
     // Loud refusals: another gateway's session, and an integrity failure
     // (a broken chain, a stored record sent again altered).

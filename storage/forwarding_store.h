@@ -197,6 +197,11 @@ class ForwardingStore : public Store {
       const std::vector<SessionRecord>& records) override {
     return base_->AppendSessionRecords(records);
   }
+  absl::StatusOr<EndedSession> AppendSessionRecordsAndEnd(
+      const std::vector<SessionRecord>& records,
+      const SessionEnd& end) override {
+    return base_->AppendSessionRecordsAndEnd(records, end);
+  }
   absl::StatusOr<std::vector<SessionRecord>> ListSessionRecords(
       std::string_view session_id, uint64_t after_seq, int limit) override {
     return base_->ListSessionRecords(session_id, after_seq, limit);

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -340,6 +341,22 @@ struct SessionEnd {
   // (kFailedPrecondition otherwise): the CA closes a recording only once
   // every record the gateway spooled has arrived.
   std::optional<uint64_t> expect_last_seq;
+  // Set: the audit event of this end (an interrupted session's
+  // session.end, which its stopped gateway never sent), made from the
+  // session as the call ends it and appended in the same transaction. Only
+  // a call that ends the session appends it (a session ends once), so a
+  // call made again never adds a second. It may be called more than once
+  // (a transaction retried); kInvalidArgument for an event
+  // AuditEventInput::Validate refuses.
+  std::function<AuditEventInput(const Session& ended)> event;
+};
+
+// What Store::AppendSessionRecordsAndEnd did.
+struct EndedSession {
+  Session session;  // as the call left it
+  // True when this call ended the session (and appended its
+  // SessionEnd::event); false when it had ended before.
+  bool ended = false;
 };
 
 struct SessionFilter {

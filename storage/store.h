@@ -274,8 +274,9 @@ class Store {
   // than session.gateway_id claimed the id (ClaimSession).
   virtual absl::StatusOr<Session> CreateSession(const Session& session) = 0;
   // Sets ended_at, status and byte counts of an active session (its
-  // open_bytes_in/open_bytes_out become 0). kNotFound;
-  // kFailedPrecondition when it has already ended.
+  // open_bytes_in/open_bytes_out become 0), and appends end.event's audit
+  // event in the same transaction. kNotFound; kFailedPrecondition when it
+  // has already ended.
   virtual absl::StatusOr<Session> EndSession(std::string_view id,
                                              const SessionEnd& end) = 0;
   virtual absl::StatusOr<Session> GetSession(std::string_view id) = 0;
@@ -300,6 +301,16 @@ class Store {
   // Returns the session with its new head.
   virtual absl::StatusOr<Session> AppendSessionRecords(
       const std::vector<SessionRecord>& records) = 0;
+  // AppendSessionRecords(records) whose last record is the session's end,
+  // then, in the SAME transaction, EndSession with `end` (and
+  // expect_last_seq = records.back().seq; end.bytes_in and bytes_out are
+  // ignored: the session keeps the counts its records summed): a
+  // session_end record is never stored without the session's end, which
+  // `spctl sessions verify` compares with it. When the session has ended
+  // already (the records sent again), nothing is ended: `ended` is false.
+  // Errors as for the two; any error writes nothing.
+  virtual absl::StatusOr<EndedSession> AppendSessionRecordsAndEnd(
+      const std::vector<SessionRecord>& records, const SessionEnd& end) = 0;
   // Records of one session with seq > after_seq, ascending, at most `limit`
   // (1..10000).
   virtual absl::StatusOr<std::vector<SessionRecord>> ListSessionRecords(

@@ -284,8 +284,12 @@ TEST_P(StoreTest, SessionLifecycleAndSearch) {
       MakeSession("s3", "alice", "db01", t0 + absl::Minutes(2))));
   SP_EXPECT_CODE(store_->CreateSession(s1), kAlreadyExists);
 
-  SessionEnd end{t0 + absl::Minutes(10), SessionStatus::kEnded, 1234, 56789,
-                 std::nullopt};
+  SessionEnd end{t0 + absl::Minutes(10),
+                 SessionStatus::kEnded,
+                 1234,
+                 56789,
+                 std::nullopt,
+                 nullptr};
   SP_ASSERT_OK_AND_ASSIGN(Session ended, store_->EndSession("s1", end));
   EXPECT_EQ(ended.status, SessionStatus::kEnded);
   EXPECT_EQ(ended.ended_at, end.ended_at);

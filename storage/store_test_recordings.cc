@@ -428,5 +428,114 @@ TEST_P(StoreTest, RecordingsFromVersion6SurviveTheTableRename) {
   EXPECT_FALSE(backend_->ExecRawSql("SELECT 1 FROM session_records;").ok());
 }
 
+// The end record and the session's end were two transactions: between
+// them (or for good, when the CA stopped in between) `spctl sessions
+// verify` saw an end record of a session whose row was still active.
+// A close the database refuses (a trigger here) now leaves the end record
+// unstored too; once the close can be written, record, end and the end's
+// audit event are stored at once, and the same records sent again end
+// nothing and add no second event.
+TEST_P(StoreTest, AnEndRecordIsStoredWithTheSessionsEndOrNotAtAll) {
+  const std::string id = "sess-end";
+  SP_ASSERT_OK(store_->CreateSession(RecordedSession(id, "gw-a")));
+  SP_ASSERT_OK(store_->AppendSessionRecords(
+      {DataRec(id, 1, 0, RecordDirection::kOutput, 5),
+       Rec(id, 2, 0, SessionRecordKind::kChannelOpen)}));
+  const std::vector<SessionRecord> ending = {
+      CloseRec(id, 3, 0, 7, 900),
+      Rec(id, 4, 0, SessionRecordKind::kSessionEnd)};
+  SessionEnd end;
+  end.ended_at = absl::FromUnixMicros(1700000000123456 + 4000);
+  end.status = SessionStatus::kInterrupted;
+  int built = 0;
+  end.event = [&](const Session& ended) {
+    ++built;
+    return AuditEventInput{
+        "session.end", ended.user,
+        absl::StrCat(R"({"bytes_out":)", ended.bytes_out, R"(,"status":")",
+                     std::string(SessionStatusName(ended.status)), R"("})")};
+  };
+  const bool sqlite = GetParam().name == "Sqlite";
+  SP_ASSERT_OK(backend_->ExecRawSql(
+      sqlite ? "CREATE TRIGGER refuse_close BEFORE UPDATE OF status ON "
+               "sessions WHEN NEW.status <> 'active' BEGIN "
+               "SELECT RAISE(ABORT, 'the close fails'); END"
+             : "CREATE FUNCTION refuse_close() RETURNS trigger LANGUAGE "
+               "plpgsql AS $$ BEGIN RAISE EXCEPTION 'the close fails'; END $$; "
+               "CREATE TRIGGER refuse_close BEFORE UPDATE ON sessions FOR "
+               "EACH ROW WHEN (NEW.status <> 'active') EXECUTE FUNCTION "
+               "refuse_close()"));
+  EXPECT_FALSE(store_->AppendSessionRecordsAndEnd(ending, end).ok());
+  SP_ASSERT_OK_AND_ASSIGN(Session s, store_->GetSession(id));
+  EXPECT_EQ(s.status, SessionStatus::kActive);
+  EXPECT_EQ(s.last_seq, 2u) << "the end record was stored without the end";
+  SP_ASSERT_OK_AND_ASSIGN(std::vector<SessionRecord> stored,
+                          store_->ListSessionRecords(id, 0, 10));
+  EXPECT_EQ(stored.size(), 2u);
+  SP_ASSERT_OK_AND_ASSIGN(AuditHead head, store_->GetAuditHead());
+  EXPECT_EQ(head.seq, 0u);
+
+  SP_ASSERT_OK(
+      backend_->ExecRawSql(sqlite ? "DROP TRIGGER refuse_close"
+                                  : "DROP TRIGGER refuse_close ON sessions; "
+                                    "DROP FUNCTION refuse_close()"));
+  SP_ASSERT_OK_AND_ASSIGN(EndedSession done,
+                          store_->AppendSessionRecordsAndEnd(ending, end));
+  EXPECT_TRUE(done.ended);
+  EXPECT_EQ(done.session.status, SessionStatus::kInterrupted);
+  EXPECT_EQ(done.session.last_seq, 4u);
+  EXPECT_EQ(done.session.ended_at, end.ended_at);
+  // The counts its close records summed (end.bytes_* are not used).
+  EXPECT_EQ(done.session.bytes_in, 7);
+  EXPECT_EQ(done.session.bytes_out, 900);
+  EXPECT_EQ(done.session.open_bytes_out, 0);
+  SP_ASSERT_OK_AND_ASSIGN(s, store_->GetSession(id));
+  EXPECT_EQ(s, done.session);
+  // Sent again (a lost answer): nothing more.
+  SP_ASSERT_OK_AND_ASSIGN(done,
+                          store_->AppendSessionRecordsAndEnd(ending, end));
+  EXPECT_FALSE(done.ended);
+  EXPECT_EQ(done.session, s);
+  SP_ASSERT_OK_AND_ASSIGN(std::vector<AuditEvent> events,
+                          store_->ListAuditEvents(0, 10));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, "session.end");
+  EXPECT_EQ(events[0].actor, "alice");
+  EXPECT_EQ(events[0].payload_json,
+            R"({"bytes_out":900,"status":"interrupted"})");
+  EXPECT_GE(built, 1);
+}
+
+// An end that does not come last (records after it already stored) or an
+// event the store refuses ends nothing and stores nothing.
+TEST_P(StoreTest, AnEndThatCannotBeWrittenLeavesItsRecordsUnstored) {
+  const std::string id = "sess-bad-end";
+  SP_ASSERT_OK(store_->CreateSession(RecordedSession(id, "gw-a")));
+  SP_ASSERT_OK(store_->AppendSessionRecords(
+      {Rec(id, 1, 0, SessionRecordKind::kChannelOpen)}));
+  SessionEnd end;
+  end.ended_at = absl::FromUnixMicros(1700000000123456 + 4000);
+  end.status = SessionStatus::kInterrupted;
+  end.event = [](const Session&) { return AuditEventInput{"", "alice", "{}"}; };
+  const std::vector<SessionRecord> ending = {
+      Rec(id, 2, 0, SessionRecordKind::kSessionEnd)};
+  SP_EXPECT_CODE(store_->AppendSessionRecordsAndEnd(ending, end),
+                 kInvalidArgument);
+  SP_ASSERT_OK_AND_ASSIGN(Session s, store_->GetSession(id));
+  EXPECT_EQ(s.status, SessionStatus::kActive);
+  EXPECT_EQ(s.last_seq, 1u);
+  SP_ASSERT_OK_AND_ASSIGN(AuditHead head, store_->GetAuditHead());
+  EXPECT_EQ(head.seq, 0u);
+  // Records already stored beyond the end: the end is not the last one.
+  end.event = nullptr;
+  SP_ASSERT_OK(store_->AppendSessionRecords(
+      {Rec(id, 2, 0, SessionRecordKind::kSessionEnd),
+       Rec(id, 3, 0, SessionRecordKind::kChannelOpen)}));
+  SP_EXPECT_CODE(store_->AppendSessionRecordsAndEnd(ending, end),
+                 kFailedPrecondition);
+  SP_ASSERT_OK_AND_ASSIGN(s, store_->GetSession(id));
+  EXPECT_EQ(s.status, SessionStatus::kActive);
+}
+
 }  // namespace
 }  // namespace sallyport::storage::testing

@@ -116,6 +116,9 @@ class SqlStore : public Store {
       const SessionFilter& filter) override;
   absl::StatusOr<Session> AppendSessionRecords(
       const std::vector<SessionRecord>& records) override;
+  absl::StatusOr<EndedSession> AppendSessionRecordsAndEnd(
+      const std::vector<SessionRecord>& records,
+      const SessionEnd& end) override;
   absl::StatusOr<std::vector<SessionRecord>> ListSessionRecords(
       std::string_view session_id, uint64_t after_seq, int limit) override;
   absl::StatusOr<std::string> ClaimSession(
@@ -186,6 +189,17 @@ class SqlStore : public Store {
   absl::Status ClaimForCertificate(Tx& tx, std::string_view session_id,
                                    std::string_view gateway_id,
                                    std::string* owner);
+  // AppendSessionRecords's transaction (`records` checked by
+  // CheckAppend): `session` gets the session's row as it leaves it.
+  absl::Status AppendRecordsInTx(Tx& tx,
+                                 const std::vector<SessionRecord>& records,
+                                 std::vector<Row>& session);
+  // EndSession's transaction (`end` checked by CheckEnd): `ended` gets the
+  // ended session's row, none when it did not end; then `existing` gets
+  // the session as it is (unset when there is none).
+  absl::Status EndSessionInTx(Tx& tx, std::string_view id,
+                              const SessionEnd& end, std::vector<Row>& ended,
+                              std::optional<Session>& existing);
   // `in` validated. Appends under the audit head's row lock.
   absl::StatusOr<AuditEvent> AppendAuditEventInTx(Tx& tx,
                                                   const AuditEventInput& in);
@@ -268,6 +282,13 @@ absl::Status Describe(absl::Status status, std::string_view what);
 absl::Status ValidateLimit(int limit);
 // kNotFound "<what> not found".
 absl::Status NotFound(std::string_view what);
+// EndSession's checks of its arguments, before any transaction.
+absl::Status CheckEnd(std::string_view id, const SessionEnd& end);
+// Why session `id` did not end (EndSessionInTx left no row): it is not
+// there (`existing` unset), it has ended, or it holds other records than
+// end.expect_last_seq.
+absl::Status NotEnded(std::string_view id, const SessionEnd& end,
+                      const std::optional<Session>& existing);
 
 // The precondition of a conditional update (UpdateUser, UpdateRole,
 // UpdateHost): `what`

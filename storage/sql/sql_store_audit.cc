@@ -326,8 +326,7 @@ absl::StatusOr<Session> SqlStore::CreateSession(const Session& in) {
   return s;
 }
 
-absl::StatusOr<Session> SqlStore::EndSession(std::string_view id,
-                                             const SessionEnd& end) {
+absl::Status CheckEnd(std::string_view id, const SessionEnd& end) {
   RETURN_IF_ERROR(ValidateText("session id", id, kMaxNameBytes, true));
   if (end.status == SessionStatus::kActive) {
     return absl::InvalidArgumentError("an ended session cannot be active");
@@ -338,43 +337,64 @@ absl::StatusOr<Session> SqlStore::EndSession(std::string_view id,
   if (end.expect_last_seq && *end.expect_last_seq > kMaxSerial) {
     return absl::InvalidArgumentError("expected last seq out of range");
   }
+  return absl::OkStatus();
+}
+
+absl::Status NotEnded(std::string_view id, const SessionEnd& end,
+                      const std::optional<Session>& existing) {
+  if (!existing) return NotFound(SessionWhat(id));
+  if (existing->status != SessionStatus::kActive) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(SessionWhat(id), " has already ended"));
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      SessionWhat(id), " holds ", existing->last_seq, " records, not the ",
+      end.expect_last_seq.value_or(0), " expected"));
+}
+
+absl::Status SqlStore::EndSessionInTx(Tx& tx, std::string_view id,
+                                      const SessionEnd& end,
+                                      std::vector<Row>& ended,
+                                      std::optional<Session>& existing) {
+  existing.reset();
   std::optional<int64_t> expect_last_seq;
   if (end.expect_last_seq) {
     expect_last_seq = static_cast<int64_t>(*end.expect_last_seq);
   }
-  std::vector<Row> rows;
-  std::optional<Session> existing_session;
-  RETURN_IF_ERROR(Describe(
-      Transact(
-          TxMode::kReadCommitted,
-          [&](Tx& tx) -> absl::Status {
-            ASSIGN_OR_RETURN(
-                rows,
-                tx.Query(kEndSession,
-                         {Param::Text(id), TimeParam(end.ended_at),
-                          Param::Text(SessionStatusName(end.status)),
-                          Param::Int(end.bytes_in), Param::Int(end.bytes_out),
-                          Param::OptInt(expect_last_seq)}));
-            if (!rows.empty()) {
-              return tx.Exec(kForgetOpenChannels, {Param::Text(id)}).status();
-            }
-            ASSIGN_OR_RETURN(std::vector<Row> existing,
-                             tx.Query(kSelectSession, {Param::Text(id)}));
-            if (existing.empty()) return absl::OkStatus();
-            ASSIGN_OR_RETURN(existing_session, SessionFromRow(existing[0]));
-            return absl::OkStatus();
-          }),
-      SessionWhat(id)));
-  if (rows.empty()) {
-    if (!existing_session) return NotFound(SessionWhat(id));
-    if (existing_session->status != SessionStatus::kActive) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(SessionWhat(id), " has already ended"));
-    }
-    return absl::FailedPreconditionError(absl::StrCat(
-        SessionWhat(id), " holds ", existing_session->last_seq,
-        " records, not the ", end.expect_last_seq.value_or(0), " expected"));
+  ASSIGN_OR_RETURN(
+      ended, tx.Query(kEndSession,
+                      {Param::Text(id), TimeParam(end.ended_at),
+                       Param::Text(SessionStatusName(end.status)),
+                       Param::Int(end.bytes_in), Param::Int(end.bytes_out),
+                       Param::OptInt(expect_last_seq)}));
+  if (!ended.empty()) {
+    RETURN_IF_ERROR(tx.Exec(kForgetOpenChannels, {Param::Text(id)}).status());
+    if (!end.event) return absl::OkStatus();
+    // The event of the end, with it or not at all.
+    ASSIGN_OR_RETURN(Session session, SessionFromRow(ended[0]));
+    const AuditEventInput event = end.event(session);
+    RETURN_IF_ERROR(event.Validate());
+    return AppendAuditEventInTx(tx, event).status();
   }
+  ASSIGN_OR_RETURN(std::vector<Row> rows,
+                   tx.Query(kSelectSession, {Param::Text(id)}));
+  if (rows.empty()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(existing, SessionFromRow(rows[0]));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Session> SqlStore::EndSession(std::string_view id,
+                                             const SessionEnd& end) {
+  RETURN_IF_ERROR(CheckEnd(id, end));
+  std::vector<Row> rows;
+  std::optional<Session> existing;
+  RETURN_IF_ERROR(Describe(Transact(TxMode::kReadCommitted,
+                                    [&](Tx& tx) {
+                                      return EndSessionInTx(tx, id, end, rows,
+                                                            existing);
+                                    }),
+                           SessionWhat(id)));
+  if (rows.empty()) return NotEnded(id, end, existing);
   return SessionFromRow(rows[0]);
 }
 

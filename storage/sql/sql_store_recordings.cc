@@ -215,8 +215,10 @@ absl::StatusOr<std::string> SqlStore::ClaimSession(
   return owner;
 }
 
-absl::StatusOr<Session> SqlStore::AppendSessionRecords(
-    const std::vector<SessionRecord>& records) {
+namespace {
+
+// AppendSessionRecords's checks of its records, before any transaction.
+absl::Status CheckAppend(const std::vector<SessionRecord>& records) {
   if (records.empty()) {
     return absl::InvalidArgumentError("no records to append");
   }
@@ -232,139 +234,182 @@ absl::StatusOr<Session> SqlStore::AppendSessionRecords(
           "records of one append must have consecutive seqs");
     }
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status SqlStore::AppendRecordsInTx(
+    Tx& tx, const std::vector<SessionRecord>& records,
+    std::vector<Row>& session) {
+  session.clear();
+  const std::string& id = records.front().session_id;
+  ASSIGN_OR_RETURN(std::vector<Row> head,
+                   tx.Query(kLockSessionHead, {Param::Text(id)}));
+  if (head.empty()) return NotFound(SessionWhat(id));
+  const uint64_t last_seq = static_cast<uint64_t>(head[0][0].AsInt());
+  const std::string status = head[0][2].AsBytes();
+  // Already stored: must be the very same records.
+  if (records.front().seq <= last_seq) {
+    const uint64_t upto = std::min(records.back().seq, last_seq);
+    ASSIGN_OR_RETURN(
+        std::vector<Row> stored,
+        tx.Query(kStoredHashes,
+                 {Param::Text(id),
+                  Param::Int(static_cast<int64_t>(records.front().seq)),
+                  Param::Int(static_cast<int64_t>(upto))}));
+    if (stored.size() != upto - records.front().seq + 1) {
+      return absl::DataLossError(absl::StrCat(
+          SessionWhat(id), " is missing stored records below ", last_seq));
+    }
+    for (const Row& row : stored) {
+      const uint64_t seq = static_cast<uint64_t>(row[0].AsInt());
+      const SessionRecord& mine = records[seq - records.front().seq];
+      if (row[1].AsBytes() != mine.hash) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("record ", seq, " of ", SessionWhat(id),
+                         " differs from the stored one"));
+      }
+    }
+  }
+  // The session as this transaction leaves it, read under the
+  // row's lock.
+  auto read_session = [&]() -> absl::Status {
+    const BatchQuery q = SessionQuery(id);
+    ASSIGN_OR_RETURN(session, tx.Query(*q.stmt, q.params));
+    return absl::OkStatus();
+  };
+  // Every record was stored already: nothing to write.
+  if (records.back().seq <= last_seq) return read_session();
+  const size_t first_new =
+      records.front().seq > last_seq
+          ? 0
+          : static_cast<size_t>(last_seq + 1 - records.front().seq);
+  if (records[first_new].seq != last_seq + 1) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        SessionWhat(id), " holds records up to ", last_seq,
+        "; the next must be ", last_seq + 1, ", not ", records[first_new].seq));
+  }
+  if (status != "active") {
+    return absl::FailedPreconditionError(
+        absl::StrCat(SessionWhat(id), " has ended; no new records"));
+  }
+  for (size_t i = first_new; i < records.size(); ++i) {
+    const SessionRecord& r = records[i];
+    RETURN_IF_ERROR(
+        tx.Exec(kInsertRecord,
+                {Param::Text(id), Param::Int(static_cast<int64_t>(r.seq)),
+                 Param::Int(r.channel),
+                 Param::Int(absl::ToInt64Microseconds(r.offset)),
+                 Param::Text(SessionRecordKindName(r.kind)),
+                 Param::Text(RecordDirectionName(r.direction)),
+                 Param::Int(r.stream), Param::Text(r.name),
+                 Param::Text(r.summary), Param::Int(r.value1),
+                 Param::Int(r.value2), Param::BlobRef(r.data),
+                 Param::Text(r.hash)})
+            .status());
+  }
+  int64_t bytes_in = 0, bytes_out = 0;
+  // The data bytes of each channel not closed in this append.
+  std::map<uint32_t, std::pair<int64_t, int64_t>> open;
+  // What open_bytes_in/open_bytes_out change by: the rows' bytes
+  // added below less those of the rows the closes delete. Only
+  // new records count: a re-shipped one is below first_new.
+  int64_t open_in = 0, open_out = 0;
+  for (size_t i = first_new; i < records.size(); ++i) {
+    const SessionRecord& r = records[i];
+    if (r.kind == SessionRecordKind::kData) {
+      auto& [in, out] = open[r.channel];
+      const int64_t n = static_cast<int64_t>(r.data.size());
+      if (r.direction == RecordDirection::kInput) in += n;
+      if (r.direction == RecordDirection::kOutput) out += n;
+    }
+    if (r.kind != SessionRecordKind::kChannelClose) continue;
+    bytes_in = SaturatingAdd(bytes_in, r.value1);
+    bytes_out = SaturatingAdd(bytes_out, r.value2);
+    // Its totals are in the close: the bytes counted while it
+    // was open go, those of this append before it never came.
+    open.erase(r.channel);
+    ASSIGN_OR_RETURN(
+        std::vector<Row> closed,
+        tx.Query(kCloseOpenChannel, {Param::Text(id), Param::Int(r.channel)}));
+    for (const Row& row : closed) {
+      open_in -= row[0].AsInt();
+      open_out -= row[1].AsInt();
+    }
+  }
+  for (const auto& [channel, bytes] : open) {
+    if (bytes.first == 0 && bytes.second == 0) continue;
+    const Param params[] = {Param::Text(id), Param::Int(channel),
+                            Param::Int(bytes.first), Param::Int(bytes.second)};
+    ASSIGN_OR_RETURN(int64_t added, tx.Exec(kAddToOpenChannel, params));
+    if (added == 0) {
+      RETURN_IF_ERROR(tx.Exec(kAddOpenChannelBytes, params).status());
+    }
+    open_in += bytes.first;
+    open_out += bytes.second;
+  }
+  ASSIGN_OR_RETURN(
+      session, tx.Query(kSetSessionHead,
+                        {Param::Text(id),
+                         Param::Int(static_cast<int64_t>(records.back().seq)),
+                         Param::Text(records.back().hash), Param::Int(bytes_in),
+                         Param::Int(bytes_out), Param::Int(open_in),
+                         Param::Int(open_out)}));
+  // No row: SQLite, which has no RETURNING here.
+  return session.empty() ? read_session() : absl::OkStatus();
+}
+
+absl::StatusOr<Session> SqlStore::AppendSessionRecords(
+    const std::vector<SessionRecord>& records) {
+  RETURN_IF_ERROR(CheckAppend(records));
+  const std::string& id = records.front().session_id;
   // The session's row as this append commits it.
   std::vector<Row> session;
   RETURN_IF_ERROR(Describe(
-      Transact(
-          TxMode::kReadCommitted,
-          [&](Tx& tx) -> absl::Status {
-            ASSIGN_OR_RETURN(std::vector<Row> head,
-                             tx.Query(kLockSessionHead, {Param::Text(id)}));
-            if (head.empty()) return NotFound(SessionWhat(id));
-            const uint64_t last_seq = static_cast<uint64_t>(head[0][0].AsInt());
-            const std::string status = head[0][2].AsBytes();
-            // Already stored: must be the very same records.
-            if (records.front().seq <= last_seq) {
-              const uint64_t upto = std::min(records.back().seq, last_seq);
-              ASSIGN_OR_RETURN(
-                  std::vector<Row> stored,
-                  tx.Query(
-                      kStoredHashes,
-                      {Param::Text(id),
-                       Param::Int(static_cast<int64_t>(records.front().seq)),
-                       Param::Int(static_cast<int64_t>(upto))}));
-              if (stored.size() != upto - records.front().seq + 1) {
-                return absl::DataLossError(absl::StrCat(
-                    SessionWhat(id), " is missing stored records below ",
-                    last_seq));
-              }
-              for (const Row& row : stored) {
-                const uint64_t seq = static_cast<uint64_t>(row[0].AsInt());
-                const SessionRecord& mine = records[seq - records.front().seq];
-                if (row[1].AsBytes() != mine.hash) {
-                  return absl::FailedPreconditionError(
-                      absl::StrCat("record ", seq, " of ", SessionWhat(id),
-                                   " differs from the stored one"));
-                }
-              }
-            }
-            // The session as this transaction leaves it, read under the
-            // row's lock.
-            auto read_session = [&]() -> absl::Status {
-              const BatchQuery q = SessionQuery(id);
-              ASSIGN_OR_RETURN(session, tx.Query(*q.stmt, q.params));
-              return absl::OkStatus();
-            };
-            // Every record was stored already: nothing to write.
-            if (records.back().seq <= last_seq) return read_session();
-            const size_t first_new =
-                records.front().seq > last_seq
-                    ? 0
-                    : static_cast<size_t>(last_seq + 1 - records.front().seq);
-            if (records[first_new].seq != last_seq + 1) {
-              return absl::FailedPreconditionError(
-                  absl::StrCat(SessionWhat(id), " holds records up to ",
-                               last_seq, "; the next must be ", last_seq + 1,
-                               ", not ", records[first_new].seq));
-            }
-            if (status != "active") {
-              return absl::FailedPreconditionError(
-                  absl::StrCat(SessionWhat(id), " has ended; no new records"));
-            }
-            for (size_t i = first_new; i < records.size(); ++i) {
-              const SessionRecord& r = records[i];
-              RETURN_IF_ERROR(
-                  tx.Exec(kInsertRecord,
-                          {Param::Text(id),
-                           Param::Int(static_cast<int64_t>(r.seq)),
-                           Param::Int(r.channel),
-                           Param::Int(absl::ToInt64Microseconds(r.offset)),
-                           Param::Text(SessionRecordKindName(r.kind)),
-                           Param::Text(RecordDirectionName(r.direction)),
-                           Param::Int(r.stream), Param::Text(r.name),
-                           Param::Text(r.summary), Param::Int(r.value1),
-                           Param::Int(r.value2), Param::BlobRef(r.data),
-                           Param::Text(r.hash)})
-                      .status());
-            }
-            int64_t bytes_in = 0, bytes_out = 0;
-            // The data bytes of each channel not closed in this append.
-            std::map<uint32_t, std::pair<int64_t, int64_t>> open;
-            // What open_bytes_in/open_bytes_out change by: the rows' bytes
-            // added below less those of the rows the closes delete. Only
-            // new records count: a re-shipped one is below first_new.
-            int64_t open_in = 0, open_out = 0;
-            for (size_t i = first_new; i < records.size(); ++i) {
-              const SessionRecord& r = records[i];
-              if (r.kind == SessionRecordKind::kData) {
-                auto& [in, out] = open[r.channel];
-                const int64_t n = static_cast<int64_t>(r.data.size());
-                if (r.direction == RecordDirection::kInput) in += n;
-                if (r.direction == RecordDirection::kOutput) out += n;
-              }
-              if (r.kind != SessionRecordKind::kChannelClose) continue;
-              bytes_in = SaturatingAdd(bytes_in, r.value1);
-              bytes_out = SaturatingAdd(bytes_out, r.value2);
-              // Its totals are in the close: the bytes counted while it
-              // was open go, those of this append before it never came.
-              open.erase(r.channel);
-              ASSIGN_OR_RETURN(
-                  std::vector<Row> closed,
-                  tx.Query(kCloseOpenChannel,
-                           {Param::Text(id), Param::Int(r.channel)}));
-              for (const Row& row : closed) {
-                open_in -= row[0].AsInt();
-                open_out -= row[1].AsInt();
-              }
-            }
-            for (const auto& [channel, bytes] : open) {
-              if (bytes.first == 0 && bytes.second == 0) continue;
-              const Param params[] = {Param::Text(id), Param::Int(channel),
-                                      Param::Int(bytes.first),
-                                      Param::Int(bytes.second)};
-              ASSIGN_OR_RETURN(int64_t added,
-                               tx.Exec(kAddToOpenChannel, params));
-              if (added == 0) {
-                RETURN_IF_ERROR(tx.Exec(kAddOpenChannelBytes, params).status());
-              }
-              open_in += bytes.first;
-              open_out += bytes.second;
-            }
-            ASSIGN_OR_RETURN(
-                session,
-                tx.Query(kSetSessionHead,
-                         {Param::Text(id),
-                          Param::Int(static_cast<int64_t>(records.back().seq)),
-                          Param::Text(records.back().hash),
-                          Param::Int(bytes_in), Param::Int(bytes_out),
-                          Param::Int(open_in), Param::Int(open_out)}));
-            // No row: SQLite, which has no RETURNING here.
-            return session.empty() ? read_session() : absl::OkStatus();
-          }),
+      Transact(TxMode::kReadCommitted,
+               [&](Tx& tx) { return AppendRecordsInTx(tx, records, session); }),
       absl::StrCat("records of ", SessionWhat(id))));
   // Not empty: the row was there under its lock (kLockSessionHead).
   if (session.empty()) return NotFound(SessionWhat(id));
   return SessionFromRow(session[0]);
+}
+
+absl::StatusOr<EndedSession> SqlStore::AppendSessionRecordsAndEnd(
+    const std::vector<SessionRecord>& records, const SessionEnd& end) {
+  RETURN_IF_ERROR(CheckAppend(records));
+  const std::string& id = records.front().session_id;
+  SessionEnd at_last = end;
+  at_last.expect_last_seq = records.back().seq;
+  RETURN_IF_ERROR(CheckEnd(id, at_last));
+  std::vector<Row> session, ended;
+  std::optional<Session> existing;
+  RETURN_IF_ERROR(Describe(
+      Transact(TxMode::kReadCommitted,
+               [&](Tx& tx) -> absl::Status {
+                 ended.clear();
+                 RETURN_IF_ERROR(AppendRecordsInTx(tx, records, session));
+                 if (session.empty()) return NotFound(SessionWhat(id));
+                 ASSIGN_OR_RETURN(Session appended, SessionFromRow(session[0]));
+                 // Records sent again of a session that has ended.
+                 if (appended.status != SessionStatus::kActive) {
+                   return absl::OkStatus();
+                 }
+                 // The counts its close records summed, this append's included.
+                 at_last.bytes_in = appended.bytes_in;
+                 at_last.bytes_out = appended.bytes_out;
+                 RETURN_IF_ERROR(
+                     EndSessionInTx(tx, id, at_last, ended, existing));
+                 // Not ended: nothing of this append may stay either.
+                 if (ended.empty()) return NotEnded(id, at_last, existing);
+                 return absl::OkStatus();
+               }),
+      absl::StrCat("records of ", SessionWhat(id))));
+  EndedSession out;
+  out.ended = !ended.empty();
+  ASSIGN_OR_RETURN(out.session,
+                   SessionFromRow(out.ended ? ended[0] : session[0]));
+  return out;
 }
 
 absl::StatusOr<std::vector<SessionRecord>> SqlStore::ListSessionRecords(

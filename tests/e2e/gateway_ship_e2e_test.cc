@@ -182,8 +182,9 @@ TEST_F(GatewayShipE2eTest, SigkilledGatewayShipsOnRestartAsInterrupted) {
       Spctl(env_->fixture(), {"sessions", "verify", found->session.id});
   EXPECT_EQ(verify.exit_code, 0) << verify.Describe();
 
-  // The killed gateway never sent the session's session.end; the restarted
-  // one sends it when it closes the session as interrupted.
+  // The killed gateway never sent the session's session.end; the CA writes
+  // it when it stores the interrupted end the restarted one closed the
+  // spool with.
   std::string end_event;
   for (const absl::Time deadline = absl::Now() + absl::Seconds(30);
        end_event.empty() && absl::Now() < deadline;
