@@ -136,57 +136,76 @@ bool SameName(std::string_view a, std::string_view b) {
                                 absl::string_view(b.data(), b.size()));
 }
 
-// A join token names no host, so the names a new host enrolled with it
-// gets on its certificate (its name and address) must be nobody else's:
-// the gateway checks an upstream host certificate for the inventory name,
-// and users' @cert-authority lines accept any name on it. Refused when
-// one is another inventory host's name or address, or a principal of a
-// host certificate still valid at `now` and not revoked (a gateway's,
-// whose names are in no inventory, or a host's an admin deleted).
-absl::Status CheckNewHostNamesAreFree(storage::Store& store,
-                                      std::string_view name,
-                                      std::string_view address,
-                                      absl::Time now) {
-  const auto taken = [&](std::string_view ours, const std::string& whose) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "a join token cannot enrol a host as ", rbac::EscapeForReason(ours),
-        ": that name is ", whose,
-        " (an administrator can add the host first: spctl hosts add ",
-        rbac::EscapeForReason(name), " --address ...)"));
-  };
+}  // namespace
+
+absl::StatusOr<std::optional<NameInUse>> FindNameInUse(
+    storage::Store& store, const std::vector<std::string>& names,
+    absl::Time now, std::string_view own_key_id) {
+  // The gateway checks an upstream host certificate for the inventory
+  // name, and users' @cert-authority lines accept any name on it: a name
+  // is taken when it is an inventory host's name or address, or a
+  // principal of a host certificate still valid and not revoked (a
+  // gateway's, whose names are in no inventory, or a host's an admin
+  // deleted).
   ASSIGN_OR_RETURN(std::vector<storage::Host> hosts, store.ListHosts());
   for (const storage::Host& h : hosts) {
-    for (std::string_view ours : {name, address}) {
+    for (const std::string& ours : names) {
+      if (ours.empty()) continue;
       if (SameName(ours, h.name)) {
-        return taken(ours, absl::StrCat("the name of host ", h.name));
+        return NameInUse{ours, absl::StrCat("the name of host ", h.name)};
       }
       if (SameName(ours, h.address)) {
-        return taken(ours, absl::StrCat("the address of host ", h.name));
+        return NameInUse{ours, absl::StrCat("the address of host ", h.name)};
       }
     }
   }
+  std::optional<NameInUse> found;
   storage::CertificateFilter filter;
   filter.purpose = storage::CertificatePurpose::kHost;
   filter.valid_at = now;
-  return ForEachCertificate(
+  RETURN_IF_ERROR(ForEachCertificate(
       store, filter,
       [&](const storage::IssuedCertificate& c) -> absl::StatusOr<bool> {
+        if (!own_key_id.empty() && c.key_id == own_key_id) return true;
         for (const std::string& p : c.principals) {
-          for (std::string_view ours : {name, address}) {
-            if (!SameName(ours, p)) continue;
+          for (const std::string& ours : names) {
+            if (ours.empty() || !SameName(ours, p)) continue;
             ASSIGN_OR_RETURN(
                 bool revoked,
                 store.IsRevoked(c.serial, c.public_key_fingerprint));
             if (revoked) continue;
-            return taken(
+            found = NameInUse{
                 ours,
                 absl::StrCat("on host certificate ", c.serial, " (key id ",
                              rbac::EscapeForReason(c.key_id), "), valid until ",
-                             absl::FormatTime(c.valid_before)));
+                             absl::FormatTime(c.valid_before))};
+            return false;
           }
         }
         return true;
-      });
+      }));
+  return found;
+}
+
+namespace {
+
+// A join token names no host, so the names a new host enrolled with it
+// gets on its certificate (its name and address) must be nobody else's
+// (FindNameInUse).
+absl::Status CheckNewHostNamesAreFree(storage::Store& store,
+                                      std::string_view name,
+                                      std::string_view address,
+                                      absl::Time now) {
+  const std::vector<std::string> names = {std::string(name),
+                                          std::string(address)};
+  ASSIGN_OR_RETURN(std::optional<NameInUse> taken,
+                   FindNameInUse(store, names, now));
+  if (!taken.has_value()) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(
+      "a join token cannot enrol a host as ",
+      rbac::EscapeForReason(taken->name), ": that name is ", taken->whose,
+      " (an administrator can add the host first: spctl hosts add ",
+      rbac::EscapeForReason(name), " --address ...)"));
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -75,6 +76,25 @@ absl::Status ValidateGatewayName(std::string_view name);
 // engine validates them) or an IPv4/IPv6 literal. kInvalidArgument
 // otherwise.
 absl::Status ValidateHostPrincipal(std::string_view name);
+
+// A name a join token would put on a host certificate that is someone
+// else's, and whose it is ("the name of host web01", "on host certificate
+// 12 (key id "gw2"), valid until ...").
+struct NameInUse {
+  std::string name;
+  std::string whose;
+};
+// The first of `names` (ignoring empty ones) that is, compared ignoring
+// case, an inventory host's name or address, or a principal of a host
+// certificate valid at `now` and not revoked (a gateway's, or a host's an
+// admin deleted) whose key id is not `own_key_id` (when not empty: a
+// gateway's own host certificates, key id = its name); nullopt when every
+// name is free. Reads the whole inventory and every valid host
+// certificate: call it only for a caller with a valid join token. Store
+// errors pass through.
+absl::StatusOr<std::optional<NameInUse>> FindNameInUse(
+    storage::Store& store, const std::vector<std::string>& names,
+    absl::Time now, std::string_view own_key_id = "");
 
 // Who enrols a host (IssueHostCertificate): an administrator, or the host
 // itself with a join token.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
 #include "base/secret_bytes.h"
 #include "ca/audit_log.h"
 #include "ca/enroll_test_fixture.h"
@@ -328,6 +329,96 @@ TEST_P(GatewayEnrollTest, AnIdentityRenewsOnce) {
   Renewed replaced = renew(third.channel);
   EXPECT_EQ(replaced.status.error_code(), StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(CountEvents(kEventGatewayRenewed), 2);
+}
+
+// A gateway's name and its extra principals are all on its host
+// certificate, which users' @cert-authority lines and the gateway's
+// upstream check accept for each of them: `enroll --principal web01` with
+// any gateway token got a certificate naming web01. A token that names no
+// gateway may now take no name that is an inventory host's name or
+// address, nor one on another valid host certificate (another gateway's),
+// ignoring case; the refusals are enroll.refused events and do not spend
+// the token. A token an administrator made for the gateway's name may not
+// take an inventory host's name either, but keeps the names on the
+// gateway's own host certificate.
+TEST_P(GatewayEnrollTest, AJoinTokenCannotEnrolAGatewayUnderAnotherHostsNames) {
+  storage::Host web;
+  web.name = "web01";
+  web.address = "10.0.0.5";
+  web.port = 22;
+  web.trust = storage::HostTrust::kHostCa;
+  ASSERT_TRUE(env_->store().CreateHost(web).ok());
+  const EnrolledGateway gw2 =
+      Enroll(*env_, Token("gateway"), "gw2", {"bastion.example.com"});
+  ASSERT_TRUE(gw2.status.ok()) << gw2.status.error_message();
+
+  const std::string token = Token("gateway");
+  struct Case {
+    std::string name;
+    std::vector<std::string> principals;
+  };
+  const std::vector<Case> cases = {
+      {"gw1", {"web01"}},
+      {"gw1", {"WEB01"}},
+      {"gw1", {"gw1.example.com", "10.0.0.5"}},
+      {"gw1", {"bastion.example.com"}},
+      {"gw1", {"Bastion.Example.com"}},
+      {"gw1", {"gw2"}},
+      {"web01", {}},
+      {"Web01", {"gw1.example.com"}},
+  };
+  for (const Case& c : cases) {
+    const EnrolledGateway g = Enroll(*env_, token, c.name, c.principals);
+    EXPECT_EQ(g.status.error_code(), StatusCode::PERMISSION_DENIED)
+        << c.name << " " << absl::StrJoin(c.principals, ",") << ": "
+        << g.status.error_message();
+    EXPECT_TRUE(absl::StrContains(g.status.error_message(),
+                                  "a join token cannot enrol gateway"))
+        << g.status.error_message();
+  }
+  EXPECT_EQ(CountAuditEvents(env_->store(), kEventEnrollRefused,
+                             {"a join token cannot enrol gateway"}),
+            static_cast<int>(cases.size()));
+  EXPECT_EQ(CountEvents(kEventGatewayEnrolled), 1);
+  const EnrolledGateway named =
+      Enroll(*env_, token, "gw1", {"web01"});  // the message names the clash
+  EXPECT_TRUE(absl::StrContains(named.status.error_message(),
+                                "with the name \"web01\": that name is the "
+                                "name of host web01"))
+      << named.status.error_message();
+
+  // The unspent token enrols gw1 under names of its own.
+  const EnrolledGateway gw1 =
+      Enroll(*env_, token, "gw1", {"gw1.example.com", "192.0.2.10"});
+  ASSERT_TRUE(gw1.status.ok()) << gw1.status.error_message();
+  // Its names are now taken for a plain token too.
+  EXPECT_EQ(Enroll(*env_, Token("gateway"), "gw3", {"GW1.example.com"})
+                .status.error_code(),
+            StatusCode::PERMISSION_DENIED);
+
+  // Enrolled again with a token made for it, gw1 keeps its names, even
+  // one an admin has since given a host; it takes no other host's name.
+  web.name = "gw1.example.com";
+  web.address = "10.0.0.6";
+  ASSERT_TRUE(env_->store().CreateHost(web).ok());
+  const EnrolledGateway refused =
+      Enroll(*env_, Token("gateway", absl::Hours(1), "gw1"), "gw1", {"web01"});
+  EXPECT_EQ(refused.status.error_code(), StatusCode::PERMISSION_DENIED)
+      << refused.status.error_message();
+  const EnrolledGateway again =
+      Enroll(*env_, Token("gateway", absl::Hours(1), "gw1"), "gw1",
+             {"gw1.example.com", "192.0.2.10"});
+  ASSERT_TRUE(again.status.ok()) << again.status.error_message();
+  auto cert = ssh::cert::Certificate::FromLine(
+      again.response.host_certificate().ssh_certificate());
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  EXPECT_EQ(cert->principals,
+            (std::vector<std::string>{"gw1", "gw1.example.com", "192.0.2.10"}));
+  // A token made for gw4 is the admin's decision to share a public name
+  // with gw2 (two gateways behind one load balancer).
+  EXPECT_TRUE(Enroll(*env_, Token("gateway", absl::Hours(1), "gw4"), "gw4",
+                     {"bastion.example.com"})
+                  .status.ok());
 }
 
 TEST_P(GatewayEnrollTest, ATokenUsedTwiceIsRefused) {

@@ -4,11 +4,13 @@
 
 #include <algorithm>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/secret_bytes.h"
 #include "base/status_macros.h"
 #include "ca/enrollment.h"
+#include "ca/rbac/names.h"
 #include "ca/service_util.h"
 #include "ca/tls_material.h"
 
@@ -57,6 +59,78 @@ absl::Status CheckGatewayEnrolmentName(storage::Store& store,
       " is already enrolled (mTLS identity serial ", enrolled.front().serial,
       "); a join token enrols it again only if it was created for that name",
       retry));
+}
+
+absl::Status CheckGatewayNamesAreFree(
+    storage::Store& store, const std::vector<std::string>& principals,
+    std::string_view token_gateway, absl::Time now) {
+  if (principals.empty()) return absl::OkStatus();
+  const std::string& name = principals.front();
+  const auto taken = [&](const NameInUse& n) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "a join token cannot enrol gateway ", name, " with the name ",
+        rbac::EscapeForReason(n.name), ": that name is ", n.whose,
+        token_gateway.empty()
+            ? " (leave that --principal out; a gateway that shares a name "
+              "with others needs a token made for it: spctl tokens create "
+              "--kind gateway --gateway-name NAME)"
+            : " (leave that --principal out)"));
+  };
+  if (token_gateway != name) {
+    // A token that names no gateway: whoever holds it chose the name and
+    // every principal, so none may be anybody else's.
+    ASSIGN_OR_RETURN(std::optional<NameInUse> in_use,
+                     FindNameInUse(store, principals, now));
+    if (in_use.has_value()) return taken(*in_use);
+    return absl::OkStatus();
+  }
+  // A token an administrator made for this gateway: gateways sharing a
+  // public name (behind one load balancer) and one box's address are
+  // theirs to decide, but no principal may be an inventory host's name,
+  // which the gateway's upstream check and users' known_hosts accept the
+  // host certificate for, unless it is on the gateway's own valid host
+  // certificate already (it keeps its names when enrolled again).
+  ASSIGN_OR_RETURN(std::vector<storage::Host> hosts, store.ListHosts());
+  std::vector<std::string> clashes;
+  std::optional<NameInUse> first;
+  for (const std::string& p : principals) {
+    for (const storage::Host& h : hosts) {
+      if (absl::EqualsIgnoreCase(p, h.name)) {
+        clashes.push_back(p);
+        if (!first.has_value()) {
+          first = NameInUse{p, absl::StrCat("the name of host ", h.name)};
+        }
+        break;
+      }
+    }
+  }
+  if (clashes.empty()) return absl::OkStatus();
+  storage::CertificateFilter filter;
+  filter.purpose = storage::CertificatePurpose::kHost;
+  filter.valid_at = now;
+  RETURN_IF_ERROR(ForEachCertificate(
+      store, filter,
+      [&](const storage::IssuedCertificate& c) -> absl::StatusOr<bool> {
+        if (c.key_id != name) return true;
+        ASSIGN_OR_RETURN(bool revoked,
+                         store.IsRevoked(c.serial, c.public_key_fingerprint));
+        if (revoked) return true;
+        std::erase_if(clashes, [&](const std::string& n) {
+          return std::any_of(c.principals.begin(), c.principals.end(),
+                             [&](const std::string& own) {
+                               return absl::EqualsIgnoreCase(n, own);
+                             });
+        });
+        return !clashes.empty();
+      }));
+  if (clashes.empty()) return absl::OkStatus();
+  for (const storage::Host& h : hosts) {
+    if (absl::EqualsIgnoreCase(clashes.front(), h.name)) {
+      return taken(NameInUse{clashes.front(),
+                             absl::StrCat("the name of host ", h.name)});
+    }
+  }
+  return taken(*first);
 }
 
 absl::StatusOr<GatewayService::Identity> GatewayService::IssueIdentity(
@@ -171,6 +245,11 @@ grpc::Status GatewayService::EnrollGateway(
       absl::Status allowed = CheckGatewayEnrolmentName(
           *ctx_.store, request->name(), unspent->gateway_name);
       if (!allowed.ok()) return refuse(std::move(allowed));
+      // Only for a valid token: the names in use cost a read of every
+      // host and host certificate.
+      allowed = CheckGatewayNamesAreFree(
+          *ctx_.store, principals, unspent->gateway_name, ctx_.clock->Now());
+      if (!allowed.ok()) return refuse(std::move(allowed));
     }
   }
   absl::StatusOr<storage::JoinToken> token = ConsumeJoinTokenOfKind(
@@ -182,6 +261,11 @@ grpc::Status GatewayService::EnrollGateway(
   // been recorded since.
   if (absl::Status allowed = CheckGatewayEnrolmentName(
           *ctx_.store, request->name(), token->gateway_name);
+      !allowed.ok()) {
+    return refuse(std::move(allowed));
+  }
+  if (absl::Status allowed = CheckGatewayNamesAreFree(
+          *ctx_.store, principals, token->gateway_name, ctx_.clock->Now());
       !allowed.ok()) {
     return refuse(std::move(allowed));
   }

@@ -36,6 +36,23 @@ absl::Status CheckGatewayEnrolmentName(storage::Store& store,
                                        std::string_view name,
                                        std::string_view token_gateway);
 
+// Whether a gateway join token may put `principals` (the gateway's name
+// first, then its extra principals) on the gateway's host certificate,
+// which users' @cert-authority lines and the gateway's upstream check
+// accept for each of its names. A token made for no gateway
+// (`token_gateway` empty or another name): none may be an inventory
+// host's name or address, nor a name on a valid, unrevoked host
+// certificate (another gateway's, or a host's: FindNameInUse). A token an
+// administrator made for this gateway's name: none may be an inventory
+// host's name, unless it is on the gateway's own valid host certificate
+// (key id = its name: it keeps its names when enrolled again); sharing a
+// public name with other gateways (HA) or an address with hosts is the
+// administrator's decision. Names compare ignoring case.
+// kPermissionDenied naming the clash; store errors pass through.
+absl::Status CheckGatewayNamesAreFree(
+    storage::Store& store, const std::vector<std::string>& principals,
+    std::string_view token_gateway, absl::Time now);
+
 // IssueSessionCertificate uses gRPC's callback API: its handler does not
 // wait for the certificate's record to commit (the store's commit thread
 // finishes the call), so no thread is parked per call in flight.
