@@ -474,6 +474,7 @@ grpc::Status GatewayService::StartSessionCertificate(
   // Extensions: what the user's certificate grants AND what RBAC allows.
   CertificateIssuer::SessionCertificateSpec spec;
   spec.user = checked->user->name;
+  spec.user_created_at = checked->user->created_at;
   spec.session_id = request->session_id();
   spec.gateway = peer->name;
   spec.login = request->login();

@@ -6,10 +6,12 @@
 #include <grpcpp/grpcpp.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
 #include "base/secret_bytes.h"
 #include "ca/audit_log.h"
 #include "ca/enroll_test_fixture.h"
@@ -419,6 +421,51 @@ TEST_P(GatewayEnrollTest, AJoinTokenCannotEnrolAGatewayUnderAnotherHostsNames) {
   EXPECT_TRUE(Enroll(*env_, Token("gateway", absl::Hours(1), "gw4"), "gw4",
                      {"bastion.example.com"})
                   .status.ok());
+}
+
+// Renewals of one identity that reach the CA at the same moment: each
+// found no newer identity on record, and each recorded one, so a copy of
+// the identity renewing alongside the gateway could still get its own.
+// The record takes each serial's renewal once: exactly one of 8 concurrent
+// renewals succeeds, the others are refused naming it.
+TEST_P(GatewayEnrollTest, ConcurrentRenewalsOfOneIdentityRenewItOnce) {
+  EnrolledGateway g = Enroll(*env_, Token("gateway"), "gw1");
+  ASSERT_TRUE(g.status.ok()) << g.status.error_message();
+  constexpr int kRenewals = 8;
+  std::vector<gw::RenewGatewayIdentityRequest> requests(kRenewals);
+  for (auto& request : requests) {
+    auto tls_key = GenerateTlsKey();
+    ASSERT_TRUE(tls_key.ok());
+    request.set_tls_public_key_der(*PublicKeyToDer(tls_key->get()));
+  }
+  std::vector<grpc::Status> results(kRenewals);
+  absl::Notification go;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kRenewals; ++i) {
+    threads.emplace_back([&, i] {
+      auto stub = gw::Gateway::NewStub(g.channel);
+      go.WaitForNotification();
+      grpc::ClientContext ctx;
+      gw::RenewGatewayIdentityResponse response;
+      results[i] = stub->RenewGatewayIdentity(&ctx, requests[i], &response);
+    });
+  }
+  go.Notify();
+  for (std::thread& t : threads) t.join();
+  int ok = 0;
+  for (const grpc::Status& st : results) {
+    if (st.ok()) {
+      ++ok;
+      continue;
+    }
+    EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED)
+        << st.error_message();
+    EXPECT_TRUE(absl::StrContains(st.error_message(),
+                                  "was already renewed or replaced"))
+        << st.error_message();
+  }
+  EXPECT_EQ(ok, 1);
+  EXPECT_EQ(CountEvents(kEventGatewayRenewed), 1);
 }
 
 TEST_P(GatewayEnrollTest, ATokenUsedTwiceIsRefused) {

@@ -322,10 +322,12 @@ grpc::Status GatewayService::RenewGatewayIdentity(
       ctx_.peers->AuthenticateGateway(*context, "RenewGatewayIdentity");
   if (!peer.ok()) return ToGrpc(peer.status());
   const std::string source = PeerAddress(context->peer());
-  absl::StatusOr<std::optional<storage::IssuedCertificate>> newer =
-      NewerIdentity(*peer);
-  if (!newer.ok()) return ToGrpc(newer.status());
-  if (newer->has_value()) {
+  // Refuses with the newer identity on record, when there is one.
+  const auto refuse_if_renewed = [&]() -> std::optional<grpc::Status> {
+    absl::StatusOr<std::optional<storage::IssuedCertificate>> newer =
+        NewerIdentity(*peer);
+    if (!newer.ok()) return ToGrpc(newer.status());
+    if (!newer->has_value()) return std::nullopt;
     const storage::IssuedCertificate& n = **newer;
     absl::Status refusal = absl::PermissionDeniedError(absl::StrCat(
         "this gateway identity (serial ", peer->serial,
@@ -348,10 +350,17 @@ grpc::Status GatewayService::RenewGatewayIdentity(
          {"code", std::string(absl::StatusCodeToString(refusal.code()))},
          {"reason", std::string(refusal.message())}});
     return ToGrpc(refusal);
+  };
+  if (std::optional<grpc::Status> refused = refuse_if_renewed()) {
+    return *refused;
   }
   absl::StatusOr<Identity> identity =
       IssueIdentity(peer->name, request->tls_public_key_der());
   if (!identity.ok()) return ToGrpc(identity.status());
+  // Recorded as the renewal of the caller's serial, which the store takes
+  // once: of two renewals of one identity at the same moment (both past
+  // the check above), the second is refused as if it came later.
+  identity->record.renews_serial = peer->serial;
   const absl::Time not_after = identity->record.valid_before;
   absl::Status audited = ctx_.audit->RecordCertificate(
       identity->record, kEventGatewayRenewed, GatewayActor(peer->name),
@@ -360,6 +369,11 @@ grpc::Status GatewayService::RenewGatewayIdentity(
        {"serial", static_cast<int64_t>(identity->record.serial)},
        {"previous_serial", static_cast<int64_t>(peer->serial)},
        {"tls_valid_before", absl::FormatTime(not_after)}});
+  if (absl::IsAlreadyExists(audited)) {
+    if (std::optional<grpc::Status> refused = refuse_if_renewed()) {
+      return *refused;
+    }
+  }
   if (!audited.ok()) return ToGrpc(audited);
   response->set_tls_client_certificate_pem(identity->pem);
   *response->mutable_tls_valid_before() = ToTimestamp(not_after);

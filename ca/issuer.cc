@@ -90,6 +90,10 @@ CertificateIssuer::SignUser(const storage::User& user,
       Signed s,
       Sign(storage::CaKeyPurpose::kUser, std::move(request), user_name,
            storage::CertificatePurpose::kLogin, actor, via));
+  // Recorded only if this user is still there and enabled when the record
+  // commits: a disable or delete since this read refuses it, so none
+  // survives the revocation of the user's certificates.
+  s.record.user_created_at = user.created_at;
   return std::make_pair(std::move(s), *std::move(decision));
 }
 
@@ -210,6 +214,7 @@ absl::StatusOr<CertificateIssuer::Signed> CertificateIssuer::SignSession(
             {"host", spec.host},
             {"source_address", spec.source_address}}));
   s.claim = storage::SessionClaim{spec.session_id, spec.gateway};
+  s.record.user_created_at = spec.user_created_at;
   return s;
 }
 
@@ -241,6 +246,12 @@ absl::StatusOr<ssh::cert::Certificate> CertificateIssuer::SignAndRecord(
 }
 
 absl::Status CertificateIssuer::RefusedClaim(const Signed& s, absl::Status st) {
+  if (s.record.user_created_at.has_value() && absl::IsFailedPrecondition(st)) {
+    // The user was disabled or deleted since the decision (the store's
+    // check): refused like a disabled user.
+    AuditRefusal(s.actor, s.record.user, st);
+    return st;
+  }
   if (!s.claim.has_value() || !absl::IsPermissionDenied(st)) return st;
   // Best effort, like AuditRefusal.
   (void)options_.audit->Record(

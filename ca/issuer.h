@@ -55,7 +55,9 @@ class CertificateIssuer {
   // `via` ("login", "renew") go into the audit event. Errors:
   // kInvalidArgument for a key type we do not certify; kPermissionDenied
   // when the policy refuses (disabled, no roles, no logins) or the key is
-  // revoked; kNotFound for an unknown user; store errors pass through.
+  // revoked; kNotFound for an unknown user; kFailedPrecondition when the
+  // user was disabled or deleted after it was read (the record's check:
+  // nothing recorded or handed out); store errors pass through.
   absl::StatusOr<IssuedUserCertificate> IssueUserCertificate(
       std::string_view user, const ssh::crypto::PublicKey& key,
       std::optional<absl::Time> not_after, std::string_view actor,
@@ -117,6 +119,10 @@ class CertificateIssuer {
     // Whether the key is revoked, when the caller has read it already
     // (Store::ReadForIssuance); unset: the issuer asks the store.
     std::optional<bool> key_revoked;
+    // The user's created_at as the caller read it, when it did: the
+    // certificate is then recorded only if that user is still there and
+    // enabled (IssuedCertificate::user_created_at).
+    std::optional<absl::Time> user_created_at;
   };
   // Validity and backdate of session certificates.
   static constexpr absl::Duration kSessionTtl = absl::Minutes(2);
@@ -181,7 +187,9 @@ class CertificateIssuer {
                     const absl::Status& why);
   // A record refused because another gateway owns the session: audited
   // (with the store's reason, which names the owner) and said to the
-  // gateway without naming it. Other statuses pass through.
+  // gateway without naming it. A record refused because its user was
+  // disabled or deleted since the decision: audited, passed through.
+  // Other statuses pass through.
   absl::Status RefusedClaim(const Signed& s, absl::Status st);
 
   const Options options_;

@@ -344,6 +344,18 @@ absl::Status IssuedCertificate::Validate() const {
   if (!ParseCertificatePurpose(CertificatePurposeName(purpose))) {
     return absl::InvalidArgumentError("certificate purpose: unknown value");
   }
+  if (renews_serial != 0) {
+    if (purpose != CertificatePurpose::kGateway) {
+      return absl::InvalidArgumentError(
+          "only a gateway identity renews another");
+    }
+    RETURN_IF_ERROR(ValidateSerial("renewed serial", renews_serial));
+  }
+  if (user_created_at.has_value() && purpose != CertificatePurpose::kLogin &&
+      purpose != CertificatePurpose::kSession) {
+    return absl::InvalidArgumentError(
+        "only a login or session certificate is bound to a user's record");
+  }
   return absl::OkStatus();
 }
 

@@ -219,6 +219,18 @@ struct IssuedCertificate {
   std::string ca_key_fingerprint;      // the signing CA key
   CertificatePurpose purpose = CertificatePurpose::kLogin;
   absl::Time issued_at;  // set by the store
+  // A gateway identity (kGateway) renewed from the identity of this serial
+  // (RenewGatewayIdentity); 0: none (an enrolment, or not kGateway). Each
+  // serial is renewed at most once (schema version 15): the store refuses
+  // a second renewal of it.
+  uint64_t renews_serial = 0;
+  // Not stored (reads leave it unset): for a login or session
+  // certificate, the created_at of `user` as the issuer read it when it
+  // decided. When set, the certificate is recorded only if that user still
+  // exists, is enabled and is the same user (not deleted and created again
+  // since), checked in the record's own transaction (Store::
+  // RecordCertificate).
+  std::optional<absl::Time> user_created_at;
 
   absl::Status Validate() const;
   bool operator==(const IssuedCertificate&) const = default;

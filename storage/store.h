@@ -184,6 +184,14 @@ class Store {
   // reused (gaps are possible).
   virtual absl::StatusOr<uint64_t> AllocateSerial() = 0;
   // Records an issued certificate. kAlreadyExists for a known serial.
+  // With cert.user_created_at set, kFailedPrecondition (nothing written,
+  // its audit event neither) when the user `cert.user` no longer exists, is
+  // disabled, or was created at another time (deleted and created again):
+  // checked in the record's transaction, holding the user's row, so a
+  // disable or delete committed before it refuses the certificate, and one
+  // committed after it finds the certificate to revoke. With
+  // cert.renews_serial set, kAlreadyExists (nothing written) when another
+  // certificate renews that serial already.
   virtual absl::StatusOr<IssuedCertificate> RecordCertificate(
       const IssuedCertificate& cert) = 0;
   // RecordCertificate and AppendAuditEvent(event) in one transaction: both

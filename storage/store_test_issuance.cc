@@ -372,6 +372,168 @@ TEST_P(StoreTest, GroupCommitWaitIsBoundedByMaxWait) {
   EXPECT_EQ(got.serial, serial);
 }
 
+// A certificate the issuer decided for a user it read (user_created_at)
+// is recorded only if that user is still there, enabled and the same: an
+// issuance that read bob just before `spctl users disable bob` and
+// recorded its certificate after the disable's revocation listing left it
+// unrevoked. Here the disable (and a delete, and a delete with a new bob)
+// lands between the read and the record, through the store as the admin
+// API does it; each record is refused with nothing written, its event
+// neither, and a session certificate's session is not claimed.
+TEST_P(StoreTest, ACertificateIsRecordedOnlyForItsUserAsRead) {
+  User bob;
+  bob.name = "bob";
+  SP_ASSERT_OK(store_->CreateUser(bob));
+  SP_ASSERT_OK_AND_ASSIGN(User read, store_->GetUser("bob"));
+  const size_t events_before = AllEvents(*store_).size();
+  const auto cert_for_bob = [&](const User& as_read) {
+    auto serial = store_->AllocateSerial();
+    EXPECT_TRUE(serial.ok()) << serial.status();
+    IssuedCertificate c = CertFor(serial.value_or(1), 0);
+    c.user = "bob";
+    c.user_created_at = as_read.created_at;
+    return c;
+  };
+  const auto refused = [&](const absl::Status& st, const std::string& why,
+                           uint64_t serial) {
+    EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+    EXPECT_TRUE(absl::StrContains(st.message(), why)) << st;
+    SP_EXPECT_CODE(store_->GetCertificate(serial), kNotFound);
+    EXPECT_EQ(AllEvents(*store_).size(), events_before);
+  };
+
+  bob.disabled = true;
+  SP_ASSERT_OK(store_->UpdateUser(bob, std::nullopt));
+  IssuedCertificate c = cert_for_bob(read);
+  refused(
+      ToStatus(store_->RecordCertificateWithAudit(c, IssuedEvent(c.serial))),
+      "user 'bob' was disabled since", c.serial);
+  c = cert_for_bob(read);
+  refused(ToStatus(store_->RecordCertificate(c)), "was disabled since",
+          c.serial);
+  c = cert_for_bob(read);
+  c.purpose = CertificatePurpose::kSession;
+  refused(ToStatus(store_->RecordSessionCertificate(
+              c, IssuedEvent(c.serial), SessionClaim{"s-bob", "gw1"})),
+          "was disabled since", c.serial);
+  // The session is nobody's: another gateway claims it.
+  SP_ASSERT_OK_AND_ASSIGN(std::string owner,
+                          store_->ClaimSession("s-bob", "gw2"));
+  EXPECT_EQ(owner, "gw2");
+  // Async, as the CA's login path records.
+  c = cert_for_bob(read);
+  absl::Notification done;
+  absl::Status async_status;
+  store_->RecordCertificateWithAuditAsync(
+      c, IssuedEvent(c.serial), [&](absl::StatusOr<IssuedCertificate> r) {
+        async_status = r.status();
+        done.Notify();
+      });
+  done.WaitForNotification();
+  refused(async_status, "was disabled since", c.serial);
+
+  // Enabled again: recorded.
+  bob.disabled = false;
+  SP_ASSERT_OK(store_->UpdateUser(bob, std::nullopt));
+  c = cert_for_bob(read);
+  SP_ASSERT_OK(store_->RecordCertificateWithAudit(c, IssuedEvent(c.serial)));
+  SP_EXPECT_OK(store_->GetCertificate(c.serial));
+
+  SP_ASSERT_OK(store_->DeleteUser("bob"));
+  c = cert_for_bob(read);
+  const size_t after_recorded = AllEvents(*store_).size();
+  absl::Status st =
+      ToStatus(store_->RecordCertificateWithAudit(c, IssuedEvent(c.serial)));
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_TRUE(absl::StrContains(st.message(), "was deleted since")) << st;
+  SP_EXPECT_CODE(store_->GetCertificate(c.serial), kNotFound);
+
+  clock_.Advance(absl::Seconds(1));
+  SP_ASSERT_OK(store_->CreateUser(bob));
+  c = cert_for_bob(read);
+  st = ToStatus(store_->RecordCertificateWithAudit(c, IssuedEvent(c.serial)));
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_TRUE(absl::StrContains(st.message(), "deleted and created again"))
+      << st;
+  SP_EXPECT_CODE(store_->GetCertificate(c.serial), kNotFound);
+  EXPECT_EQ(AllEvents(*store_).size(), after_recorded);
+  // The new bob, as read now, gets his.
+  SP_ASSERT_OK_AND_ASSIGN(read, store_->GetUser("bob"));
+  c = cert_for_bob(read);
+  SP_EXPECT_OK(store_->RecordCertificateWithAudit(c, IssuedEvent(c.serial)));
+}
+
+// A gateway identity renews once (renews_serial): a second renewal of the
+// same serial is refused with nothing written, whether it comes later, in
+// the same group-commit batch, or from many threads at once; exactly one
+// of them is recorded, with its event.
+TEST_P(StoreTest, AGatewayIdentityIsRenewedOnce) {
+  const auto identity = [&](uint64_t renews) {
+    auto serial = store_->AllocateSerial();
+    EXPECT_TRUE(serial.ok()) << serial.status();
+    IssuedCertificate c = CertFor(serial.value_or(1), 0);
+    c.user = "gateway:gw1";
+    c.purpose = CertificatePurpose::kGateway;
+    c.renews_serial = renews;
+    return c;
+  };
+  const IssuedCertificate enrolled = identity(0);
+  SP_ASSERT_OK(store_->RecordCertificateWithAudit(
+      enrolled, IssuedEvent(enrolled.serial)));
+  const IssuedCertificate first = identity(enrolled.serial);
+  SP_ASSERT_OK(
+      store_->RecordCertificateWithAudit(first, IssuedEvent(first.serial)));
+  SP_ASSERT_OK_AND_ASSIGN(IssuedCertificate got,
+                          store_->GetCertificate(first.serial));
+  EXPECT_EQ(got.renews_serial, enrolled.serial);
+  const size_t events = AllEvents(*store_).size();
+  const IssuedCertificate second = identity(enrolled.serial);
+  absl::Status st = ToStatus(
+      store_->RecordCertificateWithAudit(second, IssuedEvent(second.serial)));
+  EXPECT_EQ(st.code(), absl::StatusCode::kAlreadyExists) << st;
+  EXPECT_TRUE(absl::StrContains(
+      st.message(), absl::StrCat("gateway identity serial ", enrolled.serial,
+                                 " was renewed already")))
+      << st;
+  SP_EXPECT_CODE(store_->GetCertificate(second.serial), kNotFound);
+  SP_EXPECT_CODE(store_->RecordCertificate(identity(enrolled.serial)),
+                 kAlreadyExists);
+  EXPECT_EQ(AllEvents(*store_).size(), events);
+
+  // Many renewals of `first` at once, from threads of two stores (one
+  // batch or several): exactly one is recorded.
+  std::unique_ptr<Store> other = OpenAnother();
+  ASSERT_NE(other, nullptr);
+  constexpr int kThreads = 8;
+  std::vector<IssuedCertificate> renewals;
+  for (int t = 0; t < kThreads; ++t) renewals.push_back(identity(first.serial));
+  std::atomic<int> ok{0}, already{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Store& s = t % 2 == 0 ? *store_ : *other;
+      absl::Status r = ToStatus(s.RecordCertificateWithAudit(
+          renewals[t], IssuedEvent(renewals[t].serial)));
+      if (r.ok()) {
+        ++ok;
+      } else if (r.code() == absl::StatusCode::kAlreadyExists) {
+        ++already;
+      } else {
+        ADD_FAILURE() << r;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 1);
+  EXPECT_EQ(already.load(), kThreads - 1);
+  EXPECT_EQ(AllEvents(*store_).size(), events + 1);
+
+  // Only a gateway identity renews another.
+  IssuedCertificate login = CertFor(1, 0);
+  login.renews_serial = first.serial;
+  SP_EXPECT_CODE(store_->RecordCertificate(login), kInvalidArgument);
+}
+
 TEST_P(StoreTest, IssuanceOptionsOutOfRangeAreRefused) {
   for (auto bad : std::vector<IssuanceOptions>{
            {0, 256, absl::ZeroDuration()},

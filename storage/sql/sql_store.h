@@ -174,7 +174,17 @@ class SqlStore : public Store {
   // `cert` validated and with its times set (PrepareCertificate).
   absl::StatusOr<IssuedCertificate> PrepareCertificate(
       const IssuedCertificate& in);
-  absl::Status InsertCertificate(Tx& tx, const IssuedCertificate& cert);
+  // Inserts `cert`; false (nothing written) when another certificate
+  // renews cert.renews_serial already.
+  absl::StatusOr<bool> InsertCertificate(Tx& tx, const IssuedCertificate& cert);
+  // Whether `cert` may be recorded for its user (cert.user_created_at
+  // set): the user's row read and, in PostgreSQL, share-locked to the end
+  // of the transaction, so a disable or delete waits for the record (and
+  // then finds the certificate to revoke) or is seen by it. Sets
+  // `*refusal` to OK or the kFailedPrecondition refusal; returns a store
+  // error, which fails the transaction.
+  absl::Status CheckCertificateUser(Tx& tx, const IssuedCertificate& cert,
+                                    absl::Status* refusal);
   // The gateway that claimed `session_id` in session_owners ("" when none
   // has); claims it first for a non-empty `gateway_id` when none has.
   absl::Status ClaimOwnership(Tx& tx, std::string_view session_id,
@@ -215,9 +225,10 @@ class SqlStore : public Store {
     const IssuedCertificate* cert;
     const AuditEventInput* event;
     const SessionClaim* claim = nullptr;
-    // Set by the commit: another gateway owns the session (`owner`), so
-    // neither the certificate nor its event was written.
-    bool refused = false;
+    // Set by the commit: why neither the certificate nor its event was
+    // written (another gateway owns the session, `owner`; the user was
+    // disabled; the identity was renewed already); OK when both were.
+    absl::Status refusal;
     std::string owner;
   };
   absl::Status CommitCertificates(absl::Span<CertificateWrite* const> batch);

@@ -52,7 +52,8 @@ constexpr Statement kDeleteLabels(
 
 #define SP_CERT_COLUMNS                                                      \
   "serial, key_id, user_name, principals, valid_after_us, valid_before_us, " \
-  "public_key_fingerprint, ca_key_fingerprint, purpose, issued_at_us"
+  "public_key_fingerprint, ca_key_fingerprint, purpose, issued_at_us, "      \
+  "renews_serial"
 constexpr Statement kSelectCertificate("SELECT " SP_CERT_COLUMNS
                                        " FROM certificates WHERE serial = $1");
 constexpr Statement kListCertificates(
@@ -153,6 +154,7 @@ absl::StatusOr<IssuedCertificate> CertificateFromRow(const Row& r) {
   }
   c.purpose = *purpose;
   c.issued_at = TimeValue(r[9]);
+  if (!r[10].is_null()) c.renews_serial = static_cast<uint64_t>(r[10].AsInt());
   return c;
 }
 

@@ -23,11 +23,21 @@ constexpr Statement kAllocateSerialBlock(
     "UPDATE serial_counter SET next = next + $1 WHERE id = 1 "
     "RETURNING next - $1",
     "SELECT nextval('certificate_serials') FROM generate_series(1, $1)");
+// A second renewal of one gateway identity writes nothing (0 rows) rather
+// than failing the transaction, which the rest of its batch shares.
 constexpr Statement kInsertCertificate(
     "INSERT INTO certificates (serial, key_id, user_name, principals, "
     "valid_after_us, valid_before_us, public_key_fingerprint, "
-    "ca_key_fingerprint, purpose, issued_at_us) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
+    "ca_key_fingerprint, purpose, issued_at_us, renews_serial) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+    "ON CONFLICT (renews_serial) DO NOTHING");
+// The user a certificate is issued to, held (PostgreSQL: FOR SHARE) until
+// the record commits: UpdateUser and DeleteUser wait for it, and a record
+// waiting behind one reads the user as it committed. SQLite's write lock
+// already orders them.
+constexpr Statement kUserForCertificate(
+    "SELECT disabled, created_at_us FROM users WHERE name = $1",
+    "SELECT disabled, created_at_us FROM users WHERE name = $1 FOR SHARE");
 
 std::string CertificateWhat(const IssuedCertificate& cert) {
   return absl::StrCat("certificate serial ", cert.serial);
@@ -46,6 +56,13 @@ absl::Status OwnedElsewhere(const SessionClaim& claim, std::string_view owner) {
       owner.empty() ? std::string("no gateway (stored before schema 5)")
                     : absl::StrCat("gateway ", Quote(owner)),
       ", not by ", Quote(claim.gateway_id)));
+}
+
+// The refusal of a second renewal of one gateway identity.
+absl::Status RenewedAlready(const IssuedCertificate& cert) {
+  return absl::AlreadyExistsError(
+      absl::StrCat("gateway identity serial ", cert.renews_serial,
+                   " was renewed already (each renews once)"));
 }
 
 }  // namespace
@@ -199,28 +216,63 @@ absl::StatusOr<IssuedCertificate> SqlStore::PrepareCertificate(
   return cert;
 }
 
-absl::Status SqlStore::InsertCertificate(Tx& tx,
-                                         const IssuedCertificate& cert) {
+absl::StatusOr<bool> SqlStore::InsertCertificate(
+    Tx& tx, const IssuedCertificate& cert) {
   ASSIGN_OR_RETURN(std::string principals, EncodeStringList(cert.principals));
-  return tx
-      .Exec(kInsertCertificate,
-            {SerialParam(cert.serial), Param::Text(cert.key_id),
-             Param::Text(cert.user), Param::Text(principals),
-             TimeParam(cert.valid_after), TimeParam(cert.valid_before),
-             Param::Text(cert.public_key_fingerprint),
-             Param::Text(cert.ca_key_fingerprint),
-             Param::Text(CertificatePurposeName(cert.purpose)),
-             TimeParam(cert.issued_at)})
-      .status();
+  ASSIGN_OR_RETURN(
+      int64_t rows,
+      tx.Exec(kInsertCertificate,
+              {SerialParam(cert.serial), Param::Text(cert.key_id),
+               Param::Text(cert.user), Param::Text(principals),
+               TimeParam(cert.valid_after), TimeParam(cert.valid_before),
+               Param::Text(cert.public_key_fingerprint),
+               Param::Text(cert.ca_key_fingerprint),
+               Param::Text(CertificatePurposeName(cert.purpose)),
+               TimeParam(cert.issued_at),
+               cert.renews_serial == 0 ? Param::OptInt(std::nullopt)
+                                       : SerialParam(cert.renews_serial)}));
+  return rows == 1;
+}
+
+absl::Status SqlStore::CheckCertificateUser(Tx& tx,
+                                            const IssuedCertificate& cert,
+                                            absl::Status* refusal) {
+  *refusal = absl::OkStatus();
+  if (!cert.user_created_at.has_value()) return absl::OkStatus();
+  ASSIGN_OR_RETURN(std::vector<Row> rows,
+                   tx.Query(kUserForCertificate, {Param::Text(cert.user)}));
+  const std::string not_recorded =
+      absl::StrCat(", so its certificate (serial ", cert.serial,
+                   ") was not recorded or handed out");
+  if (rows.empty()) {
+    *refusal = absl::FailedPreconditionError(absl::StrCat(
+        "user ", Quote(cert.user), " was deleted since", not_recorded));
+  } else if (rows[0][0].AsBool()) {
+    *refusal = absl::FailedPreconditionError(absl::StrCat(
+        "user ", Quote(cert.user), " was disabled since", not_recorded));
+  } else if (TimeValue(rows[0][1]) != TruncateToMicros(*cert.user_created_at)) {
+    *refusal = absl::FailedPreconditionError(
+        absl::StrCat("user ", Quote(cert.user),
+                     " was deleted and created again since", not_recorded));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<IssuedCertificate> SqlStore::RecordCertificate(
     const IssuedCertificate& in) {
   ASSIGN_OR_RETURN(IssuedCertificate cert, PrepareCertificate(in));
-  RETURN_IF_ERROR(
-      Describe(Transact(TxMode::kReadCommitted,
-                        [&](Tx& tx) { return InsertCertificate(tx, cert); }),
-               CertificateWhat(cert)));
+  absl::Status refusal;
+  RETURN_IF_ERROR(Describe(
+      Transact(TxMode::kReadCommitted,
+               [&](Tx& tx) -> absl::Status {
+                 RETURN_IF_ERROR(CheckCertificateUser(tx, cert, &refusal));
+                 if (!refusal.ok()) return absl::OkStatus();
+                 ASSIGN_OR_RETURN(bool inserted, InsertCertificate(tx, cert));
+                 if (!inserted) refusal = RenewedAlready(cert);
+                 return absl::OkStatus();
+               }),
+      CertificateWhat(cert)));
+  RETURN_IF_ERROR(refusal);
   return cert;
 }
 
@@ -254,9 +306,9 @@ absl::StatusOr<IssuedCertificate> SqlStore::SubmitCertificate(
   ASSIGN_OR_RETURN(IssuedCertificate cert, PrepareCertificate(in));
   RETURN_IF_ERROR(event.Validate());
   if (claim != nullptr) RETURN_IF_ERROR(ValidateClaim(*claim));
-  CertificateWrite write{&cert, &event, claim, false, {}};
+  CertificateWrite write{&cert, &event, claim, absl::OkStatus(), {}};
   RETURN_IF_ERROR(certificate_commit_.Submit(write));
-  if (write.refused) return OwnedElsewhere(*claim, write.owner);
+  RETURN_IF_ERROR(write.refusal);
   return cert;
 }
 
@@ -281,12 +333,14 @@ void SqlStore::SubmitCertificateAsync(const IssuedCertificate& in,
   auto* p =
       new Pending{*std::move(cert), event, std::nullopt, {}, std::move(done)};
   if (claim != nullptr) p->claim = *claim;
-  p->write = {&p->cert, &p->event, p->claim ? &*p->claim : nullptr, false, {}};
+  p->write = {&p->cert,
+              &p->event,
+              p->claim ? &*p->claim : nullptr,
+              absl::OkStatus(),
+              {}};
   certificate_commit_.SubmitAsync(p->write, [p](absl::Status st) {
     std::unique_ptr<Pending> owned(p);
-    if (st.ok() && owned->write.refused) {
-      st = OwnedElsewhere(*owned->claim, owned->write.owner);
-    }
+    if (st.ok()) st = owned->write.refusal;
     if (st.ok()) {
       owned->done(std::move(owned->cert));
     } else {
@@ -301,14 +355,33 @@ absl::Status SqlStore::CommitCertificates(
   absl::Status s =
       Transact(TxMode::kReadCommitted, [&](Tx& tx) -> absl::Status {
         failed = nullptr;
-        // Session claims first (issue 14), in session id order so that two
-        // stores' batches lock the claims in one order: a certificate whose
-        // session another gateway owns is left out with its event and
-        // refused after the commit; the rest of the batch goes on.
+        for (CertificateWrite* w : batch) {
+          w->refusal = absl::OkStatus();  // the transaction may run again
+        }
+        // The users certificates are bound to first, in name order so that
+        // two stores' batches take their row locks in one order: a user
+        // disabled or deleted since the issuer read them refuses the
+        // certificate, which is left out with its event (and its session
+        // claim).
+        std::vector<CertificateWrite*> bound;
+        for (CertificateWrite* w : batch) {
+          if (w->cert->user_created_at.has_value()) bound.push_back(w);
+        }
+        std::stable_sort(
+            bound.begin(), bound.end(),
+            [](const CertificateWrite* a, const CertificateWrite* b) {
+              return a->cert->user < b->cert->user;
+            });
+        for (CertificateWrite* w : bound) {
+          RETURN_IF_ERROR(CheckCertificateUser(tx, *w->cert, &w->refusal));
+        }
+        // Session claims (issue 14), in session id order likewise: a
+        // certificate whose session another gateway owns is left out with
+        // its event and refused after the commit; the rest of the batch
+        // goes on.
         std::vector<CertificateWrite*> claims;
         for (CertificateWrite* w : batch) {
-          w->refused = false;  // the transaction may run again
-          if (w->claim != nullptr) claims.push_back(w);
+          if (w->claim != nullptr && w->refusal.ok()) claims.push_back(w);
         }
         std::stable_sort(
             claims.begin(), claims.end(),
@@ -318,24 +391,29 @@ absl::Status SqlStore::CommitCertificates(
         for (CertificateWrite* w : claims) {
           RETURN_IF_ERROR(ClaimForCertificate(tx, w->claim->session_id,
                                               w->claim->gateway_id, &w->owner));
-          w->refused = w->owner != w->claim->gateway_id;
+          if (w->owner != w->claim->gateway_id) {
+            w->refusal = OwnedElsewhere(*w->claim, w->owner);
+          }
         }
-        // The batch's events with one audit-head update, then its
-        // certificates; one certificate that cannot be recorded (e.g. a
-        // known serial) rolls back the whole batch, events included.
+        // The certificates, then the events of those written with one
+        // audit-head update. A renewal of an identity renewed already is
+        // left out; one certificate that cannot be recorded (e.g. a known
+        // serial) rolls back the whole batch, events included.
+        for (CertificateWrite* w : batch) {
+          if (!w->refusal.ok()) continue;
+          failed = w;
+          ASSIGN_OR_RETURN(bool inserted, InsertCertificate(tx, *w->cert));
+          if (!inserted) {
+            w->refusal = RenewedAlready(*w->cert);
+          }
+        }
+        failed = nullptr;
         std::vector<const AuditEventInput*> events;
         events.reserve(batch.size());
         for (const CertificateWrite* w : batch) {
-          if (!w->refused) events.push_back(w->event);
+          if (w->refusal.ok()) events.push_back(w->event);
         }
-        RETURN_IF_ERROR(AppendAuditEventsInTx(tx, events).status());
-        for (const CertificateWrite* w : batch) {
-          if (w->refused) continue;
-          failed = w;
-          RETURN_IF_ERROR(InsertCertificate(tx, *w->cert));
-        }
-        failed = nullptr;
-        return absl::OkStatus();
+        return AppendAuditEventsInTx(tx, events).status();
       });
   if (s.ok()) return s;
   s = Describe(s, failed != nullptr ? CertificateWhat(*failed->cert)
