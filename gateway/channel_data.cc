@@ -75,7 +75,7 @@ void GatewayConnection::SendInput(Bridge& b, uint32_t stream, Bytes data) {
     return;
   }
   // What went out at once is done with; the rest when it leaves the queue.
-  ch.Consume(*taken - (b.up.QueuedBytes() - before));
+  GiveBackToUser(b, *taken - (b.up.QueuedBytes() - before));
   WakeUp();
   WakeDown();
 }
@@ -114,7 +114,7 @@ void GatewayConnection::OnQueuedDataSent(Channel ch, size_t n) {
   if (b == nullptr || !b->up.valid()) return;
   const size_t own = std::min(n, b->notice_queued);
   b->notice_queued -= own;
-  if (n > own) b->up.Consume(n - own);
+  if (n > own) GiveBackToHost(*b, n - own);
   WakeUp();
 }
 
@@ -150,7 +150,7 @@ void GatewayConnection::SendOutput(Bridge& b, uint32_t stream, Bytes data) {
     CloseBridge(b, "the user side is not keeping up");
     return;
   }
-  ch.Consume(*taken - (b.down.QueuedBytes() - before));
+  GiveBackToHost(b, *taken - (b.down.QueuedBytes() - before));
   WakeDown();
   WakeUp();
 }
@@ -158,8 +158,55 @@ void GatewayConnection::SendOutput(Bridge& b, uint32_t stream, Bytes data) {
 void GatewayConnection::OnUpstreamQueuedDataSent(Channel ch, size_t n) {
   Bridge* b = FindUp(ch.id());
   if (b == nullptr || down_ended_) return;
-  b->down.Consume(n);
+  GiveBackToUser(*b, n);
   WakeDown();
+}
+
+// The windows alone do not bound what the gateway buffers: a user whose
+// client advertises a 4 GiB window and stops reading its socket would have
+// the host's output pile up in the user's transport (the driver's high
+// watermark stops only reading from the user). So the host's window
+// reopens for data handed to the user only while the user's transport has
+// room; otherwise the host stops at its window (at most one window per
+// channel held here) until the user reads. The same holds the other way.
+
+bool GatewayConnection::DownOutputRoom() const {
+  return down_driver_ == nullptr || down_ended_ || down_driver_->OutputRoom();
+}
+
+bool GatewayConnection::UpOutputRoom() const {
+  return upstream_ == nullptr || upstream_->driver == nullptr ||
+         upstream_->done || upstream_->driver->OutputRoom();
+}
+
+void GatewayConnection::GiveBackToHost(Bridge& b, size_t n) {
+  b.owed_up += n;
+  if (b.owed_up == 0 || !DownOutputRoom()) return;
+  b.up.Consume(std::exchange(b.owed_up, 0));
+  WakeUp();
+}
+
+void GatewayConnection::GiveBackToUser(Bridge& b, size_t n) {
+  b.owed_down += n;
+  if (b.owed_down == 0 || !UpOutputRoom()) return;
+  b.down.Consume(std::exchange(b.owed_down, 0));
+  WakeDown();
+}
+
+void GatewayConnection::OnDownProgress() {
+  PumpRelays();
+  for (auto& [id, jump] : jump_ports_) jump.port->OnOutputProgress();
+  if (!DownOutputRoom()) return;
+  for (auto& [id, b] : bridges_) {
+    if (b->owed_up > 0) GiveBackToHost(*b, 0);
+  }
+}
+
+void GatewayConnection::OnUpProgress() {
+  if (down_ended_ || !UpOutputRoom()) return;
+  for (auto& [id, b] : bridges_) {
+    if (b->owed_down > 0) GiveBackToUser(*b, 0);
+  }
 }
 
 void GatewayConnection::OnEof(Channel ch) {

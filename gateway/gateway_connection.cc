@@ -327,7 +327,7 @@ asio::awaitable<void> GatewayConnection::Run() {
     socket_.reset();
   }
   down_handler_ = std::make_unique<ssh::net::SessionMessageHandler>(
-      *down_, *down_driver_, [this] { PumpRelays(); });
+      *down_, *down_driver_, [this] { OnDownProgress(); });
   if (slot_ != nullptr) slot_->Attach(down_driver_.get());
   proxy_.Register(this);
   Log(absl::StrCat("event=conn.open peer=", peer_));

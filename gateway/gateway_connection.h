@@ -188,6 +188,15 @@ class GatewayConnection
     // open the host's window by as much beyond what `down`'s queue holds,
     // and the queue overflows: gateway_load_e2e_test, "not keeping up").
     size_t notice_queued = 0;
+    // Flow control beyond the windows (a peer may advertise 4 GiB and stop
+    // reading): bytes that went on to the other side's transport but
+    // whose window is not reopened yet, because that transport's output
+    // backlog has no room (GiveBackToHost, GiveBackToUser): the host's
+    // data sent to the user (owed to `up`) and the user's sent to the host
+    // (owed to `down`). Given back once it drains (OnDownProgress,
+    // OnUpProgress); until then that sender is stopped by its window.
+    size_t owed_up = 0;
+    size_t owed_down = 0;
     std::deque<PendingRequest> requests;
     // Downstream want_reply requests forwarded upstream, oldest first.
     std::deque<ssh::connection::RequestId> forwarded;
@@ -261,6 +270,21 @@ class GatewayConnection
   bool ReleaseGates(Bridge& b, size_t* budget);
   void SendInput(Bridge& b, uint32_t stream, ssh::wire::Bytes data);
   void SendOutput(Bridge& b, uint32_t stream, ssh::wire::Bytes data);
+  // `n` bytes of the host's data on `b` went into the user's transport
+  // (or left `down`'s queue into it): the host's window for them reopens
+  // now if that transport's output has room (DownOutputRoom), else once it
+  // drained (OnDownProgress). GiveBackToUser is the same the other way.
+  void GiveBackToHost(Bridge& b, size_t n);
+  void GiveBackToUser(Bridge& b, size_t n);
+  // Whether the user's (host's) transport may take more data: its driver's
+  // output backlog is below the low watermark (TransportDriver::
+  // OutputRoom), or there is no such connection any more.
+  bool DownOutputRoom() const;
+  bool UpOutputRoom() const;
+  // The drivers' progress (a write completed, input was processed): what
+  // waited for output room goes on (owed windows, relays, jump channels).
+  void OnDownProgress();
+  void OnUpProgress();
   // The taps' wake (ChannelInfo::wake): posts OnRecorderWake once.
   std::function<void()> RecorderWake();
   void OnRecorderWake();

@@ -63,6 +63,17 @@ std::vector<std::string> GatewayTest::AuditPayloads(std::string_view type,
 GatewayTest::LoginResult GatewayTest::RunOurClient(
     const std::string& user, ssh::session::SessionHandler& handler,
     absl::Duration limit, size_t max_channels) {
+  OurClientOptions options;
+  options.limit = limit;
+  options.max_channels = max_channels;
+  return RunOurClient(user, handler, options);
+}
+
+GatewayTest::LoginResult GatewayTest::RunOurClient(
+    const std::string& user, ssh::session::SessionHandler& handler,
+    const OurClientOptions& options) {
+  const absl::Duration limit = options.limit;
+  const size_t max_channels = options.max_channels;
   LoginResult out;
   asio::io_context io;
   auto key = ssh::crypto::PrivateKey::LoadFile(key_path_);
@@ -80,6 +91,8 @@ GatewayTest::LoginResult GatewayTest::RunOurClient(
   ssh::session::ClientSessionOptions o;
   o.transport.host_key_policy = std::move(*policy);
   o.connection.max_channels = max_channels;
+  if (options.initial_window != 0)
+    o.connection.initial_window = options.initial_window;
   o.auth.user = user;
   o.auth.identities.push_back(ssh::auth::ClientIdentity{*key, cert->blob});
   auto session = ssh::session::ClientSession::Create(std::move(o), handler);
@@ -92,6 +105,7 @@ GatewayTest::LoginResult GatewayTest::RunOurClient(
   ssh::net::TransportDriver driver(std::move(socket),
                                    (*session)->ReleaseTransport());
   ssh::net::SessionMessageHandler mh(**session, driver);
+  if (options.on_driver) options.on_driver(driver);
   asio::co_spawn(
       io, [&]() -> asio::awaitable<void> { out.end = co_await driver.Run(mh); },
       [](std::exception_ptr e) {

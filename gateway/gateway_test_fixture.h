@@ -8,6 +8,7 @@
 
 #include <sys/stat.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -224,6 +225,21 @@ class GatewayTest : public ::testing::Test {
                            ssh::session::SessionHandler& handler,
                            absl::Duration limit = absl::Seconds(30),
                            size_t max_channels = 64);
+  // RunOurClient with more knobs.
+  struct OurClientOptions {
+    absl::Duration limit = absl::Seconds(30);
+    size_t max_channels = 64;
+    // The receive window our client advertises per channel (0: the
+    // library's default).
+    uint32_t initial_window = 0;
+    // Called with the client's driver before it runs (it lives until
+    // RunOurClient returns): e.g. to pause its input later, or to run
+    // timers on its executor.
+    std::function<void(ssh::net::TransportDriver&)> on_driver;
+  };
+  LoginResult RunOurClient(const std::string& user,
+                           ssh::session::SessionHandler& handler,
+                           const OurClientOptions& options);
   // Logs in to the gateway as `user` with our own client, then
   // disconnects.
   LoginResult LoginWithOurClient(const std::string& user) {

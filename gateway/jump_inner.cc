@@ -111,7 +111,13 @@ void GatewayConnection::LaunchInner(Channel ch, const gw::HostRecord& record,
                "the recorded ProxyJump could not start");
     return;
   }
-  auto [stream, port] = ssh::net::ChannelStream::Create(executor_, ch);
+  // The inner connection writes into `ch` only while our transport to the
+  // user has room (OnDownProgress wakes it): the jump channel's window is
+  // the user's to choose and may be 4 GiB.
+  auto [stream, port] =
+      ssh::net::ChannelStream::Create(executor_, ch, [this]() -> size_t {
+        return down_driver_ == nullptr ? 0 : down_driver_->OutputRoomBytes();
+      });
   JumpOrigin origin{host,  user_,       outer->signature_key_blob,
                     peer_, session_id_, std::move(host_key),
                     record};

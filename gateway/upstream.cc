@@ -132,7 +132,7 @@ asio::awaitable<void> GatewayConnection::RunUpstream() {
   upstream_->driver = std::make_unique<ssh::net::TransportDriver>(
       std::move(*sock), upstream_->session->ReleaseTransport());
   upstream_->handler = std::make_unique<ssh::net::SessionMessageHandler>(
-      *upstream_->session, *upstream_->driver);
+      *upstream_->session, *upstream_->driver, [this] { OnUpProgress(); });
   Log(absl::StrCat("event=upstream.connect ", Describe(),
                    " address=", Safe(host.address()), ":", host.port(),
                    " tcp_ms=", absl::ToInt64Milliseconds(absl::Now() - started),

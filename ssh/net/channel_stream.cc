@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <asio/experimental/as_tuple.hpp>
 #include <cstring>
+#include <utility>
+
+#include "ssh/net/channel_io.h"
 
 namespace sallyport::ssh::net {
 namespace {
@@ -16,9 +19,10 @@ void Arm(asio::steady_timer& t) {
 }  // namespace
 
 ChannelPort::ChannelPort(asio::any_io_executor executor,
-                         session::Channel channel)
+                         session::Channel channel, OutputRoom output_room)
     : executor_(executor),
       channel_(channel),
+      output_room_(std::move(output_room)),
       readable_(executor),
       writable_(executor) {
   Arm(readable_);
@@ -62,6 +66,16 @@ void ChannelPort::OnWindowAvailable() { Signal(writable_); }
 
 void ChannelPort::OnQueuedDataSent() { Signal(writable_); }
 
+void ChannelPort::OnOutputProgress() { Signal(writable_); }
+
+size_t ChannelPort::OutputRoomNow() const {
+  if (output_room_) return output_room_();
+  const session::Session* s = channel_.session();
+  if (s == nullptr) return 0;
+  const size_t buffered = s->BufferedOutputBytes();
+  return buffered < kMaxOutputBacklog ? kMaxOutputBacklog - buffered : 0;
+}
+
 void ChannelPort::Detach() {
   attached_ = false;
   eof_in_ = true;
@@ -70,9 +84,10 @@ void ChannelPort::Detach() {
 }
 
 std::pair<std::unique_ptr<ChannelStream>, std::shared_ptr<ChannelPort>>
-ChannelStream::Create(asio::any_io_executor executor,
-                      session::Channel channel) {
-  auto port = std::make_shared<ChannelPort>(std::move(executor), channel);
+ChannelStream::Create(asio::any_io_executor executor, session::Channel channel,
+                      ChannelPort::OutputRoom output_room) {
+  auto port = std::make_shared<ChannelPort>(std::move(executor), channel,
+                                            std::move(output_room));
   return {std::make_unique<ChannelStream>(port), port};
 }
 
@@ -117,14 +132,21 @@ asio::awaitable<IoResult> ChannelStream::WriteSome(
     if (p->closed_) co_return IoResult{asio::error::operation_aborted, 0};
     if (!p->attached_ || eof_sent_)
       co_return IoResult{asio::error::broken_pipe, 0};
-    // Through the channel's ordered queue: after anything queued before,
-    // ahead of a later EOF/CLOSE; up to the queue's room beyond the window.
-    absl::StatusOr<size_t> n = p->channel_.Queue(data);
-    if (!n.ok()) co_return IoResult{asio::error::broken_pipe, 0};
-    if (*n > 0) {
-      p->bytes_sent_ += *n;
-      p->WakeSession();
-      co_return IoResult{asio::error_code(), *n};
+    // At most what the outer connection's output has room for: the
+    // peer's window may be huge and its reading stopped.
+    const size_t room = p->OutputRoomNow();
+    if (room > 0) {
+      // Through the channel's ordered queue: after anything queued before,
+      // ahead of a later EOF/CLOSE; up to the queue's room beyond the
+      // window.
+      absl::StatusOr<size_t> n =
+          p->channel_.Queue(data.first(std::min(room, data.size())));
+      if (!n.ok()) co_return IoResult{asio::error::broken_pipe, 0};
+      if (*n > 0) {
+        p->bytes_sent_ += *n;
+        p->WakeSession();
+        co_return IoResult{asio::error_code(), *n};
+      }
     }
     co_await p->writable_.async_wait(kUseTuple);
   }

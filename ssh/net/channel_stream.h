@@ -9,21 +9,29 @@
 // Writes go into the channel's ordered output queue (Channel::Queue: sent
 // as the peer's window allows, the rest queued up to
 // ConnectionOptions::max_queued_bytes) and complete once it took at least
-// one byte (they wait for room otherwise). Channel EOF reads as end of
-// stream; ShutdownSend() sends EOF and Close() sends CLOSE, both after
-// what was written.
+// one byte (they wait for room otherwise). A write also hands over at most
+// what the outer connection's output has room for (the OutputRoom given
+// to Create, e.g. the outer driver's TransportDriver::OutputRoomBytes) and
+// waits while it has none: the peer's window alone is no brake (a peer
+// advertising 4 GiB and not reading its socket would have the outer
+// transport buffer everything the inner connection sends), so the inner
+// driver's own backlog grows instead and stops its producers. Channel EOF
+// reads as end of stream; ShutdownSend() sends EOF and Close() sends
+// CLOSE, both after what was written.
 //
 // The session's SessionHandler forwards the channel's events to the
 // ChannelPort (OnData, OnEof, OnWindowAvailable, OnQueuedDataSent,
-// OnClose) and calls
-// Detach() when the session ends; the stream never touches the channel
-// after either. Everything runs on the session's executor.
+// OnClose) and calls Detach() when the session ends; the owner of the
+// outer driver calls OnOutputProgress() after its progress (the driver's
+// on_progress: a write completed). The stream never touches the channel
+// after Detach(). Everything runs on the session's executor.
 #ifndef SALLYPORT_SSH_NET_CHANNEL_STREAM_H_
 #define SALLYPORT_SSH_NET_CHANNEL_STREAM_H_
 
 #include <asio.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -37,7 +45,14 @@ namespace sallyport::ssh::net {
 // it.
 class ChannelPort {
  public:
-  ChannelPort(asio::any_io_executor executor, session::Channel channel);
+  // Bytes the outer connection's output may take now (0: none; writes
+  // wait for OnOutputProgress).
+  using OutputRoom = std::function<size_t()>;
+
+  // A null `output_room` allows what keeps the outer session's buffered
+  // output under kMaxOutputBacklog (ssh/net/channel_io.h).
+  ChannelPort(asio::any_io_executor executor, session::Channel channel,
+              OutputRoom output_room);
 
   // ---- forwarded from the SessionHandler (for this channel only)
   // Stream 0 data is held until read; stream 1 (stderr) is consumed and
@@ -47,6 +62,9 @@ class ChannelPort {
   void OnWindowAvailable();
   // Queued bytes went on the wire: the queue has room again.
   void OnQueuedDataSent();
+  // The outer connection wrote output (its driver's progress): a write
+  // waiting for output room looks again.
+  void OnOutputProgress();
   // The channel is gone (OnClose): reads end after the held data.
   void OnClose() { Detach(); }
   // The session ended or is going away: never touch the channel again.
@@ -66,9 +84,11 @@ class ChannelPort {
   friend class ChannelStream;
   void Signal(asio::steady_timer& t);
   void WakeSession();
+  size_t OutputRoomNow() const;
 
   asio::any_io_executor executor_;
   session::Channel channel_;
+  OutputRoom output_room_;
   bool attached_ = true;  // the channel may be used
   bool eof_in_ = false;   // the peer sent EOF (or the channel is gone)
   bool closed_ = false;   // Close() was called
@@ -78,15 +98,17 @@ class ChannelPort {
   uint64_t bytes_received_ = 0;
   uint64_t bytes_sent_ = 0;
   asio::steady_timer readable_;  // cancelled when input or EOF arrives
-  asio::steady_timer writable_;  // cancelled when the queue has room
+  // Cancelled when the queue or the outer output may have room.
+  asio::steady_timer writable_;
 };
 
 class ChannelStream : public ByteStream {
  public:
   // `channel` must be open (accepted or confirmed); the returned port gets
-  // its events.
+  // its events. `output_room`: see ChannelPort::OutputRoom.
   static std::pair<std::unique_ptr<ChannelStream>, std::shared_ptr<ChannelPort>>
-  Create(asio::any_io_executor executor, session::Channel channel);
+  Create(asio::any_io_executor executor, session::Channel channel,
+         ChannelPort::OutputRoom output_room);
 
   explicit ChannelStream(std::shared_ptr<ChannelPort> port)
       : port_(std::move(port)) {}

@@ -124,6 +124,15 @@ class TransportDriver {
   size_t OutputBacklog() const;
   // Whether data producers may add output: backlog below low_watermark.
   bool OutputRoom() const { return OutputBacklog() < options_.low_watermark; }
+  // How much output producers may still add: low_watermark minus the
+  // backlog (0 when !OutputRoom()). A producer that hands over at most this
+  // much at a time (ChannelStream's writes into an outer connection) keeps
+  // the backlog below low_watermark plus one packet's framing.
+  size_t OutputRoomBytes() const {
+    const size_t backlog = OutputBacklog();
+    return backlog < options_.low_watermark ? options_.low_watermark - backlog
+                                            : 0;
+  }
   // Output backlog + received bytes not yet processed: what this connection
   // holds in user space besides the layers above.
   size_t BufferedBytes() const;

@@ -1,0 +1,345 @@
+// A user who stops reading, end to end (the real gateway, CA and sshd
+// target; the user is our own SSH client): what the gateway holds for them
+// stays bounded whatever window their client advertises, and once they
+// read again they get every byte.
+#include <asio.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gateway/gateway_test_fixture.h"
+#include "gtest/gtest.h"
+#include "ssh/auth/auth.h"
+#include "ssh/cert/certificate_file.h"
+#include "ssh/connection/messages.h"
+#include "ssh/crypto/keys.h"
+#include "ssh/net/driver.h"
+#include "ssh/net/session_handler.h"
+#include "ssh/session/session.h"
+#include "ssh/transport/host_key.h"
+#include "ssh/wire/reader.h"
+#include "storage/store.h"
+#include "tests/harness/sshd_fixture.h"
+
+namespace sallyport::gateway {
+namespace {
+
+using ssh::session::Channel;
+using ssh::session::Session;
+
+// Big enough for the whole output (InMemoryRecorder refuses more than its
+// limit, which would end the session as a failed recording).
+class SlowReaderTest : public GatewayTest {
+ protected:
+  SlowReaderTest() { recorder_override_ = &big_recorder_; }
+  InMemoryRecorder big_recorder_{size_t{512} << 20};
+};
+
+// Our client on one session channel: runs `command`, stops reading its
+// socket as soon as the channel is open, and watches the recording (the
+// gateway records the host's output before it forwards it, so what was
+// recorded and not received is what the gateway and the sockets between
+// hold). Once the recording stopped growing for a second (the host is
+// stopped) or has everything, it notes what is held and reads again.
+// Disconnects when the channel closed.
+class PausedReader : public ssh::session::SessionHandler {
+ public:
+  PausedReader(const InMemoryRecorder& recorder, std::string command,
+               uint64_t total)
+      : recorder_(recorder), command_(std::move(command)), total_(total) {}
+
+  ssh::net::TransportDriver* driver = nullptr;
+  uint64_t received = 0;
+  uint64_t not_zero = 0;  // received bytes other than '\0'
+  std::optional<uint64_t> held_when_stopped;
+  std::optional<uint32_t> exit_status;
+  std::string err;
+
+  void OnAuthenticated(Session& s) override {
+    session_ = &s;
+    if (!s.OpenChannel("session").ok()) s.Disconnect("cannot open");
+  }
+  void OnChannelOpenResult(Channel ch,
+                           const ssh::connection::OpenResult& r) override {
+    if (!r.ok()) {
+      ADD_FAILURE() << r.description;
+      session_->Disconnect("refused");
+      return;
+    }
+    (void)ch.SendRequest("exec", false,
+                         ssh::connection::SerializeStringRequest(command_));
+    (void)ch.SendEof();
+    driver->PauseInput();
+    timer_.emplace(driver->executor());
+    Poll();
+  }
+  void OnData(Channel ch, uint32_t stream, ssh::wire::Bytes data) override {
+    if (stream == 0) {
+      for (uint8_t byte : data) not_zero += byte != 0;
+      received += data.size();
+    } else {
+      err.append(data.begin(), data.end());
+    }
+    ch.Consume(data.size());
+  }
+  void OnChannelRequest(Channel ch, std::string_view type, bool want_reply,
+                        ssh::wire::Bytes data,
+                        ssh::connection::RequestId request) override {
+    if (type == "exit-status") {
+      ssh::wire::Reader r(data);
+      absl::StatusOr<uint32_t> status = r.ReadUint32();
+      if (status.ok()) exit_status = *status;
+    }
+    if (want_reply) (void)ch.Reply(request, false);
+  }
+  void OnClose(Channel) override {
+    if (timer_.has_value()) timer_->cancel();
+    session_->Disconnect("done");
+  }
+
+ private:
+  void Poll() {
+    const uint64_t recorded =
+        recorder_.DataFor("web01", Direction::kOutput).size();
+    still_ = recorded > 0 && recorded == last_ ? still_ + 1 : 0;
+    last_ = recorded;
+    if (recorded >= total_ || still_ >= 10) {
+      held_when_stopped = recorded - received;
+      std::printf("paused reader: %llu MiB recorded, %llu KiB received\n",
+                  static_cast<unsigned long long>(recorded >> 20),
+                  static_cast<unsigned long long>(received >> 10));
+      driver->ResumeInput();
+      return;
+    }
+    timer_->expires_after(std::chrono::milliseconds(100));
+    timer_->async_wait([this](const asio::error_code& ec) {
+      if (!ec) Poll();
+    });
+  }
+
+  const InMemoryRecorder& recorder_;
+  const std::string command_;
+  const uint64_t total_;
+  Session* session_ = nullptr;
+  std::optional<asio::steady_timer> timer_;
+  uint64_t last_ = 0;
+  int still_ = 0;
+};
+
+// The user's client advertises a 4 GiB window and stops reading while the
+// host writes 128 MiB: the host is stopped with a few MiB held (the
+// gateway's transport below its watermark, the host's window, socket
+// buffers), not the whole output; then the user reads everything. Fails if
+// the bridge reopens the host's window for whatever it hands to the user's
+// transport (the gateway held all 128 MiB).
+TEST_F(SlowReaderTest, AUserWithAHugeWindowWhoStopsReadingStopsTheHost) {
+  constexpr uint64_t kTotal = uint64_t{128} << 20;
+  // Well above what the gateway may hold (4 MiB of transport backlog and
+  // a 2 MiB window) plus loopback socket buffers, well below kTotal.
+  constexpr uint64_t kMaxHeld = uint64_t{32} << 20;
+  PausedReader reader(big_recorder_,
+                      absl::StrCat("head -c ", kTotal, " /dev/zero"), kTotal);
+  OurClientOptions options;
+  options.limit = absl::Seconds(240);
+  options.initial_window = 0xfff00000u;
+  options.on_driver = [&](ssh::net::TransportDriver& d) { reader.driver = &d; };
+  LoginResult run = RunOurClient(login_ + "+web01", reader, options);
+  ASSERT_TRUE(run.authenticated) << run.banner;
+  ASSERT_TRUE(reader.held_when_stopped.has_value()) << GatewayLog();
+  EXPECT_LE(*reader.held_when_stopped, kMaxHeld);
+  EXPECT_EQ(reader.received, kTotal) << reader.err;
+  EXPECT_EQ(reader.not_zero, 0u);
+  EXPECT_EQ(reader.exit_status, std::optional<uint32_t>(0)) << reader.err;
+  EXPECT_FALSE(absl::StrContains(GatewayLog(), "not keeping up"));
+}
+
+// A host on our own library (the other way round: a host that stops
+// reading): it advertises a 4 GiB window on its session channel and, once
+// the command request came, stops reading its socket. It never consumes
+// what arrives.
+class StuckHost : public ssh::session::SessionHandler,
+                  public ssh::auth::AuthPolicy {
+ public:
+  ssh::auth::AuthDecision Decide(const ssh::auth::AuthAttempt&) override {
+    // The library checked the session certificate (our user CA, valid,
+    // the login among its principals).
+    return {ssh::auth::AuthResult::kAccept, "test host"};
+  }
+  void OnChannelOpen(Channel ch, std::string_view, ssh::wire::Bytes) override {
+    (void)ch.Accept();
+  }
+  void OnChannelRequest(Channel ch, std::string_view type, bool want_reply,
+                        ssh::wire::Bytes,
+                        ssh::connection::RequestId request) override {
+    if (want_reply) (void)ch.Reply(request, true);
+    if (type == "exec" && driver != nullptr) driver->PauseInput();
+  }
+  void OnData(Channel, uint32_t, ssh::wire::Bytes data) override {
+    received += data.size();
+  }
+
+  ssh::net::TransportDriver* driver = nullptr;
+  std::atomic<uint64_t> received{0};
+};
+
+// The user's client: runs a command and sends `total` bytes as fast as the
+// gateway's window allows. Once what the gateway took stopped growing for
+// a second (the user is stopped) or is everything, it notes that and
+// disconnects.
+class Pusher : public ssh::session::SessionHandler {
+ public:
+  explicit Pusher(uint64_t total) : total_(total), chunk_(32 << 10, 'x') {}
+
+  ssh::net::TransportDriver* driver = nullptr;
+  uint64_t sent = 0;
+  std::optional<uint64_t> sent_when_stopped;
+
+  void OnAuthenticated(Session& s) override {
+    session_ = &s;
+    if (!s.OpenChannel("session").ok()) s.Disconnect("cannot open");
+  }
+  void OnChannelOpenResult(Channel ch,
+                           const ssh::connection::OpenResult& r) override {
+    if (!r.ok()) {
+      ADD_FAILURE() << r.description;
+      session_->Disconnect("refused");
+      return;
+    }
+    channel_ = ch;
+    (void)ch.SendRequest("exec", false,
+                         ssh::connection::SerializeStringRequest("cat"));
+    timer_.emplace(driver->executor());
+    Pump();
+    Poll();
+  }
+  void OnWindowAvailable(Channel) override { Pump(); }
+  void OnData(Channel ch, uint32_t, ssh::wire::Bytes data) override {
+    ch.Consume(data.size());
+  }
+
+ private:
+  void Pump() {
+    while (sent < total_ && !sent_when_stopped.has_value()) {
+      absl::StatusOr<size_t> n = channel_.Send(chunk_);
+      if (!n.ok() || *n == 0) return;
+      sent += *n;
+    }
+  }
+  void Poll() {
+    still_ = sent > 0 && sent == last_ ? still_ + 1 : 0;
+    last_ = sent;
+    if (sent >= total_ || still_ >= 10) {
+      sent_when_stopped = sent;
+      session_->Disconnect("done");
+      return;
+    }
+    timer_->expires_after(std::chrono::milliseconds(100));
+    timer_->async_wait([this](const asio::error_code& ec) {
+      if (!ec) Poll();
+    });
+  }
+
+  const uint64_t total_;
+  std::vector<uint8_t> chunk_;
+  Session* session_ = nullptr;
+  Channel channel_;
+  std::optional<asio::steady_timer> timer_;
+  uint64_t last_ = 0;
+  int still_ = 0;
+};
+
+// A host that advertises a 4 GiB window and stops reading, while the user
+// keeps sending: the gateway stops taking the user's data with a few MiB
+// held (its transport to the host below the watermark, the user's window,
+// socket buffers). Fails if the bridge reopens the user's window for
+// whatever it hands to the host's transport (it took all 128 MiB).
+TEST_F(SlowReaderTest, AHostWithAHugeWindowWhoStopsReadingStopsTheUser) {
+  constexpr uint64_t kTotal = uint64_t{128} << 20;
+  constexpr uint64_t kMaxHeld = uint64_t{32} << 20;
+  // web09: our StuckHost, with a host certificate from our host CA.
+  const std::string state = env_->dir() + "/state";
+  auto key_files = testing::GenerateKey(dir_->path(), "web09_host");
+  ASSERT_TRUE(key_files.ok()) << key_files.status();
+  auto cert_path =
+      testing::SignWithSshKeygen(state + "/host_ca", key_files->public_path,
+                                 "web09", "web09", "-5m:+1h", /*host=*/true);
+  ASSERT_TRUE(cert_path.ok()) << cert_path.status();
+  auto key = ssh::crypto::PrivateKey::LoadFile(key_files->private_path);
+  ASSERT_TRUE(key.ok()) << key.status();
+  auto cert = ssh::cert::LoadCertificate(*cert_path);
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  auto user_ca = ssh::crypto::PublicKey::FromAuthorizedKeysLine(
+      env_->init().user_ca_public_key);
+  ASSERT_TRUE(user_ca.ok()) << user_ca.status();
+
+  StuckHost host;
+  // Destroyed last: the driver's timers and socket belong to it.
+  asio::io_context host_io;
+  // Destroyed after the session, which uses the transport it owns.
+  std::unique_ptr<ssh::net::TransportDriver> host_driver;
+  ssh::session::ServerSessionOptions o;
+  o.transport.host_keys = {ssh::transport::ServerHostKey{*key, cert->blob}};
+  o.connection.initial_window = 0xfff00000u;
+  o.auth.policy = &host;
+  o.auth.trusted_user_cas = {*user_ca};
+  // The session certificate's source-address names the gateway.
+  o.auth.peer_address = "127.0.0.1";
+  o.auth.log = [](const ssh::auth::AuthAttempt*, bool accepted,
+                  std::string_view reason) {
+    if (!accepted)
+      std::printf("web09 refused: %s\n", std::string(reason).c_str());
+  };
+  auto session = ssh::session::ServerSession::Create(std::move(o), host);
+  ASSERT_TRUE(session.ok()) << session.status();
+  asio::ip::tcp::acceptor acceptor(
+      host_io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  std::unique_ptr<ssh::net::SessionMessageHandler> host_handler;
+  acceptor.async_accept(
+      [&](const asio::error_code& ec, asio::ip::tcp::socket socket) {
+        ASSERT_FALSE(ec) << ec.message();
+        host_driver = std::make_unique<ssh::net::TransportDriver>(
+            std::move(socket), (*session)->ReleaseTransport());
+        host_handler = std::make_unique<ssh::net::SessionMessageHandler>(
+            **session, *host_driver);
+        host.driver = host_driver.get();
+        asio::co_spawn(
+            host_io,
+            [&]() -> asio::awaitable<void> {
+              (void)co_await host_driver->Run(*host_handler);
+            },
+            [](std::exception_ptr e) {
+              if (e) ADD_FAILURE() << "the host's driver coroutine threw";
+            });
+      });
+  storage::Host web09;
+  web09.name = "web09";
+  web09.address = "127.0.0.1";
+  web09.port = acceptor.local_endpoint().port();
+  web09.trust = storage::HostTrust::kHostCa;
+  ASSERT_TRUE(env_->store().CreateHost(web09).ok());
+  std::thread host_thread([&] { host_io.run_for(std::chrono::seconds(240)); });
+
+  Pusher user(kTotal);
+  OurClientOptions options;
+  options.limit = absl::Seconds(240);
+  options.on_driver = [&](ssh::net::TransportDriver& d) { user.driver = &d; };
+  LoginResult run = RunOurClient(login_ + "+web09", user, options);
+  host_io.stop();
+  host_thread.join();
+  ASSERT_TRUE(run.authenticated) << run.banner;
+  ASSERT_TRUE(user.sent_when_stopped.has_value()) << GatewayLog();
+  std::printf("stuck host: the user sent %llu MiB, the host read %llu KiB\n",
+              static_cast<unsigned long long>(*user.sent_when_stopped >> 20),
+              static_cast<unsigned long long>(host.received.load() >> 10));
+  EXPECT_LE(*user.sent_when_stopped - host.received.load(), kMaxHeld);
+}
+
+}  // namespace
+}  // namespace sallyport::gateway
