@@ -115,6 +115,11 @@ void GatewayConnection::OnChannelOpen(Channel ch, std::string_view type,
     }
     bridge.info.destination =
         connection_internal::HostPort(dest->host, dest->port);
+    if (dest->port == 0) {
+      RejectDown(bridge, OpenFailure::kConnectFailed,
+                 connection_internal::kPortZeroRefused);
+      return;
+    }
     if (!permissions_.has_value() || !permissions_->permit_port_forwarding) {
       refuse(OpenFailure::kAdministrativelyProhibited,
              connection_internal::kNoPortForwardInCertificate);
@@ -288,7 +293,7 @@ void GatewayConnection::AuthorizeFor(
   std::weak_ptr<GatewayConnection> weak = weak_from_this();
   proxy_.options().ca->AuthorizeChannel(
       std::move(request), executor_,
-      [weak, key, kind, host,
+      [weak, key, kind, host, jump_port,
        done = std::move(done)](absl::StatusOr<gw::AuthorizeChannelResponse> r) {
         auto self = weak.lock();
         if (self == nullptr || self->down_ended_) return;
@@ -309,8 +314,14 @@ void GatewayConnection::AuthorizeFor(
                                            "': ", Safe(answer.reason())));
           }
           // Full: not kept, asked again next time (a client asking for
-          // ever new destinations must not grow the cache).
-          if (self->authz_cache_.size() < kMaxCachedAuthorizations &&
+          // ever new destinations must not grow the cache). A jump's
+          // answer is not kept at all: it carries the host's inventory
+          // record (the address relayed to) and the roles' verdict on
+          // hosts other than the connection's own, and a jump connection
+          // (ControlMaster) carries new jumps for hours after an
+          // administrator removed the host or the role.
+          if (jump_port == 0 &&
+              self->authz_cache_.size() < kMaxCachedAuthorizations &&
               !answer.certificate_revoked()) {
             self->authz_cache_[key] = answer;
           }

@@ -41,9 +41,10 @@ inline constexpr char kNoAgentForwardInCertificate[] =
     "roles allowed agent-forward when you ran `sp login`; if one does now, "
     "run `sp login` again, otherwise ask an administrator)";
 
-// How long the user has to authenticate an inner (recorded ProxyJump)
-// connection once its channel is open.
-inline constexpr absl::Duration kInnerLoginGrace = absl::Seconds(60);
+// Why a direct-tcpip channel to port 0 is refused (a jump or a forward).
+inline constexpr char kPortZeroRefused[] =
+    "port 0 is not a port to connect to; name the host's port (e.g. "
+    "web01:22)";
 
 // Each bridged channel's outbound queue (ConnectionOptions::
 // max_queued_bytes) on both connections: the other side's whole window

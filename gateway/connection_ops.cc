@@ -78,12 +78,13 @@ void GatewayConnection::ReportAuth(bool allowed, std::string_view code) {
 void GatewayConnection::ReportChannelRefused(std::string_view kind,
                                              const std::string& destination,
                                              uint32_t id,
-                                             std::string_view reason) {
+                                             std::string_view reason,
+                                             const std::string& host) {
   LogChannel ch;
   ch.id = id;
   ch.kind = std::string(kind);
   ch.login = target_.login;
-  ch.host = target_.host;
+  ch.host = host.empty() ? target_.host : host;
   ch.destination = destination;
   observer().ChannelRefused(log_conn_, ch, reason);
 }

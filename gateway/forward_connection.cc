@@ -90,13 +90,15 @@ ssh::auth::AuthDecision GatewayConnection::DecideJump(
 
 void GatewayConnection::RejectOpen(Channel ch, OpenFailure reason,
                                    const std::string& why,
-                                   const std::string& destination) {
+                                   const std::string& destination,
+                                   const std::string& host) {
   Log(absl::StrCat("event=channel.refused ", Describe(),
-                   " type=direct-tcpip reason=\"", Safe(why), "\""));
+                   " type=direct-tcpip destination=\"", Safe(destination),
+                   "\" reason=\"", Safe(why), "\""));
   // A refused jump is what a security team looks for (probing internal
   // addresses through the bastion): it was only a detail line, with no
   // audit event and no count.
-  ReportChannelRefused("direct-tcpip", destination, ch.id(), why);
+  ReportChannelRefused("direct-tcpip", destination, ch.id(), why, host);
   (void)ch.Reject(reason, why);
   WakeDown();
 }
@@ -116,6 +118,14 @@ void GatewayConnection::OpenJump(Channel ch, Bytes extra) {
         ch, OpenFailure::kAdministrativelyProhibited,
         absl::StrCat(st.message(), "; only inventory hosts can be reached"),
         HostPort(Safe(dest->host), dest->port));
+    return;
+  }
+  // Port 0 is no port to connect to, and a jump_port of 0 would ask the CA
+  // for no jump at all (a decision for the host, relayed to its SSH port).
+  if (dest->port == 0) {
+    RejectOpen(ch, OpenFailure::kConnectFailed,
+               connection_internal::kPortZeroRefused,
+               HostPort(Safe(dest->host), dest->port));
     return;
   }
   const uint32_t id = ch.id();
@@ -148,19 +158,19 @@ void GatewayConnection::OpenJump(Channel ch, Bytes extra) {
         if (!passthrough && !permissions_->permit_port_forwarding) {
           RejectOpen(ch, OpenFailure::kAdministrativelyProhibited,
                      connection_internal::kNoPortForwardInCertificate,
-                     HostPort(host, port));
+                     HostPort(host, port), record.name());
           return;
         }
         if (!a.allowed()) {
           RejectOpen(ch, OpenFailure::kAdministrativelyProhibited, a.reason(),
-                     HostPort(host, port));
+                     HostPort(host, port), record.name());
           return;
         }
         if (passthrough && a.jump_mode() == "record") {
           // The CA decided a recorded ProxyJump (no role passes it
           // through): an inner session (gateway/jump_inner.cc), decided by
           // RBAC like LOGIN+HOST once the user logs in to it.
-          StartRecordedJump(ch, record);
+          StartRecordedJump(ch, record, HostPort(host, port));
           return;
         }
         StartRelay(ch, record.name(), HostPort(host, port), passthrough,
@@ -194,7 +204,8 @@ void GatewayConnection::StartRelay(Channel ch, const std::string& host,
   if (!tap.ok()) {
     RejectOpen(ch, OpenFailure::kResourceShortage,
                absl::StrCat("the connection cannot be recorded: ",
-                            Safe(tap.status().message())));
+                            Safe(tap.status().message())),
+               destination, host);
     return;
   }
   const std::string event = passthrough ? "jump" : "forward";
@@ -261,7 +272,8 @@ void GatewayConnection::StartRelay(Channel ch, const std::string& host,
           self->RejectOpen(relay->down(), OpenFailure::kConnectFailed,
                            absl::StrCat("cannot reach ", Safe(destination),
                                         " (", Safe(address), ":", port,
-                                        "): ", Safe(sock.status().message())));
+                                        "): ", Safe(sock.status().message())),
+                           destination, host);
           relay->Shutdown("connect failed");
           co_return;
         }

@@ -24,7 +24,6 @@ namespace sallyport::gateway {
 namespace gw = gateway::v1;
 using connection_internal::IsJumpUser;
 using connection_internal::kBridgeQueueBytes;
-using connection_internal::kInnerLoginGrace;
 using connection_internal::Safe;
 using ssh::session::Channel;
 using ssh::wire::Bytes;
@@ -149,6 +148,7 @@ GatewayConnection::~GatewayConnection() {
     proxy_.options().recorder->EndSession(session_id_, ending_);
   }
   if (user_counted_) proxy_.ReleaseUser(user_);
+  if (uses_jump_count_) *origin_->jump_count_used = false;
 }
 
 void GatewayConnection::Log(const std::string& line) const {
@@ -195,7 +195,7 @@ asio::awaitable<void> GatewayConnection::Run() {
   if (origin_.has_value()) {
     // Inner (recorded ProxyJump): the host's name, certified by our CA.
     o.transport.host_keys = {origin_->host_key};
-    o.transport.login_grace_time = kInnerLoginGrace;
+    o.transport.login_grace_time = limits_.login_grace;
   } else {
     o.transport.host_keys = proxy_.host_keys();
   }
@@ -331,11 +331,8 @@ asio::awaitable<void> GatewayConnection::Run() {
   if (slot_ != nullptr) slot_->Attach(down_driver_.get());
   proxy_.Register(this);
   Log(absl::StrCat("event=conn.open peer=", peer_));
-  // Recorded ProxyJump: the host is known (the jump's decision), so the
-  // connection to it and its key exchange run while the user is still
-  // exchanging keys and authenticating here; only the authentication there
-  // waits for the session certificate.
-  if (origin_.has_value()) StartUpstream(/*early=*/true);
+  // Recorded ProxyJump: the connection to the host starts early, once the
+  // user showed the jump's identity here (DecideInner).
   absl::Status why = co_await down_driver_->Run(*down_handler_);
   down_ended_ = true;
   if (slot_ != nullptr) slot_->Attach(nullptr);
@@ -442,10 +439,14 @@ void GatewayConnection::AuthDecided(
                RefusalBanner(r.status(), target_));
     return;
   }
-  // An inner connection (recorded ProxyJump) is counted by its jump
-  // connection already.
+  // An inner connection (recorded ProxyJump) is a session too: the first
+  // of its jump connection's uses the jump connection's count, each other
+  // one counts one more (one ControlMaster jump connection carried any
+  // number of sessions past max_sessions_per_user).
+  const bool share_jump_count =
+      origin_.has_value() && !*origin_->jump_count_used;
   if (absl::Status held =
-          origin_.has_value() ? absl::OkStatus() : proxy_.AcquireUser(user_);
+          share_jump_count ? absl::OkStatus() : proxy_.AcquireUser(user_);
       !held.ok()) {
     limit_refused_ = true;
     ca_refusal_code_ = "max-sessions-per-user";
@@ -455,7 +456,11 @@ void GatewayConnection::AuthDecided(
                absl::StrCat("sallyport: ", held.message(), ".\r\n"));
     return;
   }
-  user_counted_ = !origin_.has_value();
+  user_counted_ = !share_jump_count;
+  if (share_jump_count) {
+    *origin_->jump_count_used = true;
+    uses_jump_count_ = true;
+  }
   session_cert_ = std::move(*r);
   // LOGIN+ADDRESS: the CA found the inventory host by an address; the
   // session goes by the host's name from here on (decisions, recording).

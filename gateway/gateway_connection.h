@@ -87,6 +87,11 @@ struct JumpOrigin {
   // authenticating, and authenticates there once the session certificate
   // names the same host.
   gateway::v1::HostRecord host_record;
+  // Whether one of the jump connection's inner sessions holds the jump
+  // connection's own max_sessions_per_user count (shared by the jump
+  // connection and its inner connections): the first inner session to log
+  // in uses it, each other one counts one more.
+  std::shared_ptr<bool> jump_count_used;
 };
 
 class GatewayConnection
@@ -336,13 +341,21 @@ class GatewayConnection
     std::string host;           // the inventory name jumped to
     std::string inner_session;  // the inner connection's session id
     absl::Time started;
+    std::weak_ptr<GatewayConnection> inner;
   };
+  // Recorded jumps whose user has not logged in yet (inner connections,
+  // and those waiting for their host certificate): at most
+  // kMaxJumpsAwaitingLogin.
+  size_t JumpsAwaitingLogin() const;
   // The outer (jump-only) side: a jump to `host` the role does not pass
-  // through becomes an inner recorded session on channel `ch`.
+  // through becomes an inner recorded session on channel `ch`;
+  // `destination` (HOST:PORT as the user named it) for refusals.
   void StartRecordedJump(ssh::session::Channel ch,
-                         const gateway::v1::HostRecord& host);
+                         const gateway::v1::HostRecord& host,
+                         const std::string& destination);
   void LaunchInner(ssh::session::Channel ch,
                    const gateway::v1::HostRecord& host,
+                   const std::string& destination,
                    ssh::transport::ServerHostKey host_key);
   ssh::net::ChannelPort* FindJumpPort(uint32_t id);
   // A jump channel ended (`why`): the jump.end log line and the
@@ -360,9 +373,12 @@ class GatewayConnection
   void OpenJump(ssh::session::Channel ch, ssh::wire::Bytes extra);
   // Refuses a direct-tcpip channel (a jump or a forward through a jump
   // connection) and reports it like every refused channel: log line,
-  // channel.refused audit event, metric. `destination` HOST:PORT when known.
+  // channel.refused audit event, metric. `destination` HOST:PORT when known;
+  // `host` the inventory name it is about when known (a jump-only
+  // connection has no host of its own).
   void RejectOpen(ssh::session::Channel ch, ssh::connection::OpenFailure reason,
-                  const std::string& why, const std::string& destination = "");
+                  const std::string& why, const std::string& destination = "",
+                  const std::string& host = "");
   // Relays the pending channel `ch` to address:port once connected:
   // passthrough (events only) or a recorded port forward; `record` is
   // the decision's (AuthorizeChannelResponse.record): "never" spools
@@ -411,8 +427,9 @@ class GatewayConnection
   void WhenUpstream(std::function<void(bool ready)> then);
   // AuthorizeChannel for (login, `host`, kind, destination), answered
   // from session_decisions_ or the per-connection cache (at most
-  // kMaxCachedAuthorizations answers) when they have it; `done` runs on
-  // the executor while the connection lives (or never). `jump_port`: see
+  // kMaxCachedAuthorizations answers; never a jump's) when they have it;
+  // `done` runs on the executor while the connection lives (or never).
+  // `jump_port`: see
   // AuthorizeChannelRequest (a jump, whose kind the CA decides).
   void AuthorizeFor(
       const std::string& kind, const std::string& host,
@@ -529,6 +546,14 @@ class GatewayConnection
     std::string waiting_for;
   };
   std::map<uint32_t, PendingJump> pending_jumps_;
+  // Serials of recorded jumps waiting for their host certificate
+  // (JumpsAwaitingLogin counts them).
+  std::set<uint64_t> host_cert_waits_;
+  // Jump connection: shared with its inner connections (JumpOrigin::
+  // jump_count_used). Inner connection: its session holds a
+  // max_sessions_per_user count (its own or the jump connection's).
+  std::shared_ptr<bool> jump_count_used_ = std::make_shared<bool>(false);
+  bool uses_jump_count_ = false;
   // Remote forwards the host accepted (listen address, port), and those
   // being decided or requested; together at most max_remote_forwards.
   std::set<std::pair<std::string, uint32_t>> remote_forwards_;
@@ -552,8 +577,10 @@ class GatewayConnection
                                  std::string_view type) const;
   void ReportAuth(bool allowed, std::string_view code);
   static std::string CaRefusalCode(const absl::Status& st);
+  // `host`: the inventory host it is about, when not the connection's.
   void ReportChannelRefused(std::string_view kind, const std::string& dest,
-                            uint32_t id, std::string_view reason);
+                            uint32_t id, std::string_view reason,
+                            const std::string& host = "");
   void ReportChannelClosed(Bridge& b);
   // Audit events of a started command: exec.command for an exec, and
   // filetransfer.start for sftp and scp -t/-f (gwev).

@@ -17,9 +17,13 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/clock.h"
+#include "ssh/cert/certificate.h"
+#include "ssh/crypto/keys.h"
 
 namespace sallyport::gateway {
 
@@ -60,6 +64,18 @@ class TargetCertificateCache {
   std::map<std::pair<std::string, std::string>, Entry> entries_
       ABSL_GUARDED_BY(mu_);
 };
+
+// Whether `certificate` (from the CA's IssueHostCertificateForTarget) may
+// be presented by the inner server of a recorded ProxyJump to `host`: a
+// HOST certificate signed by one of `host_cas`, listing `host` as a
+// principal, valid at `clock`'s now, without critical options (the checks
+// of ssh::cert::HostCertificatePolicy, which the user's ssh makes too),
+// and certifying `key`, the gateway's host key it was asked for.
+// kPermissionDenied or kUnauthenticated saying what is wrong.
+absl::Status CheckTargetCertificate(
+    const ssh::cert::Certificate& certificate,
+    const ssh::crypto::PublicKey& key, const std::string& host,
+    std::vector<ssh::crypto::PublicKey> host_cas, const base::Clock* clock);
 
 }  // namespace sallyport::gateway
 

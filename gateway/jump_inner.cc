@@ -7,6 +7,7 @@
 #include "audit/events.h"
 #include "gateway/connection_internal.h"
 #include "gateway/gateway_connection.h"
+#include "gateway/jump_host_certs.h"
 #include "ssh/cert/certificate.h"
 #include "ssh/net/spawn.h"
 
@@ -25,9 +26,30 @@ using ssh::session::Channel;
 
 // ------------------------------------------------ the jump-only side
 
+size_t GatewayConnection::JumpsAwaitingLogin() const {
+  size_t n = host_cert_waits_.size();
+  for (const auto& [id, jump] : jump_ports_) {
+    std::shared_ptr<GatewayConnection> inner = jump.inner.lock();
+    if (inner != nullptr && !inner->authenticated_ && !inner->down_ended_) ++n;
+  }
+  return n;
+}
+
 void GatewayConnection::StartRecordedJump(Channel ch,
-                                          const gw::HostRecord& host) {
+                                          const gw::HostRecord& host,
+                                          const std::string& destination) {
   const uint32_t id = ch.id();
+  if (const size_t waiting = JumpsAwaitingLogin();
+      waiting >= kMaxJumpsAwaitingLogin) {
+    RejectOpen(ch, OpenFailure::kResourceShortage,
+               absl::StrCat("this connection already has ", waiting,
+                            " recorded ProxyJumps waiting for their login (at "
+                            "most ",
+                            kMaxJumpsAwaitingLogin,
+                            " at a time); log in to those or close them first"),
+               destination, host.name());
+    return;
+  }
   const uint64_t serial = next_serial_++;
   pending_jumps_[id] = {
       serial, connection_internal::HostPort(host.name(), host.port()),
@@ -37,7 +59,8 @@ void GatewayConnection::StartRecordedJump(Channel ch,
   if (keys.empty()) {
     pending_jumps_.erase(id);
     RejectOpen(ch, OpenFailure::kResourceShortage,
-               "the gateway has no host key for a recorded ProxyJump");
+               "the gateway has no host key for a recorded ProxyJump",
+               destination, host.name());
     return;
   }
   // The gateway's first host key, certified for the host's name.
@@ -49,7 +72,7 @@ void GatewayConnection::StartRecordedJump(Channel ch,
     key.certificate = std::move(*cached);
     Log(absl::StrCat("event=jump.host_cert ", Describe(), " channel=", id,
                      " to=", Safe(name), " source=cached"));
-    LaunchInner(ch, host, std::move(key));
+    LaunchInner(ch, host, destination, std::move(key));
     return;
   }
   gw::IssueHostCertificateForTargetRequest request;
@@ -58,12 +81,15 @@ void GatewayConnection::StartRecordedJump(Channel ch,
   std::weak_ptr<GatewayConnection> weak = weak_from_this();
   auto shared_key =
       std::make_shared<ssh::transport::ServerHostKey>(std::move(key));
+  host_cert_waits_.insert(serial);
   proxy_.options().ca->IssueHostCertificateForTarget(
       std::move(request), executor_,
-      [weak, ch, id, serial, host, fingerprint, shared_key](
+      [weak, ch, id, serial, host, destination, fingerprint, shared_key](
           absl::StatusOr<gw::IssueHostCertificateForTargetResponse> r) {
         auto self = weak.lock();
-        if (self == nullptr || self->down_ended_) return;
+        if (self == nullptr) return;
+        self->host_cert_waits_.erase(serial);
+        if (self->down_ended_) return;
         auto it = self->pending_jumps_.find(id);
         if (it == self->pending_jumps_.end() || it->second.serial != serial)
           return;
@@ -72,15 +98,25 @@ void GatewayConnection::StartRecordedJump(Channel ch,
             r.ok() ? ssh::cert::Certificate::FromLine(
                          r->certificate().ssh_certificate())
                    : absl::StatusOr<ssh::cert::Certificate>(r.status());
-        if (!cert.ok() || cert->key != shared_key->key.public_key()) {
+        // What the user's ssh will check of it, and that it is for our key:
+        // a wrong one is refused here, with the reason, not by every ssh.
+        absl::Status usable =
+            cert.ok() ? CheckTargetCertificate(
+                            *cert, shared_key->key.public_key(), name,
+                            self->proxy_.options().ca->host_ca_keys(),
+                            &self->proxy_.clock())
+                      : cert.status();
+        if (!usable.ok()) {
           self->pending_jumps_.erase(id);
+          self->Log(absl::StrCat("event=jump.host_cert_refused ",
+                                 self->Describe(), " channel=", id,
+                                 " to=", Safe(name), " reason=\"",
+                                 Safe(usable.message()), "\""));
           self->RejectOpen(
               ch, OpenFailure::kConnectFailed,
-              absl::StrCat(
-                  "no host certificate for ", Safe(name),
-                  " from the Sallyport CA: ",
-                  Safe(cert.ok() ? std::string("wrong key")
-                                 : std::string(cert.status().message()))));
+              absl::StrCat("no host certificate for ", Safe(name),
+                           " from the Sallyport CA: ", Safe(usable.message())),
+              destination, name);
           return;
         }
         const absl::Time valid_before =
@@ -94,11 +130,12 @@ void GatewayConnection::StartRecordedJump(Channel ch,
         self->Log(absl::StrCat("event=jump.host_cert ", self->Describe(),
                                " channel=", id, " to=", Safe(name),
                                " source=issued"));
-        self->LaunchInner(ch, host, *shared_key);
+        self->LaunchInner(ch, host, destination, *shared_key);
       });
 }
 
 void GatewayConnection::LaunchInner(Channel ch, const gw::HostRecord& record,
+                                    const std::string& destination,
                                     ssh::transport::ServerHostKey host_key) {
   const std::string& host = record.name();
   const uint32_t id = ch.id();
@@ -108,7 +145,7 @@ void GatewayConnection::LaunchInner(Channel ch, const gw::HostRecord& record,
       ssh::cert::Certificate::FromLine(user_certificate_line_);
   if (!outer.ok() || !ch.Accept().ok()) {
     RejectOpen(ch, OpenFailure::kResourceShortage,
-               "the recorded ProxyJump could not start");
+               "the recorded ProxyJump could not start", destination, host);
     return;
   }
   // The inner connection writes into `ch` only while our transport to the
@@ -118,12 +155,12 @@ void GatewayConnection::LaunchInner(Channel ch, const gw::HostRecord& record,
       ssh::net::ChannelStream::Create(executor_, ch, [this]() -> size_t {
         return down_driver_ == nullptr ? 0 : down_driver_->OutputRoomBytes();
       });
-  JumpOrigin origin{host,  user_,       outer->signature_key_blob,
-                    peer_, session_id_, std::move(host_key),
-                    record};
+  JumpOrigin origin{host,   user_,           outer->signature_key_blob,
+                    peer_,  session_id_,     std::move(host_key),
+                    record, jump_count_used_};
   auto inner = std::make_shared<GatewayConnection>(proxy_, std::move(stream),
                                                    std::move(origin));
-  jump_ports_[id] = JumpChannel{port, host, inner->session_id_, Now()};
+  jump_ports_[id] = JumpChannel{port, host, inner->session_id_, Now(), inner};
   Log(absl::StrCat("event=jump.record ", Describe(), " channel=", id,
                    " to=", Safe(host), " inner_session=", inner->session_id_));
   observer().AuditEvent(log_conn_, audit::kEventProxyJump,
@@ -197,6 +234,15 @@ ssh::auth::AuthDecision GatewayConnection::DecideInner(
       SendRefusalBanner(absl::StrCat("sallyport: ", why, "\r\n"));
     }
     return {AuthResult::kReject, why};
+  }
+  // The host is known (the jump's decision): the connection to it and its
+  // key exchange run while the user finishes authenticating here (the CA's
+  // session certificate), and only the authentication there waits for
+  // that certificate. Not before the user showed the jump's identity (a
+  // certificate the library verified: our CA, valid, this login, not
+  // revoked): a jump channel nobody logs in to connects nowhere.
+  if (a.certificate.has_value() && upstream_ == nullptr) {
+    StartUpstream(/*early=*/true);
   }
   return DecideRecorded(a, Target{a.user, origin_->host});
 }

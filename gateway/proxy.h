@@ -43,7 +43,14 @@ class GatewayConnection;
 struct ProxyLimits {
   int max_auth_tries = 6;
   size_t max_channels_per_connection = 64;
+  // Counts jump-only connections and LOGIN+HOST sessions, and the recorded
+  // ProxyJump sessions inside a jump connection: its first one uses the
+  // jump connection's own count, each more one its own.
   int max_sessions_per_user = 50;
+  // Time to authenticate (limits.login_grace): the listener's for a new
+  // connection, and an inner (recorded ProxyJump) connection's from its
+  // channel's opening.
+  absl::Duration login_grace = absl::Seconds(30);
   absl::Duration idle_timeout = absl::ZeroDuration();  // off
   // Connecting to a host (TCP, handshake, authentication).
   absl::Duration upstream_connect_timeout = absl::Seconds(15);
@@ -68,6 +75,16 @@ struct ProxyLimits {
 // ones are not kept (each such request is asked of the CA again), so the
 // cache cannot grow with the client's requests.
 inline constexpr size_t kMaxCachedAuthorizations = 256;
+
+// Recorded ProxyJumps (inner connections) one jump connection may have
+// waiting for their user's login at once, counting those still waiting for
+// their host certificate: each may connect to its host once it has seen
+// the user's certificate (GatewayConnection::DecideInner), so without a
+// limit one user could make the gateway open unauthenticated connections
+// to a host by the hundred (its sshd's MaxStartups and PerSourcePenalties
+// then refuse the gateway for everyone). More are refused, and audited as
+// channel.refused.
+inline constexpr size_t kMaxJumpsAwaitingLogin = 4;
 
 // Why a connection ends when its user certificate is revoked.
 inline constexpr char kCertificateRevoked[] =

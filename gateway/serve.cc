@@ -143,6 +143,7 @@ ProxyLimits ToProxyLimits(const GatewayLimitSettings& l) {
   p.max_channels_per_connection =
       static_cast<size_t>(l.max_channels_per_connection);
   p.max_sessions_per_user = l.max_sessions_per_user;
+  p.login_grace = l.login_grace;
   p.idle_timeout = l.idle_timeout;
   return p;
 }

@@ -27,7 +27,6 @@ namespace sallyport::gateway {
 namespace gw = gateway::v1;
 using connection_internal::kBridgeQueueBytes;
 using connection_internal::kHostOpenGrace;
-using connection_internal::kInnerLoginGrace;
 using connection_internal::Safe;
 using ssh::connection::OpenFailure;
 
@@ -117,7 +116,7 @@ asio::awaitable<void> GatewayConnection::RunUpstream() {
   o.transport.login_grace_time = limits_.upstream_connect_timeout;
   if (early) {
     // The user has as long as an inner connection's login grace.
-    o.transport.login_grace_time += kInnerLoginGrace;
+    o.transport.login_grace_time += limits_.login_grace;
     o.auth.identities_later = true;
   } else {
     o.auth.user = target_.login;
