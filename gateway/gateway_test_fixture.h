@@ -137,9 +137,11 @@ class GatewayTest : public ::testing::Test {
                     .ok());
 
     // The gateway: enrolled, its files and gateway.yaml in its state dir.
+    // A token made for gw1: it shares the name 127.0.0.1 with web01.
     std::string token;
     ASSERT_TRUE(
-        ca::CreateJoinToken(*env_, "gateway", absl::Hours(1), &token).ok());
+        ca::CreateJoinToken(*env_, "gateway", absl::Hours(1), &token, "gw1")
+            .ok());
     ca::EnrolledGateway gw = ca::Enroll(*env_, token, "gw1", {"127.0.0.1"});
     ASSERT_TRUE(gw.status.ok()) << gw.status.error_message();
     const std::string gw_dir = dir_->File("gateway");
