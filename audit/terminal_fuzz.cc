@@ -92,8 +92,10 @@ void FuzzOne(uint8_t first, fuzz::ByteReader& in) {
   }
 
   // ReplayFilter: the same output in one piece or in chunks; no string
-  // control opens in it (ESC or 0xC2 followed by its opener); never longer
-  // than the input; input without ESC or 0xC2 passes unchanged.
+  // control opens in it (ESC, then any controls a terminal executes inside
+  // an escape, then its opener; or 0xC2 followed by its opener); no byte
+  // 0x80..0x9F outside a valid UTF-8 sequence; never longer than the
+  // input; UTF-8 input without ESC or 0xC2 passes unchanged.
   ReplayFilter one, many;
   const std::string replay = one.Feed(input);
   std::string replay_pieces;
@@ -105,14 +107,32 @@ void FuzzOne(uint8_t first, fuzz::ByteReader& in) {
   for (size_t i = 0; i + 1 < replay.size(); ++i) {
     const auto c = static_cast<unsigned char>(replay[i]);
     const auto d = static_cast<unsigned char>(replay[i + 1]);
-    Require(!(c == 0x1b &&
-              (d == ']' || d == 'P' || d == 'X' || d == '^' || d == '_')),
-            "a string control (ESC form) in the replay");
+    if (c == 0x1b) {
+      size_t j = i + 1;
+      while (j < replay.size()) {
+        const auto e = static_cast<unsigned char>(replay[j]);
+        if (!((e < 0x20 && e != 0x18 && e != 0x1a && e != 0x1b) || e == 0x7f)) {
+          break;
+        }
+        ++j;
+      }
+      const auto o = j < replay.size() ? replay[j] : '\0';
+      Require(!(o == ']' || o == 'P' || o == 'X' || o == '^' || o == '_'),
+              "a string control (ESC form) in the replay");
+    }
     Require(!(c == 0xC2 &&
               (d == 0x9D || d == 0x90 || d == 0x98 || d == 0x9E || d == 0x9F)),
             "a string control (C1 form) in the replay");
   }
-  if (input.find('\x1b') == std::string_view::npos &&
+  for (size_t i = 0; i < replay.size();) {
+    const size_t len = base::Utf8SequenceLength(replay, i);
+    const auto c = static_cast<unsigned char>(replay[i]);
+    Require(len > 0 || c < 0x80 || c > 0x9F,
+            "a C1 byte outside UTF-8 in the replay");
+    i += len > 0 ? len : 1;
+  }
+  if (base::IsValidUtf8(input) &&
+      input.find('\x1b') == std::string_view::npos &&
       input.find('\xC2') == std::string_view::npos) {
     Require(replay == input, "plain input did not pass unchanged");
   }

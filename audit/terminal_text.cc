@@ -1,116 +1,206 @@
 #include "audit/terminal_text.h"
 
 namespace sallyport::audit {
+namespace {
+
+constexpr unsigned char kBel = 0x07, kCan = 0x18, kSub = 0x1a, kEsc = 0x1b,
+                        kDel = 0x7f;
+
+// A C0 control (or DEL) that a terminal executes inside an escape
+// sequence without leaving it: all of them but CAN and SUB (which abort
+// the sequence) and ESC (which starts a new one). DEL is ignored there.
+bool ActsInsideEscape(unsigned char c) {
+  return (c < 0x20 && c != kCan && c != kSub && c != kEsc) || c == kDel;
+}
+
+}  // namespace
+
+void TerminalText::Control(unsigned char c) {
+  if (c == '\r' || c == '\n') {
+    if (!text_.empty() && text_.back() != '\n') text_.push_back('\n');
+  } else if (c == 0x08 || c == kDel) {
+    if (!text_.empty() && text_.back() != '\n') text_.pop_back();
+  } else if (c == '\t') {
+    text_.push_back('\t');
+  }
+}
+
+void TerminalText::Step(unsigned char c) {
+  switch (state_) {
+    case State::kText:
+      if (c == kEsc) {
+        state_ = State::kEsc;
+      } else if (c < 0x20 || c == kDel) {
+        Control(c);
+      } else {
+        text_.push_back(static_cast<char>(c));
+      }
+      break;
+    case State::kEsc:
+      if (c == '[') {
+        state_ = State::kCsi;
+      } else if (c == ']') {
+        state_ = State::kOsc;
+      } else if (c >= 0x20 && c <= 0x2f) {
+        // ESC ( B and friends: an intermediate byte, then the final one.
+      } else if (ActsInsideEscape(c)) {
+        if (c != kDel) Control(c);
+      } else if (c != kEsc) {
+        state_ = State::kText;
+      }
+      break;
+    case State::kCsi:
+      if (c == kEsc) {
+        state_ = State::kEsc;
+      } else if (c == kCan || c == kSub || (c >= 0x40 && c <= 0x7e)) {
+        state_ = State::kText;
+      }
+      break;
+    case State::kOsc:
+      if (c == kBel || c == kCan || c == kSub) {
+        state_ = State::kText;
+      } else if (c == kEsc) {
+        state_ = State::kOscEsc;
+      }
+      break;
+    case State::kOscEsc:
+      // ESC \ ends it; ESC and anything else ends it too and is an escape
+      // sequence of its own.
+      state_ = State::kEsc;
+      if (c == '\\') {
+        state_ = State::kText;
+      } else {
+        Step(c);
+      }
+      break;
+  }
+}
 
 void TerminalText::Feed(std::string_view bytes) {
-  for (char ch : bytes) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (state_) {
-      case State::kText:
-        if (c == 0x1b) {
-          state_ = State::kEsc;
-        } else if (c == '\r' || c == '\n') {
-          if (!text_.empty() && text_.back() != '\n') text_.push_back('\n');
-        } else if (c == 0x08 || c == 0x7f) {
-          if (!text_.empty() && text_.back() != '\n') text_.pop_back();
-        } else if (c == '\t' || c >= 0x20) {
-          text_.push_back(ch);
-        }
-        break;
-      case State::kEsc:
-        if (c == '[') {
-          state_ = State::kCsi;
-        } else if (c == ']') {
-          state_ = State::kOsc;
-        } else if (c >= 0x20 && c <= 0x2f) {
-          // ESC ( B and friends: an intermediate byte, then the final one.
-        } else {
-          state_ = State::kText;
-        }
-        break;
-      case State::kCsi:
-        if (c >= 0x40 && c <= 0x7e) state_ = State::kText;
-        break;
-      case State::kOsc:
-        if (c == 0x07) {
-          state_ = State::kText;
-        } else if (c == 0x1b) {
-          state_ = State::kOscEsc;
-        }
-        break;
-      case State::kOscEsc:
-        state_ = c == '\\' ? State::kText : State::kOsc;
-        break;
+  for (char ch : bytes) Step(static_cast<unsigned char>(ch));
+}
+
+void ReplayFilter::Text(unsigned char c, std::string* out) {
+  state_ = State::kText;
+  if (utf8_left_ > 0) {
+    if (c >= next_lo_ && c <= next_hi_) {
+      utf8_.push_back(static_cast<char>(c));
+      next_lo_ = 0x80;
+      next_hi_ = 0xBF;
+      if (--utf8_left_ > 0) return;
+      const auto second = static_cast<unsigned char>(utf8_[1]);
+      // The string controls as UTF-8 C1 (0xC2 + this byte).
+      if (utf8_.size() == 2 && static_cast<unsigned char>(utf8_[0]) == 0xC2 &&
+          (second == 0x9D || second == 0x90 || second == 0x98 ||
+           second == 0x9E || second == 0x9F)) {
+        state_ = State::kString;
+        bel_ends_ = second == 0x9D;
+      } else {
+        out->append(utf8_);
+      }
+      utf8_.clear();
+      return;
     }
+    // Cut short: what came of it passes but its 0x80..0x9F bytes, and `c`
+    // starts afresh.
+    for (char b : utf8_) {
+      const auto u = static_cast<unsigned char>(b);
+      if (u < 0x80 || u > 0x9F) out->push_back(b);
+    }
+    utf8_.clear();
+    utf8_left_ = 0;
+    next_lo_ = 0x80;
+    next_hi_ = 0xBF;
+  }
+  if (c == kEsc) {
+    state_ = State::kEsc;
+    return;
+  }
+  if (c >= 0x80 && c <= 0x9F) return;  // a C1 control outside UTF-8
+  // A lead byte: how many continuation bytes follow, and the range of the
+  // first (RFC 3629 §4: no overlong forms, surrogates or > U+10FFFF).
+  int left = 0;
+  if (c >= 0xC2 && c <= 0xDF) {
+    left = 1;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    left = 2;
+    if (c == 0xE0) next_lo_ = 0xA0;
+    if (c == 0xED) next_hi_ = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    left = 3;
+    if (c == 0xF0) next_lo_ = 0x90;
+    if (c == 0xF4) next_hi_ = 0x8F;
+  }
+  if (left == 0) {
+    out->push_back(static_cast<char>(c));
+    return;
+  }
+  utf8_.assign(1, static_cast<char>(c));
+  utf8_left_ = left;
+}
+
+void ReplayFilter::Step(unsigned char c, std::string* out) {
+  // The string controls: OSC, DCS, SOS, PM, APC as ESC + this byte.
+  const auto opens_esc = [](unsigned char b) {
+    return b == ']' || b == 'P' || b == 'X' || b == '^' || b == '_';
+  };
+  switch (state_) {
+    case State::kText:
+      Text(c, out);
+      break;
+    case State::kEsc:
+      // The ESC is held until the byte after it (and the controls a
+      // terminal executes in between) says what it starts.
+      if (opens_esc(c)) {
+        state_ = State::kString;
+        bel_ends_ = c == ']';
+      } else if (ActsInsideEscape(c)) {
+        out->push_back(static_cast<char>(c));
+      } else if (c >= 0x20 && c < 0x7f) {
+        out->push_back(static_cast<char>(kEsc));
+        Text(c, out);
+      } else if (c != kEsc) {
+        // CAN or SUB abort it; a byte that is not ASCII would leave the
+        // ESC next to whatever passes after it (a dropped C1 byte, a held
+        // UTF-8 sequence). ESC ESC: the first one is dropped, as a
+        // terminal drops it.
+        Text(c, out);
+      }
+      break;
+    case State::kString:
+      if ((c == kBel && bel_ends_) || c == kCan || c == kSub) {
+        state_ = State::kText;
+      } else if (c == kEsc) {
+        state_ = State::kStringEsc;
+      } else if (c == 0xC2) {
+        state_ = State::kStringC2;
+      }
+      break;
+    case State::kStringEsc:
+      // ESC \ ends it; ESC and anything else ends it too and starts an
+      // escape sequence (which may open another string).
+      if (c == '\\') {
+        state_ = State::kText;
+      } else {
+        state_ = State::kEsc;
+        Step(c, out);
+      }
+      break;
+    case State::kStringC2:
+      if (c == 0x9C) {
+        state_ = State::kText;
+      } else {
+        state_ = State::kString;
+        Step(c, out);  // an ESC or CAN after the 0xC2 still counts
+      }
+      break;
   }
 }
 
 std::string ReplayFilter::Feed(std::string_view chunk) {
   std::string out;
   out.reserve(chunk.size());
-  // The string controls: OSC, DCS, SOS, PM, APC as ESC + this byte, and
-  // as C1 (0xC2 + this byte).
-  const auto opens_esc = [](unsigned char c) {
-    return c == ']' || c == 'P' || c == 'X' || c == '^' || c == '_';
-  };
-  const auto opens_c1 = [](unsigned char c) {
-    return c == 0x9D || c == 0x90 || c == 0x98 || c == 0x9E || c == 0x9F;
-  };
-  // A byte of text: ESC and 0xC2 are held until the next byte says what
-  // they start.
-  const auto text = [&](char ch) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == 0x1b) {
-      state_ = State::kEsc;
-    } else if (c == 0xC2) {
-      state_ = State::kC2;
-    } else {
-      state_ = State::kText;
-      out.push_back(ch);
-    }
-  };
-  for (char ch : chunk) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (state_) {
-      case State::kText:
-        text(ch);
-        break;
-      case State::kEsc:
-        if (opens_esc(c)) {
-          state_ = State::kString;
-          bel_ends_ = c == ']';
-        } else {
-          out.push_back('\x1b');
-          text(ch);
-        }
-        break;
-      case State::kC2:
-        if (opens_c1(c)) {
-          state_ = State::kString;
-          bel_ends_ = c == 0x9D;
-        } else {
-          out.push_back('\xC2');
-          text(ch);
-        }
-        break;
-      case State::kString:
-        if (c == 0x07 && bel_ends_) {
-          state_ = State::kText;
-        } else if (c == 0x1b) {
-          state_ = State::kStringEsc;
-        } else if (c == 0xC2) {
-          state_ = State::kStringC2;
-        }
-        break;
-      case State::kStringEsc:
-        // ESC \ ends it; any other ESC inside is dropped with it.
-        state_ = c == '\\' ? State::kText : State::kString;
-        break;
-      case State::kStringC2:
-        state_ = c == 0x9C ? State::kText : State::kString;
-        break;
-    }
-  }
+  for (char ch : chunk) Step(static_cast<unsigned char>(ch), &out);
   return out;
 }
 

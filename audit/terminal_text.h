@@ -2,7 +2,10 @@
 // --grep): escape sequences (CSI, OSC, two-byte ESC x) and control
 // characters other than newline and tab are dropped, a carriage return ends
 // the line's text as a newline does, and backspace erases the character
-// before it (as a line editor echoes it).
+// before it (as a line editor echoes it). An OSC ends where a terminal
+// ends it: BEL, ESC \, CAN or SUB, or ESC followed by anything else (a new
+// escape sequence); a control inside an escape sequence acts without
+// ending it.
 #ifndef SALLYPORT_AUDIT_TERMINAL_TEXT_H_
 #define SALLYPORT_AUDIT_TERMINAL_TEXT_H_
 
@@ -21,6 +24,9 @@ class TerminalText {
 
  private:
   enum class State { kText, kEsc, kCsi, kOsc, kOscEsc };
+  void Step(unsigned char c);
+  // A C0 control as a terminal executes it (a line break, a backspace).
+  void Control(unsigned char c);
   State state_ = State::kText;
   std::string text_;
 };
@@ -31,17 +37,33 @@ class TerminalText {
 // against the person replaying it: OSC (window titles, OSC 52 clipboard
 // writes, hyperlinks), DCS (terminal queries, tmux passthrough), SOS, PM
 // and APC, in their 7-bit (ESC ] ...) and UTF-8 C1 (0xC2 0x9D ...) forms,
-// up to their terminator (BEL, ESC \ or 0xC2 0x9C). Incremental: a
-// sequence may be split across chunks; the state is a few bytes.
+// up to where a terminal ends them: their terminator (BEL, ESC \ or 0xC2
+// 0x9C), CAN or SUB (which abort them), or ESC followed by anything else
+// (which ends them and starts an escape sequence). As the DEC parser of
+// xterm and VTE does, a C0 control inside an escape sequence (ESC NUL ])
+// is executed without leaving it: it passes, and the escape goes on. A
+// byte 0x80..0x9F that is not part of a valid UTF-8 sequence (a C1
+// control on a terminal that reads 8-bit controls, 0x9D opening an OSC)
+// is dropped. Incremental: a sequence may be split across chunks; the
+// state is a few bytes.
 class ReplayFilter {
  public:
   // The bytes of `chunk` to write to the terminal.
   std::string Feed(std::string_view chunk);
 
  private:
-  enum class State { kText, kEsc, kC2, kString, kStringEsc, kStringC2 };
+  enum class State { kText, kEsc, kString, kStringEsc, kStringC2 };
+  void Step(unsigned char c, std::string* out);
+  // A byte in kText (also one that ended an escape or a UTF-8 sequence).
+  void Text(unsigned char c, std::string* out);
   State state_ = State::kText;
   bool bel_ends_ = false;  // an OSC: BEL ends it too
+  // The UTF-8 sequence begun in kText, held until it is complete (a C1
+  // control as UTF-8 may open a string) or broken: its bytes so far, how
+  // many more it needs and the range of the next one.
+  std::string utf8_;
+  int utf8_left_ = 0;
+  unsigned char next_lo_ = 0x80, next_hi_ = 0xBF;
 };
 
 }  // namespace sallyport::audit

@@ -48,5 +48,133 @@ TEST(ReplayFilterTest, DropsStringControlsOnly) {
   EXPECT_EQ(out, "abcdefg");
 }
 
+// A terminal (the DEC parser of xterm and VTE) executes a C0 control met
+// inside an escape sequence and stays in it, so ESC NUL ] opened an OSC on
+// the auditor's terminal while the filter, taking the NUL for the end of
+// the escape, passed the OSC 52 clipboard write, a title and a DCS query.
+// A C1 introducer as a lone byte (not UTF-8) opens one on a terminal that
+// reads 8-bit controls.
+TEST(ReplayFilterTest, ControlsInsideAnEscapeDoNotLetAStringControlThrough) {
+  const std::string hostile =
+      std::string("a\x1b\0]52;c;ZWNobyBQV05FRA==\x07", 26) +
+      "b\x1b\x08]0;FAKE TITLE\x07"
+      "c\x1b\x07P+q544e\x1b\\"
+      "d\x1b\x7f]2;t\x07"
+      "e";
+  // The controls reach the terminal (it would have executed them); the
+  // strings do not.
+  const std::string want(
+      "a\0b\x08"
+      "c\x07"
+      "d\x7f"
+      "e",
+      9);
+  ReplayFilter f;
+  EXPECT_EQ(f.Feed(hostile), want);
+  ReplayFilter g;
+  std::string pieces;
+  for (char c : hostile) pieces += g.Feed(std::string_view(&c, 1));
+  EXPECT_EQ(pieces, want);
+  // Nor does an ESC left beside an opener by what is dropped after it (a
+  // second ESC, a lone C1 byte, a C1 string).
+  ReplayFilter k;
+  EXPECT_EQ(k.Feed("\x1b\x1b]0;t\x07"
+                   "a\x1b\x9d]0;t\x07"
+                   "b\x1b\xc2\x9dx\x07]2;t"),
+            "a]0;t\x07"
+            "b]2;t");
+}
+
+// A C1 introducer as a lone byte (not part of UTF-8) opens an OSC, DCS,
+// SOS, PM or APC on a terminal that reads 8-bit controls: such bytes
+// (0x80..0x9F) are dropped; UTF-8 whose bytes include them passes whole.
+TEST(ReplayFilterTest, LoneC1BytesAreDropped) {
+  const std::string hostile =
+      "e\x9d"
+      "0;t\x07"
+      "f\x90+q\x1b\\"
+      "g\x98"
+      "s\x9c"
+      "h\x9e"
+      "p\x07"
+      "i\x9f"
+      "a\x07"
+      "j\x9b"
+      "31mk";
+  const std::string want =
+      "e0;t\x07"
+      "f+q\x1b\\"
+      "gs"
+      "hp\x07"
+      "ia\x07"
+      "j31mk";
+  ReplayFilter f;
+  EXPECT_EQ(f.Feed(hostile), want);
+  ReplayFilter g;
+  std::string pieces;
+  for (char c : hostile) pieces += g.Feed(std::string_view(&c, 1));
+  EXPECT_EQ(pieces, want);
+  // "❝" (U+275D: e2 9d 9d), "€" (e2 82 ac), U+10000 (f0 90 80 80), and the
+  // C1 CSI written as UTF-8 (c2 9b, as ESC [ passes).
+  const std::string text =
+      "\xe2\x9d\x9d \xe2\x82\xac \xf0\x90\x80\x80 \xc2\x9b"
+      "31m";
+  ReplayFilter h;
+  EXPECT_EQ(h.Feed(text), text);
+  ReplayFilter h2;
+  std::string text_pieces;
+  for (char c : text) text_pieces += h2.Feed(std::string_view(&c, 1));
+  EXPECT_EQ(text_pieces, text);
+  // Cut short by a byte that is no continuation: the 0x9D does not pass;
+  // nor after a lead that does not take it (e0 needs a0..bf).
+  ReplayFilter k;
+  EXPECT_EQ(k.Feed("\xe2\x9d"
+                   "0;x \xe0\x9d"
+                   "y"),
+            "\xe2"
+            "0;x \xe0"
+            "y");
+}
+
+// On a terminal CAN or SUB abort an OSC or DCS, and ESC followed by
+// anything but '\' ends it (and starts an escape): one `printf '\e]\x18'`
+// recorded hid the rest of the session from `play` until a BEL or ST came.
+TEST(ReplayFilterTest, AStringControlEndsWhereTheTerminalEndsIt) {
+  ReplayFilter f;
+  EXPECT_EQ(f.Feed("a\x1b]\x18vis"), "avis");
+  ReplayFilter g;
+  EXPECT_EQ(g.Feed("\x1bP1\x1a"
+                   "vis"),
+            "vis");
+  ReplayFilter h;
+  EXPECT_EQ(h.Feed("\x1b]0;t\x1b[31mred"), "\x1b[31mred");
+  // The ESC that ends one string may open the next: it is dropped too.
+  ReplayFilter k;
+  EXPECT_EQ(k.Feed("\x1b]0;t\x1b]52;c;x\x07ok"), "ok");
+  // Inside a string, a UTF-8 lead byte followed by ESC: the ESC counts.
+  ReplayFilter m;
+  EXPECT_EQ(m.Feed("\x1b]0;t\xc2\x1b[1mbold"), "\x1b[1mbold");
+  // Split across chunks: the same.
+  ReplayFilter n;
+  std::string out = n.Feed("\x1b]0;t\x1b");
+  out += n.Feed("[31mred");
+  EXPECT_EQ(out, "\x1b[31mred");
+}
+
+// The text `sessions ls --grep` searches ends an OSC where a terminal does
+// (CAN, SUB, ESC + anything but '\'): what was printed after it is found.
+TEST(TerminalTextTest, AStringControlEndsWhereTheTerminalEndsIt) {
+  TerminalText t;
+  t.Feed("a\x1b]\x18vis\n");
+  t.Feed("\x1b]0;t\x1b[31mred\n");
+  t.Feed(
+      "\x1b]0;t\x1a"
+      "sub\n");
+  t.Feed(
+      "\x1b\x08]0;hidden\x07"
+      "after");
+  EXPECT_EQ(t.text(), "avis\nred\nsub\nafter");
+}
+
 }  // namespace
 }  // namespace sallyport::audit
