@@ -360,6 +360,43 @@ TEST(EventLineTest, TextAndJsonEscapeEveryValue) {
   EXPECT_FALSE(ParseLogFormat("JSON").ok());
 }
 
+// An audit payload as `spctl audit ls` prints it: the JSON escaper of the
+// CA writes C1 controls (U+009B is CSI on VTE), bidirectional overrides
+// and invisible characters as they are, and so did the table; now every
+// code point that is not graphic is a \u escape, and the JSON's value is
+// the same. Letters of every script stay.
+TEST(EventLineTest, JsonForTerminalEscapesWhatIsNotGraphic) {
+  EXPECT_EQ(JsonForTerminal("{\"user\":\"mallory\\u001b[8m\",\"n\":1}"),
+            "{\"user\":\"mallory\\u001b[8m\",\"n\":1}");
+  EXPECT_EQ(JsonForTerminal("{\"c\":\"rm -rf ~/\xe2\x80\xaetxt.seton\","
+                            "\"csi\":\"\xc2\x9b"
+                            "31m\",\"zw\":\"a\xe2\x80\x8b"
+                            "b\",\"tag\":\"\xf3\xa0\x80\x81\"}"),
+            "{\"c\":\"rm -rf ~/\\u202etxt.seton\",\"csi\":\"\\u009b31m\","
+            "\"zw\":\"a\\u200bb\",\"tag\":\"\\udb40\\udc01\"}");
+  // Raw controls and bytes that are not UTF-8 (an edited store), inside
+  // strings and between tokens: escaped, or a space between tokens.
+  EXPECT_EQ(
+      JsonForTerminal(
+          "{\"a\":\"x\x1b]52;c;y\x07\",\n\t\"b\":\"\x9d\xff\"\x1b}"),
+      "{\"a\":\"x\\u001b]52;c;y\\u0007\",  \"b\":\"\\u009d\\u00ff\"\\u001b}");
+  // Escapes stay as they are (an escaped quote does not end the string);
+  // other scripts stay.
+  const std::string kept =
+      "{\"q\":\"a\\\"\x1b\\\\\",\"r\":\"\xd0\xbe\xd1\x82 \xe4\xb8\xad "
+      "\xf0\x9f\x98\x80\"}";
+  EXPECT_EQ(JsonForTerminal(kept),
+            "{\"q\":\"a\\\"\\u001b\\\\\",\"r\":\"\xd0\xbe\xd1\x82 \xe4\xb8\xad "
+            "\xf0\x9f\x98\x80\"}");
+  for (const std::string& in :
+       {std::string("{\"a\":\"\x1b\xe2\x80\xae\xc2\x9b\"}"), kept}) {
+    const std::string out = JsonForTerminal(in);
+    EXPECT_EQ(out.find('\x1b'), std::string::npos);
+    EXPECT_EQ(out.find("\xe2\x80\xae"), std::string::npos);
+    EXPECT_EQ(out.find("\xc2\x9b"), std::string::npos);
+  }
+}
+
 TEST(ReadTextFileTest, ReadsAndRefuses) {
   const std::string dir = ::testing::TempDir();
   const std::string path = dir + "/read_text_file_test.txt";

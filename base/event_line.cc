@@ -49,7 +49,54 @@ void AppendJsonValue(std::string* out, const LogValue& value) {
   }
 }
 
+// \uXXXX for `cp` (UTF-16: a surrogate pair above U+FFFF).
+void AppendUnicodeEscape(std::string* out, char32_t cp) {
+  if (cp > 0xFFFF) {
+    const char32_t v = cp - 0x10000;
+    AppendUnicodeEscape(out, 0xD800 + (v >> 10));
+    AppendUnicodeEscape(out, 0xDC00 + (v & 0x3FF));
+    return;
+  }
+  absl::StrAppend(out, absl::StrFormat("\\u%04x", static_cast<uint32_t>(cp)));
+}
+
 }  // namespace
+
+std::string JsonForTerminal(std::string_view json) {
+  std::string out;
+  out.reserve(json.size());
+  bool in_string = false, escaped = false;
+  for (size_t i = 0; i < json.size();) {
+    char32_t cp = 0;
+    const size_t len = DecodeUtf8(json, i, &cp);
+    if (len == 0) {
+      AppendUnicodeEscape(&out, static_cast<unsigned char>(json[i]));
+      escaped = false;
+      ++i;
+      continue;
+    }
+    const std::string_view bytes = json.substr(i, len);
+    i += len;
+    if (!IsGraphicCodePoint(cp)) {
+      if (!in_string && (cp == '\t' || cp == '\n' || cp == '\r')) {
+        out.push_back(' ');
+      } else {
+        AppendUnicodeEscape(&out, cp);
+      }
+      escaped = false;
+      continue;
+    }
+    out.append(bytes);
+    if (escaped) {
+      escaped = false;  // the character after a backslash
+    } else if (in_string && cp == '\\') {
+      escaped = true;
+    } else if (cp == '"') {
+      in_string = !in_string;
+    }
+  }
+  return out;
+}
 
 absl::StatusOr<LogFormat> ParseLogFormat(std::string_view text) {
   if (text == "text") return LogFormat::kText;

@@ -39,6 +39,18 @@ using LogField = std::pair<std::string, LogValue>;
 // {"k":"v",...} in the order given, always valid JSON.
 std::string JsonObject(const std::vector<LogField>& fields);
 
+// `json` (a JSON text as stored: an audit event's payload) for a
+// terminal: inside strings, every code point that is not graphic
+// (IsGraphicCodePoint: C0, DEL, C1, bidirectional controls such as
+// U+202E, invisible characters) becomes a \uXXXX escape (a surrogate pair
+// above U+FFFF), and so does each byte that is not UTF-8 (\u00NN, its
+// value); between tokens, a tab or line break becomes a space and any
+// other such code point or byte is escaped the same way. Valid JSON stays
+// valid JSON with the same value (a byte that was not UTF-8 reads as the
+// code point of its value). Never contains a control character, an escape
+// sequence or a character that reorders or hides text.
+std::string JsonForTerminal(std::string_view json);
+
 // The line (no newline): the UTC time with microseconds, `event`, `outcome`
 // ("success"/"failure"), then `fields` in order.
 std::string FormatEventLine(LogFormat format, absl::Time time,

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "base/safe_text.h"
 #include "base/status_macros.h"
 #include "ca/enrollment.h"
 #include "ca/password_hash.h"
@@ -85,6 +86,14 @@ grpc::Status CaService::Login(grpc::ServerContext* context,
                                                 storage::kMaxNameBytes, true);
       !name.ok()) {
     return ToGrpc(name);
+  }
+  // No user's name holds a control, a bidirectional or an invisible
+  // character; recorded as it came (the actor of login.failed), such a
+  // name reached the auditor's terminal from the audit log.
+  if (!base::IsPrintableUtf8(request->user())) {
+    return ToGrpc(absl::InvalidArgumentError(
+        "user: a user name holds no control, bidirectional or invisible "
+        "character"));
   }
   absl::StatusOr<ssh::crypto::PublicKey> key =
       ParseSshKey(request->ssh_public_key());

@@ -444,6 +444,41 @@ TEST(HardeningTest, InvalidUtf8UserNameIsInvalidArgumentWithAReason) {
       << r.status.error_message();
 }
 
+// Found in review: a user name holding controls reached the audit log as
+// it was (the actor and payload of login.failed), and from it the
+// auditor's terminal: ESC [8m hid the rows after it, an OSC 52 wrote the
+// clipboard, U+202E reversed the text. Such a name is no user's: Login
+// refuses it as it refuses one that is not UTF-8, before anything is
+// recorded.
+TEST(HardeningTest, AUserNameWithControlsIsRefusedAndNotRecorded) {
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  for (const std::string& user :
+       {std::string("mallory\x1b[8m\x1b]52;c;ZWNobyBQV05FRA==\x07"),
+        std::string("alice\xe2\x80\xae"), std::string("bob\xc2\x9b"),
+        std::string("carol\r\n"), std::string("dave\xe2\x80\x8b")}) {
+    auto r = env->Login(user, "x");
+    EXPECT_EQ(r.status.error_code(), StatusCode::INVALID_ARGUMENT)
+        << r.status.error_message();
+    EXPECT_TRUE(absl::StrContains(r.status.error_message(), "user"))
+        << r.status.error_message();
+  }
+  auto events = env->store().ListAuditEvents(0, 10000);
+  ASSERT_TRUE(events.ok()) << events.status();
+  for (const auto& e : *events) {
+    for (const std::string* text : {&e.actor, &e.payload_json}) {
+      EXPECT_EQ(text->find('\x1b'), std::string::npos) << *text;
+      EXPECT_FALSE(absl::StrContains(*text, "\xe2\x80\xae")) << *text;
+      EXPECT_FALSE(absl::StrContains(*text, "\xc2\x9b")) << *text;
+      EXPECT_FALSE(absl::StrContains(*text, "mallory")) << *text;
+    }
+  }
+  // A user name of another script is still a name to try.
+  auto other = env->Login("\xd0\xb0\xd0\xbb\xd0\xb8\xd1\x81\xd0\xb0", "x");
+  EXPECT_EQ(other.status.error_code(), StatusCode::UNAUTHENTICATED)
+      << other.status.error_message();
+}
+
 TEST(HardeningTest, HealthServiceAnswersServing) {
   auto env = MakeEnv();
   ASSERT_NE(env, nullptr);

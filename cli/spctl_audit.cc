@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "audit/audit_hash.h"
 #include "base/event_line.h"
+#include "base/safe_text.h"
 #include "cli/spctl.h"
 #include "cli/spctl_output.pb.h"
 
@@ -202,8 +203,13 @@ int List(Spctl& ctl, const AuditArgs& a, bool export_all) {
         } else if (json) {
           ctl.out() << EventJson(e) << "\n";
         } else {
-          ctl.out() << e.seq() << "\t" << TimeText(e.time()) << "\t" << e.type()
-                    << "\t" << e.actor() << "\t" << e.payload_json() << "\n";
+          // Who acted and what they sent may be anyone's text (the user
+          // name of a failed login): escaped, so that it cannot drive the
+          // auditor's terminal, forge rows or read as other text.
+          ctl.out() << e.seq() << "\t" << TimeText(e.time()) << "\t"
+                    << base::EscapeControls(e.type()) << "\t"
+                    << base::EscapeControls(e.actor()) << "\t"
+                    << base::JsonForTerminal(e.payload_json()) << "\n";
         }
       },
       &head);

@@ -111,6 +111,44 @@ TEST_F(SpctlAuditTest, OnlyAuditorsAndAdminsReadAndEveryReadIsAnEvent) {
   EXPECT_EQ(admin.exit_code, 4) << admin.Describe();
 }
 
+// Found in review: `audit ls` printed an event's type, actor and payload
+// as stored, and an unauthenticated Login recorded its user name as the
+// actor of login.failed: ESC [8m concealed every later row, an OSC 52
+// wrote the auditor's clipboard, and the payload's JSON (which escapes
+// only C0) passed U+202E and the C1 CSI (0xC2 0x9B). An event stored so
+// (as the CA did before it refused such names) is now shown escaped, and
+// its hash chain still checks.
+TEST_F(SpctlAuditTest, AuditLsEscapesWhatAnEventsActorAndPayloadHold) {
+  {
+    absl::StatusOr<std::unique_ptr<storage::Store>> store =
+        storage::OpenStore(env_->ca().store_url());
+    ASSERT_TRUE(store.ok()) << store.status();
+    storage::AuditEventInput e;
+    e.type = "login.failed";
+    e.actor =
+        "mallory\x1b[8m\x1b]52;c;ZWNobyBQV05FRA==\x07\xe2\x80\xae\xc2\x9b"
+        "31m";
+    e.payload_json =
+        "{\"user\":\"mallory\\u001b[8m\xe2\x80\xaetxt.seton\xc2\x9b"
+        "31m\",\"reason\":\"unknown-user\"}";
+    ASSERT_TRUE((*store)->AppendAuditEvent(e).ok());
+  }
+  RunResult ls = env_->Spctl({"audit", "ls"});
+  ASSERT_TRUE(ls.ok()) << ls.Describe();
+  EXPECT_EQ(ls.out.find('\x1b'), std::string::npos) << ls.out;
+  EXPECT_EQ(ls.out.find('\x07'), std::string::npos) << ls.out;
+  EXPECT_FALSE(absl::StrContains(ls.out, "\xe2\x80\xae")) << ls.out;
+  EXPECT_FALSE(absl::StrContains(ls.out, "\xc2\x9b")) << ls.out;
+  EXPECT_TRUE(absl::StrContains(
+      ls.out,
+      "\tlogin.failed\tmallory\\x1b[8m\\x1b]52;c;ZWNobyBQV05FRA==\\x07"
+      "\\xe2\\x80\\xae\\xc2\\x9b31m\t{\"user\":\"mallory\\u001b[8m"
+      "\\u202etxt.seton\\u009b31m\",\"reason\":\"unknown-user\"}\n"))
+      << ls.out;
+  RunResult verify = env_->Spctl({"audit", "verify"});
+  EXPECT_TRUE(verify.ok()) << verify.Describe();
+}
+
 // Gateway.RecordGatewayEvents: a gateway writes events of its own sessions
 // (the session's recording names it), never another gateway's.
 TEST_F(SpctlAuditTest, AGatewayCannotWriteAnotherGatewaysSessionEvents) {
