@@ -6,6 +6,10 @@
 #include "absl/strings/str_cat.h"
 #include "audit/events.h"
 #include "audit/recording_writer.h"
+#include "base/safe_text.h"
+#include "base/status_macros.h"
+#include "ca/enrollment.h"
+#include "ca/rbac/names.h"
 #include "ca/service_util.h"
 #include "storage/records.h"
 
@@ -39,6 +43,29 @@ absl::Status CheckMessage(const pb::UploadRecordingRequest& m) {
   return absl::OkStatus();
 }
 
+// The session's metadata is shown in auditors' terminals (`spctl sessions
+// ls`, `verify`, `play`): its id is a simple name, as
+// IssueSessionCertificate takes it; its user a name without control,
+// bidirectional or invisible characters; its login and host, when set, a
+// login and a host name by the rules RBAC holds them to. A row whose id
+// read "7f3a: OK, 5 records, hash chain intact" and an ESC [8m made
+// `sessions verify` show a fake OK.
+absl::Status CheckSessionMetadata(const av1::RecordingSession& meta) {
+  RETURN_IF_ERROR(ValidateSimpleName("session_id", meta.session_id(), 64));
+  RETURN_IF_ERROR(storage::ValidateText("user", meta.user(),
+                                        storage::kMaxNameBytes, false));
+  if (!base::IsPrintableUtf8(meta.user())) {
+    return absl::InvalidArgumentError(
+        "user: a user name holds no control, bidirectional or invisible "
+        "character");
+  }
+  if (!meta.login().empty()) RETURN_IF_ERROR(rbac::ValidateLogin(meta.login()));
+  if (!meta.host().empty()) {
+    RETURN_IF_ERROR(rbac::ValidateHostName(meta.host()));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 grpc::Status RecordingService::UploadRecording(
@@ -58,9 +85,7 @@ grpc::Status RecordingService::UploadRecording(
         "the first message of an upload must carry the session"));
   }
   const av1::RecordingSession meta = m.session();
-  if (absl::Status bad =
-          storage::ValidateText("session_id", meta.session_id(), 128, true);
-      !bad.ok()) {
+  if (absl::Status bad = CheckSessionMetadata(meta); !bad.ok()) {
     return ToGrpc(bad);
   }
   // The CA's log line of an interrupted session's session.end, which the

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "audit/events.h"
 #include "audit/recording_record.h"
 #include "ca/ca_test_env.h"
@@ -116,6 +117,54 @@ TEST_F(RecordingServiceTest,
                               {chain("alice")}, &r)
                   .ok());
   EXPECT_EQ(r.session().last_seq(), 2u);
+}
+
+// Found in review: a session's id, user, login and host were stored as the
+// upload gave them (any text but NUL) and printed as stored by `spctl
+// sessions ls`, `verify` and `play`: an id ending in ESC [8m made
+// `verify` show a fake OK. The upload's session id is a simple name (as
+// IssueSessionCertificate takes it), its login and host are a login and a
+// host name; nothing of a refused upload is stored.
+TEST_F(RecordingServiceTest, SessionMetadataWithControlsIsRefused) {
+  struct Case {
+    std::string field, value;
+  };
+  const std::vector<Case> cases = {
+      {"session_id", "7f3a: OK, 5 records, hash chain intact\x1b[8m"},
+      {"session_id", "s\xe2\x80\xae"},
+      {"session_id", std::string(65, 'a')},
+      {"user", "alice\x1b]52;c;eA==\x07"},
+      {"user", "alice\xc2\x9b"},
+      {"login", "ubuntu\x1b[8m"},
+      {"login", "-oProxyCommand"},
+      {"host", "web01\r\nFAKE"},
+      {"host",
+       "web\xe2\x80\xae"
+       "01"},
+  };
+  int n = 0;
+  for (const Case& c : cases) {
+    av1::RecordingSession meta = RecordingMeta(absl::StrCat("s-bad-", n++));
+    if (c.field == "session_id") meta.set_session_id(c.value);
+    if (c.field == "user") meta.set_user(c.value);
+    if (c.field == "login") meta.set_login(c.value);
+    if (c.field == "host") meta.set_host(c.value);
+    pb::UploadRecordingResponse r;
+    grpc::Status st = UploadRecording(
+        gw_a_.channel, meta, {RecordingChain(meta.session_id(), 2, true)}, &r);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << c.field << ": " << st.error_message();
+    EXPECT_EQ(st.error_message().find('\x1b'), std::string::npos)
+        << st.error_message();
+    EXPECT_TRUE(
+        absl::IsNotFound(env_->store().GetSession(meta.session_id()).status()))
+        << c.field;
+  }
+  // The same upload with plain metadata is stored.
+  pb::UploadRecordingResponse r;
+  ASSERT_TRUE(UploadRecording(gw_a_.channel, RecordingMeta("s-plain"),
+                              {RecordingChain("s-plain", 2, true)}, &r)
+                  .ok());
 }
 
 TEST_F(RecordingServiceTest, AlteredReshipmentAndGapsAreRefused) {

@@ -87,14 +87,19 @@ int List(Spctl& ctl, const SessionArgs& a) {
     // An active session's bytes are those so far (the CA counts what its
     // open channels recorded), not its totals.
     const char* so_far = s.status() == "active" ? " so far" : "";
-    ctl.out() << s.id() << "\t" << s.user() << "\t" << s.login() << "\t"
-              << s.host() << "\t" << Time(s.started_at()) << "\t"
-              << Time(s.ended_at()) << "\t" << s.status() << "\t"
-              << s.bytes_in() << so_far << "\t" << s.bytes_out() << so_far;
+    // Escaped as `show` escapes them: a stored id, name or matched line
+    // must not drive the auditor's terminal or forge a row.
+    ctl.out() << base::EscapeControls(s.id()) << "\t"
+              << base::EscapeControls(s.user()) << "\t"
+              << base::EscapeControls(s.login()) << "\t"
+              << base::EscapeControls(s.host()) << "\t" << Time(s.started_at())
+              << "\t" << Time(s.ended_at()) << "\t"
+              << base::EscapeControls(s.status()) << "\t" << s.bytes_in()
+              << so_far << "\t" << s.bytes_out() << so_far;
     if (!a.grep.empty()) {
       ctl.out() << "\t";
       for (int i = 0; i < s.matches_size(); ++i) {
-        ctl.out() << (i ? ", " : "") << s.matches(i);
+        ctl.out() << (i ? ", " : "") << base::EscapeControls(s.matches(i));
       }
     }
     ctl.out() << "\n";
@@ -132,7 +137,7 @@ int WarnIfBroken(Spctl& ctl, const RecordingHead& head,
                  const ChainCheck& chain) {
   auto [broken, why] = Integrity(head, chain);
   if (broken == 0) return kExitOk;
-  const std::string& id = head.session.session_id();
+  const std::string id = base::EscapeControls(head.session.session_id());
   ctl.err() << "spctl: WARNING: the recording of session " << id
             << " does not verify (BROKEN at record " << broken << ": " << why
             << "): what was shown may have been altered or cut; see `spctl "
@@ -216,7 +221,7 @@ int Show(Spctl& ctl, const SessionArgs& a) {
     }
     if (!c.command.empty()) ctl.out() << " command=" << safe(c.command);
     ctl.out() << " bytes_in=" << c.bytes_in << " bytes_out=" << c.bytes_out;
-    if (c.exit) ctl.out() << " exit=" << *c.exit;
+    if (c.exit) ctl.out() << " exit=" << safe(*c.exit);
     // A command killed by a signal has no exit status (ssh returns 255).
     if (c.exit_signal) ctl.out() << " exit-signal=" << safe(*c.exit_signal);
     // What the recording holds of it, and what it does not (policy).
@@ -240,7 +245,7 @@ bool Shows(const av::RecordingRecord& r, bool chosen) {
 // channel `channel` (-1: the session) printed nothing that was recorded.
 int NoTerminalOutput(Spctl& ctl, const RecordingHead& head, int channel,
                      absl::string_view verb) {
-  const std::string& id = head.session.session_id();
+  const std::string id = base::EscapeControls(head.session.session_id());
   return ctl.Error(absl::StrCat(
       channel >= 0 ? absl::StrCat("channel ", channel, " of session ")
                    : std::string("session "),
@@ -327,8 +332,9 @@ int Play(Spctl& ctl, const SessionArgs& a) {
         return true;
       }
       playing = c->index;
-      ctl.err() << "spctl: playing " << head.session.session_id() << " channel "
-                << c->index << " ("
+      ctl.err() << "spctl: playing "
+                << base::EscapeControls(head.session.session_id())
+                << " channel " << c->index << " ("
                 << (c->sized ? absl::StrCat(c->last_columns, "x", c->last_rows)
                              : std::string("no pty"))
                 << ")\n";
@@ -604,13 +610,16 @@ int Verify(Spctl& ctl, const SessionArgs& a) {
     return *rc;
   }
   auto [broken, why] = Integrity(head, chain);
+  // The id as `show` writes it: one ending in "OK, ... intact" and ESC [8m
+  // showed a fake OK with the BROKEN that followed concealed.
+  const std::string id = base::EscapeControls(head.session.session_id());
   if (broken != 0) {
-    ctl.out() << "session " << head.session.session_id()
-              << ": BROKEN at record " << broken << ": " << why << "\n";
+    ctl.out() << "session " << id << ": BROKEN at record " << broken << ": "
+              << why << "\n";
     return kExitError;
   }
-  ctl.out() << "session " << head.session.session_id() << ": OK, "
-            << chain.records() << " records, hash chain intact";
+  ctl.out() << "session " << id << ": OK, " << chain.records()
+            << " records, hash chain intact";
   // What is stored so far checks out, but a running session's recording
   // is not complete yet: an auditor must not take it for the whole.
   if (head.session.status() == av::SESSION_STATUS_ACTIVE) {

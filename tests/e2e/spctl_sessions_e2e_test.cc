@@ -402,6 +402,117 @@ TEST_F(SpctlAuditTest, ShowEscapesBidiControlsAndInvisibleCharacters) {
   EXPECT_FALSE(absl::StrContains(show.out, "\xe2\x80\x8b")) << show.out;
 }
 
+// Found in review: a session's id, user, login and host were printed as
+// stored by `sessions ls`, `verify`, `play` and `export` (`show` escaped
+// them): a row whose id was "7f3a: OK, 5 records, hash chain intact" and
+// ESC [8m made `verify` of a broken recording read as OK, with the BROKEN
+// after it concealed. They are now escaped everywhere, as `show` does.
+TEST_F(SpctlAuditTest, SessionMetadataIsEscapedInEveryVerb) {
+  const std::string fake = "7f3a: OK, 5 records, hash chain intact\x1b[8m";
+  const std::string quiet = "q\x1b]0;T\x07\xe2\x80\xae";
+  const std::string intact = "i\x1b[8m\xc2\x9b";
+  {
+    absl::StatusOr<std::unique_ptr<storage::Store>> store =
+        storage::OpenStore(env_->ca().store_url());
+    ASSERT_TRUE(store.ok()) << store.status();
+    const auto put = [&](const std::string& id,
+                         std::vector<av::RecordingRecord> records,
+                         bool break_it) {
+      storage::Session s;
+      s.id = id;
+      s.user = "alice\x1b[8m";
+      s.login = "ubuntu\x1b]52;c;eA==\x07";
+      s.host = "web01\xe2\x80\xae\xc2\x9b";
+      s.gateway_id = "gw-1";
+      s.started_at = absl::Now() - absl::Minutes(5);
+      ASSERT_TRUE((*store)->CreateSession(s).ok());
+      audit::RecordChainer chain(id);
+      std::vector<storage::SessionRecord> rows;
+      for (av::RecordingRecord& r : records) {
+        ASSERT_TRUE(chain.Append(r).ok());
+        // An edit after the hash: the chain breaks at this record.
+        if (break_it && r.has_data()) r.mutable_data()->set_bytes("edited\n");
+        absl::StatusOr<storage::SessionRecord> row = audit::ToStoreRecord(r);
+        ASSERT_TRUE(row.ok()) << row.status();
+        rows.push_back(*row);
+      }
+      ASSERT_TRUE((*store)->AppendSessionRecords(rows).ok());
+    };
+    put(fake, {Open(0, 0), Data(0, 10, false, "hello\n"), Close(0, 20)}, true);
+    put(quiet, {Open(0, 0), Close(0, 20)}, false);
+    put(intact, {Open(0, 0), Data(0, 10, false, "hello\n"), Close(0, 20)},
+        false);
+  }
+  const auto no_raw = [](const RunResult& r, const std::string& what) {
+    for (const std::string* text : {&r.out, &r.err}) {
+      EXPECT_EQ(text->find('\x1b'), std::string::npos) << what << ": " << *text;
+      EXPECT_FALSE(absl::StrContains(*text, "\xe2\x80\xae"))
+          << what << ": " << *text;
+      EXPECT_FALSE(absl::StrContains(*text, "\xc2\x9b"))
+          << what << ": " << *text;
+    }
+  };
+  RunResult ls = env_->Spctl({"sessions", "ls"});
+  ASSERT_TRUE(ls.ok()) << ls.Describe();
+  no_raw(ls, "ls");
+  EXPECT_TRUE(absl::StrContains(
+      ls.out,
+      "7f3a: OK, 5 records, hash chain intact\\x1b[8m\talice\\x1b[8m\t"
+      "ubuntu\\x1b]52;c;eA==\\x07\tweb01\\xe2\\x80\\xae\\xc2\\x9b\t"))
+      << ls.out;
+  RunResult verify = env_->Spctl({"sessions", "verify", fake});
+  EXPECT_EQ(verify.exit_code, 1) << verify.Describe();
+  no_raw(verify, "verify");
+  EXPECT_TRUE(absl::StrContains(
+      verify.out,
+      "session 7f3a: OK, 5 records, hash chain intact\\x1b[8m: BROKEN at "
+      "record 2"))
+      << verify.out;
+  RunResult ok = env_->Spctl({"sessions", "verify", intact});
+  EXPECT_TRUE(ok.ok()) << ok.Describe();
+  no_raw(ok, "verify intact");
+  EXPECT_TRUE(absl::StrContains(ok.out, "session i\\x1b[8m\\xc2\\x9b: OK"))
+      << ok.out;
+  RunResult play = env_->Spctl({"sessions", "play", fake});
+  EXPECT_EQ(play.exit_code, 1) << play.Describe();
+  no_raw(play, "play");
+  EXPECT_TRUE(absl::StrContains(play.err,
+                                "playing 7f3a: OK, 5 records, "
+                                "hash chain intact\\x1b[8m channel"))
+      << play.err;
+  EXPECT_TRUE(absl::StrContains(
+      play.err,
+      "WARNING: the recording of session 7f3a: OK, 5 records, "
+      "hash chain intact\\x1b[8m does not verify"))
+      << play.err;
+  // Export's stdout is an asciicast: its JSON strings hold the session's
+  // names and output as JSON escapes them (ESC, not U+202E); its stderr
+  // is escaped.
+  RunResult exp = env_->Spctl({"sessions", "export", fake});
+  EXPECT_EQ(exp.exit_code, 1) << exp.Describe();
+  EXPECT_EQ(exp.out.find('\x1b'), std::string::npos) << exp.out;
+  EXPECT_TRUE(absl::StrContains(exp.out, "edited")) << exp.out;
+  RunResult exp_err = exp;
+  exp_err.out.clear();
+  no_raw(exp_err, "export");
+  EXPECT_TRUE(absl::StrContains(
+      exp.err,
+      "WARNING: the recording of session 7f3a: OK, 5 records, "
+      "hash chain intact\\x1b[8m does not verify"))
+      << exp.err;
+  for (const std::string verb : {"play", "export"}) {
+    RunResult none = env_->Spctl({"sessions", verb, quiet});
+    EXPECT_NE(none.exit_code, 0) << none.Describe();
+    no_raw(none, verb + " without output");
+    EXPECT_TRUE(absl::StrContains(
+        none.err, "session q\\x1b]0;T\\x07\\xe2\\x80\\xae has no recorded"))
+        << none.err;
+  }
+  RunResult show = env_->Spctl({"sessions", "show", fake});
+  EXPECT_TRUE(show.ok()) << show.Describe();
+  no_raw(show, "show");
+}
+
 // `last` (any case) in place of a session id is the newest session the
 // caller may see (the first of `sessions ls`), for play, show, export and
 // verify; with no session it is "not found", and it is refused like an id
