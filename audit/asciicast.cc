@@ -63,6 +63,19 @@ std::string AsciicastWriter::Event(absl::Duration at, std::string_view code,
   return line;
 }
 
+std::string AsciicastWriter::Flush(absl::Duration at) {
+  std::string lines;
+  for (const auto& [code, pending] :
+       {std::pair<std::string_view, std::string*>{"o", &pending_o_},
+        {"i", &pending_i_}}) {
+    if (pending->empty()) continue;
+    absl::StrAppend(&lines, "[", Seconds(at), ", ", JsonString(code), ", ",
+                    JsonString(*pending), "]\n");
+    pending->clear();
+  }
+  return lines;
+}
+
 std::string AsciicastWriter::Resize(absl::Duration at, uint32_t width,
                                     uint32_t height) {
   return absl::StrCat("[", Seconds(at), ", \"r\", \"", width, "x", height,

@@ -24,6 +24,11 @@ class AsciicastWriter {
   std::string Event(absl::Duration at, std::string_view code,
                     std::string_view data);
   std::string Resize(absl::Duration at, uint32_t width, uint32_t height);
+  // Once the last event was written: the bytes still held back as the
+  // start of a split character that never completed (the recording ended
+  // inside it), as an event line per stream at `at`, each such byte as
+  // U+FFFD (as invalid bytes are everywhere else); "" when none are held.
+  std::string Flush(absl::Duration at);
 
  private:
   std::string pending_o_, pending_i_;

@@ -28,5 +28,24 @@ TEST(AsciicastTest, SplitUtf8IsJoined) {
             "[2.000000, \"o\", \"\xc3\xa9\"]\n");
 }
 
+// Found in review: the bytes of a character the recording ended inside
+// (at most 3, held back to join them with the next record's) were never
+// written: an export lost its last bytes. Flush writes them, each as
+// U+FFFD as invalid UTF-8 is everywhere else, once per stream.
+TEST(AsciicastTest, FlushWritesWhatAnEndedRecordingHeldBack) {
+  AsciicastWriter w;
+  // "€" is E2 82 AC: the recording ends after E2 82.
+  EXPECT_EQ(w.Event(absl::Seconds(1), "o", "end\xe2\x82"),
+            "[1.000000, \"o\", \"end\"]\n");
+  EXPECT_EQ(w.Event(absl::Seconds(2), "i", "\xf0\x9f"), "");
+  EXPECT_EQ(w.Flush(absl::Seconds(3)),
+            "[3.000000, \"o\", \"\xef\xbf\xbd\xef\xbf\xbd\"]\n"
+            "[3.000000, \"i\", \"\xef\xbf\xbd\xef\xbf\xbd\"]\n");
+  EXPECT_EQ(w.Flush(absl::Seconds(4)), "");
+  AsciicastWriter whole;
+  EXPECT_NE(whole.Event(absl::Seconds(1), "o", "a\xc3\xa9"), "");
+  EXPECT_EQ(whole.Flush(absl::Seconds(1)), "");
+}
+
 }  // namespace
 }  // namespace sallyport::audit

@@ -399,6 +399,7 @@ class CastWriter {
       started_ = true;
     }
     const absl::Duration at = offset - start_;
+    last_ = at;
     if (HasSize(r)) {
       // The first size is the header's (the channel's columns and rows);
       // once the header is out (after an earlier event, with the default
@@ -414,8 +415,12 @@ class CastWriter {
       Write(w_.Event(at, "i", r.data().bytes()));
     }
   }
-  // A channel with no event still gets its header.
-  void Finish() { Header(); }
+  // A channel with no event still gets its header; the last bytes of a
+  // character the recording ended inside are written (as U+FFFD).
+  void Finish() {
+    Write(w_.Flush(last_));
+    Header();
+  }
   // Whether a record it was given Shows.
   bool shows() const { return shows_; }
 
@@ -440,7 +445,7 @@ class CastWriter {
   const bool chosen_;
   std::ostream* out_;
   audit::AsciicastWriter w_;
-  absl::Duration start_;
+  absl::Duration start_, last_;
   bool started_ = false, header_written_ = false, sized_ = false;
   bool shows_ = false;
 };
