@@ -23,6 +23,7 @@
 #include "cli/output.h"
 #include "cli/spctl.h"
 #include "cli/spctl_output.pb.h"
+#include "cli/spctl_recording_reader.h"
 #include "gtest/gtest.h"
 #include "proto/admin.pb.h"
 #include "proto/audit.pb.h"
@@ -180,6 +181,49 @@ TEST(SpctlFailTest, ExitCodesFollowTheCasAnswer) {
   EXPECT_EQ(
       ctl.Fail(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "no"), "x"),
       kExitError);
+}
+
+// Found in review: a CA whose ReadSession answer named the page just read
+// as the next one (next_after_seq not after the one asked for) kept
+// `sessions show|play|export|verify` asking for it forever; they stop
+// with an error, as `audit ls` and the listings do.
+TEST(SpctlReadRecordsTest, APageThatDoesNotAdvanceEndsTheReading) {
+  for (const uint64_t next : {uint64_t{1}, uint64_t{2}}) {
+    std::ostringstream out, err;
+    Spctl ctl(out, err);
+    int calls = 0;
+    std::vector<uint64_t> asked;
+    RecordingHead head;
+    int records = 0;
+    std::optional<int> rc = ReadRecordPages(
+        ctl, "s1", "verify", "",
+        [&](const admin::v1::ReadSessionRequest& req,
+            admin::v1::ReadSessionResponse* resp) -> std::optional<int> {
+          asked.push_back(req.after_seq());
+          if (++calls > 5) {
+            ADD_FAILURE() << "still reading after " << calls << " pages";
+            return kExitError;
+          }
+          // First page: records 1 and 2, then one that starts at `next`
+          // again (or goes back before it).
+          resp->mutable_session()->set_session_id("s1");
+          resp->add_records()->set_seq(req.after_seq() + 1);
+          resp->set_next_after_seq(calls == 1 ? 2 : next);
+          return std::nullopt;
+        },
+        &head,
+        [&](const audit::v1::RecordingRecord&) {
+          ++records;
+          return true;
+        });
+    EXPECT_EQ(rc, kExitError) << next;
+    EXPECT_EQ(err.str(),
+              "spctl: sessions verify: the CA's next page does not start "
+              "after this one\n");
+    EXPECT_EQ(asked, (std::vector<uint64_t>{0, 2})) << next;
+    EXPECT_EQ(records, 2);
+    EXPECT_EQ(head.session.session_id(), "s1");
+  }
 }
 
 // spctl's users, roles, hosts, sessions, audit and certs (access, krl, ca)

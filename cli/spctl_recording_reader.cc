@@ -43,6 +43,21 @@ std::optional<int> ReadRecords(Spctl& ctl, std::string id,
                                const std::string& format, RecordingHead* head,
                                const RecordFn& on_record) {
   if (auto rc = ResolveLast(ctl, purpose, &id)) return rc;
+  return ReadRecordPages(
+      ctl, id, purpose, format,
+      [&](const pb::ReadSessionRequest& req, pb::ReadSessionResponse* resp) {
+        return Call(ctl, ctl.Audit(), &Stub::ReadSession, req, resp,
+                    absl::StrCat("sessions ", purpose));
+      },
+      head, on_record);
+}
+
+std::optional<int> ReadRecordPages(Spctl& ctl, const std::string& id,
+                                   const std::string& purpose,
+                                   const std::string& format,
+                                   const ReadPage& read_page,
+                                   RecordingHead* head,
+                                   const RecordFn& on_record) {
   uint64_t after = 0;
   for (;;) {
     pb::ReadSessionRequest req;
@@ -52,10 +67,7 @@ std::optional<int> ReadRecords(Spctl& ctl, std::string id,
     req.set_purpose(std::string(purpose));
     req.set_format(std::string(format));
     pb::ReadSessionResponse resp;
-    if (auto rc = Call(ctl, ctl.Audit(), &Stub::ReadSession, req, &resp,
-                       absl::StrCat("sessions ", purpose))) {
-      return rc;
-    }
+    if (auto rc = read_page(req, &resp)) return rc;
     if (after == 0) {
       head->session = resp.session();
       head->intact = resp.intact();
@@ -66,6 +78,12 @@ std::optional<int> ReadRecords(Spctl& ctl, std::string id,
       if (!on_record(r)) return std::nullopt;
     }
     if (resp.next_after_seq() == 0) break;
+    // Each page starts after the one before, or this would never end.
+    if (resp.next_after_seq() <= after) {
+      return ctl.Error(
+          absl::StrCat("sessions ", purpose,
+                       ": the CA's next page does not start after this one"));
+    }
     after = resp.next_after_seq();
   }
   return std::nullopt;

@@ -1,7 +1,7 @@
 // Reading a recorded session for `spctl sessions` (cli/spctl_sessions.cc):
 // page by page from the CA's Audit service, with the hash chain checked
-// here and the records assigned to their channels as they arrive. Internal
-// to spctl_lib.
+// here and the records assigned to their channels as they arrive. For
+// spctl_sessions.cc (and its tests).
 #ifndef SALLYPORT_CLI_SPCTL_RECORDING_READER_H_
 #define SALLYPORT_CLI_SPCTL_RECORDING_READER_H_
 
@@ -15,6 +15,7 @@
 
 #include "audit/recording_record.h"
 #include "cli/spctl.h"
+#include "proto/admin.pb.h"
 #include "proto/audit.pb.h"
 
 namespace sallyport::cli {
@@ -54,6 +55,23 @@ std::optional<int> ReadRecords(Spctl& ctl, std::string id,
                                const std::string& purpose,
                                const std::string& format, RecordingHead* head,
                                const RecordFn& on_record);
+
+// One ReadSession call: nullopt with the page in *response, else the exit
+// code after printing why.
+using ReadPage = std::function<std::optional<int>(
+    const admin::v1::ReadSessionRequest& request,
+    admin::v1::ReadSessionResponse* response)>;
+
+// ReadRecords of session `id` (not `last`) with `read_page` for each page.
+// A page whose next_after_seq is not after the one asked for (a CA that
+// would keep answering the same page) ends the reading with an error
+// (kExitError).
+std::optional<int> ReadRecordPages(Spctl& ctl, const std::string& id,
+                                   const std::string& purpose,
+                                   const std::string& format,
+                                   const ReadPage& read_page,
+                                   RecordingHead* head,
+                                   const RecordFn& on_record);
 
 // Checks the hash chain here, record by record as they arrive (not
 // trusting the CA's answer alone), and the session's metadata against it

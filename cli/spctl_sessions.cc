@@ -36,6 +36,12 @@ using Stub = pb::Audit::Stub;
 
 // The fastest `sessions play --speed`: a recorded hour in 3.6 seconds.
 constexpr uint64_t kMaxPlaySpeed = 1000;
+// Without --max-idle, `sessions play` keeps the recorded pauses up to
+// kLongPause and plays a longer one (a session left idle overnight, or
+// offsets a CA forged days apart, which kept the auditor waiting days) as
+// kLongPausePlayed, and says so at the end.
+constexpr absl::Duration kLongPause = absl::Seconds(60);
+constexpr absl::Duration kLongPausePlayed = absl::Seconds(5);
 
 struct SessionArgs {
   std::string id;
@@ -302,6 +308,9 @@ class PlayingOnTerminal {
 // first channel to print anything, as its records arrive.
 int Play(Spctl& ctl, const SessionArgs& a) {
   absl::Duration max_idle = absl::InfiniteDuration();
+  // The pauses kLongPause cut (without --max-idle) and the longest.
+  int long_pauses = 0;
+  absl::Duration longest = absl::ZeroDuration();
   if (!a.max_idle.empty()) {
     absl::StatusOr<absl::Duration> d = ParseDurationFlag(a.max_idle);
     if (!d.ok()) return ctl.Error(d.status().message(), kExitUsage);
@@ -352,7 +361,13 @@ int Play(Spctl& ctl, const SessionArgs& a) {
     if (!IsOutput(r) && !resize) return true;
     const absl::Duration at = absl::Microseconds(r.offset_us());
     if (!first) {
-      absl::Duration wait = std::min(at - last, max_idle) / a.speed;
+      absl::Duration pause = std::min(at - last, max_idle);
+      if (a.max_idle.empty() && pause > kLongPause) {
+        ++long_pauses;
+        longest = std::max(longest, pause);
+        pause = kLongPausePlayed;
+      }
+      const absl::Duration wait = pause / a.speed;
       if (wait > absl::ZeroDuration()) absl::SleepFor(wait);
     }
     first = false;
@@ -375,6 +390,14 @@ int Play(Spctl& ctl, const SessionArgs& a) {
     }
   }
   if (playing < 0) return NoTerminalOutput(ctl, head, a.channel, "play");
+  if (long_pauses > 0) {
+    ctl.err() << "spctl: note: " << long_pauses
+              << (long_pauses == 1 ? " pause" : " pauses") << " longer than "
+              << absl::FormatDuration(kLongPause) << " played as "
+              << absl::FormatDuration(kLongPausePlayed)
+              << " (the longest: " << absl::FormatDuration(longest)
+              << "); --max-idle sets the longest pause played\n";
+  }
   return WarnIfBroken(ctl, head, chain);
 }
 
@@ -680,8 +703,14 @@ void AddSessionCommands(CLI::App& app, Spctl& ctl, Action* action) {
                    absl::StrCat("playback speed (2 = twice as fast, at most ",
                                 kMaxPlaySpeed, ")"))
       ->check(PositiveDecimalUpTo(kMaxPlaySpeed, "NUMBER > 0"));
-  play->add_option("--max-idle", a->max_idle,
-                   "cap pauses at this long (e.g. 2s)");
+  play->add_option(
+      "--max-idle", a->max_idle,
+      absl::StrCat("cap pauses at this long (e.g. 2s; 1000h for the real "
+                   "timing); default: pauses up to ",
+                   absl::FormatDuration(kLongPause),
+                   " as recorded, longer ones as ",
+                   absl::FormatDuration(kLongPausePlayed),
+                   " (a note at the end says how many)"));
   play->add_option("--channel", a->channel,
                    "the channel to play (default: the first to print)")
       ->transform(ChannelNumber());

@@ -261,5 +261,28 @@ TEST_F(SpctlAuditTest, ExportToFilesLeavesOutAChannelWithNothingToShow) {
                                 "output: no file written\n"));
 }
 
+// Found in review: `play` slept for every recorded pause, so a session
+// left idle for days (or offsets a CA forged days apart) kept the auditor
+// waiting days unless --max-idle was given. Without --max-idle a pause
+// longer than a minute is played as 5 s, and a note says so.
+TEST_F(SpctlAuditTest, PlayShortensAPauseOfDaysAndSaysSo) {
+  constexpr int64_t kThreeDaysUs = int64_t{3} * 24 * 3600 * 1'000'000;
+  StoreRecording("s-idle", {Open(0, 0), Data(0, 10, false, "before\r\n"),
+                            Data(0, 10 + kThreeDaysUs, false, "after\r\n"),
+                            Close(0, 20 + kThreeDaysUs)});
+  RunResult r = env_->Spctl({"sessions", "play", "s-idle"});
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(r.out, "after")) << r.out;
+  EXPECT_TRUE(absl::StrContains(
+      r.err,
+      "spctl: note: 1 pause longer than 1m played as 5s (the longest: 72h); "
+      "--max-idle sets the longest pause played\n"))
+      << r.err;
+  // Asked for: as asked, and no note.
+  r = env_->Spctl({"sessions", "play", "s-idle", "--max-idle", "10ms"});
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  EXPECT_FALSE(absl::StrContains(r.err, "note")) << r.err;
+}
+
 }  // namespace
 }  // namespace sallyport::e2e
