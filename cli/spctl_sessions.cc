@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -23,6 +22,7 @@
 #include "audit/recording_record.h"
 #include "audit/terminal_text.h"
 #include "base/safe_text.h"
+#include "cli/partial_file.h"
 #include "cli/spctl.h"
 #include "cli/spctl_output.pb.h"
 #include "cli/spctl_recording_kept.h"
@@ -52,6 +52,7 @@ struct SessionArgs {
   std::string format = "asciicast";
   int channel = -1;
   std::string out;
+  bool force = false;
 };
 
 google::protobuf::Timestamp ProtoTime(absl::Time t) {
@@ -507,16 +508,8 @@ int Export(Spctl& ctl, const SessionArgs& a) {
                         plain_id ? id : "session");
   };
   struct Target {
-    std::string path;  // empty: stdout
-    std::ofstream file;
+    std::unique_ptr<PartialFile> file;  // null: stdout
     std::unique_ptr<CastWriter> cast;
-    // Until renamed to `path`: the file being written is removed.
-    ~Target() {
-      if (file.is_open()) file.close();
-      if (!path.empty() && !done) std::remove(Partial().c_str());
-    }
-    std::string Partial() const { return path + ".partial"; }
-    bool done = false;
   };
   RecordingHead head;
   ChainCheck chain;
@@ -526,9 +519,11 @@ int Export(Spctl& ctl, const SessionArgs& a) {
   // Why a file could not be written. Named as the user named it: the
   // PATH.partial being written is ours, not theirs.
   std::string failed;
-  const auto cannot_write = [](const std::string& path, int err) {
-    return absl::StrCat("cannot write ", path, ": ",
-                        err != 0 ? std::strerror(err) : "write error");
+  // An existing PATH (or PATH.partial) is replaced only with --force.
+  const auto why_not = [](const absl::Status& st) {
+    return st.code() == absl::StatusCode::kAlreadyExists
+               ? absl::StrCat(st.message(), " (pass --force to replace it)")
+               : std::string(st.message());
   };
   auto on_record = [&](const av::RecordingRecord& r) {
     chain.Add(r);
@@ -545,24 +540,19 @@ int Export(Spctl& ctl, const SessionArgs& a) {
       auto t = std::make_unique<Target>();
       std::ostream* out = &ctl.out();
       if (!to_stdout) {
-        t->path = a.channel < 0
-                      ? absl::StrCat(prefix(head.session.session_id()), ".",
-                                     c->index, ".cast")
-                      : a.out;
-        errno = 0;
-        t->file.open(t->Partial(), std::ios::binary | std::ios::trunc);
-        if (!t->file.is_open()) {
-          failed = cannot_write(t->path, errno);
-          t->path.clear();  // nothing to remove
+        // Owner only from its first byte: a recording may hold passwords
+        // typed at a prompt.
+        absl::StatusOr<std::unique_ptr<PartialFile>> file = PartialFile::Create(
+            a.channel < 0 ? absl::StrCat(prefix(head.session.session_id()), ".",
+                                         c->index, ".cast")
+                          : a.out,
+            a.force);
+        if (!file.ok()) {
+          failed = why_not(file.status());
           return false;
         }
-        // Owner only, before anything is written: a recording may hold
-        // passwords typed at a prompt.
-        if (::chmod(t->Partial().c_str(), 0600) != 0) {
-          failed = cannot_write(t->path, errno);
-          return false;
-        }
-        out = &t->file;
+        t->file = *std::move(file);
+        out = &t->file->stream();
       }
       t->cast = std::make_unique<CastWriter>(head, *c, a.channel >= 0, out);
       targets[c->index] = std::move(t);
@@ -574,8 +564,8 @@ int Export(Spctl& ctl, const SessionArgs& a) {
     t.cast->Add(r);
     // A failed write (a full disk) stops the export at once, with its
     // errno (a stream in error writes nothing more).
-    if (!t.path.empty() && !t.file) {
-      failed = cannot_write(t.path, errno);
+    if (t.file != nullptr && t.file->failed()) {
+      failed = t.file->error();
       return false;
     }
     return true;
@@ -604,9 +594,7 @@ int Export(Spctl& ctl, const SessionArgs& a) {
     t->cast->Finish();
     if (to_stdout) continue;
     if (!t->cast->shows()) continue;  // left out below
-    errno = 0;
-    t->file.close();
-    if (!t->file) return ctl.Error(cannot_write(t->path, errno));
+    if (t->file->failed()) return ctl.Error(t->file->error());
   }
   for (auto& [index, t] : targets) {
     if (to_stdout) break;
@@ -617,11 +605,10 @@ int Export(Spctl& ctl, const SessionArgs& a) {
                 << " has no recorded terminal output: no file written\n";
       continue;
     }
-    if (std::rename(t->Partial().c_str(), t->path.c_str()) != 0) {
-      return ctl.Error(cannot_write(t->path, errno));
+    if (absl::Status st = t->file->Commit(); !st.ok()) {
+      return ctl.Error(why_not(st));
     }
-    t->done = true;
-    ctl.err() << "wrote " << t->path << "\n";
+    ctl.err() << "wrote " << t->file->path() << "\n";
   }
   if (not_exported > 0) return several_channels();
   return WarnIfBroken(ctl, head, chain);
@@ -727,6 +714,9 @@ void AddSessionCommands(CLI::App& app, Spctl& ctl, Action* action) {
                   "PREFIX.N.cast per session channel, or a directory, "
                   "DIR/ID.N.cast (files are 0600: recordings may hold typed "
                   "secrets); default stdout");
+  exp->add_flag("--force", a->force,
+                "replace a file that exists (without it, an existing file "
+                "is an error and stays as it was)");
   OnRun(exp, action, [&ctl, a] { return Export(ctl, *a); });
 
   CLI::App* verify = sessions->add_subcommand(

@@ -4,8 +4,10 @@
 // time and the recorded terminal size, and leaves the terminal's modes as
 // it found them; both refuse a session with no terminal output alike.
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +18,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/spctl_audit_e2e_fixture.h"
+#include "tests/harness/listening_process.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/tmux_session.h"
 
@@ -84,15 +87,15 @@ TEST_F(SpctlAuditTest, ExportWritesAFilePerChannelAndPlayKeepsTime) {
   }
 
   // An export that fails half-way (channel 1's file cannot be written: a
-  // directory is in the way) leaves no cut-off file, and the files of an
-  // earlier export stay as they were.
+  // directory is in the way of its PATH.partial) leaves no cut-off file,
+  // and the files of an earlier export stay as they were.
   const std::string again = env_->Path("again");
   ASSERT_TRUE(
       sallyport::testing::WriteFile(again + ".0.cast", "older export\n", 0644)
           .ok());
   ASSERT_EQ(mkdir((again + ".1.cast.partial").c_str(), 0755), 0);
   RunResult failed =
-      env_->Spctl({"sessions", "export", "s-two", "--out", again});
+      env_->Spctl({"sessions", "export", "s-two", "--out", again, "--force"});
   EXPECT_NE(failed.exit_code, 0) << failed.Describe();
   // The error names the file the user asked for and why (it named our
   // again.1.cast.partial, with no reason).
@@ -259,6 +262,127 @@ TEST_F(SpctlAuditTest, ExportToFilesLeavesOutAChannelWithNothingToShow) {
   EXPECT_EQ(r.err, absl::StrCat("wrote ", prefix,
                                 ".0.cast\nchannel 1 has no recorded terminal "
                                 "output: no file written\n"));
+}
+
+// Found in review: the export opened PATH.partial as any file, so a
+// symbolic link planted there (in /tmp, by another user) had the file it
+// points to overwritten with the recording, which then took its place as
+// PATH; and an existing PATH was silently replaced. PATH.partial is now
+// made new, owner-only from the start; a file or link already there, or
+// an existing PATH, is an error that changes nothing unless --force. The
+// bytes of a character the recording ended inside are written too (as
+// U+FFFD): they were lost.
+TEST_F(SpctlAuditTest, ExportNeverWritesThroughALinkNorOverAFile) {
+  StoreRecording("s-safe", {Open(0, 0), Data(0, 10, false, "hello\r\n"),
+                            Data(0, 20, false, "end\xe2\x82"), Close(0, 30)});
+  const std::string out = env_->Path("safe.cast");
+  const std::string partial = out + ".partial";
+  const std::string victim = env_->Path("victim");
+  ASSERT_TRUE(sallyport::testing::WriteFile(victim, "precious\n", 0644).ok());
+  const auto exists = [](const std::string& f) {
+    struct stat st {};
+    return ::lstat(f.c_str(), &st) == 0;
+  };
+  const auto run = [&](bool force) {
+    std::vector<std::string> args = {
+        "sessions", "export", "s-safe", "--channel", "0", "--out", out};
+    if (force) args.push_back("--force");
+    return env_->Spctl(args);
+  };
+
+  ASSERT_EQ(symlink(victim.c_str(), partial.c_str()), 0);
+  RunResult r = run(false);
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_EQ(r.err, "spctl: cannot write " + out + ": " + partial +
+                       " exists (left by an export that was killed, or made "
+                       "by someone else) (pass --force to replace it)\n");
+  EXPECT_EQ(sallyport::testing::ReadFileOrEmpty(victim), "precious\n");
+  EXPECT_FALSE(exists(out));
+  // --force removes the link (not what it points to) and writes.
+  r = run(true);
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  EXPECT_EQ(sallyport::testing::ReadFileOrEmpty(victim), "precious\n");
+  EXPECT_FALSE(exists(partial));
+  struct stat st {};
+  ASSERT_EQ(::lstat(out.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  const std::string cast = sallyport::testing::ReadFileOrEmpty(out);
+  EXPECT_TRUE(absl::StrContains(cast, "hello")) << cast;
+  // The last two bytes, "\xe2\x82" (a "€" cut short), each as U+FFFD.
+  EXPECT_TRUE(absl::StrContains(cast, "\"end\"]\n")) << cast;
+  EXPECT_TRUE(absl::StrContains(cast, "\"\xef\xbf\xbd\xef\xbf\xbd\"]\n"))
+      << cast;
+
+  // An existing file stays as it was without --force.
+  ASSERT_TRUE(sallyport::testing::WriteFile(out, "older export\n", 0644).ok());
+  r = run(false);
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_EQ(r.err, "spctl: cannot write " + out +
+                       ": it exists (pass --force to replace it)\n");
+  EXPECT_EQ(sallyport::testing::ReadFileOrEmpty(out), "older export\n");
+  EXPECT_FALSE(exists(partial));
+  // So does a link there, and what it points to.
+  ASSERT_EQ(unlink(out.c_str()), 0);
+  ASSERT_EQ(symlink(victim.c_str(), out.c_str()), 0);
+  r = run(false);
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_EQ(sallyport::testing::ReadFileOrEmpty(victim), "precious\n");
+  // With --force the file replaces the link, not the file it points to.
+  r = run(true);
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  EXPECT_EQ(sallyport::testing::ReadFileOrEmpty(victim), "precious\n");
+  ASSERT_EQ(::lstat(out.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_TRUE(
+      absl::StrContains(sallyport::testing::ReadFileOrEmpty(out), "hello"));
+}
+
+// Found in review: Ctrl-C (or kill) during an export left PATH.partial
+// behind, a copy of the recording (typed secrets and all) no one knew of:
+// it was removed only by a destructor. Each signal that ends spctl now
+// removes it first. spctl is stopped (SIGSTOP) mid-export, once its
+// PATH.partial exists, and the signal is delivered when it continues.
+TEST_F(SpctlAuditTest, ASignalDuringAnExportLeavesNoPartialFile) {
+  // 30 MiB: 15 pages of 2 MiB, read one at a time.
+  const std::string block(48 << 10, 'x');
+  std::vector<av::RecordingRecord> records = {Open(0, 0)};
+  for (int i = 0; i < 640; ++i) records.push_back(Data(0, 10, false, block));
+  records.push_back(Close(0, 20));
+  StoreRecording("s-slow", std::move(records));
+  for (const int sig : {SIGINT, SIGTERM}) {
+    const std::string out = env_->Path(absl::StrCat("slow-", sig, ".cast"));
+    const std::string partial = out + ".partial";
+    sallyport::testing::BackgroundProcess::Options options;
+    options.log_path = env_->Path(absl::StrCat("slow-", sig, ".log"));
+    options.env["SALLYPORT_HOME"] = env_->Home("admin");
+    options.stop_signal = sig;
+    auto spctl = sallyport::testing::BackgroundProcess::Start(
+        {sallyport::testing::RunfilePath("cli/spctl"), "sessions", "export",
+         "s-slow", "--channel", "0", "--out", out},
+        options);
+    ASSERT_TRUE(spctl.ok()) << spctl.status();
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (access(partial.c_str(), F_OK) != 0 && (*spctl)->Running() &&
+           absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+    (*spctl)->Signal(SIGSTOP);
+    // Still writing: the file is there, owner-only, and not yet renamed.
+    struct stat st {};
+    ASSERT_EQ(::lstat(partial.c_str(), &st), 0)
+        << sig << ": " << sallyport::testing::ReadFileOrEmpty(options.log_path);
+    EXPECT_TRUE(S_ISREG(st.st_mode));
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    ASSERT_NE(access(out.c_str(), F_OK), 0) << sig;
+    (*spctl)->Signal(sig);
+    (*spctl)->Signal(SIGCONT);
+    const int status = (*spctl)->Stop();
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == sig)
+        << sig << ": wait status " << status;
+    EXPECT_NE(access(partial.c_str(), F_OK), 0) << sig;
+    EXPECT_NE(access(out.c_str(), F_OK), 0) << sig;
+  }
 }
 
 // Found in review: `play` slept for every recorded pause, so a session
