@@ -186,6 +186,14 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
                                           base::EscapeControls(**value), "\""));
     }
   }
+  // A newline in --ca (its parts are stripped of spaces) went into the
+  // ssh_config's header, where it began an ssh option every ssh refused,
+  // and cut the state file's `ca=` line.
+  if (options.ca.has_value() && !base::IsUtf8WithoutControls(*options.ca)) {
+    return UsageError(err,
+                      absl::StrCat("--ca: a control character in \"",
+                                   base::EscapeControls(*options.ca), "\""));
+  }
   std::optional<absl::Duration> ttl;
   if (options.ttl.has_value()) {
     absl::StatusOr<absl::Duration> parsed = ParseDurationFlag(*options.ttl);
@@ -225,6 +233,9 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
     Error(err, st.message());
     return options.user.has_value() ? kExitUsage : kExitError;
   }
+  // The CA as parsed ("HOST:PORT, HOST:PORT") is what is written (the
+  // state file, the ssh_config's header), never the text as typed.
+  const std::string ca_list = base::FormatAddressList(*cas);
 
   absl::StatusOr<TrustedCa> trusted =
       TrustCa(home, *cas, ca_text, expected, out, err);
@@ -350,7 +361,7 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   // Never a `Host *` block: it would send this key and these known_hosts to
   // every host the user reaches, Sallyport or not.
   const std::string ssh_config = absl::StrCat(
-      "# Written by `sp login` (user ", user, ", CA ", ca_text, ").\n",
+      "# Written by `sp login` (user ", user, ", CA ", ca_list, ").\n",
       "# Use it from ~/.ssh/config with:  Include ", home.ssh_config(), "\n",
       "# Key: ", key_path, "\n# Certificate: ", cert_path, "\n",
       "# Host blocks for the gateway and its hosts come from `sp config`.\n");
@@ -360,7 +371,7 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   if (absl::Status w = PinCa(home, *trusted, out); !w.ok()) {
     return Error(err, w.message());
   }
-  if (absl::Status w = home.WriteState({ca_text, user}); !w.ok()) {
+  if (absl::Status w = home.WriteState({ca_list, user}); !w.ok()) {
     return Error(err, w.message());
   }
   for (const auto& [path, data, mode] :

@@ -197,7 +197,7 @@ int WriteSshConfig(const SpHome& home, bool install, std::ostream& out,
   }
   SpConfigInput input;
   input.user = session->user;
-  input.ca = session->ca_text;
+  input.ca = base::FormatAddressList(session->cas);
   input.key = home.key(session->user);
   input.certificate = home.certificate(session->user);
   input.known_hosts = home.known_hosts();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "base/safe_text.h"
 #include "cli/ca_client.h"
 #include "cli/cli_app.h"
 #include "cli/exit_codes.h"
@@ -449,6 +450,28 @@ TEST_F(SpLoginTest, AFlagGivenEmptyOrBadIsAUsageError) {
   o = Options();
   o.user.reset();
   EXPECT_EQ(Login(o).rc, kExitError);
+}
+
+// Found in review: `sp login --ca $'127.0.0.1:17443,\nProxyCommand'` was
+// taken (each part of the list is stripped of spaces), and the text as
+// typed went into the ssh_config's header, where the newline began an
+// option every ssh refused once the Include was installed, and into the
+// state file, whose `ca=` line it cut ("empty address" for every later sp
+// and spctl). A control character in --ca is a usage error; nothing is
+// written.
+TEST_F(SpLoginTest, AControlCharacterInTheCaIsAUsageError) {
+  for (const std::string bad : {"127.0.0.1:1,\nProxyCommand", "127.0.0.1:1\r",
+                                "\t127.0.0.1:1", "127.0.0.1:1,\x1b[2J"}) {
+    LoginOptions o = Options();
+    o.ca = bad;
+    const Result r = Login(o);
+    EXPECT_EQ(r.rc, kExitUsage) << base::EscapeControls(bad) << ": " << r.err;
+    EXPECT_TRUE(absl::StartsWith(r.err, "sp: --ca: a control character in \""))
+        << r.err;
+    EXPECT_EQ(r.err.find_first_of("\n\r\t\x1b"), r.err.size() - 1) << r.err;
+    EXPECT_EQ(ReadTextFile(home_->state()).status().code(),
+              absl::StatusCode::kNotFound);
+  }
 }
 
 }  // namespace

@@ -148,6 +148,44 @@ TEST_F(SpConfigE2eTest, LoginWritesExactlyTheHostsRbacAllows) {
   }
 }
 
+// Found in review: `sp login --ca $'ADDR,\nProxyCommand'` logged in (the
+// parts of the list are stripped of spaces) and wrote the text as typed
+// into the ssh_config's header, where `ProxyCommand).` made every ssh
+// that includes it fail ("bad configuration options"), and into the state
+// file, whose cut `ca=ADDR,` failed every later sp and spctl ("empty
+// address"). A control character in --ca is refused before anything is
+// written; the CA is remembered and written as parsed.
+TEST_F(SpConfigE2eTest, TheCaIsWrittenAsParsedAndAControlCharacterIsRefused) {
+  const std::string address = env_->ca().address();
+  const auto login = [&](const std::string& ca) {
+    return env_->Sp("erin2",
+                    {"login", "--ca", ca, "--user", "erin", "--password-stdin",
+                     "--ca-fingerprint", env_->ca().fingerprint()},
+                    std::string(kPassword) + "\n");
+  };
+  const std::string home = env_->Home("erin2");
+  sallyport::testing::RunResult r = login(address + ",\nProxyCommand");
+  EXPECT_EQ(r.exit_code, 2) << r.Describe();
+  EXPECT_TRUE(absl::StartsWith(r.err, "sp: --ca: a control character in \""))
+      << r.err;
+  EXPECT_FALSE(std::filesystem::exists(home + "/state"));
+  EXPECT_FALSE(std::filesystem::exists(home + "/ssh_config"));
+
+  r = login("  " + address + " ");
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  EXPECT_EQ(ReadFileOrEmpty(home + "/state"),
+            absl::StrCat("ca=", address, "\nuser=erin\n"));
+  const std::string config = ReadFileOrEmpty(home + "/ssh_config");
+  EXPECT_TRUE(absl::StrContains(config, ", CA " + address + ")")) << config;
+  EXPECT_TRUE(
+      HasLine(SshG(home + "/ssh_config", "web01"), "proxyjump [127.0.0.1]"))
+      << config;
+  // Later commands read it back.
+  r = env_->Sp("erin2", {"status"});
+  EXPECT_TRUE(r.ok()) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(r.out, "CA:          " + address)) << r.out;
+}
+
 TEST_F(SpConfigE2eTest, IncludeInHomeSshConfigLeavesOtherHostsAlone) {
   // The user's own ~/.ssh/config in a temporary HOME.
   const std::string user_home = env_->Path("userhome");
