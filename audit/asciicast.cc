@@ -7,13 +7,9 @@
 namespace sallyport::audit {
 namespace {
 
-// `s` as a JSON string literal (the shared escaper: control characters as
-// \u00XX, invalid UTF-8 as U+FFFD).
-std::string JsonString(std::string_view s) {
-  std::string obj = base::JsonObject({{"s", std::string(s)}});
-  // {"s":"..."}
-  return obj.substr(5, obj.size() - 6);
-}
+// The shared escaper: control characters as \u00XX, invalid UTF-8 as
+// U+FFFD.
+using base::JsonString;
 
 // The length of the longest prefix of `s` that does not end inside a UTF-8
 // sequence that later bytes could complete.

@@ -116,6 +116,12 @@ std::string JsonObject(const std::vector<LogField>& fields) {
   return out;
 }
 
+std::string JsonString(std::string_view s) {
+  std::string out;
+  AppendJsonString(&out, s);
+  return out;
+}
+
 std::string FormatEventLine(LogFormat format, absl::Time time,
                             std::string_view event, std::string_view outcome,
                             const std::vector<LogField>& fields) {

@@ -38,6 +38,9 @@ using LogField = std::pair<std::string, LogValue>;
 
 // {"k":"v",...} in the order given, always valid JSON.
 std::string JsonObject(const std::vector<LogField>& fields);
+// `s` as a JSON string literal, escaped as JsonObject escapes values
+// (control characters and DEL as \u00XX, invalid UTF-8 as U+FFFD).
+std::string JsonString(std::string_view s);
 
 // `json` (a JSON text as stored: an audit event's payload) for a
 // terminal: inside strings, every code point that is not graphic

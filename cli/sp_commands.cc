@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "base/address_list.h"
+#include "base/event_line.h"
 #include "base/openssl_handles.h"
 #include "base/safe_text.h"
 #include "base/secret_bytes.h"
@@ -22,6 +23,7 @@
 #include "cli/ca_client.h"
 #include "cli/cli_app.h"
 #include "cli/exit_codes.h"
+#include "cli/sp_config.h"
 #include "cli/sp_home.h"
 #include "cli/ssh_agent.h"
 #include "cli/terminal.h"
@@ -58,8 +60,11 @@ std::string HumanTime(absl::Time t) {
   return absl::FormatTime("%Y-%m-%d %H:%M:%S %Z", t, absl::LocalTimeZone());
 }
 
+}  // namespace
+
 std::string LoginErrorMessage(const grpc::Status& st,
                               const std::vector<HostPort>& cas) {
+  const std::string said = base::EscapeControls(st.error_message());
   switch (st.error_code()) {
     case grpc::StatusCode::UNAUTHENTICATED:
       return "login failed: wrong user name, password or one-time code";
@@ -67,17 +72,18 @@ std::string LoginErrorMessage(const grpc::Status& st,
       return absl::StrCat(
           "the account is locked after too many failed logins; try again "
           "later or ask an admin (`spctl users unlock`) (",
-          st.error_message(), ")");
+          said, ")");
     case grpc::StatusCode::PERMISSION_DENIED:
-      return absl::StrCat("the CA refused to issue a certificate: ",
-                          st.error_message());
+      return absl::StrCat("the CA refused to issue a certificate: ", said);
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return base::UnreachableMessage("the CA", cas, st);
+      return base::EscapeControls(base::UnreachableMessage("the CA", cas, st));
     default:
-      return absl::StrCat("login failed: ", st.error_message());
+      return absl::StrCat("login failed: ", said);
   }
 }
+
+namespace {
 
 int LoginExitCode(const grpc::Status& st) {
   switch (st.error_code()) {
@@ -124,24 +130,14 @@ std::vector<std::string> StoredUserCaKeys(const SpHome& home) {
   return keys;
 }
 
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      absl::StrAppend(&out, "\\u00", absl::Hex(c, absl::kZeroPad2));
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
+// Through the shared escaper (base/event_line.h): text from the
+// certificate or the CA (control characters, DEL, invalid UTF-8) cannot
+// make `sp status --json` invalid JSON.
+using base::JsonString;
 
 std::string JsonList(const std::vector<std::string>& items) {
   std::vector<std::string> quoted;
-  for (const std::string& i : items) quoted.push_back(JsonString(i));
+  for (const std::string& i : items) quoted.push_back(base::JsonString(i));
   return absl::StrCat("[", absl::StrJoin(quoted, ", "), "]");
 }
 
@@ -325,11 +321,24 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   if (!cert.ok() || cert->key != key->public_key()) {
     return Error(err, "the CA returned a certificate for another key");
   }
+  // The CA keys as they are written, parsed and re-encoded (CaKeyLine),
+  // before anything is: a newline in one added lines of the CA's choosing
+  // to known_hosts and user_ca.pub.
+  std::vector<std::string> host_ca_keys, user_ca_keys;
+  for (const auto& [keys, what, into] :
+       {std::tuple{&response.ca_public_keys().host_ca(), "host CA key",
+                   &host_ca_keys},
+        std::tuple{&response.ca_public_keys().user_ca(), "user CA key",
+                   &user_ca_keys}}) {
+    for (const v1::CaPublicKey& k : *keys) {
+      absl::StatusOr<std::string> line = CaKeyLine(what, k.public_key());
+      if (!line.ok()) return Error(err, line.status().message());
+      into->push_back(*std::move(line));
+    }
+  }
   // The old key and every certificate of earlier logins leave the agent.
   std::vector<std::string> user_cas = StoredUserCaKeys(home);
-  for (const auto& k : response.ca_public_keys().user_ca()) {
-    user_cas.push_back(k.public_key());
-  }
+  user_cas.insert(user_cas.end(), user_ca_keys.begin(), user_ca_keys.end());
   CleanAgent(home, user, user_cas, err);
 
   const std::string comment = absl::StrCat(user, "@sallyport");
@@ -343,20 +352,20 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
       "host CA.\n";
   const std::optional<std::string> pattern =
       CertAuthorityPattern((*cas)[0].host);
-  for (const auto& host_ca : response.ca_public_keys().host_ca()) {
+  for (const std::string& host_ca : host_ca_keys) {
     if (pattern.has_value()) {
-      absl::StrAppend(&known_hosts, "@cert-authority ", *pattern, " ",
-                      host_ca.public_key(), "\n");
+      absl::StrAppend(&known_hosts, "@cert-authority ", *pattern, " ", host_ca,
+                      "\n");
     } else {
       absl::StrAppend(&known_hosts,
                       "# host CA (no host pattern yet; `sp "
                       "config` adds one): ",
-                      host_ca.public_key(), "\n");
+                      host_ca, "\n");
     }
   }
   std::string user_ca_file = "# Written by `sp login`: the user CA keys.\n";
-  for (const auto& k : response.ca_public_keys().user_ca()) {
-    absl::StrAppend(&user_ca_file, k.public_key(), "\n");
+  for (const std::string& k : user_ca_keys) {
+    absl::StrAppend(&user_ca_file, k, "\n");
   }
   // Never a `Host *` block: it would send this key and these known_hosts to
   // every host the user reaches, Sallyport or not.
@@ -501,11 +510,18 @@ int RunStatus(bool json, std::ostream& out, std::ostream& err) {
                 : "null")
         << ", \"revocation\": " << JsonString(standing.text) << "}\n";
   } else {
-    out << "User:        " << state->user << "\n"
+    // The certificate's text is the CA's: escaped, it cannot drive the
+    // terminal or forge lines.
+    const auto escaped = [](const std::vector<std::string>& items) {
+      return absl::StrJoin(items, ", ", [](std::string* out, const auto& i) {
+        out->append(base::EscapeControls(i));
+      });
+    };
+    out << "User:        " << base::EscapeControls(state->user) << "\n"
         << "Certificate: " << cert_path << "\n"
-        << "Key ID:      " << cert->key_id << "\n"
-        << "Principals:  " << absl::StrJoin(cert->principals, ", ") << "\n"
-        << "Extensions:  " << absl::StrJoin(extensions, ", ") << "\n"
+        << "Key ID:      " << base::EscapeControls(cert->key_id) << "\n"
+        << "Principals:  " << escaped(cert->principals) << "\n"
+        << "Extensions:  " << escaped(extensions) << "\n"
         << "Valid from:  " << HumanTime(valid_after) << "\n"
         << "Valid until: " << HumanTime(valid_before) << "\n"
         << "Time left:   " << HumanDuration(left) << "\n"
@@ -513,7 +529,7 @@ int RunStatus(bool json, std::ostream& out, std::ostream& err) {
         << "Serial:      " << cert->serial << "\n"
         << "In agent:    "
         << (AgentAvailable() ? (in_agent ? "yes" : "no") : "no agent") << "\n"
-        << "CA:          " << state->ca
+        << "CA:          " << base::EscapeControls(state->ca)
         << (ca_fp.empty() ? "" : absl::StrCat(" (TLS ", ca_fp, ")")) << "\n";
   }
   return left > absl::ZeroDuration() && standing.revoked != true ? 0 : 1;

@@ -2,6 +2,8 @@
 #ifndef SALLYPORT_CLI_SP_COMMANDS_H_
 #define SALLYPORT_CLI_SP_COMMANDS_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <cstdint>
 #include <iosfwd>
 #include <optional>
@@ -9,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/host_port.h"
 #include "cli/sp_home.h"
 
 namespace sallyport::cli {
@@ -73,6 +76,15 @@ struct LoginStanding {
 };
 LoginStanding AskCaAboutLogin(const SpHome& home, uint64_t serial,
                               const std::string& key_fingerprint);
+
+// What sp prints for a failed Login call, and for another failed call to
+// the CA (sp ls, sp config, sp status): by its code, with the CA's message
+// escaped (base::EscapeControls), so a CA, or what answers as one, cannot
+// drive the user's terminal or forge lines.
+std::string LoginErrorMessage(const grpc::Status& st,
+                              const std::vector<base::HostPort>& cas);
+std::string RpcError(const grpc::Status& st,
+                     const std::vector<base::HostPort>& cas);
 
 // The host pattern for the @cert-authority line of a CA at `ca_host`:
 // "*.example.com" for "ca.example.com"; nullopt for an IP address or a

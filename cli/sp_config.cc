@@ -15,8 +15,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "base/files.h"
+#include "base/safe_text.h"
 #include "ca/rbac/names.h"
 #include "cli/sp_home.h"
+#include "ssh/crypto/keys.h"
 
 namespace sallyport::cli {
 namespace {
@@ -63,6 +65,18 @@ absl::StatusOr<std::string> QuoteConfigPath(std::string_view path) {
     if (c == '%') out += '%';
   }
   return out + "\"";
+}
+
+absl::StatusOr<std::string> CaKeyLine(std::string_view what,
+                                      std::string_view key) {
+  absl::StatusOr<ssh::crypto::PublicKey> parsed =
+      ssh::crypto::PublicKey::FromAuthorizedKeysLine(key);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the CA sent a ", std::string(what), " that is not an SSH public key: ",
+        base::EscapeControls(std::string(parsed.status().message()))));
+  }
+  return parsed->ToAuthorizedKeysLine();
 }
 
 std::string IncludeLine(std::string_view ssh_config_path) {
@@ -159,7 +173,8 @@ absl::StatusOr<SpConfigFiles> RenderSpConfig(
   }
 
   out.ssh_config = absl::StrCat(
-      "# Written by `sp config` (user ", in.user, ", CA ", in.ca,
+      "# Written by `sp config` (user ", in.user, ", CA ",
+      base::EscapeControls(in.ca),
       "); `sp login` and `sp config` rewrite it.\n",
       "# Use it from ~/.ssh/config with (at the top):  ",
       IncludeLine(in.ssh_config), "\n", "# Key: ", in.key,
@@ -171,9 +186,11 @@ absl::StatusOr<SpConfigFiles> RenderSpConfig(
   out.known_hosts =
       "# Written by `sp config`: the Sallyport host CA, for the gateway and "
       "the inventory hosts only.\n";
-  for (const std::string& ca_key : in.host_ca_keys) {
+  for (const std::string& sent : in.host_ca_keys) {
+    absl::StatusOr<std::string> ca_key = CaKeyLine("host CA key", sent);
+    if (!ca_key.ok()) return ca_key.status();
     if (ca_names.empty()) {
-      absl::StrAppend(&out.known_hosts, "# host CA (no hosts yet): ", ca_key,
+      absl::StrAppend(&out.known_hosts, "# host CA (no hosts yet): ", *ca_key,
                       "\n");
       continue;
     }
@@ -183,7 +200,7 @@ absl::StatusOr<SpConfigFiles> RenderSpConfig(
       absl::StrAppend(
           &out.known_hosts, "@cert-authority ",
           absl::StrJoin(ca_names.begin() + i, ca_names.begin() + end, ","), " ",
-          ca_key, "\n");
+          *ca_key, "\n");
     }
   }
   return out;

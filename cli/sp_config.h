@@ -31,7 +31,8 @@ struct SpConfigInput {
   // The login certificate's principals: the first is the gateway hop's
   // user name (a jump-only connection's user must be a principal).
   std::vector<std::string> principals;
-  // The host CA public keys ("ssh-ed25519 AAAA...").
+  // The host CA public keys ("ssh-ed25519 AAAA..."), as the CA sent them
+  // (RenderSpConfig writes each through CaKeyLine).
   std::vector<std::string> host_ca_keys;
 };
 
@@ -48,7 +49,8 @@ struct SpConfigFiles {
 inline constexpr size_t kNamesPerCertAuthorityLine = 32;
 
 // The two files. kInvalidArgument when a path cannot be written into an
-// ssh_config (a quote or a control character in it).
+// ssh_config (a quote or a control character in it), or a host CA key is
+// not a public key (CaKeyLine).
 absl::StatusOr<SpConfigFiles> RenderSpConfig(
     const SpConfigInput& input,
     const ::sallyport::ca::v1::ListMyHostsResponse& hosts);
@@ -57,6 +59,14 @@ absl::StatusOr<SpConfigFiles> RenderSpConfig(
 // expands %-tokens in these paths). kInvalidArgument for '"', a control
 // character or a non-absolute path.
 absl::StatusOr<std::string> QuoteConfigPath(std::string_view path);
+
+// A CA public key from the CA's answer as sp writes it into a file
+// ("type base64", one line): parsed (ssh::crypto::PublicKey) and written
+// again, so a newline, a second key or a comment in it (a hostile or
+// broken CA) adds nothing to the file. kInvalidArgument "the CA sent a
+// WHAT that is not an SSH public key: WHY" otherwise.
+absl::StatusOr<std::string> CaKeyLine(std::string_view what,
+                                      std::string_view key);
 
 // `Include "PATH"` (the line `sp config` prints and --install adds).
 std::string IncludeLine(std::string_view ssh_config_path);

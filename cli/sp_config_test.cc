@@ -20,6 +20,11 @@ namespace {
 
 namespace v1 = ::sallyport::ca::v1;
 
+// A host CA key (a real Ed25519 public key: RenderSpConfig parses it).
+constexpr char kHostCaData[] =
+    "AAAAC3NzaC1lZDI1NTE5AAAAIIpAH2KGrcY6GV57cg+nSNHUWr3vPH9Yc00nw2fpgcCF";
+const std::string kHostCa = absl::StrCat("ssh-ed25519 ", kHostCaData);
+
 SpConfigInput Input() {
   SpConfigInput in;
   in.user = "alice";
@@ -29,7 +34,7 @@ SpConfigInput Input() {
   in.known_hosts = "/h/.sallyport/known_hosts";
   in.ssh_config = "/h/.sallyport/ssh_config";
   in.principals = {"root", "deploy"};
-  in.host_ca_keys = {"ssh-ed25519 AAAAhostca"};
+  in.host_ca_keys = {kHostCa};
   return in;
 }
 
@@ -84,8 +89,8 @@ TEST(SpConfigTest, HostBlocksForTheGatewayAndEachHost) {
   EXPECT_EQ(files->known_hosts,
             "# Written by `sp config`: the Sallyport host CA, for the gateway "
             "and the inventory hosts only.\n"
-            "@cert-authority [gw.example.com]:2222,web01,db01 ssh-ed25519 "
-            "AAAAhostca\n");
+            "@cert-authority [gw.example.com]:2222,web01,db01 " +
+                kHostCa + "\n");
 }
 
 TEST(SpConfigTest, HostileNamesFromTheCaAreLeftOut) {
@@ -123,6 +128,39 @@ TEST(SpConfigTest, HostileNamesFromTheCaAreLeftOut) {
   }
 }
 
+// Found in review: the host CA keys from the CA went into known_hosts as
+// they came, so a newline in one (a hostile or broken CA) added lines of
+// its choosing (an @cert-authority for every host, a @revoked). Each key
+// is parsed and written again as "type base64"; one that is not a key
+// refuses the whole file.
+TEST(SpConfigTest, HostCaKeysAreWrittenAsParsed) {
+  SpConfigInput in = Input();
+  in.host_ca_keys = {kHostCa + " a comment\n@cert-authority * " + kHostCa};
+  absl::StatusOr<SpConfigFiles> files = RenderSpConfig(in, Sample());
+  ASSERT_FALSE(files.ok());
+  EXPECT_EQ(files.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StartsWith(files.status().message(),
+                               "the CA sent a host CA key that is not an SSH "
+                               "public key: "))
+      << files.status();
+  EXPECT_EQ(files.status().message().find('\n'), absl::string_view::npos);
+  for (const std::string& bad :
+       {std::string("ssh-ed25519"), std::string("ssh-ed25519 AAAAhostca"),
+        "ssh-ed25519-cert-v01@openssh.com " + std::string(kHostCaData),
+        "ssh-rsa " + std::string(kHostCaData), std::string("")}) {
+    in.host_ca_keys = {bad};
+    EXPECT_FALSE(RenderSpConfig(in, Sample()).ok()) << bad;
+    EXPECT_FALSE(CaKeyLine("host CA key", bad).ok()) << bad;
+  }
+  // A comment (the CA's text too) is not written.
+  in.host_ca_keys = {kHostCa + " ca@example"};
+  files = RenderSpConfig(in, Sample());
+  ASSERT_TRUE(files.ok()) << files.status();
+  EXPECT_TRUE(absl::EndsWith(files->known_hosts, " " + kHostCa + "\n"))
+      << files->known_hosts;
+  EXPECT_EQ(*CaKeyLine("user CA key", kHostCa + " x"), kHostCa);
+}
+
 TEST(SpConfigTest, NoGatewayMeansNoHostBlocksAndNoCaNames) {
   v1::ListMyHostsResponse r = Sample();
   r.clear_gateways();
@@ -133,7 +171,7 @@ TEST(SpConfigTest, NoGatewayMeansNoHostBlocksAndNoCaNames) {
   ASSERT_EQ(files->skipped.size(), 1u);
   EXPECT_FALSE(absl::StrContains(files->known_hosts, "@cert-authority"));
   // The host CA stays visible as a comment.
-  EXPECT_TRUE(absl::StrContains(files->known_hosts, "AAAAhostca"));
+  EXPECT_TRUE(absl::StrContains(files->known_hosts, kHostCaData));
 }
 
 TEST(SpConfigTest, GatewayOnPort22AndIpv6AndManyHosts) {

@@ -39,19 +39,27 @@ int Fail(std::ostream& err, absl::string_view message) {
   return kExitError;
 }
 
+}  // namespace
+
+// The CA's message is escaped: it must not drive the user's terminal or
+// forge lines.
 std::string RpcError(const grpc::Status& st, const std::vector<HostPort>& cas) {
   switch (st.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return base::UnreachableMessage("the CA", cas, st);
+      return base::EscapeControls(base::UnreachableMessage("the CA", cas, st));
     case grpc::StatusCode::UNAUTHENTICATED:
     case grpc::StatusCode::PERMISSION_DENIED:
-      return absl::StrCat("the CA refused (", st.error_message(),
+      return absl::StrCat("the CA refused (",
+                          base::EscapeControls(st.error_message()),
                           "): run `sp login` again");
     default:
-      return absl::StrCat("the CA answered: ", st.error_message());
+      return absl::StrCat("the CA answered: ",
+                          base::EscapeControls(st.error_message()));
   }
 }
+
+namespace {
 
 // A failed CA call: the message, and exit 7 when the CA cannot be reached
 // (as `sp login`; the other failures exit 1).

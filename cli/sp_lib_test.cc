@@ -17,6 +17,9 @@
 #include "cli/sp_home.h"
 #include "cli/tls_pin.h"
 #include "gtest/gtest.h"
+#include "ssh/cert/certificate.h"
+#include "ssh/cert/sign.h"
+#include "ssh/crypto/keys.h"
 
 namespace sallyport::cli {
 namespace {
@@ -472,6 +475,97 @@ TEST_F(SpLoginTest, AControlCharacterInTheCaIsAUsageError) {
     EXPECT_EQ(ReadTextFile(home_->state()).status().code(),
               absl::StatusCode::kNotFound);
   }
+}
+
+// Found in review: what the CA says when it refuses was printed as it
+// came, so a CA (or what answers on its address) could clear the user's
+// screen, retitle the terminal or print lines that look like sp's own.
+TEST(SpErrorsTest, TheCasMessageIsEscaped) {
+  const std::string hostile = "bad\x1b]0;owned\x07\nsp: Logged in as root\x7f";
+  const std::vector<HostPort> cas = {{"127.0.0.1", 7443}};
+  for (const grpc::StatusCode code :
+       {grpc::StatusCode::RESOURCE_EXHAUSTED,
+        grpc::StatusCode::PERMISSION_DENIED, grpc::StatusCode::UNAVAILABLE,
+        grpc::StatusCode::DEADLINE_EXCEEDED, grpc::StatusCode::UNAUTHENTICATED,
+        grpc::StatusCode::INTERNAL, grpc::StatusCode::NOT_FOUND}) {
+    const grpc::Status st(code, hostile);
+    for (const std::string& text :
+         {LoginErrorMessage(st, cas), RpcError(st, cas)}) {
+      EXPECT_EQ(text.find_first_of("\n\x1b\x07\x7f"), std::string::npos)
+          << code << ": " << base::EscapeControls(text);
+      EXPECT_TRUE(base::IsPrintableUtf8(text)) << base::EscapeControls(text);
+    }
+  }
+  // What the CA said is still there to read.
+  EXPECT_TRUE(absl::StrContains(
+      RpcError(grpc::Status(grpc::StatusCode::INTERNAL, hostile), cas),
+      "bad\\x1b]0;owned\\x07\\x0asp: Logged in as root\\x7f"));
+}
+
+// Found in review: `sp status` printed the certificate's key id,
+// principals and extensions as they are (the CA's text: a terminal escape
+// in one drove the user's terminal), and `--output json` let DEL and
+// invalid UTF-8 through, which is not JSON.
+TEST_F(SpLoginTest, StatusEscapesTheCertificatesText) {
+  ASSERT_TRUE(home_->Ensure().ok());
+  ASSERT_TRUE(home_->WriteState({"127.0.0.1:1", "alice"}).ok());
+  absl::StatusOr<ssh::crypto::PrivateKey> ca =
+      ssh::crypto::PrivateKey::GenerateEd25519();
+  absl::StatusOr<ssh::crypto::PrivateKey> user =
+      ssh::crypto::PrivateKey::GenerateEd25519();
+  ASSERT_TRUE(ca.ok() && user.ok());
+  ssh::cert::CertificateRequest req;
+  req.public_key = user->public_key();
+  req.serial = 7;
+  req.key_id = "alice";
+  req.principals = {"alice"};
+  // Expired: nothing asks the CA.
+  req.valid_after = 1;
+  req.valid_before = 2;
+  absl::StatusOr<ssh::cert::Certificate> cert =
+      ssh::cert::SignCertificate(req, *ca);
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  // What a hostile CA can sign: the parser takes it (sp status does not
+  // check the signature of the user's own certificate).
+  cert->key_id = "id\x1b[2J\x7f\xff\nKey ID:      forged";
+  cert->principals = {"root\x1b]0;owned\x07", "\xc3"};
+  cert->extensions = {ssh::cert::CertOption::Flag("permit-\x7f\xfe")};
+  cert->blob = cert->Encode();
+  ASSERT_TRUE(ssh::cert::Certificate::FromLine(cert->ToLine()).ok());
+  ASSERT_TRUE(
+      WriteFileAtomic(home_->certificate("alice"), cert->ToLine() + "\n", 0644)
+          .ok());
+
+  std::ostringstream text, text_err;
+  EXPECT_EQ(RunStatus(/*json=*/false, text, text_err), 1) << text_err.str();
+  EXPECT_TRUE(absl::StrContains(text.str(),
+                                "\nKey ID:      id\\x1b[2J\\x7f\\xff\\x0aKey "
+                                "ID:      forged\n"))
+      << text.str();
+  EXPECT_FALSE(absl::StrContains(text.str(), "\nKey ID:      forged"))
+      << text.str();
+  EXPECT_TRUE(absl::StrContains(text.str(),
+                                "Principals:  root\\x1b]0;owned\\x07, \\xc3\n"))
+      << text.str();
+  EXPECT_TRUE(absl::StrContains(text.str(), "Extensions:  permit-\\x7f\\xfe\n"))
+      << text.str();
+  EXPECT_TRUE(base::IsValidUtf8(text.str()));
+  EXPECT_EQ(text.str().find_first_of("\x1b\x07\x7f"), std::string::npos);
+
+  std::ostringstream json, json_err;
+  EXPECT_EQ(RunStatus(/*json=*/true, json, json_err), 1) << json_err.str();
+  // One line of valid UTF-8 without raw controls or DEL: JSON.
+  const std::string j = json.str();
+  EXPECT_TRUE(base::IsValidUtf8(j)) << base::EscapeControls(j);
+  EXPECT_EQ(j.find_first_of("\x1b\x07\x7f"), std::string::npos)
+      << base::EscapeControls(j);
+  EXPECT_EQ(j.find('\n'), j.size() - 1) << base::EscapeControls(j);
+  EXPECT_TRUE(absl::StrContains(
+      j, "\"key_id\": \"id\\u001b[2J\\u007f\xef\xbf\xbd\\u000aKey ID:"))
+      << base::EscapeControls(j);
+  EXPECT_TRUE(absl::StrContains(
+      j, "\"principals\": [\"root\\u001b]0;owned\\u0007\", \"\xef\xbf\xbd\"]"))
+      << base::EscapeControls(j);
 }
 
 }  // namespace

@@ -55,8 +55,11 @@ std::unique_ptr<grpc::ClientContext> Spctl::Context() {
 }
 
 int Spctl::Fail(const grpc::Status& status, absl::string_view what) {
+  // The CA's message is escaped: it must not drive the admin's terminal
+  // or forge lines.
   err_ << "spctl: " << what << ": "
-       << base::UnreachableMessage("the CA", cas_, status) << "\n";
+       << base::EscapeControls(base::UnreachableMessage("the CA", cas_, status))
+       << "\n";
   switch (status.error_code()) {
     case grpc::StatusCode::NOT_FOUND:
       return kExitNotFound;

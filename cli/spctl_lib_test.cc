@@ -183,6 +183,25 @@ TEST(SpctlFailTest, ExitCodesFollowTheCasAnswer) {
       kExitError);
 }
 
+// Found in review: the CA's message was printed as it came, so a CA (or
+// what answers on its address) could drive the admin's terminal or print
+// lines that look like spctl's own.
+TEST(SpctlFailTest, TheCasMessageIsEscaped) {
+  for (const grpc::StatusCode code :
+       {grpc::StatusCode::INVALID_ARGUMENT, grpc::StatusCode::UNAVAILABLE,
+        grpc::StatusCode::INTERNAL}) {
+    std::ostringstream out, err;
+    Spctl ctl(out, err);
+    ctl.Fail(grpc::Status(code, "no\x1b[2J\nspctl: all clear\x7f"), "x");
+    EXPECT_TRUE(
+        absl::StrContains(err.str(), "no\\x1b[2J\\x0aspctl: all clear\\x7f"))
+        << err.str();
+    EXPECT_EQ(err.str().find_first_of("\x1b\x7f"), std::string::npos);
+    EXPECT_FALSE(absl::StrContains(err.str(), "\nspctl: all clear"))
+        << err.str();
+  }
+}
+
 // Found in review: a CA whose ReadSession answer named the page just read
 // as the next one (next_after_seq not after the one asked for) kept
 // `sessions show|play|export|verify` asking for it forever; they stop
