@@ -22,6 +22,7 @@
 #include "gateway/proxy.h"
 #include "gtest/gtest.h"
 #include "ssh/connection/messages.h"
+#include "tests/harness/net_util.h"
 #include "tests/harness/subprocess.h"
 
 namespace sallyport::gateway {
@@ -35,17 +36,10 @@ using testing::RunResult;
 class CountingListener {
  public:
   CountingListener() {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-        listen(fd_, 64) != 0 ||
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-      return;
-    }
-    port_ = ntohs(a.sin_port);
+    const testing::LoopbackListener l = testing::ListenOnLoopback(64);
+    fd_ = l.fd;
+    port_ = l.port;
+    if (fd_ < 0) return;
     thread_ = std::thread([this] {
       while (!stop_) {
         pollfd p{fd_, POLLIN, 0};
@@ -60,7 +54,7 @@ class CountingListener {
   ~CountingListener() {
     stop_ = true;
     if (thread_.joinable()) thread_.join();
-    close(fd_);
+    if (fd_ >= 0) close(fd_);
   }
   uint16_t port() const { return port_; }
   int accepted() const { return accepted_; }

@@ -47,21 +47,12 @@ class OpenTimeoutTest : public GatewayTest {
 class SlowToConnect {
  public:
   SlowToConnect() {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-        listen(fd_, 0) != 0 ||
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-      return;
-    }
-    filler_ = socket(AF_INET, SOCK_STREAM, 0);
-    if (connect(filler_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-      return;
-    }
-    port_ = ntohs(a.sin_port);
+    const testing::LoopbackListener l = testing::ListenOnLoopback(0);
+    fd_ = l.fd;
+    if (fd_ < 0) return;
+    filler_ = testing::ConnectToLoopback(l.port);
+    if (filler_ < 0) return;
+    port_ = l.port;
   }
   ~SlowToConnect() {
     for (int fd : {fd_, filler_}) {

@@ -207,17 +207,10 @@ TEST_F(AgentForwardTest, IsRefusedByDefaultAndByARolesDenyRule) {
 class GreetingServer {
  public:
   GreetingServer() {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(a);
-    if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&a), len) != 0 ||
-        listen(fd_, 16) != 0 ||
-        getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-      return;
-    }
-    port_ = ntohs(a.sin_port);
+    const testing::LoopbackListener l = testing::ListenOnLoopback(16);
+    fd_ = l.fd;
+    port_ = l.port;
+    if (fd_ < 0) return;
     thread_ = std::thread([this] {
       for (;;) {
         const int c = accept(fd_, nullptr, nullptr);

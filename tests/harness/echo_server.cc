@@ -7,22 +7,15 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "tests/harness/net_util.h"
 
 namespace sallyport::testing {
 
 EchoServer::EchoServer() {
-  fd_ = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  if (fd_ < 0 || bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0 ||
-      listen(fd_, 16) != 0) {
-    return;
-  }
-  socklen_t len = sizeof(a);
-  getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-  port_ = ntohs(a.sin_port);
+  const LoopbackListener l = ListenOnLoopback(16);
+  fd_ = l.fd;
+  port_ = l.port;
+  if (fd_ < 0) return;
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -52,16 +45,8 @@ void EchoServer::Loop() {
 }
 
 std::string RoundTrip(uint16_t port, const std::string& text) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  const int fd = ConnectToLoopback(port);
   if (fd < 0) return "";
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    close(fd);
-    return "";
-  }
   (void)!write(fd, text.data(), text.size());
   shutdown(fd, SHUT_WR);
   std::string got;

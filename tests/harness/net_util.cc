@@ -84,6 +84,39 @@ absl::StatusOr<uint16_t> FreeLoopbackPort() {
   return ntohs(addr.sin_port);
 }
 
+LoopbackListener ListenOnLoopback(int backlog) {
+  LoopbackListener out;
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return out;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+      listen(fd, backlog) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    close(fd);
+    return out;
+  }
+  out.fd = fd;
+  out.port = ntohs(addr.sin_port);
+  return out;
+}
+
+int ConnectToLoopback(uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 absl::Status WaitForTcpListener(const std::string& host, uint16_t port,
                                 absl::Duration timeout) {
   sockaddr_in addr{};
