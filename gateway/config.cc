@@ -1,6 +1,7 @@
 #include "gateway/config.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -79,6 +80,16 @@ absl::Status CheckFile(std::string_view key, const std::string& path,
                      "mode 0",
                      absl::Hex(st.st_mode & 0777),
                      "; it must be 0600 (chmod 600 ", path, ")"));
+  }
+  // Another user who owns the key can read it whatever its mode says
+  // (sshd refuses such host keys likewise).
+  if (private_key && st.st_uid != geteuid()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "config: ", std::string(key), ": ", path,
+        " is a private key owned by uid ", st.st_uid,
+        " but the gateway runs as uid ", geteuid(),
+        "; it must be owned by uid ", geteuid(), " with mode 0600 (chown ",
+        geteuid(), " ", path, " && chmod 600 ", path, ")"));
   }
   return absl::OkStatus();
 }
@@ -297,6 +308,11 @@ absl::StatusOr<GatewaySettings> SettingsFromConfig(
     return Bad("record_exec_output_limit", "must be in 0..1099511627776");
   }
   return s;
+}
+
+absl::Status CheckKeyFiles(const GatewayFileSettings& files) {
+  RETURN_IF_ERROR(CheckFile("files.host_key", files.host_key, true));
+  return CheckFile("files.tls_key", files.tls_key, true);
 }
 
 absl::Status CheckFiles(const GatewaySettings& settings) {

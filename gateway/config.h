@@ -108,10 +108,16 @@ absl::StatusOr<GatewaySettings> SettingsFromConfig(
     const config::GatewayConfig& config, std::string_view config_dir);
 
 // Checks the files of `settings`: each exists as a regular file, and the
-// two private keys (host_key, tls_key) are not readable or writable by
-// group or others (mode 0600 or stricter). kNotFound / kPermissionDenied
-// / kInvalidArgument naming the config key and the path.
+// two private keys (host_key, tls_key) are CheckKeyFiles's. kNotFound /
+// kPermissionDenied / kInvalidArgument naming the config key and the path.
 absl::Status CheckFiles(const GatewaySettings& settings);
+
+// The two private keys (host_key, tls_key) exist as regular files, are not
+// readable or writable by group or others (mode 0600 or stricter) and are
+// owned by the user this process runs as. kPermissionDenied naming the
+// config key, the path and the fix ("chmod 600 PATH"); kNotFound /
+// kInvalidArgument as CheckFiles.
+absl::Status CheckKeyFiles(const GatewayFileSettings& files);
 
 // `path` made absolute (against the working directory) and normalised,
 // without exceptions: a path that cannot be made absolute stays as it is.

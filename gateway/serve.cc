@@ -187,6 +187,9 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       ParseLogLevel(c.log_level).value_or(LogLevel::kInfo));
   GatewayOps* ops = s->ops_.get();
 
+  // A key others can read is no longer the gateway's alone: refuse to
+  // present it (sshd refuses such host keys too).
+  if (absl::Status st = CheckKeyFiles(c.files); !st.ok()) return st;
   absl::StatusOr<ssh::transport::ServerHostKey> server_key =
       serve_internal::LoadHostKey(c.files);
   if (!server_key.ok()) return server_key.status();
@@ -407,9 +410,11 @@ absl::Status GatewayServer::Health() const {
 
 absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
   const GatewaySettings old = settings();
-  // The host certificate (and key) first: a bad file changes nothing.
+  // The keys' modes and the host certificate (and key) first: a bad file
+  // changes nothing.
+  const absl::Status keys = CheckKeyFiles(old.files);
   absl::StatusOr<ssh::transport::ServerHostKey> host_key =
-      serve_internal::LoadHostKey(old.files);
+      keys.ok() ? serve_internal::LoadHostKey(old.files) : keys;
   if (!host_key.ok()) {
     // A failure (logged at every level but none): the old files stay.
     ops_->Notice("gateway",

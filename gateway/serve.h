@@ -72,8 +72,9 @@ class GatewayServer {
     absl::Duration renew_check_interval = absl::Minutes(1);
   };
   // kInvalidArgument / kNotFound for a bad config or unreadable identity
-  // files, kUnavailable when a port cannot be bound; the CA may be down
-  // (the CaClient retries).
+  // files, kPermissionDenied for a private key that group or others may
+  // access or another user owns (CheckKeyFiles), kUnavailable when a port
+  // cannot be bound; the CA may be down (the CaClient retries).
   static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(Options options);
   // Stops at once (ends every connection without draining).
   ~GatewayServer();
@@ -101,7 +102,7 @@ class GatewayServer {
   // ca_fingerprint, state_dir, files, threads, metrics_listen, name,
   // egress_addresses, revocation_grace) are logged as needing a restart.
   // Returns an error (and changes nothing) when the new host certificate cannot
-  // be read.
+  // be read, or a private key is refused as at Start (CheckKeyFiles).
   absl::Status Reload(const GatewaySettings& fresh);
   GatewaySettings settings() const;
 

@@ -5,6 +5,7 @@
 // thread renews the mTLS certificate once it is due (renew_fraction 0: at once)
 // and the CA accepts the new one.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <memory>
@@ -58,11 +59,18 @@ class ServeOpsTest : public ::testing::Test {
   }
 
   void StartServer(const std::string& extra_yaml, double renew_fraction) {
-    ASSERT_TRUE(
-        testing::WriteFile(gw_dir_ + "/gateway.yaml", base_yaml_ + extra_yaml)
-            .ok());
+    auto server = TryStart(extra_yaml, renew_fraction);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+  }
+
+  absl::StatusOr<std::unique_ptr<GatewayServer>> TryStart(
+      const std::string& extra_yaml, double renew_fraction) {
+    absl::Status written =
+        testing::WriteFile(gw_dir_ + "/gateway.yaml", base_yaml_ + extra_yaml);
+    if (!written.ok()) return written;
     auto config = LoadServeConfig(gw_dir_ + "/gateway.yaml");
-    ASSERT_TRUE(config.ok()) << config.status();
+    if (!config.ok()) return config.status();
     GatewayServer::Options options;
     options.config = *config;
     options.renew_fraction = renew_fraction;
@@ -72,9 +80,7 @@ class ServeOpsTest : public ::testing::Test {
       log_.append(line.data(), line.size());
       log_ += "\n";
     };
-    auto server = GatewayServer::Start(std::move(options));
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
+    return GatewayServer::Start(std::move(options));
   }
 
   std::string Log() {
@@ -248,6 +254,83 @@ TEST_F(ServeOpsTest, ReloadAppliesLimitsAndLogFormatAndNamesRestarts) {
   fresh->limits.max_sessions_per_user = 9;
   EXPECT_FALSE(server_->Reload(*fresh).ok());
   EXPECT_EQ(server_->proxy().limits().max_sessions_per_user, 2);
+}
+
+// The two private keys in the state dir, as `enroll` wrote them.
+constexpr const char* kPrivateKeys[] = {"ssh_host_ed25519_key",
+                                        "gateway_tls.key"};
+
+// A private key that group or others may read or write, or that another
+// user owns, is not the gateway's alone: `serve` does not start, and says
+// which file and how to fix it.
+TEST_F(ServeOpsTest, ServeRefusesPrivateKeysOthersCanAccess) {
+  for (const char* name : kPrivateKeys) {
+    const std::string key = gw_dir_ + "/" + name;
+    for (mode_t mode : {0640, 0604, 0620, 0602, 0644}) {
+      ASSERT_EQ(chmod(key.c_str(), mode), 0);
+      auto server = TryStart("", 2.0 / 3.0);
+      ASSERT_FALSE(server.ok()) << name << " " << mode;
+      EXPECT_EQ(server.status().code(), absl::StatusCode::kPermissionDenied);
+      EXPECT_TRUE(absl::StrContains(server.status().message(),
+                                    absl::StrCat("chmod 600 ", key)))
+          << server.status();
+    }
+    ASSERT_EQ(chmod(key.c_str(), 0600), 0);
+    // Owned by another user (tests run as root, who may give it away).
+    if (geteuid() == 0) {
+      ASSERT_EQ(chown(key.c_str(), 65534, 65534), 0);
+      auto server = TryStart("", 2.0 / 3.0);
+      ASSERT_FALSE(server.ok()) << name;
+      EXPECT_EQ(server.status().code(), absl::StatusCode::kPermissionDenied);
+      EXPECT_TRUE(absl::StrContains(server.status().message(),
+                                    absl::StrCat(key,
+                                                 " is a private key "
+                                                 "owned by uid 65534")))
+          << server.status();
+      ASSERT_EQ(chown(key.c_str(), 0, 0), 0);
+    }
+  }
+  // 0600 (or 0400) and ours: it starts.
+  ASSERT_EQ(chmod((gw_dir_ + "/" + kPrivateKeys[0]).c_str(), 0400), 0);
+  StartServer("", 2.0 / 3.0);
+  EXPECT_TRUE(server_->Health().ok()) << server_->Health();
+}
+
+// SIGHUP with a key others may access: the reload is refused with the file
+// and the fix, and nothing of the new settings is applied.
+TEST_F(ServeOpsTest, ReloadRefusesPrivateKeysOthersCanAccess) {
+  StartServer("limits:\n  max_sessions_per_user: 5\n", 2.0 / 3.0);
+  auto fresh = LoadServeConfig(gw_dir_ + "/gateway.yaml");
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  fresh->limits.max_sessions_per_user = 2;
+  fresh->log_format = base::LogFormat::kJson;
+  for (const char* name : kPrivateKeys) {
+    const std::string key = gw_dir_ + "/" + name;
+    ASSERT_EQ(chmod(key.c_str(), 0644), 0);
+    ClearLog();
+    const absl::Status st = server_->Reload(*fresh);
+    EXPECT_EQ(st.code(), absl::StatusCode::kPermissionDenied) << st;
+    EXPECT_TRUE(
+        absl::StrContains(st.message(), absl::StrCat("chmod 600 ", key)))
+        << st;
+    EXPECT_TRUE(absl::StrContains(Log(), "reload refused")) << Log();
+    EXPECT_TRUE(absl::StrContains(Log(), "outcome=failure")) << Log();
+    EXPECT_EQ(server_->proxy().limits().max_sessions_per_user, 5);
+    EXPECT_EQ(server_->settings().limits.max_sessions_per_user, 5);
+    EXPECT_EQ(server_->ops().log_format(), base::LogFormat::kText);
+    ASSERT_EQ(chmod(key.c_str(), 0600), 0);
+    if (geteuid() == 0) {
+      ASSERT_EQ(chown(key.c_str(), 65534, 65534), 0);
+      EXPECT_EQ(server_->Reload(*fresh).code(),
+                absl::StatusCode::kPermissionDenied);
+      EXPECT_EQ(server_->proxy().limits().max_sessions_per_user, 5);
+      ASSERT_EQ(chown(key.c_str(), 0, 0), 0);
+    }
+  }
+  // Fixed: the same reload is applied.
+  ASSERT_TRUE(server_->Reload(*fresh).ok()) << Log();
+  EXPECT_EQ(server_->proxy().limits().max_sessions_per_user, 2);
+  EXPECT_EQ(server_->ops().log_format(), base::LogFormat::kJson);
 }
 
 // A client that sends a line that is not an SSH version: the gateway
