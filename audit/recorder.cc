@@ -184,6 +184,10 @@ absl::StatusOr<std::unique_ptr<SpoolRecorder>> SpoolRecorder::Start(
   r->thread_ = std::thread([p = r.get()] { p->Run(); });
   r->sync_thread_ = std::thread([p = r.get()] { p->SyncLoop(); });
   r->watch_thread_ = std::thread([p = r.get()] { p->WatchLoop(); });
+  // Known at once, so a gateway that starts on an unwritable spool says so
+  // before its first session fails.
+  r->Probe();
+  r->probe_thread_ = std::thread([p = r.get()] { p->ProbeLoop(); });
   return r;
 }
 
@@ -192,6 +196,7 @@ SpoolRecorder::~SpoolRecorder() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
+  if (probe_thread_.joinable()) probe_thread_.join();
   if (thread_.joinable()) thread_.join();
   {
     absl::MutexLock lock(&mu_);
@@ -249,6 +254,34 @@ absl::Status SpoolRecorder::DiskRoom() const {
   return absl::ResourceExhaustedError(absl::StrCat(
       "the recording spool's disk is full (", room, " bytes free in ",
       options_.spool_dir, "); recorded sessions fail"));
+}
+
+absl::Status SpoolRecorder::SpoolWritable() const {
+  absl::MutexLock lock(&probe_mu_);
+  if (probed_.ok()) return probed_;
+  return absl::Status(
+      probed_.code(),
+      absl::StrCat("the recording spool directory cannot be written (",
+                   probed_.message(), "); recorded sessions fail"));
+}
+
+void SpoolRecorder::Probe() {
+  absl::Status st = ProbeSpoolDir(options_.spool_dir);
+  absl::MutexLock lock(&probe_mu_);
+  probed_ = std::move(st);
+}
+
+void SpoolRecorder::ProbeLoop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                               options_.probe_interval)) {
+        return;
+      }
+    }
+    Probe();
+  }
 }
 
 absl::StatusOr<std::shared_ptr<SessionRecording>> SpoolRecorder::OpenSession(

@@ -80,6 +80,10 @@ inline constexpr int64_t kMinSpoolFreeBytes = int64_t{1} << 20;
 // that has not returned for this long means the spool disk hangs.
 inline constexpr absl::Duration kDefaultWriteStallLimit = absl::Seconds(10);
 
+// The default RecorderOptions::probe_interval: how often the spool
+// directory is checked for a file that can be written.
+inline constexpr absl::Duration kDefaultSpoolProbeInterval = absl::Seconds(5);
+
 struct RecorderOptions {
   std::string spool_dir;   // created (0700) when missing
   std::string gateway_id;  // written into every session's metadata
@@ -98,6 +102,9 @@ struct RecorderOptions {
   // sessions are refused until the disk moves again. A watchdog thread
   // checks it; the writer and the syncer may be stuck in the kernel.
   absl::Duration write_stall_limit = kDefaultWriteStallLimit;
+  // At Start and then this often, a file is written into spool_dir and
+  // removed (ProbeSpoolDir): SpoolWritable says whether that worked.
+  absl::Duration probe_interval = kDefaultSpoolProbeInterval;
   // Called with the queue's bytes (the gateway's recorder_backlog_bytes
   // gauge) each time they change, from the I/O threads and the writer;
   // must be thread-safe and quick. Optional.
@@ -259,6 +266,10 @@ class SpoolRecorder {
   // gateway's /healthz says so; OpenSession still tries, and fails with
   // the kernel's reason). OK when statvfs fails.
   absl::Status DiskRoom() const;
+  // OK when the last probe (at Start, then every probe_interval) could
+  // create, write and remove a file in spool_dir; else why not (new
+  // recorded sessions fail: the gateway's /healthz says so).
+  absl::Status SpoolWritable() const;
 
   // Bytes in spool files (counted at Start and as the writer appends;
   // ForgetSpoolBytes when the shipper deletes one).
@@ -299,6 +310,9 @@ class SpoolRecorder {
   void SyncDue(bool force);
   // Watchdog: fails every open session while the disk hangs.
   void WatchLoop();
+  // Prober: ProbeSpoolDir now, then every probe_interval until stopping.
+  void Probe();
+  void ProbeLoop();
   // How long the write pass or fsync in progress has been waiting for the
   // disk (zero when none is).
   absl::Duration Stalled() const;
@@ -329,9 +343,13 @@ class SpoolRecorder {
   absl::Mutex closed_mu_;
   std::function<void(const ClosedWithoutEnd&)> closed_without_end_
       ABSL_GUARDED_BY(closed_mu_);
+  // The last ProbeSpoolDir's result.
+  mutable absl::Mutex probe_mu_;
+  absl::Status probed_ ABSL_GUARDED_BY(probe_mu_);
   std::thread thread_;
   std::thread sync_thread_;
   std::thread watch_thread_;
+  std::thread probe_thread_;
 };
 
 }  // namespace sallyport::audit

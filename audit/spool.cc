@@ -92,6 +92,21 @@ std::string SpoolPath(std::string_view dir, std::string_view session_id) {
 
 // ------------------------------------------------------------ writer
 
+absl::Status ProbeSpoolDir(std::string_view dir) {
+  const std::string path =
+      absl::StrCat(std::string(dir), "/", std::string(kSpoolProbeName));
+  const int fd =
+      ::open(path.c_str(),
+             O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return Errno("cannot create", path, errno);
+  absl::Status st = WriteAll(fd, "x", path);
+  if (::close(fd) != 0 && st.ok()) st = Errno("cannot write", path, errno);
+  if (::unlink(path.c_str()) != 0 && st.ok()) {
+    st = Errno("cannot remove", path, errno);
+  }
+  return st;
+}
+
 absl::StatusOr<SpoolWriter> SpoolWriter::Create(
     std::string_view dir, const v1::RecordingSession& session, bool durable,
     std::string_view frames) {

@@ -53,6 +53,15 @@ absl::Status ValidateSpoolSessionId(std::string_view id);
 // dir/<id>.spool
 std::string SpoolPath(std::string_view dir, std::string_view session_id);
 
+// The file ProbeSpoolDir writes: no kSpoolSuffix, so it is never taken for
+// a spool.
+inline constexpr std::string_view kSpoolProbeName = ".write-probe";
+// Whether a spool file could be written in `dir` now: creates
+// dir/.write-probe, writes a byte to it, closes and unlinks it. Errors name
+// the path and the reason: kPermissionDenied (EACCES, EPERM, EROFS),
+// kResourceExhausted (ENOSPC, EDQUOT), kUnavailable otherwise.
+absl::Status ProbeSpoolDir(std::string_view dir);
+
 // Appends frames to a new spool file. Not thread-safe: one writer thread.
 class SpoolWriter {
  public:

@@ -303,6 +303,11 @@ GatewayServer::~GatewayServer() {
   // Unsent events stay in the log lines (Drain flushed what it could).
   if (ops_ != nullptr) ops_->SetEventSender(nullptr);
   event_sender_.reset();
+  // The recorder last, once every session has ended (the I/O threads and
+  // the proxy are gone), so none writes to a stopped recorder; and before
+  // ops_, whose backlog gauge it sets while it writes what is queued.
+  spool_taps_.reset();
+  spool_recorder_.reset();
 }
 
 asio::ip::tcp::endpoint GatewayServer::local_endpoint() const {
@@ -397,6 +402,9 @@ absl::Status GatewayServer::Health() const {
       return absl::UnavailableError(st.message());
     }
     if (absl::Status st = spool_recorder_->DiskRoom(); !st.ok()) {
+      return absl::UnavailableError(st.message());
+    }
+    if (absl::Status st = spool_recorder_->SpoolWritable(); !st.ok()) {
       return absl::UnavailableError(st.message());
     }
   }

@@ -112,6 +112,18 @@ class ServeOpsTest : public ::testing::Test {
     return r.ok() ? r->out : "";
   }
 
+  // /healthz, asked until it starts with `status_line` (up to 20 s: the
+  // spool is probed every 5 s); the last answer.
+  std::string AwaitHealthz(absl::string_view status_line) {
+    const absl::Time limit = absl::Now() + absl::Seconds(20);
+    std::string got = Get("/healthz");
+    while (!absl::StartsWith(got, status_line) && absl::Now() < limit) {
+      absl::SleepFor(absl::Milliseconds(200));
+      got = Get("/healthz");
+    }
+    return got;
+  }
+
   void TearDown() override {
     server_.reset();
     if (HasFailure()) std::fprintf(stderr, "gateway log:\n%s\n", Log().c_str());
@@ -181,6 +193,37 @@ TEST_F(ServeOpsTest, HealthzFailsWhileTheSpoolIsOverItsLimit) {
   const absl::Status health = server_->Health();
   EXPECT_EQ(health.code(), absl::StatusCode::kUnavailable);
   EXPECT_TRUE(absl::StrContains(health.message(), "spool_max_bytes")) << health;
+}
+
+// The spool directory stops taking files (tests run as root, who writes
+// into a chmod 0500 directory anyway, so a file takes its place): within
+// the probe interval /healthz says 503 and why, and 200 again once the
+// directory is back.
+TEST_F(ServeOpsTest, HealthzFailsWhileTheSpoolDirCannotBeWritten) {
+  const std::string spool = gw_dir_ + "/probed-spool";
+  StartServer(absl::StrCat("spool_dir: \"", spool, "\"\n"), 2.0 / 3.0);
+  ASSERT_NE(server_, nullptr);
+  ASSERT_TRUE(server_->Health().ok()) << server_->Health();
+  ASSERT_EQ(rename(spool.c_str(), (spool + ".away").c_str()), 0);
+  ASSERT_TRUE(testing::WriteFile(spool, "not a directory\n").ok());
+  std::string got = AwaitHealthz("HTTP/1.1 503");
+  EXPECT_TRUE(absl::StartsWith(got, "HTTP/1.1 503")) << got;
+  EXPECT_TRUE(
+      absl::StrContains(got, "the recording spool directory cannot be written"))
+      << got;
+  // The whole reason (the answer's text is cut at 256 bytes).
+  EXPECT_EQ(server_->Health().message(),
+            absl::StrCat("the recording spool directory cannot be written "
+                         "(cannot create ",
+                         spool,
+                         "/.write-probe: Not a directory); recorded sessions "
+                         "fail"));
+  ASSERT_EQ(unlink(spool.c_str()), 0);
+  ASSERT_EQ(rename((spool + ".away").c_str(), spool.c_str()), 0);
+  got = AwaitHealthz("HTTP/1.1 200");
+  EXPECT_TRUE(absl::StartsWith(got, "HTTP/1.1 200")) << got;
+  // The probe leaves nothing behind.
+  EXPECT_FALSE(std::filesystem::exists(spool + "/.write-probe"));
 }
 
 // A second `serve` with the same config does not start: it would take the
