@@ -125,6 +125,14 @@ absl::StatusOr<ssh::transport::ServerHostKey> LoadHostKey(
   return server_key;
 }
 
+int64_t CertificateNotAfter(const ssh::transport::ServerHostKey& key) {
+  if (key.certificate.empty()) return 0;
+  absl::StatusOr<ssh::cert::Certificate> cert =
+      ssh::cert::Certificate::Parse(key.certificate);
+  if (!cert.ok() || cert->valid_before > uint64_t{INT64_MAX}) return 0;
+  return static_cast<int64_t>(cert->valid_before);
+}
+
 }  // namespace serve_internal
 
 absl::StatusOr<GatewaySettings> LoadServeConfig(const std::string& path) {
@@ -150,6 +158,10 @@ ProxyLimits ToProxyLimits(const GatewayLimitSettings& l) {
 
 void GatewayServer::Log(std::string_view line) {
   ops_->Notice("gateway", line);
+}
+
+void GatewayServer::LogFailure(std::string_view line) {
+  ops_->Notice("gateway", line, /*success=*/false);
 }
 
 absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> GatewayServer::Listen(
@@ -193,6 +205,7 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   absl::StatusOr<ssh::transport::ServerHostKey> server_key =
       serve_internal::LoadHostKey(c.files);
   if (!server_key.ok()) return server_key.status();
+  s->host_not_after_unix_ = serve_internal::CertificateNotAfter(*server_key);
   absl::StatusOr<asio::ip::tcp::endpoint> endpoint =
       ssh::net::ParseEndpoint(c.listen);
   if (!endpoint.ok()) {
@@ -413,6 +426,19 @@ absl::Status GatewayServer::Health() const {
     return absl::UnavailableError(
         "the gateway's mTLS certificate has expired: enrol again");
   }
+  // Clients that trust the host CA refuse the gateway: its renewal has
+  // failed (the log says why) for as long as the certificate lasted.
+  const int64_t host_not_after = host_not_after_unix_.load();
+  if (host_not_after != 0 &&
+      absl::FromUnixSeconds(host_not_after) <= absl::Now()) {
+    return absl::UnavailableError(absl::StrCat(
+        "the gateway's SSH host certificate expired at ",
+        absl::FormatTime(absl::RFC3339_sec,
+                         absl::FromUnixSeconds(host_not_after),
+                         absl::UTCTimeZone()),
+        ": its renewal failed (see the log); SIGHUP renews it once the CA "
+        "answers"));
+  }
   return absl::OkStatus();
 }
 
@@ -484,6 +510,7 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
   }
   proxy_->SetLimits(ToProxyLimits(applied.limits));
   proxy_->SetHostKeys({*host_key});
+  host_not_after_unix_ = serve_internal::CertificateNotAfter(*host_key);
   // A new mTLS certificate on disk (renewed or replaced by the operator):
   // CA calls present it from now on. Failing, the old channel stays.
   (void)ReconnectCa(/*only_if_changed=*/true);

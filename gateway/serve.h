@@ -108,7 +108,8 @@ class GatewayServer {
 
   // /healthz: OK while serving (not draining), with the user CA keys
   // fetched, the revocation list current (the CA's stream has not been
-  // down longer than revocation_grace) and the mTLS certificate unexpired.
+  // down longer than revocation_grace), the spool usable and the mTLS and
+  // SSH host certificates unexpired.
   absl::Status Health() const;
 
   // Renews the mTLS certificate now (what the renewal thread does when it
@@ -127,6 +128,8 @@ class GatewayServer {
  private:
   GatewayServer() = default;
   void Log(std::string_view line);
+  // A line about something that failed (outcome=failure, level error).
+  void LogFailure(std::string_view line);
   absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> Listen(
       const asio::ip::tcp::endpoint& endpoint, const GatewaySettings& s);
   void RenewLoop();
@@ -180,6 +183,8 @@ class GatewayServer {
   std::atomic<int> renewals_{0};
   std::atomic<int> host_renewals_{0};
   std::atomic<int64_t> tls_not_after_unix_{0};
+  // The presented host certificate's valid_before (0: none, or forever).
+  std::atomic<int64_t> host_not_after_unix_{0};
 
   mutable absl::Mutex mu_;
   GatewaySettings settings_ ABSL_GUARDED_BY(mu_);

@@ -12,6 +12,10 @@ namespace sallyport::gateway::serve_internal {
 absl::StatusOr<ssh::transport::ServerHostKey> LoadHostKey(
     const GatewayFileSettings& files);
 
+// The valid_before of `key`'s certificate (Unix seconds); 0 when it has
+// none or one valid forever.
+int64_t CertificateNotAfter(const ssh::transport::ServerHostKey& key);
+
 }  // namespace sallyport::gateway::serve_internal
 
 #endif  // SALLYPORT_GATEWAY_SERVE_INTERNAL_H_

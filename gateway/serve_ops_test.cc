@@ -14,6 +14,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "base/files.h"
 #include "ca/gateway_test_util.h"
 #include "gateway/ca_client.h"
@@ -122,6 +123,36 @@ class ServeOpsTest : public ::testing::Test {
       got = Get("/healthz");
     }
     return got;
+  }
+
+  // The gateway's host certificate re-signed by the CA's host key with
+  // `ssh-keygen`, with `serial` and `validity` (-V).
+  void ResignHostCertificate(const GatewaySettings& config,
+                             const std::string& serial,
+                             const std::string& validity) {
+    auto enrolled = ReadHostCertificate(config);
+    ASSERT_TRUE(enrolled.ok()) << enrolled.status();
+    const std::string pub = dir_->File("host_key.pub");
+    ASSERT_TRUE(
+        testing::WriteFile(pub, enrolled->key.ToAuthorizedKeysLine() + "\n")
+            .ok());
+    ASSERT_TRUE(testing::RunCommandOk({"ssh-keygen", "-q", "-s",
+                                       env_->dir() + "/state/host_ca", "-h",
+                                       "-I", "gw1", "-n", "gw1,127.0.0.1", "-z",
+                                       serial, "-V", validity, pub})
+                    .ok());
+    auto line = base::ReadTextFile(dir_->File("host_key-cert.pub"));
+    ASSERT_TRUE(line.ok());
+    ASSERT_TRUE(testing::WriteFile(config.files.host_certificate, *line).ok());
+  }
+
+  // The log's lines that contain `text`.
+  std::vector<std::string> LogLines(absl::string_view text) {
+    std::vector<std::string> out;
+    for (absl::string_view line : absl::StrSplit(Log(), '\n')) {
+      if (absl::StrContains(line, text)) out.emplace_back(line);
+    }
+    return out;
   }
 
   void TearDown() override {
@@ -475,20 +506,7 @@ TEST_F(ServeOpsTest, AnExpiringHostCertificateIsRenewedAndPresented) {
   ASSERT_TRUE(config.ok()) << config.status();
   auto enrolled = ReadHostCertificate(*config);
   ASSERT_TRUE(enrolled.ok()) << enrolled.status();
-  // Re-signed by the CA's host key with `ssh-keygen`: serial 77.
-  const std::string pub = dir_->File("host_key.pub");
-  ASSERT_TRUE(
-      testing::WriteFile(pub, enrolled->key.ToAuthorizedKeysLine() + "\n")
-          .ok());
-  ASSERT_TRUE(testing::RunCommandOk({"ssh-keygen", "-q", "-s",
-                                     env_->dir() + "/state/host_ca", "-h", "-I",
-                                     "gw1", "-n", "gw1,127.0.0.1", "-z", "77",
-                                     "-V", "-600h:+120h", pub})
-                  .ok());
-  auto old_line = base::ReadTextFile(dir_->File("host_key-cert.pub"));
-  ASSERT_TRUE(old_line.ok());
-  ASSERT_TRUE(
-      testing::WriteFile(config->files.host_certificate, *old_line).ok());
+  ResignHostCertificate(*config, "77", "-600h:+120h");
 
   StartServer("", 2.0 / 3.0);
   const absl::Time limit = absl::Now() + absl::Seconds(60);
@@ -547,6 +565,45 @@ TEST_F(ServeOpsTest, AnExpiringHostCertificateIsRenewedAndPresented) {
       << r->Describe();
   // Past the host key check: refused only for want of a user certificate.
   EXPECT_TRUE(absl::StrContains(r->err, "Permission denied")) << r->Describe();
+}
+
+// A host certificate past its valid_before (its renewal kept failing):
+// clients that trust the host CA refuse the gateway, so /healthz says 503
+// and why, until a renewal succeeds. A renewal that fails is logged as a
+// failure (outcome=failure, level error: seen at log_level error), not as
+// news.
+TEST_F(ServeOpsTest,
+       AnExpiredHostCertificateFailsHealthzAndFailedRenewalsAreFailures) {
+  ASSERT_TRUE(testing::WriteFile(gw_dir_ + "/gateway.yaml", base_yaml_).ok());
+  auto config = LoadServeConfig(gw_dir_ + "/gateway.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ResignHostCertificate(*config, "78", "-2h:-1h");
+  // renew_fraction 100: the renewal thread leaves both certificates alone.
+  StartServer("log_level: error\n", 100.0);
+  const absl::Status health = server_->Health();
+  EXPECT_EQ(health.code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StartsWith(
+      health.message(), "the gateway's SSH host certificate expired at "))
+      << health;
+  const std::string got = Get("/healthz");
+  EXPECT_TRUE(absl::StartsWith(got, "HTTP/1.1 503")) << got;
+  EXPECT_TRUE(absl::StrContains(got, "SSH host certificate expired")) << got;
+  // Renewed (the CA renews an expired one of this gateway): healthy again.
+  ASSERT_TRUE(server_->RenewHostCertificateNow().ok()) << Log();
+  EXPECT_TRUE(server_->Health().ok()) << server_->Health();
+  EXPECT_TRUE(absl::StartsWith(Get("/healthz"), "HTTP/1.1 200"));
+
+  // The CA goes away: both renewals fail, and say so at log_level error.
+  env_.reset();
+  ClearLog();
+  EXPECT_FALSE(server_->RenewIdentityNow().ok());
+  EXPECT_FALSE(server_->RenewHostCertificateNow().ok());
+  for (const char* what : {"mTLS certificate renewal failed: ",
+                           "host certificate renewal failed: "}) {
+    const std::vector<std::string> lines = LogLines(what);
+    ASSERT_EQ(lines.size(), 1u) << what << "\n" << Log();
+    EXPECT_TRUE(absl::StrContains(lines[0], "outcome=failure")) << lines[0];
+  }
 }
 
 }  // namespace

@@ -18,8 +18,8 @@ absl::StatusOr<absl::Time> GatewayServer::RenewIdentityLocked() {
   const GatewaySettings s = settings();
   absl::StatusOr<absl::Time> renewed = RenewIdentity(s, CaChannel());
   if (!renewed.ok()) {
-    Log(absl::StrCat("mTLS certificate renewal failed: ",
-                     renewed.status().message()));
+    LogFailure(absl::StrCat("mTLS certificate renewal failed: ",
+                            renewed.status().message()));
     return renewed.status();
   }
   tls_not_after_unix_ = absl::ToUnixSeconds(*renewed);
@@ -38,7 +38,7 @@ void GatewayServer::CheckRenewal() {
   absl::StatusOr<CertificateLifetime> tls =
       ReadTlsCertificateLifetime(s.files.tls_certificate);
   if (!tls.ok()) {
-    Log(absl::StrCat("mTLS certificate: ", tls.status().message()));
+    LogFailure(absl::StrCat("mTLS certificate: ", tls.status().message()));
   } else if (now >= tls->At(options_.renew_fraction)) {
     (void)RenewIdentityLocked();
   }
@@ -46,7 +46,7 @@ void GatewayServer::CheckRenewal() {
   // presented to new connections at once.
   absl::StatusOr<ssh::cert::Certificate> host = ReadHostCertificate(s);
   if (!host.ok()) {
-    Log(absl::StrCat("host certificate: ", host.status().message()));
+    LogFailure(absl::StrCat("host certificate: ", host.status().message()));
   } else if (now >=
              HostCertificateRenewalTime(*host, options_.renew_fraction)) {
     (void)RenewHostCertificateNow();
@@ -58,18 +58,19 @@ absl::StatusOr<absl::Time> GatewayServer::RenewHostCertificateNow() {
   absl::StatusOr<ssh::cert::Certificate> renewed =
       RenewHostCertificate(s, CaChannel());
   if (!renewed.ok()) {
-    Log(absl::StrCat("host certificate renewal failed: ",
-                     renewed.status().message()));
+    LogFailure(absl::StrCat("host certificate renewal failed: ",
+                            renewed.status().message()));
     return renewed.status();
   }
   absl::StatusOr<ssh::transport::ServerHostKey> host_key =
       serve_internal::LoadHostKey(s.files);
   if (!host_key.ok()) {
-    Log(absl::StrCat("host certificate renewed but not loaded: ",
-                     host_key.status().message()));
+    LogFailure(absl::StrCat("host certificate renewed but not loaded: ",
+                            host_key.status().message()));
     return host_key.status();
   }
   proxy_->SetHostKeys({*host_key});
+  host_not_after_unix_ = serve_internal::CertificateNotAfter(*host_key);
   host_renewals_.fetch_add(1);
   const absl::Time until =
       absl::FromUnixSeconds(static_cast<int64_t>(renewed->valid_before));

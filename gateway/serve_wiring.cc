@@ -104,8 +104,8 @@ absl::Status GatewayServer::ReconnectCa(bool only_if_changed) {
   absl::StatusOr<std::string> certificate =
       base::ReadTextFile(s.files.tls_certificate);
   if (!certificate.ok()) {
-    Log(absl::StrCat("mTLS certificate not re-read: ",
-                     certificate.status().message()));
+    LogFailure(absl::StrCat("mTLS certificate not re-read: ",
+                            certificate.status().message()));
     return certificate.status();
   }
   if (only_if_changed) {
@@ -115,8 +115,8 @@ absl::Status GatewayServer::ReconnectCa(bool only_if_changed) {
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
       MakeCaChannel(ChannelOptionsFor(s));
   if (!channel.ok()) {
-    Log(absl::StrCat("mTLS certificate not re-read: ",
-                     channel.status().message()));
+    LogFailure(absl::StrCat("mTLS certificate not re-read: ",
+                            channel.status().message()));
     return channel.status();
   }
   {
