@@ -97,6 +97,21 @@ TEST(ClockTest, FakeClockMovesOnlyWhenTold) {
   EXPECT_GT(Clock::Real()->Now(), absl::FromUnixSeconds(1700000000));
 }
 
+// Monotonic() measures time passing (Advance) and ignores wall clock jumps
+// (Set); the real one never goes back.
+TEST(ClockTest, MonotonicIgnoresWallClockJumps) {
+  FakeClock clock(absl::FromUnixSeconds(100));
+  const absl::Duration start = clock.Monotonic();
+  clock.Advance(absl::Seconds(5));
+  EXPECT_EQ(clock.Monotonic() - start, absl::Seconds(5));
+  clock.Set(absl::FromUnixSeconds(100000));
+  clock.Set(absl::FromUnixSeconds(1));
+  EXPECT_EQ(clock.Monotonic() - start, absl::Seconds(5));
+  const absl::Duration a = Clock::Real()->Monotonic();
+  absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_GE(Clock::Real()->Monotonic() - a, absl::Milliseconds(10));
+}
+
 TEST(SafeTextTest, EscapesControlBytesAndBackslash) {
   EXPECT_EQ(SafeText("plain text"), "plain text");
   EXPECT_EQ(SafeText("a\nb\x1b[31m"), "a\\x0ab\\x1b[31m");

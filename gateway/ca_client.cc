@@ -121,7 +121,7 @@ CaClient::CaClient(Options options)
     : options_(std::move(options)),
       clock_(options_.clock != nullptr ? options_.clock : base::Clock::Real()),
       stubs_(std::make_shared<const Stubs>(options_.channel)) {
-  down_since_ = clock_->Now();
+  down_since_ = clock_->Monotonic();
 }
 
 std::shared_ptr<const CaClient::Stubs> CaClient::stubs() const {

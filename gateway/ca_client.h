@@ -253,8 +253,9 @@ class CaClient {
   bool overflow_ ABSL_GUARDED_BY(mu_) = false;
   // The whole list was fetched at least once.
   bool loaded_ ABSL_GUARDED_BY(mu_) = false;
-  // Unset while the stream is up; when it went down (or we started).
-  std::optional<absl::Time> down_since_ ABSL_GUARDED_BY(mu_);
+  // Unset while the stream is up; when it went down (or we started), on
+  // clock_->Monotonic().
+  std::optional<absl::Duration> down_since_ ABSL_GUARDED_BY(mu_);
   // on_stale was called and the list has not been current since.
   bool stale_reported_ ABSL_GUARDED_BY(mu_) = false;
   int stream_connects_ ABSL_GUARDED_BY(mu_) = 0;

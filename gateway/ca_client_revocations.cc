@@ -89,7 +89,7 @@ void CaClient::Report(const cav1::Revocation& r) {
 
 void CaClient::MarkDown() {
   absl::MutexLock lock(&mu_);
-  if (!down_since_.has_value()) down_since_ = Now();
+  if (!down_since_.has_value()) down_since_ = clock_->Monotonic();
 }
 
 void CaClient::WatchLoop() {
@@ -150,8 +150,10 @@ bool CaClient::revocations_current() const {
 bool CaClient::CurrentLocked() const {
   // Never loaded (the CA has not answered since we started): not current.
   if (overflow_ || !loaded_) return false;
+  // The monotonic clock: a wall clock set forward or back neither ends
+  // the grace early nor stretches it.
   return !down_since_.has_value() ||
-         Now() - *down_since_ <= options_.revocation_grace;
+         clock_->Monotonic() - *down_since_ <= options_.revocation_grace;
 }
 
 std::string CaClient::StaleReason() const {
@@ -206,9 +208,10 @@ bool CaClient::WaitToReconnect(absl::Duration backoff) {
     absl::Time until =
         std::min(wake, std::max(now + options_.reconnect_poll, earliest));
     if (!stale_reported_ && down_since_.has_value()) {
-      // The grace's end, on the real clock (Now() may be a test clock).
-      until = std::min(until, now + (*down_since_ + options_.revocation_grace -
-                                     Now() + absl::Milliseconds(1)));
+      // The grace's end, on the real clock (clock_ may be a test clock).
+      until =
+          std::min(until, now + (*down_since_ + options_.revocation_grace -
+                                 clock_->Monotonic() + absl::Milliseconds(1)));
     }
     mu_.AwaitWithDeadline(absl::Condition(&stopping_), until);
   }

@@ -331,6 +331,42 @@ TEST_F(CaClientTest, FailsClosedOnceTheStreamIsDownLongerThanTheGrace) {
   EXPECT_EQ(stale.load(), 1);
 }
 
+// The grace is measured on the monotonic clock: the wall clock set a day
+// forward (an NTP step after a suspend, an operator's `date`) while the
+// CA is away does not end it early, and set a day back does not stretch it
+// past revocation_grace of time really passing.
+TEST_F(CaClientTest, AWallClockJumpNeitherEndsNorStretchesTheGrace) {
+  base::FakeClock clock(absl::Now());
+  absl::Mutex mu;
+  std::string log;
+  std::unique_ptr<CaClient> client =
+      MakeClient(&clock, absl::Seconds(60), [&](CaClient::Options* o) {
+        o->log = [&](std::string_view line) {
+          absl::MutexLock lock(&mu);
+          log.append(line.data(), line.size());
+        };
+      });
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return client->stream_connects() > 0; }));
+  env_.reset();  // the CA goes away
+  // The client has noticed: the grace runs.
+  ASSERT_TRUE(WaitFor([&] {
+    absl::MutexLock lock(&mu);
+    return absl::StrContains(log, "revocation stream down");
+  }));
+  const absl::Time wall = clock.Now();
+  clock.Set(wall + absl::Hours(24));
+  EXPECT_TRUE(client->revocations_current());
+  EXPECT_TRUE(client->CheckNotRevoked(7, "SHA256:x").ok());
+  clock.Set(wall - absl::Hours(24));
+  clock.Advance(absl::Seconds(59));
+  EXPECT_TRUE(client->revocations_current());
+  clock.Advance(absl::Seconds(2));
+  EXPECT_FALSE(client->revocations_current());
+  EXPECT_EQ(client->CheckNotRevoked(7, "SHA256:x").code(),
+            absl::StatusCode::kUnavailable);
+}
+
 // After an outage the revocation stream comes back as soon as the channel
 // connects to the CA again, not after the stream loop's own backoff as
 // well: with both, a gateway whose CA was away for minutes refused logins
