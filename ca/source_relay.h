@@ -30,6 +30,8 @@ class SourceRelay {
   // hung server, or a network that drops packets): new connections are
   // accepted and hang too.
   void Freeze() { frozen_ = true; }
+  // Passes bytes again, what was held back first.
+  void Thaw() { frozen_ = false; }
 
  private:
   SourceRelay() = default;

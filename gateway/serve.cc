@@ -443,6 +443,8 @@ absl::Status GatewayServer::Health() const {
 }
 
 absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
+  // Not while a renewal writes the files this reads (or the other way).
+  absl::MutexLock renew_lock(&renew_mu_);
   const GatewaySettings old = settings();
   // The keys' modes and the host certificate (and key) first: a bad file
   // changes nothing.

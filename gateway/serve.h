@@ -103,7 +103,11 @@ class GatewayServer {
   // egress_addresses, revocation_grace) are logged as needing a restart.
   // Returns an error (and changes nothing) when the new host certificate cannot
   // be read, or a private key is refused as at Start (CheckKeyFiles).
-  absl::Status Reload(const GatewaySettings& fresh);
+  // One at a time with the renewals (renew_mu_): a reload never reads a
+  // key and certificate that a renewal is replacing, nor installs them
+  // over the renewed ones.
+  absl::Status Reload(const GatewaySettings& fresh)
+      ABSL_LOCKS_EXCLUDED(renew_mu_);
   GatewaySettings settings() const;
 
   // /healthz: OK while serving (not draining), with the user CA keys
@@ -119,8 +123,10 @@ class GatewayServer {
   absl::StatusOr<absl::Time> RenewIdentityNow();
   int renewals() const { return renewals_.load(); }
   // gwrest: renews the host certificate now and presents it to new
-  // connections. Returns its expiry.
-  absl::StatusOr<absl::Time> RenewHostCertificateNow();
+  // connections, one renewal (or reload) at a time like RenewIdentityNow.
+  // Returns its expiry.
+  absl::StatusOr<absl::Time> RenewHostCertificateNow()
+      ABSL_LOCKS_EXCLUDED(renew_mu_);
   int host_renewals() const { return host_renewals_.load(); }
   // Renews the mTLS and host certificates that are due (SIGHUP).
   void RenewIfDue();
@@ -149,6 +155,8 @@ class GatewayServer {
   absl::Status StartShipper(const GatewaySettings& c);
   void CheckRenewal() ABSL_EXCLUSIVE_LOCKS_REQUIRED(renew_mu_);
   absl::StatusOr<absl::Time> RenewIdentityLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(renew_mu_);
+  absl::StatusOr<absl::Time> RenewHostCertificateLocked()
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(renew_mu_);
 
   struct RevocationSink {
@@ -202,7 +210,8 @@ class GatewayServer {
   asio::ip::tcp::endpoint endpoint_;
 
   absl::Notification stop_renewal_;
-  // One renewal at a time (the renewal thread and SIGHUP).
+  // One renewal or reload at a time (the renewal thread, SIGHUP and the
+  // *Now calls): each writes or reads the key and certificate files.
   absl::Mutex renew_mu_;
   std::thread renewal_thread_;
 };

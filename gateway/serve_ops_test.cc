@@ -7,16 +7,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/notification.h"
 #include "base/files.h"
 #include "ca/gateway_test_util.h"
+#include "ca/source_relay.h"
 #include "gateway/ca_client.h"
 #include "gateway/enroll.h"
 #include "gateway/gateway_test_fixture.h"
@@ -565,6 +570,54 @@ TEST_F(ServeOpsTest, AnExpiringHostCertificateIsRenewedAndPresented) {
       << r->Describe();
   // Past the host key check: refused only for want of a user certificate.
   EXPECT_TRUE(absl::StrContains(r->err, "Permission denied")) << r->Describe();
+}
+
+// A SIGHUP while a renewal is under way waits for it (Reload holds the
+// renewals' lock): it never reads a key and certificate the renewal is
+// replacing, nor presents the old certificate over the renewed one. The CA
+// is reached through a relay that holds the renewal's call back.
+TEST_F(ServeOpsTest, AReloadWaitsForTheRenewalUnderWay) {
+  const std::string ca = env_->server().address();
+  auto relay = ca::SourceRelay::Start("127.0.0.1",
+                                      std::stoi(ca.substr(ca.rfind(':') + 1)));
+  ASSERT_TRUE(relay.ok()) << relay.status();
+  base_yaml_ = absl::StrReplaceAll(base_yaml_, {{ca, (*relay)->address()}});
+  // renew_fraction 100: only the calls below renew.
+  StartServer("", 100.0);
+  auto fresh = LoadServeConfig(gw_dir_ + "/gateway.yaml");
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  fresh->limits.max_sessions_per_user = 3;
+
+  (*relay)->Freeze();
+  std::atomic<bool> renewing{false};
+  absl::StatusOr<absl::Time> renewed = absl::UnknownError("not yet");
+  std::thread renewal([&] {
+    renewing = true;
+    renewed = server_->RenewHostCertificateNow();
+  });
+  while (!renewing) absl::SleepFor(absl::Milliseconds(1));
+  // Into its call to the CA (held by the relay), holding the lock.
+  absl::SleepFor(absl::Milliseconds(500));
+  absl::Notification reloaded;
+  absl::Status reload = absl::UnknownError("not yet");
+  std::thread reloader([&] {
+    reload = server_->Reload(*fresh);
+    reloaded.Notify();
+  });
+  EXPECT_FALSE(reloaded.WaitForNotificationWithTimeout(absl::Seconds(1)))
+      << "the reload ran while the renewal was under way";
+  (*relay)->Thaw();
+  renewal.join();
+  reloader.join();
+  ASSERT_TRUE(renewed.ok()) << renewed.status() << Log();
+  ASSERT_TRUE(reload.ok()) << reload << Log();
+  EXPECT_EQ(server_->proxy().limits().max_sessions_per_user, 3);
+  const std::string log = Log();
+  const size_t renewed_at = log.find("host certificate renewed");
+  const size_t reloaded_at = log.find("reloaded: ");
+  ASSERT_NE(renewed_at, std::string::npos) << log;
+  ASSERT_NE(reloaded_at, std::string::npos) << log;
+  EXPECT_LT(renewed_at, reloaded_at) << log;
 }
 
 // A host certificate past its valid_before (its renewal kept failing):

@@ -49,11 +49,16 @@ void GatewayServer::CheckRenewal() {
     LogFailure(absl::StrCat("host certificate: ", host.status().message()));
   } else if (now >=
              HostCertificateRenewalTime(*host, options_.renew_fraction)) {
-    (void)RenewHostCertificateNow();
+    (void)RenewHostCertificateLocked();
   }
 }
 
 absl::StatusOr<absl::Time> GatewayServer::RenewHostCertificateNow() {
+  absl::MutexLock lock(&renew_mu_);
+  return RenewHostCertificateLocked();
+}
+
+absl::StatusOr<absl::Time> GatewayServer::RenewHostCertificateLocked() {
   const GatewaySettings s = settings();
   absl::StatusOr<ssh::cert::Certificate> renewed =
       RenewHostCertificate(s, CaChannel());
