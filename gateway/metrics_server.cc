@@ -2,8 +2,9 @@
 
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <algorithm>
 #include <atomic>
-#include <set>
+#include <list>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -36,15 +37,71 @@ std::string Reply(int code, std::string_view reason, std::string_view body,
 }  // namespace
 
 struct MetricsServer::State {
+  // One accepted connection.
+  struct Connection {
+    Connection(tcp::socket s, asio::ip::address from)
+        : socket(std::move(s)), peer(std::move(from)) {}
+    tcp::socket socket;
+    asio::ip::address peer;
+    // Its request head has arrived: it is being answered, never evicted.
+    bool head_read = false;
+  };
+
   MetricsServerOptions options;
   const MetricsRegistry* registry = nullptr;
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
   std::thread thread;
+  // connections.size(), readable from other threads.
   std::atomic<int> active{0};
   uint16_t port = 0;
-  // Touched only on the server's thread.
-  std::set<std::shared_ptr<tcp::socket>> connections;
+  // Touched only on the server's thread; oldest first.
+  std::list<std::shared_ptr<Connection>> connections;
+
+  // Closes `c` and stops counting it (once).
+  void Drop(const std::shared_ptr<Connection>& c) {
+    std::error_code ignored;
+    c->socket.close(ignored);
+    auto it = std::find(connections.begin(), connections.end(), c);
+    if (it == connections.end()) return;
+    connections.erase(it);
+    --active;
+  }
+
+  // Closes the oldest connection still without a request head (from
+  // `peer` when given); false when there is none.
+  bool EvictOldestSilent(const asio::ip::address* peer) {
+    for (const std::shared_ptr<Connection>& c : connections) {
+      if (c->head_read || (peer != nullptr && c->peer != *peer)) continue;
+      const std::shared_ptr<Connection> victim = c;
+      Drop(victim);
+      return true;
+    }
+    return false;
+  }
+
+  // Room for one more connection from `peer`: within both limits, or made
+  // by evicting a silent connection that holds the place.
+  bool MakeRoom(const asio::ip::address& peer) {
+    const auto from_peer =
+        std::count_if(connections.begin(), connections.end(),
+                      [&](const auto& c) { return c->peer == peer; });
+    if (from_peer >= options.max_connections_per_peer &&
+        !EvictOldestSilent(&peer)) {
+      return false;
+    }
+    return static_cast<int>(connections.size()) < options.max_connections ||
+           EvictOldestSilent(nullptr);
+  }
+
+  // Closes c's socket after `timeout` unless `timer` is cancelled.
+  static void CloseAfter(asio::steady_timer& timer, absl::Duration timeout,
+                         std::shared_ptr<Connection> c) {
+    timer.expires_after(absl::ToChronoNanoseconds(timeout));
+    timer.async_wait([c = std::move(c)](std::error_code ec) {
+      if (!ec) c->socket.close(ec);
+    });
+  }
 
   std::string Answer(std::string_view head) const {
     const std::string_view line = head.substr(0, head.find("\r\n"));
@@ -76,17 +133,17 @@ struct MetricsServer::State {
         absl::StrCat(base::SafeText(std::string(health.message())), "\n"));
   }
 
-  asio::awaitable<void> Serve(std::shared_ptr<tcp::socket> socket) {
-    connections.insert(socket);
+  asio::awaitable<void> Serve(std::shared_ptr<Connection> c) {
+    asio::steady_timer head_deadline(io);
     asio::steady_timer deadline(io);
-    deadline.expires_after(absl::ToChronoNanoseconds(options.request_timeout));
-    deadline.async_wait([socket](std::error_code ec) {
-      if (!ec) socket->close(ec);
-    });
+    CloseAfter(head_deadline, options.head_timeout, c);
+    CloseAfter(deadline, options.request_timeout, c);
     std::string head;
     auto [ec, n] = co_await asio::async_read_until(
-        *socket, asio::dynamic_buffer(head, options.max_request_bytes),
+        c->socket, asio::dynamic_buffer(head, options.max_request_bytes),
         "\r\n\r\n", kAsTuple);
+    head_deadline.cancel();
+    c->head_read = true;
     std::string answer;
     if (!ec) {
       answer = Answer(std::string_view(head).substr(0, n));
@@ -94,16 +151,13 @@ struct MetricsServer::State {
       answer =
           Reply(431, "Request Header Fields Too Large", "request too large\n");
     }
-    if (!answer.empty() && socket->is_open()) {
-      co_await asio::async_write(*socket, asio::buffer(answer), kAsTuple);
+    if (!answer.empty() && c->socket.is_open()) {
+      co_await asio::async_write(c->socket, asio::buffer(answer), kAsTuple);
       std::error_code ignored;
-      socket->shutdown(tcp::socket::shutdown_send, ignored);
+      c->socket.shutdown(tcp::socket::shutdown_send, ignored);
     }
     deadline.cancel();
-    std::error_code ignored;
-    socket->close(ignored);
-    connections.erase(socket);
-    --active;
+    Drop(c);
   }
 
   asio::awaitable<void> AcceptLoop() {
@@ -116,14 +170,17 @@ struct MetricsServer::State {
         co_await pause.async_wait(kAsTuple);
         continue;
       }
-      if (active.load() >= options.max_connections) {
+      std::error_code peer_ec;
+      const tcp::endpoint peer = socket.remote_endpoint(peer_ec);
+      if (peer_ec || !MakeRoom(peer.address())) {
         std::error_code ignored;
         socket.close(ignored);
         continue;
       }
+      auto c = std::make_shared<Connection>(std::move(socket), peer.address());
+      connections.push_back(c);
       ++active;
-      ssh::net::Spawn(io.get_executor(),
-                      Serve(std::make_shared<tcp::socket>(std::move(socket))),
+      ssh::net::Spawn(io.get_executor(), Serve(std::move(c)),
                       "metrics connection");
     }
   }
@@ -179,7 +236,7 @@ MetricsServer::~MetricsServer() {
   asio::post(s->io, [s] {
     std::error_code ignored;
     s->acceptor.close(ignored);
-    for (const auto& c : s->connections) c->close(ignored);
+    for (const auto& c : s->connections) c->socket.close(ignored);
   });
   s->thread.join();
 }

@@ -2,9 +2,19 @@
 // "Operations"). One request per connection (answered with
 // "Connection: close"), on its own I/O thread so a scrape never runs on a
 // session's thread. Bounded: the request head (kMaxMetricsRequestBytes),
-// concurrent connections (kMaxMetricsConnections: more are closed at
-// once), and the time a connection may take (request_timeout). Anything
-// but GET on the two paths is 404 or 405; a malformed request is 400.
+// concurrent connections (kMaxMetricsConnections, and
+// kMaxMetricsConnectionsPerPeer from one address), the time until the
+// request head (kMetricsHeadTimeout) and the time a connection may take
+// (request_timeout). Anything but GET on the two paths is 404 or 405; a
+// malformed request is 400.
+// A peer cannot keep the server busy without asking: a connection whose
+// request head has not arrived within head_timeout is closed, one peer
+// address holds at most max_connections_per_peer connections, and a new
+// connection beyond either connection limit closes the oldest silent one
+// (no complete request head yet; of the same peer for the per-peer limit)
+// instead of being refused, so a scraper still gets through. Only when
+// every connection holding the place is being answered is the new one
+// closed at once.
 #ifndef SALLYPORT_GATEWAY_METRICS_SERVER_H_
 #define SALLYPORT_GATEWAY_METRICS_SERVER_H_
 
@@ -24,12 +34,19 @@ namespace sallyport::gateway {
 // The request line and headers together (431 beyond it).
 inline constexpr size_t kMaxMetricsRequestBytes = 8 * 1024;
 inline constexpr int kMaxMetricsConnections = 16;
+inline constexpr int kMaxMetricsConnectionsPerPeer = 4;
+// From accept to the end of the request head ("\r\n\r\n").
+inline constexpr absl::Duration kMetricsHeadTimeout = absl::Seconds(2);
 
 struct MetricsServerOptions {
   // HOST:PORT; port 0 picks a free port (see port()).
   std::string listen;
   size_t max_request_bytes = kMaxMetricsRequestBytes;
   int max_connections = kMaxMetricsConnections;
+  // Per peer IP address.
+  int max_connections_per_peer = kMaxMetricsConnectionsPerPeer;
+  // From accept to the end of the request head.
+  absl::Duration head_timeout = kMetricsHeadTimeout;
   // From accept to the last byte of the answer.
   absl::Duration request_timeout = absl::Seconds(10);
   // OK: /healthz answers 200 "ok". Otherwise 503 with the status message.

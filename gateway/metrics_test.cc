@@ -9,7 +9,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -141,13 +144,22 @@ TEST(MetricsRegistryTest, GatewayMetricsDeclareTheIssuesFamilies) {
   }
 }
 
-// A raw TCP client with a receive timeout.
+// A raw TCP client with a receive timeout, from 127.0.0.1 or from another
+// loopback address (another peer).
 class Client {
  public:
-  explicit Client(uint16_t port) {
+  explicit Client(uint16_t port, const char* from = nullptr) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     timeval tv{10, 0};
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (from != nullptr) {
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      inet_pton(AF_INET, from, &local.sin_addr);
+      if (bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+        return;
+      }
+    }
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
@@ -166,15 +178,21 @@ class Client {
     char buf[4096];
     for (;;) {
       const ssize_t n = read(fd_, buf, sizeof buf);
-      if (n <= 0) break;
+      if (n <= 0) {
+        closed_ = n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+        break;
+      }
       out.append(buf, static_cast<size_t>(n));
     }
     return out;
   }
+  // ReadAll ended because the server closed (not the receive timeout).
+  bool closed() const { return closed_; }
 
  private:
   int fd_ = -1;
   bool connected_ = false;
+  bool closed_ = false;
 };
 
 std::string Request(uint16_t port, std::string_view request) {
@@ -309,9 +327,69 @@ TEST_F(MetricsServerTest, ASilentClientIsDroppedAfterTheTimeout) {
   EXPECT_TRUE(WaitForActive(0));
 }
 
-TEST_F(MetricsServerTest, ConnectionsBeyondTheLimitAreClosed) {
+TEST_F(MetricsServerTest, ASilentConnectionIsClosedAtTheHeadTimeout) {
+  Start();  // kMetricsHeadTimeout, request_timeout 10 s
+  Client silent(server_->port());
+  Client partial(server_->port());
+  ASSERT_TRUE(silent.connected() && partial.connected());
+  ASSERT_TRUE(partial.Send("GET /metrics HTTP/1.1\r\n"));
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(silent.ReadAll(), "");
+  EXPECT_EQ(partial.ReadAll(), "");
+  EXPECT_TRUE(silent.closed() && partial.closed());
+  const absl::Duration waited = absl::Now() - start;
+  EXPECT_GE(waited, kMetricsHeadTimeout - absl::Milliseconds(200));
+  EXPECT_LT(waited, absl::Seconds(8)) << "closed by request_timeout only";
+  EXPECT_TRUE(WaitForActive(0));
+  // A scrape that sends its request is answered as before.
+  EXPECT_TRUE(absl::StartsWith(
+      Request(server_->port(), "GET /metrics HTTP/1.1\r\n\r\n"),
+      "HTTP/1.1 200 "));
+}
+
+TEST_F(MetricsServerTest, AFifthConnectionFromOnePeerEvictsItsOldestSilentOne) {
+  MetricsServerOptions o;
+  o.head_timeout = absl::Seconds(30);  // the silent ones stay for the test
+  o.request_timeout = absl::Seconds(30);
+  Start(o);
+  // Another peer's connections, at its own limit.
+  std::vector<std::unique_ptr<Client>> other;
+  for (int i = 0; i < kMaxMetricsConnectionsPerPeer; ++i) {
+    other.push_back(std::make_unique<Client>(server_->port(), "127.0.0.2"));
+    ASSERT_TRUE(other.back()->connected());
+  }
+  std::vector<std::unique_ptr<Client>> held;
+  for (int i = 0; i < kMaxMetricsConnectionsPerPeer; ++i) {
+    held.push_back(std::make_unique<Client>(server_->port()));
+    ASSERT_TRUE(held.back()->connected());
+  }
+  // At the limit every connection is kept.
+  ASSERT_TRUE(WaitForActive(2 * kMaxMetricsConnectionsPerPeer));
+  // One more from 127.0.0.1: its oldest silent connection goes, the
+  // scrape is answered.
+  EXPECT_TRUE(absl::StartsWith(
+      Request(server_->port(), "GET /metrics HTTP/1.1\r\n\r\n"),
+      "HTTP/1.1 200 "));
+  EXPECT_EQ(held[0]->ReadAll(), "");
+  EXPECT_TRUE(held[0]->closed());
+  // The others of both peers are still there and get their answers.
+  for (size_t i = 1; i < held.size(); ++i) {
+    ASSERT_TRUE(held[i]->Send("GET /healthz HTTP/1.1\r\n\r\n"));
+    EXPECT_TRUE(absl::StartsWith(held[i]->ReadAll(), "HTTP/1.1 200 ")) << i;
+  }
+  for (auto& c : other) {
+    ASSERT_TRUE(c->Send("GET /healthz HTTP/1.1\r\n\r\n"));
+    EXPECT_TRUE(absl::StartsWith(c->ReadAll(), "HTTP/1.1 200 "));
+  }
+  EXPECT_TRUE(WaitForActive(0));
+}
+
+TEST_F(MetricsServerTest, ConnectionsBeyondTheLimitEvictTheOldestSilentOne) {
   MetricsServerOptions o;
   o.max_connections = 3;
+  o.max_connections_per_peer = 10;
+  o.head_timeout = absl::Seconds(30);
+  o.request_timeout = absl::Seconds(30);
   Start(o);
   std::vector<std::unique_ptr<Client>> idle;
   for (int i = 0; i < 3; ++i) {
@@ -319,18 +397,18 @@ TEST_F(MetricsServerTest, ConnectionsBeyondTheLimitAreClosed) {
     ASSERT_TRUE(idle.back()->connected());
   }
   ASSERT_TRUE(WaitForActive(3));
-  // The fourth is closed at once, without an answer.
-  Client extra(server_->port());
-  ASSERT_TRUE(extra.connected());
-  extra.Send("GET /metrics HTTP/1.1\r\n\r\n");
-  EXPECT_EQ(extra.ReadAll(), "");
-  // The held connections still get their answers, and then there is room.
-  ASSERT_TRUE(idle[0]->Send("GET /healthz HTTP/1.1\r\n\r\n"));
-  EXPECT_TRUE(absl::StartsWith(idle[0]->ReadAll(), "HTTP/1.1 200 "));
-  ASSERT_TRUE(WaitForActive(2));
+  // The fourth is served; the oldest silent connection is closed.
   EXPECT_TRUE(absl::StartsWith(
       Request(server_->port(), "GET /metrics HTTP/1.1\r\n\r\n"),
       "HTTP/1.1 200 "));
+  EXPECT_EQ(idle[0]->ReadAll(), "");
+  EXPECT_TRUE(idle[0]->closed());
+  // The other held connections still get their answers.
+  ASSERT_TRUE(idle[1]->Send("GET /healthz HTTP/1.1\r\n\r\n"));
+  EXPECT_TRUE(absl::StartsWith(idle[1]->ReadAll(), "HTTP/1.1 200 "));
+  ASSERT_TRUE(idle[2]->Send("GET /healthz HTTP/1.1\r\n\r\n"));
+  EXPECT_TRUE(absl::StartsWith(idle[2]->ReadAll(), "HTTP/1.1 200 "));
+  EXPECT_TRUE(WaitForActive(0));
 }
 
 TEST_F(MetricsServerTest, StoppingClosesHeldConnections) {
