@@ -41,7 +41,14 @@ void NotifyReloading() {
   Send(absl::StrCat("RELOADING=1\nMONOTONIC_USEC=", MonotonicMicros()));
 }
 
-void NotifyStopping() { Send("STOPPING=1"); }
+void NotifyStopping(absl::Duration stop_time) {
+  if (stop_time <= absl::ZeroDuration()) {
+    Send("STOPPING=1");
+    return;
+  }
+  Send(absl::StrCat("STOPPING=1\nEXTEND_TIMEOUT_USEC=",
+                    absl::ToInt64Microseconds(stop_time)));
+}
 
 sigset_t BlockLifecycleSignals() {
   sigset_t signals;

@@ -9,6 +9,8 @@
 
 #include <string_view>
 
+#include "absl/time/time.h"
+
 namespace sallyport::base {
 
 // "READY=1" with a STATUS= line (e.g. "listening on 127.0.0.1:7443"): the
@@ -17,8 +19,11 @@ void NotifyReady(std::string_view status);
 // "RELOADING=1" (+ MONOTONIC_USEC): a SIGHUP reload has started; follow it
 // with NotifyReady when it is done.
 void NotifyReloading();
-// "STOPPING=1": shutdown (drain) has started.
-void NotifyStopping();
+// "STOPPING=1": shutdown (drain) has started. With a positive
+// `stop_time`, also "EXTEND_TIMEOUT_USEC=" that long: systemd waits at
+// least that long from now before it kills the service, even beyond the
+// unit's TimeoutStopSec (a drain_timeout set longer than the unit assumed).
+void NotifyStopping(absl::Duration stop_time = absl::ZeroDuration());
 
 // Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and so in every
 // thread it starts afterwards) and returns that set, for a thread that

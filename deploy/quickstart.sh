@@ -82,10 +82,10 @@ stop_all() {
       say "stopping $(basename "$f" .pid) (pid $pid)"
       kill -TERM "$pid" 2>/dev/null || true
       # The gateway drains first: its sessions get up to drain_timeout
-      # (30 s by default) to finish, then a message; 45 s as in the
-      # systemd unit (TimeoutStopSec).
+      # (30 s by default) to finish, then a message; 50 s as in the
+      # systemd unit (TimeoutStopSec: drain_timeout + 20 s).
       local tries=100
-      [ "$(basename "$f")" = gateway.pid ] && tries=225
+      [ "$(basename "$f")" = gateway.pid ] && tries=250
       for i in $(seq 1 "$tries"); do alive "$pid" || break; sleep 0.2; done
       if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
     fi

@@ -369,9 +369,9 @@ void GatewayServer::Drain(absl::Duration timeout) {
 void GatewayServer::ShipBeforeExit() {
   // The recordings of the sessions just ended go to the CA now, not at the
   // next start: a gateway drained to be retired may never start again.
-  // Bounded, so the exit stays within systemd's TimeoutStopSec (45 s =
-  // drain_timeout 30 s + 5 s for the last writes + 5 s for the event
-  // flushes before and after this + 5 s for this).
+  // Bounded, so the exit stays within drain_timeout + kDrainStopMargin
+  // (5 s for the last writes + 5 s for the event flushes before and after
+  // this + 5 s for this).
   if (shipper_ == nullptr || spool_recorder_ == nullptr) return;
   const absl::Time deadline = absl::Now() + kShipOnExitTimeout;
   while (spool_recorder_->spool_bytes() > 0 && absl::Now() < deadline) {
@@ -614,8 +614,9 @@ int RunServe(const std::string& config_path, const std::string& listen) {
     }
     break;
   }
-  base::NotifyStopping();
-  (*server)->Drain((*server)->settings().drain_timeout);
+  const absl::Duration drain_timeout = (*server)->settings().drain_timeout;
+  base::NotifyStopping(drain_timeout + kDrainStopMargin);
+  (*server)->Drain(drain_timeout);
   grpc_log_ops = nullptr;
   server->reset();
   return 0;

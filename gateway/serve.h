@@ -216,6 +216,14 @@ class GatewayServer {
   std::thread renewal_thread_;
 };
 
+// What a stop may take beyond drain_timeout: the last writes after the
+// drain, the audit event flushes and the recordings' shipping (5 s each,
+// GatewayServer::Drain), with room to spare. On SIGTERM the gateway tells
+// systemd (STOPPING=1, EXTEND_TIMEOUT_USEC) to wait drain_timeout plus
+// this before killing it; deploy/systemd's TimeoutStopSec is the default
+// drain_timeout (30 s) plus this.
+inline constexpr absl::Duration kDrainStopMargin = absl::Seconds(20);
+
 // The `serve` subcommand: runs until SIGTERM/SIGINT (drain), reloads on
 // SIGHUP, and returns the exit code. `listen` (non-empty) overrides the
 // config's listen.

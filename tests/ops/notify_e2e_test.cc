@@ -1,7 +1,9 @@
 // sd_notify from the real sallyport-ca and sallyport-gateway: started with
 // $NOTIFY_SOCKET pointing at a unix datagram socket this test owns (as
 // systemd does for Type=notify units), each sends READY=1 once it serves,
-// RELOADING=1 then READY=1 on SIGHUP, and STOPPING=1 on SIGTERM.
+// RELOADING=1 then READY=1 on SIGHUP, and STOPPING=1 on SIGTERM (the
+// gateway with EXTEND_TIMEOUT_USEC: drain_timeout + 20 s, as long as its
+// unit's TimeoutStopSec).
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -76,9 +78,10 @@ class NotifySocket {
   std::vector<std::string> seen_;
 };
 
-// The READY / RELOADING / READY / STOPPING sequence of one daemon.
+// The READY / RELOADING / READY / STOPPING sequence of one daemon; the
+// STOPPING=1 datagram goes to `*stopping`.
 void ExpectNotifyCycle(NotifySocket& sock, BackgroundProcess& proc,
-                       const std::string& log_path) {
+                       const std::string& log_path, std::string* stopping) {
   std::string ready = sock.WaitFor("READY=1");
   ASSERT_FALSE(ready.empty()) << "no READY=1; seen: " << sock.Seen() << "\n"
                               << ReadFileOrEmpty(log_path);
@@ -95,7 +98,8 @@ void ExpectNotifyCycle(NotifySocket& sock, BackgroundProcess& proc,
   EXPECT_TRUE(proc.Running()) << ReadFileOrEmpty(log_path);
 
   proc.Signal(SIGTERM);
-  EXPECT_FALSE(sock.WaitFor("STOPPING=1").empty())
+  *stopping = sock.WaitFor("STOPPING=1");
+  EXPECT_FALSE(stopping->empty())
       << "no STOPPING=1 on SIGTERM; seen: " << sock.Seen() << "\n"
       << ReadFileOrEmpty(log_path);
   int status = proc.Stop();
@@ -114,13 +118,16 @@ void InitCa(const TempDir& dir) {
 }
 
 // Runs `BINARY serve --config CONFIG --listen 127.0.0.1:FREE` with
-// $NOTIFY_SOCKET set to a socket in `dir`, and checks the notify cycle.
-void ServeUnderNotifySocket(const TempDir& dir, const std::string& binary,
-                            const std::string& config) {
+// $NOTIFY_SOCKET set to a socket in `dir`, checks the notify cycle and
+// returns the STOPPING=1 datagram.
+std::string ServeUnderNotifySocket(const TempDir& dir,
+                                   const std::string& binary,
+                                   const std::string& config) {
   NotifySocket sock(dir.File("notify"));
-  ASSERT_TRUE(sock.ok()) << strerror(errno);
+  EXPECT_TRUE(sock.ok()) << strerror(errno);
   absl::StatusOr<uint16_t> port = FreeLoopbackPort();
-  ASSERT_TRUE(port.ok());
+  EXPECT_TRUE(port.ok());
+  if (!sock.ok() || !port.ok()) return "";
   BackgroundProcess::Options o;
   o.log_path = dir.File("serve.log");
   o.env["NOTIFY_SOCKET"] = sock.path();
@@ -128,16 +135,20 @@ void ServeUnderNotifySocket(const TempDir& dir, const std::string& binary,
       BackgroundProcess::Start({binary, "serve", "--config", config, "--listen",
                                 absl::StrCat("127.0.0.1:", *port)},
                                o);
-  ASSERT_TRUE(proc.ok()) << proc.status();
-  ExpectNotifyCycle(sock, **proc, o.log_path);
+  EXPECT_TRUE(proc.ok()) << proc.status();
+  if (!proc.ok()) return "";
+  std::string stopping;
+  ExpectNotifyCycle(sock, **proc, o.log_path, &stopping);
+  return stopping;
 }
 
 TEST(NotifyE2e, CaReadyReloadingStopping) {
   absl::StatusOr<TempDir> dir = TempDir::Create("spnotify");
   ASSERT_TRUE(dir.ok()) << dir.status();
   ASSERT_NO_FATAL_FAILURE(InitCa(*dir));
-  ServeUnderNotifySocket(*dir, RunfilePath("ca/sallyport-ca"),
-                         dir->File("ca/ca.yaml"));
+  const std::string stopping = ServeUnderNotifySocket(
+      *dir, RunfilePath("ca/sallyport-ca"), dir->File("ca/ca.yaml"));
+  EXPECT_EQ(stopping, "STOPPING=1");
 }
 
 TEST(NotifyE2e, GatewayReadyReloadingStopping) {
@@ -153,7 +164,14 @@ TEST(NotifyE2e, GatewayReadyReloadingStopping) {
   (void)(*f)->StopGateway();
   absl::StatusOr<TempDir> dir = TempDir::Create("spnotify");
   ASSERT_TRUE(dir.ok()) << dir.status();
-  ServeUnderNotifySocket(*dir, gw, (*f)->gateway_state_dir() + "/gateway.yaml");
+  const std::string stopping = ServeUnderNotifySocket(
+      *dir, gw, (*f)->gateway_state_dir() + "/gateway.yaml");
+  // Enrolment wrote drain_timeout 30s: systemd is asked to wait 30 + 20 s,
+  // which is what the shipped unit's TimeoutStopSec says.
+  EXPECT_EQ(stopping, "STOPPING=1\nEXTEND_TIMEOUT_USEC=50000000");
+  const std::string unit =
+      ReadFileOrEmpty(RunfilePath("deploy/systemd/sallyport-gateway.service"));
+  EXPECT_TRUE(absl::StrContains(unit, "\nTimeoutStopSec=50\n")) << unit;
 }
 
 // Without $NOTIFY_SOCKET (not under systemd) nothing changes: `serve` runs

@@ -35,6 +35,8 @@ need sallyport-ca "ReadWritePaths=/var/lib/sallyport/ca"
 need sallyport-ca "CapabilityBoundingSet="
 need sallyport-gateway "ReadWritePaths=/var/lib/sallyport/gateway"
 need sallyport-gateway "CapabilityBoundingSet=CAP_NET_BIND_SERVICE"
+# drain_timeout 30 s + kDrainStopMargin 20 s (gateway/serve.h).
+need sallyport-gateway "TimeoutStopSec=50"
 # Only the gateway may bind a low port.
 if grep -q "CAP_NET_BIND_SERVICE" "$R/deploy/systemd/sallyport-ca.service"; then
   fail "the CA unit must not grant CAP_NET_BIND_SERVICE"
