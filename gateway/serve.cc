@@ -165,7 +165,8 @@ void GatewayServer::LogFailure(std::string_view line) {
 }
 
 absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> GatewayServer::Listen(
-    const asio::ip::tcp::endpoint& endpoint, const GatewaySettings& s) {
+    const asio::ip::tcp::endpoint& endpoint, const GatewaySettings& s,
+    ssh::net::ServerRuntime::PortUse port_use) {
   absl::StatusOr<ssh::net::MaxStartups> max_startups =
       NetMaxStartups(s.limits.max_startups);
   if (!max_startups.ok()) {
@@ -186,7 +187,28 @@ absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> GatewayServer::Listen(
       [proxy](asio::ip::tcp::socket socket,
               std::shared_ptr<ssh::net::PreAuthSlot> slot) {
         return proxy->Serve(std::move(socket), std::move(slot));
-      });
+      },
+      pre_auth_, port_use);
+}
+
+absl::Status GatewayServer::ReplaceListeners(
+    const asio::ip::tcp::endpoint& endpoint, const GatewaySettings& s,
+    ssh::net::ServerRuntime::PortUse port_use) {
+  if (draining_) return absl::FailedPreconditionError("draining");
+  absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> runtime =
+      Listen(endpoint, s, port_use);
+  if (!runtime.ok()) return runtime.status();
+  std::unique_ptr<ssh::net::ServerRuntime> previous;
+  {
+    absl::MutexLock lock(&mu_);
+    previous = std::move(runtime_);
+    runtime_ = std::move(*runtime);
+    endpoint_ = runtime_->local_endpoint();
+  }
+  if (previous != nullptr) previous->Close();
+  absl::MutexLock lock(&mu_);
+  retired_.push_back(std::move(previous));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
@@ -251,13 +273,17 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
 
   s->threads_ = std::make_unique<ssh::net::IoThreads>(c.threads);
   s->threads_->Start();
-  absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> runtime =
-      s->Listen(*endpoint, c);
-  if (!runtime.ok()) return runtime.status();
-  s->endpoint_ = (*runtime)->local_endpoint();
+  absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> runtime = s->Listen(
+      *endpoint, c, ssh::net::ServerRuntime::PortUse::kMustBeFree);
+  if (!runtime.ok()) {
+    return absl::Status(runtime.status().code(),
+                        absl::StrCat("listen: ", runtime.status().message()));
+  }
+  const asio::ip::tcp::endpoint listening = (*runtime)->local_endpoint();
   {
     absl::MutexLock lock(&s->mu_);
     s->runtime_ = std::move(*runtime);
+    s->endpoint_ = listening;
     s->settings_ = c;
   }
 
@@ -274,8 +300,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   }
   s->renewal_thread_ = std::thread([p = s.get()] { p->RenewLoop(); });
   s->Log(absl::StrCat(
-      "listening on ", s->endpoint_.address().to_string(), ":",
-      s->endpoint_.port(), " threads=", s->threads_->size(), " metrics=",
+      "listening on ", listening.address().to_string(), ":",
+      listening.port(), " threads=", s->threads_->size(), " metrics=",
       c.metrics_listen.empty()
           ? std::string("off")
           : absl::StrCat(
@@ -324,6 +350,7 @@ GatewayServer::~GatewayServer() {
 }
 
 asio::ip::tcp::endpoint GatewayServer::local_endpoint() const {
+  absl::MutexLock lock(&mu_);
   return endpoint_;
 }
 
@@ -459,7 +486,6 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
     return host_key.status();
   }
   std::vector<std::string> restart;
-  if (fresh.listen != old.listen) restart.push_back("listen");
   if (fresh.ca != old.ca) restart.push_back("ca");
   if (fresh.ca_fingerprint != old.ca_fingerprint)
     restart.push_back("ca_fingerprint");
@@ -484,30 +510,42 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
 
   GatewaySettings applied = old;
   applied.limits = fresh.limits;
+  // A new listen address: listeners there (with the new limits), then the
+  // old ones closed. In use or unusable: the old ones stay.
+  absl::Status listen_status;
+  if (fresh.listen != old.listen) {
+    absl::StatusOr<asio::ip::tcp::endpoint> endpoint =
+        ssh::net::ParseEndpoint(fresh.listen);
+    listen_status =
+        endpoint.ok()
+            ? ReplaceListeners(*endpoint, applied,
+                               ssh::net::ServerRuntime::PortUse::kMustBeFree)
+            : endpoint.status();
+    if (listen_status.ok()) {
+      applied.listen = fresh.listen;
+    } else {
+      listen_status = absl::UnavailableError(
+          absl::StrCat("reload: listen ", fresh.listen,
+                       " not applied, still listening on ", old.listen, ": ",
+                       listen_status.message()));
+      ops_->Notice("gateway", std::string(listen_status.message()),
+                   /*success=*/false);
+    }
+  }
   // Listener limits: new listeners on the same port, then the old ones
   // closed (SO_REUSEPORT, so no connection is refused in between).
-  if (!SameListenerLimits(fresh.limits, old.limits)) {
-    absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> runtime =
-        draining_ ? absl::FailedPreconditionError("draining")
-                  : Listen(endpoint_, applied);
-    if (!runtime.ok()) {
-      ops_->Notice(
-          "gateway",
-          absl::StrCat("reload: max_startups/login_grace not applied: ",
-                       runtime.status().message()),
-          /*success=*/false);
+  if (applied.listen == old.listen &&
+      !SameListenerLimits(fresh.limits, old.limits)) {
+    if (absl::Status st =
+            ReplaceListeners(local_endpoint(), applied,
+                             ssh::net::ServerRuntime::PortUse::kReplacesOwn);
+        !st.ok()) {
+      ops_->Notice("gateway",
+                   absl::StrCat("reload: max_startups/login_grace not applied: ",
+                                st.message()),
+                   /*success=*/false);
       applied.limits.max_startups = old.limits.max_startups;
       applied.limits.login_grace = old.limits.login_grace;
-    } else {
-      std::unique_ptr<ssh::net::ServerRuntime> previous;
-      {
-        absl::MutexLock lock(&mu_);
-        previous = std::move(runtime_);
-        runtime_ = std::move(*runtime);
-      }
-      if (previous != nullptr) previous->Close();
-      absl::MutexLock lock(&mu_);
-      retired_.push_back(std::move(previous));
     }
   }
   proxy_->SetLimits(ToProxyLimits(applied.limits));
@@ -565,7 +603,7 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
     Log(absl::StrCat("reload: changed but needs a restart to take effect: ",
                      absl::StrJoin(restart, ", ")));
   }
-  return absl::OkStatus();
+  return listen_status;
 }
 
 int RunServe(const std::string& config_path, const std::string& listen) {
@@ -589,8 +627,7 @@ int RunServe(const std::string& config_path, const std::string& listen) {
   }
   grpc_log_ops = &(*server)->ops();
   gpr_set_log_function(GrpcLog);
-  const std::string ready = absl::StrCat("listening on ", config->listen);
-  base::NotifyReady(ready);
+  base::NotifyReady(absl::StrCat("listening on ", config->listen));
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
@@ -608,8 +645,12 @@ int RunServe(const std::string& config_path, const std::string& listen) {
       if (!listen.empty()) fresh->listen = listen;
       // Certificates that are due are renewed first, then re-read.
       (*server)->RenewIfDue();
-      (void)(*server)->Reload(*fresh);
-      base::NotifyReady(ready);
+      const absl::Status reloaded = (*server)->Reload(*fresh);
+      const std::string ready =
+          absl::StrCat("listening on ", (*server)->settings().listen);
+      base::NotifyReady(reloaded.ok()
+                            ? ready
+                            : absl::StrCat(ready, "; ", reloaded.message()));
       continue;
     }
     break;

@@ -74,7 +74,9 @@ class GatewayServer {
   // kInvalidArgument / kNotFound for a bad config or unreadable identity
   // files, kPermissionDenied for a private key that group or others may
   // access or another user owns (CheckKeyFiles), kUnavailable when a port
-  // cannot be bound; the CA may be down (the CaClient retries).
+  // cannot be bound ("listen: cannot listen on ADDR: Address already in
+  // use", also when another process shares it with SO_REUSEPORT;
+  // "metrics_listen: ..."); the CA may be down (the CaClient retries).
   static absl::StatusOr<std::unique_ptr<GatewayServer>> Start(Options options);
   // Stops at once (ends every connection without draining).
   ~GatewayServer();
@@ -97,12 +99,17 @@ class GatewayServer {
 
   // SIGHUP with freshly loaded settings: applies limits (new connections;
   // max_startups and login_grace by replacing the listeners on the same
-  // port), log_format, log_level, drain_timeout, and re-reads the host key
-  // and certificate. Keys that cannot change live (listen, ca,
-  // ca_fingerprint, state_dir, files, threads, metrics_listen, name,
+  // port), listen (new listeners on the new address, then the old ones
+  // closed), log_format, log_level, drain_timeout, and re-reads the host
+  // key and certificate. The unauthenticated connections of old and new
+  // listeners count against one max_startups. Keys that cannot change live
+  // (ca, ca_fingerprint, state_dir, files, threads, metrics_listen, name,
   // egress_addresses, revocation_grace) are logged as needing a restart.
-  // Returns an error (and changes nothing) when the new host certificate cannot
-  // be read, or a private key is refused as at Start (CheckKeyFiles).
+  // Returns an error (and changes nothing) when the new host certificate
+  // cannot be read, or a private key is refused as at Start
+  // (CheckKeyFiles). When the new listen address cannot be bound (in use),
+  // the old listeners stay, the rest is applied, and the error is logged
+  // and returned (kUnavailable).
   // One at a time with the renewals (renew_mu_): a reload never reads a
   // key and certificate that a renewal is replacing, nor installs them
   // over the renewed ones.
@@ -137,7 +144,13 @@ class GatewayServer {
   // A line about something that failed (outcome=failure, level error).
   void LogFailure(std::string_view line);
   absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> Listen(
-      const asio::ip::tcp::endpoint& endpoint, const GatewaySettings& s);
+      const asio::ip::tcp::endpoint& endpoint, const GatewaySettings& s,
+      ssh::net::ServerRuntime::PortUse port_use);
+  // Reload: listeners on `endpoint` with `s`'s limits replace the current
+  // ones, which are closed; on error the current ones stay.
+  absl::Status ReplaceListeners(const asio::ip::tcp::endpoint& endpoint,
+                                const GatewaySettings& s,
+                                ssh::net::ServerRuntime::PortUse port_use);
   void RenewLoop();
   // serve_wiring.cc: the CA channel, the audit event sender and the CA
   // client; the recorder (options_.recorder, else the spool's taps, else a
@@ -207,7 +220,11 @@ class GatewayServer {
   // (their accept loops may still be unwinding).
   std::vector<std::unique_ptr<ssh::net::ServerRuntime>> retired_
       ABSL_GUARDED_BY(mu_);
-  asio::ip::tcp::endpoint endpoint_;
+  asio::ip::tcp::endpoint endpoint_ ABSL_GUARDED_BY(mu_);
+  // The unauthenticated connections of every listener, those replaced by
+  // Reload included (max_startups counts them all).
+  const std::shared_ptr<ssh::net::PreAuthBudget> pre_auth_ =
+      std::make_shared<ssh::net::PreAuthBudget>();
 
   absl::Notification stop_renewal_;
   // One renewal or reload at a time (the renewal thread, SIGHUP and the

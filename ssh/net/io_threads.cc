@@ -2,6 +2,8 @@
 
 #include <future>
 
+#include "absl/strings/str_cat.h"
+
 namespace sallyport::ssh::net {
 
 IoThreads::IoThreads(int threads) {
@@ -29,12 +31,37 @@ void IoThreads::Stop() {
   threads_.clear();
 }
 
+namespace {
+
+// Binds a socket without SO_REUSEPORT to `endpoint` and closes it: that
+// fails while any socket is bound there, SO_REUSEPORT or not. SO_REUSEADDR,
+// so connections of an earlier run left in TIME_WAIT do not count.
+absl::Status CheckPortFree(const asio::ip::tcp::endpoint& endpoint) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor probe(io);
+  asio::error_code ec;
+  probe.open(endpoint.protocol(), ec);
+  if (!ec) probe.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) probe.bind(endpoint, ec);
+  if (!ec) return absl::OkStatus();
+  return absl::UnavailableError(
+      absl::StrCat("cannot listen on ", endpoint.address().to_string(), ":",
+                   endpoint.port(), ": ", ec.message()));
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<ServerRuntime>> ServerRuntime::Listen(
     IoThreads& threads, asio::ip::tcp::endpoint endpoint,
-    ListenerOptions options, Listener::Handler handler) {
-  std::unique_ptr<ServerRuntime> runtime(new ServerRuntime(threads));
-  auto budget = std::make_shared<PreAuthBudget>();
+    ListenerOptions options, Listener::Handler handler,
+    std::shared_ptr<PreAuthBudget> budget, PortUse port_use) {
   options.reuse_port = threads.size() > 1 || options.reuse_port;
+  if (options.reuse_port && endpoint.port() != 0 &&
+      port_use == PortUse::kMustBeFree) {
+    if (absl::Status st = CheckPortFree(endpoint); !st.ok()) return st;
+  }
+  std::unique_ptr<ServerRuntime> runtime(new ServerRuntime(threads));
+  if (budget == nullptr) budget = std::make_shared<PreAuthBudget>();
   for (int i = 0; i < threads.size(); ++i) {
     auto listener = Listener::Create(threads.context(i).get_executor(),
                                      endpoint, options, budget, handler);

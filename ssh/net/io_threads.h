@@ -45,9 +45,25 @@ class IoThreads {
 // listeners are started. Destroy the runtime before `threads`.
 class ServerRuntime {
  public:
+  // Whether the endpoint may already have a listener.
+  enum class PortUse {
+    // kUnavailable ("cannot listen on ADDR:PORT: Address already in use")
+    // when any socket is bound there: with SO_REUSEPORT the kernel would
+    // otherwise let another process of the same user share the port and
+    // hand it part of the connections.
+    kMustBeFree,
+    // The caller's own runtime listens there and is being replaced (new
+    // limits on the same port).
+    kReplacesOwn,
+  };
+  // `budget`: the PreAuthBudget the listeners share; null: a new one. A
+  // runtime replacing another takes the other's, so the unauthenticated
+  // connections of both count against one limit.
   static absl::StatusOr<std::unique_ptr<ServerRuntime>> Listen(
       IoThreads& threads, asio::ip::tcp::endpoint endpoint,
-      ListenerOptions options, Listener::Handler handler);
+      ListenerOptions options, Listener::Handler handler,
+      std::shared_ptr<PreAuthBudget> budget = nullptr,
+      PortUse port_use = PortUse::kMustBeFree);
   ~ServerRuntime();
 
   asio::ip::tcp::endpoint local_endpoint() const;

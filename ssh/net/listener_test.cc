@@ -423,6 +423,48 @@ TEST(ServerRuntimeTest, ListenersOnEveryThreadShareOnePort) {
   EXPECT_EQ(thread_ids.size(), 2u);  // the kernel spread them
 }
 
+// Another process's listener with SO_REUSEPORT (another copy of the
+// server, same user): the kernel would let a second one bind and share the
+// port. A runtime refuses such a port unless it replaces its own.
+TEST(ServerRuntimeTest, APortInUseIsRefusedUnlessItReplacesItsOwn) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor other(io);
+  other.open(asio::ip::tcp::v4());
+  const int one = 1;
+  ASSERT_EQ(::setsockopt(other.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one,
+                         sizeof one),
+            0);
+  other.bind(kLoopback);
+  other.listen();
+  const asio::ip::tcp::endpoint taken = other.local_endpoint();
+  IoThreads threads(2);
+  Held held;
+  auto refused = ServerRuntime::Listen(threads, taken, ListenerOptions{},
+                                       HoldingHandler(&held));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(),
+                                "cannot listen on 127.0.0.1:"))
+      << refused.status();
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "in use"))
+      << refused.status();
+  other.close();
+  // Free again: it listens; a replacement on the same port shares its
+  // budget.
+  auto first = ServerRuntime::Listen(threads, taken, ListenerOptions{},
+                                     HoldingHandler(&held));
+  ASSERT_TRUE(first.ok()) << first.status();
+  const auto budget = (*first)->listeners().front()->budget();
+  auto second = ServerRuntime::Listen(
+      threads, taken, ListenerOptions{}, HoldingHandler(&held), budget,
+      ServerRuntime::PortUse::kReplacesOwn);
+  ASSERT_TRUE(second.ok()) << second.status();
+  for (const auto& l : (*second)->listeners()) EXPECT_EQ(l->budget(), budget);
+  EXPECT_FALSE(ServerRuntime::Listen(threads, taken, ListenerOptions{},
+                                     HoldingHandler(&held))
+                   .ok());
+}
+
 TEST(SpawnTest, LogsErrorsAndExceptionsThatEscape) {
   std::vector<std::string> lines;
   SetNetLogSink([&](std::string_view l) { lines.emplace_back(l); });
