@@ -280,10 +280,11 @@ start_target web02 "$WEB02_PORT" prod
 if [ ! -f "$DIR/gateway/gateway.yaml" ]; then
   # Made for its name: the demo's gateway shares 127.0.0.1 with the hosts,
   # which a token that names no gateway may not take.
-  TOKEN="$(spctl tokens create --kind gateway --gateway-name demo-gw)"
-  "$GW_BIN" enroll --ca "127.0.0.1:$CA_PORT" --ca-fingerprint "$FP" --token "$TOKEN" \
-    --state-dir "$DIR/gateway" --name demo-gw --principal 127.0.0.1 \
-    --principal localhost > "$DIR/gateway-enroll.txt"
+  # The token goes through a pipe (--token-file -), never into argv.
+  spctl tokens create --kind gateway --gateway-name demo-gw |
+    "$GW_BIN" enroll --ca "127.0.0.1:$CA_PORT" --ca-fingerprint "$FP" --token-file - \
+      --state-dir "$DIR/gateway" --name demo-gw --principal 127.0.0.1 \
+      --principal localhost > "$DIR/gateway-enroll.txt"
 fi
 # Keys `enroll` writes with the defaults; the ports are the demo's.
 sed -i -e "s/^listen: .*/listen: \"127.0.0.1:$GW_PORT\"/" \

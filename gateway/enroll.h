@@ -33,6 +33,9 @@ struct EnrollOptions {
   std::string ca;              // HOST:PORT
   std::string ca_fingerprint;  // SHA256:<base64> or 64 hex digits
   std::string token;           // the join token; never logged
+  // `enroll --token-file`: where RunEnrollCommand reads the token ("-":
+  // stdin); Enroll itself uses `token` only.
+  std::string token_file;
   std::string state_dir;
   // The gateway's name (CN of its client certificate, first principal of
   // its host certificate). Empty: the first label of this machine's host

@@ -1,8 +1,11 @@
 #include "gateway/enroll_main.h"
 
+#include <openssl/crypto.h>
+
 #include <iostream>
 
 #include "absl/strings/str_join.h"
+#include "base/files.h"
 
 namespace sallyport::gateway {
 
@@ -17,10 +20,15 @@ CLI::App* AddEnrollCommand(CLI::App& app, EnrollOptions* options) {
                    "SHA256 fingerprint of the CA's TLS certificate (as "
                    "`sallyport-ca init` printed it)")
       ->required();
+  CLI::Option* token_file = enroll->add_option(
+      "--token-file", options->token_file,
+      "file whose first line is the one-time join token of kind \"gateway\" "
+      "(spctl tokens create); \"-\": standard input");
   enroll
       ->add_option("--token", options->token,
-                   "one-time join token of kind \"gateway\" (spctl)")
-      ->required();
+                   "the join token itself (\"-\": read it from standard "
+                   "input); other users see it in ps: prefer --token-file")
+      ->excludes(token_file);
   enroll
       ->add_option("--state-dir", options->state_dir,
                    "directory for the gateway's keys, certificates and "
@@ -36,9 +44,30 @@ CLI::App* AddEnrollCommand(CLI::App& app, EnrollOptions* options) {
   return enroll;
 }
 
-int RunEnrollCommand(const EnrollOptions& options, std::ostream& out,
+int RunEnrollCommand(const EnrollOptions& given, std::ostream& out,
                      std::ostream& err) {
+  EnrollOptions options = given;
+  // The token from a file or stdin: not on the command line, where ps and
+  // the shell's history show it.
+  const std::string token_source =
+      options.token == "-" ? "-" : options.token_file;
+  if (token_source.empty() && options.token.empty()) {
+    err << "sallyport-gateway enroll: --token-file PATH (or --token) is "
+           "required\n";
+    return 1;
+  }
+  if (!token_source.empty()) {
+    absl::StatusOr<std::string> token = base::ReadFirstLine(token_source);
+    if (!token.ok()) {
+      err << "sallyport-gateway enroll: "
+          << (options.token == "-" ? "--token" : "--token-file") << ": "
+          << token.status().message() << "\n";
+      return 1;
+    }
+    options.token = std::move(*token);
+  }
   absl::StatusOr<EnrollResult> result = Enroll(options);
+  OPENSSL_cleanse(options.token.data(), options.token.size());
   if (!result.ok()) {
     err << "sallyport-gateway enroll: " << result.status().message() << "\n";
     return 1;

@@ -1,7 +1,9 @@
 // `sallyport-gateway enroll` (issue 12):
 //   sallyport-gateway enroll --ca HOST:PORT --ca-fingerprint SHA256:...
-//       --token TOKEN --state-dir DIR [--name NAME] [--principal NAME]...
-//       [--force]
+//       (--token-file PATH | --token TOKEN) --state-dir DIR [--name NAME]
+//       [--principal NAME]... [--force]
+// --token-file (or "-", and --token -, for standard input) keeps the token
+// out of ps and the shell's history.
 // gateway/main.cc adds it to its CLI11 app with AddEnrollCommand and runs
 // it with RunEnrollCommand when it was parsed; RunEnroll is the same as a
 // whole program (//gateway:sallyport-gateway-enroll).
@@ -18,8 +20,10 @@ namespace sallyport::gateway {
 // Adds the "enroll" subcommand to `app`, filling `*options` when parsed.
 CLI::App* AddEnrollCommand(CLI::App& app, EnrollOptions* options);
 
-// Enrols and prints the outcome; the exit code (0 ok, 1 refused or
-// failed: the reason on `err`, never the token).
+// Reads the token from options.token_file (or stdin for token "-" or
+// token_file "-"), enrols and prints the outcome; the exit code (0 ok, 1
+// refused or failed, the token file unreadable or empty: the reason on
+// `err`, never the token).
 int RunEnrollCommand(const EnrollOptions& options, std::ostream& out,
                      std::ostream& err);
 

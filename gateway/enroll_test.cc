@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "proto/ca.grpc.pb.h"
 #include "ssh/cert/certificate.h"
+#include "tests/harness/listening_process.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
 
@@ -278,6 +279,63 @@ TEST_F(EnrollTest, TheCommandPrintsTheOutcome) {
   EXPECT_TRUE(absl::StrContains(err2.str(), "join token refused"))
       << err2.str();
   EXPECT_FALSE(absl::StrContains(err2.str(), "secret-token-value"));
+}
+
+// The token from a file, or from stdin (`--token-file -`, `--token -`),
+// so it is not in ps or the shell's history; with the real binary.
+TEST_F(EnrollTest, TheTokenIsReadFromAFileOrStdin) {
+  const std::string binary =
+      testing::RunfilePath("gateway/sallyport-gateway-enroll");
+  auto enroll = [&](const std::string& sub, std::vector<std::string> token_args,
+                    const std::string& stdin_data = "") {
+    std::vector<std::string> argv = {
+        binary,       "enroll", "--ca", env_->server().address(),
+        "--ca-fingerprint", env_->init().tls_fingerprint, "--state-dir",
+        dir_->File(sub), "--name", "gw1"};
+    argv.insert(argv.end(), token_args.begin(), token_args.end());
+    testing::RunOptions o;
+    o.stdin_data = stdin_data;
+    o.timeout = absl::Seconds(60);
+    absl::StatusOr<testing::RunResult> r = testing::RunCommand(argv, o);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : testing::RunResult();
+  };
+  const std::string file = dir_->File("token");
+  ASSERT_TRUE(testing::WriteFile(file, Token() + "\n", 0600).ok());
+  testing::RunResult r = enroll("a", {"--token-file", file});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "Enrolled gateway gw1")) << r.out;
+  EXPECT_TRUE(Exists(dir_->File("a/gateway.yaml")));
+
+  r = enroll("b", {"--token-file", "-"}, Token("gw1") + "\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Exists(dir_->File("b/gateway.yaml")));
+  r = enroll("c", {"--token", "-"}, Token("gw1") + "\r\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(Exists(dir_->File("c/gateway.yaml")));
+
+  // Refusals: nothing is enrolled and the token is never printed.
+  const std::string unused = Token("gw1");
+  ASSERT_TRUE(testing::WriteFile(file, unused + "\n", 0600).ok());
+  r = enroll("d", {"--token", unused, "--token-file", file});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(r.err, "excludes")) << r.err;
+  r = enroll("d", {});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(r.err, "--token-file PATH (or --token) is "
+                                       "required"))
+      << r.err;
+  r = enroll("d", {"--token-file", dir_->File("no-such-file")});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(r.err, "--token-file: cannot read ")) << r.err;
+  r = enroll("d", {"--token-file", "-"}, "\n");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(r.err, "empty first line")) << r.err;
+  EXPECT_FALSE(Exists(dir_->File("d")));
+  EXPECT_FALSE(absl::StrContains(r.err + r.out, unused));
+  // The unused token still enrols: none of the refusals reached the CA.
+  r = enroll("e", {"--token-file", file});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
 TEST_F(EnrollTest, RenewIdentityReplacesTheCertificate) {

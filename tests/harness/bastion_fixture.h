@@ -174,8 +174,9 @@ class BastionFixture {
       const std::string& user) const;
 
   // ------------------------------------------------------------ gateway
-  // Runs `BINARY enroll --ca ADDR --ca-fingerprint FP --token T --state-dir
-  // DIR --name sallyport-gw --principal 127.0.0.1 --principal localhost`,
+  // Runs `BINARY enroll --ca ADDR --ca-fingerprint FP --token-file FILE
+  // --state-dir DIR --name sallyport-gw --principal 127.0.0.1 --principal
+  // localhost` (FILE holds a new join token for sallyport-gw),
   // sets metrics_listen in DIR/gateway.yaml to a free port, starts `BINARY
   // serve --config DIR/gateway.yaml --listen 127.0.0.1:PORT` and waits for
   // the port; then adds `Host gateway` (127.0.0.1, that port) to every
@@ -249,6 +250,12 @@ class BastionFixture {
   // --- end ship ---
 
  private:
+  // `BINARY enroll` into `state` as `name` (principals 127.0.0.1 and
+  // localhost) with a new join token for that name, passed in a file as
+  // operators are told to (not in argv, where ps shows it).
+  absl::Status EnrollGateway(const std::string& binary,
+                             const std::string& name,
+                             const std::string& state);
   explicit BastionFixture(TempDir dir) : dir_(std::move(dir)) {}
   absl::Status StartCa(const Options& options);
   absl::Status ConnectAdmin();

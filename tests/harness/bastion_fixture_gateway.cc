@@ -65,20 +65,33 @@ absl::Status BastionFixture::ReloadGateway(
       "reload: \"", logged, "\" not logged in 30 s\n", GatewayLog()));
 }
 
+absl::Status BastionFixture::EnrollGateway(const std::string& binary,
+                                           const std::string& name,
+                                           const std::string& state) {
+  absl::StatusOr<std::string> token = CreateJoinToken("gateway", name);
+  if (!token.ok()) return token.status();
+  const std::string token_file = dir_.File(name + "-join-token");
+  if (absl::Status st = WriteFile(token_file, *token + "\n", 0600); !st.ok()) {
+    return st;
+  }
+  absl::StatusOr<RunResult> enroll = RunCommandOk(
+      {binary, "enroll", "--ca", ca_address(), "--ca-fingerprint",
+       ca_fingerprint_, "--token-file", token_file, "--state-dir", state,
+       "--name", name, "--principal", "127.0.0.1", "--principal",
+       "localhost"});
+  return enroll.ok() ? absl::OkStatus() : enroll.status();
+}
+
 absl::Status BastionFixture::StartGateway(
     const std::string& binary, const std::vector<std::string>& extra,
     const std::function<void(config::GatewayConfig*)>& edit_config) {
   if (gateway_) return absl::FailedPreconditionError("gateway already runs");
   // For its name: a test may enrol it again (a fresh state dir).
-  absl::StatusOr<std::string> token =
-      CreateJoinToken("gateway", "sallyport-gw");
-  if (!token.ok()) return token.status();
   const std::string state = gateway_state_dir();
-  absl::StatusOr<RunResult> enroll = RunCommandOk(
-      {binary, "enroll", "--ca", ca_address(), "--ca-fingerprint",
-       ca_fingerprint_, "--token", *token, "--state-dir", state, "--name",
-       "sallyport-gw", "--principal", "127.0.0.1", "--principal", "localhost"});
-  if (!enroll.ok()) return enroll.status();
+  if (absl::Status st = EnrollGateway(binary, "sallyport-gw", state);
+      !st.ok()) {
+    return st;
+  }
   const std::string config = state + "/gateway.yaml";
   if (absl::Status st = SetYamlKey(config, "log_level", gateway_log_level_);
       !st.ok()) {
@@ -175,17 +188,13 @@ int BastionFixture::StopGateway() {
 
 absl::StatusOr<int> BastionFixture::StartExtraGateway(const std::string& binary,
                                                       const std::string& name) {
-  absl::StatusOr<std::string> token = CreateJoinToken("gateway", name);
-  if (!token.ok()) return token.status();
   ExtraGateway g;
   g.name = name;
   g.binary = binary;
   const std::string state = dir_.File(name);
-  absl::StatusOr<RunResult> enroll = RunCommandOk(
-      {binary, "enroll", "--ca", ca_address(), "--ca-fingerprint",
-       ca_fingerprint_, "--token", *token, "--state-dir", state, "--name", name,
-       "--principal", "127.0.0.1", "--principal", "localhost"});
-  if (!enroll.ok()) return enroll.status();
+  if (absl::Status st = EnrollGateway(binary, name, state); !st.ok()) {
+    return st;
+  }
   const std::string config = state + "/gateway.yaml";
   if (absl::Status st = SetYamlKey(config, "ca", ca_addresses()); !st.ok()) {
     return st;
