@@ -3,6 +3,7 @@
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_certificate_verifier.h>
 #include <grpcpp/security/tls_credentials_options.h>
+#include <openssl/crypto.h>
 
 #include <algorithm>
 #include <utility>
@@ -58,6 +59,9 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCaChannel(
                                               base::SafeText(*path), ": ",
                                               text.status().message()));
     }
+    // Read only to see that it can be (the provider below reads the
+    // files): the TLS private key is not left behind in freed memory.
+    OPENSSL_cleanse(text->data(), text->size());
   }
   // The root the channel trusts is exactly the certificate enrolment
   // pinned: it must still carry the configured fingerprint.

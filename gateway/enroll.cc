@@ -260,10 +260,11 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenCaChannel(
   grpc::SslCredentialsOptions tls;
   ASSIGN_OR_RETURN(tls.pem_root_certs,
                    base::ReadTextFile(settings.files.ca_certificate));
-  ASSIGN_OR_RETURN(tls.pem_private_key,
-                   base::ReadTextFile(settings.files.tls_key));
   ASSIGN_OR_RETURN(tls.pem_cert_chain,
                    base::ReadTextFile(settings.files.tls_certificate));
+  // The private key last: every way out after it wipes it.
+  ASSIGN_OR_RETURN(tls.pem_private_key,
+                   base::ReadTextFile(settings.files.tls_key));
   // The pinned certificate must still be the one the config names.
   absl::StatusOr<std::string> fp = base::PemFingerprint(tls.pem_root_certs);
   if (!fp.ok() || !base::SameFingerprint(*fp, settings.ca_fingerprint)) {
