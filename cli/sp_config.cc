@@ -1,6 +1,5 @@
 #include "cli/sp_config.h"
 
-#include <arpa/inet.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -25,12 +24,6 @@ namespace {
 
 namespace v1 = ::sallyport::ca::v1;
 namespace rbac = ::sallyport::ca::rbac;
-
-bool IsIpLiteral(const std::string& host) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 ||
-         inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
 
 // The name known_hosts looks up for HOST on PORT ("[HOST]:PORT" unless 22).
 std::string KnownHostsName(const std::string& host, uint32_t port) {
@@ -110,12 +103,15 @@ absl::StatusOr<SpConfigFiles> RenderSpConfig(
   }
   std::string jump;
   for (const v1::GatewayAddress& g : list.gateways()) {
-    if ((!IsIpLiteral(g.host()) && !rbac::ValidateHostName(g.host()).ok()) ||
-        g.port() == 0 || g.port() > 65535) {
-      out.skipped.push_back(
-          absl::StrCat("gateway ", rbac::EscapeForReason(g.host()),
-                       ": not a host name or IP address with a port 1..65535"));
-      continue;
+    // The gateway is every Host block's ProxyJump: a bad one (a NUL that
+    // cut an address short in inet_pton let "10.0.0.1\0\nHost *\n
+    // ProxyCommand ..." through) refuses the whole file.
+    if (absl::Status st = rbac::ValidateForwardDestination(g.host(), g.port());
+        !st.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the CA sent a gateway address that is not a host name or IP "
+          "address with a port 1..65535: ",
+          rbac::EscapeForReason(g.host()), " port ", g.port()));
     }
     const std::string host = absl::AsciiStrToLower(g.host());
     ca_names.push_back(KnownHostsName(host, g.port()));

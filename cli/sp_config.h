@@ -7,8 +7,9 @@
 // `@cert-authority *` line: only the gateway's names and the inventory
 // names get the Sallyport identity, ProxyJump and host CA, so the user's
 // other SSH use is untouched. Every name from the CA is checked (RFC 1123
-// host names, IP literals for the gateway, plain logins) before it is
-// written, so a hostile name cannot add ssh_config directives or patterns.
+// host names, IP literals for the gateway, plain logins; ca/rbac/names)
+// before it is written, so a hostile name cannot add ssh_config
+// directives or patterns.
 #ifndef SALLYPORT_CLI_SP_CONFIG_H_
 #define SALLYPORT_CLI_SP_CONFIG_H_
 
@@ -49,8 +50,11 @@ struct SpConfigFiles {
 inline constexpr size_t kNamesPerCertAuthorityLine = 32;
 
 // The two files. kInvalidArgument when a path cannot be written into an
-// ssh_config (a quote or a control character in it), or a host CA key is
-// not a public key (CaKeyLine).
+// ssh_config (a quote or a control character in it), a gateway address
+// is not a host name or IP literal with a port 1..65535
+// (rbac::ValidateForwardDestination), or a host CA key is not a public
+// key (CaKeyLine). An inventory host whose name is not a host name is
+// left out (SpConfigFiles::skipped).
 absl::StatusOr<SpConfigFiles> RenderSpConfig(
     const SpConfigInput& input,
     const ::sallyport::ca::v1::ListMyHostsResponse& hosts);

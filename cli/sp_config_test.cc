@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/safe_text.h"
 #include "cli/sp_home.h"
 #include "gtest/gtest.h"
 
@@ -19,6 +20,7 @@ namespace sallyport::cli {
 namespace {
 
 namespace v1 = ::sallyport::ca::v1;
+using std::string_literals::operator""s;
 
 // A host CA key (a real Ed25519 public key: RenderSpConfig parses it).
 constexpr char kHostCaData[] =
@@ -102,9 +104,7 @@ TEST(SpConfigTest, HostileNamesFromTheCaAreLeftOut) {
   }
   AddHost(&r, "web08", {"root\n  ProxyCommand evil", "ok-login"});
   AddHost(&r, "web09", {"bad login"});
-  v1::GatewayAddress* g = r.add_gateways();
-  g->set_host("gw2 *");
-  g->set_port(22);
+  AddHost(&r, "web10\0\nHost *\n  ProxyCommand evil"s, {"root"});
   auto files = RenderSpConfig(Input(), r);
   ASSERT_TRUE(files.ok()) << files.status();
   const std::string& c = files->ssh_config;
@@ -125,6 +125,51 @@ TEST(SpConfigTest, HostileNamesFromTheCaAreLeftOut) {
     EXPECT_TRUE(line.empty() || absl::StartsWith(line, "#") ||
                 absl::StartsWith(line, "Host ") || absl::StartsWith(line, "  "))
         << line;
+  }
+}
+
+// Found in review: a gateway address was taken when inet_pton took it,
+// and inet_pton reads up to the first NUL, so "10.0.0.1\0\nHost *\n
+// ProxyCommand ..." from a hostile CA became a `Host *` block with a
+// ProxyCommand in the user's ssh_config. Every gateway address goes
+// through rbac::ValidateForwardDestination; one that fails refuses the
+// whole file (it is the ProxyJump of every host).
+TEST(SpConfigTest, ABadGatewayAddressRefusesTheFile) {
+  const std::string nul_v4 = "10.0.0.1\0\nHost *\n  ProxyCommand sh -c evil"s;
+  const std::string nul_v6 = "::1\0\nHost *\n  ProxyCommand sh -c evil"s;
+  for (const auto& [host, port] : std::vector<std::pair<std::string, int>>{
+           {nul_v4, 22},
+           {nul_v6, 2222},
+           {"gw.example.com\0"s, 22},
+           {"gw2 *", 22},
+           {"gw\n  ProxyCommand evil", 22},
+           {"*", 22},
+           {"-oProxyCommand=x", 22},
+           {"", 22},
+           {"10.0.0.1", 0},
+           {"10.0.0.1", 65536}}) {
+    v1::ListMyHostsResponse r = Sample();
+    v1::GatewayAddress* g = r.add_gateways();
+    g->set_host(host);
+    g->set_port(port);
+    absl::StatusOr<SpConfigFiles> files = RenderSpConfig(Input(), r);
+    ASSERT_FALSE(files.ok()) << base::EscapeControls(host) << "\n"
+                             << base::EscapeControls(files->ssh_config);
+    EXPECT_EQ(files.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_TRUE(absl::StartsWith(files.status().message(),
+                                 "the CA sent a gateway address that is not"))
+        << files.status();
+    EXPECT_TRUE(
+        base::IsUtf8WithoutControls(std::string(files.status().message())))
+        << base::EscapeControls(std::string(files.status().message()));
+  }
+  // Addresses that are addresses stay.
+  for (const std::string good : {"10.0.0.1", "::1", "fe80::1", "GW.example"}) {
+    v1::ListMyHostsResponse r;
+    v1::GatewayAddress* g = r.add_gateways();
+    g->set_host(good);
+    g->set_port(22);
+    EXPECT_TRUE(RenderSpConfig(Input(), r).ok()) << good;
   }
 }
 

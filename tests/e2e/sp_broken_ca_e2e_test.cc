@@ -1,0 +1,317 @@
+// The real `sp` against a CA that answers what the real one never would:
+// a small CertificateAuthority service on loopback (TLS, its certificate
+// pinned by `sp login --ca-fingerprint` as with the real CA) that signs
+// real certificates at Login and answers ListMyHosts with whatever the
+// test sets: a gateway address with a NUL and a `Host *` block after it,
+// inventory names that are no host names. The written ssh_config is then
+// read by the real `ssh -G`.
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "base/safe_text.h"
+#include "ca/tls_material.h"
+#include "gtest/gtest.h"
+#include "proto/ca.grpc.pb.h"
+#include "ssh/cert/sign.h"
+#include "ssh/crypto/keys.h"
+#include "tests/e2e/ca_e2e_util.h"
+#include "tests/harness/subprocess.h"
+#include "tests/harness/temp_dir.h"
+
+namespace sallyport::e2e {
+namespace {
+
+namespace v1 = ::sallyport::ca::v1;
+using sallyport::testing::ReadFileOrEmpty;
+using sallyport::testing::RunCommand;
+using sallyport::testing::RunResult;
+using std::string_literals::operator""s;
+
+constexpr char kPassword[] = "correct horse battery";
+
+// A CA that logs `alice` in with any password and answers ListMyHosts
+// and ListRevocations as the test says.
+class BrokenCa final : public v1::CertificateAuthority::Service {
+ public:
+  using ListMyHostsFn =
+      std::function<grpc::Status(const v1::ListMyHostsRequest&,
+                                 v1::ListMyHostsResponse*)>;
+  using ListRevocationsFn =
+      std::function<grpc::Status(const v1::ListRevocationsRequest&,
+                                 v1::ListRevocationsResponse*)>;
+
+  static std::unique_ptr<BrokenCa> Create() {
+    std::unique_ptr<BrokenCa> ca(new BrokenCa);
+    auto user_ca = ssh::crypto::PrivateKey::GenerateEd25519();
+    auto host_ca = ssh::crypto::PrivateKey::GenerateEd25519();
+    auto tls_key = sallyport::ca::GenerateTlsKey();
+    if (!user_ca.ok() || !host_ca.ok() || !tls_key.ok()) return nullptr;
+    ca->user_ca_ = std::make_unique<ssh::crypto::PrivateKey>(*std::move(user_ca));
+    ca->host_ca_line_ = host_ca->public_key().ToAuthorizedKeysLine();
+    ca->tls_key_ = *std::move(tls_key);
+    sallyport::ca::CertificateSpec spec;
+    spec.common_name = "sallyport-ca";
+    spec.serial = 1;
+    spec.not_before = absl::Now() - absl::Hours(1);
+    spec.not_after = absl::Now() + absl::Hours(24);
+    spec.server = true;
+    spec.dns_names = {"sallyport-ca"};
+    auto cert = sallyport::ca::IssueCertificate(spec, ca->tls_key_.get(),
+                                                nullptr, ca->tls_key_.get());
+    if (!cert.ok()) return nullptr;
+    ca->tls_cert_ = *std::move(cert);
+    auto fp = sallyport::ca::CertificateFingerprint(ca->tls_cert_.get());
+    auto cert_pem = sallyport::ca::CertificateToPem(ca->tls_cert_.get());
+    auto key_pem = sallyport::ca::PrivateKeyToPem(ca->tls_key_.get());
+    if (!fp.ok() || !cert_pem.ok() || !key_pem.ok()) return nullptr;
+    ca->fingerprint_ = *fp;
+    grpc::SslServerCredentialsOptions tls(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+    tls.pem_key_cert_pairs.push_back(
+        {std::string(key_pem->view()), *cert_pem});
+    grpc::ServerBuilder b;
+    int port = 0;
+    b.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(tls), &port);
+    b.RegisterService(ca.get());
+    ca->server_ = b.BuildAndStart();
+    if (ca->server_ == nullptr || port == 0) return nullptr;
+    ca->address_ = absl::StrCat("127.0.0.1:", port);
+    return ca;
+  }
+  ~BrokenCa() override {
+    if (server_ != nullptr) server_->Shutdown();
+  }
+
+  const std::string& address() const { return address_; }
+  const std::string& fingerprint() const { return fingerprint_; }
+
+  void SetListMyHosts(ListMyHostsFn fn) {
+    absl::MutexLock lock(&mu_);
+    list_my_hosts_ = std::move(fn);
+  }
+  void SetListRevocations(ListRevocationsFn fn) {
+    absl::MutexLock lock(&mu_);
+    list_revocations_ = std::move(fn);
+  }
+  int list_my_hosts_calls() {
+    absl::MutexLock lock(&mu_);
+    return list_my_hosts_calls_;
+  }
+
+  grpc::Status Login(grpc::ServerContext*, const v1::LoginRequest* request,
+                     v1::LoginResponse* response) override {
+    auto key =
+        ssh::crypto::PublicKey::FromAuthorizedKeysLine(request->ssh_public_key());
+    auto tls_public = sallyport::ca::PublicKeyFromDer(
+        request->tls_public_key_der());
+    if (!key.ok() || !tls_public.ok()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad keys");
+    }
+    const int64_t now = absl::ToUnixSeconds(absl::Now());
+    ssh::cert::CertificateRequest req;
+    req.public_key = *key;
+    req.serial = ++serial_;
+    req.key_id = "alice";
+    req.principals = {"alice"};
+    req.valid_after = static_cast<uint64_t>(now - 60);
+    req.valid_before = static_cast<uint64_t>(now + 3600);
+    auto cert = ssh::cert::SignCertificate(req, *user_ca_);
+    if (!cert.ok()) {
+      return grpc::Status(grpc::StatusCode::INTERNAL, "cannot sign");
+    }
+    sallyport::ca::CertificateSpec spec;
+    spec.common_name = "alice";
+    spec.organizational_unit = "user";
+    spec.serial = serial_;
+    spec.not_before = absl::Now() - absl::Minutes(1);
+    spec.not_after = absl::Now() + absl::Hours(1);
+    spec.client = true;
+    auto client = sallyport::ca::IssueCertificate(
+        spec, tls_public->get(), tls_cert_.get(), tls_key_.get());
+    if (!client.ok()) {
+      return grpc::Status(grpc::StatusCode::INTERNAL, "cannot issue");
+    }
+    auto client_pem = sallyport::ca::CertificateToPem(client->get());
+    if (!client_pem.ok()) {
+      return grpc::Status(grpc::StatusCode::INTERNAL, "cannot encode");
+    }
+    response->set_ssh_certificate(cert->ToLine());
+    response->set_serial(serial_);
+    response->add_principals("alice");
+    response->set_tls_client_certificate_pem(*client_pem);
+    Keys(response->mutable_ca_public_keys());
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetCaPublicKeys(grpc::ServerContext*,
+                               const v1::GetCaPublicKeysRequest*,
+                               v1::CaPublicKeys* out) override {
+    Keys(out);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListMyHosts(grpc::ServerContext*,
+                           const v1::ListMyHostsRequest* request,
+                           v1::ListMyHostsResponse* response) override {
+    ListMyHostsFn fn;
+    {
+      absl::MutexLock lock(&mu_);
+      ++list_my_hosts_calls_;
+      fn = list_my_hosts_;
+    }
+    if (!fn) return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "not set");
+    return fn(*request, response);
+  }
+
+  grpc::Status ListRevocations(grpc::ServerContext*,
+                               const v1::ListRevocationsRequest* request,
+                               v1::ListRevocationsResponse* response) override {
+    ListRevocationsFn fn;
+    {
+      absl::MutexLock lock(&mu_);
+      fn = list_revocations_;
+    }
+    if (!fn) return grpc::Status::OK;  // nothing revoked
+    return fn(*request, response);
+  }
+
+ private:
+  BrokenCa() = default;
+  void Keys(v1::CaPublicKeys* out) const {
+    out->add_user_ca()->set_public_key(
+        user_ca_->public_key().ToAuthorizedKeysLine());
+    out->add_host_ca()->set_public_key(host_ca_line_);
+  }
+
+  std::unique_ptr<ssh::crypto::PrivateKey> user_ca_;
+  std::string host_ca_line_;
+  base::EvpPkeyPtr tls_key_;
+  base::X509Ptr tls_cert_;
+  std::string fingerprint_;
+  std::string address_;
+  std::unique_ptr<grpc::Server> server_;
+  std::atomic<uint64_t> serial_{0};
+  absl::Mutex mu_;
+  ListMyHostsFn list_my_hosts_ ABSL_GUARDED_BY(mu_);
+  ListRevocationsFn list_revocations_ ABSL_GUARDED_BY(mu_);
+  int list_my_hosts_calls_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// One page: `gateway` and the hosts named.
+BrokenCa::ListMyHostsFn OnePage(const std::string& gateway, uint32_t port,
+                                const std::vector<std::string>& hosts) {
+  return [=](const v1::ListMyHostsRequest&, v1::ListMyHostsResponse* out) {
+    v1::GatewayAddress* g = out->add_gateways();
+    g->set_host(gateway);
+    g->set_port(port);
+    for (const std::string& name : hosts) {
+      v1::MyHost* h = out->add_hosts();
+      h->set_name(name);
+      h->set_address("127.0.0.1");
+      h->set_port(22);
+      h->add_logins("alice");
+    }
+    return grpc::Status::OK;
+  };
+}
+
+class SpBrokenCaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto dir = sallyport::testing::TempDir::Create("spbroken");
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_ = std::make_unique<sallyport::testing::TempDir>(*std::move(dir));
+    ca_ = BrokenCa::Create();
+    ASSERT_NE(ca_, nullptr);
+    home_ = dir_->File("home");
+  }
+
+  RunResult Sp(const std::vector<std::string>& args,
+               const std::string& stdin_data = "") {
+    auto r = RunSp(home_, args, stdin_data, {{"HOME", dir_->path()}});
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : RunResult();
+  }
+  RunResult Login() {
+    return Sp({"login", "--ca", ca_->address(), "--user", "alice",
+               "--password-stdin", "--ca-fingerprint", ca_->fingerprint()},
+              absl::StrCat(kPassword, "\n"));
+  }
+  std::string SshConfig() const {
+    return ReadFileOrEmpty(home_ + "/ssh_config");
+  }
+  // `ssh -G -F ssh_config HOST`: what the real ssh makes of the file.
+  std::string SshG(const std::string& host) {
+    auto r = RunCommand({"ssh", "-G", "-F", home_ + "/ssh_config", host});
+    EXPECT_TRUE(r.ok() && r->ok()) << (r.ok() ? r->Describe() : "");
+    return r.ok() ? r->out : "";
+  }
+
+  std::unique_ptr<sallyport::testing::TempDir> dir_;
+  std::unique_ptr<BrokenCa> ca_;
+  std::string home_;
+};
+
+// Found in review: a gateway address was taken when inet_pton took it, and
+// inet_pton stops at the first NUL, so "127.0.0.1\0\nHost *\n ProxyCommand
+// ..." wrote a `Host *` block with the CA's ProxyCommand into the user's
+// ssh_config: every ssh that included it ran the CA's command. Now `sp
+// config` refuses the answer and writes nothing; `sp login` stands with a
+// warning. An inventory name with a NUL is left out with a warning.
+TEST_F(SpBrokenCaTest, AGatewayAddressWithANulWritesNothing) {
+  const std::string hostile =
+      "127.0.0.1\0\nHost *\n  ProxyCommand sh -c 'touch /tmp/owned'"s;
+  ca_->SetListMyHosts(OnePage(hostile, 22, {"web01"}));
+  RunResult login = Login();
+  EXPECT_EQ(login.exit_code, 0) << login.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      login.err, "the CA sent a gateway address that is not a host name"))
+      << login.Describe();
+  EXPECT_FALSE(absl::StrContains(SshConfig(), "ProxyCommand")) << SshConfig();
+  EXPECT_FALSE(absl::StrContains(SshConfig(), "\nHost ")) << SshConfig();
+  EXPECT_FALSE(absl::StrContains(SshG("github.com"), "proxycommand"));
+
+  RunResult config = Sp({"config"});
+  EXPECT_EQ(config.exit_code, 1) << config.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      config.err,
+      "sp: the CA sent a gateway address that is not a host name or IP "
+      "address with a port 1..65535: \"127.0.0.1\\x00\\x0aHost"))
+      << config.Describe();
+  EXPECT_FALSE(absl::StrContains(config.out, "Wrote")) << config.Describe();
+  EXPECT_FALSE(absl::StrContains(SshConfig(), "ProxyCommand")) << SshConfig();
+  EXPECT_FALSE(absl::StrContains(SshG("github.com"), "proxycommand"));
+
+  // A good gateway, and an inventory name with a NUL: that host is left
+  // out, the others are written.
+  ca_->SetListMyHosts(OnePage(
+      "127.0.0.1", 2222,
+      {"web01", "web02\0\nHost *\n  ProxyCommand sh -c 'touch /tmp/owned'"s,
+       "db01"}));
+  config = Sp({"config"});
+  EXPECT_EQ(config.exit_code, 0) << config.Describe();
+  EXPECT_TRUE(absl::StrContains(config.err,
+                                "sp: warning: left out host \"web02\\x00"))
+      << config.Describe();
+  const std::string written = SshConfig();
+  EXPECT_FALSE(absl::StrContains(written, "ProxyCommand")) << written;
+  EXPECT_FALSE(absl::StrContains(written, "Host *")) << written;
+  EXPECT_EQ(written.find('\0'), std::string::npos);
+  EXPECT_TRUE(absl::StrContains(written, "Host web01\n  ProxyJump 127.0.0.1\n"))
+      << written;
+  EXPECT_TRUE(absl::StrContains(written, "Host db01\n")) << written;
+  EXPECT_FALSE(absl::StrContains(SshG("github.com"), "proxycommand"));
+  // (OpenSSH prints the jump host in brackets: "proxyjump [127.0.0.1]".)
+  EXPECT_TRUE(absl::StrContains(SshG("web01"), "\nproxyjump [127.0.0.1]"))
+      << SshG("web01");
+}
+
+}  // namespace
+}  // namespace sallyport::e2e
