@@ -390,9 +390,7 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
            {cert_path, response.ssh_certificate() + "\n", 0644},
            {home.tls_key(), std::string(tls_key->private_pem.view()), 0600},
            {home.tls_cert(), response.tls_client_certificate_pem(), 0644},
-           {home.known_hosts(), known_hosts, 0644},
-           {home.user_ca(), user_ca_file, 0644},
-           {home.ssh_config(), ssh_config, 0644}}) {
+           {home.user_ca(), user_ca_file, 0644}}) {
     if (absl::Status w = WriteFileAtomic(path, data, mode); !w.ok()) {
       return Error(err, w.message());
     }
@@ -428,10 +426,36 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
     }
   }
   // `sp config`: the Host blocks for the gateway and the user's hosts. The
-  // login stands when it fails (the fragment from above stays).
+  // login stands when it fails, and the ssh_config and known_hosts of an
+  // earlier `sp config` stay as they were: writing the header-only
+  // fragment first took every Host block away whenever the CA could not
+  // list the hosts just then.
   if (WriteSshConfig(home, /*install=*/false, out, err) != 0) {
-    err << "sp: warning: the ssh_config was not updated; run `sp config` "
-           "later\n";
+    absl::StatusOr<std::string> previous = ReadTextFile(home.ssh_config());
+    const size_t blocks =
+        previous.ok() ? ConfigHostNames(*previous).size() : 0;
+    if (blocks > 0) {
+      err << "sp: warning: " << home.ssh_config()
+          << " was not updated: it keeps the " << blocks
+          << (blocks == 1 ? " Host block" : " Host blocks")
+          << " of an earlier `sp config`";
+      if (!state->user.empty() && state->user != user) {
+        err << " (for the login of " << state->user << ")";
+      }
+      err << ", which may be out of date; run `sp config` later\n";
+      return 0;
+    }
+    for (const auto& [path, data] :
+         {std::pair<std::string, std::string_view>{home.known_hosts(),
+                                                   known_hosts},
+          std::pair<std::string, std::string_view>{home.ssh_config(),
+                                                   ssh_config}}) {
+      if (absl::Status w = WriteFileAtomic(path, data, 0644); !w.ok()) {
+        return Error(err, w.message());
+      }
+    }
+    err << "sp: warning: " << home.ssh_config()
+        << " has no Host blocks yet; run `sp config` later\n";
   }
   return 0;
 }

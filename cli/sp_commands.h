@@ -37,7 +37,11 @@ struct LoginOptions {
 // clear messages to `err`. RunLogin: 0, 1, 2 a flag given empty or bad, or
 // no CA or user given or remembered (no file written, nothing sent), 5 wrong
 // password, 6 locked, 7 CA unreachable, 8 the CA's certificate does not
-// match the pin or --ca-fingerprint.
+// match the pin or --ca-fingerprint. The login ends with WriteSshConfig;
+// when that fails (the CA cannot list the hosts just then) the login
+// stands, the ssh_config and known_hosts of an earlier `sp config` stay as
+// they were and a warning says so (without one, a fragment without Host
+// blocks is written).
 int RunLogin(const LoginOptions& options, std::ostream& out, std::ostream& err);
 // `json`: one JSON object instead of the human lines.
 int RunStatus(bool json, std::ostream& out, std::ostream& err);

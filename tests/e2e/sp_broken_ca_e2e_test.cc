@@ -313,5 +313,53 @@ TEST_F(SpBrokenCaTest, AGatewayAddressWithANulWritesNothing) {
       << SshG("web01");
 }
 
+// Found in review: `sp login` wrote an ssh_config without Host blocks
+// before it asked the CA for the hosts, so a login while the CA could not
+// list them (its store down) took away every Host block of the last `sp
+// config`, and only said "the ssh_config was not updated". Now the
+// earlier file stays, and the warning says so.
+TEST_F(SpBrokenCaTest, ALoginThatCannotListTheHostsKeepsTheEarlierHostBlocks) {
+  // A first login while the hosts cannot be listed: a fragment without
+  // Host blocks, and a warning saying so.
+  ca_->SetListMyHosts([](const v1::ListMyHostsRequest&,
+                         v1::ListMyHostsResponse*) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "the store is down");
+  });
+  RunResult login = Login();
+  EXPECT_EQ(login.exit_code, 0) << login.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      login.err, home_ + "/ssh_config has no Host blocks yet; run `sp config` "
+                         "later\n"))
+      << login.Describe();
+  EXPECT_TRUE(absl::StrContains(SshConfig(), "# Written by `sp login`"))
+      << SshConfig();
+
+  ca_->SetListMyHosts(OnePage("127.0.0.1", 2222, {"web01", "db01"}));
+  login = Login();
+  ASSERT_EQ(login.exit_code, 0) << login.Describe();
+  const std::string config = SshConfig();
+  const std::string known_hosts = ReadFileOrEmpty(home_ + "/known_hosts");
+  ASSERT_TRUE(absl::StrContains(config, "\nHost web01\n")) << config;
+
+  ca_->SetListMyHosts([](const v1::ListMyHostsRequest&,
+                         v1::ListMyHostsResponse*) {
+    return grpc::Status(grpc::StatusCode::INTERNAL, "the store is down");
+  });
+  login = Login();
+  EXPECT_EQ(login.exit_code, 0) << login.Describe();
+  EXPECT_TRUE(absl::StrContains(login.out, "Logged in as alice"))
+      << login.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      login.err,
+      absl::StrCat("sp: warning: ", home_,
+                   "/ssh_config was not updated: it keeps the 3 Host blocks "
+                   "of an earlier `sp config`, which may be out of date; run "
+                   "`sp config` later\n")))
+      << login.Describe();
+  EXPECT_EQ(SshConfig(), config);
+  EXPECT_EQ(ReadFileOrEmpty(home_ + "/known_hosts"), known_hosts);
+  EXPECT_TRUE(absl::StrContains(SshG("web01"), "\nproxyjump [127.0.0.1]"));
+}
+
 }  // namespace
 }  // namespace sallyport::e2e
