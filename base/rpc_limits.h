@@ -21,8 +21,16 @@ inline constexpr size_t kMaxListPageBytes = 1 << 20;
 // more is taken as this).
 inline constexpr size_t kMaxListPageEntries = 1000;
 
+// sp and spctl read at most this many pages of one listing (ListMyHosts,
+// ListRevocations, admin.ListHosts, ListUsers, ListRoles): a CA, or what
+// answers as one, that keeps naming a next page cannot keep them asking
+// for good. With kMaxListPageEntries a page, far more than any listing
+// holds.
+inline constexpr size_t kMaxListPages = 1000;
+
 // `sp ls`, `sp config` and `sp ssh` read at most this many of the hosts
-// ListMyHosts pages through (ssh_config stays a file ssh reads quickly).
+// ListMyHosts pages through (ssh_config stays a file ssh reads quickly),
+// and say so when the CA lists more.
 inline constexpr size_t kMaxListedHosts = 10000;
 
 }  // namespace sallyport::base

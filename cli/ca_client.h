@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "base/rpc_limits.h"
 #include "cli/sp_home.h"
 #include "cli/tls_pin.h"
 
@@ -41,6 +43,35 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CaChannel(
     const std::vector<HostPort>& cas, const std::string& ca_pem,
     const std::string& client_key_pem = "",
     const std::string& client_cert_pem = "");
+
+// Whether sp or spctl asks for the page after page number `pages` (1 for
+// the first) of a listing the CA answers in pages: the request for that
+// page named `token` (empty or 0 for the first), the page held `entries`
+// entries and names `next` as the next one. OK when the next page starts
+// after this one (next > token), this one was not empty (the CA never
+// sends an empty page with a next one), and fewer than base::kMaxListPages
+// pages were read; kFailedPrecondition otherwise, whose message says which
+// ("the CA's next page does not start after this one", "the CA sent an
+// empty page that names a next one", "the CA's answer runs past 1000
+// pages"). A CA, or what answers as one, that did otherwise would keep
+// the client asking for good.
+template <typename Token>
+absl::Status CheckNextPage(size_t pages, size_t entries, const Token& token,
+                           const Token& next) {
+  if (entries == 0) {
+    return absl::FailedPreconditionError(
+        "the CA sent an empty page that names a next one");
+  }
+  if (!(token < next)) {
+    return absl::FailedPreconditionError(
+        "the CA's next page does not start after this one");
+  }
+  if (pages >= base::kMaxListPages) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the CA's answer runs past ", base::kMaxListPages, " pages"));
+  }
+  return absl::OkStatus();
+}
 
 // The logged-in state of $SALLYPORT_HOME and an mTLS channel with it.
 struct LoggedIn {

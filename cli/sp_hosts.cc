@@ -91,30 +91,36 @@ absl::StatusOr<ssh::cert::Certificate> ReadLoginCertificate(
 }
 
 // Every page of ListMyHosts as one answer, at most base::kMaxListedHosts
-// hosts.
-grpc::Status CallListMyHosts(const LoggedIn& session,
-                             v1::ListMyHostsResponse* out) {
+// hosts (a warning says when the CA lists more). 0, else the exit code
+// after saying why: FailRpc's, or 1 when the pages do not go on
+// (CheckNextPage: a next page that does not start after this one, an
+// empty page naming a next one, more than base::kMaxListPages pages).
+int ListAllMyHosts(const LoggedIn& session, v1::ListMyHostsResponse* out,
+                   std::ostream& err) {
   auto stub = v1::CertificateAuthority::NewStub(session.channel);
   v1::ListMyHostsRequest request;
-  for (;;) {
+  for (size_t pages = 1;; ++pages) {
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
     v1::ListMyHostsResponse page;
     grpc::Status st = stub->ListMyHosts(&ctx, request, &page);
-    if (!st.ok()) return st;
+    if (!st.ok()) return FailRpc(err, st, session.cas);
     *out->mutable_gateways() = std::move(*page.mutable_gateways());
     for (v1::MyHost& h : *page.mutable_hosts()) {
       if (static_cast<size_t>(out->hosts_size()) >= base::kMaxListedHosts) {
-        return grpc::Status::OK;
+        err << "sp: warning: the CA lists more than " << base::kMaxListedHosts
+            << " hosts for you; sp takes the first " << base::kMaxListedHosts
+            << " (by name) and leaves out the others\n";
+        return 0;
       }
       *out->add_hosts() = std::move(h);
     }
-    if (page.next_page_token().empty()) return grpc::Status::OK;
-    // Each page starts after the one before, or this would never end.
-    if (page.next_page_token() <= request.page_token()) {
-      return grpc::Status(
-          grpc::StatusCode::INTERNAL,
-          "ListMyHosts: the next page does not start after this one");
+    if (page.next_page_token().empty()) return 0;
+    if (absl::Status next =
+            CheckNextPage(pages, static_cast<size_t>(page.hosts_size()),
+                          request.page_token(), page.next_page_token());
+        !next.ok()) {
+      return Fail(err, absl::StrCat("ListMyHosts: ", next.message()));
     }
     request.set_page_token(page.next_page_token());
   }
@@ -143,7 +149,7 @@ LoginStanding AskCaAboutLogin(const SpHome& home, uint64_t serial,
   v1::ListRevocationsRequest request;
   request.set_limit(10000);
   // The CA pages the list (1 MiB a page); each page starts after the last.
-  for (;;) {
+  for (size_t pages = 1;; ++pages) {
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
     v1::ListRevocationsResponse page;
@@ -177,11 +183,15 @@ LoginStanding AskCaAboutLogin(const SpHome& home, uint64_t serial,
       return {true, text};
     }
     if (!page.more()) return {false, "no (the CA says so)"};
-    if (page.revocations().empty()) {
-      return {std::nullopt,
-              "unknown (the CA's next page does not start after this one)"};
+    const int64_t last =
+        page.revocations().empty() ? 0 : page.revocations().rbegin()->id();
+    if (absl::Status next =
+            CheckNextPage(pages, static_cast<size_t>(page.revocations_size()),
+                          request.after_id(), last);
+        !next.ok()) {
+      return {std::nullopt, absl::StrCat("unknown (", next.message(), ")")};
     }
-    request.set_after_id(page.revocations().rbegin()->id());
+    request.set_after_id(last);
   }
 }
 
@@ -193,14 +203,14 @@ int WriteSshConfig(const SpHome& home, bool install, std::ostream& out,
       ReadLoginCertificate(home, session->user);
   if (!cert.ok()) return Fail(err, cert.status().message());
   v1::ListMyHostsResponse hosts;
-  grpc::Status st = CallListMyHosts(*session, &hosts);
-  if (!st.ok()) return FailRpc(err, st, session->cas);
+  if (int rc = ListAllMyHosts(*session, &hosts, err); rc != 0) return rc;
   v1::CaPublicKeys keys;
   {
     auto stub = v1::CertificateAuthority::NewStub(session->channel);
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-    st = stub->GetCaPublicKeys(&ctx, v1::GetCaPublicKeysRequest(), &keys);
+    grpc::Status st =
+        stub->GetCaPublicKeys(&ctx, v1::GetCaPublicKeysRequest(), &keys);
     if (!st.ok()) return FailRpc(err, st, session->cas);
   }
   SpConfigInput input;
@@ -270,8 +280,7 @@ int RunLs(bool json, std::ostream& out, std::ostream& err) {
   absl::StatusOr<LoggedIn> session = OpenLoggedIn(*home);
   if (!session.ok()) return Fail(err, session.status().message());
   v1::ListMyHostsResponse hosts;
-  grpc::Status st = CallListMyHosts(*session, &hosts);
-  if (!st.ok()) return FailRpc(err, st, session->cas);
+  if (int rc = ListAllMyHosts(*session, &hosts, err); rc != 0) return rc;
   if (json) {
     google::protobuf::util::JsonPrintOptions options;
     options.preserve_proto_field_names = true;

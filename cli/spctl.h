@@ -115,24 +115,30 @@ std::optional<int> Call(Spctl& ctl, Stub* stub,
   return std::nullopt;
 }
 
+// The entries of a page of a listing: those of its repeated fields.
+size_t PageEntries(const google::protobuf::Message& page);
+
 // Calls a listing the CA answers in pages (page_token, next_page_token;
 // base/rpc_limits.h) from its first page to its last, handing each page to
-// `take`. nullopt on success, else the exit code after Spctl::Fail (or an
-// error when the CA's next page would not start after the one it
-// follows, which would never end).
+// `take`. nullopt on success, else the exit code after Spctl::Fail, or
+// after "spctl: WHAT: WHY" (exit 1) when the CA's next page would not
+// start after the one it follows, a page is empty but names a next one,
+// or the listing runs past base::kMaxListPages pages (CheckNextPage).
 template <typename Stub, typename Req, typename Resp, typename Take>
 std::optional<int> CallEveryPage(
     Spctl& ctl, Stub* stub,
     grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
     Req request, absl::string_view what, const Take& take) {
-  for (;;) {
+  for (size_t pages = 1;; ++pages) {
     Resp page;
     if (auto rc = Call(ctl, stub, method, request, &page, what)) return rc;
     take(page);
     if (page.next_page_token().empty()) return std::nullopt;
-    if (page.next_page_token() <= request.page_token()) {
-      return ctl.Error(absl::StrCat(
-          what, ": the CA's next page does not start after this one"));
+    if (absl::Status next =
+            CheckNextPage(pages, PageEntries(page), request.page_token(),
+                          page.next_page_token());
+        !next.ok()) {
+      return ctl.Error(absl::StrCat(what, ": ", next.message()));
     }
     request.set_page_token(page.next_page_token());
   }

@@ -1,3 +1,4 @@
+#include <google/protobuf/message.h>
 #include <openssl/crypto.h>
 
 #include <iostream>
@@ -14,6 +15,19 @@
 #include "cli/spctl.h"
 
 namespace sallyport::cli {
+
+size_t PageEntries(const google::protobuf::Message& page) {
+  const google::protobuf::Reflection* reflection = page.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  reflection->ListFields(page, &fields);
+  size_t entries = 0;
+  for (const google::protobuf::FieldDescriptor* f : fields) {
+    if (f->is_repeated()) {
+      entries += static_cast<size_t>(reflection->FieldSize(page, f));
+    }
+  }
+  return entries;
+}
 
 bool Spctl::Connect() {
   if (tried_) return channel_ != nullptr;

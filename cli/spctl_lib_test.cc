@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -18,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/rpc_limits.h"
 #include "base/yaml_proto.h"
 #include "cli/krl.h"
 #include "cli/output.h"
@@ -242,6 +244,87 @@ TEST(SpctlReadRecordsTest, APageThatDoesNotAdvanceEndsTheReading) {
     EXPECT_EQ(asked, (std::vector<uint64_t>{0, 2})) << next;
     EXPECT_EQ(records, 2);
     EXPECT_EQ(head.session.session_id(), "s1");
+  }
+}
+
+// A stand-in for admin::v1::Admin::Stub's ListHosts: page N (from 1) as
+// `page(N, request)` says.
+struct PagedStub {
+  std::function<void(int, const admin::v1::ListHostsRequest&,
+                     admin::v1::ListHostsResponse*)>
+      page;
+  int calls = 0;
+  grpc::Status ListHosts(grpc::ClientContext*,
+                         const admin::v1::ListHostsRequest& request,
+                         admin::v1::ListHostsResponse* response) {
+    page(++calls, request, response);
+    return grpc::Status::OK;
+  }
+};
+
+// The listing's exit code (nullopt: read to the end), what spctl printed
+// and how many pages it asked for.
+struct Listed {
+  std::optional<int> rc;
+  std::string err;
+  int pages = 0;
+};
+Listed ListEveryPage(PagedStub stub) {
+  std::ostringstream out, err;
+  Spctl ctl(out, err);
+  Listed l;
+  l.rc = CallEveryPage(ctl, &stub, &PagedStub::ListHosts,
+                       admin::v1::ListHostsRequest(), "hosts ls",
+                       [](const admin::v1::ListHostsResponse&) {});
+  l.err = err.str();
+  l.pages = stub.calls;
+  return l;
+}
+
+// Page N holds host hN (zero-padded: names sort as numbers) and names it
+// as the next page, up to `last`, which names none.
+void NumberedPage(int n, int last, admin::v1::ListHostsResponse* out) {
+  const std::string name = absl::StrCat("h", absl::Dec(n, absl::kZeroPad5));
+  out->add_hosts()->set_name(name);
+  if (n < last) out->set_next_page_token(name);
+}
+
+// Found in review: a CA that kept naming a next page (each after the one
+// before) kept `spctl hosts|users|roles ls` asking for good, and an empty
+// page naming a next one was taken. Both stop with an error now, and a
+// listing reads at most base::kMaxListPages pages.
+TEST(SpctlPagesTest, EveryListingEndsWithinTheLimit) {
+  const int max = static_cast<int>(base::kMaxListPages);
+  Listed l = ListEveryPage({[&](int n, const auto&, auto* out) {
+    NumberedPage(n, max, out);
+  }});
+  EXPECT_EQ(l.rc, std::nullopt) << l.err;
+  EXPECT_EQ(l.pages, max);
+  EXPECT_EQ(l.err, "");
+
+  l = ListEveryPage({[&](int n, const auto&, auto* out) {
+    NumberedPage(n, max + 1, out);
+  }});
+  EXPECT_EQ(l.rc, kExitError);
+  EXPECT_EQ(l.pages, max);
+  EXPECT_EQ(l.err, "spctl: hosts ls: the CA's answer runs past 1000 pages\n");
+
+  // The same token again, an earlier one, an empty page naming a next one.
+  for (const auto& [next_token, empty_page, why] :
+       std::vector<std::tuple<std::string, bool, std::string>>{
+           {"h00001", false, "the CA's next page does not start after this one"},
+           {"h", false, "the CA's next page does not start after this one"},
+           {"h00002", true, "the CA sent an empty page that names a next one"}}) {
+    const std::string next = next_token;
+    const bool empty = empty_page;
+    l = ListEveryPage({[&](int n, const auto&, auto* out) {
+      if (n == 1) return NumberedPage(1, 10, out);
+      if (!empty) out->add_hosts()->set_name("x");
+      out->set_next_page_token(next);
+    }});
+    EXPECT_EQ(l.rc, kExitError) << next;
+    EXPECT_EQ(l.pages, 2) << next;
+    EXPECT_EQ(l.err, absl::StrCat("spctl: hosts ls: ", why, "\n")) << next;
   }
 }
 

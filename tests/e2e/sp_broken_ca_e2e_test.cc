@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -222,6 +223,30 @@ BrokenCa::ListMyHostsFn OnePage(const std::string& gateway, uint32_t port,
   };
 }
 
+// Page N (from 1; the page after token "hN") holds `per_page` hosts and
+// names the next page, up to page `last`, which names none.
+BrokenCa::ListMyHostsFn NumberedPages(int last, int per_page = 1) {
+  return [=](const v1::ListMyHostsRequest& request,
+             v1::ListMyHostsResponse* out) {
+    int n = 1;
+    if (!request.page_token().empty()) {
+      n = std::stoi(request.page_token().substr(1)) / per_page + 1;
+    }
+    out->add_gateways()->set_host("127.0.0.1");
+    out->mutable_gateways(0)->set_port(2222);
+    for (int i = 0; i < per_page; ++i) {
+      v1::MyHost* h = out->add_hosts();
+      h->set_name(absl::StrCat(
+          "h", absl::Dec((n - 1) * per_page + i + 1, absl::kZeroPad6)));
+      h->set_address("127.0.0.1");
+      h->set_port(22);
+      h->add_logins("alice");
+    }
+    if (n < last) out->set_next_page_token(out->hosts(per_page - 1).name());
+    return grpc::Status::OK;
+  };
+}
+
 class SpBrokenCaTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -359,6 +384,127 @@ TEST_F(SpBrokenCaTest, ALoginThatCannotListTheHostsKeepsTheEarlierHostBlocks) {
   EXPECT_EQ(SshConfig(), config);
   EXPECT_EQ(ReadFileOrEmpty(home_ + "/known_hosts"), known_hosts);
   EXPECT_TRUE(absl::StrContains(SshG("web01"), "\nproxyjump [127.0.0.1]"));
+}
+
+// Found in review: `sp ls` and `sp config` took any page of ListMyHosts
+// that named a later one, so a CA that kept naming one kept them asking
+// for good; `sp status` took a page of ListRevocations that did not start
+// after the one before (asked for the same page again and again). They
+// stop with an error now, and read at most base::kMaxListPages (1000)
+// pages.
+TEST_F(SpBrokenCaTest, ListingsStopWhenThePagesDoNotGoOn) {
+  ca_->SetListMyHosts(OnePage("127.0.0.1", 2222, {"web01"}));
+  ASSERT_EQ(Login().exit_code, 0);
+  const std::string config = SshConfig();
+
+  // 1000 pages are read to the end.
+  ca_->SetListMyHosts(NumberedPages(1000));
+  int before = ca_->list_my_hosts_calls();
+  RunResult ls = Sp({"ls"});
+  EXPECT_EQ(ls.exit_code, 0) << ls.Describe();
+  EXPECT_TRUE(absl::StrContains(ls.out, "\nh001000 ")) << ls.Describe();
+  EXPECT_EQ(ca_->list_my_hosts_calls() - before, 1000);
+
+  // 1001: sp ls and sp config stop after the 1000th, and write nothing.
+  ca_->SetListMyHosts(NumberedPages(1001));
+  for (const std::string command : {"ls", "config"}) {
+    before = ca_->list_my_hosts_calls();
+    RunResult r = Sp({command});
+    EXPECT_EQ(r.exit_code, 1) << r.Describe();
+    EXPECT_EQ(r.err, "sp: ListMyHosts: the CA's answer runs past 1000 pages\n")
+        << r.Describe();
+    EXPECT_EQ(ca_->list_my_hosts_calls() - before, 1000) << command;
+  }
+  EXPECT_TRUE(SshConfig() == config);  // (not printed: 1000 hosts)
+
+  // A page that names itself as the next, or an earlier one, or names a
+  // next one while empty: the second page ends it.
+  for (const auto& [next_token, hosts_on_it, why] :
+       std::vector<std::tuple<std::string, int, std::string>>{
+           {"b", 1, "the CA's next page does not start after this one"},
+           {"a", 1, "the CA's next page does not start after this one"},
+           {"c", 0, "the CA sent an empty page that names a next one"}}) {
+    const std::string next = next_token;
+    const int on_page = hosts_on_it;
+    ca_->SetListMyHosts([next, on_page](const v1::ListMyHostsRequest& request,
+                                        v1::ListMyHostsResponse* out) {
+      out->add_gateways()->set_host("127.0.0.1");
+      out->mutable_gateways(0)->set_port(22);
+      if (request.page_token().empty()) {
+        out->add_hosts()->set_name("b");
+        out->set_next_page_token("b");
+        return grpc::Status::OK;
+      }
+      for (int i = 0; i < on_page; ++i) out->add_hosts()->set_name("c");
+      out->set_next_page_token(next);
+      return grpc::Status::OK;
+    });
+    for (const std::string command : {"ls", "config"}) {
+      before = ca_->list_my_hosts_calls();
+      RunResult r = Sp({command});
+      EXPECT_EQ(r.exit_code, 1) << r.Describe();
+      EXPECT_EQ(r.err, absl::StrCat("sp: ListMyHosts: ", why, "\n"))
+          << r.Describe();
+      EXPECT_EQ(ca_->list_my_hosts_calls() - before, 2) << command << next;
+    }
+  }
+  EXPECT_TRUE(SshConfig() == config);  // (not printed: 1000 hosts)
+
+  // sp status: 1000 pages of revocations (none of this login) are read to
+  // the end; 1001, or a page that does not start after the one before,
+  // make the answer "unknown".
+  for (const auto& [last_page, repeat, revoked] :
+       std::vector<std::tuple<int, bool, std::string>>{
+           {1000, false, "Revoked:     no (the CA says so)\n"},
+           {1001, false,
+            "Revoked:     unknown (the CA's answer runs past 1000 pages)\n"},
+           {10, true,
+            "Revoked:     unknown (the CA's next page does not start after "
+            "this one)\n"}}) {
+    const int last = last_page;
+    const bool same = repeat;
+    ca_->SetListRevocations([last, same](
+                                const v1::ListRevocationsRequest& request,
+                                v1::ListRevocationsResponse* out) {
+      const int64_t id = request.after_id() + (same && request.after_id() > 0 ? 0 : 1);
+      v1::Revocation* r = out->add_revocations();
+      r->set_id(id);
+      r->set_serial(999999999);
+      out->set_more(id < last);
+      return grpc::Status::OK;
+    });
+    RunResult status = Sp({"status"});
+    EXPECT_TRUE(absl::StrContains(status.out, revoked)) << status.Describe();
+  }
+}
+
+// Found in review: `sp ls` and `sp config` stopped at 10000 hosts
+// (base::kMaxListedHosts) without a word. They still take the first
+// 10000, and say that the CA lists more.
+TEST_F(SpBrokenCaTest, MoreHostsThanTheLimitAreSaidSo) {
+  ca_->SetListMyHosts(NumberedPages(10, 1000));
+  ASSERT_EQ(Login().exit_code, 0);
+  RunResult ls = Sp({"ls"});
+  EXPECT_EQ(ls.exit_code, 0) << ls.Describe();
+  EXPECT_EQ(ls.err, "");
+  EXPECT_TRUE(absl::StrContains(ls.out, "\nh010000 ")) << ls.err;
+
+  ca_->SetListMyHosts(NumberedPages(11, 1000));
+  const std::string warning =
+      "sp: warning: the CA lists more than 10000 hosts for you; sp takes the "
+      "first 10000 (by name) and leaves out the others\n";
+  ls = Sp({"ls"});
+  EXPECT_EQ(ls.exit_code, 0) << ls.Describe();
+  EXPECT_EQ(ls.err, warning);
+  EXPECT_TRUE(absl::StrContains(ls.out, "\nh010000 ")) << ls.err;
+  EXPECT_FALSE(absl::StrContains(ls.out, "\nh010001 ")) << ls.err;
+  RunResult config = Sp({"config"});
+  EXPECT_EQ(config.exit_code, 0) << config.Describe();
+  EXPECT_EQ(config.err, warning);
+  EXPECT_TRUE(absl::StartsWith(config.out, absl::StrCat("Wrote ", home_,
+                                                        "/ssh_config (10000 "
+                                                        "hosts through")))
+      << config.out;
 }
 
 }  // namespace
