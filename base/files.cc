@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -96,31 +97,36 @@ absl::StatusOr<std::string> ReadFirstLine(const std::string& path) {
 
 absl::Status WriteFileAtomic(const std::string& path, std::string_view data,
                              int mode) {
-  const std::string tmp = path + ".tmp";
-  unlink(tmp.c_str());
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                static_cast<mode_t>(mode));
-  if (fd < 0) {
+  const auto cannot = [&path](int error) {
     return absl::FailedPreconditionError(
-        absl::StrCat("cannot write ", path, ": ", strerror(errno)));
-  }
+        absl::StrCat("cannot write ", path, ": ", strerror(error)));
+  };
+  // A temporary name of its own for every write (mkostemp: O_CREAT|O_EXCL,
+  // mode 0600). The fixed PATH.tmp was unlinked and created again, so two
+  // writers of one file (two `sp` commands) removed or renamed each
+  // other's half-written file, and whatever someone put at that name was
+  // removed.
+  std::string tmp = path + ".tmp.XXXXXX";
+  const int fd = mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) return cannot(errno);
+  int error = 0;
   size_t done = 0;
-  bool ok = true;
   while (done < data.size()) {
-    ssize_t n = write(fd, data.data() + done, data.size() - done);
+    const ssize_t n = write(fd, data.data() + done, data.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      ok = false;
+      error = n < 0 ? errno : EIO;
       break;
     }
     done += static_cast<size_t>(n);
   }
-  ok = ok && fchmod(fd, static_cast<mode_t>(mode)) == 0 && fsync(fd) == 0;
-  ok = close(fd) == 0 && ok;
-  if (!ok || rename(tmp.c_str(), path.c_str()) != 0) {
+  if (error == 0 && fchmod(fd, static_cast<mode_t>(mode)) != 0) error = errno;
+  if (error == 0 && fsync(fd) != 0) error = errno;
+  if (close(fd) != 0 && error == 0) error = errno;
+  if (error == 0 && rename(tmp.c_str(), path.c_str()) != 0) error = errno;
+  if (error != 0) {
     unlink(tmp.c_str());
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot write ", path, ": ", strerror(errno)));
+    return cannot(error);
   }
   return absl::OkStatus();
 }

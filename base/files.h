@@ -37,9 +37,12 @@ absl::StatusOr<std::string> ReadTextFileOrPipe(
 // first line is not valid UTF-8". The rest of the file is wiped from memory.
 absl::StatusOr<std::string> ReadFirstLine(const std::string& path);
 
-// Writes `data` to `path` atomically (a temporary file `path`.tmp, fsync,
-// rename) with permission bits `mode`. kFailedPrecondition naming the path
-// and the reason when it cannot.
+// Writes `data` to `path` atomically with permission bits `mode`: a new
+// temporary file `path`.tmp.XXXXXX of its own (mkostemp, O_CLOEXEC), fsync,
+// rename. Concurrent writers of one path each rename a whole file of
+// their own (the last one wins), and a file or link at another temporary
+// name is never touched. kFailedPrecondition "cannot write PATH: WHY" when
+// it cannot; the temporary file is then removed.
 absl::Status WriteFileAtomic(const std::string& path, std::string_view data,
                              int mode);
 

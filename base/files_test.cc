@@ -1,0 +1,145 @@
+// WriteFileAtomic (base/files): concurrent writers of one file, other
+// files at temporary names, the mode, and nothing left behind by a write
+// that fails.
+#include "base/files.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace sallyport::base {
+namespace {
+
+class WriteFileAtomicTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = ::testing::TempDir() + "/filesXXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    std::system(absl::StrCat("rm -rf '", dir_, "'").c_str());
+  }
+  // The names in dir_, sorted.
+  std::set<std::string> Names() const {
+    std::set<std::string> names;
+    DIR* d = opendir(dir_.c_str());
+    if (d == nullptr) return names;
+    while (dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name != "." && name != "..") names.insert(name);
+    }
+    closedir(d);
+    return names;
+  }
+  std::string dir_;
+};
+
+// Found in review: every write used the one temporary name PATH.tmp,
+// unlinking what was there first, so of two writers of one file one
+// removed the other's half-written file (its rename then failed with
+// "No such file or directory") or renamed it into place half-written.
+TEST_F(WriteFileAtomicTest, ConcurrentWritersEachWriteAWholeFile) {
+  const std::string path = dir_ + "/state";
+  constexpr int kWriters = 4;
+  constexpr int kWrites = 100;
+  // Each writer's content: 64 KiB of its own letter.
+  std::vector<std::string> contents;
+  for (int w = 0; w < kWriters; ++w) {
+    contents.push_back(std::string(64 << 10, static_cast<char>('a' + w)));
+  }
+  ASSERT_TRUE(WriteFileAtomic(path, contents[0], 0644).ok());
+  std::atomic<int> failures{0};
+  std::atomic<int> torn{0};
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    while (!done.load()) {
+      absl::StatusOr<std::string> text = ReadTextFile(path);
+      if (!text.ok() ||
+          std::find(contents.begin(), contents.end(), *text) ==
+              contents.end()) {
+        ++torn;
+      }
+    }
+  });
+  std::vector<std::thread> writers;
+  std::vector<std::string> errors(kWriters);
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; i < kWrites; ++i) {
+        absl::Status st = WriteFileAtomic(path, contents[w], 0644);
+        if (!st.ok()) {
+          ++failures;
+          errors[w] = std::string(st.message());
+        }
+      }
+    });
+  }
+  for (std::thread& t : writers) t.join();
+  done = true;
+  reader.join();
+  EXPECT_EQ(failures.load(), 0) << errors[0] << errors[1] << errors[2]
+                                << errors[3];
+  EXPECT_EQ(torn.load(), 0);
+  // Nothing left but the file itself.
+  EXPECT_EQ(Names(), std::set<std::string>{"state"});
+}
+
+// A file or link that someone else has at PATH.tmp (the temporary name
+// of before, which anyone could know in advance) is left as it is, and
+// never written through.
+TEST_F(WriteFileAtomicTest, OtherFilesAtTemporaryNamesAreLeftAlone) {
+  const std::string path = dir_ + "/ssh_config";
+  const std::string victim = dir_ + "/victim";
+  ASSERT_TRUE(WriteFileAtomic(victim, "precious\n", 0600).ok());
+  ASSERT_EQ(symlink(victim.c_str(), (path + ".tmp").c_str()), 0);
+  ASSERT_TRUE(WriteFileAtomic(path + ".tmp.other", "another writer's\n", 0600)
+                  .ok());
+  ASSERT_TRUE(WriteFileAtomic(path, "Host web01\n", 0640).ok());
+  EXPECT_EQ(*ReadTextFile(path), "Host web01\n");
+  EXPECT_EQ(*ReadTextFile(victim), "precious\n");
+  struct stat st;
+  ASSERT_EQ(lstat((path + ".tmp").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  EXPECT_EQ(*ReadTextFile(path + ".tmp.other"), "another writer's\n");
+  EXPECT_EQ(Names(), (std::set<std::string>{"ssh_config", "ssh_config.tmp",
+                                            "ssh_config.tmp.other",
+                                            "victim"}));
+  // The mode asked for, whatever the umask.
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+}
+
+// A write that fails says why and leaves no temporary file behind.
+TEST_F(WriteFileAtomicTest, AFailedWriteLeavesNothingBehind) {
+  // PATH is a directory that is not empty: the rename fails.
+  const std::string path = dir_ + "/known_hosts";
+  ASSERT_EQ(mkdir(path.c_str(), 0700), 0);
+  ASSERT_TRUE(WriteFileAtomic(path + "/inside", "x", 0600).ok());
+  absl::Status st = WriteFileAtomic(path, "data", 0644);
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StartsWith(st.message(),
+                               absl::StrCat("cannot write ", path, ": ")))
+      << st;
+  EXPECT_EQ(Names(), std::set<std::string>{"known_hosts"});
+
+  st = WriteFileAtomic(dir_ + "/no-such-dir/file", "data", 0644);
+  EXPECT_EQ(st.message(), absl::StrCat("cannot write ", dir_,
+                                       "/no-such-dir/file: No such file or "
+                                       "directory"));
+}
+
+}  // namespace
+}  // namespace sallyport::base
