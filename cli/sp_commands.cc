@@ -208,6 +208,11 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
                           "digits (':' between pairs allowed), not \"",
                           base::EscapeControls(expected), "\""));
   }
+  // Checked before anything is written: a login whose ssh_config could
+  // not name the key and certificate would be of no use to ssh.
+  if (absl::Status st = CheckHomeForSsh(home); !st.ok()) {
+    return Error(err, st.message());
+  }
   if (absl::Status st = home.Ensure(); !st.ok()) {
     return Error(err, st.message());
   }

@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/safe_text.h"
 
 namespace sallyport::cli {
 
@@ -70,6 +71,26 @@ absl::Status RemoveFile(const std::string& path) {
   if (unlink(path.c_str()) != 0 && errno != ENOENT) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot remove ", path, ": ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckHomeForSsh(const SpHome& home) {
+  const std::string& dir = home.dir();
+  const auto refuse = [&dir](const std::string& why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot use \"", base::EscapeControls(dir), "\" for sp's files: ", why,
+        "; set SALLYPORT_HOME to a directory whose path has only A-Z a-z "
+        "0-9 / . _ @ + , -"));
+  };
+  if (dir.empty() || dir[0] != '/') return refuse("not an absolute path");
+  for (char c : dir) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) &&
+        std::string_view("/._@+,-").find(c) == std::string_view::npos) {
+      return refuse(absl::StrCat(
+          "ssh_config would need to quote its \"",
+          base::EscapeControls(std::string(1, c)), "\""));
+    }
   }
   return absl::OkStatus();
 }

@@ -66,6 +66,14 @@ using base::WriteFileAtomic;
 // Removes a file; a missing file is not an error.
 absl::Status RemoveFile(const std::string& path);
 
+// OK when `home`'s directory can be written into an ssh_config as it is
+// (the Include line, IdentityFile, CertificateFile, UserKnownHostsFile):
+// an absolute path of only [A-Za-z0-9/._@+,-]. Anything else (a space, a
+// quote, '%', '*' or '$', which ssh takes as separators, tokens, globs or
+// variables) is kInvalidArgument naming the path, escaped, and the first
+// such character, and saying to set SALLYPORT_HOME.
+absl::Status CheckHomeForSsh(const SpHome& home);
+
 // A user name we can use as a file name: non-empty, at most 64 bytes, only
 // [A-Za-z0-9._@-], not starting with '.' or '-'. kInvalidArgument.
 absl::Status CheckUserNameForFiles(std::string_view user);

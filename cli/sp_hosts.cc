@@ -197,6 +197,9 @@ LoginStanding AskCaAboutLogin(const SpHome& home, uint64_t serial,
 
 int WriteSshConfig(const SpHome& home, bool install, std::ostream& out,
                    std::ostream& err) {
+  if (absl::Status st = CheckHomeForSsh(home); !st.ok()) {
+    return Fail(err, st.message());
+  }
   absl::StatusOr<LoggedIn> session = OpenLoggedIn(home);
   if (!session.ok()) return Fail(err, session.status().message());
   absl::StatusOr<ssh::cert::Certificate> cert =

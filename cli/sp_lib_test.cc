@@ -234,6 +234,41 @@ TEST(SpHomeTest, UserNamesMustBeSafeFileNames) {
   }
 }
 
+// Found in review: $SALLYPORT_HOME went into ssh_config as it was, where
+// a space, a quote, '%', '*' or '$' is a separator, a token, a glob or a
+// variable to ssh. sp refuses such a home, naming it.
+TEST(SpHomeTest, AHomeSshCannotNameAsItIsIsRefused) {
+  for (const std::string good :
+       {"/home/alice/.sallyport", "/h/a_b-c.d@e+f,g/SP", "/"}) {
+    EXPECT_TRUE(CheckHomeForSsh(SpHome(good)).ok()) << good;
+  }
+  for (const auto& [bad, shown] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"/home/a b/.sallyport", "\" \""},
+           {"/home/a\"b", "\"\"\""},
+           {"/home/100%", "\"%\""},
+           {"/home/*", "\"*\""},
+           {"/home/${HOME}", "\"$\""},
+           {"/home/a\nHost *", "\"\\x0a\""},
+           {"/home/jos\xc3\xa9", "\"\\xc3\""},
+           {"/home/a\\b", "\"\\x5c\""}}) {
+    absl::Status st = CheckHomeForSsh(SpHome(bad));
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_TRUE(absl::StrContains(
+        st.message(),
+        absl::StrCat("\" for sp's files: ssh_config would need to quote its ",
+                     shown,
+                     "; set SALLYPORT_HOME to a directory whose path has "
+                     "only A-Z a-z 0-9 / . _ @ + , -")))
+        << st;
+    EXPECT_TRUE(absl::StartsWith(st.message(), "cannot use \"/home/")) << st;
+  }
+  EXPECT_EQ(CheckHomeForSsh(SpHome("rel/home")).message(),
+            "cannot use \"rel/home\" for sp's files: not an absolute path; "
+            "set SALLYPORT_HOME to a directory whose path has only A-Z a-z "
+            "0-9 / . _ @ + , -");
+}
+
 TEST(SpFixesTest, CaAddressDefaultsToPort7443) {
   auto a = ParseCaAddress("ca.example.com");
   ASSERT_TRUE(a.ok()) << a.status();
@@ -500,6 +535,25 @@ TEST(SpErrorsTest, TheCasMessageIsEscaped) {
   EXPECT_TRUE(absl::StrContains(
       RpcError(grpc::Status(grpc::StatusCode::INTERNAL, hostile), cas),
       "bad\\x1b]0;owned\\x07\\x0asp: Logged in as root\\x7f"));
+}
+
+// `sp login` and `sp config` refuse such a home before writing anything.
+TEST_F(SpLoginTest, AHomeSshCannotNameIsRefusedBeforeAnythingIsWritten) {
+  const std::string bad = dir_ + "/my home";
+  setenv("SALLYPORT_HOME", bad.c_str(), 1);
+  const Result r = Login(Options());
+  EXPECT_EQ(r.rc, kExitError) << r.err;
+  EXPECT_EQ(r.err, absl::StrCat("sp: cannot use \"", bad,
+                                "\" for sp's files: ssh_config would need to "
+                                "quote its \" \"; set SALLYPORT_HOME to a "
+                                "directory whose path has only A-Z a-z 0-9 / "
+                                ". _ @ + , -\n"));
+  struct stat st;
+  EXPECT_NE(stat(bad.c_str(), &st), 0);
+  std::ostringstream out, err;
+  EXPECT_EQ(RunConfig(ConfigOptions(), out, err), kExitError);
+  EXPECT_EQ(err.str(), r.err);
+  EXPECT_NE(stat(bad.c_str(), &st), 0);
 }
 
 // Found in review: `sp status` printed the certificate's key id,
