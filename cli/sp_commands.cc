@@ -376,7 +376,8 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   // every host the user reaches, Sallyport or not.
   const std::string ssh_config = absl::StrCat(
       "# Written by `sp login` (user ", user, ", CA ", ca_list, ").\n",
-      "# Use it from ~/.ssh/config with:  Include ", home.ssh_config(), "\n",
+      "# Use it from ~/.ssh/config with (at the top):  ",
+      IncludeLine(home.ssh_config()), "\n",
       "# Key: ", key_path, "\n# Certificate: ", cert_path, "\n",
       "# Host blocks for the gateway and its hosts come from `sp config`.\n");
   // Only a login that worked pins the CA's certificate and remembers the

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -37,6 +38,31 @@ std::string IdentityLines(const std::string& key, const std::string& cert,
   return absl::StrCat("  CertificateFile ", cert, "\n  IdentityFile ", key,
                       "\n  IdentitiesOnly yes\n  UserKnownHostsFile ",
                       known_hosts, "\n");
+}
+
+// The file an ssh_config line includes when it is an Include of one file,
+// in any form ssh reads it: "Include PATH", "Include \"PATH\"", the
+// keyword in any case, '=' or spaces after it. nullopt for another line.
+std::optional<std::string> IncludedPath(absl::string_view line) {
+  line = absl::StripAsciiWhitespace(line);
+  constexpr absl::string_view kKeyword = "include";
+  if (line.size() <= kKeyword.size() ||
+      !absl::EqualsIgnoreCase(line.substr(0, kKeyword.size()), kKeyword)) {
+    return std::nullopt;
+  }
+  absl::string_view rest = line.substr(kKeyword.size());
+  if (rest[0] != ' ' && rest[0] != '\t' && rest[0] != '=') return std::nullopt;
+  rest = absl::StripLeadingAsciiWhitespace(rest);
+  if (absl::ConsumePrefix(&rest, "=")) {
+    rest = absl::StripLeadingAsciiWhitespace(rest);
+  }
+  if (rest.size() >= 2 && rest.front() == '"' && rest.back() == '"') {
+    rest = rest.substr(1, rest.size() - 2);
+  }
+  if (rest.empty() || rest.find_first_of(" \t\"") != absl::string_view::npos) {
+    return std::nullopt;  // several files, or not one path
+  }
+  return std::string(rest);
 }
 
 }  // namespace
@@ -239,15 +265,23 @@ absl::StatusOr<bool> InstallInclude(const std::string& link_path,
   const std::string text = old.ok() ? *old : "";
   std::vector<std::string> lines = absl::StrSplit(text, '\n');
   if (!lines.empty() && lines.back().empty()) lines.pop_back();
+  // The line in another form (quoted or not, another case) is the same
+  // line: an Include that `sp login`'s fragment suggested, or one the
+  // user typed, is already installed.
+  const std::optional<std::string> included = IncludedPath(include_line);
+  const auto same = [&](absl::string_view l) {
+    return absl::StripAsciiWhitespace(l) == include_line ||
+           (included.has_value() && IncludedPath(l) == included);
+  };
   for (const std::string& l : lines) {
     absl::string_view t = absl::StripAsciiWhitespace(l);
     if (t.empty() || absl::StartsWith(t, "#")) continue;
-    if (t == include_line) return false;  // already on top
+    if (same(t)) return false;  // already on top
     break;
   }
   std::string updated = include_line + "\n";
   for (const std::string& l : lines) {
-    if (absl::StripAsciiWhitespace(l) == include_line) continue;
+    if (same(l)) continue;
     absl::StrAppend(&updated, l, "\n");
   }
   if (old.ok()) {

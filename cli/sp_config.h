@@ -72,13 +72,16 @@ absl::StatusOr<std::string> QuoteConfigPath(std::string_view path);
 absl::StatusOr<std::string> CaKeyLine(std::string_view what,
                                       std::string_view key);
 
-// `Include "PATH"` (the line `sp config` prints and --install adds).
+// `Include "PATH"`: the line `sp config` prints and --install adds, and
+// the one `sp login`'s fragment suggests.
 std::string IncludeLine(std::string_view ssh_config_path);
 
 // Adds `include_line` at the top of the ssh config at `path` (created 0600
 // with its directory 0700 when missing; a symbolic link is followed and
 // the file it points to edited). Idempotent: nothing changes when the
-// first non-blank, non-comment line already is `include_line`. Otherwise
+// first non-blank, non-comment line already is `include_line`, or an
+// Include of the same file in another form ssh reads (the path quoted or
+// not, the keyword in another case, '=' after it). Otherwise
 // the old file is copied to FILE.sallyport-backup first, unless that
 // backup exists (it keeps the file as it was before Sallyport's first
 // change), the line goes on top and other copies of it further down are

@@ -298,6 +298,49 @@ TEST(SpConfigTest, InstallIsIdempotentKeepsABackupAndGoesOnTop) {
   }
 }
 
+// Found in review: `sp login`'s fragment suggested `Include PATH` and `sp
+// config` `Include "PATH"`, and --install knew only the second, so a user
+// who had followed the first got a second Include of the same file on
+// top. Either form (or another case, '=' after the keyword) is the line
+// already installed; copies further down go, whatever their form.
+TEST(SpConfigTest, InstallTakesTheIncludeInEitherForm) {
+  char tmpl[] = "/tmp/spcfgXXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string config = std::string(tmpl) + "/config";
+  const std::string path = "/h/.sallyport/ssh_config";
+  const std::string include = IncludeLine(path);
+  EXPECT_EQ(include, "Include \"/h/.sallyport/ssh_config\"");
+  for (const std::string& on_top :
+       {"Include " + path, "  include \"" + path + "\"", "INCLUDE=" + path,
+        "Include = \"" + path + "\"", "Include\t" + path + "  "}) {
+    const std::string own = "# mine\n\n" + on_top + "\nHost gh\n  User git\n";
+    ASSERT_TRUE(WriteFileAtomic(config, own, 0600).ok());
+    absl::StatusOr<bool> changed = InstallInclude(config, include);
+    ASSERT_TRUE(changed.ok()) << changed.status();
+    EXPECT_FALSE(*changed) << on_top;
+    EXPECT_EQ(*ReadTextFile(config), own) << on_top;
+  }
+  // Further down, in any form: moved to the top, once.
+  const std::string own = "Host gh\n  User git\nInclude " + path +
+                          "\n  include=\"" + path + "\"\nHost x\n";
+  ASSERT_TRUE(WriteFileAtomic(config, own, 0600).ok());
+  absl::StatusOr<bool> changed = InstallInclude(config, include);
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  EXPECT_TRUE(*changed);
+  EXPECT_EQ(*ReadTextFile(config), include + "\nHost gh\n  User git\nHost x\n");
+  // Another file, or several, is another line.
+  for (const std::string& other :
+       {"Include " + path + ".old", "Include " + path + " /etc/x",
+        "Includes " + path, "# Include " + path}) {
+    ASSERT_TRUE(WriteFileAtomic(config, other + "\n", 0600).ok());
+    changed = InstallInclude(config, include);
+    ASSERT_TRUE(changed.ok()) << changed.status();
+    EXPECT_TRUE(*changed) << other;
+    EXPECT_EQ(*ReadTextFile(config), include + "\n" + other + "\n") << other;
+  }
+  std::system(("rm -rf " + std::string(tmpl)).c_str());
+}
+
 // ~/.ssh/config as a link into a dotfiles repository: the linked file is
 // edited and the link stays (it was replaced by a regular file, the
 // repository's file left as it was). A second install with another

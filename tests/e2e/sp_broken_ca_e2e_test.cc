@@ -358,6 +358,10 @@ TEST_F(SpBrokenCaTest, ALoginThatCannotListTheHostsKeepsTheEarlierHostBlocks) {
       << login.Describe();
   EXPECT_TRUE(absl::StrContains(SshConfig(), "# Written by `sp login`"))
       << SshConfig();
+  // The Include line in the form `sp config` prints and --install adds.
+  EXPECT_TRUE(absl::StrContains(
+      SshConfig(), "with (at the top):  Include \"" + home_ + "/ssh_config\"\n"))
+      << SshConfig();
 
   ca_->SetListMyHosts(OnePage("127.0.0.1", 2222, {"web01", "db01"}));
   login = Login();
