@@ -59,6 +59,13 @@ int RunConfig(const ConfigOptions& options, std::ostream& out,
 // The same for a home that is logged in (`sp login` ends with it).
 int WriteSshConfig(const SpHome& home, bool install, std::ostream& out,
                    std::ostream& err);
+// What `sp config --install` prints on stderr when $HOME (`home`) is not
+// the home directory the user database names (`pw_dir`), from which ssh
+// reads ~/.ssh/config: a warning naming both and the file ssh reads
+// (escaped). Empty when they are the same directory, by the same path or
+// another (a symbolic link).
+std::string HomeMismatchWarning(const std::string& home,
+                                const std::string& pw_dir);
 // `sp ls [--output json]`: the reachable hosts as a table (NAME, ADDRESS,
 // LABELS, LOGINS) or the ListMyHosts answer as JSON.
 int RunLs(bool json, std::ostream& out, std::ostream& err);

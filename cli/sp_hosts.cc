@@ -3,13 +3,17 @@
 // table, or a stock `ssh` run with that fragment.
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <ostream>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -136,7 +140,42 @@ absl::StatusOr<std::string> HomeSshConfig() {
   return absl::StrCat(home, "/.ssh/config");
 }
 
+// The home directory of the user running sp in the user database (where
+// ssh looks for ~/.ssh/config), or nullopt when there is no entry.
+std::optional<std::string> PasswdHome() {
+  struct passwd pw;
+  struct passwd* found = nullptr;
+  std::vector<char> buffer(16 << 10);
+  if (getpwuid_r(geteuid(), &pw, buffer.data(), buffer.size(), &found) != 0 ||
+      found == nullptr || pw.pw_dir == nullptr) {
+    return std::nullopt;
+  }
+  return std::string(pw.pw_dir);
+}
+
 }  // namespace
+
+std::string HomeMismatchWarning(const std::string& home,
+                                const std::string& pw_dir) {
+  const auto trimmed = [](absl::string_view p) {
+    while (p.size() > 1 && p.back() == '/') p.remove_suffix(1);
+    return p;
+  };
+  if (trimmed(home) == trimmed(pw_dir)) return "";
+  struct stat a, b;
+  if (stat(home.c_str(), &a) == 0 && stat(pw_dir.c_str(), &b) == 0 &&
+      a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+    return "";  // the same directory by another path (a link)
+  }
+  return absl::StrCat(
+      "sp: warning: HOME is ", base::EscapeControls(home),
+      " but your home directory in the user database is ",
+      base::EscapeControls(pw_dir), ": ssh reads ",
+      base::EscapeControls(pw_dir),
+      "/.ssh/config, not the file changed here (add the line there, or run "
+      "`sp config --install` with HOME=",
+      base::EscapeControls(pw_dir), ")\n");
+}
 
 LoginStanding AskCaAboutLogin(const SpHome& home, uint64_t serial,
                               const std::string& key_fingerprint) {
@@ -257,6 +296,12 @@ int WriteSshConfig(const SpHome& home, bool install, std::ostream& out,
   std::string backup;
   absl::StatusOr<bool> changed = InstallInclude(user_config, include, &backup);
   if (!changed.ok()) return Fail(err, changed.status().message());
+  // ssh takes ~ from the user database, not from $HOME: with another
+  // HOME (sudo -E, a test shell) the file changed here is not the one ssh
+  // reads, and the user would wonder why nothing goes through Sallyport.
+  if (std::optional<std::string> pw_dir = PasswdHome()) {
+    err << HomeMismatchWarning(std::getenv("HOME"), *pw_dir);
+  }
   if (*changed) {
     out << "Added `" << include << "` at the top of " << user_config;
     if (!backup.empty()) {

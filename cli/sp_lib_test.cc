@@ -269,6 +269,35 @@ TEST(SpHomeTest, AHomeSshCannotNameAsItIsIsRefused) {
             "0-9 / . _ @ + , -");
 }
 
+// Found in review: ssh reads ~/.ssh/config from the user database's home
+// directory, not from $HOME, so `sp config --install` with another HOME
+// (sudo -E, a test shell) changed a file ssh never reads, without a word.
+TEST(SpHomeTest, InstallSaysWhenHomeIsNotThePasswdHome) {
+  char tmpl[] = "/tmp/sphomeXXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  ASSERT_EQ(mkdir((dir + "/real").c_str(), 0700), 0);
+  ASSERT_EQ(mkdir((dir + "/other").c_str(), 0700), 0);
+  ASSERT_EQ(symlink((dir + "/real").c_str(), (dir + "/link").c_str()), 0);
+  EXPECT_EQ(HomeMismatchWarning(dir + "/real", dir + "/real"), "");
+  EXPECT_EQ(HomeMismatchWarning(dir + "/real/", dir + "/real"), "");
+  EXPECT_EQ(HomeMismatchWarning(dir + "/link", dir + "/real"), "");
+  EXPECT_EQ(HomeMismatchWarning(dir + "/other", dir + "/real"),
+            absl::StrCat("sp: warning: HOME is ", dir,
+                         "/other but your home directory in the user "
+                         "database is ",
+                         dir, "/real: ssh reads ", dir,
+                         "/real/.ssh/config, not the file changed here (add "
+                         "the line there, or run `sp config --install` with "
+                         "HOME=",
+                         dir, "/real)\n"));
+  // A HOME that does not exist is not the same directory either.
+  EXPECT_NE(HomeMismatchWarning(dir + "/gone", dir + "/real"), "");
+  EXPECT_TRUE(absl::StrContains(
+      HomeMismatchWarning("/x\x1b[2J", dir + "/real"), "HOME is /x\\x1b[2J "));
+  std::system(("rm -rf " + dir).c_str());
+}
+
 TEST(SpFixesTest, CaAddressDefaultsToPort7443) {
   auto a = ParseCaAddress("ca.example.com");
   ASSERT_TRUE(a.ok()) << a.status();

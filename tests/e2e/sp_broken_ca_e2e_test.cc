@@ -338,6 +338,28 @@ TEST_F(SpBrokenCaTest, AGatewayAddressWithANulWritesNothing) {
       << SshG("web01");
 }
 
+// Found in review: `sp config --install` edited $HOME/.ssh/config without
+// a word when HOME is not the user database's home directory, from which
+// ssh reads ~/.ssh/config. It still does (HOME is what the user asked
+// for) and says so. (The test's HOME is a temporary directory, never the
+// passwd entry's.)
+TEST_F(SpBrokenCaTest, InstallSaysSshReadsAnotherHome) {
+  ca_->SetListMyHosts(OnePage("127.0.0.1", 2222, {"web01"}));
+  ASSERT_EQ(Login().exit_code, 0);
+  RunResult install = Sp({"config", "--install"});
+  EXPECT_EQ(install.exit_code, 0) << install.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      install.err, absl::StrCat("sp: warning: HOME is ", dir_->path(),
+                                " but your home directory in the user "
+                                "database is ")))
+      << install.Describe();
+  EXPECT_TRUE(absl::StrContains(install.err, "/.ssh/config, not the file "
+                                             "changed here"))
+      << install.Describe();
+  EXPECT_EQ(ReadFileOrEmpty(dir_->File(".ssh/config")),
+            "Include \"" + home_ + "/ssh_config\"\n");
+}
+
 // Found in review: `sp login` wrote an ssh_config without Host blocks
 // before it asked the CA for the hosts, so a login while the CA could not
 // list them (its store down) took away every Host block of the last `sp
