@@ -3,10 +3,12 @@
 // pinned by `sp login --ca-fingerprint` as with the real CA) that signs
 // real certificates at Login and answers ListMyHosts with whatever the
 // test sets: a gateway address with a NUL and a `Host *` block after it,
-// inventory names that are no host names. The written ssh_config is then
-// read by the real `ssh -G`.
+// inventory names that are no host names, no answer at all, pages that
+// do not go on, more pages or hosts than sp reads. The written ssh_config
+// is then read by the real `ssh -G`.
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -17,7 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
-#include "base/safe_text.h"
+#include "base/openssl_handles.h"
 #include "ca/tls_material.h"
 #include "gtest/gtest.h"
 #include "proto/ca.grpc.pb.h"
@@ -118,7 +120,8 @@ class BrokenCa final : public v1::CertificateAuthority::Service {
     const int64_t now = absl::ToUnixSeconds(absl::Now());
     ssh::cert::CertificateRequest req;
     req.public_key = *key;
-    req.serial = ++serial_;
+    const uint64_t serial = ++serial_;
+    req.serial = serial;
     req.key_id = "alice";
     req.principals = {"alice"};
     req.valid_after = static_cast<uint64_t>(now - 60);
@@ -130,7 +133,7 @@ class BrokenCa final : public v1::CertificateAuthority::Service {
     sallyport::ca::CertificateSpec spec;
     spec.common_name = "alice";
     spec.organizational_unit = "user";
-    spec.serial = serial_;
+    spec.serial = serial;
     spec.not_before = absl::Now() - absl::Minutes(1);
     spec.not_after = absl::Now() + absl::Hours(1);
     spec.client = true;
@@ -144,7 +147,7 @@ class BrokenCa final : public v1::CertificateAuthority::Service {
       return grpc::Status(grpc::StatusCode::INTERNAL, "cannot encode");
     }
     response->set_ssh_certificate(cert->ToLine());
-    response->set_serial(serial_);
+    response->set_serial(serial);
     response->add_principals("alice");
     response->set_tls_client_certificate_pem(*client_pem);
     Keys(response->mutable_ca_public_keys());
