@@ -12,6 +12,7 @@
 #include "gateway/gateway_connection.h"
 #include "gateway/proxy.h"
 #include "ssh/connection/messages.h"
+#include "ssh/transport/packet_codec.h"
 #include "ssh/wire/reader.h"
 #include "ssh/wire/writer.h"
 
@@ -39,6 +40,11 @@ std::string CaFailureReason(const absl::Status& st) {
                           Safe(st.message()), ")");
   }
 }
+
+// A request's type and data fit in one packet: the caps on what waits
+// never refuse a request alone.
+static_assert(kMaxQueuedRequestBytes >= ssh::transport::kMaxPacketLength);
+static_assert(kMaxHeldHostRequestBytes >= ssh::transport::kMaxPacketLength);
 
 bool EnvAllowed(std::string_view name) {
   return name == "LANG" || absl::StartsWith(std::string(name), "LC_");
@@ -354,6 +360,15 @@ void GatewayConnection::OnChannelRequest(Channel ch, std::string_view type,
   }
   if (b->requests.size() >= limits_.max_queued_requests) {
     CloseBridge(*b, "too many queued channel requests");
+    return;
+  }
+  size_t queued_bytes = type.size() + data.size();
+  for (const PendingRequest& q : b->requests) {
+    queued_bytes += q.type.size() + q.data.size();
+  }
+  if (queued_bytes > kMaxQueuedRequestBytes) {
+    CloseBridge(*b, absl::StrCat("queued channel requests exceed ",
+                                 kMaxQueuedRequestBytes >> 10, " KiB"));
     return;
   }
   PendingRequest r;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "gateway/connection_internal.h"
 #include "gateway/gateway_connection.h"
+#include "gateway/proxy.h"
 #include "ssh/connection/messages.h"
 
 namespace sallyport::gateway {
@@ -297,6 +298,20 @@ void GatewayConnection::OnUpstreamRequest(Channel ch, std::string_view type,
   if (b == nullptr || !passes || !ToUser(*b)) {
     if (want_reply) (void)ch.Reply(request, false);
     WakeUp();
+    return;
+  }
+  // Record before forward holds the host's requests too: a host that
+  // keeps sending them while the recorder lags must not fill the
+  // gateway's memory.
+  if (b->gate.held_requests(Side::kOutput) >= kMaxHeldHostRequests ||
+      b->gate.held_request_bytes(Side::kOutput) + type.size() + data.size() >
+          kMaxHeldHostRequestBytes) {
+    if (want_reply) (void)ch.Reply(request, false);
+    CloseBridge(*b, absl::StrCat(Safe(target_.host),
+                                 " sent more channel requests than the "
+                                 "gateway holds while it records them (",
+                                 kMaxHeldHostRequests, " or ",
+                                 kMaxHeldHostRequestBytes >> 10, " KiB)"));
     return;
   }
   std::string summary;

@@ -162,14 +162,42 @@ TEST_F(AuthorizationCacheLimitTest, NewAnswersAreNotKeptPastTheLimit) {
   EXPECT_EQ(AuthorizeChannelCalls() - before, kMaxCachedAuthorizations + 2);
 }
 
+// A request our client sends: its type and data.
+struct Filler {
+  std::string type;
+  std::vector<uint8_t> data;
+};
+
+// `n` window-change requests.
+std::vector<Filler> WindowChanges(size_t n) {
+  ssh::wire::Writer size;
+  for (uint32_t v : {80u, 24u, 0u, 0u}) size.Uint32(v);
+  return std::vector<Filler>(n, Filler{"window-change", size.data()});
+}
+
+// Requests of a type the gateway refuses ("x-filler") whose type and data
+// are `sizes` bytes.
+std::vector<Filler> FillersOfBytes(const std::vector<size_t>& sizes) {
+  const std::string type = "x-filler";
+  std::vector<Filler> out;
+  for (size_t n : sizes) {
+    out.push_back(Filler{type, std::vector<uint8_t>(n - type.size(), 'f')});
+  }
+  return out;
+}
+
 // Our client on one session channel: auth-agent-req@openssh.com (which the
-// CA decides: the channel's requests wait for the answer), `fillers`
-// window-change requests and an exec of `echo alive`, all sent at once
-// (one write, so the gateway has them all before the CA answers). Notes
-// the output, stderr and exit status; disconnects when the channel closed.
+// CA decides: the channel's requests wait for the answer), the `fillers`
+// and an exec of `echo alive`, all sent at once (one write, so the gateway
+// has them all before the CA answers). Notes the output, stderr and exit
+// status; disconnects when the channel closed.
 class QueuedRequests : public ssh::session::SessionHandler {
  public:
-  explicit QueuedRequests(size_t fillers) : fillers_(fillers) {}
+  // The exec's bytes in the gateway's queue (type and data).
+  static constexpr size_t kExecBytes = 4 + 4 + 10;  // "exec", "echo alive"
+
+  explicit QueuedRequests(std::vector<Filler> fillers)
+      : fillers_(std::move(fillers)) {}
 
   std::string out, err;
   std::optional<uint32_t> exit_status;
@@ -186,10 +214,9 @@ class QueuedRequests : public ssh::session::SessionHandler {
       return;
     }
     (void)ch.SendRequest("auth-agent-req@openssh.com", false);
-    ssh::wire::Writer size;
-    for (uint32_t v : {80u, 24u, 0u, 0u}) size.Uint32(v);
-    for (size_t i = 0; i < fillers_; ++i) {
-      (void)ch.SendRequest("window-change", false, size.data());
+    for (const Filler& f : fillers_) {
+      absl::Status st = ch.SendRequest(f.type, false, f.data);
+      EXPECT_TRUE(st.ok()) << st;
     }
     (void)ch.SendRequest("exec", true,
                          ssh::connection::SerializeStringRequest("echo alive"));
@@ -212,26 +239,52 @@ class QueuedRequests : public ssh::session::SessionHandler {
   void OnClose(Channel) override { session_->Disconnect("done"); }
 
  private:
-  size_t fillers_;
+  std::vector<Filler> fillers_;
   Session* session_ = nullptr;
 };
 
 TEST_F(ChannelRulesTest, RequestsQueuedBehindAnAuthorizationStopAtTheLimit) {
   const size_t limit = ProxyLimits{}.max_queued_requests;
   // At the limit (the fillers and the exec): all of them are handled.
-  QueuedRequests at(limit - 1);
+  QueuedRequests at(WindowChanges(limit - 1));
   LoginResult run = RunOurClient(login_ + "+web01", at);
   ASSERT_TRUE(run.authenticated) << run.banner;
   EXPECT_EQ(at.out, "alive\n") << at.err << GatewayLog();
   EXPECT_EQ(at.exit_status, std::optional<uint32_t>(0)) << at.err;
   // One more: the channel is closed and says why; the exec never runs.
-  QueuedRequests over(limit);
+  QueuedRequests over(WindowChanges(limit));
   run = RunOurClient(login_ + "+web01", over);
   ASSERT_TRUE(run.authenticated) << run.banner;
   EXPECT_EQ(over.out, "") << GatewayLog();
   EXPECT_FALSE(over.exit_status.has_value());
   EXPECT_TRUE(absl::StrContains(over.err, "too many queued channel requests"))
       << over.err << GatewayLog();
+}
+
+TEST_F(ChannelRulesTest,
+       RequestBytesQueuedBehindAnAuthorizationStopAtTheLimit) {
+  // Four fillers and the exec, kMaxQueuedRequestBytes together: all of
+  // them are handled.
+  const size_t fillers = kMaxQueuedRequestBytes - QueuedRequests::kExecBytes;
+  const size_t each = fillers / 4;
+  std::vector<size_t> sizes = {each, each, each, fillers - 3 * each};
+  QueuedRequests at(FillersOfBytes(sizes));
+  LoginResult run = RunOurClient(login_ + "+web01", at);
+  ASSERT_TRUE(run.authenticated) << run.banner;
+  EXPECT_EQ(at.out, "alive\n") << at.err << GatewayLog();
+  EXPECT_EQ(at.exit_status, std::optional<uint32_t>(0)) << at.err;
+  // One byte more: the channel is closed and says why; the exec never runs.
+  ++sizes.back();
+  QueuedRequests over(FillersOfBytes(sizes));
+  run = RunOurClient(login_ + "+web01", over);
+  ASSERT_TRUE(run.authenticated) << run.banner;
+  EXPECT_EQ(over.out, "") << GatewayLog();
+  EXPECT_FALSE(over.exit_status.has_value());
+  EXPECT_TRUE(
+      absl::StrContains(over.err, "queued channel requests exceed 256 KiB"))
+      << over.err << GatewayLog();
+  EXPECT_TRUE(HasLineWith(
+      GatewayLog(), {"event=channel.abort", "queued channel requests exceed"}));
 }
 
 // Stock ssh asks for X11 forwarding (-Y, with a DISPLAY and no xauth: fake

@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <asio.hpp>
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -19,8 +21,12 @@
 #include "absl/strings/str_join.h"
 #include "base/files.h"
 #include "gateway/gateway_test_fixture.h"
+#include "gateway/proxy.h"
 #include "gtest/gtest.h"
 #include "ssh/connection/messages.h"
+#include "ssh/net/driver.h"
+#include "ssh/session/session.h"
+#include "ssh/wire/writer.h"
 #include "tests/harness/echo_server.h"
 #include "tests/harness/net_util.h"
 #include "tests/harness/subprocess.h"
@@ -135,6 +141,112 @@ TEST_F(ForwardTest, RemoteForwardChannelsComeBackThroughTheTap) {
   EXPECT_TRUE(forwarded);
   EXPECT_TRUE(absl::StrContains(recorder_.DataFor("web01", Direction::kInput),
                                 "back\n"));
+}
+
+// A host on our own library that accepts every tcpip-forward and never
+// answers a cancel-tcpip-forward (a host slow to answer): counts them.
+class CancelsWaitAtTheHost : public ssh::session::SessionHandler {
+ public:
+  std::atomic<int> cancels{0};
+
+  std::optional<bool> OnGlobalRequest(std::string_view name, bool,
+                                      ssh::wire::Bytes,
+                                      ssh::connection::RequestId) override {
+    if (name == "tcpip-forward") return true;
+    if (name != "cancel-tcpip-forward") return false;
+    ++cancels;
+    return std::nullopt;
+  }
+  void OnData(ssh::session::Channel ch, uint32_t,
+              ssh::wire::Bytes data) override {
+    ch.Consume(data.size());
+  }
+};
+
+// Our client: asks for a remote forward and, once the host accepted it,
+// sends `cancels` cancel-tcpip-forward requests for it at once (no reply
+// wanted). Disconnects when Stop() is called, from any thread.
+class ManyCancels : public ssh::session::SessionHandler {
+ public:
+  explicit ManyCancels(size_t cancels) : cancels_(cancels) {}
+
+  std::atomic<bool> forwarded{false};
+  ssh::net::TransportDriver* driver = nullptr;
+
+  void Stop() {
+    asio::post(driver->executor(), [this] {
+      if (session_ != nullptr) session_->Disconnect("done");
+    });
+  }
+  void OnAuthenticated(ssh::session::Session& s) override {
+    session_ = &s;
+    (void)s.SendGlobalRequest("tcpip-forward", true, Listen());
+  }
+  void OnGlobalRequestReply(bool ok, ssh::wire::Bytes) override {
+    if (!ok) {
+      ADD_FAILURE() << "the remote forward was refused";
+      session_->Disconnect("refused");
+      return;
+    }
+    forwarded = true;
+    for (size_t i = 0; i < cancels_; ++i) {
+      (void)session_->SendGlobalRequest("cancel-tcpip-forward", false,
+                                        Listen());
+    }
+  }
+  void OnData(ssh::session::Channel ch, uint32_t,
+              ssh::wire::Bytes data) override {
+    ch.Consume(data.size());
+  }
+
+ private:
+  static std::vector<uint8_t> Listen() {
+    ssh::wire::Writer w;
+    w.String(std::string_view("127.0.0.1"));
+    w.Uint32(40022);
+    return w.data();
+  }
+
+  const size_t cancels_;
+  ssh::session::Session* session_ = nullptr;
+};
+
+// cancel-tcpip-forward requests waiting for a host slow to answer: at most
+// max_remote_forwards of them go to the host, more are refused at once
+// (and logged), so a user cannot make the gateway hold their requests
+// without limit.
+TEST_F(ForwardTest, CancelsWaitingForTheHostStopAtTheForwardLimit) {
+  const size_t limit = ProxyLimits{}.max_remote_forwards;
+  CancelsWaitAtTheHost host;
+  std::unique_ptr<OwnHost> web08 = StartOwnHost("web08", host);
+  ASSERT_NE(web08, nullptr);
+  ManyCancels client(limit + 1);
+  std::thread stop([&] {
+    // Well within the client's limit below (the driver lives until then).
+    const absl::Time until = absl::Now() + absl::Seconds(20);
+    while (absl::Now() < until &&
+           !(host.cancels >= static_cast<int>(limit) &&
+             absl::StrContains(GatewayLog(), "global=cancel-tcpip-forward"))) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    // Time for one more to reach the host, if it were going to.
+    absl::SleepFor(absl::Seconds(1));
+    client.Stop();
+  });
+  OurClientOptions options;
+  options.limit = absl::Seconds(60);
+  options.on_driver = [&](ssh::net::TransportDriver& d) { client.driver = &d; };
+  LoginResult run = RunOurClient(login_ + "+web08", client, options);
+  stop.join();
+  ASSERT_TRUE(run.authenticated) << run.banner;
+  ASSERT_TRUE(client.forwarded) << GatewayLog();
+  EXPECT_EQ(host.cancels, static_cast<int>(limit)) << GatewayLog();
+  const std::string log = GatewayLog();
+  // Logged and audited as refused (event=request.refused, channel.refused).
+  EXPECT_TRUE(absl::StrContains(
+      log, absl::StrCat("at most ", limit,
+                        " cancel-tcpip-forwards waiting at a time")))
+      << log;
 }
 
 // A slow destination: a small receive buffer, read a little at a time.

@@ -558,6 +558,14 @@ class GatewayConnection
   // being decided or requested; together at most max_remote_forwards.
   std::set<std::pair<std::string, uint32_t>> remote_forwards_;
   size_t remote_forwards_pending_ = 0;
+  // cancel-tcpip-forward requests waiting for the host's answer (or the
+  // upstream); at most max_remote_forwards.
+  size_t remote_cancels_pending_ = 0;
+  // A tcpip-forward (`cancel`: a cancel-tcpip-forward) was answered or
+  // failed: it no longer waits.
+  void ForwardRequestDone(bool cancel) {
+    --(cancel ? remote_cancels_pending_ : remote_forwards_pending_);
+  }
   // Our want_reply global requests to the host, oldest first.
   std::deque<std::function<void(bool, ssh::wire::Bytes)>> upstream_replies_;
   std::vector<std::function<void(bool)>> after_upstream_;

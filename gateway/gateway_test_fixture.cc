@@ -1,5 +1,7 @@
 #include "gateway/gateway_test_fixture.h"
 
+#include <cstdio>
+
 #include "absl/strings/str_join.h"
 
 namespace sallyport::gateway {
@@ -115,6 +117,88 @@ GatewayTest::LoginResult GatewayTest::RunOurClient(
   out.authenticated = (*session)->authenticated();
   out.banner = (*session)->banner();
   return out;
+}
+
+OwnHost::~OwnHost() {
+  io_.stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::unique_ptr<OwnHost> GatewayTest::StartOwnHost(
+    const std::string& name, ssh::session::SessionHandler& handler,
+    OwnHost::Options options) {
+  const std::string state = env_->dir() + "/state";
+  auto key_files = testing::GenerateKey(dir_->path(), name + "_host");
+  EXPECT_TRUE(key_files.ok()) << key_files.status();
+  if (!key_files.ok()) return nullptr;
+  auto cert_path =
+      testing::SignWithSshKeygen(state + "/host_ca", key_files->public_path,
+                                 name, name, "-5m:+1h", /*host=*/true);
+  EXPECT_TRUE(cert_path.ok()) << cert_path.status();
+  if (!cert_path.ok()) return nullptr;
+  auto key = ssh::crypto::PrivateKey::LoadFile(key_files->private_path);
+  auto cert = ssh::cert::LoadCertificate(*cert_path);
+  auto user_ca = ssh::crypto::PublicKey::FromAuthorizedKeysLine(
+      env_->init().user_ca_public_key);
+  EXPECT_TRUE(key.ok() && cert.ok() && user_ca.ok());
+  if (!key.ok() || !cert.ok() || !user_ca.ok()) return nullptr;
+
+  std::unique_ptr<OwnHost> host(new OwnHost());
+  ssh::session::ServerSessionOptions o;
+  o.transport.host_keys = {ssh::transport::ServerHostKey{*key, cert->blob}};
+  o.connection = options.connection;
+  o.auth.policy = host.get();
+  o.auth.trusted_user_cas = {*user_ca};
+  // The session certificate's source-address names the gateway.
+  o.auth.peer_address = "127.0.0.1";
+  o.auth.log = [name](const ssh::auth::AuthAttempt*, bool accepted,
+                      std::string_view reason) {
+    if (!accepted) {
+      std::printf("%s refused: %s\n", name.c_str(),
+                  std::string(reason).c_str());
+    }
+  };
+  auto session = ssh::session::ServerSession::Create(std::move(o), handler);
+  EXPECT_TRUE(session.ok()) << session.status();
+  if (!session.ok()) return nullptr;
+  host->session_ = std::move(*session);
+  const asio::ip::tcp::endpoint loopback(asio::ip::make_address("127.0.0.1"),
+                                         0);
+  host->acceptor_.open(loopback.protocol());
+  host->acceptor_.bind(loopback);
+  host->acceptor_.listen();
+  OwnHost* h = host.get();
+  host->acceptor_.async_accept(
+      [h, on_driver = std::move(options.on_driver)](
+          const asio::error_code& ec, asio::ip::tcp::socket socket) {
+        if (ec) {
+          ADD_FAILURE() << "the host did not accept: " << ec.message();
+          return;
+        }
+        h->driver_ = std::make_unique<ssh::net::TransportDriver>(
+            std::move(socket), h->session_->ReleaseTransport());
+        h->messages_ = std::make_unique<ssh::net::SessionMessageHandler>(
+            *h->session_, *h->driver_);
+        if (on_driver) on_driver(*h->driver_);
+        asio::co_spawn(
+            h->io_,
+            [h]() -> asio::awaitable<void> {
+              (void)co_await h->driver_->Run(*h->messages_);
+            },
+            [](std::exception_ptr e) {
+              if (e) ADD_FAILURE() << "the host's driver coroutine threw";
+            });
+      });
+  storage::Host record;
+  record.name = name;
+  record.address = "127.0.0.1";
+  record.port = host->port();
+  record.trust = storage::HostTrust::kHostCa;
+  absl::StatusOr<storage::Host> created = env_->store().CreateHost(record);
+  EXPECT_TRUE(created.ok()) << created.status();
+  if (!created.ok()) return nullptr;
+  host->thread_ = std::thread([h] { h->io_.run(); });
+  return host;
 }
 
 void GatewayTest::SignAliceCertificate(

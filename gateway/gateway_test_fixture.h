@@ -8,6 +8,8 @@
 
 #include <sys/stat.h>
 
+#include <asio.hpp>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -25,8 +27,10 @@
 #include "gateway/recorder.h"
 #include "gateway/serve.h"
 #include "gtest/gtest.h"
+#include "ssh/auth/auth.h"
 #include "ssh/cert/certificate_file.h"
 #include "ssh/cert/host_cert_policy.h"
+#include "ssh/connection/connection.h"
 #include "ssh/crypto/keys.h"
 #include "ssh/net/driver.h"
 #include "ssh/net/session_handler.h"
@@ -50,6 +54,41 @@ std::string PayloadText(std::string_view payload, std::string_view field);
 absl::StatusOr<std::string> WriteEnrolledGatewayFiles(
     const ca::EnrolledGateway& gw, const std::string& ca_state_dir,
     const std::string& gw_dir);
+
+// A host on our own SSH library (ssh/session's ServerSession), made by
+// GatewayTest::StartOwnHost: it accepts one connection (the gateway's) on
+// its own thread and runs `handler`'s session there until destroyed.
+// Every user the library verified (a certificate of our user CA for the
+// login) is accepted.
+class OwnHost : public ssh::auth::AuthPolicy {
+ public:
+  struct Options {
+    // The host's connection options (e.g. a huge window).
+    ssh::connection::ConnectionOptions connection;
+    // Called on the host's thread with its driver once the gateway
+    // connected (e.g. to pause its input later).
+    std::function<void(ssh::net::TransportDriver&)> on_driver;
+  };
+  // Stops the host's thread; destroy it before `handler`.
+  ~OwnHost() override;
+  uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  ssh::auth::AuthDecision Decide(const ssh::auth::AuthAttempt&) override {
+    return {ssh::auth::AuthResult::kAccept, "test host"};
+  }
+
+ private:
+  friend class GatewayTest;
+  OwnHost() = default;
+
+  // Destroyed last: the driver's timers and socket belong to it.
+  asio::io_context io_;
+  // Destroyed after the session, which uses the transport it owns.
+  std::unique_ptr<ssh::net::TransportDriver> driver_;
+  std::unique_ptr<ssh::session::ServerSession> session_;
+  asio::ip::tcp::acceptor acceptor_{io_};
+  std::unique_ptr<ssh::net::SessionMessageHandler> messages_;
+  std::thread thread_;
+};
 
 class GatewayTest : public ::testing::Test {
  protected:
@@ -253,6 +292,14 @@ class GatewayTest : public ::testing::Test {
     } handler;
     return RunOurClient(user, handler);
   }
+
+  // Starts a host on our own library for `handler` (see OwnHost) with a
+  // host certificate for `name` from our host CA, and adds it to the
+  // inventory as `name` (trust: host-ca). Null (a test failure) when it
+  // cannot start.
+  std::unique_ptr<OwnHost> StartOwnHost(const std::string& name,
+                                        ssh::session::SessionHandler& handler,
+                                        OwnHost::Options options = {});
 
   // Replaces alice's certificate (cert_path_) by one that ssh-keygen
   // signs with the user CA key for the same key, key id and login, with

@@ -59,7 +59,8 @@ struct ProxyLimits {
   size_t max_env_request_bytes = 4096;
   // Channel requests of one channel waiting behind an authorization.
   size_t max_queued_requests = 64;
-  // `-R` forwards (tcpip-forward) per connection, accepted or pending.
+  // `-R` forwards (tcpip-forward) per connection, accepted or pending;
+  // also the cancel-tcpip-forward requests waiting for their answer.
   size_t max_remote_forwards = 16;
   // How long a user's channel may wait to open (the CA's decision, the
   // host's connection, the host's open: sshd confirms a direct-tcpip once
@@ -75,6 +76,21 @@ struct ProxyLimits {
 // ones are not kept (each such request is asked of the CA again), so the
 // cache cannot grow with the client's requests.
 inline constexpr size_t kMaxCachedAuthorizations = 256;
+
+// Bytes (type and data) of one channel's requests waiting behind an
+// authorization or the recorder (ProxyLimits::max_queued_requests counts
+// them): one more and the channel is closed, saying why. A request alone
+// always fits (a packet is at most 256 KiB, its header included), so the
+// cap never refuses a channel's first request.
+inline constexpr size_t kMaxQueuedRequestBytes = size_t{256} << 10;
+
+// The host's channel requests (exit-status, exit-signal, eow@openssh.com)
+// one channel holds while the recorder has not recorded them yet (record
+// before forward): at most this many, of at most this many bytes (type and
+// data) together. A host that sends more is cut off: the channel is
+// closed, saying why. As above, one request alone always fits.
+inline constexpr size_t kMaxHeldHostRequests = 64;
+inline constexpr size_t kMaxHeldHostRequestBytes = size_t{256} << 10;
 
 // Recorded ProxyJumps (inner connections) one jump connection may have
 // waiting for their user's login at once, counting those still waiting for

@@ -33,6 +33,10 @@ void RecordingGate::Hold(Side side, Item::Kind kind, const ChannelTap* tap,
   item.type = std::move(type);
   item.data.assign(data.begin(), data.end());
   held_bytes_ += item.data.size();
+  if (kind == Item::kRequest) {
+    ++requests(side).count;
+    requests(side).bytes += item.type.size() + item.data.size();
+  }
   q.push_back(std::move(item));
 }
 
@@ -45,6 +49,10 @@ std::optional<RecordingGate::Item> RecordingGate::TakeRecorded(
   Item item = std::move(q.front());
   q.pop_front();
   held_bytes_ -= item.data.size();
+  if (item.kind == Item::kRequest) {
+    --requests(side).count;
+    requests(side).bytes -= item.type.size() + item.data.size();
+  }
   return item;
 }
 

@@ -52,6 +52,9 @@ class RecordingGate {
   bool empty() const { return input_.empty() && output_.empty(); }
   // Bytes of data and request payloads waiting (both directions).
   size_t held_bytes() const { return held_bytes_; }
+  // Requests of `side` waiting, and their bytes (type and payload).
+  size_t held_requests(Side side) const { return requests(side).count; }
+  size_t held_request_bytes(Side side) const { return requests(side).bytes; }
 
  private:
   std::deque<Item>& queue(Side side) {
@@ -61,8 +64,20 @@ class RecordingGate {
     return side == Side::kInput ? input_ : output_;
   }
 
+  struct Requests {
+    size_t count = 0;
+    size_t bytes = 0;
+  };
+  Requests& requests(Side side) {
+    return side == Side::kInput ? input_requests_ : output_requests_;
+  }
+  const Requests& requests(Side side) const {
+    return side == Side::kInput ? input_requests_ : output_requests_;
+  }
+
   std::deque<Item> input_, output_;
   size_t held_bytes_ = 0;
+  Requests input_requests_, output_requests_;
 };
 
 // User data held before it reaches the gate (behind a request waiting for

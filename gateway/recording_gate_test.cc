@@ -64,8 +64,12 @@ TEST(RecordingGate, ReleasesInOrderOnlyWhatWasRecorded) {
   gate.Hold(Side::kOutput, Item::kRequest, &tap, 0, "exit-status", B("0000"));
   gate.Hold(Side::kOutput, Item::kClose, &tap, 0, "", {});
   EXPECT_EQ(gate.held_bytes(), 7u);
+  // One request waits: its type and payload (the host's are capped so).
+  EXPECT_EQ(gate.held_requests(Side::kOutput), 1u);
+  EXPECT_EQ(gate.held_request_bytes(Side::kOutput), 15u);
   // The other direction is independent.
   EXPECT_FALSE(gate.MustWait(Side::kInput, nullptr));
+  EXPECT_EQ(gate.held_requests(Side::kInput), 0u);
 
   EXPECT_FALSE(gate.TakeRecorded(Side::kOutput, &tap).has_value());
   tap.acked_ = 1;
@@ -79,6 +83,8 @@ TEST(RecordingGate, ReleasesInOrderOnlyWhatWasRecorded) {
   ASSERT_TRUE(second.has_value());
   EXPECT_EQ(second->kind, Item::kRequest);
   EXPECT_EQ(second->type, "exit-status");
+  EXPECT_EQ(gate.held_requests(Side::kOutput), 0u);
+  EXPECT_EQ(gate.held_request_bytes(Side::kOutput), 0u);
   std::optional<Item> third = gate.TakeRecorded(Side::kOutput, &tap);
   ASSERT_TRUE(third.has_value());
   EXPECT_EQ(third->kind, Item::kClose);

@@ -2,26 +2,36 @@
 // (issue 12, gateway_load_e2e_test): once the recorder has recorded a
 // whole window at once, one recorder wake hands on at most 64 KiB (plus
 // the one message that crosses the mark); the rest goes on later wakes, so
-// the thread runs its other connections' handlers in between. Real CA,
-// gateway, sshd and OpenSSH client (gateway_test_fixture.h); the recorder
-// holds the data (or everything) until the test releases it.
+// the thread runs its other connections' handlers in between. What the
+// gateway holds meanwhile is bounded: the host's requests too. Real CA,
+// gateway, sshd and OpenSSH client (gateway_test_fixture.h), or our own
+// host and client; the recorder holds the data (or everything) until the
+// test releases it.
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gateway/gateway_test_fixture.h"
+#include "gateway/proxy.h"
 #include "gateway/recorder.h"
 #include "gtest/gtest.h"
+#include "ssh/connection/messages.h"
+#include "ssh/session/session.h"
+#include "ssh/wire/reader.h"
+#include "ssh/wire/writer.h"
 
 namespace sallyport::gateway {
 namespace {
@@ -57,6 +67,11 @@ class HoldingRecorder : public Recorder {
     }
     if (wake) wake();
   }
+  // The host's requests recorded so far.
+  int output_requests() const {
+    absl::MutexLock lock(&mu_);
+    return output_requests_;
+  }
   // The most data one wake handed on, and how many wakes did so.
   int64_t max_per_wake() const {
     absl::MutexLock lock(&mu_);
@@ -79,10 +94,11 @@ class HoldingRecorder : public Recorder {
       if (!r_.released_) r_.held_ += static_cast<int64_t>(bytes.size());
       return absl::OkStatus();
     }
-    absl::Status Request(absl::Time, Direction, std::string_view,
+    absl::Status Request(absl::Time, Direction direction, std::string_view,
                          std::string_view) override {
       absl::MutexLock lock(&r_.mu_);
       ++last_;
+      if (direction == Direction::kOutput) ++r_.output_requests_;
       return absl::OkStatus();
     }
     absl::Status WindowChange(absl::Time, uint32_t, uint32_t) override {
@@ -128,6 +144,7 @@ class HoldingRecorder : public Recorder {
   std::function<void()> wake_ ABSL_GUARDED_BY(mu_);
   bool released_ ABSL_GUARDED_BY(mu_) = false;
   int64_t held_ ABSL_GUARDED_BY(mu_) = 0;
+  int output_requests_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<uint64_t, int64_t> bytes_ ABSL_GUARDED_BY(mu_);  // ticket -> size
   mutable int64_t this_wake_ ABSL_GUARDED_BY(mu_) = 0;
   mutable int64_t max_per_wake_ ABSL_GUARDED_BY(mu_) = 0;
@@ -193,6 +210,167 @@ TEST_F(RequestReleaseTest, TheCommandRunsOnlyOnceItIsRecorded) {
   ssh.join();
   EXPECT_EQ(r.exit_code, 0) << r.Describe();
   EXPECT_EQ(access(marker.c_str(), F_OK), 0) << r.Describe();
+}
+
+// A host on our own library: to the exec it answers with one byte of
+// output (from which on the recorder holds everything), then `requests`
+// (eow@openssh.com, each with its data), exit-status 0, EOF and CLOSE.
+class RequestingHost : public ssh::session::SessionHandler {
+ public:
+  explicit RequestingHost(std::vector<std::vector<uint8_t>> requests)
+      : requests_(std::move(requests)) {}
+
+  std::atomic<bool> sent_all{false};
+
+  void OnChannelOpen(ssh::session::Channel ch, std::string_view,
+                     ssh::wire::Bytes) override {
+    (void)ch.Accept();
+  }
+  void OnChannelRequest(ssh::session::Channel ch, std::string_view type,
+                        bool want_reply, ssh::wire::Bytes,
+                        ssh::connection::RequestId request) override {
+    if (want_reply) (void)ch.Reply(request, type == "exec");
+    if (type != "exec") return;
+    const uint8_t x = 'x';
+    (void)ch.Queue(ssh::wire::Bytes(&x, 1));
+    for (const std::vector<uint8_t>& data : requests_) {
+      absl::Status st = ch.SendRequest("eow@openssh.com", false, data);
+      EXPECT_TRUE(st.ok()) << st;
+    }
+    ssh::wire::Writer status;
+    status.Uint32(0);
+    (void)ch.SendRequest("exit-status", false, status.data());
+    (void)ch.SendEof();
+    (void)ch.Close();
+    sent_all = true;
+  }
+  void OnData(ssh::session::Channel ch, uint32_t,
+              ssh::wire::Bytes data) override {
+    ch.Consume(data.size());
+  }
+
+ private:
+  std::vector<std::vector<uint8_t>> requests_;
+};
+
+// Our client: runs `exec x` on one session channel and notes what comes
+// back; disconnects once the channel closed.
+class RequestsSeen : public ssh::session::SessionHandler {
+ public:
+  std::string out, err;
+  size_t eows = 0;
+  std::optional<uint32_t> exit_status;
+
+  void OnAuthenticated(ssh::session::Session& s) override {
+    session_ = &s;
+    if (!s.OpenChannel("session").ok()) s.Disconnect("cannot open");
+  }
+  void OnChannelOpenResult(ssh::session::Channel ch,
+                           const ssh::connection::OpenResult& r) override {
+    if (!r.ok()) {
+      ADD_FAILURE() << r.description;
+      session_->Disconnect("refused");
+      return;
+    }
+    (void)ch.SendRequest("exec", true,
+                         ssh::connection::SerializeStringRequest("x"));
+  }
+  void OnData(ssh::session::Channel ch, uint32_t stream,
+              ssh::wire::Bytes data) override {
+    (stream == 1 ? err : out).append(data.begin(), data.end());
+    ch.Consume(data.size());
+  }
+  void OnChannelRequest(ssh::session::Channel ch, std::string_view type,
+                        bool want_reply, ssh::wire::Bytes data,
+                        ssh::connection::RequestId request) override {
+    if (type == "eow@openssh.com") ++eows;
+    if (type == "exit-status") {
+      ssh::wire::Reader r(data);
+      absl::StatusOr<uint32_t> status = r.ReadUint32();
+      if (status.ok()) exit_status = *status;
+    }
+    if (want_reply) (void)ch.Reply(request, false);
+  }
+  void OnClose(ssh::session::Channel) override { session_->Disconnect("done"); }
+
+ private:
+  ssh::session::Session* session_ = nullptr;
+};
+
+class HostRequestLimitTest : public RecordingReleaseTest {
+ protected:
+  // Runs RequestingHost with `requests` as web08 and our client on it;
+  // once the recorder has all of the host's requests (`requests` and the
+  // exit-status) or the gateway cut the channel off, the recorder records
+  // everything.
+  RequestsSeen Run(std::vector<std::vector<uint8_t>> requests) {
+    const int expected = static_cast<int>(requests.size()) + 1;
+    RequestingHost host(std::move(requests));
+    std::unique_ptr<OwnHost> web08 = StartOwnHost("web08", host);
+    RequestsSeen client;
+    if (web08 == nullptr) return client;
+    std::thread release([&] {
+      const absl::Time limit = absl::Now() + absl::Seconds(30);
+      while (absl::Now() < limit &&
+             !(host.sent_all && holding_.output_requests() == expected) &&
+             !absl::StrContains(GatewayLog(), "event=channel.abort")) {
+        absl::SleepFor(absl::Milliseconds(50));
+      }
+      holding_.Release();
+    });
+    LoginResult run = RunOurClient(login_ + "+web08", client);
+    release.join();
+    EXPECT_TRUE(run.authenticated) << run.banner;
+    return client;
+  }
+  static constexpr char kCutOff[] =
+      "web08 sent more channel requests than the gateway holds while it "
+      "records them";
+};
+
+// The count: the host's kMaxHeldHostRequests requests (the eows and the
+// exit-status) wait for the recorder and then reach the user; one more
+// and the channel is closed, saying why.
+TEST_F(HostRequestLimitTest, HeldHostRequestsStopAtTheCount) {
+  RequestsSeen at = Run(std::vector<std::vector<uint8_t>>(
+      kMaxHeldHostRequests - 1, std::vector<uint8_t>()));
+  EXPECT_EQ(at.out, "x") << at.err << GatewayLog();
+  EXPECT_EQ(at.eows, kMaxHeldHostRequests - 1);
+  EXPECT_EQ(at.exit_status, std::optional<uint32_t>(0)) << at.err;
+  EXPECT_FALSE(absl::StrContains(GatewayLog(), "event=channel.abort"));
+}
+
+TEST_F(HostRequestLimitTest, OneMoreHeldHostRequestClosesTheChannel) {
+  RequestsSeen over = Run(std::vector<std::vector<uint8_t>>(
+      kMaxHeldHostRequests, std::vector<uint8_t>()));
+  EXPECT_FALSE(over.exit_status.has_value()) << GatewayLog();
+  EXPECT_TRUE(absl::StrContains(over.err, kCutOff)) << over.err << GatewayLog();
+  EXPECT_TRUE(absl::StrContains(GatewayLog(), "event=channel.abort"));
+}
+
+// The bytes: four big eows and the exit-status, kMaxHeldHostRequestBytes
+// (types and data) together, wait and then reach the user; one byte more
+// and the channel is closed.
+std::vector<std::vector<uint8_t>> EowsOfBytes(size_t extra) {
+  const size_t exit_status = std::string("exit-status").size() + 4;
+  const size_t each = std::string("eow@openssh.com").size();
+  const size_t data = kMaxHeldHostRequestBytes - exit_status - 4 * each;
+  std::vector<std::vector<uint8_t>> out(3, std::vector<uint8_t>(data / 4, 'e'));
+  out.emplace_back(data - 3 * (data / 4) + extra, 'e');
+  return out;
+}
+
+TEST_F(HostRequestLimitTest, HeldHostRequestsStopAtTheBytes) {
+  RequestsSeen at = Run(EowsOfBytes(0));
+  EXPECT_EQ(at.out, "x") << at.err << GatewayLog();
+  EXPECT_EQ(at.eows, 4u);
+  EXPECT_EQ(at.exit_status, std::optional<uint32_t>(0)) << at.err;
+}
+
+TEST_F(HostRequestLimitTest, OneMoreHeldHostRequestByteClosesTheChannel) {
+  RequestsSeen over = Run(EowsOfBytes(1));
+  EXPECT_FALSE(over.exit_status.has_value()) << GatewayLog();
+  EXPECT_TRUE(absl::StrContains(over.err, kCutOff)) << over.err << GatewayLog();
 }
 
 }  // namespace

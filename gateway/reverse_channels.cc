@@ -102,6 +102,15 @@ std::optional<bool> GatewayConnection::OnRemoteForward(
   if (cancel) {
     if (remote_forwards_.count(key) == 0)
       return refuse("no such remote forward");
+    // Each one waits for the host's answer (and for the upstream): as many
+    // as there may be forwards, not as many as the user sends.
+    if (remote_cancels_pending_ >= limits_.max_remote_forwards) {
+      return refuse(absl::StrCat(
+          "at most ",
+          base::Plural(limits_.max_remote_forwards, "cancel-tcpip-forward"),
+          " waiting at a time"));
+    }
+    ++remote_cancels_pending_;
   } else {
     auto tell = [&](const std::string& why) {
       Notify(absl::StrCat("sallyport: remote forwarding (-R) of ", Safe(listen),
@@ -141,14 +150,14 @@ std::optional<bool> GatewayConnection::OnRemoteForward(
       if (!ready || c->upstream_ == nullptr ||
           c->upstream_->session == nullptr ||
           !c->upstream_->session->SendGlobalRequest(what, true, copy).ok()) {
-        if (!cancel) --c->remote_forwards_pending_;
+        c->ForwardRequestDone(cancel);
         reply(false, {});
         return;
       }
       c->WakeUp();
       c->upstream_replies_.push_back([c, cancel, key, listen, what, reply](
                                          bool ok, Bytes d) {
-        if (!cancel) --c->remote_forwards_pending_;
+        c->ForwardRequestDone(cancel);
         if (ok && cancel) c->remote_forwards_.erase(key);
         if (ok && !cancel) {
           c->remote_forwards_.insert(key);

@@ -9,24 +9,16 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gateway/gateway_test_fixture.h"
 #include "gtest/gtest.h"
-#include "ssh/auth/auth.h"
-#include "ssh/cert/certificate_file.h"
 #include "ssh/connection/messages.h"
-#include "ssh/crypto/keys.h"
 #include "ssh/net/driver.h"
-#include "ssh/net/session_handler.h"
 #include "ssh/session/session.h"
-#include "ssh/transport/host_key.h"
 #include "ssh/wire/reader.h"
-#include "storage/store.h"
-#include "tests/harness/sshd_fixture.h"
 
 namespace sallyport::gateway {
 namespace {
@@ -164,14 +156,8 @@ TEST_F(SlowReaderTest, AUserWithAHugeWindowWhoStopsReadingStopsTheHost) {
 // reading): it advertises a 4 GiB window on its session channel and, once
 // the command request came, stops reading its socket. It never consumes
 // what arrives.
-class StuckHost : public ssh::session::SessionHandler,
-                  public ssh::auth::AuthPolicy {
+class StuckHost : public ssh::session::SessionHandler {
  public:
-  ssh::auth::AuthDecision Decide(const ssh::auth::AuthAttempt&) override {
-    // The library checked the session certificate (our user CA, valid,
-    // the login among its principals).
-    return {ssh::auth::AuthResult::kAccept, "test host"};
-  }
   void OnChannelOpen(Channel ch, std::string_view, ssh::wire::Bytes) override {
     (void)ch.Accept();
   }
@@ -263,76 +249,23 @@ class Pusher : public ssh::session::SessionHandler {
 TEST_F(SlowReaderTest, AHostWithAHugeWindowWhoStopsReadingStopsTheUser) {
   constexpr uint64_t kTotal = uint64_t{128} << 20;
   constexpr uint64_t kMaxHeld = uint64_t{32} << 20;
-  // web09: our StuckHost, with a host certificate from our host CA.
-  const std::string state = env_->dir() + "/state";
-  auto key_files = testing::GenerateKey(dir_->path(), "web09_host");
-  ASSERT_TRUE(key_files.ok()) << key_files.status();
-  auto cert_path =
-      testing::SignWithSshKeygen(state + "/host_ca", key_files->public_path,
-                                 "web09", "web09", "-5m:+1h", /*host=*/true);
-  ASSERT_TRUE(cert_path.ok()) << cert_path.status();
-  auto key = ssh::crypto::PrivateKey::LoadFile(key_files->private_path);
-  ASSERT_TRUE(key.ok()) << key.status();
-  auto cert = ssh::cert::LoadCertificate(*cert_path);
-  ASSERT_TRUE(cert.ok()) << cert.status();
-  auto user_ca = ssh::crypto::PublicKey::FromAuthorizedKeysLine(
-      env_->init().user_ca_public_key);
-  ASSERT_TRUE(user_ca.ok()) << user_ca.status();
-
+  // web09: our StuckHost.
   StuckHost host;
-  // Destroyed last: the driver's timers and socket belong to it.
-  asio::io_context host_io;
-  // Destroyed after the session, which uses the transport it owns.
-  std::unique_ptr<ssh::net::TransportDriver> host_driver;
-  ssh::session::ServerSessionOptions o;
-  o.transport.host_keys = {ssh::transport::ServerHostKey{*key, cert->blob}};
-  o.connection.initial_window = 0xfff00000u;
-  o.auth.policy = &host;
-  o.auth.trusted_user_cas = {*user_ca};
-  // The session certificate's source-address names the gateway.
-  o.auth.peer_address = "127.0.0.1";
-  o.auth.log = [](const ssh::auth::AuthAttempt*, bool accepted,
-                  std::string_view reason) {
-    if (!accepted)
-      std::printf("web09 refused: %s\n", std::string(reason).c_str());
+  OwnHost::Options host_options;
+  host_options.connection.initial_window = 0xfff00000u;
+  host_options.on_driver = [&](ssh::net::TransportDriver& d) {
+    host.driver = &d;
   };
-  auto session = ssh::session::ServerSession::Create(std::move(o), host);
-  ASSERT_TRUE(session.ok()) << session.status();
-  asio::ip::tcp::acceptor acceptor(
-      host_io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  std::unique_ptr<ssh::net::SessionMessageHandler> host_handler;
-  acceptor.async_accept(
-      [&](const asio::error_code& ec, asio::ip::tcp::socket socket) {
-        ASSERT_FALSE(ec) << ec.message();
-        host_driver = std::make_unique<ssh::net::TransportDriver>(
-            std::move(socket), (*session)->ReleaseTransport());
-        host_handler = std::make_unique<ssh::net::SessionMessageHandler>(
-            **session, *host_driver);
-        host.driver = host_driver.get();
-        asio::co_spawn(
-            host_io,
-            [&]() -> asio::awaitable<void> {
-              (void)co_await host_driver->Run(*host_handler);
-            },
-            [](std::exception_ptr e) {
-              if (e) ADD_FAILURE() << "the host's driver coroutine threw";
-            });
-      });
-  storage::Host web09;
-  web09.name = "web09";
-  web09.address = "127.0.0.1";
-  web09.port = acceptor.local_endpoint().port();
-  web09.trust = storage::HostTrust::kHostCa;
-  ASSERT_TRUE(env_->store().CreateHost(web09).ok());
-  std::thread host_thread([&] { host_io.run_for(std::chrono::seconds(240)); });
+  std::unique_ptr<OwnHost> web09 =
+      StartOwnHost("web09", host, std::move(host_options));
+  ASSERT_NE(web09, nullptr);
 
   Pusher user(kTotal);
   OurClientOptions options;
   options.limit = absl::Seconds(240);
   options.on_driver = [&](ssh::net::TransportDriver& d) { user.driver = &d; };
   LoginResult run = RunOurClient(login_ + "+web09", user, options);
-  host_io.stop();
-  host_thread.join();
+  web09.reset();
   ASSERT_TRUE(run.authenticated) << run.banner;
   ASSERT_TRUE(user.sent_when_stopped.has_value()) << GatewayLog();
   std::printf("stuck host: the user sent %llu MiB, the host read %llu KiB\n",
