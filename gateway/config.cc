@@ -235,6 +235,17 @@ absl::StatusOr<GatewaySettings> SettingsFromConfig(
   }
   RETURN_IF_ERROR(DurationIn("limits.idle_timeout", l.idle_timeout,
                              absl::ZeroDuration(), kMaxTimeout));
+  if (limits.max_buffered_bytes_per_connection() != 0) {
+    l.max_buffered_bytes_per_connection =
+        limits.max_buffered_bytes_per_connection();
+  }
+  if (l.max_buffered_bytes_per_connection < kMinBufferedBytesPerConnection ||
+      l.max_buffered_bytes_per_connection > kMaxBufferedBytesPerConnection) {
+    return Bad("limits.max_buffered_bytes_per_connection",
+               absl::StrCat("must be in ", kMinBufferedBytesPerConnection, "..",
+                            kMaxBufferedBytesPerConnection, " (got ",
+                            l.max_buffered_bytes_per_connection, ")"));
+  }
 
   for (int i = 0; i < config.egress_addresses_size(); ++i) {
     const std::string& a = config.egress_addresses(i);

@@ -6,6 +6,7 @@
 #ifndef SALLYPORT_GATEWAY_CONFIG_H_
 #define SALLYPORT_GATEWAY_CONFIG_H_
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,8 @@ inline constexpr int kMaxThreads = 256;
 inline constexpr int kMaxAuthTriesLimit = 100;
 inline constexpr int kMaxChannelsPerConnectionLimit = 4096;
 inline constexpr int kMaxSessionsPerUserLimit = 100000;
+inline constexpr int64_t kMinBufferedBytesPerConnection = int64_t{1} << 20;
+inline constexpr int64_t kMaxBufferedBytesPerConnection = int64_t{1} << 30;
 inline constexpr int kMaxStartupsFullLimit = 100000;
 inline constexpr absl::Duration kMaxTimeout = absl::Hours(24);
 
@@ -62,6 +65,7 @@ struct GatewayLimitSettings {
   int max_channels_per_connection = 64;
   int max_sessions_per_user = 50;
   absl::Duration idle_timeout = absl::ZeroDuration();  // zero: off
+  int64_t max_buffered_bytes_per_connection = int64_t{16} << 20;
 };
 
 // Absolute paths of the files `enroll` writes.

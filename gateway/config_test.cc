@@ -53,6 +53,7 @@ TEST(GatewayConfigTest, DefaultsFillAMinimalConfig) {
   EXPECT_EQ(s->limits.max_channels_per_connection, 64);
   EXPECT_EQ(s->limits.max_sessions_per_user, 50);
   EXPECT_EQ(s->limits.idle_timeout, absl::ZeroDuration());
+  EXPECT_EQ(s->limits.max_buffered_bytes_per_connection, 16 << 20);
   EXPECT_EQ(s->drain_timeout, absl::Seconds(30));
   EXPECT_EQ(s->revocation_grace, absl::Seconds(60));
   EXPECT_EQ(s->files.host_key, "/etc/gw/ssh_host_ed25519_key");
@@ -88,6 +89,7 @@ TEST(GatewayConfigTest, EveryKeyIsRead) {
                          "  max_channels_per_connection: 8\n"
                          "  max_sessions_per_user: 4\n"
                          "  idle_timeout: 15m\n"
+                         "  max_buffered_bytes_per_connection: 4194304\n"
                          "egress_addresses: [192.0.2.7, \"2001:db8::7\"]\n"
                          "name: gw-1.example\n"
                          "files:\n"
@@ -114,6 +116,7 @@ TEST(GatewayConfigTest, EveryKeyIsRead) {
   EXPECT_EQ(s->limits.max_channels_per_connection, 8);
   EXPECT_EQ(s->limits.max_sessions_per_user, 4);
   EXPECT_EQ(s->limits.idle_timeout, absl::Minutes(15));
+  EXPECT_EQ(s->limits.max_buffered_bytes_per_connection, 4 << 20);
   EXPECT_EQ(s->egress_addresses,
             (std::vector<std::string>{"192.0.2.7", "2001:db8::7"}));
   EXPECT_EQ(s->name, "gw-1.example");
@@ -255,6 +258,11 @@ INSTANTIATE_TEST_SUITE_P(
                 "config: limits.idle_timeout"},
         Refusal{"limits:\n  idle_timeout: 25h\n",
                 "config: limits.idle_timeout"},
+        Refusal{"limits:\n  max_buffered_bytes_per_connection: 1048575\n",
+                "config: limits.max_buffered_bytes_per_connection must be in "
+                "1048576..1073741824"},
+        Refusal{"limits:\n  max_buffered_bytes_per_connection: 1073741825\n",
+                "config: limits.max_buffered_bytes_per_connection"},
         Refusal{"egress_addresses: [192.0.2.1, gw.example]\n",
                 "config: egress_addresses[1] \"gw.example\""},
         Refusal{"egress_addresses: [\"10.0.0.1/8\"]\n",

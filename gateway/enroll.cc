@@ -132,6 +132,8 @@ absl::StatusOr<EnrollResult> Enroll(const EnrollOptions& options) {
   limits->set_max_channels_per_connection(defaults.max_channels_per_connection);
   limits->set_max_sessions_per_user(defaults.max_sessions_per_user);
   limits->mutable_idle_timeout()->set_seconds(0);
+  limits->set_max_buffered_bytes_per_connection(
+      defaults.max_buffered_bytes_per_connection);
   config::GatewayFiles* files = config.mutable_files();
   files->set_host_key(std::string(kDefaultHostKeyFile));
   files->set_host_certificate(std::string(kDefaultHostCertificateFile));

@@ -114,6 +114,8 @@ GatewayConnection::GatewayConnection(
   log_conn_.id = proxy_.NewConnectionId();
   log_conn_.session = session_id_;
   if (!ec) log_conn_.peer = absl::StrCat(peer_, ":", ep.port());
+  window_budget_ = std::make_shared<ssh::connection::WindowBudget>(
+      limits_.max_buffered_bytes_per_connection);
 }
 
 GatewayConnection::GatewayConnection(
@@ -129,6 +131,10 @@ GatewayConnection::GatewayConnection(
   log_conn_.id = proxy_.NewConnectionId();
   log_conn_.session = session_id_;
   log_conn_.peer = absl::StrCat(peer_, " via ", origin_->outer_session);
+  window_budget_ = origin_->window_budget != nullptr
+                       ? origin_->window_budget
+                       : std::make_shared<ssh::connection::WindowBudget>(
+                             limits_.max_buffered_bytes_per_connection);
 }
 
 GatewayConnection::~GatewayConnection() {
@@ -209,6 +215,7 @@ asio::awaitable<void> GatewayConnection::Run() {
   o.max_env_request_bytes = limits_.max_env_request_bytes;
   o.connection.max_channels = limits_.max_channels_per_connection;
   o.connection.max_queued_bytes = kBridgeQueueBytes;
+  o.connection.window_budget = window_budget_.get();
   o.auth.policy = this;
   o.auth.clock = po.clock;
   o.auth.trusted_user_cas = po.ca->user_ca_keys();

@@ -64,6 +64,7 @@
 #include "gateway/recording_gate.h"
 #include "gateway/target_name.h"
 #include "proto/gateway.pb.h"
+#include "ssh/connection/connection.h"
 #include "ssh/net/channel_stream.h"
 #include "ssh/net/driver.h"
 #include "ssh/net/session_handler.h"
@@ -92,6 +93,9 @@ struct JumpOrigin {
   // connection and its inner connections): the first inner session to log
   // in uses it, each other one counts one more.
   std::shared_ptr<bool> jump_count_used;
+  // The jump connection's window budget: the inner connection's channels
+  // (both sides) count against it too.
+  std::shared_ptr<ssh::connection::WindowBudget> window_budget;
 };
 
 class GatewayConnection
@@ -456,6 +460,11 @@ class GatewayConnection
   std::unique_ptr<ssh::net::ByteStream> stream_;
   // Set for an inner connection (recorded ProxyJump).
   std::optional<JumpOrigin> origin_;
+  // What the channel windows of this connection, its upstream and its
+  // inner connections hold together (limits.max_buffered_bytes_per_
+  // connection); an inner connection shares its jump connection's. Before
+  // the sessions that use it, so it outlives them.
+  std::shared_ptr<ssh::connection::WindowBudget> window_budget_;
   // Jump channels carrying an inner connection (by down id).
   std::map<uint32_t, JumpChannel> jump_ports_;
   std::unique_ptr<ssh::net::TransportDriver> down_driver_;

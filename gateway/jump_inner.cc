@@ -155,9 +155,15 @@ void GatewayConnection::LaunchInner(Channel ch, const gw::HostRecord& record,
       ssh::net::ChannelStream::Create(executor_, ch, [this]() -> size_t {
         return down_driver_ == nullptr ? 0 : down_driver_->OutputRoomBytes();
       });
-  JumpOrigin origin{host,   user_,           outer->signature_key_blob,
-                    peer_,  session_id_,     std::move(host_key),
-                    record, jump_count_used_};
+  JumpOrigin origin{host,
+                    user_,
+                    outer->signature_key_blob,
+                    peer_,
+                    session_id_,
+                    std::move(host_key),
+                    record,
+                    jump_count_used_,
+                    window_budget_};
   auto inner = std::make_shared<GatewayConnection>(proxy_, std::move(stream),
                                                    std::move(origin));
   jump_ports_[id] = JumpChannel{port, host, inner->session_id_, Now(), inner};

@@ -62,6 +62,10 @@ struct ProxyLimits {
   // `-R` forwards (tcpip-forward) per connection, accepted or pending;
   // also the cancel-tcpip-forward requests waiting for their answer.
   size_t max_remote_forwards = 16;
+  // What one downstream connection's channel windows (its upstream's and
+  // its recorded ProxyJumps' included) may hold together
+  // (ssh::connection::WindowBudget; limits.max_buffered_bytes_per_connection).
+  uint64_t max_buffered_bytes_per_connection = uint64_t{16} << 20;
   // How long a user's channel may wait to open (the CA's decision, the
   // host's connection, the host's open: sshd confirms a direct-tcpip once
   // it connected): then the user's client is told "open timed out" and the

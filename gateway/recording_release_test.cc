@@ -36,14 +36,15 @@
 namespace sallyport::gateway {
 namespace {
 
-// One channel's recording is held until Release(): from its first data
-// on, or with `hold_requests` everything (the requests too). Counts the
-// data bytes each recorder wake hands on. A wake asks each channel's
-// Health() once, then Recorded() for each item it takes.
+// One channel's recording is held until Release(): from the data past its
+// first `hold_after` bytes on, or with `hold_requests` everything (the
+// requests too). Counts the data bytes each recorder wake hands on. A wake
+// asks each channel's Health() once, then Recorded() for each item it
+// takes.
 class HoldingRecorder : public Recorder {
  public:
-  explicit HoldingRecorder(bool hold_requests = false)
-      : hold_requests_(hold_requests) {}
+  explicit HoldingRecorder(bool hold_requests = false, int64_t hold_after = 0)
+      : hold_requests_(hold_requests), hold_after_(hold_after) {}
 
   absl::StatusOr<std::unique_ptr<ChannelTap>> Attach(
       const ChannelInfo& info) override {
@@ -90,8 +91,10 @@ class HoldingRecorder : public Recorder {
                       absl::Span<const uint8_t> bytes) override {
       absl::MutexLock lock(&r_.mu_);
       r_.bytes_[++last_] = static_cast<int64_t>(bytes.size());
-      if (first_data_ == 0) first_data_ = last_;
-      if (!r_.released_) r_.held_ += static_cast<int64_t>(bytes.size());
+      r_.seen_ += static_cast<int64_t>(bytes.size());
+      if (first_data_ == 0 && r_.seen_ > r_.hold_after_) first_data_ = last_;
+      if (!r_.released_ && first_data_ != 0)
+        r_.held_ += static_cast<int64_t>(bytes.size());
       return absl::OkStatus();
     }
     absl::Status Request(absl::Time, Direction direction, std::string_view,
@@ -140,7 +143,9 @@ class HoldingRecorder : public Recorder {
   };
 
   const bool hold_requests_;
+  const int64_t hold_after_;
   mutable absl::Mutex mu_;
+  int64_t seen_ ABSL_GUARDED_BY(mu_) = 0;  // data bytes recorded
   std::function<void()> wake_ ABSL_GUARDED_BY(mu_);
   bool released_ ABSL_GUARDED_BY(mu_) = false;
   int64_t held_ ABSL_GUARDED_BY(mu_) = 0;
@@ -151,19 +156,27 @@ class HoldingRecorder : public Recorder {
   mutable int wakes_with_data_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
+// A channel's window starts small (ssh::connection::WindowBudget) and
+// grows as the gateway consumes what the host sent: the first kWarmUp
+// bytes go through, from then on the recorder holds.
+constexpr int64_t kWarmUp = 64 << 10;
+
 class RecordingReleaseTest : public GatewayTest {
  protected:
   RecordingReleaseTest() { recorder_override_ = &holding_; }
-  HoldingRecorder holding_;
+  HoldingRecorder holding_{/*hold_requests=*/false, kWarmUp};
 };
 
 TEST_F(RecordingReleaseTest, OneWakeHandsOnAtMostOneSliceOfAWindow) {
   constexpr int64_t kBytes = 1 << 20;  // fits the 2 MiB channel window
   testing::RunResult r;
   std::thread ssh([&] {
-    r = Ssh(login_ + "+web01", absl::StrCat("head -c ", kBytes, " /dev/zero"));
+    r = Ssh(login_ + "+web01",
+            absl::StrCat("head -c ", kWarmUp, " /dev/zero; sleep 1; head -c ",
+                         kBytes, " /dev/zero"));
   });
-  // sshd sends it all (the window allows it); the gateway holds it.
+  // sshd sends it all (the window, grown, allows it); the gateway holds
+  // it.
   const absl::Time limit = absl::Now() + absl::Seconds(60);
   while (holding_.held_bytes() < kBytes && absl::Now() < limit)
     absl::SleepFor(absl::Milliseconds(50));
@@ -171,7 +184,7 @@ TEST_F(RecordingReleaseTest, OneWakeHandsOnAtMostOneSliceOfAWindow) {
   holding_.Release();
   ssh.join();
   EXPECT_EQ(r.exit_code, 0) << r.Describe();
-  EXPECT_EQ(static_cast<int64_t>(r.out.size()), kBytes);
+  EXPECT_EQ(static_cast<int64_t>(r.out.size()), kWarmUp + kBytes);
   // 64 KiB per wake, plus the data message that crosses the mark (at most
   // 32 KiB from sshd); without the limit one wake sends all 1 MiB.
   std::printf("largest release in one wake: %lld bytes; wakes with data: %d\n",
@@ -297,8 +310,10 @@ class RequestsSeen : public ssh::session::SessionHandler {
   ssh::session::Session* session_ = nullptr;
 };
 
-class HostRequestLimitTest : public RecordingReleaseTest {
+class HostRequestLimitTest : public GatewayTest {
  protected:
+  HostRequestLimitTest() { recorder_override_ = &holding_; }
+
   // Runs RequestingHost with `requests` as web08 and our client on it;
   // once the recorder has all of the host's requests (`requests` and the
   // exit-status) or the gateway cut the channel off, the recorder records
@@ -326,6 +341,8 @@ class HostRequestLimitTest : public RecordingReleaseTest {
   static constexpr char kCutOff[] =
       "web08 sent more channel requests than the gateway holds while it "
       "records them";
+  // Holds from the host's first byte on.
+  HoldingRecorder holding_;
 };
 
 // The count: the host's kMaxHeldHostRequests requests (the eows and the

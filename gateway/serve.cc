@@ -153,6 +153,8 @@ ProxyLimits ToProxyLimits(const GatewayLimitSettings& l) {
   p.max_sessions_per_user = l.max_sessions_per_user;
   p.login_grace = l.login_grace;
   p.idle_timeout = l.idle_timeout;
+  p.max_buffered_bytes_per_connection =
+      static_cast<uint64_t>(l.max_buffered_bytes_per_connection);
   return p;
 }
 

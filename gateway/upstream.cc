@@ -108,6 +108,7 @@ asio::awaitable<void> GatewayConnection::RunUpstream() {
   o.connection.max_channels =
       std::max<size_t>(64, 2 * limits_.max_channels_per_connection);
   o.connection.max_queued_bytes = kBridgeQueueBytes;
+  o.connection.window_budget = window_budget_.get();
   // The host's opens wait for the user's client: the gateway answers them
   // when the user's side does, or refuses them when it times out.
   o.open_timeout = limits_.channel_open_timeout + kHostOpenGrace;

@@ -323,7 +323,7 @@ absl::Status Connection::HandleOpen(wire::Reader& r) {
   c.remote_id = *sender;
   c.remote_window = *window;
   c.remote_max_packet = *max_packet;
-  c.local_window = options_.initial_window;
+  Reserve(c);
   channels_.emplace(id, std::move(c));
   handler_.OnChannelOpen(id, *type, r.Rest());
   return absl::OkStatus();
@@ -339,15 +339,15 @@ absl::StatusOr<uint32_t> Connection::OpenChannel(std::string_view type,
   Channel c;
   c.state = State::kOpening;
   c.type = std::string(type);
-  c.local_window = options_.initial_window;
   wire::Writer w;
   w.Byte(kMsgChannelOpen)
       .String(type)
       .Uint32(id)
-      .Uint32(options_.initial_window)
+      .Uint32(FirstWindow())
       .Uint32(options_.max_packet)
       .Raw(extra);
   RETURN_IF_ERROR(Send(w.data()));
+  Reserve(c);
   channels_.emplace(id, std::move(c));
   return id;
 }
@@ -364,10 +364,62 @@ absl::Status Connection::AbandonOpen(uint32_t id) {
   return absl::OkStatus();
 }
 
+Connection::~Connection() {
+  WindowBudget* budget = options_.window_budget;
+  if (budget == nullptr) return;
+  for (const auto& [id, c] : channels_) {
+    budget->reserved_ -= c.reservation;
+    --budget->channels_;
+  }
+}
+
+uint32_t Connection::FirstWindow() const {
+  return options_.window_budget == nullptr
+             ? options_.initial_window
+             : std::min(options_.initial_window, WindowBudget::kFloor);
+}
+
+void Connection::Reserve(Channel& c) {
+  c.reservation = FirstWindow();
+  c.local_window = FirstWindow();
+  if (WindowBudget* budget = options_.window_budget; budget != nullptr) {
+    budget->reserved_ += c.reservation;
+    ++budget->channels_;
+  }
+}
+
+void Connection::Rebalance(Channel& c) {
+  WindowBudget* budget = options_.window_budget;
+  if (budget == nullptr) return;
+  const uint64_t share = std::clamp<uint64_t>(
+      budget->total_ / std::max<size_t>(budget->channels_, 1), FirstWindow(),
+      options_.initial_window);
+  const bool open =
+      c.state == State::kOpen && !c.close_requested && !c.close_received;
+  if (c.reservation < share && open) {
+    const uint64_t room = budget->total_ > budget->reserved_
+                              ? budget->total_ - budget->reserved_
+                              : 0;
+    const uint64_t grow = std::min(share - c.reservation, room);
+    c.reservation += grow;
+    c.to_adjust += grow;
+    budget->reserved_ += grow;
+  } else if (c.reservation > share) {
+    const uint64_t shrink = std::min(c.reservation - share, c.to_adjust);
+    c.reservation -= shrink;
+    c.to_adjust -= shrink;
+    budget->reserved_ -= shrink;
+  }
+}
+
 void Connection::Erase(uint32_t id) {
   auto it = channels_.find(id);
   if (it == channels_.end()) return;
   if (it->second.abandoned) --abandoned_;
+  if (WindowBudget* budget = options_.window_budget; budget != nullptr) {
+    budget->reserved_ -= it->second.reservation;
+    --budget->channels_;
+  }
   channels_.erase(it);
 }
 
@@ -380,7 +432,7 @@ absl::Status Connection::AcceptChannel(uint32_t id) {
   w.Byte(kMsgChannelOpenConfirmation)
       .Uint32(c->remote_id)
       .Uint32(id)
-      .Uint32(options_.initial_window)
+      .Uint32(c->local_window)
       .Uint32(options_.max_packet);
   return Send(w.data());
 }
@@ -417,9 +469,10 @@ void Connection::Consume(uint32_t id, size_t n) {
   n = std::min<uint64_t>(n, c.unconsumed);
   c.unconsumed -= n;
   c.to_adjust += n;
+  Rebalance(c);
   // Re-advertise in half-window steps so the peer never waits on us.
-  if (c.to_adjust >= options_.initial_window / 2 && !c.close_requested &&
-      !c.close_received && c.state == State::kOpen) {
+  if (c.to_adjust > 0 && c.to_adjust >= c.reservation / 2 &&
+      !c.close_requested && !c.close_received && c.state == State::kOpen) {
     const uint32_t add = static_cast<uint32_t>(
         std::min<uint64_t>(c.to_adjust, 0xffffffffull - c.local_window));
     c.to_adjust -= add;

@@ -43,6 +43,35 @@
 
 namespace sallyport::ssh::connection {
 
+// What the receive windows of a group of connections (a gateway's
+// downstream connection, its upstream and the inner connections of its
+// jumps) may hold together, in bytes. Each channel of a connection that
+// has one starts with a window of kFloor (or initial_window when smaller),
+// always granted, and grows toward min(initial_window, total / channels)
+// as it consumes, while the budget has room; a channel over its share
+// gives the excess back as it consumes; a channel gives everything back
+// when it is forgotten. So the group buffers at most total plus kFloor per
+// channel, and a lone channel still gets its whole initial_window.
+// Not thread-safe: every connection using it runs on one thread. It must
+// outlive them.
+class WindowBudget {
+ public:
+  static constexpr uint32_t kFloor = 32 << 10;
+
+  explicit WindowBudget(uint64_t total) : total_(total) {}
+  uint64_t total() const { return total_; }
+  // Bytes of window reserved by the channels now (may exceed total() by
+  // the floors), and the channels holding a reservation.
+  uint64_t reserved() const { return reserved_; }
+  size_t channels() const { return channels_; }
+
+ private:
+  friend class Connection;
+  uint64_t total_;
+  uint64_t reserved_ = 0;
+  size_t channels_ = 0;
+};
+
 struct ConnectionOptions {
   uint32_t initial_window = 2 << 20;  // DESIGN.md §4
   uint32_t max_packet = 32 << 10;     // largest data chunk we accept
@@ -54,6 +83,9 @@ struct ConnectionOptions {
   // Unanswered want_reply requests from the peer, per channel and for
   // global requests; one more disconnects.
   size_t max_pending_requests = 64;
+  // Shared by the connections whose receive windows it bounds (see
+  // WindowBudget); null: each channel's window is initial_window.
+  WindowBudget* window_budget = nullptr;
 };
 
 // Identifies a want_reply request from the peer, for the reply.
@@ -115,6 +147,10 @@ class Connection {
  public:
   Connection(transport::Transport& transport, ConnectionHandler& handler,
              ConnectionOptions options = {});
+  // Gives the channels' reservations back to the window budget.
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
 
   // Handles one connection-layer message (80..127). On a protocol
   // violation (unknown channel id, data beyond the window, window overflow,
@@ -239,7 +275,10 @@ class Connection {
     uint32_t local_window = 0;  // what the peer may still send
     uint64_t unconsumed = 0;    // received, not yet consumed
     uint64_t to_adjust = 0;     // consumed, not yet re-advertised
-    bool eof_sent = false;      // asked for (queued or on the wire)
+    // local_window + unconsumed + to_adjust: initial_window, or with a
+    // window budget what the channel holds of it.
+    uint64_t reservation = 0;
+    bool eof_sent = false;  // asked for (queued or on the wire)
     bool eof_received = false;
     bool close_requested = false;  // Close() called (queued or on the wire)
     bool close_sent = false;       // CLOSE on the wire
@@ -253,6 +292,14 @@ class Connection {
   };
 
   absl::Status Fail(absl::Status status);
+  // A new channel's window: initial_window, or with a window budget
+  // WindowBudget::kFloor (when smaller).
+  uint32_t FirstWindow() const;
+  // Gives a new channel its first window (its reservation).
+  void Reserve(Channel& c);
+  // Moves c's reservation toward its share of the window budget (growing
+  // into to_adjust, shrinking out of it).
+  void Rebalance(Channel& c);
   absl::Status Send(const std::vector<uint8_t>& msg);
   absl::StatusOr<Channel*> Find(uint32_t id);
   void Erase(uint32_t id);
