@@ -26,26 +26,22 @@ namespace {
 using ssh::session::Channel;
 using ssh::session::Session;
 
-// Big enough for the whole output (InMemoryRecorder refuses more than its
-// limit, which would end the session as a failed recording).
-class SlowReaderTest : public GatewayTest {
- protected:
-  SlowReaderTest() { recorder_override_ = &big_recorder_; }
-  InMemoryRecorder big_recorder_{size_t{512} << 20};
-};
-
-// Our client on one session channel: runs `command`, stops reading its
-// socket as soon as the channel is open, and watches the recording (the
+// Our client on `channels` session channels: runs `command` on each, stops
+// reading its socket as soon as they are open, and watches the recording (the
 // gateway records the host's output before it forwards it, so what was
 // recorded and not received is what the gateway and the sockets between
 // hold). Once the recording stopped growing for a second (the host is
 // stopped) or has everything, it notes what is held and reads again.
-// Disconnects when the channel closed.
+// Disconnects when the channels closed.
 class PausedReader : public ssh::session::SessionHandler {
  public:
+  // `total`: the output of all channels together.
   PausedReader(const InMemoryRecorder& recorder, std::string command,
-               uint64_t total)
-      : recorder_(recorder), command_(std::move(command)), total_(total) {}
+               uint64_t total, int channels = 1)
+      : recorder_(recorder),
+        command_(std::move(command)),
+        total_(total),
+        channels_(channels) {}
 
   ssh::net::TransportDriver* driver = nullptr;
   uint64_t received = 0;
@@ -56,7 +52,9 @@ class PausedReader : public ssh::session::SessionHandler {
 
   void OnAuthenticated(Session& s) override {
     session_ = &s;
-    if (!s.OpenChannel("session").ok()) s.Disconnect("cannot open");
+    for (int i = 0; i < channels_; ++i) {
+      if (!s.OpenChannel("session").ok()) s.Disconnect("cannot open");
+    }
   }
   void OnChannelOpenResult(Channel ch,
                            const ssh::connection::OpenResult& r) override {
@@ -68,6 +66,7 @@ class PausedReader : public ssh::session::SessionHandler {
     (void)ch.SendRequest("exec", false,
                          ssh::connection::SerializeStringRequest(command_));
     (void)ch.SendEof();
+    if (++opened_ < channels_) return;
     driver->PauseInput();
     timer_.emplace(driver->executor());
     Poll();
@@ -92,6 +91,7 @@ class PausedReader : public ssh::session::SessionHandler {
     if (want_reply) (void)ch.Reply(request, false);
   }
   void OnClose(Channel) override {
+    if (++closed_ < channels_) return;
     if (timer_.has_value()) timer_->cancel();
     session_->Disconnect("done");
   }
@@ -119,10 +119,40 @@ class PausedReader : public ssh::session::SessionHandler {
   const InMemoryRecorder& recorder_;
   const std::string command_;
   const uint64_t total_;
+  const int channels_;
+  int opened_ = 0, closed_ = 0;
   Session* session_ = nullptr;
   std::optional<asio::steady_timer> timer_;
   uint64_t last_ = 0;
   int still_ = 0;
+};
+
+// Big enough for the whole output (InMemoryRecorder refuses more than its
+// limit, which would end the session as a failed recording).
+class SlowReaderTest : public GatewayTest {
+ protected:
+  SlowReaderTest() { recorder_override_ = &big_recorder_; }
+
+  // Runs `reader` on LOGIN+web01 with a 4 GiB window: once the host was
+  // stopped the gateway and the sockets held at most `max_held`, and then
+  // the user received all `total` bytes (zeros).
+  void ExpectHeldAtMost(PausedReader& reader, uint64_t max_held,
+                        uint64_t total) {
+    OurClientOptions options;
+    options.limit = absl::Seconds(240);
+    options.initial_window = 0xfff00000u;
+    options.on_driver = [&](ssh::net::TransportDriver& d) {
+      reader.driver = &d;
+    };
+    LoginResult run = RunOurClient(login_ + "+web01", reader, options);
+    ASSERT_TRUE(run.authenticated) << run.banner;
+    ASSERT_TRUE(reader.held_when_stopped.has_value()) << GatewayLog();
+    EXPECT_LE(*reader.held_when_stopped, max_held);
+    EXPECT_EQ(reader.received, total) << reader.err;
+    EXPECT_EQ(reader.not_zero, 0u);
+  }
+
+  InMemoryRecorder big_recorder_{size_t{512} << 20};
 };
 
 // The user's client advertises a 4 GiB window and stops reading while the
@@ -138,18 +168,32 @@ TEST_F(SlowReaderTest, AUserWithAHugeWindowWhoStopsReadingStopsTheHost) {
   constexpr uint64_t kMaxHeld = uint64_t{32} << 20;
   PausedReader reader(big_recorder_,
                       absl::StrCat("head -c ", kTotal, " /dev/zero"), kTotal);
-  OurClientOptions options;
-  options.limit = absl::Seconds(240);
-  options.initial_window = 0xfff00000u;
-  options.on_driver = [&](ssh::net::TransportDriver& d) { reader.driver = &d; };
-  LoginResult run = RunOurClient(login_ + "+web01", reader, options);
-  ASSERT_TRUE(run.authenticated) << run.banner;
-  ASSERT_TRUE(reader.held_when_stopped.has_value()) << GatewayLog();
-  EXPECT_LE(*reader.held_when_stopped, kMaxHeld);
-  EXPECT_EQ(reader.received, kTotal) << reader.err;
-  EXPECT_EQ(reader.not_zero, 0u);
+  ExpectHeldAtMost(reader, kMaxHeld, kTotal);
   EXPECT_EQ(reader.exit_status, std::optional<uint32_t>(0)) << reader.err;
   EXPECT_FALSE(absl::StrContains(GatewayLog(), "not keeping up"));
+}
+
+// The same with 32 channels at once and a connection budget of 1 MiB
+// (limits.max_buffered_bytes_per_connection): the channels' windows share
+// it, so the gateway holds about that much (plus a 32 KiB first window
+// per channel), not a 2 MiB window per channel (64 MiB).
+class BufferBudgetTest : public SlowReaderTest {
+ protected:
+  BufferBudgetTest() {
+    extra_yaml_ = "limits:\n  max_buffered_bytes_per_connection: 1048576\n";
+  }
+};
+
+TEST_F(BufferBudgetTest, ManyChannelsOfAUserWhoStopsReadingShareTheBudget) {
+  constexpr int kChannels = 32;
+  constexpr uint64_t kEach = uint64_t{4} << 20;
+  // The budget and the channels' first windows, plus loopback socket
+  // buffers (several MiB); far below 32 windows of 2 MiB.
+  constexpr uint64_t kMaxHeld = uint64_t{20} << 20;
+  PausedReader reader(big_recorder_,
+                      absl::StrCat("head -c ", kEach, " /dev/zero"),
+                      kChannels * kEach, kChannels);
+  ExpectHeldAtMost(reader, kMaxHeld, kChannels * kEach);
 }
 
 // A host on our own library (the other way round: a host that stops
