@@ -85,7 +85,11 @@ inline constexpr size_t kMaxCachedAuthorizations = 256;
 // authorization or the recorder (ProxyLimits::max_queued_requests counts
 // them): one more and the channel is closed, saying why. A request alone
 // always fits (a packet is at most 256 KiB, its header included), so the
-// cap never refuses a channel's first request.
+// cap never refuses a channel's first request. Neither cap counts the one
+// request they wait behind (being authorized, or parked until the
+// recorder has what came before it): a channel holds at most
+// max_queued_requests + 1 requests, and this many bytes plus that one
+// request's (at most a packet).
 inline constexpr size_t kMaxQueuedRequestBytes = size_t{256} << 10;
 
 // The host's channel requests (exit-status, exit-signal, eow@openssh.com)
