@@ -120,10 +120,14 @@ class HoldingRecorder : public Recorder {
           (r_.hold_requests_ || (first_data_ != 0 && ticket >= first_data_))) {
         return false;
       }
-      // Items are taken in ticket order: what is new was handed on now.
+      // Items are taken in ticket order: what is new was handed on now
+      // (counted from the first held one on: what went through before
+      // the hold was never held).
       for (; taken_ < ticket; ++taken_) {
         auto it = r_.bytes_.find(taken_ + 1);
-        if (it != r_.bytes_.end()) r_.this_wake_ += it->second;
+        if (it != r_.bytes_.end() && first_data_ != 0 &&
+            taken_ + 1 >= first_data_)
+          r_.this_wake_ += it->second;
       }
       return true;
     }
@@ -157,9 +161,10 @@ class HoldingRecorder : public Recorder {
 };
 
 // A channel's window starts small (ssh::connection::WindowBudget) and
-// grows as the gateway consumes what the host sent: the first kWarmUp
-// bytes go through, from then on the recorder holds.
-constexpr int64_t kWarmUp = 64 << 10;
+// doubles each time the gateway has consumed half of it, up to 2 MiB
+// after about 1 MiB: the first kWarmUp bytes go through, from then on
+// the recorder holds (and the gateway consumes nothing more).
+constexpr int64_t kWarmUp = 4 << 20;
 
 class RecordingReleaseTest : public GatewayTest {
  protected:

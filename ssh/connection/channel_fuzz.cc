@@ -1,7 +1,9 @@
 // Fuzz target: connection-layer messages from a peer. Each input is split
 // into messages (a length byte, then that many bytes; the first byte of
 // each is mapped onto 80..100) and handed to a Connection whose handler
-// accepts every channel, answers every request and consumes data.
+// accepts every channel, answers every request and consumes data. The
+// channels' receive windows share a window budget, whose books are checked
+// after each message.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -79,6 +81,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.max_channels = 4;
   options.max_queued_bytes = 8192;
   options.max_pending_requests = 8;
+  // Channels start at their floor (here initial_window) and give back
+  // what they no longer receive: the budget's books must match theirs.
+  connection::WindowBudget budget(16 << 10);
+  options.window_budget = &budget;
   connection::Connection conn(*peers->server, handler, options);
   handler.conn = &conn;
   size_t off = 0;
@@ -93,6 +99,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     off += 1 + n;
     (void)conn.Handle(msg);
     if (conn.channel_count() > options.max_channels) abort();
+    if (conn.ReservedWindow() != budget.reserved() ||
+        budget.channels() != conn.channel_count())
+      abort();
     for (uint32_t id = 0; id < 16; ++id) {
       if (conn.QueuedBytes(id) > options.max_queued_bytes) abort();
     }

@@ -147,10 +147,9 @@ absl::Status Connection::HandleChannelMessage(uint8_t type, wire::Reader& r) {
                          " beyond its window of ", c.local_window));
       }
       c.local_window -= static_cast<uint32_t>(data->size());
-      if (c.eof_received || c.close_requested || c.close_received) {
+      if (!Receiving(c)) {
         // RFC 4254 §5.3: nothing after EOF; and after our Close we no
-        // longer care. Drop it but keep the window honest.
-        c.to_adjust += data->size();
+        // longer care. Dropped: it holds nothing (see StopReceiving).
         return absl::OkStatus();
       }
       c.unconsumed += data->size();
@@ -161,6 +160,7 @@ absl::Status Connection::HandleChannelMessage(uint8_t type, wire::Reader& r) {
       if (!r.ExpectEnd().ok()) return Malformed("EOF");
       if (!c.eof_received && !c.close_received) {
         c.eof_received = true;
+        StopReceiving(c);
         handler_.OnEof(*id);
       }
       return absl::OkStatus();
@@ -360,6 +360,7 @@ absl::Status Connection::AbandonOpen(uint32_t id) {
     return absl::ResourceExhaustedError("too many abandoned channel opens");
   c->abandoned = true;
   c->close_requested = true;  // CLOSE once confirmed
+  StopReceiving(*c);
   ++abandoned_;
   return absl::OkStatus();
 }
@@ -394,13 +395,17 @@ void Connection::Rebalance(Channel& c) {
   const uint64_t share = std::clamp<uint64_t>(
       budget->total_ / std::max<size_t>(budget->channels_, 1), FirstWindow(),
       options_.initial_window);
-  const bool open =
-      c.state == State::kOpen && !c.close_requested && !c.close_received;
-  if (c.reservation < share && open) {
+  // The peer has at least half its window in use (sent, not yet
+  // re-advertised): it is sending in bulk and may be waiting for us, so
+  // the window doubles. A channel that only sees keystrokes never gets
+  // there and keeps its floor, leaving the budget to those that need it.
+  const bool window_used = c.local_window <= c.reservation / 2;
+  if (c.reservation < share && window_used && c.state == State::kOpen) {
     const uint64_t room = budget->total_ > budget->reserved_
                               ? budget->total_ - budget->reserved_
                               : 0;
-    const uint64_t grow = std::min(share - c.reservation, room);
+    const uint64_t grow =
+        std::min({share - c.reservation, c.reservation, room});
     c.reservation += grow;
     c.to_adjust += grow;
     budget->reserved_ += grow;
@@ -410,6 +415,15 @@ void Connection::Rebalance(Channel& c) {
     c.to_adjust -= shrink;
     budget->reserved_ -= shrink;
   }
+}
+
+void Connection::StopReceiving(Channel& c) {
+  if (Receiving(c)) return;
+  const uint64_t freed = c.reservation - c.unconsumed;
+  c.reservation = c.unconsumed;
+  c.to_adjust = 0;
+  if (WindowBudget* budget = options_.window_budget; budget != nullptr)
+    budget->reserved_ -= freed;
 }
 
 void Connection::Erase(uint32_t id) {
@@ -462,17 +476,30 @@ uint64_t Connection::Unconsumed(uint32_t id) const {
   return it == channels_.end() ? 0 : it->second.unconsumed;
 }
 
+uint64_t Connection::ReservedWindow() const {
+  uint64_t sum = 0;
+  for (const auto& [id, c] : channels_) sum += c.reservation;
+  return sum;
+}
+
 void Connection::Consume(uint32_t id, size_t n) {
   auto it = channels_.find(id);
   if (it == channels_.end()) return;
   Channel& c = it->second;
   n = std::min<uint64_t>(n, c.unconsumed);
   c.unconsumed -= n;
+  if (!Receiving(c)) {
+    // Nothing more to re-advertise: what was held is given back.
+    c.reservation -= n;
+    if (WindowBudget* budget = options_.window_budget; budget != nullptr)
+      budget->reserved_ -= n;
+    return;
+  }
   c.to_adjust += n;
   Rebalance(c);
   // Re-advertise in half-window steps so the peer never waits on us.
   if (c.to_adjust > 0 && c.to_adjust >= c.reservation / 2 &&
-      !c.close_requested && !c.close_received && c.state == State::kOpen) {
+      c.state == State::kOpen) {
     const uint32_t add = static_cast<uint32_t>(
         std::min<uint64_t>(c.to_adjust, 0xffffffffull - c.local_window));
     c.to_adjust -= add;

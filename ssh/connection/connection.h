@@ -47,11 +47,18 @@ namespace sallyport::ssh::connection {
 // downstream connection, its upstream and the inner connections of its
 // jumps) may hold together, in bytes. Each channel of a connection that
 // has one starts with a window of kFloor (or initial_window when smaller),
-// always granted, and grows toward min(initial_window, total / channels)
-// as it consumes, while the budget has room; a channel over its share
-// gives the excess back as it consumes; a channel gives everything back
-// when it is forgotten. So the group buffers at most total plus kFloor per
-// channel, and a lone channel still gets its whole initial_window.
+// always granted, outside the budget. It grows only when the peer keeps
+// its window in use: at a Consume that finds at least half the window
+// sent and not yet re-advertised, the window doubles, up to
+// min(initial_window, total / channels) and while the budget has room. So
+// a channel that only sees keystrokes keeps its floor, and a bulk channel
+// opened beside idle ones still reaches its share. A channel over its
+// share gives the excess back as it consumes; a channel that can no
+// longer receive data (EOF or CLOSE received, Close() called, its open
+// abandoned) keeps only what it has not consumed yet; a channel gives
+// everything back when it is forgotten. So the group buffers at most
+// total plus kFloor per channel, and a lone channel still gets its whole
+// initial_window once the peer has kept it busy.
 // Not thread-safe: every connection using it runs on one thread. It must
 // outlive them.
 class WindowBudget {
@@ -246,6 +253,9 @@ class Connection {
   uint32_t ReceiveWindow(uint32_t id) const;
   // Bytes received on `id` and not yet consumed by the handler.
   uint64_t Unconsumed(uint32_t id) const;
+  // Bytes of window the channels hold together (with a window budget,
+  // what they hold of it).
+  uint64_t ReservedWindow() const;
 
  private:
   enum class State { kOpening, kPendingAccept, kOpen };
@@ -276,7 +286,9 @@ class Connection {
     uint64_t unconsumed = 0;    // received, not yet consumed
     uint64_t to_adjust = 0;     // consumed, not yet re-advertised
     // local_window + unconsumed + to_adjust: initial_window, or with a
-    // window budget what the channel holds of it.
+    // window budget what the channel holds of it. Once the channel no
+    // longer receives (see Receiving), unconsumed alone: what the peer
+    // still sends is dropped and to_adjust stays 0.
     uint64_t reservation = 0;
     bool eof_sent = false;  // asked for (queued or on the wire)
     bool eof_received = false;
@@ -298,8 +310,17 @@ class Connection {
   // Gives a new channel its first window (its reservation).
   void Reserve(Channel& c);
   // Moves c's reservation toward its share of the window budget (growing
-  // into to_adjust, shrinking out of it).
+  // into to_adjust when the peer keeps the window in use, shrinking out of
+  // it when over the share).
   void Rebalance(Channel& c);
+  // Whether data from the peer on c is still handed to the handler (no
+  // EOF or CLOSE from it, no Close() of ours).
+  static bool Receiving(const Channel& c) {
+    return !c.eof_received && !c.close_requested && !c.close_received;
+  }
+  // Once c no longer receives: cuts its reservation down to what is
+  // unconsumed and gives the rest back. Does nothing while it receives.
+  void StopReceiving(Channel& c);
   absl::Status Send(const std::vector<uint8_t>& msg);
   absl::StatusOr<Channel*> Find(uint32_t id);
   void Erase(uint32_t id);

@@ -153,6 +153,7 @@ size_t Connection::QueueRoom(uint32_t id) const {
 
 absl::Status Connection::SendClose(Channel& c) {
   c.close_requested = true;
+  StopReceiving(c);
   c.close_sent = true;
   c.out.clear();
   c.queued_bytes = 0;
@@ -201,6 +202,7 @@ void Connection::EraseIfClosedBothWays(uint32_t id, const Channel& c) {
 
 absl::Status Connection::HandleBridgedClose(uint32_t id, Channel& c) {
   c.close_received = true;
+  StopReceiving(c);
   // The peer reads no more data; requests, EOF and our CLOSE (if Close()
   // was called already) still go out, in order.
   for (auto it = c.out.begin(); it != c.out.end();) {
@@ -251,6 +253,7 @@ absl::Status Connection::Close(uint32_t id) {
   }
   if (c->close_requested) return absl::OkStatus();
   c->close_requested = true;
+  StopReceiving(*c);
   // Still opening: CLOSE goes out when the confirmation arrives.
   if (c->state == State::kOpening) return absl::OkStatus();
   if (!c->out.empty()) {
