@@ -5,12 +5,16 @@
 // certificate's say over pty, X11 and the command.
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "ca/source_relay.h"
 #include "gateway/gateway_test_fixture.h"
 #include "gateway/proxy.h"
 #include "gtest/gtest.h"
@@ -188,16 +192,22 @@ std::vector<Filler> FillersOfBytes(const std::vector<size_t>& sizes) {
 
 // Our client on one session channel: auth-agent-req@openssh.com (which the
 // CA decides: the channel's requests wait for the answer), the `fillers`
-// and an exec of `echo alive`, all sent at once (one write, so the gateway
-// has them all before the CA answers). Notes the output, stderr and exit
-// status; disconnects when the channel closed.
+// and an exec of `echo alive`, all sent at once. The CA's answers are held
+// back (`ca_relay` frozen) while they are sent and for kHoldCa after, so
+// the gateway has them all queued before the answer comes, however slowly
+// a loaded machine reads them. Notes the output, stderr and exit status;
+// disconnects when the channel closed.
 class QueuedRequests : public ssh::session::SessionHandler {
  public:
   // The exec's bytes in the gateway's queue (type and data).
   static constexpr size_t kExecBytes = 4 + 4 + 10;  // "exec", "echo alive"
+  static constexpr absl::Duration kHoldCa = absl::Seconds(1);
 
-  explicit QueuedRequests(std::vector<Filler> fillers)
-      : fillers_(std::move(fillers)) {}
+  QueuedRequests(std::vector<Filler> fillers, ca::SourceRelay* ca_relay)
+      : fillers_(std::move(fillers)), ca_relay_(ca_relay) {}
+  ~QueuedRequests() override {
+    if (thaw_.joinable()) thaw_.join();
+  }
 
   std::string out, err;
   std::optional<uint32_t> exit_status;
@@ -213,6 +223,11 @@ class QueuedRequests : public ssh::session::SessionHandler {
       session_->Disconnect("refused");
       return;
     }
+    ca_relay_->Freeze();
+    thaw_ = std::thread([relay = ca_relay_] {
+      absl::SleepFor(kHoldCa);
+      relay->Thaw();
+    });
     (void)ch.SendRequest("auth-agent-req@openssh.com", false);
     for (const Filler& f : fillers_) {
       absl::Status st = ch.SendRequest(f.type, false, f.data);
@@ -240,19 +255,30 @@ class QueuedRequests : public ssh::session::SessionHandler {
 
  private:
   std::vector<Filler> fillers_;
+  ca::SourceRelay* ca_relay_;
+  std::thread thaw_;
   Session* session_ = nullptr;
 };
 
-TEST_F(ChannelRulesTest, RequestsQueuedBehindAnAuthorizationStopAtTheLimit) {
+// The gateway reaches the CA through a relay QueuedRequests freezes.
+class QueuedRequestsTest : public ChannelRulesTest {
+ protected:
+  void SetUp() override {
+    relay_ca_ = true;
+    ChannelRulesTest::SetUp();
+  }
+};
+
+TEST_F(QueuedRequestsTest, RequestsQueuedBehindAnAuthorizationStopAtTheLimit) {
   const size_t limit = ProxyLimits{}.max_queued_requests;
   // At the limit (the fillers and the exec): all of them are handled.
-  QueuedRequests at(WindowChanges(limit - 1));
+  QueuedRequests at(WindowChanges(limit - 1), ca_relay_.get());
   LoginResult run = RunOurClient(login_ + "+web01", at);
   ASSERT_TRUE(run.authenticated) << run.banner;
   EXPECT_EQ(at.out, "alive\n") << at.err << GatewayLog();
   EXPECT_EQ(at.exit_status, std::optional<uint32_t>(0)) << at.err;
   // One more: the channel is closed and says why; the exec never runs.
-  QueuedRequests over(WindowChanges(limit));
+  QueuedRequests over(WindowChanges(limit), ca_relay_.get());
   run = RunOurClient(login_ + "+web01", over);
   ASSERT_TRUE(run.authenticated) << run.banner;
   EXPECT_EQ(over.out, "") << GatewayLog();
@@ -261,21 +287,21 @@ TEST_F(ChannelRulesTest, RequestsQueuedBehindAnAuthorizationStopAtTheLimit) {
       << over.err << GatewayLog();
 }
 
-TEST_F(ChannelRulesTest,
+TEST_F(QueuedRequestsTest,
        RequestBytesQueuedBehindAnAuthorizationStopAtTheLimit) {
   // Four fillers and the exec, kMaxQueuedRequestBytes together: all of
   // them are handled.
   const size_t fillers = kMaxQueuedRequestBytes - QueuedRequests::kExecBytes;
   const size_t each = fillers / 4;
   std::vector<size_t> sizes = {each, each, each, fillers - 3 * each};
-  QueuedRequests at(FillersOfBytes(sizes));
+  QueuedRequests at(FillersOfBytes(sizes), ca_relay_.get());
   LoginResult run = RunOurClient(login_ + "+web01", at);
   ASSERT_TRUE(run.authenticated) << run.banner;
   EXPECT_EQ(at.out, "alive\n") << at.err << GatewayLog();
   EXPECT_EQ(at.exit_status, std::optional<uint32_t>(0)) << at.err;
   // One byte more: the channel is closed and says why; the exec never runs.
   ++sizes.back();
-  QueuedRequests over(FillersOfBytes(sizes));
+  QueuedRequests over(FillersOfBytes(sizes), ca_relay_.get());
   run = RunOurClient(login_ + "+web01", over);
   ASSERT_TRUE(run.authenticated) << run.banner;
   EXPECT_EQ(over.out, "") << GatewayLog();

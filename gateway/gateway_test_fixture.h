@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "base/files.h"
 #include "ca/gateway_test_util.h"
+#include "ca/source_relay.h"
 #include "gateway/ca_client.h"
 #include "gateway/recorder.h"
 #include "gateway/serve.h"
@@ -190,8 +191,16 @@ class GatewayTest : public ::testing::Test {
     // A free port: the config's listen must name one (port 0 is refused).
     absl::StatusOr<uint16_t> port = testing::FreeLoopbackPort();
     ASSERT_TRUE(port.ok()) << port.status();
+    std::string ca_address = env_->server().address();
+    if (relay_ca_) {
+      auto relay = ca::SourceRelay::Start(
+          "127.0.0.1", std::stoi(ca_address.substr(ca_address.rfind(':') + 1)));
+      ASSERT_TRUE(relay.ok()) << relay.status();
+      ca_relay_ = std::move(*relay);
+      ca_address = ca_relay_->address();
+    }
     const std::string yaml = absl::StrCat(
-        "listen: 127.0.0.1:", *port, "\n", "ca: ", env_->server().address(),
+        "listen: 127.0.0.1:", *port, "\n", "ca: ", ca_address,
         "\n", "ca_fingerprint: ", *fp, "\n", "name: gw1\n", "threads: 1\n",
         "metrics_listen: \"\"\n", extra_yaml_);
     ASSERT_TRUE(testing::WriteFile(gw_dir + "/gateway.yaml", yaml).ok());
@@ -341,6 +350,10 @@ class GatewayTest : public ::testing::Test {
   // The CA's options (set before SetUp).
   ca::CaTestEnv::Options ca_options_;
   std::string extra_yaml_;  // appended to gateway.yaml
+  // Set before SetUp: the gateway reaches the CA through ca_relay_, which a
+  // test can Freeze (the CA's answers wait) and Thaw.
+  bool relay_ca_ = false;
+  std::unique_ptr<ca::SourceRelay> ca_relay_;
   // The target sshd's options beyond the fixture's (set before SetUp).
   std::map<std::string, std::string> extra_sshd_config_;
   // More channel kinds for the "ops" role (forward_test.cc).
