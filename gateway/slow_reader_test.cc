@@ -95,6 +95,9 @@ class PausedReader : public ssh::session::SessionHandler {
     if (timer_.has_value()) timer_->cancel();
     session_->Disconnect("done");
   }
+  // The timer goes with the session: the client's io_context (which the
+  // timer uses) is destroyed before this handler.
+  void OnEnd(Session&, const absl::Status&) override { timer_.reset(); }
 
  private:
   void Poll() {
@@ -253,6 +256,8 @@ class Pusher : public ssh::session::SessionHandler {
   void OnData(Channel ch, uint32_t, ssh::wire::Bytes data) override {
     ch.Consume(data.size());
   }
+  // As PausedReader's.
+  void OnEnd(Session&, const absl::Status&) override { timer_.reset(); }
 
  private:
   void Pump() {

@@ -14,6 +14,12 @@ namespace {
 
 class WindowBudgetTest : public ConnectionTest {
  protected:
+  // The connections give their reservations back to budget_ as they go:
+  // they go first.
+  ~WindowBudgetTest() override {
+    client_.reset();
+    server_.reset();
+  }
   // The server's receive windows share `budget_`.
   void BuildWithBudget(uint64_t total) {
     budget_ = std::make_unique<WindowBudget>(total);
