@@ -67,9 +67,8 @@ TEST_F(WriteFileAtomicTest, ConcurrentWritersEachWriteAWholeFile) {
   std::thread reader([&] {
     while (!done.load()) {
       absl::StatusOr<std::string> text = ReadTextFile(path);
-      if (!text.ok() ||
-          std::find(contents.begin(), contents.end(), *text) ==
-              contents.end()) {
+      if (!text.ok() || std::find(contents.begin(), contents.end(), *text) ==
+                            contents.end()) {
         ++torn;
       }
     }
@@ -90,8 +89,8 @@ TEST_F(WriteFileAtomicTest, ConcurrentWritersEachWriteAWholeFile) {
   for (std::thread& t : writers) t.join();
   done = true;
   reader.join();
-  EXPECT_EQ(failures.load(), 0) << errors[0] << errors[1] << errors[2]
-                                << errors[3];
+  EXPECT_EQ(failures.load(), 0)
+      << errors[0] << errors[1] << errors[2] << errors[3];
   EXPECT_EQ(torn.load(), 0);
   // Nothing left but the file itself.
   EXPECT_EQ(Names(), std::set<std::string>{"state"});
@@ -105,8 +104,8 @@ TEST_F(WriteFileAtomicTest, OtherFilesAtTemporaryNamesAreLeftAlone) {
   const std::string victim = dir_ + "/victim";
   ASSERT_TRUE(WriteFileAtomic(victim, "precious\n", 0600).ok());
   ASSERT_EQ(symlink(victim.c_str(), (path + ".tmp").c_str()), 0);
-  ASSERT_TRUE(WriteFileAtomic(path + ".tmp.other", "another writer's\n", 0600)
-                  .ok());
+  ASSERT_TRUE(
+      WriteFileAtomic(path + ".tmp.other", "another writer's\n", 0600).ok());
   ASSERT_TRUE(WriteFileAtomic(path, "Host web01\n", 0640).ok());
   EXPECT_EQ(*ReadTextFile(path), "Host web01\n");
   EXPECT_EQ(*ReadTextFile(victim), "precious\n");
@@ -115,8 +114,7 @@ TEST_F(WriteFileAtomicTest, OtherFilesAtTemporaryNamesAreLeftAlone) {
   EXPECT_TRUE(S_ISLNK(st.st_mode));
   EXPECT_EQ(*ReadTextFile(path + ".tmp.other"), "another writer's\n");
   EXPECT_EQ(Names(), (std::set<std::string>{"ssh_config", "ssh_config.tmp",
-                                            "ssh_config.tmp.other",
-                                            "victim"}));
+                                            "ssh_config.tmp.other", "victim"}));
   // The mode asked for, whatever the umask.
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0640u);
@@ -130,8 +128,8 @@ TEST_F(WriteFileAtomicTest, AFailedWriteLeavesNothingBehind) {
   ASSERT_TRUE(WriteFileAtomic(path + "/inside", "x", 0600).ok());
   absl::Status st = WriteFileAtomic(path, "data", 0644);
   EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_TRUE(absl::StartsWith(st.message(),
-                               absl::StrCat("cannot write ", path, ": ")))
+  EXPECT_TRUE(
+      absl::StartsWith(st.message(), absl::StrCat("cannot write ", path, ": ")))
       << st;
   EXPECT_EQ(Names(), std::set<std::string>{"known_hosts"});
 

@@ -377,8 +377,8 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   const std::string ssh_config = absl::StrCat(
       "# Written by `sp login` (user ", user, ", CA ", ca_list, ").\n",
       "# Use it from ~/.ssh/config with (at the top):  ",
-      IncludeLine(home.ssh_config()), "\n",
-      "# Key: ", key_path, "\n# Certificate: ", cert_path, "\n",
+      IncludeLine(home.ssh_config()), "\n", "# Key: ", key_path,
+      "\n# Certificate: ", cert_path, "\n",
       "# Host blocks for the gateway and its hosts come from `sp config`.\n");
   // Only a login that worked pins the CA's certificate and remembers the
   // CA and user: a failed one (a typo'd --ca, a wrong password) leaves
@@ -438,8 +438,7 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
   // list the hosts just then.
   if (WriteSshConfig(home, /*install=*/false, out, err) != 0) {
     absl::StatusOr<std::string> previous = ReadTextFile(home.ssh_config());
-    const size_t blocks =
-        previous.ok() ? ConfigHostNames(*previous).size() : 0;
+    const size_t blocks = previous.ok() ? ConfigHostNames(*previous).size() : 0;
     if (blocks > 0) {
       err << "sp: warning: " << home.ssh_config()
           << " was not updated: it keeps the " << blocks
@@ -451,11 +450,10 @@ int RunLogin(const LoginOptions& options, std::ostream& out,
       err << ", which may be out of date; run `sp config` later\n";
       return 0;
     }
-    for (const auto& [path, data] :
-         {std::pair<std::string, std::string_view>{home.known_hosts(),
-                                                   known_hosts},
-          std::pair<std::string, std::string_view>{home.ssh_config(),
-                                                   ssh_config}}) {
+    for (const auto& [path, data] : {std::pair<std::string, std::string_view>{
+                                         home.known_hosts(), known_hosts},
+                                     std::pair<std::string, std::string_view>{
+                                         home.ssh_config(), ssh_config}}) {
       if (absl::Status w = WriteFileAtomic(path, data, 0644); !w.ok()) {
         return Error(err, w.message());
       }

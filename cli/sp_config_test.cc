@@ -137,17 +137,17 @@ TEST(SpConfigTest, HostileNamesFromTheCaAreLeftOut) {
 TEST(SpConfigTest, ABadGatewayAddressRefusesTheFile) {
   const std::string nul_v4 = "10.0.0.1\0\nHost *\n  ProxyCommand sh -c evil"s;
   const std::string nul_v6 = "::1\0\nHost *\n  ProxyCommand sh -c evil"s;
-  for (const auto& [host, port] : std::vector<std::pair<std::string, int>>{
-           {nul_v4, 22},
-           {nul_v6, 2222},
-           {"gw.example.com\0"s, 22},
-           {"gw2 *", 22},
-           {"gw\n  ProxyCommand evil", 22},
-           {"*", 22},
-           {"-oProxyCommand=x", 22},
-           {"", 22},
-           {"10.0.0.1", 0},
-           {"10.0.0.1", 65536}}) {
+  for (const auto& [host, port] :
+       std::vector<std::pair<std::string, int>>{{nul_v4, 22},
+                                                {nul_v6, 2222},
+                                                {"gw.example.com\0"s, 22},
+                                                {"gw2 *", 22},
+                                                {"gw\n  ProxyCommand evil", 22},
+                                                {"*", 22},
+                                                {"-oProxyCommand=x", 22},
+                                                {"", 22},
+                                                {"10.0.0.1", 0},
+                                                {"10.0.0.1", 65536}}) {
     v1::ListMyHostsResponse r = Sample();
     v1::GatewayAddress* g = r.add_gateways();
     g->set_host(host);

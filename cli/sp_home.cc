@@ -87,9 +87,9 @@ absl::Status CheckHomeForSsh(const SpHome& home) {
   for (char c : dir) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) &&
         std::string_view("/._@+,-").find(c) == std::string_view::npos) {
-      return refuse(absl::StrCat(
-          "ssh_config would need to quote its \"",
-          base::EscapeControls(std::string(1, c)), "\""));
+      return refuse(absl::StrCat("ssh_config would need to quote its \"",
+                                 base::EscapeControls(std::string(1, c)),
+                                 "\""));
     }
   }
   return absl::OkStatus();

@@ -293,8 +293,8 @@ TEST(SpHomeTest, InstallSaysWhenHomeIsNotThePasswdHome) {
                          dir, "/real)\n"));
   // A HOME that does not exist is not the same directory either.
   EXPECT_NE(HomeMismatchWarning(dir + "/gone", dir + "/real"), "");
-  EXPECT_TRUE(absl::StrContains(
-      HomeMismatchWarning("/x\x1b[2J", dir + "/real"), "HOME is /x\\x1b[2J "));
+  EXPECT_TRUE(absl::StrContains(HomeMismatchWarning("/x\x1b[2J", dir + "/real"),
+                                "HOME is /x\\x1b[2J "));
   std::system(("rm -rf " + dir).c_str());
 }
 

@@ -295,16 +295,14 @@ void NumberedPage(int n, int last, admin::v1::ListHostsResponse* out) {
 // listing reads at most base::kMaxListPages pages.
 TEST(SpctlPagesTest, EveryListingEndsWithinTheLimit) {
   const int max = static_cast<int>(base::kMaxListPages);
-  Listed l = ListEveryPage({[&](int n, const auto&, auto* out) {
-    NumberedPage(n, max, out);
-  }});
+  Listed l = ListEveryPage(
+      {[&](int n, const auto&, auto* out) { NumberedPage(n, max, out); }});
   EXPECT_EQ(l.rc, std::nullopt) << l.err;
   EXPECT_EQ(l.pages, max);
   EXPECT_EQ(l.err, "");
 
-  l = ListEveryPage({[&](int n, const auto&, auto* out) {
-    NumberedPage(n, max + 1, out);
-  }});
+  l = ListEveryPage(
+      {[&](int n, const auto&, auto* out) { NumberedPage(n, max + 1, out); }});
   EXPECT_EQ(l.rc, kExitError);
   EXPECT_EQ(l.pages, max);
   EXPECT_EQ(l.err, "spctl: hosts ls: the CA's answer runs past 1000 pages\n");
@@ -312,9 +310,11 @@ TEST(SpctlPagesTest, EveryListingEndsWithinTheLimit) {
   // The same token again, an earlier one, an empty page naming a next one.
   for (const auto& [next_token, empty_page, why] :
        std::vector<std::tuple<std::string, bool, std::string>>{
-           {"h00001", false, "the CA's next page does not start after this one"},
+           {"h00001", false,
+            "the CA's next page does not start after this one"},
            {"h", false, "the CA's next page does not start after this one"},
-           {"h00002", true, "the CA sent an empty page that names a next one"}}) {
+           {"h00002", true,
+            "the CA sent an empty page that names a next one"}}) {
     const std::string next = next_token;
     const bool empty = empty_page;
     l = ListEveryPage({[&](int n, const auto&, auto* out) {

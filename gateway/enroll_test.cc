@@ -303,10 +303,16 @@ TEST_F(EnrollTest, TheTokenIsReadFromAFileOrStdin) {
       testing::RunfilePath("gateway/sallyport-gateway-enroll");
   auto enroll = [&](const std::string& sub, std::vector<std::string> token_args,
                     const std::string& stdin_data = "") {
-    std::vector<std::string> argv = {
-        binary,       "enroll", "--ca", env_->server().address(),
-        "--ca-fingerprint", env_->init().tls_fingerprint, "--state-dir",
-        dir_->File(sub), "--name", "gw1"};
+    std::vector<std::string> argv = {binary,
+                                     "enroll",
+                                     "--ca",
+                                     env_->server().address(),
+                                     "--ca-fingerprint",
+                                     env_->init().tls_fingerprint,
+                                     "--state-dir",
+                                     dir_->File(sub),
+                                     "--name",
+                                     "gw1"};
     argv.insert(argv.end(), token_args.begin(), token_args.end());
     testing::RunOptions o;
     o.stdin_data = stdin_data;
@@ -337,8 +343,9 @@ TEST_F(EnrollTest, TheTokenIsReadFromAFileOrStdin) {
   EXPECT_TRUE(absl::StrContains(r.err, "excludes")) << r.err;
   r = enroll("d", {});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_TRUE(absl::StrContains(r.err, "--token-file PATH (or --token) is "
-                                       "required"))
+  EXPECT_TRUE(absl::StrContains(r.err,
+                                "--token-file PATH (or --token) is "
+                                "required"))
       << r.err;
   r = enroll("d", {"--token-file", dir_->File("no-such-file")});
   EXPECT_EQ(r.exit_code, 1);

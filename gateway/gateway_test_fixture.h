@@ -199,10 +199,10 @@ class GatewayTest : public ::testing::Test {
       ca_relay_ = std::move(*relay);
       ca_address = ca_relay_->address();
     }
-    const std::string yaml = absl::StrCat(
-        "listen: 127.0.0.1:", *port, "\n", "ca: ", ca_address,
-        "\n", "ca_fingerprint: ", *fp, "\n", "name: gw1\n", "threads: 1\n",
-        "metrics_listen: \"\"\n", extra_yaml_);
+    const std::string yaml =
+        absl::StrCat("listen: 127.0.0.1:", *port, "\n", "ca: ", ca_address,
+                     "\n", "ca_fingerprint: ", *fp, "\n", "name: gw1\n",
+                     "threads: 1\n", "metrics_listen: \"\"\n", extra_yaml_);
     ASSERT_TRUE(testing::WriteFile(gw_dir + "/gateway.yaml", yaml).ok());
     auto config = LoadServeConfig(gw_dir + "/gateway.yaml");
     ASSERT_TRUE(config.ok()) << config.status();

@@ -1,8 +1,8 @@
 #include "gateway/metrics_server.h"
 
+#include <algorithm>
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
-#include <algorithm>
 #include <atomic>
 #include <list>
 #include <thread>

@@ -275,8 +275,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
 
   s->threads_ = std::make_unique<ssh::net::IoThreads>(c.threads);
   s->threads_->Start();
-  absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> runtime = s->Listen(
-      *endpoint, c, ssh::net::ServerRuntime::PortUse::kMustBeFree);
+  absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> runtime =
+      s->Listen(*endpoint, c, ssh::net::ServerRuntime::PortUse::kMustBeFree);
   if (!runtime.ok()) {
     return absl::Status(runtime.status().code(),
                         absl::StrCat("listen: ", runtime.status().message()));
@@ -302,8 +302,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
   }
   s->renewal_thread_ = std::thread([p = s.get()] { p->RenewLoop(); });
   s->Log(absl::StrCat(
-      "listening on ", listening.address().to_string(), ":",
-      listening.port(), " threads=", s->threads_->size(), " metrics=",
+      "listening on ", listening.address().to_string(), ":", listening.port(),
+      " threads=", s->threads_->size(), " metrics=",
       c.metrics_listen.empty()
           ? std::string("off")
           : absl::StrCat(
@@ -526,10 +526,9 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
     if (listen_status.ok()) {
       applied.listen = fresh.listen;
     } else {
-      listen_status = absl::UnavailableError(
-          absl::StrCat("reload: listen ", fresh.listen,
-                       " not applied, still listening on ", old.listen, ": ",
-                       listen_status.message()));
+      listen_status = absl::UnavailableError(absl::StrCat(
+          "reload: listen ", fresh.listen, " not applied, still listening on ",
+          old.listen, ": ", listen_status.message()));
       ops_->Notice("gateway", std::string(listen_status.message()),
                    /*success=*/false);
     }
@@ -542,10 +541,11 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
             ReplaceListeners(local_endpoint(), applied,
                              ssh::net::ServerRuntime::PortUse::kReplacesOwn);
         !st.ok()) {
-      ops_->Notice("gateway",
-                   absl::StrCat("reload: max_startups/login_grace not applied: ",
-                                st.message()),
-                   /*success=*/false);
+      ops_->Notice(
+          "gateway",
+          absl::StrCat("reload: max_startups/login_grace not applied: ",
+                       st.message()),
+          /*success=*/false);
       applied.limits.max_startups = old.limits.max_startups;
       applied.limits.login_grace = old.limits.login_grace;
     }

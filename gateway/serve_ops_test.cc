@@ -547,10 +547,10 @@ TEST_F(ServeOpsTest, MaxStartupsCountsTheConnectionsOfReplacedListeners) {
   }
   EXPECT_EQ(SilentClient(port).Greeting(), "") << "a third was admitted";
   // New listeners on the same port (login_grace changed).
-  ASSERT_TRUE(testing::WriteFile(
-                  gw_dir_ + "/gateway.yaml",
-                  base_yaml_ + "limits:\n  max_startups: \"2:100:2\"\n"
-                               "  login_grace: 59s\n")
+  ASSERT_TRUE(testing::WriteFile(gw_dir_ + "/gateway.yaml",
+                                 base_yaml_ +
+                                     "limits:\n  max_startups: \"2:100:2\"\n"
+                                     "  login_grace: 59s\n")
                   .ok());
   auto fresh = LoadServeConfig(gw_dir_ + "/gateway.yaml");
   ASSERT_TRUE(fresh.ok()) << fresh.status();
@@ -569,7 +569,8 @@ TEST_F(ServeOpsTest, MaxStartupsCountsTheConnectionsOfReplacedListeners) {
   const absl::Time limit = absl::Now() + absl::Seconds(10);
   bool admitted = false;
   while (!admitted && absl::Now() < limit) {
-    admitted = absl::StartsWith(SilentClient(*free_port).Greeting(), "SSH-2.0-");
+    admitted =
+        absl::StartsWith(SilentClient(*free_port).Greeting(), "SSH-2.0-");
     if (!admitted) absl::SleepFor(absl::Milliseconds(50));
   }
   EXPECT_TRUE(admitted);

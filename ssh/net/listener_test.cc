@@ -455,9 +455,9 @@ TEST(ServerRuntimeTest, APortInUseIsRefusedUnlessItReplacesItsOwn) {
                                      HoldingHandler(&held));
   ASSERT_TRUE(first.ok()) << first.status();
   const auto budget = (*first)->listeners().front()->budget();
-  auto second = ServerRuntime::Listen(
-      threads, taken, ListenerOptions{}, HoldingHandler(&held), budget,
-      ServerRuntime::PortUse::kReplacesOwn);
+  auto second = ServerRuntime::Listen(threads, taken, ListenerOptions{},
+                                      HoldingHandler(&held), budget,
+                                      ServerRuntime::PortUse::kReplacesOwn);
   ASSERT_TRUE(second.ok()) << second.status();
   for (const auto& l : (*second)->listeners()) EXPECT_EQ(l->budget(), budget);
   EXPECT_FALSE(ServerRuntime::Listen(threads, taken, ListenerOptions{},

@@ -44,12 +44,10 @@ constexpr char kPassword[] = "correct horse battery";
 // and ListRevocations as the test says.
 class BrokenCa final : public v1::CertificateAuthority::Service {
  public:
-  using ListMyHostsFn =
-      std::function<grpc::Status(const v1::ListMyHostsRequest&,
-                                 v1::ListMyHostsResponse*)>;
-  using ListRevocationsFn =
-      std::function<grpc::Status(const v1::ListRevocationsRequest&,
-                                 v1::ListRevocationsResponse*)>;
+  using ListMyHostsFn = std::function<grpc::Status(
+      const v1::ListMyHostsRequest&, v1::ListMyHostsResponse*)>;
+  using ListRevocationsFn = std::function<grpc::Status(
+      const v1::ListRevocationsRequest&, v1::ListRevocationsResponse*)>;
 
   static std::unique_ptr<BrokenCa> Create() {
     std::unique_ptr<BrokenCa> ca(new BrokenCa);
@@ -57,7 +55,8 @@ class BrokenCa final : public v1::CertificateAuthority::Service {
     auto host_ca = ssh::crypto::PrivateKey::GenerateEd25519();
     auto tls_key = sallyport::ca::GenerateTlsKey();
     if (!user_ca.ok() || !host_ca.ok() || !tls_key.ok()) return nullptr;
-    ca->user_ca_ = std::make_unique<ssh::crypto::PrivateKey>(*std::move(user_ca));
+    ca->user_ca_ =
+        std::make_unique<ssh::crypto::PrivateKey>(*std::move(user_ca));
     ca->host_ca_line_ = host_ca->public_key().ToAuthorizedKeysLine();
     ca->tls_key_ = *std::move(tls_key);
     sallyport::ca::CertificateSpec spec;
@@ -76,9 +75,9 @@ class BrokenCa final : public v1::CertificateAuthority::Service {
     auto key_pem = sallyport::ca::PrivateKeyToPem(ca->tls_key_.get());
     if (!fp.ok() || !cert_pem.ok() || !key_pem.ok()) return nullptr;
     ca->fingerprint_ = *fp;
-    grpc::SslServerCredentialsOptions tls(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
-    tls.pem_key_cert_pairs.push_back(
-        {std::string(key_pem->view()), *cert_pem});
+    grpc::SslServerCredentialsOptions tls(
+        GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+    tls.pem_key_cert_pairs.push_back({std::string(key_pem->view()), *cert_pem});
     grpc::ServerBuilder b;
     int port = 0;
     b.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(tls), &port);
@@ -110,10 +109,10 @@ class BrokenCa final : public v1::CertificateAuthority::Service {
 
   grpc::Status Login(grpc::ServerContext*, const v1::LoginRequest* request,
                      v1::LoginResponse* response) override {
-    auto key =
-        ssh::crypto::PublicKey::FromAuthorizedKeysLine(request->ssh_public_key());
-    auto tls_public = sallyport::ca::PublicKeyFromDer(
-        request->tls_public_key_der());
+    auto key = ssh::crypto::PublicKey::FromAuthorizedKeysLine(
+        request->ssh_public_key());
+    auto tls_public =
+        sallyport::ca::PublicKeyFromDer(request->tls_public_key_der());
     if (!key.ok() || !tls_public.ok()) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad keys");
     }
@@ -229,25 +228,25 @@ BrokenCa::ListMyHostsFn OnePage(const std::string& gateway, uint32_t port,
 // Page N (from 1; the page after token "hN") holds `per_page` hosts and
 // names the next page, up to page `last`, which names none.
 BrokenCa::ListMyHostsFn NumberedPages(int last, int per_page = 1) {
-  return [=](const v1::ListMyHostsRequest& request,
-             v1::ListMyHostsResponse* out) {
-    int n = 1;
-    if (!request.page_token().empty()) {
-      n = std::stoi(request.page_token().substr(1)) / per_page + 1;
-    }
-    out->add_gateways()->set_host("127.0.0.1");
-    out->mutable_gateways(0)->set_port(2222);
-    for (int i = 0; i < per_page; ++i) {
-      v1::MyHost* h = out->add_hosts();
-      h->set_name(absl::StrCat(
-          "h", absl::Dec((n - 1) * per_page + i + 1, absl::kZeroPad6)));
-      h->set_address("127.0.0.1");
-      h->set_port(22);
-      h->add_logins("alice");
-    }
-    if (n < last) out->set_next_page_token(out->hosts(per_page - 1).name());
-    return grpc::Status::OK;
-  };
+  return
+      [=](const v1::ListMyHostsRequest& request, v1::ListMyHostsResponse* out) {
+        int n = 1;
+        if (!request.page_token().empty()) {
+          n = std::stoi(request.page_token().substr(1)) / per_page + 1;
+        }
+        out->add_gateways()->set_host("127.0.0.1");
+        out->mutable_gateways(0)->set_port(2222);
+        for (int i = 0; i < per_page; ++i) {
+          v1::MyHost* h = out->add_hosts();
+          h->set_name(absl::StrCat(
+              "h", absl::Dec((n - 1) * per_page + i + 1, absl::kZeroPad6)));
+          h->set_address("127.0.0.1");
+          h->set_port(22);
+          h->add_logins("alice");
+        }
+        if (n < last) out->set_next_page_token(out->hosts(per_page - 1).name());
+        return grpc::Status::OK;
+      };
 }
 
 class SpBrokenCaTest : public ::testing::Test {
@@ -325,8 +324,8 @@ TEST_F(SpBrokenCaTest, AGatewayAddressWithANulWritesNothing) {
        "db01"}));
   config = Sp({"config"});
   EXPECT_EQ(config.exit_code, 0) << config.Describe();
-  EXPECT_TRUE(absl::StrContains(config.err,
-                                "sp: warning: left out host \"web02\\x00"))
+  EXPECT_TRUE(
+      absl::StrContains(config.err, "sp: warning: left out host \"web02\\x00"))
       << config.Describe();
   const std::string written = SshConfig();
   EXPECT_FALSE(absl::StrContains(written, "ProxyCommand")) << written;
@@ -356,8 +355,9 @@ TEST_F(SpBrokenCaTest, InstallSaysSshReadsAnotherHome) {
                                 " but your home directory in the user "
                                 "database is ")))
       << install.Describe();
-  EXPECT_TRUE(absl::StrContains(install.err, "/.ssh/config, not the file "
-                                             "changed here"))
+  EXPECT_TRUE(absl::StrContains(install.err,
+                                "/.ssh/config, not the file "
+                                "changed here"))
       << install.Describe();
   EXPECT_EQ(ReadFileOrEmpty(dir_->File(".ssh/config")),
             "Include \"" + home_ + "/ssh_config\"\n");
@@ -371,10 +371,10 @@ TEST_F(SpBrokenCaTest, InstallSaysSshReadsAnotherHome) {
 TEST_F(SpBrokenCaTest, ALoginThatCannotListTheHostsKeepsTheEarlierHostBlocks) {
   // A first login while the hosts cannot be listed: a fragment without
   // Host blocks, and a warning saying so.
-  ca_->SetListMyHosts([](const v1::ListMyHostsRequest&,
-                         v1::ListMyHostsResponse*) {
-    return grpc::Status(grpc::StatusCode::INTERNAL, "the store is down");
-  });
+  ca_->SetListMyHosts(
+      [](const v1::ListMyHostsRequest&, v1::ListMyHostsResponse*) {
+        return grpc::Status(grpc::StatusCode::INTERNAL, "the store is down");
+      });
   RunResult login = Login();
   EXPECT_EQ(login.exit_code, 0) << login.Describe();
   EXPECT_TRUE(absl::StrContains(
@@ -384,8 +384,8 @@ TEST_F(SpBrokenCaTest, ALoginThatCannotListTheHostsKeepsTheEarlierHostBlocks) {
   EXPECT_TRUE(absl::StrContains(SshConfig(), "# Written by `sp login`"))
       << SshConfig();
   // The Include line in the form `sp config` prints and --install adds.
-  EXPECT_TRUE(absl::StrContains(
-      SshConfig(), "with (at the top):  Include \"" + home_ + "/ssh_config\"\n"))
+  EXPECT_TRUE(absl::StrContains(SshConfig(), "with (at the top):  Include \"" +
+                                                 home_ + "/ssh_config\"\n"))
       << SshConfig();
 
   ca_->SetListMyHosts(OnePage("127.0.0.1", 2222, {"web01", "db01"}));
@@ -395,10 +395,10 @@ TEST_F(SpBrokenCaTest, ALoginThatCannotListTheHostsKeepsTheEarlierHostBlocks) {
   const std::string known_hosts = ReadFileOrEmpty(home_ + "/known_hosts");
   ASSERT_TRUE(absl::StrContains(config, "\nHost web01\n")) << config;
 
-  ca_->SetListMyHosts([](const v1::ListMyHostsRequest&,
-                         v1::ListMyHostsResponse*) {
-    return grpc::Status(grpc::StatusCode::INTERNAL, "the store is down");
-  });
+  ca_->SetListMyHosts(
+      [](const v1::ListMyHostsRequest&, v1::ListMyHostsResponse*) {
+        return grpc::Status(grpc::StatusCode::INTERNAL, "the store is down");
+      });
   login = Login();
   EXPECT_EQ(login.exit_code, 0) << login.Describe();
   EXPECT_TRUE(absl::StrContains(login.out, "Logged in as alice"))
@@ -492,16 +492,17 @@ TEST_F(SpBrokenCaTest, ListingsStopWhenThePagesDoNotGoOn) {
             "this one)\n"}}) {
     const int last = last_page;
     const bool same = repeat;
-    ca_->SetListRevocations([last, same](
-                                const v1::ListRevocationsRequest& request,
-                                v1::ListRevocationsResponse* out) {
-      const int64_t id = request.after_id() + (same && request.after_id() > 0 ? 0 : 1);
-      v1::Revocation* r = out->add_revocations();
-      r->set_id(id);
-      r->set_serial(999999999);
-      out->set_more(id < last);
-      return grpc::Status::OK;
-    });
+    ca_->SetListRevocations(
+        [last, same](const v1::ListRevocationsRequest& request,
+                     v1::ListRevocationsResponse* out) {
+          const int64_t id =
+              request.after_id() + (same && request.after_id() > 0 ? 0 : 1);
+          v1::Revocation* r = out->add_revocations();
+          r->set_id(id);
+          r->set_serial(999999999);
+          out->set_more(id < last);
+          return grpc::Status::OK;
+        });
     RunResult status = Sp({"status"});
     EXPECT_TRUE(absl::StrContains(status.out, revoked)) << status.Describe();
   }

@@ -253,8 +253,7 @@ class BastionFixture {
   // `BINARY enroll` into `state` as `name` (principals 127.0.0.1 and
   // localhost) with a new join token for that name, passed in a file as
   // operators are told to (not in argv, where ps shows it).
-  absl::Status EnrollGateway(const std::string& binary,
-                             const std::string& name,
+  absl::Status EnrollGateway(const std::string& binary, const std::string& name,
                              const std::string& state);
   explicit BastionFixture(TempDir dir) : dir_(std::move(dir)) {}
   absl::Status StartCa(const Options& options);

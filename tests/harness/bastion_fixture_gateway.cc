@@ -77,8 +77,7 @@ absl::Status BastionFixture::EnrollGateway(const std::string& binary,
   absl::StatusOr<RunResult> enroll = RunCommandOk(
       {binary, "enroll", "--ca", ca_address(), "--ca-fingerprint",
        ca_fingerprint_, "--token-file", token_file, "--state-dir", state,
-       "--name", name, "--principal", "127.0.0.1", "--principal",
-       "localhost"});
+       "--name", name, "--principal", "127.0.0.1", "--principal", "localhost"});
   return enroll.ok() ? absl::OkStatus() : enroll.status();
 }
 
