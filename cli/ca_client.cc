@@ -33,6 +33,15 @@ std::string GrpcTarget(const HostPort& ca) {
              : absl::StrCat(ca.host, ":", ca.port);
 }
 
+absl::Status CheckPageLimit(size_t pages, size_t max_pages,
+                            absl::string_view limit) {
+  if (pages < max_pages) return absl::OkStatus();
+  std::string why = absl::StrCat("the CA's answer runs past ", max_pages,
+                                 " pages");
+  if (!limit.empty()) absl::StrAppend(&why, ", ", limit);
+  return absl::FailedPreconditionError(why);
+}
+
 absl::StatusOr<HostPort> ParseCaAddress(std::string_view text) {
   if (text.find(',') != std::string_view::npos) {
     return absl::InvalidArgumentError("expected one address");

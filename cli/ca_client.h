@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "base/rpc_limits.h"
 #include "cli/sp_home.h"
 #include "cli/tls_pin.h"
@@ -44,20 +45,29 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> CaChannel(
     const std::string& client_key_pem = "",
     const std::string& client_cert_pem = "");
 
+// OK while fewer than `max_pages` pages of a listing were read (`pages`,
+// 1 for the first); kFailedPrecondition "the CA's answer runs past
+// MAX_PAGES pages" otherwise, followed by ", LIMIT" when `limit` (what the
+// limit is) is not empty.
+absl::Status CheckPageLimit(size_t pages, size_t max_pages,
+                            absl::string_view limit = "");
+
 // Whether sp or spctl asks for the page after page number `pages` (1 for
 // the first) of a listing the CA answers in pages: the request for that
 // page named `token` (empty or 0 for the first), the page held `entries`
 // entries and names `next` as the next one. OK when the next page starts
 // after this one (next > token), this one was not empty (the CA never
-// sends an empty page with a next one), and fewer than base::kMaxListPages
-// pages were read; kFailedPrecondition otherwise, whose message says which
+// sends an empty page with a next one), and fewer than `max_pages` pages
+// were read; kFailedPrecondition otherwise, whose message says which
 // ("the CA's next page does not start after this one", "the CA sent an
-// empty page that names a next one", "the CA's answer runs past 1000
-// pages"). A CA, or what answers as one, that did otherwise would keep
-// the client asking for good.
+// empty page that names a next one", CheckPageLimit's "the CA's answer
+// runs past 1000 pages" with `limit`). A CA, or what answers as one, that
+// did otherwise would keep the client asking for good.
 template <typename Token>
 absl::Status CheckNextPage(size_t pages, size_t entries, const Token& token,
-                           const Token& next) {
+                           const Token& next,
+                           size_t max_pages = base::kMaxListPages,
+                           absl::string_view limit = "") {
   if (entries == 0) {
     return absl::FailedPreconditionError(
         "the CA sent an empty page that names a next one");
@@ -66,11 +76,7 @@ absl::Status CheckNextPage(size_t pages, size_t entries, const Token& token,
     return absl::FailedPreconditionError(
         "the CA's next page does not start after this one");
   }
-  if (pages >= base::kMaxListPages) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the CA's answer runs past ", base::kMaxListPages, " pages"));
-  }
-  return absl::OkStatus();
+  return CheckPageLimit(pages, max_pages, limit);
 }
 
 // The logged-in state of $SALLYPORT_HOME and an mTLS channel with it.

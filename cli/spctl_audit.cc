@@ -15,8 +15,10 @@
 #include "absl/time/clock.h"
 #include "audit/audit_hash.h"
 #include "base/event_line.h"
+#include "base/rpc_limits.h"
 #include "base/safe_text.h"
 #include "cli/spctl.h"
+#include "cli/spctl_audit.h"
 #include "cli/spctl_output.pb.h"
 
 namespace sallyport::cli {
@@ -143,38 +145,20 @@ std::string EventYaml(const pb::AuditEvent& e) {
   return absl::StrCat(out.c_str(), "\n");
 }
 
-// Calls ListAuditEvents page by page for the events in `range`; `each`
-// sees every event in order. The last page's head is left in *head.
+// Calls ListAuditEvents page by page for the events in `range`
+// (WalkAuditPages).
 std::optional<int> Walk(Spctl& ctl, const TimeRange& range,
                         const std::string& purpose,
                         const std::function<void(const pb::AuditEvent&)>& each,
                         pb::ListAuditEventsResponse* head) {
-  uint64_t after = 0;
-  for (;;) {
-    pb::ListAuditEventsRequest req;
-    req.set_after_seq(after);
-    req.set_limit(kEventPage);
-    req.set_purpose(std::string(purpose));
-    if (range.since) *req.mutable_since() = ToProtoTime(*range.since);
-    if (range.until) *req.mutable_until() = ToProtoTime(*range.until);
-    pb::ListAuditEventsResponse resp;
-    if (auto rc = Call(ctl, ctl.Audit(), &Stub::ListAuditEvents, req, &resp,
-                       absl::StrCat("audit ", purpose))) {
-      return rc;
-    }
-    for (const pb::AuditEvent& e : resp.events()) each(e);
-    head->set_head_seq(resp.head_seq());
-    head->set_head_hash(resp.head_hash());
-    if (resp.next_after_seq() == 0) break;
-    // Each page starts after the one before, or this would never end.
-    if (resp.next_after_seq() <= after) {
-      return ctl.Error(
-          absl::StrCat("audit ", purpose,
-                       ": the CA's next page does not start after this one"));
-    }
-    after = resp.next_after_seq();
-  }
-  return std::nullopt;
+  return WalkAuditPages(
+      ctl, range, purpose,
+      [&](const pb::ListAuditEventsRequest& req,
+          pb::ListAuditEventsResponse* resp) {
+        return Call(ctl, ctl.Audit(), &Stub::ListAuditEvents, req, resp,
+                    absl::StrCat("audit ", purpose));
+      },
+      each, head);
 }
 
 int List(Spctl& ctl, const AuditArgs& a, bool export_all) {
@@ -299,6 +283,42 @@ int Verify(Spctl& ctl) {
 }
 
 }  // namespace
+
+std::optional<int> WalkAuditPages(
+    Spctl& ctl, const TimeRange& range, const std::string& purpose,
+    const ReadAuditPage& read_page,
+    const std::function<void(const pb::AuditEvent&)>& each,
+    pb::ListAuditEventsResponse* head) {
+  uint64_t after = 0;
+  for (size_t pages = 1;; ++pages) {
+    pb::ListAuditEventsRequest req;
+    req.set_after_seq(after);
+    req.set_limit(kEventPage);
+    req.set_purpose(std::string(purpose));
+    if (range.since) *req.mutable_since() = ToProtoTime(*range.since);
+    if (range.until) *req.mutable_until() = ToProtoTime(*range.until);
+    pb::ListAuditEventsResponse resp;
+    if (auto rc = read_page(req, &resp)) return rc;
+    for (const pb::AuditEvent& e : resp.events()) each(e);
+    head->set_head_seq(resp.head_seq());
+    head->set_head_hash(resp.head_hash());
+    if (resp.next_after_seq() == 0) break;
+    // Each page starts after the one before, or this would never end; an
+    // empty one is not refused (CheckNextPage would): with a time range
+    // the CA sends pages of none of the events it looked at.
+    absl::Status next =
+        resp.next_after_seq() <= after
+            ? absl::FailedPreconditionError(
+                  "the CA's next page does not start after this one")
+            : CheckPageLimit(pages, base::kMaxAuditLogPages,
+                             "the most spctl reads of the audit log");
+    if (!next.ok()) {
+      return ctl.Error(absl::StrCat("audit ", purpose, ": ", next.message()));
+    }
+    after = resp.next_after_seq();
+  }
+  return std::nullopt;
+}
 
 void AddAuditCommands(CLI::App& app, Spctl& ctl, Action* action) {
   CLI::App* audit = app.add_subcommand(

@@ -24,6 +24,7 @@
 #include "cli/krl.h"
 #include "cli/output.h"
 #include "cli/spctl.h"
+#include "cli/spctl_audit.h"
 #include "cli/spctl_output.pb.h"
 #include "cli/spctl_recording_reader.h"
 #include "gtest/gtest.h"
@@ -244,6 +245,137 @@ TEST(SpctlReadRecordsTest, APageThatDoesNotAdvanceEndsTheReading) {
     EXPECT_EQ(asked, (std::vector<uint64_t>{0, 2})) << next;
     EXPECT_EQ(records, 2);
     EXPECT_EQ(head.session.session_id(), "s1");
+  }
+}
+
+// What a paged reading returned, printed and asked for.
+struct PagesRead {
+  std::optional<int> rc;
+  std::string err;
+  size_t pages = 0;
+};
+
+// ReadRecordPages of "s1" for `verify` over a CA whose page N (from 1)
+// `page(N, request, response)` fills.
+PagesRead ReadRecordingPages(
+    const std::function<void(size_t, const admin::v1::ReadSessionRequest&,
+                             admin::v1::ReadSessionResponse*)>& page) {
+  std::ostringstream out, err;
+  Spctl ctl(out, err);
+  RecordingHead head;
+  PagesRead r;
+  r.rc = ReadRecordPages(
+      ctl, "s1", "verify", "",
+      [&](const admin::v1::ReadSessionRequest& req,
+          admin::v1::ReadSessionResponse* resp) -> std::optional<int> {
+        page(++r.pages, req, resp);
+        return std::nullopt;
+      },
+      &head, [](const audit::v1::RecordingRecord&) { return true; });
+  r.err = err.str();
+  return r;
+}
+
+// Page N holds record N and names it as the next page, up to `last`,
+// which names none.
+void NumberedRecordPage(size_t n, size_t last,
+                        admin::v1::ReadSessionResponse* out) {
+  out->add_records()->set_seq(n);
+  if (n < last) out->set_next_after_seq(n);
+}
+
+// Found in review: `sessions show|play|export|verify` took any page that
+// started after the one before, so a CA that kept naming a next page kept
+// them reading for good, and an empty page naming a next one was taken.
+// A recording legitimately has far more pages than a listing: they read
+// up to base::kMaxRecordingPages pages and stop after the last of them.
+TEST(SpctlReadRecordsTest, ReadingEndsWithinTheLimit) {
+  const size_t max = base::kMaxRecordingPages;
+  PagesRead r = ReadRecordingPages(
+      [&](size_t n, const auto&, auto* out) { NumberedRecordPage(n, max, out); });
+  EXPECT_EQ(r.rc, std::nullopt) << r.err;
+  EXPECT_EQ(r.pages, max);
+  EXPECT_EQ(r.err, "");
+
+  r = ReadRecordingPages([&](size_t n, const auto&, auto* out) {
+    NumberedRecordPage(n, max + 1, out);
+  });
+  EXPECT_EQ(r.rc, kExitError);
+  EXPECT_EQ(r.pages, max);
+  EXPECT_EQ(r.err, absl::StrCat("spctl: sessions verify: the CA's answer runs "
+                                "past ",
+                                max,
+                                " pages, the most spctl reads of one "
+                                "recording\n"));
+
+  r = ReadRecordingPages([&](size_t n, const auto&, auto* out) {
+    if (n == 1) return NumberedRecordPage(1, 10, out);
+    out->set_next_after_seq(5);  // an empty page naming a next one
+  });
+  EXPECT_EQ(r.rc, kExitError);
+  EXPECT_EQ(r.pages, 2u);
+  EXPECT_EQ(r.err,
+            "spctl: sessions verify: the CA sent an empty page that names a "
+            "next one\n");
+}
+
+// WalkAuditPages for `verify` over a CA whose page N (from 1)
+// `page(N, request, response)` fills.
+PagesRead ReadAuditLogPages(
+    const std::function<void(size_t, const admin::v1::ListAuditEventsRequest&,
+                             admin::v1::ListAuditEventsResponse*)>& page) {
+  std::ostringstream out, err;
+  Spctl ctl(out, err);
+  admin::v1::ListAuditEventsResponse head;
+  PagesRead r;
+  r.rc = WalkAuditPages(
+      ctl, TimeRange(), "verify",
+      [&](const admin::v1::ListAuditEventsRequest& req,
+          admin::v1::ListAuditEventsResponse* resp) -> std::optional<int> {
+        page(++r.pages, req, resp);
+        return std::nullopt;
+      },
+      [](const admin::v1::AuditEvent&) {}, &head);
+  r.err = err.str();
+  return r;
+}
+
+// As for recordings: `audit ls|export|verify` stopped only at a page that
+// did not start after the one before. They read up to
+// base::kMaxAuditLogPages pages; pages with no event in them go on (with
+// --since/--until the CA sends those), and count.
+TEST(SpctlAuditPagesTest, ReadingEndsWithinTheLimit) {
+  const size_t max = base::kMaxAuditLogPages;
+  const auto empty_pages_up_to = [](size_t last) {
+    return [last](size_t n, const admin::v1::ListAuditEventsRequest& req,
+                  admin::v1::ListAuditEventsResponse* out) {
+      if (n < last) out->set_next_after_seq(req.after_seq() + 1000);
+    };
+  };
+  PagesRead r = ReadAuditLogPages(empty_pages_up_to(max));
+  EXPECT_EQ(r.rc, std::nullopt) << r.err;
+  EXPECT_EQ(r.pages, max);
+  EXPECT_EQ(r.err, "");
+
+  r = ReadAuditLogPages(empty_pages_up_to(max + 1));
+  EXPECT_EQ(r.rc, kExitError);
+  EXPECT_EQ(r.pages, max);
+  EXPECT_EQ(r.err,
+            absl::StrCat("spctl: audit verify: the CA's answer runs past ",
+                         max, " pages, the most spctl reads of the audit "
+                         "log\n"));
+
+  for (const uint64_t next : {uint64_t{1000}, uint64_t{999}}) {
+    r = ReadAuditLogPages([&](size_t n, const auto& req, auto* out) {
+      out->add_events()->set_seq(req.after_seq() + 1);
+      out->set_next_after_seq(n == 1 ? 1000 : next);
+    });
+    EXPECT_EQ(r.rc, kExitError) << next;
+    EXPECT_EQ(r.pages, 2u) << next;
+    EXPECT_EQ(r.err,
+              "spctl: audit verify: the CA's next page does not start after "
+              "this one\n")
+        << next;
   }
 }
 

@@ -4,6 +4,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "base/rpc_limits.h"
 #include "proto/admin.grpc.pb.h"
 
 namespace sallyport::cli {
@@ -59,7 +60,7 @@ std::optional<int> ReadRecordPages(Spctl& ctl, const std::string& id,
                                    RecordingHead* head,
                                    const RecordFn& on_record) {
   uint64_t after = 0;
-  for (;;) {
+  for (size_t pages = 1;; ++pages) {
     pb::ReadSessionRequest req;
     req.set_id(id);
     req.set_after_seq(after);
@@ -78,11 +79,13 @@ std::optional<int> ReadRecordPages(Spctl& ctl, const std::string& id,
       if (!on_record(r)) return std::nullopt;
     }
     if (resp.next_after_seq() == 0) break;
-    // Each page starts after the one before, or this would never end.
-    if (resp.next_after_seq() <= after) {
+    if (absl::Status next = CheckNextPage(
+            pages, static_cast<size_t>(resp.records_size()), after,
+            resp.next_after_seq(), base::kMaxRecordingPages,
+            "the most spctl reads of one recording");
+        !next.ok()) {
       return ctl.Error(
-          absl::StrCat("sessions ", purpose,
-                       ": the CA's next page does not start after this one"));
+          absl::StrCat("sessions ", purpose, ": ", next.message()));
     }
     after = resp.next_after_seq();
   }

@@ -63,9 +63,10 @@ using ReadPage = std::function<std::optional<int>(
     admin::v1::ReadSessionResponse* response)>;
 
 // ReadRecords of session `id` (not `last`) with `read_page` for each page.
-// A page whose next_after_seq is not after the one asked for (a CA that
-// would keep answering the same page) ends the reading with an error
-// (kExitError).
+// A CA that would keep the reading going ends it with "spctl: sessions
+// PURPOSE: WHY" (kExitError): a page whose next_after_seq is not after the
+// one asked for, an empty page that names a next one, or a
+// base::kMaxRecordingPages-th page that names another (CheckNextPage).
 std::optional<int> ReadRecordPages(Spctl& ctl, const std::string& id,
                                    const std::string& purpose,
                                    const std::string& format,
