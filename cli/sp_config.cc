@@ -32,12 +32,17 @@ std::string KnownHostsName(const std::string& host, uint32_t port) {
   return absl::StrCat("[", host, "]:", port);
 }
 
-// The lines every Sallyport Host block shares.
+// The lines every Sallyport Host block shares. Host keys are checked
+// against the Sallyport known_hosts, which holds only the host CA: with
+// StrictHostKeyChecking yes the gateway and every inventory host must show
+// a host certificate from it, never a trust-on-first-use prompt or a key
+// taken silently, whatever a later `Host *` of the user's ~/.ssh/config
+// says (ssh takes the first value it reads, and the Include is at the top).
 std::string IdentityLines(const std::string& key, const std::string& cert,
                           const std::string& known_hosts) {
   return absl::StrCat("  CertificateFile ", cert, "\n  IdentityFile ", key,
                       "\n  IdentitiesOnly yes\n  UserKnownHostsFile ",
-                      known_hosts, "\n");
+                      known_hosts, "\n  StrictHostKeyChecking yes\n");
 }
 
 // The file an ssh_config line includes when it is an Include of one file,
@@ -151,10 +156,6 @@ absl::StatusOr<SpConfigFiles> RenderSpConfig(
     if (!gateway_user.empty()) {
       absl::StrAppend(&body, "  User ", gateway_user, "\n");
     }
-    // The hop (and `ssh gw`) must meet the gateway's host certificate:
-    // never a trust-on-first-use prompt (the known_hosts above holds only
-    // the host CA).
-    absl::StrAppend(&body, "  StrictHostKeyChecking yes\n");
     absl::StrAppend(&body, identity, "\n");
   }
 

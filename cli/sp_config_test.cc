@@ -72,10 +72,10 @@ TEST(SpConfigTest, HostBlocksForTheGatewayAndEachHost) {
       "  CertificateFile \"/h/.sallyport/alice-cert.pub\"\n"
       "  IdentityFile \"/h/.sallyport/alice\"\n"
       "  IdentitiesOnly yes\n"
-      "  UserKnownHostsFile \"/h/.sallyport/known_hosts\"\n";
+      "  UserKnownHostsFile \"/h/.sallyport/known_hosts\"\n"
+      "  StrictHostKeyChecking yes\n";
   EXPECT_TRUE(absl::StrContains(
-      c, absl::StrCat("Host gw.example.com\n  Port 2222\n  User root\n"
-                      "  StrictHostKeyChecking yes\n",
+      c, absl::StrCat("Host gw.example.com\n  Port 2222\n  User root\n",
                       identity)))
       << c;
   EXPECT_TRUE(absl::StrContains(

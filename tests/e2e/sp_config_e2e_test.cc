@@ -4,7 +4,9 @@
 // is absent), `ssh -G web01` shows ProxyJump to the gateway, the
 // certificate, IdentitiesOnly and the Sallyport known_hosts; with the
 // Include at the top of a user's ~/.ssh/config (`sp config --install`,
-// twice) `ssh -G github.com` is exactly what it was before; `sp ssh` runs
+// twice) `ssh -G github.com` is exactly what it was before, and web01 and
+// the gateway keep StrictHostKeyChecking yes under the user's `Host *`
+// that says no; `sp ssh` runs
 // the stock ssh with that config. The recorded jump itself (`ssh web01`
 // through the gateway) is in tests/e2e/gateway_proxyjump_*.
 #include <filesystem>
@@ -195,7 +197,7 @@ TEST_F(SpConfigE2eTest, IncludeInHomeSshConfigLeavesOtherHostsAlone) {
   const std::string own =
       "Host github.com\n  User git\n  IdentityFile ~/.ssh/github_ed25519\n"
       "Host *\n  ServerAliveInterval 17\n  UserKnownHostsFile "
-      "~/.ssh/known_hosts_mine\n";
+      "~/.ssh/known_hosts_mine\n  StrictHostKeyChecking no\n";
   const std::string user_config = user_home + "/.ssh/config";
   ASSERT_TRUE(sallyport::testing::WriteFile(user_config, own, 0600).ok());
   const std::string before = SshG(user_config, "github.com");
@@ -225,12 +227,20 @@ TEST_F(SpConfigE2eTest, IncludeInHomeSshConfigLeavesOtherHostsAlone) {
   EXPECT_FALSE(absl::StrContains(after, env_->Home("erin"))) << after;
   EXPECT_TRUE(HasLine(after, "user git")) << after;
   EXPECT_TRUE(HasLine(after, "serveraliveinterval 17")) << after;
+  EXPECT_TRUE(HasLine(after, "stricthostkeychecking false")) << after;
   // ... while web01 goes through the gateway with Sallyport's files.
   const std::string web01 = SshG(user_config, "web01");
   EXPECT_TRUE(HasLine(web01, "proxyjump [127.0.0.1]")) << web01;
   EXPECT_TRUE(HasLine(
       web01, "userknownhostsfile " + env_->Home("erin") + "/known_hosts"))
       << web01;
+  // Found in review: the inventory Host blocks left StrictHostKeyChecking
+  // to the user's own config, whose `Host *` (no, or accept-new) had ssh
+  // take a host key the Sallyport host CA never signed. Every Sallyport
+  // block says yes, and the Include comes first: it wins.
+  EXPECT_TRUE(HasLine(web01, "stricthostkeychecking true")) << web01;
+  const std::string gw = SshG(user_config, "127.0.0.1");
+  EXPECT_TRUE(HasLine(gw, "stricthostkeychecking true")) << gw;
 }
 
 TEST_F(SpConfigE2eTest, LsListsTheHostsAndSshRunsTheStockSsh) {
