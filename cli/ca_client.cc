@@ -36,8 +36,8 @@ std::string GrpcTarget(const HostPort& ca) {
 absl::Status CheckPageLimit(size_t pages, size_t max_pages,
                             absl::string_view limit) {
   if (pages < max_pages) return absl::OkStatus();
-  std::string why = absl::StrCat("the CA's answer runs past ", max_pages,
-                                 " pages");
+  std::string why =
+      absl::StrCat("the CA's answer runs past ", max_pages, " pages");
   if (!limit.empty()) absl::StrAppend(&why, ", ", limit);
   return absl::FailedPreconditionError(why);
 }

@@ -2,6 +2,8 @@
 // §9, docs/audit-events.md). Needs the auditor or admin role; every call is
 // itself an audit event. `verify` recomputes every hash here, on the
 // auditor's machine, and names the first broken link.
+#include "cli/spctl_audit.h"
+
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <yaml-cpp/yaml.h>
@@ -18,7 +20,6 @@
 #include "base/rpc_limits.h"
 #include "base/safe_text.h"
 #include "cli/spctl.h"
-#include "cli/spctl_audit.h"
 #include "cli/spctl_output.pb.h"
 
 namespace sallyport::cli {

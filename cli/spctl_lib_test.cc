@@ -291,8 +291,9 @@ void NumberedRecordPage(size_t n, size_t last,
 // up to base::kMaxRecordingPages pages and stop after the last of them.
 TEST(SpctlReadRecordsTest, ReadingEndsWithinTheLimit) {
   const size_t max = base::kMaxRecordingPages;
-  PagesRead r = ReadRecordingPages(
-      [&](size_t n, const auto&, auto* out) { NumberedRecordPage(n, max, out); });
+  PagesRead r = ReadRecordingPages([&](size_t n, const auto&, auto* out) {
+    NumberedRecordPage(n, max, out);
+  });
   EXPECT_EQ(r.rc, std::nullopt) << r.err;
   EXPECT_EQ(r.pages, max);
   EXPECT_EQ(r.err, "");
@@ -361,8 +362,8 @@ TEST(SpctlAuditPagesTest, ReadingEndsWithinTheLimit) {
   EXPECT_EQ(r.rc, kExitError);
   EXPECT_EQ(r.pages, max);
   EXPECT_EQ(r.err,
-            absl::StrCat("spctl: audit verify: the CA's answer runs past ",
-                         max, " pages, the most spctl reads of the audit "
+            absl::StrCat("spctl: audit verify: the CA's answer runs past ", max,
+                         " pages, the most spctl reads of the audit "
                          "log\n"));
 
   for (const uint64_t next : {uint64_t{1000}, uint64_t{999}}) {
