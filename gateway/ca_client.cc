@@ -191,10 +191,12 @@ absl::Status CaClient::RefreshKeys() {
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_deadline));
   cav1::CaPublicKeys keys;
-  const absl::Time start = absl::Now();
+  const absl::Duration start = clock_->Monotonic();
   grpc::Status st =
       stubs()->ca->GetCaPublicKeys(&ctx, cav1::GetCaPublicKeysRequest(), &keys);
-  if (options_.on_rpc) options_.on_rpc("GetCaPublicKeys", absl::Now() - start);
+  if (options_.on_rpc) {
+    options_.on_rpc("GetCaPublicKeys", clock_->Monotonic() - start);
+  }
   if (!st.ok()) return FromGrpc(st);
   return StoreKeys(keys);
 }
@@ -221,7 +223,7 @@ struct CaClient::EarlyFetch {
   grpc::ClientContext ctx;
   cav1::GetCaPublicKeysRequest request;
   cav1::CaPublicKeys response;
-  absl::Time started;
+  absl::Duration started;  // on clock_->Monotonic()
 };
 
 void CaClient::RefreshUserCaKeysSoon(asio::any_io_executor executor,
@@ -229,7 +231,10 @@ void CaClient::RefreshUserCaKeysSoon(asio::any_io_executor executor,
   std::shared_ptr<EarlyFetch> fetch;
   {
     absl::MutexLock lock(&mu_);
-    const absl::Time now = Now();
+    // On the monotonic clock: a wall clock set back would stop early
+    // fetches until it caught up, one set forward would let one through
+    // at every step.
+    const absl::Duration now = clock_->Monotonic();
     const bool recent =
         last_early_fetch_.has_value() &&
         now - *last_early_fetch_ < options_.unknown_key_refresh_interval;
@@ -247,7 +252,7 @@ void CaClient::RefreshUserCaKeysSoon(asio::any_io_executor executor,
     fetch = std::make_shared<EarlyFetch>();
     fetch->ctx.set_deadline(
         absl::ToChronoTime(absl::Now() + options_.rpc_deadline));
-    fetch->started = absl::Now();
+    fetch->started = now;
     early_fetch_ = fetch;
     in_flight_.insert(&fetch->ctx);
   }
@@ -257,7 +262,8 @@ void CaClient::RefreshUserCaKeysSoon(asio::any_io_executor executor,
       &fetch->ctx, &fetch->request, &fetch->response,
       [this, fetch, stubs](grpc::Status st) {
         if (options_.on_rpc)
-          options_.on_rpc("GetCaPublicKeys", absl::Now() - fetch->started);
+          options_.on_rpc("GetCaPublicKeys",
+                          clock_->Monotonic() - fetch->started);
         absl::Status stored =
             st.ok() ? StoreKeys(fetch->response) : FromGrpc(st);
         if (!stored.ok()) {
@@ -306,12 +312,14 @@ void CaClient::Call(std::string_view rpc, asio::any_io_executor executor,
   struct State {
     grpc::ClientContext ctx;
     Response response;
-    absl::Time started;
+    absl::Duration started;  // on clock_->Monotonic(), for the latency
   };
   auto state = std::make_shared<State>();
-  state->started = absl::Now();
+  state->started = clock_->Monotonic();
+  // gRPC deadlines are wall-clock times; gRPC turns them into its own
+  // monotonic time when the call starts.
   const absl::Time due = deadline == absl::InfiniteFuture()
-                             ? state->started + options_.rpc_deadline
+                             ? absl::Now() + options_.rpc_deadline
                              : deadline;
   state->ctx.set_deadline(absl::ToChronoTime(due));
   {
@@ -340,7 +348,7 @@ void CaClient::Call(std::string_view rpc, asio::any_io_executor executor,
         [this, state, executor, done = std::move(done),
          name = std::move(name)](grpc::Status st) mutable {
           if (options_.on_rpc)
-            options_.on_rpc(name, absl::Now() - state->started);
+            options_.on_rpc(name, clock_->Monotonic() - state->started);
           absl::StatusOr<Response> result =
               st.ok() ? absl::StatusOr<Response>(std::move(state->response))
                       : absl::StatusOr<Response>(FromGrpc(st));

@@ -222,7 +222,6 @@ class CaClient {
   void Log(std::string_view line);
   // Parses and stores fetched keys (kInternal when there is no user key).
   absl::Status StoreKeys(const cav1::CaPublicKeys& keys);
-  absl::Time Now() const { return clock_->Now(); }
   template <typename Response, typename Start>
   void Call(std::string_view rpc, asio::any_io_executor executor,
             std::function<void(absl::StatusOr<Response>)> done, Start start,
@@ -266,7 +265,8 @@ class CaClient {
   std::shared_ptr<EarlyFetch> early_fetch_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<asio::any_io_executor, UserCaKeysDone>> key_waiters_
       ABSL_GUARDED_BY(mu_);
-  std::optional<absl::Time> last_early_fetch_ ABSL_GUARDED_BY(mu_);
+  // When the last early fetch started, on clock_->Monotonic().
+  std::optional<absl::Duration> last_early_fetch_ ABSL_GUARDED_BY(mu_);
   int early_key_fetches_ ABSL_GUARDED_BY(mu_) = 0;
 
   std::thread watch_thread_;

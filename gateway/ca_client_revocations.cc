@@ -44,10 +44,10 @@ absl::Status CaClient::CatchUp() {
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.rpc_deadline));
     cav1::ListRevocationsResponse response;
-    const absl::Time start = absl::Now();
+    const absl::Duration start = clock_->Monotonic();
     grpc::Status st = stubs()->ca->ListRevocations(&ctx, request, &response);
     if (options_.on_rpc)
-      options_.on_rpc("ListRevocations", absl::Now() - start);
+      options_.on_rpc("ListRevocations", clock_->Monotonic() - start);
     if (!st.ok()) return FromGrpc(st);
     bool done = false;
     bool report = false;
@@ -184,9 +184,12 @@ void CaClient::MaybeReportStale() {
 }
 
 bool CaClient::WaitToReconnect(absl::Duration backoff) {
-  const absl::Time start = absl::Now();
-  const absl::Time wake = start + backoff;
-  const absl::Time earliest =
+  // The waits are real (clock_ may be a test clock that never moves), on
+  // the real monotonic clock: a wall clock set back must not stretch them.
+  const base::Clock* real = base::Clock::Real();
+  const absl::Duration start = real->Monotonic();
+  const absl::Duration wake = start + backoff;
+  const absl::Duration earliest =
       start + std::min(backoff, kEarliestReconnectAfterDown);
   const std::shared_ptr<grpc::Channel> channel = stubs()->channel;
   // Whether the channel was seen without a connection during this wait.
@@ -199,21 +202,21 @@ bool CaClient::WaitToReconnect(absl::Duration backoff) {
       const bool ready =
           channel->GetState(/*try_to_connect=*/true) == GRPC_CHANNEL_READY;
       seen_down = seen_down || !ready;
-      if (ready && seen_down && absl::Now() >= earliest) return true;
+      if (ready && seen_down && real->Monotonic() >= earliest) return true;
     }
     absl::MutexLock lock(&mu_);
     if (stopping_) return false;
-    const absl::Time now = absl::Now();
+    const absl::Duration now = real->Monotonic();
     if (now >= wake) return true;
-    absl::Time until =
+    absl::Duration until =
         std::min(wake, std::max(now + options_.reconnect_poll, earliest));
     if (!stale_reported_ && down_since_.has_value()) {
-      // The grace's end, on the real clock (clock_ may be a test clock).
+      // The grace's end, timed on the real clock.
       until =
           std::min(until, now + (*down_since_ + options_.revocation_grace -
                                  clock_->Monotonic() + absl::Milliseconds(1)));
     }
-    mu_.AwaitWithDeadline(absl::Condition(&stopping_), until);
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), until - now);
   }
 }
 

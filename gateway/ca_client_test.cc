@@ -139,6 +139,15 @@ class CaClientTest : public ::testing::Test {
     return result;
   }
 
+  // RefreshUserCaKeysSoon, run until it answers.
+  static void RefreshKeysSoon(CaClient& client) {
+    RunOnPrivateIo(
+        [&](auto executor, auto done) {
+          client.RefreshUserCaKeysSoon(executor, std::move(done));
+        },
+        std::vector<ssh::crypto::PublicKey>());
+  }
+
   // Runs an AuthorizeChannel call to completion on a private io_context;
   // checks that the completion ran on that io_context's thread.
   absl::StatusOr<gw::AuthorizeChannelResponse> Authorize(
@@ -487,19 +496,42 @@ TEST_F(CaClientTest, EarlyKeyFetchAgainOnceTheIntervalPassed) {
         o->unknown_key_refresh_interval = absl::Milliseconds(300);
       });
   ASSERT_NE(client, nullptr);
-  auto ask = [&] {
-    RunOnPrivateIo(
-        [&](auto executor, auto done) {
-          client->RefreshUserCaKeysSoon(executor, std::move(done));
-        },
-        std::vector<ssh::crypto::PublicKey>());
-  };
+  auto ask = [&] { RefreshKeysSoon(*client); };
   ask();
   ask();
   EXPECT_EQ(client->early_key_fetches(), 1);
   absl::SleepFor(absl::Milliseconds(400));
   ask();
   EXPECT_EQ(client->early_key_fetches(), 2);
+}
+
+// The early fetch's rate limit is timed on the monotonic clock: the wall
+// clock set an hour back right after a fetch (an NTP step, an operator's
+// `date`) does not stop the next one once unknown_key_refresh_interval has
+// really passed, and set an hour forward does not let one through early.
+TEST_F(CaClientTest, AWallClockJumpDoesNotMoveTheEarlyKeyFetchRateLimit) {
+  base::FakeClock clock(absl::Now());
+  std::unique_ptr<CaClient> client =
+      MakeClient(&clock, absl::Seconds(60), [](CaClient::Options* o) {
+        o->unknown_key_refresh_interval = absl::Seconds(10);
+      });
+  ASSERT_NE(client, nullptr);
+  auto ask = [&] { RefreshKeysSoon(*client); };
+  ask();
+  EXPECT_EQ(client->early_key_fetches(), 1);
+  clock.Set(clock.Now() - absl::Hours(1));
+  clock.Advance(absl::Seconds(9));
+  ask();
+  EXPECT_EQ(client->early_key_fetches(), 1);
+  clock.Advance(absl::Seconds(2));
+  ask();
+  EXPECT_EQ(client->early_key_fetches(), 2);
+  clock.Set(clock.Now() + absl::Hours(1));
+  ask();
+  EXPECT_EQ(client->early_key_fetches(), 2);
+  clock.Advance(absl::Seconds(11));
+  ask();
+  EXPECT_EQ(client->early_key_fetches(), 3);
 }
 
 // The login path passes its own deadline (the connection's login grace):
