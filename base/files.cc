@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <iostream>
 
 #include "absl/status/status.h"
@@ -19,14 +21,37 @@ namespace sallyport::base {
 
 namespace {
 
-// ReadTextFile, and with `pipes` ReadTextFileOrPipe.
-absl::StatusOr<std::string> Read(const std::string& path, size_t max_size,
-                                 bool pipes) {
+// What a pipe (or a regular file that says it is empty, like those in
+// /proc) is first read into; the buffer doubles as it fills.
+constexpr size_t kFirstReadSize = 16 << 10;
+
+// Makes `s` `size` bytes long (larger), wiping the storage it leaves: a
+// std::string that grows in place of its own frees the old copy of what it
+// held (a private key) without wiping it.
+void GrowWiped(std::string* s, size_t size) {
+  std::string larger(size, '\0');
+  memcpy(larger.data(), s->data(), s->size());
+  OPENSSL_cleanse(s->data(), s->size());
+  s->swap(larger);
+}
+
+// ReadTextFile, and with `pipes` ReadTextFileOrPipe, into `contents`. The
+// bytes are read straight into `contents`, never through a buffer of
+// their own, and whatever `contents` held is wiped before it is freed
+// (also on an error), so the only copy of a private key read here is the
+// caller's.
+absl::Status Read(const std::string& path, size_t max_size, bool pipes,
+                  std::string* contents) {
+  max_size = std::min(max_size, SIZE_MAX - 1);  // max_size + 1 is a size
   const std::string cannot_read = absl::StrCat("cannot read ", path);
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return absl::ErrnoToStatus(errno, cannot_read);
-  std::string contents;
+  const auto too_large = [&] {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is larger than ", max_size, " bytes"));
+  };
   absl::Status status;
+  size_t size = 0;
   struct stat st;
   if (fstat(fd, &st) != 0) {
     status = absl::ErrnoToStatus(errno, cannot_read);
@@ -38,26 +63,54 @@ absl::StatusOr<std::string> Read(const std::string& path, size_t max_size,
              !(pipes && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)))) {
     status = absl::InvalidArgumentError(
         absl::StrCat(path, " is not a regular file"));
+  } else if (S_ISREG(st.st_mode) &&
+             static_cast<uint64_t>(st.st_size) > max_size) {
+    status = too_large();
   } else {
-    char buffer[16 << 10];
+    // A regular file's size, and a byte more to see its end in the same
+    // read; the buffer grows only when the file grew since fstat or has
+    // no size (a pipe, /proc).
+    contents->assign(S_ISREG(st.st_mode) && st.st_size > 0
+                         ? static_cast<size_t>(st.st_size) + 1
+                         : std::min(kFirstReadSize, max_size + 1),
+                     '\0');
     while (true) {
-      const ssize_t n = read(fd, buffer, sizeof buffer);
+      if (size == contents->size()) {
+        GrowWiped(contents, std::min(2 * size, max_size + 1));
+      }
+      const ssize_t n =
+          read(fd, contents->data() + size, contents->size() - size);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) {
         status = absl::ErrnoToStatus(errno, cannot_read);
         break;
       }
       if (n == 0) break;
-      if (contents.size() + static_cast<size_t>(n) > max_size) {
-        status = absl::InvalidArgumentError(
-            absl::StrCat(path, " is larger than ", max_size, " bytes"));
+      size += static_cast<size_t>(n);
+      if (size > max_size) {
+        status = too_large();
         break;
       }
-      contents.append(buffer, static_cast<size_t>(n));
     }
   }
   close(fd);
-  if (!status.ok()) return status;
+  if (!status.ok()) {
+    OPENSSL_cleanse(contents->data(), contents->size());
+    contents->clear();
+    return status;
+  }
+  contents->resize(size);  // shrinks in place
+  return absl::OkStatus();
+}
+
+// Read, into the string returned (one named StatusOr, so it is built
+// where the caller gets it and never moved through a copy).
+absl::StatusOr<std::string> ReadInPlace(const std::string& path,
+                                        size_t max_size, bool pipes) {
+  absl::StatusOr<std::string> contents(absl::in_place);
+  if (absl::Status st = Read(path, max_size, pipes, &*contents); !st.ok()) {
+    contents = std::move(st);
+  }
   return contents;
 }
 
@@ -65,12 +118,12 @@ absl::StatusOr<std::string> Read(const std::string& path, size_t max_size,
 
 absl::StatusOr<std::string> ReadTextFile(const std::string& path,
                                          size_t max_size) {
-  return Read(path, max_size, /*pipes=*/false);
+  return ReadInPlace(path, max_size, /*pipes=*/false);
 }
 
 absl::StatusOr<std::string> ReadTextFileOrPipe(const std::string& path,
                                                size_t max_size) {
-  return Read(path, max_size, /*pipes=*/true);
+  return ReadInPlace(path, max_size, /*pipes=*/true);
 }
 
 absl::StatusOr<std::string> ReadFirstLine(const std::string& path) {

@@ -19,6 +19,9 @@ inline constexpr size_t kMaxTextFileSize = 4 << 20;
 // it cannot be opened or read; kInvalidArgument "cannot read PATH: Is a
 // directory" for a directory, "PATH is not a regular file" for another
 // kind of file, and "PATH is larger than N bytes" past `max_size`.
+// The file (a private key) is read straight into the string returned and
+// any storage it outgrew is wiped, so the string is the only copy left in
+// memory: the caller wipes it when it holds a secret.
 absl::StatusOr<std::string> ReadTextFile(const std::string& path,
                                          size_t max_size = kMaxTextFileSize);
 

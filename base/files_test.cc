@@ -1,9 +1,11 @@
 // WriteFileAtomic (base/files): concurrent writers of one file, other
 // files at temporary names, the mode, and nothing left behind by a write
-// that fails.
+// that fails. ReadTextFile: files and pipes of every size, byte for byte.
 #include "base/files.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -137,6 +141,99 @@ TEST_F(WriteFileAtomicTest, AFailedWriteLeavesNothingBehind) {
   EXPECT_EQ(st.message(), absl::StrCat("cannot write ", dir_,
                                        "/no-such-dir/file: No such file or "
                                        "directory"));
+}
+
+// ReadTextFile reads straight into the string it returns (so that no
+// other copy of a private key is left in memory; that part is not
+// observable here): every size around its first read (the file's size and
+// a byte; 16 KiB for a file without one), up to max_size, byte for byte.
+class ReadTextFileTest : public WriteFileAtomicTest {
+ protected:
+  // `size` bytes of every value, NUL included.
+  static std::string Bytes(size_t size) {
+    std::string bytes(size, '\0');
+    for (size_t i = 0; i < size; ++i) {
+      bytes[i] = static_cast<char>((i * 131 + i / 256) & 0xff);
+    }
+    return bytes;
+  }
+};
+
+constexpr size_t kFirstRead = 16 << 10;
+
+TEST_F(ReadTextFileTest, ReadsEveryByteOfFilesOfEverySize) {
+  for (const size_t size :
+       {size_t{0}, size_t{1}, kFirstRead - 1, kFirstRead, kFirstRead + 1,
+        size_t{1 << 20} + 7, kMaxTextFileSize}) {
+    const std::string path = absl::StrCat(dir_, "/f", size);
+    const std::string bytes = Bytes(size);
+    ASSERT_TRUE(WriteFileAtomic(path, bytes, 0600).ok());
+    absl::StatusOr<std::string> read = ReadTextFile(path);
+    ASSERT_TRUE(read.ok()) << size << ": " << read.status();
+    EXPECT_EQ(read->size(), size);
+    EXPECT_TRUE(*read == bytes) << size;
+    // The same through ReadTextFileOrPipe, and at max_size exactly.
+    read = ReadTextFileOrPipe(path, size);
+    ASSERT_TRUE(read.ok()) << size << ": " << read.status();
+    EXPECT_TRUE(*read == bytes) << size;
+    if (size > 0) {
+      EXPECT_EQ(ReadTextFile(path, size - 1).status(),
+                absl::InvalidArgumentError(absl::StrCat(
+                    path, " is larger than ", size - 1, " bytes")));
+    }
+  }
+  const std::string over = dir_ + "/over";
+  ASSERT_TRUE(WriteFileAtomic(over, Bytes(kMaxTextFileSize + 1), 0600).ok());
+  EXPECT_EQ(ReadTextFile(over).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// A regular file whose size says 0 (the kernel's /proc files) is read to
+// its end, not to its size.
+TEST_F(ReadTextFileTest, ReadsAFileThatSaysItIsEmptyToItsEnd) {
+  struct stat st;
+  ASSERT_EQ(stat("/proc/self/status", &st), 0);
+  ASSERT_EQ(st.st_size, 0);
+  absl::StatusOr<std::string> status = ReadTextFile("/proc/self/status");
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_TRUE(absl::StartsWith(*status, "Name:")) << *status;
+  EXPECT_TRUE(absl::StrContains(*status, "\nPid:")) << *status;
+  EXPECT_TRUE(absl::EndsWith(*status, "\n")) << *status;
+}
+
+// A pipe has no size: it is read in growing steps, every byte, up to
+// max_size.
+TEST_F(ReadTextFileTest, ReadsEveryByteOfAPipe) {
+  signal(SIGPIPE, SIG_IGN);  // a writer whose reader gave up
+  const std::string fifo = dir_ + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  constexpr size_t kMax = 100000;
+  for (const size_t size :
+       {size_t{0}, size_t{1}, kFirstRead - 1, kFirstRead, kFirstRead + 1,
+        2 * kFirstRead + 1, kMax, kMax + 1}) {
+    const std::string bytes = Bytes(size);
+    std::thread writer([&] {
+      const int fd = open(fifo.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0) return;
+      size_t done = 0;
+      while (done < bytes.size()) {
+        const ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
+        if (n <= 0) break;
+        done += static_cast<size_t>(n);
+      }
+      close(fd);
+    });
+    absl::StatusOr<std::string> read = ReadTextFileOrPipe(fifo, kMax);
+    writer.join();
+    if (size > kMax) {
+      EXPECT_EQ(read.status(), absl::InvalidArgumentError(absl::StrCat(
+                                   fifo, " is larger than ", kMax, " bytes")));
+      continue;
+    }
+    ASSERT_TRUE(read.ok()) << size << ": " << read.status();
+    EXPECT_EQ(read->size(), size);
+    EXPECT_TRUE(*read == bytes) << size;
+  }
 }
 
 }  // namespace
