@@ -187,6 +187,12 @@ class BastionFixture {
       const std::string& binary,
       const std::vector<std::string>& extra_serve_args = {},
       const std::function<void(config::GatewayConfig*)>& edit_config = nullptr);
+  // `BINARY enroll` into `state` as `name` (principals 127.0.0.1 and
+  // localhost) with a new join token for that name, passed in a file as
+  // operators are told to (not in argv, where ps shows it). StartGateway
+  // does this; an environment that serves the gateway itself calls it.
+  absl::Status EnrollGateway(const std::string& binary, const std::string& name,
+                             const std::string& state);
   // Reads DIR/gateway.yaml, applies `edit` and writes it back (0600); for
   // a SIGHUP reload, ReloadGateway below.
   absl::Status EditGatewayConfig(
@@ -250,11 +256,6 @@ class BastionFixture {
   // --- end ship ---
 
  private:
-  // `BINARY enroll` into `state` as `name` (principals 127.0.0.1 and
-  // localhost) with a new join token for that name, passed in a file as
-  // operators are told to (not in argv, where ps shows it).
-  absl::Status EnrollGateway(const std::string& binary, const std::string& name,
-                             const std::string& state);
   explicit BastionFixture(TempDir dir) : dir_(std::move(dir)) {}
   absl::Status StartCa(const Options& options);
   absl::Status ConnectAdmin();
