@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <iostream>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -150,10 +151,22 @@ absl::StatusOr<std::string> ReadFirstLine(const std::string& path) {
 
 absl::Status WriteFileAtomic(const std::string& path, std::string_view data,
                              int mode) {
-  const auto cannot = [&path](int error) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot write ", path, ": ", strerror(error)));
-  };
+  absl::StatusOr<StagedFile> staged = StagedFile::Write(path, data, mode);
+  if (!staged.ok()) return staged.status();
+  return staged->Commit();
+}
+
+namespace {
+
+absl::Status CannotWrite(const std::string& path, int error) {
+  return absl::FailedPreconditionError(
+      absl::StrCat("cannot write ", path, ": ", strerror(error)));
+}
+
+}  // namespace
+
+absl::StatusOr<StagedFile> StagedFile::Write(const std::string& path,
+                                             std::string_view data, int mode) {
   // A temporary name of its own for every write (mkostemp: O_CREAT|O_EXCL,
   // mode 0600). The fixed PATH.tmp was unlinked and created again, so two
   // writers of one file (two `sp` commands) removed or renamed each
@@ -161,7 +174,7 @@ absl::Status WriteFileAtomic(const std::string& path, std::string_view data,
   // removed.
   std::string tmp = path + ".tmp.XXXXXX";
   const int fd = mkostemp(tmp.data(), O_CLOEXEC);
-  if (fd < 0) return cannot(errno);
+  if (fd < 0) return CannotWrite(path, errno);
   int error = 0;
   size_t done = 0;
   while (done < data.size()) {
@@ -176,12 +189,58 @@ absl::Status WriteFileAtomic(const std::string& path, std::string_view data,
   if (error == 0 && fchmod(fd, static_cast<mode_t>(mode)) != 0) error = errno;
   if (error == 0 && fsync(fd) != 0) error = errno;
   if (close(fd) != 0 && error == 0) error = errno;
-  if (error == 0 && rename(tmp.c_str(), path.c_str()) != 0) error = errno;
   if (error != 0) {
     unlink(tmp.c_str());
-    return cannot(error);
+    return CannotWrite(path, error);
   }
+  return StagedFile(path, std::move(tmp));
+}
+
+StagedFile::StagedFile(StagedFile&& other) noexcept
+    : path_(std::move(other.path_)), tmp_(std::exchange(other.tmp_, "")) {}
+
+StagedFile& StagedFile::operator=(StagedFile&& other) noexcept {
+  if (this != &other) {
+    if (!tmp_.empty()) unlink(tmp_.c_str());
+    path_ = std::move(other.path_);
+    tmp_ = std::exchange(other.tmp_, "");
+  }
+  return *this;
+}
+
+StagedFile::~StagedFile() {
+  if (!tmp_.empty()) unlink(tmp_.c_str());
+}
+
+absl::Status StagedFile::Commit() {
+  if (tmp_.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot write ", path_, ": already committed"));
+  }
+  if (rename(tmp_.c_str(), path_.c_str()) != 0) {
+    const int error = errno;
+    unlink(tmp_.c_str());
+    tmp_.clear();
+    return CannotWrite(path_, error);
+  }
+  tmp_.clear();
   return absl::OkStatus();
+}
+
+absl::Status SyncDirectoryOf(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
+  const auto cannot = [&dir](int error) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot sync ", dir, ": ", strerror(error)));
+  };
+  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return cannot(errno);
+  const int error = fsync(fd) == 0 ? 0 : errno;
+  close(fd);
+  return error == 0 ? absl::OkStatus() : cannot(error);
 }
 
 }  // namespace sallyport::base

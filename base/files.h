@@ -6,7 +6,9 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace sallyport::base {
@@ -48,6 +50,39 @@ absl::StatusOr<std::string> ReadFirstLine(const std::string& path);
 // it cannot; the temporary file is then removed.
 absl::Status WriteFileAtomic(const std::string& path, std::string_view data,
                              int mode);
+
+// WriteFileAtomic in two steps, for files that must change together (a
+// key and its certificate): Write writes `data` whole under a temporary
+// name beside `path` (mode `mode`, fsynced) and Commit renames it onto
+// `path`. Stage every file first, then commit them one after the other:
+// a failed write then replaces nothing, and the files change within a few
+// renames of each other. A StagedFile destroyed without a successful
+// Commit removes its temporary file. Errors as WriteFileAtomic's.
+class StagedFile {
+ public:
+  static absl::StatusOr<StagedFile> Write(const std::string& path,
+                                          std::string_view data, int mode);
+  StagedFile(StagedFile&& other) noexcept;
+  StagedFile& operator=(StagedFile&& other) noexcept;
+  StagedFile(const StagedFile&) = delete;
+  StagedFile& operator=(const StagedFile&) = delete;
+  ~StagedFile();
+
+  // Puts the file in place (once).
+  absl::Status Commit();
+  const std::string& path() const { return path_; }
+
+ private:
+  StagedFile(std::string path, std::string tmp)
+      : path_(std::move(path)), tmp_(std::move(tmp)) {}
+  std::string path_;
+  std::string tmp_;  // empty once committed or moved from
+};
+
+// fsync of the directory that holds `path`, so that the renames into it
+// (WriteFileAtomic, StagedFile::Commit) so far survive a crash, before
+// any later one. kFailedPrecondition "cannot sync DIR: WHY".
+absl::Status SyncDirectoryOf(const std::string& path);
 
 }  // namespace sallyport::base
 

@@ -1,6 +1,7 @@
 // WriteFileAtomic (base/files): concurrent writers of one file, other
 // files at temporary names, the mode, and nothing left behind by a write
-// that fails. ReadTextFile: files and pipes of every size, byte for byte.
+// that fails; StagedFile. ReadTextFile: files and pipes of every size, byte
+// for byte.
 #include "base/files.h"
 
 #include <dirent.h>
@@ -141,6 +142,41 @@ TEST_F(WriteFileAtomicTest, AFailedWriteLeavesNothingBehind) {
   EXPECT_EQ(st.message(), absl::StrCat("cannot write ", dir_,
                                        "/no-such-dir/file: No such file or "
                                        "directory"));
+}
+
+// A staged file replaces nothing until it is committed, and one dropped
+// uncommitted (a later file of the same change failed) leaves nothing
+// behind.
+TEST_F(WriteFileAtomicTest, AStagedFileReplacesNothingUntilCommitted) {
+  const std::string key = dir_ + "/key";
+  const std::string cert = dir_ + "/cert";
+  ASSERT_TRUE(WriteFileAtomic(key, "old key", 0600).ok());
+  ASSERT_TRUE(WriteFileAtomic(cert, "old cert", 0644).ok());
+  {
+    absl::StatusOr<StagedFile> staged = StagedFile::Write(key, "new key", 0600);
+    ASSERT_TRUE(staged.ok()) << staged.status();
+    EXPECT_EQ(*ReadTextFile(key), "old key");
+    EXPECT_EQ(Names().size(), 3u);  // key, cert and the temporary file
+  }
+  EXPECT_EQ(Names(), (std::set<std::string>{"cert", "key"}));
+  EXPECT_EQ(*ReadTextFile(key), "old key");
+
+  absl::StatusOr<StagedFile> new_key = StagedFile::Write(key, "new key", 0600);
+  absl::StatusOr<StagedFile> new_cert =
+      StagedFile::Write(cert, "new cert", 0644);
+  ASSERT_TRUE(new_key.ok() && new_cert.ok());
+  EXPECT_EQ(*ReadTextFile(key), "old key");
+  EXPECT_EQ(*ReadTextFile(cert), "old cert");
+  ASSERT_TRUE(new_key->Commit().ok());
+  ASSERT_TRUE(new_cert->Commit().ok());
+  EXPECT_EQ(new_key->Commit().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*ReadTextFile(key), "new key");
+  EXPECT_EQ(*ReadTextFile(cert), "new cert");
+  struct stat st;
+  ASSERT_EQ(stat(cert.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644u);
+  EXPECT_EQ(Names(), (std::set<std::string>{"cert", "key"}));
+  EXPECT_TRUE(SyncDirectoryOf(key).ok());
 }
 
 // ReadTextFile reads straight into the string it returns (so that no

@@ -358,19 +358,24 @@ absl::StatusOr<GatewaySettings> LoadGatewayConfig(const std::string& path) {
   return settings;
 }
 
-absl::Status WriteGeneratedConfig(const std::string& path,
-                                  const config::GatewayConfig& config) {
+absl::StatusOr<std::string> GeneratedConfigText(
+    const std::string& path, const config::GatewayConfig& config) {
   RETURN_IF_ERROR(
       SettingsFromConfig(
           config,
           std::filesystem::path(AbsolutePath(path)).parent_path().string())
           .status());
   ASSIGN_OR_RETURN(std::string yaml, base::ProtoToYaml(config));
-  const std::string text = absl::StrCat(
+  return absl::StrCat(
       "# sallyport-gateway's config, written by `sallyport-gateway enroll`.\n"
       "# Keys: proto/config.proto GatewayConfig. Relative paths are relative\n"
       "# to state_dir (default: this file's directory).\n",
       yaml);
+}
+
+absl::Status WriteGeneratedConfig(const std::string& path,
+                                  const config::GatewayConfig& config) {
+  ASSIGN_OR_RETURN(std::string text, GeneratedConfigText(path, config));
   return base::WriteFileAtomic(path, text, 0600);
 }
 

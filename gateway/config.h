@@ -134,6 +134,9 @@ absl::StatusOr<GatewaySettings> LoadGatewayConfig(const std::string& path);
 // The same without CheckFiles (for tools that only read the settings).
 absl::StatusOr<GatewaySettings> LoadGatewaySettings(const std::string& path);
 
+// What WriteGeneratedConfig writes to `path`, with its errors.
+absl::StatusOr<std::string> GeneratedConfigText(
+    const std::string& path, const config::GatewayConfig& config);
 // Writes `config` as YAML to `path` atomically with mode 0600, after a
 // header comment, refusing a config SettingsFromConfig would refuse (with
 // `path`'s directory as config_dir). The file reads back to an equal

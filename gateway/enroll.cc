@@ -66,8 +66,69 @@ std::string StatePath(const std::string& dir, std::string_view file) {
   return (std::filesystem::path(dir) / std::string(file)).string();
 }
 
-absl::Status PrepareStateDir(const std::string& dir, bool force) {
-  const std::string config = StatePath(dir, kConfigFileName);
+std::string ModeText(mode_t mode) {
+  char text[8];
+  snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+// A missing state dir is created with mode 0700. One that exists is the
+// admin's (it may be shared, like /var/lib): its mode is left as it is,
+// but it is refused when another user owns it or group or others may
+// write to it, since they could then swap the keys, certificates or
+// config the gateway trusts. One that group or others may read gets a
+// warning (the keys in it are 0600 whatever it is).
+absl::Status PrepareStateDir(const std::string& dir, bool force,
+                             std::vector<std::string>* warnings) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(dir).parent_path(),
+                                      ec);
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create ", dir, ": ", ec.message()));
+  }
+  if (mkdir(dir.c_str(), 0700) == 0) {
+    // Ours, just made: exactly 0700 whatever the umask.
+    if (chmod(dir.c_str(), 0700) != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot make ", dir, " mode 0700: ", strerror(errno)));
+    }
+  } else if (errno != EEXIST) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create ", dir, ": ", strerror(errno)));
+  }
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot use ", dir, ": ", strerror(errno)));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("--state-dir ", dir, " is not a directory"));
+  }
+  if (st.st_uid != geteuid()) {
+    const std::string me = absl::StrCat(geteuid());
+    return absl::PermissionDeniedError(absl::StrCat(
+        "--state-dir ", dir, " is owned by uid ", st.st_uid, ", not by uid ",
+        me,
+        " that enroll (and then the gateway) runs as; run enroll as the "
+        "gateway's user, give it the directory (chown ",
+        me, " ", dir, " && chmod 700 ", dir,
+        "), or pass a --state-dir of its own"));
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "--state-dir ", dir, " has mode ", ModeText(st.st_mode),
+        ": group or others may write to it and could replace the gateway's "
+        "keys or config; it must be 0700 (chmod 700 ",
+        dir, "), or pass a --state-dir of its own"));
+  }
+  if ((st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
+    warnings->push_back(absl::StrCat(
+        dir, " has mode ", ModeText(st.st_mode),
+        ": group or others may list it (the keys in it are 0600); chmod 700 ",
+        dir, " to hide it"));
+  }
   for (std::string_view file :
        {kConfigFileName, kDefaultHostKeyFile, kDefaultTlsKeyFile}) {
     if (access(StatePath(dir, file).c_str(), F_OK) == 0 && !force) {
@@ -75,16 +136,6 @@ absl::Status PrepareStateDir(const std::string& dir, bool force) {
           dir, " already holds a gateway identity (", std::string(file),
           "); pass --force to enrol again and replace it"));
     }
-  }
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot create ", dir, ": ", ec.message()));
-  }
-  if (chmod(dir.c_str(), 0700) != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot make ", dir, " mode 0700: ", strerror(errno)));
   }
   return absl::OkStatus();
 }
@@ -109,7 +160,8 @@ absl::StatusOr<EnrollResult> Enroll(const EnrollOptions& options) {
   if (options.state_dir.empty()) {
     return absl::InvalidArgumentError("--state-dir is required");
   }
-  const std::string state_dir = AbsolutePath(options.state_dir);
+  std::string state_dir = AbsolutePath(options.state_dir);
+  if (state_dir.size() > 1 && state_dir.back() == '/') state_dir.pop_back();
   const std::string name = options.name.empty() ? DefaultName() : options.name;
 
   // The config this enrolment will write, checked before anything else
@@ -151,7 +203,8 @@ absl::StatusOr<EnrollResult> Enroll(const EnrollOptions& options) {
             : absl::StrCat("--name: ", st.message()));
   }
   RETURN_IF_ERROR(SettingsFromConfig(config, state_dir).status());
-  RETURN_IF_ERROR(PrepareStateDir(state_dir, options.force));
+  EnrollResult result;
+  RETURN_IF_ERROR(PrepareStateDir(state_dir, options.force, &result.warnings));
 
   // The CA must present the certificate the operator vouched for.
   absl::StatusOr<base::ServerCertificate> presented =
@@ -227,23 +280,52 @@ absl::StatusOr<EnrollResult> Enroll(const EnrollOptions& options) {
         "the CA returned a client certificate that is not for our TLS key");
   }
 
-  // Keys first, gateway.yaml last: a config on disk means a whole identity.
-  RETURN_IF_ERROR(host_key.WriteFile(StatePath(state_dir, kDefaultHostKeyFile),
-                                     absl::StrCat(name, "@sallyport-gateway")));
-  RETURN_IF_ERROR(
-      base::WriteFileAtomic(StatePath(state_dir, kDefaultTlsKeyFile),
-                            tls_key.private_pem.view(), 0600));
-  RETURN_IF_ERROR(base::WriteFileAtomic(
-      StatePath(state_dir, kDefaultCaCertificateFile), presented->pem, 0644));
-  RETURN_IF_ERROR(
-      base::WriteFileAtomic(StatePath(state_dir, kDefaultTlsCertificateFile),
-                            response.tls_client_certificate_pem(), 0644));
-  RETURN_IF_ERROR(base::WriteFileAtomic(
-      StatePath(state_dir, kDefaultHostCertificateFile),
-      absl::StrCat(response.host_certificate().ssh_certificate(), "\n"), 0644));
-  EnrollResult result;
+  // `enroll --force` replaces an identity that may be in use, and a crash
+  // (or a full disk) must not leave a half-written one. Every file is
+  // first written whole under a temporary name: a failure up to there
+  // replaces nothing. Then they are renamed into place back to back, each
+  // key just before its certificate (a key and a certificate that do not
+  // match are the only mix a crash can leave, for the microseconds between
+  // two renames), the directory is synced so that these renames are on
+  // disk, and gateway.yaml is renamed last and synced: whatever a crash
+  // leaves, each file is whole, old or new, and a new gateway.yaml only
+  // ever names files whose new versions are on disk. A first enrolment is
+  // the same: a gateway.yaml on disk means a whole identity.
+  ASSIGN_OR_RETURN(
+      base::SecretBytes host_key_text,
+      host_key.ToOpenSshFormat(absl::StrCat(name, "@sallyport-gateway")));
   result.config_path = StatePath(state_dir, kConfigFileName);
-  RETURN_IF_ERROR(WriteGeneratedConfig(result.config_path, config));
+  ASSIGN_OR_RETURN(std::string config_text,
+                   GeneratedConfigText(result.config_path, config));
+  struct File {
+    std::string_view name;
+    std::string_view data;
+    int mode;
+  };
+  const std::string host_certificate =
+      absl::StrCat(response.host_certificate().ssh_certificate(), "\n");
+  std::vector<base::StagedFile> staged;
+  for (const File& f : {
+           File{kDefaultCaCertificateFile, presented->pem, 0644},
+           File{kDefaultTlsKeyFile, tls_key.private_pem.view(), 0600},
+           File{kDefaultTlsCertificateFile,
+                response.tls_client_certificate_pem(), 0644},
+           File{kDefaultHostKeyFile, host_key_text.view(), 0600},
+           File{kDefaultHostCertificateFile, host_certificate, 0644},
+           File{kConfigFileName, config_text, 0600},
+       }) {
+    ASSIGN_OR_RETURN(
+        base::StagedFile file,
+        base::StagedFile::Write(StatePath(state_dir, f.name), f.data, f.mode));
+    staged.push_back(std::move(file));
+  }
+  for (base::StagedFile& file : staged) {
+    if (file.path() == result.config_path) {
+      RETURN_IF_ERROR(base::SyncDirectoryOf(file.path()));
+    }
+    RETURN_IF_ERROR(file.Commit());
+  }
+  RETURN_IF_ERROR(base::SyncDirectoryOf(result.config_path));
   result.name = name;
   result.host_principals = host_cert->principals;
   result.tls_valid_before = FromTimestamp(response.tls_valid_before());

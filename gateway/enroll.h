@@ -9,7 +9,10 @@
 // P-256 TLS key are generated here and never leave the machine; the CA
 // certifies both (Gateway.EnrollGateway); the keys (0600), the
 // certificates, the CA certificate and STATE_DIR/gateway.yaml are written
-// into the state directory (0700), gateway.yaml last.
+// into the state directory (made 0700 when missing; an existing one keeps
+// its mode), each file whole under a temporary name first, then renamed
+// into place, gateway.yaml last (`enroll --force` never leaves a
+// half-written file).
 #ifndef SALLYPORT_GATEWAY_ENROLL_H_
 #define SALLYPORT_GATEWAY_ENROLL_H_
 
@@ -55,12 +58,19 @@ struct EnrollResult {
   std::vector<std::string> host_principals;
   absl::Time tls_valid_before;
   absl::Time host_certificate_valid_before;
+  // Said to the operator, the enrolment done: a state dir that group or
+  // others may read.
+  std::vector<std::string> warnings;
 };
 
 // Enrols. Errors (the message says what to do):
 // - kInvalidArgument: a bad option (--ca, --ca-fingerprint, --name, an
 //   empty token), or a CA answer that does not fit our keys;
 // - kAlreadyExists: state_dir already holds an identity and !force;
+// - kPermissionDenied "--state-dir DIR is owned by uid ..." or "... has
+//   mode 0775: group or others may write to it ..." (with the chmod or
+//   chown that fixes it) for an existing state_dir another user owns or
+//   group or others may write to; nothing is sent to the CA;
 // - kPermissionDenied "the CA at X presented a TLS certificate with
 //   fingerprint A, not the expected B ..." (nothing is sent to it);
 // - kUnauthenticated "join token refused: ..." (unknown, used, expired or

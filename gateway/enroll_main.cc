@@ -32,7 +32,9 @@ CLI::App* AddEnrollCommand(CLI::App& app, EnrollOptions* options) {
   enroll
       ->add_option("--state-dir", options->state_dir,
                    "directory for the gateway's keys, certificates and "
-                   "gateway.yaml (created, mode 0700)")
+                   "gateway.yaml (created mode 0700; an existing one is "
+                   "kept as it is, and refused if another user owns it or "
+                   "group or others may write to it)")
       ->required();
   enroll->add_option("--name", options->name,
                      "the gateway's name (default: the host name)");
@@ -71,6 +73,9 @@ int RunEnrollCommand(const EnrollOptions& given, std::ostream& out,
   if (!result.ok()) {
     err << "sallyport-gateway enroll: " << result.status().message() << "\n";
     return 1;
+  }
+  for (const std::string& warning : result->warnings) {
+    err << "sallyport-gateway enroll: warning: " << warning << "\n";
   }
   out << "Enrolled gateway " << result->name << " with the CA at " << options.ca
       << ".\n"

@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <sstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "base/files.h"
 #include "ca/ca_test_env.h"
@@ -258,6 +260,125 @@ TEST_F(EnrollTest, AnEnrolledStateDirIsKeptUnlessForced) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_NE(*base::ReadTextFile(o.state_dir + "/gateway_tls.crt"), *first_cert);
   EXPECT_TRUE(CallWithIdentity(r->config_path).ok());
+}
+
+// `enroll --force` replaces each file by a rename, never by rewriting it
+// in place: a file the old identity had (here, hard links to each, as a
+// process that has it open would see it) stays whole, and the new ones
+// are whole too, with their modes, and no temporary file is left.
+TEST_F(EnrollTest, ForceReplacesEveryFileWhole) {
+  EnrollOptions o = Options(Token(), "s");
+  ASSERT_TRUE(Enroll(o).ok());
+  const std::vector<std::pair<std::string, int>> files = {
+      {"gateway.yaml", 0600},
+      {"ssh_host_ed25519_key", 0600},
+      {"ssh_host_ed25519_key-cert.pub", 0644},
+      {"gateway_tls.key", 0600},
+      {"gateway_tls.crt", 0644},
+      {"ca.pem", 0644}};
+  std::map<std::string, std::string> before;
+  for (const auto& [name, mode] : files) {
+    const std::string path = o.state_dir + "/" + name;
+    absl::StatusOr<std::string> text = base::ReadTextFile(path);
+    ASSERT_TRUE(text.ok()) << text.status();
+    before[name] = *text;
+    ASSERT_EQ(link(path.c_str(), (path + ".old").c_str()), 0) << name;
+  }
+  EnrollOptions again = Options(Token("gw1"), "s");
+  again.force = true;
+  absl::StatusOr<EnrollResult> r = Enroll(again);
+  ASSERT_TRUE(r.ok()) << r.status();
+  for (const auto& [name, mode] : files) {
+    const std::string path = o.state_dir + "/" + name;
+    EXPECT_EQ(*base::ReadTextFile(path + ".old"), before[name]) << name;
+    EXPECT_EQ(Mode(path), mode) << name;
+    EXPECT_FALSE(TemporaryLeft(path)) << name;
+  }
+  for (const char* renewed :
+       {"ssh_host_ed25519_key", "ssh_host_ed25519_key-cert.pub",
+        "gateway_tls.key", "gateway_tls.crt"}) {
+    EXPECT_NE(*base::ReadTextFile(o.state_dir + "/" + renewed), before[renewed])
+        << renewed;
+  }
+  EXPECT_TRUE(CallWithIdentity(r->config_path).ok());
+}
+
+// A state dir that exists is the admin's: enroll leaves its mode alone
+// (it made any existing one 0700), warning when group or others may list
+// it.
+TEST_F(EnrollTest, AnExistingStateDirKeepsItsMode) {
+  for (const int mode : {0750, 0711, 0700}) {
+    const std::string sub = absl::StrCat("s", mode);
+    ASSERT_EQ(mkdir(dir_->File(sub).c_str(), 0700), 0);
+    ASSERT_EQ(chmod(dir_->File(sub).c_str(), mode), 0);
+    absl::StatusOr<EnrollResult> r = Enroll(Options(Token("gw1"), sub));
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(Mode(dir_->File(sub)), mode);
+    if (mode == 0750) {
+      ASSERT_EQ(r->warnings.size(), 1u);
+      EXPECT_TRUE(absl::StrContains(r->warnings[0], "mode 0750"))
+          << r->warnings[0];
+      EXPECT_TRUE(
+          absl::StrContains(r->warnings[0], "chmod 700 " + dir_->File(sub)))
+          << r->warnings[0];
+    } else {
+      EXPECT_TRUE(r->warnings.empty()) << mode << ": " << r->warnings[0];
+    }
+    // Nested and missing: made 0700, whatever the umask.
+    const mode_t umask_before = umask(0);
+    r = Enroll(Options(Token("gw1"), sub + "/new/state"));
+    umask(umask_before);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(Mode(dir_->File(sub + "/new/state")), 0700);
+    EXPECT_TRUE(r->warnings.empty());
+  }
+}
+
+// A state dir that group or others may write to is refused with the fix,
+// before anything is written or sent (the token still works after it);
+// enroll made it 0700 and went on.
+TEST_F(EnrollTest, AStateDirOthersMayWriteToIsRefused) {
+  const std::string token = Token();
+  const std::string dir = dir_->File("s");
+  ASSERT_EQ(mkdir(dir.c_str(), 0700), 0);
+  for (const int mode : {0770, 0720, 0702, 01777}) {
+    ASSERT_EQ(chmod(dir.c_str(), mode), 0);
+    absl::StatusOr<EnrollResult> r = Enroll(Options(token, "s"));
+    ASSERT_FALSE(r.ok()) << mode;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied)
+        << r.status();
+    EXPECT_TRUE(absl::StrContains(r.status().message(),
+                                  absl::StrFormat("mode %04o", mode)))
+        << r.status();
+    EXPECT_TRUE(absl::StrContains(r.status().message(), "chmod 700 " + dir))
+        << r.status();
+    EXPECT_EQ(Mode(dir), mode);
+    EXPECT_TRUE(std::filesystem::is_empty(dir)) << mode;
+  }
+  ASSERT_EQ(chmod(dir.c_str(), 0700), 0);
+  EXPECT_TRUE(Enroll(Options(token, "s")).ok());
+}
+
+// A state dir another user owns is refused with the fix (run as root,
+// the only user that can give a directory away).
+TEST_F(EnrollTest, AStateDirOfAnotherUserIsRefused) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to chown";
+  const std::string token = Token();
+  const std::string dir = dir_->File("s");
+  ASSERT_EQ(mkdir(dir.c_str(), 0700), 0);
+  ASSERT_EQ(chown(dir.c_str(), 65534, 65534), 0);
+  absl::StatusOr<EnrollResult> r = Enroll(Options(token, "s"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied)
+      << r.status();
+  EXPECT_TRUE(absl::StrContains(r.status().message(), "owned by uid 65534"))
+      << r.status();
+  EXPECT_TRUE(
+      absl::StrContains(r.status().message(), absl::StrCat("chown 0 ", dir)))
+      << r.status();
+  EXPECT_TRUE(std::filesystem::is_empty(dir));
+  ASSERT_EQ(chown(dir.c_str(), 0, 0), 0);
+  EXPECT_TRUE(Enroll(Options(token, "s")).ok());
 }
 
 TEST_F(EnrollTest, BadOptionsAreRefusedBeforeAnyNetwork) {
