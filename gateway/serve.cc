@@ -15,6 +15,7 @@
 #include "gateway/enroll.h"
 #include "gateway/recording_uploader.h"
 #include "gateway/renew_host.h"
+#include "gateway/serve_health.h"
 #include "gateway/serve_internal.h"
 #include "gateway/spool_tap.h"
 #include "ssh/cert/certificate_file.h"
@@ -32,19 +33,6 @@ namespace {
 constexpr absl::Duration kEventFlushTimeout = absl::Seconds(5);
 // After a drain: how long the recordings may take to reach the CA.
 constexpr absl::Duration kShipOnExitTimeout = absl::Seconds(5);
-
-absl::StatusOr<ssh::net::MaxStartups> NetMaxStartups(const MaxStartups& m) {
-  return ssh::net::MaxStartups::Parse(
-      absl::StrCat(m.start, ":", m.rate, ":", m.full));
-}
-
-bool SameListenerLimits(const GatewayLimitSettings& a,
-                        const GatewayLimitSettings& b) {
-  return a.max_startups.start == b.max_startups.start &&
-         a.max_startups.rate == b.max_startups.rate &&
-         a.max_startups.full == b.max_startups.full &&
-         a.login_grace == b.login_grace;
-}
 
 bool SameFiles(const GatewayFileSettings& a, const GatewayFileSettings& b) {
   return a.host_key == b.host_key && a.host_certificate == b.host_certificate &&
@@ -166,53 +154,6 @@ void GatewayServer::LogFailure(std::string_view line) {
   ops_->Notice("gateway", line, /*success=*/false);
 }
 
-absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> GatewayServer::Listen(
-    const asio::ip::tcp::endpoint& endpoint, const GatewaySettings& s,
-    ssh::net::ServerRuntime::PortUse port_use) {
-  absl::StatusOr<ssh::net::MaxStartups> max_startups =
-      NetMaxStartups(s.limits.max_startups);
-  if (!max_startups.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("limits.max_startups: ", max_startups.status().message()));
-  }
-  ssh::net::ListenerOptions listener;
-  listener.max_startups = *max_startups;
-  listener.login_grace_time = s.limits.login_grace;
-  listener.reuse_port = true;
-  GatewayOps* ops = ops_.get();
-  listener.log = [ops](std::string_view line) {
-    ops->Notice("listener", line);
-  };
-  Proxy* proxy = proxy_.get();
-  return ssh::net::ServerRuntime::Listen(
-      *threads_, endpoint, listener,
-      [proxy](asio::ip::tcp::socket socket,
-              std::shared_ptr<ssh::net::PreAuthSlot> slot) {
-        return proxy->Serve(std::move(socket), std::move(slot));
-      },
-      pre_auth_, port_use);
-}
-
-absl::Status GatewayServer::ReplaceListeners(
-    const asio::ip::tcp::endpoint& endpoint, const GatewaySettings& s,
-    ssh::net::ServerRuntime::PortUse port_use) {
-  if (draining_) return absl::FailedPreconditionError("draining");
-  absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> runtime =
-      Listen(endpoint, s, port_use);
-  if (!runtime.ok()) return runtime.status();
-  std::unique_ptr<ssh::net::ServerRuntime> previous;
-  {
-    absl::MutexLock lock(&mu_);
-    previous = std::move(runtime_);
-    runtime_ = std::move(*runtime);
-    endpoint_ = runtime_->local_endpoint();
-  }
-  if (previous != nullptr) previous->Close();
-  absl::MutexLock lock(&mu_);
-  retired_.push_back(std::move(previous));
-  return absl::OkStatus();
-}
-
 absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
     Options options) {
   std::unique_ptr<GatewayServer> s(new GatewayServer());
@@ -275,17 +216,19 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
 
   s->threads_ = std::make_unique<ssh::net::IoThreads>(c.threads);
   s->threads_->Start();
-  absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> runtime =
-      s->Listen(*endpoint, c, ssh::net::ServerRuntime::PortUse::kMustBeFree);
-  if (!runtime.ok()) {
-    return absl::Status(runtime.status().code(),
-                        absl::StrCat("listen: ", runtime.status().message()));
+  Proxy* proxy = s->proxy_.get();
+  s->listeners_ = std::make_unique<ServeListeners>(
+      *s->threads_, ops,
+      [proxy](asio::ip::tcp::socket socket,
+              std::shared_ptr<ssh::net::PreAuthSlot> slot) {
+        return proxy->Serve(std::move(socket), std::move(slot));
+      });
+  if (absl::Status st = s->listeners_->Start(*endpoint, c.limits); !st.ok()) {
+    return absl::Status(st.code(), absl::StrCat("listen: ", st.message()));
   }
-  const asio::ip::tcp::endpoint listening = (*runtime)->local_endpoint();
+  const asio::ip::tcp::endpoint listening = s->listeners_->local_endpoint();
   {
     absl::MutexLock lock(&s->mu_);
-    s->runtime_ = std::move(*runtime);
-    s->endpoint_ = listening;
     s->settings_ = c;
   }
 
@@ -321,17 +264,9 @@ GatewayServer::~GatewayServer() {
   if (renewal_thread_.joinable()) renewal_thread_.join();
   // /healthz calls Health(), which uses the runtime and the CA client.
   metrics_.reset();
-  std::unique_ptr<ssh::net::ServerRuntime> runtime;
-  std::vector<std::unique_ptr<ssh::net::ServerRuntime>> retired;
-  {
-    absl::MutexLock lock(&mu_);
-    runtime = std::move(runtime_);
-    retired = std::move(retired_);
-  }
-  if (runtime != nullptr) runtime->Close();
-  runtime.reset();
+  if (listeners_ != nullptr) listeners_->Stop();
   if (threads_ != nullptr) threads_->Stop();
-  retired.clear();
+  listeners_.reset();
   {
     absl::MutexLock lock(&revocation_sink_->mu);
     revocation_sink_->proxy = nullptr;
@@ -352,8 +287,7 @@ GatewayServer::~GatewayServer() {
 }
 
 asio::ip::tcp::endpoint GatewayServer::local_endpoint() const {
-  absl::MutexLock lock(&mu_);
-  return endpoint_;
+  return listeners_->local_endpoint();
 }
 
 uint16_t GatewayServer::metrics_port() const {
@@ -367,10 +301,7 @@ GatewaySettings GatewayServer::settings() const {
 
 void GatewayServer::Drain(absl::Duration timeout) {
   draining_ = true;
-  {
-    absl::MutexLock lock(&mu_);
-    if (runtime_ != nullptr) runtime_->Close();
-  }
+  listeners_->Close();
   const absl::Time deadline = absl::Now() + timeout;
   Log(absl::StrCat(
       "draining: ", base::Plural(proxy_->active_connections(), "connection"),
@@ -421,54 +352,16 @@ void GatewayServer::ShipBeforeExit() {
 }
 
 absl::Status GatewayServer::Health() const {
-  if (draining_) return absl::UnavailableError("draining (shutting down)");
-  {
-    absl::MutexLock lock(&mu_);
-    if (runtime_ == nullptr) return absl::UnavailableError("not listening");
-  }
-  if (ca_->user_ca_keys().empty()) {
-    return absl::UnavailableError("no user CA keys from the CA yet");
-  }
-  if (!ca_->revocations_current()) {
-    return absl::UnavailableError(
-        "revocation list not current: the CA's revocation stream has been "
-        "down longer than revocation_grace");
-  }
-  // Recorded sessions would be refused: send users to another gateway.
-  if (!spool_unusable_.empty()) {
-    return absl::UnavailableError(
-        absl::StrCat("the recording spool cannot be used: ", spool_unusable_));
-  }
-  if (spool_recorder_ != nullptr) {
-    if (absl::Status st = spool_recorder_->AcceptingSessions(); !st.ok()) {
-      return absl::UnavailableError(st.message());
-    }
-    if (absl::Status st = spool_recorder_->DiskRoom(); !st.ok()) {
-      return absl::UnavailableError(st.message());
-    }
-    if (absl::Status st = spool_recorder_->SpoolWritable(); !st.ok()) {
-      return absl::UnavailableError(st.message());
-    }
-  }
-  const int64_t not_after = tls_not_after_unix_.load();
-  if (not_after != 0 && absl::FromUnixSeconds(not_after) <= absl::Now()) {
-    return absl::UnavailableError(
-        "the gateway's mTLS certificate has expired: enrol again");
-  }
-  // Clients that trust the host CA refuse the gateway: its renewal has
-  // failed (the log says why) for as long as the certificate lasted.
-  const int64_t host_not_after = host_not_after_unix_.load();
-  if (host_not_after != 0 &&
-      absl::FromUnixSeconds(host_not_after) <= absl::Now()) {
-    return absl::UnavailableError(absl::StrCat(
-        "the gateway's SSH host certificate expired at ",
-        absl::FormatTime(absl::RFC3339_sec,
-                         absl::FromUnixSeconds(host_not_after),
-                         absl::UTCTimeZone()),
-        ": its renewal failed (see the log); SIGHUP renews it once the CA "
-        "answers"));
-  }
-  return absl::OkStatus();
+  HealthFacts facts;
+  facts.draining = draining_;
+  facts.listening = listeners_->listening();
+  facts.user_ca_keys = !ca_->user_ca_keys().empty();
+  facts.revocations_current = ca_->revocations_current();
+  facts.spool_unusable = spool_unusable_;
+  facts.spool = spool_recorder_.get();
+  facts.tls_not_after_unix = tls_not_after_unix_.load();
+  facts.host_not_after_unix = host_not_after_unix_.load();
+  return CheckHealth(facts, absl::Now());
 }
 
 absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
@@ -512,44 +405,7 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
 
   GatewaySettings applied = old;
   applied.limits = fresh.limits;
-  // A new listen address: listeners there (with the new limits), then the
-  // old ones closed. In use or unusable: the old ones stay.
-  absl::Status listen_status;
-  if (fresh.listen != old.listen) {
-    absl::StatusOr<asio::ip::tcp::endpoint> endpoint =
-        ssh::net::ParseEndpoint(fresh.listen);
-    listen_status =
-        endpoint.ok()
-            ? ReplaceListeners(*endpoint, applied,
-                               ssh::net::ServerRuntime::PortUse::kMustBeFree)
-            : endpoint.status();
-    if (listen_status.ok()) {
-      applied.listen = fresh.listen;
-    } else {
-      listen_status = absl::UnavailableError(absl::StrCat(
-          "reload: listen ", fresh.listen, " not applied, still listening on ",
-          old.listen, ": ", listen_status.message()));
-      ops_->Notice("gateway", std::string(listen_status.message()),
-                   /*success=*/false);
-    }
-  }
-  // Listener limits: new listeners on the same port, then the old ones
-  // closed (SO_REUSEPORT, so no connection is refused in between).
-  if (applied.listen == old.listen &&
-      !SameListenerLimits(fresh.limits, old.limits)) {
-    if (absl::Status st =
-            ReplaceListeners(local_endpoint(), applied,
-                             ssh::net::ServerRuntime::PortUse::kReplacesOwn);
-        !st.ok()) {
-      ops_->Notice(
-          "gateway",
-          absl::StrCat("reload: max_startups/login_grace not applied: ",
-                       st.message()),
-          /*success=*/false);
-      applied.limits.max_startups = old.limits.max_startups;
-      applied.limits.login_grace = old.limits.login_grace;
-    }
-  }
+  const absl::Status listen_status = listeners_->Reload(old, fresh, &applied);
   proxy_->SetLimits(ToProxyLimits(applied.limits));
   proxy_->SetHostKeys({*host_key});
   host_not_after_unix_ = serve_internal::CertificateNotAfter(*host_key);

@@ -40,6 +40,7 @@
 #include "gateway/ops.h"
 #include "gateway/proxy.h"
 #include "gateway/recorder.h"
+#include "gateway/serve_listeners.h"
 #include "ssh/net/io_threads.h"
 
 namespace sallyport::gateway {
@@ -143,14 +144,6 @@ class GatewayServer {
   void Log(std::string_view line);
   // A line about something that failed (outcome=failure, level error).
   void LogFailure(std::string_view line);
-  absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> Listen(
-      const asio::ip::tcp::endpoint& endpoint, const GatewaySettings& s,
-      ssh::net::ServerRuntime::PortUse port_use);
-  // Reload: listeners on `endpoint` with `s`'s limits replace the current
-  // ones, which are closed; on error the current ones stay.
-  absl::Status ReplaceListeners(const asio::ip::tcp::endpoint& endpoint,
-                                const GatewaySettings& s,
-                                ssh::net::ServerRuntime::PortUse port_use);
   void RenewLoop();
   // serve_wiring.cc: the CA channel, the audit event sender and the CA
   // client; the recorder (options_.recorder, else the spool's taps, else a
@@ -193,6 +186,8 @@ class GatewayServer {
   std::shared_ptr<RevocationSink> revocation_sink_ =
       std::make_shared<RevocationSink>();
   std::unique_ptr<ssh::net::IoThreads> threads_;
+  // The SSH listeners on `listen`, on threads_ (stopped before them).
+  std::unique_ptr<ServeListeners> listeners_;
   std::unique_ptr<CaClient> ca_;
   // ship (#14): uploads the spool to the CA (with the spool recorder only);
   // stopped first in the destructor.
@@ -215,16 +210,6 @@ class GatewayServer {
   // or replaced certificate needs a new channel (ReconnectCa).
   std::shared_ptr<grpc::Channel> channel_ ABSL_GUARDED_BY(mu_);
   std::string channel_certificate_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<ssh::net::ServerRuntime> runtime_ ABSL_GUARDED_BY(mu_);
-  // Listeners replaced by Reload: closed, kept until the I/O threads stop
-  // (their accept loops may still be unwinding).
-  std::vector<std::unique_ptr<ssh::net::ServerRuntime>> retired_
-      ABSL_GUARDED_BY(mu_);
-  asio::ip::tcp::endpoint endpoint_ ABSL_GUARDED_BY(mu_);
-  // The unauthenticated connections of every listener, those replaced by
-  // Reload included (max_startups counts them all).
-  const std::shared_ptr<ssh::net::PreAuthBudget> pre_auth_ =
-      std::make_shared<ssh::net::PreAuthBudget>();
 
   absl::Notification stop_renewal_;
   // One renewal or reload at a time (the renewal thread, SIGHUP and the
