@@ -110,7 +110,10 @@ class GatewayServer {
   // cannot be read, or a private key is refused as at Start
   // (CheckKeyFiles). When the new listen address cannot be bound (in use),
   // the old listeners stay, the rest is applied, and the error is logged
-  // and returned (kUnavailable).
+  // and returned (kUnavailable). A new address that the old listeners
+  // overlap (127.0.0.1:2222 to 0.0.0.0:2222) is bound once they are closed;
+  // when it cannot be bound then either, the old address is listened on
+  // again (ServeListeners::Reload).
   // One at a time with the renewals (renew_mu_): a reload never reads a
   // key and certificate that a renewal is replacing, nor installs them
   // over the renewed ones.

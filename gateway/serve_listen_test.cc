@@ -3,6 +3,7 @@
 // start; a reload to an address in use keeps the old listeners, one to a
 // free address moves there; max_startups counts the connections of the
 // listeners a reload replaced.
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -28,14 +29,16 @@ using ServeListenTest = ServeOpsTest;
 // A listener of another process on 127.0.0.1: with SO_REUSEPORT (another
 // copy of the gateway, same user), the kernel would let the gateway's
 // listeners share its port and take part of the connections.
+// `at` 0: a free port.
 struct HeldPort {
-  explicit HeldPort(bool reuse_port) {
+  explicit HeldPort(bool reuse_port, uint16_t at = 0) {
     fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     const int one = 1;
     if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(at);
     socklen_t len = sizeof a;
     if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
         listen(fd, 8) == 0 &&
@@ -51,9 +54,18 @@ struct HeldPort {
 
 // A TCP connection to the gateway that sends nothing (unauthenticated);
 // Greeting() is the gateway's first line, "" when it closed at once (a
-// connection max_startups dropped).
+// connection max_startups dropped, or none was made).
 struct SilentClient {
-  explicit SilentClient(uint16_t port) : fd(testing::ConnectToLoopback(port)) {
+  explicit SilentClient(uint16_t port, const char* ipv4 = "127.0.0.1") {
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    if (inet_pton(AF_INET, ipv4, &a.sin_addr) != 1 ||
+        connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      close(fd);
+      fd = -1;
+    }
     timeval tv{10, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   }
@@ -184,6 +196,77 @@ TEST_F(ServeListenTest, MaxStartupsCountsTheConnectionsOfReplacedListeners) {
     if (!admitted) absl::SleepFor(absl::Milliseconds(50));
   }
   EXPECT_TRUE(admitted);
+}
+
+// A reload to the same port on an address that the gateway's own
+// listeners overlap, which the kernel refuses to bind while they are open
+// (127.0.0.1:2222 to 0.0.0.0:2222 or [::]:2222; here, on loopback only,
+// to [::ffff:127.0.0.1]:P, 127.0.0.1 as an IPv6 socket names it, and
+// back): the old listeners close first and the new ones take the port. It
+// was refused as "Address already in use" and needed a restart. When the
+// new address still cannot be bound (another process shares the port),
+// the old address is listened on again and the reload is refused as
+// before.
+TEST_F(ServeListenTest, ReloadMovesToAnAddressItsOwnListenersOverlap) {
+  StartServer("", 2.0 / 3.0);
+  const uint16_t port = server_->local_endpoint().port();
+  const std::string listen = server_->settings().listen;
+  const std::string mapped = absl::StrCat("[::ffff:127.0.0.1]:", port);
+  auto fresh = LoadServeConfig(gw_dir_ + "/gateway.yaml");
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  fresh->listen = mapped;
+  {
+    // Another process of the same user shares the port (SO_REUSEPORT).
+    HeldPort other(/*reuse_port=*/true, port);
+    ASSERT_EQ(other.port, port);
+    const absl::Status st = server_->Reload(*fresh);
+    EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable) << st;
+    EXPECT_EQ(st.message(),
+              absl::StrCat("reload: listen ", mapped,
+                           " not applied, still listening on ", listen,
+                           ": cannot listen on ::ffff:127.0.0.1:", port,
+                           ": Address already in use"));
+    EXPECT_EQ(server_->settings().listen, listen);
+    EXPECT_TRUE(server_->Health().ok()) << server_->Health();
+  }
+  // Still listening there: every connection reaches the gateway.
+  EXPECT_TRUE(absl::StartsWith(SilentClient(port).Greeting(), "SSH-2.0-"));
+
+  ClearLog();
+  ASSERT_TRUE(server_->Reload(*fresh).ok()) << Log();
+  EXPECT_EQ(server_->settings().listen, mapped);
+  EXPECT_EQ(server_->local_endpoint().address().to_string(),
+            "::ffff:127.0.0.1");
+  EXPECT_EQ(server_->local_endpoint().port(), port);
+  EXPECT_TRUE(absl::StartsWith(SilentClient(port).Greeting(), "SSH-2.0-"));
+  EXPECT_TRUE(server_->Health().ok()) << server_->Health();
+  EXPECT_TRUE(absl::StrContains(
+      Log(), absl::StrCat("reload: closing the listeners on 127.0.0.1:", port,
+                          " first: ::ffff:127.0.0.1:", port, " overlaps them")))
+      << Log();
+  // And back.
+  fresh->listen = listen;
+  ASSERT_TRUE(server_->Reload(*fresh).ok()) << Log();
+  EXPECT_EQ(server_->local_endpoint().address().to_string(), "127.0.0.1");
+  EXPECT_TRUE(absl::StartsWith(SilentClient(port).Greeting(), "SSH-2.0-"));
+}
+
+// The same port on another loopback address does not overlap: the new
+// listeners open beside the old ones, which then close.
+TEST_F(ServeListenTest, ReloadMovesToTheSamePortOnAnotherAddress) {
+  StartServer("", 2.0 / 3.0);
+  const uint16_t port = server_->local_endpoint().port();
+  auto fresh = LoadServeConfig(gw_dir_ + "/gateway.yaml");
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  fresh->listen = absl::StrCat("127.0.0.2:", port);
+  ClearLog();
+  ASSERT_TRUE(server_->Reload(*fresh).ok()) << Log();
+  EXPECT_EQ(server_->settings().listen, fresh->listen);
+  EXPECT_TRUE(
+      absl::StartsWith(SilentClient(port, "127.0.0.2").Greeting(), "SSH-2.0-"));
+  EXPECT_EQ(SilentClient(port).fd, -1) << "the old address still accepts";
+  EXPECT_FALSE(absl::StrContains(Log(), "reload: closing the listeners"))
+      << Log();
 }
 
 }  // namespace

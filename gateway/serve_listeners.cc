@@ -14,7 +14,29 @@ absl::StatusOr<ssh::net::MaxStartups> NetMaxStartups(const MaxStartups& m) {
       absl::StrCat(m.start, ":", m.rate, ":", m.full));
 }
 
+// `a` with an IPv4-mapped IPv6 address as its IPv4 one.
+asio::ip::address Unmapped(const asio::ip::address& a) {
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  }
+  return a;
+}
+
+// Whether a socket bound to the wildcard `wildcard` takes `other`.
+bool WildcardTakes(const asio::ip::address& wildcard,
+                   const asio::ip::address& other) {
+  return wildcard.is_unspecified() && (wildcard.is_v6() || other.is_v4());
+}
+
 }  // namespace
+
+bool ListenersOverlap(const asio::ip::tcp::endpoint& a,
+                      const asio::ip::tcp::endpoint& b) {
+  if (a.port() != b.port()) return false;
+  const asio::ip::address x = Unmapped(a.address());
+  const asio::ip::address y = Unmapped(b.address());
+  return x == y || WildcardTakes(x, y) || WildcardTakes(y, x);
+}
 
 bool SameListenerLimits(const GatewayLimitSettings& a,
                         const GatewayLimitSettings& b) {
@@ -63,10 +85,31 @@ absl::Status ServeListeners::Start(const asio::ip::tcp::endpoint& endpoint,
   absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> runtime =
       Listen(endpoint, limits, ssh::net::ServerRuntime::PortUse::kMustBeFree);
   if (!runtime.ok()) return runtime.status();
-  absl::MutexLock lock(&mu_);
-  runtime_ = std::move(*runtime);
-  endpoint_ = runtime_->local_endpoint();
+  Install(std::move(*runtime), limits);
   return absl::OkStatus();
+}
+
+void ServeListeners::Install(std::unique_ptr<ssh::net::ServerRuntime> runtime,
+                             const GatewayLimitSettings& limits) {
+  bool closed = false;
+  {
+    absl::MutexLock lock(&mu_);
+    closed = closed_;
+  }
+  // Draining began while it was opened.
+  if (closed) runtime->Close();
+  std::unique_ptr<ssh::net::ServerRuntime> previous;
+  {
+    absl::MutexLock lock(&mu_);
+    previous = std::move(runtime_);
+    runtime_ = std::move(runtime);
+    limits_ = limits;
+    endpoint_ = runtime_->local_endpoint();
+  }
+  if (previous == nullptr) return;
+  previous->Close();
+  absl::MutexLock lock(&mu_);
+  retired_.push_back(std::move(previous));
 }
 
 absl::Status ServeListeners::Replace(
@@ -78,18 +121,66 @@ absl::Status ServeListeners::Replace(
   }
   absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> runtime =
       Listen(endpoint, limits, port_use);
-  if (!runtime.ok()) return runtime.status();
+  if (runtime.ok()) {
+    Install(std::move(*runtime), limits);
+    return absl::OkStatus();
+  }
+  // Our own listeners hold the address (the kernel refuses any bind that
+  // they overlap, SO_REUSEPORT or not, on the free-port check).
+  if (port_use == ssh::net::ServerRuntime::PortUse::kMustBeFree &&
+      runtime.status().code() == absl::StatusCode::kUnavailable &&
+      listening() && ListenersOverlap(local_endpoint(), endpoint)) {
+    return ReplaceOverlapping(endpoint, limits);
+  }
+  return runtime.status();
+}
+
+absl::Status ServeListeners::ReplaceOverlapping(
+    const asio::ip::tcp::endpoint& endpoint,
+    const GatewayLimitSettings& limits) {
   std::unique_ptr<ssh::net::ServerRuntime> previous;
+  GatewayLimitSettings previous_limits;
+  asio::ip::tcp::endpoint previous_endpoint;
   {
     absl::MutexLock lock(&mu_);
     previous = std::move(runtime_);
-    runtime_ = std::move(*runtime);
-    endpoint_ = runtime_->local_endpoint();
+    previous_limits = limits_;
+    previous_endpoint = endpoint_;
   }
-  if (previous != nullptr) previous->Close();
-  absl::MutexLock lock(&mu_);
-  retired_.push_back(std::move(previous));
-  return absl::OkStatus();
+  const std::string from = absl::StrCat(previous_endpoint.address().to_string(),
+                                        ":", previous_endpoint.port());
+  ops_->Notice("gateway",
+               absl::StrCat("reload: closing the listeners on ", from,
+                            " first: ", endpoint.address().to_string(), ":",
+                            endpoint.port(), " overlaps them"));
+  previous->Close();
+  {
+    absl::MutexLock lock(&mu_);
+    retired_.push_back(std::move(previous));
+  }
+  absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> runtime =
+      Listen(endpoint, limits, ssh::net::ServerRuntime::PortUse::kMustBeFree);
+  if (runtime.ok()) {
+    Install(std::move(*runtime), limits);
+    return absl::OkStatus();
+  }
+  // Back to what was served a moment ago. kReplacesOwn: a process that
+  // shared the port with SO_REUSEPORT before (the reason, maybe, that the
+  // new address could not be bound) shares it again, as it did.
+  absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> reopened =
+      Listen(previous_endpoint, previous_limits,
+             ssh::net::ServerRuntime::PortUse::kReplacesOwn);
+  if (!reopened.ok()) {
+    ops_->Notice("gateway",
+                 absl::StrCat("reload: not listening: ", from,
+                              " could not be listened on again (",
+                              reopened.status().message(),
+                              "); /healthz fails until a reload can listen"),
+                 /*success=*/false);
+    return runtime.status();
+  }
+  Install(std::move(*reopened), previous_limits);
+  return runtime.status();
 }
 
 absl::Status ServeListeners::Reload(const GatewaySettings& old,
@@ -98,7 +189,7 @@ absl::Status ServeListeners::Reload(const GatewaySettings& old,
   // A new listen address: listeners there (with the new limits), then the
   // old ones closed. In use or unusable: the old ones stay.
   absl::Status listen_status;
-  if (fresh.listen != old.listen) {
+  if (fresh.listen != old.listen || !listening()) {
     absl::StatusOr<asio::ip::tcp::endpoint> endpoint =
         ssh::net::ParseEndpoint(fresh.listen);
     listen_status = endpoint.ok()

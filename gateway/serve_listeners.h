@@ -27,6 +27,14 @@ namespace sallyport::gateway {
 bool SameListenerLimits(const GatewayLimitSettings& a,
                         const GatewayLimitSettings& b);
 
+// Whether a socket bound to `a` keeps one from being bound to `b` (Linux,
+// IPv6 sockets dual-stack as by default): the same port, and the same
+// address (an IPv4-mapped IPv6 address being its IPv4 one) or a wildcard
+// address of a family that takes the other address (0.0.0.0 takes IPv4,
+// [::] both).
+bool ListenersOverlap(const asio::ip::tcp::endpoint& a,
+                      const asio::ip::tcp::endpoint& b);
+
 class ServeListeners {
  public:
   // `threads` (started) and `ops` must outlive this; `handler` serves each
@@ -53,9 +61,15 @@ class ServeListeners {
   // port (SO_REUSEPORT, so no connection is refused in between). Sets
   // applied->listen to what is listened on, and puts the old max_startups
   // and login_grace back into `applied` when they could not be applied
-  // (logged). Returns kUnavailable ("reload: listen NEW not applied, still
-  // listening on OLD: why", also logged as a failure) when the new address was
-  // not applied.
+  // (logged). A new address that the current listeners overlap
+  // (ListenersOverlap: 127.0.0.1:2222 to 0.0.0.0:2222 or [::]:2222) cannot
+  // be bound while they are open: they close first (connections to the
+  // port are refused for that moment), and when the new address cannot be
+  // bound then either, listeners on the old address and with the old
+  // limits open again. While no listeners are open (even that failed), a
+  // reload tries `fresh`'s listen again. Returns kUnavailable ("reload: listen
+  // NEW not applied, still listening on OLD: why", also logged as a failure)
+  // when the new address was not applied.
   absl::Status Reload(const GatewaySettings& old, const GatewaySettings& fresh,
                       GatewaySettings* applied);
 
@@ -66,7 +80,8 @@ class ServeListeners {
   void Stop();
 
   asio::ip::tcp::endpoint local_endpoint() const;
-  // Whether listeners were opened (and not Stop()ped); true while draining.
+  // Whether listeners are open or were closed by Close() (draining); false
+  // after Stop(), and after a reload that could open none (see Reload).
   bool listening() const;
 
  private:
@@ -79,6 +94,17 @@ class ServeListeners {
   absl::Status Replace(const asio::ip::tcp::endpoint& endpoint,
                        const GatewayLimitSettings& limits,
                        ssh::net::ServerRuntime::PortUse port_use);
+  // Replace for an `endpoint` that the current listeners overlap: they
+  // close first; when `endpoint` cannot be bound then either, listeners on
+  // their address and with their limits open again. Returns why
+  // `endpoint` could not be bound.
+  absl::Status ReplaceOverlapping(const asio::ip::tcp::endpoint& endpoint,
+                                  const GatewayLimitSettings& limits);
+  // Makes `runtime` (opened with `limits`) the current one; the previous
+  // one (if any) is closed and retired. After Close(), `runtime` is
+  // closed too.
+  void Install(std::unique_ptr<ssh::net::ServerRuntime> runtime,
+               const GatewayLimitSettings& limits);
 
   ssh::net::IoThreads& threads_;
   GatewayOps* const ops_;
@@ -90,6 +116,8 @@ class ServeListeners {
 
   mutable absl::Mutex mu_;
   std::unique_ptr<ssh::net::ServerRuntime> runtime_ ABSL_GUARDED_BY(mu_);
+  // The limits runtime_ was opened with.
+  GatewayLimitSettings limits_ ABSL_GUARDED_BY(mu_);
   asio::ip::tcp::endpoint endpoint_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   // Closed runtimes, kept until the I/O threads stop.
