@@ -200,8 +200,10 @@ absl::Status ServeListeners::Reload(const GatewaySettings& old,
       applied->listen = fresh.listen;
     } else {
       listen_status = absl::UnavailableError(absl::StrCat(
-          "reload: listen ", fresh.listen, " not applied, still listening on ",
-          old.listen, ": ", listen_status.message()));
+          "reload: listen ", fresh.listen, " not applied, ",
+          listening() ? absl::StrCat("still listening on ", old.listen)
+                      : std::string("not listening"),
+          ": ", listen_status.message()));
       ops_->Notice("gateway", std::string(listen_status.message()),
                    /*success=*/false);
     }
