@@ -52,7 +52,7 @@ bool IsIpLiteral(const std::string& s) {
 
 // ------------------------------------------------------- authentication
 
-void GatewayConnection::NoteIdentity(const ssh::auth::AuthAttempt& a) {
+absl::Status GatewayConnection::NoteIdentity(const ssh::auth::AuthAttempt& a) {
   user_ = a.certificate->key_id;
   user_certificate_line_ = a.certificate->ToLine();
   cert_serial_ = a.certificate->serial;
@@ -63,6 +63,7 @@ void GatewayConnection::NoteIdentity(const ssh::auth::AuthAttempt& a) {
                       ? absl::InfiniteFuture()
                       : absl::FromUnixSeconds(
                             static_cast<int64_t>(a.certificate->valid_before));
+  return proxy_.UseCertificate(this, cert_serial_, key_fingerprint_);
 }
 
 ssh::auth::AuthDecision GatewayConnection::DecideJump(
@@ -75,7 +76,9 @@ ssh::auth::AuthDecision GatewayConnection::DecideJump(
   // again with every AuthorizeChannel.
   mode_ = Mode::kJump;
   target_ = Target{a.user, ""};
-  NoteIdentity(a);
+  if (absl::Status st = NoteIdentity(a); !st.ok()) {
+    return RefuseRevokedMeanwhile(st);
+  }
   if (absl::Status held = proxy_.AcquireUser(user_); !held.ok()) {
     Log(absl::StrCat("event=auth.denied peer=", peer_, " ", Describe(),
                      " reason=max_sessions_per_user"));

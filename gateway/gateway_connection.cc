@@ -388,7 +388,9 @@ ssh::auth::AuthDecision GatewayConnection::DecideRecorded(
   // The signed request: ask the CA (RBAC + the user's certificate again)
   // for the session certificate of the ephemeral key.
   target_ = t;
-  NoteIdentity(a);
+  if (absl::Status st = NoteIdentity(a); !st.ok()) {
+    return RefuseRevokedMeanwhile(st);
+  }
   absl::StatusOr<ssh::crypto::PrivateKey> key =
       ssh::crypto::PrivateKey::GenerateEd25519();
   if (!key.ok()) return {AuthResult::kReject, "cannot generate a key"};
@@ -427,6 +429,17 @@ void GatewayConnection::SendRefusalBanner(std::string_view text) {
   if (text == last_banner_) return;
   last_banner_ = std::string(text);
   (void)down_->SendAuthBanner(text);
+}
+
+ssh::auth::AuthDecision GatewayConnection::RefuseRevokedMeanwhile(
+    const absl::Status& st) {
+  // The library's words for its own check, so that the log, the audit
+  // code and the banner are those of a certificate it refused.
+  const std::string reason =
+      absl::StrCat("revoked or revocation status unknown: ", st.message());
+  SendRefusalBanner(absl::IsUnavailable(st) ? kRevocationsUnknown
+                                            : CertificateRefusalBanner(reason));
+  return {ssh::auth::AuthResult::kReject, reason};
 }
 
 ssh::auth::AuthDecision GatewayConnection::RefusePlainKey() {

@@ -373,7 +373,15 @@ class GatewayConnection
 
   // ---- forwarding (gateway/forward_connection.cc)
   ssh::auth::AuthDecision DecideJump(const ssh::auth::AuthAttempt& a);
-  void NoteIdentity(const ssh::auth::AuthAttempt& a);
+  // Takes the identity of a signed request's certificate (user, serial,
+  // key fingerprint, expiry, ...) and has the proxy index it for
+  // EndRevoked (Proxy::UseCertificate); not OK when the certificate was
+  // revoked (or the list went stale) since the library checked it: the
+  // caller refuses with RefuseRevokedMeanwhile.
+  absl::Status NoteIdentity(const ssh::auth::AuthAttempt& a);
+  // Tells the user why (as for the library's own revocation refusal) and
+  // returns the refusal.
+  ssh::auth::AuthDecision RefuseRevokedMeanwhile(const absl::Status& st);
   void OpenJump(ssh::session::Channel ch, ssh::wire::Bytes extra);
   // Refuses a direct-tcpip channel (a jump or a forward through a jump
   // connection) and reports it like every refused channel: log line,

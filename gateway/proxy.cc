@@ -85,7 +85,7 @@ void Proxy::Register(GatewayConnection* c) {
   std::string_view outcome;
   {
     absl::MutexLock lock(&mu_);
-    connections_.insert(c);
+    connections_.emplace(c, CertificateInUse{});
     at = end_all_at_;
     reason = end_all_reason_;
     outcome = end_all_outcome_;
@@ -98,7 +98,46 @@ void Proxy::Register(GatewayConnection* c) {
 
 void Proxy::Unregister(GatewayConnection* c) {
   absl::MutexLock lock(&mu_);
-  connections_.erase(c);
+  auto it = connections_.find(c);
+  if (it == connections_.end()) return;
+  IndexLocked(c, it->second, /*add=*/false);
+  connections_.erase(it);
+}
+
+void Proxy::IndexLocked(GatewayConnection* c, const CertificateInUse& cert,
+                        bool add) {
+  if (cert.serial != 0) {
+    if (add) {
+      by_serial_.emplace(cert.serial, c);
+    } else {
+      by_serial_.erase({cert.serial, c});
+    }
+  }
+  if (!cert.key_fingerprint.empty()) {
+    if (add) {
+      by_key_.emplace(cert.key_fingerprint, c);
+    } else {
+      by_key_.erase({cert.key_fingerprint, c});
+    }
+  }
+}
+
+absl::Status Proxy::UseCertificate(GatewayConnection* c, uint64_t serial,
+                                   const std::string& key_fingerprint) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = connections_.find(c);
+    if (it == connections_.end()) {
+      return absl::InternalError("the connection is not registered");
+    }
+    IndexLocked(c, it->second, /*add=*/false);
+    it->second = CertificateInUse{serial, key_fingerprint};
+    IndexLocked(c, it->second, /*add=*/true);
+  }
+  // Indexed before this check, and EndRevoked looks after the CA client
+  // added the revocation to its list: either this sees it, or EndRevoked
+  // finds `c`.
+  return options_.ca->CheckNotRevoked(serial, key_fingerprint);
 }
 
 size_t Proxy::active_connections() const {
@@ -112,7 +151,7 @@ void Proxy::EndAll(absl::Time when, std::string reason,
   end_all_at_ = when;
   end_all_reason_ = reason;
   end_all_outcome_ = outcome;
-  for (GatewayConnection* c : connections_) {
+  for (const auto& [c, cert] : connections_) {
     // Registered connections are alive until they unregister on their own
     // executor, which runs this after any unregistering already queued.
     std::weak_ptr<GatewayConnection> weak = c->weak_from_this();
@@ -125,10 +164,25 @@ void Proxy::EndAll(absl::Time when, std::string reason,
   }
 }
 
-void Proxy::EndRevoked(uint64_t serial, const std::string& key_fingerprint) {
+size_t Proxy::EndRevoked(uint64_t serial, const std::string& key_fingerprint) {
   absl::MutexLock lock(&mu_);
-  for (GatewayConnection* c : connections_) {
+  std::set<GatewayConnection*> affected;
+  if (serial != 0) {
+    for (auto it = by_serial_.lower_bound({serial, nullptr});
+         it != by_serial_.end() && it->first == serial; ++it) {
+      affected.insert(it->second);
+    }
+  }
+  if (!key_fingerprint.empty()) {
+    for (auto it = by_key_.lower_bound({key_fingerprint, nullptr});
+         it != by_key_.end() && it->first == key_fingerprint; ++it) {
+      affected.insert(it->second);
+    }
+  }
+  for (GatewayConnection* c : affected) {
     std::weak_ptr<GatewayConnection> weak = c->weak_from_this();
+    // Checked again there: the connection may have gone on to another
+    // certificate (UseCertificate) before this runs.
     asio::post(c->executor(), [weak, serial, key_fingerprint] {
       auto self = weak.lock();
       if (self != nullptr && self->UsesCertificate(serial, key_fingerprint)) {
@@ -136,6 +190,7 @@ void Proxy::EndRevoked(uint64_t serial, const std::string& key_fingerprint) {
       }
     });
   }
+  return affected.size();
 }
 
 std::string RevocationsStaleReason(std::string_view why) {
@@ -146,7 +201,7 @@ std::string RevocationsStaleReason(std::string_view why) {
 
 void Proxy::EndEstablished(std::string reason, std::string_view outcome) {
   absl::MutexLock lock(&mu_);
-  for (GatewayConnection* c : connections_) {
+  for (const auto& [c, cert] : connections_) {
     std::weak_ptr<GatewayConnection> weak = c->weak_from_this();
     asio::post(c->executor(), [weak, reason, outcome] {
       if (auto self = weak.lock()) self->EndAt(absl::Now(), reason, outcome);

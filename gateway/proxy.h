@@ -21,9 +21,11 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
@@ -154,9 +156,11 @@ class Proxy {
   // what a session ended so reports (GatewayConnection::EndAt).
   void EndAll(absl::Time when, std::string reason, std::string_view outcome);
   // Ends at once every connection whose user certificate has this serial
-  // (non-zero) or key fingerprint (non-empty), as kOutcomeRevoked.
-  // Thread-safe.
-  void EndRevoked(uint64_t serial, const std::string& key_fingerprint);
+  // (non-zero) or key fingerprint (non-empty), as kOutcomeRevoked, and
+  // returns how many that is (each is told on its own executor). Only
+  // those connections are disturbed: a catch-up of R revocations with C
+  // connections open costs R look-ups, not R×C posts. Thread-safe.
+  size_t EndRevoked(uint64_t serial, const std::string& key_fingerprint);
   // Ends at once every connection open now with `reason` and `outcome`
   // (unlike EndAll, connections that start later are not affected).
   // Thread-safe.
@@ -196,6 +200,25 @@ class Proxy {
   friend class GatewayConnection;
   void Register(GatewayConnection* c);
   void Unregister(GatewayConnection* c);
+  // The registered connection `c` authenticates with a certificate of
+  // this serial and key fingerprint (its signed request, before it is
+  // decided): EndRevoked finds `c` by either from now on (it replaces the
+  // certificate `c` noted before). Then checks the certificate against the
+  // revocation list again (CaClient::CheckNotRevoked's kPermissionDenied or
+  // kUnavailable): a revocation that arrived after the library's own check
+  // and before `c` was indexed is seen here, one that arrives later finds
+  // `c`. kInternal when `c` is not registered.
+  absl::Status UseCertificate(GatewayConnection* c, uint64_t serial,
+                              const std::string& key_fingerprint);
+
+  // What a connection authenticates with (UseCertificate); serial 0 and an
+  // empty fingerprint are not indexed.
+  struct CertificateInUse {
+    uint64_t serial = 0;
+    std::string key_fingerprint;
+  };
+  void IndexLocked(GatewayConnection* c, const CertificateInUse& cert, bool add)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   ProxyOptions options_;
   const base::Clock* clock_;
@@ -206,7 +229,14 @@ class Proxy {
   std::atomic<uint64_t> next_conn_id_{0};
   uint64_t id_salt_;
   mutable absl::Mutex mu_;
-  std::set<GatewayConnection*> connections_ ABSL_GUARDED_BY(mu_);
+  std::map<GatewayConnection*, CertificateInUse> connections_
+      ABSL_GUARDED_BY(mu_);
+  // connections_ by the serial and by the key fingerprint of their
+  // certificate, for EndRevoked.
+  std::set<std::pair<uint64_t, GatewayConnection*>> by_serial_
+      ABSL_GUARDED_BY(mu_);
+  std::set<std::pair<std::string, GatewayConnection*>> by_key_
+      ABSL_GUARDED_BY(mu_);
   std::map<std::string, int> per_user_ ABSL_GUARDED_BY(mu_);
   ProxyLimits limits_ ABSL_GUARDED_BY(mu_);
   std::vector<ssh::transport::ServerHostKey> host_keys_ ABSL_GUARDED_BY(mu_);
