@@ -91,7 +91,18 @@ inline constexpr size_t kMaxCachedAuthorizations = 256;
 // request they wait behind (being authorized, or parked until the
 // recorder has what came before it): a channel holds at most
 // max_queued_requests + 1 requests, and this many bytes plus that one
-// request's (at most a packet).
+// request's. There is only ever one such request per channel (the bridge
+// is busy until it is sent or refused, and nothing is taken off the queue
+// meanwhile), and it is at most one packet: the transport refuses a
+// packet_length over ssh::transport::kMaxPacketLength (256 KiB) before
+// reading it, with no compression, and the packet's own fields (padding
+// length, at least 4 bytes of padding, message number, recipient channel,
+// the type's length, want_reply) leave its type and data 15 bytes less.
+// So a channel's requests hold under 512 KiB (a connection's, under
+// max_channels_per_connection times that: 32 MiB by default). It is not
+// counted on purpose: a request of nearly a packet being authorized (an
+// exec of a long command line) would otherwise get its channel closed by
+// anything sent behind it, such as a terminal's window-change.
 inline constexpr size_t kMaxQueuedRequestBytes = size_t{256} << 10;
 
 // The host's channel requests (exit-status, exit-signal, eow@openssh.com)
