@@ -124,18 +124,28 @@ TEST_F(GatewayTest, ARecordNeverRoleRecordsNothing) {
 // the output (gateway_load_e2e_test, 2 of 200 sessions).
 TEST_F(GatewayTest, AHostRequestQueuedBehindUnreadOutputLosesNoOutput) {
   constexpr int kBytes = 6 << 20;  // more than both windows together
-  // The shell exits at 2 s; the client's output is read from 4 s on, at
-  // about 3 MB/s.
+  // The shell exits 2 s after it started (saying so in a file first); the
+  // client's output is read from 2 s after that on, at about 3 MB/s. Not
+  // a fixed time after ssh starts: on a loaded machine the connection
+  // alone can take seconds, and the reader would empty the windows before
+  // the shell exits.
+  const std::string exited = dir_->File("shell-exits");
   const std::string command =
-      absl::StrCat("head -c ", kBytes, " /dev/zero & sleep 2; exit 0");
-  const std::string reader =
-      "import sys, time\n"
-      "time.sleep(4)\n"
+      absl::StrCat("head -c ", kBytes, " /dev/zero & sleep 2; : > ",
+                   testing::ShellJoin({exited}), "; exit 0");
+  const std::string reader = absl::StrCat(
+      "import os, sys, time\n"
+      "deadline = time.monotonic() + 120\n"
+      "while not os.path.exists('",
+      exited,  // a TempDir path: no quote in it
+      "') and time.monotonic() < deadline:\n"
+      "    time.sleep(0.05)\n"
+      "time.sleep(2)\n"
       "n = 0\n"
       "while b := sys.stdin.buffer.raw.read(65536):\n"
       "    n += len(b)\n"
       "    time.sleep(0.02)\n"
-      "print(n)\n";
+      "print(n)\n");
   absl::StatusOr<RunResult> run = RunCommand(
       {"/bin/bash", "-c",
        absl::StrCat("set -o pipefail; ",
