@@ -53,6 +53,11 @@ std::optional<int> ReadRecords(Spctl& ctl, std::string id,
       head, on_record);
 }
 
+int ReadingError(Spctl& ctl, absl::string_view purpose,
+                 const absl::Status& why) {
+  return ctl.Error(absl::StrCat("sessions ", purpose, ": ", why.message()));
+}
+
 std::optional<int> ReadRecordPages(Spctl& ctl, const std::string& id,
                                    const std::string& purpose,
                                    const std::string& format,
@@ -76,7 +81,7 @@ std::optional<int> ReadRecordPages(Spctl& ctl, const std::string& id,
       head->problem = resp.problem();
     }
     for (const av::RecordingRecord& r : resp.records()) {
-      if (!on_record(r)) return std::nullopt;
+      if (auto rc = on_record(r)) return rc;
     }
     if (resp.next_after_seq() == 0) break;
     if (absl::Status next = CheckNextPage(
@@ -84,8 +89,7 @@ std::optional<int> ReadRecordPages(Spctl& ctl, const std::string& id,
             resp.next_after_seq(), base::kMaxRecordingPages,
             "the most spctl reads of one recording");
         !next.ok()) {
-      return ctl.Error(
-          absl::StrCat("sessions ", purpose, ": ", next.message()));
+      return ReadingError(ctl, purpose, next);
     }
     after = resp.next_after_seq();
   }

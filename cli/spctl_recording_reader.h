@@ -1,7 +1,7 @@
-// Reading a recorded session for `spctl sessions` (cli/spctl_sessions.cc):
+// Reading a recorded session for `spctl sessions` (cli/spctl_sessions*.cc):
 // page by page from the CA's Audit service, with the hash chain checked
 // here and the records assigned to their channels as they arrive. For
-// spctl_sessions.cc (and its tests).
+// spctl_sessions*.cc (and their tests).
 #ifndef SALLYPORT_CLI_SPCTL_RECORDING_READER_H_
 #define SALLYPORT_CLI_SPCTL_RECORDING_READER_H_
 
@@ -13,6 +13,8 @@
 #include <string>
 #include <utility>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "audit/recording_record.h"
 #include "cli/spctl.h"
 #include "proto/admin.pb.h"
@@ -40,8 +42,10 @@ struct RecordingHead {
 std::optional<int> ResolveLast(Spctl& ctl, const std::string& purpose,
                                std::string* id);
 
-// Called with each record in seq order; false stops the reading.
-using RecordFn = std::function<bool(const audit::v1::RecordingRecord&)>;
+// Called with each record in seq order: nullopt to go on, or an exit code
+// (after printing why) that ends the reading with it.
+using RecordFn =
+    std::function<std::optional<int>(const audit::v1::RecordingRecord&)>;
 
 // Reads session `id` (or `last`, ResolveLast) page by page (at most 1000
 // records and 2 MiB per page, ca/audit_service.h): `head` is filled from
@@ -49,12 +53,17 @@ using RecordFn = std::function<bool(const audit::v1::RecordingRecord&)>;
 // is held at a time, so a recording of any size needs little memory here,
 // and playback starts with the first page. `purpose` ("show", "play",
 // "export", "verify") and `format` go to the CA for its audit event.
-// nullopt once read (or stopped by `on_record`), else the exit code after
-// printing why.
+// nullopt once read, else the exit code after printing why (or the one
+// `on_record` ended it with).
 std::optional<int> ReadRecords(Spctl& ctl, std::string id,
                                const std::string& purpose,
                                const std::string& format, RecordingHead* head,
                                const RecordFn& on_record);
+
+// "spctl: sessions PURPOSE: WHY" (the message of `why`): returns
+// kExitError, for what ends a reading of a recording.
+int ReadingError(Spctl& ctl, absl::string_view purpose,
+                 const absl::Status& why);
 
 // One ReadSession call: nullopt with the page in *response, else the exit
 // code after printing why.
