@@ -140,10 +140,15 @@ bool HasSize(const av::RecordingRecord& r) {
          r.window_change().rows() > 0;
 }
 
-Channel* ChannelTracker::Add(const av::RecordingRecord& r) {
+absl::StatusOr<Channel*> ChannelTracker::Add(const av::RecordingRecord& r) {
   // The session's metadata belongs to no channel.
   if (r.has_session_start()) return nullptr;
   if (r.has_channel_open()) {
+    if (channels_.size() >= kMaxRecordingChannels) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("the recording opens more than ", kMaxRecordingChannels,
+                       " channels, the most spctl reads of one recording"));
+    }
     Channel& c = channels_.emplace_back();
     c.index = static_cast<int>(channels_.size() - 1);
     c.channel_id = r.channel_id();

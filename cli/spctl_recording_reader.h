@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "audit/recording_record.h"
 #include "cli/spctl.h"
@@ -141,13 +142,28 @@ bool IsOutput(const audit::v1::RecordingRecord& r);
 // a 0x0 pty, which is no size at all.
 bool HasSize(const audit::v1::RecordingRecord& r);
 
+// The most channels `sessions show|play|export` take from one recording
+// (ChannelTracker keeps every channel opened: `show` lists them all at the
+// end), so that a CA, or what answers as one, that sends channel_open
+// records without end cannot make spctl's memory grow until it is killed:
+// base::kMaxRecordingPages alone would let it reach 10^9 channels. A
+// gateway connection has at most limits.max_channels_per_connection
+// channels open at once (64 by default, 4096 at most), but a session that
+// lasts (a ControlMaster connection running a command a second, VS Code
+// forwarding a web server's connections) opens and closes many over its
+// hours: a channel every 100 ms for a day is 864000. A channel takes about
+// 400 bytes here when its texts are short, so this is about 0.4 GB.
+inline constexpr size_t kMaxRecordingChannels = 1000000;
+
 // Assigns records to channels as they arrive: a record belongs to the
 // latest open channel with its id (ids are reused).
 class ChannelTracker {
  public:
   // The channel `r` opens or belongs to, updated with it; null when none.
-  // References stay valid (a deque).
-  Channel* Add(const audit::v1::RecordingRecord& r);
+  // References stay valid (a deque). kResourceExhausted ("the recording
+  // opens more than 1000000 channels, the most spctl reads of one
+  // recording") for a channel_open past kMaxRecordingChannels channels.
+  absl::StatusOr<Channel*> Add(const audit::v1::RecordingRecord& r);
   const std::deque<Channel>& channels() const { return channels_; }
 
  private:

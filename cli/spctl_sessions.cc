@@ -131,7 +131,9 @@ int Show(Spctl& ctl, const ReadRecordsFn& read) {
   if (auto rc = read(&head, [&](const av::RecordingRecord& r)
                                 -> std::optional<int> {
         chain.Add(r);
-        tracker.Add(r);
+        if (absl::StatusOr<Channel*> c = tracker.Add(r); !c.ok()) {
+          return ReadingError(ctl, "show", c.status());
+        }
         if (r.has_session_end()) end_reason = r.session_end().message();
         return std::nullopt;
       })) {

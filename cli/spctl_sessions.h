@@ -29,6 +29,15 @@ inline constexpr uint64_t kMaxPlaySpeed = 1000;
 inline constexpr absl::Duration kLongPause = absl::Seconds(60);
 inline constexpr absl::Duration kLongPausePlayed = absl::Seconds(5);
 
+// The most files `sessions export --out PREFIX` writes for one recording
+// (one per session channel), so that a CA, or what answers as one, cannot
+// make it create a file for each of a million channels. Each file stays
+// open until the export completes (a descriptor and a 64 KiB buffer: 64
+// MiB at this limit, and within the 1024 descriptors a process usually
+// may open); a session with more terminal channels than this is exported
+// one channel at a time with --channel N.
+inline constexpr size_t kMaxExportFiles = 1000;
+
 // The flags and arguments of `spctl sessions`.
 struct SessionArgs {
   std::string id;
@@ -51,7 +60,12 @@ using ReadRecordsFn = std::function<std::optional<int>(
 // The verbs, each reading the recording with `read`: exit codes as the
 // commands return them. Play plays channel --channel N, or the first to
 // print, as its records arrive. Export writes the chosen channels as
-// asciicast v2 to stdout or to files (--out).
+// asciicast v2 to stdout or to files (--out), and stops with
+// "spctl: sessions export: ..." (kExitError, no file written) at a
+// recording with more than kMaxExportFiles channels to write files for.
+// Show, Play and Export stop with "spctl: sessions VERB: the recording
+// opens more than 1000000 channels, ..." (kExitError) at a recording past
+// kMaxRecordingChannels.
 int Show(Spctl& ctl, const ReadRecordsFn& read);
 int Play(Spctl& ctl, const SessionArgs& a, const ReadRecordsFn& read);
 int Export(Spctl& ctl, const SessionArgs& a, const ReadRecordsFn& read);

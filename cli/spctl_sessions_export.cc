@@ -151,7 +151,9 @@ int Export(Spctl& ctl, const SessionArgs& a, const ReadRecordsFn& read) {
   };
   auto on_record = [&](const av::RecordingRecord& r) -> std::optional<int> {
     chain.Add(r);
-    const Channel* c = tracker.Add(r);
+    absl::StatusOr<Channel*> added = tracker.Add(r);
+    if (!added.ok()) return ReadingError(ctl, "export", added.status());
+    const Channel* c = *added;
     if (c == nullptr) return std::nullopt;
     if (r.has_channel_open()) {
       if (a.channel >= 0 ? c->index != a.channel : c->type != "session") {
@@ -160,6 +162,15 @@ int Export(Spctl& ctl, const SessionArgs& a, const ReadRecordsFn& read) {
       if (to_stdout && !targets.empty()) {
         ++not_exported;
         return std::nullopt;
+      }
+      if (targets.size() >= kMaxExportFiles) {
+        const std::string id = base::EscapeControls(head.session.session_id());
+        return ctl.Error(absl::StrCat(
+            "sessions export: session ", id, " has more than ",
+            kMaxExportFiles,
+            " session channels, the most spctl writes files for at once: "
+            "pass --channel N to export one (`spctl sessions show ",
+            id, "` lists them)"));
       }
       auto t = std::make_unique<Target>();
       std::ostream* out = &ctl.out();

@@ -95,7 +95,9 @@ int Play(Spctl& ctl, const SessionArgs& a, const ReadRecordsFn& read) {
                 << "); playing it anyway\n";
     }
     chain.Add(r);
-    const Channel* c = tracker.Add(r);
+    absl::StatusOr<Channel*> added = tracker.Add(r);
+    if (!added.ok()) return ReadingError(ctl, "play", added.status());
+    const Channel* c = *added;
     if (c == nullptr || r.has_channel_open()) return std::nullopt;
     if (playing < 0) {
       // Picked at its first output, or with --channel at its first output
