@@ -88,7 +88,8 @@ PagesRead ReadRecordingPages(
         page(++r.pages, req, resp);
         return std::nullopt;
       },
-      &head, [](const audit::v1::RecordingRecord&) -> std::optional<int> {
+      &head,
+      [](const audit::v1::RecordingRecord&) -> std::optional<int> {
         return std::nullopt;
       });
   r.err = err.str();

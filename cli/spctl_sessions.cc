@@ -128,15 +128,15 @@ int Show(Spctl& ctl, const ReadRecordsFn& read) {
   ChainCheck chain;
   ChannelTracker tracker;
   std::string end_reason;
-  if (auto rc = read(&head, [&](const av::RecordingRecord& r)
-                                -> std::optional<int> {
-        chain.Add(r);
-        if (absl::StatusOr<Channel*> c = tracker.Add(r); !c.ok()) {
-          return ReadingError(ctl, "show", c.status());
-        }
-        if (r.has_session_end()) end_reason = r.session_end().message();
-        return std::nullopt;
-      })) {
+  if (auto rc =
+          read(&head, [&](const av::RecordingRecord& r) -> std::optional<int> {
+            chain.Add(r);
+            if (absl::StatusOr<Channel*> c = tracker.Add(r); !c.ok()) {
+              return ReadingError(ctl, "show", c.status());
+            }
+            if (r.has_session_end()) end_reason = r.session_end().message();
+            return std::nullopt;
+          })) {
     return *rc;
   }
   const av::RecordingSession& s = head.session;
@@ -225,11 +225,11 @@ int NoTerminalOutput(Spctl& ctl, const RecordingHead& head, int channel,
 int Verify(Spctl& ctl, const ReadRecordsFn& read) {
   RecordingHead head;
   ChainCheck chain;
-  if (auto rc = read(&head, [&](const av::RecordingRecord& r)
-                                -> std::optional<int> {
-        chain.Add(r);
-        return std::nullopt;
-      })) {
+  if (auto rc =
+          read(&head, [&](const av::RecordingRecord& r) -> std::optional<int> {
+            chain.Add(r);
+            return std::nullopt;
+          })) {
     return *rc;
   }
   auto [broken, why] = Integrity(head, chain);
@@ -301,8 +301,7 @@ void AddSessionCommands(CLI::App& app, Spctl& ctl, Action* action) {
   CLI::App* show = sessions->add_subcommand(
       "show", "metadata, bytes, channels and what the recording kept of each");
   show->add_option("ID", a->id, kIdHelp)->required();
-  OnRun(show, action,
-        [&ctl, a] { return Show(ctl, FromCa(ctl, a, "show")); });
+  OnRun(show, action, [&ctl, a] { return Show(ctl, FromCa(ctl, a, "show")); });
 
   CLI::App* play = sessions->add_subcommand(
       "play", "replay a session in this terminal with its real timing");

@@ -166,8 +166,7 @@ int Export(Spctl& ctl, const SessionArgs& a, const ReadRecordsFn& read) {
       if (targets.size() >= kMaxExportFiles) {
         const std::string id = base::EscapeControls(head.session.session_id());
         return ctl.Error(absl::StrCat(
-            "sessions export: session ", id, " has more than ",
-            kMaxExportFiles,
+            "sessions export: session ", id, " has more than ", kMaxExportFiles,
             " session channels, the most spctl writes files for at once: "
             "pass --channel N to export one (`spctl sessions show ",
             id, "` lists them)"));

@@ -1,6 +1,8 @@
 // `spctl sessions play|export` over recordings the tests make, handed to
 // them as the CA hands one out (ReadRecordsFn): what a recording from a
 // CA, or from what answers as one, can make spctl hold and write.
+#include "cli/spctl_sessions.h"
+
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -15,7 +17,6 @@
 #include "audit/recording_record.h"
 #include "cli/spctl.h"
 #include "cli/spctl_recording_reader.h"
-#include "cli/spctl_sessions.h"
 #include "gtest/gtest.h"
 #include "proto/audit.pb.h"
 
@@ -89,15 +90,16 @@ Ran PlayTheLastOf(uint64_t channels) {
   Spctl ctl(out, err);
   Ran ran;
   ran.rc = Play(ctl, SessionArgs(),
-                Recorded([channels](uint64_t n, av::RecordingRecord* r) {
-                  if (n <= channels) {
-                    OpenSession(static_cast<uint32_t>(n - 1), r);
-                  } else if (n == channels + 1) {
-                    Print(static_cast<uint32_t>(channels - 1), "played", r);
-                  }
-                  return n <= channels + 1;
-                },
-                         /*chained=*/false));
+                Recorded(
+                    [channels](uint64_t n, av::RecordingRecord* r) {
+                      if (n <= channels) {
+                        OpenSession(static_cast<uint32_t>(n - 1), r);
+                      } else if (n == channels + 1) {
+                        Print(static_cast<uint32_t>(channels - 1), "played", r);
+                      }
+                      return n <= channels + 1;
+                    },
+                    /*chained=*/false));
   ran.out = out.str();
   ran.err = err.str();
   return ran;
@@ -154,18 +156,17 @@ Ran ExportEach(uint64_t channels, const std::string& dir, int channel = -1) {
   a.channel = channel;
   a.out = channel < 0 ? dir + "/e" : dir + "/e.cast";
   Ran ran;
-  ran.rc = Export(ctl, a,
-                  Recorded([channels](uint64_t n, av::RecordingRecord* r) {
-                    const uint64_t index = (n - 1) / 2;
-                    if (index >= channels) return false;
-                    if (n % 2 == 1) {
-                      OpenSession(static_cast<uint32_t>(index), r);
-                    } else {
-                      Print(static_cast<uint32_t>(index),
-                            absl::StrCat(index), r);
-                    }
-                    return true;
-                  }));
+  ran.rc =
+      Export(ctl, a, Recorded([channels](uint64_t n, av::RecordingRecord* r) {
+               const uint64_t index = (n - 1) / 2;
+               if (index >= channels) return false;
+               if (n % 2 == 1) {
+                 OpenSession(static_cast<uint32_t>(index), r);
+               } else {
+                 Print(static_cast<uint32_t>(index), absl::StrCat(index), r);
+               }
+               return true;
+             }));
   ran.out = out.str();
   ran.err = err.str();
   return ran;
@@ -181,8 +182,8 @@ TEST(SpctlSessionsTest, ExportWritesFilesForAtMostTheLimitOfChannels) {
   Ran ran = ExportEach(max, dir);
   EXPECT_EQ(ran.rc, kExitOk) << ran.err;
   EXPECT_EQ(FilesIn(dir), max);
-  EXPECT_TRUE(std::filesystem::exists(absl::StrCat(dir, "/e.", max - 1,
-                                                   ".cast")));
+  EXPECT_TRUE(
+      std::filesystem::exists(absl::StrCat(dir, "/e.", max - 1, ".cast")));
 
   dir = NewDirectory("past_the_limit");
   ran = ExportEach(max + 1, dir);
