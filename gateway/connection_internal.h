@@ -1,6 +1,6 @@
 // Private to //gateway:proxy: the pieces gateway_connection.cc (auth),
-// upstream.cc (the connection to the host) and channel_bridge.cc
-// (channels, requests, data) share.
+// upstream.cc (the connection to the host) and the channel files
+// (channel_bridge.cc, channel_requests.cc, channel_data.cc) share.
 #ifndef SALLYPORT_GATEWAY_CONNECTION_INTERNAL_H_
 #define SALLYPORT_GATEWAY_CONNECTION_INTERNAL_H_
 

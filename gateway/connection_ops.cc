@@ -1,7 +1,7 @@
 // GatewayConnection's operations side (gwops): what it reports to the
 // ProxyObserver (log lines and metrics) and the idle timeout
 // (limits.idle_timeout). The forwarding logic lives in
-// gateway_connection.cc and channel_bridge.cc.
+// gateway_connection.cc and the channel_*.cc files.
 #include <asio/experimental/as_tuple.hpp>
 #include <utility>
 

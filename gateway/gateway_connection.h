@@ -58,7 +58,9 @@
 #include <utility>
 #include <vector>
 
+#include "gateway/channel_bridge.h"
 #include "gateway/forward_relay.h"
+#include "gateway/jump_state.h"
 #include "gateway/proxy.h"
 #include "gateway/recorder.h"
 #include "gateway/recording_gate.h"
@@ -71,32 +73,6 @@
 #include "ssh/session/session.h"
 
 namespace sallyport::gateway {
-
-// What an inner connection (recorded ProxyJump) takes from the jump-only
-// connection whose direct-tcpip channel carries it.
-struct JumpOrigin {
-  std::string host;  // the inventory name the jump went to
-  // The jump connection's user certificate: key id and signing CA key.
-  std::string user;
-  std::vector<uint8_t> ca_key_blob;
-  std::string peer;           // the user's address
-  std::string outer_session;  // the jump connection's session id (logs)
-  // The gateway's host key with the host certificate for `host`.
-  ssh::transport::ServerHostKey host_key;
-  // The host's inventory record from the jump's decision: the inner
-  // connection connects to it (key exchange only) while its user is still
-  // authenticating, and authenticates there once the session certificate
-  // names the same host.
-  gateway::v1::HostRecord host_record;
-  // Whether one of the jump connection's inner sessions holds the jump
-  // connection's own max_sessions_per_user count (shared by the jump
-  // connection and its inner connections): the first inner session to log
-  // in uses it, each other one counts one more.
-  std::shared_ptr<bool> jump_count_used;
-  // The jump connection's window budget: the inner connection's channels
-  // (both sides) count against it too.
-  std::shared_ptr<ssh::connection::WindowBudget> window_budget;
-};
 
 class GatewayConnection
     : public std::enable_shared_from_this<GatewayConnection>,
@@ -166,66 +142,9 @@ class GatewayConnection
   // How the user addressed the gateway: LOGIN+HOST (a recorded session
   // with an upstream) or a plain login (jump-only: direct-tcpip only).
   enum class Mode { kRecorded, kJump };
-  struct PendingRequest {
-    std::string type;
-    bool want_reply = false;
-    std::vector<uint8_t> data;
-    ssh::connection::RequestId id = ssh::connection::kNoReply;
-  };
-  // A downstream channel and its upstream twin.
-  struct Bridge {
-    uint64_t serial = 0;
-    ssh::session::Channel down;
-    ssh::session::Channel up;
-    // "session" or "direct-tcpip"; opened by the host (reverse):
-    // "forwarded-tcpip" or "auth-agent@openssh.com".
-    std::string type;
-    bool reverse = false;  // the host opened it; we opened `down`
-    std::vector<uint8_t> open_extra;
-    ChannelInfo info;
-    std::unique_ptr<ChannelTap> tap;
-    bool up_open = false;
-    bool down_closed = false, up_closed = false;
-    bool started = false;  // shell/exec/subsystem went out
-    bool busy = false;     // waiting for an authorization
-    // CloseBridge ran: nothing more of the host's goes to the user (no
-    // exit-status after output was cut short).
-    bool aborted = false;
-    // Bytes of the gateway's own lines (QueueNotice) still in `down`'s
-    // queue: OnQueuedDataSent reports them like the host's data, but they
-    // were never the host's, so they are not consumed on `up` (that would
-    // open the host's window by as much beyond what `down`'s queue holds,
-    // and the queue overflows: gateway_load_e2e_test, "not keeping up").
-    size_t notice_queued = 0;
-    // Flow control beyond the windows (a peer may advertise 4 GiB and stop
-    // reading): bytes that went on to the other side's transport but
-    // whose window is not reopened yet, because that transport's output
-    // backlog has no room (GiveBackToHost, GiveBackToUser): the host's
-    // data sent to the user (owed to `up`) and the user's sent to the host
-    // (owed to `down`). Given back once it drains (OnDownProgress,
-    // OnUpProgress); until then that sender is stopped by its window.
-    size_t owed_up = 0;
-    size_t owed_down = 0;
-    std::deque<PendingRequest> requests;
-    // Downstream want_reply requests forwarded upstream, oldest first.
-    std::deque<ssh::connection::RequestId> forwarded;
-    // User data (and EOF) that arrived while requests before it wait for
-    // an authorization or the recorder: it must reach the host after them.
-    // Not consumed yet, so the channel window bounds it; small packets of
-    // a stream are joined (AppendHeldData).
-    HeldData held;
-    bool eof_held = false;
-    // Record before forward: a request of the user's (its record, or what
-    // came before it, not yet recorded) waits here, the bridge busy, until
-    // the gate releases its place (an input kRequest item).
-    std::optional<PendingRequest> parked;
-    // Operations (gwops): payload relayed, and whether ChannelOpened was
-    // reported (so ChannelClosed is reported once).
-    uint64_t bytes_in = 0, bytes_out = 0;
-    bool reported_open = false;
-    // Record before forward (issue 14): what waits for the recorder.
-    RecordingGate gate;
-  };
+  // One bridged channel (gateway/channel_bridge.h).
+  using PendingRequest = PendingChannelRequest;
+  using Bridge = ChannelBridge;
 
   void AuthDecided(
       absl::StatusOr<gateway::v1::IssueSessionCertificateResponse> r);
@@ -338,15 +257,8 @@ class GatewayConnection
   ssh::auth::AuthDecision DecideRecorded(const ssh::auth::AuthAttempt& a,
                                          const Target& t);
 
-  // ---- recorded ProxyJump (gateway/jump_inner.cc)
-  // A jump channel carrying an inner connection.
-  struct JumpChannel {
-    std::shared_ptr<ssh::net::ChannelPort> port;
-    std::string host;           // the inventory name jumped to
-    std::string inner_session;  // the inner connection's session id
-    absl::Time started;
-    std::weak_ptr<GatewayConnection> inner;
-  };
+  // ---- recorded ProxyJump (gateway/jump_inner.cc; JumpOrigin and
+  // JumpChannel in gateway/jump_state.h)
   // Recorded jumps whose user has not logged in yet (inner connections,
   // and those waiting for their host certificate): at most
   // kMaxJumpsAwaitingLogin.
@@ -553,15 +465,8 @@ class GatewayConnection
   // (TcpRelay::OnClose): counted against the channel limit until they end,
   // and ended with the connection.
   std::map<TcpRelay*, std::shared_ptr<TcpRelay>> closing_relays_;
-  // direct-tcpip opens of a jump-only connection waiting for the CA (its
-  // decision, or a recorded jump's host certificate), by down id: the
-  // serial (so a reused id is never mistaken for the old one), HOST:PORT,
-  // and what it waits for (a timed-out open's reason).
-  struct PendingJump {
-    uint64_t serial = 0;
-    std::string destination;
-    std::string waiting_for;
-  };
+  // direct-tcpip opens of a jump-only connection waiting for the CA, by
+  // down id (PendingJump, gateway/jump_state.h).
   std::map<uint32_t, PendingJump> pending_jumps_;
   // Serials of recorded jumps waiting for their host certificate
   // (JumpsAwaitingLogin counts them).
