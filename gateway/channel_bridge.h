@@ -81,6 +81,9 @@ struct ChannelBridge {
   // reported (so ChannelClosed is reported once).
   uint64_t bytes_in = 0, bytes_out = 0;
   bool reported_open = false;
+  // Extended data of a code not passed (kHostExtendedDataCode) was dropped
+  // and logged: from the user, from the host (once each per channel).
+  bool dropped_ext_input = false, dropped_ext_output = false;
   // Record before forward (issue 14): what waits for the recorder.
   RecordingGate gate;
 };

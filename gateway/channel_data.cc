@@ -41,11 +41,34 @@ void GatewayConnection::OnData(Channel ch, uint32_t stream, Bytes data) {
     ch.Consume(data.size());
     return;
   }
+  if (DropExtendedData(*b, ch, /*from_user=*/true, stream, data.size())) {
+    return;
+  }
   if (b->busy || !b->requests.empty() || !b->held.empty()) {
     AppendHeldData(b->held, stream, data);
     return;
   }
   ForwardInput(*b, stream, data);
+}
+
+bool GatewayConnection::DropExtendedData(Bridge& b, Channel ch, bool from_user,
+                                         uint32_t stream, size_t n) {
+  if (stream == 0 || (!from_user && stream == kHostExtendedDataCode)) {
+    return false;
+  }
+  // Before the tap and the held data: a code of the peer's choosing must
+  // not become a recorded stream (see kHostExtendedDataCode).
+  ch.Consume(n);
+  bool& logged = from_user ? b.dropped_ext_input : b.dropped_ext_output;
+  if (!logged) {
+    logged = true;
+    Log(absl::StrCat("event=channel.ext_data_dropped ", Describe(),
+                     " channel=", b.down.id(),
+                     " from=", from_user ? "user" : "host", " code=", stream,
+                     " (extended data neither recorded nor forwarded; "
+                     "further drops on this channel are not logged)"));
+  }
+  return true;
 }
 
 void GatewayConnection::ForwardInput(Bridge& b, uint32_t stream, Bytes data) {
@@ -124,6 +147,9 @@ void GatewayConnection::OnUpstreamData(Channel ch, uint32_t stream,
   Bridge* b = FindUp(ch.id());
   if (b == nullptr || !ToUser(*b) || b->down_closed) {
     ch.Consume(data.size());
+    return;
+  }
+  if (DropExtendedData(*b, ch, /*from_user=*/false, stream, data.size())) {
     return;
   }
   if (!TapOk(*b, b->tap->Data(Now(), Direction::kOutput, stream, data))) {

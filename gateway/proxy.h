@@ -33,6 +33,7 @@
 #include "gateway/jump_host_certs.h"
 #include "gateway/observer.h"
 #include "gateway/recorder.h"
+#include "ssh/connection/messages.h"
 #include "ssh/net/listener.h"
 #include "ssh/transport/host_key.h"
 
@@ -112,6 +113,19 @@ inline constexpr size_t kMaxQueuedRequestBytes = size_t{256} << 10;
 // closed, saying why. As above, one request alone always fits.
 inline constexpr size_t kMaxHeldHostRequests = 64;
 inline constexpr size_t kMaxHeldHostRequestBytes = size_t{256} << 10;
+
+// The extended data type code (RFC 4254 §5.2: the only one defined) that
+// the host's side of a bridged channel may send: stderr. The code is the
+// sender's choice, any uint32; every distinct code forwarded would be a
+// stream of its own in the recording (state kept for the channel's life,
+// a stream_summary at its close), so any other code from the host, and
+// any extended data at all from the user, is given its window back and
+// dropped: neither recorded nor forwarded, logged once per channel and
+// side (event=channel.ext_data_dropped). That is what OpenSSH does
+// (channels.c: "bad ext data"): its client takes only stderr, and sshd
+// takes no extended data from a client.
+inline constexpr uint32_t kHostExtendedDataCode =
+    ssh::connection::kExtendedDataStderr;
 
 // Recorded ProxyJumps (inner connections) one jump connection may have
 // waiting for their user's login at once, counting those still waiting for

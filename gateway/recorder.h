@@ -63,7 +63,8 @@ enum class Direction {
 class ChannelTap {
  public:
   virtual ~ChannelTap() = default;
-  // Channel data; `stream` 0 is data, 1 is stderr (extended data).
+  // Channel data; `stream` 0 is data, 1 is stderr (extended data; the
+  // bridges drop other codes before the tap, see kHostExtendedDataCode).
   virtual absl::Status Data(absl::Time at, Direction direction, uint32_t stream,
                             absl::Span<const uint8_t> bytes) = 0;
   // A channel request the gateway forwarded ("pty-req", "shell", "exec",

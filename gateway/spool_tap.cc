@@ -93,10 +93,21 @@ class SpoolTapRecorder::Tap : public ChannelTap {
   absl::Status Data(absl::Time at, Direction direction, uint32_t stream,
                     absl::Span<const uint8_t> bytes) override {
     RETURN_IF_ERROR(session_->status());
+    const std::pair<bool, uint32_t> key{direction == Direction::kInput,
+                                        stream};
+    auto it = streams_.find(key);
+    if (it == streams_.end()) {
+      if (streams_.size() >= kMaxTapStreams) {
+        return absl::InternalError(absl::StrCat(
+            "channel ", info_.channel_id, " has more than ", kMaxTapStreams,
+            " data streams to record (extended data code ", stream, ")"));
+      }
+      it = streams_.try_emplace(key).first;
+    }
+    StreamState& st = it->second;
     (direction == Direction::kInput ? bytes_in_ : bytes_out_) += bytes.size();
     std::string_view view(reinterpret_cast<const char*>(bytes.data()),
                           bytes.size());
-    StreamState& st = streams_[{direction == Direction::kInput, stream}];
     st.total += bytes.size();
     // What this channel keeps whole.
     uint64_t keep = 0;

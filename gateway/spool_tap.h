@@ -39,6 +39,17 @@ namespace sallyport::gateway {
 // KiB in practice; the cap only matters for a peer's larger ones.
 inline constexpr size_t kMaxTapDataRecordBytes = size_t{256} << 10;
 
+// Streams (direction and SSH data type code) one channel's tap keeps state
+// for (a hash, counts; a stream_summary at close): data and stderr, each
+// way. The bridges hand a tap stream 0 both ways and stderr from the host
+// only (kHostExtendedDataCode in gateway/proxy.h: other extended data is
+// dropped before the tap), so this is never reached; it is there so that a
+// code path that forgot the drop cannot let a peer grow the state with
+// codes of its choosing. A Data call for one more stream is our bug:
+// kInternal, and nothing is kept (strict ends the channel; best effort
+// would stop recording it, which is why no peer may reach this).
+inline constexpr size_t kMaxTapStreams = 4;
+
 struct SpoolTapOptions {
   int64_t exec_output_limit = int64_t{16} << 20;
   // At most kMaxTapDataRecordBytes (larger values are capped to it).

@@ -526,5 +526,42 @@ TEST_F(SpoolTapTest, ScpTransfersAreCountedNotKept) {
   EXPECT_EQ(kept[kOnAPty], "C0644 9 f\nfile-bodyack-body");
 }
 
+// A channel's tap keeps state for kMaxTapStreams streams (data and stderr
+// each way); one more is a caller's bug (the bridges drop other extended
+// data codes), refused with kInternal and nothing kept for it, so a code
+// path that forgot the drop cannot make a peer grow the tap's state and
+// the channel's stream_summary records with codes of its choosing.
+TEST_F(SpoolTapTest, ATapKeepsAtMostFourStreams) {
+  static_assert(kMaxTapStreams == 4);
+  const absl::Time t = absl::Now();
+  auto tap = recorder_->Attach(Info(1, "direct-tcpip"));
+  ASSERT_TRUE(tap.ok()) << tap.status();
+  for (const Direction d : {Direction::kInput, Direction::kOutput}) {
+    for (uint32_t stream : {0u, 1u}) {
+      ASSERT_TRUE((*tap)->Data(t, d, stream, Bytes("x")).ok()) << stream;
+    }
+  }
+  // Again on a stream it has: fine.
+  EXPECT_TRUE((*tap)->Data(t, Direction::kOutput, 1, Bytes("y")).ok());
+  for (uint32_t code = 2; code < 100; ++code) {
+    absl::Status st = (*tap)->Data(t, Direction::kOutput, code, Bytes("z"));
+    ASSERT_EQ(st.code(), absl::StatusCode::kInternal) << code << " " << st;
+  }
+  (*tap)->Close(t);
+  const audit::SpoolContents c = Finish();
+  std::vector<v1::StreamSummaryRecord> summaries;
+  for (const v1::RecordingRecord& r : c.records) {
+    if (r.has_stream_summary()) summaries.push_back(r.stream_summary());
+    if (r.has_channel_close()) {
+      EXPECT_EQ(r.channel_close().bytes_input(), 2u);
+      EXPECT_EQ(r.channel_close().bytes_output(), 3u);
+    }
+  }
+  ASSERT_EQ(summaries.size(), kMaxTapStreams);
+  for (const v1::StreamSummaryRecord& s : summaries) {
+    EXPECT_LE(s.ssh_stream(), 1u);
+  }
+}
+
 }  // namespace
 }  // namespace sallyport::gateway
