@@ -239,8 +239,11 @@ session::ClientSessionOptions ClientOptions(session::testing::PairSetup& keys) {
 // Runs the nested pair until the inner client sent `total` bytes and got
 // the digest back, and checks digests and memory bounds. With a non-zero
 // `pause`, the inner server stops reading for that long once its session
-// channel is open, while the inner client keeps sending.
-void RunNested(uint64_t total, absl::Duration pause) {
+// channel is open, while the inner client keeps sending. With non-zero
+// `extended_codes`, the outer client first sends a byte of extended data
+// of each code from 1 to that on the outer channel.
+void RunNested(uint64_t total, absl::Duration pause,
+               uint32_t extended_codes = 0) {
   asio::io_context io;
   session::testing::PairSetup outer_keys, inner_keys;
   InnerServer inner_server_app;
@@ -300,6 +303,11 @@ void RunNested(uint64_t total, absl::Duration pause) {
     }
   } outer_client_handler;
   outer_client_handler.on_open = [&](Channel ch) {
+    const uint8_t e = 'e';
+    for (uint32_t code = 1; code <= extended_codes; ++code) {
+      absl::StatusOr<size_t> taken = ch.Queue(Bytes(&e, 1), code);
+      ASSERT_TRUE(taken.ok() && *taken == 1) << code;
+    }
     auto [stream, port] =
         ChannelStream::Create(io.get_executor(), ch, RoomOf(outer_client));
     outer_client_handler.port = port;
@@ -433,6 +441,14 @@ void RunNested(uint64_t total, absl::Duration pause) {
 
 TEST(NestedTest, SshInsideDirectTcpipPasses50MiBWithMatchingSha256) {
   RunNested(50ull << 20, absl::ZeroDuration());
+}
+
+// Extended data on the outer channel (stderr and other codes, as a jump
+// channel's user may send): the ports drop it, giving its window back, so
+// the inner connection sees only the channel's data (fails if it reached
+// the inner stream: the inner server then reads "e..." for a banner).
+TEST(NestedTest, ExtendedDataOnTheOuterChannelNeverReachesTheInnerStream) {
+  RunNested(1ull << 20, absl::ZeroDuration(), /*extended_codes=*/10000);
 }
 
 // The outer channel is the inner connection's backpressure: a reader that
