@@ -8,8 +8,8 @@
 // grew the gateway's memory without bound.
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -164,8 +164,8 @@ TEST_F(ExtendedDataTest, TheUsersExtendedDataIsDroppedAndLoggedOnce) {
   EXPECT_EQ(recorder_.DataFor("web01", Direction::kOutput), "hello\n");
   const std::set<std::pair<bool, uint32_t>> streams =
       RecordedStreams(recorder_);
-  EXPECT_EQ(streams, (std::set<std::pair<bool, uint32_t>>{{true, 0},
-                                                          {false, 0}}));
+  EXPECT_EQ(streams,
+            (std::set<std::pair<bool, uint32_t>>{{true, 0}, {false, 0}}));
   const std::string log = GatewayLog();
   EXPECT_EQ(Count(log, "event=channel.ext_data_dropped"), 1u) << log;
   EXPECT_TRUE(absl::StrContains(log, "from=user code=1 ")) << log;
@@ -182,9 +182,8 @@ TEST_F(ExtendedDataTest, TheHostsOtherCodesAreDroppedAndLoggedOnce) {
   ASSERT_TRUE(run.authenticated) << run.banner;
   web08.reset();
   // One byte of code 1 ("e"), then "err\n"; nothing on other codes.
-  EXPECT_EQ(client.got,
-            (std::map<uint32_t, std::string>{
-                {0, "out\n"}, {kHostExtendedDataCode, "eerr\n"}}))
+  EXPECT_EQ(client.got, (std::map<uint32_t, std::string>{
+                            {0, "out\n"}, {kHostExtendedDataCode, "eerr\n"}}))
       << GatewayLog();
   EXPECT_EQ(client.exit_status, std::optional<uint32_t>(0));
   ASSERT_TRUE(AllChannelsClosed());

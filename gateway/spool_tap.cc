@@ -93,8 +93,7 @@ class SpoolTapRecorder::Tap : public ChannelTap {
   absl::Status Data(absl::Time at, Direction direction, uint32_t stream,
                     absl::Span<const uint8_t> bytes) override {
     RETURN_IF_ERROR(session_->status());
-    const std::pair<bool, uint32_t> key{direction == Direction::kInput,
-                                        stream};
+    const std::pair<bool, uint32_t> key{direction == Direction::kInput, stream};
     auto it = streams_.find(key);
     if (it == streams_.end()) {
       if (streams_.size() >= kMaxTapStreams) {
