@@ -1,6 +1,5 @@
 #include "cli/spctl_recording_kept.h"
 
-#include <set>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -97,25 +96,19 @@ spctl::ChannelDetails DescribeChannel(const Channel& c) {
   if (c.exit_signal) d.set_exit_signal(*c.exit_signal);
   d.set_counts_only(CountsOnly(c));
 
-  std::set<Key> keys;
-  for (const auto& [key, bytes] : c.recorded) keys.insert(key);
-  for (const auto& [key, summary] : c.summaries) keys.insert(key);
   bool input = false;
   // Output, stderr, then input (the keys' order).
-  for (const Key& key : keys) {
+  for (const auto& [key, stream] : c.streams) {
     input = input || key.first;
     spctl::KeptStream* s = d.add_streams();
     s->set_stream(StreamName(key));
-    auto summary = c.summaries.find(key);
-    if (summary == c.summaries.end()) {
-      auto it = c.recorded.find(key);
-      const uint64_t recorded = it == c.recorded.end() ? 0 : it->second;
-      s->set_recorded_bytes(recorded);
-      s->set_total_bytes(recorded);
+    if (!stream.summary) {
+      s->set_recorded_bytes(stream.bytes);
+      s->set_total_bytes(stream.bytes);
       s->set_kept(c.closed ? "whole" : "so_far");
       continue;
     }
-    const av::StreamSummaryRecord& sum = summary->second;
+    const av::StreamSummaryRecord& sum = *stream.summary;
     s->set_recorded_bytes(sum.recorded_bytes());
     s->set_total_bytes(sum.total_bytes());
     s->set_sha256(absl::BytesToHexString(sum.sha256()));

@@ -177,14 +177,26 @@ absl::StatusOr<Channel*> ChannelTracker::Add(const av::RecordingRecord& r) {
     if (t == "exit-status") c.exit = r.request().summary();
     if (t == "exit-signal") c.exit_signal = r.request().summary();
   }
-  if (r.has_data()) {
-    c.recorded[{r.data().direction() == av::RECORD_DIRECTION_INPUT,
-                r.data().ssh_stream()}] += r.data().bytes().size();
-  }
-  if (r.has_stream_summary()) {
-    const av::StreamSummaryRecord& sum = r.stream_summary();
-    c.summaries[{sum.direction() == av::RECORD_DIRECTION_INPUT,
-                 sum.ssh_stream()}] = sum;
+  if (r.has_data() || r.has_stream_summary()) {
+    const auto [direction, ssh_stream] =
+        r.has_data() ? std::pair(r.data().direction(), r.data().ssh_stream())
+                     : std::pair(r.stream_summary().direction(),
+                                 r.stream_summary().ssh_stream());
+    const std::pair<bool, uint32_t> key(direction == av::RECORD_DIRECTION_INPUT,
+                                        ssh_stream);
+    if (c.streams.size() >= kMaxRecordingStreamsPerChannel &&
+        c.streams.count(key) == 0) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("channel ", c.index, " of the recording has more than ",
+                       kMaxRecordingStreamsPerChannel,
+                       " streams, the most spctl reads of one channel"));
+    }
+    RecordedStream& stream = c.streams[key];
+    if (r.has_data()) {
+      stream.bytes += r.data().bytes().size();
+    } else {
+      stream.summary = r.stream_summary();
+    }
   }
   if (r.has_channel_close()) {
     c.closed = true;

@@ -108,6 +108,26 @@ class ChainCheck {
   std::string why_;
 };
 
+// What the recording holds of one stream of a channel: the bytes of its
+// data records, and its stream summary (a stream not kept whole: exec
+// output past its limit, a file transfer, a tunnel, input not recorded).
+struct RecordedStream {
+  uint64_t bytes = 0;
+  std::optional<audit::v1::StreamSummaryRecord> summary;
+};
+
+// The most streams, (direction, SSH data type) pairs, that `sessions
+// show|play|export` take for one channel of a recording (ChannelTracker
+// keeps each stream's byte count and summary), so that a CA, or what
+// answers as one, that sends data records with a new ssh_stream each
+// cannot make spctl's memory grow until it is killed: kMaxRecordingChannels
+// does not bound the streams of one channel, and base::kMaxRecordingPages
+// would let one channel reach 10^9. SSH defines two data types (RFC 4254
+// §5.2: 0 for data, 1 for stderr), in each direction: four streams; this
+// leaves room for a peer's own data types. A stream with its summary takes
+// about 200 bytes here: 3 KiB a channel at this limit.
+inline constexpr size_t kMaxRecordingStreamsPerChannel = 16;
+
 // One channel of the session: the n-th opened (from 0), its downstream
 // channel id, and what its records said so far.
 struct Channel {
@@ -127,12 +147,9 @@ struct Channel {
   uint64_t bytes_in = 0, bytes_out = 0;  // from the close
   std::optional<std::string> exit;
   std::optional<std::string> exit_signal;  // e.g. KILL
-  // What the recording holds, per stream (input?, SSH data type): the
-  // bytes of its data records, and its stream summaries (a stream not kept
-  // whole: exec output past its limit, a file transfer, a tunnel, input
-  // not recorded).
-  std::map<std::pair<bool, uint32_t>, uint64_t> recorded;
-  std::map<std::pair<bool, uint32_t>, audit::v1::StreamSummaryRecord> summaries;
+  // What the recording holds, per stream (input?, SSH data type): at most
+  // kMaxRecordingStreamsPerChannel of them.
+  std::map<std::pair<bool, uint32_t>, RecordedStream> streams;
 };
 
 // True for data the session printed (output, not input).
@@ -162,7 +179,10 @@ class ChannelTracker {
   // The channel `r` opens or belongs to, updated with it; null when none.
   // References stay valid (a deque). kResourceExhausted ("the recording
   // opens more than 1000000 channels, the most spctl reads of one
-  // recording") for a channel_open past kMaxRecordingChannels channels.
+  // recording") for a channel_open past kMaxRecordingChannels channels, and
+  // ("channel N of the recording has more than 16 streams, the most spctl
+  // reads of one channel") for data or a stream summary of a stream past
+  // kMaxRecordingStreamsPerChannel of its channel.
   absl::StatusOr<Channel*> Add(const audit::v1::RecordingRecord& r);
   const std::deque<Channel>& channels() const { return channels_; }
 

@@ -65,7 +65,9 @@ using ReadRecordsFn = std::function<std::optional<int>(
 // recording with more than kMaxExportFiles channels to write files for.
 // Show, Play and Export stop with "spctl: sessions VERB: the recording
 // opens more than 1000000 channels, ..." (kExitError) at a recording past
-// kMaxRecordingChannels.
+// kMaxRecordingChannels, and with "spctl: sessions VERB: channel N of the
+// recording has more than 16 streams, ..." at a channel past
+// kMaxRecordingStreamsPerChannel.
 int Show(Spctl& ctl, const ReadRecordsFn& read);
 int Play(Spctl& ctl, const SessionArgs& a, const ReadRecordsFn& read);
 int Export(Spctl& ctl, const SessionArgs& a, const ReadRecordsFn& read);
