@@ -120,8 +120,10 @@ class ConnectionHandler {
   // longer exists). Not called for a channel Close()d while opening that
   // is then confirmed: it is closed at once and ends with OnClose.
   virtual void OnChannelOpenResult(uint32_t, const OpenResult&) {}
-  // Data on stream 0 (data) or 1 (stderr). Call Consume(id, n) when done
-  // with it; the span is valid only during the call.
+  // Data on stream 0 (CHANNEL_DATA) or on the data type code of a
+  // CHANNEL_EXTENDED_DATA: any uint32 the peer chose (RFC 4254 defines
+  // only 1, stderr; the handler decides about others). Call Consume(id, n)
+  // when done with it; the span is valid only during the call.
   virtual void OnData(uint32_t id, uint32_t stream, Bytes data) = 0;
   virtual void OnEof(uint32_t) {}
   // The channel is closed in both directions and forgotten after this.

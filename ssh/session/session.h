@@ -125,7 +125,10 @@ class SessionHandler {
   // says why, with the peer's reason code and description when it refused;
   // the channel is gone).
   virtual void OnChannelOpenResult(Channel, const connection::OpenResult&) {}
-  // Data on stream 0 or 1 (stderr). Call Consume(n) once done with it (the
+  // Data on stream 0 (CHANNEL_DATA) or on the data type code the peer's
+  // CHANNEL_EXTENDED_DATA carries: any uint32, of which RFC 4254 defines only
+  // 1 (stderr); the handler decides what to do with others (the gateway
+  // drops them). Call Consume(n) once done with it (the
   // span is valid only during the call): unconsumed bytes hold the
   // peer's window shut.
   virtual void OnData(Channel channel, uint32_t stream, Bytes data) = 0;
