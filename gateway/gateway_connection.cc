@@ -139,6 +139,11 @@ GatewayConnection::GatewayConnection(
 
 GatewayConnection::~GatewayConnection() {
   *alive_ = false;
+  // Run() unregisters when it ends; a coroutine destroyed mid-run (the
+  // io_context going away) or unwound by an exception never gets there,
+  // and the proxy's lists (EndAll, EndRevoked's index) must not keep a
+  // pointer to this. A no-op when Run() did unregister.
+  proxy_.Unregister(this);
   // Recorded jumps this connection did not end (EndJumpPorts): the
   // io_context shutting down destroys it mid-run. Their inner connections
   // may be destroyed after it and must not reach into its session, which
@@ -435,6 +440,12 @@ ssh::auth::AuthDecision GatewayConnection::RefuseRevokedMeanwhile(
     const absl::Status& st) {
   // The library's words for its own check, so that the log, the audit
   // code and the banner are those of a certificate it refused.
+  if (absl::IsInternal(st)) {
+    // Not about the certificate (Proxy::UseCertificate: the connection is
+    // not registered, which its closing does first).
+    return {ssh::auth::AuthResult::kReject,
+            absl::StrCat("gateway error: ", st.message())};
+  }
   const std::string reason =
       absl::StrCat("revoked or revocation status unknown: ", st.message());
   SendRefusalBanner(absl::IsUnavailable(st) ? kRevocationsUnknown
