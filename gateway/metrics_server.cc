@@ -6,6 +6,7 @@
 #include <atomic>
 #include <list>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -35,6 +36,23 @@ std::string Reply(int code, std::string_view reason, std::string_view body,
 }
 
 }  // namespace
+
+MetricsRequest ParseMetricsRequest(std::string_view head) {
+  const std::string_view line = head.substr(0, head.find("\r\n"));
+  const std::vector<std::string> parts =
+      absl::StrSplit(absl::string_view(line.data(), line.size()), ' ');
+  if (parts.size() != 3 || parts[0].empty() || parts[1].empty() ||
+      parts[1][0] != '/' || !parts[2].starts_with("HTTP/1.")) {
+    return MetricsRequest::kBadRequest;
+  }
+  std::string_view path = parts[1];
+  path = path.substr(0, path.find('?'));
+  if (path != "/metrics" && path != "/healthz")
+    return MetricsRequest::kNotFound;
+  if (parts[0] != "GET") return MetricsRequest::kMethodNotAllowed;
+  return path == "/metrics" ? MetricsRequest::kMetrics
+                            : MetricsRequest::kHealth;
+}
 
 struct MetricsServer::State {
   // One accepted connection.
@@ -104,26 +122,19 @@ struct MetricsServer::State {
   }
 
   std::string Answer(std::string_view head) const {
-    const std::string_view line = head.substr(0, head.find("\r\n"));
-    const std::vector<std::string> parts =
-        absl::StrSplit(absl::string_view(line.data(), line.size()), ' ');
-    if (parts.size() != 3 || parts[0].empty() || parts[1].empty() ||
-        parts[1][0] != '/' || !parts[2].starts_with("HTTP/1.")) {
-      return Reply(400, "Bad Request", "bad request\n");
-    }
-    const std::string& method = parts[0];
-    std::string_view path = parts[1];
-    path = path.substr(0, path.find('?'));
-    if (path != "/metrics" && path != "/healthz") {
-      return Reply(404, "Not Found", "not found\n");
-    }
-    if (method != "GET") {
-      return Reply(405, "Method Not Allowed", "method not allowed\n",
-                   "text/plain; charset=utf-8", "Allow: GET\r\n");
-    }
-    if (path == "/metrics") {
-      return Reply(200, "OK", registry->Render(),
-                   "text/plain; version=0.0.4; charset=utf-8");
+    switch (ParseMetricsRequest(head)) {
+      case MetricsRequest::kBadRequest:
+        return Reply(400, "Bad Request", "bad request\n");
+      case MetricsRequest::kNotFound:
+        return Reply(404, "Not Found", "not found\n");
+      case MetricsRequest::kMethodNotAllowed:
+        return Reply(405, "Method Not Allowed", "method not allowed\n",
+                     "text/plain; charset=utf-8", "Allow: GET\r\n");
+      case MetricsRequest::kMetrics:
+        return Reply(200, "OK", registry->Render(),
+                     "text/plain; version=0.0.4; charset=utf-8");
+      case MetricsRequest::kHealth:
+        break;
     }
     const absl::Status health =
         options.health ? options.health() : absl::OkStatus();

@@ -23,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -37,6 +38,20 @@ inline constexpr int kMaxMetricsConnections = 16;
 inline constexpr int kMaxMetricsConnectionsPerPeer = 4;
 // From accept to the end of the request head ("\r\n\r\n").
 inline constexpr absl::Duration kMetricsHeadTimeout = absl::Seconds(2);
+
+// What a request head asks for. Only the request line is read: "GET",
+// one space, a path starting with '/' (a query after '?' is ignored), one
+// space, "HTTP/1.x"; the headers are not looked at.
+enum class MetricsRequest {
+  kBadRequest,        // 400: not a request line of that shape
+  kNotFound,          // 404: a path other than the two
+  kMethodNotAllowed,  // 405: one of the two paths, not GET
+  kMetrics,           // GET /metrics
+  kHealth,            // GET /healthz
+};
+// `head`: the bytes up to and including "\r\n\r\n" (any bytes: they come
+// from the network).
+MetricsRequest ParseMetricsRequest(std::string_view head);
 
 struct MetricsServerOptions {
   // HOST:PORT; port 0 picks a free port (see port()).
