@@ -1,12 +1,11 @@
-// Public keys: wire blobs, authorized_keys lines, fingerprints, signature
-// verification; and the base64 helpers. Private keys are in private_key.cc.
+// Public keys: wire blobs, authorized_keys lines, fingerprints; and the
+// base64 helpers. Signature verification is in signature_verify.cc, private
+// keys in private_key.cc.
 #include "ssh/crypto/keys.h"
 
 #include <openssl/core_names.h>
-#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/rsa.h>
 
 #include <algorithm>
 #include <optional>
@@ -23,28 +22,22 @@
 
 namespace sallyport::ssh::crypto {
 
+using keys_internal::Annotate;
 using keys_internal::kEcdsaP256Name;
 using keys_internal::kEd25519Name;
 using keys_internal::kEd25519PublicSize;
-using keys_internal::kEd25519SignatureSize;
 using keys_internal::kMaxNameLength;
+using keys_internal::kMaxRsaBits;
 using keys_internal::kNistP256;
 using keys_internal::kP256PointSize;
-using keys_internal::kP256ScalarSize;
 using keys_internal::kRsaName;
 using keys_internal::Str;
 
 namespace {
 
-inline constexpr int kMaxRsaBits = 16384;
 // RSA public exponents above 64 bits are refused: OpenSSL itself refuses
 // them for moduli over 3072 bits, and no real key uses one.
 inline constexpr uint32_t kMaxRsaExponentBytes = 8;
-// An RSA signature is at most the modulus length (2048 bytes).
-inline constexpr uint32_t kMaxSignatureLength = kMaxRsaBits / 8 + 64;
-
-inline constexpr std::string_view kRsaSha256 = "rsa-sha2-256";
-inline constexpr std::string_view kRsaSha512 = "rsa-sha2-512";
 
 constexpr char kBase64Alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -107,11 +100,6 @@ absl::StatusOr<size_t> DecodeBase64Core(std::string_view text,
 
 size_t MaxDecodedSize(size_t text_size) { return text_size / 4 * 3 + 3; }
 
-absl::Status Annotate(const absl::Status& status, std::string_view context) {
-  return absl::Status(status.code(),
-                      absl::StrCat(Str(context), ": ", status.message()));
-}
-
 int BitLength(Bytes magnitude) {
   if (magnitude.empty()) return 0;
   int top = 0;
@@ -160,71 +148,6 @@ absl::StatusOr<base::EvpPkeyPtr> RsaPublicKey(Bytes e, Bytes n) {
   return base::EvpPkeyPtr(raw);
 }
 
-// One signature check through EVP_DigestVerify. `md` is null for Ed25519.
-// Every failure, internal or not, is kUnauthenticated: fail closed.
-absl::Status VerifyWithPkey(EVP_PKEY* pkey, const char* md, bool rsa_pkcs1,
-                            Bytes signature, Bytes data) {
-  static const uint8_t kEmpty = 0;
-  base::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-  EVP_PKEY_CTX* pctx = nullptr;
-  if (ctx == nullptr ||
-      EVP_DigestVerifyInit_ex(ctx.get(), &pctx, md, nullptr, nullptr, pkey,
-                              nullptr) != 1 ||
-      (rsa_pkcs1 &&
-       EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)) {
-    keys_internal::ClearOpenSslErrors();
-    return absl::UnauthenticatedError(
-        "signature could not be checked (refused)");
-  }
-  int rc = EVP_DigestVerify(ctx.get(), signature.data(), signature.size(),
-                            data.empty() ? &kEmpty : data.data(), data.size());
-  if (rc != 1) {
-    keys_internal::ClearOpenSslErrors();
-    return absl::UnauthenticatedError("signature does not verify");
-  }
-  return absl::OkStatus();
-}
-
-// The inner ECDSA signature (mpint r, mpint s; RFC 5656 §3.1.2) as DER for
-// OpenSSL.
-absl::StatusOr<std::vector<uint8_t>> EcdsaSignatureToDer(Bytes inner) {
-  wire::Reader r(inner);
-  auto rb = r.ReadMpint(kP256ScalarSize);
-  if (!rb.ok()) return Annotate(rb.status(), "ECDSA signature r");
-  auto sb = r.ReadMpint(kP256ScalarSize);
-  if (!sb.ok()) return Annotate(sb.status(), "ECDSA signature s");
-  absl::Status end = r.ExpectEnd();
-  if (!end.ok()) return Annotate(end, "ECDSA signature");
-  if (rb->empty() || sb->empty()) {
-    return absl::InvalidArgumentError("ECDSA signature r or s is zero");
-  }
-  base::EcdsaSigPtr sig(ECDSA_SIG_new());
-  base::BignumPtr bn_r(
-      BN_bin2bn(rb->data(), static_cast<int>(rb->size()), nullptr));
-  base::BignumPtr bn_s(
-      BN_bin2bn(sb->data(), static_cast<int>(sb->size()), nullptr));
-  if (sig == nullptr || bn_r == nullptr || bn_s == nullptr ||
-      ECDSA_SIG_set0(sig.get(), bn_r.get(), bn_s.get()) != 1) {
-    keys_internal::ClearOpenSslErrors();
-    return absl::UnauthenticatedError("ECDSA signature could not be checked");
-  }
-  // ECDSA_SIG_set0 took ownership.
-  bn_r.release();
-  bn_s.release();
-  int len = i2d_ECDSA_SIG(sig.get(), nullptr);
-  if (len <= 0) {
-    keys_internal::ClearOpenSslErrors();
-    return absl::UnauthenticatedError("ECDSA signature could not be checked");
-  }
-  std::vector<uint8_t> der(static_cast<size_t>(len));
-  uint8_t* p = der.data();
-  if (i2d_ECDSA_SIG(sig.get(), &p) != len) {
-    keys_internal::ClearOpenSslErrors();
-    return absl::UnauthenticatedError("ECDSA signature could not be checked");
-  }
-  return der;
-}
-
 // Keys parsed before, by their blob as given. A gateway parses the same
 // few keys on every connection (the user's certificate key and its CA key,
 // twice: the query and the signed request; the session certificate's; the
@@ -254,6 +177,11 @@ PublicKey Remember(Bytes blob, PublicKey key) {
 }  // namespace
 
 namespace keys_internal {
+
+absl::Status Annotate(const absl::Status& status, std::string_view context) {
+  return absl::Status(status.code(),
+                      absl::StrCat(Str(context), ": ", status.message()));
+}
 
 bool IsCertificateTypeName(std::string_view name) {
   return name.ends_with("-cert-v01@openssh.com") ||
@@ -534,76 +462,6 @@ int PublicKey::Bits() const {
   if (type_ == KeyType::kRsa) return EVP_PKEY_get_bits(pkey_.get());
   // ssh-keygen reports 256 for Ed25519 (OpenSSL would say 253).
   return 256;
-}
-
-absl::Status PublicKey::Verify(Bytes data, Bytes signature_blob,
-                               std::string_view allowed_algorithm) const {
-  wire::Reader r(signature_blob);
-  auto alg_or = r.ReadCString(kMaxNameLength);
-  if (!alg_or.ok()) return Annotate(alg_or.status(), "signature algorithm");
-  auto sig_or = r.ReadString(kMaxSignatureLength);
-  if (!sig_or.ok()) return Annotate(sig_or.status(), "signature");
-  absl::Status end = r.ExpectEnd();
-  if (!end.ok()) return Annotate(end, "signature blob");
-  const std::string_view alg = *alg_or;
-  const Bytes sig = *sig_or;
-
-  if (!allowed_algorithm.empty() && alg != allowed_algorithm) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("signature algorithm ", Str(alg), " where ",
-                     Str(allowed_algorithm), " was required"));
-  }
-  if (alg == kRsaName) {
-    return absl::InvalidArgumentError(
-        "ssh-rsa (SHA-1) signatures are not accepted");
-  }
-  auto wrong_alg = [&] {
-    return absl::InvalidArgumentError(
-        absl::StrCat("signature algorithm ", Str(alg), " is not valid for a ",
-                     Str(TypeName()), " key"));
-  };
-
-  switch (type_) {
-    case KeyType::kEd25519: {
-      if (alg != kEd25519Name) return wrong_alg();
-      if (sig.size() != kEd25519SignatureSize) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "ssh-ed25519 signature is ", sig.size(), " bytes, expected 64"));
-      }
-      return VerifyWithPkey(pkey_.get(), nullptr, false, sig, data);
-    }
-    case KeyType::kEcdsaP256: {
-      if (alg != kEcdsaP256Name) return wrong_alg();
-      ASSIGN_OR_RETURN(std::vector<uint8_t> der, EcdsaSignatureToDer(sig));
-      return VerifyWithPkey(pkey_.get(), "SHA256", false, der, data);
-    }
-    case KeyType::kRsa: {
-      const char* md = nullptr;
-      if (alg == kRsaSha256) {
-        md = "SHA256";
-      } else if (alg == kRsaSha512) {
-        md = "SHA512";
-      } else {
-        return wrong_alg();
-      }
-      const int modulus_bytes = EVP_PKEY_get_size(pkey_.get());
-      if (modulus_bytes <= 0) {
-        return absl::UnauthenticatedError("RSA signature could not be checked");
-      }
-      const size_t k = static_cast<size_t>(modulus_bytes);
-      if (sig.empty() || sig.size() > k) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("RSA signature of ", sig.size(), " bytes for a ", k,
-                         "-byte modulus"));
-      }
-      // OpenSSH may send a signature shorter than the modulus (leading zero
-      // bytes dropped); PKCS#1 verification wants exactly k bytes.
-      std::vector<uint8_t> padded(k - sig.size(), 0);
-      padded.insert(padded.end(), sig.begin(), sig.end());
-      return VerifyWithPkey(pkey_.get(), md, true, padded, data);
-    }
-  }
-  return absl::UnauthenticatedError("unknown key type (refused)");
 }
 
 }  // namespace sallyport::ssh::crypto

@@ -1,5 +1,5 @@
-// Helpers shared by keys.cc, private_key.cc and private_key_format.cc. Not
-// part of the public API.
+// Helpers shared by keys.cc, signature_verify.cc, private_key.cc and
+// private_key_format.cc. Not part of the public API.
 #ifndef SALLYPORT_SSH_CRYPTO_KEYS_INTERNAL_H_
 #define SALLYPORT_SSH_CRYPTO_KEYS_INTERNAL_H_
 
@@ -33,9 +33,14 @@ inline constexpr size_t kP256PointSize = 65;  // 0x04 || X || Y
 inline constexpr size_t kP256ScalarSize = 32;
 // Longest key type or algorithm name we read.
 inline constexpr uint32_t kMaxNameLength = 64;
+// Largest RSA modulus (in bits) we read.
+inline constexpr int kMaxRsaBits = 16384;
 
 // absl::StrCat cannot take std::string_view in this Abseil build.
 inline std::string Str(std::string_view s) { return std::string(s); }
+
+// `status` with "context: " before its message, same code.
+absl::Status Annotate(const absl::Status& status, std::string_view context);
 
 // Takes ownership of an EVP_PKEY for sharing between copies of a key.
 inline std::shared_ptr<EVP_PKEY> Share(base::EvpPkeyPtr pkey) {
