@@ -11,6 +11,7 @@
 namespace sallyport::audit {
 
 using recording_record_internal::AppendCanonical;
+using recording_record_internal::CopySharedFields;
 using recording_record_internal::FieldsView;
 using recording_record_internal::ViewOf;
 
@@ -97,18 +98,7 @@ void AppendCanonical(const FieldsView& f, std::string& out) {
 
 void AppendCanonicalBytes(const RecordFields& f, std::string& out) {
   FieldsView v;
-  v.session_id = f.session_id;
-  v.seq = f.seq;
-  v.channel_id = f.channel_id;
-  v.offset_us = f.offset_us;
-  v.kind = f.kind;
-  v.direction = f.direction;
-  v.stream = f.stream;
-  v.name = f.name;
-  v.summary = f.summary;
-  v.value1 = f.value1;
-  v.value2 = f.value2;
-  v.data = f.data;
+  CopySharedFields(f, v);
   AppendCanonical(v, out);
 }
 

@@ -14,6 +14,7 @@
 
 namespace sallyport::audit {
 
+using recording_record_internal::CopySharedFields;
 using recording_record_internal::FieldsView;
 using recording_record_internal::ViewOf;
 
@@ -136,20 +137,8 @@ FieldsView ViewOf(const v1::RecordingRecord& r) {
 }  // namespace recording_record_internal
 
 RecordFields ToFields(const v1::RecordingRecord& r) {
-  const FieldsView v = ViewOf(r);
   RecordFields f;
-  f.session_id = std::string(v.session_id);
-  f.seq = v.seq;
-  f.channel_id = v.channel_id;
-  f.offset_us = v.offset_us;
-  f.kind = std::string(v.kind);
-  f.direction = std::string(v.direction);
-  f.stream = v.stream;
-  f.name = std::string(v.name);
-  f.summary = std::string(v.summary);
-  f.value1 = v.value1;
-  f.value2 = v.value2;
-  f.data = std::string(v.data);
+  CopySharedFields(ViewOf(r), f);
   f.hash = r.hash();
   return f;
 }

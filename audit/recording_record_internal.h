@@ -12,8 +12,8 @@
 
 namespace sallyport::audit::recording_record_internal {
 
-// The flat fields of a record without copying its strings (they point into
-// the record, or at constant names).
+// The flat fields of a record (RecordFields without its hash) without
+// copying its strings (they point into the record, or at constant names).
 struct FieldsView {
   std::string_view session_id;
   uint64_t seq = 0;
@@ -30,6 +30,25 @@ struct FieldsView {
 };
 
 FieldsView ViewOf(const v1::RecordingRecord& r);
+
+// Copies the fields FieldsView and RecordFields share (all of RecordFields
+// but its hash) from one to the other: into a RecordFields the strings are
+// copied, into a FieldsView they are viewed (`from` must outlive it).
+template <typename From, typename To>
+void CopySharedFields(const From& from, To& to) {
+  to.session_id = from.session_id;
+  to.seq = from.seq;
+  to.channel_id = from.channel_id;
+  to.offset_us = from.offset_us;
+  to.kind = from.kind;
+  to.direction = from.direction;
+  to.stream = from.stream;
+  to.name = from.name;
+  to.summary = from.summary;
+  to.value1 = from.value1;
+  to.value2 = from.value2;
+  to.data = from.data;
+}
 
 // Everything of the canonical bytes but the data's own bytes, which come
 // last: canonical = head || f.data.
