@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -27,6 +28,16 @@ namespace {
 using SslCtxPtr =
     std::unique_ptr<SSL_CTX, OpenSslDeleter<SSL_CTX, SSL_CTX_free>>;
 using SslPtr = std::unique_ptr<SSL, OpenSslDeleter<SSL, SSL_free>>;
+
+// The DER SubjectPublicKeyInfo of `key`'s public part.
+absl::StatusOr<std::string> PublicDer(const EVP_PKEY* key) {
+  unsigned char* der = nullptr;
+  const int len = i2d_PUBKEY(key, &der);
+  if (len <= 0) return absl::InternalError("i2d_PUBKEY failed");
+  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+  OPENSSL_free(der);
+  return out;
+}
 
 class Fd {
  public:
@@ -193,11 +204,9 @@ absl::StatusOr<TlsClientKey> GenerateTlsClientKey() {
   EvpPkeyPtr key(EVP_EC_gen("P-256"));
   if (key == nullptr) return absl::InternalError("cannot generate a TLS key");
   TlsClientKey out;
-  unsigned char* der = nullptr;
-  const int len = i2d_PUBKEY(key.get(), &der);
-  if (len <= 0) return absl::InternalError("i2d_PUBKEY failed");
-  out.public_der.assign(reinterpret_cast<char*>(der), static_cast<size_t>(len));
-  OPENSSL_free(der);
+  absl::StatusOr<std::string> der = PublicDer(key.get());
+  if (!der.ok()) return der.status();
+  out.public_der = std::move(*der);
   BioPtr bio(BIO_new(BIO_s_secmem()));
   if (PEM_write_bio_PrivateKey(bio.get(), key.get(), nullptr, nullptr, 0,
                                nullptr, nullptr) != 1) {
@@ -219,12 +228,21 @@ absl::StatusOr<std::string> PublicDerOfPrivatePem(
     ERR_clear_error();
     return absl::InvalidArgumentError("not a PEM private key");
   }
-  unsigned char* der = nullptr;
-  const int len = i2d_PUBKEY(key.get(), &der);
-  if (len <= 0) return absl::InternalError("i2d_PUBKEY failed");
-  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
-  OPENSSL_free(der);
-  return out;
+  return PublicDer(key.get());
+}
+
+absl::StatusOr<std::string> PublicDerOfCertificatePem(
+    std::string_view certificate_pem) {
+  BioPtr bio(BIO_new_mem_buf(certificate_pem.data(),
+                             static_cast<int>(certificate_pem.size())));
+  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  const EVP_PKEY* key =
+      cert != nullptr ? X509_get0_pubkey(cert.get()) : nullptr;
+  if (key == nullptr) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("not a PEM certificate");
+  }
+  return PublicDer(key);
 }
 
 }  // namespace sallyport::base

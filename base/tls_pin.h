@@ -57,6 +57,13 @@ absl::StatusOr<TlsClientKey> GenerateTlsClientKey();
 // kInvalidArgument when it does not parse.
 absl::StatusOr<std::string> PublicDerOfPrivatePem(std::string_view private_pem);
 
+// The DER SubjectPublicKeyInfo of the key the first certificate in
+// `certificate_pem` certifies: equal to PublicDerOfPrivatePem of a private
+// key exactly when the certificate is for that key. kInvalidArgument when
+// it does not parse.
+absl::StatusOr<std::string> PublicDerOfCertificatePem(
+    std::string_view certificate_pem);
+
 }  // namespace sallyport::base
 
 #endif  // SALLYPORT_BASE_TLS_PIN_H_

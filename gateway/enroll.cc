@@ -40,19 +40,22 @@ absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
 // Whether the first certificate in `pem` certifies the key whose DER
 // SubjectPublicKeyInfo is `public_der`.
 bool CertificateIsForKey(std::string_view pem, std::string_view public_der) {
-  base::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  base::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (cert == nullptr) {
-    ERR_clear_error();
-    return false;
+  absl::StatusOr<std::string> certified = base::PublicDerOfCertificatePem(pem);
+  return certified.ok() && *certified == public_der;
+}
+
+// The DER SubjectPublicKeyInfo of the private key in files.tls_key, the
+// PEM wiped. Errors name the file.
+absl::StatusOr<std::string> TlsKeyPublicDer(const GatewaySettings& settings) {
+  ASSIGN_OR_RETURN(std::string key_pem,
+                   base::ReadTextFile(settings.files.tls_key));
+  absl::StatusOr<std::string> der = base::PublicDerOfPrivatePem(key_pem);
+  OPENSSL_cleanse(key_pem.data(), key_pem.size());
+  if (!der.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(settings.files.tls_key, ": ", der.status().message()));
   }
-  unsigned char* der = nullptr;
-  const int len = i2d_PUBKEY(X509_get0_pubkey(cert.get()), &der);
-  if (len <= 0) return false;
-  const bool same = std::string_view(reinterpret_cast<char*>(der),
-                                     static_cast<size_t>(len)) == public_der;
-  OPENSSL_free(der);
-  return same;
+  return der;
 }
 
 std::string DefaultName() {
@@ -367,28 +370,77 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenCaChannel(
   return channel;
 }
 
+absl::Status KeyPairMismatch(const GatewaySettings& settings,
+                             IdentityPair pair) {
+  const bool host = pair == IdentityPair::kHost;
+  std::string fix = "run `sallyport-gateway enroll --force` again";
+  if (!settings.name.empty()) {
+    absl::StrAppend(&fix, " with a join token for ", settings.name,
+                    " (spctl tokens create --kind gateway --gateway-name ",
+                    settings.name, ")");
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      host ? "files.host_key " : "files.tls_key ",
+      host ? settings.files.host_key : settings.files.tls_key,
+      " is not the key that ",
+      host ? "files.host_certificate " : "files.tls_certificate ",
+      host ? settings.files.host_certificate : settings.files.tls_certificate,
+      " certifies: the two are from different enrolments (an `enroll "
+      "--force` cut short, or a file copied from another identity); ",
+      fix));
+}
+
+namespace {
+// CheckTlsKeyPair, returning the key's DER SubjectPublicKeyInfo.
+absl::StatusOr<std::string> CheckedTlsKeyPublicDer(
+    const GatewaySettings& settings) {
+  ASSIGN_OR_RETURN(std::string key_der, TlsKeyPublicDer(settings));
+  ASSIGN_OR_RETURN(std::string pem,
+                   base::ReadTextFile(settings.files.tls_certificate));
+  absl::StatusOr<std::string> certified = base::PublicDerOfCertificatePem(pem);
+  if (!certified.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(settings.files.tls_certificate, ": ",
+                     certified.status().message()));
+  }
+  if (*certified != key_der) {
+    return KeyPairMismatch(settings, IdentityPair::kTls);
+  }
+  return key_der;
+}
+}  // namespace
+
+absl::Status CheckTlsKeyPair(const GatewaySettings& settings) {
+  return CheckedTlsKeyPublicDer(settings).status();
+}
+
 absl::StatusOr<absl::Time> RenewIdentity(
     const GatewaySettings& settings,
     const std::shared_ptr<grpc::Channel>& channel, absl::Duration timeout) {
-  ASSIGN_OR_RETURN(std::string key_pem,
-                   base::ReadTextFile(settings.files.tls_key));
-  absl::StatusOr<std::string> der = base::PublicDerOfPrivatePem(key_pem);
-  OPENSSL_cleanse(key_pem.data(), key_pem.size());
-  if (!der.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(settings.files.tls_key, ": ", der.status().message()));
-  }
+  // Only the key the current certificate certifies is renewed: another
+  // one there (a crash in `enroll --force`, a copied file) is refused, not
+  // certified.
+  ASSIGN_OR_RETURN(std::string der, CheckedTlsKeyPublicDer(settings));
   v1::RenewGatewayIdentityRequest request;
-  request.set_tls_public_key_der(*der);
+  request.set_tls_public_key_der(der);
   v1::RenewGatewayIdentityResponse response;
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   grpc::Status st = v1::Gateway::NewStub(channel)->RenewGatewayIdentity(
       &ctx, request, &response);
   if (!st.ok()) return FromGrpc(st);
-  if (!CertificateIsForKey(response.tls_client_certificate_pem(), *der)) {
+  if (!CertificateIsForKey(response.tls_client_certificate_pem(), der)) {
     return absl::InvalidArgumentError(
         "the CA returned a client certificate that is not for our TLS key");
+  }
+  // A key replaced during the call (`enroll --force` meanwhile) keeps the
+  // certificate written with it.
+  absl::StatusOr<std::string> now = TlsKeyPublicDer(settings);
+  if (!now.ok() || *now != der) {
+    return absl::AbortedError(absl::StrCat(
+        settings.files.tls_key,
+        " was replaced during the renewal; the renewed certificate, for the "
+        "key it replaced, is not written"));
   }
   RETURN_IF_ERROR(base::WriteFileAtomic(settings.files.tls_certificate,
                                         response.tls_client_certificate_pem(),

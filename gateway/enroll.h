@@ -88,14 +88,36 @@ absl::StatusOr<EnrollResult> Enroll(const EnrollOptions& options);
 absl::StatusOr<std::shared_ptr<grpc::Channel>> OpenCaChannel(
     const GatewaySettings& settings);
 
+// The two key pairs of the identity: the SSH host key and its host
+// certificate, the TLS key and its mTLS certificate.
+enum class IdentityPair { kHost, kTls };
+
+// The refusal of a private key that is not the key its certificate
+// certifies, which `enroll --force` cut short between the key's rename and
+// its certificate's, or a file copied from another identity, leaves:
+// kFailedPrecondition, one line naming both files (with their config keys)
+// and the way out (`sallyport-gateway enroll --force` again, with a join
+// token for settings.name).
+absl::Status KeyPairMismatch(const GatewaySettings& settings,
+                             IdentityPair pair);
+
+// Whether files.tls_certificate certifies the key in files.tls_key
+// (comparing their public keys): KeyPairMismatch(kTls) when it does not;
+// the read error of either file, or kFailedPrecondition "PATH: not a PEM
+// ..." for one that does not parse.
+absl::Status CheckTlsKeyPair(const GatewaySettings& settings);
+
 // Renews the mTLS client certificate for the same TLS key
 // (Gateway.RenewGatewayIdentity over `channel`, which must carry the
 // current identity, e.g. from OpenCaChannel), checks that the new
 // certificate is for our key, and replaces files.tls_certificate
 // atomically (the key is unchanged, so key and certificate always match on
-// disk). Returns the new certificate's expiry. The CA's status on refusal
-// (kUnauthenticated once the current certificate has expired: enrol
-// again).
+// disk). Returns the new certificate's expiry. Refused before any call,
+// CheckTlsKeyPair's error when the key on disk is not the current
+// certificate's (a key the CA never saw is not certified); kAborted,
+// nothing written, when the key was replaced during the call. The CA's
+// status on refusal (kUnauthenticated once the current certificate has
+// expired: enrol again).
 absl::StatusOr<absl::Time> RenewIdentity(
     const GatewaySettings& settings,
     const std::shared_ptr<grpc::Channel>& channel,

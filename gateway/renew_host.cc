@@ -4,6 +4,7 @@
 #include "base/files.h"
 #include "base/safe_text.h"
 #include "base/status_macros.h"
+#include "gateway/enroll.h"
 #include "proto/gateway.grpc.pb.h"
 #include "ssh/cert/certificate_file.h"
 #include "ssh/crypto/keys.h"
@@ -12,8 +13,7 @@ namespace sallyport::gateway {
 
 namespace v1 = ::sallyport::gateway::v1;
 
-absl::StatusOr<ssh::cert::Certificate> ReadHostCertificate(
-    const GatewaySettings& settings) {
+absl::StatusOr<HostKeyPair> ReadHostKeyPair(const GatewaySettings& settings) {
   absl::StatusOr<ssh::crypto::PrivateKey> key =
       ssh::crypto::PrivateKey::LoadFile(settings.files.host_key);
   if (!key.ok()) {
@@ -21,14 +21,31 @@ absl::StatusOr<ssh::cert::Certificate> ReadHostCertificate(
         key.status().code(),
         absl::StrCat(settings.files.host_key, ": ", key.status().message()));
   }
-  absl::StatusOr<ssh::cert::Certificate> cert = ssh::cert::LoadCertificate(
-      settings.files.host_certificate, key->public_key());
+  HostKeyPair pair{*std::move(key), std::nullopt};
+  if (settings.files.host_certificate.empty()) return pair;
+  absl::StatusOr<ssh::cert::Certificate> cert =
+      ssh::cert::LoadCertificate(settings.files.host_certificate);
+  if (absl::IsNotFound(cert.status())) return pair;
   if (!cert.ok()) {
     return absl::Status(cert.status().code(),
                         absl::StrCat(settings.files.host_certificate, ": ",
                                      cert.status().message()));
   }
-  return cert;
+  if (cert->key != pair.key.public_key()) {
+    return KeyPairMismatch(settings, IdentityPair::kHost);
+  }
+  pair.certificate = *std::move(cert);
+  return pair;
+}
+
+absl::StatusOr<ssh::cert::Certificate> ReadHostCertificate(
+    const GatewaySettings& settings) {
+  ASSIGN_OR_RETURN(HostKeyPair pair, ReadHostKeyPair(settings));
+  if (!pair.certificate.has_value()) {
+    return absl::NotFoundError(absl::StrCat(settings.files.host_certificate,
+                                            ": no such file"));
+  }
+  return *std::move(pair.certificate);
 }
 
 absl::StatusOr<ssh::cert::Certificate> RenewHostCertificate(
@@ -56,6 +73,16 @@ absl::StatusOr<ssh::cert::Certificate> RenewHostCertificate(
     return absl::InvalidArgumentError(
         "the CA returned a host certificate that is not for our host key "
         "and principals");
+  }
+  // A key replaced during the call (`enroll --force` meanwhile) keeps the
+  // certificate written with it.
+  absl::StatusOr<ssh::crypto::PrivateKey> key =
+      ssh::crypto::PrivateKey::LoadFile(settings.files.host_key);
+  if (!key.ok() || key->public_key() != current.key) {
+    return absl::AbortedError(absl::StrCat(
+        settings.files.host_key,
+        " was replaced during the renewal; the renewed certificate, for the "
+        "key it replaced, is not written"));
   }
   RETURN_IF_ERROR(base::WriteFileAtomic(settings.files.host_certificate,
                                         absl::StrCat(line, "\n"), 0644));

@@ -8,16 +8,29 @@
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
+#include <optional>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "gateway/config.h"
 #include "ssh/cert/certificate.h"
+#include "ssh/crypto/keys.h"
 
 namespace sallyport::gateway {
 
+// The SSH host key in files.host_key and, when files.host_certificate is
+// set and the file exists, the certificate in it, which must certify that
+// key: KeyPairMismatch(kHost) (gateway/enroll.h) otherwise. Other errors
+// name the file.
+struct HostKeyPair {
+  ssh::crypto::PrivateKey key;
+  std::optional<ssh::cert::Certificate> certificate;
+};
+absl::StatusOr<HostKeyPair> ReadHostKeyPair(const GatewaySettings& settings);
+
 // The host certificate in files.host_certificate, which must certify the
-// key in files.host_key. Errors name the file.
+// key in files.host_key (ReadHostKeyPair; kNotFound naming the file when
+// there is none).
 absl::StatusOr<ssh::cert::Certificate> ReadHostCertificate(
     const GatewaySettings& settings);
 
@@ -25,7 +38,9 @@ absl::StatusOr<ssh::cert::Certificate> ReadHostCertificate(
 // carry the gateway's mTLS identity, e.g. from OpenCaChannel), checks that
 // the answer is a host certificate for the same key and the same
 // principals, and replaces files.host_certificate atomically. Returns the
-// new certificate. The CA's status on refusal.
+// new certificate. ReadHostCertificate's error (a mismatched key and
+// certificate are not renewed); kAborted, nothing written, when the host
+// key was replaced during the call. The CA's status on refusal.
 absl::StatusOr<ssh::cert::Certificate> RenewHostCertificate(
     const GatewaySettings& settings,
     const std::shared_ptr<grpc::Channel>& channel,

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "base/notify.h"
 #include "base/plural.h"
+#include "base/status_macros.h"
 #include "gateway/enroll.h"
 #include "gateway/recording_uploader.h"
 #include "gateway/renew_host.h"
@@ -91,26 +92,32 @@ std::vector<std::string> UnbindableEgress(
 namespace serve_internal {
 
 absl::StatusOr<ssh::transport::ServerHostKey> LoadHostKey(
-    const GatewayFileSettings& f) {
-  absl::StatusOr<ssh::crypto::PrivateKey> host_key =
-      ssh::crypto::PrivateKey::LoadFile(f.host_key);
-  if (!host_key.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "host key ", f.host_key, ": ", host_key.status().message()));
+    const GatewaySettings& settings) {
+  absl::StatusOr<HostKeyPair> pair = ReadHostKeyPair(settings);
+  if (!pair.ok()) {
+    // A mismatch says what it is and what to do in a line of its own.
+    if (absl::IsFailedPrecondition(pair.status())) return pair.status();
+    return absl::InvalidArgumentError(
+        absl::StrCat("host key: ", pair.status().message()));
   }
-  ssh::transport::ServerHostKey server_key{*host_key, {}};
-  if (!f.host_certificate.empty()) {
-    absl::StatusOr<ssh::cert::Certificate> cert =
-        ssh::cert::LoadCertificate(f.host_certificate, host_key->public_key());
-    if (cert.ok()) {
-      server_key.certificate = cert->blob;
-    } else if (cert.status().code() != absl::StatusCode::kNotFound) {
-      return absl::InvalidArgumentError(absl::StrCat("host certificate ",
-                                                     f.host_certificate, ": ",
-                                                     cert.status().message()));
-    }
+  ssh::transport::ServerHostKey server_key{pair->key, {}};
+  if (pair->certificate.has_value()) {
+    server_key.certificate = pair->certificate->blob;
   }
   return server_key;
+}
+
+absl::StatusOr<ssh::transport::ServerHostKey> LoadIdentity(
+    const GatewaySettings& settings) {
+  // A key others can read is no longer the gateway's alone: refuse to
+  // present it (sshd refuses such host keys too).
+  RETURN_IF_ERROR(CheckKeyFiles(settings.files));
+  // Each key the one its certificate certifies: not a host certificate
+  // clients would refuse, nor an mTLS identity every CA call fails with.
+  ASSIGN_OR_RETURN(ssh::transport::ServerHostKey host_key,
+                   LoadHostKey(settings));
+  RETURN_IF_ERROR(CheckTlsKeyPair(settings));
+  return host_key;
 }
 
 int64_t CertificateNotAfter(const ssh::transport::ServerHostKey& key) {
@@ -164,11 +171,8 @@ absl::StatusOr<std::unique_ptr<GatewayServer>> GatewayServer::Start(
       ParseLogLevel(c.log_level).value_or(LogLevel::kInfo));
   GatewayOps* ops = s->ops_.get();
 
-  // A key others can read is no longer the gateway's alone: refuse to
-  // present it (sshd refuses such host keys too).
-  if (absl::Status st = CheckKeyFiles(c.files); !st.ok()) return st;
   absl::StatusOr<ssh::transport::ServerHostKey> server_key =
-      serve_internal::LoadHostKey(c.files);
+      serve_internal::LoadIdentity(c);
   if (!server_key.ok()) return server_key.status();
   s->host_not_after_unix_ = serve_internal::CertificateNotAfter(*server_key);
   absl::StatusOr<asio::ip::tcp::endpoint> endpoint =
@@ -368,11 +372,11 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
   // Not while a renewal writes the files this reads (or the other way).
   absl::MutexLock renew_lock(&renew_mu_);
   const GatewaySettings old = settings();
-  // The keys' modes and the host certificate (and key) first: a bad file
-  // changes nothing.
-  const absl::Status keys = CheckKeyFiles(old.files);
+  // The keys' modes and the two key pairs first: a bad file (a key its
+  // certificate is not for) changes nothing, and the running key and
+  // certificates stay.
   absl::StatusOr<ssh::transport::ServerHostKey> host_key =
-      keys.ok() ? serve_internal::LoadHostKey(old.files) : keys;
+      serve_internal::LoadIdentity(old);
   if (!host_key.ok()) {
     // A failure (logged at every level but none): the old files stay.
     ops_->Notice("gateway",

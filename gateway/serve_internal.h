@@ -8,9 +8,17 @@
 
 namespace sallyport::gateway::serve_internal {
 
-// The SSH host key and (when the file exists) its certificate.
+// The SSH host key and (when the file exists) its certificate
+// (ReadHostKeyPair): KeyPairMismatch(kHost) as it is, other errors
+// kInvalidArgument "host key: PATH: ...".
 absl::StatusOr<ssh::transport::ServerHostKey> LoadHostKey(
-    const GatewayFileSettings& files);
+    const GatewaySettings& settings);
+
+// What Start and Reload read of the identity before anything else:
+// CheckKeyFiles, LoadHostKey, CheckTlsKeyPair (gateway/enroll.h); the
+// host key and its certificate.
+absl::StatusOr<ssh::transport::ServerHostKey> LoadIdentity(
+    const GatewaySettings& settings);
 
 // The valid_before of `key`'s certificate (Unix seconds); 0 when it has
 // none or one valid forever.

@@ -158,6 +158,131 @@ TEST_F(ServeOpsTest, ReloadRefusesPrivateKeysOthersCanAccess) {
   EXPECT_EQ(server_->ops().log_format(), base::LogFormat::kJson);
 }
 
+// Each private key in the state dir with the certificate that must certify
+// it, as `enroll` wrote them.
+struct KeyPair {
+  const char* key;
+  const char* certificate;
+};
+constexpr KeyPair kKeyPairs[] = {
+    {"ssh_host_ed25519_key", "ssh_host_ed25519_key-cert.pub"},
+    {"gateway_tls.key", "gateway_tls.crt"}};
+
+// Replaces `key` (in gw_dir_) with a fresh private key of the same kind,
+// made by the real tools (ssh-keygen, openssl), mode 0600: what a crash
+// between the key's rename and its certificate's in `enroll --force`
+// leaves, or an operator who copied another identity's key. Returns the
+// key it replaced.
+std::string ReplaceWithStrayKey(const testing::TempDir& dir,
+                                const std::string& gw_dir,
+                                const std::string& key) {
+  const std::string path = gw_dir + "/" + key;
+  absl::StatusOr<std::string> old = base::ReadTextFile(path);
+  EXPECT_TRUE(old.ok()) << old.status();
+  const std::string stray = dir.File(key + ".stray");
+  unlink(stray.c_str());
+  unlink((stray + ".pub").c_str());
+  if (absl::StartsWith(key, "ssh_")) {
+    EXPECT_TRUE(testing::RunCommandOk({"ssh-keygen", "-q", "-t", "ed25519",
+                                       "-N", "", "-f", stray})
+                    .ok());
+  } else {
+    EXPECT_TRUE(testing::RunCommandOk({"openssl", "genpkey", "-algorithm",
+                                       "EC", "-pkeyopt",
+                                       "ec_paramgen_curve:P-256", "-out",
+                                       stray})
+                    .ok());
+  }
+  absl::StatusOr<std::string> text = base::ReadTextFile(stray);
+  EXPECT_TRUE(text.ok()) << text.status();
+  EXPECT_TRUE(testing::WriteFile(path, text.value_or(""), 0600).ok());
+  return old.value_or("");
+}
+
+// The one line `serve` and a reload refuse a key and certificate that do
+// not match with: both files and what to do.
+void ExpectMismatchRefusal(const absl::Status& st, const std::string& gw_dir,
+                           const KeyPair& pair) {
+  EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  for (const std::string& path :
+       {absl::StrCat(gw_dir, "/", pair.key),
+        absl::StrCat(gw_dir, "/", pair.certificate),
+        std::string("run `sallyport-gateway enroll --force` again")}) {
+    EXPECT_TRUE(absl::StrContains(st.message(), path)) << st;
+  }
+  EXPECT_FALSE(absl::StrContains(st.message(), "\n")) << st;
+}
+
+// A key that is not the one its certificate certifies (SSH host key vs
+// host certificate, TLS key vs mTLS certificate): `serve` does not start,
+// before it listens, and names both files and the way out. Put back, it
+// starts.
+TEST_F(ServeOpsTest, ServeRefusesAKeyItsCertificateIsNotFor) {
+  for (const KeyPair& pair : kKeyPairs) {
+    const std::string key = gw_dir_ + "/" + pair.key;
+    const std::string original = ReplaceWithStrayKey(*dir_, gw_dir_, pair.key);
+    ClearLog();
+    auto server = TryStart("", 2.0 / 3.0);
+    ASSERT_FALSE(server.ok()) << pair.key;
+    ExpectMismatchRefusal(server.status(), gw_dir_, pair);
+    EXPECT_FALSE(absl::StrContains(Log(), "listening on")) << Log();
+    ASSERT_TRUE(testing::WriteFile(key, original, 0600).ok());
+  }
+  StartServer("", 2.0 / 3.0);
+  EXPECT_TRUE(server_->Health().ok()) << server_->Health();
+}
+
+// The host public key `ssh-keyscan` (real OpenSSH) sees on `port`.
+std::string ScannedHostKey(uint16_t port) {
+  auto r = testing::RunCommand({"ssh-keyscan", "-T", "20", "-t", "ed25519",
+                                "-p", std::to_string(port), "127.0.0.1"});
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (!r.ok()) return "";
+  const size_t at = r->out.find("ssh-ed25519 ");
+  if (at == std::string::npos) return r->out;
+  const size_t end = r->out.find('\n', at);
+  return r->out.substr(at, end == std::string::npos ? end : end - at);
+}
+
+// SIGHUP over such a pair: the reload is refused with the same line,
+// nothing of the new settings is applied, and the gateway goes on with
+// the key and certificates it runs with (the same host key for `ssh`, a
+// CA channel that still works).
+TEST_F(ServeOpsTest, ReloadRefusesAKeyItsCertificateIsNotForAndKeepsTheOld) {
+  StartServer("limits:\n  max_sessions_per_user: 5\n", 100.0);
+  const uint16_t port = server_->local_endpoint().port();
+  const std::string host_key = ScannedHostKey(port);
+  ASSERT_TRUE(absl::StartsWith(host_key, "ssh-ed25519 ")) << host_key;
+  auto fresh = LoadServeConfig(gw_dir_ + "/gateway.yaml");
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  fresh->limits.max_sessions_per_user = 2;
+  for (const KeyPair& pair : kKeyPairs) {
+    const std::string key = gw_dir_ + "/" + pair.key;
+    const std::string original = ReplaceWithStrayKey(*dir_, gw_dir_, pair.key);
+    ClearLog();
+    const absl::Status st = server_->Reload(*fresh);
+    ExpectMismatchRefusal(st, gw_dir_, pair);
+    EXPECT_EQ(LogLines("reload refused: ").size(), 1u) << Log();
+    EXPECT_TRUE(absl::StrContains(Log(), "outcome=failure")) << Log();
+    EXPECT_EQ(server_->proxy().limits().max_sessions_per_user, 5);
+    EXPECT_EQ(ScannedHostKey(port), host_key);
+    if (absl::StartsWith(pair.key, "ssh_")) {
+      // Nor is the mismatched pair renewed.
+      auto cert = base::ReadTextFile(gw_dir_ + "/" + pair.certificate);
+      EXPECT_FALSE(server_->RenewHostCertificateNow().ok()) << Log();
+      EXPECT_EQ(base::ReadTextFile(gw_dir_ + "/" + pair.certificate).value(),
+                cert.value());
+    } else {
+      // The CA channel still presents the enrolled identity.
+      EXPECT_TRUE(server_->RenewHostCertificateNow().ok()) << Log();
+    }
+    ASSERT_TRUE(testing::WriteFile(key, original, 0600).ok());
+  }
+  ASSERT_TRUE(server_->Reload(*fresh).ok()) << Log();
+  EXPECT_EQ(server_->proxy().limits().max_sessions_per_user, 2);
+  EXPECT_EQ(ScannedHostKey(port), host_key);
+}
+
 // A client that sends a line that is not an SSH version: the gateway
 // closes the connection (a failure of that connection).
 void SendGarbage(uint16_t port) {

@@ -68,7 +68,7 @@ absl::StatusOr<absl::Time> GatewayServer::RenewHostCertificateLocked() {
     return renewed.status();
   }
   absl::StatusOr<ssh::transport::ServerHostKey> host_key =
-      serve_internal::LoadHostKey(s.files);
+      serve_internal::LoadHostKey(s);
   if (!host_key.ok()) {
     LogFailure(absl::StrCat("host certificate renewed but not loaded: ",
                             host_key.status().message()));
