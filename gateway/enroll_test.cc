@@ -18,6 +18,7 @@
 #include "ca/ca_test_env.h"
 #include "ca/gateway_test_util.h"
 #include "gateway/enroll_main.h"
+#include "gateway/renew_host.h"
 #include "gtest/gtest.h"
 #include "proto/ca.grpc.pb.h"
 #include "ssh/cert/certificate.h"
@@ -511,6 +512,77 @@ TEST_F(EnrollTest, RenewIdentityReplacesTheCertificate) {
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied)
       << refused.status();
   EXPECT_EQ(*base::ReadTextFile(s->files.tls_certificate), *after);
+}
+
+// A TLS key its certificate is not for (a crash in `enroll --force`, a
+// copied file) is not sent to the CA to be certified: the renewal is
+// refused with the mismatch, and the certificate stays.
+TEST_F(EnrollTest, RenewIdentityRefusesAKeyItsCertificateIsNotFor) {
+  absl::StatusOr<EnrollResult> r = Enroll(Options(Token(), "s"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  absl::StatusOr<GatewaySettings> s = LoadGatewayConfig(r->config_path);
+  ASSERT_TRUE(s.ok());
+  auto channel = OpenCaChannel(*s);
+  ASSERT_TRUE(channel.ok()) << channel.status();
+  auto before = base::ReadTextFile(s->files.tls_certificate);
+  ASSERT_TRUE(before.ok());
+  const std::string stray = dir_->File("stray.key");
+  ASSERT_TRUE(RunCommandOk({"openssl", "genpkey", "-algorithm", "EC",
+                            "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
+                            stray})
+                  .ok());
+  ASSERT_TRUE(std::filesystem::copy_file(
+      stray, s->files.tls_key,
+      std::filesystem::copy_options::overwrite_existing));
+  EXPECT_EQ(CheckTlsKeyPair(*s).code(), absl::StatusCode::kFailedPrecondition);
+  absl::StatusOr<absl::Time> refused = RenewIdentity(*s, *channel);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(),
+                                "run `sallyport-gateway enroll --force` again"))
+      << refused.status();
+  EXPECT_EQ(*base::ReadTextFile(s->files.tls_certificate), *before);
+}
+
+// What such a crash leaves, a new key beside the old certificate (each
+// pair in turn, the other pair and gateway.yaml whole), is no obstacle to
+// the way out: `enroll --force` again redoes everything, and both pairs
+// match after it.
+TEST_F(EnrollTest, ForceRedoesAStateDirWhoseKeysAreNotTheirCertificates) {
+  EnrollOptions o = Options(Token(), "s");
+  ASSERT_TRUE(Enroll(o).ok());
+  const std::string other = dir_->File("other");
+  ASSERT_TRUE(RunCommandOk({"ssh-keygen", "-q", "-t", "ed25519", "-N", "",
+                            "-f", other + "_ed25519"})
+                  .ok());
+  ASSERT_TRUE(RunCommandOk({"openssl", "genpkey", "-algorithm", "EC",
+                            "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
+                            other + "_tls.key"})
+                  .ok());
+  const std::pair<const char*, std::string> strays[] = {
+      {"ssh_host_ed25519_key", other + "_ed25519"},
+      {"gateway_tls.key", other + "_tls.key"}};
+  for (const auto& [name, stray] : strays) {
+    ASSERT_TRUE(std::filesystem::copy_file(
+        stray, o.state_dir + "/" + name,
+        std::filesystem::copy_options::overwrite_existing));
+    absl::StatusOr<GatewaySettings> s =
+        LoadGatewayConfig(o.state_dir + "/gateway.yaml");
+    ASSERT_TRUE(s.ok()) << s.status();
+    const bool host = absl::StartsWith(name, "ssh_");
+    EXPECT_EQ(host ? ReadHostCertificate(*s).status().code()
+                   : CheckTlsKeyPair(*s).code(),
+              absl::StatusCode::kFailedPrecondition)
+        << name;
+    EnrollOptions again = Options(Token("gw1"), "s");
+    again.force = true;
+    absl::StatusOr<EnrollResult> r = Enroll(again);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(ReadHostCertificate(*s).ok()) << ReadHostCertificate(*s).status();
+    EXPECT_TRUE(CheckTlsKeyPair(*s).ok()) << CheckTlsKeyPair(*s);
+    EXPECT_EQ(Mode(o.state_dir + "/" + name), 0600) << name;
+    EXPECT_TRUE(CallWithIdentity(r->config_path).ok());
+  }
 }
 
 TEST_F(EnrollTest, OpenCaChannelRefusesASwappedCaCertificate) {

@@ -447,19 +447,28 @@ TEST_F(ServeOpsTest, AnExpiringHostCertificateIsRenewedAndPresented) {
 // renewals' lock): it never reads a key and certificate the renewal is
 // replacing, nor presents the old certificate over the renewed one. The CA
 // is reached through a relay that holds the renewal's call back.
-TEST_F(ServeOpsTest, AReloadWaitsForTheRenewalUnderWay) {
-  const std::string ca = env_->server().address();
+// The gateway reaching the CA through a relay (which can hold its calls
+// back), for base_yaml_; null (and a test failure) when it cannot start.
+std::unique_ptr<ca::SourceRelay> RelayTheCa(const std::string& ca,
+                                            std::string* base_yaml) {
   auto relay = ca::SourceRelay::Start("127.0.0.1",
                                       std::stoi(ca.substr(ca.rfind(':') + 1)));
-  ASSERT_TRUE(relay.ok()) << relay.status();
-  base_yaml_ = absl::StrReplaceAll(base_yaml_, {{ca, (*relay)->address()}});
+  EXPECT_TRUE(relay.ok()) << relay.status();
+  if (!relay.ok()) return nullptr;
+  *base_yaml = absl::StrReplaceAll(*base_yaml, {{ca, (*relay)->address()}});
+  return *std::move(relay);
+}
+
+TEST_F(ServeOpsTest, AReloadWaitsForTheRenewalUnderWay) {
+  auto relay = RelayTheCa(env_->server().address(), &base_yaml_);
+  ASSERT_NE(relay, nullptr);
   // renew_fraction 100: only the calls below renew.
   StartServer("", 100.0);
   auto fresh = LoadServeConfig(gw_dir_ + "/gateway.yaml");
   ASSERT_TRUE(fresh.ok()) << fresh.status();
   fresh->limits.max_sessions_per_user = 3;
 
-  (*relay)->Freeze();
+  relay->Freeze();
   std::atomic<bool> renewing{false};
   absl::StatusOr<absl::Time> renewed = absl::UnknownError("not yet");
   std::thread renewal([&] {
@@ -477,7 +486,7 @@ TEST_F(ServeOpsTest, AReloadWaitsForTheRenewalUnderWay) {
   });
   EXPECT_FALSE(reloaded.WaitForNotificationWithTimeout(absl::Seconds(1)))
       << "the reload ran while the renewal was under way";
-  (*relay)->Thaw();
+  relay->Thaw();
   renewal.join();
   reloader.join();
   ASSERT_TRUE(renewed.ok()) << renewed.status() << Log();
@@ -489,6 +498,40 @@ TEST_F(ServeOpsTest, AReloadWaitsForTheRenewalUnderWay) {
   ASSERT_NE(renewed_at, std::string::npos) << log;
   ASSERT_NE(reloaded_at, std::string::npos) << log;
   EXPECT_LT(renewed_at, reloaded_at) << log;
+}
+
+// A key replaced while its certificate is being renewed (`enroll --force`
+// meanwhile): the renewed certificate, for the key it replaced, is not
+// written over the new one (that would leave the new key beside a
+// certificate for the old). The CA is reached through a relay that holds
+// the renewal's call back while the key is replaced.
+TEST_F(ServeOpsTest, ARenewalDoesNotWriteOverAKeyReplacedDuringIt) {
+  auto relay = RelayTheCa(env_->server().address(), &base_yaml_);
+  ASSERT_NE(relay, nullptr);
+  StartServer("", 100.0);
+  for (const KeyPair& pair : kKeyPairs) {
+    const std::string certificate = gw_dir_ + "/" + pair.certificate;
+    auto before = base::ReadTextFile(certificate);
+    ASSERT_TRUE(before.ok());
+    relay->Freeze();
+    absl::Status renewed = absl::UnknownError("not yet");
+    std::thread renewal([&] {
+      renewed = absl::StartsWith(pair.key, "ssh_")
+                    ? server_->RenewHostCertificateNow().status()
+                    : server_->RenewIdentityNow().status();
+    });
+    // Into its call to the CA (held by the relay).
+    absl::SleepFor(absl::Milliseconds(500));
+    const std::string original = ReplaceWithStrayKey(*dir_, gw_dir_, pair.key);
+    relay->Thaw();
+    renewal.join();
+    EXPECT_EQ(renewed.code(), absl::StatusCode::kAborted) << renewed << Log();
+    EXPECT_TRUE(absl::StrContains(renewed.message(), "was replaced"))
+        << renewed;
+    EXPECT_EQ(base::ReadTextFile(certificate).value(), *before) << pair.key;
+    ASSERT_TRUE(
+        testing::WriteFile(gw_dir_ + "/" + pair.key, original, 0600).ok());
+  }
 }
 
 }  // namespace
