@@ -399,9 +399,8 @@ absl::StatusOr<std::string> CheckedTlsKeyPublicDer(
                    base::ReadTextFile(settings.files.tls_certificate));
   absl::StatusOr<std::string> certified = base::PublicDerOfCertificatePem(pem);
   if (!certified.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(settings.files.tls_certificate, ": ",
-                     certified.status().message()));
+    return absl::FailedPreconditionError(absl::StrCat(
+        settings.files.tls_certificate, ": ", certified.status().message()));
   }
   if (*certified != key_der) {
     return KeyPairMismatch(settings, IdentityPair::kTls);

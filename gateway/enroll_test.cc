@@ -527,10 +527,10 @@ TEST_F(EnrollTest, RenewIdentityRefusesAKeyItsCertificateIsNotFor) {
   auto before = base::ReadTextFile(s->files.tls_certificate);
   ASSERT_TRUE(before.ok());
   const std::string stray = dir_->File("stray.key");
-  ASSERT_TRUE(RunCommandOk({"openssl", "genpkey", "-algorithm", "EC",
-                            "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
-                            stray})
-                  .ok());
+  ASSERT_TRUE(
+      RunCommandOk({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-out", stray})
+          .ok());
   ASSERT_TRUE(std::filesystem::copy_file(
       stray, s->files.tls_key,
       std::filesystem::copy_options::overwrite_existing));
@@ -552,13 +552,13 @@ TEST_F(EnrollTest, ForceRedoesAStateDirWhoseKeysAreNotTheirCertificates) {
   EnrollOptions o = Options(Token(), "s");
   ASSERT_TRUE(Enroll(o).ok());
   const std::string other = dir_->File("other");
-  ASSERT_TRUE(RunCommandOk({"ssh-keygen", "-q", "-t", "ed25519", "-N", "",
-                            "-f", other + "_ed25519"})
+  ASSERT_TRUE(RunCommandOk({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
+                            other + "_ed25519"})
                   .ok());
-  ASSERT_TRUE(RunCommandOk({"openssl", "genpkey", "-algorithm", "EC",
-                            "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
-                            other + "_tls.key"})
-                  .ok());
+  ASSERT_TRUE(
+      RunCommandOk({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-out", other + "_tls.key"})
+          .ok());
   const std::pair<const char*, std::string> strays[] = {
       {"ssh_host_ed25519_key", other + "_ed25519"},
       {"gateway_tls.key", other + "_tls.key"}};
@@ -578,7 +578,8 @@ TEST_F(EnrollTest, ForceRedoesAStateDirWhoseKeysAreNotTheirCertificates) {
     again.force = true;
     absl::StatusOr<EnrollResult> r = Enroll(again);
     ASSERT_TRUE(r.ok()) << r.status();
-    EXPECT_TRUE(ReadHostCertificate(*s).ok()) << ReadHostCertificate(*s).status();
+    EXPECT_TRUE(ReadHostCertificate(*s).ok())
+        << ReadHostCertificate(*s).status();
     EXPECT_TRUE(CheckTlsKeyPair(*s).ok()) << CheckTlsKeyPair(*s);
     EXPECT_EQ(Mode(o.state_dir + "/" + name), 0600) << name;
     EXPECT_TRUE(CallWithIdentity(r->config_path).ok());

@@ -42,8 +42,8 @@ absl::StatusOr<ssh::cert::Certificate> ReadHostCertificate(
     const GatewaySettings& settings) {
   ASSIGN_OR_RETURN(HostKeyPair pair, ReadHostKeyPair(settings));
   if (!pair.certificate.has_value()) {
-    return absl::NotFoundError(absl::StrCat(settings.files.host_certificate,
-                                            ": no such file"));
+    return absl::NotFoundError(
+        absl::StrCat(settings.files.host_certificate, ": no such file"));
   }
   return *std::move(pair.certificate);
 }

@@ -74,7 +74,9 @@ class GatewayServer {
   };
   // kInvalidArgument / kNotFound for a bad config or unreadable identity
   // files, kPermissionDenied for a private key that group or others may
-  // access or another user owns (CheckKeyFiles), kUnavailable when a port
+  // access or another user owns (CheckKeyFiles), kFailedPrecondition for a
+  // key its certificate is not for (KeyPairMismatch, gateway/enroll.h,
+  // checked before anything listens), kUnavailable when a port
   // cannot be bound ("listen: cannot listen on ADDR: Address already in
   // use", also when another process shares it with SO_REUSEPORT;
   // "metrics_listen: ..."); the CA may be down (the CaClient retries).
@@ -108,7 +110,8 @@ class GatewayServer {
   // egress_addresses, revocation_grace) are logged as needing a restart.
   // Returns an error (and changes nothing) when the new host certificate
   // cannot be read, or a private key is refused as at Start
-  // (CheckKeyFiles). When the new listen address cannot be bound (in use),
+  // (CheckKeyFiles, KeyPairMismatch): the running key and certificates
+  // stay. When the new listen address cannot be bound (in use),
   // the old listeners stay, the rest is applied, and the error is logged
   // and returned (kUnavailable). A new address that the old listeners
   // overlap (127.0.0.1:2222 to 0.0.0.0:2222) is bound once they are closed;

@@ -187,10 +187,9 @@ std::string ReplaceWithStrayKey(const testing::TempDir& dir,
                                        "-N", "", "-f", stray})
                     .ok());
   } else {
-    EXPECT_TRUE(testing::RunCommandOk({"openssl", "genpkey", "-algorithm",
-                                       "EC", "-pkeyopt",
-                                       "ec_paramgen_curve:P-256", "-out",
-                                       stray})
+    EXPECT_TRUE(testing::RunCommandOk({"openssl", "genpkey", "-algorithm", "EC",
+                                       "-pkeyopt", "ec_paramgen_curve:P-256",
+                                       "-out", stray})
                     .ok());
   }
   absl::StatusOr<std::string> text = base::ReadTextFile(stray);
