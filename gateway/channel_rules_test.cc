@@ -19,7 +19,6 @@
 #include "gateway/proxy.h"
 #include "gtest/gtest.h"
 #include "ssh/connection/messages.h"
-#include "ssh/wire/reader.h"
 #include "ssh/wire/writer.h"
 #include "tests/harness/echo_server.h"
 #include "tests/harness/subprocess.h"
@@ -197,7 +196,7 @@ std::vector<Filler> FillersOfBytes(const std::vector<size_t>& sizes) {
 // the gateway has them all queued before the answer comes, however slowly
 // a loaded machine reads them. Notes the output, stderr and exit status;
 // disconnects when the channel closed.
-class QueuedRequests : public ssh::session::SessionHandler {
+class QueuedRequests : public SessionChannelClient {
  public:
   // The exec's bytes in the gateway's queue (type and data).
   static constexpr size_t kExecBytes = 4 + 4 + 10;  // "exec", "echo alive"
@@ -209,20 +208,8 @@ class QueuedRequests : public ssh::session::SessionHandler {
     if (thaw_.joinable()) thaw_.join();
   }
 
-  std::string out, err;
-  std::optional<uint32_t> exit_status;
-
-  void OnAuthenticated(Session& s) override {
-    session_ = &s;
-    if (!s.OpenChannel("session").ok()) s.Disconnect("cannot open");
-  }
-  void OnChannelOpenResult(Channel ch,
-                           const ssh::connection::OpenResult& r) override {
-    if (!r.ok()) {
-      ADD_FAILURE() << r.description;
-      session_->Disconnect("refused");
-      return;
-    }
+ private:
+  void OnSessionOpen(Channel ch) override {
     ca_relay_->Freeze();
     thaw_ = std::thread([relay = ca_relay_] {
       absl::SleepFor(kHoldCa);
@@ -233,31 +220,13 @@ class QueuedRequests : public ssh::session::SessionHandler {
       absl::Status st = ch.SendRequest(f.type, false, f.data);
       EXPECT_TRUE(st.ok()) << st;
     }
-    (void)ch.SendRequest("exec", true,
-                         ssh::connection::SerializeStringRequest("echo alive"));
+    Exec(ch, "echo alive", /*want_reply=*/true);
     (void)ch.SendEof();
   }
-  void OnData(Channel ch, uint32_t stream, ssh::wire::Bytes data) override {
-    (stream == 1 ? err : out).append(data.begin(), data.end());
-    ch.Consume(data.size());
-  }
-  void OnChannelRequest(Channel ch, std::string_view type, bool want_reply,
-                        ssh::wire::Bytes data,
-                        ssh::connection::RequestId request) override {
-    if (type == "exit-status") {
-      ssh::wire::Reader r(data);
-      absl::StatusOr<uint32_t> status = r.ReadUint32();
-      if (status.ok()) exit_status = *status;
-    }
-    if (want_reply) (void)ch.Reply(request, false);
-  }
-  void OnClose(Channel) override { session_->Disconnect("done"); }
 
- private:
   std::vector<Filler> fillers_;
   ca::SourceRelay* ca_relay_;
   std::thread thaw_;
-  Session* session_ = nullptr;
 };
 
 // The gateway reaches the CA through a relay QueuedRequests freezes.

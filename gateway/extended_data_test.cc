@@ -28,7 +28,6 @@ namespace sallyport::gateway {
 namespace {
 
 using ssh::session::Channel;
-using ssh::session::Session;
 
 // Codes a peer sends, one byte each: 1 (stderr) and kCodes more.
 constexpr uint32_t kCodes = 10000;
@@ -55,27 +54,21 @@ size_t Count(const std::string& text, std::string_view what) {
 // `codes` codes of extended data from 1 on (when non-zero), then `input`
 // and EOF. Notes what comes back per stream; disconnects once the channel
 // closed.
-class Client : public ssh::session::SessionHandler {
+class Client : public SessionChannelClient {
  public:
   Client(std::string command, uint32_t codes, std::string input)
       : command_(std::move(command)), codes_(codes), input_(std::move(input)) {}
 
   std::map<uint32_t, std::string> got;  // stream -> bytes
-  std::optional<uint32_t> exit_status;
 
-  void OnAuthenticated(Session& s) override {
-    session_ = &s;
-    if (!s.OpenChannel("session").ok()) s.Disconnect("cannot open");
+  void OnData(Channel ch, uint32_t stream, ssh::wire::Bytes data) override {
+    got[stream].append(data.begin(), data.end());
+    ch.Consume(data.size());
   }
-  void OnChannelOpenResult(Channel ch,
-                           const ssh::connection::OpenResult& r) override {
-    if (!r.ok()) {
-      ADD_FAILURE() << r.description;
-      session_->Disconnect("refused");
-      return;
-    }
-    (void)ch.SendRequest("exec", false,
-                         ssh::connection::SerializeStringRequest(command_));
+
+ private:
+  void OnSessionOpen(Channel ch) override {
+    Exec(ch, command_);
     if (codes_ > 0) SendCodes(ch, 1, codes_);
     if (!input_.empty()) {
       (void)ch.Queue(ssh::wire::Bytes(
@@ -83,26 +76,10 @@ class Client : public ssh::session::SessionHandler {
     }
     (void)ch.SendEof();
   }
-  void OnData(Channel ch, uint32_t stream, ssh::wire::Bytes data) override {
-    got[stream].append(data.begin(), data.end());
-    ch.Consume(data.size());
-  }
-  void OnChannelRequest(Channel ch, std::string_view type, bool want_reply,
-                        ssh::wire::Bytes data,
-                        ssh::connection::RequestId request) override {
-    if (type == "exit-status") {
-      absl::StatusOr<uint32_t> code = ssh::connection::ParseExitStatus(data);
-      if (code.ok()) exit_status = *code;
-    }
-    if (want_reply) (void)ch.Reply(request, false);
-  }
-  void OnClose(Channel) override { session_->Disconnect("done"); }
 
- private:
   const std::string command_;
   const uint32_t codes_;
   const std::string input_;
-  Session* session_ = nullptr;
 };
 
 // A host on our own library: to an exec it answers with kCodes + 1 codes

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "absl/strings/str_join.h"
+#include "ssh/connection/messages.h"
 
 namespace sallyport::gateway {
 
@@ -41,6 +42,51 @@ std::string PayloadText(std::string_view payload, std::string_view field) {
   const size_t end = payload.find('"', start);
   if (end == std::string_view::npos) return "";
   return std::string(payload.substr(start, end - start));
+}
+
+void SessionChannelClient::OnAuthenticated(ssh::session::Session& s) {
+  session_ = &s;
+  for (int i = 0; i < channels_; ++i) {
+    if (!s.OpenChannel("session").ok()) s.Disconnect("cannot open");
+  }
+}
+
+void SessionChannelClient::OnChannelOpenResult(
+    ssh::session::Channel ch, const ssh::connection::OpenResult& r) {
+  if (!r.ok()) {
+    ADD_FAILURE() << r.description;
+    session_->Disconnect("refused");
+    return;
+  }
+  OnSessionOpen(ch);
+}
+
+void SessionChannelClient::OnData(ssh::session::Channel ch, uint32_t stream,
+                                  ssh::wire::Bytes data) {
+  (stream == 1 ? err : out).append(data.begin(), data.end());
+  ch.Consume(data.size());
+}
+
+void SessionChannelClient::OnChannelRequest(
+    ssh::session::Channel ch, std::string_view type, bool want_reply,
+    ssh::wire::Bytes data, ssh::connection::RequestId request) {
+  if (type == "exit-status") {
+    absl::StatusOr<uint32_t> code = ssh::connection::ParseExitStatus(data);
+    if (code.ok()) exit_status = *code;
+  }
+  if (want_reply) (void)ch.Reply(request, false);
+}
+
+void SessionChannelClient::OnClose(ssh::session::Channel) {
+  if (++closed_ < channels_) return;
+  OnAllClosed();
+  session_->Disconnect("done");
+}
+
+void SessionChannelClient::Exec(ssh::session::Channel ch,
+                                std::string_view command, bool want_reply) {
+  (void)ch.SendRequest("exec", want_reply,
+                       ssh::connection::SerializeStringRequest(command));
 }
 
 std::vector<std::string> GatewayTest::AuditPayloads(std::string_view type,

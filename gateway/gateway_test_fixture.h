@@ -1,8 +1,9 @@
-// The gateway end to end in one process, shared by gateway_test.cc and
-// forward_test.cc: a real CA (ca/gateway_test_util, SQLite), the real
-// GatewayServer on loopback, a real sshd target whose host certificate
-// comes from our host CA and which trusts our user CA, and the real OpenSSH
-// `ssh` client logging in with a certificate from the CA's Login.
+// The gateway end to end in one process, shared by gateway_test.cc and the
+// gateway's other end-to-end tests: a real CA (ca/gateway_test_util,
+// SQLite), the real GatewayServer on loopback, a real sshd target whose
+// host certificate comes from our host CA and which trusts our user CA, and
+// the real OpenSSH `ssh` client logging in with a certificate from the CA's
+// Login; or our own SSH client (RunOurClient, SessionChannelClient).
 #ifndef SALLYPORT_GATEWAY_GATEWAY_TEST_FIXTURE_H_
 #define SALLYPORT_GATEWAY_GATEWAY_TEST_FIXTURE_H_
 
@@ -13,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -89,6 +91,49 @@ class OwnHost : public ssh::auth::AuthPolicy {
   asio::ip::tcp::acceptor acceptor_{io_};
   std::unique_ptr<ssh::net::SessionMessageHandler> messages_;
   std::thread thread_;
+};
+
+// Our own client's handler (for GatewayTest::RunOurClient) running
+// commands on session channels. Once authenticated it opens `channels`
+// session channels; a refused one is a test failure and ends the session.
+// It hands each open channel to OnSessionOpen, appends what arrives on
+// stderr (1) to `err` and all else to `out` (consuming it), notes the
+// host's exit-status, refuses every request that wants a reply, and once
+// every channel closed calls OnAllClosed and disconnects. Subclasses
+// override OnData, OnChannelRequest (calling this one) or OnClose to do
+// otherwise.
+class SessionChannelClient : public ssh::session::SessionHandler {
+ public:
+  explicit SessionChannelClient(int channels = 1) : channels_(channels) {}
+
+  std::string out, err;
+  std::optional<uint32_t> exit_status;
+
+  void OnAuthenticated(ssh::session::Session& s) override;
+  void OnChannelOpenResult(ssh::session::Channel ch,
+                           const ssh::connection::OpenResult& r) final;
+  void OnData(ssh::session::Channel ch, uint32_t stream,
+              ssh::wire::Bytes data) override;
+  void OnChannelRequest(ssh::session::Channel ch, std::string_view type,
+                        bool want_reply, ssh::wire::Bytes data,
+                        ssh::connection::RequestId request) override;
+  void OnClose(ssh::session::Channel ch) override;
+
+ protected:
+  // One of the session channels is open.
+  virtual void OnSessionOpen(ssh::session::Channel ch) = 0;
+  // Every session channel closed; the session is disconnected after this.
+  virtual void OnAllClosed() {}
+  // Sends an exec of `command` on `ch`.
+  static void Exec(ssh::session::Channel ch, std::string_view command,
+                   bool want_reply = false);
+  // Set once authenticated.
+  ssh::session::Session& session() { return *session_; }
+
+ private:
+  const int channels_;
+  int closed_ = 0;
+  ssh::session::Session* session_ = nullptr;
 };
 
 class GatewayTest : public ::testing::Test {

@@ -30,7 +30,6 @@
 #include "gtest/gtest.h"
 #include "ssh/connection/messages.h"
 #include "ssh/session/session.h"
-#include "ssh/wire/reader.h"
 #include "ssh/wire/writer.h"
 
 namespace sallyport::gateway {
@@ -273,46 +272,21 @@ class RequestingHost : public ssh::session::SessionHandler {
 
 // Our client: runs `exec x` on one session channel and notes what comes
 // back; disconnects once the channel closed.
-class RequestsSeen : public ssh::session::SessionHandler {
+class RequestsSeen : public SessionChannelClient {
  public:
-  std::string out, err;
   size_t eows = 0;
-  std::optional<uint32_t> exit_status;
 
-  void OnAuthenticated(ssh::session::Session& s) override {
-    session_ = &s;
-    if (!s.OpenChannel("session").ok()) s.Disconnect("cannot open");
-  }
-  void OnChannelOpenResult(ssh::session::Channel ch,
-                           const ssh::connection::OpenResult& r) override {
-    if (!r.ok()) {
-      ADD_FAILURE() << r.description;
-      session_->Disconnect("refused");
-      return;
-    }
-    (void)ch.SendRequest("exec", true,
-                         ssh::connection::SerializeStringRequest("x"));
-  }
-  void OnData(ssh::session::Channel ch, uint32_t stream,
-              ssh::wire::Bytes data) override {
-    (stream == 1 ? err : out).append(data.begin(), data.end());
-    ch.Consume(data.size());
-  }
   void OnChannelRequest(ssh::session::Channel ch, std::string_view type,
                         bool want_reply, ssh::wire::Bytes data,
                         ssh::connection::RequestId request) override {
     if (type == "eow@openssh.com") ++eows;
-    if (type == "exit-status") {
-      ssh::wire::Reader r(data);
-      absl::StatusOr<uint32_t> status = r.ReadUint32();
-      if (status.ok()) exit_status = *status;
-    }
-    if (want_reply) (void)ch.Reply(request, false);
+    SessionChannelClient::OnChannelRequest(ch, type, want_reply, data, request);
   }
-  void OnClose(ssh::session::Channel) override { session_->Disconnect("done"); }
 
  private:
-  ssh::session::Session* session_ = nullptr;
+  void OnSessionOpen(ssh::session::Channel ch) override {
+    Exec(ch, "x", /*want_reply=*/true);
+  }
 };
 
 class HostRequestLimitTest : public GatewayTest {

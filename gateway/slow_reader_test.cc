@@ -18,7 +18,6 @@
 #include "ssh/connection/messages.h"
 #include "ssh/net/driver.h"
 #include "ssh/session/session.h"
-#include "ssh/wire/reader.h"
 
 namespace sallyport::gateway {
 namespace {
@@ -33,12 +32,13 @@ using ssh::session::Session;
 // hold). Once the recording stopped growing for a second (the host is
 // stopped) or has everything, it notes what is held and reads again.
 // Disconnects when the channels closed.
-class PausedReader : public ssh::session::SessionHandler {
+class PausedReader : public SessionChannelClient {
  public:
   // `total`: the output of all channels together.
   PausedReader(const InMemoryRecorder& recorder, std::string command,
                uint64_t total, int channels = 1)
-      : recorder_(recorder),
+      : SessionChannelClient(channels),
+        recorder_(recorder),
         command_(std::move(command)),
         total_(total),
         channels_(channels) {}
@@ -47,30 +47,7 @@ class PausedReader : public ssh::session::SessionHandler {
   uint64_t received = 0;
   uint64_t not_zero = 0;  // received bytes other than '\0'
   std::optional<uint64_t> held_when_stopped;
-  std::optional<uint32_t> exit_status;
-  std::string err;
 
-  void OnAuthenticated(Session& s) override {
-    session_ = &s;
-    for (int i = 0; i < channels_; ++i) {
-      if (!s.OpenChannel("session").ok()) s.Disconnect("cannot open");
-    }
-  }
-  void OnChannelOpenResult(Channel ch,
-                           const ssh::connection::OpenResult& r) override {
-    if (!r.ok()) {
-      ADD_FAILURE() << r.description;
-      session_->Disconnect("refused");
-      return;
-    }
-    (void)ch.SendRequest("exec", false,
-                         ssh::connection::SerializeStringRequest(command_));
-    (void)ch.SendEof();
-    if (++opened_ < channels_) return;
-    driver->PauseInput();
-    timer_.emplace(driver->executor());
-    Poll();
-  }
   void OnData(Channel ch, uint32_t stream, ssh::wire::Bytes data) override {
     if (stream == 0) {
       for (uint8_t byte : data) not_zero += byte != 0;
@@ -80,26 +57,22 @@ class PausedReader : public ssh::session::SessionHandler {
     }
     ch.Consume(data.size());
   }
-  void OnChannelRequest(Channel ch, std::string_view type, bool want_reply,
-                        ssh::wire::Bytes data,
-                        ssh::connection::RequestId request) override {
-    if (type == "exit-status") {
-      ssh::wire::Reader r(data);
-      absl::StatusOr<uint32_t> status = r.ReadUint32();
-      if (status.ok()) exit_status = *status;
-    }
-    if (want_reply) (void)ch.Reply(request, false);
-  }
-  void OnClose(Channel) override {
-    if (++closed_ < channels_) return;
-    if (timer_.has_value()) timer_->cancel();
-    session_->Disconnect("done");
-  }
   // The timer goes with the session: the client's io_context (which the
   // timer uses) is destroyed before this handler.
   void OnEnd(Session&, const absl::Status&) override { timer_.reset(); }
 
  private:
+  void OnSessionOpen(Channel ch) override {
+    Exec(ch, command_);
+    (void)ch.SendEof();
+    if (++opened_ < channels_) return;
+    driver->PauseInput();
+    timer_.emplace(driver->executor());
+    Poll();
+  }
+  void OnAllClosed() override {
+    if (timer_.has_value()) timer_->cancel();
+  }
   void Poll() {
     const uint64_t recorded =
         recorder_.DataFor("web01", Direction::kOutput).size();
@@ -123,8 +96,7 @@ class PausedReader : public ssh::session::SessionHandler {
   const std::string command_;
   const uint64_t total_;
   const int channels_;
-  int opened_ = 0, closed_ = 0;
-  Session* session_ = nullptr;
+  int opened_ = 0;
   std::optional<asio::steady_timer> timer_;
   uint64_t last_ = 0;
   int still_ = 0;
@@ -226,7 +198,7 @@ class StuckHost : public ssh::session::SessionHandler {
 // gateway's window allows. Once what the gateway took stopped growing for
 // a second (the user is stopped) or is everything, it notes that and
 // disconnects.
-class Pusher : public ssh::session::SessionHandler {
+class Pusher : public SessionChannelClient {
  public:
   explicit Pusher(uint64_t total) : total_(total), chunk_(32 << 10, 'x') {}
 
@@ -234,32 +206,21 @@ class Pusher : public ssh::session::SessionHandler {
   uint64_t sent = 0;
   std::optional<uint64_t> sent_when_stopped;
 
-  void OnAuthenticated(Session& s) override {
-    session_ = &s;
-    if (!s.OpenChannel("session").ok()) s.Disconnect("cannot open");
-  }
-  void OnChannelOpenResult(Channel ch,
-                           const ssh::connection::OpenResult& r) override {
-    if (!r.ok()) {
-      ADD_FAILURE() << r.description;
-      session_->Disconnect("refused");
-      return;
-    }
-    channel_ = ch;
-    (void)ch.SendRequest("exec", false,
-                         ssh::connection::SerializeStringRequest("cat"));
-    timer_.emplace(driver->executor());
-    Pump();
-    Poll();
-  }
   void OnWindowAvailable(Channel) override { Pump(); }
-  void OnData(Channel ch, uint32_t, ssh::wire::Bytes data) override {
-    ch.Consume(data.size());
-  }
+  // It disconnects itself once the gateway stops taking its data (Poll),
+  // also when the channel closed first.
+  void OnClose(Channel) override {}
   // As PausedReader's.
   void OnEnd(Session&, const absl::Status&) override { timer_.reset(); }
 
  private:
+  void OnSessionOpen(Channel ch) override {
+    channel_ = ch;
+    Exec(ch, "cat");
+    timer_.emplace(driver->executor());
+    Pump();
+    Poll();
+  }
   void Pump() {
     while (sent < total_ && !sent_when_stopped.has_value()) {
       absl::StatusOr<size_t> n = channel_.Send(chunk_);
@@ -272,7 +233,7 @@ class Pusher : public ssh::session::SessionHandler {
     last_ = sent;
     if (sent >= total_ || still_ >= 10) {
       sent_when_stopped = sent;
-      session_->Disconnect("done");
+      session().Disconnect("done");
       return;
     }
     timer_->expires_after(std::chrono::milliseconds(100));
@@ -283,7 +244,6 @@ class Pusher : public ssh::session::SessionHandler {
 
   const uint64_t total_;
   std::vector<uint8_t> chunk_;
-  Session* session_ = nullptr;
   Channel channel_;
   std::optional<asio::steady_timer> timer_;
   uint64_t last_ = 0;
