@@ -4,8 +4,8 @@
 // closures for a catch-up of 10,000 with 1,000 connections open): jump-only
 // connections, LOGIN+HOST sessions, a recorded ProxyJump's inner
 // connection, and a connection still waiting for the CA to decide its
-// login. See gateway_test_fixture.h; gateway_test.cc has the revocation
-// that comes from the CA's stream.
+// login. See gateway_test_fixture.h; session_end_test.cc has the
+// revocation that comes from the CA's stream.
 #include <cstdint>
 #include <functional>
 #include <memory>
