@@ -52,8 +52,13 @@ TEST_F(GatewayForwardE2eTest, JumpPassthroughReachesTheHostEndToEnd) {
     session = std::string(line.substr(at + 8, line.find(' ', at) - at - 8));
   }
   ASSERT_FALSE(session.empty()) << gw;
+  // The connection's close line comes after the jump's end line.
+  EXPECT_TRUE(
+      WaitForGatewayLog(absl::StrCat("session=\"", session, "\" result=")))
+      << fixture_->GatewayLog();
+  const std::string after = fixture_->GatewayLog();
   bool closed = false;
-  for (absl::string_view line : absl::StrSplit(gw, '\n')) {
+  for (absl::string_view line : absl::StrSplit(after, '\n')) {
     if (!absl::StrContains(line, "event=connection.close") ||
         !absl::StrContains(line, absl::StrCat("session=\"", session, "\""))) {
       continue;
@@ -62,7 +67,7 @@ TEST_F(GatewayForwardE2eTest, JumpPassthroughReachesTheHostEndToEnd) {
     EXPECT_FALSE(absl::StrContains(line, "bytes_in=0 ")) << line;
     EXPECT_FALSE(absl::StrContains(line, "bytes_out=0 ")) << line;
   }
-  EXPECT_TRUE(closed) << gw;
+  EXPECT_TRUE(closed) << after;
 }
 
 TEST_F(GatewayForwardE2eTest, JumpWithoutProxyjumpPassthroughIsRecorded) {
