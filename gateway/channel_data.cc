@@ -59,6 +59,7 @@ bool GatewayConnection::DropExtendedData(Bridge& b, Channel ch, bool from_user,
   // Before the tap and the held data: a code of the peer's choosing must
   // not become a recorded stream (see kHostExtendedDataCode).
   ch.Consume(n);
+  observer().ExtendedDataDropped(from_user, n);
   bool& logged = from_user ? b.dropped_ext_input : b.dropped_ext_output;
   if (!logged) {
     logged = true;

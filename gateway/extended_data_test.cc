@@ -126,6 +126,21 @@ std::set<std::pair<bool, uint32_t>> RecordedStreams(
 
 using ExtendedDataTest = GatewayTest;
 
+// The metric lines of `from_user` and `from_host` one-byte messages of
+// extended data dropped.
+std::vector<std::string> DroppedLines(uint64_t from_user, uint64_t from_host) {
+  std::vector<std::string> lines;
+  for (const auto& [side, n] :
+       {std::pair<const char*, uint64_t>{"user", from_user},
+        {"host", from_host}}) {
+    for (const char* unit : {"bytes", "messages"}) {
+      lines.push_back(absl::StrCat("sallyport_gateway_extended_data_dropped_",
+                                   unit, "_total{from=\"", side, "\"} ", n));
+    }
+  }
+  return lines;
+}
+
 // The user's extended data, stderr (1) and 10,000 other codes, sent to
 // `cat` on the real sshd before its input: dropped, so cat's input and
 // output are just the data, the recorder has stream 0 only from the user,
@@ -146,6 +161,8 @@ TEST_F(ExtendedDataTest, TheUsersExtendedDataIsDroppedAndLoggedOnce) {
   const std::string log = GatewayLog();
   EXPECT_EQ(Count(log, "event=channel.ext_data_dropped"), 1u) << log;
   EXPECT_TRUE(absl::StrContains(log, "from=user code=1 ")) << log;
+  // Each of the kCodes + 1 one-byte messages is counted.
+  EXPECT_TRUE(MetricsHave(DroppedLines(kCodes + 1, 0)));
 }
 
 // The host's: stderr passes, 10,000 other codes do not reach the user nor
@@ -170,6 +187,7 @@ TEST_F(ExtendedDataTest, TheHostsOtherCodesAreDroppedAndLoggedOnce) {
   const std::string log = GatewayLog();
   EXPECT_EQ(Count(log, "event=channel.ext_data_dropped"), 1u) << log;
   EXPECT_TRUE(absl::StrContains(log, "from=host code=2 ")) << log;
+  EXPECT_TRUE(MetricsHave(DroppedLines(0, kCodes)));
 }
 
 }  // namespace

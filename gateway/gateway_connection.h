@@ -190,8 +190,8 @@ class GatewayConnection
   void QueueNotice(Bridge& b, std::string_view line);
   // Extended data the bridge does not pass (kHostExtendedDataCode: none
   // from the user, only stderr from the host): true when `stream` is such,
-  // and then its window is given back on `ch` and the drop logged once
-  // per channel and side.
+  // and then its window is given back on `ch`, the drop counted
+  // (ExtendedDataDropped) and logged once per channel and side.
   bool DropExtendedData(Bridge& b, ssh::session::Channel ch, bool from_user,
                         uint32_t stream, size_t n);
   // Tap + queue upstream + consume what went out (see OnData).

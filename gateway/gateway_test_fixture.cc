@@ -308,4 +308,18 @@ uint64_t GatewayTest::AuthorizeChannelCalls() {
       .count;
 }
 
+::testing::AssertionResult GatewayTest::MetricsHave(
+    const std::vector<std::string>& lines) {
+  const std::string text = server_->ops().registry().Render();
+  std::string missing;
+  for (const std::string& line : lines) {
+    if (!absl::StrContains(text, absl::StrCat("\n", line, "\n"))) {
+      absl::StrAppend(&missing, "no line \"", line, "\"\n");
+    }
+  }
+  if (missing.empty()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << missing << "in the metrics:\n"
+                                       << text;
+}
+
 }  // namespace sallyport::gateway

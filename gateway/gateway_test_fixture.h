@@ -363,6 +363,10 @@ class GatewayTest : public ::testing::Test {
   // The gateway's AuthorizeChannel calls so far (its CA RPC metric).
   uint64_t AuthorizeChannelCalls();
 
+  // Whether the gateway's metrics, as its /metrics serves them, have each
+  // of `lines` ("name{labels} value") as a line.
+  ::testing::AssertionResult MetricsHave(const std::vector<std::string>& lines);
+
   // The payloads (JSON) of the audit events of `type` in the CA's log, in
   // log order, once there are at least `at_least` of them (the gateway
   // sends its events in batches: waits up to 30 s, then returns what is

@@ -334,6 +334,14 @@ GatewayMetrics::GatewayMetrics(MetricsRegistry& r)
       recorder_backlog_bytes(
           r.AddGauge("sallyport_gateway_recorder_backlog_bytes",
                      "Recorded bytes not yet written by the recorder.")
-              .Get()) {}
+              .Get()),
+      extended_data_dropped_bytes(r.AddCounter(
+          "sallyport_gateway_extended_data_dropped_bytes_total",
+          "Extended data bytes dropped unforwarded (all from the user, all "
+          "but stderr from the host), by side.",
+          {"from"})),
+      extended_data_dropped_messages(r.AddCounter(
+          "sallyport_gateway_extended_data_dropped_messages_total",
+          "Extended data messages dropped unforwarded, by side.", {"from"})) {}
 
 }  // namespace sallyport::gateway

@@ -146,7 +146,8 @@ class MetricsRegistry {
 // "auth-failed", "refused", "error", "timeout", "limit": gateway/observer.h),
 // reason (a stable refusal code),
 // kind (a channel kind as in AuthorizeChannel), direction
-// ("client_to_target", "target_to_client"), method (the CA RPC name).
+// ("client_to_target", "target_to_client"), method (the CA RPC name),
+// from ("user", "host").
 struct GatewayMetrics {
   explicit GatewayMetrics(MetricsRegistry& registry);
 
@@ -162,6 +163,10 @@ struct GatewayMetrics {
   HistogramFamily& upstream_connect_seconds;
   HistogramFamily& ca_rpc_seconds;  // {method}
   Gauge& recorder_backlog_bytes;
+  // Extended data dropped unforwarded (kHostExtendedDataCode in
+  // gateway/proxy.h), {from}.
+  CounterFamily& extended_data_dropped_bytes;
+  CounterFamily& extended_data_dropped_messages;
 };
 
 }  // namespace sallyport::gateway

@@ -77,6 +77,10 @@ class ProxyObserver {
                                std::string_view /*reason*/) {}
   // Channel payload relayed (client_to_target: from the user to the host).
   virtual void Bytes(bool /*client_to_target*/, uint64_t /*n*/) {}
+  // One message of extended data (`n` bytes) dropped unforwarded: any from
+  // the user, any but stderr from the host (kHostExtendedDataCode in
+  // gateway/proxy.h). The connection logs the first of a channel.
+  virtual void ExtendedDataDropped(bool /*from_user*/, uint64_t /*n*/) {}
   // An audit event (a gateway code of audit/events.h) that no hook above
   // carries: exec command line, port forward and jump open/close, file
   // transfer start, recording started. `fields` after the connection's;

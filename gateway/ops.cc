@@ -1,5 +1,6 @@
 #include "gateway/ops.h"
 
+#include <string>
 #include <utility>
 
 #include "audit/events.h"
@@ -42,6 +43,14 @@ GatewayOps::GatewayOps(base::LogFormat format, GatewayLog::Sink sink,
       format_(format),
       bytes_in_(metrics_.bytes.WithLabels({"client_to_target"})),
       bytes_out_(metrics_.bytes.WithLabels({"target_to_client"})),
+      ext_dropped_user_bytes_(
+          metrics_.extended_data_dropped_bytes.WithLabels({"user"})),
+      ext_dropped_user_messages_(
+          metrics_.extended_data_dropped_messages.WithLabels({"user"})),
+      ext_dropped_host_bytes_(
+          metrics_.extended_data_dropped_bytes.WithLabels({"host"})),
+      ext_dropped_host_messages_(
+          metrics_.extended_data_dropped_messages.WithLabels({"host"})),
       upstream_latency_(metrics_.upstream_connect_seconds.Get()) {}
 
 void GatewayOps::SetLogFormat(base::LogFormat format) {
@@ -253,6 +262,11 @@ void GatewayOps::UpstreamConnect(const LogConnection& c, const LogUpstream& u) {
 
 void GatewayOps::Bytes(bool client_to_target, uint64_t n) {
   (client_to_target ? bytes_in_ : bytes_out_).Inc(n);
+}
+
+void GatewayOps::ExtendedDataDropped(bool from_user, uint64_t n) {
+  (from_user ? ext_dropped_user_bytes_ : ext_dropped_host_bytes_).Inc(n);
+  (from_user ? ext_dropped_user_messages_ : ext_dropped_host_messages_).Inc();
 }
 
 }  // namespace sallyport::gateway

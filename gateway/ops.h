@@ -72,6 +72,7 @@ class GatewayOps : public ProxyObserver {
                      uint64_t bytes_in, uint64_t bytes_out) override;
   void UpstreamConnect(const LogConnection& c, const LogUpstream& u) override;
   void Bytes(bool client_to_target, uint64_t n) override;
+  void ExtendedDataDropped(bool from_user, uint64_t n) override;
   void AuditEvent(const LogConnection& c, std::string_view code,
                   const std::vector<base::LogField>& fields) override;
   // The connection already logged the line; this sends the event.
@@ -97,6 +98,10 @@ class GatewayOps : public ProxyObserver {
   // Hot-path series, looked up once.
   Counter& bytes_in_;
   Counter& bytes_out_;
+  Counter& ext_dropped_user_bytes_;
+  Counter& ext_dropped_user_messages_;
+  Counter& ext_dropped_host_bytes_;
+  Counter& ext_dropped_host_messages_;
   Histogram& upstream_latency_;
   std::atomic<EventSender*> sender_{nullptr};
 };
