@@ -287,7 +287,8 @@ void GatewayConnection::StartRelay(Channel ch, const std::string& host,
             {{"channel", int64_t{id}},
              {"host", host},
              {"destination", destination},
-             {"mode", std::string(passthrough ? "passthrough" : "forward")}});
+             {"mode",
+              std::string(passthrough ? kJumpModePassthrough : "forward")}});
         relay->Start(std::move(*sock));
       },
       "gateway relay");

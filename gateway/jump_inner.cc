@@ -71,7 +71,9 @@ void GatewayConnection::StartRecordedJump(Channel ch,
           proxy_.target_certificates().Get(name, fingerprint, Now())) {
     key.certificate = std::move(*cached);
     Log(absl::StrCat("event=jump.host_cert ", Describe(), " channel=", id,
-                     " to=", Safe(name), " source=cached"));
+                     " to=", Safe(name),
+                     " source=", std::string(kJumpCertCached)));
+    observer().JumpHostCertificate(kJumpCertCached);
     LaunchInner(ch, host, destination, std::move(key));
     return;
   }
@@ -129,7 +131,8 @@ void GatewayConnection::StartRecordedJump(Channel ch,
         shared_key->certificate = cert->blob;
         self->Log(absl::StrCat("event=jump.host_cert ", self->Describe(),
                                " channel=", id, " to=", Safe(name),
-                               " source=issued"));
+                               " source=", std::string(kJumpCertIssued)));
+        self->observer().JumpHostCertificate(kJumpCertIssued);
         self->LaunchInner(ch, host, destination, *shared_key);
       });
 }
@@ -173,7 +176,7 @@ void GatewayConnection::LaunchInner(Channel ch, const gw::HostRecord& record,
                         {{"channel", int64_t{id}},
                          {"host", host},
                          {"destination", host},
-                         {"mode", std::string("recorded")},
+                         {"mode", std::string(kJumpModeRecorded)},
                          {"inner_session", inner->session_id_}});
   ssh::net::Spawn(
       executor_, [inner]() -> asio::awaitable<void> { co_await inner->Run(); },
@@ -198,7 +201,7 @@ void GatewayConnection::ReportJumpClosed(uint32_t id, const JumpChannel& jump,
   observer().AuditEvent(log_conn_, audit::kEventProxyJumpClose,
                         {{"channel", int64_t{id}},
                          {"destination", jump.host},
-                         {"mode", std::string("recorded")},
+                         {"mode", std::string(kJumpModeRecorded)},
                          {"inner_session", jump.inner_session},
                          {"bytes_in", static_cast<int64_t>(in)},
                          {"bytes_out", static_cast<int64_t>(out)},

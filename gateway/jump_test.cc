@@ -285,6 +285,15 @@ TEST_F(JumpSessionLimitTest, ASecondInnerSessionCountsAgainstTheLimit) {
   ASSERT_TRUE(third.ok()) << third.status();
   EXPECT_EQ(third->exit_code, 0) << third->Describe() << GatewayLog();
   EXPECT_EQ(third->out, "third\n");
+  // One jump connection carried the three recorded jumps; the CA issued
+  // web01's host certificate for the first, the cache served the others.
+  EXPECT_TRUE(MetricsHave(
+      {"sallyport_gateway_jump_connections_total 1",
+       "sallyport_gateway_jumps_total{mode=\"recorded\"} 3",
+       "sallyport_gateway_jumps_total{mode=\"passthrough\"} 0",
+       "sallyport_gateway_jump_host_certificates_total{source=\"issued\"} 1",
+       "sallyport_gateway_jump_host_certificates_total{source=\"cached\"} "
+       "2"}));
 }
 
 // Our client on a jump-only connection: opens a direct-tcpip channel to
@@ -366,6 +375,12 @@ TEST_F(JumpPassthroughTest, AHostRemovedFromTheInventoryIsRefusedNextTime) {
   EXPECT_EQ(client.results[0], "opened");
   EXPECT_TRUE(absl::StrContains(client.results[1], "not in the inventory"))
       << client.results[1];
+  EXPECT_TRUE(MetricsHave(
+      {"sallyport_gateway_jump_connections_total 1",
+       "sallyport_gateway_jumps_total{mode=\"passthrough\"} 1",
+       "sallyport_gateway_jumps_total{mode=\"recorded\"} 0",
+       "sallyport_gateway_jump_host_certificates_total{source=\"issued\"} "
+       "0"}));
 }
 
 // Port 0 is no destination: refused, saying so (the CA read a jump_port of

@@ -74,6 +74,9 @@ struct LogAuthDecision {
   uint64_t serial = 0;         // of the certificate
   std::string ca_fingerprint;  // SHA256:... of the signing CA
   std::string reason;          // a stable refusal code, or empty
+  // An allowed jump-only connection (`ssh -J gateway`'s: a login without
+  // a host, direct-tcpip only), for the metrics; not a field of the line.
+  bool jump_only = false;
   // An allowed one: the session's start (session.start's `at`, and the
   // recording's started_at). InfinitePast: now.
   absl::Time at = absl::InfinitePast();

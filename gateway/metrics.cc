@@ -342,6 +342,19 @@ GatewayMetrics::GatewayMetrics(MetricsRegistry& r)
           {"from"})),
       extended_data_dropped_messages(r.AddCounter(
           "sallyport_gateway_extended_data_dropped_messages_total",
-          "Extended data messages dropped unforwarded, by side.", {"from"})) {}
+          "Extended data messages dropped unforwarded, by side.", {"from"})),
+      jump_connections(
+          r.AddCounter("sallyport_gateway_jump_connections_total",
+                       "Jump-only (ssh -J) connections authenticated.")
+              .Get()),
+      jumps(r.AddCounter("sallyport_gateway_jumps_total",
+                         "ProxyJumps started through jump-only connections, "
+                         "by mode.",
+                         {"mode"})),
+      jump_host_certificates(r.AddCounter(
+          "sallyport_gateway_jump_host_certificates_total",
+          "Host certificates a recorded ProxyJump presented for its target, "
+          "by source (issued by the CA, or cached).",
+          {"source"})) {}
 
 }  // namespace sallyport::gateway

@@ -147,7 +147,8 @@ class MetricsRegistry {
 // reason (a stable refusal code),
 // kind (a channel kind as in AuthorizeChannel), direction
 // ("client_to_target", "target_to_client"), method (the CA RPC name),
-// from ("user", "host").
+// from ("user", "host"), mode ("recorded", "passthrough"), source
+// ("issued", "cached").
 struct GatewayMetrics {
   explicit GatewayMetrics(MetricsRegistry& registry);
 
@@ -167,6 +168,12 @@ struct GatewayMetrics {
   // gateway/proxy.h), {from}.
   CounterFamily& extended_data_dropped_bytes;
   CounterFamily& extended_data_dropped_messages;
+  // ProxyJump (issue 13): jump-only connections authenticated, the jumps
+  // through them {mode}, and where a recorded jump's host certificate for
+  // its target came from {source}.
+  Counter& jump_connections;
+  CounterFamily& jumps;
+  CounterFamily& jump_host_certificates;
 };
 
 }  // namespace sallyport::gateway

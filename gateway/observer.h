@@ -81,13 +81,28 @@ class ProxyObserver {
   // the user, any but stderr from the host (kHostExtendedDataCode in
   // gateway/proxy.h). The connection logs the first of a channel.
   virtual void ExtendedDataDropped(bool /*from_user*/, uint64_t /*n*/) {}
+  // A recorded ProxyJump (issue 13) presents a host certificate for its
+  // target from `source`: kJumpCertIssued (the CA issued it now) or
+  // kJumpCertCached (the proxy's TargetCertificateCache).
+  virtual void JumpHostCertificate(std::string_view /*source*/) {}
   // An audit event (a gateway code of audit/events.h) that no hook above
   // carries: exec command line, port forward and jump open/close, file
   // transfer start, recording started. `fields` after the connection's;
-  // never a secret.
+  // never a secret. A jump's open has a string field "mode"
+  // (kJumpModeRecorded, kJumpModePassthrough).
   virtual void AuditEvent(const LogConnection&, std::string_view /*code*/,
                           const std::vector<base::LogField>& /*fields*/) {}
 };
+
+// The `mode` of a ProxyJump's audit events (kEventProxyJump in
+// audit/events.h): the gateway terminates the inner connection and records
+// it, or relays the user's connection to the host as it is.
+inline constexpr std::string_view kJumpModeRecorded = "recorded";
+inline constexpr std::string_view kJumpModePassthrough = "passthrough";
+
+// Sources of JumpHostCertificate.
+inline constexpr std::string_view kJumpCertIssued = "issued";
+inline constexpr std::string_view kJumpCertCached = "cached";
 
 // A stable, low-cardinality code for an authentication refusal reason (the
 // ssh/auth library's text or our own), for the auth_failures metric and

@@ -2,6 +2,7 @@
 
 #include <string>
 #include <utility>
+#include <variant>
 
 #include "audit/events.h"
 
@@ -51,7 +52,15 @@ GatewayOps::GatewayOps(base::LogFormat format, GatewayLog::Sink sink,
           metrics_.extended_data_dropped_bytes.WithLabels({"host"})),
       ext_dropped_host_messages_(
           metrics_.extended_data_dropped_messages.WithLabels({"host"})),
-      upstream_latency_(metrics_.upstream_connect_seconds.Get()) {}
+      upstream_latency_(metrics_.upstream_connect_seconds.Get()) {
+  // Series a scrape shows at 0 before their first event.
+  for (std::string_view mode : {kJumpModeRecorded, kJumpModePassthrough}) {
+    metrics_.jumps.WithLabels({std::string(mode)});
+  }
+  for (std::string_view source : {kJumpCertIssued, kJumpCertCached}) {
+    metrics_.jump_host_certificates.WithLabels({std::string(source)});
+  }
+}
 
 void GatewayOps::SetLogFormat(base::LogFormat format) {
   absl::MutexLock lock(&mu_);
@@ -119,6 +128,14 @@ void GatewayOps::SessionEvent(std::string_view code,
 
 void GatewayOps::AuditEvent(const LogConnection& c, std::string_view code,
                             const std::vector<base::LogField>& fields) {
+  if (code == audit::kEventProxyJump) {
+    for (const auto& [name, value] : fields) {
+      if (name != "mode") continue;
+      if (const std::string* mode = std::get_if<std::string>(&value)) {
+        metrics_.jumps.WithLabels({*mode}).Inc();
+      }
+    }
+  }
   log()->Event(code, true, c, fields);
   Send(c, code, fields);
 }
@@ -175,6 +192,7 @@ void GatewayOps::AuthDecision(const LogConnection& c,
                               const LogAuthDecision& d) {
   if (d.allowed) {
     metrics_.sessions_active.Add(1);
+    if (d.jump_only) metrics_.jump_connections.Inc();
   } else {
     metrics_.auth_failures.WithLabels({d.reason}).Inc();
   }
@@ -267,6 +285,10 @@ void GatewayOps::Bytes(bool client_to_target, uint64_t n) {
 void GatewayOps::ExtendedDataDropped(bool from_user, uint64_t n) {
   (from_user ? ext_dropped_user_bytes_ : ext_dropped_host_bytes_).Inc(n);
   (from_user ? ext_dropped_user_messages_ : ext_dropped_host_messages_).Inc();
+}
+
+void GatewayOps::JumpHostCertificate(std::string_view source) {
+  metrics_.jump_host_certificates.WithLabels({std::string(source)}).Inc();
 }
 
 }  // namespace sallyport::gateway

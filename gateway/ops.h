@@ -73,6 +73,7 @@ class GatewayOps : public ProxyObserver {
   void UpstreamConnect(const LogConnection& c, const LogUpstream& u) override;
   void Bytes(bool client_to_target, uint64_t n) override;
   void ExtendedDataDropped(bool from_user, uint64_t n) override;
+  void JumpHostCertificate(std::string_view source) override;
   void AuditEvent(const LogConnection& c, std::string_view code,
                   const std::vector<base::LogField>& fields) override;
   // The connection already logged the line; this sends the event.

@@ -27,7 +27,9 @@
 // the gateway's CPU (core-s per GB, ms per session, also net of its idle
 // rate), the CPU split per connect (the ssh client processes, including
 // the `ssh -W` that -J starts, the gateway, the target's sshd, the CA)
-// and the 1-minute load average when the row finished (on a shared
+// with the gateway's count of jump connections and target host
+// certificates (issued by the CA, or cached; from its /metrics), and the
+// 1-minute load average when the row finished (on a shared
 // machine the CPU figures are the ones to trust). The paths take turns
 // (--rounds): each round runs every path's share of the connects, so a
 // change in the machine's load falls on all of them alike. Goal: recorded
@@ -56,6 +58,7 @@
 #include "tests/bench/process_cpu.h"
 #include "tests/bench/ssh_bench_setup.h"
 #include "tests/harness/bastion_fixture.h"
+#include "tests/harness/net_util.h"
 #include "tests/harness/subprocess.h"
 
 namespace sallyport::testing {
@@ -129,6 +132,38 @@ struct Parties {
   }
 };
 
+// The gateway's own counts of the ProxyJump work, from its /metrics.
+struct GatewayCounts {
+  double jump_connections = 0;  // jump-only logins
+  double certs_issued = 0;      // target host certificates from the CA
+  double certs_cached = 0;      // ... from the gateway's cache
+  bool known = true;            // every scrape answered
+};
+
+GatewayCounts ScrapeGateway(uint16_t metrics_port) {
+  const auto [code, text] = HttpGet(metrics_port, "/metrics");
+  GatewayCounts c;
+  c.jump_connections =
+      MetricValue(text, "sallyport_gateway_jump_connections_total");
+  c.certs_issued = MetricValue(
+      text,
+      "sallyport_gateway_jump_host_certificates_total{source=\"issued\"}");
+  c.certs_cached = MetricValue(
+      text,
+      "sallyport_gateway_jump_host_certificates_total{source=\"cached\"}");
+  c.known = code == 200 && c.jump_connections >= 0 && c.certs_issued >= 0 &&
+            c.certs_cached >= 0;
+  return c;
+}
+
+void Add(GatewayCounts* to, const GatewayCounts& after,
+         const GatewayCounts& before) {
+  to->known = to->known && after.known && before.known;
+  to->jump_connections += after.jump_connections - before.jump_connections;
+  to->certs_issued += after.certs_issued - before.certs_issued;
+  to->certs_cached += after.certs_cached - before.certs_cached;
+}
+
 // Accumulates the rounds of one path: connect times pooled for the median,
 // CPU summed.
 struct Totals {
@@ -136,20 +171,9 @@ struct Totals {
   double cpu_ms = 0, net_cpu_ms = 0;
   CpuSplit split_s;  // CPU seconds per party over all connects
   int sessions = 0;
-  int jump_connections = 0;   // the gateway's jump-only logins
-  int host_certs_issued = 0;  // host certificates fetched from the CA
+  GatewayCounts gateway;  // what the gateway counted during the connects
   bool failed = false;
 };
-
-// How often `needle` occurs in `text`.
-int Count(const std::string& text, const std::string& needle) {
-  int n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos;
-       at = text.find(needle, at + needle.size())) {
-    ++n;
-  }
-  return n;
-}
 
 // `after - before`, per connect, in ms.
 std::string SplitLine(const CpuSplit& s, double n) {
@@ -213,6 +237,7 @@ int Main(int argc, char** argv) {
   // to be reaped and counted.
   (void)prctl(PR_SET_CHILD_SUBREAPER, 1);
   const pid_t gw = fx.gateway_process()->pid();
+  const uint16_t metrics_port = fx.gateway_metrics_port();
   Parties parties;
   parties.gateway = gw;
   parties.ca = fx.ca_process().pid();
@@ -310,15 +335,12 @@ int Main(int argc, char** argv) {
     if (n == 0) continue;
     for (size_t i = 0; i < paths.size(); ++i) {
       PathResult r;
+      // The scrapes outside the CPU window.
+      const GatewayCounts counts_before = ScrapeGateway(metrics_port);
       const CpuSplit before = parties.Read();
-      const std::string log_before = fx.GatewayLog();
       Connects(paths[i], n, &r);
       Add(&totals[i].split_s, parties.Read(), before);
-      const std::string log_after = fx.GatewayLog();
-      totals[i].jump_connections += Count(log_after, "record=jump-only") -
-                                    Count(log_before, "record=jump-only");
-      totals[i].host_certs_issued += Count(log_after, "source=issued") -
-                                     Count(log_before, "source=issued");
+      Add(&totals[i].gateway, ScrapeGateway(metrics_port), counts_before);
       if (!r.connected) {
         totals[i].failed = true;
         continue;
@@ -379,11 +401,14 @@ int Main(int argc, char** argv) {
   if (connects > 0) std::cout << "CPU per connect, ms:\n";
   for (size_t i = 0; i < paths.size(); ++i) {
     if (totals[i].sessions == 0) continue;
+    const GatewayCounts& g = totals[i].gateway;
     std::cout << absl::StrFormat(
-        "  %-20s %s  (gateway: %d jump connections, %d host certificates "
-        "from the CA)\n",
+        "  %-20s %s  (gateway: %s jump connections, %s host certificates "
+        "from the CA, %s from its cache)\n",
         paths[i].name, SplitLine(totals[i].split_s, totals[i].sessions),
-        totals[i].jump_connections, totals[i].host_certs_issued);
+        Num(g.known ? g.jump_connections : -1, 0),
+        Num(g.known ? g.certs_issued : -1, 0),
+        Num(g.known ? g.certs_cached : -1, 0));
   }
   // Each path against LOGIN+HOST (index 1); the goal is for index 2.
   for (size_t i = 2; i < paths.size(); ++i) {

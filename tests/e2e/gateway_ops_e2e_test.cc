@@ -12,10 +12,7 @@
 //   - SIGTERM drains: a running session is ended after drain_timeout with a
 //     message, its recording is shipped, and the gateway exits 0.
 // The limits SIGHUP reloads: gateway_limits_e2e_test.cc.
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -38,60 +35,12 @@
 #include "proto/admin.grpc.pb.h"
 #include "tests/e2e/gateway_ops_e2e_fixture.h"
 #include "tests/harness/bastion_fixture.h"
+#include "tests/harness/net_util.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
 
 namespace sallyport::testing {
 namespace {
-
-// GET `path` from 127.0.0.1:port over plain HTTP/1.1; returns the status
-// code and the body (code 0 when the server cannot be reached).
-std::pair<int, std::string> HttpGet(uint16_t port, const std::string& path) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return {0, ""};
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{30, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    close(fd);
-    return {0, ""};
-  }
-  const std::string req =
-      absl::StrCat("GET ", path,
-                   " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-  if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
-    close(fd);
-    return {0, ""};
-  }
-  std::string resp;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = read(fd, buf, sizeof(buf));
-    if (n <= 0) break;
-    resp.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  int code = 0;
-  if (resp.size() > 12) (void)absl::SimpleAtoi(resp.substr(9, 3), &code);
-  const size_t body = resp.find("\r\n\r\n");
-  return {code, body == std::string::npos ? "" : resp.substr(body + 4)};
-}
-
-// The value of the metric line starting with `series` (name and labels as
-// rendered), or -1.
-double Metric(const std::string& text, const std::string& series) {
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (absl::StartsWith(line, series + " ")) {
-      double v = -1;
-      (void)absl::SimpleAtod(line.substr(series.size() + 1), &v);
-      return v;
-    }
-  }
-  return -1;
-}
 
 TEST_F(GatewayOpsE2eTest, MetricsMoveAfterASessionAndHealthzIsOk) {
   auto [code0, before] = HttpGet(fixture_->gateway_metrics_port(), "/metrics");
@@ -103,16 +52,16 @@ TEST_F(GatewayOpsE2eTest, MetricsMoveAfterASessionAndHealthzIsOk) {
   std::string after;
   ASSERT_TRUE(WaitFor([&] {
     after = HttpGet(fixture_->gateway_metrics_port(), "/metrics").second;
-    return Metric(
+    return MetricValue(
                after,
                "sallyport_gateway_connections_closed_total{outcome=\"ok\"}") >
-           std::max(0.0, Metric(before,
-                                "sallyport_gateway_connections_closed_"
-                                "total{outcome=\"ok\"}"));
+           std::max(0.0, MetricValue(before,
+                                     "sallyport_gateway_connections_closed_"
+                                     "total{outcome=\"ok\"}"));
   })) << after;
   auto moved = [&](const std::string& series, double at_least) {
-    const double b = std::max(0.0, Metric(before, series));
-    const double a = Metric(after, series);
+    const double b = std::max(0.0, MetricValue(before, series));
+    const double a = MetricValue(after, series);
     EXPECT_GE(a - b, at_least)
         << series << " before " << b << " after " << a << "\n"
         << after;
@@ -131,12 +80,13 @@ TEST_F(GatewayOpsE2eTest, MetricsMoveAfterASessionAndHealthzIsOk) {
   // call for it.
   const std::string authorize =
       "sallyport_gateway_ca_rpc_seconds_count{method=\"AuthorizeChannel\"}";
-  EXPECT_EQ(std::max(0.0, Metric(after, authorize)),
-            std::max(0.0, Metric(before, authorize)))
+  EXPECT_EQ(std::max(0.0, MetricValue(after, authorize)),
+            std::max(0.0, MetricValue(before, authorize)))
       << after;
-  EXPECT_EQ(Metric(after, "sallyport_gateway_connections"), 0) << after;
-  EXPECT_EQ(Metric(after, "sallyport_gateway_sessions_active"), 0) << after;
-  EXPECT_EQ(Metric(after, "sallyport_gateway_channels_open"), 0) << after;
+  EXPECT_EQ(MetricValue(after, "sallyport_gateway_connections"), 0) << after;
+  EXPECT_EQ(MetricValue(after, "sallyport_gateway_sessions_active"), 0)
+      << after;
+  EXPECT_EQ(MetricValue(after, "sallyport_gateway_channels_open"), 0) << after;
 
   // A plain key: an auth failure by reason, and the connection's outcome.
   auto key = GenerateKey(::testing::TempDir(), "ops_plain_key");
@@ -151,13 +101,13 @@ TEST_F(GatewayOpsE2eTest, MetricsMoveAfterASessionAndHealthzIsOk) {
   EXPECT_EQ(plain->exit_code, 255) << plain->Describe();
   ASSERT_TRUE(WaitFor([&] {
     after = HttpGet(fixture_->gateway_metrics_port(), "/metrics").second;
-    return Metric(after,
-                  "sallyport_gateway_connections_closed_total{outcome="
-                  "\"auth-failed\"}") >= 1;
+    return MetricValue(after,
+                       "sallyport_gateway_connections_closed_total{outcome="
+                       "\"auth-failed\"}") >= 1;
   })) << after;
   EXPECT_GE(
-      Metric(after,
-             "sallyport_gateway_auth_failures_total{reason=\"plain-key\"}"),
+      MetricValue(
+          after, "sallyport_gateway_auth_failures_total{reason=\"plain-key\"}"),
       1)
       << after;
 

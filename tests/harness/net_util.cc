@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,7 +12,10 @@
 #include <random>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 
@@ -141,6 +145,42 @@ absl::Status WaitForTcpListener(const std::string& host, uint16_t port,
   return absl::DeadlineExceededError(
       absl::StrCat("nothing accepted on ", host, ":", port, " within ",
                    absl::FormatDuration(timeout), " (", last_error, ")"));
+}
+
+std::pair<int, std::string> HttpGet(uint16_t port, const std::string& path) {
+  const int fd = ConnectToLoopback(port);
+  if (fd < 0) return {0, ""};
+  timeval tv{30, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  const std::string req =
+      absl::StrCat("GET ", path,
+                   " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+  if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
+    close(fd);
+    return {0, ""};
+  }
+  std::string resp;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = read(fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    resp.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  int code = 0;
+  if (resp.size() > 12) (void)absl::SimpleAtoi(resp.substr(9, 3), &code);
+  const size_t body = resp.find("\r\n\r\n");
+  return {code, body == std::string::npos ? "" : resp.substr(body + 4)};
+}
+
+double MetricValue(const std::string& text, const std::string& series) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (absl::ConsumePrefix(&line, series) && absl::ConsumePrefix(&line, " ")) {
+      double v = -1;
+      return absl::SimpleAtod(line, &v) ? v : -1;
+    }
+  }
+  return -1;
 }
 
 }  // namespace sallyport::testing

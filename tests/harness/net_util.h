@@ -1,9 +1,11 @@
-// Loopback helpers: free ports and waiting for a listener.
+// Loopback helpers: free ports, waiting for a listener, and reading an
+// HTTP endpoint such as the gateway's /metrics.
 #ifndef SALLYPORT_TESTS_HARNESS_NET_UTIL_H_
 #define SALLYPORT_TESTS_HARNESS_NET_UTIL_H_
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -30,6 +32,16 @@ int ConnectToLoopback(uint16_t port);
 // Waits until a TCP connect to host:port succeeds, or the timeout passes.
 absl::Status WaitForTcpListener(const std::string& host, uint16_t port,
                                 absl::Duration timeout);
+
+// GET `path` from 127.0.0.1:port over plain HTTP/1.1 (Connection: close,
+// 30 s for the answer): the status code and the body (code 0 when nothing
+// answered).
+std::pair<int, std::string> HttpGet(uint16_t port, const std::string& path);
+
+// The value of the sample `series` (a metric's name and its labels as
+// rendered, e.g. `name{label="v"}`) in Prometheus text `text`, or -1 when
+// it has no such line.
+double MetricValue(const std::string& text, const std::string& series);
 
 }  // namespace sallyport::testing
 
