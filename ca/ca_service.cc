@@ -235,20 +235,30 @@ grpc::Status CaService::ListRevocations(
   return grpc::Status::OK;
 }
 
+absl::Status TooManyGatewayStreams(std::string_view what) {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "too many revocation streams and recording uploads are open (at "
+      "most ",
+      kMaxGatewayStreamsPerGateway, " for a gateway, ", kMaxGatewayStreams,
+      " for all gateways); try the ", std::string(what),
+      " again when one has ended"));
+}
+
 grpc::Status CaService::WatchRevocations(
     grpc::ServerContext* context, const v1::WatchRevocationsRequest* request,
     grpc::ServerWriter<v1::Revocation>* writer) {
   absl::StatusOr<ClientIdentity> peer = ctx_.peers->Authenticate(*context);
   if (!peer.ok()) return ToGrpc(peer.status());
-  std::optional<InFlightLimiter::Ticket> watch;
-  if (peer->kind == ClientIdentity::Kind::kUser) {
-    watch.emplace(user_watches_.TryEnter(peer->name));
-    if (!watch->ok()) {
-      return ToGrpc(absl::ResourceExhaustedError(absl::StrCat(
-          "too many revocation streams are open (at most ",
-          kMaxUserRevocationStreamsPerUser, " for a user, ",
-          kMaxUserRevocationStreams, " for all users); close one")));
-    }
+  const bool user = peer->kind == ClientIdentity::Kind::kUser;
+  InFlightLimiter::Ticket watch =
+      (user ? user_watches_ : *ctx_.gateway_streams).TryEnter(peer->name);
+  if (!watch.ok()) {
+    return ToGrpc(
+        user ? absl::ResourceExhaustedError(absl::StrCat(
+                   "too many revocation streams are open (at most ",
+                   kMaxUserRevocationStreamsPerUser, " for a user, ",
+                   kMaxUserRevocationStreams, " for all users); close one"))
+             : TooManyGatewayStreams("revocation streams"));
   }
   int64_t after = std::max<int64_t>(0, request->after_id());
   uint64_t seen = ctx_.revocations->generation();

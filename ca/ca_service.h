@@ -45,6 +45,10 @@ struct CaContext {
   // Where users reach the gateway (CA config gateway.ssh_addresses), for
   // ListMyHosts.
   std::vector<base::HostPort> gateway_ssh_addresses;
+  // The gateways' calls that last as long as their gateway keeps them
+  // open (WatchRevocations, UploadRecording), keyed by gateway name:
+  // kMaxGatewayStreams, kMaxGatewayStreamsPerGateway.
+  InFlightLimiter* gateway_streams = nullptr;
 };
 
 // ReachableHosts lists at most this many hosts (as many as sp reads).
@@ -64,14 +68,27 @@ absl::StatusOr<std::vector<ReachableHost>> ReachableHosts(
     const std::vector<storage::Host>& inventory, std::string_view after = "",
     size_t max_hosts = kMaxListedHosts);
 
-// WatchRevocations streams of users (the gateways' are not limited): each
-// holds one of the CA's handler threads for as long as it is open, and no
-// client of ours opens one for a user; a user gets at most
-// kMaxUserRevocationStreamsPerUser, all users kMaxUserRevocationStreams
-// (RESOURCE_EXHAUSTED beyond), so users cannot take the threads the
-// gateways' calls need.
+// WatchRevocations streams of users: each holds one of the CA's handler
+// threads for as long as it is open, and no client of ours opens one for
+// a user; a user gets at most kMaxUserRevocationStreamsPerUser, all users
+// kMaxUserRevocationStreams (RESOURCE_EXHAUSTED beyond), so users cannot
+// take the threads the gateways' calls need.
 inline constexpr int kMaxUserRevocationStreams = 16;
 inline constexpr int kMaxUserRevocationStreamsPerUser = 2;
+// A gateway's calls that hold a handler thread for as long as it keeps
+// them open, sending or not: its revocation stream (WatchRevocations) and
+// its recording uploads (UploadRecording). It keeps one of each open (and
+// opens the next when it reconnects, before the CA noticed the last one
+// went); it gets at most kMaxGatewayStreamsPerGateway (what one connection
+// carries, CaServer::kMaxConcurrentStreamsPerConnection), all gateways
+// kMaxGatewayStreams, counted apart from the users' (RESOURCE_EXHAUSTED
+// beyond): a gateway that opens such calls without end holds its own
+// share of the threads, not those the other gateways' AuthorizeChannel
+// calls and the users' logins need.
+inline constexpr int kMaxGatewayStreams = 64;
+inline constexpr int kMaxGatewayStreamsPerGateway = 16;
+// The refusal of a gateway's call beyond them.
+absl::Status TooManyGatewayStreams(std::string_view what);
 
 // IssueUserCertificate uses gRPC's callback API (as the gateway's
 // IssueSessionCertificate): no thread waits for its record to commit.

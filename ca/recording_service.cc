@@ -75,6 +75,9 @@ grpc::Status RecordingService::UploadRecording(
   absl::StatusOr<ClientIdentity> peer =
       ctx_.peers->AuthenticateGateway(*context, "UploadRecording");
   if (!peer.ok()) return ToGrpc(peer.status());
+  // Before the first read: a stalled call holds its place from its start.
+  InFlightLimiter::Ticket upload = ctx_.gateway_streams->TryEnter(peer->name);
+  if (!upload.ok()) return ToGrpc(TooManyGatewayStreams("recording upload"));
   pb::UploadRecordingRequest m;
   if (!reader->Read(&m)) {
     return ToGrpc(absl::InvalidArgumentError("an upload needs its session"));

@@ -8,6 +8,10 @@
 // call is one message (at most kMaxRecordsPerMessage records and
 // kMaxMessageBytes), and what was stored before an error stays stored, so
 // the shipper resumes from the `last_seq` a session-only call returns.
+// An upload holds a handler thread while it is open: with the gateway's
+// revocation streams, at most kMaxGatewayStreamsPerGateway of them
+// (ca_service.h), so a gateway that opens uploads and stalls them holds
+// only its own share of the CA's threads.
 #ifndef SALLYPORT_CA_RECORDING_SERVICE_H_
 #define SALLYPORT_CA_RECORDING_SERVICE_H_
 

@@ -2,7 +2,8 @@
 // over mTLS: a gateway uploads its session and learns where to resume; a
 // re-sent record is accepted when identical and refused when altered; a
 // user identity is refused; a gateway uploading another gateway's session
-// is refused and audited; the per-message limits hold at the limit.
+// is refused and audited; the per-message limits hold at the limit, and so
+// do the uploads a gateway keeps open.
 // GatewayEvents.RecordGatewayEvents with it: a session the Store does not
 // know yet belongs to the first gateway that writes anything of it (an
 // event or a recording), in either order; the other gateway is refused.
@@ -12,6 +13,7 @@
 
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +22,7 @@
 #include "ca/ca_test_env.h"
 #include "ca/gateway_test_util.h"
 #include "gtest/gtest.h"
+#include "proto/ca.grpc.pb.h"
 #include "proto/gateway.grpc.pb.h"
 
 namespace sallyport::ca {
@@ -265,6 +268,107 @@ TEST_F(RecordingServiceTest, MessageBytesAtTheLimit) {
       << over.error_message();
   auto s = env_->store().GetSession("big2");
   EXPECT_TRUE(!s.ok() || s->last_seq == 0);
+}
+
+// An upload a test keeps open: its session sent, then nothing (a stalled
+// shipper, or one that opens uploads to hold the CA's threads).
+class HeldUpload {
+ public:
+  HeldUpload(const std::shared_ptr<grpc::Channel>& channel,
+             const std::string& session_id)
+      : stub_(pb::GatewayRecordings::NewStub(channel)) {
+    ctx_.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+    writer_ = stub_->UploadRecording(&ctx_, &response_);
+    pb::UploadRecordingRequest m;
+    *m.mutable_session() = RecordingMeta(session_id);
+    writer_->Write(m);
+  }
+  ~HeldUpload() {
+    if (writer_ != nullptr) Finish();
+  }
+  grpc::Status Finish() {
+    writer_->WritesDone();
+    grpc::Status st = writer_->Finish();
+    writer_.reset();
+    return st;
+  }
+
+ private:
+  std::unique_ptr<pb::GatewayRecordings::Stub> stub_;
+  grpc::ClientContext ctx_;
+  pb::UploadRecordingResponse response_;
+  std::unique_ptr<grpc::ClientWriter<pb::UploadRecordingRequest>> writer_;
+};
+
+// Uploads on `channel` until one is refused (the held ones reach the CA
+// first): that refusal, or OK when none came within 10 s.
+grpc::Status UploadUntilRefused(const std::shared_ptr<grpc::Channel>& channel,
+                                const std::string& session_id) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  pb::UploadRecordingResponse r;
+  grpc::Status st;
+  do {
+    st = UploadRecording(channel, RecordingMeta(session_id), {}, &r);
+  } while (st.ok() && absl::Now() < deadline);
+  return st;
+}
+
+// An upload holds a CA handler thread while it is open, whether its
+// gateway sends or not: a gateway that opened uploads and stalled them
+// took every thread (CaServer::kMaxThreads), and the other gateways'
+// AuthorizeChannel calls and every login were refused. A gateway keeps
+// kMaxGatewayStreamsPerGateway uploads and revocation streams open, on any
+// connections; the next is refused at once with the reason, and another
+// gateway still uploads.
+TEST_F(RecordingServiceTest, OpenUploadsPerGatewayAtTheLimit) {
+  // Its revocation stream and the rest uploads, on one connection: the
+  // gateway's limit fills it (CaServer::kMaxConcurrentStreamsPerConnection).
+  grpc::ClientContext watch_ctx;
+  auto watch = v1::CertificateAuthority::NewStub(gw_a_.channel)
+                   ->WatchRevocations(&watch_ctx, {});
+  std::vector<std::unique_ptr<HeldUpload>> held;
+  for (int i = 1; i < kMaxGatewayStreamsPerGateway; ++i) {
+    held.push_back(
+        std::make_unique<HeldUpload>(gw_a_.channel, absl::StrCat("held-a", i)));
+  }
+  const auto again = env_->ClientChannel(
+      gw_a_.tls_key_pem, gw_a_.response.tls_client_certificate_pem());
+  grpc::Status over = UploadUntilRefused(again, "over-a");
+  EXPECT_EQ(over.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << over.error_message();
+  EXPECT_NE(over.error_message().find("for a gateway"), std::string::npos)
+      << over.error_message();
+  pb::UploadRecordingResponse r;
+  EXPECT_TRUE(UploadRecording(gw_b_.channel, RecordingMeta("b1"),
+                              {RecordingChain("b1", 2, false)}, &r)
+                  .ok());
+  // An upload that ends gives its place back.
+  EXPECT_TRUE(held.front()->Finish().ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  grpc::Status accepted;
+  do {
+    accepted = UploadRecording(again, RecordingMeta("again-a"), {}, &r);
+  } while (!accepted.ok() && absl::Now() < deadline);
+  EXPECT_TRUE(accepted.ok()) << accepted.error_message();
+  watch_ctx.TryCancel();
+  watch->Finish();
+}
+
+TEST_F(RecordingServiceTest, OpenUploadsOfAllGatewaysAtTheLimit) {
+  std::vector<std::unique_ptr<HeldUpload>> held;
+  for (int g = 0; g < kMaxGatewayStreams / kMaxGatewayStreamsPerGateway; ++g) {
+    EnrolledGateway gw = EnrollOrDie(*env_, absl::StrCat("gw-held", g));
+    ASSERT_TRUE(gw.status.ok()) << gw.status.error_message();
+    for (int i = 0; i < kMaxGatewayStreamsPerGateway; ++i) {
+      held.push_back(std::make_unique<HeldUpload>(
+          gw.channel, absl::StrCat("held", g, "-", i)));
+    }
+  }
+  grpc::Status over = UploadUntilRefused(gw_a_.channel, "over-all");
+  EXPECT_EQ(over.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << over.error_message();
+  EXPECT_NE(over.error_message().find("for all gateways"), std::string::npos)
+      << over.error_message();
 }
 
 // A session the Store does not know yet: gw-a writes first (events, then

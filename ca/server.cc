@@ -116,6 +116,8 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
   s->peers_ = std::make_unique<PeerAuthenticator>(s->client_ca_.get(), store,
                                                   s->audit_.get(), clock);
   s->revocations_ = std::make_unique<RevocationFeed>();
+  s->gateway_streams_ = std::make_unique<InFlightLimiter>(
+      kMaxGatewayStreams, kMaxGatewayStreamsPerGateway);
   int issuance_threads = s->options_.issuance_threads;
   if (issuance_threads < 0) {
     issuance_threads = absl::StartsWith(cfg.store_url, "postgres")
@@ -137,6 +139,7 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
   ctx.hasher = s->hasher_.get();
   ctx.peers = s->peers_.get();
   ctx.revocations = s->revocations_.get();
+  ctx.gateway_streams = s->gateway_streams_.get();
   ctx.issuance_workers = s->issuance_workers_.get();
   ctx.revocation_poll = s->options_.revocation_poll;
   ctx.gateway_ssh_addresses = cfg.gateway_ssh_addresses;

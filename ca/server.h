@@ -119,6 +119,7 @@ class CaServer {
   std::unique_ptr<ClientCertificateAuthority> client_ca_;
   std::unique_ptr<PeerAuthenticator> peers_;
   std::unique_ptr<RevocationFeed> revocations_;
+  std::unique_ptr<InFlightLimiter> gateway_streams_;
   std::unique_ptr<CaService> ca_service_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<AuditService> audit_service_;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -298,27 +299,23 @@ TEST(HardeningTest, AConnectionCarriesAtMostTheStreamLimit) {
   }
 }
 
-// A user's revocation streams hold CA handler threads for as long as they
-// are open: a user gets kMaxUserRevocationStreamsPerUser, all users
-// kMaxUserRevocationStreams, and the next is refused at once with the
-// reason; a gateway's streams are not counted (its revocation list must
-// never be refused).
-TEST(HardeningTest, UsersHoldABoundedNumberOfRevocationStreams) {
-  auto env = MakeEnv();
-  ASSERT_NE(env, nullptr);
-  struct Stream {
-    std::unique_ptr<grpc::ClientContext> ctx;
-    std::unique_ptr<grpc::ClientReader<v1::Revocation>> reader;
-  };
-  std::vector<Stream> open;
+// Revocation streams a test holds open while it tries more.
+class RevocationStreams {
+ public:
+  ~RevocationStreams() {
+    for (Stream& s : open_) {
+      s.ctx->TryCancel();
+      s.reader->Finish();
+    }
+  }
+  // Opens a stream on `channel` and leaves it open (no deadline).
+  void Hold(const std::shared_ptr<grpc::Channel>& channel) {
+    open_.push_back(Open(channel, std::nullopt));
+  }
   // Opens a stream on `channel`: OK once the CA holds it open (no
   // revocation arrives within a short wait), else the CA's refusal.
-  const auto watch = [&](const std::shared_ptr<grpc::Channel>& channel) {
-    Stream s;
-    s.ctx = std::make_unique<grpc::ClientContext>();
-    s.ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
-    s.reader = v1::CertificateAuthority::NewStub(channel)->WatchRevocations(
-        s.ctx.get(), {});
+  static grpc::Status Try(const std::shared_ptr<grpc::Channel>& channel) {
+    Stream s = Open(channel, absl::Seconds(1));
     v1::Revocation r;
     if (s.reader->Read(&r)) return grpc::Status::OK;  // unexpected
     grpc::Status st = s.reader->Finish();
@@ -327,15 +324,59 @@ TEST(HardeningTest, UsersHoldABoundedNumberOfRevocationStreams) {
       return grpc::Status::OK;
     }
     return st;
+  }
+  // Try until refused: the held streams reach the CA first, then a
+  // refusal is at once. OK when none came within 10 s.
+  static grpc::Status Refused(const std::shared_ptr<grpc::Channel>& channel) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    grpc::Status st;
+    do {
+      st = Try(channel);
+    } while (st.ok() && absl::Now() < deadline);
+    return st;
+  }
+  // Try until accepted (a place given back reaches the CA).
+  static bool AcceptedAgain(const std::shared_ptr<grpc::Channel>& channel) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    bool again = false;
+    while (!again && absl::Now() < deadline) again = Try(channel).ok();
+    return again;
+  }
+  // Ends the first stream held.
+  void CloseFirst() {
+    open_.front().ctx->TryCancel();
+    open_.front().reader->Finish();
+    open_.erase(open_.begin());
+  }
+
+ private:
+  struct Stream {
+    std::unique_ptr<grpc::ClientContext> ctx;
+    std::unique_ptr<grpc::ClientReader<v1::Revocation>> reader;
   };
-  // A stream held open while the next ones are tried: no deadline.
-  const auto hold = [&](const std::shared_ptr<grpc::Channel>& channel) {
+  static Stream Open(const std::shared_ptr<grpc::Channel>& channel,
+                     std::optional<absl::Duration> deadline) {
     Stream s;
     s.ctx = std::make_unique<grpc::ClientContext>();
+    if (deadline.has_value()) {
+      s.ctx->set_deadline(absl::ToChronoTime(absl::Now() + *deadline));
+    }
     s.reader = v1::CertificateAuthority::NewStub(channel)->WatchRevocations(
         s.ctx.get(), {});
-    open.push_back(std::move(s));
-  };
+    return s;
+  }
+  std::vector<Stream> open_;
+};
+
+// A user's revocation streams hold CA handler threads for as long as they
+// are open: a user gets kMaxUserRevocationStreamsPerUser, all users
+// kMaxUserRevocationStreams, and the next is refused at once with the
+// reason; a gateway's streams are counted apart (below), so users cannot
+// refuse a gateway its revocation list.
+TEST(HardeningTest, UsersHoldABoundedNumberOfRevocationStreams) {
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  RevocationStreams streams;
   std::vector<std::shared_ptr<grpc::Channel>> users;
   for (int i = 0;
        i < kMaxUserRevocationStreams / kMaxUserRevocationStreamsPerUser + 1;
@@ -347,44 +388,80 @@ TEST(HardeningTest, UsersHoldABoundedNumberOfRevocationStreams) {
     users.push_back(login.channel);
   }
   // The first user: its limit, then refused.
-  for (int i = 0; i < kMaxUserRevocationStreamsPerUser; ++i) hold(users[0]);
-  const auto refused = [&](const std::shared_ptr<grpc::Channel>& channel) {
-    // The held streams reached the CA first: a refusal is at once.
-    const absl::Time deadline = absl::Now() + absl::Seconds(10);
-    grpc::Status st;
-    do {
-      st = watch(channel);
-    } while (st.ok() && absl::Now() < deadline);
-    return st;
-  };
-  grpc::Status st = refused(users[0]);
+  for (int i = 0; i < kMaxUserRevocationStreamsPerUser; ++i) {
+    streams.Hold(users[0]);
+  }
+  grpc::Status st = RevocationStreams::Refused(users[0]);
   EXPECT_EQ(st.error_code(), StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_TRUE(
       absl::StrContains(st.error_message(), "too many revocation streams"))
       << st.error_message();
   // Another user still gets one, until all users hold the total.
-  EXPECT_TRUE(watch(users.back()).ok());
+  EXPECT_TRUE(RevocationStreams::Try(users.back()).ok());
   for (size_t u = 1; u + 1 < users.size(); ++u) {
-    for (int i = 0; i < kMaxUserRevocationStreamsPerUser; ++i) hold(users[u]);
+    for (int i = 0; i < kMaxUserRevocationStreamsPerUser; ++i) {
+      streams.Hold(users[u]);
+    }
   }
-  EXPECT_EQ(refused(users.back()).error_code(), StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(RevocationStreams::Refused(users.back()).error_code(),
+            StatusCode::RESOURCE_EXHAUSTED);
   // A gateway is not limited by the users' streams, nor to the per-user
   // number.
   EnrolledGateway gw = EnrollOrDie(*env, "gw1");
   ASSERT_TRUE(gw.status.ok()) << gw.status.error_message();
-  for (int i = 0; i < kMaxUserRevocationStreamsPerUser; ++i) hold(gw.channel);
-  EXPECT_TRUE(watch(gw.channel).ok());
-  // A stream that ends gives its place back.
-  open[0].ctx->TryCancel();
-  open[0].reader->Finish();
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  bool again = false;
-  while (!again && absl::Now() < deadline) again = watch(users[0]).ok();
-  EXPECT_TRUE(again);
-  for (size_t i = 1; i < open.size(); ++i) {
-    open[i].ctx->TryCancel();
-    open[i].reader->Finish();
+  for (int i = 0; i < kMaxUserRevocationStreamsPerUser; ++i) {
+    streams.Hold(gw.channel);
   }
+  EXPECT_TRUE(RevocationStreams::Try(gw.channel).ok());
+  // A stream that ends gives its place back.
+  streams.CloseFirst();
+  EXPECT_TRUE(RevocationStreams::AcceptedAgain(users[0]));
+}
+
+// A gateway's revocation streams hold CA handler threads too: a gateway
+// that opened streams without end (on more connections) took every
+// thread (kMaxThreads), and the other gateways' AuthorizeChannel calls and
+// every login were refused. A gateway gets kMaxGatewayStreamsPerGateway
+// (with its recording uploads: recording_service_test), all gateways
+// kMaxGatewayStreams; the next is refused at once with the reason, on any
+// connection, and another gateway still gets its stream.
+TEST(HardeningTest, GatewaysHoldABoundedNumberOfRevocationStreams) {
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  RevocationStreams streams;
+  // A gateway's limit fills one connection: another connection of the
+  // same gateway is refused by the CA, not queued by the client.
+  static_assert(kMaxGatewayStreamsPerGateway <=
+                CaServer::kMaxConcurrentStreamsPerConnection);
+  std::vector<EnrolledGateway> gateways;
+  for (int i = 0; i < kMaxGatewayStreams / kMaxGatewayStreamsPerGateway + 1;
+       ++i) {
+    gateways.push_back(EnrollOrDie(*env, absl::StrCat("gw", i)));
+    ASSERT_TRUE(gateways.back().status.ok())
+        << gateways.back().status.error_message();
+  }
+  const auto another_connection = [&](const EnrolledGateway& gw) {
+    return env->ClientChannel(gw.tls_key_pem,
+                              gw.response.tls_client_certificate_pem());
+  };
+  for (int i = 0; i < kMaxGatewayStreamsPerGateway; ++i) {
+    streams.Hold(gateways[0].channel);
+  }
+  const auto again = another_connection(gateways[0]);
+  grpc::Status st = RevocationStreams::Refused(again);
+  EXPECT_EQ(st.error_code(), StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "for a gateway"))
+      << st.error_message();
+  EXPECT_TRUE(RevocationStreams::Try(gateways.back().channel).ok());
+  for (size_t g = 1; g + 1 < gateways.size(); ++g) {
+    for (int i = 0; i < kMaxGatewayStreamsPerGateway; ++i) {
+      streams.Hold(gateways[g].channel);
+    }
+  }
+  EXPECT_EQ(RevocationStreams::Refused(gateways.back().channel).error_code(),
+            StatusCode::RESOURCE_EXHAUSTED);
+  streams.CloseFirst();
+  EXPECT_TRUE(RevocationStreams::AcceptedAgain(again));
 }
 
 // After carol was deleted and a new carol created, the old carol's client
