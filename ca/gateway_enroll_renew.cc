@@ -58,6 +58,23 @@ grpc::Status GatewayService::RenewGatewayHostCertificate(
         peer->name,
         verified.ok() ? "" : absl::StrCat(": ", verified.status().message()))));
   }
+  // A revoked certificate proves nothing: renewing it would undo the
+  // revocation with a fresh serial for the same key and principals.
+  absl::StatusOr<bool> revoked =
+      ctx_.store->IsRevoked(current->serial, current->key.FingerprintSha256());
+  if (!revoked.ok()) {
+    return ToGrpc(absl::UnavailableError("cannot check revocation; refusing"));
+  }
+  if (*revoked) {
+    return ToGrpc(absl::PermissionDeniedError(absl::StrCat(
+        "host_certificate (serial ", current->serial,
+        ") is revoked, or its key is: a revoked host certificate is not "
+        "renewed; enrol gateway ",
+        peer->name,
+        " again with a token for its name (spctl tokens create --kind "
+        "gateway --gateway-name ",
+        peer->name, ")")));
+  }
   const std::string actor = absl::StrCat("gateway:", peer->name);
   absl::StatusOr<ssh::cert::Certificate> renewed =
       ctx_.issuer->IssueHostCertificateForNames(

@@ -1,8 +1,8 @@
 // gwrest (issue 12): Gateway.RenewGatewayHostCertificate. A gateway
 // identity renews its own host certificate (same key, same principals,
 // the enrolment validity, a new serial); a user identity, another
-// gateway's certificate and a certificate this CA did not sign are
-// refused. SQLite (the RPC reads no more of the store than enrolment).
+// gateway's certificate, a certificate this CA did not sign and a revoked
+// one are refused. SQLite (the RPC reads no more of the store than enrolment).
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/match.h"
@@ -119,6 +119,27 @@ TEST_F(RenewHostCertificateTest, OnlyAGatewayRenewsOnlyItsOwnCertificate) {
   // Its own: renewed.
   grpc::Status st = Renew(g1.channel, line1, &response);
   ASSERT_TRUE(st.ok()) << st.error_message();
+}
+
+// Found in review: a host certificate an administrator revoked by its
+// serial was renewed (it is checked as of its own start, so its
+// revocation was never asked), and the gateway got a fresh serial for the
+// same key and principals, undoing the revocation.
+TEST_F(RenewHostCertificateTest, ARevokedCertificateIsNotRenewed) {
+  EnrolledGateway g = EnrollOrDie(*env_, "gw1");
+  const std::string line = g.response.host_certificate().ssh_certificate();
+  storage::Revocation revocation;
+  revocation.serial = g.response.host_certificate().serial();
+  revocation.reason = "wrong principals";
+  revocation.revoked_by = "admin";
+  ASSERT_TRUE(env_->store().Revoke(revocation).ok());
+  gw::RenewGatewayHostCertificateResponse response;
+  grpc::Status st = Renew(g.channel, line, &response);
+  EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED)
+      << st.error_message();
+  EXPECT_TRUE(absl::StrContains(st.error_message(), "is revoked"))
+      << st.error_message();
+  EXPECT_TRUE(response.host_certificate().ssh_certificate().empty());
 }
 
 }  // namespace
