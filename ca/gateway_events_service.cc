@@ -24,8 +24,10 @@ bool ValidFieldName(const std::string& name) {
       return false;
     }
   }
-  // Set by the CA (or from the event's own fields).
-  return name != "gateway" && name != "session_id" && name != "at";
+  // Set by the CA (or from the event's own fields): a second "user" (or
+  // "gateway") in one event's payload named someone else than its actor.
+  return name != "gateway" && name != "session_id" && name != "at" &&
+         name != "user";
 }
 
 absl::Status Check(const pb::GatewayEvent& e) {

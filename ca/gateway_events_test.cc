@@ -1,7 +1,8 @@
 // GatewayEvents.RecordGatewayEvents against a real in-process CA over
 // mTLS: a request's events are appended in one transaction, and a request
 // sent again (after a failure, or after an answer the gateway never got)
-// adds only the events of its stream not appended yet.
+// adds only the events of its stream not appended yet. The fields the CA
+// sets itself are refused in a request.
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
@@ -9,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "audit/events.h"
@@ -166,6 +168,25 @@ TEST_F(GatewayEventsTest, NumbersMustAscendWithAStreamOnly) {
   unnumbered_with_number.mutable_events(0)->set_number(1);
   EXPECT_EQ(Send(unnumbered_with_number).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Count(), 0);
+}
+
+// The fields the CA sets from the caller and the event are refused as a
+// request's fields, so no payload holds one twice: found in review, a
+// "user" field beside the event's user gave a payload naming two users,
+// the actor and another.
+TEST_F(GatewayEventsTest, FieldsTheCaSetsAreRefused) {
+  for (const char* name : {"gateway", "session_id", "at", "user"}) {
+    pb::RecordGatewayEventsRequest req = Events("", {0});
+    pb::GatewayEventField* f = req.mutable_events(0)->add_fields();
+    f->set_name(name);
+    f->set_text("mallory");
+    grpc::Status st = Send(req);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << name;
+    EXPECT_TRUE(absl::StrContains(st.error_message(), "is reserved"))
+        << st.error_message();
+  }
+  EXPECT_EQ(Count("mallory"), 0);
   EXPECT_EQ(Count(), 0);
 }
 
