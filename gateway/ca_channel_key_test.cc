@@ -11,12 +11,14 @@
 #include <new>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/files.h"
 #include "base/tls_pin.h"
 #include "gateway/ca_client.h"
 #include "gateway/enroll.h"
 #include "gtest/gtest.h"
+#include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
 
 namespace {
@@ -83,6 +85,30 @@ class CaChannelKeyTest : public ::testing::Test {
     return unwiped_frees.load();
   }
 
+  // Options for a channel with the key in key_path_, the certificate in
+  // tls.crt (not written here), and a pinned CA certificate made by
+  // `openssl` with its fingerprint.
+  CaChannelOptions ChannelOptions() {
+    CaChannelOptions o;
+    o.address = "127.0.0.1:1";
+    o.tls_key_path = key_path_;
+    o.tls_certificate_path = dir_->File("tls.crt");
+    o.ca_certificate_path = dir_->File("ca.pem");
+    auto made = testing::RunCommand({"openssl", "req", "-x509", "-newkey", "ec",
+                                     "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                                     "-nodes", "-keyout", dir_->File("ca.key"),
+                                     "-out", o.ca_certificate_path, "-days",
+                                     "1", "-subj", "/CN=sallyport-ca"});
+    EXPECT_TRUE(made.ok() && made->exit_code == 0)
+        << (made.ok() ? made->Describe() : made.status().ToString());
+    absl::StatusOr<std::string> pem = base::ReadTextFile(o.ca_certificate_path);
+    EXPECT_TRUE(pem.ok()) << pem.status();
+    absl::StatusOr<std::string> fp = base::PemFingerprint(pem.value_or(""));
+    EXPECT_TRUE(fp.ok()) << fp.status();
+    o.fingerprint = fp.value_or("");
+    return o;
+  }
+
   std::unique_ptr<testing::TempDir> dir_;
   std::string key_path_;
   std::string secret_;
@@ -98,19 +124,30 @@ TEST_F(CaChannelKeyTest, TheWatchSeesAKeyThatIsNotWiped) {
 }
 
 TEST_F(CaChannelKeyTest, MakeCaChannelWipesTheKeyItRead) {
-  // The key is read (to check it can be), then the pinned certificate
-  // does not match: MakeCaChannel returns before gRPC sees the files.
-  ASSERT_TRUE(base::WriteFileAtomic(dir_->File("tls.crt"), "x\n", 0644).ok());
-  ASSERT_TRUE(base::WriteFileAtomic(dir_->File("ca.pem"), "y\n", 0644).ok());
-  CaChannelOptions o;
-  o.address = "127.0.0.1:1";
-  o.fingerprint = absl::StrCat("SHA256:", std::string(43, 'A'));
-  o.tls_key_path = key_path_;
-  o.tls_certificate_path = dir_->File("tls.crt");
-  o.ca_certificate_path = dir_->File("ca.pem");
+  // The pinned certificate is the CA's: the key is read, then the mTLS
+  // certificate is not one for it, and MakeCaChannel returns before gRPC
+  // sees the key.
+  CaChannelOptions o = ChannelOptions();
+  ASSERT_TRUE(base::WriteFileAtomic(o.tls_certificate_path, "x\n", 0644).ok());
   absl::Status st;
   EXPECT_EQ(UnwipedFreesDuring([&] { st = MakeCaChannel(o).status(); }), 0);
   EXPECT_EQ(st.code(), absl::StatusCode::kFailedPrecondition) << st;
+  EXPECT_TRUE(absl::StrContains(st.message(), "is not the key that")) << st;
+}
+
+TEST_F(CaChannelKeyTest, MakeCaChannelWipesTheKeyItGaveGrpc) {
+  // A certificate for the key: the channel is made, gRPC holding the key
+  // (its copies are not ours to wipe), and no copy of ours is left.
+  CaChannelOptions o = ChannelOptions();
+  auto made = testing::RunCommand({"openssl", "req", "-x509", "-key", key_path_,
+                                   "-subj", "/CN=gw1", "-days", "1", "-out",
+                                   o.tls_certificate_path});
+  ASSERT_TRUE(made.ok() && made->exit_code == 0)
+      << (made.ok() ? made->Describe() : made.status().ToString());
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      absl::UnknownError("not yet");
+  EXPECT_EQ(UnwipedFreesDuring([&] { channel = MakeCaChannel(o); }), 0);
+  EXPECT_TRUE(channel.ok()) << channel.status();
 }
 
 TEST_F(CaChannelKeyTest, OpenCaChannelWipesTheKeyWhenTheCertificateIsMissing) {

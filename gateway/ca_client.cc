@@ -7,11 +7,13 @@
 
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "base/address_list.h"
 #include "base/files.h"
 #include "base/safe_text.h"
+#include "base/status_macros.h"
 #include "base/tls_pin.h"
 
 namespace sallyport::gateway {
@@ -26,6 +28,16 @@ bool WellFormedFingerprint(std::string_view f) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
            (c >= '0' && c <= '9') || c == '+' || c == '/';
   });
+}
+
+// A file MakeCaChannel reads: kNotFound naming it when it cannot.
+absl::StatusOr<std::string> ReadChannelFile(const std::string& path) {
+  absl::StatusOr<std::string> text = base::ReadTextFile(path);
+  if (!text.ok()) {
+    return absl::NotFoundError(absl::StrCat(
+        "cannot read ", base::SafeText(path), ": ", text.status().message()));
+  }
+  return text;
 }
 
 }  // namespace
@@ -50,25 +62,11 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCaChannel(
     return absl::InvalidArgumentError(
         "the CA's pinned TLS certificate (files.ca_certificate) is required");
   }
-  for (const std::string* path :
-       {&options.tls_key_path, &options.tls_certificate_path,
-        &options.ca_certificate_path}) {
-    absl::StatusOr<std::string> text = base::ReadTextFile(*path);
-    if (!text.ok()) {
-      return absl::NotFoundError(absl::StrCat("cannot read ",
-                                              base::SafeText(*path), ": ",
-                                              text.status().message()));
-    }
-    // Read only to see that it can be (the provider below reads the
-    // files): the TLS private key is not left behind in freed memory.
-    OPENSSL_cleanse(text->data(), text->size());
-  }
   // The root the channel trusts is exactly the certificate enrolment
   // pinned: it must still carry the configured fingerprint.
-  absl::StatusOr<std::string> pinned =
-      base::ReadTextFile(options.ca_certificate_path);
-  if (!pinned.ok()) return pinned.status();
-  absl::StatusOr<std::string> fp = base::PemFingerprint(*pinned);
+  ASSIGN_OR_RETURN(std::string pinned,
+                   ReadChannelFile(options.ca_certificate_path));
+  absl::StatusOr<std::string> fp = base::PemFingerprint(pinned);
   if (!fp.ok() || !base::SameFingerprint(*fp, options.fingerprint)) {
     return absl::FailedPreconditionError(absl::StrCat(
         base::SafeText(options.ca_certificate_path),
@@ -76,20 +74,46 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCaChannel(
         options.fingerprint, " (it has ",
         fp.ok() ? *fp : std::string("no readable certificate"), ")"));
   }
-  // The identity (key + mTLS certificate) is re-read when it changes, so a
-  // renewed certificate is used. The root comes from the same provider;
-  // it lives in the gateway's own state dir next to the TLS key. A server
-  // is accepted only when OpenSSL verifies its chain to that root (the
-  // system's roots are not used once a provider supplies one) and its
-  // certificate names "sallyport-ca". No ExternalCertificateVerifier: with
-  // gRPC 1.51, ASan reported a double free inside libgrpc when such a
-  // verifier refused the handshake.
+  ASSIGN_OR_RETURN(std::string certificate,
+                   ReadChannelFile(options.tls_certificate_path));
+  // The private key last: every way out after it wipes it.
+  grpc::experimental::IdentityKeyCertPair identity;
+  ASSIGN_OR_RETURN(identity.private_key, ReadChannelFile(options.tls_key_path));
+  absl::StatusOr<std::string> key_der =
+      base::PublicDerOfPrivatePem(identity.private_key);
+  absl::StatusOr<std::string> certified =
+      base::PublicDerOfCertificatePem(certificate);
+  // Only a key its certificate certifies: another one there (an `enroll
+  // --force` cut short, a copied file) would fail every handshake.
+  if (!key_der.ok() || !certified.ok() || *key_der != *certified) {
+    OPENSSL_cleanse(identity.private_key.data(), identity.private_key.size());
+    const absl::Status why =
+        !key_der.ok() ? key_der.status() : certified.status();
+    return absl::FailedPreconditionError(absl::StrCat(
+        base::SafeText(options.tls_key_path), " is not the key that ",
+        base::SafeText(options.tls_certificate_path), " certifies",
+        why.ok() ? "" : absl::StrCat(" (", why.message(), ")")));
+  }
+  identity.certificate_chain = std::move(certificate);
+  // The identity (key + mTLS certificate) and the root are the bytes just
+  // read, held by gRPC for the channel's life: gRPC never reads the files
+  // again, so a key or certificate that lands on disk while the gateway
+  // runs (a renewal, an `enroll --force` cut short, a copied file) is
+  // presented only by a channel the gateway makes after checking it
+  // (GatewayServer::ReconnectCa). A server is accepted only when OpenSSL
+  // verifies its chain to that root (the system's roots are not used once
+  // a provider supplies one) and its certificate names "sallyport-ca". No
+  // ExternalCertificateVerifier: with gRPC 1.51, ASan reported a double
+  // free inside libgrpc when such a verifier refused the handshake.
+  std::vector<grpc::experimental::IdentityKeyCertPair> identities;
+  identities.push_back(std::move(identity));
+  auto provider =
+      std::make_shared<grpc::experimental::StaticDataCertificateProvider>(
+          pinned, identities);
+  OPENSSL_cleanse(identities[0].private_key.data(),
+                  identities[0].private_key.size());
   grpc::experimental::TlsChannelCredentialsOptions tls;
-  tls.set_certificate_provider(
-      std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
-          options.tls_key_path, options.tls_certificate_path,
-          options.ca_certificate_path,
-          /*refresh_interval_sec=*/60));
+  tls.set_certificate_provider(std::move(provider));
   tls.watch_identity_key_cert_pairs();
   tls.watch_root_certs();
   tls.set_verify_server_certs(true);

@@ -45,8 +45,10 @@ struct CaChannelOptions {
   // (base/address_list.h).
   std::string address;
   std::string fingerprint;  // "SHA256:..." of the CA's TLS certificate
-  // The gateway's TLS key and mTLS certificate (PEM files, re-read when
-  // they change, so a renewed certificate is picked up).
+  // The gateway's TLS key and mTLS certificate (PEM files), read once, by
+  // MakeCaChannel: the channel presents what they held then for its whole
+  // life, whatever lands on disk later. A renewed or replaced pair is used
+  // by a new channel (GatewayServer::ReconnectCa).
   std::string tls_key_path;
   std::string tls_certificate_path;
   // The CA's TLS certificate as `enroll` pinned it (PEM, config
@@ -65,10 +67,14 @@ struct CaChannelOptions {
 // A TLS channel to the CA that presents the gateway's certificate and
 // accepts the server only if its certificate chains to the pinned CA
 // certificate (the only root; the system's roots are never consulted) and
-// names "sallyport-ca". kInvalidArgument for a malformed fingerprint or a
-// missing ca_certificate_path, kNotFound when a file is missing,
-// kFailedPrecondition when the CA certificate on disk does not have the
-// pinned fingerprint.
+// names "sallyport-ca". The three files are read here and never again
+// (gRPC holds the bytes for the channel's life; the copy of the private
+// key read here is wiped). kInvalidArgument for a
+// malformed fingerprint or a missing ca_certificate_path, kNotFound when a
+// file cannot be read, kFailedPrecondition when the CA certificate on disk
+// does not have the pinned fingerprint, or when tls_certificate_path is
+// not a certificate for the key in tls_key_path ("KEY is not the key that
+// CERTIFICATE certifies": a pair from two enrolments, or one half-written).
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCaChannel(
     const CaChannelOptions& options);
 

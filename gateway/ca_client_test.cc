@@ -220,6 +220,43 @@ TEST_F(CaClientTest, APinnedCertificateWithAnotherFingerprintIsRefused) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// The TLS key beside a certificate for another key (an `enroll --force`
+// cut short between the two renames, a key copied from another identity),
+// or a certificate cut short: no channel, whose every handshake would
+// fail, and a refusal that names both files.
+TEST_F(CaClientTest, AKeyItsCertificateIsNotForIsRefused) {
+  const std::string stray = dir_->File("stray.key");
+  auto made =
+      testing::RunCommand({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                           "ec_paramgen_curve:P-256", "-out", stray});
+  ASSERT_TRUE(made.ok() && made->exit_code == 0)
+      << (made.ok() ? made->Describe() : made.status().ToString());
+  auto key = base::ReadTextFile(stray);
+  ASSERT_TRUE(key.ok()) << key.status();
+  const std::string certificate =
+      gateway_.response.tls_client_certificate_pem();
+  const struct {
+    std::string key, certificate;
+  } pairs[] = {
+      {*key, certificate},
+      {gateway_.tls_key_pem, certificate.substr(0, certificate.size() / 2)}};
+  for (const auto& pair : pairs) {
+    ASSERT_TRUE(
+        testing::WriteFile(channel_options_.tls_key_path, pair.key).ok());
+    ASSERT_TRUE(testing::WriteFile(channel_options_.tls_certificate_path,
+                                   pair.certificate)
+                    .ok());
+    auto channel = MakeCaChannel(channel_options_);
+    EXPECT_EQ(channel.status().code(), absl::StatusCode::kFailedPrecondition)
+        << channel.status();
+    for (const std::string& path : {channel_options_.tls_key_path,
+                                    channel_options_.tls_certificate_path}) {
+      EXPECT_TRUE(absl::StrContains(channel.status().message(), path))
+          << channel.status();
+    }
+  }
+}
+
 TEST_F(CaClientTest, ACaPresentingAnotherCertificateIsRefused) {
   // An impostor certificate like the CA's (same names, its own key) is
   // pinned: the real CA's certificate does not chain to it, so the TLS

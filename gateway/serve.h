@@ -9,12 +9,14 @@
 // log_format); /metrics and /healthz on metrics_listen (MetricsServer);
 // Reload (SIGHUP) applies what can change live; a renewal thread renews
 // the mTLS certificate (Gateway.RenewGatewayIdentity) once renew_fraction
-// of its life has passed. The CA channel re-reads the certificate file
-// (gRPC's file watcher), so the renewed identity is used without a new
-// channel. The same thread renews the SSH host certificate
-// (Gateway.RenewGatewayHostCertificate) once renew_fraction of its life has
-// passed, writes it atomically into the state dir and presents it to new
-// connections; SIGHUP renews whichever certificate is due before it
+// of its life has passed, and then opens a new CA channel with the renewed
+// certificate (ReconnectCa). The CA channel never re-reads the TLS key
+// and certificate files by itself: what lands there between a renewal
+// and a SIGHUP (an `enroll --force` cut short, a copied file) is not
+// presented until a reload checks it. The same thread renews the SSH host
+// certificate (Gateway.RenewGatewayHostCertificate) once renew_fraction of its
+// life has passed, writes it atomically into the state dir and presents it to
+// new connections; SIGHUP renews whichever certificate is due before it
 // re-reads the files.
 #ifndef SALLYPORT_GATEWAY_SERVE_H_
 #define SALLYPORT_GATEWAY_SERVE_H_
@@ -104,9 +106,10 @@ class GatewayServer {
   // max_startups and login_grace by replacing the listeners on the same
   // port), listen (new listeners on the new address, then the old ones
   // closed), log_format, log_level, drain_timeout, and re-reads the host
-  // key and certificate. The unauthenticated connections of old and new
-  // listeners count against one max_startups. Keys that cannot change live
-  // (ca, ca_fingerprint, state_dir, files, threads, metrics_listen, name,
+  // key and certificate; a changed mTLS certificate (checked with its key)
+  // gets a new CA channel (ReconnectCa). The unauthenticated connections of old
+  // and new listeners count against one max_startups. Keys that cannot change
+  // live (ca, ca_fingerprint, state_dir, files, threads, metrics_listen, name,
   // egress_addresses, revocation_grace) are logged as needing a restart.
   // Returns an error (and changes nothing) when the new host certificate
   // cannot be read, or a private key is refused as at Start
