@@ -15,7 +15,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/synchronization/notification.h"
 #include "base/files.h"
 #include "ca/source_relay.h"
@@ -168,36 +167,6 @@ constexpr KeyPair kKeyPairs[] = {
     {"ssh_host_ed25519_key", "ssh_host_ed25519_key-cert.pub"},
     {"gateway_tls.key", "gateway_tls.crt"}};
 
-// Replaces `key` (in gw_dir_) with a fresh private key of the same kind,
-// made by the real tools (ssh-keygen, openssl), mode 0600: what a crash
-// between the key's rename and its certificate's in `enroll --force`
-// leaves, or an operator who copied another identity's key. Returns the
-// key it replaced.
-std::string ReplaceWithStrayKey(const testing::TempDir& dir,
-                                const std::string& gw_dir,
-                                const std::string& key) {
-  const std::string path = gw_dir + "/" + key;
-  absl::StatusOr<std::string> old = base::ReadTextFile(path);
-  EXPECT_TRUE(old.ok()) << old.status();
-  const std::string stray = dir.File(key + ".stray");
-  unlink(stray.c_str());
-  unlink((stray + ".pub").c_str());
-  if (absl::StartsWith(key, "ssh_")) {
-    EXPECT_TRUE(testing::RunCommandOk({"ssh-keygen", "-q", "-t", "ed25519",
-                                       "-N", "", "-f", stray})
-                    .ok());
-  } else {
-    EXPECT_TRUE(testing::RunCommandOk({"openssl", "genpkey", "-algorithm", "EC",
-                                       "-pkeyopt", "ec_paramgen_curve:P-256",
-                                       "-out", stray})
-                    .ok());
-  }
-  absl::StatusOr<std::string> text = base::ReadTextFile(stray);
-  EXPECT_TRUE(text.ok()) << text.status();
-  EXPECT_TRUE(testing::WriteFile(path, text.value_or(""), 0600).ok());
-  return old.value_or("");
-}
-
 // The one line `serve` and a reload refuse a key and certificate that do
 // not match with: both files and what to do.
 void ExpectMismatchRefusal(const absl::Status& st, const std::string& gw_dir,
@@ -219,7 +188,7 @@ void ExpectMismatchRefusal(const absl::Status& st, const std::string& gw_dir,
 TEST_F(ServeOpsTest, ServeRefusesAKeyItsCertificateIsNotFor) {
   for (const KeyPair& pair : kKeyPairs) {
     const std::string key = gw_dir_ + "/" + pair.key;
-    const std::string original = ReplaceWithStrayKey(*dir_, gw_dir_, pair.key);
+    const std::string original = ReplaceWithStrayKey(pair.key);
     ClearLog();
     auto server = TryStart("", 2.0 / 3.0);
     ASSERT_FALSE(server.ok()) << pair.key;
@@ -257,7 +226,7 @@ TEST_F(ServeOpsTest, ReloadRefusesAKeyItsCertificateIsNotForAndKeepsTheOld) {
   fresh->limits.max_sessions_per_user = 2;
   for (const KeyPair& pair : kKeyPairs) {
     const std::string key = gw_dir_ + "/" + pair.key;
-    const std::string original = ReplaceWithStrayKey(*dir_, gw_dir_, pair.key);
+    const std::string original = ReplaceWithStrayKey(pair.key);
     ClearLog();
     const absl::Status st = server_->Reload(*fresh);
     ExpectMismatchRefusal(st, gw_dir_, pair);
@@ -446,20 +415,9 @@ TEST_F(ServeOpsTest, AnExpiringHostCertificateIsRenewedAndPresented) {
 // renewals' lock): it never reads a key and certificate the renewal is
 // replacing, nor presents the old certificate over the renewed one. The CA
 // is reached through a relay that holds the renewal's call back.
-// The gateway reaching the CA through a relay (which can hold its calls
-// back), for base_yaml_; null (and a test failure) when it cannot start.
-std::unique_ptr<ca::SourceRelay> RelayTheCa(const std::string& ca,
-                                            std::string* base_yaml) {
-  auto relay = ca::SourceRelay::Start("127.0.0.1",
-                                      std::stoi(ca.substr(ca.rfind(':') + 1)));
-  EXPECT_TRUE(relay.ok()) << relay.status();
-  if (!relay.ok()) return nullptr;
-  *base_yaml = absl::StrReplaceAll(*base_yaml, {{ca, (*relay)->address()}});
-  return *std::move(relay);
-}
 
 TEST_F(ServeOpsTest, AReloadWaitsForTheRenewalUnderWay) {
-  auto relay = RelayTheCa(env_->server().address(), &base_yaml_);
+  auto relay = RelayTheCa();
   ASSERT_NE(relay, nullptr);
   // renew_fraction 100: only the calls below renew.
   StartServer("", 100.0);
@@ -505,7 +463,7 @@ TEST_F(ServeOpsTest, AReloadWaitsForTheRenewalUnderWay) {
 // certificate for the old). The CA is reached through a relay that holds
 // the renewal's call back while the key is replaced.
 TEST_F(ServeOpsTest, ARenewalDoesNotWriteOverAKeyReplacedDuringIt) {
-  auto relay = RelayTheCa(env_->server().address(), &base_yaml_);
+  auto relay = RelayTheCa();
   ASSERT_NE(relay, nullptr);
   StartServer("", 100.0);
   for (const KeyPair& pair : kKeyPairs) {
@@ -521,7 +479,7 @@ TEST_F(ServeOpsTest, ARenewalDoesNotWriteOverAKeyReplacedDuringIt) {
     });
     // Into its call to the CA (held by the relay).
     absl::SleepFor(absl::Milliseconds(500));
-    const std::string original = ReplaceWithStrayKey(*dir_, gw_dir_, pair.key);
+    const std::string original = ReplaceWithStrayKey(pair.key);
     relay->Thaw();
     renewal.join();
     EXPECT_EQ(renewed.code(), absl::StatusCode::kAborted) << renewed << Log();

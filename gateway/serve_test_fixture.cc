@@ -1,10 +1,13 @@
 #include "gateway/serve_test_fixture.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "base/files.h"
 #include "gateway/gateway_test_fixture.h"
@@ -123,6 +126,39 @@ void ServeOpsTest::ResignHostCertificate(const GatewaySettings& config,
   auto line = base::ReadTextFile(dir_->File("host_key-cert.pub"));
   ASSERT_TRUE(line.ok());
   ASSERT_TRUE(testing::WriteFile(config.files.host_certificate, *line).ok());
+}
+
+std::string ServeOpsTest::ReplaceWithStrayKey(const std::string& key) {
+  const std::string path = gw_dir_ + "/" + key;
+  absl::StatusOr<std::string> old = base::ReadTextFile(path);
+  EXPECT_TRUE(old.ok()) << old.status();
+  const std::string stray = dir_->File(key + ".stray");
+  unlink(stray.c_str());
+  unlink((stray + ".pub").c_str());
+  if (absl::StartsWith(key, "ssh_")) {
+    EXPECT_TRUE(testing::RunCommandOk({"ssh-keygen", "-q", "-t", "ed25519",
+                                       "-N", "", "-f", stray})
+                    .ok());
+  } else {
+    EXPECT_TRUE(testing::RunCommandOk({"openssl", "genpkey", "-algorithm", "EC",
+                                       "-pkeyopt", "ec_paramgen_curve:P-256",
+                                       "-out", stray})
+                    .ok());
+  }
+  absl::StatusOr<std::string> text = base::ReadTextFile(stray);
+  EXPECT_TRUE(text.ok()) << text.status();
+  EXPECT_TRUE(testing::WriteFile(path, text.value_or(""), 0600).ok());
+  return old.value_or("");
+}
+
+std::unique_ptr<ca::SourceRelay> ServeOpsTest::RelayTheCa() {
+  const std::string ca = env_->server().address();
+  auto relay = ca::SourceRelay::Start("127.0.0.1",
+                                      std::stoi(ca.substr(ca.rfind(':') + 1)));
+  EXPECT_TRUE(relay.ok()) << relay.status();
+  if (!relay.ok()) return nullptr;
+  base_yaml_ = absl::StrReplaceAll(base_yaml_, {{ca, (*relay)->address()}});
+  return *std::move(relay);
 }
 
 std::vector<std::string> ServeOpsTest::LogLines(absl::string_view text) {

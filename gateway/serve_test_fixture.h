@@ -16,6 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "ca/gateway_test_util.h"
+#include "ca/source_relay.h"
 #include "gateway/config.h"
 #include "gateway/serve.h"
 #include "gtest/gtest.h"
@@ -58,6 +59,19 @@ class ServeOpsTest : public ::testing::Test {
   void ResignHostCertificate(const GatewaySettings& config,
                              const std::string& serial,
                              const std::string& validity);
+
+  // Replaces `key` (in gw_dir_) with a fresh private key of the same kind,
+  // made by the real tools (ssh-keygen, openssl), mode 0600: what a crash
+  // between the key's rename and its certificate's in `enroll --force`
+  // leaves, or an operator who copied another identity's key. Returns the
+  // key it replaced.
+  std::string ReplaceWithStrayKey(const std::string& key);
+
+  // The gateway reaching the CA through a relay (which can hold its calls
+  // back, or be destroyed and started again on its port), for the servers
+  // started from now on (base_yaml_); null (and a test failure) when it
+  // cannot start.
+  std::unique_ptr<ca::SourceRelay> RelayTheCa();
 
   std::unique_ptr<testing::PostgresFixture> pg_;
   std::unique_ptr<ca::CaTestEnv> env_;
