@@ -1,5 +1,7 @@
 #include "gateway/proxy.h"
 
+#include <openssl/rand.h>
+
 #include <random>
 #include <utility>
 
@@ -34,7 +36,15 @@ void Proxy::Log(std::string_view line) const {
 }
 
 std::string Proxy::NewSessionId() {
-  return absl::StrFormat("s%016x%06x", id_salt_, next_id_.fetch_add(1));
+  // 64 fresh random bits per session: another gateway that saw one of our
+  // ids (in a target's sshd log, say) cannot tell the next ones and claim
+  // them at the CA first. The counter keeps them unique in this process.
+  uint64_t random = 0;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&random), sizeof random) !=
+      1) {
+    random = id_salt_;  // still unique; only guessable
+  }
+  return absl::StrFormat("s%016x%06x", random, next_id_.fetch_add(1));
 }
 
 absl::Status Proxy::AcquireUser(const std::string& user) {

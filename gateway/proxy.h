@@ -206,7 +206,8 @@ class Proxy {
   ProxyObserver& observer() { return *observer_; }
   const base::Clock& clock() const { return *clock_; }
   void Log(std::string_view line) const;
-  // A fresh session id ([A-Za-z0-9._-], ≤ 64 bytes).
+  // A fresh session id ([A-Za-z0-9._-], ≤ 64 bytes): "s", 16 hex digits
+  // drawn at random for each session, a 6-digit hex counter.
   std::string NewSessionId();
   // A fresh connection number for log lines (1, 2, ...).
   uint64_t NewConnectionId() { return next_conn_id_.fetch_add(1) + 1; }
