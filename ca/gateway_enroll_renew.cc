@@ -3,14 +3,19 @@
 // a gateway identity (mTLS); the current host certificate it sends proves
 // the principals it enrolled with: a host CA key of ours signed it for
 // the caller's name. The new certificate certifies the same key for the
-// same principals, recorded with its audit event by the issuer.
+// same principals, recorded with its audit event by the issuer, and only
+// those of the gateway's newest host certificate on record: one from an
+// earlier enrolment renews nothing.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/status_macros.h"
 #include "ca/gateway_service.h"
+#include "ca/service_util.h"
 #include "ssh/cert/verify.h"
 
 namespace sallyport::ca {
@@ -19,6 +24,30 @@ namespace {
 namespace pb = ::sallyport::gateway::v1;
 
 }  // namespace
+
+absl::StatusOr<std::optional<storage::IssuedCertificate>>
+GatewayService::NewestHostCertificate(std::string_view name) {
+  std::optional<storage::IssuedCertificate> newest;
+  const auto keep_newest =
+      [&](const storage::IssuedCertificate& c) -> absl::StatusOr<bool> {
+    if (c.key_id == name && !c.principals.empty() &&
+        c.principals.front() == name &&
+        (!newest.has_value() || RecordedAfter(c, *newest))) {
+      newest = c;
+    }
+    return true;
+  };
+  storage::CertificateFilter filter;
+  filter.user = GatewayCertificateUser(name);
+  filter.purpose = storage::CertificatePurpose::kHost;
+  RETURN_IF_ERROR(ForEachCertificate(*ctx_.store, filter, keep_newest));
+  if (newest.has_value()) return newest;
+  // Recorded before gateway host certificates named their gateway: every
+  // host certificate is read, until the gateway's first renewal since.
+  filter.user = "";
+  RETURN_IF_ERROR(ForEachCertificate(*ctx_.store, filter, keep_newest));
+  return newest;
+}
 
 grpc::Status GatewayService::RenewGatewayHostCertificate(
     grpc::ServerContext* context,
@@ -58,6 +87,11 @@ grpc::Status GatewayService::RenewGatewayHostCertificate(
         peer->name,
         verified.ok() ? "" : absl::StrCat(": ", verified.status().message()))));
   }
+  const std::string enrol_again = absl::StrCat(
+      "; enrol gateway ", peer->name,
+      " again with a token for its name (spctl tokens create --kind "
+      "gateway --gateway-name ",
+      peer->name, ")");
   // A revoked certificate proves nothing: renewing it would undo the
   // revocation with a fresh serial for the same key and principals.
   absl::StatusOr<bool> revoked =
@@ -69,17 +103,51 @@ grpc::Status GatewayService::RenewGatewayHostCertificate(
     return ToGrpc(absl::PermissionDeniedError(absl::StrCat(
         "host_certificate (serial ", current->serial,
         ") is revoked, or its key is: a revoked host certificate is not "
-        "renewed; enrol gateway ",
-        peer->name,
-        " again with a token for its name (spctl tokens create --kind "
-        "gateway --gateway-name ",
-        peer->name, ")")));
+        "renewed",
+        enrol_again)));
+  }
+  // Only what the gateway's latest enrolment certified, as its newest
+  // certificate says: an enrolment again (fewer names, a new key) must not
+  // be undone by the old certificate, expired or not. The newest's copy
+  // is renewed too, for an answer that was lost.
+  absl::StatusOr<std::optional<storage::IssuedCertificate>> newest =
+      NewestHostCertificate(peer->name);
+  if (!newest.ok()) {
+    return ToGrpc(absl::UnavailableError(
+        "cannot read the gateway's host certificates; refusing"));
+  }
+  if (!newest->has_value() ||
+      ((*newest)->serial != current->serial &&
+       ((*newest)->public_key_fingerprint != current->KeyFingerprint() ||
+        (*newest)->principals != current->principals))) {
+    return ToGrpc(absl::PermissionDeniedError(absl::StrCat(
+        "host_certificate (serial ", current->serial,
+        ") was replaced by a later enrolment or renewal",
+        newest->has_value()
+            ? absl::StrCat(" (serial ", (*newest)->serial,
+                           ", for another key or other principals)")
+            : "",
+        enrol_again)));
+  }
+  if ((*newest)->serial != current->serial) {
+    revoked = ctx_.store->IsRevoked((*newest)->serial,
+                                    (*newest)->public_key_fingerprint);
+    if (!revoked.ok()) {
+      return ToGrpc(
+          absl::UnavailableError("cannot check revocation; refusing"));
+    }
+    if (*revoked) {
+      return ToGrpc(absl::PermissionDeniedError(absl::StrCat(
+          "the gateway's newest host certificate (serial ", (*newest)->serial,
+          ") is revoked: an older one is not renewed", enrol_again)));
+    }
   }
   const std::string actor = absl::StrCat("gateway:", peer->name);
   absl::StatusOr<ssh::cert::Certificate> renewed =
       ctx_.issuer->IssueHostCertificateForNames(
           current->principals, peer->name, current->key,
-          settings_.host_certificate_ttl, actor, "renew-gateway");
+          settings_.host_certificate_ttl, actor, "renew-gateway",
+          GatewayCertificateUser(peer->name));
   if (!renewed.ok()) return ToGrpc(renewed.status());
   FillIssued(*renewed, response->mutable_host_certificate());
   spdlog::info(

@@ -1,12 +1,14 @@
 // gwrest (issue 12): Gateway.RenewGatewayHostCertificate. A gateway
 // identity renews its own host certificate (same key, same principals,
 // the enrolment validity, a new serial); a user identity, another
-// gateway's certificate, a certificate this CA did not sign and a revoked
-// one are refused. SQLite (the RPC reads no more of the store than enrolment).
+// gateway's certificate, a certificate this CA did not sign, a revoked
+// one and one an enrolment again replaced are refused. SQLite (the RPC
+// reads no more of the store than enrolment).
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/match.h"
 #include "ca/gateway_test_util.h"
+#include "ca/tls_material.h"
 #include "gtest/gtest.h"
 #include "ssh/cert/certificate.h"
 #include "ssh/cert/sign.h"
@@ -75,7 +77,9 @@ TEST_F(RenewHostCertificateTest, SameKeyAndPrincipalsWithAFreshValidity) {
   verify.now = env_->clock().Now();
   EXPECT_TRUE(ssh::cert::VerifyCertificate(*after, verify).ok());
 
-  // An expired certificate is renewed too (the mTLS identity is current).
+  // An expired certificate is renewed too (the mTLS identity is current),
+  // and so is one the gateway renewed already when it certifies the same
+  // key and principals (the answer was lost).
   env_->clock().Advance(absl::Hours(24));
   ASSERT_TRUE(Renew(g.channel, g.response.host_certificate().ssh_certificate(),
                     &response)
@@ -140,6 +144,149 @@ TEST_F(RenewHostCertificateTest, ARevokedCertificateIsNotRenewed) {
   EXPECT_TRUE(absl::StrContains(st.error_message(), "is revoked"))
       << st.error_message();
   EXPECT_TRUE(response.host_certificate().ssh_certificate().empty());
+}
+
+// Found in review: any host certificate the CA ever issued for the
+// gateway's name was renewed, one of an earlier enrolment too. gw1
+// enrolled with bastion.example.com and enrolled again without it (or
+// with a new key) still got 30 days for the old names and key by showing
+// its old certificate, expired or not, with its old identity or its new.
+TEST_F(RenewHostCertificateTest, ACertificateOfAnEarlierEnrolmentIsNotRenewed) {
+  // Host certificates of 36 h, which expire while the identities do not.
+  CaTestEnv::Options options;
+  options.config_edits = {{"host_ttl: 720h", "host_ttl: 36h"}};
+  env_.reset();
+  auto env = StartCa(Backend::kSqlite, &pg_, options);
+  ASSERT_TRUE(env.ok()) << env.status();
+  env_ = std::move(*env);
+  std::string token;
+  ASSERT_TRUE(CreateJoinToken(*env_, "gateway", absl::Hours(1), &token).ok());
+  EnrolledGateway first = Enroll(*env_, token, "gw1", {"bastion.example.com"});
+  ASSERT_TRUE(first.status.ok()) << first.status.error_message();
+  const std::string old_line =
+      first.response.host_certificate().ssh_certificate();
+  gw::RenewGatewayHostCertificateResponse response;
+  const auto refused = [&](const std::shared_ptr<grpc::Channel>& channel,
+                           const std::string& line) {
+    grpc::Status st = Renew(channel, line, &response);
+    EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED)
+        << st.error_message();
+    EXPECT_TRUE(absl::StrContains(
+        st.error_message(), "was replaced by a later enrolment or renewal"))
+        << st.error_message();
+    EXPECT_TRUE(absl::StrContains(st.error_message(),
+                                  "--kind gateway --gateway-name gw1"))
+        << st.error_message();
+  };
+
+  // Enrolled again with the same key, without bastion.example.com.
+  ASSERT_TRUE(
+      CreateJoinToken(*env_, "gateway", absl::Hours(1), &token, "gw1").ok());
+  EnrolledGateway second =
+      Enroll(*env_, token, "gw1", {}, first.host_public_key);
+  ASSERT_TRUE(second.status.ok()) << second.status.error_message();
+  refused(second.channel, old_line);
+  refused(first.channel, old_line);
+  grpc::Status st =
+      Renew(second.channel,
+            second.response.host_certificate().ssh_certificate(), &response);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  auto renewed = ssh::cert::Certificate::FromLine(
+      response.host_certificate().ssh_certificate());
+  ASSERT_TRUE(renewed.ok());
+  EXPECT_EQ(renewed->principals, std::vector<std::string>{"gw1"});
+
+  // Enrolled again with a new key and the same names: neither earlier
+  // certificate is renewed, expired or not.
+  ASSERT_TRUE(
+      CreateJoinToken(*env_, "gateway", absl::Hours(1), &token, "gw1").ok());
+  EnrolledGateway third = Enroll(*env_, token, "gw1");
+  ASSERT_TRUE(third.status.ok()) << third.status.error_message();
+  const std::string second_line =
+      second.response.host_certificate().ssh_certificate();
+  refused(third.channel, second_line);
+  env_->clock().Advance(absl::Hours(48));
+  refused(third.channel, second_line);
+  refused(third.channel, old_line);
+  st = Renew(third.channel, third.response.host_certificate().ssh_certificate(),
+             &response);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+}
+
+// The renewal of an older certificate of the same key and principals (an
+// answer the gateway did not get) does not undo the revocation of the
+// newest.
+TEST_F(RenewHostCertificateTest, AnOlderCertificateDoesNotUndoARevocation) {
+  EnrolledGateway g = EnrollOrDie(*env_, "gw1");
+  const std::string line = g.response.host_certificate().ssh_certificate();
+  gw::RenewGatewayHostCertificateResponse response;
+  ASSERT_TRUE(Renew(g.channel, line, &response).ok());
+  storage::Revocation revocation;
+  revocation.serial = response.host_certificate().serial();
+  revocation.reason = "stolen";
+  revocation.revoked_by = "admin";
+  ASSERT_TRUE(env_->store().Revoke(revocation).ok());
+  grpc::Status st = Renew(g.channel, line, &response);
+  EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED)
+      << st.error_message();
+  EXPECT_TRUE(absl::StrContains(
+      st.error_message(),
+      absl::StrCat("the gateway's newest host certificate (serial ",
+                   *revocation.serial, ") is revoked")))
+      << st.error_message();
+}
+
+// Gateway host certificates recorded before they named their gateway
+// (user empty, as a host's): the newest of them, by key id and first
+// principal, is renewed; an older one for another key is not.
+TEST_F(RenewHostCertificateTest, CertificatesRecordedWithoutTheGatewayRenew) {
+  // Such records, made as a ProxyJump target's for an inventory host of
+  // the gateway's name, by another gateway.
+  storage::Host host;
+  host.name = "gw9";
+  host.address = "10.0.0.9";
+  ASSERT_TRUE(env_->store().CreateHost(host).ok());
+  EnrolledGateway other = EnrollOrDie(*env_, "gw2");
+  const auto legacy = [&]() {
+    auto key = ssh::crypto::PrivateKey::GenerateEd25519();
+    EXPECT_TRUE(key.ok());
+    gw::IssueHostCertificateForTargetRequest request;
+    request.set_host("gw9");
+    request.set_ssh_public_key(key->public_key().ToAuthorizedKeysLine());
+    gw::IssueHostCertificateForTargetResponse issued;
+    grpc::ClientContext ctx;
+    grpc::Status st =
+        gw::Gateway::NewStub(other.channel)
+            ->IssueHostCertificateForTarget(&ctx, request, &issued);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return issued.certificate().ssh_certificate();
+  };
+  const std::string older = legacy();
+  env_->clock().Advance(absl::Seconds(1));
+  const std::string newer = legacy();
+  // gw9's mTLS identity, as enrolled before its records named it.
+  auto tls_key = GenerateTlsKey();
+  ASSERT_TRUE(tls_key.ok());
+  auto serial = env_->store().AllocateSerial();
+  ASSERT_TRUE(serial.ok());
+  auto pem = env_->server().client_ca().Issue(
+      ClientIdentity::Kind::kGateway, "gw9", *serial,
+      env_->clock().Now() - absl::Minutes(1),
+      env_->clock().Now() + absl::Hours(1), *PublicKeyToDer(tls_key->get()));
+  ASSERT_TRUE(pem.ok()) << pem.status();
+  auto gw9 = env_->ClientChannel(
+      std::string(PrivateKeyToPem(tls_key->get())->view()), *pem);
+
+  gw::RenewGatewayHostCertificateResponse response;
+  grpc::Status st = Renew(gw9, older, &response);
+  EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED)
+      << st.error_message();
+  st = Renew(gw9, newer, &response);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  // Recorded as gw9's now, the newest: the older one is still refused.
+  EXPECT_EQ(Renew(gw9, older, &response).error_code(),
+            StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(Renew(gw9, newer, &response).ok());
 }
 
 }  // namespace

@@ -26,6 +26,15 @@ std::string GatewayActor(std::string_view name) {
 
 }  // namespace
 
+bool RecordedAfter(const storage::IssuedCertificate& a,
+                   const storage::IssuedCertificate& b) {
+  // CA instances sharing a store allocate serials in blocks of their own,
+  // so serials alone do not say which came first, while one instance's
+  // increase (and decide when the store's clock has not moved).
+  return a.issued_at != b.issued_at ? a.issued_at > b.issued_at
+                                    : a.serial > b.serial;
+}
+
 std::string GatewayCertificateUser(std::string_view gateway) {
   return absl::StrCat("gateway:", std::string(gateway));
 }
@@ -177,16 +186,8 @@ GatewayService::NewerIdentity(const ClientIdentity& peer) {
         all.push_back(c);
         return true;
       }));
-  // By when they were recorded, then by serial: CA instances sharing a
-  // store allocate serials in blocks of their own, so serials alone do not
-  // say which came first, while one instance's increase (and decide when
-  // the store's clock has not moved). An identity with no record (issued
-  // before schema version 12) is older than every record.
-  const auto later = [](const storage::IssuedCertificate& a,
-                        const storage::IssuedCertificate& b) {
-    return a.issued_at != b.issued_at ? a.issued_at > b.issued_at
-                                      : a.serial > b.serial;
-  };
+  // An identity with no record (issued before schema version 12) is older
+  // than every record.
   std::optional<storage::IssuedCertificate> own;
   for (const storage::IssuedCertificate& c : all) {
     if (c.serial == peer.serial) own = c;
@@ -194,8 +195,8 @@ GatewayService::NewerIdentity(const ClientIdentity& peer) {
   std::optional<storage::IssuedCertificate> newest;
   for (const storage::IssuedCertificate& c : all) {
     if (c.serial == peer.serial) continue;
-    if (own.has_value() && !later(c, *own)) continue;
-    if (!newest.has_value() || later(c, *newest)) newest = c;
+    if (own.has_value() && !RecordedAfter(c, *own)) continue;
+    if (!newest.has_value() || RecordedAfter(c, *newest)) newest = c;
   }
   return newest;
 }
@@ -278,7 +279,8 @@ grpc::Status GatewayService::EnrollGateway(
   absl::StatusOr<ssh::cert::Certificate> host_cert =
       ctx_.issuer->IssueHostCertificateForNames(
           principals, request->name(), *host_key,
-          settings_.host_certificate_ttl, actor, "enroll-gateway");
+          settings_.host_certificate_ttl, actor, "enroll-gateway",
+          GatewayCertificateUser(request->name()));
   if (!host_cert.ok()) return ToGrpc(host_cert.status());
 
   for (auto purpose :

@@ -23,6 +23,11 @@ namespace sallyport::ca {
 // (never a user name, which has no ':'); `spctl certs ls --user` finds it.
 std::string GatewayCertificateUser(std::string_view gateway);
 
+// Whether certificate record `a` was recorded after `b`: by issued_at,
+// then by serial.
+bool RecordedAfter(const storage::IssuedCertificate& a,
+                   const storage::IssuedCertificate& b);
+
 // Whether a gateway join token created for `token_gateway` (empty: for no
 // name in particular) may enrol gateway `name`. kPermissionDenied, naming
 // the `spctl tokens create --gateway-name` to use, when the token was
@@ -158,6 +163,12 @@ class GatewayService final
   // expires).
   absl::StatusOr<std::optional<storage::IssuedCertificate>> NewerIdentity(
       const ClientIdentity& peer);
+  // Gateway `name`'s newest host certificate on record (its enrolment's or
+  // a renewal's, user GatewayCertificateUser(name); a record from before
+  // gateway host certificates had that user is found by its key id and
+  // first principal); nullopt when there is none.
+  absl::StatusOr<std::optional<storage::IssuedCertificate>>
+  NewestHostCertificate(std::string_view name);
 
   CaContext ctx_;
   const Settings settings_;

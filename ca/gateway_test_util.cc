@@ -52,7 +52,8 @@ grpc::Status CreateJoinToken(CaTestEnv& env, const std::string& purpose,
 
 EnrolledGateway Enroll(CaTestEnv& env, const std::string& token,
                        const std::string& name,
-                       const std::vector<std::string>& principals) {
+                       const std::vector<std::string>& principals,
+                       const std::string& host_public_key) {
   EnrolledGateway out;
   auto tls_key = GenerateTlsKey();
   auto host_key = ssh::crypto::PrivateKey::GenerateEd25519();
@@ -61,8 +62,12 @@ EnrolledGateway Enroll(CaTestEnv& env, const std::string& token,
     return out;
   }
   out.tls_key_pem = std::string(PrivateKeyToPem(tls_key->get())->view());
-  out.host_key_pem = std::string(host_key->ToOpenSshFormat()->view());
-  out.host_public_key = host_key->public_key().ToAuthorizedKeysLine();
+  if (host_public_key.empty()) {
+    out.host_key_pem = std::string(host_key->ToOpenSshFormat()->view());
+    out.host_public_key = host_key->public_key().ToAuthorizedKeysLine();
+  } else {
+    out.host_public_key = host_public_key;
+  }
   gateway::v1::EnrollGatewayRequest request;
   request.set_token(token);
   request.set_name(name);

@@ -61,10 +61,13 @@ struct EnrolledGateway {
   // An mTLS channel with the gateway's client certificate (when enrolled).
   std::shared_ptr<grpc::Channel> channel;
 };
-// EnrollGateway with fresh TLS and SSH keys over an anonymous channel.
+// EnrollGateway with fresh TLS and SSH keys over an anonymous channel;
+// with `host_public_key`, that SSH host key (a gateway enrolled again
+// with its key; host_key_pem stays empty).
 EnrolledGateway Enroll(CaTestEnv& env, const std::string& token,
                        const std::string& name,
-                       const std::vector<std::string>& principals = {});
+                       const std::vector<std::string>& principals = {},
+                       const std::string& host_public_key = "");
 
 // A token of kind "gateway" and an enrolment with it; fails the test when
 // either fails.

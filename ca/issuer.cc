@@ -150,7 +150,7 @@ absl::StatusOr<ssh::cert::Certificate>
 CertificateIssuer::IssueHostCertificateForNames(
     std::vector<std::string> principals, std::string_view key_id,
     const ssh::crypto::PublicKey& key, absl::Duration ttl,
-    std::string_view actor, std::string_view via) {
+    std::string_view actor, std::string_view via, std::string_view user) {
   RETURN_IF_ERROR(CheckCertifiableKey(key));
   if (principals.empty()) {
     return absl::InvalidArgumentError("a host certificate needs a principal");
@@ -166,7 +166,7 @@ CertificateIssuer::IssueHostCertificateForNames(
   request.principals = std::move(principals);
   request.valid_after = UnixSeconds(now - options_.user_policy.backdate);
   request.valid_before = UnixSeconds(now + ttl);
-  return SignAndRecord(storage::CaKeyPurpose::kHost, std::move(request), "",
+  return SignAndRecord(storage::CaKeyPurpose::kHost, std::move(request), user,
                        storage::CertificatePurpose::kHost, actor, via);
 }
 

@@ -95,11 +95,13 @@ class CertificateIssuer {
       std::string_view via = "host");
 
   // A host certificate for explicit `principals` (a gateway's own names),
-  // key id `key_id`, valid `ttl`. kInvalidArgument without principals.
+  // key id `key_id`, valid `ttl`, recorded with `user` (a gateway's own:
+  // GatewayCertificateUser; empty for a host's). kInvalidArgument without
+  // principals.
   absl::StatusOr<ssh::cert::Certificate> IssueHostCertificateForNames(
       std::vector<std::string> principals, std::string_view key_id,
       const ssh::crypto::PublicKey& key, absl::Duration ttl,
-      std::string_view actor, std::string_view via);
+      std::string_view actor, std::string_view via, std::string_view user = "");
 
   // What a session certificate says; the caller (the gateway service) has
   // verified the user's certificate and decided RBAC.
