@@ -81,6 +81,9 @@ absl::StatusOr<std::unique_ptr<CaTestEnv>> CaTestEnv::Create(Options options) {
   server.clock = &env->clock_;
   server.listen = "127.0.0.1:0";
   server.revocation_poll = options.revocation_poll;
+  server.keepalive_time = options.keepalive_time;
+  server.keepalive_timeout = options.keepalive_timeout;
+  env->client_keepalive_time_ = options.client_keepalive_time;
   CaTestEnv* raw = env.get();
   server.sleep = [raw](absl::Duration d) {
     absl::MutexLock lock(&raw->mu_);
@@ -143,7 +146,20 @@ std::shared_ptr<grpc::Channel> CaTestEnv::ClientChannel(
   args.SetSslTargetNameOverride(std::string(kServerTlsName));
   // A new connection per channel: each test's identity is its own.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  if (client_keepalive_time_ > absl::ZeroDuration()) {
+    args.SetInt(
+        GRPC_ARG_KEEPALIVE_TIME_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(client_keepalive_time_)));
+    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  }
   return grpc::CreateCustomChannel(target, grpc::SslCredentials(tls), args);
+}
+
+SourceRelay* CaTestEnv::Relay(const std::string& source) {
+  absl::MutexLock lock(&mu_);
+  auto it = relays_.find(source);
+  return it == relays_.end() ? nullptr : it->second.get();
 }
 
 CaTestEnv::LoginResult CaTestEnv::Login(const std::string& user,

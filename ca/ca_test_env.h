@@ -51,6 +51,13 @@ class CaTestEnv {
     absl::Duration revocation_poll = absl::Milliseconds(100);
     // `init --session-ca`: a session CA key signs session certificates.
     bool session_ca = false;
+    // The server's HTTP/2 keepalive (CaServer::Options).
+    absl::Duration keepalive_time = CaServer::kKeepaliveTime;
+    absl::Duration keepalive_timeout = CaServer::kKeepaliveTimeout;
+    // Non-zero: the channels ClientChannel makes send HTTP/2 keepalive
+    // pings after this long without traffic, also without calls and
+    // without data, as the gateway's channel to the CA does.
+    absl::Duration client_keepalive_time = absl::ZeroDuration();
     // When set, the server uses the store this returns (given the opened
     // and initialised one), e.g. a storage::ForwardingStore that fails a
     // call.
@@ -90,6 +97,9 @@ class CaTestEnv {
   std::shared_ptr<grpc::Channel> ClientChannel(const std::string& key_pem,
                                                const std::string& cert_pem,
                                                const std::string& source = "");
+  // The SourceRelay of `source` that ClientChannel started (to Freeze it:
+  // a peer that died); nullptr when there is none.
+  SourceRelay* Relay(const std::string& source);
 
   struct LoginResult {
     grpc::Status status;
@@ -123,6 +133,7 @@ class CaTestEnv {
   InitResult init_;
   std::unique_ptr<CaServer> server_;
   std::string tls_cert_pem_;
+  absl::Duration client_keepalive_time_;
   absl::Mutex mu_;
   std::vector<absl::Duration> sleeps_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> log_lines_ ABSL_GUARDED_BY(mu_);

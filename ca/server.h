@@ -31,6 +31,17 @@ namespace sallyport::ca {
 
 class CaServer {
  public:
+  // HTTP/2 keepalive of the server: a ping after this long without
+  // traffic on a connection, which is closed when the ping is not
+  // answered within kKeepaliveTimeout. A peer that died without a reset (a
+  // gateway powered off, a network that drops its packets) has its calls
+  // ended within about a minute, and its revocation streams and recording
+  // uploads give back their handler threads and their places
+  // (kMaxGatewayStreamsPerGateway), instead of holding them for gRPC's
+  // default of two hours.
+  static constexpr absl::Duration kKeepaliveTime = absl::Seconds(60);
+  static constexpr absl::Duration kKeepaliveTimeout = absl::Seconds(20);
+
   struct Options {
     CaSettings settings;
     // Not owned; must outlive the server.
@@ -56,6 +67,9 @@ class CaServer {
     // Issuance tasks run inline at most when the workers are idle
     // (IssuanceWorkers::Options::max_inline).
     int issuance_inline = IssuanceWorkers::kDefaultMaxInline;
+    // The server's keepalive (tests shorten it).
+    absl::Duration keepalive_time = kKeepaliveTime;
+    absl::Duration keepalive_timeout = kKeepaliveTimeout;
   };
 
   // What a peer can make the server hold (DESIGN.md: every queue a peer can
@@ -67,7 +81,9 @@ class CaServer {
   static constexpr int kStreamWindowBytes = 64 << 10;
   static constexpr int kMaxMetadataBytes = 16 << 10;
   static constexpr int kMaxReadChunkBytes = 64 << 10;
-  // HTTP/2 pings from a client (keepalive) at most this often.
+  // HTTP/2 pings from a client (keepalive) at most this often: the
+  // gateway's (gateway::CaChannelOptions::keepalive_time, 15 s) are well
+  // above it.
   static constexpr int kMinClientPingIntervalMs = 1000;
   static constexpr size_t kResourceQuotaBytes = 4 << 20;
   static constexpr int kMaxThreads = 128;

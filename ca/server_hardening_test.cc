@@ -21,6 +21,7 @@
 #include "ca/hash_gate.h"
 #include "ca/init.h"
 #include "ca/login.h"
+#include "ca/source_relay.h"
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
 #include "tests/harness/postgres_fixture.h"
@@ -34,6 +35,16 @@ std::unique_ptr<CaTestEnv> MakeEnv(CaTestEnv::Options options = {}) {
   auto env = CaTestEnv::Create(options);
   EXPECT_TRUE(env.ok()) << env.status();
   return env.ok() ? std::move(*env) : nullptr;
+}
+
+// A revocation on record (serial 4242), which a revocation stream the CA
+// takes sends at once.
+absl::Status RevokeSerial4242(storage::Store& store) {
+  storage::Revocation revoked;
+  revoked.serial = 4242;
+  revoked.reason = "test";
+  revoked.revoked_by = "admin";
+  return store.Revoke(revoked).status();
 }
 
 // The tests of what the store keeps (failure counts, locks, user ids,
@@ -252,11 +263,7 @@ TEST(HardeningTest, AConnectionCarriesAtMostTheStreamLimit) {
   ASSERT_NE(env, nullptr);
   EnrolledGateway gw = EnrollOrDie(*env, "gw1");
   ASSERT_TRUE(gw.status.ok()) << gw.status.error_message();
-  storage::Revocation revoked;
-  revoked.serial = 4242;
-  revoked.reason = "test";
-  revoked.revoked_by = "admin";
-  ASSERT_TRUE(env->store().Revoke(revoked).ok());
+  ASSERT_TRUE(RevokeSerial4242(env->store()).ok());
   auto channel = env->ClientChannel(gw.tls_key_pem,
                                     gw.response.tls_client_certificate_pem());
   // The connection is up (and the server's SETTINGS known) first.
@@ -312,6 +319,13 @@ class RevocationStreams {
   void Hold(const std::shared_ptr<grpc::Channel>& channel) {
     open_.push_back(Open(channel, std::nullopt));
   }
+  // Hold, and whether the CA took the stream: it sent a revocation, which
+  // must be on record.
+  bool HoldTaken(const std::shared_ptr<grpc::Channel>& channel) {
+    Hold(channel);
+    v1::Revocation r;
+    return open_.back().reader->Read(&r);
+  }
   // Opens a stream on `channel`: OK once the CA holds it open (no
   // revocation arrives within a short wait), else the CA's refusal.
   static grpc::Status Try(const std::shared_ptr<grpc::Channel>& channel) {
@@ -334,6 +348,25 @@ class RevocationStreams {
       st = Try(channel);
     } while (st.ok() && absl::Now() < deadline);
     return st;
+  }
+  // Whether a stream opened on `channel` within `within` was taken by the
+  // CA: it sent a revocation, which must be on record. (A call that only
+  // waits, as one does now and then while the CA holds many streams, does
+  // not count.)
+  static bool Delivers(const std::shared_ptr<grpc::Channel>& channel,
+                       absl::Duration within) {
+    const absl::Time deadline = absl::Now() + within;
+    do {
+      Stream s = Open(channel, absl::Seconds(2));
+      v1::Revocation r;
+      if (s.reader->Read(&r)) {
+        s.ctx->TryCancel();
+        s.reader->Finish();
+        return true;
+      }
+      s.reader->Finish();
+    } while (absl::Now() < deadline);
+    return false;
   }
   // Try until accepted (a place given back reaches the CA).
   static bool AcceptedAgain(const std::shared_ptr<grpc::Channel>& channel) {
@@ -462,6 +495,78 @@ TEST(HardeningTest, GatewaysHoldABoundedNumberOfRevocationStreams) {
             StatusCode::RESOURCE_EXHAUSTED);
   streams.CloseFirst();
   EXPECT_TRUE(RevocationStreams::AcceptedAgain(again));
+}
+
+// Found in review: the CA used gRPC's default keepalive (a ping after two
+// hours), so a gateway that died without a reset (powered off, its
+// network dropping packets) kept its revocation streams and uploads, and
+// their handler threads and places, for hours: with all of its
+// kMaxGatewayStreamsPerGateway held, the gateway back on another
+// connection was refused. The CA's pings (CaServer::kKeepaliveTime, 60 s;
+// 1 s here) find the dead peer and end its calls.
+TEST(HardeningTest, ADeadGatewaysStreamsAreEndedByTheKeepalive) {
+  CaTestEnv::Options options;
+  options.keepalive_time = absl::Seconds(1);
+  options.keepalive_timeout = absl::Seconds(1);
+  auto env = MakeEnv(options);
+  ASSERT_NE(env, nullptr);
+  EnrolledGateway gw = EnrollOrDie(*env, "gw1");
+  ASSERT_TRUE(gw.status.ok()) << gw.status.error_message();
+  ASSERT_TRUE(RevokeSerial4242(env->store()).ok());
+  auto dying = env->ClientChannel(
+      gw.tls_key_pem, gw.response.tls_client_certificate_pem(), "127.0.0.2");
+  RevocationStreams streams;
+  for (int i = 0; i < kMaxGatewayStreamsPerGateway; ++i) {
+    ASSERT_TRUE(streams.HoldTaken(dying)) << "stream " << i;
+  }
+  EXPECT_EQ(RevocationStreams::Try(gw.channel).error_code(),
+            StatusCode::RESOURCE_EXHAUSTED);
+  // Idle for several of the CA's pings first (answered while alive).
+  absl::SleepFor(absl::Seconds(3));
+  EXPECT_EQ(RevocationStreams::Try(gw.channel).error_code(),
+            StatusCode::RESOURCE_EXHAUSTED);
+  SourceRelay* relay = env->Relay("127.0.0.2");
+  ASSERT_NE(relay, nullptr);
+  relay->Freeze();
+  EXPECT_TRUE(RevocationStreams::Delivers(gw.channel, absl::Seconds(15)));
+}
+
+// The CA's keepalive must not cut off a gateway that pings it (the
+// gateway's channel pings every gateway::CaChannelOptions::keepalive_time,
+// 15 s, on an idle connection too, to find a hung CA): accepted down to
+// kMinClientPingIntervalMs. A client pinging every 2 s (more often than
+// the CA, 6 s here, as 15 s is than 60 s) keeps an idle revocation stream
+// for ten pings, which then still delivers a revocation. With gRPC's
+// default (pings at most every 5 minutes) the CA closed the connection
+// ("too_many_pings") within those 20 s.
+TEST(HardeningTest, AnIdleStreamOfAPingingGatewayStaysOpen) {
+  static_assert(CaServer::kMinClientPingIntervalMs <= 2000);
+  CaTestEnv::Options options;
+  options.keepalive_time = absl::Seconds(6);
+  options.keepalive_timeout = absl::Seconds(1);
+  options.client_keepalive_time = absl::Seconds(2);
+  auto env = MakeEnv(options);
+  ASSERT_NE(env, nullptr);
+  EnrolledGateway gw = EnrollOrDie(*env, "gw1");
+  ASSERT_TRUE(gw.status.ok()) << gw.status.error_message();
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  auto stream =
+      v1::CertificateAuthority::NewStub(gw.channel)->WatchRevocations(&ctx, {});
+  absl::SleepFor(absl::Seconds(20));
+  ASSERT_TRUE(RevokeSerial4242(env->store()).ok());
+  v1::Revocation got;
+  ASSERT_TRUE(stream->Read(&got)) << stream->Finish().error_message();
+  EXPECT_EQ(got.serial(), 4242u);
+  ctx.TryCancel();
+  stream->Finish();
+}
+
+// What the CA runs with (the tests above shorten it): a dead peer's calls
+// end within 80 s.
+TEST(HardeningTest, TheKeepaliveFindsADeadPeerInAboutAMinute) {
+  EXPECT_EQ(CaServer::Options().keepalive_time, absl::Seconds(60));
+  EXPECT_EQ(CaServer::Options().keepalive_timeout, absl::Seconds(20));
 }
 
 // After carol was deleted and a new carol created, the old carol's client
