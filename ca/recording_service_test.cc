@@ -300,6 +300,22 @@ class HeldUpload {
   std::unique_ptr<grpc::ClientWriter<pb::UploadRecordingRequest>> writer_;
 };
 
+// Waits until the CA has taken the first message of every held upload
+// (its session is in the Store): on a loaded machine the streams may reach
+// the CA's handlers seconds after they were opened, and an upload probing
+// the limit before then is rightly accepted.
+bool HeldUploadsTaken(storage::Store& store,
+                      const std::vector<std::string>& ids) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  for (const std::string& id : ids) {
+    while (!store.GetSession(id).ok()) {
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+  return true;
+}
+
 // Uploads on `channel` until one is refused (the held ones reach the CA
 // first): that refusal, or OK when none came within 10 s.
 grpc::Status UploadUntilRefused(const std::shared_ptr<grpc::Channel>& channel,
@@ -327,10 +343,12 @@ TEST_F(RecordingServiceTest, OpenUploadsPerGatewayAtTheLimit) {
   auto watch = v1::CertificateAuthority::NewStub(gw_a_.channel)
                    ->WatchRevocations(&watch_ctx, {});
   std::vector<std::unique_ptr<HeldUpload>> held;
+  std::vector<std::string> ids;
   for (int i = 1; i < kMaxGatewayStreamsPerGateway; ++i) {
-    held.push_back(
-        std::make_unique<HeldUpload>(gw_a_.channel, absl::StrCat("held-a", i)));
+    ids.push_back(absl::StrCat("held-a", i));
+    held.push_back(std::make_unique<HeldUpload>(gw_a_.channel, ids.back()));
   }
+  ASSERT_TRUE(HeldUploadsTaken(env_->store(), ids));
   const auto again = env_->ClientChannel(
       gw_a_.tls_key_pem, gw_a_.response.tls_client_certificate_pem());
   grpc::Status over = UploadUntilRefused(again, "over-a");
@@ -356,14 +374,16 @@ TEST_F(RecordingServiceTest, OpenUploadsPerGatewayAtTheLimit) {
 
 TEST_F(RecordingServiceTest, OpenUploadsOfAllGatewaysAtTheLimit) {
   std::vector<std::unique_ptr<HeldUpload>> held;
+  std::vector<std::string> ids;
   for (int g = 0; g < kMaxGatewayStreams / kMaxGatewayStreamsPerGateway; ++g) {
     EnrolledGateway gw = EnrollOrDie(*env_, absl::StrCat("gw-held", g));
     ASSERT_TRUE(gw.status.ok()) << gw.status.error_message();
     for (int i = 0; i < kMaxGatewayStreamsPerGateway; ++i) {
-      held.push_back(std::make_unique<HeldUpload>(
-          gw.channel, absl::StrCat("held", g, "-", i)));
+      ids.push_back(absl::StrCat("held", g, "-", i));
+      held.push_back(std::make_unique<HeldUpload>(gw.channel, ids.back()));
     }
   }
+  ASSERT_TRUE(HeldUploadsTaken(env_->store(), ids));
   grpc::Status over = UploadUntilRefused(gw_a_.channel, "over-all");
   EXPECT_EQ(over.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
       << over.error_message();
