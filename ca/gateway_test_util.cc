@@ -179,4 +179,26 @@ int CountAuditEvents(storage::Store& store, std::string_view type,
   return n;
 }
 
+std::unique_ptr<CaTestEnv> MakeEnv(CaTestEnv::Options options) {
+  auto env = CaTestEnv::Create(options);
+  EXPECT_TRUE(env.ok()) << env.status();
+  return env.ok() ? std::move(*env) : nullptr;
+}
+
+absl::StatusOr<grpc::Status> GetCaPublicKeys(
+    const std::shared_ptr<grpc::Channel>& channel) {
+  auto stub = v1::CertificateAuthority::NewStub(channel);
+  grpc::ClientContext ctx;
+  v1::CaPublicKeys keys;
+  return stub->GetCaPublicKeys(&ctx, {}, &keys);
+}
+
+absl::Status RevokeSerial4242(storage::Store& store) {
+  storage::Revocation revoked;
+  revoked.serial = 4242;
+  revoked.reason = "test";
+  revoked.revoked_by = "admin";
+  return store.Revoke(revoked).status();
+}
+
 }  // namespace sallyport::ca

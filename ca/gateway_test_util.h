@@ -16,6 +16,7 @@
 #include "ca/ca_test_env.h"
 #include "gtest/gtest.h"
 #include "proto/audit.pb.h"
+#include "proto/ca.grpc.pb.h"
 #include "proto/gateway.grpc.pb.h"
 #include "tests/harness/postgres_fixture.h"
 
@@ -100,6 +101,17 @@ grpc::Status SendExecEvent(const std::shared_ptr<grpc::Channel>& channel,
 // (-1 when they cannot be read).
 int CountAuditEvents(storage::Store& store, std::string_view type,
                      std::initializer_list<std::string_view> texts);
+
+// A CA for a test (nullptr, with the test failed, when it cannot start).
+std::unique_ptr<CaTestEnv> MakeEnv(CaTestEnv::Options options = {});
+
+// CertificateAuthority.GetCaPublicKeys on `channel`: its status.
+absl::StatusOr<grpc::Status> GetCaPublicKeys(
+    const std::shared_ptr<grpc::Channel>& channel);
+
+// A revocation on record (serial 4242), which a revocation stream the CA
+// takes sends at once.
+absl::Status RevokeSerial4242(storage::Store& store);
 
 }  // namespace sallyport::ca
 

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "ca/audit_log.h"
 #include "ca/ca_test_env.h"
+#include "ca/gateway_test_util.h"
 #include "ca/login.h"
 #include "ca/password_hash.h"
 #include "ca/totp.h"
@@ -22,12 +23,6 @@ namespace sallyport::ca {
 namespace {
 
 using grpc::StatusCode;
-
-std::unique_ptr<CaTestEnv> MakeEnv(CaTestEnv::Options options = {}) {
-  auto env = CaTestEnv::Create(options);
-  EXPECT_TRUE(env.ok()) << env.status();
-  return env.ok() ? std::move(*env) : nullptr;
-}
 
 TEST(LoginTest, IssuesAnEightHourCertificateAndAClientCertificate) {
   auto env = MakeEnv();
