@@ -49,6 +49,50 @@ GatewayService::NewestHostCertificate(std::string_view name) {
   return newest;
 }
 
+absl::Status GatewayService::CheckEnrolledHostKey(
+    std::string_view gateway, const ssh::crypto::PublicKey& key) {
+  const std::string name(gateway);
+  absl::StatusOr<std::optional<storage::IssuedCertificate>> newest =
+      NewestHostCertificate(name);
+  if (!newest.ok()) {
+    return absl::UnavailableError(
+        "cannot read the gateway's host certificates; refusing");
+  }
+  if (!newest->has_value()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "gateway ", name,
+        " has no host certificate on record, and a target's host "
+        "certificate is issued only for the host key a gateway enrolled "
+        "with; ",
+        EnrolGatewayAgain(name)));
+  }
+  const storage::IssuedCertificate& enrolled = **newest;
+  if (enrolled.public_key_fingerprint != key.FingerprintSha256()) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "ssh_public_key (", key.FingerprintSha256(),
+        ") is not the host key gateway ", name, " is enrolled with (",
+        enrolled.public_key_fingerprint, ", its host certificate serial ",
+        enrolled.serial,
+        "): a target's host certificate is issued only for that key. If "
+        "the gateway's host key on disk is another (the name was enrolled "
+        "again elsewhere, or the key file replaced), ",
+        EnrolGatewayAgain(name), " and reload it (SIGHUP)"));
+  }
+  absl::StatusOr<bool> revoked =
+      ctx_.store->IsRevoked(enrolled.serial, enrolled.public_key_fingerprint);
+  if (!revoked.ok()) {
+    return absl::UnavailableError("cannot check revocation; refusing");
+  }
+  if (*revoked) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "gateway ", name, "'s host certificate (serial ", enrolled.serial,
+        ") is revoked, or its host key is: no target's host certificate is "
+        "issued for that key; ",
+        EnrolGatewayAgain(name), " with a new host key"));
+  }
+  return absl::OkStatus();
+}
+
 grpc::Status GatewayService::RenewGatewayHostCertificate(
     grpc::ServerContext* context,
     const pb::RenewGatewayHostCertificateRequest* request,
@@ -87,11 +131,8 @@ grpc::Status GatewayService::RenewGatewayHostCertificate(
         peer->name,
         verified.ok() ? "" : absl::StrCat(": ", verified.status().message()))));
   }
-  const std::string enrol_again = absl::StrCat(
-      "; enrol gateway ", peer->name,
-      " again with a token for its name (spctl tokens create --kind "
-      "gateway --gateway-name ",
-      peer->name, ")");
+  const std::string enrol_again =
+      absl::StrCat("; ", EnrolGatewayAgain(peer->name));
   // A revoked certificate proves nothing: renewing it would undo the
   // revocation with a fresh serial for the same key and principals.
   absl::StatusOr<bool> revoked =

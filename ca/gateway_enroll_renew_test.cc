@@ -240,42 +240,21 @@ TEST_F(RenewHostCertificateTest, AnOlderCertificateDoesNotUndoARevocation) {
 // (user empty, as a host's): the newest of them, by key id and first
 // principal, is renewed; an older one for another key is not.
 TEST_F(RenewHostCertificateTest, CertificatesRecordedWithoutTheGatewayRenew) {
-  // Such records, made as a ProxyJump target's for an inventory host of
-  // the gateway's name, by another gateway.
   storage::Host host;
   host.name = "gw9";
   host.address = "10.0.0.9";
   ASSERT_TRUE(env_->store().CreateHost(host).ok());
-  EnrolledGateway other = EnrollOrDie(*env_, "gw2");
   const auto legacy = [&]() {
     auto key = ssh::crypto::PrivateKey::GenerateEd25519();
     EXPECT_TRUE(key.ok());
-    gw::IssueHostCertificateForTargetRequest request;
-    request.set_host("gw9");
-    request.set_ssh_public_key(key->public_key().ToAuthorizedKeysLine());
-    gw::IssueHostCertificateForTargetResponse issued;
-    grpc::ClientContext ctx;
-    grpc::Status st =
-        gw::Gateway::NewStub(other.channel)
-            ->IssueHostCertificateForTarget(&ctx, request, &issued);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    return issued.certificate().ssh_certificate();
+    return IssueHostCertificateAsAdmin(
+        *env_, "gw9", key->public_key().ToAuthorizedKeysLine());
   };
   const std::string older = legacy();
   env_->clock().Advance(absl::Seconds(1));
   const std::string newer = legacy();
-  // gw9's mTLS identity, as enrolled before its records named it.
-  auto tls_key = GenerateTlsKey();
-  ASSERT_TRUE(tls_key.ok());
-  auto serial = env_->store().AllocateSerial();
-  ASSERT_TRUE(serial.ok());
-  auto pem = env_->server().client_ca().Issue(
-      ClientIdentity::Kind::kGateway, "gw9", *serial,
-      env_->clock().Now() - absl::Minutes(1),
-      env_->clock().Now() + absl::Hours(1), *PublicKeyToDer(tls_key->get()));
-  ASSERT_TRUE(pem.ok()) << pem.status();
-  auto gw9 = env_->ClientChannel(
-      std::string(PrivateKeyToPem(tls_key->get())->view()), *pem);
+  auto gw9 = UnrecordedGatewayChannel(*env_, "gw9");
+  ASSERT_NE(gw9, nullptr);
 
   gw::RenewGatewayHostCertificateResponse response;
   grpc::Status st = Renew(gw9, older, &response);

@@ -637,8 +637,10 @@ TEST_P(GatewayEnrollTest, AUserCertificateCannotCallGatewayRpcs) {
                 ->IssueHostCertificateForTarget(&ctx3, target, &target_response)
                 .error_code(),
             StatusCode::UNAUTHENTICATED);
-  // The same request from a gateway works: 1 h, name and address.
+  // The same request from a gateway, for its own host key, works: 1 h,
+  // name and address.
   EnrolledGateway g = EnrollOrDie(*env_, "gw1");
+  target.set_ssh_public_key(g.host_public_key);
   grpc::ClientContext ctx4;
   grpc::Status st =
       gw::Gateway::NewStub(g.channel)->IssueHostCertificateForTarget(

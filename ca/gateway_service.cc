@@ -24,6 +24,10 @@ std::string GatewayActor(std::string_view name) {
   return absl::StrCat("gateway:", std::string(name));
 }
 
+// The `via` of a ProxyJump target's host certificate (its cert.issued
+// event), and the `purpose` of its cert.refused.
+constexpr std::string_view kTargetCertificateVia = "proxyjump-target";
+
 }  // namespace
 
 bool RecordedAfter(const storage::IssuedCertificate& a,
@@ -37,6 +41,14 @@ bool RecordedAfter(const storage::IssuedCertificate& a,
 
 std::string GatewayCertificateUser(std::string_view gateway) {
   return absl::StrCat("gateway:", std::string(gateway));
+}
+
+std::string EnrolGatewayAgain(std::string_view gateway) {
+  const std::string name(gateway);
+  return absl::StrCat("enrol gateway ", name,
+                      " again with a token for its name (spctl tokens create "
+                      "--kind gateway --gateway-name ",
+                      name, ")");
 }
 
 absl::Status CheckGatewayEnrolmentName(storage::Store& store,
@@ -394,10 +406,32 @@ grpc::Status GatewayService::IssueHostCertificateForTarget(
   absl::StatusOr<ssh::crypto::PublicKey> key =
       ParseSshKey(request->ssh_public_key());
   if (!key.ok()) return ToGrpc(key.status());
+  // Users' known_hosts trust the host CA for every inventory name: a
+  // certificate for the host on any other key would let whoever holds the
+  // gateway's identity impersonate the host anywhere, off the gateway's
+  // path too. On its enrolled key it is worthless without the gateway's
+  // host private key.
+  absl::Status own = CheckEnrolledHostKey(peer->name, *key);
+  if (absl::IsPermissionDenied(own)) {
+    spdlog::warn(
+        "target host certificate refused: gateway={} host={} key={}: {}",
+        peer->name, request->host(), key->FingerprintSha256(),
+        std::string(own.message()));
+    // Best effort: the refusal stands whether or not it could be logged.
+    (void)ctx_.audit->Record(
+        kEventCertRefused, GatewayActor(peer->name),
+        {{"subject", request->host()},
+         {"purpose", std::string(kTargetCertificateVia)},
+         {"gateway", peer->name},
+         {"key", key->FingerprintSha256()},
+         {"code", std::string(absl::StatusCodeToString(own.code()))},
+         {"reason", std::string(own.message())}});
+  }
+  if (!own.ok()) return ToGrpc(own);
   absl::StatusOr<ssh::cert::Certificate> cert =
       ctx_.issuer->IssueHostCertificate(
           request->host(), *key, GatewayActor(peer->name),
-          settings_.target_certificate_ttl, "proxyjump-target");
+          settings_.target_certificate_ttl, kTargetCertificateVia);
   if (!cert.ok()) return ToGrpc(cert.status());
   FillIssued(*cert, response->mutable_certificate());
   return grpc::Status::OK;

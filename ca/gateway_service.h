@@ -23,6 +23,11 @@ namespace sallyport::ca {
 // (never a user name, which has no ':'); `spctl certs ls --user` finds it.
 std::string GatewayCertificateUser(std::string_view gateway);
 
+// What a refusal tells gateway `gateway` whose enrolment no longer holds:
+// "enrol gateway NAME again with a token for its name (spctl tokens create
+// --kind gateway --gateway-name NAME)".
+std::string EnrolGatewayAgain(std::string_view gateway);
+
 // Whether certificate record `a` was recorded after `b`: by issued_at,
 // then by serial.
 bool RecordedAfter(const storage::IssuedCertificate& a,
@@ -169,6 +174,12 @@ class GatewayService final
   // first principal); nullopt when there is none.
   absl::StatusOr<std::optional<storage::IssuedCertificate>>
   NewestHostCertificate(std::string_view name);
+  // Whether `key` is the host key gateway `gateway` is enrolled with: the
+  // key of its NewestHostCertificate, neither revoked (that certificate by
+  // serial, or the key). kPermissionDenied saying which and how to enrol
+  // again; kUnavailable when the store cannot be asked.
+  absl::Status CheckEnrolledHostKey(std::string_view gateway,
+                                    const ssh::crypto::PublicKey& key);
 
   CaContext ctx_;
   const Settings settings_;

@@ -93,6 +93,36 @@ EnrolledGateway EnrollOrDie(CaTestEnv& env, const std::string& name) {
   return gw;
 }
 
+std::shared_ptr<grpc::Channel> UnrecordedGatewayChannel(
+    CaTestEnv& env, const std::string& name) {
+  auto tls_key = GenerateTlsKey();
+  EXPECT_TRUE(tls_key.ok()) << tls_key.status();
+  auto serial = env.store().AllocateSerial();
+  EXPECT_TRUE(serial.ok()) << serial.status();
+  if (!tls_key.ok() || !serial.ok()) return nullptr;
+  auto pem = env.server().client_ca().Issue(
+      ClientIdentity::Kind::kGateway, name, *serial,
+      env.clock().Now() - absl::Minutes(1), env.clock().Now() + absl::Hours(1),
+      *PublicKeyToDer(tls_key->get()));
+  EXPECT_TRUE(pem.ok()) << pem.status();
+  if (!pem.ok()) return nullptr;
+  return env.ClientChannel(std::string(PrivateKeyToPem(tls_key->get())->view()),
+                           *pem);
+}
+
+std::string IssueHostCertificateAsAdmin(CaTestEnv& env, const std::string& name,
+                                        const std::string& public_key) {
+  v1::IssueHostCertificateRequest request;
+  request.set_host(name);
+  request.set_ssh_public_key(public_key);
+  v1::IssueHostCertificateResponse response;
+  grpc::ClientContext ctx;
+  grpc::Status st = v1::CertificateAuthority::NewStub(AdminChannel(env))
+                        ->IssueHostCertificate(&ctx, request, &response);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  return response.ssh_certificate();
+}
+
 audit::v1::RecordingSession RecordingMeta(const std::string& id) {
   audit::v1::RecordingSession m;
   m.set_session_id(id);

@@ -74,6 +74,20 @@ EnrolledGateway Enroll(CaTestEnv& env, const std::string& token,
 // either fails.
 EnrolledGateway EnrollOrDie(CaTestEnv& env, const std::string& name);
 
+// A gateway enrolled before its host certificates were recorded with its
+// name (user GatewayCertificateUser), as CAs before that recorded them:
+// UnrecordedGatewayChannel is an mTLS channel with an identity for `name`
+// from the CA's client CA, recorded nowhere; IssueHostCertificateAsAdmin
+// records, through the admin's CertificateAuthority.IssueHostCertificate
+// for the inventory host `name` (which must exist), a host certificate on
+// `public_key` (authorized_keys line) with an empty user and key id and
+// first principal `name`, and returns its line ("" with the test failed
+// when refused).
+std::shared_ptr<grpc::Channel> UnrecordedGatewayChannel(
+    CaTestEnv& env, const std::string& name);
+std::string IssueHostCertificateAsAdmin(CaTestEnv& env, const std::string& name,
+                                        const std::string& public_key);
+
 // What a gateway writes of a session (issue 14), for the tests of who may
 // write it (recording_service_test.cc, session_owner_test.cc):
 

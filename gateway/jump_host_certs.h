@@ -1,7 +1,8 @@
 // Host certificates for inventory names (recorded ProxyJump, issue 13):
 // the gateway's inner SSH server presents, for `ssh -J gw web01`, its own
 // host key certified by the host CA for "web01"
-// (IssueHostCertificateForTarget). Certificates are kept per (host, host
+// (IssueHostCertificateForTarget, which certifies only the key the
+// gateway enrolled with). Certificates are kept per (host, host
 // key) until `renew_before` their expiry, so a connection normally costs no
 // CA call. The cache is bounded (max_entries, kDefaultMaxEntries): when
 // full, the entry that expires first makes room. Thread-safe.

@@ -63,7 +63,9 @@ void GatewayConnection::StartRecordedJump(Channel ch,
                destination, host.name());
     return;
   }
-  // The gateway's first host key, certified for the host's name.
+  // The gateway's host key (serve loads one, the key its host certificate
+  // certifies), certified for the host's name: the CA certifies no other
+  // key than the one the gateway enrolled with.
   ssh::transport::ServerHostKey key{keys.front().key, {}};
   const std::string name = host.name();
   const std::string fingerprint = key.key.public_key().FingerprintSha256();
