@@ -23,30 +23,54 @@ namespace {
 
 namespace pb = ::sallyport::gateway::v1;
 
+// The newest of the host certificates recorded with `user` whose key id
+// and first principal are `name`, into `newest`.
+absl::Status ReadNewestHostCertificate(
+    storage::Store& store, std::string user, std::string_view name,
+    std::optional<storage::IssuedCertificate>& newest) {
+  storage::CertificateFilter filter;
+  filter.user = std::move(user);
+  filter.purpose = storage::CertificatePurpose::kHost;
+  return ForEachCertificate(
+      store, filter,
+      [&](const storage::IssuedCertificate& c) -> absl::StatusOr<bool> {
+        if (c.key_id == name && !c.principals.empty() &&
+            c.principals.front() == name &&
+            (!newest.has_value() || RecordedAfter(c, *newest))) {
+          newest = c;
+        }
+        return true;
+      });
+}
+
 }  // namespace
 
 absl::StatusOr<std::optional<storage::IssuedCertificate>>
 GatewayService::NewestHostCertificate(std::string_view name) {
   std::optional<storage::IssuedCertificate> newest;
-  const auto keep_newest =
-      [&](const storage::IssuedCertificate& c) -> absl::StatusOr<bool> {
-    if (c.key_id == name && !c.principals.empty() &&
-        c.principals.front() == name &&
-        (!newest.has_value() || RecordedAfter(c, *newest))) {
-      newest = c;
-    }
-    return true;
-  };
-  storage::CertificateFilter filter;
-  filter.user = GatewayCertificateUser(name);
-  filter.purpose = storage::CertificatePurpose::kHost;
-  RETURN_IF_ERROR(ForEachCertificate(*ctx_.store, filter, keep_newest));
+  RETURN_IF_ERROR(ReadNewestHostCertificate(
+      *ctx_.store, GatewayCertificateUser(name), name, newest));
   if (newest.has_value()) return newest;
-  // Recorded before gateway host certificates named their gateway: every
-  // host certificate is read, until the gateway's first renewal since.
-  filter.user = "";
-  RETURN_IF_ERROR(ForEachCertificate(*ctx_.store, filter, keep_newest));
-  return newest;
+  // Recorded before gateway host certificates named their gateway, until
+  // the gateway's first renewal since.
+  return LegacyHostCertificate(std::string(name));
+}
+
+absl::StatusOr<std::optional<storage::IssuedCertificate>>
+GatewayService::LegacyHostCertificate(const std::string& name) {
+  {
+    absl::MutexLock lock(&legacy_mu_);
+    if (auto it = legacy_host_certificates_.find(name);
+        it != legacy_host_certificates_.end()) {
+      return it->second;
+    }
+  }
+  std::optional<storage::IssuedCertificate> newest;
+  RETURN_IF_ERROR(ReadNewestHostCertificate(*ctx_.store, "", name, newest));
+  absl::MutexLock lock(&legacy_mu_);
+  // A concurrent first read found the same, or kept its own.
+  return legacy_host_certificates_.try_emplace(name, std::move(newest))
+      .first->second;
 }
 
 absl::Status GatewayService::CheckEnrolledHostKey(

@@ -12,6 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "ca/ca_service.h"
 #include "ca/presented_cert.h"
@@ -171,9 +174,20 @@ class GatewayService final
   // Gateway `name`'s newest host certificate on record (its enrolment's or
   // a renewal's, user GatewayCertificateUser(name); a record from before
   // gateway host certificates had that user is found by its key id and
-  // first principal); nullopt when there is none.
+  // first principal, read once per name: LegacyHostCertificate); nullopt
+  // when there is none.
   absl::StatusOr<std::optional<storage::IssuedCertificate>>
   NewestHostCertificate(std::string_view name);
+  // The newest host certificate of gateway `name` among the records made
+  // before gateway host certificates named their gateway (user ""), by key
+  // id and first principal. Every host certificate without a user is read
+  // (targets' ones too, which grow with use), so the answer is kept per
+  // name: no gateway's certificate is recorded without its user since, and
+  // a later one that looks like it (an admin's certificate for a host of
+  // the gateway's name) is not the gateway's. Names are those of gateway
+  // identities the CA issued.
+  absl::StatusOr<std::optional<storage::IssuedCertificate>>
+  LegacyHostCertificate(const std::string& name);
   // Whether `key` is the host key gateway `gateway` is enrolled with: the
   // key of its NewestHostCertificate, neither revoked (that certificate by
   // serial, or the key). kPermissionDenied saying which and how to enrol
@@ -184,6 +198,9 @@ class GatewayService final
   CaContext ctx_;
   const Settings settings_;
   VerifiedUserCertificates verified_user_certificates_;
+  absl::Mutex legacy_mu_;
+  absl::flat_hash_map<std::string, std::optional<storage::IssuedCertificate>>
+      legacy_host_certificates_ ABSL_GUARDED_BY(legacy_mu_);
 };
 
 }  // namespace sallyport::ca

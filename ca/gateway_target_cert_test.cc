@@ -178,6 +178,25 @@ TEST_F(TargetCertificateTest, AGatewayRecordedWithoutItsNameIsCertified) {
   ExpectRefused(gw9, FreshKey(), "gw9", kNotEnrolled);
 }
 
+// The records without a user are read once per gateway name: an admin's
+// later certificate for an inventory host of the gateway's name (recorded
+// the same way) is not taken for the gateway's enrolment.
+TEST_F(TargetCertificateTest, AGatewayRecordedWithoutItsNameKeepsItsKey) {
+  storage::Host host;
+  host.name = "gw7";
+  host.address = "10.0.0.7";
+  ASSERT_TRUE(env_->store().CreateHost(host).ok());
+  const std::string key = FreshKey();
+  ASSERT_FALSE(IssueHostCertificateAsAdmin(*env_, "gw7", key).empty());
+  auto gw7 = UnrecordedGatewayChannel(*env_, "gw7");
+  ASSERT_NE(gw7, nullptr);
+  ExpectIssued(gw7, key);
+  const std::string other = FreshKey();
+  ASSERT_FALSE(IssueHostCertificateAsAdmin(*env_, "gw7", other).empty());
+  ExpectIssued(gw7, key);
+  ExpectRefused(gw7, other, "gw7", kNotEnrolled);
+}
+
 // A gateway identity with no host certificate on record at all.
 TEST_F(TargetCertificateTest, AGatewayWithoutAHostCertificateIsRefused) {
   auto gw8 = UnrecordedGatewayChannel(*env_, "gw8");
