@@ -244,6 +244,28 @@ absl::Status TooManyGatewayStreams(std::string_view what) {
       " again when one has ended"));
 }
 
+absl::Status TooManyGatewayCalls(std::string_view method) {
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "the CA is overloaded: this gateway, or all gateways together, have "
+      "too many calls in progress (at most ",
+      kMaxGatewayCallsPerGateway, " for a gateway, ", kMaxGatewayCalls,
+      " for all gateways); try the ", std::string(method),
+      " again when they have been answered"));
+}
+
+absl::StatusOr<std::optional<InFlightLimiter::Ticket>> EnterGatewayCall(
+    const CaContext& ctx, const grpc::ServerContextBase& context,
+    std::string_view method) {
+  std::optional<ClientIdentity> presented = ctx.peers->Presented(context);
+  if (!presented.has_value() ||
+      presented->kind != ClientIdentity::Kind::kGateway) {
+    return std::nullopt;
+  }
+  InFlightLimiter::Ticket place = ctx.gateway_calls->TryEnter(presented->name);
+  if (!place.ok()) return TooManyGatewayCalls(method);
+  return std::optional<InFlightLimiter::Ticket>(std::move(place));
+}
+
 grpc::Status CaService::WatchRevocations(
     grpc::ServerContext* context, const v1::WatchRevocationsRequest* request,
     grpc::ServerWriter<v1::Revocation>* writer) {

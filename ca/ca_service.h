@@ -4,6 +4,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -49,6 +50,9 @@ struct CaContext {
   // open (WatchRevocations, UploadRecording), keyed by gateway name:
   // kMaxGatewayStreams, kMaxGatewayStreamsPerGateway.
   InFlightLimiter* gateway_streams = nullptr;
+  // The gateways' unary calls in progress, keyed by gateway name:
+  // kMaxGatewayCalls, kMaxGatewayCallsPerGateway (EnterGatewayCall).
+  InFlightLimiter* gateway_calls = nullptr;
 };
 
 // ReachableHosts lists at most this many hosts (as many as sp reads).
@@ -89,6 +93,43 @@ inline constexpr int kMaxGatewayStreams = 64;
 inline constexpr int kMaxGatewayStreamsPerGateway = 16;
 // The refusal of a gateway's call beyond them.
 absl::Status TooManyGatewayStreams(std::string_view what);
+
+// A gateway's unary calls in progress: AuthorizeChannel,
+// IssueSessionCertificate, IssueHostCertificateForTarget,
+// RecordGatewayEvents, RenewGatewayIdentity and
+// RenewGatewayHostCertificate. Each holds one of the CA's handler threads
+// (IssueSessionCertificate: an issuance worker) until the Store answers,
+// so while the Store is slow (PostgreSQL stalling) they pile up, and one
+// gateway's burst (a compromised gateway, or a login storm behind one)
+// would take every thread from the other gateways, the users' logins and
+// the admin API. A gateway gets at most kMaxGatewayCallsPerGateway at
+// once, all gateways kMaxGatewayCalls; one more is refused at once
+// (RESOURCE_EXHAUSTED, TooManyGatewayCalls), nothing waits for a place.
+// kMaxGatewayCalls is a quarter of CaServer::kMaxThreads (128): with the
+// logins' kMaxLoginsInFlight (32) and the users' revocation streams
+// (kMaxUserRevocationStreams, 16), 48 threads stay for the admin API, the
+// users' certificates and the gateways' streams (a few per gateway in
+// use; kMaxGatewayStreams bounds them apart). kMaxGatewayCallsPerGateway
+// is a quarter of that, so that four gateways get their calls in while
+// one bursts; with a Store answering in about 10 ms it carries some 800
+// calls a second of one gateway, far above a login storm, and a gateway
+// beyond it is told at once that the CA is overloaded instead of its
+// users waiting out their deadlines.
+inline constexpr int kMaxGatewayCalls = 32;
+inline constexpr int kMaxGatewayCallsPerGateway = 8;
+// The refusal of a gateway's unary call `method` beyond them.
+absl::Status TooManyGatewayCalls(std::string_view method);
+// A place in ctx.gateway_calls for the call of `context`, keyed by the
+// gateway identity its caller presents (its client certificate checked
+// against the TLS CA, no store read): taken before the call's first store
+// read, so a call waiting on a slow Store holds its place, given back when
+// the Ticket is destroyed. nullopt, nothing taken, when the caller
+// presents no gateway identity (PeerAuthenticator::AuthenticateGateway
+// refuses it). kResourceExhausted (TooManyGatewayCalls) when the gateway,
+// or all gateways, have as many calls in progress as they may.
+absl::StatusOr<std::optional<InFlightLimiter::Ticket>> EnterGatewayCall(
+    const CaContext& ctx, const grpc::ServerContextBase& context,
+    std::string_view method);
 
 // IssueUserCertificate uses gRPC's callback API (as the gateway's
 // IssueSessionCertificate): no thread waits for its record to commit.

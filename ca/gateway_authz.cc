@@ -94,6 +94,18 @@ bool JumpCanBeRecorded(const rbac::Decision& d,
   return false;
 }
 
+// A call's reactor that holds its place (EnterGatewayCall) until gRPC is
+// done with the call: the answer sent, after the record committed.
+class PlaceHoldingReactor final : public grpc::ServerUnaryReactor {
+ public:
+  explicit PlaceHoldingReactor(std::optional<InFlightLimiter::Ticket> place)
+      : place_(std::move(place)) {}
+  void OnDone() override { delete this; }
+
+ private:
+  std::optional<InFlightLimiter::Ticket> place_;
+};
+
 }  // namespace
 
 struct GatewayService::Checked {
@@ -217,6 +229,9 @@ absl::StatusOr<GatewayService::Checked> GatewayService::FinishCheck(
 grpc::Status GatewayService::AuthorizeChannel(
     grpc::ServerContext* context, const pb::AuthorizeChannelRequest* request,
     pb::AuthorizeChannelResponse* response) {
+  absl::StatusOr<std::optional<InFlightLimiter::Ticket>> place =
+      EnterGatewayCall(ctx_, *context, "AuthorizeChannel");
+  if (!place.ok()) return ToGrpc(place.status());
   storage::IssuanceReads reads;
   PendingCheck pending;
   if (PresentsGatewayIdentity(*context)) {
@@ -364,7 +379,15 @@ grpc::ServerUnaryReactor* GatewayService::IssueSessionCertificate(
     grpc::CallbackServerContext* context,
     const pb::IssueSessionCertificateRequest* request,
     pb::IssueSessionCertificateResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<std::optional<InFlightLimiter::Ticket>> place =
+      EnterGatewayCall(ctx_, *context, "IssueSessionCertificate");
+  if (!place.ok()) {
+    grpc::ServerUnaryReactor* refused = context->DefaultReactor();
+    refused->Finish(ToGrpc(place.status()));
+    return refused;
+  }
+  grpc::ServerUnaryReactor* reactor =
+      new PlaceHoldingReactor(*std::move(place));
   // The store reads (PostgreSQL: round trips) run on the issuance workers,
   // not on gRPC's few callback threads.
   RunOnIssuanceWorkers(ctx_.issuance_workers, reactor,

@@ -121,6 +121,9 @@ grpc::Status GatewayService::RenewGatewayHostCertificate(
     grpc::ServerContext* context,
     const pb::RenewGatewayHostCertificateRequest* request,
     pb::RenewGatewayHostCertificateResponse* response) {
+  absl::StatusOr<std::optional<InFlightLimiter::Ticket>> place =
+      EnterGatewayCall(ctx_, *context, "RenewGatewayHostCertificate");
+  if (!place.ok()) return ToGrpc(place.status());
   absl::StatusOr<ClientIdentity> peer =
       ctx_.peers->AuthenticateGateway(*context, "RenewGatewayHostCertificate");
   if (!peer.ok()) return ToGrpc(peer.status());

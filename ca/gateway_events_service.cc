@@ -1,6 +1,7 @@
 #include "ca/gateway_events_service.h"
 
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -60,6 +61,9 @@ absl::Status Check(const pb::GatewayEvent& e) {
 grpc::Status GatewayEventsService::RecordGatewayEvents(
     grpc::ServerContext* context, const pb::RecordGatewayEventsRequest* request,
     pb::RecordGatewayEventsResponse* response) {
+  absl::StatusOr<std::optional<InFlightLimiter::Ticket>> place =
+      EnterGatewayCall(ctx_, *context, "RecordGatewayEvents");
+  if (!place.ok()) return ToGrpc(place.status());
   absl::StatusOr<ClientIdentity> peer =
       ctx_.peers->AuthenticateGateway(*context, "RecordGatewayEvents");
   if (!peer.ok()) return ToGrpc(peer.status());

@@ -332,6 +332,9 @@ grpc::Status GatewayService::RenewGatewayIdentity(
     grpc::ServerContext* context,
     const pb::RenewGatewayIdentityRequest* request,
     pb::RenewGatewayIdentityResponse* response) {
+  absl::StatusOr<std::optional<InFlightLimiter::Ticket>> place =
+      EnterGatewayCall(ctx_, *context, "RenewGatewayIdentity");
+  if (!place.ok()) return ToGrpc(place.status());
   absl::StatusOr<ClientIdentity> peer =
       ctx_.peers->AuthenticateGateway(*context, "RenewGatewayIdentity");
   if (!peer.ok()) return ToGrpc(peer.status());
@@ -398,6 +401,9 @@ grpc::Status GatewayService::IssueHostCertificateForTarget(
     grpc::ServerContext* context,
     const pb::IssueHostCertificateForTargetRequest* request,
     pb::IssueHostCertificateForTargetResponse* response) {
+  absl::StatusOr<std::optional<InFlightLimiter::Ticket>> place =
+      EnterGatewayCall(ctx_, *context, "IssueHostCertificateForTarget");
+  if (!place.ok()) return ToGrpc(place.status());
   absl::StatusOr<ClientIdentity> peer = ctx_.peers->AuthenticateGateway(
       *context, "IssueHostCertificateForTarget");
   if (!peer.ok()) return ToGrpc(peer.status());

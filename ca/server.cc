@@ -118,6 +118,8 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
   s->revocations_ = std::make_unique<RevocationFeed>();
   s->gateway_streams_ = std::make_unique<InFlightLimiter>(
       kMaxGatewayStreams, kMaxGatewayStreamsPerGateway);
+  s->gateway_calls_ = std::make_unique<InFlightLimiter>(
+      kMaxGatewayCalls, kMaxGatewayCallsPerGateway);
   int issuance_threads = s->options_.issuance_threads;
   if (issuance_threads < 0) {
     issuance_threads = absl::StartsWith(cfg.store_url, "postgres")
@@ -140,6 +142,7 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
   ctx.peers = s->peers_.get();
   ctx.revocations = s->revocations_.get();
   ctx.gateway_streams = s->gateway_streams_.get();
+  ctx.gateway_calls = s->gateway_calls_.get();
   ctx.issuance_workers = s->issuance_workers_.get();
   ctx.revocation_poll = s->options_.revocation_poll;
   ctx.gateway_ssh_addresses = cfg.gateway_ssh_addresses;

@@ -114,13 +114,15 @@ class CaServer {
   void Wait();
 
   // For tests: the login authenticator, the client CA, the hasher, the
-  // gateway service and the CA keys.
+  // gateway service, the CA keys and the places of the gateways' unary
+  // calls (kMaxGatewayCalls).
   LoginAuthenticator& login() { return *login_; }
   const PasswordHasher& hasher() const { return *hasher_; }
   const ClientCertificateAuthority& client_ca() const { return *client_ca_; }
   HashGate& hash_gate() { return *hash_gate_; }
   GatewayService& gateway_service() { return *gateway_service_; }
   CaKeyring& keyring() { return *keyring_; }
+  InFlightLimiter& gateway_calls() { return *gateway_calls_; }
 
  private:
   CaServer() = default;
@@ -136,6 +138,7 @@ class CaServer {
   std::unique_ptr<PeerAuthenticator> peers_;
   std::unique_ptr<RevocationFeed> revocations_;
   std::unique_ptr<InFlightLimiter> gateway_streams_;
+  std::unique_ptr<InFlightLimiter> gateway_calls_;
   std::unique_ptr<CaService> ca_service_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<AuditService> audit_service_;

@@ -284,6 +284,13 @@ absl::StatusOr<ClientIdentity> PeerAuthenticator::AuthenticateGateway(
 
 std::optional<ClientIdentity::Kind> PeerAuthenticator::PresentedKind(
     const grpc::ServerContextBase& ctx) {
+  std::optional<ClientIdentity> id = Presented(ctx);
+  if (!id.has_value()) return std::nullopt;
+  return id->kind;
+}
+
+std::optional<ClientIdentity> PeerAuthenticator::Presented(
+    const grpc::ServerContextBase& ctx) {
   std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
   if (auth == nullptr) return std::nullopt;
   std::vector<grpc::string_ref> pems =
@@ -292,7 +299,7 @@ std::optional<ClientIdentity::Kind> PeerAuthenticator::PresentedKind(
   absl::StatusOr<ClientIdentity> id = client_ca_->Verify(
       std::string_view(pems[0].data(), pems[0].size()), clock_->Now());
   if (!id.ok()) return std::nullopt;
-  return id->kind;
+  return *std::move(id);
 }
 
 }  // namespace sallyport::ca

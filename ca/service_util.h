@@ -166,6 +166,10 @@ class PeerAuthenticator {
   // identities (a gateway calling Login).
   std::optional<ClientIdentity::Kind> PresentedKind(
       const grpc::ServerContextBase& ctx);
+  // The identity of that certificate (no store read: its serial may be
+  // revoked; only Authenticate says who calls). For what must be decided
+  // before the call's first store read, e.g. whose place a call takes.
+  std::optional<ClientIdentity> Presented(const grpc::ServerContextBase& ctx);
 
   // True when `user` holds the admin role.
   absl::StatusOr<bool> IsAdmin(std::string_view user);
