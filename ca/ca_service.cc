@@ -266,6 +266,33 @@ absl::StatusOr<std::optional<InFlightLimiter::Ticket>> EnterGatewayCall(
   return std::optional<InFlightLimiter::Ticket>(std::move(place));
 }
 
+OpenCallCaller::OpenCallCaller(const CaContext& ctx,
+                               const grpc::ServerContextBase& context,
+                               absl::Duration interval)
+    : ctx_(ctx),
+      context_(context),
+      interval_(interval),
+      seen_(ctx.revocations->generation()),
+      next_(absl::Now() + interval) {}
+
+absl::Status OpenCallCaller::Check(std::string_view ended, bool revoked_since) {
+  const uint64_t generation = ctx_.revocations->generation();
+  const absl::Time now = absl::Now();
+  if (!revoked_since && generation == seen_ && now < next_) {
+    return absl::OkStatus();
+  }
+  seen_ = generation;
+  next_ = now + interval_;
+  absl::StatusOr<ClientIdentity> still = ctx_.peers->Authenticate(context_);
+  if (still.ok()) return absl::OkStatus();
+  if (absl::IsUnavailable(still.status())) return still.status();
+  return absl::PermissionDeniedError(
+      absl::StrCat(std::string(ended),
+                   ": the identity it was opened with no longer "
+                   "authenticates (",
+                   still.status().message(), ")"));
+}
+
 grpc::Status CaService::WatchRevocations(
     grpc::ServerContext* context, const v1::WatchRevocationsRequest* request,
     grpc::ServerWriter<v1::Revocation>* writer) {
@@ -284,10 +311,18 @@ grpc::Status CaService::WatchRevocations(
   }
   int64_t after = std::max<int64_t>(0, request->after_id());
   uint64_t seen = ctx_.revocations->generation();
+  // Checked again only when revocations arrive: the stream reads nothing
+  // more while none do.
+  OpenCallCaller caller(ctx_, *context, absl::InfiniteDuration());
   while (!context->IsCancelled()) {
     absl::StatusOr<std::vector<storage::Revocation>> list =
         ctx_.store->ListRevocations(after);
     if (!list.ok()) return ToGrpc(list.status());
+    if (absl::Status still = caller.Check("the revocation stream ended",
+                                          /*revoked_since=*/!list->empty());
+        !still.ok()) {
+      return ToGrpc(still);
+    }
     for (const storage::Revocation& r : *list) {
       v1::Revocation out;
       RevocationToProto(r, &out);

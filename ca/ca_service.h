@@ -131,6 +131,34 @@ absl::StatusOr<std::optional<InFlightLimiter::Ticket>> EnterGatewayCall(
     const CaContext& ctx, const grpc::ServerContextBase& context,
     std::string_view method);
 
+// The caller of a long call (WatchRevocations, UploadRecording) checked
+// again while the call is open: an identity revoked after the call began
+// (`spctl revoke` of a gateway's or a user's TLS serial) must not keep
+// the stream it opened before, which it could keep open for as long as it
+// likes.
+class OpenCallCaller {
+ public:
+  // `context` is the call's, whose caller authenticated at its start.
+  OpenCallCaller(const CaContext& ctx, const grpc::ServerContextBase& context,
+                 absl::Duration interval);
+  // OK while the caller still authenticates
+  // (PeerAuthenticator::Authenticate: its client certificate not revoked,
+  // not expired). It is checked again, one Store read, when this CA
+  // revoked something since the last check (RevocationFeed), when
+  // `revoked_since` (the call saw revocations in the Store, e.g. another
+  // instance's), or `interval` after the last check; otherwise nothing is
+  // read. kPermissionDenied "<ended>: <why>" once it does not;
+  // kUnavailable when the Store cannot say (fail closed).
+  absl::Status Check(std::string_view ended, bool revoked_since = false);
+
+ private:
+  const CaContext& ctx_;
+  const grpc::ServerContextBase& context_;
+  const absl::Duration interval_;
+  uint64_t seen_;
+  absl::Time next_;
+};
+
 // IssueUserCertificate uses gRPC's callback API (as the gateway's
 // IssueSessionCertificate): no thread waits for its record to commit.
 class CaService final

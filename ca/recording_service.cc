@@ -109,6 +109,10 @@ grpc::Status RecordingService::UploadRecording(
   };
   absl::StatusOr<av1::RecordingSession> stored = writer.Begin(peer->name, meta);
   if (!stored.ok()) return refused(stored.status());
+  // A gateway identity revoked while the upload is open writes no more:
+  // checked before each write (a Store read when this CA revoked
+  // something, else at most once per revocation poll).
+  OpenCallCaller caller(ctx_, *context, ctx_.revocation_poll);
   do {
     if (absl::Status bad = CheckMessage(m); !bad.ok()) return ToGrpc(bad);
     if (m.has_session() && m.session().session_id() != meta.session_id()) {
@@ -122,6 +126,11 @@ grpc::Status RecordingService::UploadRecording(
     records.reserve(static_cast<size_t>(m.records_size()));
     for (av1::RecordingRecord& r : *m.mutable_records()) {
       records.push_back(std::move(r));
+    }
+    if (absl::Status still = caller.Check(
+            "the recording upload ended (the records stored before stay)");
+        !still.ok()) {
+      return refused(still);
     }
     stored = writer.Write(peer->name, meta.session_id(), std::move(records));
     if (!stored.ok()) return refused(stored.status());
