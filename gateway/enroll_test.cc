@@ -1,7 +1,8 @@
-// `sallyport-gateway enroll` and identity renewal against a real CA (the
-// in-process CaTestEnv over real TLS on loopback): the files and their
-// modes, the host certificate as the real `ssh-keygen -L` reads it, the
-// mTLS identity used for a real RPC, and each refusal.
+// `sallyport-gateway enroll` against a real CA (the in-process CaTestEnv
+// over real TLS on loopback): the files and their modes, the host
+// certificate as the real `ssh-keygen -L` reads it, the mTLS identity used
+// for a real RPC, and each refusal. Renewing the identity is in
+// enroll_identity_test.cc.
 #include "gateway/enroll.h"
 
 #include <sys/stat.h>
@@ -18,7 +19,7 @@
 #include "ca/ca_test_env.h"
 #include "ca/gateway_test_util.h"
 #include "gateway/enroll_main.h"
-#include "gateway/renew_host.h"
+#include "gateway/enroll_test_fixture.h"
 #include "gtest/gtest.h"
 #include "proto/ca.grpc.pb.h"
 #include "ssh/cert/certificate.h"
@@ -30,80 +31,8 @@ namespace sallyport::gateway {
 namespace {
 
 using sallyport::testing::RunCommandOk;
-using sallyport::testing::TempDir;
-
-int Mode(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) return -1;
-  return static_cast<int>(st.st_mode & 07777);
-}
 
 bool Exists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
-
-// Whether a temporary file of base::WriteFileAtomic for `path`
-// (PATH.tmp.XXXXXX) is left beside it.
-bool TemporaryLeft(const std::string& path) {
-  const std::filesystem::path p(path);
-  for (const auto& entry :
-       std::filesystem::directory_iterator(p.parent_path())) {
-    if (absl::StartsWith(entry.path().filename().string(),
-                         p.filename().string() + ".tmp")) {
-      return true;
-    }
-  }
-  return false;
-}
-
-class EnrollTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto env = ca::CaTestEnv::Create();
-    ASSERT_TRUE(env.ok()) << env.status();
-    env_ = std::move(*env);
-    auto dir = TempDir::Create("gwenroll");
-    ASSERT_TRUE(dir.ok());
-    dir_ = std::make_unique<TempDir>(std::move(*dir));
-  }
-
-  // A gateway join token; for `gateway_name` only when given.
-  std::string Token(const std::string& gateway_name = "") {
-    std::string token;
-    grpc::Status st = ca::CreateJoinToken(*env_, "gateway", absl::Hours(1),
-                                          &token, gateway_name);
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    return token;
-  }
-
-  EnrollOptions Options(const std::string& token, const std::string& sub) {
-    EnrollOptions o;
-    o.ca = env_->server().address();
-    o.ca_fingerprint = env_->init().tls_fingerprint;
-    o.token = token;
-    o.state_dir = dir_->File(sub);
-    o.name = "gw1";
-    o.principals = {"gw1.example.com", "127.0.0.1"};
-    o.timeout = absl::Seconds(20);
-    return o;
-  }
-
-  // GetCaPublicKeys with the gateway's identity from its config.
-  grpc::Status CallWithIdentity(const std::string& config_path) {
-    absl::StatusOr<GatewaySettings> s = LoadGatewayConfig(config_path);
-    EXPECT_TRUE(s.ok()) << s.status();
-    if (!s.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, "config");
-    auto channel = OpenCaChannel(*s);
-    EXPECT_TRUE(channel.ok()) << channel.status();
-    if (!channel.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, "ch");
-    grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
-    ca::v1::CaPublicKeys keys;
-    return ca::v1::CertificateAuthority::NewStub(*channel)->GetCaPublicKeys(
-        &ctx, ca::v1::GetCaPublicKeysRequest(), &keys);
-  }
-
-  std::unique_ptr<ca::CaTestEnv> env_;
-  std::unique_ptr<TempDir> dir_;
-};
 
 TEST_F(EnrollTest, EnrolmentWritesAWorkingIdentity) {
   EnrollOptions o = Options(Token(), "state");
@@ -480,121 +409,6 @@ TEST_F(EnrollTest, TheTokenIsReadFromAFileOrStdin) {
   // The unused token still enrols: none of the refusals reached the CA.
   r = enroll("e", {"--token-file", file});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-}
-
-TEST_F(EnrollTest, RenewIdentityReplacesTheCertificate) {
-  absl::StatusOr<EnrollResult> r = Enroll(Options(Token(), "s"));
-  ASSERT_TRUE(r.ok()) << r.status();
-  absl::StatusOr<GatewaySettings> s = LoadGatewayConfig(r->config_path);
-  ASSERT_TRUE(s.ok());
-  auto before = base::ReadTextFile(s->files.tls_certificate);
-  auto key_before = base::ReadTextFile(s->files.tls_key);
-  ASSERT_TRUE(before.ok() && key_before.ok());
-  auto channel = OpenCaChannel(*s);
-  ASSERT_TRUE(channel.ok()) << channel.status();
-  absl::StatusOr<absl::Time> until = RenewIdentity(*s, *channel);
-  ASSERT_TRUE(until.ok()) << until.status();
-  EXPECT_GE(*until, r->tls_valid_before);
-  auto after = base::ReadTextFile(s->files.tls_certificate);
-  ASSERT_TRUE(after.ok());
-  EXPECT_NE(*after, *before);  // a new serial
-  EXPECT_EQ(*base::ReadTextFile(s->files.tls_key), *key_before);
-  EXPECT_EQ(Mode(s->files.tls_certificate), 0644);
-  EXPECT_FALSE(TemporaryLeft(s->files.tls_certificate));
-  // The renewed certificate authenticates.
-  EXPECT_TRUE(CallWithIdentity(r->config_path).ok());
-  // A user's identity cannot renew a gateway certificate.
-  ca::CaTestEnv::LoginResult user =
-      env_->Login(env_->init().admin, env_->admin_password());
-  ASSERT_TRUE(user.status.ok());
-  absl::StatusOr<absl::Time> refused = RenewIdentity(*s, user.channel);
-  ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied)
-      << refused.status();
-  EXPECT_EQ(*base::ReadTextFile(s->files.tls_certificate), *after);
-}
-
-// A TLS key its certificate is not for (a crash in `enroll --force`, a
-// copied file) is not sent to the CA to be certified: the renewal is
-// refused with the mismatch, and the certificate stays.
-TEST_F(EnrollTest, RenewIdentityRefusesAKeyItsCertificateIsNotFor) {
-  absl::StatusOr<EnrollResult> r = Enroll(Options(Token(), "s"));
-  ASSERT_TRUE(r.ok()) << r.status();
-  absl::StatusOr<GatewaySettings> s = LoadGatewayConfig(r->config_path);
-  ASSERT_TRUE(s.ok());
-  auto channel = OpenCaChannel(*s);
-  ASSERT_TRUE(channel.ok()) << channel.status();
-  auto before = base::ReadTextFile(s->files.tls_certificate);
-  ASSERT_TRUE(before.ok());
-  const std::string stray = dir_->File("stray.key");
-  ASSERT_TRUE(
-      RunCommandOk({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-out", stray})
-          .ok());
-  ASSERT_TRUE(std::filesystem::copy_file(
-      stray, s->files.tls_key,
-      std::filesystem::copy_options::overwrite_existing));
-  EXPECT_EQ(CheckTlsKeyPair(*s).code(), absl::StatusCode::kFailedPrecondition);
-  absl::StatusOr<absl::Time> refused = RenewIdentity(*s, *channel);
-  ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_TRUE(absl::StrContains(refused.status().message(),
-                                "run `sallyport-gateway enroll --force` again"))
-      << refused.status();
-  EXPECT_EQ(*base::ReadTextFile(s->files.tls_certificate), *before);
-}
-
-// What such a crash leaves, a new key beside the old certificate (each
-// pair in turn, the other pair and gateway.yaml whole), is no obstacle to
-// the way out: `enroll --force` again redoes everything, and both pairs
-// match after it.
-TEST_F(EnrollTest, ForceRedoesAStateDirWhoseKeysAreNotTheirCertificates) {
-  EnrollOptions o = Options(Token(), "s");
-  ASSERT_TRUE(Enroll(o).ok());
-  const std::string other = dir_->File("other");
-  ASSERT_TRUE(RunCommandOk({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f",
-                            other + "_ed25519"})
-                  .ok());
-  ASSERT_TRUE(
-      RunCommandOk({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
-                    "ec_paramgen_curve:P-256", "-out", other + "_tls.key"})
-          .ok());
-  const std::pair<const char*, std::string> strays[] = {
-      {"ssh_host_ed25519_key", other + "_ed25519"},
-      {"gateway_tls.key", other + "_tls.key"}};
-  for (const auto& [name, stray] : strays) {
-    ASSERT_TRUE(std::filesystem::copy_file(
-        stray, o.state_dir + "/" + name,
-        std::filesystem::copy_options::overwrite_existing));
-    absl::StatusOr<GatewaySettings> s =
-        LoadGatewayConfig(o.state_dir + "/gateway.yaml");
-    ASSERT_TRUE(s.ok()) << s.status();
-    const bool host = absl::StartsWith(name, "ssh_");
-    EXPECT_EQ(host ? ReadHostCertificate(*s).status().code()
-                   : CheckTlsKeyPair(*s).code(),
-              absl::StatusCode::kFailedPrecondition)
-        << name;
-    EnrollOptions again = Options(Token("gw1"), "s");
-    again.force = true;
-    absl::StatusOr<EnrollResult> r = Enroll(again);
-    ASSERT_TRUE(r.ok()) << r.status();
-    EXPECT_TRUE(ReadHostCertificate(*s).ok())
-        << ReadHostCertificate(*s).status();
-    EXPECT_TRUE(CheckTlsKeyPair(*s).ok()) << CheckTlsKeyPair(*s);
-    EXPECT_EQ(Mode(o.state_dir + "/" + name), 0600) << name;
-    EXPECT_TRUE(CallWithIdentity(r->config_path).ok());
-  }
-}
-
-TEST_F(EnrollTest, OpenCaChannelRefusesASwappedCaCertificate) {
-  absl::StatusOr<EnrollResult> r = Enroll(Options(Token(), "s"));
-  ASSERT_TRUE(r.ok()) << r.status();
-  absl::StatusOr<GatewaySettings> s = LoadGatewayConfig(r->config_path);
-  ASSERT_TRUE(s.ok());
-  s->ca_fingerprint = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-  auto channel = OpenCaChannel(*s);
-  ASSERT_FALSE(channel.ok());
-  EXPECT_TRUE(absl::StrContains(channel.status().message(), "ca.pem"));
 }
 
 }  // namespace
