@@ -53,22 +53,12 @@ TEST_F(GatewayForwardE2eTest, JumpPassthroughReachesTheHostEndToEnd) {
   }
   ASSERT_FALSE(session.empty()) << gw;
   // The connection's close line comes just after the jump's end line.
-  const std::string of_session = absl::StrCat("session=\"", session, "\"");
-  std::string close_line;
-  for (const absl::Time limit = absl::Now() + absl::Seconds(30);
-       close_line.empty() && absl::Now() < limit;
-       absl::SleepFor(absl::Milliseconds(200))) {
-    const std::string now = fixture_->GatewayLog();
-    for (absl::string_view line : absl::StrSplit(now, '\n')) {
-      if (absl::StrContains(line, "event=connection.close") &&
-          absl::StrContains(line, of_session)) {
-        close_line = std::string(line);
-      }
-    }
-  }
-  ASSERT_FALSE(close_line.empty()) << fixture_->GatewayLog();
-  EXPECT_FALSE(absl::StrContains(close_line, "bytes_in=0 ")) << close_line;
-  EXPECT_FALSE(absl::StrContains(close_line, "bytes_out=0 ")) << close_line;
+  const absl::StatusOr<std::string> close_line = WaitForLogLine(
+      [] { return fixture_->GatewayLog(); },
+      {"event=connection.close", absl::StrCat("session=\"", session, "\"")});
+  ASSERT_TRUE(close_line.ok()) << close_line.status();
+  EXPECT_FALSE(absl::StrContains(*close_line, "bytes_in=0 ")) << *close_line;
+  EXPECT_FALSE(absl::StrContains(*close_line, "bytes_out=0 ")) << *close_line;
 }
 
 TEST_F(GatewayForwardE2eTest, JumpWithoutProxyjumpPassthroughIsRecorded) {

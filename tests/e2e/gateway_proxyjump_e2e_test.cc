@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
 #include "tests/e2e/gateway_proxyjump_env.h"
+#include "tests/harness/subprocess.h"
 #include "tests/harness/tmux_session.h"
 
 namespace sallyport::testing {
@@ -104,22 +105,14 @@ TEST_F(ProxyJumpTest, SshWeb01IsRecordedWithNoPromptOrWarning) {
   EXPECT_TRUE(recorded_under_inner) << inner << "\n" << log;
   // The jump's end is an audit event like its start (proxyjump.close, as
   // for a passthrough jump), with the bytes of the inner connection.
-  std::string closed;
-  for (const absl::Time deadline = absl::Now() + absl::Seconds(20);
-       closed.empty() && absl::Now() < deadline;
-       absl::SleepFor(absl::Milliseconds(100))) {
-    for (absl::string_view l : absl::StrSplit(env_->GatewayLog(), '\n')) {
-      if (absl::StrContains(l, "event=proxyjump.close") &&
-          absl::StrContains(l, inner)) {
-        closed = std::string(l);
-      }
-    }
-  }
-  ASSERT_FALSE(closed.empty()) << env_->GatewayLog();
-  EXPECT_TRUE(absl::StrContains(closed, "mode=\"recorded\"")) << closed;
-  EXPECT_FALSE(absl::StrContains(closed, "bytes_in=0 ")) << closed;
-  EXPECT_FALSE(absl::StrContains(closed, "bytes_out=0 ")) << closed;
-  EXPECT_TRUE(absl::StrContains(closed, "destination=\"web01\"")) << closed;
+  const absl::StatusOr<std::string> closed =
+      WaitForLogLine([] { return env_->GatewayLog(); },
+                     {"event=proxyjump.close", inner}, absl::Seconds(20));
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  EXPECT_TRUE(absl::StrContains(*closed, "mode=\"recorded\"")) << *closed;
+  EXPECT_FALSE(absl::StrContains(*closed, "bytes_in=0 ")) << *closed;
+  EXPECT_FALSE(absl::StrContains(*closed, "bytes_out=0 ")) << *closed;
+  EXPECT_TRUE(absl::StrContains(*closed, "destination=\"web01\"")) << *closed;
   grpc::ClientContext ctx;
   admin::v1::ListCertificatesRequest list;
   list.set_user("alice");

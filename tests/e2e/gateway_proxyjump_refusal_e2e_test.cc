@@ -18,6 +18,7 @@
 #include "tests/e2e/gateway_ship_util.h"
 #include "tests/harness/echo_server.h"
 #include "tests/harness/net_util.h"
+#include "tests/harness/subprocess.h"
 
 namespace sallyport::testing {
 namespace {
@@ -276,17 +277,10 @@ TEST_F(ProxyJumpRefusalTest, HostNotInTheInventoryIsRefused) {
       << r.Describe();
   // Reported like every refused channel (log line, channel.refused audit
   // event, metric): probing through the bastion left only a detail line.
-  bool reported = false;
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (!reported && absl::Now() < deadline) {
-    for (absl::string_view l : absl::StrSplit(env_->GatewayLog(), '\n')) {
-      reported |=
-          absl::StrContains(l, "event=channel.refused outcome=failure") &&
-          absl::StrContains(l, "nosuchhost:22");
-    }
-    if (!reported) absl::SleepFor(absl::Milliseconds(100));
-  }
-  EXPECT_TRUE(reported) << env_->GatewayLog();
+  const absl::StatusOr<std::string> reported = WaitForLogLine(
+      [] { return env_->GatewayLog(); },
+      {"event=channel.refused outcome=failure", "nosuchhost:22"});
+  EXPECT_TRUE(reported.ok()) << reported.status();
 }
 
 TEST_F(ProxyJumpRefusalTest, PassthroughOnlyForARoleWithProxyjumpPassthrough) {

@@ -23,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "tests/e2e/gateway_refusal_util.h"
 #include "tests/harness/net_util.h"
+#include "tests/harness/subprocess.h"
 
 namespace sallyport::testing {
 namespace {
@@ -256,21 +257,12 @@ TEST_F(GatewayCaDownE2eTest, EndSessionsModeEndsTheSessionOnceTheGraceRunsOut) {
       << fixture_->GatewayLog();
   // The session is reported as ended for that reason, a failure (it read
   // as an "ok" end); the CA being down, the log is where it shows.
-  const auto ended_so = [&] {
-    for (absl::string_view line :
-         absl::StrSplit(fixture_->GatewayLog(), '\n')) {
-      if (absl::StrContains(line, "event=connection.close outcome=failure") &&
-          absl::StrContains(line, "result=\"revocations-unknown\"")) {
-        return true;
-      }
-    }
-    return false;
-  };
-  const absl::Time limit = absl::Now() + absl::Seconds(10);
-  while (!ended_so() && absl::Now() < limit) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  EXPECT_TRUE(ended_so()) << fixture_->GatewayLog();
+  const absl::StatusOr<std::string> ended_so =
+      WaitForLogLine([&] { return fixture_->GatewayLog(); },
+                     {"event=connection.close outcome=failure",
+                      "result=\"revocations-unknown\""},
+                     absl::Seconds(10));
+  EXPECT_TRUE(ended_so.ok()) << ended_so.status();
 }
 
 // issue 12 "revoked while connected": revoked while the gateway's

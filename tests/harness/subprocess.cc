@@ -15,7 +15,9 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -421,6 +423,39 @@ std::string ReadFileOrEmpty(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+absl::StatusOr<std::string> WaitForLogLine(
+    const std::function<std::string()>& read_log,
+    const std::vector<std::string>& texts, absl::Duration timeout) {
+  const absl::Time limit = absl::Now() + timeout;
+  std::string log;
+  while (true) {
+    log = read_log();
+    // The whole lines only: the part after the last '\n' is still written.
+    const absl::string_view whole(log.data(), log.rfind('\n') + 1);
+    std::optional<absl::string_view> found;
+    for (absl::string_view line : absl::StrSplit(whole, '\n')) {
+      if (std::all_of(texts.begin(), texts.end(), [&](const std::string& t) {
+            return absl::StrContains(line, t);
+          })) {
+        found = line;
+      }
+    }
+    if (found.has_value()) return std::string(*found);
+    if (absl::Now() >= limit) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  std::vector<absl::string_view> lines =
+      absl::StrSplit(log, '\n', absl::SkipEmpty());
+  const size_t from =
+      lines.size() > kLogTailLines ? lines.size() - kLogTailLines : 0;
+  return absl::DeadlineExceededError(
+      absl::StrCat("no log line with \"", absl::StrJoin(texts, "\" and \""),
+                   "\" within ", absl::FormatDuration(timeout),
+                   "; the log's last ", lines.size() - from, " lines:\n",
+                   absl::StrJoin(lines.begin() + static_cast<ptrdiff_t>(from),
+                                 lines.end(), "\n")));
 }
 
 absl::Status WriteFile(const std::string& path, const std::string& contents,

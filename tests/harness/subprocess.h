@@ -6,6 +6,8 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -106,6 +108,20 @@ std::vector<std::string> SanitizerReportFiles();
 
 // Reads a whole file; empty string if it does not exist.
 std::string ReadFileOrEmpty(const std::string& path);
+
+// How many of a log's last lines WaitForLogLine's error shows.
+inline constexpr size_t kLogTailLines = 20;
+// Reads `read_log` (a log's whole text: a file through ReadFileOrEmpty,
+// or one kept in memory) every 100 ms until one of its whole lines (ended
+// by '\n': a line being written is not yet one) contains every one of
+// `texts`, for up to `timeout`: a process or thread logs an event a little
+// after what the test saw of it. Returns the last such line, without its
+// '\n'. kDeadlineExceeded when none came, naming the texts, with the log's
+// last kLogTailLines lines.
+absl::StatusOr<std::string> WaitForLogLine(
+    const std::function<std::string()>& read_log,
+    const std::vector<std::string>& texts,
+    absl::Duration timeout = absl::Seconds(30));
 // Writes a file (truncating) with the given mode.
 absl::Status WriteFile(const std::string& path, const std::string& contents,
                        int mode = 0644);

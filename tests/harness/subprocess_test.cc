@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -103,6 +104,48 @@ TEST(SubprocessTest, SanitizerLogPathIsLeftAloneWithoutOne) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->out, "print_stacktrace=1:log_path=stderr\n");
   EXPECT_TRUE(SanitizerReportFiles().empty());
+}
+
+// A log file written by another thread a little later: the wait sees the
+// line once it is whole, and of several lines with every text, the last.
+TEST(WaitForLogLineTest, ReturnsTheLastWholeLineWithEveryText) {
+  auto d = TempDir::Create("t");
+  ASSERT_TRUE(d.ok());
+  const std::string log = d->File("log");
+  std::thread writer([&] {
+    absl::SleepFor(absl::Milliseconds(300));
+    ASSERT_TRUE(WriteFile(log,
+                          "event=open session=s1\n"
+                          "event=close session=s2 bytes=1\n"
+                          "event=close session=s1 bytes=2\n"
+                          "event=close session=s1 bytes=3 (being written)")
+                    .ok());
+  });
+  absl::StatusOr<std::string> line =
+      WaitForLogLine([&] { return ReadFileOrEmpty(log); },
+                     {"event=close", "session=s1"}, absl::Seconds(20));
+  writer.join();
+  ASSERT_TRUE(line.ok()) << line.status();
+  EXPECT_EQ(*line, "event=close session=s1 bytes=2");
+}
+
+TEST(WaitForLogLineTest, NamesTheTextsAndTheLogsTailWhenNoLineCame) {
+  std::string log;
+  for (int i = 0; i < 30; ++i) absl::StrAppend(&log, "line ", i, "\n");
+  absl::StrAppend(&log, "event=close session=s2\n");
+  const absl::StatusOr<std::string> line =
+      WaitForLogLine([&] { return log; }, {"event=close", "session=s1"},
+                     absl::Milliseconds(300));
+  ASSERT_EQ(line.status().code(), absl::StatusCode::kDeadlineExceeded)
+      << line.status();
+  const std::string message(line.status().message());
+  EXPECT_TRUE(absl::StrContains(
+      message, "no log line with \"event=close\" and \"session=s1\""))
+      << message;
+  EXPECT_TRUE(absl::StrContains(message, "\nline 11\n")) << message;
+  EXPECT_TRUE(absl::StrContains(message, "\nevent=close session=s2"))
+      << message;
+  EXPECT_FALSE(absl::StrContains(message, "\nline 10\n")) << message;
 }
 
 TEST(NetUtilTest, FreePortAndWait) {
