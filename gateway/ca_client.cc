@@ -51,8 +51,48 @@ absl::StatusOr<std::string> CertificatePemFingerprint(std::string_view pem) {
   return base::PemFingerprint(pem);
 }
 
+absl::StatusOr<CaIdentity> ReadCaIdentity(const CaChannelOptions& options) {
+  CaIdentity identity;
+  ASSIGN_OR_RETURN(identity.certificate,
+                   ReadChannelFile(options.tls_certificate_path));
+  // The private key last: every way out after it wipes it.
+  absl::StatusOr<std::string> key = ReadChannelFile(options.tls_key_path);
+  if (!key.ok()) return key.status();
+  identity.key = base::SecretBytes::FromString(*key);
+  OPENSSL_cleanse(key->data(), key->size());
+  absl::StatusOr<std::string> key_der =
+      base::PublicDerOfPrivatePem(identity.key.view());
+  absl::StatusOr<std::string> certified =
+      base::PublicDerOfCertificatePem(identity.certificate);
+  // Only a key its certificate certifies: another one there (an `enroll
+  // --force` cut short, a copied file) would fail every handshake.
+  if (key_der.ok() && certified.ok() && *key_der == *certified) {
+    return identity;
+  }
+  const absl::Status unparsed =
+      !key_der.ok() ? key_der.status() : certified.status();
+  if (options.key_pair_refusal) {
+    return options.key_pair_refusal(
+        unparsed.ok() ? unparsed
+                      : absl::FailedPreconditionError(absl::StrCat(
+                            !key_der.ok() ? options.tls_key_path
+                                          : options.tls_certificate_path,
+                            ": ", unparsed.message())));
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      base::SafeText(options.tls_key_path), " is not the key that ",
+      base::SafeText(options.tls_certificate_path), " certifies",
+      unparsed.ok() ? "" : absl::StrCat(" (", unparsed.message(), ")")));
+}
+
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCaChannel(
     const CaChannelOptions& options) {
+  ASSIGN_OR_RETURN(CaIdentity identity, ReadCaIdentity(options));
+  return MakeCaChannel(options, identity);
+}
+
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCaChannel(
+    const CaChannelOptions& options, const CaIdentity& identity) {
   if (!WellFormedFingerprint(options.fingerprint)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "ca_fingerprint \"", base::SafeText(options.fingerprint, 80),
@@ -74,27 +114,9 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCaChannel(
         options.fingerprint, " (it has ",
         fp.ok() ? *fp : std::string("no readable certificate"), ")"));
   }
-  ASSIGN_OR_RETURN(std::string certificate,
-                   ReadChannelFile(options.tls_certificate_path));
-  // The private key last: every way out after it wipes it.
-  grpc::experimental::IdentityKeyCertPair identity;
-  ASSIGN_OR_RETURN(identity.private_key, ReadChannelFile(options.tls_key_path));
-  absl::StatusOr<std::string> key_der =
-      base::PublicDerOfPrivatePem(identity.private_key);
-  absl::StatusOr<std::string> certified =
-      base::PublicDerOfCertificatePem(certificate);
-  // Only a key its certificate certifies: another one there (an `enroll
-  // --force` cut short, a copied file) would fail every handshake.
-  if (!key_der.ok() || !certified.ok() || *key_der != *certified) {
-    OPENSSL_cleanse(identity.private_key.data(), identity.private_key.size());
-    const absl::Status why =
-        !key_der.ok() ? key_der.status() : certified.status();
-    return absl::FailedPreconditionError(absl::StrCat(
-        base::SafeText(options.tls_key_path), " is not the key that ",
-        base::SafeText(options.tls_certificate_path), " certifies",
-        why.ok() ? "" : absl::StrCat(" (", why.message(), ")")));
-  }
-  identity.certificate_chain = std::move(certificate);
+  grpc::experimental::IdentityKeyCertPair identity_pair;
+  identity_pair.private_key = std::string(identity.key.view());
+  identity_pair.certificate_chain = identity.certificate;
   // The identity (key + mTLS certificate) and the root are the bytes just
   // read, held by gRPC for the channel's life: gRPC never reads the files
   // again, so a key or certificate that lands on disk while the gateway
@@ -106,7 +128,7 @@ absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCaChannel(
   // ExternalCertificateVerifier: with gRPC 1.51, ASan reported a double
   // free inside libgrpc when such a verifier refused the handshake.
   std::vector<grpc::experimental::IdentityKeyCertPair> identities;
-  identities.push_back(std::move(identity));
+  identities.push_back(std::move(identity_pair));
   auto provider =
       std::make_shared<grpc::experimental::StaticDataCertificateProvider>(
           pinned, identities);

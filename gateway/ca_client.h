@@ -31,6 +31,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "base/secret_bytes.h"
 #include "proto/ca.grpc.pb.h"
 #include "proto/gateway.grpc.pb.h"
 #include "ssh/crypto/keys.h"
@@ -46,7 +47,7 @@ struct CaChannelOptions {
   std::string address;
   std::string fingerprint;  // "SHA256:..." of the CA's TLS certificate
   // The gateway's TLS key and mTLS certificate (PEM files), read once, by
-  // MakeCaChannel: the channel presents what they held then for its whole
+  // ReadCaIdentity: a channel presents what they held then for its whole
   // life, whatever lands on disk later. A renewed or replaced pair is used
   // by a new channel (GatewayServer::ReconnectCa).
   std::string tls_key_path;
@@ -62,21 +63,43 @@ struct CaChannelOptions {
   // starts) instead of leaving it open and silent for hours.
   absl::Duration keepalive_time = absl::Seconds(15);
   absl::Duration keepalive_timeout = absl::Seconds(10);
+  // The refusal of a TLS key and certificate that do not make a pair, for
+  // the operator (GatewayServer: KeyPairMismatch, naming the config keys
+  // and `enroll --force`), given why: OK when both parse and differ, else
+  // "PATH: ..." of the one that does not parse. Unset: "KEY is not the key
+  // that CERTIFICATE certifies (why)".
+  std::function<absl::Status(const absl::Status& why)> key_pair_refusal;
 };
+
+// The gateway's mTLS identity as ReadCaIdentity read it: the bytes a
+// channel made from it presents.
+struct CaIdentity {
+  std::string certificate;  // PEM, of tls_certificate_path
+  base::SecretBytes key;    // PEM, of tls_key_path (wiped when destroyed)
+};
+
+// Reads tls_certificate_path and tls_key_path, once, and checks that the
+// certificate certifies the key. kNotFound naming a file that cannot be
+// read; kFailedPrecondition (key_pair_refusal's when set) when it does not
+// ("KEY is not the key that CERTIFICATE certifies": a pair from two
+// enrolments, or one half-written).
+absl::StatusOr<CaIdentity> ReadCaIdentity(const CaChannelOptions& options);
 
 // A TLS channel to the CA that presents the gateway's certificate and
 // accepts the server only if its certificate chains to the pinned CA
 // certificate (the only root; the system's roots are never consulted) and
 // names "sallyport-ca". The three files are read here and never again
 // (gRPC holds the bytes for the channel's life; the copy of the private
-// key read here is wiped). kInvalidArgument for a
-// malformed fingerprint or a missing ca_certificate_path, kNotFound when a
-// file cannot be read, kFailedPrecondition when the CA certificate on disk
-// does not have the pinned fingerprint, or when tls_certificate_path is
-// not a certificate for the key in tls_key_path ("KEY is not the key that
-// CERTIFICATE certifies": a pair from two enrolments, or one half-written).
+// key read here is wiped): ReadCaIdentity's errors, and kInvalidArgument
+// for a malformed fingerprint or a missing ca_certificate_path, kNotFound
+// when the CA certificate cannot be read, kFailedPrecondition when it does
+// not have the pinned fingerprint.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCaChannel(
     const CaChannelOptions& options);
+// The same with the identity ReadCaIdentity read: only the CA certificate
+// is read here.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> MakeCaChannel(
+    const CaChannelOptions& options, const CaIdentity& identity);
 
 // "SHA256:" + unpadded base64 of SHA-256 over the DER of the first
 // certificate in `pem`. kInvalidArgument when it does not parse.

@@ -112,12 +112,9 @@ absl::StatusOr<ssh::transport::ServerHostKey> LoadIdentity(
   // A key others can read is no longer the gateway's alone: refuse to
   // present it (sshd refuses such host keys too).
   RETURN_IF_ERROR(CheckKeyFiles(settings.files));
-  // Each key the one its certificate certifies: not a host certificate
-  // clients would refuse, nor an mTLS identity every CA call fails with.
-  ASSIGN_OR_RETURN(ssh::transport::ServerHostKey host_key,
-                   LoadHostKey(settings));
-  RETURN_IF_ERROR(CheckTlsKeyPair(settings));
-  return host_key;
+  // The host key the one its certificate certifies: not a host
+  // certificate clients would refuse.
+  return LoadHostKey(settings);
 }
 
 int64_t CertificateNotAfter(const ssh::transport::ServerHostKey& key) {
@@ -377,12 +374,16 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
   // certificates stay.
   absl::StatusOr<ssh::transport::ServerHostKey> host_key =
       serve_internal::LoadIdentity(old);
-  if (!host_key.ok()) {
+  // The TLS pair as a new CA channel would present it.
+  absl::StatusOr<CaIdentity> tls =
+      host_key.ok() ? ReadCaIdentity(serve_internal::ChannelOptionsFor(old))
+                    : absl::StatusOr<CaIdentity>(host_key.status());
+  if (!tls.ok()) {
     // A failure (logged at every level but none): the old files stay.
     ops_->Notice("gateway",
-                 absl::StrCat("reload refused: ", host_key.status().message()),
+                 absl::StrCat("reload refused: ", tls.status().message()),
                  /*success=*/false);
-    return host_key.status();
+    return tls.status();
   }
   std::vector<std::string> restart;
   if (fresh.ca != old.ca) restart.push_back("ca");
@@ -415,7 +416,7 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
   host_not_after_unix_ = serve_internal::CertificateNotAfter(*host_key);
   // A new mTLS certificate on disk (renewed or replaced by the operator):
   // CA calls present it from now on. Failing, the old channel stays.
-  (void)ReconnectCa(/*only_if_changed=*/true);
+  (void)ReconnectCa(*tls, /*only_if_changed=*/true);
   applied.log_format = fresh.log_format;
   ops_->SetLogFormat(fresh.log_format);
   applied.log_level = fresh.log_level;

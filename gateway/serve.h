@@ -158,11 +158,13 @@ class GatewayServer {
   // client; the recorder (options_.recorder, else the spool's taps, else a
   // refusing one) and, with the spool, the shipper.
   absl::Status ConnectCa(const GatewaySettings& c);
-  // A new channel with the mTLS certificate now on disk, for every CA
-  // call from now on (CaClient, events, uploads, renewals); with
+  // A new channel with the mTLS key and certificate now on disk, for
+  // every CA call from now on (CaClient, events, uploads, renewals); with
   // `only_if_changed`, only when that certificate differs from the
   // channel's.
   absl::Status ReconnectCa(bool only_if_changed);
+  // The same with the key and certificate ReadCaIdentity read.
+  absl::Status ReconnectCa(const CaIdentity& identity, bool only_if_changed);
   std::shared_ptr<grpc::Channel> CaChannel() const;
   absl::StatusOr<Recorder*> StartRecorder(const GatewaySettings& c);
   // The end of Drain: waits (bounded) for the shipper to empty the spool.

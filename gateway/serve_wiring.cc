@@ -3,26 +3,26 @@
 // CA client; the recorder (spool + taps, or a refusing one) and the
 // shipper that uploads the spool.
 #include "absl/strings/str_cat.h"
-#include "base/files.h"
 #include "gateway/enroll.h"
 #include "gateway/recording_uploader.h"
 #include "gateway/serve.h"
+#include "gateway/serve_internal.h"
 #include "gateway/spool_tap.h"
 
 namespace sallyport::gateway {
-namespace {
 
-CaChannelOptions ChannelOptionsFor(const GatewaySettings& c) {
+CaChannelOptions serve_internal::ChannelOptionsFor(const GatewaySettings& c) {
   CaChannelOptions o;
   o.address = c.ca;
   o.fingerprint = c.ca_fingerprint;
   o.tls_key_path = c.files.tls_key;
   o.tls_certificate_path = c.files.tls_certificate;
   o.ca_certificate_path = c.files.ca_certificate;
+  o.key_pair_refusal = [c](const absl::Status& why) {
+    return why.ok() ? KeyPairMismatch(c, IdentityPair::kTls) : why;
+  };
   return o;
 }
-
-}  // namespace
 
 audit::RecorderOptions ToRecorderOptions(const GatewaySettings& c) {
   audit::RecorderOptions ro;
@@ -35,17 +35,16 @@ audit::RecorderOptions ToRecorderOptions(const GatewaySettings& c) {
 
 absl::Status GatewayServer::ConnectCa(const GatewaySettings& c) {
   GatewayOps* ops = ops_.get();
-  // Read before the channel reads it: a certificate replaced in between
-  // only makes the next ReconnectCa(true) reopen once more.
-  absl::StatusOr<std::string> certificate =
-      base::ReadTextFile(c.files.tls_certificate);
+  const CaChannelOptions channel_options = serve_internal::ChannelOptionsFor(c);
+  absl::StatusOr<CaIdentity> identity = ReadCaIdentity(channel_options);
+  if (!identity.ok()) return identity.status();
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      MakeCaChannel(ChannelOptionsFor(c));
+      MakeCaChannel(channel_options, *identity);
   if (!channel.ok()) return channel.status();
   {
     absl::MutexLock lock(&mu_);
     channel_ = *channel;
-    channel_certificate_ = certificate.ok() ? *certificate : "";
+    channel_certificate_ = identity->certificate;
   }
   // gwev (#14): the gateway's audit events go to the CA over this channel.
   EventSenderOptions event_options;
@@ -100,20 +99,25 @@ std::shared_ptr<grpc::Channel> GatewayServer::CaChannel() const {
 }
 
 absl::Status GatewayServer::ReconnectCa(bool only_if_changed) {
-  const GatewaySettings s = settings();
-  absl::StatusOr<std::string> certificate =
-      base::ReadTextFile(s.files.tls_certificate);
-  if (!certificate.ok()) {
+  absl::StatusOr<CaIdentity> identity =
+      ReadCaIdentity(serve_internal::ChannelOptionsFor(settings()));
+  if (!identity.ok()) {
     LogFailure(absl::StrCat("mTLS certificate not re-read: ",
-                            certificate.status().message()));
-    return certificate.status();
+                            identity.status().message()));
+    return identity.status();
   }
+  return ReconnectCa(*identity, only_if_changed);
+}
+
+absl::Status GatewayServer::ReconnectCa(const CaIdentity& identity,
+                                        bool only_if_changed) {
+  const GatewaySettings s = settings();
   if (only_if_changed) {
     absl::MutexLock lock(&mu_);
-    if (*certificate == channel_certificate_) return absl::OkStatus();
+    if (identity.certificate == channel_certificate_) return absl::OkStatus();
   }
   absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
-      MakeCaChannel(ChannelOptionsFor(s));
+      MakeCaChannel(serve_internal::ChannelOptionsFor(s), identity);
   if (!channel.ok()) {
     LogFailure(absl::StrCat("mTLS certificate not re-read: ",
                             channel.status().message()));
@@ -122,7 +126,7 @@ absl::Status GatewayServer::ReconnectCa(bool only_if_changed) {
   {
     absl::MutexLock lock(&mu_);
     channel_ = *channel;
-    channel_certificate_ = *certificate;
+    channel_certificate_ = identity.certificate;
   }
   ca_->ReplaceChannel(*channel);
   if (absl::StatusOr<CertificateLifetime> life =
