@@ -105,18 +105,22 @@ absl::Status TooManyGatewayStreams(std::string_view what);
 // the admin API. A gateway gets at most kMaxGatewayCallsPerGateway at
 // once, all gateways kMaxGatewayCalls; one more is refused at once
 // (RESOURCE_EXHAUSTED, TooManyGatewayCalls), nothing waits for a place.
-// kMaxGatewayCalls is a quarter of CaServer::kMaxThreads (128): with the
-// logins' kMaxLoginsInFlight (32) and the users' revocation streams
-// (kMaxUserRevocationStreams, 16), 48 threads stay for the admin API, the
-// users' certificates and the gateways' streams (a few per gateway in
-// use; kMaxGatewayStreams bounds them apart). kMaxGatewayCallsPerGateway
-// is a quarter of that, so that four gateways get their calls in while
-// one bursts; with a Store answering in about 10 ms it carries some 800
-// calls a second of one gateway, far above a login storm, and a gateway
-// beyond it is told at once that the CA is overloaded instead of its
-// users waiting out their deadlines.
-inline constexpr int kMaxGatewayCalls = 32;
-inline constexpr int kMaxGatewayCallsPerGateway = 8;
+// kMaxGatewayCallsPerGateway is what one connection carries at a time
+// (CaServer::kMaxConcurrentStreamsPerConnection, 16; gRPC holds a
+// client's further calls until one ends): a gateway on its one connection
+// to the CA, whatever its load (a login storm), is never refused, its
+// calls wait their turn in its channel; a gateway that opens more
+// connections to get more threads (a compromised one) gets no more
+// places. kMaxGatewayCalls is three of those, three eighths of
+// CaServer::kMaxThreads (128): with the logins' kMaxLoginsInFlight (32)
+// and the users' revocation streams (kMaxUserRevocationStreams, 16), 32
+// threads stay for the admin API, the users' certificates and the
+// gateways' streams (kMaxGatewayStreams bounds them apart). With a Store
+// answering in about 10 ms a gateway's places carry some 1600 calls a
+// second; beyond them a gateway is told at once that the CA is
+// overloaded instead of its users waiting out their deadlines.
+inline constexpr int kMaxGatewayCallsPerGateway = 16;
+inline constexpr int kMaxGatewayCalls = 3 * kMaxGatewayCallsPerGateway;
 // The refusal of a gateway's unary call `method` beyond them.
 absl::Status TooManyGatewayCalls(std::string_view method);
 // A place in ctx.gateway_calls for the call of `context`, keyed by the

@@ -21,6 +21,7 @@
 #include "ca/ca_service.h"
 #include "ca/ca_test_env.h"
 #include "ca/gateway_test_util.h"
+#include "ca/server.h"
 #include "gtest/gtest.h"
 #include "proto/gateway.grpc.pb.h"
 #include "tests/harness/postgres_fixture.h"
@@ -249,6 +250,13 @@ TEST(GatewayCallsTest, AGatewaysCallsInProgressAreBounded) {
   // kFull gateways fill every place; one more has none in use.
   std::vector<std::string> names;
   std::vector<std::shared_ptr<grpc::Channel>> channels;
+  // The first gateway's calls go over two connections: one carries at
+  // most CaServer::kMaxConcurrentStreamsPerConnection calls at a time (the
+  // others wait in the client), so only a gateway with more connections
+  // reaches its limit.
+  static_assert(kMaxGatewayCallsPerGateway ==
+                CaServer::kMaxConcurrentStreamsPerConnection);
+  std::shared_ptr<grpc::Channel> second;
   for (int i = 0; i <= kFull; ++i) {
     names.push_back(absl::StrCat("gw", i + 1));
     EnrolledGateway gw = EnrollOrDie(**env, names.back());
@@ -256,6 +264,11 @@ TEST(GatewayCallsTest, AGatewaysCallsInProgressAreBounded) {
     channels.push_back(gw.channel);
     // Its connection is up, so that no call below waits for a handshake.
     ASSERT_TRUE(GetCaPublicKeys(gw.channel)->ok());
+    if (i == 0) {
+      second = (*env)->ClientChannel(gw.tls_key_pem,
+                                     gw.response.tls_client_certificate_pem());
+      ASSERT_TRUE(GetCaPublicKeys(second)->ok());
+    }
   }
   InFlightLimiter& places = (*env)->server().gateway_calls();
   ASSERT_EQ(places.in_flight(), 0);
@@ -266,12 +279,15 @@ TEST(GatewayCallsTest, AGatewaysCallsInProgressAreBounded) {
   // The first gateway's places, taken by each RPC in turn.
   for (int i = 0; i < kMaxGatewayCallsPerGateway; ++i) {
     const Rpc rpc = kEveryRpc[i % std::size(kEveryRpc)];
-    ASSERT_TRUE(held.HoldTaken(channels[0], names[0], rpc))
+    ASSERT_TRUE(
+        held.HoldTaken(i % 2 == 0 ? channels[0] : second, names[0], rpc))
         << "call " << i << " of " << names[0];
   }
-  for (const grpc::Status& st : TryEvery(channels[0], absl::Seconds(5))) {
-    EXPECT_TRUE(RefusedAsOverloaded(st))
-        << st.error_code() << ": " << st.error_message();
+  for (const auto& channel : {channels[0], second}) {
+    for (const grpc::Status& st : TryEvery(channel, absl::Seconds(5))) {
+      EXPECT_TRUE(RefusedAsOverloaded(st))
+          << st.error_code() << ": " << st.error_message();
+    }
   }
   // The others' calls are taken, up to the places of all gateways.
   for (int g = 1; g < kFull; ++g) {
