@@ -4,7 +4,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
-#include "ssh/transport/kex.h"
 #include "ssh/transport/messages.h"
 #include "ssh/wire/writer.h"
 
@@ -12,17 +11,6 @@ namespace sallyport::ssh::auth {
 namespace {
 
 using transport::DisconnectReason;
-
-// The key blob type a user-auth algorithm name requires.
-std::string BlobTypeFor(std::string_view algorithm) {
-  if (algorithm == "rsa-sha2-256" || algorithm == "rsa-sha2-512")
-    return "ssh-rsa";
-  if (algorithm == "rsa-sha2-256-cert-v01@openssh.com" ||
-      algorithm == "rsa-sha2-512-cert-v01@openssh.com") {
-    return "ssh-rsa-cert-v01@openssh.com";
-  }
-  return std::string(algorithm);
-}
 
 bool IsCertAlgorithm(std::string_view algorithm) {
   return algorithm.ends_with("-cert-v01@openssh.com");
@@ -41,21 +29,6 @@ const std::vector<std::string>& UserKeyAlgorithms() {
                                    "rsa-sha2-512",
                                    "rsa-sha2-256"};
   return *kAlgs;
-}
-
-std::vector<uint8_t> SignedData(Bytes session_id, std::string_view user,
-                                std::string_view service,
-                                std::string_view algorithm, Bytes blob) {
-  wire::Writer w;
-  w.String(session_id)
-      .Byte(transport::kMsgUserauthRequest)
-      .String(user)
-      .String(service)
-      .String("publickey")
-      .Bool(true)
-      .String(algorithm)
-      .String(blob);
-  return w.Take();
 }
 
 // ------------------------------------------------------------ server
@@ -137,14 +110,20 @@ absl::StatusOr<AuthAttempt> ServerAuth::BuildAttempt(std::string_view user,
                                                      bool* unknown_ca) {
   wire::Reader r(blob);
   ASSIGN_OR_RETURN(std::string_view blob_type, r.ReadStringView(128));
-  if (blob_type != BlobTypeFor(algorithm)) {
+  if (blob_type != KeyBlobTypeFor(algorithm)) {
     return absl::InvalidArgumentError(
         "key algorithm does not match the key blob");
   }
   if (!IsCertAlgorithm(algorithm)) {
     ASSIGN_OR_RETURN(crypto::PublicKey key, crypto::PublicKey::FromBlob(blob));
-    return AuthAttempt{std::string(user), std::string(algorithm), key,
-                       std::nullopt,      std::nullopt,           false};
+    return AuthAttempt{std::string(user),
+                       std::string(algorithm),
+                       key,
+                       std::nullopt,
+                       std::nullopt,
+                       false,
+                       {},
+                       {}};
   }
   ASSIGN_OR_RETURN(cert::Certificate certificate,
                    cert::Certificate::Parse(blob));
@@ -172,8 +151,14 @@ absl::StatusOr<AuthAttempt> ServerAuth::BuildAttempt(std::string_view user,
     return permissions.status();
   }
   crypto::PublicKey key = certificate.key;
-  return AuthAttempt{std::string(user),      std::string(algorithm), key,
-                     std::move(certificate), *permissions,           false};
+  return AuthAttempt{std::string(user),
+                     std::string(algorithm),
+                     key,
+                     std::move(certificate),
+                     *permissions,
+                     false,
+                     {},
+                     {}};
 }
 
 absl::Status ServerAuth::HandleRequest(Bytes payload) {
@@ -186,7 +171,8 @@ absl::Status ServerAuth::HandleRequest(Bytes payload) {
                           " bytes without a NUL")));
   }
   const std::string_view user = *read_user;
-  ASSIGN_OR_RETURN(std::string_view service, r.ReadCString(256));
+  ASSIGN_OR_RETURN(std::string_view service,
+                   r.ReadCString(kMaxServiceNameBytes));
   ASSIGN_OR_RETURN(std::string_view method, r.ReadCString(64));
   // RFC 4252 §5: no change of user or service during authentication.
   if (user_.has_value() && (*user_ != user || *service_ != service)) {
@@ -212,11 +198,12 @@ absl::Status ServerAuth::HandleRequest(Bytes payload) {
     return Failure();
   }
   ASSIGN_OR_RETURN(bool has_signature, r.ReadBool());
-  ASSIGN_OR_RETURN(std::string_view algorithm, r.ReadCString(128));
-  ASSIGN_OR_RETURN(Bytes blob, r.ReadString(16 * 1024));
+  ASSIGN_OR_RETURN(std::string_view algorithm,
+                   r.ReadCString(kMaxKeyAlgorithmBytes));
+  ASSIGN_OR_RETURN(Bytes blob, r.ReadString(kMaxKeyBlobBytes));
   std::optional<Bytes> signature;
   if (has_signature) {
-    ASSIGN_OR_RETURN(signature, r.ReadString(4096));
+    ASSIGN_OR_RETURN(signature, r.ReadString(kMaxSignatureBytes));
   }
   RETURN_IF_ERROR(r.ExpectEnd());
 
@@ -253,19 +240,18 @@ absl::Status ServerAuth::HandleRequest(Bytes payload) {
   used_keys_.insert(blob_copy);
   // The signature is checked with the key from this very request, and the
   // policy is asked about that same key (Go CVE-2024-45337 class).
-  const std::vector<uint8_t> data =
+  std::vector<uint8_t> data =
       SignedData(transport_.session_id(), user, service, algorithm, blob);
-  const std::string sig_alg =
-      transport::SignatureAlgorithmForHostKey(algorithm);
   absl::Status verified =
-      sig_alg.empty() ? absl::UnauthenticatedError("no signature algorithm")
-                      : attempt->key.Verify(data, *signature, sig_alg);
+      VerifyUserauthSignature(data, *signature, algorithm, attempt->key);
   if (!verified.ok()) {
     if (options_.log)
       options_.log(&*attempt, false, "signature did not verify");
     return Failure();
   }
   attempt->signed_request = true;
+  attempt->signed_data = std::move(data);
+  attempt->signature.assign(signature->begin(), signature->end());
   return Decide(std::move(*attempt), blob);
 }
 

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "base/clock.h"
+#include "ssh/auth/signed_data.h"
 #include "ssh/cert/certificate.h"
 #include "ssh/cert/verify.h"
 #include "ssh/crypto/keys.h"
@@ -35,6 +36,12 @@ struct AuthAttempt {
   std::optional<cert::Certificate> certificate;
   std::optional<cert::CertificatePermissions> permissions;
   bool signed_request = false;  // false: a query, nothing proven yet
+  // For a signed request: exactly the data the client signed (SignedData,
+  // with this connection's session identifier) and its signature blob, so
+  // that the application can show a third party that this key signed in
+  // as `user` here. Not secret, but not for logs either.
+  std::vector<uint8_t> signed_data;
+  std::vector<uint8_t> signature;
 };
 
 // kPending: the policy decides later (e.g. after asking a remote service)
@@ -54,11 +61,6 @@ class AuthPolicy {
   // ServerAuth::Complete.
   virtual AuthDecision Decide(const AuthAttempt& attempt) = 0;
 };
-
-// The longest user name a userauth request may carry: room for the
-// gateway's LOGIN+HOST (a login of up to 256 bytes, '+', a host name of
-// up to 253). Longer, or with a NUL: disconnect with ILLEGAL_USER_NAME.
-inline constexpr uint32_t kMaxUserNameBytes = 1024;
 
 struct ServerAuthOptions {
   AuthPolicy* policy = nullptr;  // required
@@ -226,11 +228,6 @@ class ClientAuth {
   bool waiting_ = false;
   std::string banner_;
 };
-
-// The data a publickey signature covers (RFC 4252 §7).
-std::vector<uint8_t> SignedData(Bytes session_id, std::string_view user,
-                                std::string_view service,
-                                std::string_view algorithm, Bytes blob);
 
 // Public key algorithms we accept for user authentication.
 const std::vector<std::string>& UserKeyAlgorithms();

@@ -256,6 +256,21 @@ TEST_F(AuthTest, CertificateForThePrincipalIsAccepted) {
   ASSERT_TRUE(server_->identity()->certificate.has_value());
   EXPECT_EQ(server_->identity()->certificate->key_id, "alice@test");
   EXPECT_EQ(server_->identity()->key, key_a_->public_key());
+  // The signed request the policy saw (and the identity keeps) carries what
+  // the client signed and its signature: a third party (the CA) can check
+  // that the certified key logged in as this user, from those bytes alone.
+  const AuthAttempt& a = *server_->identity();
+  EXPECT_EQ(a.signed_data, SignedData(peers_->client->session_id(), "alice",
+                                      "ssh-connection", a.algorithm, blob));
+  auto parsed = ParseSignedData(a.signed_data);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->user, "alice");
+  EXPECT_TRUE(VerifyUserauthSignature(a.signed_data, a.signature, a.algorithm,
+                                      key_a_->public_key())
+                  .ok());
+  EXPECT_FALSE(VerifyUserauthSignature(a.signed_data, a.signature, a.algorithm,
+                                       key_b_->public_key())
+                   .ok());
 }
 
 TEST_F(AuthTest, CertificateRefusals) {
