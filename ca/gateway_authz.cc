@@ -19,6 +19,7 @@
 #include "ca/presented_cert.h"
 #include "ca/rbac/names.h"
 #include "ca/rbac/rbac.h"
+#include "ca/userauth_proof.h"
 
 namespace sallyport::ca {
 namespace {
@@ -457,6 +458,15 @@ grpc::Status GatewayService::StartSessionCertificate(
     return refuse(
         checked->presented.user,
         absl::PermissionDeniedError(checked->presented.refusal.message()));
+  }
+  // Finding B: the certificate is public; only the user's signature from
+  // logging in to the gateway shows that the user is there. Checked before
+  // any lookup by address or RBAC, so a gateway without it learns nothing.
+  if (absl::Status proof = CheckUserauthProof(
+          request->userauth_signed_data(), request->userauth_signature(),
+          *checked->presented.certificate, request->login(), request->host());
+      !proof.ok()) {
+    return refuse(checked->user->name, proof);
   }
   // LOGIN+ADDRESS: a host is named by its inventory name or any of its
   // addresses; the certificate's host record gives the gateway the name.

@@ -407,6 +407,14 @@ ssh::auth::AuthDecision GatewayConnection::DecideRecorded(
   request.set_host(target_.host);
   request.set_ephemeral_public_key(
       ephemeral_->public_key().ToAuthorizedKeysLine());
+  // The proof that the user signed in here (a certificate alone is public):
+  // what the user's client signed for this request and its signature, the
+  // library having verified both. On an inner connection (recorded
+  // ProxyJump) it is the inner login, whose user name is the login.
+  request.set_userauth_signed_data(
+      std::string(a.signed_data.begin(), a.signed_data.end()));
+  request.set_userauth_signature(
+      std::string(a.signature.begin(), a.signature.end()));
   std::weak_ptr<GatewayConnection> weak = weak_from_this();
   // Waited for until the login grace ends (not only rpc_deadline): a CA
   // slowed by load answers late rather than the login being refused while

@@ -3,7 +3,8 @@
 //     the CA, valid, not revoked, listing LOGIN; the user name must be
 //     LOGIN+HOST (gateway/target_name.h). The signed request goes
 //     asynchronous: IssueSessionCertificate both re-checks the user with
-//     the CA (RBAC selects the host and grants the login) and yields the
+//     the CA (RBAC selects the host and grants the login; the user's signed
+//     userauth request shows the CA the user logged in) and yields the
 //     upstream certificate. Refusals send a banner saying why.
 //   - the connection ends at the certificate's valid_before, saying so.
 //   - upstream: our ClientSession to the inventory address with the

@@ -48,6 +48,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,8 @@
 #include "proto/admin.grpc.pb.h"
 #include "proto/ca.grpc.pb.h"
 #include "proto/gateway.grpc.pb.h"
+#include "ssh/auth/signed_data.h"
+#include "ssh/cert/certificate.h"
 #include "ssh/crypto/keys.h"
 #include "storage/open.h"
 #include "tests/bench/ca_issuance_calls.h"
@@ -123,8 +126,12 @@ std::shared_ptr<grpc::Channel> Channel(const std::string& address,
   return grpc::CreateCustomChannel(address, grpc::SslCredentials(tls), args);
 }
 
-v1::LoginRequest MakeLogin(const std::string& pw, std::string* tls_key_pem) {
+// `ssh_key` (when not null): the SSH key the login certifies.
+v1::LoginRequest MakeLogin(
+    const std::string& pw, std::string* tls_key_pem,
+    std::optional<ssh::crypto::PrivateKey>* ssh_key_out = nullptr) {
   auto ssh_key = ssh::crypto::PrivateKey::GenerateEd25519();
+  if (ssh_key_out != nullptr) *ssh_key_out = *ssh_key;
   auto tls_key = GenerateTlsKey();
   v1::LoginRequest r;
   r.set_user(kUser);
@@ -382,10 +389,11 @@ int RunBackend(const Flags& flags, const std::string& backend) {
       *std::max_element(flags.clients.begin(), flags.clients.end()));
   std::vector<Client> clients(max_clients);
   std::string user_certificate;
+  std::optional<ssh::crypto::PrivateKey> user_key;
   auto anonymous = Channel(address, ca_pem, "", "");
   for (Client& c : clients) {
     std::string tls_key;
-    v1::LoginRequest login = MakeLogin(password, &tls_key);
+    v1::LoginRequest login = MakeLogin(password, &tls_key, &user_key);
     v1::LoginResponse resp;
     grpc::ClientContext ctx;
     grpc::Status st =
@@ -437,6 +445,21 @@ int RunBackend(const Flags& flags, const std::string& backend) {
   session_req.set_login(kLogin);
   session_req.set_host(kHost);
   session_req.set_ephemeral_public_key(ephemeral);
+  {
+    // The user's proof of logging in to the gateway as LOGIN+HOST (the CA
+    // verifies it on every call, as for a real gateway's).
+    auto cert = ssh::cert::Certificate::FromLine(user_certificate);
+    if (!cert.ok()) return Fail("user certificate", cert.status());
+    const std::vector<uint8_t> session_id(32, 1);
+    const std::vector<uint8_t> data =
+        ssh::auth::SignedData(session_id, absl::StrCat(kLogin, "+", kHost),
+                              "ssh-connection", cert->type_name, cert->blob);
+    auto signature = user_key->Sign(data);
+    if (!signature.ok()) return Fail("userauth proof", signature.status());
+    session_req.set_userauth_signed_data(std::string(data.begin(), data.end()));
+    session_req.set_userauth_signature(
+        std::string(signature->begin(), signature->end()));
+  }
 
   // One call of `rpc` on client `c`; its response is checked (Call::Good).
   SerialSet serials;
