@@ -20,8 +20,6 @@
 #include "ca/gateway_test_util.h"
 #include "gtest/gtest.h"
 #include "proto/gateway.grpc.pb.h"
-#include "ssh/auth/signed_data.h"
-#include "ssh/cert/certificate.h"
 #include "ssh/crypto/keys.h"
 #include "tests/harness/sshd_fixture.h"
 #include "tests/harness/subprocess.h"
@@ -87,36 +85,11 @@ class GatewaySessionTest : public ::testing::TestWithParam<Backend> {
     ephemeral_ = *key;
   }
 
-  // The userauth proof (IssueSessionCertificateRequest): what a user's
-  // client signs to log in as `user` with `certificate_line` (alice's by
-  // default), signed by `key` (alice's by default).
-  struct UserauthProof {
-    std::string signed_data;
-    std::string signature;
-  };
+  // Alice's userauth proof (ca::SignedLogin) of logging in as `user`.
   UserauthProof SignedLogin(const std::string& user,
                             const ssh::crypto::PrivateKey* key = nullptr,
                             std::string certificate_line = "") {
-    if (certificate_line.empty()) {
-      certificate_line = alice_.response.ssh_certificate();
-    }
-    absl::StatusOr<ssh::cert::Certificate> cert =
-        ssh::cert::Certificate::FromLine(certificate_line);
-    EXPECT_TRUE(cert.ok()) << cert.status();
-    absl::StatusOr<ssh::crypto::PrivateKey> alice_key =
-        ssh::crypto::PrivateKey::Parse(alice_.ssh_private_key);
-    EXPECT_TRUE(alice_key.ok()) << alice_key.status();
-    if (!cert.ok() || !alice_key.ok()) return {};
-    // As a session identifier: any exchange hash (the CA cannot check it).
-    const std::vector<uint8_t> session_id(32, 0x5a);
-    const std::vector<uint8_t> data = ssh::auth::SignedData(
-        session_id, user, "ssh-connection", cert->type_name, cert->blob);
-    absl::StatusOr<std::vector<uint8_t>> sig =
-        (key != nullptr ? *key : *alice_key).Sign(data);
-    EXPECT_TRUE(sig.ok()) << sig.status();
-    if (!sig.ok()) return {};
-    return {std::string(data.begin(), data.end()),
-            std::string(sig->begin(), sig->end())};
+    return ca::SignedLogin(alice_, user, key, std::move(certificate_line));
   }
 
   // Without `proof`: alice's proof of logging in as LOGIN+HOST.

@@ -1,11 +1,14 @@
 #include "ca/gateway_test_util.h"
 
 #include <chrono>
+#include <vector>
 
 #include "audit/recording_record.h"
 #include "ca/tls_material.h"
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
+#include "ssh/auth/signed_data.h"
+#include "ssh/cert/certificate.h"
 #include "ssh/crypto/keys.h"
 
 namespace sallyport::ca {
@@ -229,6 +232,31 @@ absl::Status RevokeSerial4242(storage::Store& store) {
   revoked.reason = "test";
   revoked.revoked_by = "admin";
   return store.Revoke(revoked).status();
+}
+
+UserauthProof SignedLogin(const CaTestEnv::LoginResult& who,
+                          const std::string& user_name,
+                          const ssh::crypto::PrivateKey* key,
+                          std::string certificate_line) {
+  if (certificate_line.empty()) {
+    certificate_line = who.response.ssh_certificate();
+  }
+  absl::StatusOr<ssh::cert::Certificate> cert =
+      ssh::cert::Certificate::FromLine(certificate_line);
+  EXPECT_TRUE(cert.ok()) << cert.status();
+  absl::StatusOr<ssh::crypto::PrivateKey> own_key =
+      ssh::crypto::PrivateKey::Parse(who.ssh_private_key);
+  EXPECT_TRUE(own_key.ok()) << own_key.status();
+  if (!cert.ok() || !own_key.ok()) return {};
+  const std::vector<uint8_t> session_id(32, 0x5a);
+  const std::vector<uint8_t> data = ssh::auth::SignedData(
+      session_id, user_name, "ssh-connection", cert->type_name, cert->blob);
+  absl::StatusOr<std::vector<uint8_t>> sig =
+      (key != nullptr ? *key : *own_key).Sign(data);
+  EXPECT_TRUE(sig.ok()) << sig.status();
+  if (!sig.ok()) return {};
+  return {std::string(data.begin(), data.end()),
+          std::string(sig->begin(), sig->end())};
 }
 
 }  // namespace sallyport::ca

@@ -18,6 +18,7 @@
 #include "proto/audit.pb.h"
 #include "proto/ca.grpc.pb.h"
 #include "proto/gateway.grpc.pb.h"
+#include "ssh/crypto/keys.h"
 #include "tests/harness/postgres_fixture.h"
 
 namespace sallyport::ca {
@@ -87,6 +88,20 @@ std::shared_ptr<grpc::Channel> UnrecordedGatewayChannel(
     CaTestEnv& env, const std::string& name);
 std::string IssueHostCertificateAsAdmin(CaTestEnv& env, const std::string& name,
                                         const std::string& public_key);
+
+// The userauth proof of an IssueSessionCertificateRequest: what the client
+// of `who` signs to log in as `user_name` with its certificate (or
+// `certificate_line`), signed with its key (or `key`), and the signature
+// (empty, with the test failed, when it cannot be made). The session
+// identifier is any 32 bytes: the CA cannot check it.
+struct UserauthProof {
+  std::string signed_data;
+  std::string signature;
+};
+UserauthProof SignedLogin(const CaTestEnv::LoginResult& who,
+                          const std::string& user_name,
+                          const ssh::crypto::PrivateKey* key = nullptr,
+                          std::string certificate_line = "");
 
 // What a gateway writes of a session (issue 14), for the tests of who may
 // write it (recording_service_test.cc, session_owner_test.cc):

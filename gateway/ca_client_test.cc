@@ -229,6 +229,9 @@ TEST_F(CaClientTest, IssueSessionCertificateWaitsUntilTheCallersDeadline) {
     request.set_login("root");
     request.set_host("web01");
     request.set_ephemeral_public_key(key->public_key().ToAuthorizedKeysLine());
+    const ca::UserauthProof proof = ca::SignedLogin(alice_, "root+web01");
+    request.set_userauth_signed_data(proof.signed_data);
+    request.set_userauth_signature(proof.signature);
     return RunOnPrivateIo(
         [&](auto executor, auto done) {
           client->IssueSessionCertificate(request, executor, std::move(done),
