@@ -62,6 +62,15 @@ class RevokedGatewayStreamsTest : public ::testing::Test {
     absl::StatusOr<storage::Session> s = env_->store().GetSession(id);
     return s.ok() ? s->last_seq : 0;
   }
+  // Waits (up to 30 s) until the Store holds `n` records of session `id`:
+  // the upload is taken, its caller authenticated.
+  uint64_t StoredWhenTaken(const std::string& id, uint64_t n) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (Stored(id) != n && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return Stored(id);
+  }
 
   std::unique_ptr<CaTestEnv> env_;
   EnrolledGateway gw_;
@@ -110,11 +119,7 @@ TEST_F(RevokedGatewayStreamsTest, AnOpenUploadWritesNothingAfterTheRevocation) {
   const auto chain = RecordingChain("s1", 6, false);
   OpenUpload upload(gw_.channel, "s1");
   ASSERT_TRUE(upload.Write({chain.begin(), chain.begin() + 3}));
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (Stored("s1") != 3 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  ASSERT_EQ(Stored("s1"), 3u);
+  ASSERT_EQ(StoredWhenTaken("s1", 3), 3u);
   RevokeByAdmin();
   upload.Write({chain.begin() + 3, chain.end()});
   grpc::Status st = upload.Finish();
@@ -134,6 +139,9 @@ TEST_F(RevokedGatewayStreamsTest,
   const auto chain = RecordingChain("s2", 1000, false);
   OpenUpload upload(gw_.channel, "s2");
   ASSERT_TRUE(upload.Write({chain[0]}));
+  // Taken before the revocation: otherwise the CA refuses the upload at
+  // its start (UNAUTHENTICATED), as any new call of a revoked identity.
+  ASSERT_EQ(StoredWhenTaken("s2", 1), 1u);
   RevokeInStore();
   const absl::Time revoked = absl::Now();
   size_t next = 1;
