@@ -213,7 +213,9 @@ absl::StatusOr<CertificateIssuer::Signed> CertificateIssuer::SignSession(
            {{"session_id", spec.session_id},
             {"host", spec.host},
             {"source_address", spec.source_address}}));
-  s.claim = storage::SessionClaim{spec.session_id, spec.gateway};
+  // Finding F: the session is bound to the user and login certified here.
+  s.claim = storage::SessionClaim{spec.session_id, spec.gateway, spec.user,
+                                  spec.login, spec.host};
   s.record.user_created_at = spec.user_created_at;
   return s;
 }
@@ -262,6 +264,11 @@ absl::Status CertificateIssuer::RefusedClaim(const Signed& s, absl::Status st) {
        {"gateway", s.claim->gateway_id},
        {"code", std::string(absl::StatusCodeToString(st.code()))},
        {"reason", std::string(st.message())}});
+  // Bound to another user or login (finding F): the gateway's own session,
+  // whose users it knows, so the reason goes back as it is.
+  if (st.GetPayload(storage::SessionClaim::kBoundToAnother).has_value()) {
+    return st;
+  }
   return SessionOfAnotherGateway(s.claim->session_id);
 }
 

@@ -134,10 +134,12 @@ class CertificateIssuer {
   // CA key when the CA has one (else the user CA key): key id
   // "<user>@<session_id>", valid now - 30 s .. now + 2 min, recorded as
   // purpose "session" with its audit event in one transaction, which also
-  // claims session_id for spec.gateway (Store::RecordSessionCertificate).
+  // claims session_id for spec.gateway (Store::RecordSessionCertificate)
+  // and binds it to spec.user, spec.login and spec.host (finding F).
   // kPermissionDenied when `key` is revoked, or when another gateway owns
-  // session_id (then the certificate is not recorded or handed out, and
-  // the refusal is an audit event naming the owner); kInvalidArgument
+  // session_id, or it is stored or bound for another user or login (then
+  // the certificate is not recorded or handed out, and the refusal is an
+  // audit event naming the owner or the user); kInvalidArgument
   // without spec.gateway.
   absl::StatusOr<ssh::cert::Certificate> IssueSessionCertificate(
       const SessionCertificateSpec& spec, const ssh::crypto::PublicKey& key,

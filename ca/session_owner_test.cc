@@ -83,7 +83,10 @@ TEST_P(SessionOwnerTest, ACertifiedSessionIsTheGatewaysBeforeItWrites) {
   // The owner's own writes go on.
   grpc::Status own = SendExecEvent(gateway_.channel, "s-a", "uptime");
   EXPECT_TRUE(own.ok()) << own.error_message();
-  own = UploadRecording(gateway_.channel, RecordingMeta("s-a"),
+  // Naming the login certified (finding F).
+  audit::v1::RecordingSession meta = RecordingMeta("s-a");
+  meta.set_login(login_);
+  own = UploadRecording(gateway_.channel, meta,
                         {RecordingChain("s-a", 2, false)}, &uploaded);
   ASSERT_TRUE(own.ok()) << own.error_message();
   EXPECT_EQ(env_->store().GetSession("s-a")->gateway_id, "gw1");

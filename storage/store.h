@@ -64,10 +64,23 @@ struct IssuanceSnapshot {
 };
 
 // A session id claimed for the gateway that obtains its session certificate
-// (Store::RecordSessionCertificate; issue 14).
+// (Store::RecordSessionCertificate; issue 14), and what that certificate
+// was issued for (finding F; schema version 16): the user, the login and
+// the host's inventory name. With a user the claim binds the session to
+// that user and login: its stored session must name them (CreateSession).
+// An empty user binds nothing (a claim without a certificate).
 struct SessionClaim {
+  // The payload type of RecordSessionCertificate's and CreateSession's
+  // refusal of a session bound to another user or login (its message
+  // names both, which the owning gateway may see), unlike the refusal of
+  // another gateway's session.
+  static constexpr char kBoundToAnother[] =
+      "sallyport.storage.SessionClaim.bound_to_another";
   std::string session_id;
   std::string gateway_id;
+  std::string user = {};
+  std::string login = {};
+  std::string host = {};
 };
 
 class Store {
@@ -217,8 +230,15 @@ class Store {
   // (or a session stored before schema version 5, owned by none, has it),
   // nothing is written: kPermissionDenied naming the owner. The same
   // gateway may record any number of certificates of its session.
-  // kInvalidArgument for an empty or oversized id or gateway; otherwise
-  // errors as for RecordCertificateWithAudit.
+  // With claim.user (finding F) the claim binds the session to claim.user
+  // and claim.login (and records claim.host): the first certificate of a
+  // session binds it, also a session claimed before by an event or a
+  // recording. A certificate whose user or login differs from the ones the
+  // session is bound to, or from those of its stored session, is refused
+  // the same way (kPermissionDenied, nothing written).
+  // kInvalidArgument for an empty or oversized id or gateway, or an
+  // oversized user, login or host; otherwise errors as for
+  // RecordCertificateWithAudit.
   virtual absl::StatusOr<IssuedCertificate> RecordSessionCertificate(
       const IssuedCertificate& cert, const AuditEventInput& event,
       const SessionClaim& claim) = 0;
@@ -279,7 +299,9 @@ class Store {
 
   // ------------------------------------------------------------ sessions
   // kAlreadyExists for a known id; kPermissionDenied when another gateway
-  // than session.gateway_id claimed the id (ClaimSession).
+  // than session.gateway_id claimed the id (ClaimSession), or when a
+  // session certificate bound the id to another user or login than
+  // session.user and session.login (RecordSessionCertificate; finding F).
   virtual absl::StatusOr<Session> CreateSession(const Session& session) = 0;
   // Sets ended_at, status and byte counts of an active session (its
   // open_bytes_in/open_bytes_out become 0), and appends end.event's audit

@@ -187,18 +187,26 @@ class SqlStore : public Store {
                                     absl::Status* refusal);
   // The gateway that claimed `session_id` in session_owners ("" when none
   // has); claims it first for a non-empty `gateway_id` when none has.
+  // `bound`, when given, gets the claim with the user and login a session
+  // certificate bound it to (empty when it binds nothing; finding F); the
+  // claim row stays share-locked (PostgreSQL) to the end of `tx`.
   absl::Status ClaimOwnership(Tx& tx, std::string_view session_id,
-                              std::string_view gateway_id, std::string* owner);
+                              std::string_view gateway_id, std::string* owner,
+                              SessionClaim* bound = nullptr);
   // The owner of a stored session, else ClaimOwnership: ClaimSession's
   // write.
   absl::Status ClaimStoredOrNew(Tx& tx, std::string_view session_id,
                                 std::string_view gateway_id,
                                 std::string* owner);
-  // ClaimStoredOrNew with one statement for a new id (the issuance's
-  // group commit runs one per session certificate).
-  absl::Status ClaimForCertificate(Tx& tx, std::string_view session_id,
-                                   std::string_view gateway_id,
-                                   std::string* owner);
+  // ClaimStoredOrNew for claim.gateway_id with one statement for a new id
+  // (the issuance's group commit runs one per session certificate), which
+  // binds the claim to claim.user and claim.login when claim.user is set,
+  // as does the first certificate of a session claimed before (finding F).
+  // Sets `*refusal` when the session is another gateway's, or is stored or
+  // bound for another user or login; returns a store error, which fails
+  // the transaction.
+  absl::Status ClaimForCertificate(Tx& tx, const SessionClaim& claim,
+                                   std::string* owner, absl::Status* refusal);
   // AppendSessionRecords's transaction (`records` checked by
   // CheckAppend): `session` gets the session's row as it leaves it.
   absl::Status AppendRecordsInTx(Tx& tx,
@@ -285,6 +293,12 @@ class SqlStore : public Store {
 std::string Quote(std::string_view name);
 // "session 'ID'".
 std::string SessionWhat(std::string_view id);
+// The refusal of a session (or its certificate) naming another user or
+// login than `bound`, the session's claim ("<session> <how> for user ...").
+absl::Status BoundToAnother(const SessionClaim& bound, std::string_view how,
+                            std::string_view user, std::string_view login);
+// RecordSessionCertificate's refusal of a session another gateway owns.
+absl::Status OwnedElsewhere(const SessionClaim& claim, std::string_view owner);
 // Adds `what` (e.g. "user 'bob'") to a failed status: kAlreadyExists becomes
 // "<what> already exists"; other codes keep their message with a prefix.
 absl::Status Describe(absl::Status status, std::string_view what);

@@ -306,11 +306,18 @@ absl::StatusOr<Session> SqlStore::CreateSession(const Session& in) {
                [&](Tx& tx) -> absl::Status {
                  // The gateway that claimed the id owns it (ClaimSession).
                  std::string owner;
+                 SessionClaim bound;
                  RETURN_IF_ERROR(
-                     ClaimOwnership(tx, s.id, s.gateway_id, &owner));
+                     ClaimOwnership(tx, s.id, s.gateway_id, &owner, &bound));
                  if (!owner.empty() && owner != s.gateway_id) {
                    return absl::PermissionDeniedError(absl::StrCat(
                        SessionWhat(s.id), " is owned by another gateway"));
+                 }
+                 // Finding F: a session certificate's user and login.
+                 if (!bound.user.empty() &&
+                     (s.user != bound.user || s.login != bound.login)) {
+                   return BoundToAnother(bound, "was issued its certificate",
+                                         s.user, s.login);
                  }
                  return tx
                      .Exec(kInsertSession,

@@ -46,16 +46,11 @@ std::string CertificateWhat(const IssuedCertificate& cert) {
 absl::Status ValidateClaim(const SessionClaim& claim) {
   RETURN_IF_ERROR(
       ValidateText("session id", claim.session_id, kMaxNameBytes, true));
-  return ValidateText("gateway id", claim.gateway_id, kMaxNameBytes, true);
-}
-
-// The refusal of RecordSessionCertificate.
-absl::Status OwnedElsewhere(const SessionClaim& claim, std::string_view owner) {
-  return absl::PermissionDeniedError(absl::StrCat(
-      SessionWhat(claim.session_id), " is owned by ",
-      owner.empty() ? std::string("no gateway (stored before schema 5)")
-                    : absl::StrCat("gateway ", Quote(owner)),
-      ", not by ", Quote(claim.gateway_id)));
+  RETURN_IF_ERROR(
+      ValidateText("gateway id", claim.gateway_id, kMaxNameBytes, true));
+  RETURN_IF_ERROR(ValidateText("user", claim.user, kMaxNameBytes, false));
+  RETURN_IF_ERROR(ValidateText("login", claim.login, kMaxNameBytes, false));
+  return ValidateText("host", claim.host, kMaxNameBytes, false);
 }
 
 // The refusal of a second renewal of one gateway identity.
@@ -389,11 +384,8 @@ absl::Status SqlStore::CommitCertificates(
               return a->claim->session_id < b->claim->session_id;
             });
         for (CertificateWrite* w : claims) {
-          RETURN_IF_ERROR(ClaimForCertificate(tx, w->claim->session_id,
-                                              w->claim->gateway_id, &w->owner));
-          if (w->owner != w->claim->gateway_id) {
-            w->refusal = OwnedElsewhere(*w->claim, w->owner);
-          }
+          RETURN_IF_ERROR(
+              ClaimForCertificate(tx, *w->claim, &w->owner, &w->refusal));
         }
         // The certificates, then the events of those written with one
         // audit-head update. A renewal of an identity renewed already is

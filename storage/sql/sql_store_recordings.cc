@@ -80,6 +80,15 @@ constexpr Statement kSessionOwner(
     "SELECT gateway_id FROM sessions WHERE id = $1");
 constexpr Statement kClaimOwner(
     "SELECT gateway_id FROM session_owners WHERE session_id = $1");
+// The claim with what it binds (finding F), held (PostgreSQL: FOR SHARE)
+// until the transaction ends: a certificate binding the claim
+// (kBindClaim) waits for a session being stored meanwhile and then sees
+// it, or the session waits and sees the binding.
+constexpr Statement kReadClaim(
+    "SELECT gateway_id, user_name, login FROM session_owners "
+    "WHERE session_id = $1",
+    "SELECT gateway_id, user_name, login FROM session_owners "
+    "WHERE session_id = $1 FOR SHARE");
 // A stored session's gateway before its claim (ClaimStoredOrNew's order).
 constexpr Statement kReadSessionOwner(
     "SELECT 0, gateway_id FROM sessions WHERE id = $1 UNION ALL "
@@ -88,10 +97,28 @@ constexpr Statement kReadSessionOwner(
 // A new id claimed in one statement (the issuance's common case): no row
 // when the id is stored or already claimed.
 constexpr Statement kClaimNewSession(
-    "INSERT INTO session_owners (session_id, gateway_id, claimed_at_us) "
-    "SELECT $1, $2, $3 WHERE NOT EXISTS "
+    "INSERT INTO session_owners (session_id, gateway_id, claimed_at_us, "
+    "user_name, login, host) "
+    "SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS "
     "(SELECT 1 FROM sessions WHERE id = $1) "
     "ON CONFLICT (session_id) DO NOTHING RETURNING gateway_id");
+// Binds the owner's claim that binds nothing yet (its events or its
+// recording came before its certificate); a claim row is made for a stored
+// session that has none. The row stays locked to the end of the
+// transaction.
+constexpr Statement kBindClaim(
+    "INSERT INTO session_owners (session_id, gateway_id, claimed_at_us, "
+    "user_name, login, host) VALUES ($1, $2, $3, $4, $5, $6) "
+    "ON CONFLICT (session_id) DO UPDATE SET user_name = excluded.user_name, "
+    "login = excluded.login, host = excluded.host "
+    "WHERE session_owners.user_name IS NULL AND "
+    "session_owners.gateway_id = excluded.gateway_id");
+// Whom a certificate's session is bound to already: its stored session
+// (0), its claim (1).
+constexpr Statement kBoundTo(
+    "SELECT 0, user_name, login FROM sessions WHERE id = $1 UNION ALL "
+    "SELECT 1, user_name, login FROM session_owners WHERE session_id = $1 "
+    "AND user_name IS NOT NULL");
 constexpr Statement kInsertClaim(
     "INSERT INTO session_owners (session_id, gateway_id, claimed_at_us) "
     "VALUES ($1, $2, $3) ON CONFLICT (session_id) DO NOTHING");
@@ -103,6 +130,11 @@ int64_t SaturatingAdd(int64_t a, int64_t b) {
   return a > std::numeric_limits<int64_t>::max() - b
              ? std::numeric_limits<int64_t>::max()
              : a + b;
+}
+
+// A claim's bound field: NULL when the claim binds nothing.
+std::optional<std::string> Bound(bool binds, const std::string& value) {
+  return binds ? std::optional<std::string>(value) : std::nullopt;
 }
 
 absl::StatusOr<SessionRecord> RecordFromRow(const Row& r) {
@@ -139,9 +171,9 @@ BatchQuery SessionOwnerQuery(std::string_view session_id) {
 
 absl::Status SqlStore::ClaimOwnership(Tx& tx, std::string_view session_id,
                                       std::string_view gateway_id,
-                                      std::string* owner) {
+                                      std::string* owner, SessionClaim* bound) {
   ASSIGN_OR_RETURN(std::vector<Row> rows,
-                   tx.Query(kClaimOwner, {Param::Text(session_id)}));
+                   tx.Query(kReadClaim, {Param::Text(session_id)}));
   if (rows.empty() && !gateway_id.empty()) {
     // ON CONFLICT: a concurrent claim wins or loses as a whole; the read
     // after it sees the winner (PostgreSQL waits for its commit).
@@ -149,9 +181,16 @@ absl::Status SqlStore::ClaimOwnership(Tx& tx, std::string_view session_id,
         tx.Exec(kInsertClaim, {Param::Text(session_id), Param::Text(gateway_id),
                                TimeParam(Now())})
             .status());
-    ASSIGN_OR_RETURN(rows, tx.Query(kClaimOwner, {Param::Text(session_id)}));
+    ASSIGN_OR_RETURN(rows, tx.Query(kReadClaim, {Param::Text(session_id)}));
   }
   *owner = rows.empty() ? std::string() : rows[0][0].AsBytes();
+  if (bound != nullptr) {
+    *bound = SessionClaim{std::string(session_id), *owner, "", "", ""};
+    if (!rows.empty() && !rows[0][1].is_null()) {
+      bound->user = rows[0][1].AsBytes();
+      bound->login = rows[0][2].AsBytes();
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -169,18 +208,60 @@ absl::Status SqlStore::ClaimStoredOrNew(Tx& tx, std::string_view session_id,
   return ClaimOwnership(tx, session_id, gateway_id, owner);
 }
 
-absl::Status SqlStore::ClaimForCertificate(Tx& tx, std::string_view session_id,
-                                           std::string_view gateway_id,
-                                           std::string* owner) {
-  ASSIGN_OR_RETURN(
-      std::vector<Row> claimed,
-      tx.Query(kClaimNewSession, {Param::Text(session_id),
-                                  Param::Text(gateway_id), TimeParam(Now())}));
+absl::Status SqlStore::ClaimForCertificate(Tx& tx, const SessionClaim& claim,
+                                           std::string* owner,
+                                           absl::Status* refusal) {
+  *refusal = absl::OkStatus();
+  // An empty user binds nothing: NULL, as a claim without a certificate.
+  const bool binds = !claim.user.empty();
+  auto identity = [&]() -> std::vector<Param> {
+    return {Param::Text(claim.session_id),
+            Param::Text(claim.gateway_id),
+            TimeParam(Now()),
+            Param::OptText(Bound(binds, claim.user)),
+            Param::OptText(Bound(binds, claim.login)),
+            Param::OptText(Bound(binds, claim.host))};
+  };
+  ASSIGN_OR_RETURN(std::vector<Row> claimed,
+                   tx.Query(kClaimNewSession, identity()));
   if (!claimed.empty()) {
-    *owner = std::string(gateway_id);
+    *owner = claim.gateway_id;
     return absl::OkStatus();
   }
-  return ClaimStoredOrNew(tx, session_id, gateway_id, owner);
+  RETURN_IF_ERROR(
+      ClaimStoredOrNew(tx, claim.session_id, claim.gateway_id, owner));
+  if (*owner != claim.gateway_id) {
+    *refusal = OwnedElsewhere(claim, *owner);
+    return absl::OkStatus();
+  }
+  if (!binds) return absl::OkStatus();
+  // Finding F: the session's events or recording came first, or another
+  // certificate of it: bound to this certificate's user and login, which
+  // a stored session and an earlier certificate must name too.
+  // Checked before the binding, so a refused certificate binds nothing,
+  // and after it: in PostgreSQL a session stored meanwhile holds the claim
+  // row until it commits, which the binding waits for.
+  auto check = [&]() -> absl::Status {
+    ASSIGN_OR_RETURN(std::vector<Row> bound,
+                     tx.Query(kBoundTo, {Param::Text(claim.session_id)}));
+    for (const Row& r : bound) {
+      SessionClaim other = claim;
+      other.user = r[1].AsBytes();
+      other.login = r[2].AsBytes();
+      if (other.user != claim.user || other.login != claim.login) {
+        *refusal = BoundToAnother(
+            other,
+            r[0].AsInt() == 0 ? "is stored" : "was issued its certificate",
+            claim.user, claim.login);
+        break;
+      }
+    }
+    return absl::OkStatus();
+  };
+  RETURN_IF_ERROR(check());
+  if (!refusal->ok()) return absl::OkStatus();
+  RETURN_IF_ERROR(tx.Exec(kBindClaim, identity()).status());
+  return check();
 }
 
 absl::StatusOr<std::string> SqlStore::ClaimSession(

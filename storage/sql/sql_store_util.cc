@@ -3,6 +3,7 @@
 #include <optional>
 #include <vector>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -18,6 +19,24 @@ std::string Quote(std::string_view name) {
 
 std::string SessionWhat(std::string_view id) {
   return absl::StrCat("session ", Quote(id));
+}
+
+absl::Status OwnedElsewhere(const SessionClaim& claim, std::string_view owner) {
+  return absl::PermissionDeniedError(absl::StrCat(
+      SessionWhat(claim.session_id), " is owned by ",
+      owner.empty() ? std::string("no gateway (stored before schema 5)")
+                    : absl::StrCat("gateway ", Quote(owner)),
+      ", not by ", Quote(claim.gateway_id)));
+}
+
+absl::Status BoundToAnother(const SessionClaim& bound, std::string_view how,
+                            std::string_view user, std::string_view login) {
+  absl::Status st = absl::PermissionDeniedError(absl::StrCat(
+      SessionWhat(bound.session_id), " ", std::string(how), " for user ",
+      Quote(bound.user), " login ", Quote(bound.login), ", not for user ",
+      Quote(user), " login ", Quote(login)));
+  st.SetPayload(SessionClaim::kBoundToAnother, absl::Cord("1"));
+  return st;
 }
 
 absl::Status Describe(absl::Status status, std::string_view what) {
