@@ -126,11 +126,6 @@ struct GatewayService::PendingCheck {
   bool issued = false;     // the certificate's issue record was asked for
 };
 
-bool GatewayService::PresentsGatewayIdentity(
-    const grpc::ServerContextBase& context) {
-  return ctx_.peers->PresentedKind(context) == ClientIdentity::Kind::kGateway;
-}
-
 GatewayService::PendingCheck GatewayService::StartCheck(
     std::string_view user_certificate, std::string_view login,
     std::string_view host, storage::IssuanceReads& reads) {
@@ -235,7 +230,8 @@ grpc::Status GatewayService::AuthorizeChannel(
   if (!place.ok()) return ToGrpc(place.status());
   storage::IssuanceReads reads;
   PendingCheck pending;
-  if (PresentsGatewayIdentity(*context)) {
+  // A place is taken only for a caller presenting a gateway identity.
+  if (place->has_value()) {
     pending = StartCheck(request->user_certificate(), request->login(),
                          request->host(), reads);
   }
@@ -387,21 +383,24 @@ grpc::ServerUnaryReactor* GatewayService::IssueSessionCertificate(
     refused->Finish(ToGrpc(place.status()));
     return refused;
   }
+  // A place is taken only for a caller presenting a gateway identity.
+  const bool presents_gateway = place->has_value();
   grpc::ServerUnaryReactor* reactor =
       new PlaceHoldingReactor(*std::move(place));
   // The store reads (PostgreSQL: round trips) run on the issuance workers,
   // not on gRPC's few callback threads.
-  RunOnIssuanceWorkers(ctx_.issuance_workers, reactor,
-                       [this, context, request, response, reactor] {
-                         grpc::Status refused = StartSessionCertificate(
-                             *context, request, response, reactor);
-                         if (!refused.ok()) reactor->Finish(refused);
-                       });
+  RunOnIssuanceWorkers(
+      ctx_.issuance_workers, reactor,
+      [this, context, presents_gateway, request, response, reactor] {
+        grpc::Status refused = StartSessionCertificate(
+            *context, presents_gateway, request, response, reactor);
+        if (!refused.ok()) reactor->Finish(refused);
+      });
   return reactor;
 }
 
 grpc::Status GatewayService::StartSessionCertificate(
-    const grpc::ServerContextBase& context,
+    const grpc::ServerContextBase& context, bool presents_gateway,
     const pb::IssueSessionCertificateRequest* request,
     pb::IssueSessionCertificateResponse* response,
     grpc::ServerUnaryReactor* reactor) {
@@ -412,7 +411,7 @@ grpc::Status GatewayService::StartSessionCertificate(
   PendingCheck pending;
   absl::StatusOr<ssh::crypto::PublicKey> key =
       absl::PermissionDeniedError("not a gateway");
-  if (PresentsGatewayIdentity(context)) {
+  if (presents_gateway) {
     pending = StartCheck(request->user_certificate(), request->login(),
                          request->host(), reads);
     key = ParseSshKey(request->ephemeral_public_key(), "ephemeral_public_key");

@@ -127,8 +127,11 @@ class GatewayService final
  private:
   // IssueSessionCertificate up to the signature; starts the record, whose
   // end finishes `reactor`. A refusal is returned (the caller finishes).
+  // `presents_gateway`: the caller presents a valid gateway client
+  // certificate (EnterGatewayCall gave it a place), so the user
+  // certificate is checked (StartCheck).
   grpc::Status StartSessionCertificate(
-      const grpc::ServerContextBase& context,
+      const grpc::ServerContextBase& context, bool presents_gateway,
       const gateway::v1::IssueSessionCertificateRequest* request,
       gateway::v1::IssueSessionCertificateResponse* response,
       grpc::ServerUnaryReactor* reactor);
@@ -140,11 +143,10 @@ class GatewayService final
   // to `reads`; FinishCheck decides on the snapshot of those reads.
   struct Checked;
   struct PendingCheck;
-  // Whether the caller presents a valid gateway client certificate (no
-  // store read; the caller still authenticates). StartCheck verifies a
-  // signature before the authentication's store read, so it runs only for
-  // such a caller: a stranger cannot make the CA verify signatures.
-  bool PresentsGatewayIdentity(const grpc::ServerContextBase& context);
+  // StartCheck verifies a signature before the caller's authentication
+  // (its store read), so it runs only for a caller that presents a valid
+  // gateway client certificate (EnterGatewayCall's place, no store read):
+  // a stranger cannot make the CA verify signatures.
   PendingCheck StartCheck(std::string_view user_certificate,
                           std::string_view login, std::string_view host,
                           storage::IssuanceReads& reads);
