@@ -135,20 +135,7 @@ std::string PeerAddress(std::string_view grpc_peer) {
 absl::StatusOr<ClientIdentity> PeerAuthenticator::Authenticate(
     const grpc::ServerContextBase& ctx, storage::User* user_out,
     const storage::IssuanceReads* extra, storage::IssuanceSnapshot* snapshot) {
-  std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
-  if (auth == nullptr) {
-    return absl::UnauthenticatedError("a client certificate is required");
-  }
-  std::vector<grpc::string_ref> pems =
-      auth->FindPropertyValues("x509_pem_cert");
-  if (pems.size() != 1) {
-    return absl::UnauthenticatedError(
-        "a client certificate from `sp login` is required");
-  }
-  ASSIGN_OR_RETURN(
-      ClientIdentity id,
-      client_ca_->Verify(std::string_view(pems[0].data(), pems[0].size()),
-                         clock_->Now()));
+  ASSIGN_OR_RETURN(ClientIdentity id, VerifyPresented(ctx));
   // Every store read of the check (and the caller's) at once.
   storage::IssuanceReads reads;
   if (extra != nullptr) reads = *extra;
@@ -291,15 +278,25 @@ std::optional<ClientIdentity::Kind> PeerAuthenticator::PresentedKind(
 
 std::optional<ClientIdentity> PeerAuthenticator::Presented(
     const grpc::ServerContextBase& ctx) {
-  std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
-  if (auth == nullptr) return std::nullopt;
-  std::vector<grpc::string_ref> pems =
-      auth->FindPropertyValues("x509_pem_cert");
-  if (pems.size() != 1) return std::nullopt;
-  absl::StatusOr<ClientIdentity> id = client_ca_->Verify(
-      std::string_view(pems[0].data(), pems[0].size()), clock_->Now());
+  absl::StatusOr<ClientIdentity> id = VerifyPresented(ctx);
   if (!id.ok()) return std::nullopt;
   return *std::move(id);
+}
+
+absl::StatusOr<ClientIdentity> PeerAuthenticator::VerifyPresented(
+    const grpc::ServerContextBase& ctx) {
+  std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
+  if (auth == nullptr) {
+    return absl::UnauthenticatedError("a client certificate is required");
+  }
+  std::vector<grpc::string_ref> pems =
+      auth->FindPropertyValues("x509_pem_cert");
+  if (pems.size() != 1) {
+    return absl::UnauthenticatedError(
+        "a client certificate from `sp login` is required");
+  }
+  return client_ca_->Verify(std::string_view(pems[0].data(), pems[0].size()),
+                            clock_->Now());
 }
 
 }  // namespace sallyport::ca
