@@ -1,8 +1,9 @@
 // The fixture of the CA's enrolment tests (gateway_enroll_test.cc: gateway
-// enrolment, join tokens and which identity may call what;
-// host_enroll_test.cc: host enrolment and host certificates): a CA on
-// SQLite or a real PostgreSQL server, join tokens from the admin API, host
-// enrolment over an anonymous channel, and the audit events recorded.
+// enrolment and join tokens; gateway_identity_test.cc: the gateway's mTLS
+// identity renewed and which identity may call what; host_enroll_test.cc:
+// host enrolment and host certificates): a CA on SQLite or a real
+// PostgreSQL server, join tokens from the admin API, host enrolment over an
+// anonymous channel, and the audit events recorded.
 #ifndef SALLYPORT_CA_ENROLL_TEST_FIXTURE_H_
 #define SALLYPORT_CA_ENROLL_TEST_FIXTURE_H_
 
