@@ -253,17 +253,42 @@ absl::Status TooManyGatewayCalls(std::string_view method) {
       " again when they have been answered"));
 }
 
-absl::StatusOr<std::optional<InFlightLimiter::Ticket>> EnterGatewayCall(
-    const CaContext& ctx, const grpc::ServerContextBase& context,
-    std::string_view method) {
-  std::optional<ClientIdentity> presented = ctx.peers->Presented(context);
-  if (!presented.has_value() ||
-      presented->kind != ClientIdentity::Kind::kGateway) {
+namespace {
+
+// EnterGatewayCall of the caller whose verified certificate is `presented`.
+absl::StatusOr<std::optional<InFlightLimiter::Ticket>>
+EnterPresentedGatewayCall(const CaContext& ctx,
+                          const absl::StatusOr<ClientIdentity>& presented,
+                          std::string_view method) {
+  if (!presented.ok() || presented->kind != ClientIdentity::Kind::kGateway) {
     return std::nullopt;
   }
   InFlightLimiter::Ticket place = ctx.gateway_calls->TryEnter(presented->name);
   if (!place.ok()) return TooManyGatewayCalls(method);
   return std::optional<InFlightLimiter::Ticket>(std::move(place));
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<InFlightLimiter::Ticket>> EnterGatewayCall(
+    const CaContext& ctx, const grpc::ServerContextBase& context,
+    std::string_view method) {
+  return EnterPresentedGatewayCall(ctx, ctx.peers->VerifyPresented(context),
+                                   method);
+}
+
+absl::StatusOr<GatewayCall> BeginGatewayCall(
+    const CaContext& ctx, const grpc::ServerContextBase& context,
+    std::string_view method) {
+  absl::StatusOr<ClientIdentity> presented =
+      ctx.peers->VerifyPresented(context);
+  absl::StatusOr<std::optional<InFlightLimiter::Ticket>> place =
+      EnterPresentedGatewayCall(ctx, presented, method);
+  if (!place.ok()) return place.status();
+  absl::StatusOr<ClientIdentity> peer =
+      ctx.peers->AuthenticateGateway(context, method, std::move(presented));
+  if (!peer.ok()) return peer.status();
+  return GatewayCall{*std::move(place), *std::move(peer)};
 }
 
 OpenCallCaller::OpenCallCaller(const CaContext& ctx,

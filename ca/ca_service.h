@@ -135,6 +135,18 @@ absl::StatusOr<std::optional<InFlightLimiter::Ticket>> EnterGatewayCall(
     const CaContext& ctx, const grpc::ServerContextBase& context,
     std::string_view method);
 
+// A gateway's unary call begun: its place (EnterGatewayCall) and its
+// caller (PeerAuthenticator::AuthenticateGateway naming `method`), the
+// presented certificate verified once for both. Refused as they refuse,
+// the overload first.
+struct GatewayCall {
+  std::optional<InFlightLimiter::Ticket> place;  // held until the call ends
+  ClientIdentity peer;
+};
+absl::StatusOr<GatewayCall> BeginGatewayCall(
+    const CaContext& ctx, const grpc::ServerContextBase& context,
+    std::string_view method);
+
 // The caller of a long call (WatchRevocations, UploadRecording) checked
 // again while the call is open: an identity revoked after the call began
 // (`spctl revoke` of a gateway's or a user's TLS serial) must not keep

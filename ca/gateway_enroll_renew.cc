@@ -121,12 +121,10 @@ grpc::Status GatewayService::RenewGatewayHostCertificate(
     grpc::ServerContext* context,
     const pb::RenewGatewayHostCertificateRequest* request,
     pb::RenewGatewayHostCertificateResponse* response) {
-  absl::StatusOr<std::optional<InFlightLimiter::Ticket>> place =
-      EnterGatewayCall(ctx_, *context, "RenewGatewayHostCertificate");
-  if (!place.ok()) return ToGrpc(place.status());
-  absl::StatusOr<ClientIdentity> peer =
-      ctx_.peers->AuthenticateGateway(*context, "RenewGatewayHostCertificate");
-  if (!peer.ok()) return ToGrpc(peer.status());
+  absl::StatusOr<GatewayCall> call =
+      BeginGatewayCall(ctx_, *context, "RenewGatewayHostCertificate");
+  if (!call.ok()) return ToGrpc(call.status());
+  const ClientIdentity& peer = call->peer;
   absl::StatusOr<ssh::cert::Certificate> current =
       ssh::cert::Certificate::FromLine(request->host_certificate());
   if (!current.ok()) {
@@ -143,7 +141,7 @@ grpc::Status GatewayService::RenewGatewayHostCertificate(
     if (key.ok()) v.trusted_cas.push_back(*key);
   }
   v.expected_type = ssh::cert::CertType::kHost;
-  v.principal = peer->name;
+  v.principal = peer.name;
   // An expired certificate still proves what was enrolled (the caller's
   // mTLS identity is what must be current).
   v.now = absl::FromUnixSeconds(static_cast<int64_t>(
@@ -151,15 +149,15 @@ grpc::Status GatewayService::RenewGatewayHostCertificate(
   absl::StatusOr<ssh::cert::CertificatePermissions> verified =
       ssh::cert::VerifyCertificate(*current, v);
   if (!verified.ok() || current->principals.empty() ||
-      current->principals.front() != peer->name ||
-      current->key_id != peer->name) {
+      current->principals.front() != peer.name ||
+      current->key_id != peer.name) {
     return ToGrpc(absl::PermissionDeniedError(absl::StrCat(
         "host_certificate is not a host certificate of this CA for gateway ",
-        peer->name,
+        peer.name,
         verified.ok() ? "" : absl::StrCat(": ", verified.status().message()))));
   }
   const std::string enrol_again =
-      absl::StrCat("; ", EnrolGatewayAgain(peer->name));
+      absl::StrCat("; ", EnrolGatewayAgain(peer.name));
   // A revoked certificate proves nothing: renewing it would undo the
   // revocation with a fresh serial for the same key and principals.
   absl::StatusOr<bool> revoked =
@@ -179,7 +177,7 @@ grpc::Status GatewayService::RenewGatewayHostCertificate(
   // be undone by the old certificate, expired or not. The newest's copy
   // is renewed too, for an answer that was lost.
   absl::StatusOr<std::optional<storage::IssuedCertificate>> newest =
-      NewestHostCertificate(peer->name);
+      NewestHostCertificate(peer.name);
   if (!newest.ok()) {
     return ToGrpc(absl::UnavailableError(
         "cannot read the gateway's host certificates; refusing"));
@@ -210,17 +208,17 @@ grpc::Status GatewayService::RenewGatewayHostCertificate(
           ") is revoked: an older one is not renewed", enrol_again)));
     }
   }
-  const std::string actor = absl::StrCat("gateway:", peer->name);
+  const std::string actor = absl::StrCat("gateway:", peer.name);
   absl::StatusOr<ssh::cert::Certificate> renewed =
       ctx_.issuer->IssueHostCertificateForNames(
-          current->principals, peer->name, current->key,
+          current->principals, peer.name, current->key,
           settings_.host_certificate_ttl, actor, "renew-gateway",
-          GatewayCertificateUser(peer->name));
+          GatewayCertificateUser(peer.name));
   if (!renewed.ok()) return ToGrpc(renewed.status());
   FillIssued(*renewed, response->mutable_host_certificate());
   spdlog::info(
       "gateway host certificate renewed: name={} principals={} serial={}",
-      peer->name, absl::StrJoin(renewed->principals, ","), renewed->serial);
+      peer.name, absl::StrJoin(renewed->principals, ","), renewed->serial);
   return grpc::Status::OK;
 }
 

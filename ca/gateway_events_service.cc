@@ -61,12 +61,10 @@ absl::Status Check(const pb::GatewayEvent& e) {
 grpc::Status GatewayEventsService::RecordGatewayEvents(
     grpc::ServerContext* context, const pb::RecordGatewayEventsRequest* request,
     pb::RecordGatewayEventsResponse* response) {
-  absl::StatusOr<std::optional<InFlightLimiter::Ticket>> place =
-      EnterGatewayCall(ctx_, *context, "RecordGatewayEvents");
-  if (!place.ok()) return ToGrpc(place.status());
-  absl::StatusOr<ClientIdentity> peer =
-      ctx_.peers->AuthenticateGateway(*context, "RecordGatewayEvents");
-  if (!peer.ok()) return ToGrpc(peer.status());
+  absl::StatusOr<GatewayCall> call =
+      BeginGatewayCall(ctx_, *context, "RecordGatewayEvents");
+  if (!call.ok()) return ToGrpc(call.status());
+  const ClientIdentity& peer = call->peer;
   if (request->events_size() > kMaxEvents) {
     return ToGrpc(absl::InvalidArgumentError(
         absl::StrCat("at most ", kMaxEvents, " events per request")));
@@ -99,16 +97,15 @@ grpc::Status GatewayEventsService::RecordGatewayEvents(
     sessions.insert(e.session_id());
   }
   for (const std::string& id : sessions) {
-    absl::StatusOr<std::string> owner =
-        ctx_.store->ClaimSession(id, peer->name);
+    absl::StatusOr<std::string> owner = ctx_.store->ClaimSession(id, peer.name);
     if (!owner.ok()) {
       return ToGrpc(absl::UnavailableError("the store is unavailable"));
     }
-    if (*owner != peer->name) {
+    if (*owner != peer.name) {
       const absl::Status refusal = absl::PermissionDeniedError(
           absl::StrCat("session ", id, " belongs to another gateway"));
-      (void)ctx_.audit->Record(audit::kEventGatewayEventsRefused, peer->name,
-                               {{"gateway", peer->name},
+      (void)ctx_.audit->Record(audit::kEventGatewayEventsRefused, peer.name,
+                               {{"gateway", peer.name},
                                 {"session_id", id},
                                 {"owner", *owner},
                                 {"source", PeerAddress(context->peer())},
@@ -123,7 +120,7 @@ grpc::Status GatewayEventsService::RecordGatewayEvents(
   events.reserve(request->events_size());
   for (const pb::GatewayEvent& e : request->events()) {
     std::vector<audit::AuditField> fields = {
-        {"gateway", peer->name},
+        {"gateway", peer.name},
         {"session_id", e.session_id()},
         {"at", absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", FromTimestamp(e.at()),
                                 absl::UTCTimeZone())}};
@@ -144,11 +141,11 @@ grpc::Status GatewayEventsService::RecordGatewayEvents(
       }
     }
     events.push_back({e.number(), e.type(),
-                      e.user().empty() ? peer->name : e.user(),
+                      e.user().empty() ? peer.name : e.user(),
                       std::move(fields)});
   }
   absl::StatusOr<size_t> appended =
-      ctx_.audit->RecordGatewayEvents(peer->name, request->stream(), events);
+      ctx_.audit->RecordGatewayEvents(peer.name, request->stream(), events);
   if (!appended.ok()) {
     return ToGrpc(absl::UnavailableError("the audit log could not be written"));
   }

@@ -332,37 +332,35 @@ grpc::Status GatewayService::RenewGatewayIdentity(
     grpc::ServerContext* context,
     const pb::RenewGatewayIdentityRequest* request,
     pb::RenewGatewayIdentityResponse* response) {
-  absl::StatusOr<std::optional<InFlightLimiter::Ticket>> place =
-      EnterGatewayCall(ctx_, *context, "RenewGatewayIdentity");
-  if (!place.ok()) return ToGrpc(place.status());
-  absl::StatusOr<ClientIdentity> peer =
-      ctx_.peers->AuthenticateGateway(*context, "RenewGatewayIdentity");
-  if (!peer.ok()) return ToGrpc(peer.status());
+  absl::StatusOr<GatewayCall> call =
+      BeginGatewayCall(ctx_, *context, "RenewGatewayIdentity");
+  if (!call.ok()) return ToGrpc(call.status());
+  const ClientIdentity& peer = call->peer;
   const std::string source = PeerAddress(context->peer());
   // Refuses with the newer identity on record, when there is one.
   const auto refuse_if_renewed = [&]() -> std::optional<grpc::Status> {
     absl::StatusOr<std::optional<storage::IssuedCertificate>> newer =
-        NewerIdentity(*peer);
+        NewerIdentity(peer);
     if (!newer.ok()) return ToGrpc(newer.status());
     if (!newer->has_value()) return std::nullopt;
     const storage::IssuedCertificate& n = **newer;
     absl::Status refusal = absl::PermissionDeniedError(absl::StrCat(
-        "this gateway identity (serial ", peer->serial,
-        ") was already renewed or replaced: gateway ", peer->name,
+        "this gateway identity (serial ", peer.serial,
+        ") was already renewed or replaced: gateway ", peer.name,
         " has a newer one, serial ", n.serial, " issued ",
         absl::FormatTime(n.issued_at),
         ", and an identity renews once. If this gateway did not get serial ",
         n.serial, ", its identity may be stolen: revoke ", n.serial,
         " (spctl certs revoke) and enrol the gateway again with a token for "
         "its name (spctl tokens create --kind gateway --gateway-name ",
-        peer->name, ")"));
+        peer.name, ")"));
     // Best effort: the refusal stands whether or not it could be logged.
     (void)ctx_.audit->Record(
-        kEventAccessDenied, GatewayActor(peer->name),
+        kEventAccessDenied, GatewayActor(peer.name),
         {{"method", std::string("RenewGatewayIdentity")},
-         {"gateway", peer->name},
+         {"gateway", peer.name},
          {"source", source},
-         {"serial", static_cast<int64_t>(peer->serial)},
+         {"serial", static_cast<int64_t>(peer.serial)},
          {"newer_serial", static_cast<int64_t>(n.serial)},
          {"code", std::string(absl::StatusCodeToString(refusal.code()))},
          {"reason", std::string(refusal.message())}});
@@ -372,19 +370,19 @@ grpc::Status GatewayService::RenewGatewayIdentity(
     return *refused;
   }
   absl::StatusOr<Identity> identity =
-      IssueIdentity(peer->name, request->tls_public_key_der());
+      IssueIdentity(peer.name, request->tls_public_key_der());
   if (!identity.ok()) return ToGrpc(identity.status());
   // Recorded as the renewal of the caller's serial, which the store takes
   // once: of two renewals of one identity at the same moment (both past
   // the check above), the second is refused as if it came later.
-  identity->record.renews_serial = peer->serial;
+  identity->record.renews_serial = peer.serial;
   const absl::Time not_after = identity->record.valid_before;
   absl::Status audited = ctx_.audit->RecordCertificate(
-      identity->record, kEventGatewayRenewed, GatewayActor(peer->name),
-      {{"gateway", peer->name},
+      identity->record, kEventGatewayRenewed, GatewayActor(peer.name),
+      {{"gateway", peer.name},
        {"source", source},
        {"serial", static_cast<int64_t>(identity->record.serial)},
-       {"previous_serial", static_cast<int64_t>(peer->serial)},
+       {"previous_serial", static_cast<int64_t>(peer.serial)},
        {"tls_valid_before", absl::FormatTime(not_after)}});
   if (absl::IsAlreadyExists(audited)) {
     if (std::optional<grpc::Status> refused = refuse_if_renewed()) {
@@ -401,12 +399,10 @@ grpc::Status GatewayService::IssueHostCertificateForTarget(
     grpc::ServerContext* context,
     const pb::IssueHostCertificateForTargetRequest* request,
     pb::IssueHostCertificateForTargetResponse* response) {
-  absl::StatusOr<std::optional<InFlightLimiter::Ticket>> place =
-      EnterGatewayCall(ctx_, *context, "IssueHostCertificateForTarget");
-  if (!place.ok()) return ToGrpc(place.status());
-  absl::StatusOr<ClientIdentity> peer = ctx_.peers->AuthenticateGateway(
-      *context, "IssueHostCertificateForTarget");
-  if (!peer.ok()) return ToGrpc(peer.status());
+  absl::StatusOr<GatewayCall> call =
+      BeginGatewayCall(ctx_, *context, "IssueHostCertificateForTarget");
+  if (!call.ok()) return ToGrpc(call.status());
+  const ClientIdentity& peer = call->peer;
   absl::Status name = ValidateHostPrincipal(request->host());
   if (!name.ok()) return ToGrpc(name);
   absl::StatusOr<ssh::crypto::PublicKey> key =
@@ -417,18 +413,18 @@ grpc::Status GatewayService::IssueHostCertificateForTarget(
   // gateway's identity impersonate the host anywhere, off the gateway's
   // path too. On its enrolled key it is worthless without the gateway's
   // host private key.
-  absl::Status own = CheckEnrolledHostKey(peer->name, *key);
+  absl::Status own = CheckEnrolledHostKey(peer.name, *key);
   if (absl::IsPermissionDenied(own)) {
     spdlog::warn(
         "target host certificate refused: gateway={} host={} key={}: {}",
-        peer->name, request->host(), key->FingerprintSha256(),
+        peer.name, request->host(), key->FingerprintSha256(),
         std::string(own.message()));
     // Best effort: the refusal stands whether or not it could be logged.
     (void)ctx_.audit->Record(
-        kEventCertRefused, GatewayActor(peer->name),
+        kEventCertRefused, GatewayActor(peer.name),
         {{"subject", request->host()},
          {"purpose", std::string(kTargetCertificateVia)},
-         {"gateway", peer->name},
+         {"gateway", peer.name},
          {"key", key->FingerprintSha256()},
          {"code", std::string(absl::StatusCodeToString(own.code()))},
          {"reason", std::string(own.message())}});
@@ -436,7 +432,7 @@ grpc::Status GatewayService::IssueHostCertificateForTarget(
   if (!own.ok()) return ToGrpc(own);
   absl::StatusOr<ssh::cert::Certificate> cert =
       ctx_.issuer->IssueHostCertificate(
-          request->host(), *key, GatewayActor(peer->name),
+          request->host(), *key, GatewayActor(peer.name),
           settings_.target_certificate_ttl, kTargetCertificateVia);
   if (!cert.ok()) return ToGrpc(cert.status());
   FillIssued(*cert, response->mutable_certificate());

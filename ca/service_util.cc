@@ -135,7 +135,13 @@ std::string PeerAddress(std::string_view grpc_peer) {
 absl::StatusOr<ClientIdentity> PeerAuthenticator::Authenticate(
     const grpc::ServerContextBase& ctx, storage::User* user_out,
     const storage::IssuanceReads* extra, storage::IssuanceSnapshot* snapshot) {
-  ASSIGN_OR_RETURN(ClientIdentity id, VerifyPresented(ctx));
+  return AuthenticatePresented(VerifyPresented(ctx), user_out, extra, snapshot);
+}
+
+absl::StatusOr<ClientIdentity> PeerAuthenticator::AuthenticatePresented(
+    absl::StatusOr<ClientIdentity> presented, storage::User* user_out,
+    const storage::IssuanceReads* extra, storage::IssuanceSnapshot* snapshot) {
+  ASSIGN_OR_RETURN(ClientIdentity id, std::move(presented));
   // Every store read of the check (and the caller's) at once.
   storage::IssuanceReads reads;
   if (extra != nullptr) reads = *extra;
@@ -252,8 +258,16 @@ absl::StatusOr<ClientIdentity> PeerAuthenticator::AuthenticateAdmin(
 absl::StatusOr<ClientIdentity> PeerAuthenticator::AuthenticateGateway(
     const grpc::ServerContextBase& ctx, std::string_view method,
     const storage::IssuanceReads* extra, storage::IssuanceSnapshot* snapshot) {
+  return AuthenticateGateway(ctx, method, VerifyPresented(ctx), extra,
+                             snapshot);
+}
+
+absl::StatusOr<ClientIdentity> PeerAuthenticator::AuthenticateGateway(
+    const grpc::ServerContextBase& ctx, std::string_view method,
+    absl::StatusOr<ClientIdentity> presented,
+    const storage::IssuanceReads* extra, storage::IssuanceSnapshot* snapshot) {
   absl::StatusOr<ClientIdentity> id =
-      Authenticate(ctx, nullptr, extra, snapshot);
+      AuthenticatePresented(std::move(presented), nullptr, extra, snapshot);
   absl::Status refusal;
   if (!id.ok()) {
     refusal = id.status();
@@ -271,16 +285,9 @@ absl::StatusOr<ClientIdentity> PeerAuthenticator::AuthenticateGateway(
 
 std::optional<ClientIdentity::Kind> PeerAuthenticator::PresentedKind(
     const grpc::ServerContextBase& ctx) {
-  std::optional<ClientIdentity> id = Presented(ctx);
-  if (!id.has_value()) return std::nullopt;
-  return id->kind;
-}
-
-std::optional<ClientIdentity> PeerAuthenticator::Presented(
-    const grpc::ServerContextBase& ctx) {
   absl::StatusOr<ClientIdentity> id = VerifyPresented(ctx);
   if (!id.ok()) return std::nullopt;
-  return *std::move(id);
+  return id->kind;
 }
 
 absl::StatusOr<ClientIdentity> PeerAuthenticator::VerifyPresented(

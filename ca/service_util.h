@@ -159,6 +159,15 @@ class PeerAuthenticator {
       const grpc::ServerContextBase& ctx, std::string_view method,
       const storage::IssuanceReads* extra = nullptr,
       storage::IssuanceSnapshot* snapshot = nullptr);
+  // AuthenticateGateway of the caller whose presented certificate is
+  // `presented` (VerifyPresented of `ctx`, already asked, e.g. by
+  // EnterGatewayCall): the same checks, refusals and audit events, without
+  // verifying the certificate again.
+  absl::StatusOr<ClientIdentity> AuthenticateGateway(
+      const grpc::ServerContextBase& ctx, std::string_view method,
+      absl::StatusOr<ClientIdentity> presented,
+      const storage::IssuanceReads* extra = nullptr,
+      storage::IssuanceSnapshot* snapshot = nullptr);
 
   // The kind of client certificate the caller presented, when it presented
   // one that our TLS CA issued and that is valid now; nullopt otherwise.
@@ -166,19 +175,22 @@ class PeerAuthenticator {
   // identities (a gateway calling Login).
   std::optional<ClientIdentity::Kind> PresentedKind(
       const grpc::ServerContextBase& ctx);
-  // The identity of that certificate (no store read: its serial may be
-  // revoked; only Authenticate says who calls). For what must be decided
-  // before the call's first store read, e.g. whose place a call takes.
-  std::optional<ClientIdentity> Presented(const grpc::ServerContextBase& ctx);
+  // The client certificate the caller presented, verified against our TLS
+  // CA now (no store read: its serial may be revoked; only Authenticate
+  // says who calls); kUnauthenticated saying what is missing or wrong. For
+  // what must be decided before the call's first store read, e.g. whose
+  // place a call takes.
+  absl::StatusOr<ClientIdentity> VerifyPresented(
+      const grpc::ServerContextBase& ctx);
 
   // True when `user` holds the admin role.
   absl::StatusOr<bool> IsAdmin(std::string_view user);
 
  private:
-  // The client certificate the caller presented, verified against our TLS
-  // CA now (no store read); kUnauthenticated saying what is missing.
-  absl::StatusOr<ClientIdentity> VerifyPresented(
-      const grpc::ServerContextBase& ctx);
+  // Authenticate of the caller whose presented certificate is `presented`.
+  absl::StatusOr<ClientIdentity> AuthenticatePresented(
+      absl::StatusOr<ClientIdentity> presented, storage::User* user_out,
+      const storage::IssuanceReads* extra, storage::IssuanceSnapshot* snapshot);
   void AuditRefusal(std::string_view event, const grpc::ServerContextBase& ctx,
                     std::string_view actor, std::string_view method,
                     const absl::Status& refusal);
