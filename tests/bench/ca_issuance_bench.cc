@@ -38,7 +38,6 @@
 // its certificate's durable commit (an fdatasync) before it asks again, so
 // the rate is bound by latency, not by the CA's CPU; with 64 the batches
 // fill and the CA's CPU is the bound.
-#include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -72,6 +71,7 @@
 #include "ssh/crypto/keys.h"
 #include "storage/open.h"
 #include "tests/bench/ca_issuance_calls.h"
+#include "tests/bench/ca_issuance_report.h"
 #include "tests/bench/process_cpu.h"
 #include "tests/harness/listening_process.h"
 #include "tests/harness/postgres_fixture.h"
@@ -85,6 +85,12 @@ namespace gw = ::sallyport::gateway::v1;
 using bench::Call;
 using bench::CallOf;
 using bench::CertificateLooksIssued;
+using bench::LoadAverage;
+using bench::PrintPeak;
+using bench::PrintRate;
+using bench::PrintSyncFloor;
+using bench::ReferenceSignMicros;
+using bench::Result;
 using bench::SerialSet;
 
 constexpr char kUser[] = "bench";
@@ -149,35 +155,6 @@ double SelfCpuSeconds() {
                                absl::DurationFromTimeval(ru.ru_stime));
 }
 
-std::string LoadAverage() {
-  std::vector<std::string> f =
-      absl::StrSplit(testing::ReadFileOrEmpty("/proc/loadavg"), ' ');
-  return f.size() >= 3 ? absl::StrCat(f[0], " ", f[1], " ", f[2]) : "?";
-}
-
-// The machine's speed now, as a yardstick for CPU figures taken on a loaded
-// shared machine: CPU microseconds of one Ed25519 signature (~50 us on an
-// idle core), the median of 5 runs of 100 on this thread.
-double ReferenceSignMicros() {
-  auto key = ssh::crypto::PrivateKey::GenerateEd25519();
-  const std::vector<uint8_t> data(200, 0x5a);
-  std::vector<double> runs;
-  for (int r = 0; r < 5; ++r) {
-    const double t0 = testing::ThreadCpuSeconds();
-    for (int i = 0; i < 100; ++i) (void)key->Sign(data);
-    runs.push_back((testing::ThreadCpuSeconds() - t0) * 1e6 / 100);
-  }
-  std::sort(runs.begin(), runs.end());
-  return runs[2];
-}
-
-struct Result {
-  double rate = 0;
-  int64_t ok = 0, failed = 0;
-  double ca_cpu_us = 0, client_cpu_us = 0;  // per successful call
-  double sign_us = 0;                       // ReferenceSignMicros()
-};
-
 // `n` clients, each with one call in flight, for `seconds`. One thread
 // drives them all through one completion queue (it polls the sockets
 // itself: no hand-off between threads per call), as cheap a client as gRPC
@@ -240,82 +217,6 @@ void MeasureIdle(int calls, const std::function<bool()>& op, double* p50,
   std::sort(ms.begin(), ms.end());
   *p50 = ms.empty() ? 0 : ms[ms.size() / 2];
   *p99 = ms.empty() ? 0 : ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
-}
-
-// The disk's sync latency under an idle SQLite issuance, measured just
-// before it: p50/p99 of one fdatasync after overwriting 4 KiB of a file in
-// `dir`. A commit in WAL mode with synchronous=FULL syncs the WAL once and
-// an idle call is a batch of one, so the idle p99 follows this p99 (the
-// p50 of this probe is not a strict floor: SQLite's own sync was measured
-// below it).
-void PrintSyncFloor(const std::string& dir, int calls) {
-  const std::string path = absl::StrCat(dir, "/sync-probe");
-  const int fd = open(path.c_str(), O_CREAT | O_RDWR | O_TRUNC, 0600);
-  if (fd < 0) return;
-  const std::string page(4096, 'x');
-  constexpr int kPages = 64;
-  for (int i = 0; i < kPages; ++i) {
-    (void)!pwrite(fd, page.data(), page.size(), i * 4096L);
-  }
-  (void)fsync(fd);
-  std::vector<double> ms;
-  for (int i = 0; i < calls; ++i) {
-    absl::SleepFor(absl::Milliseconds(1));
-    const absl::Time start = absl::Now();
-    if (pwrite(fd, page.data(), page.size(), (i % kPages) * 4096L) < 0 ||
-        fdatasync(fd) != 0) {
-      break;
-    }
-    ms.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
-  }
-  close(fd);
-  unlink(path.c_str());
-  if (ms.empty()) return;
-  std::sort(ms.begin(), ms.end());
-  printf(
-      "reference backend=sqlite: fdatasync of a 4 KiB overwrite in %s: p50 "
-      "%.2f ms, p99 %.2f ms (%zu calls; load %s): one sync per idle "
-      "durable commit\n",
-      dir.c_str(), ms[ms.size() / 2],
-      ms[std::min(ms.size() - 1, ms.size() * 99 / 100)], ms.size(),
-      LoadAverage().c_str());
-  fflush(stdout);
-}
-
-void PrintRate(const std::string& backend, const std::string& rpc, int n,
-               const Result& r) {
-  const auto rate_for = [](double us) { return 2e6 / std::max(1.0, us); };
-  printf(
-      "%-7s backend=%s clients=%d: %.0f certificates/s (%lld ok, %lld "
-      "failed; load %s)\n"
-      "        CPU per certificate: CA %.0f us, clients %.0f us => on 2 idle "
-      "cores <= %.0f/s (CA alone), %.0f/s (CA + these clients); goal "
-      ">= 5000 on SQLite\n"
-      "        reference: one Ed25519 signature took %.1f us CPU just before "
-      "(~50 idle); CA CPU per certificate = %.1f signatures\n",
-      rpc.c_str(), backend.c_str(), n, r.rate, static_cast<long long>(r.ok),
-      static_cast<long long>(r.failed), LoadAverage().c_str(), r.ca_cpu_us,
-      r.client_cpu_us, rate_for(r.ca_cpu_us),
-      rate_for(r.ca_cpu_us + r.client_cpu_us), r.sign_us,
-      r.ca_cpu_us / std::max(0.1, r.sign_us));
-  fflush(stdout);
-}
-
-// The figure the goal is about: the CA's rate at the concurrency (of those
-// run) where it issued the most, with no failed call, beside the goal; and
-// the idle p99 beside its goal.
-void PrintPeak(const std::string& backend, const std::string& rpc, double peak,
-               int clients, double idle_p99_ms) {
-  const bool sqlite = backend == "sqlite";
-  printf(
-      "peak    backend=%s %s: %.0f certificates/s (clients=%d)%s; idle p99 "
-      "%.2f ms (goal <= 5 ms: %s)\n",
-      backend.c_str(), rpc.c_str(), peak, clients,
-      sqlite
-          ? (peak >= 5000 ? " (goal >= 5000: met)" : " (goal >= 5000: NOT met)")
-          : "",
-      idle_p99_ms, idle_p99_ms <= 5 ? "met" : "NOT met");
-  fflush(stdout);
 }
 
 // The policy the session certificates need, written before the CA starts:
