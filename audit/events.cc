@@ -101,6 +101,12 @@ const std::vector<EventSpec>& Catalogue() {
        "a gateway's recording upload was refused (another gateway's "
        "session, its events or recording came first; a broken chain)",
        {"gateway", "session_id", "reason"}},
+      {kEventGatewayWriteBudgetExceeded,
+       W::kCa,
+       "a gateway's writes were refused because it is over its write budget "
+       "at the CA (at most one event per gateway per minute)",
+       {"gateway", "method", "refused", "rate_bytes_per_second", "burst_bytes",
+        "source"}},
       {kEventAuditRead,
        W::kCa,
        "the audit log was listed, exported or verified (spctl audit)",

@@ -57,6 +57,11 @@ inline constexpr std::string_view kEventGatewayEventsRefused =
 // ship (#14): a gateway's recording upload refused by the CA (another
 // gateway's session).
 inline constexpr std::string_view kEventRecordingRefused = "recording.refused";
+// A gateway's writes refused over its write budget at the CA (finding C):
+// at most one per gateway per minute, counting the refusals since the
+// last (ca/write_budget.h).
+inline constexpr std::string_view kEventGatewayWriteBudgetExceeded =
+    "gateway.write_budget.exceeded";
 // Reads of the audit log and of recordings (spctl audit / sessions): each
 // list, show, play, export and verify is itself an event.
 inline constexpr std::string_view kEventAuditRead = "audit.read";

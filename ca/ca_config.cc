@@ -169,6 +169,19 @@ absl::StatusOr<CaSettings> SettingsFromConfig(const config::CaConfig& config,
     }
     s.gateway_ssh_addresses.push_back(*hp);
   }
+  if (config.gateway().write_rate_bytes_per_second() != 0) {
+    s.gateway_write_rate_bytes_per_second =
+        config.gateway().write_rate_bytes_per_second();
+  }
+  if (config.gateway().write_burst_bytes() != 0) {
+    s.gateway_write_burst_bytes = config.gateway().write_burst_bytes();
+  }
+  if (s.gateway_write_burst_bytes < kMinGatewayWriteBurstBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config: gateway.write_burst_bytes must be at least ",
+                     kMinGatewayWriteBurstBytes,
+                     " (the most one request of a gateway costs)"));
+  }
   if (!config.log_format().empty() && !config.logging().log_format().empty() &&
       config.log_format() != config.logging().log_format()) {
     return absl::InvalidArgumentError(

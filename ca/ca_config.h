@@ -12,6 +12,7 @@
 #include "base/host_port.h"
 #include "ca/cert_policy.h"
 #include "ca/password_hash.h"
+#include "ca/write_budget.h"
 #include "proto/config.pb.h"
 #include "storage/records.h"
 
@@ -47,6 +48,11 @@ struct CaSettings {
   // gateway.ssh_addresses (ListMyHosts): where users reach the gateway,
   // the port defaulted to kDefaultGatewaySshPort.
   std::vector<base::HostPort> gateway_ssh_addresses;
+  // gateway.write_rate_bytes_per_second and gateway.write_burst_bytes:
+  // each gateway's write budget (GatewayWriteBudget).
+  uint64_t gateway_write_rate_bytes_per_second =
+      kDefaultGatewayWriteRateBytesPerSecond;
+  uint64_t gateway_write_burst_bytes = kDefaultGatewayWriteBurstBytes;
   std::string log_format = "text";  // or "json"
 };
 

@@ -160,5 +160,34 @@ TEST(CaConfigTest, GatewaySshAddresses) {
   EXPECT_TRUE(Parse(std::string(kMinimal) + many + "]}\n").ok());
 }
 
+TEST(CaConfigTest, GatewayWriteBudget) {
+  auto defaults = Parse(kMinimal);
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->gateway_write_rate_bytes_per_second,
+            kDefaultGatewayWriteRateBytesPerSecond);
+  EXPECT_EQ(defaults->gateway_write_burst_bytes,
+            kDefaultGatewayWriteBurstBytes);
+  auto s = Parse(std::string(kMinimal) +
+                 "gateway: {write_rate_bytes_per_second: 1048576, "
+                 "write_burst_bytes: 4194304}\n");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->gateway_write_rate_bytes_per_second, 1048576u);
+  EXPECT_EQ(s->gateway_write_burst_bytes, kMinGatewayWriteBurstBytes);
+  // A burst that one request could exceed would refuse that request for
+  // good.
+  auto small =
+      Parse(std::string(kMinimal) + "gateway: {write_burst_bytes: 4194303}\n");
+  EXPECT_EQ(small.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(
+      absl::StrContains(small.status().message(), "gateway.write_burst_bytes"))
+      << small.status();
+  EXPECT_FALSE(Parse(std::string(kMinimal) +
+                     "gateway: {write_rate_bytes_per_second: -1}\n")
+                   .ok());
+  EXPECT_FALSE(
+      Parse(std::string(kMinimal) + "gateway: {write_rows_per_second: 1}\n")
+          .ok());
+}
+
 }  // namespace
 }  // namespace sallyport::ca

@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "audit/events.h"
 #include "base/safe_text.h"
 #include "base/status_macros.h"
 #include "ca/enrollment.h"
@@ -253,18 +254,25 @@ absl::Status TooManyGatewayCalls(std::string_view method) {
       " again when they have been answered"));
 }
 
+std::string GatewayActor(std::string_view name) {
+  return absl::StrCat("gateway:", std::string(name));
+}
+
 namespace {
 
 // EnterGatewayCall of the caller whose verified certificate is `presented`.
 absl::StatusOr<std::optional<InFlightLimiter::Ticket>>
 EnterPresentedGatewayCall(const CaContext& ctx,
+                          const grpc::ServerContextBase& context,
                           const absl::StatusOr<ClientIdentity>& presented,
-                          std::string_view method) {
+                          std::string_view method, uint64_t write_bytes) {
   if (!presented.ok() || presented->kind != ClientIdentity::Kind::kGateway) {
     return std::nullopt;
   }
   InFlightLimiter::Ticket place = ctx.gateway_calls->TryEnter(presented->name);
   if (!place.ok()) return TooManyGatewayCalls(method);
+  RETURN_IF_ERROR(
+      ChargeGatewayWrite(ctx, context, presented->name, method, write_bytes));
   return std::optional<InFlightLimiter::Ticket>(std::move(place));
 }
 
@@ -272,23 +280,61 @@ EnterPresentedGatewayCall(const CaContext& ctx,
 
 absl::StatusOr<std::optional<InFlightLimiter::Ticket>> EnterGatewayCall(
     const CaContext& ctx, const grpc::ServerContextBase& context,
-    std::string_view method) {
-  return EnterPresentedGatewayCall(ctx, ctx.peers->VerifyPresented(context),
-                                   method);
+    std::string_view method, uint64_t write_bytes) {
+  return EnterPresentedGatewayCall(
+      ctx, context, ctx.peers->VerifyPresented(context), method, write_bytes);
 }
 
 absl::StatusOr<GatewayCall> BeginGatewayCall(
     const CaContext& ctx, const grpc::ServerContextBase& context,
-    std::string_view method) {
+    std::string_view method, uint64_t write_bytes) {
   absl::StatusOr<ClientIdentity> presented =
       ctx.peers->VerifyPresented(context);
   absl::StatusOr<std::optional<InFlightLimiter::Ticket>> place =
-      EnterPresentedGatewayCall(ctx, presented, method);
+      EnterPresentedGatewayCall(ctx, context, presented, method, write_bytes);
   if (!place.ok()) return place.status();
   absl::StatusOr<ClientIdentity> peer =
       ctx.peers->AuthenticateGateway(context, method, std::move(presented));
   if (!peer.ok()) return peer.status();
   return GatewayCall{*std::move(place), *std::move(peer)};
+}
+
+absl::Status OverWriteBudget(std::string_view gateway,
+                             const GatewayWriteBudget::Policy& policy) {
+  return absl::ResourceExhaustedError(
+      absl::StrCat("gateway '", base::SafeText(gateway),
+                   "' is over its write budget at the CA (",
+                   policy.rate_bytes_per_second, " bytes/s); retry later"));
+}
+
+absl::Status ChargeGatewayWrite(const CaContext& ctx,
+                                const grpc::ServerContextBase& context,
+                                std::string_view gateway,
+                                std::string_view method, uint64_t bytes) {
+  if (ctx.gateway_writes == nullptr) return absl::OkStatus();
+  std::optional<GatewayWriteBudget::Refusal> refused =
+      ctx.gateway_writes->Take(gateway, bytes, ctx.clock->Monotonic());
+  if (!refused.has_value()) return absl::OkStatus();
+  const GatewayWriteBudget::Policy& policy = ctx.gateway_writes->policy();
+  const absl::Status refusal = OverWriteBudget(gateway, policy);
+  if (refused->report) {
+    const std::string source = PeerAddress(context.peer());
+    spdlog::warn(
+        "gateway write budget: gateway={} method={} refused={} source={}: {}",
+        base::SafeText(gateway), std::string(method), refused->refused, source,
+        std::string(refusal.message()));
+    // Best effort: the refusal stands whether or not it could be logged.
+    (void)ctx.audit->Record(
+        audit::kEventGatewayWriteBudgetExceeded, GatewayActor(gateway),
+        {{"gateway", std::string(gateway)},
+         {"method", std::string(method)},
+         {"refused", static_cast<int64_t>(refused->refused)},
+         {"rate_bytes_per_second",
+          static_cast<int64_t>(policy.rate_bytes_per_second)},
+         {"burst_bytes", static_cast<int64_t>(policy.burst_bytes)},
+         {"source", source}});
+  }
+  return refusal;
 }
 
 OpenCallCaller::OpenCallCaller(const CaContext& ctx,

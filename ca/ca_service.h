@@ -20,6 +20,7 @@
 #include "ca/login.h"
 #include "ca/revocation_feed.h"
 #include "ca/service_util.h"
+#include "ca/write_budget.h"
 #include "proto/ca.grpc.pb.h"
 #include "storage/store.h"
 
@@ -53,7 +54,14 @@ struct CaContext {
   // The gateways' unary calls in progress, keyed by gateway name:
   // kMaxGatewayCalls, kMaxGatewayCallsPerGateway (EnterGatewayCall).
   InFlightLimiter* gateway_calls = nullptr;
+  // What each gateway may make the CA write over time (CA config
+  // gateway.write_rate_bytes_per_second, gateway.write_burst_bytes;
+  // ChargeGatewayWrite). Null: no budget.
+  GatewayWriteBudget* gateway_writes = nullptr;
 };
+
+// The actor of audit events caused by gateway `name`: "gateway:NAME".
+std::string GatewayActor(std::string_view name);
 
 // ReachableHosts lists at most this many hosts (as many as sp reads).
 using base::kMaxListedHosts;
@@ -127,25 +135,43 @@ absl::Status TooManyGatewayCalls(std::string_view method);
 // gateway identity its caller presents (its client certificate checked
 // against the TLS CA, no store read): taken before the call's first store
 // read, so a call waiting on a slow Store holds its place, given back when
-// the Ticket is destroyed. nullopt, nothing taken, when the caller
+// the Ticket is destroyed; and `write_bytes` of that gateway's write
+// budget (ChargeGatewayWrite). nullopt, nothing taken, when the caller
 // presents no gateway identity (PeerAuthenticator::AuthenticateGateway
 // refuses it). kResourceExhausted (TooManyGatewayCalls) when the gateway,
-// or all gateways, have as many calls in progress as they may.
+// or all gateways, have as many calls in progress as they may, or
+// (OverWriteBudget) when the gateway is over its write budget.
 absl::StatusOr<std::optional<InFlightLimiter::Ticket>> EnterGatewayCall(
     const CaContext& ctx, const grpc::ServerContextBase& context,
-    std::string_view method);
+    std::string_view method, uint64_t write_bytes = kGatewayCallWriteBytes);
+
+// The refusal of a write of `gateway` over its budget: kResourceExhausted
+// "gateway 'NAME' is over its write budget at the CA (RATE bytes/s);
+// retry later".
+absl::Status OverWriteBudget(std::string_view gateway,
+                             const GatewayWriteBudget::Policy& policy);
+// Takes `bytes` of `gateway`'s write budget (ctx.gateway_writes, keyed by
+// the gateway's name) for a write of `method`, before it is written: OK
+// when taken; OverWriteBudget, nothing taken, otherwise. A gateway's
+// refusals are said at most once per kGatewayWriteRefusalReportInterval,
+// in one audit event (kEventGatewayWriteBudgetExceeded, with how many)
+// and one log line, so that refusing writes writes little.
+absl::Status ChargeGatewayWrite(const CaContext& ctx,
+                                const grpc::ServerContextBase& context,
+                                std::string_view gateway,
+                                std::string_view method, uint64_t bytes);
 
 // A gateway's unary call begun: its place (EnterGatewayCall) and its
 // caller (PeerAuthenticator::AuthenticateGateway naming `method`), the
 // presented certificate verified once for both. Refused as they refuse,
-// the overload first.
+// the overload first; `write_bytes` as EnterGatewayCall takes them.
 struct GatewayCall {
   std::optional<InFlightLimiter::Ticket> place;  // held until the call ends
   ClientIdentity peer;
 };
 absl::StatusOr<GatewayCall> BeginGatewayCall(
     const CaContext& ctx, const grpc::ServerContextBase& context,
-    std::string_view method);
+    std::string_view method, uint64_t write_bytes = kGatewayCallWriteBytes);
 
 // The caller of a long call (WatchRevocations, UploadRecording) checked
 // again while the call is open: an identity revoked after the call began

@@ -56,10 +56,6 @@ void HostToProto(const storage::Host& host, pb::HostRecord* out) {
   out->set_host_key(host.host_key);
 }
 
-std::string GatewayActor(std::string_view name) {
-  return absl::StrCat("gateway:", std::string(name));
-}
-
 // "HOST:PORT", with IPv6 literals in brackets.
 std::string JoinHostPort(std::string_view host, uint32_t port) {
   if (host.find(':') != std::string_view::npos)

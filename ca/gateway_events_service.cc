@@ -61,8 +61,13 @@ absl::Status Check(const pb::GatewayEvent& e) {
 grpc::Status GatewayEventsService::RecordGatewayEvents(
     grpc::ServerContext* context, const pb::RecordGatewayEventsRequest* request,
     pb::RecordGatewayEventsResponse* response) {
-  absl::StatusOr<GatewayCall> call =
-      BeginGatewayCall(ctx_, *context, "RecordGatewayEvents");
+  // Its write: the events' bytes and rows (those resent count again; a
+  // gateway resends only after a failure).
+  absl::StatusOr<GatewayCall> call = BeginGatewayCall(
+      ctx_, *context, "RecordGatewayEvents",
+      kGatewayCallWriteBytes + request->ByteSizeLong() +
+          kGatewayWriteRowBytes *
+              static_cast<uint64_t>(request->events_size()));
   if (!call.ok()) return ToGrpc(call.status());
   const ClientIdentity& peer = call->peer;
   if (request->events_size() > kMaxEvents) {

@@ -19,11 +19,6 @@ namespace {
 
 namespace pb = ::sallyport::gateway::v1;
 
-// The actor of audit events caused by a gateway.
-std::string GatewayActor(std::string_view name) {
-  return absl::StrCat("gateway:", std::string(name));
-}
-
 // The `via` of a ProxyJump target's host certificate (its cert.issued
 // event), and the `purpose` of its cert.refused.
 constexpr std::string_view kTargetCertificateVia = "proxyjump-target";

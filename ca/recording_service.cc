@@ -1,6 +1,7 @@
 #include "ca/recording_service.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -83,6 +84,21 @@ grpc::Status RecordingService::UploadRecording(
     return ToGrpc(absl::InvalidArgumentError("an upload needs its session"));
   }
   if (absl::Status bad = CheckMessage(m); !bad.ok()) return ToGrpc(bad);
+  // Each message's bytes and records are taken from the gateway's write
+  // budget before they are written, the call's (its session) with the
+  // first: a gateway over it has what it stored so far, and resumes there.
+  auto charge = [&](const pb::UploadRecordingRequest& message,
+                    uint64_t call_bytes) {
+    return ChargeGatewayWrite(
+        ctx_, *context, peer->name, "UploadRecording",
+        call_bytes + message.ByteSizeLong() +
+            kGatewayWriteRowBytes *
+                static_cast<uint64_t>(message.records_size()));
+  };
+  if (absl::Status over = charge(m, kGatewayCallWriteBytes); !over.ok()) {
+    return ToGrpc(over);
+  }
+  bool charged = true;  // the message in `m`
   if (!m.has_session()) {
     return ToGrpc(absl::InvalidArgumentError(
         "the first message of an upload must carry the session"));
@@ -118,6 +134,9 @@ grpc::Status RecordingService::UploadRecording(
     if (m.has_session() && m.session().session_id() != meta.session_id()) {
       return ToGrpc(absl::InvalidArgumentError(
           "one upload carries the records of one session"));
+    }
+    if (!std::exchange(charged, false)) {
+      if (absl::Status over = charge(m, 0); !over.ok()) return ToGrpc(over);
     }
     if (m.records_size() == 0) continue;
     // Moved out of the message: a record's data is not copied on its way

@@ -114,8 +114,8 @@ class CaServer {
   void Wait();
 
   // For tests: the login authenticator, the client CA, the hasher, the
-  // gateway service, the CA keys and the places of the gateways' unary
-  // calls (kMaxGatewayCalls).
+  // gateway service, the CA keys, the places of the gateways' unary
+  // calls (kMaxGatewayCalls) and their write budgets.
   LoginAuthenticator& login() { return *login_; }
   const PasswordHasher& hasher() const { return *hasher_; }
   const ClientCertificateAuthority& client_ca() const { return *client_ca_; }
@@ -123,6 +123,7 @@ class CaServer {
   GatewayService& gateway_service() { return *gateway_service_; }
   CaKeyring& keyring() { return *keyring_; }
   InFlightLimiter& gateway_calls() { return *gateway_calls_; }
+  GatewayWriteBudget& gateway_writes() { return *gateway_writes_; }
 
  private:
   CaServer() = default;
@@ -139,6 +140,7 @@ class CaServer {
   std::unique_ptr<RevocationFeed> revocations_;
   std::unique_ptr<InFlightLimiter> gateway_streams_;
   std::unique_ptr<InFlightLimiter> gateway_calls_;
+  std::unique_ptr<GatewayWriteBudget> gateway_writes_;
   std::unique_ptr<CaService> ca_service_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<AuditService> audit_service_;
