@@ -3,6 +3,7 @@
 #include <chrono>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "audit/recording_record.h"
 #include "ca/tls_material.h"
 #include "gtest/gtest.h"
@@ -210,6 +211,13 @@ int CountAuditEvents(storage::Store& store, std::string_view type,
     n += all ? 1 : 0;
   }
   return n;
+}
+
+std::pair<std::string, std::string> GatewayWriteBudgetEdit(uint64_t rate,
+                                                           uint64_t burst) {
+  return {"# gateway:\n#   egress_addresses: [10.0.0.2/32]\n",
+          absl::StrCat("gateway:\n  write_rate_bytes_per_second: ", rate,
+                       "\n  write_burst_bytes: ", burst, "\n")};
 }
 
 std::unique_ptr<CaTestEnv> MakeEnv(CaTestEnv::Options options) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -130,6 +131,12 @@ grpc::Status SendExecEvent(const std::shared_ptr<grpc::Channel>& channel,
 // (-1 when they cannot be read).
 int CountAuditEvents(storage::Store& store, std::string_view type,
                      std::initializer_list<std::string_view> texts);
+
+// The config edit (CaTestEnv::Options::config_edits) that gives each
+// gateway a write budget of `rate` bytes a second and `burst` bytes (CA
+// config gateway.write_rate_bytes_per_second, gateway.write_burst_bytes).
+std::pair<std::string, std::string> GatewayWriteBudgetEdit(uint64_t rate,
+                                                           uint64_t burst);
 
 // A CA for a test (nullptr, with the test failed, when it cannot start).
 std::unique_ptr<CaTestEnv> MakeEnv(CaTestEnv::Options options = {});

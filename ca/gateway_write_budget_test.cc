@@ -30,10 +30,7 @@ class GatewayWriteBudgetTest : public ::testing::Test {
  protected:
   void SetUp() override {
     CaTestEnv::Options options;
-    options.config_edits = {
-        {"# gateway:\n#   egress_addresses: [10.0.0.2/32]\n",
-         absl::StrCat("gateway:\n  write_rate_bytes_per_second: ", kRate,
-                      "\n  write_burst_bytes: ", kBurst, "\n")}};
+    options.config_edits = {GatewayWriteBudgetEdit(kRate, kBurst)};
     env_ = MakeEnv(options);
     ASSERT_NE(env_, nullptr);
     gw1_ = EnrollOrDie(*env_, "gw1");

@@ -249,8 +249,13 @@ void EventSender::Run() {
             options_.batch_delay);
         if (stop_) return;
       }
-      const size_t n = std::min<size_t>(queue_.size(), kMaxEventsPerRequest);
-      batch.assign(queue_.begin(), queue_.begin() + n);
+      size_t bytes = 0;
+      for (const pb::GatewayEvent& e : queue_) {
+        if (batch.size() >= kMaxEventsPerRequest) break;
+        bytes += e.ByteSizeLong();
+        if (!batch.empty() && bytes > kMaxEventRequestBytes) break;
+        batch.push_back(e);
+      }
     }
     size_t sent = 0, rejected = 0;
     absl::Status st = SendBatch(batch, &sent, &rejected);

@@ -6,8 +6,10 @@
 //
 // Events wait in a bounded in-memory queue (EventSenderOptions::queue_limit,
 // default kDefaultEventQueueLimit). One sender thread sends them in order,
-// in batches of at most kMaxEventsPerRequest, and retries with exponential
-// backoff while the CA is unreachable. When the queue is full a new event is
+// in batches of at most kMaxEventsPerRequest and kMaxEventRequestBytes, and
+// retries with exponential backoff while the CA is unreachable or refuses
+// for now (RESOURCE_EXHAUSTED: overloaded, or the gateway is over its
+// write budget at the CA). When the queue is full a new event is
 // dropped: counted in sallyport_gateway_audit_events_dropped_total and said
 // in the gateway log (the event's own log line, written by GatewayOps before
 // it is queued, stays the source of truth). An event the CA refuses for
@@ -50,6 +52,12 @@ namespace sallyport::gateway {
 inline constexpr size_t kDefaultEventQueueLimit = 10000;
 // The CA's request limits (ca/gateway_events_service.h).
 inline constexpr int kMaxEventsPerRequest = 256;
+// The events' bytes one request carries at most (it always carries at
+// least one event): half of what the CA takes in a message
+// (CaServer::kMaxReceiveMessageBytes, 1 MiB). 256 events of long command
+// lines make a request the CA refuses (RESOURCE_EXHAUSTED) each time it
+// is sent again.
+inline constexpr size_t kMaxEventRequestBytes = size_t{512} << 10;
 inline constexpr int kMaxFieldsPerEvent = 64;
 inline constexpr size_t kMaxEventTextBytes = 16 << 10;
 inline constexpr size_t kMaxEventSessionIdBytes = 64;
