@@ -210,6 +210,11 @@ class ForwardingStore : public Store {
       std::string_view session_id, std::string_view gateway_id) override {
     return base_->ClaimSession(session_id, gateway_id);
   }
+  absl::StatusOr<std::vector<SessionClaim>> ClaimSessions(
+      absl::Span<const std::string> session_ids,
+      std::string_view gateway_id) override {
+    return base_->ClaimSessions(session_ids, gateway_id);
+  }
   absl::StatusOr<JoinToken> CreateJoinToken(
       const NewJoinToken& token) override {
     return base_->CreateJoinToken(token);

@@ -27,6 +27,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "base/secret_bytes.h"
 #include "storage/records.h"
 
@@ -357,6 +358,17 @@ class Store {
   // kInvalidArgument for an empty or oversized id or gateway.
   virtual absl::StatusOr<std::string> ClaimSession(
       std::string_view session_id, std::string_view gateway_id) = 0;
+  // ClaimSession for each of `session_ids` (a request's sessions: the
+  // caller bounds their number), in their order, with what each claim
+  // binds (finding F): SessionClaim{id, owner, user, login, host}, the
+  // owner as ClaimSession returns it, and the user, login and host a
+  // session certificate bound the claim to (RecordSessionCertificate),
+  // empty when it binds nothing (claimed without a certificate, or before
+  // schema version 16, or claimed by this call). One read when every id is
+  // stored or claimed already. kInvalidArgument as ClaimSession.
+  virtual absl::StatusOr<std::vector<SessionClaim>> ClaimSessions(
+      absl::Span<const std::string> session_ids,
+      std::string_view gateway_id) = 0;
 
   // ------------------------------------------------------------ join tokens
   // Stores SHA-256(token). kAlreadyExists for the same secret.

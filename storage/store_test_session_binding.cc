@@ -4,7 +4,7 @@
 // calls), a claim made without a certificate (an event came first) is
 // bound by the session's first certificate, a session stored or bound for
 // another user gets no certificate, and claims made without a certificate,
-// or before version 16, bind nothing.
+// or before version 16, bind nothing. ClaimSessions reads the bindings.
 #include <memory>
 #include <string>
 #include <utility>
@@ -141,6 +141,40 @@ TEST_P(StoreTest, AClaimWithoutAUserBindsNothing) {
     SP_EXPECT_OK(store_->RecordSessionCertificate(CertFor(serial, "alice", id),
                                                   IssuedEvent(serial), claim));
   }
+}
+
+// ClaimSessions (a gateway's events, finding F): each session's owner as
+// ClaimSession has it, with what its certificate bound it to, in the
+// order asked; new ids are claimed, binding nothing.
+TEST_P(StoreTest, ClaimSessionsReadsWhatEachClaimBinds) {
+  SP_ASSERT_OK(Certify(*store_, "alice", "c1"));
+  SP_ASSERT_OK(store_->ClaimSession("c2", "gw-a"));
+  SP_ASSERT_OK(store_->ClaimSession("c3", "gw-b"));
+  SP_ASSERT_OK(store_->CreateSession(NamedSession("c4", "bob", "root")));
+  SP_ASSERT_OK(Certify(*store_, "alice", "c6"));
+  SP_ASSERT_OK(store_->CreateSession(NamedSession("c6", "alice", "ubuntu")));
+  const std::vector<std::string> ids = {"c6", "c1", "c2", "c3", "c4", "c5"};
+  SP_ASSERT_OK_AND_ASSIGN(std::vector<SessionClaim> claims,
+                          store_->ClaimSessions(ids, "gw-a"));
+  Rows got;
+  for (const SessionClaim& c : claims) {
+    got.push_back({c.session_id, c.gateway_id, c.user, c.login, c.host});
+  }
+  EXPECT_EQ(got, (Rows{{"c6", "gw-a", "alice", "ubuntu", "web01"},
+                       {"c1", "gw-a", "alice", "ubuntu", "web01"},
+                       {"c2", "gw-a", "", "", ""},
+                       {"c3", "gw-b", "", "", ""},
+                       {"c4", "gw-a", "", "", ""},
+                       {"c5", "gw-a", "", "", ""}}));
+  SP_ASSERT_OK_AND_ASSIGN(std::string owner,
+                          store_->ClaimSession("c5", "gw-b"));
+  EXPECT_EQ(owner, "gw-a");
+  // A bad id refuses the call before anything is claimed.
+  const std::vector<std::string> bad = {"c7", ""};
+  SP_EXPECT_CODE(store_->ClaimSessions(bad, "gw-a"), kInvalidArgument);
+  SP_ASSERT_OK_AND_ASSIGN(owner, store_->ClaimSession("c7", "gw-b"));
+  EXPECT_EQ(owner, "gw-b");
+  SP_EXPECT_CODE(store_->ClaimSessions(ids, ""), kInvalidArgument);
 }
 
 // Claims made at version 15 bind nothing after the upgrade, until a

@@ -123,6 +123,9 @@ class SqlStore : public Store {
       std::string_view session_id, uint64_t after_seq, int limit) override;
   absl::StatusOr<std::string> ClaimSession(
       std::string_view session_id, std::string_view gateway_id) override;
+  absl::StatusOr<std::vector<SessionClaim>> ClaimSessions(
+      absl::Span<const std::string> session_ids,
+      std::string_view gateway_id) override;
 
   absl::StatusOr<JoinToken> CreateJoinToken(const NewJoinToken& token) override;
   absl::StatusOr<JoinToken> ConsumeJoinToken(

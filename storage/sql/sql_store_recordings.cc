@@ -78,8 +78,11 @@ constexpr Statement kListRecords(
     "WHERE session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3");
 constexpr Statement kSessionOwner(
     "SELECT gateway_id FROM sessions WHERE id = $1");
+// The claim's gateway, with what a session certificate bound it to
+// (NULL user_name: nothing; finding F).
 constexpr Statement kClaimOwner(
-    "SELECT gateway_id FROM session_owners WHERE session_id = $1");
+    "SELECT gateway_id, user_name, login, host FROM session_owners "
+    "WHERE session_id = $1");
 // The claim with what it binds (finding F), held (PostgreSQL: FOR SHARE)
 // until the transaction ends: a certificate binding the claim
 // (kBindClaim) waits for a session being stored meanwhile and then sees
@@ -266,34 +269,66 @@ absl::Status SqlStore::ClaimForCertificate(Tx& tx, const SessionClaim& claim,
 
 absl::StatusOr<std::string> SqlStore::ClaimSession(
     std::string_view session_id, std::string_view gateway_id) {
-  RETURN_IF_ERROR(ValidateText("session id", session_id, kMaxNameBytes, true));
+  const std::string id(session_id);
+  ASSIGN_OR_RETURN(std::vector<SessionClaim> claims,
+                   ClaimSessions(absl::MakeConstSpan(&id, 1), gateway_id));
+  return std::move(claims.front().gateway_id);
+}
+
+absl::StatusOr<std::vector<SessionClaim>> SqlStore::ClaimSessions(
+    absl::Span<const std::string> session_ids, std::string_view gateway_id) {
   RETURN_IF_ERROR(ValidateText("gateway id", gateway_id, kMaxNameBytes, true));
-  // Read first (BatchReadMode): a claimed or stored session costs no write.
+  std::vector<BatchQuery> reads;
+  reads.reserve(2 * session_ids.size());
+  for (const std::string& id : session_ids) {
+    RETURN_IF_ERROR(ValidateText("session id", id, kMaxNameBytes, true));
+    reads.push_back(BatchQuery{&kSessionOwner, {Param::Text(id)}});
+    reads.push_back(BatchQuery{&kClaimOwner, {Param::Text(id)}});
+  }
+  // Read first (BatchReadMode, one round trip for all): a claimed or
+  // stored session costs no write.
   std::vector<std::vector<Row>> rows;
-  RETURN_IF_ERROR(Describe(
-      Transact(
-          BatchReadMode(),
-          [&](Tx& tx) -> absl::Status {
-            ASSIGN_OR_RETURN(
-                rows,
-                tx.QueryBatch(
-                    {BatchQuery{&kSessionOwner, {Param::Text(session_id)}},
-                     BatchQuery{&kClaimOwner, {Param::Text(session_id)}}}));
-            return absl::OkStatus();
-          }),
-      absl::StrCat("the owner of ", SessionWhat(session_id))));
-  if (rows.size() != 2) return absl::InternalError("owner reads: no result");
-  if (!rows[0].empty()) return rows[0][0][0].AsBytes();
-  if (!rows[1].empty()) return rows[1][0][0].AsBytes();
-  std::string owner;
-  RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kReadCommitted,
-               [&](Tx& tx) {
-                 // A session stored meanwhile is owned by its gateway.
-                 return ClaimStoredOrNew(tx, session_id, gateway_id, &owner);
-               }),
-      absl::StrCat("the owner of ", SessionWhat(session_id))));
-  return owner;
+  RETURN_IF_ERROR(
+      Describe(Transact(BatchReadMode(),
+                        [&](Tx& tx) -> absl::Status {
+                          ASSIGN_OR_RETURN(rows, tx.QueryBatch(reads));
+                          return absl::OkStatus();
+                        }),
+               session_ids.size() == 1
+                   ? absl::StrCat("the owner of ", SessionWhat(session_ids[0]))
+                   : std::string("the owners of the sessions")));
+  if (rows.size() != reads.size()) {
+    return absl::InternalError("owner reads: no result");
+  }
+  std::vector<SessionClaim> claims;
+  claims.reserve(session_ids.size());
+  for (size_t i = 0; i < session_ids.size(); ++i) {
+    const std::string& id = session_ids[i];
+    const std::vector<Row>& stored = rows[2 * i];
+    const std::vector<Row>& claimed = rows[2 * i + 1];
+    SessionClaim c{id, "", "", "", ""};
+    if (!claimed.empty() && !claimed[0][1].is_null()) {
+      c.user = claimed[0][1].AsBytes();
+      c.login = claimed[0][2].AsBytes();
+      c.host = claimed[0][3].is_null() ? "" : claimed[0][3].AsBytes();
+    }
+    if (!stored.empty()) {
+      c.gateway_id = stored[0][0].AsBytes();
+    } else if (!claimed.empty()) {
+      c.gateway_id = claimed[0][0].AsBytes();
+    } else {
+      // Neither: claimed now (binding nothing), unless a session was
+      // stored or claimed meanwhile (then its owner).
+      RETURN_IF_ERROR(Describe(
+          Transact(TxMode::kReadCommitted,
+                   [&](Tx& tx) {
+                     return ClaimStoredOrNew(tx, id, gateway_id, &c.gateway_id);
+                   }),
+          absl::StrCat("the owner of ", SessionWhat(id))));
+    }
+    claims.push_back(std::move(c));
+  }
+  return claims;
 }
 
 namespace {
