@@ -94,7 +94,8 @@ const std::vector<EventSpec>& Catalogue() {
        W::kCa,
        "a gateway sent events the CA refused (another gateway's session: "
        "the first gateway to write anything of a session owns it; an "
-       "unknown code)",
+       "event naming another user or login than its session's "
+       "certificate was issued for; an unknown code)",
        {"gateway", "session_id", "reason"}},
       {kEventRecordingRefused,
        W::kCa,

@@ -1,6 +1,7 @@
 #include "ca/gateway_events_service.h"
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -11,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "audit/events.h"
 #include "base/status_macros.h"
+#include "ca/rbac/names.h"
 #include "ca/service_util.h"
 
 namespace sallyport::ca {
@@ -56,6 +58,43 @@ absl::Status Check(const pb::GatewayEvent& e) {
   return absl::OkStatus();
 }
 
+// Finding F: an event of a session whose certificate bound it to a user
+// and login (`bound`, claim.user set) names that user and, when it has a
+// `login` field, that login. Not a session.refused: a login attempt names
+// the key id of whichever certificate was tried on the connection (bob's
+// refused before alice's accepted), and is no act under the session.
+// Every other gateway code follows the login on that connection: the
+// gateway issues none before the CA certified the session (its user is
+// the certificate the CA checked, its login the one certified).
+// PERMISSION_DENIED naming both, with `*claimed_login` set to the event's
+// login when it has one.
+absl::Status CheckBoundIdentity(const pb::GatewayEvent& e,
+                                const storage::SessionClaim& bound,
+                                std::optional<std::string>* claimed_login) {
+  if (e.type() == audit::kEventSessionRefused) return absl::OkStatus();
+  claimed_login->reset();
+  for (const pb::GatewayEventField& f : e.fields()) {
+    if (f.name() == "login") {
+      *claimed_login =
+          f.value_case() == pb::GatewayEventField::kText ? f.text() : "";
+    }
+  }
+  if (e.user() == bound.user &&
+      (!claimed_login->has_value() || **claimed_login == bound.login)) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      "session ", rbac::EscapeForReason(bound.session_id),
+      " was issued its certificate for user ",
+      rbac::EscapeForReason(bound.user), " login ",
+      rbac::EscapeForReason(bound.login), ", not for user ",
+      rbac::EscapeForReason(e.user()),
+      claimed_login->has_value()
+          ? absl::StrCat(" login ", rbac::EscapeForReason(**claimed_login))
+          : std::string(),
+      " (event ", e.type(), ")"));
+}
+
 }  // namespace
 
 grpc::Status GatewayEventsService::RecordGatewayEvents(
@@ -96,27 +135,56 @@ grpc::Status GatewayEventsService::RecordGatewayEvents(
   // Ownership first, for every session named, before anything is written:
   // the gateway issued the session's certificate owns it, else the first
   // gateway to write anything of it, whether the Store has its recording
-  // yet or not (Store::ClaimSession).
-  std::set<std::string> sessions;
+  // yet or not (Store::ClaimSessions, one read for the request).
+  std::set<std::string> named;
   for (const pb::GatewayEvent& e : request->events()) {
-    sessions.insert(e.session_id());
+    named.insert(e.session_id());
   }
-  for (const std::string& id : sessions) {
-    absl::StatusOr<std::string> owner = ctx_.store->ClaimSession(id, peer.name);
-    if (!owner.ok()) {
-      return ToGrpc(absl::UnavailableError("the store is unavailable"));
-    }
-    if (*owner != peer.name) {
-      const absl::Status refusal = absl::PermissionDeniedError(
-          absl::StrCat("session ", id, " belongs to another gateway"));
+  const std::vector<std::string> sessions(named.begin(), named.end());
+  absl::StatusOr<std::vector<storage::SessionClaim>> claims =
+      ctx_.store->ClaimSessions(sessions, peer.name);
+  if (!claims.ok() || claims->size() != sessions.size()) {
+    return ToGrpc(absl::UnavailableError("the store is unavailable"));
+  }
+  std::map<std::string, const storage::SessionClaim*> bound;
+  for (const storage::SessionClaim& claim : *claims) {
+    if (claim.gateway_id != peer.name) {
+      const absl::Status refusal = absl::PermissionDeniedError(absl::StrCat(
+          "session ", claim.session_id, " belongs to another gateway"));
       (void)ctx_.audit->Record(audit::kEventGatewayEventsRefused, peer.name,
                                {{"gateway", peer.name},
-                                {"session_id", id},
-                                {"owner", *owner},
+                                {"session_id", claim.session_id},
+                                {"owner", claim.gateway_id},
                                 {"source", PeerAddress(context->peer())},
                                 {"reason", std::string(refusal.message())}});
       return ToGrpc(refusal);
     }
+    if (!claim.user.empty()) bound[claim.session_id] = &claim;
+  }
+  // Finding F: the events of a session bound by its certificate name its
+  // user and login. A lie refuses the request as above, before anything
+  // is written (the gateway's sender then sends its events one by one:
+  // the others are appended, the lie is not), and is itself an event.
+  for (const pb::GatewayEvent& e : request->events()) {
+    auto it = bound.find(e.session_id());
+    if (it == bound.end()) continue;
+    std::optional<std::string> claimed_login;
+    const absl::Status lie = CheckBoundIdentity(e, *it->second, &claimed_login);
+    if (lie.ok()) continue;
+    std::vector<audit::AuditField> fields = {{"gateway", peer.name},
+                                             {"session_id", e.session_id()},
+                                             {"event", e.type()},
+                                             {"claimed_user", e.user()}};
+    if (claimed_login.has_value()) {
+      fields.push_back({"claimed_login", *claimed_login});
+    }
+    fields.push_back({"bound_user", it->second->user});
+    fields.push_back({"bound_login", it->second->login});
+    fields.push_back({"source", PeerAddress(context->peer())});
+    fields.push_back({"reason", std::string(lie.message())});
+    (void)ctx_.audit->Record(audit::kEventGatewayEventsRefused, peer.name,
+                             audit::CapAuditFields(std::move(fields)));
+    return ToGrpc(lie);
   }
   // One transaction for the request, resent events left out: a store that
   // fails at the k-th event must not leave the first k-1 appended for the

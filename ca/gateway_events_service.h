@@ -7,7 +7,13 @@
 // gateway to write an event or a recording of it (Store::ClaimSession),
 // and an event naming a session
 // another gateway owns refuses the whole request (PERMISSION_DENIED and a
-// "gateway.events.refused" event naming the owner). A request's events
+// "gateway.events.refused" event naming the owner). So does an event of a
+// session its certificate bound to a user and login (finding F) that
+// names another user or login, except a "session.refused" (a refused
+// login names whichever certificate was tried): the refusal event names
+// the event's code, what it claimed and what the session is bound to. A
+// session bound by no certificate (none issued, or its events came first)
+// is taken as the gateway names it. A request's events
 // are appended in one transaction; those its stream numbered at or below
 // what the CA appended before are left out (a request sent again).
 #ifndef SALLYPORT_CA_GATEWAY_EVENTS_SERVICE_H_

@@ -4,15 +4,21 @@
 // certificate issued for alice (with her userauth proof) binds its session
 // to alice and the login, so its gateway cannot upload the session's
 // recording naming bob or another login (refused, audited, nothing
-// stored); the session's first certificate binds a session the gateway
-// claimed before with an event; a session with no certificate is taken
-// as the gateway names it, as before.
+// stored), nor send its events naming another user or login (the
+// request refused, audited as gateway.events.refused, nothing appended;
+// a refused login naming whoever was tried is no such event); the
+// session's first certificate binds a session the gateway claimed before
+// with an event; a session with no certificate is taken as the gateway
+// names it, as before.
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -50,6 +56,40 @@ class SessionBindingTest : public GatewaySessionTest {
     return UploadRecording(gateway_.channel, meta,
                            {RecordingChain(meta.session_id(), 2, false)},
                            &uploaded);
+  }
+
+  // Adds an event of `type` for session `id` naming `user`, with a
+  // `login` field when `login` is set and a `mark` field to find it by.
+  static void AddEvent(gw::RecordGatewayEventsRequest& request,
+                       std::string_view type, const std::string& id,
+                       const std::string& user,
+                       const std::optional<std::string>& login,
+                       const std::string& mark) {
+    gw::GatewayEvent* e = request.add_events();
+    e->set_type(std::string(type));
+    e->set_session_id(id);
+    e->set_user(user);
+    e->mutable_at()->set_seconds(1700000000);
+    if (login.has_value()) {
+      gw::GatewayEventField* f = e->add_fields();
+      f->set_name("login");
+      f->set_text(*login);
+    }
+    gw::GatewayEventField* f = e->add_fields();
+    f->set_name("mark");
+    f->set_text(mark);
+  }
+
+  grpc::Status Send(const gw::RecordGatewayEventsRequest& request) {
+    gw::RecordGatewayEventsResponse response;
+    grpc::ClientContext ctx;
+    return gw::GatewayEvents::NewStub(gateway_.channel)
+        ->RecordGatewayEvents(&ctx, request, &response);
+  }
+
+  // The events of `type` marked `mark`.
+  int Marked(std::string_view type, const std::string& mark) {
+    return Count(type, {absl::StrCat("\"mark\":\"", mark, "\"")});
   }
 
   void Certify(const std::string& id) {
@@ -132,6 +172,115 @@ TEST_P(SessionBindingTest, ASessionWithoutACertificateIsNotChecked) {
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(env_->store().GetSession("s3")->user, "bob");
   EXPECT_EQ(Count(audit::kEventRecordingRefused, {"\"s3\""}), 0);
+}
+
+// The events of a session bound to alice and the login name them: an
+// event naming bob, another login, or no user is refused with its request
+// (nothing of it appended) and audited with what it claimed.
+TEST_P(SessionBindingTest, ABoundSessionsEventsNameItsUserAndLogin) {
+  Certify("e1");
+  struct Lie {
+    std::string user;
+    std::optional<std::string> login;
+    std::string says;  // how the reason names it
+  };
+  const std::vector<Lie> lies = {
+      {"bob", std::nullopt, "not for user \"bob\" (event exec.command)"},
+      {"bob", login_,
+       absl::StrCat("not for user \"bob\" login \"", login_,
+                    "\" (event exec.command)")},
+      {"alice", "deploy",
+       "not for user \"alice\" login \"deploy\" (event exec.command)"},
+      {"", std::nullopt, "not for user \"\" (event exec.command)"}};
+  for (size_t i = 0; i < lies.size(); ++i) {
+    const Lie& lie = lies[i];
+    const std::string honest = absl::StrCat("honest-", i);
+    const std::string lying = absl::StrCat("lie-", i);
+    gw::RecordGatewayEventsRequest request;
+    AddEvent(request, "exec.command", "e1", "alice", login_, honest);
+    AddEvent(request, "exec.command", "e1", lie.user, lie.login, lying);
+    grpc::Status st = Send(request);
+    EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED)
+        << st.error_message();
+    const std::string reason = absl::StrCat(
+        "session \"e1\" was issued its certificate for user \"alice\" login "
+        "\"",
+        login_, "\", ", lie.says);
+    EXPECT_TRUE(absl::StrContains(st.error_message(), reason))
+        << st.error_message();
+    EXPECT_EQ(Count(audit::kEventGatewayEventsRefused,
+                    {"\"session_id\":\"e1\"", "\"gateway\":\"gw1\"",
+                     "\"event\":\"exec.command\"",
+                     absl::StrCat("\"claimed_user\":\"", lie.user, "\""),
+                     "\"bound_user\":\"alice\"",
+                     absl::StrCat("\"bound_login\":\"", login_, "\"")}),
+              std::count_if(lies.begin(), lies.begin() + i + 1,
+                            [&](const Lie& l) { return l.user == lie.user; }))
+        << reason;
+    EXPECT_EQ(Marked("exec.command", honest), 0);
+    EXPECT_EQ(Marked("exec.command", lying), 0);
+    // Sent alone (as the gateway's sender does after a refusal), the
+    // honest event is appended.
+    gw::RecordGatewayEventsRequest alone;
+    AddEvent(alone, "exec.command", "e1", "alice", login_, honest);
+    st = Send(alone);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    EXPECT_EQ(Marked("exec.command", honest), 1);
+  }
+  EXPECT_EQ(Count(audit::kEventGatewayEventsRefused,
+                  {"\"claimed_login\":\"deploy\""}),
+            1);
+}
+
+// An honest connection: bob's certificate was tried first and refused
+// (session.refused names bob), then alice logged in. The whole request is
+// appended, bob's refusal as sent.
+TEST_P(SessionBindingTest, AnHonestConnectionsEventsAreAppendedInFull) {
+  Certify("e2");
+  gw::RecordGatewayEventsRequest request;
+  AddEvent(request, audit::kEventSessionRefused, "e2", "bob", login_, "m0");
+  AddEvent(request, audit::kEventSessionStart, "e2", "alice", login_, "m1");
+  AddEvent(request, audit::kEventChannelOpen, "e2", "alice", login_, "m2");
+  AddEvent(request, audit::kEventExecCommand, "e2", "alice", login_, "m3");
+  AddEvent(request, audit::kEventFileTransferStart, "e2", "alice", login_,
+           "m4");
+  AddEvent(request, audit::kEventChannelClose, "e2", "alice", std::nullopt,
+           "m5");
+  AddEvent(request, audit::kEventSessionEnd, "e2", "alice", std::nullopt, "m6");
+  grpc::Status st = Send(request);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(Count(audit::kEventSessionRefused,
+                  {"\"e2\"", "\"user\":\"bob\"", "\"mark\":\"m0\""}),
+            1);
+  for (int i = 1; i < request.events_size(); ++i) {
+    EXPECT_EQ(Count(request.events(i).type(),
+                    {"\"e2\"", "\"user\":\"alice\"",
+                     absl::StrCat("\"mark\":\"m", i, "\"")}),
+              1)
+        << request.events(i).type();
+  }
+  EXPECT_EQ(Count(audit::kEventGatewayEventsRefused, {"\"e2\""}), 0);
+}
+
+// A session no certificate bound is taken as its gateway names it: its
+// events may name anyone until the first certificate binds it, and those
+// stay appended.
+TEST_P(SessionBindingTest, AnUnboundSessionsEventsAreTakenAsSent) {
+  gw::RecordGatewayEventsRequest before;
+  AddEvent(before, "exec.command", "e3", "bob", "deploy", "before");
+  grpc::Status st = Send(before);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  Certify("e3");
+  gw::RecordGatewayEventsRequest after;
+  AddEvent(after, "exec.command", "e3", "bob", "deploy", "after");
+  st = Send(after);
+  EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED)
+      << st.error_message();
+  EXPECT_EQ(Marked("exec.command", "before"), 1);
+  EXPECT_EQ(Marked("exec.command", "after"), 0);
+  EXPECT_EQ(Count(audit::kEventGatewayEventsRefused,
+                  {"\"e3\"", "\"claimed_user\":\"bob\""}),
+            1);
 }
 
 SP_INSTANTIATE_ON_BOTH_BACKENDS(SessionBindingTest);

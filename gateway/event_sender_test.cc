@@ -1,6 +1,7 @@
 // EventSender against a real in-process CA (ca/gateway_test_util): events
 // reach the hash-chained log in order and in batches, an event the CA
-// refuses does not hold back the others, and the queue stops at its limit
+// refuses (an unknown code, a lie about a bound session's user) does not
+// hold back the others, and the queue stops at its limit
 // (drops counted and logged) while the CA cannot be reached.
 #include "gateway/event_sender.h"
 
@@ -59,6 +60,18 @@ class EventSenderTest : public ::testing::Test {
     auto all = env_->store().ListAuditEvents(0, 10000);
     ASSERT_TRUE(all.ok()) << all.status();
     EXPECT_TRUE(audit::VerifyAuditChain(audit::AuditHead{}, *all).ok());
+  }
+
+  // Flushes `sender`, which queued exec.command "first", one event the CA
+  // refuses, and exec.command "second": those two reach the log in order.
+  void FlushAndExpectFirstAndSecondOnly(EventSender& sender) {
+    ASSERT_TRUE(sender.Flush(absl::Now() + absl::Seconds(60)).ok());
+    EXPECT_EQ(sender.sent(), 2u);
+    EXPECT_EQ(sender.rejected(), 1u);
+    std::vector<storage::AuditEvent> got = Events("exec.command");
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_TRUE(absl::StrContains(got[0].payload_json, "first"));
+    EXPECT_TRUE(absl::StrContains(got[1].payload_json, "second"));
   }
 
   std::vector<std::string> Lines() {
@@ -232,13 +245,7 @@ TEST_F(EventSenderTest, ARefusedEventDoesNotHoldBackTheOthers) {
   ASSERT_TRUE(sender.Enqueue("cert.issued", "s-3", "alice", absl::Now(), {}));
   ASSERT_TRUE(sender.Enqueue("exec.command", "s-3", "alice", absl::Now(),
                              {{"command", "second"}}));
-  ASSERT_TRUE(sender.Flush(absl::Now() + absl::Seconds(60)).ok());
-  EXPECT_EQ(sender.sent(), 2u);
-  EXPECT_EQ(sender.rejected(), 1u);
-  std::vector<storage::AuditEvent> got = Events("exec.command");
-  ASSERT_EQ(got.size(), 2u);
-  EXPECT_TRUE(absl::StrContains(got[0].payload_json, "first"));
-  EXPECT_TRUE(absl::StrContains(got[1].payload_json, "second"));
+  FlushAndExpectFirstAndSecondOnly(sender);
   EXPECT_TRUE(
       Events("cert.issued").empty() ||
       !absl::StrContains(Events("cert.issued").back().payload_json, "s-3"));
@@ -247,6 +254,44 @@ TEST_F(EventSenderTest, ARefusedEventDoesNotHoldBackTheOthers) {
     logged |= absl::StrContains(l, "the CA refused event");
   }
   EXPECT_TRUE(logged);
+}
+
+// Finding F: the CA refuses an event naming another user than the one a
+// session certificate bound its session to; the sender drops that event
+// alone, and the honest events around it are appended.
+TEST_F(EventSenderTest, ALieAboutABoundSessionsUserDoesNotHoldBackTheOthers) {
+  storage::Store& store = env_->store();
+  absl::StatusOr<uint64_t> serial = store.AllocateSerial();
+  ASSERT_TRUE(serial.ok()) << serial.status();
+  storage::IssuedCertificate cert;
+  cert.serial = *serial;
+  cert.key_id = "alice@s-5";
+  cert.user = "alice";
+  cert.principals = {"ubuntu"};
+  cert.valid_after = absl::Now();
+  cert.valid_before = cert.valid_after + absl::Minutes(2);
+  cert.public_key_fingerprint = "SHA256:ephemeral";
+  cert.ca_key_fingerprint = "SHA256:session-ca";
+  cert.purpose = storage::CertificatePurpose::kSession;
+  ASSERT_TRUE(
+      store
+          .RecordSessionCertificate(cert, {"cert.issued", "gateway:gw1", "{}"},
+                                    {"s-5", "gw1", "alice", "ubuntu", "web01"})
+          .ok());
+  EventSender sender(Options(), EventSender::GrpcSend(gateway_.channel));
+  ASSERT_TRUE(sender.Enqueue("exec.command", "s-5", "alice", absl::Now(),
+                             {{"login", "ubuntu"}, {"command", "first"}}));
+  ASSERT_TRUE(sender.Enqueue("exec.command", "s-5", "bob", absl::Now(),
+                             {{"login", "ubuntu"}, {"command", "lie"}}));
+  ASSERT_TRUE(sender.Enqueue("exec.command", "s-5", "alice", absl::Now(),
+                             {{"login", "ubuntu"}, {"command", "second"}}));
+  FlushAndExpectFirstAndSecondOnly(sender);
+  EXPECT_FALSE(Events("gateway.events.refused").empty());
+  for (const storage::AuditEvent& e : Events("gateway.events.refused")) {
+    EXPECT_TRUE(absl::StrContains(e.payload_json, "\"claimed_user\":\"bob\""))
+        << e.payload_json;
+  }
+  ExpectChainIntact();
 }
 
 // While the CA cannot be reached the queue holds `queue_limit` events;
