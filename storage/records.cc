@@ -432,7 +432,6 @@ absl::Status Session::Validate() const {
   return ValidateText("session gateway id", gateway_id, kMaxNameBytes, false);
 }
 
-namespace {
 bool IsLowerHexHash(std::string_view hash) {
   if (hash.size() != 64) return false;
   for (char c : hash) {
@@ -440,7 +439,6 @@ bool IsLowerHexHash(std::string_view hash) {
   }
   return true;
 }
-}  // namespace
 
 absl::Status SessionRecord::Validate() const {
   RETURN_IF_ERROR(ValidateName("session id", session_id));

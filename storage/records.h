@@ -45,6 +45,9 @@ inline constexpr size_t kMinJoinTokenBytes = 16;
 // bytes, at most `max_bytes` long (and not empty when `required`).
 absl::Status ValidateText(std::string_view field, std::string_view value,
                           size_t max_bytes, bool required);
+// Whether `hash` is a SHA-256 digest as the store keeps it: 64 lowercase
+// hex digits.
+bool IsLowerHexHash(std::string_view hash);
 
 // ---------------------------------------------------------------- users
 

@@ -27,6 +27,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "base/secret_bytes.h"
 #include "storage/records.h"
@@ -70,6 +71,8 @@ struct IssuanceSnapshot {
 // the host's inventory name. With a user the claim binds the session to
 // that user and login: its stored session must name them (CreateSession).
 // An empty user binds nothing (a claim without a certificate).
+// With a userauth proof (finding B; schema version 17) the certificate is
+// the proof's one use: see RecordSessionCertificate.
 struct SessionClaim {
   // The payload type of RecordSessionCertificate's and CreateSession's
   // refusal of a session bound to another user or login (its message
@@ -77,12 +80,33 @@ struct SessionClaim {
   // another gateway's session.
   static constexpr char kBoundToAnother[] =
       "sallyport.storage.SessionClaim.bound_to_another";
+  // The payload type of RecordSessionCertificate's refusal of a userauth
+  // proof used before (its message names the session it was used for).
+  static constexpr char kProofUsed[] =
+      "sallyport.storage.SessionClaim.proof_used";
   std::string session_id;
   std::string gateway_id;
   std::string user = {};
   std::string login = {};
   std::string host = {};
+  // The user's userauth proof the certificate is issued on (finding B):
+  // the SHA-256 of its signed data as 64 lowercase hex digits (empty: no
+  // proof, nothing remembered), and when the user certificate it proves
+  // expires, after which the proof is worthless and is forgotten.
+  std::string userauth_proof_sha256 = {};
+  absl::Time userauth_proof_expires_at = absl::InfinitePast();
 };
+
+// Finding B: the expired used userauth proofs a session certificate's
+// record deletes at most, per proof it records (the oldest first), so the
+// table shrinks back to the proofs still of use while certificates are
+// issued.
+inline constexpr int kExpiredProofsPrunedPerProof = 2;
+// How long a used userauth proof is kept after its user certificate
+// expired: CA instances sharing the store may disagree on the time by
+// this much, and one whose clock is behind still takes the certificate
+// as valid.
+inline constexpr absl::Duration kUsedProofKeptAfterExpiry = absl::Minutes(5);
 
 class Store {
  public:
@@ -237,8 +261,18 @@ class Store {
   // recording. A certificate whose user or login differs from the ones the
   // session is bound to, or from those of its stored session, is refused
   // the same way (kPermissionDenied, nothing written).
-  // kInvalidArgument for an empty or oversized id or gateway, or an
-  // oversized user, login or host; otherwise errors as for
+  // With claim.userauth_proof_sha256 (finding B) the proof is recorded as
+  // used for claim.session_id until claim.userauth_proof_expires_at (plus
+  // kUsedProofKeptAfterExpiry), by every store sharing the database: a
+  // certificate on a proof recorded before, for any session (its own
+  // included), is refused (kPermissionDenied with payload
+  // SessionClaim::kProofUsed, naming the session the proof was used for;
+  // nothing written, no claim either). A proof is recorded only with its
+  // certificate. Each record deletes up to kExpiredProofsPrunedPerProof
+  // expired proofs per proof it records.
+  // kInvalidArgument for an empty or oversized id or gateway, an
+  // oversized user, login or host, or a proof digest that is not 64
+  // lowercase hex digits; otherwise errors as for
   // RecordCertificateWithAudit.
   virtual absl::StatusOr<IssuedCertificate> RecordSessionCertificate(
       const IssuedCertificate& cert, const AuditEventInput& event,

@@ -238,11 +238,19 @@ class SqlStore : public Store {
     const SessionClaim* claim = nullptr;
     // Set by the commit: why neither the certificate nor its event was
     // written (another gateway owns the session, `owner`; the user was
-    // disabled; the identity was renewed already); OK when both were.
+    // disabled; the identity was renewed already; its userauth proof was
+    // used before); OK when both were.
     absl::Status refusal;
     std::string owner;
   };
   absl::Status CommitCertificates(absl::Span<CertificateWrite* const> batch);
+  // CommitCertificates's step for the userauth proofs of the batch's
+  // session certificates not refused yet (finding B): prunes expired
+  // proofs (kExpiredProofsPrunedPerProof per proof), then records each
+  // proof as used, or refuses its certificate (`refusal`, ProofUsed) when
+  // it was used before. Returns a store error, which fails the
+  // transaction.
+  absl::Status UseProofs(Tx& tx, absl::Span<CertificateWrite* const> batch);
   // RecordCertificateWithAudit(Async) and RecordSessionCertificate(Async);
   // `claim` may be null.
   absl::StatusOr<IssuedCertificate> SubmitCertificate(

@@ -7,6 +7,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "storage/sql/codec.h"
@@ -39,6 +40,26 @@ constexpr Statement kUserForCertificate(
     "SELECT disabled, created_at_us FROM users WHERE name = $1",
     "SELECT disabled, created_at_us FROM users WHERE name = $1 FOR SHARE");
 
+// Finding B: a userauth proof's one use, until its user certificate
+// expires. 0 rows: used before (PostgreSQL: after waiting for a store
+// recording it meanwhile, whose row it then sees).
+constexpr Statement kUseProof(
+    "INSERT INTO used_userauth_proofs (proof_sha256, session_id, "
+    "expires_at_us) VALUES ($1, $2, $3) "
+    "ON CONFLICT (proof_sha256) DO NOTHING");
+constexpr Statement kProofUsedFor(
+    "SELECT session_id FROM used_userauth_proofs WHERE proof_sha256 = $1");
+// At most $2 proofs expired before $1, the oldest first. PostgreSQL skips
+// the rows another store is deleting: two stores' prunes neither wait for
+// nor deadlock with each other.
+constexpr Statement kPruneProofs(
+    "DELETE FROM used_userauth_proofs WHERE proof_sha256 IN ("
+    "SELECT proof_sha256 FROM used_userauth_proofs WHERE expires_at_us < $1 "
+    "ORDER BY expires_at_us, proof_sha256 LIMIT $2)",
+    "DELETE FROM used_userauth_proofs WHERE proof_sha256 IN ("
+    "SELECT proof_sha256 FROM used_userauth_proofs WHERE expires_at_us < $1 "
+    "ORDER BY expires_at_us, proof_sha256 LIMIT $2 FOR UPDATE SKIP LOCKED)");
+
 std::string CertificateWhat(const IssuedCertificate& cert) {
   return absl::StrCat("certificate serial ", cert.serial);
 }
@@ -50,7 +71,27 @@ absl::Status ValidateClaim(const SessionClaim& claim) {
       ValidateText("gateway id", claim.gateway_id, kMaxNameBytes, true));
   RETURN_IF_ERROR(ValidateText("user", claim.user, kMaxNameBytes, false));
   RETURN_IF_ERROR(ValidateText("login", claim.login, kMaxNameBytes, false));
-  return ValidateText("host", claim.host, kMaxNameBytes, false);
+  RETURN_IF_ERROR(ValidateText("host", claim.host, kMaxNameBytes, false));
+  if (!claim.userauth_proof_sha256.empty() &&
+      !IsLowerHexHash(claim.userauth_proof_sha256)) {
+    return absl::InvalidArgumentError(
+        "userauth proof digest must be 64 lowercase hex characters");
+  }
+  return absl::OkStatus();
+}
+
+// The refusal of a session certificate on a userauth proof used before,
+// for `used_for` (empty: its row expired and went meanwhile).
+absl::Status ProofUsed(const SessionClaim& claim, std::string_view used_for) {
+  absl::Status st = absl::PermissionDeniedError(absl::StrCat(
+      "the user's userauth proof (the signature of this login to the "
+      "gateway) was already used for ",
+      used_for.empty() ? std::string("an earlier session")
+                       : SessionWhat(used_for),
+      ", so it gets no certificate for ", SessionWhat(claim.session_id),
+      ": a replayed proof"));
+  st.SetPayload(SessionClaim::kProofUsed, absl::Cord("1"));
+  return st;
 }
 
 // The refusal of a second renewal of one gateway identity.
@@ -344,6 +385,45 @@ void SqlStore::SubmitCertificateAsync(const IssuedCertificate& in,
   });
 }
 
+absl::Status SqlStore::UseProofs(Tx& tx,
+                                 absl::Span<CertificateWrite* const> batch) {
+  std::vector<CertificateWrite*> proofs;
+  for (CertificateWrite* w : batch) {
+    if (w->claim != nullptr && !w->claim->userauth_proof_sha256.empty() &&
+        w->refusal.ok()) {
+      proofs.push_back(w);
+    }
+  }
+  if (proofs.empty()) return absl::OkStatus();
+  // In digest order, so that two stores' batches take the rows' locks in
+  // one order (PostgreSQL); one proof twice in a batch: its first use.
+  std::stable_sort(proofs.begin(), proofs.end(),
+                   [](const CertificateWrite* a, const CertificateWrite* b) {
+                     return a->claim->userauth_proof_sha256 <
+                            b->claim->userauth_proof_sha256;
+                   });
+  RETURN_IF_ERROR(
+      tx.Exec(kPruneProofs, {TimeParam(Now() - kUsedProofKeptAfterExpiry),
+                             Param::Int(kExpiredProofsPrunedPerProof *
+                                        static_cast<int64_t>(proofs.size()))})
+          .status());
+  for (CertificateWrite* w : proofs) {
+    const SessionClaim& claim = *w->claim;
+    ASSIGN_OR_RETURN(
+        int64_t recorded,
+        tx.Exec(kUseProof, {Param::Text(claim.userauth_proof_sha256),
+                            Param::Text(claim.session_id),
+                            TimeParam(claim.userauth_proof_expires_at)}));
+    if (recorded == 1) continue;
+    ASSIGN_OR_RETURN(
+        std::vector<Row> used,
+        tx.Query(kProofUsedFor, {Param::Text(claim.userauth_proof_sha256)}));
+    w->refusal =
+        ProofUsed(claim, used.empty() ? std::string() : used[0][0].AsBytes());
+  }
+  return absl::OkStatus();
+}
+
 absl::Status SqlStore::CommitCertificates(
     absl::Span<CertificateWrite* const> batch) {
   const CertificateWrite* failed = nullptr;
@@ -370,6 +450,7 @@ absl::Status SqlStore::CommitCertificates(
         for (CertificateWrite* w : bound) {
           RETURN_IF_ERROR(CheckCertificateUser(tx, *w->cert, &w->refusal));
         }
+        RETURN_IF_ERROR(UseProofs(tx, batch));
         // Session claims (issue 14), in session id order likewise: a
         // certificate whose session another gateway owns is left out with
         // its event and refused after the commit; the rest of the batch
