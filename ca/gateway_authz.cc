@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -61,6 +62,16 @@ std::string JoinHostPort(std::string_view host, uint32_t port) {
   if (host.find(':') != std::string_view::npos)
     return absl::StrCat("[", std::string(host), "]:", port);
   return absl::StrCat(std::string(host), ":", port);
+}
+
+// A certificate's valid_before as a time: kForever, and any end past what
+// the store keeps (microseconds in an int64), is never.
+absl::Time CertificateEnd(uint64_t valid_before) {
+  constexpr uint64_t kLastSecond =
+      static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) / 1000000;
+  return valid_before >= kLastSecond
+             ? absl::InfiniteFuture()
+             : absl::FromUnixSeconds(static_cast<int64_t>(valid_before));
 }
 
 constexpr std::string_view kJumpPassthrough = "passthrough";
@@ -512,6 +523,14 @@ grpc::Status GatewayService::StartSessionCertificate(
     spec.key_revoked = read.revoked[key_revocation_at];
   }
   const ssh::cert::Certificate& user_cert = *checked->presented.certificate;
+  // Finding B: the proof gets this one certificate. The record refuses a
+  // proof used before (a replay: an honest gateway asks once per signed
+  // login, and the signed data holds that connection's session
+  // identifier), and remembers it as long as the user certificate is
+  // valid, after which the proof is refused with the certificate.
+  spec.userauth_proof_sha256 =
+      UserauthProofDigest(request->userauth_signed_data());
+  spec.userauth_proof_expires_at = CertificateEnd(user_cert.valid_before);
   // force-command: the roles' (when every session kind forces the same
   // one), else the user certificate's, so the host enforces what the
   // gateway does.

@@ -1,5 +1,6 @@
 #include "ca/gateway_test_util.h"
 
+#include <atomic>
 #include <chrono>
 #include <vector>
 
@@ -256,7 +257,14 @@ UserauthProof SignedLogin(const CaTestEnv::LoginResult& who,
       ssh::crypto::PrivateKey::Parse(who.ssh_private_key);
   EXPECT_TRUE(own_key.ok()) << own_key.status();
   if (!cert.ok() || !own_key.ok()) return {};
-  const std::vector<uint8_t> session_id(32, 0x5a);
+  // A new session identifier for every proof, as every connection has
+  // (the CA gives each proof one session certificate).
+  static std::atomic<uint64_t> proofs{0};
+  std::vector<uint8_t> session_id(32, 0x5a);
+  const uint64_t n = ++proofs;
+  for (int i = 0; i < 8; ++i) {
+    session_id[i] = static_cast<uint8_t>(n >> (8 * i));
+  }
   const std::vector<uint8_t> data = ssh::auth::SignedData(
       session_id, user_name, "ssh-connection", cert->type_name, cert->blob);
   absl::StatusOr<std::vector<uint8_t>> sig =

@@ -94,7 +94,9 @@ std::string IssueHostCertificateAsAdmin(CaTestEnv& env, const std::string& name,
 // of `who` signs to log in as `user_name` with its certificate (or
 // `certificate_line`), signed with its key (or `key`), and the signature
 // (empty, with the test failed, when it cannot be made). The session
-// identifier is any 32 bytes: the CA cannot check it.
+// identifier is any 32 bytes (the CA cannot check it), new for every
+// call: each proof gets one session certificate (finding B), so a test
+// that asks again sends a new proof, as a new connection would.
 struct UserauthProof {
   std::string signed_data;
   std::string signature;

@@ -216,6 +216,9 @@ absl::StatusOr<CertificateIssuer::Signed> CertificateIssuer::SignSession(
   // Finding F: the session is bound to the user and login certified here.
   s.claim = storage::SessionClaim{spec.session_id, spec.gateway, spec.user,
                                   spec.login, spec.host};
+  // Finding B: the user's proof gets this one certificate.
+  s.claim->userauth_proof_sha256 = spec.userauth_proof_sha256;
+  s.claim->userauth_proof_expires_at = spec.userauth_proof_expires_at;
   s.record.user_created_at = spec.user_created_at;
   return s;
 }
@@ -265,8 +268,11 @@ absl::Status CertificateIssuer::RefusedClaim(const Signed& s, absl::Status st) {
        {"code", std::string(absl::StatusCodeToString(st.code()))},
        {"reason", std::string(st.message())}});
   // Bound to another user or login (finding F): the gateway's own session,
-  // whose users it knows, so the reason goes back as it is.
-  if (st.GetPayload(storage::SessionClaim::kBoundToAnother).has_value()) {
+  // whose users it knows, so the reason goes back as it is; so does a
+  // replayed proof's (finding B), which only the gateway that was sent
+  // the proof (or one it gave it to) can send.
+  if (st.GetPayload(storage::SessionClaim::kBoundToAnother).has_value() ||
+      st.GetPayload(storage::SessionClaim::kProofUsed).has_value()) {
     return st;
   }
   return SessionOfAnotherGateway(s.claim->session_id);

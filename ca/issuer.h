@@ -125,6 +125,12 @@ class CertificateIssuer {
     // certificate is then recorded only if that user is still there and
     // enabled (IssuedCertificate::user_created_at).
     std::optional<absl::Time> user_created_at;
+    // The user's userauth proof the certificate is issued on (finding B):
+    // UserauthProofDigest of its signed data, and when the user
+    // certificate it proves expires. The proof gets this one certificate
+    // (storage::SessionClaim::userauth_proof_sha256); empty: none.
+    std::string userauth_proof_sha256;
+    absl::Time userauth_proof_expires_at = absl::InfinitePast();
   };
   // Validity and backdate of session certificates.
   static constexpr absl::Duration kSessionTtl = absl::Minutes(2);
@@ -135,11 +141,13 @@ class CertificateIssuer {
   // "<user>@<session_id>", valid now - 30 s .. now + 2 min, recorded as
   // purpose "session" with its audit event in one transaction, which also
   // claims session_id for spec.gateway (Store::RecordSessionCertificate)
-  // and binds it to spec.user, spec.login and spec.host (finding F).
+  // and binds it to spec.user, spec.login and spec.host (finding F), and
+  // records spec's userauth proof as used (finding B).
   // kPermissionDenied when `key` is revoked, or when another gateway owns
-  // session_id, or it is stored or bound for another user or login (then
-  // the certificate is not recorded or handed out, and the refusal is an
-  // audit event naming the owner or the user); kInvalidArgument
+  // session_id, or it is stored or bound for another user or login, or
+  // the proof was used before (then the certificate is not recorded or
+  // handed out, and the refusal is an audit event naming the owner, the
+  // user or the session the proof was used for); kInvalidArgument
   // without spec.gateway.
   absl::StatusOr<ssh::cert::Certificate> IssueSessionCertificate(
       const SessionCertificateSpec& spec, const ssh::crypto::PublicKey& key,
@@ -191,9 +199,11 @@ class CertificateIssuer {
                     const absl::Status& why);
   // A record refused because another gateway owns the session: audited
   // (with the store's reason, which names the owner) and said to the
-  // gateway without naming it. A record refused because its user was
-  // disabled or deleted since the decision: audited, passed through.
-  // Other statuses pass through.
+  // gateway without naming it; one refused because the session is bound
+  // to another user or login, or its proof was used before: audited and
+  // said to the gateway as the store says it. A record refused because
+  // its user was disabled or deleted since the decision: audited, passed
+  // through. Other statuses pass through.
   absl::Status RefusedClaim(const Signed& s, absl::Status st);
 
   const Options options_;

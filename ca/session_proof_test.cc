@@ -10,10 +10,13 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "ca/audit_log.h"
 #include "ca/gateway_session_fixture.h"
 #include "ca/gateway_test_util.h"
 #include "gtest/gtest.h"
+#include "ssh/cert/certificate.h"
 #include "ssh/crypto/keys.h"
 
 namespace sallyport::ca {
@@ -41,6 +44,14 @@ class SessionProofTest : public GatewaySessionTest {
     EXPECT_EQ(CountEvents(kEventCertRefused), refused + 1);
     EXPECT_EQ(CountEvents(kEventCertRefused, session_id), 1);
     EXPECT_EQ(CountEvents(kEventCertIssued), issued);
+  }
+
+  // IssueSession with `proof` for `session_id`, as login_ on web01.
+  grpc::Status IssueWith(const UserauthProof& proof,
+                         const std::string& session_id) {
+    gw::IssueSessionCertificateResponse response;
+    return IssueSession(gateway_.channel, login_, "web01", &response,
+                        session_id, &proof);
   }
 };
 
@@ -89,11 +100,59 @@ TEST_P(SessionProofTest, AValidProofGetsTheSessionCertificate) {
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_FALSE(response.certificate().ssh_certificate().empty());
   // The login alone, as the inner login of a recorded ProxyJump.
-  const UserauthProof inner = SignedLogin(login_);
-  st = IssueSession(gateway_.channel, login_, "web01", &response, "s-inner",
-                    &inner);
+  st = IssueWith(SignedLogin(login_), "s-inner");
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(CountEvents(kEventCertIssued, "s-inner"), 1);
+}
+
+// The CA cannot check the session identifier inside a proof, so each
+// proof gets one session certificate: a compromised gateway that kept
+// alice's proof gets no more sessions with it, for a new session id or
+// for the first one again (the store suite has two CA instances' stores:
+// storage/store_test_userauth_proofs.cc).
+TEST_P(SessionProofTest, AReplayedProofGetsNoSecondSessionCertificate) {
+  const UserauthProof proof = SignedLogin(login_ + "+web01");
+  grpc::Status st = IssueWith(proof, "s-first");
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  const std::string reason =
+      "was already used for session 's-first', so it gets no certificate "
+      "for session 's-replay': a replayed proof";
+  ExpectRefused(proof, reason, "s-replay");
+  EXPECT_EQ(CountEvents(kEventCertRefused, reason), 1);
+  // Its own session again (no honest gateway asks twice on one signed
+  // login): refused too.
+  const std::string again =
+      "was already used for session 's-first', so it gets no certificate "
+      "for session 's-first': a replayed proof";
+  st = IssueWith(proof, "s-first");
+  EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED)
+      << st.error_message();
+  EXPECT_TRUE(absl::StrContains(st.error_message(), again))
+      << st.error_message();
+  EXPECT_EQ(CountEvents(kEventCertRefused, again), 1);
+  EXPECT_EQ(CountEvents(kEventCertIssued, "alice@s-first"), 1);
+  // alice's next login (a new connection, a new proof): its certificate.
+  st = IssueWith(SignedLogin(login_ + "+web01"), "s-replay");
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(CountEvents(kEventCertIssued, "s-replay"), 1);
+}
+
+// A proof is remembered while its user certificate is valid (8 h here),
+// not just the 2 minutes of the session certificate it got; after that
+// the certificate itself is refused.
+TEST_P(SessionProofTest, AProofIsRefusedAgainUntilItsCertificateExpires) {
+  const UserauthProof proof = SignedLogin(login_ + "+web01");
+  grpc::Status st = IssueWith(proof, "s-early");
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  absl::StatusOr<ssh::cert::Certificate> user_cert =
+      ssh::cert::Certificate::FromLine(alice_.response.ssh_certificate());
+  ASSERT_TRUE(user_cert.ok()) << user_cert.status();
+  const absl::Time end =
+      absl::FromUnixSeconds(static_cast<int64_t>(user_cert->valid_before));
+  env_->clock().Set(end - absl::Seconds(1));
+  ExpectRefused(proof, "already used for session 's-early'", "s-late");
+  env_->clock().Set(end);
+  ExpectRefused(proof, "expired", "s-expired");
 }
 
 SP_INSTANTIATE_ON_BOTH_BACKENDS(SessionProofTest);

@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <string>
+#include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "base/safe_text.h"
 #include "ssh/auth/signed_data.h"
+#include "ssh/crypto/hash.h"
 #include "ssh/wire/reader.h"
 
 namespace sallyport::ca {
@@ -68,6 +71,13 @@ absl::Status CheckUserauthProof(std::string_view signed_data,
         std::string(verified.message()), ")"));
   }
   return absl::OkStatus();
+}
+
+std::string UserauthProofDigest(std::string_view signed_data) {
+  const std::vector<uint8_t> digest =
+      ssh::crypto::Sha256(ssh::wire::AsBytes(signed_data));
+  return absl::BytesToHexString(absl::string_view(
+      reinterpret_cast<const char*>(digest.data()), digest.size()));
 }
 
 }  // namespace sallyport::ca

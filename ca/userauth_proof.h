@@ -8,6 +8,7 @@
 #ifndef SALLYPORT_CA_USERAUTH_PROOF_H_
 #define SALLYPORT_CA_USERAUTH_PROOF_H_
 
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -32,6 +33,13 @@ absl::Status CheckUserauthProof(std::string_view signed_data,
                                 std::string_view signature,
                                 const ssh::cert::Certificate& certificate,
                                 std::string_view login, std::string_view host);
+
+// The key under which the CA remembers a proof as used (finding B): the
+// SHA-256 of `signed_data` as 64 lowercase hex digits
+// (storage::SessionClaim::userauth_proof_sha256). The signed data holds
+// the connection's session identifier, so an honest gateway never sends
+// the same twice; a replay of a kept proof does.
+std::string UserauthProofDigest(std::string_view signed_data);
 
 }  // namespace sallyport::ca
 

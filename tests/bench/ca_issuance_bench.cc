@@ -52,6 +52,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -346,20 +347,33 @@ int RunBackend(const Flags& flags, const std::string& backend) {
   session_req.set_login(kLogin);
   session_req.set_host(kHost);
   session_req.set_ephemeral_public_key(ephemeral);
-  {
-    // The user's proof of logging in to the gateway as LOGIN+HOST (the CA
-    // verifies it on every call, as for a real gateway's).
-    auto cert = ssh::cert::Certificate::FromLine(user_certificate);
-    if (!cert.ok()) return Fail("user certificate", cert.status());
-    const std::vector<uint8_t> session_id(32, 1);
-    const std::vector<uint8_t> data =
-        ssh::auth::SignedData(session_id, absl::StrCat(kLogin, "+", kHost),
-                              "ssh-connection", cert->type_name, cert->blob);
-    auto signature = user_key->Sign(data);
-    if (!signature.ok()) return Fail("userauth proof", signature.status());
-    session_req.set_userauth_signed_data(std::string(data.begin(), data.end()));
-    session_req.set_userauth_signature(
+  // The user's proof of logging in to the gateway as LOGIN+HOST (the CA
+  // verifies it on every call, as for a real gateway's), signed for each
+  // call with a session identifier of its own, as each connection has: the
+  // CA gives one proof one session certificate (finding B). Signed by the
+  // client thread, so it counts in the clients' CPU.
+  auto user_cert = ssh::cert::Certificate::FromLine(user_certificate);
+  if (!user_cert.ok()) return Fail("user certificate", user_cert.status());
+  const auto sign_login = [&](uint64_t n,
+                              gw::IssueSessionCertificateRequest& req) {
+    std::vector<uint8_t> session_id(32, 1);
+    for (int i = 0; i < 8; ++i) {
+      session_id[i] = static_cast<uint8_t>(n >> (8 * i));
+    }
+    const std::vector<uint8_t> data = ssh::auth::SignedData(
+        session_id, absl::StrCat(kLogin, "+", kHost), "ssh-connection",
+        user_cert->type_name, user_cert->blob);
+    absl::StatusOr<std::vector<uint8_t>> signature = user_key->Sign(data);
+    if (!signature.ok()) return signature.status();
+    req.set_userauth_signed_data(std::string(data.begin(), data.end()));
+    req.set_userauth_signature(
         std::string(signature->begin(), signature->end()));
+    return absl::OkStatus();
+  };
+  // Signing works (each call below signs its own, call 0 this one again).
+  if (absl::Status signed_login = sign_login(0, session_req);
+      !signed_login.ok()) {
+    return Fail("userauth proof", signed_login);
   }
 
   // One call of `rpc` on client `c`; its response is checked (Call::Good).
@@ -377,8 +391,12 @@ int RunBackend(const Flags& flags, const std::string& backend) {
             },
             [&](grpc::ClientContext* ctx, grpc::CompletionQueue* q) {
               gw::IssueSessionCertificateRequest req = session_req;
-              req.set_session_id(absl::StrCat("bench-", getpid(), "-",
-                                              next_session.fetch_add(1)));
+              const uint64_t n = next_session.fetch_add(1);
+              req.set_session_id(absl::StrCat("bench-", getpid(), "-", n));
+              // (Signing never fails once it has worked: if it did, the
+              // call would go without a proof, be refused and be counted
+              // as failed.)
+              (void)sign_login(n, req);
               // (The request is serialized before this returns.)
               return c.gateway->AsyncIssueSessionCertificate(ctx, req, q);
             },
