@@ -258,14 +258,10 @@ std::string GatewayActor(std::string_view name) {
   return absl::StrCat("gateway:", std::string(name));
 }
 
-namespace {
-
-// EnterGatewayCall of the caller whose verified certificate is `presented`.
-absl::StatusOr<std::optional<InFlightLimiter::Ticket>>
-EnterPresentedGatewayCall(const CaContext& ctx,
-                          const grpc::ServerContextBase& context,
-                          const absl::StatusOr<ClientIdentity>& presented,
-                          std::string_view method, uint64_t write_bytes) {
+absl::StatusOr<std::optional<InFlightLimiter::Ticket>> EnterGatewayCall(
+    const CaContext& ctx, const grpc::ServerContextBase& context,
+    const absl::StatusOr<ClientIdentity>& presented, std::string_view method,
+    uint64_t write_bytes) {
   if (!presented.ok() || presented->kind != ClientIdentity::Kind::kGateway) {
     return std::nullopt;
   }
@@ -276,22 +272,13 @@ EnterPresentedGatewayCall(const CaContext& ctx,
   return std::optional<InFlightLimiter::Ticket>(std::move(place));
 }
 
-}  // namespace
-
-absl::StatusOr<std::optional<InFlightLimiter::Ticket>> EnterGatewayCall(
-    const CaContext& ctx, const grpc::ServerContextBase& context,
-    std::string_view method, uint64_t write_bytes) {
-  return EnterPresentedGatewayCall(
-      ctx, context, ctx.peers->VerifyPresented(context), method, write_bytes);
-}
-
 absl::StatusOr<GatewayCall> BeginGatewayCall(
     const CaContext& ctx, const grpc::ServerContextBase& context,
     std::string_view method, uint64_t write_bytes) {
   absl::StatusOr<ClientIdentity> presented =
       ctx.peers->VerifyPresented(context);
   absl::StatusOr<std::optional<InFlightLimiter::Ticket>> place =
-      EnterPresentedGatewayCall(ctx, context, presented, method, write_bytes);
+      EnterGatewayCall(ctx, context, presented, method, write_bytes);
   if (!place.ok()) return place.status();
   absl::StatusOr<ClientIdentity> peer =
       ctx.peers->AuthenticateGateway(context, method, std::move(presented));

@@ -132,18 +132,21 @@ inline constexpr int kMaxGatewayCalls = 3 * kMaxGatewayCallsPerGateway;
 // The refusal of a gateway's unary call `method` beyond them.
 absl::Status TooManyGatewayCalls(std::string_view method);
 // A place in ctx.gateway_calls for the call of `context`, keyed by the
-// gateway identity its caller presents (its client certificate checked
-// against the TLS CA, no store read): taken before the call's first store
-// read, so a call waiting on a slow Store holds its place, given back when
-// the Ticket is destroyed; and `write_bytes` of that gateway's write
-// budget (ChargeGatewayWrite). nullopt, nothing taken, when the caller
+// gateway identity its caller presents (`presented`: its client
+// certificate checked against the TLS CA by
+// PeerAuthenticator::VerifyPresented, no store read; the call hands the
+// same answer to AuthenticateGateway, so it is verified once): taken before the
+// call's first store read, so a call waiting on a slow Store holds its place,
+// given back when the Ticket is destroyed; and `write_bytes` of that gateway's
+// write budget (ChargeGatewayWrite). nullopt, nothing taken, when the caller
 // presents no gateway identity (PeerAuthenticator::AuthenticateGateway
 // refuses it). kResourceExhausted (TooManyGatewayCalls) when the gateway,
 // or all gateways, have as many calls in progress as they may, or
 // (OverWriteBudget) when the gateway is over its write budget.
 absl::StatusOr<std::optional<InFlightLimiter::Ticket>> EnterGatewayCall(
     const CaContext& ctx, const grpc::ServerContextBase& context,
-    std::string_view method, uint64_t write_bytes = kGatewayCallWriteBytes);
+    const absl::StatusOr<ClientIdentity>& presented, std::string_view method,
+    uint64_t write_bytes = kGatewayCallWriteBytes);
 
 // The refusal of a write of `gateway` over its budget: kResourceExhausted
 // "gateway 'NAME' is over its write budget at the CA (RATE bytes/s);

@@ -232,8 +232,12 @@ absl::StatusOr<GatewayService::Checked> GatewayService::FinishCheck(
 grpc::Status GatewayService::AuthorizeChannel(
     grpc::ServerContext* context, const pb::AuthorizeChannelRequest* request,
     pb::AuthorizeChannelResponse* response) {
+  // The presented certificate, verified once for the place and the
+  // authentication.
+  absl::StatusOr<ClientIdentity> presented =
+      ctx_.peers->VerifyPresented(*context);
   absl::StatusOr<std::optional<InFlightLimiter::Ticket>> place =
-      EnterGatewayCall(ctx_, *context, "AuthorizeChannel");
+      EnterGatewayCall(ctx_, *context, presented, "AuthorizeChannel");
   if (!place.ok()) return ToGrpc(place.status());
   storage::IssuanceReads reads;
   PendingCheck pending;
@@ -244,7 +248,7 @@ grpc::Status GatewayService::AuthorizeChannel(
   }
   storage::IssuanceSnapshot read;
   absl::StatusOr<ClientIdentity> peer = ctx_.peers->AuthenticateGateway(
-      *context, "AuthorizeChannel", &reads, &read);
+      *context, "AuthorizeChannel", std::move(presented), &reads, &read);
   if (!peer.ok()) return ToGrpc(peer.status());
   std::optional<storage::ChannelKind> kind =
       storage::ParseChannelKind(request->kind());
@@ -383,31 +387,32 @@ grpc::ServerUnaryReactor* GatewayService::IssueSessionCertificate(
     grpc::CallbackServerContext* context,
     const pb::IssueSessionCertificateRequest* request,
     pb::IssueSessionCertificateResponse* response) {
+  absl::StatusOr<ClientIdentity> presented =
+      ctx_.peers->VerifyPresented(*context);
   absl::StatusOr<std::optional<InFlightLimiter::Ticket>> place =
-      EnterGatewayCall(ctx_, *context, "IssueSessionCertificate");
+      EnterGatewayCall(ctx_, *context, presented, "IssueSessionCertificate");
   if (!place.ok()) {
     grpc::ServerUnaryReactor* refused = context->DefaultReactor();
     refused->Finish(ToGrpc(place.status()));
     return refused;
   }
-  // A place is taken only for a caller presenting a gateway identity.
-  const bool presents_gateway = place->has_value();
   grpc::ServerUnaryReactor* reactor =
       new PlaceHoldingReactor(*std::move(place));
   // The store reads (PostgreSQL: round trips) run on the issuance workers,
   // not on gRPC's few callback threads.
-  RunOnIssuanceWorkers(
-      ctx_.issuance_workers, reactor,
-      [this, context, presents_gateway, request, response, reactor] {
-        grpc::Status refused = StartSessionCertificate(
-            *context, presents_gateway, request, response, reactor);
-        if (!refused.ok()) reactor->Finish(refused);
-      });
+  RunOnIssuanceWorkers(ctx_.issuance_workers, reactor,
+                       [this, context, presented = std::move(presented),
+                        request, response, reactor] {
+                         grpc::Status refused = StartSessionCertificate(
+                             *context, presented, request, response, reactor);
+                         if (!refused.ok()) reactor->Finish(refused);
+                       });
   return reactor;
 }
 
 grpc::Status GatewayService::StartSessionCertificate(
-    const grpc::ServerContextBase& context, bool presents_gateway,
+    const grpc::ServerContextBase& context,
+    const absl::StatusOr<ClientIdentity>& presented,
     const pb::IssueSessionCertificateRequest* request,
     pb::IssueSessionCertificateResponse* response,
     grpc::ServerUnaryReactor* reactor) {
@@ -418,7 +423,9 @@ grpc::Status GatewayService::StartSessionCertificate(
   PendingCheck pending;
   absl::StatusOr<ssh::crypto::PublicKey> key =
       absl::PermissionDeniedError("not a gateway");
-  if (presents_gateway) {
+  // EnterGatewayCall took a place only for a caller presenting a gateway
+  // identity; only its user certificate is checked.
+  if (presented.ok() && presented->kind == ClientIdentity::Kind::kGateway) {
     pending = StartCheck(request->user_certificate(), request->login(),
                          request->host(), reads);
     key = ParseSshKey(request->ephemeral_public_key(), "ephemeral_public_key");
@@ -431,7 +438,7 @@ grpc::Status GatewayService::StartSessionCertificate(
   }
   storage::IssuanceSnapshot read;
   absl::StatusOr<ClientIdentity> peer = ctx_.peers->AuthenticateGateway(
-      context, "IssueSessionCertificate", &reads, &read);
+      context, "IssueSessionCertificate", presented, &reads, &read);
   if (!peer.ok()) return ToGrpc(peer.status());
   absl::Status valid =
       ValidateSimpleName("session_id", request->session_id(), 64);

@@ -127,11 +127,13 @@ class GatewayService final
  private:
   // IssueSessionCertificate up to the signature; starts the record, whose
   // end finishes `reactor`. A refusal is returned (the caller finishes).
-  // `presents_gateway`: the caller presents a valid gateway client
-  // certificate (EnterGatewayCall gave it a place), so the user
-  // certificate is checked (StartCheck).
+  // `presented`: the caller's client certificate, verified
+  // (PeerAuthenticator::VerifyPresented) once for its place and its
+  // authentication; the user certificate is checked (StartCheck) only
+  // when it is a gateway's.
   grpc::Status StartSessionCertificate(
-      const grpc::ServerContextBase& context, bool presents_gateway,
+      const grpc::ServerContextBase& context,
+      const absl::StatusOr<ClientIdentity>& presented,
       const gateway::v1::IssueSessionCertificateRequest* request,
       gateway::v1::IssueSessionCertificateResponse* response,
       grpc::ServerUnaryReactor* reactor);
