@@ -119,14 +119,16 @@ absl::Status TooManyGatewayStreams(std::string_view what);
 // to the CA, whatever its load (a login storm), is never refused, its
 // calls wait their turn in its channel; a gateway that opens more
 // connections to get more threads (a compromised one) gets no more
-// places. kMaxGatewayCalls is three of those, three eighths of
-// CaServer::kMaxThreads (128): with the logins' kMaxLoginsInFlight (32)
-// and the users' revocation streams (kMaxUserRevocationStreams, 16), 32
-// threads stay for the admin API, the users' certificates and the
-// gateways' streams (kMaxGatewayStreams bounds them apart). With a Store
-// answering in about 10 ms a gateway's places carry some 1600 calls a
-// second; beyond them a gateway is told at once that the CA is
-// overloaded instead of its users waiting out their deadlines.
+// places. kMaxGatewayCalls is three of those; CaServer::kMaxThreads has a
+// thread for each, beside those of the gateways' streams
+// (kMaxGatewayStreams), the logins (kMaxLoginsInFlight) and the users'
+// revocation streams (kMaxUserRevocationStreams), and keeps
+// CaServer::kReservedThreads for the calls no limit bounds (the admin
+// API among them), so those still get a thread with all of these at
+// their limits. With a Store answering in about 10 ms a gateway's places
+// carry some 1600 calls a second; beyond them a gateway is told at once
+// that the CA is overloaded instead of its users waiting out their
+// deadlines.
 inline constexpr int kMaxGatewayCallsPerGateway = 16;
 inline constexpr int kMaxGatewayCalls = 3 * kMaxGatewayCallsPerGateway;
 // The refusal of a gateway's unary call `method` beyond them.

@@ -243,6 +243,68 @@ absl::Status RevokeSerial4242(storage::Store& store) {
   return store.Revoke(revoked).status();
 }
 
+RevocationStreams::~RevocationStreams() {
+  for (Stream& s : open_) {
+    s.ctx->TryCancel();
+    s.reader->Finish();
+  }
+}
+
+bool RevocationStreams::HoldTaken(
+    const std::shared_ptr<grpc::Channel>& channel) {
+  open_.push_back(Open(channel, std::nullopt));
+  v1::Revocation r;
+  return open_.back().reader->Read(&r);
+}
+
+grpc::Status RevocationStreams::Try(
+    const std::shared_ptr<grpc::Channel>& channel) {
+  Stream s = Open(channel, absl::Seconds(1));
+  v1::Revocation r;
+  if (s.reader->Read(&r)) return grpc::Status::OK;  // unexpected
+  grpc::Status st = s.reader->Finish();
+  // Held open until the client's deadline: the CA took the stream.
+  if (st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return grpc::Status::OK;
+  }
+  return st;
+}
+
+bool RevocationStreams::Delivers(const std::shared_ptr<grpc::Channel>& channel,
+                                 absl::Duration within) {
+  const absl::Time deadline = absl::Now() + within;
+  do {
+    Stream s = Open(channel, absl::Seconds(2));
+    v1::Revocation r;
+    if (s.reader->Read(&r)) {
+      s.ctx->TryCancel();
+      s.reader->Finish();
+      return true;
+    }
+    s.reader->Finish();
+  } while (absl::Now() < deadline);
+  return false;
+}
+
+void RevocationStreams::CloseFirst() {
+  open_.front().ctx->TryCancel();
+  open_.front().reader->Finish();
+  open_.erase(open_.begin());
+}
+
+RevocationStreams::Stream RevocationStreams::Open(
+    const std::shared_ptr<grpc::Channel>& channel,
+    std::optional<absl::Duration> deadline) {
+  Stream s;
+  s.ctx = std::make_unique<grpc::ClientContext>();
+  if (deadline.has_value()) {
+    s.ctx->set_deadline(absl::ToChronoTime(absl::Now() + *deadline));
+  }
+  s.reader = v1::CertificateAuthority::NewStub(channel)->WatchRevocations(
+      s.ctx.get(), {});
+  return s;
+}
+
 UserauthProof SignedLogin(const CaTestEnv::LoginResult& who,
                           const std::string& user_name,
                           const ssh::crypto::PrivateKey* key,

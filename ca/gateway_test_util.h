@@ -8,6 +8,7 @@
 
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -150,6 +151,40 @@ absl::StatusOr<grpc::Status> GetCaPublicKeys(
 // A revocation on record (serial 4242), which a revocation stream the CA
 // takes sends at once.
 absl::Status RevokeSerial4242(storage::Store& store);
+
+// CertificateAuthority.WatchRevocations streams a test holds open while it
+// tries more (with RevokeSerial4242's revocation on record, which a stream
+// the CA takes sends at once); the ones held are cancelled when it goes.
+class RevocationStreams {
+ public:
+  ~RevocationStreams();
+  // Opens a stream on `channel` and leaves it open (no deadline); whether
+  // the CA took it: it sent a revocation, which must be on record.
+  bool HoldTaken(const std::shared_ptr<grpc::Channel>& channel);
+  // Opens a stream on `channel`: the CA's refusal, else OK (it delivered
+  // a revocation, or held the stream open for a short wait). Only a
+  // refusal is certain: with fewer places taken than the test holds (a
+  // held stream not at the CA yet), OK says nothing about the limit;
+  // HoldTaken and Delivers see a stream taken.
+  static grpc::Status Try(const std::shared_ptr<grpc::Channel>& channel);
+  // Whether a stream opened on `channel` within `within` was taken by the
+  // CA: it sent a revocation, which must be on record. (A call that only
+  // waits, as one does now and then while the CA holds many streams, does
+  // not count.)
+  static bool Delivers(const std::shared_ptr<grpc::Channel>& channel,
+                       absl::Duration within);
+  // Ends the first stream held.
+  void CloseFirst();
+
+ private:
+  struct Stream {
+    std::unique_ptr<grpc::ClientContext> ctx;
+    std::unique_ptr<grpc::ClientReader<v1::Revocation>> reader;
+  };
+  static Stream Open(const std::shared_ptr<grpc::Channel>& channel,
+                     std::optional<absl::Duration> deadline);
+  std::vector<Stream> open_;
+};
 
 }  // namespace sallyport::ca
 

@@ -57,9 +57,10 @@ inline constexpr std::string_view kLockedMessage =
     "after ";
 inline constexpr std::string_view kBusyMessage =
     "the CA is busy checking other logins; try again in a few seconds";
-// Login attempts in progress at once (LoginAuthenticator::Options): a
-// quarter of the CA's handler threads in all, and a source (a NAT of many
-// users included) far more than its users start at once.
+// Login attempts in progress at once (LoginAuthenticator::Options): in all,
+// as many of the CA's handler threads (CaServer::kMaxThreads counts a
+// thread for each), and a source (a NAT of many users included) far more
+// than its users start at once.
 inline constexpr int kMaxLoginsInFlight = 32;
 inline constexpr int kMaxLoginsInFlightPerSource = 8;
 inline constexpr std::string_view kOtpRequiredMessage =
@@ -119,6 +120,9 @@ class LoginAuthenticator {
   // cannot be reached. Every refusal is an audit event "login.failed" with
   // the reason; a new pair lock is also "login.locked".
   absl::StatusOr<storage::User> Authenticate(const LoginAttempt& attempt);
+
+  // Attempts in progress now (max_in_flight bounds them).
+  int in_flight() { return in_flight_.in_flight(); }
 
   // The throttle an attempt for `user` from `source` would wait now.
   absl::Duration Throttle(std::string_view user, std::string_view source);

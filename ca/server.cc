@@ -207,6 +207,12 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
   // Small reads, so the quota is checked often while a message arrives.
   builder.AddChannelArgument(GRPC_ARG_TCP_MAX_READ_CHUNK_SIZE,
                              kMaxReadChunkBytes);
+  // A thread for every call a limit bounds, and the reserve for the rest
+  // (of which gRPC keeps one polling, so it needs two to serve one).
+  static_assert(kMaxThreads >=
+                kMaxGatewayStreams + kMaxGatewayCalls + kMaxLoginsInFlight +
+                    kMaxUserRevocationStreams + kReservedThreads);
+  static_assert(kReservedThreads >= 2);
   grpc::ResourceQuota quota("sallyport-ca");
   quota.Resize(kResourceQuotaBytes);
   quota.SetMaxThreads(kMaxThreads);

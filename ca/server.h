@@ -24,6 +24,7 @@
 #include "ca/gateway_service.h"
 #include "ca/hash_gate.h"
 #include "ca/issuance_workers.h"
+#include "ca/login.h"
 #include "ca/recording_service.h"
 #include "storage/store.h"
 
@@ -86,7 +87,25 @@ class CaServer {
   // above it.
   static constexpr int kMinClientPingIntervalMs = 1000;
   static constexpr size_t kResourceQuotaBytes = 4 << 20;
-  static constexpr int kMaxThreads = 128;
+  // Handler threads (gRPC's sync server), which every call of a
+  // synchronous method holds until its handler returns. The calls that
+  // hold one for long have limits of their own, and a thread each here:
+  // the gateways' streams (kMaxGatewayStreams), the gateways' unary calls
+  // (kMaxGatewayCalls), the logins (kMaxLoginsInFlight) and the users'
+  // revocation streams (kMaxUserRevocationStreams). kReservedThreads more
+  // serve the calls no limit bounds, which are quick: the admin and audit
+  // APIs, GetCaPublicKeys, ListRevocations, ListMyHosts,
+  // IssueHostCertificate and EnrollGateway. So with every limited kind at
+  // its limit those still get a thread. gRPC answers a call that finds no
+  // thread RESOURCE_EXHAUSTED at once; it keeps one thread polling for
+  // calls, so kReservedThreads - 1 of them run at once. (The callback
+  // methods, IssueUserCertificate, IssueSessionCertificate and
+  // grpc.health.v1.Health, hold none of these threads; the issuance
+  // workers are threads of their own.)
+  static constexpr int kReservedThreads = 32;
+  static constexpr int kMaxThreads =
+      kMaxGatewayStreams + kMaxGatewayCalls + kMaxLoginsInFlight +
+      kMaxUserRevocationStreams + kReservedThreads;
   // Handler threads kept polling for calls when idle.
   static constexpr int kMinPollers = 2;
 

@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <memory>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -79,83 +78,6 @@ TEST(HardeningTest, AConnectionCarriesAtMostTheStreamLimit) {
     streams[i]->Finish();
   }
 }
-
-// Revocation streams a test holds open while it tries more.
-class RevocationStreams {
- public:
-  ~RevocationStreams() {
-    for (Stream& s : open_) {
-      s.ctx->TryCancel();
-      s.reader->Finish();
-    }
-  }
-  // Opens a stream on `channel` and leaves it open (no deadline); whether
-  // the CA took it: it sent a revocation, which must be on record.
-  bool HoldTaken(const std::shared_ptr<grpc::Channel>& channel) {
-    open_.push_back(Open(channel, std::nullopt));
-    v1::Revocation r;
-    return open_.back().reader->Read(&r);
-  }
-  // Opens a stream on `channel`: the CA's refusal, else OK (it delivered
-  // a revocation, or held the stream open for a short wait). Only a
-  // refusal is certain: with fewer places taken than the test holds (a
-  // held stream not at the CA yet), OK says nothing about the limit;
-  // HoldTaken and Delivers see a stream taken.
-  static grpc::Status Try(const std::shared_ptr<grpc::Channel>& channel) {
-    Stream s = Open(channel, absl::Seconds(1));
-    v1::Revocation r;
-    if (s.reader->Read(&r)) return grpc::Status::OK;  // unexpected
-    grpc::Status st = s.reader->Finish();
-    // Held open until the client's deadline: the CA took the stream.
-    if (st.error_code() == StatusCode::DEADLINE_EXCEEDED) {
-      return grpc::Status::OK;
-    }
-    return st;
-  }
-  // Whether a stream opened on `channel` within `within` was taken by the
-  // CA: it sent a revocation, which must be on record. (A call that only
-  // waits, as one does now and then while the CA holds many streams, does
-  // not count.)
-  static bool Delivers(const std::shared_ptr<grpc::Channel>& channel,
-                       absl::Duration within) {
-    const absl::Time deadline = absl::Now() + within;
-    do {
-      Stream s = Open(channel, absl::Seconds(2));
-      v1::Revocation r;
-      if (s.reader->Read(&r)) {
-        s.ctx->TryCancel();
-        s.reader->Finish();
-        return true;
-      }
-      s.reader->Finish();
-    } while (absl::Now() < deadline);
-    return false;
-  }
-  // Ends the first stream held.
-  void CloseFirst() {
-    open_.front().ctx->TryCancel();
-    open_.front().reader->Finish();
-    open_.erase(open_.begin());
-  }
-
- private:
-  struct Stream {
-    std::unique_ptr<grpc::ClientContext> ctx;
-    std::unique_ptr<grpc::ClientReader<v1::Revocation>> reader;
-  };
-  static Stream Open(const std::shared_ptr<grpc::Channel>& channel,
-                     std::optional<absl::Duration> deadline) {
-    Stream s;
-    s.ctx = std::make_unique<grpc::ClientContext>();
-    if (deadline.has_value()) {
-      s.ctx->set_deadline(absl::ToChronoTime(absl::Now() + *deadline));
-    }
-    s.reader = v1::CertificateAuthority::NewStub(channel)->WatchRevocations(
-        s.ctx.get(), {});
-    return s;
-  }
-  std::vector<Stream> open_;
-};
 
 // A user's revocation streams hold CA handler threads for as long as they
 // are open: a user gets kMaxUserRevocationStreamsPerUser, all users
