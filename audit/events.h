@@ -14,6 +14,7 @@
 #ifndef SALLYPORT_AUDIT_EVENTS_H_
 #define SALLYPORT_AUDIT_EVENTS_H_
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -122,6 +123,20 @@ const EventSpec* FindEvent(std::string_view code);
 
 // True when `code` is a catalogue code the gateway may send.
 bool IsGatewayEvent(std::string_view code);
+
+// The size of one event a gateway sends (GatewayEvents.RecordGatewayEvents):
+// the CA refuses a bigger one (INVALID_ARGUMENT), and the gateway's
+// EventSender builds none (gateway/event_sender.h cuts the text). At most
+// kMaxGatewayEventFields fields, each text at most
+// kMaxGatewayEventTextBytes, and the fields' names and texts together at
+// most kMaxGatewayEventBytes: escaped as JSON (a control character takes
+// 6 bytes) that still fits the Store's payload limit
+// (ca/gateway_events_service.cc asserts it), so the CA stores every event
+// it takes, and one event stays far below a request
+// (CaServer::kMaxReceiveMessageBytes, 1 MiB).
+inline constexpr int kMaxGatewayEventFields = 64;
+inline constexpr size_t kMaxGatewayEventTextBytes = 16 << 10;
+inline constexpr size_t kMaxGatewayEventBytes = 128 << 10;
 
 // One payload field (//base:event_line's field type).
 using AuditValue = base::LogValue;

@@ -14,11 +14,23 @@
 #include "base/status_macros.h"
 #include "ca/rbac/names.h"
 #include "ca/service_util.h"
+#include "storage/records.h"
 
 namespace sallyport::ca {
 namespace {
 
 namespace pb = gateway::v1;
+
+// An event the CA takes fits the Store's payload limit: escaped as JSON its
+// names and texts take at most 6 times their bytes (a control character
+// is \u00XX), each field at most 32 bytes more (quotes, separators, a
+// number's digits), and the fields the CA adds (gateway, session_id, at,
+// user: at most 6 KiB escaped) less than 8 KiB. So the Store never
+// refuses it, which the gateway would retry for good, holding back the
+// events behind it.
+static_assert(6 * GatewayEventsService::kMaxEventBytes +
+                  32 * GatewayEventsService::kMaxFields + (8 << 10) <=
+              storage::kMaxPayloadBytes);
 
 bool ValidFieldName(const std::string& name) {
   if (name.empty() || name.size() > 32) return false;
@@ -45,6 +57,7 @@ absl::Status Check(const pb::GatewayEvent& e) {
     return absl::InvalidArgumentError("too many fields in an event");
   }
   std::set<std::string> names;
+  size_t bytes = 0;
   for (const pb::GatewayEventField& f : e.fields()) {
     if (!ValidFieldName(f.name()) || !names.insert(f.name()).second) {
       return absl::InvalidArgumentError(
@@ -54,6 +67,12 @@ absl::Status Check(const pb::GatewayEvent& e) {
       RETURN_IF_ERROR(storage::ValidateText(
           "field", f.text(), GatewayEventsService::kMaxTextBytes, false));
     }
+    bytes += f.name().size() + f.text().size();
+  }
+  if (bytes > GatewayEventsService::kMaxEventBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "an event's field names and texts hold ", bytes, " bytes, more than ",
+        GatewayEventsService::kMaxEventBytes));
   }
   return absl::OkStatus();
 }

@@ -21,6 +21,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "audit/events.h"
 #include "ca/ca_service.h"
 #include "proto/gateway.grpc.pb.h"
 
@@ -29,10 +30,12 @@ namespace sallyport::ca {
 class GatewayEventsService final : public gateway::v1::GatewayEvents::Service {
  public:
   // Request limits (the proto's): events per request, fields per event,
-  // bytes per text field.
+  // bytes per text field, bytes of an event's field names and texts
+  // (audit/events.h, shared with the gateway).
   static constexpr int kMaxEvents = 256;
-  static constexpr int kMaxFields = 64;
-  static constexpr size_t kMaxTextBytes = 16 << 10;
+  static constexpr int kMaxFields = audit::kMaxGatewayEventFields;
+  static constexpr size_t kMaxTextBytes = audit::kMaxGatewayEventTextBytes;
+  static constexpr size_t kMaxEventBytes = audit::kMaxGatewayEventBytes;
 
   explicit GatewayEventsService(CaContext ctx) : ctx_(ctx) {}
 

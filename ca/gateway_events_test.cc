@@ -5,6 +5,7 @@
 // sets itself are refused in a request.
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
@@ -188,6 +189,43 @@ TEST_F(GatewayEventsTest, FieldsTheCaSetsAreRefused) {
   }
   EXPECT_EQ(Count("mallory"), 0);
   EXPECT_EQ(Count(), 0);
+}
+
+// An event's field names and texts hold at most kMaxEventBytes, the
+// gateway's limit too (audit/events.h): at the limit, of control
+// characters that JSON holds in 6 bytes each, it is stored; one byte more
+// is refused for good (the gateway drops it alone), never taken and then
+// refused by the Store, which the gateway would retry for good.
+TEST_F(GatewayEventsTest, AnEventOverItsSizeIsRefused) {
+  // "f0".."f9" and texts of kMaxEventBytes - 20 bytes in all.
+  pb::RecordGatewayEventsRequest req = Events("", {0});
+  pb::GatewayEvent* e = req.mutable_events(0);
+  e->clear_fields();
+  size_t left = GatewayEventsService::kMaxEventBytes;
+  for (int i = 0; i < 10; ++i) {
+    pb::GatewayEventField* f = e->add_fields();
+    f->set_name(absl::StrCat("f", i));
+    left -= f->name().size();
+  }
+  for (pb::GatewayEventField& f : *e->mutable_fields()) {
+    const size_t text = std::min(left, GatewayEventsService::kMaxTextBytes);
+    f.set_text(std::string(text, '\x01'));
+    left -= text;
+  }
+  ASSERT_EQ(left, 0u);
+  grpc::Status st = Send(req);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(Count(), 1);
+
+  e->mutable_fields(9)->mutable_text()->push_back('\x01');
+  st = Send(req);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(
+      st.error_message(),
+      absl::StrCat("hold ", GatewayEventsService::kMaxEventBytes + 1,
+                   " bytes, more than ")))
+      << st.error_message();
+  EXPECT_EQ(Count(), 1);
 }
 
 }  // namespace
