@@ -21,11 +21,13 @@ namespace {
 namespace pb = gateway::v1;
 
 // Valid UTF-8 without NUL, at most `max` bytes (cut on a character
-// boundary); invalid bytes and NUL become U+FFFD.
-std::string CleanText(std::string_view s, size_t max) {
+// boundary); invalid bytes and NUL become U+FFFD. `*used`: the bytes of
+// `s` it holds.
+std::string CleanText(std::string_view s, size_t max, size_t* used = nullptr) {
   std::string out;
   out.reserve(std::min(s.size(), max));
-  for (size_t i = 0; i < s.size();) {
+  size_t i = 0;
+  while (i < s.size()) {
     size_t n = base::Utf8SequenceLength(s, i);
     std::string_view piece =
         (n == 0 || s[i] == '\0') ? "\xEF\xBF\xBD" : s.substr(i, n);
@@ -33,7 +35,61 @@ std::string CleanText(std::string_view s, size_t max) {
     out.append(piece);
     i += n == 0 ? 1 : n;
   }
+  if (used != nullptr) *used = i;
   return out;
+}
+
+// The marker a cut text ends in, N the bytes left out.
+std::string CutMark(size_t left_out) {
+  return absl::StrCat("\u2026[truncated ", left_out, " bytes]");
+}
+
+// CleanText of `s` when all of it fits in `max` bytes; else its first
+// bytes and CutMark, at most `max` bytes in all (`max` is far above the
+// mark's at most 41 bytes: kMinCutTextBytes).
+std::string CutText(std::string_view s, size_t max) {
+  size_t used = 0;
+  std::string out = CleanText(s, max, &used);
+  if (used == s.size()) return out;
+  // The mark for all of `s`: as long as any the cut needs, or longer.
+  const size_t mark = CutMark(s.size()).size();
+  out = CleanText(s, max > mark ? max - mark : 0, &used);
+  out += CutMark(s.size() - used);
+  return out;
+}
+
+// The shortest an event's longest texts are cut to: the texts of
+// kMaxFieldsPerEvent fields with the longest names share kMaxEventBytes.
+constexpr size_t kMinCutTextBytes =
+    (kMaxEventBytes - 32 * kMaxFieldsPerEvent) / kMaxFieldsPerEvent;
+static_assert(kMinCutTextBytes >= 1024);
+
+// Cuts the longest texts of `e` to one length, the longest with which its
+// fields' names and texts hold at most kMaxEventBytes. `whole[i]`: field
+// i's text as given (CutText counts what it leaves out of that).
+void CapEventBytes(const std::vector<std::string>& whole, pb::GatewayEvent* e) {
+  size_t names = 0, texts = 0;
+  for (const pb::GatewayEventField& f : e->fields()) {
+    names += f.name().size();
+    texts += f.text().size();
+  }
+  if (names + texts <= kMaxEventBytes) return;
+  const auto fits = [&](size_t keep) {
+    size_t total = names;
+    for (const pb::GatewayEventField& f : e->fields()) {
+      total += std::min(f.text().size(), keep);
+    }
+    return total <= kMaxEventBytes;
+  };
+  size_t keep = kMinCutTextBytes, over = kMaxEventTextBytes;  // fits, not
+  while (over - keep > 1) {
+    const size_t mid = keep + (over - keep) / 2;
+    (fits(mid) ? keep : over) = mid;
+  }
+  for (int i = 0; i < e->fields_size(); ++i) {
+    pb::GatewayEventField* f = e->mutable_fields(i);
+    if (f->text().size() > keep) f->set_text(CutText(whole[i], keep));
+  }
 }
 
 bool ValidName(std::string_view name) {
@@ -153,22 +209,28 @@ bool EventSender::Enqueue(std::string_view code, std::string_view session_id,
   e.mutable_at()->set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(
       at - absl::FromUnixSeconds(absl::ToUnixSeconds(at)))));
   std::set<std::string_view> seen;
+  // Each field's text as given ("" for a number or flag).
+  std::vector<std::string> whole;
   for (const base::LogField& f : fields) {
     if (e.fields_size() >= kMaxFieldsPerEvent) break;
     if (!ValidName(f.first) || !seen.insert(f.first).second) continue;
     pb::GatewayEventField* out = e.add_fields();
     out->set_name(f.first);
+    std::string& text = whole.emplace_back();
     if (const auto* s = std::get_if<std::string>(&f.second)) {
-      out->set_text(CleanText(*s, kMaxEventTextBytes));
+      text = *s;
+      out->set_text(CutText(text, kMaxEventTextBytes));
     } else if (const auto* n = std::get_if<int64_t>(&f.second)) {
       out->set_number(*n);
     } else if (const auto* b = std::get_if<bool>(&f.second)) {
       out->set_flag(*b);
     } else if (const auto* v =
                    std::get_if<std::vector<std::string>>(&f.second)) {
-      out->set_text(CleanText(absl::StrJoin(*v, ","), kMaxEventTextBytes));
+      text = absl::StrJoin(*v, ",");
+      out->set_text(CutText(text, kMaxEventTextBytes));
     }
   }
+  CapEventBytes(whole, &e);
   return Enqueue(std::move(e));
 }
 

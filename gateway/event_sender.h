@@ -42,6 +42,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "audit/events.h"
 #include "base/event_line.h"
 #include "gateway/metrics.h"
 #include "proto/gateway.pb.h"
@@ -58,9 +59,18 @@ inline constexpr int kMaxEventsPerRequest = 256;
 // lines make a request the CA refuses (RESOURCE_EXHAUSTED) each time it
 // is sent again.
 inline constexpr size_t kMaxEventRequestBytes = size_t{512} << 10;
-inline constexpr int kMaxFieldsPerEvent = 64;
-inline constexpr size_t kMaxEventTextBytes = 16 << 10;
+// One event's limits, the CA's (audit/events.h): fields, bytes of a text,
+// bytes of its fields' names and texts in all. A text over its limit, or
+// the longest texts of an event over its, are cut and end in
+// "…[truncated N bytes]" (N: the bytes left out).
+inline constexpr int kMaxFieldsPerEvent = audit::kMaxGatewayEventFields;
+inline constexpr size_t kMaxEventTextBytes = audit::kMaxGatewayEventTextBytes;
+inline constexpr size_t kMaxEventBytes = audit::kMaxGatewayEventBytes;
 inline constexpr size_t kMaxEventSessionIdBytes = 64;
+// An event at the limit, with its encoding, the session, the user and the
+// code, goes in a request alone.
+static_assert(kMaxEventBytes + 16 * kMaxFieldsPerEvent + 4096 <=
+              kMaxEventRequestBytes);
 
 struct EventSenderOptions {
   size_t queue_limit = kDefaultEventQueueLimit;
@@ -101,12 +111,15 @@ class EventSender {
 
   // Builds an event of `code` for `session_id` (user may be empty) from log
   // fields and queues it. Text is made valid UTF-8 without NUL and cut to
-  // kMaxEventTextBytes; fields beyond kMaxFieldsPerEvent and names the CA
-  // reserves are left out. False when dropped (queue full, no session).
+  // kMaxEventTextBytes; when the fields' names and texts hold more than
+  // kMaxEventBytes, the longest texts are cut to one length, the longest
+  // that fits (shorter texts and every field name are kept). A cut text
+  // ends in "…[truncated N bytes]". Fields beyond kMaxFieldsPerEvent and
+  // names the CA reserves are left out. False when dropped (queue full, no
+  // session).
   bool Enqueue(std::string_view code, std::string_view session_id,
                std::string_view user, absl::Time at,
                const std::vector<base::LogField>& fields);
-  bool Enqueue(gateway::v1::GatewayEvent event);
 
   // Waits until every event queued before the call was sent (or refused),
   // or `deadline`. OK when they all went; DEADLINE_EXCEEDED otherwise.
@@ -131,6 +144,8 @@ class EventSender {
   uint64_t rejected() const;
 
  private:
+  // Numbers `event` and queues it.
+  bool Enqueue(gateway::v1::GatewayEvent event);
   void Run();
   // Sends `batch`; on a permanent refusal of a batch, each event alone.
   // Counts what finished from the front of `batch`; not OK when the CA

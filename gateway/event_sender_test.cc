@@ -79,13 +79,61 @@ class EventSenderTest : public ::testing::Test {
     return lines_;
   }
 
+  // The real CA, keeping each event it took in `taken_`.
+  EventSender::Send Keeping() {
+    return [this, real = EventSender::GrpcSend(gateway_.channel)](
+               const gateway::v1::RecordGatewayEventsRequest& request,
+               absl::Duration timeout) {
+      absl::Status st = real(request, timeout);
+      absl::MutexLock lock(&mu_);
+      if (st.ok()) {
+        taken_.insert(taken_.end(), request.events().begin(),
+                      request.events().end());
+      }
+      return st;
+    };
+  }
+
+  std::vector<gateway::v1::GatewayEvent> Taken() {
+    absl::MutexLock lock(&mu_);
+    return taken_;
+  }
+
   std::unique_ptr<testing::PostgresFixture> pg_;
   std::unique_ptr<ca::CaTestEnv> env_;
   ca::EnrolledGateway gateway_;
   MetricsRegistry registry_;
   absl::Mutex mu_;
   std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
+  std::vector<gateway::v1::GatewayEvent> taken_ ABSL_GUARDED_BY(mu_);
 };
+
+// What kMaxEventBytes bounds: the bytes of `e`'s field names and texts.
+size_t FieldBytes(const gateway::v1::GatewayEvent& e) {
+  size_t bytes = 0;
+  for (const auto& f : e.fields()) bytes += f.name().size() + f.text().size();
+  return bytes;
+}
+
+// `text` as sent for `whole`: all of it, or its start and the mark saying
+// how many bytes were left out.
+void ExpectWholeOrCut(const std::string& text, const std::string& whole) {
+  if (text == whole) return;
+  const size_t mark = text.find("\u2026[truncated ");
+  ASSERT_NE(mark, std::string::npos) << text.size();
+  EXPECT_EQ(whole.substr(0, mark), text.substr(0, mark));
+  EXPECT_EQ(text.substr(mark),
+            absl::StrCat("\u2026[truncated ", whole.size() - mark, " bytes]"));
+}
+
+size_t Count(std::string_view text, std::string_view of) {
+  size_t n = 0;
+  for (size_t at = text.find(of); at != std::string_view::npos;
+       at = text.find(of, at + of.size())) {
+    ++n;
+  }
+  return n;
+}
 
 TEST_F(EventSenderTest, EventsReachTheChainInOrderAcrossBatches) {
   EventSender sender(Options(), EventSender::GrpcSend(gateway_.channel));
@@ -213,7 +261,8 @@ TEST(EventSenderExitTest, TheFlushesAroundTheShippingShareOneBudget) {
 }
 
 // Hostile text (NUL, broken UTF-8, too long, a reserved or repeated field
-// name) is made acceptable instead of getting the whole batch refused.
+// name) is made acceptable instead of getting the whole batch refused; a
+// text cut says how much was left out.
 TEST_F(EventSenderTest, PeerTextIsCleanedForTheCa) {
   EventSender sender(Options(), EventSender::GrpcSend(gateway_.channel));
   std::string command = "cat \xff\xfe";
@@ -233,6 +282,125 @@ TEST_F(EventSenderTest, PeerTextIsCleanedForTheCa) {
   EXPECT_FALSE(absl::StrContains(got[0].payload_json, "forged"));
   EXPECT_FALSE(absl::StrContains(got[0].payload_json, "again"));
   EXPECT_LE(got[0].payload_json.size(), kMaxEventTextBytes + 512);
+  // What was left out of the text as given (7 bytes became "cat " and 3
+  // U+FFFD: 13 bytes).
+  EXPECT_TRUE(absl::StrContains(
+      got[0].payload_json,
+      absl::StrCat("x\u2026[truncated ",
+                   command.size() - 7 - (kMaxEventTextBytes - 13 - 26),
+                   " bytes]\"")))
+      << got[0].payload_json.substr(got[0].payload_json.size() - 100);
+}
+
+// An event of kMaxFieldsPerEvent texts of kMaxEventTextBytes (over 1 MiB,
+// more than the CA takes in a request) has its texts cut to one length
+// that fits kMaxEventBytes, each with its start, its name and a mark of
+// what was left out. The CA stores it, and the events after it. Found in
+// review: sent whole, the CA refused it each time it was sent again, and
+// the events behind it never left the queue.
+TEST_F(EventSenderTest, AnEventOverItsSizeIsCutAndStoredWithTheOthers) {
+  EventSender sender(Options(), Keeping());
+  std::vector<base::LogField> fields;
+  std::vector<std::string> whole;
+  for (int i = 0; i < kMaxFieldsPerEvent; ++i) {
+    whole.push_back(absl::StrCat("text ", i, " "));
+    whole.back().resize(kMaxEventTextBytes, 'a' + i % 26);
+    fields.emplace_back(absl::StrCat("f", 10 + i), whole.back());
+  }
+  ASSERT_TRUE(sender.Enqueue("exec.command", "s-6", "alice", absl::Now(),
+                             {{"command", "first"}}));
+  ASSERT_TRUE(
+      sender.Enqueue("exec.command", "s-6", "alice", absl::Now(), fields));
+  ASSERT_TRUE(sender.Enqueue("exec.command", "s-6", "alice", absl::Now(),
+                             {{"command", "second"}}));
+  ASSERT_TRUE(sender.Flush(absl::Now() + absl::Seconds(30)).ok());
+  EXPECT_EQ(sender.sent(), 3u);
+  EXPECT_EQ(sender.rejected(), 0u);
+
+  const std::vector<gateway::v1::GatewayEvent> taken = Taken();
+  ASSERT_EQ(taken.size(), 3u);
+  const gateway::v1::GatewayEvent& cut = taken[1];
+  EXPECT_LE(FieldBytes(cut), kMaxEventBytes);
+  EXPECT_GT(FieldBytes(cut), kMaxEventBytes - 2 * kMaxFieldsPerEvent);
+  ASSERT_EQ(cut.fields_size(), kMaxFieldsPerEvent);
+  for (int i = 0; i < kMaxFieldsPerEvent; ++i) {
+    EXPECT_EQ(cut.fields(i).name(), absl::StrCat("f", 10 + i));
+    EXPECT_LT(cut.fields(i).text().size(), whole[i].size());
+    ExpectWholeOrCut(cut.fields(i).text(), whole[i]);
+  }
+
+  std::vector<storage::AuditEvent> got = Events("exec.command");
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_TRUE(absl::StrContains(got[0].payload_json, "\"first\""));
+  EXPECT_EQ(Count(got[1].payload_json, "\u2026[truncated "),
+            static_cast<size_t>(kMaxFieldsPerEvent));
+  for (int i = 0; i < kMaxFieldsPerEvent; ++i) {
+    EXPECT_TRUE(absl::StrContains(
+        got[1].payload_json, absl::StrCat("\"f", 10 + i, "\":\"text ", i, " ")))
+        << i;
+  }
+  EXPECT_TRUE(absl::StrContains(got[2].payload_json, "\"second\""));
+  ExpectChainIntact();
+}
+
+// At kMaxEventBytes an event is sent whole; one byte more cuts its longest
+// text only, by what it must. Its text is control characters, which JSON
+// holds in 6 bytes each: the CA's Store still takes the event at the
+// limit.
+TEST_F(EventSenderTest, AnEventAtItsSizeIsSentWholeAndOneByteMoreIsCut) {
+  EventSender sender(Options(), Keeping());
+  // f0 the longest; f1..f9 share the rest.
+  constexpr int kFields = 10;
+  constexpr size_t kNames = 2 * kFields;
+  constexpr size_t kLongest = kMaxEventTextBytes;
+  constexpr size_t kOthers =
+      (kMaxEventBytes - kNames - kLongest) / (kFields - 1);
+  std::vector<std::string> whole;
+  for (int i = 0; i < kFields; ++i) {
+    whole.emplace_back(i == 0 ? kLongest : kOthers, '\x01');
+  }
+  whole.back().resize(
+      kMaxEventBytes - kNames - kLongest - (kFields - 2) * kOthers, '\x01');
+  auto fields = [&whole] {
+    std::vector<base::LogField> out;
+    for (int i = 0; i < kFields; ++i) {
+      out.emplace_back(absl::StrCat("f", i), whole[i]);
+    }
+    return out;
+  };
+  ASSERT_TRUE(
+      sender.Enqueue("exec.command", "s-7", "alice", absl::Now(), fields()));
+  whole.back().push_back('\x01');
+  ASSERT_TRUE(
+      sender.Enqueue("exec.command", "s-7", "alice", absl::Now(), fields()));
+  ASSERT_TRUE(sender.Flush(absl::Now() + absl::Seconds(30)).ok());
+  EXPECT_EQ(sender.sent(), 2u);
+  EXPECT_EQ(sender.rejected(), 0u);
+
+  const std::vector<gateway::v1::GatewayEvent> taken = Taken();
+  ASSERT_EQ(taken.size(), 2u);
+  EXPECT_EQ(FieldBytes(taken[0]), kMaxEventBytes);
+  ASSERT_EQ(taken[0].fields_size(), kFields);
+  for (int i = 0; i < kFields; ++i) {
+    const size_t size =
+        i + 1 == kFields ? whole[i].size() - 1 : whole[i].size();
+    EXPECT_EQ(taken[0].fields(i).text(), whole[i].substr(0, size)) << i;
+  }
+  const gateway::v1::GatewayEvent& cut = taken[1];
+  EXPECT_LE(FieldBytes(cut), kMaxEventBytes);
+  ASSERT_EQ(cut.fields_size(), kFields);
+  EXPECT_LT(cut.fields(0).text().size(), kLongest);
+  ExpectWholeOrCut(cut.fields(0).text(), whole[0]);
+  for (int i = 1; i < kFields; ++i) {
+    EXPECT_EQ(cut.fields(i).text(), whole[i]) << i;
+  }
+
+  std::vector<storage::AuditEvent> got = Events("exec.command");
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(Count(got[0].payload_json, "\\u0001"), kMaxEventBytes - kNames);
+  EXPECT_FALSE(absl::StrContains(got[0].payload_json, "truncated"));
+  EXPECT_EQ(Count(got[1].payload_json, "\u2026[truncated "), 1u);
+  ExpectChainIntact();
 }
 
 // The CA refuses a whole request for one bad event; the sender drops that
