@@ -160,11 +160,11 @@ grpc::ServerUnaryReactor* CaService::IssueUserCertificate(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   // The store reads (PostgreSQL: round trips) run on the issuance workers,
   // not on gRPC's few callback threads.
-  RunOnIssuanceWorkers(ctx_.issuance_workers, reactor,
-                       [this, context, request, response, reactor] {
-                         StartUserCertificate(*context, *request, response,
-                                              reactor);
-                       });
+  RunOnIssuanceWorkers(
+      ctx_.issuance_workers, [reactor](grpc::Status s) { reactor->Finish(s); },
+      [this, context, request, response, reactor] {
+        StartUserCertificate(*context, *request, response, reactor);
+      });
   return reactor;
 }
 

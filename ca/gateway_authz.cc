@@ -102,19 +102,28 @@ bool JumpCanBeRecorded(const rbac::Decision& d,
   return false;
 }
 
-// A call's reactor that holds its place (EnterGatewayCall) until gRPC is
-// done with the call: the answer sent, after the record committed.
-class PlaceHoldingReactor final : public grpc::ServerUnaryReactor {
+}  // namespace
+
+// A call's reactor that holds its place (EnterGatewayCall) until its
+// answer, after the record committed: Answer gives the place back, then
+// finishes. Not in OnDone, which gRPC runs after the answer has gone out:
+// a gateway that asks again as soon as it has its answer (its calls at its
+// limit, kMaxGatewayCallsPerGateway) would find the place still taken and
+// be refused as an overload.
+class GatewayService::PlaceHoldingReactor final
+    : public grpc::ServerUnaryReactor {
  public:
   explicit PlaceHoldingReactor(std::optional<InFlightLimiter::Ticket> place)
       : place_(std::move(place)) {}
+  void Answer(grpc::Status status) {
+    place_.reset();
+    Finish(std::move(status));
+  }
   void OnDone() override { delete this; }
 
  private:
   std::optional<InFlightLimiter::Ticket> place_;
 };
-
-}  // namespace
 
 struct GatewayService::Checked {
   PresentedUserCertificate presented;
@@ -396,17 +405,17 @@ grpc::ServerUnaryReactor* GatewayService::IssueSessionCertificate(
     refused->Finish(ToGrpc(place.status()));
     return refused;
   }
-  grpc::ServerUnaryReactor* reactor =
-      new PlaceHoldingReactor(*std::move(place));
+  PlaceHoldingReactor* reactor = new PlaceHoldingReactor(*std::move(place));
   // The store reads (PostgreSQL: round trips) run on the issuance workers,
   // not on gRPC's few callback threads.
-  RunOnIssuanceWorkers(ctx_.issuance_workers, reactor,
-                       [this, context, presented = std::move(presented),
-                        request, response, reactor] {
-                         grpc::Status refused = StartSessionCertificate(
-                             *context, presented, request, response, reactor);
-                         if (!refused.ok()) reactor->Finish(refused);
-                       });
+  RunOnIssuanceWorkers(
+      ctx_.issuance_workers, [reactor](grpc::Status s) { reactor->Answer(s); },
+      [this, context, presented = std::move(presented), request, response,
+       reactor] {
+        grpc::Status refused = StartSessionCertificate(
+            *context, presented, request, response, reactor);
+        if (!refused.ok()) reactor->Answer(refused);
+      });
   return reactor;
 }
 
@@ -415,7 +424,7 @@ grpc::Status GatewayService::StartSessionCertificate(
     const absl::StatusOr<ClientIdentity>& presented,
     const pb::IssueSessionCertificateRequest* request,
     pb::IssueSessionCertificateResponse* response,
-    grpc::ServerUnaryReactor* reactor) {
+    PlaceHoldingReactor* reactor) {
   // Every store read of the call at once (one round trip on PostgreSQL):
   // the gateway's authentication, the user certificate's revocation, the
   // user with its roles, the host, and the ephemeral key's revocation.
@@ -585,7 +594,7 @@ grpc::Status GatewayService::StartSessionCertificate(
       [response, reactor, host = *checked->host, record = perms.record,
        gateway = peer->name,
        spec](absl::StatusOr<ssh::cert::Certificate> cert) {
-        if (!cert.ok()) return reactor->Finish(ToGrpc(cert.status()));
+        if (!cert.ok()) return reactor->Answer(ToGrpc(cert.status()));
         FillIssued(*cert, response->mutable_certificate());
         HostToProto(host, response->mutable_host());
         response->set_record(std::string(storage::RecordModeName(record)));
@@ -595,7 +604,7 @@ grpc::Status GatewayService::StartSessionCertificate(
             "host={} serial={}",
             gateway, rbac::EscapeForReason(spec.user), spec.session_id,
             spec.login, spec.host, cert->serial);
-        reactor->Finish(grpc::Status::OK);
+        reactor->Answer(grpc::Status::OK);
       });
   return grpc::Status::OK;
 }

@@ -125,8 +125,11 @@ class GatewayService final
       gateway::v1::RenewGatewayHostCertificateResponse* response) override;
 
  private:
+  // IssueSessionCertificate's reactor, which holds the call's place until
+  // it answers (gateway_authz.cc).
+  class PlaceHoldingReactor;
   // IssueSessionCertificate up to the signature; starts the record, whose
-  // end finishes `reactor`. A refusal is returned (the caller finishes).
+  // end answers `reactor`. A refusal is returned (the caller finishes).
   // `presented`: the caller's client certificate, verified
   // (PeerAuthenticator::VerifyPresented) once for its place and its
   // authentication; the user certificate is checked (StartCheck) only
@@ -136,7 +139,7 @@ class GatewayService final
       const absl::StatusOr<ClientIdentity>& presented,
       const gateway::v1::IssueSessionCertificateRequest* request,
       gateway::v1::IssueSessionCertificateResponse* response,
-      grpc::ServerUnaryReactor* reactor);
+      PlaceHoldingReactor* reactor);
   // The user certificate checked again and the user's permissions for
   // (login, host), as both RPCs need them, in two steps around the
   // caller's authentication so that every store read of the call is one

@@ -6,12 +6,17 @@
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
+#include <atomic>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "ca/audit_log.h"
+#include "ca/ca_service.h"
 #include "ca/gateway_service.h"
 #include "ca/gateway_session_fixture.h"
 #include "ca/gateway_test_util.h"
@@ -274,6 +279,52 @@ TEST_P(GatewaySessionTest, NoEgressAddressesNoSessionCertificates) {
   gw::IssueSessionCertificateResponse response;
   EXPECT_EQ(IssueSession(g.channel, login_, "web01", &response).error_code(),
             StatusCode::FAILED_PRECONDITION);
+}
+
+// A gateway's calls as many as its places (kMaxGatewayCallsPerGateway,
+// what its one connection carries), and gateways enough to fill the CA's
+// (kMaxGatewayCalls), each loop asking again as soon as it has its answer
+// (a login storm): none is refused as an overload. The place of an
+// answered call is given back before its answer goes out, so the next
+// call does not find it still taken.
+TEST_P(GatewaySessionTest, CallsBackToBackAtTheLimitAreNotRefused) {
+  std::vector<EnrolledGateway> gateways = {gateway_};
+  while (static_cast<int>(gateways.size()) * kMaxGatewayCallsPerGateway <
+         kMaxGatewayCalls) {
+    gateways.push_back(
+        EnrollOrDie(*env_, absl::StrCat("gw", gateways.size() + 1)));
+    ASSERT_NE(gateways.back().channel, nullptr);
+  }
+  constexpr int kCallsPerLoop = 8;
+  std::atomic<int> ok{0}, overloaded{0}, other{0};
+  std::string first_other;
+  absl::Mutex mu;
+  std::vector<std::thread> loops;
+  for (size_t g = 0; g < gateways.size(); ++g) {
+    for (int loop = 0; loop < kMaxGatewayCallsPerGateway; ++loop) {
+      loops.emplace_back([&, g, loop] {
+        for (int i = 0; i < kCallsPerLoop; ++i) {
+          gw::IssueSessionCertificateResponse response;
+          grpc::Status st =
+              IssueSession(gateways[g].channel, login_, "web01", &response,
+                           absl::StrCat("s-", g, "-", loop, "-", i));
+          if (st.ok()) {
+            ++ok;
+          } else if (st.error_code() == StatusCode::RESOURCE_EXHAUSTED) {
+            ++overloaded;
+          } else {
+            ++other;
+            absl::MutexLock lock(&mu);
+            first_other = st.error_message();
+          }
+        }
+      });
+    }
+  }
+  for (std::thread& t : loops) t.join();
+  EXPECT_EQ(overloaded.load(), 0);
+  EXPECT_EQ(other.load(), 0) << first_other;
+  EXPECT_EQ(ok.load(), kMaxGatewayCalls * kCallsPerLoop);
 }
 
 SP_INSTANTIATE_ON_BOTH_BACKENDS(GatewaySessionTest);

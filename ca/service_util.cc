@@ -90,11 +90,11 @@ absl::StatusOr<ssh::crypto::PublicKey> ParseSshKey(std::string_view line,
 }
 
 void RunOnIssuanceWorkers(IssuanceWorkers* workers,
-                          grpc::ServerUnaryReactor* reactor,
+                          const std::function<void(grpc::Status)>& answer,
                           std::function<void()> task) {
   if (workers == nullptr) return task();
   absl::Status queued = workers->Submit(std::move(task));
-  if (!queued.ok()) reactor->Finish(ToGrpc(queued));
+  if (!queued.ok()) answer(ToGrpc(queued));
 }
 
 ListPage::ListPage(uint32_t page_size, size_t max_entries)

@@ -36,11 +36,12 @@ inline constexpr std::string_view kJoinTokenHost = "host";
 // kDataLoss, kUnknown) are logged and replaced by a generic message.
 grpc::Status ToGrpc(const absl::Status& status);
 
-// Runs `task`, which finishes `reactor`, on `workers` (or on this thread
+// Runs `task`, which answers the call, on `workers` (or on this thread
 // when `workers` is null); when the workers' queue is full the call is
-// finished at once with RESOURCE_EXHAUSTED and `task` never runs.
+// answered at once with `answer`(RESOURCE_EXHAUSTED) and `task` never
+// runs.
 void RunOnIssuanceWorkers(IssuanceWorkers* workers,
-                          grpc::ServerUnaryReactor* reactor,
+                          const std::function<void(grpc::Status)>& answer,
                           std::function<void()> task);
 
 google::protobuf::Timestamp ToTimestamp(absl::Time t);
