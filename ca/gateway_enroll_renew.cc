@@ -208,7 +208,7 @@ grpc::Status GatewayService::RenewGatewayHostCertificate(
           ") is revoked: an older one is not renewed", enrol_again)));
     }
   }
-  const std::string actor = absl::StrCat("gateway:", peer.name);
+  const std::string actor = GatewayActor(peer.name);
   absl::StatusOr<ssh::cert::Certificate> renewed =
       ctx_.issuer->IssueHostCertificateForNames(
           current->principals, peer.name, current->key,
