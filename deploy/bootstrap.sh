@@ -26,6 +26,8 @@ PACKAGES=(
   putty-tools python3-paramiko python3-asyncssh
   # `asciinema cat` checks spctl sessions export (asciicast v2)
   asciinema
+  # libfaketime: tests step a process's wall clock (tests/harness/fake_wall_clock.h)
+  faketime
   # constant-time check of ML-KEM Decaps (memcheck with secrets undefined)
   valgrind
   # Debian 13 (trixie) test root with OpenSSH 10 and OpenSSL 3.5 (post-quantum kex peers)
