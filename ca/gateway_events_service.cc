@@ -121,11 +121,11 @@ grpc::Status GatewayEventsService::RecordGatewayEvents(
     pb::RecordGatewayEventsResponse* response) {
   // Its write: the events' bytes and rows (those resent count again; a
   // gateway resends only after a failure).
-  absl::StatusOr<GatewayCall> call =
-      BeginGatewayCall(ctx_, *context, "RecordGatewayEvents",
-                       kGatewayCallWriteBytes + request->ByteSizeLong() +
-                           kGatewayWriteRowBytes *
-                               static_cast<uint64_t>(request->events_size()));
+  absl::StatusOr<GatewayCall> call = BeginGatewayCall(
+      ctx_, *context, "RecordGatewayEvents",
+      GatewayWriteCost(request->ByteSizeLong(),
+                       static_cast<uint64_t>(request->events_size()),
+                       kGatewayCallWriteBytes));
   if (!call.ok()) return ToGrpc(call.status());
   const ClientIdentity& peer = call->peer;
   if (request->events_size() > kMaxEvents) {

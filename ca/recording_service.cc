@@ -91,9 +91,9 @@ grpc::Status RecordingService::UploadRecording(
                     uint64_t call_bytes) {
     return ChargeGatewayWrite(
         ctx_, *context, peer->name, "UploadRecording",
-        call_bytes + message.ByteSizeLong() +
-            kGatewayWriteRowBytes *
-                static_cast<uint64_t>(message.records_size()));
+        GatewayWriteCost(message.ByteSizeLong(),
+                         static_cast<uint64_t>(message.records_size()),
+                         call_bytes));
   };
   if (absl::Status over = charge(m, kGatewayCallWriteBytes); !over.ok()) {
     return ToGrpc(over);

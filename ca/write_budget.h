@@ -60,6 +60,12 @@ inline constexpr uint64_t kGatewayWriteRowBytes = 1024;
 // authenticated): a certificate's row, its audit event and the session's
 // claim, or a refusal's audit event.
 inline constexpr uint64_t kGatewayCallWriteBytes = 4 * kGatewayWriteRowBytes;
+// What writing a message of `message_bytes` as `rows` rows costs, with
+// `call_bytes` on top (kGatewayCallWriteBytes for a call's first message).
+constexpr uint64_t GatewayWriteCost(uint64_t message_bytes, uint64_t rows,
+                                    uint64_t call_bytes = 0) {
+  return call_bytes + message_bytes + kGatewayWriteRowBytes * rows;
+}
 // Gateways whose buckets are remembered at once. A bucket that refilled
 // to its burst is forgotten when room is needed (it holds nothing a new
 // one would not); when every remembered gateway is below its burst, a

@@ -15,6 +15,11 @@ GatewayWriteBudget::Policy Small() {
   return p;
 }
 
+// The one cost formula of RecordGatewayEvents and UploadRecording.
+static_assert(GatewayWriteCost(100, 2, kGatewayCallWriteBytes) ==
+              4096 + 100 + 2 * 1024);
+static_assert(GatewayWriteCost(100, 0) == 100);
+
 TEST(GatewayWriteBudgetTest, TakesUpToTheBurstThenRefillsAtTheRate) {
   GatewayWriteBudget budget(Small());
   const absl::Duration t0 = absl::Seconds(10);
