@@ -175,13 +175,13 @@ CaClient::CaClient(Options options)
 }
 
 std::shared_ptr<const CaClient::Stubs> CaClient::stubs() const {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   return stubs_;
 }
 
 void CaClient::ReplaceChannel(std::shared_ptr<grpc::Channel> channel) {
   auto fresh = std::make_shared<const Stubs>(std::move(channel));
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   stubs_ = std::move(fresh);
   if (stream_context_ != nullptr) stream_context_->TryCancel();
 }
@@ -205,7 +205,7 @@ absl::StatusOr<std::unique_ptr<CaClient>> CaClient::Create(Options options) {
 
 CaClient::~CaClient() {
   {
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     stopping_ = true;
     if (stream_context_ != nullptr) stream_context_->TryCancel();
     for (grpc::ClientContext* ctx : in_flight_) ctx->TryCancel();
@@ -213,7 +213,7 @@ CaClient::~CaClient() {
   if (watch_thread_.joinable()) watch_thread_.join();
   if (refresh_thread_.joinable()) refresh_thread_.join();
   // Callbacks of cancelled calls still run: wait until they are all done.
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   mu_.Await(absl::Condition(
       +[](std::set<grpc::ClientContext*>* s) { return s->empty(); },
       &in_flight_));
@@ -224,12 +224,12 @@ void CaClient::Log(std::string_view line) {
 }
 
 std::vector<ssh::crypto::PublicKey> CaClient::user_ca_keys() const {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   return user_cas_;
 }
 
 std::vector<ssh::crypto::PublicKey> CaClient::host_ca_keys() const {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   return host_cas_;
 }
 
@@ -259,7 +259,7 @@ absl::Status CaClient::StoreKeys(const cav1::CaPublicKeys& keys) {
   std::vector<ssh::crypto::PublicKey> user = parse(keys.user_ca());
   std::vector<ssh::crypto::PublicKey> host = parse(keys.host_ca());
   if (user.empty()) return absl::InternalError("the CA sent no user CA key");
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   user_cas_ = std::move(user);
   host_cas_ = std::move(host);
   return absl::OkStatus();
@@ -276,7 +276,7 @@ void CaClient::RefreshUserCaKeysSoon(asio::any_io_executor executor,
                                      UserCaKeysDone done) {
   std::shared_ptr<EarlyFetch> fetch;
   {
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     // On the monotonic clock: a wall clock set back would stop early
     // fetches until it caught up, one set forward would let one through
     // at every step.
@@ -318,7 +318,7 @@ void CaClient::RefreshUserCaKeysSoon(asio::any_io_executor executor,
         std::vector<std::pair<asio::any_io_executor, UserCaKeysDone>> waiters;
         std::vector<ssh::crypto::PublicKey> keys;
         {
-          absl::MutexLock lock(&mu_);
+          base::SteadyMutexLock lock(&mu_);
           waiters.swap(key_waiters_);
           keys = user_cas_;
           early_fetch_.reset();
@@ -326,18 +326,18 @@ void CaClient::RefreshUserCaKeysSoon(asio::any_io_executor executor,
         for (auto& [ex, done] : waiters) {
           asio::post(ex, [done = std::move(done), keys] { done(keys); });
         }
-        absl::MutexLock lock(&mu_);
+        base::SteadyMutexLock lock(&mu_);
         in_flight_.erase(&fetch->ctx);
       });
 }
 
 int CaClient::early_key_fetches() const {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   return early_key_fetches_;
 }
 
 void CaClient::RefreshLoop() {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   while (!stopping_) {
     // Until the first success, retry at the reconnect pace.
     const absl::Duration wait =
@@ -369,7 +369,7 @@ void CaClient::Call(std::string_view rpc, asio::any_io_executor executor,
                              : deadline;
   state->ctx.set_deadline(absl::ToChronoTime(due));
   {
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     if (stopping_) {
       asio::post(executor, [done = std::move(done)] {
         done(absl::UnavailableError("the gateway is stopping"));
@@ -402,7 +402,7 @@ void CaClient::Call(std::string_view rpc, asio::any_io_executor executor,
                                 result = std::move(result)]() mutable {
             done(std::move(result));
           });
-          absl::MutexLock lock(&mu_);
+          base::SteadyMutexLock lock(&mu_);
           in_flight_.erase(&state->ctx);
         });
 }

@@ -28,10 +28,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "base/secret_bytes.h"
+#include "base/steady_mutex.h"
 #include "proto/ca.grpc.pb.h"
 #include "proto/gateway.grpc.pb.h"
 #include "ssh/crypto/keys.h"
@@ -270,7 +270,9 @@ class CaClient {
   };
   std::shared_ptr<const Stubs> stubs() const ABSL_LOCKS_EXCLUDED(mu_);
 
-  mutable absl::Mutex mu_;
+  // Timed waits (the key refresh, the revocation stream's reconnect) on
+  // the steady clock: a wall clock set back does not stretch them.
+  mutable base::SteadyMutex mu_;
   std::shared_ptr<const Stubs> stubs_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<ssh::crypto::PublicKey> user_cas_ ABSL_GUARDED_BY(mu_);

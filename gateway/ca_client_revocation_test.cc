@@ -3,6 +3,7 @@
 // after an outage, and failing closed once the CA has been gone (or hung)
 // longer than revocation_grace, on the monotonic clock.
 #include <atomic>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,22 +12,12 @@
 #include "base/clock.h"
 #include "gateway/ca_client.h"
 #include "gateway/ca_client_test_fixture.h"
+#include "gateway/wall_clock_step_test_util.h"
 #include "gtest/gtest.h"
 #include "ssh/cert/certificate.h"
 
 namespace sallyport::gateway {
 namespace {
-
-// Polls `pred` for up to `limit`.
-template <typename Pred>
-bool WaitFor(Pred pred, absl::Duration limit = absl::Seconds(20)) {
-  const absl::Time end = absl::Now() + limit;
-  while (absl::Now() < end) {
-    if (pred()) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return pred();
-}
 
 TEST_F(CaClientTest, RevocationsArriveOnTheStream) {
   std::unique_ptr<CaClient> client = MakeClient();
@@ -200,6 +191,30 @@ TEST_F(CaClientTest, TheStreamIsBackSoonAfterTheCaReturns) {
   const absl::Duration took = absl::Now() - back;
   EXPECT_LT(took, absl::Seconds(12)) << took;
   EXPECT_TRUE(client->revocations_current());
+}
+
+// While the CA is away, the revocation stream's retry waits are timed on
+// the steady clock, and one of them ends when revocation_grace runs out,
+// to report the list stale (revocation_fail_mode end_sessions ends the
+// sessions then). Timed on the wall clock, a step (this process's clock an
+// hour ahead; to such a wait, the same as the real clock an hour back)
+// held the retries and the report off for an hour: sessions whose
+// certificates could have been revoked meanwhile went on that long.
+TEST_F(CaClientTest, AWallClockStepDoesNotDelayTheStaleReport) {
+  std::optional<testing::FakeWallClock> clock = InChildUnderAFakeWallClock();
+  if (!clock.has_value()) return;
+  std::atomic<int> stale{0};
+  std::unique_ptr<CaClient> client =
+      MakeClient(nullptr, absl::Seconds(2), [&](CaClient::Options* o) {
+        o->on_stale = [&](const std::string&) { stale.fetch_add(1); };
+      });
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return client->stream_connects() == 1; }));
+  ASSERT_NO_FATAL_FAILURE(StepAnHourAhead(*clock));
+  env_.reset();  // the CA goes away
+  EXPECT_TRUE(WaitFor([&] { return stale.load() == 1; }, absl::Seconds(10)));
+  EXPECT_EQ(client->CheckNotRevoked(7, "SHA256:x").code(),
+            absl::StatusCode::kUnavailable);
 }
 
 // A CA that hangs (SIGSTOP, a deadlock) or a connection dropped on the way

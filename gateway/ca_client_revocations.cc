@@ -36,7 +36,7 @@ absl::Status CaClient::CatchUp() {
   for (;;) {
     cav1::ListRevocationsRequest request;
     {
-      absl::MutexLock lock(&mu_);
+      base::SteadyMutexLock lock(&mu_);
       if (stopping_) return absl::CancelledError("stopping");
       request.set_after_id(last_revocation_id_);
     }
@@ -52,7 +52,7 @@ absl::Status CaClient::CatchUp() {
     bool done = false;
     bool report = false;
     {
-      absl::MutexLock lock(&mu_);
+      base::SteadyMutexLock lock(&mu_);
       // Once the list was loaded, what a catch-up brings was revoked while
       // the stream was down: the connections using it are ended as for a
       // streamed revocation (else they would live on until their
@@ -88,7 +88,7 @@ void CaClient::Report(const cav1::Revocation& r) {
 }
 
 void CaClient::MarkDown() {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   if (!down_since_.has_value()) down_since_ = clock_->Monotonic();
 }
 
@@ -96,7 +96,7 @@ void CaClient::WatchLoop() {
   absl::Duration backoff = options_.reconnect_initial;
   for (;;) {
     {
-      absl::MutexLock lock(&mu_);
+      base::SteadyMutexLock lock(&mu_);
       if (stopping_) return;
     }
     absl::Status st = CatchUp();
@@ -104,7 +104,7 @@ void CaClient::WatchLoop() {
       grpc::ClientContext ctx;
       cav1::WatchRevocationsRequest request;
       {
-        absl::MutexLock lock(&mu_);
+        base::SteadyMutexLock lock(&mu_);
         if (stopping_) return;
         request.set_after_id(last_revocation_id_);
         stream_context_ = &ctx;
@@ -120,19 +120,19 @@ void CaClient::WatchLoop() {
       cav1::Revocation r;
       while (reader->Read(&r)) {
         {
-          absl::MutexLock lock(&mu_);
+          base::SteadyMutexLock lock(&mu_);
           AddRevocation(r);
         }
         Report(r);
         MaybeReportStale();  // the list may have overflowed
       }
       st = FromGrpc(reader->Finish());
-      absl::MutexLock lock(&mu_);
+      base::SteadyMutexLock lock(&mu_);
       stream_context_ = nullptr;
     }
     MarkDown();
     {
-      absl::MutexLock lock(&mu_);
+      base::SteadyMutexLock lock(&mu_);
       if (stopping_) return;
     }
     Log(absl::StrCat("ca: revocation stream down (", st.ToString(),
@@ -143,7 +143,7 @@ void CaClient::WatchLoop() {
 }
 
 bool CaClient::revocations_current() const {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   return CurrentLocked();
 }
 
@@ -157,7 +157,7 @@ bool CaClient::CurrentLocked() const {
 }
 
 std::string CaClient::StaleReason() const {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   return StaleReasonLocked();
 }
 
@@ -174,7 +174,7 @@ std::string CaClient::StaleReasonLocked() const {
 void CaClient::MaybeReportStale() {
   std::string why;
   {
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     if (stale_reported_ || CurrentLocked()) return;
     stale_reported_ = true;
     why = StaleReasonLocked();
@@ -204,7 +204,7 @@ bool CaClient::WaitToReconnect(absl::Duration backoff) {
       seen_down = seen_down || !ready;
       if (ready && seen_down && real->Monotonic() >= earliest) return true;
     }
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     if (stopping_) return false;
     const absl::Duration now = real->Monotonic();
     if (now >= wake) return true;
@@ -228,7 +228,7 @@ absl::Status CaClient::CheckNotRevoked(uint64_t serial,
                      " (the CA has been unreachable longer than "
                      "revocation_grace)"));
   }
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   if (revoked_serials_.contains(serial)) {
     return absl::PermissionDeniedError(
         absl::StrCat("certificate serial ", serial, " is revoked"));
@@ -241,12 +241,12 @@ absl::Status CaClient::CheckNotRevoked(uint64_t serial,
 }
 
 size_t CaClient::revocation_count() const {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   return revoked_serials_.size() + revoked_keys_.size();
 }
 
 int CaClient::stream_connects() const {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   return stream_connects_;
 }
 

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,7 @@
 #include "base/clock.h"
 #include "base/files.h"
 #include "gateway/ca_client_test_fixture.h"
+#include "gateway/wall_clock_step_test_util.h"
 #include "gtest/gtest.h"
 #include "ssh/crypto/keys.h"
 #include "tests/harness/subprocess.h"
@@ -201,6 +203,30 @@ TEST_F(CaClientTest, AWallClockJumpDoesNotMoveTheEarlyKeyFetchRateLimit) {
   clock.Advance(absl::Seconds(11));
   ask();
   EXPECT_EQ(client->early_key_fetches(), 3);
+}
+
+// The CA keys are fetched again every keys_refresh whatever the wall clock
+// does: after a step (this process's clock an hour ahead; to a wait timed
+// on the wall clock, the same as the real clock an hour back) the next
+// refresh comes on time, not an hour late (a user CA key added at the CA
+// meanwhile would be unknown to the gateway that long).
+TEST_F(CaClientTest, KeysAreRefreshedOnTimeAfterAWallClockStep) {
+  std::optional<testing::FakeWallClock> clock = InChildUnderAFakeWallClock();
+  if (!clock.has_value()) return;
+  std::atomic<int> fetches{0};
+  std::unique_ptr<CaClient> client =
+      MakeClient(nullptr, absl::Seconds(60), [&](CaClient::Options* o) {
+        o->keys_refresh = absl::Milliseconds(300);
+        o->on_rpc = [&](std::string_view rpc, absl::Duration) {
+          if (rpc == "GetCaPublicKeys") ++fetches;
+        };
+      });
+  ASSERT_NE(client, nullptr);
+  ASSERT_NO_FATAL_FAILURE(StepAnHourAhead(*clock));
+  const int before = fetches.load();
+  EXPECT_TRUE(
+      WaitFor([&] { return fetches.load() >= before + 2; }, absl::Seconds(10)))
+      << "refreshes after the step: " << fetches.load() - before;
 }
 
 // The login path passes its own deadline (the connection's login grace):

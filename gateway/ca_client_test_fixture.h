@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/time/clock.h"
 #include "base/clock.h"
 #include "base/files.h"
 #include "ca/gateway_test_util.h"
@@ -81,6 +82,17 @@ class CaClientTest : public ::testing::Test {
     auto c = CaClient::Create(std::move(o));
     EXPECT_TRUE(c.ok()) << c.status();
     return c.ok() ? std::move(*c) : nullptr;
+  }
+
+  // Polls `pred` for up to `limit`.
+  template <typename Pred>
+  static bool WaitFor(Pred pred, absl::Duration limit = absl::Seconds(20)) {
+    const absl::Time end = absl::Now() + limit;
+    while (absl::Now() < end) {
+      if (pred()) return true;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    return pred();
   }
 
   static int PortOf(const std::string& address) {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "base/clock.h"
 #include "base/plural.h"
 #include "base/safe_text.h"
 #include "proto/gateway.grpc.pb.h"
@@ -180,7 +181,7 @@ EventSender::EventSender(EventSenderOptions options, Send send)
 
 EventSender::~EventSender() {
   {
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     stop_ = true;
   }
   if (thread_.joinable()) thread_.join();
@@ -238,7 +239,7 @@ bool EventSender::Enqueue(pb::GatewayEvent event) {
   if (event.session_id().empty()) return false;
   uint64_t first_drop = 0;
   {
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     if (queue_.size() >= options_.queue_limit) {
       ++dropped_;
       if (dropped_metric_ != nullptr) dropped_metric_->Inc();
@@ -293,7 +294,7 @@ void EventSender::Run() {
   for (;;) {
     std::vector<pb::GatewayEvent> batch;
     {
-      absl::MutexLock lock(&mu_);
+      base::SteadyMutexLock lock(&mu_);
       mu_.Await(absl::Condition(
           +[](EventSender* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
             return s->stop_ || !s->queue_.empty();
@@ -324,7 +325,7 @@ void EventSender::Run() {
     uint64_t dropped_summary = 0;
     size_t left = 0;
     {
-      absl::MutexLock lock(&mu_);
+      base::SteadyMutexLock lock(&mu_);
       const size_t done = sent + rejected;
       queue_.erase(queue_.begin(), queue_.begin() + done);
       sent_ += sent;
@@ -350,7 +351,7 @@ void EventSender::Run() {
       // Counted as done only now: a Flush that returns has the log lines
       // about its events behind it (event_sender_test read the drop
       // summary's absence once, right after its Flush).
-      absl::MutexLock lock(&mu_);
+      base::SteadyMutexLock lock(&mu_);
       done_total_ += sent + rejected;
     }
     if (st.ok()) {
@@ -364,7 +365,7 @@ void EventSender::Run() {
                         " queued, retrying with backoff"));
     }
     down = true;
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     mu_.AwaitWithTimeout(absl::Condition(&stop_), backoff);
     if (stop_) return;
     backoff = std::min(backoff * 2, options_.max_backoff);
@@ -372,7 +373,7 @@ void EventSender::Run() {
 }
 
 absl::Status EventSender::Flush(absl::Time deadline) {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   ++flushing_;  // no batch_delay while a Flush waits
   const uint64_t target = queued_total_;
   struct Arg {
@@ -395,9 +396,12 @@ absl::Status EventSender::Flush(absl::Time deadline) {
 
 absl::Status EventSender::FlushAround(absl::Duration budget,
                                       absl::FunctionRef<void()> ship) {
-  const absl::Time start = absl::Now();
-  absl::Status first = Flush(start + budget);
-  const absl::Duration left = budget - (absl::Now() - start);
+  // What the first flush used is measured on the monotonic clock: a wall
+  // clock set back during it would add the step to the second one's wait.
+  const base::Clock* real = base::Clock::Real();
+  const absl::Duration start = real->Monotonic();
+  absl::Status first = Flush(absl::Now() + budget);
+  const absl::Duration left = budget - (real->Monotonic() - start);
   if (first.ok()) {
     Log("audit events sent");
   } else {
@@ -406,7 +410,7 @@ absl::Status EventSender::FlushAround(absl::Duration budget,
   ship();
   uint64_t queued;
   {
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     queued = queued_total_ - done_total_;
   }
   if (queued == 0) return first;
@@ -422,19 +426,19 @@ absl::Status EventSender::FlushAround(absl::Duration budget,
 }
 
 size_t EventSender::queued() const {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   return queue_.size();
 }
 uint64_t EventSender::sent() const {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   return sent_;
 }
 uint64_t EventSender::dropped() const {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   return dropped_;
 }
 uint64_t EventSender::rejected() const {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   return rejected_;
 }
 

@@ -40,10 +40,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "audit/events.h"
 #include "base/event_line.h"
+#include "base/steady_mutex.h"
 #include "gateway/metrics.h"
 #include "proto/gateway.pb.h"
 
@@ -122,7 +122,9 @@ class EventSender {
                const std::vector<base::LogField>& fields);
 
   // Waits until every event queued before the call was sent (or refused),
-  // or `deadline`. OK when they all went; DEADLINE_EXCEEDED otherwise.
+  // or `deadline` (taken as a wait from now, at the call: a wall-clock
+  // step during the wait does not move its end). OK when they all went;
+  // DEADLINE_EXCEEDED otherwise.
   absl::Status Flush(absl::Time deadline);
 
   // The random name of this sender's run (32 hex digits).
@@ -158,7 +160,9 @@ class EventSender {
   const EventSenderOptions options_;
   const Send send_;
   const std::string stream_;
-  mutable absl::Mutex mu_;
+  // Timed waits (batch_delay, the backoff, Flush) on the steady clock: a
+  // wall clock set back does not stretch them.
+  mutable base::SteadyMutex mu_;
   // The number of the next event queued.
   uint64_t next_number_ ABSL_GUARDED_BY(mu_) = 1;
   std::deque<gateway::v1::GatewayEvent> queue_ ABSL_GUARDED_BY(mu_);

@@ -261,7 +261,10 @@ GatewayServer::~GatewayServer() {
   // which tells it of failed recordings until then.
   if (spool_recorder_ != nullptr) spool_recorder_->SetClosedWithoutEnd(nullptr);
   shipper_.reset();
-  stop_renewal_.Notify();
+  {
+    base::SteadyMutexLock lock(&stop_renewal_mu_);
+    stop_renewal_ = true;
+  }
   if (renewal_thread_.joinable()) renewal_thread_.join();
   // /healthz calls Health(), which uses the runtime and the CA client.
   metrics_.reset();

@@ -31,10 +31,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "audit/recorder.h"
 #include "audit/shipper.h"
+#include "base/steady_mutex.h"
 #include "gateway/ca_client.h"
 #include "gateway/config.h"
 #include "gateway/event_sender.h"
@@ -222,7 +222,10 @@ class GatewayServer {
   std::shared_ptr<grpc::Channel> channel_ ABSL_GUARDED_BY(mu_);
   std::string channel_certificate_ ABSL_GUARDED_BY(mu_);
 
-  absl::Notification stop_renewal_;
+  // The renewal thread's stop; its wait between checks is on the steady
+  // clock (a wall clock set back does not hold off the checks).
+  base::SteadyMutex stop_renewal_mu_;
+  bool stop_renewal_ ABSL_GUARDED_BY(stop_renewal_mu_) = false;
   // One renewal or reload at a time (the renewal thread, SIGHUP and the
   // *Now calls): each writes or reads the key and certificate files.
   absl::Mutex renew_mu_;

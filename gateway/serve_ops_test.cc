@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -22,6 +23,7 @@
 #include "gateway/renew_host.h"
 #include "gateway/serve.h"
 #include "gateway/serve_test_fixture.h"
+#include "gateway/wall_clock_step_test_util.h"
 #include "gtest/gtest.h"
 #include "tests/harness/net_util.h"
 #include "tests/harness/subprocess.h"
@@ -409,6 +411,28 @@ TEST_F(ServeOpsTest, AnExpiringHostCertificateIsRenewedAndPresented) {
       << r->Describe();
   // Past the host key check: refused only for want of a user certificate.
   EXPECT_TRUE(absl::StrContains(r->err, "Permission denied")) << r->Describe();
+}
+
+// The renewal thread checks every renew_check_interval whatever the wall
+// clock does: after a step (this process's clock an hour ahead; to a wait
+// timed on the wall clock, the same as the real clock an hour back) a host
+// certificate that has become due is renewed at the next check, not an
+// hour later.
+TEST_F(ServeOpsTest, TheRenewalChecksGoOnAfterAWallClockStep) {
+  std::optional<testing::FakeWallClock> clock = InChildUnderAFakeWallClock();
+  if (!clock.has_value()) return;
+  ASSERT_TRUE(testing::WriteFile(gw_dir_ + "/gateway.yaml", base_yaml_).ok());
+  auto config = LoadServeConfig(gw_dir_ + "/gateway.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  StartServer("", 2.0 / 3.0);
+  ASSERT_NO_FATAL_FAILURE(StepAnHourAhead(*clock));
+  EXPECT_EQ(server_->host_renewals(), 0) << Log();
+  ResignHostCertificate(*config, "77", "-600h:+120h");
+  const absl::Time limit = absl::Now() + absl::Seconds(10);
+  while (server_->host_renewals() == 0 && absl::Now() < limit) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(server_->host_renewals(), 1) << Log();
 }
 
 // A SIGHUP while a renewal is under way waits for it (Reload holds the

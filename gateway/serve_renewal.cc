@@ -90,10 +90,14 @@ void GatewayServer::RenewIfDue() {
 }
 
 void GatewayServer::RenewLoop() {
-  do {
+  for (;;) {
     RenewIfDue();
-  } while (!stop_renewal_.WaitForNotificationWithTimeout(
-      options_.renew_check_interval));
+    base::SteadyMutexLock lock(&stop_renewal_mu_);
+    if (stop_renewal_mu_.AwaitWithTimeout(absl::Condition(&stop_renewal_),
+                                          options_.renew_check_interval)) {
+      return;
+    }
+  }
 }
 
 }  // namespace sallyport::gateway
