@@ -217,6 +217,34 @@ TEST_F(CaClientTest, AWallClockStepDoesNotDelayTheStaleReport) {
             absl::StatusCode::kUnavailable);
 }
 
+// The CA goes away and comes back after a wall-clock step (this process's
+// clock an hour ahead: to a wait computed from the wall clock, the same as
+// the real clock an hour back). gRPC's own timers (its reconnect backoff)
+// wait on the wall clock and stretch by the step, so the channel stayed in
+// its last failure ("Connection refused") with the CA back: the list went
+// stale and the gateway refused every new connection for the hour. The
+// stream's retries reset the channel's connection backoff, so it connects
+// on their (steady) schedule.
+TEST_F(CaClientTest, TheStreamIsBackSoonAfterTheCaReturnsAfterAWallClockStep) {
+  std::optional<testing::FakeWallClock> clock = InChildUnderAFakeWallClock();
+  if (!clock.has_value()) return;
+  auto relay = RelayToCa();
+  ASSERT_TRUE(relay.ok()) << relay.status();
+  const int relay_port = PortOf((*relay)->address());
+  std::unique_ptr<CaClient> client = MakeClient(nullptr, absl::Seconds(20));
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return client->stream_connects() == 1; }));
+  ASSERT_NO_FATAL_FAILURE(StepAnHourAhead(*clock));
+  relay->reset();  // the CA goes away...
+  absl::SleepFor(absl::Seconds(2));
+  // ...and comes back on the same address.
+  relay = RelayToCa(relay_port);
+  ASSERT_TRUE(relay.ok()) << relay.status();
+  EXPECT_TRUE(WaitFor([&] { return client->stream_connects() == 2; },
+                      absl::Seconds(15)));
+  EXPECT_TRUE(client->revocations_current());
+}
+
 // A CA that hangs (SIGSTOP, a deadlock) or a connection dropped on the way
 // without a reset leaves the revocation stream open and silent: the
 // keepalive pings notice it, the stream ends, and once revocation_grace

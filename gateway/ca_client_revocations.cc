@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/safe_text.h"
 #include "gateway/ca_client.h"
+#include "grpcpp/channel.h"
 
 namespace sallyport::gateway {
 namespace {
@@ -197,12 +198,22 @@ bool CaClient::WaitToReconnect(absl::Duration backoff) {
   for (;;) {
     MaybeReportStale();
     if (channel != nullptr) {
-      // try_to_connect also starts an attempt when the channel went idle
-      // (the attempts keep the channel's own backoff).
-      const bool ready =
-          channel->GetState(/*try_to_connect=*/true) == GRPC_CHANNEL_READY;
+      // try_to_connect also starts an attempt when the channel went idle.
+      const grpc_connectivity_state state =
+          channel->GetState(/*try_to_connect=*/true);
+      const bool ready = state == GRPC_CHANNEL_READY;
       seen_down = seen_down || !ready;
       if (ready && seen_down && real->Monotonic() >= earliest) return true;
+      if (state == GRPC_CHANNEL_TRANSIENT_FAILURE &&
+          real->Monotonic() >= wake) {
+        // The stream's retry comes next: the channel's next attempt now,
+        // on this loop's steady schedule (at most every reconnect_max),
+        // not on gRPC's backoff timer. gRPC's timers wait on the wall
+        // clock, and a step back stretches the wait in progress by the
+        // step: the CA back, the channel still failed ("Connection
+        // refused"), the list stale and every login refused.
+        grpc::experimental::ChannelResetConnectionBackoff(channel.get());
+      }
     }
     base::SteadyMutexLock lock(&mu_);
     if (stopping_) return false;
