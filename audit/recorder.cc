@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -45,6 +46,14 @@ absl::StatusOr<int64_t> SpoolDirBytes(const std::string& dir) {
   }
   ::closedir(d);
   return total;
+}
+
+// Now on the steady clock, in microseconds (for the atomics that say when
+// a pass or an fsync started).
+int64_t SteadyMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 // What a stalled spool disk is called in the errors it causes.
@@ -193,18 +202,18 @@ absl::StatusOr<std::unique_ptr<SpoolRecorder>> SpoolRecorder::Start(
 
 SpoolRecorder::~SpoolRecorder() {
   {
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     stopping_ = true;
   }
   if (probe_thread_.joinable()) probe_thread_.join();
   if (thread_.joinable()) thread_.join();
   {
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     writer_stopped_ = true;
   }
   if (sync_thread_.joinable()) sync_thread_.join();
   {
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     watch_stopped_ = true;
   }
   if (watch_thread_.joinable()) watch_thread_.join();
@@ -219,14 +228,14 @@ void SpoolRecorder::SetClosedWithoutEnd(
 
 std::optional<uint64_t> SpoolRecorder::SyncedBytes(
     const std::string& session_id) const {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   auto it = open_.find(session_id);
   if (it == open_.end()) return std::nullopt;
   return it->second->synced_bytes_.load();
 }
 
 size_t SpoolRecorder::queued_bytes() const {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   return queue_bytes_;
 }
 
@@ -274,7 +283,7 @@ void SpoolRecorder::Probe() {
 void SpoolRecorder::ProbeLoop() {
   for (;;) {
     {
-      absl::MutexLock lock(&mu_);
+      base::SteadyMutexLock lock(&mu_);
       if (mu_.AwaitWithTimeout(absl::Condition(&stopping_),
                                options_.probe_interval)) {
         return;
@@ -312,7 +321,7 @@ absl::StatusOr<std::shared_ptr<SessionRecording>> SpoolRecorder::OpenSession(
                            std::move(writer), std::move(chain)));
   s->written_bytes_.store(s->writer_.size());
   s->dirty_.store(true);
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   open_[s->session_id()] = s;
   return s;
 }
@@ -321,7 +330,7 @@ absl::StatusOr<bool> SpoolRecorder::Enqueue(Item item, bool coalesce) {
   SessionRecording& s = *item.session;
   const size_t data_bytes =
       item.record.has_data() ? item.record.data().bytes().size() : 0;
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   if (stopping_) return absl::UnavailableError("the recorder is stopping");
   Item* tail = s.tail_generation_ == queue_generation_ ? s.tail_ : nullptr;
   if (coalesce && data_bytes > 0 && tail != nullptr &&
@@ -360,39 +369,43 @@ absl::Status SpoolRecorder::QueueFull() const {
       "the recorder's queue is full (", options_.max_queue_bytes, " bytes)"));
 }
 
-void SpoolRecorder::AwaitPacing(absl::Time due) {
+void SpoolRecorder::AwaitPacing(absl::Duration wait) {
   auto flush = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return stopping_ || queue_bytes_ >= kPacingFlushBytes;
   };
-  mu_.AwaitWithDeadline(absl::Condition(&flush), due);
+  mu_.AwaitWithTimeout(absl::Condition(&flush), wait);
 }
 
 void SpoolRecorder::Run() {
+  using Steady = std::chrono::steady_clock;
   const absl::Duration interval = std::clamp(
       options_.min_write_interval, absl::ZeroDuration(), kMaxMinWriteInterval);
-  absl::Time last_pass = absl::InfinitePast();
+  // On the steady clock: a wall-clock step back must not hold the next
+  // pass for the size of the step.
+  std::optional<Steady::time_point> last_pass;
   while (true) {
     std::deque<Item> batch;
     bool stop = false;
     {
-      absl::MutexLock lock(&mu_);
+      base::SteadyMutexLock lock(&mu_);
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return !queue_.empty() || stopping_;
       };
       mu_.Await(absl::Condition(&ready));
       // Paced: what arrives until the pass is due joins the queued
       // records (Enqueue coalesces data into them).
-      if (interval > absl::ZeroDuration() &&
-          absl::Now() < last_pass + interval) {
-        AwaitPacing(last_pass + interval);
+      if (interval > absl::ZeroDuration() && last_pass.has_value()) {
+        const absl::Duration since =
+            absl::FromChrono(Steady::now() - *last_pass);
+        if (since < interval) AwaitPacing(interval - since);
       }
-      last_pass = absl::Now();
+      last_pass = Steady::now();
       batch.swap(queue_);
       ++queue_generation_;
       stop = stopping_ && batch.empty();
     }
     if (!batch.empty()) {
-      pass_started_us_.store(absl::ToUnixMicros(absl::Now()));
+      pass_started_us_.store(SteadyMicros());
       WriteBatch(batch);
       pass_started_us_.store(0);
     }
@@ -404,7 +417,7 @@ void SpoolRecorder::SyncLoop() {
   while (true) {
     bool force = false;
     {
-      absl::MutexLock lock(&mu_);
+      base::SteadyMutexLock lock(&mu_);
       auto wanted = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return sync_wanted_ || writer_stopped_;
       };
@@ -419,7 +432,7 @@ void SpoolRecorder::SyncLoop() {
 }
 
 absl::Duration SpoolRecorder::Stalled() const {
-  const int64_t now = absl::ToUnixMicros(absl::Now());
+  const int64_t now = SteadyMicros();
   int64_t longest = 0;
   for (const std::atomic<int64_t>* started :
        {&pass_started_us_, &sync_started_us_}) {
@@ -437,7 +450,7 @@ void SpoolRecorder::WatchLoop() {
     std::vector<std::shared_ptr<SessionRecording>> sessions;
     absl::Duration stalled;
     {
-      absl::MutexLock lock(&mu_);
+      base::SteadyMutexLock lock(&mu_);
       auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return watch_stopped_;
       };
@@ -483,7 +496,7 @@ void SpoolRecorder::WriteBatch(std::deque<Item>& batch) {
     if (r.has_session_end()) s.end_encoded_ = true;
   }
   {
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     queue_bytes_ -= freed;
     if (options_.backlog_changed) {
       options_.backlog_changed(static_cast<int64_t>(queue_bytes_));
@@ -525,7 +538,7 @@ void SpoolRecorder::WriteBatch(std::deque<Item>& batch) {
       // The writer is done with this session: the syncer closes it.
       if (st.ok()) s->end_in_file_.store(true);
       s->end_written_.store(true);
-      absl::MutexLock lock(&mu_);
+      base::SteadyMutexLock lock(&mu_);
       sync_wanted_ = true;
     }
     std::function<void()> waker;
@@ -540,17 +553,19 @@ void SpoolRecorder::WriteBatch(std::deque<Item>& batch) {
 void SpoolRecorder::SyncDue(bool force) {
   std::vector<std::shared_ptr<SessionRecording>> sessions;
   {
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     for (auto& [id, s] : open_) sessions.push_back(s);
   }
-  const absl::Time now = absl::Now();
+  const auto now = std::chrono::steady_clock::now();
   for (auto& s : sessions) {
     const bool finish = s->end_written_.load() || force || !s->status().ok();
-    if ((finish || now - s->last_sync_ >= options_.fsync_interval) &&
-        s->dirty_.exchange(false)) {
+    const bool due =
+        !s->last_sync_.has_value() ||
+        absl::FromChrono(now - *s->last_sync_) >= options_.fsync_interval;
+    if ((finish || due) && s->dirty_.exchange(false)) {
       // What was written before the fdatasync starts is covered by it.
       const uint64_t written = s->written_bytes_.load();
-      sync_started_us_.store(absl::ToUnixMicros(absl::Now()));
+      sync_started_us_.store(SteadyMicros());
       absl::Status st = s->writer_.Sync();
       sync_started_us_.store(0);
       s->last_sync_ = now;
@@ -579,7 +594,7 @@ void SpoolRecorder::SyncDue(bool force) {
         }
         s->closed_.store(true);
         {
-          absl::MutexLock lock(&mu_);
+          base::SteadyMutexLock lock(&mu_);
           open_.erase(s->session_id());
         }
         // An ended session whose end record is not in the file (its

@@ -36,6 +36,7 @@
 #define SALLYPORT_AUDIT_RECORDER_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -53,6 +54,7 @@
 #include "absl/time/time.h"
 #include "audit/recording_record.h"
 #include "audit/spool.h"
+#include "base/steady_mutex.h"
 #include "proto/audit.pb.h"
 
 namespace sallyport::audit {
@@ -229,8 +231,9 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
   std::atomic<bool> end_written_{false};    // session_end is in the file
   // ... and its write succeeded (else the spool is closed without it).
   std::atomic<bool> end_in_file_{false};
-  // Syncer thread only.
-  absl::Time last_sync_ = absl::InfinitePast();
+  // Syncer thread only. On the steady clock: a wall-clock step back must
+  // not hold the next fsync for the size of the step. Unset: never synced.
+  std::optional<std::chrono::steady_clock::time_point> last_sync_;
   std::atomic<uint64_t> syncs_{0};
   std::atomic<bool> closed_{false};
 };
@@ -300,9 +303,9 @@ class SpoolRecorder {
   absl::StatusOr<bool> Enqueue(Item item, bool coalesce);
   absl::Status QueueFull() const;
   void Run();
-  // Writer, under mu_: waits until `due` unless the queue holds
-  // kPacingFlushBytes or the recorder is stopping.
-  void AwaitPacing(absl::Time due) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writer, under mu_: waits for `wait` (of the steady clock) unless the
+  // queue holds kPacingFlushBytes or the recorder is stopping.
+  void AwaitPacing(absl::Duration wait) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writer: encode, write and wake.
   void WriteBatch(std::deque<Item>& batch);
   // Syncer: fsync what is due; close ended ones (all once `force`).
@@ -321,7 +324,9 @@ class SpoolRecorder {
   // spool_dir/.lock, flock'ed for the recorder's life.
   int lock_fd_ = -1;
   std::atomic<int64_t> spool_bytes_{0};
-  mutable absl::Mutex mu_;
+  // Its timed waits (pacing, the fsync interval, the watchdog, the probe)
+  // are on the steady clock (base/steady_mutex.h).
+  mutable base::SteadyMutex mu_;
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
   // Bumped when the writer takes the queue (see SessionRecording::tail_).
   uint64_t queue_generation_ ABSL_GUARDED_BY(mu_) = 0;
@@ -335,7 +340,8 @@ class SpoolRecorder {
   std::map<std::string, std::shared_ptr<SessionRecording>> open_
       ABSL_GUARDED_BY(mu_);
   // When the writer's pass and the syncer's fsync in progress started
-  // (Unix microseconds; 0: none in progress).
+  // (microseconds of the steady clock, SteadyMicros; 0: none in
+  // progress): a wall-clock step is no stall, nor does it hide one.
   std::atomic<int64_t> pass_started_us_{0};
   std::atomic<int64_t> sync_started_us_{0};
   // The watchdog stops (after the syncer).
