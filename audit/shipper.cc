@@ -12,9 +12,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "audit/events.h"
 #include "audit/shipper_internal.h"
+#include "base/clock.h"
 #include "base/plural.h"
 #include "base/status_macros.h"
 
@@ -80,7 +80,11 @@ absl::StatusOr<std::unique_ptr<Shipper>> Shipper::Start(
   if (options.max_records_per_message == 0 || options.max_message_bytes == 0) {
     return absl::InvalidArgumentError("the shipper's limits must be > 0");
   }
-  if (!options.now) options.now = [] { return absl::Now(); };
+  if (!options.now) {
+    options.now = [] {
+      return absl::UnixEpoch() + base::Clock::Real()->Monotonic();
+    };
+  }
   std::unique_ptr<Shipper> s(new Shipper(std::move(options)));
   ASSIGN_OR_RETURN(std::vector<std::string> ids,
                    ListSpools(s->options_.spool_dir));
@@ -99,7 +103,7 @@ absl::StatusOr<std::unique_ptr<Shipper>> Shipper::Start(
 
 Shipper::~Shipper() {
   {
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     stopping_ = true;
   }
   options_.uploader->CancelAll();
@@ -124,24 +128,24 @@ void Shipper::Event(std::string_view code, const v1::RecordingSession& session,
 }
 
 void Shipper::Wake() {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   wake_ = true;
 }
 
 void Shipper::Closed(const ClosedWithoutEnd& closed) {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   closed_[closed.session_id] = closed;
   wake_ = true;
 }
 
 ShipperStats Shipper::stats() const {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   return stats_;
 }
 
 std::optional<absl::Time> Shipper::NextAttempt(
     const std::string& session_id) const {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   auto it = next_attempts_.find(session_id);
   if (it == next_attempts_.end()) return std::nullopt;
   return it->second;
@@ -150,7 +154,7 @@ std::optional<absl::Time> Shipper::NextAttempt(
 void Shipper::Run() {
   while (true) {
     (void)RunOnce();
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     auto woken = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
       return stopping_ || wake_;
     };
@@ -183,7 +187,7 @@ absl::Status Shipper::Scan(absl::Time now) {
   {
     // Spools the recorder closed without an end. One listed before its
     // file was: kept while the file exists.
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     for (auto it = closed_.begin(); it != closed_.end();) {
       auto spool = spools_.find(it->first);
       if (spool != spools_.end()) {
@@ -216,7 +220,7 @@ absl::Status Shipper::Scan(absl::Time now) {
       spool.next_attempt = absl::InfinitePast();
     }
     {
-      absl::MutexLock lock(&mu_);
+      base::SteadyMutexLock lock(&mu_);
       if (stopping_) break;
     }
   }
@@ -235,7 +239,7 @@ absl::Status Shipper::Scan(absl::Time now) {
   std::erase_if(spools_, [](const auto& e) { return e.second.deleted; });
   ShipperStats now_stats;
   {
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     stats_.spool_bytes = counts.spool_bytes;
     stats_.backlog_bytes = counts.backlog_bytes;
     next_attempts_ = std::move(attempts);
@@ -260,7 +264,7 @@ absl::Status Shipper::Failed(const std::string& id, Spool& spool,
   spool.next_attempt = options_.now() + wait;
   if (ca_down) ca_retry_at_ = spool.next_attempt;
   {
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     ++stats_.errors_total;
   }
   Warn(absl::StrCat("cannot ship session ", id, " (attempt ", spool.failures,

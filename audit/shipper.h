@@ -68,6 +68,7 @@
 #include "absl/time/time.h"
 #include "audit/spool.h"
 #include "base/event_line.h"
+#include "base/steady_mutex.h"
 #include "proto/audit.pb.h"
 
 namespace sallyport::audit {
@@ -156,7 +157,9 @@ struct ShipperOptions {
   // the spool behind the CA and never close it). Null: no limit.
   std::function<std::optional<uint64_t>(const std::string& session_id)>
       synced_bytes;
-  // The clock of the backoff (tests); null: absl::Now.
+  // The clock of the backoff (tests); null: the steady clock as a time
+  // since the Unix epoch (base::Clock::Monotonic; a backoff is a duration,
+  // which a wall-clock step back must not stretch).
   std::function<absl::Time()> now;
 };
 
@@ -180,8 +183,9 @@ class Shipper {
   // spool (or finds it gone): at most one per failed session.
   void Closed(const ClosedWithoutEnd& closed);
   ShipperStats stats() const;
-  // When the session's next attempt is due (tests of the backoff);
-  // nullopt for a session the shipper does not track.
+  // When the session's next attempt is due, on the clock of
+  // ShipperOptions::now (tests of the backoff); nullopt for a session the
+  // shipper does not track.
   std::optional<absl::Time> NextAttempt(const std::string& session_id) const;
 
  private:
@@ -244,7 +248,9 @@ class Shipper {
   // While the CA is unreachable no session is tried before this.
   absl::Time ca_retry_at_ = absl::InfinitePast();
 
-  mutable absl::Mutex mu_;
+  // The thread's wait for the next pass is on the steady clock
+  // (base/steady_mutex.h).
+  mutable base::SteadyMutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_ ABSL_GUARDED_BY(mu_) = false;
   ShipperStats stats_ ABSL_GUARDED_BY(mu_);

@@ -201,7 +201,7 @@ absl::Status Shipper::CloseWithoutEnd(Spool& spool) {
   }
   if (interrupted) {
     {
-      absl::MutexLock lock(&mu_);
+      base::SteadyMutexLock lock(&mu_);
       ++stats_.interrupted_total;
     }
     // The gateway that ran it stopped before its session.end: the CA

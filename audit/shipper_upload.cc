@@ -156,7 +156,7 @@ absl::Status Shipper::Ship(const std::string& id, Spool& spool, bool& ca_side) {
   spool.deleted = true;
   if (size > 0 && options_.on_deleted) options_.on_deleted(size);
   {
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     ++stats_.shipped_sessions_total;
   }
   Log(absl::StrCat("event=", std::string(kEventRecordingComplete), " session=",
