@@ -18,7 +18,7 @@ HashGate::Slot::~Slot() {
 }
 
 HashGate::Slot HashGate::Acquire() {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   if (busy_ < limits_.slots) {
     ++busy_;
     return Slot(this);
@@ -38,17 +38,17 @@ bool HashGate::SlotFree(HashGate* gate) {
 }
 
 void HashGate::Release() {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   --busy_;
 }
 
 int HashGate::busy() {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   return busy_;
 }
 
 int HashGate::waiting() {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   return waiting_;
 }
 

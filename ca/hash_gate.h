@@ -7,8 +7,8 @@
 #define SALLYPORT_CA_HASH_GATE_H_
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/steady_mutex.h"
 
 namespace sallyport::ca {
 
@@ -24,7 +24,7 @@ class HashGate {
   explicit HashGate(Limits limits);
 
   // A slot, released when the Slot is destroyed; !ok() when none was free
-  // within max_wait or too many callers are waiting.
+  // within max_wait (of the steady clock) or too many callers are waiting.
   class Slot {
    public:
     Slot(Slot&& other) noexcept : gate_(other.gate_) { other.gate_ = nullptr; }
@@ -52,7 +52,7 @@ class HashGate {
   static bool SlotFree(HashGate* gate) ABSL_NO_THREAD_SAFETY_ANALYSIS;
 
   Limits limits_;
-  absl::Mutex mu_;
+  base::SteadyMutex mu_;
   int busy_ ABSL_GUARDED_BY(mu_) = 0;
   int waiting_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -3,22 +3,22 @@
 namespace sallyport::ca {
 
 void RevocationFeed::Notify() {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   ++generation_;
 }
 
 void RevocationFeed::Shutdown() {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   shutdown_ = true;
 }
 
 uint64_t RevocationFeed::generation() {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   return generation_;
 }
 
 bool RevocationFeed::Wait(uint64_t* seen, absl::Duration timeout) {
-  absl::MutexLock lock(&mu_);
+  base::SteadyMutexLock lock(&mu_);
   const uint64_t start = *seen;
   auto changed = [this, start]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return shutdown_ || generation_ != start;
