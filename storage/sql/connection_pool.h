@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/steady_mutex.h"
 
 namespace sallyport::storage::sql {
 
@@ -33,19 +34,20 @@ class ConnectionPool {
 
   // Adds an already open connection (counts towards the size).
   void AddIdle(std::unique_ptr<Conn> conn) {
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     ++open_;
     idle_.push_back(std::move(conn));
   }
 
   // An idle connection, or a new one while fewer than `size` are open.
-  // Waits up to acquire_timeout for one to be returned (kResourceExhausted
-  // after that); a failed connect returns its error.
+  // Waits up to acquire_timeout (of the steady clock) for one to be
+  // returned (kResourceExhausted after that); a failed connect returns its
+  // error.
   absl::StatusOr<std::unique_ptr<Conn>> Acquire() {
     while (true) {
       std::unique_ptr<Conn> conn;
       {
-        absl::MutexLock lock(&mu_);
+        base::SteadyMutexLock lock(&mu_);
         if (!mu_.AwaitWithTimeout(
                 absl::Condition(this, &ConnectionPool::CanAcquire),
                 acquire_timeout_)) {
@@ -78,7 +80,7 @@ class ConnectionPool {
       Forget();
       return;
     }
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     idle_.push_back(std::move(conn));
   }
 
@@ -87,7 +89,7 @@ class ConnectionPool {
   void DiscardIdle() {
     std::vector<std::unique_ptr<Conn>> dropped;
     {
-      absl::MutexLock lock(&mu_);
+      base::SteadyMutexLock lock(&mu_);
       open_ -= static_cast<int>(idle_.size());
       dropped.swap(idle_);
     }
@@ -98,7 +100,7 @@ class ConnectionPool {
     return !idle_.empty() || open_ < size_;
   }
   void Forget() {
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     --open_;
   }
 
@@ -106,7 +108,7 @@ class ConnectionPool {
   const absl::Duration acquire_timeout_;
   const Connect connect_;
   const Healthy healthy_;
-  absl::Mutex mu_;
+  base::SteadyMutex mu_;
   std::vector<std::unique_ptr<Conn>> idle_ ABSL_GUARDED_BY(mu_);
   int open_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -17,6 +17,7 @@
 #define SALLYPORT_STORAGE_SQL_GROUP_COMMIT_H_
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -28,9 +29,9 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "base/steady_mutex.h"
 #include "storage/issuance_options.h"
 
 namespace sallyport::storage::sql {
@@ -50,7 +51,8 @@ class GroupCommit {
 
   // `max_batch` items at most per batch (clamped to
   // 1..kMaxGroupCommitBatch); a leader waits up to `max_wait` for a batch to
-  // fill, from the arrival of its oldest item.
+  // fill, from the arrival of its oldest item (on the steady clock: a
+  // wall-clock step does not stretch it).
   GroupCommit(int max_batch, absl::Duration max_wait, Run run)
       : max_batch_(std::clamp(max_batch, 1, kMaxGroupCommitBatch)),
         max_wait_(std::max(max_wait, absl::ZeroDuration())),
@@ -61,7 +63,7 @@ class GroupCommit {
 
   ~GroupCommit() {
     {
-      absl::MutexLock lock(&mu_);
+      base::SteadyMutexLock lock(&mu_);
       stopping_ = true;
     }
     if (thread_.joinable()) thread_.join();
@@ -71,8 +73,8 @@ class GroupCommit {
   // the status of that whole batch (every item of a failed batch gets the
   // error).
   absl::Status Submit(Item& item) {
-    Waiter me{this, &item, absl::Now(), false, absl::OkStatus(), nullptr};
-    absl::MutexLock lock(&mu_);
+    Waiter me{this, &item, Clock::now(), false, absl::OkStatus(), nullptr};
+    base::SteadyMutexLock lock(&mu_);
     queue_.push_back(&me);
     while (!me.done) {
       if (leading_) {
@@ -90,23 +92,25 @@ class GroupCommit {
   // `item` must stay valid until `done` runs.
   void SubmitAsync(Item& item, Done done) {
     auto* w = new Waiter{
-        this, &item, absl::Now(), false, absl::OkStatus(), std::move(done)};
-    absl::MutexLock lock(&mu_);
+        this, &item, Clock::now(), false, absl::OkStatus(), std::move(done)};
+    base::SteadyMutexLock lock(&mu_);
     if (!thread_.joinable()) thread_ = std::thread([this] { CommitLoop(); });
     queue_.push_back(w);
     ++async_queued_;
   }
 
   GroupCommitStats stats() const {
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     return stats_;
   }
 
  private:
+  using Clock = std::chrono::steady_clock;
+
   struct Waiter {
     const GroupCommit* owner;
     Item* item;
-    absl::Time arrived;
+    Clock::time_point arrived;
     bool done = false;
     absl::Status status;
     Done done_fn;  // set for SubmitAsync: the waiter is owned by the queue
@@ -133,7 +137,7 @@ class GroupCommit {
   }
 
   void CommitLoop() {
-    absl::MutexLock lock(&mu_);
+    base::SteadyMutexLock lock(&mu_);
     while (true) {
       mu_.Await(absl::Condition(this, &GroupCommit::ThreadMayLead));
       if (async_queued_ > 0 && !leading_) {
@@ -154,9 +158,11 @@ class GroupCommit {
   void Lead() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     leading_ = true;
     if (max_wait_ > absl::ZeroDuration() && !BatchFull()) {
-      mu_.AwaitWithDeadline(
+      const absl::Duration waited =
+          absl::FromChrono(Clock::now() - queue_.front()->arrived);
+      mu_.AwaitWithTimeout(
           absl::Condition(this, &GroupCommit::BatchFullOrStopping),
-          queue_.front()->arrived + max_wait_);
+          max_wait_ - waited);
     }
     std::vector<Waiter*> batch;
     const size_t n = std::min(queue_.size(), static_cast<size_t>(max_batch_));
@@ -193,7 +199,7 @@ class GroupCommit {
   const int max_batch_;
   const absl::Duration max_wait_;
   const Run run_;
-  mutable absl::Mutex mu_;
+  mutable base::SteadyMutex mu_;
   std::deque<Waiter*> queue_ ABSL_GUARDED_BY(mu_);
   bool leading_ ABSL_GUARDED_BY(mu_) = false;
   int64_t async_queued_ ABSL_GUARDED_BY(mu_) = 0;  // async items in queue_
