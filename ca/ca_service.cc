@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "audit/events.h"
+#include "base/clock.h"
 #include "base/safe_text.h"
 #include "base/status_macros.h"
 #include "ca/enrollment.h"
@@ -331,11 +332,11 @@ OpenCallCaller::OpenCallCaller(const CaContext& ctx,
       context_(context),
       interval_(interval),
       seen_(ctx.revocations->generation()),
-      next_(absl::Now() + interval) {}
+      next_(base::Clock::Real()->Monotonic() + interval) {}
 
 absl::Status OpenCallCaller::Check(std::string_view ended, bool revoked_since) {
   const uint64_t generation = ctx_.revocations->generation();
-  const absl::Time now = absl::Now();
+  const absl::Duration now = base::Clock::Real()->Monotonic();
   if (!revoked_since && generation == seen_ && now < next_) {
     return absl::OkStatus();
   }

@@ -203,7 +203,10 @@ class OpenCallCaller {
   const grpc::ServerContextBase& context_;
   const absl::Duration interval_;
   uint64_t seen_;
-  absl::Time next_;
+  // When the next check is due, on the real monotonic clock: a wall clock
+  // set back must not put it off (nor the call's test clock, which may
+  // never move).
+  absl::Duration next_;
 };
 
 // IssueUserCertificate uses gRPC's callback API (as the gateway's

@@ -17,6 +17,7 @@
 #include "proto/admin.grpc.pb.h"
 #include "proto/ca.grpc.pb.h"
 #include "proto/gateway.grpc.pb.h"
+#include "tests/harness/wall_clock_step.h"
 
 namespace sallyport::ca {
 namespace {
@@ -155,6 +156,35 @@ TEST_F(RevokedGatewayStreamsTest,
   EXPECT_TRUE(EndedAsRevoked(st))
       << st.error_code() << ": " << st.error_message();
   EXPECT_LT(Stored("s2"), next);
+}
+
+// The same after the CA's wall clock stepped back an hour (NTP after a VM
+// resume, `date -s`) with the upload open: its re-check of the caller is
+// due revocation_poll after the last one on the steady clock. On the wall
+// clock the next one was an hour away, and the revoked gateway went on
+// uploading for that hour.
+TEST_F(RevokedGatewayStreamsTest,
+       AnOpenUploadEndsSoonAfterARevocationInTheStoreAfterAClockStepBack) {
+  if (!testing::InChildUnderFakeWallClock()) return;
+  const auto chain = RecordingChain("s3", 1000, false);
+  OpenUpload upload(gw_.channel, "s3");
+  ASSERT_TRUE(upload.Write({chain[0]}));
+  ASSERT_EQ(StoredWhenTaken("s3", 1), 1u);
+  ASSERT_NO_FATAL_FAILURE(testing::SetWallClockInChild(-absl::Hours(1)));
+  ASSERT_TRUE(upload.Write({chain[1]}));
+  ASSERT_EQ(StoredWhenTaken("s3", 2), 2u);
+  RevokeInStore();
+  const absl::Time revoked = absl::Now();
+  size_t next = 2;
+  while (next < chain.size() && upload.Write({chain[next]}) &&
+         absl::Now() - revoked < absl::Seconds(20)) {
+    ++next;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_LT(absl::Now() - revoked, absl::Seconds(10));
+  grpc::Status st = upload.Finish();
+  EXPECT_TRUE(EndedAsRevoked(st))
+      << st.error_code() << ": " << st.error_message();
 }
 
 // The gateway's revocation stream, taken before (it delivered the
