@@ -10,7 +10,6 @@
 
 #include <atomic>
 #include <fstream>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,31 +17,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/notification.h"
-#include "audit/wall_clock_step_testing.h"
+#include "audit/recorder_test_fixture.h"
 #include "gtest/gtest.h"
-#include "tests/harness/subprocess.h"
-#include "tests/harness/temp_dir.h"
 
 namespace sallyport::audit {
 namespace {
-
-using sallyport::testing::TempDir;
-
-v1::RecordingSession Meta(const std::string& id) {
-  v1::RecordingSession s;
-  s.set_session_id(id);
-  s.set_user("alice");
-  s.set_login("ubuntu");
-  s.set_host("web01");
-  return s;
-}
-
-v1::RecordingRecord Data(const std::string& bytes) {
-  v1::RecordingRecord r;
-  r.mutable_data()->set_direction(v1::RECORD_DIRECTION_OUTPUT);
-  r.mutable_data()->set_bytes(bytes);
-  return r;
-}
 
 // Waits (up to 60 s) until `s` has written `seq` or failed.
 bool WaitWritten(SessionRecording& s, uint64_t seq) {
@@ -71,22 +50,6 @@ std::vector<std::string> DataBytes(const SpoolContents& c) {
   }
   return data;
 }
-
-class RecorderTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    absl::StatusOr<TempDir> dir = TempDir::Create("rec-recorder");
-    ASSERT_TRUE(dir.ok());
-    dir_ = std::make_unique<TempDir>(*std::move(dir));
-    options_.spool_dir = dir_->path() + "/spool";
-    options_.gateway_id = "gw-1";
-    options_.fsync_interval = absl::Milliseconds(50);
-    // One record per Append (coalescing has its own tests below).
-    options_.coalesce_data_bytes = 0;
-  }
-  std::unique_ptr<TempDir> dir_;
-  RecorderOptions options_;
-};
 
 TEST_F(RecorderTest, RecordsReachTheSpoolInOrderAndWakeTheSession) {
   absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
@@ -443,59 +406,6 @@ TEST_F(RecorderTest, AWriteErrorFailsTheSessionAndWakesIt) {
   EXPECT_FALSE(c->records.back().has_session_end());
 }
 
-// A waker that holds the writer thread in its first call until released:
-// what is appended meanwhile waits in the queue.
-class WriterStall {
- public:
-  std::function<void()> Waker() {
-    return [state = state_] {
-      if (!state->entered.HasBeenNotified()) {
-        state->entered.Notify();
-        state->release.WaitForNotification();
-      }
-    };
-  }
-  void WaitStalled() { state_->entered.WaitForNotification(); }
-  void Release() { state_->release.Notify(); }
-  ~WriterStall() {
-    if (!state_->release.HasBeenNotified()) Release();
-  }
-
- private:
-  struct State {
-    absl::Notification entered, release;
-  };
-  // Shared with the waker, which may run after the test's end.
-  std::shared_ptr<State> state_ = std::make_shared<State>();
-};
-
-// Sessions "sess-a" and "sess-b" with the writer held (HoldTheWriter) in
-// the pass that writes a's record; b's record waits in the queue.
-struct HeldWriter {
-  std::shared_ptr<SessionRecording> a, b;
-  uint64_t b_queued = 0;  // the ticket of b's record
-  // Notified when b is woken.
-  std::shared_ptr<absl::Notification> b_woken =
-      std::make_shared<absl::Notification>();
-};
-
-void HoldTheWriter(SpoolRecorder& rec, WriterStall& stall, HeldWriter& held) {
-  auto a = rec.OpenSession(Meta("sess-a"), absl::Now());
-  auto b = rec.OpenSession(Meta("sess-b"), absl::Now());
-  ASSERT_TRUE(a.ok() && b.ok());
-  held.a = *a;
-  held.b = *b;
-  held.a->SetWaker(stall.Waker());
-  held.b->SetWaker([woken = held.b_woken] {
-    if (!woken->HasBeenNotified()) woken->Notify();
-  });
-  ASSERT_TRUE(held.a->Append(Data("a")).ok());
-  stall.WaitStalled();  // the pass that wrote "a" does not end
-  absl::StatusOr<uint64_t> queued = held.b->Append(Data("b"));
-  ASSERT_TRUE(queued.ok()) << queued.status();
-  held.b_queued = *queued;
-}
-
 v1::RecordingRecord DataOf(uint32_t channel, v1::RecordDirection direction,
                            uint32_t stream, const std::string& bytes) {
   v1::RecordingRecord r;
@@ -629,121 +539,6 @@ TEST_F(RecorderTest, AWriterThatMakesNoProgressFailsTheSessions) {
     if (!d.ok()) absl::SleepFor(absl::Milliseconds(20));
   } while (!d.ok() && absl::Now() < deadline);
   EXPECT_TRUE(d.ok()) << d.status();
-}
-
-// ---- A wall-clock step (NTP after a VM resume, `date -s`): each test runs
-// again in a child process under a FakeWallClock. absl::Mutex's timed
-// waits slept until a CLOCK_REALTIME deadline, so after a step they lasted
-// an hour longer; and what measured an interval with absl::Now() took a
-// step back for an hour without time passing.
-
-// spool_fsync_interval: after the wall clock steps forward by an hour and
-// back again, an open session is still fdatasync'd every interval.
-TEST_F(RecorderTest, AnOpenSessionIsSyncedEveryIntervalAcrossWallClockSteps) {
-  if (RanInChildUnderAFakeWallClock()) return;
-  options_.fsync_interval = absl::Milliseconds(200);
-  absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
-      SpoolRecorder::Start(options_);
-  ASSERT_TRUE(rec.ok()) << rec.status();
-  auto s = (*rec)->OpenSession(Meta("sess-step"), absl::Now());
-  ASSERT_TRUE(s.ok()) << s.status();
-  ASSERT_TRUE(
-      WaitSteadily([&] { return (*s)->syncs() >= 1; }, absl::Seconds(10)));
-  for (const absl::Duration step : {absl::Hours(1), -absl::Hours(1)}) {
-    SCOPED_TRACE(absl::StrCat("after a step of ", absl::FormatDuration(step)));
-    StepTheWallClock(step);
-    if (HasFatalFailure()) return;
-    for (int i = 0; i < 2; ++i) {
-      const uint64_t want = (*s)->syncs() + 1;
-      absl::StatusOr<uint64_t> seq = (*s)->Append(Data("output"));
-      ASSERT_TRUE(seq.ok()) << seq.status();
-      ASSERT_TRUE(
-          WaitSteadily([&] { return (*s)->Written(*seq); }, absl::Seconds(10)));
-      // 50 intervals.
-      ASSERT_TRUE(WaitSteadily([&] { return (*s)->syncs() >= want; },
-                               absl::Seconds(10)))
-          << "the open session was not synced";
-    }
-  }
-}
-
-// issue 14 benchmark: a paced pass waits min_write_interval after the
-// previous one, no longer, whatever the wall clock does meanwhile.
-TEST_F(RecorderTest, PacedPassesEndOnTimeAcrossWallClockSteps) {
-  if (RanInChildUnderAFakeWallClock()) return;
-  options_.min_write_interval = kMaxMinWriteInterval;
-  absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
-      SpoolRecorder::Start(options_);
-  ASSERT_TRUE(rec.ok()) << rec.status();
-  auto s = (*rec)->OpenSession(Meta("sess-pace"), absl::Now());
-  ASSERT_TRUE(s.ok()) << s.status();
-  auto written_soon = [&](const std::string& bytes) {
-    absl::StatusOr<uint64_t> seq = (*s)->Append(Data(bytes));
-    return seq.ok() &&
-           WaitSteadily([&] { return (*s)->Written(*seq); }, absl::Seconds(10));
-  };
-  ASSERT_TRUE(written_soon("first"));
-  for (const absl::Duration step : {absl::Hours(1), -absl::Hours(1)}) {
-    SCOPED_TRACE(absl::StrCat("after a step of ", absl::FormatDuration(step)));
-    StepTheWallClock(step);
-    if (HasFatalFailure()) return;
-    // Appended right after a pass: each waits for the pacing.
-    for (int i = 0; i < 5; ++i) {
-      ASSERT_TRUE(written_soon(absl::StrCat("paced ", i)))
-          << "a paced pass did not end on time";
-    }
-  }
-}
-
-// The spool directory is probed every probe_interval after a step too.
-TEST_F(RecorderTest, TheSpoolDirIsProbedEveryIntervalAfterAWallClockStep) {
-  if (RanInChildUnderAFakeWallClock()) return;
-  options_.probe_interval = absl::Milliseconds(100);
-  absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
-      SpoolRecorder::Start(options_);
-  ASSERT_TRUE(rec.ok()) << rec.status();
-  ASSERT_TRUE((*rec)->SpoolWritable().ok());
-  StepTheWallClock(absl::Hours(1));
-  if (HasFatalFailure()) return;
-  // Tests run as root, who writes into a chmod 0500 directory anyway: a
-  // file takes the directory's place.
-  const std::string away = options_.spool_dir + ".away";
-  ASSERT_EQ(::rename(options_.spool_dir.c_str(), away.c_str()), 0);
-  ASSERT_TRUE(testing::WriteFile(options_.spool_dir, "not a directory\n").ok());
-  EXPECT_TRUE(WaitSteadily([&] { return !(*rec)->SpoolWritable().ok(); },
-                           absl::Seconds(10)))
-      << "no probe since the step";
-  ASSERT_EQ(::unlink(options_.spool_dir.c_str()), 0);
-  ASSERT_EQ(::rename(away.c_str(), options_.spool_dir.c_str()), 0);
-  EXPECT_TRUE(WaitSteadily([&] { return (*rec)->SpoolWritable().ok(); },
-                           absl::Seconds(10)));
-}
-
-// A wall-clock step during a write pass is no stall of the spool disk (a
-// step forward made a pass an hour old: every session failed), and the
-// watchdog still finds a real one after the step.
-TEST_F(RecorderTest, AWallClockStepIsNoStallButAStallIsFoundAfterIt) {
-  if (RanInChildUnderAFakeWallClock()) return;
-  options_.write_stall_limit = absl::Seconds(8);
-  absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
-      SpoolRecorder::Start(options_);
-  ASSERT_TRUE(rec.ok()) << rec.status();
-  WriterStall stall;
-  HeldWriter held;
-  HoldTheWriter(**rec, stall, held);
-  if (HasFatalFailure()) return;
-  StepTheWallClock(absl::Hours(1));
-  if (HasFatalFailure()) return;
-  // ~3 s into the 8 s limit (the watchdog looks every 250 ms).
-  EXPECT_TRUE(held.b->status().ok()) << held.b->status();
-  EXPECT_TRUE((*rec)->AcceptingSessions().ok()) << (*rec)->AcceptingSessions();
-  // The limit passes.
-  ASSERT_TRUE(WaitSteadily([&] { return held.b_woken->HasBeenNotified(); },
-                           absl::Seconds(20)))
-      << "the stall was not found";
-  EXPECT_NE(held.b->status().message().find("has not finished a write"),
-            std::string::npos)
-      << held.b->status();
 }
 
 }  // namespace

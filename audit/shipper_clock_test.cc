@@ -12,11 +12,15 @@
 #include "audit/shipper.h"
 #include "audit/shipper_test_fixture.h"
 #include "audit/spool.h"
-#include "audit/wall_clock_step_testing.h"
 #include "gtest/gtest.h"
+#include "tests/harness/wall_clock_step.h"
 
 namespace sallyport::audit {
 namespace {
+
+using sallyport::testing::InChildUnderFakeWallClock;
+using sallyport::testing::SetWallClockInChild;
+using sallyport::testing::WaitSteadily;
 
 // The fixture's uploader as the shipper's thread calls it: fails the
 // first `failures` uploads like a CA that cannot be reached, and counts.
@@ -65,12 +69,11 @@ class ShipperClockTest : public ShipperTest {
 // scan_interval: a spool made after a step forward of an hour is shipped
 // and deleted within a few intervals, without a Wake.
 TEST_F(ShipperClockTest, ASpoolIsShippedWithinTheScanIntervalAfterAStep) {
-  if (RanInChildUnderAFakeWallClock()) return;
+  if (!InChildUnderFakeWallClock()) return;
   FailingFirstUploader uploader(*uploader_, 0);
   auto shipper = StartThread(uploader);
   ASSERT_NE(shipper, nullptr);
-  StepTheWallClock(absl::Hours(1));
-  if (HasFatalFailure()) return;
+  ASSERT_NO_FATAL_FAILURE(SetWallClockInChild(absl::Hours(1)));
   // The thread now waits for its next pass from after the step.
   WriteClosedSpool("s1");
   if (HasFatalFailure()) return;
@@ -83,7 +86,7 @@ TEST_F(ShipperClockTest, ASpoolIsShippedWithinTheScanIntervalAfterAStep) {
 // min_backoff: an upload that failed before the wall clock stepped back by
 // an hour is tried again after its backoff, not an hour later.
 TEST_F(ShipperClockTest, ABackoffEndsOnTimeAfterTheWallClockStepsBack) {
-  if (RanInChildUnderAFakeWallClock()) return;
+  if (!InChildUnderFakeWallClock()) return;
   FailingFirstUploader uploader(*uploader_, 1);
   ShipperOptions o;
   // Longer than the step takes to be seen (kFakeWallClockLag).
@@ -94,8 +97,7 @@ TEST_F(ShipperClockTest, ABackoffEndsOnTimeAfterTheWallClockStepsBack) {
   if (HasFatalFailure()) return;
   ASSERT_TRUE(
       WaitSteadily([&] { return uploader.calls() >= 1; }, absl::Seconds(10)));
-  StepTheWallClock(-absl::Hours(1));
-  if (HasFatalFailure()) return;
+  ASSERT_NO_FATAL_FAILURE(SetWallClockInChild(-absl::Hours(1)));
   EXPECT_TRUE(Exists("s1")) << "shipped before its backoff ended";
   EXPECT_TRUE(WaitSteadily([&] { return !Exists("s1"); }, absl::Seconds(15)))
       << "the backoff did not end";

@@ -8,19 +8,14 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "tests/harness/fake_wall_clock.h"
-#include "tests/harness/temp_dir.h"
+#include "tests/harness/wall_clock_step.h"
 
 namespace sallyport::base {
 namespace {
 
-using sallyport::testing::FakeWallClock;
-using sallyport::testing::kFakeWallClockLag;
-
-double SecondsSince(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-      .count();
-}
+using sallyport::testing::InChildUnderFakeWallClock;
+using sallyport::testing::SecondsSince;
+using sallyport::testing::SetWallClockInChild;
 
 TEST(SteadyMutexTest, AwaitWakesWhenAnotherThreadMakesTheConditionTrue) {
   SteadyMutex mu;
@@ -133,25 +128,8 @@ TEST(SteadyMutexTest, ManyWaitersWithTheirOwnConditions) {
 // the step. The call sites' tests, which fail with absl::Mutex, are the
 // ones that catch a site left on it.)
 TEST(SteadyMutexTest, TimedWaitsIgnoreAWallClockStep) {
-  if (!FakeWallClock::InChild()) {
-    absl::StatusOr<sallyport::testing::TempDir> dir =
-        sallyport::testing::TempDir::Create("clock");
-    ASSERT_TRUE(dir.ok()) << dir.status();
-    absl::StatusOr<FakeWallClock> clock = FakeWallClock::Create(dir->path());
-    ASSERT_TRUE(clock.ok()) << clock.status();
-    absl::StatusOr<int> exit =
-        FakeWallClock::RunCurrentTestInChild(*clock, absl::Seconds(120));
-    ASSERT_TRUE(exit.ok()) << exit.status();
-    EXPECT_EQ(*exit, 0);
-    return;
-  }
-  absl::StatusOr<FakeWallClock> clock = FakeWallClock::FromChild();
-  ASSERT_TRUE(clock.ok()) << clock.status();
-  const absl::Time before = absl::Now();
-  ASSERT_TRUE(clock->Step(absl::Hours(1)).ok());
-  absl::SleepFor(kFakeWallClockLag);
-  ASSERT_GT(absl::Now() - before, absl::Minutes(59))
-      << "libfaketime did not move this process's clock";
+  if (!InChildUnderFakeWallClock(absl::Seconds(120))) return;
+  ASSERT_NO_FATAL_FAILURE(SetWallClockInChild(absl::Hours(1)));
 
   SteadyMutex mu;
   bool never = false;

@@ -3,7 +3,6 @@
 // after an outage, and failing closed once the CA has been gone (or hung)
 // longer than revocation_grace, on the monotonic clock.
 #include <atomic>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,9 +11,9 @@
 #include "base/clock.h"
 #include "gateway/ca_client.h"
 #include "gateway/ca_client_test_fixture.h"
-#include "gateway/wall_clock_step_test_util.h"
 #include "gtest/gtest.h"
 #include "ssh/cert/certificate.h"
+#include "tests/harness/wall_clock_step.h"
 
 namespace sallyport::gateway {
 namespace {
@@ -201,8 +200,7 @@ TEST_F(CaClientTest, TheStreamIsBackSoonAfterTheCaReturns) {
 // held the retries and the report off for an hour: sessions whose
 // certificates could have been revoked meanwhile went on that long.
 TEST_F(CaClientTest, AWallClockStepDoesNotDelayTheStaleReport) {
-  std::optional<testing::FakeWallClock> clock = InChildUnderAFakeWallClock();
-  if (!clock.has_value()) return;
+  if (!testing::InChildUnderFakeWallClock()) return;
   std::atomic<int> stale{0};
   std::unique_ptr<CaClient> client =
       MakeClient(nullptr, absl::Seconds(2), [&](CaClient::Options* o) {
@@ -210,7 +208,7 @@ TEST_F(CaClientTest, AWallClockStepDoesNotDelayTheStaleReport) {
       });
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(WaitFor([&] { return client->stream_connects() == 1; }));
-  ASSERT_NO_FATAL_FAILURE(StepAnHourAhead(*clock));
+  ASSERT_NO_FATAL_FAILURE(testing::SetWallClockInChild(absl::Hours(1)));
   env_.reset();  // the CA goes away
   EXPECT_TRUE(WaitFor([&] { return stale.load() == 1; }, absl::Seconds(10)));
   EXPECT_EQ(client->CheckNotRevoked(7, "SHA256:x").code(),
@@ -226,15 +224,14 @@ TEST_F(CaClientTest, AWallClockStepDoesNotDelayTheStaleReport) {
 // stream's retries reset the channel's connection backoff, so it connects
 // on their (steady) schedule.
 TEST_F(CaClientTest, TheStreamIsBackSoonAfterTheCaReturnsAfterAWallClockStep) {
-  std::optional<testing::FakeWallClock> clock = InChildUnderAFakeWallClock();
-  if (!clock.has_value()) return;
+  if (!testing::InChildUnderFakeWallClock()) return;
   auto relay = RelayToCa();
   ASSERT_TRUE(relay.ok()) << relay.status();
   const int relay_port = PortOf((*relay)->address());
   std::unique_ptr<CaClient> client = MakeClient(nullptr, absl::Seconds(20));
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(WaitFor([&] { return client->stream_connects() == 1; }));
-  ASSERT_NO_FATAL_FAILURE(StepAnHourAhead(*clock));
+  ASSERT_NO_FATAL_FAILURE(testing::SetWallClockInChild(absl::Hours(1)));
   relay->reset();  // the CA goes away...
   absl::SleepFor(absl::Seconds(2));
   // ...and comes back on the same address.

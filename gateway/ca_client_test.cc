@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,11 +13,11 @@
 #include "base/clock.h"
 #include "base/files.h"
 #include "gateway/ca_client_test_fixture.h"
-#include "gateway/wall_clock_step_test_util.h"
 #include "gtest/gtest.h"
 #include "ssh/crypto/keys.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
+#include "tests/harness/wall_clock_step.h"
 
 namespace sallyport::gateway {
 namespace {
@@ -211,8 +210,7 @@ TEST_F(CaClientTest, AWallClockJumpDoesNotMoveTheEarlyKeyFetchRateLimit) {
 // refresh comes on time, not an hour late (a user CA key added at the CA
 // meanwhile would be unknown to the gateway that long).
 TEST_F(CaClientTest, KeysAreRefreshedOnTimeAfterAWallClockStep) {
-  std::optional<testing::FakeWallClock> clock = InChildUnderAFakeWallClock();
-  if (!clock.has_value()) return;
+  if (!testing::InChildUnderFakeWallClock()) return;
   std::atomic<int> fetches{0};
   std::unique_ptr<CaClient> client =
       MakeClient(nullptr, absl::Seconds(60), [&](CaClient::Options* o) {
@@ -222,7 +220,7 @@ TEST_F(CaClientTest, KeysAreRefreshedOnTimeAfterAWallClockStep) {
         };
       });
   ASSERT_NE(client, nullptr);
-  ASSERT_NO_FATAL_FAILURE(StepAnHourAhead(*clock));
+  ASSERT_NO_FATAL_FAILURE(testing::SetWallClockInChild(absl::Hours(1)));
   const int before = fetches.load();
   EXPECT_TRUE(
       WaitFor([&] { return fetches.load() >= before + 2; }, absl::Seconds(10)))

@@ -1,40 +1,29 @@
-// EventSender's waits under a wall-clock step (wall_clock_step_test_util.h:
-// each test runs again in a child whose clock libfaketime steps): the
-// batch delay, the backoff after a failed send and Flush's deadline end on
-// time, and FlushAround's two flushes share their budget as time really
-// passes. What is tested is when the sender calls its Send, so Send here
-// records or refuses (event_sender_test.cc sends to a real CA).
+// EventSender's waits under a wall-clock step (tests/harness/
+// wall_clock_step.h: each test runs again in a child whose clock
+// libfaketime steps): the batch delay, the backoff after a failed send and
+// Flush's deadline end on time, and FlushAround's two flushes share their
+// budget as time really passes. What is tested is when the sender calls its
+// Send, so Send here records or refuses (event_sender_test.cc sends to a
+// real CA).
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <optional>
 #include <thread>
 
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "gateway/event_sender.h"
-#include "gateway/wall_clock_step_test_util.h"
 #include "gtest/gtest.h"
 #include "proto/gateway.pb.h"
+#include "tests/harness/wall_clock_step.h"
 
 namespace sallyport::gateway {
 namespace {
 
-double SecondsSince(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-      .count();
-}
-
-// Polls `pred` for up to `seconds` of the steady clock.
-template <typename Pred>
-bool WaitFor(Pred pred, double seconds = 10) {
-  const auto t0 = std::chrono::steady_clock::now();
-  while (SecondsSince(t0) < seconds) {
-    if (pred()) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return pred();
-}
+using sallyport::testing::InChildUnderFakeWallClock;
+using sallyport::testing::SecondsSince;
+using sallyport::testing::SetWallClockInChild;
+using sallyport::testing::WaitSteadily;
 
 // A Send that fails its first `failures` calls (the CA unreachable), then
 // takes everything.
@@ -69,13 +58,12 @@ constexpr absl::Duration kChildTimeout = absl::Seconds(40);
 // within 10 s.
 void ExpectSentOnTimeAfterAStep(const EventSenderOptions& options,
                                 int failures) {
-  std::optional<testing::FakeWallClock> clock =
-      InChildUnderAFakeWallClock(kChildTimeout);
-  if (!clock.has_value()) return;
+  if (!InChildUnderFakeWallClock(kChildTimeout)) return;
   EventSender sender(options, FailingFirst(failures));
-  ASSERT_NO_FATAL_FAILURE(StepAnHourAhead(*clock));
+  ASSERT_NO_FATAL_FAILURE(SetWallClockInChild(absl::Hours(1)));
   ASSERT_TRUE(EnqueueOne(sender));
-  EXPECT_TRUE(WaitFor([&] { return sender.sent() == 1; }));
+  EXPECT_TRUE(
+      WaitSteadily([&] { return sender.sent() == 1; }, absl::Seconds(10)));
 }
 
 TEST(EventSenderClockTest, ABatchGoesOutOnTimeAfterAWallClockStep) {
@@ -92,11 +80,9 @@ TEST(EventSenderClockTest, TheBackoffEndsOnTimeAfterAWallClockStep) {
 }
 
 TEST(EventSenderClockTest, AFlushEndsAtItsDeadlineAfterAWallClockStep) {
-  std::optional<testing::FakeWallClock> clock =
-      InChildUnderAFakeWallClock(kChildTimeout);
-  if (!clock.has_value()) return;
+  if (!InChildUnderFakeWallClock(kChildTimeout)) return;
   std::unique_ptr<EventSender> sender = ToAnUnreachableCa();
-  ASSERT_NO_FATAL_FAILURE(StepAnHourAhead(*clock));
+  ASSERT_NO_FATAL_FAILURE(SetWallClockInChild(absl::Hours(1)));
   ASSERT_TRUE(EnqueueOne(*sender));
   const auto t0 = std::chrono::steady_clock::now();
   EXPECT_EQ(sender->Flush(absl::Now() + absl::Milliseconds(500)).code(),
@@ -109,15 +95,13 @@ TEST(EventSenderClockTest, AFlushEndsAtItsDeadlineAfterAWallClockStep) {
 // is left of the budget as time really passed (nothing here), not the
 // step: the exit is not held up for an hour.
 TEST(EventSenderClockTest, FlushAroundKeepsItsBudgetWhenTheClockStepsBack) {
-  std::optional<testing::FakeWallClock> clock =
-      InChildUnderAFakeWallClock(kChildTimeout);
-  if (!clock.has_value()) return;
+  if (!InChildUnderFakeWallClock(kChildTimeout)) return;
   std::unique_ptr<EventSender> sender = ToAnUnreachableCa();
   ASSERT_TRUE(EnqueueOne(*sender));
   const absl::Time before = absl::Now();
   std::thread stepper([&] {
     absl::SleepFor(absl::Milliseconds(500));
-    EXPECT_TRUE(clock->Step(-absl::Hours(1)).ok());
+    SetWallClockInChild(-absl::Hours(1));
   });
   const auto t0 = std::chrono::steady_clock::now();
   absl::Status st = sender->FlushAround(absl::Seconds(6), [&] {

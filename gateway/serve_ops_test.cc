@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <optional>
 #include <string>
 #include <thread>
 
@@ -23,10 +22,10 @@
 #include "gateway/renew_host.h"
 #include "gateway/serve.h"
 #include "gateway/serve_test_fixture.h"
-#include "gateway/wall_clock_step_test_util.h"
 #include "gtest/gtest.h"
 #include "tests/harness/net_util.h"
 #include "tests/harness/subprocess.h"
+#include "tests/harness/wall_clock_step.h"
 
 namespace sallyport::gateway {
 namespace {
@@ -419,13 +418,12 @@ TEST_F(ServeOpsTest, AnExpiringHostCertificateIsRenewedAndPresented) {
 // certificate that has become due is renewed at the next check, not an
 // hour later.
 TEST_F(ServeOpsTest, TheRenewalChecksGoOnAfterAWallClockStep) {
-  std::optional<testing::FakeWallClock> clock = InChildUnderAFakeWallClock();
-  if (!clock.has_value()) return;
+  if (!testing::InChildUnderFakeWallClock()) return;
   ASSERT_TRUE(testing::WriteFile(gw_dir_ + "/gateway.yaml", base_yaml_).ok());
   auto config = LoadServeConfig(gw_dir_ + "/gateway.yaml");
   ASSERT_TRUE(config.ok()) << config.status();
   StartServer("", 2.0 / 3.0);
-  ASSERT_NO_FATAL_FAILURE(StepAnHourAhead(*clock));
+  ASSERT_NO_FATAL_FAILURE(testing::SetWallClockInChild(absl::Hours(1)));
   EXPECT_EQ(server_->host_renewals(), 0) << Log();
   ResignHostCertificate(*config, "77", "-600h:+120h");
   const absl::Time limit = absl::Now() + absl::Seconds(10);

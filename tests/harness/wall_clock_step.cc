@@ -31,14 +31,23 @@ void SetWallClockInChild(absl::Duration offset) {
   const absl::Time expected = absl::Now() - current + offset;
   ASSERT_TRUE(clock->Step(offset).ok());
   current = offset;
-  absl::SleepFor(kFakeWallClockLag);
-  const auto t0 = std::chrono::steady_clock::now();
-  while (absl::AbsDuration(absl::Now() - expected) > absl::Minutes(1) &&
-         SecondsSince(t0) < 10) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  ASSERT_LT(absl::AbsDuration(absl::Now() - expected), absl::Minutes(1))
+  ASSERT_TRUE(WaitSteadily(
+      [&] {
+        return absl::AbsDuration(absl::Now() - expected) < absl::Minutes(1);
+      },
+      kFakeWallClockLag + absl::Seconds(10)))
       << "libfaketime did not move this process's clock";
+  absl::SleepFor(kWallClockStepSettle);
+}
+
+bool WaitSteadily(const std::function<bool()>& done, absl::Duration timeout) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return done();
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return true;
 }
 
 double SecondsSince(std::chrono::steady_clock::time_point t0) {
