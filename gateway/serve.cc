@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/clock.h"
 #include "base/notify.h"
 #include "base/plural.h"
 #include "base/status_macros.h"
@@ -34,6 +35,11 @@ namespace {
 constexpr absl::Duration kEventFlushTimeout = absl::Seconds(5);
 // After a drain: how long the recordings may take to reach the CA.
 constexpr absl::Duration kShipOnExitTimeout = absl::Seconds(5);
+// After drain_timeout: how long the sessions ended then may take to write
+// their last bytes (and the recorder its end of them).
+constexpr absl::Duration kDrainLastWrites = absl::Seconds(5);
+// What a drain tells the users whose sessions it ends.
+constexpr char kDrainReason[] = "gateway shutting down";
 
 bool SameFiles(const GatewayFileSettings& a, const GatewayFileSettings& b) {
   return a.host_key == b.host_key && a.host_certificate == b.host_certificate &&
@@ -306,16 +312,29 @@ GatewaySettings GatewayServer::settings() const {
 void GatewayServer::Drain(absl::Duration timeout) {
   draining_ = true;
   listeners_->Close();
-  const absl::Time deadline = absl::Now() + timeout;
   Log(absl::StrCat(
       "draining: ", base::Plural(proxy_->active_connections(), "connection"),
       ", up to ", absl::FormatDuration(timeout)));
-  proxy_->EndAll(deadline, "gateway shutting down", kOutcomeDrained);
-  // The deadline ends what is left; give the last writes a moment.
-  while (proxy_->active_connections() > 0 &&
-         absl::Now() < deadline + absl::Seconds(5)) {
-    absl::SleepFor(absl::Milliseconds(50));
+  // The sessions are told when they end, a wall-clock time (as their
+  // certificate's valid_before), and end then on their own.
+  proxy_->EndAll(absl::Now() + timeout, kDrainReason, kOutcomeDrained);
+  // The drain itself is timed on the steady clock: a wall clock set back
+  // during it (NTP after a VM resume, `date -s`) puts the sessions' end
+  // off by the step, and must not keep the gateway draining for it, nor
+  // one set forward cut it short. What is left at the timeout is ended
+  // now; the last writes get kDrainLastWrites.
+  const base::Clock* real = base::Clock::Real();
+  const absl::Duration start = real->Monotonic();
+  const auto wait_until = [&](absl::Duration until) {
+    while (proxy_->active_connections() > 0 && real->Monotonic() < until) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+  };
+  wait_until(start + timeout);
+  if (proxy_->active_connections() > 0) {
+    proxy_->EndAll(absl::Now(), kDrainReason, kOutcomeDrained);
   }
+  wait_until(start + timeout + kDrainLastWrites);
   Log(absl::StrCat(
       "drained: ", base::Plural(proxy_->active_connections(), "connection"),
       " left"));
@@ -337,8 +356,10 @@ void GatewayServer::ShipBeforeExit() {
   // (5 s for the last writes + 5 s for the event flushes before and after
   // this + 5 s for this).
   if (shipper_ == nullptr || spool_recorder_ == nullptr) return;
-  const absl::Time deadline = absl::Now() + kShipOnExitTimeout;
-  while (spool_recorder_->spool_bytes() > 0 && absl::Now() < deadline) {
+  // On the steady clock, as the drain.
+  const base::Clock* real = base::Clock::Real();
+  const absl::Duration deadline = real->Monotonic() + kShipOnExitTimeout;
+  while (spool_recorder_->spool_bytes() > 0 && real->Monotonic() < deadline) {
     shipper_->Wake();
     absl::SleepFor(absl::Milliseconds(100));
   }

@@ -96,7 +96,8 @@ class GatewayServer {
   audit::Shipper* shipper() { return shipper_.get(); }
   GatewayOps& ops() { return *ops_; }
 
-  // SIGTERM: stop accepting; let sessions go on for up to `timeout`, then
+  // SIGTERM: stop accepting; let sessions go on for up to `timeout` (of
+  // the steady clock: a wall-clock step does not stretch or cut it), then
   // end them with "gateway shutting down" and wait (briefly) for them;
   // then send the audit events, and ship the spooled recordings (up to
   // 5 s; what is left ships at the next start).

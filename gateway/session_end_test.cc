@@ -4,6 +4,7 @@
 // earliest of two ends, the certificate's valid-before, limits.idle_timeout
 // and a failed recording. With gateway_test's fixture (real CA, sshd and
 // OpenSSH client; see gateway_test_fixture.h).
+#include <chrono>
 #include <string>
 #include <thread>
 
@@ -15,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "ssh/cert/certificate_file.h"
 #include "tests/harness/subprocess.h"
+#include "tests/harness/wall_clock_step.h"
 
 namespace sallyport::gateway {
 namespace {
@@ -70,6 +72,32 @@ TEST_F(GatewayTest, DrainEndsSessionsAfterTheTimeoutWithAMessage) {
   // No longer accepting.
   RunResult again = Ssh(login_ + "+web01", "true");
   EXPECT_EQ(again.exit_code, 255) << again.Describe();
+}
+
+// A drain is timed on the steady clock. The sessions' end (drain_timeout
+// after the drain began) is a wall-clock time: with the wall clock set
+// back an hour during the drain (NTP after a VM resume, `date -s`) it is
+// an hour away, and the drain waited for it, the gateway (and the session)
+// going on for that hour. It now ends them at drain_timeout, as drained.
+TEST_F(GatewayTest, ADrainEndsOnTimeWhenTheClockStepsBackDuringIt) {
+  if (!testing::InChildUnderFakeWallClock(absl::Seconds(90))) return;
+  RunResult r;
+  std::thread client =
+      StartLongSession("echo started; sleep 100; echo late", "started", &r);
+  // Longer than the step takes to show (SetWallClockInChild).
+  constexpr absl::Duration kTimeout = absl::Seconds(15);
+  const auto start = std::chrono::steady_clock::now();
+  std::thread drain([&] { server_->Drain(kTimeout); });
+  testing::SetWallClockInChild(-absl::Hours(1));
+  drain.join();
+  const double took = testing::SecondsSince(start);
+  client.join();
+  EXPECT_GE(took, absl::ToDoubleSeconds(kTimeout) - 1);
+  EXPECT_LT(took, absl::ToDoubleSeconds(kTimeout) + 10);
+  EXPECT_FALSE(absl::StrContains(r.out, "late")) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(r.err, "gateway shutting down")) << r.err;
+  EXPECT_EQ(server_->proxy().active_connections(), 0u);
+  EXPECT_TRUE(SessionEndedAs("drained"));
 }
 
 // The earliest end wins: an end for now (here the revocation list gone
