@@ -4,7 +4,6 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
 #include "storage/records.h"
 
 namespace sallyport::ca {
@@ -37,7 +36,7 @@ LoginAuthenticator::LoginAuthenticator(Options options)
       in_flight_(options_.max_in_flight, options_.max_in_flight_per_source) {}
 
 absl::Status LoginAuthenticator::Refuse(const LoginAttempt& attempt,
-                                        absl::Time started,
+                                        absl::Duration started,
                                         std::string_view reason,
                                         absl::Status status) {
   // The reason stays in the audit log; the caller sees only `status`.
@@ -45,7 +44,11 @@ absl::Status LoginAuthenticator::Refuse(const LoginAttempt& attempt,
                                {{"user", attempt.user},
                                 {"source", attempt.source},
                                 {"reason", std::string(reason)}});
-  const absl::Duration left = options_.failure_delay - (absl::Now() - started);
+  // On the monotonic clock: a wall clock set back during the attempt (NTP
+  // after a VM resume, `date -s`) held the handler thread for the step on
+  // top of the delay, and one set forward answered at once.
+  const absl::Duration left =
+      options_.failure_delay - (options_.clock->Monotonic() - started);
   if (left > absl::ZeroDuration()) options_.sleep(left);
   return status;
 }
@@ -123,7 +126,7 @@ LoginAuthenticator::PairLocks() {
 
 absl::StatusOr<storage::User> LoginAuthenticator::Authenticate(
     const LoginAttempt& attempt) {
-  const absl::Time started = absl::Now();
+  const absl::Duration started = options_.clock->Monotonic();
   InFlightLimiter::Ticket in_flight = in_flight_.TryEnter(attempt.source);
   if (!in_flight.ok()) {
     (void)options_.audit->Record(kEventLoginFailed, attempt.user,

@@ -79,7 +79,8 @@ class LoginAuthenticator {
     storage::Store* store = nullptr;
     const PasswordHasher* hasher = nullptr;
     AuditLog* audit = nullptr;
-    base::Clock* clock = base::Clock::Real();  // lockouts and TOTP
+    // Lockouts and TOTP; its Monotonic() times the failure delay.
+    base::Clock* clock = base::Clock::Real();
     // Failures of one user from one source that lock that pair, and for how
     // long; also the user's failures (all sources) before its throttle.
     storage::LockoutPolicy lockout;
@@ -144,7 +145,8 @@ class LoginAuthenticator {
   bool EndedByUnlock(absl::Time until, const storage::Credentials* creds) const;
 
  private:
-  absl::Status Refuse(const LoginAttempt& attempt, absl::Time started,
+  // `started`: the attempt's start on options_.clock->Monotonic().
+  absl::Status Refuse(const LoginAttempt& attempt, absl::Duration started,
                       std::string_view reason, absl::Status status);
   void CountFailure(const LoginAttempt& attempt, bool known_user);
   // The end of the lock of the attempt's (user, source), unless an unlock

@@ -4,7 +4,9 @@
 // authenticators on one store).
 #include <grpcpp/grpcpp.h>
 
+#include <optional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -18,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
 #include "ssh/cert/certificate.h"
+#include "tests/harness/wall_clock_step.h"
 
 namespace sallyport::ca {
 namespace {
@@ -383,6 +386,49 @@ TEST(LoginTest, AttemptsInProgressAreBoundedPerSourceAndInAll) {
   EXPECT_EQ(defaults.max_in_flight, kMaxLoginsInFlight);
   EXPECT_EQ(defaults.max_in_flight_per_source, kMaxLoginsInFlightPerSource);
   EXPECT_LT(kMaxLoginsInFlight, CaServer::kMaxThreads);
+}
+
+// The failure delay is measured on the monotonic clock: a wall clock set
+// back an hour during a failed login (NTP after a VM resume, `date -s`;
+// here while the attempt waits out its throttle) made its handler thread
+// wait out the hour too, and one set forward an hour skipped the delay.
+TEST(LoginTest, AWallClockStepDuringALoginKeepsTheFailureDelay) {
+  if (!testing::InChildUnderFakeWallClock()) return;
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  AuditLog audit(&env->store());
+  std::vector<absl::Duration> sleeps;
+  std::optional<absl::Duration> step;  // made at the next sleep
+  LoginAuthenticator::Options options;
+  options.store = &env->store();
+  options.hasher = &env->server().hasher();
+  options.audit = &audit;
+  options.clock = &env->clock();
+  options.lockout = {.max_failures = 100, .lockout = absl::Minutes(15)};
+  options.max_failures_per_address = 1;       // throttled from the second on
+  options.failure_delay = absl::Seconds(30);  // recorded, never slept
+  options.sleep = [&](absl::Duration d) {
+    sleeps.push_back(d);
+    if (step.has_value()) {
+      testing::SetWallClockInChild(*std::exchange(step, std::nullopt));
+    }
+  };
+  LoginAuthenticator auth(options);
+  const LoginAttempt attempt{"admin", base::SecretBytes::FromString("wrong"),
+                             "", "192.0.2.9"};
+  EXPECT_EQ(auth.Authenticate(attempt).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  step = -absl::Hours(1);
+  EXPECT_EQ(auth.Authenticate(attempt).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  step = absl::ZeroDuration();  // an hour forward
+  EXPECT_EQ(auth.Authenticate(attempt).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  // Each failure delay, after the throttles of the second and third.
+  EXPECT_EQ(sleeps,
+            (std::vector<absl::Duration>{
+                absl::Seconds(30), absl::Milliseconds(250), absl::Seconds(30),
+                absl::Milliseconds(500), absl::Seconds(30)}));
 }
 
 TEST(LoginTest, PreviousStepCodeIsAcceptedForClockSkew) {
