@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <utility>
 
@@ -61,10 +62,16 @@ std::string DerFingerprint(X509* cert) {
   return absl::StrCat("SHA256:", b64);
 }
 
+// On the steady clock: a wall clock set back during a handshake (NTP after
+// a VM resume, `date -s`) put a wall-clock deadline off by the step.
+using SteadyTime = std::chrono::steady_clock::time_point;
+
 // Waits for `events` on fd until `deadline`.
-absl::Status WaitFor(int fd, short events, absl::Time deadline) {
+absl::Status WaitFor(int fd, short events, SteadyTime deadline) {
   for (;;) {
-    const int64_t ms = absl::ToInt64Milliseconds(deadline - absl::Now());
+    const int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           deadline - std::chrono::steady_clock::now())
+                           .count();
     if (ms <= 0) return absl::DeadlineExceededError("timed out");
     pollfd p{fd, events, 0};
     int rc = poll(&p, 1, static_cast<int>(ms));
@@ -74,7 +81,7 @@ absl::Status WaitFor(int fd, short events, absl::Time deadline) {
   }
 }
 
-absl::StatusOr<int> Connect(const HostPort& address, absl::Time deadline) {
+absl::StatusOr<int> Connect(const HostPort& address, SteadyTime deadline) {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
@@ -113,7 +120,8 @@ absl::StatusOr<int> Connect(const HostPort& address, absl::Time deadline) {
 
 absl::StatusOr<ServerCertificate> FetchServerCertificate(
     const HostPort& address, std::string_view sni, absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
+  const SteadyTime deadline =
+      std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
   absl::StatusOr<int> fd_or = Connect(address, deadline);
   if (!fd_or.ok()) return fd_or.status();
   Fd fd(*fd_or);
