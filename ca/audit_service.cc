@@ -76,7 +76,7 @@ bool ReadContinuations::Continues(const std::string& caller,
   absl::MutexLock lock(&mu_);
   auto it = reads_.find({caller, target});
   return it != reads_.end() && it->second.next_after_seq == after_seq &&
-         clock_->Now() - it->second.served_at <= kReadContinuationWindow;
+         clock_->Monotonic() - it->second.served_at <= kReadContinuationWindow;
 }
 
 void ReadContinuations::Served(const std::string& caller,
@@ -88,7 +88,7 @@ void ReadContinuations::Served(const std::string& caller,
     reads_.erase(key);
     return;
   }
-  const absl::Time now = clock_->Now();
+  const absl::Duration now = clock_->Monotonic();
   if (reads_.size() >= kMaxTrackedReads && reads_.find(key) == reads_.end()) {
     // Full: the expired reads go, else the least recently served one.
     std::erase_if(reads_, [&](const auto& read) {

@@ -55,7 +55,9 @@ class ReadContinuations {
  private:
   struct Cursor {
     uint64_t next_after_seq = 0;
-    absl::Time served_at;
+    // On clock_->Monotonic(): a wall clock set back must not stretch the
+    // window (the next pages of a read go unaudited within it).
+    absl::Duration served_at;
   };
   const base::Clock* clock_;
   mutable absl::Mutex mu_;

@@ -234,6 +234,20 @@ TEST(ReadContinuationsTest, AtTheLimitTheLeastRecentlyServedReadIsForgotten) {
   EXPECT_TRUE(reads.Continues("alice", "a", 5));
 }
 
+// The window is measured on the monotonic clock: after the wall clock was
+// set back an hour (NTP after a VM resume, `date -s`) a read went on
+// continuing, its next pages unaudited, for that hour past the window.
+TEST(ReadContinuationsTest, TheWindowEndsOnTimeAfterTheWallClockStepsBack) {
+  base::FakeClock clock;
+  ReadContinuations reads(&clock);
+  reads.Served("alice", "s1", 10);
+  clock.Set(clock.Now() - absl::Hours(1));
+  clock.Advance(ReadContinuations::kReadContinuationWindow);
+  EXPECT_TRUE(reads.Continues("alice", "s1", 10));
+  clock.Advance(absl::Seconds(1));
+  EXPECT_FALSE(reads.Continues("alice", "s1", 10));
+}
+
 // A read of a recording or of the audit log that starts after the first
 // record (after_seq 1) was served without an audit event: only a request
 // with after_seq 0 wrote one. It now writes one (saying after_seq); a
