@@ -553,7 +553,10 @@ class GatewayConnection
            limits_.max_channels_per_connection;
   }
   LogConnection log_conn_;
-  absl::Time opened_at_ = absl::Now();
+  // On the steady clock, for the connection's duration (connection.close,
+  // session.end): a wall clock set back during it made that negative.
+  std::chrono::steady_clock::time_point opened_at_ =
+      std::chrono::steady_clock::now();
   // When the user authenticated (Now()): the session's start, as its
   // session.start event and its recording (ChannelInfo) give it.
   absl::Time session_started_ = absl::InfinitePast();

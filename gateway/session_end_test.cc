@@ -6,9 +6,12 @@
 // OpenSSH client; see gateway_test_fixture.h).
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gateway/gateway_test_fixture.h"
@@ -98,6 +101,37 @@ TEST_F(GatewayTest, ADrainEndsOnTimeWhenTheClockStepsBackDuringIt) {
   EXPECT_TRUE(absl::StrContains(r.err, "gateway shutting down")) << r.err;
   EXPECT_EQ(server_->proxy().active_connections(), 0u);
   EXPECT_TRUE(SessionEndedAs("drained"));
+}
+
+// A session's duration (its session.end event, the connection.close log
+// line) is measured on the steady clock: with the wall clock set back an
+// hour during the session (NTP after a VM resume, `date -s`) it was
+// recorded as about an hour less than nothing.
+TEST_F(GatewayTest, ASessionsDurationHoldsWhenTheClockStepsBackDuringIt) {
+  if (!testing::InChildUnderFakeWallClock()) return;
+  RunResult r;
+  std::thread client =
+      StartLongSession("echo started; sleep 100; echo late", "started", &r);
+  const auto start = std::chrono::steady_clock::now();
+  testing::SetWallClockInChild(-absl::Hours(1));
+  server_->proxy().EndAll(absl::Now(), "revocations unknown (test)",
+                          kOutcomeRevocationsUnknown);
+  client.join();
+  const double most = testing::SecondsSince(start) + 60;
+  EXPECT_TRUE(SessionEndedAs("revocations-unknown"));
+  const std::vector<std::string> ends = AuditPayloads("session.end");
+  ASSERT_EQ(ends.size(), 1u);
+  constexpr std::string_view kKey = "\"duration_ms\":";
+  const size_t at = ends[0].find(kKey);
+  ASSERT_NE(at, std::string::npos) << ends[0];
+  int64_t ms = -1;
+  ASSERT_TRUE(absl::SimpleAtoi(
+      ends[0].substr(at + kKey.size(),
+                     ends[0].find_first_of(",}", at) - at - kKey.size()),
+      &ms))
+      << ends[0];
+  EXPECT_GE(ms, 0) << ends[0];
+  EXPECT_LT(ms, most * 1000) << ends[0];
 }
 
 // The earliest end wins: an end for now (here the revocation list gone
