@@ -88,7 +88,7 @@ Transport::Transport(TransportOptions options)
 Transport::~Transport() = default;
 
 absl::Status Transport::Start() {
-  start_time_ = clock_->Now();
+  start_time_ = clock_->Monotonic();
   last_kex_time_ = start_time_;
   our_version_ = absl::StrCat("SSH-2.0-", options_.software_version);
   if (our_version_.size() > kMaxVersionLineLength - 2) {
@@ -307,9 +307,8 @@ absl::Status Transport::HandleTransportMessage(uint8_t type,
 
 // ---------------------------------------------------------------- time
 
-absl::Time Transport::NextDeadline() const {
-  if (closed_) return absl::InfiniteFuture();
-  absl::Time t = absl::InfiniteFuture();
+absl::Duration Transport::DueAt() const {
+  absl::Duration t = absl::InfiniteDuration();
   if (phase_ != Phase::kAuthenticated)
     t = std::min(t, start_time_ + options_.login_grace_time);
   if ((kex_ != nullptr) && phase_ == Phase::kAuthenticated) {
@@ -321,9 +320,16 @@ absl::Time Transport::NextDeadline() const {
   return t;
 }
 
+absl::Time Transport::NextDeadline() const {
+  if (closed_) return absl::InfiniteFuture();
+  // As a wall-clock time taken now: a wait until it lasts as long as the
+  // durations measured on the monotonic clock, whatever the wall clock did.
+  return clock_->Now() + (DueAt() - clock_->Monotonic());
+}
+
 void Transport::OnTimer() {
   if (closed_) return;
-  const absl::Time now = clock_->Now();
+  const absl::Duration now = clock_->Monotonic();
   if (phase_ != Phase::kAuthenticated &&
       now >= start_time_ + options_.login_grace_time) {
     Fail(DisconnectReason::kProtocolError,

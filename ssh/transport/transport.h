@@ -159,7 +159,10 @@ class Transport {
   size_t BufferCapacity() const { return in_.capacity() + out_.capacity(); }
 
   // ---- time
-  // When OnTimer() must next be called (InfiniteFuture when nothing waits).
+  // When OnTimer() must next be called (InfiniteFuture when nothing waits):
+  // a wall-clock time taken from the clock's Now() at each call, for
+  // deadlines kept on its Monotonic(), so a wait of NextDeadline() - Now()
+  // lasts as long whatever steps the wall clock took.
   absl::Time NextDeadline() const;
   void OnTimer();
 
@@ -246,6 +249,8 @@ class Transport {
   absl::Status InstallKeys(const base::SecretBytes& shared_secret,
                            const std::vector<uint8_t>& h);
   void Fail(DisconnectReason reason, absl::Status status);
+  // The earliest of this layer's deadlines, on the clock's Monotonic().
+  absl::Duration DueAt() const;
 
   TransportOptions options_;
   const base::Clock* clock_;
@@ -285,8 +290,11 @@ class Transport {
   std::vector<uint8_t> server_host_key_blob_;
   uint32_t last_seq_ = 0;
 
-  absl::Time start_time_;
-  absl::Time last_kex_time_;
+  // On the clock's Monotonic(): a wall-clock step (NTP after a VM resume,
+  // `date -s`) neither stretches nor cuts the login grace, kex_timeout or
+  // rekey_interval.
+  absl::Duration start_time_;
+  absl::Duration last_kex_time_;
   uint64_t bytes_out_since_kex_ = 0;
   uint64_t bytes_in_since_kex_ = 0;
   uint64_t packets_out_since_kex_ = 0;

@@ -21,7 +21,7 @@
 namespace sallyport::ssh::transport {
 
 struct Transport::KexState {
-  absl::Time started;
+  absl::Duration started;  // on the clock's Monotonic()
   std::vector<uint8_t> our_kexinit;
   std::vector<uint8_t> peer_kexinit;
   bool kexinit_received = false;

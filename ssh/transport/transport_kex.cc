@@ -237,7 +237,7 @@ absl::Status Transport::SendNewKeysAndSwitch() {
   }
   if (kex_->newkeys_received) {
     ++kex_count_;
-    last_kex_time_ = clock_->Now();
+    last_kex_time_ = clock_->Monotonic();
     algorithms_ = kex_->algorithms;
     kex_.reset();
     if (phase_ == Phase::kInitialKex) phase_ = Phase::kService;
@@ -259,7 +259,7 @@ absl::Status Transport::OnNewKeys() {
   packets_in_since_kex_ = 0;
   if (kex_->newkeys_sent) {
     ++kex_count_;
-    last_kex_time_ = clock_->Now();
+    last_kex_time_ = clock_->Monotonic();
     algorithms_ = kex_->algorithms;
     kex_.reset();
     if (phase_ == Phase::kInitialKex) phase_ = Phase::kService;
@@ -321,7 +321,7 @@ absl::Status Transport::SendKexInit() {
   m.mac_c2s = m.mac_s2c = options_.macs;
   m.compression_c2s = m.compression_s2c = {"none"};
   KexState state;
-  state.started = clock_->Now();
+  state.started = clock_->Monotonic();
   state.our_kexinit = m.Serialize();
   kex_ = std::make_unique<KexState>(std::move(state));
   SendPacket(kex_->our_kexinit);

@@ -117,6 +117,32 @@ TEST(TamperTest, HandshakeTimeoutCutsOffSilentClient) {
             absl::StatusCode::kDeadlineExceeded);
 }
 
+// The login grace is measured on the monotonic clock: a wall clock set
+// back an hour (NTP after a VM resume, `date -s`) kept a stalled client's
+// connection, and its pre-auth slot, for that hour; one set forward ended
+// it at once.
+TEST(TamperTest, GraceTimeHoldsWhenTheWallClockSteps) {
+  for (const absl::Duration step : {-absl::Hours(1), absl::Hours(1)}) {
+    auto peers = TestPeers::Create([](TransportOptions&, TransportOptions& s) {
+      s.login_grace_time = absl::Seconds(30);
+    });
+    peers->clock->Advance(absl::Seconds(10));
+    peers->clock->Set(peers->clock->Now() + step);
+    EXPECT_EQ(peers->server->NextDeadline(),
+              peers->clock->Now() + absl::Seconds(20))
+        << step;
+    peers->clock->Advance(absl::Seconds(19));
+    peers->server->OnTimer();
+    EXPECT_FALSE(peers->server->closed()) << step;
+    peers->clock->Advance(absl::Seconds(1));
+    peers->server->OnTimer();
+    EXPECT_TRUE(peers->server->closed()) << step;
+    EXPECT_EQ(peers->server->close_status().code(),
+              absl::StatusCode::kDeadlineExceeded)
+        << step;
+  }
+}
+
 TEST(TamperTest, GraceTimeCoversAuthenticationToo) {
   auto peers = TestPeers::Create([](TransportOptions&, TransportOptions& s) {
     s.login_grace_time = absl::Seconds(30);
