@@ -213,8 +213,7 @@ asio::awaitable<void> GatewayConnection::Run() {
   // OpenSSH sends eow@openssh.com (its output is closed, e.g. `ssh gw cmd |
   // head`) only to servers whose version starts with "OpenSSH".
   o.transport.software_version = kGatewaySoftwareVersion;
-  if (slot_ != nullptr)
-    o.transport.login_grace_time = slot_->deadline() - absl::Now();
+  if (slot_ != nullptr) o.transport.login_grace_time = slot_->remaining();
   o.open_timeout = limits_.channel_open_timeout;
   o.max_env_requests = limits_.max_env_requests;
   o.max_env_request_bytes = limits_.max_env_request_bytes;
@@ -425,7 +424,8 @@ ssh::auth::AuthDecision GatewayConnection::DecideRecorded(
       [weak](absl::StatusOr<gw::IssueSessionCertificateResponse> r) {
         if (auto self = weak.lock()) self->AuthDecided(std::move(r));
       },
-      slot_ != nullptr ? slot_->deadline() : absl::InfiniteFuture());
+      slot_ != nullptr ? absl::Now() + slot_->remaining()
+                       : absl::InfiniteFuture());
   return {AuthResult::kPending, "asking the CA"};
 }
 

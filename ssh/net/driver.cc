@@ -26,6 +26,18 @@ constexpr size_t kBulkStepBytes = 64 << 10;
 // A send costs less per byte than a read (no decryption, recording).
 constexpr size_t kBulkSendBytes = 4 * kBulkStepBytes;
 
+// The timer fires this long after the wake-up it waits for; a deadline
+// that turns out earlier by less does not re-arm it.
+constexpr std::chrono::milliseconds kTimerSlack(1);
+// The longest single wait for a wall-clock deadline.
+constexpr absl::Duration kLongestWait = absl::Hours(24);
+
+// `d` from now on the steady clock.
+std::chrono::steady_clock::time_point SteadyAfter(absl::Duration d) {
+  return std::chrono::steady_clock::now() +
+         absl::ToChronoNanoseconds(std::max(d, absl::ZeroDuration()));
+}
+
 void Signal(asio::steady_timer& t) {
   t.cancel();
   t.expires_at(asio::steady_timer::time_point::max());
@@ -86,6 +98,14 @@ void TransportDriver::ResumeDispatch() {
 
 void TransportDriver::SetDeadline(absl::Time when, std::string reason) {
   deadline_ = when;
+  steady_deadline_ = kNever;
+  deadline_reason_ = std::move(reason);
+  NoteState();
+}
+
+void TransportDriver::SetDeadline(SteadyTime when, std::string reason) {
+  deadline_ = absl::InfiniteFuture();
+  steady_deadline_ = when;
   deadline_reason_ = std::move(reason);
   NoteState();
 }
@@ -129,12 +149,14 @@ void TransportDriver::NoteState() {
   peak_buffered_ = std::max(peak_buffered_, BufferedBytes());
   if (transport_->closed() && !close_noticed_) {
     close_noticed_ = true;
-    hard_close_at_ = absl::Now() + options_.close_flush_timeout;
+    hard_close_at_ = SteadyAfter(options_.close_flush_timeout);
     Signal(read_gate_);
   }
   UpdateBacklog();
   Signal(wake_);
-  if (NextWake() < armed_) timer_.cancel();
+  // Wall-clock deadlines read on the steady clock move by the nanoseconds
+  // between the two clocks' readings: not a new deadline.
+  if (NextWake() < armed_ - kTimerSlack) timer_.cancel();
 }
 
 void TransportDriver::UpdateBacklog() {
@@ -148,16 +170,21 @@ void TransportDriver::UpdateBacklog() {
 }
 
 void TransportDriver::ScheduleShrink() {
-  shrink_at_ = absl::Now() + options_.shrink_delay;
+  shrink_at_ = SteadyAfter(options_.shrink_delay);
 }
 
-absl::Time TransportDriver::NextWake() const {
-  absl::Time t = std::min({deadline_, hard_close_at_, shrink_at_});
+TransportDriver::SteadyTime TransportDriver::NextWake() const {
+  SteadyTime t = std::min({steady_deadline_, hard_close_at_, shrink_at_});
+  absl::Time wall = deadline_;
   if (!transport_->closed()) {
-    t = std::min(t, handler_ != nullptr ? handler_->NextDeadline(*transport_)
-                                        : transport_->NextDeadline());
+    wall =
+        std::min(wall, handler_ != nullptr ? handler_->NextDeadline(*transport_)
+                                           : transport_->NextDeadline());
   }
-  return t;
+  if (wall == absl::InfiniteFuture()) return t;
+  // A far deadline (a certificate valid for years) is looked at again
+  // after kLongestWait.
+  return std::min(t, SteadyAfter(std::min(wall - absl::Now(), kLongestWait)));
 }
 
 void TransportDriver::Process() {
@@ -327,32 +354,27 @@ asio::awaitable<void> TransportDriver::TimerLoop() {
   transport::Transport& t = *transport_;
   while (!finished_) {
     armed_ = NextWake();
-    if (armed_ == absl::InfiniteFuture()) {
-      timer_.expires_at(asio::steady_timer::time_point::max());
-    } else {
-      const absl::Duration wait =
-          std::max(armed_ - absl::Now(), absl::ZeroDuration());
-      // Rounded up, so the timer never fires just before the deadline.
-      timer_.expires_after(std::chrono::microseconds(
-          absl::ToInt64Microseconds(wait + absl::Microseconds(999))));
-    }
+    // Later by kTimerSlack, so the timer never fires just before a
+    // wall-clock deadline.
+    timer_.expires_at(armed_ == kNever ? kNever : armed_ + kTimerSlack);
     co_await timer_.async_wait(kUseTuple);
-    armed_ = absl::InfiniteFuture();
+    armed_ = kNever;
     if (finished_) break;
     ++timer_wakeups_;
-    const absl::Time now = absl::Now();
+    const SteadyTime now = std::chrono::steady_clock::now();
     if (now >= hard_close_at_) {
       Finish();  // the last write is stuck: give up on it
       break;
     }
-    if (now >= deadline_) {
+    if (now >= steady_deadline_ || absl::Now() >= deadline_) {
       deadline_ = absl::InfiniteFuture();
+      steady_deadline_ = kNever;
       t.Disconnect(transport::DisconnectReason::kByApplication,
                    deadline_reason_,
                    absl::DeadlineExceededError(deadline_reason_));
     }
     if (now >= shrink_at_) {
-      shrink_at_ = absl::InfiniteFuture();
+      shrink_at_ = kNever;
       t.ShrinkBuffers();
       if (in_flight_ == 0) wire::ByteBuffer().swap(write_buffer_);
     }

@@ -21,6 +21,7 @@
 #define SALLYPORT_SSH_NET_DRIVER_H_
 
 #include <asio.hpp>
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -56,7 +57,9 @@ class MessageHandler {
   // TransportDriver::ResumeDispatch() once it returns false again.
   virtual bool DispatchPaused() { return false; }
   // Time: when OnTimer must next run (the transport's deadlines and any of
-  // the layers above; InfiniteFuture when nothing waits), and the timer
+  // the layers above; InfiniteFuture when nothing waits), taken as a
+  // wall-clock time at each call (the driver waits NextDeadline() -
+  // absl::Now() of the steady clock, then asks again), and the timer
   // callback itself, which must call the transport's OnTimer (directly or
   // through the layer above, e.g. Session::OnTimer). The driver asks again
   // after every callback and after Wake(), so a new earlier deadline (e.g.
@@ -162,8 +165,14 @@ class TransportDriver {
 
   // At `when` the transport is disconnected (kByApplication, `reason`;
   // Run returns kDeadlineExceeded) and the stream closed after at most
-  // close_flush_timeout. InfiniteFuture cancels. On the executor.
+  // close_flush_timeout. A wall-clock time (a certificate's expiry) or a
+  // time of the steady clock (a duration from now that a wall-clock step
+  // must not stretch or cut: the login grace); either replaces the
+  // deadline set before. InfiniteFuture (or time_point::max()) cancels. On
+  // the executor.
   void SetDeadline(absl::Time when, std::string reason);
+  void SetDeadline(std::chrono::steady_clock::time_point when,
+                   std::string reason);
 
   // Closes the stream now without flushing (Run returns soon).
   void Abort();
@@ -177,6 +186,9 @@ class TransportDriver {
   bool bulk() const { return bulk_; }
 
  private:
+  using SteadyTime = std::chrono::steady_clock::time_point;
+  static constexpr SteadyTime kNever = SteadyTime::max();
+
   asio::awaitable<void> ReadLoop();
   asio::awaitable<void> WriteLoop();
   asio::awaitable<void> TimerLoop();
@@ -187,7 +199,9 @@ class TransportDriver {
   void NoteState();
   void Finish();
   void ScheduleShrink();
-  absl::Time NextWake() const;
+  // When the timer must next run, on the steady clock (kNever: nothing
+  // waits).
+  SteadyTime NextWake() const;
   // A loop's place in the bulk lane.
   struct LaneSlot {
     explicit LaneSlot(const asio::any_io_executor& ex) : timer(ex) {}
@@ -206,11 +220,13 @@ class TransportDriver {
   asio::steady_timer timer_;      // deadlines
   LaneSlot read_lane_;            // the reader's and the writer's turns
   LaneSlot write_lane_;           // in the bulk lane
-  absl::Time armed_ = absl::InfiniteFuture();
+  // On the steady clock but deadline_ (SetDeadline, one of the two).
+  SteadyTime armed_ = kNever;  // the wake-up the timer waits for
   absl::Time deadline_ = absl::InfiniteFuture();
+  SteadyTime steady_deadline_ = kNever;
   std::string deadline_reason_;
-  absl::Time hard_close_at_ = absl::InfiniteFuture();
-  absl::Time shrink_at_ = absl::InfiniteFuture();
+  SteadyTime hard_close_at_ = kNever;
+  SteadyTime shrink_at_ = kNever;
   wire::ByteBuffer write_buffer_;
   size_t in_flight_ = 0;
   size_t peak_buffered_ = 0;

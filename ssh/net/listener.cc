@@ -9,7 +9,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
 #include "ssh/net/spawn.h"
 
 namespace sallyport::ssh::net {
@@ -64,8 +63,16 @@ bool PreAuthBudget::TryAcquire(int cap) {
 }
 
 PreAuthSlot::PreAuthSlot(std::shared_ptr<PreAuthBudget> budget,
-                         absl::Time deadline)
-    : budget_(std::move(budget)), deadline_(deadline) {}
+                         absl::Duration grace)
+    : budget_(std::move(budget)),
+      deadline_(std::chrono::steady_clock::now() +
+                absl::ToChronoNanoseconds(grace)) {}
+
+absl::Duration PreAuthSlot::remaining() const {
+  return std::max(
+      absl::FromChrono(deadline_ - std::chrono::steady_clock::now()),
+      absl::ZeroDuration());
+}
 
 PreAuthSlot::~PreAuthSlot() {
   if (!authenticated_) budget_->Release();
@@ -170,7 +177,7 @@ asio::awaitable<void> Listener::AcceptLoop(std::shared_ptr<bool> alive) {
         co_return;
       // EMFILE, ENFILE, ENOBUFS...: retrying at once would spin.
       ++accept_errors_;
-      const absl::Time now = absl::Now();
+      const auto now = std::chrono::steady_clock::now();
       if (now >= next_error_log_) {
         Log(absl::StrCat("accept failed: ", ec.message(), "; retrying in ",
                          absl::FormatDuration(backoff),
@@ -179,7 +186,7 @@ asio::awaitable<void> Listener::AcceptLoop(std::shared_ptr<bool> alive) {
                                             " more since the last report)")
                              : ""));
         errors_suppressed_ = 0;
-        next_error_log_ = now + options_.log_interval;
+        next_error_log_ = now + ToChrono(options_.log_interval);
       } else {
         ++errors_suppressed_;
       }
@@ -193,7 +200,7 @@ asio::awaitable<void> Listener::AcceptLoop(std::shared_ptr<bool> alive) {
     if (!Admit()) {
       // As sshd: closed before the version line, no reason given.
       ++dropped_;
-      const absl::Time now = absl::Now();
+      const auto now = std::chrono::steady_clock::now();
       if (now >= next_drop_log_) {
         Log(absl::StrCat(
             "dropping connection: ", budget_->unauthenticated(),
@@ -206,7 +213,7 @@ asio::awaitable<void> Listener::AcceptLoop(std::shared_ptr<bool> alive) {
                                " more dropped since the last report")
                 : ""));
         drops_suppressed_ = 0;
-        next_drop_log_ = now + options_.log_interval;
+        next_drop_log_ = now + ToChrono(options_.log_interval);
       } else {
         ++drops_suppressed_;
       }
@@ -215,8 +222,8 @@ asio::awaitable<void> Listener::AcceptLoop(std::shared_ptr<bool> alive) {
       continue;
     }
     ++accepted_;
-    auto slot = std::make_shared<PreAuthSlot>(
-        budget_, absl::Now() + options_.login_grace_time);
+    auto slot =
+        std::make_shared<PreAuthSlot>(budget_, options_.login_grace_time);
     std::string name = "connection";
     asio::error_code peer_ec;
     auto peer = socket.remote_endpoint(peer_ec);

@@ -20,6 +20,7 @@
 
 #include <asio.hpp>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -65,13 +66,17 @@ class PreAuthBudget {
 // Used on the connection's executor.
 class PreAuthSlot {
  public:
-  PreAuthSlot(std::shared_ptr<PreAuthBudget> budget, absl::Time deadline);
+  // Its login grace deadline is `grace` from now on the steady clock: a
+  // wall-clock step (NTP after a VM resume, `date -s`) neither keeps a
+  // stalled client's place (max startups) longer nor ends it early.
+  PreAuthSlot(std::shared_ptr<PreAuthBudget> budget, absl::Duration grace);
   ~PreAuthSlot();
   PreAuthSlot(const PreAuthSlot&) = delete;
   PreAuthSlot& operator=(const PreAuthSlot&) = delete;
 
-  // The login grace deadline.
-  absl::Time deadline() const { return deadline_; }
+  // The login grace deadline, and how long until it (zero once passed).
+  std::chrono::steady_clock::time_point deadline() const { return deadline_; }
+  absl::Duration remaining() const;
   // Makes `driver` end the connection at the deadline ("login grace time
   // exceeded") unless Authenticated() is called first. The driver must
   // outlive the slot or be detached with Attach(nullptr).
@@ -83,7 +88,7 @@ class PreAuthSlot {
 
  private:
   std::shared_ptr<PreAuthBudget> budget_;
-  absl::Time deadline_;
+  std::chrono::steady_clock::time_point deadline_;
   TransportDriver* driver_ = nullptr;
   bool authenticated_ = false;
 };
@@ -150,9 +155,11 @@ class Listener {
   uint64_t accepted_ = 0;
   uint64_t dropped_ = 0;
   uint64_t accept_errors_ = 0;
-  absl::Time next_error_log_ = absl::InfinitePast();
+  // On the steady clock: a step back of the wall clock must not silence
+  // the logs.
+  std::chrono::steady_clock::time_point next_error_log_;
   uint64_t errors_suppressed_ = 0;
-  absl::Time next_drop_log_ = absl::InfinitePast();
+  std::chrono::steady_clock::time_point next_drop_log_;
   uint64_t drops_suppressed_ = 0;
 };
 

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <set>
 #include <stdexcept>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
@@ -19,6 +20,7 @@
 #include "ssh/net/io_threads.h"
 #include "ssh/net/spawn.h"
 #include "ssh/net/test_peer.h"
+#include "tests/harness/wall_clock_step.h"
 
 // GCC 12 at -O1 (the ASan config) reports a false
 // -Wmismatched-new-delete for the frames of Asio coroutines (as in
@@ -200,6 +202,62 @@ TEST(ListenerTest, LoginGraceEndsASilentConnection) {
   EXPECT_NE(end.message().find("login grace"), std::string::npos) << end;
   EXPECT_LT(ended - start, absl::Seconds(1));
   EXPECT_EQ((*listener)->budget()->unauthenticated(), 0);
+}
+
+// The login grace is measured on the steady clock: with the wall clock set
+// back an hour (NTP after a VM resume, `date -s`) a client that never
+// authenticates kept its connection and its place among the
+// unauthenticated ones (max startups) for that hour.
+TEST(ListenerTest, LoginGraceEndsOnTimeWhenTheClockStepsBack) {
+  if (!sallyport::testing::InChildUnderFakeWallClock()) return;
+  // Longer than the step takes to show (SetWallClockInChild).
+  constexpr absl::Duration kGrace = absl::Seconds(10);
+  asio::io_context io;
+  ListenerOptions o;
+  o.login_grace_time = kGrace;
+  absl::Status end;
+  std::atomic<bool> ended{false};
+  auto listener = Listener::Create(
+      io.get_executor(), kLoopback, o, nullptr,
+      [&](asio::ip::tcp::socket socket,
+          std::shared_ptr<PreAuthSlot> slot) -> asio::awaitable<void> {
+        // Only the slot's deadline can end it in time.
+        TransportDriver driver(std::move(socket),
+                               testing::ServerTransport(absl::Hours(2)));
+        slot->Attach(&driver);
+        testing::MinimalServer handler(true);
+        end = co_await driver.Run(handler);
+        slot->Attach(nullptr);
+        ended = true;
+      });
+  ASSERT_TRUE(listener.ok());
+  (*listener)->Start();
+  auto work = asio::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
+  const auto start = std::chrono::steady_clock::now();
+  asio::io_context client_io;
+  asio::ip::tcp::socket client(client_io);
+  client.connect((*listener)->local_endpoint());  // and sends nothing
+  const auto budget = (*listener)->budget();
+  EXPECT_TRUE(sallyport::testing::WaitSteadily(
+      [&] { return budget->unauthenticated() == 1; }, absl::Seconds(5)));
+  sallyport::testing::SetWallClockInChild(-absl::Hours(1));
+  EXPECT_TRUE(sallyport::testing::WaitSteadily([&] { return ended.load(); },
+                                               absl::Seconds(30)))
+      << "still connected " << sallyport::testing::SecondsSince(start)
+      << " s in";
+  const double took = sallyport::testing::SecondsSince(start);
+  EXPECT_GE(took, absl::ToDoubleSeconds(kGrace) - 0.1);
+  EXPECT_LT(took, absl::ToDoubleSeconds(kGrace) + 10);
+  EXPECT_TRUE(sallyport::testing::WaitSteadily(
+      [&] { return budget->unauthenticated() == 0; }, absl::Seconds(5)));
+  work.reset();
+  io.stop();
+  runner.join();
+  if (ended) {
+    EXPECT_EQ(end.code(), absl::StatusCode::kDeadlineExceeded) << end;
+    EXPECT_NE(end.message().find("login grace"), std::string::npos) << end;
+  }
 }
 
 // Out of file descriptors: the accept loop backs off instead of spinning

@@ -283,7 +283,7 @@ TEST(SessionDriverTest, LoginGraceEndsAnAuthDecisionThatNeverArrives) {
   ASSERT_TRUE(budget->TryAcquire(10));
   const absl::Duration grace = absl::Milliseconds(300);
   const absl::Time start = absl::Now();
-  p.Start(std::make_shared<PreAuthSlot>(budget, start + grace));
+  p.Start(std::make_shared<PreAuthSlot>(budget, grace));
   ASSERT_TRUE(RunUntil(p.io, [&] { return p.server.result.has_value(); }))
       << "the login grace never fired";
   EXPECT_GE(p.server.ended - start, grace);
@@ -305,7 +305,7 @@ TEST(SessionDriverTest, AuthenticationLiftsTheLoginGraceAndFreesTheSlot) {
   auto budget = std::make_shared<PreAuthBudget>();
   ASSERT_TRUE(budget->TryAcquire(10));
   const absl::Duration grace = absl::Milliseconds(300);
-  p.Start(std::make_shared<PreAuthSlot>(budget, absl::Now() + grace));
+  p.Start(std::make_shared<PreAuthSlot>(budget, grace));
   ASSERT_TRUE(p.Authenticated());
   EXPECT_EQ(budget->unauthenticated(), 0);
   // Well past the grace deadline, the session still runs.
@@ -320,8 +320,7 @@ TEST(SessionDriverTest, AnAsyncDecisionInTimeAuthenticatesAndFreesTheSlot) {
   p.keys.policy.defer = true;
   auto budget = std::make_shared<PreAuthBudget>();
   ASSERT_TRUE(budget->TryAcquire(10));
-  p.Start(
-      std::make_shared<PreAuthSlot>(budget, absl::Now() + absl::Seconds(30)));
+  p.Start(std::make_shared<PreAuthSlot>(budget, absl::Seconds(30)));
   ASSERT_TRUE(RunUntil(p.io, [&] {
     return p.server_session != nullptr &&
            p.server_session->pending_auth() != nullptr;
