@@ -111,6 +111,7 @@ initdb="$(ls /usr/lib/postgresql/*/bin/initdb | head -n 1)"
 check_file "initdb" "$initdb"
 check_file "the gtest headers" /usr/include/gtest/gtest.h
 check_file "libsystemd (sd_notify)" /usr/include/systemd/sd-daemon.h
+check_file "libfaketime (tests/harness/fake_wall_clock.h)" /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
 
 # Python modules of the interop and load clients (tests/harness/clients),
 # imported by Debian's /usr/bin/python3.
