@@ -26,6 +26,8 @@ namespace pb = gateway::v1;
 namespace av1 = ::sallyport::audit::v1;
 using grpc::StatusCode;
 
+class OpenUpload;
+
 class RevokedGatewayStreamsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -58,6 +60,13 @@ class RevokedGatewayStreamsTest : public ::testing::Test {
     r.revoked_by = "admin";
     ASSERT_TRUE(env_->store().Revoke(r).ok());
   }
+  // RevokeInStore, then writes `chain` from `next` on, a record every
+  // 20 ms, until the CA ends the upload: within 10 s (its revocation
+  // poll), ended as revoked. Returns the index of the first record not
+  // written.
+  size_t RevokeInStoreAndWriteUntilEnded(
+      OpenUpload& upload, const std::vector<av1::RecordingRecord>& chain,
+      size_t next);
   // The session's records the Store holds.
   uint64_t Stored(const std::string& id) {
     absl::StatusOr<storage::Session> s = env_->store().GetSession(id);
@@ -114,6 +123,23 @@ bool EndedAsRevoked(const grpc::Status& st) {
          absl::StrContains(st.error_message(), "revoked");
 }
 
+size_t RevokedGatewayStreamsTest::RevokeInStoreAndWriteUntilEnded(
+    OpenUpload& upload, const std::vector<av1::RecordingRecord>& chain,
+    size_t next) {
+  RevokeInStore();
+  const absl::Time revoked = absl::Now();
+  while (next < chain.size() && upload.Write({chain[next]}) &&
+         absl::Now() - revoked < absl::Seconds(20)) {
+    ++next;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_LT(absl::Now() - revoked, absl::Seconds(10));
+  grpc::Status st = upload.Finish();
+  EXPECT_TRUE(EndedAsRevoked(st))
+      << st.error_code() << ": " << st.error_message();
+  return next;
+}
+
 // Revoked by this CA: the next message of the open upload is refused, and
 // the records stored before stay as they are.
 TEST_F(RevokedGatewayStreamsTest, AnOpenUploadWritesNothingAfterTheRevocation) {
@@ -143,18 +169,7 @@ TEST_F(RevokedGatewayStreamsTest,
   // Taken before the revocation: otherwise the CA refuses the upload at
   // its start (UNAUTHENTICATED), as any new call of a revoked identity.
   ASSERT_EQ(StoredWhenTaken("s2", 1), 1u);
-  RevokeInStore();
-  const absl::Time revoked = absl::Now();
-  size_t next = 1;
-  while (next < chain.size() && upload.Write({chain[next]}) &&
-         absl::Now() - revoked < absl::Seconds(20)) {
-    ++next;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  EXPECT_LT(absl::Now() - revoked, absl::Seconds(10));
-  grpc::Status st = upload.Finish();
-  EXPECT_TRUE(EndedAsRevoked(st))
-      << st.error_code() << ": " << st.error_message();
+  const size_t next = RevokeInStoreAndWriteUntilEnded(upload, chain, 1);
   EXPECT_LT(Stored("s2"), next);
 }
 
@@ -173,18 +188,7 @@ TEST_F(RevokedGatewayStreamsTest,
   ASSERT_NO_FATAL_FAILURE(testing::SetWallClockInChild(-absl::Hours(1)));
   ASSERT_TRUE(upload.Write({chain[1]}));
   ASSERT_EQ(StoredWhenTaken("s3", 2), 2u);
-  RevokeInStore();
-  const absl::Time revoked = absl::Now();
-  size_t next = 2;
-  while (next < chain.size() && upload.Write({chain[next]}) &&
-         absl::Now() - revoked < absl::Seconds(20)) {
-    ++next;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  EXPECT_LT(absl::Now() - revoked, absl::Seconds(10));
-  grpc::Status st = upload.Finish();
-  EXPECT_TRUE(EndedAsRevoked(st))
-      << st.error_code() << ": " << st.error_message();
+  RevokeInStoreAndWriteUntilEnded(upload, chain, 2);
 }
 
 // The gateway's revocation stream, taken before (it delivered the
