@@ -17,14 +17,19 @@ using sallyport::testing::InChildUnderFakeWallClock;
 using sallyport::testing::SecondsSince;
 using sallyport::testing::SetWallClockInChild;
 
+// A thread that sets `flag` under `mu` 50 ms from now.
+std::thread SetLater(SteadyMutex& mu, bool& flag) {
+  return std::thread([&mu, &flag] {
+    absl::SleepFor(absl::Milliseconds(50));
+    SteadyMutexLock lock(&mu);
+    flag = true;
+  });
+}
+
 TEST(SteadyMutexTest, AwaitWakesWhenAnotherThreadMakesTheConditionTrue) {
   SteadyMutex mu;
   bool ready = false;
-  std::thread setter([&] {
-    absl::SleepFor(absl::Milliseconds(50));
-    SteadyMutexLock lock(&mu);
-    ready = true;
-  });
+  std::thread setter = SetLater(mu, ready);
   {
     SteadyMutexLock lock(&mu);
     mu.Await(absl::Condition(&ready));
@@ -55,11 +60,7 @@ TEST(SteadyMutexTest, AwaitWithTimeoutReturnsFalseAfterTheTimeout) {
 TEST(SteadyMutexTest, AwaitWithTimeoutReturnsTrueWhenTheConditionComes) {
   SteadyMutex mu;
   bool ready = false;
-  std::thread setter([&] {
-    absl::SleepFor(absl::Milliseconds(50));
-    SteadyMutexLock lock(&mu);
-    ready = true;
-  });
+  std::thread setter = SetLater(mu, ready);
   {
     SteadyMutexLock lock(&mu);
     const auto t0 = std::chrono::steady_clock::now();

@@ -3,7 +3,6 @@
 // the handshake neither stretches nor cuts it.
 #include "base/tls_pin.h"
 
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/harness/net_util.h"
 #include "tests/harness/wall_clock_step.h"
 
 namespace sallyport::base {
@@ -26,18 +26,10 @@ namespace {
 class SilentServer {
  public:
   SilentServer() {
-    listener_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    if (listener_ < 0 ||
-        bind(listener_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
-        listen(listener_, 1) != 0 ||
-        getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      return;
-    }
-    port_ = ntohs(addr.sin_port);
+    const testing::LoopbackListener listener = testing::ListenOnLoopback(1);
+    listener_ = listener.fd;
+    if (listener_ < 0) return;
+    port_ = listener.port;
     thread_ = std::thread([this] {
       conn_ = accept(listener_, nullptr, nullptr);
       accepted_.Notify();
