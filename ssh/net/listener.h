@@ -74,8 +74,7 @@ class PreAuthSlot {
   PreAuthSlot(const PreAuthSlot&) = delete;
   PreAuthSlot& operator=(const PreAuthSlot&) = delete;
 
-  // The login grace deadline, and how long until it (zero once passed).
-  std::chrono::steady_clock::time_point deadline() const { return deadline_; }
+  // How long until the login grace deadline (zero once passed).
   absl::Duration remaining() const;
   // Makes `driver` end the connection at the deadline ("login grace time
   // exceeded") unless Authenticated() is called first. The driver must
