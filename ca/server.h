@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "base/grpc_timers.h"
 #include "ca/admin_service.h"
 #include "ca/audit_service.h"
 #include "ca/ca_config.h"
@@ -147,6 +148,9 @@ class CaServer {
  private:
   CaServer() = default;
 
+  // First, so it goes last: gRPC's timers (keepalive pings, the calls'
+  // deadlines) stay on time across wall-clock steps (base/grpc_timers.h).
+  const std::shared_ptr<const void> grpc_timers_ = base::KeepGrpcTimersOnTime();
   Options options_;
   std::unique_ptr<PasswordHasher> hasher_;
   std::unique_ptr<HashGate> hash_gate_;

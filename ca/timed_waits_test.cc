@@ -4,7 +4,7 @@
 // RevocationFeed::Wait times out on time) and a login's wait for a scrypt
 // slot (HashGate's max_wait). With absl::Mutex (Debian's Abseil turns a
 // timeout into a wall-clock deadline) a step back held each of them for the
-// length of the step.
+// length of the step. And gRPC's own timers (base/grpc_timers.h).
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
@@ -76,6 +76,29 @@ TEST(RevocationFeedTest, AStoreRevocationReachesAStreamAfterAWallClockStep) {
   EXPECT_LT(SecondsSince(t0), 10);
   ctx.TryCancel();
   stream->Finish();
+}
+
+// gRPC's own timers in the CA's process (a call's deadline here; the
+// server's keepalive pings too) fire on time after a wall-clock step: the
+// CA holds base::KeepGrpcTimersOnTime(). Without it a stream with nothing
+// to deliver outlived its 2 s deadline by the step (the child is killed).
+TEST(CaGrpcTimersTest, AStreamEndsAtItsDeadlineAfterAWallClockStep) {
+  if (!InChildUnderFakeWallClock()) return;
+  auto env = MakeEnv();
+  ASSERT_NE(env, nullptr);
+  EnrolledGateway gw = EnrollOrDie(*env, "gw1");
+  ASSERT_TRUE(gw.status.ok()) << gw.status.error_message();
+  auto ca = v1::CertificateAuthority::NewStub(gw.channel);
+  ASSERT_NO_FATAL_FAILURE(SetWallClockInChild(absl::Hours(1)));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto stream = ca->WatchRevocations(&ctx, {});
+  v1::Revocation r;
+  while (stream->Read(&r)) {
+  }
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_LT(SecondsSince(t0), 5);
 }
 
 // A login waits at most max_wait for a scrypt slot, then is refused

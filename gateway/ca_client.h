@@ -30,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "base/grpc_timers.h"
 #include "base/secret_bytes.h"
 #include "base/steady_mutex.h"
 #include "proto/ca.grpc.pb.h"
@@ -256,6 +257,9 @@ class CaClient {
             std::function<void(absl::StatusOr<Response>)> done, Start start,
             absl::Time deadline = absl::InfiniteFuture());
 
+  // First, so it goes last: gRPC's timers (the calls' deadlines) stay on
+  // time across wall-clock steps while the calls run (base/grpc_timers.h).
+  const std::shared_ptr<const void> grpc_timers_ = base::KeepGrpcTimersOnTime();
   Options options_;
   const base::Clock* clock_;
   // The stubs of the current channel; each call holds them until done.

@@ -4,17 +4,22 @@
 // revocation set is in ca_client_revocation_test.cc.
 #include "gateway/ca_client.h"
 
+#include <unistd.h>
+
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "base/clock.h"
 #include "base/files.h"
 #include "gateway/ca_client_test_fixture.h"
 #include "gtest/gtest.h"
 #include "ssh/crypto/keys.h"
+#include "tests/harness/net_util.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
 #include "tests/harness/wall_clock_step.h"
@@ -274,6 +279,37 @@ TEST_F(CaClientTest, IssueSessionCertificateWaitsUntilTheCallersDeadline) {
   ASSERT_TRUE(waits.ok()) << waits.status();
   EXPECT_FALSE(waits->certificate().ssh_certificate().empty());
   EXPECT_EQ(sent->load(), 1);
+}
+
+// A call's deadline is kept after a wall-clock step (this process an hour
+// ahead: to gRPC's timer thread, which sleeps until a wall-clock time, the
+// same as the real clock an hour back): a CA that accepts the connection
+// and never answers fails the call at rpc_deadline, not an hour later
+// (CaClient holds base::KeepGrpcTimersOnTime()).
+TEST_F(CaClientTest, ACallEndsAtItsDeadlineAfterAWallClockStep) {
+  if (!testing::InChildUnderFakeWallClock()) return;
+  const testing::LoopbackListener silent = testing::ListenOnLoopback(16);
+  ASSERT_GE(silent.fd, 0);
+  CaClient::Options o;
+  o.channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", silent.port),
+                                  grpc::InsecureChannelCredentials());
+  o.rpc_deadline = absl::Seconds(1);
+  auto client = CaClient::Create(std::move(o));
+  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_NO_FATAL_FAILURE(testing::SetWallClockInChild(absl::Hours(1)));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto result = RunOnPrivateIo(
+      [&](auto executor, auto done) {
+        (*client)->AuthorizeChannel(gw::AuthorizeChannelRequest(), executor,
+                                    std::move(done));
+      },
+      absl::StatusOr<gw::AuthorizeChannelResponse>(
+          absl::UnknownError("not called")));
+  const double seconds = testing::SecondsSince(t0);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kDeadlineExceeded)
+      << result.status();
+  EXPECT_LT(seconds, 4) << result.status();
+  close(silent.fd);
 }
 
 }  // namespace
