@@ -82,8 +82,10 @@ struct ChannelBridge {
   uint64_t bytes_in = 0, bytes_out = 0;
   bool reported_open = false;
   // Extended data of a code not passed (kHostExtendedDataCode) was dropped
-  // and logged: from the user, from the host (once each per channel).
+  // and logged: from the user, from the host (once each per channel); its
+  // bytes each way, for the close event.
   bool dropped_ext_input = false, dropped_ext_output = false;
+  uint64_t ext_dropped_in = 0, ext_dropped_out = 0;
   // Record before forward (issue 14): what waits for the recorder.
   RecordingGate gate;
 };

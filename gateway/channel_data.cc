@@ -21,18 +21,29 @@ using Item = RecordingGate::Item;
 // ------------------------------------------------------------ data
 
 void GatewayConnection::OnData(Channel ch, uint32_t stream, Bytes data) {
-  if (ssh::net::ChannelPort* port = FindJumpPort(ch.id())) {
+  if (auto jump = jump_ports_.find(ch.id()); jump != jump_ports_.end()) {
     // rpj: recorded ProxyJump (the inner connection counts the bytes;
     // here only the idle clock).
     last_data_ = std::chrono::steady_clock::now();
-    port->OnData(stream, data);
+    if (stream != 0) {
+      // An SSH connection is stream 0 only: nobody reads the rest.
+      ch.Consume(data.size());
+      jump->second.ext_dropped_in += data.size();
+      ReportExtendedDataDropped(ch.id(), /*from_user=*/true, stream,
+                                data.size(), jump->second.dropped_ext_logged);
+      return;
+    }
+    jump->second.port->OnData(stream, data);
     return;
   }
   if (TcpRelay* relay = FindRelay(ch.id())) {
     if (stream == 0) {
       relay->OnData(data);
     } else {
-      ch.Consume(data.size());
+      // A TCP connection has no place for it.
+      relay->DropExtendedData(data.size());
+      ReportExtendedDataDropped(ch.id(), /*from_user=*/true, stream,
+                                data.size(), relay->dropped_ext_logged());
     }
     return;
   }
@@ -59,17 +70,24 @@ bool GatewayConnection::DropExtendedData(Bridge& b, Channel ch, bool from_user,
   // Before the tap and the held data: a code of the peer's choosing must
   // not become a recorded stream (see kHostExtendedDataCode).
   ch.Consume(n);
-  observer().ExtendedDataDropped(from_user, n);
-  bool& logged = from_user ? b.dropped_ext_input : b.dropped_ext_output;
-  if (!logged) {
-    logged = true;
-    Log(absl::StrCat("event=channel.ext_data_dropped ", Describe(),
-                     " channel=", b.down.id(),
-                     " from=", from_user ? "user" : "host", " code=", stream,
-                     " (extended data neither recorded nor forwarded; "
-                     "further drops on this channel are not logged)"));
-  }
+  (from_user ? b.ext_dropped_in : b.ext_dropped_out) += n;
+  ReportExtendedDataDropped(
+      b.down.id(), from_user, stream, n,
+      from_user ? b.dropped_ext_input : b.dropped_ext_output);
   return true;
+}
+
+void GatewayConnection::ReportExtendedDataDropped(uint32_t channel,
+                                                  bool from_user, uint32_t code,
+                                                  size_t n, bool& logged) {
+  observer().ExtendedDataDropped(from_user, n);
+  if (logged) return;
+  logged = true;
+  Log(absl::StrCat("event=channel.ext_data_dropped ", Describe(),
+                   " channel=", channel, " from=", from_user ? "user" : "host",
+                   " code=", code,
+                   " (extended data neither recorded nor forwarded; "
+                   "further drops on this channel are not logged)"));
 }
 
 void GatewayConnection::ForwardInput(Bridge& b, uint32_t stream, Bytes data) {

@@ -250,6 +250,9 @@ void GatewayConnection::StartRelay(Channel ch, const std::string& host,
          {"destination", destination},
          {"bytes_in", static_cast<int64_t>(r.bytes_in())},
          {"bytes_out", static_cast<int64_t>(r.bytes_out())},
+         {"ext_dropped_bytes_in", static_cast<int64_t>(r.ext_dropped_in())},
+         // Nothing comes back but the destination's TCP bytes.
+         {"ext_dropped_bytes_out", int64_t{0}},
          {"duration_ms", absl::ToInt64Milliseconds(Now() - started)}});
   };
   auto relay = std::make_shared<TcpRelay>(std::move(o));

@@ -126,6 +126,11 @@ void TcpRelay::OnData(ssh::wire::Bytes data) {
   StartWrite();
 }
 
+void TcpRelay::DropExtendedData(size_t n) {
+  options_.down.Consume(n);
+  ext_dropped_in_ += n;
+}
+
 void TcpRelay::OnEof() {
   peer_eof_ = true;
   StartWrite();

@@ -66,6 +66,10 @@ class TcpRelay : public std::enable_shared_from_this<TcpRelay> {
 
   // Downstream channel events.
   void OnData(ssh::wire::Bytes data);
+  // `n` bytes of extended data from the user, which a TCP connection has
+  // no place for: dropped, their window given back, counted in
+  // ext_dropped_in().
+  void DropExtendedData(size_t n);
   void OnEof();
   // The user's window or the transport's backlog may have room again.
   void Pump();
@@ -83,6 +87,9 @@ class TcpRelay : public std::enable_shared_from_this<TcpRelay> {
   bool started() const { return socket_.has_value(); }
   uint64_t bytes_in() const { return bytes_in_; }
   uint64_t bytes_out() const { return bytes_out_; }
+  uint64_t ext_dropped_in() const { return ext_dropped_in_; }
+  // Whether the connection logged a drop of extended data on the channel.
+  bool& dropped_ext_logged() { return dropped_ext_logged_; }
   ChannelTap* tap() { return options_.tap.get(); }
   ssh::session::Channel down() const { return options_.down; }
   const std::string& destination() const { return options_.destination; }
@@ -112,6 +119,8 @@ class TcpRelay : public std::enable_shared_from_this<TcpRelay> {
   bool stopped_ = false;
   bool ended_ = false;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
+  uint64_t ext_dropped_in_ = 0;
+  bool dropped_ext_logged_ = false;
 };
 
 }  // namespace sallyport::gateway

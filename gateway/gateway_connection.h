@@ -195,6 +195,11 @@ class GatewayConnection
   // (ExtendedDataDropped) and logged once per channel and side.
   bool DropExtendedData(Bridge& b, ssh::session::Channel ch, bool from_user,
                         uint32_t stream, size_t n);
+  // `n` bytes of extended data of `code` dropped on the user's `channel`
+  // (a bridge's, a relay's or a jump's; its window already given back):
+  // counted (ExtendedDataDropped), and logged unless `logged` (then set).
+  void ReportExtendedDataDropped(uint32_t channel, bool from_user,
+                                 uint32_t code, size_t n, bool& logged);
   // Tap + queue upstream + consume what went out (see OnData).
   void ForwardInput(Bridge& b, uint32_t stream, ssh::wire::Bytes data);
   void FlushHeld(Bridge& b);

@@ -44,6 +44,16 @@ std::string PayloadText(std::string_view payload, std::string_view field) {
   return std::string(payload.substr(start, end - start));
 }
 
+absl::Status OpenDirectTcpip(ssh::session::Session& s, const std::string& host,
+                             uint32_t port) {
+  ssh::connection::DirectTcpip d;
+  d.host = host;
+  d.port = port;
+  d.originator_address = "127.0.0.1";
+  d.originator_port = 40000;
+  return s.OpenChannel("direct-tcpip", d.Serialize()).status();
+}
+
 void SessionChannelClient::OnAuthenticated(ssh::session::Session& s) {
   session_ = &s;
   for (int i = 0; i < channels_; ++i) {

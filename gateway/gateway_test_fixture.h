@@ -49,6 +49,11 @@ namespace sallyport::gateway {
 // (values without escaped quotes), or "" when it has none.
 std::string PayloadText(std::string_view payload, std::string_view field);
 
+// Opens a direct-tcpip channel on `s` to host:port (as ssh -L would, from
+// 127.0.0.1:40000).
+absl::Status OpenDirectTcpip(ssh::session::Session& s, const std::string& host,
+                             uint32_t port);
+
 // Writes what `sallyport-gateway enroll` leaves in `gw_dir` (created,
 // 0700) for the enrolled gateway `gw`: the SSH host key and certificate,
 // the TLS key and mTLS certificate, and the CA's TLS certificate

@@ -200,14 +200,18 @@ void GatewayConnection::ReportJumpClosed(uint32_t id, const JumpChannel& jump,
       "event=jump.end ", Describe(), " channel=", id, " to=", Safe(jump.host),
       " inner_session=", jump.inner_session, " bytes_in=", in,
       " bytes_out=", out, " duration_ms=", ms, " reason=\"", Safe(why), "\""));
-  observer().AuditEvent(log_conn_, audit::kEventProxyJumpClose,
-                        {{"channel", int64_t{id}},
-                         {"destination", jump.host},
-                         {"mode", std::string(kJumpModeRecorded)},
-                         {"inner_session", jump.inner_session},
-                         {"bytes_in", static_cast<int64_t>(in)},
-                         {"bytes_out", static_cast<int64_t>(out)},
-                         {"duration_ms", ms}});
+  observer().AuditEvent(
+      log_conn_, audit::kEventProxyJumpClose,
+      {{"channel", int64_t{id}},
+       {"destination", jump.host},
+       {"mode", std::string(kJumpModeRecorded)},
+       {"inner_session", jump.inner_session},
+       {"bytes_in", static_cast<int64_t>(in)},
+       {"bytes_out", static_cast<int64_t>(out)},
+       {"ext_dropped_bytes_in", static_cast<int64_t>(jump.ext_dropped_in)},
+       // The inner connection sends stream 0 only.
+       {"ext_dropped_bytes_out", int64_t{0}},
+       {"duration_ms", ms}});
 }
 
 void GatewayConnection::EndJumpPorts() {

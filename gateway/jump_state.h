@@ -54,6 +54,11 @@ struct JumpChannel {
   std::string inner_session;  // the inner connection's session id
   absl::Time started;
   std::weak_ptr<GatewayConnection> inner;
+  // Extended data the user sent on the jump's channel: dropped (the inner
+  // connection reads stream 0 only), its bytes for proxyjump.close, and
+  // whether that was logged.
+  uint64_t ext_dropped_in = 0;
+  bool dropped_ext_logged = false;
 };
 
 // A direct-tcpip open of a jump-only connection waiting for the CA (its

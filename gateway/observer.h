@@ -52,6 +52,14 @@ bool IsSessionOutcome(std::string_view outcome);
 // session.
 std::string_view SessionEndReason(std::string_view outcome);
 
+// What a channel carried, for ChannelClosed: payload relayed (in: from the
+// user to the host, out: back) and extended data dropped unforwarded
+// (ExtendedDataDropped) each way.
+struct ChannelBytes {
+  uint64_t in = 0, out = 0;
+  uint64_t ext_dropped_in = 0, ext_dropped_out = 0;
+};
+
 class ProxyObserver {
  public:
   virtual ~ProxyObserver() = default;
@@ -66,7 +74,7 @@ class ProxyObserver {
   virtual void ChannelRefused(const LogConnection&, const LogChannel&,
                               std::string_view /*reason*/) {}
   virtual void ChannelClosed(const LogConnection&, const LogChannel&,
-                             uint64_t /*bytes_in*/, uint64_t /*bytes_out*/) {}
+                             const ChannelBytes&) {}
   virtual void UpstreamConnect(const LogConnection&, const LogUpstream&) {}
   // recording.failed (issue 14): the recorder refused or failed a channel;
   // record_mode "strict" or "best_effort"; outcome "channel-refused",
@@ -79,7 +87,9 @@ class ProxyObserver {
   virtual void Bytes(bool /*client_to_target*/, uint64_t /*n*/) {}
   // One message of extended data (`n` bytes) dropped unforwarded: any from
   // the user, any but stderr from the host (kHostExtendedDataCode in
-  // gateway/proxy.h). The connection logs the first of a channel.
+  // gateway/proxy.h), on every kind of channel (the gateway's own relays
+  // and jumps too). The connection logs the first of a channel and counts
+  // the bytes in its close event (ext_dropped_bytes_in/out).
   virtual void ExtendedDataDropped(bool /*from_user*/, uint64_t /*n*/) {}
   // A recorded ProxyJump (issue 13) presents a host certificate for its
   // target from `source`: kJumpCertIssued (the CA issued it now) or

@@ -249,9 +249,9 @@ void GatewayOps::ChannelRefused(const LogConnection& c, const LogChannel& ch,
 }
 
 void GatewayOps::ChannelClosed(const LogConnection& c, const LogChannel& ch,
-                               uint64_t bytes_in, uint64_t bytes_out) {
+                               const ChannelBytes& bytes) {
   metrics_.channels_open.Add(-1);
-  log()->ChannelClosed(c, ch, bytes_in, bytes_out);
+  log()->ChannelClosed(c, ch, bytes.in, bytes.out);
   const bool forward = IsPortForward(ch.kind);
   std::vector<base::LogField> fields = {{"channel", int64_t{ch.id}}};
   if (forward) {
@@ -260,8 +260,12 @@ void GatewayOps::ChannelClosed(const LogConnection& c, const LogChannel& ch,
   } else {
     fields.push_back({"kind", ch.kind});
   }
-  fields.push_back({"bytes_in", static_cast<int64_t>(bytes_in)});
-  fields.push_back({"bytes_out", static_cast<int64_t>(bytes_out)});
+  fields.push_back({"bytes_in", static_cast<int64_t>(bytes.in)});
+  fields.push_back({"bytes_out", static_cast<int64_t>(bytes.out)});
+  fields.push_back(
+      {"ext_dropped_bytes_in", static_cast<int64_t>(bytes.ext_dropped_in)});
+  fields.push_back(
+      {"ext_dropped_bytes_out", static_cast<int64_t>(bytes.ext_dropped_out)});
   Send(c, forward ? audit::kEventPortForwardClose : audit::kEventChannelClose,
        fields);
 }

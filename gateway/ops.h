@@ -69,7 +69,7 @@ class GatewayOps : public ProxyObserver {
   void ChannelRefused(const LogConnection& c, const LogChannel& ch,
                       std::string_view reason) override;
   void ChannelClosed(const LogConnection& c, const LogChannel& ch,
-                     uint64_t bytes_in, uint64_t bytes_out) override;
+                     const ChannelBytes& bytes) override;
   void UpstreamConnect(const LogConnection& c, const LogUpstream& u) override;
   void Bytes(bool client_to_target, uint64_t n) override;
   void ExtendedDataDropped(bool from_user, uint64_t n) override;

@@ -44,7 +44,8 @@ TEST_F(GatewayOpsTest, AWholeSessionIsLoggedAsJsonAndCounted) {
   ops_.ChannelOpened(conn_, {0, "session", "root", "web01", ""});
   ops_.Bytes(true, 10);
   ops_.Bytes(false, 32);
-  ops_.ChannelClosed(conn_, {0, "session", "root", "web01", ""}, 10, 32);
+  ops_.ChannelClosed(conn_, {0, "session", "root", "web01", ""},
+                     {.in = 10, .out = 32});
   ops_.ChannelRefused(conn_, {1, "x11", "root", "web01", ""}, "x11 refused");
   ops_.ConnectionClosed(conn_, kOutcomeOk, absl::Seconds(2), 10, 32, "");
   ops_.CaRpc("AuthorizeChannel", absl::Milliseconds(3));

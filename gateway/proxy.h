@@ -121,9 +121,17 @@ inline constexpr size_t kMaxHeldHostRequestBytes = size_t{256} << 10;
 // a stream_summary at its close), so any other code from the host, and
 // any extended data at all from the user, is given its window back and
 // dropped: neither recorded nor forwarded, logged once per channel and
-// side (event=channel.ext_data_dropped). That is what OpenSSH does
-// (channels.c: "bad ext data"): its client takes only stderr, and sshd
-// takes no extended data from a client.
+// side (event=channel.ext_data_dropped), counted in the metrics and in the
+// channel's close event (channel.close, portforward.close,
+// proxyjump.close: ext_dropped_bytes_in/out, never in bytes_in/out), so
+// an auditor sees that bytes were sent that the other side never got.
+// That is what OpenSSH does (channels.c: "bad ext data"): its client
+// takes only stderr, and sshd takes no extended data from a client. The
+// same holds on every channel, a direct-tcpip one included (ssh -L, -W):
+// stderr from the host passes (counted in bytes_out); on the gateway's own
+// relays (jump-only forwards, passthrough and recorded jumps) all the
+// user's extended data is dropped, as a TCP connection or the inner SSH
+// connection has no place for it.
 inline constexpr uint32_t kHostExtendedDataCode =
     ssh::connection::kExtendedDataStderr;
 
