@@ -193,6 +193,10 @@ class ForwardingStore : public Store {
       const SessionFilter& filter) override {
     return base_->ListSessions(filter);
   }
+  absl::StatusOr<int64_t> CountOpenSessions(std::string_view gateway_id,
+                                            int64_t at_most) override {
+    return base_->CountOpenSessions(gateway_id, at_most);
+  }
   absl::StatusOr<Session> AppendSessionRecords(
       const std::vector<SessionRecord>& records) override {
     return base_->AppendSessionRecords(records);

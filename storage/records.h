@@ -311,6 +311,9 @@ enum class SessionStatus { kActive, kEnded, kFailed, kInterrupted };
 // "active", "ended", "failed", "interrupted".
 std::string_view SessionStatusName(SessionStatus status);
 std::optional<SessionStatus> ParseSessionStatus(std::string_view name);
+// The most open sessions Store::CountOpenSessions counts (its `at_most`):
+// a count reads up to that many index entries.
+inline constexpr int64_t kMaxOpenSessionsCounted = 10'000'000;
 
 struct Session {
   std::string id;  // unique key chosen by the gateway

@@ -348,6 +348,15 @@ class Store {
   // Newest first.
   virtual absl::StatusOr<std::vector<Session>> ListSessions(
       const SessionFilter& filter) = 0;
+  // How many sessions of gateway `gateway_id` are open (status active: not
+  // ended, failed or interrupted), counted up to `at_most` (1..
+  // kMaxOpenSessionsCounted): the answer is min(open, at_most), and the
+  // count reads at most that many entries of an index of the open sessions
+  // (schema version 18), never the gateway's ended ones. Every store
+  // sharing the database sees the same count. kInvalidArgument for an
+  // empty or oversized gateway or `at_most` out of range.
+  virtual absl::StatusOr<int64_t> CountOpenSessions(std::string_view gateway_id,
+                                                    int64_t at_most) = 0;
   // Recording records (table session_chunks) ---------------------------
   // (Schema version 1's raw chunks stay in table legacy_session_chunks,
   // kept by the migrations; the Store neither reads nor writes them.)

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "storage/migrations/migrations.h"
 #include "storage/store_test_suite.h"
 
 namespace sallyport::storage::testing {
@@ -247,7 +248,7 @@ TEST_P(StoreTest, ProofsAreRememberedFromVersion17) {
       "user_name, login, host) VALUES ('old', 'gw-a', 5, 'alice', 'ubuntu', "
       "'web01');\n");
   ASSERT_NE(upgraded, nullptr);
-  EXPECT_EQ(upgraded->SchemaVersion(), 17);
+  EXPECT_EQ(upgraded->SchemaVersion(), migrations::LatestSchemaVersion());
   const absl::Time expires = clock_.Now() + absl::Hours(8);
   SP_ASSERT_OK(Certify(*upgraded, "old", Proof(7), expires));
   ExpectReplayRefused(*upgraded, *backend_, Proof(7), "old", "new", expires);

@@ -114,6 +114,8 @@ class SqlStore : public Store {
   absl::StatusOr<Session> GetSession(std::string_view id) override;
   absl::StatusOr<std::vector<Session>> ListSessions(
       const SessionFilter& filter) override;
+  absl::StatusOr<int64_t> CountOpenSessions(std::string_view gateway_id,
+                                            int64_t at_most) override;
   absl::StatusOr<Session> AppendSessionRecords(
       const std::vector<SessionRecord>& records) override;
   absl::StatusOr<EndedSession> AppendSessionRecordsAndEnd(

@@ -63,6 +63,13 @@ constexpr Statement kForgetOpenChannels(
     "DELETE FROM session_open_channels WHERE session_id = $1");
 constexpr Statement kSelectSession("SELECT " SP_SESSION_COLUMNS
                                    " FROM sessions WHERE id = $1");
+// The open sessions of gateway $1, up to $2: the partial index
+// sessions_open_by_gateway (schema version 18) holds exactly the rows
+// whose status is the literal 'active', so the count reads at most $2 of
+// its entries and none of the gateway's ended sessions.
+constexpr Statement kCountOpenSessions(
+    "SELECT COUNT(*) FROM (SELECT 1 FROM sessions WHERE gateway_id = $1 "
+    "AND status = 'active' LIMIT $2) AS open_sessions");
 // Ties on the start time are broken by id, byte-wise in both dialects.
 // A user or host matches as given ($1, $2) or in lowercase ($9, $10), as
 // names are stored since schema 9 while older rows keep their case: a
@@ -461,6 +468,28 @@ absl::StatusOr<std::vector<Session>> SqlStore::ListSessions(
     out.push_back(std::move(s));
   }
   return out;
+}
+
+absl::StatusOr<int64_t> SqlStore::CountOpenSessions(std::string_view gateway_id,
+                                                    int64_t at_most) {
+  RETURN_IF_ERROR(ValidateText("gateway", gateway_id, kMaxNameBytes, true));
+  if (at_most < 1 || at_most > kMaxOpenSessionsCounted) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("open sessions are counted up to 1..",
+                     kMaxOpenSessionsCounted, ", not ", at_most));
+  }
+  std::vector<Row> rows;
+  RETURN_IF_ERROR(Describe(
+      Transact(TxMode::kReadOne,
+               [&](Tx& tx) -> absl::Status {
+                 ASSIGN_OR_RETURN(rows, tx.Query(kCountOpenSessions,
+                                                 {Param::Text(gateway_id),
+                                                  Param::Int(at_most)}));
+                 return absl::OkStatus();
+               }),
+      "count open sessions"));
+  if (rows.size() != 1) return absl::InternalError("COUNT returned no row");
+  return rows[0][0].AsInt();
 }
 
 }  // namespace sallyport::storage::sql
