@@ -108,6 +108,12 @@ const std::vector<EventSpec>& Catalogue() {
        "at the CA (at most one event per gateway per minute)",
        {"gateway", "method", "refused", "rate_bytes_per_second", "burst_bytes",
         "source"}},
+      {kEventGatewayOpenSessionsExceeded,
+       W::kCa,
+       "a gateway's upload of a new session was refused because the gateway "
+       "has as many sessions open at the CA as it may (at most one event per "
+       "gateway per minute)",
+       {"gateway", "session_id", "max_open_sessions", "refused", "source"}},
       {kEventAuditRead,
        W::kCa,
        "the audit log was listed, exported or verified (spctl audit)",

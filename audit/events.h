@@ -63,6 +63,11 @@ inline constexpr std::string_view kEventRecordingRefused = "recording.refused";
 // last (ca/write_budget.h).
 inline constexpr std::string_view kEventGatewayWriteBudgetExceeded =
     "gateway.write_budget.exceeded";
+// A gateway's new session refused at its limit of open sessions at the
+// CA (CA config gateway.max_open_sessions): at most one per gateway per
+// minute, counting the refusals since the last.
+inline constexpr std::string_view kEventGatewayOpenSessionsExceeded =
+    "gateway.open_sessions.exceeded";
 // Reads of the audit log and of recordings (spctl audit / sessions): each
 // list, show, play, export and verify is itself an event.
 inline constexpr std::string_view kEventAuditRead = "audit.read";

@@ -83,7 +83,8 @@ absl::StatusOr<std::string> RecordingWriter::StoredHashBefore(
 }
 
 absl::StatusOr<v1::RecordingSession> RecordingWriter::Begin(
-    const std::string& gateway_id, const v1::RecordingSession& session) {
+    const std::string& gateway_id, const v1::RecordingSession& session,
+    const std::function<absl::Status()>& admit_new) {
   if (gateway_id.empty()) {
     return absl::PermissionDeniedError("no gateway identity");
   }
@@ -101,6 +102,7 @@ absl::StatusOr<v1::RecordingSession> RecordingWriter::Begin(
     return ToProtoSession(*existing);
   }
   if (!absl::IsNotFound(existing.status())) return existing.status();
+  if (admit_new) RETURN_IF_ERROR(admit_new());
   storage::Session s;
   s.id = session.session_id();
   s.user = session.user();

@@ -27,6 +27,7 @@
 #ifndef SALLYPORT_AUDIT_RECORDING_WRITER_H_
 #define SALLYPORT_AUDIT_RECORDING_WRITER_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -52,9 +53,12 @@ class RecordingWriter {
   // `gateway_id`. Returns the stored session. kPermissionDenied when
   // another gateway owns the session: it was issued its session
   // certificate, stored it, or wrote anything of it first (an event;
-  // Store::ClaimSession).
+  // Store::ClaimSession). A session the Store does not have yet is created
+  // only when `admit_new`, when set, returns OK (the CA's limit on a
+  // gateway's open sessions); its error otherwise, nothing created.
   absl::StatusOr<v1::RecordingSession> Begin(
-      const std::string& gateway_id, const v1::RecordingSession& session);
+      const std::string& gateway_id, const v1::RecordingSession& session,
+      const std::function<absl::Status()>& admit_new = nullptr);
   // Stores `records` (in seq order) of a session Begin accepted for
   // `gateway_id`. Returns the session with its new head. Takes the records
   // (their data moves into the Store's rows, not copied).

@@ -182,6 +182,17 @@ absl::StatusOr<CaSettings> SettingsFromConfig(const config::CaConfig& config,
                      kMinGatewayWriteBurstBytes,
                      " (the most one request of a gateway costs)"));
   }
+  if (config.gateway().max_open_sessions() >
+      static_cast<uint64_t>(kMaxOpenSessionsPerGatewayLimit)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config: gateway.max_open_sessions must be at most ",
+                     kMaxOpenSessionsPerGatewayLimit,
+                     " (each new session counts the gateway's open ones)"));
+  }
+  if (config.gateway().max_open_sessions() != 0) {
+    s.gateway_max_open_sessions =
+        static_cast<int64_t>(config.gateway().max_open_sessions());
+  }
   if (!config.log_format().empty() && !config.logging().log_format().empty() &&
       config.log_format() != config.logging().log_format()) {
     return absl::InvalidArgumentError(

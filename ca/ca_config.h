@@ -24,6 +24,19 @@ inline constexpr uint16_t kDefaultGatewaySshPort = 2222;
 // At most this many gateway.ssh_addresses.
 inline constexpr int kMaxGatewaySshAddresses = 16;
 
+// gateway.max_open_sessions: the most sessions a gateway may have open at
+// the CA at once (UploadRecording refuses the upload that would open one
+// more). An honest gateway's open sessions are those its users have at
+// once (gateway limits.max_sessions_per_user, 50 by default, each) and
+// those whose spool it has not shipped yet; 100,000 is far above that,
+// and bounds what a compromised or broken gateway leaves open for good.
+// The most the config takes: each new session counts the gateway's open
+// ones up to the limit (Store::CountOpenSessions reads that many index
+// entries).
+inline constexpr int64_t kDefaultMaxOpenSessionsPerGateway = 100'000;
+inline constexpr int64_t kMaxOpenSessionsPerGatewayLimit =
+    storage::kMaxOpenSessionsCounted;
+
 struct CaSettings {
   std::string listen = std::string(kDefaultListen);
   std::string state_dir;
@@ -53,6 +66,8 @@ struct CaSettings {
   uint64_t gateway_write_rate_bytes_per_second =
       kDefaultGatewayWriteRateBytesPerSecond;
   uint64_t gateway_write_burst_bytes = kDefaultGatewayWriteBurstBytes;
+  // gateway.max_open_sessions.
+  int64_t gateway_max_open_sessions = kDefaultMaxOpenSessionsPerGateway;
   std::string log_format = "text";  // or "json"
 };
 

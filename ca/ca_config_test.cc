@@ -160,6 +160,33 @@ TEST(CaConfigTest, GatewaySshAddresses) {
   EXPECT_TRUE(Parse(std::string(kMinimal) + many + "]}\n").ok());
 }
 
+TEST(CaConfigTest, GatewayMaxOpenSessions) {
+  auto defaults = Parse(kMinimal);
+  ASSERT_TRUE(defaults.ok()) << defaults.status();
+  EXPECT_EQ(defaults->gateway_max_open_sessions,
+            kDefaultMaxOpenSessionsPerGateway);
+  for (int64_t n :
+       {int64_t{1}, int64_t{250000}, kMaxOpenSessionsPerGatewayLimit}) {
+    auto s = Parse(
+        absl::StrCat(kMinimal, "gateway: {max_open_sessions: ", n, "}\n"));
+    ASSERT_TRUE(s.ok()) << s.status();
+    EXPECT_EQ(s->gateway_max_open_sessions, n);
+  }
+  // Each new session counts the gateway's open ones up to the limit.
+  auto big = Parse(absl::StrCat(kMinimal, "gateway: {max_open_sessions: ",
+                                kMaxOpenSessionsPerGatewayLimit + 1, "}\n"));
+  EXPECT_EQ(big.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(
+      absl::StrContains(big.status().message(), "gateway.max_open_sessions"))
+      << big.status();
+  for (const char* bad : {"-1", "many", "1.5"}) {
+    EXPECT_FALSE(Parse(absl::StrCat(kMinimal, "gateway: {max_open_sessions: ",
+                                    bad, "}\n"))
+                     .ok())
+        << bad;
+  }
+}
+
 TEST(CaConfigTest, GatewayWriteBudget) {
   auto defaults = Parse(kMinimal);
   ASSERT_TRUE(defaults.ok()) << defaults.status();

@@ -12,12 +12,14 @@
 #include "base/host_port.h"
 #include "base/rpc_limits.h"
 #include "ca/audit_log.h"
+#include "ca/ca_config.h"
 #include "ca/ca_keys.h"
 #include "ca/client_ca.h"
 #include "ca/in_flight_limiter.h"
 #include "ca/issuance_workers.h"
 #include "ca/issuer.h"
 #include "ca/login.h"
+#include "ca/refusal_reports.h"
 #include "ca/revocation_feed.h"
 #include "ca/service_util.h"
 #include "ca/write_budget.h"
@@ -58,6 +60,13 @@ struct CaContext {
   // gateway.write_rate_bytes_per_second, gateway.write_burst_bytes;
   // ChargeGatewayWrite). Null: no budget.
   GatewayWriteBudget* gateway_writes = nullptr;
+  // The most sessions a gateway may have open at the CA (CA config
+  // gateway.max_open_sessions): UploadRecording refuses a new session
+  // beyond them (TooManyOpenSessions), and says its refusals in
+  // `open_session_refusals`, at most once per gateway and
+  // kGatewayWriteRefusalReportInterval. Null: reported every time.
+  int64_t max_open_sessions_per_gateway = kDefaultMaxOpenSessionsPerGateway;
+  RefusalReports* open_session_refusals = nullptr;
 };
 
 // The actor of audit events caused by gateway `name`: "gateway:NAME".

@@ -214,11 +214,26 @@ int CountAuditEvents(storage::Store& store, std::string_view type,
   return n;
 }
 
+namespace {
+
+// The edit that sets the gateway section to `settings` (its lines).
+std::pair<std::string, std::string> GatewaySectionEdit(
+    const std::string& settings) {
+  return {"# gateway:\n#   egress_addresses: [10.0.0.2/32]\n",
+          absl::StrCat("gateway:\n", settings)};
+}
+
+}  // namespace
+
 std::pair<std::string, std::string> GatewayWriteBudgetEdit(uint64_t rate,
                                                            uint64_t burst) {
-  return {"# gateway:\n#   egress_addresses: [10.0.0.2/32]\n",
-          absl::StrCat("gateway:\n  write_rate_bytes_per_second: ", rate,
-                       "\n  write_burst_bytes: ", burst, "\n")};
+  return GatewaySectionEdit(
+      absl::StrCat("  write_rate_bytes_per_second: ", rate,
+                   "\n  write_burst_bytes: ", burst, "\n"));
+}
+
+std::pair<std::string, std::string> GatewayMaxOpenSessionsEdit(int64_t max) {
+  return GatewaySectionEdit(absl::StrCat("  max_open_sessions: ", max, "\n"));
 }
 
 std::unique_ptr<CaTestEnv> MakeEnv(CaTestEnv::Options options) {

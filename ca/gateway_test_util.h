@@ -141,6 +141,10 @@ int CountAuditEvents(storage::Store& store, std::string_view type,
 std::pair<std::string, std::string> GatewayWriteBudgetEdit(uint64_t rate,
                                                            uint64_t burst);
 
+// The config edit that lets each gateway have at most `max` sessions open
+// at the CA (CA config gateway.max_open_sessions).
+std::pair<std::string, std::string> GatewayMaxOpenSessionsEdit(int64_t max);
+
 // A CA for a test (nullptr, with the test failed, when it cannot start).
 std::unique_ptr<CaTestEnv> MakeEnv(CaTestEnv::Options options = {});
 

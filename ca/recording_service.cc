@@ -1,5 +1,7 @@
 #include "ca/recording_service.h"
 
+#include <spdlog/spdlog.h>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -67,7 +69,51 @@ absl::Status CheckSessionMetadata(const av1::RecordingSession& meta) {
   return absl::OkStatus();
 }
 
+// A new session of `gateway`: OK while the gateway has fewer than
+// ctx.max_open_sessions_per_gateway open, counted in the Store up to that
+// limit; TooManyOpenSessions otherwise, said (an audit event, a log line)
+// at most once per gateway and report interval, with how many were
+// refused.
+absl::Status AdmitNewSession(const CaContext& ctx,
+                             const grpc::ServerContext& context,
+                             const std::string& gateway,
+                             const std::string& session_id) {
+  const int64_t limit = ctx.max_open_sessions_per_gateway;
+  ASSIGN_OR_RETURN(int64_t open, ctx.store->CountOpenSessions(gateway, limit));
+  if (open < limit) return absl::OkStatus();
+  const absl::Status refusal = TooManyOpenSessions(gateway, session_id, limit);
+  CountedRefusal counted{.report = true, .refused = 1};
+  if (ctx.open_session_refusals != nullptr) {
+    counted =
+        ctx.open_session_refusals->Refuse(gateway, ctx.clock->Monotonic());
+  }
+  if (!counted.report) return refusal;
+  const std::string source = PeerAddress(context.peer());
+  spdlog::warn("gateway open sessions: gateway={} refused={} source={}: {}",
+               base::SafeText(gateway), counted.refused, source,
+               std::string(refusal.message()));
+  // Best effort: the refusal stands whether or not it could be logged.
+  (void)ctx.audit->Record(audit::kEventGatewayOpenSessionsExceeded,
+                          GatewayActor(gateway),
+                          {{"gateway", gateway},
+                           {"session_id", session_id},
+                           {"max_open_sessions", limit},
+                           {"refused", static_cast<int64_t>(counted.refused)},
+                           {"source", source}});
+  return refusal;
+}
+
 }  // namespace
+
+absl::Status TooManyOpenSessions(std::string_view gateway,
+                                 std::string_view session_id, int64_t limit) {
+  return absl::ResourceExhaustedError(
+      absl::StrCat("gateway '", base::SafeText(gateway), "' has ", limit,
+                   " sessions open at the CA, the most it may (CA config "
+                   "gateway.max_open_sessions): session ",
+                   base::SafeText(session_id),
+                   " is not opened until one of them ends; retry later"));
+}
 
 grpc::Status RecordingService::UploadRecording(
     grpc::ServerContext* context,
@@ -123,7 +169,10 @@ grpc::Status RecordingService::UploadRecording(
     }
     return Refusal(st);
   };
-  absl::StatusOr<av1::RecordingSession> stored = writer.Begin(peer->name, meta);
+  absl::StatusOr<av1::RecordingSession> stored =
+      writer.Begin(peer->name, meta, [&] {
+        return AdmitNewSession(ctx_, *context, peer->name, meta.session_id());
+      });
   if (!stored.ok()) return refused(stored.status());
   // A gateway identity revoked while the upload is open writes no more:
   // checked before each write (a Store read when this CA revoked

@@ -124,6 +124,8 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
   writes.rate_bytes_per_second = cfg.gateway_write_rate_bytes_per_second;
   writes.burst_bytes = cfg.gateway_write_burst_bytes;
   s->gateway_writes_ = std::make_unique<GatewayWriteBudget>(writes);
+  s->open_session_refusals_ =
+      std::make_unique<RefusalReports>(writes.report_interval);
   int issuance_threads = s->options_.issuance_threads;
   if (issuance_threads < 0) {
     issuance_threads = absl::StartsWith(cfg.store_url, "postgres")
@@ -148,6 +150,8 @@ absl::StatusOr<std::unique_ptr<CaServer>> CaServer::Start(Options options) {
   ctx.gateway_streams = s->gateway_streams_.get();
   ctx.gateway_calls = s->gateway_calls_.get();
   ctx.gateway_writes = s->gateway_writes_.get();
+  ctx.max_open_sessions_per_gateway = cfg.gateway_max_open_sessions;
+  ctx.open_session_refusals = s->open_session_refusals_.get();
   ctx.issuance_workers = s->issuance_workers_.get();
   ctx.revocation_poll = s->options_.revocation_poll;
   ctx.gateway_ssh_addresses = cfg.gateway_ssh_addresses;

@@ -164,6 +164,7 @@ class CaServer {
   std::unique_ptr<InFlightLimiter> gateway_streams_;
   std::unique_ptr<InFlightLimiter> gateway_calls_;
   std::unique_ptr<GatewayWriteBudget> gateway_writes_;
+  std::unique_ptr<RefusalReports> open_session_refusals_;
   std::unique_ptr<CaService> ca_service_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<AuditService> audit_service_;

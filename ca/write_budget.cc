@@ -13,20 +13,6 @@ void GatewayWriteBudget::Refill(Bucket& b, absl::Duration now) const {
   b.at = now;
 }
 
-GatewayWriteBudget::Refusal GatewayWriteBudget::Refuse(Reports& reports,
-                                                       absl::Duration now) {
-  ++reports.unreported;
-  Refusal refusal;
-  refusal.refused = reports.unreported;
-  if (!reports.last.has_value() ||
-      now - *reports.last >= policy_.report_interval) {
-    refusal.report = true;
-    reports.last = now;
-    reports.unreported = 0;
-  }
-  return refusal;
-}
-
 bool GatewayWriteBudget::MakeRoom(absl::Duration now) {
   if (buckets_.size() < policy_.max_gateways) return true;
   const double burst = static_cast<double>(policy_.burst_bytes);
@@ -36,9 +22,7 @@ bool GatewayWriteBudget::MakeRoom(absl::Duration now) {
   absl::erase_if(buckets_, [&](auto& entry) {
     Bucket& b = entry.second;
     Refill(b, now);
-    return b.level >= burst && b.reports.unreported == 0 &&
-           (!b.reports.last.has_value() ||
-            now - *b.reports.last >= policy_.report_interval);
+    return b.level >= burst && b.reports.Settled(now, policy_.report_interval);
   });
   return buckets_.size() < policy_.max_gateways;
 }
@@ -48,7 +32,7 @@ std::optional<GatewayWriteBudget::Refusal> GatewayWriteBudget::Take(
   absl::MutexLock lock(&mu_);
   auto it = buckets_.find(absl::string_view(gateway.data(), gateway.size()));
   if (it == buckets_.end()) {
-    if (!MakeRoom(now)) return Refuse(no_room_, now);
+    if (!MakeRoom(now)) return no_room_.Refuse(now, policy_.report_interval);
     Bucket fresh;
     fresh.level = static_cast<double>(policy_.burst_bytes);
     fresh.at = now;
@@ -57,7 +41,7 @@ std::optional<GatewayWriteBudget::Refusal> GatewayWriteBudget::Take(
   Bucket& b = it->second;
   Refill(b, now);
   const double cost = static_cast<double>(bytes);
-  if (b.level < cost) return Refuse(b.reports, now);
+  if (b.level < cost) return b.reports.Refuse(now, policy_.report_interval);
   b.level -= cost;
   return std::nullopt;
 }

@@ -19,6 +19,11 @@
 //
 // In memory, per CA instance: several instances on one PostgreSQL
 // database each give a gateway its budget, and a restart refills it.
+//
+// What the budget does not bound, the sessions a gateway leaves open
+// (uploaded, never ended: rows `spctl sessions ls` lists for good), has a
+// limit of its own, counted in the Store: gateway.max_open_sessions
+// (ca/recording_service.h).
 #ifndef SALLYPORT_CA_WRITE_BUDGET_H_
 #define SALLYPORT_CA_WRITE_BUDGET_H_
 
@@ -32,6 +37,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "ca/refusal_reports.h"
 
 namespace sallyport::ca {
 
@@ -88,14 +94,9 @@ class GatewayWriteBudget {
     absl::Duration report_interval = kGatewayWriteRefusalReportInterval;
   };
 
-  // A refused write.
-  struct Refusal {
-    // This refusal is the first of its gateway since report_interval: say
-    // so now (one audit event, one log line), counting `refused`.
-    bool report = false;
-    // The gateway's refusals since the last report, this one included.
-    uint64_t refused = 0;
-  };
+  // A refused write: `report` when it is the first of its gateway since
+  // report_interval.
+  using Refusal = CountedRefusal;
 
   explicit GatewayWriteBudget(Policy policy) : policy_(policy) {}
 
@@ -111,18 +112,11 @@ class GatewayWriteBudget {
   size_t size() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  struct Reports {
-    std::optional<absl::Duration> last;  // when the last report was made
-    uint64_t unreported = 0;
-  };
   struct Bucket {
     double level = 0;
     absl::Duration at;  // when `level` was computed
-    Reports reports;
+    RefusalCount reports;
   };
-  // Counts a refusal in `reports` at `now`.
-  Refusal Refuse(Reports& reports, absl::Duration now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Refills `b` up to `now`.
   void Refill(Bucket& b, absl::Duration now) const;
   // Forgets buckets that refilled to their burst and have nothing left to
@@ -133,7 +127,7 @@ class GatewayWriteBudget {
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, Bucket> buckets_ ABSL_GUARDED_BY(mu_);
   // The refusals of gateways that found no room, reported together.
-  Reports no_room_ ABSL_GUARDED_BY(mu_);
+  RefusalCount no_room_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace sallyport::ca
