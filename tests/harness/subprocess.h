@@ -22,6 +22,7 @@ namespace sallyport::testing {
 struct RunOptions {
   // Bytes written to the child's stdin, which is then closed.
   std::string stdin_data;
+  // On the monotonic clock (a step of the wall clock does not move it).
   absl::Duration timeout = absl::Seconds(60);
   // Extra environment variables; the child inherits the rest.
   std::map<std::string, std::string> env;
