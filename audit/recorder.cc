@@ -67,8 +67,8 @@ std::string StallMessage(absl::Duration stalled) {
 
 // ------------------------------------------------------------ session
 
-int64_t SessionRecording::OffsetUs(absl::Time at) const {
-  const int64_t us = absl::ToUnixMicros(at) - start_us_;
+int64_t SessionRecording::OffsetUs(absl::Duration at) const {
+  const int64_t us = absl::ToInt64Microseconds(at - start_monotonic_);
   return us < 0 ? 0 : us;
 }
 
@@ -117,7 +117,7 @@ void SessionRecording::SetWaker(std::function<void()> waker) {
 void SessionRecording::End(v1::SessionStatus status,
                            const std::string& message) {
   v1::RecordingRecord r;
-  r.set_offset_us(OffsetUs(absl::Now()));
+  r.set_offset_us(OffsetUs(recorder_.clock().Monotonic()));
   r.mutable_session_end()->set_status(status);
   r.mutable_session_end()->set_message(
       message.size() > kMaxRecordSummaryBytes
@@ -294,7 +294,8 @@ void SpoolRecorder::ProbeLoop() {
 }
 
 absl::StatusOr<std::shared_ptr<SessionRecording>> SpoolRecorder::OpenSession(
-    v1::RecordingSession meta, absl::Time started_at) {
+    v1::RecordingSession meta, absl::Time started_at,
+    std::optional<absl::Duration> started_monotonic) {
   RETURN_IF_ERROR(AcceptingSessions());
   meta.set_gateway_id(options_.gateway_id);
   meta.set_started_at_us(absl::ToUnixMicros(started_at));
@@ -318,6 +319,7 @@ absl::StatusOr<std::shared_ptr<SessionRecording>> SpoolRecorder::OpenSession(
   spool_bytes_.fetch_add(static_cast<int64_t>(writer.size()));
   std::shared_ptr<SessionRecording> s(
       new SessionRecording(*this, meta.session_id(), meta.started_at_us(),
+                           started_monotonic.value_or(clock_->Monotonic()),
                            std::move(writer), std::move(chain)));
   s->written_bytes_.store(s->writer_.size());
   s->dirty_.store(true);

@@ -54,6 +54,7 @@
 #include "absl/time/time.h"
 #include "audit/recording_record.h"
 #include "audit/spool.h"
+#include "base/clock.h"
 #include "base/steady_mutex.h"
 #include "proto/audit.pb.h"
 
@@ -111,6 +112,10 @@ struct RecorderOptions {
   // gauge) each time they change, from the I/O threads and the writer;
   // must be thread-safe and quick. Optional.
   std::function<void(int64_t)> backlog_changed;
+  // Record offsets are measured on its Monotonic() (a wall-clock step
+  // during a session moves no offset); its Now() is not read. Null: the
+  // real clock.
+  const base::Clock* clock = nullptr;
 };
 
 class SpoolRecorder;
@@ -130,10 +135,14 @@ struct RecorderItem {
 class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
  public:
   const std::string& session_id() const { return session_id_; }
-  // Microseconds since the Unix epoch when the session started: offsets
-  // are relative to it.
+  // Microseconds since the Unix epoch when the session started (its
+  // metadata, started_at_us).
   int64_t start_us() const { return start_us_; }
-  int64_t OffsetUs(absl::Time at) const;
+  // A record's offset_us: microseconds from the session's start to `at`,
+  // both on the recorder's clock's Monotonic() (RecorderOptions::clock),
+  // so that a wall-clock step moves no offset. 0 for an `at` before the
+  // start.
+  int64_t OffsetUs(absl::Duration at) const;
 
   // Queues a record (its session id and seq are set here, its hash by the
   // writer) and returns its ticket: Written(ticket) once it is in the file.
@@ -154,8 +163,10 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
   // Called (without locks held, on the writer thread) after Written()
   // advanced or the recording failed.
   void SetWaker(std::function<void()> waker);
-  // Appends the session_end record and closes the spool once it is written
-  // and fsync'd. Later Appends fail. Idempotent.
+  // Appends the session_end record, at the offset of now on the
+  // recorder's monotonic clock (the session's stored end is its start plus
+  // that offset), and closes the spool once it is written and fsync'd.
+  // Later Appends fail. Idempotent.
   void End(v1::SessionStatus status, const std::string& message);
   // Whether the spool file was closed after End (tests). A session whose
   // recording failed is closed without a session_end record; the recorder
@@ -181,10 +192,12 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
   // `chain` holds the records the spool file was created with (its
   // session_start).
   SessionRecording(SpoolRecorder& recorder, std::string session_id,
-                   int64_t start_us, SpoolWriter writer, RecordChainer chain)
+                   int64_t start_us, absl::Duration start_monotonic,
+                   SpoolWriter writer, RecordChainer chain)
       : recorder_(recorder),
         session_id_(std::move(session_id)),
         start_us_(start_us),
+        start_monotonic_(start_monotonic),
         queued_seq_(chain.last_seq()),
         writer_(std::move(writer)),
         chain_(std::move(chain)) {}
@@ -196,6 +209,8 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
   SpoolRecorder& recorder_;
   const std::string session_id_;
   const int64_t start_us_;
+  // The start on the recorder's clock's Monotonic(): offsets are from it.
+  const absl::Duration start_monotonic_;
   std::atomic<uint64_t> written_{0};  // the last ticket done
 
   mutable absl::Mutex mu_;
@@ -253,14 +268,17 @@ class SpoolRecorder {
 
   // Creates the session's spool file (on the caller's thread: a failure
   // refuses the session; its fsyncs are left to the syncer thread). `meta`
-  // needs session_id, user, login, host; gateway_id and started_at_us are
-  // filled in. The file starts with the session's first record, its
-  // session_start (user, login, host, started_at_us), so that the chain
-  // covers them. kResourceExhausted while the spool is over spool_max_bytes;
-  // the spool's own errors otherwise (kPermissionDenied, kUnavailable,
-  // kResourceExhausted for ENOSPC).
+  // needs session_id, user, login, host; gateway_id and started_at_us
+  // (`started_at`) are filled in. The file starts with the session's first
+  // record, its session_start (user, login, host, started_at_us), so that
+  // the chain covers them. `started_monotonic` is the same instant on
+  // clock().Monotonic(), from which the records' offsets are measured
+  // (unset: now). kResourceExhausted while the spool is over
+  // spool_max_bytes; the spool's own errors otherwise (kPermissionDenied,
+  // kUnavailable, kResourceExhausted for ENOSPC).
   absl::StatusOr<std::shared_ptr<SessionRecording>> OpenSession(
-      v1::RecordingSession meta, absl::Time started_at);
+      v1::RecordingSession meta, absl::Time started_at,
+      std::optional<absl::Duration> started_monotonic = std::nullopt);
   // OK when OpenSession would try a new session; else why it refuses them
   // (the writer stalled on the disk, or the spool over spool_max_bytes).
   absl::Status AcceptingSessions() const;
@@ -285,6 +303,8 @@ class SpoolRecorder {
   // session this recorder does not have open.
   std::optional<uint64_t> SyncedBytes(const std::string& session_id) const;
   const RecorderOptions& options() const { return options_; }
+  // RecorderOptions::clock, or the real clock.
+  const base::Clock& clock() const { return *clock_; }
   // Called (on the syncer thread, for each session) once a spool is
   // closed without its session_end record: the shipper ends the session
   // at the CA with what the spool holds. Null: nobody is told (the spool
@@ -296,7 +316,9 @@ class SpoolRecorder {
   friend class SessionRecording;
   using Item = RecorderItem;
   explicit SpoolRecorder(RecorderOptions options)
-      : options_(std::move(options)) {}
+      : options_(std::move(options)),
+        clock_(options_.clock != nullptr ? options_.clock
+                                         : base::Clock::Real()) {}
   // Queues `item`, or (`coalesce` and the session's previous item is a
   // data record of the same channel, direction and stream still queued,
   // with room) appends its data to that record: then returns false.
@@ -321,6 +343,7 @@ class SpoolRecorder {
   absl::Duration Stalled() const;
 
   const RecorderOptions options_;
+  const base::Clock* const clock_;
   // spool_dir/.lock, flock'ed for the recorder's life.
   int lock_fd_ = -1;
   std::atomic<int64_t> spool_bytes_{0};

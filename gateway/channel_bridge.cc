@@ -167,7 +167,7 @@ void GatewayConnection::RejectDown(Bridge& b, OpenFailure reason,
   ReportChannelRefused(b.type, b.info.destination, b.down.id(), description);
   (void)b.down.Reject(reason, description);
   WakeDown();
-  if (b.tap != nullptr) b.tap->Close(Now());
+  if (b.tap != nullptr) b.tap->Close(Monotonic());
   if (b.up.valid() && b.up.session() != nullptr) by_up_.erase(b.up.id());
   bridges_.erase(b.down.id());  // b is gone
 }
@@ -376,7 +376,7 @@ void GatewayConnection::MaybeForget(Bridge& b) {
   Log(absl::StrCat("event=channel.close ", Describe(),
                    " channel=", b.down.id()));
   ReportChannelClosed(b);
-  if (b.tap != nullptr) b.tap->Close(Now());
+  if (b.tap != nullptr) b.tap->Close(Monotonic());
   if (b.up_open) by_up_.erase(b.up.id());
   bridges_.erase(b.down.id());
 }

@@ -92,7 +92,7 @@ void GatewayConnection::ReportExtendedDataDropped(uint32_t channel,
 
 void GatewayConnection::ForwardInput(Bridge& b, uint32_t stream, Bytes data) {
   Channel ch = b.down;
-  if (!TapOk(b, b.tap->Data(Now(), Direction::kInput, stream, data))) {
+  if (!TapOk(b, b.tap->Data(Monotonic(), Direction::kInput, stream, data))) {
     ch.Consume(data.size());
     return;
   }
@@ -171,7 +171,7 @@ void GatewayConnection::OnUpstreamData(Channel ch, uint32_t stream,
   if (DropExtendedData(*b, ch, /*from_user=*/false, stream, data.size())) {
     return;
   }
-  if (!TapOk(*b, b->tap->Data(Now(), Direction::kOutput, stream, data))) {
+  if (!TapOk(*b, b->tap->Data(Monotonic(), Direction::kOutput, stream, data))) {
     ch.Consume(data.size());
     return;
   }
@@ -367,7 +367,8 @@ void GatewayConnection::OnUpstreamRequest(Channel ch, std::string_view type,
     auto sig = ssh::connection::ExitSignal::Parse(data);
     if (sig.ok()) summary = sig->signal;
   }
-  if (!TapOk(*b, b->tap->Request(Now(), Direction::kOutput, type, summary))) {
+  if (!TapOk(*b,
+             b->tap->Request(Monotonic(), Direction::kOutput, type, summary))) {
     return;
   }
   if (b->gate.MustWait(Side::kOutput, b->tap.get())) {

@@ -182,7 +182,7 @@ bool GatewayConnection::TapOk(Bridge& b, const absl::Status& st) {
 
 void GatewayConnection::GoUnrecorded(Bridge& b, const absl::Status& why) {
   ReportRecordingFailed(b, why, "unrecorded");
-  if (b.tap != nullptr) b.tap->Close(Now());
+  if (b.tap != nullptr) b.tap->Close(Monotonic());
   b.tap = MakeNullTap();  // best effort: records nothing from now on
   // What waited for the old tap goes out on the next wake (in order).
   if (!b.gate.empty()) RecorderWake()();

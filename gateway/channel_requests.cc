@@ -93,8 +93,10 @@ void GatewayConnection::ProcessRequestQueue(Bridge& b) {
       }
       // The pty-req record marks a terminal session: the tap then keeps
       // its input by default (record_input unset) and replay knows it.
-      if (!TapOk(b, b.tap->Request(Now(), Direction::kInput, t, pty->term)) ||
-          !TapOk(b, b.tap->WindowChange(Now(), pty->columns, pty->rows))) {
+      if (!TapOk(b, b.tap->Request(Monotonic(), Direction::kInput, t,
+                                   pty->term)) ||
+          !TapOk(b,
+                 b.tap->WindowChange(Monotonic(), pty->columns, pty->rows))) {
         return;
       }
       Forward(b, std::move(r));
@@ -111,7 +113,7 @@ void GatewayConnection::ProcessRequestQueue(Bridge& b) {
         Refuse(b, r, "malformed window-change", false);
         continue;
       }
-      if (!TapOk(b, b.tap->WindowChange(Now(), wc->columns, wc->rows))) {
+      if (!TapOk(b, b.tap->WindowChange(Monotonic(), wc->columns, wc->rows))) {
         return;
       }
       Forward(b, std::move(r));
@@ -206,7 +208,8 @@ void GatewayConnection::StartCommand(Bridge& b, PendingRequest r,
   b.started = true;
   Log(absl::StrCat("event=channel.start ", Describe(), " channel=", b.down.id(),
                    " kind=", kind, " command=\"", Safe(summary), "\""));
-  if (!TapOk(b, b.tap->Request(Now(), Direction::kInput, r.type, summary))) {
+  if (!TapOk(b,
+             b.tap->Request(Monotonic(), Direction::kInput, r.type, summary))) {
     return;
   }
   ReportCommand(b, r.type, kind, summary);

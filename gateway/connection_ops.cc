@@ -51,6 +51,7 @@ ChannelInfo GatewayConnection::SessionChannelInfo(uint32_t channel_id,
   ChannelInfo info;
   info.session_id = session_id_;
   info.session_started_at = session_started_;
+  info.session_started_monotonic = session_started_monotonic_;
   info.user = user_;
   info.login = target_.login;
   info.host = target_.host;

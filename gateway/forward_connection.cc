@@ -198,10 +198,10 @@ void GatewayConnection::StartRelay(Channel ch, const std::string& host,
   // end-to-end encrypted SSH connection.
   if (tap.ok() && passthrough &&
       !(*tap)
-           ->Request(Now(), Direction::kInput, "proxyjump-passthrough",
+           ->Request(Monotonic(), Direction::kInput, "proxyjump-passthrough",
                      absl::StrCat(host, " via ", via))
            .ok()) {
-    (*tap)->Close(Now());
+    (*tap)->Close(Monotonic());
     tap = absl::UnavailableError("the recorder refused the event");
   }
   if (!tap.ok()) {
@@ -236,7 +236,7 @@ void GatewayConnection::StartRelay(Channel ch, const std::string& host,
     const std::string bytes =
         absl::StrCat("bytes_in=", r.bytes_in(), " bytes_out=", r.bytes_out());
     if (passthrough && r.tap() != nullptr)
-      (void)r.tap()->Request(Now(), Direction::kOutput, "passthrough-end",
+      (void)r.tap()->Request(Monotonic(), Direction::kOutput, "passthrough-end",
                              bytes);
     Log(absl::StrCat(
         "event=", event, ".end ", what, " ", bytes,

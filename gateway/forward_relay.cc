@@ -12,7 +12,7 @@ TcpRelay::TcpRelay(Options options) : options_(std::move(options)) {}
 
 TcpRelay::~TcpRelay() {
   if (options_.tap != nullptr && options_.clock != nullptr)
-    options_.tap->Close(options_.clock->Now());
+    options_.tap->Close(options_.clock->Monotonic());
 }
 
 void TcpRelay::Start(asio::ip::tcp::socket socket) {
@@ -52,10 +52,10 @@ void TcpRelay::Pump() {
         }
         if (n > 0) {
           ssh::wire::Bytes data(read_buffer_.data(), n);
-          if (options_.record_data &&
-              !options_.tap
-                   ->Data(options_.clock->Now(), Direction::kOutput, 0, data)
-                   .ok()) {
+          if (options_.record_data && !options_.tap
+                                           ->Data(options_.clock->Monotonic(),
+                                                  Direction::kOutput, 0, data)
+                                           .ok()) {
             Fail("recording failed");
             return;
           }
@@ -95,7 +95,8 @@ void TcpRelay::OnData(ssh::wire::Bytes data) {
     return;
   }
   if (options_.record_data &&
-      !options_.tap->Data(options_.clock->Now(), Direction::kInput, 0, data)
+      !options_.tap
+           ->Data(options_.clock->Monotonic(), Direction::kInput, 0, data)
            .ok()) {
     down.Consume(data.size());
     Fail("recording failed");
@@ -236,7 +237,7 @@ void TcpRelay::End(const std::string& why) {
   if (options_.on_end) options_.on_end(*this, why);
   options_.on_end = nullptr;
   if (options_.tap != nullptr) {
-    options_.tap->Close(options_.clock->Now());
+    options_.tap->Close(options_.clock->Monotonic());
     options_.tap.reset();
   }
 }

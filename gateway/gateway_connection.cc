@@ -152,7 +152,7 @@ GatewayConnection::~GatewayConnection() {
   for (auto& [id, jump] : jump_ports_) jump.port->Detach();
   // The recording: channels still open close now, then the session ends.
   for (auto& [id, b] : bridges_) {
-    if (b->tap != nullptr) b->tap->Close(absl::Now());
+    if (b->tap != nullptr) b->tap->Close(Monotonic());
     b->tap.reset();
   }
   if (proxy_.options().recorder != nullptr) {
@@ -357,7 +357,7 @@ asio::awaitable<void> GatewayConnection::Run() {
     upstream_->driver->Wake();
   }
   for (auto& [id, b] : bridges_) {
-    if (b->tap != nullptr) b->tap->Close(Now());
+    if (b->tap != nullptr) b->tap->Close(Monotonic());
     b->tap.reset();
     ReportChannelClosed(*b);
   }
@@ -529,6 +529,7 @@ void GatewayConnection::OnAuthenticated(ssh::session::Session&) {
   if (slot_ != nullptr) slot_->Authenticated();
   authenticated_ = true;
   session_started_ = Now();
+  session_started_monotonic_ = Monotonic();
   // Past the handshake: this connection's reads and sends yield to the
   // thread's connections still in theirs (ssh/net/bulk_lane.h).
   if (down_driver_ != nullptr) down_driver_->SetBulk(true);

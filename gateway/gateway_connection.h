@@ -382,6 +382,8 @@ class GatewayConnection
   void Log(const std::string& line) const;
   std::string Describe() const;
   absl::Time Now() const { return proxy_.clock().Now(); }
+  // For durations and recording offsets (base::Clock::Monotonic()).
+  absl::Duration Monotonic() const { return proxy_.clock().Monotonic(); }
 
   Proxy& proxy_;
   asio::any_io_executor executor_;
@@ -563,8 +565,10 @@ class GatewayConnection
   std::chrono::steady_clock::time_point opened_at_ =
       std::chrono::steady_clock::now();
   // When the user authenticated (Now()): the session's start, as its
-  // session.start event and its recording (ChannelInfo) give it.
+  // session.start event and its recording (ChannelInfo) give it; and the
+  // same instant on Monotonic(), from which its records' offsets are.
   absl::Time session_started_ = absl::InfinitePast();
+  absl::Duration session_started_monotonic_;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
   bool authenticated_ = false;
   // The deadline armed last (ArmDeadline) and the session's outcome if it

@@ -7,18 +7,18 @@ namespace {
 
 class NullTap : public ChannelTap {
  public:
-  absl::Status Data(absl::Time, Direction, uint32_t,
+  absl::Status Data(absl::Duration, Direction, uint32_t,
                     absl::Span<const uint8_t>) override {
     return absl::OkStatus();
   }
-  absl::Status Request(absl::Time, Direction, std::string_view,
+  absl::Status Request(absl::Duration, Direction, std::string_view,
                        std::string_view) override {
     return absl::OkStatus();
   }
-  absl::Status WindowChange(absl::Time, uint32_t, uint32_t) override {
+  absl::Status WindowChange(absl::Duration, uint32_t, uint32_t) override {
     return absl::OkStatus();
   }
-  void Close(absl::Time) override {}
+  void Close(absl::Duration) override {}
 };
 
 }  // namespace
@@ -35,7 +35,7 @@ absl::StatusOr<std::unique_ptr<ChannelTap>> NullRecorder::Attach(
 class InMemoryRecorder::Tap : public ChannelTap {
  public:
   Tap(InMemoryRecorder& r, size_t index) : r_(r), index_(index) {}
-  absl::Status Data(absl::Time at, Direction d, uint32_t stream,
+  absl::Status Data(absl::Duration at, Direction d, uint32_t stream,
                     absl::Span<const uint8_t> bytes) override {
     Event e;
     e.at = at;
@@ -45,7 +45,7 @@ class InMemoryRecorder::Tap : public ChannelTap {
     e.bytes.assign(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     return r_.Add(index_, std::move(e));
   }
-  absl::Status Request(absl::Time at, Direction d, std::string_view type,
+  absl::Status Request(absl::Duration at, Direction d, std::string_view type,
                        std::string_view summary) override {
     Event e;
     e.at = at;
@@ -55,7 +55,7 @@ class InMemoryRecorder::Tap : public ChannelTap {
     e.summary = std::string(summary);
     return r_.Add(index_, std::move(e));
   }
-  absl::Status WindowChange(absl::Time at, uint32_t columns,
+  absl::Status WindowChange(absl::Duration at, uint32_t columns,
                             uint32_t rows) override {
     Event e;
     e.at = at;
@@ -64,7 +64,7 @@ class InMemoryRecorder::Tap : public ChannelTap {
     e.rows = rows;
     return r_.Add(index_, std::move(e));
   }
-  void Close(absl::Time at) override {
+  void Close(absl::Duration at) override {
     Event e;
     e.at = at;
     e.kind = "close";

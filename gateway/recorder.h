@@ -32,9 +32,14 @@ struct ChannelInfo {
   std::string session_id;
   // When the session started: the user authenticated (the `at` of its
   // session.start event). The recording starts then, not at its first
-  // channel, which may come much later (`ssh -N -L`); record offsets are
-  // from it. InfinitePast: unknown (the first channel's attach time).
+  // channel, which may come much later (`ssh -N -L`). InfinitePast:
+  // unknown (the first channel's attach time).
   absl::Time session_started_at = absl::InfinitePast();
+  // The same instant on the gateway's monotonic clock
+  // (base::Clock::Monotonic()), as the taps' times are: record offsets are
+  // measured from it, so a wall-clock step during the session moves none.
+  // Read only with session_started_at.
+  absl::Duration session_started_monotonic;
   std::string user;  // the key id of the user's certificate
   std::string login;
   std::string host;
@@ -60,24 +65,28 @@ enum class Direction {
 };
 
 // One channel's tap. Every method returns an error to end the channel.
+// `at` is when it happened on the gateway's monotonic clock
+// (base::Clock::Monotonic()): a record's offset in the session, which a
+// wall-clock step must not move.
 class ChannelTap {
  public:
   virtual ~ChannelTap() = default;
   // Channel data; `stream` 0 is data, 1 is stderr (extended data; the
   // bridges drop other codes before the tap, see kHostExtendedDataCode).
-  virtual absl::Status Data(absl::Time at, Direction direction, uint32_t stream,
+  virtual absl::Status Data(absl::Duration at, Direction direction,
+                            uint32_t stream,
                             absl::Span<const uint8_t> bytes) = 0;
   // A channel request the gateway forwarded ("pty-req", "shell", "exec",
   // "subsystem", "env", "signal", "break", "exit-status", ...) with a
   // printable summary (the command, the subsystem name, the exit code).
-  virtual absl::Status Request(absl::Time at, Direction direction,
+  virtual absl::Status Request(absl::Duration at, Direction direction,
                                std::string_view type,
                                std::string_view summary) = 0;
   // The terminal size (pty-req and window-change).
-  virtual absl::Status WindowChange(absl::Time at, uint32_t columns,
+  virtual absl::Status WindowChange(absl::Duration at, uint32_t columns,
                                     uint32_t rows) = 0;
   // The channel is gone (once; nothing is called afterwards).
-  virtual void Close(absl::Time at) = 0;
+  virtual void Close(absl::Duration at) = 0;
 
   // Record before forward (issue 14). An asynchronous tap queues what it
   // is given and returns at once; the bridge hands data (and the EOF,
@@ -139,7 +148,7 @@ class InMemoryRecorder : public Recorder {
   static constexpr size_t kDefaultMaxBytes = 64 << 20;
 
   struct Event {
-    absl::Time at;
+    absl::Duration at;  // on the monotonic clock
     uint32_t channel_id = 0;
     // "data", "request", "window", "close".
     std::string kind;

@@ -15,21 +15,21 @@ using Item = RecordingGate::Item;
 // An asynchronous tap whose acknowledgement the test moves by hand.
 class ManualTap : public ChannelTap {
  public:
-  absl::Status Data(absl::Time, Direction, uint32_t,
+  absl::Status Data(absl::Duration, Direction, uint32_t,
                     absl::Span<const uint8_t>) override {
     ++last_;
     return absl::OkStatus();
   }
-  absl::Status Request(absl::Time, Direction, std::string_view,
+  absl::Status Request(absl::Duration, Direction, std::string_view,
                        std::string_view) override {
     ++last_;
     return absl::OkStatus();
   }
-  absl::Status WindowChange(absl::Time, uint32_t, uint32_t) override {
+  absl::Status WindowChange(absl::Duration, uint32_t, uint32_t) override {
     ++last_;
     return absl::OkStatus();
   }
-  void Close(absl::Time) override {}
+  void Close(absl::Duration) override {}
   uint64_t LastTicket() const override { return last_; }
   bool Recorded(uint64_t ticket) const override { return ticket <= acked_; }
 
@@ -45,7 +45,7 @@ absl::Span<const uint8_t> B(const std::string& s) {
 TEST(RecordingGate, NothingWaitsWhenTheTapRecordedEverything) {
   RecordingGate gate;
   ManualTap tap;
-  (void)tap.Data(absl::Now(), Direction::kOutput, 0, B("x"));
+  (void)tap.Data(absl::ZeroDuration(), Direction::kOutput, 0, B("x"));
   tap.acked_ = 1;
   EXPECT_FALSE(gate.MustWait(Side::kOutput, &tap));
   EXPECT_FALSE(gate.MustWait(Side::kOutput, nullptr));
@@ -55,10 +55,11 @@ TEST(RecordingGate, NothingWaitsWhenTheTapRecordedEverything) {
 TEST(RecordingGate, ReleasesInOrderOnlyWhatWasRecorded) {
   RecordingGate gate;
   ManualTap tap;
-  (void)tap.Data(absl::Now(), Direction::kOutput, 0, B("abc"));
+  (void)tap.Data(absl::ZeroDuration(), Direction::kOutput, 0, B("abc"));
   ASSERT_TRUE(gate.MustWait(Side::kOutput, &tap));
   gate.Hold(Side::kOutput, Item::kData, &tap, 0, "", B("abc"));
-  (void)tap.Request(absl::Now(), Direction::kOutput, "exit-status", "0");
+  (void)tap.Request(absl::ZeroDuration(), Direction::kOutput, "exit-status",
+                    "0");
   // Recorded or not, what comes behind a waiting item waits.
   ASSERT_TRUE(gate.MustWait(Side::kOutput, &tap));
   gate.Hold(Side::kOutput, Item::kRequest, &tap, 0, "exit-status", B("0000"));
@@ -100,7 +101,7 @@ TEST(RecordingGate, HeldDataOfOneStreamIsMergedUpToTheLimit) {
   RecordingGate gate;
   ManualTap tap;
   auto hold = [&](uint32_t stream, const std::string& s) {
-    (void)tap.Data(absl::Now(), Direction::kOutput, stream, B(s));
+    (void)tap.Data(absl::ZeroDuration(), Direction::kOutput, stream, B(s));
     ASSERT_TRUE(gate.MustWait(Side::kOutput, &tap));
     gate.Hold(Side::kOutput, Item::kData, &tap, stream, "", B(s));
   };
@@ -109,7 +110,8 @@ TEST(RecordingGate, HeldDataOfOneStreamIsMergedUpToTheLimit) {
   hold(1, "ef");  // stderr: new
   hold(0, std::string(RecordingGate::kMaxMergedDataBytes - 1, 'x'));
   hold(0, "yz");  // over the limit: new
-  (void)tap.Request(absl::Now(), Direction::kOutput, "exit-status", "0");
+  (void)tap.Request(absl::ZeroDuration(), Direction::kOutput, "exit-status",
+                    "0");
   gate.Hold(Side::kOutput, Item::kRequest, &tap, 0, "exit-status", B("0000"));
   hold(0, "after");  // behind the request: new
   EXPECT_EQ(gate.held_bytes(), RecordingGate::kMaxMergedDataBytes + 16);

@@ -86,7 +86,7 @@ class HoldingRecorder : public Recorder {
   class Tap : public ChannelTap {
    public:
     explicit Tap(HoldingRecorder& r) : r_(r) {}
-    absl::Status Data(absl::Time, Direction, uint32_t,
+    absl::Status Data(absl::Duration, Direction, uint32_t,
                       absl::Span<const uint8_t> bytes) override {
       absl::MutexLock lock(&r_.mu_);
       r_.bytes_[++last_] = static_cast<int64_t>(bytes.size());
@@ -96,19 +96,19 @@ class HoldingRecorder : public Recorder {
         r_.held_ += static_cast<int64_t>(bytes.size());
       return absl::OkStatus();
     }
-    absl::Status Request(absl::Time, Direction direction, std::string_view,
+    absl::Status Request(absl::Duration, Direction direction, std::string_view,
                          std::string_view) override {
       absl::MutexLock lock(&r_.mu_);
       ++last_;
       if (direction == Direction::kOutput) ++r_.output_requests_;
       return absl::OkStatus();
     }
-    absl::Status WindowChange(absl::Time, uint32_t, uint32_t) override {
+    absl::Status WindowChange(absl::Duration, uint32_t, uint32_t) override {
       absl::MutexLock lock(&r_.mu_);
       ++last_;
       return absl::OkStatus();
     }
-    void Close(absl::Time) override {}
+    void Close(absl::Duration) override {}
     uint64_t LastTicket() const override {
       absl::MutexLock lock(&r_.mu_);
       return last_;

@@ -231,7 +231,9 @@ bool GatewayConnection::RequestAgentForwarding(Bridge& b, PendingRequest r) {
         if (!a.allowed()) {
           Refuse(br, *shared,
                  absl::StrCat("agent forwarding refused: ", a.reason()), true);
-        } else if (!br.tap->Request(Now(), Direction::kInput, shared->type, "")
+        } else if (!br.tap
+                        ->Request(Monotonic(), Direction::kInput, shared->type,
+                                  "")
                         .ok()) {
           CloseBridge(br, "recording failed");
           return;
@@ -355,7 +357,7 @@ void GatewayConnection::OnUpstreamChannelOpenTimedOut(Channel ch) {
   // The user's side stays until the user's client answers (closed then,
   // OnChannelOpenResult) or its own open times out.
   if (b->tap != nullptr) {
-    b->tap->Close(Now());
+    b->tap->Close(Monotonic());
     b->tap.reset();
   }
 }
@@ -382,7 +384,7 @@ void GatewayConnection::OnChannelOpenResult(
       RefuseReverse(b->up, b->type, b->info.destination,
                     OpenFailure::kConnectFailed, why);
     }
-    if (b->tap != nullptr) b->tap->Close(Now());
+    if (b->tap != nullptr) b->tap->Close(Monotonic());
     bridges_.erase(ch.id());  // b is gone
     return;
   }

@@ -144,6 +144,7 @@ absl::StatusOr<Recorder*> GatewayServer::StartRecorder(
   Recorder* recorder = options_.recorder;
   if (recorder == nullptr) {
     audit::RecorderOptions ro = ToRecorderOptions(c);
+    ro.clock = options_.clock;  // the proxy's: the taps' times are on it
     ro.backlog_changed = [gauge = &ops->metrics().recorder_backlog_bytes](
                              int64_t bytes) { gauge->Set(bytes); };
     absl::StatusOr<std::unique_ptr<audit::SpoolRecorder>> spool =

@@ -2,10 +2,14 @@
 // real CA, gateway (with a SpoolTapRecorder over a SpoolRecorder, no
 // shipper), sshd and OpenSSH client (gateway_test_fixture.h), and the
 // spool file read back.
+#include <chrono>
+#include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -16,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
+#include "tests/harness/wall_clock_step.h"
 
 namespace sallyport::gateway {
 namespace {
@@ -64,6 +69,24 @@ class SpoolRecordedTest : public GatewayTest {
     return audit::SpoolContents();
   }
 
+  // Whether the session's spool holds `text` in its output (on the steady
+  // clock, which no wall-clock step moves: 30 s at most).
+  bool SpoolShows(const std::string& session, const std::string& text) {
+    return testing::WaitSteadily(
+        [&] {
+          absl::StatusOr<audit::SpoolContents> c =
+              audit::ReadSpool(audit::SpoolPath(spool_dir_->path(), session));
+          if (!c.ok()) return false;
+          for (const audit::v1::RecordingRecord& r : c->records) {
+            if (r.has_data() && absl::StrContains(r.data().bytes(), text)) {
+              return true;
+            }
+          }
+          return false;
+        },
+        absl::Seconds(30));
+  }
+
   std::unique_ptr<testing::TempDir> spool_dir_;
   std::unique_ptr<audit::SpoolRecorder> spool_;
   std::unique_ptr<SpoolTapRecorder> taps_;
@@ -107,6 +130,62 @@ TEST_F(SpoolRecordedTest,
             absl::ToUnixMicros(at));
   ASSERT_TRUE(c.records[1].has_channel_open());
   EXPECT_GE(c.records[1].offset_us(), 2'000'000);
+}
+
+// A record's offset is measured on the monotonic clock: the wall clock
+// stepped forward an hour during a session (NTP after a VM resume, `date
+// -s`) gave the records after it offsets an hour later (`sessions play`
+// paused for an hour), and stepped back again, offsets going back (an
+// asciicast v2 export needs times that never decrease). The session runs
+// in a child process whose wall clock the test steps
+// (tests/harness/wall_clock_step.h).
+TEST_F(SpoolRecordedTest, OffsetsHoldWhenTheWallClockStepsDuringTheSession) {
+  if (!testing::InChildUnderFakeWallClock(absl::Seconds(150))) return;
+  const std::string go_two = dir_->File("go-two");
+  const std::string go_three = dir_->File("go-three");
+  const auto wait_for = [](const std::string& file) {
+    return absl::StrCat("while [ ! -e ", file, " ]; do sleep 0.1; done; ");
+  };
+  const auto start = std::chrono::steady_clock::now();
+  RunResult r;
+  std::thread client([&] {
+    r = Ssh(login_ + "+web01",
+            absl::StrCat("echo one; ", wait_for(go_two), "echo two; ",
+                         wait_for(go_three), "echo three"));
+  });
+  const std::vector<std::string> starts = AuditPayloads("session.start");
+  const std::string session =
+      starts.empty() ? "" : PayloadText(starts[0], "session_id");
+  const bool one = SpoolShows(session, "one");
+  // +1 h, then back to the real time (a step back of an hour).
+  ASSERT_NO_FATAL_FAILURE(testing::SetWallClockInChild(absl::Hours(1)));
+  ASSERT_TRUE(testing::WriteFile(go_two, "").ok());
+  const bool two = SpoolShows(session, "two");
+  ASSERT_NO_FATAL_FAILURE(testing::SetWallClockInChild(absl::ZeroDuration()));
+  ASSERT_TRUE(testing::WriteFile(go_three, "").ok());
+  client.join();
+  ASSERT_TRUE(one && two) << "session " << session << "; " << r.Describe();
+  EXPECT_EQ(r.out, "one\ntwo\nthree\n") << r.Describe();
+  const audit::SpoolContents c = EndedSpool(session);
+  const int64_t most_us =
+      static_cast<int64_t>((testing::SecondsSince(start) + 1) * 1'000'000);
+
+  std::map<std::string, int64_t> output_at;
+  int64_t last = 0;
+  for (const audit::v1::RecordingRecord& rec : c.records) {
+    EXPECT_GE(rec.offset_us(), last) << "record " << rec.seq();
+    last = rec.offset_us();
+    if (rec.has_data()) output_at[rec.data().bytes()] = rec.offset_us();
+  }
+  ASSERT_EQ(output_at.size(), 3u);
+  // Each gap is a step's few seconds, not an hour.
+  EXPECT_GT(output_at["two\n"], output_at["one\n"]);
+  EXPECT_LT(output_at["two\n"] - output_at["one\n"], 60'000'000);
+  EXPECT_GT(output_at["three\n"], output_at["two\n"]);
+  EXPECT_LT(output_at["three\n"] - output_at["two\n"], 60'000'000);
+  // The session's end (its stored ended_at is started_at plus this).
+  ASSERT_FALSE(c.records.empty());
+  EXPECT_LT(c.records.back().offset_us(), most_us);
 }
 
 }  // namespace

@@ -82,7 +82,7 @@ class SpoolTapRecorder::Tap : public ChannelTap {
     if (info_.record_input.has_value()) record_input_ = *info_.record_input;
   }
 
-  absl::Status Open(absl::Time at) {
+  absl::Status Open(absl::Duration at) {
     v1::RecordingRecord r = Base(at);
     r.mutable_channel_open()->set_type(Printable(info_.type, 256));
     r.mutable_channel_open()->set_destination(
@@ -90,7 +90,7 @@ class SpoolTapRecorder::Tap : public ChannelTap {
     return Append(std::move(r));
   }
 
-  absl::Status Data(absl::Time at, Direction direction, uint32_t stream,
+  absl::Status Data(absl::Duration at, Direction direction, uint32_t stream,
                     absl::Span<const uint8_t> bytes) override {
     RETURN_IF_ERROR(session_->status());
     const std::pair<bool, uint32_t> key{direction == Direction::kInput, stream};
@@ -145,7 +145,7 @@ class SpoolTapRecorder::Tap : public ChannelTap {
     return absl::OkStatus();
   }
 
-  absl::Status Request(absl::Time at, Direction direction,
+  absl::Status Request(absl::Duration at, Direction direction,
                        std::string_view type,
                        std::string_view summary) override {
     // The default (no record_input in the role): input of pty sessions,
@@ -168,7 +168,7 @@ class SpoolTapRecorder::Tap : public ChannelTap {
     return Append(std::move(r));
   }
 
-  absl::Status WindowChange(absl::Time at, uint32_t columns,
+  absl::Status WindowChange(absl::Duration at, uint32_t columns,
                             uint32_t rows) override {
     v1::RecordingRecord r = Base(at);
     r.mutable_window_change()->set_columns(columns);
@@ -176,7 +176,7 @@ class SpoolTapRecorder::Tap : public ChannelTap {
     return Append(std::move(r));
   }
 
-  void Close(absl::Time at) override {
+  void Close(absl::Duration at) override {
     // Streams that were not kept whole: their totals and SHA-256.
     for (auto& [key, st] : streams_) {
       if (!st.summarised || (!counts_only_ && st.total == st.recorded)) {
@@ -208,7 +208,7 @@ class SpoolTapRecorder::Tap : public ChannelTap {
   absl::Status Health() const override { return session_->status(); }
 
  private:
-  v1::RecordingRecord Base(absl::Time at) const {
+  v1::RecordingRecord Base(absl::Duration at) const {
     v1::RecordingRecord r;
     r.set_channel_id(info_.channel_id);
     r.set_offset_us(session_->OffsetUs(at));
@@ -247,10 +247,12 @@ absl::StatusOr<std::unique_ptr<ChannelTap>> SpoolTapRecorder::Attach(
     meta.set_user(info.user);
     meta.set_login(info.login);
     meta.set_host(info.host);
-    const absl::Time started = info.session_started_at != absl::InfinitePast()
-                                   ? info.session_started_at
-                                   : absl::Now();
-    ASSIGN_OR_RETURN(session, recorder_.OpenSession(meta, started));
+    const bool known = info.session_started_at != absl::InfinitePast();
+    ASSIGN_OR_RETURN(
+        session, recorder_.OpenSession(
+                     meta, known ? info.session_started_at : absl::Now(),
+                     known ? std::make_optional(info.session_started_monotonic)
+                           : std::nullopt));
     absl::MutexLock lock(&mu_);
     sessions_[info.session_id] = session;
   }
@@ -259,7 +261,7 @@ absl::StatusOr<std::unique_ptr<ChannelTap>> SpoolTapRecorder::Attach(
   if (info.wake) session->SetWaker(info.wake);
   RETURN_IF_ERROR(session->status());
   auto tap = std::make_unique<Tap>(session, info, options_);
-  RETURN_IF_ERROR(tap->Open(absl::Now()));
+  RETURN_IF_ERROR(tap->Open(recorder_.clock().Monotonic()));
   return tap;
 }
 

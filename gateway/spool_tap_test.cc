@@ -14,6 +14,7 @@
 #include "audit/recording_record.h"
 #include "audit/shipper.h"
 #include "audit/spool.h"
+#include "base/clock.h"
 #include "gtest/gtest.h"
 #include "tests/harness/temp_dir.h"
 
@@ -27,6 +28,9 @@ absl::Span<const uint8_t> Bytes(const std::string& s) {
   return absl::Span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()),
                                    s.size());
 }
+
+// Now on the monotonic clock the taps' times are on.
+absl::Duration Mono() { return base::Clock::Real()->Monotonic(); }
 
 std::string Sha256(const std::string& s) {
   audit::StreamHasher h;
@@ -88,7 +92,7 @@ class SpoolTapTest : public ::testing::Test {
 };
 
 TEST_F(SpoolTapTest, EachChannelKindIsRecordedAsTheIssueSays) {
-  const absl::Time t = absl::Now();
+  const absl::Duration t = Mono();
   // 0: pty shell, everything kept (input too).
   auto pty = recorder_->Attach(Info(0));
   ASSERT_TRUE(pty.ok()) << pty.status();
@@ -136,7 +140,7 @@ TEST_F(SpoolTapTest, EachChannelKindIsRecordedAsTheIssueSays) {
   }
   EXPECT_TRUE((*exec)->Recorded(ticket));
   EXPECT_GT(wakes_.load(), 0);
-  for (auto* tap : {&*pty, &*exec, &*sftp, &*tcp}) (*tap)->Close(absl::Now());
+  for (auto* tap : {&*pty, &*exec, &*sftp, &*tcp}) (*tap)->Close(Mono());
 
   const audit::SpoolContents c = Finish();
   EXPECT_EQ(c.session.user(), "alice");
@@ -202,7 +206,7 @@ TEST_F(SpoolTapTest, EachChannelKindIsRecordedAsTheIssueSays) {
 // (a record's text is a protobuf string), and a cut never splits a
 // character.
 TEST_F(SpoolTapTest, ACommandIsStoredInItsOwnCharacters) {
-  const absl::Time t = absl::Now();
+  const absl::Duration t = Mono();
   const std::string cyrillic =
       "grep \xd0\xbe\xd1\x88\xd0\xb8\xd0\xb1\xd0\xba\xd0\xb0 log";
   const std::string mixed =
@@ -213,7 +217,7 @@ TEST_F(SpoolTapTest, ACommandIsStoredInItsOwnCharacters) {
     ASSERT_TRUE(tap.ok()) << tap.status();
     const std::string& cmd = id == 0 ? cyrillic : id == 1 ? mixed : long_one;
     ASSERT_TRUE((*tap)->Request(t, Direction::kInput, "exec", cmd).ok());
-    (*tap)->Close(absl::Now());
+    (*tap)->Close(Mono());
   }
   const audit::SpoolContents c = Finish();
   std::map<uint32_t, std::string> commands;
@@ -239,19 +243,22 @@ TEST_F(SpoolTapTest, ACommandIsStoredInItsOwnCharacters) {
 TEST_F(SpoolTapTest, TheRecordingStartsWithTheSessionNotItsFirstChannel) {
   const absl::Time started =
       absl::FromUnixMicros(absl::ToUnixMicros(absl::Now() - absl::Seconds(8)));
+  const absl::Duration started_monotonic = Mono() - absl::Seconds(8);
   ChannelInfo info = Info(0, "direct-tcpip");
   info.session_started_at = started;
+  info.session_started_monotonic = started_monotonic;
   auto tap = recorder_->Attach(info);
   ASSERT_TRUE(tap.ok()) << tap.status();
-  const absl::Time at = absl::Now();
+  const absl::Duration at = Mono();
   ASSERT_TRUE((*tap)->Data(at, Direction::kOutput, 0, Bytes("x")).ok());
   (*tap)->Close(at);
   // A later channel's (another) start does not move it.
   ChannelInfo second = Info(1, "direct-tcpip");
-  second.session_started_at = at;
+  second.session_started_at = absl::Now();
+  second.session_started_monotonic = at;
   auto later = recorder_->Attach(second);
   ASSERT_TRUE(later.ok()) << later.status();
-  (*later)->Close(absl::Now());
+  (*later)->Close(Mono());
 
   const audit::SpoolContents c = Finish();
   EXPECT_EQ(c.session.started_at_us(), absl::ToUnixMicros(started));
@@ -266,7 +273,7 @@ TEST_F(SpoolTapTest, TheRecordingStartsWithTheSessionNotItsFirstChannel) {
   for (const v1::RecordingRecord& r : c.records) {
     if (r.channel_id() == 0 && r.has_channel_close()) {
       EXPECT_EQ(r.offset_us(),
-                absl::ToUnixMicros(at) - c.session.started_at_us());
+                absl::ToInt64Microseconds(at - started_monotonic));
     }
   }
 }
@@ -285,7 +292,7 @@ TEST_F(SpoolTapTest, TheEndRecordKeepsWhyTheSessionEnded) {
     SetUp();
     auto tap = recorder_->Attach(Info(0));
     ASSERT_TRUE(tap.ok()) << tap.status();
-    (*tap)->Close(absl::Now());
+    (*tap)->Close(Mono());
     const audit::SpoolContents c = Finish(ending);
     ASSERT_FALSE(c.records.empty());
     ASSERT_TRUE(c.records.back().has_session_end());
@@ -312,16 +319,15 @@ TEST_F(SpoolTapTest, AFailedRecordingFailsTheTapsAndNewChannels) {
   SpoolTapRecorder small_recorder(**small, SpoolTapOptions());
   auto t2 = small_recorder.Attach(Info(7));
   ASSERT_TRUE(t2.ok());
-  ASSERT_TRUE(
-      (*t2)->Request(absl::Now(), Direction::kInput, "pty-req", "").ok());
-  EXPECT_FALSE((*t2)
-                   ->Data(absl::Now(), Direction::kOutput, 0,
-                          Bytes(std::string(4096, 'x')))
-                   .ok());
-  (*t2)->Close(absl::Now());
+  ASSERT_TRUE((*t2)->Request(Mono(), Direction::kInput, "pty-req", "").ok());
+  EXPECT_FALSE(
+      (*t2)
+          ->Data(Mono(), Direction::kOutput, 0, Bytes(std::string(4096, 'x')))
+          .ok());
+  (*t2)->Close(Mono());
   small_recorder.EndSession(
       "sess-1", SessionEnding{.recording_failed = true, .reason = "test over"});
-  (*tap)->Close(absl::Now());
+  (*tap)->Close(Mono());
 }
 
 }  // namespace
@@ -334,7 +340,7 @@ namespace {
 // of pty sessions only): false keeps a pty session's input out, true keeps
 // an exec's in.
 TEST_F(SpoolTapTest, RecordInputFromTheRoleOverridesTheDefault) {
-  const absl::Time t = absl::Now();
+  const absl::Duration t = Mono();
   ChannelInfo off = Info(0);
   off.record_input = false;
   auto pty = recorder_->Attach(off);
@@ -370,7 +376,7 @@ TEST_F(SpoolTapTest, RecordInputFromTheRoleOverridesTheDefault) {
 // default, as a pty session's is; an exec's is not, and a role's
 // record_input: false still keeps the shell's out.
 TEST_F(SpoolTapTest, AShellWithoutAPtyRecordsItsCommandsByDefault) {
-  const absl::Time t = absl::Now();
+  const absl::Duration t = Mono();
   ChannelInfo off = Info(2);
   off.record_input = false;
   const std::vector<std::pair<ChannelInfo, std::string>> channels = {
@@ -406,7 +412,7 @@ namespace {
 // write (the old per-record maximum, which no upload message could carry)
 // is four; every record then fits one upload message.
 TEST_F(SpoolTapTest, DataRecordsAreCappedBelowTheUploadMessageLimit) {
-  const absl::Time t = absl::Now();
+  const absl::Duration t = Mono();
   auto pty = recorder_->Attach(Info(0));
   ASSERT_TRUE(pty.ok()) << pty.status();
   ASSERT_TRUE((*pty)->Request(t, Direction::kInput, "pty-req", "xterm").ok());
@@ -435,7 +441,7 @@ TEST_F(SpoolTapTest, DataRecordsAreCappedBelowTheUploadMessageLimit) {
 // for it, so the data waits for no record, and the summary carries the
 // SHA-256 of the whole stream.
 TEST_F(SpoolTapTest, ExecOutputPastTheLimitWaitsForNoRecord) {
-  const absl::Time t = absl::Now();
+  const absl::Duration t = Mono();
   auto exec = recorder_->Attach(Info(1));
   ASSERT_TRUE(exec.ok()) << exec.status();
   ChannelTap& tap = **exec;
@@ -478,7 +484,7 @@ TEST_F(SpoolTapTest, ExecOutputPastTheLimitWaitsForNoRecord) {
 // /etc/shadow") or runs on a pty (scp never asks for one): neither can
 // hide its output behind the transfer rule.
 TEST_F(SpoolTapTest, ScpTransfersAreCountedNotKept) {
-  const absl::Time t = absl::Now();
+  const absl::Duration t = Mono();
   const std::vector<std::string> commands = {
       "scp -t /tmp/in", "scp -f /tmp/out", "scp --version",
       "scp -f /tmp/out; cat /etc/shadow", "scp -f /tmp/out"};
@@ -533,7 +539,7 @@ TEST_F(SpoolTapTest, ScpTransfersAreCountedNotKept) {
 // the channel's stream_summary records with codes of its choosing.
 TEST_F(SpoolTapTest, ATapKeepsAtMostFourStreams) {
   static_assert(kMaxTapStreams == 4);
-  const absl::Time t = absl::Now();
+  const absl::Duration t = Mono();
   auto tap = recorder_->Attach(Info(1, "direct-tcpip"));
   ASSERT_TRUE(tap.ok()) << tap.status();
   for (const Direction d : {Direction::kInput, Direction::kOutput}) {

@@ -260,7 +260,7 @@ void SpoolOnly(const std::string& dir, uint64_t total) {
   for (uint64_t i = 1; i <= records; ++i) {
     audit::v1::RecordingRecord r;
     r.set_channel_id(0);
-    r.set_offset_us((*s)->OffsetUs(absl::Now()));
+    r.set_offset_us((*s)->OffsetUs((*rec)->clock().Monotonic()));
     r.mutable_data()->set_direction(audit::v1::RECORD_DIRECTION_OUTPUT);
     r.mutable_data()->set_bytes(chunk);
     absl::StatusOr<uint64_t> seq = (*s)->Append(std::move(r));
