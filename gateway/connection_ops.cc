@@ -139,7 +139,7 @@ void GatewayConnection::ReportUpstream(bool ok, std::string_view reason) {
   u.address = absl::StrCat(host.address(), ":", host.port());
   u.login = target_.login;
   u.ok = ok;
-  u.latency = absl::Now() - upstream_started_;
+  u.latency = Monotonic() - upstream_started_;
   u.reason = std::string(reason);
   observer().UpstreamConnect(log_conn_, u);
 }

@@ -225,7 +225,7 @@ void GatewayConnection::StartRelay(Channel ch, const std::string& host,
   o.on_bytes = [this](bool client_to_target, size_t n) {
     NoteConnectionData(client_to_target, n);
   };
-  const absl::Time started = Now();
+  const absl::Duration started = Monotonic();
   o.on_end = [this, passthrough, event, what, started, destination](
                  TcpRelay& r, const std::string& why) {
     // The caller holds a reference to r (its handler's or its own).
@@ -240,7 +240,7 @@ void GatewayConnection::StartRelay(Channel ch, const std::string& host,
                              bytes);
     Log(absl::StrCat(
         "event=", event, ".end ", what, " ", bytes,
-        " duration_ms=", absl::ToInt64Milliseconds(Now() - started),
+        " duration_ms=", absl::ToInt64Milliseconds(Monotonic() - started),
         " reason=\"", Safe(why), "\""));
     observer().AuditEvent(
         log_conn_,
@@ -253,7 +253,7 @@ void GatewayConnection::StartRelay(Channel ch, const std::string& host,
          {"ext_dropped_bytes_in", static_cast<int64_t>(r.ext_dropped_in())},
          // Nothing comes back but the destination's TCP bytes.
          {"ext_dropped_bytes_out", int64_t{0}},
-         {"duration_ms", absl::ToInt64Milliseconds(Now() - started)}});
+         {"duration_ms", absl::ToInt64Milliseconds(Monotonic() - started)}});
   };
   auto relay = std::make_shared<TcpRelay>(std::move(o));
   relays_[ch.id()] = relay;

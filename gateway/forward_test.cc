@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <asio.hpp>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -30,6 +31,7 @@
 #include "tests/harness/echo_server.h"
 #include "tests/harness/net_util.h"
 #include "tests/harness/subprocess.h"
+#include "tests/harness/wall_clock_step.h"
 
 namespace sallyport::gateway {
 namespace {
@@ -44,19 +46,22 @@ class ForwardTest : public GatewayTest {
                     storage::ChannelKind::kProxyJumpPassthrough};
     GatewayTest::SetUp();
   }
+  // What `ssh -J LOGIN@gw web01 COMMAND` runs: the first hop is a
+  // jump-only connection (user name = the login) with -W.
+  std::vector<std::string> JumpArgs(const std::string& command) {
+    std::vector<std::string> hop = testing::SshClientArgs(
+        server_->local_endpoint().port(), known_hosts_, key_path_, cert_path_);
+    hop.insert(hop.end(), {"-W", "%h:%p", "-l", login_, "127.0.0.1"});
+    std::vector<std::string> args = testing::SshClientArgs(
+        sshd_->port(), known_hosts_, key_path_, cert_path_);
+    args.insert(args.end(), {"-o", "ProxyCommand=" + absl::StrJoin(hop, " "),
+                             "-l", login_, "web01", command});
+    return args;
+  }
 };
 
 TEST_F(ForwardTest, JumpPassthroughRecordsStartEndAndBytesNotContent) {
-  // What `ssh -J LOGIN@gw web01` runs for the first hop: a jump-only
-  // connection (user name = the login) with -W.
-  std::vector<std::string> hop = testing::SshClientArgs(
-      server_->local_endpoint().port(), known_hosts_, key_path_, cert_path_);
-  hop.insert(hop.end(), {"-W", "%h:%p", "-l", login_, "127.0.0.1"});
-  std::vector<std::string> args = testing::SshClientArgs(
-      sshd_->port(), known_hosts_, key_path_, cert_path_);
-  args.insert(args.end(), {"-o", "ProxyCommand=" + absl::StrJoin(hop, " "),
-                           "-l", login_, "web01", "echo inner"});
-  auto r = RunCommand(args);
+  auto r = RunCommand(JumpArgs("echo inner"));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->exit_code, 0) << r->Describe() << sshd_->Log();
   EXPECT_EQ(r->out, "inner\n");
@@ -96,6 +101,33 @@ TEST_F(ForwardTest, LocalForwardBytesGoThroughTheTap) {
   ASSERT_EQ(recorder_.channels().size(), 1u);
   EXPECT_EQ(recorder_.channels()[0].info.destination,
             absl::StrCat("127.0.0.1:", echo.port()));
+}
+
+// A jump's duration (its proxyjump.close event's duration_ms, the log's
+// duration_ms) is measured on the monotonic clock: with the wall clock set
+// back an hour while the jump ran (NTP after a VM resume, `date -s`), it
+// was about an hour less than nothing.
+TEST_F(ForwardTest, AJumpsDurationHoldsWhenTheClockStepsBackDuringIt) {
+  if (!testing::InChildUnderFakeWallClock()) return;
+  // The command on web01 says it runs, then waits for `done`.
+  const std::string running = dir_->File("running");
+  const std::string done = dir_->File("done");
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<testing::RunResult> r;
+  std::thread client([&] {
+    r = RunCommand(JumpArgs(absl::StrCat("touch ", running, "; while [ ! -e ",
+                                         done, " ]; do sleep 0.1; done")));
+  });
+  const bool ran = testing::WaitSteadily(
+      [&] { return ::access(running.c_str(), F_OK) == 0; }, absl::Seconds(30));
+  testing::SetWallClockInChild(-absl::Hours(1));
+  ASSERT_TRUE(testing::WriteFile(done, "").ok());
+  client.join();
+  ASSERT_TRUE(ran);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->Describe();
+  EXPECT_TRUE(OneDurationWithin(
+      "proxyjump.close", absl::Seconds(testing::SecondsSince(start) + 1)));
 }
 
 // The host could not connect (nothing listens there): the user is told it

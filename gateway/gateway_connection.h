@@ -581,7 +581,8 @@ class GatewayConnection
   bool limit_refused_ = false;
   // Set by AuthDecided for the refusal the auth library logs next.
   std::string ca_refusal_code_;
-  absl::Time upstream_started_;
+  // When the upstream connection began, on Monotonic() (its latency).
+  absl::Duration upstream_started_;
   bool upstream_reported_ = false;
   std::chrono::steady_clock::time_point last_data_ =
       std::chrono::steady_clock::now();

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "ssh/connection/messages.h"
 
@@ -53,6 +54,28 @@ absl::Status OpenDirectTcpip(ssh::session::Session& s, const std::string& host,
   d.originator_port = 40000;
   return s.OpenChannel("direct-tcpip", d.Serialize()).status();
 }
+
+namespace {
+
+// The integer field `field` of an audit event's JSON payload
+// ("duration_ms"), or nullopt when it has none.
+std::optional<int64_t> PayloadInt(std::string_view payload,
+                                  std::string_view field) {
+  const std::string key = absl::StrCat("\"", std::string(field), "\":");
+  const size_t at = payload.find(key);
+  if (at == std::string_view::npos) return std::nullopt;
+  const size_t start = at + key.size();
+  const size_t end = payload.find_first_of(",}", start);
+  int64_t n = 0;
+  if (end == std::string_view::npos ||
+      !absl::SimpleAtoi(absl::string_view(payload.data() + start, end - start),
+                        &n)) {
+    return std::nullopt;
+  }
+  return n;
+}
+
+}  // namespace
 
 void SessionChannelClient::OnAuthenticated(ssh::session::Session& s) {
   session_ = &s;
@@ -116,6 +139,22 @@ std::vector<std::string> GatewayTest::AuditPayloads(std::string_view type,
     absl::SleepFor(absl::Milliseconds(100));
   } while (absl::Now() < limit);
   return out;
+}
+
+::testing::AssertionResult GatewayTest::OneDurationWithin(std::string_view type,
+                                                          absl::Duration most) {
+  const std::vector<std::string> events = AuditPayloads(type);
+  if (events.size() != 1) {
+    return ::testing::AssertionFailure()
+           << events.size() << " " << type
+           << " events: " << absl::StrJoin(events, "\n");
+  }
+  const std::optional<int64_t> ms = PayloadInt(events[0], "duration_ms");
+  if (!ms.has_value() || *ms < 0 || *ms > absl::ToInt64Milliseconds(most)) {
+    return ::testing::AssertionFailure()
+           << "duration_ms not within 0 and " << most << ": " << events[0];
+  }
+  return ::testing::AssertionSuccess();
 }
 
 GatewayTest::LoginResult GatewayTest::RunOurClient(

@@ -378,6 +378,10 @@ class GatewayTest : public ::testing::Test {
   // there).
   std::vector<std::string> AuditPayloads(std::string_view type,
                                          size_t at_least = 1);
+  // Whether the CA's log has one event of `type` (waited for as
+  // AuditPayloads does) and its duration_ms is from 0 to `most`.
+  ::testing::AssertionResult OneDurationWithin(std::string_view type,
+                                               absl::Duration most);
 
   // Whether the gateway reported the one session of the test as ended with
   // `outcome` ("ok", "revoked", ...) everywhere it reports it: the

@@ -171,7 +171,8 @@ void GatewayConnection::LaunchInner(Channel ch, const gw::HostRecord& record,
                     window_budget_};
   auto inner = std::make_shared<GatewayConnection>(proxy_, std::move(stream),
                                                    std::move(origin));
-  jump_ports_[id] = JumpChannel{port, host, inner->session_id_, Now(), inner};
+  jump_ports_[id] =
+      JumpChannel{port, host, inner->session_id_, Monotonic(), inner};
   Log(absl::StrCat("event=jump.record ", Describe(), " channel=", id,
                    " to=", Safe(host), " inner_session=", inner->session_id_));
   observer().AuditEvent(log_conn_, audit::kEventProxyJump,
@@ -195,7 +196,7 @@ void GatewayConnection::ReportJumpClosed(uint32_t id, const JumpChannel& jump,
                                          std::string_view why) {
   const uint64_t in = jump.port->bytes_received();
   const uint64_t out = jump.port->bytes_sent();
-  const int64_t ms = absl::ToInt64Milliseconds(Now() - jump.started);
+  const int64_t ms = absl::ToInt64Milliseconds(Monotonic() - jump.started);
   Log(absl::StrCat(
       "event=jump.end ", Describe(), " channel=", id, " to=", Safe(jump.host),
       " inner_session=", jump.inner_session, " bytes_in=", in,

@@ -52,7 +52,7 @@ struct JumpChannel {
   std::shared_ptr<ssh::net::ChannelPort> port;
   std::string host;           // the inventory name jumped to
   std::string inner_session;  // the inner connection's session id
-  absl::Time started;
+  absl::Duration started;     // on the clock's Monotonic(): duration_ms
   std::weak_ptr<GatewayConnection> inner;
   // Extended data the user sent on the jump's channel: dropped (the inner
   // connection reads stream 0 only), its bytes for proxyjump.close, and

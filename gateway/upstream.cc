@@ -55,7 +55,7 @@ asio::awaitable<void> GatewayConnection::RunUpstream() {
   const bool early = upstream_->early;
   const gw::HostRecord& host =
       early ? origin_->host_record : session_cert_->host();
-  const absl::Time started = absl::Now();
+  const absl::Duration started = Monotonic();
   upstream_started_ = started;
   const std::string where = absl::StrCat(
       Safe(host.name()), " (", Safe(host.address()), ":", host.port(), ")");
@@ -135,7 +135,7 @@ asio::awaitable<void> GatewayConnection::RunUpstream() {
       *upstream_->session, *upstream_->driver, [this] { OnUpProgress(); });
   Log(absl::StrCat("event=upstream.connect ", Describe(),
                    " address=", Safe(host.address()), ":", host.port(),
-                   " tcp_ms=", absl::ToInt64Milliseconds(absl::Now() - started),
+                   " tcp_ms=", absl::ToInt64Milliseconds(Monotonic() - started),
                    early ? " early=1" : ""));
   // The user authenticated here while this connection was being made.
   if (early && authenticated_) ProvideUpstreamIdentity();
