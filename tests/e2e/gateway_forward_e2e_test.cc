@@ -46,7 +46,7 @@ TEST_F(GatewayForwardE2eTest, JumpPassthroughReachesTheHostEndToEnd) {
   std::string session;
   for (absl::string_view line : absl::StrSplit(gw, '\n')) {
     if (!absl::StrContains(line, "event=jump.end")) continue;
-    EXPECT_FALSE(absl::StrContains(line, "bytes_in=0 ")) << line;
+    EXPECT_FALSE(absl::StrContains(line, " bytes_in=0 ")) << line;
     const size_t at = line.find("session=");
     ASSERT_NE(at, absl::string_view::npos) << line;
     session = std::string(line.substr(at + 8, line.find(' ', at) - at - 8));
@@ -57,8 +57,8 @@ TEST_F(GatewayForwardE2eTest, JumpPassthroughReachesTheHostEndToEnd) {
       [] { return fixture_->GatewayLog(); },
       {"event=connection.close", absl::StrCat("session=\"", session, "\"")});
   ASSERT_TRUE(close_line.ok()) << close_line.status();
-  EXPECT_FALSE(absl::StrContains(*close_line, "bytes_in=0 ")) << *close_line;
-  EXPECT_FALSE(absl::StrContains(*close_line, "bytes_out=0 ")) << *close_line;
+  EXPECT_FALSE(absl::StrContains(*close_line, " bytes_in=0 ")) << *close_line;
+  EXPECT_FALSE(absl::StrContains(*close_line, " bytes_out=0 ")) << *close_line;
 }
 
 TEST_F(GatewayForwardE2eTest, JumpWithoutProxyjumpPassthroughIsRecorded) {
