@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/grpc_timers.h"
 #include "cli/cli_app.h"
 #include "cli/exit_codes.h"
 #include "cli/sp_commands.h"
@@ -120,6 +121,8 @@ int main(int argc, char** argv) {
   ssh_cmd->prefix_command();
   const std::vector<std::string> command = CutSshCommand(&argc, argv);
   if (std::optional<int> rc = ParseCommandLine(app, argc, argv)) return *rc;
+  // The calls' deadlines hold after a wall-clock step (base/grpc_timers.h).
+  const auto grpc_timers = sallyport::base::KeepGrpcTimersOnTime();
   if (config_cmd->parsed()) return RunConfig(config, std::cout, std::cerr);
   if (ls_cmd->parsed()) return RunLs(ls_format == "json", std::cout, std::cerr);
   if (ssh_cmd->parsed()) return RunSsh(ssh_target, command, std::cerr);

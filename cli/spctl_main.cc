@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "base/grpc_timers.h"
 #include "cli/cli_app.h"
 #include "cli/spctl.h"
 
@@ -73,5 +74,7 @@ int main(int argc, char** argv) {
     std::cerr << CommandList(app);
     return kExitUsage;
   }
+  // The calls' deadlines hold after a wall-clock step (base/grpc_timers.h).
+  const auto grpc_timers = sallyport::base::KeepGrpcTimersOnTime();
   return action();
 }
