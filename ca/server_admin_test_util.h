@@ -1,0 +1,47 @@
+// Helpers of the admin API tests over real gRPC/TLS (server_admin_test.cc,
+// server_admin_auth_test.cc): a ListUsers call and the audit events of a
+// type in the CA's store.
+#ifndef SALLYPORT_CA_SERVER_ADMIN_TEST_UTIL_H_
+#define SALLYPORT_CA_SERVER_ADMIN_TEST_UTIL_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "ca/ca_test_env.h"
+#include "gtest/gtest.h"
+#include "proto/admin.grpc.pb.h"
+#include "storage/store.h"
+
+namespace sallyport::ca {
+
+// Admin.ListUsers on `channel` with a 20 s deadline; the users in `out`
+// when given.
+inline grpc::Status ListUsers(std::shared_ptr<grpc::Channel> channel,
+                              admin::v1::ListUsersResponse* out = nullptr) {
+  admin::v1::ListUsersResponse ignored;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  return admin::v1::Admin::NewStub(channel)->ListUsers(&ctx, {},
+                                                       out ? out : &ignored);
+}
+
+// The audit events of `type` in env's store, oldest first.
+inline std::vector<storage::AuditEvent> Events(CaTestEnv& env,
+                                               std::string_view type) {
+  std::vector<storage::AuditEvent> out;
+  auto all = env.store().ListAuditEvents(0, 10000);
+  EXPECT_TRUE(all.ok());
+  for (auto& e : *all) {
+    if (e.type == type) out.push_back(e);
+  }
+  return out;
+}
+
+}  // namespace sallyport::ca
+
+#endif  // SALLYPORT_CA_SERVER_ADMIN_TEST_UTIL_H_
