@@ -1,9 +1,10 @@
 // The fixture of the `spctl audit` / `spctl sessions` E2E tests
 // (spctl_audit_e2e_test.cc: tamper tests, who may read, gateway events;
-// spctl_sessions_e2e_test.cc: listing, search, export and replay): a CA
-// (SpctlTestBase), recordings written straight to its Store with the
-// CA-side record writer (audit/recording_store.h + RecordChainer), as the
-// shipper does, and the record builders they are made of.
+// spctl_sessions_e2e_test.cc and spctl_sessions_show_e2e_test.cc: listing,
+// search, show, export and replay): a CA (SpctlTestBase), recordings
+// written straight to its Store with the CA-side record writer
+// (audit/recording_store.h + RecordChainer), as the shipper does, and the
+// record builders they are made of.
 #ifndef SALLYPORT_TESTS_E2E_SPCTL_AUDIT_E2E_FIXTURE_H_
 #define SALLYPORT_TESTS_E2E_SPCTL_AUDIT_E2E_FIXTURE_H_
 
