@@ -37,8 +37,7 @@ TEST_F(CliGrpcTimersTest, SpAndSpctlEndAtTheirDeadlineAfterAWallClockStep) {
   RunResult sp;
   std::thread sp_thread(
       [&] { sp = env_->Sp("admin", {"ls"}, "", clock->Env()); });
-  const RunResult spctl =
-      env_->Spctl({"users", "ls"}, "admin", clock->Env());
+  const RunResult spctl = env_->Spctl({"users", "ls"}, "admin", clock->Env());
   sp_thread.join();
   const double seconds = sallyport::testing::SecondsSince(t0);
   ASSERT_EQ(kill(ca, SIGCONT), 0);
