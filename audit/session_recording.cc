@@ -1,11 +1,10 @@
 // SessionRecording: one session's records on their way into the spool
 // (the SpoolRecorder's queue); the recorder itself is in recorder.cc.
-#include "audit/recorder.h"
-
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "audit/recorder.h"
 #include "base/status_macros.h"
 
 namespace sallyport::audit {

@@ -224,27 +224,27 @@ bool GatewayConnection::RequestAgentForwarding(Bridge& b, PendingRequest r) {
   }
   b.busy = true;
   auto shared = std::make_shared<PendingRequest>(std::move(r));
-  Authorize(
-      b, "agent-forward", "",
-      [this, shared](Bridge& br, const gw::AuthorizeChannelResponse& a) {
-        br.busy = false;
-        if (!a.allowed()) {
-          Refuse(br, *shared,
-                 absl::StrCat("agent forwarding refused: ", a.reason()), true);
-        } else if (!br.tap
-                        ->Request(Monotonic(), Direction::kInput, shared->type,
-                                  "")
-                        .ok()) {
-          CloseBridge(br, "recording failed");
-          return;
-        } else {
-          agent_forwarding_ = true;
-          Log(absl::StrCat("event=agent.forward ", Describe(),
-                           " channel=", br.down.id()));
-          Forward(br, std::move(*shared));
-        }
-        if (FindDown(br.down.id()) == &br) ProcessRequests(br);
-      });
+  Authorize(b, "agent-forward", "",
+            [this, shared](Bridge& br, const gw::AuthorizeChannelResponse& a) {
+              br.busy = false;
+              if (!a.allowed()) {
+                Refuse(br, *shared,
+                       absl::StrCat("agent forwarding refused: ", a.reason()),
+                       true);
+              } else if (!br.tap
+                              ->Request(Monotonic(), Direction::kInput,
+                                        shared->type, "")
+                              .ok()) {
+                CloseBridge(br, "recording failed");
+                return;
+              } else {
+                agent_forwarding_ = true;
+                Log(absl::StrCat("event=agent.forward ", Describe(),
+                                 " channel=", br.down.id()));
+                Forward(br, std::move(*shared));
+              }
+              if (FindDown(br.down.id()) == &br) ProcessRequests(br);
+            });
   return true;
 }
 
