@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "ca/audit_log.h"
 #include "ca/ca_test_env.h"
+#include "ca/server_test_util.h"
 #include "gtest/gtest.h"
 #include "ssh/cert/certificate.h"
 
@@ -13,16 +14,6 @@ namespace sallyport::ca {
 namespace {
 
 using grpc::StatusCode;
-
-std::vector<storage::AuditEvent> Events(CaTestEnv& env, std::string_view type) {
-  std::vector<storage::AuditEvent> out;
-  auto all = env.store().ListAuditEvents(0, 10000);
-  EXPECT_TRUE(all.ok());
-  for (auto& e : *all) {
-    if (e.type == type) out.push_back(e);
-  }
-  return out;
-}
 
 TEST(IssuanceTest, RoleMaxTtlOfOneHourGivesAOneHourCertificate) {
   auto env = CaTestEnv::CreateOrNull();

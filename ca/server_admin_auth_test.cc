@@ -8,7 +8,7 @@
 #include "ca/audit_log.h"
 #include "ca/ca_test_env.h"
 #include "ca/client_ca.h"
-#include "ca/server_admin_test_util.h"
+#include "ca/server_test_util.h"
 #include "ca/tls_material.h"
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"

@@ -14,7 +14,7 @@
 #include "ca/ca_keys.h"
 #include "ca/ca_test_env.h"
 #include "ca/password_hash.h"
-#include "ca/server_admin_test_util.h"
+#include "ca/server_test_util.h"
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
 #include "ssh/cert/certificate.h"

@@ -85,15 +85,9 @@ class Forwards : public ssh::session::SessionHandler {
       session_->Disconnect("done");
       return;
     }
-    ssh::connection::DirectTcpip d;
-    d.host = destinations_[answers_.size()].first;
-    d.port = destinations_[answers_.size()].second;
-    d.originator_address = "127.0.0.1";
-    d.originator_port = 40000;
-    absl::StatusOr<Channel> ch =
-        session_->OpenChannel("direct-tcpip", d.Serialize());
-    if (!ch.ok()) {
-      ADD_FAILURE() << ch.status();
+    const auto& [host, port] = destinations_[answers_.size()];
+    if (absl::Status st = OpenDirectTcpip(*session_, host, port); !st.ok()) {
+      ADD_FAILURE() << st;
       session_->Disconnect("cannot open");
     }
   }

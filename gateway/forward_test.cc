@@ -394,12 +394,7 @@ class SendAndClose : public ssh::session::SessionHandler {
     (void)ch.Close();
   }
   void Open() {
-    ssh::connection::DirectTcpip d;
-    d.host = "web01";
-    d.port = port_;
-    d.originator_address = "127.0.0.1";
-    d.originator_port = 40000;
-    if (!session_->OpenChannel("direct-tcpip", d.Serialize()).ok()) {
+    if (!OpenDirectTcpip(*session_, "web01", port_).ok()) {
       ADD_FAILURE() << "cannot open";
       session_->Disconnect("cannot open");
     }

@@ -80,12 +80,7 @@ class UnusedJumps : public ssh::session::SessionHandler {
   void OnAuthenticated(ssh::session::Session& s) override {
     session_ = &s;
     for (int i = 0; i < count_; ++i) {
-      ssh::connection::DirectTcpip d;
-      d.host = host_;
-      d.port = port_;
-      d.originator_address = "127.0.0.1";
-      d.originator_port = 40000;
-      if (!s.OpenChannel("direct-tcpip", d.Serialize()).ok()) {
+      if (!OpenDirectTcpip(s, host_, port_).ok()) {
         ADD_FAILURE() << "cannot open";
         s.Disconnect("cannot open");
         return;
@@ -333,12 +328,7 @@ class JumpsInTurn : public ssh::session::SessionHandler {
     }
     const Step& step = steps_[next_++];
     if (step.before) step.before();
-    ssh::connection::DirectTcpip d;
-    d.host = step.host;
-    d.port = step.port;
-    d.originator_address = "127.0.0.1";
-    d.originator_port = 40000;
-    if (!session_->OpenChannel("direct-tcpip", d.Serialize()).ok()) {
+    if (!OpenDirectTcpip(*session_, step.host, step.port).ok()) {
       ADD_FAILURE() << "cannot open";
       session_->Disconnect("cannot open");
     }

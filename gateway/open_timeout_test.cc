@@ -138,13 +138,11 @@ class ForwardThatTimesOut : public ssh::session::SessionHandler {
 
  private:
   void OpenForward() {
-    ssh::connection::DirectTcpip d;
-    d.host = host_.empty() ? "127.0.0.1" : host_;
-    d.port = destination_.port();
-    d.originator_address = "127.0.0.1";
-    d.originator_port = 40000;
-    if (!session_->OpenChannel("direct-tcpip", d.Serialize()).ok())
+    if (!OpenDirectTcpip(*session_, host_.empty() ? "127.0.0.1" : host_,
+                         destination_.port())
+             .ok()) {
       session_->Disconnect("cannot open");
+    }
   }
 
   SlowToConnect& destination_;

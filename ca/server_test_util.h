@@ -1,8 +1,8 @@
-// Helpers of the admin API tests over real gRPC/TLS (server_admin_test.cc,
-// server_admin_auth_test.cc): a ListUsers call and the audit events of a
-// type in the CA's store.
-#ifndef SALLYPORT_CA_SERVER_ADMIN_TEST_UTIL_H_
-#define SALLYPORT_CA_SERVER_ADMIN_TEST_UTIL_H_
+// Helpers of the tests of an in-process CA over real gRPC/TLS
+// (server_admin_test.cc, server_admin_auth_test.cc, issuance_test.cc): a
+// ListUsers call and the audit events of a type in the CA's store.
+#ifndef SALLYPORT_CA_SERVER_TEST_UTIL_H_
+#define SALLYPORT_CA_SERVER_TEST_UTIL_H_
 
 #include <grpcpp/grpcpp.h>
 
@@ -44,4 +44,4 @@ inline std::vector<storage::AuditEvent> Events(CaTestEnv& env,
 
 }  // namespace sallyport::ca
 
-#endif  // SALLYPORT_CA_SERVER_ADMIN_TEST_UTIL_H_
+#endif  // SALLYPORT_CA_SERVER_TEST_UTIL_H_
