@@ -168,9 +168,7 @@ void GatewayConnection::ReportClosed(const absl::Status& why) {
   ending_.recording_failed = outcome == kOutcomeRecordingFailed;
   ending_.reason = std::string(SessionEndReason(outcome));
   observer().ConnectionClosed(
-      log_conn_, outcome,
-      absl::FromChrono(std::chrono::steady_clock::now() - opened_at_),
-      bytes_in_, bytes_out_,
+      log_conn_, outcome, Monotonic() - opened_at_, bytes_in_, bytes_out_,
       why.ok() ? std::string_view()
                : std::string_view(why.message().data(), why.message().size()));
 }

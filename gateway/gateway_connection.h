@@ -560,10 +560,9 @@ class GatewayConnection
            limits_.max_channels_per_connection;
   }
   LogConnection log_conn_;
-  // On the steady clock, for the connection's duration (connection.close,
+  // On Monotonic(), for the connection's duration (connection.close,
   // session.end): a wall clock set back during it made that negative.
-  std::chrono::steady_clock::time_point opened_at_ =
-      std::chrono::steady_clock::now();
+  const absl::Duration opened_at_ = Monotonic();
   // When the user authenticated (Now()): the session's start, as its
   // session.start event and its recording (ChannelInfo) give it; and the
   // same instant on Monotonic(), from which its records' offsets are.
