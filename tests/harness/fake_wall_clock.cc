@@ -54,6 +54,18 @@ std::map<std::string, std::string> FakeWallClock::Env() const {
       {"FAKETIME_CACHE_DURATION", "1"},
       {"FAKETIME_DONT_FAKE_MONOTONIC", "1"},
       {kChildEnv, path_},
+      // gRPC's client-channel backup poller (every 5 s) polls with a
+      // deadline in the past; a thread that is not the poller then waits
+      // on a condition variable until that deadline as a CLOCK_REALTIME
+      // time, which here (the process reads real + offset, the kernel
+      // sleeps until real) is the offset away: an hour's sleep that also
+      // holds every timer closure that fired with it (a call's deadline
+      // among them: //ca:timed_waits_test hung in 3 of 4 runs). A real
+      // clock step meets that wait only if it comes within it (a few
+      // microseconds); under this clock every such wait after Step() does.
+      // Nothing of ours needs the backup poller (the callback API's
+      // threads poll), so children run without it.
+      {"GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "0"},
   };
   // An ASan build wants its runtime first among the loaded libraries; the
   // preloaded libfaketime comes before it (other builds ignore this).
