@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "ca/audit_log.h"
 #include "ca/gateway_service.h"
@@ -18,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
 #include "ssh/cert/certificate.h"
+#include "ssh/crypto/keys.h"
 #include "tests/harness/sshd_fixture.h"
 #include "tests/harness/subprocess.h"
 #include "tests/harness/temp_dir.h"
@@ -296,6 +298,109 @@ TEST_P(GatewayAuthorizeTest, ARecreatedUserDoesNotInheritTheOldCertificates) {
   EXPECT_TRUE(a.allowed()) << a.reason();
   st = IssueSession(gateway_.channel, login_, "web01", &issued);
   EXPECT_TRUE(st.ok()) << st.error_message();
+}
+
+// Only a login certificate this CA issued is accepted, though another
+// one signed with the same user CA key (ssh-keygen -s with a copied key,
+// bypassing the issuance and its cert.issued event) verifies: one with a
+// serial the CA never issued is refused, and so is one that reuses an
+// issued serial but differs from what was issued (more principals, another
+// key), and a session certificate's serial. AuthorizeChannel and
+// IssueSessionCertificate both refuse, each refusal audited; alice's own
+// certificate is still allowed.
+TEST_P(GatewayAuthorizeTest, OnlyCertificatesThisCaIssuedAreAccepted) {
+  const std::string real_line(
+      absl::StripTrailingAsciiWhitespace(alice_.response.ssh_certificate()));
+  absl::StatusOr<ssh::cert::Certificate> real =
+      ssh::cert::Certificate::FromLine(real_line);
+  ASSERT_TRUE(real.ok()) << real.status();
+  const std::string user_ca = env_->dir() + "/state/user_ca";
+  const std::string alice_pub = dir_->File("alice.pub");
+  ASSERT_TRUE(testing::WriteFile(alice_pub, alice_.ssh_public_key + "\n").ok());
+  auto other = testing::GenerateKey(dir_->path(), "other");
+  ASSERT_TRUE(other.ok()) << other.status();
+  // ssh-keygen writes NAME-cert.pub next to the key: one copy per case.
+  const auto sign = [&](const std::string& name, const std::string& pub,
+                        const std::string& principals, uint64_t serial) {
+    const std::string copy = dir_->File(name + ".pub");
+    EXPECT_TRUE(testing::WriteFile(copy, testing::ReadFileOrEmpty(pub)).ok());
+    absl::StatusOr<std::string> path = testing::SignWithSshKeygen(
+        user_ca, copy, real->key_id, principals, "-5m:+1h", /*host=*/false,
+        {"-z", absl::StrCat(serial)});
+    EXPECT_TRUE(path.ok()) << path.status();
+    return std::string(absl::StripTrailingAsciiWhitespace(
+        testing::ReadFileOrEmpty(path.value_or(""))));
+  };
+  const std::string principals = absl::StrJoin(real->principals, ",");
+  struct Case {
+    std::string what;
+    std::string line;
+    std::string reason;
+  };
+  std::vector<Case> cases = {
+      {"a serial the CA never issued",
+       sign("unissued", alice_pub, principals, real->serial + 1000000),
+       "was not issued by this CA"},
+      {"alice's serial with one more principal",
+       sign("wider", alice_pub, principals + ",root", real->serial),
+       "other principals"},
+      {"alice's serial on another key",
+       sign("otherkey", other->public_path, principals, real->serial),
+       "another key"},
+  };
+  // A session certificate's serial, on alice's key and principals.
+  gw::IssueSessionCertificateResponse session;
+  ASSERT_TRUE(IssueSession(gateway_.channel, login_, "web01", &session).ok());
+  absl::StatusOr<ssh::cert::Certificate> session_cert =
+      ssh::cert::Certificate::FromLine(session.certificate().ssh_certificate());
+  ASSERT_TRUE(session_cert.ok()) << session_cert.status();
+  cases.push_back({"a session certificate's serial",
+                   sign("session", alice_pub, principals, session_cert->serial),
+                   "not a login certificate"});
+
+  const int denied_before =
+      CountEvents(kEventAccessDenied, "\"certificate-refused\"");
+  const int refused_before = CountEvents(kEventCertRefused);
+  int n = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    ASSERT_FALSE(c.line.empty());
+    absl::StatusOr<ssh::cert::Certificate> forged =
+        ssh::cert::Certificate::FromLine(c.line);
+    ASSERT_TRUE(forged.ok()) << forged.status();
+    // It verifies against the user CA key like alice's own.
+    ASSERT_EQ(forged->CaFingerprint(), real->CaFingerprint());
+    alice_.response.set_ssh_certificate(c.line);
+    gw::AuthorizeChannelResponse a = Authorize(login_, "web01", "shell");
+    EXPECT_FALSE(a.allowed());
+    EXPECT_TRUE(absl::StrContains(a.reason(), c.reason)) << a.reason();
+    ++n;
+    EXPECT_EQ(CountEvents(kEventAccessDenied, "\"certificate-refused\""),
+              denied_before + n);
+    // The key signs the userauth proof (alice's, or the other key's).
+    const bool other_key = c.what == "alice's serial on another key";
+    absl::StatusOr<ssh::crypto::PrivateKey> key =
+        ssh::crypto::PrivateKey::LoadFile(other->private_path);
+    ASSERT_TRUE(key.ok()) << key.status();
+    const UserauthProof proof =
+        SignedLogin(login_ + "+web01", other_key ? &*key : nullptr, c.line);
+    gw::IssueSessionCertificateResponse issued;
+    grpc::Status st = IssueSession(gateway_.channel, login_, "web01", &issued,
+                                   absl::StrCat("s-forged-", n), &proof);
+    EXPECT_EQ(st.error_code(), StatusCode::PERMISSION_DENIED)
+        << st.error_message();
+    EXPECT_TRUE(absl::StrContains(st.error_message(), c.reason))
+        << st.error_message();
+    EXPECT_EQ(CountEvents(kEventCertRefused), refused_before + n);
+  }
+
+  // Alice's own certificate: allowed.
+  alice_.response.set_ssh_certificate(real_line);
+  gw::AuthorizeChannelResponse a = Authorize(login_, "web01", "shell");
+  EXPECT_TRUE(a.allowed()) << a.reason();
+  EXPECT_TRUE(
+      IssueSession(gateway_.channel, login_, "web01", &session, "s-alice-again")
+          .ok());
 }
 
 SP_INSTANTIATE_ON_BOTH_BACKENDS(GatewayAuthorizeTest);

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <limits>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -60,6 +61,39 @@ bool JumpCanBeRecorded(const rbac::Decision& d,
       return !role.deny[index].channels.empty();
   }
   return false;
+}
+
+// Empty when `cert` is the login certificate `issued` records; otherwise
+// the first field in which it differs. The record holds every field the
+// issuer decided but the extensions, which a certificate cannot widen
+// beyond what the roles give at each check (the permissions are narrowed
+// again by RBAC per channel).
+std::string DiffersFromIssued(const ssh::cert::Certificate& cert,
+                              const storage::IssuedCertificate& issued) {
+  if (issued.purpose != storage::CertificatePurpose::kLogin) {
+    return absl::StrCat(
+        "that serial is a ",
+        std::string(storage::CertificatePurposeName(issued.purpose)),
+        " certificate, not a login certificate");
+  }
+  if (cert.KeyFingerprint() != issued.public_key_fingerprint) {
+    return "another key";
+  }
+  if (cert.key_id != issued.key_id) return "another key id";
+  if (cert.principals != issued.principals) return "other principals";
+  const auto seconds = [](uint64_t s) {
+    return s > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())
+               ? absl::InfiniteFuture()
+               : absl::FromUnixSeconds(static_cast<int64_t>(s));
+  };
+  if (seconds(cert.valid_after) != issued.valid_after ||
+      seconds(cert.valid_before) != issued.valid_before) {
+    return "another validity";
+  }
+  if (cert.CaFingerprint() != issued.ca_key_fingerprint) {
+    return "signed by another CA key";
+  }
+  return "";
 }
 
 }  // namespace
@@ -140,13 +174,13 @@ absl::StatusOr<GatewayService::Checked> GatewayService::FinishCheck(
   if (!user.ok())
     return absl::UnavailableError("the CA's store is unavailable");
   if (pending.issued) {
-    // As PeerAuthenticator does for client certificates: a certificate
-    // issued before the user of its name was created was issued to an
-    // earlier user of that name (deleted), and a deleted and recreated
-    // name does not inherit it. One not in the store was not issued by
-    // this CA's issuance (e.g. signed offline with its key): it is
-    // checked as before, by its signature, validity and revocation.
-    // A serial the store cannot hold (0) was not read: not found.
+    // Only a login certificate this CA issued (and recorded, with its
+    // cert.issued event, before handing it out) is accepted: one signed
+    // outside the issuance with a user CA key (ssh-keygen -s with a copied
+    // or stolen key) has no record and is refused, as is one that differs
+    // from the record of its serial (another key, more principals, a longer
+    // validity, or a session certificate's serial). A serial the store
+    // cannot hold (0) was not read: not found.
     const absl::StatusOr<storage::IssuedCertificate> issued =
         read.certificate.has_value()
             ? *read.certificate
@@ -155,8 +189,27 @@ absl::StatusOr<GatewayService::Checked> GatewayService::FinishCheck(
     if (!issued.ok() && !absl::IsNotFound(issued.status())) {
       return absl::UnavailableError("the CA's store is unavailable");
     }
-    if (issued.ok() &&
-        (issued->user != user->name || issued->issued_at < user->created_at)) {
+    const ssh::cert::Certificate& cert = *out.presented.certificate;
+    if (!issued.ok()) {
+      out.presented.refusal = absl::PermissionDeniedError(absl::StrCat(
+          ssh::cert::DescribeForLog(cert),
+          " was not issued by this CA (it has no record of serial ",
+          cert.serial, "); log in with `sp login`"));
+      return out;
+    }
+    if (const std::string differs = DiffersFromIssued(cert, *issued);
+        !differs.empty()) {
+      out.presented.refusal = absl::PermissionDeniedError(
+          absl::StrCat(ssh::cert::DescribeForLog(cert),
+                       " is not the certificate this CA issued with serial ",
+                       cert.serial, " (", differs, ")"));
+      return out;
+    }
+    // As PeerAuthenticator does for client certificates: a certificate
+    // issued before the user of its name was created was issued to an
+    // earlier user of that name (deleted), and a deleted and recreated
+    // name does not inherit it.
+    if (issued->user != user->name || issued->issued_at < user->created_at) {
       out.presented.refusal = absl::PermissionDeniedError(
           absl::StrCat(ssh::cert::DescribeForLog(*out.presented.certificate),
                        " was issued to an earlier user ",

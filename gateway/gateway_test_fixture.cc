@@ -3,7 +3,9 @@
 #include <cstdio>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "ssh/cert/certificate.h"
 #include "ssh/connection/messages.h"
 
 namespace sallyport::gateway {
@@ -302,13 +304,37 @@ void GatewayTest::SignAliceCertificate(
       testing::RunCommandOk({"ssh-keygen", "-y", "-f", key_path_});
   ASSERT_TRUE(pub.ok()) << pub.status();
   ASSERT_TRUE(testing::WriteFile(key_path_ + ".pub", pub->out).ok());
-  std::vector<std::string> args = {"-z", "4242"};
+  // A serial the CA has not given (its own count from 1).
+  static uint64_t serial = 4242;
+  ++serial;
+  std::vector<std::string> args = {"-z", absl::StrCat(serial)};
   args.insert(args.end(), options.begin(), options.end());
   absl::StatusOr<std::string> cert = testing::SignWithSshKeygen(
       env_->dir() + "/state/user_ca", key_path_ + ".pub", "alice", login_,
       "-5m:+1h", /*host=*/false, args);
   ASSERT_TRUE(cert.ok()) << cert.status();
   cert_path_ = *cert;
+  // The CA accepts only login certificates it has a record of: the test
+  // plays the issuance (whose roles could not give these options) and
+  // records it as the issuer does.
+  absl::StatusOr<ssh::cert::Certificate> signed_cert =
+      ssh::cert::Certificate::FromLine(testing::ReadFileOrEmpty(*cert));
+  ASSERT_TRUE(signed_cert.ok()) << signed_cert.status();
+  storage::IssuedCertificate record;
+  record.serial = signed_cert->serial;
+  record.key_id = signed_cert->key_id;
+  record.user = "alice";
+  record.principals = signed_cert->principals;
+  record.valid_after =
+      absl::FromUnixSeconds(static_cast<int64_t>(signed_cert->valid_after));
+  record.valid_before =
+      absl::FromUnixSeconds(static_cast<int64_t>(signed_cert->valid_before));
+  record.public_key_fingerprint = signed_cert->KeyFingerprint();
+  record.ca_key_fingerprint = signed_cert->CaFingerprint();
+  record.purpose = storage::CertificatePurpose::kLogin;
+  absl::StatusOr<storage::IssuedCertificate> recorded =
+      env_->store().RecordCertificate(record);
+  ASSERT_TRUE(recorded.ok()) << recorded.status();
 }
 
 ::testing::AssertionResult GatewayTest::SessionEndedAs(

@@ -362,7 +362,9 @@ class GatewayTest : public ::testing::Test {
 
   // Replaces alice's certificate (cert_path_) by one that ssh-keygen
   // signs with the user CA key for the same key, key id and login, with
-  // `options` (e.g. {"-O", "no-pty"}) added to ssh-keygen's defaults.
+  // `options` (e.g. {"-O", "no-pty"}) added to ssh-keygen's defaults, and
+  // records it in the CA's store as the issuance does (the CA accepts only
+  // login certificates it has a record of).
   void SignAliceCertificate(const std::vector<std::string>& options);
 
   // The gateway's AuthorizeChannel calls so far (its CA RPC metric).

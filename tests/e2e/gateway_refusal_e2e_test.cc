@@ -1,12 +1,12 @@
 // Issue 12 "Refusals, each a test", with the real `sallyport-gateway`
 // (enrolled and served by BastionFixture), the real CA, real sshd targets
 // and stock `ssh`: certificates that are expired, not yet valid, from an
-// untrusted CA, revoked before and during a session, or that end mid-
-// session; roles that do not select a host, deny it by label, deny a kind
-// over another role's allow, or do not allow a kind; -R and agent
-// forwarding; target host keys that do not match (pinned key, host
-// certificate for another name, host certificate from another CA).
-// The CA going away is in gateway_refusal_ca_down_e2e_test.cc.
+// untrusted CA, signed with the CA's key but not issued by the CA, revoked
+// before and during a session, or that end mid-session; roles that do not
+// select a host, deny it by label, deny a kind over another role's allow, or do
+// not allow a kind; -R and agent forwarding; target host keys that do not match
+// (pinned key, host certificate for another name, host certificate from another
+// CA). The CA going away is in gateway_refusal_ca_down_e2e_test.cc.
 //
 // Certificates the CA did not issue through `sp login` are signed here with
 // ssh-keygen and the user CA key in the CA's state dir: the test is the
@@ -32,6 +32,8 @@ namespace {
 //    label tier=secret (every kind); user dana; target web03 env=dev
 //    tier=secret.
 //  - users rex and rose [dev]: revoked before / during a session.
+//  - role brief: exec on env=dev with certificates of 1 min (max_ttl); user
+//    sam, whose certificate ends during a session.
 BastionFixture::Options RefusalOptions() {
   BastionFixture::Options o = BastionFixture::DefaultOptions();
   const std::string login = CurrentUserName();
@@ -49,12 +51,22 @@ BastionFixture::Options RefusalOptions() {
     nosecret.add_channels(kind);
   (*nosecret.add_deny()->add_hosts()->mutable_labels())["tier"] = "secret";
   o.roles.push_back(nosecret);
+  // Certificates of a minute (the least max_ttl), so that one ends during a
+  // session.
+  admin::v1::Role brief;
+  brief.set_name("brief");
+  brief.add_logins(login);
+  (*brief.add_hosts()->mutable_labels())["env"] = "dev";
+  brief.add_channels("exec");
+  brief.mutable_max_ttl()->set_seconds(60);
+  o.roles.push_back(brief);
   for (const auto& [name, role] :
        std::vector<std::pair<std::string, std::string>>{
            {"eve", "execonly"},
            {"dana", "dev-nosecret"},
            {"rex", "dev"},
-           {"rose", "dev"}}) {
+           {"rose", "dev"},
+           {"sam", "brief"}}) {
     BastionUserSpec u;
     u.name = name;
     u.roles = {role};
@@ -136,13 +148,21 @@ std::vector<SshdFixture*> GatewayRefusalE2eTest::extra_sshds_;
 
 // ------------------------------------------------------------ certificates
 
-TEST_F(GatewayRefusalE2eTest, ACertificateFromTheUserCaIsAcceptedAsControl) {
-  // The same way of making certificates, valid now: accepted. So the
-  // refusals below are the validity and trust rules, not the tooling.
-  const RunResult r =
-      ViaWithCertificate("valid", UserCaKey(), "alice", "-5m:+1h", "echo fine");
-  EXPECT_EQ(r.exit_code, 0) << r.Describe();
-  EXPECT_EQ(r.out, "fine\n");
+// A certificate signed with the CA's own user CA key outside its issuance
+// (ssh-keygen -s with a copy of the key: no record, no cert.issued event)
+// passes the gateway's checks of signature, validity and principals, and
+// the CA refuses it: it has no record of its serial. Made the same way as
+// the refused ones below, valid now: so their refusals are the validity
+// and trust rules, and this one is the issuance rule.
+TEST_F(GatewayRefusalE2eTest, ACertificateTheCaDidNotIssueIsRefused) {
+  const RunResult r = ViaWithCertificate("valid", UserCaKey(), "alice",
+                                         "-5m:+1h", "echo should-not-run");
+  EXPECT_NE(r.exit_code, 0) << r.Describe();
+  EXPECT_FALSE(absl::StrContains(r.out, "should-not-run")) << r.Describe();
+  EXPECT_TRUE(absl::StrContains(r.err, "was not issued by this CA")) << r.err;
+  EXPECT_TRUE(
+      absl::StrContains(fixture_->GatewayLog(), "was not issued by this CA"))
+      << fixture_->GatewayLog();
 }
 
 TEST_F(GatewayRefusalE2eTest, AnExpiredCertificateIsRefused) {
@@ -249,19 +269,19 @@ TEST_F(GatewayRefusalE2eTest, RevokingTheCertificateEndsTheSessionAtOnce) {
 }
 
 TEST_F(GatewayRefusalE2eTest, TheSessionEndsAtTheCertificatesValidBefore) {
-  // A certificate that ends 30 s from now (enough to connect on a loaded
-  // machine), a command that would run for 90 s.
+  // sam's role gives certificates of a minute (enough to connect on a
+  // loaded machine): a fresh one, and a command that would run for 150 s.
   const absl::Time start = absl::Now();
+  ASSERT_TRUE(fixture_->Login("sam").ok());
   RunOptions ro;
-  ro.timeout = absl::Seconds(150);
+  ro.timeout = absl::Seconds(200);
   const RunResult r =
-      ViaWithCertificate("short", UserCaKey(), "alice", "-1m:+30s",
-                         "echo started; sleep 90; echo late", ro);
+      Via("sam", "web01", "echo started; sleep 150; echo late", {}, ro);
   EXPECT_NE(r.exit_code, 0) << r.Describe();
   EXPECT_TRUE(absl::StrContains(r.out, "started")) << r.Describe();
   EXPECT_FALSE(absl::StrContains(r.out, "late")) << r.Describe();
   EXPECT_TRUE(absl::StrContains(r.err, "valid_before reached")) << r.err;
-  EXPECT_LT(absl::Now() - start, absl::Seconds(80));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(110));
 }
 
 // ------------------------------------------------------------ hosts, roles
