@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -17,6 +18,7 @@
 #include "base/files.h"
 #include "base/safe_text.h"
 #include "ca/rbac/names.h"
+#include "cli/krl.h"
 #include "cli/sp_home.h"
 #include "ssh/crypto/keys.h"
 
@@ -39,10 +41,16 @@ std::string KnownHostsName(const std::string& host, uint32_t port) {
 // taken silently, whatever a later `Host *` of the user's ~/.ssh/config
 // says (ssh takes the first value it reads, and the Include is at the top).
 std::string IdentityLines(const std::string& key, const std::string& cert,
-                          const std::string& known_hosts) {
-  return absl::StrCat("  CertificateFile ", cert, "\n  IdentityFile ", key,
-                      "\n  IdentitiesOnly yes\n  UserKnownHostsFile ",
-                      known_hosts, "\n  StrictHostKeyChecking yes\n");
+                          const std::string& known_hosts,
+                          const std::string& revoked_host_keys) {
+  std::string lines =
+      absl::StrCat("  CertificateFile ", cert, "\n  IdentityFile ", key,
+                   "\n  IdentitiesOnly yes\n  UserKnownHostsFile ", known_hosts,
+                   "\n  StrictHostKeyChecking yes\n");
+  if (!revoked_host_keys.empty()) {
+    absl::StrAppend(&lines, "  RevokedHostKeys ", revoked_host_keys, "\n");
+  }
+  return lines;
 }
 
 // The file an ssh_config line includes when it is an Include of one file,
@@ -103,6 +111,45 @@ absl::StatusOr<std::string> CaKeyLine(std::string_view what,
   return parsed->ToAuthorizedKeysLine();
 }
 
+absl::StatusOr<std::string> HostRevocationsKrl(
+    const std::vector<std::string>& host_ca_keys,
+    const std::vector<v1::Revocation>& revocations, absl::Time now) {
+  KrlContents krl;
+  for (const std::string& sent : host_ca_keys) {
+    absl::StatusOr<ssh::crypto::PublicKey> key =
+        ssh::crypto::PublicKey::FromAuthorizedKeysLine(sent);
+    if (!key.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the CA sent a host CA key that is not an SSH public key: ",
+          base::EscapeControls(std::string(key.status().message()))));
+    }
+    krl.ca_keys.push_back(key->Blob());
+  }
+  for (const v1::Revocation& r : revocations) {
+    if (r.target_case() == v1::Revocation::kSerial) {
+      // Serials need a CA key to be listed under; with none, the keys
+      // revoked still go in.
+      if (!krl.ca_keys.empty()) krl.serials.push_back(r.serial());
+    } else if (r.target_case() == v1::Revocation::kKeyFingerprint) {
+      absl::StatusOr<std::array<uint8_t, 32>> hash =
+          ParseSha256Fingerprint(r.key_fingerprint());
+      if (!hash.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("the CA sent revocation ", r.id(),
+                         " with a key fingerprint that "
+                         "is not SHA256:BASE64"));
+      }
+      krl.key_sha256.push_back(*hash);
+    }
+    if (r.id() > 0) {
+      krl.version = std::max(krl.version, static_cast<uint64_t>(r.id()));
+    }
+  }
+  krl.generated = now;
+  krl.comment = "Sallyport revocations (sp config)";
+  return BuildKrl(krl);
+}
+
 std::string IncludeLine(std::string_view ssh_config_path) {
   // Include takes no %-tokens: the path as it is, quoted (RenderSpConfig
   // refused paths with a quote or a control character).
@@ -117,7 +164,13 @@ absl::StatusOr<SpConfigFiles> RenderSpConfig(
   if (!cert.ok()) return cert.status();
   absl::StatusOr<std::string> known = QuoteConfigPath(in.known_hosts);
   if (!known.ok()) return known.status();
-  const std::string identity = IdentityLines(*key, *cert, *known);
+  std::string revoked;
+  if (!in.revoked_host_keys.empty()) {
+    absl::StatusOr<std::string> quoted = QuoteConfigPath(in.revoked_host_keys);
+    if (!quoted.ok()) return quoted.status();
+    revoked = *quoted;
+  }
+  const std::string identity = IdentityLines(*key, *cert, *known, revoked);
 
   SpConfigFiles out;
   std::vector<std::string> ca_names;  // for the @cert-authority lines

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "proto/ca.pb.h"
 
 namespace sallyport::cli {
@@ -28,7 +29,12 @@ struct SpConfigInput {
   std::string key;          // private key path
   std::string certificate;  // -cert.pub path
   std::string known_hosts;  // the Sallyport known_hosts path
-  std::string ssh_config;   // where the fragment goes (for the Include hint)
+  // The KRL of the CA's revocations (HostRevocationsKrl), written before
+  // the fragment: every Host block gets `RevokedHostKeys` with it, so ssh
+  // refuses a gateway or host key (or host certificate) the CA revoked.
+  // Empty: no such line (ssh then fails on no file).
+  std::string revoked_host_keys;
+  std::string ssh_config;  // where the fragment goes (for the Include hint)
   // The login certificate's principals: the first is the gateway hop's
   // user name (a jump-only connection's user must be a principal).
   std::vector<std::string> principals;
@@ -58,6 +64,20 @@ inline constexpr size_t kNamesPerCertAuthorityLine = 32;
 absl::StatusOr<SpConfigFiles> RenderSpConfig(
     const SpConfigInput& input,
     const ::sallyport::ca::v1::ListMyHostsResponse& hosts);
+
+// The KRL (OpenSSH PROTOCOL.krl) `sp config` writes for RevokedHostKeys:
+// every serial of `revocations` under each host CA key, and every revoked
+// key by its SHA-256 (a host key revoked by key also refuses every
+// certificate on it: a revoked gateway's own host certificate and the
+// target certificates it shows for recorded jumps). The CA's serials are
+// unique across its keys and purposes, so a user certificate's serial in
+// the list names no host certificate. kInvalidArgument for a host CA key
+// that is not a public key, a revocation whose fingerprint is not
+// "SHA256:" and 43 base64 characters, or more than kMaxKrlEntries entries.
+absl::StatusOr<std::string> HostRevocationsKrl(
+    const std::vector<std::string>& host_ca_keys,
+    const std::vector<::sallyport::ca::v1::Revocation>& revocations,
+    absl::Time now);
 
 // A path as one ssh_config argument: in double quotes, '%' doubled (ssh
 // expands %-tokens in these paths). kInvalidArgument for '"', a control

@@ -12,9 +12,16 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "base/files.h"
 #include "base/safe_text.h"
 #include "cli/sp_home.h"
 #include "gtest/gtest.h"
+#include "ssh/crypto/keys.h"
+#include "tests/harness/sshd_fixture.h"
+#include "tests/harness/subprocess.h"
+#include "tests/harness/temp_dir.h"
 
 namespace sallyport::cli {
 namespace {
@@ -93,6 +100,104 @@ TEST(SpConfigTest, HostBlocksForTheGatewayAndEachHost) {
             "and the inventory hosts only.\n"
             "@cert-authority [gw.example.com]:2222,web01,db01 " +
                 kHostCa + "\n");
+}
+
+// With the KRL's path, every Host block checks it (RevokedHostKeys, the
+// path quoted like the others); without, none does.
+TEST(SpConfigTest, EveryHostBlockChecksTheRevokedHostKeys) {
+  SpConfigInput in = Input();
+  in.revoked_host_keys = "/h/.sallyport/revoked_host_keys";
+  auto files = RenderSpConfig(in, Sample());
+  ASSERT_TRUE(files.ok()) << files.status();
+  const std::string line =
+      "  StrictHostKeyChecking yes\n"
+      "  RevokedHostKeys \"/h/.sallyport/revoked_host_keys\"\n";
+  size_t n = 0;
+  for (size_t at = files->ssh_config.find(line); at != std::string::npos;
+       at = files->ssh_config.find(line, at + 1)) {
+    ++n;
+  }
+  EXPECT_EQ(n, ConfigHostNames(files->ssh_config).size()) << files->ssh_config;
+  EXPECT_EQ(n, 3u);
+  in.revoked_host_keys = "/h/.sallyport/bad\"path";
+  EXPECT_EQ(RenderSpConfig(in, Sample()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  files = RenderSpConfig(Input(), Sample());
+  ASSERT_TRUE(files.ok()) << files.status();
+  EXPECT_FALSE(absl::StrContains(files->ssh_config, "RevokedHostKeys"));
+}
+
+// The KRL as the real ssh-keygen -Q reads it: a host key revoked by key
+// (and a certificate on it: a revoked gateway's host certificate and its
+// recorded-jump target certificates are on its host key), a host
+// certificate revoked by serial; a certificate with another serial on
+// another key is not. Bad input from the CA is refused.
+TEST(HostRevocationsKrlTest, SshKeygenFindsTheRevokedKeysAndSerials) {
+  absl::StatusOr<testing::TempDir> dir = testing::TempDir::Create("krl");
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  absl::StatusOr<testing::KeyPair> ca =
+      testing::GenerateKey(dir->path(), "host_ca");
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  std::vector<testing::KeyPair> hosts;
+  std::vector<std::string> certs;
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<testing::KeyPair> key =
+        testing::GenerateKey(dir->path(), absl::StrCat("host", i));
+    ASSERT_TRUE(key.ok()) << key.status();
+    absl::StatusOr<std::string> cert = testing::SignWithSshKeygen(
+        ca->private_path, key->public_path, absl::StrCat("web0", i),
+        absl::StrCat("web0", i), "-5m:+1h", /*host=*/true,
+        {"-z", absl::StrCat(70 + i)});
+    ASSERT_TRUE(cert.ok()) << cert.status();
+    hosts.push_back(*key);
+    certs.push_back(*cert);
+  }
+  absl::StatusOr<ssh::crypto::PublicKey> key0 =
+      ssh::crypto::PublicKey::FromAuthorizedKeysLine(hosts[0].public_line);
+  ASSERT_TRUE(key0.ok()) << key0.status();
+  std::vector<v1::Revocation> revocations(3);
+  revocations[0].set_id(1);
+  revocations[0].set_key_fingerprint(key0->FingerprintSha256());
+  revocations[1].set_id(2);
+  revocations[1].set_serial(71);
+  revocations[2].set_id(3);
+  revocations[2].set_serial(4242);  // a user certificate's, say
+  absl::StatusOr<std::string> krl =
+      HostRevocationsKrl({ca->public_line}, revocations, absl::Now());
+  ASSERT_TRUE(krl.ok()) << krl.status();
+  const std::string path = dir->File("revoked_host_keys");
+  ASSERT_TRUE(base::WriteFileAtomic(path, *krl, 0644).ok());
+  absl::StatusOr<testing::RunResult> q =
+      testing::RunCommand({"ssh-keygen", "-Q", "-f", path, hosts[0].public_path,
+                           certs[0], certs[1], certs[2], hosts[2].public_path});
+  ASSERT_TRUE(q.ok()) << q.status();
+  const std::vector<std::string> lines =
+      absl::StrSplit(absl::StripTrailingAsciiWhitespace(q->out), '\n');
+  ASSERT_EQ(lines.size(), 5u) << q->Describe();
+  EXPECT_TRUE(absl::EndsWith(lines[0], ": REVOKED")) << lines[0];
+  EXPECT_TRUE(absl::EndsWith(lines[1], ": REVOKED")) << lines[1];
+  EXPECT_TRUE(absl::EndsWith(lines[2], ": REVOKED")) << lines[2];
+  EXPECT_TRUE(absl::EndsWith(lines[3], ": ok")) << lines[3];
+  EXPECT_TRUE(absl::EndsWith(lines[4], ": ok")) << lines[4];
+
+  // No revocations: a KRL that revokes nothing (ssh needs the file).
+  krl = HostRevocationsKrl({ca->public_line}, {}, absl::Now());
+  ASSERT_TRUE(krl.ok()) << krl.status();
+  ASSERT_TRUE(base::WriteFileAtomic(path, *krl, 0644).ok());
+  q = testing::RunCommand({"ssh-keygen", "-Q", "-f", path, certs[1]});
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_TRUE(absl::StrContains(q->out, ": ok")) << q->Describe();
+
+  v1::Revocation bad;
+  bad.set_id(4);
+  bad.set_key_fingerprint("SHA256:nonsense");
+  EXPECT_EQ(
+      HostRevocationsKrl({ca->public_line}, {bad}, absl::Now()).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(HostRevocationsKrl({"ssh-ed25519 notakey"}, {}, absl::Now())
+                .status()
+                .code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(SpConfigTest, HostileNamesFromTheCaAreLeftOut) {

@@ -6,6 +6,8 @@
 //   NAME-cert.pub    the user certificate from the CA
 //   tls.key, tls.crt the TLS client key (0600) and certificate for the CA
 //   known_hosts      @cert-authority lines for the host CA
+//   revoked_host_keys an OpenSSH KRL of the CA's revocations, for the
+//                    RevokedHostKeys of the Host blocks in ssh_config
 //   user_ca.pub      the user CA keys of the last login
 //   ssh_config       a fragment to Include from ~/.ssh/config
 #ifndef SALLYPORT_CLI_SP_HOME_H_
@@ -45,6 +47,7 @@ class SpHome {
   std::string tls_key() const { return Path("tls.key"); }
   std::string tls_cert() const { return Path("tls.crt"); }
   std::string known_hosts() const { return Path("known_hosts"); }
+  std::string revoked_host_keys() const { return Path("revoked_host_keys"); }
   // The user CA keys of the last login (to find our certificates in the
   // agent at the next login or logout).
   std::string user_ca() const { return Path("user_ca.pub"); }

@@ -23,9 +23,11 @@
 #include "base/address_list.h"
 #include "base/rpc_limits.h"
 #include "base/safe_text.h"
+#include "base/status_macros.h"
 #include "ca/rbac/names.h"
 #include "cli/ca_client.h"
 #include "cli/exit_codes.h"
+#include "cli/krl.h"
 #include "cli/sp_commands.h"
 #include "cli/sp_config.h"
 #include "cli/sp_home.h"
@@ -177,6 +179,41 @@ std::string HomeMismatchWarning(const std::string& home,
       base::EscapeControls(pw_dir), ")\n");
 }
 
+// Every revocation the CA lists (ListRevocations, 1 MiB pages, each after
+// the last), at most kMaxKrlEntries. *call is the failed call's status
+// when a call failed (the returned status then says so too).
+absl::Status ListAllRevocations(const LoggedIn& session,
+                                std::vector<v1::Revocation>* out,
+                                grpc::Status* call) {
+  auto stub = v1::CertificateAuthority::NewStub(session.channel);
+  v1::ListRevocationsRequest request;
+  request.set_limit(10000);
+  for (size_t pages = 1;; ++pages) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    v1::ListRevocationsResponse page;
+    *call = stub->ListRevocations(&ctx, request, &page);
+    if (!call->ok()) {
+      return absl::UnavailableError(RpcError(*call, session.cas));
+    }
+    for (v1::Revocation& r : *page.mutable_revocations()) {
+      if (out->size() >= kMaxKrlEntries) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat("the CA lists more than ", kMaxKrlEntries,
+                         " revocations (more than one KRL holds)"));
+      }
+      out->push_back(std::move(r));
+    }
+    if (!page.more()) return absl::OkStatus();
+    const int64_t last =
+        out->empty() || page.revocations().empty() ? 0 : out->back().id();
+    RETURN_IF_ERROR(CheckNextPage(pages,
+                                  static_cast<size_t>(page.revocations_size()),
+                                  request.after_id(), last));
+    request.set_after_id(last);
+  }
+}
+
 LoginStanding AskCaAboutLogin(const SpHome& home, uint64_t serial,
                               const std::string& key_fingerprint) {
   absl::StatusOr<LoggedIn> session = OpenLoggedIn(home);
@@ -184,54 +221,38 @@ LoginStanding AskCaAboutLogin(const SpHome& home, uint64_t serial,
     return {std::nullopt,
             absl::StrCat("unknown (", session.status().message(), ")")};
   }
-  auto stub = v1::CertificateAuthority::NewStub(session->channel);
-  v1::ListRevocationsRequest request;
-  request.set_limit(10000);
-  // The CA pages the list (1 MiB a page); each page starts after the last.
-  for (size_t pages = 1;; ++pages) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-    v1::ListRevocationsResponse page;
-    const grpc::Status st = stub->ListRevocations(&ctx, request, &page);
-    if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
-        st.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+  std::vector<v1::Revocation> revocations;
+  grpc::Status call;
+  if (absl::Status st = ListAllRevocations(*session, &revocations, &call);
+      !st.ok()) {
+    if (call.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+        call.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
       return {true, absl::StrCat("yes: the CA refuses this login (",
-                                 base::SafeText(st.error_message()), ")")};
+                                 base::SafeText(call.error_message()), ")")};
     }
-    if (!st.ok()) {
-      return {std::nullopt,
-              absl::StrCat("unknown: ", RpcError(st, session->cas))};
-    }
-    for (const v1::Revocation& r : page.revocations()) {
-      const bool by_serial = r.target_case() == v1::Revocation::kSerial;
-      if (by_serial ? r.serial() != serial
-                    : r.key_fingerprint() != key_fingerprint) {
-        continue;
-      }
-      std::string text = absl::StrCat(
-          "yes: ", by_serial ? "its serial" : "its key", " was revoked ",
-          absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
-                           absl::FromUnixSeconds(r.revoked_at().seconds()),
-                           absl::UTCTimeZone()));
-      if (!r.revoked_by().empty()) {
-        absl::StrAppend(&text, " by ", base::EscapeControls(r.revoked_by()));
-      }
-      if (!r.reason().empty()) {
-        absl::StrAppend(&text, ": ", base::EscapeControls(r.reason()));
-      }
-      return {true, text};
-    }
-    if (!page.more()) return {false, "no (the CA says so)"};
-    const int64_t last =
-        page.revocations().empty() ? 0 : page.revocations().rbegin()->id();
-    if (absl::Status next =
-            CheckNextPage(pages, static_cast<size_t>(page.revocations_size()),
-                          request.after_id(), last);
-        !next.ok()) {
-      return {std::nullopt, absl::StrCat("unknown (", next.message(), ")")};
-    }
-    request.set_after_id(last);
+    return {std::nullopt, absl::StrCat(call.ok() ? "unknown (" : "unknown: ",
+                                       st.message(), call.ok() ? ")" : "")};
   }
+  for (const v1::Revocation& r : revocations) {
+    const bool by_serial = r.target_case() == v1::Revocation::kSerial;
+    if (by_serial ? r.serial() != serial
+                  : r.key_fingerprint() != key_fingerprint) {
+      continue;
+    }
+    std::string text = absl::StrCat(
+        "yes: ", by_serial ? "its serial" : "its key", " was revoked ",
+        absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
+                         absl::FromUnixSeconds(r.revoked_at().seconds()),
+                         absl::UTCTimeZone()));
+    if (!r.revoked_by().empty()) {
+      absl::StrAppend(&text, " by ", base::EscapeControls(r.revoked_by()));
+    }
+    if (!r.reason().empty()) {
+      absl::StrAppend(&text, ": ", base::EscapeControls(r.reason()));
+    }
+    return {true, text};
+  }
+  return {false, "no (the CA says so)"};
 }
 
 int WriteSshConfig(const SpHome& home, bool install, std::ostream& out,
@@ -265,6 +286,29 @@ int WriteSshConfig(const SpHome& home, bool install, std::ostream& out,
   input.principals = cert->principals;
   for (const v1::CaPublicKey& k : keys.host_ca()) {
     input.host_ca_keys.push_back(k.public_key());
+  }
+  // The CA's revocations as a KRL for RevokedHostKeys, written before the
+  // fragment that names it (ssh refuses every host when the file is
+  // missing). Without it, the fragment has no RevokedHostKeys and a
+  // warning says why.
+  {
+    std::vector<v1::Revocation> revocations;
+    grpc::Status call;
+    absl::Status listed = ListAllRevocations(*session, &revocations, &call);
+    absl::StatusOr<std::string> krl =
+        listed.ok()
+            ? HostRevocationsKrl(input.host_ca_keys, revocations, absl::Now())
+            : absl::StatusOr<std::string>(listed);
+    absl::Status written =
+        krl.ok() ? WriteFileAtomic(home.revoked_host_keys(), *krl, 0644)
+                 : krl.status();
+    if (written.ok()) {
+      input.revoked_host_keys = home.revoked_host_keys();
+    } else {
+      err << "sp: warning: ssh will not check the CA's revocations of host "
+             "keys (no RevokedHostKeys): "
+          << written.message() << "\n";
+    }
   }
   absl::StatusOr<SpConfigFiles> files = RenderSpConfig(input, hosts);
   if (!files.ok()) return Fail(err, files.status().message());

@@ -205,6 +205,55 @@ TEST_F(GatewayProxyJumpSpE2eTest, SpLoginConfigThenSshWeb01IsRecorded) {
   }
 }
 
+// A gateway the admin revokes (its host key, `spctl certs revoke --key`)
+// is refused by the user's stock ssh once `sp config` (or `sp login`) has
+// run again: the fragment's RevokedHostKeys names the KRL of the CA's
+// revocations, which holds the key, and ssh refuses it before any
+// authentication. The key carries the gateway's own host certificate
+// (valid for 30 days) and the target certificates it shows for recorded
+// jumps, so neither is accepted any longer.
+TEST_F(GatewayProxyJumpSpE2eTest, AGatewayWhoseHostKeyTheCaRevokedIsRefused) {
+  BastionFixture& f = env_->fixture();
+  const std::string fragment = home_ + "/.sallyport/ssh_config";
+  EXPECT_TRUE(absl::StrContains(
+      ReadFileOrEmpty(fragment),
+      "RevokedHostKeys \"" + home_ + "/.sallyport/revoked_host_keys\""))
+      << ReadFileOrEmpty(fragment);
+  ExpectQuietSuccess(Run(Client("ssh", {"web01", "echo before"})));
+
+  RunResult fp = Run({"ssh-keygen", "-l", "-f",
+                      f.gateway_state_dir() + "/ssh_host_ed25519_key"});
+  ASSERT_TRUE(fp.ok()) << fp.Describe();
+  std::vector<std::string> words = absl::StrSplit(fp.out, ' ');
+  ASSERT_GE(words.size(), 2u) << fp.out;
+  ASSERT_TRUE(absl::StartsWith(words[1], "SHA256:")) << fp.out;
+  RunResult revoke = Spctl(
+      f, {"certs", "revoke", "--key", words[1], "--reason", "gateway retired"});
+  ASSERT_TRUE(revoke.ok()) << revoke.Describe();
+
+  RunResult config = Run({RunfilePath("cli/sp"), "config"});
+  ASSERT_EQ(config.exit_code, 0) << config.Describe();
+  EXPECT_EQ(config.err, "") << config.Describe();
+  RunResult ssh = Run(Client("ssh", {"web01", "echo should-not-run"}));
+  EXPECT_EQ(ssh.exit_code, 255) << ssh.Describe();
+  EXPECT_FALSE(absl::StrContains(ssh.out, "should-not-run"));
+  EXPECT_TRUE(absl::StrContains(ssh.err, "revoked")) << ssh.Describe();
+  // The gateway itself, by its Host block.
+  const std::vector<std::string> names = absl::StrSplit(
+      absl::StripTrailingAsciiWhitespace(ReadFileOrEmpty(fragment)), '\n');
+  std::string gateway_host;
+  for (const std::string& line : names) {
+    if (absl::StartsWith(line, "Host ")) {
+      gateway_host = line.substr(5);
+      break;
+    }
+  }
+  ASSERT_FALSE(gateway_host.empty());
+  ssh = Run(Client("ssh", {gateway_host, "true"}));
+  EXPECT_EQ(ssh.exit_code, 255) << ssh.Describe();
+  EXPECT_TRUE(absl::StrContains(ssh.err, "revoked")) << ssh.Describe();
+}
+
 TEST_F(GatewayProxyJumpSpE2eTest, ScpSftpRsyncAndGitCloneAreRecorded) {
   // Large enough that a channel's byte counts tell the transfer apart.
   constexpr size_t kSize = 200 << 10;
