@@ -16,6 +16,7 @@
 #include "google/protobuf/empty.pb.h"
 #include "gtest/gtest.h"
 #include "proto/admin.grpc.pb.h"
+#include "proto/ca.grpc.pb.h"
 #include "ssh/cert/certificate.h"
 #include "ssh/crypto/keys.h"
 
@@ -210,6 +211,49 @@ TEST_F(AdminGuardsTest, JoinTokensLiveAtLeastASecond) {
   EXPECT_EQ(create(-1, 0).error_code(), StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(create(1, 0).ok());
   EXPECT_TRUE(create(0, 0).ok());  // unset: the default
+}
+
+// ListRevocations with current_only (what `sp config`'s KRL asks for)
+// leaves out the serials of certificates the CA recorded that have expired;
+// keys and serials of no recorded certificate stay. Without it, all.
+TEST_F(AdminGuardsTest, CurrentOnlyRevocationsLeaveOutExpiredCertificates) {
+  ASSERT_TRUE(env->AddUser("dave", "dave-pw", {"login"}).ok());
+  auto dave = env->Login("dave", "dave-pw");
+  ASSERT_TRUE(dave.status.ok()) << dave.status.error_message();
+  const absl::Time now = env->clock().Now();
+  storage::IssuedCertificate old;
+  old.serial = 0x7000000000000001ULL;
+  old.key_id = "web09";
+  old.principals = {"web09"};
+  old.valid_after = now - absl::Hours(48);
+  old.valid_before = now - absl::Hours(24);
+  old.public_key_fingerprint = "SHA256:old-host-key";
+  old.ca_key_fingerprint = "SHA256:host-ca";
+  old.purpose = storage::CertificatePurpose::kHost;
+  ASSERT_TRUE(env->store().RecordCertificate(old).ok());
+  for (uint64_t serial : {old.serial, uint64_t{0x7000000000000002ULL}}) {
+    storage::Revocation r;
+    r.serial = serial;
+    r.revoked_by = "admin";
+    ASSERT_TRUE(env->store().Revoke(r).ok());
+  }
+  const auto serials = [&](bool current_only) {
+    grpc::ClientContext ctx;
+    v1::ListRevocationsRequest request;
+    request.set_current_only(current_only);
+    v1::ListRevocationsResponse response;
+    grpc::Status st = v1::CertificateAuthority::NewStub(dave.channel)
+                          ->ListRevocations(&ctx, request, &response);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    std::vector<uint64_t> out;
+    for (const v1::Revocation& r : response.revocations()) {
+      if (r.target_case() == v1::Revocation::kSerial) out.push_back(r.serial());
+    }
+    return out;
+  };
+  EXPECT_EQ(serials(false),
+            (std::vector<uint64_t>{old.serial, 0x7000000000000002ULL}));
+  EXPECT_EQ(serials(true), (std::vector<uint64_t>{0x7000000000000002ULL}));
 }
 
 // Disabling a user revokes their certificates, so their open connections

@@ -221,7 +221,10 @@ grpc::Status CaService::ListRevocations(
         absl::StrCat("limit must be 1..", storage::kMaxListLimit)));
   }
   absl::StatusOr<std::vector<storage::Revocation>> list =
-      ctx_.store->ListRevocations(request->after_id());
+      request->current_only()
+          ? ctx_.store->ListCurrentRevocations(request->after_id(),
+                                               ctx_.clock->Now())
+          : ctx_.store->ListRevocations(request->after_id());
   if (!list.ok()) return ToGrpc(list.status());
   // `limit` of them, as many as fit a page.
   ListPage page(static_cast<uint32_t>(limit), storage::kMaxListLimit);

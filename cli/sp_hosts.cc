@@ -179,8 +179,9 @@ std::string HomeMismatchWarning(const std::string& home,
       base::EscapeControls(pw_dir), ")\n");
 }
 
-// Every revocation the CA lists (ListRevocations, 1 MiB pages, each after
-// the last), at most kMaxKrlEntries. *call is the failed call's status
+// Every revocation the CA lists for current certificates (ListRevocations
+// with current_only, 1 MiB pages, each after the last), at most
+// kMaxKrlEntries. *call is the failed call's status
 // when a call failed (the returned status then says so too).
 absl::Status ListAllRevocations(const LoggedIn& session,
                                 std::vector<v1::Revocation>* out,
@@ -188,6 +189,9 @@ absl::Status ListAllRevocations(const LoggedIn& session,
   auto stub = v1::CertificateAuthority::NewStub(session.channel);
   v1::ListRevocationsRequest request;
   request.set_limit(10000);
+  // Revocations of expired certificates change nothing for a check of
+  // current ones (the KRL, `sp status`).
+  request.set_current_only(true);
   for (size_t pages = 1;; ++pages) {
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));

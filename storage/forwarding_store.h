@@ -156,6 +156,10 @@ class ForwardingStore : public Store {
       int64_t after_id) override {
     return base_->ListRevocations(after_id);
   }
+  absl::StatusOr<std::vector<Revocation>> ListCurrentRevocations(
+      int64_t after_id, absl::Time now) override {
+    return base_->ListCurrentRevocations(after_id, now);
+  }
   absl::StatusOr<bool> IsRevoked(uint64_t serial,
                                  std::string_view key_fingerprint) override {
     return base_->IsRevoked(serial, key_fingerprint);

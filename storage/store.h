@@ -296,6 +296,13 @@ class Store {
   // Revocations with id > after_id, by id (for incremental refresh).
   virtual absl::StatusOr<std::vector<Revocation>> ListRevocations(
       int64_t after_id) = 0;
+  // ListRevocations without the serials of recorded certificates that
+  // expired by `now` (an expired certificate is refused anyway): what a
+  // checker of current certificates needs, which stays small where the
+  // whole list only grows. Keys, and serials of no recorded certificate,
+  // are all listed.
+  virtual absl::StatusOr<std::vector<Revocation>> ListCurrentRevocations(
+      int64_t after_id, absl::Time now) = 0;
   // True when the serial or the key fingerprint is revoked.
   virtual absl::StatusOr<bool> IsRevoked(uint64_t serial,
                                          std::string_view key_fingerprint) = 0;

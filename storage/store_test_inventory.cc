@@ -290,6 +290,55 @@ TEST_P(StoreTest, Revocations) {
   EXPECT_FALSE(*store_->IsRevoked(0, ""));
 }
 
+// ListCurrentRevocations: ListRevocations without the serials of recorded
+// certificates that expired by the time given; keys and serials of no
+// recorded certificate stay, in id order, after after_id.
+TEST_P(StoreTest, CurrentRevocationsLeaveOutExpiredCertificates) {
+  const absl::Time now = clock_.Now();
+  SP_ASSERT_OK(store_->RecordCertificate(
+      MakeCert(501, "alice", CertificatePurpose::kLogin, now - absl::Hours(2),
+               absl::Hours(1))));
+  SP_ASSERT_OK(store_->RecordCertificate(
+      MakeCert(502, "alice", CertificatePurpose::kLogin, now - absl::Hours(1),
+               absl::Hours(2))));
+  // Expires exactly now: expired (valid while now < valid_before).
+  SP_ASSERT_OK(store_->RecordCertificate(
+      MakeCert(503, "alice", CertificatePurpose::kLogin, now - absl::Hours(1),
+               absl::Hours(1))));
+  std::vector<int64_t> ids;
+  for (uint64_t serial : {501, 502, 503, 999}) {
+    Revocation r;
+    r.serial = serial;
+    r.revoked_by = "admin";
+    SP_ASSERT_OK_AND_ASSIGN(Revocation done, store_->Revoke(r));
+    ids.push_back(done.id);
+  }
+  Revocation key;
+  key.key_fingerprint = "SHA256:gateway-host-key";
+  key.revoked_by = "admin";
+  SP_ASSERT_OK_AND_ASSIGN(Revocation by_key, store_->Revoke(key));
+
+  SP_ASSERT_OK_AND_ASSIGN(auto current, store_->ListCurrentRevocations(0, now));
+  std::vector<std::string> listed;
+  for (const Revocation& r : current) {
+    listed.push_back(r.serial.has_value() ? absl::StrCat(*r.serial)
+                                          : r.key_fingerprint.value_or(""));
+  }
+  EXPECT_EQ(listed, (std::vector<std::string>{"502", "999",
+                                              "SHA256:gateway-host-key"}));
+  SP_ASSERT_OK_AND_ASSIGN(auto all, store_->ListRevocations(0));
+  EXPECT_EQ(all.size(), 5u);
+  // An hour earlier, 501 had not expired yet... nor 503.
+  SP_ASSERT_OK_AND_ASSIGN(current,
+                          store_->ListCurrentRevocations(
+                              0, now - absl::Hours(1) - absl::Seconds(1)));
+  EXPECT_EQ(current.size(), 5u);
+  SP_ASSERT_OK_AND_ASSIGN(current, store_->ListCurrentRevocations(ids[2], now));
+  ASSERT_EQ(current.size(), 2u);
+  EXPECT_EQ(current[0].id, ids[3]);
+  EXPECT_EQ(current[1], by_key);
+}
+
 // ReadForIssuance answers as the single calls do, in one go (one read
 // transaction on SQLite, one pipeline on PostgreSQL).
 TEST_P(StoreTest, ReadForIssuanceMatchesTheSingleReads) {

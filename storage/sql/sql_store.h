@@ -81,6 +81,8 @@ class SqlStore : public Store {
   absl::StatusOr<Revocation> Revoke(const Revocation& revocation) override;
   absl::StatusOr<std::vector<Revocation>> ListRevocations(
       int64_t after_id) override;
+  absl::StatusOr<std::vector<Revocation>> ListCurrentRevocations(
+      int64_t after_id, absl::Time now) override;
   absl::StatusOr<bool> IsRevoked(uint64_t serial,
                                  std::string_view key_fingerprint) override;
   absl::StatusOr<IssuanceSnapshot> ReadForIssuance(

@@ -77,6 +77,12 @@ constexpr Statement kInsertRevocation(
 constexpr Statement kListRevocations(
     "SELECT id, serial, key_fingerprint, reason, revoked_by, revoked_at_us "
     "FROM revocations WHERE id > $1 ORDER BY id");
+// The serials of recorded certificates that expired by $2 left out.
+constexpr Statement kListCurrentRevocations(
+    "SELECT r.id, r.serial, r.key_fingerprint, r.reason, r.revoked_by, "
+    "r.revoked_at_us FROM revocations r LEFT JOIN certificates c "
+    "ON c.serial = r.serial WHERE r.id > $1 AND (r.serial IS NULL OR "
+    "c.serial IS NULL OR c.valid_before_us > $2) ORDER BY r.id");
 constexpr Statement kIsRevoked(
     "SELECT 1 FROM revocations WHERE serial = $1 OR key_fingerprint = $2");
 constexpr Statement kIsCertificateKeyRevoked(
@@ -449,6 +455,23 @@ absl::StatusOr<std::vector<Revocation>> SqlStore::ListRevocations(
                [&](Tx& tx) -> absl::Status {
                  ASSIGN_OR_RETURN(
                      rows, tx.Query(kListRevocations, {Param::Int(after_id)}));
+                 return absl::OkStatus();
+               }),
+      "list revocations"));
+  std::vector<Revocation> out;
+  for (const Row& r : rows) out.push_back(RevocationFromRow(r));
+  return out;
+}
+
+absl::StatusOr<std::vector<Revocation>> SqlStore::ListCurrentRevocations(
+    int64_t after_id, absl::Time now) {
+  std::vector<Row> rows;
+  RETURN_IF_ERROR(Describe(
+      Transact(TxMode::kReadOne,
+               [&](Tx& tx) -> absl::Status {
+                 ASSIGN_OR_RETURN(
+                     rows, tx.Query(kListCurrentRevocations,
+                                    {Param::Int(after_id), TimeParam(now)}));
                  return absl::OkStatus();
                }),
       "list revocations"));
