@@ -295,6 +295,7 @@ int WriteSshConfig(const SpHome& home, bool install, std::ostream& out,
   // fragment that names it (ssh refuses every host when the file is
   // missing). Without it, the fragment has no RevokedHostKeys and a
   // warning says why.
+  std::optional<size_t> revoked;  // entries in the KRL written
   {
     std::vector<v1::Revocation> revocations;
     grpc::Status call;
@@ -308,6 +309,7 @@ int WriteSshConfig(const SpHome& home, bool install, std::ostream& out,
                  : krl.status();
     if (written.ok()) {
       input.revoked_host_keys = home.revoked_host_keys();
+      revoked = revocations.size();
     } else {
       err << "sp: warning: ssh will not check the CA's revocations of host "
              "keys (no RevokedHostKeys): "
@@ -331,6 +333,12 @@ int WriteSshConfig(const SpHome& home, bool install, std::ostream& out,
   }
   out << "Wrote " << home.ssh_config() << " (" << files->hosts
       << (files->hosts == 1 ? " host" : " hosts") << " through the gateway)\n";
+  if (revoked.has_value()) {
+    out << "Wrote " << home.revoked_host_keys() << " (" << *revoked
+        << (*revoked == 1 ? " revocation" : " revocations")
+        << " of keys and current certificates, which ssh checks for these "
+           "hosts)\n";
+  }
   const std::string include = IncludeLine(home.ssh_config());
   if (!install) {
     out << "Add this line at the top of ~/.ssh/config (or run `sp config "

@@ -234,6 +234,12 @@ TEST_F(GatewayProxyJumpSpE2eTest, AGatewayWhoseHostKeyTheCaRevokedIsRefused) {
   RunResult config = Run({RunfilePath("cli/sp"), "config"});
   ASSERT_EQ(config.exit_code, 0) << config.Describe();
   EXPECT_EQ(config.err, "") << config.Describe();
+  // The gateway's key is the one revocation.
+  EXPECT_TRUE(absl::StrContains(
+      config.out, "Wrote " + home_ +
+                      "/.sallyport/revoked_host_keys (1 "
+                      "revocation of keys and current certificates"))
+      << config.Describe();
   RunResult ssh = Run(Client("ssh", {"web01", "echo should-not-run"}));
   EXPECT_EQ(ssh.exit_code, 255) << ssh.Describe();
   EXPECT_FALSE(absl::StrContains(ssh.out, "should-not-run"));
