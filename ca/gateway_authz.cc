@@ -62,11 +62,11 @@ bool JumpCanBeRecorded(const rbac::Decision& d,
   return false;
 }
 
-// Empty when `cert` is the login certificate `issued` records; otherwise
-// the first field in which it differs. The record holds every field the
-// issuer decided but the extensions, which a certificate cannot widen
-// beyond what the roles give at each check (the permissions are narrowed
-// again by RBAC per channel).
+// Empty when `cert` is the login certificate `issued` records (RecordOf,
+// as the issuer wrote it); otherwise the first field in which it differs.
+// The record holds every field the issuer decided but the extensions,
+// which a certificate cannot widen beyond what the roles give at each
+// check (the permissions are narrowed again by RBAC per channel).
 std::string DiffersFromIssued(const ssh::cert::Certificate& cert,
                               const storage::IssuedCertificate& issued) {
   if (issued.purpose != storage::CertificatePurpose::kLogin) {
@@ -75,20 +75,18 @@ std::string DiffersFromIssued(const ssh::cert::Certificate& cert,
         std::string(storage::CertificatePurposeName(issued.purpose)),
         " certificate, not a login certificate");
   }
-  if (cert.KeyFingerprint() != issued.public_key_fingerprint) {
+  const storage::IssuedCertificate presented =
+      RecordOf(cert, issued.user, issued.purpose);
+  if (presented.public_key_fingerprint != issued.public_key_fingerprint) {
     return "another key";
   }
-  if (cert.key_id != issued.key_id) return "another key id";
-  if (cert.principals != issued.principals) return "other principals";
-  // As the issuer records them (CertificateIssuer::Sign).
-  const auto seconds = [](uint64_t s) {
-    return absl::FromUnixSeconds(static_cast<int64_t>(s));
-  };
-  if (seconds(cert.valid_after) != issued.valid_after ||
-      seconds(cert.valid_before) != issued.valid_before) {
+  if (presented.key_id != issued.key_id) return "another key id";
+  if (presented.principals != issued.principals) return "other principals";
+  if (presented.valid_after != issued.valid_after ||
+      presented.valid_before != issued.valid_before) {
     return "another validity";
   }
-  if (cert.CaFingerprint() != issued.ca_key_fingerprint) {
+  if (presented.ca_key_fingerprint != issued.ca_key_fingerprint) {
     return "signed by another CA key";
   }
   return "";

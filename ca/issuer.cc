@@ -300,17 +300,10 @@ void CertificateIssuer::RecordAsync(Signed s, CertificateDone done) {
       held.claim.has_value() ? &*held.claim : nullptr);
 }
 
-absl::StatusOr<CertificateIssuer::Signed> CertificateIssuer::Sign(
-    storage::CaKeyPurpose purpose, ssh::cert::CertificateRequest request,
-    std::string_view user, storage::CertificatePurpose record_purpose,
-    std::string_view actor, std::string_view via,
-    std::vector<AuditField> extra_fields) {
-  ASSIGN_OR_RETURN(request.serial, options_.store->AllocateSerial());
-  ASSIGN_OR_RETURN(ssh::cert::Certificate signed_cert,
-                   options_.keyring->Sign(purpose, request));
-  Signed s{std::move(signed_cert), {}, {}, std::string(actor), std::nullopt};
-  const ssh::cert::Certificate& cert = s.cert;
-  storage::IssuedCertificate& record = s.record;
+storage::IssuedCertificate RecordOf(const ssh::cert::Certificate& cert,
+                                    std::string_view user,
+                                    storage::CertificatePurpose purpose) {
+  storage::IssuedCertificate record;
   record.serial = cert.serial;
   record.key_id = cert.key_id;
   record.user = std::string(user);
@@ -321,7 +314,22 @@ absl::StatusOr<CertificateIssuer::Signed> CertificateIssuer::Sign(
       absl::FromUnixSeconds(static_cast<int64_t>(cert.valid_before));
   record.public_key_fingerprint = cert.KeyFingerprint();
   record.ca_key_fingerprint = cert.CaFingerprint();
-  record.purpose = record_purpose;
+  record.purpose = purpose;
+  return record;
+}
+
+absl::StatusOr<CertificateIssuer::Signed> CertificateIssuer::Sign(
+    storage::CaKeyPurpose purpose, ssh::cert::CertificateRequest request,
+    std::string_view user, storage::CertificatePurpose record_purpose,
+    std::string_view actor, std::string_view via,
+    std::vector<AuditField> extra_fields) {
+  ASSIGN_OR_RETURN(request.serial, options_.store->AllocateSerial());
+  ASSIGN_OR_RETURN(ssh::cert::Certificate signed_cert,
+                   options_.keyring->Sign(purpose, request));
+  Signed s{std::move(signed_cert), {}, {}, std::string(actor), std::nullopt};
+  const ssh::cert::Certificate& cert = s.cert;
+  s.record = RecordOf(cert, user, record_purpose);
+  const storage::IssuedCertificate& record = s.record;
   std::vector<std::string> extensions;
   for (const auto& e : cert.extensions) extensions.push_back(e.name);
   s.fields = {

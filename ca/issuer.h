@@ -38,6 +38,14 @@ absl::Status CheckCertifiableKey(const ssh::crypto::PublicKey& key);
 // without naming it.
 absl::Status SessionOfAnotherGateway(std::string_view session_id);
 
+// The Store's record of `cert` as the issuer writes it, for `user` and
+// `purpose`: serial, key id, principals, validity (each a Unix second, as
+// the certificate has it), the certified key's and the CA key's
+// fingerprints. issued_at is the Store's to set.
+storage::IssuedCertificate RecordOf(const ssh::cert::Certificate& cert,
+                                    std::string_view user,
+                                    storage::CertificatePurpose purpose);
+
 class CertificateIssuer {
  public:
   struct Options {

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "ca/issuer.h"
 #include "ssh/cert/certificate.h"
 #include "ssh/connection/messages.h"
 
@@ -320,18 +321,8 @@ void GatewayTest::SignAliceCertificate(
   absl::StatusOr<ssh::cert::Certificate> signed_cert =
       ssh::cert::Certificate::FromLine(testing::ReadFileOrEmpty(*cert));
   ASSERT_TRUE(signed_cert.ok()) << signed_cert.status();
-  storage::IssuedCertificate record;
-  record.serial = signed_cert->serial;
-  record.key_id = signed_cert->key_id;
-  record.user = "alice";
-  record.principals = signed_cert->principals;
-  record.valid_after =
-      absl::FromUnixSeconds(static_cast<int64_t>(signed_cert->valid_after));
-  record.valid_before =
-      absl::FromUnixSeconds(static_cast<int64_t>(signed_cert->valid_before));
-  record.public_key_fingerprint = signed_cert->KeyFingerprint();
-  record.ca_key_fingerprint = signed_cert->CaFingerprint();
-  record.purpose = storage::CertificatePurpose::kLogin;
+  const storage::IssuedCertificate record =
+      ca::RecordOf(*signed_cert, "alice", storage::CertificatePurpose::kLogin);
   absl::StatusOr<storage::IssuedCertificate> recorded =
       env_->store().RecordCertificate(record);
   ASSERT_TRUE(recorded.ok()) << recorded.status();
