@@ -162,6 +162,10 @@ class SqlStore : public Store {
  private:
   // The clock's now, truncated to what the store keeps.
   absl::Time Now() const;
+  // The revocations `query` selects (ListRevocations' columns), in one
+  // read.
+  absl::StatusOr<std::vector<Revocation>> ReadRevocations(
+      const BatchQuery& query);
   absl::Status Transact(TxMode mode, absl::FunctionRef<absl::Status(Tx&)> fn) {
     return db_->Transact(mode, fn);
   }

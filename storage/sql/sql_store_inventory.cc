@@ -447,14 +447,13 @@ absl::StatusOr<Revocation> SqlStore::Revoke(const Revocation& in) {
   return rev;
 }
 
-absl::StatusOr<std::vector<Revocation>> SqlStore::ListRevocations(
-    int64_t after_id) {
+absl::StatusOr<std::vector<Revocation>> SqlStore::ReadRevocations(
+    const BatchQuery& query) {
   std::vector<Row> rows;
   RETURN_IF_ERROR(Describe(
       Transact(TxMode::kReadOne,
                [&](Tx& tx) -> absl::Status {
-                 ASSIGN_OR_RETURN(
-                     rows, tx.Query(kListRevocations, {Param::Int(after_id)}));
+                 ASSIGN_OR_RETURN(rows, tx.Query(*query.stmt, query.params));
                  return absl::OkStatus();
                }),
       "list revocations"));
@@ -463,21 +462,15 @@ absl::StatusOr<std::vector<Revocation>> SqlStore::ListRevocations(
   return out;
 }
 
+absl::StatusOr<std::vector<Revocation>> SqlStore::ListRevocations(
+    int64_t after_id) {
+  return ReadRevocations({&kListRevocations, {Param::Int(after_id)}});
+}
+
 absl::StatusOr<std::vector<Revocation>> SqlStore::ListCurrentRevocations(
     int64_t after_id, absl::Time now) {
-  std::vector<Row> rows;
-  RETURN_IF_ERROR(Describe(
-      Transact(TxMode::kReadOne,
-               [&](Tx& tx) -> absl::Status {
-                 ASSIGN_OR_RETURN(
-                     rows, tx.Query(kListCurrentRevocations,
-                                    {Param::Int(after_id), TimeParam(now)}));
-                 return absl::OkStatus();
-               }),
-      "list revocations"));
-  std::vector<Revocation> out;
-  for (const Row& r : rows) out.push_back(RevocationFromRow(r));
-  return out;
+  return ReadRevocations(
+      {&kListCurrentRevocations, {Param::Int(after_id), TimeParam(now)}});
 }
 
 absl::StatusOr<bool> SqlStore::IsRevoked(uint64_t serial,
