@@ -4,6 +4,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "ssh/wire/writer.h"
 
@@ -64,6 +65,32 @@ absl::StatusOr<std::string> BuildKrl(const KrlContents& contents,
     w.FinishLength(section);
   }
   return w.TakeString();
+}
+
+absl::Status AddRevocations(
+    const std::vector<::sallyport::ca::v1::Revocation>& revocations,
+    KrlContents* contents) {
+  using ::sallyport::ca::v1::Revocation;
+  for (const Revocation& r : revocations) {
+    if (r.target_case() == Revocation::kSerial) {
+      contents->serials.push_back(r.serial());
+    } else if (r.target_case() == Revocation::kKeyFingerprint) {
+      absl::StatusOr<std::array<uint8_t, 32>> hash =
+          ParseSha256Fingerprint(r.key_fingerprint());
+      if (!hash.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("the CA sent revocation ", r.id(),
+                         " with a key fingerprint that is not "
+                         "SHA256:<base64>"));
+      }
+      contents->key_sha256.push_back(*hash);
+    }
+    if (r.id() > 0) {
+      contents->version =
+          std::max(contents->version, static_cast<uint64_t>(r.id()));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::array<uint8_t, 32>> ParseSha256Fingerprint(

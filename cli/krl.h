@@ -10,8 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "proto/ca.pb.h"
 
 namespace sallyport::cli {
 
@@ -37,6 +39,16 @@ struct KrlContents {
 // `max_entries` entries or serials but no CA key.
 absl::StatusOr<std::string> BuildKrl(const KrlContents& contents,
                                      size_t max_entries = kMaxKrlEntries);
+
+// Adds what the CA listed (ListRevocations) to `contents`: each serial to
+// `serials`, each revoked key's SHA-256 to `key_sha256`, and the highest
+// revocation id as `version` (ids only grow, so a newer list has a higher
+// version). `sp config` and `spctl krl export` both make their KRL with it.
+// kInvalidArgument "the CA sent revocation N with a key fingerprint that is
+// not SHA256:<base64>", and `contents` is then partly filled.
+absl::Status AddRevocations(
+    const std::vector<::sallyport::ca::v1::Revocation>& revocations,
+    KrlContents* contents);
 
 // "SHA256:<unpadded base64>" → the 32 digest bytes. kInvalidArgument.
 absl::StatusOr<std::array<uint8_t, 32>> ParseSha256Fingerprint(

@@ -125,26 +125,12 @@ absl::StatusOr<std::string> HostRevocationsKrl(
     }
     krl.ca_keys.push_back(key->Blob());
   }
-  for (const v1::Revocation& r : revocations) {
-    if (r.target_case() == v1::Revocation::kSerial) {
-      // Serials need a CA key to be listed under; with none, the keys
-      // revoked still go in.
-      if (!krl.ca_keys.empty()) krl.serials.push_back(r.serial());
-    } else if (r.target_case() == v1::Revocation::kKeyFingerprint) {
-      absl::StatusOr<std::array<uint8_t, 32>> hash =
-          ParseSha256Fingerprint(r.key_fingerprint());
-      if (!hash.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("the CA sent revocation ", r.id(),
-                         " with a key fingerprint that "
-                         "is not SHA256:BASE64"));
-      }
-      krl.key_sha256.push_back(*hash);
-    }
-    if (r.id() > 0) {
-      krl.version = std::max(krl.version, static_cast<uint64_t>(r.id()));
-    }
+  if (absl::Status st = AddRevocations(revocations, &krl); !st.ok()) {
+    return st;
   }
+  // Serials need a CA key to be listed under; with none, the keys revoked
+  // still go in.
+  if (krl.ca_keys.empty()) krl.serials.clear();
   krl.generated = now;
   krl.comment = "Sallyport revocations (sp config)";
   return BuildKrl(krl);

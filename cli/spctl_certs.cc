@@ -269,19 +269,8 @@ int ExportKrl(Spctl& ctl, const CertArgs& a) {
   }
   std::vector<ca::v1::Revocation> revs;
   if (auto rc = AllRevocations(ctl, &revs)) return *rc;
-  for (const auto& r : revs) {
-    if (r.has_serial()) krl.serials.push_back(r.serial());
-    if (r.has_key_fingerprint()) {
-      absl::StatusOr<std::array<uint8_t, 32>> h =
-          ParseSha256Fingerprint(r.key_fingerprint());
-      if (!h.ok()) {
-        return ctl.Error(
-            absl::StrCat("revocation ", r.id(), ": ", h.status().message()));
-      }
-      krl.key_sha256.push_back(*h);
-    }
-    krl.version =
-        std::max<uint64_t>(krl.version, static_cast<uint64_t>(r.id()));
+  if (absl::Status st = AddRevocations(revs, &krl); !st.ok()) {
+    return ctl.Error(st.message());
   }
   krl.generated = absl::Now();
   krl.comment = "Sallyport revocations (spctl krl export)";

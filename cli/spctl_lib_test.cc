@@ -26,6 +26,7 @@
 #include "gtest/gtest.h"
 #include "proto/admin.pb.h"
 #include "proto/audit.pb.h"
+#include "proto/ca.pb.h"
 
 namespace sallyport::cli {
 namespace {
@@ -73,6 +74,37 @@ TEST(KrlTest, ParsesSha256Fingerprints) {
   EXPECT_EQ((*fp)[0], 0xe3);  // SHA-256 of the empty string
   EXPECT_FALSE(ParseSha256Fingerprint("MD5:aa").ok());
   EXPECT_FALSE(ParseSha256Fingerprint("SHA256:short").ok());
+}
+
+// What the CA lists goes in as it is: serials, keys by their SHA-256, the
+// highest id as the version; a fingerprint that is not SHA-256 is refused
+// with the revocation's id.
+TEST(KrlTest, AddsTheCasRevocations) {
+  std::vector<ca::v1::Revocation> revocations(4);
+  revocations[0].set_id(5);
+  revocations[0].set_serial(71);
+  revocations[1].set_id(9);
+  revocations[1].set_key_fingerprint(
+      "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU");
+  revocations[2].set_id(7);
+  revocations[2].set_serial(4242);
+  revocations[3].set_id(0);  // no id: counts for no version
+  revocations[3].set_serial(3);
+  KrlContents c;
+  ASSERT_TRUE(AddRevocations(revocations, &c).ok());
+  EXPECT_EQ(c.serials, (std::vector<uint64_t>{71, 4242, 3}));
+  ASSERT_EQ(c.key_sha256.size(), 1u);
+  EXPECT_EQ(c.key_sha256[0][0], 0xe3);
+  EXPECT_EQ(c.version, 9u);
+
+  ca::v1::Revocation bad;
+  bad.set_id(12);
+  bad.set_key_fingerprint("MD5:aa");
+  absl::Status st = AddRevocations({bad}, &c);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(st.message(),
+            "the CA sent revocation 12 with a key fingerprint that is not "
+            "SHA256:<base64>");
 }
 
 TEST(OutputTest, RoleYamlRoundTripsThroughTheRoleReader) {
