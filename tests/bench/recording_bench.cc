@@ -29,7 +29,10 @@
 // against that round's "off" row: min / median / max, the spread.
 //
 // Then the spool writer alone: its write rate and CPU per GB, the
-// recorder's capacity without SSH around it.
+// recorder's capacity without SSH around it; and SHA-256 alone over
+// --bytes: the least CPU per GB that recording adds to exec bulk (all
+// output past record_exec_output_limit is hashed on the gateway's I/O
+// thread), the reference for the exec row's gateway core-s/GB.
 //
 //   bazel run -c opt //tests/bench:recording_bench --
 //       [--bytes=2147483648] [--pty-bytes=209715200] [--rounds=1]
@@ -324,6 +327,7 @@ int Main(int argc, char** argv) {
     absl::StatusOr<TempDir> tmp = TempDir::Create("spoolbench");
     if (tmp.ok()) SpoolOnly(tmp->path(), s.spool_bytes);
   }
+  if (s.bytes > 0) HashOnly(s.bytes);
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <deque>
 #include <fstream>
 #include <iostream>
@@ -18,8 +19,10 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "audit/recorder.h"
+#include "audit/recording_record.h"
 #include "base/status_macros.h"
 #include "gateway/serve.h"
+#include "tests/bench/process_cpu.h"
 #include "tests/bench/ssh_bench_setup.h"
 #include "tests/harness/listening_process.h"
 #include "tests/harness/net_util.h"
@@ -299,6 +302,33 @@ void SpoolOnly(const std::string& dir, uint64_t total) {
                    LoadAverage())
             << std::flush;
   ::unlink((dir + "/spool-bench.spool").c_str());
+}
+
+void HashOnly(uint64_t total) {
+  constexpr size_t kUpdate = size_t{32} << 10;
+  std::string chunk(kUpdate, 'x');
+  for (size_t i = 0; i < chunk.size(); ++i) {
+    chunk[i] = static_cast<char>('a' + (i * 7) % 26);
+  }
+  const uint64_t updates = std::max<uint64_t>(total / kUpdate, 1);
+  audit::StreamHasher hasher;
+  const double cpu0 = ThreadCpuSeconds();
+  const absl::Time t0 = absl::Now();
+  for (uint64_t i = 0; i < updates; ++i) hasher.Update(chunk);
+  absl::StatusOr<std::string> digest = hasher.Finish();
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - t0);
+  const double cpu = ThreadCpuSeconds() - cpu0;
+  if (!digest.ok()) {
+    std::cerr << "sha-256: " << digest.status() << "\n";
+    return;
+  }
+  const double mb = static_cast<double>(updates * kUpdate) / 1e6;
+  std::cout << absl::StrFormat(
+                   "  SHA-256 alone: %.0f MB in %.2f s: %.1f MB/s, %.3f "
+                   "core-s/GB (what hashing exec output past the limit "
+                   "adds to the gateway at the least)  (load %s)\n",
+                   mb, seconds, mb / seconds, cpu / (mb / 1e3), LoadAverage())
+            << std::flush;
 }
 
 // ------------------------------------------------------------ perf

@@ -62,6 +62,13 @@ class SpoolWatch {
 // gateway keeps it): prints its write rate and CPU per GB.
 void SpoolOnly(const std::string& dir, uint64_t total);
 
+// SHA-256 alone (audit::StreamHasher, in 32 KiB updates as the gateway
+// hashes a stream's SSH data messages; this thread, hot in cache): prints
+// its rate and CPU per GB, the least that recording adds to the gateway's
+// CPU per GB of exec output past record_exec_output_limit (every byte of
+// it is hashed on the session's I/O thread).
+void HashOnly(uint64_t total);
+
 // A gateway under test: recording off, on, or on with --gateway-b.
 struct Variant {
   std::string name;
