@@ -112,12 +112,9 @@ TEST(AdminAuthTest, CertificateFromAnotherCaIsRefused) {
 }
 
 TEST(AdminAuthTest, RevokedOrDisabledOrDeletedUsersLoseAccess) {
-  auto env = CaTestEnv::CreateOrNull();
-  ASSERT_NE(env, nullptr);
-  ASSERT_TRUE(env->AddUser("bob", "bob-pw", {"login"}).ok());
-  auto admin = env->Login("admin", env->admin_password());
-  auto bob = env->Login("bob", "bob-pw");
-  ASSERT_TRUE(admin.status.ok() && bob.status.ok());
+  AdminAndBob ca = StartWithAdminAndBob();
+  ASSERT_TRUE(ca.ok());
+  auto& [env, admin, bob] = ca;
   auto keys = [&](std::shared_ptr<grpc::Channel> ch) {
     grpc::ClientContext ctx;
     v1::CaPublicKeys out;
@@ -151,12 +148,9 @@ TEST(AdminAuthTest, RevokedOrDisabledOrDeletedUsersLoseAccess) {
 // beside it together: revoking the key (`spctl certs revoke --key`) must
 // also stop that identity from getting a certificate for a new key.
 TEST(AdminAuthTest, RevokingALoginsKeyCutsOffItsClientCertificate) {
-  auto env = CaTestEnv::CreateOrNull();
-  ASSERT_NE(env, nullptr);
-  ASSERT_TRUE(env->AddUser("bob", "bob-pw", {"login"}).ok());
-  auto admin = env->Login("admin", env->admin_password());
-  auto bob = env->Login("bob", "bob-pw");
-  ASSERT_TRUE(admin.status.ok() && bob.status.ok());
+  AdminAndBob ca = StartWithAdminAndBob();
+  ASSERT_TRUE(ca.ok());
+  auto& [env, admin, bob] = ca;
   auto issue = [&](std::shared_ptr<grpc::Channel> ch) {
     auto key = ssh::crypto::PrivateKey::GenerateEd25519();
     v1::IssueUserCertificateRequest req;

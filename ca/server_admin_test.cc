@@ -252,12 +252,9 @@ TEST(AdminServiceTest, WatchRevocationsStreamsNewRevocations) {
 }
 
 TEST(AdminServiceTest, HostCertificatesForInventoryHostsOnly) {
-  auto env = CaTestEnv::CreateOrNull();
-  ASSERT_NE(env, nullptr);
-  ASSERT_TRUE(env->AddUser("bob", "bob-pw", {"login"}).ok());
-  auto admin = env->Login("admin", env->admin_password());
-  auto bob = env->Login("bob", "bob-pw");
-  ASSERT_TRUE(admin.status.ok() && bob.status.ok());
+  AdminAndBob ca = StartWithAdminAndBob();
+  ASSERT_TRUE(ca.ok());
+  auto& [env, admin, bob] = ca;
   pb::Host host;
   host.set_name("web01");
   host.set_address("10.0.0.5");

@@ -1,12 +1,14 @@
 // Helpers of the tests of an in-process CA over real gRPC/TLS
 // (server_admin_test.cc, server_admin_auth_test.cc, issuance_test.cc): a
-// ListUsers call and the audit events of a type in the CA's store.
+// ListUsers call, the audit events of a type in the CA's store, and a CA
+// with the admin and a plain user logged in.
 #ifndef SALLYPORT_CA_SERVER_TEST_UTIL_H_
 #define SALLYPORT_CA_SERVER_TEST_UTIL_H_
 
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -39,6 +41,32 @@ inline std::vector<storage::AuditEvent> Events(CaTestEnv& env,
   for (auto& e : *all) {
     if (e.type == type) out.push_back(e);
   }
+  return out;
+}
+
+// A CA (CaTestEnv) with its admin and bob, a user with the login role only
+// (password "bob-pw"), both logged in (a client certificate each).
+struct AdminAndBob {
+  std::unique_ptr<CaTestEnv> env;
+  CaTestEnv::LoginResult admin;
+  CaTestEnv::LoginResult bob;
+  // The CA started, bob was added and both logins worked.
+  bool ok() const {
+    return env != nullptr && admin.status.ok() && bob.status.ok();
+  }
+};
+
+inline AdminAndBob StartWithAdminAndBob() {
+  AdminAndBob out;
+  out.env = CaTestEnv::CreateOrNull();
+  if (out.env == nullptr) return out;
+  absl::Status added = out.env->AddUser("bob", "bob-pw", {"login"});
+  EXPECT_TRUE(added.ok()) << added;
+  if (!added.ok()) return out;
+  out.admin = out.env->Login("admin", out.env->admin_password());
+  out.bob = out.env->Login("bob", "bob-pw");
+  EXPECT_TRUE(out.admin.status.ok()) << out.admin.status.error_message();
+  EXPECT_TRUE(out.bob.status.ok()) << out.bob.status.error_message();
   return out;
 }
 
