@@ -1,8 +1,10 @@
 #include "tests/bench/process_cpu.h"
 
+#include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -44,6 +46,23 @@ double ProcessAndChildrenCpuSeconds(pid_t pid) {
     if (t > 0) total += t;
   }
   return total;
+}
+
+double ProcessRunQueueWaitSeconds(pid_t pid) {
+  const std::string dir = absl::StrCat("/proc/", pid, "/task");
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return -1;
+  uint64_t total_ns = 0;
+  while (const dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    const std::vector<std::string> f = absl::StrSplit(
+        ReadFileOrEmpty(absl::StrCat(dir, "/", e->d_name, "/schedstat")), ' ',
+        absl::SkipEmpty());
+    uint64_t ns = 0;
+    if (f.size() >= 2 && absl::SimpleAtoi(f[1], &ns)) total_ns += ns;
+  }
+  closedir(d);
+  return static_cast<double>(total_ns) / 1e9;
 }
 
 bool HasChildren(pid_t pid) {

@@ -24,6 +24,16 @@ bool HasChildren(pid_t pid);
 // ProcessTreeCpuSeconds includes them.
 void WaitForNoChildren(pid_t pid);
 
+// The time `pid`'s live threads have spent runnable with no CPU to run on
+// (the second field of /proc/PID/task/TID/schedstat), summed, in seconds;
+// negative if unreadable. Its growth over a stretch of wall time, divided
+// by that time, is how many of the process's threads waited for a CPU on
+// average: beside its CPU time over the same stretch, whether the process
+// was the one the others waited for (a thread on a CPU or waiting for one
+// all the time) or was itself waiting for work. Threads that exit take
+// their time with them.
+double ProcessRunQueueWaitSeconds(pid_t pid);
+
 // This thread's user + system CPU time, in seconds.
 double ThreadCpuSeconds();
 

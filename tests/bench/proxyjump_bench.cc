@@ -25,12 +25,14 @@
 // Per path: the median of --connects sequential `ssh ... true` (ms), MB/s
 // pulling --bytes (`head -c N /dev/zero` on the target, to /dev/null here),
 // the gateway's CPU (core-s per GB, ms per session, also net of its idle
-// rate), the CPU split per connect (the ssh client processes, including
-// the `ssh -W` that -J starts, the gateway, the target's sshd, the CA)
-// with the gateway's count of jump connections and target host
-// certificates (issued by the CA, or cached; from its /metrics), and the
-// 1-minute load average when the row finished (on a shared
-// machine the CPU figures are the ones to trust). The paths take turns
+// rate; during the pull also its threads on a CPU and waiting for one,
+// averaged over the pull: on + waiting near 1 makes the gateway's I/O
+// thread the pipeline's critical path), the CPU split per connect (the ssh
+// client processes, including the `ssh -W` that -J starts, the gateway, the
+// target's sshd, the CA) with the gateway's count of jump connections and
+// target host certificates (issued by the CA, or cached; from its /metrics),
+// and the 1-minute load average when the row finished (on a shared machine the
+// CPU figures are the ones to trust). The paths take turns
 // (--rounds): each round runs every path's share of the connects, so a
 // change in the machine's load falls on all of them alike. Goal: recorded
 // ProxyJump within 10 % of LOGIN+HOST on connect time and throughput. A
@@ -371,9 +373,15 @@ int Main(int argc, char** argv) {
     const double gb = static_cast<double>(bytes) / 1e9;
     std::cout << absl::StrFormat(
                      "  pull %-20s %8s MB/s (load %s); core-s/GB: client "
-                     "%.2f gateway %.2f sshd %.2f\n",
+                     "%.2f gateway %.2f sshd %.2f%s\n",
                      paths[i].name, Num(pulls[i].mb_per_s, 1), pull_load[i],
-                     used.client / gb, used.gateway / gb, used.sshd / gb)
+                     used.client / gb, used.gateway / gb, used.sshd / gb,
+                     pulls[i].middle_on_cpu < 0
+                         ? ""
+                         : absl::StrFormat(
+                               "; gateway threads on a CPU %.2f, waiting "
+                               "for one %.2f",
+                               pulls[i].middle_on_cpu, pulls[i].middle_waiting))
               << std::flush;
   }
 

@@ -75,12 +75,19 @@ void Pull(const Path& path, uint64_t bytes, PathResult* out) {
       path.argv(absl::StrCat("head -c ", bytes, " /dev/zero"));
   const double cpu_before =
       path.middle != 0 ? ProcessTreeCpuSeconds(path.middle) : 0;
+  const double wait_before =
+      path.middle != 0 ? ProcessRunQueueWaitSeconds(path.middle) : 0;
   const absl::Time start = absl::Now();
   RunOptions run;
   run.timeout = absl::Minutes(20);
   absl::StatusOr<RunResult> r =
       RunCommand({"/bin/sh", "-c", ShellJoin(argv) + " > /dev/null"}, run);
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  // Before WaitForNoChildren: the pull's own wall time.
+  const double cpu_after =
+      path.middle != 0 ? ProcessTreeCpuSeconds(path.middle) : 0;
+  const double wait_after =
+      path.middle != 0 ? ProcessRunQueueWaitSeconds(path.middle) : 0;
   if (!r.ok() || !r->ok()) {
     std::cerr << path.name << ": pull failed: "
               << (r.ok() ? r->Describe() : r.status().ToString()) << "\n";
@@ -89,6 +96,10 @@ void Pull(const Path& path, uint64_t bytes, PathResult* out) {
   out->pulled = true;
   out->mb_per_s = static_cast<double>(bytes) / seconds / 1e6;
   if (path.middle != 0) {
+    if (cpu_before >= 0 && wait_before >= 0 && wait_after >= 0) {
+      out->middle_on_cpu = (cpu_after - cpu_before) / seconds;
+      out->middle_waiting = (wait_after - wait_before) / seconds;
+    }
     WaitForNoChildren(path.middle);
     out->middle_core_s_per_gb =
         (ProcessTreeCpuSeconds(path.middle) - cpu_before) /

@@ -68,6 +68,11 @@ struct Path {
 struct PathResult {
   double mb_per_s = 0;
   double middle_core_s_per_gb = -1;
+  // During the pull, averaged over its wall time: the middle box's threads
+  // on a CPU, and waiting for one (ProcessRunQueueWaitSeconds). A single
+  // busy thread near 1 in all is the pipeline's critical path.
+  double middle_on_cpu = -1;
+  double middle_waiting = -1;
   double connect_ms = 0;
   double middle_cpu_ms_per_session = -1;
   // Idle CPU rate of the middle box, and the per-session CPU without it.
