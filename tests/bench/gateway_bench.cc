@@ -395,8 +395,17 @@ int Main(int argc, char** argv) {
       load_pull[i] = LoadAverage();
       if (connects > 0) Connects(paths[i], connects, &results[i]);
       load_conn[i] = LoadAverage();
-      std::cout << absl::StrFormat("  %s done (load %s / %s)\n", paths[i].name,
-                                   load_pull[i], load_conn[i])
+      const PathResult& r = results[i];
+      std::cout << absl::StrFormat(
+                       "  %s done (load %s / %s)%s\n", paths[i].name,
+                       load_pull[i], load_conn[i],
+                       r.middle_on_cpu < 0
+                           ? ""
+                           : absl::StrFormat(
+                                 "; during the pull the middle box's "
+                                 "threads were on a CPU %.2f, waiting for "
+                                 "one %.2f",
+                                 r.middle_on_cpu, r.middle_waiting))
                 << std::flush;
     }
     auto find = [&](absl::string_view name) -> const PathResult* {
