@@ -17,20 +17,31 @@
 
 namespace sallyport::testing {
 
-double ProcessTreeCpuSeconds(pid_t pid) {
+namespace {
+
+// Fields `first`..`last` of /proc/PID/stat (14: utime, 15: stime, 16:
+// cutime, 17: cstime) added up, in seconds; negative if unreadable.
+double StatSeconds(pid_t pid, int first, int last) {
   std::string stat = ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/stat"));
   size_t paren = stat.rfind(')');
   if (paren == std::string::npos) return -1;
   std::vector<std::string> f =
       absl::StrSplit(stat.substr(paren + 2), ' ', absl::SkipEmpty());
-  // Fields after "(comm)": state is field 3, utime field 14 → index 11.
+  // Fields after "(comm)": state is field 3, so field N is index N - 3.
   double total = 0;
-  for (int i = 11; i <= 14 && i < static_cast<int>(f.size()); ++i) {
+  for (int i = first - 3; i <= last - 3 && i < static_cast<int>(f.size());
+       ++i) {
     int64_t ticks = 0;
     if (absl::SimpleAtoi(f[i], &ticks)) total += static_cast<double>(ticks);
   }
   return total / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
+
+}  // namespace
+
+double ProcessTreeCpuSeconds(pid_t pid) { return StatSeconds(pid, 14, 17); }
+
+double ReapedChildrenCpuSeconds(pid_t pid) { return StatSeconds(pid, 16, 17); }
 
 double ProcessAndChildrenCpuSeconds(pid_t pid) {
   double total = ProcessTreeCpuSeconds(pid);

@@ -11,6 +11,10 @@ namespace sallyport::testing {
 // time and that of the children it has reaped. Negative if unreadable.
 double ProcessTreeCpuSeconds(pid_t pid);
 
+// cutime + cstime of `pid`: the CPU of the children it has reaped, in
+// seconds. Negative if unreadable.
+double ReapedChildrenCpuSeconds(pid_t pid);
+
 // ProcessTreeCpuSeconds of `pid` plus that of each child it has now (e.g.
 // the PostgreSQL postmaster and its backends, which live as long as their
 // connection). Negative if `pid` is unreadable.

@@ -77,6 +77,8 @@ void Pull(const Path& path, uint64_t bytes, PathResult* out) {
       path.middle != 0 ? ProcessTreeCpuSeconds(path.middle) : 0;
   const double wait_before =
       path.middle != 0 ? ProcessRunQueueWaitSeconds(path.middle) : 0;
+  const double reaped_before =
+      path.middle != 0 ? ReapedChildrenCpuSeconds(path.middle) : 0;
   const absl::Time start = absl::Now();
   RunOptions run;
   run.timeout = absl::Minutes(20);
@@ -96,14 +98,18 @@ void Pull(const Path& path, uint64_t bytes, PathResult* out) {
   out->pulled = true;
   out->mb_per_s = static_cast<double>(bytes) / seconds / 1e6;
   if (path.middle != 0) {
-    if (cpu_before >= 0 && wait_before >= 0 && wait_after >= 0) {
-      out->middle_on_cpu = (cpu_after - cpu_before) / seconds;
-      out->middle_waiting = (wait_after - wait_before) / seconds;
-    }
     WaitForNoChildren(path.middle);
     out->middle_core_s_per_gb =
         (ProcessTreeCpuSeconds(path.middle) - cpu_before) /
         (static_cast<double>(bytes) / 1e9);
+    // Only for a middle box that does the work in its own threads (the
+    // gateway): a forking server's (sshd's) per-connection processes are
+    // not among them, and their waits are gone once they are reaped.
+    const bool forked = ReapedChildrenCpuSeconds(path.middle) > reaped_before;
+    if (!forked && cpu_before >= 0 && wait_before >= 0 && wait_after >= 0) {
+      out->middle_on_cpu = (cpu_after - cpu_before) / seconds;
+      out->middle_waiting = (wait_after - wait_before) / seconds;
+    }
   }
 }
 

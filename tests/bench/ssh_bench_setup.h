@@ -70,7 +70,8 @@ struct PathResult {
   double middle_core_s_per_gb = -1;
   // During the pull, averaged over its wall time: the middle box's threads
   // on a CPU, and waiting for one (ProcessRunQueueWaitSeconds). A single
-  // busy thread near 1 in all is the pipeline's critical path.
+  // busy thread near 1 in all is the pipeline's critical path. -1 for a
+  // middle box whose work ran in child processes it reaped (sshd).
   double middle_on_cpu = -1;
   double middle_waiting = -1;
   double connect_ms = 0;
