@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -113,7 +114,8 @@ absl::StatusOr<std::string> CaKeyLine(std::string_view what,
 
 absl::StatusOr<std::string> HostRevocationsKrl(
     const std::vector<std::string>& host_ca_keys,
-    const std::vector<v1::Revocation>& revocations, absl::Time now) {
+    const std::vector<v1::Revocation>& revocations, absl::Time now,
+    size_t* entries) {
   KrlContents krl;
   for (const std::string& sent : host_ca_keys) {
     absl::StatusOr<ssh::crypto::PublicKey> key =
@@ -131,6 +133,13 @@ absl::StatusOr<std::string> HostRevocationsKrl(
   // Serials need a CA key to be listed under; with none, the keys revoked
   // still go in.
   if (krl.ca_keys.empty()) krl.serials.clear();
+  if (entries != nullptr) {
+    *entries =
+        std::set<uint64_t>(krl.serials.begin(), krl.serials.end()).size() +
+        std::set<std::array<uint8_t, 32>>(krl.key_sha256.begin(),
+                                          krl.key_sha256.end())
+            .size();
+  }
   krl.generated = now;
   krl.comment = "Sallyport revocations (sp config)";
   return BuildKrl(krl);

@@ -74,10 +74,13 @@ absl::StatusOr<SpConfigFiles> RenderSpConfig(
 // the list names no host certificate. kInvalidArgument for a host CA key
 // that is not a public key, a revocation whose fingerprint is not
 // "SHA256:" and 43 base64 characters, or more than kMaxKrlEntries entries.
+// With no host CA key the serials have nothing to be listed under and are
+// left out. `entries`, when set, gets what the KRL revokes: its distinct
+// serials and keys (what `sp config` reports, not what the CA listed).
 absl::StatusOr<std::string> HostRevocationsKrl(
     const std::vector<std::string>& host_ca_keys,
     const std::vector<::sallyport::ca::v1::Revocation>& revocations,
-    absl::Time now);
+    absl::Time now, size_t* entries = nullptr);
 
 // A path as one ssh_config argument: in double quotes, '%' doubled (ssh
 // expands %-tokens in these paths). kInvalidArgument for '"', a control

@@ -162,9 +162,11 @@ TEST(HostRevocationsKrlTest, SshKeygenFindsTheRevokedKeysAndSerials) {
   revocations[1].set_serial(71);
   revocations[2].set_id(3);
   revocations[2].set_serial(4242);  // a user certificate's, say
+  size_t entries = 0;
   absl::StatusOr<std::string> krl =
-      HostRevocationsKrl({ca->public_line}, revocations, absl::Now());
+      HostRevocationsKrl({ca->public_line}, revocations, absl::Now(), &entries);
   ASSERT_TRUE(krl.ok()) << krl.status();
+  EXPECT_EQ(entries, 3u);
   const std::string path = dir->File("revoked_host_keys");
   ASSERT_TRUE(base::WriteFileAtomic(path, *krl, 0644).ok());
   absl::StatusOr<testing::RunResult> q =
@@ -180,9 +182,23 @@ TEST(HostRevocationsKrlTest, SshKeygenFindsTheRevokedKeysAndSerials) {
   EXPECT_TRUE(absl::EndsWith(lines[3], ": ok")) << lines[3];
   EXPECT_TRUE(absl::EndsWith(lines[4], ": ok")) << lines[4];
 
-  // No revocations: a KRL that revokes nothing (ssh needs the file).
-  krl = HostRevocationsKrl({ca->public_line}, {}, absl::Now());
+  // Without a host CA key the serials are left out and not counted; a
+  // serial listed twice counts once.
+  revocations.push_back(revocations[0]);
+  krl = HostRevocationsKrl({}, revocations, absl::Now(), &entries);
   ASSERT_TRUE(krl.ok()) << krl.status();
+  EXPECT_EQ(entries, 1u);
+  ASSERT_TRUE(base::WriteFileAtomic(path, *krl, 0644).ok());
+  q = testing::RunCommand(
+      {"ssh-keygen", "-Q", "-f", path, hosts[0].public_path, certs[1]});
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_TRUE(absl::StrContains(q->out, ": REVOKED")) << q->Describe();
+  EXPECT_TRUE(absl::StrContains(q->out, ": ok")) << q->Describe();
+
+  // No revocations: a KRL that revokes nothing (ssh needs the file).
+  krl = HostRevocationsKrl({ca->public_line}, {}, absl::Now(), &entries);
+  ASSERT_TRUE(krl.ok()) << krl.status();
+  EXPECT_EQ(entries, 0u);
   ASSERT_TRUE(base::WriteFileAtomic(path, *krl, 0644).ok());
   q = testing::RunCommand({"ssh-keygen", "-Q", "-f", path, certs[1]});
   ASSERT_TRUE(q.ok()) << q.status();

@@ -297,19 +297,20 @@ int WriteSshConfig(const SpHome& home, bool install, std::ostream& out,
   // warning says why.
   std::optional<size_t> revoked;  // entries in the KRL written
   {
+    size_t entries = 0;
     std::vector<v1::Revocation> revocations;
     grpc::Status call;
     absl::Status listed = ListAllRevocations(*session, &revocations, &call);
     absl::StatusOr<std::string> krl =
-        listed.ok()
-            ? HostRevocationsKrl(input.host_ca_keys, revocations, absl::Now())
-            : absl::StatusOr<std::string>(listed);
+        listed.ok() ? HostRevocationsKrl(input.host_ca_keys, revocations,
+                                         absl::Now(), &entries)
+                    : absl::StatusOr<std::string>(listed);
     absl::Status written =
         krl.ok() ? WriteFileAtomic(home.revoked_host_keys(), *krl, 0644)
                  : krl.status();
     if (written.ok()) {
       input.revoked_host_keys = home.revoked_host_keys();
-      revoked = revocations.size();
+      revoked = entries;
     } else {
       err << "sp: warning: ssh will not check the CA's revocations of host "
              "keys (no RevokedHostKeys): "
