@@ -1,8 +1,9 @@
 // The gateway's TLS private key does not stay behind in freed memory when
 // the CA channel is set up (MakeCaChannel) or opened for enrolment's
 // follow-up calls (OpenCaChannel). This binary replaces the global
-// operator new/delete: while a test watches, every block freed is searched
-// for a piece of the key's PEM before it goes back to malloc.
+// operator new/delete (their nothrow forms too): while a test watches, every
+// block freed is searched for a piece of the key's PEM before it goes back to
+// malloc.
 #include <malloc.h>
 #include <string.h>
 
@@ -53,6 +54,21 @@ void operator delete(void* p) noexcept {
 void operator delete[](void* p) noexcept { ::operator delete(p); }
 void operator delete(void* p, size_t) noexcept { ::operator delete(p); }
 void operator delete[](void* p, size_t) noexcept { ::operator delete(p); }
+// The nothrow forms too (gRPC allocates with them): under ASan the ones
+// not replaced here are ASan's, and a block from its new freed by the
+// std::free above is an alloc-dealloc mismatch.
+void* operator new(size_t size, const std::nothrow_t&) noexcept {
+  return std::malloc(size == 0 ? 1 : size);
+}
+void* operator new[](size_t size, const std::nothrow_t&) noexcept {
+  return std::malloc(size == 0 ? 1 : size);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  ::operator delete(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  ::operator delete(p);
+}
 
 namespace sallyport::gateway {
 namespace {
