@@ -302,6 +302,27 @@ absl::StatusOr<storage::Host> HostFromProto(const pb::Host& host) {
   return out;
 }
 
+void SessionSummaryToProto(const storage::Session& s, pb::SessionSummary* out) {
+  out->set_id(s.id);
+  out->set_user(s.user);
+  out->set_login(s.login);
+  out->set_host(s.host);
+  *out->mutable_started_at() = ToTimestamp(s.started_at);
+  if (s.ended_at) *out->mutable_ended_at() = ToTimestamp(*s.ended_at);
+  // While active: the bytes so far, of the open channels too.
+  out->set_bytes_in(s.BytesInSoFar());
+  out->set_bytes_out(s.BytesOutSoFar());
+  out->set_status(std::string(storage::SessionStatusName(s.status)));
+  if (s.abandoned_at) SessionAbandonedToProto(s, out->mutable_abandoned());
+}
+
+void SessionAbandonedToProto(const storage::Session& s,
+                             pb::SessionAbandoned* out) {
+  *out->mutable_at() = ToTimestamp(s.abandoned_at.value_or(absl::UnixEpoch()));
+  out->set_by(s.abandoned_by);
+  out->set_reason(s.abandon_reason);
+}
+
 void CertificateToProto(const storage::IssuedCertificate& cert,
                         pb::IssuedCertificate* out) {
   out->set_serial(cert.serial);

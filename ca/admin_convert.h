@@ -46,6 +46,14 @@ void BindingToProto(const storage::RoleBinding& binding,
 void HostToProto(const storage::Host& host, admin::v1::Host* out);
 absl::StatusOr<storage::Host> HostFromProto(const admin::v1::Host& host);
 
+// A session as listings show it: while active, the bytes so far (of the
+// open channels too); `abandoned` when an admin marked it.
+void SessionSummaryToProto(const storage::Session& s,
+                           admin::v1::SessionSummary* out);
+// The admin's mark of `s` (s.abandoned_at must be set).
+void SessionAbandonedToProto(const storage::Session& s,
+                             admin::v1::SessionAbandoned* out);
+
 void CertificateToProto(const storage::IssuedCertificate& cert,
                         admin::v1::IssuedCertificate* out);
 void RevocationToAdminProto(const storage::Revocation& r,

@@ -137,6 +137,9 @@ class AdminService final : public admin::v1::Admin::Service {
   grpc::Status RotateCaKey(grpc::ServerContext* context,
                            const admin::v1::RotateCaKeyRequest* request,
                            admin::v1::CaKey* response) override;
+  grpc::Status AbandonSession(grpc::ServerContext* context,
+                              const admin::v1::AbandonSessionRequest* request,
+                              admin::v1::SessionSummary* response) override;
 
  private:
   // Authenticates an admin, runs `body` and records the audit event

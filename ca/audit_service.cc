@@ -11,6 +11,7 @@
 #include "audit/recording_store.h"
 #include "audit/terminal_text.h"
 #include "base/status_macros.h"
+#include "ca/admin_convert.h"
 #include "ca/service_util.h"
 
 namespace sallyport::ca {
@@ -31,19 +32,6 @@ void ToProto(const storage::AuditEvent& e, pb::AuditEvent* out) {
   out->set_payload_json(e.payload_json);
   out->set_prev_hash(e.prev_hash);
   out->set_hash(e.hash);
-}
-
-void ToProto(const storage::Session& s, pb::SessionSummary* out) {
-  out->set_id(s.id);
-  out->set_user(s.user);
-  out->set_login(s.login);
-  out->set_host(s.host);
-  *out->mutable_started_at() = ToTimestamp(s.started_at);
-  if (s.ended_at) *out->mutable_ended_at() = ToTimestamp(*s.ended_at);
-  // While active: the bytes so far, of the open channels too.
-  out->set_bytes_in(s.BytesInSoFar());
-  out->set_bytes_out(s.BytesOutSoFar());
-  out->set_status(std::string(storage::SessionStatusName(s.status)));
 }
 
 // The purposes a caller may name (anything else is refused, so the audit
@@ -299,7 +287,7 @@ grpc::Status AuditService::ListSessions(grpc::ServerContext* context,
         ctx_.store->ListSessions(filter);
     if (!sessions.ok()) return ToGrpc(sessions.status());
     for (const storage::Session& s : *sessions) {
-      ToProto(s, response->add_sessions());
+      SessionSummaryToProto(s, response->add_sessions());
     }
     return grpc::Status::OK;
   }
@@ -328,7 +316,7 @@ grpc::Status AuditService::ListSessions(grpc::ServerContext* context,
       if (!found.ok()) return ToGrpc(found.status());
       if (found->empty()) continue;
       pb::SessionSummary* out = response->add_sessions();
-      ToProto(s, out);
+      SessionSummaryToProto(s, out);
       for (std::string& m : *found) out->add_matches(std::move(m));
       if (response->sessions_size() == want) break;
     }
@@ -374,6 +362,9 @@ grpc::Status AuditService::ReadSession(grpc::ServerContext* context,
     }
   }
   *response->mutable_session() = audit::ToProtoSession(*session);
+  if (session->abandoned_at) {
+    SessionAbandonedToProto(*session, response->mutable_abandoned());
+  }
   grpc::Status st = ReadSessionPage(request, response);
   if (st.ok()) {
     continuations_.Served(*caller, target, response->next_after_seq());

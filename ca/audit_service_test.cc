@@ -347,3 +347,131 @@ TEST(AuditServiceTest, EveryReadIsAuditedOnceHoweverItIsPaged) {
 
 }  // namespace
 }  // namespace sallyport::ca
+
+namespace sallyport::ca {
+namespace {
+
+// A session whose gateway is gone for good stayed "active" in every
+// listing forever. An admin marks it abandoned (Admin.AbandonSession):
+// ListSessions and ReadSession say so, with who, when and why; the mark is
+// an admin.AbandonSession audit event; an auditor may not mark; a reason
+// is required and printable; an ended session, or one marked before, is
+// not marked again.
+TEST(AuditServiceTest, AnAdminMarksASessionAbandoned) {
+  auto env = CaTestEnv::Create();
+  ASSERT_TRUE(env.ok()) << env.status();
+  storage::Store& store = (*env)->store();
+  const absl::Time t0 = absl::FromUnixSeconds(1700000000);
+  ASSERT_TRUE(store.CreateSession(At("lost", t0)).ok());
+  ASSERT_TRUE(store.CreateSession(At("done", t0 + absl::Seconds(1))).ok());
+  storage::SessionEnd end;
+  end.ended_at = t0 + absl::Seconds(2);
+  ASSERT_TRUE(store.EndSession("done", end).ok());
+  ASSERT_TRUE((*env)->AddRole(std::string(kAuditorRole), {"ubuntu"}).ok());
+  ASSERT_TRUE(
+      (*env)
+          ->AddUser("eve", "eve-password-123", {std::string(kAuditorRole)})
+          .ok());
+  auto admin = (*env)->Login("admin", (*env)->admin_password());
+  ASSERT_TRUE(admin.status.ok()) << admin.status.error_message();
+  auto auditor = (*env)->Login("eve", "eve-password-123");
+  ASSERT_TRUE(auditor.status.ok()) << auditor.status.error_message();
+  auto abandon = [&](const std::shared_ptr<grpc::Channel>& channel,
+                     const std::string& id, const std::string& reason,
+                     pb::SessionSummary* out = nullptr) {
+    pb::AbandonSessionRequest req;
+    req.set_id(id);
+    req.set_reason(reason);
+    pb::SessionSummary resp;
+    grpc::ClientContext ctx;
+    grpc::Status st =
+        pb::Admin::NewStub(channel)->AbandonSession(&ctx, req, &resp);
+    if (out != nullptr) *out = resp;
+    return st;
+  };
+  auto audit = pb::Audit::NewStub(admin.channel);
+
+  // Refused: an auditor; no reason, a control character, too long; an
+  // ended session; an unknown one. Nothing marked.
+  EXPECT_EQ(abandon(auditor.channel, "lost", "gw-2 is gone").error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(abandon(admin.channel, "lost", "").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(abandon(admin.channel, "lost", "ok\x1b[8m").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(abandon(admin.channel, "lost",
+                    std::string(storage::kMaxAbandonReasonBytes + 1, 'r'))
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::Status ended = abandon(admin.channel, "done", "why");
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(ended.error_message().find("has already ended"), std::string::npos)
+      << ended.error_message();
+  EXPECT_EQ(abandon(admin.channel, "nope", "why").error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  absl::StatusOr<storage::Session> before = store.GetSession("lost");
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_FALSE(before->abandoned_at.has_value());
+
+  (*env)->clock().Advance(absl::Minutes(5));
+  pb::SessionSummary marked;
+  grpc::Status st =
+      abandon(admin.channel, "lost", "gateway gw-2 was destroyed with its disk",
+              &marked);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(marked.status(), "active");
+  EXPECT_EQ(marked.abandoned().by(), "admin");
+  EXPECT_EQ(marked.abandoned().reason(),
+            "gateway gw-2 was destroyed with its disk");
+  EXPECT_EQ(marked.abandoned().at().seconds(),
+            absl::ToUnixSeconds((*env)->clock().Now()));
+  grpc::Status again = abandon(admin.channel, "lost", "twice");
+  EXPECT_EQ(again.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(again.error_message().find("abandoned by admin"), std::string::npos)
+      << again.error_message();
+
+  // Listed and read with the mark; the ended session without one.
+  pb::ListSessionsResponse listed;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(
+        audit->ListSessions(&ctx, pb::ListSessionsRequest(), &listed).ok());
+  }
+  ASSERT_EQ(listed.sessions_size(), 2);
+  for (const pb::SessionSummary& s : listed.sessions()) {
+    EXPECT_EQ(s.has_abandoned(), s.id() == "lost") << s.id();
+  }
+  pb::ReadSessionRequest read;
+  read.set_id("lost");
+  read.set_purpose("show");
+  pb::ReadSessionResponse shown;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(audit->ReadSession(&ctx, read, &shown).ok());
+  }
+  EXPECT_EQ(shown.abandoned().reason(),
+            "gateway gw-2 was destroyed with its disk");
+
+  // The admin event of the mark (and of each refusal).
+  absl::StatusOr<std::vector<storage::AuditEvent>> events =
+      store.ListAuditEvents(0, 10000);
+  ASSERT_TRUE(events.ok()) << events.status();
+  int ok = 0, refused = 0;
+  for (const storage::AuditEvent& e : *events) {
+    if (e.type != "admin.AbandonSession") continue;
+    if (e.payload_json.find("\"code\":\"OK\"") != std::string::npos) {
+      ++ok;
+      EXPECT_NE(e.payload_json.find("destroyed with its disk"),
+                std::string::npos)
+          << e.payload_json;
+      EXPECT_EQ(e.actor, "admin");
+    } else {
+      ++refused;
+    }
+  }
+  EXPECT_EQ(ok, 1);
+  EXPECT_GE(refused, 6);
+}
+
+}  // namespace
+}  // namespace sallyport::ca

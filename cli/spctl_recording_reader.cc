@@ -79,6 +79,7 @@ std::optional<int> ReadRecordPages(Spctl& ctl, const std::string& id,
       head->intact = resp.intact();
       head->first_broken_seq = resp.first_broken_seq();
       head->problem = resp.problem();
+      if (resp.has_abandoned()) head->abandoned = resp.abandoned();
     }
     for (const av::RecordingRecord& r : resp.records()) {
       if (auto rc = on_record(r)) return rc;

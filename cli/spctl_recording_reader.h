@@ -34,6 +34,8 @@ struct RecordingHead {
   bool intact = false;
   uint64_t first_broken_seq = 0;
   std::string problem;
+  // Set when an admin marked the session abandoned.
+  std::optional<admin::v1::SessionAbandoned> abandoned;
 };
 
 // `*id` of `last` (any case) becomes the id of the newest session the

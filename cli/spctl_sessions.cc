@@ -1,6 +1,7 @@
 // spctl sessions ls|show|play|export|verify: recorded sessions (DESIGN.md
 // §9, issue 14 "Replay and search"). Needs the auditor or admin role; every
-// call is itself an audit event (the CA writes it).
+// call is itself an audit event (the CA writes it). `sessions abandon`
+// (the admin role) marks a session whose gateway is gone for good.
 // Play and export are in spctl_sessions_play.cc and
 // spctl_sessions_export.cc.
 #include "cli/spctl_sessions.h"
@@ -67,6 +68,8 @@ int List(Spctl& ctl, const SessionArgs& a) {
     // An active session's bytes are those so far (the CA counts what its
     // open channels recorded), not its totals.
     const char* so_far = s.status() == "active" ? " so far" : "";
+    // Active, but an admin said its gateway is gone for good.
+    const bool abandoned = s.status() == "active" && s.has_abandoned();
     // Escaped as `show` escapes them: a stored id, name or matched line
     // must not drive the auditor's terminal or forge a row.
     ctl.out() << base::EscapeControls(s.id()) << "\t"
@@ -74,8 +77,10 @@ int List(Spctl& ctl, const SessionArgs& a) {
               << base::EscapeControls(s.login()) << "\t"
               << base::EscapeControls(s.host()) << "\t" << Time(s.started_at())
               << "\t" << Time(s.ended_at()) << "\t"
-              << base::EscapeControls(s.status()) << "\t" << s.bytes_in()
-              << so_far << "\t" << s.bytes_out() << so_far;
+              << (abandoned ? std::string("abandoned")
+                            : base::EscapeControls(s.status()))
+              << "\t" << s.bytes_in() << so_far << "\t" << s.bytes_out()
+              << so_far;
     if (!a.grep.empty()) {
       ctl.out() << "\t";
       for (int i = 0; i < s.matches_size(); ++i) {
@@ -96,6 +101,34 @@ std::string UsTime(int64_t us) {
   if (us == 0) return "-";
   return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMicros(us),
                           absl::UTCTimeZone());
+}
+
+// The admin's mark, as `show` prints it.
+std::string AbandonedText(const pb::SessionAbandoned& a) {
+  return absl::StrCat("marked abandoned by ", base::EscapeControls(a.by()),
+                      " at ", Time(a.at()), ": ",
+                      base::EscapeControls(a.reason()));
+}
+
+int Abandon(Spctl& ctl, const SessionArgs& a) {
+  pb::AbandonSessionRequest req;
+  req.set_id(a.id);
+  req.set_reason(a.reason);
+  pb::SessionSummary resp;
+  if (auto rc = Call(ctl, ctl.Admin(), &pb::Admin::Stub::AbandonSession, req,
+                     &resp, absl::StrCat("sessions abandon ", a.id))) {
+    return *rc;
+  }
+  if (ctl.Structured(resp)) return kExitOk;
+  ctl.out() << "Session " << base::EscapeControls(resp.id()) << " ("
+            << base::EscapeControls(resp.user()) << ", "
+            << base::EscapeControls(resp.login()) << "@"
+            << base::EscapeControls(resp.host()) << ", started "
+            << Time(resp.started_at()) << ") is "
+            << AbandonedText(resp.abandoned())
+            << "\nIf its gateway comes back, what it ships is still stored "
+               "and its real end replaces this.\n";
+  return kExitOk;
 }
 
 }  // namespace
@@ -152,6 +185,7 @@ int Show(Spctl& ctl, const ReadRecordsFn& read) {
   details.set_intact(intact);
   details.set_reason(end_reason);
   details.set_metadata_covered(chain.metadata_covered());
+  if (head.abandoned) *details.mutable_abandoned() = *head.abandoned;
   if (!intact) {
     details.set_first_broken_seq(broken);
     details.set_problem(why.empty() ? head.problem : why);
@@ -165,30 +199,34 @@ int Show(Spctl& ctl, const ReadRecordsFn& read) {
   const auto safe = [](std::string_view text) {
     return base::EscapeControls(text);
   };
-  ctl.out() << "session:   " << safe(s.session_id())
-            << "\nuser:      " << safe(s.user())
-            << "\nlogin:     " << safe(s.login())
-            << "\nhost:      " << safe(s.host())
-            << "\ngateway:   " << safe(s.gateway_id())
-            << "\nstarted:   " << UsTime(s.started_at_us())
-            << "\nended:     " << UsTime(s.ended_at_us())
-            << "\nstatus:    " << audit::SessionStatusText(s.status())
-            << (end_reason.empty()
-                    ? ""
-                    : absl::StrCat("\nreason:    ", safe(end_reason)))
-            << "\nbytes:     " << s.bytes_input() << " in, " << s.bytes_output()
-            << " out"
-            << (s.status() == av::SESSION_STATUS_ACTIVE
-                    ? " so far (active: the recording is still being shipped)"
-                    : "")
-            << "\nrecords:   " << chain.records() << "\nintegrity: "
-            << (!intact ? absl::StrCat("BROKEN: ", details.problem())
-                : chain.metadata_covered()
-                    ? std::string("intact (hash chain checks)")
-                    : absl::StrCat("intact (hash chain checks; ",
-                                   std::string(audit::kMetadataNotCovered),
-                                   ")"))
-            << "\n";
+  ctl.out()
+      << "session:   " << safe(s.session_id())
+      << "\nuser:      " << safe(s.user()) << "\nlogin:     " << safe(s.login())
+      << "\nhost:      " << safe(s.host())
+      << "\ngateway:   " << safe(s.gateway_id())
+      << "\nstarted:   " << UsTime(s.started_at_us())
+      << "\nended:     " << UsTime(s.ended_at_us())
+      << "\nstatus:    " << audit::SessionStatusText(s.status())
+      << (head.abandoned && s.status() == av::SESSION_STATUS_ACTIVE
+              ? " (abandoned: no end will come)"
+              : "")
+      << (end_reason.empty() ? ""
+                             : absl::StrCat("\nreason:    ", safe(end_reason)))
+      << (head.abandoned
+              ? absl::StrCat("\nabandoned: ", AbandonedText(*head.abandoned))
+              : std::string())
+      << "\nbytes:     " << s.bytes_input() << " in, " << s.bytes_output()
+      << " out"
+      << (s.status() == av::SESSION_STATUS_ACTIVE
+              ? " so far (active: the recording is still being shipped)"
+              : "")
+      << "\nrecords:   " << chain.records() << "\nintegrity: "
+      << (!intact ? absl::StrCat("BROKEN: ", details.problem())
+          : chain.metadata_covered()
+              ? std::string("intact (hash chain checks)")
+              : absl::StrCat("intact (hash chain checks; ",
+                             std::string(audit::kMetadataNotCovered), ")"))
+      << "\n";
   for (int i = 0; i < details.channels_size(); ++i) {
     const Channel& c = tracker.channels()[i];
     ctl.out() << "channel " << c.index << " (id " << c.channel_id
@@ -341,6 +379,17 @@ void AddSessionCommands(CLI::App& app, Spctl& ctl, Action* action) {
   OnRun(exp, action, [&ctl, a] {
     return Export(ctl, *a, FromCa(ctl, a, "export", a->format));
   });
+
+  CLI::App* abandon = sessions->add_subcommand(
+      "abandon",
+      "mark an active session abandoned: its gateway is gone for good and "
+      "will not ship its end (needs the admin role)");
+  abandon->add_option("ID", a->id, "session id")->required();
+  abandon
+      ->add_option("--reason", a->reason,
+                   "why (shown with the session and kept in the audit log)")
+      ->required();
+  OnRun(abandon, action, [&ctl, a] { return Abandon(ctl, *a); });
 
   CLI::App* verify = sessions->add_subcommand(
       "verify", "check a session's recording is complete and unmodified");

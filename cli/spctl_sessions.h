@@ -49,6 +49,7 @@ struct SessionArgs {
   int channel = -1;
   std::string out;
   bool force = false;
+  std::string reason;  // sessions abandon --reason
 };
 
 // Reads the session's recording for a verb: fills `head` and hands each

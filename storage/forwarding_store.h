@@ -197,6 +197,10 @@ class ForwardingStore : public Store {
       const SessionFilter& filter) override {
     return base_->ListSessions(filter);
   }
+  absl::StatusOr<Session> AbandonSession(
+      std::string_view id, const SessionAbandonment& mark) override {
+    return base_->AbandonSession(id, mark);
+  }
   absl::StatusOr<int64_t> CountOpenSessions(std::string_view gateway_id,
                                             int64_t at_most) override {
     return base_->CountOpenSessions(gateway_id, at_most);

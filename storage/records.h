@@ -338,8 +338,20 @@ struct Session {
   // and bytes_out only with its channel_close record). 0 once it ended.
   int64_t open_bytes_in = 0;
   int64_t open_bytes_out = 0;
+  // Set by the store (AbandonSession; schema version 19) when an admin
+  // marked the active session abandoned: its gateway is gone for good and
+  // will not ship its end. The status stays kActive (a gateway that comes
+  // back still ships its records and its end, which then stands; the mark
+  // stays as history).
+  std::optional<absl::Time> abandoned_at;
+  std::string abandoned_by;    // the admin
+  std::string abandon_reason;  // why, as they gave it
 
   absl::Status Validate() const;
+  // Active and marked abandoned (listings show it so).
+  bool Abandoned() const {
+    return status == SessionStatus::kActive && abandoned_at.has_value();
+  }
   // bytes_in + open_bytes_in (bytes_out + open_bytes_out), at most the
   // int64 maximum: an active session's bytes so far (the totals of its
   // closed channels and what is recorded of the open ones), an ended
@@ -348,6 +360,14 @@ struct Session {
   int64_t BytesOutSoFar() const;
   bool operator==(const Session&) const = default;
 };
+
+// Store::AbandonSession's mark.
+struct SessionAbandonment {
+  absl::Time at;
+  std::string by;      // a user name (kMaxNameBytes)
+  std::string reason;  // 1..kMaxAbandonReasonBytes, printable text
+};
+inline constexpr size_t kMaxAbandonReasonBytes = 1024;
 
 struct SessionEnd {
   absl::Time ended_at;

@@ -355,11 +355,23 @@ class Store {
   // Newest first.
   virtual absl::StatusOr<std::vector<Session>> ListSessions(
       const SessionFilter& filter) = 0;
+  // Marks active session `id` abandoned (Session::abandoned_at,
+  // abandoned_by, abandon_reason; schema version 19): an admin's word that
+  // its gateway is gone for good and will not ship its end. The status
+  // stays active, so records and an end the owning gateway still ships are
+  // stored as before; it no longer counts in CountOpenSessions. Returns the
+  // session. kNotFound; kFailedPrecondition when it has ended or was
+  // marked before (naming by whom); kInvalidArgument for an empty or
+  // oversized `by`, or a reason that is empty, longer than
+  // kMaxAbandonReasonBytes or not UTF-8 (the CA also refuses control
+  // characters).
+  virtual absl::StatusOr<Session> AbandonSession(
+      std::string_view id, const SessionAbandonment& mark) = 0;
   // How many sessions of gateway `gateway_id` are open (status active: not
-  // ended, failed or interrupted), counted up to `at_most` (1..
-  // kMaxOpenSessionsCounted): the answer is min(open, at_most), and the
-  // count reads at most that many entries of an index of the open sessions
-  // (schema version 18), never the gateway's ended ones. Every store
+  // ended, failed or interrupted, and not marked abandoned), counted up to
+  // `at_most` (1.. kMaxOpenSessionsCounted): the answer is min(open, at_most),
+  // and the count reads at most that many entries of an index of the open
+  // sessions (schema version 18), never the gateway's ended ones. Every store
   // sharing the database sees the same count. kInvalidArgument for an
   // empty or oversized gateway or `at_most` out of range.
   virtual absl::StatusOr<int64_t> CountOpenSessions(std::string_view gateway_id,

@@ -6,8 +6,10 @@
 // builds for the sessions already stored.
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "storage/migrations/migrations.h"
@@ -81,6 +83,80 @@ TEST_P(StoreTest, OpenSessionCountsRefuseBadArguments) {
   SP_ASSERT_OK_AND_ASSIGN(
       int64_t none, store_->CountOpenSessions("gw-a", kMaxOpenSessionsCounted));
   EXPECT_EQ(none, 0);
+}
+
+SessionAbandonment Mark(std::string reason) {
+  SessionAbandonment m;
+  m.at = absl::FromUnixMicros(1700000300000000);
+  m.by = "admin";
+  m.reason = std::move(reason);
+  return m;
+}
+
+// An admin marks an active session abandoned (schema version 19): the mark
+// is kept, the session stays active, so what its gateway still ships is
+// stored and its real end stands; it leaves its gateway's open count.
+TEST_P(StoreTest, AnAbandonedSessionStaysActiveAndLeavesTheOpenCount) {
+  for (const char* id : {"a1", "a2"}) {
+    SP_ASSERT_OK(store_->CreateSession(RecordedSession(id, "gw-a")));
+  }
+  SP_ASSERT_OK(store_->AppendSessionRecords(
+      {DataRec("a1", 1, 0, RecordDirection::kOutput, 10)}));
+  SP_ASSERT_OK_AND_ASSIGN(Session marked,
+                          store_->AbandonSession("a1", Mark("gw-a is gone")));
+  EXPECT_EQ(marked.status, SessionStatus::kActive);
+  EXPECT_TRUE(marked.Abandoned());
+  EXPECT_EQ(marked.abandoned_at, absl::FromUnixMicros(1700000300000000));
+  EXPECT_EQ(marked.abandoned_by, "admin");
+  EXPECT_EQ(marked.abandon_reason, "gw-a is gone");
+  EXPECT_EQ(marked.BytesOutSoFar(), 10);
+  SP_ASSERT_OK_AND_ASSIGN(Session read, store_->GetSession("a1"));
+  EXPECT_EQ(read, marked);
+  SP_ASSERT_OK_AND_ASSIGN(std::vector<Session> listed,
+                          store_->ListSessions(SessionFilter{}));
+  ASSERT_EQ(listed.size(), 2u);
+  for (const Session& l : listed) EXPECT_EQ(l.Abandoned(), l.id == "a1");
+  SP_ASSERT_OK_AND_ASSIGN(int64_t open, store_->CountOpenSessions("gw-a", 10));
+  EXPECT_EQ(open, 1);
+
+  // Marked once: again names who did it.
+  absl::Status again = store_->AbandonSession("a1", Mark("twice")).status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(again)) << again;
+  EXPECT_TRUE(absl::StrContains(again.message(), "abandoned by admin"))
+      << again;
+
+  // The gateway came back after all: its records and its end are stored,
+  // the mark stays as history.
+  SP_ASSERT_OK(store_->AppendSessionRecords({CloseRec("a1", 2, 0, 0, 10)}));
+  SP_ASSERT_OK_AND_ASSIGN(
+      Session ended, store_->EndSession("a1", EndAs(SessionStatus::kEnded)));
+  EXPECT_EQ(ended.status, SessionStatus::kEnded);
+  EXPECT_FALSE(ended.Abandoned());
+  EXPECT_EQ(ended.abandoned_by, "admin");
+  EXPECT_EQ(ended.last_seq, 2u);
+
+  // An ended session is not marked; nor an unknown one.
+  absl::Status done = store_->AbandonSession("a1", Mark("late")).status();
+  EXPECT_TRUE(absl::IsFailedPrecondition(done)) << done;
+  EXPECT_TRUE(absl::StrContains(done.message(), "has already ended")) << done;
+  EXPECT_TRUE(
+      absl::IsNotFound(store_->AbandonSession("nope", Mark("x")).status()));
+  // Bad marks write nothing.
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(store_->AbandonSession("a2", Mark("")).status()));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      store_
+          ->AbandonSession("a2",
+                           Mark(std::string(kMaxAbandonReasonBytes + 1, 'r')))
+          .status()));
+  SessionAbandonment nobody = Mark("why");
+  nobody.by.clear();
+  EXPECT_TRUE(
+      absl::IsInvalidArgument(store_->AbandonSession("a2", nobody).status()));
+  SP_ASSERT_OK_AND_ASSIGN(Session a2, store_->GetSession("a2"));
+  EXPECT_FALSE(a2.abandoned_at.has_value());
+  SP_ASSERT_OK(store_->AbandonSession(
+      "a2", Mark(std::string(kMaxAbandonReasonBytes, 'r'))));
 }
 
 // Version 18 adds the index of the open sessions, built for the sessions

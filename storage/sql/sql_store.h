@@ -116,6 +116,8 @@ class SqlStore : public Store {
   absl::StatusOr<Session> GetSession(std::string_view id) override;
   absl::StatusOr<std::vector<Session>> ListSessions(
       const SessionFilter& filter) override;
+  absl::StatusOr<Session> AbandonSession(
+      std::string_view id, const SessionAbandonment& mark) override;
   absl::StatusOr<int64_t> CountOpenSessions(std::string_view gateway_id,
                                             int64_t at_most) override;
   absl::StatusOr<Session> AppendSessionRecords(
@@ -387,7 +389,7 @@ absl::StatusOr<BatchQuery> RevokedQuery(uint64_t serial,
 #define SP_SESSION_COLUMNS                                               \
   "id, user_name, login, host, started_at_us, ended_at_us, bytes_in, "   \
   "bytes_out, status, gateway_id, last_seq, chain_head, open_bytes_in, " \
-  "open_bytes_out"
+  "open_bytes_out, abandoned_at_us, abandoned_by, abandon_reason"
 BatchQuery SessionQuery(std::string_view id);
 absl::StatusOr<Session> SessionFromRow(const Row& r);
 

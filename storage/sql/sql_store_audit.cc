@@ -1,8 +1,12 @@
 // SqlStore: the audit hash chain and sessions.
+#include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "base/status_macros.h"
 #include "storage/audit_hash.h"
 #include "storage/sql/codec.h"
@@ -64,12 +68,19 @@ constexpr Statement kForgetOpenChannels(
 constexpr Statement kSelectSession("SELECT " SP_SESSION_COLUMNS
                                    " FROM sessions WHERE id = $1");
 // The open sessions of gateway $1, up to $2: the partial index
-// sessions_open_by_gateway (schema version 18) holds exactly the rows
-// whose status is the literal 'active', so the count reads at most $2 of
+// sessions_open_by_gateway (schema versions 18, 19) holds exactly the rows
+// whose status is the literal 'active' and that no admin marked
+// abandoned, so the count reads at most $2 of
 // its entries and none of the gateway's ended sessions.
 constexpr Statement kCountOpenSessions(
     "SELECT COUNT(*) FROM (SELECT 1 FROM sessions WHERE gateway_id = $1 "
-    "AND status = 'active' LIMIT $2) AS open_sessions");
+    "AND status = 'active' AND abandoned_at_us IS NULL LIMIT $2) "
+    "AS open_sessions");
+// Marks an active session abandoned, once (schema version 19).
+constexpr Statement kAbandonSession(
+    "UPDATE sessions SET abandoned_at_us = $2, abandoned_by = $3, "
+    "abandon_reason = $4 WHERE id = $1 AND status = 'active' "
+    "AND abandoned_at_us IS NULL RETURNING " SP_SESSION_COLUMNS);
 // Ties on the start time are broken by id, byte-wise in both dialects.
 // A user or host matches as given ($1, $2) or in lowercase ($9, $10), as
 // names are stored since schema 9 while older rows keep their case: a
@@ -132,6 +143,9 @@ absl::StatusOr<Session> SessionFromRow(const Row& r) {
   s.chain_head = r[11].AsBytes();
   s.open_bytes_in = r[12].AsInt();
   s.open_bytes_out = r[13].AsInt();
+  s.abandoned_at = OptTimeValue(r[14]);
+  s.abandoned_by = r[15].AsBytes();
+  s.abandon_reason = r[16].AsBytes();
   return s;
 }
 
@@ -468,6 +482,46 @@ absl::StatusOr<std::vector<Session>> SqlStore::ListSessions(
     out.push_back(std::move(s));
   }
   return out;
+}
+
+absl::StatusOr<Session> SqlStore::AbandonSession(
+    std::string_view id, const SessionAbandonment& mark) {
+  RETURN_IF_ERROR(ValidateText("session id", id, kMaxNameBytes, true));
+  RETURN_IF_ERROR(ValidateText("abandoned by", mark.by, kMaxNameBytes, true));
+  RETURN_IF_ERROR(ValidateText("abandon reason", mark.reason,
+                               kMaxAbandonReasonBytes, true));
+  std::vector<Row> rows;
+  std::optional<Session> existing;
+  RETURN_IF_ERROR(Describe(
+      Transact(TxMode::kReadCommitted,
+               [&](Tx& tx) -> absl::Status {
+                 existing.reset();
+                 ASSIGN_OR_RETURN(rows,
+                                  tx.Query(kAbandonSession,
+                                           {Param::Text(id), TimeParam(mark.at),
+                                            Param::Text(mark.by),
+                                            Param::Text(mark.reason)}));
+                 if (!rows.empty()) return absl::OkStatus();
+                 ASSIGN_OR_RETURN(std::vector<Row> found,
+                                  tx.Query(kSelectSession, {Param::Text(id)}));
+                 if (found.empty()) return absl::OkStatus();
+                 ASSIGN_OR_RETURN(existing, SessionFromRow(found[0]));
+                 return absl::OkStatus();
+               }),
+      SessionWhat(id)));
+  if (!rows.empty()) return SessionFromRow(rows[0]);
+  if (!existing) return NotFound(SessionWhat(id));
+  if (existing->status != SessionStatus::kActive) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(SessionWhat(id), " has already ended (",
+                     std::string(SessionStatusName(existing->status)), ")"));
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      SessionWhat(id), " was marked abandoned by ", existing->abandoned_by,
+      " at ",
+      absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                       existing->abandoned_at.value_or(absl::UnixEpoch()),
+                       absl::UTCTimeZone())));
 }
 
 absl::StatusOr<int64_t> SqlStore::CountOpenSessions(std::string_view gateway_id,

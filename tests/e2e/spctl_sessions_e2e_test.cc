@@ -222,6 +222,70 @@ TEST_F(SpctlAuditTest, ActiveSessionsListTheBytesSoFar) {
       << show.out;
 }
 
+// A session whose gateway is gone for good listed as active forever. An
+// admin marks it abandoned (`spctl sessions abandon ID --reason TEXT`):
+// `ls` shows it so, `show` says by whom, when and why; an auditor may not
+// mark one; a reason is required; a session is marked once.
+TEST_F(SpctlAuditTest, AnAdminMarksASessionWhoseGatewayIsGoneAbandoned) {
+  StoreRecording("s-lost", {Open(0, 0), Data(0, 10, true, "ls\r")});
+  StoreRecording("s-live", {Open(0, 0)}, absl::Minutes(1));
+  RunResult no_reason = env_->Spctl({"sessions", "abandon", "s-lost"});
+  EXPECT_EQ(no_reason.exit_code, 2) << no_reason.Describe();
+  AddRoles();
+  AddUser("erin", "auditor");
+  ASSERT_TRUE(env_->Login("erin", kPassword).ok());
+  RunResult auditor = env_->Spctl(
+      {"sessions", "abandon", "s-lost", "--reason", "gw-1 is gone"}, "erin");
+  EXPECT_EQ(auditor.exit_code, 4) << auditor.Describe();
+
+  RunResult marked = env_->Spctl({"sessions", "abandon", "s-lost", "--reason",
+                                  "gw-1 was destroyed with its disk"});
+  ASSERT_TRUE(marked.ok()) << marked.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      marked.out, "Session s-lost (alice, ubuntu@web01, started "))
+      << marked.out;
+  EXPECT_TRUE(
+      absl::StrContains(marked.out, ") is marked abandoned by root at "))
+      << marked.out;
+  EXPECT_TRUE(
+      absl::StrContains(marked.out, ": gw-1 was destroyed with its disk"))
+      << marked.out;
+  RunResult again =
+      env_->Spctl({"sessions", "abandon", "s-lost", "--reason", "twice"});
+  EXPECT_EQ(again.exit_code, 1) << again.Describe();
+  EXPECT_TRUE(absl::StrContains(again.err, "was marked abandoned by root"))
+      << again.err;
+
+  // Listed as abandoned (by the auditor too); the other stays active.
+  RunResult ls = env_->Spctl({"sessions", "ls"}, "erin");
+  ASSERT_TRUE(ls.ok()) << ls.Describe();
+  std::vector<std::string> rows = absl::StrSplit(ls.out, '\n');
+  ASSERT_GE(rows.size(), 3u) << ls.out;
+  EXPECT_TRUE(absl::StartsWith(rows[1], "s-live\t")) << ls.out;
+  EXPECT_TRUE(absl::StrContains(rows[1], "\tactive\t")) << ls.out;
+  EXPECT_TRUE(absl::StartsWith(rows[2], "s-lost\t")) << ls.out;
+  EXPECT_TRUE(absl::StrContains(rows[2], "\tabandoned\t")) << ls.out;
+  RunResult show = env_->Spctl({"sessions", "show", "s-lost"});
+  ASSERT_TRUE(show.ok()) << show.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      show.out, "status:    active (abandoned: no end will come)\n"))
+      << show.out;
+  EXPECT_TRUE(absl::StrContains(show.out,
+                                "\nabandoned: marked abandoned by "
+                                "root at "))
+      << show.out;
+  RunResult json =
+      env_->Spctl({"sessions", "show", "s-lost", "--output", "json"});
+  ASSERT_TRUE(json.ok()) << json.Describe();
+  EXPECT_TRUE(IsJson(json.out)) << json.out;
+  EXPECT_TRUE(absl::StrContains(json.out, "gw-1 was destroyed with its disk"))
+      << json.out;
+  RunResult events = env_->Spctl({"audit", "export", "--json"});
+  ASSERT_TRUE(events.ok()) << events.Describe();
+  EXPECT_TRUE(absl::StrContains(events.out, "admin.AbandonSession"))
+      << events.out;
+}
+
 // `last` (any case) in place of a session id is the newest session the
 // caller may see (the first of `sessions ls`), for play, show, export and
 // verify; with no session it is "not found", and it is refused like an id

@@ -1,0 +1,48 @@
+// AdminService: sessions (Admin.AbandonSession).
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "base/safe_text.h"
+#include "base/status_macros.h"
+#include "ca/admin_convert.h"
+#include "ca/admin_service.h"
+#include "storage/records.h"
+
+namespace sallyport::ca {
+
+namespace pb = admin::v1;
+
+grpc::Status AdminService::AbandonSession(
+    grpc::ServerContext* context, const pb::AbandonSessionRequest* request,
+    pb::SessionSummary* response) {
+  return Run(context, "AbandonSession",
+             {{"session_id", request->id()}, {"reason", request->reason()}},
+             [&](const ClientIdentity& admin) -> absl::Status {
+               // Shown in auditors' terminals (`spctl sessions ls`, `show`):
+               // one line of printable text, as the user names beside it.
+               if (request->reason().empty()) {
+                 return absl::InvalidArgumentError(
+                     "say why the session is abandoned (--reason)");
+               }
+               if (request->reason().size() > storage::kMaxAbandonReasonBytes) {
+                 return absl::InvalidArgumentError(
+                     absl::StrCat("the reason is longer than ",
+                                  storage::kMaxAbandonReasonBytes, " bytes"));
+               }
+               if (!base::IsPrintableUtf8(request->reason())) {
+                 return absl::InvalidArgumentError(
+                     "the reason holds a control, bidirectional or invisible "
+                     "character");
+               }
+               storage::SessionAbandonment mark;
+               mark.at = ctx_.clock->Now();
+               mark.by = admin.name;
+               mark.reason = request->reason();
+               ASSIGN_OR_RETURN(storage::Session s, ctx_.store->AbandonSession(
+                                                        request->id(), mark));
+               SessionSummaryToProto(s, response);
+               return absl::OkStatus();
+             });
+}
+
+}  // namespace sallyport::ca
