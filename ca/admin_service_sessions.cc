@@ -1,5 +1,6 @@
 // AdminService: sessions (Admin.AbandonSession).
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "base/safe_text.h"
@@ -17,7 +18,8 @@ grpc::Status AdminService::AbandonSession(
     pb::SessionSummary* response) {
   return Run(context, "AbandonSession",
              {{"session_id", request->id()}, {"reason", request->reason()}},
-             [&](const ClientIdentity& admin) -> absl::Status {
+             [&](const ClientIdentity& admin,
+                 std::vector<AuditField>& audit) -> absl::Status {
                // Shown in auditors' terminals (`spctl sessions ls`, `show`):
                // one line of printable text, as the user names beside it.
                if (request->reason().empty()) {
@@ -31,8 +33,8 @@ grpc::Status AdminService::AbandonSession(
                }
                if (!base::IsPrintableUtf8(request->reason())) {
                  return absl::InvalidArgumentError(
-                     "the reason holds a control, bidirectional or invisible "
-                     "character");
+                     "the reason must be UTF-8 text without control, "
+                     "bidirectional or invisible characters");
                }
                storage::SessionAbandonment mark;
                mark.at = ctx_.clock->Now();
@@ -41,6 +43,8 @@ grpc::Status AdminService::AbandonSession(
                ASSIGN_OR_RETURN(storage::Session s, ctx_.store->AbandonSession(
                                                         request->id(), mark));
                SessionSummaryToProto(s, response);
+               // Whose session it was: the gateway named gone.
+               audit.push_back({"gateway", s.gateway_id});
                return absl::OkStatus();
              });
 }

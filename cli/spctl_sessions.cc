@@ -194,6 +194,9 @@ int Show(Spctl& ctl, const ReadRecordsFn& read) {
     *details.add_channels() = DescribeChannel(c);
   }
   if (ctl.Structured(details)) return kExitOk;
+  // Active, but an admin said its gateway is gone for good.
+  const bool abandoned =
+      head.abandoned.has_value() && s.status() == av::SESSION_STATUS_ACTIVE;
   // What users chose (a command, a destination) is escaped: it must not
   // forge lines or drive the auditor's terminal.
   const auto safe = [](std::string_view text) {
@@ -207,9 +210,9 @@ int Show(Spctl& ctl, const ReadRecordsFn& read) {
       << "\nstarted:   " << UsTime(s.started_at_us())
       << "\nended:     " << UsTime(s.ended_at_us())
       << "\nstatus:    " << audit::SessionStatusText(s.status())
-      << (head.abandoned && s.status() == av::SESSION_STATUS_ACTIVE
-              ? " (abandoned: no end will come)"
-              : "")
+      << (abandoned ? " (marked abandoned: its gateway is not expected to "
+                      "ship the rest)"
+                    : "")
       << (end_reason.empty() ? ""
                              : absl::StrCat("\nreason:    ", safe(end_reason)))
       << (head.abandoned
@@ -217,7 +220,8 @@ int Show(Spctl& ctl, const ReadRecordsFn& read) {
               : std::string())
       << "\nbytes:     " << s.bytes_input() << " in, " << s.bytes_output()
       << " out"
-      << (s.status() == av::SESSION_STATUS_ACTIVE
+      << (abandoned ? " so far"
+          : s.status() == av::SESSION_STATUS_ACTIVE
               ? " so far (active: the recording is still being shipped)"
               : "")
       << "\nrecords:   " << chain.records() << "\nintegrity: "
@@ -284,8 +288,11 @@ int Verify(Spctl& ctl, const ReadRecordsFn& read) {
   // What is stored so far checks out, but a running session's recording
   // is not complete yet: an auditor must not take it for the whole.
   if (head.session.status() == av::SESSION_STATUS_ACTIVE) {
-    ctl.out() << " so far (still active: the recording is complete only "
-                 "once the session ends)";
+    ctl.out() << (head.abandoned
+                      ? " so far (marked abandoned: its gateway is not "
+                        "expected to ship the rest)"
+                      : " so far (still active: the recording is complete "
+                        "only once the session ends)");
   }
   // A recording made before session_start records: an edit of the
   // session's user, login, host or start would not show.

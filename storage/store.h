@@ -371,7 +371,8 @@ class Store {
   // ended, failed or interrupted, and not marked abandoned), counted up to
   // `at_most` (1.. kMaxOpenSessionsCounted): the answer is min(open, at_most),
   // and the count reads at most that many entries of an index of the open
-  // sessions (schema version 18), never the gateway's ended ones. Every store
+  // sessions (schema version 18; and the marked abandoned ones in it), never
+  // the gateway's ended ones. Every store
   // sharing the database sees the same count. kInvalidArgument for an
   // empty or oversized gateway or `at_most` out of range.
   virtual absl::StatusOr<int64_t> CountOpenSessions(std::string_view gateway_id,

@@ -8,13 +8,11 @@
 -- a gateway that does come back still ships its records and its real end
 -- (which then stands, with the mark kept as history); listings show it as
 -- abandoned meanwhile, and it no longer counts against its gateway's
--- gateway.max_open_sessions (the partial index of version 18 now leaves
--- abandoned sessions out).
+-- gateway.max_open_sessions. The count still reads the index of version
+-- 18 (open sessions by gateway) and leaves the marked ones out as it
+-- reads them; that index is kept as it is, so a CA still on version 18's
+-- binary during a rolling upgrade counts over it as before.
 
 ALTER TABLE sessions ADD COLUMN abandoned_at_us BIGINT;
 ALTER TABLE sessions ADD COLUMN abandoned_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE sessions ADD COLUMN abandon_reason TEXT NOT NULL DEFAULT '';
-
-DROP INDEX sessions_open_by_gateway;
-CREATE INDEX sessions_open_by_gateway ON sessions (gateway_id)
-  WHERE status = 'active' AND abandoned_at_us IS NULL;

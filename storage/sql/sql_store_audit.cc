@@ -68,10 +68,11 @@ constexpr Statement kForgetOpenChannels(
 constexpr Statement kSelectSession("SELECT " SP_SESSION_COLUMNS
                                    " FROM sessions WHERE id = $1");
 // The open sessions of gateway $1, up to $2: the partial index
-// sessions_open_by_gateway (schema versions 18, 19) holds exactly the rows
-// whose status is the literal 'active' and that no admin marked
-// abandoned, so the count reads at most $2 of
-// its entries and none of the gateway's ended sessions.
+// sessions_open_by_gateway (schema version 18) holds exactly the rows
+// whose status is the literal 'active' (those an admin marked abandoned,
+// schema version 19, are left out as they are read: few), so the count
+// reads $2 of its entries and those marked, and none of the gateway's
+// ended sessions.
 constexpr Statement kCountOpenSessions(
     "SELECT COUNT(*) FROM (SELECT 1 FROM sessions WHERE gateway_id = $1 "
     "AND status = 'active' AND abandoned_at_us IS NULL LIMIT $2) "

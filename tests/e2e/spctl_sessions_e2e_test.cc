@@ -268,7 +268,9 @@ TEST_F(SpctlAuditTest, AnAdminMarksASessionWhoseGatewayIsGoneAbandoned) {
   RunResult show = env_->Spctl({"sessions", "show", "s-lost"});
   ASSERT_TRUE(show.ok()) << show.Describe();
   EXPECT_TRUE(absl::StrContains(
-      show.out, "status:    active (abandoned: no end will come)\n"))
+      show.out,
+      "status:    active (marked abandoned: its gateway is not expected to "
+      "ship the rest)\n"))
       << show.out;
   EXPECT_TRUE(absl::StrContains(show.out,
                                 "\nabandoned: marked abandoned by "
@@ -284,6 +286,28 @@ TEST_F(SpctlAuditTest, AnAdminMarksASessionWhoseGatewayIsGoneAbandoned) {
   ASSERT_TRUE(events.ok()) << events.Describe();
   EXPECT_TRUE(absl::StrContains(events.out, "admin.AbandonSession"))
       << events.out;
+
+  // Its gateway came back and ended it after all: its real end is listed,
+  // `show` keeps the mark.
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::OpenStore(env_->ca().store_url());
+  ASSERT_TRUE(store.ok()) << store.status();
+  storage::SessionEnd end;
+  end.ended_at = absl::Now();
+  ASSERT_TRUE((*store)->EndSession("s-lost", end).ok());
+  ls = env_->Spctl({"sessions", "ls"});
+  ASSERT_TRUE(ls.ok()) << ls.Describe();
+  rows = absl::StrSplit(ls.out, '\n');
+  ASSERT_GE(rows.size(), 3u) << ls.out;
+  EXPECT_TRUE(absl::StartsWith(rows[2], "s-lost\t")) << ls.out;
+  EXPECT_TRUE(absl::StrContains(rows[2], "\tended\t")) << ls.out;
+  show = env_->Spctl({"sessions", "show", "s-lost"});
+  ASSERT_TRUE(show.ok()) << show.Describe();
+  EXPECT_TRUE(absl::StrContains(show.out, "status:    ended\n")) << show.out;
+  EXPECT_TRUE(absl::StrContains(show.out,
+                                "\nabandoned: marked abandoned by "
+                                "root at "))
+      << show.out;
 }
 
 // `last` (any case) in place of a session id is the newest session the
