@@ -9,11 +9,22 @@
 // with them.
 //
 // Memory: records wait in one queue bounded by `max_queue_bytes`
-// (kDefaultMaxQueueBytes); Append beyond it fails, which ends the channel
-// (fail closed). The gateway keeps the queue far below it on its own: it
-// consumes a channel's window only after the write, so at most a window per
-// channel direction is queued. Between writes a session keeps at most
-// kMaxIdleWriteBufferBytes of write buffer.
+// (kDefaultMaxQueueBytes). A record that does not fit waits in its
+// session's own backlog (parked, in order behind the session's queued
+// records) until the writer frees room; each pass moves parked records
+// into the queue a record per session in turn, so a disk slower than the
+// sessions pauses them all alike (backpressure) instead of failing them.
+// What bounds a session's backlog is its caller: the gateway consumes a
+// channel's window only after the write, so a session has at most its
+// connection's window budget (limits.max_buffered_bytes_per_connection)
+// and its queued requests in flight, whatever the queue's state; 200 bulk
+// sessions with 2 MiB windows hold 400 MiB, more than the queue's
+// default limit, which ended sessions (the load test under CI load)
+// before they parked. A session whose backlog would pass
+// `max_session_backlog_bytes` (a caller that does not wait for its
+// records) fails its recording, which ends the channel (fail closed).
+// Between writes a session keeps at most kMaxIdleWriteBufferBytes of write
+// buffer.
 //
 // Cost per byte (issue 14 benchmark):
 //   - Data records that arrive while the session's previous data record
@@ -61,6 +72,9 @@
 namespace sallyport::audit {
 
 inline constexpr size_t kDefaultMaxQueueBytes = size_t{256} << 20;
+// The default RecorderOptions::max_session_backlog_bytes: four times the
+// gateway's default window budget per connection (16 MiB).
+inline constexpr size_t kDefaultMaxSessionBacklogBytes = size_t{64} << 20;
 // Data records are coalesced up to this many bytes, also the most
 // RecorderOptions::coalesce_data_bytes may give: a record must fit one
 // upload message (gateway/spool_tap.h kMaxTapDataRecordBytes).
@@ -94,6 +108,9 @@ struct RecorderOptions {
   // New sessions are refused while the spool files add up to more.
   int64_t spool_max_bytes = int64_t{10} << 30;
   size_t max_queue_bytes = kDefaultMaxQueueBytes;
+  // What one session may have parked while the queue is full (see the
+  // comment at the top); one record more fails its recording.
+  size_t max_session_backlog_bytes = kDefaultMaxSessionBacklogBytes;
   // 0: every Append is its own record; at most kDefaultCoalesceDataBytes.
   size_t coalesce_data_bytes = kDefaultCoalesceDataBytes;
   // Zero: every pass starts as soon as something is queued. At most
@@ -147,9 +164,11 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
   // Queues a record (its session id and seq are set here, its hash by the
   // writer) and returns its ticket: Written(ticket) once it is in the file.
   // A data record may be coalesced into the session's previous one still
-  // queued (then both have the same ticket). kResourceExhausted beyond the
-  // queue limit, kFailedPrecondition after End, the write error after one
-  // happened.
+  // queued (then both have the same ticket). A record that does not fit
+  // the queue is parked (see the top of this file): Written(ticket) comes
+  // later, nothing else changes. kResourceExhausted when the session's
+  // backlog would pass max_session_backlog_bytes, kFailedPrecondition
+  // after End, the write error after one happened.
   absl::StatusOr<uint64_t> Append(v1::RecordingRecord record);
   // Whether every record up to `ticket` is in the spool file (write(2)
   // returned).
@@ -221,6 +240,12 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
   // generation (references into a deque stay valid across push_back).
   RecorderItem* tail_ = nullptr;
   uint64_t tail_generation_ = 0;
+  // Guarded by the recorder's mu_: records that did not fit the queue, in
+  // order (they follow everything of this session in the queue), their
+  // bytes, and whether the session is in the recorder's parked_ list.
+  std::deque<RecorderItem> parked_;
+  size_t parked_bytes_ = 0;
+  bool in_parked_list_ = false;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
   int64_t end_offset_us_ ABSL_GUARDED_BY(mu_) = 0;  // when End was called
   absl::Status status_ ABSL_GUARDED_BY(mu_);
@@ -296,7 +321,14 @@ class SpoolRecorder {
   // ForgetSpoolBytes when the shipper deletes one).
   int64_t spool_bytes() const { return spool_bytes_.load(); }
   void ForgetSpoolBytes(int64_t n) { spool_bytes_.fetch_sub(n); }
+  // Bytes of records waiting for the writer: queued and parked (the
+  // backlog gauge), and of them the parked ones.
   size_t queued_bytes() const;
+  size_t parked_bytes() const;
+  // Changes RecorderOptions::max_session_backlog_bytes (the gateway's
+  // reload of limits.max_buffered_bytes_per_connection); records already
+  // parked stay.
+  void SetMaxSessionBacklogBytes(size_t bytes);
   // How many bytes of an open session's spool file are fdatasync'd (the
   // shipper uploads no further: ShipperOptions::synced_bytes); nullopt
   // once the spool is closed (synced at Close, or failed) or for a
@@ -323,7 +355,18 @@ class SpoolRecorder {
   // data record of the same channel, direction and stream still queued,
   // with room) appends its data to that record: then returns false.
   absl::StatusOr<bool> Enqueue(Item item, bool coalesce);
-  absl::Status QueueFull() const;
+  // Under mu_: parks `item` in its session's backlog, or coalesces it into
+  // the last parked record (then returns false).
+  absl::StatusOr<bool> Park(Item item, bool coalesce, size_t data_bytes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writer, under mu_, after a pass freed room: moves parked records into
+  // the queue, one per session in turn, while they fit (and at least one
+  // when the queue is empty, so a record larger than the limit still
+  // goes).
+  void Unpark() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status SessionBacklogFull() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Under mu_: tells backlog_changed what is queued and parked.
+  void BacklogChanged() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Run();
   // Writer, under mu_: waits for `wait` (of the steady clock) unless the
   // queue holds kPacingFlushBytes or the recorder is stopping.
@@ -354,6 +397,12 @@ class SpoolRecorder {
   // Bumped when the writer takes the queue (see SessionRecording::tail_).
   uint64_t queue_generation_ ABSL_GUARDED_BY(mu_) = 0;
   size_t queue_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Sessions with parked records, in the order they get their next turn,
+  // and the parked bytes of them all.
+  std::deque<std::shared_ptr<SessionRecording>> parked_ ABSL_GUARDED_BY(mu_);
+  size_t parked_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t max_session_backlog_bytes_ ABSL_GUARDED_BY(mu_) =
+      options_.max_session_backlog_bytes;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // The writer has stopped (the syncer's last pass closes everything).
   bool writer_stopped_ ABSL_GUARDED_BY(mu_) = false;

@@ -12,10 +12,12 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "audit/recorder_test_fixture.h"
 #include "gtest/gtest.h"
@@ -182,19 +184,120 @@ TEST_F(RecorderTest, TheBacklogIsReportedAndDrains) {
   EXPECT_EQ((*rec)->queued_bytes(), 0u);
 }
 
-TEST_F(RecorderTest, TheQueueLimitRefusesARecordThatDoesNotFit) {
-  options_.max_queue_bytes = 64 * 1024;
+// A disk slower than the sessions (200 bulk sessions in the load test
+// under CI load, whose windows add up to more than the queue's limit)
+// pauses them: a record that does not fit the queue waits in its
+// session's backlog, in order, and the writer takes it once a pass freed
+// room. It ended the sessions before ("the recorder's queue is full").
+TEST_F(RecorderTest, ARecordThatDoesNotFitTheQueueWaitsForRoom) {
+  options_.max_queue_bytes = 4096;
+  options_.coalesce_data_bytes = 0;  // a record per Append
+  std::vector<int64_t> backlog;
+  absl::Mutex backlog_mu;
+  options_.backlog_changed = [&](int64_t bytes) {
+    absl::MutexLock lock(&backlog_mu);
+    backlog.push_back(bytes);
+  };
   absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
       SpoolRecorder::Start(options_);
   ASSERT_TRUE(rec.ok());
-  auto s = (*rec)->OpenSession(Meta("sess-q"), absl::Now());
-  ASSERT_TRUE(s.ok());
-  // 256 bytes of overhead per record: this one is exactly at the limit.
-  EXPECT_TRUE((*s)->Append(Data(std::string(64 * 1024 - 256, 'x'))).ok());
-  ASSERT_TRUE(WaitWritten(**s, 1));
-  EXPECT_EQ(
-      (*s)->Append(Data(std::string(64 * 1024 - 255, 'x'))).status().code(),
-      absl::StatusCode::kResourceExhausted);
+  WriterStall stall;
+  HeldWriter held;
+  HoldTheWriter(**rec, stall, held);  // b's "b" is queued (257 bytes)
+  if (HasFatalFailure()) return;
+  auto c = (*rec)->OpenSession(Meta("sess-c"), absl::Now());
+  ASSERT_TRUE(c.ok());
+  // 1,256 bytes each in the queue: b0, c0 and b1 fit beside "b"; c1 does
+  // not and waits, and so does everything after it, of c and of b (whose
+  // b2 finds the queue full, and whose later records follow it in order).
+  std::vector<std::string> b_sent = {"b"}, c_sent;
+  uint64_t b_last = 0, c_last = 0;
+  for (int i = 0; i < 5; ++i) {
+    b_sent.push_back(std::string(1000, static_cast<char>('0' + i)));
+    absl::StatusOr<uint64_t> t = held.b->Append(Data(b_sent.back()));
+    ASSERT_TRUE(t.ok()) << t.status();
+    b_last = *t;
+    c_sent.push_back(std::string(1000, static_cast<char>('A' + i)));
+    t = (*c)->Append(Data(c_sent.back()));
+    ASSERT_TRUE(t.ok()) << t.status();
+    c_last = *t;
+  }
+  EXPECT_EQ(b_last, held.b_queued + 5);
+  EXPECT_EQ((*rec)->parked_bytes(), 7u * 1256);  // b's last 3, all of c's
+  EXPECT_EQ((*rec)->queued_bytes(), 257u + 3 * 1256 + 7 * 1256);
+  {
+    absl::MutexLock lock(&backlog_mu);
+    EXPECT_EQ(backlog.back(), 257 + 10 * 1256);  // the gauge counts both
+  }
+  // An end waits behind its session's parked records too.
+  held.b->End(v1::SESSION_STATUS_ENDED, "done");
+  (*c)->End(v1::SESSION_STATUS_ENDED, "done");
+  EXPECT_FALSE(held.b->Written(held.b_queued));
+  EXPECT_TRUE(held.b->status().ok());
+  EXPECT_TRUE((*c)->status().ok());
+  stall.Release();
+  ASSERT_TRUE(WaitWritten(*held.b, b_last + 1));
+  ASSERT_TRUE(WaitWritten(**c, c_last + 1));
+  ASSERT_TRUE(WaitClosed(*held.b));
+  ASSERT_TRUE(WaitClosed(**c));
+  EXPECT_EQ((*rec)->parked_bytes(), 0u);
+  EXPECT_EQ((*rec)->queued_bytes(), 0u);
+  {
+    absl::MutexLock lock(&backlog_mu);
+    EXPECT_EQ(backlog.back(), 0);
+  }
+  for (const auto& [id, sent] :
+       {std::pair{"sess-b", b_sent}, std::pair{"sess-c", c_sent}}) {
+    absl::StatusOr<SpoolContents> got =
+        ReadSpool(SpoolPath(options_.spool_dir, id));
+    ASSERT_TRUE(got.ok()) << got.status();
+    EXPECT_EQ(DataBytes(*got), sent) << id;
+    ASSERT_FALSE(got->records.empty());
+    EXPECT_TRUE(got->records.back().has_session_end()) << id;
+    for (size_t i = 0; i < got->records.size(); ++i) {
+      EXPECT_EQ(got->records[i].seq(), i + 1) << id;
+    }
+  }
+}
+
+// What bounds a session's backlog is its caller, which waits for its
+// records before it takes more from the peer. One that does not (or a
+// limit set below what it has in flight) fails its recording at
+// max_session_backlog_bytes, and the channel ends (fail closed); the
+// records it queued before are written. A record larger than the limit
+// on its own is refused at once.
+TEST_F(RecorderTest, ASessionBacklogOverItsLimitFailsTheRecord) {
+  options_.max_queue_bytes = 4096;
+  options_.coalesce_data_bytes = 0;
+  options_.max_session_backlog_bytes = 3000;
+  absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
+      SpoolRecorder::Start(options_);
+  ASSERT_TRUE(rec.ok());
+  WriterStall stall;
+  HeldWriter held;
+  HoldTheWriter(**rec, stall, held);
+  if (HasFatalFailure()) return;
+  uint64_t last = 0;
+  for (int i = 0; i < 5; ++i) {  // 3 in the queue, 2 parked: 2,512 bytes
+    absl::StatusOr<uint64_t> t = held.b->Append(Data(std::string(1000, 'x')));
+    ASSERT_TRUE(t.ok()) << i << ": " << t.status();
+    last = *t;
+  }
+  absl::StatusOr<uint64_t> over = held.b->Append(Data(std::string(1000, 'y')));
+  EXPECT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(over.status().message().find("max_session_backlog_bytes 3000"),
+            std::string::npos)
+      << over.status();
+  EXPECT_EQ(held.b->Append(Data(std::string(3000, 'z'))).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  // A raised limit (the gateway's reload) lets the session park more.
+  (*rec)->SetMaxSessionBacklogBytes(4000);
+  absl::StatusOr<uint64_t> more = held.b->Append(Data(std::string(1000, 'y')));
+  ASSERT_TRUE(more.ok()) << more.status();
+  EXPECT_EQ(*more, last + 1);
+  stall.Release();
+  EXPECT_TRUE(WaitWritten(*held.b, *more));
+  EXPECT_EQ((*rec)->queued_bytes(), 0u);
 }
 
 // spool_max_bytes: a session opens while the spool holds up to that much

@@ -436,6 +436,10 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
   applied.limits = fresh.limits;
   const absl::Status listen_status = listeners_->Reload(old, fresh, &applied);
   proxy_->SetLimits(ToProxyLimits(applied.limits));
+  if (spool_recorder_ != nullptr) {
+    spool_recorder_->SetMaxSessionBacklogBytes(
+        SessionBacklogBytesFor(applied.limits));
+  }
   proxy_->SetHostKeys({*host_key});
   host_not_after_unix_ = serve_internal::CertificateNotAfter(*host_key);
   // A new mTLS certificate on disk (renewed or replaced by the operator):

@@ -58,6 +58,13 @@ ProxyLimits ToProxyLimits(const GatewayLimitSettings& limits);
 // which the server wires to its metrics).
 audit::RecorderOptions ToRecorderOptions(const GatewaySettings& settings);
 
+// What one recorded session may have parked in the recorder while its
+// queue is full (audit::RecorderOptions::max_session_backlog_bytes): a
+// session has at most its connection's window budget and queued requests
+// in flight, so twice the budget plus 16 MiB, and at least the recorder's
+// default. Beyond it the recording fails (fail closed).
+size_t SessionBacklogBytesFor(const GatewayLimitSettings& limits);
+
 class GatewayServer {
  public:
   struct Options {

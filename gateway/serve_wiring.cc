@@ -2,6 +2,8 @@
 // no behaviour change): the CA channel with the audit event sender and the
 // CA client; the recorder (spool + taps, or a refusing one) and the
 // shipper that uploads the spool.
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "gateway/enroll.h"
 #include "gateway/recording_uploader.h"
@@ -30,7 +32,15 @@ audit::RecorderOptions ToRecorderOptions(const GatewaySettings& c) {
   ro.gateway_id = c.name;
   ro.fsync_interval = c.spool_fsync_interval;
   ro.spool_max_bytes = c.spool_max_bytes;
+  ro.max_session_backlog_bytes = SessionBacklogBytesFor(c.limits);
   return ro;
+}
+
+size_t SessionBacklogBytesFor(const GatewayLimitSettings& limits) {
+  const size_t budget =
+      static_cast<size_t>(limits.max_buffered_bytes_per_connection);
+  return std::max(audit::kDefaultMaxSessionBacklogBytes,
+                  2 * budget + (size_t{16} << 20));
 }
 
 absl::Status GatewayServer::ConnectCa(const GatewaySettings& c) {

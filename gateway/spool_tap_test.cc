@@ -309,11 +309,12 @@ TEST_F(SpoolTapTest, AFailedRecordingFailsTheTapsAndNewChannels) {
   auto tap = recorder_->Attach(Info(0));
   ASSERT_TRUE(tap.ok());
   EXPECT_TRUE((*tap)->Health().ok());
-  // Data over the recorder's queue limit cannot be queued: the tap fails
-  // (the bridge then closes the channel).
+  // Data over the session's recording backlog limit cannot be queued: the
+  // tap fails (the bridge then closes the channel).
   audit::RecorderOptions o;
   o.spool_dir = dir_->path() + "/small";
   o.max_queue_bytes = 1024;
+  o.max_session_backlog_bytes = 1024;
   auto small = audit::SpoolRecorder::Start(o);
   ASSERT_TRUE(small.ok());
   SpoolTapRecorder small_recorder(**small, SpoolTapOptions());
