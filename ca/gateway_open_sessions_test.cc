@@ -6,7 +6,7 @@
 // a minute; the sessions open go on uploading; a session that ends frees
 // its place; another gateway keeps its own places; and the count is the
 // Store's, so sessions another CA instance opened (or this one before a
-// restart) count too.
+// restart) count too; a session an admin marked abandoned frees its place.
 #include <grpcpp/grpcpp.h>
 
 #include <initializer_list>
@@ -133,6 +133,33 @@ TEST_P(GatewayOpenSessionsTest, AnEndedSessionFreesItsPlace) {
   grpc::Status st = Upload(gw1_.channel, "s4");
   EXPECT_TRUE(st.ok()) << st.error_message();
   ExpectRefused(gw1_.channel, "gw1", "s5");
+}
+
+// An admin marks a session whose gateway is gone for good abandoned
+// (spctl sessions abandon): it frees its place for a new upload, and a
+// gateway that comes back after all still ships the rest of it.
+TEST_P(GatewayOpenSessionsTest, AnAbandonedSessionFreesItsPlace) {
+  for (const char* id : {"s1", "s2", "s3"}) {
+    ASSERT_TRUE(Upload(gw1_.channel, id).ok()) << id;
+  }
+  ExpectRefused(gw1_.channel, "gw1", "s4");
+  absl::StatusOr<storage::Session> marked = env_->store().AbandonSession(
+      "s2", storage::SessionAbandonment{.at = env_->clock().Now(),
+                                        .by = "root",
+                                        .reason = "gw1's disk was lost"});
+  ASSERT_TRUE(marked.ok()) << marked.status();
+  EXPECT_EQ(Open("gw1"), kLimit - 1);
+  grpc::Status st = Upload(gw1_.channel, "s4");
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  ExpectRefused(gw1_.channel, "gw1", "s5");
+  uint64_t last_seq = 0;
+  st = Upload(gw1_.channel, "s2", 2, true, &last_seq);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(last_seq, 3u);  // its 2 records and the end
+  absl::StatusOr<storage::Session> s2 = env_->store().GetSession("s2");
+  ASSERT_TRUE(s2.ok()) << s2.status();
+  EXPECT_EQ(s2->status, storage::SessionStatus::kEnded);
+  EXPECT_EQ(s2->abandoned_by, "root");  // the mark stays as history
 }
 
 TEST_P(GatewayOpenSessionsTest, AnotherGatewayKeepsItsPlaces) {
