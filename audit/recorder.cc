@@ -155,9 +155,9 @@ size_t SpoolRecorder::queued_bytes() const {
   return queue_bytes_ + parked_bytes_;
 }
 
-void SpoolRecorder::SetMaxSessionBacklogBytes(size_t bytes) {
+void SpoolRecorder::RaiseMaxSessionBacklogBytes(size_t bytes) {
   base::SteadyMutexLock lock(&mu_);
-  max_session_backlog_bytes_ = bytes;
+  max_session_backlog_bytes_ = std::max(max_session_backlog_bytes_, bytes);
 }
 
 size_t SpoolRecorder::parked_bytes() const {
@@ -278,8 +278,11 @@ absl::StatusOr<bool> SpoolRecorder::Enqueue(Item item, bool coalesce) {
   base::SteadyMutexLock lock(&mu_);
   if (stopping_) return absl::UnavailableError("the recorder is stopping");
   // A record the session's backlog could never hold (a limit below a
-  // packet's size, tests) is refused whatever the queue's state.
-  if (ItemBytes(item) > max_session_backlog_bytes_) {
+  // packet's size, tests) is refused whatever the queue's state. Not the
+  // session's end (once, and small): a session whose backlog is at its
+  // limit ends (failed) with everything it had queued written.
+  const bool end = item.record.has_session_end();
+  if (!end && ItemBytes(item) > max_session_backlog_bytes_) {
     return SessionBacklogFull();
   }
   // Behind its own parked records: in order.
@@ -329,7 +332,8 @@ absl::StatusOr<bool> SpoolRecorder::Park(Item item, bool coalesce,
     return false;
   }
   if (item.bytes == 0) item.bytes = ItemBytes(item);
-  if (s.parked_bytes_ + item.bytes > max_session_backlog_bytes_) {
+  if (!item.record.has_session_end() &&
+      s.parked_bytes_ + item.bytes > max_session_backlog_bytes_) {
     return SessionBacklogFull();
   }
   s.parked_bytes_ += item.bytes;

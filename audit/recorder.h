@@ -22,7 +22,11 @@
 // default limit, which ended sessions (the load test under CI load)
 // before they parked. A session whose backlog would pass
 // `max_session_backlog_bytes` (a caller that does not wait for its
-// records) fails its recording, which ends the channel (fail closed).
+// records) fails its recording, which ends the channel (fail closed); its
+// end record is let in whatever the backlog, so what it queued is
+// written. A record counts its bytes plus 256 (ItemBytes): a peer that
+// sends its window in 1-byte packets that cannot be coalesced (stdout and
+// stderr by turns) counts 257 times the window and fails its own session.
 // Between writes a session keeps at most kMaxIdleWriteBufferBytes of write
 // buffer.
 //
@@ -325,10 +329,12 @@ class SpoolRecorder {
   // backlog gauge), and of them the parked ones.
   size_t queued_bytes() const;
   size_t parked_bytes() const;
-  // Changes RecorderOptions::max_session_backlog_bytes (the gateway's
-  // reload of limits.max_buffered_bytes_per_connection); records already
-  // parked stay.
-  void SetMaxSessionBacklogBytes(size_t bytes);
+  // Raises RecorderOptions::max_session_backlog_bytes to `bytes` (the
+  // gateway's reload of a larger limits.max_buffered_bytes_per_connection);
+  // a smaller value changes nothing: the connections open before a reload
+  // keep the window budget they started with, and their sessions the
+  // backlog it needs.
+  void RaiseMaxSessionBacklogBytes(size_t bytes);
   // How many bytes of an open session's spool file are fdatasync'd (the
   // shipper uploads no further: ShipperOptions::synced_bytes); nullopt
   // once the spool is closed (synced at Close, or failed) or for a

@@ -191,7 +191,8 @@ TEST_F(RecorderTest, TheBacklogIsReportedAndDrains) {
 // room. It ended the sessions before ("the recorder's queue is full").
 TEST_F(RecorderTest, ARecordThatDoesNotFitTheQueueWaitsForRoom) {
   options_.max_queue_bytes = 4096;
-  options_.coalesce_data_bytes = 0;  // a record per Append
+  options_.write_stall_limit = absl::Hours(1);  // the writer is held
+  options_.coalesce_data_bytes = 0;             // a record per Append
   std::vector<int64_t> backlog;
   absl::Mutex backlog_mu;
   options_.backlog_changed = [&](int64_t bytes) {
@@ -264,12 +265,14 @@ TEST_F(RecorderTest, ARecordThatDoesNotFitTheQueueWaitsForRoom) {
 // records before it takes more from the peer. One that does not (or a
 // limit set below what it has in flight) fails its recording at
 // max_session_backlog_bytes, and the channel ends (fail closed); the
-// records it queued before are written. A record larger than the limit
-// on its own is refused at once.
+// records it queued before are written, and so is its end, which the
+// limit lets in. A record larger than the limit on its own is refused at
+// once. The limit only rises (the gateway's reload).
 TEST_F(RecorderTest, ASessionBacklogOverItsLimitFailsTheRecord) {
   options_.max_queue_bytes = 4096;
   options_.coalesce_data_bytes = 0;
   options_.max_session_backlog_bytes = 3000;
+  options_.write_stall_limit = absl::Hours(1);
   absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
       SpoolRecorder::Start(options_);
   ASSERT_TRUE(rec.ok());
@@ -277,27 +280,87 @@ TEST_F(RecorderTest, ASessionBacklogOverItsLimitFailsTheRecord) {
   HeldWriter held;
   HoldTheWriter(**rec, stall, held);
   if (HasFatalFailure()) return;
+  std::vector<std::string> sent = {"b"};
   uint64_t last = 0;
+  auto append = [&](const std::string& bytes) {
+    absl::StatusOr<uint64_t> t = held.b->Append(Data(bytes));
+    if (t.ok()) {
+      sent.push_back(bytes);
+      last = *t;
+    }
+    return t.status();
+  };
   for (int i = 0; i < 5; ++i) {  // 3 in the queue, 2 parked: 2,512 bytes
-    absl::StatusOr<uint64_t> t = held.b->Append(Data(std::string(1000, 'x')));
-    ASSERT_TRUE(t.ok()) << i << ": " << t.status();
-    last = *t;
+    absl::Status st = append(std::string(1000, static_cast<char>('0' + i)));
+    ASSERT_TRUE(st.ok()) << i << ": " << st;
   }
-  absl::StatusOr<uint64_t> over = held.b->Append(Data(std::string(1000, 'y')));
-  EXPECT_EQ(over.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_NE(over.status().message().find("max_session_backlog_bytes 3000"),
+  absl::Status over = append(std::string(1000, 'y'));
+  EXPECT_EQ(over.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(over.message().find("max_session_backlog_bytes 3000"),
             std::string::npos)
-      << over.status();
-  EXPECT_EQ(held.b->Append(Data(std::string(3000, 'z'))).status().code(),
+      << over;
+  EXPECT_EQ(append(std::string(3000, 'z')).code(),
             absl::StatusCode::kResourceExhausted);
-  // A raised limit (the gateway's reload) lets the session park more.
-  (*rec)->SetMaxSessionBacklogBytes(4000);
-  absl::StatusOr<uint64_t> more = held.b->Append(Data(std::string(1000, 'y')));
-  ASSERT_TRUE(more.ok()) << more.status();
-  EXPECT_EQ(*more, last + 1);
+  // A raised limit lets the session park more; a lower one changes
+  // nothing.
+  (*rec)->RaiseMaxSessionBacklogBytes(4000);
+  (*rec)->RaiseMaxSessionBacklogBytes(1000);
+  ASSERT_TRUE(append(std::string(1000, 'y')).ok());
+  EXPECT_EQ(append(std::string(1000, 'w')).code(),
+            absl::StatusCode::kResourceExhausted);
+  // At its limit, the session ends (failed): the end is let in.
+  held.b->End(v1::SESSION_STATUS_FAILED, "the recording failed");
+  EXPECT_TRUE(held.b->status().ok()) << held.b->status();
   stall.Release();
-  EXPECT_TRUE(WaitWritten(*held.b, *more));
+  EXPECT_TRUE(WaitWritten(*held.b, last + 1));
+  ASSERT_TRUE(WaitClosed(*held.b));
   EXPECT_EQ((*rec)->queued_bytes(), 0u);
+  absl::StatusOr<SpoolContents> got =
+      ReadSpool(SpoolPath(options_.spool_dir, "sess-b"));
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(DataBytes(*got), sent);
+  ASSERT_FALSE(got->records.empty());
+  EXPECT_TRUE(got->records.back().has_session_end());
+}
+
+// Data appended while its session's records are parked joins the last
+// parked record (same channel, direction and stream, within
+// coalesce_data_bytes), with its ticket, as it does in the queue; data
+// that finds the queue's last record of its session without room in the
+// queue parks as a new record.
+TEST_F(RecorderTest, DataParkedBehindAFullQueueIsCoalesced) {
+  options_.max_queue_bytes = 1024;
+  options_.coalesce_data_bytes = 600;
+  options_.write_stall_limit = absl::Hours(1);
+  absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
+      SpoolRecorder::Start(options_);
+  ASSERT_TRUE(rec.ok());
+  WriterStall stall;
+  HeldWriter held;
+  HoldTheWriter(**rec, stall, held);  // "b" queued: 257 bytes
+  if (HasFatalFailure()) return;
+  const std::string p(300, 'p'), q(300, 'q'), r(200, 'r'), t(200, 't');
+  std::vector<uint64_t> tickets;
+  for (const std::string& bytes : {p, q, r, t}) {
+    absl::StatusOr<uint64_t> ticket = held.b->Append(Data(bytes));
+    ASSERT_TRUE(ticket.ok()) << ticket.status();
+    tickets.push_back(*ticket);
+  }
+  // p joins "b" in the queue (557 bytes counted); q would make that
+  // record 601 bytes (> 600): a new record, counted 556, which does not
+  // fit the queue (557 + 556 > 1024) and parks; r joins it (500 bytes),
+  // t would make it 700 and starts another parked record.
+  const uint64_t b = held.b_queued;
+  EXPECT_EQ(tickets, (std::vector<uint64_t>{b, b + 1, b + 1, b + 2}));
+  EXPECT_EQ((*rec)->parked_bytes(), (256u + 500) + (256 + 200));
+  stall.Release();
+  ASSERT_TRUE(WaitWritten(*held.b, b + 2));
+  held.b->End(v1::SESSION_STATUS_ENDED, "");
+  ASSERT_TRUE(WaitClosed(*held.b));
+  absl::StatusOr<SpoolContents> got =
+      ReadSpool(SpoolPath(options_.spool_dir, "sess-b"));
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(DataBytes(*got), (std::vector<std::string>{"b" + p, q + r, t}));
 }
 
 // spool_max_bytes: a session opens while the spool holds up to that much

@@ -437,7 +437,7 @@ absl::Status GatewayServer::Reload(const GatewaySettings& fresh) {
   const absl::Status listen_status = listeners_->Reload(old, fresh, &applied);
   proxy_->SetLimits(ToProxyLimits(applied.limits));
   if (spool_recorder_ != nullptr) {
-    spool_recorder_->SetMaxSessionBacklogBytes(
+    spool_recorder_->RaiseMaxSessionBacklogBytes(
         SessionBacklogBytesFor(applied.limits));
   }
   proxy_->SetHostKeys({*host_key});

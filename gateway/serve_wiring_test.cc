@@ -1,6 +1,7 @@
 // ToRecorderOptions: the recording keys of a parsed gateway config reach
-// the spool recorder that `serve` starts (config_test checks the parsing,
-// audit/ the recorder's use of each option).
+// the spool recorder that `serve` starts, and its session backlog limit
+// follows limits.max_buffered_bytes_per_connection (config_test checks the
+// parsing, audit/ the recorder's use of each option).
 #include "absl/strings/str_cat.h"
 #include "base/yaml_proto.h"
 #include "gateway/config.h"
@@ -33,6 +34,21 @@ TEST(ServeWiringTest, RecordingKeysReachTheSpoolRecorder) {
   ASSERT_NE(audit::RecorderOptions().fsync_interval, absl::Milliseconds(250));
   EXPECT_EQ(ro.fsync_interval, absl::Milliseconds(250));
   EXPECT_EQ(ro.spool_max_bytes, 2097152);
+  // The default window budget (16 MiB): the recorder's default backlog.
+  EXPECT_EQ(ro.max_session_backlog_bytes,
+            audit::kDefaultMaxSessionBacklogBytes);
+}
+
+// A session's recording backlog holds what its connection may have in
+// flight: a larger window budget gives a larger backlog limit (twice the
+// budget plus 16 MiB), a smaller one not less than the recorder's default.
+TEST(ServeWiringTest, TheSessionBacklogFollowsTheWindowBudget) {
+  GatewayLimitSettings limits;
+  limits.max_buffered_bytes_per_connection = int64_t{256} << 20;
+  EXPECT_EQ(SessionBacklogBytesFor(limits), size_t{528} << 20);
+  limits.max_buffered_bytes_per_connection = kMinBufferedBytesPerConnection;
+  EXPECT_EQ(SessionBacklogBytesFor(limits),
+            audit::kDefaultMaxSessionBacklogBytes);
 }
 
 }  // namespace
