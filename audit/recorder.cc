@@ -565,6 +565,8 @@ void SpoolRecorder::WriteBatch(std::deque<Item>& batch) {
       waker = s->waker_;
     }
     if (waker) waker();
+    // Progress: the stall watchdog times the next session's write.
+    pass_started_us_.store(SteadyMicros());
   }
 }
 

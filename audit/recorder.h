@@ -419,7 +419,11 @@ class SpoolRecorder {
       ABSL_GUARDED_BY(mu_);
   // When the writer's pass and the syncer's fsync in progress started
   // (microseconds of the steady clock, SteadyMicros; 0: none in
-  // progress): a wall-clock step is no stall, nor does it hide one.
+  // progress): a wall-clock step is no stall, nor does it hide one. The
+  // writer moves pass_started_us_ on after each session's write in a
+  // pass: a pass of many sessions on a slow disk that keeps writing (256
+  // MiB at 20 MB/s is 13 s) is no hung disk; one write(2) that does not
+  // return is.
   std::atomic<int64_t> pass_started_us_{0};
   std::atomic<int64_t> sync_started_us_{0};
   // The watchdog stops (after the syncer).

@@ -707,5 +707,43 @@ TEST_F(RecorderTest, AWriterThatMakesNoProgressFailsTheSessions) {
   EXPECT_TRUE(d.ok()) << d.status();
 }
 
+// A slow disk that keeps writing is no hung one: a pass over many
+// sessions may take longer than write_stall_limit as long as each
+// session's write returns within it (here the wakers, run on the writer
+// after each write, take 150 ms each: 750 ms for the pass, limit 400 ms).
+// Timed from the pass's start, the watchdog failed every session.
+TEST_F(RecorderTest, ALongPassThatKeepsWritingIsNoStall) {
+  options_.write_stall_limit = absl::Milliseconds(400);
+  absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
+      SpoolRecorder::Start(options_);
+  ASSERT_TRUE(rec.ok());
+  std::vector<std::shared_ptr<SessionRecording>> slow;
+  for (int i = 0; i < 5; ++i) {
+    auto s = (*rec)->OpenSession(Meta(absl::StrCat("sess-s", i)), absl::Now());
+    ASSERT_TRUE(s.ok()) << s.status();
+    (*s)->SetWaker([] { absl::SleepFor(absl::Milliseconds(150)); });
+    slow.push_back(*s);
+  }
+  auto a = (*rec)->OpenSession(Meta("sess-a"), absl::Now());
+  ASSERT_TRUE(a.ok());
+  WriterStall stall;
+  (*a)->SetWaker(stall.Waker());
+  ASSERT_TRUE((*a)->Append(Data("a")).ok());
+  stall.WaitStalled();  // the next pass takes all five
+  std::vector<uint64_t> tickets;
+  for (auto& s : slow) {
+    absl::StatusOr<uint64_t> t = s->Append(Data("x"));
+    ASSERT_TRUE(t.ok()) << t.status();
+    tickets.push_back(*t);
+  }
+  stall.Release();
+  for (size_t i = 0; i < slow.size(); ++i) {
+    EXPECT_TRUE(WaitWritten(*slow[i], tickets[i])) << slow[i]->status();
+    EXPECT_TRUE(slow[i]->status().ok()) << slow[i]->status();
+  }
+  EXPECT_TRUE((*a)->status().ok()) << (*a)->status();
+  EXPECT_TRUE((*rec)->AcceptingSessions().ok());
+}
+
 }  // namespace
 }  // namespace sallyport::audit
