@@ -535,10 +535,64 @@ void EmitMessage(YAML::Emitter& out, const google::protobuf::Message& msg,
   out << YAML::EndMap;
 }
 
+// Whether the emitter writes `text` so that it reads back the same: UTF-8
+// without noncharacters (it writes U+FFFD for those and for bytes that are
+// not UTF-8).
+bool WritableText(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    char32_t cp = 0;
+    const size_t len = DecodeUtf8(text, i, &cp);
+    if (len == 0 || (cp & 0xFFFE) == 0xFFFE || (cp >= 0xFDD0 && cp <= 0xFDEF))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
+// OK when every string and bytes field under `msg` is WritableText, else
+// kInvalidArgument naming the first one that is not (`path` is msg's).
+absl::Status CheckWritableText(const google::protobuf::Message& msg,
+                               const std::string& path) {
+  const Reflection* r = msg.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  r->ListFields(msg, &fields);
+  for (const FieldDescriptor* field : fields) {
+    const std::string name =
+        path.empty() ? field->name() : absl::StrCat(path, ".", field->name());
+    const int n = field->is_repeated() ? r->FieldSize(msg, field) : 1;
+    for (int i = 0; i < n; ++i) {
+      const std::string at =
+          field->is_repeated() ? absl::StrCat(name, "[", i, "]") : name;
+      if (field->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+        RETURN_IF_ERROR(CheckWritableText(
+            field->is_repeated() ? r->GetRepeatedMessage(msg, field, i)
+                                 : r->GetMessage(msg, field),
+            at));
+      } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+        std::string scratch;
+        const std::string& text =
+            field->is_repeated()
+                ? r->GetRepeatedStringReference(msg, field, i, &scratch)
+                : r->GetStringReference(msg, field, &scratch);
+        if (!WritableText(text)) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              at,
+              " holds text YAML cannot carry exactly (bytes that are not "
+              "UTF-8, or a Unicode noncharacter such as U+FFFE)"));
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> ProtoToYaml(const google::protobuf::Message& msg,
                                         const ProtoToYamlOptions& options) {
+  if (!options.replace_unwritable_text) {
+    RETURN_IF_ERROR(CheckWritableText(msg, ""));
+  }
   YAML::Emitter out;
   out.SetOutputCharset(YAML::EscapeNonAscii);
   EmitMessage(out, msg, options);

@@ -61,7 +61,16 @@ struct ProtoToYamlOptions {
   // with presence (proto3 `optional`, oneof members) and messages are still
   // written only when set, lists only when not empty.
   bool always_print_primitive_fields = false;
+  // Text the YAML emitter cannot write exactly (below) is written with
+  // U+FFFD in its place instead of refused: for output a person reads.
+  bool replace_unwritable_text = false;
 };
+// The YAML of `msg`, which YamlToProto reads back into the same message.
+// Text it could not read back the same is refused (kInvalidArgument naming
+// the field, unless replace_unwritable_text): a string or bytes field that
+// is not UTF-8 or holds a Unicode noncharacter (U+FDD0..U+FDEF, U+FFFE,
+// U+FFFF and their like at the end of every plane), which the emitter
+// replaces with U+FFFD.
 absl::StatusOr<std::string> ProtoToYaml(const google::protobuf::Message& msg,
                                         const ProtoToYamlOptions& options = {});
 

@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/yaml_proto.h"
 #include "gtest/gtest.h"
 #include "proto/admin.pb.h"
 #include "proto/config.pb.h"
@@ -198,6 +199,58 @@ TEST(YamlProtoTest, TimestampsAreRfc3339Times) {
         st.message(), "r.yaml:2: 'created_at': expected an RFC 3339 time"))
         << bad << ": " << st;
   }
+}
+
+// Found by gateway:config_fuzz_fuzzer: `ca: \xc7\xbe\xef\xbf\xbe` (U+01FE,
+// U+FFFE) parsed, and ProtoToYaml wrote it back as U+01FE U+FFFD (yaml-cpp's
+// emitter replaces noncharacters and bytes that are not UTF-8): a written
+// config (`enroll`) or a role the editor round-trips would have changed
+// silently. ProtoToYaml refuses such text, naming the field; with
+// replace_unwritable_text it writes U+FFFD (for output a person reads).
+TEST(YamlProtoTest, TextYamlCannotCarryIsRefusedNotChanged) {
+  for (const char* text : {"\xc7\xbe\xef\xbf\xbe",
+                           "a\xef\xb7\x90"
+                           "b" /* U+FDD0 */,
+                           "\xf4\x8f\xbf\xbf" /* U+10FFFF */}) {
+    config::GatewayConfig c;
+    ASSERT_TRUE(
+        base::YamlToProto(absl::StrCat("ca: ", text, "\n"), "t", &c).ok())
+        << text;
+    absl::StatusOr<std::string> yaml = base::ProtoToYaml(c);
+    EXPECT_EQ(yaml.status().code(), absl::StatusCode::kInvalidArgument) << text;
+    EXPECT_TRUE(absl::StartsWith(yaml.status().message(), "ca holds text"))
+        << yaml.status();
+    absl::StatusOr<std::string> lossy =
+        base::ProtoToYaml(c, {.replace_unwritable_text = true});
+    ASSERT_TRUE(lossy.ok()) << lossy.status();
+    EXPECT_TRUE(absl::StrContains(*lossy, "\\ufffd")) << *lossy;
+  }
+  // Nested and repeated fields are named with their place.
+  admin::v1::Role role;
+  role.set_name("r");
+  role.add_hosts();
+  role.add_hosts()->add_name_globs("web\xef\xbf\xbf");
+  absl::StatusOr<std::string> yaml = base::ProtoToYaml(role);
+  EXPECT_TRUE(
+      absl::StartsWith(yaml.status().message(), "hosts[1].name_globs[0] holds"))
+      << yaml.status();
+  role.clear_hosts();
+  (*role.add_hosts()->mutable_labels())["env"] = "\xef\xbf\xbe";
+  yaml = base::ProtoToYaml(role);
+  EXPECT_TRUE(absl::StartsWith(yaml.status().message(),
+                               "hosts[0].labels[0].value holds"))
+      << yaml.status();
+  // Everything else that is UTF-8 goes and comes back the same: controls,
+  // a BOM, the last code points before the noncharacters, astral planes.
+  config::GatewayConfig c;
+  c.set_ca(
+      "\t\x01\x7f\xc2\x80\xef\xbb\xbf\xef\xb7\x8f\xef\xb7\xb0"
+      "\xef\xbf\xbd\xf0\x9f\x98\x80\xf4\x8f\xbf\xbd \"\\");
+  yaml = base::ProtoToYaml(c);
+  ASSERT_TRUE(yaml.ok()) << yaml.status();
+  config::GatewayConfig back;
+  ASSERT_TRUE(base::YamlToProto(*yaml, "t", &back).ok()) << *yaml;
+  EXPECT_EQ(back.ca(), c.ca()) << *yaml;
 }
 
 TEST(YamlProtoTest, MissingFileIsNotFound) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <ostream>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -39,11 +40,24 @@ namespace {
 
 // One emitter for config files and CLI output (base/yaml_proto). An empty
 // message prints nothing rather than "{}".
+// Text YAML cannot carry exactly (a noncharacter such as U+FFFE in a
+// recorded command) is printed with U+FFFD in its place, after a comment
+// that names the field and points to the JSON, which prints it exactly.
 std::string Yaml(const Message& message,
                  const base::ProtoToYamlOptions& options) {
   absl::StatusOr<std::string> yaml = base::ProtoToYaml(message, options);
+  std::string note;
+  if (absl::IsInvalidArgument(yaml.status())) {
+    note = absl::StrCat(
+        "# ", base::EscapeControls(std::string(yaml.status().message())),
+        "; shown with U+FFFD in its place (-o json prints "
+        "it exactly)\n");
+    base::ProtoToYamlOptions lossy = options;
+    lossy.replace_unwritable_text = true;
+    yaml = base::ProtoToYaml(message, lossy);
+  }
   if (!yaml.ok() || *yaml == "{}\n") return "";
-  return *yaml;
+  return note + *yaml;
 }
 
 }  // namespace

@@ -122,6 +122,31 @@ TEST(OutputTest, RoleYamlRoundTripsThroughTheRoleReader) {
   EXPECT_EQ(back.SerializeAsString(), role.SerializeAsString());
 }
 
+// Text YAML cannot carry exactly (a noncharacter, here in a role's
+// description) is printed with U+FFFD in its place after a comment that
+// names the field and points to -o json, which prints it exactly; before,
+// it was changed without a word.
+TEST(OutputTest, YamlSaysWhenItCannotPrintTextExactly) {
+  admin::v1::Role role;
+  role.set_name("r");
+  role.set_description("odd \xef\xbf\xbe");
+  std::ostringstream yaml, json;
+  ASSERT_TRUE(PrintStructured(OutputFormat::kYaml, role, yaml));
+  EXPECT_TRUE(absl::StartsWith(
+      yaml.str(),
+      "# description holds text YAML cannot carry exactly (bytes that are not "
+      "UTF-8, or a Unicode noncharacter such as U+FFFE); shown with U+FFFD "
+      "in its place (-o json prints it exactly)\n"))
+      << yaml.str();
+  admin::v1::Role back;
+  ASSERT_TRUE(base::YamlToProto(yaml.str(), "test", &back).ok()) << yaml.str();
+  EXPECT_EQ(back.description(), "odd \xef\xbf\xbd");
+  ASSERT_TRUE(PrintStructured(OutputFormat::kJson, role, json));
+  EXPECT_TRUE(absl::StrContains(json.str(), "odd \xef\xbf\xbe") ||
+              absl::StrContains(json.str(), "odd \\ufffe"))
+      << json.str();
+}
+
 // Found by hand: `access check --output yaml` left out `allowed: false`
 // (a proto3 default); a script reading it found no answer.
 TEST(OutputTest, StructuredOutputPrintsDefaultScalars) {
