@@ -535,21 +535,7 @@ void EmitMessage(YAML::Emitter& out, const google::protobuf::Message& msg,
   out << YAML::EndMap;
 }
 
-// Whether the emitter writes `text` so that it reads back the same: UTF-8
-// without noncharacters (it writes U+FFFD for those and for bytes that are
-// not UTF-8).
-bool WritableText(std::string_view text) {
-  for (size_t i = 0; i < text.size();) {
-    char32_t cp = 0;
-    const size_t len = DecodeUtf8(text, i, &cp);
-    if (len == 0 || (cp & 0xFFFE) == 0xFFFE || (cp >= 0xFDD0 && cp <= 0xFDEF))
-      return false;
-    i += len;
-  }
-  return true;
-}
-
-// OK when every string and bytes field under `msg` is WritableText, else
+// OK when every string and bytes field under `msg` is YamlCarriesText, else
 // kInvalidArgument naming the first one that is not (`path` is msg's).
 absl::Status CheckWritableText(const google::protobuf::Message& msg,
                                const std::string& path) {
@@ -574,7 +560,7 @@ absl::Status CheckWritableText(const google::protobuf::Message& msg,
             field->is_repeated()
                 ? r->GetRepeatedStringReference(msg, field, i, &scratch)
                 : r->GetStringReference(msg, field, &scratch);
-        if (!WritableText(text)) {
+        if (!YamlCarriesText(text)) {
           return absl::InvalidArgumentError(absl::StrCat(
               at,
               " holds text YAML cannot carry exactly (bytes that are not "
@@ -587,6 +573,19 @@ absl::Status CheckWritableText(const google::protobuf::Message& msg,
 }
 
 }  // namespace
+
+// The emitter writes U+FFFD for noncharacters and for bytes that are not
+// UTF-8.
+bool YamlCarriesText(std::string_view text) {
+  for (size_t i = 0; i < text.size();) {
+    char32_t cp = 0;
+    const size_t len = DecodeUtf8(text, i, &cp);
+    if (len == 0 || (cp & 0xFFFE) == 0xFFFE || (cp >= 0xFDD0 && cp <= 0xFDEF))
+      return false;
+    i += len;
+  }
+  return true;
+}
 
 absl::StatusOr<std::string> ProtoToYaml(const google::protobuf::Message& msg,
                                         const ProtoToYamlOptions& options) {

@@ -73,6 +73,9 @@ struct ProtoToYamlOptions {
 // replaces with U+FFFD.
 absl::StatusOr<std::string> ProtoToYaml(const google::protobuf::Message& msg,
                                         const ProtoToYamlOptions& options = {});
+// Whether yaml-cpp's emitter writes `text` so that it reads back the same:
+// UTF-8 without noncharacters.
+bool YamlCarriesText(std::string_view text);
 
 }  // namespace sallyport::base
 

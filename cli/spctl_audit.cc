@@ -19,6 +19,7 @@
 #include "base/event_line.h"
 #include "base/rpc_limits.h"
 #include "base/safe_text.h"
+#include "base/yaml_proto.h"
 #include "cli/spctl.h"
 #include "cli/spctl_output.pb.h"
 
@@ -117,9 +118,21 @@ void EmitJsonValue(YAML::Emitter& out, const google::protobuf::Value& v) {
   }
 }
 
+}  // namespace
+
 // One event as an item of a YAML list, with the keys and values of its
-// JSON line (EventJson): the payload as a mapping.
-std::string EventYaml(const pb::AuditEvent& e) {
+// JSON line (EventJson): the payload as a mapping. Text YAML cannot carry
+// exactly (a noncharacter such as U+FFFE in a recorded command) is
+// written as U+FFFD after a comment that says so.
+std::string AuditEventYaml(const pb::AuditEvent& e) {
+  std::string note;
+  if (!base::YamlCarriesText(EventJson(e))) {
+    note = absl::StrCat(
+        "# event ", e.seq(),
+        " holds text YAML cannot carry exactly (a Unicode noncharacter such "
+        "as U+FFFE); shown with U+FFFD in its place (--json prints it "
+        "exactly)\n");
+  }
   YAML::Emitter out;
   out.SetOutputCharset(YAML::EscapeNonAscii);
   out << YAML::BeginSeq << YAML::BeginMap;
@@ -143,8 +156,10 @@ std::string EventYaml(const pb::AuditEvent& e) {
       << e.prev_hash() << YAML::Key << "hash" << YAML::Value
       << YAML::DoubleQuoted << e.hash();
   out << YAML::EndMap << YAML::EndSeq;
-  return absl::StrCat(out.c_str(), "\n");
+  return absl::StrCat(note, out.c_str(), "\n");
 }
+
+namespace {
 
 // Calls ListAuditEvents page by page for the events in `range`
 // (WalkAuditPages).
@@ -184,7 +199,7 @@ int List(Spctl& ctl, const AuditArgs& a, bool export_all) {
       [&](const pb::AuditEvent& e) {
         print_header();
         if (yaml) {
-          ctl.out() << EventYaml(e);
+          ctl.out() << AuditEventYaml(e);
         } else if (json) {
           ctl.out() << EventJson(e) << "\n";
         } else {

@@ -34,6 +34,11 @@ std::optional<int> WalkAuditPages(
     const std::function<void(const admin::v1::AuditEvent&)>& each,
     admin::v1::ListAuditEventsResponse* head);
 
+// One event of `spctl audit ls|export --yaml`: an item of a YAML list with
+// the keys and values of its JSON line. Text YAML cannot carry exactly is
+// written as U+FFFD after a comment line that says so.
+std::string AuditEventYaml(const admin::v1::AuditEvent& event);
+
 }  // namespace sallyport::cli
 
 #endif  // SALLYPORT_CLI_SPCTL_AUDIT_H_

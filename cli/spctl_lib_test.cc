@@ -22,6 +22,7 @@
 #include "cli/krl.h"
 #include "cli/output.h"
 #include "cli/spctl.h"
+#include "cli/spctl_audit.h"
 #include "cli/spctl_output.pb.h"
 #include "gtest/gtest.h"
 #include "proto/admin.pb.h"
@@ -145,6 +146,29 @@ TEST(OutputTest, YamlSaysWhenItCannotPrintTextExactly) {
   EXPECT_TRUE(absl::StrContains(json.str(), "odd \xef\xbf\xbe") ||
               absl::StrContains(json.str(), "odd \\ufffe"))
       << json.str();
+}
+
+// `spctl audit export --yaml`: an event whose text YAML cannot carry (a
+// noncharacter in a recorded command) says so before its item; one that
+// it can carry has no comment, and reads back as its JSON line's values.
+TEST(OutputTest, AuditYamlSaysWhenItCannotPrintAnEventExactly) {
+  admin::v1::AuditEvent e;
+  e.set_seq(7);
+  e.set_type("exec.command");
+  e.set_actor("alice");
+  e.set_payload_json("{\"command\":\"echo \xef\xbf\xbe\"}");
+  const std::string odd = AuditEventYaml(e);
+  EXPECT_TRUE(absl::StartsWith(
+      odd,
+      "# event 7 holds text YAML cannot carry exactly (a Unicode "
+      "noncharacter such as U+FFFE); shown with U+FFFD in its place "
+      "(--json prints it exactly)\n"))
+      << odd;
+  EXPECT_TRUE(absl::StrContains(odd, "\"command\": \"echo \\ufffd\"")) << odd;
+  e.set_payload_json("{\"command\":\"echo \xc3\xa9\"}");
+  const std::string plain = AuditEventYaml(e);
+  EXPECT_TRUE(absl::StartsWith(plain, "- seq: 7\n")) << plain;
+  EXPECT_TRUE(absl::StrContains(plain, "\"command\": \"echo \\xe9\"")) << plain;
 }
 
 // Found by hand: `access check --output yaml` left out `allowed: false`
