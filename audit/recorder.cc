@@ -281,8 +281,9 @@ absl::StatusOr<bool> SpoolRecorder::Enqueue(Item item, bool coalesce) {
   // packet's size, tests) is refused whatever the queue's state. Not the
   // session's end (once, and small): a session whose backlog is at its
   // limit ends (failed) with everything it had queued written.
-  const bool end = item.record.has_session_end();
-  if (!end && ItemBytes(item) > max_session_backlog_bytes_) {
+  item.bytes = ItemBytes(item);
+  if (!item.record.has_session_end() &&
+      item.bytes > max_session_backlog_bytes_) {
     return SessionBacklogFull();
   }
   // Behind its own parked records: in order.
@@ -298,7 +299,6 @@ absl::StatusOr<bool> SpoolRecorder::Enqueue(Item item, bool coalesce) {
     BacklogChanged();
     return false;
   }
-  item.bytes = ItemBytes(item);
   // Something is queued or being written (its pass frees room and
   // unparks): what does not fit waits for it.
   if (queue_bytes_ > 0 &&
@@ -331,17 +331,13 @@ absl::StatusOr<bool> SpoolRecorder::Park(Item item, bool coalesce,
     BacklogChanged();
     return false;
   }
-  if (item.bytes == 0) item.bytes = ItemBytes(item);
   if (!item.record.has_session_end() &&
       s.parked_bytes_ + item.bytes > max_session_backlog_bytes_) {
     return SessionBacklogFull();
   }
   s.parked_bytes_ += item.bytes;
   parked_bytes_ += item.bytes;
-  if (!s.in_parked_list_) {
-    s.in_parked_list_ = true;
-    parked_.push_back(item.session);
-  }
+  if (s.parked_.empty()) parked_.push_back(item.session);  // its turn
   s.parked_.push_back(std::move(item));
   BacklogChanged();
   return true;
@@ -364,11 +360,7 @@ void SpoolRecorder::Unpark() {
     s->parked_.pop_front();
     s->tail_ = &queue_.back();
     s->tail_generation_ = queue_generation_;
-    if (s->parked_.empty()) {
-      s->in_parked_list_ = false;
-    } else {
-      parked_.push_back(std::move(s));  // its next turn
-    }
+    if (!s->parked_.empty()) parked_.push_back(std::move(s));  // next turn
   }
 }
 

@@ -245,11 +245,11 @@ class SessionRecording : public std::enable_shared_from_this<SessionRecording> {
   RecorderItem* tail_ = nullptr;
   uint64_t tail_generation_ = 0;
   // Guarded by the recorder's mu_: records that did not fit the queue, in
-  // order (they follow everything of this session in the queue), their
-  // bytes, and whether the session is in the recorder's parked_ list.
+  // order (they follow everything of this session in the queue), and
+  // their bytes. Not empty exactly while the session is in the recorder's
+  // parked_ list.
   std::deque<RecorderItem> parked_;
   size_t parked_bytes_ = 0;
-  bool in_parked_list_ = false;
   bool ended_ ABSL_GUARDED_BY(mu_) = false;
   int64_t end_offset_us_ ABSL_GUARDED_BY(mu_) = 0;  // when End was called
   absl::Status status_ ABSL_GUARDED_BY(mu_);
