@@ -26,7 +26,9 @@ size_t ItemBytes(const RecorderItem& item) {
   size_t n = 256;
   const v1::RecordingRecord& r = item.record;
   if (r.has_data()) n += r.data().bytes().size();
-  if (r.has_request()) n += r.request().summary().size();
+  if (r.has_request()) {
+    n += r.request().summary().size() + r.request().raw().size();
+  }
   return n;
 }
 

@@ -162,7 +162,7 @@ absl::StatusOr<SessionStreams> ReadSessionStreams(storage::Store& store,
       case v1::RecordingRecord::kRequest: {
         ChannelStreams& c = channel_of(r);
         const v1::RequestRecord& q = r.request();
-        if (q.type() == "exec") c.command = q.summary();
+        if (q.type() == "exec") c.command = RequestText(q);
         if (q.type() == "subsystem") c.subsystem = q.summary();
         if (q.type() == "pty-req") c.pty = true;
         int code = 0;

@@ -92,6 +92,7 @@ FieldsView ViewOf(const v1::RecordingRecord& r) {
       f.direction = DirectionText(r.request().direction());
       f.name = r.request().type();
       f.summary = r.request().summary();
+      f.data = r.request().raw();
       break;
     case v1::RecordingRecord::kWindowChange:
       f.kind = "window_change";
@@ -169,12 +170,12 @@ absl::StatusOr<v1::RecordingRecord> FromFields(const RecordFields& f) {
     d->set_ssh_stream(f.stream);
     d->set_bytes(f.data);
   } else if (f.kind == "request") {
-    RETURN_IF_ERROR(
-        unused(f.data.empty() && no_values && f.stream == 0, "data or values"));
+    RETURN_IF_ERROR(unused(no_values && f.stream == 0, "a stream or values"));
     auto* q = r.mutable_request();
     q->set_direction(direction);
     q->set_type(f.name);
     q->set_summary(f.summary);
+    q->set_raw(f.data);
   } else if (f.kind == "window_change") {
     RETURN_IF_ERROR(unused(f.name.empty() && f.summary.empty() &&
                                f.data.empty() && no_direction && f.stream == 0,

@@ -14,7 +14,8 @@
 //
 // with the flat fields per kind (RecordFields below):
 //   data            direction, stream=ssh_stream, data=bytes
-//   request         direction, name=type, summary
+//   request         direction, name=type, summary, data=raw (empty when
+//                   the summary is exact, as in records made before raw)
 //   window_change   value1=columns, value2=rows
 //   channel_open    name=type, summary=destination
 //   channel_close   value1=bytes_input, value2=bytes_output
@@ -86,6 +87,13 @@ struct RecordFields {
 
   bool operator==(const RecordFields&) const = default;
 };
+
+// A request's text as sent: `raw` when the record has it (the summary is
+// not exact), else the summary.
+inline std::string_view RequestText(const v1::RequestRecord& q) {
+  return q.raw().empty() ? std::string_view(q.summary())
+                         : std::string_view(q.raw());
+}
 
 // kInvalidArgument for a record without a kind, with a seq of 0, a negative
 // offset, fields over the limits, text that is not UTF-8 or holds a NUL,

@@ -46,6 +46,11 @@ std::vector<v1::RecordingRecord> OneOfEachKind() {
   r.mutable_session_end()->set_status(v1::SESSION_STATUS_INTERRUPTED);
   r.mutable_session_end()->set_message("gateway restarted");
   out.push_back(r);
+  // A request whose summary is not its text: the text as sent beside it.
+  r.mutable_request()->set_type("exec");
+  r.mutable_request()->set_summary("printf \\xff");
+  r.mutable_request()->set_raw("printf \xff");
+  out.push_back(r);
   for (size_t i = 0; i < out.size(); ++i) out[i].set_seq(i + 1);
   return out;
 }
@@ -100,6 +105,44 @@ TEST(RecordingRecordTest, HashFollowsTheDocumentedEncoding) {
   ASSERT_TRUE(hash.ok());
   EXPECT_EQ(*hash, absl::BytesToHexString(
                        Sha256Raw(std::string(kRecordingGenesis) + expected)));
+}
+
+// A request's raw text (the command as sent, when the summary is not it)
+// is the canonical data field, which is empty without it: requests
+// recorded before raw existed hash as they did, and editing raw breaks the
+// chain.
+TEST(RecordingRecordTest, ARequestsRawTextIsHashedAsItsData) {
+  v1::RecordingRecord r;
+  r.set_session_id("ab");
+  r.set_seq(1);
+  r.mutable_request()->set_direction(v1::RECORD_DIRECTION_INPUT);
+  r.mutable_request()->set_type("exec");
+  r.mutable_request()->set_summary("x");
+  auto str = [](const std::string& s) {
+    std::string out = {0, 0, 0, static_cast<char>(s.size())};
+    return out + s;
+  };
+  auto expected = [&](const std::string& data) {
+    return str("sallyport.recording.v1") + str("ab") +
+           std::string("\0\0\0\0\0\0\0\1", 8) + std::string(12, '\0') +
+           str("request") + str("input") + std::string(4, '\0') + str("exec") +
+           str("x") + std::string(16, '\0') + str(data);
+  };
+  std::string canonical;
+  AppendCanonicalBytes(ToFields(r), canonical);
+  EXPECT_EQ(canonical, expected(""));
+  const std::string without = *RecordHash(kRecordingGenesis, r);
+  r.mutable_request()->set_raw(std::string("x\0", 2));
+  canonical.clear();
+  AppendCanonicalBytes(ToFields(r), canonical);
+  EXPECT_EQ(canonical, expected(std::string("x\0", 2)));
+  const std::string with = *RecordHash(kRecordingGenesis, r);
+  EXPECT_NE(with, without);
+  r.mutable_request()->set_raw(std::string("x\1", 2));
+  EXPECT_NE(*RecordHash(kRecordingGenesis, r), with);
+  EXPECT_TRUE(ValidateRecord(r).ok());
+  r.mutable_request()->set_raw(std::string(kMaxRecordDataBytes + 1, 'x'));
+  EXPECT_FALSE(ValidateRecord(r).ok());
 }
 
 TEST(RecordingRecordTest, ChainerNumbersAndChainsAndEveryFieldCounts) {
@@ -214,6 +257,9 @@ TEST(RecordingRecordTest, ValidationRefusesWhatTheStoreCannotHold) {
   EXPECT_TRUE(ValidateRecord(r).ok());
   // Fields a kind does not use are refused when read back.
   RecordFields f = ToFields(good);
+  f.value1 = 1;
+  EXPECT_FALSE(FromFields(f).ok());
+  f = ToFields(kinds[0]);  // a channel open: no data
   f.data = "x";
   EXPECT_FALSE(FromFields(f).ok());
   f = ToFields(good);

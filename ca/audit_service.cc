@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "audit/events.h"
 #include "audit/recording_reader.h"
+#include "audit/recording_record.h"
 #include "audit/recording_store.h"
 #include "audit/terminal_text.h"
 #include "base/status_macros.h"
@@ -238,7 +239,8 @@ absl::StatusOr<std::vector<std::string>> AuditService::Grep(
       } else if (r->has_request() &&
                  (r->request().type() == "exec" ||
                   r->request().type() == "subsystem") &&
-                 r->request().summary().find(text) != std::string::npos) {
+                 audit::RequestText(r->request()).find(text) !=
+                     std::string::npos) {
         matches.insert(absl::StrCat("command channel ", r->channel_id()));
       }
     }

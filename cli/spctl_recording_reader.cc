@@ -4,6 +4,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "audit/recording_record.h"
 #include "base/rpc_limits.h"
 #include "proto/admin.grpc.pb.h"
 
@@ -172,7 +173,9 @@ absl::StatusOr<Channel*> ChannelTracker::Add(const av::RecordingRecord& r) {
   }
   if (r.has_request()) {
     const std::string& t = r.request().type();
-    if (t == "exec" || t == "subsystem") c.command = r.request().summary();
+    if (t == "exec" || t == "subsystem") {
+      c.command = audit::RequestText(r.request());
+    }
     if (t == "subsystem") c.subsystem = r.request().summary();
     if (t == "pty-req") c.pty = true;
     if (t == "exit-status") c.exit = r.request().summary();

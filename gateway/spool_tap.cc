@@ -164,7 +164,15 @@ class SpoolTapRecorder::Tap : public ChannelTap {
     v1::RecordingRecord r = Base(at);
     r.mutable_request()->set_direction(ToProto(direction));
     r.mutable_request()->set_type(Printable(type, 256));
-    r.mutable_request()->set_summary(Printable(summary, 8192));
+    std::string text = Printable(summary, audit::kMaxRecordSummaryBytes);
+    // Not the text as sent (bytes escaped, or cut): the record keeps that
+    // too. An SSH packet (256 KiB) is below the record's data limit; the
+    // cut only keeps a longer one from failing the session.
+    if (text != summary) {
+      r.mutable_request()->set_raw(
+          std::string(summary.substr(0, audit::kMaxRecordDataBytes)));
+    }
+    r.mutable_request()->set_summary(std::move(text));
     return Append(std::move(r));
   }
 

@@ -204,7 +204,8 @@ TEST_F(SpoolTapTest, EachChannelKindIsRecordedAsTheIssueSays) {
 // backslash) printed as "\\x5cxd0..." and `sessions ls --grep` could not
 // find by its words. NUL and bytes that are not UTF-8 still become \\xNN
 // (a record's text is a protobuf string), and a cut never splits a
-// character.
+// character. Such a summary is not the command: the record keeps the
+// command as sent beside it (`raw`), whole.
 TEST_F(SpoolTapTest, ACommandIsStoredInItsOwnCharacters) {
   const absl::Duration t = Mono();
   const std::string cyrillic =
@@ -212,26 +213,42 @@ TEST_F(SpoolTapTest, ACommandIsStoredInItsOwnCharacters) {
   const std::string mixed =
       std::string("echo a") + '\0' + "b \xff \xe2\x80" + " \xe2\x80\xae!";
   const std::string long_one = "echo " + std::string(8186, 'x') + "\xd0\xbe";
-  for (uint32_t id = 0; id < 3; ++id) {
+  // What hides behind a cut: 10,000 spaces, then the command that runs.
+  const std::string padded = "true" + std::string(10000, ' ') + "; rm -rf /srv";
+  // Typed backslashes: the text of `mixed`'s summary, exact as it is.
+  const std::string typed = "echo \\xff";
+  const std::vector<std::string> sent = {cyrillic, mixed, long_one, padded,
+                                         typed};
+  for (uint32_t id = 0; id < sent.size(); ++id) {
     auto tap = recorder_->Attach(Info(id));
     ASSERT_TRUE(tap.ok()) << tap.status();
-    const std::string& cmd = id == 0 ? cyrillic : id == 1 ? mixed : long_one;
-    ASSERT_TRUE((*tap)->Request(t, Direction::kInput, "exec", cmd).ok());
+    ASSERT_TRUE((*tap)->Request(t, Direction::kInput, "exec", sent[id]).ok());
     (*tap)->Close(Mono());
   }
   const audit::SpoolContents c = Finish();
-  std::map<uint32_t, std::string> commands;
+  std::map<uint32_t, v1::RequestRecord> commands;
   for (const v1::RecordingRecord& r : c.records) {
     if (r.has_request() && r.request().type() == "exec") {
-      commands[r.channel_id()] = r.request().summary();
+      commands[r.channel_id()] = r.request();
     }
   }
-  EXPECT_EQ(commands[0], cyrillic);
+  ASSERT_EQ(commands.size(), sent.size());
+  EXPECT_EQ(commands[0].summary(), cyrillic);
   // U+202E stays a character here: readers escape it for a terminal.
-  EXPECT_EQ(commands[1], "echo a\\x00b \\xff \\xe2\\x80 \xe2\x80\xae!");
+  EXPECT_EQ(commands[1].summary(),
+            "echo a\\x00b \\xff \\xe2\\x80 \xe2\x80\xae!");
   // 8191 bytes fit in 8192; the 2-byte letter would not: cut before it.
-  EXPECT_EQ(commands[2].size(), 8191u);
-  EXPECT_TRUE(commands[2] == "echo " + std::string(8186, 'x'));
+  EXPECT_EQ(commands[2].summary().size(), 8191u);
+  EXPECT_TRUE(commands[2].summary() == "echo " + std::string(8186, 'x'));
+  EXPECT_EQ(commands[3].summary().size(), audit::kMaxRecordSummaryBytes);
+  EXPECT_EQ(commands[4].summary(), typed);
+  // The command as sent: kept beside a summary that is not it, so a typed
+  // "\xff" and a byte 0xff differ, and nothing hides behind the cut.
+  for (uint32_t id = 0; id < sent.size(); ++id) {
+    const bool exact = id == 0 || id == 4;
+    EXPECT_EQ(commands[id].raw(), exact ? "" : sent[id]) << id;
+    EXPECT_TRUE(audit::RequestText(commands[id]) == sent[id]) << id;
+  }
 }
 
 // A session's recording starts when the session did (the user

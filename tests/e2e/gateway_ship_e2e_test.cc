@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -81,6 +82,48 @@ TEST_F(GatewayShipE2eTest, ARecordedSessionIsShippedAndItsSpoolDeleted) {
       << metrics.out;
   EXPECT_TRUE(absl::StrContains(metrics.out, "sallyport_gateway_spool_bytes 0"))
       << metrics.out;
+}
+
+// A command is recorded whole and exactly, and `sessions show`, `--output
+// json` and `ls --grep` read it so. The recording held a command cut at
+// 8192 bytes without a mark (a command padded with spaces hid what ran
+// after them) and its bytes that are not UTF-8 as the text "\xNN" (which
+// a typed backslash spells too).
+TEST_F(GatewayShipE2eTest, ACommandIsRecordedWholeAndExactly) {
+  const std::string command = "echo head" + std::string(9000, ' ') +
+                              "; echo hidden-tail # \xff typed: \\xff";
+  std::vector<std::string> argv = env_->Ssh("alice", "web01");
+  argv.push_back(command);
+  RunResult r = GatewayE2eEnv::Run(argv);
+  ASSERT_EQ(r.exit_code, 0) << r.Describe() << Logs();
+  EXPECT_EQ(r.out, "head\nhidden-tail\n");
+  std::optional<StoredRecording> found =
+      WaitShipped(command, absl::Seconds(90));
+  ASSERT_TRUE(found.has_value()) << Logs();
+  EXPECT_EQ(found->output, "head\nhidden-tail\n");
+
+  const std::string id = found->session.id;
+  RunResult show = Spctl(env_->fixture(), {"sessions", "show", id});
+  ASSERT_EQ(show.exit_code, 0) << show.Describe();
+  // The byte 0xff as \xff, the typed backslash as \x5c.
+  EXPECT_TRUE(absl::StrContains(
+      show.out, "; echo hidden-tail # \\xff typed: \\x5cxff bytes_in="))
+      << show.out;
+  RunResult json =
+      Spctl(env_->fixture(), {"sessions", "show", id, "--output", "json"});
+  ASSERT_EQ(json.exit_code, 0) << json.Describe();
+  EXPECT_TRUE(
+      absl::StrContains(json.out, "hidden-tail # \\\\xff typed: \\\\x5cxff\""))
+      << json.out;
+  EXPECT_TRUE(absl::StrContains(
+      json.out,
+      absl::StrCat("\"command_bytes\": \"", absl::Base64Escape(command), "\"")))
+      << json.out;
+  RunResult grep =
+      Spctl(env_->fixture(), {"sessions", "ls", "--grep", "echo hidden-tail"});
+  ASSERT_EQ(grep.exit_code, 0) << grep.Describe();
+  EXPECT_TRUE(absl::StrContains(grep.out, id)) << grep.out;
+  EXPECT_TRUE(absl::StrContains(grep.out, "command channel 0")) << grep.out;
 }
 
 // A session the gateway ended keeps why in its recording: alice's

@@ -75,7 +75,7 @@ std::optional<std::string> ExecOutput(
   std::string output;
   for (const v1::RecordingRecord& r : records) {
     if (r.has_request() && r.request().type() == "exec" &&
-        r.request().summary() == command) {
+        audit::RequestText(r.request()) == command) {
       channel = r.channel_id();
     }
     if (channel && r.channel_id() == *channel && r.has_data() &&
