@@ -113,24 +113,19 @@ TEST_F(RecorderTest, TheSpoolDirIsProbedEveryIntervalAfterAWallClockStep) {
 TEST_F(RecorderTest, AWallClockStepIsNoStallButAStallIsFoundAfterIt) {
   if (!InChildUnderFakeWallClock()) return;
   options_.write_stall_limit = absl::Seconds(8);
-  absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
-      SpoolRecorder::Start(options_);
-  ASSERT_TRUE(rec.ok()) << rec.status();
-  WriterStall stall;
-  HeldWriter held;
-  HoldTheWriter(**rec, stall, held);
-  if (HasFatalFailure()) return;
+  HeldRecorder h;
+  ASSERT_NO_FATAL_FAILURE(StartHeld(options_, h));
   ASSERT_NO_FATAL_FAILURE(SetWallClockInChild(absl::Hours(1)));
   // ~3 s into the 8 s limit (the watchdog looks every 250 ms).
-  EXPECT_TRUE(held.b->status().ok()) << held.b->status();
-  EXPECT_TRUE((*rec)->AcceptingSessions().ok()) << (*rec)->AcceptingSessions();
+  EXPECT_TRUE(h.held.b->status().ok()) << h.held.b->status();
+  EXPECT_TRUE(h.rec->AcceptingSessions().ok()) << h.rec->AcceptingSessions();
   // The limit passes.
-  ASSERT_TRUE(WaitSteadily([&] { return held.b_woken->HasBeenNotified(); },
+  ASSERT_TRUE(WaitSteadily([&] { return h.held.b_woken->HasBeenNotified(); },
                            absl::Seconds(20)))
       << "the stall was not found";
-  EXPECT_NE(held.b->status().message().find("has not finished a write"),
+  EXPECT_NE(h.held.b->status().message().find("has not finished a write"),
             std::string::npos)
-      << held.b->status();
+      << h.held.b->status();
 }
 
 }  // namespace

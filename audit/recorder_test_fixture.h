@@ -1,8 +1,10 @@
 // The RecorderTest fixture of the recorder's tests (recorder_test.cc: the
-// writer thread over real spool files; recorder_clock_test.cc: the same
-// across wall-clock steps): a spool directory and RecorderOptions, the
-// session metadata and data records they append, and a writer held in a
-// pass (WriterStall, HoldTheWriter).
+// writer thread over real spool files; recorder_queue_test.cc: its queue
+// and the sessions' backlogs; recorder_clock_test.cc: the same across
+// wall-clock steps): a spool directory and RecorderOptions, the session
+// metadata and data records they append, waits for a record to be written
+// or a session closed, and a writer held in a pass (WriterStall,
+// HoldTheWriter).
 #ifndef SALLYPORT_AUDIT_RECORDER_TEST_FIXTURE_H_
 #define SALLYPORT_AUDIT_RECORDER_TEST_FIXTURE_H_
 
@@ -10,11 +12,14 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "audit/recorder.h"
+#include "audit/spool.h"
 #include "gtest/gtest.h"
 #include "tests/harness/temp_dir.h"
 
@@ -36,6 +41,34 @@ inline v1::RecordingRecord Data(const std::string& bytes) {
   r.mutable_data()->set_direction(v1::RECORD_DIRECTION_OUTPUT);
   r.mutable_data()->set_bytes(bytes);
   return r;
+}
+
+// Waits (up to 60 s) until `s` has written `seq` or failed.
+inline bool WaitWritten(SessionRecording& s, uint64_t seq) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline) {
+    if (s.Written(seq) || !s.status().ok()) return s.Written(seq);
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return false;
+}
+
+// Waits (up to 60 s) until `s`, ended, has closed its spool.
+inline bool WaitClosed(SessionRecording& s) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (!s.closed() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return s.closed();
+}
+
+// The data records' bytes, in order.
+inline std::vector<std::string> DataBytes(const SpoolContents& c) {
+  std::vector<std::string> data;
+  for (const v1::RecordingRecord& r : c.records) {
+    if (r.has_data()) data.push_back(r.data().bytes());
+  }
+  return data;
 }
 
 class RecorderTest : public ::testing::Test {
@@ -106,6 +139,24 @@ inline void HoldTheWriter(SpoolRecorder& rec, WriterStall& stall,
   absl::StatusOr<uint64_t> queued = held.b->Append(Data("b"));
   ASSERT_TRUE(queued.ok()) << queued.status();
   held.b_queued = *queued;
+}
+
+// A recorder started with a test's options whose writer is held
+// (HoldTheWriter). The members' order matters: the stall is released (its
+// destructor) before the recorder's destructor joins the writer.
+struct HeldRecorder {
+  std::unique_ptr<SpoolRecorder> rec;
+  WriterStall stall;
+  HeldWriter held;
+};
+
+// Starts `h.rec` with `options` and holds its writer.
+inline void StartHeld(const RecorderOptions& options, HeldRecorder& h) {
+  absl::StatusOr<std::unique_ptr<SpoolRecorder>> rec =
+      SpoolRecorder::Start(options);
+  ASSERT_TRUE(rec.ok()) << rec.status();
+  h.rec = *std::move(rec);
+  HoldTheWriter(*h.rec, h.stall, h.held);
 }
 
 }  // namespace sallyport::audit
