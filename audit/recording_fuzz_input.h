@@ -9,8 +9,10 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "audit/fuzz_input.h"
+#include "audit/recording_record.h"
 #include "proto/audit.pb.h"
 
 namespace sallyport::audit::fuzz {
@@ -70,6 +72,15 @@ inline v1::RecordingRecord MakeRecord(ByteReader& in) {
           "exec", "subsystem", "pty-req", "exit-status", "shell", "env"};
       q->set_type(kTypes[in.U8() % 6]);
       q->set_summary(in.Text(40));
+      // Any bytes as sent: beside their summary when it is not them.
+      if (in.U8() % 2 == 1) {
+        std::string raw = in.Bytes(60);
+        std::string text = RecordText(raw);
+        if (text != raw) {
+          q->set_summary(std::move(text));
+          q->set_raw(std::move(raw));
+        }
+      }
       break;
     }
     case 2:

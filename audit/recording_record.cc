@@ -33,6 +33,18 @@ absl::Status CheckText(std::string_view field, std::string_view value,
   return absl::OkStatus();
 }
 
+// A request's raw text is its text as sent when the summary is not that:
+// set only then, and the summary is what RecordText makes of it.
+absl::Status CheckRequestRaw(const v1::RequestRecord& q) {
+  if (q.raw().empty()) return absl::OkStatus();
+  if (q.raw() == q.summary() || RecordText(q.raw()) != q.summary()) {
+    return absl::InvalidArgumentError(
+        "a request's raw text must be set only when its summary is not that "
+        "text, and the summary must be the text as a record writes it");
+  }
+  return absl::OkStatus();
+}
+
 constexpr std::array<std::pair<v1::SessionStatus, std::string_view>, 5>
     kStatuses = {{{v1::SESSION_STATUS_UNSPECIFIED, "unspecified"},
                   {v1::SESSION_STATUS_ACTIVE, "active"},
@@ -136,6 +148,25 @@ FieldsView ViewOf(const v1::RecordingRecord& r) {
 }
 
 }  // namespace recording_record_internal
+
+std::string RecordText(std::string_view text, size_t max) {
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    const size_t len = base::Utf8SequenceLength(text, i);
+    if (len == 0 || text[i] == '\0') {
+      if (out.size() + 4 > max) break;
+      absl::StrAppend(
+          &out, "\\x",
+          absl::Hex(static_cast<unsigned char>(text[i]), absl::kZeroPad2));
+      ++i;
+    } else {
+      if (out.size() + len > max) break;
+      out.append(text.substr(i, len));
+      i += len;
+    }
+  }
+  return out;
+}
 
 RecordFields ToFields(const v1::RecordingRecord& r) {
   RecordFields f;
@@ -294,6 +325,7 @@ absl::Status ValidateRecord(const v1::RecordingRecord& r) {
     return absl::InvalidArgumentError(absl::StrCat(
         "record data is longer than ", kMaxRecordDataBytes, " bytes"));
   }
+  if (r.has_request()) RETURN_IF_ERROR(CheckRequestRaw(r.request()));
   if (r.has_stream_summary() && r.stream_summary().sha256().size() != 32) {
     return absl::InvalidArgumentError("stream summary sha256 is not 32 bytes");
   }

@@ -88,6 +88,17 @@ struct RecordFields {
   bool operator==(const RecordFields&) const = default;
 };
 
+// Text for a record's text field (a protobuf string): valid UTF-8 without
+// NUL, at most `max` bytes, cut before a character that does not fit.
+// Characters stay as they are (a command in Cyrillic is stored in
+// Cyrillic, so `sessions ls --grep` finds it); NUL and bytes that are not
+// UTF-8 become the four characters "\xNN" (which a typed backslash can
+// also spell: a request keeps its text as sent in `raw` when this is not
+// it). Readers escape what a terminal must not get (base::EscapeControls)
+// when they show it.
+std::string RecordText(std::string_view text,
+                       size_t max = kMaxRecordSummaryBytes);
+
 // A request's text as sent: `raw` when the record has it (the summary is
 // not exact), else the summary.
 inline std::string_view RequestText(const v1::RequestRecord& q) {

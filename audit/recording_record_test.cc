@@ -117,7 +117,7 @@ TEST(RecordingRecordTest, ARequestsRawTextIsHashedAsItsData) {
   r.set_seq(1);
   r.mutable_request()->set_direction(v1::RECORD_DIRECTION_INPUT);
   r.mutable_request()->set_type("exec");
-  r.mutable_request()->set_summary("x");
+  r.mutable_request()->set_summary("x\\x00");
   auto str = [](const std::string& s) {
     std::string out = {0, 0, 0, static_cast<char>(s.size())};
     return out + s;
@@ -126,13 +126,14 @@ TEST(RecordingRecordTest, ARequestsRawTextIsHashedAsItsData) {
     return str("sallyport.recording.v1") + str("ab") +
            std::string("\0\0\0\0\0\0\0\1", 8) + std::string(12, '\0') +
            str("request") + str("input") + std::string(4, '\0') + str("exec") +
-           str("x") + std::string(16, '\0') + str(data);
+           str("x\\x00") + std::string(16, '\0') + str(data);
   };
   std::string canonical;
   AppendCanonicalBytes(ToFields(r), canonical);
   EXPECT_EQ(canonical, expected(""));
   const std::string without = *RecordHash(kRecordingGenesis, r);
   r.mutable_request()->set_raw(std::string("x\0", 2));
+  EXPECT_TRUE(ValidateRecord(r).ok()) << ValidateRecord(r);
   canonical.clear();
   AppendCanonicalBytes(ToFields(r), canonical);
   EXPECT_EQ(canonical, expected(std::string("x\0", 2)));
@@ -140,9 +141,38 @@ TEST(RecordingRecordTest, ARequestsRawTextIsHashedAsItsData) {
   EXPECT_NE(with, without);
   r.mutable_request()->set_raw(std::string("x\1", 2));
   EXPECT_NE(*RecordHash(kRecordingGenesis, r), with);
-  EXPECT_TRUE(ValidateRecord(r).ok());
-  r.mutable_request()->set_raw(std::string(kMaxRecordDataBytes + 1, 'x'));
+}
+
+// A request's raw text is set only beside a summary that is not it, and
+// the summary is what RecordText makes of it: two readers (one showing
+// the summary, one the raw text) cannot be shown two different commands.
+TEST(RecordingRecordTest, ARequestsRawTextMustMatchItsSummary) {
+  v1::RecordingRecord r = OneOfEachKind().back();
+  ASSERT_FALSE(r.request().raw().empty());
+  EXPECT_TRUE(ValidateRecord(r).ok()) << ValidateRecord(r);
+  EXPECT_EQ(RecordText(r.request().raw()), r.request().summary());
+  // Another command than the summary says.
+  r.mutable_request()->set_raw("rm -rf /srv");
   EXPECT_FALSE(ValidateRecord(r).ok());
+  // The same text twice.
+  r.mutable_request()->set_raw(r.request().summary());
+  EXPECT_FALSE(ValidateRecord(r).ok());
+  // A long command: the summary is its first kMaxRecordSummaryBytes.
+  const std::string padded =
+      "true" + std::string(kMaxRecordSummaryBytes, ' ') + "; rm -rf /srv";
+  r.mutable_request()->set_raw(padded);
+  r.mutable_request()->set_summary(padded.substr(0, kMaxRecordSummaryBytes));
+  EXPECT_TRUE(ValidateRecord(r).ok()) << ValidateRecord(r);
+  r.mutable_request()->set_summary(padded.substr(0, 100));
+  EXPECT_FALSE(ValidateRecord(r).ok());
+  r.mutable_request()->set_raw(std::string(kMaxRecordDataBytes + 1, 'x'));
+  r.mutable_request()->set_summary(std::string(kMaxRecordSummaryBytes, 'x'));
+  EXPECT_FALSE(ValidateRecord(r).ok());
+  // NUL and bytes that are not UTF-8 as \xNN; a character is not split.
+  EXPECT_EQ(RecordText(std::string("a\0\xff\xd0\xbe", 5)),
+            "a\\x00\\xff\xd0\xbe");
+  EXPECT_EQ(RecordText("ab\xd0\xbe", 3), "ab");
+  EXPECT_EQ(RecordText("a\xff", 4), "a");
 }
 
 TEST(RecordingRecordTest, ChainerNumbersAndChainsAndEveryFieldCounts) {

@@ -30,30 +30,6 @@ v1::RecordDirection ToProto(Direction d) {
                                 : v1::RECORD_DIRECTION_OUTPUT;
 }
 
-// Text for a record (a protobuf string): valid UTF-8 without NUL, within
-// the limit. Characters stay as they are (a command in Cyrillic is stored
-// in Cyrillic, so `sessions ls --grep` finds it); NUL and bytes that are
-// not UTF-8 become "\xNN". Readers escape what a terminal must not get
-// (base::EscapeControls) when they show it.
-std::string Printable(std::string_view in, size_t max) {
-  std::string out;
-  for (size_t i = 0; i < in.size();) {
-    const size_t len = base::Utf8SequenceLength(in, i);
-    if (len == 0 || in[i] == '\0') {
-      if (out.size() + 4 > max) break;
-      absl::StrAppend(
-          &out, "\\x",
-          absl::Hex(static_cast<unsigned char>(in[i]), absl::kZeroPad2));
-      ++i;
-    } else {
-      if (out.size() + len > max) break;
-      out.append(in.substr(i, len));
-      i += len;
-    }
-  }
-  return out;
-}
-
 // One stream (direction + SSH data type) of a channel.
 struct StreamState {
   uint64_t total = 0;
@@ -84,9 +60,10 @@ class SpoolTapRecorder::Tap : public ChannelTap {
 
   absl::Status Open(absl::Duration at) {
     v1::RecordingRecord r = Base(at);
-    r.mutable_channel_open()->set_type(Printable(info_.type, 256));
+    r.mutable_channel_open()->set_type(
+        audit::RecordText(info_.type, audit::kMaxRecordNameBytes));
     r.mutable_channel_open()->set_destination(
-        Printable(info_.destination, 8192));
+        audit::RecordText(info_.destination));
     return Append(std::move(r));
   }
 
@@ -163,8 +140,9 @@ class SpoolTapRecorder::Tap : public ChannelTap {
     }
     v1::RecordingRecord r = Base(at);
     r.mutable_request()->set_direction(ToProto(direction));
-    r.mutable_request()->set_type(Printable(type, 256));
-    std::string text = Printable(summary, audit::kMaxRecordSummaryBytes);
+    r.mutable_request()->set_type(
+        audit::RecordText(type, audit::kMaxRecordNameBytes));
+    std::string text = audit::RecordText(summary);
     // Not the text as sent (bytes escaped, or cut): the record keeps that
     // too. An SSH packet (256 KiB) is below the record's data limit; the
     // cut only keeps a longer one from failing the session.
