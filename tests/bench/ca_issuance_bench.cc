@@ -76,6 +76,7 @@
 #include "ssh/cert/certificate.h"
 #include "ssh/crypto/keys.h"
 #include "storage/open.h"
+#include "tests/bench/build_mode.h"
 #include "tests/bench/ca_issuance_calls.h"
 #include "tests/bench/ca_issuance_report.h"
 #include "tests/bench/process_cpu.h"
@@ -514,6 +515,7 @@ bool ParseNames(absl::string_view text, const std::vector<std::string>& allowed,
 }  // namespace sallyport::ca
 
 int main(int argc, char** argv) {
+  sallyport::testing::PrintBuildMode();
   // As in sallyport-ca and the gateway: Debian's abseil checks every lock
   // order (a graph update per lock), which cost the clients ~7 % of their
   // CPU; a real client fleet would not run with it.

@@ -66,6 +66,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "tests/bench/build_mode.h"
 #include "tests/bench/null_gateway.h"
 #include "tests/bench/proc_memory.h"
 #include "tests/bench/process_cpu.h"
@@ -231,6 +232,7 @@ int Main(int argc, char** argv) {
     }
   }
   if (!serve_null.empty()) return ServeNullRecorderGateway(serve_null, listen);
+  PrintBuildMode();
   if (gateway == "none") gateway.clear();
   // Descriptors: 1,000 idle proxied sessions hold a socket each way in
   // the gateway (it inherits the limit) and one each in the client.

@@ -37,6 +37,7 @@
 #include "ssh/transport/host_key.h"
 #include "ssh/transport/kex_agreement.h"
 #include "ssh/transport/transport.h"
+#include "tests/bench/build_mode.h"
 #include "tests/bench/process_cpu.h"
 #include "tests/harness/listening_process.h"
 #include "tests/harness/sshd_fixture.h"
@@ -375,4 +376,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace sallyport::testing
 
-int main(int argc, char** argv) { return sallyport::testing::Main(argc, argv); }
+int main(int argc, char** argv) {
+  sallyport::testing::PrintBuildMode();
+  return sallyport::testing::Main(argc, argv);
+}

@@ -57,6 +57,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "tests/bench/build_mode.h"
 #include "tests/bench/process_cpu.h"
 #include "tests/bench/ssh_bench_setup.h"
 #include "tests/harness/bastion_fixture.h"
@@ -447,4 +448,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace sallyport::testing
 
-int main(int argc, char** argv) { return sallyport::testing::Main(argc, argv); }
+int main(int argc, char** argv) {
+  sallyport::testing::PrintBuildMode();
+  return sallyport::testing::Main(argc, argv);
+}

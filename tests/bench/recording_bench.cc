@@ -63,6 +63,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "tests/bench/build_mode.h"
 #include "tests/bench/null_gateway.h"
 #include "tests/bench/process_cpu.h"
 #include "tests/bench/recording_bench_setup.h"
@@ -280,6 +281,7 @@ int Main(int argc, char** argv) {
     }
   }
   if (!serve_null.empty()) return ServeNullRecorderGateway(serve_null, listen);
+  PrintBuildMode();
   if (s.bytes == 0 && s.pty_bytes == 0) {
     std::cout << "recording_bench: spool writer only; " << Uptime() << "\n";
     absl::StatusOr<TempDir> tmp = TempDir::Create("spoolbench");

@@ -40,6 +40,7 @@
 #include "ssh/net/spawn.h"
 #include "ssh/session/session.h"
 #include "ssh/transport/host_key.h"
+#include "tests/bench/build_mode.h"
 #include "tests/bench/ssh_bench_setup.h"
 #include "tests/harness/listening_process.h"
 #include "tests/harness/sshd_fixture.h"
@@ -398,4 +399,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace sallyport::testing
 
-int main(int argc, char** argv) { return sallyport::testing::Main(argc, argv); }
+int main(int argc, char** argv) {
+  sallyport::testing::PrintBuildMode();
+  return sallyport::testing::Main(argc, argv);
+}

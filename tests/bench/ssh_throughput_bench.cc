@@ -42,6 +42,7 @@
 #include "absl/time/clock.h"
 #include "ssh/crypto/cipher.h"
 #include "ssh/transport/packet_codec.h"
+#include "tests/bench/build_mode.h"
 #include "tests/bench/process_cpu.h"
 #include "tests/bench/ssh_bench_setup.h"
 #include "tests/harness/listening_process.h"
@@ -332,4 +333,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace sallyport::testing
 
-int main(int argc, char** argv) { return sallyport::testing::Main(argc, argv); }
+int main(int argc, char** argv) {
+  sallyport::testing::PrintBuildMode();
+  return sallyport::testing::Main(argc, argv);
+}

@@ -50,6 +50,7 @@
 #include "storage/postgres/postgres_store.h"
 #include "storage/sqlite/sqlite_store.h"
 #include "storage/store.h"
+#include "tests/bench/build_mode.h"
 #include "tests/bench/process_cpu.h"
 #include "tests/harness/postgres_fixture.h"
 #include "tests/harness/temp_dir.h"
@@ -376,4 +377,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace sallyport::storage
 
-int main(int argc, char** argv) { return sallyport::storage::Main(argc, argv); }
+int main(int argc, char** argv) {
+  sallyport::testing::PrintBuildMode();
+  return sallyport::storage::Main(argc, argv);
+}
