@@ -95,7 +95,11 @@ struct RecordFields {
 // UTF-8 become the four characters "\xNN" (which a typed backslash can
 // also spell: a request keeps its text as sent in `raw` when this is not
 // it). Readers escape what a terminal must not get (base::EscapeControls)
-// when they show it.
+// when they show it. Frozen: ValidateRecord checks a stored request's
+// summary against RecordText of its raw text, so a change here would make
+// stored records invalid and gateways and CAs of two versions refuse each
+// other's (RecordingRecordTest.ARequestsRawTextMustMatchItsSummary pins
+// it).
 std::string RecordText(std::string_view text,
                        size_t max = kMaxRecordSummaryBytes);
 

@@ -144,11 +144,13 @@ class SpoolTapRecorder::Tap : public ChannelTap {
         audit::RecordText(type, audit::kMaxRecordNameBytes));
     std::string text = audit::RecordText(summary);
     // Not the text as sent (bytes escaped, or cut): the record keeps that
-    // too. An SSH packet (256 KiB) is below the record's data limit; the
-    // cut only keeps a longer one from failing the session.
+    // too. The gateway takes a request's text up to 64 KiB
+    // (ssh::connection::ParseStringRequest), well within a tap record that
+    // uploads (kMaxTapDataRecordBytes); the cut only keeps a longer one
+    // from failing the session.
     if (text != summary) {
       r.mutable_request()->set_raw(
-          std::string(summary.substr(0, audit::kMaxRecordDataBytes)));
+          std::string(summary.substr(0, kMaxTapDataRecordBytes)));
     }
     r.mutable_request()->set_summary(std::move(text));
     return Append(std::move(r));

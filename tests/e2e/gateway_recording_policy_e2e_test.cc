@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "audit/recording_record.h"
 #include "audit/spool.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/gateway_e2e_env.h"
@@ -144,7 +145,7 @@ class RecordingPolicyE2eTest : public ::testing::Test {
     Recorded r;
     for (const v1::RecordingRecord& rec : records) {
       if (rec.has_request() && rec.request().type() == "exec" &&
-          rec.request().summary() == command) {
+          audit::RequestText(rec.request()) == command) {
         channel = rec.channel_id();
       }
       if (rec.has_session_end()) r.ended = true;

@@ -144,7 +144,8 @@ absl::Status VerifyStoredRecording(const std::string& store_url,
 bool RecordedChannel::HasRequest(std::string_view type,
                                  std::string_view text) const {
   for (const v1::RequestRecord& r : requests) {
-    if (r.type() == type && r.summary().find(text) != std::string::npos) {
+    if (r.type() == type &&
+        audit::RequestText(r).find(text) != std::string::npos) {
       return true;
     }
   }
