@@ -83,13 +83,13 @@ spctl::ChannelDetails DescribeChannel(const Channel& c) {
   d.set_channel_id(c.channel_id);
   d.set_type(c.type);
   d.set_destination(c.destination);
-  if (c.subsystem.empty() && base::IsValidUtf8(c.command)) {
+  if (!c.subsystem.empty()) {
+    d.set_subsystem(c.subsystem);
+  } else if (base::IsValidUtf8(c.command)) {
     d.set_command(c.command);
-  } else if (c.subsystem.empty()) {
+  } else {
     d.set_command(base::EscapeControls(c.command));
     d.set_command_bytes(c.command);
-  } else {
-    d.set_subsystem(c.subsystem);
   }
   d.set_pty(c.pty);
   d.set_open(!c.closed);
