@@ -115,6 +115,15 @@ absl::StatusOr<SessionStreams> ReadSessionStreams(storage::Store& store,
   SessionStreams out;
   ASSIGN_OR_RETURN(out.session, reader.Session());
   size_t bytes = 0;
+  // Data and request text (a command line is kept twice at most: its
+  // summary and its raw text) count against max_bytes.
+  auto charge = [&](size_t n) {
+    bytes += n;
+    if (bytes <= max_bytes) return absl::OkStatus();
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the recording holds more than ", max_bytes,
+                     " bytes of data and commands"));
+  };
   // Index into out.channels of the open channel with each id.
   std::map<uint32_t, size_t> open;
   auto channel_of = [&](const v1::RecordingRecord& r) -> ChannelStreams& {
@@ -146,11 +155,7 @@ absl::StatusOr<SessionStreams> ReadSessionStreams(storage::Store& store,
         break;
       }
       case v1::RecordingRecord::kData: {
-        bytes += r.data().bytes().size();
-        if (bytes > max_bytes) {
-          return absl::ResourceExhaustedError(absl::StrCat(
-              "the recording holds more than ", max_bytes, " bytes of data"));
-        }
+        RETURN_IF_ERROR(charge(r.data().bytes().size()));
         ChannelStreams& c = channel_of(r);
         std::string& dst = r.data().direction() == v1::RECORD_DIRECTION_INPUT
                                ? c.input
@@ -160,8 +165,9 @@ absl::StatusOr<SessionStreams> ReadSessionStreams(storage::Store& store,
         break;
       }
       case v1::RecordingRecord::kRequest: {
-        ChannelStreams& c = channel_of(r);
         const v1::RequestRecord& q = r.request();
+        RETURN_IF_ERROR(charge(q.summary().size() + q.raw().size()));
+        ChannelStreams& c = channel_of(r);
         if (q.type() == "exec") c.command = RequestText(q);
         if (q.type() == "subsystem") c.subsystem = q.summary();
         if (q.type() == "pty-req") c.pty = true;

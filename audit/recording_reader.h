@@ -111,7 +111,8 @@ struct SessionStreams {
 
 inline constexpr size_t kDefaultMaxStreamBytes = size_t{256} << 20;
 // Every channel's streams, with the chain checked (kDataLoss naming the
-// first broken seq). kResourceExhausted when the data is over `max_bytes`.
+// first broken seq). kResourceExhausted when the data and the requests'
+// text (command lines) are over `max_bytes`.
 absl::StatusOr<SessionStreams> ReadSessionStreams(
     storage::Store& store, const std::string& session_id,
     size_t max_bytes = kDefaultMaxStreamBytes);

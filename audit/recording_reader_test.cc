@@ -140,9 +140,13 @@ TEST_F(RecordingReaderTest, ReadsChannelsInOrderWithTheirStreams) {
   EXPECT_EQ(check->records, 10u);
   EXPECT_EQ(check->computed_head, s->session.chain_head());
 
-  // A limit on the data read.
+  // A limit on the data read, command lines included: the data alone
+  // (12 + 8 + 3 bytes) fits in 23, not with "uname -a" and the rest.
   EXPECT_EQ(ReadSessionStreams(*store_, "sess-1", 10).status().code(),
             absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(ReadSessionStreams(*store_, "sess-1", 23).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(ReadSessionStreams(*store_, "sess-1", 100).ok());
   EXPECT_EQ(VerifyRecording(*store_, "nope").status().code(),
             absl::StatusCode::kNotFound);
 }

@@ -6,7 +6,8 @@
 // anywhere).
 // TerminalText: the text holds no escape or control character but newline
 // and tab, no empty line, is never longer than the input, and is the same
-// whether the input came in one piece or in chunks.
+// whether the input came in one piece or in chunks. TextSearch (the CA's
+// grep) finds in chunks what the whole text holds.
 // AsciicastWriter: every event line is "[seconds, code, string]\n" with
 // nothing unescaped below 0x20 and valid UTF-8; for input that is valid
 // UTF-8, the strings decoded and joined are the input, whatever the chunks.
@@ -89,6 +90,25 @@ void FuzzOne(uint8_t first, fuzz::ByteReader& in) {
             "a control character in the terminal text");
     Require(c != '\n' || (i > 0 && text[i - 1] != '\n'),
             "an empty line in the terminal text");
+  }
+
+  // TextSearch: fed in chunks, it finds exactly what the whole text holds
+  // (the inputs are shorter than its kMaxLineBytes).
+  auto search = [&](const std::string& needle) {
+    TextSearch s(needle);
+    for (size_t i = 0; i < input.size(); i += chunk) {
+      if (s.Feed(input.substr(i, chunk))) break;
+    }
+    return s.Finish();
+  };
+  if (!text.empty()) {
+    const size_t at = (first * 31u) % text.size();
+    Require(search(text.substr(at, 1 + first % 9)),
+            "TextSearch missed a piece of the text");
+  }
+  for (const char* needle : {"ab", "a\nb", "\t\n", "zz"}) {
+    Require(search(needle) == (text.find(needle) != std::string::npos),
+            "TextSearch differs from a search of the whole text");
   }
 
   // ReplayFilter: the same output in one piece or in chunks; no string

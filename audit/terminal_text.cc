@@ -1,5 +1,7 @@
 #include "audit/terminal_text.h"
 
+#include <algorithm>
+
 namespace sallyport::audit {
 namespace {
 
@@ -77,8 +79,62 @@ void TerminalText::Step(unsigned char c) {
 }
 
 void TerminalText::Feed(std::string_view bytes) {
-  for (char ch : bytes) Step(static_cast<unsigned char>(ch));
+  for (size_t i = 0; i < bytes.size();) {
+    if (state_ == State::kText) {
+      // A run of text is kept as it is, at once.
+      size_t end = i;
+      while (end < bytes.size()) {
+        const auto c = static_cast<unsigned char>(bytes[end]);
+        if (c < 0x20 || c == kDel) break;
+        ++end;
+      }
+      text_.append(bytes.data() + i, end - i);
+      i = end;
+      if (i == bytes.size()) break;
+    }
+    Step(static_cast<unsigned char>(bytes[i++]));
+  }
 }
+
+void TerminalText::Forget(size_t n) { text_.erase(0, n); }
+
+bool TextSearch::Search(size_t end) {
+  const size_t overlap = needle_.empty() ? 0 : needle_.size() - 1;
+  const size_t from = searched_ > overlap ? searched_ - overlap : 0;
+  searched_ = end;
+  if (std::string_view(text_.text()).substr(0, end).find(needle_, from) ==
+      std::string_view::npos) {
+    return false;
+  }
+  found_ = true;
+  text_ = TerminalText();
+  return true;
+}
+
+bool TextSearch::Feed(std::string_view bytes) {
+  if (found_) return true;
+  text_.Feed(bytes);
+  const std::string& t = text_.text();
+  const size_t line = t.rfind('\n');
+  size_t final_end = line == std::string::npos ? 0 : line + 1;
+  if (t.size() - final_end > kMaxLineBytes)
+    final_end = t.size() - kMaxLineBytes;
+  // Never less than was searched (a backspace into text cut off at
+  // kMaxLineBytes could shorten it).
+  final_end = std::max(final_end, std::min(searched_, t.size()));
+  if (Search(final_end)) return true;
+  // A later match starts at most the needle's length before the end of
+  // the final text. Forgotten once it is half of what is held, so each
+  // byte is moved a bounded number of times.
+  const size_t overlap = needle_.empty() ? 0 : needle_.size() - 1;
+  if (final_end > overlap && final_end - overlap >= t.size() / 2) {
+    text_.Forget(final_end - overlap);
+    searched_ = overlap;
+  }
+  return false;
+}
+
+bool TextSearch::Finish() { return found_ || Search(text_.text().size()); }
 
 void ReplayFilter::Text(unsigned char c, std::string* out) {
   state_ = State::kText;

@@ -9,8 +9,10 @@
 #ifndef SALLYPORT_AUDIT_TERMINAL_TEXT_H_
 #define SALLYPORT_AUDIT_TERMINAL_TEXT_H_
 
+#include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace sallyport::audit {
 
@@ -22,6 +24,12 @@ class TerminalText {
   void Feed(std::string_view bytes);
   const std::string& text() const { return text_; }
 
+  // Forgets the first `n` bytes of the text (n <= text().size()). A
+  // backspace or line break then acts on what is left as if it were all:
+  // dropped up to a line break, nothing changes; dropped in mid-line, a
+  // backspace cannot reach back past the cut.
+  void Forget(size_t n);
+
  private:
   enum class State { kText, kEsc, kCsi, kOsc, kOscEsc };
   void Step(unsigned char c);
@@ -29,6 +37,41 @@ class TerminalText {
   void Control(unsigned char c);
   State state_ = State::kText;
   std::string text_;
+};
+
+// Searches terminal bytes for a text as they arrive, in bounded memory
+// whatever their length (`spctl sessions ls --grep`: the CA searches
+// recordings of any size). Finish() says whether `needle` occurs in the
+// TerminalText of all that was fed, as searching that whole text would.
+// Text before the last line break is final (a backspace does not erase a
+// line break), so it is searched as it arrives and forgotten but for the
+// needle's length; the current line is searched at the end. A line longer
+// than kMaxLineBytes is treated as final but for its last kMaxLineBytes:
+// only a backspace reaching back further than that (no line editor does)
+// makes the result differ from searching the whole text.
+class TextSearch {
+ public:
+  static constexpr size_t kMaxLineBytes = size_t{1} << 20;
+
+  explicit TextSearch(std::string needle) : needle_(std::move(needle)) {}
+  // True once the needle was found in final text (then it reads no
+  // further).
+  bool Feed(std::string_view bytes);
+  // Whether the needle was found, the current line included. The end of
+  // the stream: no Feed after it.
+  bool Finish();
+  // The text held: at most twice kMaxLineBytes and the needle's length,
+  // and what the last Feed added.
+  size_t held() const { return text_.text().size(); }
+
+ private:
+  // Searches text_ up to `end` from where the last search left off.
+  bool Search(size_t end);
+
+  const std::string needle_;
+  TerminalText text_;
+  size_t searched_ = 0;  // text_ before this was searched (and is final)
+  bool found_ = false;
 };
 
 // Recorded terminal output made safe to replay on an auditor's terminal

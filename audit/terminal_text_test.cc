@@ -1,5 +1,9 @@
 #include "audit/terminal_text.h"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "gtest/gtest.h"
 
 namespace sallyport::audit {
@@ -174,6 +178,54 @@ TEST(TerminalTextTest, AStringControlEndsWhereTheTerminalEndsIt) {
       "\x1b\x08]0;hidden\x07"
       "after");
   EXPECT_EQ(t.text(), "avis\nred\nsub\nafter");
+}
+
+// TextSearch finds what a search of the whole TerminalText finds: across
+// records, escape sequences and line breaks, after a backspace edit, and
+// not what a backspace erased before the line was done.
+TEST(TextSearchTest, FindsWhatTheWholeTextHolds) {
+  auto search = [](std::string needle, std::vector<std::string> chunks) {
+    TextSearch s(std::move(needle));
+    for (const std::string& c : chunks) s.Feed(c);
+    return s.Finish();
+  };
+  EXPECT_TRUE(search("echo needle", {"# ec", "\x1b[1mho", " nee", "dle\r\n"}));
+  EXPECT_TRUE(search("one\ntwo", {"one\r", "\ntw", "o\r\n"}));
+  EXPECT_TRUE(search("rm -rf /", {"rm -rx", "\x08", "f /"}));
+  EXPECT_FALSE(search("rm -rx", {"rm -rx", "\x08", "f /\r\n"}));
+  // Found only at the end, in the line not yet ended.
+  EXPECT_TRUE(search("tail", {"x\r\nta", "il"}));
+  EXPECT_FALSE(search("absent", {"a\r\nb\r\n"}));
+}
+
+// The text held stays bounded however much is fed: the current line and
+// the needle's length before it, and a line without end keeps only its
+// last kMaxLineBytes (held up to twice that before it is moved). A match
+// straddling what was forgotten is still found.
+TEST(TextSearchTest, HoldsBoundedTextAndFindsPastIt) {
+  TextSearch lines("needle at the end");
+  const std::string line(1000, 'x');
+  for (int i = 0; i < 10000; ++i) {  // 10 MB of lines
+    EXPECT_FALSE(lines.Feed(line + "\r\n"));
+    // The needle's length but one: no line is left open.
+    ASSERT_LE(lines.held(), 16u) << i;
+  }
+  EXPECT_FALSE(lines.Feed("the needle at "));
+  EXPECT_TRUE(lines.Feed("the end\r\n"));
+  EXPECT_TRUE(lines.Finish());
+
+  TextSearch one_line("needle");
+  const std::string chunk(64 << 10, 'y');
+  for (int i = 0; i < 160; ++i) {  // 10 MiB without a line break
+    EXPECT_FALSE(one_line.Feed(chunk));
+    ASSERT_LE(one_line.held(), 2 * (TextSearch::kMaxLineBytes + 5)) << i;
+  }
+  EXPECT_FALSE(one_line.Feed("nee"));
+  EXPECT_FALSE(one_line.Feed("dle"));  // in the line not yet ended
+  EXPECT_TRUE(one_line.Finish());
+  TextSearch never("needle");
+  for (int i = 0; i < 160; ++i) never.Feed(chunk);
+  EXPECT_FALSE(never.Finish());
 }
 
 }  // namespace

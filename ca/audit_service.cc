@@ -214,43 +214,69 @@ grpc::Status AuditService::ListAuditEventsPage(
   return grpc::Status::OK;
 }
 
-absl::StatusOr<std::vector<std::string>> AuditService::Grep(
+absl::StatusOr<AuditService::GrepResult> AuditService::Grep(
     std::string_view session_id, std::string_view text) {
-  std::map<std::pair<uint32_t, std::string>, audit::TerminalText> streams;
+  // One search per channel's input and per its output (stdout and stderr
+  // together), finished at the channel's close: ids are reused.
+  std::map<std::pair<uint32_t, bool>, audit::TextSearch> streams;
   std::set<std::string> matches;
+  auto finish = [&](auto it) {
+    if (it->second.Finish()) {
+      matches.insert(absl::StrCat(it->first.second ? "input" : "output",
+                                  " channel ", it->first.first));
+    }
+    return streams.erase(it);
+  };
+  GrepResult result;
   int64_t scanned = 0;
   uint64_t after = 0;
-  while (scanned < kMaxGrepBytesPerSession) {
+  while (!result.partial) {
     ASSIGN_OR_RETURN(
         std::vector<storage::SessionRecord> rows,
-        ctx_.store->ListSessionRecords(session_id, after, kDefaultPage));
+        ctx_.store->ListSessionRecords(session_id, after, kReadSessionBatch));
     if (rows.empty()) break;
     for (const storage::SessionRecord& row : rows) {
+      if (scanned >= kMaxGrepBytesPerSession) {
+        // Records are left: the rest of the session is not searched.
+        result.partial = true;
+        break;
+      }
       after = row.seq;
+      // Every byte stored counts, command text as well as data.
+      scanned += static_cast<int64_t>(kGrepRowBytes + row.name.size() +
+                                      row.summary.size() + row.data.size());
       absl::StatusOr<audit::v1::RecordingRecord> r =
           audit::FromStoreRecord(row);
       if (!r.ok()) continue;  // `sessions verify` names it
       if (r->has_data()) {
-        scanned += static_cast<int64_t>(r->data().bytes().size());
         const bool input =
             r->data().direction() == audit::v1::RECORD_DIRECTION_INPUT;
-        streams[{r->channel_id(), input ? "input" : "output"}].Feed(
-            r->data().bytes());
+        auto [it, added] =
+            streams.try_emplace({r->channel_id(), input}, std::string(text));
+        if (added && streams.size() > kMaxGrepStreams) {
+          // Streams without end: stop here (each holds up to a line).
+          streams.erase(it);
+          result.partial = true;
+          break;
+        }
+        it->second.Feed(r->data().bytes());
       } else if (r->has_request() &&
                  (r->request().type() == "exec" ||
                   r->request().type() == "subsystem") &&
                  audit::RequestText(r->request()).find(text) !=
                      std::string::npos) {
         matches.insert(absl::StrCat("command channel ", r->channel_id()));
+      } else if (r->has_channel_close()) {
+        for (const bool input : {false, true}) {
+          auto it = streams.find({r->channel_id(), input});
+          if (it != streams.end()) finish(it);
+        }
       }
     }
   }
-  for (const auto& [key, plain] : streams) {
-    if (plain.text().find(text) != std::string::npos) {
-      matches.insert(absl::StrCat(key.second, " channel ", key.first));
-    }
-  }
-  return std::vector<std::string>(matches.begin(), matches.end());
+  for (auto it = streams.begin(); it != streams.end();) it = finish(it);
+  result.matches.assign(matches.begin(), matches.end());
+  return result;
 }
 
 grpc::Status AuditService::ListSessions(grpc::ServerContext* context,
@@ -274,6 +300,10 @@ grpc::Status AuditService::ListSessions(grpc::ServerContext* context,
     filter.started_after = FromTimestamp(request->since());
   if (request->has_until()) {
     filter.started_before = FromTimestamp(request->until());
+  }
+  if (request->grep().size() > kMaxGrepTextBytes) {
+    return ToGrpc(absl::InvalidArgumentError(absl::StrCat(
+        "the grep text is longer than ", kMaxGrepTextBytes, " bytes")));
   }
   if (!request->grep().empty()) fields.push_back({"grep", request->grep()});
   filter.limit = request->limit() <= 0
@@ -312,14 +342,21 @@ grpc::Status AuditService::ListSessions(grpc::ServerContext* context,
         ctx_.store->ListSessions(filter);
     if (!page.ok()) return ToGrpc(page.status());
     for (const storage::Session& s : *page) {
+      // The caller gave up (its deadline passed): stop the work.
+      if (context->IsCancelled()) {
+        return grpc::Status(grpc::StatusCode::CANCELLED,
+                            "the search was cancelled");
+      }
       ++searched;
-      absl::StatusOr<std::vector<std::string>> found =
-          Grep(s.id, request->grep());
+      absl::StatusOr<GrepResult> found = Grep(s.id, request->grep());
       if (!found.ok()) return ToGrpc(found.status());
-      if (found->empty()) continue;
+      if (found->matches.empty()) {
+        if (found->partial) response->add_grep_partial(s.id);
+        continue;
+      }
       pb::SessionSummary* out = response->add_sessions();
       SessionSummaryToProto(s, out);
-      for (std::string& m : *found) out->add_matches(std::move(m));
+      for (std::string& m : found->matches) out->add_matches(std::move(m));
       if (response->sessions_size() == want) break;
     }
     if (static_cast<int>(page->size()) < filter.limit) break;

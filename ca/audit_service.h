@@ -82,9 +82,20 @@ class AuditService final : public admin::v1::Audit::Service {
   // search stopped: grep_incomplete; narrow it with --since/--until).
   static constexpr int kGrepPageSessions = 100;
   static constexpr int kMaxGrepSessions = 10000;
-  // Bytes of recording one --grep scans per session at most (beyond it the
-  // rest of the session is not searched).
-  static constexpr int64_t kMaxGrepBytesPerSession = 64 << 20;
+  // Bytes of recording one --grep scans per session at most: every byte
+  // stored (data, command text, names) and kGrepRowBytes per record. A
+  // session whose search stopped there without a match is named in the
+  // response (grep_partial). The search's memory does not grow with the
+  // session (audit::TextSearch holds a line per stream).
+  static constexpr int64_t kMaxGrepBytesPerSession = int64_t{256} << 20;
+  static constexpr int64_t kGrepRowBytes = 64;
+  // Streams (a channel's input or output) searched at once in one session:
+  // a stream ends with its channel's close record; a session whose
+  // records open more without closing them is searched up to there
+  // (grep_partial).
+  static constexpr size_t kMaxGrepStreams = 65536;
+  // The longest grep text (kInvalidArgument beyond).
+  static constexpr size_t kMaxGrepTextBytes = 1024;
 
   explicit AuditService(CaContext ctx) : ctx_(ctx), continuations_(ctx.clock) {}
 
@@ -104,9 +115,15 @@ class AuditService final : public admin::v1::Audit::Service {
   // "audit.denied" event naming `what`.
   absl::StatusOr<std::string> AuthenticateAuditor(
       const grpc::ServerContext& ctx, std::string_view what);
-  // Searches one session's recording for `text`; where it was found.
-  absl::StatusOr<std::vector<std::string>> Grep(std::string_view session_id,
-                                                std::string_view text);
+  // Searches one session's recording for `text`: where it was found, and
+  // whether the search stopped at kMaxGrepBytesPerSession or
+  // kMaxGrepStreams before the end.
+  struct GrepResult {
+    std::vector<std::string> matches;
+    bool partial = false;
+  };
+  absl::StatusOr<GrepResult> Grep(std::string_view session_id,
+                                  std::string_view text);
 
   // The page of ReadSession / ListAuditEvents after the audit event.
   grpc::Status ReadSessionPage(const admin::v1::ReadSessionRequest* request,

@@ -1,7 +1,9 @@
 // The Audit service against a real in-process CA over mTLS (SQLite store):
-// ListSessions with grep at its named limit (one call searches at most
+// ListSessions with grep at its named limits (one call searches at most
 // AuditService::kMaxGrepSessions sessions, newest first, and says so,
-// grep_incomplete, only when older sessions were left unsearched); an
+// grep_incomplete, only when older sessions were left unsearched; a
+// session is searched whole up to kMaxGrepBytesPerSession and, when cut
+// short there without a match, named in grep_partial); an
 // active session's bytes so far in ListSessions and ReadSession.
 #include "ca/audit_service.h"
 
@@ -103,6 +105,99 @@ TEST(AuditServiceTest, GrepSearchesAtMostItsLimitOfSessionsAndSaysSo) {
   ASSERT_EQ(narrowed.sessions_size(), 1);
   EXPECT_EQ(narrowed.sessions(0).id(), "older");
   EXPECT_FALSE(narrowed.grep_incomplete());
+}
+
+// A session's recording is searched whole up to
+// kMaxGrepBytesPerSession, in memory that does not grow with it: text past
+// the old 64 MiB cut is found. A session searched only in part (its
+// budget spent, or kMaxGrepStreams streams open at once) without a match
+// is named in grep_partial instead of passing for one without the text;
+// one that matched before its budget ran out is listed as a match. A grep
+// text longer than kMaxGrepTextBytes is refused.
+TEST(AuditServiceTest, GrepSearchesWholeSessionsAndNamesThoseItCutShort) {
+  auto env = CaTestEnv::Create();
+  ASSERT_TRUE(env.ok()) << env.status();
+  storage::Store& store = (*env)->store();
+  const absl::Time t0 = absl::FromUnixSeconds(1700000000);
+  // 1 MiB of terminal output, in lines.
+  std::string mib;
+  while (mib.size() + 100 <= (size_t{1} << 20)) {
+    mib += std::string(98, 'x') + "\r\n";
+  }
+  auto output = [](uint32_t channel, std::string bytes) {
+    av1::RecordingRecord r;
+    r.set_channel_id(channel);
+    r.set_offset_us(10);
+    r.mutable_data()->set_direction(av1::RECORD_DIRECTION_OUTPUT);
+    r.mutable_data()->set_bytes(std::move(bytes));
+    return r;
+  };
+  // `mebibytes` of output, then the needle (its first half in one record,
+  // the rest in the next).
+  auto session = [&](const std::string& id, int seconds, size_t mebibytes) {
+    ASSERT_TRUE(store.CreateSession(At(id, t0 + absl::Seconds(seconds))).ok());
+    audit::RecordChainer chain(id);
+    for (size_t i = 0; i < mebibytes; ++i) {
+      Append(store, chain, {output(0, mib)});
+    }
+    Append(store, chain, {output(0, "the nee"), output(0, "dle\r\n")});
+  };
+  constexpr size_t kBudgetMib = AuditService::kMaxGrepBytesPerSession >> 20;
+  session("past-old-cut", 1, 65);
+  session("cut-short", 2, kBudgetMib + 1);
+  // More streams open at once than one search follows, the needle after
+  // them or before.
+  auto streams = [&](const std::string& id, int seconds, bool needle_first) {
+    ASSERT_TRUE(store.CreateSession(At(id, t0 + absl::Seconds(seconds))).ok());
+    audit::RecordChainer chain(id);
+    std::vector<av1::RecordingRecord> records;
+    if (needle_first) records.push_back(output(0, "the needle\r\n"));
+    for (uint32_t c = 1; c <= AuditService::kMaxGrepStreams; ++c) {
+      records.push_back(output(c, "y"));
+    }
+    if (!needle_first) records.push_back(output(0, "the needle\r\n"));
+    Append(store, chain, std::move(records));
+  };
+  streams("streams", 3, false);
+  streams("matched-early", 4, true);
+
+  auto login = (*env)->Login("admin", (*env)->admin_password());
+  ASSERT_TRUE(login.status.ok()) << login.status.error_message();
+  auto stub = pb::Audit::NewStub(login.channel);
+  auto grep = [&](const std::string& text, pb::ListSessionsResponse* resp) {
+    pb::ListSessionsRequest req;
+    req.set_grep(text);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(240));
+    return stub->ListSessions(&ctx, req, resp);
+  };
+  pb::ListSessionsResponse resp;
+  grpc::Status st = grep("the needle", &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  std::vector<std::string> matched;
+  for (const pb::SessionSummary& s : resp.sessions()) {
+    matched.push_back(s.id());
+    EXPECT_EQ(std::vector<std::string>(s.matches().begin(), s.matches().end()),
+              std::vector<std::string>{"output channel 0"})
+        << s.id();
+  }
+  EXPECT_EQ(matched,
+            (std::vector<std::string>{"matched-early", "past-old-cut"}));
+  EXPECT_EQ(std::vector<std::string>(resp.grep_partial().begin(),
+                                     resp.grep_partial().end()),
+            (std::vector<std::string>{"streams", "cut-short"}));
+  EXPECT_FALSE(resp.grep_incomplete());
+
+  pb::ListSessionsResponse longest;
+  st = grep(std::string(AuditService::kMaxGrepTextBytes, 'q'), &longest);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  pb::ListSessionsResponse over;
+  st = grep(std::string(AuditService::kMaxGrepTextBytes + 1, 'q'), &over);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("longer than 1024 bytes"),
+            std::string::npos)
+      << st.error_message();
 }
 
 // `spctl sessions ls` showed 0 bytes for an active session: the listing's

@@ -60,6 +60,22 @@ int List(Spctl& ctl, const SessionArgs& a) {
                      "sessions ls")) {
     return *rc;
   }
+  // What was not searched goes to stderr, whatever the output format.
+  if (resp.grep_partial_size() > 0) {
+    ctl.err() << "spctl: " << resp.grep_partial_size()
+              << " session(s) were searched only in their first 256 MiB of "
+                 "recording, with no match there (read them whole with "
+                 "`spctl sessions export`):";
+    for (const std::string& id : resp.grep_partial()) {
+      ctl.err() << " " << base::EscapeControls(id);
+    }
+    ctl.err() << "\n";
+  }
+  if (resp.grep_incomplete()) {
+    ctl.err() << "spctl: the CA stopped searching after "
+                 "10000 sessions; older ones were not searched (narrow the "
+                 "search with --since/--until)\n";
+  }
   if (ctl.Structured(resp)) return kExitOk;
   ctl.out() << "ID\tUSER\tLOGIN\tHOST\tSTARTED\tENDED\tSTATUS\tBYTES_IN\t"
                "BYTES_OUT"
@@ -88,11 +104,6 @@ int List(Spctl& ctl, const SessionArgs& a) {
       }
     }
     ctl.out() << "\n";
-  }
-  if (resp.grep_incomplete()) {
-    ctl.err() << "spctl: the CA stopped searching after "
-                 "10000 sessions; older ones were not searched (narrow the "
-                 "search with --since/--until)\n";
   }
   return kExitOk;
 }

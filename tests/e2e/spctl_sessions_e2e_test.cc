@@ -3,7 +3,8 @@
 // a typed command, a printed word and an exec's command line, and its
 // --limit counts matching sessions; lists filter by time; `last` is the
 // newest session; every read is an audit event; an active session lists
-// its bytes so far; large recordings are read in bounded memory. What
+// its bytes so far; large recordings are read in bounded memory; a session
+// searched only in part is named. What
 // `show` says and the escaping of what users chose:
 // spctl_sessions_show_e2e_test.cc. Export to files and play's timing:
 // spctl_export_e2e_test.cc. Tamper tests and who may read:
@@ -123,6 +124,36 @@ TEST_F(SpctlAuditTest, GrepLimitCountsMatchingSessions) {
   EXPECT_EQ(ids(plain.out),
             (std::vector<std::string>{"g-new-4", "g-new-3", "g-new-2"}))
       << plain.out;
+}
+
+// A session the CA searched only in part (here: more streams open at once
+// than one search follows, AuditService::kMaxGrepStreams = 65536) without
+// a match is not passed off as one without the text: `sessions ls --grep`
+// names it on stderr, in the table and JSON forms, and JSON carries it.
+TEST_F(SpctlAuditTest, GrepNamesSessionsItSearchedOnlyInPart) {
+  std::vector<av::RecordingRecord> records;
+  for (uint32_t c = 1; c <= 65536; ++c) {
+    records.push_back(Data(c, 10, false, "y"));
+  }
+  records.push_back(Data(0, 20, false, "late osprey-7\r\n"));
+  StoreRecording("p-partial", std::move(records));
+  StoreRecording("p-whole", {Open(0, 0), Data(0, 10, false, "osprey-7\r\n"),
+                             Close(0, 20)});
+  RunResult table = env_->Spctl({"sessions", "ls", "--grep", "osprey-7"});
+  ASSERT_TRUE(table.ok()) << table.Describe();
+  EXPECT_TRUE(absl::StrContains(table.out, "p-whole")) << table.out;
+  EXPECT_FALSE(absl::StrContains(table.out, "p-partial")) << table.out;
+  EXPECT_TRUE(absl::StrContains(
+      table.err,
+      "1 session(s) were searched only in their first 256 MiB of recording, "
+      "with no match there (read them whole with `spctl sessions export`): "
+      "p-partial\n"))
+      << table.err;
+  RunResult json =
+      env_->Spctl({"sessions", "ls", "--grep", "osprey-7", "--output", "json"});
+  ASSERT_TRUE(json.ok()) << json.Describe();
+  EXPECT_TRUE(absl::StrContains(json.out, "\"p-partial\"")) << json.out;
+  EXPECT_TRUE(absl::StrContains(json.err, "p-partial")) << json.err;
 }
 
 // `sessions ls` and `audit ls` filter by time (--since/--until, a
