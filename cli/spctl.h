@@ -48,8 +48,10 @@ class Spctl {
   ca::v1::CertificateAuthority::Stub* Ca();
   // The audit API (auditor or admin role).
   admin::v1::Audit::Stub* Audit();
-  // A context with a 30 s deadline.
-  static std::unique_ptr<grpc::ClientContext> Context();
+  // A call's context: its deadline `timeout` from now.
+  static constexpr absl::Duration kCallTimeout = absl::Seconds(30);
+  static std::unique_ptr<grpc::ClientContext> Context(
+      absl::Duration timeout = kCallTimeout);
 
   // Prints "spctl: <what>: <why>" with advice for the code and returns the
   // exit code: INVALID_ARGUMENT 2 (usage), NOT_FOUND 3, PERMISSION_DENIED 4,
@@ -95,9 +97,10 @@ template <typename Stub, typename Req, typename Resp>
 std::optional<grpc::Status> TryCall(
     Stub* stub,
     grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Resp*),
-    const Req& request, Resp* response) {
+    const Req& request, Resp* response,
+    absl::Duration timeout = Spctl::kCallTimeout) {
   if (stub == nullptr) return std::nullopt;
-  std::unique_ptr<grpc::ClientContext> ctx = Spctl::Context();
+  std::unique_ptr<grpc::ClientContext> ctx = Spctl::Context(timeout);
   return (stub->*method)(ctx.get(), request, response);
 }
 
@@ -108,8 +111,10 @@ std::optional<int> Call(Spctl& ctl, Stub* stub,
                         grpc::Status (Stub::*method)(grpc::ClientContext*,
                                                      const Req&, Resp*),
                         const Req& request, Resp* response,
-                        absl::string_view what) {
-  std::optional<grpc::Status> st = TryCall(stub, method, request, response);
+                        absl::string_view what,
+                        absl::Duration timeout = Spctl::kCallTimeout) {
+  std::optional<grpc::Status> st =
+      TryCall(stub, method, request, response, timeout);
   if (!st.has_value()) return kExitError;
   if (!st->ok()) return ctl.Fail(*st, what);
   return std::nullopt;

@@ -62,9 +62,9 @@ admin::v1::Audit::Stub* Spctl::Audit() {
   return Connect() ? audit_.get() : nullptr;
 }
 
-std::unique_ptr<grpc::ClientContext> Spctl::Context() {
+std::unique_ptr<grpc::ClientContext> Spctl::Context(absl::Duration timeout) {
   auto ctx = std::make_unique<grpc::ClientContext>();
-  ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   return ctx;
 }
 

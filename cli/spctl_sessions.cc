@@ -44,6 +44,9 @@ std::string Time(const google::protobuf::Timestamp& t) {
 
 namespace av = audit::v1;
 
+// How long `sessions ls --grep` waits for the CA's search.
+constexpr absl::Duration kGrepTimeout = absl::Minutes(10);
+
 int List(Spctl& ctl, const SessionArgs& a) {
   pb::ListSessionsRequest req;
   req.set_user(a.user);
@@ -56,8 +59,11 @@ int List(Spctl& ctl, const SessionArgs& a) {
   if (range->since) *req.mutable_since() = ProtoTime(*range->since);
   if (range->until) *req.mutable_until() = ProtoTime(*range->until);
   pb::ListSessionsResponse resp;
-  if (auto rc = Call(ctl, ctl.Audit(), &Stub::ListSessions, req, &resp,
-                     "sessions ls")) {
+  // A search reads recordings (up to 256 MiB each, at most 10000 of
+  // them): it gets longer than a listing. The CA stops once it is gone.
+  if (auto rc =
+          Call(ctl, ctl.Audit(), &Stub::ListSessions, req, &resp, "sessions ls",
+               a.grep.empty() ? Spctl::kCallTimeout : kGrepTimeout)) {
     return *rc;
   }
   // What was not searched goes to stderr, whatever the output format.
