@@ -183,6 +183,19 @@ class Converter {
             !IsValidUtf8(text)) {
           return Error(value, path, "not valid UTF-8");
         }
+        if (field->type() == FieldDescriptor::TYPE_BYTES &&
+            (value.Tag() == "tag:yaml.org,2002:binary" ||
+             value.Tag() == "!!binary")) {
+          // What ProtoToYaml writes for bytes.
+          const std::vector<unsigned char> bytes = YAML::DecodeBase64(text);
+          if (bytes.empty() && !text.empty()) {
+            return Error(value, path, "not valid base64 (!!binary)");
+          }
+          const std::string decoded(bytes.begin(), bytes.end());
+          rep ? r->AddString(msg, field, decoded)
+              : r->SetString(msg, field, decoded);
+          return absl::OkStatus();
+        }
         rep ? r->AddString(msg, field, text) : r->SetString(msg, field, text);
         return absl::OkStatus();
       case FieldDescriptor::CPPTYPE_BOOL: {
@@ -410,7 +423,13 @@ void EmitValue(YAML::Emitter& out, const google::protobuf::Message& msg,
     case FieldDescriptor::CPPTYPE_STRING: {
       const std::string v = rep ? r->GetRepeatedString(msg, field, index)
                                 : r->GetString(msg, field);
-      out << YAML::DoubleQuoted << v;
+      if (field->type() == FieldDescriptor::TYPE_BYTES) {
+        // Exactly, whatever the bytes: !!binary (base64), as JSON does.
+        out << YAML::Binary(reinterpret_cast<const unsigned char*>(v.data()),
+                            v.size());
+      } else {
+        out << YAML::DoubleQuoted << v;
+      }
       return;
     }
     case FieldDescriptor::CPPTYPE_BOOL:
@@ -535,7 +554,8 @@ void EmitMessage(YAML::Emitter& out, const google::protobuf::Message& msg,
   out << YAML::EndMap;
 }
 
-// OK when every string and bytes field under `msg` is YamlCarriesText, else
+// OK when every string field under `msg` is YamlCarriesText (bytes fields
+// are written as !!binary), else
 // kInvalidArgument naming the first one that is not (`path` is msg's).
 absl::Status CheckWritableText(const google::protobuf::Message& msg,
                                const std::string& path) {
@@ -554,7 +574,7 @@ absl::Status CheckWritableText(const google::protobuf::Message& msg,
             field->is_repeated() ? r->GetRepeatedMessage(msg, field, i)
                                  : r->GetMessage(msg, field),
             at));
-      } else if (field->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+      } else if (field->type() == FieldDescriptor::TYPE_STRING) {
         std::string scratch;
         const std::string& text =
             field->is_repeated()

@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/yaml_proto.h"
+#include "google/protobuf/wrappers.pb.h"
 #include "gtest/gtest.h"
 #include "proto/admin.pb.h"
 #include "proto/config.pb.h"
@@ -199,6 +200,22 @@ TEST(YamlProtoTest, TimestampsAreRfc3339Times) {
         st.message(), "r.yaml:2: 'created_at': expected an RFC 3339 time"))
         << bad << ": " << st;
   }
+}
+
+// A bytes field (a recorded command that is not UTF-8: `spctl sessions
+// show -o yaml`'s command_bytes) is written exactly, as !!binary base64,
+// and read back the same; text YAML would have replaced its bytes with
+// U+FFFD.
+TEST(YamlProtoTest, BytesAreWrittenExactlyAsBinary) {
+  google::protobuf::BytesValue b;
+  b.set_value(std::string("rm \xff\x00 \xef\xbf\xbe -rf", 11));
+  absl::StatusOr<std::string> yaml = base::ProtoToYaml(b);
+  ASSERT_TRUE(yaml.ok()) << yaml.status();
+  EXPECT_TRUE(absl::StrContains(*yaml, "value: !!binary")) << *yaml;
+  google::protobuf::BytesValue back;
+  ASSERT_TRUE(base::YamlToProto(*yaml, "t", &back).ok()) << *yaml;
+  EXPECT_EQ(back.value(), b.value());
+  EXPECT_FALSE(base::YamlToProto("value: !!binary \"%%%\"\n", "t", &back).ok());
 }
 
 // Found by gateway:config_fuzz_fuzzer: `ca: \xc7\xbe\xef\xbf\xbe` (U+01FE,
