@@ -50,8 +50,14 @@ class GatewayOpsE2eTest : public ::testing::Test {
   }
   void SetUp() override { ASSERT_NE(fixture_, nullptr); }
   void TearDown() override {
-    if (HasFailure())
-      std::fprintf(stderr, "%s", fixture_->GatewayLog().c_str());
+    if (!HasFailure()) return;
+    std::fprintf(stderr, "%s", fixture_->GatewayLog().c_str());
+    // The target's side too: a session that stalls may stall there.
+    if (BastionFixture::Target* t = fixture_->target("web01");
+        t != nullptr && t->sshd != nullptr) {
+      std::fprintf(stderr, "--- web01 sshd log ---\n%s--- end ---\n",
+                   t->sshd->Log().c_str());
+    }
   }
 
   static std::vector<std::string> GatewayArgs(
