@@ -27,7 +27,8 @@ namespace av = audit::v1;
 
 // One channel's asciicast, written as its records arrive: the header
 // before the channel's first event (or at Finish), with its first window
-// size, times from the channel's first record. Nothing is written before
+// size and the time of the channel's first record, and event times from
+// that record. Nothing is written before
 // an event, so a channel that never Shows anything has written nothing
 // when Export refuses it (unless it had input, or resizes after its first
 // size, before its first output).
@@ -75,9 +76,13 @@ class CastWriter {
   void Header() {
     if (header_written_) return;
     header_written_ = true;
+    // Event times count from the channel's first record exported: so does
+    // the header's time (the session's start is another channel's in a
+    // multiplexed session: ControlMaster, Ansible, VS Code).
     *out_ << audit::AsciicastWriter::Header(
         channel_.columns, channel_.rows,
-        absl::FromUnixMicros(head_.session.started_at_us()),
+        absl::FromUnixMicros(head_.session.started_at_us()) +
+            (started_ ? start_ : absl::ZeroDuration()),
         absl::StrCat(head_.session.user(), "@", head_.session.host(), " ",
                      head_.session.session_id(), " channel ", channel_.index));
   }

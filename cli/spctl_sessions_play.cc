@@ -6,6 +6,7 @@
 #include <csignal>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -69,7 +70,8 @@ class PlayingOnTerminal {
 }  // namespace
 
 // Plays the channel --channel N (the N-th opened, from 0), or else the
-// first channel to print anything, as its records arrive.
+// first channel to print anything, as its records arrive, and then names
+// the other channels that printed.
 int Play(Spctl& ctl, const SessionArgs& a, const ReadRecordsFn& read) {
   absl::Duration max_idle = absl::InfiniteDuration();
   // The pauses kLongPause cut (without --max-idle) and the longest.
@@ -154,6 +156,26 @@ int Play(Spctl& ctl, const SessionArgs& a, const ReadRecordsFn& read) {
     if (auto rc = read(&head, on_record)) return *rc;
   }
   if (playing < 0) return NoTerminalOutput(ctl, head, a.channel, "play");
+  if (a.channel < 0) {
+    // Several channels (ControlMaster, Ansible, VS Code): say that this
+    // was one of them.
+    std::vector<int> others;
+    for (const Channel& c : tracker.channels()) {
+      if (c.index != playing && c.has_output) others.push_back(c.index);
+    }
+    if (!others.empty()) {
+      constexpr size_t kNamed = 10;
+      ctl.err() << "spctl: note: " << others.size()
+                << " other channel(s) printed output too (";
+      for (size_t i = 0; i < std::min(others.size(), kNamed); ++i) {
+        ctl.err() << (i ? ", " : "") << others[i];
+      }
+      ctl.err() << (others.size() > kNamed ? ", ..." : "")
+                << "); play one with --channel N (`spctl sessions show "
+                << base::EscapeControls(head.session.session_id())
+                << "` lists them)\n";
+    }
+  }
   if (long_pauses > 0) {
     ctl.err() << "spctl: note: " << long_pauses
               << (long_pauses == 1 ? " pause" : " pauses") << " longer than "

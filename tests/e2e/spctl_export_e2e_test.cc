@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
@@ -138,6 +139,59 @@ TEST_F(SpctlAuditTest, ExportWritesAFilePerChannelAndPlayKeepsTime) {
   EXPECT_LT(fast, absl::Microseconds(kGapUs) - absl::Milliseconds(500));
   EXPECT_LT(play({"--max-idle", "10ms"}),
             absl::Microseconds(kGapUs) - absl::Milliseconds(500));
+}
+
+// Found by hand (an Ansible session over one ControlMaster connection,
+// 75 channels): every channel's file had the session's start in its
+// header while its event times counted from the channel's own first
+// record, so a channel opened minutes later read as if it ran at the
+// start. The header now has the time of the channel's first record.
+// And `play` names the channels it did not play.
+TEST_F(SpctlAuditTest, EachChannelsCastStartsWhenTheChannelDid) {
+  constexpr int64_t kLaterUs = 150'000'000;  // 2.5 minutes in
+  StoreRecording(
+      "s-late",
+      {Open(0, 0), Data(0, 10, false, "first\r\n"), Open(1, kLaterUs),
+       Data(1, kLaterUs + 2'000'000, false, "late-chan\r\n"),
+       Close(1, kLaterUs + 3'000'000), Close(0, kLaterUs + 4'000'000)});
+  const std::string prefix = env_->Path("late");
+  RunResult files =
+      env_->Spctl({"sessions", "export", "s-late", "--out", prefix});
+  ASSERT_TRUE(files.ok()) << files.Describe();
+  auto header_time = [](const std::string& cast) {
+    const std::string key = "\"timestamp\":";
+    const size_t at = cast.find(key);
+    int64_t t = -1;
+    if (at != std::string::npos) {
+      const size_t end = cast.find_first_of(",}", at);
+      (void)absl::SimpleAtoi(
+          cast.substr(at + key.size(), end - at - key.size()), &t);
+    }
+    return t;
+  };
+  const std::string zero =
+      sallyport::testing::ReadFileOrEmpty(prefix + ".0.cast");
+  const std::string one =
+      sallyport::testing::ReadFileOrEmpty(prefix + ".1.cast");
+  const int64_t t0 = header_time(zero), t1 = header_time(one);
+  ASSERT_GT(t0, 0) << zero;
+  // Whole seconds: the channel's first record it exports, its output
+  // 152 s after the session's start, is the header's time and time 0.
+  EXPECT_GE(t1 - t0, 151) << zero << one;
+  EXPECT_LE(t1 - t0, 153) << zero << one;
+  EXPECT_TRUE(absl::StrContains(one, "[0.000000, \"o\", \"late-chan")) << one;
+
+  // `play` without --channel plays the first channel that printed and
+  // says which others did (it said nothing of them).
+  RunResult played = env_->Spctl({"sessions", "play", "s-late"});
+  ASSERT_TRUE(played.ok()) << played.Describe();
+  EXPECT_TRUE(absl::StrContains(played.out, "first")) << played.out;
+  EXPECT_FALSE(absl::StrContains(played.out, "late-chan")) << played.out;
+  EXPECT_TRUE(absl::StrContains(
+      played.err,
+      "spctl: note: 1 other channel(s) printed output too (1); play one "
+      "with --channel N (`spctl sessions show s-late` lists them)\n"))
+      << played.err;
 }
 
 // A session that ended inside a full-screen program (vim, htop: the
