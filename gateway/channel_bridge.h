@@ -86,6 +86,9 @@ struct ChannelBridge {
   // bytes each way, for the close event.
   bool dropped_ext_input = false, dropped_ext_output = false;
   uint64_t ext_dropped_in = 0, ext_dropped_out = 0;
+  // The host's exit-status (a number) or exit-signal (its name), as
+  // recorded, for the close event; empty until it sends one.
+  std::string exit_status, exit_signal;
   // Record before forward (issue 14): what waits for the recorder.
   RecordingGate gate;
 };

@@ -362,10 +362,10 @@ void GatewayConnection::OnUpstreamRequest(Channel ch, std::string_view type,
   std::string summary;
   if (type == "exit-status") {
     auto code = ssh::connection::ParseExitStatus(data);
-    if (code.ok()) summary = absl::StrCat(*code);
+    if (code.ok()) summary = b->exit_status = absl::StrCat(*code);
   } else if (type == "exit-signal") {
     auto sig = ssh::connection::ExitSignal::Parse(data);
-    if (sig.ok()) summary = sig->signal;
+    if (sig.ok()) summary = b->exit_signal = sig->signal;
   }
   if (!TapOk(*b,
              b->tap->Request(Monotonic(), Direction::kOutput, type, summary))) {

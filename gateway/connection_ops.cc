@@ -94,9 +94,9 @@ void GatewayConnection::ReportChannelRefused(std::string_view kind,
 void GatewayConnection::ReportChannelClosed(Bridge& b) {
   if (!b.reported_open) return;
   b.reported_open = false;
-  observer().ChannelClosed(
-      log_conn_, ChannelLog(b),
-      {b.bytes_in, b.bytes_out, b.ext_dropped_in, b.ext_dropped_out});
+  observer().ChannelClosed(log_conn_, ChannelLog(b),
+                           {b.bytes_in, b.bytes_out, b.ext_dropped_in,
+                            b.ext_dropped_out, b.exit_status, b.exit_signal});
 }
 
 void GatewayConnection::ReportCommand(const Bridge& b, std::string_view type,

@@ -54,10 +54,12 @@ std::string_view SessionEndReason(std::string_view outcome);
 
 // What a channel carried, for ChannelClosed: payload relayed (in: from the
 // user to the host, out: back) and extended data dropped unforwarded
-// (ExtendedDataDropped) each way.
+// (ExtendedDataDropped) each way; and how its command ended, when the host
+// said (exit-status: the number, exit-signal: the signal's name).
 struct ChannelBytes {
   uint64_t in = 0, out = 0;
   uint64_t ext_dropped_in = 0, ext_dropped_out = 0;
+  std::string exit_status = "", exit_signal = "";
 };
 
 class ProxyObserver {

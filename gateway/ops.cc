@@ -4,6 +4,7 @@
 #include <utility>
 #include <variant>
 
+#include "absl/strings/numbers.h"
 #include "audit/events.h"
 
 namespace sallyport::gateway {
@@ -251,7 +252,10 @@ void GatewayOps::ChannelRefused(const LogConnection& c, const LogChannel& ch,
 void GatewayOps::ChannelClosed(const LogConnection& c, const LogChannel& ch,
                                const ChannelBytes& bytes) {
   metrics_.channels_open.Add(-1);
-  log()->ChannelClosed(c, ch, bytes.in, bytes.out);
+  log()->ChannelClosed(c, ch, bytes.in, bytes.out,
+                       bytes.exit_signal.empty()
+                           ? bytes.exit_status
+                           : "signal " + bytes.exit_signal);
   const bool forward = IsPortForward(ch.kind);
   std::vector<base::LogField> fields = {{"channel", int64_t{ch.id}}};
   if (forward) {
@@ -266,6 +270,14 @@ void GatewayOps::ChannelClosed(const LogConnection& c, const LogChannel& ch,
       {"ext_dropped_bytes_in", static_cast<int64_t>(bytes.ext_dropped_in)});
   fields.push_back(
       {"ext_dropped_bytes_out", static_cast<int64_t>(bytes.ext_dropped_out)});
+  // How the command ended, when the host said.
+  int64_t code = 0;
+  if (absl::SimpleAtoi(bytes.exit_status, &code)) {
+    fields.push_back({"exit_status", code});
+  }
+  if (!bytes.exit_signal.empty()) {
+    fields.push_back({"exit_signal", bytes.exit_signal});
+  }
   Send(c, forward ? audit::kEventPortForwardClose : audit::kEventChannelClose,
        fields);
 }

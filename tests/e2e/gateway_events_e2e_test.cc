@@ -108,9 +108,9 @@ TEST_F(GatewayEventsE2eTest, ASessionsEventsAreInTheVerifiedChain) {
       absl::StrCat("events-", absl::ToUnixNanos(absl::Now()));
   // An exec session.
   std::vector<std::string> argv = env_->Ssh("olivia", "web01");
-  argv.push_back(absl::StrCat("echo ", marker));
+  argv.push_back(absl::StrCat("echo ", marker, "; exit 7"));
   RunResult r = GatewayE2eEnv::Run(argv);
-  ASSERT_EQ(r.exit_code, 0) << r.Describe() << env_->fixture().GatewayLog();
+  ASSERT_EQ(r.exit_code, 7) << r.Describe() << env_->fixture().GatewayLog();
   ASSERT_EQ(r.out, marker + "\n");
   // A port forward (ssh -W through the recorded session).
   EchoServer echo;
@@ -145,6 +145,18 @@ TEST_F(GatewayEventsE2eTest, ASessionsEventsAreInTheVerifiedChain) {
     if (next < want.size() && t == want[next]) ++next;
   }
   EXPECT_EQ(next, want.size()) << absl::StrJoin(types, " ");
+  // The close says how the command ended (found by hand: an Ansible task
+  // that failed was a failure only in the recording, not in the audit
+  // log that a SIEM reads).
+  bool exit_seen = false;
+  for (const std::string& e : Events()) {
+    if (absl::StrContains(e, "\"type\":\"channel.close\"") &&
+        absl::StrContains(e, session)) {
+      exit_seen = absl::StrContains(e, "\"exit_status\":7");
+      EXPECT_TRUE(exit_seen) << e;
+    }
+  }
+  EXPECT_TRUE(exit_seen);
   EXPECT_NE(std::find(types.begin(), types.end(), "recording.started"),
             types.end())
       << absl::StrJoin(types, " ");
