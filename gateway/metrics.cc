@@ -302,6 +302,11 @@ GatewayMetrics::GatewayMetrics(MetricsRegistry& r)
           r.AddCounter("sallyport_gateway_connections_accepted_total",
                        "Downstream connections accepted.")
               .Get()),
+      connections_dropped(
+          r.AddCounter("sallyport_gateway_connections_dropped_total",
+                       "Downstream connections closed before the SSH "
+                       "version line by limits.max_startups (not accepted).")
+              .Get()),
       connections_closed(r.AddCounter(
           "sallyport_gateway_connections_closed_total",
           "Downstream connections ended, by outcome.", {"outcome"})),

@@ -154,6 +154,7 @@ struct GatewayMetrics {
 
   Gauge& connections_current;         // open downstream connections
   Counter& connections_accepted;      // ..._connections_accepted_total
+  Counter& connections_dropped;       // ..._connections_dropped_total
   CounterFamily& connections_closed;  // {outcome}
   CounterFamily& auth_failures;       // {reason}
   Gauge& sessions_active;             // recorded sessions with a target

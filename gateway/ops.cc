@@ -159,6 +159,8 @@ void GatewayOps::RecordingFailed(const LogConnection& c, const LogChannel& ch,
                LogLevel::kError);
 }
 
+void GatewayOps::ConnectionDropped() { metrics_.connections_dropped.Inc(); }
+
 void GatewayOps::ConnectionOpened(const LogConnection& c) {
   metrics_.connections_accepted.Inc();
   metrics_.connections_current.Add(1);

@@ -45,6 +45,8 @@ class GatewayOps : public ProxyObserver {
   // the text in a `message` field.
   void Notice(std::string_view event, std::string_view message,
               bool success = true);
+  // A connection limits.max_startups closed before its version line.
+  void ConnectionDropped();
   // A line of the proxy's per-session trace (event "detail", level debug).
   void Detail(std::string_view message);
   // A CA RPC's latency (CaClient::Options::on_rpc).

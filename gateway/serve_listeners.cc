@@ -76,6 +76,7 @@ absl::StatusOr<std::unique_ptr<ssh::net::ServerRuntime>> ServeListeners::Listen(
   listener.log = [ops](std::string_view line) {
     ops->Notice("listener", line);
   };
+  listener.on_drop = [ops] { ops->ConnectionDropped(); };
   return ssh::net::ServerRuntime::Listen(threads_, endpoint, listener, handler_,
                                          pre_auth_, port_use);
 }

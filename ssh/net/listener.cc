@@ -200,6 +200,7 @@ asio::awaitable<void> Listener::AcceptLoop(std::shared_ptr<bool> alive) {
     if (!Admit()) {
       // As sshd: closed before the version line, no reason given.
       ++dropped_;
+      if (options_.on_drop) options_.on_drop();
       const auto now = std::chrono::steady_clock::now();
       if (now >= next_drop_log_) {
         Log(absl::StrCat(

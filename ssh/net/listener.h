@@ -105,6 +105,9 @@ struct ListenerOptions {
   absl::Duration log_interval = absl::Seconds(5);
   // Log sink; NetLog when empty.
   std::function<void(std::string_view)> log;
+  // Called for each connection max_startups drops (the log line is rate
+  // limited; this is not): for a metric.
+  std::function<void()> on_drop;
   // Seed for the random early drop (0: random).
   uint64_t seed = 0;
 };
