@@ -63,6 +63,7 @@ ChannelInfo GatewayConnection::SessionChannelInfo(uint32_t channel_id,
 void GatewayConnection::ReportAuth(bool allowed, std::string_view code) {
   if (!allowed) auth_failure_ = std::string(code);
   log_conn_.user = user_;
+  log_conn_.jump_only = allowed && mode_ == Mode::kJump;
   LogAuthDecision d;
   d.allowed = allowed;
   d.login = target_.login;

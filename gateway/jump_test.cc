@@ -262,6 +262,10 @@ TEST_F(JumpSessionLimitTest, ASecondInnerSessionCountsAgainstTheLimit) {
                             "started")) {
     absl::SleepFor(absl::Milliseconds(50));
   }
+  // One session to a host is open: the jump connection carrying it is
+  // none (it was counted as two).
+  EXPECT_TRUE(MetricsHave({"sallyport_gateway_sessions_active 1",
+                           "sallyport_gateway_connections 2"}));
   auto second = RunCommand(JumpArgs("echo second"));
   ASSERT_TRUE(testing::WriteFile(release, "").ok());
   client.join();

@@ -63,6 +63,9 @@ struct LogConnection {
   std::string peer;          // "ip:port" of the client
   std::string user;          // the certificate's key id, once authenticated
   std::string session = {};  // the session id (as in audit records)
+  // An authenticated jump-only connection (`ssh -J gateway`'s): no session
+  // to a host of its own, so not in sessions_active; not a field of lines.
+  bool jump_only = false;
 };
 
 struct LogAuthDecision {

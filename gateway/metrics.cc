@@ -314,8 +314,9 @@ GatewayMetrics::GatewayMetrics(MetricsRegistry& r)
                                  "Failed user authentications, by reason.",
                                  {"reason"})),
       sessions_active(r.AddGauge("sallyport_gateway_sessions_active",
-                                 "Recorded sessions with an open upstream "
-                                 "connection.")
+                                 "Open sessions to a host (LOGIN+HOST and "
+                                 "recorded ProxyJumps; not jump-only "
+                                 "connections).")
                           .Get()),
       channels_opened(r.AddCounter("sallyport_gateway_channels_opened_total",
                                    "Channels opened, by kind.", {"kind"})),

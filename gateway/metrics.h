@@ -157,7 +157,7 @@ struct GatewayMetrics {
   Counter& connections_dropped;       // ..._connections_dropped_total
   CounterFamily& connections_closed;  // {outcome}
   CounterFamily& auth_failures;       // {reason}
-  Gauge& sessions_active;             // recorded sessions with a target
+  Gauge& sessions_active;             // sessions to a host, not jump-only
   CounterFamily& channels_opened;     // {kind}
   CounterFamily& channels_refused;    // {kind}
   Gauge& channels_open;               // currently open channels

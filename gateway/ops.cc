@@ -176,7 +176,7 @@ void GatewayOps::ConnectionClosed(const LogConnection& c,
   // then reads sessions_active: once in a full-suite run it read 1).
   const bool session = IsSessionOutcome(outcome);
   metrics_.connections_current.Add(-1);
-  if (session) metrics_.sessions_active.Add(-1);
+  if (session && !c.jump_only) metrics_.sessions_active.Add(-1);
   metrics_.connections_closed.WithLabels({std::string(outcome)}).Inc();
   log()->ConnectionClosed(c, outcome, d, bytes_in, bytes_out, reason);
   // A session existed only when the user authenticated: "ok", or why the
@@ -194,8 +194,14 @@ void GatewayOps::ConnectionClosed(const LogConnection& c,
 void GatewayOps::AuthDecision(const LogConnection& c,
                               const LogAuthDecision& d) {
   if (d.allowed) {
-    metrics_.sessions_active.Add(1);
-    if (d.jump_only) metrics_.jump_connections.Inc();
+    // A jump-only connection carries others' sessions (its recorded jumps
+    // are inner connections, each counted at its own authentication) or
+    // passthrough relays: it is counted as a jump connection only.
+    if (d.jump_only) {
+      metrics_.jump_connections.Inc();
+    } else {
+      metrics_.sessions_active.Add(1);
+    }
   } else {
     metrics_.auth_failures.WithLabels({d.reason}).Inc();
   }
