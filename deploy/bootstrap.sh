@@ -24,6 +24,8 @@ PACKAGES=(
   openssl curl
   # other SSH clients of the gateway's interop tests (PuTTY plink/pscp/puttygen, paramiko, AsyncSSH)
   putty-tools python3-paramiko python3-asyncssh
+  # Ansible through the gateway, as docs/clients.md says (gateway_ansible_e2e_test)
+  ansible-core
   # `asciinema cat` checks spctl sessions export (asciicast v2)
   asciinema
   # libfaketime: tests step a process's wall clock (tests/harness/fake_wall_clock.h)

@@ -9,16 +9,10 @@
 // gateway's spool): exec output whole; SFTP and SCP content counted only
 // (gateway/spool_tap.h). The CA's event log has each jump as "authz.jump"
 // with mode "record" and no "authz.denied".
-#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <functional>
-#include <memory>
-#include <optional>
-#include <set>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -26,141 +20,17 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/gateway_e2e_env.h"
 #include "tests/e2e/gateway_ship_util.h"
+#include "tests/e2e/sp_home_e2e_fixture.h"
 #include "tests/harness/subprocess.h"
 
 namespace sallyport::testing {
 namespace {
 
-// The CA's audit events of `type` (`spctl audit export --json` as the
-// admin), one JSON line each.
-std::vector<std::string> Events(BastionFixture& f, const std::string& type) {
-  std::vector<std::string> out;
-  RunResult r = Spctl(f, {"audit", "export", "--json"});
-  EXPECT_TRUE(r.ok()) << r.Describe();
-  for (absl::string_view line : absl::StrSplit(r.out, '\n')) {
-    if (absl::StrContains(line, absl::StrCat("\"type\":\"", type, "\""))) {
-      out.emplace_back(line);
-    }
-  }
-  return out;
-}
-
-class GatewayProxyJumpSpE2eTest : public ::testing::Test {
- protected:
-  // The real CA advertising the real gateway; alice runs `sp login` (which
-  // runs sp config) and `sp config` in a temporary HOME whose
-  // ~/.ssh/config then holds only the Include line they printed.
-  void SetUp() override {
-    ASSERT_EQ(getenv("SSH_AUTH_SOCK"), nullptr);
-    BastionFixture::Options options = BastionFixture::DefaultOptions();
-    options.advertise_gateway = true;
-    for (BastionUserSpec& u : options.users) u.log_in = false;
-    absl::StatusOr<std::unique_ptr<GatewayE2eEnv>> started =
-        GatewayE2eEnv::Start(options);
-    ASSERT_TRUE(started.ok()) << started.status();
-    env_ = *std::move(started);
-    BastionFixture& f = env_->fixture();
-    absl::StatusOr<const BastionFixture::User*> alice = f.user("alice");
-    ASSERT_TRUE(alice.ok()) << alice.status();
-
-    // sp keeps its files in ~/.sallyport.
-    home_ = env_->File("home");
-    ASSERT_EQ(mkdir(home_.c_str(), 0700), 0);
-    ASSERT_EQ(mkdir((home_ + "/.ssh").c_str(), 0700), 0);
-    RunOptions login_options;
-    login_options.stdin_data = (*alice)->password + "\n";
-    RunResult login =
-        Run({"setsid", "-w", RunfilePath("cli/sp"), "login", "--ca",
-             f.ca_address(), "--user", "alice", "--password-stdin",
-             "--ca-fingerprint", f.ca_fingerprint()},
-            login_options);
-    ASSERT_EQ(login.exit_code, 0) << login.Describe();
-    const std::string fragment = home_ + "/.sallyport/ssh_config";
-    const std::string include = "Include \"" + fragment + "\"";
-    EXPECT_TRUE(absl::StrContains(login.out, include)) << login.out;
-    RunResult config = Run({RunfilePath("cli/sp"), "config"});
-    ASSERT_EQ(config.exit_code, 0) << config.Describe();
-    EXPECT_TRUE(absl::StrContains(config.out, "Wrote " + fragment))
-        << config.out;
-    EXPECT_TRUE(absl::StrContains(config.out, include)) << config.out;
-    EXPECT_TRUE(absl::StrContains(ReadFileOrEmpty(fragment),
-                                  absl::StrCat("Port ", f.gateway_port())))
-        << ReadFileOrEmpty(fragment);
-
-    // The user's ssh config: only the line sp printed. (Stock ssh reads
-    // ~/.ssh/config from the passwd home, not $HOME, hence -F.)
-    user_config_ = home_ + "/.ssh/config";
-    ASSERT_TRUE(WriteFile(user_config_, include + "\n", 0600).ok());
-  }
-
-  // argv with HOME = the temporary home (the test process has no
-  // SSH_AUTH_SOCK, so neither has the child).
-  RunResult Run(const std::vector<std::string>& argv,
-                RunOptions options = {}) const {
-    options.env["HOME"] = home_;
-    options.env["SALLYPORT_HOME"] = "";
-    return GatewayE2eEnv::Run(argv, std::move(options));
-  }
-  // `program` (ssh, scp, sftp) with the user's config, strict host key
-  // checking and no prompts, then `args`.
-  std::vector<std::string> Client(const std::string& program,
-                                  const std::vector<std::string>& args) const {
-    std::vector<std::string> argv = {program,
-                                     "-F",
-                                     user_config_,
-                                     "-o",
-                                     "StrictHostKeyChecking=yes",
-                                     "-o",
-                                     "BatchMode=yes"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
-  }
-  // The ssh command line for rsync -e and GIT_SSH_COMMAND.
-  std::string SshCommand() const {
-    return absl::StrJoin(Client("ssh", {}), " ");
-  }
-
-  // The channels of alice's recorded web01 sessions (stored or spooled).
-  std::vector<RecordedChannel> Channels() const {
-    return RecordedChannels(
-        "sqlite://" + env_->fixture().ca_state_dir() + "/ca.db",
-        env_->fixture().gateway_state_dir() + "/spool", "alice", "web01");
-  }
-  // Waits for a closed channel of Channels() that no earlier call returned
-  // and `match` accepts.
-  std::optional<RecordedChannel> WaitForChannel(
-      const std::function<bool(const RecordedChannel&)>& match) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(60);
-    while (absl::Now() < deadline) {
-      for (RecordedChannel& c : Channels()) {
-        if (c.closed && !seen_.contains({c.session_id, c.channel_id}) &&
-            match(c)) {
-          seen_.insert({c.session_id, c.channel_id});
-          return std::move(c);
-        }
-      }
-      absl::SleepFor(absl::Milliseconds(200));
-    }
-    ADD_FAILURE() << "no such recorded channel\n"
-                  << env_->fixture().GatewayLog();
-    return std::nullopt;
-  }
-
-  std::unique_ptr<GatewayE2eEnv> env_;
-  std::string home_;
-  std::string user_config_;
-  std::set<std::pair<std::string, uint32_t>> seen_;
-};
-
-// A client's run: it worked and printed nothing on stderr.
-void ExpectQuietSuccess(const RunResult& r) {
-  EXPECT_TRUE(r.ok()) << r.Describe();
-  EXPECT_EQ(r.err, "") << "a prompt or a warning";
-}
+// Alice, set up as the docs say (tests/e2e/sp_home_e2e_fixture.h).
+class GatewayProxyJumpSpE2eTest : public SpHomeE2eTest {};
 
 TEST_F(GatewayProxyJumpSpE2eTest, SpLoginConfigThenSshWeb01IsRecorded) {
   BastionFixture& f = env_->fixture();

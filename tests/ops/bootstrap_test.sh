@@ -97,6 +97,7 @@ TOOLS=(
   bazel g++ gcc clang clang-format ld.lld protoc grpc_cpp_plugin python3 git
   ssh sshd ssh-keygen ssh-agent ssh-add scp sftp rsync tmux asciinema script
   setsid timeout pgrep pkill sqlite3 psql openssl curl plink pscp puttygen
+  ansible ansible-playbook
   valgrind debootstrap chroot unshare mount systemd-analyze dpkg-deb dpkg-query
   help2man gzip install base64 awk sed grep mktemp readlink
 )
