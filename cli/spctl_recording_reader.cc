@@ -1,5 +1,7 @@
 #include "cli/spctl_recording_reader.h"
 
+#include <algorithm>
+
 #include "absl/status/statusor.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -131,6 +133,15 @@ std::pair<uint64_t, std::string> ChainCheck::Finish(
   }
   if (auto differs = metadata_.Finish(session)) return *std::move(differs);
   return {0, ""};
+}
+
+std::string ChannelIndices(const std::vector<int>& indices) {
+  std::string out;
+  for (size_t i = 0; i < std::min(indices.size(), kChannelsNamed); ++i) {
+    absl::StrAppend(&out, i ? ", " : "", indices[i]);
+  }
+  if (indices.size() > kChannelsNamed) absl::StrAppend(&out, ", ...");
+  return out;
 }
 
 bool IsOutput(const av::RecordingRecord& r) {

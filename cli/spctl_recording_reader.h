@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -156,6 +157,12 @@ struct Channel {
 
 // True for data the session printed (output, not input).
 bool IsOutput(const audit::v1::RecordingRecord& r);
+
+// Channel indices for a message: the first kChannelsNamed joined by ", ",
+// then ", ..." when there are more (Ansible over one ControlMaster
+// connection opens 75).
+inline constexpr size_t kChannelsNamed = 10;
+std::string ChannelIndices(const std::vector<int>& indices);
 
 // A window size worth showing: `ssh -tt` without a local terminal asks for
 // a 0x0 pty, which is no size at all.

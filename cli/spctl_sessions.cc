@@ -255,7 +255,12 @@ int Show(Spctl& ctl, const ReadRecordsFn& read) {
     if (!c.destination.empty()) {
       ctl.out() << " destination=" << safe(c.destination);
     }
-    if (!c.command.empty()) ctl.out() << " command=" << safe(c.command);
+    // A subsystem by its own name: `command=sftp` read the same for the
+    // sftp subsystem (scp, sftp) and an exec of a program named sftp.
+    if (!c.command.empty()) {
+      ctl.out() << (c.subsystem.empty() ? " command=" : " subsystem=")
+                << safe(c.command);
+    }
     ctl.out() << " bytes_in=" << c.bytes_in << " bytes_out=" << c.bytes_out;
     if (c.exit) ctl.out() << " exit=" << safe(*c.exit);
     // A command killed by a signal has no exit status (ssh returns 255).

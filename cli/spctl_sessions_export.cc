@@ -8,6 +8,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -228,19 +229,27 @@ int Export(Spctl& ctl, const SessionArgs& a, const ReadRecordsFn& read) {
     if (!t->cast->shows()) continue;  // left out below
     if (t->file->failed()) return ctl.Error(t->file->error());
   }
+  // Channels that printed nothing: an asciicast of only a header plays
+  // nothing (their partial files are removed). Named in one line after
+  // the files: a ControlMaster session of many commands has many.
+  std::vector<int> quiet;
   for (auto& [index, t] : targets) {
     if (to_stdout) break;
-    // A channel that printed nothing: an asciicast of only a header plays
-    // nothing (its partial file is removed).
     if (!t->cast->shows()) {
-      ctl.err() << "channel " << index
-                << " has no recorded terminal output: no file written\n";
+      quiet.push_back(index);
       continue;
     }
     if (absl::Status st = t->file->Commit(); !st.ok()) {
       return ctl.Error(why_not(st));
     }
     ctl.err() << "wrote " << t->file->path() << "\n";
+  }
+  if (quiet.size() == 1) {
+    ctl.err() << "channel " << quiet[0]
+              << " has no recorded terminal output: no file written\n";
+  } else if (!quiet.empty()) {
+    ctl.err() << quiet.size() << " channels have no recorded terminal output ("
+              << ChannelIndices(quiet) << "): no file written for them\n";
   }
   if (not_exported > 0) return several_channels();
   return WarnIfBroken(ctl, head, chain);

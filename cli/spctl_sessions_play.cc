@@ -113,6 +113,7 @@ int Play(Spctl& ctl, const SessionArgs& a, const ReadRecordsFn& read) {
                 << base::EscapeControls(head.session.session_id())
                 << " channel " << c->index << " ("
                 << (c->sized ? absl::StrCat(c->last_columns, "x", c->last_rows)
+                    : c->pty ? std::string("pty of no size")
                              : std::string("no pty"))
                 << ")\n";
       // Ask the terminal for the recorded size (xterm window op;
@@ -164,13 +165,9 @@ int Play(Spctl& ctl, const SessionArgs& a, const ReadRecordsFn& read) {
       if (c.index != playing && c.has_output) others.push_back(c.index);
     }
     if (!others.empty()) {
-      constexpr size_t kNamed = 10;
       ctl.err() << "spctl: note: " << others.size()
-                << " other channel(s) printed output too (";
-      for (size_t i = 0; i < std::min(others.size(), kNamed); ++i) {
-        ctl.err() << (i ? ", " : "") << others[i];
-      }
-      ctl.err() << (others.size() > kNamed ? ", ..." : "")
+                << " other channel(s) printed output too ("
+                << ChannelIndices(others)
                 << "); play one with --channel N (`spctl sessions show "
                 << base::EscapeControls(head.session.session_id())
                 << "` lists them)\n";

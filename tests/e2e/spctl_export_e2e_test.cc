@@ -249,6 +249,17 @@ TEST_F(SpctlAuditTest, AChannelWithoutAPtyIsPlayedWithoutATerminalSize) {
   ASSERT_TRUE(pty.ok()) << pty.Describe();
   EXPECT_TRUE(absl::StartsWith(pty.out, "\x1b[8;30;100t")) << pty.out;
   EXPECT_TRUE(absl::StrContains(pty.err, "channel 0 (100x30)")) << pty.err;
+  // `ssh -tt` from no terminal asks for a pty of 0x0: a pty all the same
+  // (it said "no pty"), played without a size.
+  StoreRecording("s-pty0",
+                 {Open(0, 0), Request(0, 1000, "pty-req", "xterm"),
+                  Window(0, 1000, 0, 0), Request(0, 2000, "shell", ""),
+                  Data(0, 3000, false, "$ "), Close(0, 4000)});
+  RunResult pty0 = env_->Spctl({"sessions", "play", "s-pty0"});
+  ASSERT_TRUE(pty0.ok()) << pty0.Describe();
+  EXPECT_EQ(pty0.out, "$ ");
+  EXPECT_TRUE(absl::StrContains(pty0.err, "channel 0 (pty of no size)"))
+      << pty0.err;
 }
 
 // A session with no terminal output (an exec whose output was not kept,
@@ -316,6 +327,22 @@ TEST_F(SpctlAuditTest, ExportToFilesLeavesOutAChannelWithNothingToShow) {
   EXPECT_EQ(r.err, absl::StrCat("wrote ", prefix,
                                 ".0.cast\nchannel 1 has no recorded terminal "
                                 "output: no file written\n"));
+
+  // Many such channels (Ansible over one ControlMaster connection): one
+  // line names them (it was a line each).
+  std::vector<av::RecordingRecord> many = {Open(0, 0)};
+  for (uint32_t c = 1; c <= 12; ++c) many.push_back(Open(c, 10 * c));
+  many.push_back(Data(0, 200, false, "printed\r\n"));
+  for (uint32_t c = 12; c >= 1; --c) many.push_back(Close(c, 300 + c));
+  many.push_back(Close(0, 400));
+  StoreRecording("s-many-quiet", many);
+  const std::string many_prefix = env_->Path("many-quiet");
+  r = env_->Spctl({"sessions", "export", "s-many-quiet", "--out", many_prefix});
+  ASSERT_TRUE(r.ok()) << r.Describe();
+  EXPECT_EQ(r.err, absl::StrCat("wrote ", many_prefix,
+                                ".0.cast\n12 channels have no recorded "
+                                "terminal output (1, 2, 3, 4, 5, 6, 7, 8, 9, "
+                                "10, ...): no file written for them\n"));
 }
 
 // Found in review: the export opened PATH.partial as any file, so a

@@ -94,7 +94,11 @@ TEST_F(SpctlAuditTest, ShowSaysWhatTheRecordingKeptOfEachChannel) {
                         "); input not recorded (record_input is off; 300 B, "
                         "SHA-256 of the whole stream: ",
                         hex('\xb2'), ")\n"),
-           absl::StrCat("\n  recorded: byte counts only (sftp): output 5 MiB "
+           // The subsystem by its name (not command=sftp, which an exec
+           // of `sftp` also reads as).
+           absl::StrCat("channel 1 (id 1): session subsystem=sftp "
+                        "bytes_in=1234 bytes_out=5242880\n  recorded: byte "
+                        "counts only (sftp): output 5 MiB "
                         "(SHA-256 ",
                         hex('\xc3'), "), input 1.2 KiB (SHA-256 ", hex('\xd4'),
                         ")\n"),
