@@ -183,6 +183,13 @@ TEST_P(GatewayAuthorizeTest, AJumpIsPassedThroughRecordedOrRefusedOnce) {
   EXPECT_EQ(a.jump_mode(), "record");
   EXPECT_EQ(CountEvents(kEventJumpAllowed, "\"host\":\"web01\""), 1);
   EXPECT_EQ(CountEvents(kEventAccessDenied), 0);
+  // No single role decides a recorded jump (its channels are each decided
+  // inside): the event's reason names the roles that reach the host.
+  EXPECT_EQ(CountEvents(kEventJumpAllowed,
+                        "\"reason\":\"the jump to web01 is recorded (your "
+                        "roles do not allow proxyjump-passthrough"),
+            1);
+  EXPECT_EQ(CountEvents(kEventJumpAllowed, "(\\\"ops\\\")"), 1);
   // Refused: no role selects app01 (the reason says so; no recorded jump).
   a = Jump(login_, "app01", 22);
   EXPECT_FALSE(a.allowed());
@@ -202,6 +209,7 @@ TEST_P(GatewayAuthorizeTest, AJumpIsPassedThroughRecordedOrRefusedOnce) {
   EXPECT_EQ(a.jump_mode(), "passthrough");
   EXPECT_EQ(a.role(), "db");
   EXPECT_EQ(CountEvents(kEventJumpAllowed, "\"mode\":\"passthrough\""), 1);
+  EXPECT_EQ(CountEvents(kEventJumpAllowed, "\"role\":\"db\""), 1);
   // A deny rule naming the passthrough kind leaves the jump recorded; one
   // for every kind refuses it.
   db->deny = {storage::DenyRule{

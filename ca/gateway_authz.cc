@@ -366,7 +366,8 @@ grpc::Status GatewayService::AuthorizeChannel(
                             {"host", access.host},
                             {"mode", response->jump_mode()},
                             {"role", response->role()},
-                            {"rule", response->rule()}});
+                            {"rule", response->rule()},
+                            {"reason", response->reason()}});
     if (!audited.ok()) return ToGrpc(audited);
   } else if (!response->allowed()) {
     // Fail closed: a refusal that cannot be audited is still a refusal, but
