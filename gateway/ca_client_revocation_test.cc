@@ -2,11 +2,13 @@
 // (ca/gateway_test_util): fed by the stream, loaded in pages, back soon
 // after an outage, and failing closed once the CA has been gone (or hung)
 // longer than revocation_grace, on the monotonic clock.
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "base/clock.h"
 #include "gateway/ca_client.h"
@@ -190,6 +192,12 @@ TEST_F(CaClientTest, TheStreamIsBackSoonAfterTheCaReturns) {
   const absl::Duration took = absl::Now() - back;
   EXPECT_LT(took, absl::Seconds(12)) << took;
   EXPECT_TRUE(client->revocations_current());
+  // Said in the log as the going down was (there was no line for it).
+  absl::MutexLock lock(&mu);
+  EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [](const std::string& l) {
+    return absl::StartsWith(l, "ca: revocation stream back after ") &&
+           absl::StrContains(l, " down; caught up to revocation ");
+  })) << absl::StrJoin(lines, "\n");
 }
 
 // While the CA is away, the revocation stream's retry waits are timed on

@@ -104,16 +104,25 @@ void CaClient::WatchLoop() {
     if (st.ok()) {
       grpc::ClientContext ctx;
       cav1::WatchRevocationsRequest request;
+      std::string back;  // the log line when the stream was down
       {
         base::SteadyMutexLock lock(&mu_);
         if (stopping_) return;
         request.set_after_id(last_revocation_id_);
         stream_context_ = &ctx;
         // Caught up: the list is current again.
+        if (down_since_.has_value()) {
+          back = absl::StrCat(
+              "ca: revocation stream back after ",
+              absl::FormatDuration(absl::Trunc(
+                  clock_->Monotonic() - *down_since_, absl::Milliseconds(1))),
+              " down; caught up to revocation ", last_revocation_id_);
+        }
         down_since_.reset();
         if (!overflow_) stale_reported_ = false;
         ++stream_connects_;
       }
+      if (!back.empty()) Log(back);
       backoff = options_.reconnect_initial;
       std::shared_ptr<const Stubs> stubs = this->stubs();
       std::unique_ptr<grpc::ClientReader<cav1::Revocation>> reader =
