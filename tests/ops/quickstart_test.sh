@@ -40,6 +40,11 @@ echo "$out"
 grep -q "^Demo user: demo   password: [A-Za-z0-9_-]\{20,\}   (shown only this once)$" <<<"$out" \
   || fail "no demo password line"
 grep -q "^The targets trust only the CA's session key" <<<"$out" || fail "no session key note"
+# Starting it made no connection to the gateway (its readiness check made
+# one, logged and counted as a client that went away).
+metrics="$(curl -sf "http://127.0.0.1:$MET/metrics")" || fail "no gateway metrics"
+grep -qx "sallyport_gateway_connections_accepted_total 0" <<<"$metrics" \
+  || fail "the gateway accepted connections during the quickstart: $(grep connections <<<"$metrics")"
 CFG="$D/demo/demo/ssh_config"
 grep -q "^# Written by \`sp config\`" "$CFG" || fail "$CFG is not from sp config"
 for cmd in "ssh -F $CFG web01" \
