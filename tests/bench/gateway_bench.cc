@@ -251,11 +251,8 @@ int Main(int argc, char** argv) {
   options.targets.push_back({"bastion", {{"env", "infra"}}, "host-ca"});
   options.sshd_config["Ciphers"] = kCipher;
   options.sshd_config["LogLevel"] = "ERROR";
-  // Commands run by `bash -c` source root's ~/.bashrc when sshd starts them
-  // (Debian's SSH_SOURCE_BASHRC) unless bash is already nested; on this
-  // machine that rc (pyenv init) takes seconds under load and would swamp
-  // every connect figure. The bench measures SSH, not the login's rc.
-  options.sshd_config["SetEnv"] = "SHLVL=1";
+  // The targets skip the login's ~/.bashrc for commands (SshdFixture's
+  // SetEnv SHLVL=1): the bench measures SSH, not the login's rc.
   absl::StatusOr<std::unique_ptr<BastionFixture>> f =
       BastionFixture::Start(options);
   if (!f.ok()) {

@@ -224,7 +224,6 @@ int Main(int argc, char** argv) {
   options.gateway_log_level = "info";  // the default, not the tests' trace
   options.sshd_config["Ciphers"] = kCipher;
   options.sshd_config["LogLevel"] = "ERROR";
-  options.sshd_config["SetEnv"] = "SHLVL=1";
   absl::StatusOr<std::unique_ptr<BastionFixture>> f =
       BastionFixture::Start(options);
   if (!f.ok()) {

@@ -171,8 +171,6 @@ absl::StatusOr<std::unique_ptr<Deployment>> StartDeployment(
   options.gateway_log_level = "info";  // the default, not the tests' trace
   options.sshd_config["Ciphers"] = kCipher;
   options.sshd_config["LogLevel"] = "ERROR";
-  // As in gateway_bench: no login rc in the measured commands.
-  options.sshd_config["SetEnv"] = "SHLVL=1";
   ASSIGN_OR_RETURN(d->fixture, BastionFixture::Start(options));
   BastionFixture& fx = *d->fixture;
   // Recording on: the real binary, enrolled and served the documented way.

@@ -11,11 +11,6 @@ namespace sallyport::testing {
 
 absl::StatusOr<std::unique_ptr<GatewayE2eEnv>> GatewayE2eEnv::Start(
     BastionFixture::Options options) {
-  // Debian's bash sources ~/.bashrc for every command sshd runs (it sees
-  // SSH_CLIENT at shell level 1); a heavy rc file (pyenv on the test
-  // machines) then costs seconds per command. SHLVL=1 makes sshd's child
-  // bash level 2, which skips it; interactive shells still read it.
-  options.sshd_config.emplace("SetEnv", "SHLVL=1");
   absl::StatusOr<std::unique_ptr<BastionFixture>> fixture =
       BastionFixture::Start(std::move(options));
   if (!fixture.ok()) return fixture.status();

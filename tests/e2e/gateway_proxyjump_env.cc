@@ -60,8 +60,6 @@ BastionFixture::Options ProxyJumpEnv::DefaultOptions() {
   o.targets = {{"web01", {{"env", "dev"}}, "host-ca"},
                {"db01", {{"env", "dev"}}, "host-ca"},
                {"web02", {{"env", "prod"}}, "pinned-key"}};
-  // See gateway_e2e_env.cc: no heavy rc file per command.
-  o.sshd_config.emplace("SetEnv", "SHLVL=1");
   return o;
 }
 

@@ -73,7 +73,6 @@ class RecordingPolicyE2eTest : public ::testing::Test {
     o.users.push_back({"erin", {"besteffort"}});
     o.users.push_back({"ines", {"input-on"}});
     o.users.push_back({"otto", {"input-off"}});
-    o.sshd_config.emplace("SetEnv", "SHLVL=1");
     absl::StatusOr<std::unique_ptr<BastionFixture>> f =
         BastionFixture::Start(std::move(o));
     ASSERT_TRUE(f.ok()) << f.status();

@@ -38,6 +38,15 @@ std::map<std::string, std::string> DefaultConfig(uint16_t port) {
       {"MaxSessions", "100"},
       {"PrintMotd", "no"},
       {"UseDNS", "no"},
+      // Debian's bash sources ~/.bashrc for every command sshd runs (it
+      // sees SSH_CLIENT at shell level 1); SHLVL=1 makes that bash level 2,
+      // which skips it (interactive shells still read it). The tests' login
+      // is the machine's user, whose rc is not ours: root's here runs
+      // `pyenv init`, whose rehash waits up to 60 s for a lock while other
+      // commands rehash: the likely cause of a command of
+      // gateway_limits_e2e_test starting 58 s late in a full run, beside
+      // the load tests' 200 sessions, whose targets read the rc then.
+      {"SetEnv", "SHLVL=1"},
   };
 }
 
