@@ -139,6 +139,9 @@ class CaClient {
     // Called (on a CaClient thread) with each RPC's name and latency.
     std::function<void(std::string_view rpc, absl::Duration latency)> on_rpc;
     std::function<void(std::string_view line)> log;
+    // A line that says something `log` reported is fixed: the revocation
+    // stream is back after a "stream down" line.
+    std::function<void(std::string_view line)> log_recovered;
     // Called (on a CaClient thread) for each revocation that arrives on
     // the stream, or with the catch-up after the stream was down: a
     // serial (key_fingerprint empty) or a key fingerprint.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "base/clock.h"
@@ -168,9 +169,18 @@ TEST_F(CaClientTest, TheStreamIsBackSoonAfterTheCaReturns) {
           absl::MutexLock lock(&mu);
           lines.emplace_back(line);
         };
+        o->log_recovered = [&](std::string_view line) {
+          absl::MutexLock lock(&mu);
+          lines.push_back(absl::StrCat("recovered: ", std::string(line)));
+        };
       });
   ASSERT_NE(client, nullptr);
   ASSERT_TRUE(WaitFor([&] { return client->stream_connects() == 1; }));
+  {
+    // The first connect is no recovery: nothing was said to be down.
+    absl::MutexLock lock(&mu);
+    EXPECT_TRUE(lines.empty()) << absl::StrJoin(lines, "\n");
+  }
   relay->reset();  // the CA goes away...
   ASSERT_TRUE(WaitFor([&] {
     absl::MutexLock lock(&mu);
@@ -195,7 +205,8 @@ TEST_F(CaClientTest, TheStreamIsBackSoonAfterTheCaReturns) {
   // Said in the log as the going down was (there was no line for it).
   absl::MutexLock lock(&mu);
   EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [](const std::string& l) {
-    return absl::StartsWith(l, "ca: revocation stream back after ") &&
+    return absl::StartsWith(l,
+                            "recovered: ca: revocation stream back after ") &&
            absl::StrContains(l, " down; caught up to revocation ");
   })) << absl::StrJoin(lines, "\n");
 }

@@ -95,6 +95,8 @@ void CaClient::MarkDown() {
 
 void CaClient::WatchLoop() {
   absl::Duration backoff = options_.reconnect_initial;
+  // A "stream down" line was logged: its "back" line is due.
+  bool logged_down = false;
   for (;;) {
     {
       base::SteadyMutexLock lock(&mu_);
@@ -111,7 +113,7 @@ void CaClient::WatchLoop() {
         request.set_after_id(last_revocation_id_);
         stream_context_ = &ctx;
         // Caught up: the list is current again.
-        if (down_since_.has_value()) {
+        if (logged_down && down_since_.has_value()) {
           back = absl::StrCat(
               "ca: revocation stream back after ",
               absl::FormatDuration(absl::Trunc(
@@ -122,7 +124,10 @@ void CaClient::WatchLoop() {
         if (!overflow_) stale_reported_ = false;
         ++stream_connects_;
       }
-      if (!back.empty()) Log(back);
+      if (!back.empty()) {
+        logged_down = false;
+        if (options_.log_recovered) options_.log_recovered(back);
+      }
       backoff = options_.reconnect_initial;
       std::shared_ptr<const Stubs> stubs = this->stubs();
       std::unique_ptr<grpc::ClientReader<cav1::Revocation>> reader =
@@ -147,6 +152,7 @@ void CaClient::WatchLoop() {
     }
     Log(absl::StrCat("ca: revocation stream down (", st.ToString(),
                      "); retrying in ", absl::FormatDuration(backoff)));
+    logged_down = true;
     if (!WaitToReconnect(backoff)) return;
     backoff = std::min(backoff * 2, options_.reconnect_max);
   }

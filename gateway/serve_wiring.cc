@@ -78,6 +78,9 @@ absl::Status GatewayServer::ConnectCa(const GatewaySettings& c) {
   ca_options.log = [ops](std::string_view line) {
     ops->Notice("ca", line, /*success=*/false);
   };
+  ca_options.log_recovered = [ops](std::string_view line) {
+    ops->Notice("ca", line, /*success=*/true);
+  };
   ca_options.on_rpc = [ops](std::string_view rpc, absl::Duration latency) {
     ops->CaRpc(rpc, latency);
   };
