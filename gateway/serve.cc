@@ -13,6 +13,7 @@
 #include "base/clock.h"
 #include "base/notify.h"
 #include "base/plural.h"
+#include "base/safe_text.h"
 #include "base/status_macros.h"
 #include "gateway/enroll.h"
 #include "gateway/recording_uploader.h"
@@ -506,6 +507,8 @@ int RunServe(const std::string& config_path, const std::string& listen) {
                  std::string(config.status().message()).c_str());
     return 1;
   }
+  // The file's listen, which --listen overrides (for the reload's note).
+  std::string file_listen = config->listen;
   if (!listen.empty()) config->listen = listen;
   GatewayServer::Options options;
   options.config = *config;
@@ -533,7 +536,23 @@ int RunServe(const std::string& config_path, const std::string& listen) {
         base::NotifyReady("config not reloaded; running on the old one");
         continue;
       }
-      if (!listen.empty()) fresh->listen = listen;
+      if (!listen.empty()) {
+        // --listen wins over the file's, at start and at each reload: say
+        // so when the file's changed (it was ignored without a word, while
+        // the log said the config was reloaded).
+        if (fresh->listen != file_listen && fresh->listen != listen) {
+          (*server)->ops().Notice(
+              "gateway",
+              absl::StrCat("SIGHUP: listen \"",
+                           base::EscapeControls(fresh->listen),
+                           "\" in the config is not applied: --listen ", listen,
+                           " overrides it (restart without --listen "
+                           "to use the config's)"),
+              false);
+        }
+        file_listen = fresh->listen;
+        fresh->listen = listen;
+      }
       // Certificates that are due are renewed first, then re-read.
       (*server)->RenewIfDue();
       const absl::Status reloaded = (*server)->Reload(*fresh);

@@ -229,6 +229,26 @@ TEST_F(GatewayOpsE2eTest, SighupPresentsRenewedCertificates) {
       << r.Describe();
 }
 
+// The fixture serves with --listen, which wins over the config's listen at
+// start and at each reload. A SIGHUP after the file's listen changed said
+// only "reloaded:", and the gateway stayed where it was (found by a QA
+// run of operations.md: "the gateway reloads limits, listen, ...").
+TEST_F(GatewayOpsE2eTest, ASighupSaysWhenTheListenFlagOverridesTheConfig) {
+  std::string old;
+  const size_t before =
+      CountInLog("in the config is not applied: --listen 127.0.0.1:");
+  Reload([&](config::GatewayConfig* c) {
+    old = c->listen();
+    c->set_listen("127.0.0.1:1");
+  });
+  EXPECT_EQ(CountInLog("in the config is not applied: --listen 127.0.0.1:"),
+            before + 1)
+      << fixture_->GatewayLog();
+  // Still where --listen put it.
+  EXPECT_EQ(ViaGateway("echo still").exit_code, 0) << fixture_->GatewayLog();
+  Reload([&](config::GatewayConfig* c) { c->set_listen(old); });
+}
+
 // Last: stops the gateway.
 TEST_F(GatewayOpsE2eTest, ZzSigtermDrainsThenEndsSessionsWithAMessage) {
   auto dir = TempDir::Create("gwdrain");
