@@ -80,6 +80,9 @@ ssh::auth::AuthDecision GatewayConnection::DecideJump(
     return RefuseRevokedMeanwhile(st);
   }
   if (absl::Status held = proxy_.AcquireUser(user_); !held.ok()) {
+    // Closed as "limit", as a LOGIN+HOST connection refused by it is (it
+    // was "auth-failed").
+    limit_refused_ = true;
     Log(absl::StrCat("event=auth.denied peer=", peer_, " ", Describe(),
                      " reason=max_sessions_per_user"));
     SendRefusalBanner(absl::StrCat("sallyport: ", held.message(), ".\r\n"));

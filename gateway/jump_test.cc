@@ -221,13 +221,17 @@ class JumpSessionLimitTest : public JumpTest {
   // `ssh -J` as OpenSSH runs it, the jump connection shared
   // (ControlMaster): the first jump's `ssh -W` becomes the master, later
   // ones open their jump channel on it.
-  std::vector<std::string> JumpArgs(const std::string& command) {
+  // With `shared` false, a jump connection of its own.
+  std::vector<std::string> JumpArgs(const std::string& command,
+                                    bool shared = true) {
     std::vector<std::string> hop = testing::SshClientArgs(
         server_->local_endpoint().port(), known_hosts_, key_path_, cert_path_);
-    hop.insert(
-        hop.end(),
-        {"-o", "ControlMaster=auto", "-o", "ControlPath=" + control_path(),
-         "-o", "ControlPersist=60", "-W", "%h:%p", "-l", login_, "127.0.0.1"});
+    if (shared) {
+      hop.insert(hop.end(),
+                 {"-o", "ControlMaster=auto", "-o",
+                  "ControlPath=" + control_path(), "-o", "ControlPersist=60"});
+    }
+    hop.insert(hop.end(), {"-W", "%h:%p", "-l", login_, "127.0.0.1"});
     std::vector<std::string> args = testing::SshClientArgs(
         sshd_->port(), known_hosts_, key_path_, cert_path_);
     args.insert(args.end(), {"-o", "ProxyCommand=" + absl::StrJoin(hop, " "),
@@ -267,6 +271,15 @@ TEST_F(JumpSessionLimitTest, ASecondInnerSessionCountsAgainstTheLimit) {
   EXPECT_TRUE(MetricsHave({"sallyport_gateway_sessions_active 1",
                            "sallyport_gateway_connections 2"}));
   auto second = RunCommand(JumpArgs("echo second"));
+  // A jump connection of its own is refused at its authentication, and
+  // closed as "limit" as a LOGIN+HOST connection is (it was
+  // "auth-failed").
+  auto own = RunCommand(JumpArgs("echo own", /*shared=*/false));
+  ASSERT_TRUE(own.ok()) << own.status();
+  EXPECT_EQ(own->exit_code, 255) << own->Describe();
+  EXPECT_FALSE(absl::StrContains(own->out, "own"));
+  EXPECT_TRUE(absl::StrContains(own->err, "you already have 1 session open"))
+      << own->Describe();
   ASSERT_TRUE(testing::WriteFile(release, "").ok());
   client.join();
   ASSERT_TRUE(second.ok()) << second.status();
@@ -287,7 +300,8 @@ TEST_F(JumpSessionLimitTest, ASecondInnerSessionCountsAgainstTheLimit) {
   // One jump connection carried the three recorded jumps; the CA issued
   // web01's host certificate for the first, the cache served the others.
   EXPECT_TRUE(MetricsHave(
-      {"sallyport_gateway_jump_connections_total 1",
+      {"sallyport_gateway_connections_closed_total{outcome=\"limit\"} 2",
+       "sallyport_gateway_jump_connections_total 1",
        "sallyport_gateway_jumps_total{mode=\"recorded\"} 3",
        "sallyport_gateway_jumps_total{mode=\"passthrough\"} 0",
        "sallyport_gateway_jump_host_certificates_total{source=\"issued\"} 1",
