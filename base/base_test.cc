@@ -293,6 +293,14 @@ TEST(EscapeControlsTest, KeepsTextEscapesControls) {
   EXPECT_EQ(EscapeControls("\xff\\"), "\\xff\\x5c");
 }
 
+// For a message escaped by its author: controls as EscapeControls, the
+// backslash kept.
+TEST(EscapeControlsTest, InAMessageABackslashStays) {
+  EXPECT_EQ(EscapeControlsInMessage("env\\x20prod"), "env\\x20prod");
+  EXPECT_EQ(EscapeControlsInMessage("a\nb\x1b[2K\xff\xe2\x80\xae"),
+            "a\\x0ab\\x1b[2K\\xff\\xe2\\x80\\xae");
+}
+
 // Trojan Source (CVE-2021-42574): a recorded `rm -rf /` followed by RLO
 // and reversed text must not read as something else; each byte of the
 // override is shown.

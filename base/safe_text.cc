@@ -126,13 +126,15 @@ bool IsGraphicCodePoint(char32_t cp) {
   return r == std::begin(kNotGraphic) || cp > (r - 1)->last;
 }
 
-std::string EscapeControls(std::string_view s) {
+namespace {
+
+std::string Escape(std::string_view s, bool backslash) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size();) {
     char32_t cp = 0;
     const size_t len = DecodeUtf8(s, i, &cp);
-    if (len == 0 || !IsGraphicCodePoint(cp) || cp == '\\') {
+    if (len == 0 || !IsGraphicCodePoint(cp) || (backslash && cp == '\\')) {
       const size_t n = len == 0 ? 1 : len;
       for (size_t k = 0; k < n; ++k) {
         absl::StrAppend(
@@ -146,6 +148,14 @@ std::string EscapeControls(std::string_view s) {
     i += len;
   }
   return out;
+}
+
+}  // namespace
+
+std::string EscapeControls(std::string_view s) { return Escape(s, true); }
+
+std::string EscapeControlsInMessage(std::string_view s) {
+  return Escape(s, false);
 }
 
 bool IsValidUtf8(std::string_view s) {

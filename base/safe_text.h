@@ -62,6 +62,12 @@ bool IsGraphicCodePoint(char32_t cp);
 // or hides text, so text a user chose (a recorded command) cannot forge
 // lines, drive the reader's terminal or read differently from what it is.
 std::string EscapeControls(std::string_view s);
+// EscapeControls for a message its author already escaped (a CA's error,
+// which writes a name a user chose as "\x20" for a space): as safe for a
+// terminal, but a backslash stays, so "\x20" is not shown as "\x5cx20".
+// Not exact (a literal "\x1b" reads as an escaped ESC would): for
+// messages, not for stored data.
+std::string EscapeControlsInMessage(std::string_view s);
 bool IsValidUtf8(std::string_view s);
 // Whether `s` is valid UTF-8 whose code points are all graphic
 // (IsGraphicCodePoint): no controls (newlines, escapes, C1), no

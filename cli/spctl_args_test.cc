@@ -63,6 +63,15 @@ TEST(SpctlFailTest, TheCasMessageIsEscaped) {
     EXPECT_FALSE(absl::StrContains(err.str(), "\nspctl: all clear"))
         << err.str();
   }
+  // What the CA escaped itself is shown once, not escaped again (a label
+  // key with a space read "env\x5cx20prod").
+  std::ostringstream out, err;
+  Spctl ctl(out, err);
+  ctl.Fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "label key \"env\\x20prod\" must be ..."),
+           "roles create");
+  EXPECT_EQ(err.str(),
+            "spctl: roles create: label key \"env\\x20prod\" must be ...\n");
 }
 
 // spctl's users, roles, hosts, sessions, audit and certs (access, krl, ca)

@@ -70,9 +70,11 @@ std::unique_ptr<grpc::ClientContext> Spctl::Context(absl::Duration timeout) {
 
 int Spctl::Fail(const grpc::Status& status, absl::string_view what) {
   // The CA's message is escaped: it must not drive the admin's terminal
-  // or forge lines.
+  // or forge lines. Its backslashes stay: the CA writes the names users
+  // chose escaped already ("env\x20prod" was shown "env\x5cx20prod").
   err_ << "spctl: " << what << ": "
-       << base::EscapeControls(base::UnreachableMessage("the CA", cas_, status))
+       << base::EscapeControlsInMessage(
+              base::UnreachableMessage("the CA", cas_, status))
        << "\n";
   switch (status.error_code()) {
     case grpc::StatusCode::NOT_FOUND:
