@@ -185,7 +185,15 @@ void GatewayConnection::StartCommand(Bridge& b, PendingRequest r,
     forced = a.force_command();
   }
   std::string summary;
+  std::optional<Requested> requested;
   if (forced.has_value()) {
+    // What the user asked for, for the audit: an exec's command or a
+    // subsystem's name (a shell has none).
+    requested = Requested{r.type, ""};
+    if (r.type != "shell") {
+      auto s = ssh::connection::ParseStringRequest(r.data);
+      requested->text = s.ok() ? *s : "(unreadable)";
+    }
     r.type = "exec";
     r.data = ssh::connection::SerializeStringRequest(*forced);
     summary = *forced;
@@ -206,13 +214,18 @@ void GatewayConnection::StartCommand(Bridge& b, PendingRequest r,
     summary = *s;
   }
   b.started = true;
-  Log(absl::StrCat("event=channel.start ", Describe(), " channel=", b.down.id(),
-                   " kind=", kind, " command=\"", Safe(summary), "\""));
+  Log(absl::StrCat(
+      "event=channel.start ", Describe(), " channel=", b.down.id(),
+      " kind=", kind, " command=\"", Safe(summary), "\"",
+      requested.has_value()
+          ? absl::StrCat(" forced=true requested_type=", requested->type,
+                         " requested=\"", Safe(requested->text), "\"")
+          : std::string()));
   if (!TapOk(b,
              b.tap->Request(Monotonic(), Direction::kInput, r.type, summary))) {
     return;
   }
-  ReportCommand(b, r.type, kind, summary);
+  ReportCommand(b, r.type, kind, summary, requested);
   Forward(b, std::move(r));
 }
 

@@ -360,6 +360,22 @@ TEST_F(GatewayTest, ARolesForceCommandRunsInsteadOfTheRequested) {
   EXPECT_TRUE(HasLineWith(GatewayLog(),
                           {"event=channel.start", "kind=sftp", "role-forced"}))
       << GatewayLog();
+  // What the user asked for reaches the host only as the forced command's
+  // text, but is audited (it was nowhere): exec.command says what ran and
+  // what was asked for, for the exec and for the subsystem.
+  const std::vector<std::string> events = AuditPayloads("exec.command", 2);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_TRUE(absl::StrContains(
+      events[0],
+      "\"requested_type\":\"exec\",\"requested\":\"echo requested\""))
+      << events[0];
+  EXPECT_TRUE(absl::StrContains(
+      events[1], "\"requested_type\":\"subsystem\",\"requested\":\"sftp\""))
+      << events[1];
+  EXPECT_TRUE(HasLineWith(GatewayLog(),
+                          {"event=channel.start", "forced=true",
+                           "requested_type=exec requested=", "echo requested"}))
+      << GatewayLog();
 }
 
 // The certificate and a role forcing different commands: neither runs,

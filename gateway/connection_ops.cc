@@ -100,16 +100,22 @@ void GatewayConnection::ReportChannelClosed(Bridge& b) {
                             b.ext_dropped_out, b.exit_status, b.exit_signal});
 }
 
-void GatewayConnection::ReportCommand(const Bridge& b, std::string_view type,
-                                      std::string_view kind,
-                                      const std::string& command) {
+void GatewayConnection::ReportCommand(
+    const Bridge& b, std::string_view type, std::string_view kind,
+    const std::string& command, const std::optional<Requested>& requested) {
   const int64_t channel = b.down.id();
   if (type == "exec") {
-    observer().AuditEvent(log_conn_, audit::kEventExecCommand,
-                          {{"channel", channel},
-                           {"host", target_.host},
-                           {"login", target_.login},
-                           {"command", command}});
+    std::vector<base::LogField> fields = {{"channel", channel},
+                                          {"host", target_.host},
+                                          {"login", target_.login},
+                                          {"command", command}};
+    if (requested.has_value()) {
+      // A forced command ran instead: what the user asked for is audited
+      // (it reaches the host only as the forced command's own text).
+      fields.emplace_back("requested_type", requested->type);
+      fields.emplace_back("requested", requested->text);
+    }
+    observer().AuditEvent(log_conn_, audit::kEventExecCommand, fields);
   }
   // scp runs "scp [options] -t|-f PATH" on the host: -t receives (an
   // upload), -f sends (a download). The recorder's rule, so the event and

@@ -528,8 +528,14 @@ class GatewayConnection
   void ReportChannelClosed(Bridge& b);
   // Audit events of a started command: exec.command for an exec, and
   // filetransfer.start for sftp and scp -t/-f (gwev).
+  // `requested`, when a forced command replaced the user's: what the user
+  // asked for (its request type, and its command or subsystem).
+  struct Requested {
+    std::string type, text;
+  };
   void ReportCommand(const Bridge& b, std::string_view type,
-                     std::string_view kind, const std::string& command);
+                     std::string_view kind, const std::string& command,
+                     const std::optional<Requested>& requested);
   void ReportUpstream(bool ok, std::string_view reason);
   void ReportClosed(const absl::Status& why);
   // Payload relayed on `b`; resets the idle clock.
