@@ -156,7 +156,17 @@ int Create(Spctl& ctl, const RoleArgs& a) {
 absl::Status RunEditor(const std::string& path) {
   const char* editor = std::getenv("VISUAL");
   if (editor == nullptr || editor[0] == '\0') editor = std::getenv("EDITOR");
-  if (editor == nullptr || editor[0] == '\0') editor = "vi";
+  if (editor == nullptr || editor[0] == '\0') {
+    // vi without a terminal (a script, a pipe) floods its output with
+    // escape sequences and fails; say what to do instead.
+    if (isatty(STDIN_FILENO) != 1) {
+      return absl::FailedPreconditionError(
+          "no editor: VISUAL and EDITOR are not set and stdin is not a "
+          "terminal for vi; set EDITOR, or pass -f FILE (- for stdin); "
+          "nothing changed");
+    }
+    editor = "vi";
+  }
   const std::string script = absl::StrCat(editor, " \"$1\"");
   std::vector<std::string> argv = {"/bin/sh", "-c", script, "sh", path};
   std::vector<char*> args;

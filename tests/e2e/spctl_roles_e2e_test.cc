@@ -36,6 +36,14 @@ TEST_F(SpctlUsersTest, RoleFilesAreReadFromStdinWithDashF) {
   ASSERT_TRUE(edit.ok()) << edit.Describe();
   EXPECT_TRUE(absl::StrContains(env_->Spctl({"roles", "show", "dev"}).out,
                                 "- \"ops\""));
+  // No editor set and no terminal: refused, saying what to do (it ran vi,
+  // which flooded the output with escapes and failed).
+  auto no_editor = env_->Spctl({"roles", "edit", "dev"}, "admin",
+                               {{"EDITOR", ""}, {"VISUAL", ""}});
+  EXPECT_EQ(no_editor.exit_code, 1) << no_editor.Describe();
+  EXPECT_EQ(no_editor.out, "");
+  EXPECT_TRUE(absl::StrContains(no_editor.err, "set EDITOR, or pass -f FILE"))
+      << no_editor.Describe();
   // Bad YAML on stdin is named as stdin, with its line.
   auto bad = env_->Spctl({"roles", "create", "-f", "-"}, "admin", {},
                          "name: x\nlogins: [a]\nlogns: [b]\n");
