@@ -86,9 +86,10 @@ struct ChannelBridge {
   // bytes each way, for the close event.
   bool dropped_ext_input = false, dropped_ext_output = false;
   uint64_t ext_dropped_in = 0, ext_dropped_out = 0;
-  // The host's exit-status (a number) or exit-signal (its name), as
-  // recorded, for the close event; empty until it sends one.
-  std::string exit_status, exit_signal;
+  // The host's exit-status or exit-signal (its name), as recorded, for
+  // the close event; none until it sends one.
+  std::optional<uint32_t> exit_status;
+  std::string exit_signal;
   // Record before forward (issue 14): what waits for the recorder.
   RecordingGate gate;
 };

@@ -362,7 +362,10 @@ void GatewayConnection::OnUpstreamRequest(Channel ch, std::string_view type,
   std::string summary;
   if (type == "exit-status") {
     auto code = ssh::connection::ParseExitStatus(data);
-    if (code.ok()) summary = b->exit_status = absl::StrCat(*code);
+    if (code.ok()) {
+      b->exit_status = *code;
+      summary = absl::StrCat(*code);
+    }
   } else if (type == "exit-signal") {
     auto sig = ssh::connection::ExitSignal::Parse(data);
     if (sig.ok()) summary = b->exit_signal = sig->signal;

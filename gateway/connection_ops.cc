@@ -73,7 +73,6 @@ void GatewayConnection::ReportAuth(bool allowed, std::string_view code) {
   d.serial = cert_serial_;
   d.ca_fingerprint = ca_fingerprint_;
   d.reason = std::string(code);
-  d.jump_only = allowed && mode_ == Mode::kJump;
   if (allowed) d.at = session_started_;
   observer().AuthDecision(log_conn_, d);
 }

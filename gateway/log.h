@@ -63,8 +63,10 @@ struct LogConnection {
   std::string peer;          // "ip:port" of the client
   std::string user;          // the certificate's key id, once authenticated
   std::string session = {};  // the session id (as in audit records)
-  // An authenticated jump-only connection (`ssh -J gateway`'s): no session
-  // to a host of its own, so not in sessions_active; not a field of lines.
+  // An authenticated jump-only connection (`ssh -J gateway`'s: a login
+  // without a host, direct-tcpip only): no session to a host of its own, so
+  // counted in jump_connections, not in sessions_active; not a field of
+  // lines.
   bool jump_only = false;
 };
 
@@ -77,9 +79,6 @@ struct LogAuthDecision {
   uint64_t serial = 0;         // of the certificate
   std::string ca_fingerprint;  // SHA256:... of the signing CA
   std::string reason;          // a stable refusal code, or empty
-  // An allowed jump-only connection (`ssh -J gateway`'s: a login without
-  // a host, direct-tcpip only), for the metrics; not a field of the line.
-  bool jump_only = false;
   // An allowed one: the session's start (session.start's `at`, and the
   // recording's started_at). InfinitePast: now.
   absl::Time at = absl::InfinitePast();

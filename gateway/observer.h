@@ -11,6 +11,8 @@
 #define SALLYPORT_GATEWAY_OBSERVER_H_
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -59,7 +61,8 @@ std::string_view SessionEndReason(std::string_view outcome);
 struct ChannelBytes {
   uint64_t in = 0, out = 0;
   uint64_t ext_dropped_in = 0, ext_dropped_out = 0;
-  std::string exit_status = "", exit_signal = "";
+  std::optional<uint32_t> exit_status = std::nullopt;
+  std::string exit_signal = "";
 };
 
 class ProxyObserver {

@@ -4,7 +4,7 @@
 #include <utility>
 #include <variant>
 
-#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "audit/events.h"
 
 namespace sallyport::gateway {
@@ -197,7 +197,7 @@ void GatewayOps::AuthDecision(const LogConnection& c,
     // A jump-only connection carries others' sessions (its recorded jumps
     // are inner connections, each counted at its own authentication) or
     // passthrough relays: it is counted as a jump connection only.
-    if (d.jump_only) {
+    if (c.jump_only) {
       metrics_.jump_connections.Inc();
     } else {
       metrics_.sessions_active.Add(1);
@@ -260,10 +260,11 @@ void GatewayOps::ChannelRefused(const LogConnection& c, const LogChannel& ch,
 void GatewayOps::ChannelClosed(const LogConnection& c, const LogChannel& ch,
                                const ChannelBytes& bytes) {
   metrics_.channels_open.Add(-1);
-  log()->ChannelClosed(c, ch, bytes.in, bytes.out,
-                       bytes.exit_signal.empty()
-                           ? bytes.exit_status
-                           : "signal " + bytes.exit_signal);
+  log()->ChannelClosed(
+      c, ch, bytes.in, bytes.out,
+      !bytes.exit_signal.empty()      ? "signal " + bytes.exit_signal
+      : bytes.exit_status.has_value() ? absl::StrCat(*bytes.exit_status)
+                                      : std::string());
   const bool forward = IsPortForward(ch.kind);
   std::vector<base::LogField> fields = {{"channel", int64_t{ch.id}}};
   if (forward) {
@@ -279,9 +280,8 @@ void GatewayOps::ChannelClosed(const LogConnection& c, const LogChannel& ch,
   fields.push_back(
       {"ext_dropped_bytes_out", static_cast<int64_t>(bytes.ext_dropped_out)});
   // How the command ended, when the host said.
-  int64_t code = 0;
-  if (absl::SimpleAtoi(bytes.exit_status, &code)) {
-    fields.push_back({"exit_status", code});
+  if (bytes.exit_status.has_value()) {
+    fields.push_back({"exit_status", int64_t{*bytes.exit_status}});
   }
   if (!bytes.exit_signal.empty()) {
     fields.push_back({"exit_signal", bytes.exit_signal});

@@ -110,12 +110,10 @@ TEST_F(GatewayOpsTest, GaugesFollowOpenSessionsAndChannels) {
   // connections, each a session): opened and closed, the gauge stays.
   LogConnection jump{9, "127.0.0.1:5002", "", "s3"};
   ops_.ConnectionOpened(jump);
-  LogAuthDecision jump_auth{true, "root", "", "publickey", "alice", 3, "", ""};
-  jump_auth.jump_only = true;
-  ops_.AuthDecision(jump, jump_auth);
+  jump.jump_only = true;  // as the connection marks it at its authentication
+  ops_.AuthDecision(jump, {true, "root", "", "publickey", "alice", 3, "", ""});
   EXPECT_TRUE(
       absl::StrContains(Render(), "sallyport_gateway_sessions_active 1\n"));
-  jump.jump_only = true;  // as the connection marks it
   ops_.ConnectionClosed(jump, kOutcomeOk, absl::Seconds(1), 0, 0, "");
   m = Render();
   EXPECT_TRUE(absl::StrContains(m, "sallyport_gateway_sessions_active 1\n"))
