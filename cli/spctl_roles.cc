@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "base/safe_text.h"
 #include "base/yaml_proto.h"
+#include "ca/rbac/selector_match.h"
 #include "cli/sp_home.h"
 #include "cli/spctl.h"
 
@@ -85,8 +86,16 @@ std::string Selectors(
     for (const auto& [k, v] : labels) {
       terms.push_back(LabelText(k, v));
     }
+    // The globs are alternatives (a host matches one of them): one glob
+    // as is, several in braces as a shell writes alternatives,
+    // "env=prod+{web*,db*}". Joined with '+' they read as "all of".
+    std::vector<std::string> globs;
     for (const std::string& g : h.name_globs()) {
-      terms.push_back(base::EscapeControls(g));
+      globs.push_back(base::EscapeControls(g));
+    }
+    if (globs.size() == 1) terms.push_back(globs[0]);
+    if (globs.size() > 1) {
+      terms.push_back(absl::StrCat("{", absl::StrJoin(globs, ","), "}"));
     }
     // A selector without terms selects every host.
     parts.push_back(terms.empty() ? "(all)" : absl::StrJoin(terms, "+"));
@@ -131,6 +140,38 @@ std::variant<std::optional<pb::Role>, int> Current(Spctl& ctl,
   return std::optional<pb::Role>(role);
 }
 
+// After a role was created or changed: a role with host selectors that
+// select no host of the inventory lets its users reach nothing, which
+// `roles ls` does not show (a label typo, a glob for another naming
+// scheme). Says so on stderr; the role stays as applied (hosts may be
+// added later). A role without selectors (auditor, login) is meant so.
+void WarnIfSelectsNoHost(Spctl& ctl, const pb::Role& role) {
+  if (role.hosts().empty()) return;
+  size_t hosts = 0;
+  bool selected = false;
+  if (CallEveryPage(
+          ctl, ctl.Admin(), &Stub::ListHosts, pb::ListHostsRequest(),
+          absl::StrCat("checking the hosts role ", role.name(), " selects"),
+          [&](const pb::ListHostsResponse& page) {
+            hosts += page.hosts_size();
+            for (const pb::Host& h : page.hosts()) {
+              for (const pb::HostSelector& s : role.hosts()) {
+                selected = selected || ca::rbac::SelectorMatchesParts(
+                                           s.labels(), s.name_globs(), h.name(),
+                                           h.labels());
+              }
+            }
+          })) {
+    return;
+  }
+  if (selected) return;
+  ctl.err() << "spctl: warning: role " << base::EscapeControls(role.name())
+            << " selects none of the " << hosts
+            << (hosts == 1 ? " host" : " hosts")
+            << " in the inventory: its users reach no host until one "
+               "matches its labels and name_globs (`spctl hosts ls`)\n";
+}
+
 int Create(Spctl& ctl, const RoleArgs& a) {
   absl::StatusOr<pb::Role> role = LoadRole(a.file);
   if (!role.ok()) return ctl.Error(role.status().message());
@@ -148,6 +189,7 @@ int Create(Spctl& ctl, const RoleArgs& a) {
     return *rc;
   }
   if (!ctl.Structured(out)) ctl.out() << "Created role " << out.name() << "\n";
+  WarnIfSelectsNoHost(ctl, out);
   return kExitOk;
 }
 
@@ -273,6 +315,7 @@ int Edit(Spctl& ctl, const RoleArgs& a) {
   }
   drop_edit();
   if (!ctl.Structured(out)) ctl.out() << "Updated role " << a.name << "\n";
+  WarnIfSelectsNoHost(ctl, out);
   return kExitOk;
 }
 

@@ -36,6 +36,35 @@ TEST_F(SpctlUsersTest, RoleFilesAreReadFromStdinWithDashF) {
   ASSERT_TRUE(edit.ok()) << edit.Describe();
   EXPECT_TRUE(absl::StrContains(env_->Spctl({"roles", "show", "dev"}).out,
                                 "- \"ops\""));
+  // The inventory is empty: created and edited, dev selects no host, and
+  // spctl says so (roles ls did not); with a host it selects, it does not.
+  const std::string none =
+      "spctl: warning: role dev selects none of the 0 hosts in the "
+      "inventory";
+  EXPECT_TRUE(absl::StrContains(created.err, none)) << created.Describe();
+  EXPECT_TRUE(absl::StrContains(edit.err, none)) << edit.Describe();
+  ASSERT_TRUE(env_->Spctl({"hosts", "add", "db01", "--address", "127.0.0.1",
+                           "--label", "env=prod"})
+                  .ok());
+  edited.replace(edited.find("ops"), 3, "dba");
+  auto unselected =
+      env_->Spctl({"roles", "edit", "dev", "-f", "-"}, "admin", {}, edited);
+  EXPECT_TRUE(unselected.ok()) << unselected.Describe();
+  EXPECT_TRUE(absl::StrContains(
+      unselected.err, "role dev selects none of the 1 host in the inventory"))
+      << unselected.Describe();
+  ASSERT_TRUE(
+      env_->Spctl({"hosts", "add", "web07", "--address", "127.0.0.1"}).ok());
+  edited.replace(edited.find("dba"), 3, "ops");
+  auto selected =
+      env_->Spctl({"roles", "edit", "dev", "-f", "-"}, "admin", {}, edited);
+  EXPECT_TRUE(selected.ok()) << selected.Describe();
+  EXPECT_EQ(selected.err, "");
+  // A role without selectors (an auditor's) is meant to select no host.
+  auto no_hosts = env_->Spctl({"roles", "create", "-f", "-"}, "admin", {},
+                              "name: audit-only\nlogins: [x]\n");
+  EXPECT_TRUE(no_hosts.ok()) << no_hosts.Describe();
+  EXPECT_EQ(no_hosts.err, "");
   // No editor set and no terminal: refused, saying what to do (it ran vi,
   // which flooded the output with escapes and failed).
   auto no_editor = env_->Spctl({"roles", "edit", "dev"}, "admin",

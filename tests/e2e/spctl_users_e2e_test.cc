@@ -49,7 +49,17 @@ TEST_F(SpctlUsersTest, AddedUserBoundToRoleLogsInWithTheRolesPrincipals) {
                            env_->WriteFile("nohost.yaml",
                                            "name: nohost\nlogins: [x]\n")})
                   .ok());
+  // Several name globs are alternatives: in braces, not joined with the
+  // '+' that joins what must all match.
+  ASSERT_TRUE(env_->Spctl({"roles", "create", "-f",
+                           env_->WriteFile("globs.yaml",
+                                           "name: globs\nlogins: [x]\n"
+                                           "hosts: [{labels: {env: prod}, "
+                                           "name_globs: [web*, db*]}]\n")})
+                  .ok());
   auto roles = env_->Spctl({"roles", "ls"});
+  EXPECT_TRUE(absl::StrContains(roles.out, " env=prod+{web*,db*} "))
+      << roles.out;
   EXPECT_TRUE(
       std::regex_search(roles.out, std::regex(R"(\nany\s+x\s+\(all\)\s)")))
       << roles.out;
