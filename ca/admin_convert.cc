@@ -290,6 +290,13 @@ absl::StatusOr<storage::Host> HostFromProto(const pb::Host& host) {
       ValidateShownText("host key", out.host_key, storage::kMaxTextBytes));
   // A pinned key the gateway could never compare with anything would fail
   // every connection to the host; refuse it now, when the admin is there.
+  if (out.trust == storage::HostTrust::kPinnedKey && out.host_key.empty()) {
+    return absl::InvalidArgumentError(
+        "host key: trust pinned-key needs the host's public key (an OpenSSH "
+        "public key line, e.g. the host's "
+        "/etc/ssh/ssh_host_ed25519_key.pub; "
+        "spctl: --host-key FILE)");
+  }
   if (out.trust == storage::HostTrust::kPinnedKey || !out.host_key.empty()) {
     absl::StatusOr<ssh::crypto::PublicKey> key =
         ssh::crypto::PublicKey::FromAuthorizedKeysLine(out.host_key);

@@ -77,6 +77,12 @@ TEST(AdminNamesTest, HostsWithInvalidNamesAddressesOrKeysAreRefused) {
   pinned.set_name("web03");
   pinned.set_address("fd00::3");
   pinned.set_trust("pinned-key");
+  // Pinned to no key: says what to give.
+  const grpc::Status no_key = create(pinned);
+  EXPECT_EQ(no_key.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(absl::StrContains(no_key.error_message(),
+                                "trust pinned-key needs the host's public key"))
+      << no_key.error_message();
   pinned.set_host_key("garbage key");
   const grpc::Status bad_key = create(pinned);
   EXPECT_EQ(bad_key.error_code(), StatusCode::INVALID_ARGUMENT);

@@ -6,11 +6,14 @@
 // spctl_sessions_export.cc.
 #include "cli/spctl_sessions.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -275,9 +278,25 @@ bool Shows(const av::RecordingRecord& r, bool chosen) {
   return IsOutput(r) || (chosen && HasSize(r));
 }
 
-int NoTerminalOutput(Spctl& ctl, const RecordingHead& head, int channel,
+int NoTerminalOutput(Spctl& ctl, const RecordingHead& head,
+                     const std::deque<Channel>& channels, int channel,
                      absl::string_view verb) {
   const std::string id = base::EscapeControls(head.session.session_id());
+  // A channel the session never had is another mistake than one that
+  // printed nothing: name the ones it had.
+  if (channel >= 0 &&
+      std::none_of(channels.begin(), channels.end(),
+                   [&](const Channel& c) { return c.index == channel; })) {
+    std::vector<int> indices;
+    for (const Channel& c : channels) indices.push_back(c.index);
+    return ctl.Error(
+        absl::StrCat("session ", id, " has no channel ", channel,
+                     indices.empty()
+                         ? std::string(" (it has no channels)")
+                         : absl::StrCat(" (its channels: ",
+                                        ChannelIndices(indices), ")")),
+        kExitNotFound);
+  }
   return ctl.Error(absl::StrCat(
       channel >= 0 ? absl::StrCat("channel ", channel, " of session ")
                    : std::string("session "),

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
@@ -95,8 +96,10 @@ int WarnIfBroken(Spctl& ctl, const RecordingHead& head,
 bool Shows(const audit::v1::RecordingRecord& r, bool chosen);
 
 // The error of `verb` (play, export) when nothing it would show Shows:
-// channel `channel` (-1: the session) printed nothing that was recorded.
-int NoTerminalOutput(Spctl& ctl, const RecordingHead& head, int channel,
+// channel `channel` (-1: the session) printed nothing that was recorded,
+// or (exit 3) the session has no channel `channel` among `channels`.
+int NoTerminalOutput(Spctl& ctl, const RecordingHead& head,
+                     const std::deque<Channel>& channels, int channel,
                      absl::string_view verb);
 
 }  // namespace sallyport::cli

@@ -221,7 +221,7 @@ int Export(Spctl& ctl, const SessionArgs& a, const ReadRecordsFn& read) {
   if (std::none_of(targets.begin(), targets.end(),
                    [](const auto& t) { return t.second->cast->shows(); })) {
     if (not_exported > 0) return several_channels();
-    return NoTerminalOutput(ctl, head, a.channel, "export");
+    return NoTerminalOutput(ctl, head, tracker.channels(), a.channel, "export");
   }
   for (auto& [index, t] : targets) {
     t->cast->Finish();

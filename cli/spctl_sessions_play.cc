@@ -156,7 +156,8 @@ int Play(Spctl& ctl, const SessionArgs& a, const ReadRecordsFn& read) {
     PlayingOnTerminal on_terminal(ctl);
     if (auto rc = read(&head, on_record)) return *rc;
   }
-  if (playing < 0) return NoTerminalOutput(ctl, head, a.channel, "play");
+  if (playing < 0)
+    return NoTerminalOutput(ctl, head, tracker.channels(), a.channel, "play");
   if (a.channel < 0) {
     // Several channels (ControlMaster, Ansible, VS Code): say that this
     // was one of them.

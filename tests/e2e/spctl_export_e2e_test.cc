@@ -304,6 +304,15 @@ TEST_F(SpctlAuditTest, ExportRefusesWhatPlayRefusesAsNoTerminalOutput) {
                                  prefix + ".0.cast.partial"}) {
       EXPECT_NE(access(f.c_str(), F_OK), 0) << f;
     }
+    // A channel the session never had: not found, and which it had (it
+    // said the channel had no terminal output, as if it existed).
+    for (const char* verb : {"play", "export"}) {
+      RunResult r = env_->Spctl({"sessions", verb, id, "--channel", "5"});
+      EXPECT_EQ(r.exit_code, 3) << r.Describe();
+      EXPECT_EQ(r.out, "");
+      EXPECT_EQ(r.err, absl::StrCat("spctl: session ", id,
+                                    " has no channel 5 (its channels: 0)\n"));
+    }
   }
 }
 
