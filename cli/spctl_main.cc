@@ -21,8 +21,9 @@ int main(int argc, char** argv) {
       "Environment:\n"
       "  SALLYPORT_HOME  where `sp login` keeps the login spctl uses (default "
       "~/.sallyport)\n"
-      "Exit codes: 0 ok, 1 error, 2 usage (a bad command line, or a value "
-      "the CA refused as invalid), 3 not found, 4 denied (not an admin, or "
+      "Exit codes: 0 ok, 1 error, 2 usage (a bad command line, a role file "
+      "that does not parse, or a value the CA refused as invalid), 3 not "
+      "found, 4 denied (not an admin, or "
       "`access check` said deny)");
   std::string format = "table";
   // Accepted before or after the verb (`spctl users ls --output json`).

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/files.h"
 #include "base/safe_text.h"
 #include "base/yaml_proto.h"
 #include "ca/rbac/selector_match.h"
@@ -108,12 +109,22 @@ std::string Selectors(
 // The output-only created_at and updated_at are read (as RFC 3339 times)
 // and dropped, so what `roles show` printed can be fed back to `roles edit
 // -f` and `roles create -f`; they are not the admin's to set.
+// A file that cannot be read is kFailedPrecondition (ReadTextFileOrPipe's
+// message); what it holds, kInvalidArgument (FileMistakeExit).
 absl::StatusOr<pb::Role> LoadRole(const std::string& path) {
   pb::Role role;
   const bool from_stdin = path == "-";
-  absl::Status st = from_stdin
-                        ? base::YamlStreamToProto(std::cin, "stdin", &role)
-                        : base::YamlFileToProto(path, &role);
+  absl::Status st;
+  if (from_stdin) {
+    st = base::YamlStreamToProto(std::cin, "stdin", &role);
+  } else {
+    // Role files are small; the YAML reader's own limit is 1 MiB too.
+    absl::StatusOr<std::string> text = base::ReadTextFileOrPipe(path, 1 << 20);
+    if (!text.ok()) {
+      return absl::FailedPreconditionError(text.status().message());
+    }
+    st = base::YamlToProto(*text, path, &role);
+  }
   if (!st.ok()) return st;
   role.clear_created_at();
   role.clear_updated_at();
@@ -122,6 +133,14 @@ absl::StatusOr<pb::Role> LoadRole(const std::string& path) {
         absl::StrCat(from_stdin ? "stdin" : path, ": the role needs a name"));
   }
   return role;
+}
+
+// A role file's mistakes (YAML, unknown keys, no name) are invalid input,
+// as the values the CA refuses are: exit 2 for both (they were 1 and 2).
+// A file that cannot be read is an error (1).
+int FileMistakeExit(const absl::Status& st) {
+  return st.code() == absl::StatusCode::kInvalidArgument ? kExitUsage
+                                                         : kExitError;
 }
 
 // nullopt when the role does not exist, an exit code on other errors.
@@ -174,7 +193,9 @@ void WarnIfSelectsNoHost(Spctl& ctl, const pb::Role& role) {
 
 int Create(Spctl& ctl, const RoleArgs& a) {
   absl::StatusOr<pb::Role> role = LoadRole(a.file);
-  if (!role.ok()) return ctl.Error(role.status().message());
+  if (!role.ok()) {
+    return ctl.Error(role.status().message(), FileMistakeExit(role.status()));
+  }
   if (a.dry_run) {
     auto cur = Current(ctl, role->name());
     if (auto* rc = std::get_if<int>(&cur)) return *rc;
@@ -264,14 +285,19 @@ int Edit(Spctl& ctl, const RoleArgs& a) {
   const std::string kept = absl::StrCat("your edit is kept in ", path,
                                         ": fix it, then `spctl roles edit ",
                                         a.name, " -f ", path, "`");
-  auto refused = [&](const std::string& why) {
-    return ctl.Error(temp.empty() ? why : absl::StrCat(why, "\n", kept));
+  auto refused = [&](const std::string& why, int exit_code = kExitError) {
+    return ctl.Error(temp.empty() ? why : absl::StrCat(why, "\n", kept),
+                     exit_code);
   };
   absl::StatusOr<pb::Role> role = LoadRole(path);
-  if (!role.ok()) return refused(std::string(role.status().message()));
+  if (!role.ok()) {
+    return refused(std::string(role.status().message()),
+                   FileMistakeExit(role.status()));
+  }
   if (role->name() != a.name) {
     return refused(absl::StrCat("the file names role ", role->name(), ", not ",
-                                a.name, " (renaming is not supported)"));
+                                a.name, " (renaming is not supported)"),
+                   kExitUsage);
   }
   const std::string after = EditableYaml(WithCaDefaults(*role));
   if (a.dry_run) {

@@ -76,11 +76,11 @@ TEST_F(SpctlUsersTest, RoleFilesAreReadFromStdinWithDashF) {
   // Bad YAML on stdin is named as stdin, with its line.
   auto bad = env_->Spctl({"roles", "create", "-f", "-"}, "admin", {},
                          "name: x\nlogins: [a]\nlogns: [b]\n");
-  EXPECT_EQ(bad.exit_code, 1) << bad.Describe();
+  EXPECT_EQ(bad.exit_code, 2) << bad.Describe();
   EXPECT_TRUE(absl::StrContains(bad.err, "stdin:3: unknown key 'logns'"))
       << bad.err;
   auto empty = env_->Spctl({"roles", "create", "-f", "-"});
-  EXPECT_EQ(empty.exit_code, 1) << empty.Describe();
+  EXPECT_EQ(empty.exit_code, 2) << empty.Describe();
   EXPECT_TRUE(absl::StrContains(empty.err, "stdin: the role needs a name"))
       << empty.err;
 }
@@ -182,7 +182,7 @@ TEST_F(SpctlUsersTest, WhatRolesShowPrintsIsARoleFile) {
   const std::string bad = env_->WriteFile(
       "bad-time.yaml", "name: dev3\nlogins: [a]\ncreated_at: yesterday\n");
   auto refused = env_->Spctl({"roles", "create", "-f", bad});
-  EXPECT_EQ(refused.exit_code, 1) << refused.Describe();
+  EXPECT_EQ(refused.exit_code, 2) << refused.Describe();
   EXPECT_TRUE(absl::StrContains(
       refused.err, bad + ":3: 'created_at': expected an RFC 3339 time"))
       << refused.err;

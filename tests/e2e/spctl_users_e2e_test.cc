@@ -133,7 +133,7 @@ TEST_F(SpctlUsersTest, AddedUserBoundToRoleLogsInWithTheRolesPrincipals) {
   // deleted with the temporary file), and its path is named.
   auto broken = env_->Spctl({"roles", "edit", "dev"}, "admin",
                             {{"EDITOR", "sed -i s/max_ttl:/max_tt:/"}});
-  EXPECT_EQ(broken.exit_code, 1) << broken.Describe();
+  EXPECT_EQ(broken.exit_code, 2) << broken.Describe();
   std::smatch kept;
   ASSERT_TRUE(std::regex_search(broken.err, kept,
                                 std::regex(R"(your edit is kept in (\S+):)")))
@@ -142,7 +142,7 @@ TEST_F(SpctlUsersTest, AddedUserBoundToRoleLogsInWithTheRolesPrincipals) {
       sallyport::testing::ReadFileOrEmpty(kept[1].str()), "max_tt:"))
       << kept[1].str();
   auto fixed = env_->Spctl({"roles", "edit", "dev", "-f", kept[1].str()});
-  EXPECT_EQ(fixed.exit_code, 1) << fixed.Describe();  // still the typo
+  EXPECT_EQ(fixed.exit_code, 2) << fixed.Describe();  // still the typo
 
   // Another admin changes the role while this edit is open in $EDITOR: the
   // edit is refused, not applied over their change (it replaced it), and
@@ -280,17 +280,18 @@ TEST_F(SpctlUsersTest, BadInputGetsClearErrors) {
   auto bind = env_->Spctl({"bindings", "add", "nobody", "login"});
   EXPECT_EQ(bind.exit_code, 3) << bind.Describe();
 
-  // Bad YAML: file name and line number of the bad key.
+  // Bad YAML: file name and line number of the bad key; exit 2, as for a
+  // value the CA refuses (it was 1).
   const std::string bad = env_->WriteFile(
       "bad.yaml", "name: x\nlogins: [a]\nlogns: [b]\nchannels: [shell]\n");
   auto r = env_->Spctl({"roles", "create", "-f", bad});
-  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_EQ(r.exit_code, 2) << r.Describe();
   EXPECT_TRUE(absl::StrContains(r.err, bad + ":3: unknown key 'logns'"))
       << r.err;
   const std::string broken =
       env_->WriteFile("broken.yaml", "name: x\nlogins: [a\n");
   r = env_->Spctl({"roles", "create", "-f", broken});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(std::regex_search(r.err, std::regex(broken + R"(:\d+)")))
       << r.err;
   // A file given by flag that cannot be read: named, with the reason (a
