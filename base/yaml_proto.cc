@@ -15,6 +15,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "base/files.h"
 #include "base/safe_text.h"
@@ -49,9 +50,7 @@ class Converter {
     if (depth > kMaxDepth) return Error(node, path, "nested too deeply");
     RETURN_IF_ERROR(Spend(node, path, kNodeCost));
     if (!node.IsMap()) {
-      return Error(node, path,
-                   absl::StrCat("expected a mapping for ",
-                                msg->GetDescriptor()->full_name()));
+      return Error(node, path, "expected a mapping (KEY: VALUE lines)");
     }
     const Descriptor* desc = msg->GetDescriptor();
     std::set<std::string> seen;
@@ -67,9 +66,18 @@ class Converter {
       }
       const FieldDescriptor* field = desc->FindFieldByName(name);
       if (field == nullptr) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(source_, ":", key.Mark().line + 1, ": unknown key '",
-                         SafeText(name, 64), "' in ", desc->full_name()));
+        // Where, and what the key may have been meant as: a user does not
+        // know the .proto type name this named ("in
+        // sallyport.config.GatewayLimits").
+        std::vector<std::string> known;
+        for (int i = 0; i < desc->field_count(); ++i) {
+          known.push_back(desc->field(i)->name());
+        }
+        return absl::InvalidArgumentError(absl::StrCat(
+            source_, ":", key.Mark().line + 1, ": unknown key '",
+            SafeText(name, 64), "'",
+            path.empty() ? "" : absl::StrCat(" in '", path, "'"),
+            " (the keys there: ", absl::StrJoin(known, ", "), ")"));
       }
       const YAML::Node value = it->second;
       if (value.IsNull()) continue;

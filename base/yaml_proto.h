@@ -2,7 +2,9 @@
 // field names, mappings are messages, sequences are repeated fields. Strict:
 // an unknown key, a duplicate key, a value of the wrong kind or out of range
 // is an error naming the key path and its line, e.g.
-//   "ca.yaml:7: unknown key 'lisen' in sallyport.config.CaConfig"
+//   "ca.yaml:7: unknown key 'lisen' (the keys there: listen, ...)"
+//   "gateway.yaml:9: unknown key 'max_startup' in 'limits' (the keys
+//   there: max_startups, ...)"
 //
 // Supported field types: string, bool (true/false), int32/int64/uint32/
 // uint64 (decimal), double, enums (by value name), nested messages,

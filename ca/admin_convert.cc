@@ -196,11 +196,13 @@ absl::StatusOr<storage::Role> RoleFromProto(const pb::Role& role) {
   const absl::Duration ttl = FromDurationProto(role.max_ttl());
   out.max_ttl = ttl == absl::ZeroDuration() ? absl::Hours(8) : ttl;
   // As `sp login --ttl`: a certificate shorter than a minute would expire
-  // before its user could use it.
-  if (out.max_ttl > absl::ZeroDuration() && out.max_ttl < kMinRoleMaxTtl) {
+  // before its user could use it. Both bounds in one message (a negative
+  // or too long one said "must be in (0, 366 days]", from the store).
+  if (out.max_ttl < kMinRoleMaxTtl || out.max_ttl > kMaxRoleMaxTtl) {
     return absl::InvalidArgumentError(absl::StrCat(
         "role max_ttl must be at least ", absl::FormatDuration(kMinRoleMaxTtl),
-        " (it is ", absl::FormatDuration(out.max_ttl), ")"));
+        " and at most 366 days (", absl::FormatDuration(kMaxRoleMaxTtl),
+        "); it is ", absl::FormatDuration(out.max_ttl)));
   }
   if (!role.record().empty()) {
     std::optional<storage::RecordMode> mode =

@@ -30,8 +30,10 @@ inline constexpr size_t kMaxLabelValueBytes = 256;
 // must bring them within.
 inline constexpr size_t kMaxHostLabels = 64;
 inline constexpr size_t kMaxHostLabelBytes = 8192;
-// The shortest role max_ttl (as the shortest `sp login --ttl`).
+// The shortest role max_ttl (as the shortest `sp login --ttl`) and the
+// longest (storage::Role::Validate's bound).
 inline constexpr absl::Duration kMinRoleMaxTtl = absl::Minutes(1);
+inline constexpr absl::Duration kMaxRoleMaxTtl = absl::Hours(24 * 366);
 
 void UserToProto(const storage::User& user,
                  const storage::Credentials* credentials, admin::v1::User* out);

@@ -214,8 +214,13 @@ TEST(AdminNamesTest, RolesAndLabelsWithInvalidNamesAreRefused) {
          (*r.add_deny()->add_hosts()->mutable_labels())["-"] = "x";
        }},
   };
-  cases.push_back({"role max_ttl",
-                   [](pb::Role& r) { r.mutable_max_ttl()->set_seconds(1); }});
+  // Too short, negative and too long: one wording with both bounds.
+  for (int64_t seconds : {int64_t{1}, int64_t{-3600}, int64_t{367} * 86400}) {
+    cases.push_back({"role max_ttl must be at least 1m and at most 366 days",
+                     [seconds](pb::Role& r) {
+                       r.mutable_max_ttl()->set_seconds(seconds);
+                     }});
+  }
   cases.push_back({"unknown channel kind",
                    [](pb::Role& r) { r.add_channels("sh\x1b[2Jell"); }});
   for (const Case& c : cases) {

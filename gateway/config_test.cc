@@ -144,14 +144,19 @@ TEST(GatewayConfigTest, UnknownKeysAreRefusedWithTheirLine) {
   absl::StatusOr<GatewaySettings> s =
       Parse(absl::StrCat(Minimal(), "lisen: 127.0.0.1:22\n"));
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().message(),
-            "gateway.yaml:3: unknown key 'lisen' in "
-            "sallyport.config.GatewayConfig");
+  // Named where it is and with the keys that are known there, not with
+  // the .proto type's name ("in sallyport.config.GatewayLimits").
+  EXPECT_TRUE(absl::StartsWith(s.status().message(),
+                               "gateway.yaml:3: unknown key 'lisen' (the keys "
+                               "there: listen, "))
+      << s.status();
+  EXPECT_FALSE(absl::StrContains(s.status().message(), "sallyport."));
   s = Parse(absl::StrCat(Minimal(), "limits:\n  max_startup: 1\n"));
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().message(),
-            "gateway.yaml:4: unknown key 'max_startup' in "
-            "sallyport.config.GatewayLimits");
+  EXPECT_TRUE(absl::StartsWith(s.status().message(),
+                               "gateway.yaml:4: unknown key 'max_startup' in "
+                               "'limits' (the keys there: max_startups, "))
+      << s.status();
   s = Parse(absl::StrCat(Minimal(), "threads: many\n"));
   ASSERT_FALSE(s.ok());
   EXPECT_TRUE(absl::StrContains(s.status().message(), "gateway.yaml:3:"))
