@@ -37,6 +37,25 @@ int Hex(char c) {
 
 // The string in an event line "[t, "code", "data"]\n" (the shared escaper
 // writes \" \\ and \u00XX, nothing else).
+// The CSI whose parameters start at `at` in the replay (controls a
+// terminal executes inside it skipped, as it skips them) does not end in
+// a final byte that makes the terminal answer: DSR (n), DA (c),
+// DECREQTPARM (x).
+void RequireNoQuery(std::string_view replay, size_t at) {
+  size_t j = at;
+  while (j < replay.size()) {
+    const auto e = static_cast<unsigned char>(replay[j]);
+    const bool inside = (e < 0x20 && e != 0x18 && e != 0x1a && e != 0x1b) ||
+                        e == 0x7f || (e >= 0x20 && e <= 0x3F);
+    if (!inside) break;
+    ++j;
+  }
+  if (j == replay.size()) return;
+  const char f = replay[j];
+  Require(!(f == 'n' || f == 'c' || f == 'x'),
+          "a terminal query (CSI n, c or x) in the replay");
+}
+
 std::string EventData(std::string_view line, std::string_view code) {
   Require(line.size() > 3 && line.front() == '[' &&
               line.substr(line.size() - 3) == "\"]\n",
@@ -113,7 +132,8 @@ void FuzzOne(uint8_t first, fuzz::ByteReader& in) {
 
   // ReplayFilter: the same output in one piece or in chunks; no string
   // control opens in it (ESC, then any controls a terminal executes inside
-  // an escape, then its opener; or 0xC2 followed by its opener); no byte
+  // an escape, then its opener; or 0xC2 followed by its opener); no CSI
+  // in it asks the terminal for an answer (RequireNoQuery); no byte
   // 0x80..0x9F outside a valid UTF-8 sequence; never longer than the
   // input; UTF-8 input without ESC or 0xC2 passes unchanged.
   ReplayFilter one, many;
@@ -139,10 +159,12 @@ void FuzzOne(uint8_t first, fuzz::ByteReader& in) {
       const auto o = j < replay.size() ? replay[j] : '\0';
       Require(!(o == ']' || o == 'P' || o == 'X' || o == '^' || o == '_'),
               "a string control (ESC form) in the replay");
+      if (o == '[') RequireNoQuery(replay, j + 1);
     }
     Require(!(c == 0xC2 &&
               (d == 0x9D || d == 0x90 || d == 0x98 || d == 0x9E || d == 0x9F)),
             "a string control (C1 form) in the replay");
+    if (c == 0xC2 && d == 0x9B) RequireNoQuery(replay, i + 2);
   }
   for (size_t i = 0; i < replay.size();) {
     const size_t len = base::Utf8SequenceLength(replay, i);

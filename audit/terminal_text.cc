@@ -15,6 +15,34 @@ bool ActsInsideEscape(unsigned char c) {
   return (c < 0x20 && c != kCan && c != kSub && c != kEsc) || c == kDel;
 }
 
+// A CSI whose final byte `final` (and parameters `params`: the bytes
+// between the introducer and it) asks the terminal for an answer, or is a
+// window operation other than a resize.
+bool AsksTheTerminal(std::string_view params, unsigned char final) {
+  const auto has = [&](char c) {
+    return params.find(c) != std::string_view::npos;
+  };
+  const bool private_query = !params.empty() && params[0] == '?';
+  switch (final) {
+    case 'n':  // DSR, DECDSR: status and cursor position reports
+    case 'c':  // DA1, DA2, DA3
+    case 'x':  // DECREQTPARM
+      return true;
+    case 't':  // window operations; 8;ROWS;COLS resizes
+      return !(params.size() > 2 && params.substr(0, 2) == "8;");
+    case 'p':  // DECRQM (with '$')
+      return has('$');
+    case 'q':  // XTVERSION (CSI > q); CSI SP q sets the cursor style
+      return !params.empty() && params[0] == '>';
+    case 'u':  // kitty keyboard flags query
+    case 'm':  // XTQMODKEYS (CSI ? m); plain CSI m is SGR
+    case 'S':  // XTSMGRAPHICS
+      return private_query;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 void TerminalText::Control(unsigned char c) {
@@ -145,12 +173,17 @@ void ReplayFilter::Text(unsigned char c, std::string* out) {
       next_hi_ = 0xBF;
       if (--utf8_left_ > 0) return;
       const auto second = static_cast<unsigned char>(utf8_[1]);
-      // The string controls as UTF-8 C1 (0xC2 + this byte).
-      if (utf8_.size() == 2 && static_cast<unsigned char>(utf8_[0]) == 0xC2 &&
-          (second == 0x9D || second == 0x90 || second == 0x98 ||
-           second == 0x9E || second == 0x9F)) {
+      // The string controls as UTF-8 C1 (0xC2 + this byte), and CSI.
+      const bool c1 =
+          utf8_.size() == 2 && static_cast<unsigned char>(utf8_[0]) == 0xC2;
+      if (c1 && (second == 0x9D || second == 0x90 || second == 0x98 ||
+                 second == 0x9E || second == 0x9F)) {
         state_ = State::kString;
         bel_ends_ = second == 0x9D;
+      } else if (c1 && second == 0x9B) {
+        state_ = State::kCsi;
+        csi_ = utf8_;
+        csi_too_long_ = false;
       } else {
         out->append(utf8_);
       }
@@ -210,6 +243,10 @@ void ReplayFilter::Step(unsigned char c, std::string* out) {
       if (opens_esc(c)) {
         state_ = State::kString;
         bel_ends_ = c == ']';
+      } else if (c == '[') {
+        state_ = State::kCsi;
+        csi_ = "\x1b[";
+        csi_too_long_ = false;
       } else if (ActsInsideEscape(c)) {
         out->push_back(static_cast<char>(c));
       } else if (c >= 0x20 && c < 0x7f) {
@@ -250,7 +287,41 @@ void ReplayFilter::Step(unsigned char c, std::string* out) {
         Step(c, out);  // an ESC or CAN after the 0xC2 still counts
       }
       break;
+    case State::kCsi:
+      Csi(c, out);
+      break;
   }
+}
+
+void ReplayFilter::Csi(unsigned char c, std::string* out) {
+  if (ActsInsideEscape(c)) {
+    out->push_back(static_cast<char>(c));  // executed; the CSI goes on
+    return;
+  }
+  if (c >= 0x20 && c <= 0x3F) {  // parameter and intermediate bytes
+    if (csi_.size() < kMaxCsiBytes) {
+      csi_.push_back(static_cast<char>(c));
+    } else {
+      csi_too_long_ = true;  // dropped whole at its final byte
+    }
+    return;
+  }
+  const std::string held = std::move(csi_);
+  csi_.clear();
+  state_ = State::kText;
+  if (c >= 0x40 && c <= 0x7E) {  // the final byte
+    // After its introducer: ESC [ or 0xC2 0x9B, two bytes either way.
+    if (!csi_too_long_ &&
+        !AsksTheTerminal(std::string_view(held).substr(2), c)) {
+      out->append(held);
+      out->push_back(static_cast<char>(c));
+    }
+    return;
+  }
+  // CAN and SUB abort it, ESC starts another escape, a byte that is not
+  // ASCII ends it: the CSI is dropped and the byte is taken as text.
+  if (c == kCan || c == kSub) return;
+  Text(c, out);
 }
 
 std::string ReplayFilter::Feed(std::string_view chunk) {

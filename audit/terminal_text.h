@@ -87,16 +87,28 @@ class TextSearch {
 // is executed without leaving it: it passes, and the escape goes on. A
 // byte 0x80..0x9F that is not part of a valid UTF-8 sequence (a C1
 // control on a terminal that reads 8-bit controls, 0x9D opening an OSC)
-// is dropped. Incremental: a sequence may be split across chunks; the
-// state is a few bytes.
+// is dropped. Also dropped: the control sequences (CSI, ESC [ or UTF-8
+// 0xC2 0x9B) that make the terminal answer, because its answer arrives
+// as typed input on the auditor's terminal: device status and cursor
+// position reports (CSI 6 n), device attributes (CSI c, CSI > c),
+// DECREQTPARM (CSI x), mode reports (CSI ? 1 $ p), XTVERSION (CSI > q),
+// key and graphics queries (CSI ? u, CSI ? m, CSI ? S), and every window
+// operation but a resize (CSI 21 t reports the title; CSI 8;R;C t
+// passes). A CSI longer than kMaxCsiBytes is dropped whole. Incremental: a
+// sequence may be split across chunks; the state is a few bytes and at
+// most one held CSI.
 class ReplayFilter {
  public:
+  static constexpr size_t kMaxCsiBytes = 64;
+
   // The bytes of `chunk` to write to the terminal.
   std::string Feed(std::string_view chunk);
 
  private:
-  enum class State { kText, kEsc, kString, kStringEsc, kStringC2 };
+  enum class State { kText, kEsc, kString, kStringEsc, kStringC2, kCsi };
   void Step(unsigned char c, std::string* out);
+  // A byte inside a CSI (state kCsi).
+  void Csi(unsigned char c, std::string* out);
   // A byte in kText (also one that ended an escape or a UTF-8 sequence).
   void Text(unsigned char c, std::string* out);
   State state_ = State::kText;
@@ -107,6 +119,10 @@ class ReplayFilter {
   std::string utf8_;
   int utf8_left_ = 0;
   unsigned char next_lo_ = 0x80, next_hi_ = 0xBF;
+  // The CSI held until its final byte says whether it passes: its
+  // introducer and its parameter and intermediate bytes.
+  std::string csi_;
+  bool csi_too_long_ = false;
 };
 
 }  // namespace sallyport::audit

@@ -52,6 +52,43 @@ TEST(ReplayFilterTest, DropsStringControlsOnly) {
   EXPECT_EQ(out, "abcdefg");
 }
 
+// Found by a red-team run: a recorded program's queries reached the
+// auditor's terminal on replay (BEFORE^[[6n^[[21tAFTER), and the
+// terminal's answers (the cursor position, the window title, which the
+// program may have set) arrived as typed input. The sequences that make a
+// terminal answer are dropped, 7-bit or UTF-8 C1, whole or split; the
+// others pass, colours, cursor moves and a resize included.
+TEST(ReplayFilterTest, DropsSequencesTheTerminalWouldAnswer) {
+  const std::string kept =
+      "\x1b[1;31m\x1b[0m\x1b[H\x1b[2J\x1b[?25l\x1b[?1049h\x1b[2 q"
+      "\x1b[8;24;80t\x1b[5A\x1b[?2004h\x1b[4m\x1b[>4;1m\xc2\x9b"
+      "1m";
+  const std::string hostile =
+      "a\x1b[6nb\x1b[5nc\x1b[?6nd\x1b[ce\x1b[0cf\x1b[>cg\x1b[=ch"
+      "\x1b[xi\x1b[21tj\x1b[14tk\x1b[18tl\x1b[2tm\x1b[?1$pn\x1b[2$po"
+      "\x1b[>qp\x1b[?uq\x1b[?4mr\x1b[?1;1Ss\xc2\x9b"
+      "6nt";
+  for (bool bytewise : {false, true}) {
+    ReplayFilter f;
+    std::string out;
+    const std::string in = kept + hostile;
+    if (bytewise) {
+      for (char c : in) out += f.Feed(std::string_view(&c, 1));
+    } else {
+      out = f.Feed(in);
+    }
+    EXPECT_EQ(out, kept + "abcdefghijklmnopqrst") << bytewise;
+  }
+  // Controls inside a CSI are executed and it goes on; CAN aborts it; a
+  // CSI longer than kMaxCsiBytes is dropped whole, so padding cannot
+  // carry a query past the check; ESC in one starts another escape.
+  ReplayFilter g;
+  EXPECT_EQ(g.Feed("\x1b[\r6nx\x1b[6\x18ny\x1b[" +
+                   std::string(ReplayFilter::kMaxCsiBytes + 10, '0') +
+                   "1mz\x1b[6\x1b[1mw"),
+            "\rxnyz\x1b[1mw");
+}
+
 // A terminal (the DEC parser of xterm and VTE) executes a C0 control met
 // inside an escape sequence and stays in it, so ESC NUL ] opened an OSC on
 // the auditor's terminal while the filter, taking the NUL for the end of
