@@ -56,6 +56,36 @@ void RequireNoQuery(std::string_view replay, size_t at) {
           "a terminal query (CSI n, c or x) in the replay");
 }
 
+// The 4 hex digits at `at` of `s`, as a number.
+char32_t Hex4(std::string_view s, size_t at) {
+  Require(at + 4 <= s.size(), "a cut \\u escape in an event line");
+  char32_t v = 0;
+  for (size_t k = at; k < at + 4; ++k) {
+    const int h = Hex(s[k]);
+    Require(h >= 0, "a \\u escape that is not hex in an event line");
+    v = v * 16 + static_cast<char32_t>(h);
+  }
+  return v;
+}
+
+void AppendUtf8(std::string* out, char32_t cp) {
+  if (cp < 0x80) {
+    out->push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else if (cp < 0x10000) {
+    out->push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {
+    out->push_back(static_cast<char>(0xF0 | (cp >> 18)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
 std::string EventData(std::string_view line, std::string_view code) {
   Require(line.size() > 3 && line.front() == '[' &&
               line.substr(line.size() - 3) == "\"]\n",
@@ -80,11 +110,22 @@ std::string EventData(std::string_view line, std::string_view code) {
       out.push_back(e);
       continue;
     }
-    Require(e == 'u' && i + 4 < s.size() && s[i + 1] == '0' &&
-                s[i + 2] == '0' && Hex(s[i + 3]) >= 0 && Hex(s[i + 4]) >= 0,
-            "an unknown escape in an event line");
-    out.push_back(static_cast<char>(Hex(s[i + 3]) * 16 + Hex(s[i + 4])));
+    // \uXXXX: controls, and the characters that are not graphic (bidi
+    // controls, invisible ones; above U+FFFF as a surrogate pair).
+    Require(e == 'u', "an unknown escape in an event line");
+    char32_t cp = Hex4(s, i + 1);
     i += 4;
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+      Require(i + 6 < s.size() && s[i + 1] == '\\' && s[i + 2] == 'u',
+              "a lone high surrogate in an event line");
+      const char32_t low = Hex4(s, i + 3);
+      Require(low >= 0xDC00 && low <= 0xDFFF,
+              "a high surrogate without its low one in an event line");
+      cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+      i += 6;
+    }
+    Require(cp < 0xD800 || cp > 0xDFFF, "a lone surrogate in an event line");
+    AppendUtf8(&out, cp);
   }
   return out;
 }

@@ -375,6 +375,19 @@ TEST(EventLineTest, TextAndJsonEscapeEveryValue) {
                             {{"n", int64_t{1}}}),
             "{\"time\":\"2026-11-30T05:30:00.123456Z\",\"event\":"
             "\"conn.open\",\"outcome\":\"failure\",\"n\":1}");
+  // Bidi overrides, zero-width and C1 characters are escaped too (found by
+  // a red-team run: a request type "rtl<U+202E>exe.txt" was written raw
+  // into the gateway's log, and reordered it in a terminal); letters of
+  // any script stay.
+  EXPECT_EQ(
+      FormatEventLine(LogFormat::kText, t, "e", "success",
+                      {{"kind", std::string("rtl\xe2\x80\xae"
+                                            "exe zw\xe2\x80\x8b"
+                                            "sp \xc2\x85 \xc3\xa9\xd7\x90 "
+                                            "\xf3\xa0\x80\x81")}}),
+      "2026-11-30T05:30:00.123456Z event=e outcome=success "
+      "kind=\"rtl\\u202eexe zw\\u200bsp \\u0085 \xc3\xa9\xd7\x90 "
+      "\\udb40\\udc01\"");
   // An event name from input cannot add a field either.
   EXPECT_EQ(FormatEventLine(LogFormat::kText, t, "a b\n", "success", {}),
             "2026-11-30T05:30:00.123456Z event=\"a b\\u000a\" outcome=success");

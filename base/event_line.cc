@@ -7,6 +7,8 @@
 namespace sallyport::base {
 namespace {
 
+void AppendUnicodeEscape(std::string* out, char32_t cp);
+
 void AppendJsonString(std::string* out, std::string_view s) {
   out->push_back('"');
   for (size_t i = 0; i < s.size();) {
@@ -15,18 +17,23 @@ void AppendJsonString(std::string* out, std::string_view s) {
       out->push_back('\\');
       out->push_back(static_cast<char>(c));
       ++i;
-    } else if (c < 0x20 || c == 0x7f) {
-      absl::StrAppend(out, absl::StrFormat("\\u%04x", c));
+      continue;
+    }
+    char32_t cp = 0;
+    const size_t len = DecodeUtf8(s, i, &cp);
+    if (len == 0) {
+      out->append("\xef\xbf\xbd");
       ++i;
+    } else if (!IsGraphicCodePoint(cp)) {
+      // Controls (C0, DEL, C1) and the characters that reorder or hide
+      // text (bidi overrides, zero-width): as \uXXXX, so that a log read
+      // in a terminal shows what a peer sent (a request type
+      // "rtl<U+202E>exe.txt" was written raw).
+      AppendUnicodeEscape(out, cp);
+      i += len;
     } else {
-      const size_t len = Utf8SequenceLength(s, i);
-      if (len == 0) {
-        out->append("\xef\xbf\xbd");
-        ++i;
-      } else {
-        out->append(s.substr(i, len));
-        i += len;
-      }
+      out->append(s.substr(i, len));
+      i += len;
     }
   }
   out->push_back('"');

@@ -8,9 +8,11 @@
 //   kJson: {"time":"2026-11-30T05:30:00.123456Z","event":"login.failed",
 //           "outcome":"failure","actor":"admin",...}
 //
-// Values are escaped as JSON strings in both formats (control characters
-// as \u00XX, invalid UTF-8 replaced by U+FFFD), so nothing a peer sends
-// can start a new line or forge a field. Field names are the program's own
+// Values are escaped as JSON strings in both formats (control characters,
+// bidirectional controls and invisible characters as \uXXXX: what
+// IsGraphicCodePoint refuses; invalid UTF-8 replaced by U+FFFD), so
+// nothing a peer sends can start a new line, forge a field or reorder
+// what a terminal shows. Field names are the program's own
 // identifiers. Callers never pass secrets.
 #ifndef SALLYPORT_BASE_EVENT_LINE_H_
 #define SALLYPORT_BASE_EVENT_LINE_H_
@@ -39,7 +41,7 @@ using LogField = std::pair<std::string, LogValue>;
 // {"k":"v",...} in the order given, always valid JSON.
 std::string JsonObject(const std::vector<LogField>& fields);
 // `s` as a JSON string literal, escaped as JsonObject escapes values
-// (control characters and DEL as \u00XX, invalid UTF-8 as U+FFFD).
+// (characters that are not graphic as \uXXXX, invalid UTF-8 as U+FFFD).
 std::string JsonString(std::string_view s);
 
 // `json` (a JSON text as stored: an audit event's payload) for a
