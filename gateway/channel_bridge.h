@@ -45,6 +45,7 @@ struct ChannelBridge {
   bool up_open = false;
   bool down_closed = false, up_closed = false;
   bool started = false;  // shell/exec/subsystem went out
+  bool pty = false;      // a pty-req went out (one per channel)
   bool busy = false;     // waiting for an authorization
   // CloseBridge ran: nothing more of the host's goes to the user (no
   // exit-status after output was cut short).

@@ -47,6 +47,18 @@ void GatewayConnection::OnChannelRequest(Channel ch, std::string_view type,
     if (want_reply) (void)ch.Reply(request, false);
     return;
   }
+  // A window-change queued behind another one replaces it: only the
+  // latest size matters to the host (and to the recording, which gets it
+  // when it goes out). A terminal resized by dragging sends dozens at
+  // once, which filled the queue and closed the channel (found by a
+  // red-team run: 80 in a burst while the recorder was writing).
+  if (type == "window-change" && !want_reply && !b->requests.empty() &&
+      b->requests.back().type == "window-change" &&
+      !b->requests.back().want_reply) {
+    b->requests.back().data.assign(data.begin(), data.end());
+    b->requests.back().id = request;
+    return;
+  }
   if (b->requests.size() >= limits_.max_queued_requests) {
     CloseBridge(*b, "too many queued channel requests");
     return;
@@ -86,9 +98,22 @@ void GatewayConnection::ProcessRequestQueue(Bridge& b) {
         Refuse(b, r, "your certificate does not permit a pty", true);
         continue;
       }
+      // One pty, before the command: sshd ends the whole connection (every
+      // channel of the user's session to the host) on a second one
+      // ("you already have a pty") or on modes it cannot parse, which the
+      // gateway would only have reported as the host's connection ending.
+      if (b.pty || b.started) {
+        Refuse(b, r,
+               b.pty ? "a pty was already requested on this channel"
+                     : "a pty must be requested before the command",
+               false);
+        continue;
+      }
       auto pty = ssh::connection::PtyRequest::Parse(r.data);
       if (!pty.ok()) {
-        Refuse(b, r, "malformed pty-req", false);
+        Refuse(b, r,
+               absl::StrCat("malformed pty-req: ", pty.status().message()),
+               false);
         continue;
       }
       // The pty-req record marks a terminal session: the tap then keeps
@@ -99,6 +124,7 @@ void GatewayConnection::ProcessRequestQueue(Bridge& b) {
                  b.tap->WindowChange(Monotonic(), pty->columns, pty->rows))) {
         return;
       }
+      b.pty = true;
       Forward(b, std::move(r));
     } else if (t == "env") {
       auto env = ssh::connection::EnvRequest::Parse(r.data);

@@ -5,6 +5,7 @@
 // certificate's say over pty, X11 and the command.
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -165,11 +166,23 @@ struct Filler {
   std::vector<uint8_t> data;
 };
 
-// `n` window-change requests.
+// `n` window-change requests, the last of 100 columns, the others of 80.
 std::vector<Filler> WindowChanges(size_t n) {
-  ssh::wire::Writer size;
-  for (uint32_t v : {80u, 24u, 0u, 0u}) size.Uint32(v);
-  return std::vector<Filler>(n, Filler{"window-change", size.data()});
+  std::vector<Filler> out;
+  for (size_t i = 0; i < n; ++i) {
+    ssh::wire::Writer size;
+    for (uint32_t v : {i + 1 == n ? 100u : 80u, 24u, 0u, 0u}) size.Uint32(v);
+    out.push_back(Filler{"window-change", size.data()});
+  }
+  return out;
+}
+
+// `n` requests that each take a place in the queue: signals (a
+// window-change behind another one replaces it).
+std::vector<Filler> Signals(size_t n) {
+  ssh::wire::Writer name;
+  name.String("USR1");
+  return std::vector<Filler>(n, Filler{"signal", name.data()});
 }
 
 // Requests of a type the gateway refuses ("x-filler") whose type and data
@@ -235,19 +248,41 @@ class QueuedRequestsTest : public ChannelRulesTest {
 TEST_F(QueuedRequestsTest, RequestsQueuedBehindAnAuthorizationStopAtTheLimit) {
   const size_t limit = ProxyLimits{}.max_queued_requests;
   // At the limit (the fillers and the exec): all of them are handled.
-  QueuedRequests at(WindowChanges(limit - 1), ca_relay_.get());
+  QueuedRequests at(Signals(limit - 1), ca_relay_.get());
   LoginResult run = RunOurClient(login_ + "+web01", at);
   ASSERT_TRUE(run.authenticated) << run.banner;
   EXPECT_EQ(at.out, "alive\n") << at.err << GatewayLog();
   EXPECT_EQ(at.exit_status, std::optional<uint32_t>(0)) << at.err;
   // One more: the channel is closed and says why; the exec never runs.
-  QueuedRequests over(WindowChanges(limit), ca_relay_.get());
+  QueuedRequests over(Signals(limit), ca_relay_.get());
   run = RunOurClient(login_ + "+web01", over);
   ASSERT_TRUE(run.authenticated) << run.banner;
   EXPECT_EQ(over.out, "") << GatewayLog();
   EXPECT_FALSE(over.exit_status.has_value());
   EXPECT_TRUE(absl::StrContains(over.err, "too many queued channel requests"))
       << over.err << GatewayLog();
+}
+
+// Found by a red-team run: a burst of window-changes (a terminal resized
+// by dragging) filled the queue and closed the channel. Queued behind one
+// another they are one: 4x the limit of them, and the exec runs; the
+// recording has the last size.
+TEST_F(QueuedRequestsTest, WindowChangesQueuedTogetherAreOne) {
+  const size_t limit = ProxyLimits{}.max_queued_requests;
+  QueuedRequests burst(WindowChanges(4 * limit), ca_relay_.get());
+  LoginResult run = RunOurClient(login_ + "+web01", burst);
+  ASSERT_TRUE(run.authenticated) << run.banner;
+  EXPECT_EQ(burst.out, "alive\n") << burst.err << GatewayLog();
+  EXPECT_EQ(burst.exit_status, std::optional<uint32_t>(0)) << burst.err;
+  size_t sizes = 0;
+  bool last = false;
+  for (const auto& e : recorder_.events()) {
+    if (e.kind != "window") continue;
+    ++sizes;
+    last = e.columns == 100;
+  }
+  EXPECT_TRUE(last);
+  EXPECT_LT(sizes, limit);
 }
 
 TEST_F(QueuedRequestsTest,
@@ -274,6 +309,109 @@ TEST_F(QueuedRequestsTest,
       << over.err << GatewayLog();
   EXPECT_TRUE(HasLineWith(
       GatewayLog(), {"event=channel.abort", "queued channel requests exceed"}));
+}
+
+// Our client: an exec that prints "ready", sleeps and prints "alive";
+// at "ready", `refused` requests of a type the gateway refuses, then EOF.
+class RefusedRequests : public SessionChannelClient {
+ public:
+  explicit RefusedRequests(size_t refused) : refused_(refused) {}
+
+ private:
+  void OnSessionOpen(Channel ch) override {
+    Exec(ch, "echo ready; sleep 1; echo alive", /*want_reply=*/true);
+  }
+  void OnData(Channel ch, uint32_t stream, ssh::wire::Bytes data) override {
+    SessionChannelClient::OnData(ch, stream, data);
+    if (sent_ || !absl::StrContains(out, "ready")) return;
+    sent_ = true;
+    for (size_t i = 0; i < refused_; ++i) {
+      absl::Status st = ch.SendRequest("x-flood", false);
+      EXPECT_TRUE(st.ok()) << st;
+    }
+    (void)ch.SendEof();
+  }
+
+  const size_t refused_;
+  bool sent_ = false;
+};
+
+// Found by a red-team run: 2,000 refused requests on one channel made
+// 2,000 audit rows in 0.16 s, and a client could go on without end. The
+// first kMaxRefusalsReported of a connection are logged and audited one by
+// one (the last of them says so); the rest are counted, and summed up in
+// one more event when the connection ends. The session itself goes on.
+TEST_F(GatewayTest, RefusalsPastTheLimitAreCountedNotAuditedOneByOne) {
+  constexpr size_t kOver = 7;
+  RefusedRequests client(kMaxRefusalsReported + kOver);
+  LoginResult run = RunOurClient(login_ + "+web01", client);
+  ASSERT_TRUE(run.authenticated) << run.banner;
+  EXPECT_EQ(client.out, "ready\nalive\n") << client.err;
+  EXPECT_EQ(client.exit_status, std::optional<uint32_t>(0));
+  const std::vector<std::string> events =
+      AuditPayloads("channel.refused", kMaxRefusalsReported + 1);
+  ASSERT_EQ(events.size(), kMaxRefusalsReported + 1) << GatewayLog();
+  EXPECT_TRUE(absl::StrContains(events[kMaxRefusalsReported - 1],
+                                "the connection's 100th refusal"))
+      << events[kMaxRefusalsReported - 1];
+  EXPECT_TRUE(absl::StrContains(events.back(), "\"kind\":\"*\""))
+      << events.back();
+  EXPECT_TRUE(absl::StrContains(events.back(), "\"unreported\":7"))
+      << events.back();
+  const std::string log = GatewayLog();
+  const std::vector<std::string> parts =
+      absl::StrSplit(log, "event=channel.refused");
+  EXPECT_EQ(parts.size() - 1, kMaxRefusalsReported + 1) << log;
+  EXPECT_TRUE(HasLineWith(log, {"event=channel.refused", "kind=\"*\"",
+                                "7 more refusals on this connection"}))
+      << log;
+}
+
+// Our client: the pty-reqs `modes` (one per entry), then an exec of `tty`.
+class PtyRequests : public SessionChannelClient {
+ public:
+  explicit PtyRequests(std::vector<std::string> modes)
+      : modes_(std::move(modes)) {}
+
+ private:
+  void OnSessionOpen(Channel ch) override {
+    for (const std::string& m : modes_) {
+      ssh::connection::PtyRequest pty{"xterm", 80, 24, 0, 0, m};
+      absl::Status st = ch.SendRequest("pty-req", false, pty.Serialize());
+      EXPECT_TRUE(st.ok()) << st;
+    }
+    Exec(ch, "tty; echo done", /*want_reply=*/true);
+    (void)ch.SendEof();
+  }
+
+  const std::vector<std::string> modes_;
+};
+
+// Found by a red-team run: a second pty-req, or terminal modes cut short,
+// went to the host, whose sshd then ended the whole connection (every
+// channel of the user's session to it), and the gateway said only that
+// the connection to the host ended. The gateway refuses both itself; the
+// channel goes on.
+TEST_F(GatewayTest, ASecondPtyOrModesCutShortAreRefusedAndTheChannelGoesOn) {
+  const std::string vintr_ctrl_c("\x01\0\0\0\x03\0", 6);
+  PtyRequests twice({vintr_ctrl_c, vintr_ctrl_c});
+  LoginResult run = RunOurClient(login_ + "+web01", twice);
+  ASSERT_TRUE(run.authenticated) << run.banner;
+  EXPECT_TRUE(absl::StartsWith(twice.out, "/dev/pts/")) << twice.out;
+  EXPECT_TRUE(absl::StrContains(twice.out, "done")) << twice.out;
+  EXPECT_TRUE(HasLineWith(GatewayLog(),
+                          {"event=channel.refused", "kind=\"pty-req\"",
+                           "a pty was already requested on this channel"}))
+      << GatewayLog();
+  PtyRequests cut({std::string("\x01\x00\x00", 3)});
+  run = RunOurClient(login_ + "+web01", cut);
+  ASSERT_TRUE(run.authenticated) << run.banner;
+  EXPECT_EQ(cut.out, "not a tty\ndone\n");
+  EXPECT_TRUE(HasLineWith(
+      GatewayLog(), {"event=channel.refused", "kind=\"pty-req\"",
+                     "malformed pty-req: terminal mode 1 without its 4-byte"}))
+      << GatewayLog();
+  EXPECT_FALSE(absl::StrContains(sshd_->Log(), "parse")) << sshd_->Log();
 }
 
 // Stock ssh asks for X11 forwarding (-Y, with a DISPLAY and no xauth: fake

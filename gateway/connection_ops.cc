@@ -88,7 +88,20 @@ void GatewayConnection::ReportChannelRefused(std::string_view kind,
   ch.login = target_.login;
   ch.host = host.empty() ? target_.host : host;
   ch.destination = destination;
-  observer().ChannelRefused(log_conn_, ch, reason);
+  if (++refusals_ > kMaxRefusalsReported) {
+    observer().ChannelRefusedUnreported(ch);
+    return;
+  }
+  if (refusals_ < kMaxRefusalsReported) {
+    observer().ChannelRefused(log_conn_, ch, reason);
+    return;
+  }
+  observer().ChannelRefused(
+      log_conn_, ch,
+      absl::StrCat(std::string(reason), " (the connection's ",
+                   kMaxRefusalsReported,
+                   "th refusal: later ones are counted, and summed up when "
+                   "it ends)"));
 }
 
 void GatewayConnection::ReportChannelClosed(Bridge& b) {
@@ -170,6 +183,13 @@ void GatewayConnection::ReportClosed(const absl::Status& why) {
     outcome = kOutcomeTimeout;
   } else if (why.code() == absl::StatusCode::kUnavailable) {
     outcome = kOutcomeRefused;
+  }
+  if (refusals_ > kMaxRefusalsReported) {
+    LogChannel ch;
+    ch.login = target_.login;
+    ch.host = target_.host;
+    observer().ChannelRefusalsUnreported(log_conn_, ch,
+                                         refusals_ - kMaxRefusalsReported);
   }
   ending_.recording_failed = outcome == kOutcomeRecordingFailed;
   ending_.reason = std::string(SessionEndReason(outcome));

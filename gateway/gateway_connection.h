@@ -576,6 +576,8 @@ class GatewayConnection
   absl::Duration session_started_monotonic_;
   uint64_t bytes_in_ = 0, bytes_out_ = 0;
   bool authenticated_ = false;
+  // Refusals reported so far (ReportChannelRefused; kMaxRefusalsReported).
+  uint64_t refusals_ = 0;
   // The deadline armed last (ArmDeadline) and the session's outcome if it
   // ends the connection.
   absl::Time deadline_at_ = absl::InfiniteFuture();

@@ -45,6 +45,12 @@ inline constexpr std::string_view kOutcomeError = "error";
 inline constexpr std::string_view kOutcomeTimeout = "timeout";
 inline constexpr std::string_view kOutcomeLimit = "limit";
 
+// The refusals of one connection (channels and requests refused, audited
+// as channel.refused) that are logged and audited one by one; later ones
+// are counted (ChannelRefusedUnreported) and summed up at its end. A peer
+// sent 2,000 refused requests in 0.16 s, each an audit row.
+inline constexpr uint64_t kMaxRefusalsReported = 100;
+
 // Whether a connection that ended with `outcome` had a session: "ok" or one
 // of the gateway's ends above.
 bool IsSessionOutcome(std::string_view outcome);
@@ -78,6 +84,16 @@ class ProxyObserver {
   virtual void ChannelOpened(const LogConnection&, const LogChannel&) {}
   virtual void ChannelRefused(const LogConnection&, const LogChannel&,
                               std::string_view /*reason*/) {}
+  // A refusal past the connection's kMaxRefusalsReported: counted in the
+  // metric only (no log line, no audit event), so that a client sending
+  // thousands of refused requests cannot flood the audit log.
+  virtual void ChannelRefusedUnreported(const LogChannel&) {}
+  // At the connection's end, when refusals went unreported: how many (a
+  // log line and a channel.refused audit event saying so; the channel's
+  // login and host are the connection's, its kind is replaced by "*").
+  virtual void ChannelRefusalsUnreported(const LogConnection&,
+                                         const LogChannel&,
+                                         uint64_t /*count*/) {}
   virtual void ChannelClosed(const LogConnection&, const LogChannel&,
                              const ChannelBytes&) {}
   virtual void UpstreamConnect(const LogConnection&, const LogUpstream&) {}

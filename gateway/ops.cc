@@ -257,6 +257,33 @@ void GatewayOps::ChannelRefused(const LogConnection& c, const LogChannel& ch,
   Send(c, audit::kEventChannelRefused, fields);
 }
 
+void GatewayOps::ChannelRefusedUnreported(const LogChannel& ch) {
+  metrics_.channels_refused.WithLabels({KindLabel(ch.kind)}).Inc();
+}
+
+void GatewayOps::ChannelRefusalsUnreported(const LogConnection& c,
+                                           const LogChannel& of,
+                                           uint64_t count) {
+  LogChannel ch = of;
+  ch.id = 0;
+  ch.kind = "*";
+  ch.destination.clear();
+  const std::string reason =
+      absl::StrCat(count,
+                   " more refusals on this connection were counted in "
+                   "sallyport_gateway_channels_refused_total but not logged or "
+                   "audited one by one (the first ",
+                   kMaxRefusalsReported, " were)");
+  log()->ChannelRefused(c, ch, reason);
+  Send(c, audit::kEventChannelRefused,
+       {{"channel", int64_t{0}},
+        {"kind", ch.kind},
+        {"login", ch.login},
+        {"host", ch.host},
+        {"reason", reason},
+        {"unreported", static_cast<int64_t>(count)}});
+}
+
 void GatewayOps::ChannelClosed(const LogConnection& c, const LogChannel& ch,
                                const ChannelBytes& bytes) {
   metrics_.channels_open.Add(-1);

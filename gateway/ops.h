@@ -70,6 +70,9 @@ class GatewayOps : public ProxyObserver {
   void ChannelOpened(const LogConnection& c, const LogChannel& ch) override;
   void ChannelRefused(const LogConnection& c, const LogChannel& ch,
                       std::string_view reason) override;
+  void ChannelRefusedUnreported(const LogChannel& ch) override;
+  void ChannelRefusalsUnreported(const LogConnection& c, const LogChannel& ch,
+                                 uint64_t count) override;
   void ChannelClosed(const LogConnection& c, const LogChannel& ch,
                      const ChannelBytes& bytes) override;
   void UpstreamConnect(const LogConnection& c, const LogUpstream& u) override;

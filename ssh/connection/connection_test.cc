@@ -2,6 +2,8 @@
 #include "ssh/connection/connection.h"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "ssh/connection/connection_test_fixture.h"
@@ -307,6 +309,21 @@ TEST(RequestMessagesTest, RoundTripsAndRefusals) {
   auto bad = p.Serialize();
   bad.push_back(0);
   EXPECT_FALSE(PtyRequest::Parse(bad).ok());
+  // Terminal modes (§8): each opcode 1..159 has a 4-byte argument; one cut
+  // short is refused (sshd ends the connection on it: found by a red-team
+  // run through the gateway). TTY_OP_END or an opcode from 160 stops the
+  // parse; no modes at all is fine.
+  for (const auto& [modes, ok] : std::vector<std::pair<std::string, bool>>{
+           {std::string("\x01\x00\x00", 3), false},
+           {std::string("\x01\0\0\0\x03\x35", 6), false},
+           {std::string("\x01\0\0\0\x03\0", 6), true},
+           {std::string("\x01\0\0\0\x03", 5), true},
+           {std::string("\xa0junk", 5), true},
+           {std::string(), true}}) {
+    PtyRequest m = p;
+    m.modes = modes;
+    EXPECT_EQ(PtyRequest::Parse(m.Serialize()).ok(), ok) << modes.size();
+  }
   DirectTcpip d{"127.0.0.1", 8080, "10.0.0.1", 5555};
   EXPECT_EQ(DirectTcpip::Parse(d.Serialize())->port, 8080u);
   d.port = 70000;

@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "base/status_macros.h"
 #include "ssh/wire/writer.h"
 
@@ -19,6 +20,18 @@ absl::StatusOr<PtyRequest> PtyRequest::Parse(Bytes data) {
   ASSIGN_OR_RETURN(p.width_px, r.ReadUint32());
   ASSIGN_OR_RETURN(p.height_px, r.ReadUint32());
   ASSIGN_OR_RETURN(std::string_view modes, r.ReadStringView(4096));
+  // §8: opcode bytes 1..159 each with a uint32 argument, up to TTY_OP_END
+  // (0) or an opcode of 160..255 (which stops parsing). One cut short is
+  // refused here: sshd ends the connection on it.
+  for (size_t i = 0; i < modes.size();) {
+    const auto op = static_cast<unsigned char>(modes[i]);
+    if (op == 0 || op >= 160) break;
+    if (modes.size() - i < 5) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("terminal mode ", op, " without its 4-byte argument"));
+    }
+    i += 5;
+  }
   p.modes = std::string(modes);
   RETURN_IF_ERROR(r.ExpectEnd());
   return p;
