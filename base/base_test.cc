@@ -299,6 +299,8 @@ TEST(EscapeControlsTest, InAMessageABackslashStays) {
   EXPECT_EQ(EscapeControlsInMessage("env\\x20prod"), "env\\x20prod");
   EXPECT_EQ(EscapeControlsInMessage("a\nb\x1b[2K\xff\xe2\x80\xae"),
             "a\\x0ab\\x1b[2K\\xff\\xe2\\x80\\xae");
+  EXPECT_EQ(EscapeControlsInMessage("abc\\x20def", 6), "abc\\x2...");
+  EXPECT_EQ(EscapeControlsInMessage("abc", 3), "abc");
 }
 
 // Trojan Source (CVE-2021-42574): a recorded `rm -rf /` followed by RLO

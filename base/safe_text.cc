@@ -158,6 +158,12 @@ std::string EscapeControlsInMessage(std::string_view s) {
   return Escape(s, false);
 }
 
+std::string EscapeControlsInMessage(std::string_view s, size_t max) {
+  std::string out = Escape(s.substr(0, max), false);
+  if (s.size() > max) out += "...";
+  return out;
+}
+
 bool IsValidUtf8(std::string_view s) {
   return AllCodePoints(s, [](char32_t) { return true; });
 }

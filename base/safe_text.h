@@ -68,6 +68,8 @@ std::string EscapeControls(std::string_view s);
 // Not exact (a literal "\x1b" reads as an escaped ESC would): for
 // messages, not for stored data.
 std::string EscapeControlsInMessage(std::string_view s);
+// The same for the first `max` bytes of `s`, with "..." when it was longer.
+std::string EscapeControlsInMessage(std::string_view s, size_t max);
 bool IsValidUtf8(std::string_view s);
 // Whether `s` is valid UTF-8 whose code points are all graphic
 // (IsGraphicCodePoint): no controls (newlines, escapes, C1), no

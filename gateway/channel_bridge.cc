@@ -18,6 +18,7 @@
 namespace sallyport::gateway {
 
 namespace gw = gateway::v1;
+using connection_internal::CaReason;
 using connection_internal::Safe;
 using ssh::connection::OpenFailure;
 using ssh::session::Channel;
@@ -307,7 +308,7 @@ void GatewayConnection::AuthorizeFor(
           if (!answer.allowed() && !answer.role().empty()) {
             answer.set_reason(absl::StrCat("denied by role '",
                                            Safe(answer.role()),
-                                           "': ", Safe(answer.reason())));
+                                           "': ", CaReason(answer.reason())));
           }
           // Full: not kept, asked again next time (a client asking for
           // ever new destinations must not grow the cache). A jump's

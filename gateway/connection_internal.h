@@ -28,6 +28,14 @@ inline std::string Safe(absl::string_view s) {
   return base::SafeText(std::string_view(s.data(), s.size()), 128);
 }
 inline std::string Safe(const std::string& s) { return base::SafeText(s, 128); }
+// A CA's reason for the user (a refusal): the CA wrote the names in it
+// escaped already, so a backslash stays (Safe showed a key id's "\x0a" as
+// "\x5cx0a"), and up to 512 bytes (Safe's 128 cut off the advice at the
+// end of "... was not issued by this CA (it has no record of serial N;
+// log in with `sp login`)"). Found by a red-team run.
+inline std::string CaReason(std::string_view s) {
+  return base::EscapeControlsInMessage(s, 512);
+}
 
 // What a user is told when the login certificate lacks an extension. The
 // CA grants it at `sp login` only when one of the user's roles allows the

@@ -22,6 +22,7 @@
 namespace sallyport::gateway {
 
 namespace gw = gateway::v1;
+using connection_internal::CaReason;
 using connection_internal::IsJumpUser;
 using connection_internal::kBridgeQueueBytes;
 using connection_internal::Safe;
@@ -84,16 +85,16 @@ std::string RefusalBanner(const absl::Status& st, const Target& t) {
       return absl::StrCat("sallyport: host \"", Safe(t.host),
                           "\" is not in the inventory.\r\n");
     case absl::StatusCode::kPermissionDenied:
-      return absl::StrCat("sallyport: access to ", Safe(t.login), "@",
-                          Safe(t.host), " denied: ", Safe(st.message()),
-                          "\r\n");
+      return absl::StrCat(
+          "sallyport: access to ", Safe(t.login), "@", Safe(t.host),
+          " denied: ", CaReason(std::string(st.message())), "\r\n");
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kDeadlineExceeded:
       return "sallyport: the Sallyport CA is unreachable, so no session can "
              "be authorized right now; try again later.\r\n";
     default:
-      return absl::StrCat(
-          "sallyport: the session was refused: ", Safe(st.message()), "\r\n");
+      return absl::StrCat("sallyport: the session was refused: ",
+                          CaReason(std::string(st.message())), "\r\n");
   }
 }
 

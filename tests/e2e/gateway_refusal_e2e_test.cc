@@ -160,6 +160,9 @@ TEST_F(GatewayRefusalE2eTest, ACertificateTheCaDidNotIssueIsRefused) {
   EXPECT_NE(r.exit_code, 0) << r.Describe();
   EXPECT_FALSE(absl::StrContains(r.out, "should-not-run")) << r.Describe();
   EXPECT_TRUE(absl::StrContains(r.err, "was not issued by this CA")) << r.err;
+  // Whole, with its advice at the end (it was cut at 128 bytes; found by a
+  // red-team run).
+  EXPECT_TRUE(absl::StrContains(r.err, "); log in with `sp login`")) << r.err;
   EXPECT_TRUE(
       absl::StrContains(fixture_->GatewayLog(), "was not issued by this CA"))
       << fixture_->GatewayLog();
