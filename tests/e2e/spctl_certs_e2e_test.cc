@@ -323,13 +323,17 @@ TEST_F(SpctlCertsTest, HostsEditChangesOnlyWhatIsGiven) {
   EXPECT_TRUE(absl::StrContains(shown, "Address:  db.lan\n")) << shown;
   EXPECT_TRUE(absl::StrContains(shown, "Port:     2222\n")) << shown;
 
-  // Pinning needs a key: none given and none stored is the CA's refusal.
+  // Pinning needs a key: none given and none stored is the CA's refusal,
+  // saying what to give (it said "not an OpenSSH public key line" of the
+  // empty key; found by a QA run).
   auto no_key =
       env_->Spctl({"hosts", "edit", "web01", "--trust", "pinned-key"});
   EXPECT_EQ(no_key.exit_code, 2) << no_key.Describe();
-  EXPECT_TRUE(absl::StrContains(no_key.err,
-                                "host key: not an OpenSSH public "
-                                "key line"))
+  EXPECT_TRUE(absl::StrContains(
+      no_key.err,
+      "host key: trust pinned-key needs the host's public key (an OpenSSH "
+      "public key line, e.g. the host's /etc/ssh/ssh_host_ed25519_key.pub; "
+      "spctl: --host-key FILE)"))
       << no_key.Describe();
   auto first = sallyport::testing::GenerateKey(env_->Path(""), "first");
   auto second = sallyport::testing::GenerateKey(env_->Path(""), "second");
